@@ -1,0 +1,185 @@
+"""Clip specification, time-based frame sampling and the live ring buffer.
+
+A clip is ``spec.frames`` aligned face crops sampled by *time*: live, over the last
+``spec.window_s`` seconds ending now; offline, over any ``[t0, t1]``. When the source has fewer
+frames than the clip needs, neighbouring frames are linearly interpolated.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    """Every parameter of the pre-model data path. Saved in checkpoints and ONNX metadata.
+
+    Magnification runs on the sampled clip, so its sampling rate is ``frames / window_s`` (16 Hz
+    by default) for every source, live or offline: the band is the same whatever the camera fps.
+    """
+
+    frames: int = 16
+    image_size: int = 224
+    window_s: float = 1.0
+    band_hz: tuple[float, float] = (0.4, 4.0)
+    filter_order: int = 1
+    alpha: float = 20.0
+    pyramid_levels: int = 4
+    attenuate: bool = False
+    mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+
+    def __post_init__(self) -> None:
+        lo, hi = self.band_hz
+        if self.frames < 2:
+            raise ValueError(f"ClipSpec.frames must be >= 2, got {self.frames}")
+        if self.image_size < 16 or self.image_size % (2 ** (self.pyramid_levels - 1)):
+            raise ValueError(
+                f"ClipSpec.image_size {self.image_size} must be >= 16 and divisible by "
+                f"2**(pyramid_levels-1) = {2 ** (self.pyramid_levels - 1)}"
+            )
+        if self.window_s <= 0:
+            raise ValueError(f"ClipSpec.window_s must be > 0, got {self.window_s}")
+        if not 0 < lo < hi < self.clip_fps / 2:
+            raise ValueError(
+                f"ClipSpec.band_hz {self.band_hz} must satisfy 0 < low < high < clip_fps/2 "
+                f"= {self.clip_fps / 2:g} Hz"
+            )
+        if self.filter_order < 1 or self.pyramid_levels < 1:
+            raise ValueError("ClipSpec.filter_order and pyramid_levels must be >= 1")
+
+    @property
+    def clip_fps(self) -> float:
+        """Sampling rate of the clip (frames per second of clip time)."""
+        return self.frames / self.window_s
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for k, v in d.items():
+            if isinstance(v, tuple):
+                d[k] = list(v)
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ClipSpec":
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown ClipSpec field(s): {sorted(unknown)}")
+        kw = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        return cls(**kw)
+
+    @classmethod
+    def from_json(cls, s: str) -> "ClipSpec":
+        return cls.from_dict(json.loads(s))
+
+
+def window_times(t_end: float, spec: ClipSpec) -> np.ndarray:
+    """The ``spec.frames`` sample times of the window of ``spec.window_s`` seconds ending at t_end."""
+    return np.linspace(t_end - spec.window_s, t_end, spec.frames)
+
+
+def interval_times(t0: float, t1: float, n: int) -> np.ndarray:
+    """``n`` evenly spaced sample times over [t0, t1]."""
+    if t1 < t0:
+        raise ValueError(f"interval end {t1} is before its start {t0}")
+    return np.linspace(t0, t1, n)
+
+
+def sample_frames(times: np.ndarray, frames: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Linearly interpolate a frame sequence at the times ``at``.
+
+    ``times``: (N,) increasing timestamps in seconds; ``frames``: (N, ...) array. Sample times
+    must lie inside [times[0], times[-1]] (a tolerance of 1 ms is allowed at the ends).
+    Returns float32 frames of shape (len(at), ...).
+    """
+    times = np.asarray(times, dtype=np.float64)
+    at = np.asarray(at, dtype=np.float64)
+    if len(times) == 0:
+        raise InputError("cannot sample a clip from zero frames")
+    tol = 1e-3
+    if at[0] < times[0] - tol or at[-1] > times[-1] + tol:
+        raise InputError(
+            f"clip [{at[0]:.3f}, {at[-1]:.3f}] s is not covered by the frames "
+            f"[{times[0]:.3f}, {times[-1]:.3f}] s (source shorter than the window)"
+        )
+    if len(times) == 1:
+        return np.repeat(frames[:1].astype(np.float32), len(at), axis=0)
+    at = np.clip(at, times[0], times[-1])
+    hi = np.clip(np.searchsorted(times, at, side="right"), 1, len(times) - 1)
+    lo = hi - 1
+    span = times[hi] - times[lo]
+    w = np.where(span > 0, (at - times[lo]) / np.where(span > 0, span, 1.0), 0.0)
+    w = w.reshape((-1,) + (1,) * (frames.ndim - 1)).astype(np.float32)
+    f_lo = frames[lo].astype(np.float32)
+    f_hi = frames[hi].astype(np.float32)
+    return f_lo + w * (f_hi - f_lo)
+
+
+class FrameRing:
+    """Fixed-capacity ring buffer of timestamped frames for live use.
+
+    ``push`` is O(1) (one copy into preallocated memory). ``window(t_end, spec)`` samples the clip
+    of the last ``spec.window_s`` seconds ending at ``t_end`` by time.
+    """
+
+    def __init__(self, capacity: int, frame_shape: tuple[int, ...], dtype: Any = np.uint8) -> None:
+        if capacity < 2:
+            raise ValueError("FrameRing capacity must be >= 2")
+        self.capacity = capacity
+        self._frames = np.zeros((capacity, *frame_shape), dtype=dtype)
+        self._times = np.zeros(capacity, dtype=np.float64)
+        self._next = 0
+        self._count = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def clear(self) -> None:
+        self._next = 0
+        self._count = 0
+
+    def push(self, t: float, frame: np.ndarray) -> None:
+        if self._count and t <= self._times[(self._next - 1) % self.capacity]:
+            raise ValueError(f"timestamps must increase: got {t} after {self.latest_time}")
+        self._frames[self._next] = frame
+        self._times[self._next] = t
+        self._next = (self._next + 1) % self.capacity
+        self._count = min(self._count + 1, self.capacity)
+
+    @property
+    def latest_time(self) -> float | None:
+        return float(self._times[(self._next - 1) % self.capacity]) if self._count else None
+
+    @property
+    def oldest_time(self) -> float | None:
+        return float(self._times[(self._next - self._count) % self.capacity]) if self._count else None
+
+    def covers(self, t0: float, t1: float) -> bool:
+        """True when the buffered frames span [t0, t1] (1 ms tolerance)."""
+        return bool(self._count) and self.oldest_time <= t0 + 1e-3 and self.latest_time >= t1 - 1e-3
+
+    def ordered(self) -> tuple[np.ndarray, np.ndarray]:
+        """(times, frames) oldest first. Copies: only called once per window, not per frame."""
+        idx = (np.arange(self._count) + self._next - self._count) % self.capacity
+        return self._times[idx], self._frames[idx]
+
+    def window(self, t_end: float, spec: ClipSpec) -> np.ndarray:
+        """Sample the clip over [t_end - window_s, t_end]: float32 (frames, *frame_shape)."""
+        at = window_times(t_end, spec)
+        # only the frames inside the window (plus one either side) are gathered
+        idx = (np.arange(self._count) + self._next - self._count) % self.capacity
+        ts = self._times[idx]
+        a = max(int(np.searchsorted(ts, at[0], side="right")) - 1, 0)
+        b = min(int(np.searchsorted(ts, at[-1], side="left")) + 1, self._count)
+        sel = idx[a:b]
+        return sample_frames(self._times[sel], self._frames[sel], at)
