@@ -1,0 +1,1 @@
+"""Training side (torch): the MPT model, datasets, LOSO training."""
