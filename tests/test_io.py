@@ -1,0 +1,94 @@
+"""Sources and sinks: bad input gives one clear InputError naming the input; CSV rows survive."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from mpt_live.errors import InputError
+from mpt_live.sources import VideoFile, expand_videos, is_stream_url, read_image
+from mpt_live.writers import CSVSink, write_json
+
+
+def _file(path, data):
+    path.write_bytes(data)
+    return path
+
+
+def _write_video(path, n, size=(64, 48), fps=25.0):
+    vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+    for i in range(n):
+        vw.write(np.full((size[1], size[0], 3), i * 7 % 255, np.uint8))
+    vw.release()
+
+
+@pytest.mark.parametrize(
+    "make, expected",
+    [
+        (lambda d: d / "missing.mp4", "no such file"),
+        (lambda d: d, "is a directory"),
+        (lambda d: _file(d / "text.mp4", b"not a video"), "not a readable video"),
+        (lambda d: _file(d / "empty.mp4", b""), "not a readable video"),
+    ],
+    ids=["missing", "directory", "garbage", "zero-bytes"],
+)
+def test_bad_video_gives_one_line_error(tmp_path, make, expected):
+    path = make(tmp_path)
+    with pytest.raises(InputError) as ei:
+        VideoFile(path)
+    msg = str(ei.value)
+    assert expected in msg and str(path) in msg and "\n" not in msg
+
+
+def test_video_frames_in_order_with_time(tmp_path):
+    path = tmp_path / "v.mp4"
+    _write_video(path, 10, fps=25.0)
+    with VideoFile(path) as v:
+        frames = list(v)
+    assert [f.index for f in frames] == list(range(10))
+    assert frames[4].t == pytest.approx(4 / 25.0)
+    assert frames[0].image.shape == (48, 64, 3)
+
+
+def test_expand_videos(tmp_path):
+    for n in ("b.mp4", "a.mov", "notes.txt"):
+        (tmp_path / n).write_bytes(b"x")
+    assert [p.name for p in expand_videos(str(tmp_path))] == ["a.mov", "b.mp4"]
+    assert [p.name for p in expand_videos(str(tmp_path / "*.mp4"))] == ["b.mp4"]
+    with pytest.raises(InputError, match="matches no files"):
+        expand_videos(str(tmp_path / "*.mkv"))
+    (tmp_path / "sub").mkdir()
+    with pytest.raises(InputError, match="no video files"):
+        expand_videos(str(tmp_path / "sub"))
+
+
+@pytest.mark.parametrize("s, ok", [("rtsp://cam/1", True), ("https://x/y.m3u8", True), ("video.mp4", False), ("C:/x.mp4", False)])
+def test_stream_urls(s, ok):
+    assert is_stream_url(s) is ok
+
+
+def test_read_image_errors(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        read_image(tmp_path / "nope.jpg")
+    (tmp_path / "bad.jpg").write_text("zzz")
+    with pytest.raises(InputError, match="not a readable image"):
+        read_image(tmp_path / "bad.jpg")
+
+
+def test_csv_sink_flushes_each_row(tmp_path):
+    path = tmp_path / "out.csv"
+    with CSVSink(path, ["a", "b"]) as sink:
+        sink.write({"a": 1, "b": float("nan")})
+        sink.write({"a": True, "b": 0.123456789})
+        # readable while still open: rows are flushed as written
+        rows = list(csv.DictReader(open(path)))
+        assert rows == [{"a": "1", "b": ""}, {"a": "1", "b": "0.123457"}]
+
+
+def test_write_json_numpy(tmp_path):
+    write_json(tmp_path / "s.json", {"x": np.float32(1.5), "y": np.arange(3)})
+    assert json.loads((tmp_path / "s.json").read_text()) == {"x": 1.5, "y": [0, 1, 2]}
