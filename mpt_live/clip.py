@@ -36,6 +36,9 @@ class ClipSpec:
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)
 
     def __post_init__(self) -> None:
+        # JSON and callers may hand lists: keep tuples so the spec stays hashable (a cache key)
+        for name in ("band_hz", "mean", "std"):
+            object.__setattr__(self, name, tuple(float(v) for v in getattr(self, name)))
         lo, hi = self.band_hz
         if self.frames < 2:
             raise ValueError(f"ClipSpec.frames must be >= 2, got {self.frames}")
@@ -53,6 +56,10 @@ class ClipSpec:
             )
         if self.filter_order < 1 or self.pyramid_levels < 1:
             raise ValueError("ClipSpec.filter_order and pyramid_levels must be >= 1")
+        if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
+            raise ValueError(
+                f"ClipSpec.mean and std need 3 values (RGB), std > 0; got mean={self.mean}, std={self.std}"
+            )
 
     @property
     def clip_fps(self) -> float:
@@ -98,25 +105,35 @@ def interval_times(t0: float, t1: float, n: int) -> np.ndarray:
 def sample_frames(times: np.ndarray, frames: np.ndarray, at: np.ndarray) -> np.ndarray:
     """Linearly interpolate a frame sequence at the times ``at``.
 
-    ``times``: (N,) increasing timestamps in seconds; ``frames``: (N, ...) array. Sample times
-    must lie inside [times[0], times[-1]] (a tolerance of 1 ms is allowed at the ends).
+    ``times``: (N,) non-decreasing timestamps in seconds; ``frames``: (N, ...) array. Sample
+    times must lie inside [times[0], times[-1]] (a tolerance of 1 ms is allowed at the ends).
+    A sample time equal to a frame's timestamp returns that frame exactly.
     Returns float32 frames of shape (len(at), ...).
     """
     times = np.asarray(times, dtype=np.float64)
     at = np.asarray(at, dtype=np.float64)
+    frames = np.asarray(frames)
     if len(times) == 0:
         raise InputError("cannot sample a clip from zero frames")
+    if len(times) != len(frames):
+        raise ValueError(f"{len(times)} timestamps for {len(frames)} frames")
+    if np.any(np.diff(times) < 0):
+        raise ValueError("frame timestamps must be increasing")
+    if len(at) == 0:
+        return np.zeros((0, *frames.shape[1:]), np.float32)
     tol = 1e-3
-    if at[0] < times[0] - tol or at[-1] > times[-1] + tol:
+    first, last = at.min(), at.max()
+    if first < times[0] - tol or last > times[-1] + tol:
         raise InputError(
-            f"clip [{at[0]:.3f}, {at[-1]:.3f}] s is not covered by the frames "
+            f"clip [{first:.3f}, {last:.3f}] s is not covered by the frames "
             f"[{times[0]:.3f}, {times[-1]:.3f}] s (source shorter than the window)"
         )
     if len(times) == 1:
         return np.repeat(frames[:1].astype(np.float32), len(at), axis=0)
     at = np.clip(at, times[0], times[-1])
-    hi = np.clip(np.searchsorted(times, at, side="right"), 1, len(times) - 1)
-    lo = hi - 1
+    # lo: the last frame at or before each sample time (weight 0 on an exact hit, also at the end)
+    lo = np.clip(np.searchsorted(times, at, side="right") - 1, 0, len(times) - 1)
+    hi = np.minimum(lo + 1, len(times) - 1)
     span = times[hi] - times[lo]
     w = np.where(span > 0, (at - times[lo]) / np.where(span > 0, span, 1.0), 0.0)
     w = w.reshape((-1,) + (1,) * (frames.ndim - 1)).astype(np.float32)
