@@ -1,0 +1,266 @@
+"""Eulerian motion magnification, approximate rank pooling and the model's input tensors.
+
+Magnification (Wu et al., "Eulerian Video Magnification", SIGGRAPH 2012): every frame is split
+into a Laplacian pyramid; each level is band-passed in time by a causal Butterworth filter
+(``spec.band_hz`` at the clip rate ``spec.clip_fps``), multiplied by a gain and added back. The
+filter is a direct-form-II-transposed biquad cascade written as whole-array numpy operations
+into preallocated buffers, with its state started at the first frame's steady state, so a still
+clip gives exactly zero motion.
+
+Pyramid decomposition, temporal filtering and reconstruction are all linear, so ``Magnifier``
+filters Gaussian levels and regroups the Laplacian sum (exactly equivalent, see its docstring).
+When every level has the same gain (``spec.attenuate`` False) that sum is the band-passed frame
+itself and no pyramid is built at all; only per-level gains make the pyramid matter.
+
+Rank pooling (Bilen et al., "Dynamic image networks for action recognition", CVPR 2016) turns a
+clip into one "dynamic image": a fixed weighted sum of its frames.
+
+``model_inputs`` is the one preprocessing function that training and live serving share.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import cv2
+from scipy import signal
+
+from .clip import ClipSpec
+
+# Gain factors applied (with spec.attenuate) to the finest Laplacian level (pixel-scale detail,
+# mostly sensor noise) and to the coarsest one (the low-pass residual: illumination and head-pose
+# drift). 0.0 follows the reference EVM code (amplify_spatial_lpyr_temporal_butter.m), which
+# ignores "the highest and lowest frequency band". With one level there is nothing left to gain.
+ATTENUATE_FINEST = 0.0
+ATTENUATE_COARSEST = 0.0
+
+# Floor of max|D| in dynamic_image (0..255 intensity x weight units): only guards the division;
+# a still clip gives D == 0 exactly, hence a flat 0.5 image.
+DYNAMIC_EPS = 1e-3
+
+
+def level_gains(spec: ClipSpec) -> np.ndarray:
+    """Per-level gains, finest level first: ``spec.alpha`` everywhere, attenuated at the ends."""
+    gains = np.full(spec.pyramid_levels, float(spec.alpha))
+    if spec.attenuate:
+        gains[0] *= ATTENUATE_FINEST
+        gains[-1] *= ATTENUATE_COARSEST
+    return gains
+
+
+def band_pass(spec: ClipSpec) -> tuple[np.ndarray, np.ndarray]:
+    """The temporal filter: (sos (n, 6), zi (n, 2)) of the Butterworth band-pass at spec.clip_fps.
+
+    ``zi`` is the per-unit-input steady state (scipy.signal.sosfilt_zi): scaled by a constant
+    input it makes the filter start as if that input had always been there.
+    """
+    sos = signal.butter(spec.filter_order, spec.band_hz, btype="bandpass", fs=spec.clip_fps, output="sos")
+    return sos, signal.sosfilt_zi(sos)
+
+
+class _Biquads:
+    """Causal sos cascade (direct form II transposed) over whole arrays of one shape, no allocation."""
+
+    def __init__(self, sos: np.ndarray, zi: np.ndarray, shape: tuple[int, ...]) -> None:
+        self.coefs = [(float(b0), float(b1), float(b2), float(a1), float(a2)) for b0, b1, b2, _, a1, a2 in sos]
+        self.zi = [(float(a), float(b)) for a, b in zi]
+        n = len(self.coefs)
+        self.z = np.zeros((n, 2, *shape), np.float32)
+        self.y = np.zeros((n, *shape), np.float32)  # output of each section
+        self.tmp = np.zeros(shape, np.float32)
+
+    def start(self, x: np.ndarray) -> None:
+        """Set the state to the steady state of a constant input ``x`` (per element)."""
+        for k, (z0, z1) in enumerate(self.zi):
+            np.multiply(x, z0, out=self.z[k, 0])
+            np.multiply(x, z1, out=self.z[k, 1])
+
+    def step(self, x: np.ndarray) -> np.ndarray:
+        """Filter one time step; returns the output buffer (overwritten by the next step)."""
+        tmp = self.tmp
+        for k, (b0, b1, b2, a1, a2) in enumerate(self.coefs):
+            y, z0, z1 = self.y[k], self.z[k, 0], self.z[k, 1]
+            np.multiply(x, b0, out=y)  # y = b0 x + z0
+            y += z0
+            np.multiply(y, -a1, out=z0)  # z0 = b1 x - a1 y + z1
+            z0 += z1
+            if b1:
+                np.multiply(x, b1, out=tmp)
+                z0 += tmp
+            np.multiply(x, b2, out=z1)  # z1 = b2 x - a2 y
+            np.multiply(y, -a2, out=tmp)
+            z1 += tmp
+            x = y
+        return x
+
+
+class Magnifier:
+    """Streaming, causal magnifier: push one frame, get its magnified frame.
+
+    ``shape`` is (H, W, 3); frames are BGR (any channel order works) in 0..255, uint8 or float.
+    The output at time t depends only on frames pushed up to t. The sampling rate is
+    ``spec.clip_fps``: push frames at that rate (the clip's frames, not the camera's).
+
+    The result is the Laplacian-pyramid magnification ``x + collapse(gain_i * F(L_i))``, computed
+    in an exactly equivalent, cheaper form. F (the temporal filter) commutes with the linear
+    per-frame pyramid operations, so F(L_i) = F(G_i) - up(F(G_{i+1})) for Gaussian levels G_i,
+    and the sum regroups as ``c_0 F(G_0) + sum_{i>0} c_i up^i(F(G_i))`` with
+    c_0 = gain_0, c_i = gain_i - gain_{i-1}. Only Gaussian levels with c_i != 0 are filtered
+    (with uniform gains, just the frame itself: plain per-pixel EVM), the band energy is read
+    off F(G_0) directly, and one pyrUp chain rebuilds the frame.
+    """
+
+    def __init__(self, spec: ClipSpec, shape: tuple[int, int, int]) -> None:
+        shape = tuple(int(s) for s in shape)
+        if len(shape) != 3 or shape[2] != 3 or min(shape[:2]) < 1:
+            raise ValueError(f"Magnifier shape must be (H, W, 3), got {shape}")
+        self.spec = spec
+        self.shape = shape
+        self.gains = level_gains(spec)
+        self.coefs = np.diff(self.gains, prepend=0.0)  # c_i, see the class docstring
+        used = np.flatnonzero(self.coefs)
+        self.depth = int(used[-1]) + 1 if len(used) else 1  # Gaussian levels built per frame
+        sizes = [shape]
+        for _ in range(self.depth - 1):
+            h, w, _ = sizes[-1]
+            sizes.append(((h + 1) // 2, (w + 1) // 2, 3))
+        self._sizes = sizes
+        sos, zi = band_pass(spec)
+        self._g = [np.zeros(s, np.float32) for s in sizes]  # Gaussian pyramid, g[0] = the frame
+        self._acc = [np.zeros(s, np.float32) for s in sizes]  # collapse partial sums (acc[0] unused)
+        # level 0 is always filtered: its band-pass gives the band energy
+        self._filters = {i: _Biquads(sos, zi, sizes[i]) for i in range(self.depth) if i == 0 or self.coefs[i]}
+        self._started = False
+
+    def reset(self) -> None:
+        """Forget the past: the next frame re-initialises the filter state at its steady state."""
+        self._started = False
+
+    def push(self, frame: np.ndarray, out: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+        """Magnify the next frame -> (magnified float32 HxWx3, band energy of this frame).
+
+        The band energy is the mean square (0..255 units) of the un-amplified band-passed frame.
+        ``out`` (float32 HxWx3, optional) receives the magnified frame instead of a new array.
+        """
+        if frame.shape != self.shape:
+            raise ValueError(f"Magnifier expects frames of shape {self.shape}, got {frame.shape}")
+        if out is None:
+            out = np.empty(self.shape, np.float32)
+        g = self._g
+        np.copyto(g[0], frame, casting="unsafe")
+        for i in range(1, self.depth):
+            cv2.pyrDown(g[i - 1], dst=g[i])
+        if not self._started:
+            for i, f in self._filters.items():
+                f.start(g[i])
+            self._started = True
+        bands = {i: f.step(g[i]) for i, f in self._filters.items()}
+        y0 = bands[0]
+        energy = float(np.vdot(y0, y0)) / y0.size
+        # collapse: acc_i = up(acc_{i+1}) + c_i F(G_i), from the deepest level used to the frame
+        for i in range(self.depth - 1, -1, -1):
+            dst = out if i == 0 else self._acc[i]
+            c = float(self.coefs[i])
+            if i == self.depth - 1:
+                np.multiply(bands[i], c, out=dst)
+                continue
+            h, w, _ = self._sizes[i]
+            cv2.pyrUp(self._acc[i + 1], dst=dst, dstsize=(w, h))
+            if c:
+                cv2.scaleAdd(bands[i], c, dst, dst=dst)
+        out += g[0]
+        return out, energy
+
+
+def _check_clip(clip: np.ndarray, what: str) -> np.ndarray:
+    clip = np.asarray(clip)
+    if clip.ndim != 4 or clip.shape[-1] != 3 or clip.shape[0] < 1:
+        raise ValueError(f"{what}: clip must have shape (T, H, W, 3), got {clip.shape}")
+    if not (np.issubdtype(clip.dtype, np.integer) or np.issubdtype(clip.dtype, np.floating)):
+        raise ValueError(f"{what}: clip must be a numeric (uint8 or float) array, got dtype {clip.dtype}")
+    return clip
+
+
+def magnify_clip(clip: np.ndarray, spec: ClipSpec) -> tuple[np.ndarray, float]:
+    """Magnify a clip (T, H, W, 3), BGR 0..255 -> (magnified float32 (T, H, W, 3), motion_score).
+
+    The filter runs at ``spec.clip_fps`` and starts at frame 0's steady state (a still clip gives
+    zero motion). ``motion_score`` is the mean square (0..255 units) of the un-amplified
+    band-passed signal over the whole clip.
+    """
+    clip = _check_clip(clip, "magnify_clip")
+    mag = Magnifier(spec, clip.shape[1:])
+    out = np.empty(clip.shape, np.float32)
+    energy = 0.0
+    for t in range(clip.shape[0]):
+        energy += mag.push(clip[t], out=out[t])[1]
+    return out, energy / clip.shape[0]
+
+
+def rank_pool_coefficients(T: int) -> np.ndarray:
+    """Approximate rank pooling weights alpha_t = 2(T-t+1) - (T+1)(H_T - H_{t-1}), t = 1..T.
+
+    H_t are harmonic numbers (H_0 = 0). The weights sum to zero; later frames weigh positive.
+    """
+    if int(T) != T or T < 1:
+        raise ValueError(f"rank pooling needs T >= 1 frames, got {T}")
+    T = int(T)
+    t = np.arange(1, T + 1, dtype=np.float64)
+    H = np.concatenate([[0.0], np.cumsum(1.0 / t)])  # H[k] = H_k
+    return 2.0 * (T - t + 1) - (T + 1) * (H[T] - H[:-1])
+
+
+def dynamic_image(clip: np.ndarray) -> np.ndarray:
+    """Rank-pool a clip (T, H, W, C) -> dynamic image (H, W, C) float32 in [0, 1].
+
+    D = sum_t alpha_t * frame_t, scaled as D / (2 max|D|) + 0.5 (max|D| floored at DYNAMIC_EPS).
+    Where the clip brightened, D is brighter than 0.5; a still clip gives a flat 0.5.
+    """
+    clip = np.asarray(clip)
+    if clip.ndim != 4 or clip.shape[0] < 1:
+        raise ValueError(f"dynamic_image: clip must have shape (T, H, W, C), got {clip.shape}")
+    T = clip.shape[0]
+    w = rank_pool_coefficients(T).astype(np.float32)
+    x = clip.reshape(T, -1).astype(np.float32)
+    # sum(alpha) == 0, so subtracting frame 0 changes nothing but makes a still clip exactly 0
+    x -= x[0].copy()
+    d = w @ x
+    scale = 0.5 / max(float(np.abs(d).max()), DYNAMIC_EPS)
+    d *= scale
+    d += 0.5
+    np.clip(d, 0.0, 1.0, out=d)  # rounding at +-max|D| could step just outside
+    return d.reshape(clip.shape[1:])
+
+
+def _normalise_rgb(bgr01: np.ndarray, spec: ClipSpec, lead: tuple[int, ...]) -> np.ndarray:
+    """(..., S, S, 3) BGR in [0, 1] -> (..., 3, S, S) RGB float32 (x - mean) / std, contiguous."""
+    S = spec.image_size
+    out = np.empty((*lead, 3, S, S), np.float32)
+    for c in range(3):  # output channel c (RGB) is input channel 2 - c (BGR)
+        dst = out[..., c, :, :]
+        np.subtract(bgr01[..., 2 - c], spec.mean[c], out=dst)
+        dst *= 1.0 / spec.std[c]
+    return out
+
+
+def model_inputs(clip_bgr: np.ndarray, spec: ClipSpec) -> tuple[np.ndarray, np.ndarray, float]:
+    """THE preprocessing of training and live: aligned clip -> (dynamic, motion, motion_score).
+
+    ``clip_bgr``: (spec.frames, S, S, 3) BGR, uint8 or float in 0..255, S = spec.image_size.
+    ``dynamic``: (3, S, S) float32, the rank-pooled clip, RGB, normalised with spec.mean/std.
+    ``motion``: (T, 3, S, S) float32, the magnified frames / 255 clipped to [0, 1], RGB,
+    normalised with spec.mean/std. ``motion_score``: see ``magnify_clip``.
+    """
+    S, T = spec.image_size, spec.frames
+    clip = np.asarray(clip_bgr)
+    if clip.shape != (T, S, S, 3):
+        raise ValueError(
+            f"model_inputs: clip must have shape (frames, S, S, 3) = {(T, S, S, 3)} for this ClipSpec, "
+            f"got {clip.shape}"
+        )
+    clip = _check_clip(clip, "model_inputs")
+    dynamic = _normalise_rgb(dynamic_image(clip), spec, ())
+    magnified, score = magnify_clip(clip, spec)
+    np.clip(magnified, 0.0, 255.0, out=magnified)
+    magnified *= 1.0 / 255.0
+    motion = _normalise_rgb(magnified, spec, (T,))
+    return dynamic, motion, score

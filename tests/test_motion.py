@@ -1,0 +1,293 @@
+"""Magnification, rank pooling and model_inputs (mpt_live/motion.py)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from scipy import signal
+
+from mpt_live.clip import ClipSpec
+from mpt_live.motion import (
+    Magnifier,
+    dynamic_image,
+    level_gains,
+    magnify_clip,
+    model_inputs,
+    rank_pool_coefficients,
+)
+
+SPECS = {
+    "default": ClipSpec(),
+    "attenuate": ClipSpec(attenuate=True),
+    "order2": ClipSpec(filter_order=2),
+    "order3-att-3lv": ClipSpec(filter_order=3, pyramid_levels=3, attenuate=True),
+    "att-1lv": ClipSpec(pyramid_levels=1, attenuate=True),
+    "narrow-band-32fps": ClipSpec(frames=32, window_s=1.0, band_hz=(1.0, 2.0), alpha=10),
+    "alpha0": ClipSpec(alpha=0),
+}
+
+
+def random_clip(T: int = 16, shape: tuple[int, int] = (33, 47), seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (T, *shape, 3), dtype=np.uint8)
+
+
+def blob_clip(amplitude_px: float, hz: float = 2.0, T: int = 16, fps: float = 16.0, size: int = 48) -> np.ndarray:
+    """A smooth bright blob on grey, its centre oscillating horizontally (sub-pixel, analytic)."""
+    yy, xx = np.mgrid[:size, :size].astype(np.float64)
+    frames = []
+    for t in range(T):
+        cx = size / 2 + amplitude_px * np.sin(2 * np.pi * hz * t / fps)
+        blob = 100 + 120 * np.exp(-((xx - cx) ** 2 + (yy - size / 2) ** 2) / (2 * 5.0**2))
+        frames.append(np.repeat(blob[..., None], 3, axis=2))
+    return np.stack(frames).astype(np.float32)
+
+
+def laplacian_reference(clip: np.ndarray, spec: ClipSpec) -> tuple[np.ndarray, float]:
+    """Textbook EVM in float64: Laplacian levels, scipy sosfilt in time, per-level gains, collapse."""
+    x = clip.astype(np.float64)
+    T, L = len(x), spec.pyramid_levels
+    levels: list[list[np.ndarray]] = [[] for _ in range(L)]
+    for frame in x:
+        g = [frame]
+        for _ in range(L - 1):
+            g.append(cv2.pyrDown(g[-1]))
+        for i in range(L - 1):
+            h, w = g[i].shape[:2]
+            levels[i].append(g[i] - cv2.pyrUp(g[i + 1], dstsize=(w, h)))
+        levels[-1].append(g[-1])
+    sos = signal.butter(spec.filter_order, spec.band_hz, btype="bandpass", fs=spec.clip_fps, output="sos")
+    zi = signal.sosfilt_zi(sos)
+    bands = []
+    for lev in levels:
+        lev = np.stack(lev)
+        bands.append(signal.sosfilt(sos, lev, axis=0, zi=zi[:, :, None, None, None] * lev[0])[0])
+
+    def collapse(gains: np.ndarray, t: int) -> np.ndarray:
+        acc = gains[-1] * bands[-1][t]
+        for i in range(L - 2, -1, -1):
+            h, w = bands[i].shape[1:3]
+            acc = cv2.pyrUp(acc, dstsize=(w, h)) + gains[i] * bands[i][t]
+        return acc
+
+    gains = level_gains(spec)
+    out = np.stack([x[t] + collapse(gains, t) for t in range(T)])
+    plain = np.stack([collapse(np.ones(L), t) for t in range(T)])
+    return out, float(np.mean(plain**2))
+
+
+# ---------------------------------------------------------------- magnification
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+@pytest.mark.parametrize("shape", [(33, 47), (32, 32)])
+def test_matches_textbook_laplacian_evm(name: str, shape: tuple[int, int]) -> None:
+    spec = SPECS[name]
+    clip = random_clip(T=spec.frames, shape=shape)
+    got, score = magnify_clip(clip, spec)
+    want, want_score = laplacian_reference(clip, spec)
+    assert got.dtype == np.float32 and got.shape == clip.shape
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=2e-3 * max(spec.alpha, 1))
+    assert score == pytest.approx(want_score, rel=1e-4)
+
+
+def test_level_gains_attenuate_ends() -> None:
+    assert level_gains(ClipSpec()).tolist() == [20.0] * 4
+    assert level_gains(ClipSpec(attenuate=True)).tolist() == [0.0, 20.0, 20.0, 0.0]
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32, np.float64])
+def test_alpha_zero_returns_input(dtype: type) -> None:
+    clip = random_clip().astype(dtype)
+    for spec in (ClipSpec(alpha=0), ClipSpec(alpha=0, attenuate=True)):
+        out, score = magnify_clip(clip, spec)
+        np.testing.assert_array_equal(out, clip.astype(np.float32))
+        assert score > 0  # the band is still measured
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_still_clip_has_no_motion(name: str) -> None:
+    spec = SPECS[name]
+    frame = random_clip(T=1)[0]
+    clip = np.repeat(frame[None], spec.frames, axis=0)
+    out, score = magnify_clip(clip, spec)
+    assert score < 1e-8
+    np.testing.assert_allclose(out, clip.astype(np.float32), atol=1e-3)
+
+
+@pytest.mark.parametrize("name", ["default", "attenuate", "order3-att-3lv"])
+def test_causal(name: str) -> None:
+    spec = SPECS[name]
+    a = random_clip(T=spec.frames, seed=1)
+    for t in (0, 5, spec.frames - 2):
+        b = a.copy()
+        b[t + 1 :] = random_clip(T=spec.frames - t - 1, seed=2 + t)
+        out_a, _ = magnify_clip(a, spec)
+        out_b, _ = magnify_clip(b, spec)
+        np.testing.assert_array_equal(out_a[: t + 1], out_b[: t + 1])
+        assert not np.array_equal(out_a[t + 1], out_b[t + 1])
+
+
+@pytest.mark.parametrize("name", ["default", "attenuate"])
+def test_streaming_equals_clip_and_reset_restarts(name: str) -> None:
+    spec = SPECS[name]
+    clip = random_clip(T=spec.frames)
+    want, want_score = magnify_clip(clip, spec)
+    mag = Magnifier(spec, clip.shape[1:])
+    for _ in range(2):  # second pass after reset() must repeat the first
+        outs, energies = zip(*(mag.push(f) for f in clip))
+        np.testing.assert_array_equal(np.stack(outs), want)
+        assert np.mean(energies) == pytest.approx(want_score, rel=1e-6)
+        assert energies[0] == pytest.approx(0.0, abs=1e-6)  # steady-state start
+        mag.reset()
+
+
+def test_push_returns_fresh_array_or_fills_out() -> None:
+    clip = random_clip(T=3)
+    mag = Magnifier(ClipSpec(), clip.shape[1:])
+    first, _ = mag.push(clip[0])
+    kept = first.copy()
+    second, _ = mag.push(clip[1])
+    assert second is not first
+    np.testing.assert_array_equal(first, kept)
+    buf = np.empty(clip.shape[1:], np.float32)
+    res, _ = mag.push(clip[2], out=buf)
+    assert res is buf
+
+
+def test_motion_score_grows_with_motion() -> None:
+    scores = [magnify_clip(blob_clip(a), ClipSpec())[1] for a in (0.0, 0.25, 1.0, 3.0)]
+    assert scores[0] < 1e-8
+    assert scores[1] > 0.05
+    assert scores[1] < scores[2] < scores[3]
+
+
+@pytest.mark.parametrize("hz, in_band", [(0.1, False), (1.0, True), (2.0, True), (3.0, True), (7.5, False)])
+def test_band_pass_selects_band(hz: float, in_band: bool) -> None:
+    """A global 10-level brightness flicker: in-band flicker has energy, out-of-band much less."""
+    spec = ClipSpec(frames=64, window_s=4.0)  # 16 fps, 4 s: room for the filter to settle
+    t = np.arange(spec.frames) / spec.clip_fps
+    level = 128 + 10 * np.sin(2 * np.pi * hz * t)
+    clip = np.broadcast_to(level[:, None, None, None], (spec.frames, 8, 8, 3)).astype(np.float32)
+    score = magnify_clip(clip, spec)[1]
+    # a pure in-band sine of amplitude 10 has mean square ~50 after the filter
+    assert (score > 15) if in_band else (score < 10)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [np.zeros((16, 8, 8)), np.zeros((16, 8, 8, 4)), np.zeros((0, 8, 8, 3)), np.zeros((8, 8, 3)), np.zeros((2, 4, 4, 3), object)],
+)
+def test_magnify_clip_rejects_bad_clips(bad: np.ndarray) -> None:
+    with pytest.raises(ValueError, match="clip must"):
+        magnify_clip(bad, ClipSpec())
+
+
+def test_magnifier_rejects_bad_shapes() -> None:
+    with pytest.raises(ValueError, match=r"\(H, W, 3\)"):
+        Magnifier(ClipSpec(), (8, 8))
+    mag = Magnifier(ClipSpec(), (8, 8, 3))
+    with pytest.raises(ValueError, match="shape"):
+        mag.push(np.zeros((8, 9, 3)))
+
+
+# ---------------------------------------------------------------- rank pooling
+
+
+def test_rank_pool_coefficients_t8() -> None:
+    want = [-8.461, -1.461, 1.039, 2.039, 2.289, 2.089, 1.589, 0.875]
+    np.testing.assert_allclose(rank_pool_coefficients(8), want, atol=5e-4)
+
+
+@pytest.mark.parametrize("T", [1, 2, 3, 8, 16, 64])
+def test_rank_pool_coefficients_sum_to_zero(T: int) -> None:
+    w = rank_pool_coefficients(T)
+    assert w.shape == (T,)
+    assert abs(w.sum()) < 1e-9
+    if T > 1:
+        assert w[0] < 0 < w[-1]
+
+
+@pytest.mark.parametrize("T", [0, -3, 2.5])
+def test_rank_pool_coefficients_reject_bad_t(T: float) -> None:
+    with pytest.raises(ValueError):
+        rank_pool_coefficients(T)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_dynamic_image_of_still_clip_is_flat_half(dtype: type) -> None:
+    clip = np.repeat(random_clip(T=1)[:1], 16, axis=0).astype(dtype)
+    d = dynamic_image(clip)
+    assert d.shape == clip.shape[1:] and d.dtype == np.float32
+    assert np.all(d == 0.5)
+
+
+def test_dynamic_image_shows_where_it_brightened_or_darkened() -> None:
+    T = 16
+    clip = np.full((T, 20, 20, 3), 100.0, np.float32)
+    ramp = np.linspace(0, 60, T, dtype=np.float32)[:, None, None, None]
+    clip[:, :5, :5] += ramp  # brightens
+    clip[:, -5:, -5:] -= ramp  # darkens
+    d = dynamic_image(clip)
+    assert d.min() >= 0 and d.max() <= 1
+    assert np.allclose(d[:5, :5], 1.0) and np.allclose(d[-5:, -5:], 0.0)
+    rest = np.ones((20, 20), bool)
+    rest[:5, :5] = rest[-5:, -5:] = False
+    assert np.all(d[rest] == 0.5)
+
+
+def test_dynamic_image_is_scale_invariant_and_in_range() -> None:
+    clip = random_clip()
+    d = dynamic_image(clip)
+    assert 0 <= d.min() and d.max() <= 1 and (d.max() == pytest.approx(1) or d.min() == pytest.approx(0, abs=1e-6))
+    np.testing.assert_allclose(dynamic_image(clip.astype(np.float32) / 255), d, atol=1e-5)
+
+
+# ---------------------------------------------------------------- model_inputs
+
+SMALL = ClipSpec(frames=8, window_s=0.5, image_size=32, pyramid_levels=3)
+
+
+def test_model_inputs_layout_and_dtype() -> None:
+    clip = random_clip(T=SMALL.frames, shape=(32, 32))
+    dynamic, motion, score = model_inputs(clip, SMALL)
+    assert dynamic.shape == (3, 32, 32) and motion.shape == (8, 3, 32, 32)
+    for a in (dynamic, motion):
+        assert a.dtype == np.float32 and a.flags.c_contiguous
+    assert isinstance(score, float) and score > 0
+    # motion frames are clipped to [0, 1] before normalisation with mean = std = 0.5
+    assert motion.min() >= -1 and motion.max() <= 1
+    assert dynamic.min() >= -1 and dynamic.max() <= 1
+
+
+def test_model_inputs_rgb_order_and_normalisation() -> None:
+    spec = ClipSpec(frames=8, window_s=0.5, image_size=32, pyramid_levels=3, alpha=0, mean=(0.1, 0.2, 0.3), std=(0.5, 0.25, 0.125))
+    b, g, r = 10, 120, 250
+    clip = np.empty((8, 32, 32, 3), np.uint8)
+    clip[...] = (b, g, r)
+    dynamic, motion, score = model_inputs(clip, spec)
+    for c, value in enumerate((r, g, b)):  # RGB out
+        want = (value / 255 - spec.mean[c]) / spec.std[c]
+        np.testing.assert_allclose(motion[:, c], want, rtol=1e-5)
+        np.testing.assert_allclose(dynamic[c], (0.5 - spec.mean[c]) / spec.std[c], rtol=1e-6)
+    assert score < 1e-8
+
+
+def test_model_inputs_motion_is_magnified_clip() -> None:
+    clip = random_clip(T=SMALL.frames, shape=(32, 32))
+    _, motion, score = model_inputs(clip, SMALL)
+    mag, want_score = magnify_clip(clip, SMALL)
+    want = np.clip(mag, 0, 255)[..., ::-1].transpose(0, 3, 1, 2) / 255
+    np.testing.assert_allclose(motion * 0.5 + 0.5, want, atol=1e-6)
+    assert score == want_score
+    dyn, _, _ = model_inputs(clip, SMALL)
+    np.testing.assert_allclose(dyn * 0.5 + 0.5, dynamic_image(clip)[..., ::-1].transpose(2, 0, 1), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [(7, 32, 32, 3), (8, 32, 32, 1), (8, 31, 32, 3), (8, 64, 64, 3), (32, 32, 3), (8, 3, 32, 32)],
+)
+def test_model_inputs_rejects_wrong_shapes(shape: tuple[int, ...]) -> None:
+    with pytest.raises(ValueError, match=r"\(8, 32, 32, 3\)"):
+        model_inputs(np.zeros(shape, np.uint8), SMALL)
