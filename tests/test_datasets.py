@@ -1,0 +1,292 @@
+"""Dataset loaders: tiny fixture datasets in each distribution layout, written here."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+pd = pytest.importorskip("pandas")
+openpyxl = pytest.importorskip("openpyxl")
+
+from mpt_live.errors import InputError  # noqa: E402
+from train.datasets import DatasetIndex, load_dataset, natural_key  # noqa: E402
+from train.datasets.errata import ERRATA  # noqa: E402
+
+_JPG = cv2.imencode(".jpg", np.full((8, 8, 3), 128, np.uint8))[1].tobytes()
+_BMP = cv2.imencode(".bmp", np.full((8, 8, 3), 128, np.uint8))[1].tobytes()
+
+
+def frames(folder: Path, names) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for n in names:
+        (folder / n).write_bytes(_BMP if n.endswith(".bmp") else _JPG)
+
+
+def xlsx(path: Path, rows: list[list], header_row: int = 1) -> Path:
+    """Write rows so that rows[0] lands on spreadsheet row ``header_row``; notes above it."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for r in range(1, header_row):
+        ws.cell(row=r, column=1, value=f"note line {r}: SAMM release notes" if r % 3 else None)
+    for i, row in enumerate(rows):
+        for j, v in enumerate(row):
+            ws.cell(row=header_row + i, column=j + 1, value=v)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
+    return path
+
+
+CASME2_HEADER = ["Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame", "Action Units",
+                 "Estimated Emotion"]
+
+
+def casme2(root: Path, rows=None, header=CASME2_HEADER) -> Path:
+    rows = rows if rows is not None else [
+        [1, "EP02_01f", 9, 10, 11, "12", "happiness"],
+        [2, "EP01_11f", 46, 47, 48, "4", "fear"],          # dropped (5-class protocol)
+        [2, "EP03_02", 3, "/", 7, "14", "others"],         # apex '/': middle
+        [3, "EP05_01", 100, 101, 102, "1+2", "sadness"],   # dropped
+        [3, "EP07_04", 20, 22, 24, "9", "disgust"],
+    ]
+    xlsx(root / "CASME2-coding-20140508.xlsx", [header] + rows)
+    raw = root / "CASME2_RAW_selected"
+    frames(raw / "sub01/EP02_01f", [f"img{i}.jpg" for i in range(8, 13)])  # numeric sort: 8..12
+    frames(raw / "sub02/EP03_02", [f"img{i}.jpg" for i in range(1, 9)])
+    frames(raw / "sub03/EP07_04", [f"img{i}.jpg" for i in range(18, 27)])
+    frames(root / "Cropped/sub01/EP02_01f", ["reg_img9.jpg"])  # cropped copy: raw must be preferred
+    return root
+
+
+SAMM_HEADER = ["Subject", "Filename", "Inducement Code", "Onset Frame", "Apex Frame", "Offset Frame",
+               "Duration", "Micro", "Objective Classes", "Notes", "Action Units", "Estimated Emotion"]
+
+
+def samm(root: Path, rows=None) -> Path:
+    rows = rows if rows is not None else [
+        [6, "006_1_2", 1, 5562, 5563, 5565, 4, "Micro", 1, "", "R12", "Happiness"],
+        [6, "006_1_3", 1, 100, -1, 104, 5, "Micro", 3, "", "4", "Anger"],        # apex -1: middle
+        [7, "007_3_1", 3, 10, 11, 12, 3, "Micro", 2, "", "L14", "Other"],
+        [7, "007_5_2", 5, 40, 41, 42, 3, "Micro", 7, "", "9", "Disgust"],        # dropped (< 10)
+    ]
+    xlsx(root / "SAMM_Micro_FACS_Codes_v2.xlsx", [SAMM_HEADER] + rows, header_row=14)
+    base = root / "SAMM"
+    frames(base / "006/006_1_2", [f"006_{i:05d}.jpg" for i in range(5560, 5567)])
+    frames(base / "006/006_1_3", [f"006_{i:05d}.jpg" for i in range(100, 105)])
+    frames(base / "007/007_3_1", [f"007_{i:05d}.jpg" for i in range(10, 13)])
+    return root
+
+
+def smic(root: Path) -> Path:
+    hs = root / "SMIC_all_raw/HS"
+    frames(hs / "s1/micro/positive/s1_po_01", [f"image{i:06d}.bmp" for i in range(90820, 90827)])
+    frames(hs / "s1/micro/negative/s1_ne_01", [f"image{i}.bmp" for i in range(8, 12)])
+    frames(hs / "s2/micro/surprise/s2_sur_01", [f"image{i}.bmp" for i in range(1, 4)])
+    frames(root / "SMIC_all_raw/VIS/s1/micro/positive/s1_po_01", ["image1.bmp"])  # not HS: ignored
+    return root
+
+
+CASME3_HEADER = ["Subject", "Filename", "Onset", "Apex", "Offset", "AU", "Objective class", "emotion"]
+
+
+def casme3(root: Path, rows=None) -> Path:
+    rows = rows if rows is not None else [
+        ["spNO.1", "a", 5, 7, 9, "12", 1, "happy"],
+        ["spNO.1", "a", 12, 13, 15, "4", 2, "disgust"],
+        ["spNO.2", "b", 2, 3, 4, "1+2", 3, "surprise"],
+        ["spNO.2", "b", 6, 7, 8, "", 7, "others"],
+    ]
+    xlsx(root / "annotation/cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx", [CASME3_HEADER] + rows)
+    base = root / "part_A/data/part_A"
+    frames(base / "spNO.1/a/color", [f"{i}.jpg" for i in range(1, 21)])
+    frames(base / "spNO.2/b/color", [f"{i}.jpg" for i in range(1, 11)])
+    (base / "spNO.1/a/depth").mkdir()
+    return root
+
+
+def csvfmt(root: Path, text: str | None = None) -> Path:
+    frames(root / "clips/a", [f"f{i}.png" for i in range(1, 13)])   # natural: f1, f2, ..., f12
+    frames(root / "clips/b", [f"f{i}.png" for i in range(0, 5)])
+    text = text if text is not None else (
+        "subject,clip,onset,apex,offset,label,fps\n"
+        "p1,clips/a,1,,10,joy,25\n"
+        "p2,clips/b,0,2,4,calm,\n")
+    (root / "labels.csv").write_text(text)
+    return root
+
+
+# name, builder, expected: n, classes, subjects, first sample (clip_id, onset, apex, offset,
+# onset file, fps), dropped
+CASES = [
+    ("casme2", casme2, dict(
+        n=3, classes=["happiness", "surprise", "disgust", "repression", "others"],
+        subjects=["sub01", "sub02", "sub03"],
+        first=("EP02_01f", 1, 2, 3, "img9.jpg", 200.0),
+        dropped={"label fear (not in the 5-class protocol)": 1,
+                 "label sadness (not in the 5-class protocol)": 1})),
+    ("samm", samm, dict(
+        n=3, classes=["anger", "contempt", "happiness", "surprise", "others"],
+        subjects=["006", "007"], first=("006_1_2", 2, 3, 5, "006_05562.jpg", 200.0),
+        dropped={"label disgust (not in the 5-class protocol)": 1})),
+    ("smic", smic, dict(
+        n=3, classes=["negative", "positive", "surprise"], subjects=["s1", "s2"],
+        first=("s1_ne_01", 0, 1, 3, "image8.bmp", 100.0), dropped={})),
+    ("casme3", casme3, dict(
+        n=4, classes=["happy", "disgust", "fear", "anger", "sad", "surprise", "others"],
+        subjects=["spNO.1", "spNO.2"], first=("a_5", 4, 6, 8, "5.jpg", 30.0), dropped={})),
+    ("csv", csvfmt, dict(
+        n=2, classes=["calm", "joy"], subjects=["p1", "p2"],
+        first=("clips/a", 1, 5, 10, "f2.png", 25.0), dropped={})),
+]
+
+
+@pytest.mark.parametrize("name,build,exp", CASES, ids=[c[0] for c in CASES])
+def test_layouts(tmp_path, name, build, exp):
+    index = load_dataset(name, build(tmp_path))
+    assert isinstance(index, DatasetIndex)
+    assert len(index.samples) == exp["n"]
+    assert index.classes == exp["classes"]
+    assert index.subjects == exp["subjects"]
+    assert index.dropped == exp["dropped"]
+    s = index.samples[0]
+    clip_id, on, ap, off, onset_file, fps = exp["first"]
+    assert (s.clip_id, s.onset, s.apex, s.offset, s.frames[s.onset].name, s.fps) == (
+        clip_id, on, ap, off, onset_file, fps)
+    assert s.dataset == name
+    for t in index.samples:
+        assert 0 <= t.onset <= t.apex <= t.offset < len(t.frames)
+        assert t.label in index.classes
+        assert [p.name for p in t.frames] == sorted((p.name for p in t.frames), key=natural_key)
+    assert len({t.name for t in index.samples}) == len(index.samples)
+
+
+def test_casme2_details(tmp_path, caplog):
+    with caplog.at_level(logging.INFO, logger="mpt.datasets"):
+        index = load_dataset("casme2", casme2(tmp_path))
+    s = {t.clip_id: t for t in index.samples}
+    assert "CASME2_RAW_selected" in str(s["EP02_01f"].frames[0])          # raw preferred
+    assert [p.name for p in s["EP02_01f"].frames][:3] == ["img8.jpg", "img9.jpg", "img10.jpg"]
+    assert (s["EP03_02"].onset, s["EP03_02"].apex, s["EP03_02"].offset) == (2, 4, 6)  # '/' -> middle
+    assert index.notes == {"apex unknown in the sheet: middle of onset..offset used": 1}
+    assert "dropped 1 row(s): label fear" in caplog.text
+
+
+def test_samm_header_detected_and_apex_minus_one(tmp_path):
+    index = load_dataset("samm", samm(tmp_path))
+    s = {t.clip_id: t for t in index.samples}
+    assert (s["006_1_3"].onset, s["006_1_3"].apex, s["006_1_3"].offset) == (0, 2, 4)
+    assert s["007_3_1"].label == "others"
+
+
+def test_casme3_four_and_three_classes(tmp_path):
+    root = casme3(tmp_path)
+    four = load_dataset("casme3", root, classes=4)
+    assert four.classes == ["negative", "positive", "surprise", "others"]
+    assert [t.label for t in four.samples] == ["positive", "negative", "surprise", "others"]
+    three = load_dataset("casme3", root, classes=3)
+    assert len(three.samples) == 3 and three.dropped == {"label others (not in the 3-class protocol)": 1}
+
+
+def _casme2_rows(**changes):
+    row = {"s": 1, "f": "EP02_01f", "on": 9, "ap": 10, "off": 11, "emo": "happiness"} | changes
+    return [[row["s"], row["f"], row["on"], row["ap"], row["off"], "12", row["emo"]]]
+
+
+ERRORS = [
+    ("missing column", "casme2", lambda r: casme2(r, header=CASME2_HEADER[:4] + ["Off"] + CASME2_HEADER[5:]),
+     "CASME2-coding-20140508.xlsx: missing column(s) OffsetFrame (header row 1)"),
+    ("unknown label", "casme2", lambda r: casme2(r, _casme2_rows(emo="joy")),
+     "CASME2-coding-20140508.xlsx row 2 (sub01/EP02_01f): unknown label 'joy'"),
+    ("missing folder", "casme2", lambda r: casme2(r, _casme2_rows(f="EP99_01")),
+     "CASME2-coding-20140508.xlsx row 2 (sub01/EP99_01): clip folder"),
+    ("missing frame", "casme2", lambda r: casme2(r, _casme2_rows(off=40)),
+     "CASME2-coding-20140508.xlsx row 2 (sub01/EP02_01f): offset frame 40 not found"),
+    ("onset > offset", "casme2", lambda r: casme2(r, _casme2_rows(on=12, ap=10, off=9)),
+     "CASME2-coding-20140508.xlsx row 2 (sub01/EP02_01f): onset 12 > offset 9"),
+    ("apex outside", "casme2", lambda r: casme2(r, _casme2_rows(ap=12)),
+     "row 2 (sub01/EP02_01f): apex 12 is outside onset..offset 9..11"),
+    ("samm onset > offset, row after notes", "samm", lambda r: samm(r, [
+        [6, "006_1_2", 1, 5562, 5563, 5565, 4, "Micro", 1, "", "R12", "Happiness"],
+        [6, "006_1_3", 1, 104, 103, 100, 5, "Micro", 3, "", "4", "Anger"]]),
+     "SAMM_Micro_FACS_Codes_v2.xlsx row 16 (006/006_1_3): onset 104 > offset 100"),
+    ("samm unknown label", "samm", lambda r: samm(r, [
+        [6, "006_1_2", 1, 5562, 5563, 5565, 4, "Micro", 1, "", "R12", "Glee"]]),
+     "SAMM_Micro_FACS_Codes_v2.xlsx row 15 (006/006_1_2): unknown label 'Glee'"),
+    ("casme3 missing frame", "casme3", lambda r: casme3(r, [["spNO.1", "a", 5, 7, 29, "", 1, "happy"]]),
+     "row 2 (spNO.1/a): offset frame 29 not found"),
+    ("csv onset > offset", "csv", lambda r: csvfmt(r, "subject,clip,onset,apex,offset,label\np1,clips/a,5,,2,joy\n"),
+     "labels.csv row 2 (p1/clips/a): onset 5 > offset 2"),
+    ("csv index out of range", "csv", lambda r: csvfmt(r, "subject,clip,onset,apex,offset,label\n\n"
+                                                   "p1,clips/b,0,1,9,joy\n"),
+     "labels.csv row 3 (p1/clips/b): offset index 9 is outside the clip's 5 frames"),
+    ("csv missing folder", "csv", lambda r: csvfmt(r, "subject,clip,onset,apex,offset,label\np1,nope,0,1,2,joy\n"),
+     "labels.csv row 2 (p1/nope): clip folder"),
+    ("csv missing column", "csv", lambda r: csvfmt(r, "subject,clip,onset,offset,label\np1,clips/a,0,2,joy\n"),
+     "labels.csv: missing column(s) apex"),
+]
+
+
+@pytest.mark.parametrize("case,dataset,build,message", ERRORS, ids=[e[0] for e in ERRORS])
+def test_errors_name_sheet_and_row(tmp_path, case, dataset, build, message):
+    root = build(tmp_path)
+    with pytest.raises(InputError) as e:
+        load_dataset(dataset, root)
+    assert message in str(e.value)
+
+
+def test_unknown_dataset_and_missing_root(tmp_path):
+    with pytest.raises(InputError, match="unknown dataset"):
+        load_dataset("mmew", tmp_path)
+    with pytest.raises(InputError, match="does not exist"):
+        load_dataset("casme2", tmp_path / "nope")
+    with pytest.raises(InputError, match="no CASME2-coding"):
+        load_dataset("casme2", tmp_path)
+
+
+def test_errata_table_is_meb():
+    rows = {(e.dataset, e.row): dict(e.fix) for e in ERRATA}
+    assert rows[("casme2", 60)] == {"apex": 78, "offset": 91}
+    assert rows[("casme2", 170)] == {"apex": 329}
+    assert rows[("samm", 56)] == {"offset": 5739}
+    assert rows[("samm", 133)] == {"apex": 5130}
+    assert sum(e.dataset == "casme2" for e in ERRATA) == 21
+
+
+def test_errata_applied_only_to_inconsistent_rows(tmp_path, caplog):
+    filler = [[9, f"EP{i:02d}", 1, 2, 3, "4", "fear"] for i in range(61)]    # dropped before frames
+    rows = [list(r) for r in filler]
+    rows[29] = [1, "EP_ok", 270, 275, 280, "12", "happiness"]     # consistent: erratum not needed
+    rows[35] = [1, "EP_gone", 10, "/", 20, "12", "others"]         # corrected apex 68 absent: skipped
+    rows[60] = [1, "EP_fix", 70, "/", 95, "12", "surprise"]        # '/' and offset 95 not on disk
+    casme2(tmp_path, rows)
+    raw = tmp_path / "CASME2_RAW_selected/sub01"
+    frames(raw / "EP_ok", [f"img{i}.jpg" for i in range(270, 281)])
+    frames(raw / "EP_gone", [f"img{i}.jpg" for i in range(10, 21)])
+    frames(raw / "EP_fix", [f"img{i}.jpg" for i in range(70, 92)])
+    with caplog.at_level(logging.INFO, logger="mpt.datasets"):
+        index = load_dataset("casme2", tmp_path)
+    s = {t.clip_id: t for t in index.samples}
+    fix = s["EP_fix"]
+    assert (fix.frames[fix.apex].name, fix.frames[fix.offset].name) == ("img78.jpg", "img91.jpg")
+    ok = s["EP_ok"]
+    assert ok.frames[ok.apex].name == "img275.jpg"
+    gone = s["EP_gone"]
+    assert gone.frames[gone.apex].name == "img15.jpg"       # middle: erratum did not fit the frames
+    assert index.notes == {
+        "errata applied": 1,
+        "errata not needed (sheet row already consistent)": 1,
+        "errata not applicable (corrected row inconsistent with the frames)": 1,
+        "apex unknown in the sheet: middle of onset..offset used": 1,
+    }
+    assert index.dropped == {"label fear (not in the 5-class protocol)": 58}
+    assert "row 62 (sub01/EP_fix): erratum applied" in caplog.text
+
+
+def test_duplicate_rows_get_unique_ids(tmp_path):
+    casme3(tmp_path, [["spNO.1", "a", 5, 7, 9, "12", 1, "happy"], ["spNO.1", "a", 5, 7, 9, "12", 1, "happy"]])
+    index = load_dataset("casme3", tmp_path)
+    assert [t.clip_id for t in index.samples] == ["a_5", "a_5#2"]
+    assert index.notes["duplicate annotation rows (clip id suffixed #k)"] == 1

@@ -1,0 +1,71 @@
+"""CASME II (Yan et al., PLoS ONE 2014) from its distribution: coding sheet + frame folders.
+
+Layout: ``CASME2-coding-*.xlsx`` (columns Subject, Filename, OnsetFrame, ApexFrame, OffsetFrame,
+Action Units, Estimated Emotion) anywhere under the root, and frames ``sub01/EP02_01f/img46.jpg``
+(``CASME2_RAW_selected`` / ``CASME2-RAW``) or ``sub01/EP02_01f/reg_img46.jpg`` (``Cropped``). The
+frame root is the folder holding the ``subNN`` folders; uncropped frames are preferred when both
+exist. Sheet frame numbers are the numbers in the file names and become indices into the clip's
+frames sorted by number. Subject ``1`` -> folder ``sub01``. 200 fps.
+
+Classes (the paper's 5-class protocol, fixed order): happiness, surprise, disgust, repression,
+others. The 'fear' and 'sadness' rows are dropped and counted. A missing apex ('/') takes MEB's
+estimate where :mod:`.errata` has one, else the middle of onset..offset (counted in notes).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from mpt_live.errors import InputError
+
+from . import (DatasetIndex, SheetRow, as_int, build_samples, cell_text, child_dirs, find_dirs,
+               find_files, newest_name, pick, prefer_raw, read_sheet)
+
+FPS = 200.0
+CLASSES = ["happiness", "surprise", "disgust", "repression", "others"]
+LABELS = {"happiness": "happiness", "surprise": "surprise", "disgust": "disgust",
+          "repression": "repression", "others": "others", "other": "others",
+          "fear": "fear", "sadness": "sadness"}
+COLUMNS = {
+    "subject": ("Subject",),
+    "filename": ("Filename",),
+    "onset": ("OnsetFrame", "Onset Frame", "Onset"),
+    "apex": ("ApexFrame", "Apex Frame", "Apex"),
+    "offset": ("OffsetFrame", "Offset Frame", "Offset"),
+    "emotion": ("Estimated Emotion", "Emotion"),
+}
+
+
+def subject_folder(row: SheetRow) -> str:
+    """Sheet subject (1, '01', 'sub01') -> folder name 'sub01'."""
+    n = as_int(row["subject"])
+    if n is not None:
+        return f"sub{n:02d}"
+    text = cell_text(row["subject"])
+    m = re.fullmatch(r"sub(\d+)", text, re.I)
+    if not m:
+        raise row.error("", f"subject {text!r} is not a subject number")
+    return f"sub{int(m.group(1)):02d}"
+
+
+def load(root: Path) -> DatasetIndex:
+    sheet = pick(find_files(root, ("CASME2-coding*.xlsx", "CASME2-coding*.xls", "CASME2-coding*.csv")),
+                 "CASME2-coding-*.xlsx sheet", root, prefer=newest_name)
+    frame_root = pick(find_dirs(root if root.is_dir() else root.parent, lambda d: child_dirs(d, r"sub\d+")),
+                      "CASME II frame folders (sub01/EP02_01f/...)", root, prefer=prefer_raw(root))
+
+    def locate(row: SheetRow) -> tuple[str, str, Path]:
+        subject = subject_folder(row)
+        clip = cell_text(row["filename"])
+        if not clip:
+            raise row.error(subject, "Filename is empty")
+        return subject, clip, frame_root / subject / clip
+
+    dropped: dict[str, int] = {}
+    notes: dict[str, int] = {}
+    samples = build_samples(read_sheet(sheet, COLUMNS), "casme2", FPS, LABELS, CLASSES, locate,
+                            dropped, notes)
+    if not samples:
+        raise InputError(f"{sheet}: no usable samples")
+    return DatasetIndex(samples, list(CLASSES), dropped, notes)

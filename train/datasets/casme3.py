@@ -1,0 +1,84 @@
+"""CAS(ME)^3 part A (Li et al., IEEE TPAMI 2022) from its distribution: label sheet + frame folders.
+
+Layout: the part-A ME label sheet (xlsx or csv, e.g. ``cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx``;
+columns Subject, Filename, Onset, Apex, Offset, AU, Objective class, emotion) anywhere under the
+root, and frames ``spNO.1/b/color/175.jpg``: the subject folder is ``spNO.<n>``, Filename is the clip
+letter folder, frame numbers are the file names (a clip folder holds a whole recording; several
+micro-expressions share one folder, so the clip id is ``<letter>_<onset frame>``). 30 fps.
+
+Classes: ``classes=7`` (default): happy, disgust, fear, anger, sad, surprise, others -- the sheet's
+own emotion labels. ``classes=4``: negative (disgust, fear, anger, sad), positive (happy), surprise,
+others. ``classes=3``: negative, positive, surprise (others dropped and counted). Sheet spellings
+happiness/sadness/other are accepted for happy/sad/others.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from mpt_live.errors import InputError
+
+from . import (DatasetIndex, SheetRow, as_int, build_samples, cell_text, child_dirs, find_dirs,
+               find_files, frame_number, newest_name, pick, prefer_raw, read_sheet)
+
+FPS = 30.0
+CLASSES_7 = ["happy", "disgust", "fear", "anger", "sad", "surprise", "others"]
+CLASSES_4 = ["negative", "positive", "surprise", "others"]
+CLASSES_3 = ["negative", "positive", "surprise"]
+SPELLINGS = {"happy": "happy", "happiness": "happy", "disgust": "disgust", "fear": "fear",
+             "anger": "anger", "angry": "anger", "sad": "sad", "sadness": "sad",
+             "surprise": "surprise", "others": "others", "other": "others"}
+TO_4 = {"happy": "positive", "disgust": "negative", "fear": "negative", "anger": "negative",
+        "sad": "negative", "surprise": "surprise", "others": "others"}
+COLUMNS = {
+    "subject": ("Subject", "sub"),
+    "filename": ("Filename",),
+    "onset": ("Onset", "OnsetFrame", "Onset Frame"),
+    "apex": ("Apex", "ApexFrame", "Apex Frame"),
+    "offset": ("Offset", "OffsetFrame", "Offset Frame"),
+    "emotion": ("emotion", "Estimated Emotion"),
+}
+
+
+def _sheets(root: Path) -> list[Path]:
+    pats = tuple(f"*{k}*.{ext}" for k in ("part_A", "part_a", "partA", "ME_label")
+                 for ext in ("xlsx", "xls", "csv"))
+    return find_files(root, pats)
+
+
+def load(root: Path, classes: int = 7) -> DatasetIndex:
+    if classes not in (7, 4, 3):
+        raise InputError(f"casme3: classes must be 7, 4 or 3, got {classes}")
+    sheet = pick(_sheets(root), "CAS(ME)^3 part A label sheet", root, prefer=newest_name)
+    frame_root = pick(find_dirs(root if root.is_dir() else root.parent,
+                                lambda d: child_dirs(d, r"spNO\.\d+")),
+                      "CAS(ME)^3 frame folders (spNO.1/a/color/...)", root, prefer=prefer_raw(root))
+    if classes == 7:
+        labels, class_list = dict(SPELLINGS), CLASSES_7
+    else:
+        labels = {k: TO_4[v] for k, v in SPELLINGS.items()}
+        class_list = CLASSES_4 if classes == 4 else CLASSES_3
+
+    def locate(row: SheetRow) -> tuple[str, str, Path]:
+        text = cell_text(row["subject"])
+        n = as_int(row["subject"])
+        m = re.fullmatch(r"spNO\.?(\d+)", text, re.I)
+        if n is None and not m:
+            raise row.error(cell_text(row["filename"]), f"subject {text!r} is not spNO.<n> or a number")
+        subject = f"spNO.{n if n is not None else int(m.group(1))}"
+        letter = cell_text(row["filename"])
+        if not letter:
+            raise row.error(subject, "Filename is empty")
+        folder = frame_root / subject / letter
+        return subject, letter, folder / "color" if (folder / "color").is_dir() else folder
+
+    dropped: dict[str, int] = {}
+    notes: dict[str, int] = {}
+    samples = build_samples(read_sheet(sheet, COLUMNS), "casme3", FPS, labels, class_list, locate,
+                            dropped, notes)
+    for s in samples:  # several MEs per recording folder: id by onset frame number
+        s.clip_id = f"{s.clip_id}_{frame_number(s.frames[s.onset])}"
+    if not samples:
+        raise InputError(f"{sheet}: no usable samples")
+    return DatasetIndex(samples, list(class_list), dropped, notes)

@@ -1,0 +1,91 @@
+"""A plain CSV of clip folders, for any data set without its own loader.
+
+``root`` is the CSV file, or a folder holding ``labels.csv`` or exactly one ``*.csv``. Columns
+(header names, any order, case-insensitive): ``subject``, ``clip``, ``onset``, ``apex``, ``offset``,
+``label`` and optionally ``fps`` (blank or absent: 30). ``clip`` is a folder of frame images,
+relative to the CSV's folder or absolute; its image files (jpg/jpeg/png/bmp) are sorted naturally
+(``f2`` before ``f10``). ``onset``/``apex``/``offset`` are **0-based indices into that sorted list**
+(not file-name numbers); a blank apex becomes the middle of onset..offset (counted in notes).
+Classes are the distinct labels in natural sort order.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mpt_live.errors import InputError
+
+from . import (DatasetIndex, Sample, SheetRow, as_int, cell_text, count, list_frames, middle,
+               natural_key, read_sheet)
+
+DEFAULT_FPS = 30.0
+COLUMNS = {k: (k,) for k in ("subject", "clip", "onset", "apex", "offset", "label")}
+
+
+def find_csv(root: Path) -> Path:
+    if root.is_file():
+        return root
+    if (root / "labels.csv").is_file():
+        return root / "labels.csv"
+    found = sorted(root.glob("*.csv"))
+    if len(found) != 1:
+        raise InputError(f"{root}: expected labels.csv or exactly one *.csv, found {len(found)}")
+    return found[0]
+
+
+def _index(row: SheetRow, ident: str, key: str, n: int) -> int | None:
+    v = as_int(row[key])
+    if v is None:
+        if key == "apex" and not cell_text(row[key]):
+            return None
+        raise row.error(ident, f"{key} {cell_text(row[key])!r} is not a frame index")
+    if not 0 <= v < n:
+        raise row.error(ident, f"{key} index {v} is outside the clip's {n} frames (0..{n - 1})")
+    return v
+
+
+def _sample(row: SheetRow, base: Path, cache: dict, notes: dict[str, int]) -> Sample:
+    subject, clip = cell_text(row["subject"]), cell_text(row["clip"])
+    ident = f"{subject}/{clip}"
+    if not subject or not clip:
+        raise row.error(ident, "subject and clip must not be empty")
+    label = cell_text(row["label"])
+    if not label:
+        raise row.error(ident, "label is empty")
+    folder = Path(clip).expanduser()
+    folder = folder if folder.is_absolute() else base / folder
+    if folder not in cache:
+        if not folder.is_dir():
+            raise row.error(ident, f"clip folder {folder} not found")
+        cache[folder] = list_frames(folder)
+        if not cache[folder]:
+            raise row.error(ident, f"clip folder {folder} has no image frames")
+    frames = cache[folder]
+    on, ap, off = (_index(row, ident, k, len(frames)) for k in ("onset", "apex", "offset"))
+    if on > off:
+        raise row.error(ident, f"onset {on} > offset {off}")
+    if ap is None:
+        ap = middle(on, off)
+        count(notes, "apex blank: middle of onset..offset used")
+    elif not on <= ap <= off:
+        raise row.error(ident, f"apex {ap} is outside onset..offset {on}..{off}")
+    fps_text = cell_text(row["fps"])
+    try:
+        fps = float(fps_text) if fps_text else DEFAULT_FPS
+    except ValueError:
+        fps = -1.0
+    if not fps > 0:
+        raise row.error(ident, f"fps {fps_text!r} is not a positive number")
+    return Sample(subject, clip, frames, on, ap, off, label, fps, "csv")
+
+
+def load(root: Path) -> DatasetIndex:
+    path = find_csv(root)
+    cache: dict[Path, list[Path]] = {}
+    notes: dict[str, int] = {}
+    samples = [_sample(row, path.parent, cache, notes)
+               for row in read_sheet(path, COLUMNS, optional={"fps": ("fps",)})]
+    if not samples:
+        raise InputError(f"{path}: no samples")
+    classes = sorted({s.label for s in samples}, key=natural_key)
+    return DatasetIndex(samples, classes, {}, notes)

@@ -1,0 +1,62 @@
+"""SMIC-HS (Li et al., FG 2013) from its distribution folders; there is no annotation sheet.
+
+Layout: ``HS/s1/micro/{positive,negative,surprise}/s1_po_01/*.bmp`` anywhere under the root (e.g.
+``SMIC_all_raw/HS``); the ``HS`` folder is found by content (``sN/micro`` sub-folders) and uncropped
+frames are preferred. Every clip folder is one micro-expression: onset = first frame, offset =
+last frame, apex = the middle frame (SMIC has no apex annotation). Frames are sorted naturally.
+100 fps. Classes (fixed order): negative, positive, surprise.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from mpt_live.errors import InputError
+
+from . import (DatasetIndex, Sample, child_dirs, find_dirs, list_frames, middle, natural_key, pick,
+               prefer_raw)
+
+FPS = 100.0
+CLASSES = ["negative", "positive", "surprise"]
+
+
+def _has_micro_subjects(d: Path) -> bool:
+    if not child_dirs(d, r"s\d+"):
+        return False
+    return any((c / "micro").is_dir() for c in d.iterdir() if re.fullmatch(r"s\d+", c.name, re.I))
+
+
+def _prefer_hs(root: Path):
+    raw = prefer_raw(root)
+
+    def key(p: Path) -> tuple:
+        names = [q.lower() for q in p.relative_to(root).parts] if p != root else []
+        return (0 if "hs" in names or p.name.lower() == "hs" else 1, raw(p))
+    return key
+
+
+def load(root: Path) -> DatasetIndex:
+    hs = pick(find_dirs(root, _has_micro_subjects), "SMIC folders (HS/s1/micro/...)", root,
+              prefer=_prefer_hs(root))
+    samples: list[Sample] = []
+    for subj in sorted((d for d in hs.iterdir() if d.is_dir() and re.fullmatch(r"s\d+", d.name, re.I)),
+                       key=lambda d: natural_key(d.name)):
+        micro = subj / "micro"
+        if not micro.is_dir():
+            raise InputError(f"{subj}: no 'micro' folder")
+        for emo in sorted(d for d in micro.iterdir() if d.is_dir()):
+            label = emo.name.lower()
+            if label not in CLASSES:
+                raise InputError(f"{emo}: unknown emotion folder {emo.name!r} "
+                                 f"(known: {', '.join(CLASSES)})")
+            for clip in sorted((d for d in emo.iterdir() if d.is_dir()), key=lambda d: natural_key(d.name)):
+                frames = list_frames(clip)
+                if not frames:
+                    raise InputError(f"{clip}: clip folder has no image frames")
+                n = len(frames)
+                samples.append(Sample(subj.name, clip.name, frames, 0, middle(0, n - 1), n - 1,
+                                      label, FPS, "smic"))
+    if not samples:
+        raise InputError(f"{hs}: no SMIC clips found under sN/micro/<emotion>/")
+    return DatasetIndex(samples, list(CLASSES), {}, {})
