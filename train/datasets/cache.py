@@ -1,0 +1,302 @@
+"""On-disk cache of model inputs: frames -> aligned clip -> ``mpt_live.motion.model_inputs``.
+
+``ClipCache(root, spec, clip_mode).get(sample, variant)`` returns ``(dynamic, motion)`` float32 arrays,
+computed once with the same functions as the live runtime and stored as float16 ``.npz`` under
+``root/<dataset>/<key>.npz``. The key is the SHA-1 of the ClipSpec JSON, the clip mode, the variant,
+the sample's dataset/subject/clip/onset/apex/offset/fps and the path, size and mtime of every frame
+the clip uses, so any change of spec, annotation or frame files gives a new entry. Writes go to a
+temporary file and ``os.replace``, so concurrent workers never see partial files.
+
+Alignment: ``FaceAligner(image_size=spec.image_size, model="short")`` in video mode over only the
+frames the clip needs, with timestamps ``index / fps`` and a ``reset()`` per clip. A frame without
+a detected face is warped with the last good transform (frames before the first detection with the
+first one); a clip without any face raises InputError naming the clip.
+
+Clip modes (``t = index / fps`` is the time of a frame in its sequence):
+
+* ``paper``: ``spec.frames`` times evenly over onset..offset (the paper's protocol). There is no
+  temporal jitter: every variant is variant 0 (one cache entry).
+* ``window``: a ``spec.window_s`` window, as the live runtime sees, centred on the middle of
+  onset..offset. Variant 0 is centred (testing); variant k > 0 shifts it by ``u * J`` with ``u`` in
+  [-1, 1] drawn deterministically from (sample, k) and ``J = max((window_s - duration) / 2,
+  0.1 * window_s)``, i.e. as far as keeps the whole ME inside the window, and at least 10 % of the
+  window. When the sequence is longer than the window, the window is clamped to lie inside it. When
+  it is shorter (CASME II/SAMM/SMIC folders often hold only the ME), the sample times keep the real
+  time base and those beyond the available frames hold the first/last frame: the clip runs at the
+  same speed as live, padded with still frames, and magnification sees the same band in Hz.
+  Between frames, ``mpt_live.clip.sample_frames`` interpolates linearly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import os
+import threading
+import zipfile
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import cv2
+import numpy as np
+
+from mpt_live.clip import ClipSpec, interval_times, sample_frames, window_times
+from mpt_live.errors import InputError
+
+from . import Sample
+
+log = logging.getLogger("mpt.datasets")
+
+CACHE_VERSION = 1
+CLIP_MODES = ("paper", "window")
+FACE_MODEL = "short"
+MIN_JITTER = 0.1  # fraction of window_s: the least temporal jitter of a variant k > 0
+
+
+def clip_plan(sample: Sample, spec: ClipSpec, clip_mode: str, variant: int = 0
+              ) -> tuple[int, int, np.ndarray]:
+    """``(lo, hi, at)``: the frame index range the clip needs and its ``spec.frames`` sample times
+    (seconds, frame i at i / fps), every time inside ``[lo / fps, hi / fps]``."""
+    fps, n = float(sample.fps), len(sample.frames)
+    if clip_mode == "paper":
+        return sample.onset, sample.offset, interval_times(sample.onset / fps, sample.offset / fps,
+                                                           spec.frames)
+    if clip_mode != "window":
+        raise ValueError(f"clip_mode must be one of {CLIP_MODES}, got {clip_mode!r}")
+    w = spec.window_s
+    t_last = (n - 1) / fps
+    start = (sample.onset + sample.offset) / 2 / fps - w / 2
+    if variant > 0:
+        duration = (sample.offset - sample.onset) / fps
+        reach = max((w - duration) / 2, MIN_JITTER * w)
+        seed = int.from_bytes(hashlib.sha1(f"{sample.name}|{variant}".encode()).digest()[:8], "little")
+        start += float(np.random.default_rng(seed).uniform(-1.0, 1.0)) * reach
+    if t_last >= w:
+        start = min(max(start, 0.0), t_last - w)
+    at = np.clip(window_times(start + w, spec), 0.0, t_last)
+    lo = int(np.clip(np.floor(at[0] * fps + 1e-6), 0, n - 1))
+    hi = int(np.clip(np.ceil(at[-1] * fps - 1e-6), lo, n - 1))
+    return lo, hi, at
+
+
+class ClipCache:
+    """Cached ``(dynamic, motion)`` model inputs of dataset samples (see the module docstring).
+
+    Picklable (the face aligner is created lazily in each process), so torch DataLoader workers
+    and ``prepare``'s processes can share one cache folder.
+    """
+
+    def __init__(self, root: str | Path, spec: ClipSpec, clip_mode: str = "paper") -> None:
+        if clip_mode not in CLIP_MODES:
+            raise ValueError(f"clip_mode must be one of {CLIP_MODES}, got {clip_mode!r}")
+        self.root = Path(root)
+        self.spec = spec
+        self.clip_mode = clip_mode
+        self._aligner = None
+        self._aligner_pid = 0
+        self.computed = 0  # clips computed (not read from disk) by this object
+
+    # -- pickling: never ship a mediapipe detector to another process
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_aligner"] = None
+        return state
+
+    def variant(self, variant: int) -> int:
+        """The variant actually used: paper mode has none (always 0)."""
+        if int(variant) < 0:
+            raise ValueError(f"variant must be >= 0, got {variant}")
+        return 0 if self.clip_mode == "paper" else int(variant)
+
+    def key(self, sample: Sample, variant: int = 0) -> str:
+        v = self.variant(variant)
+        lo, hi, _ = clip_plan(sample, self.spec, self.clip_mode, v)
+        files = []
+        for p in sample.frames[lo:hi + 1]:
+            try:
+                st = p.stat()
+            except OSError:
+                raise InputError(f"{p}: frame file missing ({sample.name})") from None
+            files.append([os.path.abspath(p), st.st_size, st.st_mtime_ns])
+        doc = {"cache_version": CACHE_VERSION, "spec": self.spec.to_json(), "clip_mode": self.clip_mode,
+               "variant": v, "face_model": FACE_MODEL, "dataset": sample.dataset,
+               "subject": sample.subject, "clip_id": sample.clip_id, "onset": sample.onset,
+               "apex": sample.apex, "offset": sample.offset, "fps": float(sample.fps), "frames": files}
+        return hashlib.sha1(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+    def path(self, sample: Sample, variant: int = 0) -> Path:
+        return self.root / (sample.dataset or "data") / f"{self.key(sample, variant)}.npz"
+
+    def get(self, sample: Sample, variant: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """``(dynamic (3,S,S), motion (T,3,S,S))`` float32, from disk or computed and stored."""
+        path = self.path(sample, variant)
+        cached = _read(path)
+        if cached is not None:
+            return cached
+        dynamic, motion, score = self.compute(sample, variant)
+        _write(path, dynamic, motion, score, {"sample": sample.name, "clip_mode": self.clip_mode,
+                                              "variant": self.variant(variant)})
+        return dynamic.astype(np.float16).astype(np.float32), motion.astype(np.float16).astype(np.float32)
+
+    def compute(self, sample: Sample, variant: int = 0) -> tuple[np.ndarray, np.ndarray, float]:
+        """Align, sample and preprocess one clip (no cache): ``model_inputs`` of the clip."""
+        from mpt_live.motion import model_inputs
+
+        lo, hi, at = clip_plan(sample, self.spec, self.clip_mode, self.variant(variant))
+        aligned = self.align(sample, lo, hi)
+        times = np.arange(lo, hi + 1, dtype=np.float64) / float(sample.fps)
+        clip = sample_frames(times, aligned, at)
+        self.computed += 1
+        return model_inputs(clip, self.spec)
+
+    def align(self, sample: Sample, lo: int, hi: int) -> np.ndarray:
+        """Aligned uint8 BGR faces of ``sample.frames[lo..hi]`` (video mode, reset per clip)."""
+        aligner = self._get_aligner()
+        aligner.reset()
+        s = self.spec.image_size
+        out = np.empty((hi - lo + 1, s, s, 3), np.uint8)
+        first, last, pending, missing = None, None, [], 0
+        for j, i in enumerate(range(lo, hi + 1)):
+            frame = _imread(sample.frames[i], sample)
+            res = aligner.process(frame, i / float(sample.fps))
+            if res is not None:
+                first = res.matrix if first is None else first
+                last = res.matrix
+                out[j] = res.aligned
+            elif last is not None:
+                out[j] = _warp(frame, last, s)
+            else:
+                pending.append(j)
+            missing += res is None
+        if first is None:
+            raise InputError(f"{sample.name}: no face found in frames {sample.frames[lo].name}.."
+                             f"{sample.frames[hi].name} ({sample.frames[lo].parent})")
+        for j in pending:  # frames before the first detection: the first good transform
+            out[j] = _warp(_imread(sample.frames[lo + j], sample), first, s)
+        if missing:
+            log.debug("%s: no face in %d of %d frames (previous transform reused)", sample.name,
+                      missing, len(out))
+        return out
+
+    def _get_aligner(self):
+        # a forked process (e.g. a DataLoader worker) must not use its parent's mediapipe detector
+        if self._aligner is None or self._aligner_pid != os.getpid():
+            from mpt_live.face import FaceAligner
+
+            self._aligner = FaceAligner(image_size=self.spec.image_size, model=FACE_MODEL)
+            self._aligner_pid = os.getpid()
+        return self._aligner
+
+    def close(self) -> None:
+        if self._aligner is not None and self._aligner_pid == os.getpid():
+            self._aligner.close()
+        self._aligner = None
+
+    def __enter__(self) -> "ClipCache":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- bulk
+    def prepare(self, samples: Sequence[Sample], variants: int | Iterable[int] = 1, workers: int = 1,
+                progress: bool = True) -> list[tuple[str, int, str]]:
+        """Compute every missing ``(sample, variant)`` (``variants``: a count -> 0..n-1, or a list).
+
+        ``workers`` > 1 uses that many processes. Returns the failures as ``(sample name, variant,
+        message)`` for clips that raised InputError (e.g. no face); they are logged, not raised.
+        """
+        vs = list(range(variants)) if isinstance(variants, int) else [int(v) for v in variants]
+        todo, seen = [], set()
+        for s in samples:
+            for v in vs:
+                path = self.path(s, v)
+                if path not in seen and not path.is_file():
+                    seen.add(path)
+                    todo.append((s, self.variant(v)))
+        failures: list[tuple[str, int, str]] = []
+        if not todo:
+            return failures
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        columns = (TextColumn("preparing clips"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*columns, disable=not progress) as bar:
+            task = bar.add_task("clips", total=len(todo))
+            if workers <= 1:
+                results = (_prepare_one(self, s, v) for s, v in todo)
+                for r in results:
+                    if r is not None:
+                        failures.append(r)
+                    bar.advance(task)
+            else:
+                import multiprocessing as mp
+
+                ctx = mp.get_context("spawn")  # mediapipe state must not be forked
+                with ctx.Pool(workers, initializer=_init_worker, initargs=(self.root, self.spec.to_json(),
+                                                                            self.clip_mode)) as pool:
+                    for r in pool.imap_unordered(_work, todo):
+                        if r is not None:
+                            failures.append(r)
+                        bar.advance(task)
+        for name, v, msg in failures:
+            log.warning("clip cache: %s variant %d failed: %s", name, v, msg)
+        if failures:
+            log.warning("clip cache: %d of %d clips failed", len(failures), len(todo))
+        return failures
+
+
+# ---------------------------------------------------------------- helpers
+_WORKER: ClipCache | None = None
+
+
+def _init_worker(root: Path, spec_json: str, clip_mode: str) -> None:
+    global _WORKER
+    _WORKER = ClipCache(root, ClipSpec.from_json(spec_json), clip_mode)
+
+
+def _work(task: tuple[Sample, int]) -> tuple[str, int, str] | None:
+    assert _WORKER is not None
+    return _prepare_one(_WORKER, *task)
+
+
+def _prepare_one(cache: ClipCache, sample: Sample, variant: int) -> tuple[str, int, str] | None:
+    try:
+        cache.get(sample, variant)
+    except InputError as e:
+        return sample.name, variant, str(e)
+    return None
+
+
+def _imread(path: Path, sample: Sample) -> np.ndarray:
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise InputError(f"{path}: unreadable or missing image ({sample.name})")
+    return img
+
+
+def _warp(frame: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
+    return cv2.warpAffine(frame, matrix, (size, size), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)
+
+
+def _read(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    try:
+        with np.load(path) as z:
+            return z["dynamic"].astype(np.float32), z["motion"].astype(np.float32)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+        log.warning("clip cache: %s unreadable (%s), recomputing", path, e)
+        return None
+
+
+def _write(path: Path, dynamic: np.ndarray, motion: np.ndarray, score: float, meta: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    np.savez(buf, dynamic=dynamic.astype(np.float16), motion=motion.astype(np.float16),
+             motion_score=np.float32(score), meta=np.array(json.dumps(meta)))
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_bytes(buf.getvalue())
+    os.replace(tmp, path)
