@@ -290,3 +290,15 @@ def test_duplicate_rows_get_unique_ids(tmp_path):
     index = load_dataset("casme3", tmp_path)
     assert [t.clip_id for t in index.samples] == ["a_5", "a_5#2"]
     assert index.notes["duplicate annotation rows (clip id suffixed #k)"] == 1
+
+
+def test_samm_errata_rows_count_from_below_the_row_14_header(tmp_path, caplog):
+    rows = [[9, f"009_{i}", 1, 1, 2, 3, 2, "Micro", 1, "", "4", "Disgust"] for i in range(57)]
+    rows[56] = [6, "006_1_2", 1, 5700, 5720, 5800, 100, "Micro", 1, "", "R12", "Happiness"]
+    samm(tmp_path, rows)
+    frames(tmp_path / "SAMM/006/006_1_2", [f"006_{i:05d}.jpg" for i in range(5700, 5740)])
+    with caplog.at_level(logging.INFO, logger="mpt.datasets"):
+        index = load_dataset("samm", tmp_path)
+    s = index.samples[0]
+    assert s.frames[s.offset].name == "006_05739.jpg" and index.notes == {"errata applied": 1}
+    assert "SAMM_Micro_FACS_Codes_v2.xlsx row 71 (006/006_1_2): erratum applied" in caplog.text

@@ -276,14 +276,14 @@ def read_sheet(path: Path, columns: dict[str, tuple[str, ...]], optional: dict[s
         raise InputError(f"{path}: cannot read the annotation sheet ({e})") from None
     optional = optional or {}
     wanted = {**columns, **optional}
-    keys = {k: {norm_col(a) for a in aliases} for k, aliases in wanted.items()}
+    keys = {k: [norm_col(a) for a in aliases] for k, aliases in wanted.items()}
     rows = df.values.tolist()
     best, best_row = None, -1
     for r, cells in enumerate(rows[:scan_rows]):
         normed = [norm_col(c) for c in cells]
         pos = {}
-        for k, acc in keys.items():
-            hit = next((j for j, c in enumerate(normed) if c in acc), None)
+        for k, aliases in keys.items():  # the first spelling present wins: 'OnsetFrame' over 'Onset'
+            hit = next((normed.index(a) for a in aliases if a in normed), None)
             if hit is not None:
                 pos[k] = hit
         n_req = sum(k in pos for k in columns)
