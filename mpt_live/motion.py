@@ -126,7 +126,7 @@ class Magnifier:
         self._sizes = sizes
         sos, zi = band_pass(spec)
         self._g = [np.zeros(s, np.float32) for s in sizes]  # Gaussian pyramid, g[0] = the frame
-        self._acc = [np.zeros(s, np.float32) for s in sizes]  # collapse partial sums (acc[0] unused)
+        self._acc = [None] + [np.zeros(s, np.float32) for s in sizes[1:]]  # collapse partial sums
         # level 0 is always filtered: its band-pass gives the band energy
         self._filters = {i: _Biquads(sos, zi, sizes[i]) for i in range(self.depth) if i == 0 or self.coefs[i]}
         self._started = False
@@ -145,6 +145,8 @@ class Magnifier:
             raise ValueError(f"Magnifier expects frames of shape {self.shape}, got {frame.shape}")
         if out is None:
             out = np.empty(self.shape, np.float32)
+        elif out.shape != self.shape or out.dtype != np.float32 or not out.flags.c_contiguous:
+            raise ValueError(f"Magnifier out must be a C-contiguous float32 array of shape {self.shape}")
         g = self._g
         np.copyto(g[0], frame, casting="unsafe")
         for i in range(1, self.depth):
@@ -219,26 +221,29 @@ def dynamic_image(clip: np.ndarray) -> np.ndarray:
     if clip.ndim != 4 or clip.shape[0] < 1:
         raise ValueError(f"dynamic_image: clip must have shape (T, H, W, C), got {clip.shape}")
     T = clip.shape[0]
-    w = rank_pool_coefficients(T).astype(np.float32)
-    x = clip.reshape(T, -1).astype(np.float32)
-    # sum(alpha) == 0, so subtracting frame 0 changes nothing but makes a still clip exactly 0
-    x -= x[0].copy()
-    d = w @ x
-    scale = 0.5 / max(float(np.abs(d).max()), DYNAMIC_EPS)
-    d *= scale
+    w = rank_pool_coefficients(T)
+    # sum(alpha) == 0, so D = sum_t alpha_t (x_t - x_0): same value, but a still clip gives
+    # exactly 0. Frame by frame in float32: no clip-sized temporaries, no BLAS threads.
+    x0 = clip[0]
+    d = np.zeros(clip.shape[1:], np.float32)
+    diff = np.empty_like(d)
+    for t in range(1, T):
+        np.subtract(clip[t], x0, out=diff, dtype=np.float32)
+        diff *= float(w[t])
+        d += diff
+    d *= 0.5 / max(float(np.abs(d).max()), DYNAMIC_EPS)
     d += 0.5
     np.clip(d, 0.0, 1.0, out=d)  # rounding at +-max|D| could step just outside
-    return d.reshape(clip.shape[1:])
+    return d
 
 
-def _normalise_rgb(bgr01: np.ndarray, spec: ClipSpec, lead: tuple[int, ...]) -> np.ndarray:
-    """(..., S, S, 3) BGR in [0, 1] -> (..., 3, S, S) RGB float32 (x - mean) / std, contiguous."""
-    S = spec.image_size
-    out = np.empty((*lead, 3, S, S), np.float32)
+def _normalise_rgb(bgr: np.ndarray, spec: ClipSpec, top: float, out: np.ndarray) -> np.ndarray:
+    """(..., H, W, 3) BGR in [0, top] -> ``out`` (..., 3, H, W): RGB (clip(x, 0, top) / top - mean) / std."""
     for c in range(3):  # output channel c (RGB) is input channel 2 - c (BGR)
         dst = out[..., c, :, :]
-        np.subtract(bgr01[..., 2 - c], spec.mean[c], out=dst)
-        dst *= 1.0 / spec.std[c]
+        np.clip(bgr[..., 2 - c], 0.0, top, out=dst)
+        dst *= 1.0 / (top * spec.std[c])
+        dst -= spec.mean[c] / spec.std[c]
     return out
 
 
@@ -248,7 +253,7 @@ def model_inputs(clip_bgr: np.ndarray, spec: ClipSpec) -> tuple[np.ndarray, np.n
     ``clip_bgr``: (spec.frames, S, S, 3) BGR, uint8 or float in 0..255, S = spec.image_size.
     ``dynamic``: (3, S, S) float32, the rank-pooled clip, RGB, normalised with spec.mean/std.
     ``motion``: (T, 3, S, S) float32, the magnified frames / 255 clipped to [0, 1], RGB,
-    normalised with spec.mean/std. ``motion_score``: see ``magnify_clip``.
+    normalised with spec.mean/std. ``motion_score``: see ``magnify_clip`` (same value).
     """
     S, T = spec.image_size, spec.frames
     clip = np.asarray(clip_bgr)
@@ -258,9 +263,13 @@ def model_inputs(clip_bgr: np.ndarray, spec: ClipSpec) -> tuple[np.ndarray, np.n
             f"got {clip.shape}"
         )
     clip = _check_clip(clip, "model_inputs")
-    dynamic = _normalise_rgb(dynamic_image(clip), spec, ())
-    magnified, score = magnify_clip(clip, spec)
-    np.clip(magnified, 0.0, 255.0, out=magnified)
-    magnified *= 1.0 / 255.0
-    motion = _normalise_rgb(magnified, spec, (T,))
-    return dynamic, motion, score
+    dynamic = _normalise_rgb(dynamic_image(clip), spec, 1.0, np.empty((3, S, S), np.float32))
+    # magnify_clip, frame by frame straight into the output layout (no clip-sized intermediate)
+    mag = Magnifier(spec, (S, S, 3))
+    frame = np.empty((S, S, 3), np.float32)
+    motion = np.empty((T, 3, S, S), np.float32)
+    energy = 0.0
+    for t in range(T):
+        energy += mag.push(clip[t], out=frame)[1]
+        _normalise_rgb(frame, spec, 255.0, motion[t])
+    return dynamic, motion, energy / T

@@ -176,7 +176,13 @@ def test_band_pass_selects_band(hz: float, in_band: bool) -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    [np.zeros((16, 8, 8)), np.zeros((16, 8, 8, 4)), np.zeros((0, 8, 8, 3)), np.zeros((8, 8, 3)), np.zeros((2, 4, 4, 3), object)],
+    [
+        np.zeros((16, 8, 8)),
+        np.zeros((16, 8, 8, 4)),
+        np.zeros((0, 8, 8, 3)),
+        np.zeros((8, 8, 3)),
+        np.zeros((2, 4, 4, 3), object),
+    ],
 )
 def test_magnify_clip_rejects_bad_clips(bad: np.ndarray) -> None:
     with pytest.raises(ValueError, match="clip must"):
@@ -189,6 +195,9 @@ def test_magnifier_rejects_bad_shapes() -> None:
     mag = Magnifier(ClipSpec(), (8, 8, 3))
     with pytest.raises(ValueError, match="shape"):
         mag.push(np.zeros((8, 9, 3)))
+    for out in (np.zeros((8, 8, 3)), np.zeros((8, 8, 3), np.float32)[:, ::-1], np.zeros((8, 9, 3), np.float32)):
+        with pytest.raises(ValueError, match="out must"):
+            mag.push(np.zeros((8, 8, 3)), out=out)
 
 
 # ---------------------------------------------------------------- rank pooling
@@ -222,13 +231,14 @@ def test_dynamic_image_of_still_clip_is_flat_half(dtype: type) -> None:
     assert np.all(d == 0.5)
 
 
-def test_dynamic_image_shows_where_it_brightened_or_darkened() -> None:
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_dynamic_image_shows_where_it_brightened_or_darkened(dtype: type) -> None:
     T = 16
     clip = np.full((T, 20, 20, 3), 100.0, np.float32)
     ramp = np.linspace(0, 60, T, dtype=np.float32)[:, None, None, None]
     clip[:, :5, :5] += ramp  # brightens
     clip[:, -5:, -5:] -= ramp  # darkens
-    d = dynamic_image(clip)
+    d = dynamic_image(clip.round().astype(dtype))
     assert d.min() >= 0 and d.max() <= 1
     assert np.allclose(d[:5, :5], 1.0) and np.allclose(d[-5:, -5:], 0.0)
     rest = np.ones((20, 20), bool)
@@ -261,7 +271,9 @@ def test_model_inputs_layout_and_dtype() -> None:
 
 
 def test_model_inputs_rgb_order_and_normalisation() -> None:
-    spec = ClipSpec(frames=8, window_s=0.5, image_size=32, pyramid_levels=3, alpha=0, mean=(0.1, 0.2, 0.3), std=(0.5, 0.25, 0.125))
+    spec = ClipSpec(
+        frames=8, window_s=0.5, image_size=32, pyramid_levels=3, alpha=0, mean=(0.1, 0.2, 0.3), std=(0.5, 0.25, 0.125)
+    )
     b, g, r = 10, 120, 250
     clip = np.empty((8, 32, 32, 3), np.uint8)
     clip[...] = (b, g, r)
@@ -291,3 +303,38 @@ def test_model_inputs_motion_is_magnified_clip() -> None:
 def test_model_inputs_rejects_wrong_shapes(shape: tuple[int, ...]) -> None:
     with pytest.raises(ValueError, match=r"\(8, 32, 32, 3\)"):
         model_inputs(np.zeros(shape, np.uint8), SMALL)
+
+
+# ---------------------------------------------------------------- real media
+
+
+def clip_scores(path, spec: ClipSpec, seconds: float = 3.0) -> list[float]:
+    """motion_score of 1 s windows (every 0.5 s) over centre crops of the first seconds of a video."""
+    from mpt_live.clip import sample_frames, window_times
+
+    cap = cv2.VideoCapture(str(path))
+    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    frames = []
+    while len(frames) < int(fps * seconds):
+        ok, f = cap.read()
+        if not ok:
+            break
+        h, w = f.shape[:2]
+        s = min(h, w)
+        crop = f[(h - s) // 2 : (h - s) // 2 + s, (w - s) // 2 : (w - s) // 2 + s]
+        frames.append(cv2.resize(crop, (spec.image_size,) * 2, interpolation=cv2.INTER_AREA))
+    cap.release()
+    times = np.arange(len(frames)) / fps
+    return [
+        magnify_clip(sample_frames(times, np.stack(frames), window_times(t_end, spec)), spec)[1]
+        for t_end in np.arange(spec.window_s, times[-1], 0.5)
+    ]
+
+
+def test_real_still_face_scores_far_below_a_talking_face(faces_dir) -> None:
+    spec = ClipSpec()
+    still = clip_scores(faces_dir / "videos" / "evm_face_still.mp4", spec)
+    talking = clip_scores(faces_dir / "videos" / "retalking_3_talking.mp4", spec)
+    assert len(still) >= 3 and len(talking) >= 3
+    # measured: still 1.7-2.4 (sensor and codec noise), talking 85-186
+    assert max(still) < 10 and min(talking) > 5 * max(still)
