@@ -137,7 +137,7 @@ def main() -> int:
     rows = [
         ("default spec (no pyramid)", partial(Magnifier, spec, shape), partial(scipy_magnifier, spec, shape)),
         ("attenuate spec (Gaussian levels)", partial(Magnifier, att, shape), partial(scipy_magnifier, att, shape)),
-        ("textbook Laplacian EVM, attenuate", partial(TextbookEVM, att, shape), partial(TextbookEVM, att, shape, ScipySos)),
+        ("textbook Laplacian, attenuate", partial(TextbookEVM, att, shape), partial(TextbookEVM, att, shape, ScipySos)),
     ]
     figures = {}
     for name, ours, theirs in rows:
