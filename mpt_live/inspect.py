@@ -1,0 +1,85 @@
+"""`--inspect`: one PNG showing what the model sees at a given time of a video.
+
+Row 1: the ``spec.frames`` aligned face crops of the window ending at that time; row 2: the
+magnified clip as a heat map of |M_t - M_0| (difference to the first magnified frame, one shared
+colour scale); right: the dynamic image (approximate rank pooling of the aligned frames).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .clip import ClipSpec
+from .errors import InputError
+from .face import FaceAligner
+from .motion import dynamic_image, magnify_clip
+from .sources import VideoFile
+from .stream import ClipStream
+
+
+def clip_at(video: str | Path, t: float, spec: ClipSpec, detector: str = "short") -> tuple[np.ndarray, float]:
+    """The aligned clip of the window ending at time ``t`` (s) of ``video`` and that window's end time."""
+    with VideoFile(video) as src, FaceAligner(image_size=spec.image_size, model=detector) as aligner:
+        stream = ClipStream(spec, aligner, stride=1, max_fps=max(src.fps, 1.0))
+        if t < spec.window_s:
+            raise InputError(f"{video}: --inspect {t:g} s is earlier than one window ({spec.window_s:g} s) after the start")
+        last = None
+        for frame in src:
+            if frame.t > t + 0.5 / src.fps:
+                break
+            w = stream.push(frame)
+            if w is not None:
+                last = w
+        if last is None:
+            raise InputError(f"{video}: has no frames")
+        if abs(last.time_s - t) > 1.0 / src.fps + 1e-6:
+            raise InputError(f"{video}: --inspect {t:g} s is past the end of the video ({last.time_s:.2f} s)")
+        if last.clip is None:
+            why = "no face at that time" if last.face is None else "the face was not tracked for a whole window before it"
+            raise InputError(f"{video}: cannot build a clip at {t:g} s: {why}")
+        return last.clip, last.time_s
+
+
+def render_sheet(clip: np.ndarray, spec: ClipSpec, out: str | Path, title: str = "") -> Path:
+    """Write the inspection sheet for an aligned clip (T,S,S,3) BGR to ``out`` (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    T = clip.shape[0]
+    mag, score = magnify_clip(clip, spec)
+    diff = np.abs(mag - mag[:1]).mean(axis=-1)
+    vmax = max(float(np.percentile(diff, 99.5)), 1e-3)
+    dyn = dynamic_image(clip)
+
+    fig = plt.figure(figsize=(T * 1.1 + 3.4, 3.3), dpi=110)
+    gs = fig.add_gridspec(2, T + 3, width_ratios=[1] * T + [0.08, 0.25, 2.2], wspace=0.04, hspace=0.12)
+    times = np.linspace(-spec.window_s, 0, T)
+    for i in range(T):
+        ax = fig.add_subplot(gs[0, i])
+        ax.imshow(np.clip(clip[i], 0, 255).astype(np.uint8)[..., ::-1])
+        ax.set_axis_off()
+        ax.set_title(f"{times[i]:+.2f}s", fontsize=6)
+        if i == 0:
+            ax.text(-0.1, 0.5, "aligned", rotation=90, fontsize=8, va="center", ha="right", transform=ax.transAxes)
+        ax = fig.add_subplot(gs[1, i])
+        im = ax.imshow(diff[i], cmap="inferno", vmin=0, vmax=vmax)
+        ax.set_axis_off()
+        if i == 0:
+            ax.text(-0.1, 0.5, f"|M_t - M_0|\nalpha {spec.alpha:g}", rotation=90, fontsize=7, va="center",
+                    ha="right", transform=ax.transAxes)
+    cax = fig.add_subplot(gs[1, T])
+    fig.colorbar(im, cax=cax).ax.tick_params(labelsize=6)
+    ax = fig.add_subplot(gs[:, T + 2])
+    ax.imshow(np.clip(dyn * 255, 0, 255).astype(np.uint8)[..., ::-1])
+    ax.set_axis_off()
+    ax.set_title("dynamic image", fontsize=8)
+    fig.suptitle(f"{title}  motion score {score:.4g}", fontsize=9)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, bbox_inches="tight")
+    plt.close(fig)
+    return out

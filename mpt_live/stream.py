@@ -1,0 +1,82 @@
+"""The per-frame clip pipeline shared by the motion-only run, the inspector and the live loop.
+
+frame -> detect + align (smoothed) -> ring buffer; every ``stride`` frames the window of the last
+``spec.window_s`` seconds is sampled by time into a ``spec.frames`` clip. Magnification, rank
+pooling and the model run on that clip (:func:`mpt_live.motion.model_inputs`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .clip import ClipSpec, FrameRing
+from .face import FaceAligner, FaceResult
+from .sources import Frame
+
+
+@dataclass
+class Window:
+    """One window tick: the state at frame ``frame`` (time ``time_s``)."""
+
+    time_s: float
+    frame: int
+    face: FaceResult | None
+    clip: np.ndarray | None  # (T,S,S,3) float32 BGR, None when no full window is buffered
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def has_face(self) -> bool:
+        return self.face is not None
+
+    @property
+    def box(self) -> tuple[int, int, int, int] | None:
+        return self.face.box if self.face is not None else None
+
+
+class ClipStream:
+    """Feed frames in time order with :meth:`push`; every ``stride``-th frame yields a :class:`Window`.
+
+    When the face is lost the buffer is cleared (a window never spans frames of two tracks) and
+    the next windows report no clip until ``window_s`` seconds of face are buffered again.
+    """
+
+    def __init__(
+        self,
+        spec: ClipSpec,
+        aligner: FaceAligner,
+        stride: int = 4,
+        max_fps: float = 120.0,
+    ) -> None:
+        if stride < 1:
+            raise ValueError(f"stride must be >= 1, got {stride}")
+        self.spec = spec
+        self.aligner = aligner
+        self.stride = stride
+        capacity = int(math.ceil(max_fps * spec.window_s * 1.25)) + 4
+        self.ring = FrameRing(capacity, (spec.image_size, spec.image_size, 3))
+        self.last_face: FaceResult | None = None
+        self._n = 0
+
+    def push(self, frame: Frame) -> Window | None:
+        t0 = time.perf_counter()
+        res = self.aligner.process(frame.image, frame.t)
+        t1 = time.perf_counter()
+        if res is None:
+            self.ring.clear()
+        else:
+            self.ring.push(frame.t, res.aligned)
+        self.last_face = res
+        t2 = time.perf_counter()
+        self._n += 1
+        timings = {"align_ms": (t1 - t0) * 1e3, "buffer_ms": (t2 - t1) * 1e3}
+        if (self._n - 1) % self.stride:
+            return None
+        clip = None
+        if res is not None and self.ring.covers(frame.t - self.spec.window_s, frame.t):
+            clip = self.ring.window(frame.t, self.spec)
+            timings["sample_ms"] = (time.perf_counter() - t2) * 1e3
+        return Window(frame.t, frame.index, res, clip, timings)
