@@ -1,0 +1,256 @@
+"""MPT model: shapes, freezing, identity at init, ablations, weight files, parameter/FLOP budget."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from train.model import MPT, Bottleneck, MPTConfig, create_backbone, gflops_per_clip, load_backbone_weights, trainable_parameters
+
+TINY = MPTConfig(backbone="vit_tiny_patch16_224", num_classes=3, frames=4, image_size=32)
+
+
+def tiny(**changes) -> MPT:
+    torch.manual_seed(0)
+    return MPT(dataclasses.replace(TINY, **changes))
+
+
+def inputs(cfg: MPTConfig, batch: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(1)
+    s = cfg.image_size
+    return torch.randn(batch, 3, s, s, generator=g), torch.randn(batch, cfg.frames, 3, s, s, generator=g)
+
+
+def test_forward_shapes():
+    model = tiny()
+    d, m = inputs(model.cfg)
+    tokens = model.forward_features(d, m)
+    assert tokens.shape == (2, 1 + 5 + 4, 192)  # CLS + K prompts + 2x2 patches
+    assert model(d, m).shape == (2, 3)
+    assert model.forward_head(tokens, pre_logits=True).shape == (2, 192)
+
+
+@pytest.mark.parametrize("dynamic_shape, motion_shape", [
+    ((2, 3, 64, 64), (2, 4, 3, 32, 32)),   # wrong image size
+    ((2, 3, 32, 32), (2, 5, 3, 32, 32)),   # wrong number of frames
+    ((2, 3, 32, 32), (1, 4, 3, 32, 32)),   # batch mismatch
+])
+def test_bad_input_shapes(dynamic_shape, motion_shape):
+    with pytest.raises(ValueError):
+        tiny()(torch.zeros(dynamic_shape), torch.zeros(motion_shape))
+
+
+def test_backbone_frozen_and_trained_parts_move():
+    model = tiny().train()
+    assert not model.backbone.training and model.head.training
+    assert all(not p.requires_grad for p in model.backbone.parameters())
+    frozen = {k: v.clone() for k, v in model.backbone.state_dict().items()}
+    trained = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+    assert trained and not any(n.startswith("backbone.") for n in trained)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    d, m = inputs(model.cfg)
+    y = torch.tensor([0, 2])
+    for _ in range(2):  # step 1 moves the zero up-projections, step 2 the down-projections behind them
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(d, m), y).backward()
+        opt.step()
+    for k, v in model.backbone.state_dict().items():
+        assert torch.equal(v, frozen[k]), k
+    unchanged = {n for n, p in model.named_parameters() if p.requires_grad and torch.equal(p, trained[n])}
+    # only [CLS] reaches the head, so the last block's prompt/patch branches get no gradient (as in the paper)
+    last = len(model.backbone.blocks) - 1
+    assert unchanged == {f"adapters.{last}.{g}.{l}.{w}" for g in ("prompt", "visual")
+                         for l in ("down", "up") for w in ("weight", "bias")}
+
+
+@pytest.mark.parametrize("adapter", ["group", "plain", "none"])
+def test_identity_at_init_without_prompts(adapter):
+    model = tiny(prompts=False, adapter=adapter).eval()
+    d, _ = inputs(model.cfg)
+    with torch.no_grad():
+        ours = model.forward_features(d)[:, 0]
+        plain = model.backbone.forward_features(d)[:, 0]
+    torch.testing.assert_close(ours, plain, rtol=0, atol=1e-6)
+
+
+def test_gradient_reaches_prompt_generator():
+    model = tiny()
+    d, m = inputs(model.cfg)
+    model(d, m).sum().backward()
+    gen = model.prompt
+    for p in (gen.conv.weight, gen.mean.weight, gen.var.weight, gen.proj.weight, gen.embed):
+        assert p.grad is not None and p.grad.abs().sum() > 0
+
+
+def test_gaussians_start_evenly_spread_and_normalised():
+    model = tiny()
+    _, m = inputs(model.cfg)
+    _, w, mu = model.prompt.gaussians(m)
+    torch.testing.assert_close(w.sum(-1), torch.ones(2, 5))
+    torch.testing.assert_close(mu, torch.tensor([[0.1, 0.3, 0.5, 0.7, 0.9]] * 2))
+
+
+@pytest.mark.parametrize("prompts, adapter, has_prompt, n_branches", [
+    (True, "group", True, 3),
+    (False, "group", False, 2),     # no prompt tokens -> no prompt branch
+    (True, "plain", True, 1),
+    (True, "none", True, 0),
+    (False, "none", False, 0),
+])
+def test_ablations_build_and_run(prompts, adapter, has_prompt, n_branches):
+    model = tiny(prompts=prompts, adapter=adapter)
+    assert (model.prompt is not None) == has_prompt
+    assert (model.adapters is not None) == (adapter != "none")
+    if model.adapters is not None:
+        first = model.adapters[0]
+        branches = [first] if isinstance(first, Bottleneck) else list(first.children())
+        assert sum(isinstance(b, Bottleneck) for b in branches) == n_branches
+    d, m = inputs(model.cfg)
+    assert model(d, m if prompts else None).shape == (2, 3)
+    assert trainable_parameters(model) > 0
+
+
+def test_unknown_adapter():
+    with pytest.raises(ValueError, match="adapter"):
+        tiny(adapter="lora")
+
+
+# ----------------------------------------------------------------------------- weight files
+
+
+@pytest.fixture(scope="module")
+def source() -> torch.nn.Module:
+    """A backbone with its own (seeded) random weights: the 'pretrained' weights in these tests."""
+    torch.manual_seed(123)
+    return create_backbone(TINY.backbone, 32)
+
+
+def _assert_same_backbone(model: MPT, source: torch.nn.Module) -> None:
+    ref = source.state_dict()
+    for k, v in model.backbone.state_dict().items():
+        torch.testing.assert_close(v, ref[k], rtol=0, atol=1e-6, msg=k)
+
+
+def test_source_differs_from_a_fresh_model(source):
+    assert not torch.equal(tiny().backbone.pos_embed, source.pos_embed)
+
+
+@pytest.mark.parametrize("fmt", ["safetensors", "pth", "checkpoint"])
+def test_load_backbone_weights(tmp_path, source, fmt):
+    from safetensors.torch import save_file
+
+    if fmt == "safetensors":
+        path = tmp_path / "vit.safetensors"
+        save_file(source.state_dict(), str(path))
+    elif fmt == "pth":
+        path = tmp_path / "vit.pth"
+        torch.save({"model": source.state_dict()}, path)
+    else:  # a full MPT checkpoint: 'state_dict' with 'backbone.' keys
+        path = tmp_path / "model.pt"
+        state = {f"backbone.{k}": v for k, v in source.state_dict().items()} | {"head.weight": torch.zeros(3, 192)}
+        torch.save({"state_dict": state, "classes": ["a", "b", "c"]}, path)
+    loaded = MPT(TINY, backbone_weights=path)
+    _assert_same_backbone(loaded, source)
+    assert loaded.load_report is not None and loaded.load_report.missing == []
+    assert all(not p.requires_grad for p in loaded.backbone.parameters())
+
+
+def test_load_resizes_position_embedding(tmp_path, source):
+    from safetensors.torch import save_file
+
+    path = tmp_path / "vit32.safetensors"
+    save_file(source.state_dict(), str(path))        # 2x2 patch grid
+    loaded = MPT(dataclasses.replace(TINY, image_size=64), backbone_weights=path)   # 4x4 grid
+    assert loaded.backbone.pos_embed.shape == (1, 1 + 16, 192)
+    torch.testing.assert_close(loaded.backbone.cls_token, source.cls_token)
+    d, m = inputs(loaded.cfg)
+    assert loaded(d, m).shape == (2, 3)
+
+
+def _write_jax_npz(vit: torch.nn.Module, path) -> None:
+    """The original JAX ViT layout, written as the inverse of timm's ``_load_weights`` (timm has no writer)."""
+    t = {k: v.detach().numpy() for k, v in vit.state_dict().items()}
+    dim, heads = vit.embed_dim, vit.blocks[0].attn.num_heads
+    w = {"embedding/kernel": t["patch_embed.proj.weight"].transpose(2, 3, 1, 0),
+         "embedding/bias": t["patch_embed.proj.bias"], "cls": t["cls_token"],
+         "Transformer/posembed_input/pos_embedding": t["pos_embed"],
+         "Transformer/encoder_norm/scale": t["norm.weight"], "Transformer/encoder_norm/bias": t["norm.bias"]}
+    for i in range(len(vit.blocks)):
+        b, p = f"blocks.{i}.", f"Transformer/encoderblock_{i}/"
+        mha = p + "MultiHeadDotProductAttention_1/"
+        qkv_w = np.split(t[b + "attn.qkv.weight"], 3)
+        qkv_b = np.split(t[b + "attn.qkv.bias"], 3)
+        for n, wt, bs in zip(("query", "key", "value"), qkv_w, qkv_b):
+            w[mha + n + "/kernel"] = wt.T.reshape(dim, heads, -1)
+            w[mha + n + "/bias"] = bs.reshape(heads, -1)
+        w[mha + "out/kernel"] = t[b + "attn.proj.weight"].reshape(dim, heads, -1).transpose(1, 2, 0)
+        w[mha + "out/bias"] = t[b + "attn.proj.bias"]
+        for ln, mod in (("LayerNorm_0", "norm1"), ("LayerNorm_2", "norm2")):
+            w[p + ln + "/scale"], w[p + ln + "/bias"] = t[b + mod + ".weight"], t[b + mod + ".bias"]
+        for r in range(2):
+            w[p + f"MlpBlock_3/Dense_{r}/kernel"] = t[b + f"mlp.fc{r + 1}.weight"].T
+            w[p + f"MlpBlock_3/Dense_{r}/bias"] = t[b + f"mlp.fc{r + 1}.bias"]
+    np.savez(path, **w)
+
+
+def test_load_jax_npz(tmp_path, source):
+    path = tmp_path / "vit.npz"
+    _write_jax_npz(source, path)
+    loaded = MPT(TINY, backbone_weights=path)
+    _assert_same_backbone(loaded, source)
+
+
+def _bad_file(tmp_path, kind: str):
+    from safetensors.torch import save_file
+
+    if kind == "other_vit":   # right format, wrong architecture (ViT-S: 384 wide)
+        path = tmp_path / "small.safetensors"
+        save_file(create_backbone("vit_small_patch16_224", 32).state_dict(), str(path))
+    elif kind == "not_a_vit":
+        path = tmp_path / "other.pth"
+        torch.save({"conv.weight": torch.zeros(3, 3)}, path)
+    elif kind == "garbage":
+        path = tmp_path / "garbage.safetensors"
+        path.write_bytes(b"not a weight file at all")
+    elif kind == "npz_other_layout":
+        path = tmp_path / "other.npz"
+        np.savez(path, foo=np.zeros(3))
+    else:
+        path = tmp_path / "weights.onnx"
+        path.write_bytes(b"x")
+    return path
+
+
+@pytest.mark.parametrize("kind", ["other_vit", "not_a_vit", "garbage", "npz_other_layout", "extension"])
+def test_wrong_weight_file(tmp_path, kind):
+    path = _bad_file(tmp_path, kind)
+    with pytest.raises(ValueError, match=path.name):
+        MPT(TINY, backbone_weights=path)
+
+
+def test_missing_weight_file(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        load_backbone_weights(create_backbone(TINY.backbone, 32), tmp_path / "nope.safetensors")
+
+
+@pytest.mark.parametrize("name, match", [
+    ("vit_bse_patch16_224", "vit_base_patch16_224"),   # typo: the error lists close names
+    ("resnet18", "not a timm VisionTransformer"),
+])
+def test_bad_backbone_name(name, match):
+    with pytest.raises(ValueError, match=match):
+        MPT(dataclasses.replace(TINY, backbone=name))
+
+
+# ----------------------------------------------------------------------------- budget (paper: 5.5 M, 18.7 G)
+
+
+def test_paper_config_budget():
+    with torch.device("meta"):
+        model = MPT(MPTConfig())
+    assert abs(trainable_parameters(model) / 5.5e6 - 1) < 0.10
+    assert abs(gflops_per_clip(model) / 18.7 - 1) < 0.10
+    assert gflops_per_clip(model, "flop") == pytest.approx(2 * gflops_per_clip(model))

@@ -1,0 +1,393 @@
+"""MPT: Motion Prompt Tuning (Liu et al. 2025, arXiv 2508.09446, section III) on a frozen timm ViT.
+
+Tokens fed to the frozen ViT: ``[CLS] + K motion prompts + patch tokens of the dynamic image``.
+Only the motion prompt generator, one adapter per block and the linear head are trained.
+
+Choices where the paper leaves room (each also noted where it is implemented):
+
+* Prompt generator: one ``Conv2d(3, C, kernel=stride=patch size)`` + GELU + global average pool per
+  magnified frame gives per-frame features ``(B, T, C)`` with ``C = D // reduction`` (the adapters'
+  bottleneck width). Two linear layers on the flattened ``(B, T*C)`` features give the K Gaussian
+  means (sigmoid, in [0, 1] clip time) and variances (softplus + 1e-4); they are zero-initialised
+  with biases that start the K Gaussians evenly spaced over the clip (sigma = 1/(2K)).
+  ``prompt_k = Linear(C -> D)(sum_t w_k(t) f_t) + e_k`` with ``w_k`` the Gaussian normalised over
+  the T frames (a softmax of the log-density) and ``e_k`` a learned per-prompt embedding: the
+  prompts get no spatial position embedding, but ``e_k`` tells the frozen ViT which temporal
+  window each prompt summarises (attention alone is order-blind). With C = D the generator alone
+  would add ~1.2 M parameters and ~1.6 GFLOPs, which the paper's totals (5.5 M, 18.7 G) leave no
+  room for; with C = D / 8 the totals land on the paper's figures (see ``python -m train.model``).
+* Prompts are inserted after the ViT's prefix tokens (CLS, plus any register tokens) once the
+  position embedding has been added to CLS/patches, and stay in the sequence through all blocks.
+* Adapter placement: Houlsby-style on the MLP branch of every block, after the MLP (and its layer
+  scale, if any): ``h = ls2(mlp(norm2(x))); h = h + adapter(h); x = x + drop_path2(h)``.
+  Group adapter branches: CLS (all prefix tokens), motion prompts, patch tokens; each is
+  ``Linear(D, D/r) -> GELU -> Linear(D/r, D)`` with the up-projection zero-initialised, so at
+  init the frozen backbone computes exactly what it computed before. Since only [CLS] reaches
+  the head, the last block's prompt and patch branches get no gradient (0.30 M of the 5.51 M
+  with ViT-B/16); they are kept so the architecture, and its parameter count, are the paper's.
+* Head: ``Linear(D, classes)`` on the CLS token after the backbone's final norm (and its
+  ``fc_norm``, an identity for the usual token-pooled ViTs).
+* FLOP convention: :func:`gflops_per_clip` counts a multiply-add as one FLOP (fvcore / most
+  papers, including, evidently, this one); ``torch.utils.flop_counter`` counts it as two.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from train._timm import import_timm
+
+log = logging.getLogger(__name__)
+
+ADAPTERS = ("group", "plain", "none")
+
+
+@dataclass
+class MPTConfig:
+    """Model hyper-parameters, saved in every checkpoint (``dataclasses.asdict``)."""
+
+    backbone: str = "vit_base_patch16_224"   # any timm ViT with a class token (tag allowed)
+    num_classes: int = 5
+    num_prompts: int = 5                     # K
+    reduction: int = 8                       # r: adapter bottleneck D -> D / r
+    frames: int = 16                         # T motion frames per clip
+    image_size: int = 224
+    prompts: bool = True                     # ablation: no motion prompt tokens
+    adapter: str = "group"                   # "group" | "plain" (one shared) | "none"
+
+
+class LoadReport(NamedTuple):
+    """What loading a backbone weight file left out: keys the file lacked or the model lacked."""
+
+    missing: list[str]
+    unexpected: list[str]
+
+
+# ----------------------------------------------------------------------------- building blocks
+
+
+class Bottleneck(nn.Module):
+    """``Linear(D, H) -> GELU -> Linear(H, D)``, up-projection zero-initialised (an exact no-op at init)."""
+
+    def __init__(self, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.down = nn.Linear(dim, hidden)
+        self.act = nn.GELU()
+        self.up = nn.Linear(hidden, dim)
+        nn.init.zeros_(self.up.weight)
+        nn.init.zeros_(self.up.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.up(self.act(self.down(x)))
+
+
+class GroupAdapter(nn.Module):
+    """One bottleneck per token group: CLS/prefix tokens, motion prompts, patch tokens."""
+
+    def __init__(self, dim: int, hidden: int, num_prefix: int, num_prompts: int) -> None:
+        super().__init__()
+        self.num_prefix, self.num_prompts = num_prefix, num_prompts
+        self.cls = Bottleneck(dim, hidden)
+        self.prompt = Bottleneck(dim, hidden) if num_prompts else None
+        self.visual = Bottleneck(dim, hidden)
+
+    def forward(self, x: Tensor) -> Tensor:
+        p, k = self.num_prefix, self.num_prompts
+        parts = [self.cls(x[:, :p])]
+        if self.prompt is not None:
+            parts.append(self.prompt(x[:, p:p + k]))
+        parts.append(self.visual(x[:, p + k:]))
+        return torch.cat(parts, dim=1)
+
+
+class MotionPromptGenerator(nn.Module):
+    """Magnified frames ``(B, T, 3, S, S)`` -> K motion prompt tokens ``(B, K, D)`` (Gaussian tokenization)."""
+
+    def __init__(self, dim: int, feat: int, patch: int, frames: int, num_prompts: int) -> None:
+        super().__init__()
+        self.frames, self.num_prompts = frames, num_prompts
+        self.conv = nn.Conv2d(3, feat, kernel_size=patch, stride=patch)
+        self.act = nn.GELU()
+        self.mean = nn.Linear(frames * feat, num_prompts)
+        self.var = nn.Linear(frames * feat, num_prompts)
+        self.proj = nn.Linear(feat, dim)
+        self.embed = nn.Parameter(torch.zeros(1, num_prompts, dim))
+        nn.init.trunc_normal_(self.embed, std=0.02)
+        # start from K evenly spaced Gaussians, sigma = 1/(2K); the data then moves them
+        centres = (torch.arange(num_prompts) + 0.5) / num_prompts
+        var0 = (1.0 / (2 * num_prompts)) ** 2
+        for lin in (self.mean, self.var):
+            nn.init.zeros_(lin.weight)
+        with torch.no_grad():
+            self.mean.bias.copy_(torch.logit(centres))
+            self.var.bias.fill_(math.log(math.expm1(var0 - 1e-4)))  # softplus^-1
+        self.register_buffer("t", torch.linspace(0.0, 1.0, frames), persistent=False)
+
+    def gaussians(self, motion: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Per-frame features ``(B,T,C)`` and the Gaussian weights ``(B,K,T)`` and means ``(B,K)``."""
+        b, t = motion.shape[:2]
+        f = self.act(self.conv(motion.flatten(0, 1))).mean(dim=(2, 3)).view(b, t, -1)
+        mu = torch.sigmoid(self.mean(f.flatten(1)))                              # (B, K) in [0, 1]
+        var = nn.functional.softplus(self.var(f.flatten(1))) + 1e-4              # (B, K) > 0
+        logw = -(self.t.view(1, 1, -1) - mu.unsqueeze(-1)) ** 2 / (2 * var.unsqueeze(-1))
+        return f, logw.softmax(dim=-1), mu                                       # w sums to 1 over T
+
+    def forward(self, motion: Tensor) -> Tensor:
+        f, w, _ = self.gaussians(motion)
+        return self.proj(torch.bmm(w, f)) + self.embed                           # (B, K, D)
+
+
+# ----------------------------------------------------------------------------- backbone
+
+
+def _vit_classes() -> tuple[type, type]:
+    import_timm()
+    from timm.models.vision_transformer import Block, VisionTransformer
+    return Block, VisionTransformer
+
+
+def create_backbone(name: str, image_size: int, pretrained: bool = False) -> nn.Module:
+    """A timm ViT without head (``num_classes=0``) at ``image_size``; clear errors for bad names."""
+    timm = import_timm()
+    if not timm.is_model(name):
+        close = difflib.get_close_matches(name, timm.list_models(), n=5, cutoff=0.5)
+        raise ValueError(f"unknown timm backbone {name!r}; close matches: {', '.join(close) or 'none'}")
+    block_cls, vit_cls = _vit_classes()
+    try:
+        model = timm.create_model(name, pretrained=pretrained, num_classes=0, img_size=image_size)
+    except TypeError as e:  # a non-ViT entrypoint rejects img_size
+        raise ValueError(f"backbone {name!r} is not a timm VisionTransformer ({e})") from e
+    except Exception as e:
+        if not pretrained:
+            raise
+        raise RuntimeError(f"could not fetch pretrained weights for {name!r} ({type(e).__name__}: {e}); "
+                           "offline, pass backbone_weights=FILE (.safetensors, .pth/.pt or .npz)") from e
+    if not isinstance(model, vit_cls):
+        raise ValueError(f"backbone {name!r} is a {type(model).__name__}, not a timm VisionTransformer")
+    if model.cls_token is None:
+        raise ValueError(f"backbone {name!r} has no class token; MPT classifies from [CLS]")
+    if not all(type(b) is block_cls for b in model.blocks):
+        raise ValueError(f"backbone {name!r} uses {type(model.blocks[0]).__name__} blocks; MPT needs timm's Block")
+    return model
+
+
+def _read_state_dict(path: Path) -> dict[str, Tensor]:
+    """Tensors of a .safetensors / .pth / .pt file, unwrapped from 'state_dict'/'model' and prefixes."""
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+            obj = load_file(str(path))
+        else:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise ValueError(f"{path}: cannot read weights ({type(e).__name__}: {e})") from e
+    while isinstance(obj, dict) and any(isinstance(obj.get(k), dict) for k in ("state_dict", "model")):
+        obj = next(obj[k] for k in ("state_dict", "model") if isinstance(obj.get(k), dict))
+    if not isinstance(obj, dict) or not obj or not all(isinstance(v, Tensor) for v in obj.values()):
+        raise ValueError(f"{path}: not a state dict of tensors")
+    for prefix in ("module.", "backbone."):  # DDP wrapper; a full MPT state dict
+        if any(k.startswith(prefix) for k in obj):
+            obj = {k[len(prefix):]: v for k, v in obj.items() if k.startswith(prefix)}
+    return obj
+
+
+def load_backbone_weights(backbone: nn.Module, path: str | Path) -> LoadReport:
+    """Load a ViT weight file into ``backbone`` in place; position embeddings are resized by timm.
+
+    ``.safetensors`` / ``.pth`` / ``.pt`` (timm, DDP, MPT-checkpoint layouts) go through timm's
+    ``checkpoint_filter_fn``; ``.npz`` (original JAX / big_vision) through timm's own converter.
+    Raises ``ValueError`` naming the file when it does not fit the backbone.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: backbone weights file not found")
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        from timm.models.vision_transformer import _load_weights
+        try:
+            _load_weights(backbone, str(path))
+        except (KeyError, RuntimeError, ValueError, OSError) as e:
+            raise ValueError(f"{path}: not a JAX checkpoint of this backbone ({type(e).__name__}: {e})") from e
+        return LoadReport([], [])
+    if suffix not in (".safetensors", ".pth", ".pt"):
+        raise ValueError(f"{path}: unknown weight format {suffix!r} (use .safetensors, .pth, .pt or .npz)")
+    from timm.models.vision_transformer import checkpoint_filter_fn
+    state = _read_state_dict(path)
+    try:
+        state = checkpoint_filter_fn(state, backbone)
+    except Exception as e:
+        raise ValueError(f"{path}: cannot convert for this backbone ({type(e).__name__}: {e})") from e
+    if isinstance(backbone.head, nn.Identity):  # the pre-training classifier is not used
+        state = {k: v for k, v in state.items() if not k.startswith("head.")}
+    try:
+        result = backbone.load_state_dict(state, strict=False)
+    except RuntimeError as e:
+        raise ValueError(f"{path}: does not match the backbone: {e}") from e
+    if result.missing_keys:
+        raise ValueError(f"{path}: lacks {len(result.missing_keys)} backbone tensors "
+                         f"(e.g. {', '.join(result.missing_keys[:4])}); is it a checkpoint of this ViT?")
+    if result.unexpected_keys:
+        log.warning("%s: ignored %d unexpected tensors: %s", path, len(result.unexpected_keys),
+                    ", ".join(result.unexpected_keys[:8]))
+    return LoadReport(list(result.missing_keys), list(result.unexpected_keys))
+
+
+# ----------------------------------------------------------------------------- the model
+
+
+class MPT(nn.Module):
+    """Frozen timm ViT + motion prompts + (group) adapters + linear head.
+
+    ``pretrained=True`` loads weights through timm (online); ``backbone_weights=FILE`` loads a local
+    file instead (see :func:`load_backbone_weights`). The backbone's parameters never require grad
+    and it stays in eval mode whatever ``train()`` is called with.
+    """
+
+    def __init__(self, cfg: MPTConfig, pretrained: bool = False,
+                 backbone_weights: str | Path | None = None) -> None:
+        super().__init__()
+        if cfg.adapter not in ADAPTERS:
+            raise ValueError(f"adapter must be one of {ADAPTERS}, got {cfg.adapter!r}")
+        if pretrained and backbone_weights is not None:
+            raise ValueError("give either pretrained=True or backbone_weights, not both")
+        self.cfg = copy.copy(cfg)
+        self.backbone = create_backbone(cfg.backbone, cfg.image_size, pretrained)
+        self.load_report = load_backbone_weights(self.backbone, backbone_weights) if backbone_weights else None
+        self.backbone.requires_grad_(False)
+        self.backbone.eval()
+
+        dim = self.backbone.embed_dim
+        hidden = max(1, dim // cfg.reduction)
+        self.num_prefix = self.backbone.num_prefix_tokens
+        k = cfg.num_prompts if cfg.prompts else 0
+        self.num_prompt_tokens = k
+        self.prompt = (MotionPromptGenerator(dim, hidden, self.backbone.patch_embed.patch_size[0],
+                                             cfg.frames, k) if k else None)
+        depth = len(self.backbone.blocks)
+        if cfg.adapter == "group":
+            self.adapters = nn.ModuleList(GroupAdapter(dim, hidden, self.num_prefix, k) for _ in range(depth))
+        elif cfg.adapter == "plain":
+            self.adapters = nn.ModuleList(Bottleneck(dim, hidden) for _ in range(depth))
+        else:
+            self.adapters = None
+        self.head = nn.Linear(dim, cfg.num_classes)
+
+    def train(self, mode: bool = True) -> MPT:
+        """Set train/eval mode for the trained parts; the frozen backbone always stays in eval mode."""
+        super().train(mode)
+        self.backbone.eval()
+        return self
+
+    def _check(self, dynamic: Tensor, motion: Tensor | None) -> None:
+        s = self.cfg.image_size
+        if dynamic.dim() != 4 or tuple(dynamic.shape[1:]) != (3, s, s):
+            raise ValueError(f"dynamic: expected (B, 3, {s}, {s}), got {tuple(dynamic.shape)}")
+        if self.prompt is not None:
+            if motion is None:
+                raise ValueError("motion: required when prompts are on")
+            want = (dynamic.shape[0], self.cfg.frames, 3, s, s)
+            if tuple(motion.shape) != want:
+                raise ValueError(f"motion: expected {want}, got {tuple(motion.shape)}")
+
+    def forward_features(self, dynamic: Tensor, motion: Tensor | None = None) -> Tensor:
+        """``(B,3,S,S)``, ``(B,T,3,S,S)`` -> normed tokens ``(B, prefix + K + patches, D)``."""
+        self._check(dynamic, motion)
+        vit = self.backbone
+        x = vit.norm_pre(vit.patch_drop(vit._pos_embed(vit.patch_embed(dynamic))))
+        if self.prompt is not None:
+            p = self.num_prefix
+            x = torch.cat([x[:, :p], self.prompt(motion).to(x.dtype), x[:, p:]], dim=1)
+        for i, blk in enumerate(vit.blocks):
+            x = x + blk.drop_path1(blk.ls1(blk.attn(blk.norm1(x))))
+            h = blk.ls2(blk.mlp(blk.norm2(x)))
+            if self.adapters is not None:
+                h = h + self.adapters[i](h)
+            x = x + blk.drop_path2(h)
+        return vit.norm(x)
+
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """Tokens -> logits ``(B, C)`` from [CLS] (or the normed [CLS] itself with ``pre_logits``)."""
+        x = self.backbone.fc_norm(x[:, 0])
+        return x if pre_logits else self.head(x)
+
+    def forward(self, dynamic: Tensor, motion: Tensor | None = None) -> Tensor:
+        """``(B,3,S,S)`` dynamic image, ``(B,T,3,S,S)`` magnified frames -> logits ``(B, C)``."""
+        return self.forward_head(self.forward_features(dynamic, motion))
+
+
+def trainable_parameters(model: nn.Module) -> int:
+    """Number of parameters that require grad."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def gflops_per_clip(model: MPT, convention: Literal["mac", "flop"] = "mac") -> float:
+    """GFLOPs of one clip's forward pass, counted by ``torch.utils.flop_counter`` on a meta-device twin.
+
+    ``"mac"``: a multiply-add is one FLOP (fvcore, the paper's ViT-B/16 17.6 G); ``"flop"``: two.
+    The twin (same config, on the meta device) costs no memory and makes the count independent of
+    the device's attention kernel (the CPU flash-attention kernel is invisible to the counter).
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    cfg = model.cfg
+    with torch.device("meta"):
+        twin = MPT(cfg).eval()
+        dynamic = torch.zeros(1, 3, cfg.image_size, cfg.image_size)
+        motion = torch.zeros(1, cfg.frames, 3, cfg.image_size, cfg.image_size)
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        twin(dynamic, motion)
+    flops = counter.get_total_flops() / 1e9
+    return flops / 2 if convention == "mac" else flops
+
+
+def _main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="MPT trainable parameters and GFLOPs per clip")
+    parser.add_argument("--backbone", default=MPTConfig.backbone)
+    parser.add_argument("--frames", type=int, default=MPTConfig.frames)
+    parser.add_argument("--image-size", type=int, default=MPTConfig.image_size)
+    parser.add_argument("--prompts", type=int, default=MPTConfig.num_prompts, help="K (0: no prompts)")
+    parser.add_argument("--reduction", type=int, default=MPTConfig.reduction)
+    parser.add_argument("--adapter", choices=ADAPTERS, default=MPTConfig.adapter)
+    a = parser.parse_args()
+    cfg = MPTConfig(backbone=a.backbone, frames=a.frames, image_size=a.image_size, num_prompts=max(a.prompts, 1),
+                    prompts=a.prompts > 0, reduction=a.reduction, adapter=a.adapter)
+    with torch.device("meta"):  # shapes only: no weights, no download
+        model = MPT(cfg)
+        plain = create_backbone(cfg.backbone, cfg.image_size)
+    n, total = trainable_parameters(model), sum(p.numel() for p in model.parameters())
+    groups = {name: sum(p.numel() for p in mod.parameters()) for name, mod in
+              (("prompt generator", model.prompt), ("adapters", model.adapters), ("head", model.head)) if mod}
+    from torch.utils.flop_counter import FlopCounterMode
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        plain(torch.zeros(1, 3, cfg.image_size, cfg.image_size, device="meta"))
+    vit_mac = counter.get_total_flops() / 2e9
+    mac, flop = gflops_per_clip(model, "mac"), gflops_per_clip(model, "flop")
+    print(f"config: {cfg}")
+    print(f"trainable parameters: {n / 1e6:.3f} M of {total / 1e6:.2f} M "
+          f"({', '.join(f'{k} {v / 1e6:.3f} M' for k, v in groups.items())}); paper (ViT-B/16): 5.5 M")
+    last = model.adapters[-1] if model.adapters is not None else None
+    dead = sum(p.numel() for k, p in last.named_parameters() if not k.startswith("cls.")) \
+        if isinstance(last, GroupAdapter) else 0
+    if dead:
+        print(f"  of which {dead / 1e6:.3f} M (last block's prompt/patch adapter branches) cannot reach the logits")
+    print(f"GFLOPs per clip: {mac:.2f} (multiply-add = 1 FLOP, fvcore/paper convention; paper: 18.7) "
+          f"= {flop:.2f} counting multiply and add separately (torch flop_counter)")
+    print(f"plain backbone, one image: {vit_mac:.2f} GMAC; MPT adds {mac - vit_mac:.2f} "
+          f"({100 * (mac / vit_mac - 1):.1f}%)")
+
+
+if __name__ == "__main__":
+    _main()
