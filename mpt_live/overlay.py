@@ -1,0 +1,454 @@
+"""The live overlay: one pure function ``render_overlay(frame, state) -> frame``.
+
+Layout (sizes scale with the frame, so 640x480 and 1280x720 read the same):
+
+* a side column on the side of the frame away from the face: header (model, DEMO MODEL badge),
+  the current class in large type, one bar per class with its probability, the three thumbnails
+  the model sees (aligned face, magnified motion as a heat map, dynamic image) and the run figures
+  (fps, model latency, execution provider);
+* a history strip along the bottom (or the top, if the face reaches down there) of the remaining
+  width: one cell per window coloured by its label, with the motion score drawn over it;
+* the face box with the track state on the frame itself; "NO FACE" as a banner when the track is lost.
+
+The same renderer draws the OpenCV window, the snapshots and the ``--save-video`` MP4.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+# BGR colours. Class colours follow matplotlib's tab10 so the overlay and timeline.png agree.
+TAB10 = [
+    (180, 119, 31), (14, 127, 255), (44, 160, 44), (40, 39, 214), (189, 103, 148),
+    (75, 86, 140), (194, 119, 227), (127, 127, 127), (34, 189, 188), (207, 190, 23),
+]
+NEUTRAL = (150, 150, 150)
+NOFACE = (60, 60, 60)
+WHITE = (245, 245, 245)
+MUTED = (175, 175, 175)
+PANEL = (28, 24, 22)
+ACCENT = (80, 200, 120)  # face tracked
+WARN = (40, 170, 255)  # amber
+ALERT = (60, 60, 230)  # red
+DEMO_BG = (0, 140, 255)  # orange
+
+
+def class_color(classes: Sequence[str], label: str | None) -> tuple[int, int, int]:
+    """Colour of a label: its class colour, grey for ``neutral``, dark grey for no face (None)."""
+    if label is None:
+        return NOFACE
+    if label in classes:
+        return TAB10[list(classes).index(label) % len(TAB10)]
+    return NEUTRAL
+
+
+@dataclass
+class OverlayState:
+    """Everything the overlay shows. Probabilities are the display (smoothed) values."""
+
+    classes: Sequence[str] = ()
+    probs: Sequence[float] | None = None
+    label: str | None = None  # current label: a class, "neutral" (outside events) or None
+    confidence: float | None = None
+    face: bool = False  # the face track is live
+    box: tuple[int, int, int, int] | None = None  # x, y, w, h in frame pixels
+    aligned: np.ndarray | None = None  # BGR uint8 thumbnails (any size)
+    motion: np.ndarray | None = None
+    dynamic: np.ndarray | None = None
+    history: Sequence[tuple[str | None, float | None]] = ()  # (label, motion score), oldest first
+    motion_score: float | None = None
+    event: bool = False  # inside a spotted motion event
+    fps: float | None = None
+    latency_ms: float | None = None  # model (magnify + rank pool + classify) per window
+    provider: str = ""
+    model: str = ""  # short model name
+    demo: bool = False
+    paused: bool = False
+    recording: bool = False
+    time_s: float | None = None
+    message: str | None = None  # a transient line (e.g. "snapshot saved")
+    side: str | None = None  # "left" | "right"; None: chosen from the face box
+
+
+# ------------------------------------------------------------------------------------------------
+# text
+
+
+class _Text:
+    """Antialiased sans text (OpenCV >= 5 FontFace) with a Hershey fallback; sizes in pixels."""
+
+    def __init__(self) -> None:
+        self.face = None
+        if hasattr(cv2, "FontFace"):
+            try:
+                self.face = cv2.FontFace("sans")
+            except Exception:  # pragma: no cover - font not built in
+                self.face = None
+
+    def width(self, text: str, size: int, weight: int = 400) -> int:
+        if self.face is not None:
+            r = cv2.getTextSize((0, 0), text, (0, 0), self.face, size, weight)
+            return int(r[2]) if isinstance(r, tuple) else int(r.width)
+        scale = cv2.getFontScaleFromHeight(cv2.FONT_HERSHEY_SIMPLEX, size)
+        (w, _), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+        return int(w)
+
+    def put(self, img: np.ndarray, text: str, org: tuple[int, int], size: int, color: tuple[int, int, int],
+            weight: int = 400) -> None:
+        """Draw with the baseline at ``org[1]``."""
+        if self.face is not None:
+            cv2.putText(img, text, (int(org[0]), int(org[1])), color, self.face, int(size), weight)
+            return
+        scale = cv2.getFontScaleFromHeight(cv2.FONT_HERSHEY_SIMPLEX, int(size * 0.72))
+        thick = 2 if weight >= 600 else 1
+        cv2.putText(img, text, (int(org[0]), int(org[1])), cv2.FONT_HERSHEY_SIMPLEX, scale, color, thick, cv2.LINE_AA)
+
+    def fit(self, text: str, size: int, max_w: int, weight: int = 400) -> str:
+        """Shorten ``text`` with an ellipsis until it fits ``max_w`` pixels."""
+        if self.width(text, size, weight) <= max_w:
+            return text
+        while len(text) > 1 and self.width(text + "…", size, weight) > max_w:
+            text = text[:-1]
+        return text + "…"
+
+
+_TEXT: _Text | None = None
+
+
+def _text() -> _Text:
+    global _TEXT
+    if _TEXT is None:
+        _TEXT = _Text()
+    return _TEXT
+
+
+# ------------------------------------------------------------------------------------------------
+# drawing helpers
+
+
+def _shade(img: np.ndarray, x0: int, y0: int, x1: int, y1: int, color=PANEL, alpha: float = 0.78) -> None:
+    """Blend a dark panel into img[y0:y1, x0:x1] in place."""
+    h, w = img.shape[:2]
+    x0, x1, y0, y1 = max(0, x0), min(w, x1), max(0, y0), min(h, y1)
+    if x1 <= x0 or y1 <= y0:
+        return
+    roi = img[y0:y1, x0:x1]
+    cv2.addWeighted(roi, 1.0 - alpha, np.full_like(roi, color), alpha, 0.0, dst=roi)
+
+
+def _pill(img: np.ndarray, text: str, x: int, y: int, size: int, fg, bg, weight: int = 700,
+          anchor: str = "left") -> tuple[int, int, int, int]:
+    """A filled rounded label; (x, y) is its top-left (or top-centre with anchor="center")."""
+    tx = _text()
+    pad = max(3, size // 3)
+    w = tx.width(text, size, weight) + 2 * pad
+    h = int(size * 1.25) + pad
+    if anchor == "center":
+        x -= w // 2
+    elif anchor == "right":
+        x -= w
+    r = h // 2
+    cv2.rectangle(img, (x + r, y), (x + w - r, y + h), bg, -1, cv2.LINE_AA)
+    cv2.circle(img, (x + r, y + r), r, bg, -1, cv2.LINE_AA)
+    cv2.circle(img, (x + w - r, y + h - r), r, bg, -1, cv2.LINE_AA)
+    tx.put(img, text, (x + pad, y + h - pad - max(1, size // 6)), size, fg, weight)
+    return x, y, w, h
+
+
+def _corners(img: np.ndarray, box: tuple[int, int, int, int], color, thick: int) -> None:
+    """A face box drawn as a thin frame with heavier corner marks."""
+    x, y, w, h = box
+    cv2.rectangle(img, (x, y), (x + w, y + h), color, max(1, thick // 2), cv2.LINE_AA)
+    L = max(8, min(w, h) // 5)
+    for cx, cy, dx, dy in ((x, y, 1, 1), (x + w, y, -1, 1), (x, y + h, 1, -1), (x + w, y + h, -1, -1)):
+        cv2.line(img, (cx, cy), (cx + dx * L, cy), color, thick, cv2.LINE_AA)
+        cv2.line(img, (cx, cy), (cx, cy + dy * L), color, thick, cv2.LINE_AA)
+
+
+def _thumb(img: np.ndarray, src: np.ndarray | None, x: int, y: int, size: int, caption: str, fs: int) -> None:
+    tx = _text()
+    if src is not None and src.size:
+        t = src if src.ndim == 3 else cv2.cvtColor(src, cv2.COLOR_GRAY2BGR)
+        img[y:y + size, x:x + size] = cv2.resize(t, (size, size), interpolation=cv2.INTER_AREA)
+    else:
+        cv2.rectangle(img, (x, y), (x + size, y + size), (55, 50, 48), -1)
+        tx.put(img, "–", (x + size // 2 - fs // 3, y + size // 2 + fs // 3), fs, MUTED)
+    cv2.rectangle(img, (x, y), (x + size, y + size), (90, 90, 90), 1)
+    cap = tx.fit(caption, fs, size)
+    tx.put(img, cap, (x + (size - tx.width(cap, fs)) // 2, y + size + int(fs * 1.15)), fs, MUTED)
+
+
+def choose_side(box: tuple[int, int, int, int] | None, width: int, previous: str | None = None,
+                hysteresis: float = 0.08) -> str:
+    """The side for the panel column: the one with more room beside the face box.
+
+    Sticks to ``previous`` unless the other side has clearly more room (``hysteresis`` x width),
+    so the panel does not flip when a centred face moves a little."""
+    if box is None:
+        return previous or "right"
+    x, _, w, _ = box
+    left_room, right_room = x, width - (x + w)
+    best = "right" if right_room >= left_room else "left"
+    if previous in ("left", "right") and best != previous:
+        margin = abs(right_room - left_room)
+        if margin < hysteresis * width:
+            return previous
+    return best
+
+
+# ------------------------------------------------------------------------------------------------
+# the renderer
+
+
+@dataclass
+class _Geom:
+    W: int
+    H: int
+    s: float  # scale relative to 640x480
+    fs: int  # body font size (px)
+    pad: int
+    col_x0: int
+    col_x1: int
+    strip_y0: int
+    strip_y1: int
+    strip_x0: int
+    strip_x1: int
+    side: str
+    extra: dict = field(default_factory=dict)
+
+
+def _geometry(shape: tuple[int, ...], state: OverlayState) -> _Geom:
+    H, W = shape[:2]
+    s = max(0.5, min(W / 640.0, H / 480.0))
+    fs = max(10, round(13 * s))
+    pad = max(4, round(8 * s))
+    side = state.side or choose_side(state.box, W)
+    col_w = int(np.clip(round(0.29 * W), 150, 420))
+    if state.box is not None:
+        # keep the column beside the face when there is room for a narrower but usable one
+        x, _, w, _ = state.box
+        room = (W - (x + w)) if side == "right" else x
+        room -= pad
+        if room < col_w and room >= max(150, 0.22 * W):
+            col_w = int(room)
+    col_x0, col_x1 = (W - col_w, W) if side == "right" else (0, col_w)
+    strip_h = max(30, round(40 * s))
+    sx0, sx1 = (0, col_x0) if side == "right" else (col_x1, W)
+    strip_y0, strip_y1 = H - strip_h, H
+    if state.box is not None:
+        _, y, _, h = state.box
+        if y + h > H - strip_h - pad and y > strip_h + pad:
+            strip_y0, strip_y1 = 0, strip_h  # the face reaches the bottom: put the strip on top
+    return _Geom(W, H, s, fs, pad, col_x0, col_x1, strip_y0, strip_y1, sx0, sx1, side)
+
+
+def render_overlay(frame: np.ndarray, state: OverlayState) -> np.ndarray:
+    """Draw the overlay on a copy of ``frame`` (BGR uint8); the output has the same size."""
+    img = np.ascontiguousarray(frame, dtype=np.uint8).copy()
+    if img.ndim == 2:
+        img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    g = _geometry(img.shape, state)
+    _draw_face(img, state, g)
+    _draw_column(img, state, g)
+    _draw_strip(img, state, g)
+    _draw_banners(img, state, g)
+    return img
+
+
+def _draw_face(img: np.ndarray, st: OverlayState, g: _Geom) -> None:
+    if st.box is None or not st.face:
+        return
+    color = ALERT if st.event else ACCENT
+    thick = max(2, round(2 * g.s))
+    _corners(img, tuple(int(v) for v in st.box), color, thick)
+    # a small tag above (or below) the box: the track state, never on the face itself
+    x, y, w, h = (int(v) for v in st.box)
+    tag = "motion event" if st.event else "tracking"
+    fs = max(10, round(g.fs * 0.9))
+    th = int(fs * 1.25) + max(3, fs // 3)
+    ty = y - th - 4 if y - th - 4 >= 0 else min(y + h + 4, g.H - th)
+    _pill(img, tag, x, ty, fs, (20, 20, 20), color, 600)
+
+
+def _draw_column(img: np.ndarray, st: OverlayState, g: _Geom) -> None:
+    tx = _text()
+    x0, x1, pad, fs = g.col_x0, g.col_x1, g.pad, g.fs
+    _shade(img, x0, 0, x1, g.H)
+    cx, cw = x0 + pad, (x1 - x0) - 2 * pad
+    y = pad
+
+    # header: model name and the demo badge
+    big = round(fs * 1.25)
+    tx.put(img, "MPT live", (cx, y + big), big, WHITE, 700)
+    if st.demo:
+        _pill(img, "DEMO MODEL", x1 - pad, y, max(10, round(fs * 0.85)), (10, 10, 10), DEMO_BG, 800, anchor="right")
+    y += big + round(fs * 0.6)
+    if st.model:
+        tx.put(img, tx.fit(st.model, round(fs * 0.85), cw), (cx, y + round(fs * 0.85)), round(fs * 0.85), MUTED)
+        y += round(fs * 1.3)
+    y += round(fs * 0.3)
+
+    # the current label, large
+    huge = round(fs * 1.9)
+    if not st.face:
+        label, color, sub = "no face", ALERT, "looking for a face…"
+    elif st.label is None:
+        label, color, sub = "warming up", MUTED, "filling the first window"
+    else:
+        label = st.label
+        color = class_color(st.classes, st.label)
+        if st.label in st.classes and st.confidence is not None:
+            sub = f"confidence {st.confidence:.0%}"
+        else:
+            sub = "no motion event"
+    cv2.rectangle(img, (cx, y + round(fs * 0.2)), (cx + max(3, round(4 * g.s)), y + huge + round(fs * 1.5)),
+                  color, -1)
+    lx = cx + round(10 * g.s)
+    tx.put(img, tx.fit(label, huge, cw - (lx - cx), 700), (lx, y + huge), huge, WHITE, 700)
+    tx.put(img, sub, (lx, y + huge + round(fs * 1.45)), fs, MUTED)
+    y += huge + round(fs * 2.5)
+
+    # one bar per class
+    classes = list(st.classes)
+    probs = list(st.probs) if st.probs is not None else [None] * len(classes)
+    name_w = max([tx.width(c, fs) for c in classes] + [0])
+    name_w = min(name_w, int(cw * 0.45))
+    val_w = tx.width("100%", fs)
+    row_h = round(fs * 1.55)
+    bar_x0 = cx + name_w + round(6 * g.s)
+    bar_x1 = cx + cw - val_w - round(6 * g.s)
+    g.extra["bars"] = []
+    for c, p in zip(classes, probs):
+        col = class_color(classes, c)
+        is_top = st.face and st.label == c
+        tx.put(img, tx.fit(c, fs, name_w), (cx, y + fs), fs, WHITE if is_top else MUTED, 700 if is_top else 400)
+        by0, by1 = y + round(fs * 0.15), y + round(fs * 1.1)
+        cv2.rectangle(img, (bar_x0, by0), (bar_x1, by1), (60, 56, 54), -1)
+        if st.face and p is not None and np.isfinite(p):
+            bx = bar_x0 + int(round((bar_x1 - bar_x0) * float(np.clip(p, 0, 1))))
+            if bx > bar_x0:
+                cv2.rectangle(img, (bar_x0, by0), (bx, by1), col if st.face else NOFACE, -1)
+            v = f"{float(p):.0%}"
+            tx.put(img, v, (cx + cw - tx.width(v, fs), y + fs), fs, WHITE if is_top else MUTED)
+        g.extra["bars"].append((c, (bar_x0, by0, bar_x1, by1)))
+        y += row_h
+    y += round(fs * 0.4)
+
+    # thumbnails: what the model sees
+    n, gap = 3, max(3, round(5 * g.s))
+    ts = int((cw - (n - 1) * gap) / n)
+    ts = max(24, min(ts, round(110 * g.s)))
+    foot = round(fs * 1.2) + ts + round(fs * 1.5)
+    stats_h = 3 * round(fs * 1.35) + pad
+    if y + foot + stats_h <= g.H - (g.strip_y1 - g.strip_y0 if g.strip_y0 > 0 else 0):
+        tx.put(img, "what the model sees", (cx, y + fs), round(fs * 0.85), MUTED)
+        y += round(fs * 1.2)
+        for i, (src, cap) in enumerate(((st.aligned, "aligned"), (st.motion, "motion ×α"), (st.dynamic, "dynamic"))):
+            _thumb(img, src, cx + i * (ts + gap), y, ts, cap, round(fs * 0.8))
+        y += ts + round(fs * 1.5)
+
+    # run figures, at the bottom of the column
+    lines = []
+    fps = f"{st.fps:.1f} fps" if st.fps is not None else "– fps"
+    lat = f"model {st.latency_ms:.0f} ms" if st.latency_ms is not None else "model – ms"
+    if st.motion_score is not None and st.face:
+        lines.append(f"motion {st.motion_score:.3g}" + ("  · event" if st.event else ""))
+    lines.append(f"{fps}   {lat}")
+    prov = st.provider.replace("ExecutionProvider", "") if st.provider else "–"
+    t = f"   t {st.time_s:.1f} s" if st.time_s is not None else ""
+    lines.append(f"{prov}{t}")
+    small = round(fs * 0.9)
+    yb = g.H - pad - (len(lines) - 1) * round(small * 1.35)
+    for ln in lines:
+        tx.put(img, tx.fit(ln, small, cw), (cx, yb), small, MUTED)
+        yb += round(small * 1.35)
+
+
+def _draw_strip(img: np.ndarray, st: OverlayState, g: _Geom) -> None:
+    tx = _text()
+    x0, x1, y0, y1 = g.strip_x0, g.strip_x1, g.strip_y0, g.strip_y1
+    if x1 - x0 < 40:
+        return
+    _shade(img, x0, y0, x1, y1, alpha=0.7)
+    fs = max(10, round(g.fs * 0.8))
+    lx = x0 + g.pad
+    tx.put(img, "history", (lx, y0 + fs + 2), fs, MUTED)
+    tx.put(img, "motion", (lx, y1 - 4), fs, (120, 220, 255))
+    px0 = lx + tx.width("history", fs) + g.pad
+    px1 = x1 - g.pad
+    cy0, cy1 = y0 + 4, y1 - 4
+    hist = list(st.history)
+    if not hist or px1 - px0 < 10:
+        return
+    n = len(hist)
+    cell = (px1 - px0) / max(n, 1)
+    band_y1 = cy0 + (cy1 - cy0) // 2
+    scores = np.array([np.nan if sc is None else float(sc) for _, sc in hist], dtype=np.float64)
+    finite = scores[np.isfinite(scores)]
+    top = float(np.percentile(finite, 98)) if finite.size else 1.0
+    top = top if top > 0 else 1.0
+    pts = []
+    for i, (lab, sc) in enumerate(hist):
+        a, b = int(px0 + i * cell), int(px0 + (i + 1) * cell)
+        cv2.rectangle(img, (a, cy0), (max(a, b - 1), band_y1), class_color(st.classes, lab), -1)
+        if sc is not None and np.isfinite(sc):
+            v = min(1.0, np.sqrt(max(float(sc), 0.0) / top))
+            pts.append((int((a + b) / 2), int(cy1 - v * (cy1 - band_y1 - 2))))
+        elif len(pts) > 1:
+            cv2.polylines(img, [np.array(pts, np.int32)], False, (120, 220, 255), max(1, round(g.s)), cv2.LINE_AA)
+            pts = []
+        else:
+            pts = []
+    if len(pts) > 1:
+        cv2.polylines(img, [np.array(pts, np.int32)], False, (120, 220, 255), max(1, round(g.s)), cv2.LINE_AA)
+
+
+def _draw_banners(img: np.ndarray, st: OverlayState, g: _Geom) -> None:
+    """Top-of-frame messages in the free area: NO FACE, PAUSED, REC, transient messages."""
+    fa0, fa1 = (0, g.col_x0) if g.side == "right" else (g.col_x1, g.W)
+    fs = round(g.fs * 1.15)
+    top = g.pad + (g.strip_y1 if g.strip_y0 == 0 else 0)
+    if not st.face:
+        _pill(img, "NO FACE", (fa0 + fa1) // 2, top, round(fs * 1.3), WHITE, ALERT, 800, anchor="center")
+    if st.recording:
+        x = fa1 - g.pad
+        _, _, w, h = _pill(img, "REC", x, top, fs, WHITE, (30, 30, 200), 800, anchor="right")
+    if st.paused:
+        _pill(img, "PAUSED", fa0 + g.pad, top, fs, (20, 20, 20), WARN, 800)
+    if st.message:
+        mfs = round(g.fs * 0.95)
+        _, _, _, h = (0, 0, 0, int(mfs * 1.25) + max(3, mfs // 3))
+        strip_top = g.strip_y0 if g.strip_y0 > 0 else g.H
+        _pill(img, _text().fit(st.message, mfs, fa1 - fa0 - 4 * g.pad), (fa0 + fa1) // 2,
+              strip_top - h - g.pad, mfs, WHITE, (70, 70, 70), 500, anchor="center")
+
+
+# ------------------------------------------------------------------------------------------------
+# thumbnails from the model inputs
+
+
+def to_bgr_uint8(chw: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
+    """A normalised (3,S,S) RGB model input back to a viewable BGR uint8 image."""
+    m = np.asarray(mean, np.float32).reshape(3, 1, 1)
+    s = np.asarray(std, np.float32).reshape(3, 1, 1)
+    rgb = np.clip(chw * s + m, 0.0, 1.0)
+    return np.ascontiguousarray((rgb.transpose(1, 2, 0)[:, :, ::-1] * 255.0).astype(np.uint8))
+
+
+def motion_heatmap(motion: np.ndarray, mean: Sequence[float], std: Sequence[float], size: int = 112,
+                   saturate: float = 0.6) -> np.ndarray:
+    """Where the magnified clip moves: mean |M_t - M_0| over the window, as a colour map.
+
+    ``motion``: (T,3,S,S) normalised model input. A mean change of ``saturate`` (in units of the
+    0..1 intensity range, after x alpha magnification) is full scale; a still clip is black.
+    Magnified sensor noise on a still face is about 0.1, a talking mouth 0.4-0.7."""
+    s = np.asarray(std, np.float32).reshape(1, 3, 1, 1)
+    step = max(1, motion.shape[-1] // size)
+    m = motion[:, :, ::step, ::step] * s  # un-normalised change (the mean cancels in differences)
+    d = np.abs(m[1:] - m[:1]).mean(axis=(0, 1))
+    u8 = (np.clip(d / saturate, 0.0, 1.0) * 255).astype(np.uint8)
+    return cv2.applyColorMap(u8, cv2.COLORMAP_INFERNO)

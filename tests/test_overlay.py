@@ -1,0 +1,118 @@
+"""The overlay renderer: size kept, bars follow probabilities, no-face state, panels away from the face."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mpt_live.overlay import OverlayState, _geometry, choose_side, motion_heatmap, render_overlay, to_bgr_uint8
+
+CLASSES = ["negative", "positive", "surprise"]
+
+
+def _frame(w: int, h: int) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    return rng.integers(60, 200, (h, w, 3), dtype=np.uint8)
+
+
+def _state(w: int, h: int, probs, **kw) -> OverlayState:
+    box = (w // 2 - h // 5, h // 4, 2 * h // 5, 2 * h // 5)  # a centred face
+    d = dict(classes=CLASSES, probs=probs, label="positive", confidence=float(max(probs)), face=True, box=box,
+             aligned=np.full((224, 224, 3), 128, np.uint8), motion=np.zeros((112, 112, 3), np.uint8),
+             dynamic=np.full((224, 224, 3), 128, np.uint8), history=[("neutral", 1.0), ("positive", 5.0), (None, None)],
+             motion_score=5.0, fps=30.0, latency_ms=40.0, provider="CPUExecutionProvider", model="m.onnx", demo=True)
+    d.update(kw)
+    return OverlayState(**d)
+
+
+def _bar_rects(frame: np.ndarray, st: OverlayState):
+    """The bar rectangles the renderer used (it records them in its geometry)."""
+    from mpt_live import overlay as ov
+
+    g = ov._geometry(frame.shape, st)
+    ov._draw_column(frame.copy(), st, g)
+    return g.extra["bars"]
+
+
+def _bar_fill(img: np.ndarray, rect) -> float:
+    """Fraction of the bar's middle row that is drawn in a (saturated) class colour."""
+    x0, y0, x1, y1 = rect
+    row = img[(y0 + y1) // 2, x0:x1].astype(int)
+    sat = row.max(axis=1) - row.min(axis=1)
+    return float((sat > 60).mean())
+
+
+@pytest.mark.parametrize("w,h", [(640, 480), (1280, 720)])
+def test_size_kept_and_bars_follow_probabilities(w, h):
+    frame = _frame(w, h)
+    st_lo = _state(w, h, [0.1, 0.2, 0.7])
+    st_hi = _state(w, h, [0.1, 0.8, 0.1])
+    out_lo, out_hi = render_overlay(frame, st_lo), render_overlay(frame, st_hi)
+    assert out_lo.shape == frame.shape and out_lo.dtype == np.uint8
+    assert not np.array_equal(out_lo, frame)
+    assert np.array_equal(frame, _frame(w, h)), "the input frame is not modified"
+    bars = dict(_bar_rects(frame, st_hi))
+    assert set(bars) == set(CLASSES)
+    pos = bars["positive"]
+    assert _bar_fill(out_hi, pos) == pytest.approx(0.8, abs=0.06)
+    assert _bar_fill(out_lo, pos) == pytest.approx(0.2, abs=0.06)
+    assert _bar_fill(out_lo, bars["surprise"]) > _bar_fill(out_hi, bars["surprise"]) + 0.4
+
+
+@pytest.mark.parametrize("w,h", [(640, 480), (1280, 720)])
+def test_panels_do_not_cover_the_face(w, h):
+    frame = _frame(w, h)
+    st = _state(w, h, [0.2, 0.5, 0.3])
+    out = render_overlay(frame, st)
+    x, y, bw, bh = st.box
+    inner = (slice(y + 6, y + bh - 6), slice(x + 6, x + bw - 6))
+    assert np.array_equal(out[inner], frame[inner]), "nothing is drawn inside the face box"
+    g = _geometry(frame.shape, st)
+    assert g.col_x0 >= x + bw or g.col_x1 <= x
+
+
+def test_no_face_state_renders_a_banner():
+    w, h = 640, 480
+    frame = np.full((h, w, 3), 127, np.uint8)
+    st = _state(w, h, [0.2, 0.5, 0.3], face=False, box=None, label=None, aligned=None, motion=None, dynamic=None)
+    out = render_overlay(frame, st)
+    assert out.shape == frame.shape
+    g = _geometry(frame.shape, st)
+    banner = out[0:60, g.strip_x0:g.col_x0]
+    red = (banner[..., 2].astype(int) - banner[..., 1].astype(int)) > 100
+    assert red.sum() > 500, "a red NO FACE banner at the top of the free area"
+    # bars stay empty without a face (no stale probabilities)
+    for _, rect in _bar_rects(frame, st):
+        assert _bar_fill(out, rect) == 0.0
+
+
+def test_demo_badge_only_for_demo_models():
+    w, h = 640, 480
+    frame = np.full((h, w, 3), 127, np.uint8)
+    a = render_overlay(frame, _state(w, h, [0.2, 0.5, 0.3], demo=True))
+    b = render_overlay(frame, _state(w, h, [0.2, 0.5, 0.3], demo=False))
+    g = _geometry(frame.shape, _state(w, h, [0.2, 0.5, 0.3]))
+    header = (slice(0, 40), slice(g.col_x0, g.col_x1))
+    orange = lambda im: ((im[..., 2].astype(int) > 200) & (im[..., 0].astype(int) < 60)).sum()  # noqa: E731
+    assert orange(a[header]) > 200 and orange(b[header]) == 0
+
+
+def test_side_choice_and_hysteresis():
+    assert choose_side((400, 100, 150, 150), 640) == "left"
+    assert choose_side((50, 100, 150, 150), 640) == "right"
+    assert choose_side(None, 640, "left") == "left"
+    # a centred face that drifts a little keeps the panel where it was
+    assert choose_side((250, 100, 150, 150), 640, previous="left") == "left"
+
+
+def test_thumbnail_helpers():
+    mean = std = (0.5, 0.5, 0.5)
+    img = to_bgr_uint8(np.zeros((3, 8, 8), np.float32), mean, std)
+    assert img.shape == (8, 8, 3) and img.dtype == np.uint8 and int(img[0, 0, 0]) == 127
+    still = np.zeros((16, 3, 224, 224), np.float32)
+    hm = motion_heatmap(still, mean, std)
+    assert hm.shape == (112, 112, 3) and int(hm.max()) < 10  # a still clip is dark
+    moving = still.copy()
+    moving[8:, :, 50:100, 50:100] = 1.0
+    hm2 = motion_heatmap(moving, mean, std)
+    assert hm2[35, 35].sum() > hm2[5, 5].sum() + 100
