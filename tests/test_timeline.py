@@ -1,0 +1,43 @@
+"""timeline.png from predictions rows (numbers or CSV strings), with and without class columns."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from mpt_live.timeline import read_rows, render_timeline
+from mpt_live.writers import CSVSink
+
+CLASSES = ["negative", "positive", "surprise"]
+
+
+def _rows(n=60):
+    rows = []
+    for i in range(n):
+        face = not 30 <= i < 36
+        r = {"time_s": i / 8, "frame": i * 4, "face": int(face), "motion_score": (1.0 + (20 if 10 <= i < 14 else 0)) if face else None,
+             "top": ("surprise" if 10 <= i < 14 else "neutral") if face else None}
+        for k, c in enumerate(CLASSES):
+            r[f"p_{c}"] = (0.2 + 0.1 * k) if face else None
+        rows.append(r)
+    return rows
+
+
+def test_timeline_from_csv_rows(tmp_path):
+    cols = ["time_s", "frame", "face", "motion_score", *[f"p_{c}" for c in CLASSES], "top"]
+    with CSVSink(tmp_path / "p.csv", cols) as sink:
+        for r in _rows():
+            sink.write(r)
+    rows = read_rows(tmp_path / "p.csv")
+    ev = [{"start": 0.25, "end": 1.75, "peak": 1.5, "peak_score": 21.0, "top": "surprise"}]
+    out = render_timeline(rows, CLASSES, ev, tmp_path / "timeline.png", title="clip", demo=True)
+    img = cv2.imread(str(out))
+    assert img is not None and img.shape[1] >= 1000
+    assert not (tmp_path / "timeline.tmp.png").exists()
+
+
+def test_timeline_motion_only_and_empty(tmp_path):
+    a = render_timeline(_rows(), [], [], tmp_path / "a.png")
+    b = render_timeline([], CLASSES, [], tmp_path / "b.png")
+    assert cv2.imread(str(a)) is not None and cv2.imread(str(b)) is not None
+    assert cv2.imread(str(a)).shape[0] < cv2.imread(str(render_timeline(_rows(), CLASSES, [], tmp_path / "c.png"))).shape[0]
