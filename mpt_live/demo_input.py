@@ -1,0 +1,100 @@
+"""The bundled default input: a synthetic interview-like clip with known facial movements.
+
+Rendered at run time from scikit-image's public-domain ``astronaut`` portrait (Eileen Collins,
+NASA), so the project ships no face media: ~12 s at 30 fps, 640x480, with slight head drift,
+blinks, sensor noise, illumination flicker and four subtle local facial movements of different
+classes at known times. ``render_demo_clip`` writes the MP4 and ``<name>.truth.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from .errors import InputError
+from .synthface import CLASSES, Blink, FaceAnimator, Flicker, HeadMotion, detect_face, random_event, to_jsonable
+
+FPS = 30.0
+DURATION_S = 12.0
+SIZE = (640, 480)  # width, height
+EVENT_TIMES = (2.5, 5.0, 7.5, 10.0)  # approximate onsets (s)
+BLINK_SLOTS = (1.0, 3.8, 6.3, 8.8, 11.2)  # between the events
+SOURCE = "skimage.data.astronaut() (Eileen Collins, NASA; public domain), rendered by mpt_live.demo_input"
+
+
+def demo_portrait() -> np.ndarray:
+    """The astronaut portrait as a 640x480 BGR frame: the 4:3 head-and-shoulders crop, upscaled."""
+    from skimage import data
+
+    rgb = data.astronaut()  # 512x512 RGB
+    crop = rgb[0:288, 32:416]  # 384x288 (4:3) around the face
+    return cv2.resize(np.ascontiguousarray(crop[..., ::-1]), SIZE, interpolation=cv2.INTER_CUBIC)
+
+
+def demo_animator(seed: int = 0) -> tuple[FaceAnimator, dict[str, Any]]:
+    """The animator of the demo clip and its ground truth (events, blinks, parameters)."""
+    portrait = demo_portrait()
+    face = detect_face(portrait)
+    if face is None:  # pragma: no cover - the astronaut is always found
+        raise InputError("demo portrait: no face found by the face detector")
+    rng = np.random.default_rng([seed, 2508])
+    classes = [CLASSES[i] for i in rng.permutation(len(CLASSES))[: len(EVENT_TIMES)]]
+    events = []
+    for t0, cls in zip(EVENT_TIMES, classes):
+        onset = t0 + float(rng.uniform(-0.25, 0.25))
+        events.append(random_event(cls, rng, onset, float(rng.uniform(0.3, 0.5)), float(rng.uniform(1.0, 3.0))))
+    n_blinks = int(rng.integers(2, 4))
+    slots = sorted(rng.choice(len(BLINK_SLOTS), size=n_blinks, replace=False))
+    blinks = [Blink(BLINK_SLOTS[i] + float(rng.uniform(-0.2, 0.2)), float(rng.uniform(0.15, 0.3))) for i in slots]
+    head = HeadMotion(seed, translation_px=1.2, rotation_deg=0.2, scale=0.002, max_hz=0.5)
+    flicker = Flicker(float(rng.uniform(0.002, 0.006)), (float(rng.uniform(0.5, 2.0)), float(rng.uniform(3, 8))),
+                      (float(rng.uniform(0, 6.28)), float(rng.uniform(0, 6.28))))
+    anim = FaceAnimator(portrait, face.keypoints, events=events, blinks=blinks, head=head, flicker=flicker,
+                        noise_sigma=2.0, seed=seed)
+    truth = {
+        "source": SOURCE,
+        "seed": seed,
+        "fps": FPS,
+        "frames": int(round(DURATION_S * FPS)),
+        "width": SIZE[0],
+        "height": SIZE[1],
+        "keypoints": face.keypoints,
+        "events": [e.to_dict() for e in events],
+        "blinks": [b.to_dict() for b in blinks],
+        "head_motion": {"translation_px": 1.2, "rotation_deg": 0.2, "scale": 0.002, "max_hz": 0.5},
+        "flicker": {"amplitude": flicker.amplitude, "hz": flicker.hz},
+        "noise_sigma": 2.0,
+    }
+    return anim, to_jsonable(truth)
+
+
+def truth_path(video_path: str | Path) -> Path:
+    """``clip.mp4`` -> ``clip.truth.json`` next to it."""
+    p = Path(video_path)
+    return p.with_name(p.stem + ".truth.json")
+
+
+def render_demo_clip(out_path: str | Path, seed: int = 0) -> dict[str, Any]:
+    """Render the default input to ``out_path`` (MP4, mp4v) and ``<name>.truth.json``; return the truth.
+
+    Truth events: ``class``, ``action``, ``action_units``, ``start``/``apex``/``end`` (s) and
+    ``amplitude_px`` (displacement at apex, frame pixels); ``blinks``: ``start``/``end`` (s).
+    Deterministic for a seed.
+    """
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    anim, truth = demo_animator(seed)
+    writer = cv2.VideoWriter(str(out_path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, SIZE)
+    if not writer.isOpened():
+        raise InputError(f"{out_path}: cannot open an MP4 (mp4v) video writer there")
+    try:
+        for i in range(truth["frames"]):
+            writer.write(anim.render(i / FPS, i))
+    finally:
+        writer.release()
+    truth_path(out_path).write_text(json.dumps(truth, indent=1) + "\n")
+    return truth

