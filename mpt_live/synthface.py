@@ -173,7 +173,8 @@ def time_course(t: float | np.ndarray, onset: float, apex: float, offset: float)
     return float(s) if s.ndim == 0 else s
 
 
-def source_coords(mx: np.ndarray, my: np.ndarray, field: np.ndarray, iterations: int = 3) -> tuple[np.ndarray, np.ndarray]:
+def source_coords(mx: np.ndarray, my: np.ndarray, field: np.ndarray,
+                  iterations: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """Source coordinates q with ``q + field(q) = (mx, my)``: the backward map of a forward field.
 
     Fixed-point iteration ``q <- m - field(q)``; converges fast for smooth fields (|grad| << 1),
@@ -184,14 +185,6 @@ def source_coords(mx: np.ndarray, my: np.ndarray, field: np.ndarray, iterations:
         d = cv2.remap(field, qx, qy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         qx, qy = mx - d[..., 0], my - d[..., 1]
     return qx, qy
-
-
-def warp(image: np.ndarray, field: np.ndarray, border: int = cv2.BORDER_REFLECT101) -> np.ndarray:
-    """Move the content of ``image`` by the displacement ``field`` (H, W, 2): ``out(p + d(p)) = in(p)``."""
-    h, w = image.shape[:2]
-    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    qx, qy = source_coords(xs, ys, np.ascontiguousarray(field, dtype=np.float32))
-    return cv2.remap(image, qx, qy, cv2.INTER_LINEAR, borderMode=border)
 
 
 # --------------------------------------------------------------------------- events
@@ -211,7 +204,8 @@ class Event:
         if self.action not in ACTIONS:
             raise ValueError(f"unknown action {self.action!r}; known: {sorted(ACTIONS)}")
         if not self.onset < self.apex < self.offset:
-            raise ValueError(f"event times must satisfy onset < apex < offset, got {self.onset}, {self.apex}, {self.offset}")
+            raise ValueError("event times must satisfy onset < apex < offset, "
+                             f"got {self.onset}, {self.apex}, {self.offset}")
 
     @property
     def cls(self) -> str:

@@ -18,7 +18,6 @@ Deterministic for a seed: a clip's pixels depend only on (seed, subject, class, 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 from concurrent.futures import ProcessPoolExecutor
@@ -33,8 +32,6 @@ import numpy as np
 from mpt_live import __version__
 from mpt_live.errors import InputError
 from mpt_live.synthface import CLASSES, Blink, Event, FaceAnimator, Flicker, HeadMotion, random_event, to_jsonable
-
-log = logging.getLogger("mpt.synth")
 
 IMAGE_EXT = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 VIDEO_EXT = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"}
@@ -337,7 +334,8 @@ def generate(faces_dir: str | Path, out_root: str | Path, cfg: SynthConfig = Syn
     tasks = []
     for p in plans:
         c = chosen[p["subject"] - 1]
-        tasks.append((c.image, c.keypoints, c.face_px, p, cfg, root / FRAMES_DIR / f"sub{p['subject']:02d}" / p["filename"]))
+        folder = root / FRAMES_DIR / f"sub{p['subject']:02d}" / p["filename"]
+        tasks.append((c.image, c.keypoints, c.face_px, p, cfg, folder))
     workers = min(workers or os.cpu_count() or 1, len(tasks))
     clips: list[dict[str, Any]] = []
     if workers <= 1:
