@@ -28,6 +28,7 @@ TAB10 = [
 ]
 NEUTRAL = (150, 150, 150)
 NOFACE = (60, 60, 60)
+WARMING = (105, 105, 105)
 WHITE = (245, 245, 245)
 MUTED = (175, 175, 175)
 PANEL = (28, 24, 22)
@@ -38,9 +39,12 @@ DEMO_BG = (0, 140, 255)  # orange
 
 
 def class_color(classes: Sequence[str], label: str | None) -> tuple[int, int, int]:
-    """Colour of a label: its class colour, grey for ``neutral``, dark grey for no face (None)."""
+    """Colour of a label: its class colour, grey for ``neutral``, dark grey for no face (None),
+    between the two for "warming up" (a face, but no full window yet)."""
     if label is None:
         return NOFACE
+    if label == "warming up":
+        return WARMING
     if label in classes:
         return TAB10[list(classes).index(label) % len(TAB10)]
     return NEUTRAL

@@ -50,8 +50,9 @@ def render_timeline(
     probs = {c: np.array([_num(r.get(f"p_{c}")) for r in rows]) for c in classes}
     has_probs = any(np.isfinite(p).any() for p in probs.values())
 
-    tops = [str(r.get("top") or "") for r in rows]
-    has_top = has_probs and any(tops)
+    # the label strip: the row's top, or "warming up" (a face, no full window yet) / "" (no face)
+    tops = [str(r.get("top") or ("warming up" if f else "")) for r, f in zip(rows, face)]
+    has_top = has_probs and any(str(r.get("top") or "") for r in rows)
     ratios = ([0.22] if has_top else []) + ([1.0] if has_probs else []) + [1.0]
     fig = Figure(figsize=(12, 1.6 + 2.4 * sum(ratios)), dpi=100, layout="constrained")
     axes = list(fig.subplots(len(ratios), 1, sharex=True, squeeze=False, gridspec_kw={"height_ratios": ratios})[:, 0])
@@ -61,11 +62,11 @@ def render_timeline(
         # one bar per window, from the previous window's time to this one's, coloured by its label
         starts = np.r_[t[0] - (t[1] - t[0] if len(t) > 1 else 0.1), t[:-1]] if len(t) else t
         colours = {c: cmap(i % 10) for i, c in enumerate(classes)}
-        for lab, colour in list(colours.items()) + [("neutral", "0.75"), ("", "0.35")]:
+        for lab, colour in list(colours.items()) + [("neutral", "0.75"), ("warming up", "0.9"), ("", "0.35")]:
             sel = [k for k, x in enumerate(tops) if x == lab]
             if sel:
                 ax.broken_barh([(starts[k], t[k] - starts[k]) for k in sel], (0, 1), color=colour, lw=0,
-                               label={"neutral": "neutral", "": "no face"}.get(lab))
+                               label={"neutral": "neutral", "warming up": "warming up", "": "no face"}.get(lab))
         ax.set_yticks([])
         ax.set_ylabel("label", rotation=0, ha="right", va="center")
         ax.set_ylim(0, 1)

@@ -1,0 +1,191 @@
+"""The model worker: magnify + rank pool + classify a window in a thread, off the display path.
+
+Two queueing policies:
+
+* ``live=True`` (camera, stream, ``--realtime``): one pending slot, the newest window replaces a
+  window still waiting (latest window wins; replaced windows are counted in ``dropped``), and
+  ``submit`` never blocks, so the display never waits for the model.
+* ``live=False`` (recorded files): a short FIFO; ``submit`` blocks while it is full, so every
+  window is classified, in order.
+
+Results come back in submission order through :meth:`Predictor.poll` (non-blocking) and
+:meth:`Predictor.drain` (waits for everything submitted).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from .clip import ClipSpec
+from .motion import model_inputs
+from .overlay import motion_heatmap, to_bgr_uint8
+from .stream import Window
+
+
+class Classifier(Protocol):
+    classes: list[str]
+
+    def predict(self, dynamic_images: np.ndarray, motion_clips: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass
+class WindowResult:
+    """One processed window: what is written (raw) and what is shown."""
+
+    time_s: float
+    frame: int
+    face: bool
+    box: tuple[int, int, int, int] | None
+    motion_score: float | None  # None: no full window of face (no clip)
+    probs: np.ndarray | None  # (C,) raw model probabilities; None without clip or model
+    captured: float  # monotonic time the window's last frame was captured
+    done: float  # monotonic time the prediction was ready
+    timings: dict[str, float] = field(default_factory=dict)
+    aligned: np.ndarray | None = None  # thumbnails (BGR uint8), only when asked for
+    motion: np.ndarray | None = None
+    dynamic: np.ndarray | None = None
+
+    @property
+    def latency_ms(self) -> float:
+        return (self.done - self.captured) * 1e3
+
+
+@dataclass
+class _Job:
+    window: Window
+    captured: float
+    submitted: float
+
+
+class Predictor:
+    """Runs ``model_inputs`` and ``classifier.predict`` on submitted windows in one worker thread."""
+
+    def __init__(self, spec: ClipSpec, classifier: Classifier | None, live: bool, thumbnails: bool = False,
+                 max_queue: int = 3) -> None:
+        self.spec = spec
+        self.classifier = classifier
+        self.live = live
+        self.thumbnails = thumbnails
+        self.max_queue = 1 if live else max(1, max_queue)
+        self._jobs: deque[_Job] = deque()
+        self._results: deque[WindowResult] = deque()
+        self._cond = threading.Condition()
+        self._busy = False
+        self._closed = False
+        self.error: BaseException | None = None
+        self.submitted = 0
+        self.dropped = 0
+        self.processed = 0
+        self._thread = threading.Thread(target=self._loop, name="mpt-predictor", daemon=True)
+        self._thread.start()
+
+    # -- producer ------------------------------------------------------------------------------
+    def submit(self, window: Window, captured: float) -> None:
+        """Queue a window (live: replace a waiting one; files: wait for room)."""
+        job = _Job(window, captured, time.monotonic())
+        with self._cond:
+            self._raise_if_failed()
+            if self.live:
+                if self._jobs:
+                    self._jobs.clear()
+                    self.dropped += 1
+            else:
+                while len(self._jobs) >= self.max_queue and self.error is None and not self._closed:
+                    self._cond.wait(0.5)
+                self._raise_if_failed()
+            self._jobs.append(job)
+            self.submitted += 1
+            self._cond.notify_all()
+
+    @property
+    def idle(self) -> bool:
+        """Nothing running and nothing waiting."""
+        with self._cond:
+            return not self._busy and not self._jobs
+
+    def poll(self) -> list[WindowResult]:
+        """Finished results, oldest first (non-blocking)."""
+        with self._cond:
+            self._raise_if_failed()
+            out = list(self._results)
+            self._results.clear()
+            return out
+
+    def drain(self, timeout: float | None = None) -> list[WindowResult]:
+        """Wait until every submitted window is done; return the remaining results."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while (self._jobs or self._busy) and self.error is None:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    break
+                self._cond.wait(0.5 if left is None else min(left, 0.5))
+        return self.poll()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._jobs.clear()
+            self._cond.notify_all()
+        self._thread.join(timeout=10.0)
+
+    def _raise_if_failed(self) -> None:
+        if self.error is not None:
+            raise RuntimeError(f"model worker failed: {type(self.error).__name__}: {self.error}") from self.error
+
+    # -- worker --------------------------------------------------------------------------------
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._jobs and not self._closed:
+                    self._cond.wait()
+                if self._closed:
+                    return
+                job = self._jobs.popleft()
+                self._busy = True
+                self._cond.notify_all()  # room in the queue
+            try:
+                res = self._process(job)
+            except BaseException as e:  # reported to the main thread by poll/submit
+                with self._cond:
+                    self.error = e
+                    self._busy = False
+                    self._cond.notify_all()
+                return
+            with self._cond:
+                self._results.append(res)
+                self.processed += 1
+                self._busy = False
+                self._cond.notify_all()
+
+    def _process(self, job: _Job) -> WindowResult:
+        w = job.window
+        timings: dict[str, Any] = dict(w.timings)
+        timings["queue_ms"] = (time.monotonic() - job.submitted) * 1e3
+        score = probs = None
+        aligned = motion_img = dyn_img = None
+        if w.clip is not None:
+            t0 = time.perf_counter()
+            dynamic, motion, score = model_inputs(w.clip, self.spec)
+            t1 = time.perf_counter()
+            timings["inputs_ms"] = (t1 - t0) * 1e3
+            if self.classifier is not None:
+                probs = np.asarray(self.classifier.predict(dynamic[None], motion[None]), np.float32)[0]
+                timings["model_ms"] = (time.perf_counter() - t1) * 1e3
+            if self.thumbnails:
+                motion_img = motion_heatmap(motion, self.spec.mean, self.spec.std)
+                dyn_img = to_bgr_uint8(dynamic, self.spec.mean, self.spec.std)
+            score = float(score)
+        if self.thumbnails and w.face is not None:
+            aligned = w.face.aligned
+        return WindowResult(
+            time_s=w.time_s, frame=w.frame, face=w.has_face, box=w.box, motion_score=score, probs=probs,
+            captured=job.captured, done=time.monotonic(), timings=timings,
+            aligned=aligned, motion=motion_img, dynamic=dyn_img,
+        )
