@@ -263,10 +263,6 @@ def run_session(
     stats = {"frames_read": 0, "frames_with_face": 0, "windows": 0, "windows_classified": 0}
     started = time.monotonic()
     interrupted, error = False, None
-    paused = False
-    recorder: _Recorder | None = None
-    snapshots = 0
-    last_image: np.ndarray | None = None
     segment = 0
     fps_w = source_fps if source_fps and math.isfinite(source_fps) else 30.0
     draw = cfg.display or cfg.save_video
@@ -281,9 +277,10 @@ def run_session(
         stream = ClipStream(spec, aligner, stride=stride, max_fps=max(fps_w, 60.0 if live else fps_w))
         predictor = Predictor(spec, runtime, live=live, thumbnails=draw)
         stack.callback(predictor.close)
-        if cfg.display:
-            cv2.namedWindow(WINDOW_TITLE, cv2.WINDOW_NORMAL)
-            stack.callback(cv2.destroyAllWindows)
+        window = Controls(base, fps_w, view) if cfg.display else None
+        if window is not None:
+            window.open()
+            stack.callback(window.close)
 
         def handle(r: WindowResult) -> None:
             probs_d = dict(zip(classes, map(float, r.probs))) if r.probs is not None else None
@@ -331,38 +328,13 @@ def run_session(
                 if draw:
                     box = stream.last_face.box if stream.last_face is not None else None
                     width = frame.image.shape[1]
-                    img = render_overlay(frame.image, view.state(width, box, frame.t, paused, recorder is not None))
-                    last_image = img
+                    paused, recording = (window.paused, window.recording) if window else (False, False)
+                    img = render_overlay(frame.image, view.state(width, box, frame.t, paused, recording))
                     if video is not None:
                         video.write(img)
-                    if recorder is not None:
-                        recorder.write(img)
-                    if cfg.display:
-                        cv2.imshow(WINDOW_TITLE, img)
-                        key = cv2.waitKey(1) & 0xFF
-                        while True:
-                            if key in (ord("q"), 27):
-                                raise _Quit
-                            if key == ord(" "):
-                                paused = not paused
-                            elif key == ord("s") and last_image is not None:
-                                snapshots += 1
-                                p = base / f"snapshot-{datetime.now():%Y%m%d-%H%M%S}-{snapshots}.png"
-                                cv2.imwrite(str(p), last_image)
-                                view.message = (f"snapshot saved: {p.name}", time.monotonic() + 2.5)
-                            elif key == ord("r"):
-                                if recorder is None:
-                                    recorder = _Recorder(base / f"recording-{datetime.now():%Y%m%d-%H%M%S}.mp4", fps_w)
-                                    view.message = (f"recording to {recorder.path.name}", time.monotonic() + 2.5)
-                                else:
-                                    recorder.close()
-                                    view.message = (f"saved {recorder.path.name}", time.monotonic() + 2.5)
-                                    recorder = None
-                            if not paused:
-                                break
-                            state = view.state(width, box, frame.t, True, recorder is not None)
-                            cv2.imshow(WINDOW_TITLE, render_overlay(frame.image, state))
-                            key = cv2.waitKey(50) & 0xFF
+                    if window is not None:
+                        window.show(img, lambda: render_overlay(
+                            frame.image, view.state(width, box, frame.t, True, window.recording)))
                 if cfg.max_seconds is not None and time.monotonic() - started >= cfg.max_seconds:
                     break
             for r in predictor.drain():
@@ -377,8 +349,6 @@ def run_session(
         finally:
             if video is not None:
                 video.close()
-            if recorder is not None:
-                recorder.close()
             seconds = time.monotonic() - started
             summary = {
                 "source": name,
@@ -415,6 +385,10 @@ def run_session(
                     summary["timeline_error"] = f"{type(te).__name__}: {te}"
                 if video is not None and video.frames:
                     summary["outputs"]["video"] = video.path.name
+            if window is not None:
+                summary["outputs"]["snapshots"] = [str(p) for p in window.snapshots]
+                summary["outputs"]["recordings"] = [str(p) for p in window.recordings]
+            if out is not None:
                 write_json(out / "summary.json", summary)
     if interrupted:
         raise KeyboardInterrupt
@@ -438,6 +412,69 @@ def _title(name: str, model: ModelInfo) -> str:
 
 class _Quit(Exception):
     """q / Esc in the window."""
+
+
+class Controls:
+    """The OpenCV window and its keys: q/Esc quit, space pause, s snapshot PNG, r start/stop recording.
+
+    Snapshots and recordings go to ``base`` (the output folder, or the working directory)."""
+
+    def __init__(self, base: Path, fps: float, view: _View, title: str = WINDOW_TITLE) -> None:
+        self.base, self.fps, self.view, self.title = Path(base), fps, view, title
+        self.paused = False
+        self.recorder: _Recorder | None = None
+        self.snapshots: list[Path] = []
+        self.recordings: list[Path] = []
+
+    @property
+    def recording(self) -> bool:
+        return self.recorder is not None
+
+    def open(self) -> None:
+        cv2.namedWindow(self.title, cv2.WINDOW_NORMAL)
+
+    def close(self) -> None:
+        if self.recorder is not None:
+            self.recorder.close()
+            self.recorder = None
+        cv2.destroyWindow(self.title)
+
+    def _say(self, msg: str) -> None:
+        self.view.message = (msg, time.monotonic() + 2.5)
+
+    def key(self, key: int, img: np.ndarray) -> None:
+        """Act on one key press (-1: none). Raises _Quit on q / Esc."""
+        key &= 0xFF
+        if key in (ord("q"), 27):
+            raise _Quit
+        if key == ord(" "):
+            self.paused = not self.paused
+        elif key == ord("s"):
+            p = self.base / f"snapshot-{datetime.now():%Y%m%d-%H%M%S}-{len(self.snapshots) + 1}.png"
+            p.parent.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(p), img)
+            self.snapshots.append(p)
+            self._say(f"snapshot saved: {p.name}")
+        elif key == ord("r"):
+            if self.recorder is None:
+                p = self.base / f"recording-{datetime.now():%Y%m%d-%H%M%S}-{len(self.recordings) + 1}.mp4"
+                self.recorder = _Recorder(p, self.fps)
+                self.recordings.append(p)
+                self._say(f"recording to {p.name}")
+            else:
+                self.recorder.close()
+                self._say(f"saved {self.recorder.path.name}")
+                self.recorder = None
+
+    def show(self, img: np.ndarray, redraw_paused: Callable[[], np.ndarray]) -> None:
+        """Show a frame, record it if recording, handle keys; while paused, wait here."""
+        if self.recorder is not None:
+            self.recorder.write(img)
+        cv2.imshow(self.title, img)
+        self.key(cv2.waitKey(1), img)
+        while self.paused:
+            cv2.imshow(self.title, redraw_paused())
+            self.key(cv2.waitKey(50), img)
 
 
 def _status(view: _View, stats: dict, predictor: Predictor, model: ModelInfo) -> dict[str, Any]:

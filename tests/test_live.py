@@ -253,3 +253,43 @@ def test_realtime_file_behaves_like_a_camera(faces_dir, runtime, tmp_path):
     assert summary["latency_ms"]["capture_to_prediction_p95"] is not None
     _, rows = _read_csv(tmp_path / "predictions.csv")
     assert len(rows) == summary["windows"]
+
+
+def test_window_keys_snapshot_record_pause_quit(faces_dir, runtime, tmp_path, monkeypatch):
+    """The display path with cv2's window calls stubbed (no display in CI): s, r ... r, space ... space, q."""
+    import mpt_live.live as live_mod
+
+    shown: list[np.ndarray] = []
+    script = {2: "s", 4: "r", 10: "r", 12: " ", 20: "q"}
+    paused_keys = iter([-1, -1, ord(" ")])
+    state = {"frame": 0, "in_pause": False}
+
+    def imshow(title, img):
+        shown.append(img)
+
+    def wait_key(ms):
+        if ms == 50:  # paused: two idle polls, then space again
+            return next(paused_keys)
+        state["frame"] += 1
+        k = script.get(state["frame"])
+        return ord(k) if k else -1
+
+    monkeypatch.setattr(live_mod.cv2, "namedWindow", lambda *a: None)
+    monkeypatch.setattr(live_mod.cv2, "destroyWindow", lambda *a: None)
+    monkeypatch.setattr(live_mod.cv2, "imshow", imshow)
+    monkeypatch.setattr(live_mod.cv2, "waitKey", wait_key)
+    video = faces_dir / "videos" / "pyfeat_single_face.mp4"
+    with VideoFile(video) as src:
+        summary = run_session(src, name=str(video), runtime=runtime, live=False, source_fps=src.fps,
+                              cfg=LiveConfig(out_dir=tmp_path, display=True, stride=4))
+    assert summary["frames_read"] == 20 and not summary["interrupted"]  # q stops cleanly
+    assert len(shown) == 20 + 2 + 1  # 20 frames, plus the paused redraws
+    assert all(im.shape == (360, 640, 3) for im in shown)
+    snaps = [Path(p) for p in summary["outputs"]["snapshots"]]
+    recs = [Path(p) for p in summary["outputs"]["recordings"]]
+    assert len(snaps) == 1 and cv2.imread(str(snaps[0])).shape == (360, 640, 3)
+    assert len(recs) == 1
+    cap = cv2.VideoCapture(str(recs[0]))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 6  # frames 5..10 were recorded
+    _, rows = _read_csv(tmp_path / "predictions.csv")
+    assert len(rows) == 5  # frames 0, 4, 8, 12, 16
