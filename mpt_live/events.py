@@ -5,6 +5,12 @@ The baseline is causal (median and MAD of the scores seen so far, over a bounded
 row can be labelled the moment its window is scored and written incrementally, live or offline.
 A window is "hot" when ``score > median + k * 1.4826 * MAD`` (k = ``threshold``, default 4); runs
 of hot windows separated by at most ``max_gap`` cold windows form one event.
+
+A window [t - window_s, t] turns hot as soon as the movement enters it and stays hot until the
+movement has left it, so an event's times are estimated as: ``start`` = end time of the last quiet
+window before it (the movement began after that), ``end`` = the last hot window's end time minus
+``window_s`` (the movement had left by then), at least the first hot window's end time; ``peak`` =
+end time of the window with the highest score.
 """
 
 from __future__ import annotations
@@ -17,12 +23,19 @@ import numpy as np
 
 @dataclass
 class Event:
-    start: float  # s: start of the first hot window's span (its end time - window_s)
-    end: float  # s: end time of the last hot window
+    start: float  # s: end time of the last quiet window before the event
+    first: float  # s: end time of the first hot window
+    last: float  # s: end time of the last hot window
     peak: float  # s: end time of the window with the highest score
     peak_score: float
+    window_s: float
     windows: int = 0
     class_votes: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def end(self) -> float:
+        """s: the movement had left the window by the last hot window's time minus window_s."""
+        return max(self.last - self.window_s, self.first)
 
     @property
     def top(self) -> str | None:
@@ -61,6 +74,7 @@ class Spotter:
         self._hist: deque[float] = deque(maxlen=history)
         self._open: Event | None = None
         self._gap = 0
+        self._prev_t: float | None = None
         self.events: list[Event] = []
 
     def baseline(self) -> tuple[float, float] | None:
@@ -74,8 +88,10 @@ class Spotter:
 
     def update(self, t: float, score: float | None, probs: dict[str, float] | None = None) -> bool:
         """Feed one window (end time t, score; None = no face). Returns True if the window is hot."""
+        prev_t, self._prev_t = self._prev_t, t
         if score is None or not np.isfinite(score):
             self._close()
+            self._prev_t = None
             return False
         base = self.baseline()
         hot = base is not None and score > base[0] + self.threshold * base[1]
@@ -85,9 +101,11 @@ class Spotter:
         if hot:
             ev = self._open
             if ev is None:
-                ev = self._open = Event(start=t - self.window_s, end=t, peak=t, peak_score=score)
+                start = prev_t if prev_t is not None else t - self.window_s
+                ev = self._open = Event(start=start, first=t, last=t, peak=t, peak_score=score,
+                                         window_s=self.window_s)
                 self.events.append(ev)
-            ev.end = t
+            ev.last = t
             ev.windows += 1
             if score > ev.peak_score:
                 ev.peak, ev.peak_score = t, score
@@ -104,3 +122,7 @@ class Spotter:
     def _close(self) -> None:
         self._open = None
         self._gap = 0
+
+    def to_dicts(self) -> list[dict]:
+        """The events so far, as JSON-ready dicts."""
+        return [e.to_dict() for e in self.events]

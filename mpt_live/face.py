@@ -15,6 +15,11 @@ A least-squares fit that adds nose and mouth was measured too and gave more fram
 the aligned crop (the mouth keypoint also moves with speech and expressions, which alignment must
 not cancel).
 
+Stabilisation (default on, `stabilize=False` to disable): the keypoint transform of each video
+frame is refined by an affine ECC registration against a running reference crop of the track
+(see mpt_live/stabilize.py): keypoint error that wanders with a slowly moving head would
+otherwise be magnified as motion.
+
 Smoothing: a One-Euro filter (Casiez et al., CHI 2012) on the keypoints, time-based, with one
 cutoff per frame shared by all keypoints (so the smoothed face keeps its shape) and speed measured
 in pixels per second of a 224x224 template (whatever `image_size` is), which makes the defaults
@@ -39,6 +44,7 @@ import cv2
 import numpy as np
 
 from mpt_live.errors import InputError
+from mpt_live.stabilize import Stabilizer
 
 MODELS = {
     "short": "face_detection_short_range.tflite",  # faces within ~2 m: webcams
@@ -229,7 +235,7 @@ class FaceAligner:
 
     def __init__(self, image_size: int = 224, model: str = "short", min_confidence: float = 0.5,
                  smooth: bool = True, min_cutoff: float = 0.5, beta: float = 0.2,
-                 d_cutoff: float = 1.0) -> None:
+                 d_cutoff: float = 1.0, stabilize: bool = True) -> None:
         self._video = self._image = None
         self.image_size = int(image_size)
         self.model = model
@@ -240,6 +246,7 @@ class FaceAligner:
         self._first_call: set[int] = set()
         self._last_ms = -1
         self._prev_box: tuple[int, int, int, int] | None = None
+        self._stabilizer = Stabilizer(self.image_size) if stabilize else None
         self._video = self._create(video=True)
         _OPEN.add(self)
 
@@ -281,8 +288,10 @@ class FaceAligner:
         score = float(det.categories[0].score) if det.categories else 0.0
         return box, score, kps
 
-    def _result(self, image_bgr, box, score, kps, smoothed) -> FaceResult:
+    def _result(self, image_bgr, box, score, kps, smoothed, t: float | None = None) -> FaceResult:
         matrix = similarity_from_eyes(smoothed, self.image_size)
+        if t is not None and self._stabilizer is not None:
+            matrix = self._stabilizer.refine(image_bgr, matrix, t)
         aligned = cv2.warpAffine(image_bgr, matrix, (self.image_size, self.image_size),
                                  flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         return FaceResult(box=box, score=score, keypoints=kps, smoothed=smoothed, matrix=matrix,
@@ -307,6 +316,8 @@ class FaceAligner:
         box, score, kps = found
         if self._prev_box is not None and _iou(box, self._prev_box) < _JUMP_IOU:
             self._filter.reset()
+            if self._stabilizer is not None:
+                self._stabilizer.reset()
         self._prev_box = box
         if self.smooth:
             prev = self._filter.value
@@ -315,7 +326,7 @@ class FaceAligner:
             smoothed = self._filter(kps, float(t), scale=scale)
         else:
             smoothed = kps.copy()
-        return self._result(frame, box, score, kps, smoothed)
+        return self._result(frame, box, score, kps, smoothed, float(t))
 
     def process_image(self, image_bgr: np.ndarray) -> FaceResult | None:
         """Detect and align the largest face of a single photo (no smoothing)."""
@@ -334,6 +345,8 @@ class FaceAligner:
         """Forget the track: the next frame starts smoothing afresh."""
         self._filter.reset()
         self._prev_box = None
+        if self._stabilizer is not None:
+            self._stabilizer.reset()
 
     def close(self) -> None:
         """Release the mediapipe detectors (idempotent)."""

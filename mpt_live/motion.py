@@ -135,11 +135,14 @@ class Magnifier:
         """Forget the past: the next frame re-initialises the filter state at its steady state."""
         self._started = False
 
-    def push(self, frame: np.ndarray, out: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    def push(self, frame: np.ndarray, out: np.ndarray | None = None,
+             energy_map: np.ndarray | None = None) -> tuple[np.ndarray, float]:
         """Magnify the next frame -> (magnified float32 HxWx3, band energy of this frame).
 
         The band energy is the mean square (0..255 units) of the un-amplified band-passed frame.
-        ``out`` (float32 HxWx3, optional) receives the magnified frame instead of a new array.
+        ``out`` (float32 HxWx3, optional) receives the magnified frame instead of a new array;
+        ``energy_map`` (float32 HxW, optional) accumulates the per-pixel band energy (summed over
+        the channels).
         """
         if frame.shape != self.shape:
             raise ValueError(f"Magnifier expects frames of shape {self.shape}, got {frame.shape}")
@@ -158,6 +161,10 @@ class Magnifier:
         bands = {i: f.step(g[i]) for i, f in self._filters.items()}
         y0 = bands[0]
         energy = float(np.vdot(y0, y0)) / y0.size
+        if energy_map is not None:
+            for c in range(3):
+                yc = y0[..., c]
+                energy_map += yc * yc
         # collapse: acc_i = up(acc_{i+1}) + c_i F(G_i), from the deepest level used to the frame
         for i in range(self.depth - 1, -1, -1):
             dst = out if i == 0 else self._acc[i]
@@ -182,20 +189,42 @@ def _check_clip(clip: np.ndarray, what: str) -> np.ndarray:
     return clip
 
 
+SCORE_CELL = 16  # px of a 224 crop: the grid on which motion energy is localised
+SCORE_TOP = 0.10  # fraction of the most active cells that make the score
+
+
+def local_motion_score(energy_map: np.ndarray, frames: int) -> float:
+    """Motion score of a clip from its per-pixel band energy (summed over frames and channels).
+
+    The mean square (0..255 units, per channel and frame) of the un-amplified band-passed signal
+    in the most active ``SCORE_TOP`` of the face, on a grid of cells of ``SCORE_CELL`` px (scaled
+    to the crop size). A micro-expression moves a small part of the face: averaging its energy
+    over the whole crop would drown it in sensor noise, so the score looks where the face moves.
+    """
+    h, w = energy_map.shape
+    cell = max(2, int(round(SCORE_CELL * h / 224)))
+    gh, gw = h // cell, w // cell
+    if gh < 1 or gw < 1:
+        return float(energy_map.mean()) / (3 * frames)
+    cells = energy_map[: gh * cell, : gw * cell].reshape(gh, cell, gw, cell).mean(axis=(1, 3)).ravel()
+    k = max(1, int(round(SCORE_TOP * cells.size)))
+    top = np.partition(cells, cells.size - k)[-k:]
+    return float(top.mean()) / (3 * frames)
+
+
 def magnify_clip(clip: np.ndarray, spec: ClipSpec) -> tuple[np.ndarray, float]:
     """Magnify a clip (T, H, W, 3), BGR 0..255 -> (magnified float32 (T, H, W, 3), motion_score).
 
     The filter runs at ``spec.clip_fps`` and starts at frame 0's steady state (a still clip gives
-    zero motion). ``motion_score`` is the mean square (0..255 units) of the un-amplified
-    band-passed signal over the whole clip.
+    zero motion). ``motion_score``: see :func:`local_motion_score`.
     """
     clip = _check_clip(clip, "magnify_clip")
     mag = Magnifier(spec, clip.shape[1:])
     out = np.empty(clip.shape, np.float32)
-    energy = 0.0
+    emap = np.zeros(clip.shape[1:3], np.float32)
     for t in range(clip.shape[0]):
-        energy += mag.push(clip[t], out=out[t])[1]
-    return out, energy / clip.shape[0]
+        mag.push(clip[t], out=out[t], energy_map=emap)
+    return out, local_motion_score(emap, clip.shape[0])
 
 
 def rank_pool_coefficients(T: int) -> np.ndarray:
@@ -268,8 +297,8 @@ def model_inputs(clip_bgr: np.ndarray, spec: ClipSpec) -> tuple[np.ndarray, np.n
     mag = Magnifier(spec, (S, S, 3))
     frame = np.empty((S, S, 3), np.float32)
     motion = np.empty((T, 3, S, S), np.float32)
-    energy = 0.0
+    emap = np.zeros((S, S), np.float32)
     for t in range(T):
-        energy += mag.push(clip[t], out=frame)[1]
+        mag.push(clip[t], out=frame, energy_map=emap)
         _normalise_rgb(frame, spec, 255.0, motion[t])
-    return dynamic, motion, energy / T
+    return dynamic, motion, local_motion_score(emap, T)

@@ -83,7 +83,7 @@ def process_video(
         "detector": detector,
         "clip_spec": spec.to_dict(),
         "spot_threshold": spot_threshold,
-        "events": [e.to_dict() for e in spotter.events],
+        "events": spotter.to_dicts(),
         "interrupted": interrupted,
     }
     write_json(out_dir / "summary.json", summary)
@@ -92,8 +92,8 @@ def process_video(
     return summary
 
 
-def match_events(found: list[dict], truth: list[dict], tolerance_s: float = 0.25) -> list[dict]:
-    """For each true event, the spotted event overlapping it (within ``tolerance_s``), if any."""
+def match_events(found: list[dict], truth: list[dict], tolerance_s: float = 0.1) -> list[dict]:
+    """For each true event, the spotted event whose [start, end] overlaps it (within ``tolerance_s``)."""
     out = []
     for ev in truth:
         hit = next(

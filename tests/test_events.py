@@ -21,7 +21,11 @@ def test_spike_over_noisy_baseline_is_one_event():
     sp, hot = _feed(scores)
     assert len(sp.events) == 1
     ev = sp.events[0]
-    assert ev.windows == 4 and ev.end == pytest.approx(5.3) and ev.start == pytest.approx(5.0 - 1.0)
+    assert ev.windows == 4 and ev.first == pytest.approx(5.0) and ev.last == pytest.approx(5.3)
+    d = ev.to_dict()
+    # the movement began after the last quiet window (4.9 s); it had left the window by 5.3 - 1.0
+    # s, but that is before the first hot window, so the end is the first hot window's time
+    assert d["start"] == pytest.approx(4.9) and d["end"] == pytest.approx(5.0) and d["peak"] == pytest.approx(5.0)
     assert sum(hot) == 4
 
 

@@ -247,15 +247,19 @@ def test_smoothing_follows_talking_head(faces_dir: Path) -> None:
     assert eye_jitter(raw, scale) > 1.0  # the head really moves in this clip
 
 
-def test_video_eyes_near_template(faces_dir: Path) -> None:
+@pytest.mark.parametrize("stabilize, smoothed_atol", [(False, 1e-6), (True, 0.06 * 224)])
+def test_video_eyes_near_template(faces_dir: Path, stabilize: bool, smoothed_atol: float) -> None:
+    # without stabilisation the smoothed eyes land exactly on the template; the registration
+    # refinement is bounded (Stabilizer.max_shift = 6% of the crop; on this talking face it moves
+    # the eyes by up to ~5 px, following the face rather than the eye keypoints alone)
     frames, fps = read_frames(faces_dir / "videos" / "retalking_3_talking.mp4", 30)
-    with FaceAligner() as a:
+    with FaceAligner(stabilize=stabilize) as a:
         for i, frame in enumerate(frames):
             r = a.process(frame, i / fps)
             np.testing.assert_allclose(transform_points(r.matrix, r.smoothed[:2]), template_keypoints(224)[:2],
-                                       atol=1e-6)
+                                       atol=smoothed_atol)
             np.testing.assert_allclose(transform_points(r.matrix, r.keypoints[:2]), template_keypoints(224)[:2],
-                                       atol=4.0)
+                                       atol=4.0 + smoothed_atol)
 
 
 def test_non_increasing_timestamps(single_face: np.ndarray) -> None:
