@@ -23,6 +23,9 @@ DURATION_S = 12.0
 SIZE = (640, 480)  # width, height
 EVENT_TIMES = (2.5, 5.0, 7.5, 10.0)  # approximate onsets (s)
 BLINK_SLOTS = (1.0, 3.8, 6.3, 8.8, 11.2)  # between the events
+AMPLITUDE_PX = (2.0, 3.0)  # apex displacement range (frame px; the face is ~180 px wide)
+# slight head drift, slow (mostly below the 0.4 Hz magnification band) so it does not mask the movements
+HEAD = {"translation_px": 0.8, "rotation_deg": 0.15, "scale": 0.0015, "max_hz": 0.3}
 SOURCE = "skimage.data.astronaut() (Eileen Collins, NASA; public domain), rendered by mpt_live.demo_input"
 
 
@@ -46,11 +49,11 @@ def demo_animator(seed: int = 0) -> tuple[FaceAnimator, dict[str, Any]]:
     events = []
     for t0, cls in zip(EVENT_TIMES, classes):
         onset = t0 + float(rng.uniform(-0.25, 0.25))
-        events.append(random_event(cls, rng, onset, float(rng.uniform(0.3, 0.5)), float(rng.uniform(1.0, 3.0))))
+        events.append(random_event(cls, rng, onset, float(rng.uniform(0.3, 0.5)), float(rng.uniform(*AMPLITUDE_PX))))
     n_blinks = int(rng.integers(2, 4))
     slots = sorted(rng.choice(len(BLINK_SLOTS), size=n_blinks, replace=False))
     blinks = [Blink(BLINK_SLOTS[i] + float(rng.uniform(-0.2, 0.2)), float(rng.uniform(0.15, 0.3))) for i in slots]
-    head = HeadMotion(seed, translation_px=1.2, rotation_deg=0.2, scale=0.002, max_hz=0.5)
+    head = HeadMotion(seed, **HEAD)
     flicker = Flicker(float(rng.uniform(0.002, 0.006)), (float(rng.uniform(0.5, 2.0)), float(rng.uniform(3, 8))),
                       (float(rng.uniform(0, 6.28)), float(rng.uniform(0, 6.28))))
     anim = FaceAnimator(portrait, face.keypoints, events=events, blinks=blinks, head=head, flicker=flicker,
@@ -65,7 +68,7 @@ def demo_animator(seed: int = 0) -> tuple[FaceAnimator, dict[str, Any]]:
         "keypoints": face.keypoints,
         "events": [e.to_dict() for e in events],
         "blinks": [b.to_dict() for b in blinks],
-        "head_motion": {"translation_px": 1.2, "rotation_deg": 0.2, "scale": 0.002, "max_hz": 0.5},
+        "head_motion": HEAD,
         "flicker": {"amplitude": flicker.amplitude, "hz": flicker.hz},
         "noise_sigma": 2.0,
     }

@@ -117,9 +117,9 @@ _ACTIONS = [
     Action("lip_corners_down", "repression", "15+17",
            _pair("mouth", "mouth", (0.4, 0.0), 0.13, (0.15, 1.0))
            + (Bump("mouth", (0.0, 0.32), 0.16, (0.0, -1.0), 0.6),)),
-    # others: unrelated small movements, one-sided
-    Action("cheek_twitch_right", "others", "R6", (Bump("right_eye", (0.0, 0.5), 0.17, (0.15, -1.0)),)),
-    Action("cheek_twitch_left", "others", "L6", (Bump("left_eye", (0.0, 0.5), 0.17, (-0.15, -1.0)),)),
+    # others: unrelated small movements, one-sided (a cheek twitch pushes the lower lid up)
+    Action("cheek_twitch_right", "others", "R6", (Bump("right_eye", (-0.05, 0.38), 0.2, (0.15, -1.0)),)),
+    Action("cheek_twitch_left", "others", "L6", (Bump("left_eye", (0.05, 0.38), 0.2, (-0.15, -1.0)),)),
     Action("jaw_shift_right", "others", "R30", (Bump("mouth", (0.0, 0.55), 0.26, (-1.0, 0.0)),)),
     Action("jaw_shift_left", "others", "L30", (Bump("mouth", (0.0, 0.55), 0.26, (1.0, 0.0)),)),
 ]
