@@ -254,11 +254,12 @@ class PacedVideoReader(LatestFrameReader):
     Frame i is published at ``start + i / fps``; frames the consumer has not taken by then are
     overwritten (dropped), and when decoding falls more than a frame behind the clock frames are
     skipped with ``grab()`` (no decode). Timestamps ``t`` are media time (``i / fps``), ``captured``
-    is the monotonic time of publication.
+    is the monotonic time of publication. ``loop``: start again at the end (time keeps counting),
+    for soak tests and demos longer than the clip.
     """
 
     def __init__(self, path: str | Path, speed: float = 1.0, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Any] | None = None) -> None:
+                 sleep: Callable[[float], Any] | None = None, loop: bool = False) -> None:
         super().__init__()
         with VideoFile(path) as v:  # raises InputError for unusable files
             self.fps, self.frame_count = v.fps, v.frame_count
@@ -268,6 +269,24 @@ class PacedVideoReader(LatestFrameReader):
         self._clock = clock
         self._sleep = sleep
         self.skipped = 0  # frames skipped without decoding because the clock had moved on
+        self.loop = loop
+        self.loops = 0
+
+    def _advance(self, decode: bool) -> tuple[bool, Any]:
+        """The next frame (decoded or only grabbed), rewinding at the end when looping."""
+        for _ in range(2):
+            if decode:
+                ok, img = self._cap.read()
+            else:
+                ok, img = self._cap.grab(), None
+            if ok:
+                return True, img
+            if not self.loop:
+                return False, None
+            self._cap.release()
+            self._cap = cv2.VideoCapture(self.name)
+            self.loops += 1
+        return False, None
 
     def _wait_until(self, when: float) -> None:
         while not self._stop.is_set():
@@ -280,7 +299,6 @@ class PacedVideoReader(LatestFrameReader):
                 self._stop.wait(min(left, 0.05))
 
     def _run(self) -> None:
-        cap = self._cap
         period = 1.0 / (self.fps * self.speed)
         start = self._clock()
         i = 0
@@ -288,14 +306,14 @@ class PacedVideoReader(LatestFrameReader):
             due = start + i * period
             # more than one frame behind: skip without decoding until the next frame is due
             while self._clock() > due + period and not self._stop.is_set():
-                if not cap.grab():
+                if not self._advance(decode=False)[0]:
                     return
                 with self._cond:
                     self.skipped += 1
                     self.dropped += 1
                 i += 1
                 due = start + i * period
-            ok, img = cap.read()
+            ok, img = self._advance(decode=True)
             if not ok or img is None:
                 return
             self._wait_until(due)
@@ -303,7 +321,7 @@ class PacedVideoReader(LatestFrameReader):
             i += 1
 
     def stats(self) -> dict[str, Any]:
-        return {**super().stats(), "skipped_undecoded": self.skipped}
+        return {**super().stats(), "skipped_undecoded": self.skipped, "loops": self.loops}
 
     def close(self) -> None:
         super().close()

@@ -150,3 +150,16 @@ def test_paced_file_drops_frames_for_a_slow_consumer(small_video):
 def test_paced_file_bad_input():
     with pytest.raises(InputError, match="no such file"):
         PacedVideoReader("/nonexistent/clip.mp4")
+
+
+def test_paced_file_loops_with_time_running_on(small_video):
+    frames = []
+    with PacedVideoReader(small_video, speed=4.0, loop=True) as r:
+        for f in r:
+            frames.append(f)
+            if f.index >= 90:
+                break
+    assert r.loops >= 2
+    ts = [f.t for f in frames]
+    assert all(b > a for a, b in zip(ts, ts[1:]))
+    assert any(int(f.image[0, 0, 0]) < 20 for f in frames if f.index > 45)  # the clip started again
