@@ -163,3 +163,43 @@ def test_paced_file_loops_with_time_running_on(small_video):
     ts = [f.t for f in frames]
     assert all(b > a for a, b in zip(ts, ts[1:]))
     assert any(int(f.image[0, 0, 0]) < 20 for f in frames if f.index > 45)  # the clip started again
+
+
+def test_real_http_stream_reconnects_after_the_server_drops_it():
+    """An MJPEG-over-HTTP server that closes every connection after 20 frames: the reader reopens it."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from mpt_live.capture import open_stream
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+            self.end_headers()
+            for i in range(20):
+                ok, buf = cv2.imencode(".jpg", np.full((48, 64, 3), 10 * i, np.uint8))
+                try:
+                    self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(buf)
+                                     + buf.tobytes() + b"\r\n")
+                    self.wfile.flush()
+                except OSError:
+                    return
+                time.sleep(0.01)
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        r = open_stream(f"http://127.0.0.1:{srv.server_address[1]}/cam.mjpg")
+        r.backoff = (0.05, 0.2)
+        segments: dict[int, int] = {}
+        with r:
+            for f in r:
+                segments[f.segment] = segments.get(f.segment, 0) + 1
+                if len(segments) >= 3:
+                    break
+        assert r.reconnects >= 2 and segments[0] > 5 and segments[1] > 5
+    finally:
+        srv.shutdown()
