@@ -1,0 +1,383 @@
+"""ONNX Runtime back end: load a self-describing MPT model (written by ``mpt-export``) and run it.
+
+Torch-free. The model file carries everything the live loop needs: class names, the
+:class:`~mpt_live.clip.ClipSpec` of the data path, backbone, precision and provenance, in its
+``mpt.*`` metadata (docs/CONTRACTS.md). :class:`MPTRuntime` reads and validates that metadata
+against the graph's inputs, so a model can never be fed clips it was not trained on.
+
+Execution providers, best first; the one that really runs is :attr:`MPTRuntime.provider`:
+
+* **TensorRT** (fp32/fp16 models, when its libraries load): fastest on NVIDIA GPUs. Engines are
+  cached in ``$XDG_CACHE_HOME/mpt-live/tensorrt`` (default ``~/.cache/...``); the first run of a
+  model builds its engine, which can take minutes. Batch profile 1..16 for dynamic-batch models.
+  Int8 models skip TensorRT: their dynamically quantized ``MatMulInteger`` graph is a CPU format.
+* **CUDA**.
+* **CPU**, always there.
+
+``device="auto"`` takes the best provider that really works here and falls back quietly to the
+CPU; ``"cuda"`` insists on a GPU provider (TensorRT or CUDA) and raises :class:`DeviceError`
+with one line when there is none; ``"cpu"`` uses only the CPU. onnxruntime-gpu lists its GPU
+providers even on machines without CUDA, so each is probed once with a tiny model, and ONNX
+Runtime's own pages of library-load errors are silenced (its default logger is set to errors
+only, severity 3, the probes run at 4).
+
+Threads, chosen for a live loop that also reads the camera, aligns faces and magnifies motion on
+the same machine: ``intra_op_num_threads`` = ``threads`` or, by default, the usable cores minus
+one (at least 1), which leaves a core to the capture and preprocessing threads; one inter-op
+thread and sequential execution, since the graph is a single chain of ops with no parallel
+branches worth a second pool; and no spin-waiting of idle pool threads between calls, so the
+pool does not burn the core the other stages need while waiting for the next clip.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import onnxruntime as ort
+
+from .clip import ClipSpec
+from .errors import InputError
+
+DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("fp32", "fp16", "int8")
+TRT, CUDA, CPU = "TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"
+PROVIDER_LABELS = {TRT: "TensorRT", CUDA: "CUDA", CPU: "CPU"}
+TRT_MAX_BATCH = 16
+INPUTS = ("dynamic", "motion")
+OUTPUT = "probs"
+_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
+
+# A 63-byte ONNX model, y = Relu(x) with x: float[1] (IR 7, opset 13), used to probe providers.
+_PROBE_MODEL = (
+    b"\x08\x07\x12\x00:3\n\x0c\n\x01x\x12\x01y\"\x04Relu\x12\x01pZ\x0f\n\x01x\x12\n\n\x08\x08\x01\x12"
+    b"\x04\n\x02\x08\x01b\x0f\n\x01y\x12\n\n\x08\x08\x01\x12\x04\n\x02\x08\x01B\x04\n\x00\x10\r"
+)
+
+
+class DeviceError(InputError):
+    """The requested device cannot be used by ONNX Runtime on this machine."""
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def default_threads() -> int:
+    """Intra-op threads for a live loop: all usable cores but one (at least 1)."""
+    return max(1, usable_cores() - 1)
+
+
+class MPTRuntime:
+    """An exported MPT model on ONNX Runtime.
+
+    >>> rt = MPTRuntime("model.onnx")                  # device="auto"
+    >>> print(rt.describe())
+    >>> probs = rt.predict(dynamic, motion)             # (B,3,S,S), (B,T,3,S,S) -> (B,C) float32
+
+    Attributes: ``path``, ``classes`` (list of names, the columns of ``probs``), ``clip_spec``,
+    ``metadata`` (all metadata_props, raw strings), ``backbone``, ``precision`` (fp32|fp16|int8),
+    ``demo`` (the bundled demo model), ``metrics`` (training metrics dict, or None),
+    ``provider`` (the execution provider running the model), ``threads``, ``batch`` (the fixed
+    batch size of the graph, or None for a dynamic batch).
+    Bad files raise :class:`~mpt_live.errors.InputError` naming the file.
+    """
+
+    def __init__(self, path: str | Path, device: str = "auto", threads: int | None = None) -> None:
+        self.path = Path(path)
+        if device not in DEVICES:
+            raise InputError(f"--device {device}: choose one of {', '.join(DEVICES)}")
+        if threads is not None and threads < 1:
+            raise InputError(f"--threads {threads}: must be >= 1")
+        if not self.path.is_file():
+            raise InputError(f"{self.path}: no such model file")
+        self.device = device
+        self.threads = threads or default_threads()
+        _quiet_ort()
+        self.session, self._fallback_note = self._create_session(device)
+        self.provider = self.session.get_providers()[0]
+        self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
+        self._read_metadata()
+        self._check_graph()
+
+    # ------------------------------------------------------------------ public
+
+    def predict(self, dynamic_images: np.ndarray, motion_clips: np.ndarray) -> np.ndarray:
+        """Class probabilities ``(B, C)`` float32 for a batch of clips.
+
+        ``dynamic_images`` (B,3,S,S) and ``motion_clips`` (B,T,3,S,S) as made by
+        :func:`mpt_live.motion.model_inputs` (stack them for a batch). A single unbatched clip,
+        (3,S,S) and (T,3,S,S), is accepted too and gives ``(1, C)``.
+        """
+        S, T = self.clip_spec.image_size, self.clip_spec.frames
+        d, m = np.asarray(dynamic_images), np.asarray(motion_clips)
+        if d.shape == (3, S, S) and m.shape == (T, 3, S, S):
+            d, m = d[None], m[None]
+        if d.ndim != 4 or d.shape[1:] != (3, S, S) or m.shape != (d.shape[0], T, 3, S, S):
+            raise ValueError(
+                f"predict: expected dynamic (B,3,{S},{S}) and motion (B,{T},3,{S},{S}) for this model, "
+                f"got {d.shape} and {m.shape}"
+            )
+        n = d.shape[0]
+        if n == 0:
+            return np.zeros((0, len(self.classes)), np.float32)
+        step = self.batch or (TRT_MAX_BATCH if self.provider == TRT else n)
+        out = []
+        for i in range(0, n, step):
+            dd = np.ascontiguousarray(d[i:i + step], dtype=self._dtype)
+            mm = np.ascontiguousarray(m[i:i + step], dtype=self._dtype)
+            k = len(dd)
+            if self.batch and k < self.batch:  # a fixed-batch graph: pad the last chunk
+                dd = np.concatenate([dd, np.zeros((self.batch - k, *dd.shape[1:]), dd.dtype)])
+                mm = np.concatenate([mm, np.zeros((self.batch - k, *mm.shape[1:]), mm.dtype)])
+            out.append(self.session.run([OUTPUT], {"dynamic": dd, "motion": mm})[0][:k])
+        return np.concatenate(out).astype(np.float32, copy=False)
+
+    def warmup(self, runs: int = 2) -> None:
+        """Run a few zero clips, so that one-off costs (allocations, TensorRT engines) are paid now."""
+        S, T = self.clip_spec.image_size, self.clip_spec.frames
+        b = self.batch or 1
+        for _ in range(runs):
+            self.predict(np.zeros((b, 3, S, S), np.float32), np.zeros((b, T, 3, S, S), np.float32))
+
+    def describe(self) -> str:
+        """One line: the model, what it was trained on, and where it runs."""
+        s = self.clip_spec
+        parts = [
+            f"{self.path.name}: MPT {self.backbone or '?'} {self.precision}",
+            f"{len(self.classes)} classes ({', '.join(self.classes)})",
+            f"{s.frames} frames x {s.image_size}px over {s.window_s:g} s",
+        ]
+        trained = " ".join(x for x in (self.dataset, self.protocol) if x)
+        if self.metrics:
+            shown = ", ".join(f"{k} {v:.3f}" for k, v in self.metrics.items()
+                              if isinstance(v, (int, float)) and not isinstance(v, bool))[:80]
+            trained = f"{trained}: {shown}" if shown else trained
+        if trained:
+            parts.append(f"trained on {trained}")
+        where = f"ONNX Runtime {ort.__version__} {PROVIDER_LABELS.get(self.provider, self.provider)}"
+        if self.provider == CPU:
+            where += f" ({self.threads} thread{'s' if self.threads > 1 else ''})"
+        parts.append(where + self._fallback_note)
+        line = ", ".join(parts)
+        return line + (" [DEMO model: synthetic training data, not a real recognizer]" if self.demo else "")
+
+    def __repr__(self) -> str:
+        return f"MPTRuntime({str(self.path)!r}, provider={self.provider!r})"
+
+    # ------------------------------------------------------------------ loading
+
+    def _create_session(self, device: str) -> tuple[ort.InferenceSession, str]:
+        """Session on the best provider the device allows, falling back down the list."""
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = self.threads
+        so.inter_op_num_threads = 1
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        so.log_severity_level = 3
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+
+        precision, batch_is_dynamic, spec = self._peek()
+        plan: list[tuple[str, dict[str, str]]] = []
+        if device != "cpu":
+            if precision != "int8" and provider_works(TRT):
+                plan.append((TRT, _trt_options(precision, spec, batch_is_dynamic)))
+            if provider_works(CUDA):
+                plan.append((CUDA, {}))
+            if device == "cuda" and not plan:
+                raise DeviceError(
+                    f"--device cuda: ONNX Runtime cannot use a GPU here ({_gpu_diagnosis()}); "
+                    "use --device cpu or auto"
+                )
+        gpu_error = ""
+        while True:
+            providers = plan + [(CPU, {})]   # the CPU also takes any node a GPU provider lacks
+            try:
+                with _silenced():
+                    sess = ort.InferenceSession(str(self.path), so, providers=[p for p, _ in providers],
+                                                provider_options=[o for _, o in providers])
+            except Exception as e:
+                if not plan:   # the CPU alone failed: the file is the problem
+                    raise _load_error(self.path, e) from None
+                gpu_error = _first_line(e)
+                plan = plan[1:]
+                if device == "cuda" and not plan:
+                    raise DeviceError(f"--device cuda: {self.path.name} does not run on the GPU ({gpu_error})") from None
+                continue
+            got = sess.get_providers()[0]
+            if device == "cuda" and got not in (TRT, CUDA):
+                raise DeviceError(f"--device cuda: ONNX Runtime fell back to the CPU ({_gpu_diagnosis()})")
+            note = f" (GPU unavailable: {gpu_error})" if gpu_error and got == CPU else ""
+            return sess, note
+
+    def _peek(self) -> tuple[str, bool, ClipSpec | None]:
+        """Precision, dynamic batch and ClipSpec from a cheap CPU-free look at the file, for provider options.
+
+        Reading metadata needs a session; on a GPU machine the real session is the GPU one, so the
+        few fields that shape provider options are read with a CPU session without optimisation
+        only when a GPU provider might be used. On CPU-only machines this costs nothing.
+        """
+        if self.device == "cpu" or not (provider_works(CUDA) or provider_works(TRT)):
+            return "fp32", True, None
+        so = ort.SessionOptions()
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        so.log_severity_level = 3
+        try:
+            sess = ort.InferenceSession(str(self.path), so, providers=[CPU])
+        except Exception as e:
+            raise _load_error(self.path, e) from None
+        meta = sess.get_modelmeta().custom_metadata_map
+        try:
+            spec = ClipSpec.from_json(meta["mpt.clip_spec"])
+        except Exception:
+            spec = None  # reported properly by _read_metadata
+        dims = [i.shape[0] if i.shape else None for i in sess.get_inputs()]
+        return meta.get("mpt.precision", "fp32"), not all(isinstance(x, int) for x in dims), spec
+
+    def _read_metadata(self) -> None:
+        meta, p = self.metadata, self.path
+        if "mpt.classes" not in meta or "mpt.clip_spec" not in meta:
+            raise InputError(f"{p}: not an MPT model (no mpt.classes / mpt.clip_spec metadata; export it with mpt-export)")
+        try:
+            classes = json.loads(meta["mpt.classes"])
+        except json.JSONDecodeError as e:
+            raise InputError(f"{p}: bad mpt.classes metadata ({e})") from None
+        if not isinstance(classes, list) or not classes or not all(isinstance(c, str) and c for c in classes):
+            raise InputError(f"{p}: bad mpt.classes metadata (need a non-empty JSON list of names)")
+        try:
+            self.clip_spec = ClipSpec.from_json(meta["mpt.clip_spec"])
+        except (ValueError, TypeError) as e:
+            raise InputError(f"{p}: bad mpt.clip_spec metadata ({_first_line(e)})") from None
+        self.classes: list[str] = classes
+        self.precision = meta.get("mpt.precision", "fp32")
+        if self.precision not in PRECISIONS:
+            raise InputError(f"{p}: bad mpt.precision metadata {self.precision!r} (one of {', '.join(PRECISIONS)})")
+        try:
+            metrics = json.loads(meta["mpt.metrics"]) if meta.get("mpt.metrics") else None
+        except json.JSONDecodeError as e:
+            raise InputError(f"{p}: bad mpt.metrics metadata ({e})") from None
+        self.metrics: dict[str, Any] | None = metrics if isinstance(metrics, dict) else None
+        self.backbone = meta.get("mpt.backbone", "")
+        self.dataset = meta.get("mpt.dataset", "")
+        self.protocol = meta.get("mpt.protocol", "")
+        self.demo = meta.get("mpt.demo", "0").strip().lower() in ("1", "true", "yes")
+
+    def _check_graph(self) -> None:
+        """The graph's inputs and output must be the ones the metadata's ClipSpec and classes imply."""
+        p, S, T, C = self.path, self.clip_spec.image_size, self.clip_spec.frames, len(self.classes)
+        inputs = {i.name: i for i in self.session.get_inputs()}
+        if sorted(inputs) != sorted(INPUTS):
+            raise InputError(f"{p}: model inputs {sorted(inputs)} are not {list(INPUTS)}")
+        outputs = {o.name: o for o in self.session.get_outputs()}
+        if OUTPUT not in outputs:
+            raise InputError(f"{p}: model has no '{OUTPUT}' output (outputs: {sorted(outputs)})")
+        want = {"dynamic": (3, S, S), "motion": (T, 3, S, S)}
+        batches = set()
+        for name, tail in want.items():
+            shape = list(inputs[name].shape)
+            if len(shape) != len(tail) + 1 or any(isinstance(a, int) and a != b for a, b in zip(shape[1:], tail)):
+                raise InputError(
+                    f"{p}: input '{name}' has shape {_fmt(shape)} but its ClipSpec "
+                    f"(frames={T}, image_size={S}) needs (B, {', '.join(map(str, tail))})"
+                )
+            batches.add(shape[0] if isinstance(shape[0], int) else None)
+            if inputs[name].type not in _DTYPES:
+                raise InputError(f"{p}: input '{name}' is {inputs[name].type}, expected float32 or float16")
+        if len(batches) != 1:
+            raise InputError(f"{p}: inputs 'dynamic' and 'motion' have different batch sizes")
+        self.batch: int | None = batches.pop()
+        out = list(outputs[OUTPUT].shape)
+        if len(out) != 2 or (isinstance(out[1], int) and out[1] != C):
+            raise InputError(f"{p}: output '{OUTPUT}' has shape {_fmt(out)} but the model names {C} classes")
+        self._dtype = _DTYPES[inputs["dynamic"].type]
+
+
+# ---------------------------------------------------------------------- providers
+
+
+@functools.lru_cache(maxsize=None)
+def provider_works(name: str) -> bool:
+    """Whether ONNX Runtime can really run a model on ``name`` here (libraries load, device present)."""
+    if name not in ort.get_available_providers():
+        return False
+    if name == CPU:
+        return True
+    so = ort.SessionOptions()
+    so.log_severity_level = 4
+    ort.set_default_logger_severity(4)
+    try:
+        with _silenced():
+            sess = ort.InferenceSession(_PROBE_MODEL, so, providers=[name])
+        return name in sess.get_providers()
+    except Exception:
+        return False
+    finally:
+        ort.set_default_logger_severity(3)
+
+
+def _gpu_diagnosis() -> str:
+    avail = ort.get_available_providers()
+    if CUDA not in avail:
+        return f"this onnxruntime build has no CUDA provider (providers: {', '.join(avail)})"
+    return "the CUDA provider did not load: no NVIDIA GPU/driver, or CUDA/cuDNN libraries missing"
+
+
+def _trt_options(precision: str, spec: ClipSpec | None, dynamic_batch: bool) -> dict[str, str]:
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mpt-live" / "tensorrt"
+    cache.mkdir(parents=True, exist_ok=True)
+    opts = {
+        "trt_engine_cache_enable": "True",
+        "trt_engine_cache_path": str(cache),
+        "trt_timing_cache_enable": "True",
+        "trt_timing_cache_path": str(cache),
+        "trt_fp16_enable": "True" if precision == "fp16" else "False",
+    }
+    if dynamic_batch and spec is not None:
+        S, T = spec.image_size, spec.frames
+
+        def shapes(b: int) -> str:
+            return f"dynamic:{b}x3x{S}x{S},motion:{b}x{T}x3x{S}x{S}"
+
+        opts.update(trt_profile_min_shapes=shapes(1), trt_profile_opt_shapes=shapes(1),
+                    trt_profile_max_shapes=shapes(TRT_MAX_BATCH))
+    return opts
+
+
+def _quiet_ort() -> None:
+    """ONNX Runtime's default logger: errors only (no warnings about node placement etc.)."""
+    ort.set_default_logger_severity(3)
+
+
+@contextlib.contextmanager
+def _silenced() -> Iterator[None]:
+    """Swallow what ONNX Runtime's Python layer prints (its 'EP Error ... falling back' banner)."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        yield
+
+
+def _load_error(path: Path, e: BaseException) -> InputError:
+    msg = _first_line(e)
+    if "INVALID_PROTOBUF" in msg or "Protobuf parsing failed" in msg:
+        return InputError(f"{path}: not an ONNX model (protobuf parsing failed)")
+    msg = re.sub(r"^\[ONNXRuntimeError\] : \d+ : \w+ : (Load model from .*? failed:)?", "", msg).strip()
+    return InputError(f"{path}: ONNX Runtime cannot load this model ({msg})")
+
+
+def _first_line(e: BaseException) -> str:
+    lines = [s for s in str(e).strip().splitlines() if s.strip()]
+    return (lines[0] if lines else type(e).__name__)[:300]
+
+
+def _fmt(shape: list[Any]) -> str:
+    return "(" + ", ".join(str(d) if d is not None else "?" for d in shape) + ")"

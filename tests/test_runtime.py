@@ -1,0 +1,208 @@
+"""mpt_live.runtime: metadata, input checks, batching, providers, one-line errors. Torch-free.
+
+The models here are tiny hand-built ONNX graphs with MPT's interface (``probs =
+softmax(mean_rgb(dynamic) @ W + mean(motion))``), so these tests run in well under a second.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mpt_live.clip import ClipSpec
+from mpt_live.errors import InputError
+from mpt_live.runtime import CPU, CUDA, DeviceError, MPTRuntime, default_threads, provider_works, usable_cores
+
+onnx = pytest.importorskip("onnx")
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+SPEC = ClipSpec(frames=4, image_size=32, window_s=0.25)
+CLASSES = ["happiness", "surprise", "others"]
+W = np.array([[1.0, -1.0, 0.5], [0.0, 2.0, -0.5], [-1.0, 0.5, 1.0]], np.float32)
+
+
+def meta(**over: str) -> dict[str, str]:
+    m = {
+        "mpt.classes": json.dumps(CLASSES), "mpt.clip_spec": SPEC.to_json(), "mpt.backbone": "vit_test",
+        "mpt.clip_mode": "paper", "mpt.dataset": "casme2", "mpt.protocol": "loso",
+        "mpt.metrics": json.dumps({"uf1": 0.61, "uar": 0.6}), "mpt.version": "0.1.0",
+        "mpt.export_date": "2025-01-01T00:00:00+00:00", "mpt.precision": "fp32", "mpt.demo": "0",
+    }
+    m.update(over)
+    return {k: v for k, v in m.items() if v is not None}
+
+
+def make_model(path: Path, metadata: dict[str, str] | None = None, batch: int | str = "B", S: int = 32,
+               T: int = 4, C: int = 3, names: tuple[str, str] = ("dynamic", "motion")) -> Path:
+    """A stand-in MPT graph: probs = softmax(GAP(dynamic) @ W + mean(motion))."""
+    dyn = helper.make_tensor_value_info(names[0], TensorProto.FLOAT, [batch, 3, S, S])
+    mot = helper.make_tensor_value_info(names[1], TensorProto.FLOAT, [batch, T, 3, S, S])
+    out = helper.make_tensor_value_info("probs", TensorProto.FLOAT, [batch, C])
+    nodes = [
+        helper.make_node("GlobalAveragePool", [names[0]], ["gap"]),
+        helper.make_node("Flatten", ["gap"], ["flat"]),
+        helper.make_node("MatMul", ["flat", "W"], ["logits0"]),
+        helper.make_node("ReduceMean", [names[1], "axes"], ["mmean"], keepdims=0),
+        helper.make_node("Unsqueeze", ["mmean", "one"], ["mcol"]),
+        helper.make_node("Add", ["logits0", "mcol"], ["logits"]),
+        helper.make_node("Softmax", ["logits"], ["probs"], axis=-1),
+    ]
+    inits = [numpy_helper.from_array(np.resize(W, (3, C)).astype(np.float32), "W"),
+             numpy_helper.from_array(np.array([1, 2, 3, 4], np.int64), "axes"),
+             numpy_helper.from_array(np.array([1], np.int64), "one")]
+    graph = helper.make_graph(nodes, "standin", [dyn, mot], [out], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 10
+    for k, v in (meta() if metadata is None else metadata).items():
+        model.metadata_props.add(key=k, value=v)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
+
+
+def reference(d: np.ndarray, m: np.ndarray) -> np.ndarray:
+    logits = d.mean(axis=(2, 3)) @ W + m.mean(axis=(1, 2, 3, 4))[:, None]
+    e = np.exp(logits - logits.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
+
+
+def clips(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return (rng.normal(0, 1, (n, 3, 32, 32)).astype(np.float32),
+            rng.normal(0, 1, (n, 4, 3, 32, 32)).astype(np.float32))
+
+
+@pytest.fixture()
+def model_path(tmp_path: Path) -> Path:
+    return make_model(tmp_path / "m.onnx")
+
+
+def test_metadata_round_trip(model_path: Path) -> None:
+    rt = MPTRuntime(model_path)
+    assert rt.classes == CLASSES
+    assert rt.clip_spec == SPEC
+    assert (rt.backbone, rt.precision, rt.demo) == ("vit_test", "fp32", False)
+    assert rt.metrics == {"uf1": 0.61, "uar": 0.6}
+    assert rt.metadata["mpt.dataset"] == "casme2"
+    assert rt.batch is None
+
+
+def test_describe_is_one_line(tmp_path: Path) -> None:
+    rt = MPTRuntime(make_model(tmp_path / "d.onnx", meta(**{"mpt.demo": "1"})), device="cpu", threads=1)
+    line = rt.describe()
+    assert "\n" not in line
+    for part in ("d.onnx", "vit_test", "fp32", "happiness", "4 frames", "32px", "CPU", "1 thread", "DEMO"):
+        assert part in line
+
+
+@pytest.mark.parametrize("batch", [1, 3, 20])
+def test_predict_batches(model_path: Path, batch: int) -> None:
+    rt = MPTRuntime(model_path, device="cpu")
+    d, m = clips(batch)
+    probs = rt.predict(d, m)
+    assert probs.shape == (batch, 3) and probs.dtype == np.float32
+    np.testing.assert_allclose(probs, reference(d, m), atol=1e-5)
+
+
+def test_predict_single_clip_and_float64(model_path: Path) -> None:
+    rt = MPTRuntime(model_path)
+    d, m = clips(1)
+    probs = rt.predict(d[0].astype(np.float64), m[0].astype(np.float64))
+    assert probs.shape == (1, 3)
+    np.testing.assert_allclose(probs, reference(d, m), atol=1e-5)
+    assert rt.predict(d[:0], m[:0]).shape == (0, 3)
+
+
+def test_predict_wrong_shape(model_path: Path) -> None:
+    rt = MPTRuntime(model_path)
+    d, m = clips(2)
+    with pytest.raises(ValueError, match=r"expected dynamic \(B,3,32,32\) and motion \(B,4,3,32,32\)"):
+        rt.predict(d, m[:, :3])
+    with pytest.raises(ValueError):
+        rt.predict(d, m[:1])
+
+
+def test_fixed_batch_model_pads_and_chunks(tmp_path: Path) -> None:
+    rt = MPTRuntime(make_model(tmp_path / "b2.onnx", batch=2))
+    assert rt.batch == 2
+    d, m = clips(5)
+    np.testing.assert_allclose(rt.predict(d, m), reference(d, m), atol=1e-5)
+    rt.warmup(1)
+
+
+def test_threads() -> None:
+    assert default_threads() == max(1, usable_cores() - 1)
+
+
+def test_threads_explicit(model_path: Path) -> None:
+    assert MPTRuntime(model_path, threads=1).threads == 1
+    assert MPTRuntime(model_path).threads == default_threads()
+    with pytest.raises(InputError, match="--threads"):
+        MPTRuntime(model_path, threads=0)
+
+
+BAD_FILES = [
+    ("missing", None, "no such model file"),
+    ("not_onnx", b"this is not a model\n", "not an ONNX model"),
+    ("no_metadata", {}, "not an MPT model"),
+    ("bad_spec", meta(**{"mpt.clip_spec": '{"frames": 1}'}), "bad mpt.clip_spec"),
+    ("bad_classes", meta(**{"mpt.classes": "happiness,others"}), "bad mpt.classes"),
+    ("bad_precision", meta(**{"mpt.precision": "int4"}), "bad mpt.precision"),
+    ("image_size", meta(**{"mpt.clip_spec": ClipSpec(frames=4, image_size=48, window_s=0.25).to_json()}),
+     r"input 'dynamic' has shape \(B, 3, 32, 32\) but its ClipSpec \(frames=4, image_size=48\)"),
+    ("frames", meta(**{"mpt.clip_spec": ClipSpec(frames=8, image_size=32, window_s=0.5).to_json()}),
+     r"input 'motion' has shape \(B, 4, 3, 32, 32\) but its ClipSpec \(frames=8"),
+    ("classes", meta(**{"mpt.classes": json.dumps(["a", "b"])}), "output 'probs' has shape .* names 2 classes"),
+]
+
+
+@pytest.mark.parametrize("name,content,message", BAD_FILES, ids=[b[0] for b in BAD_FILES])
+def test_bad_files_raise_one_line_input_error(tmp_path: Path, name: str, content, message: str) -> None:
+    path = tmp_path / f"{name}.onnx"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif isinstance(content, dict):
+        make_model(path, content)
+    with pytest.raises(InputError, match=message) as e:
+        MPTRuntime(path)
+    assert str(path) in str(e.value) and "\n" not in str(e.value)
+
+
+def test_wrong_input_names(tmp_path: Path) -> None:
+    path = make_model(tmp_path / "names.onnx", names=("image", "motion"))
+    with pytest.raises(InputError, match=r"inputs \['image', 'motion'\] are not \['dynamic', 'motion'\]"):
+        MPTRuntime(path)
+
+
+def test_bad_device(model_path: Path) -> None:
+    with pytest.raises(InputError, match="--device gpu0"):
+        MPTRuntime(model_path, device="gpu0")
+
+
+@pytest.mark.skipif(provider_works(CUDA), reason="this machine has a working CUDA provider")
+def test_cuda_request_without_gpu_is_one_clear_error(model_path: Path, capfd: pytest.CaptureFixture) -> None:
+    with pytest.raises(DeviceError) as e:
+        MPTRuntime(model_path, device="cuda")
+    msg = str(e.value)
+    assert msg.startswith("--device cuda:") and "\n" not in msg and "--device cpu" in msg
+    assert isinstance(e.value, InputError)
+    out, err = capfd.readouterr()
+    assert "EP Error" not in out + err and "[E:onnxruntime" not in err
+
+
+@pytest.mark.skipif(provider_works(CUDA), reason="this machine has a working CUDA provider")
+def test_auto_falls_back_quietly_to_cpu(model_path: Path, capfd: pytest.CaptureFixture) -> None:
+    rt = MPTRuntime(model_path, device="auto")
+    assert rt.provider == CPU
+    out, err = capfd.readouterr()
+    assert out == "" and "onnxruntime" not in err
+
+
+def test_runtime_does_not_import_torch() -> None:
+    code = "import sys, mpt_live.runtime; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
