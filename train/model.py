@@ -181,7 +181,7 @@ def create_backbone(name: str, image_size: int, pretrained: bool = False) -> nn.
 
 
 def _read_state_dict(path: Path) -> dict[str, Tensor]:
-    """Tensors of a .safetensors / .pth / .pt file, unwrapped from 'state_dict'/'model' and prefixes."""
+    """Tensors of a .safetensors / .pth / .pt / .bin file, unwrapped from 'state_dict'/'model' and prefixes."""
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
@@ -203,7 +203,7 @@ def _read_state_dict(path: Path) -> dict[str, Tensor]:
 def load_backbone_weights(backbone: nn.Module, path: str | Path) -> LoadReport:
     """Load a ViT weight file into ``backbone`` in place; position embeddings are resized by timm.
 
-    ``.safetensors`` / ``.pth`` / ``.pt`` (timm, DDP, MPT-checkpoint layouts) go through timm's
+    ``.safetensors`` / ``.pth`` / ``.pt`` / ``.bin`` (timm, DDP, MPT-checkpoint layouts) go through timm's
     ``checkpoint_filter_fn``; ``.npz`` (original JAX / big_vision) through timm's own converter.
     Raises ``ValueError`` naming the file when it does not fit the backbone.
     """
@@ -218,8 +218,8 @@ def load_backbone_weights(backbone: nn.Module, path: str | Path) -> LoadReport:
         except (KeyError, RuntimeError, ValueError, OSError) as e:
             raise ValueError(f"{path}: not a JAX checkpoint of this backbone ({type(e).__name__}: {e})") from e
         return LoadReport([], [])
-    if suffix not in (".safetensors", ".pth", ".pt"):
-        raise ValueError(f"{path}: unknown weight format {suffix!r} (use .safetensors, .pth, .pt or .npz)")
+    if suffix not in (".safetensors", ".pth", ".pt", ".bin"):
+        raise ValueError(f"{path}: unknown weight format {suffix!r} (use .safetensors, .pth/.pt/.bin or .npz)")
     from timm.models.vision_transformer import checkpoint_filter_fn
     state = _read_state_dict(path)
     try:
