@@ -1,0 +1,76 @@
+"""`mpt-export`: a trained checkpoint -> one self-describing ONNX file, checked against torch.
+
+The file carries its class names, ClipSpec and provenance in its metadata (`mpt.*`), so
+`mpt-live` needs nothing else. After writing, the file is run with ONNX Runtime on the same clips
+as the torch model: fp32 must agree to max |dprob| <= 1e-4; --int8 / --fp16 to >= 99 % top-1.
+Exit status: 0 written and checked, 1 a parity check failed (the file is kept as
+*.rejected.onnx), 2 bad input (one-line error).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from mpt_live.errors import InputError
+
+app = typer.Typer(add_completion=False, help=__doc__, pretty_exceptions_enable=False)
+console = Console(stderr=True)
+
+
+def _fail(msg: str) -> None:
+    console.print(f"[bold red]error:[/] {msg}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+@app.command()
+def export(
+    checkpoint: Path = typer.Argument(..., help="mpt-train checkpoint (RUN/model.pt)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="ONNX file to write (default: model.onnx, "
+                                       "model.int8.onnx or model.fp16.onnx beside the checkpoint)."),
+    int8: bool = typer.Option(False, "--int8", help="Dynamic int8 quantization (CPU deployment)."),
+    fp16: bool = typer.Option(False, "--fp16", help="fp16 weights and activations, fp32 inputs/outputs (GPU deployment)."),
+    opset: int = typer.Option(18, "--opset", min=17, help="ONNX opset (17+ for LayerNormalization)."),
+    batch: str = typer.Option("dynamic", "--batch", help="'dynamic' (any batch size) or a fixed batch size N."),
+    parity_clips: Optional[Path] = typer.Option(None, "--parity-clips", help="Folder of .npz clips ('dynamic', "
+                                                "'motion' arrays) for the parity check (default: synthetic clips)."),
+    parity_n: int = typer.Option(100, "--parity-n", min=1, help="Number of parity clips."),
+    demo: bool = typer.Option(False, "--demo", help="Mark the file as the demo model (mpt.demo = 1)."),
+) -> None:
+    """Export CHECKPOINT to one self-describing ONNX file and check it against torch.
+
+    fp32 must match torch to max |dprob| <= 1e-4, --int8/--fp16 to >= 99 % top-1 agreement.
+    Exit 0: written and checked; 1: a check failed (file kept as *.rejected.onnx); 2: bad input.
+    """
+    if int8 and fp16:
+        _fail("--int8 and --fp16: choose one")
+    if batch != "dynamic" and not (batch.isdigit() and int(batch) >= 1):
+        _fail(f"--batch {batch}: expected 'dynamic' or a positive integer")
+    from .pipeline import export_checkpoint   # torch imports: after argument checks
+
+    precision = "int8" if int8 else "fp16" if fp16 else "fp32"
+    try:
+        result = export_checkpoint(
+            checkpoint, out, precision=precision, opset=opset,
+            batch="dynamic" if batch == "dynamic" else int(batch),
+            parity_clips=parity_clips, parity_n=parity_n, demo=demo,
+            log=lambda msg: console.print(msg, highlight=False, soft_wrap=True),
+        )
+    except InputError as e:
+        _fail(str(e))
+    if not result.ok:
+        console.print(f"[bold red]parity check failed:[/] {'; '.join(p.line() for p in result.parity if not p.ok)}",
+                      highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="mpt-export")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,143 @@
+"""Parity of an exported ONNX file with the torch model it came from, on realistic clips.
+
+The ONNX side runs through :class:`mpt_live.runtime.MPTRuntime` on the CPU, i.e. exactly as
+``mpt-live`` will load it (metadata and input checks included). Figures: the largest absolute
+difference of any class probability and the top-1 agreement. Pass marks: fp32 max |dprob|
+<= 1e-4; int8 and fp16 top-1 agreement >= 99 %.
+
+Clips: by default synthetic ones that look like the real input (a smooth random face-like texture
+with a small local deformation that comes and goes, sensor noise), put through the one
+preprocessing function :func:`mpt_live.motion.model_inputs`, so the dynamic image and the
+magnified motion frames have the statistics of live clips; or your own (``.npz`` files with
+``dynamic`` and ``motion`` arrays, as single clips or batches).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from mpt_live.clip import ClipSpec
+from mpt_live.errors import InputError
+from mpt_live.motion import model_inputs
+from mpt_live.runtime import MPTRuntime, usable_cores
+
+FP32_MAX_DPROB = 1e-4
+MIN_TOP1_AGREEMENT = 0.99
+
+
+@dataclass(frozen=True)
+class Parity:
+    """ONNX vs torch on ``clips`` clips."""
+
+    precision: str
+    clips: int
+    max_dprob: float
+    top1_agreement: float
+
+    @property
+    def ok(self) -> bool:
+        if self.precision == "fp32":
+            return self.max_dprob <= FP32_MAX_DPROB and self.top1_agreement >= MIN_TOP1_AGREEMENT
+        return self.top1_agreement >= MIN_TOP1_AGREEMENT
+
+    def line(self) -> str:
+        need = (f"max|dprob| <= {FP32_MAX_DPROB:g}" if self.precision == "fp32"
+                else f"top-1 agreement >= {MIN_TOP1_AGREEMENT:.0%}")
+        return (f"{self.precision} parity vs torch on {self.clips} clips: max|dprob| {self.max_dprob:.2e}, "
+                f"top-1 agreement {self.top1_agreement:.1%} ({'ok' if self.ok else 'FAILED'}: need {need})")
+
+
+def synthetic_clips(spec: ClipSpec, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` realistic model inputs: (n,3,S,S) dynamic images and (n,T,3,S,S) motion clips."""
+    rng = np.random.default_rng(seed)
+    S, T = spec.image_size, spec.frames
+    yy, xx = np.mgrid[0:S, 0:S].astype(np.float32)
+    dyn = np.empty((n, 3, S, S), np.float32)
+    mot = np.empty((n, T, 3, S, S), np.float32)
+    for i in range(n):
+        base = cv2.resize(rng.uniform(40, 220, (5, 5, 3)).astype(np.float32), (S, S),
+                          interpolation=cv2.INTER_CUBIC)
+        base += cv2.GaussianBlur(rng.normal(0, 15, (S, S, 3)).astype(np.float32), (0, 0), max(0.5, S / 150))
+        cx, cy = rng.uniform(0.25, 0.75, 2) * S
+        sigma = rng.uniform(0.06, 0.2) * S
+        bump = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * sigma**2)).astype(np.float32)
+        dx, dy = rng.normal(0, 1, 2) * rng.uniform(0.0, 0.02) * S      # up to ~4 px at 224
+        t0, t1 = sorted(rng.uniform(0, 1, 2))
+        course = np.clip(np.sin(np.pi * (np.linspace(0, 1, T) - t0) / max(t1 - t0, 0.2)), 0, None)
+        frames = np.empty((T, S, S, 3), np.uint8)
+        for t in range(T):
+            c = float(course[t])
+            warped = cv2.remap(base, xx - np.float32(dx * c) * bump, yy - np.float32(dy * c) * bump,
+                               cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
+            frames[t] = np.clip(warped + rng.normal(0, 2.0, warped.shape), 0, 255).astype(np.uint8)
+        dyn[i], mot[i], _ = model_inputs(frames, spec)
+    return dyn, mot
+
+
+def load_clips(directory: str | Path, spec: ClipSpec, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Clips from ``.npz`` files in ``directory`` (arrays ``dynamic`` and ``motion``, batched or not)."""
+    d = Path(directory)
+    files = sorted(d.glob("*.npz")) if d.is_dir() else []
+    if not files:
+        raise InputError(f"{d}: no .npz clip files (each with 'dynamic' and 'motion' arrays)")
+    S, T = spec.image_size, spec.frames
+    dyn, mot = [], []
+    for f in files:
+        try:
+            with np.load(f) as z:
+                a, b = np.asarray(z["dynamic"], np.float32), np.asarray(z["motion"], np.float32)
+        except Exception as e:
+            raise InputError(f"{f}: not a clip file with 'dynamic' and 'motion' arrays ({type(e).__name__})") from None
+        if a.shape == (3, S, S):
+            a, b = a[None], b[None]
+        if a.ndim != 4 or a.shape[1:] != (3, S, S) or b.shape != (len(a), T, 3, S, S):
+            raise InputError(f"{f}: clips of shape {a.shape}/{b.shape} do not fit the model's ClipSpec "
+                             f"(dynamic (3,{S},{S}), motion ({T},3,{S},{S}))")
+        dyn.append(a)
+        mot.append(b)
+    dynamic, motion = np.concatenate(dyn), np.concatenate(mot)
+    return (dynamic[:limit], motion[:limit]) if limit else (dynamic, motion)
+
+
+@torch.inference_mode()
+def torch_probs(model: nn.Module, dynamic: np.ndarray, motion: np.ndarray, batch: int = 8) -> np.ndarray:
+    """Softmax probabilities of a logits model, fp32 on the CPU, in batches."""
+    model.eval()
+    out = [torch.softmax(model(torch.from_numpy(dynamic[i:i + batch]), torch.from_numpy(motion[i:i + batch])).float(), -1)
+           for i in range(0, len(dynamic), batch)]
+    return torch.cat(out).numpy()
+
+
+def compare(reference: np.ndarray, probs: np.ndarray, precision: str) -> Parity:
+    """Parity figures of ``probs`` against ``reference`` (both (N, C))."""
+    return Parity(
+        precision=precision,
+        clips=len(reference),
+        max_dprob=float(np.abs(probs - reference).max()),
+        top1_agreement=float((probs.argmax(1) == reference.argmax(1)).mean()),
+    )
+
+
+def check_onnx(path: str | Path, dynamic: np.ndarray, motion: np.ndarray, reference: np.ndarray,
+               batch: int = 8) -> Parity:
+    """Run the ONNX file on the clips through MPTRuntime (CPU, all cores) and compare to ``reference``.
+
+    A dynamic-batch file is also run with B=1 and B=3, which must give the batched results.
+    """
+    rt = MPTRuntime(path, device="cpu", threads=usable_cores())
+    probs = np.concatenate([rt.predict(dynamic[i:i + batch], motion[i:i + batch])
+                            for i in range(0, len(dynamic), batch)])
+    tol = 1e-4 if rt.precision == "fp32" else 5e-2   # int8 scales depend on what else is in the batch
+    if rt.batch is None and len(dynamic) >= 3:
+        for b in (1, 3):
+            got = rt.predict(dynamic[:b], motion[:b])
+            if got.shape != (b, len(rt.classes)) or not np.allclose(got, probs[:b], atol=tol):
+                raise RuntimeError(f"{path}: dynamic batch broken: B={b} gives shape {got.shape} "
+                                   f"or results that differ from the batched run")
+    return compare(reference, probs, rt.precision)

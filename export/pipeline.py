@@ -1,0 +1,99 @@
+"""``mpt-export`` end to end: checkpoint -> ONNX file of the asked precision, checked for parity."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import onnx
+
+from mpt_live.clip import ClipSpec
+
+from .onnx_export import (
+    DEFAULT_OPSET, Batch, build_model, convert_fp16, default_out, export_onnx, file_size_mb,
+    load_checkpoint, onnx_metadata, quantize_int8,
+)
+from .parity import Parity, check_onnx, load_clips, synthetic_clips, torch_probs
+
+DEFAULT_PARITY_CLIPS = 100
+
+
+@dataclass
+class ExportResult:
+    """What :func:`export_checkpoint` wrote and how it compares with torch."""
+
+    path: Path
+    precision: str
+    parity: list[Parity] = field(default_factory=list)   # fp32 first, then int8/fp16 if asked
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return all(p.ok for p in self.parity)
+
+
+def export_checkpoint(
+    checkpoint: str | Path,
+    out: str | Path | None = None,
+    precision: str = "fp32",
+    opset: int = DEFAULT_OPSET,
+    batch: Batch = "dynamic",
+    parity_clips: str | Path | None = None,
+    parity_n: int = DEFAULT_PARITY_CLIPS,
+    demo: bool = False,
+    log: Callable[[str], None] = lambda msg: None,
+) -> ExportResult:
+    """Export ``checkpoint`` to ``out`` (default: ``model[.int8|.fp16].onnx`` beside it).
+
+    The fp32 graph is always exported and checked first; int8/fp16 are derived from it and
+    checked against torch too. If any check fails, the file is renamed ``*.rejected.onnx`` so
+    that nothing picks it up by mistake, and ``result.ok`` is False.
+    Raises :class:`~mpt_live.errors.InputError` for a bad checkpoint or clip folder.
+    """
+    t_start = time.perf_counter()
+    ckpt = load_checkpoint(checkpoint)
+    spec = ClipSpec.from_dict(dict(ckpt["clip_spec"]))
+    out = Path(out) if out else default_out(checkpoint, precision)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    model = build_model(ckpt, checkpoint)
+    log(f"checkpoint {checkpoint}: {ckpt['model_config'].get('backbone')}, classes {list(ckpt['classes'])}, "
+        f"{spec.frames} frames x {spec.image_size}px")
+
+    if parity_clips:
+        dyn, mot = load_clips(parity_clips, spec, limit=parity_n)
+        source = str(parity_clips)
+    else:
+        dyn, mot = synthetic_clips(spec, parity_n, seed=0)
+        source = "synthetic clips"
+    reference = torch_probs(model, dyn, mot)
+    log(f"parity clips: {len(dyn)} from {source}; torch reference computed")
+
+    metadata = onnx_metadata(ckpt, "fp32", demo)
+    result = ExportResult(path=out, precision=precision)
+    with tempfile.TemporaryDirectory(prefix="mpt-export-", dir=out.parent) as tmp:
+        fp32 = out if precision == "fp32" else Path(tmp) / "fp32.onnx"
+        t = time.perf_counter()
+        export_onnx(model, fp32, spec, metadata, opset=opset, batch=batch)
+        proto = onnx.load(str(fp32), load_external_data=False)
+        log(f"exported fp32 graph in {time.perf_counter() - t:.1f} s (opset {opset}, IR {proto.ir_version}, "
+            f"batch {batch})")
+        result.parity.append(check_onnx(fp32, dyn, mot, reference))
+        log(result.parity[-1].line())
+        if precision == "int8":
+            quantize_int8(fp32, out, metadata)
+        elif precision == "fp16":
+            convert_fp16(fp32, out, metadata)
+        if precision != "fp32":
+            result.parity.append(check_onnx(out, dyn, mot, reference))
+            log(result.parity[-1].line())
+    if not result.ok:
+        rejected = out.with_name(out.name.removesuffix(".onnx") + ".rejected.onnx")
+        out.replace(rejected)
+        result.path = rejected
+    result.seconds = time.perf_counter() - t_start
+    log(f"{'wrote' if result.ok else 'REJECTED, kept for inspection as'} {result.path} "
+        f"({file_size_mb(result.path):.1f} MB, {precision}) in {result.seconds:.0f} s")
+    return result

@@ -1,0 +1,170 @@
+"""mpt-export: one self-describing ONNX file, parity with torch, dynamic batch, int8/fp16, CLI errors.
+
+A tiny real MPT (vit_tiny_patch16_224 at 32 px, 4 frames) is exported once through the CLI and
+shared by the tests (the dynamo export is the slow step: ~15 s).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+onnx = pytest.importorskip("onnx")
+
+from typer.testing import CliRunner  # noqa: E402
+
+from export import parity as parity_mod  # noqa: E402
+from export.cli import app  # noqa: E402
+from export.onnx_export import MAX_IR_VERSION, build_model, convert_fp16, load_checkpoint, quantize_int8, read_metadata  # noqa: E402
+from export.parity import compare, synthetic_clips, torch_probs  # noqa: E402
+from mpt_live.clip import ClipSpec  # noqa: E402
+from mpt_live.errors import InputError  # noqa: E402
+from mpt_live.runtime import MPTRuntime  # noqa: E402
+from train.model import MPT, MPTConfig  # noqa: E402
+
+SPEC = ClipSpec(frames=4, image_size=32, window_s=0.25)
+CFG = MPTConfig(backbone="vit_tiny_patch16_224", num_classes=3, frames=4, image_size=32)
+CLASSES = ["negative", "positive", "surprise"]
+KEYS = ("mpt.classes", "mpt.clip_spec", "mpt.backbone", "mpt.clip_mode", "mpt.dataset", "mpt.protocol",
+        "mpt.metrics", "mpt.version", "mpt.export_date", "mpt.precision", "mpt.demo")
+
+runner = CliRunner()
+
+
+def write_checkpoint(path: Path) -> Path:
+    torch.manual_seed(0)
+    model = MPT(CFG)
+    with torch.no_grad():   # as if trained: prompts, adapters and head away from their (zero) init
+        for p in model.parameters():
+            if p.requires_grad:
+                p.normal_(0, 0.05)
+    torch.save({
+        "state_dict": model.state_dict(), "model_config": dataclasses.asdict(CFG), "classes": CLASSES,
+        "clip_spec": SPEC.to_dict(), "clip_mode": "paper", "dataset": "casme2", "protocol": "loso",
+        "train_config": {"lr": 3e-4}, "metrics": {"acc": 0.7, "uf1": np.float64(0.61)}, "version": "0.1.0",
+    }, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
+    d = tmp_path_factory.mktemp("export")
+    ckpt = write_checkpoint(d / "model.pt")
+    out = d / "onnx" / "model.onnx"
+    res = runner.invoke(app, [str(ckpt), "--out", str(out), "--parity-n", "6"])
+    assert res.exit_code == 0, res.output
+    return ckpt, out, res.output
+
+
+@pytest.fixture(scope="module")
+def model_and_clips(exported):
+    ckpt, _, _ = exported
+    model = build_model(load_checkpoint(ckpt), ckpt)
+    d, m = synthetic_clips(SPEC, 12, seed=1)
+    return model, d, m, torch_probs(model, d, m)
+
+
+def test_single_self_contained_file(exported) -> None:
+    _, out, output = exported
+    assert sorted(p.name for p in out.parent.iterdir()) == ["model.onnx"]   # no .data, no temp dirs
+    proto = onnx.load(str(out))
+    onnx.checker.check_model(proto, full_check=True)
+    assert proto.ir_version <= MAX_IR_VERSION
+    assert [i.name for i in proto.graph.input] == ["dynamic", "motion"]
+    assert [o.name for o in proto.graph.output] == ["probs"]
+    assert "fp32 parity vs torch on 6 clips" in output and "(ok" in output
+
+
+def test_metadata_round_trips_into_runtime(exported) -> None:
+    _, out, _ = exported
+    meta = read_metadata(out)
+    assert set(KEYS) <= set(meta)
+    assert (meta["mpt.precision"], meta["mpt.demo"], meta["mpt.backbone"]) == ("fp32", "0", CFG.backbone)
+    rt = MPTRuntime(out, device="cpu")
+    assert rt.classes == CLASSES
+    assert rt.clip_spec == SPEC
+    assert rt.metrics == {"acc": 0.7, "uf1": 0.61}
+    assert (rt.dataset, rt.protocol, rt.precision) == ("casme2", "loso", "fp32")
+    assert rt.batch is None
+
+
+def test_dynamic_batch_and_fp32_parity(exported, model_and_clips) -> None:
+    _, out, _ = exported
+    _, d, m, ref = model_and_clips
+    rt = MPTRuntime(out, device="cpu")
+    for b in (1, 3):
+        got = rt.predict(d[:b], m[:b])
+        assert got.shape == (b, 3)
+        assert np.abs(got - ref[:b]).max() <= 1e-4
+    p = compare(ref, rt.predict(d, m), "fp32")
+    assert p.max_dprob <= 1e-4 and p.top1_agreement == 1.0 and p.ok
+
+
+def test_int8_runs_and_reports_agreement(exported, model_and_clips, tmp_path: Path) -> None:
+    _, out, _ = exported
+    _, d, m, ref = model_and_clips
+    q = quantize_int8(out, tmp_path / "model.int8.onnx", read_metadata(out))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.int8.onnx"]
+    ops = {n.op_type for n in onnx.load(str(q)).graph.node}
+    assert ops & {"DynamicQuantizeMatMul", "MatMulInteger"}
+    rt = MPTRuntime(q, device="cpu")
+    assert rt.precision == "int8" and rt.classes == CLASSES
+    p = parity_mod.check_onnx(q, d, m, ref)
+    assert p.precision == "int8" and p.clips == 12
+    assert p.top1_agreement >= 0.75 and p.max_dprob < 0.1      # an untrained tiny model: figures, not the 99 % gate
+    assert "int8 parity vs torch on 12 clips" in p.line()
+
+
+def test_fp16_runs(exported, model_and_clips, tmp_path: Path) -> None:
+    _, out, _ = exported
+    _, d, m, ref = model_and_clips
+    f = convert_fp16(out, tmp_path / "model.fp16.onnx", read_metadata(out))
+    rt = MPTRuntime(f, device="cpu")
+    assert rt.precision == "fp16"
+    p = compare(ref, rt.predict(d, m), "fp16")
+    assert p.max_dprob < 1e-2 and p.top1_agreement >= 0.9
+
+
+def test_parity_gate_rejects_and_fixed_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failed check exits 1 and renames the file; a fixed --batch N gives a static graph."""
+    ckpt = write_checkpoint(tmp_path / "model.pt")
+    monkeypatch.setattr(parity_mod, "FP32_MAX_DPROB", -1.0)
+    res = runner.invoke(app, [str(ckpt), "--batch", "2", "--parity-n", "3"])
+    assert res.exit_code == 1, res.output
+    assert "parity check failed" in res.output
+    assert not (tmp_path / "model.onnx").exists()
+    rt = MPTRuntime(tmp_path / "model.rejected.onnx")
+    assert rt.batch == 2
+    assert rt.predict(*synthetic_clips(SPEC, 3)).shape == (3, 3)
+
+
+@pytest.mark.parametrize("content,message", [
+    (None, "no such checkpoint file"),
+    (b"not a checkpoint", "not a PyTorch checkpoint"),
+    ({"weights": 1}, "not an mpt-train checkpoint (missing state_dict, model_config, classes, clip_spec)"),
+])
+def test_bad_checkpoint_is_one_line_exit_2(tmp_path: Path, content, message: str) -> None:
+    path = tmp_path / "ckpt.pt"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
+        torch.save(content, path)
+    res = runner.invoke(app, [str(path)])
+    assert res.exit_code == 2
+    assert message in " ".join(res.output.split())
+    assert "Traceback" not in res.output
+    with pytest.raises(InputError):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--int8", "--fp16"], "choose one"),
+    (["--batch", "zero"], "--batch zero"),
+])
+def test_bad_options_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    res = runner.invoke(app, [str(tmp_path / "x.pt"), *args])
+    assert res.exit_code == 2 and message in res.output
