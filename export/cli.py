@@ -17,6 +17,8 @@ from rich.console import Console
 
 from mpt_live.errors import InputError
 
+DEFAULT_OPSET = 20   # = export.onnx_export.DEFAULT_OPSET, repeated so that --help needs no torch import
+
 app = typer.Typer(add_completion=False, help=__doc__, pretty_exceptions_enable=False)
 console = Console(stderr=True)
 
@@ -33,7 +35,7 @@ def export(
                                        "model.int8.onnx or model.fp16.onnx beside the checkpoint)."),
     int8: bool = typer.Option(False, "--int8", help="Dynamic int8 quantization (CPU deployment)."),
     fp16: bool = typer.Option(False, "--fp16", help="fp16 weights and activations, fp32 inputs/outputs (GPU deployment)."),
-    opset: int = typer.Option(18, "--opset", min=17, help="ONNX opset (17+ for LayerNormalization)."),
+    opset: int = typer.Option(DEFAULT_OPSET, "--opset", min=17, help="ONNX opset (17+: LayerNormalization; 20+: Gelu)."),
     batch: str = typer.Option("dynamic", "--batch", help="'dynamic' (any batch size) or a fixed batch size N."),
     parity_clips: Optional[Path] = typer.Option(None, "--parity-clips", help="Folder of .npz clips ('dynamic', "
                                                 "'motion' arrays) for the parity check (default: synthetic clips)."),

@@ -76,6 +76,7 @@ def test_single_self_contained_file(exported) -> None:
     assert proto.ir_version <= MAX_IR_VERSION
     assert [i.name for i in proto.graph.input] == ["dynamic", "motion"]
     assert [o.name for o in proto.graph.output] == ["probs"]
+    assert "Gelu" in {n.op_type for n in proto.graph.node}    # opset 20: one kernel, not five
     assert "fp32 parity vs torch on 6 clips" in output and "(ok" in output
 
 
@@ -168,3 +169,9 @@ def test_bad_checkpoint_is_one_line_exit_2(tmp_path: Path, content, message: str
 def test_bad_options_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
     res = runner.invoke(app, [str(tmp_path / "x.pt"), *args])
     assert res.exit_code == 2 and message in res.output
+
+
+def test_cli_default_opset_matches_exporter() -> None:
+    from export import cli, onnx_export
+
+    assert cli.DEFAULT_OPSET == onnx_export.DEFAULT_OPSET
