@@ -173,17 +173,21 @@ def time_course(t: float | np.ndarray, onset: float, apex: float, offset: float)
     return float(s) if s.ndim == 0 else s
 
 
-def source_coords(mx: np.ndarray, my: np.ndarray, field: np.ndarray,
-                  iterations: int = 3) -> tuple[np.ndarray, np.ndarray]:
+def source_coords(mx: np.ndarray, my: np.ndarray, field: np.ndarray, iterations: int = 3,
+                  out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Source coordinates q with ``q + field(q) = (mx, my)``: the backward map of a forward field.
 
     Fixed-point iteration ``q <- m - field(q)``; converges fast for smooth fields (|grad| << 1),
     so content at q lands exactly at q + field(q), also away from the field's extrema.
+    ``out``: optional (qx, qy, scratch field) buffers to work in without allocating.
     """
-    qx, qy = mx, my
+    qx, qy, d = out if out is not None else (np.empty_like(mx), np.empty_like(my), np.empty_like(field))
+    cx, cy = mx, my
     for _ in range(iterations):
-        d = cv2.remap(field, qx, qy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        qx, qy = mx - d[..., 0], my - d[..., 1]
+        cv2.remap(field, cx, cy, cv2.INTER_LINEAR, dst=d, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        np.subtract(mx, d[..., 0], out=qx)
+        np.subtract(my, d[..., 1], out=qy)
+        cx, cy = qx, qy
     return qx, qy
 
 
@@ -298,9 +302,11 @@ class BlinkModel:
                                  (travel * face.ey[0]).astype(np.float32), (travel * face.ey[1]).astype(np.float32),
                                  opening.astype(np.float32), skin))
 
-    def apply(self, src: np.ndarray, c: float) -> np.ndarray:
-        """The float32 portrait with both eyes closed by ``c`` (a new array)."""
-        out = src.copy()
+    def apply(self, src: np.ndarray, c: float, out: np.ndarray | None = None) -> np.ndarray:
+        """The float32 portrait with both eyes closed by ``c`` (in ``out`` or a new array)."""
+        out = src.copy() if out is None else out
+        if out is not src:
+            np.copyto(out, src)
         c = float(np.clip(c, 0.0, 1.0))
         edge = self.OPEN_EDGE + (self.CLOSED_EDGE - self.OPEN_EDGE) * c
         fade = min(1.0, 4 * c)
@@ -389,14 +395,20 @@ class FaceAnimator:
         # (an order of magnitude cheaper than fresh normals per frame, still independent-looking)
         rng = np.random.default_rng([self.seed, 424242])
         self._noise = rng.standard_normal((h + _NOISE_PAD, w + _NOISE_PAD, 3), dtype=np.float32)
+        # per-frame work buffers: rendering allocates only the returned frame
+        grid, field = (h, w), (h, w, 2)
+        self._buf = {k: np.empty(shape, np.float32) for k, shape in
+                     (("mx", grid), ("my", grid), ("qx", grid), ("qy", grid), ("d", field), ("scratch", field),
+                      ("blink", self._src.shape), ("frame", self._src.shape))}
 
-    def event_field(self, t: float) -> np.ndarray:
+    def event_field(self, t: float, out: np.ndarray | None = None) -> np.ndarray:
         """Displacement field (H, W, 2) of the injected events at time t (no blinks, no head motion)."""
-        d = np.zeros(self._xs.shape + (2,), np.float32)
+        d = np.zeros(self._xs.shape + (2,), np.float32) if out is None else out
+        d.fill(0)
         for e, f in zip(self.events, self._fields):
             s = e.intensity(t)
             if s > 0:
-                d += np.float32(s) * f
+                cv2.scaleAdd(f, float(s), d, dst=d)
         return d
 
     def closure(self, t: float) -> float:
@@ -405,20 +417,20 @@ class FaceAnimator:
 
     def render(self, t: float, index: int) -> np.ndarray:
         """The uint8 BGR frame at time ``t`` (``index`` picks the frame's sensor noise)."""
+        b = self._buf
+        mx, my = self._xs, self._ys
         if self.head is not None:
             inv = cv2.invertAffineTransform(self.head.matrix(t, self._centre))
-            mx = cv2.addWeighted(self._xs, inv[0, 0], self._ys, inv[0, 1], inv[0, 2])
-            my = cv2.addWeighted(self._xs, inv[1, 0], self._ys, inv[1, 1], inv[1, 2])
-        else:
-            mx, my = self._xs.copy(), self._ys.copy()
+            mx = cv2.addWeighted(self._xs, inv[0, 0], self._ys, inv[0, 1], inv[0, 2], dst=b["mx"])
+            my = cv2.addWeighted(self._xs, inv[1, 0], self._ys, inv[1, 1], inv[1, 2], dst=b["my"])
         if any(e.intensity(t) > 0 for e in self.events):
             # portrait point q goes to M(q + d(q)): one resampling for local and head motion
-            mx, my = source_coords(mx, my, self.event_field(t))
+            mx, my = source_coords(mx, my, self.event_field(t, out=b["d"]), out=(b["qx"], b["qy"], b["scratch"]))
         src = self._src
         c = self.closure(t)
         if c > 0:  # the lid closes in portrait coordinates, then everything moves together
-            src = self._blink.apply(src, c)
-        frame = cv2.remap(src, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
+            src = self._blink.apply(src, c, out=b["blink"])
+        frame = cv2.remap(src, mx, my, cv2.INTER_LINEAR, dst=b["frame"], borderMode=cv2.BORDER_REFLECT101)
         if self.flicker is not None:
             frame *= np.float32(self.flicker.gain(t))
         if self.noise_sigma > 0:
@@ -426,8 +438,10 @@ class FaceAnimator:
             oy, ox = rng.integers(0, _NOISE_PAD + 1, size=2)
             sign = 1.0 if rng.random() < 0.5 else -1.0
             h, w = frame.shape[:2]
-            frame = cv2.scaleAdd(self._noise[oy:oy + h, ox:ox + w], sign * self.noise_sigma, frame)
-        out = np.clip(frame + 0.5, 0, 255).astype(np.uint8)
+            cv2.scaleAdd(self._noise[oy:oy + h, ox:ox + w], sign * self.noise_sigma, frame, dst=frame)
+        frame += np.float32(0.5)
+        np.clip(frame, 0, 255, out=frame)
+        out = frame.astype(np.uint8)
         if self.jpeg_quality:
             ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(self.jpeg_quality)])
             out = cv2.imdecode(buf, cv2.IMREAD_COLOR)
