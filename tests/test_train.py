@@ -1,0 +1,199 @@
+"""mpt-train: LOSO learns on an easy semi-synthetic set, resumes, writes its files; one-line errors.
+
+The data are made with ``train.synth`` (real faces from the shared media carrying synthetic
+micro-movements in the CASME II layout), made EASY: large amplitude, no head drift, blinks or
+flicker, little noise, and two classes whose movements lie far apart on the face (brows up vs
+lip corners up). The backbone is timm's 64-dim ``test_vit``, randomly initialised and frozen (no
+pretrained weights can be downloaded here): with such a backbone the full 5-class benchmark is far
+harder (UF1 about 0.4-0.6 over 3 subjects), so this is a test that the training pipeline learns,
+not a measure of MPT.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from mpt_live.errors import InputError
+from train import loso
+from train.cli import app
+
+EASY_CLASSES = ("surprise", "happiness")
+BACKBONE = "test_vit"
+# the learning-test settings (also used, with 1 epoch, by the quicker tests)
+ARGS = ["--dataset", "casme2", "--backbone", BACKBONE, "--image-size", "96", "--frames", "10",
+        "--batch-size", "4", "--lr", "1e-3", "--seed", "0"]
+METRICS_KEYS = {"acc", "uf1", "uar", "folds", "confusion", "classes", "config", "train_seconds"}
+CKPT_KEYS = {"state_dict", "model_config", "classes", "clip_spec", "clip_mode", "dataset", "protocol",
+             "train_config", "metrics", "version"}
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models train faster on one thread, and far faster on a busy 2-core machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def easy(faces_dir, tmp_path_factory) -> tuple[Path, int, Path]:
+    """(data root, number of clips, shared clip-cache dir) of the easy 3-subject set."""
+    from train.synth import SHEET, SynthConfig, generate, write_sheet
+
+    root = tmp_path_factory.mktemp("easy")
+    cfg = SynthConfig(subjects=3, clips_per_class=4, amplitude=20.0, fps=50.0, image_size=128,
+                      head_px=0.0, blink_p=0.0, noise_sigma=(0.5, 1.0), flicker=0.0,
+                      jpeg_quality=(95, 95), seed=0)
+    summary = generate(faces_dir, root, cfg, workers=2)
+    keep = [c for c in summary["clips"] if c["class"] in EASY_CLASSES]
+    write_sheet(root / SHEET, keep)  # the coding sheet lists only the two easy classes
+    return root, len(keep), tmp_path_factory.mktemp("cache")
+
+
+def _train(easy, out: Path, *extra: str):
+    root, _, cache = easy
+    return runner.invoke(app, [*ARGS, "--data", str(root), "--out", str(out), "--cache", str(cache),
+                               *extra])
+
+
+def _config(easy, **kw) -> loso.TrainConfig:
+    root, _, cache = easy
+    base = dict(dataset="casme2", data=str(root.resolve()), backbone=BACKBONE, image_size=96,
+                frames=10, epochs=1, batch_size=4, lr=1e-3, seed=0, cache=str(cache))
+    return loso.TrainConfig(**{**base, **kw})
+
+
+def test_loso_learns(easy, tmp_path):
+    """LOSO through the CLI reaches UF1 >= 0.9 and writes metrics.json, predictions.csv, confusion.png."""
+    out = tmp_path / "run"
+    r = _train(easy, out, "--epochs", "30")
+    assert r.exit_code == 0, r.output
+    m = json.loads((out / "metrics.json").read_text())
+    assert METRICS_KEYS <= set(m)
+    assert m["uf1"] >= 0.9, (m["uf1"], m["confusion"])
+    n = easy[1]
+    assert sum(f["n"] for f in m["folds"]) == n == sum(map(sum, m["confusion"]))
+    assert [f["subject"] for f in m["folds"]] == ["sub01", "sub02", "sub03"]
+    for f in m["folds"]:
+        assert {"subject", "n", "acc", "uf1", "uar", "train_seconds"} <= set(f)
+    cfg = m["config"]
+    assert cfg["backbone"] == BACKBONE and cfg["clip_mode"] == "paper" and cfg["dataset"] == "casme2"
+    assert cfg["clip_spec"]["image_size"] == 96 and cfg["clip_spec"]["frames"] == 10
+    assert cfg["backbone_init"] == "random" and "randomly initialised" in cfg["note"]
+    with open(out / "predictions.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == n
+    assert {"fold", "subject", "clip_id", "label", "pred"} <= set(rows[0])
+    probs = [k for k in rows[0] if k.startswith("p_")]
+    assert probs == [f"p_{c}" for c in m["classes"]]
+    assert all(abs(sum(float(r[k]) for k in probs) - 1) < 1e-4 for r in rows)
+    assert (out / "confusion.png").stat().st_size > 1000
+    assert len(list((out / "folds").glob("*.json"))) == 3
+    assert "random" in r.output and "GFLOPs" in r.output and "pooled" in r.output
+
+
+def test_resume_skips_finished_folds(easy, tmp_path, monkeypatch):
+    """A run stopped after one fold resumes with the other two, and ends where an unbroken run ends."""
+    from train.datasets import load_dataset
+
+    index = load_dataset("casme2", easy[0])
+    cfg = _config(easy)
+    out = tmp_path / "run"
+    assert loso.run_loso(cfg, out, index, log=lambda s: None, max_folds=1) is None
+    assert [p.stem for p in (out / "folds").glob("*.json")] == ["sub01"]
+    assert not (out / "metrics.json").exists()
+    first = (out / "folds" / "sub01.json").read_text()
+
+    calls, logs = [], []
+    real_fit = loso.fit
+    monkeypatch.setattr(loso, "fit", lambda *a, **k: calls.append(1) or real_fit(*a, **k))
+    resumed = loso.run_loso(cfg, out, index, log=logs.append)
+    assert len(calls) == 2  # sub01 was not trained again
+    assert any("resuming: 1/3" in s for s in logs)
+    assert (out / "folds" / "sub01.json").read_text() == first
+    with open(out / "predictions.csv", newline="") as fh:
+        assert len(list(csv.DictReader(fh))) == easy[1]
+
+    monkeypatch.setattr(loso, "fit", real_fit)
+    unbroken = loso.run_loso(cfg, tmp_path / "unbroken", index, log=lambda s: None)
+    assert resumed["confusion"] == unbroken["confusion"]
+    for a, b in zip(resumed["folds"], unbroken["folds"]):
+        assert (a["subject"], a["acc"], a["uf1"]) == (b["subject"], b["acc"], b["uf1"])
+
+
+def test_resume_refuses_a_different_config(easy, tmp_path):
+    out = tmp_path / "run"
+    loso.check_or_store_config(out, _config(easy, lr=1e-2))
+    loso.check_or_store_config(out, _config(easy))  # no finished fold yet: replaced
+    (out / "folds").mkdir()
+    (out / "folds" / "sub01.json").write_text("{}")
+    loso.check_or_store_config(out, _config(easy, workers=2))  # runtime-only: accepted
+    with pytest.raises(InputError, match="lr"):
+        loso.check_or_store_config(out, _config(easy, lr=1e-4))
+    r = _train(easy, out, "--epochs", "1", "--lr", "1e-4")
+    assert r.exit_code == 2
+    assert _one_error_line(r.output) and "different config" in r.output
+
+
+def test_full_protocol_writes_a_loadable_checkpoint(easy, tmp_path):
+    from train.model import MPT, MPTConfig
+
+    metrics = tmp_path / "metrics.json"
+    metrics.write_text(json.dumps({"acc": 0.5, "uf1": 0.5, "uar": 0.5}))
+    out = tmp_path / "full"
+    r = _train(easy, out, "--epochs", "1", "--protocol", "full", "--metrics", str(metrics))
+    assert r.exit_code == 0, r.output
+    ckpt = torch.load(out / "model.pt", map_location="cpu", weights_only=False)
+    assert CKPT_KEYS <= set(ckpt)
+    assert ckpt["protocol"] == "full" and ckpt["dataset"] == "casme2" and ckpt["clip_mode"] == "paper"
+    assert ckpt["metrics"] == {"acc": 0.5, "uf1": 0.5, "uar": 0.5}
+    assert ckpt["clip_spec"]["image_size"] == 96 and ckpt["train_config"]["epochs"] == 1
+    model = MPT(MPTConfig(**ckpt["model_config"]))
+    model.load_state_dict(ckpt["state_dict"])  # strict: the backbone is in the state dict too
+    model.eval()
+    s = ckpt["clip_spec"]["image_size"]
+    with torch.no_grad():
+        logits = model(torch.zeros(2, 3, s, s), torch.zeros(2, ckpt["model_config"]["frames"], 3, s, s))
+    assert logits.shape == (2, len(ckpt["classes"]))
+
+
+def _one_error_line(output: str) -> bool:
+    lines = [ln for ln in output.strip().splitlines() if ln.strip()]
+    return (len(lines) == 1 and lines[0].startswith("mpt-train: error: ")
+            and "Traceback" not in output)
+
+
+@pytest.mark.parametrize("case", ["missing_root", "not_a_dataset", "unknown_backbone", "cuda",
+                                  "weights_missing", "bad_image_size"])
+def test_expected_failures_are_one_line(case, tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    data.mkdir()
+    args = ["--dataset", "casme2", "--data", str(data), "--out", str(tmp_path / "run")]
+    expect = {"missing_root": "data root", "not_a_dataset": str(data),
+              "unknown_backbone": "vit_nope", "cuda": "CUDA", "weights_missing": "weights",
+              "bad_image_size": "image_size"}[case]
+    if case == "missing_root":
+        args[3] = str(tmp_path / "nope")
+    elif case == "unknown_backbone":
+        args += ["--backbone", "vit_nope"]
+    elif case == "cuda":
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+        args += ["--device", "cuda"]
+    elif case == "weights_missing":
+        args += ["--backbone-weights", str(tmp_path / "nope.safetensors")]
+    elif case == "bad_image_size":
+        args += ["--image-size", "100"]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 2, r.output
+    assert _one_error_line(r.output), r.output
+    assert re.search(re.escape(expect), r.output), r.output
