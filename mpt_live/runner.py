@@ -120,13 +120,14 @@ def output_dirs(videos: list[Path], out: Path) -> list[Path]:
     return dirs
 
 
-def run_videos(spec: str, out: Path | None, runtime: Any | None, cfg: LiveConfig,
+def run_videos(spec: str | list[Path], out: Path | None, runtime: Any | None, cfg: LiveConfig,
                console: Console) -> tuple[list[tuple[Path, dict[str, Any]]], list[tuple[Path, str]]]:
-    """Recorded videos (file, folder or glob), one after another, every frame in order.
+    """Recorded videos (file, folder or glob, or a list of paths), one after another, every frame in order.
 
-    Returns (done: [(video, summary)], failed: [(video, one-line reason)]); a failing video does not
-    stop the others. Ctrl-C stops the batch (the current video's outputs are kept)."""
-    videos = expand_videos(spec)
+    Returns (done: [(video, summary)], failed: [(video, one-line reason)]); in a batch a failing
+    video does not stop the others (a single video's InputError is raised). Ctrl-C stops the batch
+    (the current video's outputs are kept)."""
+    videos = expand_videos(spec) if isinstance(spec, str) else [Path(v) for v in spec]
     if out is None and not cfg.display:
         raise InputError("--out DIR is required for a headless run")
     dirs = output_dirs(videos, out) if out is not None else [None] * len(videos)
@@ -153,6 +154,8 @@ def run_videos(spec: str, out: Path | None, runtime: Any | None, cfg: LiveConfig
             except KeyboardInterrupt:
                 raise
             except InputError as e:
+                if len(videos) == 1:
+                    raise
                 failed.append((video, str(e)))
             except Exception as e:  # one broken video must not stop the batch
                 failed.append((video, f"{video}: {type(e).__name__}: {e}"))

@@ -24,7 +24,7 @@ def _rows(path):
 
 def test_motion_only_run_face_and_no_face(faces_dir, tmp_path):
     video = faces_dir / "videos" / "pyfeat_face_noface.mov"
-    res = runner.invoke(app, ["--video", str(video), "--headless", "--out", str(tmp_path)])
+    res = runner.invoke(app, ["--video", str(video), "--motion-only", "--headless", "--out", str(tmp_path)])
     assert res.exit_code == 0, res.output
     rows = _rows(tmp_path / "predictions.csv")
     assert list(rows[0].keys()) == MOTION_COLUMNS
@@ -68,7 +68,8 @@ def test_interrupted_run_keeps_valid_csv_and_summary(faces_dir, tmp_path, monkey
         return real_update(self, t, score, probs)
 
     monkeypatch.setattr(run_mod.Spotter, "update", update)
-    res = runner.invoke(app, ["--video", str(faces_dir / "videos" / "evm_face_still.mp4"), "--headless", "--out", str(tmp_path)])
+    res = runner.invoke(app, ["--video", str(faces_dir / "videos" / "evm_face_still.mp4"), "--motion-only", "--headless",
+                              "--out", str(tmp_path)])
     assert res.exit_code == 130
     rows = _rows(tmp_path / "predictions.csv")
     assert len(rows) == 11 and all(len(r) == len(MOTION_COLUMNS) for r in rows)
@@ -95,7 +96,7 @@ def _zero_frame_video(tmp_path):
     "args, expected",
     [
         (lambda d, f: ["--video", str(d / "missing.mp4"), "--headless", "--out", str(d / "o")], "no such file"),
-        (lambda d, f: ["--video", str(d), "--headless", "--out", str(d / "o")], "is a directory"),
+        (lambda d, f: ["--video", str(d), "--headless", "--out", str(d / "o")], "contains no video files"),
         (lambda d, f: ["--video", str(_zero_frame_video(d)), "--headless", "--out", str(d / "o")], "zero.mp4"),
         (lambda d, f: ["--video", str(f / "videos" / "evm_face_still.mp4"), "--inspect", "0.5", "--out", str(d / "s.png")], "earlier than one window"),
         (lambda d, f: ["--video", str(f / "videos" / "evm_face_still.mp4"), "--inspect", "99", "--out", str(d / "s.png")], "past the end"),

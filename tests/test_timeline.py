@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import cv2
-import numpy as np
 
 from mpt_live.timeline import read_rows, render_timeline
 from mpt_live.writers import CSVSink

@@ -1,0 +1,90 @@
+"""`mpt-live` with a model, end to end through the command line (headless: no display in CI)."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from mpt_live.cli import app
+from mpt_live.live import prediction_columns
+from mpt_live.runner import demo_model_path
+
+from tinymodel import tiny_onnx
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    """The bundled demo model when it exists, else a tiny model with the exported interface."""
+    p = demo_model_path()
+    return p if p.is_file() else tiny_onnx(tmp_path_factory.mktemp("m") / "tiny.onnx")
+
+
+def _classes(path):
+    from mpt_live.runtime import MPTRuntime
+
+    return MPTRuntime(path, device="cpu").classes
+
+
+def test_cli_video_with_model_writes_all_outputs(faces_dir, model_path, tmp_path):
+    video = faces_dir / "videos" / "pyfeat_single_face.mp4"
+    res = runner.invoke(app, ["--video", str(video), "--model", str(model_path), "--headless", "--out", str(tmp_path),
+                              "--save-video", "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    for name in ("predictions.csv", "summary.json", "timeline.png", "annotated.mp4"):
+        assert (tmp_path / name).is_file(), name
+    with open(tmp_path / "predictions.csv", newline="") as fh:
+        reader = csv.DictReader(fh)
+        rows = list(reader)
+    assert reader.fieldnames == prediction_columns(_classes(model_path)) and len(rows) == 36
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["model"]["path"] == str(model_path) and summary["provider"] == "CPUExecutionProvider"
+    if summary["model"]["demo"]:
+        assert "DEMO MODEL" in res.output and "DEMO MODEL" in summary["model"]["note"]
+
+
+def test_cli_folder_batch_lists_failures_and_keeps_going(faces_dir, model_path, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "bad.mp4").write_bytes(b"\x00" * 100)
+    (folder / "good.mp4").symlink_to(faces_dir / "videos" / "pyfeat_single_face.mp4")
+    res = runner.invoke(app, ["--video", str(folder), "--model", str(model_path), "--out", str(tmp_path / "o"),
+                              "--stride", "8", "--device", "cpu"])
+    assert res.exit_code == 1, res.output
+    assert "1 of 2 videos failed" in res.output and "bad.mp4" in res.output
+    assert (tmp_path / "o" / "good" / "summary.json").is_file()
+    assert not (tmp_path / "o" / "bad" / "summary.json").exists()
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--camera", "97"], "camera 97: could not be opened"),
+    (["--video", "rtsp://127.0.0.1:1/none"], "could not open the stream"),
+    (["--video", "/nonexistent/x.mp4", "--realtime"], "no such file"),
+    (["--camera", "0", "--video", "x.mp4"], "give one source"),
+    (["--video", "x.mp4", "--save-video"], "--save-video needs --out"),
+    (["--video", "x.mp4", "--model", "/nonexistent/m.onnx", "--out", "o"], "no such file"),
+], ids=["camera", "stream", "realtime-missing", "two-sources", "save-video-no-out", "missing-video-before-model"])
+def test_cli_live_sources_bad_input_one_line(args, expected):
+    res = runner.invoke(app, args)
+    assert res.exit_code == 2, res.output
+    lines = [ln for ln in res.output.strip().splitlines() if ln.strip() and not ln.startswith("[")]  # ffmpeg's own
+    assert len(lines) == 1 and expected in lines[0] and "Traceback" not in res.output, res.output
+
+
+def test_cli_missing_model_is_one_line(faces_dir, tmp_path):
+    video = faces_dir / "videos" / "pyfeat_single_face.mp4"
+    res = runner.invoke(app, ["--video", str(video), "--model", str(tmp_path / "none.onnx"), "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "none.onnx: no such model file" in res.output
+
+
+def test_cli_realtime_headless(faces_dir, model_path, tmp_path):
+    video = faces_dir / "videos" / "pyfeat_single_face.mp4"
+    res = runner.invoke(app, ["--video", str(video), "--realtime", "--model", str(model_path), "--out", str(tmp_path),
+                              "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["mode"] == "live" and summary["frames_read"] > 30
