@@ -167,6 +167,18 @@ def test_full_protocol_writes_a_loadable_checkpoint(easy, tmp_path):
     assert logits.shape == (2, len(ckpt["classes"]))
 
 
+def test_full_protocol_window_mode_class_weighted(easy, tmp_path):
+    """Window clip mode (training variants 1..J) with the class-weighted loss, end to end."""
+    out = tmp_path / "full"
+    r = _train(easy, out, "--epochs", "1", "--protocol", "full", "--clip-mode", "window",
+               "--class-weighted")
+    assert r.exit_code == 0, r.output
+    ckpt = torch.load(out / "model.pt", map_location="cpu", weights_only=False)
+    assert ckpt["clip_mode"] == "window" and ckpt["metrics"] is None
+    assert ckpt["train_config"]["class_weighted"] is True
+    assert ckpt["train_config"]["n_samples"] == easy[1]
+
+
 def _one_error_line(output: str) -> bool:
     lines = [ln for ln in output.strip().splitlines() if ln.strip()]
     return (len(lines) == 1 and lines[0].startswith("mpt-train: error: ")
@@ -197,3 +209,48 @@ def test_expected_failures_are_one_line(case, tmp_path, monkeypatch):
     assert r.exit_code == 2, r.output
     assert _one_error_line(r.output), r.output
     assert re.search(re.escape(expect), r.output), r.output
+
+
+def test_sibling_metrics_must_match_the_model_config(easy):
+    cfg = _config(easy)
+    loso.check_sibling_metrics({"acc": 1, "uf1": 1, "uar": 1, "config": cfg.identity()}, cfg, "m")
+    loso.check_sibling_metrics({"acc": 1, "uf1": 1, "uar": 1}, cfg, "m")  # no config: stored as is
+    other = _config(easy, epochs=30, workers=3).identity()
+    with pytest.raises(InputError, match="epochs"):
+        loso.check_sibling_metrics({"acc": 1, "uf1": 1, "uar": 1, "config": other}, cfg, "m")
+    with pytest.raises(InputError, match="not a LOSO metrics"):
+        loso.check_sibling_metrics({"loss": 1}, cfg, "m")
+
+
+class _RecordingCache:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int]] = []
+
+    def get(self, sample, variant=0):
+        self.calls.append((sample, variant))
+        return torch.zeros(3, 4, 4).numpy(), torch.zeros(2, 3, 4, 4).numpy()
+
+
+def test_training_variants_are_random_per_epoch_and_reproducible():
+    """Window mode: training draws variants 1..J per clip and epoch, the same with any worker count."""
+    cfg = loso.TrainConfig(dataset="csv", data=".", clip_mode="window", jitter_variants=4)
+    assert loso._variants(cfg, train=True) == [1, 2, 3, 4]
+    assert loso._variants(cfg, train=False) == [0]
+    assert loso._variants(loso.TrainConfig(dataset="csv", data="."), train=True) == [0]
+
+    def drawn(seed: int, epoch: int) -> list[int]:
+        cache = _RecordingCache()
+        ds = loso.CachedClips([f"c{i}" for i in range(40)], [0] * 40, cache, [1, 2, 3, 4], seed)
+        ds.set_epoch(epoch)
+        for i in range(len(ds)):
+            ds[i]
+        return [v for _, v in cache.calls]
+
+    a = drawn(0, 0)
+    assert set(a) == {1, 2, 3, 4}
+    assert a == drawn(0, 0) and a != drawn(0, 1) and a != drawn(1, 0)
+
+
+def test_class_weights():
+    w = loso.class_weights([0, 0, 0, 1], 3)  # N=4, 2 classes present: 4/(2*3), 4/(2*1); absent -> 1
+    assert w.tolist() == pytest.approx([2 / 3, 2.0, 1.0])

@@ -142,7 +142,7 @@ def train(
         None, help="with --protocol full: a LOSO metrics.json to store in model.pt"),
 ) -> None:
     """Train MPT with leave-one-subject-out evaluation (loso) or on all subjects (full)."""
-    from .loso import RANDOM_INIT_NOTE, TrainConfig
+    from .loso import RANDOM_INIT_NOTE, TrainConfig, check_sibling_metrics
 
     console = Console(highlight=False)
     try:
@@ -165,6 +165,7 @@ def train(
                 metrics_obj = json.loads(metrics.read_text())
             except (OSError, ValueError) as e:
                 raise InputError(f"--metrics {metrics}: not readable JSON ({e})") from None
+            check_sibling_metrics(metrics_obj, cfg, f"--metrics {metrics}")
         _run(console, cfg, out, protocol.value, metrics_obj, RANDOM_INIT_NOTE, spec)
     except InputError as e:
         _fail(str(e))
@@ -200,13 +201,11 @@ def _run(console: Console, cfg, out: Path, protocol: str, metrics_obj, note: str
         if protocol == "loso":
             result = run_loso(cfg, out, index, progress=progress, log=log, extra_config=extra)
         else:
-            path = train_full(cfg, out, index, progress=progress, log=log, metrics=metrics_obj,
+            train_full(cfg, out, index, progress=progress, log=log, metrics=metrics_obj,
                               extra_config=extra)
     if protocol == "loso":
         _report(console, result)
         console.print(f"wrote {out / 'metrics.json'}, {out / 'predictions.csv'}, {out / 'confusion.png'}")
-    else:
-        console.print(f"wrote {path}")
 
 
 def main() -> None:

@@ -273,6 +273,27 @@ def check_or_store_config(out: Path, cfg: TrainConfig, store: bool = True) -> No
         _write_json(path, ident)
 
 
+# what a LOSO run and the deployable model trained "with the same command" must share
+SIBLING_KEYS = ("dataset", "backbone", "backbone_init", "clip_spec", "clip_mode", "prompts", "adapter",
+                "num_prompts", "reduction", "epochs", "batch_size", "lr", "class_weighted",
+                "jitter_variants")
+
+
+def check_sibling_metrics(metrics: dict[str, Any], cfg: TrainConfig, source: str) -> None:
+    """Refuse to store LOSO metrics in model.pt when they were measured with another config."""
+    if not isinstance(metrics, dict) or not {"acc", "uf1", "uar"} <= set(metrics):
+        raise InputError(f"{source}: not a LOSO metrics.json (needs acc, uf1, uar)")
+    other = metrics.get("config")
+    if not isinstance(other, dict):
+        return  # nothing to compare against
+    ident = cfg.identity()
+    diff = [k for k in SIBLING_KEYS if k in other and other[k] != ident.get(k)]
+    if diff:
+        detail = ", ".join(f"{k}: {other[k]!r} vs {ident.get(k)!r}" for k in diff[:4])
+        raise InputError(f"{source}: measured with a different config ({detail}); its figures "
+                         "would not describe this model")
+
+
 def _csv_header(classes: Sequence[str]) -> list[str]:
     return ["fold", "subject", "clip_id", "label", "pred"] + [f"p_{c}" for c in classes]
 
