@@ -14,6 +14,7 @@ magnified motion frames have the statistics of live clips; or your own (``.npz``
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,9 +40,12 @@ class Parity:
     clips: int
     max_dprob: float
     top1_agreement: float
+    batch_error: str = ""          # a dynamic-batch graph that fails at B=1 or B=3
 
     @property
     def ok(self) -> bool:
+        if self.batch_error:
+            return False
         if self.precision == "fp32":
             return self.max_dprob <= FP32_MAX_DPROB and self.top1_agreement >= MIN_TOP1_AGREEMENT
         return self.top1_agreement >= MIN_TOP1_AGREEMENT
@@ -50,7 +54,8 @@ class Parity:
         need = (f"max|dprob| <= {FP32_MAX_DPROB:g}" if self.precision == "fp32"
                 else f"top-1 agreement >= {MIN_TOP1_AGREEMENT:.0%}")
         return (f"{self.precision} parity vs torch on {self.clips} clips: max|dprob| {self.max_dprob:.2e}, "
-                f"top-1 agreement {self.top1_agreement:.1%} ({'ok' if self.ok else 'FAILED'}: need {need})")
+                f"top-1 agreement {self.top1_agreement:.1%} ({'ok' if self.ok else 'FAILED'}: need {need})"
+                + (f"; {self.batch_error}" if self.batch_error else ""))
 
 
 def synthetic_clips(spec: ClipSpec, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -134,10 +139,16 @@ def check_onnx(path: str | Path, dynamic: np.ndarray, motion: np.ndarray, refere
     probs = np.concatenate([rt.predict(dynamic[i:i + batch], motion[i:i + batch])
                             for i in range(0, len(dynamic), batch)])
     tol = 1e-4 if rt.precision == "fp32" else 5e-2   # int8 scales depend on what else is in the batch
-    if rt.batch is None and len(dynamic) >= 3:
+    error = ""
+    if rt.batch is None:
+        idx = np.arange(3) % len(dynamic)                 # B=1 and B=3, whatever the number of clips
         for b in (1, 3):
-            got = rt.predict(dynamic[:b], motion[:b])
-            if got.shape != (b, len(rt.classes)) or not np.allclose(got, probs[:b], atol=tol):
-                raise RuntimeError(f"{path}: dynamic batch broken: B={b} gives shape {got.shape} "
-                                   f"or results that differ from the batched run")
-    return compare(reference, probs, rt.precision)
+            try:
+                got = rt.predict(dynamic[idx[:b]], motion[idx[:b]])
+            except Exception as e:   # ONNX Runtime rejects the shape: the batch axis is not really dynamic
+                error = f"dynamic batch broken: B={b} fails ({str(e).splitlines()[0][:200]})"
+                break
+            if got.shape != (b, len(rt.classes)) or not np.allclose(got, probs[idx[:b]], atol=tol):
+                error = f"dynamic batch broken: B={b} gives {got.shape} or results unlike the batched run"
+                break
+    return dataclasses.replace(compare(reference, probs, rt.precision), batch_error=error)

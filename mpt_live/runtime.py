@@ -222,11 +222,11 @@ class MPTRuntime:
             return sess, note
 
     def _peek(self) -> tuple[str, bool, ClipSpec | None]:
-        """Precision, dynamic batch and ClipSpec from a cheap CPU-free look at the file, for provider options.
+        """Precision, dynamic batch and ClipSpec, which shape the GPU providers' options.
 
-        Reading metadata needs a session; on a GPU machine the real session is the GPU one, so the
-        few fields that shape provider options are read with a CPU session without optimisation
-        only when a GPU provider might be used. On CPU-only machines this costs nothing.
+        Reading metadata needs a session, so when a GPU provider might be used these few fields are
+        first read through a CPU session without graph optimisation (about a second for ViT-B);
+        on CPU-only machines, or with ``device="cpu"``, this step is skipped.
         """
         if self.device == "cpu" or not (provider_works(CUDA) or provider_works(TRT)):
             return "fp32", True, None

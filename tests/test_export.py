@@ -175,3 +175,31 @@ def test_cli_default_opset_matches_exporter() -> None:
     from export import cli, onnx_export
 
     assert cli.DEFAULT_OPSET == onnx_export.DEFAULT_OPSET
+
+
+def test_parity_catches_a_batch_axis_that_is_not_really_dynamic(tmp_path: Path) -> None:
+    """A graph that declares a symbolic batch but hard-codes 2 (as a specialised export would)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    S, T = SPEC.image_size, SPEC.frames
+    graph = helper.make_graph(
+        [helper.make_node("GlobalAveragePool", ["dynamic"], ["gap"]),
+         helper.make_node("Reshape", ["gap", "shape"], ["logits"]),
+         helper.make_node("Softmax", ["logits"], ["probs"], axis=-1)],
+        "fixed2",
+        [helper.make_tensor_value_info("dynamic", TensorProto.FLOAT, ["B", 3, S, S]),
+         helper.make_tensor_value_info("motion", TensorProto.FLOAT, ["B", T, 3, S, S])],
+        [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["B", 3])],
+        [numpy_helper.from_array(np.array([2, 3], np.int64), "shape")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 10
+    for k, v in {"mpt.classes": '["a", "b", "c"]', "mpt.clip_spec": SPEC.to_json()}.items():
+        model.metadata_props.add(key=k, value=v)
+    path = tmp_path / "fixed2.onnx"
+    onnx.save(model, str(path))
+    d, m = synthetic_clips(SPEC, 2)
+    e = np.exp(d.mean(axis=(2, 3)))
+    p = parity_mod.check_onnx(path, d, m, e / e.sum(1, keepdims=True))
+    assert p.max_dprob < 1e-5 and not p.ok
+    assert "dynamic batch broken: B=1" in p.line()
