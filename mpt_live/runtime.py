@@ -12,7 +12,9 @@ Execution providers, best first; the one that really runs is :attr:`MPTRuntime.p
   model builds its engine, which can take minutes. Batch profile 1..16 for dynamic-batch models.
   Int8 models skip TensorRT: their dynamically quantized ``MatMulInteger`` graph is a CPU format.
 * **CUDA**.
-* **CPU**, always there.
+* **CPU**, always there; with ``device="auto"`` an int8 model runs here (its quantized MatMuls
+  have no CUDA kernels, so on a GPU they would run on the CPU with copies back and forth).
+  Export fp16 or fp32 for GPUs.
 
 ``device="auto"`` takes the best provider that really works here and falls back quietly to the
 CPU; ``"cuda"`` insists on a GPU provider (TensorRT or CUDA) and raises :class:`DeviceError`
@@ -190,7 +192,7 @@ class MPTRuntime:
 
         precision, batch_is_dynamic, spec = self._peek()
         plan: list[tuple[str, dict[str, str]]] = []
-        if device != "cpu":
+        if device == "cuda" or (device == "auto" and precision != "int8"):
             if precision != "int8" and provider_works(TRT):
                 plan.append((TRT, _trt_options(precision, spec, batch_is_dynamic)))
             if provider_works(CUDA):

@@ -206,3 +206,32 @@ def test_auto_falls_back_quietly_to_cpu(model_path: Path, capfd: pytest.CaptureF
 def test_runtime_does_not_import_torch() -> None:
     code = "import sys, mpt_live.runtime; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+@pytest.mark.skipif(provider_works(CUDA), reason="this machine has a working CUDA provider")
+def test_gpu_provider_that_passes_the_probe_but_not_the_model(model_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """If the CUDA provider seemed to work but the session still lands on the CPU: cuda errors, auto falls back."""
+    import mpt_live.runtime as runtime
+
+    monkeypatch.setattr(runtime, "provider_works", lambda name: name in (CUDA, CPU))
+    with pytest.raises(DeviceError, match="--device cuda: ONNX Runtime fell back to the CPU"):
+        MPTRuntime(model_path, device="cuda")
+    assert MPTRuntime(model_path, device="auto").provider == CPU
+
+
+def test_int8_model_stays_on_cpu_with_auto(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import mpt_live.runtime as runtime
+
+    tried: list[list[str]] = []
+    real = runtime.ort.InferenceSession
+
+    def spy(path, so=None, providers=None, **kw):
+        tried.append(list(providers or []))
+        return real(path, so, providers=providers, **kw)
+
+    monkeypatch.setattr(runtime, "provider_works", lambda name: name in (CUDA, CPU))
+    monkeypatch.setattr(runtime.ort, "InferenceSession", spy)
+    MPTRuntime(make_model(tmp_path / "q.onnx", meta(**{"mpt.precision": "int8"})), device="auto")
+    assert tried[-1] == [CPU]
+    MPTRuntime(make_model(tmp_path / "f.onnx"), device="auto")
+    assert tried[-1] == [CUDA, CPU]
