@@ -161,7 +161,7 @@ class MPTRuntime:
             f"{len(self.classes)} classes ({', '.join(self.classes)})",
             f"{s.frames} frames x {s.image_size}px over {s.window_s:g} s",
         ]
-        trained = " ".join(x for x in (self.dataset, self.protocol) if x)
+        trained = f"{self.dataset} ({self.protocol})" if self.dataset and self.protocol else self.dataset or self.protocol
         if self.metrics:
             shown = ", ".join(f"{k} {v:.3f}" for k, v in self.metrics.items()
                               if isinstance(v, (int, float)) and not isinstance(v, bool))[:80]
