@@ -86,7 +86,7 @@ def prepare_source(video: str | None, tmp: Path) -> Path:
         return out
 
 
-def realtime_run(path: Path, runtime, minutes: float, stride: int | None, out: Path) -> dict:
+def realtime_run(path: Path, runtime, minutes: float, stride: int | None, out: Path, workers: int | None = None) -> dict:
     reader = PacedVideoReader(path, loop=True)
     lags: list[tuple[float, float]] = []  # (seconds since start, capture -> loop pickup ms)
     t0 = time.monotonic()
@@ -101,12 +101,13 @@ def realtime_run(path: Path, runtime, minutes: float, stride: int | None, out: P
     sampler.start()
     with reader:
         s = run_session(frames(), name=str(path), runtime=runtime, live=True, source_fps=reader.fps,
-                        cfg=LiveConfig(out_dir=out, stride=stride, max_seconds=minutes * 60.0))
+                        cfg=LiveConfig(out_dir=out, stride=stride, max_seconds=minutes * 60.0, workers=workers))
     sampler.stop()
     st = reader.stats()
     dur = s["seconds"]
     warm = min(max(20.0, 0.2 * dur), 0.5 * dur)
-    after = [m for t, m in sampler.samples if t >= warm]
+    # streaming only: the end-of-run report (timeline.png imports and runs matplotlib) is not growth
+    after = [m for t, m in sampler.samples if warm <= t <= dur - 1.0]
     lag = np.array(lags)
     first = lag[lag[:, 0] < min(60.0, dur / 3), 1]
     last = lag[lag[:, 0] > dur - min(60.0, dur / 3), 1]
@@ -125,13 +126,14 @@ def realtime_run(path: Path, runtime, minutes: float, stride: int | None, out: P
         "rss_end": after[-1] if after else float("nan"),
         "rss_growth": (max(after) - after[0]) if after else float("nan"),
         "warmup_s": warm,
+        "rss_per_minute": [round(m, 1) for t, m in sampler.samples if abs(t - round(t / 60) * 60) < 0.5 and t <= dur - 1.0],
     }
 
 
-def recorded_run(path: Path, runtime, stride: int, out: Path) -> dict:
+def recorded_run(path: Path, runtime, stride: int, out: Path, workers: int | None = None) -> dict:
     with VideoFile(path) as src:
         s = run_session(src, name=str(path), runtime=runtime, live=False, source_fps=src.fps,
-                        cfg=LiveConfig(out_dir=out, stride=stride))
+                        cfg=LiveConfig(out_dir=out, stride=stride, workers=workers))
     return {"x_realtime": s["source_seconds"] / s["seconds"], "fps": s["fps"], "seconds": s["seconds"],
             "source_seconds": s["source_seconds"], "predictions_per_s": s["predictions_per_s"]}
 
@@ -149,7 +151,8 @@ def main() -> int:
     ap.add_argument("--stride", type=int, default=2, help="window stride for the recorded-video run")
     ap.add_argument("--live-stride", type=int, default=None, help="window stride live [default: auto]")
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads per run [default: cores - 1]")
+    ap.add_argument("--workers", type=int, default=None, help="model worker threads [default: one per core]")
     ap.add_argument("--skip-realtime", action="store_true")
     ap.add_argument("--skip-recorded", action="store_true")
     args = ap.parse_args()
@@ -172,7 +175,7 @@ def main() -> int:
                   f"{v.frame_count} frames; {os.cpu_count()} CPU cores")
         summary = []
         if not args.skip_realtime:
-            r = realtime_run(src, rt, args.minutes, args.live_stride, tmp / "rt")
+            r = realtime_run(src, rt, args.minutes, args.live_stride, tmp / "rt", args.workers)
             print(f"\nreal time ({r['seconds']:.0f} s, live stride {args.live_stride or 'auto'}):")
             row("processed frames/s", f"{r['fps']:.1f}", f">= source fps ({r['source_fps']:g})",
                 r["fps"] >= 0.97 * r["source_fps"])
@@ -187,10 +190,12 @@ def main() -> int:
             row(f"RSS growth after {r['warmup_s']:.0f} s warm-up", f"{r['rss_growth']:.1f} MB",
                 "< 50 MB over 10 min", r["rss_growth"] < 50)
             row("RSS after warm-up / at the end", f"{r['rss_start']:.0f}/{r['rss_end']:.0f} MB", "", None)
+            if len(r["rss_per_minute"]) > 2:
+                print("  RSS each minute (MB): " + " ".join(f"{m:.0f}" for m in r["rss_per_minute"]))
             summary.append(f"realtime {r['fps']:.1f}/{r['source_fps']:g} fps, {r['predictions_per_s']:.1f} pred/s, "
                            f"p95 {r['latency_p95']:.0f} ms, RSS +{r['rss_growth']:.1f} MB/{r['seconds'] / 60:.1f} min")
         if not args.skip_recorded:
-            r = recorded_run(src, rt, args.stride, tmp / "rec")
+            r = recorded_run(src, rt, args.stride, tmp / "rec", args.workers)
             target = ">= 4x (ViT-Tiny)" if "tiny" in vit else ">= 1x (ViT-B/16 int8, stride 2)"
             need = 4.0 if "tiny" in vit else 1.0
             print(f"\nrecorded video, as fast as possible (stride {args.stride}):")

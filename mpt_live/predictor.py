@@ -6,7 +6,11 @@ Two queueing policies:
   window still waiting (latest window wins; replaced windows are counted in ``dropped``), and
   ``submit`` never blocks, so the display never waits for the model.
 * ``live=False`` (recorded files): a short FIFO; ``submit`` blocks while it is full, so every
-  window is classified, in order.
+  window is classified.
+
+``workers`` threads may classify windows concurrently (ONNX Runtime sessions are thread-safe; on
+a 2-core CPU two single-threaded runs scale better than one run on two threads); results are
+always returned in submission order.
 
 Results come back in submission order through :meth:`Predictor.poll` (non-blocking) and
 :meth:`Predictor.drain` (waits for everything submitted).
@@ -61,29 +65,35 @@ class _Job:
     window: Window
     captured: float
     submitted: float
+    seq: int = 0
 
 
 class Predictor:
-    """Runs ``model_inputs`` and ``classifier.predict`` on submitted windows in one worker thread."""
+    """Runs ``model_inputs`` and ``classifier.predict`` on submitted windows in worker threads."""
 
     def __init__(self, spec: ClipSpec, classifier: Classifier | None, live: bool, thumbnails: bool = False,
-                 max_queue: int = 3) -> None:
+                 max_queue: int = 3, workers: int = 1) -> None:
         self.spec = spec
         self.classifier = classifier
         self.live = live
         self.thumbnails = thumbnails
         self.max_queue = 1 if live else max(1, max_queue)
         self._jobs: deque[_Job] = deque()
-        self._results: deque[WindowResult] = deque()
+        self._done: dict[int, WindowResult] = {}  # finished, by sequence number
+        self._next_out = 0  # sequence number of the next result to hand out
+        self._skipped: set[int] = set()  # live: replaced before they ran
+        self._seq = 0
         self._cond = threading.Condition()
-        self._busy = False
+        self._busy = 0  # workers running a job
         self._closed = False
         self.error: BaseException | None = None
         self.submitted = 0
         self.dropped = 0
         self.processed = 0
-        self._thread = threading.Thread(target=self._loop, name="mpt-predictor", daemon=True)
-        self._thread.start()
+        n = self.workers = max(1, workers)
+        self._threads = [threading.Thread(target=self._loop, name=f"mpt-predictor-{i}", daemon=True) for i in range(n)]
+        for th in self._threads:
+            th.start()
 
     # -- producer ------------------------------------------------------------------------------
     def submit(self, window: Window, captured: float) -> None:
@@ -93,29 +103,38 @@ class Predictor:
             self._raise_if_failed()
             if self.live:
                 if self._jobs:
+                    self._skipped.update(j.seq for j in self._jobs)
                     self._jobs.clear()
                     self.dropped += 1
             else:
                 while len(self._jobs) >= self.max_queue and self.error is None and not self._closed:
                     self._cond.wait(0.5)
                 self._raise_if_failed()
+            job.seq = self._seq
+            self._seq += 1
             self._jobs.append(job)
             self.submitted += 1
             self._cond.notify_all()
 
     @property
     def idle(self) -> bool:
-        """Nothing running and nothing waiting."""
+        """A worker is free and nothing is waiting: a new window would start at once."""
         with self._cond:
-            return not self._busy and not self._jobs
+            return self._busy < self.workers and not self._jobs
 
     def poll(self) -> list[WindowResult]:
         """Finished results, oldest first (non-blocking)."""
         with self._cond:
             self._raise_if_failed()
-            out = list(self._results)
-            self._results.clear()
-            return out
+            out = []
+            while True:
+                if self._next_out in self._done:
+                    out.append(self._done.pop(self._next_out))
+                elif self._next_out in self._skipped:
+                    self._skipped.discard(self._next_out)
+                else:
+                    return out
+                self._next_out += 1
 
     def drain(self, timeout: float | None = None) -> list[WindowResult]:
         """Wait until every submitted window is done; return the remaining results."""
@@ -133,7 +152,8 @@ class Predictor:
             self._closed = True
             self._jobs.clear()
             self._cond.notify_all()
-        self._thread.join(timeout=10.0)
+        for th in self._threads:
+            th.join(timeout=10.0)
 
     def _raise_if_failed(self) -> None:
         if self.error is not None:
@@ -148,20 +168,20 @@ class Predictor:
                 if self._closed:
                     return
                 job = self._jobs.popleft()
-                self._busy = True
+                self._busy += 1
                 self._cond.notify_all()  # room in the queue
             try:
                 res = self._process(job)
             except BaseException as e:  # reported to the main thread by poll/submit
                 with self._cond:
                     self.error = e
-                    self._busy = False
+                    self._busy -= 1
                     self._cond.notify_all()
                 return
             with self._cond:
-                self._results.append(res)
+                self._done[job.seq] = res
                 self.processed += 1
-                self._busy = False
+                self._busy -= 1
                 self._cond.notify_all()
 
     def _process(self, job: _Job) -> WindowResult:

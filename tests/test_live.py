@@ -262,3 +262,26 @@ def test_window_keys_snapshot_record_pause_quit(faces_dir, runtime, tmp_path, mo
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 6  # frames 5..10 were recorded
     _, rows = _read_csv(tmp_path / "predictions.csv")
     assert len(rows) == 5  # frames 0, 4, 8, 12, 16
+
+
+@pytest.mark.parametrize("live", [False, True])
+def test_predictor_two_workers_keep_submission_order(live):
+    spec = ClipSpec()
+
+    class Jittery(_SlowModel):
+        def predict(self, d, m):
+            time.sleep(0.005 + 0.02 * np.random.default_rng().random())
+            return super().predict(d, m)
+
+    p = Predictor(spec, Jittery(0.0), live=live, workers=2)
+    try:
+        for w in _windows(16, spec):
+            p.submit(w, time.monotonic())
+            if live:
+                time.sleep(0.004)
+        res = p.drain(timeout=10)
+    finally:
+        p.close()
+    frames = [r.frame for r in res]
+    assert frames == sorted(frames) and frames[-1] == 15
+    assert len(frames) == 16 if not live else len(frames) + p.dropped == 16
