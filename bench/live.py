@@ -155,6 +155,7 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=None, help="model worker threads [default: one per core]")
     ap.add_argument("--skip-realtime", action="store_true")
     ap.add_argument("--skip-recorded", action="store_true")
+    ap.add_argument("--no-baseline", action="store_true", help="skip the one-worker baseline of the recorded run")
     args = ap.parse_args()
 
     from mpt_live.runtime import MPTRuntime
@@ -201,6 +202,10 @@ def main() -> int:
             print(f"\nrecorded video, as fast as possible (stride {args.stride}):")
             row(f"x real time ({vit} {rt.precision})", f"{r['x_realtime']:.2f}x", target, r["x_realtime"] >= need)
             row("frames/s; predictions/s", f"{r['fps']:.0f}; {r['predictions_per_s']:.0f}", "", None)
+            if not args.no_baseline and (args.workers or 0) != 1:
+                b = recorded_run(src, rt, args.stride, tmp / "rec1", 1)
+                row("  baseline: one model worker", f"{b['x_realtime']:.2f}x", "", None)
+                row("  baseline frames/s; predictions/s", f"{b['fps']:.0f}; {b['predictions_per_s']:.0f}", "", None)
             summary.append(f"recorded {r['x_realtime']:.2f}x real time at stride {args.stride}")
     print(f"\nSUMMARY bench/live: {vit} {rt.precision} on {rt.provider.replace('ExecutionProvider', '')}: "
           + "; ".join(summary))
