@@ -60,11 +60,14 @@ RUNS: dict[str, tuple[str, float, list[str]]] = {
     "no-prompts-2x": ("ablation at 2x amplitude: no motion prompts", 2.0, ["--no-prompts"]),
     "plain-adapter-2x": ("ablation at 2x amplitude: plain adapter", 2.0, ["--adapter", "plain"]),
     "no-adapter": ("ablation: no adapter at all", 1.0, ["--adapter", "none"]),
+    "paper-prompts": ("MPT with the paper's prompt generator (global pool of the magnified frames)", 1.0,
+                      ["--prompt-grid", "1", "--prompt-input", "frames"]),
 }
 DEFAULT_RUNS = ["mpt", "no-mag", "no-prompts", "plain-adapter", "amp-0.5x", "amp-2x",
                 "no-mag-2x", "no-prompts-2x", "plain-adapter-2x"]
 # ablation run -> the MPT run it is compared with (same benchmark)
 ABLATIONS = {"no-mag": "mpt", "no-prompts": "mpt", "plain-adapter": "mpt", "no-adapter": "mpt",
+             "paper-prompts": "mpt",
              "no-mag-2x": "amp-2x", "no-prompts-2x": "amp-2x", "plain-adapter-2x": "amp-2x"}
 
 

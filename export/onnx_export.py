@@ -86,7 +86,7 @@ def build_model(ckpt: dict[str, Any], path: str | Path = "checkpoint") -> nn.Mod
     from train.model import MPT, MPTConfig
 
     try:
-        cfg = MPTConfig(**ckpt["model_config"])
+        cfg = MPTConfig.from_dict(ckpt["model_config"])
     except TypeError as e:
         raise InputError(f"{path}: bad model_config in checkpoint ({e})") from None
     spec = ClipSpec.from_dict(dict(ckpt["clip_spec"]))

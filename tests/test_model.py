@@ -254,3 +254,38 @@ def test_paper_config_budget():
     assert abs(trainable_parameters(model) / 5.5e6 - 1) < 0.10
     assert abs(gflops_per_clip(model) / 18.7 - 1) < 0.10
     assert gflops_per_clip(model, "flop") == pytest.approx(2 * gflops_per_clip(model))
+
+
+def test_prompt_grid_keeps_where_the_motion_is():
+    """The same local pattern in the top-left or bottom-right patch: the paper's global pool cannot
+    tell them apart, a 2x2 grid can."""
+    pattern = torch.randn(4, 3, 16, 16, generator=torch.Generator().manual_seed(3))
+    a, b = torch.zeros(1, 4, 3, 32, 32), torch.zeros(1, 4, 3, 32, 32)
+    a[0, :, :, :16, :16] = pattern
+    b[0, :, :, 16:, 16:] = pattern
+    for grid, same in ((1, True), (2, False)):
+        gen = tiny(prompt_grid=grid).prompt
+        f_a, _, _ = gen.gaussians(a)
+        f_b, _, _ = gen.gaussians(b)
+        assert f_a.shape == (1, 4, 24 * grid * grid)  # C = 192 / 8 per grid cell
+        assert torch.allclose(gen(a), gen(b), atol=1e-6) is same
+
+
+def test_prompt_centre_ignores_the_static_face():
+    """Centred, prompts depend on the motion only: two different still faces give the same prompts."""
+    g = torch.Generator().manual_seed(4)
+    still_a = torch.randn(1, 1, 3, 32, 32, generator=g).expand(1, 4, 3, 32, 32)
+    still_b = torch.randn(1, 1, 3, 32, 32, generator=g).expand(1, 4, 3, 32, 32)
+    centred, plain = tiny(prompt_centre=True).prompt, tiny().prompt
+    torch.testing.assert_close(centred(still_a), centred(still_b))
+    assert not torch.allclose(plain(still_a), plain(still_b))
+
+
+def test_config_from_checkpoint_without_prompt_fields():
+    """Checkpoints written before prompt_grid / prompt_centre existed rebuild the paper's generator."""
+    old = {k: v for k, v in dataclasses.asdict(TINY).items() if not k.startswith("prompt_")}
+    cfg = MPTConfig.from_dict(old)
+    assert (cfg.prompt_grid, cfg.prompt_centre) == (1, False)
+    new = MPTConfig.from_dict(dataclasses.asdict(dataclasses.replace(TINY, prompt_grid=4, prompt_centre=True)))
+    assert (new.prompt_grid, new.prompt_centre) == (4, True)
+    assert MPT(new).state_dict()["prompt.proj.weight"].shape == (192, 24 * 16)

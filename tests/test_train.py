@@ -158,7 +158,7 @@ def test_full_protocol_writes_a_loadable_checkpoint(easy, tmp_path):
     assert ckpt["protocol"] == "full" and ckpt["dataset"] == "casme2" and ckpt["clip_mode"] == "paper"
     assert ckpt["metrics"] == {"acc": 0.5, "uf1": 0.5, "uar": 0.5}
     assert ckpt["clip_spec"]["image_size"] == 96 and ckpt["train_config"]["epochs"] == 1
-    model = MPT(MPTConfig(**ckpt["model_config"]))
+    model = MPT(MPTConfig.from_dict(ckpt["model_config"]))
     model.load_state_dict(ckpt["state_dict"])  # strict: the backbone is in the state dict too
     model.eval()
     s = ckpt["clip_spec"]["image_size"]

@@ -59,6 +59,11 @@ class Adapter(str, Enum):
     none = "none"
 
 
+class PromptInput(str, Enum):
+    motion = "motion"
+    frames = "frames"
+
+
 def _fail(msg: str) -> None:
     Console(stderr=True, highlight=False, soft_wrap=True).print(
         f"mpt-train: error: {' '.join(str(msg).split())}", markup=False)
@@ -133,6 +138,10 @@ def train(
     alpha: float = typer.Option(20.0, help="magnification factor (0 = none)"),
     no_prompts: bool = typer.Option(False, "--no-prompts", help="ablation: no motion prompts"),
     adapter: Adapter = typer.Option(Adapter.group, help="ablation: adapter type"),
+    prompt_grid: int = typer.Option(4, min=1, max=8, help="motion prompt features pooled to an N x N grid "
+                                    "(1: the paper's global average pool)"),
+    prompt_input: PromptInput = typer.Option(PromptInput.motion, help="what the prompt conv sees: motion "
+                                             "(each magnified frame minus the clip mean) or frames (the paper's)"),
     class_weighted: bool = typer.Option(False, "--class-weighted",
                                         help="weight cross-entropy by N/(C*N_c) per training fold"),
     seed: int = typer.Option(0),
@@ -160,7 +169,8 @@ def train(
                               else str(Path(backbone_weights).resolve())),
             image_size=image_size, frames=frames, alpha=alpha, clip_mode=clip_mode.value,
             epochs=epochs, batch_size=batch_size, lr=lr, prompts=not no_prompts,
-            adapter=adapter.value, class_weighted=class_weighted, seed=seed,
+            adapter=adapter.value, prompt_grid=prompt_grid,
+            prompt_centre=prompt_input is PromptInput.motion, class_weighted=class_weighted, seed=seed,
             device=device.value, workers=workers, cache=str(cache.resolve()) if cache else None)
         try:
             spec = cfg.clip_spec()
@@ -198,7 +208,9 @@ def _run(console: Console, cfg, out: Path, protocol: str, metrics_obj, note: str
         console.print(f"[yellow]note:[/] {note}")
     t0 = time.perf_counter()
     info = model_summary(cfg, len(index.classes))
-    console.print(f"model: {cfg.backbone} ({cfg.backbone_init} init), prompts {cfg.prompts}, "
+    console.print(f"model: {cfg.backbone} ({cfg.backbone_init} init), prompts {cfg.prompts}"
+                  + (f" ({'motion' if cfg.prompt_centre else 'frames'}, {cfg.prompt_grid}x{cfg.prompt_grid} grid)"
+                     if cfg.prompts else "") + ", "
                   f"adapter {cfg.adapter}: {info['trainable_parameters'] / 1e6:.3f} M trainable of "
                   f"{info['total_parameters'] / 1e6:.2f} M parameters, "
                   f"{info['gflops_per_clip']:.2f} GFLOPs per clip ({time.perf_counter() - t0:.1f} s)")

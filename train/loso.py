@@ -78,6 +78,8 @@ class TrainConfig:
     cache: str | None = None
     num_prompts: int = 5
     reduction: int = 8
+    prompt_grid: int = 4
+    prompt_centre: bool = True
     spec_overrides: dict[str, Any] = field(default_factory=dict)  # other ClipSpec fields
 
     def clip_spec(self) -> ClipSpec:
@@ -176,7 +178,8 @@ def model_config(cfg: TrainConfig, n_classes: int) -> Any:
 
     return MPTConfig(backbone=cfg.backbone, num_classes=n_classes, num_prompts=cfg.num_prompts,
                      reduction=cfg.reduction, frames=cfg.frames, image_size=cfg.image_size,
-                     prompts=cfg.prompts, adapter=cfg.adapter)
+                     prompts=cfg.prompts, adapter=cfg.adapter, prompt_grid=cfg.prompt_grid,
+                     prompt_centre=cfg.prompt_centre)
 
 
 def build_model(cfg: TrainConfig, n_classes: int) -> nn.Module:
