@@ -91,7 +91,8 @@ def main() -> None:
     rows = []
     for spec in a.models:
         name, _, size = spec.partition("@")
-        cfg = MPTConfig(backbone=name, image_size=int(size or 224), frames=a.frames)
+        # the prompt generator mpt-train uses by default (4x4 grid over the magnified motion)
+        cfg = MPTConfig(backbone=name, image_size=int(size or 224), frames=a.frames, prompt_grid=4, prompt_centre=True)
         for mode in ("mpt", "full"):
             r = bench_row(cfg, mode, device, a.batch, a.seconds, a.steps)
             rows.append(r)
