@@ -52,8 +52,9 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from export.onnx_export import convert_fp16, export_onnx, quantize_int8  # noqa: E402
-from export.parity import compare, synthetic_clips, torch_probs  # noqa: E402
+from export.parity import compare, load_clips, synthetic_clips, torch_probs  # noqa: E402
 from mpt_live.clip import ClipSpec  # noqa: E402
+from mpt_live.errors import InputError  # noqa: E402
 from mpt_live.runtime import CPU, MPTRuntime, usable_cores  # noqa: E402
 from train.model import MPT, MPTConfig  # noqa: E402
 
@@ -117,14 +118,13 @@ def build(name: str, spec: ClipSpec) -> MPT:
 def torch_runners(name: str, model: MPT, args: argparse.Namespace, d1, m1, db, mb) -> list[Runner]:
     cuda = args.device == "cuda"
     dev = torch.device("cuda" if cuda else "cpu")
-    model = model.cpu()
-    variants: list[tuple[str, nn.Module, torch.dtype]] = [("fp32", copy.deepcopy(model).to(dev), torch.float32)]
+    variants: list[tuple[str, nn.Module, torch.dtype]] = [("fp32", model.to(dev), torch.float32)]
     if cuda:
-        variants.append(("fp16", copy.deepcopy(model).half().to(dev), torch.float16))
+        variants.append(("fp16", copy.deepcopy(model).half(), torch.float16))
     else:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            q = torch.ao.quantization.quantize_dynamic(copy.deepcopy(model).cpu(), {nn.Linear}, dtype=torch.qint8)
+            warnings.simplefilter("ignore")  # quantize_dynamic copies the model (inplace=False)
+            q = torch.ao.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)
         variants.append(("int8", q, torch.float32))
     runners = []
     for prec, mod, dt in variants:
@@ -223,7 +223,6 @@ def main() -> int:
     trained = None
     if args.checkpoint is not None:
         from export.onnx_export import build_model, load_checkpoint
-        from mpt_live.errors import InputError
         try:
             trained = build_model(load_checkpoint(args.checkpoint), args.checkpoint)
         except InputError as e:
@@ -250,8 +249,6 @@ def main() -> int:
           f"load average {os.getloadavg()[0]:.1f}")
     spec = ClipSpec() if trained is None else ClipSpec(frames=trained.cfg.frames, image_size=trained.cfg.image_size)
     if args.clip_dir is not None:
-        from export.parity import load_clips
-        from mpt_live.errors import InputError
         try:
             dyn, mot = load_clips(args.clip_dir, spec, limit=max(args.clips, args.batch))
         except InputError as e:

@@ -22,6 +22,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 
 import torch  # noqa: E402
 
+from train.loso import TrainConfig  # noqa: E402
 from train.model import MPT, MPTConfig, trainable_parameters  # noqa: E402
 
 DEFAULT_MODELS = ["vit_tiny_patch16_224@112", "vit_tiny_patch16_224@224",
@@ -92,7 +93,8 @@ def main() -> None:
     for spec in a.models:
         name, _, size = spec.partition("@")
         # the prompt generator mpt-train uses by default (4x4 grid over the magnified motion)
-        cfg = MPTConfig(backbone=name, image_size=int(size or 224), frames=a.frames, prompt_grid=4, prompt_centre=True)
+        cfg = MPTConfig(backbone=name, image_size=int(size or 224), frames=a.frames,
+                        prompt_grid=TrainConfig.prompt_grid, prompt_centre=TrainConfig.prompt_centre)
         for mode in ("mpt", "full"):
             r = bench_row(cfg, mode, device, a.batch, a.seconds, a.steps)
             rows.append(r)

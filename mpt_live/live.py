@@ -276,7 +276,10 @@ def run_session(
         sink = stack.enter_context(CSVSink(out / "predictions.csv", prediction_columns(classes))) if out else None
         video = _Recorder(out / "annotated.mp4", fps_w) if (out is not None and cfg.save_video) else None
         stream = ClipStream(spec, aligner, stride=stride, max_fps=max(fps_w, 60.0 if live else fps_w))
-        workers = cfg.workers or _usable_cores()
+        workers = cfg.workers
+        if not workers:
+            from .runtime import usable_cores  # imports onnxruntime: not at module level (motion-only runs)
+            workers = usable_cores()
         predictor = Predictor(spec, runtime, live=live, thumbnails=draw, workers=workers)
         stack.callback(predictor.close)
         window = Controls(base, fps_w, view) if cfg.display else None
@@ -405,13 +408,6 @@ def _settle(predictor: Predictor, handle: Callable[[WindowResult], None], timeou
                 handle(r)
     except BaseException:  # a second Ctrl-C or a failing worker: keep what is written
         pass
-
-
-def _usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
 
 
 def _title(name: str, model: ModelInfo) -> str:

@@ -165,11 +165,10 @@ class MotionPromptGenerator(nn.Module):
         b, t = motion.shape[:2]
         if self.centre:  # the magnified motion itself: each frame minus the clip's mean frame
             motion = motion - motion.mean(dim=1, keepdim=True)
-        f = self.act(self.conv(motion.flatten(0, 1)))
-        if self.grid == 1:
-            f = f.mean(dim=(2, 3)).view(b, t, -1)
-        else:  # average pool to a grid x grid layout: where on the face the motion is stays visible
-            f = nn.functional.adaptive_avg_pool2d(f, self.grid).flatten(1).view(b, t, -1)
+        # average pool to a grid x grid layout (grid 1: the paper's global pool); with grid > 1
+        # where on the face the motion is stays visible
+        f = nn.functional.adaptive_avg_pool2d(self.act(self.conv(motion.flatten(0, 1))), self.grid)
+        f = f.flatten(1).view(b, t, -1)
         mu = torch.sigmoid(self.mean(f.flatten(1)))                              # (B, K) in [0, 1]
         var = nn.functional.softplus(self.var(f.flatten(1))) + 1e-4              # (B, K) > 0
         logw = -(self.t.view(1, 1, -1) - mu.unsqueeze(-1)) ** 2 / (2 * var.unsqueeze(-1))
