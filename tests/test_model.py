@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from train.model import MPT, Bottleneck, MPTConfig, create_backbone, gflops_per_clip, load_backbone_weights, trainable_parameters
+from train.backbone import create_backbone, load_backbone_weights
+from train.model import MPT, Bottleneck, MPTConfig, gflops_per_clip, trainable_parameters
 
 TINY = MPTConfig(backbone="vit_tiny_patch16_224", num_classes=3, frames=4, image_size=32)
 

@@ -183,13 +183,14 @@ def model_config(cfg: TrainConfig, n_classes: int) -> Any:
 
 
 def build_model(cfg: TrainConfig, n_classes: int) -> nn.Module:
-    """The configured MPT; a backbone or weight file that does not fit raises InputError."""
+    """The configured MPT; a backbone or weight source that does not fit raises InputError."""
+    from .backbone import resolve_weights
     from .model import MPT
 
-    weights = cfg.backbone_weights if cfg.backbone_weights not in (None, "timm") else None
     try:
-        return MPT(model_config(cfg, n_classes), pretrained=cfg.backbone_weights == "timm",
-                   backbone_weights=weights)
+        src = resolve_weights(cfg.backbone, cfg.backbone_weights)
+        return MPT(model_config(cfg, n_classes), pretrained=src.kind == "timm",
+                   backbone_weights=src.path if src.kind == "file" else None)
     except (ValueError, FileNotFoundError, RuntimeError) as e:
         raise InputError(f"--backbone {cfg.backbone}: {e}") from None
 

@@ -47,17 +47,16 @@ Choices where the paper leaves room (each also noted where it is implemented):
 from __future__ import annotations
 
 import copy
-import difflib
 import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
-from train._timm import import_timm
+from train.backbone import create_backbone, load_backbone_weights
 
 log = logging.getLogger(__name__)
 
@@ -89,13 +88,6 @@ class MPTConfig:
         d.setdefault("prompt_grid", 1)
         d.setdefault("prompt_centre", False)
         return cls(**d)
-
-
-class LoadReport(NamedTuple):
-    """What loading a backbone weight file left out: keys the file lacked or the model lacked."""
-
-    missing: list[str]
-    unexpected: list[str]
 
 
 # ----------------------------------------------------------------------------- building blocks
@@ -177,101 +169,6 @@ class MotionPromptGenerator(nn.Module):
     def forward(self, motion: Tensor) -> Tensor:
         f, w, _ = self.gaussians(motion)
         return self.proj(torch.bmm(w, f)) + self.embed                           # (B, K, D)
-
-
-# ----------------------------------------------------------------------------- backbone
-
-
-def _vit_classes() -> tuple[type, type]:
-    import_timm()
-    from timm.models.vision_transformer import Block, VisionTransformer
-    return Block, VisionTransformer
-
-
-def create_backbone(name: str, image_size: int, pretrained: bool = False) -> nn.Module:
-    """A timm ViT without head (``num_classes=0``) at ``image_size``; clear errors for bad names."""
-    timm = import_timm()
-    if not timm.is_model(name):
-        close = difflib.get_close_matches(name, timm.list_models(), n=5, cutoff=0.5)
-        raise ValueError(f"unknown timm backbone {name!r}; close matches: {', '.join(close) or 'none'}")
-    block_cls, vit_cls = _vit_classes()
-    try:
-        model = timm.create_model(name, pretrained=pretrained, num_classes=0, img_size=image_size)
-    except TypeError as e:  # a non-ViT entrypoint rejects img_size
-        raise ValueError(f"backbone {name!r} is not a timm VisionTransformer ({e})") from e
-    except Exception as e:
-        if not pretrained:
-            raise
-        raise RuntimeError(f"could not fetch pretrained weights for {name!r} ({type(e).__name__}: {e}); "
-                           "offline, pass backbone_weights=FILE (.safetensors, .pth/.pt or .npz)") from e
-    if not isinstance(model, vit_cls):
-        raise ValueError(f"backbone {name!r} is a {type(model).__name__}, not a timm VisionTransformer")
-    if model.cls_token is None:
-        raise ValueError(f"backbone {name!r} has no class token; MPT classifies from [CLS]")
-    if not all(type(b) is block_cls for b in model.blocks):
-        raise ValueError(f"backbone {name!r} uses {type(model.blocks[0]).__name__} blocks; MPT needs timm's Block")
-    return model
-
-
-def _read_state_dict(path: Path) -> dict[str, Tensor]:
-    """Tensors of a .safetensors / .pth / .pt / .bin file, unwrapped from 'state_dict'/'model' and prefixes."""
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-            obj = load_file(str(path))
-        else:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise ValueError(f"{path}: cannot read weights ({type(e).__name__}: {e})") from e
-    while isinstance(obj, dict) and any(isinstance(obj.get(k), dict) for k in ("state_dict", "model")):
-        obj = next(obj[k] for k in ("state_dict", "model") if isinstance(obj.get(k), dict))
-    if not isinstance(obj, dict) or not obj or not all(isinstance(v, Tensor) for v in obj.values()):
-        raise ValueError(f"{path}: not a state dict of tensors")
-    for prefix in ("module.", "backbone."):  # DDP wrapper; a full MPT state dict
-        if any(k.startswith(prefix) for k in obj):
-            obj = {k[len(prefix):]: v for k, v in obj.items() if k.startswith(prefix)}
-    return obj
-
-
-def load_backbone_weights(backbone: nn.Module, path: str | Path) -> LoadReport:
-    """Load a ViT weight file into ``backbone`` in place; position embeddings are resized by timm.
-
-    ``.safetensors`` / ``.pth`` / ``.pt`` / ``.bin`` (timm, DDP, MPT-checkpoint layouts) go through timm's
-    ``checkpoint_filter_fn``; ``.npz`` (original JAX / big_vision) through timm's own converter.
-    Raises ``ValueError`` naming the file when it does not fit the backbone.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: backbone weights file not found")
-    suffix = path.suffix.lower()
-    if suffix == ".npz":
-        from timm.models.vision_transformer import _load_weights
-        try:
-            _load_weights(backbone, str(path))
-        except (KeyError, RuntimeError, ValueError, OSError) as e:
-            raise ValueError(f"{path}: not a JAX checkpoint of this backbone ({type(e).__name__}: {e})") from e
-        return LoadReport([], [])
-    if suffix not in (".safetensors", ".pth", ".pt", ".bin"):
-        raise ValueError(f"{path}: unknown weight format {suffix!r} (use .safetensors, .pth/.pt/.bin or .npz)")
-    from timm.models.vision_transformer import checkpoint_filter_fn
-    state = _read_state_dict(path)
-    try:
-        state = checkpoint_filter_fn(state, backbone)
-    except Exception as e:
-        raise ValueError(f"{path}: cannot convert for this backbone ({type(e).__name__}: {e})") from e
-    if isinstance(backbone.head, nn.Identity):  # the pre-training classifier is not used
-        state = {k: v for k, v in state.items() if not k.startswith("head.")}
-    try:
-        result = backbone.load_state_dict(state, strict=False)
-    except RuntimeError as e:
-        raise ValueError(f"{path}: does not match the backbone: {e}") from e
-    if result.missing_keys:
-        raise ValueError(f"{path}: lacks {len(result.missing_keys)} backbone tensors "
-                         f"(e.g. {', '.join(result.missing_keys[:4])}); is it a checkpoint of this ViT?")
-    if result.unexpected_keys:
-        log.warning("%s: ignored %d unexpected tensors: %s", path, len(result.unexpected_keys),
-                    ", ".join(result.unexpected_keys[:8]))
-    return LoadReport(list(result.missing_keys), list(result.unexpected_keys))
 
 
 # ----------------------------------------------------------------------------- the model
