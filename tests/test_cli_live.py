@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from mpt_live.cli import app
-from mpt_live.live import prediction_columns
-from mpt_live.runner import demo_model_path
+from mpt_live.results import columns
+from mpt_live.runtime import demo_model_path
 
 from tinymodel import tiny_onnx
 
@@ -24,10 +24,10 @@ def model_path(tmp_path_factory):
     return p if p.is_file() else tiny_onnx(tmp_path_factory.mktemp("m") / "tiny.onnx")
 
 
-def _classes(path):
+def _runtime(path):
     from mpt_live.runtime import MPTRuntime
 
-    return MPTRuntime(path, device="cpu").classes
+    return MPTRuntime(path, device="cpu")
 
 
 def test_cli_video_with_model_writes_all_outputs(faces_dir, model_path, tmp_path):
@@ -40,11 +40,14 @@ def test_cli_video_with_model_writes_all_outputs(faces_dir, model_path, tmp_path
     with open(tmp_path / "predictions.csv", newline="") as fh:
         reader = csv.DictReader(fh)
         rows = list(reader)
-    assert reader.fieldnames == prediction_columns(_classes(model_path)) and len(rows) == 36
+    rt = _runtime(model_path)
+    assert reader.fieldnames == columns(rt.classes) and len(rows) == 36
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["model"]["path"] == str(model_path) and summary["provider"] == "CPUExecutionProvider"
-    if summary["model"]["demo"]:
-        assert "DEMO MODEL" in res.output and "DEMO MODEL" in summary["model"]["note"]
+    # a demo model is labelled as one on the terminal and in the summary; any other model is not
+    assert summary["model"]["demo"] is rt.demo
+    assert ("DEMO MODEL" in res.output) is rt.demo
+    assert ("DEMO MODEL" in (summary["model"]["note"] or "")) is rt.demo
 
 
 def test_cli_folder_batch_lists_failures_and_keeps_going(faces_dir, model_path, tmp_path):
