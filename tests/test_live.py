@@ -19,7 +19,7 @@ from mpt_live.job import run_job
 from mpt_live.model_worker import ModelWorker
 from mpt_live.results import columns
 from mpt_live.runtime import demo_model_path
-from mpt_live.session import Session, SessionConfig
+from mpt_live.session import SessionConfig
 from mpt_live.sources import VideoFile
 from tinymodel import tiny_onnx
 
