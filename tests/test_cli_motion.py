@@ -58,6 +58,7 @@ def test_motion_only_run_face_and_no_face(faces_dir, tmp_path):
     assert summary["fps"] > 0 and summary["source_fps"] == pytest.approx(26.4, abs=0.1)
 
 
+@pytest.mark.slow
 def test_still_face_scores_lower_than_talking(faces_dir, tmp_path):
     means = {}
     for name in ("evm_face_still.mp4", "retalking_3_talking.mp4"):
