@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import json
 
 import pytest
 from typer.testing import CliRunner
 
 from mpt_live.cli import app
-from mpt_live.results import columns
 from mpt_live.runtime import demo_model_path
 
 from tinymodel import tiny_onnx
@@ -22,32 +20,6 @@ def model_path(tmp_path_factory):
     """The bundled demo model when it exists, else a tiny model with the exported interface."""
     p = demo_model_path()
     return p if p.is_file() else tiny_onnx(tmp_path_factory.mktemp("m") / "tiny.onnx")
-
-
-def _runtime(path):
-    from mpt_live.runtime import MPTRuntime
-
-    return MPTRuntime(path, device="cpu")
-
-
-def test_cli_video_with_model_writes_all_outputs(faces_dir, model_path, tmp_path):
-    video = faces_dir / "videos" / "pyfeat_single_face.mp4"
-    res = runner.invoke(app, ["--video", str(video), "--model", str(model_path), "--headless", "--out", str(tmp_path),
-                              "--save-video", "--device", "cpu"])
-    assert res.exit_code == 0, res.output
-    for name in ("predictions.csv", "summary.json", "timeline.png", "annotated.mp4"):
-        assert (tmp_path / name).is_file(), name
-    with open(tmp_path / "predictions.csv", newline="") as fh:
-        reader = csv.DictReader(fh)
-        rows = list(reader)
-    rt = _runtime(model_path)
-    assert reader.fieldnames == columns(rt.classes) and len(rows) == 36
-    summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["model"]["path"] == str(model_path) and summary["provider"] == "CPUExecutionProvider"
-    # a demo model is labelled as one on the terminal and in the summary; any other model is not
-    assert summary["model"]["demo"] is rt.demo
-    assert ("DEMO MODEL" in res.output) is rt.demo
-    assert ("DEMO MODEL" in (summary["model"]["note"] or "")) is rt.demo
 
 
 def test_cli_folder_batch_lists_failures_and_keeps_going(faces_dir, model_path, tmp_path):

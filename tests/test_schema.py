@@ -25,7 +25,8 @@ RUNS = {
 
 @pytest.fixture(scope="module")
 def outputs(faces_dir, tmp_path_factory):
-    """Each run's (predictions.csv header line as bytes, summary dict, model classes) on a 40-frame real clip."""
+    """Each run's (predictions.csv header line as bytes, summary dict, model classes) on a 40-frame real clip;
+    the model run with --save-video also as ("model-video-run": (output folder, terminal output, model path))."""
     tmp = tmp_path_factory.mktemp("schema")
     model = demo_model_path() if demo_model_path().is_file() else tiny_onnx(tmp / "tiny.onnx")
     clip = tmp / "clip.mp4"  # 40 frames: a second and a third of face, so some windows are full and scored
@@ -44,7 +45,9 @@ def outputs(faces_dir, tmp_path_factory):
             header = fh.readline()
         classes = MPTRuntime(model, device="cpu").classes if "--model" in args else []
         got[name] = (header, json.loads((out / "summary.json").read_text()), classes)
-    return got
+        if name == "model-video":
+            run = (out, res.output, model)
+    return got, run
 
 
 def _keys(d: object, skip=("labels",)) -> object:
@@ -59,6 +62,7 @@ def _without_probabilities(header: bytes, classes: list[str]) -> bytes:
 
 
 def test_csv_header_is_the_same_for_every_run_but_the_models_classes(outputs):
+    outputs, _ = outputs
     motion_only = outputs["motion-only"][0]
     assert motion_only == (",".join(columns([])) + "\r\n").encode()
     for name, (header, _, classes) in outputs.items():
@@ -68,6 +72,7 @@ def test_csv_header_is_the_same_for_every_run_but_the_models_classes(outputs):
 
 
 def test_summary_keys_and_default_stride_are_the_same_for_every_run(outputs):
+    outputs, _ = outputs
     shapes = {name: json.dumps(_keys(s), sort_keys=False) for name, (_, s, _) in outputs.items()}
     assert len(set(shapes.values())) == 1, shapes
     assert {s["stride"] for _, s, _ in outputs.values()} == {2}
@@ -75,3 +80,18 @@ def test_summary_keys_and_default_stride_are_the_same_for_every_run(outputs):
         "motion-only": None, "motion-only-video": "annotated.mp4", "model": None, "model-video": "annotated.mp4"}
     assert {name: s["windows_classified"] > 0 for name, (_, s, _) in outputs.items()} == {
         "motion-only": False, "motion-only-video": False, "model": True, "model-video": True}
+
+
+def test_model_run_with_save_video_writes_every_output(outputs):
+    _, (out, terminal, model) = outputs
+    for name in ("predictions.csv", "summary.json", "timeline.png", "annotated.mp4"):
+        assert (out / name).is_file(), name
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["windows"] == 20 and summary["frames_read"] == 40  # 40 frames, a window every 2
+    assert int(cv2.VideoCapture(str(out / "annotated.mp4")).get(cv2.CAP_PROP_FRAME_COUNT)) == 40
+    assert summary["model"]["path"] == str(model) and summary["provider"] == "CPUExecutionProvider"
+    # a demo model is labelled as one on the terminal and in the summary; any other model is not
+    demo = MPTRuntime(model, device="cpu").demo
+    assert summary["model"]["demo"] is demo
+    assert ("DEMO MODEL" in terminal) is demo
+    assert ("DEMO MODEL" in (summary["model"]["note"] or "")) is demo
