@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from .errors import InputError
-from .session import SessionConfig
+from .session import FILE_STRIDE, SessionConfig
 from .window import has_display
 
 app = typer.Typer(add_completion=False, help=__doc__, pretty_exceptions_enable=False)
@@ -35,7 +35,7 @@ def live(
     realtime: bool = typer.Option(False, "--realtime", help="Play a video file at its own pace, like a camera (frames are dropped when too slow)."),
     save_video: bool = typer.Option(False, "--save-video", help="Also write annotated.mp4 with the overlay to --out."),
     inspect: Optional[float] = typer.Option(None, "--inspect", metavar="SECONDS", help="Write one PNG of what the model sees at this time of --video."),
-    stride: Optional[int] = typer.Option(None, "--stride", min=1, help="Frames between windows [default: live: as often as the model keeps up; files: 2]."),
+    stride: Optional[int] = typer.Option(None, "--stride", min=1, help=f"Frames between windows [default: live: as often as the model keeps up; files: {FILE_STRIDE}]."),
     detector: str = typer.Option("short", "--detector", help="BlazeFace model: short (webcam) or full (small faces)."),
     spot_threshold: float = typer.Option(4.0, "--spot-threshold", help="Event threshold in robust SDs above the motion baseline."),
 ) -> None:
