@@ -63,3 +63,10 @@ def test_cli_realtime_headless(faces_dir, model_path, tmp_path):
     assert res.exit_code == 0, res.output
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["mode"] == "live" and summary["frames_read"] > 30
+
+
+def test_help_states_the_defaults():
+    res = runner.invoke(app, ["--help"])
+    text = " ".join(res.output.replace("│", " ").split())
+    assert res.exit_code == 0
+    assert "files: 2)" in text and "assets/demo_model.onnx)" in text and "(default: cores - 1)" in text
