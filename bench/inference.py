@@ -44,19 +44,16 @@ from functools import partial
 from pathlib import Path
 from typing import Callable
 
-# run as a script, this file's folder comes first on sys.path and bench/train.py shadows `train`
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+import numpy as np
+import torch
+from torch import nn
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-
-from export.onnx_export import convert_fp16, export_onnx, quantize_int8  # noqa: E402
-from export.parity import compare, load_clips, synthetic_clips, torch_probs  # noqa: E402
-from mpt_live.clip import ClipSpec  # noqa: E402
-from mpt_live.errors import InputError  # noqa: E402
-from mpt_live.runtime import CPU, MPTRuntime, usable_cores  # noqa: E402
-from train.model import MPT, MPTConfig  # noqa: E402
+from export.onnx_export import convert_fp16, export_onnx, quantize_int8
+from export.parity import compare, load_clips, synthetic_clips, torch_probs
+from mpt_live.clip import ClipSpec
+from mpt_live.errors import InputError
+from mpt_live.runtime import CPU, MPTRuntime, usable_cores
+from train.model import MPT, MPTConfig
 
 BACKBONES = {"tiny": "vit_tiny_patch16_224", "small": "vit_small_patch16_224", "base": "vit_base_patch16_224"}
 TARGETS_MS = {("base", "onnxruntime", "fp32"): 130.0, ("base", "onnxruntime", "int8"): 60.0}

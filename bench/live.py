@@ -27,8 +27,9 @@ import cv2
 import numpy as np
 
 from mpt_live.capture import PacedVideoReader
-from mpt_live.live import LiveConfig, run_session
-from mpt_live.runner import demo_model_path
+from mpt_live.job import run_job
+from mpt_live.runtime import demo_model_path
+from mpt_live.session import SessionConfig
 from mpt_live.sources import VideoFile
 
 SIZE = (640, 480)
@@ -86,22 +87,32 @@ def prepare_source(video: str | None, tmp: Path) -> Path:
         return out
 
 
-def realtime_run(path: Path, runtime, minutes: float, stride: int | None, out: Path, workers: int | None = None) -> dict:
-    reader = PacedVideoReader(path, loop=True)
-    lags: list[tuple[float, float]] = []  # (seconds since start, capture -> loop pickup ms)
-    t0 = time.monotonic()
+class LagProbe:
+    """The reader, passed through: records when each frame is picked up by the loop (capture -> pickup lag)."""
 
-    def frames():
-        for f in reader:
+    def __init__(self, reader: PacedVideoReader) -> None:
+        self.reader, self.name, self.fps, self.live = reader, reader.name, reader.fps, reader.live
+        self.t0 = time.monotonic()
+        self.lags: list[tuple[float, float]] = []  # (seconds since start, capture -> loop pickup ms)
+
+    def stats(self) -> dict:
+        return self.reader.stats()
+
+    def __iter__(self):
+        for f in self.reader:
             now = time.monotonic()
-            lags.append((now - t0, (now - f.captured) * 1e3))
+            self.lags.append((now - self.t0, (now - f.captured) * 1e3))
             yield f
 
+
+def realtime_run(path: Path, runtime, minutes: float, stride: int | None, out: Path, workers: int | None = None) -> dict:
+    reader = PacedVideoReader(path, loop=True)
     sampler = RssSampler()
     sampler.start()
     with reader:
-        s = run_session(frames(), name=str(path), runtime=runtime, live=True, source_fps=reader.fps,
-                        cfg=LiveConfig(out_dir=out, stride=stride, max_seconds=minutes * 60.0, workers=workers))
+        probe = LagProbe(reader)
+        s = run_job(probe, runtime, SessionConfig(stride=stride, max_seconds=minutes * 60.0, workers=workers), out)
+        lags = probe.lags
     sampler.stop()
     st = reader.stats()
     dur = s["seconds"]
@@ -132,8 +143,7 @@ def realtime_run(path: Path, runtime, minutes: float, stride: int | None, out: P
 
 def recorded_run(path: Path, runtime, stride: int, out: Path, workers: int | None = None) -> dict:
     with VideoFile(path) as src:
-        s = run_session(src, name=str(path), runtime=runtime, live=False, source_fps=src.fps,
-                        cfg=LiveConfig(out_dir=out, stride=stride, workers=workers))
+        s = run_job(src, runtime, SessionConfig(stride=stride, workers=workers), out)
     return {"x_realtime": s["source_seconds"] / s["seconds"], "fps": s["fps"], "seconds": s["seconds"],
             "source_seconds": s["source_seconds"], "predictions_per_s": s["predictions_per_s"]}
 

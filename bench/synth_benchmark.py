@@ -44,6 +44,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from mpt_live.writers import write_json
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_FACES = ROOT.parent / "shared" / "data" / "faces"
 DEFAULT_AMPLITUDE = 1.5  # mpt-synth's default apex displacement (px for a 200-px-wide face)
@@ -110,9 +112,7 @@ class Timings:
         e = self.data.setdefault(key, {"wall_seconds": 0.0, "invocations": 0})
         e["wall_seconds"] += seconds
         e["invocations"] += 1
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.data, indent=2))
-        os.replace(tmp, self.path)
+        write_json(self.path, self.data)
 
     def get(self, key: str) -> float | None:
         return self.data.get(key, {}).get("wall_seconds")
@@ -213,7 +213,7 @@ def run_study(args: argparse.Namespace, out: Path) -> dict[str, Any]:
         "runs": rows,
         "mpt_vs_ablations": _compare(rows, out),
     }
-    (out / "results.json").write_text(json.dumps(result, indent=2))
+    write_json(out / "results.json", result)
     md = results_markdown(result)
     (out / "results.md").write_text(md)
     print()
@@ -316,7 +316,6 @@ def run_curve(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     import numpy as np
     import torch
 
-    sys.path.insert(0, str(ROOT))
     from train.datasets import load_dataset, natural_key
     from train.loso import (CachedClips, TrainConfig, build_model, make_cache, precompute,
                             seed_everything)
@@ -381,7 +380,7 @@ def run_curve(args: argparse.Namespace, out: Path) -> dict[str, Any]:
         print("epoch  train-loss  Acc    UF1    UAR")
         for r in rows:
             print(f"{r['epoch']:5d}  {r['loss']:10.4f}  {r['acc']:.3f}  {r['uf1']:.3f}  {r['uar']:.3f}")
-    (out / f"curve-amp{args.amplitude:g}.json").write_text(json.dumps(report, indent=2))
+    write_json(out / f"curve-amp{args.amplitude:g}.json", report)
     return report
 
 

@@ -22,16 +22,13 @@ import sys
 import time
 from pathlib import Path
 
-# run as a script, this file's folder comes first on sys.path and bench/train.py shadows `train`
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+import numpy as np
+import torch
+from torch import nn
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-
-from train.datasets import load_dataset  # noqa: E402
-from train.loso import TrainConfig, build_model, make_cache, seed_everything  # noqa: E402
-from train.metrics import summarize  # noqa: E402
+from train.datasets import load_dataset
+from train.loso import TrainConfig, build_model, make_cache, seed_everything
+from train.metrics import summarize
 
 
 def load(data: Path, cache: Path, size: int, alpha: float):

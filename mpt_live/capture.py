@@ -5,15 +5,16 @@ A reader thread pulls frames as fast as the source delivers them and keeps only 
 counted). Every frame is timestamped when it is captured (``time.monotonic``), so latency can be
 measured from capture to prediction. Streams that drop are reopened with exponential backoff.
 
-``open_live(spec)`` turns ``--camera 0``, ``--video rtsp://...`` or ``--video FILE --realtime`` into
-such a reader; iterate it for :class:`LiveFrame` objects until the source ends.
+:func:`open_source` is the one place a source is opened: ``--camera 0``, ``--video rtsp://...`` or
+``--video FILE --realtime`` give such a reader (iterate it for :class:`LiveFrame` objects until the
+source ends), ``--video FILE`` a :class:`~mpt_live.sources.VideoFile`. Every source has ``name``,
+``fps``, ``live`` (frames may be dropped) and is a context manager.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Protocol
@@ -22,7 +23,8 @@ import cv2
 import numpy as np
 
 from .errors import InputError
-from .sources import Frame, VideoFile
+from .quiet import quiet_opencv
+from .sources import Frame, VideoFile, expand_videos, is_stream_url
 
 
 class CaptureLike(Protocol):
@@ -328,26 +330,11 @@ class PacedVideoReader(LatestFrameReader):
         self._cap.release()
 
 
-@contextmanager
-def _quiet_opencv() -> Iterator[None]:
-    """Silence OpenCV's multi-line backend warnings while probing a device: we say it in one line."""
-    log = getattr(getattr(cv2, "utils", None), "logging", None)
-    if log is None:
-        yield
-        return
-    level = log.getLogLevel()
-    log.setLogLevel(log.LOG_LEVEL_SILENT)
-    try:
-        yield
-    finally:
-        log.setLogLevel(level)
-
-
 def open_camera(index: int, width: int | None = None, height: int | None = None) -> CaptureReader:
     """``--camera N``: InputError (one line) when the camera cannot be opened."""
 
     def opener() -> CaptureLike:
-        with _quiet_opencv():
+        with quiet_opencv():
             cap = cv2.VideoCapture(index)
         if cap.isOpened():
             cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # the driver keeps at most one stale frame
@@ -367,7 +354,7 @@ def open_stream(url: str) -> CaptureReader:
     """An rtsp/http(s)/... stream; reopened with backoff when it drops."""
 
     def opener() -> CaptureLike:
-        with _quiet_opencv():
+        with quiet_opencv():
             # bounded open/read so that a stalled stream counts as dropped and gets reopened
             params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 5000, cv2.CAP_PROP_READ_TIMEOUT_MSEC, 5000]
             return cv2.VideoCapture(url, cv2.CAP_FFMPEG, params)
@@ -376,3 +363,21 @@ def open_stream(url: str) -> CaptureReader:
         return CaptureReader(opener, url)
     except InputError:
         raise InputError(f"{url}: could not open the stream (unreachable, wrong URL, or unsupported format)") from None
+
+
+def open_source(camera: int | None = None, video: str | Path | None = None,
+                realtime: bool = False) -> "LatestFrameReader | VideoFile":
+    """The source of ``--camera N``, a stream URL, ``--video FILE --realtime`` or ``--video FILE``.
+
+    Fails at once with a one-line InputError for a source that cannot be read. Folders and globs of
+    several videos are the batch's (:mod:`mpt_live.batch`); ``--realtime`` plays exactly one video."""
+    if camera is not None:
+        return open_camera(camera)
+    if video is None:
+        raise InputError("no source: give --camera N or --video PATH|URL")
+    if is_stream_url(str(video)):
+        return open_stream(str(video))
+    paths = expand_videos(str(video))
+    if len(paths) != 1:
+        raise InputError(f"{video}: {'--realtime plays' if realtime else 'expected'} one video, this matches {len(paths)}")
+    return PacedVideoReader(paths[0]) if realtime else VideoFile(paths[0])

@@ -8,3 +8,9 @@ class InputError(Exception):
 
     The message names the input and says what is wrong; CLIs print it on one line and exit 2.
     """
+
+
+def first_line(e: BaseException, limit: int = 300) -> str:
+    """The first non-empty line of an exception's message (its type name when it has none)."""
+    lines = [s for s in str(e).strip().splitlines() if s.strip()]
+    return (lines[0] if lines else type(e).__name__)[:limit]

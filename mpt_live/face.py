@@ -33,17 +33,15 @@ from __future__ import annotations
 import atexit
 import math
 import os
-import threading
 import weakref
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np
 
 from mpt_live.errors import InputError
+from mpt_live.quiet import quiet_fd
 from mpt_live.stabilize import Stabilizer
 
 MODELS = {
@@ -169,30 +167,10 @@ class FaceResult:
     aligned: np.ndarray  # (S, S, 3) uint8 BGR aligned face
 
 
-# --- quieting mediapipe ------------------------------------------------------------------------
-# LiteRT prints INFO lines (accelerator registry, XNNPACK) and absl a one-off "Input tensor memory is
-# not aligned" warning straight to file descriptor 2 when a detector is created, first run and closed.
-# GLOG_minloglevel / TF_CPP_MIN_LOG_LEVEL / GOOGLE_STDERRTHRESHOLD do not affect them (tested with
-# mediapipe 1.2), so fd 2 is pointed at /dev/null around exactly those calls.
-_STDERR_LOCK = threading.RLock()  # re-entrant: a finaliser may close an aligner inside a quiet block
-
-
-@contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    with _STDERR_LOCK:
-        try:
-            saved = os.dup(2)
-            devnull = os.open(os.devnull, os.O_WRONLY)
-        except OSError:  # no usable fd 2 (e.g. a windowed process): nothing to quiet
-            yield
-            return
-        try:
-            os.dup2(devnull, 2)
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            os.close(devnull)
+# mediapipe's LiteRT prints INFO lines (accelerator registry, XNNPACK) and absl a one-off "Input tensor
+# memory is not aligned" warning straight to file descriptor 2 when a detector is created, first run and
+# closed. GLOG_minloglevel / TF_CPP_MIN_LOG_LEVEL / GOOGLE_STDERRTHRESHOLD do not affect them (tested
+# with mediapipe 1.2), so fd 2 is pointed at /dev/null around exactly those calls (quiet_fd).
 
 
 _OPEN: weakref.WeakSet[FaceAligner] = weakref.WeakSet()
@@ -260,7 +238,7 @@ class FaceAligner:
             running_mode=mode,
             min_detection_confidence=self.min_confidence,
         )
-        with _quiet_stderr():
+        with quiet_fd(2):
             return vision.FaceDetector.create_from_options(options)
 
     def _detect(self, detector, image_bgr: np.ndarray, timestamp_ms: int | None):
@@ -272,7 +250,7 @@ class FaceAligner:
             lambda: detector.detect_for_video(mp_image, timestamp_ms))
         if id(detector) in self._first_call:
             return run().detections
-        with _quiet_stderr():  # the first inference logs a memory-alignment warning
+        with quiet_fd(2):  # the first inference logs a memory-alignment warning
             result = run()
         self._first_call.add(id(detector))
         return result.detections
@@ -353,7 +331,7 @@ class FaceAligner:
         detectors = [d for d in (self._video, self._image) if d is not None]
         self._video = self._image = None
         if detectors:
-            with _quiet_stderr():
+            with quiet_fd(2):
                 for d in detectors:
                     d.close()
         _OPEN.discard(self)

@@ -227,6 +227,18 @@ def magnify_clip(clip: np.ndarray, spec: ClipSpec) -> tuple[np.ndarray, float]:
     return out, local_motion_score(emap, clip.shape[0])
 
 
+def motion_score(clip: np.ndarray, spec: ClipSpec) -> float:
+    """The motion score of a clip alone (the value ``magnify_clip`` and ``model_inputs`` report),
+    without keeping the magnified frames: what a run without a model needs."""
+    clip = _check_clip(clip, "motion_score")
+    mag = Magnifier(spec, clip.shape[1:])
+    frame = np.empty(clip.shape[1:], np.float32)
+    emap = np.zeros(clip.shape[1:3], np.float32)
+    for t in range(clip.shape[0]):
+        mag.push(clip[t], out=frame, energy_map=emap)
+    return local_motion_score(emap, clip.shape[0])
+
+
 def rank_pool_coefficients(T: int) -> np.ndarray:
     """Approximate rank pooling weights alpha_t = 2(T-t+1) - (T+1)(H_T - H_{t-1}), t = 1..T.
 

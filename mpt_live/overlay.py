@@ -21,33 +21,8 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-# BGR colours. Class colours follow matplotlib's tab10 so the overlay and timeline.png agree.
-TAB10 = [
-    (180, 119, 31), (14, 127, 255), (44, 160, 44), (40, 39, 214), (189, 103, 148),
-    (75, 86, 140), (194, 119, 227), (127, 127, 127), (34, 189, 188), (207, 190, 23),
-]
-NEUTRAL = (150, 150, 150)
-NOFACE = (60, 60, 60)
-WARMING = (105, 105, 105)
-WHITE = (245, 245, 245)
-MUTED = (175, 175, 175)
-PANEL = (28, 24, 22)
-ACCENT = (80, 200, 120)  # face tracked
-WARN = (40, 170, 255)  # amber
-ALERT = (60, 60, 230)  # red
-DEMO_BG = (0, 140, 255)  # orange
-
-
-def class_color(classes: Sequence[str], label: str | None) -> tuple[int, int, int]:
-    """Colour of a label: its class colour, grey for ``neutral``, dark grey for no face (None),
-    between the two for "warming up" (a face, but no full window yet)."""
-    if label is None:
-        return NOFACE
-    if label == "warming up":
-        return WARMING
-    if label in classes:
-        return TAB10[list(classes).index(label) % len(TAB10)]
-    return NEUTRAL
+from .draw import (ACCENT, ALERT, DEMO_BG, MUTED, NOFACE, WARN, WHITE, class_color, corners, pill, shade, thumb,
+                   typeface)
 
 
 @dataclass
@@ -76,114 +51,6 @@ class OverlayState:
     time_s: float | None = None
     message: str | None = None  # a transient line (e.g. "snapshot saved")
     side: str | None = None  # "left" | "right"; None: chosen from the face box
-
-
-# ------------------------------------------------------------------------------------------------
-# text
-
-
-class _Text:
-    """Antialiased sans text (OpenCV >= 5 FontFace) with a Hershey fallback; sizes in pixels."""
-
-    def __init__(self) -> None:
-        self.face = None
-        if hasattr(cv2, "FontFace"):
-            try:
-                self.face = cv2.FontFace("sans")
-            except Exception:  # pragma: no cover - font not built in
-                self.face = None
-
-    def width(self, text: str, size: int, weight: int = 400) -> int:
-        if self.face is not None:
-            r = cv2.getTextSize((0, 0), text, (0, 0), self.face, size, weight)
-            return int(r[2]) if isinstance(r, tuple) else int(r.width)
-        scale = cv2.getFontScaleFromHeight(cv2.FONT_HERSHEY_SIMPLEX, size)
-        (w, _), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
-        return int(w)
-
-    def put(self, img: np.ndarray, text: str, org: tuple[int, int], size: int, color: tuple[int, int, int],
-            weight: int = 400) -> None:
-        """Draw with the baseline at ``org[1]``."""
-        if self.face is not None:
-            cv2.putText(img, text, (int(org[0]), int(org[1])), color, self.face, int(size), weight)
-            return
-        scale = cv2.getFontScaleFromHeight(cv2.FONT_HERSHEY_SIMPLEX, int(size * 0.72))
-        thick = 2 if weight >= 600 else 1
-        cv2.putText(img, text, (int(org[0]), int(org[1])), cv2.FONT_HERSHEY_SIMPLEX, scale, color, thick, cv2.LINE_AA)
-
-    def fit(self, text: str, size: int, max_w: int, weight: int = 400) -> str:
-        """Shorten ``text`` with an ellipsis until it fits ``max_w`` pixels."""
-        if self.width(text, size, weight) <= max_w:
-            return text
-        while len(text) > 1 and self.width(text + "…", size, weight) > max_w:
-            text = text[:-1]
-        return text + "…"
-
-
-_TEXT: _Text | None = None
-
-
-def _text() -> _Text:
-    global _TEXT
-    if _TEXT is None:
-        _TEXT = _Text()
-    return _TEXT
-
-
-# ------------------------------------------------------------------------------------------------
-# drawing helpers
-
-
-def _shade(img: np.ndarray, x0: int, y0: int, x1: int, y1: int, color=PANEL, alpha: float = 0.78) -> None:
-    """Blend a dark panel into img[y0:y1, x0:x1] in place."""
-    h, w = img.shape[:2]
-    x0, x1, y0, y1 = max(0, x0), min(w, x1), max(0, y0), min(h, y1)
-    if x1 <= x0 or y1 <= y0:
-        return
-    roi = img[y0:y1, x0:x1]
-    cv2.addWeighted(roi, 1.0 - alpha, np.full_like(roi, color), alpha, 0.0, dst=roi)
-
-
-def _pill(img: np.ndarray, text: str, x: int, y: int, size: int, fg, bg, weight: int = 700,
-          anchor: str = "left") -> tuple[int, int, int, int]:
-    """A filled rounded label; (x, y) is its top-left (or top-centre with anchor="center")."""
-    tx = _text()
-    pad = max(3, size // 3)
-    w = tx.width(text, size, weight) + 2 * pad
-    h = int(size * 1.25) + pad
-    if anchor == "center":
-        x -= w // 2
-    elif anchor == "right":
-        x -= w
-    r = h // 2
-    cv2.rectangle(img, (x + r, y), (x + w - r, y + h), bg, -1, cv2.LINE_AA)
-    cv2.circle(img, (x + r, y + r), r, bg, -1, cv2.LINE_AA)
-    cv2.circle(img, (x + w - r, y + h - r), r, bg, -1, cv2.LINE_AA)
-    tx.put(img, text, (x + pad, y + h - pad - max(1, size // 6)), size, fg, weight)
-    return x, y, w, h
-
-
-def _corners(img: np.ndarray, box: tuple[int, int, int, int], color, thick: int) -> None:
-    """A face box drawn as a thin frame with heavier corner marks."""
-    x, y, w, h = box
-    cv2.rectangle(img, (x, y), (x + w, y + h), color, max(1, thick // 2), cv2.LINE_AA)
-    L = max(8, min(w, h) // 5)
-    for cx, cy, dx, dy in ((x, y, 1, 1), (x + w, y, -1, 1), (x, y + h, 1, -1), (x + w, y + h, -1, -1)):
-        cv2.line(img, (cx, cy), (cx + dx * L, cy), color, thick, cv2.LINE_AA)
-        cv2.line(img, (cx, cy), (cx, cy + dy * L), color, thick, cv2.LINE_AA)
-
-
-def _thumb(img: np.ndarray, src: np.ndarray | None, x: int, y: int, size: int, caption: str, fs: int) -> None:
-    tx = _text()
-    if src is not None and src.size:
-        t = src if src.ndim == 3 else cv2.cvtColor(src, cv2.COLOR_GRAY2BGR)
-        img[y:y + size, x:x + size] = cv2.resize(t, (size, size), interpolation=cv2.INTER_AREA)
-    else:
-        cv2.rectangle(img, (x, y), (x + size, y + size), (55, 50, 48), -1)
-        tx.put(img, "–", (x + size // 2 - fs // 3, y + size // 2 + fs // 3), fs, MUTED)
-    cv2.rectangle(img, (x, y), (x + size, y + size), (90, 90, 90), 1)
-    cap = tx.fit(caption, fs, size)
-    tx.put(img, cap, (x + (size - tx.width(cap, fs)) // 2, y + size + int(fs * 1.15)), fs, MUTED)
 
 
 def choose_side(box: tuple[int, int, int, int] | None, width: int, previous: str | None = None,
@@ -268,20 +135,20 @@ def _draw_face(img: np.ndarray, st: OverlayState, g: _Geom) -> None:
         return
     color = ALERT if st.event else ACCENT
     thick = max(2, round(2 * g.s))
-    _corners(img, tuple(int(v) for v in st.box), color, thick)
+    corners(img, tuple(int(v) for v in st.box), color, thick)
     # a small tag above (or below) the box: the track state, never on the face itself
     x, y, w, h = (int(v) for v in st.box)
     tag = "motion event" if st.event else "tracking"
     fs = max(10, round(g.fs * 0.9))
     th = int(fs * 1.25) + max(3, fs // 3)
     ty = y - th - 4 if y - th - 4 >= 0 else min(y + h + 4, g.H - th)
-    _pill(img, tag, x, ty, fs, (20, 20, 20), color, 600)
+    pill(img, tag, x, ty, fs, (20, 20, 20), color, 600)
 
 
 def _draw_column(img: np.ndarray, st: OverlayState, g: _Geom) -> None:
-    tx = _text()
+    tx = typeface()
     x0, x1, pad, fs = g.col_x0, g.col_x1, g.pad, g.fs
-    _shade(img, x0, 0, x1, g.H)
+    shade(img, x0, 0, x1, g.H)
     cx, cw = x0 + pad, (x1 - x0) - 2 * pad
     y = pad
 
@@ -289,7 +156,7 @@ def _draw_column(img: np.ndarray, st: OverlayState, g: _Geom) -> None:
     big = round(fs * 1.25)
     tx.put(img, "MPT live", (cx, y + big), big, WHITE, 700)
     if st.demo:
-        _pill(img, "DEMO MODEL", x1 - pad, y, max(10, round(fs * 0.85)), (10, 10, 10), DEMO_BG, 800, anchor="right")
+        pill(img, "DEMO MODEL", x1 - pad, y, max(10, round(fs * 0.85)), (10, 10, 10), DEMO_BG, 800, anchor="right")
     y += big + round(fs * 0.6)
     if st.model:
         tx.put(img, tx.fit(st.model, round(fs * 0.85), cw), (cx, y + round(fs * 0.85)), round(fs * 0.85), MUTED)
@@ -352,7 +219,7 @@ def _draw_column(img: np.ndarray, st: OverlayState, g: _Geom) -> None:
         tx.put(img, "what the model sees", (cx, y + fs), round(fs * 0.85), MUTED)
         y += round(fs * 1.2)
         for i, (src, cap) in enumerate(((st.aligned, "aligned"), (st.motion, "motion ×α"), (st.dynamic, "dynamic"))):
-            _thumb(img, src, cx + i * (ts + gap), y, ts, cap, round(fs * 0.8))
+            thumb(img, src, cx + i * (ts + gap), y, ts, cap, round(fs * 0.8))
         y += ts + round(fs * 1.5)
 
     # run figures, at the bottom of the column
@@ -373,11 +240,11 @@ def _draw_column(img: np.ndarray, st: OverlayState, g: _Geom) -> None:
 
 
 def _draw_strip(img: np.ndarray, st: OverlayState, g: _Geom) -> None:
-    tx = _text()
+    tx = typeface()
     x0, x1, y0, y1 = g.strip_x0, g.strip_x1, g.strip_y0, g.strip_y1
     if x1 - x0 < 40:
         return
-    _shade(img, x0, y0, x1, y1, alpha=0.7)
+    shade(img, x0, y0, x1, y1, alpha=0.7)
     fs = max(10, round(g.fs * 0.8))
     lx = x0 + g.pad
     tx.put(img, "history", (lx, y0 + fs + 2), fs, MUTED)
@@ -417,42 +284,15 @@ def _draw_banners(img: np.ndarray, st: OverlayState, g: _Geom) -> None:
     fs = round(g.fs * 1.15)
     top = g.pad + (g.strip_y1 if g.strip_y0 == 0 else 0)
     if not st.face:
-        _pill(img, "NO FACE", (fa0 + fa1) // 2, top, round(fs * 1.3), WHITE, ALERT, 800, anchor="center")
+        pill(img, "NO FACE", (fa0 + fa1) // 2, top, round(fs * 1.3), WHITE, ALERT, 800, anchor="center")
     if st.recording:
         x = fa1 - g.pad
-        _, _, w, h = _pill(img, "REC", x, top, fs, WHITE, (30, 30, 200), 800, anchor="right")
+        _, _, w, h = pill(img, "REC", x, top, fs, WHITE, (30, 30, 200), 800, anchor="right")
     if st.paused:
-        _pill(img, "PAUSED", fa0 + g.pad, top, fs, (20, 20, 20), WARN, 800)
+        pill(img, "PAUSED", fa0 + g.pad, top, fs, (20, 20, 20), WARN, 800)
     if st.message:
         mfs = round(g.fs * 0.95)
         _, _, _, h = (0, 0, 0, int(mfs * 1.25) + max(3, mfs // 3))
         strip_top = g.strip_y0 if g.strip_y0 > 0 else g.H
-        _pill(img, _text().fit(st.message, mfs, fa1 - fa0 - 4 * g.pad), (fa0 + fa1) // 2,
+        pill(img, typeface().fit(st.message, mfs, fa1 - fa0 - 4 * g.pad), (fa0 + fa1) // 2,
               strip_top - h - g.pad, mfs, WHITE, (70, 70, 70), 500, anchor="center")
-
-
-# ------------------------------------------------------------------------------------------------
-# thumbnails from the model inputs
-
-
-def to_bgr_uint8(chw: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
-    """A normalised (3,S,S) RGB model input back to a viewable BGR uint8 image."""
-    m = np.asarray(mean, np.float32).reshape(3, 1, 1)
-    s = np.asarray(std, np.float32).reshape(3, 1, 1)
-    rgb = np.clip(chw * s + m, 0.0, 1.0)
-    return np.ascontiguousarray((rgb.transpose(1, 2, 0)[:, :, ::-1] * 255.0).astype(np.uint8))
-
-
-def motion_heatmap(motion: np.ndarray, mean: Sequence[float], std: Sequence[float], size: int = 112,
-                   saturate: float = 0.6) -> np.ndarray:
-    """Where the magnified clip moves: mean |M_t - M_0| over the window, as a colour map.
-
-    ``motion``: (T,3,S,S) normalised model input. A mean change of ``saturate`` (in units of the
-    0..1 intensity range, after x alpha magnification) is full scale; a still clip is black.
-    Magnified sensor noise on a still face is about 0.1, a talking mouth 0.4-0.7."""
-    s = np.asarray(std, np.float32).reshape(1, 3, 1, 1)
-    step = max(1, motion.shape[-1] // size)
-    m = motion[:, :, ::step, ::step] * s  # un-normalised change (the mean cancels in differences)
-    d = np.abs(m[1:] - m[:1]).mean(axis=(0, 1))
-    u8 = (np.clip(d / saturate, 0.0, 1.0) * 255).astype(np.uint8)
-    return cv2.applyColorMap(u8, cv2.COLORMAP_INFERNO)

@@ -33,20 +33,19 @@ pool does not burn the core the other stages need while waiting for the next cli
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import io
 import json
 import os
 import re
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
 
 from .clip import ClipSpec
-from .errors import InputError
+from .errors import InputError, first_line
+from .quiet import quiet_stdout
 
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -81,6 +80,29 @@ def default_threads() -> int:
     return max(1, usable_cores() - 1)
 
 
+DEMO_MODEL_NAME = "demo_model.onnx"
+
+
+def demo_model_path() -> Path:
+    """The bundled demo model (it may not exist: scripts/make_demo_model.sh builds it)."""
+    from .face import assets_dir
+
+    return assets_dir() / DEMO_MODEL_NAME
+
+
+def load_model(path: str | Path | None, device: str = "auto", threads: int | None = None,
+               warmup: bool = True) -> "MPTRuntime | None":
+    """``--model PATH``, else the bundled demo model when it exists, else None (motion-only)."""
+    if path is None:
+        path = demo_model_path()
+        if not path.is_file():
+            return None
+    rt = MPTRuntime(path, device=device, threads=threads)
+    if warmup:
+        rt.warmup(1)
+    return rt
+
+
 class MPTRuntime:
     """An exported MPT model on ONNX Runtime.
 
@@ -106,7 +128,7 @@ class MPTRuntime:
             raise InputError(f"{self.path}: no such model file")
         self.device = device
         self.threads = threads or default_threads()
-        _quiet_ort()
+        ort.set_default_logger_severity(3)  # errors only: no warnings about node placement etc.
         self.session, self._fallback_note = self._create_session(device)
         self.provider = self.session.get_providers()[0]
         self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
@@ -206,13 +228,13 @@ class MPTRuntime:
         while True:
             providers = plan + [(CPU, {})]   # the CPU also takes any node a GPU provider lacks
             try:
-                with _silenced():
+                with quiet_stdout():
                     sess = ort.InferenceSession(str(self.path), so, providers=[p for p, _ in providers],
                                                 provider_options=[o for _, o in providers])
             except Exception as e:
                 if not plan:   # the CPU alone failed: the file is the problem
                     raise _load_error(self.path, e) from None
-                gpu_error = _first_line(e)
+                gpu_error = first_line(e)
                 plan = plan[1:]
                 if device == "cuda" and not plan:
                     raise DeviceError(f"--device cuda: {self.path.name} does not run on the GPU ({gpu_error})") from None
@@ -260,7 +282,7 @@ class MPTRuntime:
         try:
             self.clip_spec = ClipSpec.from_json(meta["mpt.clip_spec"])
         except (ValueError, TypeError) as e:
-            raise InputError(f"{p}: bad mpt.clip_spec metadata ({_first_line(e)})") from None
+            raise InputError(f"{p}: bad mpt.clip_spec metadata ({first_line(e)})") from None
         self.classes: list[str] = classes
         self.precision = meta.get("mpt.precision", "fp32")
         if self.precision not in PRECISIONS:
@@ -319,7 +341,7 @@ def provider_works(name: str) -> bool:
     so.log_severity_level = 4
     ort.set_default_logger_severity(4)
     try:
-        with _silenced():
+        with quiet_stdout():
             sess = ort.InferenceSession(_PROBE_MODEL, so, providers=[name])
         return name in sess.get_providers()
     except Exception:
@@ -356,29 +378,12 @@ def _trt_options(precision: str, spec: ClipSpec | None, dynamic_batch: bool) -> 
     return opts
 
 
-def _quiet_ort() -> None:
-    """ONNX Runtime's default logger: errors only (no warnings about node placement etc.)."""
-    ort.set_default_logger_severity(3)
-
-
-@contextlib.contextmanager
-def _silenced() -> Iterator[None]:
-    """Swallow what ONNX Runtime's Python layer prints (its 'EP Error ... falling back' banner)."""
-    with contextlib.redirect_stdout(io.StringIO()):
-        yield
-
-
 def _load_error(path: Path, e: BaseException) -> InputError:
-    msg = _first_line(e)
+    msg = first_line(e)
     if "INVALID_PROTOBUF" in msg or "Protobuf parsing failed" in msg:
         return InputError(f"{path}: not an ONNX model (protobuf parsing failed)")
     msg = re.sub(r"^\[ONNXRuntimeError\] : \d+ : \w+ : (Load model from .*? failed:)?", "", msg).strip()
     return InputError(f"{path}: ONNX Runtime cannot load this model ({msg})")
-
-
-def _first_line(e: BaseException) -> str:
-    lines = [s for s in str(e).strip().splitlines() if s.strip()]
-    return (lines[0] if lines else type(e).__name__)[:300]
 
 
 def _fmt(shape: list[Any]) -> str:

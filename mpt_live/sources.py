@@ -1,7 +1,9 @@
 """Frame sources: video files (every frame, in order), with clear errors for bad input.
 
 Frames are yielded as :class:`Frame` (index, time in seconds, BGR image). File timestamps are
-``index / fps`` so that processing is deterministic and independent of decoding speed.
+``index / fps`` so that processing is deterministic and independent of decoding speed. The video and
+image file extensions the project reads are defined here, once. Live sources (cameras, streams,
+paced files) are in :mod:`mpt_live.capture`, which also opens any source (``open_source``).
 """
 
 from __future__ import annotations
@@ -53,8 +55,11 @@ def expand_videos(spec: str) -> list[Path]:
 class VideoFile:
     """A recorded video, read frame by frame in order. Raises InputError for unusable files."""
 
+    live = False  # every frame is delivered, none dropped
+
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
+        self.name = str(self.path)
         if not self.path.exists():
             raise InputError(f"{self.path}: no such file")
         if self.path.is_dir():

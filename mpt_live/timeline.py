@@ -12,6 +12,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from .writers import atomic_path
+
 
 def read_rows(path: str | Path) -> list[dict[str, str]]:
     """The rows of a predictions.csv (a partial file from an interrupted run is fine)."""
@@ -119,7 +121,6 @@ def render_timeline(
     if len(t) and np.isfinite(t).any():
         ax.set_xlim(np.nanmin(t) - 0.05, np.nanmax(t) + 0.05)
     fig.suptitle(title or "mpt-live timeline", fontsize=11)
-    tmp = out.with_name(out.stem + ".tmp.png")  # atomic: a reader never sees half a PNG
-    fig.savefig(tmp)
-    tmp.replace(out)
+    with atomic_path(out) as tmp:  # a reader never sees half a PNG
+        fig.savefig(tmp)
     return out

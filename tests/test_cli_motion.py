@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 
 import cv2
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from mpt_live import run as run_mod
 from mpt_live.cli import app
-from mpt_live.run import MOTION_COLUMNS, process_video
+from mpt_live.face import FaceAligner
+from mpt_live.job import run_job
+from mpt_live.results import columns
+from mpt_live.session import SessionConfig
+from mpt_live.sources import VideoFile
+
+from tinymodel import tiny_onnx
+
+MOTION_COLUMNS = columns([])
 
 runner = CliRunner()
 
@@ -37,8 +45,12 @@ def test_motion_only_run_face_and_no_face(faces_dir, tmp_path):
             assert r["x"] == "" and r["motion_score"] == ""
         else:
             assert int(r["w"]) > 50
-    scored = [float(r["motion_score"]) for r in rows if r["motion_score"]]
-    assert scored and all(s >= 0 for s in scored)
+    scored = [(float(r["time_s"]), float(r["motion_score"])) for r in rows if r["motion_score"]]
+    # a score needs a full window (1 s) of face: the face is there from frame 0, so none before 1 s
+    assert scored and min(t for t, _ in scored) >= 1.0 - 1e-3
+    assert all(math.isfinite(s) and s > 0 for _, s in scored)  # a real camera's noise is never exactly still
+    assert {r["top"] for r in rows if r["motion_score"]} <= {"neutral", "event"}
+    assert all(r["top"] == "" and r["confidence"] == "" for r in rows if not r["motion_score"])
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["frames_read"] == 169
     assert 0 < summary["frames_with_face"] < 169
@@ -46,10 +58,12 @@ def test_motion_only_run_face_and_no_face(faces_dir, tmp_path):
     assert summary["fps"] > 0 and summary["source_fps"] == pytest.approx(26.4, abs=0.1)
 
 
+@pytest.mark.slow
 def test_still_face_scores_lower_than_talking(faces_dir, tmp_path):
     means = {}
     for name in ("evm_face_still.mp4", "retalking_3_talking.mp4"):
-        s = process_video(faces_dir / "videos" / name, tmp_path / name)
+        with VideoFile(faces_dir / "videos" / name) as src:
+            s = run_job(src, None, SessionConfig(stride=4), tmp_path / name)
         rows = _rows(tmp_path / name / "predictions.csv")
         vals = [float(r["motion_score"]) for r in rows if r["motion_score"]]
         assert len(vals) >= 10 and s["windows_scored"] == len(vals)
@@ -58,23 +72,24 @@ def test_still_face_scores_lower_than_talking(faces_dir, tmp_path):
 
 
 def test_interrupted_run_keeps_valid_csv_and_summary(faces_dir, tmp_path, monkeypatch):
-    real_update = run_mod.Spotter.update
+    real_process = FaceAligner.process
     calls = {"n": 0}
 
-    def update(self, t, score, probs=None):
+    def process(self, frame, t):
         calls["n"] += 1
-        if calls["n"] == 12:
+        if calls["n"] == 25:  # Ctrl-C while frame 24 is being aligned
             raise KeyboardInterrupt
-        return real_update(self, t, score, probs)
+        return real_process(self, frame, t)
 
-    monkeypatch.setattr(run_mod.Spotter, "update", update)
+    monkeypatch.setattr(FaceAligner, "process", process)
     res = runner.invoke(app, ["--video", str(faces_dir / "videos" / "evm_face_still.mp4"), "--motion-only", "--headless",
                               "--out", str(tmp_path)])
-    assert res.exit_code == 130
+    assert res.exit_code == 130 and "interrupted" in res.output
     rows = _rows(tmp_path / "predictions.csv")
-    assert len(rows) == 11 and all(len(r) == len(MOTION_COLUMNS) for r in rows)
+    # frames 0..23 were read, a window every 2 frames: the 12 windows already submitted are all written
+    assert [int(r["frame"]) for r in rows] == list(range(0, 24, 2)) and all(len(r) == len(MOTION_COLUMNS) for r in rows)
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["interrupted"] is True and summary["windows"] == 11
+    assert summary["interrupted"] is True and summary["windows"] == 12 and summary["frames_read"] == 25
 
 
 def test_inspect_writes_sheet(faces_dir, tmp_path):
@@ -83,6 +98,31 @@ def test_inspect_writes_sheet(faces_dir, tmp_path):
     assert res.exit_code == 0, res.output
     img = cv2.imread(str(out))
     assert img is not None and img.shape[1] > 3 * img.shape[0]  # a wide strip of 16 frames + dynamic image
+
+
+@pytest.fixture(scope="module")
+def short_model(tmp_path_factory):
+    """A model trained on 8 frames of 64 px over 0.5 s (the default ClipSpec: 16 frames of 224 px over 1 s)."""
+    from mpt_live.clip import ClipSpec
+
+    return tiny_onnx(tmp_path_factory.mktemp("m") / "short.onnx", spec=ClipSpec(frames=8, window_s=0.5, image_size=64))
+
+
+@pytest.mark.parametrize("args, at, code, said, crops", [
+    (["--model", "{short}"], "0.7", 0, "the ClipSpec of short.onnx", 8),
+    (["--motion-only"], "0.7", 2, "earlier than one window (1 s)", None),
+    (["--motion-only"], "2", 0, "the default ClipSpec (no model)", 16),
+], ids=["model-0.7s", "default-0.7s", "default-2s"])
+def test_inspect_uses_the_models_clip_spec(faces_dir, short_model, tmp_path, args, at, code, said, crops):
+    video = str(faces_dir / "videos" / "liveportrait_d19_glasses.mp4")
+    out = tmp_path / "s.png"
+    res = runner.invoke(app, ["--video", video, "--inspect", at, "--out", str(out), *[a.format(short=short_model) for a in args]])
+    assert res.exit_code == code and said in " ".join(res.output.split()), res.output
+    img = cv2.imread(str(out))
+    assert (img is None) == (crops is None)
+    # a strip of one crop per clip frame plus the dynamic image: 8 crops make a narrower sheet than 16
+    aspect = img.shape[1] / img.shape[0] if img is not None else None
+    assert {None: None, 8: "narrow", 16: "wide"}[crops] == (aspect and ("narrow" if aspect < 4.3 else "wide")), aspect
 
 
 def _zero_frame_video(tmp_path):

@@ -68,6 +68,7 @@ def model_and_clips(exported):
     return model, d, m, torch_probs(model, d, m)
 
 
+@pytest.mark.slow
 def test_single_self_contained_file(exported) -> None:
     _, out, output = exported
     assert sorted(p.name for p in out.parent.iterdir()) == ["model.onnx"]   # no .data, no temp dirs
@@ -80,6 +81,7 @@ def test_single_self_contained_file(exported) -> None:
     assert "fp32 parity vs torch on 6 clips" in output and "(ok" in output
 
 
+@pytest.mark.slow
 def test_metadata_round_trips_into_runtime(exported) -> None:
     _, out, _ = exported
     meta = read_metadata(out)
@@ -93,6 +95,7 @@ def test_metadata_round_trips_into_runtime(exported) -> None:
     assert rt.batch is None
 
 
+@pytest.mark.slow
 def test_dynamic_batch_and_fp32_parity(exported, model_and_clips) -> None:
     _, out, _ = exported
     _, d, m, ref = model_and_clips
@@ -105,6 +108,7 @@ def test_dynamic_batch_and_fp32_parity(exported, model_and_clips) -> None:
     assert p.max_dprob <= 1e-4 and p.top1_agreement == 1.0 and p.ok
 
 
+@pytest.mark.slow
 def test_int8_runs_and_reports_agreement(exported, model_and_clips, tmp_path: Path) -> None:
     _, out, _ = exported
     _, d, m, ref = model_and_clips
@@ -120,6 +124,7 @@ def test_int8_runs_and_reports_agreement(exported, model_and_clips, tmp_path: Pa
     assert "int8 parity vs torch on 12 clips" in p.line()
 
 
+@pytest.mark.slow
 def test_fp16_runs(exported, model_and_clips, tmp_path: Path) -> None:
     _, out, _ = exported
     _, d, m, ref = model_and_clips
@@ -130,6 +135,7 @@ def test_fp16_runs(exported, model_and_clips, tmp_path: Path) -> None:
     assert p.max_dprob < 1e-2 and p.top1_agreement >= 0.9
 
 
+@pytest.mark.slow
 def test_parity_gate_rejects_and_fixed_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A failed check exits 1 and renames the file; a fixed --batch N gives a static graph."""
     ckpt = write_checkpoint(tmp_path / "model.pt")
@@ -205,6 +211,7 @@ def test_parity_catches_a_batch_axis_that_is_not_really_dynamic(tmp_path: Path) 
     assert "dynamic batch broken: B=1" in p.line()
 
 
+@pytest.mark.slow
 def test_grid_prompt_generator_exports_with_parity(tmp_path: Path) -> None:
     """mpt-train's default generator (4x4 grid over the centred motion) exports: at 80 px the conv
     map is 5x5, pooled to 4x4 with overlapping cells, which ONNX has no single op for."""

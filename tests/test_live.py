@@ -1,9 +1,10 @@
-"""The live loop end to end on real clips (headless), the model worker's queueing, crash safety."""
+"""The session engine end to end on real clips (headless), the model worker's queueing, crash safety."""
 
 from __future__ import annotations
 
 import csv
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -11,12 +12,15 @@ import cv2
 import numpy as np
 import pytest
 
+from mpt_live.batch import output_dirs, run_batch
 from mpt_live.clip import ClipSpec
-from mpt_live.live import LiveConfig, prediction_columns, run_session
-from mpt_live.predictor import Predictor
-from mpt_live.runner import demo_model_path, output_dirs, run_videos
+from mpt_live.clip_stream import Window
+from mpt_live.job import run_job
+from mpt_live.model_worker import ModelWorker
+from mpt_live.results import columns
+from mpt_live.runtime import demo_model_path
+from mpt_live.session import SessionConfig
 from mpt_live.sources import VideoFile
-from mpt_live.stream import Window
 from tinymodel import tiny_onnx
 
 
@@ -41,11 +45,10 @@ def test_end_to_end_headless_on_a_real_clip(faces_dir, runtime, tmp_path):
     from rich.console import Console
 
     video = faces_dir / "videos" / "pyfeat_single_face.mp4"
-    cfg = LiveConfig(save_video=True)
-    done, failed = run_videos(str(video), tmp_path, runtime, cfg, Console(quiet=True))
+    done, failed = run_batch(str(video), tmp_path, runtime, SessionConfig(), Console(quiet=True), save_video=True)
     assert not failed and len(done) == 1
     cols, rows = _read_csv(tmp_path / "predictions.csv")
-    assert cols == prediction_columns(runtime.classes)
+    assert cols == columns(runtime.classes)
     assert cols[:8] == ["time_s", "frame", "face", "x", "y", "w", "h", "motion_score"] and cols[-2:] == ["top", "confidence"]
     with VideoFile(video) as src:
         n = src.frame_count
@@ -74,8 +77,7 @@ def test_end_to_end_headless_on_a_real_clip(faces_dir, runtime, tmp_path):
 def test_face_then_cartoon_gives_no_face_rows(faces_dir, runtime, tmp_path):
     video = faces_dir / "videos" / "pyfeat_face_noface.mov"
     with VideoFile(video) as src:
-        summary = run_session(src, name=str(video), runtime=runtime, live=False, source_fps=src.fps,
-                              cfg=LiveConfig(out_dir=tmp_path, stride=4))
+        summary = run_job(src, runtime, SessionConfig(stride=4), tmp_path)
     _, rows = _read_csv(tmp_path / "predictions.csv")
     late = [r for r in rows if float(r["time_s"]) > 3.0]  # the cartoon part
     early = [r for r in rows if float(r["time_s"]) < 2.0]
@@ -95,9 +97,9 @@ def test_batch_continues_after_a_broken_video(faces_dir, runtime, tmp_path):
     folder.mkdir()
     (folder / "a_broken.mp4").write_bytes(b"not a video at all")
     (folder / "b_good.mp4").symlink_to(faces_dir / "videos" / "pyfeat_single_face.mp4")
-    done, failed = run_videos(str(folder), tmp_path / "out", runtime, LiveConfig(stride=8), Console(quiet=True))
+    done, failed = run_batch(str(folder), tmp_path / "out", runtime, SessionConfig(stride=8), Console(quiet=True))
     assert [p.name for p, _ in failed] == ["a_broken.mp4"] and "a_broken.mp4" in failed[0][1]
-    assert [p.name for p, _ in done] == ["b_good.mp4"]
+    assert [(p.name, d) for p, d, _ in done] == [("b_good.mp4", tmp_path / "out" / "b_good")]
     assert (tmp_path / "out" / "b_good" / "predictions.csv").is_file()
     assert (tmp_path / "out" / "b_good" / "summary.json").is_file()
 
@@ -112,29 +114,35 @@ class _Crash(Exception):
     pass
 
 
-def _frames_then(video: Path, n: int, exc: BaseException):
-    with VideoFile(video) as src:
-        for f in src:
-            if f.index == n:
-                raise exc
-            yield f
+class _FramesThen:
+    """A recorded video that raises ``exc`` when frame ``n`` is due (a decoder dying, or Ctrl-C)."""
+
+    live, fps = False, 30.0
+
+    def __init__(self, video: Path, n: int, exc: BaseException) -> None:
+        self.name, self.video, self.n, self.exc = str(video), video, n, exc
+
+    def __iter__(self):
+        with VideoFile(self.video) as src:
+            for f in src:
+                if f.index == self.n:
+                    raise self.exc
+                yield f
 
 
 @pytest.mark.parametrize("exc", [_Crash("decoder died"), KeyboardInterrupt()])
 def test_crash_or_ctrl_c_keeps_a_valid_csv_and_summary(faces_dir, runtime, tmp_path, exc):
     video = faces_dir / "videos" / "pyfeat_single_face.mp4"
     with pytest.raises(type(exc)):
-        run_session(_frames_then(video, 40, exc), name=str(video), runtime=runtime, live=False, source_fps=30.0,
-                    cfg=LiveConfig(out_dir=tmp_path, stride=4))
+        run_job(_FramesThen(video, 40, exc), runtime, SessionConfig(stride=4), tmp_path)
     cols, rows = _read_csv(tmp_path / "predictions.csv")
-    assert cols == prediction_columns(runtime.classes) and len(rows) == 10  # frames 0..39, stride 4
+    assert cols == columns(runtime.classes) and len(rows) == 10  # frames 0..39, stride 4: every submitted window
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["frames_read"] == 40
-    if isinstance(exc, KeyboardInterrupt):
-        assert summary["interrupted"] and summary["error"] is None
-    else:
-        assert "decoder died" in summary["error"]
-    assert (tmp_path / "timeline.png").is_file()
+    ctrl_c = isinstance(exc, KeyboardInterrupt)
+    assert summary["interrupted"] is ctrl_c
+    assert summary["error"] == (None if ctrl_c else "_Crash: decoder died")
+    assert summary["windows"] == 10 and (tmp_path / "timeline.png").is_file()
 
 
 class _SlowModel:
@@ -153,38 +161,69 @@ def _windows(n: int, spec: ClipSpec):
     return [Window(i / 10, i, None, clip) for i in range(n)]
 
 
-def test_predictor_live_latest_window_wins():
+class _HeldModel(_SlowModel):
+    """A model that holds its first window until released: the worker is busy for as long as the test wants."""
+
+    def __init__(self) -> None:
+        super().__init__(0.0)
+        self.release = threading.Event()
+        self.started = threading.Event()
+
+    def predict(self, d, m):
+        self.started.set()
+        self.release.wait(timeout=30)  # a bound against a hang, not a timing figure
+        return super().predict(d, m)
+
+
+def test_model_worker_live_latest_window_wins():
     spec = ClipSpec()
-    p = Predictor(spec, _SlowModel(0.15), live=True)
+    model = _HeldModel()
+    p = ModelWorker(spec, model, live=True)
     try:
-        t0 = time.monotonic()
-        for w in _windows(10, spec):
-            p.submit(w, time.monotonic())
-            time.sleep(0.01)
-        assert time.monotonic() - t0 < 0.5, "submit never blocks on a live source"
-        res = p.drain(timeout=5)
+        wins = _windows(10, spec)
+        p.submit(wins[0], 0.0)
+        assert model.started.wait(timeout=30)
+        for w in wins[1:]:  # the worker is busy: each submit returns at once, replacing the waiting window
+            p.submit(w, 0.0)
+        assert p.dropped == 8 and not p.idle and p.poll() == []
+        model.release.set()
+        res = p.drain(timeout=30)
     finally:
         p.close()
-    frames = [r.frame for r in res]
-    assert frames[0] == 0 and frames[-1] == 9  # the first one started at once; the newest one won
-    assert frames == sorted(frames) and len(frames) <= 3 and p.dropped == 10 - len(frames)
-    assert res[-1].probs.tolist() == [0.25, 0.75] and res[-1].latency_ms > 100
+    assert [r.frame for r in res] == [0, 9]  # the first one that was running, then the newest
+    assert res[-1].probs.tolist() == [0.25, 0.75] and res[-1].classes == ("a", "b")
 
 
-def test_predictor_files_every_window_in_order():
+def test_model_worker_files_every_window_in_order():
     spec = ClipSpec()
-    p = Predictor(spec, _SlowModel(0.01), live=False)
+    p = ModelWorker(spec, _SlowModel(0.01), live=False)
+    captured = time.monotonic() - 1.0
     try:
         for w in _windows(12, spec):
-            p.submit(w, time.monotonic())
-        res = p.drain(timeout=10)
+            p.submit(w, captured)
+        res = p.drain(timeout=30)
     finally:
         p.close()
     assert [r.frame for r in res] == list(range(12)) and p.dropped == 0
     assert all(r.motion_score == 0.0 for r in res)  # a still clip has no motion
+    assert all(r.latency_ms >= 1000.0 for r in res)  # measured from the capture time handed in
+    assert all({"queue_ms", "inputs_ms", "model_ms"} <= set(r.timings) for r in res)
 
 
-def test_predictor_reports_a_model_failure():
+def test_model_worker_motion_only_scores_without_a_model():
+    spec = ClipSpec()
+    p = ModelWorker(spec, None, live=False)
+    try:
+        for w in _windows(3, spec):
+            p.submit(w, 0.0)
+        res = p.drain(timeout=30)
+    finally:
+        p.close()
+    assert [r.frame for r in res] == [0, 1, 2]
+    assert all(r.probs is None and r.motion_score == 0.0 and "model_ms" not in r.timings for r in res)
+
+
+def test_model_worker_reports_a_model_failure():
     class Broken:
         classes = ["a"]
 
@@ -192,32 +231,27 @@ def test_predictor_reports_a_model_failure():
             raise RuntimeError("boom")
 
     spec = ClipSpec()
-    p = Predictor(spec, Broken(), live=False)
+    p = ModelWorker(spec, Broken(), live=False)
     try:
         p.submit(_windows(1, spec)[0], 0.0)
         with pytest.raises(RuntimeError, match="model worker failed: RuntimeError: boom"):
-            for _ in range(50):
-                p.submit(_windows(1, spec)[0], 0.0)
-                time.sleep(0.02)
+            p.drain(timeout=30)
+        with pytest.raises(RuntimeError, match="model worker failed: RuntimeError: boom"):
+            p.submit(_windows(1, spec)[0], 0.0)
     finally:
         p.close()
 
 
 def test_realtime_file_behaves_like_a_camera(faces_dir, runtime, tmp_path):
-    from rich.console import Console
-
     from mpt_live.capture import PacedVideoReader
-    from mpt_live.runner import run_live_source
 
     video = faces_dir / "videos" / "retalking_3_talking.mp4"  # 125 frames at 25 fps: 5 s
-    reader = PacedVideoReader(video)
-    t0 = time.monotonic()
-    summary = run_live_source(reader, str(video), runtime, LiveConfig(out_dir=tmp_path, status=True),
-                              Console(quiet=True))
-    wall = time.monotonic() - t0
-    assert 4.8 <= wall <= 9.0  # played at its own pace, not as fast as possible
+    with PacedVideoReader(video, speed=2.0) as reader:  # paced (tests/test_capture.py checks the pacing)
+        summary = run_job(reader, runtime, SessionConfig(), tmp_path)
     assert summary["mode"] == "live" and summary["stride"] == "auto"
+    # every frame was either processed or dropped by the newest-frame reader, none queued up
     assert summary["frames_read"] + summary["capture"]["dropped"] == 125
+    assert summary["capture"]["captured"] == 125 and summary["capture"]["error"] is None
     assert summary["windows_classified"] >= 3  # 4 s of full windows, classified as often as the model keeps up
     assert summary["latency_ms"]["capture_to_prediction_p95"] is not None
     _, rows = _read_csv(tmp_path / "predictions.csv")
@@ -226,7 +260,7 @@ def test_realtime_file_behaves_like_a_camera(faces_dir, runtime, tmp_path):
 
 def test_window_keys_snapshot_record_pause_quit(faces_dir, runtime, tmp_path, monkeypatch):
     """The display path with cv2's window calls stubbed (no display in CI): s, r ... r, space ... space, q."""
-    import mpt_live.live as live_mod
+    import mpt_live.window as window_mod
 
     shown: list[np.ndarray] = []
     script = {2: "s", 4: "r", 10: "r", 12: " ", 20: "q"}
@@ -243,14 +277,13 @@ def test_window_keys_snapshot_record_pause_quit(faces_dir, runtime, tmp_path, mo
         k = script.get(state["frame"])
         return ord(k) if k else -1
 
-    monkeypatch.setattr(live_mod.cv2, "namedWindow", lambda *a: None)
-    monkeypatch.setattr(live_mod.cv2, "destroyWindow", lambda *a: None)
-    monkeypatch.setattr(live_mod.cv2, "imshow", imshow)
-    monkeypatch.setattr(live_mod.cv2, "waitKey", wait_key)
+    monkeypatch.setattr(window_mod.cv2, "namedWindow", lambda *a: None)
+    monkeypatch.setattr(window_mod.cv2, "destroyWindow", lambda *a: None)
+    monkeypatch.setattr(window_mod.cv2, "imshow", imshow)
+    monkeypatch.setattr(window_mod.cv2, "waitKey", wait_key)
     video = faces_dir / "videos" / "pyfeat_single_face.mp4"
     with VideoFile(video) as src:
-        summary = run_session(src, name=str(video), runtime=runtime, live=False, source_fps=src.fps,
-                              cfg=LiveConfig(out_dir=tmp_path, display=True, stride=4))
+        summary = run_job(src, runtime, SessionConfig(stride=4), tmp_path, display=True)
     assert summary["frames_read"] == 20 and not summary["interrupted"]  # q stops cleanly
     assert len(shown) == 20 + 2 + 1  # 20 frames, plus the paused redraws
     assert all(im.shape == (360, 640, 3) for im in shown)
@@ -265,7 +298,7 @@ def test_window_keys_snapshot_record_pause_quit(faces_dir, runtime, tmp_path, mo
 
 
 @pytest.mark.parametrize("live", [False, True])
-def test_predictor_two_workers_keep_submission_order(live):
+def test_model_worker_two_workers_keep_submission_order(live):
     spec = ClipSpec()
 
     class Jittery(_SlowModel):
@@ -273,13 +306,13 @@ def test_predictor_two_workers_keep_submission_order(live):
             time.sleep(0.005 + 0.02 * np.random.default_rng().random())
             return super().predict(d, m)
 
-    p = Predictor(spec, Jittery(0.0), live=live, workers=2)
+    p = ModelWorker(spec, Jittery(0.0), live=live, workers=2)
     try:
         for w in _windows(16, spec):
             p.submit(w, time.monotonic())
             if live:
                 time.sleep(0.004)
-        res = p.drain(timeout=10)
+        res = p.drain(timeout=30)
     finally:
         p.close()
     frames = [r.frame for r in res]

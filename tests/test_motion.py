@@ -15,6 +15,7 @@ from mpt_live.motion import (
     local_motion_score,
     magnify_clip,
     model_inputs,
+    motion_score,
     rank_pool_coefficients,
 )
 
@@ -144,6 +145,8 @@ def test_streaming_equals_clip_and_reset_restarts(name: str) -> None:
         assert np.mean(energies) <= want_score * (1 + 1e-6)
         assert energies[0] == pytest.approx(0.0, abs=1e-6)  # steady-state start
         mag.reset()
+    # the score alone (motion-only runs) is the same value
+    assert motion_score(clip, spec) == pytest.approx(want_score, rel=1e-6)
 
 
 def test_push_returns_fresh_array_or_fills_out() -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mpt_live.overlay import OverlayState, _geometry, choose_side, motion_heatmap, render_overlay, to_bgr_uint8
+from mpt_live.overlay import OverlayState, _geometry, choose_side, render_overlay
+from mpt_live.thumbnails import motion_heatmap, to_bgr_uint8
 
 CLASSES = ["negative", "positive", "surprise"]
 

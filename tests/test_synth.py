@@ -95,6 +95,7 @@ def test_enough_identities_and_too_many_subjects(faces_dir, carriers):
         synth.generate(faces_dir, faces_dir / "never-written", synth.SynthConfig(subjects=len(names) + 1))
 
 
+@pytest.mark.slow
 def test_layout_sheet_and_truth(small_set):
     roots, runs = small_set
     root, summary = roots[0], runs[0]
@@ -119,6 +120,7 @@ def test_layout_sheet_and_truth(small_set):
         assert 0.6 * 1.5 * c["face_width_px"] / 200 - 1e-3 <= c["amplitude_px"] <= 1.4 * 1.5 * c["face_width_px"] / 200 + 1e-3
 
 
+@pytest.mark.slow
 def test_same_seed_same_bytes(small_set):
     roots, runs = small_set
     a, b, c = (tree_digest(r) for r in roots)
@@ -129,6 +131,7 @@ def test_same_seed_same_bytes(small_set):
     assert pd.read_excel(roots[0] / synth.SHEET).equals(pd.read_excel(roots[1] / synth.SHEET))
 
 
+@pytest.mark.slow
 def test_apex_frame_differs_from_onset_at_the_site(small_set):
     """The injected movement is in the frames: apex vs onset differs most near the action's site."""
     import cv2
@@ -155,6 +158,7 @@ def test_apex_frame_differs_from_onset_at_the_site(small_set):
         assert change(frames[2], frames[1]) > 1.5 * change(frames[1], frames[0]), c["filename"]
 
 
+@pytest.mark.slow
 def test_the_casme2_loader_reads_it(small_set):
     datasets = pytest.importorskip("train.datasets")
     roots, _ = small_set

@@ -73,6 +73,7 @@ def _config(easy, **kw) -> loso.TrainConfig:
     return loso.TrainConfig(**{**base, **kw})
 
 
+@pytest.mark.slow
 def test_loso_learns(easy, tmp_path):
     """LOSO through the CLI reaches UF1 >= 0.9 and writes metrics.json, predictions.csv, confusion.png."""
     out = tmp_path / "run"
@@ -167,6 +168,7 @@ def test_full_protocol_writes_a_loadable_checkpoint(easy, tmp_path):
     assert logits.shape == (2, len(ckpt["classes"]))
 
 
+@pytest.mark.slow
 def test_full_protocol_window_mode_class_weighted(easy, tmp_path):
     """Window clip mode (training variants 1..J) with the class-weighted loss, end to end."""
     out = tmp_path / "full"

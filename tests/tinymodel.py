@@ -11,12 +11,12 @@ import pytest
 from mpt_live.clip import ClipSpec
 
 
-def tiny_onnx(path: Path, classes=("negative", "positive", "surprise")) -> Path:
+def tiny_onnx(path: Path, classes=("negative", "positive", "surprise"), spec: ClipSpec | None = None) -> Path:
     """A tiny model with the exported interface (inputs dynamic/motion, output probs, mpt.* metadata)."""
     onnx = pytest.importorskip("onnx")
     from onnx import TensorProto, helper, numpy_helper
 
-    spec = ClipSpec()
+    spec = spec or ClipSpec()
     S, T, C = spec.image_size, spec.frames, len(classes)
     rng = np.random.default_rng(0)
     inits = [numpy_helper.from_array(rng.normal(0, 3, (6, C)).astype(np.float32), "W"),

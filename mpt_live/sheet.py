@@ -1,5 +1,8 @@
 """`--inspect`: one PNG showing what the model sees at a given time of a video.
 
+The clip is made with the model's own :class:`~mpt_live.clip.ClipSpec` (read from its ONNX
+metadata), so the sheet shows exactly the frames, window and magnification the model is fed.
+
 Row 1: the ``spec.frames`` aligned face crops of the window ending at that time; row 2: the
 magnified clip as a heat map of |M_t - M_0| (difference to the first magnified frame, one shared
 colour scale); right: the dynamic image (approximate rank pooling of the aligned frames).
@@ -11,35 +14,39 @@ from pathlib import Path
 
 import numpy as np
 
-from .clip import ClipSpec
+from .clip import ClipSpec, window_times
 from .errors import InputError
 from .face import FaceAligner
 from .motion import dynamic_image, magnify_clip
 from .sources import VideoFile
-from .stream import ClipStream
+from .clip_stream import NEVER, ClipStream
 
 
 def clip_at(video: str | Path, t: float, spec: ClipSpec, detector: str = "short") -> tuple[np.ndarray, float]:
     """The aligned clip of the window ending at time ``t`` (s) of ``video`` and that window's end time."""
-    with VideoFile(video) as src, FaceAligner(image_size=spec.image_size, model=detector) as aligner:
-        stream = ClipStream(spec, aligner, stride=1, max_fps=max(src.fps, 1.0))
-        if t < spec.window_s:
-            raise InputError(f"{video}: --inspect {t:g} s is earlier than one window ({spec.window_s:g} s) after the start")
-        last = None
-        for frame in src:
-            if frame.t > t + 0.5 / src.fps:
-                break
-            w = stream.push(frame)
-            if w is not None:
-                last = w
-        if last is None:
-            raise InputError(f"{video}: has no frames")
-        if abs(last.time_s - t) > 1.0 / src.fps + 1e-6:
-            raise InputError(f"{video}: --inspect {t:g} s is past the end of the video ({last.time_s:.2f} s)")
-        if last.clip is None:
-            why = "no face at that time" if last.face is None else "the face was not tracked for a whole window before it"
-            raise InputError(f"{video}: cannot build a clip at {t:g} s: {why}")
-        return last.clip, last.time_s
+    if t < spec.window_s:
+        raise InputError(f"{video}: --inspect {t:g} s is earlier than one window ({spec.window_s:g} s) after the start")
+    with VideoFile(video) as src:
+        end = (src.frame_count - 1) / src.fps  # what the container says; checked again below
+        if src.frame_count and t > end + 1.0 / src.fps:
+            raise InputError(f"{video}: --inspect {t:g} s is past the end of the video ({end:.2f} s)")
+        with FaceAligner(image_size=spec.image_size, model=detector) as aligner:
+            stream = ClipStream(spec, aligner, stride=NEVER, max_fps=max(src.fps, 1.0))  # sampled once, below
+            last = None
+            for frame in src:
+                if frame.t > t + 0.5 / src.fps:
+                    break
+                stream.push(frame)
+                last = frame
+            w = stream.window(last) if last is not None else None
+    if w is None:
+        raise InputError(f"{video}: has no frames")
+    if abs(w.time_s - t) > 1.0 / src.fps + 1e-6:
+        raise InputError(f"{video}: --inspect {t:g} s is past the end of the video ({w.time_s:.2f} s)")
+    if w.clip is None:
+        why = "no face at that time" if w.face is None else "the face was not tracked for a whole window before it"
+        raise InputError(f"{video}: cannot build a clip at {t:g} s: {why}")
+    return w.clip, w.time_s
 
 
 def render_sheet(clip: np.ndarray, spec: ClipSpec, out: str | Path, title: str = "") -> Path:
@@ -57,7 +64,7 @@ def render_sheet(clip: np.ndarray, spec: ClipSpec, out: str | Path, title: str =
 
     fig = plt.figure(figsize=(T * 1.1 + 3.4, 3.3), dpi=110)
     gs = fig.add_gridspec(2, T + 3, width_ratios=[1] * T + [0.08, 0.25, 2.2], wspace=0.04, hspace=0.12)
-    times = np.linspace(-spec.window_s, 0, T)
+    times = window_times(0.0, spec)  # sample times relative to the window's end
     for i in range(T):
         ax = fig.add_subplot(gs[0, i])
         ax.imshow(np.clip(clip[i], 0, 255).astype(np.uint8)[..., ::-1])

@@ -5,7 +5,7 @@ configured frames), random labels, fp32. "mpt" trains only prompts + adapters + 
 every parameter trainable (the backbone stays in eval mode in both, ViTs have no dropout by default).
 Each row: one warm-up step, then timed steps until --seconds have passed (at least 2, at most --steps).
 
-    python bench/train.py [--device cpu|cuda] [--batch 8] [--frames 16] [--seconds 20] [--models ...]
+    python bench/train_speed.py [--device cpu|cuda] [--batch 8] [--frames 16] [--seconds 20] [--models ...]
 """
 
 from __future__ import annotations
@@ -13,17 +13,12 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
-# run as a script, this file's folder comes first on sys.path and its name shadows the `train` package
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+import torch
 
-import torch  # noqa: E402
-
-from train.loso import TrainConfig  # noqa: E402
-from train.model import MPT, MPTConfig, trainable_parameters  # noqa: E402
+from train.loso import TrainConfig
+from train.model import MPT, MPTConfig, trainable_parameters
 
 DEFAULT_MODELS = ["vit_tiny_patch16_224@112", "vit_tiny_patch16_224@224",
                   "vit_small_patch16_224@224", "vit_base_patch16_224@224"]

@@ -1,4 +1,4 @@
-"""The per-frame clip pipeline shared by the motion-only run, the inspector and the live loop.
+"""Frames to windows: the per-frame clip pipeline of the session engine and the inspect sheet.
 
 frame -> detect + align (smoothed) -> ring buffer; every ``stride`` frames the window of the last
 ``spec.window_s`` seconds is sampled by time into a ``spec.frames`` clip. Magnification, rank
@@ -16,6 +16,8 @@ import numpy as np
 from .clip import ClipSpec, FrameRing
 from .face import FaceAligner, FaceResult
 from .sources import Frame
+
+NEVER = 1 << 62  # a stride that does not tick: windows only when asked for (ClipStream.window)
 
 
 @dataclass
@@ -75,8 +77,14 @@ class ClipStream:
         timings = {"align_ms": (t1 - t0) * 1e3, "buffer_ms": (t2 - t1) * 1e3}
         if (self._n - 1) % self.stride:
             return None
-        clip = None
+        return self.window(frame, timings)
+
+    def window(self, frame: Frame, timings: dict[str, float] | None = None) -> Window:
+        """The window ending at ``frame`` (the last one pushed), whatever the stride."""
+        t0 = time.perf_counter()
+        timings = dict(timings or {})
+        res, clip = self.last_face, None
         if res is not None and self.ring.covers(frame.t - self.spec.window_s, frame.t):
             clip = self.ring.window(frame.t, self.spec)
-            timings["sample_ms"] = (time.perf_counter() - t2) * 1e3
+            timings["sample_ms"] = (time.perf_counter() - t0) * 1e3
         return Window(frame.t, frame.index, res, clip, timings)

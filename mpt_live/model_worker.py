@@ -1,4 +1,7 @@
-"""The model worker: magnify + rank pool + classify a window in a thread, off the display path.
+"""The model worker: magnify + rank pool + classify windows in threads, off the frame loop.
+
+Without a classifier (motion-only) the worker does the same minus the classify step: the motion
+score comes from the same ``model_inputs`` either way.
 
 Two queueing policies:
 
@@ -12,8 +15,8 @@ Two queueing policies:
 a 2-core CPU two single-threaded runs scale better than one run on two threads); results are
 always returned in submission order.
 
-Results come back in submission order through :meth:`Predictor.poll` (non-blocking) and
-:meth:`Predictor.drain` (waits for everything submitted).
+Results (:class:`~mpt_live.results.WindowResult`) come back in submission order through
+:meth:`ModelWorker.poll` (non-blocking) and :meth:`ModelWorker.drain` (waits for everything submitted).
 """
 
 from __future__ import annotations
@@ -21,43 +24,22 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
 from .clip import ClipSpec
-from .motion import model_inputs
-from .overlay import motion_heatmap, to_bgr_uint8
-from .stream import Window
+from .clip_stream import Window
+from .motion import model_inputs, motion_score
+from .results import WindowResult
+from .thumbnails import motion_heatmap, to_bgr_uint8
 
 
 class Classifier(Protocol):
     classes: list[str]
 
     def predict(self, dynamic_images: np.ndarray, motion_clips: np.ndarray) -> np.ndarray: ...
-
-
-@dataclass
-class WindowResult:
-    """One processed window: what is written (raw) and what is shown."""
-
-    time_s: float
-    frame: int
-    face: bool
-    box: tuple[int, int, int, int] | None
-    motion_score: float | None  # None: no full window of face (no clip)
-    probs: np.ndarray | None  # (C,) raw model probabilities; None without clip or model
-    captured: float  # monotonic time the window's last frame was captured
-    done: float  # monotonic time the prediction was ready
-    timings: dict[str, float] = field(default_factory=dict)
-    aligned: np.ndarray | None = None  # thumbnails (BGR uint8), only when asked for
-    motion: np.ndarray | None = None
-    dynamic: np.ndarray | None = None
-
-    @property
-    def latency_ms(self) -> float:
-        return (self.done - self.captured) * 1e3
 
 
 @dataclass
@@ -68,13 +50,14 @@ class _Job:
     seq: int = 0
 
 
-class Predictor:
+class ModelWorker:
     """Runs ``model_inputs`` and ``classifier.predict`` on submitted windows in worker threads."""
 
     def __init__(self, spec: ClipSpec, classifier: Classifier | None, live: bool, thumbnails: bool = False,
                  max_queue: int = 3, workers: int = 1) -> None:
         self.spec = spec
         self.classifier = classifier
+        self.classes = tuple(classifier.classes) if classifier is not None else ()
         self.live = live
         self.thumbnails = thumbnails
         self.max_queue = 1 if live else max(1, max_queue)
@@ -91,7 +74,7 @@ class Predictor:
         self.dropped = 0
         self.processed = 0
         n = self.workers = max(1, workers)
-        self._threads = [threading.Thread(target=self._loop, name=f"mpt-predictor-{i}", daemon=True) for i in range(n)]
+        self._threads = [threading.Thread(target=self._loop, name=f"mpt-model-worker-{i}", daemon=True) for i in range(n)]
         for th in self._threads:
             th.start()
 
@@ -190,7 +173,11 @@ class Predictor:
         timings["queue_ms"] = (time.monotonic() - job.submitted) * 1e3
         score = probs = None
         aligned = motion_img = dyn_img = None
-        if w.clip is not None:
+        if w.clip is not None and self.classifier is None and not self.thumbnails:  # motion-only: the score alone
+            t0 = time.perf_counter()
+            score = motion_score(w.clip, self.spec)
+            timings["inputs_ms"] = (time.perf_counter() - t0) * 1e3
+        elif w.clip is not None:
             t0 = time.perf_counter()
             dynamic, motion, score = model_inputs(w.clip, self.spec)
             t1 = time.perf_counter()
@@ -205,7 +192,7 @@ class Predictor:
         if self.thumbnails and w.face is not None:
             aligned = w.face.aligned
         return WindowResult(
-            time_s=w.time_s, frame=w.frame, face=w.has_face, box=w.box, motion_score=score, probs=probs,
-            captured=job.captured, done=time.monotonic(), timings=timings,
+            time_s=w.time_s, frame=w.frame, face_id=0 if w.has_face else None, box=w.box, motion_score=score,
+            probs=probs, classes=self.classes, captured=job.captured, done=time.monotonic(), timings=timings,
             aligned=aligned, motion=motion_img, dynamic=dyn_img,
         )

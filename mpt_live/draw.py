@@ -1,0 +1,148 @@
+"""Drawing primitives of the overlay: the palette, antialiased text, panels, pills, face boxes, thumbnails.
+
+Sizes are in pixels of the frame being drawn on; every function draws in place on a BGR uint8 image.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+# BGR colours. Class colours follow matplotlib's tab10 so the overlay and timeline.png agree.
+TAB10 = [
+    (180, 119, 31), (14, 127, 255), (44, 160, 44), (40, 39, 214), (189, 103, 148),
+    (75, 86, 140), (194, 119, 227), (127, 127, 127), (34, 189, 188), (207, 190, 23),
+]
+NEUTRAL = (150, 150, 150)
+NOFACE = (60, 60, 60)
+WARMING = (105, 105, 105)
+WHITE = (245, 245, 245)
+MUTED = (175, 175, 175)
+PANEL = (28, 24, 22)
+ACCENT = (80, 200, 120)  # face tracked
+WARN = (40, 170, 255)  # amber
+ALERT = (60, 60, 230)  # red
+DEMO_BG = (0, 140, 255)  # orange
+
+
+def class_color(classes: Sequence[str], label: str | None) -> tuple[int, int, int]:
+    """Colour of a label: its class colour, grey for ``neutral``, dark grey for no face (None),
+    between the two for "warming up" (a face, but no full window yet)."""
+    if label is None:
+        return NOFACE
+    if label == "warming up":
+        return WARMING
+    if label in classes:
+        return TAB10[list(classes).index(label) % len(TAB10)]
+    return NEUTRAL
+
+
+# ------------------------------------------------------------------------------------------------
+# text
+
+
+class Text:
+    """Antialiased sans text (OpenCV >= 5 FontFace) with a Hershey fallback; sizes in pixels."""
+
+    def __init__(self) -> None:
+        self.face = None
+        if hasattr(cv2, "FontFace"):
+            try:
+                self.face = cv2.FontFace("sans")
+            except Exception:  # pragma: no cover - font not built in
+                self.face = None
+
+    def width(self, text: str, size: int, weight: int = 400) -> int:
+        if self.face is not None:
+            r = cv2.getTextSize((0, 0), text, (0, 0), self.face, size, weight)
+            return int(r[2]) if isinstance(r, tuple) else int(r.width)
+        scale = cv2.getFontScaleFromHeight(cv2.FONT_HERSHEY_SIMPLEX, size)
+        (w, _), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+        return int(w)
+
+    def put(self, img: np.ndarray, text: str, org: tuple[int, int], size: int, color: tuple[int, int, int],
+            weight: int = 400) -> None:
+        """Draw with the baseline at ``org[1]``."""
+        if self.face is not None:
+            cv2.putText(img, text, (int(org[0]), int(org[1])), color, self.face, int(size), weight)
+            return
+        scale = cv2.getFontScaleFromHeight(cv2.FONT_HERSHEY_SIMPLEX, int(size * 0.72))
+        thick = 2 if weight >= 600 else 1
+        cv2.putText(img, text, (int(org[0]), int(org[1])), cv2.FONT_HERSHEY_SIMPLEX, scale, color, thick, cv2.LINE_AA)
+
+    def fit(self, text: str, size: int, max_w: int, weight: int = 400) -> str:
+        """Shorten ``text`` with an ellipsis until it fits ``max_w`` pixels."""
+        if self.width(text, size, weight) <= max_w:
+            return text
+        while len(text) > 1 and self.width(text + "…", size, weight) > max_w:
+            text = text[:-1]
+        return text + "…"
+
+
+_TEXT: Text | None = None
+
+
+def typeface() -> Text:
+    """The shared text renderer (made on first use)."""
+    global _TEXT
+    if _TEXT is None:
+        _TEXT = Text()
+    return _TEXT
+
+
+# ------------------------------------------------------------------------------------------------
+# drawing helpers
+
+
+def shade(img: np.ndarray, x0: int, y0: int, x1: int, y1: int, color=PANEL, alpha: float = 0.78) -> None:
+    """Blend a dark panel into img[y0:y1, x0:x1] in place."""
+    h, w = img.shape[:2]
+    x0, x1, y0, y1 = max(0, x0), min(w, x1), max(0, y0), min(h, y1)
+    if x1 <= x0 or y1 <= y0:
+        return
+    roi = img[y0:y1, x0:x1]
+    cv2.addWeighted(roi, 1.0 - alpha, np.full_like(roi, color), alpha, 0.0, dst=roi)
+
+
+def pill(img: np.ndarray, text: str, x: int, y: int, size: int, fg, bg, weight: int = 700,
+          anchor: str = "left") -> tuple[int, int, int, int]:
+    """A filled rounded label; (x, y) is its top-left (or top-centre with anchor="center")."""
+    tx = typeface()
+    pad = max(3, size // 3)
+    w = tx.width(text, size, weight) + 2 * pad
+    h = int(size * 1.25) + pad
+    if anchor == "center":
+        x -= w // 2
+    elif anchor == "right":
+        x -= w
+    r = h // 2
+    cv2.rectangle(img, (x + r, y), (x + w - r, y + h), bg, -1, cv2.LINE_AA)
+    cv2.circle(img, (x + r, y + r), r, bg, -1, cv2.LINE_AA)
+    cv2.circle(img, (x + w - r, y + h - r), r, bg, -1, cv2.LINE_AA)
+    tx.put(img, text, (x + pad, y + h - pad - max(1, size // 6)), size, fg, weight)
+    return x, y, w, h
+
+
+def corners(img: np.ndarray, box: tuple[int, int, int, int], color, thick: int) -> None:
+    """A face box drawn as a thin frame with heavier corner marks."""
+    x, y, w, h = box
+    cv2.rectangle(img, (x, y), (x + w, y + h), color, max(1, thick // 2), cv2.LINE_AA)
+    L = max(8, min(w, h) // 5)
+    for cx, cy, dx, dy in ((x, y, 1, 1), (x + w, y, -1, 1), (x, y + h, 1, -1), (x + w, y + h, -1, -1)):
+        cv2.line(img, (cx, cy), (cx + dx * L, cy), color, thick, cv2.LINE_AA)
+        cv2.line(img, (cx, cy), (cx, cy + dy * L), color, thick, cv2.LINE_AA)
+
+
+def thumb(img: np.ndarray, src: np.ndarray | None, x: int, y: int, size: int, caption: str, fs: int) -> None:
+    tx = typeface()
+    if src is not None and src.size:
+        t = src if src.ndim == 3 else cv2.cvtColor(src, cv2.COLOR_GRAY2BGR)
+        img[y:y + size, x:x + size] = cv2.resize(t, (size, size), interpolation=cv2.INTER_AREA)
+    else:
+        cv2.rectangle(img, (x, y), (x + size, y + size), (55, 50, 48), -1)
+        tx.put(img, "–", (x + size // 2 - fs // 3, y + size // 2 + fs // 3), fs, MUTED)
+    cv2.rectangle(img, (x, y), (x + size, y + size), (90, 90, 90), 1)
+    cap = tx.fit(caption, fs, size)
+    tx.put(img, cap, (x + (size - tx.width(cap, fs)) // 2, y + size + int(fs * 1.15)), fs, MUTED)

@@ -1,0 +1,76 @@
+"""Silencing third-party output that is not ours to show, one context manager per channel.
+
+* :func:`quiet_fd` points a file descriptor (default 2, stderr) at /dev/null: for C++ libraries
+  (mediapipe's LiteRT, absl) that write straight to the descriptor, past Python.
+* :func:`quiet_stdout` swallows what Python code prints (ONNX Runtime's "EP Error" banner).
+* :func:`quiet_opencv` sets OpenCV's own log level to silent (backend warnings while probing devices).
+* :func:`quiet_logging` raises the root ``logging`` level (ONNX Runtime's quantization tools).
+
+Each says nothing about *our* messages: errors are reported by the caller in one line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import threading
+from typing import Iterator
+
+_FD_LOCK = threading.RLock()  # re-entrant: a finaliser may close a detector inside a quiet block
+
+
+@contextlib.contextmanager
+def quiet_fd(fd: int = 2) -> Iterator[None]:
+    """Send file descriptor ``fd`` to /dev/null for the block (process-wide, so serialised)."""
+    with _FD_LOCK:
+        try:
+            saved = os.dup(fd)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+        except OSError:  # no usable descriptor (e.g. a windowed process): nothing to quiet
+            yield
+            return
+        try:
+            os.dup2(devnull, fd)
+            yield
+        finally:
+            os.dup2(saved, fd)
+            os.close(saved)
+            os.close(devnull)
+
+
+@contextlib.contextmanager
+def quiet_stdout() -> Iterator[None]:
+    """Swallow what Python code prints to ``sys.stdout`` in the block."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        yield
+
+
+@contextlib.contextmanager
+def quiet_opencv() -> Iterator[None]:
+    """OpenCV's log level set to silent for the block."""
+    import cv2
+
+    log = getattr(getattr(cv2, "utils", None), "logging", None)
+    if log is None:
+        yield
+        return
+    level = log.getLogLevel()
+    log.setLogLevel(log.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        log.setLogLevel(level)
+
+
+@contextlib.contextmanager
+def quiet_logging(level: int = logging.ERROR) -> Iterator[None]:
+    """The root logger's level raised to ``level`` for the block."""
+    root = logging.getLogger()
+    saved = root.level
+    root.setLevel(level)
+    try:
+        yield
+    finally:
+        root.setLevel(saved)

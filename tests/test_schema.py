@@ -1,0 +1,97 @@
+"""One output schema whatever the flags: motion-only, with a model, with --save-video (through the CLI)."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import pytest
+from typer.testing import CliRunner
+
+from mpt_live.cli import app
+from mpt_live.results import columns
+from mpt_live.runtime import MPTRuntime, demo_model_path
+
+from tinymodel import tiny_onnx
+
+runner = CliRunner()
+RUNS = {
+    "motion-only": ["--motion-only"],
+    "motion-only-video": ["--motion-only", "--save-video"],
+    "model": ["--model", "{model}"],
+    "model-video": ["--model", "{model}", "--save-video"],
+}
+
+
+@pytest.fixture(scope="module")
+def outputs(faces_dir, tmp_path_factory):
+    """Each run's (predictions.csv header line as bytes, summary dict, model classes) on a 40-frame real clip;
+    the model run with --save-video also as ("model-video-run": (output folder, terminal output, model path))."""
+    tmp = tmp_path_factory.mktemp("schema")
+    model = demo_model_path() if demo_model_path().is_file() else tiny_onnx(tmp / "tiny.onnx")
+    clip = tmp / "clip.mp4"  # 40 frames: a second and a third of face, so some windows are full and scored
+    cap = cv2.VideoCapture(str(faces_dir / "videos" / "pyfeat_single_face.mp4"))
+    w = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (640, 360))
+    for _ in range(40):
+        w.write(cap.read()[1])
+    w.release()
+    got = {}
+    for name, args in RUNS.items():
+        out = tmp / name
+        res = runner.invoke(app, ["--video", str(clip), "--headless", "--out", str(out), "--device", "cpu",
+                                  *[a.format(model=model) for a in args]])
+        assert res.exit_code == 0, res.output
+        with open(out / "predictions.csv", "rb") as fh:
+            header = fh.readline()
+        classes = MPTRuntime(model, device="cpu").classes if "--model" in args else []
+        got[name] = (header, json.loads((out / "summary.json").read_text()), classes)
+        if name == "model-video":
+            run = (out, res.output, model)
+    return got, run
+
+
+def _keys(d: object, skip=("labels",)) -> object:
+    """The key structure of a JSON value (dicts to their keys, recursively); data-keyed dicts not opened."""
+    if isinstance(d, dict):
+        return {k: (None if k in skip else _keys(v)) for k, v in d.items()}
+    return None
+
+
+def _without_probabilities(header: bytes, classes: list[str]) -> bytes:
+    return b",".join(c for c in header.split(b",") if c.decode() not in {f"p_{k}" for k in classes})
+
+
+def test_csv_header_is_the_same_for_every_run_but_the_models_classes(outputs):
+    outputs, _ = outputs
+    motion_only = outputs["motion-only"][0]
+    assert motion_only == (",".join(columns([])) + "\r\n").encode()
+    for name, (header, _, classes) in outputs.items():
+        assert header == (",".join(columns(classes)) + "\r\n").encode(), name
+        assert _without_probabilities(header, classes) == motion_only, name
+    assert outputs["model"][0] == outputs["model-video"][0]
+
+
+def test_summary_keys_and_default_stride_are_the_same_for_every_run(outputs):
+    outputs, _ = outputs
+    shapes = {name: json.dumps(_keys(s), sort_keys=False) for name, (_, s, _) in outputs.items()}
+    assert len(set(shapes.values())) == 1, shapes
+    assert {s["stride"] for _, s, _ in outputs.values()} == {2}
+    assert {name: s["outputs"]["video"] for name, (_, s, _) in outputs.items()} == {
+        "motion-only": None, "motion-only-video": "annotated.mp4", "model": None, "model-video": "annotated.mp4"}
+    assert {name: s["windows_classified"] > 0 for name, (_, s, _) in outputs.items()} == {
+        "motion-only": False, "motion-only-video": False, "model": True, "model-video": True}
+
+
+def test_model_run_with_save_video_writes_every_output(outputs):
+    _, (out, terminal, model) = outputs
+    for name in ("predictions.csv", "summary.json", "timeline.png", "annotated.mp4"):
+        assert (out / name).is_file(), name
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["windows"] == 20 and summary["frames_read"] == 40  # 40 frames, a window every 2
+    assert int(cv2.VideoCapture(str(out / "annotated.mp4")).get(cv2.CAP_PROP_FRAME_COUNT)) == 40
+    assert summary["model"]["path"] == str(model) and summary["provider"] == "CPUExecutionProvider"
+    # a demo model is labelled as one on the terminal and in the summary; any other model is not
+    demo = MPTRuntime(model, device="cpu").demo
+    assert summary["model"]["demo"] is demo
+    assert ("DEMO MODEL" in terminal) is demo
+    assert ("DEMO MODEL" in (summary["model"]["note"] or "")) is demo

@@ -1,0 +1,71 @@
+"""The package's shape: small modules, imports only downwards, no name that shadows another module."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "mpt_live"
+MAX_LINES = 400
+
+# Layers of mpt_live, lowest first; a module may import from its own layer or a lower one.
+LAYERS = {
+    "stages": ["errors", "quiet", "sources", "capture", "face_actions", "synthface", "demo_input", "stabilize", "face",
+               "clip", "clip_stream", "motion", "thumbnails", "runtime", "model_worker", "events", "results"],
+    "session": ["session"],
+    "consumers": ["writers", "timeline", "draw", "overlay", "view", "window", "terminal", "job", "sheet"],
+    "entry points": ["batch", "demo_report", "cli"],
+}
+LEVEL = {m: i for i, mods in enumerate(LAYERS.values()) for m in mods}
+
+
+def _modules() -> list[str]:
+    return sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__")
+
+
+def _imports(path: Path) -> set[str]:
+    """Top-level names of everything a file imports (relative imports of mpt_live as 'mpt_live.<module>')."""
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # from .x import y / from . import x
+                mods = [node.module] if node.module else [a.name for a in node.names]
+                out |= {f"mpt_live.{m.split('.')[0]}" for m in mods}
+            elif node.module:
+                out.add(node.module)
+    return out
+
+
+def test_every_module_has_a_layer():
+    assert sorted(LEVEL) == _modules()
+
+
+@pytest.mark.parametrize("module", _modules())
+def test_module_is_small_and_imports_only_downwards(module):
+    path = PACKAGE / f"{module}.py"
+    assert len(path.read_text().splitlines()) <= MAX_LINES, f"{module}.py: over {MAX_LINES} lines, probably two ideas"
+    imports = _imports(path)
+    inside = {i.split(".")[1] for i in imports if i.startswith("mpt_live.") and i.count(".") >= 1}
+    upward = sorted(m for m in inside if LEVEL.get(m, -1) > LEVEL[module])
+    assert not upward, f"{module} (layer {LEVEL[module]}) imports from higher layers: {upward}"
+    # the runtime is torch-free and never reaches into training or export
+    assert not {i.split(".")[0] for i in imports} & {"torch", "timm", "train", "export"}, imports
+
+
+def test_model_worker_does_not_draw():
+    assert not {"mpt_live.overlay", "mpt_live.draw", "mpt_live.view"} & _imports(PACKAGE / "model_worker.py")
+
+
+@pytest.mark.parametrize("folder", ["mpt_live", "bench"])
+def test_no_file_shadows_a_standard_or_project_module(folder):
+    """A script's folder comes first on sys.path: bench/train.py once hid the train package, mpt_live/inspect.py
+    the standard library's inspect."""
+    taken = set(sys.stdlib_module_names) | {"train", "export", "mpt_live", "tests"}
+    clashes = sorted(p.name for p in (ROOT / folder).glob("*.py") if p.stem in taken)
+    assert not clashes
