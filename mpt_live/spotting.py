@@ -119,9 +119,10 @@ def _pool(z: np.ndarray) -> np.ndarray:
 class _Channel:
     """Candidates at one scale (``k`` frames): evidence, hysteresis, extent and gates."""
 
-    def __init__(self, k: int, fps: float, cfg: SpotConfig) -> None:
+    def __init__(self, k: int, fps: float, cfg: SpotConfig, phase: int = 0) -> None:
         self.k, self.fps, self.cfg = k, fps, cfg
-        self.hist = np.zeros((max(int(cfg.history_s * fps / 2), 8), GRID * GRID), np.float32)
+        self.phase = phase  # statistics refresh offset, so that two channels do not refresh on one frame
+        self.hist = np.zeros((GRID * GRID, max(int(cfg.history_s * fps / 2), 8)), np.float32)  # cell x time
         self.n_hist = 0
         self.n_seen = 0
         self.refresh = max(int(cfg.refresh_s * fps), 1)
@@ -136,16 +137,17 @@ class _Channel:
         self.count = 0
 
     def _stats(self) -> None:
-        h = self.hist[: min(self.n_hist, len(self.hist))]
-        self.med = np.median(h, axis=0)
-        self.spread = 1.4826 * np.median(np.abs(h - self.med), axis=0) + 0.1
+        h = self.hist[:, : min(self.n_hist, self.hist.shape[1])]
+        k = h.shape[1] // 2  # nearest-rank medians by partition: several times cheaper than np.median
+        self.med = np.partition(h, k, axis=1)[:, k]
+        self.spread = 1.4826 * np.partition(np.abs(h - self.med[:, None]), k, axis=1)[:, k] + 0.1
 
     def _measure(self, f: _Frame) -> None:
         self.n_seen += 1
         if self.n_seen % 2:
-            self.hist[self.n_hist % len(self.hist)] = f.raw
+            self.hist[:, self.n_hist % self.hist.shape[1]] = f.raw
             self.n_hist += 1
-        if self.n_seen % self.refresh == 0 or (self.n_seen < self.warmup and self.n_seen % 5 == 1):
+        if (self.n_seen + self.phase) % self.refresh == 0 or (self.n_seen < self.warmup and self.n_seen % 5 == 1):
             self._stats()
         if self.n_seen < self.warmup:
             return
@@ -197,11 +199,19 @@ class _Channel:
         a = apex.pos - frames[0].pos
         if a < 0 or apex.pooled is None:
             return None
+        cfg = self.cfg
+        if apex.eye > cfg.blink_ratio * apex.e or apex.side > cfg.head_ratio * apex.e:
+            return None  # a blink or a head movement
+        echo = [r.peak for b in (a - self.k, a + self.k) for r in frames[max(b - 2, 0):b + 3]]
+        if echo and max(echo) > cfg.echo_ratio * apex.e:
+            return None  # the echo of a strong movement (often a blink) one scale before or after
         region = np.nonzero(apex.pooled >= 0.5 * apex.e)[0]
         cells = sorted({int(c + d) for c in region for d in (0, 1, GRID, GRID + 1)} & _SITE_SET)
-        base = self.med[cells]
-        prof = np.array([np.nan if r.raw is None else float((r.raw[cells] - base).mean()) for r in frames])
         lo, hi = max(a - self.k, 0), min(a + self.k, len(frames) - 1)
+        span = frames[lo:hi + 1]
+        raw = np.stack([np.full(GRID * GRID, np.nan, np.float32) if r.raw is None else r.raw for r in span])
+        prof = np.full(len(frames), np.nan)
+        prof[lo:hi + 1] = (raw[:, cells] - self.med[cells]).mean(axis=1)
         half = prof[a] / 2
         if not half > 0:
             return None
@@ -216,15 +226,9 @@ class _Channel:
         down = j + (prof[j] - half) / (prof[j] - prof[j + 1]) if j < hi and prof[j] > prof[j + 1] else float(j)
         on = max(a - int(round(2 * (a - up))), 0)
         off = min(a + int(round(2 * (down - a))), len(frames) - 1)
-        cfg = self.cfg
-        if apex.eye > cfg.blink_ratio * apex.e or apex.side > cfg.head_ratio * apex.e:
-            return None  # a blink or a head movement
-        echo = [r.peak for b in (a - self.k, a + self.k) for r in frames[max(b - 2, 0):b + 3]]
-        if echo and max(echo) > cfg.echo_ratio * apex.e:
-            return None  # the echo of a strong movement (often a blink) one scale before or after
         flank = [r.mouth for r in frames[max(on - self.flank, 0):max(on - 3, 0)] + frames[off + 4:off + self.flank + 1]
                  if r.pooled is not None]
-        if flank and float(np.mean(flank)) > cfg.speech_ratio:
+        if flank and sum(flank) / len(flank) > cfg.speech_ratio:
             return None  # the mouth keeps moving around it: speech
         return _Candidate(apex, frames[on], frames[off], cells)
 
@@ -249,7 +253,7 @@ class Spotter:
         self.fps = float(fps)
         self.cfg = config or SpotConfig()
         self.micro = _Channel(micro_k, fps, self.cfg)
-        self.macro = _Channel(macro_k, fps, self.cfg)
+        self.macro = _Channel(macro_k, fps, self.cfg, phase=max(int(self.cfg.refresh_s * fps) // 2, 1))
         self.micro_max = int(round(self.cfg.micro_max_s * fps))  # frames: offset - onset + 1 <= this
         # bounded latency: a judged candidate waits at most this long for the other scale
         self.max_wait = self.macro.max_open + 2 * self.macro.k + self.macro.flank
