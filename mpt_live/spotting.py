@@ -11,8 +11,9 @@ that peak: where it crosses half its apex value before and after, extended by th
 again (exact for a rise and fall of raised-cosine shape), at frame resolution.
 
 A candidate is dropped when it is a blink (the eye cells move ``blink_ratio`` times more), a head
-movement (the face sides move ``head_ratio`` times more) or speech (in the second before and after
-it, the mouth moves ``speech_ratio`` times more than the rest of the face). Micro vs macro is by
+movement (the face sides move ``head_ratio`` times more), the echo of a much stronger movement one
+scale before or after it (``echo_ratio``), or, in the lower face, speech (in the second before and
+after it, the mouth moves ``speech_ratio`` times more than the rest of the face). Micro vs macro is by
 duration (at most ``micro_max_s``). The macro channel decides movements longer than the micro
 scale, so a micro candidate inside a macro event is that event's peak, not a second event.
 
@@ -39,6 +40,7 @@ _INNER = REGIONS["inner"].ravel()
 _EYES = REGIONS["eyes"].ravel()
 _SIDES = REGIONS["sides"].ravel()
 _MOUTH = REGIONS["mouth"].ravel()
+_LOWER = REGIONS["lower"].ravel()
 _REST = (REGIONS["inner"] & ~REGIONS["mouth"] & ~REGIONS["eyes"]).ravel()
 
 
@@ -228,8 +230,8 @@ class _Channel:
         off = min(a + int(round(2 * (down - a))), len(frames) - 1)
         flank = [r.mouth for r in frames[max(on - self.flank, 0):max(on - 3, 0)] + frames[off + 4:off + self.flank + 1]
                  if r.pooled is not None]
-        if flank and sum(flank) / len(flank) > cfg.speech_ratio:
-            return None  # the mouth keeps moving around it: speech
+        if flank and sum(flank) / len(flank) > cfg.speech_ratio and any(_LOWER[c] for c in cells):
+            return None  # the mouth keeps moving around it: speech (the brows stay spottable)
         return _Candidate(apex, frames[on], frames[off], cells)
 
     def flush(self) -> list[_Candidate]:
