@@ -40,6 +40,7 @@ _INNER = REGIONS["inner"].ravel()
 _EYES = REGIONS["eyes"].ravel()
 _SIDES = REGIONS["sides"].ravel()
 _MOUTH = REGIONS["mouth"].ravel()
+_SITE_SET = set(np.nonzero(_SITES)[0].tolist())
 _LOWER = REGIONS["lower"].ravel()
 _REST = (REGIONS["inner"] & ~REGIONS["mouth"] & ~REGIONS["eyes"]).ravel()
 
@@ -240,8 +241,6 @@ class _Channel:
             self.open = None
         return self._finalise(self.count - 1, force=True)
 
-
-_SITE_SET = set(np.nonzero(_SITES)[0].tolist())
 
 
 class Spotter:
