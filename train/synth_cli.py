@@ -1,4 +1,5 @@
-"""``mpt-synth``: write a semi-synthetic micro-expression benchmark in the CASME II layout."""
+"""``mpt-synth``: write a semi-synthetic micro-expression benchmark in the CASME II layout, or with
+``--long`` a long-video spotting benchmark (``ROOT/videos/*.mp4`` + ``ROOT/annotations.csv``)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,9 @@ def synth(
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives the same frames."),
     fps: float = typer.Option(200.0, "--fps", help="Frame rate (the CASME II loader assumes 200)."),
     image_size: int = typer.Option(256, "--image-size", help="Square frame size in px (the face is ~60 % of it)."),
+    long: bool = typer.Option(False, "--long", help="Long-video spotting benchmark: videos/*.mp4 (30 fps) + annotations.csv."),
+    videos: int = typer.Option(4, "--videos", help="--long: number of videos (carriers taken in turn)."),
+    minutes: float = typer.Option(1.0, "--minutes", help="--long: length of each video in minutes."),
 ) -> None:
     """Animate real faces with class-specific micro-movements and write a CASME II-style benchmark."""
     from rich.console import Console
@@ -31,6 +35,9 @@ def synth(
     from .synth import SynthConfig, generate
 
     console = Console(stderr=True)
+    if long:
+        _long(faces, out, videos, minutes, seed, console)
+        return
     cfg = SynthConfig(subjects=subjects, clips_per_class=clips_per_class, amplitude=amplitude, seed=seed,
                       fps=fps, image_size=image_size)
     t0 = time.perf_counter()
@@ -59,6 +66,27 @@ def synth(
     frames = sum(c["frames"] for c in clips)
     console.print(f"wrote {len(clips)} clips ({frames} frames) of {len(summary['subjects'])} subjects "
                   f"({summary['identities_available']} identities available) to {out} "
+                  f"in {time.perf_counter() - t0:.1f} s", highlight=False)
+    for note in summary["skipped"]:
+        console.print(f"  skipped {note}", highlight=False)
+
+
+def _long(faces: Path, out: Path, videos: int, minutes: float, seed: int, console) -> None:
+    from .synth_long import LongConfig, generate_long
+
+    t0 = time.perf_counter()
+    try:
+        cfg = LongConfig(videos=videos, minutes=minutes, seed=seed)
+        cfg.validate()
+        with console.status("finding carriers (face tracking of every video)"):
+            summary = generate_long(faces, out, cfg, progress=lambda i, n: console.print(
+                f"  video {i}/{n} written", highlight=False))
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise typer.Exit(2)
+    n = {k: sum(e["type"] == k for v in summary["videos"] for e in v["events"]) for k in ("micro", "macro")}
+    console.print(f"wrote {len(summary['videos'])} videos of {minutes:g} min ({n['micro']} micro, {n['macro']} macro "
+                  f"movements; {len(summary['carriers_available'])} carriers) to {out} "
                   f"in {time.perf_counter() - t0:.1f} s", highlight=False)
     for note in summary["skipped"]:
         console.print(f"  skipped {note}", highlight=False)

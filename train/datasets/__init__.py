@@ -10,6 +10,9 @@ sheet and its row as numbered in a spreadsheet program.
 
 Datasets: ``casme2``, ``samm``, ``smic`` (SMIC-HS), ``casme3`` (CAS(ME)^3 part A) and ``csv`` (a plain
 CSV of clip folders, see :mod:`train.datasets.csv_format`).
+
+Long videos with spotting annotations (CAS(ME)^2, SAMM long videos, CAS(ME)^3 part A recordings and
+``mpt-synth --long`` benchmarks) are read by :mod:`train.datasets.longvideo` (``load_long_dataset``).
 """
 
 from __future__ import annotations

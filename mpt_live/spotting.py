@@ -1,0 +1,311 @@
+"""Micro- and macro-expression spotting on per-frame regional motion, streaming (torch-free).
+
+Input: the :class:`~mpt_live.facemotion.FrameSignals` of one face, frame by frame (bump maps at a
+micro scale of 0.5 s and a macro scale of 2.5 s, see :mod:`mpt_live.facemotion`). For each scale
+a :class:`_Channel` normalises every grid cell by its own running median and spread (the last
+``history_s`` seconds, refreshed every ``refresh_s``), pools 2x2 cells over the face inside its
+contour without the eyes, and subtracts what the whole face does at that frame. The evidence of a
+frame is the strongest pooled cell; a candidate opens above ``threshold`` and closes below half of
+it. Its apex is the strongest frame; onset and offset come from the raw motion of the cells around
+that peak: where it crosses half its apex value before and after, extended by the same distance
+again (exact for a rise and fall of raised-cosine shape), at frame resolution.
+
+A candidate is dropped when it is a blink (the eye cells move ``blink_ratio`` times more), a head
+movement (the face sides move ``head_ratio`` times more), the echo of a much stronger movement one
+scale before or after it (``echo_ratio``), or, in the lower face, speech (in the second before and
+after it, the mouth moves ``speech_ratio`` times more than the rest of the face). Micro vs macro is by
+duration (at most ``micro_max_s``). The macro channel decides movements longer than the micro
+scale, so a micro candidate inside a macro event is that event's peak, not a second event.
+
+Latency: the signals' delay (2.5 s + 1 frame) plus the candidate's length and one second after it.
+``Spotter.push(signals) -> closed events``; ``flush()`` at the end of the stream.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .facemotion import GRID, REGIONS, FaceMotion, FrameSignals
+
+# video, face (track id), onset/apex/offset in seconds and as 0-based frame indices (inclusive),
+# type micro|macro, class (empty without a model), its confidence, and the spotting score
+EVENT_COLUMNS = ["video", "face", "onset_s", "apex_s", "offset_s", "onset_frame", "apex_frame", "offset_frame",
+                 "type", "class", "confidence", "score"]
+
+_SITES = REGIONS["sites"].ravel()
+_INNER = REGIONS["inner"].ravel()
+_EYES = REGIONS["eyes"].ravel()
+_SIDES = REGIONS["sides"].ravel()
+_MOUTH = REGIONS["mouth"].ravel()
+_SITE_SET = set(np.nonzero(_SITES)[0].tolist())
+_LOWER = REGIONS["lower"].ravel()
+_REST = (REGIONS["inner"] & ~REGIONS["mouth"] & ~REGIONS["eyes"]).ravel()
+
+
+@dataclass
+class SpotEvent:
+    """One spotted movement (0-based frame indices, inclusive)."""
+
+    onset: int
+    apex: int
+    offset: int
+    onset_s: float
+    apex_s: float
+    offset_s: float
+    type: str           # micro | macro
+    score: float        # peak evidence (robust z units)
+    cells: list[int] = field(default_factory=list)  # grid cells (row * 14 + col) where it moved
+
+    def row(self, video: str, face: int | str = 0, cls: str | None = None,
+            confidence: float | None = None) -> dict:
+        """The ``events.csv`` row (columns :data:`EVENT_COLUMNS`)."""
+        return {"video": video, "face": face, "onset_s": round(self.onset_s, 4), "apex_s": round(self.apex_s, 4),
+                "offset_s": round(self.offset_s, 4), "onset_frame": self.onset, "apex_frame": self.apex,
+                "offset_frame": self.offset, "type": self.type, "class": cls, "confidence": confidence,
+                "score": round(self.score, 3)}
+
+
+@dataclass
+class SpotConfig:
+    threshold: float = 4.0       # evidence (robust z) to open a candidate
+    micro_max_s: float = 0.5     # MEGC: a micro-expression lasts at most 0.5 s
+    history_s: float = 20.0      # running per-cell statistics (of every other frame)
+    refresh_s: float = 1.0
+    warmup_s: float = 2.0
+    blink_ratio: float = 6.0
+    echo_ratio: float = 2.0      # a movement k frames away this much stronger leaves an echo, not an event
+    head_ratio: float = 1.5
+    speech_ratio: float = 1.5
+    flank_s: float = 1.0         # the speech test looks this far before and after a candidate
+    max_open_s: float = 4.0      # a candidate open longer is closed (bounded latency)
+
+
+@dataclass
+class _Frame:
+    pos: int                     # position in the channel's stream
+    frame: int
+    time_s: float
+    raw: np.ndarray | None       # (196,) bump map
+    e: float = -np.inf           # evidence
+    peak: float = 0.0            # strongest cell of the whole face, eyes included
+    pooled: np.ndarray | None = None
+    eye: float = 0.0
+    side: float = 0.0
+    mouth: float = 0.0           # mouth / rest-of-face raw motion
+
+
+@dataclass
+class _Candidate:
+    apex: _Frame
+    onset: _Frame
+    offset: _Frame
+    cells: list[int]
+
+
+def _quantile(x: np.ndarray, q: float) -> float:
+    """The ``q`` quantile of a small array (nearest rank, by partition: cheaper than np.percentile)."""
+    k = min(int(q * len(x)), len(x) - 1)
+    return float(np.partition(x, k)[k])
+
+
+def _pool(z: np.ndarray) -> np.ndarray:
+    """2x2 mean of the site cells' z (other cells count 0) at each window's top-left site cell."""
+    g = np.where(REGIONS["sites"], z.reshape(GRID, GRID), 0.0)
+    p = np.full((GRID, GRID), -np.inf)
+    p[:-1, :-1] = (g[:-1, :-1] + g[1:, :-1] + g[:-1, 1:] + g[1:, 1:]) / 4
+    return np.where(REGIONS["sites"], p, -np.inf).ravel()
+
+
+class _Channel:
+    """Candidates at one scale (``k`` frames): evidence, hysteresis, extent and gates."""
+
+    def __init__(self, k: int, fps: float, cfg: SpotConfig, phase: int = 0) -> None:
+        self.k, self.fps, self.cfg = k, fps, cfg
+        self.phase = phase  # statistics refresh offset, so that two channels do not refresh on one frame
+        self.hist = np.zeros((GRID * GRID, max(int(cfg.history_s * fps / 2), 8)), np.float32)  # cell x time
+        self.n_hist = 0
+        self.n_seen = 0
+        self.refresh = max(int(cfg.refresh_s * fps), 1)
+        self.warmup = max(int(cfg.warmup_s * fps), 1)
+        self.med = np.zeros(GRID * GRID, np.float32)
+        self.spread = np.ones(GRID * GRID, np.float32)
+        self.flank = max(int(round(cfg.flank_s * fps)), 1)
+        self.max_open = max(int(round(cfg.max_open_s * fps)), 2)
+        self.frames: deque[_Frame] = deque(maxlen=2 * k + 2 * self.flank + self.max_open + 8)
+        self.open: list[_Frame] | None = None
+        self.pending: list[_Frame] = []   # apexes of closed candidates waiting for the frames after them
+        self.count = 0
+
+    def _stats(self) -> None:
+        h = self.hist[:, : min(self.n_hist, self.hist.shape[1])]
+        k = h.shape[1] // 2  # nearest-rank medians by partition: several times cheaper than np.median
+        self.med = np.partition(h, k, axis=1)[:, k]
+        self.spread = 1.4826 * np.partition(np.abs(h - self.med[:, None]), k, axis=1)[:, k] + 0.1
+
+    def _measure(self, f: _Frame) -> None:
+        self.n_seen += 1
+        if self.n_seen % 2:
+            self.hist[:, self.n_hist % self.hist.shape[1]] = f.raw
+            self.n_hist += 1
+        if (self.n_seen + self.phase) % self.refresh == 0 or (self.n_seen < self.warmup and self.n_seen % 5 == 1):
+            self._stats()
+        if self.n_seen < self.warmup:
+            return
+        z = (f.raw - self.med) / self.spread
+        f.pooled = _pool(z) - max(_quantile(z[_INNER], 0.5), 0.0)
+        f.e = float(f.pooled.max())
+        f.eye = float(z[_EYES].max())
+        f.peak = max(f.eye, float(z[_INNER].max()))
+        f.side = _quantile(z[_SIDES], 0.9)
+        f.mouth = float(f.raw[_MOUTH].mean() / (_quantile(f.raw[_REST], 0.5) + 1e-3))
+
+    def push(self, s: FrameSignals, raw: np.ndarray | None) -> list[_Candidate]:
+        """One frame's map (None: no signal); returns the candidates judged now."""
+        f = _Frame(self.count, s.frame, s.time_s, None if raw is None else raw.ravel().astype(np.float32))
+        self.count += 1
+        if f.raw is not None:
+            self._measure(f)
+        self.frames.append(f)
+        th = self.cfg.threshold
+        if self.open is not None:
+            if f.e > th / 2 and len(self.open) < self.max_open:
+                self.open.append(f)
+            else:
+                self.pending.append(max(self.open, key=lambda r: r.e))
+                self.open = None
+        if self.open is None and f.e > th:
+            self.open = [f]
+        return self._finalise(self.count - 1)
+
+    def reach(self) -> int:
+        """The earliest stream position a candidate not judged yet (or not even open yet) can cover."""
+        starts = [a.pos for a in self.pending] + ([self.open[0].pos] if self.open else []) + [self.count]
+        return min(starts) - self.k
+
+    def _finalise(self, newest: int, force: bool = False) -> list[_Candidate]:
+        out, keep = [], []
+        for apex in self.pending:
+            if force or newest >= apex.pos + self.k + self.flank + 4:
+                c = self._judge(apex)
+                if c is not None:
+                    out.append(c)
+            else:
+                keep.append(apex)
+        self.pending = keep
+        return out
+
+    def _judge(self, apex: _Frame) -> _Candidate | None:
+        frames = list(self.frames)
+        a = apex.pos - frames[0].pos
+        if a < 0 or apex.pooled is None:
+            return None
+        cfg = self.cfg
+        if apex.eye > cfg.blink_ratio * apex.e or apex.side > cfg.head_ratio * apex.e:
+            return None  # a blink or a head movement
+        echo = [r.peak for b in (a - self.k, a + self.k) for r in frames[max(b - 2, 0):b + 3]]
+        if echo and max(echo) > cfg.echo_ratio * apex.e:
+            return None  # the echo of a strong movement (often a blink) one scale before or after
+        region = np.nonzero(apex.pooled >= 0.5 * apex.e)[0]
+        cells = sorted({int(c + d) for c in region for d in (0, 1, GRID, GRID + 1)} & _SITE_SET)
+        lo, hi = max(a - self.k, 0), min(a + self.k, len(frames) - 1)
+        span = frames[lo:hi + 1]
+        raw = np.stack([np.full(GRID * GRID, np.nan, np.float32) if r.raw is None else r.raw for r in span])
+        prof = np.full(len(frames), np.nan)
+        prof[lo:hi + 1] = (raw[:, cells] - self.med[cells]).mean(axis=1)
+        half = prof[a] / 2
+        if not half > 0:
+            return None
+        i = a
+        while i > lo and prof[i - 1] > half:
+            i -= 1
+        j = a
+        while j < hi and prof[j + 1] > half:
+            j += 1
+        # sub-frame half-height crossings; onset and offset twice as far from the apex
+        up = i - 1 + (half - prof[i - 1]) / (prof[i] - prof[i - 1]) if i > lo and prof[i] > prof[i - 1] else float(i)
+        down = j + (prof[j] - half) / (prof[j] - prof[j + 1]) if j < hi and prof[j] > prof[j + 1] else float(j)
+        on = max(a - int(round(2 * (a - up))), 0)
+        off = min(a + int(round(2 * (down - a))), len(frames) - 1)
+        flank = [r.mouth for r in frames[max(on - self.flank, 0):max(on - 3, 0)] + frames[off + 4:off + self.flank + 1]
+                 if r.pooled is not None]
+        if flank and sum(flank) / len(flank) > cfg.speech_ratio and any(_LOWER[c] for c in cells):
+            return None  # the mouth keeps moving around it: speech (the brows stay spottable)
+        return _Candidate(apex, frames[on], frames[off], cells)
+
+    def flush(self) -> list[_Candidate]:
+        if self.open is not None:
+            self.pending.append(max(self.open, key=lambda r: r.e))
+            self.open = None
+        return self._finalise(self.count - 1, force=True)
+
+
+
+class Spotter:
+    """Streaming spotter of one face: ``push`` each frame's signals, get the events that closed.
+
+    ``fps``, ``micro_k`` and ``macro_k`` must match the :class:`~mpt_live.facemotion.FaceMotion`
+    that makes the signals (:meth:`for_motion`).
+    """
+
+    def __init__(self, fps: float, micro_k: int, macro_k: int, config: SpotConfig | None = None) -> None:
+        self.fps = float(fps)
+        self.cfg = config or SpotConfig()
+        self.micro = _Channel(micro_k, fps, self.cfg)
+        self.macro = _Channel(macro_k, fps, self.cfg, phase=max(int(self.cfg.refresh_s * fps) // 2, 1))
+        self.micro_max = int(round(self.cfg.micro_max_s * fps))  # frames: offset - onset + 1 <= this
+        # bounded latency: a judged candidate waits at most this long for the other scale
+        self.max_wait = self.macro.max_open + 2 * self.macro.k + self.macro.flank
+        self._micro_wait: list[_Candidate] = []   # judged, waiting for the other scale
+        self._macro_wait: list[_Candidate] = []
+
+    @classmethod
+    def for_motion(cls, motion: FaceMotion, config: SpotConfig | None = None) -> "Spotter":
+        """A spotter matching a :class:`~mpt_live.facemotion.FaceMotion`'s scales."""
+        return cls(motion.fps, motion.k_micro, motion.k_macro, config)
+
+    def _event(self, c: _Candidate) -> SpotEvent:
+        n = c.offset.frame - c.onset.frame + 1
+        return SpotEvent(c.onset.frame, c.apex.frame, c.offset.frame, c.onset.time_s, c.apex.time_s,
+                         c.offset.time_s, "micro" if n <= self.micro_max else "macro", c.apex.e, c.cells)
+
+    def _step(self, micro: list[_Candidate], macro: list[_Candidate], force: bool = False) -> list[SpotEvent]:
+        """Resolve the two scales: a movement seen by both is reported once."""
+        self._micro_wait += micro
+        self._macro_wait += macro
+        overlaps = lambda a, b: (b.onset.pos <= a.apex.pos <= b.offset.pos  # noqa: E731
+                                 or a.onset.pos <= b.apex.pos <= a.offset.pos)
+        out, keep = [], []
+        macro_reach, micro_reach = self.macro.reach(), self.micro.reach()
+        newest = self.micro.count - 1
+        for c in self._micro_wait:
+            if not force and macro_reach <= c.offset.pos and newest - c.offset.pos < self.max_wait:
+                keep.append(c)  # a macro-scale candidate may still cover it
+                continue
+            over = [m for m in self._macro_wait if overlaps(c, m)]
+            if over and (c.offset.pos - c.onset.pos >= self.micro_max
+                         or any(m.offset.pos - m.onset.pos >= 2 * self.micro.k for m in over)):
+                continue  # the peak of a longer movement, which the macro scale sees whole
+            for m in over:  # short enough for the micro scale to see whole: its extent is cleaner
+                self._macro_wait.remove(m)
+            out.append(self._event(c))
+        self._micro_wait = keep
+        still = []
+        for m in self._macro_wait:
+            if force or newest - m.offset.pos >= self.max_wait or (
+                    micro_reach > m.offset.pos and not any(overlaps(c, m) for c in keep)):
+                out.append(self._event(m))
+            else:
+                still.append(m)
+        self._macro_wait = still
+        return sorted(out, key=lambda e: e.onset)
+
+    def push(self, signals: FrameSignals) -> list[SpotEvent]:
+        """One frame's signals (in frame order); returns the events that closed."""
+        return self._step(self.micro.push(signals, signals.micro), self.macro.push(signals, signals.macro))
+
+    def flush(self) -> list[SpotEvent]:
+        """End of the stream: judge what is still open."""
+        return self._step(self.micro.flush(), self.macro.flush(), force=True)

@@ -1,0 +1,200 @@
+"""Spotting-set readers (CAS(ME)^2, SAMM long videos, CAS(ME)^3 part A): tiny fixtures in each layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+pd = pytest.importorskip("pandas")
+openpyxl = pytest.importorskip("openpyxl")
+
+from mpt_live.errors import InputError  # noqa: E402
+from train.datasets.longvideo import Interval, load_long_dataset  # noqa: E402
+
+_JPG = cv2.imencode(".jpg", np.full((8, 8, 3), 128, np.uint8))[1].tobytes()
+
+
+def frames(folder: Path, names) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for n in names:
+        (folder / n).write_bytes(_JPG)
+
+
+def avi(path: Path, n: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (16, 16))
+    for i in range(n):
+        w.write(np.full((16, 16, 3), i * 8, np.uint8))
+    w.release()
+
+
+def book(path: Path, sheets: dict[str, list[list]], notes: int = 0) -> Path:
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for name, rows in sheets.items():
+        ws = wb.create_sheet(name)
+        for r in range(notes):
+            ws.cell(row=r + 1, column=1, value=f"release note {r + 1}")
+        for i, row in enumerate(rows):
+            for j, v in enumerate(row):
+                ws.cell(row=notes + i + 1, column=j + 1, value=v)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
+    return path
+
+
+# ---------------------------------------------------------------- CAS(ME)^2
+CODING = [
+    [1, "anger1_1", 3, 5, 8, "4", "negative", "micro-expression", "anger"],
+    [2, "disgust1_1", 5, 9, 0, "9", "negative", "macro-expression", "disgust"],   # offset 0: apex
+    [2, "disgust1_2", 0, 3, 6, "9", "negative", "macro-expression", "disgust"],   # no onset: dropped
+    [1, "anger1_2", 12, 13, 14, "12", "positive", "micro-expression", "anger"],
+]
+
+
+def casme2(root: Path, coding=None, videos: bool = True) -> Path:
+    book(root / "CAS(ME)^2code_final(Updated).xlsx", {
+        "CASFEcode_final": coding if coding is not None else CODING,
+        "naming rule1": [["s15", 15, 1], ["s16", 16, 2]],
+        "naming rule2": [[401, "anger1"], [101, "disgust1"]],
+    })
+    if videos:
+        avi(root / "rawvideo/s15/15_0401girlcrashing.avi", 20)
+        avi(root / "rawvideo/s16/16_0101disgustingteeth.avi", 20)
+    frames(root / "rawpic/s15/15_0401girlcrashing", [f"img{i}.jpg" for i in range(1, 21)])
+    frames(root / "rawpic/s16/16_0101disgustingteeth", [f"img{i}.jpg" for i in range(1, 21)])
+    return root
+
+
+@pytest.mark.parametrize("videos", [True, False])
+def test_casme2lv_videos_or_frames(tmp_path, videos):
+    idx = load_long_dataset("casme2lv", casme2(tmp_path, videos=videos))
+    by = {v.name: v for v in idx.videos}
+    assert sorted(by) == ["15_0401girlcrashing", "16_0101disgustingteeth"]
+    v15 = by["15_0401girlcrashing"]
+    assert (v15.video is not None) == videos and (v15.frames is not None) != videos
+    assert v15.intervals == [Interval(2, 4, 7, "micro", "negative", "4"), Interval(11, 12, 13, "micro", "positive", "12")]
+    assert by["16_0101disgustingteeth"].intervals == [Interval(4, 8, 8, "macro", "negative", "9")]
+    assert idx.dropped == {"onset or offset missing": 1}
+    assert idx.notes == {"offset 0 (not coded): apex used as offset": 1}
+    assert idx.counts() == {"micro": 2, "macro": 1}
+
+
+@pytest.mark.parametrize("row, message", [
+    ([7, "anger1_1", 3, 5, 8, "4", "negative", "micro-expression", ""], "row 1 (anger1_1): participant '7' is not in"),
+    ([1, "fear9_1", 3, 5, 8, "4", "negative", "micro-expression", ""], "stimulus 'fear9' is not in sheet 'naming rule2'"),
+    ([1, "anger1_1", 3, 5, 30, "4", "negative", "micro-expression", ""], "row 1 (s15/anger1_1): interval 2..29"),
+    ([1, "anger1_1", 3, 5, 8, "4", "negative", "blink", ""], "type 'blink' is not micro-expression"),
+    ([1, "anger1_1", 9, 5, 8, "4", "negative", "micro-expression", ""], "onset 8 > offset 7"),
+])
+def test_casme2lv_errors_name_the_row(tmp_path, row, message):
+    with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_long_dataset("casme2lv", casme2(tmp_path, coding=[row]))
+
+
+# ---------------------------------------------------------------- SAMM long videos
+SAMM_HEADER = ["Subject", "Filename", "Inducement Code", "Onset", "Apex", "Offset", "Duration", "Type",
+               "Action Units", "Notes"]
+
+
+def sammlv(root: Path, rows=None) -> Path:
+    rows = rows if rows is not None else [
+        [6, "006_1_1", 1, 5, 7, 9, 5, "Micro - 1/2", "R12", ""],
+        [6, "006_1_2", 1, 12, -1, 25, 14, "Macro", "4", ""],      # apex -1: middle
+        [6, "006_1_3", 1, 0, 3, 10, 11, "Macro", "4", ""],        # onset 0: dropped
+    ]
+    book(root / "SAMM_LongVideos_V3_Release.xlsx", {"FACS": [SAMM_HEADER] + rows}, notes=9)
+    book(root / "SAMM_Micro_FACS_Codes_v2.xlsx", {"Sheet1": [["Subject", "Filename", "Estimated Emotion"],
+                                                            [6, "006_1_1", "Happiness"]]}, notes=13)
+    frames(root / "SAMM_longvideos/006_1", [f"006_1_{i:04d}.jpg" for i in range(1, 31)])
+    frames(root / "SAMM_longvideos/007_2", [f"007_2_{i:04d}.jpg" for i in range(1, 11)])  # no events
+    return root
+
+
+def test_sammlv_layout(tmp_path):
+    idx = load_long_dataset("sammlv", sammlv(tmp_path))
+    by = {v.name: v for v in idx.videos}
+    assert sorted(by) == ["006_1", "007_2"] and by["007_2"].intervals == []
+    assert by["006_1"].fps == 200.0
+    assert by["006_1"].intervals == [Interval(4, 6, 8, "micro", "happiness", "R12"),
+                                     Interval(11, 17, 24, "macro", "", "4")]
+    assert idx.dropped == {"onset 0 (under way when the recording starts)": 1}
+    assert idx.notes == {"apex missing or outside onset..offset: middle used": 1}
+
+
+@pytest.mark.parametrize("row, message", [
+    ([6, "006-1-1", 1, 5, 7, 9, 5, "Micro - 1/2", "", ""], "row 11 (006-1-1): Filename '006-1-1' is not"),
+    ([6, "006_9_1", 1, 5, 7, 9, 5, "Micro - 1/2", "", ""], "recording folder 006_9 not found"),
+    ([6, "006_1_1", 1, 5, 7, 40, 5, "Micro - 1/2", "", ""], "offset frame 40 not found"),
+    ([6, "006_1_1", 1, 5, 7, 9, 5, "Tic", "", ""], "Type 'Tic' is not Micro or Macro"),
+])
+def test_sammlv_errors_name_the_row(tmp_path, row, message):
+    with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_long_dataset("sammlv", sammlv(tmp_path, [row]))
+
+
+# ---------------------------------------------------------------- CAS(ME)^3 part A
+ME3_HEADER = ["Subject", "Filename", "Onset", "Apex", "Offset", "AU", "Objective class", "emotion"]
+
+
+def casme3(root: Path, combined: bool = False) -> Path:
+    micro = [["spNO.1", "a", 3, 5, 8, "12", 1, "happy"]]
+    macro = [["spNO.1", "b", 10, 15, 25, "4", 2, "sad"], ["spNO.1", "b", 0, 2, 4, "4", 2, "sad"]]
+    ann = root / "annotation"
+    if combined:
+        header = ME3_HEADER[:6] + ["Type"] + ME3_HEADER[6:]
+        rows = [r[:6] + ["Micro-expression"] + r[6:] for r in micro] + \
+               [r[:6] + ["Macro-expression"] + r[6:] for r in macro]
+        book(ann / "CAS(ME)3_part_A_v1.xlsx", {"Sheet1": [header] + rows})
+    else:
+        book(ann / "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx", {"Sheet1": [ME3_HEADER] + micro})
+        book(ann / "cas(me)3_part_A_MaE_label_JpgIndex_v2.xlsx", {"Sheet1": [ME3_HEADER] + macro})
+    for rec in ("a", "b", "c"):
+        frames(root / f"data/part_A/spNO.1/{rec}/color", [f"{i}.jpg" for i in range(30)])
+    return root
+
+
+@pytest.mark.parametrize("combined", [False, True])
+def test_casme3lv_two_sheets_or_one(tmp_path, combined):
+    idx = load_long_dataset("casme3", casme3(tmp_path, combined))
+    by = {v.name: v for v in idx.videos}
+    assert sorted(by) == ["spNO.1_a", "spNO.1_b", "spNO.1_c"]
+    assert by["spNO.1_a"].intervals == [Interval(3, 5, 8, "micro", "happy", "12")]
+    assert by["spNO.1_b"].intervals == [Interval(10, 15, 25, "macro", "sad", "4")]
+    assert by["spNO.1_c"].intervals == [] and by["spNO.1_a"].fps == 30.0
+    assert "spNO.1/a/color" in by["spNO.1_a"].aliases
+    assert idx.dropped == {"onset 0 or blank (not coded)": 1}
+
+
+def test_unknown_long_dataset_and_missing_root(tmp_path):
+    with pytest.raises(InputError, match="unknown spotting dataset 'smic'"):
+        load_long_dataset("smic", tmp_path)
+    with pytest.raises(InputError, match="dataset path does not exist"):
+        load_long_dataset("sammlv", tmp_path / "nope")
+
+
+def test_mpt_eval_spot_on_a_dataset(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from train.eval_cli import app
+
+    root = sammlv(tmp_path / "SAMM")
+    run = tmp_path / "run"
+    for name, rows in (("006_1", "006_1,0,,,,4,6,8,micro,happiness,0.9,2.0\n"), ("007_2", "")):
+        (run / name).mkdir(parents=True)
+        (run / name / "events.csv").write_text(
+            "video,face,onset_s,apex_s,offset_s,onset_frame,apex_frame,offset_frame,type,class,confidence,score\n"
+            + rows)
+    res = CliRunner().invoke(app, ["spot", "--dataset", "sammlv", "--data", str(root), "--runs", str(run),
+                                   "--type", "micro", "--out", str(tmp_path / "s.json")])
+    assert res.exit_code == 0, res.output
+    out = json.loads((tmp_path / "s.json").read_text())
+    assert (out["tp"], out["fp"], out["fn"], out["f1"]) == (1, 0, 0, 1.0)
+    assert out["by_type"]["macro"]["fn"] == 1 and out["strs"] == 1.0
+    res = CliRunner().invoke(app, ["spot", "--dataset", "sammlv", "--runs", str(run)])
+    assert res.exit_code == 2 and "--dataset sammlv needs --data ROOT" in res.output

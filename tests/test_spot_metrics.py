@@ -1,0 +1,185 @@
+"""MEGC spotting scores (``train.spot_metrics``) and ``mpt-eval spot``: hand-computed cases."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from mpt_live.spotting import EVENT_COLUMNS
+from train.datasets.longvideo import Interval, LongVideo, LongVideoIndex, read_annotations_csv
+from train.eval_cli import app
+from train.spot_metrics import Spotted, iou, match, read_runs, recognition, score
+
+
+@pytest.mark.parametrize("a, b, expected", [
+    ((0, 9), (0, 9), 1.0),
+    ((0, 9), (5, 14), 5 / 15),
+    ((0, 9), (10, 19), 0.0),          # adjacent: no shared frame
+    ((0, 9), (9, 9), 1 / 10),         # frames inclusive: one shared frame
+    ((10, 19), (12, 21), 8 / 12),
+    ((0, 9), (0, 4), 0.5),
+])
+def test_iou_counts_frames_inclusively(a, b, expected):
+    assert iou(a, b) == pytest.approx(expected)
+    assert iou(b, a) == pytest.approx(expected)
+
+
+def gt(on, off, label="", kind="micro"):
+    return Interval(on, (on + off) // 2, off, kind, label)
+
+
+def sp(on, off, score=0.0, cls="", kind="micro", video="v1"):
+    return Spotted(video, on, off, kind, cls, score)
+
+
+@pytest.mark.parametrize("truth, spotted, expected", [
+    # one spotted inside the IoU rule
+    ([gt(10, 19)], [sp(12, 21)], [(0, 0)]),
+    # IoU 1/3: a false positive (and the truth a false negative)
+    ([gt(10, 19)], [sp(5, 14)], [(0, None)]),
+    # exactly 0.5 counts
+    ([gt(0, 9)], [sp(0, 4)], [(0, 0)]),
+    # two spotted on one truth: the higher score takes it, the other is a false positive
+    ([gt(10, 19)], [sp(10, 19, score=0.5), sp(11, 19, score=0.9)], [(0, None), (1, 0)]),
+    # one spotted over two truths: matched to the better one only
+    ([gt(0, 9), gt(8, 17)], [sp(2, 11)], [(0, 0)]),
+    # a later spotted interval falls back to a not-yet-matched truth
+    ([gt(0, 9), gt(5, 14)], [sp(0, 9, score=1.0), sp(3, 12, score=0.5)], [(0, 0), (1, 1)]),
+])
+def test_match_megc_rule(truth, spotted, expected):
+    assert [(i, j) for i, j, _ in match(truth, spotted)] == expected
+
+
+def test_recognition_hand_computed():
+    pairs = [("happiness", "happiness"), ("happiness", "surprise"), ("surprise", "surprise"),
+             ("disgust", "happiness")]
+    r = recognition(pairs)
+    # per class P/R: disgust 0/0, happiness 1/2 / 1/2, surprise 1/2 / 1
+    assert r["macro_precision"] == pytest.approx(1 / 3)
+    assert r["macro_recall"] == pytest.approx(0.5)
+    assert r["analysis_f1"] == pytest.approx(0.4)
+    assert r["uf1"] == pytest.approx((0 + 0.5 + 2 / 3) / 3)
+    assert r["uar"] == pytest.approx(0.5)
+    assert recognition([("happiness", "")])["analysis_f1"] is None   # motion-only run: no classes
+    assert recognition([])["uf1"] is None
+
+
+def _index() -> LongVideoIndex:
+    v1 = LongVideo("v1", "s1", 30.0, [gt(10, 19, "happiness"), gt(100, 109, "surprise"),
+                                      gt(200, 259, "disgust", "macro")])
+    v2 = LongVideo("v2", "s2", 30.0, [gt(50, 59, "happiness")])
+    return LongVideoIndex([v1, v2], ["disgust", "happiness", "surprise"])
+
+
+SPOTTED = {
+    "v1": [sp(12, 21, 1.0, "happiness"), sp(300, 305, 0.5, "surprise"),
+           sp(205, 260, 1.0, "disgust", "macro")],
+    "v2": [sp(40, 49, 1.0, "happiness", video="v2")],
+}
+
+
+@pytest.mark.parametrize("kind, counts, f1, strs", [
+    ("micro", (1, 2, 2), 1 / 3, 1 / 3),     # tp, fp, fn
+    ("macro", (1, 0, 0), 1.0, 1.0),
+    ("all", (2, 2, 2), 0.5, 0.5),           # counts pooled over types and videos
+])
+def test_score_pools_counts(kind, counts, f1, strs):
+    r = score(_index(), SPOTTED, kind)
+    assert (r["tp"], r["fp"], r["fn"]) == counts
+    assert r["f1"] == pytest.approx(f1)
+    assert r["strs"] == pytest.approx(strs)
+    assert r["videos"]["v2"]["micro"] == {"tp": 0, "fp": 1, "fn": 1}
+
+
+def _events(folder: Path, rows: list[dict]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "events.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, EVENT_COLUMNS)
+        w.writeheader()
+        for r in rows:
+            w.writerow({c: r.get(c, "") for c in EVENT_COLUMNS})
+
+
+def _benchmark(tmp_path: Path) -> Path:
+    root = tmp_path / "bench"
+    root.mkdir()
+    (root / "annotations.csv").write_text(
+        "video,onset,apex,offset,fps,type,label,action_units\n"
+        "long_001.mp4,10,14,19,30,micro,happiness,12\n"
+        "long_001.mp4,200,230,259,30,macro,disgust,9+10\n"
+        "long_002.mp4,50,53,59,30,micro,surprise,1+2\n")
+    return root
+
+
+def test_cli_scores_run_folders(tmp_path):
+    root = _benchmark(tmp_path)
+    run = tmp_path / "run"
+    _events(run / "long_001", [
+        {"video": "/somewhere/long_001.mp4", "face": 0, "onset_frame": 11, "apex_frame": 14, "offset_frame": 20,
+         "type": "micro", "class": "happiness", "score": 3.0},
+        {"video": "/somewhere/long_001.mp4", "face": 0, "onset_frame": 500, "apex_frame": 505,
+         "offset_frame": 509, "type": "micro", "class": "others", "score": 1.0},
+    ])
+    _events(run / "long_002", [])  # a video without events: its folder still says which video it is
+    res = CliRunner().invoke(app, ["spot", "--truth", str(root / "annotations.csv"), "--runs", str(run),
+                                   "--type", "micro"])
+    assert res.exit_code == 0, res.output
+    out = json.loads((run / "spotting.json").read_text())
+    assert (out["tp"], out["fp"], out["fn"]) == (1, 1, 1)
+    assert out["f1"] == pytest.approx(0.5)
+    assert out["by_type"]["macro"]["fn"] == 1
+    assert out["analysis_f1"] == pytest.approx(1.0) and out["strs"] == pytest.approx(0.5)
+    assert "micro" in res.output and "STRS" in res.output
+
+
+@pytest.mark.parametrize("rows, folder, message", [
+    ([{"video": "long_009.mp4", "onset_frame": 1, "offset_frame": 2, "type": "micro"}], "x",
+     "'long_009.mp4' is not in the truth"),
+    ([{"video": "long_001.mp4", "onset_frame": 9, "offset_frame": 2, "type": "micro"}], "long_001",
+     "offset_frame 2 < onset_frame 9"),
+    ([{"video": "long_001.mp4", "onset_frame": 1, "offset_frame": 2, "type": "blink"}], "long_001",
+     "type 'blink' is not micro or macro"),
+    ([{"video": "long_001.mp4", "onset_frame": "a", "offset_frame": 2, "type": "micro"}], "long_001",
+     "onset_frame 'a' is not a frame number"),
+])
+def test_cli_bad_events_one_line(tmp_path, rows, folder, message):
+    root = _benchmark(tmp_path)
+    run = tmp_path / "run"
+    _events(run / folder, rows)
+    _events(run / "long_002", [])
+    res = CliRunner().invoke(app, ["spot", "--truth", str(root), "--runs", str(run)])
+    assert res.exit_code == 2
+    assert message in res.output and "Traceback" not in res.output
+
+
+def test_missing_video_and_bad_truth(tmp_path):
+    root = _benchmark(tmp_path)
+    run = tmp_path / "run"
+    _events(run / "long_001", [])
+    with pytest.raises(Exception, match="no events.csv for 1 of 2 truth videos"):
+        read_runs([run], read_annotations_csv(root / "annotations.csv"))
+    (root / "annotations.csv").write_text("video,onset,apex,offset,fps,type\nlong_001.mp4,10,12,19,30,giggle\n")
+    res = CliRunner().invoke(app, ["spot", "--truth", str(root), "--runs", str(run)])
+    assert res.exit_code == 2 and "row 2 (long_001.mp4): type 'giggle' is not micro or macro" in res.output
+    res = CliRunner().invoke(app, ["spot", "--runs", str(run)])
+    assert res.exit_code == 2 and "give either --truth" in res.output
+
+
+def test_scoring_needs_no_torch(tmp_path):
+    """mpt-eval spot runs with torch unimportable (the scorer is plain Python + numpy)."""
+    import subprocess
+    import sys
+
+    root = _benchmark(tmp_path)
+    run = tmp_path / "run"
+    _events(run / "long_001", [])
+    _events(run / "long_002", [])
+    code = ("import sys; sys.modules['torch'] = None; from train.eval_cli import app; "
+            f"app(['spot', '--truth', {str(root)!r}, '--runs', {str(run)!r}])")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert json.loads((run / "spotting.json").read_text())["fn"] == 3

@@ -1,0 +1,171 @@
+"""Regional face motion (mpt_live.facemotion) and the streaming spotter (mpt_live.spotting).
+
+Aligned 224-px face crops are made here: a smooth random texture with the template's keypoints,
+deformed by mpt_live.synthface actions (micro 9 frames, macro 45 frames, 2 px), blinks, a head
+nod and speech-like mouth motion, plus sensor noise.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from mpt_live.face import template_keypoints
+from mpt_live.facemotion import GRID, REGIONS, FaceMotion
+from mpt_live.spotting import EVENT_COLUMNS, Spotter
+from mpt_live.synthface import Action, Bump, FaceFrame, action_field, source_coords, time_course
+
+FPS = 30.0
+S = 224
+RNG = np.random.default_rng(3)
+TEXTURE = cv2.GaussianBlur(RNG.uniform(0, 255, (S, S)).astype(np.float32), (0, 0), 2.0)
+FACE = FaceFrame.from_keypoints(template_keypoints(S))
+# a syllable: the lips part (upper lip up, lower lip and jaw down)
+LIPS_PART = Action("lips_part", "others", "25+26", (Bump("mouth", (0.0, -0.08), 0.12, (0.0, -1.0), 0.6),
+                                                     Bump("mouth", (0.0, 0.12), 0.16, (0.0, 1.0))))
+GX, GY = np.meshgrid(np.arange(S, dtype=np.float32), np.arange(S, dtype=np.float32))
+
+
+def field(action: str, px: float = 2.0) -> np.ndarray:
+    return action_field((S, S), FACE, action, px)
+
+
+def clip(n: int, moves: list[tuple[np.ndarray, int, int]], noise: float = 1.5, seed: int = 0) -> list[np.ndarray]:
+    """n aligned BGR crops; moves: (displacement field at apex, onset frame, offset frame)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        d = np.zeros((S, S, 2), np.float32)
+        for f, on, off in moves:
+            s = time_course(i, on, (on + off) / 2, off)
+            if s > 0:
+                d += np.float32(s) * f
+        img = TEXTURE
+        if d.any():
+            qx, qy = source_coords(GX, GY, d)
+            img = cv2.remap(TEXTURE, qx, qy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
+        img = np.clip(img + rng.normal(0, noise, img.shape), 0, 255).astype(np.uint8)
+        out.append(cv2.cvtColor(img, cv2.COLOR_GRAY2BGR))
+    return out
+
+
+def run(frames: list[np.ndarray | None]):
+    """Signals and events of a crop sequence (None: no face), and the frame each event came out at."""
+    fm = FaceMotion(FPS)
+    sp = Spotter.for_motion(fm)
+    signals, events = [], []
+    for i, a in enumerate(frames):
+        for s in fm.push(i, i / FPS, a):
+            signals.append(s)
+            events += [(e, i) for e in sp.push(s)]
+    for s in fm.flush():
+        signals.append(s)
+        events += [(e, len(frames)) for e in sp.push(s)]
+    events += [(e, len(frames)) for e in sp.flush()]
+    return signals, events
+
+
+@pytest.fixture(scope="module")
+def quiet():
+    return run(clip(300, []))
+
+
+def test_signals_one_per_frame_in_order_with_a_fixed_delay():
+    fm = FaceMotion(FPS)
+    crops = clip(120, [])
+    got = []
+    for i, a in enumerate(crops[:100] + [None] + crops[100:]):
+        out = fm.push(i, i / FPS, a)
+        got += [s.frame for s in out]
+        if i == 90:
+            assert got[-1] == 90 - fm.delay  # frame c comes out `delay` frames later
+    got += [s.frame for s in fm.flush()]
+    assert got == list(range(121))
+
+
+def _signals(images) -> list:
+    fm = FaceMotion(FPS)
+    out = []
+    for i, img in enumerate(images):
+        out += fm.push(i, i / FPS, cv2.cvtColor(np.clip(img, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR))
+    return [s for s in out if s.macro is not None]
+
+
+def test_lighting_ramp_and_slow_drift_give_no_bumps():
+    ramp = _signals(TEXTURE * 0.6 + 0.2 * i for i in range(200))  # brightening 6 levels a second
+    assert ramp and max(max(float(s.micro.max()), float(s.macro.max())) for s in ramp) < 0.6  # uint8 rounding
+    slide = _signals(cv2.warpAffine(TEXTURE, np.float32([[1, 0, 0.05 * i], [0, 1, 0]]), (S, S),
+                                    borderMode=cv2.BORDER_REFLECT101) for i in range(200))
+    bump = max(float(s.micro[1:-1, 1:-1].max()) for s in slide)  # the border cells see the reflection
+    moving = cv2.absdiff(TEXTURE, cv2.warpAffine(TEXTURE, np.float32([[1, 0, 0.75], [0, 1, 0]]), (S, S)))
+    assert bump < 0.6 and moving.mean() > 4 * bump  # the drift over 0.5 s changes pixels far more
+
+
+def test_bump_follows_the_movement_where_and_when():
+    crops = clip(200, [(field("brow_raise"), 100, 108)], noise=0.0)
+    signals, _ = run(crops)
+    micro = {s.frame: s.micro for s in signals if s.micro is not None}
+    prof = np.array([micro[f].max() for f in range(80, 130)])
+    assert prof[:18].max() < 0.6 and prof[31:].max() < 0.6     # nothing before frame 98 or after 110
+    assert 102 <= 80 + int(np.argmax(prof)) <= 106             # peak at the apex (104)
+    at = micro[104]
+    brows = REGIONS["inner"] & ~REGIONS["eyes"] & (np.arange(GRID)[:, None] < 6)
+    assert at[brows].max() == pytest.approx(at.max()) and at[REGIONS["mouth"]].max() < 0.1 * at.max()
+
+
+@pytest.mark.parametrize("action, on, off, kind", [
+    ("brow_raise", 200, 209, "micro"),
+    ("lip_corner_pull", 200, 211, "micro"),
+    ("nose_wrinkle", 200, 207, "micro"),
+    ("brow_raise", 190, 235, "macro"),
+])
+def test_spots_onset_apex_offset_at_frame_resolution(action, on, off, kind):
+    _, events = run(clip(420, [(field(action), on, off)]))
+    assert len(events) == 1, events
+    e, out_at = events[0]
+    assert e.type == kind
+    assert abs(e.onset - on) <= 2 and abs(e.offset - off) <= 2 and on < e.apex < off
+    assert out_at <= off + 2 * 75 + 30 + 10  # streamed: bounded latency, not at the end of the video
+    row = e.row("clip.mp4", 0)
+    assert list(row) == EVENT_COLUMNS and row["type"] == kind and row["onset_frame"] == e.onset
+
+
+def test_no_events_from_noise(quiet):
+    assert quiet[1] == []
+
+
+def test_no_event_from_a_blink():
+    from mpt_live.synthface import BlinkModel
+
+    blink = BlinkModel(cv2.cvtColor(TEXTURE.astype(np.uint8), cv2.COLOR_GRAY2BGR), FACE)
+    crops = clip(360, [])
+    for i in range(200, 208):  # a fast blink: closes and opens in 8 frames
+        c = 1 - abs(i - 203.5) / 4.5
+        img = blink.apply(cv2.cvtColor(TEXTURE, cv2.COLOR_GRAY2BGR), c)
+        crops[i] = np.clip(img + np.random.default_rng(i).normal(0, 1.5, img.shape), 0, 255).astype(np.uint8)
+    assert run(crops)[1] == []
+
+
+def test_no_event_from_a_head_nod():
+    shift = np.zeros((S, S, 2), np.float32)
+    shift[..., 1] = 2.5  # the whole crop moves 2.5 px down and back in 0.3 s
+    assert run(clip(360, [(shift, 200, 209)]))[1] == []
+
+
+def test_no_event_from_speech_but_the_same_movement_alone_is_found():
+    rng = np.random.default_rng(5)
+    starts = np.cumsum(rng.integers(6, 13, 24)) + 150  # about 3.5 syllables a second for 6 s
+    speech = [(action_field((S, S), FACE, LIPS_PART, float(rng.uniform(4, 8))), int(s), int(s) + 5)
+              for s in starts if s < 330]
+    target = (field("lip_corner_pull"), 240, 249)
+    assert run(clip(420, speech + [target]))[1] == []
+    assert len(run(clip(420, [target]))[1]) == 1
+
+
+def test_no_face_frames_end_the_track_cleanly():
+    crops = clip(400, [(field("brow_raise"), 100, 109), (field("brow_raise"), 320, 329)])
+    for i in range(150, 170):
+        crops[i] = None
+    _, events = run(crops)
+    assert [(e.type, abs(e.onset - on) <= 2) for (e, _), on in zip(events, (100, 320))] == [("micro", True)] * 2

@@ -1,0 +1,133 @@
+"""mpt-synth --long: the long-video spotting benchmark (train.synth_long)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from mpt_live.synthface import CLASSES, Event
+from train import synth_long as sl
+from train.datasets.longvideo import read_annotations_csv
+
+pd = pytest.importorskip("pandas")
+
+
+@pytest.mark.parametrize("n, expected", [
+    (1, [0, 0, 0, 0]),
+    (2, [0, 1, 0, 1, 0]),
+    (4, [0, 1, 2, 3, 2, 1, 0, 1, 2]),
+])
+def test_pingpong(n, expected):
+    assert [sl.pingpong(j, n) for j in range(len(expected))] == expected
+
+
+def test_plan_events_inside_and_apart():
+    cfg = sl.LongConfig(minutes=1.0)
+    plan = sl.plan_events(1800, cfg, np.random.default_rng(5))
+    kinds = [p["type"] for p in plan]
+    assert kinds.count("micro") == 10 and kinds.count("macro") == 3
+    spans = sorted((p["onset"], p["offset"]) for p in plan)
+    assert spans[0][0] >= 30 and spans[-1][1] <= 1800 - 30
+    assert all(a[1] < b[0] for a, b in zip(spans, spans[1:]))  # no overlap
+    for p in plan:
+        frames = p["offset"] - p["onset"] + 1
+        assert p["onset"] < p["apex"] < p["offset"]
+        if p["type"] == "micro":
+            assert 7 <= frames <= 15 and frames / 30 <= 0.5 and 1.0 <= p["event"].amplitude <= 3.0
+        else:
+            assert frames / 30 >= 0.7
+    micro_classes = [p["event"].cls for p in plan if p["type"] == "micro"]
+    assert sorted(set(micro_classes)) == sorted(CLASSES)  # balanced over the recognizer's classes
+    again = sl.plan_events(1800, cfg, np.random.default_rng(5))
+    assert [(p["onset"], p["event"]) for p in again] == [(p["onset"], p["event"]) for p in plan]
+
+
+def test_injection_follows_the_face():
+    """The deformation is laid out on the frame's keypoints: shifting face and keypoints shifts it."""
+    rng = np.random.default_rng(0)
+    tex = cv2.GaussianBlur(rng.integers(0, 255, (260, 260, 3)).astype(np.uint8), (0, 0), 2)
+    kp = np.array([[100, 100], [150, 100], [125, 130], [125, 160], [80, 110], [170, 110]], np.float64)
+    ev = Event("lip_corner_pull", 0.0, 0.5, 1.0, 2.5)
+    a = tex[20:240, 20:240]
+    b = tex[20 - 7:240 - 7, 20 - 13:240 - 13]       # the same face 13 px right, 7 px down
+    da = sl.inject(a, kp, [(ev, 1.0)]).astype(int) - a
+    db = sl.inject(b, kp + (13, 7), [(ev, 1.0)]).astype(int) - b
+    assert np.abs(da).max() > 20                      # the movement is there
+    assert np.array_equal(da[:-7, :-13], db[7:, 13:])  # and moved with the face
+    ys, xs = np.nonzero(np.abs(da).max(-1))
+    assert abs(xs.mean() - 125) < 12 and abs(ys.mean() - 160) < 12  # around the mouth keypoint
+    assert sl.inject(a, kp, []) is a
+
+
+def _digest(path: Path) -> str:
+    cap = cv2.VideoCapture(str(path))
+    h = hashlib.sha1()
+    n = 0
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            break
+        h.update(f.tobytes())
+        n += 1
+    cap.release()
+    return f"{n}:{h.hexdigest()}"
+
+
+@pytest.fixture(scope="module")
+def talking(faces_dir, tmp_path_factory):
+    """One real talking carrier (5 s, ping-ponged) -> two 6-s videos, twice with one seed."""
+    faces = tmp_path_factory.mktemp("faces")
+    (faces / "talking.mp4").symlink_to(faces_dir / "videos" / "retalking_3_talking.mp4")
+    roots = [tmp_path_factory.mktemp(n) for n in ("a", "b")]
+    cfg = sl.LongConfig(videos=2, minutes=0.1, seed=4)
+    return roots, [sl.generate_long(faces, r, cfg) for r in roots]
+
+
+def test_long_layout_and_truth(talking):
+    (root, _), (summary, _) = talking
+    assert sorted(p.name for p in (root / "videos").iterdir()) == ["long_001.mp4", "long_002.mp4"]
+    cap = cv2.VideoCapture(str(root / "videos" / "long_001.mp4"))
+    assert cap.get(cv2.CAP_PROP_FPS) == pytest.approx(30.0) and int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 180
+    w = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
+    cap.release()
+    idx = read_annotations_csv(root / "annotations.csv")
+    assert [v.name for v in idx.videos] == ["long_001", "long_002"]
+    assert all(v.fps == 30.0 and v.intervals and v.video.is_file() for v in idx.videos)
+    assert all(iv.type == "micro" and iv.label in CLASSES for v in idx.videos for iv in v.intervals)
+    c = summary["videos"][0]["carrier"]
+    assert c["kind"] == "video" and c["source"] == "talking.mp4" and c["size"][0] == w
+    assert summary["complete"] and json.loads((root / "long.json").read_text())["complete"]
+
+
+def test_long_same_seed_same_videos(talking):
+    (a, b), _ = talking
+    assert (a / "annotations.csv").read_text() == (b / "annotations.csv").read_text()
+    assert _digest(a / "videos" / "long_002.mp4") == _digest(b / "videos" / "long_002.mp4")
+
+
+def test_long_photos_only_are_animated(faces_dir, tmp_path):
+    faces = tmp_path / "faces"
+    faces.mkdir()
+    (faces / "rose.jpg").symlink_to(faces_dir / "photos" / "face_recognition_rose_leslie.jpg")
+    s = sl.generate_long(faces, tmp_path / "out", sl.LongConfig(videos=1, minutes=0.05, seed=1))
+    v = s["videos"][0]
+    assert v["carrier"]["kind"] == "photo" and v["carrier"]["size"] == [sl.PHOTO_SIZE, sl.PHOTO_SIZE]
+    assert v["frames"] == 90 and v["blinks"]  # natural blinks as distractors, not annotated
+    assert read_annotations_csv(tmp_path / "out").counts()["micro"] == 1
+
+
+def test_long_cli_errors_in_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from train.synth_cli import app
+
+    res = CliRunner().invoke(app, ["--long", "--faces", str(tmp_path), "--out", str(tmp_path / "o"),
+                                   "--minutes", "0"])
+    assert res.exit_code == 2 and "--minutes 0" in res.output
+    res = CliRunner().invoke(app, ["--long", "--faces", str(tmp_path), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "no usable faces" in res.output

@@ -1,0 +1,173 @@
+"""CAS(ME)^2 (Qu et al., IEEE TAC 2018) long videos for spotting, from its distribution.
+
+Assumed layout (the release as the MEGC spotting baselines read it):
+
+* ``CAS(ME)^2code_final*.xlsx`` (or any ``*code_final*.xlsx``) anywhere under the root, three
+  sheets, no header row (a header row, if present, is skipped):
+  1. the coding (e.g. ``CASFEcode_final``): A participant number, B expression name
+     (``anger1_1``: stimulus name ``anger1`` + ``_`` + index), C onset, D apex, E offset (image
+     numbers, 1-based), F action units, G estimated emotion (the label), H type
+     (``micro-expression`` / ``macro-expression``), I self-reported emotion (ignored);
+  2. ``naming rule1``: B subject code used in folder names (``15`` -> ``s15``), C participant number;
+  3. ``naming rule2``: A stimulus code (``401`` -> ``0401``), B stimulus name (``anger1``).
+* recordings ``rawvideo/s15/15_0401girlcrashing.avi`` (preferred: the raw long videos), or their
+  frames ``rawpic/s15/15_0401girlcrashing/img1.jpg`` ...; a recording is found by its
+  ``<subject code>_<stimulus code>`` prefix. 30 fps.
+
+Every recording found is a video of the set (one without annotations still counts its false
+positives). Offset 0 means "offset not coded": the apex is used as the offset, as the MEGC baselines
+do (counted in notes); a row without an onset is dropped and counted.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import cv2
+
+from mpt_live.errors import InputError
+
+from . import (ClipFrames, SheetRow, as_int, cell_text, count, find_dirs, find_files, is_blank, natural_key,
+               newest_name, pick, prefer_raw)
+from .longvideo import LongVideo, LongVideoIndex, finish, interval_from_row, normalise_type
+
+FPS = 30.0
+VIDEO_EXT = (".avi", ".mp4", ".mov", ".mkv")
+
+
+def _sheets(path: Path) -> list[tuple[str, list[list[Any]]]]:
+    import pandas as pd
+
+    try:
+        book = pd.read_excel(path, sheet_name=None, header=None, dtype=object)
+    except Exception as e:  # pandas raises many types for unreadable files
+        raise InputError(f"{path}: cannot read the coding sheet ({e})") from None
+    if len(book) < 3:
+        raise InputError(f"{path.name}: expected 3 sheets (coding, naming rule1, naming rule2), found {len(book)}")
+    return [(name, df.values.tolist()) for name, df in book.items()]
+
+
+def _rows(sheet: str, rows: list[list[Any]], width: int) -> list[SheetRow]:
+    """Data rows (spreadsheet numbering), blank ones and a header row (no number in column A) skipped."""
+    out = []
+    for r, cells in enumerate(rows):
+        cells = list(cells) + [None] * (width - len(cells))
+        if all(is_blank(c) for c in cells):
+            continue
+        if r == 0 and as_int(cells[0]) is None and as_int(cells[1]) is None:
+            continue
+        out.append(SheetRow(sheet, r + 1, len(out), dict(enumerate(cells))))
+    return out
+
+
+def _subject_code(row: SheetRow, value: Any) -> str:
+    m = re.fullmatch(r"s?(\d+)", cell_text(value), re.I)
+    if not m:
+        raise row.error("", f"subject code {cell_text(value)!r} is not a number like 15 or s15")
+    return str(int(m.group(1)))
+
+
+def _recordings(root: Path) -> dict[str, tuple[str, Path]]:
+    """``<subject code>_<stimulus code>`` -> (name, video file or frame folder); videos preferred."""
+    found: dict[str, tuple[str, Path]] = {}
+    base = root if root.is_dir() else root.parent
+    for kind in ("video", "frames"):
+        if kind == "video":
+            dirs = find_dirs(base, lambda d: any(p.suffix.lower() in VIDEO_EXT for p in d.glob("*_*.*")))
+        else:
+            dirs = find_dirs(base, lambda d: any(c.is_dir() and re.match(r"\d+_\d{4}", c.name) for c in d.iterdir()))
+        for d in sorted(dirs, key=prefer_raw(base)):
+            for p in sorted(d.iterdir(), key=lambda q: natural_key(q.name)):
+                m = re.match(r"(\d+)_(\d{4})", p.name)
+                ok = p.is_file() and p.suffix.lower() in VIDEO_EXT if kind == "video" else p.is_dir()
+                if m and ok:
+                    found.setdefault(f"{int(m.group(1))}_{m.group(2)}", (Path(p.name).stem, p))
+    return found
+
+
+def _frame_count(path: Path) -> int:
+    cap = cv2.VideoCapture(str(path))
+    try:
+        n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+    finally:
+        cap.release()
+    if n <= 0:
+        raise InputError(f"{path}: not a readable video (no frames)")
+    return n
+
+
+def load(root: Path) -> LongVideoIndex:
+    sheet = pick(find_files(root, ("*code_final*.xlsx", "*code_final*.xls")), "CAS(ME)^2code_final*.xlsx sheet",
+                 root, prefer=newest_name)
+    (coding_name, coding), (rule1_name, rule1), (rule2_name, rule2) = _sheets(sheet)[:3]
+    subjects = {}
+    for row in _rows(rule1_name, rule1, 3):
+        n = as_int(row[2])
+        if n is not None:
+            subjects[n] = _subject_code(row, row[1])
+    stimuli = {}
+    for row in _rows(rule2_name, rule2, 2):
+        code = as_int(row[0])
+        if code is not None and cell_text(row[1]):
+            stimuli[cell_text(row[1]).lower()] = f"{code:04d}"
+    recordings = _recordings(root)
+    if not recordings:
+        raise InputError(f"{root}: no CAS(ME)^2 recordings found (rawvideo/s15/15_0101*.avi or rawpic/s15/15_0101*/)")
+    videos: dict[str, LongVideo] = {}
+    lengths: dict[str, int] = {}
+    numbers: dict[str, dict[int, int]] = {}  # frame folders: image number -> position
+    for key, (name, path) in recordings.items():
+        subject = f"s{key.split('_')[0]}"
+        if path.is_dir():
+            clip = ClipFrames.read(path, str(path))
+            videos[key] = LongVideo(name, subject, FPS, [], frames=clip.frames,
+                                    aliases=(f"{subject}/{name}",))
+            numbers[key] = clip.index_of
+        else:
+            videos[key] = LongVideo(name, subject, FPS, [], video=path, aliases=(f"{subject}/{name}", path.name))
+    dropped: dict[str, int] = {}
+    notes: dict[str, int] = {}
+    labels: set[str] = set()
+    for row in _rows(coding_name, coding, 9):
+        participant = as_int(row[0])
+        expr = cell_text(row[1])
+        if participant not in subjects:
+            raise row.error(expr, f"participant {cell_text(row[0])!r} is not in sheet {rule1_name!r}")
+        stim = expr.rsplit("_", 1)[0].lower()
+        if stim not in stimuli:
+            raise row.error(expr, f"expression {expr!r}: stimulus {stim!r} is not in sheet {rule2_name!r}")
+        key = f"{subjects[participant]}_{stimuli[stim]}"
+        ident = f"s{subjects[participant]}/{expr}"
+        if key not in videos:
+            raise row.error(ident, f"no recording {key}* found (rawvideo/s{subjects[participant]}/ or rawpic/)")
+        kind = normalise_type(cell_text(row[7]))
+        if kind is None:
+            raise row.error(ident, f"type {cell_text(row[7])!r} is not micro-expression or macro-expression")
+        v = videos[key]
+        onset, apex, offset = (as_int(row[i]) for i in (2, 3, 4))
+        if onset == 0:
+            onset = None
+        if offset == 0 and apex:
+            count(notes, "offset 0 (not coded): apex used as offset")
+            offset = apex
+        index_of = numbers.get(key)
+        if index_of is not None:  # frame folders: image numbers -> positions
+            for what, n in (("onset", onset), ("offset", offset)):
+                if n is not None and n not in index_of:
+                    raise row.error(ident, f"{what} frame {n} not found in {v.source}")
+            onset, offset = (index_of[n] if n is not None else None for n in (onset, offset))
+            apex = index_of.get(apex) if apex is not None else None
+            n_frames = len(v.frames or [])
+        else:  # video files: image number k is frame k - 1
+            onset, apex, offset = (n - 1 if n is not None else None for n in (onset, apex, offset))
+            n_frames = lengths.setdefault(key, _frame_count(v.video))
+        label = cell_text(row[6]).lower()
+        labels.add(label)
+        iv = interval_from_row(row, ident, onset, apex, offset, kind, label, cell_text(row[5]), n_frames,
+                               dropped, notes)
+        if iv is not None:
+            v.intervals.append(iv)
+    return finish({v.name: v for v in videos.values()}, sorted(lb for lb in labels if lb), dropped, notes,
+                  "casme2lv", sheet)

@@ -1,0 +1,117 @@
+"""CAS(ME)^3 part A (Li et al., IEEE TPAMI 2022) whole recordings for spotting.
+
+Assumed layout:
+
+* the part-A label sheet(s) anywhere under the root, xlsx or csv (``.xls`` needs the ``xlrd``
+  package, which the project does not install: save it as xlsx). Either one sheet with a type
+  column (``CAS(ME)3_part_A_v*.xlsx``: Subject, Filename, Onset, Apex, Offset, AU, a type column
+  ``Micro-expression`` / ``Macro-expression``, Objective class, emotion), or the two v2 sheets
+  whose names say the type: ``*part_A_ME_label*`` (micro) and ``*part_A_MaE_label*`` (macro).
+* frames ``part_A/spNO.1/a/color/0.jpg`` ...: subject folder ``spNO.<n>``, one folder per
+  recording (Filename, the letter), colour frames in ``color/``, a frame's number is its file
+  name. 30 fps. The video name is ``spNO.1_a``.
+
+Every recording folder found is a video of the set. Onset 0 or blank means "not coded" (those rows
+are dropped and counted, as the MEGC baselines skip them); a missing apex takes the middle.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from mpt_live.errors import InputError
+
+from . import (ClipFrames, as_int, cell_text, child_dirs, count, find_dirs, find_files, newest_name, prefer_raw,
+               read_sheet)
+from .longvideo import LongVideo, LongVideoIndex, finish, interval_from_row, normalise_type
+
+FPS = 30.0
+COLUMNS = {
+    "subject": ("Subject", "sub"),
+    "filename": ("Filename",),
+    "onset": ("Onset", "OnsetFrame", "Onset Frame"),
+    "apex": ("Apex", "ApexFrame", "Apex Frame"),
+    "offset": ("Offset", "OffsetFrame", "Offset Frame"),
+}
+OPTIONAL = {"type": ("Type", "Expression type", "Expression Type", "Category"),
+            "aus": ("AU", "AUs", "Action Units"), "emotion": ("emotion", "Estimated Emotion")}
+
+
+def _sheet_type(path: Path) -> str | None:
+    """The type a v2 sheet's name gives (``_MaE_`` macro, ``_ME_`` micro), None for a combined sheet."""
+    name = path.name.lower()
+    if re.search(r"(^|[_ ])mae([_ ]|$)", name):
+        return "macro"
+    if re.search(r"(^|[_ ])me([_ ]|$)", name):
+        return "micro"
+    return None
+
+
+def _recordings(root: Path) -> tuple[Path, dict[str, tuple[Path, Path]]]:
+    base = root if root.is_dir() else root.parent
+    roots = find_dirs(base, lambda d: child_dirs(d, r"spNO\.\d+"))
+    if not roots:
+        raise InputError(f"{root}: no CAS(ME)^3 frame folders found (part_A/spNO.1/a/color/...)")
+    frame_root = sorted(roots, key=prefer_raw(base))[0]
+    out = {}
+    for sub in sorted(p for p in frame_root.iterdir() if p.is_dir() and re.fullmatch(r"spNO\.\d+", p.name, re.I)):
+        for rec in sorted(p for p in sub.iterdir() if p.is_dir()):
+            folder = rec / "color" if (rec / "color").is_dir() else rec
+            out[f"{sub.name}_{rec.name}".lower()] = (sub, folder)
+    return frame_root, out
+
+
+def load(root: Path) -> LongVideoIndex:
+    pats = tuple(f"*{k}*.{ext}" for k in ("part_A", "part_a", "partA") for ext in ("xlsx", "xls", "csv"))
+    sheets = sorted(find_files(root, pats), key=newest_name)
+    if not sheets:
+        raise InputError(f"{root}: no CAS(ME)^3 part A label sheet found (*part_A*.xlsx)")
+    typed = [s for s in sheets if _sheet_type(s)]
+    sheets = typed if typed else sheets[:1]  # the v2 pair, else the newest combined sheet
+    frame_root, recordings = _recordings(root)
+    videos: dict[str, LongVideo] = {}
+    numbers: dict[str, dict[int, int]] = {}
+    for key, (sub, folder) in recordings.items():
+        clip = ClipFrames.read(folder, str(folder))
+        letter = folder.parent.name if folder.name == "color" else folder.name
+        name = f"{sub.name}_{letter}"
+        videos[key] = LongVideo(name, sub.name, FPS, [], frames=clip.frames,
+                                aliases=(f"{sub.name}/{letter}/color", f"{sub.name}/{letter}"))
+        numbers[key] = clip.index_of
+    dropped: dict[str, int] = {}
+    notes: dict[str, int] = {}
+    labels: set[str] = set()
+    for sheet in sheets:
+        sheet_kind = _sheet_type(sheet)
+        for row in read_sheet(sheet, COLUMNS, OPTIONAL):
+            text = cell_text(row["subject"])
+            m = re.fullmatch(r"(?:spNO\.?)?(\d+)", text, re.I)
+            if not m:
+                raise row.error(cell_text(row["filename"]), f"subject {text!r} is not spNO.<n> or a number")
+            key = f"spno.{int(m.group(1))}_{cell_text(row['filename']).lower()}"
+            ident = f"spNO.{int(m.group(1))}/{cell_text(row['filename'])}"
+            if key not in videos:
+                raise row.error(ident, f"recording folder not found under {frame_root}")
+            kind = sheet_kind or normalise_type(cell_text(row["type"]))
+            if kind is None:
+                raise row.error(ident, f"type {cell_text(row['type'])!r} is not Micro- or Macro-expression "
+                                       "(and the sheet's name does not say)")
+            onset, apex, offset = (as_int(row[k]) for k in ("onset", "apex", "offset"))
+            if not onset:
+                count(dropped, "onset 0 or blank (not coded)")
+                continue
+            index_of = numbers[key]
+            for what, n in (("onset", onset), ("offset", offset)):
+                if n is not None and n not in index_of:
+                    raise row.error(ident, f"{what} frame {n} not found in {videos[key].source}")
+            label = cell_text(row["emotion"]).lower()
+            labels.add(label)
+            v = videos[key]
+            iv = interval_from_row(row, ident, *(index_of.get(n) if n is not None else None
+                                                 for n in (onset, apex, offset)), kind, label,
+                                   cell_text(row["aus"]), len(v.frames or []), dropped, notes)
+            if iv is not None:
+                v.intervals.append(iv)
+    return finish({v.name: v for v in videos.values()}, sorted(lb for lb in labels if lb), dropped, notes,
+                  "casme3", sheets[0])

@@ -1,0 +1,194 @@
+"""Long videos with spotting annotations: the truth that ``mpt-eval spot`` scores against.
+
+A spotting set is a list of :class:`LongVideo`: one recording (a video file or a folder of frame
+images), its frame rate and its annotated intervals (:class:`Interval`, onset/apex/offset as
+**0-based frame indices into the recording, inclusive**, type ``micro`` or ``macro``, the emotion
+label when the set has one). Readers:
+
+* ``annotations.csv`` of ``mpt-synth --long`` (:func:`read_annotations_csv`): columns ``video``
+  (file name under ``ROOT/videos``), ``onset``, ``apex``, ``offset``, ``fps``, ``type``, ``label``,
+  ``action_units``; frame numbers are already 0-based indices.
+* the real spotting datasets in their distribution layouts (:func:`load_long_dataset`):
+  ``casme2lv`` (CAS(ME)^2, :mod:`.casme2lv`), ``sammlv`` (SAMM long videos, :mod:`.sammlv`),
+  ``casme3`` (CAS(ME)^3 part A long recordings, :mod:`.casme3lv`).
+
+As with the clip readers, nothing is dropped silently (``dropped``: reason -> count) and bad input
+raises :class:`InputError` naming the sheet and its spreadsheet row.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mpt_live.errors import InputError
+
+from . import SheetRow, as_int, cell_text, count, natural_key, read_sheet
+
+log = logging.getLogger("mpt.datasets")
+
+LONG_DATASETS = ("casme2lv", "sammlv", "casme3")
+TYPES = ("micro", "macro")
+MICRO_MAX_S = 0.5  # MEGC: a micro-expression lasts at most 0.5 s
+
+
+@dataclass(frozen=True)
+class Interval:
+    """One annotated facial movement of a long video (0-based frame indices, inclusive)."""
+
+    onset: int
+    apex: int
+    offset: int
+    type: str                 # "micro" | "macro"
+    label: str = ""           # emotion class; "" when the set has none
+    action_units: str = ""
+
+    @property
+    def frames(self) -> int:
+        return self.offset - self.onset + 1
+
+
+@dataclass
+class LongVideo:
+    """One recording and its annotated intervals."""
+
+    name: str                                 # unique within the set: the key runs are matched by
+    subject: str
+    fps: float
+    intervals: list[Interval]
+    video: Path | None = None                 # a video file ...
+    frames: list[Path] | None = None          # ... or its frame images in time order
+    aliases: tuple[str, ...] = ()             # other spellings a run may use (relative paths)
+
+    @property
+    def source(self) -> Path | None:
+        return self.video if self.video is not None else (self.frames[0].parent if self.frames else None)
+
+
+@dataclass
+class LongVideoIndex:
+    """The videos of a spotting set, its class order and the counts of dropped rows."""
+
+    videos: list[LongVideo]
+    classes: list[str]
+    dropped: dict[str, int] = field(default_factory=dict)
+    notes: dict[str, int] = field(default_factory=dict)
+    name: str = ""
+
+    def counts(self) -> dict[str, int]:
+        out = {t: 0 for t in TYPES}
+        for v in self.videos:
+            for iv in v.intervals:
+                out[iv.type] += 1
+        return out
+
+
+def normalise_type(text: str) -> str | None:
+    """Sheet spellings -> "micro" / "macro" ('micro-expression', 'Micro - 1/2', 'Macro'); None if neither."""
+    t = text.strip().lower()
+    if t.startswith("micro"):
+        return "micro"
+    if t.startswith("macro"):
+        return "macro"
+    return None
+
+
+def interval_from_row(row: SheetRow, ident: str, onset: int | None, apex: int | None, offset: int | None,
+                      kind: str, label: str, aus: str, n_frames: int | None, dropped: dict[str, int],
+                      notes: dict[str, int]) -> Interval | None:
+    """Validated 0-based interval; a row without a usable onset/offset is dropped (counted), one
+    with an offset before its onset or outside the recording raises naming the row."""
+    if onset is None or offset is None:
+        count(dropped, "onset or offset missing")
+        return None
+    if offset < onset:
+        raise row.error(ident, f"onset {onset} > offset {offset}")
+    if n_frames is not None and (onset < 0 or offset >= n_frames):
+        raise row.error(ident, f"interval {onset}..{offset} (0-based) is outside the recording "
+                               f"(frames 0..{n_frames - 1})")
+    if apex is None or not onset <= apex <= offset:
+        count(notes, "apex missing or outside onset..offset: middle used")
+        apex = (onset + offset) // 2
+    return Interval(onset, apex, offset, kind, label, aus)
+
+
+def finish(videos: dict[str, LongVideo], classes: list[str], dropped: dict[str, int],
+           notes: dict[str, int], name: str, sheet: Path) -> LongVideoIndex:
+    """Sorted index; InputError when no interval is usable; summary logged."""
+    out = sorted(videos.values(), key=lambda v: natural_key(v.name))
+    for v in out:
+        v.intervals.sort(key=lambda iv: (iv.onset, iv.offset))
+    index = LongVideoIndex(out, classes, dropped, notes, name)
+    if not any(v.intervals for v in out):
+        raise InputError(f"{sheet}: no usable intervals")
+    c = index.counts()
+    log.info("%s: %d videos, %d micro, %d macro intervals", name, len(out), c["micro"], c["macro"])
+    for reason, n in sorted(dropped.items()):
+        log.info("%s: dropped %d row(s): %s", name, n, reason)
+    return index
+
+
+# ---------------------------------------------------------------- annotations.csv (mpt-synth --long)
+CSV_COLUMNS = {k: (k,) for k in ("video", "onset", "apex", "offset", "fps", "type")}
+CSV_OPTIONAL = {"label": ("label",), "action_units": ("action_units", "action units")}
+
+
+def read_annotations_csv(path: str | Path) -> LongVideoIndex:
+    """The ``annotations.csv`` of a long benchmark (``mpt-synth --long``); videos under ``videos/``."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "annotations.csv"
+    if not path.is_file():
+        raise InputError(f"{path}: no such annotations file")
+    root = path.parent
+    videos: dict[str, LongVideo] = {}
+    dropped: dict[str, int] = {}
+    notes: dict[str, int] = {}
+    labels: set[str] = set()
+    for row in read_sheet(path, CSV_COLUMNS, CSV_OPTIONAL):
+        name = cell_text(row["video"])
+        if not name:
+            raise row.error("", "video is empty")
+        kind = normalise_type(cell_text(row["type"]))
+        if kind is None:
+            raise row.error(name, f"type {cell_text(row['type'])!r} is not micro or macro")
+        try:
+            fps = float(cell_text(row["fps"]))
+        except ValueError:
+            fps = 0.0
+        if not fps > 0:
+            raise row.error(name, f"fps {cell_text(row['fps'])!r} is not a positive number")
+        stem = Path(name).stem
+        v = videos.get(stem)
+        if v is None:
+            v = videos[stem] = LongVideo(stem, stem, fps, [], video=root / "videos" / name, aliases=(name,))
+        elif abs(v.fps - fps) > 1e-6:
+            raise row.error(name, f"fps {fps:g} differs from the video's earlier rows ({v.fps:g})")
+        label = cell_text(row["label"])
+        labels.add(label)
+        iv = interval_from_row(row, name, as_int(row["onset"]), as_int(row["apex"]), as_int(row["offset"]),
+                               kind, label, cell_text(row["action_units"]), None, dropped, notes)
+        if iv is not None:
+            v.intervals.append(iv)
+    return finish(videos, sorted((lb for lb in labels if lb), key=natural_key), dropped, notes,
+                  "annotations", path)
+
+
+def load_long_dataset(name: str, root: str | Path, **options: Any) -> LongVideoIndex:
+    """Load spotting set ``name`` (one of :data:`LONG_DATASETS`) from its distribution folder."""
+    root = Path(root).expanduser()
+    if not root.exists():
+        raise InputError(f"{root}: dataset path does not exist")
+    if name == "casme2lv":
+        from . import casme2lv as mod
+    elif name == "sammlv":
+        from . import sammlv as mod
+    elif name == "casme3":
+        from . import casme3lv as mod
+    else:
+        raise InputError(f"unknown spotting dataset {name!r}; choose one of {', '.join(LONG_DATASETS)}")
+    index = mod.load(root, **options)
+    index.name = name
+    return index

@@ -1,0 +1,106 @@
+"""SAMM Long Videos (Yap et al., FG 2020) for spotting, from its distribution.
+
+Assumed layout:
+
+* ``SAMM_LongVideos_V*_Release.xlsx`` (any ``*LongVideos*.xlsx``/``.csv``) anywhere under the root:
+  release notes on top, the table header found by content; columns Subject, Filename (the
+  expression id ``006_1_2`` = subject ``006``, recording ``006_1``, expression 2), Onset, Apex,
+  Offset (frame numbers as in the image names), Type (``Micro - 1/2`` -> micro, ``Macro`` ->
+  macro), Action Units; Duration, Inducement Code and Notes are ignored. An ``Emotion`` /
+  ``Estimated Emotion`` column, when present, gives the label; otherwise labels are taken from a
+  ``SAMM_Micro_FACS_Codes*.xlsx`` sheet under the root (joined on Filename, as the MEGC STR
+  baselines do), else left empty.
+* frames ``SAMM_longvideos/006_1/006_1_0001.jpg`` ...: the frame root is the folder holding the
+  ``NNN_N`` recording folders; a frame's number is the last number in its name. 200 fps.
+
+Every recording folder found is a video of the set. Apex -1 means unknown (middle used, counted);
+onset 0 marks an expression already under way when the recording starts: dropped and counted, as
+the MEGC baselines drop it; offset 0 takes the apex (counted).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from mpt_live.errors import InputError
+
+from . import (ClipFrames, as_int, cell_text, count, child_dirs, find_dirs, find_files, newest_name, pick,
+               prefer_raw, read_sheet)
+from .longvideo import LongVideo, LongVideoIndex, finish, interval_from_row, normalise_type
+
+FPS = 200.0
+COLUMNS = {
+    "subject": ("Subject",),
+    "filename": ("Filename",),
+    "onset": ("Onset", "Onset Frame", "OnsetFrame"),
+    "apex": ("Apex", "Apex Frame", "ApexFrame"),
+    "offset": ("Offset", "Offset Frame", "OffsetFrame"),
+    "type": ("Type",),
+}
+OPTIONAL = {"aus": ("Action Units", "AU", "AUs"), "emotion": ("Estimated Emotion", "Emotion")}
+
+
+def _micro_labels(root: Path) -> dict[str, str]:
+    """Filename -> estimated emotion from a SAMM micro-expression FACS sheet, if one is there."""
+    sheets = find_files(root, ("*Micro_FACS_Codes*.xlsx", "*Micro_FACS_Codes*.csv"))
+    if not sheets:
+        return {}
+    cols = {"filename": ("Filename",), "emotion": ("Estimated Emotion", "Emotion")}
+    return {cell_text(r["filename"]): cell_text(r["emotion"]).lower()
+            for r in read_sheet(sorted(sheets, key=newest_name)[0], cols)}
+
+
+def load(root: Path) -> LongVideoIndex:
+    sheet = pick(find_files(root, ("*LongVideos*.xlsx", "*LongVideos*.xls", "*LongVideos*.csv")),
+                 "SAMM_LongVideos_V*_Release.xlsx sheet", root, prefer=newest_name)
+    base = root if root.is_dir() else root.parent
+    frame_root = pick(find_dirs(base, lambda d: child_dirs(d, r"\d{3}_\d+")),
+                      "SAMM long-video frame folders (SAMM_longvideos/006_1/...)", root, prefer=prefer_raw(base))
+    videos: dict[str, LongVideo] = {}
+    numbers: dict[str, dict[int, int]] = {}
+    for d in sorted(p for p in frame_root.iterdir() if p.is_dir() and re.fullmatch(r"\d{3}_\d+", p.name)):
+        clip = ClipFrames.read(d, str(d))
+        videos[d.name] = LongVideo(d.name, d.name.split("_")[0], FPS, [], frames=clip.frames)
+        numbers[d.name] = clip.index_of
+    fallback = None
+    dropped: dict[str, int] = {}
+    notes: dict[str, int] = {}
+    labels: set[str] = set()
+    for row in read_sheet(sheet, COLUMNS, OPTIONAL):
+        ident = cell_text(row["filename"])
+        m = re.fullmatch(r"(\d+)_(\d+)_\d+", ident)
+        if not m:
+            raise row.error(ident, f"Filename {ident!r} is not <subject>_<recording>_<n> like 006_1_2")
+        key = f"{int(m.group(1)):03d}_{int(m.group(2))}"
+        if key not in videos:
+            raise row.error(ident, f"recording folder {key} not found in {frame_root}")
+        kind = normalise_type(cell_text(row["type"]))
+        if kind is None:
+            raise row.error(ident, f"Type {cell_text(row['type'])!r} is not Micro or Macro")
+        onset, apex, offset = (as_int(row[k]) for k in ("onset", "apex", "offset"))
+        if onset == 0:
+            count(dropped, "onset 0 (under way when the recording starts)")
+            continue
+        if offset == 0 and apex and apex > 0:
+            count(notes, "offset 0 (not coded): apex used as offset")
+            offset = apex
+        index_of = numbers[key]
+        for what, n in (("onset", onset), ("offset", offset)):
+            if n is not None and n not in index_of:
+                raise row.error(ident, f"{what} frame {n} not found in {frame_root / key}")
+        label = cell_text(row["emotion"]).lower()
+        if not label and kind == "micro":
+            if fallback is None:
+                fallback = _micro_labels(root)
+            label = fallback.get(ident, "")
+        labels.add(label)
+        v = videos[key]
+        iv = interval_from_row(row, ident, *(index_of.get(n) if n is not None else None
+                                             for n in (onset, apex, offset)), kind, label,
+                               cell_text(row["aus"]), len(v.frames or []), dropped, notes)
+        if iv is not None:
+            v.intervals.append(iv)
+    if not videos:
+        raise InputError(f"{frame_root}: no recording folders")
+    return finish(videos, sorted(lb for lb in labels if lb), dropped, notes, "sammlv", sheet)

@@ -1,0 +1,104 @@
+"""``mpt-eval``: score runs the MEGC way (torch-free).
+
+    mpt-eval spot --truth ROOT/annotations.csv --runs RUN [--type micro|macro|all] [--out RUN/spotting.json]
+    mpt-eval spot --dataset casme2lv --data /data/CASME_sq --runs RUN
+
+Reads ``events.csv`` of RUN and of every video folder in it, matches the spotted intervals to the
+annotated ones (IoU >= 0.5, see :mod:`train.spot_metrics`), prints a table (micro, macro, all) and
+writes the JSON. Expected failures print one line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mpt_live.errors import InputError
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False,
+                  help="Score mpt-live runs against annotated long videos (MEGC spot-then-recognize).")
+
+
+class Kind(str, Enum):
+    micro = "micro"
+    macro = "macro"
+    all = "all"
+
+
+class SpotDataset(str, Enum):
+    casme2lv = "casme2lv"
+    sammlv = "sammlv"
+    casme3 = "casme3"
+
+
+def _fmt(v: Any) -> str:
+    return "–" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+def table(result: dict[str, Any]) -> Table:
+    """The by-type table of a :func:`train.spot_metrics.score` result."""
+    t = Table(title=f"MEGC spotting (IoU >= {result['iou_threshold']:g})")
+    cols = ("truth", "spotted", "TP", "FP", "FN", "precision", "recall", "F1", "analysis F1", "UF1", "UAR", "STRS")
+    keys = ("n_truth", "n_spotted", "tp", "fp", "fn", "precision", "recall", "f1", "analysis_f1", "uf1", "uar", "strs")
+    t.add_column("type")
+    for c in cols:
+        t.add_column(c, justify="right")
+    for kind, r in result["by_type"].items():
+        t.add_row(kind, *(_fmt(r[k]) for k in keys), style="bold" if kind == result["type"] else None)
+    return t
+
+
+@app.callback()
+def _main() -> None:
+    """Score runs the MEGC way."""
+
+
+@app.command()
+def spot(
+    runs: list[Path] = typer.Option(..., "--runs", help="Run folder(s): events.csv in it or in its video folders."),
+    truth: Optional[Path] = typer.Option(None, "--truth", help="annotations.csv of an mpt-synth --long benchmark."),
+    dataset: Optional[SpotDataset] = typer.Option(None, "--dataset", help="A real spotting set, read with --data."),
+    data: Optional[Path] = typer.Option(None, "--data", help="The dataset's folder in its distribution layout."),
+    kind: Kind = typer.Option(Kind.all, "--type", help="Headline figures: micro, macro or all (pooled)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="JSON output (default: RUN/spotting.json of the first run)."),
+) -> None:
+    """Spotting precision/recall/F1 and recognition on the true positives (analysis F1, UF1, UAR, STRS)."""
+    from mpt_live.writers import write_json
+
+    from .datasets.longvideo import load_long_dataset, read_annotations_csv
+    from .spot_metrics import read_runs, score
+
+    console = Console() if sys.stdout.isatty() else Console(width=160)  # a full table in logs too
+    try:
+        if (truth is None) == (dataset is None):
+            raise InputError("give either --truth annotations.csv or --dataset NAME --data ROOT")
+        if dataset is not None and data is None:
+            raise InputError(f"--dataset {dataset.value} needs --data ROOT (the dataset's folder)")
+        index = read_annotations_csv(truth) if truth is not None else load_long_dataset(dataset.value, data)
+        spotted = read_runs(runs, index)
+        result = score(index, spotted, kind.value)
+        result["truth"] = str(truth if truth is not None else data)
+        result["runs"] = [str(r) for r in runs]
+        result["dropped"] = index.dropped
+        target = out or ((runs[0] if runs[0].is_dir() else runs[0].parent) / "spotting.json")
+        write_json(target, result)
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise typer.Exit(2)
+    console.print(table(result))
+    console.print(f"{len(index.videos)} videos; wrote {target}", highlight=False)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

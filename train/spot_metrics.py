@@ -1,0 +1,251 @@
+"""MEGC spot-then-recognize scoring of spotted intervals against annotated long videos (torch-free).
+
+Spotting (MEGC 2019-2024): per video and per expression type, a spotted interval is a true
+positive when its IoU with a not-yet-matched ground-truth interval of that type is >= 0.5; frames
+are inclusive (``IoU = |A n B| / |A u B|`` counted in frames); each ground truth is matched at most
+once and each spotted interval counts once. Spotted intervals are taken in descending ``score``
+(then by onset), each matched to the unmatched ground truth with the highest IoU. TP, FP = spotted
+- TP and FN = truth - TP are pooled over all videos, then precision, recall and
+``F1 = 2 TP / (2 TP + FP + FN)``. ``all`` pools the micro and macro counts.
+
+Recognition (MEGC 2023 STR) is scored on the true positives only, pairs (true label, spotted
+class), over the classes present in their true labels: per class precision, recall and F1;
+``analysis_f1`` = harmonic mean of the macro (class-averaged) precision and macro recall; ``uf1`` =
+mean per-class F1; ``uar`` = mean per-class recall. ``strs`` = spotting F1 x analysis F1. They are
+``None`` when the run has no classes (motion-only) or the truth no labels.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, Iterable, Sequence
+
+from mpt_live.errors import InputError
+from mpt_live.spotting import EVENT_COLUMNS
+
+from .datasets.longvideo import TYPES, Interval, LongVideo, LongVideoIndex, normalise_type
+
+IOU_THRESHOLD = 0.5
+REQUIRED = ("video", "onset_frame", "offset_frame", "type")
+
+
+@dataclass(frozen=True)
+class Spotted:
+    """One spotted interval of a run (0-based frame indices, inclusive)."""
+
+    video: str
+    onset: int
+    offset: int
+    type: str
+    cls: str = ""
+    score: float = 0.0
+    apex: int | None = None
+    face: str = ""
+
+
+def iou(a: tuple[int, int], b: tuple[int, int]) -> float:
+    """IoU of two inclusive frame intervals (onset, offset)."""
+    inter = min(a[1], b[1]) - max(a[0], b[0]) + 1
+    if inter <= 0:
+        return 0.0
+    return inter / ((a[1] - a[0] + 1) + (b[1] - b[0] + 1) - inter)
+
+
+def match(truth: Sequence[Interval], spotted: Sequence[Spotted],
+          threshold: float = IOU_THRESHOLD) -> list[tuple[int, int | None, float]]:
+    """(spotted index, matched truth index or None, IoU) for every spotted interval, MEGC rule."""
+    order = sorted(range(len(spotted)), key=lambda i: (-spotted[i].score, spotted[i].onset, spotted[i].offset))
+    used: set[int] = set()
+    out = []
+    for i in order:
+        s = spotted[i]
+        best, best_iou = None, 0.0
+        for j, t in enumerate(truth):
+            if j in used:
+                continue
+            v = iou((s.onset, s.offset), (t.onset, t.offset))
+            if v > best_iou:
+                best, best_iou = j, v
+        if best is not None and best_iou >= threshold:
+            used.add(best)
+            out.append((i, best, best_iou))
+        else:
+            out.append((i, None, best_iou))
+    return sorted(out)
+
+
+def spotting_counts(tp: int, n_spotted: int, n_truth: int) -> dict[str, Any]:
+    """tp/fp/fn, precision, recall and F1 from pooled counts (0 where undefined)."""
+    fp, fn = n_spotted - tp, n_truth - tp
+    return {"tp": tp, "fp": fp, "fn": fn, "n_spotted": n_spotted, "n_truth": n_truth,
+            "precision": tp / n_spotted if n_spotted else 0.0,
+            "recall": tp / n_truth if n_truth else 0.0,
+            "f1": 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0}
+
+
+def recognition(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """Analysis F1, UF1, UAR of (true label, spotted class) pairs; None values when undefined."""
+    pairs = list(pairs)
+    none = {"analysis_f1": None, "uf1": None, "uar": None, "macro_precision": None, "macro_recall": None,
+            "per_class": {}}
+    if not pairs or any(not t for t, _ in pairs) or all(not p for _, p in pairs):
+        return none
+    classes = sorted({t for t, _ in pairs})
+    per = {}
+    for c in classes:
+        tp = sum(1 for t, p in pairs if t == c and p == c)
+        n_pred = sum(1 for _, p in pairs if p == c)
+        n_true = sum(1 for t, _ in pairs if t == c)
+        per[c] = {"tp": tp, "n_true": n_true, "n_predicted": n_pred,
+                  "precision": tp / n_pred if n_pred else 0.0, "recall": tp / n_true,
+                  "f1": 2 * tp / (n_pred + n_true)}
+    p = sum(v["precision"] for v in per.values()) / len(per)
+    r = sum(v["recall"] for v in per.values()) / len(per)
+    return {"analysis_f1": 2 * p * r / (p + r) if p + r else 0.0,
+            "uf1": sum(v["f1"] for v in per.values()) / len(per), "uar": r,
+            "macro_precision": p, "macro_recall": r, "per_class": per}
+
+
+def score(truth: LongVideoIndex, spotted: dict[str, list[Spotted]], kind: str = "all",
+          threshold: float = IOU_THRESHOLD) -> dict[str, Any]:
+    """Score a run: ``spotted`` maps each truth video name to its spotted intervals.
+
+    Returns the headline figures of ``kind`` (micro, macro or all) at the top level, and
+    ``by_type`` (micro, macro, all) and ``videos`` (per-video counts) beside them.
+    """
+    if kind not in (*TYPES, "all"):
+        raise InputError(f"--type {kind}: expected micro, macro or all")
+    counts = {t: [0, 0, 0] for t in TYPES}  # tp, spotted, truth
+    pairs: dict[str, list[tuple[str, str]]] = {t: [] for t in TYPES}
+    videos: dict[str, dict[str, Any]] = {}
+    for v in truth.videos:
+        found = spotted.get(v.name, [])
+        per_video = {}
+        for t in TYPES:
+            gt = [iv for iv in v.intervals if iv.type == t]
+            sp = [s for s in found if s.type == t]
+            m = match(gt, sp, threshold)
+            tp = [(i, j) for i, j, _ in m if j is not None]
+            counts[t][0] += len(tp)
+            counts[t][1] += len(sp)
+            counts[t][2] += len(gt)
+            pairs[t] += [(gt[j].label, sp[i].cls) for i, j in tp]
+            per_video[t] = {"tp": len(tp), "fp": len(sp) - len(tp), "fn": len(gt) - len(tp)}
+        videos[v.name] = per_video
+    by_type: dict[str, dict[str, Any]] = {}
+    for t in (*TYPES, "all"):
+        ts = TYPES if t == "all" else (t,)
+        c = spotting_counts(*(sum(counts[x][k] for x in ts) for k in range(3)))
+        rec = recognition(p for x in ts for p in pairs[x])
+        c.update(rec)
+        c["strs"] = c["f1"] * rec["analysis_f1"] if rec["analysis_f1"] is not None else None
+        by_type[t] = c
+    return {"type": kind, **{k: v for k, v in by_type[kind].items() if k != "per_class"},
+            "iou_threshold": threshold, "by_type": by_type, "videos": videos}
+
+
+# ---------------------------------------------------------------- reading runs
+def _int(v: str, what: str, where: str) -> int:
+    try:
+        f = float(v)
+    except ValueError:
+        raise InputError(f"{where}: {what} {v!r} is not a frame number") from None
+    if not f.is_integer():
+        raise InputError(f"{where}: {what} {v!r} is not a whole frame number")
+    return int(f)
+
+
+def read_events(path: Path) -> list[Spotted]:
+    """The spotted intervals of one ``events.csv`` (columns: see ``mpt_live.spotting.EVENT_COLUMNS``)."""
+    try:
+        fh = open(path, newline="", encoding="utf-8")
+    except OSError as e:
+        raise InputError(f"{path}: cannot read ({e.strerror})") from None
+    with fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
+        if missing:
+            raise InputError(f"{path}: missing column(s) {', '.join(missing)} "
+                             f"(expected {', '.join(EVENT_COLUMNS)})")
+        out = []
+        for line, row in enumerate(reader, start=2):
+            where = f"{path} line {line}"
+            kind = normalise_type(row["type"] or "")
+            if kind is None:
+                raise InputError(f"{where}: type {row['type']!r} is not micro or macro")
+            on = _int(row["onset_frame"], "onset_frame", where)
+            off = _int(row["offset_frame"], "offset_frame", where)
+            if off < on:
+                raise InputError(f"{where}: offset_frame {off} < onset_frame {on}")
+            apex = row.get("apex_frame") or ""
+            sc = row.get("score") or ""
+            try:
+                score_v = float(sc) if sc else 0.0
+            except ValueError:
+                raise InputError(f"{where}: score {sc!r} is not a number") from None
+            out.append(Spotted(row["video"], on, off, kind, (row.get("class") or "").strip(), score_v,
+                               _int(apex, "apex_frame", where) if apex else None, row.get("face") or ""))
+    return out
+
+
+def _resolver(videos: Sequence[LongVideo]):
+    keys: dict[str, set[str]] = {}
+    for v in videos:
+        for k in (v.name, *v.aliases):
+            p = PurePosixPath(k.replace("\\", "/"))
+            for key in {k, p.as_posix(), p.name, p.stem}:
+                keys.setdefault(key.lower(), set()).add(v.name)
+
+    def resolve(value: str) -> str | None:
+        p = PurePosixPath(value.replace("\\", "/"))
+        parts = p.parts
+        for key in (value, p.as_posix(), p.name, p.stem,
+                    *("/".join(parts[i:]) for i in range(len(parts))), *(str(PurePosixPath(*parts[i:]).with_suffix(""))
+                                                                     for i in range(len(parts)))):
+            hit = keys.get(key.lower())
+            if hit and len(hit) == 1:
+                return next(iter(hit))
+        return None
+
+    return resolve
+
+
+def find_event_files(run: Path) -> list[Path]:
+    """``events.csv`` of RUN itself and of its video folders (up to 3 levels down)."""
+    if run.is_file():
+        return [run]
+    if not run.is_dir():
+        raise InputError(f"{run}: no such run folder")
+    files = sorted({p for depth in range(4) for p in run.glob("*/" * depth + "events.csv") if p.is_file()})
+    if not files:
+        raise InputError(f"{run}: no events.csv found (in it or its video folders)")
+    return files
+
+
+def read_runs(runs: Sequence[Path], truth: LongVideoIndex) -> dict[str, list[Spotted]]:
+    """Spotted intervals per truth video from the ``events.csv`` files under ``runs``.
+
+    A file's video is its rows' ``video`` value, or its folder's name when it has no rows. Every
+    truth video needs a file and every file must belong to a truth video: one line of error otherwise.
+    """
+    resolve = _resolver(truth.videos)
+    out: dict[str, list[Spotted]] = {}
+    for run in runs:
+        for f in find_event_files(Path(run)):
+            rows = read_events(f)
+            names = {resolve(s.video) for s in rows} if rows else {resolve(f.parent.name)}
+            if None in names:
+                bad = next((s.video for s in rows if resolve(s.video) is None), f.parent.name)
+                raise InputError(f"{f}: video {bad!r} is not in the truth ({len(truth.videos)} videos, "
+                                 f"e.g. {truth.videos[0].name})")
+            for name in names:
+                out.setdefault(name, [])
+            for s in rows:
+                out[resolve(s.video)].append(s)
+    missing = [v.name for v in truth.videos if v.name not in out]
+    if missing:
+        raise InputError(f"{', '.join(str(r) for r in runs)}: no events.csv for {len(missing)} of "
+                         f"{len(truth.videos)} truth videos (e.g. {missing[0]})")
+    return out
