@@ -317,8 +317,9 @@ def run_curve(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     import torch
 
     from train.datasets import load_dataset, natural_key
-    from train.loso import (CachedClips, TrainConfig, build_model, make_cache, precompute,
-                            seed_everything)
+    from mpt_live.clip import ClipSpec
+    from train.config import TrainConfig
+    from train.fitting import CachedClips, build_model, make_cache, precompute, seed_everything
     from train.metrics import summarize
 
     torch.set_num_threads(args.threads)
@@ -330,8 +331,8 @@ def run_curve(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     report: dict[str, Any] = {"benchmark": str(data), "curve_seed": args.curve_seed,
                               "amplitude_px": args.amplitude, "lrs": {}}
     for lr in args.curve_lrs:
-        cfg = TrainConfig(dataset="casme2", data=str(data), backbone=args.backbone,
-                          image_size=args.image_size, frames=args.frames, epochs=args.curve_epochs,
+        cfg = TrainConfig(dataset="casme2", data=str(data), backbone=args.backbone, backbone_weights="none",
+                          spec=ClipSpec(image_size=args.image_size, frames=args.frames), epochs=args.curve_epochs,
                           batch_size=args.batch_size, lr=lr, seed=args.train_seed,
                           cache=str(args.cache))
         cache = make_cache(cfg, out)

@@ -33,7 +33,7 @@ from train.metrics import summarize
 
 def load(data: Path, cache: Path, size: int, alpha: float):
     """(dynamic, motion, labels, subjects, classes) of every clip, through the clip cache."""
-    cfg = TrainConfig(dataset="casme2", data=str(data), image_size=size, alpha=alpha, cache=str(cache))
+    cfg = TrainConfig(dataset="casme2", data=str(data), spec=ClipSpec(image_size=size, alpha=alpha), cache=str(cache))
     index = load_dataset("casme2", data)
     cc = make_cache(cfg, cache)
     pairs = [cc.get(s) for s in index.samples]
@@ -70,8 +70,9 @@ def linear_probe(motion: np.ndarray, y: np.ndarray, subjects: np.ndarray, n_clas
 
 def mpt_variant(variant: str, dyn, mot, y, subjects, classes, args) -> tuple[dict, list[float]]:
     grid, centre = int(variant.rstrip("c")), variant.endswith("c")
-    cfg = TrainConfig(dataset="casme2", data="", backbone=args.backbone, image_size=dyn.shape[-1],
-                      frames=mot.shape[1], prompt_grid=grid, prompt_centre=centre)
+    cfg = TrainConfig(dataset="casme2", data="", backbone=args.backbone, backbone_weights=args.weights,
+                      spec=ClipSpec(image_size=dyn.shape[-1], frames=mot.shape[1]), prompt_grid=grid,
+                      prompt_centre=centre)
     d, m, t = torch.from_numpy(dyn), torch.from_numpy(mot), torch.from_numpy(y)
     y_true, y_pred, losses = [], [], []
     for k, subject in enumerate(sorted(set(subjects))[: args.folds]):
@@ -108,6 +109,7 @@ def main() -> int:
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--backbone", default="vit_tiny_patch16_224")
+    ap.add_argument("--weights", default="none", help="backbone weights: auto | timm | none | FILE")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     if not args.data.is_dir():

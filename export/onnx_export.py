@@ -110,10 +110,13 @@ def onnx_metadata(ckpt: dict[str, Any], precision: str = "fp32", demo: bool = Fa
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     metrics = ckpt.get("metrics")
+    train_config = ckpt.get("train_config") or {}
+    weights = (train_config.get("model") or {}).get("backbone_source") or train_config.get("backbone_init") or ""
     return {
         "mpt.classes": json.dumps(list(ckpt["classes"])),
         "mpt.clip_spec": ClipSpec.from_dict(dict(ckpt["clip_spec"])).to_json(),
         "mpt.backbone": str(ckpt["model_config"].get("backbone", "")),
+        "mpt.backbone_weights": str(weights),
         "mpt.clip_mode": str(ckpt.get("clip_mode") or ""),
         "mpt.dataset": str(ckpt.get("dataset") or ""),
         "mpt.protocol": str(ckpt.get("protocol") or ""),

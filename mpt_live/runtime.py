@@ -293,6 +293,7 @@ class MPTRuntime:
             raise InputError(f"{p}: bad mpt.metrics metadata ({e})") from None
         self.metrics: dict[str, Any] | None = metrics if isinstance(metrics, dict) else None
         self.backbone = meta.get("mpt.backbone", "")
+        self.backbone_weights = meta.get("mpt.backbone_weights", "")  # where the frozen ViT's weights came from
         self.dataset = meta.get("mpt.dataset", "")
         self.protocol = meta.get("mpt.protocol", "")
         self.demo = meta.get("mpt.demo", "0").strip().lower() in ("1", "true", "yes")
