@@ -51,7 +51,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from export.onnx_export import convert_fp16, export_onnx, quantize_int8  # noqa: E402
+from export.onnx_export import export_onnx  # noqa: E402
+from export.quantize import convert_fp16, quantize_int8  # noqa: E402
 from export.parity import compare, load_clips, synthetic_clips, torch_probs  # noqa: E402
 from mpt_live.clip import ClipSpec  # noqa: E402
 from mpt_live.errors import InputError  # noqa: E402

@@ -13,9 +13,9 @@ import onnx
 from mpt_live.clip import ClipSpec
 
 from .onnx_export import (
-    DEFAULT_OPSET, Batch, build_model, convert_fp16, default_out, export_onnx, file_size_mb,
-    load_checkpoint, onnx_metadata, quantize_int8,
+    DEFAULT_OPSET, Batch, build_model, default_out, export_onnx, file_size_mb, load_checkpoint, onnx_metadata,
 )
+from .quantize import convert_fp16, quantize_int8
 from .parity import Parity, check_onnx, load_clips, synthetic_clips, torch_probs
 
 DEFAULT_PARITY_CLIPS = 100

@@ -19,7 +19,8 @@ from typer.testing import CliRunner  # noqa: E402
 
 from export import parity as parity_mod  # noqa: E402
 from export.cli import app  # noqa: E402
-from export.onnx_export import MAX_IR_VERSION, build_model, convert_fp16, load_checkpoint, quantize_int8, read_metadata  # noqa: E402
+from export.onnx_export import MAX_IR_VERSION, build_model, load_checkpoint, read_metadata  # noqa: E402
+from export.quantize import convert_fp16, quantize_int8  # noqa: E402
 from export.parity import compare, synthetic_clips, torch_probs  # noqa: E402
 from mpt_live.clip import ClipSpec  # noqa: E402
 from mpt_live.errors import InputError  # noqa: E402
