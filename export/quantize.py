@@ -50,7 +50,7 @@ INT8_MODULE = re.compile(r"backbone\.blocks\.\d+\.(attn\.qkv|attn\.proj|mlp\.fc1
 FP32_GROUPS = (   # (name, module pattern) of the MatMul/Gemm/Conv nodes kept in fp32, for the record
     ("attention q@k, attn@v", re.compile(r"backbone\.blocks\.\d+\.attn$")),
     ("patch embedding", re.compile(r"backbone\.patch_embed")),
-    ("motion prompts", re.compile(r"prompt")),
+    ("motion prompts", re.compile(r"^prompt\b")),
     ("adapters", re.compile(r"adapters\.")),
     ("head", re.compile(r"head$")),
 )
