@@ -3,7 +3,8 @@
 For each backbone an MPT (16 frames, 224 px, K=5 prompts, r=8, 5 classes) is built with random
 weights (latency does not depend on them; prompts, adapters and head are drawn ~N(0, 0.02) as if
 trained, so that the outputs are not flat), exported with the real ``mpt-export`` code (fp32,
-dynamic batch; int8 by dynamic quantization; fp16 on GPU), and run side by side:
+dynamic batch; static int8 calibrated on 16 synthetic clips, seed 1, see ``bench/int8.py`` for trained
+checkpoints and their own calibration clips; fp16 on GPU), and run side by side:
 
 * latency per clip at B=1: p50 / p95 / min over --runs calls. The back ends of one model take
   turns in blocks of 5 calls (after one untimed call that wakes the thread pool), so that they
@@ -48,11 +49,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from export.onnx_export import convert_fp16, export_onnx, quantize_int8
+from export.onnx_export import export_onnx
+from export.quantize import convert_fp16, quantize_int8
 from export.parity import compare, load_clips, synthetic_clips, torch_probs
 from mpt_live.clip import ClipSpec
 from mpt_live.errors import InputError
-from mpt_live.runtime import CPU, MPTRuntime, usable_cores
+from mpt_live.runtime import CPU, MPTRuntime, usable_cores, vector_extensions
 from train.model import MPT, MPTConfig
 
 BACKBONES = {"tiny": "vit_tiny_patch16_224", "small": "vit_small_patch16_224", "base": "vit_base_patch16_224"}
@@ -155,7 +157,8 @@ def ort_runners(name: str, model: MPT, args: argparse.Namespace, tmp: Path, d1, 
         files["fp16"] = convert_fp16(fp32, tmp / f"{name}.fp16.onnx", meta)
     else:   # int8 (MatMulInteger) is the CPU format; on a GPU its nodes would run on the CPU
         t = time.perf_counter()
-        files["int8"] = quantize_int8(fp32, tmp / f"{name}.int8.onnx", meta)
+        files["int8"] = quantize_int8(fp32, tmp / f"{name}.int8.onnx", meta, synthetic_clips(spec, 16, seed=1),
+                                      source="16 synthetic clips (seed 1)")
         print(f"  (quantize {name} int8: {time.perf_counter() - t:.0f} s)", flush=True)
     runners = []
     for prec, path in files.items():
@@ -241,7 +244,7 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     import onnxruntime as ort
 
-    print(f"MPT inference, {platform.processor() or platform.machine()}, {usable_cores()} cores, threads {args.threads}, "
+    print(f"MPT inference, {platform.processor() or platform.machine()} ({vector_extensions()}), {usable_cores()} cores, threads {args.threads}, "
           f"torch {torch.__version__}, onnxruntime {ort.__version__}, device {args.device}; "
           f"load average {os.getloadavg()[0]:.1f}")
     spec = ClipSpec() if trained is None else ClipSpec(frames=trained.cfg.frames, image_size=trained.cfg.image_size)

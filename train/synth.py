@@ -31,10 +31,12 @@ import numpy as np
 
 from mpt_live import __version__
 from mpt_live.errors import InputError
+from mpt_live.sources import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from mpt_live.writers import write_json
 from mpt_live.synthface import CLASSES, Blink, Event, FaceAnimator, Flicker, HeadMotion, random_event, to_jsonable
 
-IMAGE_EXT = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
-VIDEO_EXT = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"}
+IMAGE_EXT = IMAGE_EXTENSIONS
+VIDEO_EXT = VIDEO_EXTENSIONS
 FRAMES_DIR = "CASME2_RAW_selected"
 SHEET = "CASME2-coding-synth.xlsx"
 COLUMNS = ["Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame", "Action Units", "Estimated Emotion"]
@@ -359,5 +361,5 @@ def generate(faces_dir: str | Path, out_root: str | Path, cfg: SynthConfig = Syn
         "subjects": [{"subject": i + 1, "folder": f"sub{i + 1:02d}", **c.describe()} for i, c in enumerate(chosen)],
         "clips": clips,
     })
-    (root / "synth.json").write_text(json.dumps(summary, indent=1) + "\n")
+    write_json(root / "synth.json", summary, indent=1)
     return summary

@@ -27,11 +27,12 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from mpt_live.errors import InputError
+from mpt_live.sources import IMAGE_EXTENSIONS
 
 log = logging.getLogger("mpt.datasets")
 
 DATASETS = ("casme2", "samm", "smic", "casme3", "csv")
-IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".bmp"})
+IMAGE_EXTS = frozenset(IMAGE_EXTENSIONS)
 
 
 @dataclass
