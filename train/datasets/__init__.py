@@ -11,6 +11,11 @@ sheet and its row as numbered in a spreadsheet program.
 Datasets: ``casme2``, ``samm``, ``smic`` (SMIC-HS), ``casme3`` (CAS(ME)^3 part A) and ``csv`` (a plain
 CSV of clip folders, see :mod:`train.datasets.csv_format`).
 
+Faces (``faces``, :data:`FACES`): ``align`` reads the uncropped frames where the layout has both (our
+aligner then crops them); ``cropped`` reads the dataset's own cropped faces (a frame folder whose path
+names ``crop``, e.g. CASME II's ``Cropped``, SMIC's ``SMIC_all_cropped``) and uses them as they are
+(``DatasetIndex.cropped``); ``auto`` is ``cropped`` where the layout has them, else ``align``.
+
 Long videos with spotting annotations (CAS(ME)^2, SAMM long videos, CAS(ME)^3 part A recordings and
 ``mpt-synth --long`` benchmarks) are read by :mod:`train.datasets.longvideo` (``load_long_dataset``).
 """
@@ -32,6 +37,7 @@ from mpt_live.sources import IMAGE_EXTENSIONS
 log = logging.getLogger("mpt.datasets")
 
 DATASETS = ("casme2", "samm", "smic", "casme3", "csv")
+FACES = ("align", "cropped", "auto")
 IMAGE_EXTS = frozenset(IMAGE_EXTENSIONS)
 
 
@@ -64,6 +70,7 @@ class DatasetIndex:
     dropped: dict[str, int] = field(default_factory=dict)
     notes: dict[str, int] = field(default_factory=dict)   # e.g. errata applied, apex estimated
     name: str = ""
+    cropped: bool = False   # frames are the dataset's cropped faces, used as they are (no re-alignment)
 
     @property
     def subjects(self) -> list[str]:
@@ -76,11 +83,14 @@ class DatasetIndex:
         return {k: c.get(k, 0) for k in self.classes}
 
 
-def load_dataset(name: str, root: str | Path, **options: Any) -> DatasetIndex:
+def load_dataset(name: str, root: str | Path, faces: str = "align", **options: Any) -> DatasetIndex:
     """Load dataset ``name`` (one of :data:`DATASETS`) from its distribution folder ``root``.
 
-    ``options`` go to the dataset's ``load`` (e.g. ``classes=4`` for casme3).
+    ``faces``: one of :data:`FACES` (module docstring). ``options`` go to the dataset's ``load``
+    (e.g. ``classes=4`` for casme3).
     """
+    if faces not in FACES:
+        raise InputError(f"faces must be one of {', '.join(FACES)}, got {faces!r}")
     root = Path(root).expanduser()
     if not root.exists():
         raise InputError(f"{root}: dataset path does not exist")
@@ -96,7 +106,7 @@ def load_dataset(name: str, root: str | Path, **options: Any) -> DatasetIndex:
         from . import csv_format as mod
     else:
         raise InputError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
-    index = mod.load(root, **options)
+    index = mod.load(root, faces=faces, **options)
     index.name = name
     _unique_ids(index)
     _log_summary(index)
@@ -405,6 +415,33 @@ def prefer_raw(root: Path):
         rel = str(p.relative_to(root)).lower() if p != root else ""
         return (0 if "raw" in rel else 2 if "crop" in rel else 1, len(p.parts), str(p))
     return key
+
+
+def is_cropped(path: Path, root: Path) -> bool:
+    """True when a frame folder is a dataset's cropped copy: its path below ``root`` (its own name
+    when it is ``root``, e.g. ``--data .../Cropped``) contains ``crop`` (CASME II ``Cropped``, SMIC
+    ``SMIC_all_cropped``). The folders above ``root`` are not looked at."""
+    path, root = Path(path), Path(root)
+    rel = path.name if path == root else (str(path.relative_to(root)) if path.is_relative_to(root) else path.name)
+    return "crop" in rel.lower()
+
+
+def pick_frames(paths: list[Path], what: str, root: Path, faces: str, prefer=None,
+                notes: dict[str, int] | None = None) -> tuple[Path, bool]:
+    """The frame root for ``faces`` (:data:`FACES`) among ``paths``, and whether its frames are used as
+    cropped faces. ``prefer``: sort key (:func:`prefer_raw`); no cropped folder with ``cropped`` ->
+    InputError; with ``auto`` the raw frames are aligned and ``notes`` counts it."""
+    if faces == "align":
+        return pick(paths, what, root, prefer=prefer), False
+    crops = [p for p in paths if is_cropped(p, root)]
+    if crops:
+        return pick(crops, f"cropped {what}", root, prefer=prefer), True
+    if faces == "cropped":
+        raise InputError(f"{root}: no cropped {what} found (a frame folder named like 'Cropped'); "
+                         "use --faces align to align the raw frames")
+    if notes is not None:
+        count(notes, "no cropped faces in the layout: raw frames aligned (--faces auto)")
+    return pick(paths, what, root, prefer=prefer), False
 
 
 def child_dirs(d: Path, pattern: str) -> bool:

@@ -14,8 +14,7 @@ from pathlib import Path
 
 from mpt_live.errors import InputError
 
-from . import (DatasetIndex, Sample, child_dirs, find_dirs, list_frames, middle, natural_key, pick,
-               prefer_raw)
+from . import DatasetIndex, Sample, child_dirs, find_dirs, list_frames, middle, natural_key, pick_frames, prefer_raw
 
 FPS = 100.0
 CLASSES = ["negative", "positive", "surprise"]
@@ -36,9 +35,10 @@ def _prefer_hs(root: Path):
     return key
 
 
-def load(root: Path) -> DatasetIndex:
-    hs = pick(find_dirs(root, _has_micro_subjects), "SMIC folders (HS/s1/micro/...)", root,
-              prefer=_prefer_hs(root))
+def load(root: Path, faces: str = "align") -> DatasetIndex:
+    notes: dict[str, int] = {}
+    hs, cropped = pick_frames(find_dirs(root, _has_micro_subjects), "SMIC folders (HS/s1/micro/...)", root,
+                              faces, _prefer_hs(root), notes)
     samples: list[Sample] = []
     for subj in sorted((d for d in hs.iterdir() if d.is_dir() and re.fullmatch(r"s\d+", d.name, re.I)),
                        key=lambda d: natural_key(d.name)):
@@ -59,4 +59,4 @@ def load(root: Path) -> DatasetIndex:
                                       label, FPS, "smic"))
     if not samples:
         raise InputError(f"{hs}: no SMIC clips found under sN/micro/<emotion>/")
-    return DatasetIndex(samples, list(CLASSES), {}, {})
+    return DatasetIndex(samples, list(CLASSES), {}, notes, cropped=cropped)
