@@ -17,7 +17,6 @@ Deterministic for a seed: a clip's pixels depend only on (seed, subject, class, 
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from concurrent.futures import ProcessPoolExecutor

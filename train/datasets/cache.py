@@ -34,7 +34,6 @@ import io
 import json
 import logging
 import os
-import threading
 import zipfile
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -46,7 +45,7 @@ from mpt_live.clip import ClipSpec, interval_times, sample_frames, window_times
 from mpt_live.errors import InputError
 from mpt_live.writers import atomic_path
 
-from . import Sample
+from .samples import Sample
 
 log = logging.getLogger("mpt.datasets")
 
