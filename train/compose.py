@@ -24,13 +24,13 @@ from mpt_live.errors import InputError
 class Player:
     """Frames of one video by time, looped forward and backward (ping-pong), resized to a square tile."""
 
-    def __init__(self, path: str | Path, tile: int) -> None:
+    def __init__(self, path: str | Path, tile: int, seconds: float = float("inf")) -> None:
         cap = cv2.VideoCapture(str(path))
         if not cap.isOpened():
             raise InputError(f"{path}: not a readable video")
         self.fps = float(cap.get(cv2.CAP_PROP_FPS) or 30.0)
-        frames = []
-        while True:
+        frames: list[np.ndarray] = []
+        while len(frames) <= seconds * self.fps + 1:  # only what ``seconds`` of playing needs
             ok, img = cap.read()
             if not ok:
                 break
@@ -70,7 +70,7 @@ def _empty(tile: int, width: int, k: int) -> np.ndarray:
 def with_cuts(videos: list[str | Path], shots: list[Shot], out: str | Path, fps: float = 30.0,
               tile: int = 320, slots: int = 2) -> list[tuple[int, ...]]:
     """Write the shots to ``out`` (frame: ``slots`` tiles wide); returns the people visible in each frame."""
-    players = [Player(v, tile) for v in videos]
+    players = [Player(v, tile, sum(s.seconds for s in shots)) for v in videos]
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     width = tile * slots
