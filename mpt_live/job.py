@@ -2,7 +2,8 @@
 
 Outputs (``out_dir``; nothing is written without one): ``predictions.csv`` (a row per face per window,
 flushed as written), ``events.csv`` (a row per spotted event, flushed as each event closes and is
-classified), ``summary.json`` and ``timeline.png`` (at the end, also after Ctrl-C or a crash),
+classified), ``summary.json``, ``timeline.png`` and ``report.html`` (the review page, :mod:`mpt_live.report`;
+at the end, also after Ctrl-C or a crash),
 ``annotated.mp4`` with ``save_video`` (the overlay on every frame). Views: the OpenCV window
 (``display``), and whatever per-frame ``progress`` / ``status`` callables the caller passes (the
 terminal's progress bar and status line). The schema of every output is the same whatever the flags.
@@ -22,6 +23,7 @@ from .session import Session, SessionConfig
 from .tracks import TrackedFace
 from .sources import Frame
 from .spotting import EVENT_COLUMNS
+from .report import write_report
 from .timeline import read_rows, render_timeline
 from .view import OverlayView
 from .window import DisplayWindow
@@ -44,7 +46,7 @@ def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str |
     session = Session(source, runtime, replace(cfg, thumbnails=display or video_out))
     view = OverlayView(session.model)
     total = getattr(source, "frame_count", 0) or None
-    outputs: dict[str, Any] = {"predictions": None, "events": None, "timeline": None, "video": None,
+    outputs: dict[str, Any] = {"predictions": None, "events": None, "timeline": None, "report": None, "video": None,
                                "snapshots": [], "recordings": []}
     video_name = session.name if "://" in session.name else Path(session.name).name
     interrupted = False
@@ -95,22 +97,28 @@ def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str |
             write_events()
             if video is not None:
                 video.close()
-            summary = {**session.summary(), "outputs": outputs, "timeline_error": None}
-            if out is not None:
-                outputs["predictions"] = "predictions.csv"
-                outputs["events"] = "events.csv"
-                try:
-                    render_timeline(read_rows(out / "predictions.csv"), session.classes, summary["events"],
-                                    out / "timeline.png", title=_title(session), demo=session.model.demo)
-                    outputs["timeline"] = "timeline.png"
-                except Exception as te:  # the plot must never cost the CSV or the summary
-                    summary["timeline_error"] = f"{type(te).__name__}: {te}"
-                if video is not None and video.frames:
-                    outputs["video"] = video.path.name
+            summary = {**session.summary(), "outputs": outputs, "timeline_error": None, "report_error": None}
             if window is not None:
                 outputs["snapshots"] = [str(p) for p in window.snapshots]
                 outputs["recordings"] = [str(p) for p in window.recordings]
             if out is not None:
+                outputs["predictions"] = "predictions.csv"
+                outputs["events"] = "events.csv"
+                if video is not None and video.frames:
+                    outputs["video"] = video.path.name
+                rows = read_rows(out / "predictions.csv")
+                try:
+                    render_timeline(rows, session.classes, summary["events"], out / "timeline.png",
+                                    title=_title(session), demo=session.model.demo)
+                    outputs["timeline"] = "timeline.png"
+                except Exception as te:  # the plot must never cost the CSV or the summary
+                    summary["timeline_error"] = f"{type(te).__name__}: {te}"
+                try:
+                    source = Path(session.name) if Path(session.name).is_file() else None
+                    write_report(out, summary, rows, session.classes, source, _title(session))
+                    outputs["report"] = "report.html"
+                except Exception as re_:  # nor the review page
+                    summary["report_error"] = f"{type(re_).__name__}: {re_}"
                 write_json(out / "summary.json", summary)
     if interrupted:
         raise KeyboardInterrupt

@@ -113,6 +113,7 @@ class Session:
         self._face_events: dict[int, deque[EventResult]] = {}
         self._windows: dict[int, int] = {}
         self._spot_ms: deque[float] = deque(maxlen=20000)
+        self._spot_cpu_ms: deque[float] = deque(maxlen=20000)
         self._latency: deque[float] = deque(maxlen=20000)
         self._model_ms: deque[float] = deque(maxlen=20000)
         self._worker: ModelWorker | None = None
@@ -195,6 +196,7 @@ class Session:
             closed += state.push(frame, f.face)
             spot[f.id] = state.spot_ms
             self._spot_ms.append(state.spot_ms)
+            self._spot_cpu_ms.append(state.spot_cpu_ms)
         for fid in lost:
             closed += self.states[fid].push(frame, None)
         for c in closed:
@@ -357,7 +359,8 @@ class Session:
                       for fid, st in sorted(self.states.items())],
             "tracking": {"cuts": tr.cuts if tr else 0, "reidentified": tr.reidentified if tr else 0,
                          "embeddings": tr.embedder.calls if tr and tr.embedder else 0},
-            "spotting_ms_per_face_frame": {"mean": _mean(self._spot_ms), "p95": _pct(self._spot_ms, 95)},
+            "spotting_ms_per_face_frame": {"cpu_mean": _mean(self._spot_cpu_ms), "cpu_p95": _pct(self._spot_cpu_ms, 95),
+                                           "wall_mean": _mean(self._spot_ms)},
             "latency_ms": {"capture_to_prediction_p50": _pct(self._latency, 50),
                            "capture_to_prediction_p95": _pct(self._latency, 95),
                            "model_p50": _pct(self._model_ms, 50), "model_p95": _pct(self._model_ms, 95)},
