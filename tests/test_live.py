@@ -194,6 +194,30 @@ def test_model_worker_live_latest_window_wins():
     assert res[-1].probs.tolist() == [0.25, 0.75] and res[-1].classes == ("a", "b")
 
 
+def test_model_worker_live_latest_window_per_face_and_event_windows_kept():
+    """Live, two faces: the newest window of each face wins (not the newest of all), an event's apex window
+    is never replaced."""
+    spec = ClipSpec()
+    model = _HeldModel()
+    p = ModelWorker(spec, model, live=True)
+    clip = np.full((spec.frames, spec.image_size, spec.image_size, 3), 100, np.float32)
+    win = lambda i, face, event=None: Window(i / 10, i, None, clip, face_id=face, event=event)  # noqa: E731
+    try:
+        p.submit(win(0, 0), 0.0)
+        assert model.started.wait(timeout=30)
+        for i in range(1, 7):  # faces 0 and 1 in turn, and an event of face 0 in the middle
+            p.submit(win(i, i % 2), 0.0)
+            if i == 3:
+                p.submit(win(100, 0, event="apex of an event"), 0.0)
+        assert p.dropped == 4
+        model.release.set()
+        res = p.drain(timeout=30)
+    finally:
+        p.close()
+    assert [(r.frame, r.face_id, r.for_event) for r in res] == [
+        (0, 0, None), (100, 0, "apex of an event"), (5, 1, None), (6, 0, None)]
+
+
 def test_model_worker_files_every_window_in_order():
     spec = ClipSpec()
     p = ModelWorker(spec, _SlowModel(0.01), live=False)
