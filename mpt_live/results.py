@@ -149,6 +149,7 @@ class ModelInfo:
     demo: bool = False
     precision: str | None = None
     backbone: str | None = None
+    backbone_weights: str | None = None
     provider: str = ""
     describe: str = ""
 
@@ -158,11 +159,11 @@ class ModelInfo:
             return cls()
         return cls(path=str(runtime.path), name=Path(runtime.path).name, classes=list(runtime.classes),
                    demo=bool(runtime.demo), precision=runtime.precision, backbone=runtime.backbone,
-                   provider=runtime.provider, describe=runtime.describe())
+                   backbone_weights=getattr(runtime, "backbone_weights", "") or None, provider=runtime.provider, describe=runtime.describe())
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "name": self.name, "demo": self.demo, "precision": self.precision,
-                "backbone": self.backbone, "classes": self.classes, "description": self.describe,
+                "backbone": self.backbone, "backbone_weights": self.backbone_weights, "classes": self.classes, "description": self.describe,
                 "note": DEMO_NOTE if self.demo else None}
 
     @property
@@ -170,7 +171,7 @@ class ModelInfo:
         """Short: name · backbone · precision."""
         parts = [self.name]
         if self.backbone:
-            parts.append(self.backbone.replace("_patch16_224", ""))
+            parts.append(self.backbone.replace("_patch16_224", "").replace("_patch14_dinov2", "/14 DINOv2"))
         if self.precision:
             parts.append(self.precision)
         return " · ".join(parts)

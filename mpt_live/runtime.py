@@ -75,6 +75,25 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+VECTOR_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
+                "avx512_bf16", "avx_vnni", "amx_int8", "amx_bf16", "asimd", "asimddp", "sve", "i8mm")
+
+
+def vector_extensions(cpuinfo: str | Path = "/proc/cpuinfo") -> str:
+    """The CPU's SIMD extensions that matter for int8/fp32 inference (from ``/proc/cpuinfo`` flags),
+    space-separated, or ``"unknown"`` where the file is missing (macOS, Windows)."""
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return "unknown"
+    flags: set[str] = set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            flags.update(value.split())
+    return " ".join(f for f in VECTOR_FLAGS if f in flags) or "none of " + ",".join(VECTOR_FLAGS[:4])
+
+
 def default_threads() -> int:
     """Intra-op threads for a live loop: all usable cores but one (at least 1)."""
     return max(1, usable_cores() - 1)
@@ -293,6 +312,7 @@ class MPTRuntime:
             raise InputError(f"{p}: bad mpt.metrics metadata ({e})") from None
         self.metrics: dict[str, Any] | None = metrics if isinstance(metrics, dict) else None
         self.backbone = meta.get("mpt.backbone", "")
+        self.backbone_weights = meta.get("mpt.backbone_weights", "")  # where the frozen ViT's weights came from
         self.dataset = meta.get("mpt.dataset", "")
         self.protocol = meta.get("mpt.protocol", "")
         self.demo = meta.get("mpt.demo", "0").strip().lower() in ("1", "true", "yes")
