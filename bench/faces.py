@@ -22,24 +22,12 @@ from pathlib import Path
 
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from mpt_live.runtime import load_model  # noqa: E402
+from mpt_live.runtime import load_model, vector_extensions  # noqa: E402
 from mpt_live.session import Session, SessionConfig  # noqa: E402
 from mpt_live.sources import VideoFile  # noqa: E402
 from train.compose import side_by_side  # noqa: E402
 
 FACES = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces" / "videos"
-VECTOR_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "amx_tile", "neon", "asimd")
-
-
-def cpu_flags() -> str:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return "unknown"
-    flags = {f for line in text.splitlines() if line.startswith(("flags", "Features")) for f in line.split(":", 1)[1].split()}
-    return " ".join(f for f in VECTOR_FLAGS if f in flags) or "none"
-
-
 def run(video: Path, runtime, max_faces: int, workers: int) -> dict:
     """One session over ``video``: CPU and wall ms per frame, windows with each number of faces."""
     per_frame: dict[int, set] = {}
@@ -58,7 +46,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--threads", type=int, default=1, help="model worker threads (one ONNX Runtime thread each)")
     args = ap.parse_args()
-    print(f"CPU vector extensions: {cpu_flags()}; {os.cpu_count()} cpus; model workers {args.threads}")
+    print(f"CPU vector extensions: {vector_extensions()}; {os.cpu_count()} cpus; model workers {args.threads}")
     with tempfile.TemporaryDirectory() as tmp:
         video = Path(tmp) / "two.mp4"
         side_by_side([FACES / "paddlegan_fom_dv.mp4", FACES / "liveportrait_d6.mp4"], video, args.seconds)

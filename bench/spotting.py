@@ -35,7 +35,7 @@ import numpy as np  # noqa: E402
 
 from mpt_live.errors import InputError  # noqa: E402
 from mpt_live.job import run_job  # noqa: E402
-from mpt_live.runtime import load_model  # noqa: E402
+from mpt_live.runtime import load_model, vector_extensions  # noqa: E402
 from mpt_live.session import SessionConfig  # noqa: E402
 from mpt_live.sources import VideoFile  # noqa: E402
 from mpt_live.spotting import EVENT_COLUMNS  # noqa: E402
@@ -44,21 +44,6 @@ from mpt_live.writers import CSVSink, write_json  # noqa: E402
 from train.datasets.longvideo import LongVideoIndex, read_annotations_csv  # noqa: E402
 from train.spot_metrics import read_runs, score  # noqa: E402
 from window_spotter import Spotter as WindowSpotter  # noqa: E402
-
-VECTOR_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "amx_tile", "neon", "asimd")
-
-
-def cpu_flags() -> str:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return "unknown"
-    flags = set()
-    for line in text.splitlines():
-        if line.startswith(("flags", "Features")):
-            flags |= set(line.split(":", 1)[1].split())
-    return " ".join(f for f in VECTOR_FLAGS if f in flags) or "none of " + ",".join(VECTOR_FLAGS)
-
 
 def baseline_events(rows: list[dict], video: str, fps: float, window_s: float, classes: list[str], out: Path) -> None:
     """The window-score spotter on a run's predictions rows -> events.csv (flushed per event)."""
@@ -98,7 +83,7 @@ def main() -> None:
     ap.add_argument("--model", type=Path, default=None, help="ONNX model (default: the bundled demo model)")
     ap.add_argument("--motion-only", action="store_true", help="no model: spotting only")
     args = ap.parse_args()
-    print(f"CPU vector extensions: {cpu_flags()}; {os.cpu_count()} cpus")
+    print(f"CPU vector extensions: {vector_extensions()}; {os.cpu_count()} cpus")
     try:
         runtime = None if args.motion_only else load_model(args.model, device="cpu")
         classes = list(runtime.classes) if runtime is not None else []
@@ -145,7 +130,7 @@ def main() -> None:
           f"median {np.median(fps_runs):.1f}")
     summary = {m: {n_: {k: results[m][n_]["by_type"][k] for k in ("micro", "macro", "all")} for n_ in results[m]}
                for m in results}
-    summary.update(spotter_cpu_ms_mean=mean, session_fps_median=float(np.median(fps_runs)), cpu=cpu_flags(),
+    summary.update(spotter_cpu_ms_mean=mean, session_fps_median=float(np.median(fps_runs)), cpu=vector_extensions(),
                    model=runtime.describe() if runtime is not None else None)
     write_json(args.out / "bench.json", summary)
     print(f"wrote {args.out}/bench.json; rescore with: mpt-eval spot --truth ROOT/annotations.csv "
