@@ -187,6 +187,9 @@ class Session:
         if faces:
             self.counts["frames_with_face"] += 1
         closed: list[ClosedEvent] = []
+        if tracker.cut:  # a camera cut: every face's signals and buffer end here (no window spans a cut)
+            for state in self.states.values():
+                closed += state.push(frame, None)
         spot: dict[int, float] = {}
         for f in faces:
             state = self.states.get(f.id)

@@ -11,7 +11,8 @@
    per track): a match above ``reid`` gives the old ID back, so IDs come back after camera cuts and
    long absences. A new ID is made only when no track is close enough.
 3. **Checks.** A camera cut (the frame's thumbnail changes abruptly) skips step 1, so a face that
-   takes another's place across a cut is re-identified, not continued. Every ``refresh_s`` each
+   takes another's place across a cut is re-identified, not continued (and every face starts a new
+   appearance: the session ends its signals and clip buffer at the cut). Every ``refresh_s`` each
    present face is embedded again; a face that no longer looks like its track's gallery (below
    ``switch``) is treated as a new detection (step 2) instead of keeping the ID.
 
@@ -93,6 +94,7 @@ class FaceTracker:
         self.tracks: list[Track] = []
         self.cuts = 0
         self.reidentified = 0  # faces given an old ID back by appearance
+        self.cut = False  # the latest frame was a camera cut (its faces start new appearances)
         self._thumb: np.ndarray | None = None
         self._force_cut = False
 
@@ -114,7 +116,7 @@ class FaceTracker:
 
     def update(self, frame: np.ndarray, t: float) -> tuple[list[TrackedFace], list[int]]:
         dets = self.aligner.detect(frame, t)
-        cut = self._is_cut(frame)
+        cut = self.cut = self._is_cut(frame)
         matched: dict[int, tuple[Track, np.ndarray | None]] = {}  # detection index -> (track, its embedding)
 
         # 1. position, against tracks seen recently (not across a cut)
@@ -158,7 +160,7 @@ class FaceTracker:
         faces, now = [], set()
         for i in order:
             tr, e = matched[i]
-            if not tr.present:
+            if not tr.present or cut:
                 tr.aligner.reset()  # a new appearance: smoothing and stabilisation start afresh
             tr.box, tr.t, tr.present = dets[i].box, t, True
             tr.remember(e, t)
