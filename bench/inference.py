@@ -1,6 +1,7 @@
 """MPT inference cost: ONNX Runtime vs torch eager, fp32 vs int8 (fp16 on GPU), ViT-T/S/B.
 
-For each backbone an MPT (16 frames, 224 px, K=5 prompts, r=8, 5 classes) is built with random
+For each backbone an MPT as mpt-train builds it by default (16 frames, 224 px, K=5 motion-energy prompts, r=8, 5
+classes; ViT-S is the default backbone, DINOv2 ViT-S/14) is built with random
 weights (latency does not depend on them; prompts, adapters and head are drawn ~N(0, 0.02) as if
 trained, so that the outputs are not flat), exported with the real ``mpt-export`` code (fp32,
 dynamic batch; static int8 calibrated on 16 synthetic clips, seed 1, see ``bench/int8.py`` for trained
@@ -55,9 +56,11 @@ from export.parity import compare, load_clips, synthetic_clips, torch_probs
 from mpt_live.clip import ClipSpec
 from mpt_live.errors import InputError
 from mpt_live.runtime import CPU, MPTRuntime, usable_cores, vector_extensions
-from train.model import MPT, MPTConfig
+from train.config import TrainConfig
+from train.fitting import model_config
+from train.model import MPT
 
-BACKBONES = {"tiny": "vit_tiny_patch16_224", "small": "vit_small_patch16_224", "base": "vit_base_patch16_224"}
+BACKBONES = {"tiny": "vit_tiny_patch16_224", "small": "vit_small_patch14_dinov2", "base": "vit_base_patch16_224"}
 TARGETS_MS = {("base", "onnxruntime", "fp32"): 130.0, ("base", "onnxruntime", "int8"): 60.0}
 MIN_AGREEMENT = 0.99
 BLOCK = 5
@@ -104,7 +107,8 @@ class Runner:
 
 
 def build(name: str, spec: ClipSpec) -> MPT:
-    cfg = MPTConfig(backbone=BACKBONES[name], num_classes=len(CLASSES), frames=spec.frames, image_size=spec.image_size)
+    """The MPT mpt-train builds by default (its prompt generator), on backbone ``name``, random weights."""
+    cfg = model_config(TrainConfig("casme2", ".", backbone=BACKBONES[name], spec=spec), len(CLASSES))
     torch.manual_seed(0)
     model = MPT(cfg)
     with torch.no_grad():

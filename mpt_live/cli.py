@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from .errors import InputError
-from .session import FILE_STRIDE, SessionConfig
+from .session import FILE_STRIDE, MAX_FACES, SessionConfig
 from .window import has_display
 
 app = typer.Typer(add_completion=False, help=__doc__, pretty_exceptions_enable=False)
@@ -26,6 +26,7 @@ def live(
     camera: Optional[int] = typer.Option(None, "--camera", help="Camera index (0 = the default webcam)."),
     video: Optional[str] = typer.Option(None, "--video", help="Video file, folder or glob of videos, or an rtsp/http(s) stream URL."),
     demo: bool = typer.Option(False, "--demo", help="Render the bundled default input (a synthetic clip with known movements) and run on it."),
+    demo_face: Optional[Path] = typer.Option(None, "--demo-face", help="With --demo: render the default input from this face photo instead of the astronaut."),
     model: Optional[Path] = typer.Option(None, "--model", help="Exported ONNX model (default: the bundled DEMO model, assets/demo_model.onnx)."),
     motion_only: bool = typer.Option(False, "--motion-only", help="No model: face, motion score and events only."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda (ONNX Runtime execution provider)."),
@@ -37,7 +38,8 @@ def live(
     inspect: Optional[float] = typer.Option(None, "--inspect", metavar="SECONDS", help="Write one PNG of what the model sees at this time of --video."),
     stride: Optional[int] = typer.Option(None, "--stride", min=1, help=f"Frames between windows (default: live: as often as the model keeps up; files: {FILE_STRIDE})."),
     detector: str = typer.Option("short", "--detector", help="BlazeFace model: short (webcam) or full (small faces)."),
-    spot_threshold: float = typer.Option(4.0, "--spot-threshold", help="Event threshold in robust SDs above the motion baseline."),
+    spot_threshold: float = typer.Option(4.0, "--spot-threshold", help="Spotting threshold: a face region's motion in robust SDs above its own baseline."),
+    max_faces: Optional[int] = typer.Option(None, "--max-faces", min=0, help=f"Faces tracked per frame, each with its own ID, windows and events (default: cameras and streams {MAX_FACES['live']}, files {MAX_FACES['file']}; 0: all)."),
 ) -> None:
     """Micro-expression recognition: face alignment, Eulerian magnification, rank pooling, MPT model."""
     if detector not in ("short", "full"):
@@ -46,13 +48,19 @@ def live(
         _fail("--camera and --video: give one source")
     if motion_only and model is not None:
         _fail("--motion-only and --model: choose one")
-    cfg = SessionConfig(stride=stride, detector=detector, spot_threshold=spot_threshold)
+    if demo_face is not None and not demo:
+        _fail("--demo-face needs --demo")
+    cfg = SessionConfig(stride=stride, detector=detector, spot_threshold=spot_threshold, max_faces=max_faces)
     try:
         if demo:
             from .demo_report import run_demo
 
+            if demo_face is not None:  # checked before the model loads
+                from .demo_input import photo_portrait
+
+                photo_portrait(demo_face)
             run_demo(out or Path("runs/demo"), None if motion_only else _load(model, device, threads), cfg, console,
-                     display=has_display() and not headless)
+                     display=has_display() and not headless, face_photo=demo_face)
         elif inspect is not None:
             if video is None:
                 _fail("--inspect needs --video PATH")

@@ -45,6 +45,7 @@ import onnxruntime as ort
 
 from .clip import ClipSpec
 from .errors import InputError, first_line
+from .machine import default_threads, usable_cores, vector_extensions  # noqa: F401 (re-exported)
 from .quiet import quiet_stdout
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -65,38 +66,6 @@ _PROBE_MODEL = (
 
 class DeviceError(InputError):
     """The requested device cannot be used by ONNX Runtime on this machine."""
-
-
-def usable_cores() -> int:
-    """CPU cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
-
-
-VECTOR_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
-                "avx512_bf16", "avx_vnni", "amx_int8", "amx_bf16", "asimd", "asimddp", "sve", "i8mm")
-
-
-def vector_extensions(cpuinfo: str | Path = "/proc/cpuinfo") -> str:
-    """The CPU's SIMD extensions that matter for int8/fp32 inference (from ``/proc/cpuinfo`` flags),
-    space-separated, or ``"unknown"`` where the file is missing (macOS, Windows)."""
-    try:
-        text = Path(cpuinfo).read_text()
-    except OSError:
-        return "unknown"
-    flags: set[str] = set()
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() in ("flags", "Features"):
-            flags.update(value.split())
-    return " ".join(f for f in VECTOR_FLAGS if f in flags) or "none of " + ",".join(VECTOR_FLAGS[:4])
-
-
-def default_threads() -> int:
-    """Intra-op threads for a live loop: all usable cores but one (at least 1)."""
-    return max(1, usable_cores() - 1)
 
 
 DEMO_MODEL_NAME = "demo_model.onnx"

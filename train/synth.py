@@ -17,7 +17,6 @@ Deterministic for a seed: a clip's pixels depend only on (seed, subject, class, 
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from concurrent.futures import ProcessPoolExecutor
@@ -66,8 +65,9 @@ class SynthConfig:
     jpeg_quality: tuple[int, int] = (85, 95)
 
     def validate(self) -> None:
-        if self.subjects < 1 or self.clips_per_class < 1:
-            raise InputError(f"--subjects {self.subjects} / --clips-per-class {self.clips_per_class}: must be >= 1")
+        if self.subjects < 0 or self.clips_per_class < 1:
+            raise InputError(f"--subjects {self.subjects} / --clips-per-class {self.clips_per_class}: "
+                             "must be >= 0 (0: every identity) / >= 1")
         if not 0 < self.amplitude <= 20:
             raise InputError(f"--amplitude {self.amplitude}: must be in (0, 20] px")
         if not 10 <= self.fps <= 1000:
@@ -330,7 +330,7 @@ def generate(faces_dir: str | Path, out_root: str | Path, cfg: SynthConfig = Syn
         raise InputError(f"{faces_dir}: --subjects {cfg.subjects} asked for, but only {len(carriers)} distinct "
                          f"identities are usable there ({', '.join(c.identity for c in carriers)}); "
                          f"use --subjects {len(carriers)} or fewer, or add photos/videos of other people")
-    chosen = carriers[: cfg.subjects]
+    chosen = carriers[: cfg.subjects] if cfg.subjects else carriers
     plans = plan_clips(len(chosen), cfg)
     _prepare_root(root)
     tasks = []

@@ -47,7 +47,6 @@ import io
 import json
 import logging
 import os
-import threading
 import zipfile
 from pathlib import Path
 from typing import Iterable, NamedTuple, Sequence
@@ -59,7 +58,7 @@ from mpt_live.clip import ClipSpec, clip_rate, interval_times, sample_frames, wi
 from mpt_live.errors import InputError
 from mpt_live.writers import atomic_path
 
-from . import Sample
+from .samples import Sample
 
 log = logging.getLogger("mpt.datasets")
 
