@@ -39,7 +39,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.recognition import cpu_flags  # noqa: E402
+from mpt_live.machine import vector_extensions  # noqa: E402
 from mpt_live.writers import write_json  # noqa: E402
 
 DATASETS = ("casme2", "samm", "smic", "casme3", "csv")
@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"{args.out}: made with other settings ({old}); choose another --out")
     write_json(settings_path, settings)
     paper = json.loads(args.paper_figures.read_text()) if args.paper_figures.is_file() else {}
-    print(f"CPU: {cpu_flags()}", flush=True)
+    print(f"CPU: {vector_extensions()}", flush=True)
     tables = [t for t in TABLES if t.number in args.tables]
     names = {f"{r.key}@{t.number}": run_name(common, r) for t in tables for r in t.rows}
     order = list(dict.fromkeys(names.values()))
@@ -301,7 +301,7 @@ def write_tables(args: argparse.Namespace, tables: list[Table], results: dict[st
         write_csv(args.out / f"table{t.number}.csv", rows)
         texts.append(md)
     header = (f"# MPT paper tables VI-XI: our runs on {args.dataset} ({args.data.name})\n\n"
-              f"CPU: {cpu_flags()}. Settings after `--preset paper`: `{' '.join(extra) or '(none)'}`.\n"
+              f"CPU: {vector_extensions()}. Settings after `--preset paper`: `{' '.join(extra) or '(none)'}`.\n"
               + ("Settings differ from the paper's set-up: our figures are not comparable with the paper's.\n"
                  if extra else "") + "\n")
     (args.out / "tables.md").write_text(header + "\n".join(texts))
