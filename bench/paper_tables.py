@@ -153,8 +153,23 @@ def command(args: argparse.Namespace, common: dict[str, str | None], row: Row, r
     return [_tool("mpt-train"), *_flatten(opts)]
 
 
+def short_error(line: str) -> str:
+    """The gist of mpt-train's one-line error, for a table cell (the whole of it stays in the log)."""
+    msg = line.split("error:", 1)[1].strip() if "error:" in line else line.strip()
+    return msg.split(" (", 1)[0][:160]
+
+
+def recorded(run_dir: Path) -> dict[str, Any] | None:
+    """What a run left: its metrics.json, {'error': ...} from failed.json, or None (never run)."""
+    for name in ("metrics.json", "failed.json"):
+        if (run_dir / name).exists():
+            return json.loads((run_dir / name).read_text())
+    return None
+
+
 def run_one(cmd: list[str], run_dir: Path, log: Path) -> dict[str, Any]:
-    """metrics.json of a finished run, running it first if needed; {'error': ...} when it failed."""
+    """metrics.json of a finished run, running it first if needed (a failed one is tried again);
+    {'error': ...}, also written to RUN/failed.json, when it fails."""
     if (run_dir / "metrics.json").exists():
         return json.loads((run_dir / "metrics.json").read_text())
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -166,7 +181,11 @@ def run_one(cmd: list[str], run_dir: Path, log: Path) -> dict[str, Any]:
     if rc != 0:
         lines = [ln.strip() for ln in log.read_text().splitlines() if ln.strip()]
         err = next((ln for ln in reversed(lines) if "error" in ln.lower()), lines[-1] if lines else "")
-        return {"error": f"exit {rc}: {err[:300]}"}
+        failure = {"error": f"failed (exit {rc}, logs/{log.name}): {short_error(err)}"}
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_json(run_dir / "failed.json", failure)
+        return failure
+    (run_dir / "failed.json").unlink(missing_ok=True)
     m = json.loads((run_dir / "metrics.json").read_text())
     m["wall_seconds"] = time.perf_counter() - t0
     return m
@@ -201,7 +220,7 @@ def markdown(table: Table, rows: list[dict[str, Any]], dataset: str, settings: s
              "|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         if r["status"] == "done":
-            ours = f"{_fmt(r['trainable_M'], 2)} | {_fmt(r['acc'])} | {_fmt(r['uf1'])} | {_fmt(r['uar'])}"
+            ours = f"{_fmt(r['trainable_M'])} | {_fmt(r['acc'])} | {_fmt(r['uf1'])} | {_fmt(r['uar'])}"
         else:
             ours = f"- | {r['status']} | | "
         lines.append(f"| {r['setting']} | `{r['args'] or '(none)'}` | {ours} | {_fmt(r['paper_acc'], 2)} | "
@@ -272,13 +291,12 @@ def main(argv: list[str] | None = None) -> int:
     names = {f"{r.key}@{t.number}": run_name(common, r) for t in tables for r in t.rows}
     order = list(dict.fromkeys(names.values()))
     rows_of = {names[f"{r.key}@{t.number}"]: r for t in tables for r in t.rows}
-    results: dict[str, dict[str, Any]] = {}
-    write_tables(args, tables, results, names, paper, extra)   # every row "not run" yet
-    for k, name in enumerate(order):
+    # what earlier invocations left (failed runs are tried again below, unless --report)
+    results = {name: m for name in order if (m := recorded(args.out / "runs" / name)) is not None}
+    write_tables(args, tables, results, names, paper, extra)
+    for k, name in enumerate(order if not args.report else []):
         run_dir = args.out / "runs" / name
         cmd = command(args, common, rows_of[name], run_dir)
-        if args.report and not (run_dir / "metrics.json").exists():
-            continue
         print(f"[{time.strftime('%H:%M:%S')}] run {k + 1}/{len(order)} {name}: {_show(cmd)}", flush=True)
         results[name] = m = run_one(cmd, run_dir, args.out / "logs" / f"{name}.log")
         print("   " + (m["error"] if "error" in m else

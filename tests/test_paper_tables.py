@@ -84,3 +84,26 @@ def test_tables_written_with_failures_and_paper_figures(pt, tmp_path, monkeypatc
         pt.main([*base, "--tables", "8", "--", "--epochs", "3"])
     with pytest.raises(SystemExit):
         pt.main([*base, "--tables", "5"])
+
+
+def test_failed_run_recorded_and_reported_without_training(pt, tmp_path):
+    """A failing mpt-train leaves RUN/failed.json with the gist of its one-line error; --report builds
+    the tables from what the runs left (metrics or failures) and trains nothing."""
+    run_dir, log = tmp_path / "out" / "runs" / "prompts-1", tmp_path / "out" / "logs" / "prompts-1.log"
+    fail = [sys.executable, "-c", "import sys; print('mpt-train: error: --backbone x: could not fetch "
+            "pretrained weights for x (OSError: offline)'); sys.exit(2)"]
+    m = pt.run_one(fail, run_dir, log)
+    assert m == pt.recorded(run_dir) == {
+        "error": "failed (exit 2, logs/prompts-1.log): --backbone x: could not fetch pretrained weights for x"}
+    base = tmp_path / "out" / "runs" / "base"
+    base.mkdir(parents=True)
+    (base / "metrics.json").write_text(json.dumps({"acc": 0.6, "uf1": 0.5, "uar": 0.55, "n": 40}))
+    data = tmp_path / "data"
+    data.mkdir()
+    assert pt.main(["--dataset", "casme2", "--data", str(data), "--out", str(tmp_path / "out"), "--tables", "8",
+                    "--report"]) == 0
+    with open(tmp_path / "out" / "table8.csv", newline="") as fh:
+        rows = {r["row"]: r for r in csv.DictReader(fh)}
+    assert rows["K=5"]["acc"] == "0.6000" and rows["K=5"]["status"] == "done"
+    assert rows["K=1"]["status"].startswith("failed (exit 2") and rows["K=3"]["status"] == "not run"
+    assert not (tmp_path / "out" / "runs" / "prompts-3").exists()          # nothing was trained

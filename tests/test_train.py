@@ -318,6 +318,16 @@ def test_build_config_ablation_and_baseline_options():
         build_config("default", "casme2", ".", {"vpt": "middle"}, {})
 
 
+def test_picked_frames_only_in_paper_clip_mode():
+    """Window clips must blend frames as the live window does: pick + window is one clear error."""
+    from train.cli import build_config
+
+    with pytest.raises(InputError, match="sampling pick needs clip mode paper"):
+        build_config("paper", "casme2", ".", {"clip_mode": "window"}, {})
+    cfg = build_config("paper", "casme2", ".", {"clip_mode": "window", "sampling": "blend"}, {})
+    assert (cfg.clip_mode, cfg.sampling, cfg.spec.time_base) == ("window", "blend", "seconds")
+
+
 def _paper(**kw) -> TrainConfig:
     return TrainConfig.paper("casme2", ".", **kw)
 
