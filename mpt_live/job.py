@@ -1,8 +1,10 @@
 """One job: a source through the session engine into its output folder and its views.
 
-Outputs (``out_dir``; nothing is written without one): ``predictions.csv`` (a row per window, flushed
-as written), ``summary.json`` and ``timeline.png`` (at the end, also after Ctrl-C or a crash),
-``annotated.mp4`` with ``save_video`` (the overlay on every frame). Views: the OpenCV window
+Outputs (``out_dir``; nothing is written without one): ``predictions.csv`` (a row per window, complete
+rows as written), ``summary.json`` and ``timeline.png`` (at the end, also after a stop signal or a
+crash), ``annotated.mp4`` with ``save_video`` (the overlay on every frame). An earlier run's outputs in
+the folder are removed first and summary.json says ``"status": "running"`` until the end
+(:mod:`mpt_live.rundir`). Views: the OpenCV window
 (``display``), and whatever per-frame ``progress`` / ``status`` callables the caller passes (the
 terminal's progress bar and status line). The schema of every output is the same whatever the flags.
 """
@@ -15,15 +17,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
+from .errors import InputError, OutputError, first_line
 from .face import FaceResult
+from .interrupts import deferred, signal_name
 from .overlay import render_overlay
 from .results import columns
+from .rundir import finish_run, run_status, start_run
 from .session import Session, SessionConfig
 from .sources import Frame
 from .timeline import read_rows, render_timeline
 from .view import OverlayView
 from .window import DisplayWindow
-from .writers import CSVSink, VideoSink, write_json
+from .writers import CSVSink, VideoSink
 
 
 def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str | Path | None = None, *,
@@ -34,74 +39,91 @@ def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str |
     ``runtime`` (None: motion-only); return the summary.
 
     ``progress(frames_read, total_frames)`` and ``status(view.status())`` are called once per frame.
-    Ctrl-C: the summary is still written, then KeyboardInterrupt is raised again."""
+    A stop (Ctrl-C, SIGTERM, SIGHUP) or an error: the summary is still written, then it is raised again.
+    The summary's ``status`` says whether the outputs are complete (:func:`mpt_live.rundir.run_status`)."""
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
+        start_run(out, str(getattr(source, "name", "source")))
     video_out = save_video and out is not None
     session = Session(source, runtime, replace(cfg, thumbnails=display or video_out))
     view = OverlayView(session.model)
     total = getattr(source, "frame_count", 0) or None
     outputs: dict[str, Any] = {"predictions": None, "timeline": None, "video": None, "snapshots": [],
-                               "recordings": []}
-    interrupted = False
+                               "recordings": [], "errors": {}}
+    stopped: KeyboardInterrupt | None = None
+    summary_error: OutputError | None = None
+    sink: CSVSink | None = None
+    video: VideoSink | None = None
+    window: DisplayWindow | None = None
     with ExitStack() as stack:
-        stack.enter_context(session)
-        sink = stack.enter_context(CSVSink(out / "predictions.csv", columns(session.classes))) if out else None
-        video = stack.enter_context(VideoSink(out / "annotated.mp4", session.fps)) if video_out else None
-        window = stack.enter_context(DisplayWindow(out or Path.cwd(), session.fps, view)) if display else None
-
-        def on_frame(frame: Frame, face: FaceResult | None) -> None:
-            view.frame_tick(time.monotonic())
-            if progress is not None:
-                progress(session.counts["frames_read"], total)
-            if status is not None:
-                status(view.status())
-            if video is None and window is None:
-                return
-            box = face.box if face is not None else None
-            width = frame.image.shape[1]
-            paused, recording = (window.paused, window.recording) if window is not None else (False, False)
-            img = render_overlay(frame.image, view.state(width, box, frame.t, paused, recording))
-            if video is not None:
-                video.write(img)
-            if window is not None:
-                window.show(img, lambda: render_overlay(frame.image, view.state(width, box, frame.t, True,
-                                                                                window.recording)))
-
-        session.on_frame = on_frame
         try:
+            stack.enter_context(session)
+            sink = stack.enter_context(CSVSink(out / "predictions.csv", columns(session.classes))) if out else None
+            video = stack.enter_context(VideoSink(out / "annotated.mp4", session.fps)) if video_out else None
+            window = stack.enter_context(DisplayWindow(out or Path.cwd(), session.fps, view)) if display else None
+
+            def on_frame(frame: Frame, face: FaceResult | None) -> None:
+                view.frame_tick(time.monotonic())
+                if progress is not None:
+                    progress(session.counts["frames_read"], total)
+                if status is not None:
+                    status(view.status())
+                if video is None and window is None:
+                    return
+                box = face.box if face is not None else None
+                width = frame.image.shape[1]
+                paused, recording = (window.paused, window.recording) if window is not None else (False, False)
+                img = render_overlay(frame.image, view.state(width, box, frame.t, paused, recording))
+                if video is not None:
+                    video.write(img)
+                if window is not None:
+                    window.show(img, lambda: render_overlay(frame.image, view.state(width, box, frame.t, True,
+                                                                                    window.recording)))
+
+            session.on_frame = on_frame
             for r in session:
                 view.result(r)
                 if sink is not None:
                     sink.write(r.row())
-        except KeyboardInterrupt:
-            interrupted = session.interrupted = True
+        except KeyboardInterrupt as e:  # Ctrl-C, SIGTERM, SIGHUP (interrupts.Stopped)
+            stopped = e
+            session.interrupted = True
         except BaseException as e:
-            session.error = session.error or f"{type(e).__name__}: {e}"
+            session.error = session.error or (first_line(e) if isinstance(e, (InputError, OutputError))
+                                              else f"{type(e).__name__}: {e}")
             raise
         finally:
-            session.close()
-            if video is not None:
-                video.close()
-            summary = {**session.summary(), "outputs": outputs, "timeline_error": None}
-            if out is not None:
-                outputs["predictions"] = "predictions.csv"
-                try:
-                    render_timeline(read_rows(out / "predictions.csv"), session.classes, summary["events"],
-                                    out / "timeline.png", title=_title(session), demo=session.model.demo)
-                    outputs["timeline"] = "timeline.png"
-                except Exception as te:  # the plot must never cost the CSV or the summary
-                    summary["timeline_error"] = f"{type(te).__name__}: {te}"
-                if video is not None and video.frames:
-                    outputs["video"] = video.path.name
-            if window is not None:
-                outputs["snapshots"] = [str(p) for p in window.snapshots]
-                outputs["recordings"] = [str(p) for p in window.recordings]
-            if out is not None:
-                write_json(out / "summary.json", summary)
-    if interrupted:
-        raise KeyboardInterrupt
+            with deferred():  # a second Ctrl-C must not cost the summary
+                session.close()
+                if video is not None:
+                    video.close()
+                summary = {**session.summary(), "outputs": outputs, "timeline_error": None}
+                if stopped is not None:
+                    summary["stopped_by"] = signal_name(stopped)
+                if out is not None and sink is not None:
+                    outputs["predictions"] = "predictions.csv"
+                    try:
+                        render_timeline(read_rows(out / "predictions.csv"), session.classes, summary["events"],
+                                        out / "timeline.png", title=_title(session), demo=session.model.demo)
+                        outputs["timeline"] = "timeline.png"
+                    except Exception as te:  # the plot must never cost the CSV or the summary
+                        summary["timeline_error"] = f"{type(te).__name__}: {te}"
+                        outputs["errors"]["timeline.png"] = first_line(te)
+                    if video is not None and video.frames:
+                        outputs["video"] = video.path.name
+                if window is not None:
+                    outputs["snapshots"] = [str(p) for p in window.snapshots]
+                    outputs["recordings"] = [str(p) for p in window.recordings]
+                summary["status"], summary["problems"] = run_status(summary)
+                if out is not None:
+                    try:
+                        finish_run(out, summary)
+                    except OutputError as e:
+                        summary_error = e
+    if stopped is not None:
+        raise stopped
+    if summary_error is not None:
+        raise summary_error
     return summary
 
 
