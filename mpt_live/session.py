@@ -89,6 +89,7 @@ class Session:
         self._model_ms: deque[float] = deque(maxlen=20000)
         self._worker: ModelWorker | None = None
         self._started: float | None = None
+        self._last_t: float | None = None  # source time of the last frame read
         self._ended: float | None = None
         self._gen: Iterator[WindowResult] | None = None
 
@@ -103,8 +104,8 @@ class Session:
         self._started = time.monotonic()
         with ExitStack() as stack:
             aligner = stack.enter_context(FaceAligner(image_size=self.spec.image_size, model=cfg.detector))
-            stream = ClipStream(self.spec, aligner, stride=self.stride,
-                                max_fps=max(self.fps, 60.0 if self.live else self.fps))
+            # room for 60 fps at least: a variable-rate file runs faster than its average (header) rate
+            stream = ClipStream(self.spec, aligner, stride=self.stride, max_fps=max(self.fps, 60.0))
             worker = self._worker = ModelWorker(self.spec, self.runtime, live=self.live, thumbnails=cfg.thumbnails,
                                                 workers=self._workers())
             stack.callback(worker.close)
@@ -118,6 +119,7 @@ class Session:
                         stream.ring.clear()
                         aligner.reset()
                     self.counts["frames_read"] += 1
+                    self._last_t = frame.t
                     if self.auto:  # take a window only when a worker is free: sampling one costs ms
                         stream.stride = 1 if worker.idle else NEVER
                     w = stream.push(frame)
@@ -211,7 +213,7 @@ class Session:
             "windows_dropped": self.dropped,
             "source_fps": round(self.fps, 3),
             "source_fps_assumed": bool(getattr(self.source, "fps_assumed", False)),
-            "source_seconds": round(seconds if self.live else c["frames_read"] / self.fps, 3),
+            "source_seconds": round(self._source_seconds(seconds), 3),
             "seconds": round(seconds, 3),
             "fps": round(c["frames_read"] / seconds, 2) if seconds > 0 else None,
             "predictions_per_s": round(c["windows_classified"] / seconds, 2) if seconds > 0 else None,
@@ -229,7 +231,25 @@ class Session:
             "capture": stats() if (self.live and callable(stats)) else None,
             "interrupted": self.interrupted,
             "error": self.error,
+            "source_error": getattr(self.source, "error", None),  # why the source ended early, if it did
+            "warnings": self._warnings(),
         }
+
+    def _source_seconds(self, seconds: float) -> float:
+        """Live: the run's length. A file: the seconds of video read, by the container's times."""
+        if self.live or self._last_t is None:
+            return seconds
+        read = getattr(self.source, "duration_s", None)  # VideoFile: the span of the frames read
+        return read if isinstance(read, float) and read > self._last_t else self._last_t + 1 / self.fps
+
+    def _warnings(self) -> list[str]:
+        """The source's (timing, pace) and the run's own: a model run that classified nothing says why."""
+        out = list(getattr(self.source, "warnings", None) or [])
+        c = self.counts
+        if self.runtime is not None and c["windows"] and not c["windows_classified"] and c["frames_with_face"]:
+            out.append(f"{self.name}: no window was classified: a face in {c['frames_with_face']} of "
+                       f"{c['frames_read']} frames, but never for a whole {self.spec.window_s:g} s window")
+        return out
 
 
 def _pct(values: Iterable[float], q: float) -> float | None:

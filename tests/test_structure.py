@@ -14,10 +14,10 @@ MAX_LINES = 400
 
 # Layers of mpt_live, lowest first; a module may import from its own layer or a lower one.
 LAYERS = {
-    "stages": ["errors", "quiet", "sources", "capture", "face_actions", "synthface", "demo_input", "stabilize", "face",
-               "clip", "clip_stream", "motion", "thumbnails", "runtime", "model_worker", "events", "results"],
+    "stages": ["errors", "interrupts", "quiet", "frametimes", "sources", "latest_frame", "capture", "face_actions",
+               "synthface", "demo_input", "stabilize", "face", "facemotion", "spotting", "clip", "clip_stream", "motion", "thumbnails", "runtime", "model_worker", "events", "results"],
     "session": ["session"],
-    "consumers": ["writers", "timeline", "draw", "overlay", "view", "window", "terminal", "job", "sheet"],
+    "consumers": ["writers", "rundir", "timeline", "draw", "overlay", "view", "window", "terminal", "job", "sheet"],
     "entry points": ["batch", "demo_report", "cli"],
 }
 LEVEL = {m: i for i, mods in enumerate(LAYERS.values()) for m in mods}
