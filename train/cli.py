@@ -202,6 +202,8 @@ def _run(console: Console, cfg, out: Path, protocol: str, metrics_obj, note: str
     subjects = sorted({s.subject for s in index.samples})
     console.print(f"[bold]{cfg.dataset}[/] {cfg.data}: {len(index.samples)} clips, "
                   f"{len(subjects)} subjects, classes " + ", ".join(f"{c} {n}" for c, n in counts.items()))
+    for w in index.warnings:
+        console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
     console.print(f"clip: {cfg.clip_mode} mode, {spec.frames} frames, {spec.image_size} px, "
                   f"alpha {spec.alpha:g}, band {spec.band_hz[0]:g}-{spec.band_hz[1]:g} Hz")
     if cfg.backbone_init == "random":

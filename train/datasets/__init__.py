@@ -63,6 +63,7 @@ class DatasetIndex:
     dropped: dict[str, int] = field(default_factory=dict)
     notes: dict[str, int] = field(default_factory=dict)   # e.g. errata applied, apex estimated
     name: str = ""
+    warnings: list[str] = field(default_factory=list)  # one line each, e.g. a class with very few clips
 
     @property
     def subjects(self) -> list[str]:
@@ -120,6 +121,8 @@ def _log_summary(index: DatasetIndex) -> None:
         log.info("%s: dropped %d row(s): %s", index.name, n, reason)
     for what, n in sorted(index.notes.items()):
         log.info("%s: %s: %d", index.name, what, n)
+    for w in index.warnings:
+        log.warning("%s", w)
 
 
 # ---------------------------------------------------------------- frames on disk
