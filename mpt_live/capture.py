@@ -24,7 +24,7 @@ import numpy as np
 from .errors import InputError
 from .latest_frame import CaptureLike, LatestFrameReader, LiveFrame
 from .quiet import quiet_opencv
-from .sources import VideoFile, expand_videos, is_stream_url
+from .sources import VideoFile, expand_videos, is_stream_url, open_capture
 
 __all__ = ["CaptureLike", "CaptureReader", "LatestFrameReader", "LiveFrame", "PacedVideoReader", "open_camera",
            "open_source", "open_stream"]
@@ -175,7 +175,7 @@ class PacedVideoReader(LatestFrameReader):
             self.fps, self.frame_count, self._times = v.fps, v.frame_count, v.frame_times
             self.warnings = list(v.warnings)
         self.name = str(path)
-        self._cap = cv2.VideoCapture(self.name)
+        self._cap = open_capture(self.name)
         self.speed = speed
         self._clock = clock
         self._sleep = sleep
@@ -211,7 +211,7 @@ class PacedVideoReader(LatestFrameReader):
                     return
                 offset += times.span  # the next pass continues the time line
                 self._cap.release()
-                self._cap = cv2.VideoCapture(self.name)
+                self._cap = open_capture(self.name)
                 self.loops += 1
                 times = self._times()
                 continue
@@ -270,14 +270,10 @@ def open_stream(url: str, realtime: bool = False) -> "CaptureReader | VideoFile 
     like a file, every frame in order with the container's times (``--realtime``: at its own pace)."""
 
     def opener() -> CaptureLike:
-        with quiet_opencv():
-            params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, STREAM_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC,
-                      STREAM_TIMEOUT_MS]
-            return cv2.VideoCapture(url, cv2.CAP_FFMPEG, params)
+        return open_capture(url, STREAM_TIMEOUT_MS)
 
     failed = f"{url}: could not open the stream (unreachable, wrong URL, or unsupported format)"
-    with quiet_opencv():
-        cap = opener()
+    cap = opener()
     if not cap.isOpened():
         cap.release()
         raise InputError(failed)

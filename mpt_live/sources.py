@@ -55,6 +55,16 @@ def expand_videos(spec: str) -> list[Path]:
     return [p]
 
 
+def open_capture(name: str, timeout_ms: int = 5000) -> cv2.VideoCapture:
+    """``cv2.VideoCapture`` of a file, or of a URL with a bounded open and reads (a stalled server is an
+    error, not a hang)."""
+    if not is_stream_url(name):
+        return cv2.VideoCapture(name)
+    params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms]
+    with quiet_opencv():
+        return cv2.VideoCapture(name, cv2.CAP_FFMPEG, params)
+
+
 class VideoFile:
     """A recorded video (a file, or a recording at an http(s) URL), read frame by frame in order, timed by
     the container (:mod:`mpt_live.frametimes`). Raises InputError for unusable input.
@@ -68,18 +78,14 @@ class VideoFile:
         url = is_stream_url(str(path))
         self.path = Path(path)
         self.name = str(path)
-        if url:  # bounded open and reads: a stalled server is an error, not a hang
-            params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms]
-            with quiet_opencv():
-                self._cap = cv2.VideoCapture(self.name, cv2.CAP_FFMPEG, params)
-        else:
+        if not url:
             if not self.path.exists():
                 raise InputError(f"{self.path}: no such file")
             if self.path.is_dir():
                 raise InputError(f"{self.path}: is a directory, expected a video file")
             if not os.access(self.path, os.R_OK):
                 raise InputError(f"{self.path}: not readable (permission denied)")
-            self._cap = cv2.VideoCapture(str(self.path))
+        self._cap = open_capture(self.name, timeout_ms)
         if not self._cap.isOpened():
             raise InputError(f"{self.name}: not a readable video (OpenCV could not open it)")
         header_fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
