@@ -157,12 +157,17 @@ class CaptureReader(LatestFrameReader):
         return None
 
 
+MAX_SKIP_S = 0.5  # a paced file publishes at least one frame per this much video
+
+
 class PacedVideoReader(LatestFrameReader):
     """A recorded video played at its own pace, behaving like a camera (``--realtime``).
 
     A frame is published when the clock reaches ``start + t / speed`` (``t``: its time in the container,
     :mod:`mpt_live.frametimes`); frames the consumer has not taken by then are overwritten (dropped), and
-    a frame more than a period late is skipped (grabbed, never converted or published). ``t`` is media
+    a frame more than a period late is skipped (grabbed, never converted or published), but never for
+    more than :data:`MAX_SKIP_S` of video in a row: where decoding is slower than real time, frames come
+    as fast as they decode (the schedule moves back) instead of not at all. ``t`` is media
     time, ``captured`` the monotonic time of publication. ``loop``: start again at the end (time keeps
     counting), for soak tests and demos longer than the clip. ``warnings`` / ``error``: as the file's
     (:class:`~mpt_live.sources.VideoFile`), from its first pass.
@@ -202,7 +207,7 @@ class PacedVideoReader(LatestFrameReader):
     def _run(self) -> None:
         late = 1.0 / (self.fps * self.speed)  # more than a frame period behind: skip
         start = self._clock()
-        times, offset, i = self._times(), 0.0, 0
+        times, offset, i, published_t = self._times(), 0.0, 0, 0.0
         while not self._stop.is_set():
             now = self._clock()  # lateness is judged before decoding, as if the frame's time were known
             if not self._cap.grab():
@@ -218,11 +223,15 @@ class PacedVideoReader(LatestFrameReader):
             t = offset + times.next(float(self._cap.get(cv2.CAP_PROP_POS_MSEC) or 0.0))
             due = start + t / self.speed
             if now > due + late:
-                with self._cond:
-                    self.skipped += 1
-                    self.dropped += 1
-                i += 1
-                continue
+                if t - published_t < MAX_SKIP_S:
+                    with self._cond:
+                        self.skipped += 1
+                        self.dropped += 1
+                    i += 1
+                    continue
+                start += now - due  # decoding is slower than real time: publish it anyway, the clock follows
+                due = now
+            published_t = t
             ok, img = self._cap.retrieve()
             if not ok or img is None:
                 return
