@@ -2,7 +2,7 @@
 
 The demo input (or ``--video``, resized to 640x480) is played at its own pace in a loop, like a camera
 (:class:`mpt_live.capture.PacedVideoReader`), through the session engine with the model (``--model`` or
-the bundled demo model) into a predictions.csv sink: what ``mpt-live --camera 0 --out DIR`` runs. Each
+the bundled demo model) into predictions.csv and events.csv sinks: what ``mpt-live --camera 0 --out DIR`` runs. Each
 minute one row: resident memory, frames processed per second, the share the reader dropped (the loop
 was busy), capture->pickup lag p50/p95 (how far behind the "camera" the loop is) and capture->prediction
 latency p95. At the end: RSS growth after the first minute and the lag of the first and last minute;
@@ -24,26 +24,12 @@ import numpy as np
 
 from live import prepare_source, rss_mb  # bench/live.py: the 640x480 source and /proc RSS
 from mpt_live.capture import PacedVideoReader
+from mpt_live.machine import vector_extensions
 from mpt_live.results import columns
 from mpt_live.runtime import demo_model_path, load_model
 from mpt_live.session import Session, SessionConfig
+from mpt_live.spotting import EVENT_COLUMNS
 from mpt_live.writers import CSVSink
-
-VECTOR_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "amx_tile", "neon", "asimd")
-
-
-def cpu_flags() -> str:
-    """The CPU's vector extensions (from /proc/cpuinfo), printed beside every figure."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return "unknown"
-    flags = set()
-    for line in text.splitlines():
-        if line.startswith(("flags", "Features")):
-            flags |= set(line.split(":", 1)[1].split())
-    return " ".join(f for f in VECTOR_FLAGS if f in flags) or "none of " + ",".join(VECTOR_FLAGS)
-
 
 def _pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
@@ -100,7 +86,7 @@ def main() -> int:
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
 
-    print(f"CPU vector extensions: {cpu_flags()}; {os.cpu_count()} cores")
+    print(f"CPU vector extensions: {vector_extensions()}; {os.cpu_count()} cores")
     model = Path(args.model) if args.model else demo_model_path()
     if not model.is_file():
         print(f"no model: {model} (pass --model)")
@@ -114,11 +100,16 @@ def main() -> int:
                   f"{args.minutes:g} min\n{Minutes.HEADER}", flush=True)
             mins = Minutes(reader)
             session = Session(reader, rt, SessionConfig(max_seconds=args.minutes * 60.0),
-                              on_frame=lambda f, face: mins.frame(f.captured))
-            with session, CSVSink(Path(td) / "predictions.csv", columns(session.classes)) as sink:
+                              on_frame=lambda f, faces: mins.frame(f.captured))
+            with session, CSVSink(Path(td) / "predictions.csv", columns(session.classes)) as sink, \
+                    CSVSink(Path(td) / "events.csv", EVENT_COLUMNS) as events:
                 for r in session:
                     sink.write(r.row())
                     mins.result(r.latency_ms if r.probs is not None else None)
+                    for e in session.take_events():
+                        events.write(e.row(src.name))
+                for e in session.take_events():  # the events closed at the end
+                    events.write(e.row(src.name))
             if mins.frames and time.monotonic() - mins.start >= 10.0:  # a partial last minute of 10 s or more
                 mins.emit()
         s = session.summary()
@@ -132,7 +123,7 @@ def main() -> int:
           f"RSS {base:.0f} MB after minute 1 -> {rows[-1]['rss']:.0f} MB at the end "
           f"(max growth {max(r['rss'] for r in rows) - base:+.1f} MB); lag p95 minute 1 {rows[0]['lag95']:.0f} ms, "
           f"last {rows[-1]['lag95']:.0f} ms; latency p95 {s['latency_ms']['capture_to_prediction_p95']} ms; "
-          f"CPU {cpu_flags()}")
+          f"CPU {vector_extensions()}")
     return 0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -29,6 +30,8 @@ class Window:
     face: FaceResult | None
     clip: np.ndarray | None  # (T,S,S,3) float32 BGR, None when no full window is buffered
     timings: dict[str, float] = field(default_factory=dict)
+    face_id: int | None = None  # the face track (None: the only face, or no face)
+    event: Any = None  # the closed event whose apex window this is (the session's); None: a regular window
 
     @property
     def has_face(self) -> bool:

@@ -156,6 +156,19 @@ class OneEuroFilter:
 
 
 @dataclass
+class Detection:
+    """One face found by the detector in a frame (before any tracking)."""
+
+    box: tuple[int, int, int, int]  # x, y, w, h in frame pixels
+    score: float
+    keypoints: np.ndarray  # (6, 2) raw BlazeFace keypoints, frame pixels
+
+    @property
+    def area(self) -> int:
+        return self.box[2] * self.box[3]
+
+
+@dataclass
 class FaceResult:
     """One detected, aligned face."""
 
@@ -204,6 +217,55 @@ def _as_bgr(image: np.ndarray) -> np.ndarray:
     raise ValueError(f"expected an HxW, HxWx3 or HxWx4 image, got shape {image.shape}")
 
 
+class TrackAligner:
+    """One face track's alignment: One-Euro smoothing of its keypoints, ECC stabilisation, the warp.
+
+    :class:`FaceAligner` keeps one for its largest face; :mod:`mpt_live.tracks` one per tracked face.
+    A box that overlaps the previous one less than ``_JUMP_IOU`` restarts the smoothing.
+    """
+
+    def __init__(self, image_size: int = 224, smooth: bool = True, min_cutoff: float = 0.5, beta: float = 0.2,
+                 d_cutoff: float = 1.0, stabilize: bool = True) -> None:
+        self.image_size = int(image_size)
+        self.smooth = smooth
+        self._filter = OneEuroFilter(min_cutoff, beta, d_cutoff, speed_points=_SPEED_POINTS)
+        self._prev_box: tuple[int, int, int, int] | None = None
+        self._stabilizer = Stabilizer(self.image_size) if stabilize else None
+
+    def align(self, frame_bgr: np.ndarray, det: Detection, t: float) -> FaceResult:
+        """Smooth ``det``'s keypoints (video time ``t``), stabilise and warp the frame to the template."""
+        box, score, kps = det.box, det.score, det.keypoints
+        if self._prev_box is not None and _iou(box, self._prev_box) < _JUMP_IOU:
+            self._filter.reset()
+            if self._stabilizer is not None:
+                self._stabilizer.reset()
+        self._prev_box = box
+        if self.smooth:
+            prev = self._filter.value
+            iod = np.linalg.norm(prev[1] - prev[0]) if prev is not None else np.linalg.norm(kps[1] - kps[0])
+            scale = EYE_DISTANCE * REFERENCE_SIZE / max(float(iod), 1e-6)  # 224-template px per frame px
+            smoothed = self._filter(kps, float(t), scale=scale)
+        else:
+            smoothed = kps.copy()
+        matrix = similarity_from_eyes(smoothed, self.image_size)
+        if self._stabilizer is not None:
+            matrix = self._stabilizer.refine(frame_bgr, matrix, float(t))
+        return _warp(frame_bgr, box, score, kps, smoothed, matrix, self.image_size)
+
+    def reset(self) -> None:
+        """Forget the track: the next frame starts smoothing afresh."""
+        self._filter.reset()
+        self._prev_box = None
+        if self._stabilizer is not None:
+            self._stabilizer.reset()
+
+
+def _warp(image_bgr: np.ndarray, box, score: float, kps: np.ndarray, smoothed: np.ndarray, matrix: np.ndarray,
+          size: int) -> FaceResult:
+    aligned = cv2.warpAffine(image_bgr, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return FaceResult(box=box, score=score, keypoints=kps, smoothed=smoothed, matrix=matrix, aligned=aligned)
+
+
 class FaceAligner:
     """Detect the largest face, smooth its keypoints over time and align it to the template.
 
@@ -220,11 +282,11 @@ class FaceAligner:
         self.min_confidence = float(min_confidence)
         self.smooth = smooth
         self._path = model_path(model)
-        self._filter = OneEuroFilter(min_cutoff, beta, d_cutoff, speed_points=_SPEED_POINTS)
+        self._track_args = dict(image_size=self.image_size, smooth=smooth, min_cutoff=min_cutoff, beta=beta,
+                                d_cutoff=d_cutoff, stabilize=stabilize)
+        self._track = self.track_aligner()
         self._first_call: set[int] = set()
         self._last_ms = -1
-        self._prev_box: tuple[int, int, int, int] | None = None
-        self._stabilizer = Stabilizer(self.image_size) if stabilize else None
         self._video = self._create(video=True)
         _OPEN.add(self)
 
@@ -255,56 +317,46 @@ class FaceAligner:
         self._first_call.add(id(detector))
         return result.detections
 
-    def _largest(self, detections, shape: tuple[int, ...]):
-        if not detections:
-            return None
-        det = max(detections, key=lambda d: d.bounding_box.width * d.bounding_box.height)
+    @staticmethod
+    def _detections(detections, shape: tuple[int, ...]) -> list[Detection]:
+        """mediapipe detections -> usable :class:`Detection` objects (eyes apart), largest first."""
         h, w = shape[:2]
-        bb = det.bounding_box
-        box = (int(bb.origin_x), int(bb.origin_y), int(bb.width), int(bb.height))
-        kps = np.array([[k.x * w, k.y * h] for k in det.keypoints], dtype=np.float64)
-        score = float(det.categories[0].score) if det.categories else 0.0
-        return box, score, kps
-
-    def _result(self, image_bgr, box, score, kps, smoothed, t: float | None = None) -> FaceResult:
-        matrix = similarity_from_eyes(smoothed, self.image_size)
-        if t is not None and self._stabilizer is not None:
-            matrix = self._stabilizer.refine(image_bgr, matrix, t)
-        aligned = cv2.warpAffine(image_bgr, matrix, (self.image_size, self.image_size),
-                                 flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        return FaceResult(box=box, score=score, keypoints=kps, smoothed=smoothed, matrix=matrix,
-                          aligned=aligned)
+        out = []
+        for det in detections or ():
+            bb = det.bounding_box
+            kps = np.array([[k.x * w, k.y * h] for k in det.keypoints], dtype=np.float64)
+            if np.linalg.norm(kps[1] - kps[0]) < 1e-6:
+                continue
+            score = float(det.categories[0].score) if det.categories else 0.0
+            out.append(Detection((int(bb.origin_x), int(bb.origin_y), int(bb.width), int(bb.height)), score, kps))
+        return sorted(out, key=lambda d: -d.area)
 
     # -- public --
+    def detect(self, frame_bgr: np.ndarray, t: float) -> list[Detection]:
+        """Every face of a video frame taken at `t` seconds, largest first (no smoothing, no tracking)."""
+        if self._video is None:
+            raise RuntimeError("FaceAligner is closed")
+        frame = _as_bgr(frame_bgr)
+        ms = max(int(round(t * 1000.0)), self._last_ms + 1)  # mediapipe needs strictly increasing ms
+        self._last_ms = ms
+        return self._detections(self._detect(self._video, frame, ms), frame.shape)
+
+    def track_aligner(self) -> TrackAligner:
+        """A new per-track aligner with this aligner's template, smoothing and stabilisation settings."""
+        return TrackAligner(**self._track_args)
+
     def process(self, frame_bgr: np.ndarray, t: float) -> FaceResult | None:
         """Detect, smooth and align the largest face of a video frame taken at `t` seconds.
 
         `t` should increase; a non-increasing `t` restarts the smoothing (seek or loop). Returns None
         (and forgets the track) when no face is found.
         """
-        if self._video is None:
-            raise RuntimeError("FaceAligner is closed")
         frame = _as_bgr(frame_bgr)
-        ms = max(int(round(t * 1000.0)), self._last_ms + 1)  # mediapipe needs strictly increasing ms
-        self._last_ms = ms
-        found = self._largest(self._detect(self._video, frame, ms), frame.shape)
-        if found is None or np.linalg.norm(found[2][1] - found[2][0]) < 1e-6:
+        found = self.detect(frame, t)
+        if not found:
             self.reset()
             return None
-        box, score, kps = found
-        if self._prev_box is not None and _iou(box, self._prev_box) < _JUMP_IOU:
-            self._filter.reset()
-            if self._stabilizer is not None:
-                self._stabilizer.reset()
-        self._prev_box = box
-        if self.smooth:
-            prev = self._filter.value
-            iod = np.linalg.norm(prev[1] - prev[0]) if prev is not None else np.linalg.norm(kps[1] - kps[0])
-            scale = EYE_DISTANCE * REFERENCE_SIZE / max(float(iod), 1e-6)  # 224-template px per frame px
-            smoothed = self._filter(kps, float(t), scale=scale)
-        else:
-            smoothed = kps.copy()
-        return self._result(frame, box, score, kps, smoothed, float(t))
+        return self._track.align(frame, found[0], float(t))
 
     def process_image(self, image_bgr: np.ndarray) -> FaceResult | None:
         """Detect and align the largest face of a single photo (no smoothing)."""
@@ -313,18 +365,16 @@ class FaceAligner:
         image = _as_bgr(image_bgr)
         if self._image is None:
             self._image = self._create(video=False)
-        found = self._largest(self._detect(self._image, image, None), image.shape)
-        if found is None or np.linalg.norm(found[2][1] - found[2][0]) < 1e-6:
+        found = self._detections(self._detect(self._image, image, None), image.shape)
+        if not found:
             return None
-        box, score, kps = found
-        return self._result(image, box, score, kps, kps.copy())
+        d = found[0]
+        matrix = similarity_from_eyes(d.keypoints, self.image_size)
+        return _warp(image, d.box, d.score, d.keypoints, d.keypoints.copy(), matrix, self.image_size)
 
     def reset(self) -> None:
         """Forget the track: the next frame starts smoothing afresh."""
-        self._filter.reset()
-        self._prev_box = None
-        if self._stabilizer is not None:
-            self._stabilizer.reset()
+        self._track.reset()
 
     def close(self) -> None:
         """Release the mediapipe detectors (idempotent)."""

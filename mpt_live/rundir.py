@@ -27,7 +27,8 @@ from .errors import InputError, OutputError
 from .writers import is_disk_full, rewrite_json, write_json
 
 # every file a run writes into its folder (what an earlier run's may have left)
-OUTPUTS = ("predictions.csv", "summary.json", "timeline.png", "annotated.mp4", "events.csv", "report.html")
+OUTPUTS = ("predictions.csv", "summary.json", "timeline.png", "annotated.mp4", "events.csv", "report.html",
+           "review.webm")
 SUMMARY = "summary.json"
 RESERVE_BYTES = 64 * 1024  # the marker's size: room for the final summary on a disk that fills up
 _TMP = re.compile(r"^\..+\.\d+\.\d+\.tmp(\.\w+)?$")  # writers.atomic_path's temporary names
