@@ -27,6 +27,7 @@ from mpt_live.capture import CaptureReader
 from mpt_live.errors import InputError
 from mpt_live.runtime import demo_model_path
 from mpt_live.sources import VideoFile
+from mpt_live.spotting import EVENT_COLUMNS
 
 from tinymodel import tiny_onnx
 
@@ -76,6 +77,19 @@ def summary(out: Path) -> dict:
     return json.loads((out / "summary.json").read_text())
 
 
+def event_keys(rows: list[list[str]]) -> list[tuple[int, int]]:
+    """(face, onset_frame) of each data row of events.csv (checked: its header is the events' columns)."""
+    assert rows[0] == list(EVENT_COLUMNS)
+    face, onset = rows[0].index("face"), rows[0].index("onset_frame")
+    return sorted((int(r[face]), int(r[onset])) for r in rows[1:])
+
+
+def face_ids(rows: list[list[str]]) -> set[str]:
+    """The face IDs of predictions.csv's data rows."""
+    col = rows[0].index("face_id")
+    return {r[col] for r in rows[1:]}
+
+
 def no_temporary_files(out: Path) -> bool:
     return not [p.name for p in out.iterdir() if ".tmp" in p.name]
 
@@ -90,6 +104,20 @@ def model_path(tmp_path_factory) -> Path:
 def clip(tmp_path_factory) -> Path:
     """3000 small frames (no face): a run long enough to be signalled mid-way, however fast the machine."""
     return fk.write_video(tmp_path_factory.mktemp("v") / "clip.mp4", 3000, fps=30.0)
+
+
+@pytest.fixture(scope="module")
+def two_faces(faces_dir, tmp_path_factory) -> Path:
+    """12 s of two faces side by side: the default input (four injected movements) and a real expressive
+    person. Motion-only, each face has events (seven in all), written into events.csv from about 8 s on."""
+    from mpt_live.demo_input import render_demo_clip
+    from train.compose import side_by_side
+
+    tmp = tmp_path_factory.mktemp("two")
+    render_demo_clip(tmp / "demo.mp4")
+    side_by_side([tmp / "demo.mp4", faces_dir / "videos" / "liveportrait_d3_expressive.mp4"], tmp / "two.mp4",
+                 seconds=12.0)
+    return tmp / "two.mp4"
 
 
 # -- bad options and sources: one line, before the model loads ---------------------------------------
@@ -131,12 +159,34 @@ def test_signal_keeps_summary_and_timeline(tmp_path, clip, signals, code):
     assert no_temporary_files(out)
 
 
+def test_sigterm_with_two_faces_keeps_every_output(tmp_path, two_faces):
+    """Stopped mid-video: both faces' rows, the events closed by the stop in events.csv (as in the summary),
+    the plot and the review page."""
+    out = tmp_path / "o"
+    proc = start("--video", str(two_faces), "--motion-only", "--headless", "--out", str(out))
+    wait_for_rows(proc, out / "predictions.csv", 60)  # about 7 s into the 12 s video
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 143, err
+    s = summary(out)
+    assert s["status"] == "interrupted" and s["stopped_by"] == "SIGTERM" and s["frames_read"] < 360
+    assert face_ids(csv_rows(out / "predictions.csv")) == {"0", "1"}
+    assert [f["face_id"] for f in s["faces"]] == [0, 1]
+    events = event_keys(csv_rows(out / "events.csv"))
+    assert events and events == sorted((e["face"], e["onset_frame"]) for e in s["events"])
+    assert s["outputs"]["events"] == "events.csv"
+    for name in ("timeline", "report"):
+        assert s["outputs"][name] and (out / s["outputs"][name]).is_file()
+    assert no_temporary_files(out)
+
+
 def test_killed_run_in_an_old_folder_leaves_no_stale_files_and_a_running_marker(tmp_path, clip):
     """SIGKILL cannot be caught: what it leaves must still say 'incomplete' and hold nothing of the old run."""
     out = tmp_path / "o"
     out.mkdir()
     (out / "summary.json").write_text(json.dumps({"status": "complete", "source": "old.mp4"}))
-    for name in ("timeline.png", "annotated.mp4", "events.csv", ".summary.123.456.tmp.json"):
+    for name in ("timeline.png", "annotated.mp4", "events.csv", "report.html", "review.webm",
+                 ".summary.123.456.tmp.json"):
         (out / name).write_bytes(b"old")
     (out / "notes.txt").write_text("the user's own file")
     proc = start("--video", str(clip), "--motion-only", "--headless", "--out", str(out))
@@ -145,8 +195,9 @@ def test_killed_run_in_an_old_folder_leaves_no_stale_files_and_a_running_marker(
     proc.communicate(timeout=60)
     s = summary(out)
     assert s["status"] == "running" and s["source"] == str(clip)  # the marker: this run never finished
-    assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "predictions.csv", "summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["events.csv", "notes.txt", "predictions.csv", "summary.json"]
     assert len(csv_rows(out / "predictions.csv")) > 3
+    assert csv_rows(out / "events.csv") == [list(EVENT_COLUMNS)]  # this run's (no face: no event), not the old
 
 
 def test_finished_run_removes_outputs_it_did_not_write_this_time(tmp_path, clip):
@@ -180,8 +231,8 @@ def tmpfs(tmp_path):
 
 
 def test_disk_full_mid_csv(tmp_path, tmpfs):
-    """4 KB left after the run's marker: the CSV fills the disk mid-run."""
-    out = tmpfs(8) / "o"
+    """4 KB left after the run's marker and events.csv's header: predictions.csv fills the disk mid-run."""
+    out = tmpfs(12) / "o"
     video = fk.write_video(tmp_path / "v.mp4", 500)
     res = cli("--video", str(video), "--motion-only", "--headless", "--stride", "1", "--out", str(out))
     assert res.returncode == 1, res.stderr
@@ -192,6 +243,24 @@ def test_disk_full_mid_csv(tmp_path, tmpfs):
     s = summary(out)
     assert s["status"] == "failed" and "predictions.csv" in s["error"]
     assert no_temporary_files(out)
+
+
+def test_disk_full_with_two_faces_keeps_complete_rows_in_both_csvs(tmpfs, two_faces):
+    """24 KB: predictions.csv (a row per face per frame) fills the disk after some events were written."""
+    out = tmpfs(24) / "o"
+    res = cli("--video", str(two_faces), "--motion-only", "--headless", "--stride", "1", "--out", str(out))
+    assert res.returncode == 1, res.stderr
+    lines = [ln for ln in our_lines(res.stderr) if ln.startswith("error:")]
+    assert len(lines) == 1 and "predictions.csv: could not write row" in lines[0] and "No space left" in lines[0]
+    rows = csv_rows(out / "predictions.csv")
+    assert face_ids(rows) == {"0", "1"} and len(rows) < 2 * 360
+    events = event_keys(csv_rows(out / "events.csv"))
+    assert events  # events of both faces were written before (or after) the disk filled, whole rows only
+    s = summary(out)
+    assert s["status"] == "failed" and "predictions.csv" in s["error"]
+    for name in ("timeline", "report"):  # no room for them: said, and no empty file left
+        assert s["outputs"][name] is None and not (out / f"{name}.{'png' if name == 'timeline' else 'html'}").exists()
+    assert not (out / "review.webm").exists() and no_temporary_files(out)
 
 
 def test_disk_full_for_the_timeline(tmp_path, tmpfs):
@@ -379,7 +448,8 @@ def test_a_model_run_that_classifies_nothing_says_why(faces_dir, tmp_path):
     from mpt_live.runtime import load_model
     from mpt_live.session import SessionConfig
 
-    model = tiny_onnx(tmp_path / "m.onnx", spec=ClipSpec(window_s=5.0))  # longer than the 2.4 s video
+    # a window longer than the 2.4 s video (its band below the 3.2 Hz clip rate's Nyquist limit)
+    model = tiny_onnx(tmp_path / "m.onnx", spec=ClipSpec(window_s=5.0, band_hz=(0.4, 1.5)))
     rt = load_model(model, device="cpu", threads=1, warmup=False)
     with VideoFile(faces_dir / "videos" / "pyfeat_single_face.mp4") as v:
         s = run_job(v, rt, SessionConfig(stride=8), None)
