@@ -448,8 +448,8 @@ def test_a_model_run_that_classifies_nothing_says_why(faces_dir, tmp_path):
     from mpt_live.runtime import load_model
     from mpt_live.session import SessionConfig
 
-    # a window longer than the 2.4 s video (its band below the 3.2 Hz clip rate's Nyquist limit)
-    model = tiny_onnx(tmp_path / "m.onnx", spec=ClipSpec(window_s=5.0, band_hz=(0.4, 1.5)))
+    # a window longer than the 2.4 s video (its band below the Nyquist limit of its 3 Hz clip rate)
+    model = tiny_onnx(tmp_path / "m.onnx", spec=ClipSpec(window_s=5.0, band_hz=(0.3, 1.0)))
     rt = load_model(model, device="cpu", threads=1, warmup=False)
     with VideoFile(faces_dir / "videos" / "pyfeat_single_face.mp4") as v:
         s = run_job(v, rt, SessionConfig(stride=8), None)
