@@ -12,7 +12,7 @@ from typing import Any
 
 from rich.console import Console
 
-from .errors import InputError
+from .errors import InputError, OutputError
 from .job import run_job
 from .session import SessionConfig
 from .sources import VideoFile, expand_videos
@@ -58,7 +58,7 @@ def run_batch(videos: str | list[Path], out: Path | None, runtime: Any | None, c
                 bar.update(task, completed=summary["frames_read"], total=summary["frames_read"])
             except KeyboardInterrupt:
                 raise
-            except InputError as e:
+            except (InputError, OutputError) as e:  # one line that names the file
                 if len(videos) == 1:
                     raise
                 failed.append((video, str(e)))

@@ -1,154 +1,33 @@
 """Live sources: cameras, network streams and files played at their own pace.
 
 A reader thread pulls frames as fast as the source delivers them and keeps only the newest one
-(no backlog: a slow consumer sees fresh frames, and the frames it had no time for are dropped and
+(:mod:`mpt_live.latest_frame`: no backlog; the frames a slow consumer had no time for are dropped and
 counted). Every frame is timestamped when it is captured (``time.monotonic``), so latency can be
 measured from capture to prediction. Streams that drop are reopened with exponential backoff.
 
 :func:`open_source` is the one place a source is opened: ``--camera 0``, ``--video rtsp://...`` or
 ``--video FILE --realtime`` give such a reader (iterate it for :class:`LiveFrame` objects until the
-source ends), ``--video FILE`` a :class:`~mpt_live.sources.VideoFile`. Every source has ``name``,
+source ends), ``--video FILE`` a :class:`~mpt_live.sources.VideoFile`, and so does the URL of a
+recording (a video file served over http: its container states a frame count). Every source has ``name``,
 ``fps``, ``live`` (frames may be dropped) and is a context manager.
 """
 
 from __future__ import annotations
 
-import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Callable
 
 import cv2
 import numpy as np
 
 from .errors import InputError
+from .latest_frame import CaptureLike, LatestFrameReader, LiveFrame
 from .quiet import quiet_opencv
-from .sources import Frame, VideoFile, expand_videos, is_stream_url
+from .sources import VideoFile, expand_videos, is_stream_url, open_capture
 
-
-class CaptureLike(Protocol):
-    """The part of ``cv2.VideoCapture`` the readers use (tests pass fakes)."""
-
-    def isOpened(self) -> bool: ...  # noqa: N802 (OpenCV's name)
-    def read(self) -> tuple[bool, Any]: ...
-    def grab(self) -> bool: ...
-    def get(self, prop: int) -> float: ...
-    def release(self) -> None: ...
-
-
-@dataclass
-class LiveFrame(Frame):
-    """A frame with its capture time. ``t``: seconds since the source started (increasing);
-    ``captured``: ``time.monotonic()`` at capture; ``segment`` grows by one after every reconnect
-    (frames of two segments must not share a clip)."""
-
-    captured: float = 0.0
-    segment: int = 0
-
-
-class LatestFrameReader:
-    """Base class: a producer thread publishes frames into a one-slot mailbox; ``read`` takes the newest.
-
-    Subclasses implement ``_run`` and call ``_publish`` / ``_finish``. Counters: ``captured`` (frames
-    published), ``delivered`` (frames returned by ``read``), ``dropped`` (published but overwritten
-    before anyone read them), ``reconnects``.
-    """
-
-    name: str = "source"
-    fps: float = 30.0
-    live: bool = True  # frames are dropped when the consumer is slow
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._slot: LiveFrame | None = None
-        self._ended = False
-        self._stop = threading.Event()
-        self.error: str | None = None  # why the source ended early (after retries), if it did
-        self.captured = 0
-        self.delivered = 0
-        self.dropped = 0
-        self.reconnects = 0
-        self._thread: threading.Thread | None = None
-
-    # -- producer side ------------------------------------------------------------------------
-    def _publish(self, frame: LiveFrame) -> None:
-        with self._cond:
-            if self._slot is not None:
-                self.dropped += 1
-            self._slot = frame
-            self.captured += 1
-            self._cond.notify_all()
-
-    def _finish(self, error: str | None = None) -> None:
-        with self._cond:
-            self.error = self.error or error
-            self._ended = True
-            self._cond.notify_all()
-
-    def _run(self) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def _main(self) -> None:
-        try:
-            self._run()
-        except Exception as e:  # a reader thread must never die silently
-            self._finish(f"{self.name}: reader failed: {type(e).__name__}: {e}")
-        else:
-            self._finish()
-
-    # -- consumer side ------------------------------------------------------------------------
-    def start(self) -> "LatestFrameReader":
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._main, name=f"capture:{self.name}", daemon=True)
-            self._thread.start()
-        return self
-
-    def read(self, timeout: float | None = None) -> LiveFrame | None:
-        """The newest frame not yet returned; waits for one. None when the source has ended
-        (or ``timeout`` seconds passed without a frame)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self._cond:
-            while self._slot is None and not self._ended:
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    return None
-                self._cond.wait(remaining if remaining is not None else 0.5)
-            frame, self._slot = self._slot, None
-            if frame is not None:
-                self.delivered += 1
-            return frame
-
-    @property
-    def ended(self) -> bool:
-        with self._cond:
-            return self._ended and self._slot is None
-
-    def __iter__(self) -> Iterator[LiveFrame]:
-        self.start()
-        while True:
-            f = self.read()
-            if f is None:
-                return
-            yield f
-
-    def stats(self) -> dict[str, Any]:
-        return {"captured": self.captured, "delivered": self.delivered, "dropped": self.dropped,
-                "reconnects": self.reconnects, "error": self.error}
-
-    def close(self) -> None:
-        self._stop.set()
-        with self._cond:
-            self._ended = True
-            self._cond.notify_all()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5.0)
-
-    def __enter__(self) -> "LatestFrameReader":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+__all__ = ["CaptureLike", "CaptureReader", "LatestFrameReader", "LiveFrame", "PacedVideoReader", "open_camera",
+           "open_source", "open_stream"]
 
 
 def _source_fps(cap: CaptureLike, default: float = 30.0) -> float:
@@ -165,7 +44,10 @@ class CaptureReader(LatestFrameReader):
     ``opener()`` returns an opened capture (or one whose ``isOpened()`` is False). The first open
     happens in the constructor so that an unusable source fails at once with an InputError; after a
     drop the reader retries with delays ``backoff[0]``, doubling up to ``backoff[1]`` seconds, and
-    gives up (ending the source, ``error`` set) after ``give_up_s`` seconds without a frame.
+    gives up (ending the source, ``error`` set) after ``give_up_s`` seconds without a frame, counted
+    from the last frame (or the first open): a stream that reopens but never delivers gives up too.
+    ``warnings``: a stream whose own timestamps run faster than real time (a recording being
+    downloaded, not a live source: its frames are stamped with the capture clock, most are dropped).
     """
 
     def __init__(
@@ -192,6 +74,10 @@ class CaptureReader(LatestFrameReader):
         self._last_t = -1.0
         self._index = 0
         self._segment = 0
+        self._last_frame_at = clock()  # the give-up clock: reset by frames only, never by a reopen
+        self._delay = backoff[0]  # the next reopen's delay: back to the first one after a frame
+        self._pts0: tuple[float, float] | None = None  # (capture time, stream time) of the segment's first frame
+        self.warnings: list[str] = []
 
     def _open_once(self) -> CaptureLike | None:
         try:
@@ -222,22 +108,44 @@ class CaptureReader(LatestFrameReader):
                     return
                 continue
             now = self._clock()
+            self._last_frame_at, self._delay = now, self.backoff[0]
             if self._t0 is None:
                 self._t0 = now
             t = max(now - self._t0, self._last_t + 1e-6)  # strictly increasing for the ring buffer
             self._last_t = t
+            self._check_pace(now, cap)
             self._publish(LiveFrame(self._index, t, img, captured=now, segment=self._segment))
             self._index += 1
         if self._cap is not None:
             self._cap.release()
             self._cap = None
 
+    def _check_pace(self, now: float, cap: CaptureLike) -> None:
+        """Warn once when the stream's own times (if it has them) run ahead of the capture clock."""
+        if self.warnings:
+            return
+        try:
+            ms = float(cap.get(cv2.CAP_PROP_POS_MSEC) or 0.0)
+        except Exception:
+            return
+        if self._pts0 is None or self._index == 0 or ms < self._pts0[1]:
+            self._pts0 = (now, ms)  # a new segment or a stream without times
+            return
+        media_s, wall_s = (ms - self._pts0[1]) / 1000.0, now - self._pts0[0]
+        if media_s >= 2.0 and media_s > 1.5 * wall_s:
+            self.warnings.append(f"{self.name}: delivers frames {media_s / max(wall_s, 1e-3):.1f}x faster than real "
+                                 "time (a recording, not a live stream?): they are stamped with the capture clock and "
+                                 "most are dropped; give the file itself to read every frame")
+
     def _reopen(self) -> CaptureLike | None:
-        delay, start = self.backoff[0], self._clock()
         while not self._stop.is_set():
-            if self._clock() - start > self.give_up_s:
-                self.error = f"{self.name}: stream dropped and did not come back within {self.give_up_s:g} s"
+            if self._clock() - self._last_frame_at > self.give_up_s:
+                self.error = (f"{self.name}: stream dropped and did not come back within {self.give_up_s:g} s"
+                              if self.captured else
+                              f"{self.name}: no frame within {self.give_up_s:g} s of opening it "
+                              f"({self.reconnects} reopens): giving up")
                 return None
+            delay, self._delay = self._delay, min(self._delay * 2, self.backoff[1])
             if self._stop.wait(delay):
                 return None
             cap = self._open_once()
@@ -246,49 +154,39 @@ class CaptureReader(LatestFrameReader):
                 self.reconnects += 1
                 self._segment += 1
                 return cap
-            delay = min(delay * 2, self.backoff[1])
         return None
 
 
-class PacedVideoReader(LatestFrameReader):
-    """A recorded video played at its own fps, behaving like a camera (``--realtime``).
+MAX_SKIP_S = 0.5  # a paced file publishes at least one frame per this much video
 
-    Frame i is published at ``start + i / fps``; frames the consumer has not taken by then are
-    overwritten (dropped), and when decoding falls more than a frame behind the clock frames are
-    skipped with ``grab()`` (no decode). Timestamps ``t`` are media time (``i / fps``), ``captured``
-    is the monotonic time of publication. ``loop``: start again at the end (time keeps counting),
-    for soak tests and demos longer than the clip.
+
+class PacedVideoReader(LatestFrameReader):
+    """A recorded video played at its own pace, behaving like a camera (``--realtime``).
+
+    A frame is published when the clock reaches ``start + t / speed`` (``t``: its time in the container,
+    :mod:`mpt_live.frametimes`); frames the consumer has not taken by then are overwritten (dropped), and
+    a frame more than a period late is skipped (grabbed, never converted or published), but never for
+    more than :data:`MAX_SKIP_S` of video in a row: where decoding is slower than real time, frames come
+    as fast as they decode (the schedule moves back) instead of not at all. ``t`` is media
+    time, ``captured`` the monotonic time of publication. ``loop``: start again at the end (time keeps
+    counting), for soak tests and demos longer than the clip. ``warnings`` / ``error``: as the file's
+    (:class:`~mpt_live.sources.VideoFile`), from its first pass.
     """
 
     def __init__(self, path: str | Path, speed: float = 1.0, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Any] | None = None, loop: bool = False) -> None:
         super().__init__()
         with VideoFile(path) as v:  # raises InputError for unusable files
-            self.fps, self.frame_count = v.fps, v.frame_count
+            self.fps, self.frame_count, self._times = v.fps, v.frame_count, v.frame_times
+            self.warnings = list(v.warnings)
         self.name = str(path)
-        self._cap = cv2.VideoCapture(str(path))
+        self._cap = open_capture(self.name)
         self.speed = speed
         self._clock = clock
         self._sleep = sleep
-        self.skipped = 0  # frames skipped without decoding because the clock had moved on
+        self.skipped = 0  # frames skipped (not converted, not published) because the clock had moved on
         self.loop = loop
         self.loops = 0
-
-    def _advance(self, decode: bool) -> tuple[bool, Any]:
-        """The next frame (decoded or only grabbed), rewinding at the end when looping."""
-        for _ in range(2):
-            if decode:
-                ok, img = self._cap.read()
-            else:
-                ok, img = self._cap.grab(), None
-            if ok:
-                return True, img
-            if not self.loop:
-                return False, None
-            self._cap.release()
-            self._cap = cv2.VideoCapture(self.name)
-            self.loops += 1
-        return False, None
 
     def _wait_until(self, when: float) -> None:
         while not self._stop.is_set():
@@ -300,26 +198,45 @@ class PacedVideoReader(LatestFrameReader):
             else:
                 self._stop.wait(min(left, 0.05))
 
+    def _end_of_pass(self, times: Any) -> None:
+        times.finish()
+        if self.loops == 0:
+            self.warnings += [w for w in times.warnings if w not in self.warnings]
+            self.error = self.error or times.error
+
     def _run(self) -> None:
-        period = 1.0 / (self.fps * self.speed)
+        late = 1.0 / (self.fps * self.speed)  # more than a frame period behind: skip
         start = self._clock()
-        i = 0
+        times, offset, i, published_t = self._times(), 0.0, 0, 0.0
         while not self._stop.is_set():
-            due = start + i * period
-            # more than one frame behind: skip without decoding until the next frame is due
-            while self._clock() > due + period and not self._stop.is_set():
-                if not self._advance(decode=False)[0]:
+            now = self._clock()  # lateness is judged before decoding, as if the frame's time were known
+            if not self._cap.grab():
+                self._end_of_pass(times)
+                if not self.loop or times.n == 0:
                     return
-                with self._cond:
-                    self.skipped += 1
-                    self.dropped += 1
-                i += 1
-                due = start + i * period
-            ok, img = self._advance(decode=True)
+                offset += times.span  # the next pass continues the time line
+                self._cap.release()
+                self._cap = open_capture(self.name)
+                self.loops += 1
+                times = self._times()
+                continue
+            t = offset + times.next(float(self._cap.get(cv2.CAP_PROP_POS_MSEC) or 0.0))
+            due = start + t / self.speed
+            if now > due + late:
+                if t - published_t < MAX_SKIP_S:
+                    with self._cond:
+                        self.skipped += 1
+                        self.dropped += 1
+                    i += 1
+                    continue
+                start += now - due  # decoding is slower than real time: publish it anyway, the clock follows
+                due = now
+            published_t = t
+            ok, img = self._cap.retrieve()
             if not ok or img is None:
                 return
             self._wait_until(due)
-            self._publish(LiveFrame(i, i / self.fps, img, captured=self._clock()))
+            self._publish(LiveFrame(i, t, img, captured=self._clock()))
             i += 1
 
     def stats(self) -> dict[str, Any]:
@@ -332,6 +249,8 @@ class PacedVideoReader(LatestFrameReader):
 
 def open_camera(index: int, width: int | None = None, height: int | None = None) -> CaptureReader:
     """``--camera N``: InputError (one line) when the camera cannot be opened."""
+    if index < 0:  # OpenCV's "any camera" index; it crashes the process where there is none
+        raise InputError(f"camera {index}: not a camera index (0 is the first camera)")
 
     def opener() -> CaptureLike:
         with quiet_opencv():
@@ -350,19 +269,39 @@ def open_camera(index: int, width: int | None = None, height: int | None = None)
         raise InputError(f"camera {index}: could not be opened (no such device, no permission, or in use)") from None
 
 
-def open_stream(url: str) -> CaptureReader:
-    """An rtsp/http(s)/... stream; reopened with backoff when it drops."""
+STREAM_TIMEOUT_MS = 5000  # bounded open and read: a stalled stream counts as dropped and is reopened
+GIVE_UP_S = 60.0  # a stream with no frame for this long ends (the run reports it and exits non-zero)
+
+
+def open_stream(url: str, realtime: bool = False) -> "CaptureReader | VideoFile | PacedVideoReader":
+    """An rtsp/http(s)/... URL. A live stream is read by a :class:`CaptureReader` (reopened with backoff when
+    it drops); a recording (its container states a frame count: a video file served over http) is read
+    like a file, every frame in order with the container's times (``--realtime``: at its own pace)."""
 
     def opener() -> CaptureLike:
-        with quiet_opencv():
-            # bounded open/read so that a stalled stream counts as dropped and gets reopened
-            params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 5000, cv2.CAP_PROP_READ_TIMEOUT_MSEC, 5000]
-            return cv2.VideoCapture(url, cv2.CAP_FFMPEG, params)
+        return open_capture(url, STREAM_TIMEOUT_MS)
+
+    failed = f"{url}: could not open the stream (unreachable, wrong URL, or unsupported format)"
+    cap = opener()
+    if not cap.isOpened():
+        cap.release()
+        raise InputError(failed)
+    count = cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0
+    if 0 < count < 1e9:
+        cap.release()
+        source: Any = PacedVideoReader(url) if realtime else VideoFile(url, STREAM_TIMEOUT_MS)
+        source.notes = [f"{url}: a recording ({int(count)} frames), read like a file: "
+                        + ("at its own pace" if realtime else "every frame, in order, timed by the container")]
+        return source
+    caps = [cap]  # the first open is used, later ones are new
+
+    def first_then_open() -> CaptureLike:
+        return caps.pop() if caps else opener()
 
     try:
-        return CaptureReader(opener, url)
+        return CaptureReader(first_then_open, url, give_up_s=GIVE_UP_S)
     except InputError:
-        raise InputError(f"{url}: could not open the stream (unreachable, wrong URL, or unsupported format)") from None
+        raise InputError(failed) from None
 
 
 def open_source(camera: int | None = None, video: str | Path | None = None,
@@ -376,7 +315,7 @@ def open_source(camera: int | None = None, video: str | Path | None = None,
     if video is None:
         raise InputError("no source: give --camera N or --video PATH|URL")
     if is_stream_url(str(video)):
-        return open_stream(str(video))
+        return open_stream(str(video), realtime)
     paths = expand_videos(str(video))
     if len(paths) != 1:
         raise InputError(f"{video}: {'--realtime plays' if realtime else 'expected'} one video, this matches {len(paths)}")

@@ -8,7 +8,9 @@ from typing import Any, Optional
 import typer
 from rich.console import Console
 
-from .errors import InputError
+from .errors import InputError, OutputError
+from .interrupts import Stopped, signal_name, stop_signals
+from .rundir import check_out_dir
 from .session import FILE_STRIDE, MAX_FACES, SessionConfig
 from .window import has_display
 
@@ -51,53 +53,66 @@ def live(
     if demo_face is not None and not demo:
         _fail("--demo-face needs --demo")
     cfg = SessionConfig(stride=stride, detector=detector, spot_threshold=spot_threshold, max_faces=max_faces)
-    try:
-        if demo:
-            from .demo_report import run_demo
+    with stop_signals():  # SIGINT, SIGTERM, SIGHUP: the run stops and still writes its summary
+        try:
+            if demo:
+                from .demo_report import run_demo
 
-            if demo_face is not None:  # checked before the model loads
-                from .demo_input import photo_portrait
+                if demo_face is not None:  # checked before the model loads
+                    from .demo_input import photo_portrait
 
-                photo_portrait(demo_face)
-            run_demo(out or Path("runs/demo"), None if motion_only else _load(model, device, threads), cfg, console,
-                     display=has_display() and not headless, face_photo=demo_face)
-        elif inspect is not None:
-            if video is None:
-                _fail("--inspect needs --video PATH")
-            _run_inspect(video, inspect, out, detector, model, motion_only)
-        elif camera is None and video is None:
-            _fail("give --camera N, --video PATH|URL, or --demo")
-        else:
-            from .sources import VideoFile, expand_videos, is_stream_url
-
-            display = has_display() and not headless
-            if save_video and out is None:
-                _fail("--save-video needs --out DIR")
-            # the source is checked before the model loads, so bad input fails fast with one line
-            if camera is not None or is_stream_url(video) or realtime:
-                from .capture import open_source
-
-                source = open_source(camera, video, realtime)
-                try:
-                    runtime = None if motion_only else _load(model, device, threads)
-                except BaseException:
-                    source.close()
-                    raise
-                with source:
-                    _run_live(source, runtime, cfg, out, save_video, display)
+                    photo_portrait(demo_face)
+                out = check_out_dir(out or Path("runs/demo"))
+                run_demo(out, None if motion_only else _load(model, device, threads), cfg, console,
+                         display=has_display() and not headless, face_photo=demo_face)
+            elif inspect is not None:
+                if video is None:
+                    _fail("--inspect needs --video PATH")
+                _run_inspect(video, inspect, out, detector, model, motion_only)
+            elif camera is None and video is None:
+                _fail("give --camera N, --video PATH|URL, or --demo")
             else:
-                if out is None and not display:
-                    _fail("--out DIR is required for a headless run")
-                videos = expand_videos(video)
-                if len(videos) == 1:
-                    VideoFile(videos[0]).close()
-                runtime = None if motion_only else _load(model, device, threads)
-                _run_files(videos, out, runtime, cfg, save_video, display)
-    except InputError as e:
-        _fail(str(e))
-    except KeyboardInterrupt:
-        console.print("[yellow]interrupted: everything written so far is kept[/]")
-        raise typer.Exit(130)
+                from .sources import VideoFile, expand_videos, is_stream_url
+
+                display = has_display() and not headless
+                if save_video and out is None:
+                    _fail("--save-video needs --out DIR")
+                # the source and --out are checked before the model loads: bad input fails fast, in one line
+                if camera is not None or is_stream_url(video) or realtime:
+                    from .capture import open_source
+
+                    source = open_source(camera, video, realtime)
+                    for note in getattr(source, "notes", []):
+                        console.print(f"[dim]{note}[/]", highlight=False, soft_wrap=True)
+                    try:
+                        if out is not None:
+                            check_out_dir(out)
+                        runtime = None if motion_only else _load(model, device, threads)
+                    except BaseException:
+                        source.close()
+                        raise
+                    with source:
+                        if _run_source(source, runtime, cfg, out, save_video, display)["status"] != "complete":
+                            raise typer.Exit(1)
+                else:
+                    if out is None and not display:
+                        _fail("--out DIR is required for a headless run")
+                    videos = expand_videos(video)
+                    if len(videos) == 1:
+                        VideoFile(videos[0]).close()
+                    if out is not None:
+                        check_out_dir(out)
+                    runtime = None if motion_only else _load(model, device, threads)
+                    _run_files(videos, out, runtime, cfg, save_video, display)
+        except InputError as e:
+            _fail(str(e))
+        except OutputError as e:
+            console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1)
+        except KeyboardInterrupt as e:
+            console.print(f"[yellow]interrupted ({signal_name(e)}): everything written so far is kept[/]",
+                          highlight=False)
+            raise typer.Exit(e.exit_code if isinstance(e, Stopped) else 130)
 
 
 def _load(model: Optional[Path], device: str, threads: Optional[int]) -> Any | None:
@@ -116,11 +131,12 @@ def _load(model: Optional[Path], device: str, threads: Optional[int]) -> Any | N
     return rt
 
 
-def _run_live(source: Any, runtime: Any | None, cfg: SessionConfig, out: Optional[Path], save_video: bool,
-              display: bool) -> dict:
-    """A camera / stream / --realtime file. With a display: the window; headless: a rich status line."""
+def _run_source(source: Any, runtime: Any | None, cfg: SessionConfig, out: Optional[Path], save_video: bool,
+                display: bool) -> dict:
+    """One open source (a camera, a stream, a --realtime file, a recording at a URL). With a display: the
+    window; headless: a rich status line."""
     from .job import run_job
-    from .terminal import StatusLine, report_line
+    from .terminal import StatusLine
 
     if display:
         summary = run_job(source, runtime, cfg, out, save_video=save_video, display=True)
@@ -129,25 +145,35 @@ def _run_live(source: Any, runtime: Any | None, cfg: SessionConfig, out: Optiona
             console.print("[dim]headless without --out: showing the status line only (no files written)[/]")
         with StatusLine(console, source.name) as line:
             summary = run_job(source, runtime, cfg, out, save_video=save_video, status=line.update)
-    console.print(report_line(summary, out), highlight=False, soft_wrap=True)
-    if (summary["capture"] or {}).get("error"):
-        console.print(f"[yellow]{summary['capture']['error']}[/]", highlight=False)
+    _report(summary, out)
     return summary
 
 
-def _run_files(videos: list[Path], out: Optional[Path], runtime: Any | None, cfg: SessionConfig, save_video: bool,
-               display: bool) -> None:
-    """Recorded videos, every frame in order; one output folder each; failures listed (exit 1)."""
-    from .batch import run_batch
+def _report(summary: dict, out: Optional[Path]) -> None:
+    """The run's line, then its warnings and why it is not complete (if it is not)."""
     from .terminal import report_line
+
+    console.print(report_line(summary, out), highlight=False, soft_wrap=True)
+    for w in summary.get("warnings", []):
+        console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+    for p in summary.get("problems", []):
+        console.print(f"[bold red]{summary['status']}:[/] {p}", highlight=False, soft_wrap=True)
+
+
+def _run_files(videos: list, out: Optional[Path], runtime: Any | None, cfg: SessionConfig, save_video: bool,
+               display: bool) -> None:
+    """Recorded videos, every frame in order; one output folder each; failures and incomplete runs listed (exit 1)."""
+    from .batch import run_batch
 
     done, failed = run_batch(videos, out, runtime, cfg, console, save_video=save_video, display=display)
     for _, d, s in done:
-        console.print(report_line(s, d), highlight=False, soft_wrap=True)
+        _report(s, d)
+    incomplete = [s for _, _, s in done if s["status"] != "complete"]
     if failed:
         console.print(f"[bold red]{len(failed)} of {len(videos)} videos failed:[/]")
         for _, msg in failed:
             console.print(f"  {msg}", highlight=False, soft_wrap=True)
+    if failed or incomplete:
         raise typer.Exit(1)
 
 

@@ -10,6 +10,13 @@ class InputError(Exception):
     """
 
 
+class OutputError(Exception):
+    """An output could not be written (a full disk, a folder that is not writable).
+
+    The message names the file and why, and what it still holds; CLIs print it on one line and exit 1.
+    """
+
+
 def first_line(e: BaseException, limit: int = 300) -> str:
     """The first non-empty line of an exception's message (its type name when it has none)."""
     lines = [s for s in str(e).strip().splitlines() if s.strip()]

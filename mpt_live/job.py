@@ -1,10 +1,11 @@
 """One job: a source through the session engine into its output folder and its views.
 
 Outputs (``out_dir``; nothing is written without one): ``predictions.csv`` (a row per face per window,
-flushed as written), ``events.csv`` (a row per spotted event, flushed as each event closes and is
+complete rows as written), ``events.csv`` (a row per spotted event, written as each event closes and is
 classified), ``summary.json``, ``timeline.png`` and ``report.html`` (the review page, :mod:`mpt_live.report`;
-at the end, also after Ctrl-C or a crash),
-``annotated.mp4`` with ``save_video`` (the overlay on every frame). Views: the OpenCV window
+at the end, also after a stop signal or a crash), ``annotated.mp4`` with ``save_video`` (the overlay on
+every frame). An earlier run's outputs in the folder are removed first and summary.json says
+``"status": "running"`` until the end (:mod:`mpt_live.rundir`). Views: the OpenCV window
 (``display``), and whatever per-frame ``progress`` / ``status`` callables the caller passes (the
 terminal's progress bar and status line). The schema of every output is the same whatever the flags.
 """
@@ -17,111 +18,146 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
+from .errors import InputError, OutputError, first_line
+from .interrupts import deferred, signal_name
 from .overlay import render_overlay
+from .report import write_report
 from .results import columns
+from .rundir import finish_run, run_status, start_run
 from .session import Session, SessionConfig
-from .tracks import TrackedFace
 from .sources import Frame
 from .spotting import EVENT_COLUMNS
-from .report import write_report
 from .timeline import read_rows, render_timeline
+from .tracks import TrackedFace
 from .view import OverlayView
 from .window import DisplayWindow
-from .writers import CSVSink, VideoSink, write_json
+from .writers import CSVSink, VideoSink
 
 
 def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str | Path | None = None, *,
             save_video: bool = False, display: bool = False,
             progress: Callable[[int, int | None], None] | None = None,
-            status: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
-    """Run ``source`` (an open source: :func:`mpt_live.capture.open_source`; the caller closes it) with
+            status: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run ``source`` (an opened :class:`VideoFile`, :class:`LiveCapture`, ...) through the session with
     ``runtime`` (None: motion-only); return the summary.
 
     ``progress(frames_read, total_frames)`` and ``status(view.status())`` are called once per frame.
-    Ctrl-C: the summary is still written, then KeyboardInterrupt is raised again."""
+    A stop (Ctrl-C, SIGTERM, SIGHUP) or an error: the summary is still written, then it is raised again.
+    The summary's ``status`` says whether the outputs are complete (:func:`mpt_live.rundir.run_status`)."""
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
+        start_run(out, str(getattr(source, "name", "source")))
     video_out = save_video and out is not None
     session = Session(source, runtime, replace(cfg, thumbnails=display or video_out))
     view = OverlayView(session.model)
     total = getattr(source, "frame_count", 0) or None
     outputs: dict[str, Any] = {"predictions": None, "events": None, "timeline": None, "report": None, "video": None,
-                               "snapshots": [], "recordings": []}
+                               "snapshots": [], "recordings": [], "errors": {}}
     video_name = session.name if "://" in session.name else Path(session.name).name
-    interrupted = False
+    stopped: KeyboardInterrupt | None = None
+    summary_error: OutputError | None = None
+    sink: CSVSink | None = None
+    events: CSVSink | None = None
+    video: VideoSink | None = None
+    window: DisplayWindow | None = None
+
+    def write_events() -> None:
+        for e in session.take_events():
+            if events is not None:
+                events.write(e.row(video_name))
+
     with ExitStack() as stack:
-        stack.enter_context(session)
-        sink = stack.enter_context(CSVSink(out / "predictions.csv", columns(session.classes))) if out else None
-        events = stack.enter_context(CSVSink(out / "events.csv", EVENT_COLUMNS)) if out else None
-        video = stack.enter_context(VideoSink(out / "annotated.mp4", session.fps)) if video_out else None
-        window = stack.enter_context(DisplayWindow(out or Path.cwd(), session.fps, view)) if display else None
-
-        def write_events() -> None:
-            for e in session.take_events():
-                if events is not None:
-                    events.write(e.row(video_name))
-
-        def on_frame(frame: Frame, faces: list[TrackedFace]) -> None:
-            view.frame_tick(time.monotonic())
-            view.observe(session.latest, session.recent, frame.t, [f.id for f in faces])
-            write_events()
-            if progress is not None:
-                progress(session.counts["frames_read"], total)
-            if status is not None:
-                status(view.status())
-            if video is None and window is None:
-                return
-            boxes = [(f.id, f.face.box) for f in faces]
-            width = frame.image.shape[1]
-            paused, recording = (window.paused, window.recording) if window is not None else (False, False)
-            img = render_overlay(frame.image, view.state(width, boxes, frame.t, paused, recording))
-            if video is not None:
-                video.write(img)
-            if window is not None:
-                window.show(img, lambda: render_overlay(frame.image, view.state(width, boxes, frame.t, True,
-                                                                                window.recording)))
-
-        session.on_frame = on_frame
         try:
+            stack.enter_context(session)
+            sink = stack.enter_context(CSVSink(out / "predictions.csv", columns(session.classes))) if out else None
+            events = stack.enter_context(CSVSink(out / "events.csv", EVENT_COLUMNS)) if out else None
+            video = stack.enter_context(VideoSink(out / "annotated.mp4", session.fps)) if video_out else None
+            window = stack.enter_context(DisplayWindow(out or Path.cwd(), session.fps, view)) if display else None
+
+            def on_frame(frame: Frame, faces: list[TrackedFace]) -> None:
+                view.frame_tick(time.monotonic())
+                view.observe(session.latest, session.recent, frame.t, [f.id for f in faces])
+                write_events()
+                if progress is not None:
+                    progress(session.counts["frames_read"], total)
+                if status is not None:
+                    status(view.status())
+                if video is None and window is None:
+                    return
+                boxes = [(f.id, f.face.box) for f in faces]
+                width = frame.image.shape[1]
+                paused, recording = (window.paused, window.recording) if window is not None else (False, False)
+                img = render_overlay(frame.image, view.state(width, boxes, frame.t, paused, recording))
+                if video is not None:
+                    video.write(img)
+                if window is not None:
+                    window.show(img, lambda: render_overlay(frame.image, view.state(width, boxes, frame.t, True,
+                                                                                    window.recording)))
+
+            session.on_frame = on_frame
             for r in session:
                 if sink is not None:
                     sink.write(r.row())
-        except KeyboardInterrupt:
-            interrupted = session.interrupted = True
+        except KeyboardInterrupt as e:  # Ctrl-C, SIGTERM, SIGHUP (interrupts.Stopped)
+            stopped = e
+            session.interrupted = True
         except BaseException as e:
-            session.error = session.error or f"{type(e).__name__}: {e}"
+            session.error = session.error or (first_line(e) if isinstance(e, (InputError, OutputError))
+                                              else f"{type(e).__name__}: {e}")
             raise
         finally:
-            session.close()
-            write_events()
-            if video is not None:
-                video.close()
-            summary = {**session.summary(), "outputs": outputs, "timeline_error": None, "report_error": None}
-            if window is not None:
-                outputs["snapshots"] = [str(p) for p in window.snapshots]
-                outputs["recordings"] = [str(p) for p in window.recordings]
-            if out is not None:
-                outputs["predictions"] = "predictions.csv"
-                outputs["events"] = "events.csv"
-                if video is not None and video.frames:
-                    outputs["video"] = video.path.name
-                rows = read_rows(out / "predictions.csv")
-                try:
-                    render_timeline(rows, session.classes, summary["events"], out / "timeline.png",
-                                    title=_title(session), demo=session.model.demo)
-                    outputs["timeline"] = "timeline.png"
-                except Exception as te:  # the plot must never cost the CSV or the summary
-                    summary["timeline_error"] = f"{type(te).__name__}: {te}"
-                try:
-                    source = Path(session.name) if Path(session.name).is_file() else None
-                    write_report(out, summary, rows, session.classes, source, _title(session))
-                    outputs["report"] = "report.html"
-                except Exception as re_:  # nor the review page
-                    summary["report_error"] = f"{type(re_).__name__}: {re_}"
-                write_json(out / "summary.json", summary)
-    if interrupted:
-        raise KeyboardInterrupt
+            with deferred():  # a second Ctrl-C must not cost the summary
+                summary = _finish(session, out, outputs, sink, events, video, window, write_events, stopped)
+                if out is not None:
+                    try:
+                        finish_run(out, summary)
+                    except OutputError as e:
+                        summary_error = e
+    if stopped is not None:
+        raise stopped
+    if summary_error is not None:
+        raise summary_error
+    return summary
+
+
+def _finish(session: Session, out: Path | None, outputs: dict[str, Any], sink: CSVSink | None,
+            events: CSVSink | None, video: VideoSink | None, window: DisplayWindow | None,
+            write_events: Callable[[], None], stopped: KeyboardInterrupt | None) -> dict[str, Any]:
+    """The end of a run, whatever ended it: the last events, the plot and the review page; the summary."""
+    session.close()
+    try:
+        write_events()
+    except OutputError as e:  # a full disk: events.csv keeps its complete rows
+        outputs["errors"]["events.csv"] = first_line(e)
+    if video is not None:
+        video.close()
+    summary = {**session.summary(), "outputs": outputs, "timeline_error": None, "report_error": None}
+    if stopped is not None:
+        summary["stopped_by"] = signal_name(stopped)
+    if window is not None:
+        outputs["snapshots"] = [str(p) for p in window.snapshots]
+        outputs["recordings"] = [str(p) for p in window.recordings]
+    if out is not None and sink is not None:
+        outputs["predictions"] = "predictions.csv"
+        outputs["events"] = "events.csv" if events is not None else None
+        if video is not None and video.frames:
+            outputs["video"] = video.path.name
+        rows = read_rows(out / "predictions.csv")
+        try:
+            render_timeline(rows, session.classes, summary["events"], out / "timeline.png",
+                            title=_title(session), demo=session.model.demo)
+            outputs["timeline"] = "timeline.png"
+        except Exception as te:  # the plot must never cost the CSV or the summary
+            summary["timeline_error"] = f"{type(te).__name__}: {te}"
+            outputs["errors"]["timeline.png"] = first_line(te)
+        try:
+            source = Path(session.name) if Path(session.name).is_file() else None
+            write_report(out, summary, rows, session.classes, source, _title(session))
+            outputs["report"] = "report.html"
+        except Exception as re_:  # nor the review page
+            summary["report_error"] = f"{type(re_).__name__}: {re_}"
+            outputs["errors"]["report.html"] = first_line(re_)
+    summary["status"], summary["problems"] = run_status(summary)
     return summary
 
 

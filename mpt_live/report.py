@@ -50,24 +50,42 @@ def review_video(out: Path, candidates: Sequence[Path]) -> str | None:
     cap = cv2.VideoCapture(str(found[0]))
     fps = float(cap.get(cv2.CAP_PROP_FPS) or 30.0)
     writer = None
-    with atomic_path(out / "review.webm") as tmp:
-        try:
-            while True:
-                ok, img = cap.read()
-                if not ok:
-                    break
-                h, w = img.shape[:2]
-                if w > REVIEW_WIDTH:
-                    img = cv2.resize(img, (REVIEW_WIDTH, int(round(h * REVIEW_WIDTH / w / 2)) * 2),
-                                     interpolation=cv2.INTER_AREA)
-                if writer is None:
-                    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"VP80"), fps, img.shape[1::-1])
-                writer.write(img)
-        finally:
-            cap.release()
-            if writer is not None:
-                writer.release()
-    return "review.webm" if writer is not None else None
+    try:
+        with atomic_path(out / "review.webm") as tmp:
+            try:
+                while True:
+                    ok, img = cap.read()
+                    if not ok:
+                        break
+                    h, w = img.shape[:2]
+                    if w > REVIEW_WIDTH:
+                        img = cv2.resize(img, (REVIEW_WIDTH, int(round(h * REVIEW_WIDTH / w / 2)) * 2),
+                                         interpolation=cv2.INTER_AREA)
+                    if writer is None:
+                        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"VP80"), fps, img.shape[1::-1])
+                    writer.write(img)
+            finally:
+                cap.release()
+                if writer is not None:
+                    writer.release()
+            if writer is None or not _readable(tmp):  # VideoWriter fails silently (a full disk, no encoder)
+                raise _NoVideo
+    except _NoVideo:  # the temporary file is gone: no empty review.webm beside the page
+        return None
+    return "review.webm"
+
+
+class _NoVideo(Exception):
+    """The review copy could not be made."""
+
+
+def _readable(path: Path) -> bool:
+    """Whether ``path`` is a video whose first frame decodes."""
+    cap = cv2.VideoCapture(str(path))
+    try:
+        return bool(cap.isOpened() and cap.read()[0])
+    finally:
+        cap.release()
 
 
 def apex_thumbnails(source: Path | None, events: Sequence[Mapping[str, Any]], rows: Sequence[Mapping[str, Any]],

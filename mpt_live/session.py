@@ -342,7 +342,7 @@ class Session:
             "windows_dropped": self.dropped,
             "source_fps": round(self.fps, 3),
             "source_fps_assumed": bool(getattr(self.source, "fps_assumed", False)),
-            "source_seconds": round(seconds if self.live else c["frames_read"] / self.fps, 3),
+            "source_seconds": round(self._source_seconds(seconds), 3),
             "seconds": round(seconds, 3),
             "fps": round(c["frames_read"] / seconds, 2) if seconds > 0 else None,
             "predictions_per_s": round(c["windows_classified"] / seconds, 2) if seconds > 0 else None,
@@ -370,7 +370,24 @@ class Session:
             "capture": stats() if (self.live and callable(stats)) else None,
             "interrupted": self.interrupted,
             "error": self.error,
+            "source_error": getattr(self.source, "error", None),  # why the source ended early, if it did
+            "warnings": self._warnings(),
         }
+
+    def _source_seconds(self, seconds: float) -> float:
+        """Live: the run's length. A file: the seconds of video read, by the container's times."""
+        if self.live or self._last is None:
+            return seconds
+        read = getattr(self.source, "duration_s", None)  # VideoFile: the span of the frames read
+        return read if isinstance(read, float) and read > self._last.t else self._last.t + 1 / self.fps
+
+    def _warnings(self) -> list[str]:
+        """The source's (timing, pace) and the run's own: a model run that classified nothing says why."""
+        out, c = list(getattr(self.source, "warnings", None) or []), self.counts
+        if self.runtime is not None and c["windows"] and not c["windows_classified"] and c["frames_with_face"]:
+            out.append(f"{self.name}: no window was classified: a face in {c['frames_with_face']} of "
+                       f"{c['frames_read']} frames, but never for a whole {self.spec.window_s:g} s window")
+        return out
 
 
 def _pct(values: Iterable[float], q: float) -> float | None:

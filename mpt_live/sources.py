@@ -1,7 +1,8 @@
 """Frame sources: video files (every frame, in order), with clear errors for bad input.
 
-Frames are yielded as :class:`Frame` (index, time in seconds, BGR image). File timestamps are
-``index / fps`` so that processing is deterministic and independent of decoding speed. The video and
+Frames are yielded as :class:`Frame` (index, time in seconds, BGR image). File timestamps are the
+container's presentation times (``index / fps`` where it has none, :mod:`mpt_live.frametimes`), so
+processing is deterministic and independent of decoding speed. The video and
 image file extensions the project reads are defined here, once. Live sources (cameras, streams,
 paced files) are in :mod:`mpt_live.capture`, which also opens any source (``open_source``).
 """
@@ -18,6 +19,8 @@ import cv2
 import numpy as np
 
 from .errors import InputError
+from .frametimes import FrameTimes, resolve_rate
+from .quiet import quiet_opencv
 
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
@@ -52,55 +55,87 @@ def expand_videos(spec: str) -> list[Path]:
     return [p]
 
 
+def open_capture(name: str, timeout_ms: int = 5000) -> cv2.VideoCapture:
+    """``cv2.VideoCapture`` of a file, or of a URL with a bounded open and reads (a stalled server is an
+    error, not a hang)."""
+    if not is_stream_url(name):
+        return cv2.VideoCapture(name)
+    params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms]
+    with quiet_opencv():
+        return cv2.VideoCapture(name, cv2.CAP_FFMPEG, params)
+
+
 class VideoFile:
-    """A recorded video, read frame by frame in order. Raises InputError for unusable files."""
+    """A recorded video (a file, or a recording at an http(s) URL), read frame by frame in order, timed by
+    the container (:mod:`mpt_live.frametimes`). Raises InputError for unusable input.
+
+    ``warnings``: what disagrees in the file's timing (one line each); ``error``: set when the video ended
+    well before the frame count in its header (truncated or damaged)."""
 
     live = False  # every frame is delivered, none dropped
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, timeout_ms: int = 5000) -> None:
+        url = is_stream_url(str(path))
         self.path = Path(path)
-        self.name = str(self.path)
-        if not self.path.exists():
-            raise InputError(f"{self.path}: no such file")
-        if self.path.is_dir():
-            raise InputError(f"{self.path}: is a directory, expected a video file")
-        if not os.access(self.path, os.R_OK):
-            raise InputError(f"{self.path}: not readable (permission denied)")
-        self._cap = cv2.VideoCapture(str(self.path))
+        self.name = str(path)
+        if not url:
+            if not self.path.exists():
+                raise InputError(f"{self.path}: no such file")
+            if self.path.is_dir():
+                raise InputError(f"{self.path}: is a directory, expected a video file")
+            if not os.access(self.path, os.R_OK):
+                raise InputError(f"{self.path}: not readable (permission denied)")
+        self._cap = open_capture(self.name, timeout_ms)
         if not self._cap.isOpened():
-            raise InputError(f"{self.path}: not a readable video (OpenCV could not open it)")
-        fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
-        if not np.isfinite(fps) or fps <= 1e-3 or fps > 1000:
-            fps = 30.0  # containers without a rate: assume 30 and say so in the summary
-            self.fps_assumed = True
-        else:
-            self.fps_assumed = False
-        self.fps = fps
-        self.frame_count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+            raise InputError(f"{self.name}: not a readable video (OpenCV could not open it)")
+        header_fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        count = self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0
+        self.frame_count = int(count) if 0 < count < 1e9 else 0  # raw streams report garbage
         self.width = int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0)
         self.height = int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
-        ok, first = self._cap.read()
-        if not ok or first is None:
-            self._cap.release()
-            raise InputError(f"{self.path}: video has zero decodable frames")
-        self._first: np.ndarray | None = first
-
-    @property
-    def duration_s(self) -> float:
-        return self.frame_count / self.fps if self.frame_count else 0.0
-
-    def __iter__(self) -> Iterator[Frame]:
-        i = 0
-        if self._first is not None:
-            first, self._first = self._first, None
-            yield Frame(0, 0.0, first)
-            i = 1
-        while True:
+        self._buffered: list[tuple[np.ndarray, float]] = []  # the first two frames, read to learn the timing
+        for _ in range(2):
             ok, img = self._cap.read()
             if not ok or img is None:
                 break
-            yield Frame(i, i / self.fps, img)
-            i += 1
+            self._buffered.append((img, float(self._cap.get(cv2.CAP_PROP_POS_MSEC) or 0.0)))
+        if not self._buffered:
+            self._cap.release()
+            raise InputError(f"{self.name}: video has zero decodable frames")
+        ms = [m for _, m in self._buffered]
+        self.fps, self._pts, self.fps_assumed, self.warnings = resolve_rate(
+            self.name, header_fps, ms[0], ms[1] if len(ms) > 1 else None, None if url else self.path)
+        self.error: str | None = None
+        self._times: FrameTimes | None = None
+
+    def frame_times(self) -> FrameTimes:
+        """A fresh clock for one pass over this video (the same rate and timing source)."""
+        return FrameTimes(self.name, self.fps, self._pts, self.frame_count)
+
+    @property
+    def duration_s(self) -> float:
+        """Seconds of video: those read so far by the container's times once reading began, else the header's."""
+        if self._times is not None:
+            return self._times.span
+        return self.frame_count / self.fps if self.frame_count else 0.0
+
+    def __iter__(self) -> Iterator[Frame]:
+        times = self._times = self.frame_times()
+        buffered, self._buffered = self._buffered, []
+        complete = False
+        try:
+            for img, ms in buffered:
+                yield Frame(times.n, times.next(ms), img)
+            while len(buffered) != 1:  # one frame buffered: the video has no second one
+                ok, img = self._cap.read()
+                if not ok or img is None:
+                    break
+                yield Frame(times.n, times.next(float(self._cap.get(cv2.CAP_PROP_POS_MSEC) or 0.0)), img)
+            complete = True
+        finally:
+            times.finish(complete)
+            self.warnings += [w for w in times.warnings if w not in self.warnings]
+            self.error = self.error or times.error
 
     def close(self) -> None:
         self._cap.release()

@@ -1,9 +1,10 @@
 """Sinks that never lose output: rows flushed as they are written, whole files replaced atomically.
 
-* :class:`CSVSink`: one flushed line per row, so an interrupted run (Ctrl-C, a crash) keeps a valid
-  CSV of everything processed so far.
+* :class:`CSVSink`: one line per row, written at once, so an interrupted run (Ctrl-C, a crash, a full
+  disk) keeps a valid CSV of everything processed so far (complete rows only).
 * :class:`VideoSink`: an MP4 opened on the first frame (its size is known then).
-* :func:`write_json` and :func:`atomic_path`: a reader never sees half a file (temp file + rename).
+* :func:`write_json` and :func:`atomic_path`: a reader never sees half a file (temp file + rename);
+  :func:`rewrite_json`: the fallback in place when a full disk leaves no room for a temp file.
 * :func:`json_default`: numpy scalars/arrays and paths as JSON.
 """
 
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
+import io
 import json
 import math
 import os
@@ -19,6 +22,8 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import numpy as np
+
+from .errors import OutputError
 
 
 def _fmt(v: Any) -> Any:
@@ -32,28 +37,47 @@ def _fmt(v: Any) -> Any:
 
 
 class CSVSink:
-    """``with CSVSink(path, columns) as sink: sink.write(row_dict)`` — one flushed line per row."""
+    """``with CSVSink(path, columns) as sink: sink.write(row_dict)`` — one line per row, written at once.
+
+    A row is one unbuffered write; when it fails (a full disk), the file is cut back to the rows before
+    it and :class:`~mpt_live.errors.OutputError` says so: the file never ends in half a row."""
 
     def __init__(self, path: str | os.PathLike, columns: Sequence[str]) -> None:
         self.path = Path(path)
         self.columns = list(columns)
         self.rows = 0
-        self._fh = None
-        self._writer: csv.DictWriter | None = None
+        self._fh: Any = None
+        self._size = 0  # bytes of complete lines (header and rows)
 
     def __enter__(self) -> "CSVSink":
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = open(self.path, "w", newline="", encoding="utf-8")
-        self._writer = csv.DictWriter(self._fh, fieldnames=self.columns, extrasaction="ignore")
-        self._writer.writeheader()
-        self._fh.flush()
+        try:
+            self._fh = open(self.path, "wb", buffering=0)
+        except OSError as e:
+            raise OutputError(f"{self.path}: cannot be written ({e.strerror})") from None
+        self._put(self.columns)
         return self
 
     def write(self, row: dict[str, Any]) -> None:
-        assert self._writer is not None and self._fh is not None, "CSVSink used outside 'with'"
-        self._writer.writerow({k: _fmt(row.get(k)) for k in self.columns})
-        self._fh.flush()
+        assert self._fh is not None, "CSVSink used outside 'with'"
+        self._put([_fmt(row.get(k)) for k in self.columns])
         self.rows += 1
+
+    def _put(self, values: list[Any]) -> None:
+        buf = io.StringIO()
+        csv.writer(buf).writerow(values)
+        data = memoryview(buf.getvalue().encode("utf-8"))
+        try:
+            while data:
+                data = data[self._fh.write(data):]
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                self._fh.truncate(self._size)  # cut the partial line: freeing space needs none
+                self._fh.seek(self._size)
+            what = "its header" if self._size == 0 else f"row {self.rows + 1}"
+            raise OutputError(f"{self.path}: could not write {what} ({e.strerror}); "
+                              f"it keeps the {self.rows} complete rows before it") from None
+        self._size = self._fh.tell()
 
     def __exit__(self, *exc: object) -> None:
         if self._fh is not None:
@@ -125,9 +149,33 @@ def json_default(o: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
-def write_json(path: str | os.PathLike, data: Any, indent: int = 2) -> None:
-    """Write JSON atomically: a reader never sees half a file."""
+def write_json(path: str | os.PathLike, data: Any, indent: int = 2, reserve: int = 0) -> None:
+    """Write JSON atomically: a reader never sees half a file. ``reserve``: pad the file with spaces to
+    that many bytes, so that :func:`rewrite_json` has room for a bigger version on a full disk."""
+    text = _json_text(data, indent)
     with atomic_path(path) as tmp:
         with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=indent, default=json_default)
-            fh.write("\n")
+            fh.write(text)
+            if reserve > len(text):
+                fh.write(" " * (reserve - len(text)))
+
+
+def rewrite_json(path: str | os.PathLike, data: Any, indent: int = 2) -> None:
+    """Overwrite an existing JSON file where it lies (no temporary copy): on a full disk, the blocks the file
+    already holds are reused. Not atomic; for the last write of a run when :func:`write_json` had no room."""
+    raw = _json_text(data, indent).encode("utf-8")
+    with open(path, "r+b", buffering=0) as fh:
+        fh.seek(0)
+        view = memoryview(raw)
+        while view:
+            view = view[fh.write(view):]
+        fh.truncate(len(raw))
+
+
+def is_disk_full(e: BaseException) -> bool:
+    """An OSError that means no room (full disk, quota, file size limit)."""
+    return isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def _json_text(data: Any, indent: int) -> str:
+    return json.dumps(data, indent=indent, default=json_default) + "\n"

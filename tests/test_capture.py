@@ -166,7 +166,7 @@ def test_paced_file_plays_at_its_own_fps(small_video):
     assert r.fps == 50.0
     assert r.captured == 40 and r.skipped == 0  # on schedule: every frame decoded and published
     assert frames and r.delivered + r.dropped == 40
-    assert [f.t for f in frames] == [f.index / 50.0 for f in frames]
+    assert [f.t for f in frames] == pytest.approx([f.index / 50.0 for f in frames], abs=1e-9)  # the container's times
     # frame i is published when the source's clock reaches start + i / fps, no earlier, no later
     assert all(f.captured - 100.0 == pytest.approx(f.index / 50.0, abs=1e-9) for f in frames)
     assert clock.now - 100.0 == pytest.approx(39 / 50.0, abs=1e-9)
@@ -201,7 +201,10 @@ def test_paced_file_loops_with_time_running_on(small_video):
     assert r.loops >= 2
     ts = [f.t for f in frames]
     assert all(b > a for a, b in zip(ts, ts[1:]))
-    assert any(int(f.image[0, 0, 0]) < 20 for f in frames if f.index > 45)  # the clip started again
+    # the clip started again: a frame's picture is its place in the clip (frame k of 40 is k * 6 grey),
+    # whichever frames a loaded machine made the reader skip
+    assert any(f.index >= 40 for f in frames)
+    assert all(abs(int(f.image[0, 0, 0]) - f.index % 40 * 6) <= 6 for f in frames)
 
 
 def test_real_http_stream_reconnects_after_the_server_drops_it():

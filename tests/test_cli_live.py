@@ -65,7 +65,11 @@ def test_cli_realtime_headless(faces_dir, model_path, tmp_path):
                               "--device", "cpu"])
     assert res.exit_code == 0, res.output
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["mode"] == "live" and summary["frames_read"] > 30
+    cap = summary["capture"]
+    assert summary["mode"] == "live" and summary["frames_read"] == cap["delivered"] > 0
+    # every one of the file's 72 frames was either processed or dropped because the loop was busy (how many
+    # of each depends on the machine's load), none twice
+    assert cap["delivered"] + cap["dropped"] == 72 and summary["status"] == "complete"
 
 
 def test_help_states_the_defaults():

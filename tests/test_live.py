@@ -275,7 +275,9 @@ def test_realtime_file_behaves_like_a_camera(faces_dir, runtime, tmp_path):
     assert summary["mode"] == "live" and summary["stride"] == "auto"
     # every frame was either processed or dropped by the newest-frame reader, none queued up
     assert summary["frames_read"] + summary["capture"]["dropped"] == 125
-    assert summary["capture"]["captured"] == 125 and summary["capture"]["error"] is None
+    # each frame was decoded, or skipped undecoded when the reader fell behind the clock (a loaded machine)
+    cap = summary["capture"]
+    assert cap["captured"] + cap["skipped_undecoded"] == 125 and cap["error"] is None
     assert summary["windows_classified"] >= 3  # 4 s of full windows, classified as often as the model keeps up
     assert summary["latency_ms"]["capture_to_prediction_p95"] is not None
     _, rows = _read_csv(tmp_path / "predictions.csv")

@@ -286,6 +286,8 @@ def _run(console: Console, cfg: TrainConfig, out: Path, protocol: str, metrics_o
     subjects = sorted({s.subject for s in index.samples})
     console.print(f"[bold]{cfg.dataset}[/] {cfg.data}: {len(index.samples)} clips, "
                   f"{len(subjects)} subjects, classes " + ", ".join(f"{c} {n}" for c, n in counts.items()))
+    for w in index.warnings:
+        console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
     spec = cfg.spec
     console.print(f"clip: {cfg.clip_mode} mode, {spec.frames} frames ({cfg.sampling}), {spec.image_size} px, "
                   f"faces: {faces_used(index)}, alpha {spec.alpha:g}{' (attenuated ends)' if spec.attenuate else ''}, "

@@ -86,3 +86,5 @@ def _log_summary(index: DatasetIndex) -> None:
         log.info("%s: dropped %d row(s): %s", index.name, n, reason)
     for what, n in sorted(index.notes.items()):
         log.info("%s: %s: %d", index.name, what, n)
+    for w in index.warnings:
+        log.warning("%s", w)

@@ -12,6 +12,8 @@ to be face crops already (used as they are); ``align`` and ``auto`` align them.
 
 from __future__ import annotations
 
+from collections import Counter
+from difflib import get_close_matches
 from pathlib import Path
 
 from mpt_live.errors import InputError
@@ -90,4 +92,20 @@ def load(root: Path, faces: str = "align") -> DatasetIndex:
     if not samples:
         raise InputError(f"{path}: no samples")
     classes = sorted({s.label for s in samples}, key=natural_key)
-    return DatasetIndex(samples, classes, {}, notes, cropped=faces == "cropped")
+    return DatasetIndex(samples, classes, {}, notes, warnings=rare_classes(path, samples),
+                        cropped=faces == "cropped")
+
+
+def rare_classes(path: Path, samples: list[Sample]) -> list[str]:
+    """A warning per class with very few clips (at most 2, where another class has 5 times as many):
+    in a free-form CSV that is usually a label typo, which would otherwise train as a class of its own."""
+    counts = Counter(s.label for s in samples)
+    largest = max(counts.values())
+    out = []
+    for label, n in sorted(counts.items(), key=lambda kv: natural_key(kv[0])):
+        if n <= 2 and largest >= 5 * n:
+            close = get_close_matches(label, [c for c in counts if c != label], n=1, cutoff=0.7)
+            hint = f" (a typo of {close[0]!r}?)" if close else ""
+            out.append(f"{path}: class {label!r} has only {n} clip{'s' if n > 1 else ''} "
+                       f"(the largest has {largest}){hint}; it is trained as a class of its own")
+    return out

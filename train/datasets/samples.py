@@ -43,6 +43,7 @@ class DatasetIndex:
     dropped: dict[str, int] = field(default_factory=dict)
     notes: dict[str, int] = field(default_factory=dict)   # e.g. errata applied, apex estimated
     name: str = ""
+    warnings: list[str] = field(default_factory=list)  # one line each, e.g. a class with very few clips
     cropped: bool = False   # frames are the dataset's cropped faces, used as they are (no re-alignment)
 
     @property

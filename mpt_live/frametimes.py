@@ -1,0 +1,133 @@
+"""Frame times from the container: each frame's presentation time where the container has one, checked
+against the header's frame rate.
+
+OpenCV gives the presentation time of the frame it just decoded (``CAP_PROP_POS_MSEC``); a variable-frame-
+rate file has no single rate, so ``index / fps`` drifts from the truth and the container's times are used
+instead. A raw elementary stream (H.264 or HEVC without a container) has no times at all, and OpenCV then
+reports FFmpeg's default of 25 fps: the codec's own rate (the stream's timing info) is read with PyAV.
+What disagrees ends up as one-line warnings that name the file (:attr:`FrameTimes.warnings`), and a file
+that ends well before the frame count in its header as :attr:`FrameTimes.error`.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from pathlib import Path
+
+import numpy as np
+
+ASSUMED_FPS = 30.0  # no rate anywhere: assume this (and say so)
+
+
+def valid_fps(fps: float | None) -> bool:
+    return fps is not None and math.isfinite(fps) and 1e-3 < fps <= 1000.0
+
+
+def codec_rate(path: str | Path) -> float | None:
+    """The first video stream's frame rate as FFmpeg's decoder sees it (PyAV): the timing in a raw H.264 /
+    HEVC stream's parameter sets, which OpenCV does not report. None when the stream states none."""
+    try:
+        import av
+
+        with av.open(str(path)) as c:
+            rate = c.streams.video[0].codec_context.framerate
+        return float(rate) if rate and valid_fps(float(rate)) else None
+    except Exception:  # PyAV missing or the file unreadable to it: no second opinion
+        return None
+
+
+class FrameTimes:
+    """Times of one pass over a video: ``t = times.next(pos_msec)`` for each decoded frame in order (seconds
+    from the first frame, strictly increasing), then :meth:`finish` after the last one.
+
+    ``pts``: the container has per-frame times (OpenCV's ``POS_MSEC`` moves); without them frame i is at
+    ``i / fps``."""
+
+    def __init__(self, name: str, fps: float, pts: bool, frame_count: int = 0) -> None:
+        self.name, self.fps, self.pts, self.frame_count = name, fps, pts, frame_count
+        self.n = 0
+        self.last = -math.inf
+        self._first_ms = 0.0
+        self._intervals = array("d")
+        self.repaired = 0  # frames whose time did not increase (placed a period after the previous one)
+        self.warnings: list[str] = []
+        self.error: str | None = None
+
+    def next(self, pos_msec: float) -> float:
+        if self.n == 0:
+            self._first_ms = pos_msec
+            t = 0.0
+        elif self.pts:
+            t = (pos_msec - self._first_ms) / 1000.0
+            if not t > self.last:
+                t = self.last + 1.0 / self.fps
+                self.repaired += 1
+            self._intervals.append(t - self.last)
+        else:
+            t = self.n / self.fps
+        self.n += 1
+        self.last = t
+        return t
+
+    @property
+    def span(self) -> float:
+        """Seconds the frames read so far cover (the last one shown as long as the one before it)."""
+        if self.n == 0:
+            return 0.0
+        return self.last + (self._intervals[-1] if len(self._intervals) else 1.0 / self.fps)
+
+    def finish(self, complete: bool = True) -> None:
+        """After the last frame: compare with the header (warnings) and the frame count (``error``).
+        ``complete=False``: the reading stopped early on purpose (no truncation check)."""
+        n, count = self.n, self.frame_count
+        if complete and count > 0 and n < count - max(2, 0.02 * count):
+            header_s = count / self.fps
+            self.error = (f"{self.name}: ended after {n} of the {count} frames its header announces "
+                          f"({self.span:.2f} of {header_s:.2f} s): the file is truncated or damaged")
+        if self.pts and len(self._intervals) >= 2:
+            iv = np.frombuffer(self._intervals, dtype=np.float64)
+            period = 1.0 / self.fps
+            off = float(np.mean(np.abs(iv - period) > 0.25 * period))
+            header_span = n / self.fps
+            if off > 0.1 or abs(self.span - header_span) > max(2 * period, 0.02 * self.span):
+                self.warnings.append(
+                    f"{self.name}: frame times disagree with the header's {self.fps:g} fps (variable frame rate): "
+                    f"{n} frames span {self.span:.2f} s by the container's times, {header_span:.2f} s by the "
+                    f"header; intervals {iv.min() * 1e3:.0f}-{iv.max() * 1e3:.0f} ms; the container's times are used")
+        if self.repaired:
+            self.warnings.append(f"{self.name}: {self.repaired} frames had a time that did not increase; each was "
+                                 f"placed one frame period ({1e3 / self.fps:.1f} ms) after the previous one")
+
+
+def resolve_rate(name: str, header_fps: float, first_ms: float, second_ms: float | None,
+                 path: str | Path | None) -> tuple[float, bool, bool, list[str]]:
+    """(fps, pts, fps_assumed, warnings) of a video from its header rate and its first two frames' times.
+
+    ``path``: a local file that PyAV may open for the codec's rate when the container has no times."""
+    pts = second_ms is not None and second_ms > first_ms
+    warnings: list[str] = []
+    if pts:
+        if valid_fps(header_fps):
+            return header_fps, True, False, warnings
+        fps = 1000.0 / (second_ms - first_ms)  # type: ignore[operator]
+        if valid_fps(fps):
+            warnings.append(f"{name}: no frame rate in the header; {fps:.3g} fps from the first frames' times")
+            return fps, True, False, warnings
+        warnings.append(f"{name}: no frame rate in the header; assuming {ASSUMED_FPS:g} fps for the window stride")
+        return ASSUMED_FPS, True, True, warnings
+    codec = codec_rate(path) if path is not None and second_ms is not None else None
+    if codec is not None and (not valid_fps(header_fps) or abs(codec - header_fps) > 0.01 * codec):
+        header = f"{header_fps:g} fps" if valid_fps(header_fps) else "no rate"
+        warnings.append(f"{name}: no per-frame times in the stream; its header says {header} (FFmpeg's "
+                        f"default), its codec timing {codec:g} fps: times use {codec:g} fps")
+        return codec, False, False, warnings
+    if codec is None and second_ms is not None and path is not None:
+        if valid_fps(header_fps):
+            warnings.append(f"{name}: no per-frame times and no codec timing in the stream: times use the "
+                            f"header's {header_fps:g} fps, which may be FFmpeg's default")
+        else:
+            warnings.append(f"{name}: no per-frame times and no frame rate in the stream: assuming {ASSUMED_FPS:g} fps")
+    if valid_fps(header_fps):
+        return header_fps, False, False, warnings
+    return ASSUMED_FPS, False, True, warnings

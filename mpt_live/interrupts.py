@@ -1,0 +1,104 @@
+"""Stop signals as one exception, and the write-out after it left alone.
+
+Inside :func:`stop_signals` (the command line wraps each command in it), SIGINT, SIGTERM and SIGHUP all
+raise :class:`Stopped` (a ``KeyboardInterrupt``, so every Ctrl-C path handles the three alike) the first
+time. Later signals do not interrupt what that first one set going (the summary and the plot being
+written): they are counted, and the third one ends the process at once (``os._exit``). Code that must
+finish even when a signal arrives in the middle (the end of a job) runs inside :func:`deferred`: a
+signal there is held and raised when the block ends.
+
+    with stop_signals():
+        try:
+            run()
+        except Stopped as e:
+            sys.exit(e.exit_code)   # 130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
+HARD_STOP_AFTER = 3  # signals in all: the third one ends the process without further writing
+
+
+class Stopped(KeyboardInterrupt):
+    """A stop signal (Ctrl-C, SIGTERM, SIGHUP) ended the run."""
+
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        self.signum = int(signum)
+        self.name = signal.Signals(self.signum).name
+        super().__init__(self.name)
+
+    @property
+    def exit_code(self) -> int:
+        """The shell's convention: 128 + the signal number."""
+        return 128 + self.signum
+
+
+def signal_name(e: BaseException) -> str:
+    """``SIGINT`` for a plain KeyboardInterrupt, the signal's name for :class:`Stopped`."""
+    return e.name if isinstance(e, Stopped) else "SIGINT"
+
+
+class _State:
+    def __init__(self) -> None:
+        self.received = 0  # stop signals since stop_signals() was entered
+        self.raised = False  # the first one has been raised
+        self.defer = 0  # depth of deferred() blocks
+        self.held: int | None = None  # a signal that arrived inside deferred(), not yet raised
+
+
+_state = _State()
+
+
+def _handler(signum: int, frame: Any) -> None:
+    _state.received += 1
+    if _state.received >= HARD_STOP_AFTER:
+        try:
+            os.write(2, f"\n{signal.Signals(signum).name} again: stopping at once\n".encode())
+        finally:
+            os._exit(128 + signum)
+    if _state.raised:
+        return  # the run is already stopping: let it write what it has
+    if _state.defer:
+        _state.held = _state.held or signum
+        return
+    _state.raised = True
+    raise Stopped(signum)
+
+
+@contextmanager
+def stop_signals() -> Iterator[None]:
+    """Install the handlers for the block (main thread only; elsewhere a no-op), then restore them."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {s: signal.getsignal(s) for s in SIGNALS}
+    _state.__init__()
+    for s in SIGNALS:
+        signal.signal(s, _handler)
+    try:
+        yield
+    finally:
+        for s, h in saved.items():
+            signal.signal(s, h if h is not None else signal.SIG_DFL)
+        _state.__init__()
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Hold stop signals for the block; one that arrived is raised as :class:`Stopped` when it ends."""
+    _state.defer += 1
+    try:
+        yield
+    finally:
+        _state.defer -= 1
+    if not _state.defer and _state.held is not None and not _state.raised:
+        signum, _state.held = _state.held, None
+        _state.raised = True
+        raise Stopped(signum)

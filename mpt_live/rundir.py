@@ -1,0 +1,117 @@
+"""The output folder of a run: checked before any work, cleared of an earlier run, marked while running,
+and its summary.json written whatever happens.
+
+* :func:`check_out_dir`: ``--out`` must be (or become) a writable folder; otherwise one InputError line,
+  before the model loads.
+* :func:`start_run`: removes the outputs of an earlier run in the same folder (and temporary files a
+  killed run left), then writes summary.json with ``"status": "running"``. A run that dies where Python
+  cannot catch it (SIGKILL, power) leaves that marker: its outputs are visibly incomplete. The marker
+  is padded, so that on a disk that fills up later the final summary can be written in its place.
+* :func:`finish_run`: the final summary.json (``status`` from :func:`run_status`), atomically, or in
+  place of the marker when the disk is full (cut to its essentials if even that does not fit).
+
+Status of a run: ``complete`` (the whole source, every output), ``incomplete`` (it ran to its end but
+the source ended early or an output is missing: ``problems`` says why), ``interrupted`` (a stop
+signal), ``failed`` (an error), ``running`` (the marker: the run never finished).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError, OutputError
+from .writers import is_disk_full, rewrite_json, write_json
+
+# every file a run writes into its folder (what an earlier run's may have left)
+OUTPUTS = ("predictions.csv", "summary.json", "timeline.png", "annotated.mp4", "events.csv", "report.html",
+           "review.webm")
+SUMMARY = "summary.json"
+RESERVE_BYTES = 64 * 1024  # the marker's size: room for the final summary on a disk that fills up
+_TMP = re.compile(r"^\..+\.\d+\.\d+\.tmp(\.\w+)?$")  # writers.atomic_path's temporary names
+
+
+def check_out_dir(out: str | os.PathLike, option: str = "--out") -> Path:
+    """Make sure ``out`` is a folder this process can write into (creating it); InputError otherwise."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{option} {out}: is a file, expected a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        base = next((p for p in out.parents if p.exists()), None)
+        where = f" under {base}" if base is not None else ""
+        raise InputError(f"{option} {out}: cannot create the folder{where} ({e.strerror})") from None
+    probe = out / f".write-test.{os.getpid()}"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise InputError(f"{option} {out}: cannot write into this folder ({e.strerror})") from None
+    return out
+
+
+def start_run(out: Path, source: str) -> None:
+    """Clear an earlier run's outputs from ``out`` and write the ``running`` marker."""
+    out.mkdir(parents=True, exist_ok=True)
+    for p in out.iterdir():
+        if (p.name in OUTPUTS or _TMP.match(p.name)) and p.is_file():
+            p.unlink()
+    marker = {"status": "running", "source": source, "pid": os.getpid(),
+              "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+              "note": "written when the run started; replaced when it ends: a run that left this was killed"}
+    try:
+        write_json(out / SUMMARY, marker, reserve=RESERVE_BYTES)
+    except OSError as e:
+        if not is_disk_full(e):
+            raise OutputError(f"{out / SUMMARY}: cannot be written ({e.strerror})") from None
+        try:  # a nearly full disk: the marker unpadded (its block is still room for a small summary)
+            write_json(out / SUMMARY, marker)
+        except OSError as e2:
+            raise OutputError(f"{out / SUMMARY}: cannot be written ({e2.strerror})") from None
+
+
+def run_status(summary: dict[str, Any]) -> tuple[str, list[str]]:
+    """(status, problems) of a finished run's summary (see the module's docstring)."""
+    problems: list[str] = []
+    if summary.get("error"):
+        problems.append(str(summary["error"]))
+    if summary.get("interrupted"):
+        problems.append(f"interrupted ({summary.get('stopped_by') or 'SIGINT'}): the outputs cover what was "
+                        "processed before")
+    if summary.get("source_error"):
+        problems.append(str(summary["source_error"]))
+    outputs = summary.get("outputs") or {}
+    for name, err in (outputs.get("errors") or {}).items():
+        problems.append(f"{name}: not written ({err})")
+    if summary.get("error"):
+        return "failed", problems
+    if summary.get("interrupted"):
+        return "interrupted", problems
+    return ("incomplete" if problems else "complete"), problems
+
+
+def finish_run(out: Path, summary: dict[str, Any]) -> None:
+    """Write the final summary.json; on a full disk in place of the marker. OutputError if it cannot be."""
+    path = out / SUMMARY
+    try:
+        write_json(path, summary)
+        return
+    except OSError as e:
+        if not is_disk_full(e) or not path.is_file():
+            raise OutputError(f"{path}: cannot be written ({e.strerror})") from None
+        reason = e.strerror
+    essentials = {k: summary.get(k) for k in ("status", "problems", "warnings", "source", "mode", "frames_read",
+                                                "frames_with_face", "windows", "windows_classified",
+                                                "source_seconds", "seconds", "interrupted", "error", "outputs")}
+    essentials["problems"] = [*(summary.get("problems") or []), f"{SUMMARY}: cut to its essentials ({reason})"]
+    for data in (summary, essentials):
+        try:
+            rewrite_json(path, data)
+            return
+        except OSError:
+            continue
+    raise OutputError(f"{path}: cannot be written ({reason}); it still says \"running\"")

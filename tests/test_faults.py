@@ -1,0 +1,481 @@
+"""The fault matrix (issue 13): inputs a hostile user would give, made here, and what must come of them.
+
+Every case ends in a clear one-line error or warning that names the input, a non-zero exit where the
+outputs are not what was asked, and outputs that stay valid: complete CSV rows only, summary.json on every
+exit Python can catch (with its status), no stale files of an earlier run, no temporary files left.
+The command line runs in a real subprocess wherever a crash, a hang or a signal is part of the case.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+import faultkit as fk
+from mpt_live.capture import CaptureReader
+from mpt_live.errors import InputError
+from mpt_live.runtime import demo_model_path
+from mpt_live.sources import VideoFile
+from mpt_live.spotting import EVENT_COLUMNS
+
+from tinymodel import tiny_onnx
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# -- helpers --------------------------------------------------------------------------------------------
+def cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """``mpt-live ARGS`` in a subprocess (a crash or a hang fails the test, never the suite)."""
+    return subprocess.run([sys.executable, "-m", "mpt_live.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT, stdin=subprocess.DEVNULL)
+
+
+def our_lines(text: str) -> list[str]:
+    """What mpt-live printed, without FFmpeg's and OpenCV's own lines ('[h264 @ ...]', '[ WARN:...')."""
+    return [ln for ln in text.strip().splitlines() if ln.strip() and not ln.lstrip().startswith("[")]
+
+
+def start(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "mpt_live.cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT, stdin=subprocess.DEVNULL)
+
+
+def wait_for_rows(proc: subprocess.Popen, csv_path: Path, rows: int, timeout: float = 300) -> None:
+    """Until predictions.csv has ``rows`` rows (the run is under way)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"the run ended early (exit {proc.returncode}): {proc.communicate()[1][-2000:]}")
+        if csv_path.is_file() and csv_path.read_bytes().count(b"\n") > rows:
+            return
+        time.sleep(0.05)
+    proc.kill()
+    pytest.fail("the run wrote no rows in time")
+
+
+def csv_rows(path: Path) -> list[list[str]]:
+    """All rows of a CSV, checked to be complete: each ends with a newline and has the header's width."""
+    data = path.read_bytes()
+    assert data.endswith(b"\r\n"), f"{path.name} ends in the middle of a row: {data[-60:]!r}"
+    rows = list(csv.reader(data.decode().splitlines()))
+    assert all(len(r) == len(rows[0]) for r in rows), "a row with the wrong number of fields"
+    return rows
+
+
+def summary(out: Path) -> dict:
+    return json.loads((out / "summary.json").read_text())
+
+
+def event_keys(rows: list[list[str]]) -> list[tuple[int, int]]:
+    """(face, onset_frame) of each data row of events.csv (checked: its header is the events' columns)."""
+    assert rows[0] == list(EVENT_COLUMNS)
+    face, onset = rows[0].index("face"), rows[0].index("onset_frame")
+    return sorted((int(r[face]), int(r[onset])) for r in rows[1:])
+
+
+def face_ids(rows: list[list[str]]) -> set[str]:
+    """The face IDs of predictions.csv's data rows."""
+    col = rows[0].index("face_id")
+    return {r[col] for r in rows[1:]}
+
+
+def no_temporary_files(out: Path) -> bool:
+    return not [p.name for p in out.iterdir() if ".tmp" in p.name]
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory) -> Path:
+    p = demo_model_path()
+    return p if p.is_file() else tiny_onnx(tmp_path_factory.mktemp("m") / "tiny.onnx")
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    """3000 small frames (no face): a run long enough to be signalled mid-way, however fast the machine."""
+    return fk.write_video(tmp_path_factory.mktemp("v") / "clip.mp4", 3000, fps=30.0)
+
+
+@pytest.fixture(scope="module")
+def two_faces(faces_dir, tmp_path_factory) -> Path:
+    """12 s of two faces side by side: the default input (four injected movements) and a real expressive
+    person. Motion-only, each face has events (seven in all), written into events.csv from about 8 s on."""
+    from mpt_live.demo_input import render_demo_clip
+    from train.compose import side_by_side
+
+    tmp = tmp_path_factory.mktemp("two")
+    render_demo_clip(tmp / "demo.mp4")
+    side_by_side([tmp / "demo.mp4", faces_dir / "videos" / "liveportrait_d3_expressive.mp4"], tmp / "two.mp4",
+                 seconds=12.0)
+    return tmp / "two.mp4"
+
+
+# -- bad options and sources: one line, before the model loads ---------------------------------------
+@pytest.mark.parametrize("make_args, code, expected", [
+    (lambda d, v: ["--camera", "-1", "--out", str(d / "o")], 2, "camera -1: not a camera index"),
+    (lambda d, v: ["--video", str(v), "--out", str(fk.touch(d / "afile"))], 2, "afile: is a file, expected a folder"),
+    (lambda d, v: ["--video", str(v), "--out", "/proc/mpt-live-x"], 2, "--out /proc/mpt-live-x: cannot create the folder"),
+], ids=["camera-minus-1", "out-is-a-file", "out-not-creatable"])
+def test_bad_option_is_one_line_before_the_model_loads(tmp_path, clip, model_path, make_args, code, expected):
+    res = cli(*make_args(tmp_path, clip), "--model", str(model_path), "--device", "cpu", "--headless")
+    lines = our_lines(res.stderr + res.stdout)
+    assert res.returncode == code, res.stderr  # not 139 (the segfault of cv2.VideoCapture(-1))
+    assert len(lines) == 1 and expected in lines[0], lines
+    assert "ONNX Runtime" not in res.stderr  # the model's description line: it never loaded
+
+
+# -- signals: the summary and the plot are written, the exit code says which signal ------------------
+@pytest.mark.parametrize("signals, code", [
+    ([signal.SIGTERM], 143),
+    ([signal.SIGHUP], 129),
+    ([signal.SIGINT, signal.SIGINT], 130),  # Ctrl-C twice within 0.1 s
+], ids=["SIGTERM", "SIGHUP", "double-Ctrl-C"])
+def test_signal_keeps_summary_and_timeline(tmp_path, clip, signals, code):
+    out = tmp_path / "o"
+    proc = start("--video", str(clip), "--motion-only", "--headless", "--out", str(out))
+    wait_for_rows(proc, out / "predictions.csv", 3)
+    for i, sig in enumerate(signals):
+        if i:
+            time.sleep(0.1)
+        proc.send_signal(sig)
+    _, err = proc.communicate(timeout=300)
+    name = signal.Signals(signals[0]).name
+    assert proc.returncode == code, err
+    assert f"interrupted ({name}): everything written so far is kept" in err
+    s = summary(out)
+    assert s["status"] == "interrupted" and s["stopped_by"] == name and s["interrupted"] is True
+    assert (out / "timeline.png").is_file() and s["outputs"]["timeline"] == "timeline.png"
+    assert len(csv_rows(out / "predictions.csv")) - 1 >= 3
+    assert no_temporary_files(out)
+
+
+def test_sigterm_with_two_faces_keeps_every_output(tmp_path, two_faces):
+    """Stopped mid-video: both faces' rows, the events closed by the stop in events.csv (as in the summary),
+    the plot and the review page."""
+    out = tmp_path / "o"
+    proc = start("--video", str(two_faces), "--motion-only", "--headless", "--out", str(out))
+    wait_for_rows(proc, out / "predictions.csv", 60)  # about 7 s into the 12 s video
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 143, err
+    s = summary(out)
+    assert s["status"] == "interrupted" and s["stopped_by"] == "SIGTERM" and s["frames_read"] < 360
+    assert face_ids(csv_rows(out / "predictions.csv")) == {"0", "1"}
+    assert [f["face_id"] for f in s["faces"]] == [0, 1]
+    events = event_keys(csv_rows(out / "events.csv"))
+    assert events and events == sorted((e["face"], e["onset_frame"]) for e in s["events"])
+    assert s["outputs"]["events"] == "events.csv"
+    for name in ("timeline", "report"):
+        assert s["outputs"][name] and (out / s["outputs"][name]).is_file()
+    assert no_temporary_files(out)
+
+
+def test_killed_run_in_an_old_folder_leaves_no_stale_files_and_a_running_marker(tmp_path, clip):
+    """SIGKILL cannot be caught: what it leaves must still say 'incomplete' and hold nothing of the old run."""
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "summary.json").write_text(json.dumps({"status": "complete", "source": "old.mp4"}))
+    for name in ("timeline.png", "annotated.mp4", "events.csv", "report.html", "review.webm",
+                 ".summary.123.456.tmp.json"):
+        (out / name).write_bytes(b"old")
+    (out / "notes.txt").write_text("the user's own file")
+    proc = start("--video", str(clip), "--motion-only", "--headless", "--out", str(out))
+    wait_for_rows(proc, out / "predictions.csv", 3)
+    proc.kill()
+    proc.communicate(timeout=60)
+    s = summary(out)
+    assert s["status"] == "running" and s["source"] == str(clip)  # the marker: this run never finished
+    assert sorted(p.name for p in out.iterdir()) == ["events.csv", "notes.txt", "predictions.csv", "summary.json"]
+    assert len(csv_rows(out / "predictions.csv")) > 3
+    assert csv_rows(out / "events.csv") == [list(EVENT_COLUMNS)]  # this run's (no face: no event), not the old
+
+
+def test_finished_run_removes_outputs_it_did_not_write_this_time(tmp_path, clip):
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "annotated.mp4").write_bytes(b"from an earlier --save-video run")
+    short = fk.write_video(tmp_path / "short.mp4", 20)
+    res = cli("--video", str(short), "--motion-only", "--headless", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    assert not (out / "annotated.mp4").exists() and summary(out)["status"] == "complete"
+
+
+# -- a full disk: complete rows only, the summary written anyway, the exit says so -------------------
+@pytest.fixture
+def tmpfs(tmp_path):
+    """``tmpfs(kb)``: a folder on a tmpfs of that size (mounting needs root: skipped otherwise)."""
+    mounted: list[Path] = []
+
+    def make(kb: int) -> Path:
+        d = tmp_path / f"tmpfs{kb}"
+        d.mkdir()
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={kb}k", "tmpfs", str(d)], capture_output=True)
+        if r.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here ({r.stderr.decode().strip() or 'not root'})")
+        mounted.append(d)
+        return d
+
+    yield make
+    for d in mounted:
+        subprocess.run(["umount", "-l", str(d)], capture_output=True)
+
+
+def test_disk_full_mid_csv(tmp_path, tmpfs):
+    """4 KB left after the run's marker and events.csv's header: predictions.csv fills the disk mid-run."""
+    out = tmpfs(12) / "o"
+    video = fk.write_video(tmp_path / "v.mp4", 500)
+    res = cli("--video", str(video), "--motion-only", "--headless", "--stride", "1", "--out", str(out))
+    assert res.returncode == 1, res.stderr
+    lines = [ln for ln in our_lines(res.stderr) if ln.startswith("error:")]
+    assert len(lines) == 1 and "predictions.csv: could not write row" in lines[0] and "No space left" in lines[0]
+    rows = csv_rows(out / "predictions.csv")
+    assert 10 < len(rows) < 500
+    s = summary(out)
+    assert s["status"] == "failed" and "predictions.csv" in s["error"]
+    assert no_temporary_files(out)
+
+
+def test_disk_full_with_two_faces_keeps_complete_rows_in_both_csvs(tmpfs, two_faces):
+    """24 KB: predictions.csv (a row per face per frame) fills the disk after some events were written."""
+    out = tmpfs(24) / "o"
+    res = cli("--video", str(two_faces), "--motion-only", "--headless", "--stride", "1", "--out", str(out))
+    assert res.returncode == 1, res.stderr
+    lines = [ln for ln in our_lines(res.stderr) if ln.startswith("error:")]
+    assert len(lines) == 1 and "predictions.csv: could not write row" in lines[0] and "No space left" in lines[0]
+    rows = csv_rows(out / "predictions.csv")
+    assert face_ids(rows) == {"0", "1"} and len(rows) < 2 * 360
+    events = event_keys(csv_rows(out / "events.csv"))
+    assert events  # events of both faces were written before (or after) the disk filled, whole rows only
+    s = summary(out)
+    assert s["status"] == "failed" and "predictions.csv" in s["error"]
+    for name in ("timeline", "report"):  # no room for them: said, and no empty file left
+        assert s["outputs"][name] is None and not (out / f"{name}.{'png' if name == 'timeline' else 'html'}").exists()
+    assert not (out / "review.webm").exists() and no_temporary_files(out)
+
+
+def test_disk_full_for_the_timeline(tmp_path, tmpfs):
+    """16 KB left: the CSV fits, the plot does not. That is not a success."""
+    out = tmpfs(20) / "o"
+    video = fk.write_video(tmp_path / "v.mp4", 60)
+    res = cli("--video", str(video), "--motion-only", "--headless", "--stride", "1", "--out", str(out))
+    assert res.returncode == 1, res.stderr
+    assert any("incomplete: timeline.png: not written" in ln and "No space left" in ln for ln in our_lines(res.stderr))
+    assert len(csv_rows(out / "predictions.csv")) == 61
+    s = summary(out)
+    assert s["status"] == "incomplete" and s["outputs"]["timeline"] is None and not (out / "timeline.png").exists()
+    assert no_temporary_files(out)
+
+
+# -- frame times from the container --------------------------------------------------------------------
+VFR_TIMES = [i / 30 for i in range(30)] + [1.0 + (i + 1) * 0.2 for i in range(15)]  # 30 fps, then 5 fps; 4.2 s
+
+
+def test_variable_frame_rate_uses_the_container_times(tmp_path):
+    from mpt_live.job import run_job
+    from mpt_live.session import SessionConfig
+
+    path = fk.write_vfr_video(tmp_path / "vfr.mp4", VFR_TIMES)
+    with VideoFile(path) as v:
+        s = run_job(v, None, SessionConfig(stride=1), tmp_path / "o")
+    rows = csv_rows(tmp_path / "o" / "predictions.csv")
+    times = [float(r[0]) for r in rows[1:]]
+    assert times == pytest.approx(VFR_TIMES, abs=0.002)  # not index / header fps
+    assert s["source_seconds"] == pytest.approx(4.2, abs=0.01)
+    assert len(s["warnings"]) == 1 and "vfr.mp4: frame times disagree with the header" in s["warnings"][0]
+    assert s["status"] == "complete"
+
+
+def test_raw_h264_without_a_rate_in_its_header_uses_the_codec_timing(tmp_path):
+    path = fk.write_raw_h264(tmp_path / "v.h264", 60, fps=30.0)
+    with VideoFile(path) as v:
+        frames = list(v)
+    assert v.fps == pytest.approx(30.0) and not v.fps_assumed  # OpenCV alone says 25
+    assert [f.t for f in frames] == pytest.approx([i / 30 for i in range(60)])
+    assert "v.h264: no per-frame times in the stream" in v.warnings[0] and "30 fps" in v.warnings[0]
+
+
+def test_truncated_mp4_exits_non_zero_and_says_so(tmp_path):
+    path = fk.write_truncated_mp4(tmp_path / "cut.mp4", 120, keep=0.3, size=(96, 72))
+    out = tmp_path / "o"
+    res = cli("--video", str(path), "--motion-only", "--headless", "--out", str(out))
+    assert res.returncode == 1, res.stderr
+    assert any("cut.mp4: ended after" in ln and "of the 120 frames" in ln and "truncated" in ln
+               for ln in our_lines(res.stderr))
+    s = summary(out)
+    assert s["status"] == "incomplete" and "truncated" in s["source_error"] and 0 < s["frames_read"] < 60
+
+
+# -- streams ---------------------------------------------------------------------------------------------
+def test_http_url_of_a_video_file_is_read_like_the_file(faces_dir, model_path, tmp_path):
+    """It used to be read as a live stream: wall-clock stamps far faster than real time, replayed after
+    its end, and not one window classified."""
+    with fk.http_server("file", faces_dir / "videos" / "pyfeat_single_face.mp4") as srv:
+        out = tmp_path / "o"
+        res = cli("--video", fk.url(srv), "--model", str(model_path), "--device", "cpu", "--headless",
+                  "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    assert "a recording (72 frames), read like a file" in res.stderr
+    s = summary(out)
+    assert s["mode"] == "file" and s["frames_read"] == 72 and s["status"] == "complete"
+    assert s["windows_classified"] >= 20 and s["source_seconds"] == pytest.approx(2.4, abs=0.01)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class _NeverDelivers:
+    """Opens (a stalled server answers its headers), but every read fails at once."""
+
+    opens = 0
+
+    def __init__(self, clock: _Clock) -> None:
+        self.clock = clock
+        _NeverDelivers.opens += 1
+
+    def isOpened(self) -> bool:  # noqa: N802
+        return True
+
+    def read(self):
+        self.clock.now += 0.25  # the read timeout
+        return False, None
+
+    def grab(self) -> bool:
+        return False
+
+    def get(self, prop: int) -> float:
+        return 25.0 if prop == cv2.CAP_PROP_FPS else 0.0
+
+    def release(self) -> None:
+        pass
+
+
+def test_stream_that_opens_but_never_delivers_gives_up():
+    """The give-up clock runs from the last frame, not from the last successful reopen."""
+    clock = _Clock()
+    r = CaptureReader(lambda: _NeverDelivers(clock), "http://stalled", backoff=(0.5, 8.0), give_up_s=60.0,
+                      clock=clock)
+
+    def wait(seconds=None):  # the backoff waits pass on the fake clock
+        clock.now += seconds or 0.0
+        return False
+
+    r._stop.wait = wait  # type: ignore[method-assign]
+    done = threading.Event()
+    threading.Thread(target=lambda: (list(r), done.set()), daemon=True).start()
+    assert done.wait(30), "the reader never gave up"
+    assert r.error == f"http://stalled: no frame within 60 s of opening it ({r.reconnects} reopens): giving up"
+    assert 5 <= r.reconnects < 20 and 60.0 < clock.now < 70.0
+    r.close()
+
+
+def test_stalled_http_stream_ends_the_run_with_an_error(tmp_path, monkeypatch):
+    """A real socket: the server sends the start of a raw H.264 stream, then nothing."""
+    from typer.testing import CliRunner
+
+    from mpt_live import capture
+    from mpt_live.cli import app
+
+    monkeypatch.setattr(capture, "STREAM_TIMEOUT_MS", 500)
+    monkeypatch.setattr(capture, "GIVE_UP_S", 3.0)
+    raw = fk.write_raw_h264(tmp_path / "v.h264", 60)
+    out = tmp_path / "o"
+    result: list = []
+    with fk.http_server("stall", raw, stall_after=2000) as srv:
+        t = threading.Thread(target=lambda: result.append(CliRunner().invoke(
+            app, ["--video", fk.url(srv, "v.h264"), "--motion-only", "--headless", "--out", str(out)])), daemon=True)
+        t.start()
+        t.join(60)
+        assert not t.is_alive(), "the run never gave up on a stalled stream"
+        assert srv.requests >= 2  # it was reopened before giving up
+    res = result[0]
+    assert res.exit_code == 1, res.output
+    assert "no frame within 3 s of opening it" in res.output
+    s = summary(out)
+    assert s["status"] == "incomplete" and s["frames_read"] == 0 and "giving up" in s["source_error"]
+
+
+def test_stream_faster_than_real_time_is_warned_about():
+    clock = _Clock()
+
+    class Fast:
+        i = 0
+
+        def isOpened(self):  # noqa: N802
+            return True
+
+        def read(self):
+            if self.i >= 100:
+                return False, None
+            self.i += 1
+            clock.now += 0.01  # 100 frames per second of wall time ...
+            return True, np.zeros((4, 4, 3), np.uint8)
+
+        def grab(self):
+            return self.read()[0]
+
+        def get(self, prop):
+            if prop == cv2.CAP_PROP_POS_MSEC:
+                return (self.i - 1) * 40.0  # ... of a 25 fps recording
+            return 25.0 if prop == cv2.CAP_PROP_FPS else 0.0
+
+        def release(self):
+            pass
+
+    with CaptureReader(lambda: Fast(), "http://fast", reconnect=False, clock=clock) as r:
+        list(r)
+    assert len(r.warnings) == 1 and r.warnings[0].startswith("http://fast: delivers frames 4.0x faster than real time")
+
+
+# -- the run's own checks ---------------------------------------------------------------------------------
+def test_a_model_run_that_classifies_nothing_says_why(faces_dir, tmp_path):
+    from mpt_live.clip import ClipSpec
+    from mpt_live.job import run_job
+    from mpt_live.runtime import load_model
+    from mpt_live.session import SessionConfig
+
+    # a window longer than the 2.4 s video (its band below the Nyquist limit of its 3 Hz clip rate)
+    model = tiny_onnx(tmp_path / "m.onnx", spec=ClipSpec(window_s=5.0, band_hz=(0.3, 1.0)))
+    rt = load_model(model, device="cpu", threads=1, warmup=False)
+    with VideoFile(faces_dir / "videos" / "pyfeat_single_face.mp4") as v:
+        s = run_job(v, rt, SessionConfig(stride=8), None)
+    assert s["windows_classified"] == 0
+    assert any("no window was classified" in w and "5 s window" in w for w in s["warnings"])
+
+
+def test_csv_dataset_warns_about_a_class_with_very_few_clips(tmp_path):
+    pytest.importorskip("pandas")
+    from train.datasets import load_dataset
+
+    folder = tmp_path / "clips" / "a"
+    folder.mkdir(parents=True)
+    for i in range(6):
+        cv2.imwrite(str(folder / f"f{i}.png"), np.full((8, 8, 3), 128, np.uint8))
+    rows = [f"p{i % 3},clips/a,0,,5,{'happiness' if i % 2 else 'surprise'}" for i in range(12)]
+    rows.append("p1,clips/a,0,,5,hapiness")
+    (tmp_path / "labels.csv").write_text("subject,clip,onset,apex,offset,label\n" + "\n".join(rows) + "\n")
+    index = load_dataset("csv", tmp_path)
+    assert index.classes == ["hapiness", "happiness", "surprise"]  # still trained as given
+    assert index.warnings == [f"{tmp_path / 'labels.csv'}: class 'hapiness' has only 1 clip (the largest has 6) "
+                              "(a typo of 'happiness'?); it is trained as a class of its own"]
+
+
+def test_bad_camera_index_in_process_is_an_input_error():
+    from mpt_live.capture import open_camera
+
+    with pytest.raises(InputError, match=r"^camera -1: not a camera index"):
+        open_camera(-1)
