@@ -43,6 +43,7 @@ import numpy as np
 from mpt_live.errors import InputError
 from mpt_live.quiet import quiet_fd
 from mpt_live.stabilize import Stabilizer
+from mpt_live.tracker import DETECT_EVERY, FaceTracker
 
 MODELS = {
     "short": "face_detection_short_range.tflite",  # faces within ~2 m: webcams
@@ -165,6 +166,7 @@ class FaceResult:
     smoothed: np.ndarray  # (6, 2) temporally smoothed keypoints, frame pixels
     matrix: np.ndarray  # (2, 3) similarity transform frame -> template
     aligned: np.ndarray  # (S, S, 3) uint8 BGR aligned face
+    detected: bool = True  # False: box and keypoints carried from the last detection (mpt_live/tracker.py)
 
 
 # mediapipe's LiteRT prints INFO lines (accelerator registry, XNNPACK) and absl a one-off "Input tensor
@@ -213,7 +215,7 @@ class FaceAligner:
 
     def __init__(self, image_size: int = 224, model: str = "short", min_confidence: float = 0.5,
                  smooth: bool = True, min_cutoff: float = 0.5, beta: float = 0.2,
-                 d_cutoff: float = 1.0, stabilize: bool = True) -> None:
+                 d_cutoff: float = 1.0, stabilize: bool = True, detect_every: int = DETECT_EVERY) -> None:
         self._video = self._image = None
         self.image_size = int(image_size)
         self.model = model
@@ -225,6 +227,8 @@ class FaceAligner:
         self._last_ms = -1
         self._prev_box: tuple[int, int, int, int] | None = None
         self._stabilizer = Stabilizer(self.image_size) if stabilize else None
+        # tracking between detections rides on the stabiliser's registration: without it, detect every frame
+        self._tracker = FaceTracker(detect_every if stabilize else 1)
         self._video = self._create(video=True)
         _OPEN.add(self)
 
@@ -287,6 +291,10 @@ class FaceAligner:
         frame = _as_bgr(frame_bgr)
         ms = max(int(round(t * 1000.0)), self._last_ms + 1)  # mediapipe needs strictly increasing ms
         self._last_ms = ms
+        if not self._tracker.due():
+            res = self._follow(frame, float(t))
+            if res is not None:
+                return res
         found = self._largest(self._detect(self._video, frame, ms), frame.shape)
         if found is None or np.linalg.norm(found[2][1] - found[2][0]) < 1e-6:
             self.reset()
@@ -297,14 +305,32 @@ class FaceAligner:
             if self._stabilizer is not None:
                 self._stabilizer.reset()
         self._prev_box = box
-        if self.smooth:
-            prev = self._filter.value
-            iod = np.linalg.norm(prev[1] - prev[0]) if prev is not None else np.linalg.norm(kps[1] - kps[0])
-            scale = EYE_DISTANCE * REFERENCE_SIZE / max(float(iod), 1e-6)  # 224-template px per frame px
-            smoothed = self._filter(kps, float(t), scale=scale)
-        else:
-            smoothed = kps.copy()
-        return self._result(frame, box, score, kps, smoothed, float(t))
+        res = self._result(frame, box, score, kps, self._smooth(kps, float(t)), float(t))
+        self._tracker.detected(box, score, kps, res.matrix)
+        return res
+
+    def _smooth(self, kps: np.ndarray, t: float) -> np.ndarray:
+        if not self.smooth:
+            return kps.copy()
+        prev = self._filter.value
+        iod = np.linalg.norm(prev[1] - prev[0]) if prev is not None else np.linalg.norm(kps[1] - kps[0])
+        scale = EYE_DISTANCE * REFERENCE_SIZE / max(float(iod), 1e-6)  # 224-template px per frame px
+        return self._filter(kps, t, scale=scale)
+
+    def _follow(self, frame: np.ndarray, t: float) -> FaceResult | None:
+        """A frame without detection: register it from the last smoothed keypoints and carry the track
+        along the registered motion; None when tracking fails (the caller detects)."""
+        assert self._stabilizer is not None and self._tracker.track is not None
+        start = self._filter.value if self.smooth and self._filter.value is not None else self._tracker.track.keypoints
+        matrix = self._stabilizer.refine(frame, similarity_from_eyes(start, self.image_size), t, restart=False)
+        track = self._tracker.follow(matrix, frame.shape) if matrix is not None else None
+        if track is None:
+            return None
+        self._prev_box = track.box
+        aligned = cv2.warpAffine(frame, matrix, (self.image_size, self.image_size), flags=cv2.INTER_LINEAR,
+                                 borderMode=cv2.BORDER_REPLICATE)
+        return FaceResult(box=track.box, score=track.score, keypoints=track.keypoints,
+                          smoothed=self._smooth(track.keypoints, t), matrix=matrix, aligned=aligned, detected=False)
 
     def process_image(self, image_bgr: np.ndarray) -> FaceResult | None:
         """Detect and align the largest face of a single photo (no smoothing)."""
@@ -323,6 +349,7 @@ class FaceAligner:
         """Forget the track: the next frame starts smoothing afresh."""
         self._filter.reset()
         self._prev_box = None
+        self._tracker.reset()
         if self._stabilizer is not None:
             self._stabilizer.reset()
 
