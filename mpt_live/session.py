@@ -11,7 +11,8 @@ rank pool + classify). Without a model (motion-only) the loop is the same and th
 classify step. Results come back in order; the spotter marks windows inside motion events, which
 sets the result's ``top`` and ``confidence``; then the result is yielded.
 
-Any source works (:func:`mpt_live.capture.open_source`). A live one (camera, stream, ``--realtime``)
+Any source works (:func:`mpt_live.capture.open_source`); a recorded one is decoded in its own
+thread (:class:`~mpt_live.readahead.ReadAhead`). A live one (camera, stream, ``--realtime``)
 delivers the newest frame only; its windows are dropped when the model is busy ("latest window
 wins") and with ``stride=None`` a window is taken whenever a worker is free ("as often as the model
 keeps up"). A recorded file gives every frame and every ``stride``-th window (default
@@ -41,6 +42,7 @@ from .clip_stream import NEVER, ClipStream
 from .events import Spotter
 from .face import FaceAligner, FaceResult
 from .model_worker import ModelWorker
+from .readahead import ReadAhead
 from .results import EVENT, NEUTRAL, NO_FACE, WARMING, LabelTally, ModelInfo, WindowResult
 from .sources import Frame
 
@@ -109,9 +111,11 @@ class Session:
                                                 workers=self._workers())
             stack.callback(worker.close)
             stack.callback(self._end)  # runs first: the run's time ends with its loop
+            # a recorded source decodes in its own thread; a live one has its own reader already
+            frames = self.source if self.live else stack.enter_context(ReadAhead(self.source))
             segment = 0
             try:
-                for frame in self.source:
+                for frame in frames:
                     now = time.monotonic()
                     if getattr(frame, "segment", 0) != segment:  # a reconnected stream: start a new track
                         segment = frame.segment
