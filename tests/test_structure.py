@@ -14,8 +14,8 @@ MAX_LINES = 400
 
 # Layers of mpt_live, lowest first; a module may import from its own layer or a lower one.
 LAYERS = {
-    "stages": ["errors", "quiet", "sources", "capture", "face_actions", "synthface", "demo_input", "stabilize", "face",
-               "clip", "clip_stream", "motion", "thumbnails", "runtime", "model_worker", "events", "results"],
+    "stages": ["errors", "quiet", "sources", "readahead", "capture", "face_actions", "synthface", "demo_input", "stabilize", "tracker", "face",
+               "clip", "clip_stream", "motion", "facemotion", "spotting", "thumbnails", "runtime", "model_worker", "events", "results"],
     "session": ["session"],
     "consumers": ["writers", "timeline", "draw", "overlay", "view", "window", "terminal", "job", "sheet"],
     "entry points": ["batch", "demo_report", "cli"],
