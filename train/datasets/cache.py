@@ -7,8 +7,8 @@ the sample's dataset/subject/clip/onset/apex/offset/fps and the path, size and m
 the clip uses, so any change of spec, annotation or frame files gives a new entry. Writes go to a
 temporary file and ``os.replace``, so concurrent workers never see partial files.
 
-Alignment: ``FaceAligner(image_size=spec.image_size, model="short")`` in video mode over only the
-frames the clip needs, with timestamps ``index / fps`` and a ``reset()`` per clip. A frame without
+Alignment: ``FaceAligner(image_size=spec.image_size, model="short")`` in video mode (a detection
+every ``DETECT_EVERY`` frames, tracked in between, as live) over only the frames the clip needs, with timestamps ``index / fps`` and a ``reset()`` per clip. A frame without
 a detected face is warped with the last good transform (frames before the first detection with the
 first one); a clip without any face raises InputError naming the clip.
 
@@ -44,12 +44,13 @@ import numpy as np
 
 from mpt_live.clip import ClipSpec, interval_times, sample_frames, window_times
 from mpt_live.errors import InputError
+from mpt_live.tracker import DETECT_EVERY
 
 from . import Sample
 
 log = logging.getLogger("mpt.datasets")
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: detection every DETECT_EVERY frames + tracking, magnification in OpenCV passes
 CLIP_MODES = ("paper", "window")
 FACE_MODEL = "short"
 MIN_JITTER = 0.1  # fraction of window_s: the least temporal jitter of a variant k > 0
@@ -121,7 +122,7 @@ class ClipCache:
                 raise InputError(f"{p}: frame file missing ({sample.name})") from None
             files.append([os.path.abspath(p), st.st_size, st.st_mtime_ns])
         doc = {"cache_version": CACHE_VERSION, "spec": self.spec.to_json(), "clip_mode": self.clip_mode,
-               "variant": v, "face_model": FACE_MODEL, "dataset": sample.dataset,
+               "variant": v, "face_model": FACE_MODEL, "detect_every": DETECT_EVERY, "dataset": sample.dataset,
                "subject": sample.subject, "clip_id": sample.clip_id, "onset": sample.onset,
                "apex": sample.apex, "offset": sample.offset, "fps": float(sample.fps), "frames": files}
         return hashlib.sha1(json.dumps(doc, sort_keys=True).encode()).hexdigest()
