@@ -18,7 +18,7 @@ LAYERS = {
                "clip", "clip_stream", "motion", "facemotion", "spotting", "thumbnails", "runtime", "model_worker", "events", "results"],
     "session": ["session"],
     "consumers": ["writers", "timeline", "draw", "overlay", "view", "window", "terminal", "job", "sheet"],
-    "entry points": ["batch", "demo_report", "cli"],
+    "entry points": ["batch", "pool", "ray_batch", "demo_report", "cli"],
 }
 LEVEL = {m: i for i, mods in enumerate(LAYERS.values()) for m in mods}
 
