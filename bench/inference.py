@@ -1,9 +1,11 @@
 """MPT inference cost: ONNX Runtime vs torch eager, fp32 vs int8 (fp16 on GPU), ViT-T/S/B.
 
-For each backbone an MPT (16 frames, 224 px, K=5 prompts, r=8, 5 classes) is built with random
+For each backbone an MPT as mpt-train builds it by default (16 frames, 224 px, K=5 motion-energy prompts, r=8, 5
+classes; ViT-S is the default backbone, DINOv2 ViT-S/14) is built with random
 weights (latency does not depend on them; prompts, adapters and head are drawn ~N(0, 0.02) as if
 trained, so that the outputs are not flat), exported with the real ``mpt-export`` code (fp32,
-dynamic batch; int8 by dynamic quantization; fp16 on GPU), and run side by side:
+dynamic batch; static int8 calibrated on 16 synthetic clips, seed 1, see ``bench/int8.py`` for trained
+checkpoints and their own calibration clips; fp16 on GPU), and run side by side:
 
 * latency per clip at B=1: p50 / p95 / min over --runs calls. The back ends of one model take
   turns in blocks of 5 calls (after one untimed call that wakes the thread pool), so that they
@@ -48,14 +50,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from export.onnx_export import convert_fp16, export_onnx, quantize_int8
+from export.onnx_export import export_onnx
+from export.quantize import convert_fp16, quantize_int8
 from export.parity import compare, load_clips, synthetic_clips, torch_probs
 from mpt_live.clip import ClipSpec
 from mpt_live.errors import InputError
-from mpt_live.runtime import CPU, MPTRuntime, usable_cores
-from train.model import MPT, MPTConfig
+from mpt_live.runtime import CPU, MPTRuntime, usable_cores, vector_extensions
+from train.config import TrainConfig
+from train.fitting import model_config
+from train.model import MPT
 
-BACKBONES = {"tiny": "vit_tiny_patch16_224", "small": "vit_small_patch16_224", "base": "vit_base_patch16_224"}
+BACKBONES = {"tiny": "vit_tiny_patch16_224", "small": "vit_small_patch14_dinov2", "base": "vit_base_patch16_224"}
 TARGETS_MS = {("base", "onnxruntime", "fp32"): 130.0, ("base", "onnxruntime", "int8"): 60.0}
 MIN_AGREEMENT = 0.99
 BLOCK = 5
@@ -102,7 +107,8 @@ class Runner:
 
 
 def build(name: str, spec: ClipSpec) -> MPT:
-    cfg = MPTConfig(backbone=BACKBONES[name], num_classes=len(CLASSES), frames=spec.frames, image_size=spec.image_size)
+    """The MPT mpt-train builds by default (its prompt generator), on backbone ``name``, random weights."""
+    cfg = model_config(TrainConfig("casme2", ".", backbone=BACKBONES[name], spec=spec), len(CLASSES))
     torch.manual_seed(0)
     model = MPT(cfg)
     with torch.no_grad():
@@ -155,7 +161,8 @@ def ort_runners(name: str, model: MPT, args: argparse.Namespace, tmp: Path, d1, 
         files["fp16"] = convert_fp16(fp32, tmp / f"{name}.fp16.onnx", meta)
     else:   # int8 (MatMulInteger) is the CPU format; on a GPU its nodes would run on the CPU
         t = time.perf_counter()
-        files["int8"] = quantize_int8(fp32, tmp / f"{name}.int8.onnx", meta)
+        files["int8"] = quantize_int8(fp32, tmp / f"{name}.int8.onnx", meta, synthetic_clips(spec, 16, seed=1),
+                                      source="16 synthetic clips (seed 1)")
         print(f"  (quantize {name} int8: {time.perf_counter() - t:.0f} s)", flush=True)
     runners = []
     for prec, path in files.items():
@@ -241,7 +248,7 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     import onnxruntime as ort
 
-    print(f"MPT inference, {platform.processor() or platform.machine()}, {usable_cores()} cores, threads {args.threads}, "
+    print(f"MPT inference, {platform.processor() or platform.machine()} ({vector_extensions()}), {usable_cores()} cores, threads {args.threads}, "
           f"torch {torch.__version__}, onnxruntime {ort.__version__}, device {args.device}; "
           f"load average {os.getloadavg()[0]:.1f}")
     spec = ClipSpec() if trained is None else ClipSpec(frames=trained.cfg.frames, image_size=trained.cfg.image_size)

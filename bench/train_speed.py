@@ -17,7 +17,7 @@ import time
 
 import torch
 
-from train.loso import TrainConfig
+from train.config import TrainConfig
 from train.model import MPT, MPTConfig, trainable_parameters
 
 DEFAULT_MODELS = ["vit_tiny_patch16_224@112", "vit_tiny_patch16_224@224",
@@ -89,7 +89,8 @@ def main() -> None:
         name, _, size = spec.partition("@")
         # the prompt generator mpt-train uses by default (4x4 grid over the magnified motion)
         cfg = MPTConfig(backbone=name, image_size=int(size or 224), frames=a.frames,
-                        prompt_grid=TrainConfig.prompt_grid, prompt_centre=TrainConfig.prompt_centre)
+                        prompt_grid=TrainConfig.prompt_grid, prompt_centre=TrainConfig.prompt_input != "frames",
+                        prompt_energy=TrainConfig.prompt_input == "energy")
         for mode in ("mpt", "full"):
             r = bench_row(cfg, mode, device, a.batch, a.seconds, a.steps)
             rows.append(r)

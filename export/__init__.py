@@ -4,10 +4,11 @@
 """
 
 from .onnx_export import (
-    DEFAULT_OPSET, MAX_IR_VERSION, PRECISIONS, ProbsModel, build_model, convert_fp16, export_onnx,
-    load_checkpoint, onnx_metadata, quantize_int8, read_metadata,
+    DEFAULT_OPSET, MAX_IR_VERSION, PRECISIONS, ProbsModel, build_model, export_onnx, load_checkpoint,
+    onnx_metadata, read_metadata,
 )
 from .parity import Parity, check_onnx, load_clips, synthetic_clips, torch_probs
+from .quantize import convert_fp16, quantize_int8
 from .pipeline import ExportResult, export_checkpoint
 
 __all__ = [

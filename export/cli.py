@@ -3,12 +3,15 @@
 The file carries its class names, ClipSpec and provenance in its metadata (`mpt.*`), so
 `mpt-live` needs nothing else. After writing, the file is run with ONNX Runtime on the same clips
 as the torch model: fp32 must agree to max |dprob| <= 1e-4; --int8 / --fp16 to >= 99 % top-1.
+--int8 is static QDQ quantization calibrated on clips of the training clip cache (or --calib-clips),
+never on the parity clips.
 Exit status: 0 written and checked, 1 a parity check failed (the file is kept as
 *.rejected.onnx), 2 bad input (one-line error).
 """
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Optional
 
@@ -18,6 +21,15 @@ from rich.console import Console
 from mpt_live.errors import InputError
 
 DEFAULT_OPSET = 20   # = export.onnx_export.DEFAULT_OPSET, repeated so that --help needs no torch import
+DEFAULT_CALIB_CLIPS = 32   # = export.calibration.DEFAULT_CALIB_CLIPS
+
+
+class Calibration(str, Enum):
+    """ONNX Runtime calibration methods (export.quantize.CALIBRATION_METHODS)."""
+
+    percentile = "percentile"
+    minmax = "minmax"
+    entropy = "entropy"
 
 app = typer.Typer(add_completion=False, help=__doc__, pretty_exceptions_enable=False)
 console = Console(stderr=True)
@@ -33,13 +45,18 @@ def export(
     checkpoint: Path = typer.Argument(..., help="mpt-train checkpoint (RUN/model.pt)."),
     out: Optional[Path] = typer.Option(None, "--out", help="ONNX file to write (default: model.onnx, "
                                        "model.int8.onnx or model.fp16.onnx beside the checkpoint)."),
-    int8: bool = typer.Option(False, "--int8", help="Dynamic int8 quantization (CPU deployment)."),
+    int8: bool = typer.Option(False, "--int8", help="Static (calibrated) int8 quantization (CPU deployment)."),
     fp16: bool = typer.Option(False, "--fp16", help="fp16 weights and activations, fp32 inputs/outputs (GPU deployment)."),
     opset: int = typer.Option(DEFAULT_OPSET, "--opset", min=17, help="ONNX opset (17+: LayerNormalization; 20+: Gelu)."),
     batch: str = typer.Option("dynamic", "--batch", help="'dynamic' (any batch size) or a fixed batch size N."),
     parity_clips: Optional[Path] = typer.Option(None, "--parity-clips", help="Folder of .npz clips ('dynamic', "
                                                 "'motion' arrays) for the parity check (default: synthetic clips)."),
     parity_n: int = typer.Option(100, "--parity-n", min=1, help="Number of parity clips."),
+    calib_clips: Optional[Path] = typer.Option(None, "--calib-clips", help="With --int8: folder of .npz clips (as "
+                                               "--parity-clips) to calibrate on (default: the training clip cache)."),
+    calib_n: int = typer.Option(DEFAULT_CALIB_CLIPS, "--calib-n", min=1, help="Number of calibration clips."),
+    calibration: Calibration = typer.Option(Calibration.percentile, "--calibration",
+                                            help="int8 activation ranges from the calibration clips."),
     demo: bool = typer.Option(False, "--demo", help="Mark the file as the demo model (mpt.demo = 1)."),
 ) -> None:
     """Export CHECKPOINT to one self-describing ONNX file and check it against torch.
@@ -49,6 +66,8 @@ def export(
     """
     if int8 and fp16:
         _fail("--int8 and --fp16: choose one")
+    if calib_clips is not None and not int8:
+        _fail("--calib-clips: only --int8 is calibrated")
     if batch != "dynamic" and not (batch.isdigit() and int(batch) >= 1):
         _fail(f"--batch {batch}: expected 'dynamic' or a positive integer")
     from .pipeline import export_checkpoint   # torch imports: after argument checks
@@ -58,7 +77,8 @@ def export(
         result = export_checkpoint(
             checkpoint, out, precision=precision, opset=opset,
             batch="dynamic" if batch == "dynamic" else int(batch),
-            parity_clips=parity_clips, parity_n=parity_n, demo=demo,
+            parity_clips=parity_clips, parity_n=parity_n, calib_clips=calib_clips, calib_n=calib_n,
+            calibration=calibration.value, demo=demo,
             log=lambda msg: console.print(msg, highlight=False, soft_wrap=True),
         )
     except InputError as e:

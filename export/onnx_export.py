@@ -1,4 +1,4 @@
-"""Checkpoint -> one self-describing ONNX file (fp32, or int8 / fp16 derived from it).
+"""Checkpoint -> one self-describing fp32 ONNX file (int8 / fp16 are derived from it: :mod:`export.quantize`).
 
 The exported graph takes ``dynamic`` (B,3,S,S) and ``motion`` (B,T,3,S,S) float32 and returns
 ``probs`` (B,C), the softmax of the MPT logits. Everything the runtime needs to use the file
@@ -22,27 +22,25 @@ from __future__ import annotations
 
 import json
 import pickle
-import tempfile
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 import onnx
 import torch
 from torch import Tensor, nn
 
 import mpt_live
 from mpt_live.clip import ClipSpec
-from mpt_live.errors import InputError
+from mpt_live.errors import InputError, first_line
+from mpt_live.writers import json_default
 
 PRECISIONS = ("fp32", "fp16", "int8")
 DEFAULT_OPSET = 20             # 20: GELU exports as one Gelu op (ORT fuses none of the opset-18 erf forms)
 MAX_IR_VERSION = 13            # newest IR that onnxruntime 1.31 loads
 PROTOBUF_LIMIT = 2**31 - 1     # bytes; beyond it weights must live in an external data file
 CHECKPOINT_KEYS = ("state_dict", "model_config", "classes", "clip_spec")
-INT8_OP_TYPES = ("MatMul",)
 
 Batch = int | Literal["dynamic"]
 
@@ -65,7 +63,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         except pickle.UnpicklingError:
             ckpt = torch.load(p, map_location="cpu", weights_only=False)
     except Exception as e:  # torch raises many types for a file that is not a checkpoint
-        raise InputError(f"{p}: not a PyTorch checkpoint ({type(e).__name__}: {_first_line(e)})") from None
+        raise InputError(f"{p}: not a PyTorch checkpoint ({type(e).__name__}: {first_line(e)})") from None
     if not isinstance(ckpt, dict):
         raise InputError(f"{p}: not an mpt-train checkpoint (a {type(ckpt).__name__}, expected a dict)")
     missing = [k for k in CHECKPOINT_KEYS if k not in ckpt]
@@ -74,7 +72,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         ClipSpec.from_dict(dict(ckpt["clip_spec"]))
     except (TypeError, ValueError) as e:
-        raise InputError(f"{p}: bad clip_spec in checkpoint ({_first_line(e)})") from None
+        raise InputError(f"{p}: bad clip_spec in checkpoint ({first_line(e)})") from None
     classes = ckpt["classes"]
     if not isinstance(classes, (list, tuple)) or not classes or not all(isinstance(c, str) for c in classes):
         raise InputError(f"{p}: checkpoint 'classes' must be a non-empty list of names")
@@ -101,7 +99,7 @@ def build_model(ckpt: dict[str, Any], path: str | Path = "checkpoint") -> nn.Mod
     try:
         model.load_state_dict(ckpt["state_dict"])
     except RuntimeError as e:
-        raise InputError(f"{path}: state_dict does not fit its model_config ({_first_line(e)})") from None
+        raise InputError(f"{path}: state_dict does not fit its model_config ({first_line(e)})") from None
     return model.eval()
 
 
@@ -110,14 +108,17 @@ def onnx_metadata(ckpt: dict[str, Any], precision: str = "fp32", demo: bool = Fa
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     metrics = ckpt.get("metrics")
+    train_config = ckpt.get("train_config") or {}
+    weights = (train_config.get("model") or {}).get("backbone_source") or train_config.get("backbone_init") or ""
     return {
         "mpt.classes": json.dumps(list(ckpt["classes"])),
         "mpt.clip_spec": ClipSpec.from_dict(dict(ckpt["clip_spec"])).to_json(),
         "mpt.backbone": str(ckpt["model_config"].get("backbone", "")),
+        "mpt.backbone_weights": str(weights),
         "mpt.clip_mode": str(ckpt.get("clip_mode") or ""),
         "mpt.dataset": str(ckpt.get("dataset") or ""),
         "mpt.protocol": str(ckpt.get("protocol") or ""),
-        "mpt.metrics": json.dumps(metrics, sort_keys=True, default=_jsonable) if metrics else "",
+        "mpt.metrics": json.dumps(metrics, sort_keys=True, default=json_default) if metrics else "",
         "mpt.version": mpt_live.__version__,
         "mpt.export_date": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
         "mpt.precision": precision,
@@ -212,98 +213,7 @@ def read_metadata(path: str | Path) -> dict[str, str]:
     return {p.key: p.value for p in proto.metadata_props}
 
 
-# ----------------------------------------------------------------------------- int8 / fp16
-
-
-def quantize_int8(src: str | Path, dst: str | Path, metadata: dict[str, str]) -> Path:
-    """Dynamic int8 quantization of an fp32 export (ONNX Runtime's ``quantize_dynamic``).
-
-    Int8 weights (per output channel) and uint8 activations quantized at run time, for every
-    MatMul with a constant weight: all Linear layers (qkv, proj, MLP, adapters, prompt generator,
-    head; ORT rewrites 2-D Gemms as MatMul first), i.e. nearly all of the FLOPs. Left in fp32:
-    the activation-by-activation attention products (q@k, attn@v: ``MatMulConstBOnly``), whose
-    dynamic quantization costs accuracy for little speed, the patch-embedding and prompt
-    convolutions (``ConvInteger`` is slow on CPU), LayerNorm and softmax. Per-channel weights
-    are clearly more accurate here than per-tensor ones (top-1 agreement on an MPT ViT-T
-    97 % vs 90 %) at no cost in speed. The graph is first shape-inferred and ORT-optimised
-    (``quant_pre_process``). Weight-only 8-bit ``MatMulNBits`` was measured too: slightly more
-    accurate, but 3x slower than fp32 on ViT-B.
-    """
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    dst = Path(dst)
-    with tempfile.TemporaryDirectory(prefix="mpt-int8-") as tmp:
-        pre = Path(tmp) / "pre.onnx"
-        q = Path(tmp) / "q.onnx"
-        with warnings.catch_warnings(), _quiet_logging():
-            warnings.simplefilter("ignore")
-            try:
-                quant_pre_process(str(src), str(pre), skip_symbolic_shape=False)
-            except Exception:  # symbolic shape inference is best effort: quantize the plain export
-                pre = Path(src)
-            proto = onnx.load(str(pre))
-            if pre == Path(src):   # the exporter's shapes clash with the quantizer's Gemm rewrite: infer afresh
-                del proto.graph.value_info[:]
-            _unshare_gemm_weights(proto)
-            pre = Path(tmp) / "pre-unshared.onnx"
-            onnx.save_model(proto, pre)
-            quantize_dynamic(
-                pre, q, weight_type=QuantType.QInt8, per_channel=True,
-                op_types_to_quantize=list(INT8_OP_TYPES), extra_options={"MatMulConstBOnly": True, "DefaultTensorType": onnx.TensorProto.FLOAT},
-            )
-        proto = onnx.load(str(q))
-    return save_model(proto, dst, {**metadata, "mpt.precision": "int8"})
-
-
-def convert_fp16(src: str | Path, dst: str | Path, metadata: dict[str, str]) -> Path:
-    """fp16 weights and activations, fp32 inputs/outputs (``keep_io_types``): for GPUs.
-
-    Uses ONNX Runtime's own converter (``onnxruntime.transformers.float16``), so no extra
-    dependency; ONNX Runtime's CPU provider runs such a model too, slower than fp32.
-    """
-    from onnxruntime.transformers.float16 import convert_float_to_float16
-    from onnxruntime.transformers.onnx_model import OnnxModel
-
-    proto = onnx.load(str(src))
-    with warnings.catch_warnings(), _quiet_logging():
-        warnings.simplefilter("ignore")
-        proto = convert_float_to_float16(proto, keep_io_types=True)
-        sorted_model = OnnxModel(proto)      # the converter appends its input casts at the end
-        sorted_model.topological_sort()
-        proto = sorted_model.model
-    return save_model(proto, dst, {**metadata, "mpt.precision": "fp16"})
-
-
 # ----------------------------------------------------------------------------- helpers
-
-
-def _unshare_gemm_weights(proto: onnx.ModelProto) -> int:
-    """Give every Gemm its own copy of a weight it shares with another node; returns the count.
-
-    The exporter merges identical initializers (e.g. two zero-initialised layers of an untrained
-    model). ONNX Runtime's dynamic quantizer rewrites ``Gemm(transB=1)`` as MatMul by transposing
-    its weight in place, assuming no other node uses it, which breaks a shared weight.
-    """
-    graph = proto.graph
-    inits = {t.name: t for t in graph.initializer}
-    uses: dict[str, int] = {}
-    for node in graph.node:
-        for name in node.input:
-            uses[name] = uses.get(name, 0) + 1
-    copies = 0
-    for node in graph.node:
-        if node.op_type == "Gemm" and len(node.input) > 1 and uses.get(node.input[1], 0) > 1 \
-                and node.input[1] in inits:
-            old = node.input[1]
-            clone = onnx.TensorProto()
-            clone.CopyFrom(inits[old])
-            clone.name = f"{old}__{node.name or copies}"
-            graph.initializer.append(clone)
-            node.input[1] = clone.name
-            uses[old] -= 1
-            copies += 1
-    return copies
 
 
 def _tensor_bytes(proto: onnx.ModelProto) -> int:
@@ -314,35 +224,6 @@ def _tensor_bytes(proto: onnx.ModelProto) -> int:
             if a.type == onnx.AttributeProto.TENSOR:
                 total += a.t.ByteSize()
     return total
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
-
-
-def _first_line(e: BaseException) -> str:
-    lines = str(e).strip().splitlines()
-    return lines[0] if lines else type(e).__name__
-
-
-class _quiet_logging:
-    """Silence the ``logging`` chatter of ONNX Runtime's quantization tools for a block."""
-
-    def __enter__(self) -> None:
-        import logging
-
-        self._root = logging.getLogger()
-        self._level = self._root.level
-        self._root.setLevel(logging.ERROR)
-
-    def __exit__(self, *exc: object) -> None:
-        self._root.setLevel(self._level)
 
 
 def default_out(checkpoint: str | Path, precision: str) -> Path:
@@ -359,7 +240,7 @@ def file_size_mb(path: str | Path) -> float:
 
 
 __all__ = [
-    "DEFAULT_OPSET", "MAX_IR_VERSION", "PRECISIONS", "ProbsModel", "build_model", "convert_fp16",
-    "default_out", "export_onnx", "file_size_mb", "load_checkpoint", "onnx_metadata",
-    "quantize_int8", "read_metadata", "save_model", "set_metadata",
+    "DEFAULT_OPSET", "MAX_IR_VERSION", "PRECISIONS", "ProbsModel", "build_model", "default_out",
+    "export_onnx", "file_size_mb", "load_checkpoint", "onnx_metadata", "read_metadata", "save_model",
+    "set_metadata",
 ]

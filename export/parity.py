@@ -91,6 +91,11 @@ def load_clips(directory: str | Path, spec: ClipSpec, limit: int | None = None) 
     files = sorted(d.glob("*.npz")) if d.is_dir() else []
     if not files:
         raise InputError(f"{d}: no .npz clip files (each with 'dynamic' and 'motion' arrays)")
+    return load_clip_files(files, spec, limit)
+
+
+def load_clip_files(files: list[Path], spec: ClipSpec, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Clips from the ``.npz`` ``files`` (see :func:`load_clips`); InputError for one that does not fit ``spec``."""
     S, T = spec.image_size, spec.frames
     dyn, mot = [], []
     for f in files:
@@ -106,6 +111,8 @@ def load_clips(directory: str | Path, spec: ClipSpec, limit: int | None = None) 
                              f"(dynamic (3,{S},{S}), motion ({T},3,{S},{S}))")
         dyn.append(a)
         mot.append(b)
+        if limit and sum(map(len, dyn)) >= limit:
+            break
     dynamic, motion = np.concatenate(dyn), np.concatenate(mot)
     return (dynamic[:limit], motion[:limit]) if limit else (dynamic, motion)
 

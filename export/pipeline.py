@@ -13,9 +13,10 @@ import onnx
 from mpt_live.clip import ClipSpec
 
 from .onnx_export import (
-    DEFAULT_OPSET, Batch, build_model, convert_fp16, default_out, export_onnx, file_size_mb,
-    load_checkpoint, onnx_metadata, quantize_int8,
+    DEFAULT_OPSET, Batch, build_model, default_out, export_onnx, file_size_mb, load_checkpoint, onnx_metadata,
 )
+from .calibration import DEFAULT_CALIB_CLIPS, calibration_clips
+from .quantize import DEFAULT_CALIBRATION, convert_fp16, quantize_int8
 from .parity import Parity, check_onnx, load_clips, synthetic_clips, torch_probs
 
 DEFAULT_PARITY_CLIPS = 100
@@ -43,13 +44,17 @@ def export_checkpoint(
     batch: Batch = "dynamic",
     parity_clips: str | Path | None = None,
     parity_n: int = DEFAULT_PARITY_CLIPS,
+    calib_clips: str | Path | None = None,
+    calib_n: int = DEFAULT_CALIB_CLIPS,
+    calibration: str = DEFAULT_CALIBRATION,
     demo: bool = False,
     log: Callable[[str], None] = lambda msg: None,
 ) -> ExportResult:
     """Export ``checkpoint`` to ``out`` (default: ``model[.int8|.fp16].onnx`` beside it).
 
     The fp32 graph is always exported and checked first; int8/fp16 are derived from it and
-    checked against torch too. If any check fails, the file is renamed ``*.rejected.onnx`` so
+    checked against torch too. int8 is calibrated on ``calib_n`` clips from ``calib_clips`` (else the
+    training clip cache; see :mod:`export.calibration`), never on a parity clip. If any check fails, the file is renamed ``*.rejected.onnx`` so
     that nothing picks it up by mistake, and ``result.ok`` is False.
     Raises :class:`~mpt_live.errors.InputError` for a bad checkpoint or clip folder.
     """
@@ -70,6 +75,9 @@ def export_checkpoint(
         source = "synthetic clips"
     reference = torch_probs(model, dyn, mot)
     log(f"parity clips: {len(dyn)} from {source}; torch reference computed")
+    if precision == "int8":
+        calib = calibration_clips(ckpt, checkpoint, spec, calib_clips, calib_n, parity=(dyn, mot))
+        log(calib.line())
 
     metadata = onnx_metadata(ckpt, "fp32", demo)
     result = ExportResult(path=out, precision=precision)
@@ -83,7 +91,9 @@ def export_checkpoint(
         result.parity.append(check_onnx(fp32, dyn, mot, reference))
         log(result.parity[-1].line())
         if precision == "int8":
-            quantize_int8(fp32, out, metadata)
+            t = time.perf_counter()
+            quantize_int8(fp32, out, metadata, (calib.dynamic, calib.motion), calibration, calib.source)
+            log(f"static int8 ({calibration} calibration) in {time.perf_counter() - t:.0f} s")
         elif precision == "fp16":
             convert_fp16(fp32, out, metadata)
         if precision != "fp32":

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from .errors import InputError
-from .session import FILE_STRIDE, SessionConfig
+from .session import FILE_STRIDE, MAX_FACES, SessionConfig
 from .window import has_display
 
 app = typer.Typer(add_completion=False, help=__doc__, pretty_exceptions_enable=False)
@@ -37,7 +37,8 @@ def live(
     inspect: Optional[float] = typer.Option(None, "--inspect", metavar="SECONDS", help="Write one PNG of what the model sees at this time of --video."),
     stride: Optional[int] = typer.Option(None, "--stride", min=1, help=f"Frames between windows (default: live: as often as the model keeps up; files: {FILE_STRIDE})."),
     detector: str = typer.Option("short", "--detector", help="BlazeFace model: short (webcam) or full (small faces)."),
-    spot_threshold: float = typer.Option(4.0, "--spot-threshold", help="Event threshold in robust SDs above the motion baseline."),
+    spot_threshold: float = typer.Option(4.0, "--spot-threshold", help="Spotting threshold: a face region's motion in robust SDs above its own baseline."),
+    max_faces: Optional[int] = typer.Option(None, "--max-faces", min=0, help=f"Faces tracked per frame, each with its own ID, windows and events (default: cameras and streams {MAX_FACES['live']}, files {MAX_FACES['file']}; 0: all)."),
     jobs: Optional[int] = typer.Option(None, "--jobs", min=0, help="Recorded videos in N worker processes (0: cores / --threads); a rerun skips videos already done."),
     ray: Optional[str] = typer.Option(None, "--ray", metavar="auto|ADDRESS", help="Recorded videos as tasks on a Ray cluster (pip install 'mpt-live[cluster]'); a rerun skips videos already done."),
 ) -> None:
@@ -48,7 +49,7 @@ def live(
         _fail("--camera and --video: give one source")
     if motion_only and model is not None:
         _fail("--motion-only and --model: choose one")
-    cfg = SessionConfig(stride=stride, detector=detector, spot_threshold=spot_threshold)
+    cfg = SessionConfig(stride=stride, detector=detector, spot_threshold=spot_threshold, max_faces=max_faces)
     try:
         if demo:
             from .demo_report import run_demo

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -30,6 +31,8 @@ class Window:
     face: FaceResult | None
     source: np.ndarray | ClipFrames | None  # the clip, or the frames it is sampled from; None: no full window
     timings: dict[str, float] = field(default_factory=dict)
+    face_id: int | None = None  # the face track (None: the only face, or no face)
+    event: Any = None  # the closed event whose apex window this is (the session's); None: a regular window
 
     @property
     def clip(self) -> np.ndarray | None:

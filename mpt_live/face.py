@@ -20,18 +20,17 @@ frame is refined by an affine ECC registration against a running reference crop 
 (see mpt_live/stabilize.py): keypoint error that wanders with a slowly moving head would
 otherwise be magnified as motion.
 
-Smoothing: a One-Euro filter (Casiez et al., CHI 2012) on the keypoints, time-based, with one
-cutoff per frame shared by all keypoints (so the smoothed face keeps its shape) and speed measured
-in pixels per second of a 224x224 template (whatever `image_size` is), which makes the defaults
-independent of the frame and output resolutions. Defaults
-(min_cutoff 0.5 Hz, beta 0.2 per template-px/s, d_cutoff 1 Hz) were tuned on the shared media:
-see bench/alignment.py for the figures and their targets.
+Detection schedule (video): BlazeFace runs every ``DETECT_EVERY`` frames; in between, a track
+follows its face with the stabiliser's registration (:mod:`mpt_live.tracker`), and a frame whose
+registration fails is detected at once. Without stabilisation every frame is detected.
+
+Smoothing: a One-Euro filter on the keypoints (:mod:`mpt_live.smoothing`); see bench/alignment.py for
+the figures behind its defaults.
 """
 
 from __future__ import annotations
 
 import atexit
-import math
 import os
 import weakref
 from dataclasses import dataclass
@@ -42,8 +41,9 @@ import numpy as np
 
 from mpt_live.errors import InputError
 from mpt_live.quiet import quiet_fd
+from mpt_live.smoothing import OneEuroFilter
 from mpt_live.stabilize import Stabilizer
-from mpt_live.tracker import DETECT_EVERY, FaceTracker
+from mpt_live.tracker import DETECT_EVERY, Follower
 
 MODELS = {
     "short": "face_detection_short_range.tflite",  # faces within ~2 m: webcams
@@ -108,52 +108,17 @@ def transform_points(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
     return pts @ matrix[:, :2].T + matrix[:, 2]
 
 
-class OneEuroFilter:
-    """One-Euro filter (Casiez et al. 2012) for an (N, D) array of points, time-based.
+@dataclass
+class Detection:
+    """One face found by the detector in a frame (before any tracking)."""
 
-    Each update uses one cutoff for all points, `min_cutoff + beta * speed`, where speed is the mean
-    norm of the filtered velocity of the first `speed_points` rows (all rows when None), multiplied
-    by `scale` (units per input unit, e.g. template px per frame px) so that `beta` and the speed
-    are expressed in the caller's units.
-    """
-
-    def __init__(self, min_cutoff: float = 0.5, beta: float = 0.2, d_cutoff: float = 1.0,
-                 speed_points: int | None = None) -> None:
-        self.min_cutoff, self.beta, self.d_cutoff = min_cutoff, beta, d_cutoff
-        self.speed_points = speed_points
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget the state: the next value passes through unchanged."""
-        self._x: np.ndarray | None = None
-        self._dx: np.ndarray | None = None
-        self._t = 0.0
+    box: tuple[int, int, int, int]  # x, y, w, h in frame pixels
+    score: float
+    keypoints: np.ndarray  # (6, 2) raw BlazeFace keypoints, frame pixels
 
     @property
-    def value(self) -> np.ndarray | None:
-        """The current filtered value (None before the first update)."""
-        return self._x
-
-    @staticmethod
-    def _alpha(cutoff: float, dt: float) -> float:
-        tau = 1.0 / (2.0 * math.pi * cutoff)
-        return 1.0 / (1.0 + tau / dt)
-
-    def __call__(self, x: np.ndarray, t: float, scale: float = 1.0) -> np.ndarray:
-        """Filter `x` observed at time `t` (seconds). A non-increasing `t` restarts the filter."""
-        x = np.asarray(x, dtype=np.float64)
-        if self._x is None or t <= self._t or x.shape != self._x.shape:
-            self._x, self._dx, self._t = x.copy(), np.zeros_like(x), t
-            return self._x.copy()
-        dt = t - self._t
-        ad = self._alpha(self.d_cutoff, dt)
-        self._dx = ad * ((x - self._x) / dt) + (1.0 - ad) * self._dx
-        rows = self._dx.reshape(len(self._dx), -1)[: self.speed_points]
-        speed = float(np.linalg.norm(rows, axis=1).mean()) * scale
-        a = self._alpha(self.min_cutoff + self.beta * speed, dt)
-        self._x = a * x + (1.0 - a) * self._x
-        self._t = t
-        return self._x.copy()
+    def area(self) -> int:
+        return self.box[2] * self.box[3]
 
 
 @dataclass
@@ -206,6 +171,84 @@ def _as_bgr(image: np.ndarray) -> np.ndarray:
     raise ValueError(f"expected an HxW, HxWx3 or HxWx4 image, got shape {image.shape}")
 
 
+class TrackAligner:
+    """One face track's alignment: One-Euro smoothing of its keypoints, ECC stabilisation, the warp, and
+    following the face between detections (:meth:`follow`, when :meth:`due` is False).
+
+    :class:`FaceAligner` keeps one for its largest face; :mod:`mpt_live.tracks` one per tracked face.
+    A box that overlaps the previous one less than ``_JUMP_IOU`` restarts the smoothing.
+    """
+
+    def __init__(self, image_size: int = 224, smooth: bool = True, min_cutoff: float = 0.5, beta: float = 0.2,
+                 d_cutoff: float = 1.0, stabilize: bool = True, detect_every: int = DETECT_EVERY) -> None:
+        self.image_size = int(image_size)
+        self.smooth = smooth
+        self._filter = OneEuroFilter(min_cutoff, beta, d_cutoff, speed_points=_SPEED_POINTS)
+        self._prev_box: tuple[int, int, int, int] | None = None
+        self._stabilizer = Stabilizer(self.image_size) if stabilize else None
+        # following between detections rides on the stabiliser's registration: without it, detect every frame
+        self.follower = Follower(detect_every if stabilize else 1)
+
+    def due(self) -> bool:
+        """True when this track's next frame must be detected (no track yet, or its detection is due)."""
+        return self.follower.due()
+
+    def align(self, frame_bgr: np.ndarray, det: Detection, t: float) -> FaceResult:
+        """Smooth ``det``'s keypoints (video time ``t``), stabilise and warp the frame to the template."""
+        box, score, kps = det.box, det.score, det.keypoints
+        if self._prev_box is not None and _iou(box, self._prev_box) < _JUMP_IOU:
+            self._filter.reset()
+            if self._stabilizer is not None:
+                self._stabilizer.reset()
+        self._prev_box = box
+        smoothed = self._smooth(kps, float(t))
+        matrix = similarity_from_eyes(smoothed, self.image_size)
+        if self._stabilizer is not None:
+            matrix = self._stabilizer.refine(frame_bgr, matrix, float(t))
+        self.follower.detected(box, score, kps, matrix)
+        return _warp(frame_bgr, box, score, kps, smoothed, matrix, self.image_size)
+
+    def follow(self, frame_bgr: np.ndarray, t: float) -> FaceResult | None:
+        """A frame without detection: register it from the last smoothed keypoints and carry the track
+        along the registered motion; None when following fails (the caller detects)."""
+        carried = self.follower.track
+        if self._stabilizer is None or carried is None:
+            return None
+        start = self._filter.value if self.smooth and self._filter.value is not None else carried.keypoints
+        matrix = self._stabilizer.refine(frame_bgr, similarity_from_eyes(start, self.image_size), float(t),
+                                         restart=False)
+        track = self.follower.follow(matrix, frame_bgr.shape) if matrix is not None else None
+        if track is None:
+            return None
+        self._prev_box = track.box
+        res = _warp(frame_bgr, track.box, track.score, track.keypoints, self._smooth(track.keypoints, float(t)),
+                    matrix, self.image_size)
+        res.detected = False
+        return res
+
+    def _smooth(self, kps: np.ndarray, t: float) -> np.ndarray:
+        if not self.smooth:
+            return kps.copy()
+        prev = self._filter.value
+        iod = np.linalg.norm(prev[1] - prev[0]) if prev is not None else np.linalg.norm(kps[1] - kps[0])
+        scale = EYE_DISTANCE * REFERENCE_SIZE / max(float(iod), 1e-6)  # 224-template px per frame px
+        return self._filter(kps, t, scale=scale)
+
+    def reset(self) -> None:
+        """Forget the track: the next frame detects and starts smoothing afresh."""
+        self._filter.reset()
+        self._prev_box = None
+        self.follower.reset()
+        if self._stabilizer is not None:
+            self._stabilizer.reset()
+
+
+def _warp(image_bgr: np.ndarray, box, score: float, kps: np.ndarray, smoothed: np.ndarray, matrix: np.ndarray,
+          size: int) -> FaceResult:
+    aligned = cv2.warpAffine(image_bgr, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return FaceResult(box=box, score=score, keypoints=kps, smoothed=smoothed, matrix=matrix, aligned=aligned)
+
+
 class FaceAligner:
     """Detect the largest face, smooth its keypoints over time and align it to the template.
 
@@ -222,13 +265,11 @@ class FaceAligner:
         self.min_confidence = float(min_confidence)
         self.smooth = smooth
         self._path = model_path(model)
-        self._filter = OneEuroFilter(min_cutoff, beta, d_cutoff, speed_points=_SPEED_POINTS)
+        self._track_args = dict(image_size=self.image_size, smooth=smooth, min_cutoff=min_cutoff, beta=beta,
+                                d_cutoff=d_cutoff, stabilize=stabilize, detect_every=detect_every)
+        self._track = self.track_aligner()
         self._first_call: set[int] = set()
         self._last_ms = -1
-        self._prev_box: tuple[int, int, int, int] | None = None
-        self._stabilizer = Stabilizer(self.image_size) if stabilize else None
-        # tracking between detections rides on the stabiliser's registration: without it, detect every frame
-        self._tracker = FaceTracker(detect_every if stabilize else 1)
         self._video = self._create(video=True)
         _OPEN.add(self)
 
@@ -259,78 +300,50 @@ class FaceAligner:
         self._first_call.add(id(detector))
         return result.detections
 
-    def _largest(self, detections, shape: tuple[int, ...]):
-        if not detections:
-            return None
-        det = max(detections, key=lambda d: d.bounding_box.width * d.bounding_box.height)
+    @staticmethod
+    def _detections(detections, shape: tuple[int, ...]) -> list[Detection]:
+        """mediapipe detections -> usable :class:`Detection` objects (eyes apart), largest first."""
         h, w = shape[:2]
-        bb = det.bounding_box
-        box = (int(bb.origin_x), int(bb.origin_y), int(bb.width), int(bb.height))
-        kps = np.array([[k.x * w, k.y * h] for k in det.keypoints], dtype=np.float64)
-        score = float(det.categories[0].score) if det.categories else 0.0
-        return box, score, kps
-
-    def _result(self, image_bgr, box, score, kps, smoothed, t: float | None = None) -> FaceResult:
-        matrix = similarity_from_eyes(smoothed, self.image_size)
-        if t is not None and self._stabilizer is not None:
-            matrix = self._stabilizer.refine(image_bgr, matrix, t)
-        aligned = cv2.warpAffine(image_bgr, matrix, (self.image_size, self.image_size),
-                                 flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        return FaceResult(box=box, score=score, keypoints=kps, smoothed=smoothed, matrix=matrix,
-                          aligned=aligned)
+        out = []
+        for det in detections or ():
+            bb = det.bounding_box
+            kps = np.array([[k.x * w, k.y * h] for k in det.keypoints], dtype=np.float64)
+            if np.linalg.norm(kps[1] - kps[0]) < 1e-6:
+                continue
+            score = float(det.categories[0].score) if det.categories else 0.0
+            out.append(Detection((int(bb.origin_x), int(bb.origin_y), int(bb.width), int(bb.height)), score, kps))
+        return sorted(out, key=lambda d: -d.area)
 
     # -- public --
+    def detect(self, frame_bgr: np.ndarray, t: float) -> list[Detection]:
+        """Every face of a video frame taken at `t` seconds, largest first (no smoothing, no tracking)."""
+        if self._video is None:
+            raise RuntimeError("FaceAligner is closed")
+        frame = _as_bgr(frame_bgr)
+        ms = max(int(round(t * 1000.0)), self._last_ms + 1)  # mediapipe needs strictly increasing ms
+        self._last_ms = ms
+        return self._detections(self._detect(self._video, frame, ms), frame.shape)
+
+    def track_aligner(self) -> TrackAligner:
+        """A new per-track aligner with this aligner's template, smoothing and stabilisation settings."""
+        return TrackAligner(**self._track_args)
+
     def process(self, frame_bgr: np.ndarray, t: float) -> FaceResult | None:
         """Detect, smooth and align the largest face of a video frame taken at `t` seconds.
 
         `t` should increase; a non-increasing `t` restarts the smoothing (seek or loop). Returns None
         (and forgets the track) when no face is found.
         """
-        if self._video is None:
-            raise RuntimeError("FaceAligner is closed")
         frame = _as_bgr(frame_bgr)
-        ms = max(int(round(t * 1000.0)), self._last_ms + 1)  # mediapipe needs strictly increasing ms
-        self._last_ms = ms
-        if not self._tracker.due():
-            res = self._follow(frame, float(t))
+        if not self._track.due():
+            res = self._track.follow(frame, float(t))
             if res is not None:
                 return res
-        found = self._largest(self._detect(self._video, frame, ms), frame.shape)
-        if found is None or np.linalg.norm(found[2][1] - found[2][0]) < 1e-6:
+        found = self.detect(frame, t)
+        if not found:
             self.reset()
             return None
-        box, score, kps = found
-        if self._prev_box is not None and _iou(box, self._prev_box) < _JUMP_IOU:
-            self._filter.reset()
-            if self._stabilizer is not None:
-                self._stabilizer.reset()
-        self._prev_box = box
-        res = self._result(frame, box, score, kps, self._smooth(kps, float(t)), float(t))
-        self._tracker.detected(box, score, kps, res.matrix)
-        return res
-
-    def _smooth(self, kps: np.ndarray, t: float) -> np.ndarray:
-        if not self.smooth:
-            return kps.copy()
-        prev = self._filter.value
-        iod = np.linalg.norm(prev[1] - prev[0]) if prev is not None else np.linalg.norm(kps[1] - kps[0])
-        scale = EYE_DISTANCE * REFERENCE_SIZE / max(float(iod), 1e-6)  # 224-template px per frame px
-        return self._filter(kps, t, scale=scale)
-
-    def _follow(self, frame: np.ndarray, t: float) -> FaceResult | None:
-        """A frame without detection: register it from the last smoothed keypoints and carry the track
-        along the registered motion; None when tracking fails (the caller detects)."""
-        assert self._stabilizer is not None and self._tracker.track is not None
-        start = self._filter.value if self.smooth and self._filter.value is not None else self._tracker.track.keypoints
-        matrix = self._stabilizer.refine(frame, similarity_from_eyes(start, self.image_size), t, restart=False)
-        track = self._tracker.follow(matrix, frame.shape) if matrix is not None else None
-        if track is None:
-            return None
-        self._prev_box = track.box
-        aligned = cv2.warpAffine(frame, matrix, (self.image_size, self.image_size), flags=cv2.INTER_LINEAR,
-                                 borderMode=cv2.BORDER_REPLICATE)
-        return FaceResult(box=track.box, score=track.score, keypoints=track.keypoints,
-                          smoothed=self._smooth(track.keypoints, t), matrix=matrix, aligned=aligned, detected=False)
+        return self._track.align(frame, found[0], float(t))
 
     def process_image(self, image_bgr: np.ndarray) -> FaceResult | None:
         """Detect and align the largest face of a single photo (no smoothing)."""
@@ -339,19 +352,16 @@ class FaceAligner:
         image = _as_bgr(image_bgr)
         if self._image is None:
             self._image = self._create(video=False)
-        found = self._largest(self._detect(self._image, image, None), image.shape)
-        if found is None or np.linalg.norm(found[2][1] - found[2][0]) < 1e-6:
+        found = self._detections(self._detect(self._image, image, None), image.shape)
+        if not found:
             return None
-        box, score, kps = found
-        return self._result(image, box, score, kps, kps.copy())
+        d = found[0]
+        matrix = similarity_from_eyes(d.keypoints, self.image_size)
+        return _warp(image, d.box, d.score, d.keypoints, d.keypoints.copy(), matrix, self.image_size)
 
     def reset(self) -> None:
         """Forget the track: the next frame starts smoothing afresh."""
-        self._filter.reset()
-        self._prev_box = None
-        self._tracker.reset()
-        if self._stabilizer is not None:
-            self._stabilizer.reset()
+        self._track.reset()
 
     def close(self) -> None:
         """Release the mediapipe detectors (idempotent)."""

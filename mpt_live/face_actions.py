@@ -12,6 +12,7 @@ of Gaussian displacement bumps at facial sites, one action family per micro-expr
 from __future__ import annotations
 
 import math
+from typing import Sequence
 from dataclasses import dataclass
 
 import cv2

@@ -5,9 +5,10 @@ score comes from the same ``model_inputs`` either way.
 
 Two queueing policies:
 
-* ``live=True`` (camera, stream, ``--realtime``): one pending slot, the newest window replaces a
-  window still waiting (latest window wins; replaced windows are counted in ``dropped``), and
-  ``submit`` never blocks, so the display never waits for the model.
+* ``live=True`` (camera, stream, ``--realtime``): one pending slot per face, the newest window of a
+  face replaces that face's window still waiting (latest window wins; replaced windows are counted in
+  ``dropped``), and ``submit`` never blocks, so the display never waits for the model. The window of
+  an event (its apex, ``Window.event``) is never replaced.
 * ``live=False`` (recorded files): a short FIFO; ``submit`` blocks while it is full, so every
   window is classified.
 
@@ -85,10 +86,12 @@ class ModelWorker:
         with self._cond:
             self._raise_if_failed()
             if self.live:
-                if self._jobs:
-                    self._skipped.update(j.seq for j in self._jobs)
-                    self._jobs.clear()
-                    self.dropped += 1
+                if window.event is None:  # the newest window of a face replaces its waiting one
+                    stale = [j for j in self._jobs if j.window.event is None and j.window.face_id == window.face_id]
+                    if stale:
+                        self._skipped.update(j.seq for j in stale)
+                        self._jobs = deque(j for j in self._jobs if j not in stale)
+                        self.dropped += len(stale)
             else:
                 while len(self._jobs) >= self.max_queue and self.error is None and not self._closed:
                     self._cond.wait(0.5)
@@ -173,9 +176,10 @@ class ModelWorker:
         timings["queue_ms"] = (time.monotonic() - job.submitted) * 1e3
         score = probs = None
         aligned = motion_img = dyn_img = None
+        thumbnails = self.thumbnails and w.event is None
         t0 = time.perf_counter()
         clip = w.clip  # sampled from the window's frames here, off the frame loop
-        if clip is not None and self.classifier is None and not self.thumbnails:  # motion-only: the score alone
+        if clip is not None and self.classifier is None and not thumbnails:  # motion-only: the score alone
             score = motion_score(clip, self.spec)
             timings["inputs_ms"] = (time.perf_counter() - t0) * 1e3
         elif clip is not None:
@@ -185,14 +189,15 @@ class ModelWorker:
             if self.classifier is not None:
                 probs = np.asarray(self.classifier.predict(dynamic[None], motion[None]), np.float32)[0]
                 timings["model_ms"] = (time.perf_counter() - t1) * 1e3
-            if self.thumbnails:
+            if thumbnails:
                 motion_img = motion_heatmap(motion, self.spec.mean, self.spec.std)
                 dyn_img = to_bgr_uint8(dynamic, self.spec.mean, self.spec.std)
             score = float(score)
-        if self.thumbnails and w.face is not None:
+        if thumbnails and w.face is not None:
             aligned = w.face.aligned
+        face_id = w.face_id if w.face_id is not None else (0 if w.has_face else None)
         return WindowResult(
-            time_s=w.time_s, frame=w.frame, face_id=0 if w.has_face else None, box=w.box, motion_score=score,
+            time_s=w.time_s, frame=w.frame, face_id=face_id, box=w.box, motion_score=score,
             probs=probs, classes=self.classes, captured=job.captured, done=time.monotonic(), timings=timings,
-            aligned=aligned, motion=motion_img, dynamic=dyn_img,
+            aligned=aligned, motion=motion_img, dynamic=dyn_img, for_event=w.event,
         )

@@ -8,7 +8,8 @@ Layout (sizes scale with the frame, so 640x480 and 1280x720 read the same):
   (fps, model latency, execution provider);
 * a history strip along the bottom (or the top, if the face reaches down there) of the remaining
   width: one cell per window coloured by its label, with the motion score drawn over it;
-* the face box with the track state on the frame itself; "NO FACE" as a banner when the track is lost.
+* every tracked face's box with its ID and label on the frame itself (the column shows the face
+  ``face_id``, the first one; the others are ``others``); "NO FACE" as a banner when no face is tracked.
 
 The same renderer draws the OpenCV window, the snapshots and the ``--save-video`` MP4.
 """
@@ -23,6 +24,16 @@ import numpy as np
 
 from .draw import (ACCENT, ALERT, DEMO_BG, MUTED, NOFACE, WARN, WHITE, class_color, corners, pill, shade, thumb,
                    typeface)
+
+
+@dataclass
+class FaceTag:
+    """Another tracked face of the frame: its box and what its tag says."""
+
+    face_id: int
+    box: tuple[int, int, int, int]
+    label: str | None = None
+    event: bool = False
 
 
 @dataclass
@@ -51,6 +62,8 @@ class OverlayState:
     time_s: float | None = None
     message: str | None = None  # a transient line (e.g. "snapshot saved")
     side: str | None = None  # "left" | "right"; None: chosen from the face box
+    face_id: int | None = None  # the track ID of the face the column shows
+    others: Sequence[FaceTag] = ()  # the other tracked faces of the frame
 
 
 def choose_side(box: tuple[int, int, int, int] | None, width: int, previous: str | None = None,
@@ -131,14 +144,22 @@ def render_overlay(frame: np.ndarray, state: OverlayState) -> np.ndarray:
 
 
 def _draw_face(img: np.ndarray, st: OverlayState, g: _Geom) -> None:
+    for o in st.others:
+        tag = f"face {o.face_id}" + (f" · {o.label}" if o.label else "")
+        _tag_box(img, g, o.box, tag, ALERT if o.event else MUTED)
     if st.box is None or not st.face:
         return
-    color = ALERT if st.event else ACCENT
+    state = "event" if st.event else "tracking"
+    tag = f"face {st.face_id} · {state}" if st.face_id is not None and (st.others or st.face_id) else \
+        ("motion event" if st.event else "tracking")
+    _tag_box(img, g, st.box, tag, ALERT if st.event else ACCENT)
+
+
+def _tag_box(img: np.ndarray, g: _Geom, box: tuple[int, int, int, int], tag: str, color) -> None:
+    """Corner marks around a face and a small tag above (or below) it, never on the face itself."""
     thick = max(2, round(2 * g.s))
-    corners(img, tuple(int(v) for v in st.box), color, thick)
-    # a small tag above (or below) the box: the track state, never on the face itself
-    x, y, w, h = (int(v) for v in st.box)
-    tag = "motion event" if st.event else "tracking"
+    corners(img, tuple(int(v) for v in box), color, thick)
+    x, y, w, h = (int(v) for v in box)
     fs = max(10, round(g.fs * 0.9))
     th = int(fs * 1.25) + max(3, fs // 3)
     ty = y - th - 4 if y - th - 4 >= 0 else min(y + h + 4, g.H - th)
@@ -154,7 +175,9 @@ def _draw_column(img: np.ndarray, st: OverlayState, g: _Geom) -> None:
 
     # header: model name and the demo badge
     big = round(fs * 1.25)
-    tx.put(img, "MPT live", (cx, y + big), big, WHITE, 700)
+    title = f"MPT live · face {st.face_id}" if st.face_id is not None and (st.others or st.face_id) else "MPT live"
+    tx.put(img, tx.fit(title, big, cw - (tx.width("DEMO MODEL", max(10, round(fs * 0.85))) + pad if st.demo else 0),
+                       700), (cx, y + big), big, WHITE, 700)
     if st.demo:
         pill(img, "DEMO MODEL", x1 - pad, y, max(10, round(fs * 0.85)), (10, 10, 10), DEMO_BG, 800, anchor="right")
     y += big + round(fs * 0.6)

@@ -1,10 +1,13 @@
 """What a session produces, defined once: the per-window result, the CSV row, the model's description.
 
 Every run writes the same schema whatever the flags (model or motion-only, window, ``--save-video``):
-``predictions.csv`` has :func:`columns` (the motion-only run simply has no classes, so no
-``p_<class>`` columns), and ``summary.json`` is :meth:`mpt_live.session.Session.summary` plus the
-job's ``outputs``. Labels of a window (``top``): a class inside a spotted motion event, ``neutral``
-outside, ``event`` inside one without a model, empty without a full window of face.
+``predictions.csv`` has :func:`columns` (one row per face per window, ``face_id`` the face's track;
+the motion-only run simply has no classes, so no ``p_<class>`` columns), ``events.csv`` has
+:data:`~mpt_live.spotting.EVENT_COLUMNS` (one row per spotted event, :class:`EventResult`), and
+``summary.json`` is :meth:`mpt_live.session.Session.summary` plus the job's ``outputs``. Labels of a
+window (``top``): the class of the spotted event of that face whose onset..offset holds the window's
+time, ``neutral`` outside events, ``event`` inside one without a model, empty without a full window
+of face.
 """
 
 from __future__ import annotations
@@ -16,17 +19,19 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from .spotting import SpotEvent
+
 NEUTRAL = "neutral"
 EVENT = "event"  # motion-only: a window inside a spotted motion event
 WARMING = "warming up"  # a face, but not yet a full window of it
 NO_FACE = "no face"
-BASE_COLUMNS = ("time_s", "frame", "face", "x", "y", "w", "h", "motion_score")
+BASE_COLUMNS = ("time_s", "frame", "face_id", "x", "y", "w", "h", "motion_score")
 DEMO_NOTE = ("DEMO MODEL: trained on semi-synthetic data; it shows the pipeline, it is not a validated "
              "micro-expression classifier")
 
 
 def columns(classes: Iterable[str]) -> list[str]:
-    """predictions.csv columns: time, frame, face, box, motion score, a probability per class, top, confidence."""
+    """predictions.csv columns: time, frame, face ID, box, motion score, a probability per class, top, confidence."""
     return [*BASE_COLUMNS, *[f"p_{c}" for c in classes], "top", "confidence"]
 
 
@@ -36,12 +41,13 @@ class WindowResult:
 
     ``timings`` holds the window's per-stage milliseconds (its "speed"): ``align_ms``, ``buffer_ms``,
     ``sample_ms`` (the frame loop), ``queue_ms``, ``inputs_ms`` (magnify + rank pool), ``model_ms``.
-    ``top``, ``confidence`` and ``event`` are set by the session once the window is spotted.
+    ``top``, ``confidence`` and ``event`` are set by the session once no later event can cover the
+    window (:meth:`labelled`).
     """
 
     time_s: float  # end time of the window (s, source time)
     frame: int  # index of the window's last frame
-    face_id: int | None  # which face of the frame (0: the tracked face); None: no face
+    face_id: int | None  # the face's track ID (stable over the video); None: no face in the frame
     box: tuple[int, int, int, int] | None  # x, y, w, h in frame pixels
     motion_score: float | None  # None: no full window of face (no clip)
     probs: np.ndarray | None  # (C,) raw model probabilities; None without clip or model
@@ -55,6 +61,7 @@ class WindowResult:
     aligned: np.ndarray | None = None  # thumbnails (BGR uint8), only when a display or video asks
     motion: np.ndarray | None = None
     dynamic: np.ndarray | None = None
+    for_event: Any = None  # the session's closed event this apex window classifies (None: a regular window)
 
     @property
     def face(self) -> bool:
@@ -76,25 +83,60 @@ class WindowResult:
             return self.top
         return WARMING if self.face else NO_FACE
 
-    def spotted(self, hot: bool) -> None:
-        """Set ``event``, ``top`` and ``confidence`` from the spotter's verdict on this window."""
-        self.event = hot
+    def labelled(self, event: "EventResult | None") -> None:
+        """Set ``event``, ``top`` and ``confidence`` from the event of this face covering the window (or None)."""
+        self.event = event is not None
         if not self.face or self.motion_score is None:
-            self.top = None
-        elif self.probs is None or not self.classes:
-            self.top = EVENT if hot else NEUTRAL
+            self.top, self.confidence = None, None
+        elif event is None:
+            self.top, self.confidence = NEUTRAL, None
+        elif event.cls is None:
+            self.top, self.confidence = EVENT, None
         else:
-            self.top = self.classes[int(np.argmax(self.probs))] if hot else NEUTRAL
-        self.confidence = float(np.max(self.probs)) if (self.probs is not None and self.top in self.classes) else None
+            self.top, self.confidence = event.cls, event.confidence
 
     def row(self) -> dict[str, Any]:
         """The predictions.csv row (keys: :func:`columns` of ``classes``)."""
         x, y, w, h = self.box if self.box is not None else (None,) * 4
-        row = {"time_s": round(self.time_s, 4), "frame": self.frame, "face": self.face, "x": x, "y": y, "w": w,
+        row = {"time_s": round(self.time_s, 4), "frame": self.frame, "face_id": self.face_id, "x": x, "y": y, "w": w,
                "h": h, "motion_score": self.motion_score, "top": self.top, "confidence": self.confidence}
         for c, p in (self.probabilities or {}).items():
             row[f"p_{c}"] = p
         return row
+
+
+@dataclass
+class EventResult:
+    """A spotted event of one face with the model's class of the window centred on its apex.
+
+    ``cls``/``confidence``/``probs`` are None without a model (motion-only) or when the apex window was
+    no longer buffered. ``row(video)`` is the events.csv row; ``to_dict()`` the summary.json entry."""
+
+    face_id: int
+    event: SpotEvent
+    cls: str | None = None
+    confidence: float | None = None
+    probs: dict[str, float] | None = None
+
+    @classmethod
+    def of(cls, face_id: int, event: SpotEvent, probs: np.ndarray | None, classes: Sequence[str]) -> "EventResult":
+        if probs is None or not len(classes):
+            return cls(face_id, event)
+        k = int(np.argmax(probs))
+        return cls(face_id, event, classes[k], float(probs[k]), dict(zip(classes, map(float, probs))))
+
+    def covers(self, t: float) -> bool:
+        return self.event.onset_s - 1e-6 <= t <= self.event.offset_s + 1e-6
+
+    def row(self, video: str) -> dict[str, Any]:
+        return self.event.row(video, self.face_id, self.cls,
+                              None if self.confidence is None else round(self.confidence, 4))
+
+    def to_dict(self) -> dict[str, Any]:
+        d = self.row("")
+        del d["video"]
+        d["probabilities"] = None if self.probs is None else {k: round(v, 4) for k, v in self.probs.items()}
+        return d
 
 
 @dataclass
@@ -107,6 +149,7 @@ class ModelInfo:
     demo: bool = False
     precision: str | None = None
     backbone: str | None = None
+    backbone_weights: str | None = None
     provider: str = ""
     describe: str = ""
 
@@ -116,11 +159,11 @@ class ModelInfo:
             return cls()
         return cls(path=str(runtime.path), name=Path(runtime.path).name, classes=list(runtime.classes),
                    demo=bool(runtime.demo), precision=runtime.precision, backbone=runtime.backbone,
-                   provider=runtime.provider, describe=runtime.describe())
+                   backbone_weights=getattr(runtime, "backbone_weights", "") or None, provider=runtime.provider, describe=runtime.describe())
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "name": self.name, "demo": self.demo, "precision": self.precision,
-                "backbone": self.backbone, "classes": self.classes, "description": self.describe,
+                "backbone": self.backbone, "backbone_weights": self.backbone_weights, "classes": self.classes, "description": self.describe,
                 "note": DEMO_NOTE if self.demo else None}
 
     @property
@@ -128,7 +171,7 @@ class ModelInfo:
         """Short: name · backbone · precision."""
         parts = [self.name]
         if self.backbone:
-            parts.append(self.backbone.replace("_patch16_224", ""))
+            parts.append(self.backbone.replace("_patch16_224", "").replace("_patch14_dinov2", "/14 DINOv2"))
         if self.precision:
             parts.append(self.precision)
         return " · ".join(parts)
@@ -147,16 +190,34 @@ class LabelTally:
         self.windows[label] = self.windows.get(label, 0) + 1
         if self._prev is not None:
             dt = max(0.0, t - self._prev[0])
+            if len(self._dts) >= 4:  # a gap (the face was away) counts as one typical spacing, not as the label
+                dt = min(dt, 4 * float(np.median(self._dts)))
             self.seconds[self._prev[1]] = self.seconds.get(self._prev[1], 0.0) + dt
             self._dts.append(dt)
         self._prev = (t, label)
 
-    def to_dict(self, order: Sequence[str]) -> dict[str, dict[str, float]]:
+    def totals(self) -> dict[str, float]:
+        """Seconds per label, the last window counted for a typical spacing."""
         seconds = dict(self.seconds)
-        if self._prev is not None:  # the last window covers a typical spacing
+        if self._prev is not None:
             last = float(np.median(self._dts)) if self._dts else 0.0
             seconds[self._prev[1]] = seconds.get(self._prev[1], 0.0) + last
+        return seconds
+
+    def to_dict(self, order: Sequence[str]) -> dict[str, dict[str, float]]:
+        return self.merged([self], order)
+
+    @staticmethod
+    def merged(tallies: Sequence["LabelTally"], order: Sequence[str]) -> dict[str, dict[str, float]]:
+        """Windows, seconds and time shares per label over several tallies (faces): face-seconds."""
+        windows: dict[str, int] = {}
+        seconds: dict[str, float] = {}
+        for t in tallies:
+            for lab, n in t.windows.items():
+                windows[lab] = windows.get(lab, 0) + n
+            for lab, sec in t.totals().items():
+                seconds[lab] = seconds.get(lab, 0.0) + sec
         total = sum(seconds.values())
-        labels = [x for x in order if x in self.windows] + sorted(set(self.windows) - set(order))
-        return {lab: {"windows": self.windows[lab], "seconds": round(seconds.get(lab, 0.0), 3),
+        labels = [x for x in order if x in windows] + sorted(set(windows) - set(order))
+        return {lab: {"windows": windows[lab], "seconds": round(seconds.get(lab, 0.0), 3),
                       "share": round(seconds.get(lab, 0.0) / total, 4) if total > 0 else 0.0} for lab in labels}

@@ -45,6 +45,7 @@ import onnxruntime as ort
 
 from .clip import ClipSpec
 from .errors import InputError, first_line
+from .machine import default_threads, usable_cores, vector_extensions  # noqa: F401 (re-exported)
 from .quiet import quiet_stdout
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -65,19 +66,6 @@ _PROBE_MODEL = (
 
 class DeviceError(InputError):
     """The requested device cannot be used by ONNX Runtime on this machine."""
-
-
-def usable_cores() -> int:
-    """CPU cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
-
-
-def default_threads() -> int:
-    """Intra-op threads for a live loop: all usable cores but one (at least 1)."""
-    return max(1, usable_cores() - 1)
 
 
 DEMO_MODEL_NAME = "demo_model.onnx"
@@ -293,6 +281,7 @@ class MPTRuntime:
             raise InputError(f"{p}: bad mpt.metrics metadata ({e})") from None
         self.metrics: dict[str, Any] | None = metrics if isinstance(metrics, dict) else None
         self.backbone = meta.get("mpt.backbone", "")
+        self.backbone_weights = meta.get("mpt.backbone_weights", "")  # where the frozen ViT's weights came from
         self.dataset = meta.get("mpt.dataset", "")
         self.protocol = meta.get("mpt.protocol", "")
         self.demo = meta.get("mpt.demo", "0").strip().lower() in ("1", "true", "yes")

@@ -1,29 +1,38 @@
 """The session engine: the one frame loop of mpt-live. Frames in, per-window results out.
 
     with Session(source, runtime, SessionConfig(stride=2)) as session:
-        for r in session:        # WindowResult objects in window order, each with r.timings (its speed)
+        for r in session:                 # WindowResult objects in window order, each with r.timings
             sink.write(r.row())
+            for e in session.take_events():   # EventResult objects, as events close and are classified
+                events.write(e.row(video))
     summary = session.summary()  # what summary.json says about the run
 
-Per frame: detect + align + buffer (:class:`~mpt_live.clip_stream.ClipStream`). Every ``stride``
-frames the window goes to the model worker (:class:`~mpt_live.model_worker.ModelWorker`: magnify +
-rank pool + classify). Without a model (motion-only) the loop is the same and the worker skips the
-classify step. Results come back in order; the spotter marks windows inside motion events, which
-sets the result's ``top`` and ``confidence``; then the result is yielded.
+Per frame: every face is detected and given its track ID (:class:`~mpt_live.tracks.FaceTracker`, at most
+``max_faces``), aligned and stabilised by its own track, and pushed into its
+:class:`~mpt_live.face_state.FaceState`: the face's clip buffer, motion signals and spotter. Every
+``stride`` frames each face's window goes to the model worker (:class:`~mpt_live.model_worker.ModelWorker`:
+magnify + rank pool + classify); a frame without a face gives one "no face" window. When an event of a
+face closes (about 5 s after its apex), the window centred on its apex goes to the worker too, and the
+event's class is the model's class of that window. Without a model (motion-only) the loop is the same
+and the worker skips the classify step.
+
+A window is yielded once no later event of its face can cover it (:meth:`FaceState.horizon`) and the
+events covering it are classified; its ``top`` is then the class of that event (``neutral`` outside
+events). So results come a few seconds after their frame, in window order. A per-frame consumer
+that must not wait (the overlay) reads :attr:`Session.latest` (each face's newest window, raw) and
+:attr:`Session.recent` (each face's latest event).
 
 Any source works (:func:`mpt_live.capture.open_source`); a recorded one is decoded in its own
 thread (:class:`~mpt_live.readahead.ReadAhead`). A live one (camera, stream, ``--realtime``)
-delivers the newest frame only; its windows are dropped when the model is busy ("latest window
-wins") and with ``stride=None`` a window is taken whenever a worker is free ("as often as the model
-keeps up"). A recorded file gives every frame and every ``stride``-th window (default
-:data:`FILE_STRIDE`) is classified, in order.
+delivers the newest frame only; its windows are dropped when the model is busy (the newest window of
+each face wins) and with ``stride=None`` windows are taken whenever a worker is free. A recorded file
+gives every frame and every ``stride``-th window (default :data:`FILE_STRIDE`) is classified, in order.
 
-Per-frame consumers (the overlay of a window or annotated video, progress, a status line) pass
-``on_frame(frame, face)``: it runs after the frame's finished windows have been yielded, so what it
-draws is up to date. It may raise :class:`StopSession` to end the run cleanly (the window's q key).
-
-A crash or Ctrl-C inside the loop still yields the windows already in the worker (for a few
-seconds), then re-raises; :meth:`Session.summary` records ``interrupted`` and ``error``.
+Per-frame consumers pass ``on_frame(frame, faces)`` (faces: the frame's
+:class:`~mpt_live.tracks.TrackedFace` list): it runs after the frame's final windows were yielded. It
+may raise :class:`StopSession` to end the run cleanly (the window's q key). A crash or Ctrl-C inside
+the loop still closes the spotters and yields what the worker finishes (for a few seconds), then
+re-raises; :meth:`Session.summary` records ``interrupted`` and ``error``.
 """
 
 from __future__ import annotations
@@ -38,25 +47,30 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 
 from .clip import ClipSpec
-from .clip_stream import NEVER, ClipStream
-from .events import Spotter
-from .face import FaceAligner, FaceResult
+from .clip_stream import Window
+from .face import FaceAligner
+from .face_state import HISTORY_S, ClosedEvent, FaceState
+from .identity import FaceEmbedder
 from .model_worker import ModelWorker
 from .readahead import ReadAhead
-from .results import EVENT, NEUTRAL, NO_FACE, WARMING, LabelTally, ModelInfo, WindowResult
+from .results import EVENT, NEUTRAL, NO_FACE, WARMING, EventResult, LabelTally, ModelInfo, WindowResult
 from .sources import Frame
+from .spotting import SpotConfig
+from .tracks import FaceTracker, TrackedFace
 
 FILE_STRIDE = 2  # recorded files without --stride: a window every 2 frames, every one classified
+MAX_FACES = {"live": 1, "file": 2}  # --max-faces by default: a webcam user; an interview recording
 
 
 @dataclass
 class SessionConfig:
     stride: int | None = None  # None: live -> as often as the model keeps up; files -> FILE_STRIDE
     detector: str = "short"  # BlazeFace model: short | full
-    spot_threshold: float = 4.0  # robust SDs above the motion baseline
+    spot_threshold: float = 4.0  # spotter evidence (robust z) to open a candidate event
     workers: int | None = None  # model worker threads (None: one per usable core)
     max_seconds: float | None = None  # stop after this long (benchmarks)
     thumbnails: bool = False  # the worker also makes the overlay's thumbnails
+    max_faces: int | None = None  # faces tracked per frame (None: MAX_FACES of the source kind; 0: all)
 
 
 class StopSession(Exception):
@@ -67,7 +81,7 @@ class Session:
     """One run of the engine over ``source`` with ``runtime`` (None: motion-only); iterate it for results."""
 
     def __init__(self, source: Iterable[Frame], runtime: Any | None = None, cfg: SessionConfig | None = None,
-                 on_frame: Callable[[Frame, FaceResult | None], None] | None = None) -> None:
+                 on_frame: Callable[[Frame, list[TrackedFace]], None] | None = None) -> None:
         self.source = source
         self.runtime = runtime
         self.cfg = cfg = cfg or SessionConfig()
@@ -81,15 +95,31 @@ class Session:
         self.fps = fps if fps > 0 and math.isfinite(fps) else 30.0
         self.auto = cfg.stride is None and self.live
         self.stride = 1 if self.auto else (cfg.stride or FILE_STRIDE)
-        self.spotter = Spotter(self.spec.window_s, threshold=cfg.spot_threshold)
-        self.tally = LabelTally()
+        self.max_faces = MAX_FACES["live" if self.live else "file"] if cfg.max_faces is None else cfg.max_faces
+        if self.max_faces < 0:
+            raise ValueError(f"max_faces must be >= 0 (0: all), got {self.max_faces}")
+        self.states: dict[int, FaceState] = {}
+        self.tallies: dict[int | None, LabelTally] = {}
+        self.events: list[EventResult] = []  # every classified event, in the order they were finished
+        self.latest: dict[int, WindowResult] = {}  # each face's newest window (raw: before its label is final)
+        self.recent: dict[int, EventResult] = {}  # each face's latest event
+        self.faces: list[TrackedFace] = []  # the faces of the latest frame
         self.counts = {"frames_read": 0, "frames_with_face": 0, "windows": 0, "windows_scored": 0,
                        "windows_classified": 0}
         self.interrupted = False
         self.error: str | None = None
+        self._tracker: FaceTracker | None = None
+        self._new_events: deque[EventResult] = deque()
+        self._held: deque[WindowResult] = deque()  # results waiting until no later event can cover them
+        self._unclassified: dict[int, list[ClosedEvent]] = {}  # events at the worker, by face
+        self._face_events: dict[int, deque[EventResult]] = {}
+        self._windows: dict[int, int] = {}
+        self._spot_ms: deque[float] = deque(maxlen=20000)
+        self._spot_cpu_ms: deque[float] = deque(maxlen=20000)
         self._latency: deque[float] = deque(maxlen=20000)
         self._model_ms: deque[float] = deque(maxlen=20000)
         self._worker: ModelWorker | None = None
+        self._last: Frame | None = None
         self._started: float | None = None
         self._ended: float | None = None
         self._gen: Iterator[WindowResult] | None = None
@@ -100,13 +130,18 @@ class Session:
             self._gen = self._run()
         return self._gen
 
+    def take_events(self) -> list[EventResult]:
+        """The events finished (closed and classified) since the last call."""
+        out = list(self._new_events)
+        self._new_events.clear()
+        return out
+
     def _run(self) -> Iterator[WindowResult]:
         cfg = self.cfg
         self._started = time.monotonic()
         with ExitStack() as stack:
             aligner = stack.enter_context(FaceAligner(image_size=self.spec.image_size, model=cfg.detector))
-            stream = ClipStream(self.spec, aligner, stride=self.stride,
-                                max_fps=max(self.fps, 60.0 if self.live else self.fps))
+            tracker = self._tracker = FaceTracker(aligner, self.max_faces, FaceEmbedder())
             worker = self._worker = ModelWorker(self.spec, self.runtime, live=self.live, thumbnails=cfg.thumbnails,
                                                 workers=self._workers())
             stack.callback(worker.close)
@@ -117,26 +152,24 @@ class Session:
             try:
                 for frame in frames:
                     now = time.monotonic()
-                    if getattr(frame, "segment", 0) != segment:  # a reconnected stream: start a new track
+                    captured = getattr(frame, "captured", now)
+                    if getattr(frame, "segment", 0) != segment:  # a reconnected stream: every track restarts
                         segment = frame.segment
-                        stream.ring.clear()
-                        aligner.reset()
+                        self._close_faces(worker, captured)
+                        tracker.reset()
                     self.counts["frames_read"] += 1
-                    if self.auto:  # take a window only when a worker is free: sampling one costs ms
-                        stream.stride = 1 if worker.idle else NEVER
-                    w = stream.push(frame)
-                    if stream.last_face is not None:
-                        self.counts["frames_with_face"] += 1
-                    if w is not None:
-                        worker.submit(w, getattr(frame, "captured", now))
+                    self._frame(frame, tracker, worker, captured)
                     for r in worker.poll():
-                        yield self._spot(r)
+                        self._take(r)
+                    yield from self._release()
                     if self.on_frame is not None:
-                        self.on_frame(frame, stream.last_face)
+                        self.on_frame(frame, self.faces)
                     if cfg.max_seconds is not None and time.monotonic() - self._started >= cfg.max_seconds:
                         break
+                self._close_faces(worker, time.monotonic())
                 for r in worker.drain():
-                    yield self._spot(r)
+                    self._take(r)
+                yield from self._release(final=True)
             except GeneratorExit:  # the consumer stopped iterating: nothing more to hand out
                 raise
             except (StopSession, KeyboardInterrupt) as e:
@@ -149,34 +182,129 @@ class Session:
                 yield from self._settle(worker)
                 raise
 
+    def _frame(self, frame: Frame, tracker: FaceTracker, worker: ModelWorker, captured: float) -> None:
+        """Track the frame's faces, feed each face's state, submit its windows and its closed events."""
+        t0 = time.perf_counter()
+        faces, lost = tracker.update(frame.image, frame.t)
+        track_ms = (time.perf_counter() - t0) * 1e3
+        self.faces, self._last = faces, frame
+        if faces:
+            self.counts["frames_with_face"] += 1
+        closed: list[ClosedEvent] = []
+        if tracker.cut:  # a camera cut: every face's signals and buffer end here (no window spans a cut)
+            for state in self.states.values():
+                closed += state.push(frame, None)
+        spot: dict[int, float] = {}
+        for f in faces:
+            state = self.states.get(f.id)
+            if state is None:
+                state = self.states[f.id] = FaceState(f.id, self.spec, self.fps, HISTORY_S,
+                                                      SpotConfig(threshold=self.cfg.spot_threshold))
+            closed += state.push(frame, f.face)
+            spot[f.id] = state.spot_ms
+            self._spot_ms.append(state.spot_ms)
+            self._spot_cpu_ms.append(state.spot_cpu_ms)
+        for fid in lost:
+            closed += self.states[fid].push(frame, None)
+        for c in closed:
+            self._classify(c, worker, captured)
+        take = worker.idle if self.auto else (self.counts["frames_read"] - 1) % self.stride == 0
+        if not take:
+            return
+        timings = {"track_ms": track_ms}
+        if not faces:
+            worker.submit(Window(frame.t, frame.index, None, None, timings), captured)
+        for f in faces:
+            t1 = time.perf_counter()
+            clip = self.states[f.id].window(frame.t)
+            w_timings = {**timings, "spot_ms": spot[f.id], "sample_ms": (time.perf_counter() - t1) * 1e3}
+            worker.submit(Window(frame.t, frame.index, f.face, clip, w_timings, face_id=f.id), captured)
+
+    def _classify(self, c: ClosedEvent, worker: ModelWorker, captured: float) -> None:
+        """An event closed: the model classifies its apex window (motion-only or unbuffered: no class)."""
+        if self.runtime is None or c.clip is None:
+            self._finish(EventResult.of(c.face_id, c.event, None, ()))
+            return
+        self._unclassified.setdefault(c.face_id, []).append(c)
+        worker.submit(Window(c.event.apex_s, c.event.apex, None, c.clip, {}, face_id=c.face_id, event=c), captured)
+
+    def _close_faces(self, worker: ModelWorker, captured: float) -> None:
+        """End every face's signals (end of the source, a new segment, a stop): their last events close."""
+        if self._last is None:
+            return
+        end = Frame(self._last.index + 1, self._last.t + 1.0 / self.fps, self._last.image)
+        for state in self.states.values():
+            for c in state.push(end, None):
+                self._classify(c, worker, captured)
+        self.faces = []
+
+    def _take(self, r: WindowResult) -> None:
+        """A result from the worker: an event's class, or a window to hold until it is final."""
+        if r.for_event is not None:
+            c: ClosedEvent = r.for_event
+            self._unclassified[c.face_id].remove(c)
+            self._finish(EventResult.of(c.face_id, c.event, r.probs, self.classes))
+            return
+        if r.face_id is not None:
+            self.latest[r.face_id] = r
+        self._held.append(r)
+
+    def _finish(self, e: EventResult) -> None:
+        self.events.append(e)
+        self._new_events.append(e)
+        self._face_events.setdefault(e.face_id, deque(maxlen=64)).append(e)
+        self.recent[e.face_id] = e
+
+    def _horizon(self, face_id: int) -> float:
+        h = self.states[face_id].horizon() if face_id in self.states else math.inf
+        waiting = [c.event.onset for c in self._unclassified.get(face_id, [])]
+        return min([h, *waiting])
+
+    def _release(self, final: bool = False) -> Iterator[WindowResult]:
+        """Hand out the held windows, oldest first, as far as they are final; label and count each."""
+        while self._held:
+            r = self._held[0]
+            if not final and r.face_id is not None and r.frame >= self._horizon(r.face_id):
+                return
+            self._held.popleft()
+            covering = [e for e in self._face_events.get(r.face_id, ()) if e.covers(r.time_s)] if r.face else []
+            r.labelled(max(covering, key=lambda e: e.event.score) if covering else None)
+            yield self._count(r)
+
+    def _count(self, r: WindowResult) -> WindowResult:
+        c = self.counts
+        c["windows"] += 1
+        c["windows_scored"] += r.motion_score is not None
+        if r.face_id is not None:
+            self._windows[r.face_id] = self._windows.get(r.face_id, 0) + 1
+        if r.probs is not None:
+            c["windows_classified"] += 1
+            self._latency.append(r.latency_ms)
+            self._model_ms.append(r.timings.get("inputs_ms", 0.0) + r.timings.get("model_ms", 0.0))
+        self.tallies.setdefault(r.face_id, LabelTally()).add(r.time_s, r.label)
+        return r
+
+    def _settle(self, worker: ModelWorker, timeout: float = 3.0) -> Iterator[WindowResult]:
+        """After a stop or a crash: close the spotters, take what the worker finishes (briefly), hand out all."""
+        try:
+            if worker.error is None:
+                self._close_faces(worker, time.monotonic())
+                for r in worker.drain(timeout=timeout):
+                    self._take(r)
+        except Exception:
+            pass
+        for faces in self._unclassified.values():  # not classified in time: kept without a class
+            for c in faces:
+                self._finish(EventResult.of(c.face_id, c.event, None, ()))
+        self._unclassified.clear()
+        yield from self._release(final=True)
+
     def _workers(self) -> int:
         if self.cfg.workers:
             return self.cfg.workers
         from .runtime import usable_cores  # imports onnxruntime: not at module level
 
         return usable_cores()
-
-    def _spot(self, r: WindowResult) -> WindowResult:
-        """Spot the window (in order), label it, count it."""
-        r.spotted(self.spotter.update(r.time_s, r.motion_score if r.face else None, r.probabilities))
-        c = self.counts
-        c["windows"] += 1
-        c["windows_scored"] += r.motion_score is not None
-        if r.probs is not None:
-            c["windows_classified"] += 1
-            self._latency.append(r.latency_ms)
-            self._model_ms.append(r.timings.get("inputs_ms", 0.0) + r.timings.get("model_ms", 0.0))
-        self.tally.add(r.time_s, r.label)
-        return r
-
-    def _settle(self, worker: ModelWorker, timeout: float = 3.0) -> Iterator[WindowResult]:
-        """After a stop or a crash: the windows already in the worker (briefly; a failed worker has none)."""
-        try:
-            results = worker.drain(timeout=timeout) if worker.error is None else []
-        except Exception:
-            return
-        for r in results:
-            yield self._spot(r)
 
     def _end(self) -> None:
         self._ended = time.monotonic()
@@ -208,6 +336,9 @@ class Session:
         """The run's figures: the body of summary.json (the job adds ``outputs``). Same keys for every run."""
         c, seconds = self.counts, self.seconds
         stats = getattr(self.source, "stats", None)
+        order = [*self.classes, NEUTRAL, EVENT, WARMING, NO_FACE]
+        events = sorted(self.events, key=lambda e: (e.event.onset_s, e.face_id))
+        tr = self._tracker
         return {
             "source": self.name,
             "mode": "live" if self.live else "file",
@@ -221,12 +352,22 @@ class Session:
             "predictions_per_s": round(c["windows_classified"] / seconds, 2) if seconds > 0 else None,
             "stride": "auto" if self.auto else self.stride,
             "detector": self.cfg.detector,
+            "max_faces": self.max_faces,
             "model": self.model.to_dict(),
             "provider": self.model.provider or None,
             "clip_spec": self.spec.to_dict(),
             "spot_threshold": self.cfg.spot_threshold,
-            "labels": self.tally.to_dict([*self.classes, NEUTRAL, EVENT, WARMING, NO_FACE]),
-            "events": self.spotter.to_dicts(),
+            "labels": LabelTally.merged(list(self.tallies.values()), order),
+            "events": [e.to_dict() for e in events],
+            "faces": [{"face_id": fid, "frames": st.frames, "windows": self._windows.get(fid, 0),
+                       "events": sum(e.face_id == fid for e in events),
+                       "events_unclassified": st.unbuffered,
+                       "labels": self.tallies[fid].to_dict(order) if fid in self.tallies else {}}
+                      for fid, st in sorted(self.states.items())],
+            "tracking": {"cuts": tr.cuts if tr else 0, "reidentified": tr.reidentified if tr else 0,
+                         "embeddings": tr.embedder.calls if tr and tr.embedder else 0},
+            "spotting_ms_per_face_frame": {"cpu_mean": _mean(self._spot_cpu_ms), "cpu_p95": _pct(self._spot_cpu_ms, 95),
+                                           "wall_mean": _mean(self._spot_ms)},
             "latency_ms": {"capture_to_prediction_p50": _pct(self._latency, 50),
                            "capture_to_prediction_p95": _pct(self._latency, 95),
                            "model_p50": _pct(self._model_ms, 50), "model_p95": _pct(self._model_ms, 95)},
@@ -239,3 +380,8 @@ class Session:
 def _pct(values: Iterable[float], q: float) -> float | None:
     a = np.fromiter(values, dtype=np.float64)
     return round(float(np.percentile(a, q)), 2) if a.size else None
+
+
+def _mean(values: Iterable[float]) -> float | None:
+    a = np.fromiter(values, dtype=np.float64)
+    return round(float(a.mean()), 3) if a.size else None

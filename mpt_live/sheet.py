@@ -49,6 +49,22 @@ def clip_at(video: str | Path, t: float, spec: ClipSpec, detector: str = "short"
     return w.clip, w.time_s
 
 
+def clips_at(video: str | Path, ends: list[float], spec: ClipSpec, detector: str = "short") -> list[np.ndarray | None]:
+    """The aligned clips of the windows ending at each time of ``ends`` (s), in one pass over ``video``
+    (None where there was no full window of face)."""
+    out: list[np.ndarray | None] = [None] * len(ends)
+    order = sorted(range(len(ends)), key=lambda i: ends[i])
+    with VideoFile(video) as src, FaceAligner(image_size=spec.image_size, model=detector) as aligner:
+        stream = ClipStream(spec, aligner, stride=NEVER, max_fps=max(src.fps, 1.0))
+        for frame in src:
+            if not order:
+                break
+            stream.push(frame)
+            while order and frame.t >= ends[order[0]] - 0.5 / src.fps:
+                out[order.pop(0)] = stream.window(frame).clip
+    return out
+
+
 def render_sheet(clip: np.ndarray, spec: ClipSpec, out: str | Path, title: str = "") -> Path:
     """Write the inspection sheet for an aligned clip (T,S,S,3) BGR to ``out`` (PNG)."""
     import matplotlib

@@ -185,6 +185,12 @@ class _Channel:
         starts = [a.pos for a in self.pending] + ([self.open[0].pos] if self.open else []) + [self.count]
         return min(starts) - self.k
 
+    def frame_at(self, pos: int) -> int | None:
+        """The frame index at stream position ``pos`` (the oldest kept one before it); None: not pushed yet."""
+        if not self.frames or pos >= self.count:
+            return None
+        return self.frames[max(pos - self.frames[0].pos, 0)].frame
+
     def _finalise(self, newest: int, force: bool = False) -> list[_Candidate]:
         out, keep = [], []
         for apex in self.pending:
@@ -240,7 +246,6 @@ class _Channel:
             self.pending.append(max(self.open, key=lambda r: r.e))
             self.open = None
         return self._finalise(self.count - 1, force=True)
-
 
 
 class Spotter:
@@ -301,6 +306,13 @@ class Spotter:
                 still.append(m)
         self._macro_wait = still
         return sorted(out, key=lambda e: e.onset)
+
+    def horizon(self) -> int | None:
+        """The earliest frame an event still to come out of this spotter can start at; None: only frames
+        after the last one pushed. Windows before it are final (no later event covers them)."""
+        starts = [c.onset.frame for c in self._micro_wait + self._macro_wait]
+        starts += [f for f in (ch.frame_at(ch.reach()) for ch in (self.micro, self.macro)) if f is not None]
+        return min(starts) if starts else None
 
     def push(self, signals: FrameSignals) -> list[SpotEvent]:
         """One frame's signals (in frame order); returns the events that closed."""

@@ -1,7 +1,10 @@
-"""timeline.png: class probabilities and motion score over time, spotted events shaded.
+"""timeline.png: per face, its labels, class probabilities and motion score over time, its events shaded.
 
 Drawn with matplotlib's Agg backend from the rows written to ``predictions.csv`` (dicts with the
-CSV's columns; strings or numbers), so it can be rebuilt from the CSV of an interrupted run.
+CSV's columns; strings or numbers) and the events of ``summary.json`` (each with ``face``,
+``onset_s``, ``apex_s``, ``offset_s``, ``class``, ``score``), so it can be rebuilt from the files of
+an interrupted run. One section per face ID (``face_id``): a label strip, the probabilities (with a
+model) and the motion score; stretches where that face is not in the frame are hatched.
 """
 
 from __future__ import annotations
@@ -30,6 +33,12 @@ def _num(v: Any) -> float:
         return float("nan")
 
 
+def face_ids(rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """The face IDs present in the rows, in order."""
+    ids = {_num(r.get("face_id")) for r in rows}
+    return sorted(int(i) for i in ids if np.isfinite(i))
+
+
 def render_timeline(
     rows: Sequence[Mapping[str, Any]],
     classes: Sequence[str],
@@ -46,81 +55,96 @@ def render_timeline(
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    t = np.array([_num(r.get("time_s")) for r in rows])
-    face = np.array([_num(r.get("face")) == 1 for r in rows], dtype=bool)
-    score = np.array([_num(r.get("motion_score")) for r in rows])
-    probs = {c: np.array([_num(r.get(f"p_{c}")) for r in rows]) for c in classes}
-    has_probs = any(np.isfinite(p).any() for p in probs.values())
-
-    # the label strip: the row's top, or "warming up" (a face, no full window yet) / "" (no face)
-    tops = [str(r.get("top") or ("warming up" if f else "")) for r, f in zip(rows, face)]
+    t_all = np.array([_num(r.get("time_s")) for r in rows])
+    fid = np.array([_num(r.get("face_id")) for r in rows])
+    ids = face_ids(rows) or [None]
+    has_probs = any(np.isfinite(_num(r.get(f"p_{c}"))) for r in rows for c in classes)
     has_top = has_probs and any(str(r.get("top") or "") for r in rows)
-    ratios = ([0.22] if has_top else []) + ([1.0] if has_probs else []) + [1.0]
-    fig = Figure(figsize=(12, 1.6 + 2.4 * sum(ratios)), dpi=100, layout="constrained")
+    section = ([0.22] if has_top else []) + ([1.0] if has_probs else []) + [0.8]
+    ratios = [x for _ in ids for x in section]
+    fig = Figure(figsize=(12, 1.2 + 2.2 * sum(ratios)), dpi=100, layout="constrained")
     axes = list(fig.subplots(len(ratios), 1, sharex=True, squeeze=False, gridspec_kw={"height_ratios": ratios})[:, 0])
     cmap = matplotlib.colormaps["tab10"]
-    if has_top:
-        ax = axes.pop(0)
-        # one bar per window, from the previous window's time to this one's, coloured by its label
-        starts = np.r_[t[0] - (t[1] - t[0] if len(t) > 1 else 0.1), t[:-1]] if len(t) else t
-        colours = {c: cmap(i % 10) for i, c in enumerate(classes)}
-        for lab, colour in list(colours.items()) + [("neutral", "0.75"), ("warming up", "0.9"), ("", "0.35")]:
-            sel = [k for k, x in enumerate(tops) if x == lab]
-            if sel:
-                ax.broken_barh([(starts[k], t[k] - starts[k]) for k in sel], (0, 1), color=colour, lw=0,
-                               label={"neutral": "neutral", "warming up": "warming up", "": "no face"}.get(lab))
-        ax.set_yticks([])
-        ax.set_ylabel("label", rotation=0, ha="right", va="center")
-        ax.set_ylim(0, 1)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.15), fontsize=8, frameon=False)
+    colours = {c: cmap(i % 10) for i, c in enumerate(classes)}
+    for k, face in enumerate(ids):
+        sel = fid == face if face is not None else np.zeros(len(rows), bool)
+        face_rows = [r for r, s in zip(rows, sel) if s]
+        face_events = [e for e in events if face is None or _num(e.get("face")) == face]
+        _section(axes[k * len(section):(k + 1) * len(section)], face, face_rows, t_all[sel], classes, colours,
+                 face_events, has_top, has_probs, demo and k == 0, cmap)
+    if len(t_all) and np.isfinite(t_all).any():
+        axes[-1].set_xlim(np.nanmin(t_all) - 0.05, np.nanmax(t_all) + 0.05)
+    axes[-1].set_xlabel("time (s)")
+    fig.suptitle(title or "mpt-live timeline", fontsize=11)
+    with atomic_path(out) as tmp:  # a reader never sees half a PNG
+        fig.savefig(tmp)
+    return out
+
+
+def _section(axes, face, rows, t, classes, colours, events, has_top, has_probs, demo, cmap) -> None:
+    """One face's panels: label strip, probabilities, motion score; its events shaded and named."""
+    name = "no face" if face is None else f"face {face}"
+    score = np.array([_num(r.get("motion_score")) for r in rows])
+    gaps = _gaps(t)
 
     def shade(ax) -> None:
         for i, ev in enumerate(events):
-            ax.axvspan(float(ev["start"]), float(ev["end"]), color="tab:red", alpha=0.13, lw=0,
-                       label="motion event" if i == 0 else None)
-        # no-face stretches: hatched grey
-        if len(t):
-            nf = ~face
-            edges = np.flatnonzero(np.diff(np.r_[0, nf.astype(int), 0]))
-            for k, (a, b) in enumerate(zip(edges[::2], edges[1::2])):
-                t0 = t[a - 1] if a > 0 else t[a]
-                t1 = t[b - 1] if b - 1 < len(t) else t[-1]
-                ax.axvspan(t0, t1, facecolor="0.85", hatch="//", edgecolor="0.6", lw=0,
-                           label="no face" if k == 0 else None)
+            ax.axvspan(float(ev["onset_s"]), float(ev["offset_s"]), color="tab:red", alpha=0.18, lw=0,
+                       label="event" if i == 0 else None)
+        for j, (a, b) in enumerate(gaps):
+            ax.axvspan(a, b, facecolor="0.88", hatch="//", edgecolor="0.65", lw=0, label="not in frame" if j == 0 else None)
 
+    if has_top:
+        ax = axes[0]
+        tops = [str(r.get("top") or "") for r in rows]
+        dt = float(np.median(np.diff(t))) if len(t) > 1 else 0.1
+        for lab, colour in list(colours.items()) + [("neutral", "0.75"), ("", "0.9")]:
+            ks = [k for k, x in enumerate(tops) if x == lab]
+            if ks:
+                ax.broken_barh([(t[k] - dt, dt) for k in ks], (0, 1), color=colour, lw=0,
+                               label={"": "warming up"}.get(lab, lab))
+        shade(ax)
+        ax.set_yticks([])
+        ax.set_ylim(0, 1)
+        ax.set_ylabel(f"{name}\nlabel", rotation=0, ha="right", va="center", fontsize=9, weight="bold")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.3), fontsize=7, frameon=False)
+        axes = axes[1:]
     if has_probs:
         ax = axes[0]
         shade(ax)
-        for i, c in enumerate(classes):
-            ax.plot(t, probs[c], color=cmap(i % 10), lw=1.3, label=c)
+        for c, colour in colours.items():
+            ax.plot(t, [_num(r.get(f"p_{c}")) for r in rows], color=colour, lw=1.2, label=c)
         ax.set_ylim(0, 1)
-        ax.set_ylabel("probability (raw)")
-        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=9, frameon=False)
+        ax.set_ylabel(f"{name}\nprobability", fontsize=9)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
         ax.grid(alpha=0.3)
         if demo:
             ax.text(0.99, 0.97, "DEMO MODEL: not a validated micro-expression classifier", transform=ax.transAxes,
                     ha="right", va="top", fontsize=10, color="white", weight="bold", zorder=10,
                     bbox={"boxstyle": "round,pad=0.3", "fc": "tab:orange", "ec": "none"})
-    ax = axes[-1]
+        axes = axes[1:]
+    ax = axes[0]
     shade(ax)
     ax.plot(t, score, color="0.2", lw=1.0, label="motion score")
-    for ev in events:
-        if "peak" in ev and "peak_score" in ev:
-            ax.plot([float(ev["peak"])], [float(ev["peak_score"])], "v", color="tab:red", ms=6)
-            if ev.get("top"):
-                ax.annotate(str(ev["top"]), (float(ev["peak"]), float(ev["peak_score"])), textcoords="offset points",
-                            xytext=(0, 6), ha="center", fontsize=8, color="tab:red")
     finite = score[np.isfinite(score)]
+    top = float(finite.max()) if finite.size else 1.0
+    for ev in events:
+        ax.plot([float(ev["apex_s"])], [top], "v", color="tab:red", ms=6)
+        if ev.get("class"):
+            ax.annotate(str(ev["class"]), (float(ev["apex_s"]), top), textcoords="offset points", xytext=(0, 5),
+                        ha="center", fontsize=8, color="tab:red")
     if finite.size and finite.min() > 0 and finite.max() / finite.min() > 50:
         ax.set_yscale("log")
-    ax.set_ylabel("motion score")
-    ax.set_xlabel("time (s)")
+    ax.set_ylabel(f"{name}\nmotion", fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=9, frameon=False)
-    if len(t) and np.isfinite(t).any():
-        ax.set_xlim(np.nanmin(t) - 0.05, np.nanmax(t) + 0.05)
-    fig.suptitle(title or "mpt-live timeline", fontsize=11)
-    with atomic_path(out) as tmp:  # a reader never sees half a PNG
-        fig.savefig(tmp)
-    return out
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+
+
+def _gaps(t: np.ndarray) -> list[tuple[float, float]]:
+    """Stretches between a face's rows longer than a few window spacings (the face was not in the frame)."""
+    if len(t) < 2:
+        return []
+    d = np.diff(t)
+    step = float(np.median(d))
+    return [(float(t[i]), float(t[i + 1])) for i in np.flatnonzero(d > max(4 * step, 0.3))]

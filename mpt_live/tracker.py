@@ -4,11 +4,12 @@ BlazeFace is the dearest step of the face stage. Between detections the face is 
 ECC registration that the stabiliser runs on every frame anyway (:mod:`mpt_live.stabilize`): the
 refined transforms of two consecutive frames say how the face moved from one to the other, and
 the last detection's keypoints and box are carried along that motion. A detection runs every
-``every`` frames, and at once when tracking fails (the registration fails, or jumps further than
+``every`` frames, and at once when following fails (the registration fails, or jumps further than
 the stabiliser allows), so carried keypoints never drift for long.
 
-:class:`FaceTracker` only keeps the schedule and the carried track; :class:`mpt_live.face.FaceAligner`
-decides what a frame costs.
+:class:`Follower` only keeps one face's schedule and carried track; :class:`mpt_live.face.TrackAligner`
+follows the face, and :class:`mpt_live.face.FaceAligner` (largest face) or
+:class:`mpt_live.tracks.FaceTracker` (every face) decide when a frame is detected.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ DETECT_EVERY = 4  # frames per detection on video (1: every frame); training and
 
 
 @dataclass
-class Track:
+class Carried:
     """The face as last detected, carried to the current frame."""
 
     box: tuple[int, int, int, int]  # x, y, w, h in frame pixels
@@ -49,14 +50,14 @@ def move_box(box: tuple[int, int, int, int], motion: np.ndarray) -> tuple[int, i
     return int(round(x0)), int(round(y0)), int(round(x1 - x0)), int(round(y1 - y0))
 
 
-class FaceTracker:
-    """The detection schedule of one face track: :meth:`due` says whether this frame must detect."""
+class Follower:
+    """The detection schedule and carried track of one face: :meth:`due` says whether this frame must detect."""
 
     def __init__(self, every: int = DETECT_EVERY) -> None:
         if int(every) < 1:
             raise ValueError(f"detect every {every} frames: must be >= 1")
         self.every = int(every)
-        self.track: Track | None = None
+        self.track: Carried | None = None
         self._since = 0  # frames since the last detection
         self.detections = 0
         self.tracked = 0
@@ -68,11 +69,11 @@ class FaceTracker:
     def detected(self, box: tuple[int, int, int, int], score: float, keypoints: np.ndarray,
                  matrix: np.ndarray) -> None:
         """A detection on this frame (``matrix``: its final frame -> template transform)."""
-        self.track = Track(box, score, np.asarray(keypoints, np.float64).copy(), matrix.copy())
+        self.track = Carried(box, score, np.asarray(keypoints, np.float64).copy(), matrix.copy())
         self._since = 1
         self.detections += 1
 
-    def follow(self, matrix: np.ndarray, frame_shape: tuple[int, ...]) -> Track | None:
+    def follow(self, matrix: np.ndarray, frame_shape: tuple[int, ...]) -> Carried | None:
         """Carry the track to this frame, whose refined transform is ``matrix``; None (and no track)
         when the carried box has left the frame."""
         tr = self.track
@@ -86,7 +87,7 @@ class FaceTracker:
             self.reset()
             return None
         kps = tr.keypoints @ motion[:, :2].T + motion[:, 2]
-        self.track = Track(box, tr.score, kps, matrix.copy())
+        self.track = Carried(box, tr.score, kps, matrix.copy())
         self._since += 1
         self.tracked += 1
         return self.track

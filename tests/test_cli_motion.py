@@ -36,12 +36,12 @@ def test_motion_only_run_face_and_no_face(faces_dir, tmp_path):
     assert res.exit_code == 0, res.output
     rows = _rows(tmp_path / "predictions.csv")
     assert list(rows[0].keys()) == MOTION_COLUMNS
-    faces = [int(r["face"]) for r in rows]
+    faces = [int(r["face_id"] != "") for r in rows]
     # webcam face first, then the cartoon with no face: both kinds of rows, face rows first
     assert faces[0] == 1 and faces[-1] == 0 and 0 in faces and 1 in faces
     assert faces.index(0) > 5
     for r in rows:
-        if r["face"] == "0":
+        if r["face_id"] == "":
             assert r["x"] == "" and r["motion_score"] == ""
         else:
             assert int(r["w"]) > 50
@@ -72,16 +72,16 @@ def test_still_face_scores_lower_than_talking(faces_dir, tmp_path):
 
 
 def test_interrupted_run_keeps_valid_csv_and_summary(faces_dir, tmp_path, monkeypatch):
-    real_process = FaceAligner.process
+    real_detect = FaceAligner.detect
     calls = {"n": 0}
 
-    def process(self, frame, t):
+    def detect(self, frame, t):
         calls["n"] += 1
-        if calls["n"] == 25:  # Ctrl-C while frame 24 is being aligned
+        if calls["n"] == 25:  # Ctrl-C while faces are being detected in frame 24
             raise KeyboardInterrupt
-        return real_process(self, frame, t)
+        return real_detect(self, frame, t)
 
-    monkeypatch.setattr(FaceAligner, "process", process)
+    monkeypatch.setattr(FaceAligner, "detect", detect)
     res = runner.invoke(app, ["--video", str(faces_dir / "videos" / "evm_face_still.mp4"), "--motion-only", "--headless",
                               "--out", str(tmp_path)])
     assert res.exit_code == 130 and "interrupted" in res.output

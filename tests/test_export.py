@@ -7,6 +7,7 @@ shared by the tests (the dynamo export is the slow step: ~15 s).
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +20,9 @@ from typer.testing import CliRunner  # noqa: E402
 
 from export import parity as parity_mod  # noqa: E402
 from export.cli import app  # noqa: E402
-from export.onnx_export import MAX_IR_VERSION, build_model, convert_fp16, load_checkpoint, quantize_int8, read_metadata  # noqa: E402
-from export.parity import compare, synthetic_clips, torch_probs  # noqa: E402
+from export.onnx_export import MAX_IR_VERSION, build_model, load_checkpoint, read_metadata  # noqa: E402
+from export.quantize import convert_fp16, quantize_int8  # noqa: E402
+from export.parity import compare, load_clips, synthetic_clips, torch_probs  # noqa: E402
 from mpt_live.clip import ClipSpec  # noqa: E402
 from mpt_live.errors import InputError  # noqa: E402
 from mpt_live.runtime import MPTRuntime  # noqa: E402
@@ -29,19 +31,23 @@ from train.model import MPT, MPTConfig  # noqa: E402
 SPEC = ClipSpec(frames=4, image_size=32, window_s=0.25)
 CFG = MPTConfig(backbone="vit_tiny_patch16_224", num_classes=3, frames=4, image_size=32)
 CLASSES = ["negative", "positive", "surprise"]
+CFG_DEPTH = 12                     # blocks of vit_tiny_patch16_224
 KEYS = ("mpt.classes", "mpt.clip_spec", "mpt.backbone", "mpt.clip_mode", "mpt.dataset", "mpt.protocol",
         "mpt.metrics", "mpt.version", "mpt.export_date", "mpt.precision", "mpt.demo")
 
 runner = CliRunner()
 
 
-def write_checkpoint(path: Path) -> Path:
+def write_checkpoint(path: Path, head_gain: float = 1.0) -> Path:
+    """A checkpoint as if trained: prompts, adapters and head away from their (zero) init;
+    ``head_gain`` > 1 makes the predictions confident, as training does."""
     torch.manual_seed(0)
     model = MPT(CFG)
-    with torch.no_grad():   # as if trained: prompts, adapters and head away from their (zero) init
+    with torch.no_grad():
         for p in model.parameters():
             if p.requires_grad:
                 p.normal_(0, 0.05)
+        model.head.weight.mul_(head_gain)
     torch.save({
         "state_dict": model.state_dict(), "model_config": dataclasses.asdict(CFG), "classes": CLASSES,
         "clip_spec": SPEC.to_dict(), "clip_mode": "paper", "dataset": "casme2", "protocol": "loso",
@@ -109,22 +115,88 @@ def test_dynamic_batch_and_fp32_parity(exported, model_and_clips) -> None:
 
 
 @pytest.mark.slow
-def test_int8_runs_and_reports_agreement(exported, model_and_clips, tmp_path: Path) -> None:
+def test_int8_is_static_qdq_of_the_backbone_linears(exported, model_and_clips, tmp_path: Path) -> None:
+    """Calibrated QDQ int8: the backbone's Linear layers only; attention products, prompts, head in fp32."""
     _, out, _ = exported
     _, d, m, ref = model_and_clips
-    q = quantize_int8(out, tmp_path / "model.int8.onnx", read_metadata(out))
+    q = quantize_int8(out, tmp_path / "model.int8.onnx", read_metadata(out), synthetic_clips(SPEC, 8, seed=7),
+                      "minmax", "test clips")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.int8.onnx"]
-    ops = {n.op_type for n in onnx.load(str(q)).graph.node}
-    assert ops & {"DynamicQuantizeMatMul", "MatMulInteger"}
+    proto = onnx.load(str(q))
+    ops = {n.op_type for n in proto.graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops and not ops & {"DynamicQuantizeLinear", "MatMulInteger"}
+    inits = {t.name: t for t in proto.graph.initializer}
+    int8_weights = [t for t in inits.values() if t.data_type == onnx.TensorProto.INT8]
+    record = json.loads(read_metadata(q)["mpt.int8"])
+    assert record["int8_matmuls"] == 4 * CFG_DEPTH == len(int8_weights)     # qkv, proj, fc1, fc2 per block
+    assert record["fp32"]["attention q@k, attn@v"] == 2 * CFG_DEPTH
+    assert {"motion prompts", "head", "patch embedding", "adapters"} <= set(record["fp32"])
+    assert (record["calibration"], record["calibration_clips"], record["calibration_source"]) == ("minmax", 8, "test clips")
     rt = MPTRuntime(q, device="cpu")
     assert rt.precision == "int8" and rt.classes == CLASSES
     p = parity_mod.check_onnx(q, d, m, ref)
-    assert p.precision == "int8" and p.clips == 12
-    assert p.top1_agreement >= 0.75 and p.max_dprob < 0.1      # an untrained tiny model: figures, not the 99 % gate
+    assert p.precision == "int8" and p.clips == 12 and not p.batch_error
     assert "int8 parity vs torch on 12 clips" in p.line()
 
 
 @pytest.mark.slow
+def _clip_dir(path: Path, clips: tuple[np.ndarray, np.ndarray], start: int = 0) -> Path:
+    """One .npz per clip, as mpt-train's clip cache writes them (float16)."""
+    path.mkdir(parents=True, exist_ok=True)
+    for i, (d, m) in enumerate(zip(*clips)):
+        np.savez(path / f"clip{start + i:03d}.npz", dynamic=d.astype(np.float16), motion=m.astype(np.float16))
+    return path
+
+
+def test_int8_export_calibrates_and_checks_on_disjoint_clips(tmp_path: Path) -> None:
+    """mpt-export --int8 of a confident (as if trained) model passes the 99 % gate on held-out clips;
+    calibration folder and parity folder share 2 clips, which are not calibrated on."""
+    ckpt = write_checkpoint(tmp_path / "model.pt", head_gain=5.0)
+    clips = synthetic_clips(SPEC, 14, seed=3)
+    calib = _clip_dir(tmp_path / "calib", tuple(a[:8] for a in clips))
+    parity = _clip_dir(tmp_path / "parity", tuple(a[6:] for a in clips), start=6)     # clips 6, 7 in both
+    out = tmp_path / "m.int8.onnx"
+    res = runner.invoke(app, [str(ckpt), "--int8", "--out", str(out), "--calib-clips", str(calib),
+                              "--parity-clips", str(parity), "--parity-n", "8", "--calibration", "minmax"])
+    text = " ".join(res.output.split())
+    assert f"calibration clips: 6 from {calib} (2 left out: also parity clips)" in text
+    assert res.exit_code == 0, res.output
+    assert "int8 parity vs torch on 8 clips" in text and "top-1 agreement 100.0% (ok" in text
+    assert json.loads(read_metadata(out)["mpt.int8"])["calibration_clips"] == 6
+
+
+def test_calibration_clips_never_include_parity_clips(tmp_path: Path) -> None:
+    from export.calibration import calibration_clips, clip_digests
+
+    clips = synthetic_clips(SPEC, 6, seed=4)
+    folder = _clip_dir(tmp_path / "c", clips)
+    parity = load_clips(folder, SPEC, limit=4)            # as float16 round trips, like the files
+    cal = calibration_clips({}, tmp_path / "model.pt", SPEC, folder, n=10, parity=parity)
+    assert (len(cal.dynamic), cal.dropped) == (2, 4)
+    assert not set(clip_digests(cal.dynamic, cal.motion)) & set(clip_digests(*parity))
+    with pytest.raises(InputError, match="all 6 calibration clips are parity clips too"):
+        calibration_clips({}, tmp_path / "model.pt", SPEC, folder, parity=load_clips(folder, SPEC))
+    fallback = calibration_clips({}, tmp_path / "model.pt", SPEC, None, n=3, parity=parity)
+    assert len(fallback.dynamic) == 3 and "synthetic clips (the checkpoint names no training dataset" in fallback.line()
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda d: d / "missing", "no .npz clip files"),
+    (lambda d: d, "no .npz clip files"),                                       # an empty folder
+    (lambda d: (np.savez(d / "a.npz", dynamic=np.zeros((3, 8, 8)), motion=np.zeros((4, 3, 8, 8))), d)[1],
+     "do not fit the model's ClipSpec"),
+    (lambda d: ((d / "b.npz").write_bytes(b"junk"), d)[1], "not a clip file"),
+])
+def test_bad_calib_clips_is_one_line_exit_2(exported, tmp_path: Path, make, message: str) -> None:
+    ckpt, _, _ = exported
+    folder = make(tmp_path)
+    res = runner.invoke(app, [str(ckpt), "--int8", "--calib-clips", str(folder), "--parity-n", "3",
+                              "--out", str(tmp_path / "x.onnx")])
+    assert res.exit_code == 2, res.output
+    assert message in " ".join(res.output.split()) and "Traceback" not in res.output
+    assert len([line for line in res.output.splitlines() if "error" in line]) == 1
+
+
 def test_fp16_runs(exported, model_and_clips, tmp_path: Path) -> None:
     _, out, _ = exported
     _, d, m, ref = model_and_clips
@@ -171,6 +243,7 @@ def test_bad_checkpoint_is_one_line_exit_2(tmp_path: Path, content, message: str
 @pytest.mark.parametrize("args,message", [
     (["--int8", "--fp16"], "choose one"),
     (["--batch", "zero"], "--batch zero"),
+    (["--calib-clips", "clips"], "only --int8 is calibrated"),
 ])
 def test_bad_options_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
     res = runner.invoke(app, [str(tmp_path / "x.pt"), *args])

@@ -49,7 +49,7 @@ def test_end_to_end_headless_on_a_real_clip(faces_dir, runtime, tmp_path):
     assert not failed and len(done) == 1
     cols, rows = _read_csv(tmp_path / "predictions.csv")
     assert cols == columns(runtime.classes)
-    assert cols[:8] == ["time_s", "frame", "face", "x", "y", "w", "h", "motion_score"] and cols[-2:] == ["top", "confidence"]
+    assert cols[:8] == ["time_s", "frame", "face_id", "x", "y", "w", "h", "motion_score"] and cols[-2:] == ["top", "confidence"]
     with VideoFile(video) as src:
         n = src.frame_count
     assert len(rows) == (n + 1) // 2  # stride 2, every window in order
@@ -60,7 +60,7 @@ def test_end_to_end_headless_on_a_real_clip(faces_dir, runtime, tmp_path):
     for r in scored:
         assert sum(float(r[f"p_{c}"]) for c in runtime.classes) == pytest.approx(1.0, abs=1e-3)
         assert r["top"] in (*runtime.classes, "neutral")
-        assert r["face"] == "1" and int(r["w"]) > 50
+        assert r["face_id"] == "0" and int(r["w"]) > 50
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["model"]["demo"] is runtime.demo and summary["provider"] == "CPUExecutionProvider"
     assert summary["frames_read"] == n and summary["windows"] == len(rows) and not summary["interrupted"]
@@ -81,10 +81,10 @@ def test_face_then_cartoon_gives_no_face_rows(faces_dir, runtime, tmp_path):
     _, rows = _read_csv(tmp_path / "predictions.csv")
     late = [r for r in rows if float(r["time_s"]) > 3.0]  # the cartoon part
     early = [r for r in rows if float(r["time_s"]) < 2.0]
-    assert late and sum(r["face"] == "0" for r in late) >= 0.9 * len(late)
-    assert all(r["face"] == "1" for r in early)
+    assert late and sum(r["face_id"] == "" for r in late) >= 0.9 * len(late)
+    assert all(r["face_id"] == "0" for r in early)
     for r in late:
-        if r["face"] == "0":
+        if r["face_id"] == "":
             assert r["motion_score"] == "" and r["top"] == "" and r["x"] == ""
     assert summary["labels"]["no face"]["windows"] >= len(late) * 0.9
     assert not summary["error"]
@@ -192,6 +192,30 @@ def test_model_worker_live_latest_window_wins():
         p.close()
     assert [r.frame for r in res] == [0, 9]  # the first one that was running, then the newest
     assert res[-1].probs.tolist() == [0.25, 0.75] and res[-1].classes == ("a", "b")
+
+
+def test_model_worker_live_latest_window_per_face_and_event_windows_kept():
+    """Live, two faces: the newest window of each face wins (not the newest of all), an event's apex window
+    is never replaced."""
+    spec = ClipSpec()
+    model = _HeldModel()
+    p = ModelWorker(spec, model, live=True)
+    clip = np.full((spec.frames, spec.image_size, spec.image_size, 3), 100, np.float32)
+    win = lambda i, face, event=None: Window(i / 10, i, None, clip, face_id=face, event=event)  # noqa: E731
+    try:
+        p.submit(win(0, 0), 0.0)
+        assert model.started.wait(timeout=30)
+        for i in range(1, 7):  # faces 0 and 1 in turn, and an event of face 0 in the middle
+            p.submit(win(i, i % 2), 0.0)
+            if i == 3:
+                p.submit(win(100, 0, event="apex of an event"), 0.0)
+        assert p.dropped == 4
+        model.release.set()
+        res = p.drain(timeout=30)
+    finally:
+        p.close()
+    assert [(r.frame, r.face_id, r.for_event) for r in res] == [
+        (0, 0, None), (100, 0, "apex of an event"), (5, 1, None), (6, 0, None)]
 
 
 def test_model_worker_files_every_window_in_order():

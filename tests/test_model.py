@@ -290,3 +290,38 @@ def test_config_from_checkpoint_without_prompt_fields():
     new = MPTConfig.from_dict(dataclasses.asdict(dataclasses.replace(TINY, prompt_grid=4, prompt_centre=True)))
     assert (new.prompt_grid, new.prompt_centre) == (4, True)
     assert MPT(new).state_dict()["prompt.proj.weight"].shape == (192, 24 * 16)
+
+
+def test_energy_prompts_ignore_the_sign_of_the_motion():
+    """Motion energy |conv| is the same for a movement that brightens and one that darkens (an edge
+    moving over a dark or a light face); the paper's GELU(conv) features are not."""
+    g = torch.Generator().manual_seed(5)
+    face = torch.randn(1, 1, 3, 32, 32, generator=g)
+    move = torch.zeros(1, 4, 3, 32, 32)
+    move[0, 1:3, :, 4:12, 20:28] = torch.randn(2, 3, 8, 8, generator=g)
+    energy, gelu = tiny(prompt_energy=True, prompt_centre=True, prompt_grid=4).prompt, tiny(prompt_centre=True).prompt
+    for gen, same in ((energy, True), (gelu, False)):
+        f_up, _, _ = gen.gaussians(face + move)
+        f_down, _, _ = gen.gaussians(face - move)
+        assert torch.allclose(f_up, f_down, atol=1e-5) is same
+
+
+def test_energy_prompts_use_one_conv_cell_per_grid_cell():
+    """With energy, the conv's kernel and stride are image_size / grid: a 4x4 grid on a 32-px clip
+    has 8-px cells, and a change inside one cell changes only that cell's features."""
+    gen = tiny(prompt_energy=True, prompt_centre=True, prompt_grid=4).prompt
+    assert gen.conv.kernel_size == (8, 8) and gen.conv.stride == (8, 8)
+    gen.norm = torch.nn.Identity()  # look at the raw per-cell features
+    clip = torch.randn(1, 4, 3, 32, 32, generator=torch.Generator().manual_seed(6))
+    other = clip.clone()
+    other[0, 2, :, 8:16, 16:24] += 1.0  # cell (row 1, col 2)
+    f_a, _, _ = gen.gaussians(clip)
+    f_b, _, _ = gen.gaussians(other)
+    diff = (f_a - f_b).abs().view(4, -1, 4, 4).sum(dim=(0, 1))
+    assert diff[1, 2] > 0 and diff.sum() == diff[1, 2]
+
+
+def test_energy_config_from_older_checkpoints():
+    old = {k: v for k, v in dataclasses.asdict(TINY).items() if k not in ("prompt_energy", "prompt_channels")}
+    cfg = MPTConfig.from_dict(old)
+    assert (cfg.prompt_energy, cfg.prompt_channels) == (False, 0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mpt_live.overlay import OverlayState, _geometry, choose_side, render_overlay
+from mpt_live.overlay import FaceTag, OverlayState, _geometry, choose_side, render_overlay
 from mpt_live.thumbnails import motion_heatmap, to_bgr_uint8
 
 CLASSES = ["negative", "positive", "surprise"]
@@ -117,3 +117,15 @@ def test_thumbnail_helpers():
     moving[8:, :, 50:100, 50:100] = 1.0
     hm2 = motion_heatmap(moving, mean, std)
     assert hm2[35, 35].sum() > hm2[5, 5].sum() + 100
+
+
+def test_every_face_is_tagged_with_its_id():
+    w, h = 1280, 720
+    frame = _frame(w, h)
+    other = (w // 2 + 250, h // 3, 160, 160)
+    one = render_overlay(frame, _state(w, h, [0.2, 0.5, 0.3], face_id=0))
+    two = render_overlay(frame, _state(w, h, [0.2, 0.5, 0.3], face_id=0, others=[FaceTag(1, other, "neutral")]))
+    x, y, bw, bh = other
+    changed = np.abs(two.astype(int) - one.astype(int)).sum(axis=2) > 0
+    assert changed[max(y - 40, 0):y + bh + 2, x - 2:x + bw + 2].mean() > 0.02  # corners and the "face 1" tag
+    assert not changed[:, : w // 4].any()  # nothing else moved

@@ -14,7 +14,7 @@ import pytest
 from mpt_live.face import template_keypoints
 from mpt_live.facemotion import GRID, REGIONS, FaceMotion
 from mpt_live.spotting import EVENT_COLUMNS, Spotter
-from mpt_live.synthface import Action, Bump, FaceFrame, action_field, source_coords, time_course
+from mpt_live.face_actions import Action, Bump, FaceFrame, action_field, source_coords, time_course
 
 FPS = 30.0
 S = 224
@@ -169,3 +169,27 @@ def test_no_face_frames_end_the_track_cleanly():
         crops[i] = None
     _, events = run(crops)
     assert [(e.type, abs(e.onset - on) <= 2) for (e, _), on in zip(events, (100, 320))] == [("micro", True)] * 2
+
+
+def test_horizon_never_passes_an_event_still_to_come():
+    """Windows before the spotter's horizon are final: no event that comes out later starts before it."""
+    crops = clip(420, [(field("brow_raise"), 120, 129), (field("nose_wrinkle"), 200, 207), (field("brow_raise"), 280, 325)])
+    fm = FaceMotion(FPS)
+    sp = Spotter.for_motion(fm)
+    horizons, events = [], []  # (horizon when reported, events after that)
+    for i, a in enumerate(crops):
+        for s in fm.push(i, i / FPS, a):
+            for e in sp.push(s):
+                events.append((len(horizons), e))
+            horizons.append((s.frame, sp.horizon()))
+    for s in fm.flush():
+        for e in sp.push(s):
+            events.append((len(horizons), e))
+    for e in sp.flush():
+        events.append((len(horizons), e))
+    assert len(events) == 3
+    for k, e in events:
+        for last, h in horizons[:k]:  # every horizon reported before the event came out
+            assert (h if h is not None else last + 1) <= e.onset
+    # and the horizon moves on: by the end it is far past the first event
+    assert max(h for _, h in horizons if h is not None) > events[0][1].offset

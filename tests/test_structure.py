@@ -14,10 +14,11 @@ MAX_LINES = 400
 
 # Layers of mpt_live, lowest first; a module may import from its own layer or a lower one.
 LAYERS = {
-    "stages": ["errors", "quiet", "sources", "readahead", "capture", "face_actions", "synthface", "demo_input", "stabilize", "tracker", "face",
-               "clip", "clip_stream", "motion", "facemotion", "spotting", "thumbnails", "runtime", "model_worker", "events", "results"],
+    "stages": ["errors", "quiet", "sources", "readahead", "capture", "face_actions", "synthface", "demo_input", "stabilize",
+               "smoothing", "tracker", "face", "identity", "tracks", "clip", "clip_stream", "motion", "thumbnails", "machine", "runtime",
+               "model_worker", "facemotion", "spotting", "face_state", "results"],
     "session": ["session"],
-    "consumers": ["writers", "timeline", "draw", "overlay", "view", "window", "terminal", "job", "sheet"],
+    "consumers": ["writers", "timeline", "report", "draw", "overlay", "view", "window", "terminal", "job", "sheet"],
     "entry points": ["batch", "pool", "ray_batch", "demo_report", "cli"],
 }
 LEVEL = {m: i for i, mods in enumerate(LAYERS.values()) for m in mods}

@@ -166,3 +166,18 @@ def test_the_casme2_loader_reads_it(small_set):
     assert len(index.samples) == 10 and index.subjects == ["sub01", "sub02"]
     s = index.samples[0]
     assert s.frames[0].name == "img1.jpg" and s.fps == 200.0 and 0 < s.onset < s.apex < s.offset < len(s.frames)
+
+
+def test_subjects_zero_means_every_identity(faces_dir, tmp_path):
+    """--subjects 0 uses every usable identity of the folder (here two portraits)."""
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    for name in ("face_recognition_alex-lacamoire.png", "face_recognition_rose_leslie.jpg"):
+        (folder / name).symlink_to(faces_dir / "photos" / name)
+    cfg = synth.SynthConfig(subjects=0, clips_per_class=1, seed=3, image_size=128, fps=50.0)
+    summary = synth.generate(folder, tmp_path / "out", cfg, workers=1)
+    assert sorted(s["identity"] for s in summary["subjects"]) == ["face_recognition_alex-lacamoire",
+                                                                  "face_recognition_rose_leslie"]
+    assert len(summary["clips"]) == 2 * 5
+    with pytest.raises(InputError, match="--subjects -1"):
+        synth.SynthConfig(subjects=-1).validate()

@@ -14,7 +14,7 @@ def _rows(n=60):
     rows = []
     for i in range(n):
         face = not 30 <= i < 36
-        r = {"time_s": i / 8, "frame": i * 4, "face": int(face), "motion_score": (1.0 + (20 if 10 <= i < 14 else 0)) if face else None,
+        r = {"time_s": i / 8, "frame": i * 4, "face_id": 0 if face else None, "motion_score": (1.0 + (20 if 10 <= i < 14 else 0)) if face else None,
              "top": ("surprise" if 10 <= i < 14 else "neutral") if face else None}
         for k, c in enumerate(CLASSES):
             r[f"p_{c}"] = (0.2 + 0.1 * k) if face else None
@@ -23,12 +23,12 @@ def _rows(n=60):
 
 
 def test_timeline_from_csv_rows(tmp_path):
-    cols = ["time_s", "frame", "face", "motion_score", *[f"p_{c}" for c in CLASSES], "top"]
+    cols = ["time_s", "frame", "face_id", "motion_score", *[f"p_{c}" for c in CLASSES], "top"]
     with CSVSink(tmp_path / "p.csv", cols) as sink:
         for r in _rows():
             sink.write(r)
     rows = read_rows(tmp_path / "p.csv")
-    ev = [{"start": 0.25, "end": 1.75, "peak": 1.5, "peak_score": 21.0, "top": "surprise"}]
+    ev = [{"face": 0, "onset_s": 1.25, "apex_s": 1.5, "offset_s": 1.75, "score": 21.0, "class": "surprise"}]
     out = render_timeline(rows, CLASSES, ev, tmp_path / "timeline.png", title="clip", demo=True)
     img = cv2.imread(str(out))
     assert img is not None and img.shape[1] >= 1000

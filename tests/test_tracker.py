@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mpt_live.face import FaceAligner
-from mpt_live.tracker import FaceTracker, frame_motion, move_box
+from mpt_live.tracker import Follower, frame_motion, move_box
 
 
 def shift(dx: float, dy: float) -> np.ndarray:
@@ -26,7 +26,7 @@ KPS = np.array([[40.0, 50.0], [60.0, 50.0], [50.0, 60.0], [50.0, 70.0], [30.0, 5
     (4, "DTTTDT"),
 ])
 def test_schedule_detects_every_k_frames(every: int, pattern: str) -> None:
-    tr = FaceTracker(every)
+    tr = Follower(every)
     got = ""
     for i in range(len(pattern)):
         if tr.due():
@@ -40,7 +40,7 @@ def test_schedule_detects_every_k_frames(every: int, pattern: str) -> None:
 
 
 def test_follow_carries_keypoints_and_box_along_the_motion() -> None:
-    tr = FaceTracker(4)
+    tr = Follower(4)
     tr.detected((30, 40, 40, 40), 0.8, KPS, shift(0, 0))
     t = tr.follow(shift(5, -2), (480, 640))
     np.testing.assert_allclose(t.keypoints, KPS + [5, -2])
@@ -50,7 +50,7 @@ def test_follow_carries_keypoints_and_box_along_the_motion() -> None:
 
 
 def test_a_track_that_leaves_the_frame_ends_and_detection_is_due() -> None:
-    tr = FaceTracker(10)
+    tr = Follower(10)
     tr.detected((30, 40, 40, 40), 0.9, KPS, shift(0, 0))
     assert tr.follow(shift(-100, 0), (480, 640)) is None
     assert tr.due() and tr.track is None
@@ -58,7 +58,7 @@ def test_a_track_that_leaves_the_frame_ends_and_detection_is_due() -> None:
 
 def test_bad_schedule_is_rejected() -> None:
     with pytest.raises(ValueError, match="must be >= 1"):
-        FaceTracker(0)
+        Follower(0)
 
 
 def _frames(path: Path, n: int) -> tuple[list[np.ndarray], float]:
@@ -89,7 +89,7 @@ def test_tracking_follows_a_real_face_like_detection_every_frame(faces_dir: Path
     for k in (1, 4):
         with FaceAligner(detect_every=k) as a:
             runs[k] = [a.process(f, i / fps) for i, f in enumerate(frames)]
-            detections = a._tracker.detections
+            detections = a._track.follower.detections
         assert all(r is not None for r in runs[k])
         if k == 4:  # a talking head: a detection every 4th frame, and a few more where tracking failed
             assert 15 <= detections <= 20  # measured: 16 (one re-detection)

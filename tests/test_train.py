@@ -20,14 +20,16 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from mpt_live.clip import ClipSpec
 from mpt_live.errors import InputError
-from train import loso
+from train import fitting, loso
+from train.config import TrainConfig, variants
 from train.cli import app
 
 EASY_CLASSES = ("surprise", "happiness")
 BACKBONE = "test_vit"
 # the learning-test settings (also used, with 1 epoch, by the quicker tests)
-ARGS = ["--dataset", "casme2", "--backbone", BACKBONE, "--image-size", "96", "--frames", "10",
+ARGS = ["--dataset", "casme2", "--backbone", BACKBONE, "--backbone-weights", "none", "--image-size", "96", "--frames", "10",
         "--batch-size", "4", "--lr", "1e-3", "--seed", "0"]
 METRICS_KEYS = {"acc", "uf1", "uar", "folds", "confusion", "classes", "config", "train_seconds"}
 CKPT_KEYS = {"state_dict", "model_config", "classes", "clip_spec", "clip_mode", "dataset", "protocol",
@@ -66,11 +68,11 @@ def _train(easy, out: Path, *extra: str):
                                *extra])
 
 
-def _config(easy, **kw) -> loso.TrainConfig:
+def _config(easy, **kw) -> TrainConfig:
     root, _, cache = easy
-    base = dict(dataset="casme2", data=str(root.resolve()), backbone=BACKBONE, image_size=96,
-                frames=10, epochs=1, batch_size=4, lr=1e-3, seed=0, cache=str(cache))
-    return loso.TrainConfig(**{**base, **kw})
+    base = dict(dataset="casme2", data=str(root.resolve()), backbone=BACKBONE, backbone_weights="none",
+                spec=ClipSpec(image_size=96, frames=10), epochs=1, batch_size=4, lr=1e-3, seed=0, cache=str(cache))
+    return TrainConfig(**{**base, **kw})
 
 
 @pytest.mark.slow
@@ -235,14 +237,14 @@ class _RecordingCache:
 
 def test_training_variants_are_random_per_epoch_and_reproducible():
     """Window mode: training draws variants 1..J per clip and epoch, the same with any worker count."""
-    cfg = loso.TrainConfig(dataset="csv", data=".", clip_mode="window", jitter_variants=4)
-    assert loso._variants(cfg, train=True) == [1, 2, 3, 4]
-    assert loso._variants(cfg, train=False) == [0]
-    assert loso._variants(loso.TrainConfig(dataset="csv", data="."), train=True) == [0]
+    cfg = TrainConfig(dataset="csv", data=".", clip_mode="window", jitter_variants=4)
+    assert variants(cfg, train=True) == [1, 2, 3, 4]
+    assert variants(cfg, train=False) == [0]
+    assert variants(TrainConfig(dataset="csv", data="."), train=True) == [0]
 
     def drawn(seed: int, epoch: int) -> list[int]:
         cache = _RecordingCache()
-        ds = loso.CachedClips([f"c{i}" for i in range(40)], [0] * 40, cache, [1, 2, 3, 4], seed)
+        ds = fitting.CachedClips([f"c{i}" for i in range(40)], [0] * 40, cache, [1, 2, 3, 4], seed)
         ds.set_epoch(epoch)
         for i in range(len(ds)):
             ds[i]
@@ -254,5 +256,45 @@ def test_training_variants_are_random_per_epoch_and_reproducible():
 
 
 def test_class_weights():
-    w = loso.class_weights([0, 0, 0, 1], 3)  # N=4, 2 classes present: 4/(2*3), 4/(2*1); absent -> 1
+    w = fitting.class_weights([0, 0, 0, 1], 3)  # N=4, 2 classes present: 4/(2*3), 4/(2*1); absent -> 1
     assert w.tolist() == pytest.approx([2 / 3, 2.0, 1.0])
+
+
+def test_augment_batch_moves_dynamic_image_and_motion_together():
+    """Each clip gets one transform: its dynamic image and every motion frame move the same way;
+    about half the clips are mirrored (a spot on the left ends on the right)."""
+    n, t, s = 32, 3, 32
+    dyn = torch.zeros(n, 3, s, s)
+    dyn[..., 12:20, 4:10] = 1.0          # a bright patch left of centre
+    motion = dyn[:, None].repeat(1, t, 1, 1, 1)
+    d, m = fitting.augment_batch(dyn, motion, torch.Generator().manual_seed(0))
+    assert d.shape == dyn.shape and m.shape == motion.shape
+    for k in range(t):
+        assert torch.allclose(m[:, k], d, atol=1e-6)
+    left, right = d[..., : s // 2].sum(dim=(1, 2, 3)), d[..., s // 2:].sum(dim=(1, 2, 3))
+    mirrored = (right > left).sum().item()
+    assert 8 <= mirrored <= 24, mirrored
+    assert not torch.equal(d[0], dyn[0]) or not torch.equal(d[1], dyn[1])  # shifted/zoomed, not copied
+
+
+@pytest.mark.parametrize("preset, given, want", [
+    ("default", {}, {"backbone": TrainConfig.backbone, "backbone_weights": "auto", "prompt_grid": TrainConfig.prompt_grid}),
+    ("paper", {}, {"backbone": "vit_base_patch16_224.orig_in21k", "backbone_weights": "timm", "prompt_grid": 1,
+                   "prompt_input": "frames", "epochs": 20, "augment": False}),
+    ("paper", {"epochs": 3, "backbone_weights": "none"}, {"epochs": 3, "backbone_weights": "none", "prompt_grid": 1}),
+    ("default", {"augment": False, "lr": 1e-3}, {"augment": False, "lr": 1e-3}),
+])
+def test_build_config_applies_only_given_options(preset, given, want):
+    from train.cli import build_config
+
+    opts = {k: None for k in ("backbone", "backbone_weights", "epochs", "lr", "augment")} | given
+    cfg = build_config(preset, "casme2", ".", opts, {"image_size": None, "frames": 12, "alpha": None})
+    assert {k: getattr(cfg, k) for k in want} == want
+    assert cfg.spec.frames == 12 and cfg.spec.image_size == ClipSpec.image_size
+
+
+def test_build_config_bad_spec_is_an_input_error():
+    from train.cli import build_config
+
+    with pytest.raises(InputError, match="clip spec.*image_size"):
+        build_config("default", "casme2", ".", {}, {"image_size": 100})

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from mpt_live.errors import first_line
 from train._timm import import_timm
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ def create_backbone(name: str, image_size: int, pretrained: bool = False,
         if not pretrained:
             raise
         raise WeightsError(f"could not fetch pretrained weights for {name!r} through timm's hub "
-                           f"({type(e).__name__}: {_first_line(e)}); offline, pass --backbone-weights FILE, "
+                           f"({type(e).__name__}: {first_line(e)}); offline, pass --backbone-weights FILE, "
                            "or --backbone-weights none for a random backbone") from None
     if not isinstance(model, vit_cls):
         raise ValueError(f"backbone {name!r} is a {type(model).__name__}, not a timm VisionTransformer")
@@ -97,11 +98,6 @@ def create_backbone(name: str, image_size: int, pretrained: bool = False,
     if not all(type(b) is block_cls for b in model.blocks):
         raise ValueError(f"backbone {name!r} uses {type(model.blocks[0]).__name__} blocks; MPT needs timm's Block")
     return model
-
-
-def _first_line(e: BaseException) -> str:
-    lines = str(e).strip().splitlines()
-    return lines[0] if lines else type(e).__name__
 
 
 # ----------------------------------------------------------------------------- weight files

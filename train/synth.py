@@ -17,7 +17,6 @@ Deterministic for a seed: a clip's pixels depend only on (seed, subject, class, 
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from concurrent.futures import ProcessPoolExecutor
@@ -31,10 +30,12 @@ import numpy as np
 
 from mpt_live import __version__
 from mpt_live.errors import InputError
+from mpt_live.sources import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from mpt_live.writers import write_json
 from mpt_live.synthface import CLASSES, Blink, Event, FaceAnimator, Flicker, HeadMotion, random_event, to_jsonable
 
-IMAGE_EXT = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
-VIDEO_EXT = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"}
+IMAGE_EXT = IMAGE_EXTENSIONS
+VIDEO_EXT = VIDEO_EXTENSIONS
 FRAMES_DIR = "CASME2_RAW_selected"
 SHEET = "CASME2-coding-synth.xlsx"
 COLUMNS = ["Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame", "Action Units", "Estimated Emotion"]
@@ -64,8 +65,9 @@ class SynthConfig:
     jpeg_quality: tuple[int, int] = (85, 95)
 
     def validate(self) -> None:
-        if self.subjects < 1 or self.clips_per_class < 1:
-            raise InputError(f"--subjects {self.subjects} / --clips-per-class {self.clips_per_class}: must be >= 1")
+        if self.subjects < 0 or self.clips_per_class < 1:
+            raise InputError(f"--subjects {self.subjects} / --clips-per-class {self.clips_per_class}: "
+                             "must be >= 0 (0: every identity) / >= 1")
         if not 0 < self.amplitude <= 20:
             raise InputError(f"--amplitude {self.amplitude}: must be in (0, 20] px")
         if not 10 <= self.fps <= 1000:
@@ -328,7 +330,7 @@ def generate(faces_dir: str | Path, out_root: str | Path, cfg: SynthConfig = Syn
         raise InputError(f"{faces_dir}: --subjects {cfg.subjects} asked for, but only {len(carriers)} distinct "
                          f"identities are usable there ({', '.join(c.identity for c in carriers)}); "
                          f"use --subjects {len(carriers)} or fewer, or add photos/videos of other people")
-    chosen = carriers[: cfg.subjects]
+    chosen = carriers[: cfg.subjects] if cfg.subjects else carriers
     plans = plan_clips(len(chosen), cfg)
     _prepare_root(root)
     tasks = []
@@ -359,5 +361,5 @@ def generate(faces_dir: str | Path, out_root: str | Path, cfg: SynthConfig = Syn
         "subjects": [{"subject": i + 1, "folder": f"sub{i + 1:02d}", **c.describe()} for i, c in enumerate(chosen)],
         "clips": clips,
     })
-    (root / "synth.json").write_text(json.dumps(summary, indent=1) + "\n")
+    write_json(root / "synth.json", summary, indent=1)
     return summary

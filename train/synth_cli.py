@@ -18,7 +18,7 @@ app = typer.Typer(add_completion=False, help=__doc__)
 def synth(
     faces: Path = typer.Option(..., "--faces", help="Folder of face photos/videos (one person per file; group photos give one subject per face)."),
     out: Path = typer.Option(..., "--out", help="Output root: CASME2_RAW_selected/, CASME2-coding-synth.xlsx, synth.json."),
-    subjects: int = typer.Option(8, "--subjects", help="Number of subjects (distinct identities) to use."),
+    subjects: int = typer.Option(8, "--subjects", help="Number of subjects (distinct identities) to use; 0: every identity found."),
     clips_per_class: int = typer.Option(4, "--clips-per-class", help="Clips per class per subject."),
     amplitude: float = typer.Option(1.5, "--amplitude", help="Apex displacement in px for a 200-px-wide face (scaled with the face; x0.6-1.4 per clip)."),
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives the same frames."),

@@ -34,7 +34,6 @@ import io
 import json
 import logging
 import os
-import threading
 import zipfile
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -45,8 +44,9 @@ import numpy as np
 from mpt_live.clip import ClipSpec, interval_times, sample_frames, window_times
 from mpt_live.errors import InputError
 from mpt_live.tracker import DETECT_EVERY
+from mpt_live.writers import atomic_path
 
-from . import Sample
+from .samples import Sample
 
 log = logging.getLogger("mpt.datasets")
 
@@ -220,11 +220,10 @@ class ClipCache:
         failures: list[tuple[str, int, str]] = []
         if not todo:
             return failures
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from mpt_live.terminal import progress_bar
 
-        columns = (TextColumn("preparing clips"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-        with Progress(*columns, disable=not progress) as bar:
-            task = bar.add_task("clips", total=len(todo))
+        with progress_bar(disable=not progress) as bar:
+            task = bar.add_task("preparing clips", total=len(todo))
             if workers <= 1:
                 results = (_prepare_one(self, s, v) for s, v in todo)
                 for r in results:
@@ -298,6 +297,5 @@ def _write(path: Path, dynamic: np.ndarray, motion: np.ndarray, score: float, me
     buf = io.BytesIO()
     np.savez(buf, dynamic=dynamic.astype(np.float16), motion=motion.astype(np.float16),
              motion_score=np.float32(score), meta=np.array(json.dumps(meta)))
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_bytes(buf.getvalue())
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buf.getvalue())

@@ -19,8 +19,9 @@ from pathlib import Path
 
 from mpt_live.errors import InputError
 
-from . import (DatasetIndex, SheetRow, as_int, build_samples, cell_text, child_dirs, find_dirs,
-               find_files, newest_name, pick, prefer_raw, read_sheet)
+from .files import child_dirs, find_dirs, find_files, newest_name, pick, prefer_raw
+from .samples import DatasetIndex
+from .sheets import SheetRow, as_int, build_samples, cell_text, read_sheet
 
 FPS = 200.0
 CLASSES = ["happiness", "surprise", "disgust", "repression", "others"]

@@ -29,8 +29,9 @@ import cv2
 
 from mpt_live.errors import InputError
 
-from . import (ClipFrames, SheetRow, as_int, cell_text, count, find_dirs, find_files, is_blank, natural_key,
-               newest_name, pick, prefer_raw)
+from .files import ClipFrames, find_dirs, find_files, newest_name, pick, prefer_raw
+from .samples import natural_key
+from .sheets import SheetRow, as_int, cell_text, count, is_blank
 from .longvideo import LongVideo, LongVideoIndex, finish, interval_from_row, normalise_type
 
 FPS = 30.0

@@ -15,8 +15,9 @@ from pathlib import Path
 
 from mpt_live.errors import InputError
 
-from . import (DatasetIndex, Sample, SheetRow, as_int, cell_text, count, list_frames, middle,
-               natural_key, read_sheet)
+from .files import list_frames
+from .samples import DatasetIndex, Sample, natural_key
+from .sheets import SheetRow, as_int, cell_text, count, middle, read_sheet
 
 DEFAULT_FPS = 30.0
 COLUMNS = {k: (k,) for k in ("subject", "clip", "onset", "apex", "offset", "label")}

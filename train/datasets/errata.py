@@ -26,7 +26,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from . import ClipFrames, count
+from .files import ClipFrames
+from .sheets import count
 
 log = logging.getLogger("mpt.datasets")
 

@@ -25,7 +25,8 @@ from typing import Any
 
 from mpt_live.errors import InputError
 
-from . import SheetRow, as_int, cell_text, count, natural_key, read_sheet
+from .samples import natural_key
+from .sheets import SheetRow, as_int, cell_text, count, read_sheet
 
 log = logging.getLogger("mpt.datasets")
 

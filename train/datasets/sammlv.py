@@ -25,8 +25,8 @@ from pathlib import Path
 
 from mpt_live.errors import InputError
 
-from . import (ClipFrames, as_int, cell_text, count, child_dirs, find_dirs, find_files, newest_name, pick,
-               prefer_raw, read_sheet)
+from .files import ClipFrames, child_dirs, find_dirs, find_files, newest_name, pick, prefer_raw
+from .sheets import as_int, cell_text, count, read_sheet
 from .longvideo import LongVideo, LongVideoIndex, finish, interval_from_row, normalise_type
 
 FPS = 200.0

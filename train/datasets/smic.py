@@ -14,8 +14,9 @@ from pathlib import Path
 
 from mpt_live.errors import InputError
 
-from . import (DatasetIndex, Sample, child_dirs, find_dirs, list_frames, middle, natural_key, pick,
-               prefer_raw)
+from .files import child_dirs, find_dirs, list_frames, pick, prefer_raw
+from .samples import DatasetIndex, Sample, natural_key
+from .sheets import middle
 
 FPS = 100.0
 CLASSES = ["negative", "positive", "surprise"]

@@ -1,4 +1,5 @@
-"""Micro-expression spotting on the motion score: windows whose score rises above the stream's
+"""The BASELINE for bench/spotting.py only: the window-score spotter mpt-live used before the frame-level
+spotter (mpt_live/spotting.py). Micro-expression spotting on the motion score: windows whose score rises above the stream's
 own robust baseline are candidate events.
 
 The baseline is causal (median and MAD of the scores seen so far, over a bounded history), so a

@@ -1,0 +1,155 @@
+"""Static int8 vs fp32 (and the old dynamic int8) of trained MPT checkpoints: latency and top-1 agreement.
+
+For each ``--checkpoint`` (an ``mpt-train`` model.pt, e.g. ViT-Ti/16, ViT-S/14, ViT-B/16), with
+the real ``mpt-export`` code: the fp32 export, static int8 (``export.quantize.quantize_int8``,
+QDQ, one file per ``--calibration`` method) calibrated on ``--calib-n`` clips of the checkpoint's
+training clip cache (or ``--calib-clips``), and, as the baseline the issue started from,
+ONNX Runtime's dynamic int8 of the same MatMuls. Printed per file:
+
+* p50 / min latency per clip at B=1 over ``--runs`` calls on ``--threads`` threads (default 2), the
+  files taking turns in blocks of 5 calls so that they share whatever load the machine has,
+  and the ratio to fp32 (target: int8 <= 0.6x);
+* top-1 agreement and max |dprob| with torch fp32 on the held-out clips of ``--clip-dir``
+  (never calibration clips: those are dropped from the calibration set), target >= 99 %;
+* which node groups stayed fp32, and the median top-1 margin of the torch model (the smaller it
+  is, the more any rounding flips a prediction).
+
+The CPU's vector extensions and load average are printed beside the figures.
+
+    python bench/int8.py --checkpoint runs/vit-ti/model.pt [--checkpoint ...] --clip-dir HELDOUT
+                         [--calib-clips DIR] [--calib-n 32] [--calibration percentile,minmax]
+                         [--clips 120] [--threads 2] [--runs 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# run as a script, this file's folder comes first on sys.path and bench/train.py shadows `train`
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import numpy as np  # noqa: E402
+
+from export.calibration import DEFAULT_CALIB_CLIPS, calibration_clips  # noqa: E402
+from export.onnx_export import build_model, export_onnx, load_checkpoint, onnx_metadata, save_model  # noqa: E402
+from export.parity import compare, load_clips, torch_probs  # noqa: E402
+from export.quantize import CALIBRATION_METHODS, quantize_int8  # noqa: E402
+from mpt_live.clip import ClipSpec  # noqa: E402
+from mpt_live.errors import InputError  # noqa: E402
+from mpt_live.runtime import MPTRuntime, vector_extensions  # noqa: E402
+
+BLOCK = 5
+MAX_RATIO = 0.6
+MIN_AGREEMENT = 0.99
+
+
+def dynamic_int8(src: Path, dst: Path, metadata: dict[str, str]) -> Path:
+    """The former ``mpt-export --int8``: ORT dynamic quantization of every MatMul with a constant weight."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    pre = dst.with_name("pre-" + dst.name)
+    quant_pre_process(str(src), str(pre), skip_symbolic_shape=False)
+    quantize_dynamic(pre, dst, weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"],
+                     extra_options={"MatMulConstBOnly": True})
+    pre.unlink()
+    return save_model(onnx.load(str(dst)), dst, {**metadata, "mpt.precision": "int8"})
+
+
+def bench_checkpoint(path: Path, args: argparse.Namespace, tmp: Path) -> list[str]:
+    ckpt = load_checkpoint(path)
+    model = build_model(ckpt, path)
+    spec = ClipSpec.from_dict(dict(ckpt["clip_spec"]))
+    name = ckpt["model_config"]["backbone"]
+    dyn, mot = load_clips(args.clip_dir, spec, limit=args.clips)
+    ref = torch_probs(model, dyn, mot)
+    top2 = np.sort(ref, 1)[:, -2:]
+    cal = calibration_clips(ckpt, path, spec, args.calib_clips, args.calib_n, parity=(dyn, mot))
+    print(f"\n{name} ({path}): {len(dyn)} held-out clips, median top-1 margin "
+          f"{np.median(top2[:, 1] - top2[:, 0]):.4f}; {cal.line()}", flush=True)
+    meta = onnx_metadata(ckpt)
+    files = {"fp32": export_onnx(model, tmp / "fp32.onnx", spec, meta)}
+    files["int8 dynamic (before)"] = dynamic_int8(files["fp32"], tmp / "dyn.onnx", meta)
+    kept = ""
+    for method in args.calibration:
+        t = time.perf_counter()
+        files[f"int8 static {method}"] = quantize_int8(files["fp32"], tmp / f"{method}.onnx", meta,
+                                                       (cal.dynamic, cal.motion), method, cal.source)
+        record = json.loads(MPTRuntime(files[f"int8 static {method}"]).metadata["mpt.int8"])
+        kept = ", ".join(f"{k} {v}" for k, v in record["fp32"].items())
+        print(f"  (static int8, {method}: {time.perf_counter() - t:.0f} s; {record['int8_matmuls']} MatMuls int8; "
+              f"fp32 nodes: {kept})", flush=True)
+    rts = {k: MPTRuntime(p, device="cpu", threads=args.threads) for k, p in files.items()}
+    agree = {k: compare(ref, np.concatenate([rt.predict(dyn[i:i + 8], mot[i:i + 8]) for i in range(0, len(dyn), 8)]), k)
+             for k, rt in rts.items()}
+    times: dict[str, list[float]] = {k: [] for k in rts}
+    x1 = (dyn[:1], mot[:1])
+    for block in range(max(1, -(-args.runs // BLOCK))):
+        for k, rt in rts.items():
+            rt.predict(*x1)          # untimed: wakes this session's thread pool
+            for _ in range(min(BLOCK, args.runs - block * BLOCK)):
+                t = time.perf_counter()
+                rt.predict(*x1)
+                times[k].append((time.perf_counter() - t) * 1000)
+    base = float(np.median(times["fp32"]))
+    lines = []
+    print(f"  {'file':24s} {'p50 ms':>8s} {'min ms':>8s} {'ratio':>6s} {'top-1':>7s} {'max|dp|':>9s}")
+    for k in rts:
+        p50, ratio, a = float(np.median(times[k])), float(np.median(times[k])) / base, agree[k]
+        verdict = "" if k == "fp32" else ("  ok" if ratio <= MAX_RATIO and a.top1_agreement >= MIN_AGREEMENT else
+                                          f"  MISSED ({'ratio' if ratio > MAX_RATIO else ''}"
+                                          f"{' & ' if ratio > MAX_RATIO and a.top1_agreement < MIN_AGREEMENT else ''}"
+                                          f"{'agreement' if a.top1_agreement < MIN_AGREEMENT else ''})")
+        print(f"  {k:24s} {p50:8.1f} {np.min(times[k]):8.1f} {ratio:6.2f} {a.top1_agreement:7.1%} {a.max_dprob:9.2e}"
+              f"{verdict}", flush=True)
+        if k.startswith("int8 static"):
+            lines.append(f"{name} | {base:.1f} | {p50:.1f} | {ratio:.2f} | {a.top1_agreement:.1%} | {len(dyn)} | "
+                         f"{k.split()[-1]} | {kept}")
+    return lines
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--checkpoint", type=Path, action="append", required=True, help="mpt-train model.pt (repeatable)")
+    ap.add_argument("--clip-dir", type=Path, required=True, help="held-out clips (.npz with 'dynamic' and 'motion')")
+    ap.add_argument("--clips", type=int, default=120, help="held-out clips to compare on")
+    ap.add_argument("--calib-clips", type=Path, help="calibration clips [default: each checkpoint's training clip cache]")
+    ap.add_argument("--calib-n", type=int, default=DEFAULT_CALIB_CLIPS)
+    ap.add_argument("--calibration", default="percentile", help=f"comma list of {', '.join(CALIBRATION_METHODS)}")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--runs", type=int, default=20, help="timed B=1 calls per file")
+    args = ap.parse_args()
+    args.calibration = [m.strip() for m in args.calibration.split(",") if m.strip()]
+    bad = [m for m in args.calibration if m not in CALIBRATION_METHODS]
+    if bad:
+        print(f"error: --calibration {','.join(bad)}: choose from {', '.join(CALIBRATION_METHODS)}", file=sys.stderr)
+        return 2
+    import onnxruntime as ort
+
+    print(f"static int8 vs fp32, {platform.processor() or platform.machine()}; vector extensions: {vector_extensions()}; "
+          f"onnxruntime {ort.__version__}, {args.threads} threads, B=1, {args.runs} runs; "
+          f"load average {os.getloadavg()[0]:.1f}", flush=True)
+    table = []
+    try:
+        for ck in args.checkpoint:
+            with tempfile.TemporaryDirectory(prefix="mpt-int8-bench-") as tmp:
+                table += bench_checkpoint(ck, args, Path(tmp))
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"\nload average at end {os.getloadavg()[0]:.1f}")
+    print("backbone | fp32 ms | int8 ms | ratio | top-1 agreement | clips | calibration | fp32 nodes")
+    print("\n".join(table))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

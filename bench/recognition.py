@@ -1,0 +1,268 @@
+"""Recognition on people the model has not seen: mpt-train's defaults vs a linear probe and the ablations.
+
+    python bench/recognition.py --faces PHOTOS --out runs/recognition           # the whole study
+    python bench/recognition.py --faces PHOTOS --out runs/recognition --runs default,no-mag
+    python bench/recognition.py --out runs/recognition --report                 # table from finished runs
+
+Steps, one command, resumable (a finished benchmark or run is reused, a killed LOSO run resumes):
+
+1. ``mpt-synth`` writes a semi-synthetic benchmark from ``--faces`` (use photos of people who are
+   *not* in the training data of anything you compare with; default 4 subjects x 5 classes x 6
+   clips, amplitude 2 px, seed 7);
+2. the linear probe: LOSO, L2-regularised logistic regression on a 14 x 14 map of each clip's
+   per-pixel temporal standard deviation of the magnified frames (the model's own motion input),
+   and the same probe without magnification, from the same clip cache;
+3. ``mpt-train`` LOSO for every run of ``--runs``: ``default`` is mpt-train with no options but
+   ``--image-size`` and ``--epochs``; the others add one change each (``RUNS``);
+4. a table (Markdown + JSON): pooled Acc / UF1 / UAR with a Wilson interval, and each run against
+   ``default`` with an exact McNemar test on the paired per-clip correctness.
+
+Prints the CPU's vector extensions beside the figures (training time depends on them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from mpt_live.writers import write_json
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# name -> (what it is, extra mpt-train arguments)
+RUNS: dict[str, tuple[str, list[str]]] = {
+    "default": ("mpt-train defaults (pretrained backbone, motion-energy prompts, group adapter)", []),
+    "no-mag": ("ablation: no magnification (alpha 0)", ["--alpha", "0"]),
+    "no-prompts": ("ablation: no motion prompts", ["--no-prompts"]),
+    "plain-adapter": ("ablation: one shared adapter instead of the group adapter", ["--adapter", "plain"]),
+    "paper-prompts": ("the paper's prompt generator (GELU(conv), global pool of the magnified frames)",
+                      ["--prompt-grid", "1", "--prompt-input", "frames"]),
+    "grid4-motion": ("the issue-3 generator (GELU(conv) of centred motion, 4x4 grid)",
+                     ["--prompt-grid", "4", "--prompt-input", "motion"]),
+    "no-augment": ("recipe: no augmentation", ["--no-augment"]),
+    "random-init": ("random-init backbone (--backbone-weights none)", ["--backbone-weights", "none"]),
+}
+DEFAULT_RUNS = ["default", "no-mag", "no-prompts", "plain-adapter", "paper-prompts", "grid4-motion", "no-augment"]
+
+
+def cpu_flags() -> str:
+    """The CPU's vector extensions (AVX2 / AVX-512 / VNNI / AMX), from /proc/cpuinfo."""
+    try:
+        flags = next(ln for ln in open("/proc/cpuinfo") if ln.startswith("flags")).split(":")[1].split()
+    except (OSError, StopIteration):
+        return "unknown"
+    keep = [f for f in flags if f.startswith(("avx", "amx")) or f in ("fma", "f16c")]
+    return " ".join(sorted(keep)) or "no AVX"
+
+
+def _tool(name: str) -> str:
+    exe = Path(sys.executable).parent / name
+    return str(exe) if exe.exists() else (shutil.which(name) or name)
+
+
+def _show(cmd: list[str]) -> str:
+    return " ".join(shlex.quote(Path(c).name if i == 0 else c) for i, c in enumerate(cmd))
+
+
+def _run_logged(cmd: list[str], log: Path) -> float:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    with open(log, "a") as fh:
+        fh.write(f"\n$ {_show(cmd)}\n")
+        fh.flush()
+        rc = subprocess.call(cmd, stdout=fh, stderr=subprocess.STDOUT, env={**os.environ, "COLUMNS": "120"})
+    if rc != 0:
+        raise SystemExit(f"failed (exit {rc}): {_show(cmd)}\n  see {log}")
+    return time.perf_counter() - t0
+
+
+def benchmark(args: argparse.Namespace) -> Path:
+    root = args.out / "data"
+    if (root / "synth.json").exists() or args.report:
+        return root
+    if args.faces is None:
+        raise SystemExit("--faces: needed to write the benchmark (a folder of face photos/videos)")
+    if root.exists():
+        shutil.rmtree(root)
+    cmd = [_tool("mpt-synth"), "--faces", str(args.faces), "--out", str(root), "--subjects", str(args.subjects),
+           "--clips-per-class", str(args.clips_per_class), "--amplitude", f"{args.amplitude:g}",
+           "--seed", str(args.seed)]
+    print(f"benchmark: {_show(cmd)}", flush=True)
+    _run_logged(cmd, args.out / "logs" / "synth.log")
+    return root
+
+
+def linear_probe(data: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """LOSO logistic regression on the 14x14 motion-std map, with and without magnification."""
+    import numpy as np
+    import torch
+    from torch import nn
+
+    from mpt_live.clip import ClipSpec
+    from train.config import TrainConfig
+    from train.datasets import load_dataset
+    from train.fitting import make_cache, precompute
+    from train.metrics import summarize
+
+    index = load_dataset("casme2", data)
+    classes = list(index.classes)
+    out = {}
+    for name, alpha in (("probe", ClipSpec.alpha), ("probe-no-mag", 0.0)):
+        cfg = TrainConfig("casme2", str(data), spec=ClipSpec(image_size=args.image_size, alpha=alpha),
+                          cache=str(args.cache))
+        cache = make_cache(cfg, args.out)
+        samples = precompute(cache, list(index.samples), [0], 0, False, lambda s: None)
+        motion = np.stack([cache.get(s)[1] for s in samples]).astype(np.float32)
+        y = np.array([classes.index(s.label) for s in samples])
+        subjects = np.array([s.subject for s in samples])
+        gray = motion.mean(axis=2)
+        std = np.sqrt(((gray - gray.mean(1, keepdims=True)) ** 2).mean(1))
+        n, s = std.shape[:2]
+        f = nn.functional.adaptive_avg_pool2d(torch.from_numpy(std)[:, None], 14)[:, 0].reshape(n, -1).numpy()
+        f = (f - f.mean(0)) / (f.std(0) + 1e-6)
+        pred = np.zeros(n, int)
+        for subject in sorted(set(subjects)):
+            tr, te = subjects != subject, subjects == subject
+            x, t = torch.from_numpy(f[tr]), torch.from_numpy(y[tr])
+            w = torch.zeros(x.shape[1], len(classes), requires_grad=True)
+            b = torch.zeros(len(classes), requires_grad=True)
+            opt = torch.optim.LBFGS([w, b], max_iter=200)
+
+            def closure():
+                opt.zero_grad()
+                loss = nn.functional.cross_entropy(x @ w + b, t) + 1e-2 * (w ** 2).sum()
+                loss.backward()
+                return loss
+
+            opt.step(closure)
+            pred[te] = (torch.from_numpy(f[te]) @ w + b).argmax(1).numpy()
+        out[name] = summarize(y.tolist(), pred.tolist(), len(classes))
+        out[name]["correct"] = {f"{subjects[i]}/{samples[i].clip_id}": bool(pred[i] == y[i]) for i in range(n)}
+    return out
+
+
+def _correct(run_dir: Path) -> dict[str, bool]:
+    with open(run_dir / "predictions.csv", newline="") as fh:
+        return {f"{r['subject']}/{r['clip_id']}": r["label"] == r["pred"] for r in csv.DictReader(fh)}
+
+
+def _wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    if n == 0:
+        return (0.0, 1.0)
+    p = k / n
+    c = (p + z * z / (2 * n)) / (1 + z * z / n)
+    h = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
+    return (c - h, c + h)
+
+
+def mcnemar(a: dict[str, bool], b: dict[str, bool]) -> tuple[int, int, float]:
+    """Clips only ``a`` got right, only ``b`` got right, and the exact two-sided McNemar p."""
+    from scipy.stats import binomtest
+
+    common = sorted(set(a) & set(b))
+    only_a = sum(a[c] and not b[c] for c in common)
+    only_b = sum(b[c] and not a[c] for c in common)
+    return only_a, only_b, (binomtest(only_a, only_a + only_b).pvalue if only_a + only_b else 1.0)
+
+
+def run_mpt(args: argparse.Namespace, data: Path, name: str) -> dict[str, Any] | None:
+    what, extra = RUNS[name]
+    run_dir = args.out / "runs" / name
+    cmd = [_tool("mpt-train"), "--dataset", "casme2", "--data", str(data), "--out", str(run_dir),
+           "--image-size", str(args.image_size), "--epochs", str(args.epochs), "--threads", str(args.threads),
+           "--cache", str(args.cache), *extra]
+    if not (run_dir / "metrics.json").exists():
+        if args.report:
+            return None
+        print(f"[{time.strftime('%H:%M:%S')}] {name}: {_show(cmd)}", flush=True)
+        _run_logged(cmd, args.out / "logs" / f"{name}.log")
+    m = json.loads((run_dir / "metrics.json").read_text())
+    k = round(m["acc"] * m["n"])
+    return {"run": name, "what": what, "command": _show(cmd), "acc": m["acc"], "uf1": m["uf1"], "uar": m["uar"],
+            "n": m["n"], "acc_ci95": [round(v, 3) for v in _wilson(k, m["n"])], "train_seconds": m["train_seconds"],
+            "backbone": m["config"]["backbone"], "weights": m["config"].get("model", {}).get("backbone_source"),
+            "trainable_parameters": m["config"].get("model", {}).get("trainable_parameters"),
+            "folds": [{k2: f[k2] for k2 in ("subject", "uf1")} for f in m["folds"]],
+            "correct": _correct(run_dir)}
+
+
+def report(result: dict[str, Any]) -> str:
+    s = result["settings"]
+    lines = [f"Benchmark: {s['subjects']} subjects x 5 classes x {s['clips_per_class']} clips, amplitude "
+             f"{s['amplitude']:g} px, seed {s['seed']}, faces {s['faces']}; LOSO pooled; {s['image_size']} px, "
+             f"{s['epochs']} epochs. CPU: {result['cpu']}.", "",
+             "| run | what | Acc | Acc 95% CI | UF1 | UAR | vs default: only it / only default right, McNemar p |",
+             "|---|---|---:|---:|---:|---:|---|"]
+    ref = next((r for r in result["runs"] if r["run"] == "default"), None)
+    for r in result["runs"]:
+        lo, hi = r.get("acc_ci95", (0, 1))
+        vs = "-"
+        if ref is not None and r is not ref:
+            a, b, p = mcnemar(r["correct"], ref["correct"])
+            vs = f"{a} / {b}, p = {p:.3f}"
+        lines.append(f"| {r['run']} | {r['what']} | {r['acc']:.3f} | {lo:.2f}-{hi:.2f} | {r['uf1']:.3f} | "
+                     f"{r['uar']:.3f} | {vs} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--faces", type=Path, help="face photos/videos of people outside the training data")
+    p.add_argument("--runs", default=",".join(DEFAULT_RUNS), help=f"out of {', '.join(RUNS)}")
+    p.add_argument("--subjects", type=int, default=4)
+    p.add_argument("--clips-per-class", type=int, default=6)
+    p.add_argument("--amplitude", type=float, default=2.0)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--image-size", type=int, default=112)
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--cache", type=Path, help="clip cache (default OUT/cache)")
+    p.add_argument("--report", action="store_true", help="no work: the table of what is finished")
+    args = p.parse_args(argv)
+    args.out = args.out.resolve()
+    args.cache = (args.cache or args.out / "cache").resolve()
+    runs = [r.strip() for r in args.runs.split(",") if r.strip()]
+    if bad := [r for r in runs if r not in RUNS]:
+        p.error(f"unknown run(s) {', '.join(bad)}; choose from {', '.join(RUNS)}")
+    if args.faces is not None and not args.faces.is_dir():
+        p.error(f"--faces {args.faces}: not a folder")
+    args.out.mkdir(parents=True, exist_ok=True)
+    print(f"CPU: {cpu_flags()}", flush=True)
+    data = benchmark(args)
+    rows: list[dict[str, Any]] = []
+    if not args.report or (data / "synth.json").exists():
+        probes = linear_probe(data, args)
+        for name, s in probes.items():
+            what = "linear probe, 14x14 motion-std map" + ("" if name == "probe" else ", no magnification")
+            k = round(s["acc"] * s["n"])
+            rows.append({"run": name, "what": what, "acc": s["acc"], "uf1": s["uf1"], "uar": s["uar"],
+                         "n": s["n"], "acc_ci95": [round(v, 3) for v in _wilson(k, s["n"])],
+                         "correct": s["correct"]})
+            print(f"{name}: Acc {s['acc']:.3f} UF1 {s['uf1']:.3f} UAR {s['uar']:.3f}", flush=True)
+    for name in runs:
+        row = run_mpt(args, data, name)
+        if row:
+            rows.append(row)
+            print(f"{name}: Acc {row['acc']:.3f} UF1 {row['uf1']:.3f} UAR {row['uar']:.3f}", flush=True)
+    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "report"}
+    result = {"settings": settings, "cpu": cpu_flags(), "runs": rows}
+    write_json(args.out / "results.json", result)
+    md = report(result)
+    (args.out / "results.md").write_text(md)
+    print("\n" + md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""One tracked face inside the session: its clip buffer, its motion signals and spotter.
+
+Every face track (:mod:`mpt_live.tracks`) gets a :class:`FaceState`. Each frame the session pushes the
+face's aligned crop (or None when the face is not in the frame any more) with :meth:`FaceState.push`:
+
+* the crop enters a ring of the last ``history_s`` seconds: the model's windows are sampled from it,
+  and so is the window centred on the apex of an event that closes seconds after its apex;
+* :class:`~mpt_live.facemotion.FaceMotion` turns it into regional motion signals (2.5 s later) and
+  :class:`~mpt_live.spotting.Spotter` turns those into events (onset, apex, offset, micro/macro).
+
+``push`` returns the events that closed, each with the frames of the window centred on its apex (the
+model classifies that clip). A frame without the face ends the track's signals: the spotter judges
+what is open, then the buffer is emptied (a window never spans two appearances). :meth:`horizon` is
+the earliest frame a later event of this face can start at: windows before it are final.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from .clip import ClipFrames, ClipSpec, FrameRing
+from .face import FaceResult
+from .facemotion import FaceMotion
+from .sources import Frame
+from .spotting import SpotConfig, SpotEvent, Spotter
+
+HISTORY_S = 10.0  # aligned frames kept per face: an event closes ~5 s (up to ~10 s) after its apex
+
+
+@dataclass
+class ClosedEvent:
+    """An event of one face as it closes, with the clip the model classifies it on."""
+
+    face_id: int
+    event: SpotEvent
+    clip: ClipFrames | None  # the frames of the window centred on the apex; None: not buffered any more
+
+
+class FaceState:
+    """The per-face stages of the session engine between the tracker and the model worker."""
+
+    def __init__(self, face_id: int, spec: ClipSpec, fps: float, history_s: float = HISTORY_S,
+                 spot: SpotConfig | None = None) -> None:
+        self.id = face_id
+        self.spec = spec
+        capacity = int(math.ceil(max(fps, 1.0) * 1.1 * max(history_s, 1.25 * spec.window_s))) + 4
+        self.ring = FrameRing(capacity, (spec.image_size, spec.image_size, 3))
+        self.motion = FaceMotion(fps)
+        self.spotter = Spotter.for_motion(self.motion, spot)
+        self.face: FaceResult | None = None  # in the latest frame (None: not in it)
+        self.frames = 0  # frames with this face
+        self.unbuffered = 0  # events whose apex window had left the buffer
+        self.spot_ms = 0.0  # FaceMotion + Spotter of the latest push: wall ms
+        self.spot_cpu_ms = 0.0  # ... and CPU ms of this thread (a shared core does not inflate it)
+        self._first: int | None = None  # first frame of the current appearance
+        self._signalled: int | None = None  # last frame whose signals reached the spotter
+
+    @property
+    def present(self) -> bool:
+        return self.face is not None
+
+    def push(self, frame: Frame, face: FaceResult | None) -> list[ClosedEvent]:
+        """The face's crop in ``frame`` (None: the face is gone); returns the events that closed."""
+        if face is None and self.face is None:
+            return []  # still gone: nothing to do
+        t0, c0 = time.perf_counter(), time.thread_time()
+        if face is not None:
+            if self.face is None:
+                self._first = frame.index
+            self.frames += 1
+            if self.ring.latest_time is not None and frame.t <= self.ring.latest_time:
+                self.ring.clear()  # time went back (a looped or reconnected source)
+            self.ring.push(frame.t, face.aligned)
+        closed: list[SpotEvent] = []
+        for s in self.motion.push(frame.index, frame.t, None if face is None else face.aligned):
+            closed += self.spotter.push(s)
+            self._signalled = s.frame
+        if face is None:
+            closed += self.spotter.flush()
+        self.spot_ms, self.spot_cpu_ms = (time.perf_counter() - t0) * 1e3, (time.thread_time() - c0) * 1e3
+        out = [ClosedEvent(self.id, e, self.apex_clip(e)) for e in closed]
+        if face is None:
+            self.ring.clear()
+        self.face = face
+        return out
+
+    def window(self, t_end: float) -> ClipFrames | None:
+        """The frames of the window ending at ``t_end`` (sampled into its clip off the frame loop, by the
+        model worker); None while less than a window is buffered."""
+        if self.ring.covers(t_end - self.spec.window_s, t_end):
+            return self.ring.frames_for(t_end, self.spec)
+        return None
+
+    def apex_clip(self, event: SpotEvent) -> ClipFrames | None:
+        """The window centred on the event's apex (shifted inside the buffer at a track's ends)."""
+        w = self.spec.window_s
+        oldest, latest = self.ring.oldest_time, self.ring.latest_time
+        if oldest is None or latest - oldest < w - 1e-3:
+            self.unbuffered += 1
+            return None
+        t_end = min(max(event.apex_s + w / 2, oldest + w), latest)
+        if abs(t_end - w / 2 - event.apex_s) > w / 2:  # the apex is not inside what is buffered
+            self.unbuffered += 1
+            return None
+        return self.ring.frames_for(t_end, self.spec)
+
+    def horizon(self) -> float:
+        """The earliest frame a later event of this face can start at (inf: none can)."""
+        if self.face is None:
+            return math.inf  # gone: its spotter has judged everything
+        h = self.spotter.horizon()
+        nxt = self._signalled + 1 if self._signalled is not None and self._signalled >= (self._first or 0) \
+            else self._first
+        return float(min(h if h is not None else math.inf, nxt if nxt is not None else math.inf))

@@ -1,0 +1,275 @@
+"""report.html: the review page of a run, one self-contained file in the output folder.
+
+The page shows the video (referenced relatively: the annotated or original video when a browser can
+play it, else ``review.webm``, a VP8 copy made here), the run's facts (model, DEMO MODEL or not,
+provider, fps, faces), one timeline per face (class probabilities, motion score, events; a playhead
+follows the video, a click seeks it) and the events table with a thumbnail of each event's apex.
+Clicking an event seeks the video to its onset; ``n``/``j`` and ``p``/``k`` move to the next and
+previous event. Everything but the video is inlined (CSS, script, SVG, JPEG thumbnails), nothing is
+fetched from a network. The events are also embedded as JSON (``#run-data``), as in summary.json.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import cv2
+import numpy as np
+
+from .timeline import _num, face_ids
+from .writers import atomic_path, json_default
+
+PLAYABLE = {"avc1", "h264", "x264", "vp80", "vp90", "vp09", "av01"}  # codecs browsers decode
+REVIEW_WIDTH = 640  # the transcoded review video at most this wide
+
+
+def playable(path: Path) -> bool:
+    """Whether a browser can play ``path`` (by its codec and container)."""
+    if path.suffix.lower() not in {".mp4", ".m4v", ".webm", ".mov"}:
+        return False
+    cap = cv2.VideoCapture(str(path))
+    code = int(cap.get(cv2.CAP_PROP_FOURCC) or 0)
+    cap.release()
+    return "".join(chr((code >> 8 * i) & 0xFF) for i in range(4)).lower() in PLAYABLE
+
+
+def review_video(out: Path, candidates: Sequence[Path]) -> str | None:
+    """The page's video, relative to ``out``: the first candidate a browser plays, else a VP8 copy of the
+    first that exists (``review.webm``); None when there is none."""
+    found = [Path(c) for c in candidates if c is not None and Path(c).is_file()]
+    for c in found:
+        if playable(c):
+            return Path(os.path.relpath(c.resolve(), out.resolve())).as_posix()
+    if not found:
+        return None
+    cap = cv2.VideoCapture(str(found[0]))
+    fps = float(cap.get(cv2.CAP_PROP_FPS) or 30.0)
+    writer = None
+    with atomic_path(out / "review.webm") as tmp:
+        try:
+            while True:
+                ok, img = cap.read()
+                if not ok:
+                    break
+                h, w = img.shape[:2]
+                if w > REVIEW_WIDTH:
+                    img = cv2.resize(img, (REVIEW_WIDTH, int(round(h * REVIEW_WIDTH / w / 2)) * 2),
+                                     interpolation=cv2.INTER_AREA)
+                if writer is None:
+                    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"VP80"), fps, img.shape[1::-1])
+                writer.write(img)
+        finally:
+            cap.release()
+            if writer is not None:
+                writer.release()
+    return "review.webm" if writer is not None else None
+
+
+def apex_thumbnails(source: Path | None, events: Sequence[Mapping[str, Any]], rows: Sequence[Mapping[str, Any]],
+                    size: int = 96) -> list[str | None]:
+    """A JPEG data URI of each event's face at its apex frame (one pass over ``source``)."""
+    out: list[str | None] = [None] * len(events)
+    if source is None or not Path(source).is_file() or not events:
+        return out
+    boxes = []
+    for e in events:  # the face's box in the row nearest to the apex
+        near = [r for r in rows if _num(r.get("face_id")) == _num(e.get("face")) and np.isfinite(_num(r.get("x")))]
+        r = min(near, key=lambda r: abs(_num(r.get("time_s")) - float(e["apex_s"])), default=None)
+        boxes.append(None if r is None else tuple(int(_num(r[k])) for k in ("x", "y", "w", "h")))
+    want: dict[int, list[int]] = {}
+    for i, e in enumerate(events):
+        want.setdefault(int(e["apex_frame"]), []).append(i)
+    cap = cv2.VideoCapture(str(source))
+    try:
+        for n in range(max(want) + 1):
+            if n not in want:
+                if not cap.grab():
+                    break
+                continue
+            ok, img = cap.read()
+            if not ok:
+                break
+            for i in want[n]:
+                out[i] = _thumb(img, boxes[i], size)
+    finally:
+        cap.release()
+    return out
+
+
+def _thumb(img: np.ndarray, box: tuple[int, int, int, int] | None, size: int) -> str:
+    h, w = img.shape[:2]
+    if box is not None:
+        x, y, bw, bh = box
+        m = int(0.25 * max(bw, bh))
+        img = img[max(y - m, 0):min(y + bh + m, h), max(x - m, 0):min(x + bw + m, w)]
+    s = size / max(img.shape[:2])
+    img = cv2.resize(img, (max(1, round(img.shape[1] * s)), max(1, round(img.shape[0] * s))), interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 80])
+    return "data:image/jpeg;base64," + base64.b64encode(buf.tobytes()).decode("ascii")
+
+
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+
+
+def _face_svg(face: int, rows: list[Mapping[str, Any]], events: list[Mapping[str, Any]], classes: Sequence[str],
+              duration: float) -> str:
+    """One face's timeline: probabilities (top), motion score (bottom, log), events shaded, a playhead."""
+    W, P, M, L = 1000.0, 100.0, 50.0, 6.0  # width, probability band, motion band, left margin
+    x = lambda t: L + (W - L) * (t / duration if duration > 0 else 0.0)  # noqa: E731
+    t = np.array([_num(r.get("time_s")) for r in rows])
+    parts = [f'<svg class="timeline" viewBox="0 0 {W:g} {P + M + 22:g}" data-face="{face}" data-duration="{duration:.4f}"'
+             f' role="img" aria-label="face {face} timeline">',
+             f'<rect x="{L}" y="0" width="{W - L}" height="{P + M + 4}" fill="#fff" stroke="#ccc"/>']
+    for e in events:
+        x0, x1 = x(float(e["onset_s"])), x(float(e["offset_s"]))
+        parts.append(f'<rect class="ev" x="{x0:.1f}" y="0" width="{max(x1 - x0, 1.5):.1f}" height="{P + M + 4}" '
+                     f'fill="#d62728" fill-opacity="0.22"><title>{html.escape(str(e.get("class") or e["type"]))} '
+                     f'{float(e["onset_s"]):.2f}-{float(e["offset_s"]):.2f} s</title></rect>')
+    for k, c in enumerate(classes):
+        p = np.array([_num(r.get(f"p_{c}")) for r in rows])
+        parts.append(_polyline(t, P - p * (P - 4), x, PALETTE[k % 10], f"p {c}"))
+    score = np.array([_num(r.get("motion_score")) for r in rows])
+    fin = score[np.isfinite(score) & (score > 0)]
+    if fin.size:
+        lo, hi = np.log(fin.min()), np.log(fin.max())
+        y = P + 4 + M - (np.log(np.where(score > 0, score, np.nan)) - lo) / max(hi - lo, 1e-6) * (M - 4)
+        parts.append(_polyline(t, y, x, "#333", "motion score"))
+    for s in range(0, int(duration) + 1, max(1, int(duration // 10) or 1)):
+        parts.append(f'<text x="{x(s):.1f}" y="{P + M + 18}" font-size="11" text-anchor="middle" fill="#555">{s}s</text>')
+    parts.append(f'<line class="playhead" x1="{L}" x2="{L}" y1="0" y2="{P + M + 4}" stroke="#000" stroke-width="1.5"/>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _polyline(t: np.ndarray, y: np.ndarray, x, colour: str, name: str) -> str:
+    out, run = [], []
+    for ti, yi in zip(t, y):
+        if np.isfinite(ti) and np.isfinite(yi):
+            run.append(f"{x(ti):.1f},{yi:.1f}")
+        elif run:
+            out.append(run)
+            run = []
+    if run:
+        out.append(run)
+    return "".join(f'<polyline points="{" ".join(r)}" fill="none" stroke="{colour}" stroke-width="1.2">'
+                   f"<title>{html.escape(name)}</title></polyline>" for r in out if len(r) > 1)
+
+
+def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], classes: Sequence[str],
+                  video: str | None, thumbs: Sequence[str | None], title: str) -> str:
+    """The page as a string (:func:`write_report` writes it)."""
+    events = list(summary.get("events", []))
+    duration = max([float(summary.get("source_seconds") or 0.0)] + [_num(r.get("time_s")) for r in rows
+                                                                     if np.isfinite(_num(r.get("time_s")))])
+    model = summary.get("model") or {}
+    facts = [("source", Path(str(summary.get("source", ""))).name), ("model", model.get("name") or "none (motion only)"),
+             ("demo model", "yes: not a validated micro-expression classifier" if model.get("demo") else "no"),
+             ("provider", summary.get("provider") or "none"), ("source fps", summary.get("source_fps")),
+             ("processed at", f"{summary.get('fps')} frames/s"), ("frames", summary.get("frames_read")),
+             ("windows", summary.get("windows")), ("faces", len(summary.get("faces", []))),
+             ("events", len(events)), ("max faces", summary.get("max_faces")), ("video shown", video or "none")]
+    e = html.escape
+    fact_rows = "".join(f"<tr><th>{e(str(k))}</th><td>{e(str(v))}</td></tr>" for k, v in facts)
+    ids = face_ids(rows)
+    timelines = "".join(
+        f'<section class="face"><h3>face {f}</h3>'
+        + _face_svg(f, [r for r in rows if _num(r.get("face_id")) == f],
+                    [ev for ev in events if int(ev["face"]) == f], classes, duration) + "</section>"
+        for f in ids) or "<p>No face was found.</p>"
+    legend = "".join(f'<span><i style="background:{PALETTE[k % 10]}"></i>{e(c)}</span>' for k, c in enumerate(classes))
+    body = []
+    for i, ev in enumerate(events):
+        img = f'<img src="{thumbs[i]}" alt="apex of event {i + 1}">' if i < len(thumbs) and thumbs[i] else ""
+        conf = "" if ev.get("confidence") is None else f"{float(ev['confidence']):.0%}"
+        body.append(f'<tr data-onset="{float(ev["onset_s"]):.4f}" data-face="{int(ev["face"])}" tabindex="0">'
+                    f"<td>{i + 1}</td><td>{img}</td><td>{int(ev['face'])}</td><td>{e(str(ev.get('class') or '-'))}</td>"
+                    f"<td>{conf}</td><td>{e(ev['type'])}</td><td>{float(ev['onset_s']):.2f}</td>"
+                    f"<td>{float(ev['apex_s']):.2f}</td><td>{float(ev['offset_s']):.2f}</td><td>{float(ev['score']):.1f}</td></tr>")
+    video_html = (f'<video id="video" src="{e(video)}" controls preload="auto" muted></video>' if video
+                  else '<p id="video">No video to show.</p>')
+    data = json.dumps({"events": events}, default=json_default).replace("</", "<\\/")
+    demo = '<span class="demo">DEMO MODEL</span>' if model.get("demo") else ""
+    return _PAGE.format(title=e(title), demo=demo, video=video_html, facts=fact_rows, legend=legend,
+                        timelines=timelines, rows="".join(body) or '<tr><td colspan="10">No events.</td></tr>',
+                        data=data, css=_CSS, js=_JS)
+
+
+def write_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], classes: Sequence[str],
+                 source: Path | None, title: str) -> Path:
+    """Write ``out/report.html`` (atomically): the video chosen or made, thumbnails read from ``source``."""
+    annotated = out / summary["outputs"]["video"] if (summary.get("outputs") or {}).get("video") else None
+    video = review_video(out, [annotated, source])
+    thumbs = apex_thumbnails(source, summary.get("events", []), rows)
+    page = render_report(out, summary, rows, classes, video, thumbs, title)
+    with atomic_path(out / "report.html") as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    return out / "report.html"
+
+
+_CSS = """
+*{box-sizing:border-box}body{margin:0;padding:16px 20px;font:14px/1.4 system-ui,-apple-system,"Segoe UI",sans-serif;
+background:#f5f5f2;color:#222}h1{font-size:18px;margin:0 0 12px}h2{font-size:15px;margin:18px 0 8px}
+h3{font-size:13px;margin:6px 0 2px}.demo{background:#f28c28;color:#fff;border-radius:4px;padding:2px 8px;
+margin-left:10px;font-size:13px}.top{display:grid;grid-template-columns:minmax(0,3fr) minmax(240px,2fr);gap:18px;
+align-items:start}video{display:block;width:100%;max-height:58vh;background:#000;border-radius:4px}
+table{border-collapse:collapse;width:100%;background:#fff}th,td{padding:4px 8px;border-bottom:1px solid #e4e4e0;
+text-align:left;vertical-align:middle}.facts th{width:38%;color:#555;font-weight:600}.legend span{margin-right:14px;
+white-space:nowrap}.legend i{display:inline-block;width:12px;height:4px;margin:0 4px 3px 0;vertical-align:middle}
+svg.timeline{display:block;width:100%;height:auto;cursor:pointer}#events tbody tr{cursor:pointer}
+#events tbody tr:hover{background:#f0f4fa}#events tbody tr.current{background:#dbe8fb}#events img{display:block;
+height:64px;border-radius:3px}.keys{color:#666;font-size:12px}
+@media (max-width:900px){.top{grid-template-columns:1fr}}
+"""
+
+_JS = """
+const video = document.getElementById('video');
+const rows = Array.from(document.querySelectorAll('#events tbody tr[data-onset]'));
+let current = -1;
+function go(i) {
+  if (!rows.length) return;
+  current = Math.max(0, Math.min(rows.length - 1, i));
+  const row = rows[current];
+  rows.forEach(r => r.classList.toggle('current', r === row));
+  row.scrollIntoView({block: 'nearest'});
+  if (video && video.tagName === 'VIDEO') { video.pause(); video.currentTime = parseFloat(row.dataset.onset); }
+}
+rows.forEach((r, i) => r.addEventListener('click', () => go(i)));
+document.addEventListener('keydown', e => {
+  if (e.ctrlKey || e.metaKey || e.altKey) return;
+  if (e.key === 'n' || e.key === 'j') { go(current + 1); e.preventDefault(); }
+  if (e.key === 'p' || e.key === 'k') { go(current - 1); e.preventDefault(); }
+});
+const svgs = Array.from(document.querySelectorAll('svg.timeline'));
+svgs.forEach(s => s.addEventListener('click', e => {
+  if (!video || video.tagName !== 'VIDEO') return;
+  const box = s.getBoundingClientRect(), vb = s.viewBox.baseVal, left = 6 / vb.width * box.width;
+  const f = (e.clientX - box.left - left) / (box.width - left);
+  video.currentTime = Math.max(0, f) * parseFloat(s.dataset.duration);
+}));
+if (video && video.tagName === 'VIDEO') video.addEventListener('timeupdate', () => {
+  svgs.forEach(s => {
+    const d = parseFloat(s.dataset.duration), x = 6 + (1000 - 6) * (d > 0 ? video.currentTime / d : 0);
+    const p = s.querySelector('.playhead'); p.setAttribute('x1', x); p.setAttribute('x2', x);
+  });
+});
+"""
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title><style>{css}</style></head>
+<body><h1>{title}{demo}</h1>
+<div class="top"><div>{video}</div><div><table class="facts">{facts}</table></div></div>
+<h2>Timeline per face</h2><div class="legend">{legend}<span><i style="background:#333"></i>motion score (log)</span>
+<span><i style="background:#f4b4b4;height:10px"></i>event</span></div>{timelines}
+<h2>Events</h2><p class="keys">Click an event to see it from its onset; keys: n / j next event, p / k previous.</p>
+<table id="events"><thead><tr><th>#</th><th>apex</th><th>face</th><th>class</th><th>confidence</th><th>type</th>
+<th>onset s</th><th>apex s</th><th>offset s</th><th>score</th></tr></thead><tbody>{rows}</tbody></table>
+<script type="application/json" id="run-data">{data}</script>
+<script>{js}</script>
+</body></html>
+"""

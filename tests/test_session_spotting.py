@@ -1,0 +1,100 @@
+"""The spotter inside the session, on the bundled default input (four injected movements, blinks, head drift):
+events.csv, summary.json and the rows' labels agree; each event's class is the model's class of the window
+centred on its apex; the events are the injected movements and nothing else."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from mpt_live.demo_input import render_demo_clip
+from mpt_live.demo_report import iou
+from mpt_live.job import run_job
+from mpt_live.motion import model_inputs
+from mpt_live.runtime import MPTRuntime, demo_model_path
+from mpt_live.session import SessionConfig
+from mpt_live.sheet import clips_at
+from mpt_live.sources import VideoFile
+from mpt_live.spotting import EVENT_COLUMNS
+from tinymodel import tiny_onnx
+
+
+def _csv(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """The default input, run motion-only and with a model: (clip, truth, {mode: (out dir, summary)}, runtime)."""
+    tmp = tmp_path_factory.mktemp("demo")
+    clip = tmp / "demo_input.mp4"
+    truth = render_demo_clip(clip)
+    path = demo_model_path() if demo_model_path().is_file() else tiny_onnx(tmp / "tiny.onnx")
+    runtime = MPTRuntime(path, device="cpu")
+    runs = {}
+    for mode, rt in (("motion", None), ("model", runtime)):
+        with VideoFile(clip) as src:
+            runs[mode] = (tmp / mode, run_job(src, rt, SessionConfig(), tmp / mode))
+    return clip, truth, runs, runtime
+
+
+def test_events_are_the_injected_movements_and_nothing_else(demo):
+    _, truth, runs, _ = demo
+    for mode, (_, summary) in runs.items():
+        found = summary["events"]
+        assert len(found) == len(truth["events"]), (mode, found)
+        for ev in truth["events"]:  # each found at the MEGC rule (IoU >= 0.5), frame-accurate apex
+            best = max(found, key=lambda f: iou((f["onset_s"], f["offset_s"]), (ev["start"], ev["end"])))
+            assert iou((best["onset_s"], best["offset_s"]), (ev["start"], ev["end"])) >= 0.5, (mode, ev, best)
+            assert abs(best["apex_s"] - ev["apex"]) <= 0.15
+            assert best["type"] == "micro" and best["face"] == 0
+
+
+def test_events_csv_summary_and_row_labels_agree(demo):
+    _, _, runs, runtime = demo
+    for mode, (out, summary) in runs.items():
+        rows = _csv(out / "events.csv")
+        assert list(rows[0]) == EVENT_COLUMNS
+        assert {r["video"] for r in rows} == {"demo_input.mp4"}
+        key = lambda e: (int(e["face"]), int(e["onset_frame"]), int(e["apex_frame"]), int(e["offset_frame"]),  # noqa: E731
+                         e["type"], e["class"] or None)
+        assert sorted(map(key, rows)) == sorted(map(key, summary["events"]))
+        assert summary["outputs"]["events"] == "events.csv"
+        for r in _csv(out / "predictions.csv"):
+            if not r["motion_score"]:
+                continue
+            t = float(r["time_s"])
+            inside = [e for e in summary["events"] if e["onset_s"] - 1e-6 <= t <= e["offset_s"] + 1e-6]
+            if mode == "motion":
+                assert r["top"] == ("event" if inside else "neutral")
+            else:
+                assert r["top"] == (inside[0]["class"] if inside else "neutral")
+                assert (r["confidence"] != "") == bool(inside)
+        classes = [e["class"] for e in summary["events"]]
+        assert all(c is None for c in classes) if mode == "motion" else all(c in runtime.classes for c in classes)
+
+
+def test_event_class_is_the_models_class_of_the_apex_window(demo):
+    clip, _, runs, runtime = demo
+    events = runs["model"][1]["events"]
+    spec = runtime.clip_spec
+    clips = clips_at(clip, [e["apex_s"] + spec.window_s / 2 for e in events], spec)
+    for e, c in zip(events, clips):
+        dynamic, motion, _ = model_inputs(c, spec)
+        p = np.asarray(runtime.predict(dynamic[None], motion[None]))[0]
+        assert e["class"] == runtime.classes[int(np.argmax(p))]
+        assert e["confidence"] == pytest.approx(float(p.max()), abs=2e-3)
+        assert e["probabilities"][e["class"]] == pytest.approx(float(p.max()), abs=2e-3)
+
+
+def test_summary_has_one_section_per_face(demo):
+    _, _, runs, _ = demo
+    out, summary = runs["model"]
+    assert [f["face_id"] for f in summary["faces"]] == [0]
+    face = summary["faces"][0]
+    assert face["events"] == len(summary["events"]) and face["windows"] == summary["windows"]
+    assert json.loads((out / "summary.json").read_text())["events"] == summary["events"]

@@ -1,0 +1,137 @@
+"""Several faces with stable IDs: the tracker's assignment rules (scripted detections) and, on recordings of
+two real people composed from the shared videos, tracking coverage, no swaps, IDs back after camera cuts."""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from mpt_live.face import Detection, TrackAligner
+from mpt_live.tracks import FaceTracker, box_iou
+from train.compose import Shot, side_by_side, with_cuts
+
+
+def test_box_iou_table():
+    a = np.array([[0, 0, 10, 10], [0, 0, 10, 10], [0, 0, 10, 10]])
+    b = np.array([[0, 0, 10, 10], [5, 0, 10, 10], [20, 20, 5, 5]])
+    assert np.allclose(np.diag(box_iou(a, b)), [1.0, 50 / 150, 0.0])
+    assert box_iou(a[:1], b).shape == (1, 3)
+
+
+class _ScriptedDetector:
+    """Stands in for FaceAligner: each frame's detections come from a script of boxes."""
+
+    def __init__(self, script: list[list[tuple[int, int, int, int]]]) -> None:
+        self.script = script
+        self.i = 0
+
+    def detect(self, frame, t):
+        boxes = self.script[self.i]
+        self.i += 1
+        out = []
+        for x, y, w, h in boxes:  # eyes a third down the box, level
+            kps = np.array([[x + 0.3 * w, y + 0.4 * h], [x + 0.7 * w, y + 0.4 * h], [x + 0.5 * w, y + 0.6 * h],
+                            [x + 0.5 * w, y + 0.8 * h], [x, y + 0.45 * h], [x + w, y + 0.45 * h]])
+            out.append(Detection((x, y, w, h), 0.9, kps))
+        return sorted(out, key=lambda d: -d.area)
+
+    def track_aligner(self) -> TrackAligner:
+        return TrackAligner(image_size=32, stabilize=False)
+
+
+L, R, M = (40, 40, 80, 80), (240, 40, 80, 80), (140, 40, 100, 100)
+FRAME = np.full((200, 400, 3), 90, np.uint8)
+
+# (name, detections per frame, max_faces, expected IDs per frame by box, in the script's order)
+CASES = [
+    ("two faces keep their IDs as they move", [[L, R], [R, L], [(44, 42, 80, 80), (236, 40, 80, 80)]], 2,
+     [[0, 1], [1, 0], [0, 1]]),
+    ("a short loss keeps the ID", [[L, R], [L], [L], [L, R]], 2, [[0, 1], [0], [0], [0, 1]]),
+    ("max_faces 1: the tracked face, not the larger newcomer", [[L], [L, M], [M, L]], 1, [[0], [0], [0]]),
+    ("0 = all faces; new IDs go to the largest first", [[L, R, M], [L, R, M]], 0, [[1, 2, 0], [1, 2, 0]]),
+    ("a face away longer than keep_s comes back with a new ID without an embedder", [[L]] + [[]] * 40 + [[L]], 1,
+     [[0]] + [[]] * 40 + [[1]]),
+]
+
+
+@pytest.mark.parametrize("name, script, max_faces, expected", CASES, ids=[c[0] for c in CASES])
+def test_assignment_rules(name, script, max_faces, expected):
+    det = _ScriptedDetector(script)
+    tracker = FaceTracker(det, max_faces=max_faces, embedder=None)
+    for i, (boxes, want) in enumerate(zip(script, expected)):
+        faces, _ = tracker.update(FRAME, i / 30)
+        got = {f.face.box: f.id for f in faces}
+        assert len({f.id for f in faces}) == len(faces), "one ID per face in a frame"
+        assert [got.get(b) for b in boxes if b in got] == want, (name, i)
+
+
+def _person_by_id(rows: list[dict], width: int) -> dict[int, Counter]:
+    """For each face ID, how often its box centre was on the left / right half of the frame."""
+    out: dict[int, Counter] = {}
+    for r in rows:
+        if r["face_id"] != "":
+            side = "left" if int(r["x"]) + int(r["w"]) / 2 < width / 2 else "right"
+            out.setdefault(int(r["face_id"]), Counter())[side] += 1
+    return out
+
+
+@pytest.fixture(scope="module")
+def two_people(faces_dir, tmp_path_factory):
+    """10 s of two real people side by side (a talking man, an expressive woman), 640x320 at 30 fps."""
+    path = tmp_path_factory.mktemp("faces") / "two.mp4"
+    v = faces_dir / "videos"
+    side_by_side([v / "paddlegan_fom_dv.mp4", v / "liveportrait_d6.mp4"], path, seconds=10.0)
+    return path
+
+
+def test_two_people_side_by_side_tracked_without_swaps(two_people, tmp_path):
+    from mpt_live.job import run_job
+    from mpt_live.session import SessionConfig
+    from mpt_live.sources import VideoFile
+
+    with VideoFile(two_people) as src:
+        summary = run_job(src, None, SessionConfig(), tmp_path)  # a file: 2 faces by default
+    assert summary["max_faces"] == 2
+    with open(tmp_path / "predictions.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    windows = sorted({int(r["frame"]) for r in rows})
+    assert len(windows) == 150  # 300 frames, a window every 2
+    both = sum({r["face_id"] for r in rows if int(r["frame"]) == f} == {"0", "1"} for f in windows)
+    assert both >= 0.95 * len(windows)
+    sides = _person_by_id(rows, 640)
+    assert set(sides) == {0, 1}
+    assert {len(c) for c in sides.values()} == {1}, f"an ID changed sides: {sides}"
+    assert [f["face_id"] for f in summary["faces"]] == [0, 1] and all(f["windows"] >= 142 for f in summary["faces"])
+    # one row per face per window, never two rows of one face in a window
+    assert max(Counter((r["frame"], r["face_id"]) for r in rows).values()) == 1
+
+
+def test_ids_come_back_after_cuts_and_an_empty_shot(faces_dir, tmp_path):
+    from mpt_live.face import FaceAligner
+    from mpt_live.identity import FaceEmbedder
+    from mpt_live.sources import VideoFile
+
+    v = faces_dir / "videos"
+    shots = [Shot(2, (0,)), Shot(2, (1,)), Shot(1.5, ()), Shot(2, (0,)), Shot(2, (1,)), Shot(2, (0, 1)), Shot(2, (1, 0))]
+    truth = with_cuts([v / "paddlegan_fom_dv.mp4", v / "liveportrait_d19_glasses.mp4"], shots, tmp_path / "cuts.mp4")
+    seen: dict[int, Counter] = {0: Counter(), 1: Counter()}  # person -> IDs given to them
+    with VideoFile(tmp_path / "cuts.mp4") as src, FaceAligner() as aligner:
+        tracker = FaceTracker(aligner, max_faces=2, embedder=FaceEmbedder())
+        for frame, people in zip(src, truth):
+            faces, _ = tracker.update(frame.image, frame.t)
+            assert len({f.id for f in faces}) == len(faces)
+            if not people:
+                assert not faces
+            for f in faces:  # which tile (person) the face is in
+                x0 = (640 - 320 * len(people)) // 2
+                slot = int((f.face.box[0] + f.face.box[2] / 2 - x0) // 320)
+                if 0 <= slot < len(people):
+                    seen[people[slot]][f.id] += 1
+    assert tracker.cuts >= 5
+    ids = {p: c.most_common(1)[0][0] for p, c in seen.items()}
+    assert ids[0] != ids[1]
+    for p, c in seen.items():  # every frame of a person carries that person's one ID
+        assert sum(c.values()) - c[ids[p]] == 0, f"person {p} got IDs {dict(c)}"

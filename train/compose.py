@@ -1,0 +1,101 @@
+"""Interview-like recordings of several real people, composed with OpenCV from single-face videos.
+
+Used by the multi-face tests and ``bench/faces.py`` (torch-free):
+
+* :func:`side_by_side`: two (or more) people next to each other in one frame, each from its own
+  video, for ``seconds`` at ``fps`` (shorter videos are played forward and backward).
+* :func:`with_cuts`: a sequence of shots; each shot shows one person, several side by side, or no
+  face at all (an empty room: a dim blurred gradient), as an edited interview cuts between speakers.
+
+Both write an MP4 (mp4v) and return the truth: per frame, who is where (the tile index of each person).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from mpt_live.errors import InputError
+
+
+class Player:
+    """Frames of one video by time, looped forward and backward (ping-pong), resized to a square tile."""
+
+    def __init__(self, path: str | Path, tile: int, seconds: float = float("inf")) -> None:
+        cap = cv2.VideoCapture(str(path))
+        if not cap.isOpened():
+            raise InputError(f"{path}: not a readable video")
+        self.fps = float(cap.get(cv2.CAP_PROP_FPS) or 30.0)
+        frames: list[np.ndarray] = []
+        while len(frames) <= seconds * self.fps + 1:  # only what ``seconds`` of playing needs
+            ok, img = cap.read()
+            if not ok:
+                break
+            h, w = img.shape[:2]
+            s = min(h, w)  # centre square, then the tile size
+            sq = img[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
+            frames.append(cv2.resize(sq, (tile, tile), interpolation=cv2.INTER_AREA))
+        cap.release()
+        if not frames:
+            raise InputError(f"{path}: no frames")
+        self.frames = frames
+        self.name = Path(path).stem
+
+    def at(self, t: float) -> np.ndarray:
+        n = len(self.frames)
+        j = int(t * self.fps)
+        period = max(2 * n - 2, 1)
+        j %= period
+        return self.frames[j if j < n else period - j]
+
+
+@dataclass
+class Shot:
+    """``people``: indices into the players shown side by side (empty: no face)."""
+
+    seconds: float
+    people: tuple[int, ...]
+
+
+def _empty(tile: int, width: int, k: int) -> np.ndarray:
+    """A dim, blurred gradient: a shot with nobody in it."""
+    y, x = np.mgrid[0:tile, 0:width].astype(np.float32)
+    g = 40 + 30 * np.sin(x / width * 3.0 + k) + 20 * np.cos(y / tile * 2.0)
+    return cv2.cvtColor(np.clip(g, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
+
+
+def with_cuts(videos: list[str | Path], shots: list[Shot], out: str | Path, fps: float = 30.0,
+              tile: int = 320, slots: int = 2) -> list[tuple[int, ...]]:
+    """Write the shots to ``out`` (frame: ``slots`` tiles wide); returns the people visible in each frame."""
+    players = [Player(v, tile, sum(s.seconds for s in shots)) for v in videos]
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    width = tile * slots
+    w = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, tile))
+    if not w.isOpened():
+        raise InputError(f"{out}: cannot write an MP4 here")
+    truth: list[tuple[int, ...]] = []
+    i = 0
+    try:
+        for k, shot in enumerate(shots):
+            for _ in range(int(round(shot.seconds * fps))):
+                t = i / fps
+                frame = _empty(tile, width, k)
+                x0 = (width - tile * len(shot.people)) // 2  # the people centred, side by side
+                for j, p in enumerate(shot.people):
+                    frame[:, x0 + j * tile:x0 + (j + 1) * tile] = players[p].at(t)
+                w.write(frame)
+                truth.append(shot.people)
+                i += 1
+    finally:
+        w.release()
+    return truth
+
+
+def side_by_side(videos: list[str | Path], out: str | Path, seconds: float, fps: float = 30.0,
+                 tile: int = 320) -> list[tuple[int, ...]]:
+    """Everyone of ``videos`` side by side for ``seconds`` (one shot)."""
+    return with_cuts(videos, [Shot(seconds, tuple(range(len(videos))))], out, fps, tile, slots=len(videos))

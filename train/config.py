@@ -1,0 +1,113 @@
+"""``TrainConfig``: everything that defines a training run, with the one set of defaults.
+
+Torch-free, so ``mpt-train --help`` reads its defaults from here without importing torch. The data
+path's parameters are a :class:`mpt_live.clip.ClipSpec` (its own defaults, shared with serving);
+the rest are the model, the weights and the recipe. Saved in ``config.json``, ``metrics.json`` and
+``model.pt``; a resumed run is compared on :meth:`TrainConfig.identity`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from mpt_live.clip import ClipSpec
+
+RANDOM_INIT_NOTE = (
+    "backbone is randomly initialised (--backbone-weights none): figures are not comparable with a "
+    "pretrained backbone's"
+)
+
+# what the motion prompt generator sees (train.model.MotionPromptGenerator):
+# energy: |conv| of each magnified frame minus the clip mean, per cell of a grid x grid layout (the default)
+# motion: GELU(conv) of each magnified frame minus the clip mean, pooled to the grid
+# frames: GELU(conv) of the magnified frames, pooled to the grid (the paper's, with grid 1)
+PROMPT_INPUTS = ("energy", "motion", "frames")
+
+# fields of TrainConfig that do not change results: a resumed run may differ in these
+RUNTIME_ONLY = ("device", "workers", "cache")
+
+
+@dataclass
+class TrainConfig:
+    """A training run: data, backbone and weights, data path (``spec``), model and recipe."""
+
+    dataset: str
+    data: str
+    backbone: str = "vit_small_patch14_dinov2"
+    backbone_weights: str = "auto"       # auto | timm | none | a local file (train.backbone.resolve_weights)
+    spec: ClipSpec = field(default_factory=ClipSpec)
+    clip_mode: str = "paper"
+    # model
+    prompts: bool = True
+    adapter: str = "group"
+    num_prompts: int = 5
+    reduction: int = 8
+    prompt_input: str = "energy"         # energy | motion | frames (PROMPT_INPUTS)
+    prompt_grid: int = 14
+    prompt_channels: int = 0             # per-frame feature channels of the prompt conv (0: D / reduction)
+    # recipe
+    epochs: int = 10
+    batch_size: int = 16
+    lr: float = 3e-4
+    weight_decay: float = 0.0            # > 0: AdamW (decoupled), else Adam
+    label_smoothing: float = 0.0
+    augment: bool = True                 # flips and small shifts/zooms, the same for D and every motion frame
+    class_weighted: bool = False
+    jitter_variants: int = 4
+    seed: int = 0
+    # runtime only
+    device: str = "cpu"
+    workers: int = 0
+    cache: str | None = None
+
+    @classmethod
+    def paper(cls, dataset: str, data: str, **kw: Any) -> TrainConfig:
+        """The paper's set-up as far as its text allows (``mpt-train --preset paper``)."""
+        base = dict(backbone="vit_base_patch16_224.orig_in21k", backbone_weights="timm",
+                    spec=ClipSpec(), prompt_input="frames", prompt_grid=1, prompt_channels=0, epochs=20, batch_size=16, lr=3e-4,
+                    weight_decay=0.0, label_smoothing=0.0, augment=False)
+        return cls(dataset=dataset, data=data, **{**base, **kw})
+
+    def with_spec(self, **changes: Any) -> TrainConfig:
+        """A copy with some ClipSpec fields changed."""
+        return replace(self, spec=replace(self.spec, **changes))
+
+    @property
+    def image_size(self) -> int:
+        return self.spec.image_size
+
+    @property
+    def frames(self) -> int:
+        return self.spec.frames
+
+    @property
+    def backbone_init(self) -> str:
+        w = self.backbone_weights
+        if w in (None, "none"):
+            return "random"
+        return w if w in ("auto", "timm") else f"file:{w}"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("spec")
+        d["clip_spec"] = self.spec.to_dict()
+        d["backbone_init"] = self.backbone_init
+        if self.backbone_init == "random":
+            d["note"] = RANDOM_INIT_NOTE
+        return d
+
+    def identity(self) -> dict[str, Any]:
+        """The result-defining part of the config, compared when a run is resumed."""
+        d = self.to_dict()
+        for k in RUNTIME_ONLY:
+            d.pop(k, None)
+        return json.loads(json.dumps(d))  # tuples -> lists, as stored
+
+
+def variants(cfg: TrainConfig, train: bool) -> list[int]:
+    """Clip-cache variants a sample is drawn from: jittered windows 1..J for training in window mode."""
+    if cfg.clip_mode == "window" and train:
+        return list(range(1, cfg.jitter_variants + 1))
+    return [0]

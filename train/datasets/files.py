@@ -1,0 +1,132 @@
+"""Frames on disk: clip folders, frame numbers, finding dataset folders and files, choosing among candidates."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from mpt_live.errors import InputError
+from mpt_live.sources import IMAGE_EXTENSIONS
+
+from .samples import natural_key
+
+log = logging.getLogger("mpt.datasets")
+
+IMAGE_EXTS = frozenset(IMAGE_EXTENSIONS)
+
+
+def list_frames(folder: Path) -> list[Path]:
+    """Image files of a clip folder in natural order (numbers compared numerically)."""
+    return sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS and p.is_file()),
+                  key=lambda p: natural_key(p.name))
+
+
+def frame_number(path: Path) -> int | None:
+    """The last number in a frame's file name: ``reg_img46.jpg`` -> 46, ``006_05562.jpg`` -> 5562."""
+    nums = re.findall(r"\d+", path.stem)
+    return int(nums[-1]) if nums else None
+
+
+@dataclass
+class ClipFrames:
+    """A clip folder's frames sorted by frame number, with number -> index lookup."""
+
+    folder: Path
+    frames: list[Path]
+    index_of: dict[int, int]
+
+    @classmethod
+    def read(cls, folder: Path, where: str) -> "ClipFrames":
+        if not folder.is_dir():
+            raise InputError(f"{where}: clip folder {folder} not found")
+        numbered = []
+        for p in list_frames(folder):
+            n = frame_number(p)
+            if n is None:
+                raise InputError(f"{where}: frame file {p} has no frame number in its name")
+            numbered.append((n, p))
+        if not numbered:
+            raise InputError(f"{where}: clip folder {folder} has no image frames")
+        numbered.sort(key=lambda t: (t[0], natural_key(t[1].name)))
+        index_of: dict[int, int] = {}
+        for i, (n, p) in enumerate(numbered):
+            if n in index_of:
+                raise InputError(f"{where}: frame number {n} appears twice in {folder} "
+                                 f"({numbered[index_of[n]][1].name}, {p.name})")
+            index_of[n] = i
+        return cls(folder, [p for _, p in numbered], index_of)
+
+    def span(self) -> str:
+        return f"{self.frames[0].name}..{self.frames[-1].name}, {len(self.frames)} frames"
+
+
+def find_dirs(root: Path, accept, max_depth: int = 4) -> list[Path]:
+    """Directories under ``root`` (itself included, breadth first, hidden ones skipped) for which
+    ``accept(dir)`` is true; the search does not descend into accepted directories."""
+    found, level = [], [root]
+    for _ in range(max_depth + 1):
+        nxt = []
+        for d in level:
+            if accept(d):
+                found.append(d)
+                continue
+            nxt += _subdirs(d)
+        level = nxt
+    return found
+
+
+def _subdirs(d: Path) -> list[Path]:
+    try:
+        with os.scandir(d) as it:
+            return sorted(Path(e.path) for e in it if not e.name.startswith(".") and e.is_dir())
+    except OSError:
+        return []
+
+
+def find_files(root: Path, patterns: tuple[str, ...], max_depth: int = 4) -> list[Path]:
+    """Files under ``root`` (to ``max_depth`` levels) whose name matches one of the glob ``patterns``."""
+    if root.is_file():
+        return [root]
+    out = []
+    for depth in range(max_depth + 1):
+        prefix = "*/" * depth
+        for pat in patterns:
+            out += [p for p in root.glob(prefix + pat) if p.is_file() and not p.name.startswith("~$")]
+    return sorted(set(out), key=lambda p: (len(p.parts), str(p)))
+
+
+def pick(paths: list[Path], what: str, root: Path, prefer=None) -> Path:
+    """One of ``paths`` (``prefer(path)`` -> sort key, lowest first); none -> InputError."""
+    if not paths:
+        raise InputError(f"{root}: no {what} found")
+    chosen = sorted(paths, key=prefer)[0] if prefer else paths[0]
+    if len(paths) > 1:
+        log.info("%s: %d candidates for the %s, using %s", root, len(paths), what, chosen)
+    return chosen
+
+
+def newest_name(p: Path) -> tuple:
+    """Sort key for sheets: shallowest first, then the name that sorts last (newest date/version)."""
+    return (len(p.parts), tuple(-ord(c) for c in p.name))
+
+
+def prefer_raw(root: Path):
+    """Sort key for frame roots: full frames ('raw') first, then others, cropped ones last; shallow first.
+
+    Face alignment needs the face with some context, so uncropped frames are preferred."""
+    def key(p: Path) -> tuple:
+        rel = str(p.relative_to(root)).lower() if p != root else ""
+        return (0 if "raw" in rel else 2 if "crop" in rel else 1, len(p.parts), str(p))
+    return key
+
+
+def child_dirs(d: Path, pattern: str) -> bool:
+    """True when ``d`` has a sub-directory whose name fully matches ``pattern`` (regex, case-insensitive)."""
+    try:
+        with os.scandir(d) as it:
+            return any(re.fullmatch(pattern, e.name, re.I) and e.is_dir() for e in it)
+    except OSError:
+        return False

@@ -1,0 +1,55 @@
+"""A dataset as the trainer sees it: one Sample per micro-expression, the DatasetIndex of a dataset."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def natural_key(s: str) -> tuple:
+    """Sort key that orders embedded numbers numerically: img2 < img10."""
+    return tuple((0, int(t), "") if t.isdigit() else (1, 0, t.lower())
+                 for t in re.split(r"(\d+)", str(s)) if t)
+
+
+@dataclass
+class Sample:
+    """One micro-expression: a clip folder's frames and its annotation (indices into ``frames``)."""
+
+    subject: str
+    clip_id: str
+    frames: list[Path]
+    onset: int
+    apex: int
+    offset: int
+    label: str
+    fps: float
+    dataset: str
+
+    @property
+    def name(self) -> str:
+        """``dataset/subject/clip_id``: unique within a dataset, used in messages and logs."""
+        return f"{self.dataset}/{self.subject}/{self.clip_id}"
+
+
+@dataclass
+class DatasetIndex:
+    """The samples of one dataset, its fixed class order and the per-reason counts of dropped rows."""
+
+    samples: list[Sample]
+    classes: list[str]
+    dropped: dict[str, int] = field(default_factory=dict)
+    notes: dict[str, int] = field(default_factory=dict)   # e.g. errata applied, apex estimated
+    name: str = ""
+
+    @property
+    def subjects(self) -> list[str]:
+        """Subjects in natural order (``sub2`` before ``sub10``)."""
+        return sorted({s.subject for s in self.samples}, key=natural_key)
+
+    def counts(self) -> dict[str, int]:
+        """Samples per class, in class order."""
+        c = Counter(s.label for s in self.samples)
+        return {k: c.get(k, 0) for k in self.classes}

@@ -1,0 +1,188 @@
+"""Annotation sheets: reading xlsx/csv coding sheets by header names, rows to samples, checks with row numbers."""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from mpt_live.errors import InputError
+
+from .files import ClipFrames
+from .samples import Sample
+
+log = logging.getLogger("mpt.datasets")
+
+
+def norm_col(s: Any) -> str:
+    """Header cell -> comparison key: lower case, letters and digits only ('Onset Frame' -> 'onsetframe')."""
+    return re.sub(r"[^a-z0-9]", "", str(s).lower())
+
+
+def is_blank(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and not v.strip())
+
+
+def as_int(v: Any) -> int | None:
+    """A sheet cell as an integer; None for blanks and non-numbers such as '/' or '-'."""
+    if is_blank(v) or isinstance(v, bool):
+        return None
+    if isinstance(v, int):
+        return v
+    if isinstance(v, float):
+        return int(v) if v.is_integer() else None
+    s = str(v).strip()
+    if re.fullmatch(r"[+-]?\d+(\.0*)?", s):
+        return int(float(s))
+    return None
+
+
+def cell_text(v: Any) -> str:
+    if is_blank(v):
+        return ""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v).strip()
+
+
+@dataclass
+class SheetRow:
+    """One data row of an annotation sheet: its spreadsheet row number, 0-based data index, cells."""
+
+    sheet: str
+    row: int
+    index: int
+    cells: dict[str, Any]
+
+    def __getitem__(self, key: str) -> Any:
+        return self.cells.get(key)
+
+    def error(self, ident: str, msg: str) -> InputError:
+        """``InputError('<sheet> row <n> (<ident>): <msg>')``."""
+        where = f" ({ident})" if ident else ""
+        return InputError(f"{self.sheet} row {self.row}{where}: {msg}")
+
+
+def read_sheet(path: Path, columns: dict[str, tuple[str, ...]], optional: dict[str, tuple[str, ...]]
+               | None = None, scan_rows: int = 60) -> Iterator[SheetRow]:
+    """Rows of an xlsx/xls/csv annotation sheet, keyed by canonical column name.
+
+    ``columns`` maps a canonical name to accepted header spellings (compared with :func:`norm_col`).
+    The header row is the first of the first ``scan_rows`` rows that holds every required column,
+    so notes above the table (SAMM's header is on row 14) are skipped. Completely blank rows are
+    skipped. Row numbers are 1-based spreadsheet rows (CSV: line numbers).
+    """
+    import pandas as pd
+
+    try:
+        if path.suffix.lower() == ".csv":
+            df = pd.read_csv(path, header=None, dtype=str, keep_default_na=False, skip_blank_lines=False)
+        else:
+            df = pd.read_excel(path, header=None, dtype=object)
+    except Exception as e:  # pandas raises many types for unreadable files
+        raise InputError(f"{path}: cannot read the annotation sheet ({e})") from None
+    optional = optional or {}
+    wanted = {**columns, **optional}
+    keys = {k: [norm_col(a) for a in aliases] for k, aliases in wanted.items()}
+    rows = df.values.tolist()
+    best, best_row = None, -1
+    for r, cells in enumerate(rows[:scan_rows]):
+        normed = [norm_col(c) for c in cells]
+        pos = {}
+        for k, aliases in keys.items():  # the first spelling present wins: 'OnsetFrame' over 'Onset'
+            hit = next((normed.index(a) for a in aliases if a in normed), None)
+            if hit is not None:
+                pos[k] = hit
+        n_req = sum(k in pos for k in columns)
+        if n_req == len(columns):
+            best, best_row = pos, r
+            break
+        if best is None or n_req > sum(k in best for k in columns):
+            best, best_row = pos, r
+    if best is None or not all(k in best for k in columns):
+        missing = [columns[k][0] for k in columns if best is None or k not in best]
+        where = f" (header row {best_row + 1})" if best and any(k in best for k in columns) else ""
+        raise InputError(f"{path.name}: missing column(s) {', '.join(missing)}{where}")
+    for r in range(best_row + 1, len(rows)):
+        cells = rows[r]
+        if all(is_blank(c) for c in cells):
+            continue
+        yield SheetRow(path.name, r + 1, r - best_row - 1, {k: cells[j] for k, j in best.items()})
+
+
+def count(dropped: dict[str, int], reason: str, n: int = 1) -> None:
+    dropped[reason] = dropped.get(reason, 0) + n
+
+
+def middle(onset: int, offset: int) -> int:
+    return (onset + offset) // 2
+
+
+def resolve_annotation(row: SheetRow, ident: str, clip: ClipFrames, onset: int | None,
+                       apex: int | None, offset: int | None,
+                       stats: dict[str, int]) -> tuple[int, int, int]:
+    """Sheet frame numbers -> indices into ``clip.frames``; validates and raises naming the row.
+
+    A missing apex (blank, '/', -1) becomes the middle of onset..offset, counted in ``stats``.
+    """
+    if onset is None:
+        raise row.error(ident, f"onset {cell_text(row['onset'])!r} is not a frame number")
+    if offset is None:
+        raise row.error(ident, f"offset {cell_text(row['offset'])!r} is not a frame number")
+    if onset > offset:
+        raise row.error(ident, f"onset {onset} > offset {offset}")
+    for what, n in (("onset", onset), ("offset", offset)):
+        if n not in clip.index_of:
+            raise row.error(ident, f"{what} frame {n} not found in {clip.folder} ({clip.span()})")
+    i0, i1 = clip.index_of[onset], clip.index_of[offset]
+    if apex is None or apex < 0:
+        count(stats, "apex unknown in the sheet: middle of onset..offset used")
+        return i0, middle(i0, i1), i1
+    if not onset <= apex <= offset:
+        raise row.error(ident, f"apex {apex} is outside onset..offset {onset}..{offset}")
+    if apex not in clip.index_of:
+        raise row.error(ident, f"apex frame {apex} not found in {clip.folder} ({clip.span()})")
+    return i0, clip.index_of[apex], i1
+
+
+def check_label(row: SheetRow, ident: str, raw: Any, known: dict[str, str]) -> str:
+    """Normalise a label through ``known`` (lower-case spelling -> canonical); unknown -> InputError."""
+    key = cell_text(raw).lower()
+    if key not in known:
+        raise row.error(ident, f"unknown label {cell_text(raw)!r} (known: {', '.join(sorted(set(known)))})")
+    return known[key]
+
+
+def build_samples(rows: Iterator[SheetRow], dataset: str, fps: float, labels: dict[str, str],
+                  classes: list[str], locate, dropped: dict[str, int],
+                  notes: dict[str, int]) -> list[Sample]:
+    """The shared row loop of the sheet datasets (CASME II, SAMM, CAS(ME)^3).
+
+    ``locate(row) -> (subject, clip_id, folder)``; ``labels`` maps sheet spellings (lower case) to
+    canonical labels; a canonical label not in ``classes`` drops the row (counted). Errata of
+    :mod:`.errata` are applied before validation.
+    """
+    from . import errata
+
+    folders: dict[Path, ClipFrames] = {}
+    samples = []
+    for row in rows:
+        subject, clip_id, folder = locate(row)
+        ident = f"{subject}/{clip_id}"
+        label = check_label(row, ident, row["emotion"], labels)
+        if label not in classes:
+            count(dropped, f"label {label} (not in the {len(classes)}-class protocol)")
+            continue
+        where = f"{row.sheet} row {row.row} ({ident})"
+        if folder not in folders:
+            folders[folder] = ClipFrames.read(folder, where)
+        clip = folders[folder]
+        values = {k: as_int(row[k]) for k in ("onset", "apex", "offset")}
+        values = errata.apply(dataset, row.index, where, values, clip, notes)
+        on, ap, off = resolve_annotation(row, ident, clip, values["onset"], values["apex"],
+                                         values["offset"], notes)
+        samples.append(Sample(subject, clip_id, clip.frames, on, ap, off, label, fps, dataset))
+    return samples

@@ -1,0 +1,197 @@
+"""Fitting MPT: cached clips as a dataset, the model a config describes, the training loop, prediction.
+
+Clips are preprocessed once (alignment, magnification, rank pooling) through
+:class:`train.datasets.cache.ClipCache`; epochs and folds then cost only model time. In ``window``
+clip mode, training draws one of ``jitter_variants`` temporally jittered variants (1..J) per clip per
+epoch; testing always uses the centred variant 0.
+
+Loss: cross-entropy. With ``class_weighted`` each training set weights class ``c`` by
+``N / (C * N_c)`` (C = number of classes present in that set), the usual remedy for the heavy class
+imbalance of ME datasets.
+
+Augmentation (``augment``, :func:`augment_batch`): what a different person, a slightly different
+alignment or a mirrored face would give, applied identically to the dynamic image and every motion
+frame of a clip, so the motion itself is unchanged: a horizontal flip with probability 1/2, and a
+random similarity transform (shift up to +-``AUG_SHIFT`` of the crop, zoom up to +-``AUG_ZOOM``).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from mpt_live.errors import InputError
+
+from .config import TrainConfig
+
+AUG_SHIFT = 0.04   # fraction of the crop side
+AUG_ZOOM = 0.04    # relative scale change
+
+
+def augment_batch(dynamic: torch.Tensor, motion: torch.Tensor, gen: torch.Generator
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flip and shift/zoom each clip of a batch: the same transform for its D and all its motion frames."""
+    n, t, c, s = motion.shape[0], motion.shape[1], motion.shape[2], motion.shape[-1]
+    flip = torch.rand(n, generator=gen) < 0.5
+    zoom = 1 + (torch.rand(n, generator=gen) * 2 - 1) * AUG_ZOOM
+    shift = (torch.rand(n, 2, generator=gen) * 2 - 1) * (2 * AUG_SHIFT)  # grid units span 2 per side
+    theta = torch.zeros(n, 2, 3)
+    theta[:, 0, 0] = torch.where(flip, -zoom, zoom)
+    theta[:, 1, 1] = zoom
+    theta[:, :, 2] = shift
+    grid = nn.functional.affine_grid(theta, [n, c, s, s], align_corners=False).to(dynamic.dtype)
+    warp = lambda x: nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="border",  # noqa: E731
+                                               align_corners=False)
+    return warp(dynamic), warp(motion.flatten(1, 2)).view(n, t, c, s, s)
+
+
+class CachedClips(Dataset):
+    """(dynamic, motion, label) from the clip cache; in training, a variant drawn per epoch."""
+
+    def __init__(self, samples: Sequence[Any], labels: Sequence[int], cache: Any,
+                 variants: Sequence[int], seed: int = 0) -> None:
+        self.samples, self.labels, self.cache = list(samples), list(labels), cache
+        self.variants, self.seed, self.epoch = list(variants), seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+        v = self.variants[0]
+        if len(self.variants) > 1:  # deterministic in (seed, epoch, i): same with any worker count
+            v = self.variants[np.random.default_rng((self.seed, self.epoch, i)).integers(len(self.variants))]
+        dynamic, motion = self.cache.get(self.samples[i], variant=v)
+        return torch.from_numpy(np.asarray(dynamic, np.float32)), torch.from_numpy(
+            np.asarray(motion, np.float32)), self.labels[i]
+
+
+def make_cache(cfg: TrainConfig, out: Path) -> Any:
+    from .datasets.cache import ClipCache
+
+    root = Path(cfg.cache) if cfg.cache else out.resolve().parent / ".cache"
+    return ClipCache(root, cfg.spec, cfg.clip_mode)
+
+
+def precompute(cache: Any, samples: Sequence[Any], variants: Sequence[int], workers: int = 0,
+               show: bool = True, log: Callable[[str], None] = print) -> list[Any]:
+    """Fill the clip cache once (alignment + magnification + rank pooling of every clip variant).
+
+    Returns the samples that can be used: a clip whose preprocessing fails with InputError (e.g. no
+    face in any frame) is dropped with a message, and the caller records it. No usable clip at all
+    raises InputError.
+    """
+    failures = cache.prepare(samples, list(variants), workers=max(1, workers), progress=show)
+    bad = {name for name, _, _ in failures}
+    for name, v, msg in failures:
+        log(f"dropped {name} (variant {v}): {msg}")
+    kept = [s for s in samples if s.name not in bad]
+    if not kept:
+        raise InputError(f"no clip could be preprocessed ({len(failures)} failures, first: "
+                         f"{failures[0][2] if failures else 'none'})")
+    return kept
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+
+
+def model_config(cfg: TrainConfig, n_classes: int) -> Any:
+    from .model import MPTConfig
+
+    return MPTConfig(backbone=cfg.backbone, num_classes=n_classes, num_prompts=cfg.num_prompts,
+                     reduction=cfg.reduction, frames=cfg.spec.frames, image_size=cfg.spec.image_size,
+                     prompts=cfg.prompts, adapter=cfg.adapter, prompt_grid=cfg.prompt_grid,
+                     prompt_centre=cfg.prompt_input in ("energy", "motion"),
+                     prompt_energy=cfg.prompt_input == "energy", prompt_channels=cfg.prompt_channels)
+
+
+def build_model(cfg: TrainConfig, n_classes: int) -> nn.Module:
+    """The configured MPT; a backbone or weight source that does not fit raises InputError."""
+    from .backbone import resolve_weights
+    from .model import MPT
+
+    try:
+        src = resolve_weights(cfg.backbone, cfg.backbone_weights)
+        return MPT(model_config(cfg, n_classes), pretrained=src.kind == "timm",
+                   backbone_weights=src.path if src.kind == "file" else None)
+    except (ValueError, FileNotFoundError, RuntimeError) as e:
+        raise InputError(f"--backbone {cfg.backbone}: {e}") from None
+
+
+def class_weights(labels: Sequence[int], n_classes: int) -> torch.Tensor:
+    """N / (C_present * N_c) per class; 1 for classes absent from the training labels."""
+    counts = np.bincount(np.asarray(labels, np.int64), minlength=n_classes).astype(np.float64)
+    present = counts > 0
+    w = np.ones(n_classes)
+    w[present] = counts.sum() / (present.sum() * counts[present])
+    return torch.tensor(w, dtype=torch.float32)
+
+
+def fit(model: nn.Module, data: CachedClips, cfg: TrainConfig, n_classes: int, seed: int,
+        progress: Any | None = None, label: str = "") -> list[float]:
+    """Train the trainable parameters for ``cfg.epochs`` epochs; returns the epoch losses.
+
+    Adam (AdamW with ``cfg.weight_decay`` > 0), cross-entropy (``cfg.label_smoothing``, optional class
+    weights), and with ``cfg.augment`` the batch augmentation of :func:`augment_batch`.
+    """
+    device = torch.device(cfg.device)
+    model.to(device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = (torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay) if cfg.weight_decay > 0
+           else torch.optim.Adam(params, lr=cfg.lr))
+    weight = class_weights(data.labels, n_classes).to(device) if cfg.class_weighted else None
+    loss_fn = nn.CrossEntropyLoss(weight=weight, label_smoothing=cfg.label_smoothing)
+    gen = torch.Generator().manual_seed(seed)
+    aug_gen = torch.Generator().manual_seed(seed + 1)
+    loader = DataLoader(data, batch_size=cfg.batch_size, shuffle=True, generator=gen,
+                        num_workers=cfg.workers, drop_last=False)
+    task = progress.add_task(label, total=cfg.epochs * len(loader), info="") if progress else None
+    losses: list[float] = []
+    for epoch in range(cfg.epochs):
+        data.set_epoch(epoch)
+        model.train()
+        total, n, t0 = 0.0, 0, time.perf_counter()
+        for dynamic, motion, y in loader:
+            if cfg.augment:
+                dynamic, motion = augment_batch(dynamic, motion, aug_gen)
+            dynamic, motion, y = dynamic.to(device), motion.to(device), y.to(device)
+            loss = loss_fn(model(dynamic, motion), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(y)
+            n += len(y)
+            if progress:
+                rate = n / max(time.perf_counter() - t0, 1e-9)
+                progress.update(task, advance=1, info=(
+                    f"epoch {epoch + 1}/{cfg.epochs}  loss {total / n:.4f}  {rate:.1f} clips/s"))
+        losses.append(total / max(n, 1))
+    if progress:
+        progress.remove_task(task)
+    return losses
+
+
+@torch.no_grad()
+def predict(model: nn.Module, data: CachedClips, cfg: TrainConfig) -> np.ndarray:
+    """Softmax probabilities (N, C)."""
+    device = torch.device(cfg.device)
+    model.to(device).eval()
+    loader = DataLoader(data, batch_size=cfg.batch_size, shuffle=False, num_workers=cfg.workers)
+    out = [torch.softmax(model(d.to(device), m.to(device)), dim=1).cpu() for d, m, _ in loader]
+    return torch.cat(out).numpy() if out else np.zeros((0, 0), np.float32)
+
+
