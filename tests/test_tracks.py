@@ -68,6 +68,15 @@ def test_assignment_rules(name, script, max_faces, expected):
         assert [got.get(b) for b in boxes if b in got] == want, (name, i)
 
 
+@pytest.mark.parametrize("change, cut", [(0, False), (3, False), (20, False), (60, True), (-80, True)])
+def test_a_cut_is_an_abrupt_change_of_the_whole_frame(change, cut):
+    tracker = FaceTracker(_ScriptedDetector([[L]] * 4), max_faces=1, embedder=None)
+    for i, img in enumerate([FRAME, FRAME, np.clip(FRAME.astype(int) + change, 0, 255).astype(np.uint8)]):
+        tracker.update(img, i / 30)
+        assert tracker.cut == (cut and i == 2), i
+    assert tracker.cuts == int(cut)
+
+
 def _person_by_id(rows: list[dict], width: int) -> dict[int, Counter]:
     """For each face ID, how often its box centre was on the left / right half of the frame."""
     out: dict[int, Counter] = {}
@@ -94,7 +103,7 @@ def test_two_people_side_by_side_tracked_without_swaps(two_people, tmp_path):
 
     with VideoFile(two_people) as src:
         summary = run_job(src, None, SessionConfig(), tmp_path)  # a file: 2 faces by default
-    assert summary["max_faces"] == 2
+    assert summary["max_faces"] == 2 and summary["tracking"]["cuts"] == 0  # one continuous shot
     with open(tmp_path / "predictions.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     windows = sorted({int(r["frame"]) for r in rows})
