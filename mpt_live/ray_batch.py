@@ -5,7 +5,9 @@ One task per video, run by a pool of actors that each load the model once
 sends each video's bytes through Ray's object store, the actor runs :func:`mpt_live.job.run_job` in
 a temporary folder of its own and returns the output files, and the driver writes them where it was
 asked to (``--out``), summary.json last, so a video's outputs are complete exactly when its
-summary.json is there (the resume rule of :func:`mpt_live.batch.is_complete`).
+summary.json is there (the resume rule of :func:`mpt_live.batch.is_complete`). In the temporary
+folder the video and the output folder lie as they do on the driver relative to each other
+(:func:`mirrored`), so report.html's relative link to the video holds where the driver writes it.
 
 Resources: with GPUs in the cluster, one actor per GPU (``num_gpus=1``, ONNX Runtime CUDA); else
 one actor per ``threads`` CPUs. An actor that dies (its node lost, killed, out of memory) is
@@ -74,14 +76,15 @@ class VideoActor:
     def pid(self) -> int:
         return os.getpid()
 
-    def run(self, i: int, name: str, data: bytes, progress: Any) -> tuple[dict[str, Any], dict[str, bytes]]:
+    def run(self, i: int, rel: str, data: bytes, progress: Any) -> tuple[dict[str, Any], dict[str, bytes]]:
+        """Video ``i`` (its bytes; ``rel``: its path relative to the driver's output folder)."""
         from .job import run_job
         from .sources import VideoFile
 
         with tempfile.TemporaryDirectory(prefix="mpt-ray-") as td:
-            video = Path(td) / name
+            video, out = mirrored(Path(td), rel)
+            video.parent.mkdir(parents=True, exist_ok=True)
             video.write_bytes(data)
-            out = Path(td) / "out"
 
             def tick(n: int, total: int | None) -> None:
                 if n % PROGRESS_EVERY == 0:
@@ -90,9 +93,22 @@ class VideoActor:
             with VideoFile(video) as src:
                 summary = run_job(src, self.runtime, replace(self.spec.cfg, workers=1), out,
                                   save_video=self.spec.save_video, progress=tick)
-            summary["source"] = name
-            files = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and p.name != "summary.json"}
+            files = {p.name: p.read_bytes() for p in out.iterdir()
+                     if p.is_file() and p.name != "summary.json" and p != video}
             return summary, files
+
+
+def relative_video(video: Path, out: Path) -> str:
+    """``video``'s path relative to the output folder ``out`` (POSIX form)."""
+    return Path(os.path.relpath(Path(video).resolve(), Path(out).resolve())).as_posix()
+
+
+def mirrored(root: Path, rel: str) -> tuple[Path, Path]:
+    """(video, output folder) under ``root`` with the video at ``rel`` relative to the output folder."""
+    parts = Path(rel).parts
+    up = sum(1 for p in parts if p == "..")  # relpath puts every ".." first
+    out = root.joinpath(*[f"o{k}" for k in range(up + 1)])
+    return Path(os.path.normpath(out / rel)), out
 
 
 def _write_outputs(out: Path, summary: dict[str, Any], files: dict[str, bytes], source: Path) -> None:
@@ -143,7 +159,8 @@ def run_ray(todo: list[tuple[int, Path, Path]], spec: BatchSpec, address: str, c
                 i, actor = pending.pop(0), idle.pop()
                 video = by_index[i][0]
                 attempts[i] += 1
-                ref = actor.run.remote(i, video.name, ray.put(video.read_bytes()), progress)
+                ref = actor.run.remote(i, relative_video(video, by_index[i][1]), ray.put(video.read_bytes()),
+                                       progress)
                 running[ref] = (i, actor)
                 bars.setdefault(i, bar.add_task(video.name, total=None))
                 event("start", i, {"actor": actor, "attempt": attempts[i]})
