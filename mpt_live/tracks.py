@@ -97,7 +97,7 @@ class FaceTracker:
         self.max_faces = max_faces
         self.embedder = embedder
         self.keep_s, self.refresh_s, self.reid, self.switch = keep_s, refresh_s, reid, switch
-        self.cut_level = cut  # mean absolute change of the frame's grey thumbnail that makes a cut
+        self.cut_level = cut  # mean |grey difference| of the thumbnails above which a frame is a cut
         self.tracks: list[Track] = []
         self.cuts = 0
         self.reidentified = 0  # faces given an old ID back by appearance
