@@ -33,7 +33,7 @@ PROGRESS_EVERY = 10  # frames between progress messages of a worker
 
 def default_jobs(threads: int = 1) -> int:
     """Worker processes for this machine: usable cores / ONNX Runtime threads per model (at least 1)."""
-    from .runtime import usable_cores
+    from .machine import usable_cores
 
     return max(1, usable_cores() // max(1, threads))
 
