@@ -46,6 +46,8 @@ def export(
     out: Optional[Path] = typer.Option(None, "--out", help="ONNX file to write (default: model.onnx, "
                                        "model.int8.onnx or model.fp16.onnx beside the checkpoint)."),
     int8: bool = typer.Option(False, "--int8", help="Static (calibrated) int8 quantization (CPU deployment)."),
+    int8_weights: bool = typer.Option(False, "--int8-weights", help="Weight-only int8 (no calibration; activations "
+                                      "quantized at run time): for backbones whose static int8 fails the parity check."),
     fp16: bool = typer.Option(False, "--fp16", help="fp16 weights and activations, fp32 inputs/outputs (GPU deployment)."),
     opset: int = typer.Option(DEFAULT_OPSET, "--opset", min=17, help="ONNX opset (17+: LayerNormalization; 20+: Gelu)."),
     batch: str = typer.Option("dynamic", "--batch", help="'dynamic' (any batch size) or a fixed batch size N."),
@@ -64,21 +66,21 @@ def export(
     fp32 must match torch to max |dprob| <= 1e-4, --int8/--fp16 to >= 99 % top-1 agreement.
     Exit 0: written and checked; 1: a check failed (file kept as *.rejected.onnx); 2: bad input.
     """
-    if int8 and fp16:
-        _fail("--int8 and --fp16: choose one")
+    if sum((int8, int8_weights, fp16)) > 1:
+        _fail("--int8, --int8-weights and --fp16: choose one")
     if calib_clips is not None and not int8:
         _fail("--calib-clips: only --int8 is calibrated")
     if batch != "dynamic" and not (batch.isdigit() and int(batch) >= 1):
         _fail(f"--batch {batch}: expected 'dynamic' or a positive integer")
     from .pipeline import export_checkpoint   # torch imports: after argument checks
 
-    precision = "int8" if int8 else "fp16" if fp16 else "fp32"
+    precision = "int8" if int8 or int8_weights else "fp16" if fp16 else "fp32"
     try:
         result = export_checkpoint(
             checkpoint, out, precision=precision, opset=opset,
             batch="dynamic" if batch == "dynamic" else int(batch),
             parity_clips=parity_clips, parity_n=parity_n, calib_clips=calib_clips, calib_n=calib_n,
-            calibration=calibration.value, demo=demo,
+            calibration=calibration.value, demo=demo, int8_weights_only=int8_weights,
             log=lambda msg: console.print(msg, highlight=False, soft_wrap=True),
         )
     except InputError as e:

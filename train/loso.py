@@ -55,9 +55,10 @@ def check_or_store_config(out: Path, cfg: TrainConfig, store: bool = True) -> No
 
 
 # what a LOSO run and the deployable model trained "with the same command" must share
-SIBLING_KEYS = ("dataset", "backbone", "backbone_init", "clip_spec", "clip_mode", "prompts", "adapter",
-                "num_prompts", "reduction", "prompt_input", "prompt_grid", "prompt_channels", "epochs", "batch_size", "lr",
-                "weight_decay", "label_smoothing", "augment", "class_weighted", "jitter_variants")
+SIBLING_KEYS = ("dataset", "backbone", "backbone_init", "clip_spec", "clip_mode", "faces", "sampling", "prompts",
+                "adapter", "num_prompts", "reduction", "prompt_input", "prompt_grid", "prompt_channels", "finetune",
+                "vpt", "vpt_tokens", "epochs", "batch_size", "lr", "weight_decay", "label_smoothing", "augment",
+                "class_weighted", "jitter_variants")
 
 
 def check_sibling_metrics(metrics: dict[str, Any], cfg: TrainConfig, source: str) -> None:
@@ -112,6 +113,11 @@ def plot_confusion(cm: np.ndarray, classes: Sequence[str], title: str, path: Pat
 
 
 # ---------------------------------------------------------------- protocols
+def faces_used(index: Any) -> str:
+    """What the model saw: the dataset's own cropped faces, or frames our aligner aligned."""
+    return "dataset crops (resized)" if getattr(index, "cropped", False) else "aligned by mpt_live.face"
+
+
 def fold_path(out: Path, subject: str) -> Path:
     """Where a finished fold is kept: ``out/folds/<subject>.json``."""
     return Path(out) / "folds" / f"{subject.replace(os.sep, '_')}.json"
@@ -185,7 +191,7 @@ def prepare_loso(cfg: TrainConfig, out: Path, index: Any, show: bool = False,
     (out / "folds").mkdir(exist_ok=True)
     classes = list(index.classes)
     cidx = {c: i for i, c in enumerate(classes)}
-    cache = make_cache(cfg, out)
+    cache = make_cache(cfg, out, index.cropped)
     samples = precompute(cache, list(index.samples), sorted(set(variants(cfg, True)) | {0}), cfg.workers, show, log)
     from .datasets import natural_key
 
@@ -252,6 +258,7 @@ def run_loso(cfg: TrainConfig, out: Path, index: Any, *, progress: Any | None = 
         "config": {**cfg.to_dict(), **(extra_config or {})},
         "train_seconds": float(sum(f["train_seconds"] for f in folds)),
         "dropped_clips": data.dropped,
+        "faces_used": faces_used(index),
         "version": mpt_live.__version__,
     }
     write_json(out / "metrics.json", metrics)
@@ -269,7 +276,7 @@ def train_full(cfg: TrainConfig, out: Path, index: Any, *, progress: Any | None 
     out.mkdir(parents=True, exist_ok=True)
     classes = list(index.classes)
     cidx = {c: i for i, c in enumerate(classes)}
-    cache = make_cache(cfg, out)
+    cache = make_cache(cfg, out, index.cropped)
     samples = precompute(cache, list(index.samples), variants(cfg, True), cfg.workers,
                          progress is not None, log)
     dropped = sorted({s.name for s in index.samples} - {s.name for s in samples})
@@ -281,7 +288,8 @@ def train_full(cfg: TrainConfig, out: Path, index: Any, *, progress: Any | None 
                  cfg, len(classes), cfg.seed, progress, f"full ({len(samples)} clips)")
     train_s = time.perf_counter() - t0
     train_config = {**cfg.to_dict(), **(extra_config or {}), "train_seconds": train_s,
-                    "losses": losses, "n_samples": len(samples), "dropped_clips": dropped}
+                    "losses": losses, "n_samples": len(samples), "dropped_clips": dropped,
+                    "faces_used": faces_used(index)}
     ckpt = {
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "model_config": asdict(model_config(cfg, len(classes))),
