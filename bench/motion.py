@@ -33,9 +33,9 @@ from mpt_live.motion import Magnifier, _Biquads, band_pass, dynamic_image, level
 class ScipySos:
     """Drop-in for _Biquads: the same cascade through scipy.signal.sosfilt, one frame at a time."""
 
-    def __init__(self, sos: np.ndarray, zi: np.ndarray, shape: tuple[int, ...]) -> None:
+    def __init__(self, sos: np.ndarray, shape: tuple[int, ...]) -> None:
         self.sos = sos.astype(np.float32)
-        self.zi0 = zi.astype(np.float32)
+        self.zi0 = signal.sosfilt_zi(sos).astype(np.float32)
         self.z = np.zeros((len(sos), 2, *shape), np.float32)
 
     def start(self, x: np.ndarray) -> None:
@@ -51,13 +51,13 @@ class TextbookEVM:
 
     def __init__(self, spec: ClipSpec, shape: tuple[int, int, int], filt: type = _Biquads) -> None:
         self.gains = level_gains(spec)
-        sos, zi = band_pass(spec)
+        sos, _ = band_pass(spec)
         sizes = [shape]
         for _ in range(spec.pyramid_levels - 1):
             h, w, _ = sizes[-1]
             sizes.append(((h + 1) // 2, (w + 1) // 2, 3))
         self.sizes = sizes
-        self.filters = [filt(sos, zi, s) for s in sizes]
+        self.filters = [filt(sos, s) for s in sizes]
         self.started = False
 
     def push(self, frame: np.ndarray) -> tuple[np.ndarray, float]:
@@ -85,8 +85,8 @@ class TextbookEVM:
 def scipy_magnifier(spec: ClipSpec, shape: tuple[int, int, int]) -> Magnifier:
     """Our Magnifier with its biquads swapped for scipy.signal.sosfilt (same pyramid code)."""
     m = Magnifier(spec, shape)
-    sos, zi = band_pass(spec)
-    m._filters = {i: ScipySos(sos, zi, m._sizes[i]) for i in m._filters}
+    sos, _ = band_pass(spec)
+    m._filters = {i: ScipySos(sos, m._sizes[i]) for i in m._filters}
     return m
 
 

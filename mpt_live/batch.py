@@ -1,5 +1,10 @@
 """Recorded videos, one job each: a file, a folder or a glob; an output folder per video; failures listed.
 
+Serially (:func:`run_batch`), or in parallel (``--jobs``: :mod:`mpt_live.pool`; ``--ray``:
+:mod:`mpt_live.ray_batch`), where a rerun skips the videos whose outputs are complete
+(:func:`is_complete`: a summary.json of a finished run with the same model and settings, and every
+output of :data:`REQUIRED` beside it) and redoes the others.
+
 In a batch a video that fails (unreadable, broken mid-way) does not stop the others; its one-line
 reason is returned. A single video's expected failure (InputError) is raised as it is. Ctrl-C stops
 the batch; the current video's outputs are kept.
@@ -7,6 +12,8 @@ the batch; the current video's outputs are kept.
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +21,15 @@ from rich.console import Console
 
 from .errors import InputError, OutputError
 from .job import run_job
-from .session import SessionConfig
+from .results import ModelInfo
+from .session import FILE_STRIDE, MAX_FACES, SessionConfig
 from .sources import VideoFile, expand_videos
 from .terminal import progress_bar
+
+
+def _videos(videos: str | Path | list[Path]) -> list[Path]:
+    """A file, folder or glob (str or Path) expanded; a list taken as it is."""
+    return expand_videos(str(videos)) if isinstance(videos, (str, Path)) else [Path(v) for v in videos]
 
 
 def output_dirs(videos: list[Path], out: Path) -> list[Path]:
@@ -32,11 +45,12 @@ def output_dirs(videos: list[Path], out: Path) -> list[Path]:
     return dirs
 
 
-def run_batch(videos: str | list[Path], out: Path | None, runtime: Any | None, cfg: SessionConfig, console: Console,
+def run_batch(videos: str | Path | list[Path], out: Path | None, runtime: Any | None, cfg: SessionConfig,
+              console: Console,
               *, save_video: bool = False, display: bool = False
               ) -> tuple[list[tuple[Path, Path | None, dict[str, Any]]], list[tuple[Path, str]]]:
     """Every video in order, every frame. Returns (done: [(video, out dir, summary)], failed: [(video, reason)])."""
-    videos = expand_videos(videos) if isinstance(videos, str) else [Path(v) for v in videos]
+    videos = _videos(videos)
     if out is None and not display:
         raise InputError("--out DIR is required for a headless run")
     dirs: list[Path | None] = list(output_dirs(videos, out)) if out is not None else [None] * len(videos)
@@ -67,3 +81,93 @@ def run_batch(videos: str | list[Path], out: Path | None, runtime: Any | None, c
             if overall is not None:
                 bar.update(overall, advance=1)
     return done, failed
+
+
+# ---------------------------------------------------------------- parallel batches (--jobs, --ray)
+@dataclass(frozen=True)
+class BatchSpec:
+    """What every video of a parallel batch runs with; picklable, so each worker process (or Ray
+    actor) loads the model once from it."""
+
+    model: str | None  # ONNX file; None: motion-only
+    cfg: SessionConfig = field(default_factory=SessionConfig)
+    device: str = "cpu"
+    threads: int = 1  # ONNX Runtime threads per worker
+    save_video: bool = False
+
+    def load(self) -> Any | None:
+        from .runtime import MPTRuntime
+
+        if self.model is None:
+            return None
+        rt = MPTRuntime(self.model, device=self.device, threads=self.threads)
+        rt.warmup(1)
+        return rt
+
+
+# what every finished video's folder holds (the annotated video too, when it was asked for)
+REQUIRED = ("predictions.csv", "events.csv", "timeline.png", "report.html")
+
+
+def run_key(runtime: Any | None, cfg: SessionConfig) -> dict[str, Any]:
+    """The settings a finished video's summary.json must show to be skipped by a rerun."""
+    m = ModelInfo.of(runtime)
+    return {"model": [m.name, m.backbone, m.precision, list(m.classes)], "stride": cfg.stride or FILE_STRIDE,
+            "detector": cfg.detector, "spot_threshold": cfg.spot_threshold,
+            "max_faces": cfg.max_faces if cfg.max_faces is not None else MAX_FACES["file"]}
+
+
+def _key_of(summary: dict[str, Any]) -> dict[str, Any]:
+    m = summary.get("model") or {}
+    return {"model": [m.get("name"), m.get("backbone"), m.get("precision"), list(m.get("classes") or [])],
+            "stride": summary.get("stride"), "detector": summary.get("detector"),
+            "spot_threshold": summary.get("spot_threshold"), "max_faces": summary.get("max_faces")}
+
+
+def is_complete(out_dir: Path, key: dict[str, Any], save_video: bool = False) -> bool:
+    """The video's outputs are all there (:data:`REQUIRED`, every file summary.json lists, the annotated
+    video with ``save_video``), from a run that finished (not interrupted, no error) with ``key``."""
+    try:
+        s = json.loads((out_dir / "summary.json").read_text())
+    except (OSError, ValueError):
+        return False
+    outputs = s.get("outputs") or {}
+    written = [n for n in outputs.values() if isinstance(n, str)]
+    return (not s.get("interrupted") and s.get("error") is None and _key_of(s) == key
+            and set(REQUIRED) <= set(written) and (outputs.get("video") is not None or not save_video)
+            and all((out_dir / n).is_file() for n in written))
+
+
+def plan(videos: str | Path | list[Path], out: Path, key: dict[str, Any], save_video: bool = False
+         ) -> tuple[list[tuple[int, Path, Path]], list[tuple[Path, Path]]]:
+    """(to do: [(index, video, out dir)], skipped: [(video, out dir)] whose outputs are complete)."""
+    videos = _videos(videos)
+    todo, skipped = [], []
+    for i, (v, d) in enumerate(zip(videos, output_dirs(videos, out))):
+        (skipped.append((v, d)) if is_complete(d, key, save_video) else todo.append((i, v, d)))
+    return todo, skipped
+
+
+def run_parallel(videos: str | Path | list[Path], out: Path | None, runtime: Any | None, cfg: SessionConfig,
+                 console: Console, *, jobs: int | None = None, ray: str | None = None, save_video: bool = False,
+                 device: str = "auto", threads: int | None = None
+                 ) -> tuple[list[tuple[Path, Path, dict[str, Any]]], list[tuple[Path, str]], list[tuple[Path, Path]]]:
+    """``--jobs N`` (worker processes here; 0: :func:`mpt_live.pool.default_jobs`) or ``--ray ADDRESS``.
+
+    Returns (done, failed, skipped: videos whose outputs were already complete)."""
+    if out is None:
+        raise InputError("--out DIR is required with --jobs or --ray")
+    todo, skipped = plan(videos, out, run_key(runtime, cfg), save_video)
+    spec = BatchSpec(model=str(runtime.path) if runtime is not None else None, cfg=cfg, device=device,
+                     threads=threads or 1, save_video=save_video)
+    if not todo:
+        return [], [], skipped
+    if ray is not None:
+        from .ray_batch import run_ray
+
+        done, failed = run_ray(todo, spec, ray, console)
+    else:
+        from .pool import default_jobs, run_pool
+
+        done, failed = run_pool(todo, spec, jobs or default_jobs(spec.threads), console)
+    return done, failed, skipped

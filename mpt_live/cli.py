@@ -42,6 +42,8 @@ def live(
     detector: str = typer.Option("short", "--detector", help="BlazeFace model: short (webcam) or full (small faces)."),
     spot_threshold: float = typer.Option(4.0, "--spot-threshold", help="Spotting threshold: a face region's motion in robust SDs above its own baseline."),
     max_faces: Optional[int] = typer.Option(None, "--max-faces", min=0, help=f"Faces tracked per frame, each with its own ID, windows and events (default: cameras and streams {MAX_FACES['live']}, files {MAX_FACES['file']}; 0: all)."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", min=0, help="Recorded videos in N worker processes (0: cores / --threads); a rerun skips videos already done."),
+    ray: Optional[str] = typer.Option(None, "--ray", metavar="auto|ADDRESS", help="Recorded videos as tasks on a Ray cluster (pip install 'mpt-live[cluster]'); a rerun skips videos already done."),
 ) -> None:
     """Micro-expression recognition: face alignment, Eulerian magnification, rank pooling, MPT model."""
     if detector not in ("short", "full"):
@@ -103,7 +105,10 @@ def live(
                     if out is not None:
                         check_out_dir(out)
                     runtime = None if motion_only else _load(model, device, threads)
-                    _run_files(videos, out, runtime, cfg, save_video, display)
+                    if jobs is not None or ray is not None:
+                        _run_parallel(videos, out, runtime, cfg, save_video, jobs, ray, device, threads)
+                    else:
+                        _run_files(videos, out, runtime, cfg, save_video, display)
         except InputError as e:
             _fail(str(e))
         except OutputError as e:
@@ -174,6 +179,25 @@ def _run_files(videos: list, out: Optional[Path], runtime: Any | None, cfg: Sess
         for _, msg in failed:
             console.print(f"  {msg}", highlight=False, soft_wrap=True)
     if failed or incomplete:
+        raise typer.Exit(1)
+
+
+def _run_parallel(videos: list[Path], out: Optional[Path], runtime: Any | None, cfg: SessionConfig, save_video: bool,
+                  jobs: Optional[int], ray: Optional[str], device: str, threads: Optional[int]) -> None:
+    """--jobs / --ray: every video not done yet, in parallel; one progress display; failures listed (exit 1)."""
+    from .batch import run_parallel
+
+    done, failed, skipped = run_parallel(videos, out, runtime, cfg, console, jobs=jobs, ray=ray,
+                                         save_video=save_video, device=device, threads=threads)
+    if skipped:
+        console.print(f"{len(skipped)} of {len(videos)} videos already done (complete outputs in {out}): skipped")
+    for video, d, figures in done:
+        console.print(f"{video.name}: {figures['frames_read']} frames, {figures['windows']} windows, "
+                      f"{figures['fps']} frames/s -> {d}/", highlight=False, soft_wrap=True)
+    if failed:
+        console.print(f"[bold red]{len(failed)} of {len(videos)} videos failed:[/]")
+        for _, msg in failed:
+            console.print(f"  {msg}", highlight=False, soft_wrap=True)
         raise typer.Exit(1)
 
 

@@ -165,11 +165,19 @@ def sample_frames(times: np.ndarray, frames: np.ndarray, at: np.ndarray) -> np.n
     lo = np.clip(np.searchsorted(times, at, side="right") - 1, 0, len(times) - 1)
     hi = np.minimum(lo + 1, len(times) - 1)
     span = times[hi] - times[lo]
-    w = np.where(span > 0, (at - times[lo]) / np.where(span > 0, span, 1.0), 0.0)
-    w = w.reshape((-1,) + (1,) * (frames.ndim - 1)).astype(np.float32)
-    f_lo = frames[lo].astype(np.float32)
-    f_hi = frames[hi].astype(np.float32)
-    return f_lo + w * (f_hi - f_lo)
+    w = np.where(span > 0, (at - times[lo]) / np.where(span > 0, span, 1.0), 0.0).astype(np.float32)
+    # lo + w (hi - lo) in float32, one output frame at a time (no clip-sized temporaries); an exact
+    # hit (w == 0) is the frame itself, the same value the formula gives
+    out = np.empty((len(at), *frames.shape[1:]), np.float32)
+    for k in range(len(at)):
+        f_lo = frames[lo[k]]
+        if w[k] == 0:
+            np.copyto(out[k], f_lo, casting="unsafe")
+            continue
+        np.subtract(frames[hi[k]], f_lo, out=out[k], dtype=np.float32)
+        out[k] *= w[k]
+        np.add(out[k], f_lo, out=out[k], dtype=np.float32)
+    return out
 
 
 class FrameRing:
@@ -222,11 +230,27 @@ class FrameRing:
 
     def window(self, t_end: float, spec: ClipSpec) -> np.ndarray:
         """Sample the clip over [t_end - window_s, t_end]: float32 (frames, *frame_shape)."""
+        return self.frames_for(t_end, spec).sample()
+
+    def frames_for(self, t_end: float, spec: ClipSpec) -> "ClipFrames":
+        """The buffered frames of the window ending at ``t_end`` (plus one either side), copied, with
+        the clip's sample times: what :meth:`window` samples, to be sampled later (off the frame loop)."""
         at = window_times(t_end, spec)
-        # only the frames inside the window (plus one either side) are gathered
         idx = (np.arange(self._count) + self._next - self._count) % self.capacity
         ts = self._times[idx]
         a = max(int(np.searchsorted(ts, at[0], side="right")) - 1, 0)
         b = min(int(np.searchsorted(ts, at[-1], side="left")) + 1, self._count)
         sel = idx[a:b]
-        return sample_frames(self._times[sel], self._frames[sel], at)
+        return ClipFrames(self._times[sel], self._frames[sel], at)
+
+
+@dataclass(frozen=True)
+class ClipFrames:
+    """Timestamped frames and the sample times of a clip drawn from them (``sample()`` makes the clip)."""
+
+    times: np.ndarray
+    frames: np.ndarray
+    at: np.ndarray
+
+    def sample(self) -> np.ndarray:
+        return sample_frames(self.times, self.frames, self.at)

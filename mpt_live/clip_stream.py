@@ -1,8 +1,9 @@
 """Frames to windows: the per-frame clip pipeline of the session engine and the inspect sheet.
 
-frame -> detect + align (smoothed) -> ring buffer; every ``stride`` frames the window of the last
-``spec.window_s`` seconds is sampled by time into a ``spec.frames`` clip. Magnification, rank
-pooling and the model run on that clip (:func:`mpt_live.motion.model_inputs`).
+frame -> detect + align (smoothed) -> ring buffer; every ``stride`` frames the buffered frames of
+the last ``spec.window_s`` seconds are copied out of the ring; whoever reads ``Window.clip`` (the
+model worker, off the frame loop) samples them by time into a ``spec.frames`` clip. Magnification,
+rank pooling and the model run on that clip (:func:`mpt_live.motion.model_inputs`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .clip import ClipSpec, FrameRing
+from .clip import ClipFrames, ClipSpec, FrameRing
 from .face import FaceAligner, FaceResult
 from .sources import Frame
 
@@ -28,10 +29,17 @@ class Window:
     time_s: float
     frame: int
     face: FaceResult | None
-    clip: np.ndarray | None  # (T,S,S,3) float32 BGR, None when no full window is buffered
+    source: np.ndarray | ClipFrames | None  # the clip, or the frames it is sampled from; None: no full window
     timings: dict[str, float] = field(default_factory=dict)
     face_id: int | None = None  # the face track (None: the only face, or no face)
     event: Any = None  # the closed event whose apex window this is (the session's); None: a regular window
+
+    @property
+    def clip(self) -> np.ndarray | None:
+        """(T,S,S,3) float32 BGR, sampled on first use; None when no full window is buffered."""
+        if isinstance(self.source, ClipFrames):
+            self.source = self.source.sample()
+        return self.source
 
     @property
     def has_face(self) -> bool:
@@ -88,6 +96,6 @@ class ClipStream:
         timings = dict(timings or {})
         res, clip = self.last_face, None
         if res is not None and self.ring.covers(frame.t - self.spec.window_s, frame.t):
-            clip = self.ring.window(frame.t, self.spec)
+            clip = self.ring.frames_for(frame.t, self.spec)
             timings["sample_ms"] = (time.perf_counter() - t0) * 1e3
         return Window(frame.t, frame.index, res, clip, timings)

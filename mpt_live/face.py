@@ -20,18 +20,17 @@ frame is refined by an affine ECC registration against a running reference crop 
 (see mpt_live/stabilize.py): keypoint error that wanders with a slowly moving head would
 otherwise be magnified as motion.
 
-Smoothing: a One-Euro filter (Casiez et al., CHI 2012) on the keypoints, time-based, with one
-cutoff per frame shared by all keypoints (so the smoothed face keeps its shape) and speed measured
-in pixels per second of a 224x224 template (whatever `image_size` is), which makes the defaults
-independent of the frame and output resolutions. Defaults
-(min_cutoff 0.5 Hz, beta 0.2 per template-px/s, d_cutoff 1 Hz) were tuned on the shared media:
-see bench/alignment.py for the figures and their targets.
+Detection schedule (video): BlazeFace runs every ``DETECT_EVERY`` frames; in between, a track
+follows its face with the stabiliser's registration (:mod:`mpt_live.tracker`), and a frame whose
+registration fails is detected at once. Without stabilisation every frame is detected.
+
+Smoothing: a One-Euro filter on the keypoints (:mod:`mpt_live.smoothing`); see bench/alignment.py for
+the figures behind its defaults.
 """
 
 from __future__ import annotations
 
 import atexit
-import math
 import os
 import weakref
 from dataclasses import dataclass
@@ -42,7 +41,9 @@ import numpy as np
 
 from mpt_live.errors import InputError
 from mpt_live.quiet import quiet_fd
+from mpt_live.smoothing import OneEuroFilter
 from mpt_live.stabilize import Stabilizer
+from mpt_live.tracker import DETECT_EVERY, Follower
 
 MODELS = {
     "short": "face_detection_short_range.tflite",  # faces within ~2 m: webcams
@@ -107,54 +108,6 @@ def transform_points(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
     return pts @ matrix[:, :2].T + matrix[:, 2]
 
 
-class OneEuroFilter:
-    """One-Euro filter (Casiez et al. 2012) for an (N, D) array of points, time-based.
-
-    Each update uses one cutoff for all points, `min_cutoff + beta * speed`, where speed is the mean
-    norm of the filtered velocity of the first `speed_points` rows (all rows when None), multiplied
-    by `scale` (units per input unit, e.g. template px per frame px) so that `beta` and the speed
-    are expressed in the caller's units.
-    """
-
-    def __init__(self, min_cutoff: float = 0.5, beta: float = 0.2, d_cutoff: float = 1.0,
-                 speed_points: int | None = None) -> None:
-        self.min_cutoff, self.beta, self.d_cutoff = min_cutoff, beta, d_cutoff
-        self.speed_points = speed_points
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget the state: the next value passes through unchanged."""
-        self._x: np.ndarray | None = None
-        self._dx: np.ndarray | None = None
-        self._t = 0.0
-
-    @property
-    def value(self) -> np.ndarray | None:
-        """The current filtered value (None before the first update)."""
-        return self._x
-
-    @staticmethod
-    def _alpha(cutoff: float, dt: float) -> float:
-        tau = 1.0 / (2.0 * math.pi * cutoff)
-        return 1.0 / (1.0 + tau / dt)
-
-    def __call__(self, x: np.ndarray, t: float, scale: float = 1.0) -> np.ndarray:
-        """Filter `x` observed at time `t` (seconds). A non-increasing `t` restarts the filter."""
-        x = np.asarray(x, dtype=np.float64)
-        if self._x is None or t <= self._t or x.shape != self._x.shape:
-            self._x, self._dx, self._t = x.copy(), np.zeros_like(x), t
-            return self._x.copy()
-        dt = t - self._t
-        ad = self._alpha(self.d_cutoff, dt)
-        self._dx = ad * ((x - self._x) / dt) + (1.0 - ad) * self._dx
-        rows = self._dx.reshape(len(self._dx), -1)[: self.speed_points]
-        speed = float(np.linalg.norm(rows, axis=1).mean()) * scale
-        a = self._alpha(self.min_cutoff + self.beta * speed, dt)
-        self._x = a * x + (1.0 - a) * self._x
-        self._t = t
-        return self._x.copy()
-
-
 @dataclass
 class Detection:
     """One face found by the detector in a frame (before any tracking)."""
@@ -178,6 +131,7 @@ class FaceResult:
     smoothed: np.ndarray  # (6, 2) temporally smoothed keypoints, frame pixels
     matrix: np.ndarray  # (2, 3) similarity transform frame -> template
     aligned: np.ndarray  # (S, S, 3) uint8 BGR aligned face
+    detected: bool = True  # False: box and keypoints carried from the last detection (mpt_live/tracker.py)
 
 
 # mediapipe's LiteRT prints INFO lines (accelerator registry, XNNPACK) and absl a one-off "Input tensor
@@ -218,19 +172,26 @@ def _as_bgr(image: np.ndarray) -> np.ndarray:
 
 
 class TrackAligner:
-    """One face track's alignment: One-Euro smoothing of its keypoints, ECC stabilisation, the warp.
+    """One face track's alignment: One-Euro smoothing of its keypoints, ECC stabilisation, the warp, and
+    following the face between detections (:meth:`follow`, when :meth:`due` is False).
 
     :class:`FaceAligner` keeps one for its largest face; :mod:`mpt_live.tracks` one per tracked face.
     A box that overlaps the previous one less than ``_JUMP_IOU`` restarts the smoothing.
     """
 
     def __init__(self, image_size: int = 224, smooth: bool = True, min_cutoff: float = 0.5, beta: float = 0.2,
-                 d_cutoff: float = 1.0, stabilize: bool = True) -> None:
+                 d_cutoff: float = 1.0, stabilize: bool = True, detect_every: int = DETECT_EVERY) -> None:
         self.image_size = int(image_size)
         self.smooth = smooth
         self._filter = OneEuroFilter(min_cutoff, beta, d_cutoff, speed_points=_SPEED_POINTS)
         self._prev_box: tuple[int, int, int, int] | None = None
         self._stabilizer = Stabilizer(self.image_size) if stabilize else None
+        # following between detections rides on the stabiliser's registration: without it, detect every frame
+        self.follower = Follower(detect_every if stabilize else 1)
+
+    def due(self) -> bool:
+        """True when this track's next frame must be detected (no track yet, or its detection is due)."""
+        return self.follower.due()
 
     def align(self, frame_bgr: np.ndarray, det: Detection, t: float) -> FaceResult:
         """Smooth ``det``'s keypoints (video time ``t``), stabilise and warp the frame to the template."""
@@ -240,22 +201,44 @@ class TrackAligner:
             if self._stabilizer is not None:
                 self._stabilizer.reset()
         self._prev_box = box
-        if self.smooth:
-            prev = self._filter.value
-            iod = np.linalg.norm(prev[1] - prev[0]) if prev is not None else np.linalg.norm(kps[1] - kps[0])
-            scale = EYE_DISTANCE * REFERENCE_SIZE / max(float(iod), 1e-6)  # 224-template px per frame px
-            smoothed = self._filter(kps, float(t), scale=scale)
-        else:
-            smoothed = kps.copy()
+        smoothed = self._smooth(kps, float(t))
         matrix = similarity_from_eyes(smoothed, self.image_size)
         if self._stabilizer is not None:
             matrix = self._stabilizer.refine(frame_bgr, matrix, float(t))
+        self.follower.detected(box, score, kps, matrix)
         return _warp(frame_bgr, box, score, kps, smoothed, matrix, self.image_size)
 
+    def follow(self, frame_bgr: np.ndarray, t: float) -> FaceResult | None:
+        """A frame without detection: register it from the last smoothed keypoints and carry the track
+        along the registered motion; None when following fails (the caller detects)."""
+        carried = self.follower.track
+        if self._stabilizer is None or carried is None:
+            return None
+        start = self._filter.value if self.smooth and self._filter.value is not None else carried.keypoints
+        matrix = self._stabilizer.refine(frame_bgr, similarity_from_eyes(start, self.image_size), float(t),
+                                         restart=False)
+        track = self.follower.follow(matrix, frame_bgr.shape) if matrix is not None else None
+        if track is None:
+            return None
+        self._prev_box = track.box
+        res = _warp(frame_bgr, track.box, track.score, track.keypoints, self._smooth(track.keypoints, float(t)),
+                    matrix, self.image_size)
+        res.detected = False
+        return res
+
+    def _smooth(self, kps: np.ndarray, t: float) -> np.ndarray:
+        if not self.smooth:
+            return kps.copy()
+        prev = self._filter.value
+        iod = np.linalg.norm(prev[1] - prev[0]) if prev is not None else np.linalg.norm(kps[1] - kps[0])
+        scale = EYE_DISTANCE * REFERENCE_SIZE / max(float(iod), 1e-6)  # 224-template px per frame px
+        return self._filter(kps, t, scale=scale)
+
     def reset(self) -> None:
-        """Forget the track: the next frame starts smoothing afresh."""
+        """Forget the track: the next frame detects and starts smoothing afresh."""
         self._filter.reset()
         self._prev_box = None
+        self.follower.reset()
         if self._stabilizer is not None:
             self._stabilizer.reset()
 
@@ -275,7 +258,7 @@ class FaceAligner:
 
     def __init__(self, image_size: int = 224, model: str = "short", min_confidence: float = 0.5,
                  smooth: bool = True, min_cutoff: float = 0.5, beta: float = 0.2,
-                 d_cutoff: float = 1.0, stabilize: bool = True) -> None:
+                 d_cutoff: float = 1.0, stabilize: bool = True, detect_every: int = DETECT_EVERY) -> None:
         self._video = self._image = None
         self.image_size = int(image_size)
         self.model = model
@@ -283,7 +266,7 @@ class FaceAligner:
         self.smooth = smooth
         self._path = model_path(model)
         self._track_args = dict(image_size=self.image_size, smooth=smooth, min_cutoff=min_cutoff, beta=beta,
-                                d_cutoff=d_cutoff, stabilize=stabilize)
+                                d_cutoff=d_cutoff, stabilize=stabilize, detect_every=detect_every)
         self._track = self.track_aligner()
         self._first_call: set[int] = set()
         self._last_ms = -1
@@ -352,6 +335,10 @@ class FaceAligner:
         (and forgets the track) when no face is found.
         """
         frame = _as_bgr(frame_bgr)
+        if not self._track.due():
+            res = self._track.follow(frame, float(t))
+            if res is not None:
+                return res
         found = self.detect(frame, t)
         if not found:
             self.reset()

@@ -8,7 +8,7 @@ face's aligned crop (or None when the face is not in the frame any more) with :m
 * :class:`~mpt_live.facemotion.FaceMotion` turns it into regional motion signals (2.5 s later) and
   :class:`~mpt_live.spotting.Spotter` turns those into events (onset, apex, offset, micro/macro).
 
-``push`` returns the events that closed, each with the clip of the window centred on its apex (the
+``push`` returns the events that closed, each with the frames of the window centred on its apex (the
 model classifies that clip). A frame without the face ends the track's signals: the spotter judges
 what is open, then the buffer is emptied (a window never spans two appearances). :meth:`horizon` is
 the earliest frame a later event of this face can start at: windows before it are final.
@@ -20,9 +20,7 @@ import math
 import time
 from dataclasses import dataclass
 
-import numpy as np
-
-from .clip import ClipSpec, FrameRing
+from .clip import ClipFrames, ClipSpec, FrameRing
 from .face import FaceResult
 from .facemotion import FaceMotion
 from .sources import Frame
@@ -37,7 +35,7 @@ class ClosedEvent:
 
     face_id: int
     event: SpotEvent
-    clip: np.ndarray | None  # (T,S,S,3) float32: the window centred on the apex; None: not buffered any more
+    clip: ClipFrames | None  # the frames of the window centred on the apex; None: not buffered any more
 
 
 class FaceState:
@@ -88,13 +86,14 @@ class FaceState:
         self.face = face
         return out
 
-    def window(self, t_end: float) -> np.ndarray | None:
-        """The clip of the window ending at ``t_end``; None while less than a window is buffered."""
+    def window(self, t_end: float) -> ClipFrames | None:
+        """The frames of the window ending at ``t_end`` (sampled into its clip off the frame loop, by the
+        model worker); None while less than a window is buffered."""
         if self.ring.covers(t_end - self.spec.window_s, t_end):
-            return self.ring.window(t_end, self.spec)
+            return self.ring.frames_for(t_end, self.spec)
         return None
 
-    def apex_clip(self, event: SpotEvent) -> np.ndarray | None:
+    def apex_clip(self, event: SpotEvent) -> ClipFrames | None:
         """The window centred on the event's apex (shifted inside the buffer at a track's ends)."""
         w = self.spec.window_s
         oldest, latest = self.ring.oldest_time, self.ring.latest_time
@@ -105,7 +104,7 @@ class FaceState:
         if abs(t_end - w / 2 - event.apex_s) > w / 2:  # the apex is not inside what is buffered
             self.unbuffered += 1
             return None
-        return self.ring.window(t_end, self.spec)
+        return self.ring.frames_for(t_end, self.spec)
 
     def horizon(self) -> float:
         """The earliest frame a later event of this face can start at (inf: none can)."""

@@ -177,13 +177,13 @@ class ModelWorker:
         score = probs = None
         aligned = motion_img = dyn_img = None
         thumbnails = self.thumbnails and w.event is None
-        if w.clip is not None and self.classifier is None and not thumbnails:  # motion-only: the score alone
-            t0 = time.perf_counter()
-            score = motion_score(w.clip, self.spec)
+        t0 = time.perf_counter()
+        clip = w.clip  # sampled from the window's frames here, off the frame loop
+        if clip is not None and self.classifier is None and not thumbnails:  # motion-only: the score alone
+            score = motion_score(clip, self.spec)
             timings["inputs_ms"] = (time.perf_counter() - t0) * 1e3
-        elif w.clip is not None:
-            t0 = time.perf_counter()
-            dynamic, motion, score = model_inputs(w.clip, self.spec)
+        elif clip is not None:
+            dynamic, motion, score = model_inputs(clip, self.spec)
             t1 = time.perf_counter()
             timings["inputs_ms"] = (t1 - t0) * 1e3
             if self.classifier is not None:

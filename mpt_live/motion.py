@@ -6,7 +6,7 @@ into a Laplacian pyramid; each level is band-passed in time by a causal Butterwo
 :func:`mpt_live.clip.clip_rate` for a clip sampled over any other interval, so that with
 ``spec.time_base`` ``"seconds"`` the band is in Hz of real time), multiplied by a gain and added back. The
 filter is a direct-form-II-transposed biquad cascade written as whole-array numpy operations
-into preallocated buffers, with its state started at the first frame's steady state, so a still
+into preallocated buffers (OpenCV passes), started at the first frame's steady state, so a still
 clip gives exactly zero motion.
 
 Pyramid decomposition, temporal filtering and reconstruction are all linear, so ``Magnifier``
@@ -21,6 +21,8 @@ clip into one "dynamic image": a fixed weighted sum of its frames.
 """
 
 from __future__ import annotations
+
+from typing import Callable
 
 import numpy as np
 import cv2
@@ -83,37 +85,39 @@ def band_pass(spec: ClipSpec, fps: float | None = None) -> tuple[np.ndarray, np.
 
 
 class _Biquads:
-    """Causal sos cascade (direct form II transposed) over whole arrays of one shape, no allocation."""
+    """Causal sos cascade (direct form II transposed) over whole arrays of one shape, no allocation.
 
-    def __init__(self, sos: np.ndarray, zi: np.ndarray, shape: tuple[int, ...]) -> None:
+    The cascade filters the deviation from the frame given to :meth:`start`, from a zero state. A
+    band-pass has no DC gain, so this is exactly the filter started at that frame's steady state
+    (scipy.signal.sosfilt_zi), and a still input gives exactly zero, whatever the rounding.
+    """
+
+    def __init__(self, sos: np.ndarray, shape: tuple[int, ...]) -> None:
         self.coefs = [(float(b0), float(b1), float(b2), float(a1), float(a2)) for b0, b1, b2, _, a1, a2 in sos]
-        self.zi = [(float(a), float(b)) for a, b in zi]
         n = len(self.coefs)
         self.z = np.zeros((n, 2, *shape), np.float32)
         self.y = np.zeros((n, *shape), np.float32)  # output of each section
-        self.tmp = np.zeros(shape, np.float32)
+        self.x0 = np.zeros(shape, np.float32)
+        self.dx = np.zeros(shape, np.float32)
 
     def start(self, x: np.ndarray) -> None:
-        """Set the state to the steady state of a constant input ``x`` (per element)."""
-        for k, (z0, z1) in enumerate(self.zi):
-            np.multiply(x, z0, out=self.z[k, 0])
-            np.multiply(x, z1, out=self.z[k, 1])
+        """Start at the steady state of a constant input ``x`` (per element)."""
+        np.copyto(self.x0, x)
+        self.z.fill(0.0)
 
     def step(self, x: np.ndarray) -> np.ndarray:
-        """Filter one time step; returns the output buffer (overwritten by the next step)."""
-        tmp = self.tmp
+        """Filter one time step; returns the output buffer (overwritten by the next step).
+
+        One OpenCV call per line (a fused multiply-add pass over the frame each), float32 throughout.
+        """
+        x = cv2.subtract(x, self.x0, dst=self.dx)
         for k, (b0, b1, b2, a1, a2) in enumerate(self.coefs):
             y, z0, z1 = self.y[k], self.z[k, 0], self.z[k, 1]
-            np.multiply(x, b0, out=y)  # y = b0 x + z0
-            y += z0
-            np.multiply(y, -a1, out=z0)  # z0 = b1 x - a1 y + z1
-            z0 += z1
+            cv2.scaleAdd(x, b0, z0, dst=y)  # y = b0 x + z0
+            cv2.scaleAdd(y, -a1, z1, dst=z0)  # z0 = b1 x - a1 y + z1
             if b1:
-                np.multiply(x, b1, out=tmp)
-                z0 += tmp
-            np.multiply(x, b2, out=z1)  # z1 = b2 x - a2 y
-            np.multiply(y, -a2, out=tmp)
-            z1 += tmp
+                cv2.scaleAdd(x, b1, z0, dst=z0)
+            cv2.addWeighted(x, b2, y, -a2, 0.0, dst=z1)  # z1 = b2 x - a2 y
             x = y
         return x
 
@@ -150,11 +154,11 @@ class Magnifier:
             h, w, _ = sizes[-1]
             sizes.append(((h + 1) // 2, (w + 1) // 2, 3))
         self._sizes = sizes
-        sos, zi = band_pass(spec, fps)
+        sos, _ = band_pass(spec, fps)
         self._g = [np.zeros(s, np.float32) for s in sizes]  # Gaussian pyramid, g[0] = the frame
         self._acc = [None] + [np.zeros(s, np.float32) for s in sizes[1:]]  # collapse partial sums
         # level 0 is always filtered: its band-pass gives the band energy
-        self._filters = {i: _Biquads(sos, zi, sizes[i]) for i in range(self.depth) if i == 0 or self.coefs[i]}
+        self._filters = {i: _Biquads(sos, sizes[i]) for i in range(self.depth) if i == 0 or self.coefs[i]}
         self._started = False
 
     def reset(self) -> None:
@@ -167,8 +171,8 @@ class Magnifier:
 
         The band energy is the mean square (0..255 units) of the un-amplified band-passed frame.
         ``out`` (float32 HxWx3, optional) receives the magnified frame instead of a new array;
-        ``energy_map`` (float32 HxW, optional) accumulates the per-pixel band energy (summed over
-        the channels).
+        ``energy_map`` (float32, optional) accumulates the per-pixel band energy: HxWx3 per
+        channel (one pass), or HxW summed over the channels.
         """
         if frame.shape != self.shape:
             raise ValueError(f"Magnifier expects frames of shape {self.shape}, got {frame.shape}")
@@ -177,20 +181,31 @@ class Magnifier:
         elif out.shape != self.shape or out.dtype != np.float32 or not out.flags.c_contiguous:
             raise ValueError(f"Magnifier out must be a C-contiguous float32 array of shape {self.shape}")
         g = self._g
-        np.copyto(g[0], frame, casting="unsafe")
+        if self.depth == 1 and frame.dtype == np.float32 and frame.flags.c_contiguous:
+            x = frame  # no pyramid is built from it: read it in place
+        else:
+            x = g[0]
+            np.copyto(x, frame, casting="unsafe")
         for i in range(1, self.depth):
             cv2.pyrDown(g[i - 1], dst=g[i])
+        levels = [x, *g[1:]]
         if not self._started:
             for i, f in self._filters.items():
-                f.start(g[i])
+                f.start(levels[i])
             self._started = True
-        bands = {i: f.step(g[i]) for i, f in self._filters.items()}
+        bands = {i: f.step(levels[i]) for i, f in self._filters.items()}
         y0 = bands[0]
         energy = float(np.vdot(y0, y0)) / y0.size
         if energy_map is not None:
-            for c in range(3):
-                yc = y0[..., c]
-                energy_map += yc * yc
+            if energy_map.ndim == 3:
+                cv2.accumulateSquare(y0, energy_map)
+            else:
+                for c in range(3):
+                    yc = y0[..., c]
+                    energy_map += yc * yc
+        if self.depth == 1:  # uniform gains: the frame plus its amplified band, one pass
+            cv2.scaleAdd(y0, float(self.coefs[0]), x, dst=out)
+            return out, energy
         # collapse: acc_i = up(acc_{i+1}) + c_i F(G_i), from the deepest level used to the frame
         for i in range(self.depth - 1, -1, -1):
             dst = out if i == 0 else self._acc[i]
@@ -238,6 +253,20 @@ def local_motion_score(energy_map: np.ndarray, frames: int) -> float:
     return float(top.mean()) / (3 * frames)
 
 
+def _magnify_frames(clip: np.ndarray, spec: ClipSpec, fps: float | None, out: Callable[[int], np.ndarray],
+                    each: Callable[[int, np.ndarray], object] | None = None) -> float:
+    """Magnify ``clip`` (sampled at ``fps``) frame by frame into ``out(t)`` (then ``each(t, frame)``);
+    returns the motion score. One definition for ``magnify_clip``, ``motion_score`` and ``model_inputs``,
+    so they report the same value."""
+    mag = Magnifier(spec, clip.shape[1:], fps)
+    emap = np.zeros(clip.shape[1:], np.float32)  # per channel: one accumulateSquare pass a frame
+    for t in range(clip.shape[0]):
+        frame, _ = mag.push(clip[t], out=out(t), energy_map=emap)
+        if each is not None:
+            each(t, frame)
+    return local_motion_score(emap.sum(axis=2), clip.shape[0])
+
+
 def magnify_clip(clip: np.ndarray, spec: ClipSpec, fps: float | None = None) -> tuple[np.ndarray, float]:
     """Magnify a clip (T, H, W, 3), BGR 0..255 -> (magnified float32 (T, H, W, 3), motion_score).
 
@@ -245,24 +274,16 @@ def magnify_clip(clip: np.ndarray, spec: ClipSpec, fps: float | None = None) -> 
     steady state (a still clip gives zero motion). ``motion_score``: see :func:`local_motion_score`.
     """
     clip = _check_clip(clip, "magnify_clip")
-    mag = Magnifier(spec, clip.shape[1:], fps)
     out = np.empty(clip.shape, np.float32)
-    emap = np.zeros(clip.shape[1:3], np.float32)
-    for t in range(clip.shape[0]):
-        mag.push(clip[t], out=out[t], energy_map=emap)
-    return out, local_motion_score(emap, clip.shape[0])
+    return out, _magnify_frames(clip, spec, fps, out.__getitem__)
 
 
 def motion_score(clip: np.ndarray, spec: ClipSpec, fps: float | None = None) -> float:
     """The motion score of a clip alone (the value ``magnify_clip`` and ``model_inputs`` report),
     without keeping the magnified frames: what a run without a model needs."""
     clip = _check_clip(clip, "motion_score")
-    mag = Magnifier(spec, clip.shape[1:], fps)
     frame = np.empty(clip.shape[1:], np.float32)
-    emap = np.zeros(clip.shape[1:3], np.float32)
-    for t in range(clip.shape[0]):
-        mag.push(clip[t], out=frame, energy_map=emap)
-    return local_motion_score(emap, clip.shape[0])
+    return _magnify_frames(clip, spec, fps, lambda t: frame)
 
 
 def rank_pool_coefficients(T: int) -> np.ndarray:
@@ -289,28 +310,44 @@ def dynamic_image(clip: np.ndarray) -> np.ndarray:
         raise ValueError(f"dynamic_image: clip must have shape (T, H, W, C), got {clip.shape}")
     T = clip.shape[0]
     w = rank_pool_coefficients(T)
+    if clip.dtype not in (np.uint8, np.float32):
+        clip = clip.astype(np.float32)
     # sum(alpha) == 0, so D = sum_t alpha_t (x_t - x_0): same value, but a still clip gives
-    # exactly 0. Frame by frame in float32: no clip-sized temporaries, no BLAS threads.
+    # exactly 0. Frame by frame in float32 (two OpenCV passes a frame): no clip-sized temporaries.
     x0 = clip[0]
     d = np.zeros(clip.shape[1:], np.float32)
     diff = np.empty_like(d)
     for t in range(1, T):
-        np.subtract(clip[t], x0, out=diff, dtype=np.float32)
-        diff *= float(w[t])
-        d += diff
+        cv2.subtract(clip[t], x0, dst=diff, dtype=cv2.CV_32F)
+        cv2.scaleAdd(diff, float(w[t]), d, dst=d)
     d *= 0.5 / max(float(np.abs(d).max()), DYNAMIC_EPS)
     d += 0.5
     np.clip(d, 0.0, 1.0, out=d)  # rounding at +-max|D| could step just outside
     return d
 
 
-def _normalise_rgb(bgr: np.ndarray, spec: ClipSpec, top: float, out: np.ndarray) -> np.ndarray:
-    """(..., H, W, 3) BGR in [0, top] -> ``out`` (..., 3, H, W): RGB (clip(x, 0, top) / top - mean) / std."""
-    for c in range(3):  # output channel c (RGB) is input channel 2 - c (BGR)
-        dst = out[..., c, :, :]
-        np.clip(bgr[..., 2 - c], 0.0, top, out=dst)
-        dst *= 1.0 / (top * spec.std[c])
-        dst -= spec.mean[c] / spec.std[c]
+def _normaliser(spec: ClipSpec, top: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(matrix, low, high) of ``_normalise_rgb``: a cv2.transform matrix (3, 4) that reverses the
+    channels and scales each, x / (top std_c) - mean_c / std_c, and its per-channel output range."""
+    scale = np.array([1.0 / (top * s) for s in spec.std])
+    shift = -np.array(spec.mean) / np.array(spec.std)
+    m = np.zeros((3, 4), np.float32)
+    m[[0, 1, 2], [2, 1, 0]] = scale  # output channel c (RGB) is input channel 2 - c (BGR)
+    m[:, 3] = shift
+    low = shift.astype(np.float32)[:, None, None]
+    return m, low, (top * scale + shift).astype(np.float32)[:, None, None]
+
+
+def _normalise_rgb(bgr: np.ndarray, norm: tuple[np.ndarray, np.ndarray, np.ndarray], out: np.ndarray,
+                   tmp: np.ndarray | None = None) -> np.ndarray:
+    """(H, W, 3) BGR in [0, top] -> ``out`` (3, H, W): RGB (clip(x, 0, top) / top - mean) / std.
+
+    Three whole-frame passes: the per-channel affine map (cv2.transform, channels reversed), the
+    split into planes and the clip (after the map, to its image of [0, top]: the same values)."""
+    m, low, high = norm
+    tmp = cv2.transform(bgr, m, dst=tmp)
+    cv2.split(tmp, [out[0], out[1], out[2]])
+    np.clip(out, low, high, out=out)
     return out
 
 
@@ -333,13 +370,10 @@ def model_inputs(clip_bgr: np.ndarray, spec: ClipSpec, fps: float | None = None
             f"got {clip.shape}"
         )
     clip = _check_clip(clip, "model_inputs")
-    dynamic = _normalise_rgb(dynamic_image(clip), spec, 1.0, np.empty((3, S, S), np.float32))
+    dynamic = _normalise_rgb(dynamic_image(clip), _normaliser(spec, 1.0), np.empty((3, S, S), np.float32))
     # magnify_clip, frame by frame straight into the output layout (no clip-sized intermediate)
-    mag = Magnifier(spec, (S, S, 3), fps)
-    frame = np.empty((S, S, 3), np.float32)
+    frame, tmp = np.empty((S, S, 3), np.float32), np.empty((S, S, 3), np.float32)
     motion = np.empty((T, 3, S, S), np.float32)
-    emap = np.zeros((S, S), np.float32)
-    for t in range(T):
-        mag.push(clip[t], out=frame, energy_map=emap)
-        _normalise_rgb(frame, spec, 255.0, motion[t])
-    return dynamic, motion, local_motion_score(emap, T)
+    norm = _normaliser(spec, 255.0)
+    score = _magnify_frames(clip, spec, fps, lambda t: frame, lambda t, f: _normalise_rgb(f, norm, motion[t], tmp))
+    return dynamic, motion, score

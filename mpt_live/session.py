@@ -22,7 +22,8 @@ events). So results come a few seconds after their frame, in window order. A per
 that must not wait (the overlay) reads :attr:`Session.latest` (each face's newest window, raw) and
 :attr:`Session.recent` (each face's latest event).
 
-Any source works (:func:`mpt_live.capture.open_source`). A live one (camera, stream, ``--realtime``)
+Any source works (:func:`mpt_live.capture.open_source`); a recorded one is decoded in its own
+thread (:class:`~mpt_live.readahead.ReadAhead`). A live one (camera, stream, ``--realtime``)
 delivers the newest frame only; its windows are dropped when the model is busy (the newest window of
 each face wins) and with ``stride=None`` windows are taken whenever a worker is free. A recorded file
 gives every frame and every ``stride``-th window (default :data:`FILE_STRIDE`) is classified, in order.
@@ -51,6 +52,7 @@ from .face import FaceAligner
 from .face_state import HISTORY_S, ClosedEvent, FaceState
 from .identity import FaceEmbedder
 from .model_worker import ModelWorker
+from .readahead import ReadAhead
 from .results import EVENT, NEUTRAL, NO_FACE, WARMING, EventResult, LabelTally, ModelInfo, WindowResult
 from .sources import Frame
 from .spotting import SpotConfig
@@ -144,9 +146,11 @@ class Session:
                                                 workers=self._workers())
             stack.callback(worker.close)
             stack.callback(self._end)  # runs first: the run's time ends with its loop
+            # a recorded source decodes in its own thread; a live one has its own reader already
+            frames = self.source if self.live else stack.enter_context(ReadAhead(self.source))
             segment = 0
             try:
-                for frame in self.source:
+                for frame in frames:
                     now = time.monotonic()
                     captured = getattr(frame, "captured", now)
                     if getattr(frame, "segment", 0) != segment:  # a reconnected stream: every track restarts

@@ -14,6 +14,11 @@ time constant of ``tau`` seconds, so slow pose changes are absorbed, while a 0.2
 expression barely enters it. The correction is bounded: when registration fails or moves the eyes
 more than ``max_shift`` (fraction of the crop size) from where the keypoints put them, the
 reference restarts at the current crop.
+
+Between detections (:mod:`mpt_live.tracker`) the registration is the tracker: ``refine(...,
+restart=False)`` then reports a failure (None) instead of restarting, also when the registered crop
+correlates less than ``min_cc`` with the reference (the face is gone: measured on the shared media,
+a face correlates 0.69-1.0 with its reference, median 0.93-0.996 per clip).
 """
 
 from __future__ import annotations
@@ -31,8 +36,10 @@ def _h(m: np.ndarray) -> np.ndarray:
 
 
 class Stabilizer:
-    def __init__(self, image_size: int, tau: float = 2.0, max_shift: float = 0.06, downscale: int = 2) -> None:
+    def __init__(self, image_size: int, tau: float = 2.0, max_shift: float = 0.06, downscale: int = 2,
+                 min_cc: float = 0.5) -> None:
         self.image_size = image_size
+        self.min_cc = min_cc
         self.tau = tau
         self.max_shift = max_shift
         self.down = downscale
@@ -57,24 +64,27 @@ class Stabilizer:
                               borderMode=cv2.BORDER_REPLICATE)
         return cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY).astype(np.float32) if crop.ndim == 3 else crop.astype(np.float32)
 
-    def refine(self, frame: np.ndarray, matrix: np.ndarray, t: float) -> np.ndarray:
-        """The keypoint transform ``matrix`` (2x3, frame -> crop) refined against the track's reference."""
+    def refine(self, frame: np.ndarray, matrix: np.ndarray, t: float, restart: bool = True) -> np.ndarray | None:
+        """The transform ``matrix`` (2x3, frame -> crop) refined against the track's reference.
+
+        When registration fails (or there is no reference yet): with ``restart`` the reference
+        restarts at this crop and ``matrix`` is returned as it is; without, None is returned and
+        nothing changes (a tracked frame: the caller detects instead)."""
         grey = self._grey(frame, matrix)
         if self._ref is None or t <= self._t:
-            self._restart(grey, t)
-            return matrix
+            return self._restart(grey, t, matrix) if restart else None
         try:
-            _, warp = cv2.findTransformECC(self._ref, grey, self._warp.copy(), cv2.MOTION_AFFINE, _CRITERIA, None, 3)
+            cc, warp = cv2.findTransformECC(self._ref, grey, self._warp.copy(), cv2.MOTION_AFFINE, _CRITERIA, None, 3)
         except cv2.error:
-            self._restart(grey, t)
-            return matrix
+            return self._restart(grey, t, matrix) if restart else None
+        if not restart and not cc >= self.min_cc:  # a tracked frame that no longer looks like the face
+            return None
         # warp maps reference coordinates into the current crop: crop'(x) = crop(W x) -> M' = W^-1 M
         w_full = self._scale @ _h(warp.astype(np.float64)) @ self._inv_scale
         refined = (np.linalg.inv(w_full) @ _h(matrix))[:2]
         moved = np.abs(cv2.transform(self._probe[None], (w_full)[:2])[0] - self._probe).max()
         if not math.isfinite(moved) or moved > self.max_shift * self.image_size:
-            self._restart(grey, t)
-            return matrix
+            return self._restart(grey, t, matrix) if restart else None
         self._warp = warp
         registered = cv2.warpAffine(grey, warp, (self.size, self.size),
                                     flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
@@ -83,8 +93,9 @@ class Stabilizer:
         self._t = t
         return refined
 
-    def _restart(self, grey: np.ndarray, t: float) -> None:
+    def _restart(self, grey: np.ndarray, t: float, matrix: np.ndarray) -> np.ndarray:
         self._ref = grey.copy()
         self._warp = np.eye(2, 3, dtype=np.float32)
         self._t = t
         self.resets += 1
+        return matrix

@@ -20,6 +20,12 @@ One ID is never given to two faces of a frame (every step is a one-to-one assign
 ``max_faces`` faces are tracked per frame (0: all); faces already tracked come first, then the
 largest. Each track has its own :class:`~mpt_live.face.TrackAligner` (smoothing, stabilisation),
 reset when the face comes back. Without an embedder only position is used.
+
+Detection is not run on every frame (:mod:`mpt_live.tracker`): while every present face is followed
+by its track's registration, a frame needs no detector, and one runs every ``DETECT_EVERY`` frames,
+on a camera cut, while no face is present, and on a frame where any face could not be followed. The
+faces followed on such a frame keep their result (their detections are theirs); the detections left
+go through the steps above, so a newcomer gets an ID within ``DETECT_EVERY`` frames.
 """
 
 from __future__ import annotations
@@ -115,13 +121,32 @@ class FaceTracker:
     def _embed(self, frame: np.ndarray, det: Detection) -> np.ndarray | None:
         return self.embedder.embed(frame, det.keypoints) if self.embedder is not None else None
 
+    def _follow(self, frame: np.ndarray, t: float) -> dict[int, TrackedFace]:
+        """Every present face that its track can follow on this frame (none when a detection is due)."""
+        present = [tr for tr in self.tracks if tr.present]
+        if self.cut or not present or any(tr.aligner.due() for tr in present):
+            return {}
+        followed = {}
+        for tr in present:
+            res = tr.aligner.follow(frame, t)
+            if res is not None:
+                tr.box, tr.t = res.box, t
+                followed[tr.id] = TrackedFace(tr.id, res)
+        return followed
+
     def update(self, frame: np.ndarray, t: float) -> tuple[list[TrackedFace], list[int]]:
-        dets = self.aligner.detect(frame, t)
         cut = self.cut = self._is_cut(frame)
+        followed = self._follow(frame, t)
+        if followed and len(followed) == sum(tr.present for tr in self.tracks):
+            return sorted(followed.values(), key=lambda f: f.id), []  # every face followed: no detection
+        dets = self.aligner.detect(frame, t)
+        if followed and dets:  # a detection of a face followed on this frame is that face's: drop it
+            iou = box_iou(np.array([f.face.box for f in followed.values()]), np.array([d.box for d in dets]))
+            dets = [d for j, d in enumerate(dets) if iou[:, j].max() < 0.3]
         matched: dict[int, tuple[Track, np.ndarray | None]] = {}  # detection index -> (track, its embedding)
 
-        # 1. position, against tracks seen recently (not across a cut)
-        recent = [tr for tr in self.tracks if not cut and t - tr.t <= self.keep_s]
+        # 1. position, against tracks seen recently (not across a cut, not followed on this frame)
+        recent = [tr for tr in self.tracks if not cut and t - tr.t <= self.keep_s and tr.id not in followed]
         if recent and dets:
             iou = box_iou(np.array([tr.box for tr in recent]), np.array([d.box for d in dets]))
             for r, c in zip(*linear_sum_assignment(-iou)):
@@ -138,9 +163,9 @@ class FaceTracker:
                     matched[c] = (tr, e)
 
         # 2. appearance, for the detections left (largest first, as many as may still be tracked)
-        room = (self.max_faces - len(matched)) if self.max_faces else len(dets)
+        room = (self.max_faces - len(followed) - len(matched)) if self.max_faces else len(dets)
         rest = [i for i in range(len(dets)) if i not in matched][:max(room, 0)]
-        free = [tr for tr in self.tracks if not any(tr is m for m, _ in matched.values())]
+        free = [tr for tr in self.tracks if tr.id not in followed and not any(tr is m for m, _ in matched.values())]
         embeds = {i: self._embed(frame, dets[i]) for i in rest} if self.embedder is not None else {}
         if rest and free and embeds:
             sim = np.array([[tr.likeness(embeds[i]) or -1.0 for i in rest] for tr in free])
@@ -157,8 +182,8 @@ class FaceTracker:
         # at most max_faces, tracked faces first (then the largest), one ID each
         order = sorted(matched, key=lambda i: (matched[i][0].t < t - self.keep_s, -dets[i].area))
         if self.max_faces:
-            order = order[:self.max_faces]
-        faces, now = [], set()
+            order = order[:max(self.max_faces - len(followed), 0)]
+        faces, now = list(followed.values()), set(followed)
         for i in order:
             tr, e = matched[i]
             if not tr.present or cut:

@@ -12,11 +12,11 @@ import pytest
 from typer.testing import CliRunner
 
 from mpt_live.cli import app
-from mpt_live.face import FaceAligner
 from mpt_live.job import run_job
 from mpt_live.results import columns
 from mpt_live.session import SessionConfig
 from mpt_live.sources import VideoFile
+from mpt_live.tracks import FaceTracker
 
 from tinymodel import tiny_onnx
 
@@ -72,16 +72,16 @@ def test_still_face_scores_lower_than_talking(faces_dir, tmp_path):
 
 
 def test_interrupted_run_keeps_valid_csv_and_summary(faces_dir, tmp_path, monkeypatch):
-    real_detect = FaceAligner.detect
+    real_update = FaceTracker.update
     calls = {"n": 0}
 
-    def detect(self, frame, t):
+    def update(self, frame, t):
         calls["n"] += 1
-        if calls["n"] == 25:  # Ctrl-C while faces are being detected in frame 24
+        if calls["n"] == 25:  # Ctrl-C while the faces of frame 24 are being found
             raise KeyboardInterrupt
-        return real_detect(self, frame, t)
+        return real_update(self, frame, t)
 
-    monkeypatch.setattr(FaceAligner, "detect", detect)
+    monkeypatch.setattr(FaceTracker, "update", update)
     res = runner.invoke(app, ["--video", str(faces_dir / "videos" / "evm_face_still.mp4"), "--motion-only", "--headless",
                               "--out", str(tmp_path)])
     assert res.exit_code == 130 and "interrupted" in res.output

@@ -253,3 +253,22 @@ def test_ring_shorter_than_the_window_is_input_error() -> None:
 def test_empty_ring_window_is_input_error() -> None:
     with pytest.raises(InputError):
         FrameRing(4, (2,)).window(1.0, ClipSpec())
+
+
+def test_window_copies_its_frames_and_samples_them_on_first_use() -> None:
+    from mpt_live.clip_stream import Window
+
+    spec = ClipSpec(frames=8, window_s=0.5, image_size=16, pyramid_levels=1)
+    ring = FrameRing(40, (16, 16, 3))
+    rng = np.random.default_rng(3)
+    for i in range(30):
+        ring.push(i / 25, rng.integers(0, 256, (16, 16, 3), dtype=np.uint8))
+    want = ring.window(29 / 25, spec)
+    frames = ring.frames_for(29 / 25, spec)
+    for i in range(30, 40):  # the ring moves on; the window's frames were copied out of it
+        ring.push(i / 25, np.zeros((16, 16, 3), np.uint8))
+    w = Window(29 / 25, 29, None, frames)
+    assert len(frames.frames) <= 15 and frames.frames.dtype == np.uint8  # the window's frames only, not the ring
+    clip = w.clip
+    np.testing.assert_array_equal(clip, want)
+    assert w.clip is clip  # sampled once

@@ -14,13 +14,14 @@ MAX_LINES = 400
 
 # Layers of mpt_live, lowest first; a module may import from its own layer or a lower one.
 LAYERS = {
-    "stages": ["errors", "interrupts", "quiet", "frametimes", "sources", "latest_frame", "capture", "face_actions",
-               "synthface", "demo_input", "stabilize", "face", "identity", "tracks", "clip", "clip_stream", "motion",
-               "thumbnails", "machine", "runtime", "model_worker", "facemotion", "spotting", "face_state", "results"],
+    "stages": ["errors", "interrupts", "quiet", "frametimes", "sources", "readahead", "latest_frame", "capture",
+               "face_actions", "synthface", "demo_input", "stabilize", "smoothing", "tracker", "face", "identity", "tracks",
+               "clip", "clip_stream", "motion", "thumbnails", "machine", "runtime", "model_worker", "facemotion",
+               "spotting", "face_state", "results"],
     "session": ["session"],
     "consumers": ["writers", "rundir", "timeline", "report", "draw", "overlay", "view", "window", "terminal", "job",
                   "sheet"],
-    "entry points": ["batch", "demo_report", "cli"],
+    "entry points": ["batch", "pool", "ray_batch", "demo_report", "cli"],
 }
 LEVEL = {m: i for i, mods in enumerate(LAYERS.values()) for m in mods}
 

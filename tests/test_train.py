@@ -300,6 +300,44 @@ def test_build_config_bad_spec_is_an_input_error():
         build_config("default", "casme2", ".", {}, {"image_size": 100})
 
 
+@pytest.mark.slow
+def test_loso_folds_on_ray_pool_to_the_serial_figures(easy, tmp_path):
+    """Folds as tasks on a local Ray cluster (two CPUs): the same folds and pooled figures as serially; a
+    fold already finished in the run folder is kept, not run again."""
+    ray = pytest.importorskip("ray")
+    from train.datasets import load_dataset
+    from train.ray_folds import run_loso_ray
+
+    index = load_dataset("casme2", easy[0])
+    cfg = _config(easy, epochs=2)
+    serial = loso.run_loso(cfg, tmp_path / "serial", index, log=lambda s: None)
+    (tmp_path / "ray" / "folds").mkdir(parents=True)
+    kept = (tmp_path / "serial" / "folds" / "sub02.json").read_text()
+    (tmp_path / "ray" / "folds" / "sub02.json").write_text(kept)  # as if a stopped run had finished it
+    lines: list[str] = []
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        parallel = run_loso_ray(cfg, tmp_path / "ray", index, "auto", log=lines.append)
+    finally:
+        ray.shutdown()
+    assert any("2 of 3 folds to run" in line for line in lines), lines
+    assert (tmp_path / "ray" / "folds" / "sub02.json").read_text() == kept
+    assert (parallel["acc"], parallel["uf1"], parallel["uar"]) == (serial["acc"], serial["uf1"], serial["uar"])
+    assert parallel["confusion"] == serial["confusion"] and parallel["n"] == serial["n"] == easy[1]
+    for subject in ("sub01", "sub02", "sub03"):
+        a, b = (json.loads((tmp_path / r / "folds" / f"{subject}.json").read_text()) for r in ("serial", "ray"))
+        assert a["preds"] == b["preds"] and a["clip_ids"] == b["clip_ids"]
+        assert a["losses"] == pytest.approx(b["losses"], rel=1e-4)
+        assert torch.allclose(torch.tensor(a["probs"]), torch.tensor(b["probs"]), atol=1e-5)
+    with open(tmp_path / "serial" / "predictions.csv") as fa, open(tmp_path / "ray" / "predictions.csv") as fb:
+        assert [r[:5] for r in csv.reader(fa)] == [r[:5] for r in csv.reader(fb)]
+
+
+def test_ray_needs_the_loso_protocol(easy, tmp_path):
+    r = _train(easy, tmp_path / "run", "--protocol", "full", "--ray", "auto")
+    assert r.exit_code != 0 and "--ray runs LOSO folds" in r.output and "Traceback" not in r.output
+
+
 def test_build_config_ablation_and_baseline_options():
     from train.cli import build_config
 

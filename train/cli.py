@@ -231,6 +231,9 @@ def train(
     cache: Optional[Path] = typer.Option(None, help="clip cache directory (default: RUN/../.cache)"),
     metrics: Optional[Path] = typer.Option(
         None, help="with --protocol full: a LOSO metrics.json to store in model.pt"),
+    ray: Optional[str] = typer.Option(
+        None, "--ray", metavar="auto|ADDRESS",
+        help="LOSO folds as tasks on a Ray cluster, a GPU or a CPU each (pip install 'mpt-live[cluster]')"),
 ) -> None:
     """Train MPT with leave-one-subject-out evaluation (loso) or on all subjects (full)."""
     from .loso import check_sibling_metrics
@@ -265,7 +268,9 @@ def train(
             except (OSError, ValueError) as e:
                 raise InputError(f"--metrics {metrics}: not readable JSON ({e})") from None
             check_sibling_metrics(metrics_obj, cfg, f"--metrics {metrics}")
-        _run(console, cfg, out, protocol.value, metrics_obj)
+        if ray is not None and protocol is not Protocol.loso:
+            raise InputError("--ray runs LOSO folds: use it with --protocol loso")
+        _run(console, cfg, out, protocol.value, metrics_obj, ray)
     except InputError as e:
         _fail(str(e))
     except KeyboardInterrupt:
@@ -273,7 +278,8 @@ def train(
         raise typer.Exit(130)
 
 
-def _run(console: Console, cfg: TrainConfig, out: Path, protocol: str, metrics_obj: dict | None) -> None:
+def _run(console: Console, cfg: TrainConfig, out: Path, protocol: str, metrics_obj: dict | None,
+         ray: Optional[str] = None) -> None:
     from .config import RANDOM_INIT_NOTE
     from .datasets import load_dataset
     from .baselines import tuning_name
@@ -311,7 +317,11 @@ def _run(console: Console, cfg: TrainConfig, out: Path, protocol: str, metrics_o
     extra = {"model": info, "n_samples": len(index.samples), "subjects": subjects, "tuning": what}
     with progress_bar(console, TextColumn("{task.fields[info]}")) as progress:
         log = progress.console.print
-        if protocol == "loso":
+        if protocol == "loso" and ray is not None:
+            from .ray_folds import run_loso_ray
+
+            result = run_loso_ray(cfg, out, index, ray, log=log, extra_config=extra)
+        elif protocol == "loso":
             result = run_loso(cfg, out, index, progress=progress, log=log, extra_config=extra)
         else:
             train_full(cfg, out, index, progress=progress, log=log, metrics=metrics_obj, extra_config=extra)

@@ -19,7 +19,7 @@ import csv
 import json
 import os
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -118,6 +118,45 @@ def faces_used(index: Any) -> str:
     return "dataset crops (resized)" if getattr(index, "cropped", False) else "aligned by mpt_live.face"
 
 
+def fold_path(out: Path, subject: str) -> Path:
+    """Where a finished fold is kept: ``out/folds/<subject>.json``."""
+    return Path(out) / "folds" / f"{subject.replace(os.sep, '_')}.json"
+
+
+def train_fold(cfg: TrainConfig, samples: Sequence[Any], labels: Sequence[int], n_classes: int, cache: Any,
+               k: int, subject: str, progress: Any | None = None, label: str = "") -> dict[str, Any]:
+    """Fold ``k``: train on every subject but ``subject`` from the run's seed, predict ``subject``'s clips.
+
+    Returns what ``folds/<subject>.json`` holds. The serial run and :mod:`train.ray_folds` both call it, so
+    a fold's figures depend only on (cfg, samples, k), not on where it ran."""
+    test = [i for i, s in enumerate(samples) if s.subject == subject]
+    train = [i for i, s in enumerate(samples) if s.subject != subject]
+    fold_seed = cfg.seed * 1000 + k
+    seed_everything(cfg.seed)  # the same initialisation in every fold, resumed or not
+    model = build_model(cfg, n_classes)
+    t0 = time.perf_counter()
+    losses = fit(model, CachedClips([samples[i] for i in train], [labels[i] for i in train],
+                                    cache, variants(cfg, True), fold_seed),
+                 cfg, n_classes, fold_seed, progress, f"{label} ({subject}, {len(train)} train clips)")
+    train_s = time.perf_counter() - t0
+    probs = predict(model, CachedClips([samples[i] for i in test], [labels[i] for i in test], cache, [0]), cfg)
+    preds = probs.argmax(axis=1).tolist()
+    y = [labels[i] for i in test]
+    s = summarize(y, preds, n_classes)
+    return {"fold": k, "subject": subject, "n": s["n"], "acc": s["acc"], "uf1": s["uf1"],
+            "uar": s["uar"], "train_seconds": train_s, "train_clips": len(train),
+            "losses": losses, "clip_ids": [samples[i].clip_id for i in test], "labels": y,
+            "preds": preds, "probs": probs.tolist()}
+
+
+def fold_line(fold: dict[str, Any], n_folds: int) -> str:
+    """The log line of a finished fold."""
+    losses = fold["losses"]
+    return (f"fold {fold['fold'] + 1}/{n_folds} {fold['subject']}: n={fold['n']} acc={fold['acc']:.3f} "
+            f"uf1={fold['uf1']:.3f} uar={fold['uar']:.3f} loss={losses[-1] if losses else float('nan'):.4f} "
+            f"({fold['train_seconds']:.1f} s)")
+
+
 def model_summary(cfg: TrainConfig, n_classes: int, gflops: bool = True) -> dict[str, Any]:
     """Trainable parameters, GFLOPs per clip and the backbone's weight source (model built once, discarded)."""
     from .backbone import resolve_weights
@@ -132,33 +171,49 @@ def model_summary(cfg: TrainConfig, n_classes: int, gflops: bool = True) -> dict
     return info
 
 
-def run_loso(cfg: TrainConfig, out: Path, index: Any, *, progress: Any | None = None,
-             log: Callable[[str], None] = print, max_folds: int | None = None,
-             extra_config: dict[str, Any] | None = None) -> dict[str, Any] | None:
-    """LOSO over ``index`` (a DatasetIndex). Returns the metrics dict, or None when stopped early
-    by ``max_folds`` (folds run in this call), leaving a resumable run directory."""
+@dataclass
+class LosoData:
+    """What every fold of a LOSO run draws on: the usable clips, their labels and the test subjects."""
+
+    classes: list[str]
+    cache: Any
+    samples: list[Any]
+    labels: list[int]
+    subjects: list[str]  # one fold each, in fold order
+    dropped: list[str]  # clips that could not be preprocessed
+
+
+def prepare_loso(cfg: TrainConfig, out: Path, index: Any, show: bool = False,
+                 log: Callable[[str], None] = print) -> LosoData:
+    """Check or store the run's config, fill the clip cache and list the folds of ``index``."""
     out = Path(out)
     check_or_store_config(out, cfg)
     (out / "folds").mkdir(exist_ok=True)
     classes = list(index.classes)
     cidx = {c: i for i, c in enumerate(classes)}
     cache = make_cache(cfg, out, index.cropped)
-    samples = precompute(cache, list(index.samples), sorted(set(variants(cfg, True)) | {0}),
-                         cfg.workers, progress is not None, log)
-    dropped = sorted({s.name for s in index.samples} - {s.name for s in samples})
-    labels = [cidx[s.label] for s in samples]
+    samples = precompute(cache, list(index.samples), sorted(set(variants(cfg, True)) | {0}), cfg.workers, show, log)
     from .datasets import natural_key
 
     subjects = sorted({s.subject for s in samples}, key=natural_key)
     if len(subjects) < 2:
         raise InputError(f"{cfg.data}: LOSO needs at least 2 subjects, found {len(subjects)}")
+    return LosoData(classes, cache, samples, [cidx[s.label] for s in samples], subjects,
+                    sorted({s.name for s in index.samples} - {s.name for s in samples}))
 
-    def fold_path(subject: str) -> Path:
-        return out / "folds" / f"{subject.replace(os.sep, '_')}.json"
+
+def run_loso(cfg: TrainConfig, out: Path, index: Any, *, progress: Any | None = None,
+             log: Callable[[str], None] = print, max_folds: int | None = None,
+             extra_config: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """LOSO over ``index`` (a DatasetIndex). Returns the metrics dict, or None when stopped early
+    by ``max_folds`` (folds run in this call), leaving a resumable run directory."""
+    out = Path(out)
+    data = prepare_loso(cfg, out, index, progress is not None, log)
+    classes, cache, samples, labels, subjects = data.classes, data.cache, data.samples, data.labels, data.subjects
 
     # predictions.csv is rebuilt from finished folds, then appended fold by fold: a run killed
     # between the CSV append and the fold JSON never leaves duplicate rows behind
-    done = {s: json.loads(fold_path(s).read_text()) for s in subjects if fold_path(s).exists()}
+    done = {s: json.loads(fold_path(out, s).read_text()) for s in subjects if fold_path(out, s).exists()}
     with open(out / "predictions.csv", "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(_csv_header(classes))
@@ -176,35 +231,15 @@ def run_loso(cfg: TrainConfig, out: Path, index: Any, *, progress: Any | None = 
             continue
         if max_folds is not None and ran >= max_folds:
             return None
-        test = [i for i, s in enumerate(samples) if s.subject == subject]
-        train = [i for i, s in enumerate(samples) if s.subject != subject]
-        fold_seed = cfg.seed * 1000 + k
-        seed_everything(cfg.seed)  # the same initialisation in every fold, resumed or not
-        model = build_model(cfg, len(classes))
-        t0 = time.perf_counter()
-        losses = fit(model, CachedClips([samples[i] for i in train], [labels[i] for i in train],
-                                        cache, variants(cfg, True), fold_seed),
-                     cfg, len(classes), fold_seed, progress,
-                     f"fold {k + 1}/{len(subjects)} ({subject}, {len(train)} train clips)")
-        train_s = time.perf_counter() - t0
-        probs = predict(model, CachedClips([samples[i] for i in test], [labels[i] for i in test],
-                                           cache, [0]), cfg)
-        preds = probs.argmax(axis=1).tolist()
-        y = [labels[i] for i in test]
-        s = summarize(y, preds, len(classes))
-        fold = {"fold": k, "subject": subject, "n": s["n"], "acc": s["acc"], "uf1": s["uf1"],
-                "uar": s["uar"], "train_seconds": train_s, "train_clips": len(train),
-                "losses": losses, "clip_ids": [samples[i].clip_id for i in test], "labels": y,
-                "preds": preds, "probs": probs.tolist()}
+        fold = train_fold(cfg, samples, labels, len(classes), cache, k, subject, progress,
+                          f"fold {k + 1}/{len(subjects)}")
         with open(out / "predictions.csv", "a", newline="") as fh:
             csv.writer(fh).writerows(_csv_rows(fold, classes))
             fh.flush()
-        write_json(fold_path(subject), fold)
+        write_json(fold_path(out, subject), fold)
         done[subject] = fold
         ran += 1
-        log(f"fold {k + 1}/{len(subjects)} {subject}: n={s['n']} acc={s['acc']:.3f} "
-            f"uf1={s['uf1']:.3f} uar={s['uar']:.3f} loss={losses[-1] if losses else float('nan'):.4f} "
-            f"({train_s:.1f} s)")
+        log(fold_line(fold, len(subjects)))
         if progress:
             progress.update(fold_task, advance=1)
     if progress:
@@ -222,7 +257,7 @@ def run_loso(cfg: TrainConfig, out: Path, index: Any, *, progress: Any | None = 
         "confusion": pooled["confusion"], "classes": classes,
         "config": {**cfg.to_dict(), **(extra_config or {})},
         "train_seconds": float(sum(f["train_seconds"] for f in folds)),
-        "dropped_clips": dropped,
+        "dropped_clips": data.dropped,
         "faces_used": faces_used(index),
         "version": mpt_live.__version__,
     }

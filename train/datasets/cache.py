@@ -11,8 +11,9 @@ temporary file and ``os.replace``, so concurrent workers never see partial files
 
 Faces: with ``cropped`` (the dataset's own cropped, registered faces, e.g. CASME II's ``Cropped``
 folder; ``mpt-train --faces``) each frame is only resized to ``spec.image_size``. Otherwise
-``FaceAligner(image_size=spec.image_size, model="short")`` aligns them, in video mode over only the
-frames the clip needs, with timestamps ``index / fps`` and a ``reset()`` per clip. A frame without
+``FaceAligner(image_size=spec.image_size, model="short")`` aligns them, in video mode (a detection
+every ``DETECT_EVERY`` frames, followed in between, as live) over only the frames the clip needs, with
+timestamps ``index / fps`` and a ``reset()`` per clip. A frame without
 a detected face is warped with the last good transform (frames before the first detection with the
 first one); a clip without any face raises InputError naming the clip.
 
@@ -56,13 +57,15 @@ import numpy as np
 
 from mpt_live.clip import ClipSpec, clip_rate, interval_times, sample_frames, window_times
 from mpt_live.errors import InputError
+from mpt_live.tracker import DETECT_EVERY
 from mpt_live.writers import atomic_path
 
 from .samples import Sample
 
 log = logging.getLogger("mpt.datasets")
 
-CACHE_VERSION = 2   # 2: the band-pass in Hz of real time (the clip's own rate), sampling, face source
+CACHE_VERSION = 3  # 2: band-pass in Hz of real time, sampling, face source; 3: a detection every DETECT_EVERY
+#                    frames, faces followed in between; magnification in OpenCV passes
 CLIP_MODES = ("paper", "window")
 SAMPLINGS = ("blend", "pick")
 FACE_MODEL = "short"
@@ -157,7 +160,7 @@ class ClipCache:
                 raise InputError(f"{p}: frame file missing ({sample.name})") from None
             files.append([os.path.abspath(p), st.st_size, st.st_mtime_ns])
         doc = {"cache_version": CACHE_VERSION, "spec": self.spec.to_json(), "clip_mode": self.clip_mode,
-               "variant": v, "sampling": self.sampling,
+               "variant": v, "sampling": self.sampling, "detect_every": DETECT_EVERY,
                "faces": "cropped" if self.cropped else f"aligned:{FACE_MODEL}", "dataset": sample.dataset,
                "subject": sample.subject, "clip_id": sample.clip_id, "onset": sample.onset,
                "apex": sample.apex, "offset": sample.offset, "fps": float(sample.fps), "frames": files}

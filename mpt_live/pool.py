@@ -1,0 +1,148 @@
+"""``--jobs N``: recorded videos in N worker processes on one machine, one progress display.
+
+Each worker process loads the model once (:meth:`mpt_live.batch.BatchSpec.load`, one ONNX Runtime
+thread by default) and takes videos from a shared queue until none is left; it runs each through
+:func:`mpt_live.job.run_job` into the video's own output folder, with one model thread and one
+OpenCV thread, so N processes share the cores without oversubscribing them. Processes, not
+threads: the frame loops of several videos then never wait for each other's GIL.
+
+The parent shows one progress display (all videos, plus a bar per video in progress) from the
+workers' messages and lists the failures at the end. A video that fails does not stop the others; a
+worker process that dies (killed, out of memory) fails its current video, and a new worker takes
+its place while videos remain. Ctrl-C stops everything; every worker writes the summary of its
+interrupted video, which a rerun then redoes.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from .batch import BatchSpec
+from .errors import InputError
+from .terminal import progress_bar
+
+PROGRESS_EVERY = 10  # frames between progress messages of a worker
+
+
+def default_jobs(threads: int = 1) -> int:
+    """Worker processes for this machine: usable cores / ONNX Runtime threads per model (at least 1)."""
+    from .machine import usable_cores
+
+    return max(1, usable_cores() // max(1, threads))
+
+
+def _worker(spec: BatchSpec, tasks: Any, events: Any) -> None:
+    """A worker process: load the model once, then run videos from ``tasks`` until a None."""
+    import cv2
+
+    from .job import run_job
+    from .sources import VideoFile
+
+    cv2.setNumThreads(1)
+    runtime = spec.load()
+    cfg = replace(spec.cfg, workers=1)
+    pid = os.getpid()
+    while True:
+        task = tasks.get()
+        if task is None:
+            return
+        i, video, out = task
+        events.put(("start", i, pid))
+
+        def progress(n: int, total: int | None, i: int = i) -> None:
+            if n % PROGRESS_EVERY == 0:
+                events.put(("progress", i, n, total))
+
+        try:
+            with VideoFile(video) as src:
+                summary = run_job(src, runtime, cfg, out, save_video=spec.save_video, progress=progress)
+            events.put(("done", i, {k: summary[k] for k in ("frames_read", "windows", "seconds", "fps")}))
+        except KeyboardInterrupt:
+            return
+        except InputError as e:
+            events.put(("failed", i, str(e)))
+        except Exception as e:  # one broken video must not stop the batch
+            events.put(("failed", i, f"{video}: {type(e).__name__}: {e}"))
+
+
+def run_pool(todo: list[tuple[int, Path, Path]], spec: BatchSpec, jobs: int, console: Console
+             ) -> tuple[list[tuple[Path, Path, dict[str, Any]]], list[tuple[Path, str]]]:
+    """Run ``todo`` ([(index, video, out dir)]) in ``jobs`` worker processes.
+
+    Returns (done: [(video, out dir, figures)], failed: [(video, reason)])."""
+    ctx = mp.get_context("spawn")  # mediapipe and ONNX Runtime state must not be forked
+    tasks, events = ctx.Queue(), ctx.Queue()
+    by_index = {i: (v, d) for i, v, d in todo}
+    for item in todo:
+        tasks.put(item)
+    n = max(1, min(jobs, len(todo)))
+    for _ in range(n):
+        tasks.put(None)
+    procs: dict[int, Any] = {}
+
+    def start() -> None:
+        p = ctx.Process(target=_worker, args=(spec, tasks, events), daemon=True)
+        p.start()
+        procs[p.pid] = p
+
+    for _ in range(n):
+        start()
+    running: dict[int, int] = {}  # pid -> video index
+    done: list[tuple[Path, Path, dict[str, Any]]] = []
+    failed: list[tuple[Path, str]] = []
+    finished: set[int] = set()
+    try:
+        with progress_bar(console) as bar:
+            overall = bar.add_task(f"videos ({n} jobs)", total=len(todo))
+            bars: dict[int, Any] = {}
+            while len(finished) < len(todo):
+                try:
+                    ev = events.get(timeout=0.5)
+                except queue.Empty:
+                    ev = None
+                if ev is None:
+                    for pid, p in list(procs.items()):
+                        if p.is_alive():
+                            continue
+                        del procs[pid]
+                        i = running.pop(pid, None)
+                        if i is not None and i not in finished:
+                            finished.add(i)
+                            failed.append((by_index[i][0], f"{by_index[i][0]}: worker process died "
+                                                           f"(exit code {p.exitcode})"))
+                            bar.remove_task(bars.pop(i))
+                            bar.advance(overall)
+                            if len(finished) < len(todo):
+                                start()
+                    if not procs and len(finished) < len(todo):
+                        raise RuntimeError("every worker process exited before the videos were done")
+                    continue
+                kind, i = ev[0], ev[1]
+                if kind == "start":
+                    running[ev[2]] = i
+                    bars[i] = bar.add_task(by_index[i][0].name, total=None)
+                elif kind == "progress" and i in bars:
+                    bar.update(bars[i], completed=ev[2], total=ev[3] or None)
+                elif kind in ("done", "failed"):
+                    finished.add(i)
+                    running = {pid: j for pid, j in running.items() if j != i}
+                    if kind == "done":
+                        done.append((*by_index[i], ev[2]))
+                    else:
+                        failed.append((by_index[i][0], ev[2]))
+                    if i in bars:
+                        bar.remove_task(bars.pop(i))
+                    bar.advance(overall)
+    finally:
+        for p in procs.values():
+            p.join(timeout=5.0 if len(finished) == len(todo) else 0.5)
+            if p.is_alive():
+                p.terminate()
+    return done, failed

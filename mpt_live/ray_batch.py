@@ -1,0 +1,199 @@
+"""``--ray auto|ADDRESS``: recorded videos as tasks on a Ray cluster (``pip install 'mpt-live[cluster]'``).
+
+One task per video, run by a pool of actors that each load the model once
+(:meth:`mpt_live.batch.BatchSpec.load`). Nothing is assumed shared between the machines: the driver
+sends each video's bytes through Ray's object store, the actor runs :func:`mpt_live.job.run_job` in
+a temporary folder of its own and returns the output files, and the driver writes them where it was
+asked to (``--out``), summary.json last, so a video's outputs are complete exactly when its
+summary.json is there (the resume rule of :func:`mpt_live.batch.is_complete`). In the temporary
+folder the video and the output folder lie as they do on the driver relative to each other
+(:func:`mirrored`), so report.html's relative link to the video holds where the driver writes it.
+
+Resources: with GPUs in the cluster, one actor per GPU (``num_gpus=1``, ONNX Runtime CUDA); else
+one actor per ``threads`` CPUs. An actor that dies (its node lost, killed, out of memory) is
+replaced and its video redone, up to :data:`ATTEMPTS` times.
+
+``auto`` joins the running cluster (``ray start --head`` on this machine, or ``RAY_ADDRESS``) and
+starts a local one when there is none; ``ADDRESS`` joins that cluster (``HOST:6379``, or
+``ray://HOST:10001`` through the Ray client). A caller that already ran ``ray.init`` is used as is.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable
+
+from rich.console import Console
+
+from .batch import BatchSpec
+from .errors import InputError
+from .terminal import progress_bar
+
+ATTEMPTS = 3  # runs of a video whose actor died, before it is listed as failed
+PROGRESS_EVERY = 25  # frames between progress messages of an actor
+
+
+def _ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise InputError("--ray: Ray is not installed (pip install 'mpt-live[cluster]')") from None
+    return ray
+
+
+def connect(address: str) -> Any:
+    """ray.init for ``auto`` or an address, unless this process is connected already."""
+    ray = _ray()
+    if ray.is_initialized():
+        return ray
+    try:
+        if address == "auto":
+            try:
+                ray.init(address="auto", log_to_driver=False)
+            except ConnectionError:  # no running cluster: a local one
+                ray.init(log_to_driver=False)
+        else:
+            ray.init(address=address, log_to_driver=False)
+    except Exception as e:
+        raise InputError(f"--ray {address}: cannot join the Ray cluster ({type(e).__name__}: {e})") from None
+    return ray
+
+
+class VideoActor:
+    """A Ray actor (wrapped with ``ray.remote`` at run time): the model, loaded once; videos in, files out."""
+
+    def __init__(self, spec: BatchSpec) -> None:
+        import cv2
+
+        cv2.setNumThreads(1)
+        self.spec = spec
+        self.runtime = spec.load()
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def run(self, i: int, rel: str, data: bytes, progress: Any) -> tuple[dict[str, Any], dict[str, bytes]]:
+        """Video ``i`` (its bytes; ``rel``: its path relative to the driver's output folder)."""
+        from .job import run_job
+        from .sources import VideoFile
+
+        with tempfile.TemporaryDirectory(prefix="mpt-ray-") as td:
+            video, out = mirrored(Path(td), rel)
+            video.parent.mkdir(parents=True, exist_ok=True)
+            video.write_bytes(data)
+
+            def tick(n: int, total: int | None) -> None:
+                if n % PROGRESS_EVERY == 0:
+                    progress.put_nowait(("progress", i, n, total))
+
+            with VideoFile(video) as src:
+                summary = run_job(src, self.runtime, replace(self.spec.cfg, workers=1), out,
+                                  save_video=self.spec.save_video, progress=tick)
+            files = {p.name: p.read_bytes() for p in out.iterdir()
+                     if p.is_file() and p.name != "summary.json" and p != video}
+            return summary, files
+
+
+def relative_video(video: Path, out: Path) -> str:
+    """``video``'s path relative to the output folder ``out`` (POSIX form)."""
+    return Path(os.path.relpath(Path(video).resolve(), Path(out).resolve())).as_posix()
+
+
+def mirrored(root: Path, rel: str) -> tuple[Path, Path]:
+    """(video, output folder) under ``root`` with the video at ``rel`` relative to the output folder."""
+    parts = Path(rel).parts
+    up = sum(1 for p in parts if p == "..")  # relpath puts every ".." first
+    out = root.joinpath(*[f"o{k}" for k in range(up + 1)])
+    return Path(os.path.normpath(out / rel)), out
+
+
+def _write_outputs(out: Path, summary: dict[str, Any], files: dict[str, bytes], source: Path) -> None:
+    """The actor's files into ``out``, each atomically, summary.json (the completion mark) last."""
+    from .writers import write_json
+
+    out.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        tmp = out / f".{name}.tmp"
+        tmp.write_bytes(data)
+        os.replace(tmp, out / name)
+    write_json(out / "summary.json", {**summary, "source": str(source)})
+
+
+def run_ray(todo: list[tuple[int, Path, Path]], spec: BatchSpec, address: str, console: Console,
+            on_event: Callable[[str, int, dict[str, Any]], None] | None = None
+            ) -> tuple[list[tuple[Path, Path, dict[str, Any]]], list[tuple[Path, str]]]:
+    """Run ``todo`` ([(index, video, out dir)]) on the cluster at ``address``.
+
+    ``on_event(kind, index, info)`` sees "start" (info: the actor), "progress" and "retry".
+    Returns (done: [(video, out dir, figures)], failed: [(video, reason)])."""
+    ray = connect(address)
+    from ray.util.queue import Queue
+
+    gpus = int(ray.cluster_resources().get("GPU", 0))
+    if gpus:
+        spec = replace(spec, device="cuda")
+        options, n = {"num_gpus": 1, "num_cpus": 1}, gpus
+    else:
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        options, n = {"num_cpus": spec.threads}, max(1, cpus // max(1, spec.threads))
+    n = min(n, len(todo))
+    actor_cls = ray.remote(**options)(VideoActor)
+    progress = Queue()
+    by_index = {i: (v, d) for i, v, d in todo}
+    pending = [i for i, _, _ in todo]
+    attempts = {i: 0 for i in pending}
+    idle = [actor_cls.remote(spec) for _ in range(n)]
+    running: dict[Any, tuple[int, Any]] = {}  # result ref -> (index, actor)
+    done: list[tuple[Path, Path, dict[str, Any]]] = []
+    failed: list[tuple[Path, str]] = []
+    event = on_event or (lambda kind, i, info: None)
+    with progress_bar(console) as bar:
+        overall = bar.add_task(f"videos (Ray, {n} actors{' on GPUs' if gpus else ''})", total=len(todo))
+        bars: dict[int, Any] = {}
+        while pending or running:
+            while pending and idle:
+                i, actor = pending.pop(0), idle.pop()
+                video = by_index[i][0]
+                attempts[i] += 1
+                ref = actor.run.remote(i, relative_video(video, by_index[i][1]), ray.put(video.read_bytes()),
+                                       progress)
+                running[ref] = (i, actor)
+                bars.setdefault(i, bar.add_task(video.name, total=None))
+                event("start", i, {"actor": actor, "attempt": attempts[i]})
+            ready, _ = ray.wait(list(running), num_returns=1, timeout=0.5)
+            for kind, i, n_frames, total in progress.get_nowait_batch(progress.qsize()) if progress.qsize() else []:
+                if i in bars:
+                    bar.update(bars[i], completed=n_frames, total=total or None)
+                event(kind, i, {"frames": n_frames, "total": total})
+            for ref in ready:
+                i, actor = running.pop(ref)
+                video, out = by_index[i]
+                try:
+                    summary, files = ray.get(ref)
+                except ray.exceptions.RayActorError as e:  # the actor died: a new one, the video again
+                    idle.append(actor_cls.remote(spec))
+                    if attempts[i] < ATTEMPTS:
+                        pending.insert(0, i)
+                        event("retry", i, {"error": str(e).splitlines()[0]})
+                        continue
+                    failed.append((video, f"{video}: its Ray worker died {ATTEMPTS} times"))
+                except ray.exceptions.RayTaskError as e:
+                    idle.append(actor)
+                    cause = e.cause if getattr(e, "cause", None) is not None else e
+                    msg = str(cause) if isinstance(cause, InputError) else f"{video}: {type(cause).__name__}: {cause}"
+                    failed.append((video, msg.splitlines()[0]))
+                else:
+                    idle.append(actor)
+                    _write_outputs(out, summary, files, video)
+                    done.append((video, out, {k: summary[k] for k in ("frames_read", "windows", "seconds", "fps")}))
+                bar.remove_task(bars.pop(i))
+                bar.advance(overall)
+            if not ready:
+                time.sleep(0.01)
+    for actor in idle:
+        ray.kill(actor)
+    return done, failed

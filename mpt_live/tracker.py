@@ -1,0 +1,98 @@
+"""Detect every k frames, track in between: the detection schedule of the face stage.
+
+BlazeFace is the dearest step of the face stage. Between detections the face is followed by the
+ECC registration that the stabiliser runs on every frame anyway (:mod:`mpt_live.stabilize`): the
+refined transforms of two consecutive frames say how the face moved from one to the other, and
+the last detection's keypoints and box are carried along that motion. A detection runs every
+``every`` frames, and at once when following fails (the registration fails, or jumps further than
+the stabiliser allows), so carried keypoints never drift for long.
+
+:class:`Follower` only keeps one face's schedule and carried track; :class:`mpt_live.face.TrackAligner`
+follows the face, and :class:`mpt_live.face.FaceAligner` (largest face) or
+:class:`mpt_live.tracks.FaceTracker` (every face) decide when a frame is detected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+DETECT_EVERY = 4  # frames per detection on video (1: every frame); training and serving share it
+
+
+@dataclass
+class Carried:
+    """The face as last detected, carried to the current frame."""
+
+    box: tuple[int, int, int, int]  # x, y, w, h in frame pixels
+    score: float  # the last detection's score
+    keypoints: np.ndarray  # (6, 2) frame pixels
+    matrix: np.ndarray  # (2, 3) frame -> template transform of the frame the track is at
+
+
+def _h(m: np.ndarray) -> np.ndarray:
+    return np.vstack([m, [0.0, 0.0, 1.0]])
+
+
+def frame_motion(prev_matrix: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """(2, 3) map of points of the previous frame to the current one, given both frames' frame ->
+    template transforms: the same template point, p' = M^-1 M_prev p."""
+    return (np.linalg.inv(_h(matrix)) @ _h(prev_matrix))[:2]
+
+
+def move_box(box: tuple[int, int, int, int], motion: np.ndarray) -> tuple[int, int, int, int]:
+    """The axis-aligned box around ``box``'s corners moved by ``motion`` (2, 3)."""
+    x, y, w, h = box
+    corners = np.array([[x, y], [x + w, y], [x, y + h], [x + w, y + h]], np.float64)
+    moved = corners @ motion[:, :2].T + motion[:, 2]
+    (x0, y0), (x1, y1) = moved.min(axis=0), moved.max(axis=0)
+    return int(round(x0)), int(round(y0)), int(round(x1 - x0)), int(round(y1 - y0))
+
+
+class Follower:
+    """The detection schedule and carried track of one face: :meth:`due` says whether this frame must detect."""
+
+    def __init__(self, every: int = DETECT_EVERY) -> None:
+        if int(every) < 1:
+            raise ValueError(f"detect every {every} frames: must be >= 1")
+        self.every = int(every)
+        self.track: Carried | None = None
+        self._since = 0  # frames since the last detection
+        self.detections = 0
+        self.tracked = 0
+
+    def due(self) -> bool:
+        """True when this frame must run the detector (no track, or ``every`` frames since the last)."""
+        return self.track is None or self._since >= self.every
+
+    def detected(self, box: tuple[int, int, int, int], score: float, keypoints: np.ndarray,
+                 matrix: np.ndarray) -> None:
+        """A detection on this frame (``matrix``: its final frame -> template transform)."""
+        self.track = Carried(box, score, np.asarray(keypoints, np.float64).copy(), matrix.copy())
+        self._since = 1
+        self.detections += 1
+
+    def follow(self, matrix: np.ndarray, frame_shape: tuple[int, ...]) -> Carried | None:
+        """Carry the track to this frame, whose refined transform is ``matrix``; None (and no track)
+        when the carried box has left the frame."""
+        tr = self.track
+        if tr is None:
+            return None
+        motion = frame_motion(tr.matrix, matrix)
+        box = move_box(tr.box, motion)
+        h, w = frame_shape[:2]
+        cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
+        if not (0 <= cx < w and 0 <= cy < h):
+            self.reset()
+            return None
+        kps = tr.keypoints @ motion[:, :2].T + motion[:, 2]
+        self.track = Carried(box, tr.score, kps, matrix.copy())
+        self._since += 1
+        self.tracked += 1
+        return self.track
+
+    def reset(self) -> None:
+        """Forget the track: the next frame detects."""
+        self.track = None
+        self._since = 0

@@ -1,0 +1,156 @@
+"""--jobs (worker processes) and --ray (a local Ray cluster): the serial run's rows, resume, failures."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from mpt_live.batch import REQUIRED, BatchSpec, is_complete, plan, run_key, run_parallel
+from mpt_live.runtime import MPTRuntime, demo_model_path
+from mpt_live.session import SessionConfig
+
+from tinymodel import tiny_onnx
+
+VIDEOS = ["pyfeat_single_face.mp4", "retalking_3_talking.mp4"]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory) -> Path:
+    return demo_model_path() if demo_model_path().is_file() else tiny_onnx(tmp_path_factory.mktemp("m") / "tiny.onnx")
+
+
+@pytest.fixture()
+def folder(faces_dir, tmp_path) -> Path:
+    d = tmp_path / "videos"
+    d.mkdir()
+    for v in VIDEOS:
+        shutil.copy(faces_dir / "videos" / v, d / v)
+    return d
+
+
+def rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def same_rows(a: list[dict[str, str]], b: list[dict[str, str]]) -> None:
+    assert len(a) == len(b) and [r["frame"] for r in a] == [r["frame"] for r in b]
+    for x, y in zip(a, b):
+        assert x.keys() == y.keys() and x["top"] == y["top"]
+        for k in x:
+            if k not in ("top",) and x[k] and y[k] and k != "face":
+                assert float(x[k]) == pytest.approx(float(y[k]), rel=1e-4, abs=1e-5), k
+
+
+def same_events(a: list[dict[str, str]], b: list[dict[str, str]]) -> None:
+    assert [(r["face"], r["onset_frame"], r["apex_frame"], r["class"]) for r in a] == \
+        [(r["face"], r["onset_frame"], r["apex_frame"], r["class"]) for r in b]
+
+
+def same_outputs(d: Path, serial: dict[str, list[dict[str, str]]], video: str) -> None:
+    """``d`` holds every output, with the serial run's window rows and events."""
+    assert all((d / n).is_file() for n in REQUIRED)
+    same_rows(rows(d / "predictions.csv"), serial[video])
+    same_events(rows(d / "events.csv"), serial[video + ":events"])
+
+
+def report_video(d: Path) -> Path:
+    """The video report.html plays, resolved from its folder."""
+    src = re.search(r'<video id="video" src="([^"]+)"', (d / "report.html").read_text()).group(1)
+    return (d / src).resolve()
+
+
+@pytest.fixture(scope="module")
+def serial(model, faces_dir, tmp_path_factory) -> dict[str, list[dict[str, str]]]:
+    """Each video run the usual way (one process, the default threads): the reference rows and events."""
+    from mpt_live.job import run_job
+    from mpt_live.sources import VideoFile
+
+    rt, out = MPTRuntime(model, device="cpu"), tmp_path_factory.mktemp("serial")
+    for v in VIDEOS:
+        with VideoFile(faces_dir / "videos" / v) as src:
+            run_job(src, rt, SessionConfig(), out / v)
+    return {**{v: rows(out / v / "predictions.csv") for v in VIDEOS},
+            **{v + ":events": rows(out / v / "events.csv") for v in VIDEOS}}
+
+
+def test_jobs_gives_the_serial_rows_resumes_and_lists_failures(model, folder, serial, tmp_path):
+    (folder / "broken.mp4").write_text("not a video")
+    rt, out, console = MPTRuntime(model, device="cpu"), tmp_path / "out", Console(quiet=True)
+    done, failed, skipped = run_parallel(folder, out, rt, SessionConfig(), console, jobs=2, device="cpu")
+    assert sorted(v.name for v, _, _ in done) == sorted(VIDEOS) and not skipped
+    assert [v.name for v, _ in failed] == ["broken.mp4"] and "broken.mp4" in failed[0][1]
+    for v in VIDEOS:
+        same_outputs(out / Path(v).stem, serial, v)
+        assert report_video(out / Path(v).stem) == (folder / v).resolve()
+    key = run_key(rt, SessionConfig())
+    assert all(is_complete(out / Path(v).stem, key) for v in VIDEOS)
+    assert not is_complete(out / Path(VIDEOS[0]).stem, run_key(rt, SessionConfig(stride=3)))  # other settings: redo
+    assert not is_complete(out / Path(VIDEOS[0]).stem, run_key(rt, SessionConfig(max_faces=1)))
+    assert not is_complete(out / Path(VIDEOS[0]).stem, key, save_video=True)  # no annotated video yet
+    # a rerun skips what is complete; an interrupted video (its summary says so) is redone, and so is one
+    # whose events.csv or report.html is gone
+    summary = out / Path(VIDEOS[1]).stem / "summary.json"
+    s = json.loads(summary.read_text())
+    summary.write_text(json.dumps({**s, "interrupted": True}))
+    for name in ("events.csv", "report.html"):
+        gone = out / Path(VIDEOS[0]).stem / name
+        data = gone.read_bytes()
+        gone.unlink()
+        assert not is_complete(out / Path(VIDEOS[0]).stem, key), name
+        gone.write_bytes(data)
+    (folder / "broken.mp4").unlink()
+    todo, skipped = plan(str(folder), out, key)
+    assert [v.name for _, v, _ in todo] == [VIDEOS[1]] and [v.name for v, _ in skipped] == [VIDEOS[0]]
+    done, failed, skipped = run_parallel(folder, out, rt, SessionConfig(), console, jobs=2, device="cpu")
+    assert [v.name for v, _, _ in done] == [VIDEOS[1]] and not failed and len(skipped) == 1
+    same_outputs(out / Path(VIDEOS[1]).stem, serial, VIDEOS[1])
+
+
+def test_ray_gives_the_serial_rows_and_redoes_a_killed_workers_video(model, folder, serial, tmp_path):
+    ray = pytest.importorskip("ray")
+    from mpt_live.ray_batch import run_ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        rt, out = MPTRuntime(model, device="cpu"), tmp_path / "out"
+        todo, _ = plan(str(folder), out, run_key(rt, SessionConfig()))
+        killed = []
+
+        def on_event(kind, i, info):
+            if kind == "start":
+                actors[i] = info["actor"]
+            if kind == "progress" and todo[i][1].name == VIDEOS[1] and not killed and info["frames"] > 0:
+                killed.append(i)
+                ray.kill(actors[i])  # the worker dies mid-video: the video must be redone elsewhere
+
+        actors: dict[int, object] = {}
+        done, failed = run_ray(todo, BatchSpec(model=str(model), device="cpu"), "auto", Console(quiet=True),
+                               on_event=on_event)
+    finally:
+        ray.shutdown()
+    assert killed and not failed
+    assert sorted(v.name for v, _, _ in done) == sorted(VIDEOS)
+    for v in VIDEOS:
+        d = out / Path(v).stem
+        same_outputs(d, serial, v)
+        assert json.loads((d / "summary.json").read_text())["source"] == str(folder / v)
+        assert report_video(d) == (folder / v).resolve()  # the link holds where the driver wrote the page
+        assert is_complete(d, run_key(rt, SessionConfig()))
+
+
+@pytest.mark.parametrize("rel", ["../../videos/a.mp4", "a.mp4", "../b/c/a.mp4", "sub/a.mp4"])
+def test_ray_actor_folder_mirrors_the_drivers_layout(rel, tmp_path):
+    from mpt_live.ray_batch import mirrored, relative_video
+
+    video, out = mirrored(tmp_path, rel)
+    assert tmp_path in video.parents and tmp_path in out.parents
+    assert relative_video(video, out) == rel

@@ -1,0 +1,75 @@
+"""``mpt-train --protocol loso --ray auto|ADDRESS``: the LOSO folds as Ray tasks, each on its own device.
+
+The driver fills the clip cache once (:func:`train.loso.prepare_loso`), then runs every unfinished fold
+as a task: one GPU each when the cluster has GPUs (the fold trains on ``cuda`` there), else one CPU
+each (torch on one thread). A task runs :func:`train.loso.train_fold`, the function the serial run
+calls, so a fold's figures do not depend on where it ran (same seeds: ``cfg.seed`` before the model
+is built, ``cfg.seed * 1000 + k`` for the fold's data order and augmentation); the driver writes
+``folds/<subject>.json`` as each fold comes back. Then :func:`train.loso.run_loso` itself runs on the
+finished folds: it trains nothing and writes predictions.csv, metrics.json and confusion.png, so the
+pooled figures are computed by the same code as a serial run's. A run stopped midway resumes like a
+serial one (finished folds are kept, on Ray or not).
+
+A task that raises is reported by its first line (a bad backbone: the same InputError as serially);
+a task whose worker dies is retried by Ray. On a real cluster every node must have mpt-live installed
+and see the data, the clip cache and the driver's working folder (relative paths are taken from it) at
+the same paths (a shared filesystem); see the README.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable
+
+from mpt_live.errors import InputError
+from mpt_live.writers import write_json
+
+from . import loso
+from .config import TrainConfig
+
+
+def fold_task(cfg: TrainConfig, data: loso.LosoData, k: int, subject: str, threads: int, cwd: str) -> dict[str, Any]:
+    """Fold ``k`` in a Ray worker, with ``threads`` torch threads, relative paths taken from ``cwd``."""
+    import torch
+
+    if os.path.isdir(cwd):  # the driver's working folder: relative data and cache paths mean the same here
+        os.chdir(cwd)
+    torch.set_num_threads(threads)
+    return loso.train_fold(cfg, data.samples, data.labels, len(data.classes), data.cache, k, subject)
+
+
+def run_loso_ray(cfg: TrainConfig, out: Path, index: Any, address: str, *,
+                 log: Callable[[str], None] = print, extra_config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """LOSO over ``index`` with the folds on the Ray cluster at ``address``; returns the metrics dict."""
+    from mpt_live.ray_batch import connect
+
+    ray = connect(address)
+    out = Path(out)
+    data = loso.prepare_loso(cfg, out, index, False, log)
+    todo = [(k, s) for k, s in enumerate(data.subjects) if not loso.fold_path(out, s).exists()]
+    resources = ray.cluster_resources()
+    gpus, cpus = int(resources.get("GPU", 0)), int(resources.get("CPU", 0))
+    task = ray.remote(**({"num_gpus": 1, "num_cpus": 1} if gpus else {"num_cpus": 1}))(fold_task)
+    fold_cfg = replace(cfg, device="cuda" if gpus else "cpu", workers=0)
+    shared = ray.put(data)
+    refs = {task.remote(fold_cfg, shared, k, s, 1, os.getcwd()): s for k, s in todo}
+    log(f"LOSO on Ray: {len(todo)} of {len(data.subjects)} folds to run, one {'GPU' if gpus else 'CPU'} each "
+        f"({cpus} CPUs, {gpus} GPUs in the cluster)")
+    while refs:
+        ready, _ = ray.wait(list(refs), num_returns=1)
+        subject = refs.pop(ready[0])
+        try:
+            fold = ray.get(ready[0])
+        except ray.exceptions.RayTaskError as e:
+            for ref in refs:
+                ray.cancel(ref)
+            cause = getattr(e, "cause", None)
+            msg = str(cause) if isinstance(cause, InputError) else f"{type(cause or e).__name__}: {cause or e}"
+            raise InputError(f"fold {subject}: {msg.splitlines()[0]}") from None
+        write_json(loso.fold_path(out, subject), fold)
+        log(loso.fold_line(fold, len(data.subjects)))
+    metrics = loso.run_loso(cfg, out, index, log=log, extra_config=extra_config)  # every fold done: pool only
+    assert metrics is not None
+    return metrics
