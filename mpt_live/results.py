@@ -221,3 +221,15 @@ class LabelTally:
         labels = [x for x in order if x in windows] + sorted(set(windows) - set(order))
         return {lab: {"windows": windows[lab], "seconds": round(seconds.get(lab, 0.0), 3),
                       "share": round(seconds.get(lab, 0.0) / total, 4) if total > 0 else 0.0} for lab in labels}
+
+
+def percentile(values: Iterable[float], q: float) -> float | None:
+    """The q-th percentile, rounded for summary.json; None for no values."""
+    a = np.fromiter(values, dtype=np.float64)
+    return round(float(np.percentile(a, q)), 2) if a.size else None
+
+
+def mean_or_none(values: Iterable[float]) -> float | None:
+    """The mean, rounded for summary.json; None for no values."""
+    a = np.fromiter(values, dtype=np.float64)
+    return round(float(a.mean()), 3) if a.size else None

@@ -44,7 +44,6 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
-import numpy as np
 
 from .clip import ClipSpec
 from .clip_stream import Window
@@ -54,6 +53,8 @@ from .identity import FaceEmbedder
 from .model_worker import ModelWorker
 from .readahead import ReadAhead
 from .results import EVENT, NEUTRAL, NO_FACE, WARMING, EventResult, LabelTally, ModelInfo, WindowResult
+from .results import mean_or_none as _mean
+from .results import percentile as _pct
 from .sources import Frame
 from .spotting import SpotConfig
 from .tracks import FaceTracker, TrackedFace
@@ -392,13 +393,3 @@ class Session:
             out.append(f"{self.name}: no window was classified: a face in {c['frames_with_face']} of "
                        f"{c['frames_read']} frames, but never for a whole {self.spec.window_s:g} s window")
         return out
-
-
-def _pct(values: Iterable[float], q: float) -> float | None:
-    a = np.fromiter(values, dtype=np.float64)
-    return round(float(np.percentile(a, q)), 2) if a.size else None
-
-
-def _mean(values: Iterable[float]) -> float | None:
-    a = np.fromiter(values, dtype=np.float64)
-    return round(float(a.mean()), 3) if a.size else None
