@@ -6,7 +6,7 @@ loads their libraries only when a session asks for them. Its CUDA build needs th
 cuRAND and cuDNN libraries of one CUDA major version (``onnxruntime.capi.build_and_package_info.cuda_version``,
 13 for 1.31) and an NVIDIA driver recent enough for it. ``pip install 'mpt-live[cuda]'`` installs those
 libraries as NVIDIA's Python packages; :func:`preload_gpu_libraries` loads them (``onnxruntime.preload_dlls``,
-plus TensorRT's ``tensorrt_libs`` when installed) once per process, before the first GPU session, so that
+plus TensorRT 10's ``tensorrt_libs`` when installed: optional, not on PyPI as wheels) once per process, before the first GPU session, so that
 nothing depends on ``LD_LIBRARY_PATH``.
 
 :func:`provider_works` probes a provider once with a 63-byte model (ONNX Runtime falls back to the CPU
@@ -40,7 +40,7 @@ PROVIDER_LABELS = {TRT: "TensorRT", CUDA: "CUDA", CPU: "CPU"}
 GPU_BATCH = 64      # clips per model call on a GPU provider when nobody says otherwise (--batch)
 TRT_OPT_BATCH, TRT_MAX_BATCH = 16, 64   # the TensorRT engine's batch profile for dynamic-batch models
 INSTALL_CUDA = "pip install 'mpt-live[cuda]'"
-INSTALL_TRT = "pip install 'mpt-live[cuda,tensorrt]'"
+INSTALL_TRT = "install TensorRT 10 for CUDA 13 (NVIDIA's tensorrt-cu13-libs 10.x or its system packages)"
 # the lowest Linux driver of each CUDA major version (minor-version compatibility)
 DRIVER_FOR_CUDA = {12: "525.60", 13: "580.65"}
 NO_DEVICE, INSUFFICIENT_DRIVER = 100, 35          # CUresult codes of cuInit

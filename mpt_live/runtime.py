@@ -14,7 +14,7 @@ library loading and the one-line diagnoses live in :mod:`mpt_live.providers`):
   copies back and forth). Export fp16 or fp32 for GPUs.
 * ``"cuda"``: the CUDA provider or a :class:`DeviceError` with one line saying why not (no driver,
   driver too old, no GPU, a named library missing).
-* ``"tensorrt"``: the TensorRT provider (``pip install 'mpt-live[cuda,tensorrt]'``), CUDA taking any
+* ``"tensorrt"``: the TensorRT provider (TensorRT 10 installed besides the ``[cuda]`` extra), CUDA taking any
   node it lacks. Engines are cached in :func:`~mpt_live.providers.trt_cache_dir`; a model's first
   run builds its engine, which can take minutes. Batch profile 1..64 for dynamic-batch models.
 * ``"cpu"``: the CPU only.

@@ -83,7 +83,7 @@ def test_diagnosis_names_the_cause(machine, driver, missing, phrase) -> None:
 def test_tensorrt_names_its_own_library(machine) -> None:
     machine(FakeDriver(MAJOR * 1000), {"libnvinfer.so.10"})
     assert providers.gpu_diagnosis(CUDA).startswith("the CUDA provider did not start")   # CUDA itself is complete
-    assert providers.gpu_diagnosis(TRT) == "libnvinfer.so.10 (TensorRT 10) not found: pip install 'mpt-live[cuda,tensorrt]'"
+    assert providers.gpu_diagnosis(TRT) == f"libnvinfer.so.10 (TensorRT 10) not found: {providers.INSTALL_TRT}"
 
 
 def test_build_without_cuda_provider(machine, monkeypatch: pytest.MonkeyPatch) -> None:
