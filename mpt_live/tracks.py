@@ -90,7 +90,7 @@ class FaceTracker:
         self.aligner = aligner
         self.max_faces = max_faces
         self.embedder = embedder
-        self.keep_s, self.refresh_s, self.reid, self.switch, self.cut = keep_s, refresh_s, reid, switch, cut
+        self.keep_s, self.refresh_s, self.reid, self.switch, self.cut_threshold = keep_s, refresh_s, reid, switch, cut
         self.tracks: list[Track] = []
         self.cuts = 0
         self.reidentified = 0  # faces given an old ID back by appearance
@@ -107,7 +107,7 @@ class FaceTracker:
         grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY).astype(np.float32) if small.ndim == 3 else small
         prev, self._thumb = self._thumb, grey
         forced, self._force_cut = self._force_cut, False
-        is_cut = forced or (prev is not None and float(np.mean(np.abs(grey - prev))) > self.cut)
+        is_cut = forced or (prev is not None and float(np.mean(np.abs(grey - prev))) > self.cut_threshold)
         self.cuts += is_cut
         return is_cut
 
