@@ -15,7 +15,7 @@ MAX_LINES = 400
 # Layers of mpt_live, lowest first; a module may import from its own layer or a lower one.
 LAYERS = {
     "stages": ["errors", "quiet", "sources", "capture", "face_actions", "synthface", "demo_input", "stabilize", "face",
-               "identity", "tracks", "clip", "clip_stream", "motion", "thumbnails", "machine", "providers", "runtime", "model_worker",
+               "identity", "tracks", "clip", "clip_stream", "motion", "thumbnails", "machine", "providers", "runtime", "batching", "model_worker",
                "facemotion", "spotting", "face_state", "results"],
     "session": ["session"],
     "consumers": ["writers", "timeline", "report", "draw", "overlay", "view", "window", "terminal", "job", "sheet"],
