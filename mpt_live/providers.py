@@ -119,21 +119,25 @@ def _preload_tensorrt() -> None:
 
 
 @functools.lru_cache(maxsize=None)
-def driver_problem() -> str:
-    """Why the NVIDIA driver cannot run this build's CUDA ("" when it can): none, too old, or no GPU."""
+def driver_problem(need: tuple[int, int] | None = None, who: str = "") -> str:
+    """Why the NVIDIA driver cannot run CUDA ``need`` for ``who`` ("" when it can): none, too old, or no GPU.
+
+    By default ``need`` is this onnxruntime build's CUDA version and ``who`` onnxruntime.
+    """
     name = "nvcuda.dll" if sys.platform == "win32" else "libcuda.so.1"
     try:
         lib = _load_library(name)
     except OSError:
         return f"no NVIDIA driver ({name} not found)"
-    need = cuda_version()
+    if need is None:
+        need, who = cuda_version(), f"onnxruntime {ort.__version__}"
     have = ctypes.c_int(0)
     try:
         ok = lib.cuDriverGetVersion(ctypes.byref(have)) == 0
     except Exception:
         ok = False
     if ok and need and have.value < need[0] * 1000 + need[1] * 10:
-        return _too_old(have.value, need)
+        return _too_old(have.value, need, who)
     try:
         rc = lib.cuInit(0)
     except Exception as e:
@@ -141,16 +145,16 @@ def driver_problem() -> str:
     if rc == NO_DEVICE:
         return "no NVIDIA GPU visible (the driver is installed but finds no device)"
     if rc == INSUFFICIENT_DRIVER and need:
-        return _too_old(have.value, need)
+        return _too_old(have.value, need, who)
     if rc != 0:
         return f"the NVIDIA driver did not start (cuInit error {rc})"
     return ""
 
 
-def _too_old(have: int, need: tuple[int, int]) -> str:
+def _too_old(have: int, need: tuple[int, int], who: str) -> str:
     got = f"CUDA {have // 1000}.{have % 1000 // 10}" if have else "an older CUDA"
     driver = DRIVER_FOR_CUDA.get(need[0])
-    return (f"NVIDIA driver too old: it supports {got}, onnxruntime {ort.__version__} needs CUDA {need[0]}.{need[1]}"
+    return (f"NVIDIA driver too old: it supports {got}, {who} needs CUDA {need[0]}.{need[1]}"
             + (f" (driver >= {driver})" if driver else ""))
 
 
