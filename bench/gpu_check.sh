@@ -23,6 +23,7 @@ PY="$VENV/bin/python"
 WORK=$(mktemp -d /tmp/mpt-gpu-check.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 left() { echo $(( TOTAL - ($(date +%s) - START) )); }
+upto() { local s=$(( $(left) - $1 )); [ "$s" -lt 5 ] && s=5; echo "$s"; }   # seconds for a step, keeping $1 for the rest
 step() { echo; echo "== $1 ($(( $(date +%s) - START )) s in, $(left) s left)"; }
 verdict() {  # value target name: 'value (target >= T: ok|MISSED)'
   awk -v v="$1" -v t="$2" -v n="$3" 'BEGIN { printf "%s: %.1f (target >= %s: %s)\n", n, v, t, (v + 0 >= t + 0) ? "ok" : "MISSED" }'
@@ -41,7 +42,7 @@ fi
 
 step "install: make install-cuda (the [cuda] extra, torch 2.13.0+cu130)"
 if [ "${GPU_CHECK_INSTALL:-1}" != "0" ]; then
-  if ! timeout $(( $(left) - 200 )) make -s install-cuda VENV="$VENV" > "$WORK/install.log" 2>&1; then
+  if ! timeout "$(upto 200)" make -s install-cuda VENV="$VENV" > "$WORK/install.log" 2>&1; then
     tail -5 "$WORK/install.log"
     echo "gpu_check: FAIL: make install-cuda failed or ran past its time (no package index reachable?)"; exit 3
   fi
@@ -56,7 +57,7 @@ for p in (CUDA, TRT):
 EOF
 
 step "ONNX Runtime on the GPU: parity, latency, throughput (bench/gpu_bench.py)"
-timeout $(( $(left) - 120 )) "$PY" bench/gpu_bench.py --budget $(( $(left) - 130 )) --keep "$WORK/models" \
+timeout "$(upto 120)" "$PY" bench/gpu_bench.py --budget "$(upto 130)" --keep "$WORK/models" \
   || echo "gpu_check: gpu_bench.py stopped early (exit $?)"
 
 step "recorded video x real time: mpt-live --device cuda"
@@ -70,7 +71,7 @@ else
   for i in $(seq -w 1 $(( N - 1 ))); do cp "$WORK/videos/v00.mp4" "$WORK/videos/v$i.mp4"; done
   JOBS=(); "$VENV/bin/mpt-live" --help 2>/dev/null | grep -q -- "--jobs" && JOBS=(--jobs "$N")
   T0=$(date +%s.%N)
-  timeout $(( $(left) - 75 )) "$VENV/bin/mpt-live" --video "$WORK/videos" --model "$MODEL" --device cuda --headless \
+  timeout "$(upto 75)" "$VENV/bin/mpt-live" --video "$WORK/videos" --model "$MODEL" --device cuda --headless \
     --out "$WORK/run" "${JOBS[@]}" > "$WORK/video.log" 2>&1 || { echo "mpt-live exit $?:"; tail -3 "$WORK/video.log"; }
   T1=$(date +%s.%N)
   "$PY" - "$WORK/run" "$T0" "$T1" "$N" "$(basename "$MODEL")" "${JOBS[*]:-no --jobs}" <<'EOF'
@@ -89,7 +90,7 @@ EOF
 fi
 
 step "training step on CUDA: MPT vs full fine-tuning (bench/train_speed.py)"
-timeout $(( $(left) - 5 )) "$PY" bench/train_speed.py --device cuda --batch 64 --seconds 8 --steps 10 \
+timeout "$(upto 5)" "$PY" bench/train_speed.py --device cuda --batch 64 --seconds 8 --steps 10 \
   --models vit_base_patch16_224@224 | tee "$WORK/train.log" || echo "gpu_check: train_speed.py stopped early (exit $?)"
 SPS=$(awk '$1 == "vit_base_patch16_224" && $3 == "mpt" { print $7 }' "$WORK/train.log")
 [ -n "$SPS" ] && verdict "$SPS" 100 "ViT-B/16 MPT training samples/s"
