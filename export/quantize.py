@@ -130,7 +130,10 @@ def quantize_int8(src: str | Path, dst: str | Path, metadata: dict[str, str],
                 activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                 calibrate_method={"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
                                   "entropy": CalibrationMethod.Entropy}[method],
-                extra_options={"MatMulConstBOnly": True, "CalibMaxIntermediateOutputs": 8},
+                # CalibMaxIntermediateOutputs bounds memory for the histogram methods; ORT's MinMax
+                # calibrator drops (does not merge) each full chunk, so it gets no limit
+                extra_options={"MatMulConstBOnly": True,
+                               **({} if method == "minmax" else {"CalibMaxIntermediateOutputs": 8})},
             )
         proto = onnx.load(str(q))
     record = {"scheme": "static QDQ, uint8 activations, int8 per-channel weights", "calibration": method,

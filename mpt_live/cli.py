@@ -26,6 +26,7 @@ def live(
     camera: Optional[int] = typer.Option(None, "--camera", help="Camera index (0 = the default webcam)."),
     video: Optional[str] = typer.Option(None, "--video", help="Video file, folder or glob of videos, or an rtsp/http(s) stream URL."),
     demo: bool = typer.Option(False, "--demo", help="Render the bundled default input (a synthetic clip with known movements) and run on it."),
+    demo_face: Optional[Path] = typer.Option(None, "--demo-face", help="With --demo: render the default input from this face photo instead of the astronaut."),
     model: Optional[Path] = typer.Option(None, "--model", help="Exported ONNX model (default: the bundled DEMO model, assets/demo_model.onnx)."),
     motion_only: bool = typer.Option(False, "--motion-only", help="No model: face, motion score and events only."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | tensorrt (ONNX Runtime execution provider; auto: CUDA when it works, else the CPU)."),
@@ -48,13 +49,19 @@ def live(
         _fail("--camera and --video: give one source")
     if motion_only and model is not None:
         _fail("--motion-only and --model: choose one")
+    if demo_face is not None and not demo:
+        _fail("--demo-face needs --demo")
     cfg = SessionConfig(stride=stride, detector=detector, spot_threshold=spot_threshold, max_faces=max_faces, batch=batch)
     try:
         if demo:
             from .demo_report import run_demo
 
+            if demo_face is not None:  # checked before the model loads
+                from .demo_input import photo_portrait
+
+                photo_portrait(demo_face)
             run_demo(out or Path("runs/demo"), None if motion_only else _load(model, device, threads), cfg, console,
-                     display=has_display() and not headless)
+                     display=has_display() and not headless, face_photo=demo_face)
         elif inspect is not None:
             if video is None:
                 _fail("--inspect needs --video PATH")

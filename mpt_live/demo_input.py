@@ -4,6 +4,9 @@ Rendered at run time from scikit-image's public-domain ``astronaut`` portrait (E
 NASA), so the project ships no face media: ~12 s at 30 fps, 640x480, with slight head drift,
 blinks, sensor noise, illumination flicker and four subtle local facial movements of different
 classes at known times. ``render_demo_clip`` writes the MP4 and ``<name>.truth.json``.
+``face=PHOTO`` renders the same clip from any face photo instead (``mpt-live --demo --demo-face``):
+the largest face is framed as the astronaut's is (about 0.28 of the frame's width, centred a little
+above the middle), so a recognizer can be tried on faces it was not trained on.
 """
 
 from __future__ import annotations
@@ -29,6 +32,10 @@ HEAD = {"translation_px": 0.8, "rotation_deg": 0.15, "scale": 0.0015, "max_hz": 
 SOURCE = "skimage.data.astronaut() (Eileen Collins, NASA; public domain), rendered by mpt_live.demo_input"
 
 
+FACE_WIDTH = 0.28  # the astronaut's face box over the frame width
+FACE_CENTRE = (0.5, 0.42)  # where its centre sits, fractions of the frame
+
+
 def demo_portrait() -> np.ndarray:
     """The astronaut portrait as a 640x480 BGR frame: the 4:3 head-and-shoulders crop, upscaled."""
     from skimage import data
@@ -38,12 +45,31 @@ def demo_portrait() -> np.ndarray:
     return cv2.resize(np.ascontiguousarray(crop[..., ::-1]), SIZE, interpolation=cv2.INTER_CUBIC)
 
 
-def demo_animator(seed: int = 0) -> tuple[FaceAnimator, dict[str, Any]]:
-    """The animator of the demo clip and its ground truth (events, blinks, parameters)."""
-    portrait = demo_portrait()
+def photo_portrait(path: str | Path) -> np.ndarray:
+    """A face photo framed like the demo portrait: 640x480 BGR, its largest face about FACE_WIDTH of the
+    width at FACE_CENTRE (borders replicated where the photo ends). One-line InputError for a file that
+    is not an image or holds no face."""
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise InputError(f"{path}: not an image file OpenCV can read (--demo-face needs a face photo)")
+    face = detect_face(image)
+    if face is None:
+        raise InputError(f"{path}: no face found in this photo (--demo-face needs a frontal face)")
+    x, y, w, h = face.box
+    scale = SIZE[0] * FACE_WIDTH / max(w, 1.0)
+    cx, cy = x + w / 2, y + h / 2
+    m = np.array([[scale, 0, SIZE[0] * FACE_CENTRE[0] - scale * cx], [0, scale, SIZE[1] * FACE_CENTRE[1] - scale * cy]])
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    return cv2.warpAffine(image, m, SIZE, flags=interp, borderMode=cv2.BORDER_REPLICATE)
+
+
+def demo_animator(seed: int = 0, face_photo: str | Path | None = None) -> tuple[FaceAnimator, dict[str, Any]]:
+    """The animator of the demo clip and its ground truth (events, blinks, parameters); from the astronaut,
+    or from ``face_photo`` (see :func:`photo_portrait`)."""
+    portrait = demo_portrait() if face_photo is None else photo_portrait(face_photo)
     face = detect_face(portrait)
-    if face is None:  # pragma: no cover - the astronaut is always found
-        raise InputError("demo portrait: no face found by the face detector")
+    if face is None:  # the astronaut always is; a photo's face was found before framing
+        raise InputError(f"{face_photo or 'demo portrait'}: no face found by the face detector after framing")
     rng = np.random.default_rng([seed, 2508])
     classes = [CLASSES[i] for i in rng.permutation(len(CLASSES))[: len(EVENT_TIMES)]]
     events = []
@@ -59,7 +85,7 @@ def demo_animator(seed: int = 0) -> tuple[FaceAnimator, dict[str, Any]]:
     anim = FaceAnimator(portrait, face.keypoints, events=events, blinks=blinks, head=head, flicker=flicker,
                         noise_sigma=2.0, seed=seed)
     truth = {
-        "source": SOURCE,
+        "source": SOURCE if face_photo is None else f"{Path(face_photo).name}, framed and rendered by mpt_live.demo_input",
         "seed": seed,
         "fps": FPS,
         "frames": int(round(DURATION_S * FPS)),
@@ -81,16 +107,16 @@ def truth_path(video_path: str | Path) -> Path:
     return p.with_name(p.stem + ".truth.json")
 
 
-def render_demo_clip(out_path: str | Path, seed: int = 0) -> dict[str, Any]:
+def render_demo_clip(out_path: str | Path, seed: int = 0, face_photo: str | Path | None = None) -> dict[str, Any]:
     """Render the default input to ``out_path`` (MP4, mp4v) and ``<name>.truth.json``; return the truth.
 
     Truth events: ``class``, ``action``, ``action_units``, ``start``/``apex``/``end`` (s) and
     ``amplitude_px`` (displacement at apex, frame pixels); ``blinks``: ``start``/``end`` (s).
-    Deterministic for a seed.
+    Deterministic for a seed (and photo).
     """
     out_path = Path(out_path)
+    anim, truth = demo_animator(seed, face_photo)  # a bad photo fails before anything is written
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    anim, truth = demo_animator(seed)
     writer = cv2.VideoWriter(str(out_path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, SIZE)
     if not writer.isOpened():
         raise InputError(f"{out_path}: cannot open an MP4 (mp4v) video writer there")

@@ -60,12 +60,15 @@ def apex_classes(video: Path, apexes: list[float], runtime: Any, detector: str) 
     return out
 
 
-def run_demo(out: Path, runtime: Any | None, cfg: SessionConfig, console: Console, display: bool) -> dict[str, Any]:
-    """Render the default input into ``out``, run on it, print and write the comparison; returns the report."""
+def run_demo(out: Path, runtime: Any | None, cfg: SessionConfig, console: Console, display: bool,
+             face_photo: Path | None = None) -> dict[str, Any]:
+    """Render the default input into ``out`` (from the astronaut, or ``face_photo``), run on it, print and write
+    the comparison; returns the report."""
     out.mkdir(parents=True, exist_ok=True)
     clip = out / "demo_input.mp4"
-    console.print(f"rendering the default input (synthetic, from scikit-image's astronaut portrait) -> {clip}")
-    truth = render_demo_clip(clip)
+    who = "scikit-image's astronaut portrait" if face_photo is None else str(face_photo)
+    console.print(f"rendering the default input (synthetic, from {who}) -> {clip}", highlight=False)
+    truth = render_demo_clip(clip, face_photo=face_photo)
     with progress_bar(console, transient=True, disable=display) as bar:
         task = bar.add_task(clip.name, total=None)
         with VideoFile(clip) as src:
@@ -112,7 +115,8 @@ def run_demo(out: Path, runtime: Any | None, cfg: SessionConfig, console: Consol
         if runtime.demo:
             line += " (DEMO MODEL: trained on semi-synthetic data, not a validated classifier)"
     console.print(line, highlight=False)
-    report = {"matches": matches, "other_events": other, "other_events_at_blinks": len(at_blinks),
+    named_at_apex = sum(1 for m in matches if m.get("model_class") == m["class"]) if runtime is not None else None
+    report = {"face": truth["source"], "named_at_apex": named_at_apex, "matches": matches, "other_events": other, "other_events_at_blinks": len(at_blinks),
               "found": n_found, "found_iou50": n_megc}
     write_json(out / "demo_report.json", report)
     return report

@@ -90,7 +90,8 @@ class FaceTracker:
         self.aligner = aligner
         self.max_faces = max_faces
         self.embedder = embedder
-        self.keep_s, self.refresh_s, self.reid, self.switch, self.cut_threshold = keep_s, refresh_s, reid, switch, cut
+        self.keep_s, self.refresh_s, self.reid, self.switch = keep_s, refresh_s, reid, switch
+        self.cut_level = cut  # mean |grey difference| of the thumbnails above which a frame is a cut
         self.tracks: list[Track] = []
         self.cuts = 0
         self.reidentified = 0  # faces given an old ID back by appearance
@@ -107,7 +108,7 @@ class FaceTracker:
         grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY).astype(np.float32) if small.ndim == 3 else small
         prev, self._thumb = self._thumb, grey
         forced, self._force_cut = self._force_cut, False
-        is_cut = forced or (prev is not None and float(np.mean(np.abs(grey - prev))) > self.cut_threshold)
+        is_cut = forced or (prev is not None and float(np.mean(np.abs(grey - prev))) > self.cut_level)
         self.cuts += is_cut
         return is_cut
 

@@ -126,7 +126,8 @@ def test_int8_is_static_qdq_of_the_backbone_linears(exported, model_and_clips, t
     ops = {n.op_type for n in proto.graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops and not ops & {"DynamicQuantizeLinear", "MatMulInteger"}
     inits = {t.name: t for t in proto.graph.initializer}
-    int8_weights = [t for t in inits.values() if t.data_type == onnx.TensorProto.INT8]
+    # int8 weight matrices (per-channel zero points are int8 vectors too)
+    int8_weights = [t for t in inits.values() if t.data_type == onnx.TensorProto.INT8 and len(t.dims) == 2]
     record = json.loads(read_metadata(q)["mpt.int8"])
     assert record["int8_matmuls"] == 4 * CFG_DEPTH == len(int8_weights)     # qkv, proj, fc1, fc2 per block
     assert record["fp32"]["attention q@k, attn@v"] == 2 * CFG_DEPTH

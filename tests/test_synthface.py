@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from mpt_live import synthface as sf
+from mpt_live.errors import InputError
 
 # a synthetic "face": eyes 56 px apart, level; keypoint order of BlazeFace
 KP = np.array([[100, 110], [156, 110], [128, 140], [128, 170], [70, 120], [186, 120]], np.float64)
@@ -206,3 +207,36 @@ def test_demo_is_deterministic_and_moves_at_the_events():
     field = a.event_field(e["apex"])
     assert np.hypot(field[..., 0], field[..., 1]).max() == pytest.approx(e["amplitude_px"], rel=1e-3)
     assert not a.event_field(e["start"] - 0.05).any()
+
+
+def test_demo_from_a_face_photo_frames_the_face_like_the_astronaut(faces_dir, tmp_path):
+    from mpt_live.demo_input import FACE_CENTRE, FACE_WIDTH, SIZE, demo_animator, photo_portrait
+
+    photo = faces_dir / "photos" / "face_recognition_rose_leslie.jpg"
+    framed = photo_portrait(photo)
+    assert framed.shape == (SIZE[1], SIZE[0], 3)
+    face = sf.detect_face(framed)
+    x, y, w, h = face.box
+    assert w / SIZE[0] == pytest.approx(FACE_WIDTH, rel=0.15)
+    assert (x + w / 2) / SIZE[0] == pytest.approx(FACE_CENTRE[0], abs=0.05)
+    anim, truth = demo_animator(0, photo)
+    _, astronaut = demo_animator(0)
+    assert photo.name in truth["source"] and truth["events"] == astronaut["events"]  # same movements, another face
+    e = truth["events"][0]
+    diff = np.abs(anim.render(e["apex"], 3).astype(int) - anim.render(e["start"] - 0.1, 3).astype(int))
+    assert diff.max() > 0  # the movement is rendered on the new face
+
+
+@pytest.mark.parametrize("content, message", [(b"not an image", "not an image file"), (None, "no face found")])
+def test_demo_face_bad_photo_is_one_line(tmp_path, content, message):
+    from mpt_live.demo_input import render_demo_clip
+
+    photo = tmp_path / "photo.png"
+    if content is None:
+        cv2.imwrite(str(photo), np.full((240, 320, 3), 128, np.uint8))  # a grey picture: no face
+    else:
+        photo.write_bytes(content)
+    with pytest.raises(InputError, match=message) as info:
+        render_demo_clip(tmp_path / "out" / "demo.mp4", face_photo=photo)
+    assert "\n" not in str(info.value) and str(photo) in str(info.value)
+    assert not (tmp_path / "out").exists()  # nothing written
