@@ -202,8 +202,8 @@ class MPTRuntime:
             if not provider_works(want):
                 raise DeviceError(f"{flag}: ONNX Runtime cannot use the GPU here: {gpu_diagnosis(want)}; "
                                   "use --device cpu or auto")
-            precision, dynamic, shapes = self._peek()
             if want == TRT:
+                precision, dynamic, shapes = self._peek()
                 plan.append((TRT, trt_options(precision, shapes, dynamic)))
                 note = f" (engine cache {trt_cache_dir()})"
             if provider_works(CUDA):
