@@ -58,10 +58,10 @@ def training_cache_files(ckpt: dict[str, Any], checkpoint: str | Path, spec: Cli
     root = Path(cfg["cache"]) if cfg.get("cache") else Path(checkpoint).resolve().parent.parent / ".cache"
     if not root.is_dir():
         raise InputError(f"training clip cache {root} not found")
-    index = load_dataset(cfg["dataset"], Path(cfg["data"]))
+    index = load_dataset(cfg["dataset"], Path(cfg["data"]), faces=cfg.get("faces", "align"))
     mode = cfg.get("clip_mode") or ckpt.get("clip_mode") or "paper"
     variants = [0] + (list(range(1, int(cfg.get("jitter_variants", 4)) + 1)) if mode == "window" else [])
-    cache = ClipCache(root, spec, mode)
+    cache = ClipCache(root, spec, mode, cfg.get("sampling", "blend"), index.cropped)
     files: list[Path] = []
     for sample in index.samples:
         try:

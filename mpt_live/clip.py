@@ -15,13 +15,22 @@ import numpy as np
 
 from .errors import InputError
 
+TIME_BASES = ("seconds", "clip")  # ClipSpec.time_base: Hz of real time, or the legacy per-clip rate
+
 
 @dataclass(frozen=True)
 class ClipSpec:
     """Every parameter of the pre-model data path. Saved in checkpoints and ONNX metadata.
 
-    Magnification runs on the sampled clip, so its sampling rate is ``frames / window_s`` (16 Hz
-    by default) for every source, live or offline: the band is the same whatever the camera fps.
+    Magnification runs on the sampled clip. ``time_base`` says how its band ``band_hz`` is read:
+
+    * ``"seconds"`` (new specs): Hz of real time. The live window's ``frames`` samples span
+      ``window_s`` seconds end to end, so its rate is :attr:`clip_fps` ``= (frames - 1) / window_s``
+      (15 Hz by default) whatever the camera fps; a clip sampled over another span (an ME's
+      onset..offset in training) is magnified at its own rate (:func:`clip_rate`).
+    * ``"clip"`` (specs saved before the key existed, read by :meth:`from_dict`): every clip is taken
+      to be sampled at ``frames / window_s`` whatever it spans (the time base before this key); such models
+      keep serving exactly as they were trained.
     """
 
     frames: int = 16
@@ -34,6 +43,7 @@ class ClipSpec:
     attenuate: bool = False
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    time_base: str = "seconds"
 
     def __post_init__(self) -> None:
         # JSON and callers may hand lists: keep tuples so the spec stays hashable (a cache key)
@@ -49,6 +59,8 @@ class ClipSpec:
             )
         if self.window_s <= 0:
             raise ValueError(f"ClipSpec.window_s must be > 0, got {self.window_s}")
+        if self.time_base not in TIME_BASES:
+            raise ValueError(f"ClipSpec.time_base must be one of {', '.join(TIME_BASES)}, got {self.time_base!r}")
         if not 0 < lo < hi < self.clip_fps / 2:
             raise ValueError(
                 f"ClipSpec.band_hz {self.band_hz} must satisfy 0 < low < high < clip_fps/2 "
@@ -63,8 +75,12 @@ class ClipSpec:
 
     @property
     def clip_fps(self) -> float:
-        """Sampling rate of the clip (frames per second of clip time)."""
-        return self.frames / self.window_s
+        """Sampling rate of the live window's clip: ``frames`` samples from ``t_end - window_s`` to
+        ``t_end`` inclusive (:func:`window_times`), i.e. ``(frames - 1) / window_s`` frames per second
+        of real time; ``frames / window_s`` with the legacy ``time_base`` ``"clip"``."""
+        if self.time_base == "clip":
+            return self.frames / self.window_s
+        return (self.frames - 1) / self.window_s
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -83,6 +99,7 @@ class ClipSpec:
         if unknown:
             raise ValueError(f"unknown ClipSpec field(s): {sorted(unknown)}")
         kw = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        kw.setdefault("time_base", "clip")  # saved before the field existed: the time base it was made with
         return cls(**kw)
 
     @classmethod
@@ -93,6 +110,19 @@ class ClipSpec:
 def window_times(t_end: float, spec: ClipSpec) -> np.ndarray:
     """The ``spec.frames`` sample times of the window of ``spec.window_s`` seconds ending at t_end."""
     return np.linspace(t_end - spec.window_s, t_end, spec.frames)
+
+
+def clip_rate(at: np.ndarray, spec: ClipSpec) -> float:
+    """The rate, frames per second, at which the magnifier reads a clip sampled evenly at the times
+    ``at`` (seconds): its own rate ``(len(at) - 1) / span`` with ``time_base`` ``"seconds"``, so the
+    band is in Hz of real time whatever the clip spans (a clip spanning ``window_s`` gets exactly
+    ``spec.clip_fps``, as live); ``spec.clip_fps`` with the legacy ``"clip"`` time base, or for a clip
+    that spans no time (a still clip: any rate gives the same zero motion)."""
+    at = np.asarray(at, dtype=np.float64)
+    span = float(at[-1] - at[0]) if len(at) > 1 else 0.0
+    if spec.time_base == "clip" or span <= 0:
+        return spec.clip_fps
+    return (len(at) - 1) / span
 
 
 def interval_times(t0: float, t1: float, n: int) -> np.ndarray:

@@ -2,7 +2,9 @@
 
 Magnification (Wu et al., "Eulerian Video Magnification", SIGGRAPH 2012): every frame is split
 into a Laplacian pyramid; each level is band-passed in time by a causal Butterworth filter
-(``spec.band_hz`` at the clip rate ``spec.clip_fps``), multiplied by a gain and added back. The
+(``spec.band_hz``, at the clip's sampling rate ``fps``: ``spec.clip_fps`` for the live window,
+:func:`mpt_live.clip.clip_rate` for a clip sampled over any other interval, so that with
+``spec.time_base`` ``"seconds"`` the band is in Hz of real time), multiplied by a gain and added back. The
 filter is a direct-form-II-transposed biquad cascade written as whole-array numpy operations
 into preallocated buffers, with its state started at the first frame's steady state, so a still
 clip gives exactly zero motion.
@@ -33,6 +35,11 @@ from .clip import ClipSpec
 ATTENUATE_FINEST = 0.0
 ATTENUATE_COARSEST = 0.0
 
+# When a clip is sampled too slowly for the band's upper edge (at or above Nyquist: 16 frames
+# spanning more than about 1.9 s, for 4 Hz), the edge is lowered to this fraction of the Nyquist rate:
+# the filter cannot pass what the samples cannot hold. A spec's own rate (spec.clip_fps) never needs it.
+NYQUIST_MARGIN = 0.9
+
 # Floor of max|D| in dynamic_image (0..255 intensity x weight units): only guards the division;
 # a still clip gives D == 0 exactly, hence a flat 0.5 image.
 DYNAMIC_EPS = 1e-3
@@ -47,13 +54,31 @@ def level_gains(spec: ClipSpec) -> np.ndarray:
     return gains
 
 
-def band_pass(spec: ClipSpec) -> tuple[np.ndarray, np.ndarray]:
-    """The temporal filter: (sos (n, 6), zi (n, 2)) of the Butterworth band-pass at spec.clip_fps.
+def clip_band(spec: ClipSpec, fps: float | None = None) -> tuple[float, float, float]:
+    """``(fps, low, high)``: the sampling rate used (``fps``, else ``spec.clip_fps``) and the band,
+    its upper edge lowered to ``NYQUIST_MARGIN`` x Nyquist when it is at or above Nyquist. ValueError
+    when even the lower edge is beyond what that rate can hold."""
+    fs = float(spec.clip_fps if fps is None else fps)
+    if not np.isfinite(fs) or fs <= 0:
+        raise ValueError(f"clip sampling rate must be a positive number of frames per second, got {fps}")
+    lo, hi = spec.band_hz
+    if hi >= fs / 2:
+        hi = NYQUIST_MARGIN * fs / 2
+    if lo >= hi:
+        raise ValueError(f"a clip sampled at {fs:.3g} frames/s cannot hold the band {spec.band_hz[0]:g}-"
+                         f"{spec.band_hz[1]:g} Hz (Nyquist {fs / 2:.3g} Hz): the clip spans too long a time")
+    return fs, lo, hi
+
+
+def band_pass(spec: ClipSpec, fps: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The temporal filter: (sos (n, 6), zi (n, 2)) of the Butterworth band-pass ``spec.band_hz`` (Hz of
+    real time) for a clip sampled at ``fps`` frames per second (None: ``spec.clip_fps``, the live window).
 
     ``zi`` is the per-unit-input steady state (scipy.signal.sosfilt_zi): scaled by a constant
     input it makes the filter start as if that input had always been there.
     """
-    sos = signal.butter(spec.filter_order, spec.band_hz, btype="bandpass", fs=spec.clip_fps, output="sos")
+    fs, lo, hi = clip_band(spec, fps)
+    sos = signal.butter(spec.filter_order, (lo, hi), btype="bandpass", fs=fs, output="sos")
     return sos, signal.sosfilt_zi(sos)
 
 
@@ -97,8 +122,9 @@ class Magnifier:
     """Streaming, causal magnifier: push one frame, get its magnified frame.
 
     ``shape`` is (H, W, 3); frames are BGR (any channel order works) in 0..255, uint8 or float.
-    The output at time t depends only on frames pushed up to t. The sampling rate is
-    ``spec.clip_fps``: push frames at that rate (the clip's frames, not the camera's).
+    The output at time t depends only on frames pushed up to t. ``fps`` is the rate at which the
+    pushed frames were sampled, in frames per second of real time (None: ``spec.clip_fps``, the live
+    window's); the band-pass is ``spec.band_hz`` in Hz at that rate.
 
     The result is the Laplacian-pyramid magnification ``x + collapse(gain_i * F(L_i))``, computed
     in an exactly equivalent, cheaper form. F (the temporal filter) commutes with the linear
@@ -109,7 +135,7 @@ class Magnifier:
     off F(G_0) directly, and one pyrUp chain rebuilds the frame.
     """
 
-    def __init__(self, spec: ClipSpec, shape: tuple[int, int, int]) -> None:
+    def __init__(self, spec: ClipSpec, shape: tuple[int, int, int], fps: float | None = None) -> None:
         shape = tuple(int(s) for s in shape)
         if len(shape) != 3 or shape[2] != 3 or min(shape[:2]) < 1:
             raise ValueError(f"Magnifier shape must be (H, W, 3), got {shape}")
@@ -124,7 +150,7 @@ class Magnifier:
             h, w, _ = sizes[-1]
             sizes.append(((h + 1) // 2, (w + 1) // 2, 3))
         self._sizes = sizes
-        sos, zi = band_pass(spec)
+        sos, zi = band_pass(spec, fps)
         self._g = [np.zeros(s, np.float32) for s in sizes]  # Gaussian pyramid, g[0] = the frame
         self._acc = [None] + [np.zeros(s, np.float32) for s in sizes[1:]]  # collapse partial sums
         # level 0 is always filtered: its band-pass gives the band energy
@@ -212,14 +238,14 @@ def local_motion_score(energy_map: np.ndarray, frames: int) -> float:
     return float(top.mean()) / (3 * frames)
 
 
-def magnify_clip(clip: np.ndarray, spec: ClipSpec) -> tuple[np.ndarray, float]:
+def magnify_clip(clip: np.ndarray, spec: ClipSpec, fps: float | None = None) -> tuple[np.ndarray, float]:
     """Magnify a clip (T, H, W, 3), BGR 0..255 -> (magnified float32 (T, H, W, 3), motion_score).
 
-    The filter runs at ``spec.clip_fps`` and starts at frame 0's steady state (a still clip gives
-    zero motion). ``motion_score``: see :func:`local_motion_score`.
+    The filter runs at the clip's rate ``fps`` (None: ``spec.clip_fps``) and starts at frame 0's
+    steady state (a still clip gives zero motion). ``motion_score``: see :func:`local_motion_score`.
     """
     clip = _check_clip(clip, "magnify_clip")
-    mag = Magnifier(spec, clip.shape[1:])
+    mag = Magnifier(spec, clip.shape[1:], fps)
     out = np.empty(clip.shape, np.float32)
     emap = np.zeros(clip.shape[1:3], np.float32)
     for t in range(clip.shape[0]):
@@ -227,11 +253,11 @@ def magnify_clip(clip: np.ndarray, spec: ClipSpec) -> tuple[np.ndarray, float]:
     return out, local_motion_score(emap, clip.shape[0])
 
 
-def motion_score(clip: np.ndarray, spec: ClipSpec) -> float:
+def motion_score(clip: np.ndarray, spec: ClipSpec, fps: float | None = None) -> float:
     """The motion score of a clip alone (the value ``magnify_clip`` and ``model_inputs`` report),
     without keeping the magnified frames: what a run without a model needs."""
     clip = _check_clip(clip, "motion_score")
-    mag = Magnifier(spec, clip.shape[1:])
+    mag = Magnifier(spec, clip.shape[1:], fps)
     frame = np.empty(clip.shape[1:], np.float32)
     emap = np.zeros(clip.shape[1:3], np.float32)
     for t in range(clip.shape[0]):
@@ -288,10 +314,13 @@ def _normalise_rgb(bgr: np.ndarray, spec: ClipSpec, top: float, out: np.ndarray)
     return out
 
 
-def model_inputs(clip_bgr: np.ndarray, spec: ClipSpec) -> tuple[np.ndarray, np.ndarray, float]:
+def model_inputs(clip_bgr: np.ndarray, spec: ClipSpec, fps: float | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, float]:
     """THE preprocessing of training and live: aligned clip -> (dynamic, motion, motion_score).
 
     ``clip_bgr``: (spec.frames, S, S, 3) BGR, uint8 or float in 0..255, S = spec.image_size.
+    ``fps``: the clip's sampling rate, frames per second (None: ``spec.clip_fps``, the
+    live window's; training passes :func:`mpt_live.clip.clip_rate` of the clip's sample times).
     ``dynamic``: (3, S, S) float32, the rank-pooled clip, RGB, normalised with spec.mean/std.
     ``motion``: (T, 3, S, S) float32, the magnified frames / 255 clipped to [0, 1], RGB,
     normalised with spec.mean/std. ``motion_score``: see ``magnify_clip`` (same value).
@@ -306,7 +335,7 @@ def model_inputs(clip_bgr: np.ndarray, spec: ClipSpec) -> tuple[np.ndarray, np.n
     clip = _check_clip(clip, "model_inputs")
     dynamic = _normalise_rgb(dynamic_image(clip), spec, 1.0, np.empty((3, S, S), np.float32))
     # magnify_clip, frame by frame straight into the output layout (no clip-sized intermediate)
-    mag = Magnifier(spec, (S, S, 3))
+    mag = Magnifier(spec, (S, S, 3), fps)
     frame = np.empty((S, S, 3), np.float32)
     motion = np.empty((T, 3, S, S), np.float32)
     emap = np.zeros((S, S), np.float32)

@@ -25,14 +25,40 @@ def sample(n=40, onset=10, apex=15, offset=20, fps=100.0, frames=None, name="c1"
 
 # ---------------------------------------------------------------- planning
 def test_paper_plan_spans_onset_to_offset():
-    lo, hi, at = clip_plan(sample(), SPEC, "paper", variant=3)
+    lo, hi, at, fps = clip_plan(sample(), SPEC, "paper", variant=3)
     assert (lo, hi) == (10, 20)
     assert at[0] == pytest.approx(0.10) and at[-1] == pytest.approx(0.20) and len(at) == 16
+    assert fps == pytest.approx(15 / 0.10)                       # 16 samples over 0.1 s of real time
+
+
+def test_pick_takes_whole_frames_at_regular_intervals():
+    blend = clip_plan(sample(), SPEC, "paper", sampling="blend")
+    pick = clip_plan(sample(), SPEC, "paper", sampling="pick")
+    idx = pick.at * 100.0
+    assert np.allclose(idx, np.round(idx)) and not np.allclose(blend.at * 100, np.round(blend.at * 100))
+    assert idx[0] == 10 and idx[-1] == 20 and np.all(np.diff(idx) >= 0)   # 11 frames for 16: some repeat
+    assert np.abs(idx - blend.at * 100).max() <= 0.5 + 1e-9 and pick.fps == blend.fps
+    still = clip_plan(sample(onset=12, apex=12, offset=12), SPEC, "paper")
+    assert still.fps == SPEC.clip_fps                            # onset == offset: no span, any rate
+
+
+def test_window_plan_runs_at_the_live_rate():
+    assert clip_plan(sample(n=500, onset=200, offset=240), SPEC, "window", 2).fps == SPEC.clip_fps
+
+
+def test_paper_clip_of_one_window_is_magnified_as_live():
+    """An ME lasting exactly window_s is read at the live window's rate (band in Hz of real time for
+    both); a legacy spec (saved without time_base) reads every clip at its nominal rate, as before."""
+    long = sample(n=400, onset=100, apex=150, offset=200, fps=100.0)      # 1.0 s
+    assert clip_plan(long, SPEC, "paper").fps == pytest.approx(SPEC.clip_fps) == 15.0
+    assert clip_plan(sample(), SPEC, "paper").fps == pytest.approx(150.0)   # 0.1 s: 15 intervals
+    legacy = ClipSpec.from_dict({k: v for k, v in SPEC.to_dict().items() if k != "time_base"})
+    assert clip_plan(sample(), legacy, "paper").fps == clip_plan(long, legacy, "paper").fps == 16.0
 
 
 def test_window_plan_centred_clamped_and_jittered():
     long = sample(n=500, onset=200, offset=240, fps=100.0)         # 5 s sequence, 1 s window
-    lo, hi, at = clip_plan(long, SPEC, "window", 0)
+    lo, hi, at, _ = clip_plan(long, SPEC, "window", 0)
     assert at[0] == pytest.approx(1.70) and at[-1] == pytest.approx(2.70)
     assert (lo, hi) == (170, 270)
     starts = [clip_plan(long, SPEC, "window", k)[2][0] for k in range(1, 40)]
@@ -41,13 +67,13 @@ def test_window_plan_centred_clamped_and_jittered():
     assert all(abs(s - 1.70) <= reach + 1e-9 for s in starts) and np.std(starts) > 0.05
     assert all(a <= 2.00 + 1e-9 and a + 1.0 >= 2.40 - 1e-9 for a in starts)    # ME stays inside
     edge = sample(n=500, onset=0, offset=10)
-    _, _, at = clip_plan(edge, SPEC, "window", 0)
+    at = clip_plan(edge, SPEC, "window", 0).at
     assert at[0] == 0.0 and at[-1] == pytest.approx(1.0)                        # clamped to the start
 
 
 def test_window_plan_short_sequence_keeps_time_base():
     short = sample(n=31, onset=0, apex=15, offset=30, fps=100.0)   # 0.3 s of frames, 1 s window
-    lo, hi, at = clip_plan(short, SPEC, "window", 0)
+    lo, hi, at, _ = clip_plan(short, SPEC, "window", 0)
     assert (lo, hi) == (0, 30)
     assert at.min() == 0.0 and at.max() == pytest.approx(0.30)
     inside = at[(at > 0) & (at < 0.30)]
@@ -125,6 +151,8 @@ def test_key_changes_with_spec_mode_variant_annotation_and_files(tmp_path):
     assert paper.key(s, 2) == k                                # paper mode has no variants
     assert window.key(s, 1) != window.key(s, 0) != window.key(s, 2)
     assert paper.key(sample(frames=paths, onset=6, apex=10, offset=20, fps=30.0)) != k
+    assert ClipCache(tmp_path, SPEC, "paper", sampling="pick").key(s) != k
+    assert ClipCache(tmp_path, SPEC, "paper", cropped=True).key(s) != k
     st = paths[7].stat()
     os.utime(paths[7], ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     assert paper.key(s) != k                                   # a used frame changed on disk
@@ -139,6 +167,25 @@ def test_missing_face_reuses_transform_and_no_face_raises(tmp_path, fake):
     dark = synthetic_clip(tmp_path / "dark", 6, dark=set(range(6)))
     with pytest.raises(InputError, match=r"csv/s1/c1: no face found in frames f0.jpg..f5.jpg"):
         cache.get(sample(frames=dark, onset=0, apex=2, offset=5, fps=30.0))
+
+
+def test_cropped_faces_are_resized_not_aligned(tmp_path, fake):
+    """The dataset's own crops: each frame resized to the clip size, the aligner never called, and the
+    clip magnified at its own onset..offset rate."""
+    from mpt_live.clip import sample_frames
+    from mpt_live.motion import model_inputs
+
+    paths = synthetic_clip(tmp_path / "Cropped" / "clip", 30)
+    s = sample(frames=paths, onset=5, apex=10, offset=20, fps=30.0)
+    fake.fail = True
+    cache = ClipCache(tmp_path / "cache", SPEC, "paper", sampling="pick", cropped=True)
+    dynamic, motion, score = cache.compute(s)
+    faces = np.stack([cv2.resize(cv2.imread(str(p)), (32, 32), interpolation=cv2.INTER_AREA) for p in paths[5:21]])
+    plan = clip_plan(s, SPEC, "paper", sampling="pick")
+    clip = sample_frames(np.arange(5, 21) / 30.0, faces, plan.at)
+    want = model_inputs(clip, SPEC, plan.fps)
+    assert np.array_equal(dynamic, want[0]) and np.array_equal(motion, want[1])
+    assert not np.array_equal(motion, model_inputs(clip, SPEC)[1])   # not the live window's 15 Hz
 
 
 def test_unreadable_frame_names_the_file(tmp_path, fake):

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from mpt_live.clip import ClipSpec, FrameRing, interval_times, sample_frames, window_times
+from mpt_live.clip import ClipSpec, FrameRing, clip_rate, interval_times, sample_frames, window_times
 from mpt_live.errors import InputError
 
 # ---------------------------------------------------------------- ClipSpec
@@ -19,6 +19,7 @@ from mpt_live.errors import InputError
         ClipSpec(),
         ClipSpec(frames=8, window_s=0.5, image_size=32, pyramid_levels=3, attenuate=True),
         ClipSpec(band_hz=(1.0, 3.0), filter_order=2, alpha=5, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)),
+        ClipSpec(time_base="clip"),
     ],
 )
 def test_clipspec_json_round_trip(spec: ClipSpec) -> None:
@@ -33,7 +34,32 @@ def test_clipspec_json_round_trip(spec: ClipSpec) -> None:
 def test_clipspec_defaults_match_the_paper() -> None:
     spec = ClipSpec()
     assert (spec.frames, spec.image_size, spec.alpha, spec.band_hz) == (16, 224, 20.0, (0.4, 4.0))
-    assert spec.clip_fps == 16.0
+    assert spec.time_base == "seconds"
+    assert spec.clip_fps == 15.0   # 16 samples from t_end - 1 s to t_end: 15 intervals a second
+    assert window_times(10.0, spec)[1] - window_times(10.0, spec)[0] == pytest.approx(1 / spec.clip_fps)
+
+
+def test_specs_saved_without_a_time_base_keep_the_old_one() -> None:
+    """A model exported before ``time_base`` existed has no such key: it keeps the rate it was trained
+    with (16 frames a 1 s window = 16 Hz, whatever a clip spans); new specs read the band in seconds."""
+    old = {k: v for k, v in ClipSpec().to_dict().items() if k != "time_base"}
+    legacy = ClipSpec.from_dict(old)
+    assert legacy.time_base == "clip" and legacy.clip_fps == 16.0
+    assert ClipSpec.from_json(legacy.to_json()) == legacy          # and stays legacy once it has the key
+    with pytest.raises(ValueError, match="time_base"):
+        ClipSpec(time_base="frames")
+
+
+@pytest.mark.parametrize("span, seconds_rate, legacy_rate", [
+    (1.0, 15.0, 16.0),      # a clip spanning the live window: exactly the live rate
+    (0.25, 60.0, 16.0),     # a 0.25 s ME resampled to 16 frames
+    (0.0, 15.0, 16.0),      # onset == offset: no span, the spec's own rate
+])
+def test_clip_rate(span: float, seconds_rate: float, legacy_rate: float) -> None:
+    at = interval_times(3.0, 3.0 + span, 16)
+    assert clip_rate(at, ClipSpec()) == pytest.approx(seconds_rate)
+    assert clip_rate(at, ClipSpec(time_base="clip")) == legacy_rate
+    assert clip_rate(window_times(7.0, ClipSpec()), ClipSpec()) == ClipSpec().clip_fps
 
 
 def test_clipspec_lists_become_tuples() -> None:

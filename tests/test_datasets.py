@@ -174,6 +174,44 @@ def test_casme2_details(tmp_path, caplog):
     assert "dropped 1 row(s): label fear" in caplog.text
 
 
+def _full_cropped_copy(root: Path) -> None:
+    """CASME II's Cropped folder holding every clip the sheet uses (reg_img<N>.jpg)."""
+    for sub, clip, rng in (("sub01", "EP02_01f", range(8, 13)), ("sub02", "EP03_02", range(1, 9)),
+                           ("sub03", "EP07_04", range(18, 27))):
+        frames(root / "Cropped" / sub / clip, [f"reg_img{i}.jpg" for i in rng])
+
+
+@pytest.mark.parametrize("faces, cropped, folder", [
+    ("align", False, "CASME2_RAW_selected"), ("cropped", True, "Cropped"), ("auto", True, "Cropped")])
+def test_faces_choose_the_datasets_cropped_frames(tmp_path, faces, cropped, folder):
+    root = casme2(tmp_path)
+    _full_cropped_copy(root)
+    index = load_dataset("casme2", root, faces=faces)
+    assert index.cropped is cropped
+    assert all(folder in str(p) for s in index.samples for p in s.frames)
+    s = {t.clip_id: t for t in index.samples}["EP02_01f"]
+    assert s.frames[s.onset].name == ("reg_img9.jpg" if cropped else "img9.jpg")
+
+
+def test_faces_cropped_without_crops_is_one_line_and_auto_falls_back(tmp_path):
+    root = samm(tmp_path)                                   # SAMM's layout: no cropped frames
+    with pytest.raises(InputError, match=r"no cropped SAMM frame folders .*--faces align"):
+        load_dataset("samm", root, faces="cropped")
+    index = load_dataset("samm", root, faces="auto")
+    assert not index.cropped and "SAMM" in str(index.samples[0].frames[0])
+    assert index.notes.get("no cropped faces in the layout: raw frames aligned (--faces auto)") == 1
+    with pytest.raises(InputError, match="faces must be one of"):
+        load_dataset("samm", root, faces="crops")
+
+
+def test_smic_cropped_folder(tmp_path):
+    root = smic(tmp_path)
+    frames(root / "SMIC_all_cropped/HS/s1/micro/positive/s1_po_01", [f"image{i}.bmp" for i in range(1, 5)])
+    assert not load_dataset("smic", root).cropped
+    index = load_dataset("smic", root, faces="cropped")
+    assert index.cropped and [s.clip_id for s in index.samples] == ["s1_po_01"]
+
+
 def test_samm_header_detected_and_apex_minus_one(tmp_path):
     index = load_dataset("samm", samm(tmp_path))
     s = {t.clip_id: t for t in index.samples}

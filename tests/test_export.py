@@ -347,3 +347,23 @@ def test_grid_prompt_generator_exports_with_parity(tmp_path: Path) -> None:
     p = compare(torch_probs(model, d, m), MPTRuntime(out, device="cpu").predict(d, m), "fp32")
     assert p.max_dprob <= 1e-4 and p.top1_agreement == 1.0
 
+
+
+@pytest.mark.slow
+def test_vpt_deep_baseline_exports_with_parity(tmp_path: Path) -> None:
+    """A baseline of the paper's Table VI (VPT-deep tokens before every block, group adapter) is as
+    deployable as MPT: it exports and matches torch."""
+    from export.onnx_export import export_onnx
+
+    torch.manual_seed(0)
+    model = MPT(dataclasses.replace(CFG, vpt="deep", vpt_tokens=2)).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.requires_grad:
+                p.normal_(0, 0.05)
+    meta = {"mpt.classes": json.dumps(CLASSES), "mpt.clip_spec": SPEC.to_json(),
+            "mpt.backbone": CFG.backbone, "mpt.precision": "fp32", "mpt.demo": "0"}
+    out = export_onnx(model, tmp_path / "vpt.onnx", SPEC, meta)
+    d, m = synthetic_clips(SPEC, 5, seed=3)
+    p = compare(torch_probs(model, d, m), MPTRuntime(out, device="cpu").predict(d, m), "fp32")
+    assert p.max_dprob <= 1e-4 and p.top1_agreement == 1.0

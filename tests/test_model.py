@@ -325,3 +325,63 @@ def test_energy_config_from_older_checkpoints():
     old = {k: v for k, v in dataclasses.asdict(TINY).items() if k not in ("prompt_energy", "prompt_channels")}
     cfg = MPTConfig.from_dict(old)
     assert (cfg.prompt_energy, cfg.prompt_channels) == (False, 0)
+
+
+# ----------------------------------------------------------------------------- baselines (train/baselines.py)
+@pytest.mark.parametrize("vpt, k, sets", [("shallow", 5, 1), ("deep", 5, 12), ("deep", 0, 12)])
+def test_vpt_tokens_in_the_sequence_and_parameters(vpt, k, sets):
+    """[CLS] + K motion prompts + N VPT tokens + patches; deep VPT has one token set per block."""
+    model = tiny(vpt=vpt, vpt_tokens=3, prompts=k > 0, adapter="group")
+    d, m = inputs(model.cfg)
+    assert model.forward_features(d, m).shape == (2, 1 + k + 3 + 4, 192)
+    assert model.vpt.tokens.shape == (sets, 3, 192) and model.vpt.tokens.requires_grad
+    assert model.adapters[0].prompt is not None          # the VPT tokens use the prompt group's branch
+
+
+def test_vpt_deep_replaces_the_tokens_before_every_block():
+    model = tiny(vpt="deep", vpt_tokens=2, prompts=False, adapter="none").eval()
+    d, m = inputs(model.cfg)
+    seen = []
+    hooks = [blk.register_forward_pre_hook(lambda mod, a: seen.append(a[0][:, 1:3].detach().clone()))
+             for blk in model.backbone.blocks]
+    with torch.no_grad():
+        model(d, m)
+    for h in hooks:
+        h.remove()
+    for i, x in enumerate(seen):
+        assert torch.equal(x, model.vpt.tokens[i].expand(2, -1, -1))
+    shallow = tiny(vpt="shallow", vpt_tokens=2, prompts=False, adapter="none")
+    head_only = tiny(prompts=False, adapter="none")
+    assert trainable_parameters(shallow) - trainable_parameters(head_only) == 2 * 192
+    assert trainable_parameters(model) - trainable_parameters(head_only) == 12 * 2 * 192
+
+
+def test_finetune_trains_the_backbone():
+    frozen, full = tiny(prompts=False, adapter="none"), tiny(prompts=False, adapter="none", finetune=True)
+    assert trainable_parameters(full) == sum(p.numel() for p in full.parameters())
+    assert trainable_parameters(frozen) == 192 * 3 + 3
+    d, m = inputs(full.cfg)
+    torch.nn.functional.cross_entropy(full(d, m), torch.tensor([0, 1])).backward()
+    assert full.backbone.blocks[0].attn.qkv.weight.grad is not None
+
+
+def test_baseline_fields_from_older_checkpoints():
+    old = {k: v for k, v in dataclasses.asdict(TINY).items() if k not in ("finetune", "vpt", "vpt_tokens")}
+    cfg = MPTConfig.from_dict(old)
+    assert (cfg.finetune, cfg.vpt, cfg.vpt_tokens) == (False, "none", 0)
+    with pytest.raises(ValueError, match="vpt must be"):
+        tiny(vpt="middle", vpt_tokens=2)
+
+
+@pytest.mark.parametrize("args, name", [
+    ((True, "group", False, "none", False), "MPT"),
+    ((False, "none", False, "none", False), "linear head"),
+    ((False, "none", True, "none", True), "from scratch"),
+    ((False, "none", True, "none", False), "full fine-tuning"),
+    ((False, "none", False, "deep", False), "VPT-deep"),
+    ((True, "plain", False, "none", False), "motion prompts + plain adapter"),
+])
+def test_tuning_names(args, name):
+    from train.baselines import tuning_name
+
+    assert tuning_name(*args) == name

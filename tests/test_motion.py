@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import cv2
 import numpy as np
 import pytest
@@ -179,6 +181,66 @@ def test_band_pass_selects_band(hz: float, in_band: bool) -> None:
     score = magnify_clip(clip, spec)[1]
     # a pure in-band sine of amplitude 10 has mean square ~50 after the filter
     assert (score > 15) if in_band else (score < 10)
+
+
+def _sine_gain(hz: float, duration_s: float, spec: ClipSpec, fps: float | None) -> float:
+    """Steady-state gain of the band-pass for a brightness sine of ``hz`` Hz in a clip of
+    ``spec.frames`` samples spanning ``duration_s`` seconds, magnified at the rate ``fps``."""
+    from mpt_live.clip import interval_times
+
+    t = interval_times(0.0, duration_s, spec.frames)
+    level = 128 + 20 * np.sin(2 * np.pi * hz * t)
+    clip = np.broadcast_to(level[:, None, None, None], (spec.frames, 16, 16, 3)).astype(np.float32)
+    out, _ = magnify_clip(clip, spec, fps=fps)
+    band = (out[:, 0, 0, 0] - clip[:, 0, 0, 0]) / spec.alpha
+    half = band[spec.frames // 2:]                   # after the filter has settled
+    return float(np.sqrt(np.mean(half ** 2)) / (20 / np.sqrt(2)))
+
+
+@pytest.mark.parametrize("duration_s", [4.0, 8.0])
+def test_band_pass_is_in_hz_of_real_time_at_any_clip_duration(duration_s: float) -> None:
+    """The same 160 samples spanning 4 s or 8 s (training's onset..offset clips span any time): with
+    the clip's own rate (time base "seconds", what training passes) a 1.5 Hz motion passes and a
+    0.1 Hz or 9 Hz one is stopped at either duration. The legacy time base read every clip at the
+    nominal 16 Hz: a 9 Hz motion in the 4 s clip looked like 3.6 Hz and passed."""
+    from mpt_live.clip import clip_rate, interval_times
+
+    spec = ClipSpec(frames=160, image_size=16, pyramid_levels=1, filter_order=3, alpha=1.0, window_s=10.0)
+    at = interval_times(0.0, duration_s, spec.frames)
+    fps = clip_rate(at, spec)
+    assert fps == pytest.approx(159 / duration_s)
+    assert _sine_gain(1.5, duration_s, spec, fps) > 0.9        # inside 0.4-4 Hz
+    assert _sine_gain(0.1, duration_s, spec, fps) < 0.1        # below it
+    assert _sine_gain(9.0, duration_s, spec, fps) < 0.1        # above it
+    legacy = dataclasses.replace(spec, time_base="clip")
+    old = clip_rate(at, legacy)
+    assert old == 16.0
+    assert (_sine_gain(9.0, duration_s, legacy, old) > 0.5) is (duration_s == 4.0)
+
+
+def test_band_edge_follows_a_slowly_sampled_clip() -> None:
+    """A clip too slow for the upper edge gets it lowered below Nyquist; one too slow for the band errs."""
+    from mpt_live.motion import NYQUIST_MARGIN, clip_band
+
+    spec = ClipSpec()
+    assert clip_band(spec) == (spec.clip_fps, 0.4, 4.0)      # the live window: 15 Hz, band as given
+    assert clip_band(spec, 8.5) == (8.5, 0.4, 4.0)            # below Nyquist: as given
+    fs, lo, hi = clip_band(spec, 6.0)
+    assert (fs, lo) == (6.0, 0.4) and hi == pytest.approx(NYQUIST_MARGIN * 3.0)
+    with pytest.raises(ValueError, match="cannot hold the band"):
+        clip_band(spec, 0.5)
+    with pytest.raises(ValueError, match="positive"):
+        clip_band(spec, 0.0)
+
+
+def test_model_inputs_default_rate_is_the_live_windows() -> None:
+    clip = blob_clip(1.0, hz=2.0, T=16, fps=15.0, size=32).astype(np.uint8)
+    spec = ClipSpec(image_size=32, pyramid_levels=3)
+    _, m_default, s_default = model_inputs(clip, spec)
+    _, m_live, s_live = model_inputs(clip, spec, fps=spec.clip_fps)
+    _, m_slow, s_slow = model_inputs(clip, spec, fps=30.0)    # the same frames over half the time
+    assert np.array_equal(m_default, m_live) and s_default == s_live
+    assert not np.allclose(m_default, m_slow)
 
 
 @pytest.mark.parametrize(

@@ -298,3 +298,94 @@ def test_build_config_bad_spec_is_an_input_error():
 
     with pytest.raises(InputError, match="clip spec.*image_size"):
         build_config("default", "casme2", ".", {}, {"image_size": 100})
+
+
+def test_build_config_ablation_and_baseline_options():
+    from train.cli import build_config
+
+    cfg = build_config("paper", "casme2", ".", {"num_prompts": 3, "reduction": 4, "finetune": True, "vpt": "deep",
+                                                "vpt_tokens": 2, "input_norm": "0.4,0.4,0.4/0.2,0.2,0.2"},
+                       {"alpha": 10.0, "attenuate": True})
+    assert (cfg.num_prompts, cfg.reduction, cfg.finetune, cfg.vpt, cfg.vpt_tokens) == (3, 4, True, "deep", 2)
+    assert (cfg.spec.alpha, cfg.spec.attenuate) == (10.0, True)
+    assert cfg.spec.mean == (0.4, 0.4, 0.4) and cfg.spec.std == (0.2, 0.2, 0.2)
+    mc = fitting.model_config(cfg, 5)
+    assert (mc.num_prompts, mc.reduction, mc.finetune, mc.vpt, mc.vpt_tokens) == (3, 4, True, "deep", 2)
+    assert fitting.model_config(_paper(), 5).vpt_tokens == 0          # no VPT: no tokens in the model
+    with pytest.raises(InputError, match="input-norm"):
+        build_config("default", "casme2", ".", {"input_norm": "imagenet"}, {})
+    with pytest.raises(InputError, match="vpt must be"):
+        build_config("default", "casme2", ".", {"vpt": "middle"}, {})
+
+
+def test_picked_frames_only_in_paper_clip_mode():
+    """Window clips must blend frames as the live window does: pick + window is one clear error."""
+    from train.cli import build_config
+
+    with pytest.raises(InputError, match="sampling pick needs clip mode paper"):
+        build_config("paper", "casme2", ".", {"clip_mode": "window"}, {})
+    cfg = build_config("paper", "casme2", ".", {"clip_mode": "window", "sampling": "blend"}, {})
+    assert (cfg.clip_mode, cfg.sampling, cfg.spec.time_base) == ("window", "blend", "seconds")
+
+
+def _paper(**kw) -> TrainConfig:
+    return TrainConfig.paper("casme2", ".", **kw)
+
+
+def test_paper_preset_is_the_papers_setup():
+    cfg = _paper()
+    assert (cfg.backbone, cfg.backbone_weights) == ("vit_base_patch16_224.orig_in21k", "timm")
+    assert (cfg.clip_mode, cfg.faces, cfg.sampling, cfg.prompt_input, cfg.prompt_grid) == (
+        "paper", "auto", "pick", "frames", 1)
+    assert (cfg.num_prompts, cfg.reduction, cfg.spec.alpha, cfg.spec.frames, cfg.spec.band_hz) == (
+        5, 8, 20.0, 16, (0.4, 4.0))
+    assert (cfg.lr, cfg.batch_size, cfg.weight_decay, cfg.augment, cfg.finetune, cfg.vpt) == (
+        3e-4, 16, 0.0, False, False, "none")
+    assert cfg.spec.mean == (0.5, 0.5, 0.5) and cfg.spec.std == (0.5, 0.5, 0.5)   # timm's, for orig_in21k
+    clip = _paper(backbone="vit_base_patch16_clip_224.openai")                       # CLIP: its own mean/std
+    assert clip.spec.mean == pytest.approx((0.48145466, 0.4578275, 0.40821073))
+    assert clip.spec.std == pytest.approx((0.26862954, 0.26130258, 0.27577711))
+    assert TrainConfig("casme2", ".").spec.mean == (0.5, 0.5, 0.5)                  # default preset: the spec's
+
+
+def _cropped_copy(src: Path, dst: Path) -> Path:
+    """The easy set with a CASME II-style Cropped folder: the central 80 % of each frame, reg_img<N>.jpg."""
+    import shutil
+
+    import cv2
+
+    shutil.copytree(src, dst)
+    for p in sorted((dst / "CASME2_RAW_selected").rglob("*.jpg")):
+        img = cv2.imread(str(p))
+        h, w = img.shape[:2]
+        crop = img[h // 10: h - h // 10, w // 10: w - w // 10]
+        q = dst / "Cropped" / p.parent.relative_to(dst / "CASME2_RAW_selected") / f"reg_{p.name}"
+        q.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(q), crop)
+    return dst
+
+
+def test_paper_preset_runs_offline_with_a_local_weights_file(easy, tmp_path):
+    """--preset paper end to end with the backbone from a weights file the test writes (the paper's
+    ImageNet-21k ViT-B/16 needs the network): cropped faces, picked frames, the paper's generator."""
+    from safetensors.torch import save_file
+
+    from train.backbone import create_backbone
+
+    root = _cropped_copy(easy[0], tmp_path / "data")
+    weights = tmp_path / "test_vit.safetensors"
+    torch.manual_seed(3)
+    save_file(create_backbone(BACKBONE, 96).state_dict(), str(weights))
+    out = tmp_path / "run"
+    r = runner.invoke(app, ["--preset", "paper", "--dataset", "casme2", "--data", str(root), "--out", str(out),
+                            "--backbone", BACKBONE, "--backbone-weights", str(weights), "--image-size", "96",
+                            "--frames", "10", "--epochs", "1", "--batch-size", "4", "--cache",
+                            str(tmp_path / "cache")])
+    assert r.exit_code == 0, r.output
+    m = json.loads((out / "metrics.json").read_text())
+    c = m["config"]
+    assert m["faces_used"].startswith("dataset crops") and "dataset crops" in r.output
+    assert (c["faces"], c["sampling"], c["prompt_input"], c["prompt_grid"], c["augment"], c["tuning"]) == (
+        "auto", "pick", "frames", 1, False, "MPT")
+    assert c["backbone_init"] == f"file:{weights}" and c["model"]["backbone_source"] == f"file {weights.name}"
+    assert len(list((tmp_path / "cache" / "casme2").glob("*.npz"))) == easy[1]

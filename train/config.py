@@ -28,6 +28,40 @@ PROMPT_INPUTS = ("energy", "motion", "frames")
 # fields of TrainConfig that do not change results: a resumed run may differ in these
 RUNTIME_ONLY = ("device", "workers", "cache")
 
+FACES = ("align", "cropped", "auto")   # train.datasets.FACES: our alignment, the dataset's crops, crops if any
+SAMPLINGS = ("blend", "pick")          # train.datasets.cache: interpolated times, or the nearest frames
+VPT = ("none", "shallow", "deep")      # train.baselines.VisualPrompts
+
+
+def input_norm_values(input_norm: str, backbone: str) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+    """``(mean, std)`` that ``input_norm`` names: None for ``spec`` (keep the ClipSpec's), the timm
+    ``pretrained_cfg`` of ``backbone`` for ``backbone``, or ``"m,m,m/s,s,s"`` given explicitly.
+    ValueError naming the option when it cannot be read."""
+    if input_norm == "spec":
+        return None
+    if input_norm == "backbone":
+        import torch
+
+        from ._timm import import_timm
+
+        timm = import_timm()
+        if not timm.is_model(backbone):
+            raise ValueError(f"--backbone {backbone}: unknown timm model name")
+        with torch.device("meta"):  # the pretrained_cfg of the name's (default) tag; no weights
+            pc = timm.create_model(backbone, pretrained=False).pretrained_cfg
+        if not pc.get("mean") or not pc.get("std"):
+            raise ValueError(f"--input-norm backbone: timm has no mean/std for {backbone!r}; give "
+                             "--input-norm m,m,m/s,s,s")
+        return tuple(float(v) for v in pc["mean"]), tuple(float(v) for v in pc["std"])
+    try:
+        mean, std = (tuple(float(v) for v in part.split(",")) for part in input_norm.split("/"))
+    except ValueError:
+        raise ValueError(f"--input-norm {input_norm!r}: expected spec, backbone or m,m,m/s,s,s "
+                         "(RGB mean and std of 0..1 pixels)") from None
+    if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
+        raise ValueError(f"--input-norm {input_norm!r}: need 3 means and 3 positive stds (RGB)")
+    return mean, std
+
 
 @dataclass
 class TrainConfig:
@@ -39,6 +73,9 @@ class TrainConfig:
     backbone_weights: str = "auto"       # auto | timm | none | a local file (train.backbone.resolve_weights)
     spec: ClipSpec = field(default_factory=ClipSpec)
     clip_mode: str = "paper"
+    faces: str = "align"                 # align | cropped | auto (FACES)
+    sampling: str = "blend"              # blend | pick (SAMPLINGS)
+    input_norm: str = "spec"             # spec | backbone | m,m,m/s,s,s: where spec.mean/std come from
     # model
     prompts: bool = True
     adapter: str = "group"
@@ -47,6 +84,10 @@ class TrainConfig:
     prompt_input: str = "energy"         # energy | motion | frames (PROMPT_INPUTS)
     prompt_grid: int = 14
     prompt_channels: int = 0             # per-frame feature channels of the prompt conv (0: D / reduction)
+    # baselines (train.baselines)
+    finetune: bool = False               # train the backbone too: full fine-tuning (from scratch with weights none)
+    vpt: str = "none"                    # none | shallow | deep: VPT prompt tokens (VPT)
+    vpt_tokens: int = 5
     # recipe
     epochs: int = 10
     batch_size: int = 16
@@ -62,12 +103,26 @@ class TrainConfig:
     workers: int = 0
     cache: str | None = None
 
+    def __post_init__(self) -> None:
+        for name, allowed in (("faces", FACES), ("sampling", SAMPLINGS), ("vpt", VPT)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+        if self.sampling == "pick" and self.clip_mode != "paper":
+            raise ValueError("sampling pick needs clip mode paper: window clips are blended, as the live "
+                             "window blends the camera's frames (use --sampling blend)")
+        norm = input_norm_values(self.input_norm, self.backbone)
+        if norm is not None and (self.spec.mean, self.spec.std) != norm:
+            self.spec = replace(self.spec, mean=norm[0], std=norm[1])
+
     @classmethod
     def paper(cls, dataset: str, data: str, **kw: Any) -> TrainConfig:
-        """The paper's set-up as far as its text allows (``mpt-train --preset paper``)."""
-        base = dict(backbone="vit_base_patch16_224.orig_in21k", backbone_weights="timm",
-                    spec=ClipSpec(), prompt_input="frames", prompt_grid=1, prompt_channels=0, epochs=20, batch_size=16, lr=3e-4,
-                    weight_decay=0.0, label_smoothing=0.0, augment=False)
+        """The paper's set-up as far as its text allows (``mpt-train --preset paper``; README,
+        "Reproducing the paper", lists what the text leaves open and what we chose)."""
+        base = dict(backbone="vit_base_patch16_224.orig_in21k", backbone_weights="timm", spec=ClipSpec(),
+                    clip_mode="paper", faces="auto", sampling="pick", input_norm="backbone",
+                    prompts=True, adapter="group", num_prompts=5, reduction=8,
+                    prompt_input="frames", prompt_grid=1, prompt_channels=0, epochs=20, batch_size=16, lr=3e-4,
+                    weight_decay=0.0, label_smoothing=0.0, augment=False, class_weighted=False)
         return cls(dataset=dataset, data=data, **{**base, **kw})
 
     def with_spec(self, **changes: Any) -> TrainConfig:

@@ -81,11 +81,12 @@ class CachedClips(Dataset):
             np.asarray(motion, np.float32)), self.labels[i]
 
 
-def make_cache(cfg: TrainConfig, out: Path) -> Any:
+def make_cache(cfg: TrainConfig, out: Path, cropped: bool = False) -> Any:
+    """The clip cache of ``cfg`` (``cropped``: the index's frames are the dataset's cropped faces)."""
     from .datasets.cache import ClipCache
 
     root = Path(cfg.cache) if cfg.cache else out.resolve().parent / ".cache"
-    return ClipCache(root, cfg.spec, cfg.clip_mode)
+    return ClipCache(root, cfg.spec, cfg.clip_mode, cfg.sampling, cropped)
 
 
 def precompute(cache: Any, samples: Sequence[Any], variants: Sequence[int], workers: int = 0,
@@ -122,7 +123,8 @@ def model_config(cfg: TrainConfig, n_classes: int) -> Any:
                      reduction=cfg.reduction, frames=cfg.spec.frames, image_size=cfg.spec.image_size,
                      prompts=cfg.prompts, adapter=cfg.adapter, prompt_grid=cfg.prompt_grid,
                      prompt_centre=cfg.prompt_input in ("energy", "motion"),
-                     prompt_energy=cfg.prompt_input == "energy", prompt_channels=cfg.prompt_channels)
+                     prompt_energy=cfg.prompt_input == "energy", prompt_channels=cfg.prompt_channels,
+                     finetune=cfg.finetune, vpt=cfg.vpt, vpt_tokens=cfg.vpt_tokens if cfg.vpt != "none" else 0)
 
 
 def build_model(cfg: TrainConfig, n_classes: int) -> nn.Module:

@@ -55,9 +55,10 @@ def check_or_store_config(out: Path, cfg: TrainConfig, store: bool = True) -> No
 
 
 # what a LOSO run and the deployable model trained "with the same command" must share
-SIBLING_KEYS = ("dataset", "backbone", "backbone_init", "clip_spec", "clip_mode", "prompts", "adapter",
-                "num_prompts", "reduction", "prompt_input", "prompt_grid", "prompt_channels", "epochs", "batch_size", "lr",
-                "weight_decay", "label_smoothing", "augment", "class_weighted", "jitter_variants")
+SIBLING_KEYS = ("dataset", "backbone", "backbone_init", "clip_spec", "clip_mode", "faces", "sampling", "prompts",
+                "adapter", "num_prompts", "reduction", "prompt_input", "prompt_grid", "prompt_channels", "finetune",
+                "vpt", "vpt_tokens", "epochs", "batch_size", "lr", "weight_decay", "label_smoothing", "augment",
+                "class_weighted", "jitter_variants")
 
 
 def check_sibling_metrics(metrics: dict[str, Any], cfg: TrainConfig, source: str) -> None:
@@ -112,6 +113,11 @@ def plot_confusion(cm: np.ndarray, classes: Sequence[str], title: str, path: Pat
 
 
 # ---------------------------------------------------------------- protocols
+def faces_used(index: Any) -> str:
+    """What the model saw: the dataset's own cropped faces, or frames our aligner aligned."""
+    return "dataset crops (resized)" if getattr(index, "cropped", False) else "aligned by mpt_live.face"
+
+
 def model_summary(cfg: TrainConfig, n_classes: int, gflops: bool = True) -> dict[str, Any]:
     """Trainable parameters, GFLOPs per clip and the backbone's weight source (model built once, discarded)."""
     from .backbone import resolve_weights
@@ -136,7 +142,7 @@ def run_loso(cfg: TrainConfig, out: Path, index: Any, *, progress: Any | None = 
     (out / "folds").mkdir(exist_ok=True)
     classes = list(index.classes)
     cidx = {c: i for i, c in enumerate(classes)}
-    cache = make_cache(cfg, out)
+    cache = make_cache(cfg, out, index.cropped)
     samples = precompute(cache, list(index.samples), sorted(set(variants(cfg, True)) | {0}),
                          cfg.workers, progress is not None, log)
     dropped = sorted({s.name for s in index.samples} - {s.name for s in samples})
@@ -217,6 +223,7 @@ def run_loso(cfg: TrainConfig, out: Path, index: Any, *, progress: Any | None = 
         "config": {**cfg.to_dict(), **(extra_config or {})},
         "train_seconds": float(sum(f["train_seconds"] for f in folds)),
         "dropped_clips": dropped,
+        "faces_used": faces_used(index),
         "version": mpt_live.__version__,
     }
     write_json(out / "metrics.json", metrics)
@@ -234,7 +241,7 @@ def train_full(cfg: TrainConfig, out: Path, index: Any, *, progress: Any | None 
     out.mkdir(parents=True, exist_ok=True)
     classes = list(index.classes)
     cidx = {c: i for i, c in enumerate(classes)}
-    cache = make_cache(cfg, out)
+    cache = make_cache(cfg, out, index.cropped)
     samples = precompute(cache, list(index.samples), variants(cfg, True), cfg.workers,
                          progress is not None, log)
     dropped = sorted({s.name for s in index.samples} - {s.name for s in samples})
@@ -246,7 +253,8 @@ def train_full(cfg: TrainConfig, out: Path, index: Any, *, progress: Any | None 
                  cfg, len(classes), cfg.seed, progress, f"full ({len(samples)} clips)")
     train_s = time.perf_counter() - t0
     train_config = {**cfg.to_dict(), **(extra_config or {}), "train_seconds": train_s,
-                    "losses": losses, "n_samples": len(samples), "dropped_clips": dropped}
+                    "losses": losses, "n_samples": len(samples), "dropped_clips": dropped,
+                    "faces_used": faces_used(index)}
     ckpt = {
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "model_config": asdict(model_config(cfg, len(classes))),

@@ -42,6 +42,8 @@ Choices where the paper leaves room (each also noted where it is implemented):
   with ViT-B/16); they are kept so the architecture, and its parameter count, are the paper's.
 * Head: ``Linear(D, classes)`` on the CLS token after the backbone's final norm (and its
   ``fc_norm``, an identity for the usual token-pooled ViTs).
+* Baselines of the paper's Tables VI-VII (:mod:`train.baselines`): ``finetune`` trains the backbone
+  too (full fine-tuning; from scratch with random weights), ``vpt`` adds VPT-shallow/-deep tokens.
 * FLOP convention: :func:`gflops_per_clip` counts a multiply-add as one FLOP (fvcore / most
   papers, including, evidently, this one); ``torch.utils.flop_counter`` counts it as two.
 """
@@ -59,6 +61,7 @@ import torch
 from torch import Tensor, nn
 
 from train.backbone import create_backbone, load_backbone_weights
+from train.baselines import VisualPrompts
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +84,9 @@ class MPTConfig:
     prompt_centre: bool = False              # prompt conv sees frame minus clip mean (False: the paper's frames)
     prompt_energy: bool = False              # rectified motion energy per grid cell (False: the paper's GELU)
     prompt_channels: int = 0                 # per-frame feature channels (0: D / reduction, the paper's)
-
+    finetune: bool = False                   # baselines (train.baselines): train the backbone too
+    vpt: str = "none"                        # "none" | "shallow" | "deep" VPT prompt tokens
+    vpt_tokens: int = 0
 
     @classmethod
     def from_dict(cls, d: dict) -> MPTConfig:
@@ -93,6 +98,9 @@ class MPTConfig:
         d.setdefault("prompt_centre", False)
         d.setdefault("prompt_energy", False)
         d.setdefault("prompt_channels", 0)
+        d.setdefault("finetune", False)
+        d.setdefault("vpt", "none")
+        d.setdefault("vpt_tokens", 0)
         return cls(**d)
 
 
@@ -207,8 +215,9 @@ class MPT(nn.Module):
     """Frozen timm ViT + motion prompts + (group) adapters + linear head.
 
     ``pretrained=True`` loads weights through timm (online); ``backbone_weights=FILE`` loads a local
-    file instead (see :func:`load_backbone_weights`). The backbone's parameters never require grad
-    and it stays in eval mode whatever ``train()`` is called with.
+    file instead (see :func:`load_backbone_weights`). The backbone's parameters require grad only
+    with ``cfg.finetune`` (a baseline) and it stays in eval mode whatever ``train()`` is called with.
+    ``cfg.vpt``: VPT prompt tokens after the motion prompts (:class:`train.baselines.VisualPrompts`).
     """
 
     def __init__(self, cfg: MPTConfig, pretrained: bool = False,
@@ -221,7 +230,7 @@ class MPT(nn.Module):
         self.cfg = copy.copy(cfg)
         self.backbone = create_backbone(cfg.backbone, cfg.image_size, pretrained)
         self.load_report = load_backbone_weights(self.backbone, backbone_weights) if backbone_weights else None
-        self.backbone.requires_grad_(False)
+        self.backbone.requires_grad_(cfg.finetune)
         self.backbone.eval()
 
         dim = self.backbone.embed_dim
@@ -234,8 +243,14 @@ class MPT(nn.Module):
                                              cfg.prompt_grid, cfg.prompt_centre, cfg.prompt_energy,
                                              cfg.image_size) if k else None)
         depth = len(self.backbone.blocks)
-        if cfg.adapter == "group":
-            self.adapters = nn.ModuleList(GroupAdapter(dim, hidden, self.num_prefix, k) for _ in range(depth))
+        if cfg.vpt not in ("none", "shallow", "deep"):
+            raise ValueError(f"vpt must be none, shallow or deep, got {cfg.vpt!r}")
+        self.vpt = (VisualPrompts(cfg.vpt_tokens, dim, depth, cfg.vpt == "deep",
+                                  self.backbone.patch_embed.patch_size[0]) if cfg.vpt != "none" else None)
+        n_vpt = self.vpt.num_tokens if self.vpt is not None else 0
+        if cfg.adapter == "group":  # VPT tokens count with the prompt group
+            self.adapters = nn.ModuleList(GroupAdapter(dim, hidden, self.num_prefix, k + n_vpt)
+                                          for _ in range(depth))
         elif cfg.adapter == "plain":
             self.adapters = nn.ModuleList(Bottleneck(dim, hidden) for _ in range(depth))
         else:
@@ -264,10 +279,15 @@ class MPT(nn.Module):
         self._check(dynamic, motion)
         vit = self.backbone
         x = vit.norm_pre(vit.patch_drop(vit._pos_embed(vit.patch_embed(dynamic))))
+        p = self.num_prefix
         if self.prompt is not None:
-            p = self.num_prefix
             x = torch.cat([x[:, :p], self.prompt(motion).to(x.dtype), x[:, p:]], dim=1)
+        at = p + self.num_prompt_tokens
+        if self.vpt is not None:
+            x = self.vpt.insert(x, at)
         for i, blk in enumerate(vit.blocks):
+            if self.vpt is not None:
+                x = self.vpt.refresh(x, i, at)
             x = x + blk.drop_path1(blk.ls1(blk.attn(blk.norm1(x))))
             h = blk.ls2(blk.mlp(blk.norm2(x)))
             if self.adapters is not None:

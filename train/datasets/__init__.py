@@ -11,6 +11,11 @@ sheet and its row as numbered in a spreadsheet program.
 Datasets: ``casme2``, ``samm``, ``smic`` (SMIC-HS), ``casme3`` (CAS(ME)^3 part A) and ``csv`` (a plain
 CSV of clip folders, see :mod:`train.datasets.csv_format`).
 
+Faces (``faces``, :data:`FACES`): ``align`` reads the uncropped frames where the layout has both (our
+aligner then crops them); ``cropped`` reads the dataset's own cropped faces (a frame folder whose path
+names ``crop``, e.g. CASME II's ``Cropped``, SMIC's ``SMIC_all_cropped``) and uses them as they are
+(``DatasetIndex.cropped``); ``auto`` is ``cropped`` where the layout has them, else ``align``.
+
 Long videos with spotting annotations (CAS(ME)^2, SAMM long videos, CAS(ME)^3 part A recordings and
 ``mpt-synth --long`` benchmarks) are read by :mod:`train.datasets.longvideo` (``load_long_dataset``).
 """
@@ -30,13 +35,17 @@ from .sheets import count
 log = logging.getLogger("mpt.datasets")
 
 DATASETS = ("casme2", "samm", "smic", "casme3", "csv")
+FACES = ("align", "cropped", "auto")
 
 
-def load_dataset(name: str, root: str | Path, **options: Any) -> DatasetIndex:
+def load_dataset(name: str, root: str | Path, faces: str = "align", **options: Any) -> DatasetIndex:
     """Load dataset ``name`` (one of :data:`DATASETS`) from its distribution folder ``root``.
 
-    ``options`` go to the dataset's ``load`` (e.g. ``classes=4`` for casme3).
+    ``faces``: one of :data:`FACES` (module docstring). ``options`` go to the dataset's ``load``
+    (e.g. ``classes=4`` for casme3).
     """
+    if faces not in FACES:
+        raise InputError(f"faces must be one of {', '.join(FACES)}, got {faces!r}")
     root = Path(root).expanduser()
     if not root.exists():
         raise InputError(f"{root}: dataset path does not exist")
@@ -52,7 +61,7 @@ def load_dataset(name: str, root: str | Path, **options: Any) -> DatasetIndex:
         from . import csv_format as mod
     else:
         raise InputError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
-    index = mod.load(root, **options)
+    index = mod.load(root, faces=faces, **options)
     index.name = name
     _unique_ids(index)
     _log_summary(index)

@@ -1,16 +1,29 @@
 """On-disk cache of model inputs: frames -> aligned clip -> ``mpt_live.motion.model_inputs``.
 
-``ClipCache(root, spec, clip_mode).get(sample, variant)`` returns ``(dynamic, motion)`` float32 arrays,
+``ClipCache(root, spec, clip_mode, sampling, cropped).get(sample, variant)`` returns ``(dynamic, motion)``
+float32 arrays,
 computed once with the same functions as the live runtime and stored as float16 ``.npz`` under
 ``root/<dataset>/<key>.npz``. The key is the SHA-1 of the ClipSpec JSON, the clip mode, the variant,
-the sample's dataset/subject/clip/onset/apex/offset/fps and the path, size and mtime of every frame
-the clip uses, so any change of spec, annotation or frame files gives a new entry. Writes go to a
+the sampling, the face source, the sample's dataset/subject/clip/onset/apex/offset/fps and the path,
+size and mtime of every frame the clip uses, so any change of spec, annotation or frame files gives a
+new entry. Writes go to a
 temporary file and ``os.replace``, so concurrent workers never see partial files.
 
-Alignment: ``FaceAligner(image_size=spec.image_size, model="short")`` in video mode over only the
+Faces: with ``cropped`` (the dataset's own cropped, registered faces, e.g. CASME II's ``Cropped``
+folder; ``mpt-train --faces``) each frame is only resized to ``spec.image_size``. Otherwise
+``FaceAligner(image_size=spec.image_size, model="short")`` aligns them, in video mode over only the
 frames the clip needs, with timestamps ``index / fps`` and a ``reset()`` per clip. A frame without
 a detected face is warped with the last good transform (frames before the first detection with the
 first one); a clip without any face raises InputError naming the clip.
+
+Sampling (``sampling``): ``blend`` samples the clip's times by linear interpolation between the two
+nearest frames; ``pick`` takes the frame nearest to each time (the paper's "frames at regular
+intervals": no blended frames, a frame repeats when the interval has fewer frames than the clip).
+
+Time base (``spec.time_base`` ``"seconds"``): the magnifier gets each clip's own sampling rate in
+frames per second of real time (:func:`mpt_live.clip.clip_rate`), so its band-pass is in Hz in every
+clip mode: ``paper`` clips run at ``(frames - 1) / (offset - onset time)``, ``window`` clips at
+``spec.clip_fps`` as live. A legacy ``"clip"`` spec runs every clip at ``spec.clip_fps``.
 
 Clip modes (``t = index / fps`` is the time of a frame in its sequence):
 
@@ -36,12 +49,12 @@ import logging
 import os
 import zipfile
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
 import cv2
 import numpy as np
 
-from mpt_live.clip import ClipSpec, interval_times, sample_frames, window_times
+from mpt_live.clip import ClipSpec, clip_rate, interval_times, sample_frames, window_times
 from mpt_live.errors import InputError
 from mpt_live.writers import atomic_path
 
@@ -49,36 +62,54 @@ from .samples import Sample
 
 log = logging.getLogger("mpt.datasets")
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2   # 2: the band-pass in Hz of real time (the clip's own rate), sampling, face source
 CLIP_MODES = ("paper", "window")
+SAMPLINGS = ("blend", "pick")
 FACE_MODEL = "short"
 MIN_JITTER = 0.1  # fraction of window_s: the least temporal jitter of a variant k > 0
 
 
-def clip_plan(sample: Sample, spec: ClipSpec, clip_mode: str, variant: int = 0
-              ) -> tuple[int, int, np.ndarray]:
-    """``(lo, hi, at)``: the frame index range the clip needs and its ``spec.frames`` sample times
-    (seconds, frame i at i / fps), every time inside ``[lo / fps, hi / fps]``."""
+class ClipPlan(NamedTuple):
+    """The frame index range ``lo..hi`` a clip needs, its ``spec.frames`` sample times ``at`` (seconds,
+    frame i at i / fps, all inside ``[lo / fps, hi / fps]``) and its sampling rate ``fps`` (frames per
+    second of real time, for the magnifier)."""
+
+    lo: int
+    hi: int
+    at: np.ndarray
+    fps: float
+
+
+def clip_plan(sample: Sample, spec: ClipSpec, clip_mode: str, variant: int = 0,
+              sampling: str = "blend") -> ClipPlan:
+    """Where a clip of ``sample`` is sampled (see the module docstring for the modes)."""
+    if sampling not in SAMPLINGS:
+        raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
     fps, n = float(sample.fps), len(sample.frames)
     if clip_mode == "paper":
-        return sample.onset, sample.offset, interval_times(sample.onset / fps, sample.offset / fps,
-                                                           spec.frames)
-    if clip_mode != "window":
+        lo, hi = sample.onset, sample.offset
+        at = interval_times(lo / fps, hi / fps, spec.frames)
+        rate = clip_rate(at, spec)
+    elif clip_mode == "window":
+        w = spec.window_s
+        t_last = (n - 1) / fps
+        start = (sample.onset + sample.offset) / 2 / fps - w / 2
+        if variant > 0:
+            duration = (sample.offset - sample.onset) / fps
+            reach = max((w - duration) / 2, MIN_JITTER * w)
+            seed = int.from_bytes(hashlib.sha1(f"{sample.name}|{variant}".encode()).digest()[:8], "little")
+            start += float(np.random.default_rng(seed).uniform(-1.0, 1.0)) * reach
+        if t_last >= w:
+            start = min(max(start, 0.0), t_last - w)
+        at = np.clip(window_times(start + w, spec), 0.0, t_last)
+        lo = int(np.clip(np.floor(at[0] * fps + 1e-6), 0, n - 1))
+        hi = int(np.clip(np.ceil(at[-1] * fps - 1e-6), lo, n - 1))
+        rate = spec.clip_fps
+    else:
         raise ValueError(f"clip_mode must be one of {CLIP_MODES}, got {clip_mode!r}")
-    w = spec.window_s
-    t_last = (n - 1) / fps
-    start = (sample.onset + sample.offset) / 2 / fps - w / 2
-    if variant > 0:
-        duration = (sample.offset - sample.onset) / fps
-        reach = max((w - duration) / 2, MIN_JITTER * w)
-        seed = int.from_bytes(hashlib.sha1(f"{sample.name}|{variant}".encode()).digest()[:8], "little")
-        start += float(np.random.default_rng(seed).uniform(-1.0, 1.0)) * reach
-    if t_last >= w:
-        start = min(max(start, 0.0), t_last - w)
-    at = np.clip(window_times(start + w, spec), 0.0, t_last)
-    lo = int(np.clip(np.floor(at[0] * fps + 1e-6), 0, n - 1))
-    hi = int(np.clip(np.ceil(at[-1] * fps - 1e-6), lo, n - 1))
-    return lo, hi, at
+    if sampling == "pick":  # the nearest frame to each time: sample_frames returns it exactly
+        at = np.clip(np.round(at * fps), lo, hi) / fps
+    return ClipPlan(lo, hi, at, float(rate))
 
 
 class ClipCache:
@@ -88,12 +119,17 @@ class ClipCache:
     and ``prepare``'s processes can share one cache folder.
     """
 
-    def __init__(self, root: str | Path, spec: ClipSpec, clip_mode: str = "paper") -> None:
+    def __init__(self, root: str | Path, spec: ClipSpec, clip_mode: str = "paper", sampling: str = "blend",
+                 cropped: bool = False) -> None:
         if clip_mode not in CLIP_MODES:
             raise ValueError(f"clip_mode must be one of {CLIP_MODES}, got {clip_mode!r}")
+        if sampling not in SAMPLINGS:
+            raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
         self.root = Path(root)
         self.spec = spec
         self.clip_mode = clip_mode
+        self.sampling = sampling
+        self.cropped = bool(cropped)
         self._aligner = None
         self._aligner_pid = 0
         self.computed = 0  # clips computed (not read from disk) by this object
@@ -112,7 +148,7 @@ class ClipCache:
 
     def key(self, sample: Sample, variant: int = 0) -> str:
         v = self.variant(variant)
-        lo, hi, _ = clip_plan(sample, self.spec, self.clip_mode, v)
+        lo, hi = clip_plan(sample, self.spec, self.clip_mode, v, self.sampling)[:2]
         files = []
         for p in sample.frames[lo:hi + 1]:
             try:
@@ -121,7 +157,8 @@ class ClipCache:
                 raise InputError(f"{p}: frame file missing ({sample.name})") from None
             files.append([os.path.abspath(p), st.st_size, st.st_mtime_ns])
         doc = {"cache_version": CACHE_VERSION, "spec": self.spec.to_json(), "clip_mode": self.clip_mode,
-               "variant": v, "face_model": FACE_MODEL, "dataset": sample.dataset,
+               "variant": v, "sampling": self.sampling,
+               "faces": "cropped" if self.cropped else f"aligned:{FACE_MODEL}", "dataset": sample.dataset,
                "subject": sample.subject, "clip_id": sample.clip_id, "onset": sample.onset,
                "apex": sample.apex, "offset": sample.offset, "fps": float(sample.fps), "frames": files}
         return hashlib.sha1(json.dumps(doc, sort_keys=True).encode()).hexdigest()
@@ -137,19 +174,34 @@ class ClipCache:
             return cached
         dynamic, motion, score = self.compute(sample, variant)
         _write(path, dynamic, motion, score, {"sample": sample.name, "clip_mode": self.clip_mode,
-                                              "variant": self.variant(variant)})
+                                              "variant": self.variant(variant), "sampling": self.sampling,
+                                              "cropped": self.cropped})
         return dynamic.astype(np.float16).astype(np.float32), motion.astype(np.float16).astype(np.float32)
 
     def compute(self, sample: Sample, variant: int = 0) -> tuple[np.ndarray, np.ndarray, float]:
-        """Align, sample and preprocess one clip (no cache): ``model_inputs`` of the clip."""
+        """Align (or resize), sample and preprocess one clip (no cache): ``model_inputs`` of the clip
+        at its own sampling rate."""
         from mpt_live.motion import model_inputs
 
-        lo, hi, at = clip_plan(sample, self.spec, self.clip_mode, self.variant(variant))
-        aligned = self.align(sample, lo, hi)
-        times = np.arange(lo, hi + 1, dtype=np.float64) / float(sample.fps)
-        clip = sample_frames(times, aligned, at)
+        plan = clip_plan(sample, self.spec, self.clip_mode, self.variant(variant), self.sampling)
+        faces = self.resize(sample, plan.lo, plan.hi) if self.cropped else self.align(sample, plan.lo, plan.hi)
+        times = np.arange(plan.lo, plan.hi + 1, dtype=np.float64) / float(sample.fps)
+        clip = sample_frames(times, faces, plan.at)
         self.computed += 1
-        return model_inputs(clip, self.spec)
+        try:
+            return model_inputs(clip, self.spec, plan.fps)
+        except ValueError as e:  # e.g. onset..offset too long for the band at 16 frames
+            raise InputError(f"{sample.name}: {e}") from None
+
+    def resize(self, sample: Sample, lo: int, hi: int) -> np.ndarray:
+        """The dataset's cropped faces ``sample.frames[lo..hi]`` resized to the clip size (uint8 BGR)."""
+        s = self.spec.image_size
+        out = np.empty((hi - lo + 1, s, s, 3), np.uint8)
+        for j, i in enumerate(range(lo, hi + 1)):
+            img = _imread(sample.frames[i], sample)
+            shrink = img.shape[0] > s or img.shape[1] > s
+            out[j] = cv2.resize(img, (s, s), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+        return out
 
     def align(self, sample: Sample, lo: int, hi: int) -> np.ndarray:
         """Aligned uint8 BGR faces of ``sample.frames[lo..hi]`` (video mode, reset per clip)."""
@@ -233,8 +285,8 @@ class ClipCache:
                 import multiprocessing as mp
 
                 ctx = mp.get_context("spawn")  # mediapipe state must not be forked
-                with ctx.Pool(workers, initializer=_init_worker, initargs=(self.root, self.spec.to_json(),
-                                                                            self.clip_mode)) as pool:
+                with ctx.Pool(workers, initializer=_init_worker, initargs=(
+                        self.root, self.spec.to_json(), self.clip_mode, self.sampling, self.cropped)) as pool:
                     for r in pool.imap_unordered(_work, todo):
                         if r is not None:
                             failures.append(r)
@@ -250,9 +302,9 @@ class ClipCache:
 _WORKER: ClipCache | None = None
 
 
-def _init_worker(root: Path, spec_json: str, clip_mode: str) -> None:
+def _init_worker(root: Path, spec_json: str, clip_mode: str, sampling: str, cropped: bool) -> None:
     global _WORKER
-    _WORKER = ClipCache(root, ClipSpec.from_json(spec_json), clip_mode)
+    _WORKER = ClipCache(root, ClipSpec.from_json(spec_json), clip_mode, sampling, cropped)
 
 
 def _work(task: tuple[Sample, int]) -> tuple[str, int, str] | None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from mpt_live.errors import InputError
 
-from .files import child_dirs, find_dirs, find_files, newest_name, pick, prefer_raw
+from .files import child_dirs, find_dirs, find_files, newest_name, pick, pick_frames, prefer_raw
 from .samples import DatasetIndex
 from .sheets import SheetRow, as_int, build_samples, cell_text, read_sheet
 
@@ -50,11 +50,14 @@ def subject_folder(row: SheetRow) -> str:
     return f"sub{int(m.group(1)):02d}"
 
 
-def load(root: Path) -> DatasetIndex:
+def load(root: Path, faces: str = "align") -> DatasetIndex:
     sheet = pick(find_files(root, ("CASME2-coding*.xlsx", "CASME2-coding*.xls", "CASME2-coding*.csv")),
                  "CASME2-coding-*.xlsx sheet", root, prefer=newest_name)
-    frame_root = pick(find_dirs(root if root.is_dir() else root.parent, lambda d: child_dirs(d, r"sub\d+")),
-                      "CASME II frame folders (sub01/EP02_01f/...)", root, prefer=prefer_raw(root))
+    dropped: dict[str, int] = {}
+    notes: dict[str, int] = {}
+    frame_root, cropped = pick_frames(
+        find_dirs(root if root.is_dir() else root.parent, lambda d: child_dirs(d, r"sub\d+")),
+        "CASME II frame folders (sub01/EP02_01f/...)", root, faces, prefer_raw(root), notes)
 
     def locate(row: SheetRow) -> tuple[str, str, Path]:
         subject = subject_folder(row)
@@ -63,10 +66,8 @@ def load(root: Path) -> DatasetIndex:
             raise row.error(subject, "Filename is empty")
         return subject, clip, frame_root / subject / clip
 
-    dropped: dict[str, int] = {}
-    notes: dict[str, int] = {}
     samples = build_samples(read_sheet(sheet, COLUMNS), "casme2", FPS, LABELS, CLASSES, locate,
                             dropped, notes)
     if not samples:
         raise InputError(f"{sheet}: no usable samples")
-    return DatasetIndex(samples, list(CLASSES), dropped, notes)
+    return DatasetIndex(samples, list(CLASSES), dropped, notes, cropped=cropped)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from mpt_live.errors import InputError
 
-from .files import child_dirs, find_dirs, find_files, frame_number, newest_name, pick, prefer_raw
+from .files import child_dirs, find_dirs, find_files, frame_number, newest_name, pick, pick_frames, prefer_raw
 from .samples import DatasetIndex
 from .sheets import SheetRow, as_int, build_samples, cell_text, read_sheet
 
@@ -48,13 +48,16 @@ def _sheets(root: Path) -> list[Path]:
     return find_files(root, pats)
 
 
-def load(root: Path, classes: int = 7) -> DatasetIndex:
+def load(root: Path, classes: int = 7, faces: str = "align") -> DatasetIndex:
     if classes not in (7, 4, 3):
         raise InputError(f"casme3: classes must be 7, 4 or 3, got {classes}")
     sheet = pick(_sheets(root), "CAS(ME)^3 part A label sheet", root, prefer=newest_name)
-    frame_root = pick(find_dirs(root if root.is_dir() else root.parent,
-                                lambda d: child_dirs(d, r"spNO\.\d+")),
-                      "CAS(ME)^3 frame folders (spNO.1/a/color/...)", root, prefer=prefer_raw(root))
+    dropped: dict[str, int] = {}
+    notes: dict[str, int] = {}
+    frame_root, cropped = pick_frames(find_dirs(root if root.is_dir() else root.parent,
+                                                lambda d: child_dirs(d, r"spNO\.\d+")),
+                                      "CAS(ME)^3 frame folders (spNO.1/a/color/...)", root, faces,
+                                      prefer_raw(root), notes)
     if classes == 7:
         labels, class_list = dict(SPELLINGS), CLASSES_7
     else:
@@ -74,12 +77,10 @@ def load(root: Path, classes: int = 7) -> DatasetIndex:
         folder = frame_root / subject / letter
         return subject, letter, folder / "color" if (folder / "color").is_dir() else folder
 
-    dropped: dict[str, int] = {}
-    notes: dict[str, int] = {}
     samples = build_samples(read_sheet(sheet, COLUMNS), "casme3", FPS, labels, class_list, locate,
                             dropped, notes)
     for s in samples:  # several MEs per recording folder: id by onset frame number
         s.clip_id = f"{s.clip_id}_{frame_number(s.frames[s.onset])}"
     if not samples:
         raise InputError(f"{sheet}: no usable samples")
-    return DatasetIndex(samples, list(class_list), dropped, notes)
+    return DatasetIndex(samples, list(class_list), dropped, notes, cropped=cropped)

@@ -6,7 +6,8 @@
 relative to the CSV's folder or absolute; its image files (jpg/jpeg/png/bmp) are sorted naturally
 (``f2`` before ``f10``). ``onset``/``apex``/``offset`` are **0-based indices into that sorted list**
 (not file-name numbers); a blank apex becomes the middle of onset..offset (counted in notes).
-Classes are the distinct labels in natural sort order.
+Classes are the distinct labels in natural sort order. With ``faces`` ``cropped`` the frames are taken
+to be face crops already (used as they are); ``align`` and ``auto`` align them.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ def _sample(row: SheetRow, base: Path, cache: dict, notes: dict[str, int]) -> Sa
     return Sample(subject, clip, frames, on, ap, off, label, fps, "csv")
 
 
-def load(root: Path) -> DatasetIndex:
+def load(root: Path, faces: str = "align") -> DatasetIndex:
     path = find_csv(root)
     cache: dict[Path, list[Path]] = {}
     notes: dict[str, int] = {}
@@ -89,4 +90,4 @@ def load(root: Path) -> DatasetIndex:
     if not samples:
         raise InputError(f"{path}: no samples")
     classes = sorted({s.label for s in samples}, key=natural_key)
-    return DatasetIndex(samples, classes, {}, notes)
+    return DatasetIndex(samples, classes, {}, notes, cropped=faces == "cropped")

@@ -123,6 +123,34 @@ def prefer_raw(root: Path):
     return key
 
 
+def is_cropped(path: Path, root: Path) -> bool:
+    """True when a frame folder is a dataset's cropped copy: its path below ``root`` (its own name
+    when it is ``root``, e.g. ``--data .../Cropped``) contains ``crop`` (CASME II ``Cropped``, SMIC
+    ``SMIC_all_cropped``). The folders above ``root`` are not looked at."""
+    path, root = Path(path), Path(root)
+    rel = path.name if path == root else (str(path.relative_to(root)) if path.is_relative_to(root) else path.name)
+    return "crop" in rel.lower()
+
+
+def pick_frames(paths: list[Path], what: str, root: Path, faces: str, prefer=None,
+                notes: dict[str, int] | None = None) -> tuple[Path, bool]:
+    """The frame root for ``faces`` (``train.datasets.FACES``) among ``paths``, and whether its frames
+    are used as cropped faces. ``prefer``: sort key (:func:`prefer_raw`); no cropped folder with
+    ``cropped`` -> InputError; with ``auto`` the raw frames are aligned and ``notes`` counts it."""
+    if faces == "align":
+        return pick(paths, what, root, prefer=prefer), False
+    crops = [p for p in paths if is_cropped(p, root)]
+    if crops:
+        return pick(crops, f"cropped {what}", root, prefer=prefer), True
+    if faces == "cropped":
+        raise InputError(f"{root}: no cropped {what} found (a frame folder named like 'Cropped'); "
+                         "use --faces align to align the raw frames")
+    if notes is not None:
+        key = "no cropped faces in the layout: raw frames aligned (--faces auto)"
+        notes[key] = notes.get(key, 0) + 1
+    return pick(paths, what, root, prefer=prefer), False
+
+
 def child_dirs(d: Path, pattern: str) -> bool:
     """True when ``d`` has a sub-directory whose name fully matches ``pattern`` (regex, case-insensitive)."""
     try:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from mpt_live.errors import InputError
 
-from .files import child_dirs, find_dirs, find_files, newest_name, pick, prefer_raw
+from .files import child_dirs, find_dirs, find_files, newest_name, pick, pick_frames, prefer_raw
 from .samples import DatasetIndex
 from .sheets import SheetRow, as_int, build_samples, cell_text, read_sheet
 
@@ -41,12 +41,15 @@ COLUMNS = {
 }
 
 
-def load(root: Path) -> DatasetIndex:
+def load(root: Path, faces: str = "align") -> DatasetIndex:
     sheet = pick(find_files(root, ("*Micro_FACS_Codes*.xlsx", "*Micro_FACS_Codes*.xls",
                                    "*Micro_FACS_Codes*.csv")),
                  "SAMM_Micro_FACS_Codes*.xlsx sheet", root, prefer=newest_name)
-    frame_root = pick(find_dirs(root if root.is_dir() else root.parent, lambda d: child_dirs(d, r"\d{3}")),
-                      "SAMM frame folders (006/006_1_2/...)", root, prefer=prefer_raw(root))
+    dropped: dict[str, int] = {}
+    notes: dict[str, int] = {}
+    frame_root, cropped = pick_frames(
+        find_dirs(root if root.is_dir() else root.parent, lambda d: child_dirs(d, r"\d{3}")),
+        "SAMM frame folders (006/006_1_2/...)", root, faces, prefer_raw(root), notes)
 
     def locate(row: SheetRow) -> tuple[str, str, Path]:
         n = as_int(row["subject"])
@@ -59,10 +62,8 @@ def load(root: Path) -> DatasetIndex:
             raise row.error(subject, "Filename is empty")
         return subject, clip, frame_root / subject / clip
 
-    dropped: dict[str, int] = {}
-    notes: dict[str, int] = {}
     samples = build_samples(read_sheet(sheet, COLUMNS), "samm", FPS, LABELS, CLASSES, locate,
                             dropped, notes)
     if not samples:
         raise InputError(f"{sheet}: no usable samples")
-    return DatasetIndex(samples, list(CLASSES), dropped, notes)
+    return DatasetIndex(samples, list(CLASSES), dropped, notes, cropped=cropped)

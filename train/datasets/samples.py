@@ -43,6 +43,7 @@ class DatasetIndex:
     dropped: dict[str, int] = field(default_factory=dict)
     notes: dict[str, int] = field(default_factory=dict)   # e.g. errata applied, apex estimated
     name: str = ""
+    cropped: bool = False   # frames are the dataset's cropped faces, used as they are (no re-alignment)
 
     @property
     def subjects(self) -> list[str]:

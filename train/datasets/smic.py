@@ -14,7 +14,7 @@ from pathlib import Path
 
 from mpt_live.errors import InputError
 
-from .files import child_dirs, find_dirs, list_frames, pick, prefer_raw
+from .files import child_dirs, find_dirs, list_frames, pick_frames, prefer_raw
 from .samples import DatasetIndex, Sample, natural_key
 from .sheets import middle
 
@@ -37,9 +37,10 @@ def _prefer_hs(root: Path):
     return key
 
 
-def load(root: Path) -> DatasetIndex:
-    hs = pick(find_dirs(root, _has_micro_subjects), "SMIC folders (HS/s1/micro/...)", root,
-              prefer=_prefer_hs(root))
+def load(root: Path, faces: str = "align") -> DatasetIndex:
+    notes: dict[str, int] = {}
+    hs, cropped = pick_frames(find_dirs(root, _has_micro_subjects), "SMIC folders (HS/s1/micro/...)", root,
+                              faces, _prefer_hs(root), notes)
     samples: list[Sample] = []
     for subj in sorted((d for d in hs.iterdir() if d.is_dir() and re.fullmatch(r"s\d+", d.name, re.I)),
                        key=lambda d: natural_key(d.name)):
@@ -60,4 +61,4 @@ def load(root: Path) -> DatasetIndex:
                                       label, FPS, "smic"))
     if not samples:
         raise InputError(f"{hs}: no SMIC clips found under sN/micro/<emotion>/")
-    return DatasetIndex(samples, list(CLASSES), {}, {})
+    return DatasetIndex(samples, list(CLASSES), {}, notes, cropped=cropped)
