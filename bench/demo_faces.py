@@ -53,10 +53,10 @@ def main() -> None:
             print(f"{name}: skipped ({e})")
             continue
         n = len(r["matches"])
-        rows.append((name, n, r["found"], r["found_iou50"], r["named_at_apex"], len(r["other_events"])))
+        rows.append((photo, n, r["found"], r["found_iou50"], r["named_at_apex"], len(r["other_events"])))
         print(f"{name:40s} found {r['found']}/{n} (IoU>=0.5: {r['found_iou50']}), named at apex "
               f"{r['named_at_apex']}/{n}, other events {len(r['other_events'])}", flush=True)
-    others = [r for r in rows if not r[0].startswith("astronaut")]
+    others = [r for r in rows if r[0] is not None]
     if others:
         tot = [sum(r[i] for r in others) for i in range(1, 6)]
         print(f"{'other faces (' + str(len(others)) + ')':40s} found {tot[1]}/{tot[0]} (IoU>=0.5: {tot[2]}), "

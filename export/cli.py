@@ -48,6 +48,8 @@ def export(
     out: Optional[Path] = typer.Option(None, "--out", help="ONNX file to write (default: model.onnx, "
                                        "model.int8.onnx or model.fp16.onnx beside the checkpoint)."),
     int8: bool = typer.Option(False, "--int8", help="Static (calibrated) int8 quantization (CPU deployment)."),
+    int8_weights: bool = typer.Option(False, "--int8-weights", help="Weight-only int8 (no calibration; activations "
+                                      "quantized at run time): for backbones whose static int8 fails the parity check."),
     fp16: bool = typer.Option(False, "--fp16", help="fp16 weights and activations, fp32 inputs/outputs (GPU deployment; "
                               "the default where ONNX Runtime's CUDA provider works)."),
     fp32: bool = typer.Option(False, "--fp32", help="fp32 (the default where ONNX Runtime has no GPU)."),
@@ -68,21 +70,22 @@ def export(
     fp32 must match torch to max |dprob| <= 1e-4, --int8/--fp16 to >= 99 % top-1 agreement.
     Exit 0: written and checked; 1: a check failed (file kept as *.rejected.onnx); 2: bad input.
     """
-    if int8 + fp16 + fp32 > 1:
-        _fail(" and ".join(f for f, on in (("--fp32", fp32), ("--fp16", fp16), ("--int8", int8)) if on) + ": choose one")
+    flags = (("--fp32", fp32), ("--fp16", fp16), ("--int8", int8), ("--int8-weights", int8_weights))
+    if sum(on for _, on in flags) > 1:
+        _fail(" and ".join(f for f, on in flags if on) + ": choose one")
     if calib_clips is not None and not int8:
         _fail("--calib-clips: only --int8 is calibrated")
     if batch != "dynamic" and not (batch.isdigit() and int(batch) >= 1):
         _fail(f"--batch {batch}: expected 'dynamic' or a positive integer")
     from .pipeline import export_checkpoint   # torch imports: after argument checks
 
-    precision = "int8" if int8 else "fp16" if fp16 else "fp32" if fp32 else "auto"
+    precision = "int8" if int8 or int8_weights else "fp16" if fp16 else "fp32" if fp32 else "auto"
     try:
         result = export_checkpoint(
             checkpoint, out, precision=precision, opset=opset,
             batch="dynamic" if batch == "dynamic" else int(batch),
             parity_clips=parity_clips, parity_n=parity_n, calib_clips=calib_clips, calib_n=calib_n,
-            calibration=calibration.value, demo=demo,
+            calibration=calibration.value, demo=demo, int8_weights_only=int8_weights,
             log=lambda msg: console.print(msg, highlight=False, soft_wrap=True),
         )
     except InputError as e:

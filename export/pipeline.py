@@ -16,7 +16,7 @@ from .onnx_export import (
     DEFAULT_OPSET, Batch, build_model, default_out, export_onnx, file_size_mb, load_checkpoint, onnx_metadata,
 )
 from .calibration import DEFAULT_CALIB_CLIPS, calibration_clips
-from .quantize import DEFAULT_CALIBRATION, convert_fp16, quantize_int8
+from .quantize import DEFAULT_CALIBRATION, convert_fp16, quantize_int8, quantize_int8_weights
 from .parity import Parity, check_onnx, load_clips, synthetic_clips, torch_probs
 
 DEFAULT_PARITY_CLIPS = 100
@@ -57,12 +57,14 @@ def export_checkpoint(
     calib_n: int = DEFAULT_CALIB_CLIPS,
     calibration: str = DEFAULT_CALIBRATION,
     demo: bool = False,
+    int8_weights_only: bool = False,
     log: Callable[[str], None] = lambda msg: None,
 ) -> ExportResult:
     """Export ``checkpoint`` to ``out`` (default: ``model[.int8|.fp16].onnx`` beside it).
 
     The fp32 graph is always exported and checked first; int8/fp16 are derived from it and
-    checked against torch too. int8 is calibrated on ``calib_n`` clips from ``calib_clips`` (else the
+    checked against torch too. ``int8_weights_only``: int8 weights, activations quantized at run time
+    (:func:`~export.quantize.quantize_int8_weights`), no calibration. Otherwise int8 is calibrated on ``calib_n`` clips from ``calib_clips`` (else the
     training clip cache; see :mod:`export.calibration`), never on a parity clip. If any check fails, the file is renamed ``*.rejected.onnx`` so
     that nothing picks it up by mistake, and ``result.ok`` is False.
     ``precision="auto"``: fp32 on a machine without a working CUDA provider; where ONNX Runtime runs
@@ -93,7 +95,7 @@ def export_checkpoint(
         source = "synthetic clips"
     reference = torch_probs(model, dyn, mot)
     log(f"parity clips: {len(dyn)} from {source}; torch reference computed")
-    if precision == "int8":
+    if precision == "int8" and not int8_weights_only:
         calib = calibration_clips(ckpt, checkpoint, spec, calib_clips, calib_n, parity=(dyn, mot))
         log(calib.line())
 
@@ -108,7 +110,11 @@ def export_checkpoint(
             f"batch {batch})")
         result.parity.append(check_onnx(fp32, dyn, mot, reference))
         log(result.parity[-1].line())
-        if precision == "int8":
+        if precision == "int8" and int8_weights_only:
+            t = time.perf_counter()
+            quantize_int8_weights(fp32, out, metadata)
+            log(f"weight-only int8 in {time.perf_counter() - t:.0f} s")
+        elif precision == "int8":
             t = time.perf_counter()
             quantize_int8(fp32, out, metadata, (calib.dynamic, calib.motion), calibration, calib.source)
             log(f"static int8 ({calibration} calibration) in {time.perf_counter() - t:.0f} s")

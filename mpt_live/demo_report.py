@@ -99,7 +99,7 @@ def run_demo(out: Path, runtime: Any | None, cfg: SessionConfig, console: Consol
         if runtime is not None:
             row += [named((sp or {}).get("class"), m["class"]), named(m.get("model_class"), m["class"])]
         table.add_row(*row)
-    Console().print(table)
+    console.print(table)
     n_found = sum(m["found"] for m in matches)
     n_megc = sum(m["iou"] >= 0.5 for m in matches)
     other = [e for e in summary["events"] if not any(m["spotted"] is e for m in matches)]

@@ -5,7 +5,8 @@
 #   -> MPT with mpt-train's defaults (pretrained DINOv2 ViT-S/14, motion-energy prompts, augmentation),
 #      trained on all of it (--protocol full) in window clip mode, as the live runtime sees clips
 #   -> int8 ONNX with demo metadata (mpt-export --int8 --demo, calibrated on the training clips),
-#      parity checked on held-out clips of another seed; fp16 instead if int8 fails the check
+#      parity checked on held-out clips of another seed; weight-only int8 (--int8-weights) if static
+#      int8 fails the check, fp16 if that fails too
 #
 # It is a demo: it shows the pipeline end to end on a fresh machine. It was trained on synthetic
 # movements of 20 real people, NOT on a micro-expression dataset, so it is not a validated
@@ -73,8 +74,12 @@ echo "== 4/4 export ONNX with demo metadata -> $OUT"
 rm -f "$OUT" "${OUT%.onnx}.rejected.onnx"
 if ! mpt-export "$WORK/run/model.pt" --int8 --demo --out "$OUT" --parity-clips "$WORK/parity_clips"; then
     rm -f "${OUT%.onnx}.rejected.onnx"
-    echo "int8 was rejected by the parity check: exporting fp16 instead"
-    mpt-export "$WORK/run/model.pt" --fp16 --demo --out "$OUT" --parity-clips "$WORK/parity_clips"
+    echo "static int8 was rejected by the parity check: weight-only int8 instead"
+    if ! mpt-export "$WORK/run/model.pt" --int8-weights --demo --out "$OUT" --parity-clips "$WORK/parity_clips"; then
+        rm -f "${OUT%.onnx}.rejected.onnx"
+        echo "weight-only int8 was rejected by the parity check: fp16 instead"
+        mpt-export "$WORK/run/model.pt" --fp16 --demo --out "$OUT" --parity-clips "$WORK/parity_clips"
+    fi
 fi
 
 size=$(stat -c %s "$OUT")

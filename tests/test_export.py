@@ -21,7 +21,7 @@ from typer.testing import CliRunner  # noqa: E402
 from export import parity as parity_mod  # noqa: E402
 from export.cli import app  # noqa: E402
 from export.onnx_export import MAX_IR_VERSION, build_model, load_checkpoint, read_metadata  # noqa: E402
-from export.quantize import convert_fp16, quantize_int8  # noqa: E402
+from export.quantize import convert_fp16, quantize_int8, quantize_int8_weights  # noqa: E402
 from export.parity import compare, load_clips, synthetic_clips, torch_probs  # noqa: E402
 from mpt_live.clip import ClipSpec  # noqa: E402
 from mpt_live.errors import InputError  # noqa: E402
@@ -129,9 +129,10 @@ def test_int8_is_static_qdq_of_the_backbone_linears(exported, model_and_clips, t
     # int8 weight matrices (per-channel zero points are int8 vectors too)
     int8_weights = [t for t in inits.values() if t.data_type == onnx.TensorProto.INT8 and len(t.dims) == 2]
     record = json.loads(read_metadata(q)["mpt.int8"])
-    assert record["int8_matmuls"] == 4 * CFG_DEPTH == len(int8_weights)     # qkv, proj, fc1, fc2 per block
+    # per block: qkv, proj, fc1, fc2 and the group adapter's three down/up pairs; the prompts' projection
+    assert record["int8_matmuls"] == 4 * CFG_DEPTH + 6 * CFG_DEPTH + 1 == len(int8_weights)
     assert record["fp32"]["attention q@k, attn@v"] == 2 * CFG_DEPTH
-    assert {"motion prompts", "head", "patch embedding", "adapters"} <= set(record["fp32"])
+    assert {"motion prompts", "head", "patch embedding"} <= set(record["fp32"]) and "adapters" not in record["fp32"]
     assert (record["calibration"], record["calibration_clips"], record["calibration_source"]) == ("minmax", 8, "test clips")
     rt = MPTRuntime(q, device="cpu")
     assert rt.precision == "int8" and rt.classes == CLASSES
@@ -141,6 +142,28 @@ def test_int8_is_static_qdq_of_the_backbone_linears(exported, model_and_clips, t
 
 
 @pytest.mark.slow
+def test_int8_weights_is_matmulnbits_without_calibration(exported, model_and_clips, tmp_path: Path) -> None:
+    """Weight-only int8: the same MatMuls as static int8 become 8-bit MatMulNBits; nothing calibrated."""
+    _, out, _ = exported
+    _, d, m, ref = model_and_clips
+    q = quantize_int8_weights(out, tmp_path / "model.int8.onnx", read_metadata(out))
+    proto = onnx.load(str(q))
+    nbits = [n for n in proto.graph.node if n.op_type == "MatMulNBits"]
+    record = json.loads(read_metadata(q)["mpt.int8"])
+    assert len(nbits) == record["int8_matmuls"] >= 4 * CFG_DEPTH and record["calibration"] is None
+    assert all(next(a.i for a in n.attribute if a.name == "bits") == 8 for n in nbits)
+    assert q.stat().st_size < 0.5 * out.stat().st_size
+    rt = MPTRuntime(q, device="cpu")
+    assert rt.precision == "int8"
+    p = parity_mod.check_onnx(q, d, m, ref)
+    assert p.max_dprob <= 0.02 and not p.batch_error  # this untrained model's top-1 margins are near ties
+
+
+def test_export_precision_flags_are_exclusive() -> None:
+    res = runner.invoke(app, ["model.pt", "--int8", "--int8-weights"])
+    assert res.exit_code == 2 and "choose one" in res.output
+
+
 def _clip_dir(path: Path, clips: tuple[np.ndarray, np.ndarray], start: int = 0) -> Path:
     """One .npz per clip, as mpt-train's clip cache writes them (float16)."""
     path.mkdir(parents=True, exist_ok=True)
