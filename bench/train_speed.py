@@ -1,7 +1,8 @@
 """Training step cost of MPT (frozen backbone) beside full fine-tuning of the same model.
 
 One step = forward + backward + Adam step on a random batch (dynamic images and motion clips of the
-configured frames), random labels, fp32. "mpt" trains only prompts + adapters + head; "full" makes
+configured frames), random labels: :func:`train.fitting.train_step`, in the precision mpt-train uses on
+the device (fp32 on the CPU; CUDA: bf16 autocast, or fp16 with a gradient scaler on GPUs without bf16). "mpt" trains only prompts + adapters + head; "full" makes
 every parameter trainable (the backbone stays in eval mode in both, ViTs have no dropout by default).
 Each row: one warm-up step, then timed steps until --seconds have passed (at least 2, at most --steps).
 
@@ -17,7 +18,9 @@ import time
 
 import torch
 
+from mpt_live.machine import vector_extensions
 from train.config import TrainConfig
+from train.fitting import amp_dtype, train_step
 from train.model import MPT, MPTConfig, trainable_parameters
 
 DEFAULT_MODELS = ["vit_tiny_patch16_224@112", "vit_tiny_patch16_224@224",
@@ -41,13 +44,14 @@ def bench_row(cfg: MPTConfig, mode: str, device: torch.device, batch: int, secon
     dynamic = torch.randn(batch, 3, s, s, device=device)
     motion = torch.randn(batch, cfg.frames, 3, s, s, device=device)
     labels = torch.randint(0, cfg.num_classes, (batch,), device=device)
+    dtype = amp_dtype(device)
+    scaler = torch.amp.GradScaler(device.type) if dtype == torch.float16 else None
+    loss_fn = torch.nn.CrossEntropyLoss()
 
     def step() -> float:
         sync(device)
         t0 = time.perf_counter()
-        opt.zero_grad(set_to_none=True)
-        torch.nn.functional.cross_entropy(model(dynamic, motion), labels).backward()
-        opt.step()
+        train_step(model, dynamic, motion, labels, opt, loss_fn, dtype, scaler)
         sync(device)
         return time.perf_counter() - t0
 
@@ -77,7 +81,10 @@ def main() -> None:
         parser.error("--device cuda: no CUDA device visible to torch")
     device = torch.device(a.device)
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu, {torch.get_num_threads()} threads"
-    print(f"# MPT training step, batch {a.batch}, {a.frames} frames, fp32, Adam; {where}; torch {torch.__version__}; "
+    dtype = amp_dtype(device)
+    precision = "fp32" if dtype is None else f"{str(dtype).removeprefix('torch.')} autocast"
+    print(f"# MPT training step, batch {a.batch}, {a.frames} frames, {precision}, Adam; {where}; CPU vector extensions "
+          f"{vector_extensions()}; torch {torch.__version__}; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (step s: median, min: fastest step)")
     header = (f"{'backbone':<26} {'size':>4} {'mode':<5} {'train M':>8} {'step s':>8} {'min s':>8} {'samples/s':>9} "
               f"{'steps':>5}")

@@ -4,7 +4,9 @@ The file carries its class names, ClipSpec and provenance in its metadata (`mpt.
 `mpt-live` needs nothing else. After writing, the file is run with ONNX Runtime on the same clips
 as the torch model: fp32 must agree to max |dprob| <= 1e-4; --int8 / --fp16 to >= 99 % top-1.
 --int8 is static QDQ quantization calibrated on clips of the training clip cache (or --calib-clips),
-never on the parity clips.
+never on the parity clips. With none of --fp32/--fp16/--int8 the precision follows the machine: fp16 (the
+GPU default, checked on the GPU) where ONNX Runtime's CUDA provider works, falling back to fp32 if fp16
+fails its parity check; fp32 elsewhere.
 Exit status: 0 written and checked, 1 a parity check failed (the file is kept as
 *.rejected.onnx), 2 bad input (one-line error).
 """
@@ -48,7 +50,9 @@ def export(
     int8: bool = typer.Option(False, "--int8", help="Static (calibrated) int8 quantization (CPU deployment)."),
     int8_weights: bool = typer.Option(False, "--int8-weights", help="Weight-only int8 (no calibration; activations "
                                       "quantized at run time): for backbones whose static int8 fails the parity check."),
-    fp16: bool = typer.Option(False, "--fp16", help="fp16 weights and activations, fp32 inputs/outputs (GPU deployment)."),
+    fp16: bool = typer.Option(False, "--fp16", help="fp16 weights and activations, fp32 inputs/outputs (GPU deployment; "
+                              "the default where ONNX Runtime's CUDA provider works)."),
+    fp32: bool = typer.Option(False, "--fp32", help="fp32 (the default where ONNX Runtime has no GPU)."),
     opset: int = typer.Option(DEFAULT_OPSET, "--opset", min=17, help="ONNX opset (17+: LayerNormalization; 20+: Gelu)."),
     batch: str = typer.Option("dynamic", "--batch", help="'dynamic' (any batch size) or a fixed batch size N."),
     parity_clips: Optional[Path] = typer.Option(None, "--parity-clips", help="Folder of .npz clips ('dynamic', "
@@ -66,15 +70,16 @@ def export(
     fp32 must match torch to max |dprob| <= 1e-4, --int8/--fp16 to >= 99 % top-1 agreement.
     Exit 0: written and checked; 1: a check failed (file kept as *.rejected.onnx); 2: bad input.
     """
-    if sum((int8, int8_weights, fp16)) > 1:
-        _fail("--int8, --int8-weights and --fp16: choose one")
+    flags = (("--fp32", fp32), ("--fp16", fp16), ("--int8", int8), ("--int8-weights", int8_weights))
+    if sum(on for _, on in flags) > 1:
+        _fail(" and ".join(f for f, on in flags if on) + ": choose one")
     if calib_clips is not None and not int8:
         _fail("--calib-clips: only --int8 is calibrated")
     if batch != "dynamic" and not (batch.isdigit() and int(batch) >= 1):
         _fail(f"--batch {batch}: expected 'dynamic' or a positive integer")
     from .pipeline import export_checkpoint   # torch imports: after argument checks
 
-    precision = "int8" if int8 or int8_weights else "fp16" if fp16 else "fp32"
+    precision = "int8" if int8 or int8_weights else "fp16" if fp16 else "fp32" if fp32 else "auto"
     try:
         result = export_checkpoint(
             checkpoint, out, precision=precision, opset=opset,

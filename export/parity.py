@@ -26,7 +26,7 @@ from torch import nn
 from mpt_live.clip import ClipSpec
 from mpt_live.errors import InputError
 from mpt_live.motion import model_inputs
-from mpt_live.runtime import MPTRuntime, usable_cores
+from mpt_live.runtime import PROVIDER_LABELS, MPTRuntime, usable_cores
 
 FP32_MAX_DPROB = 1e-4
 MIN_TOP1_AGREEMENT = 0.99
@@ -41,6 +41,7 @@ class Parity:
     max_dprob: float
     top1_agreement: float
     batch_error: str = ""          # a dynamic-batch graph that fails at B=1 or B=3
+    provider: str = "CPU"          # where ONNX Runtime ran the file (mpt_live.providers.PROVIDER_LABELS)
 
     @property
     def ok(self) -> bool:
@@ -53,7 +54,8 @@ class Parity:
     def line(self) -> str:
         need = (f"max|dprob| <= {FP32_MAX_DPROB:g}" if self.precision == "fp32"
                 else f"top-1 agreement >= {MIN_TOP1_AGREEMENT:.0%}")
-        return (f"{self.precision} parity vs torch on {self.clips} clips: max|dprob| {self.max_dprob:.2e}, "
+        where = "" if self.provider == "CPU" else f" ({self.provider})"
+        return (f"{self.precision}{where} parity vs torch on {self.clips} clips: max|dprob| {self.max_dprob:.2e}, "
                 f"top-1 agreement {self.top1_agreement:.1%} ({'ok' if self.ok else 'FAILED'}: need {need})"
                 + (f"; {self.batch_error}" if self.batch_error else ""))
 
@@ -137,12 +139,12 @@ def compare(reference: np.ndarray, probs: np.ndarray, precision: str) -> Parity:
 
 
 def check_onnx(path: str | Path, dynamic: np.ndarray, motion: np.ndarray, reference: np.ndarray,
-               batch: int = 8) -> Parity:
-    """Run the ONNX file on the clips through MPTRuntime (CPU, all cores) and compare to ``reference``.
+               batch: int = 8, device: str = "cpu") -> Parity:
+    """Run the ONNX file on the clips through MPTRuntime (``device``; CPU: all cores) and compare to ``reference``.
 
     A dynamic-batch file is also run with B=1 and B=3, which must give the batched results.
     """
-    rt = MPTRuntime(path, device="cpu", threads=usable_cores())
+    rt = MPTRuntime(path, device=device, threads=usable_cores())
     probs = np.concatenate([rt.predict(dynamic[i:i + batch], motion[i:i + batch])
                             for i in range(0, len(dynamic), batch)])
     tol = 1e-4 if rt.precision == "fp32" else 5e-2   # int8 scales depend on what else is in the batch
@@ -158,4 +160,5 @@ def check_onnx(path: str | Path, dynamic: np.ndarray, motion: np.ndarray, refere
             if got.shape != (b, len(rt.classes)) or not np.allclose(got, probs[idx[:b]], atol=tol):
                 error = f"dynamic batch broken: B={b} gives {got.shape} or results unlike the batched run"
                 break
-    return dataclasses.replace(compare(reference, probs, rt.precision), batch_error=error)
+    return dataclasses.replace(compare(reference, probs, rt.precision), batch_error=error,
+                               provider=PROVIDER_LABELS.get(rt.provider, rt.provider))

@@ -36,10 +36,19 @@ class ExportResult:
         return all(p.ok for p in self.parity)
 
 
+def gpu_default_precision() -> tuple[str, str]:
+    """(precision, why) of a plain ``mpt-export``: fp16 where ONNX Runtime's CUDA provider works, else fp32."""
+    from mpt_live.providers import CUDA, gpu_diagnosis, provider_works
+
+    if provider_works(CUDA):
+        return "fp16", "the GPU default, as ONNX Runtime's CUDA provider works here (checked for parity on it; --fp32 to keep fp32)"
+    return "fp32", f"no GPU for ONNX Runtime here ({gpu_diagnosis(CUDA)}; --fp16 exports for GPUs anyway)"
+
+
 def export_checkpoint(
     checkpoint: str | Path,
     out: str | Path | None = None,
-    precision: str = "fp32",
+    precision: str = "fp32",   # fp32 | fp16 | int8 | auto (fp16 where the CUDA provider works and it passes parity)
     opset: int = DEFAULT_OPSET,
     batch: Batch = "dynamic",
     parity_clips: str | Path | None = None,
@@ -58,9 +67,18 @@ def export_checkpoint(
     (:func:`~export.quantize.quantize_int8_weights`), no calibration. Otherwise int8 is calibrated on ``calib_n`` clips from ``calib_clips`` (else the
     training clip cache; see :mod:`export.calibration`), never on a parity clip. If any check fails, the file is renamed ``*.rejected.onnx`` so
     that nothing picks it up by mistake, and ``result.ok`` is False.
+    ``precision="auto"``: fp32 on a machine without a working CUDA provider; where ONNX Runtime runs
+    CUDA, fp16 checked on the GPU, and if it fails its parity check, the fp32 file instead (the
+    fp16 one kept as ``*.rejected.onnx``).
     Raises :class:`~mpt_live.errors.InputError` for a bad checkpoint or clip folder.
     """
     t_start = time.perf_counter()
+    fallback = precision == "auto"
+    if fallback:
+        precision, why = gpu_default_precision()
+        log(f"precision {precision}: {why}")
+    parity_device = "auto" if fallback and precision == "fp16" else "cpu"
+    out_fp32 = Path(out) if out else default_out(checkpoint, "fp32")
     ckpt = load_checkpoint(checkpoint)
     spec = ClipSpec.from_dict(dict(ckpt["clip_spec"]))
     out = Path(out) if out else default_out(checkpoint, precision)
@@ -103,8 +121,15 @@ def export_checkpoint(
         elif precision == "fp16":
             convert_fp16(fp32, out, metadata)
         if precision != "fp32":
-            result.parity.append(check_onnx(out, dyn, mot, reference))
+            result.parity.append(check_onnx(out, dyn, mot, reference, device=parity_device))
             log(result.parity[-1].line())
+        if fallback and precision == "fp16" and result.parity[0].ok and not result.parity[-1].ok:
+            rejected = out.with_name(out.name.removesuffix(".onnx") + ".rejected.onnx")
+            out.replace(rejected)
+            log(f"fp16 failed its parity check (kept as {rejected.name}): writing fp32 instead")
+            fp32.replace(out_fp32)
+            result = ExportResult(path=out_fp32, precision="fp32", parity=result.parity[:1])
+            out, precision = out_fp32, "fp32"
     if not result.ok:
         rejected = out.with_name(out.name.removesuffix(".onnx") + ".rejected.onnx")
         out.replace(rejected)

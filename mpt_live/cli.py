@@ -31,7 +31,8 @@ def live(
     demo_face: Optional[Path] = typer.Option(None, "--demo-face", help="With --demo: render the default input from this face photo instead of the astronaut."),
     model: Optional[Path] = typer.Option(None, "--model", help="Exported ONNX model (default: the bundled DEMO model, assets/demo_model.onnx)."),
     motion_only: bool = typer.Option(False, "--motion-only", help="No model: face, motion score and events only."),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda (ONNX Runtime execution provider)."),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | tensorrt (ONNX Runtime execution provider; auto: CUDA when it works, else the CPU)."),
+    batch: Optional[int] = typer.Option(None, "--batch", min=1, help="Recorded videos: clips per model call at most (default: the runtime's choice, 64 on a GPU, 1 on the CPU)."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="ONNX Runtime CPU threads (default: cores - 1)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output folder (runs) or PNG path (--inspect)."),
     headless: bool = typer.Option(False, "--headless", help="No window (automatic without a display): write results to --out."),
@@ -54,7 +55,8 @@ def live(
         _fail("--motion-only and --model: choose one")
     if demo_face is not None and not demo:
         _fail("--demo-face needs --demo")
-    cfg = SessionConfig(stride=stride, detector=detector, spot_threshold=spot_threshold, max_faces=max_faces)
+    cfg = SessionConfig(stride=stride, detector=detector, spot_threshold=spot_threshold, max_faces=max_faces,
+                        batch=batch)
     with stop_signals():  # SIGINT, SIGTERM, SIGHUP: the run stops and still writes its summary
         try:
             if demo:

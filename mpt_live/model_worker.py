@@ -14,7 +14,10 @@ Two queueing policies:
 
 ``workers`` threads may classify windows concurrently (ONNX Runtime sessions are thread-safe; on
 a 2-core CPU two single-threaded runs scale better than one run on two threads); results are
-always returned in submission order.
+always returned in submission order. For recorded files with ``batch`` > 1 (by default the runtime's
+``max_batch``: 64 on a GPU, 1 on the CPU) their single-clip calls are batched by a
+:class:`~mpt_live.batching.BatchedClassifier`: the clips that threads finish preparing while the model
+runs go together into its next call.
 
 Results (:class:`~mpt_live.results.WindowResult`) come back in submission order through
 :meth:`ModelWorker.poll` (non-blocking) and :meth:`ModelWorker.drain` (waits for everything submitted).
@@ -30,6 +33,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from .batching import BatchedClassifier
 from .clip import ClipSpec
 from .clip_stream import Window
 from .motion import model_inputs, motion_score
@@ -55,9 +59,10 @@ class ModelWorker:
     """Runs ``model_inputs`` and ``classifier.predict`` on submitted windows in worker threads."""
 
     def __init__(self, spec: ClipSpec, classifier: Classifier | None, live: bool, thumbnails: bool = False,
-                 max_queue: int = 3, workers: int = 1) -> None:
+                 max_queue: int = 3, workers: int = 1, batch: int | None = None) -> None:
         self.spec = spec
-        self.classifier = classifier
+        self.batcher = BatchedClassifier.of(classifier, batch, live)
+        self.classifier = self.batcher or classifier
         self.classes = tuple(classifier.classes) if classifier is not None else ()
         self.live = live
         self.thumbnails = thumbnails
@@ -140,6 +145,10 @@ class ModelWorker:
             self._cond.notify_all()
         for th in self._threads:
             th.join(timeout=10.0)
+
+    def batch_stats(self) -> dict[str, Any] | None:
+        """Batched classification (recorded files, batches > 1): its figures; else None."""
+        return self.batcher.stats() if self.batcher is not None else None
 
     def _raise_if_failed(self) -> None:
         if self.error is not None:

@@ -5,23 +5,19 @@ Torch-free. The model file carries everything the live loop needs: class names, 
 ``mpt.*`` metadata (docs/CONTRACTS.md). :class:`MPTRuntime` reads and validates that metadata
 against the graph's inputs, so a model can never be fed clips it was not trained on.
 
-Execution providers, best first; the one that really runs is :attr:`MPTRuntime.provider`:
+Devices (execution providers; the one that really runs is :attr:`MPTRuntime.provider`; probing,
+library loading and the one-line diagnoses live in :mod:`mpt_live.providers`):
 
-* **TensorRT** (fp32/fp16 models, when its libraries load): fastest on NVIDIA GPUs. Engines are
-  cached in ``$XDG_CACHE_HOME/mpt-live/tensorrt`` (default ``~/.cache/...``); the first run of a
-  model builds its engine, which can take minutes. Batch profile 1..16 for dynamic-batch models.
-  Int8 models skip TensorRT: their dynamically quantized ``MatMulInteger`` graph is a CPU format.
-* **CUDA**.
-* **CPU**, always there; with ``device="auto"`` an int8 model runs here (its quantized MatMuls
-  have no CUDA kernels, so on a GPU they would run on the CPU with copies back and forth).
-  Export fp16 or fp32 for GPUs.
-
-``device="auto"`` takes the best provider that really works here and falls back quietly to the
-CPU; ``"cuda"`` insists on a GPU provider (TensorRT or CUDA) and raises :class:`DeviceError`
-with one line when there is none; ``"cpu"`` uses only the CPU. onnxruntime-gpu lists its GPU
-providers even on machines without CUDA, so each is probed once with a tiny model, and ONNX
-Runtime's own pages of library-load errors are silenced (its default logger is set to errors
-only, severity 3, the probes run at 4).
+* ``"auto"``: CUDA when it really works here (an fp32 or fp16 model), else the CPU, quietly;
+  :meth:`MPTRuntime.describe` says which provider runs and why not the GPU. An int8 model stays
+  on the CPU (its quantized MatMuls have no CUDA kernels: on a GPU they would run on the CPU with
+  copies back and forth). Export fp16 or fp32 for GPUs.
+* ``"cuda"``: the CUDA provider or a :class:`DeviceError` with one line saying why not (no driver,
+  driver too old, no GPU, a named library missing).
+* ``"tensorrt"``: the TensorRT provider (TensorRT 10 installed besides the ``[cuda]`` extra), CUDA taking any
+  node it lacks. Engines are cached in :func:`~mpt_live.providers.trt_cache_dir`; a model's first
+  run builds its engine, which can take minutes. Batch profile 1..64 for dynamic-batch models.
+* ``"cpu"``: the CPU only.
 
 Threads, chosen for a live loop that also reads the camera, aligns faces and magnifies motion on
 the same machine: ``intra_op_num_threads`` = ``threads`` or, by default, the usable cores minus
@@ -33,9 +29,7 @@ pool does not burn the core the other stages need while waiting for the next cli
 
 from __future__ import annotations
 
-import functools
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -46,23 +40,16 @@ import onnxruntime as ort
 from .clip import ClipSpec
 from .errors import InputError, first_line
 from .machine import default_threads, usable_cores, vector_extensions  # noqa: F401 (re-exported)
+from .providers import (  # noqa: F401 (re-exported)
+    CPU, CUDA, DEVICES, GPU_BATCH, PROVIDER_LABELS, TRT, TRT_MAX_BATCH, gpu_diagnosis, provider_works, trt_cache_dir,
+    trt_options,
+)
 from .quiet import quiet_stdout
 
-DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("fp32", "fp16", "int8")
-TRT, CUDA, CPU = "TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"
-PROVIDER_LABELS = {TRT: "TensorRT", CUDA: "CUDA", CPU: "CPU"}
-TRT_MAX_BATCH = 16
 INPUTS = ("dynamic", "motion")
 OUTPUT = "probs"
 _DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
-
-# A 63-byte ONNX model, y = Relu(x) with x: float[1] (IR 7, opset 13), used to probe providers.
-_PROBE_MODEL = (
-    b"\x08\x07\x12\x00:3\n\x0c\n\x01x\x12\x01y\"\x04Relu\x12\x01pZ\x0f\n\x01x\x12\n\n\x08\x08\x01\x12"
-    b"\x04\n\x02\x08\x01b\x0f\n\x01y\x12\n\n\x08\x08\x01\x12\x04\n\x02\x08\x01B\x04\n\x00\x10\r"
-)
-
 
 class DeviceError(InputError):
     """The requested device cannot be used by ONNX Runtime on this machine."""
@@ -117,7 +104,7 @@ class MPTRuntime:
         self.device = device
         self.threads = threads or default_threads()
         ort.set_default_logger_severity(3)  # errors only: no warnings about node placement etc.
-        self.session, self._fallback_note = self._create_session(device)
+        self.session, self.provider_note = self._create_session(device)
         self.provider = self.session.get_providers()[0]
         self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
         self._read_metadata()
@@ -156,6 +143,13 @@ class MPTRuntime:
             out.append(self.session.run([OUTPUT], {"dynamic": dd, "motion": mm})[0][:k])
         return np.concatenate(out).astype(np.float32, copy=False)
 
+    @property
+    def max_batch(self) -> int:
+        """Clips per call this runtime would batch by itself: the graph's fixed batch, else
+        :data:`~mpt_live.providers.GPU_BATCH` on a GPU provider and 1 on the CPU (where concurrent
+        single-clip calls scale better than one batched call)."""
+        return self.batch or (1 if self.provider == CPU else GPU_BATCH)
+
     def warmup(self, runs: int = 2) -> None:
         """Run a few zero clips, so that one-off costs (allocations, TensorRT engines) are paid now."""
         S, T = self.clip_spec.image_size, self.clip_spec.frames
@@ -181,7 +175,7 @@ class MPTRuntime:
         where = f"ONNX Runtime {ort.__version__} {PROVIDER_LABELS.get(self.provider, self.provider)}"
         if self.provider == CPU:
             where += f" ({self.threads} thread{'s' if self.threads > 1 else ''})"
-        parts.append(where + self._fallback_note)
+        parts.append(where + self.provider_note)
         line = ", ".join(parts)
         return line + (" [DEMO model: synthetic training data, not a real recognizer]" if self.demo else "")
 
@@ -191,7 +185,7 @@ class MPTRuntime:
     # ------------------------------------------------------------------ loading
 
     def _create_session(self, device: str) -> tuple[ort.InferenceSession, str]:
-        """Session on the best provider the device allows, falling back down the list."""
+        """Session on the provider the device asks for; returns it and a note on where it runs and why."""
         so = ort.SessionOptions()
         so.intra_op_num_threads = self.threads
         so.inter_op_num_threads = 1
@@ -200,18 +194,27 @@ class MPTRuntime:
         so.log_severity_level = 3
         so.add_session_config_entry("session.intra_op.allow_spinning", "0")
 
-        precision, batch_is_dynamic, spec = self._peek()
+        flag = f"--device {device}"
+        want = {"tensorrt": TRT, "cuda": CUDA}.get(device)
         plan: list[tuple[str, dict[str, str]]] = []
-        if device == "cuda" or (device == "auto" and precision != "int8"):
-            if precision != "int8" and provider_works(TRT):
-                plan.append((TRT, _trt_options(precision, spec, batch_is_dynamic)))
+        note = ""
+        if want is not None:
+            if not provider_works(want):
+                raise DeviceError(f"{flag}: ONNX Runtime cannot use the GPU here: {gpu_diagnosis(want)}; "
+                                  "use --device cpu or auto")
+            if want == TRT:
+                precision, dynamic, shapes = self._peek()
+                plan.append((TRT, trt_options(precision, shapes, dynamic)))
+                note = f" (engine cache {trt_cache_dir()})"
             if provider_works(CUDA):
                 plan.append((CUDA, {}))
-            if device == "cuda" and not plan:
-                raise DeviceError(
-                    f"--device cuda: ONNX Runtime cannot use a GPU here ({_gpu_diagnosis()}); "
-                    "use --device cpu or auto"
-                )
+        elif device == "auto":
+            if not provider_works(CUDA):
+                note = f" (not the GPU: {gpu_diagnosis(CUDA)})"
+            elif self._peek()[0] == "int8":
+                note = " (not the GPU: int8 models run on the CPU; export fp16 for the GPU)"
+            else:
+                plan.append((CUDA, {}))
         gpu_error = ""
         while True:
             providers = plan + [(CPU, {})]   # the CPU also takes any node a GPU provider lacks
@@ -223,25 +226,25 @@ class MPTRuntime:
                 if not plan:   # the CPU alone failed: the file is the problem
                     raise _load_error(self.path, e) from None
                 gpu_error = first_line(e)
+                if want is not None and plan[0][0] == want:
+                    raise DeviceError(f"{flag}: {self.path.name} does not run on "
+                                      f"{PROVIDER_LABELS[want]} ({gpu_error})") from None
                 plan = plan[1:]
-                if device == "cuda" and not plan:
-                    raise DeviceError(f"--device cuda: {self.path.name} does not run on the GPU ({gpu_error})") from None
                 continue
             got = sess.get_providers()[0]
-            if device == "cuda" and got not in (TRT, CUDA):
-                raise DeviceError(f"--device cuda: ONNX Runtime fell back to the CPU ({_gpu_diagnosis()})")
-            note = f" (GPU unavailable: {gpu_error})" if gpu_error and got == CPU else ""
+            if want is not None and got != want:
+                raise DeviceError(f"{flag}: ONNX Runtime fell back to "
+                                  f"{'the CPU' if got == CPU else PROVIDER_LABELS.get(got, got)} ({gpu_diagnosis(want)})")
+            if gpu_error and got == CPU:
+                note = f" (GPU unavailable: {gpu_error})"
             return sess, note
 
-    def _peek(self) -> tuple[str, bool, ClipSpec | None]:
-        """Precision, dynamic batch and ClipSpec, which shape the GPU providers' options.
+    def _peek(self) -> tuple[str, bool, tuple[int, int] | None]:
+        """Precision, dynamic batch and (frames, image size), which shape the GPU providers' options.
 
-        Reading metadata needs a session, so when a GPU provider might be used these few fields are
-        first read through a CPU session without graph optimisation (about a second for ViT-B);
-        on CPU-only machines, or with ``device="cpu"``, this step is skipped.
+        Reading metadata needs a session, so when a GPU provider is to be used these few fields are
+        first read through a CPU session without graph optimisation (about a second for ViT-B).
         """
-        if self.device == "cpu" or not (provider_works(CUDA) or provider_works(TRT)):
-            return "fp32", True, None
         so = ort.SessionOptions()
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
         so.log_severity_level = 3
@@ -252,10 +255,11 @@ class MPTRuntime:
         meta = sess.get_modelmeta().custom_metadata_map
         try:
             spec = ClipSpec.from_json(meta["mpt.clip_spec"])
+            shapes: tuple[int, int] | None = (spec.frames, spec.image_size)
         except Exception:
-            spec = None  # reported properly by _read_metadata
+            shapes = None  # reported properly by _read_metadata
         dims = [i.shape[0] if i.shape else None for i in sess.get_inputs()]
-        return meta.get("mpt.precision", "fp32"), not all(isinstance(x, int) for x in dims), spec
+        return meta.get("mpt.precision", "fp32"), not all(isinstance(x, int) for x in dims), shapes
 
     def _read_metadata(self) -> None:
         meta, p = self.metadata, self.path
@@ -314,57 +318,6 @@ class MPTRuntime:
         if len(out) != 2 or (isinstance(out[1], int) and out[1] != C):
             raise InputError(f"{p}: output '{OUTPUT}' has shape {_fmt(out)} but the model names {C} classes")
         self._dtype = _DTYPES[inputs["dynamic"].type]
-
-
-# ---------------------------------------------------------------------- providers
-
-
-@functools.lru_cache(maxsize=None)
-def provider_works(name: str) -> bool:
-    """Whether ONNX Runtime can really run a model on ``name`` here (libraries load, device present)."""
-    if name not in ort.get_available_providers():
-        return False
-    if name == CPU:
-        return True
-    so = ort.SessionOptions()
-    so.log_severity_level = 4
-    ort.set_default_logger_severity(4)
-    try:
-        with quiet_stdout():
-            sess = ort.InferenceSession(_PROBE_MODEL, so, providers=[name])
-        return name in sess.get_providers()
-    except Exception:
-        return False
-    finally:
-        ort.set_default_logger_severity(3)
-
-
-def _gpu_diagnosis() -> str:
-    avail = ort.get_available_providers()
-    if CUDA not in avail:
-        return f"this onnxruntime build has no CUDA provider (providers: {', '.join(avail)})"
-    return "the CUDA provider did not load: no NVIDIA GPU/driver, or CUDA/cuDNN libraries missing"
-
-
-def _trt_options(precision: str, spec: ClipSpec | None, dynamic_batch: bool) -> dict[str, str]:
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mpt-live" / "tensorrt"
-    cache.mkdir(parents=True, exist_ok=True)
-    opts = {
-        "trt_engine_cache_enable": "True",
-        "trt_engine_cache_path": str(cache),
-        "trt_timing_cache_enable": "True",
-        "trt_timing_cache_path": str(cache),
-        "trt_fp16_enable": "True" if precision == "fp16" else "False",
-    }
-    if dynamic_batch and spec is not None:
-        S, T = spec.image_size, spec.frames
-
-        def shapes(b: int) -> str:
-            return f"dynamic:{b}x3x{S}x{S},motion:{b}x{T}x3x{S}x{S}"
-
-        opts.update(trt_profile_min_shapes=shapes(1), trt_profile_opt_shapes=shapes(1),
-                    trt_profile_max_shapes=shapes(TRT_MAX_BATCH))
-    return opts
 
 
 def _load_error(path: Path, e: BaseException) -> InputError:

@@ -72,6 +72,7 @@ class SessionConfig:
     max_seconds: float | None = None  # stop after this long (benchmarks)
     thumbnails: bool = False  # the worker also makes the overlay's thumbnails
     max_faces: int | None = None  # faces tracked per frame (None: MAX_FACES of the source kind; 0: all)
+    batch: int | None = None  # files: clips per model call at most (None: the runtime's max_batch; GPU 64, CPU 1)
 
 
 class StopSession(Exception):
@@ -144,7 +145,7 @@ class Session:
             aligner = stack.enter_context(FaceAligner(image_size=self.spec.image_size, model=cfg.detector))
             tracker = self._tracker = FaceTracker(aligner, self.max_faces, FaceEmbedder())
             worker = self._worker = ModelWorker(self.spec, self.runtime, live=self.live, thumbnails=cfg.thumbnails,
-                                                workers=self._workers())
+                                                workers=self._workers(), batch=cfg.batch)
             stack.callback(worker.close)
             stack.callback(self._end)  # runs first: the run's time ends with its loop
             # a recorded source decodes in its own thread; a live one has its own reader already
@@ -373,6 +374,7 @@ class Session:
                            "capture_to_prediction_p95": _pct(self._latency, 95),
                            "model_p50": _pct(self._model_ms, 50), "model_p95": _pct(self._model_ms, 95)},
             "capture": stats() if (self.live and callable(stats)) else None,
+            "batch": self._worker.batch_stats() if self._worker else None,
             "interrupted": self.interrupted,
             "error": self.error,
             "source_error": getattr(self.source, "error", None),  # why the source ended early, if it did

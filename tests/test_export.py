@@ -231,6 +231,47 @@ def test_fp16_runs(exported, model_and_clips, tmp_path: Path) -> None:
     assert p.max_dprob < 1e-2 and p.top1_agreement >= 0.9
 
 
+def test_plain_export_is_fp32_where_onnx_runtime_has_no_gpu(exported) -> None:
+    from mpt_live.providers import CUDA, provider_works
+
+    if provider_works(CUDA):
+        pytest.skip("this machine's ONNX Runtime runs CUDA: the plain export is fp16 here")
+    _, out, output = exported
+    assert read_metadata(out)["mpt.precision"] == "fp32"
+    assert "precision fp32: no GPU for ONNX Runtime here (" in " ".join(output.split())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fp16_fails", [False, True], ids=["fp16-passes", "fp16-fails-so-fp32"])
+def test_plain_export_on_a_gpu_machine_is_fp16_when_it_passes_parity(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                      fp16_fails: bool) -> None:
+    """Where the CUDA provider works (faked) a plain mpt-export writes fp16, checked on the device ONNX Runtime
+    picks ('auto': the GPU there, the CPU here); if fp16 fails its check, the fp32 file is written instead."""
+    from export import pipeline
+
+    ckpt = write_checkpoint(tmp_path / "model.pt", head_gain=5.0)
+    monkeypatch.setattr(pipeline, "gpu_default_precision", lambda: ("fp16", "the GPU default (faked)"))
+    devices: list[str] = []
+    real = pipeline.check_onnx
+
+    def check(path, d, m, ref, batch=8, device="cpu"):
+        devices.append(device)
+        p = real(path, d, m, ref, batch, device)
+        return dataclasses.replace(p, top1_agreement=0.5) if fp16_fails and p.precision == "fp16" else p
+
+    monkeypatch.setattr(pipeline, "check_onnx", check)
+    res = runner.invoke(app, [str(ckpt), "--parity-n", "4"])
+    assert res.exit_code == 0, res.output
+    assert devices == ["cpu", "auto"]                      # fp32 checked on the CPU, fp16 where it will run
+    files = sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".onnx")
+    if fp16_fails:
+        assert files == ["model.fp16.rejected.onnx", "model.onnx"]
+        assert read_metadata(tmp_path / "model.onnx")["mpt.precision"] == "fp32"
+        assert "writing fp32 instead" in " ".join(res.output.split())
+    else:
+        assert files == ["model.fp16.onnx"] and read_metadata(tmp_path / "model.fp16.onnx")["mpt.precision"] == "fp16"
+
+
 @pytest.mark.slow
 def test_parity_gate_rejects_and_fixed_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A failed check exits 1 and renames the file; a fixed --batch N gives a static graph."""
@@ -266,6 +307,7 @@ def test_bad_checkpoint_is_one_line_exit_2(tmp_path: Path, content, message: str
 
 @pytest.mark.parametrize("args,message", [
     (["--int8", "--fp16"], "choose one"),
+    (["--fp32", "--fp16"], "--fp32 and --fp16: choose one"),
     (["--batch", "zero"], "--batch zero"),
     (["--calib-clips", "clips"], "only --int8 is calibrated"),
 ])

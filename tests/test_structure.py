@@ -16,7 +16,7 @@ MAX_LINES = 400
 LAYERS = {
     "stages": ["errors", "interrupts", "quiet", "frametimes", "sources", "readahead", "latest_frame", "capture",
                "face_actions", "synthface", "demo_input", "stabilize", "smoothing", "tracker", "face", "identity", "tracks",
-               "clip", "clip_stream", "motion", "thumbnails", "machine", "runtime", "model_worker", "facemotion",
+               "clip", "clip_stream", "motion", "thumbnails", "machine", "providers", "runtime", "batching", "model_worker", "facemotion",
                "spotting", "face_state", "results"],
     "session": ["session"],
     "consumers": ["writers", "rundir", "timeline", "report", "draw", "overlay", "view", "window", "terminal", "job",

@@ -104,10 +104,12 @@ def _fail(msg: str) -> None:
 
 def _check_environment(cfg: TrainConfig, data: Path, out: Path, metrics_file: Optional[Path]) -> None:
     """Cheap checks of the command line, before any data is read."""
-    import torch
+    if cfg.device == "cuda":
+        from .fitting import cuda_problem
 
-    if cfg.device == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda: CUDA is not available on this machine (use --device cpu)")
+        problem = cuda_problem()
+        if problem:
+            raise InputError(f"--device cuda: CUDA is not available: {problem} (or use --device cpu)")
     from ._timm import import_timm
 
     if not import_timm().is_model(cfg.backbone):

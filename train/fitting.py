@@ -9,6 +9,11 @@ Loss: cross-entropy. With ``class_weighted`` each training set weights class ``c
 ``N / (C * N_c)`` (C = number of classes present in that set), the usual remedy for the heavy class
 imbalance of ME datasets.
 
+Devices (``cfg.device``): the CPU, or CUDA with mixed precision where it is safe (:func:`amp_dtype`):
+the forward pass and the loss under autocast in bfloat16 on GPUs that have it (no loss scaling needed),
+float16 with a gradient scaler on older ones; the trained parameters and Adam's state stay float32.
+Batches are moved to the device first (pinned memory) and augmented there.
+
 Augmentation (``augment``, :func:`augment_batch`): what a different person, a slightly different
 alignment or a mirrored face would give, applied identically to the dynamic image and every motion
 frame of a clip, so the motion itself is unchanged: a horizontal flip with probability 1/2, and a
@@ -17,6 +22,7 @@ random similarity transform (shift up to +-``AUG_SHIFT`` of the crop, zoom up to
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from pathlib import Path
@@ -46,7 +52,7 @@ def augment_batch(dynamic: torch.Tensor, motion: torch.Tensor, gen: torch.Genera
     theta[:, 0, 0] = torch.where(flip, -zoom, zoom)
     theta[:, 1, 1] = zoom
     theta[:, :, 2] = shift
-    grid = nn.functional.affine_grid(theta, [n, c, s, s], align_corners=False).to(dynamic.dtype)
+    grid = nn.functional.affine_grid(theta, [n, c, s, s], align_corners=False).to(dynamic.device, dynamic.dtype)
     warp = lambda x: nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="border",  # noqa: E731
                                                align_corners=False)
     return warp(dynamic), warp(motion.flatten(1, 2)).view(n, t, c, s, s)
@@ -143,6 +149,51 @@ def class_weights(labels: Sequence[int], n_classes: int) -> torch.Tensor:
     return torch.tensor(w, dtype=torch.float32)
 
 
+def cuda_problem() -> str:
+    """Why torch cannot train on CUDA here, in one phrase ("" when it can)."""
+    if torch.version.cuda is None:
+        return f"this torch ({torch.__version__}) is the CPU build; install the CUDA build (make install-cuda)"
+    if torch.cuda.is_available():
+        return ""
+    from mpt_live.providers import driver_problem
+
+    try:
+        need = tuple(int(x) for x in str(torch.version.cuda).split(".")[:2])
+    except ValueError:
+        need = None
+    why = driver_problem(need, f"torch {torch.__version__}") if need and len(need) == 2 else ""
+    return f"torch {torch.__version__} (CUDA {torch.version.cuda}) sees no GPU" + (f": {why}" if why else "")
+
+
+def amp_dtype(device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of mixed-precision training on ``device``: None (fp32) on the CPU; on CUDA bfloat16
+    where the GPU has it (Ampere and later), else float16 (then with a gradient scaler)."""
+    if device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
+    """Autocast to ``dtype`` on ``device``'s type, or nothing for None."""
+    return torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
+
+
+def train_step(model: nn.Module, dynamic: torch.Tensor, motion: torch.Tensor, y: torch.Tensor, opt: torch.optim.Optimizer,
+               loss_fn: nn.Module, dtype: torch.dtype | None = None, scaler: Any | None = None) -> torch.Tensor:
+    """One optimisation step (forward and loss under ``dtype`` autocast; scaled backward with ``scaler``)."""
+    with autocast(dynamic.device, dtype):
+        loss = loss_fn(model(dynamic, motion).float(), y)
+    opt.zero_grad(set_to_none=True)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+    else:
+        loss.backward()
+        opt.step()
+    return loss.detach()
+
+
 def fit(model: nn.Module, data: CachedClips, cfg: TrainConfig, n_classes: int, seed: int,
         progress: Any | None = None, label: str = "") -> list[float]:
     """Train the trainable parameters for ``cfg.epochs`` epochs; returns the epoch losses.
@@ -159,8 +210,10 @@ def fit(model: nn.Module, data: CachedClips, cfg: TrainConfig, n_classes: int, s
     loss_fn = nn.CrossEntropyLoss(weight=weight, label_smoothing=cfg.label_smoothing)
     gen = torch.Generator().manual_seed(seed)
     aug_gen = torch.Generator().manual_seed(seed + 1)
+    dtype = amp_dtype(device)
+    scaler = torch.amp.GradScaler(device.type) if dtype == torch.float16 else None
     loader = DataLoader(data, batch_size=cfg.batch_size, shuffle=True, generator=gen,
-                        num_workers=cfg.workers, drop_last=False)
+                        num_workers=cfg.workers, drop_last=False, pin_memory=device.type == "cuda")
     task = progress.add_task(label, total=cfg.epochs * len(loader), info="") if progress else None
     losses: list[float] = []
     for epoch in range(cfg.epochs):
@@ -168,14 +221,11 @@ def fit(model: nn.Module, data: CachedClips, cfg: TrainConfig, n_classes: int, s
         model.train()
         total, n, t0 = 0.0, 0, time.perf_counter()
         for dynamic, motion, y in loader:
+            dynamic, motion, y = (t.to(device, non_blocking=True) for t in (dynamic, motion, y))
             if cfg.augment:
                 dynamic, motion = augment_batch(dynamic, motion, aug_gen)
-            dynamic, motion, y = dynamic.to(device), motion.to(device), y.to(device)
-            loss = loss_fn(model(dynamic, motion), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(y)
+            loss = train_step(model, dynamic, motion, y, opt, loss_fn, dtype, scaler)
+            total += float(loss) * len(y)
             n += len(y)
             if progress:
                 rate = n / max(time.perf_counter() - t0, 1e-9)
@@ -193,7 +243,8 @@ def predict(model: nn.Module, data: CachedClips, cfg: TrainConfig) -> np.ndarray
     device = torch.device(cfg.device)
     model.to(device).eval()
     loader = DataLoader(data, batch_size=cfg.batch_size, shuffle=False, num_workers=cfg.workers)
-    out = [torch.softmax(model(d.to(device), m.to(device)), dim=1).cpu() for d, m, _ in loader]
+    with autocast(device, amp_dtype(device)):
+        out = [torch.softmax(model(d.to(device), m.to(device)).float(), dim=1).cpu() for d, m, _ in loader]
     return torch.cat(out).numpy() if out else np.zeros((0, 0), np.float32)
 
 
