@@ -126,14 +126,16 @@ def _key_of(summary: dict[str, Any]) -> dict[str, Any]:
 
 def is_complete(out_dir: Path, key: dict[str, Any], save_video: bool = False) -> bool:
     """The video's outputs are all there (:data:`REQUIRED`, every file summary.json lists, the annotated
-    video with ``save_video``), from a run that finished (not interrupted, no error) with ``key``."""
+    video with ``save_video``), from a run that finished with status ``complete`` (not interrupted, no
+    error, no source error such as a truncated file, every output written) with ``key``."""
     try:
         s = json.loads((out_dir / "summary.json").read_text())
     except (OSError, ValueError):
         return False
     outputs = s.get("outputs") or {}
     written = [n for n in outputs.values() if isinstance(n, str)]
-    return (not s.get("interrupted") and s.get("error") is None and _key_of(s) == key
+    return (s.get("status") == "complete" and not s.get("interrupted") and s.get("error") is None
+            and _key_of(s) == key
             and set(REQUIRED) <= set(written) and (outputs.get("video") is not None or not save_video)
             and all((out_dir / n).is_file() for n in written))
 

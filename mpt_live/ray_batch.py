@@ -112,10 +112,12 @@ def mirrored(root: Path, rel: str) -> tuple[Path, Path]:
 
 
 def _write_outputs(out: Path, summary: dict[str, Any], files: dict[str, bytes], source: Path) -> None:
-    """The actor's files into ``out``, each atomically, summary.json (the completion mark) last."""
+    """The actor's files into ``out``, each atomically, summary.json (the completion mark) last. An earlier
+    run's outputs in ``out`` are cleared first (as a local run does), so none is left beside the new ones."""
+    from .rundir import start_run
     from .writers import write_json
 
-    out.mkdir(parents=True, exist_ok=True)
+    start_run(out, str(source))
     for name, data in files.items():
         tmp = out / f".{name}.tmp"
         tmp.write_bytes(data)

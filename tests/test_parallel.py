@@ -101,6 +101,13 @@ def test_jobs_gives_the_serial_rows_resumes_and_lists_failures(model, folder, se
     summary = out / Path(VIDEOS[1]).stem / "summary.json"
     s = json.loads(summary.read_text())
     summary.write_text(json.dumps({**s, "interrupted": True}))
+    # a run whose status is not "complete" (e.g. a truncated file, an output not written) is redone too
+    s0 = out / Path(VIDEOS[0]).stem / "summary.json"
+    kept = s0.read_text()
+    s0.write_text(json.dumps({**json.loads(kept), "status": "incomplete"}))
+    assert not is_complete(out / Path(VIDEOS[0]).stem, key)
+    s0.write_text(kept)
+    assert is_complete(out / Path(VIDEOS[0]).stem, key)
     for name in ("events.csv", "report.html"):
         gone = out / Path(VIDEOS[0]).stem / name
         data = gone.read_bytes()
@@ -154,3 +161,19 @@ def test_ray_actor_folder_mirrors_the_drivers_layout(rel, tmp_path):
     video, out = mirrored(tmp_path, rel)
     assert tmp_path in video.parents and tmp_path in out.parents
     assert relative_video(video, out) == rel
+
+
+def test_ray_outputs_replace_an_earlier_run_in_the_folder(tmp_path):
+    """The driver writes a video's outputs into a folder that holds an earlier run (another --save-video
+    setting, a killed run): no file of the earlier run stays beside the new ones."""
+    from mpt_live.ray_batch import _write_outputs
+
+    out = tmp_path / "v"
+    out.mkdir()
+    for name in ("annotated.mp4", "timeline.png", "summary.json"):
+        (out / name).write_bytes(b"old")
+    (out / "notes.txt").write_text("the user's own file")
+    _write_outputs(out, {"status": "complete", "outputs": {"events": "events.csv"}},
+                   {"events.csv": b"a,b\n"}, tmp_path / "v.mp4")
+    assert sorted(p.name for p in out.iterdir()) == ["events.csv", "notes.txt", "summary.json"]
+    assert json.loads((out / "summary.json").read_text())["source"] == str(tmp_path / "v.mp4")
