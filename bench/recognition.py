@@ -48,6 +48,9 @@ RUNS: dict[str, tuple[str, list[str]]] = {
                       ["--prompt-grid", "1", "--prompt-input", "frames"]),
     "grid4-motion": ("the issue-3 generator (GELU(conv) of centred motion, 4x4 grid)",
                      ["--prompt-grid", "4", "--prompt-input", "motion"]),
+    "flow": ("motion direction: energy + signed per-cell displacement (train.cellflow)",
+             ["--prompt-input", "flow"]),
+    "cosine": ("recipe: learning rate decayed to 0 along a cosine", ["--lr-schedule", "cosine"]),
     "no-augment": ("recipe: no augmentation", ["--no-augment"]),
     "random-init": ("random-init backbone (--backbone-weights none)", ["--backbone-weights", "none"]),
 }

@@ -372,6 +372,26 @@ def test_grid_prompt_generator_exports_with_parity(tmp_path: Path) -> None:
 
 
 
+def test_flow_prompt_generator_exports_with_parity(tmp_path: Path) -> None:
+    """--prompt-input flow (energy + signed per-cell displacement, train.cellflow) is all ONNX ops."""
+    from export.onnx_export import export_onnx
+
+    spec = ClipSpec(frames=4, image_size=64, window_s=0.25)
+    torch.manual_seed(0)
+    model = MPT(dataclasses.replace(CFG, image_size=64, prompt_grid=8, prompt_centre=True, prompt_energy=True,
+                                    prompt_flow=True)).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.requires_grad:
+                p.normal_(0, 0.05)
+    meta = {"mpt.classes": '["negative", "positive", "surprise"]', "mpt.clip_spec": spec.to_json(),
+            "mpt.backbone": CFG.backbone, "mpt.precision": "fp32", "mpt.demo": "0"}
+    out = export_onnx(model, tmp_path / "flow.onnx", spec, meta)
+    d, m = synthetic_clips(spec, 5, seed=2)
+    p = compare(torch_probs(model, d, m), MPTRuntime(out, device="cpu").predict(d, m), "fp32")
+    assert p.max_dprob <= 1e-4 and p.top1_agreement == 1.0
+
+
 @pytest.mark.slow
 def test_vpt_deep_baseline_exports_with_parity(tmp_path: Path) -> None:
     """A baseline of the paper's Table VI (VPT-deep tokens before every block, group adapter) is as

@@ -321,6 +321,43 @@ def test_energy_prompts_use_one_conv_cell_per_grid_cell():
     assert diff[1, 2] > 0 and diff.sum() == diff[1, 2]
 
 
+@pytest.mark.parametrize("polarity", [1.0, -1.0])
+@pytest.mark.parametrize("dy", [0.6, -0.6])
+def test_flow_prompts_give_the_direction_of_the_motion_whatever_the_edges(polarity, dy):
+    """train.cellflow: a face pattern moved down (dy > 0) gives positive y-displacement in the cells it
+    covers, moved up negative, on dark-on-light or light-on-dark edges alike (which |conv| cannot tell
+    apart and a linear filter gets backwards for one polarity); x stays ~0."""
+    from train.cellflow import cell_flow
+
+    yy, xx = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")
+
+    def frame(shift: float) -> torch.Tensor:
+        return polarity * (torch.sin((yy - shift) / 2.5) + 0.5 * torch.cos(xx / 3.0 + (yy - shift) / 7.0))
+
+    clip = torch.stack([frame(dy if t in (3, 4, 5) else 0.0) for t in range(8)])[None, :, None].repeat(1, 1, 3, 1, 1)
+    d = cell_flow(clip, 8)[0]                                     # (T, 2, 4, 4)
+    moved, still = d[[3, 4, 5], 1].mean(), d[[0, 1, 2, 6, 7], 1].mean()
+    assert torch.sign(moved) == np.sign(dy) and torch.sign(still) == -np.sign(dy)
+    # 3 of 8 frames at dy: relative to the mean frame they sit at dy * 5/8
+    assert abs(float(moved) - dy * 5 / 8) < 0.15 * abs(dy)
+    assert d[:, 0].abs().max() < 0.2 * abs(dy)
+
+
+def test_flow_prompt_generator_adds_signed_features_and_trains():
+    """prompt_flow: the projection reads the energy features plus 2 x grid x grid signed ones, the Gaussian
+    heads still read the energy alone, and the loss reaches the new projection weights."""
+    m = tiny(prompt_energy=True, prompt_centre=True, prompt_grid=4, prompt_flow=True)
+    base = tiny(prompt_energy=True, prompt_centre=True, prompt_grid=4)
+    assert m.prompt.proj.in_features == base.prompt.proj.in_features + 2 * 16
+    assert m.prompt.mean.in_features == base.prompt.mean.in_features
+    d, mo = inputs(TINY)
+    m.head.weight.data.normal_(0, 0.1)
+    m(d, mo).sum().backward()
+    assert m.prompt.proj.weight.grad[:, -32:].abs().sum() > 0
+    old = {k: v for k, v in dataclasses.asdict(TINY).items() if k != "prompt_flow"}
+    assert MPTConfig.from_dict(old).prompt_flow is False
+
+
 def test_energy_config_from_older_checkpoints():
     old = {k: v for k, v in dataclasses.asdict(TINY).items() if k not in ("prompt_energy", "prompt_channels")}
     cfg = MPTConfig.from_dict(old)

@@ -146,6 +146,55 @@ def test_resume_refuses_a_different_config(easy, tmp_path):
     r = _train(easy, out, "--epochs", "1", "--lr", "1e-4")
     assert r.exit_code == 2
     assert _one_error_line(r.output) and "different config" in r.output
+    # a run stored before a config field existed resumes when the field is at its default (what it ran with)
+    stored = json.loads((out / "config.json").read_text())
+    stored.pop("lr_schedule")
+    (out / "config.json").write_text(json.dumps(stored))
+    loso.check_or_store_config(out, _config(easy))
+    with pytest.raises(InputError, match="lr_schedule"):
+        loso.check_or_store_config(out, _config(easy, lr_schedule="cosine"))
+
+
+def test_cosine_schedule_decays_the_learning_rate_to_zero(monkeypatch):
+    """--lr-schedule cosine: the optimiser's lr starts at --lr and reaches ~0 at the last step; constant keeps it."""
+    from torch import nn
+
+    seen: dict[str, list[float]] = {}
+    real_step = fitting.train_step
+
+    def spy(model, dynamic, motion, y, opt, *a, **k):
+        seen.setdefault(name, []).append(opt.param_groups[0]["lr"])
+        return real_step(model, dynamic, motion, y, opt, *a, **k)
+
+    class Tiny(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(3, 2)
+
+        def forward(self, d, m):
+            return self.fc(d.mean(dim=(2, 3)))
+
+    class Data(torch.utils.data.Dataset):
+        labels = [0, 1] * 4
+
+        def set_epoch(self, e):
+            pass
+
+        def __len__(self):
+            return 8
+
+        def __getitem__(self, i):
+            return torch.randn(3, 8, 8), torch.randn(2, 3, 8, 8), self.labels[i]
+
+    monkeypatch.setattr(fitting, "train_step", spy)
+    for name in ("constant", "cosine"):
+        cfg = TrainConfig("casme2", ".", epochs=3, batch_size=4, lr=1e-3, augment=False, lr_schedule=name)
+        fitting.fit(Tiny(), Data(), cfg, 2, seed=0)
+    assert seen["constant"] == [1e-3] * 6
+    lrs = seen["cosine"]
+    assert lrs[0] == pytest.approx(1e-3) and all(a > b for a, b in zip(lrs, lrs[1:])) and lrs[-1] < 1e-4
+    with pytest.raises(ValueError, match="lr_schedule"):
+        TrainConfig("casme2", ".", lr_schedule="step")
 
 
 def test_full_protocol_writes_a_loadable_checkpoint(easy, tmp_path):

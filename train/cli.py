@@ -75,8 +75,14 @@ class Adapter(str, Enum):
 
 class PromptInput(str, Enum):
     energy = "energy"
+    flow = "flow"
     motion = "motion"
     frames = "frames"
+
+
+class LrSchedule(str, Enum):
+    constant = "constant"
+    cosine = "cosine"
 
 
 class Faces(str, Enum):
@@ -195,6 +201,8 @@ def train(
                                          f"fold [default: {D.epochs}]"),
     batch_size: Optional[int] = typer.Option(None, min=1, help=f"[default: {D.batch_size}]"),
     lr: Optional[float] = typer.Option(None, help=f"learning rate [default: {D.lr:g}]"),
+    lr_schedule: Optional[LrSchedule] = typer.Option(None, help="learning rate over training: constant, or cosine "
+                                                     f"decay to 0 by the last step [default: {D.lr_schedule}]"),
     weight_decay: Optional[float] = typer.Option(None, min=0.0, help="decoupled weight decay (AdamW); 0: Adam "
                                                  f"[default: {D.weight_decay:g}]"),
     label_smoothing: Optional[float] = typer.Option(None, min=0.0, max=0.5,
@@ -220,8 +228,9 @@ def train(
                                               f"grid, 1: the paper's global pool [default: {D.prompt_grid}]"),
     prompt_input: Optional[PromptInput] = typer.Option(
         None, help="what the prompt generator computes: energy (local motion energy |conv| of each magnified "
-                   "frame minus the clip mean), motion (GELU(conv) of it) or frames (GELU(conv) of the magnified "
-                   f"frames, the paper's) [default: {D.prompt_input}]"),
+                   "frame minus the clip mean), flow (energy + the signed displacement of each cell: "
+                   "which way it moved), motion (GELU(conv) of the frame minus the clip mean) or frames "
+                   f"(GELU(conv) of the magnified frames, the paper's) [default: {D.prompt_input}]"),
     prompt_channels: Optional[int] = typer.Option(None, min=1, help="prompt conv channels [default: D / reduction]"),
     class_weighted: bool = typer.Option(False, "--class-weighted",
                                         help="weight cross-entropy by N/(C*N_c) per training fold"),
@@ -251,6 +260,7 @@ def train(
             weights = str(Path(weights).resolve()) if Path(weights).is_file() else weights
         cfg = build_config(preset.value, dataset.value, str(data.resolve()), dict(
             backbone=backbone, backbone_weights=weights, epochs=epochs, batch_size=batch_size, lr=lr,
+            lr_schedule=lr_schedule.value if lr_schedule else None,
             weight_decay=weight_decay, label_smoothing=label_smoothing, augment=augment,
             clip_mode=clip_mode.value if clip_mode else None,
             prompts=False if no_prompts or prompts == 0 else None, num_prompts=prompts or None,
@@ -314,8 +324,8 @@ def _run(console: Console, cfg: TrainConfig, out: Path, protocol: str, metrics_o
                   f"{info['trainable_parameters'] / 1e6:.3f} M trainable of "
                   f"{info['total_parameters'] / 1e6:.2f} M parameters, "
                   f"{info['gflops_per_clip']:.2f} GFLOPs per clip ({time.perf_counter() - t0:.1f} s)")
-    console.print(f"recipe: {cfg.epochs} epochs, batch {cfg.batch_size}, lr {cfg.lr:g}, weight decay "
-                  f"{cfg.weight_decay:g}, label smoothing {cfg.label_smoothing:g}, augment {cfg.augment}")
+    console.print(f"recipe: {cfg.epochs} epochs, batch {cfg.batch_size}, lr {cfg.lr:g} ({cfg.lr_schedule}), "
+                  f"weight decay {cfg.weight_decay:g}, label smoothing {cfg.label_smoothing:g}, augment {cfg.augment}")
     extra = {"model": info, "n_samples": len(index.samples), "subjects": subjects, "tuning": what}
     with progress_bar(console, TextColumn("{task.fields[info]}")) as progress:
         log = progress.console.print

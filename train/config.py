@@ -21,9 +21,13 @@ RANDOM_INIT_NOTE = (
 
 # what the motion prompt generator sees (train.model.MotionPromptGenerator):
 # energy: |conv| of each magnified frame minus the clip mean, per cell of a grid x grid layout (the default)
+# flow: energy + the signed Lucas-Kanade displacement of each cell (train.cellflow): which way it moved
 # motion: GELU(conv) of each magnified frame minus the clip mean, pooled to the grid
 # frames: GELU(conv) of the magnified frames, pooled to the grid (the paper's, with grid 1)
-PROMPT_INPUTS = ("energy", "motion", "frames")
+PROMPT_INPUTS = ("energy", "flow", "motion", "frames")
+
+# learning rate over training: constant (the paper states no schedule) or cosine decay to 0 by the last step
+LR_SCHEDULES = ("constant", "cosine")
 
 # fields of TrainConfig that do not change results: a resumed run may differ in these
 RUNTIME_ONLY = ("device", "workers", "cache")
@@ -92,6 +96,7 @@ class TrainConfig:
     epochs: int = 10
     batch_size: int = 16
     lr: float = 3e-4
+    lr_schedule: str = "constant"        # constant | cosine (LR_SCHEDULES)
     weight_decay: float = 0.0            # > 0: AdamW (decoupled), else Adam
     label_smoothing: float = 0.0
     augment: bool = True                 # flips and small shifts/zooms, the same for D and every motion frame
@@ -104,7 +109,7 @@ class TrainConfig:
     cache: str | None = None
 
     def __post_init__(self) -> None:
-        for name, allowed in (("faces", FACES), ("sampling", SAMPLINGS), ("vpt", VPT)):
+        for name, allowed in (("faces", FACES), ("sampling", SAMPLINGS), ("vpt", VPT), ("lr_schedule", LR_SCHEDULES)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
         if self.sampling == "pick" and self.clip_mode != "paper":

@@ -122,8 +122,9 @@ def model_config(cfg: TrainConfig, n_classes: int) -> Any:
     return MPTConfig(backbone=cfg.backbone, num_classes=n_classes, num_prompts=cfg.num_prompts,
                      reduction=cfg.reduction, frames=cfg.spec.frames, image_size=cfg.spec.image_size,
                      prompts=cfg.prompts, adapter=cfg.adapter, prompt_grid=cfg.prompt_grid,
-                     prompt_centre=cfg.prompt_input in ("energy", "motion"),
-                     prompt_energy=cfg.prompt_input == "energy", prompt_channels=cfg.prompt_channels,
+                     prompt_centre=cfg.prompt_input in ("energy", "flow", "motion"),
+                     prompt_energy=cfg.prompt_input in ("energy", "flow"), prompt_flow=cfg.prompt_input == "flow",
+                     prompt_channels=cfg.prompt_channels,
                      finetune=cfg.finetune, vpt=cfg.vpt, vpt_tokens=cfg.vpt_tokens if cfg.vpt != "none" else 0)
 
 
@@ -198,7 +199,8 @@ def fit(model: nn.Module, data: CachedClips, cfg: TrainConfig, n_classes: int, s
         progress: Any | None = None, label: str = "") -> list[float]:
     """Train the trainable parameters for ``cfg.epochs`` epochs; returns the epoch losses.
 
-    Adam (AdamW with ``cfg.weight_decay`` > 0), cross-entropy (``cfg.label_smoothing``, optional class
+    Adam (AdamW with ``cfg.weight_decay`` > 0) at ``cfg.lr``, constant or decayed to 0 along a cosine
+    over all steps (``cfg.lr_schedule``), cross-entropy (``cfg.label_smoothing``, optional class
     weights), and with ``cfg.augment`` the batch augmentation of :func:`augment_batch`.
     """
     device = torch.device(cfg.device)
@@ -215,6 +217,8 @@ def fit(model: nn.Module, data: CachedClips, cfg: TrainConfig, n_classes: int, s
     loader = DataLoader(data, batch_size=cfg.batch_size, shuffle=True, generator=gen,
                         num_workers=cfg.workers, drop_last=False, pin_memory=device.type == "cuda")
     task = progress.add_task(label, total=cfg.epochs * len(loader), info="") if progress else None
+    sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, cfg.epochs * len(loader)))
+             if cfg.lr_schedule == "cosine" else None)
     losses: list[float] = []
     for epoch in range(cfg.epochs):
         data.set_epoch(epoch)
@@ -225,6 +229,8 @@ def fit(model: nn.Module, data: CachedClips, cfg: TrainConfig, n_classes: int, s
             if cfg.augment:
                 dynamic, motion = augment_batch(dynamic, motion, aug_gen)
             loss = train_step(model, dynamic, motion, y, opt, loss_fn, dtype, scaler)
+            if sched is not None:
+                sched.step()
             total += float(loss) * len(y)
             n += len(y)
             if progress:

@@ -44,7 +44,9 @@ def check_or_store_config(out: Path, cfg: TrainConfig, store: bool = True) -> No
     ident = cfg.identity()
     if path.exists() and any((out / "folds").glob("*.json")):
         old = json.loads(path.read_text())
-        diff = sorted(k for k in set(old) | set(ident) if old.get(k) != ident.get(k))
+        # a field added since the run started counts as its default (what that run was trained with)
+        defaults = TrainConfig(cfg.dataset, cfg.data).identity()
+        diff = sorted(k for k in set(old) | set(ident) if old.get(k, defaults.get(k)) != ident.get(k))
         if diff:
             detail = ", ".join(f"{k}: {old.get(k)!r} -> {ident.get(k)!r}" for k in diff[:4])
             raise InputError(f"{out}: existing run has a different config ({detail}); "
@@ -57,8 +59,8 @@ def check_or_store_config(out: Path, cfg: TrainConfig, store: bool = True) -> No
 # what a LOSO run and the deployable model trained "with the same command" must share
 SIBLING_KEYS = ("dataset", "backbone", "backbone_init", "clip_spec", "clip_mode", "faces", "sampling", "prompts",
                 "adapter", "num_prompts", "reduction", "prompt_input", "prompt_grid", "prompt_channels", "finetune",
-                "vpt", "vpt_tokens", "epochs", "batch_size", "lr", "weight_decay", "label_smoothing", "augment",
-                "class_weighted", "jitter_variants")
+                "vpt", "vpt_tokens", "epochs", "batch_size", "lr", "lr_schedule", "weight_decay", "label_smoothing",
+                "augment", "class_weighted", "jitter_variants")
 
 
 def check_sibling_metrics(metrics: dict[str, Any], cfg: TrainConfig, source: str) -> None:

@@ -62,6 +62,7 @@ from torch import Tensor, nn
 
 from train.backbone import create_backbone, load_backbone_weights
 from train.baselines import VisualPrompts
+from train.cellflow import flow_features
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ class MPTConfig:
     prompt_grid: int = 1                     # prompt features pooled to grid x grid (1: the paper's global pool)
     prompt_centre: bool = False              # prompt conv sees frame minus clip mean (False: the paper's frames)
     prompt_energy: bool = False              # rectified motion energy per grid cell (False: the paper's GELU)
+    prompt_flow: bool = False                # with energy: + signed per-cell displacement (train.cellflow)
     prompt_channels: int = 0                 # per-frame feature channels (0: D / reduction, the paper's)
     finetune: bool = False                   # baselines (train.baselines): train the backbone too
     vpt: str = "none"                        # "none" | "shallow" | "deep" VPT prompt tokens
@@ -97,6 +99,7 @@ class MPTConfig:
         d.setdefault("prompt_grid", 1)
         d.setdefault("prompt_centre", False)
         d.setdefault("prompt_energy", False)
+        d.setdefault("prompt_flow", False)
         d.setdefault("prompt_channels", 0)
         d.setdefault("finetune", False)
         d.setdefault("vpt", "none")
@@ -151,11 +154,13 @@ class MotionPromptGenerator(nn.Module):
     """
 
     def __init__(self, dim: int, feat: int, patch: int, frames: int, num_prompts: int,
-                 grid: int = 1, centre: bool = False, energy: bool = False, image_size: int = 224) -> None:
+                 grid: int = 1, centre: bool = False, energy: bool = False, image_size: int = 224,
+                 flow: bool = False) -> None:
         super().__init__()
         self.frames, self.num_prompts, self.grid, self.centre = frames, num_prompts, grid, centre
         self.energy = energy
         cell = max(1, image_size // grid) if energy else patch
+        self.cell, self.flow = cell, bool(flow and energy)
         # energy: a linear filter bank (no bias), so that |response| is the same for x and -x
         self.conv = nn.Conv2d(3, feat, kernel_size=cell, stride=cell, bias=not energy)
         self.act = nn.GELU()
@@ -166,7 +171,7 @@ class MotionPromptGenerator(nn.Module):
         timing = frames * (feat if energy else width)
         self.mean = nn.Linear(timing, num_prompts)
         self.var = nn.Linear(timing, num_prompts)
-        self.proj = nn.Linear(width, dim)
+        self.proj = nn.Linear(width + (2 * grid * grid if self.flow else 0), dim)
         self.embed = nn.Parameter(torch.zeros(1, num_prompts, dim))
         nn.init.trunc_normal_(self.embed, std=0.02)
         # start from K evenly spaced Gaussians, sigma = 1/(2K); the data then moves them
@@ -182,6 +187,7 @@ class MotionPromptGenerator(nn.Module):
     def features(self, motion: Tensor) -> Tensor:
         """Per-frame features ``(B, T, width)``."""
         b, t = motion.shape[:2]
+        frames = motion
         if self.centre:  # the magnified motion itself: each frame minus the clip's mean frame
             motion = motion - motion.mean(dim=1, keepdim=True)
         x = self.conv(motion.flatten(0, 1))
@@ -190,14 +196,19 @@ class MotionPromptGenerator(nn.Module):
         x = x.abs() if self.energy else self.act(x)
         # average pool to a grid x grid layout (grid 1: the paper's global pool); with grid > 1
         # where on the face the motion is stays visible
-        f = nn.functional.adaptive_avg_pool2d(x, self.grid).flatten(1).view(b, t, -1)
-        return self.norm(f)
+        f = self.norm(nn.functional.adaptive_avg_pool2d(x, self.grid).flatten(1).view(b, t, -1))
+        # flow: from the frames themselves (the mean frame's gradients say how the face's edges run)
+        return torch.cat([f, flow_features(frames, self.cell)], dim=-1) if self.flow else f
 
     def gaussians(self, motion: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Per-frame features ``(B,T,C)`` and the Gaussian weights ``(B,K,T)`` and means ``(B,K)``."""
         f = self.features(motion)
         b, t = f.shape[:2]
-        h = f.view(b, t, self.feat, -1).mean(-1).flatten(1) if self.energy else f.flatten(1)
+        if self.energy:  # the energy part (the first feat x grid x grid features) averaged over the grid
+            g2 = self.grid * self.grid
+            h = f[..., :self.feat * g2].reshape(b, t, self.feat, g2).mean(-1).flatten(1)
+        else:
+            h = f.flatten(1)
         mu = torch.sigmoid(self.mean(h))                                         # (B, K) in [0, 1]
         var = nn.functional.softplus(self.var(h)) + 1e-4                         # (B, K) > 0
         logw = -(self.t.view(1, 1, -1) - mu.unsqueeze(-1)) ** 2 / (2 * var.unsqueeze(-1))
@@ -241,7 +252,7 @@ class MPT(nn.Module):
         self.prompt = (MotionPromptGenerator(dim, cfg.prompt_channels or hidden,
                                              self.backbone.patch_embed.patch_size[0], cfg.frames, k,
                                              cfg.prompt_grid, cfg.prompt_centre, cfg.prompt_energy,
-                                             cfg.image_size) if k else None)
+                                             cfg.image_size, cfg.prompt_flow) if k else None)
         depth = len(self.backbone.blocks)
         if cfg.vpt not in ("none", "shallow", "deep"):
             raise ValueError(f"vpt must be none, shallow or deep, got {cfg.vpt!r}")
