@@ -110,7 +110,10 @@ class FaceTracker:
         self._force_cut = True
 
     def _is_cut(self, frame: np.ndarray) -> bool:
-        small = cv2.resize(frame, (64, 36), interpolation=cv2.INTER_AREA)
+        # every k-th pixel first (a view), then area-averaged: INTER_AREA over the whole frame at a fractional
+        # scale cost 2-7 ms per frame, the strided one 0.05-0.3 ms; two frames of one shot stay alike
+        sy, sx = max(1, frame.shape[0] // 72), max(1, frame.shape[1] // 128)
+        small = cv2.resize(frame[::sy, ::sx], (64, 36), interpolation=cv2.INTER_AREA)
         grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY).astype(np.float32) if small.ndim == 3 else small
         prev, self._thumb = self._thumb, grey
         forced, self._force_cut = self._force_cut, False
