@@ -1,5 +1,7 @@
 """Recorded videos, one job each: a file, a folder or a glob; an output folder per video; failures listed.
 
+A recording may be a folder of frames (:mod:`mpt_live.recordings`; ``fps``: its frame rate, ``--fps``).
+
 Serially (:func:`run_batch`), or in parallel (``--jobs``: :mod:`mpt_live.pool`; ``--ray``:
 :mod:`mpt_live.ray_batch`), where a rerun skips the videos whose outputs are complete
 (:func:`is_complete`: a summary.json of a finished run with the same model and settings, and every
@@ -13,6 +15,7 @@ the batch; the current video's outputs are kept.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,23 +26,26 @@ from .errors import InputError, OutputError
 from .job import run_job
 from .results import ModelInfo
 from .session import FILE_STRIDE, MAX_FACES, SessionConfig
-from .sources import VideoFile, expand_videos
+from .recordings import check_fps, expand_recordings, open_recording
 from .terminal import progress_bar
 
 
 def _videos(videos: str | Path | list[Path]) -> list[Path]:
     """A file, folder or glob (str or Path) expanded; a list taken as it is."""
-    return expand_videos(str(videos)) if isinstance(videos, (str, Path)) else [Path(v) for v in videos]
+    return expand_recordings(str(videos)) if isinstance(videos, (str, Path)) else [Path(v) for v in videos]
 
 
 def output_dirs(videos: list[Path], out: Path) -> list[Path]:
-    """One folder per video: ``out`` itself for one video, ``out/<stem>`` (made unique) for several."""
+    """One folder per video: ``out`` itself for one video, ``out/<stem>`` (made unique) for several; a frame
+    folder's at its path below the frame folders' common parent (``out/006_1``, ``out/spNO.1/a/color``)."""
     if len(videos) == 1:
         return [out]
+    folders = [v for v in videos if v.is_dir()]
+    base = Path(os.path.commonpath(folders)) if len(folders) > 1 else folders[0].parent if folders else None
     seen: dict[str, int] = {}
     dirs = []
     for v in videos:
-        stem = v.stem
+        stem = v.relative_to(base).as_posix() if base is not None and v.is_dir() else v.stem
         seen[stem] = seen.get(stem, 0) + 1
         dirs.append(out / (stem if seen[stem] == 1 else f"{stem}_{seen[stem]}"))
     return dirs
@@ -47,10 +53,12 @@ def output_dirs(videos: list[Path], out: Path) -> list[Path]:
 
 def run_batch(videos: str | Path | list[Path], out: Path | None, runtime: Any | None, cfg: SessionConfig,
               console: Console,
-              *, save_video: bool = False, display: bool = False
+              *, save_video: bool = False, display: bool = False, fps: float | None = None
               ) -> tuple[list[tuple[Path, Path | None, dict[str, Any]]], list[tuple[Path, str]]]:
-    """Every video in order, every frame. Returns (done: [(video, out dir, summary)], failed: [(video, reason)])."""
+    """Every video in order, every frame. Returns (done: [(video, out dir, summary)], failed: [(video, reason)]).
+    ``fps``: the frame rate of the frame folders among them (required where there are some)."""
     videos = _videos(videos)
+    check_fps(videos, fps)
     if out is None and not display:
         raise InputError("--out DIR is required for a headless run")
     dirs: list[Path | None] = list(output_dirs(videos, out)) if out is not None else [None] * len(videos)
@@ -66,7 +74,7 @@ def run_batch(videos: str | Path | list[Path], out: Path | None, runtime: Any | 
                     bar.update(task, completed=i, total=n or None)
 
             try:
-                with VideoFile(video) as src:
+                with open_recording(video, fps) as src:
                     summary = run_job(src, runtime, cfg, d, save_video=save_video, display=display, progress=tick)
                 done.append((video, d, summary))
                 bar.update(task, completed=summary["frames_read"], total=summary["frames_read"])
@@ -94,6 +102,7 @@ class BatchSpec:
     device: str = "cpu"
     threads: int = 1  # ONNX Runtime threads per worker
     save_video: bool = False
+    fps: float | None = None  # frame folders' frame rate (--fps)
 
     def load(self) -> Any | None:
         from .runtime import MPTRuntime
@@ -152,16 +161,22 @@ def plan(videos: str | Path | list[Path], out: Path, key: dict[str, Any], save_v
 
 def run_parallel(videos: str | Path | list[Path], out: Path | None, runtime: Any | None, cfg: SessionConfig,
                  console: Console, *, jobs: int | None = None, ray: str | None = None, save_video: bool = False,
-                 device: str = "auto", threads: int | None = None
+                 device: str = "auto", threads: int | None = None, fps: float | None = None
                  ) -> tuple[list[tuple[Path, Path, dict[str, Any]]], list[tuple[Path, str]], list[tuple[Path, Path]]]:
     """``--jobs N`` (worker processes here; 0: :func:`mpt_live.pool.default_jobs`) or ``--ray ADDRESS``.
-
-    Returns (done, failed, skipped: videos whose outputs were already complete)."""
+    ``fps``: the frame folders' frame rate. Returns (done, failed, skipped: videos whose outputs were
+    already complete)."""
     if out is None:
         raise InputError("--out DIR is required with --jobs or --ray")
+    videos = _videos(videos)
+    check_fps(videos, fps)
+    folders = [v for v in videos if v.is_dir()]
+    if ray is not None and folders:
+        raise InputError(f"--ray sends each video file to the cluster; {folders[0]} is a folder of frames: "
+                         "use --jobs N here, or encode the frames as a video")
     todo, skipped = plan(videos, out, run_key(runtime, cfg), save_video)
     spec = BatchSpec(model=str(runtime.path) if runtime is not None else None, cfg=cfg, device=device,
-                     threads=threads or 1, save_video=save_video)
+                     threads=threads or 1, save_video=save_video, fps=fps)
     if not todo:
         return [], [], skipped
     if ray is not None:

@@ -26,7 +26,8 @@ def _fail(msg: str) -> None:
 @app.command()
 def live(
     camera: Optional[int] = typer.Option(None, "--camera", help="Camera index (0 = the default webcam)."),
-    video: Optional[str] = typer.Option(None, "--video", help="Video file, folder or glob of videos, or an rtsp/http(s) stream URL."),
+    video: Optional[str] = typer.Option(None, "--video", help="Video file, folder or glob of videos, a folder of frames (or of frame folders), or an rtsp/http(s) stream URL."),
+    fps: Optional[float] = typer.Option(None, "--fps", help="Frame rate of a folder of frames (images carry none; SAMM-LV 200, CAS(ME)^3 30). Required for frame folders, only for them."),
     demo: bool = typer.Option(False, "--demo", help="Render the bundled default input (a synthetic clip with known movements) and run on it."),
     demo_face: Optional[Path] = typer.Option(None, "--demo-face", help="With --demo: render the default input from this face photo instead of the astronaut."),
     model: Optional[Path] = typer.Option(None, "--model", help="Exported ONNX model (default: the bundled DEMO model, assets/demo_model.onnx)."),
@@ -72,11 +73,12 @@ def live(
             elif inspect is not None:
                 if video is None:
                     _fail("--inspect needs --video PATH")
-                _run_inspect(video, inspect, out, detector, model, motion_only)
+                _run_inspect(video, inspect, out, detector, model, motion_only, fps)
             elif camera is None and video is None:
                 _fail("give --camera N, --video PATH|URL, or --demo")
             else:
-                from .sources import VideoFile, expand_videos, is_stream_url
+                from .recordings import check_fps, expand_recordings, open_recording
+                from .sources import is_stream_url
 
                 display = has_display() and not headless
                 if save_video and out is None:
@@ -84,7 +86,12 @@ def live(
                 # the source and --out are checked before the model loads: bad input fails fast, in one line
                 if camera is not None or is_stream_url(video) or realtime:
                     from .capture import open_source
+                    from .recordings import is_frame_folder
 
+                    if realtime and video is not None and is_frame_folder(video):
+                        _fail(f"{video}: a folder of frames; --realtime plays a video file (run the folder without it)")
+                    if fps is not None:
+                        _fail("--fps: only for folders of frames (cameras, streams and --realtime videos have their own rate)")
                     source = open_source(camera, video, realtime)
                     for note in getattr(source, "notes", []):
                         console.print(f"[dim]{note}[/]", highlight=False, soft_wrap=True)
@@ -101,16 +108,17 @@ def live(
                 else:
                     if out is None and not display:
                         _fail("--out DIR is required for a headless run")
-                    videos = expand_videos(video)
+                    videos = expand_recordings(video)
+                    check_fps(videos, fps)
                     if len(videos) == 1:
-                        VideoFile(videos[0]).close()
+                        open_recording(videos[0], fps).close()
                     if out is not None:
                         check_out_dir(out)
                     runtime = None if motion_only else _load(model, device, threads)
                     if jobs is not None or ray is not None:
-                        _run_parallel(videos, out, runtime, cfg, save_video, jobs, ray, device, threads)
+                        _run_parallel(videos, out, runtime, cfg, save_video, jobs, ray, device, threads, fps)
                     else:
-                        _run_files(videos, out, runtime, cfg, save_video, display)
+                        _run_files(videos, out, runtime, cfg, save_video, display, fps)
         except InputError as e:
             _fail(str(e))
         except OutputError as e:
@@ -168,11 +176,11 @@ def _report(summary: dict, out: Optional[Path]) -> None:
 
 
 def _run_files(videos: list, out: Optional[Path], runtime: Any | None, cfg: SessionConfig, save_video: bool,
-               display: bool) -> None:
+               display: bool, fps: Optional[float] = None) -> None:
     """Recorded videos, every frame in order; one output folder each; failures and incomplete runs listed (exit 1)."""
     from .batch import run_batch
 
-    done, failed = run_batch(videos, out, runtime, cfg, console, save_video=save_video, display=display)
+    done, failed = run_batch(videos, out, runtime, cfg, console, save_video=save_video, display=display, fps=fps)
     for _, d, s in done:
         _report(s, d)
     incomplete = [s for _, _, s in done if s["status"] != "complete"]
@@ -185,12 +193,13 @@ def _run_files(videos: list, out: Optional[Path], runtime: Any | None, cfg: Sess
 
 
 def _run_parallel(videos: list[Path], out: Optional[Path], runtime: Any | None, cfg: SessionConfig, save_video: bool,
-                  jobs: Optional[int], ray: Optional[str], device: str, threads: Optional[int]) -> None:
+                  jobs: Optional[int], ray: Optional[str], device: str, threads: Optional[int],
+                  fps: Optional[float] = None) -> None:
     """--jobs / --ray: every video not done yet, in parallel; one progress display; failures listed (exit 1)."""
     from .batch import run_parallel
 
     done, failed, skipped = run_parallel(videos, out, runtime, cfg, console, jobs=jobs, ray=ray,
-                                         save_video=save_video, device=device, threads=threads)
+                                         save_video=save_video, device=device, threads=threads, fps=fps)
     if skipped:
         console.print(f"{len(skipped)} of {len(videos)} videos already done (complete outputs in {out}): skipped")
     for video, d, figures in done:
@@ -204,9 +213,10 @@ def _run_parallel(videos: list[Path], out: Optional[Path], runtime: Any | None, 
 
 
 def _run_inspect(video: str, t: float, out: Optional[Path], detector: str, model: Optional[Path],
-                 motion_only: bool) -> None:
+                 motion_only: bool, fps: Optional[float] = None) -> None:
     """One PNG of what the model sees at ``t`` s, made with the model's ClipSpec (--model or the demo model)."""
     from .clip import ClipSpec
+    from .recordings import check_fps
     from .runtime import load_model
     from .sheet import clip_at, render_sheet
 
@@ -214,9 +224,10 @@ def _run_inspect(video: str, t: float, out: Optional[Path], detector: str, model
         _fail("--inspect needs --out sheet.png")
     if out.suffix.lower() != ".png":
         _fail(f"--out {out}: --inspect writes a PNG, give a path ending in .png")
+    check_fps([Path(video)], fps)
     rt = None if motion_only else load_model(model, device="cpu", threads=1, warmup=False)
     spec = rt.clip_spec if rt is not None else ClipSpec()
-    clip, t_end = clip_at(video, t, spec, detector)
+    clip, t_end = clip_at(video, t, spec, detector, fps)
     render_sheet(clip, spec, out, title=f"{Path(video).name} @ {t_end:.2f} s")
     which = f"the ClipSpec of {rt.path.name}" if rt is not None else "the default ClipSpec (no model)"
     console.print(f"wrote {out} ({which})", highlight=False)

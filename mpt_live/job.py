@@ -53,7 +53,8 @@ def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str |
     total = getattr(source, "frame_count", 0) or None
     outputs: dict[str, Any] = {"predictions": None, "events": None, "timeline": None, "report": None, "video": None,
                                "snapshots": [], "recordings": [], "errors": {}}
-    video_name = session.name if "://" in session.name else Path(session.name).name
+    # the recording's name in events.csv: a file's name, a frame folder's path (its own name may be just "color")
+    video_name = getattr(source, "label", None) or (session.name if "://" in session.name else Path(session.name).name)
     stopped: KeyboardInterrupt | None = None
     summary_error: OutputError | None = None
     sink: CSVSink | None = None

@@ -43,7 +43,7 @@ def _worker(spec: BatchSpec, tasks: Any, events: Any) -> None:
     import cv2
 
     from .job import run_job
-    from .sources import VideoFile
+    from .recordings import open_recording
 
     cv2.setNumThreads(1)
     runtime = spec.load()
@@ -61,7 +61,7 @@ def _worker(spec: BatchSpec, tasks: Any, events: Any) -> None:
                 events.put(("progress", i, n, total))
 
         try:
-            with VideoFile(video) as src:
+            with open_recording(video, spec.fps) as src:
                 summary = run_job(src, runtime, cfg, out, save_video=spec.save_video, progress=progress)
             events.put(("done", i, {k: summary[k] for k in ("frames_read", "windows", "seconds", "fps")}))
         except KeyboardInterrupt:

@@ -18,15 +18,18 @@ from .clip import ClipSpec, window_times
 from .errors import InputError
 from .face import FaceAligner
 from .motion import dynamic_image, magnify_clip
+from .recordings import open_recording
 from .sources import VideoFile
 from .clip_stream import NEVER, ClipStream
 
 
-def clip_at(video: str | Path, t: float, spec: ClipSpec, detector: str = "short") -> tuple[np.ndarray, float]:
-    """The aligned clip of the window ending at time ``t`` (s) of ``video`` and that window's end time."""
+def clip_at(video: str | Path, t: float, spec: ClipSpec, detector: str = "short",
+            fps: float | None = None) -> tuple[np.ndarray, float]:
+    """The aligned clip of the window ending at time ``t`` (s) of ``video`` (a file, or a folder of frames
+    at ``fps``) and that window's end time."""
     if t < spec.window_s:
         raise InputError(f"{video}: --inspect {t:g} s is earlier than one window ({spec.window_s:g} s) after the start")
-    with VideoFile(video) as src:
+    with open_recording(video, fps) as src:
         end = (src.frame_count - 1) / src.fps  # what the container says; checked again below
         if src.frame_count and t > end + 1.0 / src.fps:
             raise InputError(f"{video}: --inspect {t:g} s is past the end of the video ({end:.2f} s)")

@@ -18,6 +18,7 @@ mean per-class F1; ``uar`` = mean per-class recall. ``strs`` = spotting F1 x ana
 from __future__ import annotations
 
 import csv
+import json
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterable, Sequence
@@ -224,18 +225,34 @@ def find_event_files(run: Path) -> list[Path]:
     return files
 
 
+def _folder_video(f: Path, run: Path, resolve) -> str | None:
+    """The truth video of an ``events.csv`` without rows: its folder's path below the run (a batch of
+    frame folders mirrors the dataset's layout: ``spNO.1/a/color``), its folder's name, or the
+    ``source`` of the summary.json beside it, whichever names one."""
+    candidates = [f.parent.relative_to(run).as_posix()] if f.parent != run and f.parent.is_relative_to(run) else []
+    candidates.append(f.parent.name)
+    try:
+        source = json.loads((f.parent / "summary.json").read_text()).get("source")
+    except (OSError, ValueError, AttributeError):
+        source = None
+    if isinstance(source, str) and source:
+        candidates.append(source)
+    return next((v for v in map(resolve, candidates) if v is not None), None)
+
+
 def read_runs(runs: Sequence[Path], truth: LongVideoIndex) -> dict[str, list[Spotted]]:
     """Spotted intervals per truth video from the ``events.csv`` files under ``runs``.
 
-    A file's video is its rows' ``video`` value, or its folder's name when it has no rows. Every
-    truth video needs a file and every file must belong to a truth video: one line of error otherwise.
+    A file's video is its rows' ``video`` value, or, when it has no rows, what its folder names
+    (:func:`_folder_video`). Every truth video needs a file and every file must belong to a truth
+    video: one line of error otherwise.
     """
     resolve = _resolver(truth.videos)
     out: dict[str, list[Spotted]] = {}
     for run in runs:
         for f in find_event_files(Path(run)):
             rows = read_events(f)
-            names = {resolve(s.video) for s in rows} if rows else {resolve(f.parent.name)}
+            names = {resolve(s.video) for s in rows} if rows else {_folder_video(f, Path(run), resolve)}
             if None in names:
                 bad = next((s.video for s in rows if resolve(s.video) is None), f.parent.name)
                 raise InputError(f"{f}: video {bad!r} is not in the truth ({len(truth.videos)} videos, "

@@ -1,0 +1,232 @@
+"""Recordings on disk: video files and folders of frames (SAMM-LV, CAS(ME)^3), found from ``--video`` and opened.
+
+A *frame folder* is a folder whose files are images: one recording. Its frames are read in the order of
+the number in their names (the last one: ``006_1_0001.jpg`` -> 1, ``12.jpg`` -> 12, so ``2.jpg`` comes
+before ``10.jpg``); frame ``i`` is the i-th image, at ``i / fps`` s, as the dataset readers index them
+(``train.datasets.files.ClipFrames``), so the frame numbers of events.csv and of the datasets' sheets
+agree. Images carry no frame rate: ``--fps`` is required (SAMM-LV 200, CAS(ME)^3 30). OpenCV's own
+image-sequence reader (``cv2.VideoCapture`` of a printf pattern) stops at the first gap in the numbering
+and needs one fixed pattern, so the images are listed here and decoded one by one with ``cv2.imread``;
+gaps are counted and reported (a warning), not fatal.
+
+What ``--video DIR`` means (:func:`expand_recordings`):
+
+* images in DIR: DIR is one recording;
+* video files in DIR: a batch of those videos, as before;
+* neither: a batch of the frame folders below DIR (up to :data:`MAX_DEPTH` levels: ``SAMM_longvideos/006_1``,
+  ``part_A/spNO.1/a/color``); where a recording is stored as ``color`` and ``depth`` frame folders
+  (CAS(ME)^3's RGB-D layout) only ``color`` is read.
+
+A batch writes each frame folder's outputs at the folder's path below the folders' common parent
+(``RUN/006_1``, ``RUN/spNO.1/a/color``: :func:`mpt_live.batch.output_dirs`), and the ``video`` column of
+events.csv holds the folder's path as given (its own name can be as generic as ``color``); ``mpt-eval
+spot`` matches a recording by either.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import cv2
+import numpy as np
+
+from .errors import InputError
+from .frametimes import valid_fps
+from .sources import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, Frame, VideoFile, expand_videos
+
+MAX_DEPTH = 6  # levels below --video DIR searched for frame folders (CAS(ME)^3: data/part_A/spNO.1/a/color)
+FPS_HINT = "SAMM-LV: --fps 200, CAS(ME)^3: --fps 30"
+_SAME = {".jpeg": ".jpg", ".tif": ".tiff"}  # spellings of one image type
+
+
+def _files(folder: Path, extensions: set[str]) -> list[Path]:
+    """Visible files of ``folder`` with one of ``extensions`` (``._x.jpg`` copies from macOS are not frames)."""
+    try:
+        with os.scandir(folder) as it:
+            return [Path(e.path) for e in it if not e.name.startswith(".")
+                    and os.path.splitext(e.name)[1].lower() in extensions and e.is_file()]
+    except OSError as e:
+        raise InputError(f"{folder}: cannot list the folder ({e.strerror})") from None
+
+
+def is_frame_folder(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a folder holding image files (a recording stored as frames)."""
+    p = Path(path)
+    return p.is_dir() and bool(_files(p, IMAGE_EXTENSIONS))
+
+
+def _natural(s: str) -> tuple:
+    return tuple(int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", s))
+
+
+def number_frames(folder: Path) -> tuple[list[Path], list[tuple[int, int]]]:
+    """The images of a frame folder in the order of their numbers, and the gaps in the numbering
+    ``[(number before, number after)]``. InputError (one line) for no images, mixed image types, an image
+    without a number, or a number used twice."""
+    images = _files(folder, IMAGE_EXTENSIONS)
+    if not images:
+        raise InputError(f"{folder}: no image files ({', '.join(sorted(IMAGE_EXTENSIONS))}): not a folder of frames")
+    kinds = Counter(_SAME.get(p.suffix.lower(), p.suffix.lower()) for p in images)
+    if len(kinds) > 1:
+        mix = ", ".join(f"{n} {ext}" for ext, n in kinds.most_common())
+        raise InputError(f"{folder}: mixes image types ({mix}): a folder of frames holds one recording's frames")
+    numbered = []
+    for p in images:
+        digits = re.findall(r"\d+", p.stem)
+        if not digits:
+            raise InputError(f"{p}: no frame number in the name (the frames of a folder are read in the "
+                             "order of their numbers)")
+        numbered.append((int(digits[-1]), _natural(p.name), p))
+    numbered.sort()
+    gaps = []
+    for (a, _, pa), (b, _, pb) in zip(numbered, numbered[1:]):
+        if a == b:
+            raise InputError(f"{folder}: frame number {a} appears twice ({pa.name}, {pb.name})")
+        if b > a + 1:
+            gaps.append((a, b))
+    return [p for _, _, p in numbered], gaps
+
+
+class FrameFolder:
+    """A recording stored as a folder of numbered images, read in order; frame ``i`` at ``i / fps`` s.
+
+    The same interface as :class:`~mpt_live.sources.VideoFile`: ``name``, ``fps``, ``frame_count``,
+    ``width``, ``height``, ``duration_s``, ``warnings`` (gaps in the numbering), ``error``; ``label``: the
+    recording's name in events.csv (the folder's path as given). ``missing``: frame numbers the gaps skip.
+    An image that does not decode, or whose size differs from the first one's, raises InputError naming it."""
+
+    live = False
+    fps_assumed = False
+
+    def __init__(self, folder: str | os.PathLike, fps: float | None) -> None:
+        self.path = Path(folder)
+        self.name = str(folder)
+        self.label = self.path.as_posix()
+        if not self.path.exists():
+            raise InputError(f"{self.path}: no such folder")
+        if not self.path.is_dir():
+            raise InputError(f"{self.path}: not a folder of frames")
+        self.files, gaps = number_frames(self.path)
+        if fps is None:
+            raise InputError(f"{self.path}: a folder of frames needs --fps (images carry no frame rate; {FPS_HINT})")
+        if not valid_fps(fps):
+            raise InputError(f"{self.path}: --fps {fps:g} is not a frame rate (0 < fps <= 1000)")
+        self.fps = float(fps)
+        self._first: np.ndarray | None = self._read(0)
+        self.height, self.width = self._first.shape[:2]
+        self.frame_count = len(self.files)
+        self.missing = sum(b - a - 1 for a, b in gaps)
+        self.warnings: list[str] = []
+        if gaps:
+            a, b = gaps[0]
+            self.warnings.append(
+                f"{self.path}: {self.missing} frame number(s) missing in {len(gaps)} gap(s) of the numbering "
+                f"(first: after {a}, next {b}); frames are indexed by position, {self.frame_count} frames at "
+                f"{self.fps:g} fps")
+        self.error: str | None = None
+        self._done = 0  # frames delivered by the current pass
+
+    def _read(self, i: int) -> np.ndarray:
+        p = self.files[i]
+        img = cv2.imread(str(p), cv2.IMREAD_COLOR)
+        if img is None:
+            raise InputError(f"{p}: not a readable image (frame {i} of {len(self.files)} in {self.path})")
+        return img
+
+    @property
+    def duration_s(self) -> float:
+        """Seconds of recording: the frames delivered so far once reading began, else all of them."""
+        return (self._done or len(self.files)) / self.fps
+
+    def __iter__(self) -> Iterator[Frame]:
+        self._done = 0
+        size = (self.height, self.width)
+        for i in range(len(self.files)):
+            if i == 0 and self._first is not None:  # decoded when opened
+                img, self._first = self._first, None
+            else:
+                img = self._read(i)
+            if img.shape[:2] != size:
+                raise InputError(f"{self.files[i]}: a {img.shape[1]}x{img.shape[0]} image among "
+                                 f"{self.width}x{self.height} frames (frame {i} in {self.path})")
+            self._done = i + 1
+            yield Frame(i, i / self.fps, img)
+
+    def close(self) -> None:
+        self._first = None
+
+    def __enter__(self) -> "FrameFolder":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def find_frame_folders(root: Path, max_depth: int = MAX_DEPTH) -> list[Path]:
+    """Frame folders below ``root`` (breadth first, hidden folders skipped, none searched inside a frame
+    folder), in natural order; a ``depth`` folder beside a ``color`` one is left out (CAS(ME)^3)."""
+    found, level = [], [root]
+    for _ in range(max_depth + 1):
+        nxt = []
+        for d in level:
+            if d != root and is_frame_folder(d):
+                found.append(d)
+                continue
+            try:
+                with os.scandir(d) as it:
+                    nxt += sorted(Path(e.path) for e in it if not e.name.startswith(".") and e.is_dir())
+            except OSError:
+                continue
+        level = nxt
+    found = [d for d in found if not (d.name.lower() == "depth" and (d.parent / "color") in found)]
+    return sorted(found, key=lambda d: _natural(d.relative_to(root).as_posix()))
+
+
+def expand_recordings(spec: str) -> list[Path]:
+    """``--video``: a video file, a frame folder, a folder of videos or of frame folders, or a glob of
+    either -> the recordings (video files and frame folders). Errors name the input."""
+    p = Path(spec)
+    if p.is_dir():
+        images = bool(_files(p, IMAGE_EXTENSIONS))
+        videos = _files(p, VIDEO_EXTENSIONS)
+        if images and videos:
+            raise InputError(f"{spec}: holds both video files and images: give a folder of videos or a folder "
+                             "of one recording's frames")
+        if images:
+            return [p]
+        if videos:
+            return expand_videos(spec)
+        found = find_frame_folders(p)
+        if not found:
+            raise InputError(f"{spec}: folder contains no video files ({', '.join(sorted(VIDEO_EXTENSIONS))}) "
+                             f"and no folders of frames (up to {MAX_DEPTH} levels down)")
+        return found
+    if any(c in spec for c in "*?["):
+        hits = sorted((Path(q) for q in glob.glob(spec)), key=lambda q: _natural(str(q)))
+        found = [q for q in hits if q.is_file() or is_frame_folder(q)]
+        if not found:
+            raise InputError(f"{spec}: pattern matches no files or folders of frames")
+        return found
+    return expand_videos(spec)
+
+
+def check_fps(recordings: Sequence[Path], fps: float | None) -> None:
+    """``--fps`` is required where a recording is a frame folder and means nothing otherwise (one-line errors)."""
+    folders = [r for r in recordings if Path(r).is_dir()]
+    if fps is None and folders:
+        raise InputError(f"{folders[0]}: a folder of frames needs --fps (images carry no frame rate; {FPS_HINT})")
+    if fps is not None and not folders:
+        raise InputError(f"--fps {fps:g}: only for folders of frames (a video file's frame rate comes from "
+                         "its container)")
+    if fps is not None and not valid_fps(fps):
+        raise InputError(f"--fps {fps:g}: not a frame rate (0 < fps <= 1000)")
+
+
+def open_recording(path: str | os.PathLike, fps: float | None = None) -> VideoFile | FrameFolder:
+    """A source for one recording: a :class:`FrameFolder` for a folder, else a :class:`VideoFile`."""
+    return FrameFolder(path, fps) if Path(path).is_dir() else VideoFile(path)

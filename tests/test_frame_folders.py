@@ -1,0 +1,257 @@
+"""Recordings stored as folders of numbered images (SAMM-LV, CAS(ME)^3): the source, ``--video DIR`` with
+``--fps``, batches in the datasets' layouts, and a run scored by ``mpt-eval spot --dataset sammlv``."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from mpt_live.batch import output_dirs
+from mpt_live.cli import app
+from mpt_live.errors import InputError
+from mpt_live.job import run_job
+from mpt_live.recordings import FrameFolder, check_fps, expand_recordings, find_frame_folders
+from mpt_live.session import SessionConfig
+from mpt_live.sources import VideoFile
+from tinymodel import tiny_onnx
+
+
+def _img(value: int, size=(24, 32)) -> np.ndarray:
+    return np.full((*size, 3), value, np.uint8)
+
+
+def _write(folder: Path, names, size=(24, 32)) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for k, n in enumerate(names):
+        cv2.imwrite(str(folder / n), _img(10 * k, size))
+    return folder
+
+
+def _garbage(path: Path) -> Path:
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"not an image")
+    return path.parent
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def real_frames(faces_dir: Path, name: str, n: int) -> tuple[list[np.ndarray], float]:
+    """The first ``n`` frames of a real face video and its frame rate."""
+    with VideoFile(faces_dir / "videos" / name) as v:
+        fps, out = v.fps, []
+        for f in v:
+            out.append(f.image)
+            if len(out) == n:
+                break
+    return out, fps
+
+
+# ---------------------------------------------------------------- the source
+def test_frames_in_numeric_order_timed_by_fps_gaps_counted(tmp_path):
+    folder = tmp_path / "rec"
+    folder.mkdir()
+    for number, value in ((10, 30), (2, 20), (1, 10), (11, 40)):  # 1, 2, 10, 11: 7 numbers missing
+        cv2.imwrite(str(folder / f"006_1_{number}.png"), _img(value))
+    (folder / "notes.txt").write_text("not a frame")
+    (folder / "._006_1_1.png").write_bytes(b"macOS resource fork")  # hidden: not a frame
+    with FrameFolder(folder, 200) as src:
+        frames = list(src)
+        assert (src.frame_count, src.width, src.height, src.missing) == (4, 32, 24, 7)
+        assert len(src.warnings) == 1 and "7 frame number(s) missing in 1 gap(s)" in src.warnings[0]
+        assert src.duration_s == pytest.approx(4 / 200)
+    assert [int(f.image[0, 0, 0]) for f in frames] == [10, 20, 30, 40]
+    assert [f.index for f in frames] == [0, 1, 2, 3]
+    assert [f.t for f in frames] == pytest.approx([0, 0.005, 0.010, 0.015])
+
+
+@pytest.mark.parametrize("make, fps, expected", [
+    (lambda d: d.mkdir() or d, 30, "no image files"),
+    (lambda d: _write(d, ["1.jpg", "2.png"]), 30, "mixes image types (1 .jpg, 1 .png)"),
+    (lambda d: _write(d, ["1.jpg", "cover.jpg"]), 30, "cover.jpg: no frame number in the name"),
+    (lambda d: _write(d, ["1.jpg", "01.jpg"]), 30, "frame number 1 appears twice"),
+    (lambda d: _write(d, ["1.jpg", "2.jpg"]), None, "a folder of frames needs --fps"),
+    (lambda d: _write(d, ["1.jpg"]), -5, "--fps -5 is not a frame rate"),
+    (lambda d: _garbage(d / "0001.jpg"), 30, "0001.jpg: not a readable image"),
+    (lambda d: d / "missing", 30, "no such folder"),
+], ids=["empty", "mixed", "unnumbered", "duplicate", "no-fps", "bad-fps", "unreadable", "missing"])
+def test_bad_frame_folder_gives_one_line_error(tmp_path, make, fps, expected):
+    folder = make(tmp_path / "rec")
+    with pytest.raises(InputError) as ei:
+        FrameFolder(folder, fps)
+    msg = str(ei.value)
+    assert expected in msg and str(tmp_path / "rec") in msg and "\n" not in msg
+
+
+def test_a_bad_frame_midway_names_the_file(tmp_path):
+    folder = _write(tmp_path / "rec", ["1.png", "2.png", "3.png"])
+    (folder / "2.png").write_bytes(b"truncated")
+    with FrameFolder(folder, 30) as src, pytest.raises(InputError, match=r"2\.png: not a readable image \(frame 1 of 3"):
+        list(src)
+    _write(folder, ["1.png", "2.png"])
+    cv2.imwrite(str(folder / "3.png"), _img(0, (48, 64)))
+    with FrameFolder(folder, 30) as src, pytest.raises(InputError, match=r"3\.png: a 64x48 image among 32x24 frames"):
+        list(src)
+
+
+# ---------------------------------------------------------------- --video DIR: one recording or a batch
+def test_what_video_dir_means(tmp_path):
+    rec = _write(tmp_path / "one", ["1.jpg", "2.jpg"])
+    assert expand_recordings(str(rec)) == [rec]
+    vids = tmp_path / "vids"
+    vids.mkdir()
+    for n in ("b.mp4", "a.mov"):
+        (vids / n).write_bytes(b"x")
+    assert [p.name for p in expand_recordings(str(vids))] == ["a.mov", "b.mp4"]  # a folder of videos: as before
+    samm = tmp_path / "SAMM_LV"
+    (samm / "SAMM_LongVideos_V3_Release.xlsx").parent.mkdir()
+    (samm / "SAMM_LongVideos_V3_Release.xlsx").write_bytes(b"sheet")
+    for r in ("007_2", "006_1", "006_10"):
+        _write(samm / "SAMM_longvideos" / r, [f"{r}_{i:04d}.jpg" for i in (1, 2)])
+    found = expand_recordings(str(samm))
+    assert [p.name for p in found] == ["006_1", "006_10", "007_2"]
+    assert output_dirs(found, tmp_path / "run") == [tmp_path / "run" / n for n in ("006_1", "006_10", "007_2")]
+    assert [p.name for p in expand_recordings(str(samm / "SAMM_longvideos" / "006_1*"))] == ["006_1", "006_10"]
+    me3 = tmp_path / "part_A"
+    for sub in ("spNO.2", "spNO.10"):
+        for r in ("a", "b"):
+            _write(me3 / sub / r / "color", ["0.jpg", "1.jpg"])
+            _write(me3 / sub / r / "depth", ["0.png", "1.png"])
+    found = find_frame_folders(me3)
+    assert [p.relative_to(me3).as_posix() for p in found] == [
+        "spNO.2/a/color", "spNO.2/b/color", "spNO.10/a/color", "spNO.10/b/color"]
+    assert output_dirs(found, tmp_path / "run")[2] == tmp_path / "run" / "spNO.10" / "a" / "color"
+    (rec / "clip.mp4").write_bytes(b"x")
+    with pytest.raises(InputError, match="holds both video files and images"):
+        expand_recordings(str(rec))
+    (tmp_path / "nothing" / "sub").mkdir(parents=True)
+    with pytest.raises(InputError, match="no video files .* and no folders of frames"):
+        expand_recordings(str(tmp_path / "nothing"))
+    with pytest.raises(InputError, match="a folder of frames needs --fps"):
+        check_fps(found, None)
+    with pytest.raises(InputError, match="--fps 30: only for folders of frames"):
+        check_fps([vids / "a.mov"], 30)
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--fps", "200"], None),
+    ([], "a folder of frames needs --fps"),
+    (["--fps", "200", "--realtime"], "a folder of frames; --realtime plays a video file"),
+    (["--fps", "30", "--video", "clip.mp4"], "--fps 30: only for folders of frames"),
+])
+def test_cli_frame_folder_errors_are_one_line(tmp_path, args, expected):
+    rec = _write(tmp_path / "rec", [f"{i}.jpg" for i in range(3)])
+    if "clip.mp4" in args:  # a video file instead (never opened: --fps is refused first)
+        (tmp_path / "clip.mp4").write_bytes(b"x")
+        rec, args = tmp_path / "clip.mp4", args[:2]
+    res = CliRunner().invoke(app, ["--video", str(rec), "--motion-only", "--headless", "--out", str(tmp_path / "o"),
+                                   *args])
+    if expected is None:
+        assert res.exit_code == 0, res.output
+        s = json.loads((tmp_path / "o" / "summary.json").read_text())
+        assert s["frames_read"] == 3 and s["source_fps"] == 200
+    else:
+        assert res.exit_code == 2 and expected in res.output and "Traceback" not in res.output
+
+
+# ---------------------------------------------------------------- the same frames as a lossless video
+def test_a_frame_folder_gives_the_rows_of_the_same_frames_as_a_lossless_video(faces_dir, tmp_path):
+    from mpt_live.runtime import MPTRuntime
+
+    images, fps = real_frames(faces_dir, "pyfeat_single_face.mp4", 45)
+    h, w = images[0].shape[:2]
+    video = tmp_path / "same.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"FFV1"), fps, (w, h))
+    (tmp_path / "frames").mkdir()
+    for k, img in enumerate(images):  # both lossless: the same pixels
+        writer.write(img)
+        cv2.imwrite(str(tmp_path / "frames" / f"img{k + 1}.png"), img)
+    writer.release()
+    runtime = MPTRuntime(tiny_onnx(tmp_path / "tiny.onnx"), device="cpu")
+    cfg = SessionConfig(stride=3, workers=1)
+    with VideoFile(video) as src:
+        a = run_job(src, runtime, cfg, tmp_path / "from_video")
+    with FrameFolder(tmp_path / "frames", fps) as src:
+        b = run_job(src, runtime, cfg, tmp_path / "from_frames")
+    rows_a, rows_b = _read_csv(tmp_path / "from_video/predictions.csv"), _read_csv(tmp_path / "from_frames/predictions.csv")
+    assert a["frames_read"] == b["frames_read"] == 45 and b["source_fps"] == pytest.approx(fps, abs=1e-3)
+    assert len(rows_a) == 15 and sum(bool(r["top"]) for r in rows_a) > 0
+    assert rows_b == rows_a
+
+
+# ---------------------------------------------------------------- SAMM-LV layout -> mpt-live -> mpt-eval spot
+def test_sammlv_frame_folders_run_then_scored(faces_dir, tmp_path):
+    """mpt-live on the recordings of a tiny SAMM-LV tree, then ``mpt-eval spot --dataset sammlv`` on the run: a
+    sheet interval written at one spotted event's frames is a true positive (the frame numbering of the
+    run and of the reader agree), one elsewhere a false negative, every other spotted event a false positive."""
+    pytest.importorskip("openpyxl")
+    from test_longvideo_datasets import SAMM_HEADER, book
+
+    from train.datasets.longvideo import load_long_dataset
+    from train.eval_cli import app as eval_app
+
+    root = tmp_path / "SAMM"
+    for rec, video in (("006_1", "liveportrait_d3_expressive.mp4"), ("007_2", "liveportrait_d19_glasses.mp4")):
+        images, fps = real_frames(faces_dir, video, 240)
+        folder = root / "SAMM_longvideos" / rec
+        folder.mkdir(parents=True)
+        for k, img in enumerate(images):  # numbered from 1, as SAMM's are
+            cv2.imwrite(str(folder / f"{rec}_{k + 1:04d}.jpg"), img)
+    run = tmp_path / "run"
+    # the frames' own rate (SAMM's is 200): the spotter sees the movements at their real speed
+    res = CliRunner().invoke(app, ["--video", str(root), "--fps", f"{fps:g}", "--motion-only", "--headless",
+                                   "--out", str(run)])
+    assert res.exit_code == 0, res.output
+    events = {rec: _read_csv(run / rec / "events.csv") for rec in ("006_1", "007_2")}
+    spotted = [e for rows in events.values() for e in rows]
+    assert spotted, "no event spotted in the recordings: nothing to score"
+    for rec, rows in events.items():
+        assert all(e["video"] == (root / "SAMM_longvideos" / rec).as_posix() for e in rows)
+    hit = spotted[0]
+    rec = Path(hit["video"]).name
+    on, apex, off = (int(hit[k]) + 1 for k in ("onset_frame", "apex_frame", "offset_frame"))  # index -> number
+    kind = "Micro - 1/2" if hit["type"] == "micro" else "Macro"
+    busy = {k for e in events["006_1"] for k in range(int(e["onset_frame"]) - 3, int(e["offset_frame"]) + 4)}
+    free = next(k for k in range(240 - 3, 0, -1) if not busy & {k, k + 1, k + 2}) + 1  # a number: index + 1
+    rows = [[int(rec[:3]), f"{rec}_1", 1, on, apex, off, off - on + 1, kind, "12", ""],
+            [6, "006_1_9", 1, free, free + 1, free + 2, 3, "Macro", "4", ""]]  # where nothing was spotted
+    book(root / "SAMM_LongVideos_V3_Release.xlsx", {"FACS": [SAMM_HEADER] + rows}, notes=9)
+    truth = {v.name: v for v in load_long_dataset("sammlv", root).videos}
+    # the reader indexes the frames as the run did: the sheet's interval is the event's very frames
+    assert (int(hit["onset_frame"]), int(hit["offset_frame"])) in {(iv.onset, iv.offset) for iv in truth[rec].intervals}
+    res = CliRunner().invoke(eval_app, ["spot", "--dataset", "sammlv", "--data", str(root), "--runs", str(run),
+                                        "--out", str(tmp_path / "spotting.json")])
+    assert res.exit_code == 0, res.output
+    score = json.loads((tmp_path / "spotting.json").read_text())
+    assert (score["tp"], score["fn"], score["fp"]) == (1, 1, len(spotted) - 1)
+    assert score["f1"] == pytest.approx(2 / (2 + 1 + len(spotted) - 1))
+
+
+def test_casme3_layout_run_then_scored(tmp_path):
+    """CAS(ME)^3 part A (``data/part_A/spNO.1/a/color``, ``depth`` beside it): one run folder per recording that
+    ``mpt-eval spot --dataset casme3`` finds, even where nothing was spotted (the fixture's frames hold no face)."""
+    pytest.importorskip("openpyxl")
+    from test_longvideo_datasets import casme3, frames
+
+    from train.eval_cli import app as eval_app
+
+    root = casme3(tmp_path / "CASME3")
+    for rec in ("a", "b", "c"):
+        frames(root / f"data/part_A/spNO.1/{rec}/depth", [f"{i}.jpg" for i in range(30)])  # not read
+    run = tmp_path / "run"
+    res = CliRunner().invoke(app, ["--video", str(root), "--fps", "30", "--motion-only", "--headless", "--out", str(run)])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.parent.relative_to(run).as_posix() for p in run.rglob("events.csv")) == ["a/color", "b/color", "c/color"]
+    res = CliRunner().invoke(eval_app, ["spot", "--dataset", "casme3", "--data", str(root), "--runs", str(run),
+                                        "--out", str(tmp_path / "spotting.json")])
+    assert res.exit_code == 0, res.output
+    score = json.loads((tmp_path / "spotting.json").read_text())
+    assert (score["tp"], score["fp"], score["fn"]) == (0, 0, 2)
