@@ -205,7 +205,8 @@ class Session:
             closed += state.push(frame, f.face)
             spot[f.id] = state.spot_ms
             self._spot_ms.append(state.spot_ms)
-            self._spot_cpu_ms.append(state.spot_cpu_ms)
+            if state.spot_cpu_ms is not None:  # read on every CPU_EVERY-th push (face_state.py)
+                self._spot_cpu_ms.append(state.spot_cpu_ms)
         for fid in lost:
             closed += self.states[fid].push(frame, None)
         for c in closed:

@@ -233,6 +233,24 @@ def test_band_edge_follows_a_slowly_sampled_clip() -> None:
         clip_band(spec, 0.0)
 
 
+@pytest.mark.parametrize("name", list(SPECS))
+@pytest.mark.parametrize("fps", [None, 6.0, 8.5, 25.0])
+def test_band_pass_design_is_scipys_and_each_call_gets_its_own_arrays(name: str, fps: float | None) -> None:
+    """The cached design equals scipy's for that spec and rate, bit for bit; a caller that changes the
+    arrays it got does not change what the next caller gets."""
+    from mpt_live.motion import band_pass, clip_band
+
+    spec = SPECS[name]
+    fs, lo, hi = clip_band(spec, fps)
+    want = signal.butter(spec.filter_order, (lo, hi), btype="bandpass", fs=fs, output="sos")
+    sos, zi = band_pass(spec, fps)
+    assert np.array_equal(sos, want) and np.array_equal(zi, signal.sosfilt_zi(want))
+    sos[:] = 0.0
+    zi[:] = 0.0
+    again, zi2 = band_pass(spec, fps)
+    assert np.array_equal(again, want) and np.array_equal(zi2, signal.sosfilt_zi(want))
+
+
 def test_model_inputs_default_rate_is_the_live_windows() -> None:
     clip = blob_clip(1.0, hz=2.0, T=16, fps=15.0, size=32).astype(np.uint8)
     spec = ClipSpec(image_size=32, pyramid_levels=3)

@@ -98,3 +98,27 @@ def test_summary_has_one_section_per_face(demo):
     face = summary["faces"][0]
     assert face["events"] == len(summary["events"]) and face["windows"] == summary["windows"]
     assert json.loads((out / "summary.json").read_text())["events"] == summary["events"]
+
+
+
+def test_spotting_cpu_is_read_on_every_cpu_every_th_push(demo):
+    """FaceState.push reads its thread's CPU clock on pushes 0, CPU_EVERY, 2 CPU_EVERY, ... only (None on the
+    others: the clock is slow inside a session); its wall time on every push; the summary averages the reads."""
+    from mpt_live.clip import ClipSpec
+    from mpt_live.face import FaceResult
+    from mpt_live.face_state import CPU_EVERY, FaceState
+    from mpt_live.sources import Frame
+
+    state = FaceState(0, ClipSpec(image_size=112), 30.0)
+    rng = np.random.default_rng(0)
+    got = []
+    for i in range(3 * CPU_EVERY + 1):
+        crop = rng.integers(0, 255, (112, 112, 3), dtype=np.uint8)
+        face = FaceResult((0, 0, 10, 10), 1.0, np.zeros((6, 2)), np.zeros((6, 2)), np.eye(2, 3), crop)
+        state.push(Frame(i, i / 30.0, crop), face)
+        got.append(state.spot_cpu_ms)
+        assert state.spot_ms >= 0.0
+    assert [i for i, c in enumerate(got) if c is not None] == [0, CPU_EVERY, 2 * CPU_EVERY, 3 * CPU_EVERY]
+    assert all(c >= 0.0 for c in got if c is not None)
+    cost = demo[2]["model"][1]["spotting_ms_per_face_frame"]
+    assert cost["cpu_mean"] > 0.0 and cost["cpu_p95"] >= cost["cpu_mean"] * 0.5 and cost["wall_mean"] > 0.0
