@@ -12,9 +12,9 @@ Per frame: every face is detected and given its track ID (:class:`~mpt_live.trac
 :class:`~mpt_live.face_state.FaceState`: the face's clip buffer, motion signals and spotter. Every
 ``stride`` frames (one clock for all faces, so a face that appears later has its windows on the same
 frames) the windows of all faces go to the model worker together (:class:`~mpt_live.model_worker.ModelWorker`:
-magnify + rank pool, then one model call for them all); a frame without a face gives one "no face" window. When an event of a
-face closes (about 5 s after its apex), the window centred on its apex goes to the worker too, and the
-event's class is the model's class of that window. Without a model (motion-only) the loop is the same
+magnify + rank pool, then one model call for them all); a frame without a face gives one "no face"
+window. When an event of a face closes (about 5 s after its apex), the window centred on its apex goes
+to the worker too, and the event's class is the model's class of that window. Without a model (motion-only) the loop is the same
 and the worker skips the classify step.
 
 A window is yielded once no later event of its face can cover it (:meth:`FaceState.horizon`) and the
