@@ -12,10 +12,18 @@ Two queueing policies:
 * ``live=False`` (recorded files): a short FIFO; ``submit`` blocks while it is full, so every
   window is classified.
 
-``workers`` threads may classify windows concurrently (ONNX Runtime sessions are thread-safe; on
+The windows of one frame (one per face, :meth:`ModelWorker.submit_all`) are one job: one thread
+prepares them and classifies them in one model call (at most ``batch`` clips per call when ``batch`` is
+given: ``--batch 1`` classifies them one by one). Across faces this shares a call's fixed costs; a
+single face's window is a call of one clip, as before. A clip's probabilities from a batched call equal
+its own call's within the model's rounding: float rounding for an fp32 model (~1e-6), about 1e-2 for the
+weight-only int8 demo model, whose kernels quantize activations per row block and change rounding with
+the batch (tests/test_faces_batched.py).
+
+``workers`` threads may classify jobs concurrently (ONNX Runtime sessions are thread-safe; on
 a 2-core CPU two single-threaded runs scale better than one run on two threads); results are
 always returned in submission order. For recorded files with ``batch`` > 1 (by default the runtime's
-``max_batch``: 64 on a GPU, 1 on the CPU) their single-clip calls are batched by a
+``max_batch``: 64 on a GPU, 1 on the CPU) the calls of concurrent jobs are batched too, by a
 :class:`~mpt_live.batching.BatchedClassifier`: the clips that threads finish preparing while the model
 runs go together into its next call.
 
@@ -28,7 +36,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
@@ -49,10 +57,12 @@ class Classifier(Protocol):
 
 @dataclass
 class _Job:
-    window: Window
+    """Windows of one frame (or one event's window), classified together; ``seqs``: their sequence numbers."""
+
+    windows: list[Window]
     captured: float
     submitted: float
-    seq: int = 0
+    seqs: list[int] = field(default_factory=list)
 
 
 class ModelWorker:
@@ -61,6 +71,7 @@ class ModelWorker:
     def __init__(self, spec: ClipSpec, classifier: Classifier | None, live: bool, thumbnails: bool = False,
                  max_queue: int = 3, workers: int = 1, batch: int | None = None) -> None:
         self.spec = spec
+        self.per_call = batch  # clips per model call at most (None: all of a job's)
         self.batcher = BatchedClassifier.of(classifier, batch, live)
         self.classifier = self.batcher or classifier
         self.classes = tuple(classifier.classes) if classifier is not None else ()
@@ -79,6 +90,8 @@ class ModelWorker:
         self.submitted = 0
         self.dropped = 0
         self.processed = 0
+        self.calls = 0  # model calls made by the workers (before a BatchedClassifier joins them)
+        self.clips = 0  # clips in them
         n = self.workers = max(1, workers)
         self._threads = [threading.Thread(target=self._loop, name=f"mpt-model-worker-{i}", daemon=True) for i in range(n)]
         for th in self._threads:
@@ -87,25 +100,40 @@ class ModelWorker:
     # -- producer ------------------------------------------------------------------------------
     def submit(self, window: Window, captured: float) -> None:
         """Queue a window (live: replace a waiting one; files: wait for room)."""
-        job = _Job(window, captured, time.monotonic())
+        self.submit_all([window], captured)
+
+    def submit_all(self, windows: list[Window], captured: float) -> None:
+        """Queue the windows of one frame, to be classified together (live: each replaces its face's waiting
+        window; files: wait for room). Their results come back in this order."""
+        if not windows:
+            return
+        job = _Job(list(windows), captured, time.monotonic())
         with self._cond:
             self._raise_if_failed()
             if self.live:
-                if window.event is None:  # the newest window of a face replaces its waiting one
-                    stale = [j for j in self._jobs if j.window.event is None and j.window.face_id == window.face_id]
-                    if stale:
-                        self._skipped.update(j.seq for j in stale)
-                        self._jobs = deque(j for j in self._jobs if j not in stale)
-                        self.dropped += len(stale)
+                self._replace({w.face_id for w in windows if w.event is None})
             else:
                 while len(self._jobs) >= self.max_queue and self.error is None and not self._closed:
                     self._cond.wait(0.5)
                 self._raise_if_failed()
-            job.seq = self._seq
-            self._seq += 1
+            job.seqs = list(range(self._seq, self._seq + len(windows)))
+            self._seq += len(windows)
             self._jobs.append(job)
-            self.submitted += 1
+            self.submitted += len(windows)
             self._cond.notify_all()
+
+    def _replace(self, faces: set[int | None]) -> None:
+        """Live: the waiting windows (not events') of ``faces`` are replaced by newer ones: skipped, counted."""
+        for job in list(self._jobs):
+            stale = [i for i, w in enumerate(job.windows) if w.event is None and w.face_id in faces]
+            if not stale:
+                continue
+            self._skipped.update(job.seqs[i] for i in stale)
+            self.dropped += len(stale)
+            keep = [i for i in range(len(job.windows)) if i not in stale]
+            job.windows, job.seqs = [job.windows[i] for i in keep], [job.seqs[i] for i in keep]
+            if not keep:
+                self._jobs.remove(job)
 
     @property
     def idle(self) -> bool:
@@ -146,9 +174,13 @@ class ModelWorker:
         for th in self._threads:
             th.join(timeout=10.0)
 
-    def batch_stats(self) -> dict[str, Any] | None:
-        """Batched classification (recorded files, batches > 1): its figures; else None."""
-        return self.batcher.stats() if self.batcher is not None else None
+    def batch_stats(self) -> dict[str, Any]:
+        """The model calls: the most clips per call (None: a frame's windows), the calls made (0 without a model)
+        and their mean clips (those of the :class:`~mpt_live.batching.BatchedClassifier` when it joins calls)."""
+        if self.batcher is not None:
+            return self.batcher.stats()
+        return {"max_clips": self.per_call, "model_calls": self.calls,
+                "mean_clips": round(self.clips / self.calls, 2) if self.calls else 0.0}
 
     def _raise_if_failed(self) -> None:
         if self.error is not None:
@@ -174,39 +206,66 @@ class ModelWorker:
                     self._cond.notify_all()
                 return
             with self._cond:
-                self._done[job.seq] = res
-                self.processed += 1
+                self._done.update(zip(job.seqs, res))
+                self.processed += len(res)
                 self._busy -= 1
                 self._cond.notify_all()
 
-    def _process(self, job: _Job) -> WindowResult:
-        w = job.window
-        timings: dict[str, Any] = dict(w.timings)
-        timings["queue_ms"] = (time.monotonic() - job.submitted) * 1e3
-        score = probs = None
-        aligned = motion_img = dyn_img = None
-        thumbnails = self.thumbnails and w.event is None
+    def _process(self, job: _Job) -> list[WindowResult]:
+        """Prepare each window's inputs, classify those with a clip in one call (or ``per_call`` at a time)."""
+        queue_ms = (time.monotonic() - job.submitted) * 1e3
+        # the windows whose model inputs are made (to classify, or for thumbnails): rows of one batch
+        inputs = [i for i, w in enumerate(job.windows)
+                  if w.source is not None and (self.classifier is not None or (self.thumbnails and w.event is None))]
+        S, T, n = self.spec.image_size, self.spec.frames, len(inputs)
+        dynamic, motion = np.empty((n, 3, S, S), np.float32), np.empty((n, T, 3, S, S), np.float32)
+        row = {i: k for k, i in enumerate(inputs)}
+        prepared = [self._prepare(w, queue_ms, (dynamic[row[i]], motion[row[i]]) if i in row else None)
+                    for i, w in enumerate(job.windows)]
+        probs: list[np.ndarray | None] = [None] * len(prepared)
+        if self.classifier is not None and n:
+            step = self.per_call or n
+            for a in range(0, n, step):
+                t1 = time.perf_counter()
+                out = np.asarray(self.classifier.predict(dynamic[a:a + step], motion[a:a + step]), np.float32)
+                ms = (time.perf_counter() - t1) * 1e3  # the call's time, for each of its clips
+                for k, i in enumerate(inputs[a:a + step]):
+                    probs[i] = out[k]
+                    prepared[i][1]["model_ms"] = ms
+                with self._cond:
+                    self.calls += 1
+                    self.clips += len(out)
+        return [self._result(w, job.captured, timings, score, p, thumbs)
+                for (w, timings, score, thumbs), p in zip(prepared, probs)]
+
+    def _prepare(self, w: Window, queue_ms: float, out: tuple[np.ndarray, np.ndarray] | None
+                 ) -> tuple[Window, dict[str, Any], float | None, tuple]:
+        """(window, timings, motion score, thumbnails); the model's inputs go into ``out`` (None: score only)."""
+        timings: dict[str, Any] = {**w.timings, "queue_ms": queue_ms}
+        score, thumbs = None, (None, None, None)
         t0 = time.perf_counter()
         clip = w.clip  # sampled from the window's frames here, off the frame loop
-        if clip is not None and self.classifier is None and not thumbnails:  # motion-only: the score alone
+        if clip is not None and out is None:  # motion-only: the score alone
             score = motion_score(clip, self.spec)
             timings["inputs_ms"] = (time.perf_counter() - t0) * 1e3
         elif clip is not None:
-            dynamic, motion, score = model_inputs(clip, self.spec)
-            t1 = time.perf_counter()
-            timings["inputs_ms"] = (t1 - t0) * 1e3
-            if self.classifier is not None:
-                probs = np.asarray(self.classifier.predict(dynamic[None], motion[None]), np.float32)[0]
-                timings["model_ms"] = (time.perf_counter() - t1) * 1e3
-            if thumbnails:
-                motion_img = motion_heatmap(motion, self.spec.mean, self.spec.std)
-                dyn_img = to_bgr_uint8(dynamic, self.spec.mean, self.spec.std)
+            dynamic, motion, score = model_inputs(clip, self.spec, out=out)
+            timings["inputs_ms"] = (time.perf_counter() - t0) * 1e3
+            if self.thumbnails and w.event is None:
+                thumbs = (w.face.aligned if w.face is not None else None,
+                          motion_heatmap(motion, self.spec.mean, self.spec.std),
+                          to_bgr_uint8(dynamic, self.spec.mean, self.spec.std))
             score = float(score)
-        if thumbnails and w.face is not None:
-            aligned = w.face.aligned
+        elif self.thumbnails and w.event is None and w.face is not None:
+            thumbs = (w.face.aligned, None, None)
+        return w, timings, score, thumbs
+
+    def _result(self, w: Window, captured: float, timings: dict[str, Any], score: float | None,
+                probs: np.ndarray | None, thumbs: tuple) -> WindowResult:
         face_id = w.face_id if w.face_id is not None else (0 if w.has_face else None)
+        aligned, motion_img, dyn_img = thumbs
         return WindowResult(
             time_s=w.time_s, frame=w.frame, face_id=face_id, box=w.box, motion_score=score,
-            probs=probs, classes=self.classes, captured=job.captured, done=time.monotonic(), timings=timings,
+            probs=probs, classes=self.classes, captured=captured, done=time.monotonic(), timings=timings,
             aligned=aligned, motion=motion_img, dynamic=dyn_img, for_event=w.event,
         )

@@ -360,8 +360,8 @@ def _normalise_rgb(bgr: np.ndarray, norm: tuple[np.ndarray, np.ndarray, np.ndarr
     return out
 
 
-def model_inputs(clip_bgr: np.ndarray, spec: ClipSpec, fps: float | None = None
-                 ) -> tuple[np.ndarray, np.ndarray, float]:
+def model_inputs(clip_bgr: np.ndarray, spec: ClipSpec, fps: float | None = None,
+                 out: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, float]:
     """THE preprocessing of training and live: aligned clip -> (dynamic, motion, motion_score).
 
     ``clip_bgr``: (spec.frames, S, S, 3) BGR, uint8 or float in 0..255, S = spec.image_size.
@@ -370,6 +370,7 @@ def model_inputs(clip_bgr: np.ndarray, spec: ClipSpec, fps: float | None = None
     ``dynamic``: (3, S, S) float32, the rank-pooled clip, RGB, normalised with spec.mean/std.
     ``motion``: (T, 3, S, S) float32, the magnified frames / 255 clipped to [0, 1], RGB,
     normalised with spec.mean/std. ``motion_score``: see ``magnify_clip`` (same value).
+    ``out``: float32 arrays of those shapes to write ``dynamic`` and ``motion`` into (e.g. rows of a batch).
     """
     S, T = spec.image_size, spec.frames
     clip = np.asarray(clip_bgr)
@@ -379,10 +380,16 @@ def model_inputs(clip_bgr: np.ndarray, spec: ClipSpec, fps: float | None = None
             f"got {clip.shape}"
         )
     clip = _check_clip(clip, "model_inputs")
-    dynamic = _normalise_rgb(dynamic_image(clip), _normaliser(spec, 1.0), np.empty((3, S, S), np.float32))
+    if out is None:
+        out = np.empty((3, S, S), np.float32), np.empty((T, 3, S, S), np.float32)
+    elif ((out[0].shape, out[1].shape, out[0].dtype, out[1].dtype) != ((3, S, S), (T, 3, S, S), np.float32, np.float32)
+          or not (out[0].flags.c_contiguous and out[1].flags.c_contiguous)):
+        raise ValueError(f"model_inputs: out must be contiguous float32 {(3, S, S)} and {(T, 3, S, S)}, "
+                         f"got {out[0].dtype} {out[0].shape} and {out[1].dtype} {out[1].shape}")
+    dynamic = _normalise_rgb(dynamic_image(clip), _normaliser(spec, 1.0), out[0])
     # magnify_clip, frame by frame straight into the output layout (no clip-sized intermediate)
     frame, tmp = np.empty((S, S, 3), np.float32), np.empty((S, S, 3), np.float32)
-    motion = np.empty((T, 3, S, S), np.float32)
+    motion = out[1]
     norm = _normaliser(spec, 255.0)
     score = _magnify_frames(clip, spec, fps, lambda t: frame, lambda t, f: _normalise_rgb(f, norm, motion[t], tmp))
     return dynamic, motion, score

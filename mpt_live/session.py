@@ -10,10 +10,11 @@
 Per frame: every face is detected and given its track ID (:class:`~mpt_live.tracks.FaceTracker`, at most
 ``max_faces``), aligned and stabilised by its own track, and pushed into its
 :class:`~mpt_live.face_state.FaceState`: the face's clip buffer, motion signals and spotter. Every
-``stride`` frames each face's window goes to the model worker (:class:`~mpt_live.model_worker.ModelWorker`:
-magnify + rank pool + classify); a frame without a face gives one "no face" window. When an event of a
-face closes (about 5 s after its apex), the window centred on its apex goes to the worker too, and the
-event's class is the model's class of that window. Without a model (motion-only) the loop is the same
+``stride`` frames (one clock for all faces, so a face that appears later has its windows on the same
+frames) the windows of all faces go to the model worker together (:class:`~mpt_live.model_worker.ModelWorker`:
+magnify + rank pool, then one model call for them all); a frame without a face gives one "no face"
+window. When an event of a face closes (about 5 s after its apex), the window centred on its apex goes
+to the worker too, and the event's class is the model's class of that window. Without a model (motion-only) the loop is the same
 and the worker skips the classify step.
 
 A window is yielded once no later event of its face can cover it (:meth:`FaceState.horizon`) and the
@@ -72,7 +73,7 @@ class SessionConfig:
     max_seconds: float | None = None  # stop after this long (benchmarks)
     thumbnails: bool = False  # the worker also makes the overlay's thumbnails
     max_faces: int | None = None  # faces tracked per frame (None: MAX_FACES of the source kind; 0: all)
-    batch: int | None = None  # files: clips per model call at most (None: the runtime's max_batch; GPU 64, CPU 1)
+    batch: int | None = None  # clips per model call at most (None: a frame's faces; files on a GPU join frames, <= 64)
 
 
 class StopSession(Exception):
@@ -215,13 +216,13 @@ class Session:
         if not take:
             return
         timings = {"track_ms": track_ms}
-        if not faces:
-            worker.submit(Window(frame.t, frame.index, None, None, timings), captured)
-        for f in faces:
+        windows = [] if faces else [Window(frame.t, frame.index, None, None, timings)]
+        for f in faces:  # every face's window falls due on this frame: one model call classifies them all
             t1 = time.perf_counter()
             clip = self.states[f.id].window(frame.t)
             w_timings = {**timings, "spot_ms": spot[f.id], "sample_ms": (time.perf_counter() - t1) * 1e3}
-            worker.submit(Window(frame.t, frame.index, f.face, clip, w_timings, face_id=f.id), captured)
+            windows.append(Window(frame.t, frame.index, f.face, clip, w_timings, face_id=f.id))
+        worker.submit_all(windows, captured)
 
     def _classify(self, c: ClosedEvent, worker: ModelWorker, captured: float) -> None:
         """An event closed: the model classifies its apex window (motion-only or unbuffered: no class)."""

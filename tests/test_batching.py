@@ -139,7 +139,7 @@ def test_cli_batch_classifies_a_video_in_batches_like_one_by_one(faces_dir: Path
         assert res.exit_code == 0, res.output
         runs[name] = (json.loads((out / "summary.json").read_text()), _probs(out))
     (one, p1), (batched, p4) = runs["one"], runs["batched"]
-    assert one["batch"] is None
+    assert one["batch"] == {"max_clips": None, "model_calls": one["windows_classified"], "mean_clips": 1.0}  # one face
     assert batched["batch"]["max_clips"] == 4 and batched["batch"]["model_calls"] >= 1
     assert batched["windows_classified"] == one["windows_classified"] > 0 and len(p4) == len(p1)
     np.testing.assert_allclose(p4, p1, atol=1e-5)

@@ -383,6 +383,21 @@ def test_model_inputs_motion_is_magnified_clip() -> None:
     np.testing.assert_allclose(dyn * 0.5 + 0.5, dynamic_image(clip)[..., ::-1].transpose(2, 0, 1), atol=1e-6)
 
 
+def test_model_inputs_into_rows_of_a_batch() -> None:
+    """``out``: the inputs are written into given arrays (the model worker's batch rows), the same values."""
+    clips = [random_clip(T=SMALL.frames, shape=(32, 32), seed=s) for s in (1, 2)]
+    dyn, mot = np.full((2, 3, 32, 32), np.nan, np.float32), np.full((2, 8, 3, 32, 32), np.nan, np.float32)
+    for k, clip in enumerate(clips):
+        d, m, score = model_inputs(clip, SMALL, out=(dyn[k], mot[k]))
+        assert np.shares_memory(d, dyn[k]) and np.shares_memory(m, mot[k])
+        want_d, want_m, want_score = model_inputs(clip, SMALL)
+        assert np.array_equal(dyn[k], want_d) and np.array_equal(mot[k], want_m) and score == want_score
+    with pytest.raises(ValueError, match="out must be contiguous float32"):
+        model_inputs(clips[0], SMALL, out=(dyn[0], mot[0, :, :, ::2]))  # not the motion shape
+    with pytest.raises(ValueError, match="out must be contiguous float32"):
+        model_inputs(clips[0], SMALL, out=(dyn[0].astype(np.float64), mot[0]))
+
+
 @pytest.mark.parametrize(
     "shape",
     [(7, 32, 32, 3), (8, 32, 32, 1), (8, 31, 32, 3), (8, 64, 64, 3), (32, 32, 3), (8, 3, 32, 32)],
