@@ -350,45 +350,36 @@ def test_parity_catches_a_batch_axis_that_is_not_really_dynamic(tmp_path: Path) 
     assert "dynamic batch broken: B=1" in p.line()
 
 
+def _generator_export_parity(tmp_path: Path, name: str, image_size: int, **changes):
+    """A model with ``changes`` to CFG and small random trained weights, exported; its parity with torch."""
+    from export.onnx_export import export_onnx
+
+    spec = ClipSpec(frames=4, image_size=image_size, window_s=0.25)
+    torch.manual_seed(0)
+    model = MPT(dataclasses.replace(CFG, image_size=image_size, **changes)).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.requires_grad:
+                p.normal_(0, 0.05)
+    meta = {"mpt.classes": '["negative", "positive", "surprise"]', "mpt.clip_spec": spec.to_json(),
+            "mpt.backbone": CFG.backbone, "mpt.precision": "fp32", "mpt.demo": "0"}
+    out = export_onnx(model, tmp_path / f"{name}.onnx", spec, meta)
+    d, m = synthetic_clips(spec, 5, seed=2)
+    return compare(torch_probs(model, d, m), MPTRuntime(out, device="cpu").predict(d, m), "fp32")
+
+
 @pytest.mark.slow
 def test_grid_prompt_generator_exports_with_parity(tmp_path: Path) -> None:
     """mpt-train's default generator (4x4 grid over the centred motion) exports: at 80 px the conv
     map is 5x5, pooled to 4x4 with overlapping cells, which ONNX has no single op for."""
-    from export.onnx_export import export_onnx
-
-    spec = ClipSpec(frames=4, image_size=80, window_s=0.25)
-    torch.manual_seed(0)
-    model = MPT(dataclasses.replace(CFG, image_size=80, prompt_grid=4, prompt_centre=True)).eval()
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.requires_grad:
-                p.normal_(0, 0.05)
-    meta = {"mpt.classes": '["negative", "positive", "surprise"]', "mpt.clip_spec": spec.to_json(),
-            "mpt.backbone": CFG.backbone, "mpt.precision": "fp32", "mpt.demo": "0"}
-    out = export_onnx(model, tmp_path / "grid.onnx", spec, meta)
-    d, m = synthetic_clips(spec, 5, seed=2)
-    p = compare(torch_probs(model, d, m), MPTRuntime(out, device="cpu").predict(d, m), "fp32")
+    p = _generator_export_parity(tmp_path, "grid", 80, prompt_grid=4, prompt_centre=True)
     assert p.max_dprob <= 1e-4 and p.top1_agreement == 1.0
-
 
 
 def test_flow_prompt_generator_exports_with_parity(tmp_path: Path) -> None:
     """--prompt-input flow (energy + signed per-cell displacement, train.cellflow) is all ONNX ops."""
-    from export.onnx_export import export_onnx
-
-    spec = ClipSpec(frames=4, image_size=64, window_s=0.25)
-    torch.manual_seed(0)
-    model = MPT(dataclasses.replace(CFG, image_size=64, prompt_grid=8, prompt_centre=True, prompt_energy=True,
-                                    prompt_flow=True)).eval()
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.requires_grad:
-                p.normal_(0, 0.05)
-    meta = {"mpt.classes": '["negative", "positive", "surprise"]', "mpt.clip_spec": spec.to_json(),
-            "mpt.backbone": CFG.backbone, "mpt.precision": "fp32", "mpt.demo": "0"}
-    out = export_onnx(model, tmp_path / "flow.onnx", spec, meta)
-    d, m = synthetic_clips(spec, 5, seed=2)
-    p = compare(torch_probs(model, d, m), MPTRuntime(out, device="cpu").predict(d, m), "fp32")
+    p = _generator_export_parity(tmp_path, "flow", 64, prompt_grid=8, prompt_centre=True, prompt_energy=True,
+                                 prompt_flow=True)
     assert p.max_dprob <= 1e-4 and p.top1_agreement == 1.0
 
 
