@@ -51,6 +51,8 @@ RUNS: dict[str, tuple[str, list[str]]] = {
     "flow": ("motion direction: energy + signed per-cell displacement (train.cellflow)",
              ["--prompt-input", "flow"]),
     "cosine": ("recipe: learning rate decayed to 0 along a cosine", ["--lr-schedule", "cosine"]),
+    "pose": ("augmentation: also roll, squeeze and a yaw-like bend of whole clips (strength 1)",
+             ["--augment-pose", "1"]),
     "no-augment": ("recipe: no augmentation", ["--no-augment"]),
     "random-init": ("random-init backbone (--backbone-weights none)", ["--backbone-weights", "none"]),
 }

@@ -326,6 +326,31 @@ def test_augment_batch_moves_dynamic_image_and_motion_together():
     assert not torch.equal(d[0], dyn[0]) or not torch.equal(d[1], dyn[1])  # shifted/zoomed, not copied
 
 
+def test_augment_pose_bends_one_side_of_the_face_and_leaves_the_borders():
+    """With a pose strength the midline moves sideways (a yaw-like bend) and the image rolls; the same
+    generator without pose gives the plain transform, and a pose outside [0, 1] is refused."""
+    n, t, s = 64, 2, 48
+    dyn = torch.zeros(n, 1, s, s)
+    dyn[..., :, s // 2 - 1: s // 2 + 1] = 1.0       # a vertical line on the face's midline
+    motion = dyn[:, None].repeat(1, t, 1, 1, 1)
+    plain, _ = fitting.augment_batch(dyn, motion, torch.Generator().manual_seed(3))
+    posed, m = fitting.augment_batch(dyn, motion, torch.Generator().manual_seed(3), pose=1.0)
+    assert torch.allclose(m[:, 1], posed, atol=1e-6)
+    cols = torch.arange(s, dtype=torch.float32)
+
+    def midline(x):  # mean column of the line in the middle row band
+        w = x[:, 0, s // 2 - 4: s // 2 + 4].sum(dim=1)
+        return (w * cols).sum(dim=1) / w.sum(dim=1).clamp_min(1e-6) - (s - 1) / 2
+
+    # shifts alone move it by at most AUG_SHIFT * s (+ zoom); the bend by up to POSE_BEND * s / 2 more
+    assert midline(plain).abs().max() <= fitting.AUG_SHIFT * s + 1.5
+    assert midline(posed).abs().max() > fitting.AUG_SHIFT * s + 2.5
+    tilt = lambda x: x[:, 0, 4].argmax(dim=-1).float() - x[:, 0, -5].argmax(dim=-1).float()  # noqa: E731
+    assert tilt(posed).abs().max() >= 3 and tilt(plain).abs().max() <= 1
+    with pytest.raises(ValueError, match="augment_pose"):
+        TrainConfig(dataset="casme2", data=".", augment_pose=1.5)
+
+
 @pytest.mark.parametrize("preset, given, want", [
     ("default", {}, {"backbone": TrainConfig.backbone, "backbone_weights": "auto", "prompt_grid": TrainConfig.prompt_grid}),
     ("paper", {}, {"backbone": "vit_base_patch16_224.orig_in21k", "backbone_weights": "timm", "prompt_grid": 1,

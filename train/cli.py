@@ -209,6 +209,9 @@ def train(
                                                     help=f"[default: {D.label_smoothing:g}]"),
     augment: Optional[bool] = typer.Option(None, "--augment/--no-augment", help="flips and small shifts/zooms "
                                            f"of whole clips [default: {'augment' if D.augment else 'no-augment'}]"),
+    augment_pose: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="0-1: with --augment, also see each "
+                                                 "clip as from another head pose (roll, squeeze, a yaw-like bend) "
+                                                 f"[default: {D.augment_pose:g}]"),
     clip_mode: Optional[ClipMode] = typer.Option(None, help="paper: onset..offset; window: fixed window "
                                                  f"[default: {D.clip_mode}]"),
     device: Device = typer.Option(Device.cpu),
@@ -262,6 +265,7 @@ def train(
             backbone=backbone, backbone_weights=weights, epochs=epochs, batch_size=batch_size, lr=lr,
             lr_schedule=lr_schedule.value if lr_schedule else None,
             weight_decay=weight_decay, label_smoothing=label_smoothing, augment=augment,
+            augment_pose=augment_pose,
             clip_mode=clip_mode.value if clip_mode else None,
             prompts=False if no_prompts or prompts == 0 else None, num_prompts=prompts or None,
             reduction=reduction, finetune=finetune, vpt=vpt.value if vpt else None, vpt_tokens=vpt_tokens,
@@ -325,7 +329,8 @@ def _run(console: Console, cfg: TrainConfig, out: Path, protocol: str, metrics_o
                   f"{info['total_parameters'] / 1e6:.2f} M parameters, "
                   f"{info['gflops_per_clip']:.2f} GFLOPs per clip ({time.perf_counter() - t0:.1f} s)")
     console.print(f"recipe: {cfg.epochs} epochs, batch {cfg.batch_size}, lr {cfg.lr:g} ({cfg.lr_schedule}), "
-                  f"weight decay {cfg.weight_decay:g}, label smoothing {cfg.label_smoothing:g}, augment {cfg.augment}")
+                  f"weight decay {cfg.weight_decay:g}, label smoothing {cfg.label_smoothing:g}, augment {cfg.augment}"
+                  + (f" (pose {cfg.augment_pose:g})" if cfg.augment and cfg.augment_pose else ""))
     extra = {"model": info, "n_samples": len(index.samples), "subjects": subjects, "tuning": what}
     with progress_bar(console, TextColumn("{task.fields[info]}")) as progress:
         log = progress.console.print

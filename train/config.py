@@ -100,6 +100,7 @@ class TrainConfig:
     weight_decay: float = 0.0            # > 0: AdamW (decoupled), else Adam
     label_smoothing: float = 0.0
     augment: bool = True                 # flips and small shifts/zooms, the same for D and every motion frame
+    augment_pose: float = 0.0            # 0..1: also roll, squeeze and a yaw-like bend (train.fitting.augment_batch)
     class_weighted: bool = False
     jitter_variants: int = 4
     seed: int = 0
@@ -112,6 +113,8 @@ class TrainConfig:
         for name, allowed in (("faces", FACES), ("sampling", SAMPLINGS), ("vpt", VPT), ("lr_schedule", LR_SCHEDULES)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+        if not 0.0 <= self.augment_pose <= 1.0:
+            raise ValueError(f"augment_pose must be in [0, 1], got {self.augment_pose!r}")
         if self.sampling == "pick" and self.clip_mode != "paper":
             raise ValueError("sampling pick needs clip mode paper: window clips are blended, as the live "
                              "window blends the camera's frames (use --sampling blend)")

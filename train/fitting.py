@@ -18,6 +18,10 @@ Augmentation (``augment``, :func:`augment_batch`): what a different person, a sl
 alignment or a mirrored face would give, applied identically to the dynamic image and every motion
 frame of a clip, so the motion itself is unchanged: a horizontal flip with probability 1/2, and a
 random similarity transform (shift up to +-``AUG_SHIFT`` of the crop, zoom up to +-``AUG_ZOOM``).
+With ``augment_pose`` (a strength p in [0, 1]) each clip is also seen as from another head pose: a
+roll of up to +-``POSE_ROLL_DEG`` p degrees, a horizontal squeeze or stretch of up to +-``POSE_SQUEEZE`` p,
+and a yaw-like bend that moves the face's midline sideways by up to +-``POSE_BEND`` p of the half-width
+while the borders stay (one side of the face narrows, the other widens, as when the head turns).
 """
 
 from __future__ import annotations
@@ -39,20 +43,35 @@ from .config import TrainConfig
 
 AUG_SHIFT = 0.04   # fraction of the crop side
 AUG_ZOOM = 0.04    # relative scale change
+POSE_ROLL_DEG = 12.0  # head roll, degrees, at pose strength 1
+POSE_SQUEEZE = 0.15   # horizontal scale change at pose strength 1
+POSE_BEND = 0.25      # sideways shift of the face's midline (fraction of the half-width) at pose strength 1
 
 
-def augment_batch(dynamic: torch.Tensor, motion: torch.Tensor, gen: torch.Generator
+def augment_batch(dynamic: torch.Tensor, motion: torch.Tensor, gen: torch.Generator, pose: float = 0.0
                   ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Flip and shift/zoom each clip of a batch: the same transform for its D and all its motion frames."""
+    """Flip and shift/zoom each clip of a batch (with ``pose`` > 0 also roll, squeeze and a yaw-like
+    bend): the same transform for its D and all its motion frames."""
     n, t, c, s = motion.shape[0], motion.shape[1], motion.shape[2], motion.shape[-1]
+    u = lambda *shape: torch.rand(*shape, generator=gen) * 2 - 1  # noqa: E731  uniform in [-1, 1)
     flip = torch.rand(n, generator=gen) < 0.5
-    zoom = 1 + (torch.rand(n, generator=gen) * 2 - 1) * AUG_ZOOM
-    shift = (torch.rand(n, 2, generator=gen) * 2 - 1) * (2 * AUG_SHIFT)  # grid units span 2 per side
+    zoom = 1 + u(n) * AUG_ZOOM
+    shift = u(n, 2) * (2 * AUG_SHIFT)  # grid units span 2 per side
     theta = torch.zeros(n, 2, 3)
     theta[:, 0, 0] = torch.where(flip, -zoom, zoom)
     theta[:, 1, 1] = zoom
     theta[:, :, 2] = shift
-    grid = nn.functional.affine_grid(theta, [n, c, s, s], align_corners=False).to(dynamic.device, dynamic.dtype)
+    if pose > 0:
+        roll = u(n) * torch.deg2rad(torch.tensor(POSE_ROLL_DEG * pose))
+        squeeze = 1 + u(n) * POSE_SQUEEZE * pose
+        rot = torch.stack([torch.stack([roll.cos(), -roll.sin()], -1), torch.stack([roll.sin(), roll.cos()], -1)], 1)
+        theta[:, :, :2] = rot @ (theta[:, :, :2] * torch.stack([squeeze, torch.ones(n)], -1)[:, None, :])
+    grid = nn.functional.affine_grid(theta, [n, c, s, s], align_corners=False)
+    if pose > 0:  # yaw-like: sample the midline from a point moved sideways; the borders stay
+        x = torch.linspace(-1 + 1 / s, 1 - 1 / s, s)
+        bend = (u(n) * POSE_BEND * pose)[:, None, None] * (1 - x * x)[None, None, :]
+        grid = torch.stack([grid[..., 0] + bend, grid[..., 1]], -1)
+    grid = grid.to(dynamic.device, dynamic.dtype)
     warp = lambda x: nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="border",  # noqa: E731
                                                align_corners=False)
     return warp(dynamic), warp(motion.flatten(1, 2)).view(n, t, c, s, s)
@@ -227,7 +246,7 @@ def fit(model: nn.Module, data: CachedClips, cfg: TrainConfig, n_classes: int, s
         for dynamic, motion, y in loader:
             dynamic, motion, y = (t.to(device, non_blocking=True) for t in (dynamic, motion, y))
             if cfg.augment:
-                dynamic, motion = augment_batch(dynamic, motion, aug_gen)
+                dynamic, motion = augment_batch(dynamic, motion, aug_gen, cfg.augment_pose)
             loss = train_step(model, dynamic, motion, y, opt, loss_fn, dtype, scaler)
             if sched is not None:
                 sched.step()
