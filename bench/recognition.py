@@ -53,6 +53,7 @@ RUNS: dict[str, tuple[str, list[str]]] = {
     "cosine": ("recipe: learning rate decayed to 0 along a cosine", ["--lr-schedule", "cosine"]),
     "pose": ("augmentation: also roll, squeeze and a yaw-like bend of whole clips (strength 1)",
              ["--augment-pose", "1"]),
+    "pose-0.3": ("augmentation: roll, squeeze and yaw-like bend at strength 0.3", ["--augment-pose", "0.3"]),
     "no-augment": ("recipe: no augmentation", ["--no-augment"]),
     "random-init": ("random-init backbone (--backbone-weights none)", ["--backbone-weights", "none"]),
 }
@@ -260,6 +261,11 @@ def main(argv: list[str] | None = None) -> int:
         if row:
             rows.append(row)
             print(f"{name}: Acc {row['acc']:.3f} UF1 {row['uf1']:.3f} UAR {row['uar']:.3f}", flush=True)
+    # runs finished by earlier invocations on the same benchmark stay in the table (the default first)
+    for name in sorted(set(RUNS) - set(runs), key=lambda n: (n != "default", list(RUNS).index(n))):
+        if (args.out / "runs" / name / "metrics.json").exists():
+            at = sum(r["run"].startswith("probe") for r in rows) if name == "default" else len(rows)
+            rows.insert(at, run_mpt(args, data, name))
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "report"}
     result = {"settings": settings, "cpu": cpu_flags(), "runs": rows}
     write_json(args.out / "results.json", result)
