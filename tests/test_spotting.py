@@ -147,6 +147,25 @@ def test_no_event_from_a_blink():
     assert run(crops)[1] == []
 
 
+def blinked(crops: list[np.ndarray], at: int = 200) -> list[np.ndarray]:
+    """``crops`` with a fast blink (closes and opens in 8 frames from ``at``) drawn on their own faces."""
+    from mpt_live.synthface import BlinkModel
+
+    blink = BlinkModel(cv2.cvtColor(TEXTURE.astype(np.uint8), cv2.COLOR_GRAY2BGR), FACE)
+    out = list(crops)
+    for i in range(at, at + 8):
+        out[i] = blink.apply(crops[i], 1 - abs(i - at - 3.5) / 4.5)
+    return out
+
+
+@pytest.mark.parametrize("onset", [198, 213])  # during the blink; its apex one micro scale (15 frames) after
+def test_a_mouth_movement_beside_a_blink_is_still_found(onset):
+    """The blink and echo gates look at the candidate's own place: a blink does not hide the mouth."""
+    _, events = run(blinked(clip(360, [(field("lip_corners_down"), onset, onset + 9)])))
+    assert [(e.type, abs(e.onset - onset) <= 2, abs(e.offset - onset - 9) <= 2) for e, _ in events] == \
+        [("micro", True, True)]
+
+
 def test_no_event_from_a_head_nod():
     shift = np.zeros((S, S, 2), np.float32)
     shift[..., 1] = 2.5  # the whole crop moves 2.5 px down and back in 0.3 s
