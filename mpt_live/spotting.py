@@ -146,6 +146,7 @@ class _Channel:
         self.open: list[_Frame] | None = None
         self.pending: list[_Frame] = []   # apexes of closed candidates waiting for the frames after them
         self.count = 0
+        self.dropped: deque[tuple[int, float, str]] = deque(maxlen=64)  # (apex frame, evidence, gate): diagnosis
 
     def _stats(self) -> None:
         h = self.hist[:, : min(self.n_hist, self.hist.shape[1])]
@@ -210,6 +211,10 @@ class _Channel:
         self.pending = keep
         return out
 
+    def _drop(self, apex: _Frame, gate: str) -> None:
+        self.dropped.append((apex.frame, apex.e, gate))
+        return None
+
     def _judge(self, apex: _Frame) -> _Candidate | None:
         frames = list(self.frames)
         a = apex.pos - frames[0].pos
@@ -219,12 +224,14 @@ class _Channel:
         region = np.nonzero(apex.pooled >= 0.5 * apex.e)[0]
         cells = sorted({int(c + d) for c in region for d in (0, 1, GRID, GRID + 1)} & _SITE_SET)
         near = _grow(cells)  # the candidate's cells and their neighbours
-        if apex.side > cfg.head_ratio * apex.e or (near[_EYES].any() and apex.eye > cfg.blink_ratio * apex.e):
-            return None  # a head movement, or a blink beside the candidate (elsewhere a blink does not hide it)
+        if apex.side > cfg.head_ratio * apex.e:
+            return self._drop(apex, "head")
+        if near[_EYES].any() and apex.eye > cfg.blink_ratio * apex.e:
+            return self._drop(apex, "blink")  # beside the candidate (elsewhere a blink does not hide it)
         echo = [float(((r.raw[near] - self.med[near]) / self.spread[near]).max())
                 for b in (a - self.k, a + self.k) for r in frames[max(b - 2, 0):b + 3] if r.raw is not None]
         if echo and max(echo) > cfg.echo_ratio * apex.e:
-            return None  # the echo of a strong movement (often a blink) at its place, one scale before or after
+            return self._drop(apex, "echo")  # of a strong movement (often a blink) at its place, a scale away
         lo, hi = max(a - self.k, 0), min(a + self.k, len(frames) - 1)
         span = frames[lo:hi + 1]
         raw = np.stack([np.full(GRID * GRID, np.nan, np.float32) if r.raw is None else r.raw for r in span])
@@ -232,7 +239,7 @@ class _Channel:
         prof[lo:hi + 1] = (raw[:, cells] - self.med[cells]).mean(axis=1)
         half = prof[a] / 2
         if not half > 0:
-            return None
+            return self._drop(apex, "extent")
         i = a
         while i > lo and prof[i - 1] > half:
             i -= 1
@@ -247,7 +254,7 @@ class _Channel:
         flank = [r.mouth for r in frames[max(on - self.flank, 0):max(on - 3, 0)] + frames[off + 4:off + self.flank + 1]
                  if r.pooled is not None]
         if flank and sum(flank) / len(flank) > cfg.speech_ratio and any(_LOWER[c] for c in cells):
-            return None  # the mouth keeps moving around it: speech (the brows stay spottable)
+            return self._drop(apex, "speech")  # the mouth keeps moving around it (the brows stay spottable)
         return _Candidate(apex, frames[on], frames[off], cells)
 
     def flush(self) -> list[_Candidate]:
