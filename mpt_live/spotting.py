@@ -90,6 +90,7 @@ class _Frame:
     time_s: float
     raw: np.ndarray | None       # (196,) bump map
     e: float = -np.inf           # evidence
+    peak: float = 0.0            # strongest cell of the whole face, eyes included
     pooled: np.ndarray | None = None
     eye: float = 0.0
     side: float = 0.0
@@ -108,15 +109,6 @@ def _quantile(x: np.ndarray, q: float) -> float:
     """The ``q`` quantile of a small array (nearest rank, by partition: cheaper than np.percentile)."""
     k = min(int(q * len(x)), len(x) - 1)
     return float(np.partition(x, k)[k])
-
-
-def _grow(cells: list[int]) -> np.ndarray:
-    """Boolean (196,) mask of ``cells`` and their 8 neighbours on the grid."""
-    m = np.zeros((GRID + 2, GRID + 2), bool)
-    for c in cells:
-        r, q = divmod(c, GRID)
-        m[r:r + 3, q:q + 3] = True
-    return m[1:-1, 1:-1].ravel()
 
 
 def _pool(z: np.ndarray) -> np.ndarray:
@@ -167,6 +159,7 @@ class _Channel:
         f.pooled = _pool(z) - max(_quantile(z[_INNER], 0.5), 0.0)
         f.e = float(f.pooled.max())
         f.eye = float(z[_EYES].max())
+        f.peak = max(f.eye, float(z[_INNER].max()))
         f.side = _quantile(z[_SIDES], 0.9)
         f.mouth = float(f.raw[_MOUTH].mean() / (_quantile(f.raw[_REST], 0.5) + 1e-3))
 
@@ -221,17 +214,15 @@ class _Channel:
         if a < 0 or apex.pooled is None:
             return None
         cfg = self.cfg
-        region = np.nonzero(apex.pooled >= 0.5 * apex.e)[0]
-        cells = sorted({int(c + d) for c in region for d in (0, 1, GRID, GRID + 1)} & _SITE_SET)
-        near = _grow(cells)  # the candidate's cells and their neighbours
+        if apex.eye > cfg.blink_ratio * apex.e:
+            return self._drop(apex, "blink")
         if apex.side > cfg.head_ratio * apex.e:
             return self._drop(apex, "head")
-        if near[_EYES].any() and apex.eye > cfg.blink_ratio * apex.e:
-            return self._drop(apex, "blink")  # beside the candidate (elsewhere a blink does not hide it)
-        echo = [float(((r.raw[near] - self.med[near]) / self.spread[near]).max())
-                for b in (a - self.k, a + self.k) for r in frames[max(b - 2, 0):b + 3] if r.raw is not None]
+        echo = [r.peak for b in (a - self.k, a + self.k) for r in frames[max(b - 2, 0):b + 3]]
         if echo and max(echo) > cfg.echo_ratio * apex.e:
-            return self._drop(apex, "echo")  # of a strong movement (often a blink) at its place, a scale away
+            return self._drop(apex, "echo")  # of a strong movement (often a blink) one scale before or after
+        region = np.nonzero(apex.pooled >= 0.5 * apex.e)[0]
+        cells = sorted({int(c + d) for c in region for d in (0, 1, GRID, GRID + 1)} & _SITE_SET)
         lo, hi = max(a - self.k, 0), min(a + self.k, len(frames) - 1)
         span = frames[lo:hi + 1]
         raw = np.stack([np.full(GRID * GRID, np.nan, np.float32) if r.raw is None else r.raw for r in span])
