@@ -61,6 +61,7 @@ _LAYOUT = np.array(
 )
 _SPEED_POINTS = 4  # eyes, nose, mouth: the ears are the noisiest keypoints
 REFERENCE_SIZE = 224  # smoothing works in pixels of a 224 template, whatever image_size is
+MOTION_SIZE = 112  # the spotter's grey face (mpt_live/facemotion.py)
 _JUMP_IOU = 0.3  # a box overlapping the previous one less than this starts a new track
 
 
@@ -132,6 +133,9 @@ class FaceResult:
     matrix: np.ndarray  # (2, 3) similarity transform frame -> template
     aligned: np.ndarray  # (S, S, 3) uint8 BGR aligned face
     detected: bool = True  # False: box and keypoints carried from the last detection (mpt_live/tracker.py)
+    # the spotter's (MOTION_SIZE, MOTION_SIZE) uint8 grey face when S < REFERENCE_SIZE: warped at 224 and
+    # area-averaged, as from a 224 crop (a direct small warp aliases; None: made from ``aligned``)
+    motion: np.ndarray | None = None
 
 
 # mediapipe's LiteRT prints INFO lines (accelerator registry, XNNPACK) and absl a one-off "Input tensor
@@ -246,7 +250,14 @@ class TrackAligner:
 def _warp(image_bgr: np.ndarray, box, score: float, kps: np.ndarray, smoothed: np.ndarray, matrix: np.ndarray,
           size: int) -> FaceResult:
     aligned = cv2.warpAffine(image_bgr, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return FaceResult(box=box, score=score, keypoints=kps, smoothed=smoothed, matrix=matrix, aligned=aligned)
+    motion = None
+    if size < REFERENCE_SIZE:  # the spotter's face from a 224 warp: a direct 112 warp aliases (docs/spotting.md)
+        big = cv2.warpAffine(image_bgr, matrix * (REFERENCE_SIZE / size), (REFERENCE_SIZE, REFERENCE_SIZE),
+                             flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        motion = cv2.resize(cv2.cvtColor(big, cv2.COLOR_BGR2GRAY), (MOTION_SIZE, MOTION_SIZE),
+                            interpolation=cv2.INTER_AREA)
+    return FaceResult(box=box, score=score, keypoints=kps, smoothed=smoothed, matrix=matrix, aligned=aligned,
+                      motion=motion)
 
 
 class FaceAligner:

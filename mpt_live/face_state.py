@@ -82,7 +82,8 @@ class FaceState:
                 self.ring.clear()  # time went back (a looped or reconnected source)
             self.ring.push(frame.t, face.aligned)
         closed: list[SpotEvent] = []
-        for s in self.motion.push(frame.index, frame.t, None if face is None else face.aligned):
+        crop = None if face is None else (face.motion if face.motion is not None else face.aligned)
+        for s in self.motion.push(frame.index, frame.t, crop):
             closed += self.spotter.push(s)
             self._signalled = s.frame
         if face is None:

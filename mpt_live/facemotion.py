@@ -29,9 +29,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .face import EYE_DISTANCE, EYE_Y
+from .face import EYE_DISTANCE, EYE_Y, MOTION_SIZE
 
-SIZE = 112   # grey working frame
+SIZE = MOTION_SIZE   # grey working frame (112)
 CELL = 8     # px of SIZE: a 14 x 14 grid
 GRID = SIZE // CELL
 

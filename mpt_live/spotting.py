@@ -138,6 +138,7 @@ class _Channel:
         self.open: list[_Frame] | None = None
         self.pending: list[_Frame] = []   # apexes of closed candidates waiting for the frames after them
         self.count = 0
+        self.dropped: deque[tuple[int, float, str]] = deque(maxlen=64)  # (apex frame, evidence, gate): diagnosis
 
     def _stats(self) -> None:
         h = self.hist[:, : min(self.n_hist, self.hist.shape[1])]
@@ -203,17 +204,23 @@ class _Channel:
         self.pending = keep
         return out
 
+    def _drop(self, apex: _Frame, gate: str) -> None:
+        self.dropped.append((apex.frame, apex.e, gate))
+        return None
+
     def _judge(self, apex: _Frame) -> _Candidate | None:
         frames = list(self.frames)
         a = apex.pos - frames[0].pos
         if a < 0 or apex.pooled is None:
             return None
         cfg = self.cfg
-        if apex.eye > cfg.blink_ratio * apex.e or apex.side > cfg.head_ratio * apex.e:
-            return None  # a blink or a head movement
+        if apex.eye > cfg.blink_ratio * apex.e:
+            return self._drop(apex, "blink")
+        if apex.side > cfg.head_ratio * apex.e:
+            return self._drop(apex, "head")
         echo = [r.peak for b in (a - self.k, a + self.k) for r in frames[max(b - 2, 0):b + 3]]
         if echo and max(echo) > cfg.echo_ratio * apex.e:
-            return None  # the echo of a strong movement (often a blink) one scale before or after
+            return self._drop(apex, "echo")  # of a strong movement (often a blink) one scale before or after
         region = np.nonzero(apex.pooled >= 0.5 * apex.e)[0]
         cells = sorted({int(c + d) for c in region for d in (0, 1, GRID, GRID + 1)} & _SITE_SET)
         lo, hi = max(a - self.k, 0), min(a + self.k, len(frames) - 1)
@@ -223,7 +230,7 @@ class _Channel:
         prof[lo:hi + 1] = (raw[:, cells] - self.med[cells]).mean(axis=1)
         half = prof[a] / 2
         if not half > 0:
-            return None
+            return self._drop(apex, "extent")
         i = a
         while i > lo and prof[i - 1] > half:
             i -= 1
@@ -238,7 +245,7 @@ class _Channel:
         flank = [r.mouth for r in frames[max(on - self.flank, 0):max(on - 3, 0)] + frames[off + 4:off + self.flank + 1]
                  if r.pooled is not None]
         if flank and sum(flank) / len(flank) > cfg.speech_ratio and any(_LOWER[c] for c in cells):
-            return None  # the mouth keeps moving around it: speech (the brows stay spottable)
+            return self._drop(apex, "speech")  # the mouth keeps moving around it (the brows stay spottable)
         return _Candidate(apex, frames[on], frames[off], cells)
 
     def flush(self) -> list[_Candidate]:

@@ -159,7 +159,16 @@ def test_no_event_from_speech_but_the_same_movement_alone_is_found():
     speech = [(action_field((S, S), FACE, LIPS_PART, float(rng.uniform(4, 8))), int(s), int(s) + 5)
               for s in starts if s < 330]
     target = (field("lip_corner_pull"), 240, 249)
-    assert run(clip(420, speech + [target]))[1] == []
+    fm = FaceMotion(FPS)
+    sp = Spotter.for_motion(fm)
+    dropped = []  # the channels keep what their gates dropped (bench/spotting_replay.py --diag prints it)
+    for i, a in enumerate(clip(420, speech + [target])):
+        for s in fm.push(i, i / FPS, a):
+            assert sp.push(s) == []
+            for ch in (sp.micro, sp.macro):
+                dropped += [(ch.k, *x) for x in ch.dropped]
+                ch.dropped.clear()
+    assert any(k == fm.k_micro and g == "speech" and 238 <= f <= 251 for k, f, _, g in dropped)
     assert len(run(clip(420, [target]))[1]) == 1
 
 
@@ -193,3 +202,24 @@ def test_horizon_never_passes_an_event_still_to_come():
             assert (h if h is not None else last + 1) <= e.onset
     # and the horizon moves on: by the end it is far past the first event
     assert max(h for _, h in horizons if h is not None) > events[0][1].offset
+
+
+def test_a_small_model_crop_still_gives_the_spotter_an_area_averaged_face():
+    """With a 112-px model the aligner also makes the spotter's 112 grey face from a 224 warp: under the
+    same sub-pixel jitter it changes less frame to frame than a direct 112 warp (which aliases)."""
+    from mpt_live.face import _warp
+
+    rng = np.random.default_rng(7)
+    frame = cv2.cvtColor(rng.uniform(0, 255, (400, 400)).astype(np.uint8), cv2.COLOR_GRAY2BGR)  # fine texture
+    direct, motion = [], []
+    for i in range(12):
+        m = np.array([[0.5, 0, -40 + rng.uniform(-0.3, 0.3)], [0, 0.5, -40 + rng.uniform(-0.3, 0.3)]])
+        r = _warp(frame, (0, 0, 1, 1), 1.0, np.zeros((6, 2)), np.zeros((6, 2)), m, 112)
+        assert r.motion is not None and r.motion.shape == (112, 112)
+        direct.append(FaceMotion.grey(r.aligned))
+        motion.append(FaceMotion.grey(r.motion))
+        big = _warp(frame, (0, 0, 1, 1), 1.0, np.zeros((6, 2)), np.zeros((6, 2)), m * 2, 224)
+        assert big.motion is None  # a 224 crop is area-averaged by FaceMotion itself
+        assert np.array_equal(FaceMotion.grey(big.aligned), motion[-1])
+    jitter = lambda xs: float(np.mean([np.abs(a - b).mean() for a, b in zip(xs, xs[1:])]))  # noqa: E731
+    assert jitter(motion) < 0.7 * jitter(direct)

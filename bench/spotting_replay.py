@@ -1,0 +1,140 @@
+"""Fast iteration on the spotter: cache each benchmark video's aligned face frames once, then replay them.
+
+``bench/spotting.py`` runs every video through the whole session (detection, alignment, model): minutes
+per video on this machine. The spotter only sees the 112 x 112 grey face frames that the session hands
+to :class:`~mpt_live.facemotion.FaceMotion`. ``--build`` runs the session once per video, motion-only (faces aligned at 224 px),
+and keeps those frames (``CACHE/<benchmark>/<video>.npz``, ~90 MB a minute); a replay feeds them through
+``FaceMotion`` + ``Spotter`` exactly as the session does (a frame without the face flushes) and scores
+the events with ``mpt-eval spot``'s code, per video, per benchmark and pooled. ``--diag`` prints, for
+every missed truth interval, the strongest evidence of each scale inside it and the candidates a gate
+dropped near it (head, blink, echo, extent, speech).
+
+    nice python bench/spotting_replay.py ROOT [ROOT ...] --cache runs/cache [--build] [--diag]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from mpt_live.errors import InputError
+from mpt_live.facemotion import FaceMotion
+from mpt_live.spotting import Spotter
+from train.datasets.longvideo import LongVideo, LongVideoIndex, read_annotations_csv
+from train.spot_metrics import Spotted, score
+
+
+def build(v: LongVideo, out: Path) -> None:
+    """Run the session motion-only on ``v`` and keep the grey frames it gives FaceMotion."""
+    from mpt_live import facemotion
+    from mpt_live.job import run_job
+    from mpt_live.session import SessionConfig
+    from mpt_live.sources import VideoFile
+
+    rec, push = [], facemotion.FaceMotion.push
+
+    def recording(self, frame, t, aligned):
+        rec.append((frame, t, None if aligned is None else self.grey(aligned)))
+        return push(self, frame, t, aligned)
+
+    facemotion.FaceMotion.push = recording
+    try:
+        with VideoFile(v.video) as src:
+            s = run_job(src, None, replace(SessionConfig(), max_faces=1), None)
+    finally:
+        facemotion.FaceMotion.push = push
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(out, frames=np.array([r[0] for r in rec]), times=np.array([r[1] for r in rec]),
+             have=np.array([r[2] is not None for r in rec]), fps=s["source_fps"],
+             grey=np.stack([r[2] for r in rec if r[2] is not None]).astype(np.float32))
+
+
+def replay(path: Path):
+    """The events of one cached video, and the spotter (its channels keep the last dropped candidates)."""
+    d = np.load(path)
+    grey, fm = d["grey"], FaceMotion(float(d["fps"]))
+    sp, events, g = Spotter.for_motion(fm), [], 0
+    trace = {sp.micro.k: {}, sp.macro.k: {}}  # scale -> frame -> (evidence, strongest window)
+    dropped = []
+
+    def push(s):
+        out = sp.push(s)
+        for ch in (sp.micro, sp.macro):
+            f = ch.frames[-1]
+            if f.pooled is not None:
+                trace[ch.k][f.frame] = (f.e, int(np.argmax(f.pooled)))
+            dropped.extend((ch.k, *x) for x in ch.dropped)
+            ch.dropped.clear()
+        return out
+
+    for frame, t, have in zip(d["frames"], d["times"], d["have"]):
+        a = grey[g] if have else None
+        g += bool(have)
+        for s in fm.push(int(frame), float(t), a):
+            events += push(s)
+        if a is None:
+            events += sp.flush()
+    for s in fm.flush():
+        events += push(s)
+    return events + sp.flush(), trace, dropped
+
+
+def diagnose(v: LongVideo, spotted: list[Spotted], trace: dict, dropped: list) -> None:
+    found = {s.apex for s in spotted}
+    for iv in v.intervals:
+        one = score(LongVideoIndex(videos=[replace(v, intervals=[iv])], classes=[]), {v.name: spotted}, iv.type)
+        if one["tp"]:
+            continue
+        ev = []
+        for k, tr in trace.items():
+            w = [(tr[i][0], i, tr[i][1]) for i in range(iv.onset, iv.offset + 1) if i in tr]
+            if w:
+                e, i, c = max(w)
+                ev.append(f"k{k}: e {e:.1f} at {i} (window r{c // 14} c{c % 14})")
+        gates = [f"k{k} {g} e {e:.1f} at {f}" for k, f, e, g in dropped if iv.onset - 5 <= f <= iv.offset + 5]
+        near = [(s.onset, s.offset, s.type) for s in spotted if s.offset >= iv.onset and s.onset <= iv.offset]
+        print(f"    missed {iv.type} {iv.label} {iv.onset}-{iv.offset}: {'; '.join(ev)} | dropped: "
+              f"{', '.join(gates) or '-'} | spotted over it: {near or '-'}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("roots", nargs="+", type=Path, help="mpt-synth --long benchmark folders")
+    ap.add_argument("--cache", type=Path, default=Path("runs/spotting-cache"))
+    ap.add_argument("--build", action="store_true", help="make the missing cache files first (the slow part)")
+    ap.add_argument("--diag", action="store_true", help="why each missed truth interval was missed")
+    args = ap.parse_args()
+    try:
+        truths = {r.name: read_annotations_csv(r / "annotations.csv") for r in args.roots}
+        videos, spotted = [], {}
+        for name, t in truths.items():
+            for v in t.videos:
+                f = args.cache / name / f"{v.video.stem}.npz"
+                if not f.exists():
+                    if not args.build:
+                        raise InputError(f"{f}: not cached (run with --build)")
+                    build(v, f)
+                events, trace, dropped = replay(f)
+                key = f"{name}/{v.name}"
+                spotted[key] = [Spotted(key, e.onset, e.offset, e.type, score=e.score, apex=e.apex) for e in events]
+                videos.append(replace(v, name=key))
+                r = score(LongVideoIndex(videos=[videos[-1]], classes=t.classes), spotted, "all")["by_type"]
+                print(f"  {key:<28} " + "  ".join(f"{k} {r[k]['tp']}/{r[k]['fp']}/{r[k]['fn']}" for k in ("micro", "macro")))
+                if args.diag:
+                    diagnose(videos[-1], spotted[key], trace, dropped)
+        for name in [*truths, "pooled"]:
+            vs = [v for v in videos if name == "pooled" or v.name.startswith(name + "/")]
+            r = score(LongVideoIndex(videos=vs, classes=[]), spotted, "all")["by_type"]
+            print(f"{name:<10} " + "  ".join(f"{k}: F1 {r[k]['f1']:.3f} P {r[k]['precision']:.2f} R {r[k]['recall']:.2f} "
+                                         f"({r[k]['tp']}/{r[k]['fp']}/{r[k]['fn']})" for k in ("micro", "macro")))
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
