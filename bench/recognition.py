@@ -53,6 +53,8 @@ RUNS: dict[str, tuple[str, list[str]]] = {
     "cosine": ("recipe: learning rate decayed to 0 along a cosine", ["--lr-schedule", "cosine"]),
     "pose": ("augmentation: also roll, squeeze and a yaw-like bend of whole clips (strength 1)",
              ["--augment-pose", "1"]),
+    "epochs-5": ("recipe: 5 epochs instead of 10 (less time to fit the training people)", ["--epochs", "5"]),
+    "epochs-20": ("recipe: 20 epochs instead of 10", ["--epochs", "20"]),
     "pose-0.3": ("augmentation: roll, squeeze and yaw-like bend at strength 0.3", ["--augment-pose", "0.3"]),
     "no-augment": ("recipe: no augmentation", ["--no-augment"]),
     "random-init": ("random-init backbone (--backbone-weights none)", ["--backbone-weights", "none"]),
