@@ -133,8 +133,7 @@ class FaceResult:
     matrix: np.ndarray  # (2, 3) similarity transform frame -> template
     aligned: np.ndarray  # (S, S, 3) uint8 BGR aligned face
     detected: bool = True  # False: box and keypoints carried from the last detection (mpt_live/tracker.py)
-    # the spotter's (MOTION_SIZE, MOTION_SIZE) uint8 grey face when S < REFERENCE_SIZE: warped at 224 and
-    # area-averaged, as from a 224 crop (a direct small warp aliases; None: made from ``aligned``)
+    # with motion_crop and S < 224: the spotter's 112 grey face, a 224 warp area-averaged (None: from aligned)
     motion: np.ndarray | None = None
 
 
@@ -184,9 +183,11 @@ class TrackAligner:
     """
 
     def __init__(self, image_size: int = 224, smooth: bool = True, min_cutoff: float = 0.5, beta: float = 0.2,
-                 d_cutoff: float = 1.0, stabilize: bool = True, detect_every: int = DETECT_EVERY) -> None:
+                 d_cutoff: float = 1.0, stabilize: bool = True, detect_every: int = DETECT_EVERY,
+                 motion_crop: bool = False) -> None:
         self.image_size = int(image_size)
         self.smooth = smooth
+        self.motion_crop = motion_crop  # also make the spotter's face (FaceResult.motion) when image_size < 224
         self._filter = OneEuroFilter(min_cutoff, beta, d_cutoff, speed_points=_SPEED_POINTS)
         self._prev_box: tuple[int, int, int, int] | None = None
         self._stabilizer = Stabilizer(self.image_size) if stabilize else None
@@ -210,7 +211,7 @@ class TrackAligner:
         if self._stabilizer is not None:
             matrix = self._stabilizer.refine(frame_bgr, matrix, float(t))
         self.follower.detected(box, score, kps, matrix)
-        return _warp(frame_bgr, box, score, kps, smoothed, matrix, self.image_size)
+        return _warp(frame_bgr, box, score, kps, smoothed, matrix, self.image_size, self.motion_crop)
 
     def follow(self, frame_bgr: np.ndarray, t: float) -> FaceResult | None:
         """A frame without detection: register it from the last smoothed keypoints and carry the track
@@ -226,7 +227,7 @@ class TrackAligner:
             return None
         self._prev_box = track.box
         res = _warp(frame_bgr, track.box, track.score, track.keypoints, self._smooth(track.keypoints, float(t)),
-                    matrix, self.image_size)
+                    matrix, self.image_size, self.motion_crop)
         res.detected = False
         return res
 
@@ -248,10 +249,10 @@ class TrackAligner:
 
 
 def _warp(image_bgr: np.ndarray, box, score: float, kps: np.ndarray, smoothed: np.ndarray, matrix: np.ndarray,
-          size: int) -> FaceResult:
+          size: int, motion_crop: bool = False) -> FaceResult:
     aligned = cv2.warpAffine(image_bgr, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     motion = None
-    if size < REFERENCE_SIZE:  # the spotter's face from a 224 warp: a direct 112 warp aliases (docs/spotting.md)
+    if motion_crop and size < REFERENCE_SIZE:  # the spotter's face from a 224 warp: a direct 112 warp aliases (docs/spotting.md)
         big = cv2.warpAffine(image_bgr, matrix * (REFERENCE_SIZE / size), (REFERENCE_SIZE, REFERENCE_SIZE),
                              flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         motion = cv2.resize(cv2.cvtColor(big, cv2.COLOR_BGR2GRAY), (MOTION_SIZE, MOTION_SIZE),
@@ -269,7 +270,8 @@ class FaceAligner:
 
     def __init__(self, image_size: int = 224, model: str = "short", min_confidence: float = 0.5,
                  smooth: bool = True, min_cutoff: float = 0.5, beta: float = 0.2,
-                 d_cutoff: float = 1.0, stabilize: bool = True, detect_every: int = DETECT_EVERY) -> None:
+                 d_cutoff: float = 1.0, stabilize: bool = True, detect_every: int = DETECT_EVERY,
+                 motion_crop: bool = False) -> None:
         self._video = self._image = None
         self.image_size = int(image_size)
         self.model = model
@@ -277,7 +279,8 @@ class FaceAligner:
         self.smooth = smooth
         self._path = model_path(model)
         self._track_args = dict(image_size=self.image_size, smooth=smooth, min_cutoff=min_cutoff, beta=beta,
-                                d_cutoff=d_cutoff, stabilize=stabilize, detect_every=detect_every)
+                                d_cutoff=d_cutoff, stabilize=stabilize, detect_every=detect_every,
+                                motion_crop=motion_crop)
         self._track = self.track_aligner()
         self._first_call: set[int] = set()
         self._last_ms = -1
