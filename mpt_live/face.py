@@ -252,7 +252,7 @@ def _warp(image_bgr: np.ndarray, box, score: float, kps: np.ndarray, smoothed: n
           size: int, motion_crop: bool = False) -> FaceResult:
     aligned = cv2.warpAffine(image_bgr, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     motion = None
-    if motion_crop and size < REFERENCE_SIZE:  # the spotter's face from a 224 warp: a direct 112 warp aliases (docs/spotting.md)
+    if motion_crop and size < REFERENCE_SIZE:  # the spotter's face: a 224 warp, area-averaged (a 112 warp aliases)
         big = cv2.warpAffine(image_bgr, matrix * (REFERENCE_SIZE / size), (REFERENCE_SIZE, REFERENCE_SIZE),
                              flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         motion = cv2.resize(cv2.cvtColor(big, cv2.COLOR_BGR2GRAY), (MOTION_SIZE, MOTION_SIZE),
