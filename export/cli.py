@@ -2,7 +2,8 @@
 
 The file carries its class names, ClipSpec and provenance in its metadata (`mpt.*`), so
 `mpt-live` needs nothing else. After writing, the file is run with ONNX Runtime on the same clips
-as the torch model: fp32 must agree to max |dprob| <= 1e-4; --int8 / --fp16 to >= 99 % top-1.
+as the torch model: fp32 must agree to max |dprob| <= 1e-4; --int8 / --fp16 to >= 99 % top-1 on the
+clips torch decides (export/parity.py).
 --int8 is static QDQ quantization calibrated on clips of the training clip cache (or --calib-clips),
 never on the parity clips. With none of --fp32/--fp16/--int8 the precision follows the machine: fp16 (the
 GPU default, checked on the GPU) where ONNX Runtime's CUDA provider works, falling back to fp32 if fp16
@@ -29,8 +30,8 @@ DEFAULT_CALIB_CLIPS = 32   # = export.calibration.DEFAULT_CALIB_CLIPS
 class Calibration(str, Enum):
     """ONNX Runtime calibration methods (export.quantize.CALIBRATION_METHODS)."""
 
-    percentile = "percentile"
     minmax = "minmax"
+    percentile = "percentile"
     entropy = "entropy"
 
 app = typer.Typer(add_completion=False, help=__doc__, pretty_exceptions_enable=False)
@@ -61,13 +62,14 @@ def export(
     calib_clips: Optional[Path] = typer.Option(None, "--calib-clips", help="With --int8: folder of .npz clips (as "
                                                "--parity-clips) to calibrate on (default: the training clip cache)."),
     calib_n: int = typer.Option(DEFAULT_CALIB_CLIPS, "--calib-n", min=1, help="Number of calibration clips."),
-    calibration: Calibration = typer.Option(Calibration.percentile, "--calibration",
+    calibration: Calibration = typer.Option(Calibration.minmax, "--calibration",
                                             help="int8 activation ranges from the calibration clips."),
     demo: bool = typer.Option(False, "--demo", help="Mark the file as the demo model (mpt.demo = 1)."),
 ) -> None:
     """Export CHECKPOINT to one self-describing ONNX file and check it against torch.
 
-    fp32 must match torch to max |dprob| <= 1e-4, --int8/--fp16 to >= 99 % top-1 agreement.
+    fp32 must match torch to max |dprob| <= 1e-4, --int8/--fp16 to >= 99 % top-1 agreement on the clips
+    torch decides (top-1 margin >= 0.02) and max |dprob| <= 0.05.
     Exit 0: written and checked; 1: a check failed (file kept as *.rejected.onnx); 2: bad input.
     """
     flags = (("--fp32", fp32), ("--fp16", fp16), ("--int8", int8), ("--int8-weights", int8_weights))
