@@ -3,8 +3,8 @@
 For each ``--checkpoint`` (an ``mpt-train`` model.pt, e.g. ViT-Ti/16, ViT-S/14, ViT-B/16), with
 the real ``mpt-export`` code: the fp32 export, static int8 (``export.quantize.quantize_int8``,
 QDQ, one file per ``--calibration`` method) calibrated on ``--calib-n`` clips of the checkpoint's
-training clip cache (or ``--calib-clips``); as baselines, the former static scheme (each MatMul's
-output rounded to uint8 too: QLinearMatMul + DequantizeLinear) and ONNX Runtime's dynamic int8 of the
+training clip cache (or ``--calib-clips``); as baselines, the former static scheme (percentile ranges,
+each MatMul's output rounded to uint8 too: QLinearMatMul + DequantizeLinear) and ONNX Runtime's dynamic int8 of the
 same MatMuls (where the issue started); and weight-only int8 (``mpt-export --int8-weights``,
 MatMulNBits). Printed per file:
 
@@ -82,8 +82,9 @@ def bench_checkpoint(path: Path, args: argparse.Namespace, tmp: Path) -> list[st
     meta = onnx_metadata(ckpt)
     files = {"fp32": export_onnx(model, tmp / "fp32.onnx", spec, meta)}
     files["int8 dynamic (before)"] = dynamic_int8(files["fp32"], tmp / "dyn.onnx", meta)
-    files["int8 static, int8 out (before)"] = quantize_int8(files["fp32"], tmp / "qout.onnx", meta, (cal.dynamic, cal.motion),
-                                                           args.calibration[0], cal.source, quantize_outputs=True)
+    # the former --int8: percentile ranges, and each MatMul's output rounded to uint8 too
+    files["int8 static, before"] = quantize_int8(files["fp32"], tmp / "before.onnx", meta, (cal.dynamic, cal.motion),
+                                                 "percentile", cal.source, quantize_outputs=True)
     files["int8 weight-only"] = quantize_int8_weights(files["fp32"], tmp / "w8.onnx", meta)
     kept = ""
     for method in args.calibration:

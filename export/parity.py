@@ -69,8 +69,10 @@ class Parity:
         need = (f"max|dprob| <= {FP32_MAX_DPROB:g}" if self.precision == "fp32"
                 else f"top-1 agreement >= {MIN_TOP1_AGREEMENT:.0%} on decided clips, max|dprob| <= {QUANT_MAX_DPROB:g}")
         where = "" if self.provider == "CPU" else f" ({self.provider})"
-        decided = (f", {self.decided_agreement:.1%} on the {self.clips - self.ties} decided "
-                   f"({self.ties} ties: torch top-1 margin < {TIE_MARGIN:g})" if self.ties and self.precision != "fp32" else "")
+        decided = ""
+        if self.ties and self.precision != "fp32":
+            decided = (f", {self.decided_agreement:.1%} on the {self.clips - self.ties} decided "
+                       f"({self.ties} ties: torch top-1 margin < {TIE_MARGIN:g})")
         return (f"{self.precision}{where} parity vs torch on {self.clips} clips: max|dprob| {self.max_dprob:.2e}, "
                 f"top-1 agreement {self.top1_agreement:.1%}{decided} ({'ok' if self.ok else 'FAILED'}: need {need})"
                 + (f"; {self.batch_error}" if self.batch_error else ""))

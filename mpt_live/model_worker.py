@@ -16,9 +16,11 @@ The windows of one frame (one per face, :meth:`ModelWorker.submit_all`) are one 
 prepares them and classifies them in one model call (at most ``batch`` clips per call when ``batch`` is
 given: ``--batch 1`` classifies them one by one). Across faces this shares a call's fixed costs; a
 single face's window is a call of one clip, as before. A clip's probabilities from a batched call equal
-its own call's within the model's rounding: float rounding for an fp32 model (~1e-6), about 1e-2 for the
-weight-only int8 demo model, whose kernels quantize activations per row block and change rounding with
-the batch (tests/test_faces_batched.py).
+its own call's within the model's rounding: float rounding for an fp32 model; for a static int8 model
+such as the demo model (activation scales fixed at export) most windows are equal and a few differ by
+up to ~0.05 (an fp32 rounding difference can move a quantized value by one step); about 1e-2 on every
+window for a weight-only int8 model (``mpt-export --int8-weights``), whose kernels quantize activations
+per row block (tests/test_faces_batched.py).
 
 ``workers`` threads may classify jobs concurrently (ONNX Runtime sessions are thread-safe; on
 a 2-core CPU two single-threaded runs scale better than one run on two threads); results are

@@ -103,19 +103,27 @@ def _classified(video, runtime, batch):
         return rows, s.summary()["batch"]
 
 
-# Stated tolerances, batched vs each window alone. fp32 (the tiny model): float rounding (measured 0). The
-# weight-only int8 demo model: its int8 kernels round a clip's rows differently with their place in the batch
-# (one clip twice in a call gives two rows ~0.003 apart); measured on 10 s of this recording: max |dprob| 0.021,
-# median 0.001, top class equal on 269 of 270 windows.
-@pytest.mark.parametrize("model, atol, median, top", [
-    ("tiny", 1e-5, 1e-6, 1.0),
-    pytest.param("demo", 0.05, 0.005, 0.97, marks=pytest.mark.slow),
-])
-def test_batched_faces_give_the_probabilities_of_one_by_one(two_people, tmp_path, model, atol, median, top):
+# Stated tolerances (max |dprob|, its median, top-class agreement), batched vs each window alone. fp32 (the tiny
+# model): float rounding (measured 0). Static int8 (the demo model; activation scales fixed at export): most
+# windows are equal, but an fp32 rounding difference before a quantized layer can move one uint8 code by a
+# step, which propagates; measured on 6 s of this recording: 8 of 150 windows differ, by up to 0.046, median 0,
+# top class equal on all. Weight-only int8 (what scripts/make_demo_model.sh falls back to): its kernels
+# quantize activations per row block, so every row's rounding follows the batch: max 0.021, median 0.001, top
+# class equal on 269 of 270 windows.
+FLOAT_ROUNDING = (1e-5, 1e-6, 1.0)
+STATIC_INT8_ROUNDING = (0.05, 1e-6, 0.97)
+WEIGHT_ONLY_ROUNDING = (0.05, 0.005, 0.97)
+
+
+@pytest.mark.parametrize("model", ["tiny", pytest.param("demo", marks=pytest.mark.slow)])
+def test_batched_faces_give_the_probabilities_of_one_by_one(two_people, tmp_path, model):
     if model == "demo" and not demo_model_path().is_file():
         pytest.skip("no demo model (scripts/make_demo_model.sh builds it)")
     path = demo_model_path() if model == "demo" else tiny_onnx(tmp_path / "tiny.onnx", spec=ClipSpec(image_size=112))
     rt = MPTRuntime(path, device="cpu", threads=1)
+    scheme = rt.metadata.get("mpt.int8", "")
+    atol, median, top = (WEIGHT_ONLY_ROUNDING if "MatMulNBits" in scheme else STATIC_INT8_ROUNDING if scheme
+                         else FLOAT_ROUNDING)
     alone, alone_stats = _classified(two_people, rt, 1)
     batched, stats = _classified(two_people, rt, None)
     assert sorted(batched) == sorted(alone) and {f for _, f in alone} == {0, 1}
