@@ -39,7 +39,7 @@ rest, and they vary with the person. Calibration ranges must keep them (``minmax
 ranges that clip the extreme 0.001 % (``percentile``) fit the training people and saturate on
 others. On a trained ViT-S/14 MPT (the demo model's recipe) and 120 clips of four people it never
 saw, static int8 agreed on 95 % of top-1 with percentile ranges (max |dprob| 0.21; the MLP's second
-layer alone: 0.18) and on 100 % with minmax (max |dprob| 0.050), at 0.59x the fp32 latency; the same
+layer alone: 0.18) and on 100 % with minmax (max |dprob| 0.050), at 0.58-0.59x the fp32 latency; the same
 models on the calibration people looked fine either way (max |dprob| <= 0.04). For ViT-Ti/16 and
 ViT-B/16 the method made no difference (``python bench/int8.py --calibration percentile,minmax,entropy``).
 """
