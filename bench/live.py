@@ -118,15 +118,21 @@ class LagProbe:
         self.reader, self.name, self.fps, self.live = reader, reader.name, reader.fps, reader.live
         self.t0 = time.monotonic()
         self.lags: list[tuple[float, float]] = []  # (seconds since start, capture -> loop pickup ms)
+        self.final: dict | None = None  # the reader's counts when the loop stopped reading
 
     def stats(self) -> dict:
         return self.reader.stats()
 
     def __iter__(self):
-        for f in self.reader:
-            now = time.monotonic()
-            self.lags.append((now - self.t0, (now - f.captured) * 1e3))
-            yield f
+        try:
+            for f in self.reader:
+                now = time.monotonic()
+                self.lags.append((now - self.t0, (now - f.captured) * 1e3))
+                yield f
+        finally:
+            # the reader keeps capturing until it is closed, after the run's end-of-run report: frames
+            # captured then were never offered to the loop and are not drops
+            self.final = self.reader.stats()
 
 
 def realtime_run(path: Path, runtime, minutes: float, stride: int | None, out: Path, workers: int | None = None) -> dict:
@@ -138,7 +144,7 @@ def realtime_run(path: Path, runtime, minutes: float, stride: int | None, out: P
         s = run_job(probe, runtime, SessionConfig(stride=stride, max_seconds=minutes * 60.0, workers=workers), out)
         lags = probe.lags
     sampler.stop()
-    st = reader.stats()
+    st = probe.final or reader.stats()
     dur = s["seconds"]
     warm = min(max(20.0, 0.2 * dur), 0.5 * dur)
     # streaming only: the end-of-run report (timeline.png imports and runs matplotlib) is not growth
