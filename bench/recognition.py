@@ -42,6 +42,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RUNS: dict[str, tuple[str, list[str]]] = {
     "default": ("mpt-train defaults (pretrained backbone, motion-energy prompts, group adapter)", []),
     "no-mag": ("ablation: no magnification (alpha 0)", ["--alpha", "0"]),
+    "alpha-5": ("magnification: alpha 5 instead of the paper's 20", ["--alpha", "5"]),
+    "alpha-10": ("magnification: alpha 10 instead of the paper's 20", ["--alpha", "10"]),
     "no-prompts": ("ablation: no motion prompts", ["--no-prompts"]),
     "plain-adapter": ("ablation: one shared adapter instead of the group adapter", ["--adapter", "plain"]),
     "paper-prompts": ("the paper's prompt generator (GELU(conv), global pool of the magnified frames)",
