@@ -197,6 +197,51 @@ def test_cosine_schedule_decays_the_learning_rate_to_zero(monkeypatch):
         TrainConfig("casme2", ".", lr_schedule="step")
 
 
+def test_average_epochs_ends_with_the_mean_of_the_last_epochs_weights():
+    """--average-epochs N: the trained parts end as the mean of their values after each of the last N epochs
+    (runs are deterministic for a seed, so shorter runs give those values); frozen parts are untouched."""
+    from torch import nn
+
+    class Tiny(nn.Module):
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(3)
+            self.frozen = nn.Linear(3, 3).requires_grad_(False)
+            self.fc = nn.Linear(3, 2)
+
+        def forward(self, d, m):
+            return self.fc(self.frozen(d.mean(dim=(2, 3))) + m.mean(dim=(1, 3, 4)))
+
+    class Data(torch.utils.data.Dataset):
+        labels = [0, 1] * 4
+
+        def set_epoch(self, e):
+            self.g = torch.Generator().manual_seed(e)
+
+        def __len__(self):
+            return 8
+
+        def __getitem__(self, i):
+            return torch.randn(3, 8, 8, generator=self.g), torch.randn(2, 3, 8, 8, generator=self.g), self.labels[i]
+
+    def trained(epochs: int, average: int = 0) -> Tiny:
+        model = Tiny()
+        cfg = TrainConfig("casme2", ".", epochs=epochs, batch_size=4, lr=1e-2, augment=False, average_epochs=average)
+        fitting.fit(model, Data(), cfg, 2, seed=0)
+        return model
+
+    after = [trained(e) for e in (1, 2, 3)]
+    assert not torch.allclose(after[1].fc.weight, after[2].fc.weight)  # the weights do move from epoch to epoch
+    averaged = trained(3, average=2)
+    for name in ("weight", "bias"):
+        mean = (getattr(after[1].fc, name) + getattr(after[2].fc, name)) / 2
+        torch.testing.assert_close(getattr(averaged.fc, name), mean)
+    torch.testing.assert_close(averaged.frozen.weight, Tiny().frozen.weight)
+    torch.testing.assert_close(trained(3, average=1).fc.weight, after[2].fc.weight)
+    with pytest.raises(ValueError, match="average_epochs"):
+        TrainConfig("casme2", ".", epochs=3, average_epochs=4)
+
+
 def test_full_protocol_writes_a_loadable_checkpoint(easy, tmp_path):
     from train.model import MPT, MPTConfig
 

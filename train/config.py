@@ -101,6 +101,7 @@ class TrainConfig:
     label_smoothing: float = 0.0
     augment: bool = True                 # flips and small shifts/zooms, the same for D and every motion frame
     augment_pose: float = 0.0            # 0..1: also roll, squeeze and a yaw-like bend (train.fitting.augment_batch)
+    average_epochs: int = 0              # > 0: the model is the mean of the weights after each of the last N epochs
     class_weighted: bool = False
     jitter_variants: int = 4
     seed: int = 0
@@ -115,6 +116,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
         if not 0.0 <= self.augment_pose <= 1.0:
             raise ValueError(f"augment_pose must be in [0, 1], got {self.augment_pose!r}")
+        if not 0 <= self.average_epochs <= self.epochs:
+            raise ValueError(f"average_epochs must be in [0, epochs={self.epochs}], got {self.average_epochs!r}")
         if self.sampling == "pick" and self.clip_mode != "paper":
             raise ValueError("sampling pick needs clip mode paper: window clips are blended, as the live "
                              "window blends the camera's frames (use --sampling blend)")
@@ -130,7 +133,7 @@ class TrainConfig:
                     clip_mode="paper", faces="auto", sampling="pick", input_norm="backbone",
                     prompts=True, adapter="group", num_prompts=5, reduction=8,
                     prompt_input="frames", prompt_grid=1, prompt_channels=0, epochs=20, batch_size=16, lr=3e-4,
-                    weight_decay=0.0, label_smoothing=0.0, augment=False, class_weighted=False)
+                    weight_decay=0.0, label_smoothing=0.0, augment=False, average_epochs=0, class_weighted=False)
         return cls(dataset=dataset, data=data, **{**base, **kw})
 
     def with_spec(self, **changes: Any) -> TrainConfig:

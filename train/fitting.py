@@ -35,6 +35,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader, Dataset
 
 from mpt_live.errors import InputError
@@ -220,7 +221,9 @@ def fit(model: nn.Module, data: CachedClips, cfg: TrainConfig, n_classes: int, s
 
     Adam (AdamW with ``cfg.weight_decay`` > 0) at ``cfg.lr``, constant or decayed to 0 along a cosine
     over all steps (``cfg.lr_schedule``), cross-entropy (``cfg.label_smoothing``, optional class
-    weights), and with ``cfg.augment`` the batch augmentation of :func:`augment_batch`.
+    weights), and with ``cfg.augment`` the batch augmentation of :func:`augment_batch`. With
+    ``cfg.average_epochs`` = N > 0 the model ends with the mean of its weights after each of the last N
+    epochs (stochastic weight averaging, ``torch.optim.swa_utils``); the losses stay those of training.
     """
     device = torch.device(cfg.device)
     model.to(device)
@@ -239,6 +242,7 @@ def fit(model: nn.Module, data: CachedClips, cfg: TrainConfig, n_classes: int, s
     sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, cfg.epochs * len(loader)))
              if cfg.lr_schedule == "cosine" else None)
     losses: list[float] = []
+    average = AveragedModel(model) if cfg.average_epochs else None
     for epoch in range(cfg.epochs):
         data.set_epoch(epoch)
         model.train()
@@ -257,6 +261,12 @@ def fit(model: nn.Module, data: CachedClips, cfg: TrainConfig, n_classes: int, s
                 progress.update(task, advance=1, info=(
                     f"epoch {epoch + 1}/{cfg.epochs}  loss {total / n:.4f}  {rate:.1f} clips/s"))
         losses.append(total / max(n, 1))
+        if average is not None and epoch >= cfg.epochs - cfg.average_epochs:
+            average.update_parameters(model)
+    if average is not None:
+        with torch.no_grad():
+            for p, mean in zip(params, (q for q in average.module.parameters() if q.requires_grad)):
+                p.copy_(mean)
     if progress:
         progress.remove_task(task)
     return losses
