@@ -16,13 +16,17 @@ MatMulNBits). Printed per file:
   agreement on the clips torch decides (top-1 margin >= ``export.parity.TIE_MARGIN``): what
   ``mpt-export``'s gate checks, with max |dprob| <= 0.05;
 * which node groups stayed fp32, and the median top-1 margin of the torch model (the smaller it
-  is, the more any rounding flips a prediction).
+  is, the more any rounding flips a prediction);
+* with ``--ops``: ONNX Runtime's own profile of the fp32 and static int8 files (kernel time per op
+  type, B=1), and what it implies: int8 speeds up only the MatMuls, so the ratio cannot go below
+  (int8 MatMul path: ``MatMulIntegerToFloat`` + the activations' ``QuantizeLinear``) / (fp32 MatMul
+  time) even if every other op cost nothing.
 
 The CPU's vector extensions and load average are printed beside the figures.
 
     python bench/int8.py --checkpoint runs/vit-ti/model.pt [--checkpoint ...] --clip-dir HELDOUT
                          [--calib-clips DIR] [--calib-n 32] [--calibration minmax,percentile]
-                         [--clips 120] [--threads 2] [--runs 20]
+                         [--clips 120] [--threads 2] [--runs 20] [--ops]
 """
 
 from __future__ import annotations
@@ -66,6 +70,54 @@ def dynamic_int8(src: Path, dst: Path, metadata: dict[str, str]) -> Path:
                      extra_options={"MatMulConstBOnly": True})
     pre.unlink()
     return save_model(onnx.load(str(dst)), dst, {**metadata, "mpt.precision": "int8"})
+
+
+INT8_MATMUL = ("MatMulIntegerToFloat", "QuantizeLinear", "DynamicQuantizeLinear", "MatMulInteger", "QLinearMatMul",
+               "DequantizeLinear")
+
+
+def op_times(path: Path, feeds: tuple[np.ndarray, np.ndarray], threads: int, runs: int, tmp: Path) -> dict[str, float]:
+    """ms per call spent in each op type: ONNX Runtime's profiler over ``runs`` calls after 5 untimed."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.enable_profiling = True
+    so.profile_file_prefix = str(tmp / f"profile-{path.stem}")
+    sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    named = dict(zip((i.name for i in sess.get_inputs()), feeds))
+    for _ in range(runs + 5):
+        sess.run(None, named)
+    events = json.loads(Path(sess.end_profiling()).read_text())
+    starts = sorted(e["ts"] for e in events if e.get("name") == "model_run")
+    first = starts[5] if len(starts) > 5 else 0  # the warm-up calls are not counted
+    totals: dict[str, float] = {}
+    for e in events:
+        if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time") and e["ts"] >= first:
+            op = e.get("args", {}).get("op_name", "?")
+            totals[op] = totals.get(op, 0.0) + e["dur"] / 1000.0
+    return {op: t / runs for op, t in totals.items()}
+
+
+def print_ops(files: dict[str, Path], feeds: tuple[np.ndarray, np.ndarray], args: argparse.Namespace,
+              tmp: Path) -> None:
+    """The op profile of fp32 and each static int8 file, and the ratio's floor it implies."""
+    fp = op_times(files["fp32"], feeds, args.threads, args.runs, tmp)
+    mm = fp.get("MatMul", 0.0) + fp.get("FusedMatMul", 0.0) + fp.get("Gemm", 0.0)
+    total = sum(fp.values())
+    print(f"  op profile (ONNX Runtime profiler, B=1, {args.threads} threads, {args.runs} calls; kernel time only):")
+    print(f"    fp32: {total:.2f} ms per call, MatMul/Gemm {mm:.2f} ms ({mm / total:.0%}), other ops {total - mm:.2f} ms")
+    for k, f in files.items():
+        if not k.startswith("int8 static") or "before" in k:
+            continue
+        q = op_times(f, feeds, args.threads, args.runs, tmp)
+        path_ms = sum(q.get(op, 0.0) for op in INT8_MATMUL)
+        rest = sum(q.values()) - path_ms - q.get("MatMul", 0.0)
+        print(f"    {k}: {sum(q.values()):.2f} ms per call; int8 MatMul path {path_ms:.2f} ms "
+              f"({', '.join(f'{op} {q[op]:.2f}' for op in INT8_MATMUL if op in q)}), fp32 MatMuls left "
+              f"{q.get('MatMul', 0.0):.2f} ms, other ops {rest:.2f} ms")
+        print(f"      ratio floor with every other op free: ({path_ms:.2f} + {q.get('MatMul', 0.0):.2f}) / {mm:.2f} = "
+              f"{(path_ms + q.get('MatMul', 0.0)) / mm:.2f}; profiled ratio {sum(q.values()) / total:.2f}", flush=True)
 
 
 def bench_checkpoint(path: Path, args: argparse.Namespace, tmp: Path) -> list[str]:
@@ -122,6 +174,8 @@ def bench_checkpoint(path: Path, args: argparse.Namespace, tmp: Path) -> list[st
         if k.startswith("int8 static") and "before" not in k:
             lines.append(f"{name} | {base:.1f} | {p50:.1f} | {ratio:.2f} | {a.top1_agreement:.1%} | "
                          f"{a.decided_agreement:.1%} | {len(dyn)} | {k.split()[-1]} | {kept}")
+    if args.ops:
+        print_ops(files, x1, args, tmp)
     return lines
 
 
@@ -135,6 +189,7 @@ def main() -> int:
     ap.add_argument("--calibration", default=DEFAULT_CALIBRATION, help=f"comma list of {', '.join(CALIBRATION_METHODS)}")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--runs", type=int, default=20, help="timed B=1 calls per file")
+    ap.add_argument("--ops", action="store_true", help="also ONNX Runtime's op profile of fp32 and static int8")
     args = ap.parse_args()
     args.calibration = [m.strip() for m in args.calibration.split(",") if m.strip()]
     bad = [m for m in args.calibration if m not in CALIBRATION_METHODS]
