@@ -13,9 +13,13 @@ Steps, one command, resumable (a finished benchmark or run is reused, a killed L
    per-pixel temporal standard deviation of the magnified frames (the model's own motion input),
    and the same probe without magnification, from the same clip cache;
 3. ``mpt-train`` LOSO for every run of ``--runs``: ``default`` is mpt-train with no options but
-   ``--image-size`` and ``--epochs``; the others add one change each (``RUNS``);
+   ``--image-size`` and ``--epochs``; the others add one change each (``RUNS``). ``NAME@S`` is run
+   ``NAME`` with training seed ``S`` (``mpt-train --seed S``; plain ``NAME`` is seed 0): the seed alone
+   moves held-out UF1 by about 0.1 here, so compare candidates over several seeds
+   (``--runs default@1,default@2,swa-5,swa-5@1,swa-5@2``);
 4. a table (Markdown + JSON): pooled Acc / UF1 / UAR with a Wilson interval, and each run against
-   ``default`` with an exact McNemar test on the paired per-clip correctness.
+   ``default`` with an exact McNemar test on the paired per-clip correctness; below it, for every
+   run with more than one seed, its UF1 per seed and their mean.
 
 Prints the CPU's vector extensions beside the figures (training time depends on them).
 """
@@ -60,6 +64,10 @@ RUNS: dict[str, tuple[str, list[str]]] = {
     "pose-0.3": ("augmentation: roll, squeeze and yaw-like bend at strength 0.3", ["--augment-pose", "0.3"]),
     "no-augment": ("recipe: no augmentation", ["--no-augment"]),
     "random-init": ("random-init backbone (--backbone-weights none)", ["--backbone-weights", "none"]),
+    "swa-5": ("recipe: the mean of the weights after each of the last 5 epochs (stochastic weight averaging)",
+              ["--average-epochs", "5"]),
+    "no-adapter": ("ablation: no adapters (motion prompts and head only: nothing trained reads the "
+                   "dynamic image's appearance)", ["--adapter", "none"]),
 }
 DEFAULT_RUNS = ["default", "no-mag", "no-prompts", "plain-adapter", "paper-prompts", "grid4-motion", "no-augment"]
 
@@ -184,8 +192,19 @@ def mcnemar(a: dict[str, bool], b: dict[str, bool]) -> tuple[int, int, float]:
     return only_a, only_b, (binomtest(only_a, only_a + only_b).pvalue if only_a + only_b else 1.0)
 
 
+def parse_run(name: str) -> tuple[str, int] | None:
+    """``NAME`` or ``NAME@S`` -> (a name of RUNS, training seed); None when it is neither."""
+    base, _, seed = name.partition("@")
+    if base not in RUNS or (seed and not seed.isdigit()):
+        return None
+    return base, int(seed or 0)
+
+
 def run_mpt(args: argparse.Namespace, data: Path, name: str) -> dict[str, Any] | None:
-    what, extra = RUNS[name]
+    base, seed = parse_run(name)
+    what, extra = RUNS[base]
+    if "@" in name:
+        what, extra = f"{what} (training seed {seed})", [*extra, "--seed", str(seed)]
     run_dir = args.out / "runs" / name
     cmd = [_tool("mpt-train"), "--dataset", "casme2", "--data", str(data), "--out", str(run_dir),
            "--image-size", str(args.image_size), "--epochs", str(args.epochs), "--threads", str(args.threads),
@@ -221,6 +240,16 @@ def report(result: dict[str, Any]) -> str:
             vs = f"{a} / {b}, p = {p:.3f}"
         lines.append(f"| {r['run']} | {r['what']} | {r['acc']:.3f} | {lo:.2f}-{hi:.2f} | {r['uf1']:.3f} | "
                      f"{r['uar']:.3f} | {vs} |")
+    seeds: dict[str, dict[int, float]] = {}
+    for r in result["runs"]:
+        if (parsed := parse_run(r["run"])) is not None:
+            seeds.setdefault(parsed[0], {})[parsed[1]] = r["uf1"]
+    spread = [(b, v) for b, v in seeds.items() if len(v) > 1]
+    if spread:
+        lines += ["", "| run | UF1 per training seed | mean UF1 |", "|---|---|---:|"]
+        for base, v in spread:
+            per = ", ".join(f"{v[k]:.3f} (seed {k})" for k in sorted(v))
+            lines.append(f"| {base} | {per} | {sum(v.values()) / len(v):.3f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -229,7 +258,8 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--faces", type=Path, help="face photos/videos of people outside the training data")
-    p.add_argument("--runs", default=",".join(DEFAULT_RUNS), help=f"out of {', '.join(RUNS)}")
+    p.add_argument("--runs", default=",".join(DEFAULT_RUNS),
+                   help=f"out of {', '.join(RUNS)}; NAME@S: NAME with training seed S")
     p.add_argument("--subjects", type=int, default=4)
     p.add_argument("--clips-per-class", type=int, default=6)
     p.add_argument("--amplitude", type=float, default=2.0)
@@ -243,8 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out = args.out.resolve()
     args.cache = (args.cache or args.out / "cache").resolve()
     runs = [r.strip() for r in args.runs.split(",") if r.strip()]
-    if bad := [r for r in runs if r not in RUNS]:
-        p.error(f"unknown run(s) {', '.join(bad)}; choose from {', '.join(RUNS)}")
+    if bad := [r for r in runs if parse_run(r) is None]:
+        p.error(f"unknown run(s) {', '.join(bad)}; choose from {', '.join(RUNS)} (NAME@S: training seed S)")
     if args.faces is not None and not args.faces.is_dir():
         p.error(f"--faces {args.faces}: not a folder")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -266,10 +296,11 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
             print(f"{name}: Acc {row['acc']:.3f} UF1 {row['uf1']:.3f} UAR {row['uar']:.3f}", flush=True)
     # runs finished by earlier invocations on the same benchmark stay in the table (the default first)
-    for name in sorted(set(RUNS) - set(runs), key=lambda n: (n != "default", list(RUNS).index(n))):
-        if (args.out / "runs" / name / "metrics.json").exists():
-            at = sum(r["run"].startswith("probe") for r in rows) if name == "default" else len(rows)
-            rows.insert(at, run_mpt(args, data, name))
+    done = [d.name for d in (args.out / "runs").glob("*") if parse_run(d.name) and (d / "metrics.json").exists()]
+    order = lambda n: (n != "default", list(RUNS).index(parse_run(n)[0]), parse_run(n)[1])  # noqa: E731
+    for name in sorted(set(done) - set(runs), key=order):
+        at = sum(r["run"].startswith("probe") for r in rows) if name == "default" else len(rows)
+        rows.insert(at, run_mpt(args, data, name))
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "report"}
     result = {"settings": settings, "cpu": cpu_flags(), "runs": rows}
     write_json(args.out / "results.json", result)
