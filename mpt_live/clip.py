@@ -15,6 +15,7 @@ import numpy as np
 
 from .errors import InputError
 
+ALIGN_MODES = ("eyes", "eyes-mouth")  # ClipSpec.align: see mpt_live.face.shape_correction
 TIME_BASES = ("seconds", "clip")  # ClipSpec.time_base: Hz of real time, or the legacy per-clip rate
 
 
@@ -31,6 +32,11 @@ class ClipSpec:
     * ``"clip"`` (specs saved before the key existed, read by :meth:`from_dict`): every clip is taken
       to be sampled at ``frames / window_s`` whatever it spans (the time base before this key); such models
       keep serving exactly as they were trained.
+
+    ``align`` is how each face is warped to the template (:class:`mpt_live.face.TrackAligner`):
+    ``"eyes-mouth"`` (new specs) a similarity from the eyes, then a vertical scale and shear that put
+    the mouth on its template spot, following each face track's shape slowly; ``"eyes"`` (specs saved
+    before the key existed) the similarity alone.
     """
 
     frames: int = 16
@@ -44,6 +50,7 @@ class ClipSpec:
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)
     time_base: str = "seconds"
+    align: str = "eyes-mouth"
 
     def __post_init__(self) -> None:
         # JSON and callers may hand lists: keep tuples so the spec stays hashable (a cache key)
@@ -59,6 +66,8 @@ class ClipSpec:
             )
         if self.window_s <= 0:
             raise ValueError(f"ClipSpec.window_s must be > 0, got {self.window_s}")
+        if self.align not in ALIGN_MODES:
+            raise ValueError(f"ClipSpec.align must be one of {', '.join(ALIGN_MODES)}, got {self.align!r}")
         if self.time_base not in TIME_BASES:
             raise ValueError(f"ClipSpec.time_base must be one of {', '.join(TIME_BASES)}, got {self.time_base!r}")
         if not 0 < lo < hi < self.clip_fps / 2:
@@ -100,6 +109,7 @@ class ClipSpec:
             raise ValueError(f"unknown ClipSpec field(s): {sorted(unknown)}")
         kw = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
         kw.setdefault("time_base", "clip")  # saved before the field existed: the time base it was made with
+        kw.setdefault("align", "eyes")  # saved before the field existed: aligned by the eyes
         return cls(**kw)
 
     @classmethod

@@ -1,19 +1,18 @@
-"""Face detection (mediapipe BlazeFace) and similarity alignment to a canonical template.
+"""Face detection (mediapipe BlazeFace) and alignment to a canonical template (eyes, and optionally mouth).
 
 `FaceAligner.process(frame, t)` detects the largest face, smooths its six BlazeFace keypoints over
 time with a One-Euro filter and warps the frame so that the eyes land on fixed template positions.
 The same function prepares training clips and live frames, so alignment never differs between them.
 
-Template (S = image_size, x right, y down): eye centre at (0.50 S, 0.37 S), inter-ocular distance
-0.32 S, eyes level. The crop then shows the whole face from the forehead to the chin (mouth centre
-at ~0.72 S, chin at ~0.9 S on the shared photos) with the ears near the edges. Nose, mouth and ear positions in
-`template_keypoints` are the mean BlazeFace layout of frontal faces (measured on the real media in
-../shared/data/faces), in units of the inter-ocular distance.
+Template and its geometry: :mod:`mpt_live.face_template` (eye centre at (0.50 S, 0.37 S), inter-ocular
+distance 0.32 S; the crop shows the whole face from the forehead to the chin).
 
-The transform is built from the two eyes only (an exact similarity: eyes to their template spots).
-A least-squares fit that adds nose and mouth was measured too and gave more frame-to-frame jitter of
-the aligned crop (the mouth keypoint also moves with speech and expressions, which alignment must
-not cancel).
+The transform is the similarity that puts the two eyes on their template spots; with ``align=
+"eyes-mouth"`` (``ClipSpec.align``, new models) a vertical scale and shear then put the mouth on its
+spot too, so every face's brows, mouth and chin fall in the same cells whatever its proportions or
+turn. That correction belongs to the face, not the frame: each track starts with its first frame's
+and follows slowly (``SHAPE_TAU_S``); refitted every frame it would cancel part of the mouth's own
+movements (speech, expressions), as a per-frame least-squares fit of nose and mouth did (more jitter).
 
 Stabilisation (default on, `stabilize=False` to disable): the keypoint transform of each video
 frame is refined by an affine ECC registration against a running reference crop of the track
@@ -39,6 +38,20 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from mpt_live.clip import ALIGN_MODES
+from mpt_live.face_template import (  # noqa: F401  (re-exported: the template is part of this module's API)
+    EYE_DISTANCE,
+    EYE_Y,
+    SHAPE_TAU_S,
+    ShapeFollower,
+    compose,
+    shape_correction,
+    shape_matrix,
+    shape_params,
+    similarity_from_eyes,
+    template_keypoints,
+    transform_points,
+)
 from mpt_live.errors import InputError
 from mpt_live.quiet import quiet_fd
 from mpt_live.smoothing import OneEuroFilter
@@ -50,25 +63,10 @@ MODELS = {
     "full": "face_detection_full_range_sparse.tflite",  # small / distant faces: recorded videos
 }
 
-# Template geometry as fractions of the image size.
-EYE_Y = 0.37
-EYE_DISTANCE = 0.32
-# Mean BlazeFace layout of a frontal face relative to the eye centre, in inter-ocular distances:
-# right eye, left eye, nose tip, mouth centre, right ear tragion, left ear tragion
-# (subject's right = image left).
-_LAYOUT = np.array(
-    [[-0.5, 0.0], [0.5, 0.0], [0.0, 0.58], [0.0, 1.09], [-1.03, 0.26], [1.03, 0.26]], dtype=np.float64
-)
 _SPEED_POINTS = 4  # eyes, nose, mouth: the ears are the noisiest keypoints
 REFERENCE_SIZE = 224  # smoothing works in pixels of a 224 template, whatever image_size is
 MOTION_SIZE = 112  # the spotter's grey face (mpt_live/facemotion.py)
 _JUMP_IOU = 0.3  # a box overlapping the previous one less than this starts a new track
-
-
-def template_keypoints(image_size: int) -> np.ndarray:
-    """Canonical (6, 2) BlazeFace keypoints in template pixels for an `image_size` square."""
-    centre = np.array([0.5, EYE_Y]) * image_size
-    return centre + _LAYOUT * (EYE_DISTANCE * image_size)
 
 
 def assets_dir() -> Path:
@@ -85,28 +83,6 @@ def model_path(model: str) -> Path:
     if not path.is_file():
         raise InputError(f"{path}: face detector model file not found (set MPT_ASSETS to its folder)")
     return path
-
-
-def similarity_from_eyes(keypoints: np.ndarray, image_size: int) -> np.ndarray:
-    """(2, 3) similarity transform mapping the two eye keypoints onto their template positions."""
-    src = np.asarray(keypoints, dtype=np.float64)[:2]
-    dst = template_keypoints(image_size)[:2]
-    vs, vd = src[1] - src[0], dst[1] - dst[0]
-    n = float(vs @ vs)
-    if n < 1e-12:
-        raise ValueError("eye keypoints coincide")
-    # complex-number form: z_dst = (a + ib) z_src + t
-    a = float(vs @ vd) / n
-    b = float(vs[0] * vd[1] - vs[1] * vd[0]) / n
-    rot = np.array([[a, -b], [b, a]])
-    t = dst[0] - rot @ src[0]
-    return np.hstack([rot, t[:, None]])
-
-
-def transform_points(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Apply a (2, 3) affine matrix to (N, 2) points."""
-    pts = np.asarray(points, dtype=np.float64)
-    return pts @ matrix[:, :2].T + matrix[:, 2]
 
 
 @dataclass
@@ -133,7 +109,7 @@ class FaceResult:
     matrix: np.ndarray  # (2, 3) similarity transform frame -> template
     aligned: np.ndarray  # (S, S, 3) uint8 BGR aligned face
     detected: bool = True  # False: box and keypoints carried from the last detection (mpt_live/tracker.py)
-    # with motion_crop and S < 224: the spotter's 112 grey face, a 224 warp area-averaged (None: from aligned)
+    # with motion_crop: the spotter's 112 grey face, a 224 warp area-averaged, eyes-aligned (None: from aligned)
     motion: np.ndarray | None = None
 
 
@@ -184,10 +160,14 @@ class TrackAligner:
 
     def __init__(self, image_size: int = 224, smooth: bool = True, min_cutoff: float = 0.5, beta: float = 0.2,
                  d_cutoff: float = 1.0, stabilize: bool = True, detect_every: int = DETECT_EVERY,
-                 motion_crop: bool = False) -> None:
+                 motion_crop: bool = False, align: str = "eyes") -> None:
+        if align not in ALIGN_MODES:
+            raise ValueError(f"align must be one of {', '.join(ALIGN_MODES)}, got {align!r}")
         self.image_size = int(image_size)
+        self.align_mode = align
+        self._shape = ShapeFollower(self.image_size)  # eyes-mouth: the track's correction
         self.smooth = smooth
-        self.motion_crop = motion_crop  # also make the spotter's face (FaceResult.motion) when image_size < 224
+        self.motion_crop = motion_crop  # also make the spotter's face (FaceResult.motion, _motion_matrix)
         self._filter = OneEuroFilter(min_cutoff, beta, d_cutoff, speed_points=_SPEED_POINTS)
         self._prev_box: tuple[int, int, int, int] | None = None
         self._stabilizer = Stabilizer(self.image_size) if stabilize else None
@@ -203,15 +183,16 @@ class TrackAligner:
         box, score, kps = det.box, det.score, det.keypoints
         if self._prev_box is not None and _iou(box, self._prev_box) < _JUMP_IOU:
             self._filter.reset()
+            self._shape.reset()
             if self._stabilizer is not None:
                 self._stabilizer.reset()
         self._prev_box = box
         smoothed = self._smooth(kps, float(t))
-        matrix = similarity_from_eyes(smoothed, self.image_size)
+        matrix = self._template_transform(smoothed, float(t))
         if self._stabilizer is not None:
             matrix = self._stabilizer.refine(frame_bgr, matrix, float(t))
         self.follower.detected(box, score, kps, matrix)
-        return _warp(frame_bgr, box, score, kps, smoothed, matrix, self.image_size, self.motion_crop)
+        return _warp(frame_bgr, box, score, kps, smoothed, matrix, self.image_size, self._motion_matrix(matrix))
 
     def follow(self, frame_bgr: np.ndarray, t: float) -> FaceResult | None:
         """A frame without detection: register it from the last smoothed keypoints and carry the track
@@ -220,16 +201,30 @@ class TrackAligner:
         if self._stabilizer is None or carried is None:
             return None
         start = self._filter.value if self.smooth and self._filter.value is not None else carried.keypoints
-        matrix = self._stabilizer.refine(frame_bgr, similarity_from_eyes(start, self.image_size), float(t),
+        matrix = self._stabilizer.refine(frame_bgr, self._template_transform(start), float(t),
                                          restart=False)
         track = self.follower.follow(matrix, frame_bgr.shape) if matrix is not None else None
         if track is None:
             return None
         self._prev_box = track.box
         res = _warp(frame_bgr, track.box, track.score, track.keypoints, self._smooth(track.keypoints, float(t)),
-                    matrix, self.image_size, self.motion_crop)
+                    matrix, self.image_size, self._motion_matrix(matrix))
         res.detected = False
         return res
+
+    def _template_transform(self, kps: np.ndarray, t: float | None = None) -> np.ndarray:
+        """Frame -> template: the eyes' similarity, then (eyes-mouth) the track's shape correction (updated
+        with ``kps`` when ``t`` is given: :class:`ShapeFollower`)."""
+        matrix = similarity_from_eyes(kps, self.image_size)
+        return matrix if self.align_mode == "eyes" else compose(self._shape.update(kps, t), matrix)
+
+    def _motion_matrix(self, matrix: np.ndarray) -> np.ndarray | None:
+        """With motion_crop, the transform of the spotter's face: ``matrix`` without the shape correction (the
+        spotter's regions and gates were made on eyes-aligned faces; with the correction its macro scale
+        reported more of the talking faces' own movements). None: no spotter's face."""
+        if not self.motion_crop:
+            return None
+        return matrix if self.align_mode == "eyes" else compose(self._shape.inverse(), matrix)
 
     def _smooth(self, kps: np.ndarray, t: float) -> np.ndarray:
         if not self.smooth:
@@ -243,17 +238,20 @@ class TrackAligner:
         """Forget the track: the next frame detects and starts smoothing afresh."""
         self._filter.reset()
         self._prev_box = None
+        self._shape.reset()
         self.follower.reset()
         if self._stabilizer is not None:
             self._stabilizer.reset()
 
 
 def _warp(image_bgr: np.ndarray, box, score: float, kps: np.ndarray, smoothed: np.ndarray, matrix: np.ndarray,
-          size: int, motion_crop: bool = False) -> FaceResult:
+          size: int, motion_matrix: np.ndarray | None = None) -> FaceResult:
     aligned = cv2.warpAffine(image_bgr, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     motion = None
-    if motion_crop and size < REFERENCE_SIZE:  # the spotter's face: a 224 warp, area-averaged (a 112 warp aliases)
-        big = cv2.warpAffine(image_bgr, matrix * (REFERENCE_SIZE / size), (REFERENCE_SIZE, REFERENCE_SIZE),
+    # the spotter's face (motion_matrix given): a 224 warp, area-averaged (a 112 warp aliases); None when it is
+    # the aligned face itself
+    if motion_matrix is not None and (size < REFERENCE_SIZE or not np.array_equal(motion_matrix, matrix)):
+        big = cv2.warpAffine(image_bgr, motion_matrix * (REFERENCE_SIZE / size), (REFERENCE_SIZE, REFERENCE_SIZE),
                              flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         motion = cv2.resize(cv2.cvtColor(big, cv2.COLOR_BGR2GRAY), (MOTION_SIZE, MOTION_SIZE),
                             interpolation=cv2.INTER_AREA)
@@ -271,7 +269,7 @@ class FaceAligner:
     def __init__(self, image_size: int = 224, model: str = "short", min_confidence: float = 0.5,
                  smooth: bool = True, min_cutoff: float = 0.5, beta: float = 0.2,
                  d_cutoff: float = 1.0, stabilize: bool = True, detect_every: int = DETECT_EVERY,
-                 motion_crop: bool = False) -> None:
+                 motion_crop: bool = False, align: str = "eyes") -> None:
         self._video = self._image = None
         self.image_size = int(image_size)
         self.model = model
@@ -280,7 +278,7 @@ class FaceAligner:
         self._path = model_path(model)
         self._track_args = dict(image_size=self.image_size, smooth=smooth, min_cutoff=min_cutoff, beta=beta,
                                 d_cutoff=d_cutoff, stabilize=stabilize, detect_every=detect_every,
-                                motion_crop=motion_crop)
+                                motion_crop=motion_crop, align=align)
         self._track = self.track_aligner()
         self._first_call: set[int] = set()
         self._last_ms = -1
@@ -371,6 +369,8 @@ class FaceAligner:
             return None
         d = found[0]
         matrix = similarity_from_eyes(d.keypoints, self.image_size)
+        if self._track_args["align"] == "eyes-mouth":
+            matrix = compose(shape_correction(d.keypoints, self.image_size), matrix)
         return _warp(image, d.box, d.score, d.keypoints, d.keypoints.copy(), matrix, self.image_size)
 
     def reset(self) -> None:

@@ -144,7 +144,7 @@ class Session:
         self._started = time.monotonic()
         with ExitStack() as stack:
             aligner = stack.enter_context(FaceAligner(image_size=self.spec.image_size, model=cfg.detector,
-                                                          motion_crop=True))
+                                                          motion_crop=True, align=self.spec.align))
             tracker = self._tracker = FaceTracker(aligner, self.max_faces, FaceEmbedder())
             worker = self._worker = ModelWorker(self.spec, self.runtime, live=self.live, thumbnails=cfg.thumbnails,
                                                 workers=self._workers(), batch=cfg.batch)

@@ -33,7 +33,7 @@ def clip_at(video: str | Path, t: float, spec: ClipSpec, detector: str = "short"
         end = (src.frame_count - 1) / src.fps  # what the container says; checked again below
         if src.frame_count and t > end + 1.0 / src.fps:
             raise InputError(f"{video}: --inspect {t:g} s is past the end of the video ({end:.2f} s)")
-        with FaceAligner(image_size=spec.image_size, model=detector) as aligner:
+        with FaceAligner(image_size=spec.image_size, model=detector, align=spec.align) as aligner:
             stream = ClipStream(spec, aligner, stride=NEVER, max_fps=max(src.fps, 1.0))  # sampled once, below
             last = None
             for frame in src:
@@ -57,7 +57,7 @@ def clips_at(video: str | Path, ends: list[float], spec: ClipSpec, detector: str
     (None where there was no full window of face)."""
     out: list[np.ndarray | None] = [None] * len(ends)
     order = sorted(range(len(ends)), key=lambda i: ends[i])
-    with VideoFile(video) as src, FaceAligner(image_size=spec.image_size, model=detector) as aligner:
+    with VideoFile(video) as src, FaceAligner(image_size=spec.image_size, model=detector, align=spec.align) as aligner:
         stream = ClipStream(spec, aligner, stride=NEVER, max_fps=max(src.fps, 1.0))
         for frame in src:
             if not order:

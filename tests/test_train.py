@@ -153,6 +153,13 @@ def test_resume_refuses_a_different_config(easy, tmp_path):
     loso.check_or_store_config(out, _config(easy))
     with pytest.raises(InputError, match="lr_schedule"):
         loso.check_or_store_config(out, _config(easy, lr_schedule="cosine"))
+    # likewise a clip spec stored before ClipSpec.align existed: it was aligned by the eyes
+    stored = json.loads((out / "config.json").read_text())
+    assert stored["clip_spec"].pop("align") == "eyes"
+    (out / "config.json").write_text(json.dumps(stored))
+    loso.check_or_store_config(out, _config(easy))
+    with pytest.raises(InputError, match="clip_spec"):
+        loso.check_or_store_config(out, _config(easy, spec=ClipSpec(image_size=96, frames=10, align="eyes-mouth")))
 
 
 def test_cosine_schedule_decays_the_learning_rate_to_zero(monkeypatch):
@@ -316,6 +323,12 @@ def test_sibling_metrics_must_match_the_model_config(easy):
     other = _config(easy, epochs=30, workers=3).identity()
     with pytest.raises(InputError, match="epochs"):
         loso.check_sibling_metrics({"acc": 1, "uf1": 1, "uar": 1, "config": other}, cfg, "m")
+    legacy = cfg.identity()
+    assert legacy["clip_spec"].pop("align") == "eyes"  # metrics stored before the field: aligned by the eyes
+    loso.check_sibling_metrics({"acc": 1, "uf1": 1, "uar": 1, "config": legacy}, cfg, "m")
+    with pytest.raises(InputError, match="clip_spec"):
+        loso.check_sibling_metrics({"acc": 1, "uf1": 1, "uar": 1, "config": legacy},
+                                   _config(easy, spec=ClipSpec(image_size=96, frames=10, align="eyes-mouth")), "m")
     with pytest.raises(InputError, match="not a LOSO metrics"):
         loso.check_sibling_metrics({"loss": 1}, cfg, "m")
 

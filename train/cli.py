@@ -62,6 +62,11 @@ class ClipMode(str, Enum):
     window = "window"
 
 
+class Align(str, Enum):
+    eyes = "eyes"
+    eyes_mouth = "eyes-mouth"
+
+
 class Device(str, Enum):
     cpu = "cpu"
     cuda = "cuda"
@@ -185,6 +190,10 @@ def train(
     image_size: Optional[int] = typer.Option(None, help=f"aligned face size S [default: {ClipSpec.image_size}]"),
     frames: Optional[int] = typer.Option(None, help=f"frames per clip T [default: {ClipSpec.frames}]"),
     alpha: Optional[float] = typer.Option(None, help=f"magnification factor, 0 = none [default: {ClipSpec.alpha:g}]"),
+    align: Optional[Align] = typer.Option(
+        None, help="face alignment: eyes (a similarity that puts the eyes on the template) or eyes-mouth "
+                   "(then also the mouth, by a vertical scale and shear measured once per face track) "
+                   f"[default: {ClipSpec.align}]"),
     attenuate: Optional[bool] = typer.Option(
         None, "--attenuate/--no-attenuate", help="magnification gain 0 on the finest (sensor noise) and coarsest "
         "(illumination) pyramid levels, as the reference EVM code [default: no-attenuate]"),
@@ -278,7 +287,8 @@ def train(
             prompt_input=prompt_input.value if prompt_input else None, prompt_channels=prompt_channels,
             class_weighted=class_weighted or None, seed=seed, device=device.value, workers=workers,
             cache=str(cache.resolve()) if cache else None),
-            dict(image_size=image_size, frames=frames, alpha=alpha, attenuate=attenuate))
+            dict(image_size=image_size, frames=frames, alpha=alpha, attenuate=attenuate,
+                 align=align.value if align else None))
         _check_environment(cfg, data, out, metrics)
         metrics_obj = None
         if metrics is not None:

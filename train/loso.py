@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 import mpt_live
+from mpt_live.clip import ClipSpec
 from mpt_live.errors import InputError
 from mpt_live.writers import atomic_path, write_json
 
@@ -35,6 +36,18 @@ from .fitting import CachedClips, build_model, fit, make_cache, model_config, pr
 from .metrics import summarize
 
 # ---------------------------------------------------------------- run directory
+def _stored(config: dict[str, Any]) -> dict[str, Any]:
+    """A stored config with its clip spec read as the spec it was (fields added since then filled in with
+    what they meant then, :meth:`ClipSpec.from_dict`), so it compares equal to the same spec today."""
+    spec = config.get("clip_spec")
+    if isinstance(spec, dict):
+        try:
+            config = {**config, "clip_spec": json.loads(json.dumps(ClipSpec.from_dict(spec).to_dict()))}
+        except (TypeError, ValueError):
+            pass  # not a spec this version can read: compared as stored (and so found different)
+    return config
+
+
 def check_or_store_config(out: Path, cfg: TrainConfig, store: bool = True) -> None:
     """Refuse to resume a run whose finished folds were made with another config; else (with
     ``store``) write config.json. A run without finished folds has nothing to protect: its
@@ -43,7 +56,7 @@ def check_or_store_config(out: Path, cfg: TrainConfig, store: bool = True) -> No
     path = out / "config.json"
     ident = cfg.identity()
     if path.exists() and any((out / "folds").glob("*.json")):
-        old = json.loads(path.read_text())
+        old = _stored(json.loads(path.read_text()))
         # a field added since the run started counts as its default (what that run was trained with)
         defaults = TrainConfig(cfg.dataset, cfg.data).identity()
         diff = sorted(k for k in set(old) | set(ident) if old.get(k, defaults.get(k)) != ident.get(k))
@@ -70,6 +83,7 @@ def check_sibling_metrics(metrics: dict[str, Any], cfg: TrainConfig, source: str
     other = metrics.get("config")
     if not isinstance(other, dict):
         return  # nothing to compare against
+    other = _stored(other)
     ident = cfg.identity()
     diff = [k for k in SIBLING_KEYS if k in other and other[k] != ident.get(k)]
     if diff:

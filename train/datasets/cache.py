@@ -159,7 +159,10 @@ class ClipCache:
             except OSError:
                 raise InputError(f"{p}: frame file missing ({sample.name})") from None
             files.append([os.path.abspath(p), st.st_size, st.st_mtime_ns])
-        doc = {"cache_version": CACHE_VERSION, "spec": self.spec.to_json(), "clip_mode": self.clip_mode,
+        spec = self.spec.to_dict()
+        if spec["align"] == "eyes":  # the key of specs from before the field existed stays the same
+            del spec["align"]
+        doc = {"cache_version": CACHE_VERSION, "spec": json.dumps(spec, sort_keys=True), "clip_mode": self.clip_mode,
                "variant": v, "sampling": self.sampling, "detect_every": DETECT_EVERY,
                "faces": "cropped" if self.cropped else f"aligned:{FACE_MODEL}", "dataset": sample.dataset,
                "subject": sample.subject, "clip_id": sample.clip_id, "onset": sample.onset,
@@ -240,7 +243,7 @@ class ClipCache:
         if self._aligner is None or self._aligner_pid != os.getpid():
             from mpt_live.face import FaceAligner
 
-            self._aligner = FaceAligner(image_size=self.spec.image_size, model=FACE_MODEL)
+            self._aligner = FaceAligner(image_size=self.spec.image_size, model=FACE_MODEL, align=self.spec.align)
             self._aligner_pid = os.getpid()
         return self._aligner
 
