@@ -38,7 +38,7 @@ def real_inputs(model, n: int) -> tuple[np.ndarray, np.ndarray]:
     spec, dyn, mot = model.clip_spec, [], []
     for name in (VIDEOS * n)[:n]:
         ring = FrameRing(200, (spec.image_size, spec.image_size, 3))
-        with VideoFile(FACES / name) as src, FaceAligner(image_size=spec.image_size) as aligner:
+        with VideoFile(FACES / name) as src, FaceAligner(image_size=spec.image_size, align=spec.align) as aligner:
             for frame in src:
                 res = aligner.process(frame.image, frame.t)
                 if res is not None:

@@ -107,7 +107,7 @@ def face_stage(frames: list, size: int, detect_every: int, warmup: int = 0
     calls), the first ``warmup`` frames not timed."""
     align, buffer, aligned = Clock(warmup), Clock(warmup), []
     ring = FrameRing(64, (size, size, 3))
-    with FaceAligner(image_size=size, detect_every=detect_every) as aligner:
+    with FaceAligner(image_size=size, detect_every=detect_every, align=ClipSpec().align) as aligner:
         calls = [0]
         detect = aligner.detect
 
