@@ -10,8 +10,9 @@ Steps, one command, resumable (a finished benchmark or run is reused, a killed L
    *not* in the training data of anything you compare with; default 4 subjects x 5 classes x 6
    clips, amplitude 2 px, seed 7);
 2. the linear probe: LOSO, L2-regularised logistic regression on a 14 x 14 map of each clip's
-   per-pixel temporal standard deviation of the magnified frames (the model's own motion input),
-   and the same probe without magnification, from the same clip cache;
+   per-pixel temporal standard deviation of the magnified frames (the model's own motion input: the
+   clip spec of mpt-train's defaults, alignment included), and the same probe without magnification,
+   from the same clip cache;
 3. ``mpt-train`` LOSO for every run of ``--runs``: ``default`` is mpt-train with no options but
    ``--image-size`` and ``--epochs``; the others add one change each (``RUNS``). ``NAME@S`` is run
    ``NAME`` with training seed ``S`` (``mpt-train --seed S``; plain ``NAME`` is seed 0): the seed alone
@@ -44,7 +45,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # name -> (what it is, extra mpt-train arguments)
 RUNS: dict[str, tuple[str, list[str]]] = {
-    "default": ("mpt-train defaults (pretrained backbone, motion-energy prompts, group adapter)", []),
+    "default": ("mpt-train defaults (pretrained backbone, eyes-and-mouth alignment, motion-energy prompts, "
+                "group adapter)", []),
     "no-mag": ("ablation: no magnification (alpha 0)", ["--alpha", "0"]),
     "alpha-5": ("magnification: alpha 5 instead of the paper's 20", ["--alpha", "5"]),
     "alpha-10": ("magnification: alpha 10 instead of the paper's 20", ["--alpha", "10"]),
@@ -66,10 +68,12 @@ RUNS: dict[str, tuple[str, list[str]]] = {
     "random-init": ("random-init backbone (--backbone-weights none)", ["--backbone-weights", "none"]),
     "swa-5": ("recipe: the mean of the weights after each of the last 5 epochs (stochastic weight averaging)",
               ["--average-epochs", "5"]),
+    "align-eyes": ("alignment: a similarity from the eyes alone (--align eyes; the default until 2026-12-03)",
+                   ["--align", "eyes"]),
     "no-adapter": ("ablation: no adapters (motion prompts and head only: nothing trained reads the "
                    "dynamic image's appearance)", ["--adapter", "none"]),
 }
-DEFAULT_RUNS = ["default", "no-mag", "no-prompts", "plain-adapter", "paper-prompts", "grid4-motion", "no-augment"]
+DEFAULT_RUNS = ["default", "align-eyes", "no-mag", "no-prompts", "plain-adapter", "paper-prompts", "grid4-motion", "no-augment"]
 
 
 def cpu_flags() -> str:
@@ -121,11 +125,12 @@ def benchmark(args: argparse.Namespace) -> Path:
 
 def linear_probe(data: Path, args: argparse.Namespace) -> dict[str, Any]:
     """LOSO logistic regression on the 14x14 motion-std map, with and without magnification."""
+    from dataclasses import replace
+
     import numpy as np
     import torch
     from torch import nn
 
-    from mpt_live.clip import ClipSpec
     from train.config import TrainConfig
     from train.datasets import load_dataset
     from train.fitting import make_cache, precompute
@@ -134,9 +139,10 @@ def linear_probe(data: Path, args: argparse.Namespace) -> dict[str, Any]:
     index = load_dataset("casme2", data)
     classes = list(index.classes)
     out = {}
-    for name, alpha in (("probe", ClipSpec.alpha), ("probe-no-mag", 0.0)):
-        cfg = TrainConfig("casme2", str(data), spec=ClipSpec(image_size=args.image_size, alpha=alpha),
-                          cache=str(args.cache))
+    default = TrainConfig("casme2", str(data)).spec  # the model's own input: mpt-train's default spec
+    for name, alpha in (("probe", default.alpha), ("probe-no-mag", 0.0)):
+        spec = replace(default, image_size=args.image_size, alpha=alpha)
+        cfg = TrainConfig("casme2", str(data), spec=spec, cache=str(args.cache))
         cache = make_cache(cfg, args.out)
         samples = precompute(cache, list(index.samples), [0], 0, False, lambda s: None)
         motion = np.stack([cache.get(s)[1] for s in samples]).astype(np.float32)

@@ -44,9 +44,9 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def real_frames(faces_dir: Path, name: str, n: int) -> tuple[list[np.ndarray], float]:
-    """The first ``n`` frames of a real face video and its frame rate."""
-    with VideoFile(faces_dir / "videos" / name) as v:
+def real_frames(faces_dir: Path, name: str, n: int, folder: str = "videos") -> tuple[list[np.ndarray], float]:
+    """The first ``n`` frames of a real face video (``faces_dir/folder/name``) and its frame rate."""
+    with VideoFile(faces_dir / folder / name) as v:
         fps, out = v.fps, []
         for f in v:
             out.append(f.image)
@@ -198,9 +198,13 @@ def test_sammlv_frame_folders_run_then_scored(faces_dir, tmp_path):
     from train.datasets.longvideo import load_long_dataset
     from train.eval_cli import app as eval_app
 
+    from mpt_live.demo_input import render_demo_clip
+
     root = tmp_path / "SAMM"
-    for rec, video in (("006_1", "liveportrait_d3_expressive.mp4"), ("007_2", "liveportrait_d19_glasses.mp4")):
-        images, fps = real_frames(faces_dir, video, 240)
+    render_demo_clip(tmp_path / "demo.mp4")  # a real portrait with four movements at known times: events to score
+    for rec, (folder, video) in (("006_1", (tmp_path, "demo.mp4")),
+                                 ("007_2", (faces_dir / "videos", "liveportrait_d19_glasses.mp4"))):
+        images, fps = real_frames(folder, video, 360, folder="")
         folder = root / "SAMM_longvideos" / rec
         folder.mkdir(parents=True)
         for k, img in enumerate(images):  # numbered from 1, as SAMM's are

@@ -155,11 +155,11 @@ def test_resume_refuses_a_different_config(easy, tmp_path):
         loso.check_or_store_config(out, _config(easy, lr_schedule="cosine"))
     # likewise a clip spec stored before ClipSpec.align existed: it was aligned by the eyes
     stored = json.loads((out / "config.json").read_text())
-    assert stored["clip_spec"].pop("align") == "eyes"
+    assert stored["clip_spec"].pop("align") == "eyes-mouth"
     (out / "config.json").write_text(json.dumps(stored))
-    loso.check_or_store_config(out, _config(easy))
-    with pytest.raises(InputError, match="clip_spec"):
-        loso.check_or_store_config(out, _config(easy, spec=ClipSpec(image_size=96, frames=10, align="eyes-mouth")))
+    loso.check_or_store_config(out, _config(easy, spec=ClipSpec(image_size=96, frames=10, align="eyes")))
+    with pytest.raises(InputError, match="clip_spec"):  # today's default aligns by eyes and mouth
+        loso.check_or_store_config(out, _config(easy))
 
 
 def test_cosine_schedule_decays_the_learning_rate_to_zero(monkeypatch):
@@ -324,11 +324,11 @@ def test_sibling_metrics_must_match_the_model_config(easy):
     with pytest.raises(InputError, match="epochs"):
         loso.check_sibling_metrics({"acc": 1, "uf1": 1, "uar": 1, "config": other}, cfg, "m")
     legacy = cfg.identity()
-    assert legacy["clip_spec"].pop("align") == "eyes"  # metrics stored before the field: aligned by the eyes
-    loso.check_sibling_metrics({"acc": 1, "uf1": 1, "uar": 1, "config": legacy}, cfg, "m")
+    assert legacy["clip_spec"].pop("align") == "eyes-mouth"  # metrics stored before the field: aligned by the eyes
+    loso.check_sibling_metrics({"acc": 1, "uf1": 1, "uar": 1, "config": legacy},
+                               _config(easy, spec=ClipSpec(image_size=96, frames=10, align="eyes")), "m")
     with pytest.raises(InputError, match="clip_spec"):
-        loso.check_sibling_metrics({"acc": 1, "uf1": 1, "uar": 1, "config": legacy},
-                                   _config(easy, spec=ClipSpec(image_size=96, frames=10, align="eyes-mouth")), "m")
+        loso.check_sibling_metrics({"acc": 1, "uf1": 1, "uar": 1, "config": legacy}, cfg, "m")
     with pytest.raises(InputError, match="not a LOSO metrics"):
         loso.check_sibling_metrics({"loss": 1}, cfg, "m")
 
