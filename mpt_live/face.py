@@ -106,7 +106,7 @@ class FaceResult:
     score: float
     keypoints: np.ndarray  # (6, 2) raw BlazeFace keypoints, frame pixels
     smoothed: np.ndarray  # (6, 2) temporally smoothed keypoints, frame pixels
-    matrix: np.ndarray  # (2, 3) similarity transform frame -> template
+    matrix: np.ndarray  # (2, 3) transform frame -> template (eyes similarity [+ shape correction], stabilised)
     aligned: np.ndarray  # (S, S, 3) uint8 BGR aligned face
     detected: bool = True  # False: box and keypoints carried from the last detection (mpt_live/tracker.py)
     # with motion_crop: the spotter's 112 grey face, a 224 warp area-averaged, eyes-aligned (None: from aligned)

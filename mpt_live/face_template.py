@@ -6,8 +6,8 @@ Template (S = image_size, x right, y down): eye centre at (0.50 S, 0.37 S), inte
 
 * :func:`similarity_from_eyes`: the exact similarity that puts the two eyes on their template spots;
 * :func:`shape_correction`: then a vertical scale and a shear about the eye line that put the mouth on
-  its spot too (``ClipSpec.align = "eyes-mouth"``; :class:`mpt_live.face.TrackAligner` decides when it
-  is measured).
+  its spot too (``ClipSpec.align = "eyes-mouth"``);
+* :class:`ShapeFollower`: one face track's correction over time (first frame, then slowly).
 """
 
 from __future__ import annotations
