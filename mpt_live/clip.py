@@ -15,7 +15,7 @@ import numpy as np
 
 from .errors import InputError
 
-ALIGN_MODES = ("eyes", "eyes-mouth")  # ClipSpec.align: see mpt_live.face.shape_correction
+ALIGN_MODES = ("eyes", "eyes-mouth")  # ClipSpec.align: see mpt_live.face_template.shape_correction
 TIME_BASES = ("seconds", "clip")  # ClipSpec.time_base: Hz of real time, or the legacy per-clip rate
 
 

@@ -192,7 +192,7 @@ def train(
     alpha: Optional[float] = typer.Option(None, help=f"magnification factor, 0 = none [default: {ClipSpec.alpha:g}]"),
     align: Optional[Align] = typer.Option(
         None, help="face alignment: eyes (a similarity that puts the eyes on the template) or eyes-mouth "
-                   "(then also the mouth, by a vertical scale and shear measured once per face track) "
+                   "(then also the mouth, by a vertical scale and shear that follow each face track slowly) "
                    f"[default: {ClipSpec.align}]"),
     attenuate: Optional[bool] = typer.Option(
         None, "--attenuate/--no-attenuate", help="magnification gain 0 on the finest (sensor noise) and coarsest "
