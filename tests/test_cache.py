@@ -147,6 +147,7 @@ def test_key_changes_with_spec_mode_variant_annotation_and_files(tmp_path):
     k = paper.key(s)
     assert paper.key(s) == k
     assert ClipCache(tmp_path, ClipSpec(frames=16, image_size=32, pyramid_levels=3, alpha=10), "paper").key(s) != k
+    assert ClipCache(tmp_path, ClipSpec(frames=16, image_size=32, pyramid_levels=3, align="eyes"), "paper").key(s) != k
     assert window.key(s) != k
     assert paper.key(s, 2) == k                                # paper mode has no variants
     assert window.key(s, 1) != window.key(s, 0) != window.key(s, 2)
