@@ -12,6 +12,7 @@ Template (S = image_size, x right, y down): eye centre at (0.50 S, 0.37 S), inte
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 # Template geometry as fractions of the image size.
@@ -127,7 +128,4 @@ class ShapeFollower:
         """(2, 3) template -> template map that undoes the present correction (identity before the first frame)."""
         if self.params is None:
             return np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
-        r, sh = float(self.params[0]), float(self.params[1])
-        ey = EYE_Y * self.image_size
-        # y = ey + (y' - ey) / r, x = x' - sh (y - ey)
-        return np.array([[1.0, -sh / r, sh * ey / r], [0.0, 1.0 / r, ey - ey / r]])
+        return cv2.invertAffineTransform(shape_matrix(self.params, self.image_size))

@@ -23,6 +23,8 @@ from mpt_live.face import (
     transform_points,
 )
 
+from test_face import read_frames
+
 
 def face_keypoints(size: int, mouth_drop: float = 0.0, mouth_side: float = 0.0, angle: float = 0.3,
                    scale: float = 1.7, shift=(40.0, 25.0)) -> np.ndarray:
@@ -91,19 +93,6 @@ def test_photo_turned_face(faces_dir: Path) -> None:
     assert not np.array_equal(a.aligned, b.aligned)
 
 
-def frames_of(path: Path, n: int) -> tuple[list[np.ndarray], float]:
-    cap = cv2.VideoCapture(str(path))
-    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
-    out = []
-    while len(out) < n:
-        ok, f = cap.read()
-        if not ok:
-            break
-        out.append(f)
-    cap.release()
-    return out, fps
-
-
 def correction_of(r, size: int = 224) -> np.ndarray:
     """The template -> template map between the eyes' similarity and the frame's transform."""
     s = similarity_from_eyes(r.smoothed, size)
@@ -139,7 +128,7 @@ def test_correction_follows_the_face_slowly() -> None:
 def test_correction_ignores_speech(faces_dir: Path) -> None:
     """On a talking face the correction barely moves while the mouth does, so alignment does not cancel the
     mouth's own movements; a new track measures it again."""
-    frames, fps = frames_of(faces_dir / "videos" / "retalking_3_talking.mp4", 40)
+    frames, fps = read_frames(faces_dir / "videos" / "retalking_3_talking.mp4", 40)
     t = template_keypoints(224)
     with FaceAligner(align="eyes-mouth", stabilize=False) as a:
         results = [a.process(f, i / fps) for i, f in enumerate(frames)]

@@ -11,6 +11,8 @@ import pytest
 from mpt_live.face import FaceAligner
 from mpt_live.tracker import Follower, frame_motion, move_box
 
+from test_face import read_frames
+
 
 def shift(dx: float, dy: float) -> np.ndarray:
     """A frame -> template transform of a face whose frame position moved by (dx, dy)."""
@@ -61,19 +63,6 @@ def test_bad_schedule_is_rejected() -> None:
         Follower(0)
 
 
-def _frames(path: Path, n: int) -> tuple[list[np.ndarray], float]:
-    cap = cv2.VideoCapture(str(path))
-    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
-    frames = []
-    while len(frames) < n:
-        ok, f = cap.read()
-        if not ok:
-            break
-        frames.append(f)
-    cap.release()
-    return frames, fps
-
-
 def _eye_centres(results) -> np.ndarray:
     """Where the template's eye centre lands in each frame (frame px)."""
     out = []
@@ -84,7 +73,7 @@ def _eye_centres(results) -> np.ndarray:
 
 
 def test_tracking_follows_a_real_face_like_detection_every_frame(faces_dir: Path) -> None:
-    frames, fps = _frames(faces_dir / "videos" / "retalking_3_talking.mp4", 60)
+    frames, fps = read_frames(faces_dir / "videos" / "retalking_3_talking.mp4", 60)
     runs = {}
     for k in (1, 4):
         with FaceAligner(detect_every=k) as a:
