@@ -12,9 +12,12 @@ fetched from a network. The events are also embedded as JSON (``#run-data``), as
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import json
 import os
+import sys
+import tempfile
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -62,7 +65,9 @@ def review_video(out: Path, candidates: Sequence[Path]) -> str | None:
                         img = cv2.resize(img, (REVIEW_WIDTH, int(round(h * REVIEW_WIDTH / w / 2)) * 2),
                                          interpolation=cv2.INTER_AREA)
                     if writer is None:
-                        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"VP80"), fps, img.shape[1::-1])
+                        with _without_tag_warning():
+                            writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"VP80"), fps,
+                                                     img.shape[1::-1])
                     writer.write(img)
             finally:
                 cap.release()
@@ -73,6 +78,29 @@ def review_video(out: Path, candidates: Sequence[Path]) -> str | None:
     except _NoVideo:  # the temporary file is gone: no empty review.webm beside the page
         return None
     return "review.webm"
+
+
+@contextlib.contextmanager
+def _without_tag_warning():
+    """Drop OpenCV's native "tag ... is not supported with codec id" line (its FFmpeg writer prints it for
+    every WebM file, then writes VP8 as asked); anything else printed meanwhile is passed on."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real stderr (embedded): nothing to filter
+        yield
+        return
+    with tempfile.TemporaryFile() as buf:
+        os.dup2(buf.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            buf.seek(0)
+            for line in buf.read().decode(errors="replace").splitlines(keepends=True):
+                if "is not supported with codec id" not in line:
+                    sys.stderr.write(line)
 
 
 class _NoVideo(Exception):

@@ -100,3 +100,22 @@ def test_report_in_chromium(run, browser, tmp_path):
     page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
     assert (tmp_path / "report.png").stat().st_size > 10000
     assert errors == []
+
+
+def test_review_copy_prints_no_codec_tag_warning(tmp_path, capfd):
+    """Making review.webm prints nothing: OpenCV's FFmpeg writer announces a tag fallback for every WebM
+    file on the process's stderr, which the copy drops (and the copy still plays)."""
+    import cv2
+    import numpy as np
+
+    from mpt_live.report import review_video
+
+    src = tmp_path / "in.avi"
+    w = cv2.VideoWriter(str(src), cv2.VideoWriter_fourcc(*"MJPG"), 30, (64, 48))
+    for i in range(6):
+        w.write(np.full((48, 64, 3), 30 * i, np.uint8))
+    w.release()
+    capfd.readouterr()
+    assert review_video(tmp_path, [src]) == "review.webm" and playable(tmp_path / "review.webm")
+    err = capfd.readouterr().err
+    assert "not supported" not in err, err
