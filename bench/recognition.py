@@ -64,6 +64,8 @@ RUNS: dict[str, tuple[str, list[str]]] = {
     "epochs-5": ("recipe: 5 epochs instead of 10 (less time to fit the training people)", ["--epochs", "5"]),
     "epochs-20": ("recipe: 20 epochs instead of 10", ["--epochs", "20"]),
     "pose-0.3": ("augmentation: roll, squeeze and yaw-like bend at strength 0.3", ["--augment-pose", "0.3"]),
+    "photo": ("augmentation: contrast, blur and per-frame noise of whole clips (strength 1)",
+              ["--augment-photo", "1"]),
     "no-augment": ("recipe: no augmentation", ["--no-augment"]),
     "random-init": ("random-init backbone (--backbone-weights none)", ["--backbone-weights", "none"]),
     "swa-5": ("recipe: the mean of the weights after each of the last 5 epochs (stochastic weight averaging)",

@@ -409,6 +409,30 @@ def test_augment_pose_bends_one_side_of_the_face_and_leaves_the_borders():
         TrainConfig(dataset="casme2", data=".", augment_pose=1.5)
 
 
+def test_augment_photo_changes_appearance_not_the_motion_between_frames():
+    """Photometric augmentation: strength 0 draws nothing (the plain transform, bit for bit); at
+    strength 1 a clip's contrast and sharpness change alike for its D and motion frames, noise differs
+    frame to frame, and a flat clip stays flat apart from that noise."""
+    n, t, s = 16, 4, 32
+    dyn = torch.zeros(n, 1, s, s)
+    dyn[..., 10:22, 10:22] = 1.0                          # a bright square
+    motion = dyn[:, None].repeat(1, t, 1, 1, 1)
+    plain = fitting.augment_batch(dyn, motion, torch.Generator().manual_seed(5))
+    zero = fitting.augment_batch(dyn, motion, torch.Generator().manual_seed(5), photo=0.0)
+    assert torch.equal(plain[0], zero[0]) and torch.equal(plain[1], zero[1])
+    d, m = fitting.photometric(dyn, motion, torch.Generator().manual_seed(6), 1.0)
+    noise = m - m.mean(dim=1, keepdim=True)                # the motion frames differ only by noise
+    assert 1e-4 < noise.std() <= fitting.PHOTO_NOISE
+    assert torch.allclose(m.mean(dim=1), d, atol=4 * fitting.PHOTO_NOISE / t ** 0.5)
+    edge = (d[..., 16, 8:12] - d[..., 16, 7:11]).abs().amax(dim=-1)[:, 0]  # the square's left edge
+    assert edge.max() - edge.min() > 0.1                   # some clips blurred or contrast-changed more
+    flat = torch.full((n, t, 3, s, s), 0.25)
+    fd, fm = fitting.photometric(flat[:, 0], flat, torch.Generator().manual_seed(7), 1.0)
+    assert torch.allclose(fd, flat[:, 0], atol=1e-5) and (fm - 0.25).abs().max() < 6 * fitting.PHOTO_NOISE
+    with pytest.raises(ValueError, match="augment_photo"):
+        TrainConfig(dataset="casme2", data=".", augment_photo=-0.1)
+
+
 @pytest.mark.parametrize("preset, given, want", [
     ("default", {}, {"backbone": TrainConfig.backbone, "backbone_weights": "auto", "prompt_grid": TrainConfig.prompt_grid}),
     ("paper", {}, {"backbone": "vit_base_patch16_224.orig_in21k", "backbone_weights": "timm", "prompt_grid": 1,

@@ -221,6 +221,9 @@ def train(
     augment_pose: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="0-1: with --augment, also see each "
                                                  "clip as from another head pose (roll, squeeze, a yaw-like bend) "
                                                  f"[default: {D.augment_pose:g}]"),
+    augment_photo: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="0-1: with --augment, also see each "
+                                                  "clip as from another camera (contrast, blur, per-frame noise) "
+                                                  f"[default: {D.augment_photo:g}]"),
     average_epochs: Optional[int] = typer.Option(None, min=0, help="the model is the mean of its weights after "
                                                  "each of the last N epochs (stochastic weight averaging); 0: the "
                                                  f"last epoch's [default: {D.average_epochs}]"),
@@ -277,7 +280,7 @@ def train(
             backbone=backbone, backbone_weights=weights, epochs=epochs, batch_size=batch_size, lr=lr,
             lr_schedule=lr_schedule.value if lr_schedule else None,
             weight_decay=weight_decay, label_smoothing=label_smoothing, augment=augment,
-            augment_pose=augment_pose, average_epochs=average_epochs,
+            augment_pose=augment_pose, augment_photo=augment_photo, average_epochs=average_epochs,
             clip_mode=clip_mode.value if clip_mode else None,
             prompts=False if no_prompts or prompts == 0 else None, num_prompts=prompts or None,
             reduction=reduction, finetune=finetune, vpt=vpt.value if vpt else None, vpt_tokens=vpt_tokens,
@@ -344,6 +347,7 @@ def _run(console: Console, cfg: TrainConfig, out: Path, protocol: str, metrics_o
     console.print(f"recipe: {cfg.epochs} epochs, batch {cfg.batch_size}, lr {cfg.lr:g} ({cfg.lr_schedule}), "
                   f"weight decay {cfg.weight_decay:g}, label smoothing {cfg.label_smoothing:g}, augment {cfg.augment}"
                   + (f" (pose {cfg.augment_pose:g})" if cfg.augment and cfg.augment_pose else "")
+                  + (f" (photo {cfg.augment_photo:g})" if cfg.augment and cfg.augment_photo else "")
                   + (f", weights averaged over the last {cfg.average_epochs} epochs" if cfg.average_epochs else ""))
     extra = {"model": info, "n_samples": len(index.samples), "subjects": subjects, "tuning": what}
     with progress_bar(console, TextColumn("{task.fields[info]}")) as progress:

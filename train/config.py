@@ -101,6 +101,7 @@ class TrainConfig:
     label_smoothing: float = 0.0
     augment: bool = True                 # flips and small shifts/zooms, the same for D and every motion frame
     augment_pose: float = 0.0            # 0..1: also roll, squeeze and a yaw-like bend (train.fitting.augment_batch)
+    augment_photo: float = 0.0           # 0..1: also contrast, blur and per-frame noise (train.fitting.photometric)
     average_epochs: int = 0              # > 0: the model is the mean of the weights after each of the last N epochs
     class_weighted: bool = False
     jitter_variants: int = 4
@@ -114,8 +115,9 @@ class TrainConfig:
         for name, allowed in (("faces", FACES), ("sampling", SAMPLINGS), ("vpt", VPT), ("lr_schedule", LR_SCHEDULES)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
-        if not 0.0 <= self.augment_pose <= 1.0:
-            raise ValueError(f"augment_pose must be in [0, 1], got {self.augment_pose!r}")
+        for name in ("augment_pose", "augment_photo"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
         if not 0 <= self.average_epochs <= self.epochs:
             raise ValueError(f"average_epochs must be in [0, epochs={self.epochs}], got {self.average_epochs!r}")
         if self.sampling == "pick" and self.clip_mode != "paper":

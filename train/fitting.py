@@ -22,11 +22,17 @@ With ``augment_pose`` (a strength p in [0, 1]) each clip is also seen as from an
 roll of up to +-``POSE_ROLL_DEG`` p degrees, a horizontal squeeze or stretch of up to +-``POSE_SQUEEZE`` p,
 and a yaw-like bend that moves the face's midline sideways by up to +-``POSE_BEND`` p of the half-width
 while the borders stay (one side of the face narrows, the other widens, as when the head turns).
+With ``augment_photo`` (a strength p in [0, 1]) each clip is also seen as from another camera or
+source image, the motion unchanged: a contrast change of up to x(1 +- ``PHOTO_CONTRAST`` p) about each
+frame's mean, a Gaussian blur of sigma up to ``PHOTO_BLUR`` p of the crop side (a softer or smaller
+source face), and white noise of up to ``PHOTO_NOISE`` p added to each motion frame on its own (the
+amplified noise of a grainier source).
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import random
 import time
 from pathlib import Path
@@ -47,12 +53,16 @@ AUG_ZOOM = 0.04    # relative scale change
 POSE_ROLL_DEG = 12.0  # head roll, degrees, at pose strength 1
 POSE_SQUEEZE = 0.15   # horizontal scale change at pose strength 1
 POSE_BEND = 0.25      # sideways shift of the face's midline (fraction of the half-width) at pose strength 1
+PHOTO_CONTRAST = 0.4  # contrast factor up to x(1 + 0.4) or /(1 + 0.4) at photo strength 1
+PHOTO_BLUR = 0.012    # Gaussian blur sigma, fraction of the crop side (1.3 px at 112 px) at photo strength 1
+PHOTO_NOISE = 0.01    # std of white noise per motion frame at photo strength 1 (clips' temporal std ~0.01)
 
 
-def augment_batch(dynamic: torch.Tensor, motion: torch.Tensor, gen: torch.Generator, pose: float = 0.0
-                  ) -> tuple[torch.Tensor, torch.Tensor]:
+def augment_batch(dynamic: torch.Tensor, motion: torch.Tensor, gen: torch.Generator, pose: float = 0.0,
+                  photo: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Flip and shift/zoom each clip of a batch (with ``pose`` > 0 also roll, squeeze and a yaw-like
-    bend): the same transform for its D and all its motion frames."""
+    bend; with ``photo`` > 0 also contrast, blur and noise): the same transform for its D and all its
+    motion frames."""
     n, t, c, s = motion.shape[0], motion.shape[1], motion.shape[2], motion.shape[-1]
     u = lambda *shape: torch.rand(*shape, generator=gen) * 2 - 1  # noqa: E731  uniform in [-1, 1)
     flip = torch.rand(n, generator=gen) < 0.5
@@ -75,7 +85,38 @@ def augment_batch(dynamic: torch.Tensor, motion: torch.Tensor, gen: torch.Genera
     grid = grid.to(dynamic.device, dynamic.dtype)
     warp = lambda x: nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="border",  # noqa: E731
                                                align_corners=False)
-    return warp(dynamic), warp(motion.flatten(1, 2)).view(n, t, c, s, s)
+    dynamic, motion = warp(dynamic), warp(motion.flatten(1, 2)).view(n, t, c, s, s)
+    return photometric(dynamic, motion, gen, photo) if photo > 0 else (dynamic, motion)
+
+
+def photometric(dynamic: torch.Tensor, motion: torch.Tensor, gen: torch.Generator, photo: float
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Contrast, blur (the same for a clip's D and its motion frames) and per-frame noise at strength
+    ``photo`` (module docstring)."""
+    n, t, c, s = motion.shape[0], motion.shape[1], motion.shape[2], motion.shape[-1]
+    contrast = torch.exp((torch.rand(n, generator=gen) * 2 - 1) * math.log1p(PHOTO_CONTRAST * photo))
+    sigma = torch.rand(n, generator=gen) * PHOTO_BLUR * photo * s
+    noise = torch.rand(n, generator=gen) * PHOTO_NOISE * photo
+    eps = torch.randn(motion.shape, generator=gen)
+    r = max(1, math.ceil(3 * PHOTO_BLUR * photo * s))
+    x = torch.arange(-r, r + 1, dtype=torch.float32)
+    k = torch.exp(-x[None] ** 2 / (2 * sigma[:, None].clamp_min(1e-3) ** 2))
+    k = (k / k.sum(1, keepdim=True)).to(dynamic.device, dynamic.dtype)  # (n, 2r+1); sigma ~0: a delta
+
+    def blur(img: torch.Tensor) -> torch.Tensor:  # (n, ch, s, s), kernel i for clip i
+        ch = img.shape[1]
+        w = k.repeat_interleave(ch, 0)
+        y = nn.functional.pad(img.reshape(1, n * ch, s, s), (r, r, r, r), mode="replicate")
+        y = nn.functional.conv2d(y, w[:, None, None, :], groups=n * ch)
+        return nn.functional.conv2d(y, w[:, None, :, None], groups=n * ch).view(n, ch, s, s)
+
+    def scale(img: torch.Tensor, per: torch.Tensor) -> torch.Tensor:
+        mean = img.mean(dim=(-2, -1), keepdim=True)
+        return mean + per.view(-1, *[1] * (img.dim() - 1)).to(img) * (img - mean)
+
+    dynamic = scale(blur(dynamic), contrast)
+    motion = scale(blur(motion.flatten(1, 2)).view(n, t, c, s, s), contrast)
+    return dynamic, motion + noise.view(n, 1, 1, 1, 1).to(motion) * eps.to(motion)
 
 
 class CachedClips(Dataset):
@@ -250,7 +291,7 @@ def fit(model: nn.Module, data: CachedClips, cfg: TrainConfig, n_classes: int, s
         for dynamic, motion, y in loader:
             dynamic, motion, y = (t.to(device, non_blocking=True) for t in (dynamic, motion, y))
             if cfg.augment:
-                dynamic, motion = augment_batch(dynamic, motion, aug_gen, cfg.augment_pose)
+                dynamic, motion = augment_batch(dynamic, motion, aug_gen, cfg.augment_pose, cfg.augment_photo)
             loss = train_step(model, dynamic, motion, y, opt, loss_fn, dtype, scaler)
             if sched is not None:
                 sched.step()

@@ -73,7 +73,7 @@ def check_or_store_config(out: Path, cfg: TrainConfig, store: bool = True) -> No
 SIBLING_KEYS = ("dataset", "backbone", "backbone_init", "clip_spec", "clip_mode", "faces", "sampling", "prompts",
                 "adapter", "num_prompts", "reduction", "prompt_input", "prompt_grid", "prompt_channels", "finetune",
                 "vpt", "vpt_tokens", "epochs", "batch_size", "lr", "lr_schedule", "weight_decay", "label_smoothing",
-                "augment", "augment_pose", "average_epochs", "class_weighted", "jitter_variants")
+                "augment", "augment_pose", "augment_photo", "average_epochs", "class_weighted", "jitter_variants")
 
 
 def check_sibling_metrics(metrics: dict[str, Any], cfg: TrainConfig, source: str) -> None:
