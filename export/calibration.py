@@ -34,6 +34,10 @@ class Calibration:
     motion: np.ndarray
     source: str
     dropped: int = 0        # clips left out because they are parity clips too
+    public: str = ""        # ``source`` without this machine's paths: what the model's metadata says
+
+    def __post_init__(self) -> None:
+        self.public = self.public or self.source
 
     def line(self) -> str:
         return (f"calibration clips: {len(self.dynamic)} from {self.source}"
@@ -89,13 +93,14 @@ def calibration_clips(ckpt: dict[str, Any], checkpoint: str | Path, spec: ClipSp
         files = sorted(d.glob("*.npz")) if d.is_dir() else []
         if not files:
             load_clips(d, spec)     # raises the one-line InputError naming the folder
-        source = str(calib_dir)
+        source, public = str(calib_dir), f"the clips of a folder named {d.name!r}"
     else:
         try:
             files, root = training_cache_files(ckpt, checkpoint, spec)
-            source = f"the training clip cache {root}"
+            source, public = f"the training clip cache {root}", "the training clip cache"
         except InputError as e:
             files, source = [], f"synthetic clips ({e}; give --calib-clips DIR for real ones)"
+            public = "synthetic clips (no training clip cache was found)"
     if files:   # n clips evenly over the files (more, in case some are parity clips), read only those
         pick = np.unique(np.linspace(0, len(files) - 1, min(len(files), n + len(banned))).round().astype(int))
         dyn, mot = load_clip_files([files[i] for i in pick], spec)
@@ -107,4 +112,4 @@ def calibration_clips(ckpt: dict[str, Any], checkpoint: str | Path, spec: ClipSp
         raise InputError(f"{source}: all {len(dyn)} calibration clips are parity clips too; "
                          "calibrate and check on different clips")
     keep = keep[:n] if len(keep) <= n else [keep[i] for i in np.linspace(0, len(keep) - 1, n).round().astype(int)]
-    return Calibration(dyn[keep], mot[keep], source, dropped)
+    return Calibration(dyn[keep], mot[keep], source, dropped, public)

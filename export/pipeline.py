@@ -116,7 +116,7 @@ def export_checkpoint(
             log(f"weight-only int8 in {time.perf_counter() - t:.0f} s")
         elif precision == "int8":
             t = time.perf_counter()
-            quantize_int8(fp32, out, metadata, (calib.dynamic, calib.motion), calibration, calib.source)
+            quantize_int8(fp32, out, metadata, (calib.dynamic, calib.motion), calibration, calib.public)
             log(f"static int8 ({calibration} calibration) in {time.perf_counter() - t:.0f} s")
         elif precision == "fp16":
             convert_fp16(fp32, out, metadata)

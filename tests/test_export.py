@@ -225,7 +225,11 @@ def test_int8_export_calibrates_and_checks_on_disjoint_clips(tmp_path: Path) -> 
     assert f"calibration clips: 6 from {calib} (2 left out: also parity clips)" in text
     assert res.exit_code == 0, res.output
     assert "int8 parity vs torch on 8 clips" in text and "top-1 agreement 100.0% (ok" in text
-    assert json.loads(read_metadata(out)["mpt.int8"])["calibration_clips"] == 6
+    record = json.loads(read_metadata(out)["mpt.int8"])
+    assert record["calibration_clips"] == 6
+    # the model file names the folder, not this machine's path to it (the log line above has the path)
+    assert record["calibration_source"] == f"the clips of a folder named {calib.name!r}"
+    assert str(tmp_path) not in json.dumps(read_metadata(out))
 
 
 def test_calibration_clips_never_include_parity_clips(tmp_path: Path) -> None:
