@@ -25,11 +25,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import re
-import shlex
-import shutil
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -38,6 +34,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/console_scripts.py when imported by a test
+
+from console_scripts import run_logged, show, tool  # noqa: E402
 
 from mpt_live.machine import vector_extensions  # noqa: E402
 from mpt_live.writers import write_json  # noqa: E402
@@ -134,15 +133,6 @@ def run_name(common: dict[str, str | None], row: Row) -> str:
     return re.sub(r"[^A-Za-z0-9._=-]+", "-", text)
 
 
-def _tool(name: str) -> str:
-    exe = Path(sys.executable).parent / name
-    return str(exe) if exe.exists() else (shutil.which(name) or name)
-
-
-def _show(cmd: list[str]) -> str:
-    return " ".join(shlex.quote(Path(c).name if i == 0 else c) for i, c in enumerate(cmd))
-
-
 def _flatten(opts: dict[str, str | None]) -> list[str]:
     return [t for k, v in opts.items() for t in ((k,) if v is None else (k, v))]
 
@@ -150,7 +140,7 @@ def _flatten(opts: dict[str, str | None]) -> list[str]:
 def command(args: argparse.Namespace, common: dict[str, str | None], row: Row, run_dir: Path) -> list[str]:
     opts = {"--preset": "paper", "--dataset": args.dataset, "--data": str(args.data), "--out": str(run_dir),
             "--cache": str(args.cache), **common, **options(list(row.args))}
-    return [_tool("mpt-train"), *_flatten(opts)]
+    return [tool("mpt-train"), *_flatten(opts)]
 
 
 def short_error(line: str) -> str:
@@ -172,12 +162,8 @@ def run_one(cmd: list[str], run_dir: Path, log: Path) -> dict[str, Any]:
     {'error': ...}, also written to RUN/failed.json, when it fails."""
     if (run_dir / "metrics.json").exists():
         return json.loads((run_dir / "metrics.json").read_text())
-    log.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    with open(log, "a") as fh:
-        fh.write(f"\n$ {_show(cmd)}\n")
-        fh.flush()
-        rc = subprocess.call(cmd, stdout=fh, stderr=subprocess.STDOUT, env={**os.environ, "COLUMNS": "120"})
+    rc, _ = run_logged(cmd, log)
     if rc != 0:
         lines = [ln.strip() for ln in log.read_text().splitlines() if ln.strip()]
         err = next((ln for ln in reversed(lines) if "error" in ln.lower()), lines[-1] if lines else "")
@@ -297,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     for k, name in enumerate(order if not args.report else []):
         run_dir = args.out / "runs" / name
         cmd = command(args, common, rows_of[name], run_dir)
-        print(f"[{time.strftime('%H:%M:%S')}] run {k + 1}/{len(order)} {name}: {_show(cmd)}", flush=True)
+        print(f"[{time.strftime('%H:%M:%S')}] run {k + 1}/{len(order)} {name}: {show(cmd)}", flush=True)
         results[name] = m = run_one(cmd, run_dir, args.out / "logs" / f"{name}.log")
         print("   " + (m["error"] if "error" in m else
                        f"Acc {m['acc']:.3f} UF1 {m['uf1']:.3f} UAR {m['uar']:.3f} ({m['train_seconds']:.0f} s training)"),

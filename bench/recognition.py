@@ -30,15 +30,14 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
-import shlex
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from console_scripts import run_logged, show, tool
+from mpt_live.machine import vector_extensions
 from mpt_live.writers import write_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,35 +77,11 @@ RUNS: dict[str, tuple[str, list[str]]] = {
 DEFAULT_RUNS = ["default", "align-eyes", "no-mag", "no-prompts", "plain-adapter", "paper-prompts", "grid4-motion", "no-augment"]
 
 
-def cpu_flags() -> str:
-    """The CPU's vector extensions (AVX2 / AVX-512 / VNNI / AMX), from /proc/cpuinfo."""
-    try:
-        flags = next(ln for ln in open("/proc/cpuinfo") if ln.startswith("flags")).split(":")[1].split()
-    except (OSError, StopIteration):
-        return "unknown"
-    keep = [f for f in flags if f.startswith(("avx", "amx")) or f in ("fma", "f16c")]
-    return " ".join(sorted(keep)) or "no AVX"
-
-
-def _tool(name: str) -> str:
-    exe = Path(sys.executable).parent / name
-    return str(exe) if exe.exists() else (shutil.which(name) or name)
-
-
-def _show(cmd: list[str]) -> str:
-    return " ".join(shlex.quote(Path(c).name if i == 0 else c) for i, c in enumerate(cmd))
-
-
 def _run_logged(cmd: list[str], log: Path) -> float:
-    log.parent.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    with open(log, "a") as fh:
-        fh.write(f"\n$ {_show(cmd)}\n")
-        fh.flush()
-        rc = subprocess.call(cmd, stdout=fh, stderr=subprocess.STDOUT, env={**os.environ, "COLUMNS": "120"})
+    rc, seconds = run_logged(cmd, log)
     if rc != 0:
-        raise SystemExit(f"failed (exit {rc}): {_show(cmd)}\n  see {log}")
-    return time.perf_counter() - t0
+        raise SystemExit(f"failed (exit {rc}): {show(cmd)}\n  see {log}")
+    return seconds
 
 
 def benchmark(args: argparse.Namespace) -> Path:
@@ -117,12 +92,30 @@ def benchmark(args: argparse.Namespace) -> Path:
         raise SystemExit("--faces: needed to write the benchmark (a folder of face photos/videos)")
     if root.exists():
         shutil.rmtree(root)
-    cmd = [_tool("mpt-synth"), "--faces", str(args.faces), "--out", str(root), "--subjects", str(args.subjects),
+    cmd = [tool("mpt-synth"), "--faces", str(args.faces), "--out", str(root), "--subjects", str(args.subjects),
            "--clips-per-class", str(args.clips_per_class), "--amplitude", f"{args.amplitude:g}",
            "--seed", str(args.seed)]
-    print(f"benchmark: {_show(cmd)}", flush=True)
+    print(f"benchmark: {show(cmd)}", flush=True)
     _run_logged(cmd, args.out / "logs" / "synth.log")
     return root
+
+
+def made_with(data: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """The settings the benchmark in ``data`` was written with (from its synth.json): a finished
+    benchmark is reused whatever this invocation's options say, so the table names what it holds."""
+    try:
+        made = json.loads((data / "synth.json").read_text())
+        params = made["params"]
+        found = {"subjects": params["subjects"], "clips_per_class": params["clips_per_class"],
+                 "amplitude": params["amplitude"], "seed": params["seed"], "faces": made["faces_dir"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    differ = [k for k in ("subjects", "clips_per_class", "amplitude", "seed") if found[k] != getattr(args, k)]
+    if differ and not args.report:
+        given = ", ".join(f"--{k.replace('_', '-')} {found[k]}" for k in differ)
+        print(f"note: {data} was written with {given}; it is reused as it is (another --out makes a new benchmark)",
+              flush=True)
+    return found
 
 
 def linear_probe(data: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -214,17 +207,17 @@ def run_mpt(args: argparse.Namespace, data: Path, name: str) -> dict[str, Any] |
     if "@" in name:
         what, extra = f"{what} (training seed {seed})", [*extra, "--seed", str(seed)]
     run_dir = args.out / "runs" / name
-    cmd = [_tool("mpt-train"), "--dataset", "casme2", "--data", str(data), "--out", str(run_dir),
+    cmd = [tool("mpt-train"), "--dataset", "casme2", "--data", str(data), "--out", str(run_dir),
            "--image-size", str(args.image_size), "--epochs", str(args.epochs), "--threads", str(args.threads),
            "--cache", str(args.cache), *extra]
     if not (run_dir / "metrics.json").exists():
         if args.report:
             return None
-        print(f"[{time.strftime('%H:%M:%S')}] {name}: {_show(cmd)}", flush=True)
+        print(f"[{time.strftime('%H:%M:%S')}] {name}: {show(cmd)}", flush=True)
         _run_logged(cmd, args.out / "logs" / f"{name}.log")
     m = json.loads((run_dir / "metrics.json").read_text())
     k = round(m["acc"] * m["n"])
-    return {"run": name, "what": what, "command": _show(cmd), "acc": m["acc"], "uf1": m["uf1"], "uar": m["uar"],
+    return {"run": name, "what": what, "command": show(cmd), "acc": m["acc"], "uf1": m["uf1"], "uar": m["uar"],
             "n": m["n"], "acc_ci95": [round(v, 3) for v in _wilson(k, m["n"])], "train_seconds": m["train_seconds"],
             "backbone": m["config"]["backbone"], "weights": m["config"].get("model", {}).get("backbone_source"),
             "trainable_parameters": m["config"].get("model", {}).get("trainable_parameters"),
@@ -286,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.faces is not None and not args.faces.is_dir():
         p.error(f"--faces {args.faces}: not a folder")
     args.out.mkdir(parents=True, exist_ok=True)
-    print(f"CPU: {cpu_flags()}", flush=True)
+    print(f"CPU: {vector_extensions()}", flush=True)
     data = benchmark(args)
     rows: list[dict[str, Any]] = []
     if not args.report or (data / "synth.json").exists():
@@ -310,7 +303,8 @@ def main(argv: list[str] | None = None) -> int:
         at = sum(r["run"].startswith("probe") for r in rows) if name == "default" else len(rows)
         rows.insert(at, run_mpt(args, data, name))
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "report"}
-    result = {"settings": settings, "cpu": cpu_flags(), "runs": rows}
+    settings.update(made_with(data, args))
+    result = {"settings": settings, "cpu": vector_extensions(), "runs": rows}
     write_json(args.out / "results.json", result)
     md = report(result)
     (args.out / "results.md").write_text(md)

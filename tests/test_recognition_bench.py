@@ -1,0 +1,66 @@
+"""bench/recognition.py without training: run names, the paired test, the settings a reused benchmark
+was made with, the table."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def rb():
+    sys.path.insert(0, str(ROOT / "bench"))
+    spec = importlib.util.spec_from_file_location("recognition_bench", ROOT / "bench" / "recognition.py")
+    mod = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(mod)
+        yield mod
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+
+
+def test_run_names(rb):
+    assert rb.parse_run("default") == ("default", 0)
+    assert rb.parse_run("plain-adapter@2") == ("plain-adapter", 2)
+    assert rb.parse_run("photo@x") is None and rb.parse_run("nonsense") is None
+
+
+def test_mcnemar_counts_discordant_clips_and_gives_the_exact_p(rb):
+    a = {f"c{i}": i < 8 for i in range(10)}          # right on c0..c7
+    b = {f"c{i}": i >= 6 for i in range(10)}         # right on c6..c9
+    only_a, only_b, p = rb.mcnemar(a, b)
+    assert (only_a, only_b) == (6, 2)
+    assert p == pytest.approx(2 * (1 + 8 + 28) / 256)  # two-sided binomial, 2 of 8 at p = 1/2
+    assert rb.mcnemar(a, a) == (0, 0, 1.0)
+
+
+def test_a_reused_benchmark_reports_the_settings_it_was_made_with(rb, tmp_path, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "synth.json").write_text(json.dumps({"faces_dir": "/faces", "params": {
+        "subjects": 4, "clips_per_class": 6, "amplitude": 2.0, "seed": 11}}))
+    args = argparse.Namespace(subjects=4, clips_per_class=6, amplitude=2.0, seed=7, report=False)
+    assert rb.made_with(data, args) == {"subjects": 4, "clips_per_class": 6, "amplitude": 2.0, "seed": 11,
+                                        "faces": "/faces"}
+    assert "written with --seed 11; it is reused" in capsys.readouterr().out
+    assert rb.made_with(tmp_path / "none", args) == {}
+
+
+def test_table_lists_seeds_and_their_mean(rb):
+    def row(name, uf1, correct):
+        return {"run": name, "what": name, "acc": uf1, "uf1": uf1, "uar": uf1, "acc_ci95": [0, 1], "correct": correct}
+
+    ok = {"s/a": True, "s/b": True}
+    result = {"cpu": "avx2", "settings": {"subjects": 4, "clips_per_class": 6, "amplitude": 2.0, "seed": 11,
+                                          "faces": "F", "image_size": 112, "epochs": 10},
+              "runs": [row("default", 0.8, ok), row("default@1", 0.6, ok), row("photo", 0.7, {"s/a": False, "s/b": True})]}
+    md = rb.report(result)
+    assert "seed 11" in md and "| photo | photo | 0.700 |" in md and "0 / 1, p = 1.000" in md
+    assert "| default | 0.800 (seed 0), 0.600 (seed 1) | 0.700 |" in md
