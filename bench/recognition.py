@@ -225,6 +225,19 @@ def run_mpt(args: argparse.Namespace, data: Path, name: str) -> dict[str, Any] |
             "correct": _correct(run_dir)}
 
 
+def pooled_vs_default(runs: list[dict[str, Any]], base: str) -> str:
+    """Run ``base`` against ``default`` over the training seeds both have, each clip of each seed one pair
+    (the discordant counts of the seeds summed, then the exact McNemar test)."""
+    by = {parse_run(r["run"]): r for r in runs if parse_run(r["run"]) is not None}
+    common = sorted(s for b, s in by if b == base and ("default", s) in by)
+    if not common:
+        return "-"
+    a = {f"{s}:{k}": v for s in common for k, v in by[(base, s)]["correct"].items()}
+    b = {f"{s}:{k}": v for s in common for k, v in by[("default", s)]["correct"].items()}
+    only_a, only_b, p = mcnemar(a, b)
+    return f"{only_a} / {only_b}, p = {p:.3f} (seeds {', '.join(map(str, common))})"
+
+
 def report(result: dict[str, Any]) -> str:
     s = result["settings"]
     lines = [f"Benchmark: {s['subjects']} subjects x 5 classes x {s['clips_per_class']} clips, amplitude "
@@ -247,10 +260,12 @@ def report(result: dict[str, Any]) -> str:
             seeds.setdefault(parsed[0], {})[parsed[1]] = r["uf1"]
     spread = [(b, v) for b, v in seeds.items() if len(v) > 1]
     if spread:
-        lines += ["", "| run | UF1 per training seed | mean UF1 |", "|---|---|---:|"]
+        lines += ["", "| run | UF1 per training seed | mean UF1 | vs default, same seeds pooled: only it / only "
+                  "default right, McNemar p |", "|---|---|---:|---|"]
         for base, v in spread:
             per = ", ".join(f"{v[k]:.3f} (seed {k})" for k in sorted(v))
-            lines.append(f"| {base} | {per} | {sum(v.values()) / len(v):.3f} |")
+            vs = "-" if base == "default" else pooled_vs_default(result["runs"], base)
+            lines.append(f"| {base} | {per} | {sum(v.values()) / len(v):.3f} | {vs} |")
     return "\n".join(lines) + "\n"
 
 

@@ -63,4 +63,14 @@ def test_table_lists_seeds_and_their_mean(rb):
               "runs": [row("default", 0.8, ok), row("default@1", 0.6, ok), row("photo", 0.7, {"s/a": False, "s/b": True})]}
     md = rb.report(result)
     assert "seed 11" in md and "| photo | photo | 0.700 |" in md and "0 / 1, p = 1.000" in md
-    assert "| default | 0.800 (seed 0), 0.600 (seed 1) | 0.700 |" in md
+    assert "| default | 0.800 (seed 0), 0.600 (seed 1) | 0.700 | - |" in md
+
+
+def test_seeds_are_compared_with_the_default_of_the_same_seed_pooled(rb):
+    def row(name, right):
+        return {"run": name, "correct": {f"s/{i}": i < right for i in range(10)}}
+
+    runs = [row("default", 5), row("default@1", 6), row("plain-adapter", 8), row("plain-adapter@1", 6),
+            row("plain-adapter@2", 10)]                    # seed 2 has no default: left out
+    assert rb.pooled_vs_default(runs, "plain-adapter") == "3 / 0, p = 0.250 (seeds 0, 1)"
+    assert rb.pooled_vs_default(runs, "photo") == "-"
