@@ -51,6 +51,8 @@ RUNS: dict[str, tuple[str, list[str]]] = {
     "alpha-10": ("magnification: alpha 10 instead of the paper's 20", ["--alpha", "10"]),
     "no-prompts": ("ablation: no motion prompts", ["--no-prompts"]),
     "plain-adapter": ("ablation: one shared adapter instead of the group adapter", ["--adapter", "plain"]),
+    "group-r24": ("the group adapter with the plain adapter's size: r = 24 (three branches of D/24 = one of D/8), "
+                  "prompt features kept at D/8", ["--reduction", "24", "--prompt-channels", "48"]),
     "paper-prompts": ("the paper's prompt generator (GELU(conv), global pool of the magnified frames)",
                       ["--prompt-grid", "1", "--prompt-input", "frames"]),
     "grid4-motion": ("the issue-3 generator (GELU(conv) of centred motion, 4x4 grid)",
