@@ -298,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     print(f"CPU: {vector_extensions()}", flush=True)
     data = benchmark(args)
+    made = made_with(data, args)  # a reused benchmark is named before any run starts
     rows: list[dict[str, Any]] = []
     if not args.report or (data / "synth.json").exists():
         probes = linear_probe(data, args)
@@ -320,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         at = sum(r["run"].startswith("probe") for r in rows) if name == "default" else len(rows)
         rows.insert(at, run_mpt(args, data, name))
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "report"}
-    settings.update(made_with(data, args))
+    settings.update(made)
     result = {"settings": settings, "cpu": vector_extensions(), "runs": rows}
     write_json(args.out / "results.json", result)
     md = report(result)

@@ -33,11 +33,8 @@ class Calibration:
     dynamic: np.ndarray
     motion: np.ndarray
     source: str
+    public: str             # ``source`` without this machine's paths: what the model's metadata says
     dropped: int = 0        # clips left out because they are parity clips too
-    public: str = ""        # ``source`` without this machine's paths: what the model's metadata says
-
-    def __post_init__(self) -> None:
-        self.public = self.public or self.source
 
     def line(self) -> str:
         return (f"calibration clips: {len(self.dynamic)} from {self.source}"
@@ -112,4 +109,4 @@ def calibration_clips(ckpt: dict[str, Any], checkpoint: str | Path, spec: ClipSp
         raise InputError(f"{source}: all {len(dyn)} calibration clips are parity clips too; "
                          "calibrate and check on different clips")
     keep = keep[:n] if len(keep) <= n else [keep[i] for i in np.linspace(0, len(keep) - 1, n).round().astype(int)]
-    return Calibration(dyn[keep], mot[keep], source, dropped, public)
+    return Calibration(dyn[keep], mot[keep], source, public, dropped)
