@@ -44,8 +44,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # name -> (what it is, extra mpt-train arguments)
 RUNS: dict[str, tuple[str, list[str]]] = {
-    "default": ("mpt-train defaults (pretrained backbone, eyes-and-mouth alignment, motion-energy prompts, "
-                "group adapter)", []),
+    "default": ("mpt-train defaults (pretrained backbone, eyes-and-mouth alignment, motion-energy and "
+                "signed-displacement prompts, group adapter)", []),
     "no-mag": ("ablation: no magnification (alpha 0)", ["--alpha", "0"]),
     "alpha-5": ("magnification: alpha 5 instead of the paper's 20", ["--alpha", "5"]),
     "alpha-10": ("magnification: alpha 10 instead of the paper's 20", ["--alpha", "10"]),
@@ -57,8 +57,10 @@ RUNS: dict[str, tuple[str, list[str]]] = {
                       ["--prompt-grid", "1", "--prompt-input", "frames"]),
     "grid4-motion": ("the issue-3 generator (GELU(conv) of centred motion, 4x4 grid)",
                      ["--prompt-grid", "4", "--prompt-input", "motion"]),
-    "flow": ("motion direction: energy + signed per-cell displacement (train.cellflow)",
-             ["--prompt-input", "flow"]),
+    "flow": ("motion direction: energy + signed per-cell displacement (train.cellflow; the default since "
+             "2026-12-03)", ["--prompt-input", "flow"]),
+    "energy": ("motion energy alone, no signed displacement (--prompt-input energy; the default until 2026-12-03)",
+               ["--prompt-input", "energy"]),
     "cosine": ("recipe: learning rate decayed to 0 along a cosine", ["--lr-schedule", "cosine"]),
     "pose": ("augmentation: also roll, squeeze and a yaw-like bend of whole clips (strength 1)",
              ["--augment-pose", "1"]),
@@ -76,7 +78,7 @@ RUNS: dict[str, tuple[str, list[str]]] = {
     "no-adapter": ("ablation: no adapters (motion prompts and head only: nothing trained reads the "
                    "dynamic image's appearance)", ["--adapter", "none"]),
 }
-DEFAULT_RUNS = ["default", "align-eyes", "no-mag", "no-prompts", "plain-adapter", "paper-prompts", "grid4-motion", "no-augment"]
+DEFAULT_RUNS = ["default", "energy", "align-eyes", "no-mag", "no-prompts", "plain-adapter", "paper-prompts", "grid4-motion", "no-augment"]
 
 
 def _run_logged(cmd: list[str], log: Path) -> float:

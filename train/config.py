@@ -85,7 +85,7 @@ class TrainConfig:
     adapter: str = "group"
     num_prompts: int = 5
     reduction: int = 8
-    prompt_input: str = "energy"         # energy | motion | frames (PROMPT_INPUTS)
+    prompt_input: str = "flow"           # flow | energy | motion | frames (PROMPT_INPUTS)
     prompt_grid: int = 14
     prompt_channels: int = 0             # per-frame feature channels of the prompt conv (0: D / reduction)
     # baselines (train.baselines)

@@ -29,8 +29,11 @@ Choices where the paper leaves room (each also noted where it is implemented):
   grid 14), then LayerNorm over the frame's features (without it the same run fell from 0.77 to
   0.54 UF1: the energy's scale varies with the person and the light). The Gaussian heads, which
   decide *when*, read each frame's energy averaged over the grid (T x C inputs instead of
-  T x C x G x G: 0.84 vs 0.77 UF1 and 1.5 M fewer parameters with ViT-S). Measured with
-  ``bench/recognition.py`` and docs/results.md ("Recognition on unseen people").
+  T x C x G x G: 0.84 vs 0.77 UF1 and 1.5 M fewer parameters with ViT-S). ``prompt_flow=True``
+  (``mpt-train --prompt-input flow``, its default since 2026-12-03) adds each cell's signed
+  displacement (:mod:`train.cellflow`): energy cannot tell lip corners pulled up from pushed down,
+  the errors it made most on unseen people. Measured with ``bench/recognition.py`` and
+  docs/results.md ("Recognition on unseen people").
 * Prompts are inserted after the ViT's prefix tokens (CLS, plus any register tokens) once the
   position embedding has been added to CLS/patches, and stay in the sequence through all blocks.
 * Adapter placement: Houlsby-style on the MLP branch of every block, after the MLP (and its layer
