@@ -358,6 +358,21 @@ def test_flow_prompt_generator_adds_signed_features_and_trains():
     assert MPTConfig.from_dict(old).prompt_flow is False
 
 
+def test_flow_prompts_on_a_face_that_is_not_a_whole_number_of_cells():
+    """48 px on a 14 x 14 grid: 16 cells of 3 px, pooled to 14 x 14 for the displacement as for the energy,
+    so the projection gets the width it was built for; 32 px on a 4 x 4 grid (whole cells) is unchanged."""
+    from train.cellflow import flow_features
+
+    m = tiny(image_size=48, prompt_energy=True, prompt_centre=True, prompt_grid=14, prompt_flow=True)
+    d, mo = inputs(m.cfg)
+    assert m.prompt.features(mo).shape == (2, m.cfg.frames, m.prompt.proj.in_features)
+    assert m(d, mo).shape == (2, 3)
+    f = flow_features(mo, 3, 14)
+    assert f.shape == (2, m.cfg.frames, 2 * 14 * 14) and torch.isfinite(f).all()
+    _, mo32 = inputs(TINY)
+    assert torch.equal(flow_features(mo32, 8, 4), flow_features(mo32, 8))
+
+
 def test_energy_config_from_older_checkpoints():
     old = {k: v for k, v in dataclasses.asdict(TINY).items() if k not in ("prompt_energy", "prompt_channels")}
     cfg = MPTConfig.from_dict(old)

@@ -43,10 +43,16 @@ def cell_flow(motion: Tensor, cell: int) -> Tensor:
     return torch.stack([u, v], dim=2)
 
 
-def flow_features(motion: Tensor, cell: int) -> Tensor:
+def flow_features(motion: Tensor, cell: int, grid: int | None = None) -> Tensor:
     """:func:`cell_flow` flattened per frame ``(B, T, 2 * g * g)`` and scaled by its RMS over the clip, so
     that the features do not depend on the person's contrast or the magnification (their timing and
-    direction stay)."""
-    f = cell_flow(motion, cell).flatten(2)
+    direction stay). ``grid``: average-pooled to ``grid x grid`` cells where the face is not a whole
+    number of cells (e.g. 14 cells of a 96 px face are 6.9 px: 16 cells of 6 px, pooled to 14), as
+    the energy features are."""
+    d = cell_flow(motion, cell)
+    if grid is not None and d.shape[-1] != grid:
+        b, t = d.shape[:2]
+        d = nn.functional.adaptive_avg_pool2d(d.flatten(0, 1), grid).view(b, t, 2, grid, grid)
+    f = d.flatten(2)
     rms = f.pow(2).mean(dim=(1, 2), keepdim=True).add(1e-12).sqrt()
     return f / rms

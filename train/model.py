@@ -201,7 +201,7 @@ class MotionPromptGenerator(nn.Module):
         # where on the face the motion is stays visible
         f = self.norm(nn.functional.adaptive_avg_pool2d(x, self.grid).flatten(1).view(b, t, -1))
         # flow: from the frames themselves (the mean frame's gradients say how the face's edges run)
-        return torch.cat([f, flow_features(frames, self.cell)], dim=-1) if self.flow else f
+        return torch.cat([f, flow_features(frames, self.cell, self.grid)], dim=-1) if self.flow else f
 
     def gaussians(self, motion: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Per-frame features ``(B,T,C)`` and the Gaussian weights ``(B,K,T)`` and means ``(B,K)``."""
