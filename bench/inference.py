@@ -1,9 +1,9 @@
 """MPT inference cost: ONNX Runtime vs torch eager, fp32 vs int8 (fp16 on GPU), ViT-T/S/B.
 
-For each backbone an MPT as mpt-train builds it by default (16 frames, 224 px, K=5 prompts of motion energy and signed displacement, r=8, 5
-classes; ViT-S is the default backbone, DINOv2 ViT-S/14) is built with random
-weights (latency does not depend on them; prompts, adapters and head are drawn ~N(0, 0.02) as if
-trained, so that the outputs are not flat), exported with the real ``mpt-export`` code (fp32,
+For each backbone an MPT as mpt-train builds it by default (16 frames, 224 px, K=5 prompts of motion
+energy and signed displacement, r=8, 5 classes; ViT-S is the default backbone, DINOv2 ViT-S/14) is built
+with random weights (latency does not depend on them; prompts, adapters and head are drawn ~N(0, 0.02)
+as if trained, so that the outputs are not flat), exported with the real ``mpt-export`` code (fp32,
 dynamic batch; static int8 calibrated on 16 synthetic clips, seed 1, see ``bench/int8.py`` for trained
 checkpoints and their own calibration clips; fp16 on GPU), and run side by side:
 
