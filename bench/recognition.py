@@ -11,7 +11,8 @@ Steps, one command, resumable (a finished benchmark or run is reused, a killed L
    clips, amplitude 2 px, seed 7);
 2. the linear probe: LOSO, L2-regularised logistic regression on a 14 x 14 map of each clip's
    per-pixel temporal standard deviation of the magnified frames (the model's own motion input: the
-   clip spec of mpt-train's defaults, alignment included), and the same probe without magnification,
+   clip spec of mpt-train's defaults, alignment included), the same probe without magnification, and
+   the map beside each cell's signed displacement (the prompt generator's two inputs, ``probe-flow``),
    from the same clip cache;
 3. ``mpt-train`` LOSO for every run of ``--runs``: ``default`` is mpt-train with no options but
    ``--image-size`` and ``--epochs``; the others add one change each (``RUNS``). ``NAME@S`` is run
@@ -122,8 +123,54 @@ def made_with(data: Path, args: argparse.Namespace) -> dict[str, Any]:
     return found
 
 
+def _logistic_loso(f: Any, y: Any, subjects: Any, n_classes: int) -> Any:
+    """LOSO predictions of an L2-regularised logistic regression on standardised features ``f``."""
+    import numpy as np
+    import torch
+    from torch import nn
+
+    f = (f - f.mean(0)) / (f.std(0) + 1e-6)
+    pred = np.zeros(len(y), int)
+    for subject in sorted(set(subjects)):
+        tr, te = subjects != subject, subjects == subject
+        x, t = torch.from_numpy(f[tr]).float(), torch.from_numpy(y[tr])
+        w = torch.zeros(x.shape[1], n_classes, requires_grad=True)
+        b = torch.zeros(n_classes, requires_grad=True)
+        opt = torch.optim.LBFGS([w, b], max_iter=200)
+
+        def closure():
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(x @ w + b, t) + 1e-2 * (w ** 2).sum()
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+        pred[te] = (torch.from_numpy(f[te]).float() @ w + b).argmax(1).numpy()
+    return pred
+
+
+def signed_displacement(motion: Any) -> Any:
+    """Per clip ``(N, T, 3, S, S)`` -> the model's own signed prompt input summarised per cell
+    ``(N, 2 * 14 * 14)``: :func:`train.cellflow.flow_features` (14 x 14 cells) of the middle third of
+    the clip minus that of its first and last fifths (the benchmark's clips run onset..offset, so the
+    middle holds the apex)."""
+    import numpy as np
+    import torch
+
+    from train.cellflow import flow_features
+
+    n, t, _, s = motion.shape[:4]
+    out = []
+    for i in range(n):
+        d = flow_features(torch.from_numpy(motion[i:i + 1]), max(1, s // 14), 14)[0].numpy()  # (T, 2*14*14)
+        mid, end = d[t // 3:t - t // 3].mean(0), max(1, t // 5)
+        out.append(mid - 0.5 * (d[:end].mean(0) + d[-end:].mean(0)))
+    return np.stack(out)
+
+
 def linear_probe(data: Path, args: argparse.Namespace) -> dict[str, Any]:
-    """LOSO logistic regression on the 14x14 motion-std map, with and without magnification."""
+    """LOSO logistic regression on the 14x14 motion-std map, with and without magnification, and on the
+    map beside the signed displacement of each cell (the prompt generator's two inputs)."""
     from dataclasses import replace
 
     import numpy as np
@@ -149,27 +196,15 @@ def linear_probe(data: Path, args: argparse.Namespace) -> dict[str, Any]:
         subjects = np.array([s.subject for s in samples])
         gray = motion.mean(axis=2)
         std = np.sqrt(((gray - gray.mean(1, keepdims=True)) ** 2).mean(1))
-        n, s = std.shape[:2]
+        n = std.shape[0]
         f = nn.functional.adaptive_avg_pool2d(torch.from_numpy(std)[:, None], 14)[:, 0].reshape(n, -1).numpy()
-        f = (f - f.mean(0)) / (f.std(0) + 1e-6)
-        pred = np.zeros(n, int)
-        for subject in sorted(set(subjects)):
-            tr, te = subjects != subject, subjects == subject
-            x, t = torch.from_numpy(f[tr]), torch.from_numpy(y[tr])
-            w = torch.zeros(x.shape[1], len(classes), requires_grad=True)
-            b = torch.zeros(len(classes), requires_grad=True)
-            opt = torch.optim.LBFGS([w, b], max_iter=200)
-
-            def closure():
-                opt.zero_grad()
-                loss = nn.functional.cross_entropy(x @ w + b, t) + 1e-2 * (w ** 2).sum()
-                loss.backward()
-                return loss
-
-            opt.step(closure)
-            pred[te] = (torch.from_numpy(f[te]) @ w + b).argmax(1).numpy()
-        out[name] = summarize(y.tolist(), pred.tolist(), len(classes))
-        out[name]["correct"] = {f"{subjects[i]}/{samples[i].clip_id}": bool(pred[i] == y[i]) for i in range(n)}
+        feats = {name: f}
+        if name == "probe":
+            feats["probe-flow"] = np.concatenate([f, signed_displacement(motion)], axis=1)
+        for key, x in feats.items():
+            pred = _logistic_loso(x, y, subjects, len(classes))
+            out[key] = summarize(y.tolist(), pred.tolist(), len(classes))
+            out[key]["correct"] = {f"{subjects[i]}/{samples[i].clip_id}": bool(pred[i] == y[i]) for i in range(n)}
     return out
 
 
@@ -305,7 +340,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.report or (data / "synth.json").exists():
         probes = linear_probe(data, args)
         for name, s in probes.items():
-            what = "linear probe, 14x14 motion-std map" + ("" if name == "probe" else ", no magnification")
+            what = {"probe": "linear probe, 14x14 motion-std map",
+                    "probe-no-mag": "linear probe, 14x14 motion-std map, no magnification",
+                    "probe-flow": "linear probe, 14x14 motion-std map + signed displacement per cell "
+                                  "(both inputs of the prompt generator)"}[name]
             k = round(s["acc"] * s["n"])
             rows.append({"run": name, "what": what, "acc": s["acc"], "uf1": s["uf1"], "uar": s["uar"],
                          "n": s["n"], "acc_ci95": [round(v, 3) for v in _wilson(k, s["n"])],

@@ -9,6 +9,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,3 +75,26 @@ def test_seeds_are_compared_with_the_default_of_the_same_seed_pooled(rb):
             row("plain-adapter@2", 10)]                    # seed 2 has no default: left out
     assert rb.pooled_vs_default(runs, "plain-adapter") == "3 / 0, p = 0.250 (seeds 0, 1)"
     assert rb.pooled_vs_default(runs, "photo") == "-"
+
+
+def test_signed_displacement_tells_a_movement_up_from_one_down(rb):
+    """The probe's flow features keep the direction: a textured face moved up in the middle of the
+    clip gives vertical displacements of the opposite sign to the same face moved down."""
+    import cv2
+
+    rng = np.random.default_rng(0)
+    base = cv2.GaussianBlur(rng.random((140, 140)).astype(np.float32), (0, 0), 2.0)
+
+    def clip(direction: int) -> np.ndarray:
+        frames = []
+        for t in range(16):
+            dy = direction * 2 if 5 <= t < 11 else 0
+            frames.append(base[14 + dy:126 + dy, 14:126])
+        return np.repeat(np.stack(frames)[:, None], 3, axis=1)
+
+    # direction +1 crops 2 px lower: the content moves up the image (negative y), -1 the reverse
+    f = rb.signed_displacement(np.stack([clip(1), clip(-1)]).astype(np.float32))
+    assert f.shape == (2, 2 * 14 * 14)
+    up, down = f[:, 196:].sum(1)  # vertical half
+    assert up < -1.0 and down > 1.0
+    assert np.corrcoef(f[0], f[1])[0, 1] < -0.9
