@@ -76,6 +76,11 @@ RUNS: dict[str, tuple[str, list[str]]] = {
               ["--average-epochs", "5"]),
     "align-eyes": ("alignment: a similarity from the eyes alone (--align eyes; the default until 2026-12-03)",
                    ["--align", "eyes"]),
+    "flow-gain-5": ("prompts: signed displacement scaled x5 beside the energy (equal total scale: "
+                    "sqrt(48*196 / (2*196)) = 4.9)", ["--flow-gain", "5"]),
+    "head-prompts": ("head: reads [CLS, mean of the motion prompt tokens] instead of CLS alone",
+                     ["--head", "cls+prompts"]),
+    "gain5-head": ("flow-gain-5 and head-prompts together", ["--flow-gain", "5", "--head", "cls+prompts"]),
     "no-adapter": ("ablation: no adapters (motion prompts and head only: nothing trained reads the "
                    "dynamic image's appearance)", ["--adapter", "none"]),
 }

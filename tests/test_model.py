@@ -437,3 +437,32 @@ def test_tuning_names(args, name):
     from train.baselines import tuning_name
 
     assert tuning_name(*args) == name
+
+
+def test_head_reading_the_prompt_tokens():
+    """head_prompts: the head reads [CLS, mean of the K prompt tokens] (2D inputs), the loss reaches the
+    prompt tokens' half of its weights, and a checkpoint saved before the field gets the paper's head."""
+    m = tiny(head_prompts=True)
+    d, mo = inputs(TINY)
+    assert m.head.in_features == 2 * 192 and m(d, mo).shape == (2, 3)
+    assert m.forward_head(m.forward_features(d, mo), pre_logits=True).shape == (2, 2 * 192)
+    m(d, mo).sum().backward()
+    assert m.head.weight.grad[:, 192:].abs().sum() > 0
+    # changing a prompt token's output changes the logits through the head's second half alone
+    tokens = m.forward_features(d, mo).detach()
+    other = tokens.clone()
+    other[:, 1:1 + 5] += 1.0
+    assert not torch.allclose(m.forward_head(tokens), m.forward_head(other))
+    # without prompts there is nothing to read beside CLS
+    assert tiny(head_prompts=True, prompts=False).head.in_features == 192
+    old = {k: v for k, v in dataclasses.asdict(TINY).items() if k not in ("head_prompts", "prompt_flow_gain")}
+    cfg = MPTConfig.from_dict(old)
+    assert (cfg.head_prompts, cfg.prompt_flow_gain) == (False, 1.0)
+
+
+def test_flow_gain_scales_only_the_signed_features():
+    kw = dict(prompt_energy=True, prompt_centre=True, prompt_grid=4, prompt_flow=True)
+    _, mo = inputs(TINY)
+    one, five = tiny(**kw).prompt.features(mo), tiny(prompt_flow_gain=5.0, **kw).prompt.features(mo)
+    torch.testing.assert_close(five[..., :-32], one[..., :-32])
+    torch.testing.assert_close(five[..., -32:], 5.0 * one[..., -32:])

@@ -583,3 +583,18 @@ def test_paper_preset_runs_offline_with_a_local_weights_file(easy, tmp_path):
         "auto", "pick", "frames", 1, False, "MPT")
     assert c["backbone_init"] == f"file:{weights}" and c["model"]["backbone_source"] == f"file {weights.name}"
     assert len(list((tmp_path / "cache" / "casme2").glob("*.npz"))) == easy[1]
+
+
+def test_head_and_flow_gain_reach_the_model_config():
+    """mpt-train's --head / --flow-gain become the model's head_prompts / prompt_flow_gain; bad values are
+    refused by the config, and the paper's preset keeps the paper's [CLS] head."""
+    from train.fitting import model_config
+
+    cfg = model_config(TrainConfig("casme2", ".", head="cls+prompts", flow_gain=3.0), 5)
+    assert (cfg.head_prompts, cfg.prompt_flow_gain) == (True, 3.0)
+    assert model_config(TrainConfig("casme2", ".", head="cls"), 5).head_prompts is False
+    assert TrainConfig.paper("casme2", ".").head == "cls"
+    with pytest.raises(ValueError, match="head"):
+        TrainConfig("casme2", ".", head="prompts")
+    with pytest.raises(ValueError, match="flow_gain"):
+        TrainConfig("casme2", ".", flow_gain=-1.0)

@@ -85,6 +85,11 @@ class PromptInput(str, Enum):
     frames = "frames"
 
 
+class Head(str, Enum):
+    cls = "cls"
+    cls_prompts = "cls+prompts"
+
+
 class LrSchedule(str, Enum):
     constant = "constant"
     cosine = "cosine"
@@ -250,6 +255,11 @@ def train(
                    "which way it moved), motion (GELU(conv) of the frame minus the clip mean) or frames "
                    f"(GELU(conv) of the magnified frames, the paper's) [default: {D.prompt_input}]"),
     prompt_channels: Optional[int] = typer.Option(None, min=1, help="prompt conv channels [default: D / reduction]"),
+    flow_gain: Optional[float] = typer.Option(None, min=0.0, help="--prompt-input flow: scale of the signed "
+                                              f"displacement features [default: {D.flow_gain}]"),
+    head: Optional[Head] = typer.Option(None, help="what the linear head reads: cls (the [CLS] token, the "
+                                        "paper's) or cls+prompts ([CLS] beside the mean of the motion prompt "
+                                        f"tokens) [default: {D.head}]"),
     class_weighted: bool = typer.Option(False, "--class-weighted",
                                         help="weight cross-entropy by N/(C*N_c) per training fold"),
     seed: int = typer.Option(0),
@@ -288,6 +298,7 @@ def train(
             sampling=sampling.value if sampling else None,
             adapter=adapter.value if adapter else None, prompt_grid=prompt_grid,
             prompt_input=prompt_input.value if prompt_input else None, prompt_channels=prompt_channels,
+            flow_gain=flow_gain, head=head.value if head else None,
             class_weighted=class_weighted or None, seed=seed, device=device.value, workers=workers,
             cache=str(cache.resolve()) if cache else None),
             dict(image_size=image_size, frames=frames, alpha=alpha, attenuate=attenuate,

@@ -26,6 +26,10 @@ RANDOM_INIT_NOTE = (
 # frames: GELU(conv) of the magnified frames, pooled to the grid (the paper's, with grid 1)
 PROMPT_INPUTS = ("energy", "flow", "motion", "frames")
 
+# what the linear head reads: the [CLS] token (the paper's) or [CLS] beside the mean of the motion prompt
+# tokens after the last block (so what the prompts carry reaches the head without going through [CLS] alone)
+HEADS = ("cls", "cls+prompts")
+
 # learning rate over training: constant (the paper states no schedule) or cosine decay to 0 by the last step
 LR_SCHEDULES = ("constant", "cosine")
 
@@ -88,6 +92,8 @@ class TrainConfig:
     prompt_input: str = "flow"           # flow | energy | motion | frames (PROMPT_INPUTS)
     prompt_grid: int = 14
     prompt_channels: int = 0             # per-frame feature channels of the prompt conv (0: D / reduction)
+    flow_gain: float = 1.0               # prompt_input flow: scale of the displacement features
+    head: str = "cls"                    # cls | cls+prompts: what the linear head reads (HEADS)
     # baselines (train.baselines)
     finetune: bool = False               # train the backbone too: full fine-tuning (from scratch with weights none)
     vpt: str = "none"                    # none | shallow | deep: VPT prompt tokens (VPT)
@@ -112,9 +118,12 @@ class TrainConfig:
     cache: str | None = None
 
     def __post_init__(self) -> None:
-        for name, allowed in (("faces", FACES), ("sampling", SAMPLINGS), ("vpt", VPT), ("lr_schedule", LR_SCHEDULES)):
+        for name, allowed in (("faces", FACES), ("sampling", SAMPLINGS), ("vpt", VPT), ("lr_schedule", LR_SCHEDULES),
+                              ("head", HEADS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+        if not self.flow_gain >= 0.0:
+            raise ValueError(f"flow_gain must be >= 0, got {self.flow_gain!r}")
         for name in ("augment_pose", "augment_photo"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
@@ -134,7 +143,7 @@ class TrainConfig:
         base = dict(backbone="vit_base_patch16_224.orig_in21k", backbone_weights="timm", spec=ClipSpec(),
                     clip_mode="paper", faces="auto", sampling="pick", input_norm="backbone",
                     prompts=True, adapter="group", num_prompts=5, reduction=8,
-                    prompt_input="frames", prompt_grid=1, prompt_channels=0, epochs=20, batch_size=16, lr=3e-4,
+                    prompt_input="frames", prompt_grid=1, prompt_channels=0, flow_gain=1.0, head="cls", epochs=20, batch_size=16, lr=3e-4,
                     weight_decay=0.0, label_smoothing=0.0, augment=False, average_epochs=0, class_weighted=False)
         return cls(dataset=dataset, data=data, **{**base, **kw})
 

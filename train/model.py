@@ -44,7 +44,13 @@ Choices where the paper leaves room (each also noted where it is implemented):
   the head, the last block's prompt and patch branches get no gradient (0.30 M of the 5.51 M
   with ViT-B/16); they are kept so the architecture, and its parameter count, are the paper's.
 * Head: ``Linear(D, classes)`` on the CLS token after the backbone's final norm (and its
-  ``fc_norm``, an identity for the usual token-pooled ViTs).
+  ``fc_norm``, an identity for the usual token-pooled ViTs): the paper's. ``head_prompts=True``
+  (``mpt-train --head cls+prompts``) gives it ``[CLS, mean of the K prompt tokens]`` instead
+  (``Linear(2D, classes)``), so what the prompts carry after the last block reaches the head
+  directly, not only through what [CLS] attended to.
+* ``prompt_flow_gain`` scales the signed displacement features beside the energy's (both have unit
+  scale per feature, but the energy has ``C x G x G`` of them and the displacement ``2 x G x G``: with
+  ViT-S at grid 14, 9408 against 392).
 * Baselines of the paper's Tables VI-VII (:mod:`train.baselines`): ``finetune`` trains the backbone
   too (full fine-tuning; from scratch with random weights), ``vpt`` adds VPT-shallow/-deep tokens.
 * FLOP convention: :func:`gflops_per_clip` counts a multiply-add as one FLOP (fvcore / most
@@ -89,6 +95,8 @@ class MPTConfig:
     prompt_energy: bool = False              # rectified motion energy per grid cell (False: the paper's GELU)
     prompt_flow: bool = False                # with energy: + signed per-cell displacement (train.cellflow)
     prompt_channels: int = 0                 # per-frame feature channels (0: D / reduction, the paper's)
+    prompt_flow_gain: float = 1.0            # flow: scale of the displacement features beside the energy's
+    head_prompts: bool = False               # head reads [CLS, mean of the prompt tokens] (False: CLS, the paper's)
     finetune: bool = False                   # baselines (train.baselines): train the backbone too
     vpt: str = "none"                        # "none" | "shallow" | "deep" VPT prompt tokens
     vpt_tokens: int = 0
@@ -104,6 +112,8 @@ class MPTConfig:
         d.setdefault("prompt_energy", False)
         d.setdefault("prompt_flow", False)
         d.setdefault("prompt_channels", 0)
+        d.setdefault("prompt_flow_gain", 1.0)
+        d.setdefault("head_prompts", False)
         d.setdefault("finetune", False)
         d.setdefault("vpt", "none")
         d.setdefault("vpt_tokens", 0)
@@ -158,12 +168,13 @@ class MotionPromptGenerator(nn.Module):
 
     def __init__(self, dim: int, feat: int, patch: int, frames: int, num_prompts: int,
                  grid: int = 1, centre: bool = False, energy: bool = False, image_size: int = 224,
-                 flow: bool = False) -> None:
+                 flow: bool = False, flow_gain: float = 1.0) -> None:
         super().__init__()
         self.frames, self.num_prompts, self.grid, self.centre = frames, num_prompts, grid, centre
         self.energy = energy
         cell = max(1, image_size // grid) if energy else patch
         self.cell, self.flow = cell, bool(flow and energy)
+        self.flow_gain = float(flow_gain)
         # energy: a linear filter bank (no bias), so that |response| is the same for x and -x
         self.conv = nn.Conv2d(3, feat, kernel_size=cell, stride=cell, bias=not energy)
         self.act = nn.GELU()
@@ -201,7 +212,9 @@ class MotionPromptGenerator(nn.Module):
         # where on the face the motion is stays visible
         f = self.norm(nn.functional.adaptive_avg_pool2d(x, self.grid).flatten(1).view(b, t, -1))
         # flow: from the frames themselves (the mean frame's gradients say how the face's edges run)
-        return torch.cat([f, flow_features(frames, self.cell, self.grid)], dim=-1) if self.flow else f
+        if not self.flow:
+            return f
+        return torch.cat([f, self.flow_gain * flow_features(frames, self.cell, self.grid)], dim=-1)
 
     def gaussians(self, motion: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Per-frame features ``(B,T,C)`` and the Gaussian weights ``(B,K,T)`` and means ``(B,K)``."""
@@ -255,7 +268,8 @@ class MPT(nn.Module):
         self.prompt = (MotionPromptGenerator(dim, cfg.prompt_channels or hidden,
                                              self.backbone.patch_embed.patch_size[0], cfg.frames, k,
                                              cfg.prompt_grid, cfg.prompt_centre, cfg.prompt_energy,
-                                             cfg.image_size, cfg.prompt_flow) if k else None)
+                                             cfg.image_size, cfg.prompt_flow, cfg.prompt_flow_gain)
+                       if k else None)
         depth = len(self.backbone.blocks)
         if cfg.vpt not in ("none", "shallow", "deep"):
             raise ValueError(f"vpt must be none, shallow or deep, got {cfg.vpt!r}")
@@ -269,7 +283,8 @@ class MPT(nn.Module):
             self.adapters = nn.ModuleList(Bottleneck(dim, hidden) for _ in range(depth))
         else:
             self.adapters = None
-        self.head = nn.Linear(dim, cfg.num_classes)
+        self.head_prompts = bool(cfg.head_prompts and k)
+        self.head = nn.Linear(dim * (2 if self.head_prompts else 1), cfg.num_classes)
 
     def train(self, mode: bool = True) -> MPT:
         """Set train/eval mode for the trained parts; the frozen backbone always stays in eval mode."""
@@ -311,8 +326,11 @@ class MPT(nn.Module):
 
     def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
         """Tokens -> logits ``(B, C)`` from [CLS] (or the normed [CLS] itself with ``pre_logits``)."""
-        x = self.backbone.fc_norm(x[:, 0])
-        return x if pre_logits else self.head(x)
+        cls = self.backbone.fc_norm(x[:, 0])
+        if self.head_prompts:
+            p = self.num_prefix
+            cls = torch.cat([cls, self.backbone.fc_norm(x[:, p:p + self.num_prompt_tokens].mean(1))], dim=-1)
+        return cls if pre_logits else self.head(cls)
 
     def forward(self, dynamic: Tensor, motion: Tensor | None = None) -> Tensor:
         """``(B,3,S,S)`` dynamic image, ``(B,T,3,S,S)`` magnified frames -> logits ``(B, C)``."""
