@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # name -> (what it is, extra mpt-train arguments)
 RUNS: dict[str, tuple[str, list[str]]] = {
     "default": ("mpt-train defaults (pretrained backbone, eyes-and-mouth alignment, motion-energy and "
-                "signed-displacement prompts, group adapter)", []),
+                "signed-displacement prompts, group adapter, head on [CLS] and the prompt tokens)", []),
     "no-mag": ("ablation: no magnification (alpha 0)", ["--alpha", "0"]),
     "alpha-5": ("magnification: alpha 5 instead of the paper's 20", ["--alpha", "5"]),
     "alpha-10": ("magnification: alpha 10 instead of the paper's 20", ["--alpha", "10"]),
@@ -76,11 +76,11 @@ RUNS: dict[str, tuple[str, list[str]]] = {
               ["--average-epochs", "5"]),
     "align-eyes": ("alignment: a similarity from the eyes alone (--align eyes; the default until 2026-12-03)",
                    ["--align", "eyes"]),
-    "flow-gain-5": ("prompts: signed displacement scaled x5 beside the energy (equal total scale: "
-                    "sqrt(48*196 / (2*196)) = 4.9)", ["--flow-gain", "5"]),
-    "head-prompts": ("head: reads [CLS, mean of the motion prompt tokens] instead of CLS alone",
-                     ["--head", "cls+prompts"]),
-    "gain5-head": ("flow-gain-5 and head-prompts together", ["--flow-gain", "5", "--head", "cls+prompts"]),
+    "former-default": ("the defaults until 2026-12-04: the head on [CLS] alone, signed displacement at gain 1",
+                       ["--head", "cls", "--flow-gain", "1"]),
+    "cls-head": ("the head on [CLS] alone (the paper's head; the default until 2026-12-04)", ["--head", "cls"]),
+    "gain-1": ("signed displacement at gain 1 beside the energy (the default until 2026-12-04)",
+               ["--flow-gain", "1"]),
     "no-adapter": ("ablation: no adapters (motion prompts and head only: nothing trained reads the "
                    "dynamic image's appearance)", ["--adapter", "none"]),
 }

@@ -92,8 +92,8 @@ class TrainConfig:
     prompt_input: str = "flow"           # flow | energy | motion | frames (PROMPT_INPUTS)
     prompt_grid: int = 14
     prompt_channels: int = 0             # per-frame feature channels of the prompt conv (0: D / reduction)
-    flow_gain: float = 1.0               # prompt_input flow: scale of the displacement features
-    head: str = "cls"                    # cls | cls+prompts: what the linear head reads (HEADS)
+    flow_gain: float = 5.0               # prompt_input flow: scale of the displacement features (1 until 2026-12-04)
+    head: str = "cls+prompts"            # cls | cls+prompts: what the linear head reads (HEADS; cls until 2026-12-04)
     # baselines (train.baselines)
     finetune: bool = False               # train the backbone too: full fine-tuning (from scratch with weights none)
     vpt: str = "none"                    # none | shallow | deep: VPT prompt tokens (VPT)
