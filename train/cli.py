@@ -348,8 +348,10 @@ def _run(console: Console, cfg: TrainConfig, out: Path, protocol: str, metrics_o
     info = model_summary(cfg, len(index.classes))
     what = tuning_name(cfg.prompts, cfg.adapter, cfg.finetune, cfg.vpt, cfg.backbone_init == "random")
     console.print(f"model ({what}): {cfg.backbone}, weights: {info['backbone_source']}; prompts "
-                  + (f"K={cfg.num_prompts} ({cfg.prompt_input}, {cfg.prompt_grid}x{cfg.prompt_grid} grid)"
-                     if cfg.prompts else "none") + ", "
+                  + (f"K={cfg.num_prompts} ({cfg.prompt_input}"
+                     + (f" x{cfg.flow_gain:g}" if cfg.prompt_input == "flow" else "")
+                     + f", {cfg.prompt_grid}x{cfg.prompt_grid} grid)" if cfg.prompts else "none") + ", "
+                  f"head on {'[CLS] + prompts' if cfg.head == 'cls+prompts' and cfg.prompts else '[CLS]'}, "
                   f"adapter {cfg.adapter} (r={cfg.reduction})"
                   + (f", VPT-{cfg.vpt} x{cfg.vpt_tokens}" if cfg.vpt != "none" else "") + ": "
                   f"{info['trainable_parameters'] / 1e6:.3f} M trainable of "
