@@ -160,6 +160,15 @@ def test_resume_refuses_a_different_config(easy, tmp_path):
     loso.check_or_store_config(out, _config(easy, spec=ClipSpec(image_size=96, frames=10, align="eyes")))
     with pytest.raises(InputError, match="clip_spec"):  # today's default aligns by eyes and mouth
         loso.check_or_store_config(out, _config(easy))
+    # and a run stored before --head / --flow-gain existed was trained with the [CLS] head at gain 1,
+    # whatever today's defaults are: it does not resume with another head
+    stored = json.loads((out / "config.json").read_text())
+    stored.pop("head"), stored.pop("flow_gain")
+    stored["clip_spec"]["align"] = "eyes-mouth"
+    (out / "config.json").write_text(json.dumps(stored))
+    with pytest.raises(InputError, match="head"):
+        loso.check_or_store_config(out, _config(easy))
+    loso.check_or_store_config(out, _config(easy, head="cls", flow_gain=1.0))
 
 
 def test_cosine_schedule_decays_the_learning_rate_to_zero(monkeypatch):
@@ -323,6 +332,11 @@ def test_sibling_metrics_must_match_the_model_config(easy):
     other = _config(easy, epochs=30, workers=3).identity()
     with pytest.raises(InputError, match="epochs"):
         loso.check_sibling_metrics({"acc": 1, "uf1": 1, "uar": 1, "config": other}, cfg, "m")
+    before_head = {k: v for k, v in cfg.identity().items() if k not in ("head", "flow_gain")}
+    with pytest.raises(InputError, match="head"):  # LOSO figures of a model with the [CLS] head
+        loso.check_sibling_metrics({"acc": 1, "uf1": 1, "uar": 1, "config": before_head}, cfg, "m")
+    loso.check_sibling_metrics({"acc": 1, "uf1": 1, "uar": 1, "config": before_head},
+                               _config(easy, head="cls", flow_gain=1.0), "m")
     legacy = cfg.identity()
     assert legacy["clip_spec"].pop("align") == "eyes-mouth"  # metrics stored before the field: aligned by the eyes
     loso.check_sibling_metrics({"acc": 1, "uf1": 1, "uar": 1, "config": legacy},

@@ -36,9 +36,15 @@ from .fitting import CachedClips, build_model, fit, make_cache, model_config, pr
 from .metrics import summarize
 
 # ---------------------------------------------------------------- run directory
+# fields added with a default other than what a config saved before them was trained with
+_BEFORE_FIELD = {"flow_gain": 1.0, "head": "cls"}
+
+
 def _stored(config: dict[str, Any]) -> dict[str, Any]:
-    """A stored config with its clip spec read as the spec it was (fields added since then filled in with
-    what they meant then, :meth:`ClipSpec.from_dict`), so it compares equal to the same spec today."""
+    """A stored config read as what it was: fields added since it was saved with the value they meant
+    then (``_BEFORE_FIELD``), its clip spec through :meth:`ClipSpec.from_dict`, so it compares equal
+    to the same config today and differs from today's defaults where the run did."""
+    config = {**_BEFORE_FIELD, **config}
     spec = config.get("clip_spec")
     if isinstance(spec, dict):
         try:
@@ -71,9 +77,9 @@ def check_or_store_config(out: Path, cfg: TrainConfig, store: bool = True) -> No
 
 # what a LOSO run and the deployable model trained "with the same command" must share
 SIBLING_KEYS = ("dataset", "backbone", "backbone_init", "clip_spec", "clip_mode", "faces", "sampling", "prompts",
-                "adapter", "num_prompts", "reduction", "prompt_input", "prompt_grid", "prompt_channels", "flow_gain", "head", "finetune",
-                "vpt", "vpt_tokens", "epochs", "batch_size", "lr", "lr_schedule", "weight_decay", "label_smoothing",
-                "augment", "augment_pose", "augment_photo", "average_epochs", "class_weighted", "jitter_variants")
+                "adapter", "num_prompts", "reduction", "prompt_input", "prompt_grid", "prompt_channels", "flow_gain",
+                "head", "finetune", "vpt", "vpt_tokens", "epochs", "batch_size", "lr", "lr_schedule", "weight_decay",
+                "label_smoothing", "augment", "augment_pose", "augment_photo", "average_epochs", "class_weighted", "jitter_variants")
 
 
 def check_sibling_metrics(metrics: dict[str, Any], cfg: TrainConfig, source: str) -> None:
