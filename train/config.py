@@ -143,7 +143,8 @@ class TrainConfig:
         base = dict(backbone="vit_base_patch16_224.orig_in21k", backbone_weights="timm", spec=ClipSpec(),
                     clip_mode="paper", faces="auto", sampling="pick", input_norm="backbone",
                     prompts=True, adapter="group", num_prompts=5, reduction=8,
-                    prompt_input="frames", prompt_grid=1, prompt_channels=0, flow_gain=1.0, head="cls", epochs=20, batch_size=16, lr=3e-4,
+                    prompt_input="frames", prompt_grid=1, prompt_channels=0, flow_gain=1.0, head="cls",
+                    epochs=20, batch_size=16, lr=3e-4,
                     weight_decay=0.0, label_smoothing=0.0, augment=False, average_epochs=0, class_weighted=False)
         return cls(dataset=dataset, data=data, **{**base, **kw})
 

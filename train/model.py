@@ -43,14 +43,9 @@ Choices where the paper leaves room (each also noted where it is implemented):
   init the frozen backbone computes exactly what it computed before. Since only [CLS] reaches
   the head, the last block's prompt and patch branches get no gradient (0.30 M of the 5.51 M
   with ViT-B/16); they are kept so the architecture, and its parameter count, are the paper's.
-* Head: ``Linear(D, classes)`` on the CLS token after the backbone's final norm (and its
-  ``fc_norm``, an identity for the usual token-pooled ViTs): the paper's. ``head_prompts=True``
-  (``mpt-train --head cls+prompts``) gives it ``[CLS, mean of the K prompt tokens]`` instead
-  (``Linear(2D, classes)``), so what the prompts carry after the last block reaches the head
-  directly, not only through what [CLS] attended to.
-* ``prompt_flow_gain`` scales the signed displacement features beside the energy's (both have unit
-  scale per feature, but the energy has ``C x G x G`` of them and the displacement ``2 x G x G``: with
-  ViT-S at grid 14, 9408 against 392).
+* Head: ``Linear(D, classes)`` on CLS after the final norm and ``fc_norm`` (the paper's); ``head_prompts``
+  (``--head cls+prompts``): ``Linear(2D, classes)`` on [CLS, mean of the K prompt tokens].
+  ``prompt_flow_gain`` scales the 2GG displacement features beside the CGG energy ones (392 vs 9408).
 * Baselines of the paper's Tables VI-VII (:mod:`train.baselines`): ``finetune`` trains the backbone
   too (full fine-tuning; from scratch with random weights), ``vpt`` adds VPT-shallow/-deep tokens.
 * FLOP convention: :func:`gflops_per_clip` counts a multiply-add as one FLOP (fvcore / most
@@ -173,8 +168,7 @@ class MotionPromptGenerator(nn.Module):
         self.frames, self.num_prompts, self.grid, self.centre = frames, num_prompts, grid, centre
         self.energy = energy
         cell = max(1, image_size // grid) if energy else patch
-        self.cell, self.flow = cell, bool(flow and energy)
-        self.flow_gain = float(flow_gain)
+        self.cell, self.flow, self.flow_gain = cell, bool(flow and energy), float(flow_gain)
         # energy: a linear filter bank (no bias), so that |response| is the same for x and -x
         self.conv = nn.Conv2d(3, feat, kernel_size=cell, stride=cell, bias=not energy)
         self.act = nn.GELU()
@@ -212,9 +206,7 @@ class MotionPromptGenerator(nn.Module):
         # where on the face the motion is stays visible
         f = self.norm(nn.functional.adaptive_avg_pool2d(x, self.grid).flatten(1).view(b, t, -1))
         # flow: from the frames themselves (the mean frame's gradients say how the face's edges run)
-        if not self.flow:
-            return f
-        return torch.cat([f, self.flow_gain * flow_features(frames, self.cell, self.grid)], dim=-1)
+        return torch.cat([f, self.flow_gain * flow_features(frames, self.cell, self.grid)], -1) if self.flow else f
 
     def gaussians(self, motion: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Per-frame features ``(B,T,C)`` and the Gaussian weights ``(B,K,T)`` and means ``(B,K)``."""
@@ -268,8 +260,7 @@ class MPT(nn.Module):
         self.prompt = (MotionPromptGenerator(dim, cfg.prompt_channels or hidden,
                                              self.backbone.patch_embed.patch_size[0], cfg.frames, k,
                                              cfg.prompt_grid, cfg.prompt_centre, cfg.prompt_energy,
-                                             cfg.image_size, cfg.prompt_flow, cfg.prompt_flow_gain)
-                       if k else None)
+                                             cfg.image_size, cfg.prompt_flow, cfg.prompt_flow_gain) if k else None)
         depth = len(self.backbone.blocks)
         if cfg.vpt not in ("none", "shallow", "deep"):
             raise ValueError(f"vpt must be none, shallow or deep, got {cfg.vpt!r}")
@@ -326,9 +317,8 @@ class MPT(nn.Module):
 
     def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
         """Tokens -> logits ``(B, C)`` from [CLS] (or the normed [CLS] itself with ``pre_logits``)."""
-        cls = self.backbone.fc_norm(x[:, 0])
-        if self.head_prompts:
-            p = self.num_prefix
+        cls, p = self.backbone.fc_norm(x[:, 0]), self.num_prefix
+        if self.head_prompts:  # beside the mean of the prompt tokens
             cls = torch.cat([cls, self.backbone.fc_norm(x[:, p:p + self.num_prompt_tokens].mean(1))], dim=-1)
         return cls if pre_logits else self.head(cls)
 
