@@ -159,18 +159,14 @@ def signed_displacement(motion: Any) -> Any:
     ``(N, 2 * 14 * 14)``: :func:`train.cellflow.flow_features` (14 x 14 cells) of the middle third of
     the clip minus that of its first and last fifths (the benchmark's clips run onset..offset, so the
     middle holds the apex)."""
-    import numpy as np
     import torch
 
     from train.cellflow import flow_features
 
-    n, t, _, s = motion.shape[:4]
-    out = []
-    for i in range(n):
-        d = flow_features(torch.from_numpy(motion[i:i + 1]), max(1, s // 14), 14)[0].numpy()  # (T, 2*14*14)
-        mid, end = d[t // 3:t - t // 3].mean(0), max(1, t // 5)
-        out.append(mid - 0.5 * (d[:end].mean(0) + d[-end:].mean(0)))
-    return np.stack(out)
+    t, s = motion.shape[1], motion.shape[3]
+    d = flow_features(torch.from_numpy(motion), max(1, s // 14), 14).numpy()  # (N, T, 2*14*14), RMS per clip
+    end = max(1, t // 5)
+    return d[:, t // 3:t - t // 3].mean(1) - 0.5 * (d[:, :end].mean(1) + d[:, -end:].mean(1))
 
 
 def linear_probe(data: Path, args: argparse.Namespace) -> dict[str, Any]:
