@@ -81,6 +81,8 @@ RUNS: dict[str, tuple[str, list[str]]] = {
     "cls-head": ("the head on [CLS] alone (the paper's head; the default until 2026-12-04)", ["--head", "cls"]),
     "gain-1": ("signed displacement at gain 1 beside the energy (the default until 2026-12-04)",
                ["--flow-gain", "1"]),
+    "channels-16": ("a smaller learnt filter bank in the prompt generator: 16 channels instead of D/8 (48 with "
+                    "ViT-S)", ["--prompt-channels", "16"]),
     "no-adapter": ("ablation: no adapters (motion prompts and head only: nothing trained reads the "
                    "dynamic image's appearance)", ["--adapter", "none"]),
 }
