@@ -37,16 +37,14 @@ def clip_rms(motion: np.ndarray, cell: int) -> np.ndarray:
     return d.pow(2).mean(dim=(1, 2, 3, 4)).sqrt().numpy()
 
 
-def window_rms(video: Path, model: Path, cell: int) -> np.ndarray:
+def window_rms(video: Path, runtime: MPTRuntime, cell: int) -> np.ndarray:
     """The RMS of every window the session classifies on ``video`` (stride 2, one worker thread)."""
     seen: list[np.ndarray] = []
-    runtime = MPTRuntime(model, device="cpu", threads=1)
-    predict = runtime.predict
 
     def recording(dynamic, motion):
         m = np.asarray(motion)
         seen.append(clip_rms(m if m.ndim == 5 else m[None], cell))
-        return predict(dynamic, motion)
+        return MPTRuntime.predict(runtime, dynamic, motion)
 
     runtime.predict = recording
     with VideoFile(video) as src, Session(src, runtime, SessionConfig(stride=2, workers=1)) as session:
@@ -73,17 +71,17 @@ def main(argv: list[str] | None = None) -> int:
     for v in videos:
         if not v.is_file():
             p.error(f"{v}: no such video")
-    if args.cache is not None and not sorted(args.cache.glob("*.npz")):
+    files = sorted(args.cache.glob("*.npz"))[:args.clips] if args.cache is not None else []
+    if args.cache is not None and not files:
         p.error(f"--cache {args.cache}: no .npz clips in it")
     print(f"CPU vector extensions: {vector_extensions()}", flush=True)
     print("RMS of the per-cell displacement before normalisation (px of the magnified frames):")
-    if args.cache is not None:
-        files = sorted(args.cache.glob("*.npz"))[:args.clips]
+    if files:
         rms = np.concatenate([clip_rms(np.load(f)["motion"][None], args.cell) for f in files])
         print(f"  {'training clips (' + args.cache.name + ')':34s} {spread(rms)}", flush=True)
+    runtime = MPTRuntime(args.model or demo_model_path(), device="cpu", threads=1)
     for v in videos:
-        print(f"  {v.name + ' windows':34s} {spread(window_rms(v, args.model or demo_model_path(), args.cell))}",
-              flush=True)
+        print(f"  {v.name + ' windows':34s} {spread(window_rms(v, runtime, args.cell))}", flush=True)
     return 0
 
 
