@@ -420,11 +420,13 @@ def test_grid_prompt_generator_exports_with_parity(tmp_path: Path) -> None:
     assert p.max_dprob <= 1e-4 and p.top1_agreement == 1.0
 
 
-def test_flow_prompt_generator_exports_with_parity(tmp_path: Path) -> None:
-    """--prompt-input flow (energy + signed per-cell displacement, train.cellflow, scaled) is all ONNX ops,
-    and so is the head that reads the prompt tokens beside [CLS]."""
+@pytest.mark.parametrize("norm", ["rms", "median"])
+def test_flow_prompt_generator_exports_with_parity(tmp_path: Path, norm: str) -> None:
+    """--prompt-input flow (energy + signed per-cell displacement, train.cellflow, scaled per clip by its RMS
+    or its median cell's, the median as TopK) is all ONNX ops, and so is the head that reads the prompt tokens
+    beside [CLS]."""
     p = _generator_export_parity(tmp_path, "flow", 64, prompt_grid=8, prompt_centre=True, prompt_energy=True,
-                                 prompt_flow=True, prompt_flow_gain=5.0, head_prompts=True)
+                                 prompt_flow=True, prompt_flow_gain=5.0, head_prompts=True, prompt_flow_norm=norm)
     assert p.max_dprob <= 1e-4 and p.top1_agreement == 1.0
 
 

@@ -466,3 +466,58 @@ def test_flow_gain_scales_only_the_signed_features():
     one, five = tiny(**kw).prompt.features(mo), tiny(prompt_flow_gain=5.0, **kw).prompt.features(mo)
     torch.testing.assert_close(five[..., :-32], one[..., :-32])
     torch.testing.assert_close(five[..., -32:], 5.0 * one[..., -32:])
+
+
+def _still_clip_with_a_movement(moving: bool, seed: int = 0) -> torch.Tensor:
+    """A 16-frame 112 px smooth random texture with pixel noise in every frame (what a still face gives the
+    displacement) and, when ``moving``, a 3 px shift of one 16 x 16 px patch (4 of the 14 x 14 cells) in
+    the second half."""
+    g = torch.Generator().manual_seed(seed)
+    base = nn_smooth(torch.rand(1, 1, 140, 140, generator=g))
+    frames = []
+    for t in range(16):
+        f = base[..., 14:126, 14:126] + 0.002 * torch.randn(1, 1, 112, 112, generator=g)
+        if moving and t >= 8:
+            f[..., 48:64, 48:64] = base[..., 14 + 48 + 3:14 + 64 + 3, 14 + 48:14 + 64]
+        frames.append(f.expand(1, 3, 112, 112))
+    return torch.stack(frames, 1)
+
+
+def nn_smooth(x: torch.Tensor) -> torch.Tensor:
+    return torch.nn.functional.avg_pool2d(x, 5, 1, 2)
+
+
+def test_median_flow_scale_keeps_a_still_clip_small_and_a_movement_large():
+    """--flow-norm median: the per-clip scale is the median cell's RMS, so a movement of a few cells does
+    not change it (it is the clip's noise) and the moving cells stand out above 1, while the rms scale is
+    set by the movement itself. Both give unit-free features, and median is torch.median as TopK."""
+    from train.cellflow import clip_scale, flow_features
+
+    still, moving = _still_clip_with_a_movement(False), _still_clip_with_a_movement(True)
+    d_still, d_moving = flow_features(still, 8, 14, "median"), flow_features(moving, 8, 14, "median")
+    cells = lambda f: f.view(1, 16, 2, -1).pow(2).mean(dim=(1, 2)).sqrt()[0]  # noqa: E731
+    # median: noise is the unit in both clips, and the moving cells stand far above it (measured 88 vs 1.7)
+    assert float(cells(d_moving).median()) == pytest.approx(1.0, abs=1e-4)
+    assert float(cells(d_moving).max()) > 10.0 * float(cells(d_still).max())
+    # rms: the still clip's noise is scaled up to unit size, and in the moving clip the movement sets the
+    # scale, so the same movement is 8x smaller beside noise of the size a still clip shows
+    rms_still, rms_moving = flow_features(still, 8, 14, "rms"), flow_features(moving, 8, 14, "rms")
+    assert float(rms_moving.pow(2).mean()) == pytest.approx(1.0, rel=1e-3)
+    assert float(cells(rms_still).median()) > 0.5
+    assert float(cells(rms_moving).max()) < 0.5 * float(cells(d_moving).max())
+    # the median is torch.median's (the lower one for an even count)
+    f = torch.randn(3, 5, 2 * 49)
+    ref = f.view(3, 5, 2, -1).pow(2).mean(dim=(1, 2)).median(dim=1).values.sqrt()
+    torch.testing.assert_close(clip_scale(f, "median").view(3), ref)
+    with pytest.raises(ValueError, match="flow norm"):
+        clip_scale(f, "max")
+
+
+def test_flow_norm_reaches_the_generator_and_older_configs_read_as_rms():
+    kw = dict(prompt_energy=True, prompt_centre=True, prompt_grid=4, prompt_flow=True)
+    _, mo = inputs(TINY)
+    rms, med = tiny(**kw).prompt.features(mo), tiny(prompt_flow_norm="median", **kw).prompt.features(mo)
+    torch.testing.assert_close(med[..., :-32], rms[..., :-32])
+    assert not torch.allclose(med[..., -32:], rms[..., -32:])
+    old = {k: v for k, v in dataclasses.asdict(TINY).items() if k != "prompt_flow_norm"}
+    assert MPTConfig.from_dict(old).prompt_flow_norm == "rms"

@@ -612,3 +612,7 @@ def test_head_and_flow_gain_reach_the_model_config():
         TrainConfig("casme2", ".", head="prompts")
     with pytest.raises(ValueError, match="flow_gain"):
         TrainConfig("casme2", ".", flow_gain=-1.0)
+    assert model_config(TrainConfig("casme2", ".", flow_norm="median"), 5).prompt_flow_norm == "median"
+    assert model_config(TrainConfig("casme2", ".", flow_norm="rms"), 5).prompt_flow_norm == "rms"
+    with pytest.raises(ValueError, match="flow_norm"):
+        TrainConfig("casme2", ".", flow_norm="max")

@@ -17,6 +17,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from train.config import FLOW_NORMS
+
 _RIDGE = 1e-2  # Tikhonov term, relative to the clip's mean squared gradient
 
 
@@ -43,16 +45,34 @@ def cell_flow(motion: Tensor, cell: int) -> Tensor:
     return torch.stack([u, v], dim=2)
 
 
-def flow_features(motion: Tensor, cell: int, grid: int | None = None) -> Tensor:
-    """:func:`cell_flow` flattened per frame ``(B, T, 2 * g * g)`` and scaled by its RMS over the clip, so
-    that the features do not depend on the person's contrast or the magnification (their timing and
-    direction stay). ``grid``: average-pooled to ``grid x grid`` cells where the face is not a whole
-    number of cells (e.g. 14 cells of a 96 px face are 6.9 px: 16 cells of 6 px, pooled to 14), as
-    the energy features are."""
+def clip_scale(f: Tensor, norm: str = "rms") -> Tensor:
+    """The per-clip scale ``(B, 1, 1)`` of displacement features ``f`` ``(B, T, 2 * cells)``.
+
+    ``rms``: their RMS over the whole clip. ``median``: the RMS of the median cell (each cell's mean square
+    over the clip's frames and both directions, the median over the cells; the lower median for an even
+    count, as :func:`torch.median`). A micro-expression moves a few cells, so the median cell is the clip's
+    registration noise and the moving cells stand out by how far they exceed it; with ``rms`` the moving
+    cells set the scale, and a still clip's noise is scaled up to the size of a movement."""
+    if norm == "rms":
+        return f.pow(2).mean(dim=(1, 2), keepdim=True).add(1e-12).sqrt()
+    if norm != "median":
+        raise ValueError(f"flow norm must be one of {', '.join(FLOW_NORMS)}, got {norm!r}")
+    b, t = f.shape[:2]
+    cell_ms = f.reshape(b, t, 2, -1).pow(2).mean(dim=(1, 2))                    # (B, cells)
+    k = (cell_ms.shape[1] - 1) // 2 + 1                                         # torch.median's lower median,
+    med = torch.topk(cell_ms, k, dim=1, largest=False).values[:, -1:]           # as TopK (ONNX has no median)
+    return med.add(1e-12).sqrt().unsqueeze(-1)
+
+
+def flow_features(motion: Tensor, cell: int, grid: int | None = None, norm: str = "rms") -> Tensor:
+    """:func:`cell_flow` flattened per frame ``(B, T, 2 * g * g)`` and divided by its per-clip scale
+    (:func:`clip_scale`: ``norm`` rms or median), so that the features do not depend on the person's
+    contrast or the magnification (their timing and direction stay). ``grid``: average-pooled to
+    ``grid x grid`` cells where the face is not a whole number of cells (e.g. 14 cells of a 96 px face are
+    6.9 px: 16 cells of 6 px, pooled to 14), as the energy features are."""
     d = cell_flow(motion, cell)
     if grid is not None and d.shape[-1] != grid:
         b, t = d.shape[:2]
         d = nn.functional.adaptive_avg_pool2d(d.flatten(0, 1), grid).view(b, t, 2, grid, grid)
     f = d.flatten(2)
-    rms = f.pow(2).mean(dim=(1, 2), keepdim=True).add(1e-12).sqrt()
-    return f / rms
+    return f / clip_scale(f, norm)

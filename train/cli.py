@@ -85,6 +85,11 @@ class PromptInput(str, Enum):
     frames = "frames"
 
 
+class FlowNorm(str, Enum):
+    rms = "rms"
+    median = "median"
+
+
 class Head(str, Enum):
     cls = "cls"
     cls_prompts = "cls+prompts"
@@ -257,6 +262,9 @@ def train(
     prompt_channels: Optional[int] = typer.Option(None, min=1, help="prompt conv channels [default: D / reduction]"),
     flow_gain: Optional[float] = typer.Option(None, min=0.0, help="--prompt-input flow: scale of the signed "
                                               f"displacement features [default: {D.flow_gain}]"),
+    flow_norm: Optional[FlowNorm] = typer.Option(
+        None, help="--prompt-input flow: per-clip scale of the signed displacement: rms (over the whole clip) or "
+                   f"median (of the median face cell: a still clip's noise stays small) [default: {D.flow_norm}]"),
     head: Optional[Head] = typer.Option(None, help="what the linear head reads: cls (the [CLS] token, the "
                                         "paper's) or cls+prompts ([CLS] beside the mean of the motion prompt "
                                         f"tokens) [default: {D.head}]"),
@@ -298,7 +306,7 @@ def train(
             sampling=sampling.value if sampling else None,
             adapter=adapter.value if adapter else None, prompt_grid=prompt_grid,
             prompt_input=prompt_input.value if prompt_input else None, prompt_channels=prompt_channels,
-            flow_gain=flow_gain, head=head.value if head else None,
+            flow_gain=flow_gain, flow_norm=flow_norm.value if flow_norm else None, head=head.value if head else None,
             class_weighted=class_weighted or None, seed=seed, device=device.value, workers=workers,
             cache=str(cache.resolve()) if cache else None),
             dict(image_size=image_size, frames=frames, alpha=alpha, attenuate=attenuate,
@@ -349,7 +357,7 @@ def _run(console: Console, cfg: TrainConfig, out: Path, protocol: str, metrics_o
     what = tuning_name(cfg.prompts, cfg.adapter, cfg.finetune, cfg.vpt, cfg.backbone_init == "random")
     console.print(f"model ({what}): {cfg.backbone}, weights: {info['backbone_source']}; prompts "
                   + (f"K={cfg.num_prompts} ({cfg.prompt_input}"
-                     + (f" x{cfg.flow_gain:g}" if cfg.prompt_input == "flow" else "")
+                     + (f" x{cfg.flow_gain:g}, {cfg.flow_norm} scale" if cfg.prompt_input == "flow" else "")
                      + f", {cfg.prompt_grid}x{cfg.prompt_grid} grid)" if cfg.prompts else "none") + ", "
                   f"head on {'[CLS] + prompts' if cfg.head == 'cls+prompts' and cfg.prompts else '[CLS]'}, "
                   f"adapter {cfg.adapter} (r={cfg.reduction})"

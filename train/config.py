@@ -30,6 +30,9 @@ PROMPT_INPUTS = ("energy", "flow", "motion", "frames")
 # tokens after the last block (so what the prompts carry reaches the head without going through [CLS] alone)
 HEADS = ("cls", "cls+prompts")
 
+# the per-clip scale of the signed displacement (train.cellflow.clip_scale): RMS over the clip, or the median cell's
+FLOW_NORMS = ("rms", "median")
+
 # learning rate over training: constant (the paper states no schedule) or cosine decay to 0 by the last step
 LR_SCHEDULES = ("constant", "cosine")
 
@@ -93,6 +96,7 @@ class TrainConfig:
     prompt_grid: int = 14
     prompt_channels: int = 0             # per-frame feature channels of the prompt conv (0: D / reduction)
     flow_gain: float = 5.0               # prompt_input flow: scale of the displacement features (1 until 2026-12-04)
+    flow_norm: str = "rms"               # prompt_input flow: per-clip scale of the displacement (FLOW_NORMS)
     head: str = "cls+prompts"            # cls | cls+prompts: what the linear head reads (HEADS; cls until 2026-12-04)
     # baselines (train.baselines)
     finetune: bool = False               # train the backbone too: full fine-tuning (from scratch with weights none)
@@ -119,7 +123,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         for name, allowed in (("faces", FACES), ("sampling", SAMPLINGS), ("vpt", VPT), ("lr_schedule", LR_SCHEDULES),
-                              ("head", HEADS)):
+                              ("head", HEADS), ("flow_norm", FLOW_NORMS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
         if not self.flow_gain >= 0.0:

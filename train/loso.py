@@ -77,7 +77,7 @@ def check_or_store_config(out: Path, cfg: TrainConfig, store: bool = True) -> No
 
 # what a LOSO run and the deployable model trained "with the same command" must share
 SIBLING_KEYS = ("dataset", "backbone", "backbone_init", "clip_spec", "clip_mode", "faces", "sampling", "prompts",
-                "adapter", "num_prompts", "reduction", "prompt_input", "prompt_grid", "prompt_channels", "flow_gain",
+                "adapter", "num_prompts", "reduction", "prompt_input", "prompt_grid", "prompt_channels", "flow_gain", "flow_norm",
                 "head", "finetune", "vpt", "vpt_tokens", "epochs", "batch_size", "lr", "lr_schedule", "weight_decay",
                 "label_smoothing", "augment", "augment_pose", "augment_photo", "average_epochs", "class_weighted", "jitter_variants")
 

@@ -45,7 +45,8 @@ Choices where the paper leaves room (each also noted where it is implemented):
   with ViT-B/16); they are kept so the architecture, and its parameter count, are the paper's.
 * Head: ``Linear(D, classes)`` on CLS after the final norm and ``fc_norm`` (the paper's); ``head_prompts``
   (``--head cls+prompts``): ``Linear(2D, classes)`` on [CLS, mean of the K prompt tokens].
-  ``prompt_flow_gain`` scales the 2GG displacement features beside the CGG energy ones (392 vs 9408).
+  ``prompt_flow_gain`` scales the 2GG displacement features beside the CGG energy ones (392 vs 9408);
+  ``prompt_flow_norm`` is their per-clip scale (:func:`train.cellflow.clip_scale`).
 * Baselines of the paper's Tables VI-VII (:mod:`train.baselines`): ``finetune`` trains the backbone
   too (full fine-tuning; from scratch with random weights), ``vpt`` adds VPT-shallow/-deep tokens.
 * FLOP convention: :func:`gflops_per_clip` counts a multiply-add as one FLOP (fvcore / most
@@ -91,6 +92,7 @@ class MPTConfig:
     prompt_flow: bool = False                # with energy: + signed per-cell displacement (train.cellflow)
     prompt_channels: int = 0                 # per-frame feature channels (0: D / reduction, the paper's)
     prompt_flow_gain: float = 1.0            # flow: scale of the displacement features beside the energy's
+    prompt_flow_norm: str = "rms"            # flow: per-clip scale, "rms" (whole clip) or "median" (median cell)
     head_prompts: bool = False               # head reads [CLS, mean of the prompt tokens] (False: CLS, the paper's)
     finetune: bool = False                   # baselines (train.baselines): train the backbone too
     vpt: str = "none"                        # "none" | "shallow" | "deep" VPT prompt tokens
@@ -108,6 +110,7 @@ class MPTConfig:
         d.setdefault("prompt_flow", False)
         d.setdefault("prompt_channels", 0)
         d.setdefault("prompt_flow_gain", 1.0)
+        d.setdefault("prompt_flow_norm", "rms")
         d.setdefault("head_prompts", False)
         d.setdefault("finetune", False)
         d.setdefault("vpt", "none")
@@ -163,12 +166,13 @@ class MotionPromptGenerator(nn.Module):
 
     def __init__(self, dim: int, feat: int, patch: int, frames: int, num_prompts: int,
                  grid: int = 1, centre: bool = False, energy: bool = False, image_size: int = 224,
-                 flow: bool = False, flow_gain: float = 1.0) -> None:
+                 flow: bool = False, flow_gain: float = 1.0, flow_norm: str = "rms") -> None:
         super().__init__()
         self.frames, self.num_prompts, self.grid, self.centre = frames, num_prompts, grid, centre
         self.energy = energy
         cell = max(1, image_size // grid) if energy else patch
         self.cell, self.flow, self.flow_gain = cell, bool(flow and energy), float(flow_gain)
+        self.flow_norm = flow_norm
         # energy: a linear filter bank (no bias), so that |response| is the same for x and -x
         self.conv = nn.Conv2d(3, feat, kernel_size=cell, stride=cell, bias=not energy)
         self.act = nn.GELU()
@@ -206,7 +210,7 @@ class MotionPromptGenerator(nn.Module):
         # where on the face the motion is stays visible
         f = self.norm(nn.functional.adaptive_avg_pool2d(x, self.grid).flatten(1).view(b, t, -1))
         # flow: from the frames themselves (the mean frame's gradients say how the face's edges run)
-        return torch.cat([f, self.flow_gain * flow_features(frames, self.cell, self.grid)], -1) if self.flow else f
+        return torch.cat([f, self.flow_gain * flow_features(frames, self.cell, self.grid, self.flow_norm)], -1) if self.flow else f
 
     def gaussians(self, motion: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Per-frame features ``(B,T,C)`` and the Gaussian weights ``(B,K,T)`` and means ``(B,K)``."""
@@ -260,7 +264,8 @@ class MPT(nn.Module):
         self.prompt = (MotionPromptGenerator(dim, cfg.prompt_channels or hidden,
                                              self.backbone.patch_embed.patch_size[0], cfg.frames, k,
                                              cfg.prompt_grid, cfg.prompt_centre, cfg.prompt_energy,
-                                             cfg.image_size, cfg.prompt_flow, cfg.prompt_flow_gain) if k else None)
+                                             cfg.image_size, cfg.prompt_flow, cfg.prompt_flow_gain,
+                                             cfg.prompt_flow_norm) if k else None)
         depth = len(self.backbone.blocks)
         if cfg.vpt not in ("none", "shallow", "deep"):
             raise ValueError(f"vpt must be none, shallow or deep, got {cfg.vpt!r}")
