@@ -46,7 +46,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # name -> (what it is, extra mpt-train arguments)
 RUNS: dict[str, tuple[str, list[str]]] = {
     "default": ("mpt-train defaults (pretrained backbone, eyes-and-mouth alignment, motion-energy and "
-                "signed-displacement prompts, group adapter, head on [CLS] and the prompt tokens)", []),
+                "signed-displacement prompts scaled by the median face cell, 16 prompt channels, group adapter, head on "
+                "[CLS] and the prompt tokens)", []),
     "no-mag": ("ablation: no magnification (alpha 0)", ["--alpha", "0"]),
     "alpha-5": ("magnification: alpha 5 instead of the paper's 20", ["--alpha", "5"]),
     "alpha-10": ("magnification: alpha 10 instead of the paper's 20", ["--alpha", "10"]),
@@ -76,13 +77,18 @@ RUNS: dict[str, tuple[str, list[str]]] = {
               ["--average-epochs", "5"]),
     "align-eyes": ("alignment: a similarity from the eyes alone (--align eyes; the default until 2026-12-03)",
                    ["--align", "eyes"]),
-    "former-default": ("the defaults until 2026-12-04: the head on [CLS] alone, signed displacement at gain 1",
-                       ["--head", "cls", "--flow-gain", "1"]),
+    "former-default": ("the defaults until 2026-12-04: the head on [CLS] alone, signed displacement at gain 1 "
+                       "scaled by its RMS over the clip, D/8 prompt channels",
+                       ["--head", "cls", "--flow-gain", "1", "--flow-norm", "rms", "--prompt-channels", "0"]),
+    "rms-48": ("the defaults of 2026-12-04 before the median scale: displacement scaled by its RMS over the clip, "
+               "D/8 prompt channels (48 with ViT-S)", ["--flow-norm", "rms", "--prompt-channels", "0"]),
     "cls-head": ("the head on [CLS] alone (the paper's head; the default until 2026-12-04)", ["--head", "cls"]),
     "gain-1": ("signed displacement at gain 1 beside the energy (the default until 2026-12-04)",
                ["--flow-gain", "1"]),
-    "channels-16": ("a smaller learnt filter bank in the prompt generator: 16 channels instead of D/8 (48 with "
-                    "ViT-S)", ["--prompt-channels", "16"]),
+    "channels-48": ("the prompt generator's filter bank at D/8 channels (48 with ViT-S; the default until "
+                    "2026-12-04) instead of 16", ["--prompt-channels", "0"]),
+    "rms-scale": ("the signed displacement scaled by its RMS over the whole clip (the default until 2026-12-04) "
+                  "instead of by the median face cell's", ["--flow-norm", "rms"]),
     "no-adapter": ("ablation: no adapters (motion prompts and head only: nothing trained reads the "
                    "dynamic image's appearance)", ["--adapter", "none"]),
 }

@@ -259,7 +259,8 @@ def train(
                    "frame minus the clip mean), flow (energy + the signed displacement of each cell: "
                    "which way it moved), motion (GELU(conv) of the frame minus the clip mean) or frames "
                    f"(GELU(conv) of the magnified frames, the paper's) [default: {D.prompt_input}]"),
-    prompt_channels: Optional[int] = typer.Option(None, min=1, help="prompt conv channels [default: D / reduction]"),
+    prompt_channels: Optional[int] = typer.Option(None, min=0, help="prompt conv channels, 0: D / reduction "
+                                                  f"[default: {D.prompt_channels}]"),
     flow_gain: Optional[float] = typer.Option(None, min=0.0, help="--prompt-input flow: scale of the signed "
                                               f"displacement features [default: {D.flow_gain}]"),
     flow_norm: Optional[FlowNorm] = typer.Option(

@@ -94,9 +94,9 @@ class TrainConfig:
     reduction: int = 8
     prompt_input: str = "flow"           # flow | energy | motion | frames (PROMPT_INPUTS)
     prompt_grid: int = 14
-    prompt_channels: int = 0             # per-frame feature channels of the prompt conv (0: D / reduction)
+    prompt_channels: int = 16            # prompt conv channels per frame (0: D / reduction; 0 until 2026-12-04)
     flow_gain: float = 5.0               # prompt_input flow: scale of the displacement features (1 until 2026-12-04)
-    flow_norm: str = "rms"               # prompt_input flow: per-clip scale of the displacement (FLOW_NORMS)
+    flow_norm: str = "median"            # prompt_input flow: per-clip scale of the displacement (FLOW_NORMS; rms until 2026-12-04)
     head: str = "cls+prompts"            # cls | cls+prompts: what the linear head reads (HEADS; cls until 2026-12-04)
     # baselines (train.baselines)
     finetune: bool = False               # train the backbone too: full fine-tuning (from scratch with weights none)

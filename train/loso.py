@@ -37,7 +37,7 @@ from .metrics import summarize
 
 # ---------------------------------------------------------------- run directory
 # fields added with a default other than what a config saved before them was trained with
-_BEFORE_FIELD = {"flow_gain": 1.0, "head": "cls"}
+_BEFORE_FIELD = {"flow_gain": 1.0, "head": "cls", "flow_norm": "rms"}
 
 
 def _stored(config: dict[str, Any]) -> dict[str, Any]:
