@@ -2,7 +2,8 @@
 # Rebuild assets/demo_model.onnx, the DEMO model mpt-live uses when no --model is given.
 #
 #   semi-synthetic set (mpt-synth: every identity of FACES carrying synthetic micro-movements)
-#   -> MPT with mpt-train's defaults (pretrained DINOv2 ViT-S/14, motion-energy prompts, augmentation),
+#   -> MPT with mpt-train's defaults (pretrained DINOv2 ViT-S/14, motion-energy and signed-displacement
+#      prompts, augmentation),
 #      trained on all of it (--protocol full) in window clip mode, as the live runtime sees clips
 #   -> int8 ONNX with demo metadata (mpt-export --int8 --demo, calibrated on the training clips),
 #      parity checked on held-out clips of another seed; weight-only int8 (--int8-weights) if static
