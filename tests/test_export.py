@@ -21,7 +21,7 @@ from typer.testing import CliRunner  # noqa: E402
 from export import parity as parity_mod  # noqa: E402
 from export.cli import app  # noqa: E402
 from export.onnx_export import MAX_IR_VERSION, build_model, load_checkpoint, read_metadata  # noqa: E402
-from export.quantize import convert_fp16, quantize_int8, quantize_int8_weights  # noqa: E402
+from export.quantize import convert_fp16, node_module, quantize_int8, quantize_int8_weights  # noqa: E402
 from export.parity import compare, load_clips, synthetic_clips, torch_probs  # noqa: E402
 from mpt_live.clip import ClipSpec  # noqa: E402
 from mpt_live.errors import InputError  # noqa: E402
@@ -168,8 +168,12 @@ def test_int8_is_static_qdq_of_the_backbone_linears(exported, model_and_clips, t
     # int8 weight matrices (per-channel zero points are int8 vectors too)
     int8_weights = [t for t in inits.values() if t.data_type == onnx.TensorProto.INT8 and len(t.dims) == 2]
     record = json.loads(read_metadata(q)["mpt.int8"])
-    # per block: qkv, proj, fc1, fc2 and the group adapter's three down/up pairs; the prompts' projection
-    assert record["int8_matmuls"] == 4 * CFG_DEPTH + 6 * CFG_DEPTH + 1 == len(int8_weights)
+    # per block: qkv, proj, fc1, fc2 and the group adapter's three down/up pairs; not the prompts' projection,
+    # whose input (the clip's motion features) one fixed range does not fit
+    assert record["int8_matmuls"] == 4 * CFG_DEPTH + 6 * CFG_DEPTH == len(int8_weights)
+    fp32 = onnx.load(str(out))
+    proj = [n.input[1] for n in fp32.graph.node if n.op_type == "MatMul" and node_module(n) == "prompt.proj"]
+    assert len(proj) == 1 and inits[proj[0]].data_type == onnx.TensorProto.FLOAT
     assert record["fp32"]["attention q@k, attn@v"] == 2 * CFG_DEPTH
     assert {"motion prompts", "head", "patch embedding"} <= set(record["fp32"]) and "adapters" not in record["fp32"]
     assert (record["calibration"], record["calibration_clips"], record["calibration_source"]) == ("minmax", 8, "test clips")
@@ -189,7 +193,8 @@ def test_int8_weights_is_matmulnbits_without_calibration(exported, model_and_cli
     proto = onnx.load(str(q))
     nbits = [n for n in proto.graph.node if n.op_type == "MatMulNBits"]
     record = json.loads(read_metadata(q)["mpt.int8"])
-    assert len(nbits) == record["int8_matmuls"] >= 4 * CFG_DEPTH and record["calibration"] is None
+    # the static plan's MatMuls and the prompts' projection (activations are quantized per block at run time)
+    assert len(nbits) == record["int8_matmuls"] == 4 * CFG_DEPTH + 6 * CFG_DEPTH + 1 and record["calibration"] is None
     assert all(next(a.i for a in n.attribute if a.name == "bits") == 8 for n in nbits)
     assert q.stat().st_size < 0.5 * out.stat().st_size
     rt = MPTRuntime(q, device="cpu")
