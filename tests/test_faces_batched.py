@@ -109,9 +109,9 @@ def _classified(video, runtime, batch):
 # step, which propagates; measured on 6 s of this recording: 8 of 150 windows differ, by up to 0.046, median 0,
 # top class equal on all; with the demo model of 2026-12-04 afternoon (static int8, its prompt projection in
 # fp32) 16 of 150 differ, by up to 0.052, median 0, top class equal on all, hence 0.08 (a batching bug, a
-# window given another face's or another frame's probabilities, moves them by far more). Weight-only int8 (what scripts/make_demo_model.sh falls back to): its kernels
-# quantize activations per row block, so every row's rounding follows the batch: max 0.021, median 0.001, top
-# class equal on 269 of 270 windows.
+# window given another face's or another frame's probabilities, moves them by far more). Weight-only int8
+# (what scripts/make_demo_model.sh falls back to): its kernels quantize activations per row block, so every
+# row's rounding follows the batch: max 0.021, median 0.001, top class equal on 269 of 270 windows.
 FLOAT_ROUNDING = (1e-5, 1e-6, 1.0)
 STATIC_INT8_ROUNDING = (0.08, 1e-6, 0.97)
 WEIGHT_ONLY_ROUNDING = (0.05, 0.005, 0.97)
