@@ -177,9 +177,10 @@ WEIGHT_BLOCK = 128  # weights per scale of the weight-only scheme
 
 
 def quantize_int8_weights(src: str | Path, dst: str | Path, metadata: dict[str, str]) -> Path:
-    """Weight-only int8 of an fp32 export: the same MatMuls as :func:`quantize_int8` become ONNX Runtime's
-    ``MatMulNBits`` (8 bits, symmetric, one scale per WEIGHT_BLOCK weights; ``accuracy_level`` 4: int8
-    products with activations quantized per block at run time, so no calibration and no fixed ranges).
+    """Weight-only int8 of an fp32 export: the MatMuls of :func:`quantize_int8` and the motion prompts'
+    projection become ONNX Runtime's ``MatMulNBits`` (8 bits, symmetric, one scale per WEIGHT_BLOCK weights;
+    ``accuracy_level`` 4: int8 products with activations quantized per block at run time, so no calibration
+    and no fixed ranges).
 
     For backbones whose activations static ranges do not fit (DINOv2 ViT-S/14 kept 98 % of top-1 with
     static QDQ and 100 % with this on the demo model's held-out clips): about 4x smaller weights,

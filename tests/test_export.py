@@ -186,7 +186,7 @@ def test_int8_is_static_qdq_of_the_backbone_linears(exported, model_and_clips, t
 
 @pytest.mark.slow
 def test_int8_weights_is_matmulnbits_without_calibration(exported, model_and_clips, tmp_path: Path) -> None:
-    """Weight-only int8: the same MatMuls as static int8 become 8-bit MatMulNBits; nothing calibrated."""
+    """Weight-only int8: static int8's MatMuls and the prompt projection become 8-bit MatMulNBits; no calibration."""
     _, out, _ = exported
     _, d, m, ref = model_and_clips
     q = quantize_int8_weights(out, tmp_path / "model.int8.onnx", read_metadata(out))
