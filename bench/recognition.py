@@ -49,8 +49,9 @@ RUNS: dict[str, tuple[str, list[str]]] = {
                 "signed-displacement prompts scaled by the median face cell, 16 prompt channels, group adapter, head on "
                 "[CLS] and the prompt tokens)", []),
     "no-mag": ("ablation: no magnification (alpha 0)", ["--alpha", "0"]),
-    "alpha-5": ("magnification: alpha 5 instead of the paper's 20", ["--alpha", "5"]),
-    "alpha-10": ("magnification: alpha 10 instead of the paper's 20", ["--alpha", "10"]),
+    "alpha-5": ("magnification: alpha 5 instead of the default 10", ["--alpha", "5"]),
+    "alpha-10": ("magnification: alpha 10 (the default since 2026-12-04; before, the paper's 20)", ["--alpha", "10"]),
+    "alpha-20": ("magnification: the paper's alpha 20 (the default until 2026-12-04)", ["--alpha", "20"]),
     "no-prompts": ("ablation: no motion prompts", ["--no-prompts"]),
     "plain-adapter": ("ablation: one shared adapter instead of the group adapter", ["--adapter", "plain"]),
     "group-r24": ("the group adapter with the plain adapter's size: r = 24 (three branches of D/24 = one of D/8), "
@@ -78,10 +79,12 @@ RUNS: dict[str, tuple[str, list[str]]] = {
     "align-eyes": ("alignment: a similarity from the eyes alone (--align eyes; the default until 2026-12-03)",
                    ["--align", "eyes"]),
     "former-default": ("the defaults until 2026-12-04: the head on [CLS] alone, signed displacement at gain 1 "
-                       "scaled by its RMS over the clip, D/8 prompt channels",
-                       ["--head", "cls", "--flow-gain", "1", "--flow-norm", "rms", "--prompt-channels", "0"]),
+                       "scaled by its RMS over the clip, D/8 prompt channels, alpha 20",
+                       ["--head", "cls", "--flow-gain", "1", "--flow-norm", "rms", "--prompt-channels", "0",
+                        "--alpha", "20"]),
     "rms-48": ("the defaults of 2026-12-04 before the median scale: displacement scaled by its RMS over the clip, "
-               "D/8 prompt channels (48 with ViT-S)", ["--flow-norm", "rms", "--prompt-channels", "0"]),
+               "D/8 prompt channels (48 with ViT-S), alpha 20",
+               ["--flow-norm", "rms", "--prompt-channels", "0", "--alpha", "20"]),
     "cls-head": ("the head on [CLS] alone (the paper's head; the default until 2026-12-04)", ["--head", "cls"]),
     "gain-1": ("signed displacement at gain 1 beside the energy (the default until 2026-12-04)",
                ["--flow-gain", "1"]),

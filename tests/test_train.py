@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -524,6 +525,18 @@ def test_build_config_ablation_and_baseline_options():
         build_config("default", "casme2", ".", {"input_norm": "imagenet"}, {})
     with pytest.raises(InputError, match="vpt must be"):
         build_config("default", "casme2", ".", {"vpt": "middle"}, {})
+
+
+def test_default_magnification_is_alpha_10_and_the_paper_preset_keeps_20():
+    """mpt-train magnifies at alpha 10 by default (docs/recognition.md), the rest of the spec is ClipSpec's;
+    the paper preset and serving without a model keep the paper's 20; --alpha overrides either."""
+    from train.cli import build_config
+
+    default = build_config("default", "casme2", ".", {}, {})
+    assert default.spec == replace(ClipSpec(), alpha=10.0)
+    assert build_config("paper", "casme2", ".", {}, {}).spec.alpha == ClipSpec().alpha == 20.0
+    assert build_config("default", "casme2", ".", {}, {"alpha": 20.0}).spec == ClipSpec()
+    assert build_config("paper", "casme2", ".", {}, {"alpha": 0.0}).spec.alpha == 0.0
 
 
 def test_picked_frames_only_in_paper_clip_mode():

@@ -31,7 +31,7 @@ from mpt_live.clip import ClipSpec
 from mpt_live.errors import InputError
 from mpt_live.terminal import progress_bar
 
-from .config import TrainConfig
+from .config import DEFAULT_SPEC, TrainConfig
 
 D = TrainConfig  # defaults shown in --help come from the one place they are set
 
@@ -199,7 +199,7 @@ def train(
                    f"timm (hub), none (random init) or a local weights file [default: {D.backbone_weights}]"),
     image_size: Optional[int] = typer.Option(None, help=f"aligned face size S [default: {ClipSpec.image_size}]"),
     frames: Optional[int] = typer.Option(None, help=f"frames per clip T [default: {ClipSpec.frames}]"),
-    alpha: Optional[float] = typer.Option(None, help=f"magnification factor, 0 = none [default: {ClipSpec.alpha:g}]"),
+    alpha: Optional[float] = typer.Option(None, help=f"magnification factor, 0 = none [default: {DEFAULT_SPEC.alpha:g}; paper preset: {ClipSpec.alpha:g}]"),
     align: Optional[Align] = typer.Option(
         None, help="face alignment: eyes (a similarity that puts the eyes on the template) or eyes-mouth "
                    "(then also the mouth, by a vertical scale and shear that follow each face track slowly) "

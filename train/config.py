@@ -36,6 +36,10 @@ FLOW_NORMS = ("rms", "median")
 # learning rate over training: constant (the paper states no schedule) or cosine decay to 0 by the last step
 LR_SCHEDULES = ("constant", "cosine")
 
+# mpt-train's data path: ClipSpec's own defaults (the paper's, which serving falls back to) but magnification at
+# alpha 10 instead of the paper's 20 (docs/recognition.md, 2026-12-04; alpha 20 until then, --alpha 20 for it)
+DEFAULT_SPEC = ClipSpec(alpha=10.0)
+
 # fields of TrainConfig that do not change results: a resumed run may differ in these
 RUNTIME_ONLY = ("device", "workers", "cache")
 
@@ -82,7 +86,7 @@ class TrainConfig:
     data: str
     backbone: str = "vit_small_patch14_dinov2"
     backbone_weights: str = "auto"       # auto | timm | none | a local file (train.backbone.resolve_weights)
-    spec: ClipSpec = field(default_factory=ClipSpec)
+    spec: ClipSpec = field(default_factory=lambda: DEFAULT_SPEC)  # ClipSpec (frozen); paper preset: ClipSpec()
     clip_mode: str = "paper"
     faces: str = "align"                 # align | cropped | auto (FACES)
     sampling: str = "blend"              # blend | pick (SAMPLINGS)
