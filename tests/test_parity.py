@@ -49,7 +49,8 @@ def test_tracking_between_detections_keeps_todays_outputs(faces_dir, tmp_path, m
     # ViT-Ti it was first set on moved 0.096 at the 90th percentile, the ViT-S/14 demo models 0.111, then
     # 0.169 (head on the prompt tokens, displacement at gain 5), and the one trained with the median
     # displacement scale (2026-12-04 afternoon, static int8 with its prompt projection in fp32) 0.314
-    # (median 0.083; `python bench/flow_scale.py --tracking liveportrait_d19_glasses.mp4`). The model's
+    # (median 0.083), the same at alpha 10 (2026-12-04 evening) 0.222 (median 0.050; top class equal on
+    # all; `python bench/flow_scale.py --tracking liveportrait_d19_glasses.mp4`). The model's
     # input moves with the registration under either scale: per window, the normalised displacement
     # features of the two pipelines differ by about half their own size (mean |f| 0.694 and mean difference
     # 0.354 with the RMS scale; 0.892 and 0.457 with the median's, 1.3x both; same command), and the rest
