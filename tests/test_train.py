@@ -539,6 +539,16 @@ def test_default_magnification_is_alpha_10_and_the_paper_preset_keeps_20():
     assert build_config("paper", "casme2", ".", {}, {"alpha": 0.0}).spec.alpha == 0.0
 
 
+def test_help_shows_each_options_default():
+    """The defaults in mpt-train --help are plain text: rich markup took "[default: ...]" for a tag and hid it."""
+    res = runner.invoke(app, ["--help"], env={"COLUMNS": "250"})
+    text = " ".join(res.output.replace("\u2502", " ").split())
+    assert res.exit_code == 0
+    for shown in ("magnification factor, 0 = none (default: 10; paper preset: 20)", "(default: 224)",
+                  f"(default: {TrainConfig.epochs})", "(default: vit_small_patch14_dinov2)"):
+        assert shown in text
+
+
 def test_picked_frames_only_in_paper_clip_mode():
     """Window clips must blend frames as the live window does: pick + window is one clear error."""
     from train.cli import build_config

