@@ -45,7 +45,8 @@ def live(
     spot_threshold: float = typer.Option(4.0, "--spot-threshold", help="Spotting threshold: a face region's motion in robust SDs above its own baseline."),
     max_faces: Optional[int] = typer.Option(None, "--max-faces", min=0, help=f"Faces tracked per frame, each with its own ID, windows and events (default: cameras and streams {MAX_FACES['live']}, files {MAX_FACES['file']}; 0: all)."),
     jobs: Optional[int] = typer.Option(None, "--jobs", min=0, help="Recorded videos in N worker processes (0: cores / --threads); a rerun skips videos already done."),
-    ray: Optional[str] = typer.Option(None, "--ray", metavar="auto|ADDRESS", help="Recorded videos as tasks on a Ray cluster (pip install 'mpt-live[cluster]'); a rerun skips videos already done."),
+    # \[: rich markup would take [cluster] for a style tag and drop it
+    ray: Optional[str] = typer.Option(None, "--ray", metavar="auto|ADDRESS", help="Recorded videos as tasks on a Ray cluster (pip install 'mpt-live\\[cluster]'); a rerun skips videos already done."),
 ) -> None:
     """Micro-expression recognition: face alignment, Eulerian magnification, rank pooling, MPT model."""
     if detector not in ("short", "full"):

@@ -545,7 +545,8 @@ def test_help_shows_each_options_default():
     text = " ".join(res.output.replace("\u2502", " ").split())
     assert res.exit_code == 0
     for shown in ("magnification factor, 0 = none (default: 10; paper preset: 20)", "(default: 224)",
-                  f"(default: {TrainConfig.epochs})", "(default: vit_small_patch14_dinov2)"):
+                  f"(default: {TrainConfig.epochs})", "(default: vit_small_patch14_dinov2)",
+                  "pip install 'mpt-live[cluster]')"):
         assert shown in text
 
 

@@ -283,7 +283,8 @@ def train(
         None, help="with --protocol full: a LOSO metrics.json to store in model.pt"),
     ray: Optional[str] = typer.Option(
         None, "--ray", metavar="auto|ADDRESS",
-        help="LOSO folds as tasks on a Ray cluster, a GPU or a CPU each (pip install 'mpt-live[cluster]')"),
+        # \[: rich markup would take [cluster] for a style tag and drop it
+        help="LOSO folds as tasks on a Ray cluster, a GPU or a CPU each (pip install 'mpt-live\\[cluster]')"),
 ) -> None:
     """Train MPT with leave-one-subject-out evaluation (loso) or on all subjects (full)."""
     from .loso import check_sibling_metrics
