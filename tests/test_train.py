@@ -147,6 +147,9 @@ def test_resume_refuses_a_different_config(easy, tmp_path):
     r = _train(easy, out, "--epochs", "1", "--lr", "1e-4")
     assert r.exit_code == 2
     assert _one_error_line(r.output) and "different config" in r.output
+    # a clip spec that differs is named by the fields that differ, not printed whole
+    with pytest.raises(InputError, match=r"\(clip_spec\.alpha: 20\.0 -> 10\.0\);"):
+        loso.check_or_store_config(out, _config(easy).with_spec(alpha=10.0))
     # a run stored before a config field existed resumes when the field is at its default (what it ran with)
     stored = json.loads((out / "config.json").read_text())
     stored.pop("lr_schedule")

@@ -54,6 +54,14 @@ def _stored(config: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
+def _changed(key: str, was: Any, now: Any) -> str:
+    """``key: was -> now``; for a dict (the clip spec, the model), only the entries that differ."""
+    if isinstance(was, dict) and isinstance(now, dict):
+        return ", ".join(f"{key}.{k}: {was.get(k)!r} -> {now.get(k)!r}"
+                         for k in sorted(set(was) | set(now)) if was.get(k) != now.get(k))
+    return f"{key}: {was!r} -> {now!r}"
+
+
 def check_or_store_config(out: Path, cfg: TrainConfig, store: bool = True) -> None:
     """Refuse to resume a run whose finished folds were made with another config; else (with
     ``store``) write config.json. A run without finished folds has nothing to protect: its
@@ -67,7 +75,7 @@ def check_or_store_config(out: Path, cfg: TrainConfig, store: bool = True) -> No
         defaults = TrainConfig(cfg.dataset, cfg.data).identity()
         diff = sorted(k for k in set(old) | set(ident) if old.get(k, defaults.get(k)) != ident.get(k))
         if diff:
-            detail = ", ".join(f"{k}: {old.get(k)!r} -> {ident.get(k)!r}" for k in diff[:4])
+            detail = ", ".join(_changed(k, old.get(k, defaults.get(k)), ident.get(k)) for k in diff[:4])
             raise InputError(f"{out}: existing run has a different config ({detail}); "
                              "rerun the same command to resume or choose a new --out")
     if store:
