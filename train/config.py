@@ -9,7 +9,7 @@ the rest are the model, the weights and the recipe. Saved in ``config.json``, ``
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from mpt_live.clip import ClipSpec
@@ -86,7 +86,7 @@ class TrainConfig:
     data: str
     backbone: str = "vit_small_patch14_dinov2"
     backbone_weights: str = "auto"       # auto | timm | none | a local file (train.backbone.resolve_weights)
-    spec: ClipSpec = field(default_factory=lambda: DEFAULT_SPEC)  # ClipSpec (frozen); paper preset: ClipSpec()
+    spec: ClipSpec = DEFAULT_SPEC        # frozen, so one shared default is safe; paper preset: ClipSpec()
     clip_mode: str = "paper"
     faces: str = "align"                 # align | cropped | auto (FACES)
     sampling: str = "blend"              # blend | pick (SAMPLINGS)
