@@ -13,13 +13,17 @@
 #
 # Every figure is printed beside its target. Each step runs under `timeout` with what is left of the
 # 8 minutes (GPU_CHECK_SECONDS), so the script never hangs; a step that fails says so and the next runs.
-# Environment: VENV (default .venv), GPU_CHECK_SECONDS (default 480), GPU_CHECK_INSTALL=0 to use VENV as it is.
+# Environment: VENV (default .venv), GPU_CHECK_SECONDS (default 480), GPU_CHECK_INSTALL=0 to use VENV as it is,
+# PY and MPT_LIVE (default VENV's python and mpt-live: a prepared environment on a machine with no package index),
+# GPU_CHECK_VIDEO_SECONDS (default 60: each test video is the demo clip looped to about that length, so that
+# worker start-up does not dominate the video figure).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 START=$(date +%s)
 TOTAL=${GPU_CHECK_SECONDS:-480}
 VENV=${VENV:-.venv}
-PY="$VENV/bin/python"
+PY=${PY:-$VENV/bin/python}
+MPT_LIVE=${MPT_LIVE:-$VENV/bin/mpt-live}
 WORK=$(mktemp -d /tmp/mpt-gpu-check.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 left() { echo $(( TOTAL - ($(date +%s) - START) )); }
@@ -67,11 +71,31 @@ if [ -z "$MODEL" ]; then
 else
   N=$(nproc)
   mkdir -p "$WORK/videos"
-  timeout 60 "$PY" -c "from mpt_live.demo_input import render_demo_clip; render_demo_clip('$WORK/videos/v00.mp4')" >/dev/null
+  timeout 120 "$PY" - "$WORK/videos" "${GPU_CHECK_VIDEO_SECONDS:-60}" <<'EOF' || echo "gpu_check: making the test video failed"
+import sys
+from pathlib import Path
+import cv2
+from mpt_live.demo_input import render_demo_clip
+folder, seconds = Path(sys.argv[1]), float(sys.argv[2])
+render_demo_clip(folder / "demo.mp4")
+cap = cv2.VideoCapture(str(folder / "demo.mp4"))
+fps, frames = cap.get(cv2.CAP_PROP_FPS), []
+while (ok := cap.read())[0]:
+    frames.append(ok[1])
+loops = max(1, round(seconds * fps / len(frames)))
+out = cv2.VideoWriter(str(folder / "v00.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), fps, frames[0].shape[1::-1])
+for _ in range(loops):
+    for f in frames:
+        out.write(f)
+out.release()
+(folder / "demo.mp4").unlink()
+(folder / "demo.truth.json").unlink(missing_ok=True)
+print(f"test video: the demo clip looped {loops}x ({loops * len(frames) / fps:.0f} s)")
+EOF
   for i in $(seq -w 1 $(( N - 1 ))); do cp "$WORK/videos/v00.mp4" "$WORK/videos/v$i.mp4"; done
-  JOBS=(); "$VENV/bin/mpt-live" --help 2>/dev/null | grep -q -- "--jobs" && JOBS=(--jobs "$N")
+  JOBS=(); "$MPT_LIVE" --help 2>/dev/null | grep -q -- "--jobs" && JOBS=(--jobs "$N")
   T0=$(date +%s.%N)
-  timeout "$(upto 75)" "$VENV/bin/mpt-live" --video "$WORK/videos" --model "$MODEL" --device cuda --headless \
+  timeout "$(upto 75)" "$MPT_LIVE" --video "$WORK/videos" --model "$MODEL" --device cuda --headless \
     --out "$WORK/run" "${JOBS[@]}" > "$WORK/video.log" 2>&1 || { echo "mpt-live exit $?:"; tail -3 "$WORK/video.log"; }
   T1=$(date +%s.%N)
   "$PY" - "$WORK/run" "$T0" "$T1" "$N" "$(basename "$MODEL")" "${JOBS[*]:-no --jobs}" <<'EOF'
