@@ -7,14 +7,16 @@
 # 2. installs the [cuda] extra and the CUDA build of torch (make install-cuda; needs the package indexes)
 # 3. bench/gpu_bench.py: CUDA and TensorRT parity vs the CPU (fp32/fp16), B=1 latency and B=64 clips/s for
 #    ViT-B/16, ViT-S/14 and ViT-Ti/16 MPT (target: ViT-B/16 fp16 >= 2000 clips/s on one H200)
-# 4. recorded video x real time: mpt-live --device cuda on copies of the bundled demo clip, with --jobs over
+# 4. recorded video x real time: mpt-live --device cuda on copies of the demo clip (looped), with --jobs over
 #    the machine's cores where mpt-live has it (target: >= 30x real time over 16 cores)
 # 5. training step time on CUDA, MPT vs full fine-tuning (target: ViT-B/16 MPT >= 100 samples/s)
 #
 # Every figure is printed beside its target. Each step runs under `timeout` with what is left of the
 # 8 minutes (GPU_CHECK_SECONDS), so the script never hangs; a step that fails says so and the next runs.
 # Environment: VENV (default .venv), GPU_CHECK_SECONDS (default 480), GPU_CHECK_INSTALL=0 to use VENV as it is,
-# PY and MPT_LIVE (default VENV's python and mpt-live: a prepared environment on a machine with no package index),
+# PY (default VENV's python) and MPT_LIVE (default VENV's mpt-live, else PY -m mpt_live.cli): a prepared
+# environment. On a GPU machine with CUDA torch but no package index, scripts/gpu_payload.py (run where pip
+# works) packs onnxruntime-gpu and mediapipe; there: PYTHONPATH=SITE:$PWD GPU_CHECK_INSTALL=0 PY=python3.
 # GPU_CHECK_VIDEO_SECONDS (default 60: each test video is the demo clip looped to about that length, so that
 # worker start-up does not dominate the video figure).
 set -uo pipefail
@@ -23,7 +25,8 @@ START=$(date +%s)
 TOTAL=${GPU_CHECK_SECONDS:-480}
 VENV=${VENV:-.venv}
 PY=${PY:-$VENV/bin/python}
-MPT_LIVE=${MPT_LIVE:-$VENV/bin/mpt-live}
+if [ -n "${MPT_LIVE:-}" ]; then LIVE=("$MPT_LIVE"); elif [ -x "$VENV/bin/mpt-live" ]; then LIVE=("$VENV/bin/mpt-live")
+else LIVE=("$PY" -m mpt_live.cli); fi
 WORK=$(mktemp -d /tmp/mpt-gpu-check.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 left() { echo $(( TOTAL - ($(date +%s) - START) )); }
@@ -93,9 +96,9 @@ out.release()
 print(f"test video: the demo clip looped {loops}x ({loops * len(frames) / fps:.0f} s)")
 EOF
   for i in $(seq -w 1 $(( N - 1 ))); do cp "$WORK/videos/v00.mp4" "$WORK/videos/v$i.mp4"; done
-  JOBS=(); "$MPT_LIVE" --help 2>/dev/null | grep -q -- "--jobs" && JOBS=(--jobs "$N")
+  JOBS=(); "${LIVE[@]}" --help 2>/dev/null | grep -q -- "--jobs" && JOBS=(--jobs "$N")
   T0=$(date +%s.%N)
-  timeout "$(upto 75)" "$MPT_LIVE" --video "$WORK/videos" --model "$MODEL" --device cuda --headless \
+  timeout "$(upto 75)" "${LIVE[@]}" --video "$WORK/videos" --model "$MODEL" --device cuda --headless \
     --out "$WORK/run" "${JOBS[@]}" > "$WORK/video.log" 2>&1 || { echo "mpt-live exit $?:"; tail -3 "$WORK/video.log"; }
   T1=$(date +%s.%N)
   "$PY" - "$WORK/run" "$T0" "$T1" "$N" "$(basename "$MODEL")" "${JOBS[*]:-no --jobs}" <<'EOF'

@@ -4,6 +4,9 @@ the GPU libraries preloaded once before the first GPU session. Torch-free; runs 
 from __future__ import annotations
 
 import ctypes
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -175,3 +178,14 @@ def test_byref_fake_matches_ctypes() -> None:
     v = ctypes.c_int(0)
     FakeDriver(13020).cuDriverGetVersion(ctypes.byref(v))
     assert v.value == 13020
+
+
+@pytest.mark.skipif(shutil.which("nvidia-smi") is not None, reason="a GPU machine: the check would run for minutes")
+def test_gpu_check_stops_at_once_where_there_is_no_gpu():
+    root = Path(__file__).resolve().parents[1]
+    r = subprocess.run(["bash", str(root / "bench" / "gpu_check.sh")], capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "GPU_CHECK_INSTALL": "0"})
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "CPU vector extensions:" in r.stdout
+    assert r.stdout.strip().splitlines()[-1] == \
+        "gpu_check: FAIL: no NVIDIA driver here (nvidia-smi not found): nothing to measure"
