@@ -21,7 +21,8 @@ import torch
 from mpt_live.machine import vector_extensions
 from train.config import TrainConfig
 from train.fitting import amp_dtype, train_step
-from train.model import MPT, MPTConfig, trainable_parameters
+from train.cost import trainable_parameters
+from train.model import MPT, MPTConfig
 
 DEFAULT_MODELS = ["vit_tiny_patch16_224@112", "vit_tiny_patch16_224@224",
                   "vit_small_patch16_224@224", "vit_base_patch16_224@224"]

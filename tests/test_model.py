@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from train.backbone import create_backbone, load_backbone_weights
-from train.model import MPT, Bottleneck, MPTConfig, gflops_per_clip, trainable_parameters
+from train.cost import gflops_per_clip, trainable_parameters
+from train.model import MPT, Bottleneck, MPTConfig
 
 TINY = MPTConfig(backbone="vit_tiny_patch16_224", num_classes=3, frames=4, image_size=32)
 

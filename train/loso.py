@@ -190,7 +190,7 @@ def fold_line(fold: dict[str, Any], n_folds: int) -> str:
 def model_summary(cfg: TrainConfig, n_classes: int, gflops: bool = True) -> dict[str, Any]:
     """Trainable parameters, GFLOPs per clip and the backbone's weight source (model built once, discarded)."""
     from .backbone import resolve_weights
-    from .model import gflops_per_clip, trainable_parameters
+    from .cost import gflops_per_clip, trainable_parameters
 
     seed_everything(cfg.seed)
     model = build_model(cfg, n_classes)
