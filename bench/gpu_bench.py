@@ -119,6 +119,28 @@ def row(name: str, provider: str, prec: str, ref: np.ndarray, probs: np.ndarray,
             + speed)
 
 
+def cuda_rows(name: str, spec: ClipSpec, work: Path, files: dict, refs: dict, dyn: np.ndarray, mot: np.ndarray,
+              args: argparse.Namespace) -> None:
+    """Export one backbone's MPT (fp32, fp16), its CPU reference, and its CUDA rows; keep the fp16 file."""
+    t = time.perf_counter()
+    model = build(name, spec)
+    meta = {"mpt.classes": json.dumps(CLASSES), "mpt.clip_spec": spec.to_json(),
+            "mpt.backbone": BACKBONES[name], "mpt.precision": "fp32", "mpt.demo": "0"}
+    fp32 = export_onnx(model.cpu(), work / f"{name}.onnx", spec, meta)
+    files[name] = {"fp32": fp32, "fp16": convert_fp16(fp32, work / f"{name}.fp16.onnx", meta)}
+    cpu = MPTRuntime(files[name]["fp32"], device="cpu", threads=usable_cores())
+    refs[name] = chunked(cpu, dyn[:args.clips], mot[:args.clips])
+    print(f"  ({NAMES[name]}: export and CPU reference {time.perf_counter() - t:.0f} s)", flush=True)
+    for prec, path in files[name].items():
+        rt = MPTRuntime(path, device="cuda")
+        print(row(name, "CUDA", prec, refs[name], chunked(rt, dyn[:args.clips], mot[:args.clips]),
+                  timings(rt, dyn, mot, args.runs, args.batch), args.batch), flush=True)
+        del rt
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        shutil.copy(files[name]["fp16"], args.keep / f"{name}.fp16.onnx")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default="base,small,tiny", help="comma list of base, small, tiny (in this order)")
@@ -160,23 +182,12 @@ def main() -> int:
             if deadline - time.monotonic() < 40:
                 print(f"{NAMES[name]:9s} SKIPPED (time budget)", flush=True)
                 continue
-            t = time.perf_counter()
-            model = build(name, spec)
-            meta = {"mpt.classes": json.dumps(CLASSES), "mpt.clip_spec": spec.to_json(),
-                    "mpt.backbone": BACKBONES[name], "mpt.precision": "fp32", "mpt.demo": "0"}
-            fp32 = export_onnx(model.cpu(), work / f"{name}.onnx", spec, meta)
-            files[name] = {"fp32": fp32, "fp16": convert_fp16(fp32, work / f"{name}.fp16.onnx", meta)}
-            cpu = MPTRuntime(files[name]["fp32"], device="cpu", threads=usable_cores())
-            refs[name] = chunked(cpu, dyn[:args.clips], mot[:args.clips])
-            print(f"  ({NAMES[name]}: export and CPU reference {time.perf_counter() - t:.0f} s)", flush=True)
-            for prec, path in files[name].items():
-                rt = MPTRuntime(path, device="cuda")
-                print(row(name, "CUDA", prec, refs[name], chunked(rt, dyn[:args.clips], mot[:args.clips]),
-                          timings(rt, dyn, mot, args.runs, args.batch), args.batch), flush=True)
-                del rt
-            if args.keep:
-                args.keep.mkdir(parents=True, exist_ok=True)
-                shutil.copy(files[name]["fp16"], args.keep / f"{name}.fp16.onnx")
+            try:  # one model's failure (an exporter or provider error) is printed; the others still run
+                cuda_rows(name, spec, work, files, refs, dyn, mot, args)
+            except Exception as e:  # noqa: BLE001
+                files.pop(name, None)
+                msg = (str(e).strip().splitlines() or [""])[0][:200]
+                print(f"{NAMES[name]:9s} FAILED: {type(e).__name__}{': ' + msg if msg else ''}", flush=True)
         for name in files if trt else []:
             for prec in ("fp16", "fp32"):
                 if deadline - time.monotonic() < 120:
