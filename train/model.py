@@ -15,7 +15,7 @@ Choices where the paper leaves room (each also noted where it is implemented):
   prompts get no spatial position embedding, but ``e_k`` tells the frozen ViT which temporal
   window each prompt summarises (attention alone is order-blind). With C = D the generator alone
   would add ~1.2 M parameters and ~1.6 GFLOPs, which the paper's totals (5.5 M, 18.7 G) leave no
-  room for; with C = D / 8 the totals land on the paper's figures (see ``python -m train.model``).
+  room for; with C = D / 8 the totals land on the paper's figures (see ``python -m train.cost``).
 * Where and what the prompt generator looks at (``prompt_grid``, ``prompt_centre``,
   ``prompt_energy``; departures from the paper, off in ``MPTConfig``'s defaults, on in ``mpt-train``'s):
   the paper's GELU(conv) features, averaged over the whole frame, keep *what* moved but not *where*
