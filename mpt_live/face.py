@@ -32,7 +32,6 @@ from __future__ import annotations
 import atexit
 import os
 import weakref
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -53,9 +52,11 @@ from mpt_live.face_template import (  # noqa: F401  (re-exported: the template i
     transform_points,
 )
 from mpt_live.errors import InputError
+from mpt_live.face_types import Detection, FaceResult  # noqa: F401  (part of this module's API)
 from mpt_live.quiet import quiet_fd
 from mpt_live.smoothing import OneEuroFilter
 from mpt_live.stabilize import Stabilizer
+from mpt_live.tiles import TILE_EVERY_S, is_wide, merge_tiles
 from mpt_live.tracker import DETECT_EVERY, Follower
 
 MODELS = {
@@ -83,34 +84,6 @@ def model_path(model: str) -> Path:
     if not path.is_file():
         raise InputError(f"{path}: face detector model file not found (set MPT_ASSETS to its folder)")
     return path
-
-
-@dataclass
-class Detection:
-    """One face found by the detector in a frame (before any tracking)."""
-
-    box: tuple[int, int, int, int]  # x, y, w, h in frame pixels
-    score: float
-    keypoints: np.ndarray  # (6, 2) raw BlazeFace keypoints, frame pixels
-
-    @property
-    def area(self) -> int:
-        return self.box[2] * self.box[3]
-
-
-@dataclass
-class FaceResult:
-    """One detected, aligned face."""
-
-    box: tuple[int, int, int, int]  # x, y, w, h in frame pixels
-    score: float
-    keypoints: np.ndarray  # (6, 2) raw BlazeFace keypoints, frame pixels
-    smoothed: np.ndarray  # (6, 2) temporally smoothed keypoints, frame pixels
-    matrix: np.ndarray  # (2, 3) transform frame -> template (eyes similarity [+ shape correction], stabilised)
-    aligned: np.ndarray  # (S, S, 3) uint8 BGR aligned face
-    detected: bool = True  # False: box and keypoints carried from the last detection (mpt_live/tracker.py)
-    # with motion_crop: the spotter's 112 grey face, a 224 warp area-averaged, eyes-aligned (None: from aligned)
-    motion: np.ndarray | None = None
 
 
 # mediapipe's LiteRT prints INFO lines (accelerator registry, XNNPACK) and absl a one-off "Input tensor
@@ -282,6 +255,7 @@ class FaceAligner:
         self._track = self.track_aligner()
         self._first_call: set[int] = set()
         self._last_ms = -1
+        self._tiled_t = -float("inf")  # time of the last tile search (process)
         self._video = self._create(video=True)
         _OPEN.add(self)
 
@@ -336,6 +310,16 @@ class FaceAligner:
         self._last_ms = ms
         return self._detections(self._detect(self._video, frame, ms), frame.shape)
 
+    def detect_tiles(self, frame_bgr: np.ndarray, found: list[Detection]) -> list[Detection]:
+        """``found`` (the frame's whole-frame detections) and the faces found only in square tiles of the
+        frame (:mod:`mpt_live.tiles`: a wide frame squeezes its faces below what the detector sees)."""
+        if self._video is None:
+            raise RuntimeError("FaceAligner is closed")
+        if self._image is None:
+            self._image = self._create(video=False)
+        return merge_tiles(found, _as_bgr(frame_bgr),
+                           lambda im: self._detections(self._detect(self._image, im, None), im.shape))
+
     def track_aligner(self) -> TrackAligner:
         """A new per-track aligner with this aligner's template, smoothing and stabilisation settings."""
         return TrackAligner(**self._track_args)
@@ -352,6 +336,11 @@ class FaceAligner:
             if res is not None:
                 return res
         found = self.detect(frame, t)
+        # no face in a wide frame: search its tiles, at once for a face tracked until now, else now and then
+        if not found and is_wide(frame.shape) and (self._track.follower.track is not None
+                                                   or t - self._tiled_t >= TILE_EVERY_S or t < self._tiled_t):
+            self._tiled_t = float(t)
+            found = self.detect_tiles(frame, found)
         if not found:
             self.reset()
             return None

@@ -38,6 +38,7 @@ from scipy.optimize import linear_sum_assignment
 
 from .face import Detection, FaceAligner, FaceResult, TrackAligner
 from .identity import FaceEmbedder, similarity
+from .tiles import TILE_EVERY_S, is_wide
 
 GALLERY = 8  # embeddings kept per track (diverse views: a new one is kept unless it is a near copy)
 
@@ -104,6 +105,7 @@ class FaceTracker:
         self.cut = False  # the latest frame was a camera cut (its faces start new appearances)
         self._thumb: np.ndarray | None = None
         self._force_cut = False
+        self._tiled_t = -float("inf")  # time of the last tile search
 
     def reset(self) -> None:
         """A new segment of the source (a reconnected stream): the next frame is treated as a cut."""
@@ -142,7 +144,7 @@ class FaceTracker:
         followed = self._follow(frame, t)
         if followed and len(followed) == sum(tr.present for tr in self.tracks):
             return sorted(followed.values(), key=lambda f: f.id), []  # every face followed: no detection
-        dets = self.aligner.detect(frame, t)
+        dets = self._tiles(frame, t, self.aligner.detect(frame, t), followed)
         if followed and dets:  # a detection of a face followed on this frame is that face's: drop it
             iou = box_iou(np.array([f.face.box for f in followed.values()]), np.array([d.box for d in dets]))
             dets = [d for j, d in enumerate(dets) if iou[:, j].max() < 0.3]
@@ -201,6 +203,22 @@ class FaceTracker:
                 tr.present = False
                 lost.append(tr.id)
         return sorted(faces, key=lambda f: f.id), lost
+
+    def _tiles(self, frame: np.ndarray, t: float, dets: list[Detection],
+               followed: dict[int, TrackedFace]) -> list[Detection]:
+        """A wide frame's faces that the whole-frame pass missed (:mod:`mpt_live.tiles`): its tiles are searched
+        at once when a face present until now was not found, and every ``TILE_EVERY_S`` while fewer faces
+        than ``max_faces`` are found."""
+        if not is_wide(frame.shape):
+            return dets
+        boxes = np.array([d.box for d in dets] + [f.face.box for f in followed.values()]).reshape(-1, 4)
+        present = [tr for tr in self.tracks if tr.present and tr.id not in followed]
+        missed = any(not len(boxes) or box_iou(np.array([tr.box]), boxes).max() < 0.3 for tr in present)
+        short = not self.max_faces or len(boxes) < self.max_faces
+        if missed or (short and not 0 <= t - self._tiled_t < TILE_EVERY_S):
+            self._tiled_t = t
+            return self.aligner.detect_tiles(frame, dets)
+        return dets
 
     def _new_id(self) -> int:
         return max((tr.id for tr in self.tracks), default=-1) + 1

@@ -15,7 +15,8 @@ MAX_LINES = 400
 # Layers of mpt_live, lowest first; a module may import from its own layer or a lower one.
 LAYERS = {
     "stages": ["errors", "interrupts", "quiet", "frametimes", "sources", "recordings", "readahead", "latest_frame", "capture",
-               "face_actions", "synthface", "demo_input", "stabilize", "smoothing", "tracker", "face_template", "face", "identity", "tracks",
+               "face_actions", "synthface", "demo_input", "stabilize", "smoothing", "tracker", "face_template", "face_types", "tiles", "face",
+               "identity", "tracks",
                "clip", "clip_stream", "motion", "thumbnails", "machine", "providers", "runtime", "batching", "model_worker", "facemotion",
                "spotting", "face_state", "results"],
     "session": ["session"],

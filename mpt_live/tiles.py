@@ -1,0 +1,89 @@
+"""Face detection in square tiles of a wide (or tall) frame.
+
+BlazeFace sees the whole frame squeezed to its square input (128 px for the short-range model, 192 for
+the full-range one). A face that fills a good part of a 4:3 webcam frame is found; the same face in a
+frame twice as wide (two people side by side, a 16:9 interview shot, a padded recording) ends up a
+dozen pixels wide and squashed, and is missed by both models (measured: a 180 px face, found in a
+640x480 frame, is found in none of the frames of the same video padded to 1280x480).
+
+:func:`tile_origins` covers such a frame with squares as tall as its short side, overlapping by half a
+square, so any face up to half the short side lies whole in at least one of them;
+:func:`merge_tiles` maps each square's detections back to the frame and keeps one detection per face:
+a detection touching a square's inner edge is a cut face (the neighbour sees it whole), and of two
+detections of one face the stronger stays. The face trackers (:mod:`mpt_live.tracks`,
+:meth:`mpt_live.face.FaceAligner.process`) ask for tiles only where the whole-frame pass came up
+short, so a frame whose faces are found whole costs nothing more.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from mpt_live.face_types import Detection
+
+WIDE = 1.5  # long side / short side from which a frame is searched in tiles
+TILE_EVERY_S = 0.5  # a search for faces not found yet runs at most this often (a missed track: at once)
+_EDGE = 0.02  # a box this close to a tile's inner edge (fraction of the tile) is a cut face
+_SAME = 0.5  # intersection over the smaller box above which two detections are one face
+
+
+def is_wide(shape: Sequence[int]) -> bool:
+    """Whether a frame of ``shape`` (h, w, ...) is squeezed enough by the detector to need tiles."""
+    h, w = int(shape[0]), int(shape[1])
+    return min(h, w) > 0 and max(h, w) / min(h, w) >= WIDE
+
+
+def tile_origins(shape: Sequence[int]) -> tuple[int, list[tuple[int, int]]]:
+    """Side and top-left corners of the square tiles covering a frame of ``shape`` (h, w, ...).
+
+    The squares are as big as the short side and step by at most half of it along the long side,
+    evenly, the last one flush with the far edge."""
+    h, w = int(shape[0]), int(shape[1])
+    side, long = min(h, w), max(h, w)
+    n = max(1, math.ceil((long - side) / (side / 2)) + 1)
+    starts = [round(i * (long - side) / (n - 1)) for i in range(n)] if n > 1 else [0]
+    return side, [(s, 0) if w >= h else (0, s) for s in starts]
+
+
+def _cut(box: tuple[int, int, int, int], x0: int, y0: int, side: int, shape: Sequence[int]) -> bool:
+    """Whether a box (tile coordinates) touches an edge of its tile that is not an edge of the frame."""
+    h, w = int(shape[0]), int(shape[1])
+    m = _EDGE * side
+    x, y, bw, bh = box
+    return ((x <= m and x0 > 0) or (x + bw >= side - m and x0 + side < w)
+            or (y <= m and y0 > 0) or (y + bh >= side - m and y0 + side < h))
+
+
+def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    """Intersection over the smaller of two boxes (x, y, w, h): 1 when one holds the other."""
+    iw = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    ih = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    return iw * ih / max(1, min(a[2] * a[3], b[2] * b[3]))
+
+
+def merge_tiles(frame_dets: list[Detection], frame: np.ndarray,
+                detect: Callable[[np.ndarray], list[Detection]]) -> list[Detection]:
+    """The whole-frame detections plus the faces found only in the tiles, in frame pixels, largest first.
+
+    ``detect`` runs the detector on one image (a tile) and returns its detections in its own pixels."""
+    side, origins = tile_origins(frame.shape)
+    found: list[Detection] = []
+    for x0, y0 in origins:
+        for d in detect(frame[y0:y0 + side, x0:x0 + side]):
+            if _cut(d.box, x0, y0, side, frame.shape):
+                continue
+            found.append(replace(d, box=(d.box[0] + x0, d.box[1] + y0, d.box[2], d.box[3]),
+                                 keypoints=d.keypoints + np.array([x0, y0], dtype=np.float64)))
+    kept = list(frame_dets)
+    for d in sorted(found, key=lambda d: -d.score):
+        if all(_overlap(d.box, k.box) < _SAME for k in kept):
+            kept.append(d)
+    return sorted(kept, key=lambda d: -d.area)

@@ -1,0 +1,117 @@
+"""Faces of a wide frame found in square tiles (mpt_live/tiles.py) and tracked through the session's tracker."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from mpt_live.face_types import Detection
+from mpt_live.tiles import is_wide, merge_tiles, tile_origins
+
+
+@pytest.mark.parametrize("shape, wide, side, origins", [
+    ((480, 640), False, 480, [(0, 0), (160, 0)]),
+    ((480, 1280), True, 480, [(0, 0), (200, 0), (400, 0), (600, 0), (800, 0)]),
+    ((720, 1280), True, 720, [(0, 0), (280, 0), (560, 0)]),
+    ((1280, 720), True, 720, [(0, 0), (0, 280), (0, 560)]),  # portrait: squares stacked
+    ((500, 500), False, 500, [(0, 0)]),
+])
+def test_tiles_are_squares_of_the_short_side_overlapping_by_half(shape, wide, side, origins):
+    assert is_wide(shape) is wide
+    got_side, got = tile_origins(shape)
+    assert (got_side, got) == (side, origins)
+    long = max(shape[:2])
+    starts = [max(o) for o in got]
+    assert starts[-1] + side == long and all(b - a <= side / 2 for a, b in zip(starts, starts[1:]))
+
+
+def _det(x, y, w, score=0.9):
+    kps = np.array([[x + 0.3 * w, y + 0.4 * w], [x + 0.7 * w, y + 0.4 * w]] + [[x + w / 2, y + w / 2]] * 4, float)
+    return Detection((x, y, w, w), score, kps)
+
+
+def test_merge_maps_tiles_to_the_frame_and_keeps_one_detection_per_face():
+    frame = np.zeros((480, 1280, 3), np.uint8)
+    seen = []
+
+    def detect(tile):  # a face at frame x 430-530 (whole in the tiles at 200 and 400), cut at the tile at 0
+        x0 = [o for o, _ in tile_origins(frame.shape)[1]][len(seen)]
+        seen.append(x0)
+        if x0 == 0:
+            return [_det(430, 100, 50, 0.95)]  # 430 + 50 = 480: its right side on the tile's inner edge
+        if x0 in (200, 400):
+            return [_det(430 - x0, 100, 100, 0.8 if x0 == 200 else 0.9)]
+        if x0 == 800:
+            return [_det(380, 300, 100)]  # touches the frame's right edge only: kept
+        return []
+
+    merged = merge_tiles([_det(1000, 0, 60)], frame, detect)
+    assert seen == [0, 200, 400, 600, 800]
+    boxes = [d.box for d in merged]
+    assert boxes == [(430, 100, 100, 100), (1180, 300, 100, 100), (1000, 0, 60, 60)]  # largest first
+    assert merged[0].score == 0.9  # of the two views of one face, the stronger
+    np.testing.assert_allclose(merged[0].keypoints[0], [430 + 30, 100 + 40])  # keypoints in frame pixels
+
+
+def test_a_whole_frame_detection_is_not_doubled_by_its_tile():
+    frame = np.zeros((480, 1280, 3), np.uint8)
+    calls = []
+    merged = merge_tiles([_det(100, 100, 120)], frame, lambda tile: [] if calls.append(1) or len(calls) > 1 else
+                         [_det(104, 98, 116)])  # the first tile sees the same face a little smaller
+    assert len(calls) == 5 and [d.box for d in merged] == [(100, 100, 120, 120)]
+
+
+def _wide_frames(faces_dir, n, canvas, size):
+    """Two real people (a smiling woman, a talking woman) side by side on a wide grey canvas, each video
+    scaled to ``size`` px: their faces are about 0.6 ``size`` wide."""
+    v = faces_dir / "videos"
+    caps = [cv2.VideoCapture(str(v / "liveportrait_d6.mp4")), cv2.VideoCapture(str(v / "retalking_3_talking.mp4"))]
+    h, w = canvas
+    xs = (w // 8, w - w // 8 - size)
+    for _ in range(n):
+        img = np.full((h, w, 3), 90, np.uint8)
+        for cap, x in zip(caps, xs):
+            ok, f = cap.read()
+            assert ok
+            img[(h - size) // 2:(h + size) // 2, x:x + size] = cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA)
+        yield img
+    for cap in caps:
+        cap.release()
+
+
+@pytest.mark.parametrize("canvas, size", [((480, 1280), 160), ((720, 1280), 200), ((480, 1280), 300)])
+def test_two_small_faces_of_a_wide_frame_are_tracked_on_every_frame(faces_dir, canvas, size):
+    from mpt_live.face import FaceAligner
+    from mpt_live.tracks import FaceTracker
+
+    with FaceAligner() as aligner:
+        first = next(_wide_frames(faces_dir, 1, canvas, size))
+        whole = len(aligner.detect(first, 0.0))
+        calls = {"tiles": 0, "frame": 0}
+        detect, detect_tiles = aligner.detect, aligner.detect_tiles
+        aligner.detect = lambda f, t: calls.__setitem__("frame", calls["frame"] + 1) or detect(f, t)
+        aligner.detect_tiles = lambda f, d: calls.__setitem__("tiles", calls["tiles"] + 1) or detect_tiles(f, d)
+        tracker = FaceTracker(aligner, max_faces=2, embedder=None)
+        ids, sides = [], {}
+        for i, img in enumerate(_wide_frames(faces_dir, 60, canvas, size)):
+            faces = tracker.update(img, i / 30)[0]
+            ids.append(sorted(f.id for f in faces))
+            for f in faces:
+                sides.setdefault(f.id, set()).add(f.face.box[0] < canvas[1] / 2)
+    assert ids == [[0, 1]] * 60  # both faces, the same two IDs, on every frame
+    assert all(len(s) == 1 for s in sides.values()) and len(sides) == 2  # an ID stays with its person
+    assert calls["frame"] <= 60 // 2  # the faces are followed between detections
+    if whole == 2:  # found whole (the large faces): no tile search at all
+        assert calls["tiles"] == 0
+    else:  # measured: not both found in the whole frame at 160-200 px; tiles only where a detection ran
+        assert 1 <= calls["tiles"] <= calls["frame"]
+
+
+def test_the_single_face_path_searches_tiles_too(faces_dir):
+    from mpt_live.face import FaceAligner
+
+    with FaceAligner() as aligner:
+        found = [aligner.process(img, i / 30) is not None
+                 for i, img in enumerate(_wide_frames(faces_dir, 20, (480, 1280), 160))]
+    assert all(found)
