@@ -26,7 +26,7 @@ from .errors import InputError, OutputError
 from .job import run_job
 from .results import ModelInfo
 from .session import FILE_STRIDE, MAX_FACES, SessionConfig
-from .recordings import check_fps, expand_recordings, open_recording
+from .recordings import check_fps, expand_recordings, open_recording, stamp
 from .terminal import progress_bar
 
 
@@ -121,7 +121,8 @@ REQUIRED = ("predictions.csv", "events.csv", "timeline.png", "report.html")
 def run_key(runtime: Any | None, cfg: SessionConfig) -> dict[str, Any]:
     """The settings a finished video's summary.json must show to be skipped by a rerun."""
     m = ModelInfo.of(runtime)
-    return {"model": [m.name, m.backbone, m.precision, list(m.classes)], "stride": cfg.stride or FILE_STRIDE,
+    return {"model": [m.name, m.backbone, m.precision, list(m.classes)], "model_file": stamp(m.path),
+            "stride": cfg.stride or FILE_STRIDE,
             "detector": cfg.detector, "spot_threshold": cfg.spot_threshold,
             "max_faces": cfg.max_faces if cfg.max_faces is not None else MAX_FACES["file"]}
 
@@ -129,14 +130,15 @@ def run_key(runtime: Any | None, cfg: SessionConfig) -> dict[str, Any]:
 def _key_of(summary: dict[str, Any]) -> dict[str, Any]:
     m = summary.get("model") or {}
     return {"model": [m.get("name"), m.get("backbone"), m.get("precision"), list(m.get("classes") or [])],
-            "stride": summary.get("stride"), "detector": summary.get("detector"),
+            "model_file": (summary.get("stamps") or {}).get("model"), "stride": summary.get("stride"), "detector": summary.get("detector"),
             "spot_threshold": summary.get("spot_threshold"), "max_faces": summary.get("max_faces")}
 
 
-def is_complete(out_dir: Path, key: dict[str, Any], save_video: bool = False) -> bool:
+def is_complete(out_dir: Path, key: dict[str, Any], save_video: bool = False, video: Path | None = None) -> bool:
     """The video's outputs are all there (:data:`REQUIRED`, every file summary.json lists, the annotated
     video with ``save_video``), from a run that finished with status ``complete`` (not interrupted, no
-    error, no source error such as a truncated file, every output written) with ``key``."""
+    error, no source error such as a truncated file, every output written) with ``key`` (the model file's
+    stamp included), on ``video`` as it is now (its :func:`~mpt_live.recordings.stamp`: size and time)."""
     try:
         s = json.loads((out_dir / "summary.json").read_text())
     except (OSError, ValueError):
@@ -145,6 +147,7 @@ def is_complete(out_dir: Path, key: dict[str, Any], save_video: bool = False) ->
     written = [n for n in outputs.values() if isinstance(n, str)]
     return (s.get("status") == "complete" and not s.get("interrupted") and s.get("error") is None
             and _key_of(s) == key
+            and (video is None or (s.get("stamps") or {}).get("source") == stamp(video))
             and set(REQUIRED) <= set(written) and (outputs.get("video") is not None or not save_video)
             and all((out_dir / n).is_file() for n in written))
 
@@ -155,7 +158,7 @@ def plan(videos: str | Path | list[Path], out: Path, key: dict[str, Any], save_v
     videos = _videos(videos)
     todo, skipped = [], []
     for i, (v, d) in enumerate(zip(videos, output_dirs(videos, out))):
-        (skipped.append((v, d)) if is_complete(d, key, save_video) else todo.append((i, v, d)))
+        (skipped.append((v, d)) if is_complete(d, key, save_video, v) else todo.append((i, v, d)))
     return todo, skipped
 
 

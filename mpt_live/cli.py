@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 from typing import Any, Optional
 
@@ -57,6 +59,10 @@ def live(
         _fail("--motion-only and --model: choose one")
     if demo_face is not None and not demo:
         _fail("--demo-face needs --demo")
+    if not (math.isfinite(spot_threshold) and spot_threshold > 0):
+        _fail(f"--spot-threshold {spot_threshold}: expected a positive number of robust SDs (default 4)")
+    if inspect is not None and math.isnan(inspect):
+        _fail("--inspect nan: expected a time in seconds")
     cfg = SessionConfig(stride=stride, detector=detector, spot_threshold=spot_threshold, max_faces=max_faces,
                         batch=batch)
     with stop_signals():  # SIGINT, SIGTERM, SIGHUP: the run stops and still writes its summary
@@ -203,13 +209,23 @@ def _run_parallel(videos: list[Path], out: Optional[Path], runtime: Any | None, 
                                          save_video=save_video, device=device, threads=threads, fps=fps)
     if skipped:
         console.print(f"{len(skipped)} of {len(videos)} videos already done (complete outputs in {out}): skipped")
-    for video, d, figures in done:
-        console.print(f"{video.name}: {figures['frames_read']} frames, {figures['windows']} windows, "
-                      f"{figures['fps']} frames/s -> {d}/", highlight=False, soft_wrap=True)
+    incomplete = 0
+    for video, d, figures in done:  # each video's own summary.json: the same lines as a serial run
+        try:
+            summary = json.loads((d / "summary.json").read_text())
+        except (OSError, ValueError):
+            summary = None
+        if summary is None or "status" not in summary:
+            console.print(f"{video.name}: {figures['frames_read']} frames, {figures['windows']} windows, "
+                          f"{figures['fps']} frames/s -> {d}/", highlight=False, soft_wrap=True)
+            continue
+        _report(summary, d)
+        incomplete += summary["status"] != "complete"
     if failed:
         console.print(f"[bold red]{len(failed)} of {len(videos)} videos failed:[/]")
         for _, msg in failed:
             console.print(f"  {msg}", highlight=False, soft_wrap=True)
+    if failed or incomplete:
         raise typer.Exit(1)
 
 
@@ -217,7 +233,7 @@ def _run_inspect(video: str, t: float, out: Optional[Path], detector: str, model
                  motion_only: bool, fps: Optional[float] = None) -> None:
     """One PNG of what the model sees at ``t`` s, made with the model's ClipSpec (--model or the demo model)."""
     from .clip import ClipSpec
-    from .recordings import check_fps
+    from .recordings import check_fps, is_frame_folder
     from .runtime import load_model
     from .sheet import clip_at, render_sheet
 
@@ -225,6 +241,8 @@ def _run_inspect(video: str, t: float, out: Optional[Path], detector: str, model
         _fail("--inspect needs --out sheet.png")
     if out.suffix.lower() != ".png":
         _fail(f"--out {out}: --inspect writes a PNG, give a path ending in .png")
+    if Path(video).is_dir() and not is_frame_folder(video):
+        _fail(f"{video}: --inspect takes one video (or one folder of frames), not a folder of videos")
     check_fps([Path(video)], fps)
     rt = None if motion_only else load_model(model, device="cpu", threads=1, warmup=False)
     spec = rt.clip_spec if rt is not None else ClipSpec()

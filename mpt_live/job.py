@@ -24,6 +24,7 @@ from .overlay import render_overlay
 from .report import write_report
 from .results import columns
 from .rundir import finish_run, run_status, start_run
+from .recordings import stamp
 from .session import Session, SessionConfig
 from .sources import Frame
 from .spotting import EVENT_COLUMNS
@@ -132,7 +133,8 @@ def _finish(session: Session, out: Path | None, outputs: dict[str, Any], sink: C
         outputs["errors"]["events.csv"] = first_line(e)
     if video is not None:
         video.close()
-    summary = {**session.summary(), "outputs": outputs, "timeline_error": None, "report_error": None}
+    summary = {**session.summary(), "outputs": outputs, "timeline_error": None, "report_error": None,
+               "stamps": {"source": stamp(session.name), "model": stamp(session.model.path)}}  # batch reruns
     if stopped is not None:
         summary["stopped_by"] = signal_name(stopped)
     if window is not None:

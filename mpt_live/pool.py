@@ -9,8 +9,9 @@ threads: the frame loops of several videos then never wait for each other's GIL.
 The parent shows one progress display (all videos, plus a bar per video in progress) from the
 workers' messages and lists the failures at the end. A video that fails does not stop the others; a
 worker process that dies (killed, out of memory) fails its current video, and a new worker takes
-its place while videos remain. Ctrl-C stops everything; every worker writes the summary of its
-interrupted video, which a rerun then redoes.
+its place while videos remain. Ctrl-C (or SIGTERM, SIGHUP) stops everything: the parent sends each
+worker SIGTERM, and the worker stops its video as a serial run would (:mod:`mpt_live.interrupts`),
+writing its outputs and a summary with status ``interrupted``, which a rerun then redoes.
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ from rich.console import Console
 
 from .batch import BatchSpec
 from .errors import InputError
+from .interrupts import stop_signals
 from .terminal import progress_bar
 
 PROGRESS_EVERY = 10  # frames between progress messages of a worker
+STOP_WAIT_S = 30.0  # after a stop, how long a worker may take to write its interrupted video's outputs
 
 
 def default_jobs(threads: int = 1) -> int:
@@ -46,30 +49,39 @@ def _worker(spec: BatchSpec, tasks: Any, events: Any) -> None:
     from .recordings import open_recording
 
     cv2.setNumThreads(1)
-    runtime = spec.load()
-    cfg = replace(spec.cfg, workers=1)
-    pid = os.getpid()
-    while True:
-        task = tasks.get()
-        if task is None:
-            return
-        i, video, out = task
-        events.put(("start", i, pid))
-
-        def progress(n: int, total: int | None, i: int = i) -> None:
-            if n % PROGRESS_EVERY == 0:
-                events.put(("progress", i, n, total))
-
+    with stop_signals():  # SIGTERM from the parent (or Ctrl-C): the video stops and its summary is written
         try:
-            with open_recording(video, spec.fps) as src:
-                summary = run_job(src, runtime, cfg, out, save_video=spec.save_video, progress=progress)
-            events.put(("done", i, {k: summary[k] for k in ("frames_read", "windows", "seconds", "fps")}))
+            runtime = spec.load()
+            cfg = replace(spec.cfg, workers=1)
+            pid = os.getpid()
+            while True:
+                task = tasks.get()
+                if task is None:
+                    return
+                _run_one(task, spec, runtime, cfg, pid, events, run_job, open_recording)
         except KeyboardInterrupt:
             return
-        except InputError as e:
-            events.put(("failed", i, str(e)))
-        except Exception as e:  # one broken video must not stop the batch
-            events.put(("failed", i, f"{video}: {type(e).__name__}: {e}"))
+
+
+def _run_one(task: tuple[int, Path, Path], spec: BatchSpec, runtime: Any, cfg: Any, pid: int, events: Any,
+             run_job: Any, open_recording: Any) -> None:
+    i, video, out = task
+    events.put(("start", i, pid))
+
+    def progress(n: int, total: int | None) -> None:
+        if n % PROGRESS_EVERY == 0:
+            events.put(("progress", i, n, total))
+
+    try:
+        with open_recording(video, spec.fps) as src:
+            summary = run_job(src, runtime, cfg, out, save_video=spec.save_video, progress=progress)
+        events.put(("done", i, {k: summary[k] for k in ("frames_read", "windows", "seconds", "fps")}))
+    except InputError as e:
+        events.put(("failed", i, str(e)))
+    except KeyboardInterrupt:
+        raise
+    except Exception as e:  # one broken video must not stop the batch
+        events.put(("failed", i, f"{video}: {type(e).__name__}: {e}"))
 
 
 def run_pool(todo: list[tuple[int, Path, Path]], spec: BatchSpec, jobs: int, console: Console
@@ -141,8 +153,12 @@ def run_pool(todo: list[tuple[int, Path, Path]], spec: BatchSpec, jobs: int, con
                         bar.remove_task(bars.pop(i))
                     bar.advance(overall)
     finally:
+        stopping = len(finished) < len(todo)  # Ctrl-C or a stop signal: each worker ends its video cleanly
         for p in procs.values():
-            p.join(timeout=5.0 if len(finished) == len(todo) else 0.5)
+            if stopping and p.is_alive():
+                p.terminate()  # SIGTERM: the worker's video stops and writes its outputs and summary
+        for p in procs.values():
+            p.join(timeout=STOP_WAIT_S if stopping else 5.0)
             if p.is_alive():
-                p.terminate()
+                p.kill()
     return done, failed

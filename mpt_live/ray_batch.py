@@ -111,9 +111,12 @@ def mirrored(root: Path, rel: str) -> tuple[Path, Path]:
     return Path(os.path.normpath(out / rel)), out
 
 
-def _write_outputs(out: Path, summary: dict[str, Any], files: dict[str, bytes], source: Path) -> None:
+def _write_outputs(out: Path, summary: dict[str, Any], files: dict[str, bytes], source: Path,
+                   model: str | None = None) -> None:
     """The actor's files into ``out``, each atomically, summary.json (the completion mark) last. An earlier
-    run's outputs in ``out`` are cleared first (as a local run does), so none is left beside the new ones."""
+    run's outputs in ``out`` are cleared first (as a local run does), so none is left beside the new ones.
+    The summary names the driver's video and model, with their stamps (the actor ran on a copy)."""
+    from .recordings import stamp
     from .rundir import start_run
     from .writers import write_json
 
@@ -122,7 +125,8 @@ def _write_outputs(out: Path, summary: dict[str, Any], files: dict[str, bytes], 
         tmp = out / f".{name}.tmp"
         tmp.write_bytes(data)
         os.replace(tmp, out / name)
-    write_json(out / "summary.json", {**summary, "source": str(source)})
+    write_json(out / "summary.json", {**summary, "source": str(source),
+                                      "stamps": {"source": stamp(source), "model": stamp(model)}})
 
 
 def run_ray(todo: list[tuple[int, Path, Path]], spec: BatchSpec, address: str, console: Console,
@@ -190,7 +194,7 @@ def run_ray(todo: list[tuple[int, Path, Path]], spec: BatchSpec, address: str, c
                     failed.append((video, msg.splitlines()[0]))
                 else:
                     idle.append(actor)
-                    _write_outputs(out, summary, files, video)
+                    _write_outputs(out, summary, files, video, spec.model)
                     done.append((video, out, {k: summary[k] for k in ("frames_read", "windows", "seconds", "fps")}))
                 bar.remove_task(bars.pop(i))
                 bar.advance(overall)

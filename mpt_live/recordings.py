@@ -230,3 +230,22 @@ def check_fps(recordings: Sequence[Path], fps: float | None) -> None:
 def open_recording(path: str | os.PathLike, fps: float | None = None) -> VideoFile | FrameFolder:
     """A source for one recording: a :class:`FrameFolder` for a folder, else a :class:`VideoFile`."""
     return FrameFolder(path, fps) if Path(path).is_dir() else VideoFile(path)
+
+
+def stamp(path: str | os.PathLike | None) -> list[int] | None:
+    """What changes when a recording (or a model file) is replaced: a file's size and modification time
+    (ns); a folder's number of files, their total size and the newest time. None for what is not a local
+    file or folder (a stream, a camera). A rerun of a batch redoes a video whose stamp differs."""
+    if path is None:
+        return None
+    p = Path(path)
+    try:
+        if p.is_file():
+            st = p.stat()
+            return [st.st_size, st.st_mtime_ns]
+        if p.is_dir():
+            sts = [e.stat() for e in os.scandir(p) if e.is_file()]
+            return [len(sts), sum(s.st_size for s in sts), max((s.st_mtime_ns for s in sts), default=0)]
+    except OSError:
+        return None
+    return None

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import shutil
 from pathlib import Path
+from urllib.parse import unquote
 
 import numpy as np
 import pytest
@@ -65,7 +67,7 @@ def same_outputs(d: Path, serial: dict[str, list[dict[str, str]]], video: str) -
 def report_video(d: Path) -> Path:
     """The video report.html plays, resolved from its folder."""
     src = re.search(r'<video id="video" src="([^"]+)"', (d / "report.html").read_text()).group(1)
-    return (d / src).resolve()
+    return (d / unquote(src)).resolve()
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +110,16 @@ def test_jobs_gives_the_serial_rows_resumes_and_lists_failures(model, folder, se
     assert not is_complete(out / Path(VIDEOS[0]).stem, key)
     s0.write_text(kept)
     assert is_complete(out / Path(VIDEOS[0]).stem, key)
+    # another file under the video's name (its size or time changed) or a model file rewritten under the
+    # same name (retrained): redone
+    v0, d0 = folder / VIDEOS[0], out / Path(VIDEOS[0]).stem
+    st = v0.stat()
+    assert is_complete(d0, key, video=v0) and key["model_file"] == [Path(model).stat().st_size,
+                                                                   Path(model).stat().st_mtime_ns]
+    os.utime(v0, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    assert not is_complete(d0, key, video=v0)
+    os.utime(v0, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert is_complete(d0, key, video=v0) and not is_complete(d0, {**key, "model_file": [1, 2]})
     for name in ("events.csv", "report.html"):
         gone = out / Path(VIDEOS[0]).stem / name
         data = gone.read_bytes()
