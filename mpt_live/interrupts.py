@@ -3,7 +3,9 @@
 Inside :func:`stop_signals` (the command line wraps each command in it), SIGINT, SIGTERM and SIGHUP all
 raise :class:`Stopped` (a ``KeyboardInterrupt``, so every Ctrl-C path handles the three alike) the first
 time. Later signals do not interrupt what that first one set going (the summary and the plot being
-written): they are counted, and the third one ends the process at once (``os._exit``). Code that must
+written): they are counted, and the third one ends the process at once (``os._exit``). One that lands
+inside a finaliser (``__del__``, where Python would print the exception and carry on) is held and
+raised by :func:`raise_held`, which the frame loop calls once per frame. Code that must
 finish even when a signal arrives in the middle (the end of a job) runs inside :func:`deferred`: a
 signal there is held and raised when the block ends.
 
@@ -65,11 +67,28 @@ def _handler(signum: int, frame: Any) -> None:
             os._exit(128 + signum)
     if _state.raised:
         return  # the run is already stopping: let it write what it has
-    if _state.defer:
+    if _state.defer or _in_finaliser(frame):  # raised in a __del__, Python would print it and go on
         _state.held = _state.held or signum
         return
     _state.raised = True
     raise Stopped(signum)
+
+
+def _in_finaliser(frame: Any) -> bool:
+    while frame is not None:
+        if frame.f_code.co_name == "__del__":
+            return True
+        frame = frame.f_back
+    return False
+
+
+def raise_held() -> None:
+    """Raise a stop signal that was held back (it arrived inside a finaliser, where an exception is lost),
+    now that it can stop the run; the frame loop calls this once per frame."""
+    if not _state.defer and _state.held is not None and not _state.raised:
+        signum, _state.held = _state.held, None
+        _state.raised = True
+        raise Stopped(signum)
 
 
 @contextmanager
@@ -98,7 +117,4 @@ def deferred() -> Iterator[None]:
         yield
     finally:
         _state.defer -= 1
-    if not _state.defer and _state.held is not None and not _state.raised:
-        signum, _state.held = _state.held, None
-        _state.raised = True
-        raise Stopped(signum)
+    raise_held()

@@ -20,6 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Mapping, Sequence
+from urllib.parse import quote
 
 import cv2
 import numpy as np
@@ -236,7 +237,8 @@ def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[
                     f"<td>{i + 1}</td><td>{img}</td><td>{int(ev['face'])}</td><td>{e(str(ev.get('class') or '-'))}</td>"
                     f"<td>{conf}</td><td>{e(ev['type'])}</td><td>{float(ev['onset_s']):.2f}</td>"
                     f"<td>{float(ev['apex_s']):.2f}</td><td>{float(ev['offset_s']):.2f}</td><td>{float(ev['score']):.1f}</td></tr>")
-    video_html = (f'<video id="video" src="{e(video)}" controls preload="auto" muted></video>' if video
+    # a relative URL: "Interview #3.mp4" must not end at its "#" (a fragment) nor "50%" read as an escape
+    video_html = (f'<video id="video" src="{e(quote(video))}" controls preload="auto" muted></video>' if video
                   else '<p id="video">No video to show.</p>')
     data = json.dumps({"events": events}, default=json_default).replace("</", "<\\/")
     demo = '<span class="demo">DEMO MODEL</span>' if model.get("demo") else ""

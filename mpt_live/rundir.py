@@ -1,10 +1,11 @@
 """The output folder of a run: checked before any work, cleared of an earlier run, marked while running,
 and its summary.json written whatever happens.
 
-* :func:`check_out_dir`: ``--out`` must be (or become) a writable folder; otherwise one InputError line,
-  before the model loads.
+* :func:`check_out_dir`: ``--out`` must be (or become) a writable folder, not one another live run is
+  writing into; otherwise one InputError line, before the model loads.
 * :func:`start_run`: removes the outputs of an earlier run in the same folder (and temporary files a
-  killed run left), then writes summary.json with ``"status": "running"``. A run that dies where Python
+  killed run left), then writes summary.json with ``"status": "running"`` (refused while another live
+  run on this machine has its marker there). A run that dies where Python
   cannot catch it (SIGKILL, power) leaves that marker: its outputs are visibly incomplete. The marker
   is padded, so that on a disk that fills up later the final summary can be written in its place.
 * :func:`finish_run`: the final summary.json (``status`` from :func:`run_status`), atomically, or in
@@ -17,8 +18,10 @@ signal), ``failed`` (an error), ``running`` (the marker: the run never finished)
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -51,16 +54,54 @@ def check_out_dir(out: str | os.PathLike, option: str = "--out") -> Path:
         probe.unlink()
     except OSError as e:
         raise InputError(f"{option} {out}: cannot write into this folder ({e.strerror})") from None
+    _check_not_in_use(out, option)
     return out
 
 
+def check_out_file(path: str | os.PathLike, option: str = "--out") -> Path:
+    """Make sure ``path`` can be written as a file: not a folder, its folder creatable and writable;
+    InputError otherwise."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{option} {path}: is a folder, expected a file name")
+    check_out_dir(path.parent if str(path.parent) else ".", option=f"{option} {path}: its folder")
+    return path
+
+
+def _running_elsewhere(out: Path) -> int | None:
+    """The process ID of another live run on this machine whose ``running`` marker is in ``out``, else None."""
+    try:
+        s = json.loads((out / SUMMARY).read_text())
+        pid = int(s["pid"]) if s.get("status") == "running" and s.get("host") == socket.gethostname() else 0
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if pid <= 0 or pid == os.getpid():
+        return None
+    try:
+        os.kill(pid, 0)  # no signal sent: only whether that process exists
+    except ProcessLookupError:
+        return None  # it died (killed): its marker is stale
+    except PermissionError:
+        pass  # another user's live process
+    return pid
+
+
+def _check_not_in_use(out: Path, option: str = "--out") -> None:
+    pid = _running_elsewhere(out)
+    if pid is not None:
+        raise InputError(f"{option} {out}: another run (process {pid}) is writing there; wait for it, choose "
+                         f"another folder, or remove its {SUMMARY} if no such run exists")
+
+
 def start_run(out: Path, source: str) -> None:
-    """Clear an earlier run's outputs from ``out`` and write the ``running`` marker."""
+    """Clear an earlier run's outputs from ``out`` and write the ``running`` marker; InputError when another
+    live run on this machine is writing into ``out`` (two runs would mix their rows)."""
     out.mkdir(parents=True, exist_ok=True)
+    _check_not_in_use(out)
     for p in out.iterdir():
         if (p.name in OUTPUTS or _TMP.match(p.name)) and p.is_file():
             p.unlink()
-    marker = {"status": "running", "source": source, "pid": os.getpid(),
+    marker = {"status": "running", "source": source, "pid": os.getpid(), "host": socket.gethostname(),
               "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
               "note": "written when the run started; replaced when it ends: a run that left this was killed"}
     try:

@@ -13,9 +13,9 @@ Per frame: every face is detected and given its track ID (:class:`~mpt_live.trac
 ``stride`` frames (one clock for all faces, so a face that appears later has its windows on the same
 frames) the windows of all faces go to the model worker together (:class:`~mpt_live.model_worker.ModelWorker`:
 magnify + rank pool, then one model call for them all); a frame without a face gives one "no face"
-window. When an event of a face closes (about 5 s after its apex), the window centred on its apex goes
-to the worker too, and the event's class is the model's class of that window. Without a model (motion-only) the loop is the same
-and the worker skips the classify step.
+window. When an event of a face closes (about 5 s after its apex), the window centred on its apex goes to
+the worker too, and the event's class is the model's class of that window. Without a model (motion-only)
+the loop is the same and the worker skips the classify step.
 
 A window is yielded once no later event of its face can cover it (:meth:`FaceState.horizon`) and the
 events covering it are classified; its ``top`` is then the class of that event (``neutral`` outside
@@ -45,17 +45,16 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
-
 from .clip import ClipSpec
 from .clip_stream import Window
 from .face import FaceAligner
 from .face_state import HISTORY_S, ClosedEvent, FaceState
 from .identity import FaceEmbedder
 from .model_worker import ModelWorker
+from .interrupts import raise_held
 from .readahead import ReadAhead
 from .results import EVENT, NEUTRAL, NO_FACE, WARMING, EventResult, LabelTally, ModelInfo, WindowResult
-from .results import mean_or_none as _mean
-from .results import percentile as _pct
+from .results import mean_or_none as _mean, percentile as _pct
 from .sources import Frame
 from .spotting import SpotConfig
 from .tracks import FaceTracker, TrackedFace
@@ -117,14 +116,10 @@ class Session:
         self._unclassified: dict[int, list[ClosedEvent]] = {}  # events at the worker, by face
         self._face_events: dict[int, deque[EventResult]] = {}
         self._windows: dict[int, int] = {}
-        self._spot_ms: deque[float] = deque(maxlen=20000)
-        self._spot_cpu_ms: deque[float] = deque(maxlen=20000)
-        self._latency: deque[float] = deque(maxlen=20000)
-        self._model_ms: deque[float] = deque(maxlen=20000)
+        self._spot_ms, self._spot_cpu_ms, self._latency, self._model_ms = (deque(maxlen=20000) for _ in range(4))
         self._worker: ModelWorker | None = None
         self._last: Frame | None = None
-        self._started: float | None = None
-        self._ended: float | None = None
+        self._started = self._ended = None  # monotonic times of the loop (floats once set)
         self._gen: Iterator[WindowResult] | None = None
 
     # -- the loop ----------------------------------------------------------------------------------
@@ -155,6 +150,7 @@ class Session:
             segment = 0
             try:
                 for frame in frames:
+                    raise_held()  # a stop signal that landed in a finaliser
                     now = time.monotonic()
                     captured = getattr(frame, "captured", now)
                     if getattr(frame, "segment", 0) != segment:  # a reconnected stream: every track restarts
@@ -394,7 +390,11 @@ class Session:
     def _warnings(self) -> list[str]:
         """The source's (timing, pace) and the run's own: a model run that classified nothing says why."""
         out, c = list(getattr(self.source, "warnings", None) or []), self.counts
-        if self.runtime is not None and c["windows"] and not c["windows_classified"] and c["frames_with_face"]:
-            out.append(f"{self.name}: no window was classified: a face in {c['frames_with_face']} of "
-                       f"{c['frames_read']} frames, but never for a whole {self.spec.window_s:g} s window")
+        faces = f"a face in {c['frames_with_face']} of {c['frames_read']} frames"
+        if c["frames_read"] and c["frames_with_face"] < 0.5 * c["frames_read"]:  # most frames without a face
+            out.append(f"{self.name}: {'no face found' if not c['frames_with_face'] else 'only ' + faces}"
+                       + ("" if self.cfg.detector == "full" else " (small or distant faces: try --detector full)"))
+        elif self.runtime is not None and c["windows"] and not c["windows_classified"]:
+            out.append(f"{self.name}: no window was classified: {faces}, but never for a whole "
+                       f"{self.spec.window_s:g} s window")
         return out

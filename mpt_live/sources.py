@@ -22,7 +22,8 @@ from .errors import InputError
 from .frametimes import FrameTimes, resolve_rate
 from .quiet import quiet_opencv
 
-VIDEO_EXTENSIONS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
+VIDEO_EXTENSIONS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv",
+                    ".ts", ".mts", ".m2ts", ".3gp", ".flv", ".ogv"}  # camcorder (AVCHD), phone and stream files
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 
 

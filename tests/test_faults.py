@@ -46,9 +46,9 @@ def our_lines(text: str) -> list[str]:
     return [ln for ln in text.strip().splitlines() if ln.strip() and not ln.lstrip().startswith("[")]
 
 
-def start(*args: str) -> subprocess.Popen:
+def start(*args: str, **popen: object) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "mpt_live.cli", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=ROOT, stdin=subprocess.DEVNULL)
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT, stdin=subprocess.DEVNULL, **popen)
 
 
 def wait_for_rows(proc: subprocess.Popen, csv_path: Path, rows: int, timeout: float = 300) -> None:
@@ -125,13 +125,43 @@ def two_faces(faces_dir, tmp_path_factory) -> Path:
     (lambda d, v: ["--camera", "-1", "--out", str(d / "o")], 2, "camera -1: not a camera index"),
     (lambda d, v: ["--video", str(v), "--out", str(fk.touch(d / "afile"))], 2, "afile: is a file, expected a folder"),
     (lambda d, v: ["--video", str(v), "--out", "/proc/mpt-live-x"], 2, "--out /proc/mpt-live-x: cannot create the folder"),
-], ids=["camera-minus-1", "out-is-a-file", "out-not-creatable"])
+    (lambda d, v: ["--video", str(v), "--out", str(d / "o"), "--spot-threshold", "nan"], 2,
+     "--spot-threshold nan: expected a positive number"),
+    (lambda d, v: ["--video", str(v), "--out", str(d / "o"), "--spot-threshold", "-3"], 2,
+     "--spot-threshold -3.0: expected a positive number"),
+    (lambda d, v: ["--video", str(v), "--out", str(d / "o.png"), "--inspect", "nan"], 2,
+     "--inspect nan: expected a time in seconds"),
+    (lambda d, v: ["--video", str(v.parent), "--out", str(d / "o.png"), "--inspect", "1"], 2,
+     "--inspect takes one video (or one folder of frames), not a folder of videos"),
+], ids=["camera-minus-1", "out-is-a-file", "out-not-creatable", "threshold-nan", "threshold-negative", "inspect-nan",
+        "inspect-a-folder-of-videos"])
 def test_bad_option_is_one_line_before_the_model_loads(tmp_path, clip, model_path, make_args, code, expected):
     res = cli(*make_args(tmp_path, clip), "--model", str(model_path), "--device", "cpu", "--headless")
     lines = our_lines(res.stderr + res.stdout)
     assert res.returncode == code, res.stderr  # not 139 (the segfault of cv2.VideoCapture(-1))
     assert len(lines) == 1 and expected in lines[0], lines
     assert "ONNX Runtime" not in res.stderr  # the model's description line: it never loaded
+
+
+@pytest.mark.parametrize("module, make_args, expected", [
+    ("train.eval_cli", lambda d: ["spot", "--runs", str(d), "--truth", str(d / "a.csv"), "--out", str(d)],
+     "is a folder, expected a file name"),
+    ("train.eval_cli", lambda d: ["spot", "--runs", str(d), "--truth", str(d / "a.csv"), "--out", "/proc/x.json"],
+     "its folder /proc: cannot write into this folder"),
+    ("train.synth_cli", lambda d: ["--faces", str(d), "--out", str(fk.touch(d / "afile"))],
+     "afile: is a file, expected a folder"),
+    ("train.synth_cli", lambda d: ["--faces", str(d), "--out", "/proc/synth"], "/proc/synth: cannot create"),
+    ("train.cli", lambda d: ["--dataset", "casme2", "--data", str(d), "--out", "/proc/t"], "/proc/t: cannot create"),
+], ids=["eval-out-folder", "eval-out-unwritable", "synth-out-file", "synth-out-uncreatable", "train-out-uncreatable"])
+def test_the_other_tools_reject_a_bad_out_in_one_line(tmp_path, module, make_args, expected):
+    """mpt-eval, mpt-synth and mpt-train: an --out that cannot be written is one line and exit 2, before any work
+    (it used to be a traceback at the end of mpt-eval's scoring, and at the start of the others)."""
+    (tmp_path / "a.csv").write_text("video,onset,apex,offset,fps,type,label,aus\n")
+    res = subprocess.run([sys.executable, "-m", module, *make_args(tmp_path)], capture_output=True, text=True,
+                         timeout=300, cwd=ROOT, stdin=subprocess.DEVNULL)
+    lines = [ln for ln in (res.stderr + res.stdout).splitlines() if ln.strip()]
+    assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
+    assert len(lines) == 1 and "error: --out" in lines[0] and expected in lines[0], lines
 
 
 # -- signals: the summary and the plot are written, the exit code says which signal ------------------
@@ -157,6 +187,80 @@ def test_signal_keeps_summary_and_timeline(tmp_path, clip, signals, code):
     assert (out / "timeline.png").is_file() and s["outputs"]["timeline"] == "timeline.png"
     assert len(csv_rows(out / "predictions.csv")) - 1 >= 3
     assert no_temporary_files(out)
+
+
+@pytest.mark.parametrize("group", [False, True], ids=["SIGTERM-to-the-parent", "Ctrl-C-to-the-group"])
+def test_a_stopped_jobs_batch_leaves_each_video_interrupted_not_running(tmp_path, clip, group):
+    """--jobs 2 stopped while both workers have a video under way: each video's summary says
+    ``interrupted`` (with its plot and rows), as a serial run's would, never the start-up ``running``."""
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        os.symlink(clip, folder / name)
+    out = tmp_path / "o"
+    proc = start("--video", str(folder), "--motion-only", "--headless", "--out", str(out), "--jobs", "2",
+                 "--threads", "1", start_new_session=True)
+    for name in ("a", "b"):
+        wait_for_rows(proc, out / name / "predictions.csv", 3)
+    if group:
+        os.killpg(proc.pid, signal.SIGINT)
+    else:
+        proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == (130 if group else 143), err
+    for name in ("a", "b"):
+        s = summary(out / name)
+        assert s["status"] == "interrupted" and s["interrupted"] is True, (name, s["status"])
+        assert s["stopped_by"] in ("SIGTERM", "SIGINT") and s["frames_read"] < 3000
+        assert (out / name / "timeline.png").is_file() and no_temporary_files(out / name)
+
+
+def test_a_stop_signal_inside_a_finaliser_is_held_not_lost():
+    """A signal whose handler runs inside a ``__del__`` (mediapipe's Image has one, run on every frame) would
+    raise there, where Python prints "Exception ignored" and carries on: the run did not stop. It is held
+    and raised by the frame loop's ``raise_held``; one outside a finaliser is raised at once, as before."""
+    import gc
+
+    from mpt_live.interrupts import Stopped, raise_held, stop_signals
+
+    class Finalised:
+        def __del__(self):
+            os.kill(os.getpid(), signal.SIGTERM)  # delivered while this finaliser runs
+
+    with stop_signals():
+        raise_held()  # nothing held: no-op
+        Finalised()
+        gc.collect()
+        with pytest.raises(Stopped) as held:
+            raise_held()
+        assert held.value.name == "SIGTERM"
+    with stop_signals():
+        with pytest.raises(Stopped):
+            os.kill(os.getpid(), signal.SIGHUP)
+            time.sleep(1)
+
+
+def test_a_second_run_into_a_folder_in_use_is_refused(tmp_path, clip):
+    """Two runs into one --out would mix their rows: the second is refused in one line while the first is
+    alive; a marker left by a run that died (no such process) does not block the folder."""
+    import socket
+
+    out = tmp_path / "o"
+    first = start("--video", str(clip), "--motion-only", "--headless", "--out", str(out))
+    wait_for_rows(first, out / "predictions.csv", 3)
+    res = cli("--video", str(clip), "--motion-only", "--headless", "--out", str(out))
+    lines = our_lines(res.stderr + res.stdout)
+    assert res.returncode == 2 and len(lines) == 1, lines
+    assert f"another run (process {first.pid}) is writing there" in lines[0]
+    first.send_signal(signal.SIGTERM)
+    first.communicate(timeout=300)
+    assert summary(out)["status"] == "interrupted"  # the first run's own summary, not overwritten
+    short = fk.write_video(tmp_path / "short.mp4", 20, fps=30.0)
+    dead = {"status": "running", "pid": 2 ** 22 + 12345, "host": socket.gethostname()}  # above pid_max
+    (out / "summary.json").write_text(json.dumps(dead))
+    res = cli("--video", str(short), "--motion-only", "--headless", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    assert summary(out)["status"] == "complete"
 
 
 def test_sigterm_with_two_faces_keeps_every_output(tmp_path, two_faces):
@@ -291,7 +395,8 @@ def test_variable_frame_rate_uses_the_container_times(tmp_path):
     times = [float(r[0]) for r in rows[1:]]
     assert times == pytest.approx(VFR_TIMES, abs=0.002)  # not index / header fps
     assert s["source_seconds"] == pytest.approx(4.2, abs=0.01)
-    assert len(s["warnings"]) == 1 and "vfr.mp4: frame times disagree with the header" in s["warnings"][0]
+    timing = [w for w in s["warnings"] if "no face found" not in w]  # the frames are faceless
+    assert len(timing) == 1 and "vfr.mp4: frame times disagree with the header" in timing[0]
     assert s["status"] == "complete"
 
 
@@ -313,6 +418,22 @@ def test_truncated_mp4_exits_non_zero_and_says_so(tmp_path):
                for ln in our_lines(res.stderr))
     s = summary(out)
     assert s["status"] == "incomplete" and "truncated" in s["source_error"] and 0 < s["frames_read"] < 60
+
+
+@pytest.mark.parametrize("jobs", [[], ["--jobs", "2", "--threads", "1"]], ids=["serial", "jobs-2"])
+def test_a_truncated_video_in_a_batch_is_named_and_exits_non_zero(tmp_path, jobs):
+    """A folder with a good video and a truncated one: both ways of running it name the truncated one on
+    the terminal (from its summary) and exit 1; the good one is reported as done."""
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    fk.write_truncated_mp4(folder / "cut.mp4", 120, keep=0.3, size=(96, 72))
+    fk.write_video(folder / "good.mp4", 40, fps=30.0)
+    res = cli("--video", str(folder), "--motion-only", "--headless", "--out", str(tmp_path / "o"), *jobs)
+    lines = our_lines(res.stderr + res.stdout)
+    assert res.returncode == 1, res.stderr
+    assert any(ln.startswith("incomplete:") and "cut.mp4: ended after" in ln for ln in lines), lines
+    assert any(ln.startswith("good.mp4: 40 frames") for ln in lines), lines
+    assert summary(tmp_path / "o" / "good")["status"] == "complete"
 
 
 # -- streams ---------------------------------------------------------------------------------------------
@@ -455,6 +576,28 @@ def test_a_model_run_that_classifies_nothing_says_why(faces_dir, tmp_path):
         s = run_job(v, rt, SessionConfig(stride=8), None)
     assert s["windows_classified"] == 0
     assert any("no window was classified" in w and "5 s window" in w for w in s["warnings"])
+
+
+@pytest.mark.parametrize("with_face, expected", [(0, "no face found"), (5, "only a face in 5 of 20 frames"),
+                                                  (20, None)])
+def test_a_run_whose_frames_mostly_show_no_face_says_so(faces_dir, tmp_path, with_face, expected):
+    """A video where the detector finds no face in most frames (a face too small for it, or none) says so in
+    its warnings instead of ending 'complete' with nothing but "no face" windows."""
+    from mpt_live.job import run_job
+    from mpt_live.session import SessionConfig
+
+    with VideoFile(faces_dir / "videos" / "pyfeat_single_face.mp4") as v:
+        face = next(iter(v)).image
+    path = tmp_path / "v.mp4"
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, face.shape[1::-1])
+    for i in range(20):
+        out.write(face if i < with_face else np.full_like(face, 120))
+    out.release()
+    with VideoFile(path) as v:
+        s = run_job(v, None, SessionConfig(stride=4), None)
+    assert s["frames_with_face"] == with_face
+    said = [w for w in s["warnings"] if "face" in w and "--detector full" in w]
+    assert (said[0].split(": ", 1)[1].startswith(expected) if expected else not said), s["warnings"]
 
 
 def test_csv_dataset_warns_about_a_class_with_very_few_clips(tmp_path):

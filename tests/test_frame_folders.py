@@ -108,9 +108,10 @@ def test_what_video_dir_means(tmp_path):
     assert expand_recordings(str(rec)) == [rec]
     vids = tmp_path / "vids"
     vids.mkdir()
-    for n in ("b.mp4", "a.mov"):
+    for n in ("b.mp4", "a.mov", "c.MTS", "d.ts", "e.3gp", "notes.txt"):
         (vids / n).write_bytes(b"x")
-    assert [p.name for p in expand_recordings(str(vids))] == ["a.mov", "b.mp4"]  # a folder of videos: as before
+    # a folder of videos, camcorder (AVCHD .MTS), stream (.ts) and phone (.3gp) files among them
+    assert [p.name for p in expand_recordings(str(vids))] == ["a.mov", "b.mp4", "c.MTS", "d.ts", "e.3gp"]
     samm = tmp_path / "SAMM_LV"
     (samm / "SAMM_LongVideos_V3_Release.xlsx").parent.mkdir()
     (samm / "SAMM_LongVideos_V3_Release.xlsx").write_bytes(b"sheet")

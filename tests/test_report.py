@@ -4,7 +4,9 @@ onset, n / p move between events, the main blocks do not overlap on a laptop scr
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -119,3 +121,17 @@ def test_review_copy_prints_no_codec_tag_warning(tmp_path, capfd):
     assert review_video(tmp_path, [src]) == "review.webm" and playable(tmp_path / "review.webm")
     err = capfd.readouterr().err
     assert "not supported" not in err, err
+
+
+def test_video_path_with_url_characters_is_encoded(tmp_path):
+    """A recording named like "Interview #3 (50%)?.mp4": the page's relative URL names that file, not "Interview "
+    with a fragment, and a browser's decoding of it gives the path back."""
+    from urllib.parse import unquote, urlsplit
+
+    from mpt_live.report import render_report
+
+    rel = "../in/Interview #3 (50%)?.mp4"
+    page = render_report(tmp_path, {"events": [], "outputs": {}}, [], ["happiness"], rel, [], "t")
+    src = html.unescape(re.search(r'<video id="video" src="([^"]+)"', page).group(1))
+    parts = urlsplit(src)
+    assert parts.fragment == "" and parts.query == "" and unquote(parts.path) == rel

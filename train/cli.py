@@ -29,6 +29,7 @@ from rich.table import Table
 
 from mpt_live.clip import ClipSpec
 from mpt_live.errors import InputError
+from mpt_live.rundir import check_out_dir
 from mpt_live.terminal import progress_bar
 
 from .config import DEFAULT_SPEC, TrainConfig
@@ -141,8 +142,7 @@ def _check_environment(cfg: TrainConfig, data: Path, out: Path, metrics_file: Op
                          "(or use auto, timm or none)")
     if not data.is_dir():
         raise InputError(f"{data}: data root is not a directory")
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out}: exists and is not a directory")
+    check_out_dir(out)  # a file there, or a folder that cannot be made or written
     if metrics_file is not None and not metrics_file.is_file():
         raise InputError(f"--metrics {metrics_file}: file not found")
 

@@ -69,6 +69,8 @@ def spot(
     out: Optional[Path] = typer.Option(None, "--out", help="JSON output (default: RUN/spotting.json of the first run)."),
 ) -> None:
     """Spotting precision/recall/F1 and recognition on the true positives (analysis F1, UF1, UAR, STRS)."""
+    from mpt_live.errors import OutputError
+    from mpt_live.rundir import check_out_file
     from mpt_live.writers import write_json
 
     from .datasets.longvideo import load_long_dataset, read_annotations_csv
@@ -80,6 +82,8 @@ def spot(
             raise InputError("give either --truth annotations.csv or --dataset NAME --data ROOT")
         if dataset is not None and data is None:
             raise InputError(f"--dataset {dataset.value} needs --data ROOT (the dataset's folder)")
+        if out is not None:
+            check_out_file(out)  # before the work: a bad --out is one line, never a traceback at the end
         index = read_annotations_csv(truth) if truth is not None else load_long_dataset(dataset.value, data)
         spotted = read_runs(runs, index)
         result = score(index, spotted, kind.value)
@@ -88,7 +92,7 @@ def spot(
         result["dropped"] = index.dropped
         target = out or ((runs[0] if runs[0].is_dir() else runs[0].parent) / "spotting.json")
         write_json(target, result)
-    except InputError as e:
+    except (InputError, OutputError) as e:
         print(f"error: {e}", file=sys.stderr)
         raise typer.Exit(2)
     console.print(table(result))

@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 
 from mpt_live.errors import InputError
+from mpt_live.rundir import check_out_dir
 
 app = typer.Typer(add_completion=False, help=__doc__)
 
@@ -35,6 +36,11 @@ def synth(
     from .synth import SynthConfig, generate
 
     console = Console(stderr=True)
+    try:
+        check_out_dir(out)  # a file there, or a folder that cannot be made or written: one line
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise typer.Exit(2)
     if long:
         _long(faces, out, videos, minutes, seed, console)
         return
