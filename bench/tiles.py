@@ -1,0 +1,103 @@
+"""Faces of wide frames: found and cost, with the tile search (mpt_live/tiles.py) and without it.
+
+Two real people (liveportrait_d6 and retalking_3_talking of the faces folder) side by side on a grey
+canvas of each size, each video scaled to SIZE px (their faces about 0.6 SIZE wide), run through the
+session's face tracker (FaceTracker, --max-faces 2, no embedder) for N frames. Per canvas and size: the
+frames with both faces, and the tracker's CPU ms per frame, with tiles (as mpt-live runs) and with the
+tiles switched off (the baseline, the tracker before the tiles) in the same run. Also the cost of one
+search: the whole frame once vs its squares.
+
+    python bench/tiles.py [--frames 90] [--faces ../shared/data/faces]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import mpt_live.tracks as tracks  # noqa: E402
+from mpt_live.face import FaceAligner  # noqa: E402
+from mpt_live.machine import vector_extensions  # noqa: E402
+from mpt_live.tiles import tile_origins  # noqa: E402
+
+CASES = [((480, 1280), 160), ((480, 1280), 300), ((720, 1280), 200), ((720, 1280), 360), ((1080, 1920), 300)]
+
+
+def frames(videos: Path, n: int, canvas: tuple[int, int], size: int) -> list[np.ndarray]:
+    caps = [cv2.VideoCapture(str(videos / "liveportrait_d6.mp4")), cv2.VideoCapture(str(videos / "retalking_3_talking.mp4"))]
+    h, w = canvas
+    out = []
+    for _ in range(n):
+        img = np.full((h, w, 3), 90, np.uint8)
+        for cap, x in zip(caps, (w // 8, w - w // 8 - size)):
+            ok, f = cap.read()
+            if not ok:
+                cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+                ok, f = cap.read()
+            img[(h - size) // 2:(h + size) // 2, x:x + size] = cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA)
+        out.append(img)
+    return out
+
+
+def run(imgs: list[np.ndarray], tiles: bool) -> tuple[int, float]:
+    """Frames with both faces, tracker CPU ms per frame."""
+    wide = tracks.is_wide
+    tracks.is_wide = wide if tiles else (lambda shape: False)
+    try:
+        with FaceAligner() as aligner:
+            tracker = tracks.FaceTracker(aligner, max_faces=2, embedder=None)
+            tracker.update(imgs[0], 0.0)  # detector start-up outside the timing
+            both, t0 = 0, time.process_time()
+            for i, img in enumerate(imgs[1:], 1):
+                both += len(tracker.update(img, i / 30)[0]) == 2
+            return both, (time.process_time() - t0) * 1000 / (len(imgs) - 1)
+    finally:
+        tracks.is_wide = wide
+
+
+def search_ms(img: np.ndarray, reps: int = 20) -> tuple[float, float]:
+    with FaceAligner() as aligner:
+        aligner.detect(img, 0.0)
+        aligner.detect_tiles(img, [])
+        t0 = time.process_time()
+        for i in range(reps):
+            aligner.detect(img, 1 + i / 30)
+        whole = (time.process_time() - t0) * 1000 / reps
+        t0 = time.process_time()
+        for _ in range(reps):
+            aligner.detect_tiles(img, [])
+        return whole, (time.process_time() - t0) * 1000 / reps
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--frames", type=int, default=90)
+    ap.add_argument("--faces", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data" / "faces")
+    args = ap.parse_args()
+    videos = args.faces / "videos"
+    if not (videos / "liveportrait_d6.mp4").is_file():
+        sys.exit(f"error: {videos}: liveportrait_d6.mp4 and retalking_3_talking.mp4 not found (--faces)")
+    print(f"CPU vector extensions: {vector_extensions()}; {os.cpu_count()} cpus; load {os.getloadavg()[0]:.2f}")
+    print(f"{args.frames} frames per case, two people side by side, FaceTracker --max-faces 2; CPU ms per frame")
+    print("| canvas | video px (face ~0.6x) | both faces: tiles / baseline (no tiles) | CPU ms/frame: tiles / baseline "
+          "| one search: whole frame / squares (n) |")
+    print("|---|---|---|---|---|")
+    for canvas, size in CASES:
+        imgs = frames(videos, args.frames, canvas, size)
+        (b1, ms1), (b0, ms0) = run(imgs, True), run(imgs, False)
+        whole, tiled = search_ms(imgs[0])
+        n = len(tile_origins(imgs[0].shape)[1])
+        print(f"| {canvas[1]}x{canvas[0]} | {size} | {b1} / {b0} of {len(imgs) - 1} | {ms1:.2f} / {ms0:.2f} "
+              f"| {whole:.2f} / {tiled:.2f} ({n}) |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
