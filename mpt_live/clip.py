@@ -91,6 +91,15 @@ class ClipSpec:
             return self.frames / self.window_s
         return (self.frames - 1) / self.window_s
 
+    def rate_warning(self, name: str, fps: float) -> list[str]:
+        """A source whose frame rate is under half the clip's rate: its windows are mostly frames interpolated
+        between a few real ones, and movements shorter than two frames are not seen ([] otherwise)."""
+        if not 0 < fps < self.clip_fps / 2:
+            return []
+        return [f"{name}: {fps:g} fps is under half the model's clip rate ({self.clip_fps:g} Hz, {self.frames} "
+                f"frames in {self.window_s:g} s): each window holds about {fps * self.window_s:.0f} real frames, "
+                f"the rest interpolated, and movements shorter than {2 / fps:.2g} s are not seen"]
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         for k, v in d.items():

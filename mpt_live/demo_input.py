@@ -49,7 +49,9 @@ def photo_portrait(path: str | Path) -> np.ndarray:
     """A face photo framed like the demo portrait: 640x480 BGR, its largest face about FACE_WIDTH of the
     width at FACE_CENTRE (borders replicated where the photo ends). One-line InputError for a file that
     is not an image or holds no face."""
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if not Path(path).is_file():
+        raise InputError(f"{path}: no such file (--demo-face needs a face photo)")
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)  # (an existing file only: OpenCV warns on a missing one)
     if image is None:
         raise InputError(f"{path}: not an image file OpenCV can read (--demo-face needs a face photo)")
     face = detect_face(image)

@@ -389,7 +389,7 @@ class Session:
 
     def _warnings(self) -> list[str]:
         """The source's (timing, pace) and the run's own: a model run that classified nothing says why."""
-        out, c = list(getattr(self.source, "warnings", None) or []), self.counts
+        out, c = list(getattr(self.source, "warnings", None) or []) + self.spec.rate_warning(self.name, self.fps), self.counts
         faces = f"a face in {c['frames_with_face']} of {c['frames_read']} frames"
         if c["frames_read"] and c["frames_with_face"] < 0.5 * c["frames_read"]:  # most frames without a face
             out.append(f"{self.name}: {'no face found' if not c['frames_with_face'] else 'only ' + faces}"

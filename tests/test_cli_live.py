@@ -43,7 +43,7 @@ def test_cli_folder_batch_lists_failures_and_keeps_going(faces_dir, model_path, 
     (["--video", "x.mp4", "--save-video"], "--save-video needs --out"),
     (["--video", "x.mp4", "--model", "/nonexistent/m.onnx", "--out", "o"], "no such file"),
     (["--video", "x.mp4", "--demo-face", "p.jpg"], "--demo-face needs --demo"),
-    (["--demo", "--demo-face", "/nonexistent/p.jpg", "--model", "/nonexistent/m.onnx"], "not an image file"),
+    (["--demo", "--demo-face", "/nonexistent/p.jpg", "--model", "/nonexistent/m.onnx"], "/nonexistent/p.jpg: no such file"),
 ], ids=["camera", "stream", "realtime-missing", "two-sources", "save-video-no-out", "missing-video-before-model",
         "demo-face-without-demo", "demo-face-before-model"])
 def test_cli_live_sources_bad_input_one_line(args, expected):

@@ -272,3 +272,31 @@ def test_window_copies_its_frames_and_samples_them_on_first_use() -> None:
     clip = w.clip
     np.testing.assert_array_equal(clip, want)
     assert w.clip is clip  # sampled once
+
+
+@pytest.mark.parametrize("fps, warned", [(2.0, True), (7.0, True), (7.5, False), (15.0, False), (0.0, False)])
+def test_a_source_far_slower_than_the_clip_rate_is_warned_about(fps, warned):
+    spec = ClipSpec()  # 16 frames over 1 s: 15 Hz
+    got = spec.rate_warning("v.mp4", fps)
+    assert bool(got) is warned
+    if warned:
+        assert got[0].startswith(f"v.mp4: {fps:g} fps is under half the model's clip rate (15 Hz")
+        assert f"about {fps:.0f} real frames" in got[0]
+
+
+def test_the_session_warns_about_a_slow_source(tmp_path):
+    import cv2
+
+    from mpt_live.job import run_job
+    from mpt_live.session import SessionConfig
+    from mpt_live.sources import VideoFile
+
+    path = tmp_path / "slow.mp4"
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 2.0, (64, 48))
+    for i in range(6):
+        out.write(np.full((48, 64, 3), 40 * i, np.uint8))
+    out.release()
+    with VideoFile(path) as v:
+        s = run_job(v, None, SessionConfig(), None)
+    assert any(w.startswith("slow.mp4: 2 fps is under half") or "/slow.mp4: 2 fps is under half" in w
+               for w in s["warnings"]), s["warnings"]
