@@ -70,7 +70,8 @@ def report_line(s: dict[str, Any], out: Path | None) -> str:
     lat = s.get("latency_ms", {}).get("capture_to_prediction_p95")
     src = s["source"] if "://" in s["source"] or s["source"].startswith("camera ") else Path(s["source"]).name
     msg = (f"{src}: {s['frames_read']} frames ({s['frames_with_face']} with a face), {s['windows']} windows "
-           f"({s['windows_classified']} classified), {s['fps']} frames/s, {len(s['events'])} motion events; {shares}")
+           f"({s['windows_classified']} classified), {s['fps']} frames/s, {len(s['events'])} motion events"
+           + (f"; {shares}" if shares else ""))
     if lat is not None:
         msg += f"; latency p95 {lat:.0f} ms"
     if out is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -153,3 +154,15 @@ def test_bad_input_one_line_error(faces_dir, tmp_path, args, expected):
     out = res.output.strip()
     assert expected in out and "Traceback" not in out
     assert len([ln for ln in out.splitlines() if ln.strip()]) == 1, out
+
+
+@pytest.mark.parametrize("labels, tail", [({}, "0 motion events -> out/"),
+                                          ({"neutral": {"share": 0.9}, "happiness": {"share": 0.001}},
+                                           "0 motion events; neutral 90% -> out/")])
+def test_report_line_lists_only_the_labels_there_are(labels, tail):
+    from mpt_live.terminal import report_line
+
+    s = {"source": "/x/v.mp4", "frames_read": 1, "frames_with_face": 0, "windows": 0, "windows_classified": 0,
+         "fps": 30.0, "events": [], "labels": labels, "model": {}}
+    line = report_line(s, Path("out"))
+    assert line.startswith("v.mp4: 1 frames (0 with a face)") and line.endswith(tail), line
