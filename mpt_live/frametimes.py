@@ -90,11 +90,18 @@ class FrameTimes:
             period = 1.0 / self.fps
             off = float(np.mean(np.abs(iv - period) > 0.25 * period))
             header_span = n / self.fps
-            if off > 0.1 or abs(self.span - header_span) > max(2 * period, 0.02 * self.span):
+            spans_differ = abs(self.span - header_span) > max(2 * period, 0.02 * self.span)
+            intervals = f"intervals {iv.min() * 1e3:.0f}-{iv.max() * 1e3:.0f} ms"
+            if spans_differ:
                 self.warnings.append(
                     f"{self.name}: frame times disagree with the header's {self.fps:g} fps (variable frame rate): "
                     f"{n} frames span {self.span:.2f} s by the container's times, {header_span:.2f} s by the "
-                    f"header; intervals {iv.min() * 1e3:.0f}-{iv.max() * 1e3:.0f} ms; the container's times are used")
+                    f"header; {intervals}; the container's times are used")
+            elif off > 0.1:  # the header's rate is the average: the spans agree, the frames are not evenly spaced
+                self.warnings.append(
+                    f"{self.name}: variable frame rate: {intervals} around the header's average {self.fps:g} fps "
+                    f"({period * 1e3:.0f} ms; {off:.0%} of the intervals off it by over a quarter); the container's "
+                    "times are used")
         if self.repaired:
             self.warnings.append(f"{self.name}: {self.repaired} frames had a time that did not increase; each was "
                                  f"placed one frame period ({1e3 / self.fps:.1f} ms) after the previous one")

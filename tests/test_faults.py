@@ -400,6 +400,17 @@ def test_variable_frame_rate_uses_the_container_times(tmp_path):
     assert s["status"] == "complete"
 
 
+def test_variable_frame_rate_around_the_header_average_is_named_as_such(tmp_path):
+    """Frames 40 and 120 ms apart in turn: the header's rate is their average, so the spans agree; the warning
+    says the intervals vary around it (it used to say the times "disagree" beside two equal spans)."""
+    times = [round(sum(0.04 if k % 2 == 0 else 0.12 for k in range(i)), 3) for i in range(60)]
+    with VideoFile(fk.write_vfr_video(tmp_path / "alt.mp4", times)) as v:
+        got = [f.t for f in v]
+    assert got == pytest.approx(times, abs=0.002)
+    assert len(v.warnings) == 1 and "alt.mp4: variable frame rate: intervals " in v.warnings[0]
+    assert "ms around the header's average" in v.warnings[0] and "disagree" not in v.warnings[0]
+
+
 def test_raw_h264_without_a_rate_in_its_header_uses_the_codec_timing(tmp_path):
     path = fk.write_raw_h264(tmp_path / "v.h264", 60, fps=30.0)
     with VideoFile(path) as v:
