@@ -36,16 +36,23 @@ def _videos(videos: str | Path | list[Path]) -> list[Path]:
 
 
 def output_dirs(videos: list[Path], out: Path) -> list[Path]:
-    """One folder per video: ``out`` itself for one video, ``out/<stem>`` (made unique) for several; a frame
-    folder's at its path below the frame folders' common parent (``out/006_1``, ``out/spNO.1/a/color``)."""
+    """One folder per video: ``out`` itself for one video, ``out/<stem>`` (made unique) for several of one
+    folder, ``out/<path below their common folder>/<stem>`` for video files of several folders
+    (``out/subject01/interview``); a frame folder's at its path below the frame folders' common parent
+    (``out/006_1``, ``out/spNO.1/a/color``)."""
     if len(videos) == 1:
         return [out]
     folders = [v for v in videos if v.is_dir()]
     base = Path(os.path.commonpath(folders)) if len(folders) > 1 else folders[0].parent if folders else None
+    parents = {v.parent for v in videos if not v.is_dir()}
+    files_base = Path(os.path.commonpath(list(parents))) if len(parents) > 1 else None
     seen: dict[str, int] = {}
     dirs = []
     for v in videos:
-        stem = v.relative_to(base).as_posix() if base is not None and v.is_dir() else v.stem
+        if v.is_dir():
+            stem = v.relative_to(base).as_posix()
+        else:
+            stem = (v.relative_to(files_base).with_suffix("") if files_base is not None else Path(v.stem)).as_posix()
         seen[stem] = seen.get(stem, 0) + 1
         dirs.append(out / (stem if seen[stem] == 1 else f"{stem}_{seen[stem]}"))
     return dirs

@@ -187,9 +187,30 @@ def find_frame_folders(root: Path, max_depth: int = MAX_DEPTH) -> list[Path]:
     return sorted(found, key=lambda d: _natural(d.relative_to(root).as_posix()))
 
 
+def find_videos(root: Path, max_depth: int = MAX_DEPTH) -> list[Path]:
+    """Video files in the folders below ``root`` (not ``root`` itself; hidden folders skipped), up to
+    ``max_depth`` levels down: a dataset kept as one folder per subject."""
+    found, level = [], [root]
+    for depth in range(max_depth + 1):
+        nxt = []
+        for d in level:
+            try:
+                with os.scandir(d) as it:
+                    entries = [e for e in it if not e.name.startswith(".")]
+            except OSError:
+                continue
+            if depth:
+                found += [Path(e.path) for e in entries if e.is_file() and Path(e.name).suffix.lower() in VIDEO_EXTENSIONS]
+            nxt += [Path(e.path) for e in entries if e.is_dir()]
+        level = nxt
+    return found
+
+
 def expand_recordings(spec: str) -> list[Path]:
-    """``--video``: a video file, a frame folder, a folder of videos or of frame folders, or a glob of
-    either -> the recordings (video files and frame folders). Errors name the input."""
+    """``--video``: a video file, a frame folder, a folder of videos (those at its top level), a folder of
+    frame folders and/or of folders of videos (a subject per folder: every one found up to ``MAX_DEPTH``
+    levels down), or a glob of either -> the recordings (video files and frame folders). Errors name the
+    input."""
     p = Path(spec)
     if p.is_dir():
         images = bool(_files(p, IMAGE_EXTENSIONS))
@@ -202,10 +223,11 @@ def expand_recordings(spec: str) -> list[Path]:
         if videos:
             return expand_videos(spec)
         found = find_frame_folders(p)
+        found += [v for v in find_videos(p) if not any(f in v.parents for f in found)]
         if not found:
             raise InputError(f"{spec}: folder contains no video files ({', '.join(sorted(VIDEO_EXTENSIONS))}) "
                              f"and no folders of frames (up to {MAX_DEPTH} levels down)")
-        return found
+        return sorted(found, key=lambda r: _natural(r.relative_to(p).as_posix()))
     if any(c in spec for c in "*?["):
         hits = sorted((Path(q) for q in glob.glob(spec)), key=lambda q: _natural(str(q)))
         found = [q for q in hits if q.is_file() or is_frame_folder(q)]

@@ -112,6 +112,16 @@ def test_what_video_dir_means(tmp_path):
         (vids / n).write_bytes(b"x")
     # a folder of videos, camcorder (AVCHD .MTS), stream (.ts) and phone (.3gp) files among them
     assert [p.name for p in expand_recordings(str(vids))] == ["a.mov", "b.mp4", "c.MTS", "d.ts", "e.3gp"]
+    # a dataset kept as a folder per subject: every video below it, each under its own path in the run
+    subjects = tmp_path / "subjects"
+    for rel in ("s10/interview.mp4", "s2/interview.mp4", "s2/extra/b.mov", "s2/notes.txt", ".hidden/x.mp4"):
+        (subjects / rel).parent.mkdir(parents=True, exist_ok=True)
+        (subjects / rel).write_bytes(b"x")
+    found = expand_recordings(str(subjects))
+    assert [p.relative_to(subjects).as_posix() for p in found] == ["s2/extra/b.mov", "s2/interview.mp4",
+                                                                  "s10/interview.mp4"]
+    assert output_dirs(found, tmp_path / "run") == [tmp_path / "run" / n for n in ("s2/extra/b", "s2/interview",
+                                                                                  "s10/interview")]
     samm = tmp_path / "SAMM_LV"
     (samm / "SAMM_LongVideos_V3_Release.xlsx").parent.mkdir()
     (samm / "SAMM_LongVideos_V3_Release.xlsx").write_bytes(b"sheet")

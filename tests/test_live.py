@@ -105,7 +105,9 @@ def test_batch_continues_after_a_broken_video(faces_dir, runtime, tmp_path):
 
 
 def test_output_dirs_are_unique():
-    dirs = output_dirs([Path("a/x.mp4"), Path("b/x.mp4"), Path("y.mov")], Path("o"))
+    dirs = output_dirs([Path("a/x.mp4"), Path("b/x.mp4"), Path("y.mov")], Path("o"))  # several folders: their paths
+    assert dirs == [Path("o/a/x"), Path("o/b/x"), Path("o/y")]
+    dirs = output_dirs([Path("a/x.mp4"), Path("a/x.mov"), Path("a/y.mov")], Path("o"))  # one folder: stems
     assert dirs == [Path("o/x"), Path("o/x_2"), Path("o/y")]
     assert output_dirs([Path("a/x.mp4")], Path("o")) == [Path("o")]
 
