@@ -10,6 +10,7 @@ model) and the motion score; stretches where that face is not in the frame are h
 from __future__ import annotations
 
 import csv
+import warnings
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -76,7 +77,9 @@ def render_timeline(
         axes[-1].set_xlim(np.nanmin(t_all) - 0.05, np.nanmax(t_all) + 0.05)
     axes[-1].set_xlabel("time (s)")
     fig.suptitle(title or "mpt-live timeline", fontsize=11)
-    with atomic_path(out) as tmp:  # a reader never sees half a PNG
+    with atomic_path(out) as tmp, warnings.catch_warnings():  # a reader never sees half a PNG
+        # a file name in a script the font lacks (CJK, ...): boxes in the title, not a warning per glyph
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font", category=UserWarning)
         fig.savefig(tmp)
     return out
 

@@ -40,3 +40,16 @@ def test_timeline_motion_only_and_empty(tmp_path):
     b = render_timeline([], CLASSES, [], tmp_path / "b.png")
     assert cv2.imread(str(a)) is not None and cv2.imread(str(b)) is not None
     assert cv2.imread(str(a)).shape[0] < cv2.imread(str(render_timeline(_rows(), CLASSES, [], tmp_path / "c.png"))).shape[0]
+
+
+def test_a_title_in_a_script_the_font_lacks_prints_no_warning(tmp_path):
+    """A video named in CJK: matplotlib's font has no glyph for it and warned once per glyph on stderr."""
+    import warnings
+
+    from mpt_live.timeline import render_timeline
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        render_timeline([], ["happiness"], [], tmp_path / "t.png", title="面接 3.mp4")
+    assert (tmp_path / "t.png").stat().st_size > 1000
+    assert not [w for w in caught if "missing from font" in str(w.message)], [str(w.message) for w in caught]
