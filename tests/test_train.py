@@ -135,6 +135,36 @@ def test_resume_skips_finished_folds(easy, tmp_path, monkeypatch):
         assert (a["subject"], a["acc"], a["uf1"]) == (b["subject"], b["acc"], b["uf1"])
 
 
+def test_resume_refuses_a_changed_dataset_and_one_class(easy):
+    """Finished folds made from other annotations (a clip relabelled or dropped since) are not pooled with new
+    ones: the resume is refused in one line. A dataset with clips of one class is refused before training
+    (it scored a perfect, meaningless 1.0)."""
+    import dataclasses
+    import tempfile
+
+    from train.datasets import load_dataset
+    from train.datasets.samples import DatasetIndex
+
+    index = load_dataset("casme2", easy[0])
+    with tempfile.TemporaryDirectory() as d:
+        out = Path(d)
+        loso.check_or_store_dataset(out, index)  # no finished fold: stored
+        (out / "folds").mkdir()
+        (out / "folds" / "sub01.json").write_text("{}")
+        loso.check_or_store_dataset(out, index)  # the same annotations: resumes
+        s0 = index.samples[0]
+        other = index.classes[1] if s0.label == index.classes[0] else index.classes[0]
+        relabelled = DatasetIndex([dataclasses.replace(s0, label=other), *index.samples[1:]], index.classes)
+        with pytest.raises(InputError, match=r"the dataset changed since its finished folds.*-> \d+ clips"):
+            loso.check_or_store_dataset(out, relabelled)
+        with pytest.raises(InputError, match=f"{len(index.samples)} -> {len(index.samples) - 1} clips"):
+            loso.check_or_store_dataset(out, DatasetIndex(index.samples[1:], index.classes))
+    one = DatasetIndex([s for s in index.samples if s.label == index.classes[0]], index.classes)
+    with pytest.raises(InputError, match=r"clips of 1 class\(es\) .*needs at least 2"):
+        loso.check_classes(one, "D")
+    loso.check_classes(index, "D")
+
+
 def test_resume_refuses_a_different_config(easy, tmp_path):
     out = tmp_path / "run"
     loso.check_or_store_config(out, _config(easy, lr=1e-2))

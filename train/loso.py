@@ -16,6 +16,7 @@ a killed run restarted with the same command skips finished folds), ``prediction
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import time
@@ -81,6 +82,39 @@ def check_or_store_config(out: Path, cfg: TrainConfig, store: bool = True) -> No
     if store:
         out.mkdir(parents=True, exist_ok=True)
         write_json(path, ident)
+
+
+def dataset_fingerprint(index: Any) -> dict[str, Any]:
+    """What a run's finished folds were trained and scored on: the clips (subject, clip, label, onset, apex,
+    offset, frame count, fps) and the class order, as a sha256 and a count."""
+    rows = sorted(f"{s.subject}\t{s.clip_id}\t{s.label}\t{s.onset}\t{s.apex}\t{s.offset}\t{len(s.frames)}\t{s.fps:g}"
+                  for s in index.samples)
+    text = "\n".join(["\t".join(index.classes), *rows])
+    return {"sha256": hashlib.sha256(text.encode()).hexdigest(), "clips": len(rows)}
+
+
+def check_or_store_dataset(out: Path, index: Any) -> None:
+    """Refuse to resume a run whose finished folds were made from other annotations (clips added, dropped
+    or relabelled since): their rows would be pooled with the new ones. Else write dataset.json."""
+    path, now = Path(out) / "dataset.json", dataset_fingerprint(index)
+    if path.exists() and any((Path(out) / "folds").glob("*.json")):
+        try:
+            old = json.loads(path.read_text())
+        except (OSError, ValueError):
+            old = {}
+        if old.get("sha256") not in (None, now["sha256"]):
+            raise InputError(f"{out}: the dataset changed since its finished folds were trained ({old.get('clips')} "
+                             f"-> {now['clips']} clips, or labels or frames changed); choose a new --out, or "
+                             f"remove {Path(out) / 'folds'} to start over")
+    write_json(path, now)
+
+
+def check_classes(index: Any, data: str) -> None:
+    """Recognition needs clips of at least two classes (one class scores a perfect, meaningless 1.0)."""
+    present = [c for c, n in index.counts().items() if n]
+    if len(present) < 2:
+        raise InputError(f"{data}: clips of {len(present)} class(es) ({', '.join(present) or 'none'}) after the "
+                         "dataset's rows were read; recognition needs at least 2")
 
 
 # what a LOSO run and the deployable model trained "with the same command" must share
@@ -217,7 +251,9 @@ def prepare_loso(cfg: TrainConfig, out: Path, index: Any, show: bool = False,
                  log: Callable[[str], None] = print) -> LosoData:
     """Check or store the run's config, fill the clip cache and list the folds of ``index``."""
     out = Path(out)
+    check_classes(index, cfg.data)
     check_or_store_config(out, cfg)
+    check_or_store_dataset(out, index)
     (out / "folds").mkdir(exist_ok=True)
     classes = list(index.classes)
     cidx = {c: i for i, c in enumerate(classes)}
@@ -303,6 +339,7 @@ def train_full(cfg: TrainConfig, out: Path, index: Any, *, progress: Any | None 
                extra_config: dict[str, Any] | None = None) -> Path:
     """Train one deployable model on every subject and write ``out/model.pt`` (checkpoint contract)."""
     out = Path(out)
+    check_classes(index, cfg.data)
     out.mkdir(parents=True, exist_ok=True)
     classes = list(index.classes)
     cidx = {c: i for i, c in enumerate(classes)}
