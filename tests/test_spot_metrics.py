@@ -169,6 +169,22 @@ def test_missing_video_and_bad_truth(tmp_path):
     assert res.exit_code == 2 and "give either --truth" in res.output
 
 
+def test_two_runs_of_one_video_are_refused_not_pooled(tmp_path):
+    """Two --runs holding the same video (an fp32 and an int8 run, say) were pooled: each run's events counted
+    against one truth, so every true positive of one run became a false positive of the other."""
+    root = _benchmark(tmp_path)
+    for name in ("fp32", "int8"):
+        _events(tmp_path / name / "long_001", [{"video": "long_001.mp4", "onset_frame": 11, "offset_frame": 20,
+                                                "type": "micro"}])
+        _events(tmp_path / name / "long_002", [])
+    res = CliRunner().invoke(app, ["spot", "--truth", str(root), "--runs", str(tmp_path / "fp32"),
+                                   "--runs", str(tmp_path / "int8")])
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert "events of long_001, which" in res.output and "already has" in res.output
+    res = CliRunner().invoke(app, ["spot", "--truth", str(root), "--runs", str(tmp_path / "fp32")])
+    assert res.exit_code == 0, res.output
+
+
 def test_scoring_needs_no_torch(tmp_path):
     """mpt-eval spot runs with torch unimportable (the scorer is plain Python + numpy)."""
     import subprocess

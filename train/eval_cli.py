@@ -61,7 +61,7 @@ def _main() -> None:
 
 @app.command()
 def spot(
-    runs: list[Path] = typer.Option(..., "--runs", help="Run folder(s): events.csv in it or in its video folders."),
+    runs: list[Path] = typer.Option(..., "--runs", help="Run folder: events.csv in it or in its video folders (repeat --runs for several; each video once)."),
     truth: Optional[Path] = typer.Option(None, "--truth", help="annotations.csv of an mpt-synth --long benchmark."),
     dataset: Optional[SpotDataset] = typer.Option(None, "--dataset", help="A real spotting set, read with --data."),
     data: Optional[Path] = typer.Option(None, "--data", help="The dataset's folder in its distribution layout."),

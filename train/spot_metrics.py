@@ -249,6 +249,7 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex) -> dict[str, list[Spo
     """
     resolve = _resolver(truth.videos)
     out: dict[str, list[Spotted]] = {}
+    source: dict[str, Path] = {}  # the events.csv each video's events come from
     for run in runs:
         for f in find_event_files(Path(run)):
             rows = read_events(f)
@@ -258,6 +259,10 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex) -> dict[str, list[Spo
                 raise InputError(f"{f}: video {bad!r} is not in the truth ({len(truth.videos)} videos, "
                                  f"e.g. {truth.videos[0].name})")
             for name in names:
+                if name in source and source[name] != f:  # two runs of one video: pooled, each would count
+                    raise InputError(f"{f}: events of {name}, which {source[name]} already has: score each run "
+                                     "of a video on its own (one --runs per mpt-eval)")
+                source[name] = f
                 out.setdefault(name, [])
             for s in rows:
                 out[resolve(s.video)].append(s)
