@@ -21,7 +21,8 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from mpt_live.errors import InputError
+from mpt_live.errors import InputError, first_line
+from mpt_live.rundir import check_out_file
 
 DEFAULT_OPSET = 20   # = export.onnx_export.DEFAULT_OPSET, repeated so that --help needs no torch import
 DEFAULT_CALIB_CLIPS = 32   # = export.calibration.DEFAULT_CALIB_CLIPS
@@ -79,6 +80,11 @@ def export(
         _fail("--calib-clips: only --int8 is calibrated")
     if batch != "dynamic" and not (batch.isdigit() and int(batch) >= 1):
         _fail(f"--batch {batch}: expected 'dynamic' or a positive integer")
+    if out is not None:
+        try:
+            check_out_file(out)  # before the export's minutes: a folder or an unwritable place is one line
+        except InputError as e:
+            _fail(str(e))
     from .pipeline import export_checkpoint   # torch imports: after argument checks
 
     precision = "int8" if int8 or int8_weights else "fp16" if fp16 else "fp32" if fp32 else "auto"
@@ -92,6 +98,11 @@ def export(
         )
     except InputError as e:
         _fail(str(e))
+    except Exception as e:  # an opset other than the default that the exporter or ONNX cannot use
+        if opset == DEFAULT_OPSET:
+            raise
+        _fail(f"--opset {opset}: the export failed at this opset ({type(e).__name__}: {first_line(e)}); "
+              f"the default, {DEFAULT_OPSET}, is the one tested")
     if not result.ok:
         console.print(f"[bold red]parity check failed:[/] {'; '.join(p.line() for p in result.parity if not p.ok)}",
                       highlight=False, soft_wrap=True)

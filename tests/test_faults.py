@@ -152,7 +152,12 @@ def test_bad_option_is_one_line_before_the_model_loads(tmp_path, clip, model_pat
      "afile: is a file, expected a folder"),
     ("train.synth_cli", lambda d: ["--faces", str(d), "--out", "/proc/synth"], "/proc/synth: cannot create"),
     ("train.cli", lambda d: ["--dataset", "casme2", "--data", str(d), "--out", "/proc/t"], "/proc/t: cannot create"),
-], ids=["eval-out-folder", "eval-out-unwritable", "synth-out-file", "synth-out-uncreatable", "train-out-uncreatable"])
+    ("train.cli", lambda d: ["--dataset", "casme2", "--data", str(d), "--out", str(d / "o"), "--lr", "-1"],
+     "--lr -1: expected a positive learning rate"),
+    ("export.cli", lambda d: [str(d / "model.pt"), "--out", str(d)], "is a folder, expected a file name"),
+    ("export.cli", lambda d: [str(d / "model.pt"), "--out", "/proc/m.onnx"], "cannot write into this folder"),
+], ids=["eval-out-folder", "eval-out-unwritable", "synth-out-file", "synth-out-uncreatable", "train-out-uncreatable",
+        "train-lr-negative", "export-out-folder", "export-out-unwritable"])
 def test_the_other_tools_reject_a_bad_out_in_one_line(tmp_path, module, make_args, expected):
     """mpt-eval, mpt-synth and mpt-train: an --out that cannot be written is one line and exit 2, before any work
     (it used to be a traceback at the end of mpt-eval's scoring, and at the start of the others)."""
@@ -161,7 +166,7 @@ def test_the_other_tools_reject_a_bad_out_in_one_line(tmp_path, module, make_arg
                          timeout=300, cwd=ROOT, stdin=subprocess.DEVNULL)
     lines = [ln for ln in (res.stderr + res.stdout).splitlines() if ln.strip()]
     assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
-    assert len(lines) == 1 and "error: --out" in lines[0] and expected in lines[0], lines
+    assert len(lines) == 1 and "error: --" in lines[0] and expected in lines[0], lines
 
 
 # -- signals: the summary and the plot are written, the exit code says which signal ------------------

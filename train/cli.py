@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sys
 import time
 from enum import Enum
@@ -126,6 +127,8 @@ def _fail(msg: str) -> None:
 
 def _check_environment(cfg: TrainConfig, data: Path, out: Path, metrics_file: Optional[Path]) -> None:
     """Cheap checks of the command line, before any data is read."""
+    if not (math.isfinite(cfg.lr) and cfg.lr > 0):
+        raise InputError(f"--lr {cfg.lr:g}: expected a positive learning rate (default {D.lr:g})")
     if cfg.device == "cuda":
         from .fitting import cuda_problem
 
