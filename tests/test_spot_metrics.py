@@ -185,6 +185,20 @@ def test_two_runs_of_one_video_are_refused_not_pooled(tmp_path):
     assert res.exit_code == 0, res.output
 
 
+@pytest.mark.parametrize("row, message", [
+    ("long_001.mp4,abc,12,19,30,micro", "onset 'abc' is not a frame number"),
+    ("long_001.mp4,-5,12,19,30,micro", "onset '-5' is not a frame number"),
+    ("long_001.mp4,10,x,19,30,micro", "apex 'x' is not a frame number"),
+    ("long_001.mp4,10,12,19,30,micro\nlong_001.mp4,10,13,19,30,micro", "the same interval 10..19 (micro) as row 2"),
+])
+def test_a_malformed_truth_row_is_an_error_not_a_silent_drop(tmp_path, row, message):
+    """A truth row whose onset is not a number was dropped (counted only inside the JSON) and the score rose."""
+    root = _benchmark(tmp_path)
+    (root / "annotations.csv").write_text("video,onset,apex,offset,fps,type\n" + row + "\n")
+    res = CliRunner().invoke(app, ["spot", "--truth", str(root), "--runs", str(tmp_path)])
+    assert res.exit_code == 2 and message in res.output and "Traceback" not in res.output, res.output
+
+
 def test_scoring_needs_no_torch(tmp_path):
     """mpt-eval spot runs with torch unimportable (the scorer is plain Python + numpy)."""
     import subprocess

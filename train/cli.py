@@ -352,6 +352,10 @@ def _run(console: Console, cfg: TrainConfig, out: Path, protocol: str, metrics_o
                   f"{len(subjects)} subjects, classes " + ", ".join(f"{c} {n}" for c, n in counts.items()))
     for w in index.warnings:
         console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+    for reason, n in sorted(index.dropped.items()):  # rows the sheet has but the run does not use
+        console.print(f"[yellow]dropped[/] {n} annotation row(s): {reason}", highlight=False, soft_wrap=True)
+    for note, n in sorted(index.notes.items()):
+        console.print(f"note: {n} row(s): {note}", highlight=False, soft_wrap=True)
     spec = cfg.spec
     console.print(f"clip: {cfg.clip_mode} mode, {spec.frames} frames ({cfg.sampling}), {spec.image_size} px, "
                   f"faces: {faces_used(index)}, alpha {spec.alpha:g}{' (attenuated ends)' if spec.attenuate else ''}, "

@@ -96,6 +96,10 @@ def spot(
         print(f"error: {e}", file=sys.stderr)
         raise typer.Exit(2)
     console.print(table(result))
+    for reason, n in sorted(index.dropped.items()):  # truth rows that are not scored
+        console.print(f"[yellow]dropped[/] {n} truth row(s): {reason}", highlight=False)
+    for note, n in sorted(index.notes.items()):
+        console.print(f"note: {n} truth row(s): {note}", highlight=False)
     console.print(f"{len(index.videos)} videos; wrote {target}", highlight=False)
 
 

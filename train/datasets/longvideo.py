@@ -148,6 +148,7 @@ def read_annotations_csv(path: str | Path) -> LongVideoIndex:
     dropped: dict[str, int] = {}
     notes: dict[str, int] = {}
     labels: set[str] = set()
+    seen: dict[tuple, Any] = {}  # (video, onset, offset, type) -> the row that had it
     for row in read_sheet(path, CSV_COLUMNS, CSV_OPTIONAL):
         name = cell_text(row["video"])
         if not name:
@@ -169,7 +170,17 @@ def read_annotations_csv(path: str | Path) -> LongVideoIndex:
             raise row.error(name, f"fps {fps:g} differs from the video's earlier rows ({v.fps:g})")
         label = cell_text(row["label"])
         labels.add(label)
-        iv = interval_from_row(row, name, as_int(row["onset"]), as_int(row["apex"]), as_int(row["offset"]),
+        frames = {}
+        for col in ("onset", "apex", "offset"):  # our own sheet: a frame number, or blank (apex only)
+            text, frames[col] = cell_text(row[col]), as_int(row[col])
+            if (text or col != "apex") and (frames[col] is None or frames[col] < 0):
+                raise row.error(name, f"{col} {text!r} is not a frame number (0-based, >= 0)")
+        key = (stem, frames["onset"], frames["offset"], kind)
+        if key in seen:
+            raise row.error(name, f"the same interval {frames['onset']}..{frames['offset']} ({kind}) as row "
+                                  f"{seen[key]}")
+        seen[key] = row.row
+        iv = interval_from_row(row, name, frames["onset"], frames["apex"], frames["offset"],
                                kind, label, cell_text(row["action_units"]), None, dropped, notes)
         if iv is not None:
             v.intervals.append(iv)
