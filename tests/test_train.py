@@ -673,3 +673,27 @@ def test_head_and_flow_gain_reach_the_model_config():
     assert model_config(TrainConfig("casme2", ".", flow_norm="rms"), 5).prompt_flow_norm == "rms"
     with pytest.raises(ValueError, match="flow_norm"):
         TrainConfig("casme2", ".", flow_norm="max")
+
+
+def test_sigterm_stops_training_like_ctrl_c(easy, tmp_path):
+    """SIGTERM (a job scheduler, a closed session) used to end mpt-train at once, exit -15, no message; it now
+    stops it as Ctrl-C does: one line saying how to resume, exit 143, the run folder kept."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root, _, cache = easy
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "train.cli", *ARGS, "--data", str(root), "--out", str(out),
+                             "--cache", str(cache), "--epochs", "50"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[1])
+    deadline = time.monotonic() + 300
+    while not (out / "config.json").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 143, err[-2000:]
+    assert "mpt-train: interrupted (SIGTERM); rerun the same command to resume" in err
+    assert "Traceback" not in err and (out / "config.json").is_file()

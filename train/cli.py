@@ -30,6 +30,7 @@ from rich.table import Table
 
 from mpt_live.clip import ClipSpec
 from mpt_live.errors import InputError
+from mpt_live.interrupts import Stopped, signal_name, stop_signals
 from mpt_live.rundir import check_out_dir
 from mpt_live.terminal import progress_bar
 
@@ -297,43 +298,44 @@ def train(
         import torch
 
         torch.set_num_threads(threads)
-    try:
-        weights = backbone_weights
-        if weights not in (None, "auto", "timm", "none"):
-            weights = str(Path(weights).resolve()) if Path(weights).is_file() else weights
-        cfg = build_config(preset.value, dataset.value, str(data.resolve()), dict(
-            backbone=backbone, backbone_weights=weights, epochs=epochs, batch_size=batch_size, lr=lr,
-            lr_schedule=lr_schedule.value if lr_schedule else None,
-            weight_decay=weight_decay, label_smoothing=label_smoothing, augment=augment,
-            augment_pose=augment_pose, augment_photo=augment_photo, average_epochs=average_epochs,
-            clip_mode=clip_mode.value if clip_mode else None,
-            prompts=False if no_prompts or prompts == 0 else None, num_prompts=prompts or None,
-            reduction=reduction, finetune=finetune, vpt=vpt.value if vpt else None, vpt_tokens=vpt_tokens,
-            input_norm=input_norm, faces=faces.value if faces else None,
-            sampling=sampling.value if sampling else None,
-            adapter=adapter.value if adapter else None, prompt_grid=prompt_grid,
-            prompt_input=prompt_input.value if prompt_input else None, prompt_channels=prompt_channels,
-            flow_gain=flow_gain, flow_norm=flow_norm.value if flow_norm else None, head=head.value if head else None,
-            class_weighted=class_weighted or None, seed=seed, device=device.value, workers=workers,
-            cache=str(cache.resolve()) if cache else None),
-            dict(image_size=image_size, frames=frames, alpha=alpha, attenuate=attenuate,
-                 align=align.value if align else None))
-        _check_environment(cfg, data, out, metrics)
-        metrics_obj = None
-        if metrics is not None:
-            try:
-                metrics_obj = json.loads(metrics.read_text())
-            except (OSError, ValueError) as e:
-                raise InputError(f"--metrics {metrics}: not readable JSON ({e})") from None
-            check_sibling_metrics(metrics_obj, cfg, f"--metrics {metrics}")
-        if ray is not None and protocol is not Protocol.loso:
-            raise InputError("--ray runs LOSO folds: use it with --protocol loso")
-        _run(console, cfg, out, protocol.value, metrics_obj, ray)
-    except InputError as e:
-        _fail(str(e))
-    except KeyboardInterrupt:
-        Console(stderr=True).print("mpt-train: interrupted; rerun the same command to resume")
-        raise typer.Exit(130)
+    with stop_signals():  # SIGTERM and SIGHUP stop a run as Ctrl-C does
+        try:
+            weights = backbone_weights
+            if weights not in (None, "auto", "timm", "none"):
+                weights = str(Path(weights).resolve()) if Path(weights).is_file() else weights
+            cfg = build_config(preset.value, dataset.value, str(data.resolve()), dict(
+                backbone=backbone, backbone_weights=weights, epochs=epochs, batch_size=batch_size, lr=lr,
+                lr_schedule=lr_schedule.value if lr_schedule else None,
+                weight_decay=weight_decay, label_smoothing=label_smoothing, augment=augment,
+                augment_pose=augment_pose, augment_photo=augment_photo, average_epochs=average_epochs,
+                clip_mode=clip_mode.value if clip_mode else None,
+                prompts=False if no_prompts or prompts == 0 else None, num_prompts=prompts or None,
+                reduction=reduction, finetune=finetune, vpt=vpt.value if vpt else None, vpt_tokens=vpt_tokens,
+                input_norm=input_norm, faces=faces.value if faces else None,
+                sampling=sampling.value if sampling else None,
+                adapter=adapter.value if adapter else None, prompt_grid=prompt_grid,
+                prompt_input=prompt_input.value if prompt_input else None, prompt_channels=prompt_channels,
+                flow_gain=flow_gain, flow_norm=flow_norm.value if flow_norm else None, head=head.value if head else None,
+                class_weighted=class_weighted or None, seed=seed, device=device.value, workers=workers,
+                cache=str(cache.resolve()) if cache else None),
+                dict(image_size=image_size, frames=frames, alpha=alpha, attenuate=attenuate,
+                     align=align.value if align else None))
+            _check_environment(cfg, data, out, metrics)
+            metrics_obj = None
+            if metrics is not None:
+                try:
+                    metrics_obj = json.loads(metrics.read_text())
+                except (OSError, ValueError) as e:
+                    raise InputError(f"--metrics {metrics}: not readable JSON ({e})") from None
+                check_sibling_metrics(metrics_obj, cfg, f"--metrics {metrics}")
+            if ray is not None and protocol is not Protocol.loso:
+                raise InputError("--ray runs LOSO folds: use it with --protocol loso")
+            _run(console, cfg, out, protocol.value, metrics_obj, ray)
+        except InputError as e:
+            _fail(str(e))
+        except KeyboardInterrupt as e:  # Ctrl-C, SIGTERM, SIGHUP: the finished folds are kept
+            Console(stderr=True).print(f"mpt-train: interrupted ({signal_name(e)}); rerun the same command to resume")
+            raise typer.Exit(e.exit_code if isinstance(e, Stopped) else 130)
 
 
 def _run(console: Console, cfg: TrainConfig, out: Path, protocol: str, metrics_obj: dict | None,
@@ -352,10 +354,9 @@ def _run(console: Console, cfg: TrainConfig, out: Path, protocol: str, metrics_o
                   f"{len(subjects)} subjects, classes " + ", ".join(f"{c} {n}" for c, n in counts.items()))
     for w in index.warnings:
         console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
-    for reason, n in sorted(index.dropped.items()):  # rows the sheet has but the run does not use
-        console.print(f"[yellow]dropped[/] {n} annotation row(s): {reason}", highlight=False, soft_wrap=True)
-    for note, n in sorted(index.notes.items()):
-        console.print(f"note: {n} row(s): {note}", highlight=False, soft_wrap=True)
+    for what, items in (("[yellow]dropped[/]", index.dropped), ("note:", index.notes)):  # rows not used / amended
+        for reason, n in sorted(items.items()):
+            console.print(f"{what} {n} annotation row(s): {reason}", highlight=False, soft_wrap=True)
     spec = cfg.spec
     console.print(f"clip: {cfg.clip_mode} mode, {spec.frames} frames ({cfg.sampling}), {spec.image_size} px, "
                   f"faces: {faces_used(index)}, alpha {spec.alpha:g}{' (attenuated ends)' if spec.attenuate else ''}, "
