@@ -121,6 +121,41 @@ def test_long_photos_only_are_animated(faces_dir, tmp_path):
     assert read_annotations_csv(tmp_path / "out").counts()["micro"] == 1
 
 
+def test_a_video_stopped_mid_way_is_removed(faces_dir, tmp_path, monkeypatch):
+    """Ctrl-C while the second video is written: the first stays (with its rows and long.json entry), the
+    half-written second is removed instead of left as a short, unannotated clip."""
+    faces = tmp_path / "faces"
+    faces.mkdir()
+    (faces / "rose.jpg").symlink_to(faces_dir / "photos" / "face_recognition_rose_leslie.jpg")
+    real, written = cv2.VideoWriter, []
+
+    class Stops:  # a writer that is interrupted after 30 frames of the second video
+        def __init__(self, path, *a):
+            self.w, self.n, self.second = real(path, *a), 0, path.endswith("long_002.mp4")
+            written.append(path)
+
+        def isOpened(self):
+            return self.w.isOpened()
+
+        def write(self, f):
+            self.n += 1
+            if self.second and self.n > 30:
+                raise KeyboardInterrupt
+            self.w.write(f)
+
+        def release(self):
+            self.w.release()
+
+    monkeypatch.setattr(sl.cv2, "VideoWriter", Stops)
+    with pytest.raises(KeyboardInterrupt):
+        sl.generate_long(faces, tmp_path / "out", sl.LongConfig(videos=2, minutes=0.05, seed=1))
+    assert [Path(p).name for p in written] == ["long_001.mp4", "long_002.mp4"]
+    assert sorted(p.name for p in (tmp_path / "out" / "videos").iterdir()) == ["long_001.mp4"]
+    summary = json.loads((tmp_path / "out" / "long.json").read_text())
+    assert not summary["complete"] and [v["video"] for v in summary["videos"]] == ["long_001.mp4"]
+    assert [v.name for v in read_annotations_csv(tmp_path / "out").videos] == ["long_001"]
+
+
 def test_long_cli_errors_in_one_line(tmp_path):
     from typer.testing import CliRunner
 

@@ -90,6 +90,10 @@ def _long(faces: Path, out: Path, videos: int, minutes: float, seed: int, consol
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         raise typer.Exit(2)
+    except KeyboardInterrupt:
+        print(f"mpt-synth: interrupted; the finished videos and their rows are in {out} (long.json: complete "
+              "false); rerun the same command to write the benchmark again", file=sys.stderr)
+        raise typer.Exit(130)
     n = {k: sum(e["type"] == k for v in summary["videos"] for e in v["events"]) for k in ("micro", "macro")}
     console.print(f"wrote {len(summary['videos'])} videos of {minutes:g} min ({n['micro']} micro, {n['macro']} macro "
                   f"movements; {len(summary['carriers_available'])} carriers) to {out} "

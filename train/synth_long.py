@@ -245,6 +245,7 @@ def render_video(c: LongCarrier, path: Path, plan: list[dict[str, Any]], n_frame
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), cfg.fps, c.size)
     if not writer.isOpened():
         raise InputError(f"{path}: cannot open an MP4 (mp4v) video writer there")
+    done = False
     try:
         for j in range(n_frames):
             t = j / cfg.fps
@@ -258,8 +259,11 @@ def render_video(c: LongCarrier, path: Path, plan: list[dict[str, Any]], n_frame
                 frame = inject(frame, c.keypoints[k] * c.scale, active)
             ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])
             writer.write(cv2.imdecode(buf, cv2.IMREAD_COLOR))
+        done = True
     finally:
         writer.release()
+        if not done:  # stopped or failed mid-way: a video cut short is no benchmark video (annotations.csv
+            path.unlink(missing_ok=True)  # and long.json list only the finished ones)
     return {"video": path.name, "frames": n_frames, "fps": cfg.fps, "carrier": c.describe(),
             "jpeg_quality": quality, "blinks": [b.to_dict() for b in blinks],
             "events": [{"type": p["type"], "onset": p["onset"], "apex": p["apex"], "offset": p["offset"],
