@@ -500,8 +500,10 @@ def test_build_config_applies_only_given_options(preset, given, want):
 def test_build_config_bad_spec_is_an_input_error():
     from train.cli import build_config
 
-    with pytest.raises(InputError, match="clip spec.*image_size"):
+    with pytest.raises(InputError, match=r"--image-size 100: not a usable clip \(ClipSpec.image_size"):
         build_config("default", "casme2", ".", {}, {"image_size": 100})
+    with pytest.raises(InputError, match=r"--frames 8: not a usable clip \(ClipSpec.band_hz"):  # too few for the band
+        build_config("default", "casme2", ".", {}, {"frames": 8})
 
 
 @pytest.mark.slow

@@ -179,8 +179,9 @@ def build_config(preset: str, dataset: str, data: str, options: dict[str, Any],
     try:
         base = TrainConfig.paper(dataset, data) if preset == "paper" else TrainConfig(dataset, data)
         base_spec = dataclasses.replace(base.spec, **spec)
-    except ValueError as e:
-        raise InputError(f"clip spec: {e}") from None
+    except ValueError as e:  # name the options given (--frames 8: too few for the band), not only ClipSpec's fields
+        given_spec = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in spec.items())
+        raise InputError(f"{given_spec or 'clip spec'}: not a usable clip ({e})") from None
     try:
         return dataclasses.replace(base, spec=base_spec, **given)
     except ValueError as e:
