@@ -340,3 +340,15 @@ def test_samm_errata_rows_count_from_below_the_row_14_header(tmp_path, caplog):
     s = index.samples[0]
     assert s.frames[s.offset].name == "006_05739.jpg" and index.notes == {"errata applied": 1}
     assert "SAMM_Micro_FACS_Codes_v2.xlsx row 71 (006/006_1_2): erratum applied" in caplog.text
+
+
+@pytest.mark.parametrize("sep", [";", "\t"], ids=["semicolons", "tabs"])
+def test_csv_saved_with_semicolons_or_tabs_reads_like_commas(tmp_path, sep):
+    """A spreadsheet saved as CSV where the decimal mark is a comma uses semicolons (tabs: a text export);
+    both were refused as 'missing column(s) subject, clip, ...'."""
+    comma = load_dataset("csv", csvfmt(tmp_path / "a"))
+    text = "subject,clip,onset,apex,offset,label,fps\np1,clips/a,1,,10,joy,25\np2,clips/b,0,2,4,calm,\n"
+    other = load_dataset("csv", csvfmt(tmp_path / "b", text.replace(",", sep)))
+    key = [(s.subject, s.clip_id, s.onset, s.apex, s.offset, s.label, s.fps) for s in comma.samples]
+    assert [(s.subject, s.clip_id, s.onset, s.apex, s.offset, s.label, s.fps) for s in other.samples] == key
+    assert other.classes == comma.classes and len(key) == 2

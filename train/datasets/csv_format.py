@@ -1,6 +1,7 @@
 """A plain CSV of clip folders, for any data set without its own loader.
 
-``root`` is the CSV file, or a folder holding ``labels.csv`` or exactly one ``*.csv``. Columns
+``root`` is the CSV file, or a folder holding ``labels.csv`` or exactly one ``*.csv``; commas, or
+semicolons or tabs where the first line has no comma (:func:`train.datasets.sheets.csv_separator`). Columns
 (header names, any order, case-insensitive): ``subject``, ``clip``, ``onset``, ``apex``, ``offset``,
 ``label`` and optionally ``fps`` (blank or absent: 30). ``clip`` is a folder of frame images,
 relative to the CSV's folder or absolute; its image files (jpg/jpeg/png/bmp) are sorted naturally

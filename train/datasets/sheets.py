@@ -66,6 +66,19 @@ class SheetRow:
         return InputError(f"{self.sheet} row {self.row}{where}: {msg}")
 
 
+def csv_separator(path: Path) -> str:
+    """',' unless the file's first line has no comma but semicolons (a spreadsheet saved where the decimal
+    mark is a comma) or tabs."""
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace") as fh:
+            first = next((ln for ln in fh if ln.strip()), "")
+    except OSError:
+        return ","
+    if "," in first:
+        return ","
+    return ";" if ";" in first else "\t" if "\t" in first else ","
+
+
 def read_sheet(path: Path, columns: dict[str, tuple[str, ...]], optional: dict[str, tuple[str, ...]]
                | None = None, scan_rows: int = 60) -> Iterator[SheetRow]:
     """Rows of an xlsx/xls/csv annotation sheet, keyed by canonical column name.
@@ -79,7 +92,8 @@ def read_sheet(path: Path, columns: dict[str, tuple[str, ...]], optional: dict[s
 
     try:
         if path.suffix.lower() == ".csv":
-            df = pd.read_csv(path, header=None, dtype=str, keep_default_na=False, skip_blank_lines=False)
+            df = pd.read_csv(path, header=None, dtype=str, keep_default_na=False, skip_blank_lines=False,
+                             sep=csv_separator(path))
         else:
             df = pd.read_excel(path, header=None, dtype=object)
     except Exception as e:  # pandas raises many types for unreadable files
