@@ -352,3 +352,11 @@ def test_csv_saved_with_semicolons_or_tabs_reads_like_commas(tmp_path, sep):
     key = [(s.subject, s.clip_id, s.onset, s.apex, s.offset, s.label, s.fps) for s in comma.samples]
     assert [(s.subject, s.clip_id, s.onset, s.apex, s.offset, s.label, s.fps) for s in other.samples] == key
     assert other.classes == comma.classes and len(key) == 2
+
+
+def test_a_class_of_one_subject_is_warned_about(tmp_path):
+    text = ("subject,clip,onset,apex,offset,label\n"
+            "p1,clips/a,1,,10,joy\np1,clips/b,0,2,4,calm\np2,clips/a,1,,10,joy\n")
+    index = load_dataset("csv", csvfmt(tmp_path, text))
+    said = [w for w in index.warnings if "one subject only" in w]
+    assert len(said) == 1 and "class 'calm' has clips of one subject only (p1)" in said[0]
