@@ -166,9 +166,9 @@ class MPTRuntime:
             f"{s.frames} frames x {s.image_size}px over {s.window_s:g} s",
         ]
         trained = f"{self.dataset} ({self.protocol})" if self.dataset and self.protocol else self.dataset or self.protocol
-        if self.metrics:
-            shown = ", ".join(f"{k} {v:.3f}" for k, v in self.metrics.items()
-                              if isinstance(v, (int, float)) and not isinstance(v, bool))[:80]
+        if self.metrics:  # the LOSO figures (UF1, UAR, ...; n as a count), not bookkeeping such as train_seconds
+            shown = ", ".join(f"{k} {v:.3f}" if k != "n" else f"n {v:g}" for k, v in self.metrics.items()
+                              if isinstance(v, (int, float)) and not isinstance(v, bool) and "second" not in k)[:80]
             trained = f"{trained}: {shown}" if shown else trained
         if trained:
             parts.append(f"trained on {trained}")

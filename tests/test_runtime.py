@@ -235,3 +235,11 @@ def test_int8_model_stays_on_cpu_with_auto(tmp_path: Path, monkeypatch: pytest.M
     assert tried[-1] == [CPU]
     MPTRuntime(make_model(tmp_path / "f.onnx"), device="auto")
     assert tried[-1] == [CUDA, CPU]
+
+
+def test_describe_shows_the_figures_not_the_bookkeeping(tmp_path: Path) -> None:
+    """A model exported after a full run carries n and train_seconds beside its LOSO figures; the line showed
+    them as 'n 30.000, train_seconds 13.884'."""
+    m = meta(**{"mpt.metrics": json.dumps({"uf1": 0.61, "uar": 0.6, "n": 30, "train_seconds": 13.884})})
+    line = MPTRuntime(make_model(tmp_path / "d.onnx", m), device="cpu", threads=1).describe()
+    assert "uf1 0.610, uar 0.600, n 30" in line and "train_seconds" not in line and "n 30.000" not in line
