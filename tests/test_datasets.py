@@ -264,6 +264,8 @@ ERRORS = [
      "labels.csv row 2 (p1/nope): clip folder"),
     ("csv missing column", "csv", lambda r: csvfmt(r, "subject,clip,onset,offset,label\np1,clips/a,0,2,joy\n"),
      "labels.csv: missing column(s) apex"),
+    ("csv clip is a file", "csv", lambda r: csvfmt(r, "subject,clip,onset,apex,offset,label\np1,clips/a/f1.png,0,1,2,j\n"),
+     "f1.png is a file: 'clip' names the folder of a clip's frames"),
 ]
 
 

@@ -61,7 +61,8 @@ def _sample(row: SheetRow, base: Path, cache: dict, notes: dict[str, int]) -> Sa
     folder = folder if folder.is_absolute() else base / folder
     if folder not in cache:
         if not folder.is_dir():
-            raise row.error(ident, f"clip folder {folder} not found")
+            what = "is a file: 'clip' names the folder of a clip's frames" if folder.is_file() else "not found"
+            raise row.error(ident, f"clip folder {folder} {what}")
         cache[folder] = list_frames(folder)
         if not cache[folder]:
             raise row.error(ident, f"clip folder {folder} has no image frames")
