@@ -145,6 +145,7 @@ def test_cli_scores_run_folders(tmp_path):
      "type 'blink' is not micro or macro"),
     ([{"video": "long_001.mp4", "onset_frame": "a", "offset_frame": 2, "type": "micro"}], "long_001",
      "onset_frame 'a' is not a frame number"),
+    ([], "renamed", "no events, and neither its folder ('renamed') nor a summary.json beside it names a truth video"),
 ])
 def test_cli_bad_events_one_line(tmp_path, rows, folder, message):
     root = _benchmark(tmp_path)

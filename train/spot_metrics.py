@@ -255,7 +255,11 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex) -> dict[str, list[Spo
             rows = read_events(f)
             names = {resolve(s.video) for s in rows} if rows else {_folder_video(f, Path(run), resolve)}
             if None in names:
-                bad = next((s.video for s in rows if resolve(s.video) is None), f.parent.name)
+                if not rows:  # nothing in the file says which video it is
+                    raise InputError(f"{f}: no events, and neither its folder ({f.parent.name!r}) nor a summary.json "
+                                     f"beside it names a truth video ({len(truth.videos)} videos, e.g. "
+                                     f"{truth.videos[0].name})")
+                bad = next(s.video for s in rows if resolve(s.video) is None)
                 raise InputError(f"{f}: video {bad!r} is not in the truth ({len(truth.videos)} videos, "
                                  f"e.g. {truth.videos[0].name})")
             for name in names:
