@@ -45,9 +45,6 @@ def _worker(spec: BatchSpec, tasks: Any, events: Any) -> None:
     """A worker process: load the model once, then run videos from ``tasks`` until a None."""
     import cv2
 
-    from .job import run_job
-    from .recordings import open_recording
-
     cv2.setNumThreads(1)
     with stop_signals():  # SIGTERM from the parent (or Ctrl-C): the video stops and its summary is written
         try:
@@ -58,13 +55,16 @@ def _worker(spec: BatchSpec, tasks: Any, events: Any) -> None:
                 task = tasks.get()
                 if task is None:
                     return
-                _run_one(task, spec, runtime, cfg, pid, events, run_job, open_recording)
+                _run_one(task, spec, runtime, cfg, pid, events)
         except KeyboardInterrupt:
             return
 
 
-def _run_one(task: tuple[int, Path, Path], spec: BatchSpec, runtime: Any, cfg: Any, pid: int, events: Any,
-             run_job: Any, open_recording: Any) -> None:
+def _run_one(task: tuple[int, Path, Path], spec: BatchSpec, runtime: Any, cfg: Any, pid: int, events: Any) -> None:
+    """One video of a worker: its messages to the parent, its failure as a message (a stop is raised)."""
+    from .job import run_job
+    from .recordings import open_recording
+
     i, video, out = task
     events.put(("start", i, pid))
 
