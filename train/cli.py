@@ -26,7 +26,7 @@ from typing import Any, Optional
 import typer
 from rich.console import Console
 from rich.progress import TextColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from mpt_live.clip import ClipSpec
 from mpt_live.errors import InputError
@@ -109,15 +109,8 @@ class Faces(str, Enum):
     auto = "auto"
 
 
-class Sampling(str, Enum):
-    blend = "blend"
-    pick = "pick"
-
-
-class Vpt(str, Enum):
-    none = "none"
-    shallow = "shallow"
-    deep = "deep"
+Sampling = Enum("Sampling", {k: k for k in ("blend", "pick")}, type=str)
+Vpt = Enum("Vpt", {k: k for k in ("none", "shallow", "deep")}, type=str)
 
 
 def _fail(msg: str) -> None:
@@ -152,9 +145,9 @@ def _check_environment(cfg: TrainConfig, data: Path, out: Path, metrics_file: Op
 
 
 def _report(console: Console, metrics: dict) -> None:
-    t = Table(title="LOSO per fold (pooled figures on the last line)")
-    for col in ("subject", "n", "Acc", "UF1", "UAR", "train s"):
-        t.add_column(col, justify="left" if col == "subject" else "right")
+    t = Table(*(Column(c, justify="left" if c == "subject" else "right") for c in ("subject", "n", "Acc", "UF1", "UAR",
+                                                                                 "train s")),
+              title="LOSO per fold (pooled figures on the last line)")
     for f in metrics["folds"]:
         t.add_row(str(f["subject"]), str(f["n"]), f"{f['acc']:.3f}", f"{f['uf1']:.3f}",
                   f"{f['uar']:.3f}", f"{f['train_seconds']:.1f}")
@@ -162,10 +155,7 @@ def _report(console: Console, metrics: dict) -> None:
     t.add_row("pooled", str(metrics["n"]), f"{metrics['acc']:.3f}", f"{metrics['uf1']:.3f}",
               f"{metrics['uar']:.3f}", f"{metrics['train_seconds']:.1f}", style="bold")
     console.print(t)
-    cm = Table(title="confusion (rows true, columns predicted)")
-    cm.add_column("")
-    for c in metrics["classes"]:
-        cm.add_column(c, justify="right")
+    cm = Table("", *(Column(c, justify="right") for c in metrics["classes"]), title="confusion (rows true, columns predicted)")
     for c, row in zip(metrics["classes"], metrics["confusion"]):
         cm.add_row(c, *map(str, row))
     console.print(cm)
