@@ -630,7 +630,9 @@ def test_csv_dataset_warns_about_a_class_with_very_few_clips(tmp_path):
     index = load_dataset("csv", tmp_path)
     assert index.classes == ["hapiness", "happiness", "surprise"]  # still trained as given
     assert index.warnings == [f"{tmp_path / 'labels.csv'}: class 'hapiness' has only 1 clip (the largest has 6) "
-                              "(a typo of 'happiness'?); it is trained as a class of its own"]
+                              "(a typo of 'happiness'?); it is trained as a class of its own",
+                              f"{tmp_path}: class 'hapiness' has clips of one subject only (p1): in LOSO its fold "
+                              "never trains on it, and no other fold tests it"]
 
 
 def test_bad_camera_index_in_process_is_an_input_error():
