@@ -3,7 +3,9 @@
 Two real people (liveportrait_d6 and retalking_3_talking of the faces folder) side by side on a grey
 canvas of each size, each video scaled to SIZE px (their faces about 0.6 SIZE wide), run through the
 session's face tracker (FaceTracker, --max-faces 2, no embedder) for N frames. Per canvas and size: the
-frames with both faces, and the tracker's CPU ms per frame, with tiles (as mpt-live runs) and with the
+frames with both faces, and the tracker's CPU ms per frame (process time: every thread of the process,
+so an idle machine, where the detector's threads run in parallel, reads higher than a busy one), with
+tiles (as mpt-live runs) and with the
 tiles switched off (the baseline, the tracker before the tiles) in the same run. Also the cost of one
 search: the whole frame once vs its squares.
 
