@@ -188,8 +188,8 @@ def find_frame_folders(root: Path, max_depth: int = MAX_DEPTH) -> list[Path]:
 
 
 def find_videos(root: Path, max_depth: int = MAX_DEPTH) -> list[Path]:
-    """Video files in the folders below ``root`` (not ``root`` itself; hidden folders skipped), up to
-    ``max_depth`` levels down: a dataset kept as one folder per subject."""
+    """Video files in the folders below ``root`` (not ``root`` itself; hidden folders and mpt-live's own
+    output folders skipped), up to ``max_depth`` levels down: a dataset kept as one folder per subject."""
     found, level = [], [root]
     for depth in range(max_depth + 1):
         nxt = []
@@ -199,6 +199,8 @@ def find_videos(root: Path, max_depth: int = MAX_DEPTH) -> list[Path]:
                     entries = [e for e in it if not e.name.startswith(".")]
             except OSError:
                 continue
+            if any(e.name == "summary.json" for e in entries):
+                continue  # an mpt-live output folder (annotated.mp4, review.webm): not a recording
             if depth:
                 found += [Path(e.path) for e in entries if e.is_file() and Path(e.name).suffix.lower() in VIDEO_EXTENSIONS]
             nxt += [Path(e.path) for e in entries if e.is_dir()]
