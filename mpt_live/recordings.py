@@ -39,6 +39,7 @@ from .errors import InputError
 from .frametimes import valid_fps
 from .sources import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, Frame, VideoFile, expand_videos
 
+SUMMARY_NAME = "summary.json"  # what marks one of mpt-live's output folders (rundir.SUMMARY)
 MAX_DEPTH = 6  # levels below --video DIR searched for frame folders (CAS(ME)^3: data/part_A/spNO.1/a/color)
 FPS_HINT = "SAMM-LV: --fps 200, CAS(ME)^3: --fps 30"
 _SAME = {".jpeg": ".jpg", ".tif": ".tiff"}  # spellings of one image type
@@ -167,45 +168,41 @@ class FrameFolder:
         self.close()
 
 
-def find_frame_folders(root: Path, max_depth: int = MAX_DEPTH) -> list[Path]:
-    """Frame folders below ``root`` (breadth first, hidden folders skipped, none searched inside a frame
-    folder), in natural order; a ``depth`` folder beside a ``color`` one is left out (CAS(ME)^3)."""
-    found, level = [], [root]
-    for _ in range(max_depth + 1):
-        nxt = []
-        for d in level:
-            if d != root and is_frame_folder(d):
-                found.append(d)
-                continue
-            try:
-                with os.scandir(d) as it:
-                    nxt += sorted(Path(e.path) for e in it if not e.name.startswith(".") and e.is_dir())
-            except OSError:
-                continue
-        level = nxt
-    found = [d for d in found if not (d.name.lower() == "depth" and (d.parent / "color") in found)]
-    return sorted(found, key=lambda d: _natural(d.relative_to(root).as_posix()))
-
-
-def find_videos(root: Path, max_depth: int = MAX_DEPTH) -> list[Path]:
-    """Video files in the folders below ``root`` (not ``root`` itself; hidden folders and mpt-live's own
-    output folders skipped), up to ``max_depth`` levels down: a dataset kept as one folder per subject."""
-    found, level = [], [root]
+def scan_recordings(root: Path, max_depth: int = MAX_DEPTH) -> tuple[list[Path], list[Path]]:
+    """Frame folders and video files below ``root``, up to ``max_depth`` levels down, in one walk (breadth
+    first; hidden folders skipped; nothing searched inside a frame folder; mpt-live's own output folders,
+    a ``summary.json`` beside their timeline.png and annotated.mp4, are not recordings). Frame folders in
+    natural order, a ``depth`` folder beside a ``color`` one left out (CAS(ME)^3); video files below
+    ``root`` (not in it) in natural order: a dataset kept as one folder per subject."""
+    folders, videos, level = [], [], [root]
     for depth in range(max_depth + 1):
         nxt = []
         for d in level:
             try:
                 with os.scandir(d) as it:
                     entries = [e for e in it if not e.name.startswith(".")]
-            except OSError:
+            except OSError as e:
+                if d == root:
+                    continue
+                raise InputError(f"{d}: cannot list the folder ({e.strerror})") from None
+            if d != root and any(e.name == SUMMARY_NAME for e in entries):
                 continue
-            if any(e.name == "summary.json" for e in entries):
-                continue  # an mpt-live output folder (annotated.mp4, review.webm): not a recording
+            files = [e for e in entries if e.is_file()]
+            if d != root and any(os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS for e in files):
+                folders.append(d)
+                continue
             if depth:
-                found += [Path(e.path) for e in entries if e.is_file() and Path(e.name).suffix.lower() in VIDEO_EXTENSIONS]
-            nxt += [Path(e.path) for e in entries if e.is_dir()]
+                videos += [Path(e.path) for e in files if os.path.splitext(e.name)[1].lower() in VIDEO_EXTENSIONS]
+            nxt += sorted(Path(e.path) for e in entries if e.is_dir())
         level = nxt
-    return found
+    folders = [d for d in folders if not (d.name.lower() == "depth" and (d.parent / "color") in folders)]
+    order = lambda r: _natural(r.relative_to(root).as_posix())  # noqa: E731
+    return sorted(folders, key=order), sorted(videos, key=order)
+
+
+def find_frame_folders(root: Path, max_depth: int = MAX_DEPTH) -> list[Path]:
+    """The frame folders of :func:`scan_recordings`."""
+    return scan_recordings(root, max_depth)[0]
 
 
 def expand_recordings(spec: str) -> list[Path]:
@@ -224,12 +221,12 @@ def expand_recordings(spec: str) -> list[Path]:
             return [p]
         if videos:
             return expand_videos(spec)
-        found = find_frame_folders(p)
-        found += [v for v in find_videos(p) if not any(f in v.parents for f in found)]
+        folders, videos = scan_recordings(p)
+        found = sorted(folders + videos, key=lambda r: _natural(r.relative_to(p).as_posix()))
         if not found:
             raise InputError(f"{spec}: folder contains no video files ({', '.join(sorted(VIDEO_EXTENSIONS))}) "
                              f"and no folders of frames (up to {MAX_DEPTH} levels down)")
-        return sorted(found, key=lambda r: _natural(r.relative_to(p).as_posix()))
+        return found
     if any(c in spec for c in "*?["):
         hits = sorted((Path(q) for q in glob.glob(spec)), key=lambda q: _natural(str(q)))
         found = [q for q in hits if q.is_file() or is_frame_folder(q)]

@@ -115,7 +115,8 @@ def test_what_video_dir_means(tmp_path):
     # a dataset kept as a folder per subject: every video below it, each under its own path in the run
     subjects = tmp_path / "subjects"
     for rel in ("s10/interview.mp4", "s2/interview.mp4", "s2/extra/b.mov", "s2/notes.txt", ".hidden/x.mp4",
-                "runs/s2/interview/annotated.mp4", "runs/s2/interview/summary.json"):  # an earlier run's outputs
+                "runs/s2/interview/annotated.mp4", "runs/s2/interview/summary.json",  # an earlier run's outputs:
+                "runs/s2/interview/timeline.png"):  # neither its video nor its plot (an image) is a recording
         (subjects / rel).parent.mkdir(parents=True, exist_ok=True)
         (subjects / rel).write_bytes(b"x")
     found = expand_recordings(str(subjects))
