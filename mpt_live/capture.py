@@ -14,6 +14,7 @@ recording (a video file served over http: its container states a frame count). E
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -164,7 +165,9 @@ class PacedVideoReader(LatestFrameReader):
     """A recorded video played at its own pace, behaving like a camera (``--realtime``).
 
     A frame is published when the clock reaches ``start + t / speed`` (``t``: its time in the container,
-    :mod:`mpt_live.frametimes`); frames the consumer has not taken by then are overwritten (dropped), and
+    :mod:`mpt_live.frametimes`; ``start``: the consumer's first ``read``, so that no frame is played
+    while a session still loads its model); frames the consumer has not taken by then are overwritten
+    (dropped), and
     a frame more than a period late is skipped (grabbed, never converted or published), but never for
     more than :data:`MAX_SKIP_S` of video in a row: where decoding is slower than real time, frames come
     as fast as they decode (the schedule moves back) instead of not at all. ``t`` is media
@@ -187,6 +190,11 @@ class PacedVideoReader(LatestFrameReader):
         self.skipped = 0  # frames skipped (not converted, not published) because the clock had moved on
         self.loop = loop
         self.loops = 0
+        self._wanted = threading.Event()  # the clock starts at the consumer's first read, not at start()
+
+    def read(self, timeout: float | None = None) -> LiveFrame | None:
+        self._wanted.set()
+        return super().read(timeout)
 
     def _wait_until(self, when: float) -> None:
         while not self._stop.is_set():
@@ -206,6 +214,9 @@ class PacedVideoReader(LatestFrameReader):
 
     def _run(self) -> None:
         late = 1.0 / (self.fps * self.speed)  # more than a frame period behind: skip
+        while not self._wanted.wait(0.05):  # a session still loading its model would miss the first frames
+            if self._stop.is_set():
+                return
         start = self._clock()
         times, offset, i, published_t = self._times(), 0.0, 0, 0.0
         while not self._stop.is_set():

@@ -186,6 +186,17 @@ def test_paced_file_drops_frames_for_a_slow_consumer(small_video):
     assert all(f.captured >= 100.0 + f.t for f in frames)  # never published before it was due
 
 
+def test_paced_file_waits_for_its_first_reader(small_video):
+    """A session that loads its model for a while after opening the source still sees the first frame."""
+    clock = FakeTime()
+    with PacedVideoReader(small_video, clock=clock, sleep=clock.sleep) as r:
+        time.sleep(0.3)  # the reader thread runs meanwhile; with a clock started at start() it would play on
+        clock.now += 5.0  # the wall clock moved on by more than the whole clip while nobody read
+        frames = list(r)
+    assert frames[0].index == 0 and frames[0].t == 0.0
+    assert r.captured == 40 and r.skipped == 0
+
+
 def test_paced_file_bad_input():
     with pytest.raises(InputError, match="no such file"):
         PacedVideoReader("/nonexistent/clip.mp4")
