@@ -42,25 +42,34 @@ def status_text(s: dict[str, Any], name: str) -> Text:
 
 
 class StatusLine:
-    """``with StatusLine(console, name) as line: line.update(status)`` — redrawn at most 4 times a second."""
+    """``with StatusLine(console, name) as line: line.update(status)`` — redrawn at most 4 times a second
+    on a terminal; where the output is a file or a pipe (a job's log), one plain line every ``log_every_s``."""
 
-    def __init__(self, console: Console, name: str, every_s: float = 0.25) -> None:
-        self.name, self.every_s = name, every_s
-        self._live = Live(Text(f"{name}: starting…"), console=console, refresh_per_second=4, transient=False)
-        self._last = 0.0
+    def __init__(self, console: Console, name: str, every_s: float = 0.25, log_every_s: float = 30.0) -> None:
+        self.name, self.console = name, console
+        self.terminal = console.is_terminal
+        self.every_s = every_s if self.terminal else log_every_s
+        self._live = (Live(Text(f"{name}: starting…"), console=console, refresh_per_second=4, transient=False)
+                      if self.terminal else None)
+        self._last = time.monotonic() if not self.terminal else 0.0
 
     def update(self, status: dict[str, Any]) -> None:
         now = time.monotonic()
         if now - self._last >= self.every_s:
             self._last = now
-            self._live.update(status_text(status, self.name))
+            if self._live is not None:
+                self._live.update(status_text(status, self.name))
+            else:
+                self.console.print(status_text(status, self.name), highlight=False, soft_wrap=True)
 
     def __enter__(self) -> "StatusLine":
-        self._live.start()
+        if self._live is not None:
+            self._live.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._live.stop()
+        if self._live is not None:
+            self._live.stop()
 
 
 def report_line(s: dict[str, Any], out: Path | None) -> str:

@@ -166,3 +166,26 @@ def test_report_line_lists_only_the_labels_there_are(labels, tail):
          "fps": 30.0, "events": [], "labels": labels, "model": {}}
     line = report_line(s, Path("out"))
     assert line.startswith("v.mp4: 1 frames (0 with a face)") and line.endswith(tail), line
+
+
+@pytest.mark.parametrize("every, lines", [(0.0, 3), (30.0, 0)])
+def test_status_line_in_a_log_file_is_whole_lines(every, lines):
+    """Where the output is not a terminal (a job's log), the status comes as plain whole lines, so the
+    run's report line after it starts a line of its own."""
+    import io
+
+    from rich.console import Console
+
+    from mpt_live.terminal import StatusLine
+
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=False, width=60)
+    status = {"fps": 29.5, "provider": "CPUExecutionProvider", "face": True, "label": "neutral",
+              "confidence": 0.9, "latency_ms": 12.0, "windows": 7, "demo": True}
+    with StatusLine(console, "clip.mp4", log_every_s=every) as line:
+        for _ in range(3):
+            line.update(status)
+    console.print("clip.mp4: 3 frames")
+    out = buf.getvalue().splitlines()
+    assert len(out) == lines + 1 and out[-1] == "clip.mp4: 3 frames", out
+    assert all(ln.startswith("clip.mp4  29.5 fps  CPU  neutral 90%  model 12 ms  windows 7") for ln in out[:-1]), out
