@@ -14,6 +14,7 @@ Exit status: 0 written and checked, 1 a parity check failed (the file is kept as
 
 from __future__ import annotations
 
+import sys
 from enum import Enum
 from pathlib import Path
 from typing import Optional
@@ -111,6 +112,9 @@ def export(
 
 def main() -> None:
     """Console-script entry point."""
+    from mpt_live.errors import refuse_empty_arguments
+
+    refuse_empty_arguments(sys.argv[1:])
     app(prog_name="mpt-export")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any, Optional
 
@@ -254,6 +255,9 @@ def _run_inspect(video: str, t: float, out: Optional[Path], detector: str, model
 
 def main() -> None:
     """Console-script entry point."""
+    from mpt_live.errors import refuse_empty_arguments
+
+    refuse_empty_arguments(sys.argv[1:])
     app()
 
 

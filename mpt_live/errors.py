@@ -21,3 +21,25 @@ def first_line(e: BaseException, limit: int = 300) -> str:
     """The first non-empty line of an exception's message (its type name when it has none)."""
     lines = [s for s in str(e).strip().splitlines() if s.strip()]
     return (lines[0] if lines else type(e).__name__)[:limit]
+
+
+def empty_argument(argv: list[str]) -> str | None:
+    """What is wrong with the first empty command-line value (``--out ""``, ``--out=``, a bare ``""``,
+    usually an unset shell variable in quotes), else None. Typer would read ``""`` as the current folder."""
+    for i, a in enumerate(argv):
+        if a.startswith("--") and a.endswith("=") and len(a) > 3:
+            return f"{a[:-1]}: empty value"
+        if a.strip() == "":
+            prev = argv[i - 1] if i and argv[i - 1].startswith("-") else None
+            return f"{prev}: empty value" if prev else f"argument {i + 1}: empty"
+    return None
+
+
+def refuse_empty_arguments(argv: list[str]) -> None:
+    """Exit 2 with one line when a command-line value is empty (see :func:`empty_argument`)."""
+    import sys
+
+    msg = empty_argument(argv)
+    if msg:
+        print(f"error: {msg}", file=sys.stderr)
+        sys.exit(2)

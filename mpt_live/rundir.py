@@ -39,6 +39,8 @@ _TMP = re.compile(r"^\..+\.\d+\.\d+\.tmp(\.\w+)?$")  # writers.atomic_path's tem
 
 def check_out_dir(out: str | os.PathLike, option: str = "--out") -> Path:
     """Make sure ``out`` is a folder this process can write into (creating it); InputError otherwise."""
+    if not str(out).strip():
+        raise InputError(f"{option}: empty; give a folder (\".\" for the current one)")
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError(f"{option} {out}: is a file, expected a folder")
@@ -61,6 +63,8 @@ def check_out_dir(out: str | os.PathLike, option: str = "--out") -> Path:
 def check_out_file(path: str | os.PathLike, option: str = "--out") -> Path:
     """Make sure ``path`` can be written as a file: not a folder, its folder creatable and writable;
     InputError otherwise."""
+    if not str(path).strip():
+        raise InputError(f"{option}: empty; give a file name")
     path = Path(path)
     if path.is_dir():
         raise InputError(f"{option} {path}: is a folder, expected a file name")

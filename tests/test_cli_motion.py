@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import subprocess
 from pathlib import Path
 
 import cv2
@@ -189,3 +190,26 @@ def test_status_line_in_a_log_file_is_whole_lines(every, lines):
     out = buf.getvalue().splitlines()
     assert len(out) == lines + 1 and out[-1] == "clip.mp4: 3 frames", out
     assert all(ln.startswith("clip.mp4  29.5 fps  CPU  neutral 90%  model 12 ms  windows 7") for ln in out[:-1]), out
+
+
+@pytest.mark.parametrize("argv, said", [(["--video", "v.mp4", "--out", ""], "--out: empty value"),
+                                        (["--video", "v.mp4", "--out="], "--out: empty value"),
+                                        (["spot", " ", "--runs", "r"], "argument 2: empty"),
+                                        (["--video", "v.mp4", "--out", "o"], None),
+                                        (["--video", "v.mp4", "--out", "."], None)])
+def test_empty_argument_named(argv, said):
+    from mpt_live.errors import empty_argument
+
+    assert empty_argument(argv) == said
+
+
+@pytest.mark.parametrize("tool", ["mpt-live", "mpt-train", "mpt-export", "mpt-synth", "mpt-eval"])
+def test_every_tool_refuses_an_empty_out(tool, tmp_path):
+    """``--out "$OUT"`` with OUT unset: typer would read "" as the current folder and write there."""
+    import sys
+
+    exe = Path(sys.executable).parent / tool  # the console script of this environment (make test: not on PATH)
+    assert exe.exists(), f"{exe}: not installed"
+    p = subprocess.run([str(exe), "--out", ""], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert p.returncode == 2 and p.stderr.strip() == "error: --out: empty value", p.stderr
+    assert not any(tmp_path.iterdir())

@@ -390,6 +390,9 @@ def _run(console: Console, cfg: TrainConfig, out: Path, protocol: str, metrics_o
 
 
 def main() -> None:
+    from mpt_live.errors import refuse_empty_arguments
+
+    refuse_empty_arguments(sys.argv[1:])
     app(prog_name="mpt-train")
 
 

@@ -105,6 +105,9 @@ def spot(
 
 def main() -> None:
     """Console-script entry point."""
+    from mpt_live.errors import refuse_empty_arguments
+
+    refuse_empty_arguments(sys.argv[1:])
     app()
 
 

@@ -104,6 +104,9 @@ def _long(faces: Path, out: Path, videos: int, minutes: float, seed: int, consol
 
 def main() -> None:
     """Console-script entry point."""
+    from mpt_live.errors import refuse_empty_arguments
+
+    refuse_empty_arguments(sys.argv[1:])
     app()
 
 
