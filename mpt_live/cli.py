@@ -116,7 +116,10 @@ def live(
                 else:
                     if out is None and not display:
                         _fail("--out DIR is required for a headless run")
-                    videos = expand_recordings(video)
+                    notes: list[str] = []
+                    videos = expand_recordings(video, notes)
+                    for note in notes:
+                        console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
                     check_fps(videos, fps)
                     if len(videos) == 1:
                         open_recording(videos[0], fps).close()

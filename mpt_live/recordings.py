@@ -205,11 +205,11 @@ def find_frame_folders(root: Path, max_depth: int = MAX_DEPTH) -> list[Path]:
     return scan_recordings(root, max_depth)[0]
 
 
-def expand_recordings(spec: str) -> list[Path]:
+def expand_recordings(spec: str, notes: list[str] | None = None) -> list[Path]:
     """``--video``: a video file, a frame folder, a folder of videos (those at its top level), a folder of
     frame folders and/or of folders of videos (a subject per folder: every one found up to ``MAX_DEPTH``
     levels down), or a glob of either -> the recordings (video files and frame folders). Errors name the
-    input."""
+    input. ``notes`` gets a line when a folder of videos also has recordings in subfolders (left out)."""
     p = Path(spec)
     if p.is_dir():
         images = bool(_files(p, IMAGE_EXTENSIONS))
@@ -220,6 +220,12 @@ def expand_recordings(spec: str) -> list[Path]:
         if images:
             return [p]
         if videos:
+            if notes is not None:
+                below = sum(map(len, scan_recordings(p)))
+                if below:
+                    notes.append(f"{spec}: {below} more recording{'s' if below > 1 else ''} in its subfolders "
+                                 "left out (a folder with videos at its top runs those; give a subfolder or a "
+                                 "glob for the others)")
             return expand_videos(spec)
         folders, videos = scan_recordings(p)
         found = sorted(folders + videos, key=lambda r: _natural(r.relative_to(p).as_posix()))

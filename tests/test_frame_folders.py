@@ -111,7 +111,15 @@ def test_what_video_dir_means(tmp_path):
     for n in ("b.mp4", "a.mov", "c.MTS", "d.ts", "e.3gp", "notes.txt"):
         (vids / n).write_bytes(b"x")
     # a folder of videos, camcorder (AVCHD .MTS), stream (.ts) and phone (.3gp) files among them
-    assert [p.name for p in expand_recordings(str(vids))] == ["a.mov", "b.mp4", "c.MTS", "d.ts", "e.3gp"]
+    notes: list[str] = []
+    assert [p.name for p in expand_recordings(str(vids), notes)] == ["a.mov", "b.mp4", "c.MTS", "d.ts", "e.3gp"]
+    assert notes == []
+    # videos at its top and more in subfolders: the top ones run, the others are counted in a note
+    for rel in ("s1/x.mp4", "s2/y.mov", "s2/frames/1.jpg", "runs/v/annotated.mp4", "runs/v/summary.json"):
+        (vids / rel).parent.mkdir(parents=True, exist_ok=True)
+        (vids / rel).write_bytes(b"x")
+    assert len(expand_recordings(str(vids), notes)) == 5
+    assert len(notes) == 1 and notes[0].startswith(f"{vids}: 3 more recordings in its subfolders left out"), notes
     # a dataset kept as a folder per subject: every video below it, each under its own path in the run
     subjects = tmp_path / "subjects"
     for rel in ("s10/interview.mp4", "s2/interview.mp4", "s2/extra/b.mov", "s2/notes.txt", ".hidden/x.mp4",
