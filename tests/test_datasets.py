@@ -174,6 +174,19 @@ def test_casme2_details(tmp_path, caplog):
     assert "dropped 1 row(s): label fear" in caplog.text
 
 
+def test_two_coding_sheets_warn_which_one_is_used(tmp_path):
+    root = casme2(tmp_path)
+    before = load_dataset("casme2", root).warnings  # the fixture's one-subject classes
+    # an older copy of the sheet with other labels, in a subfolder: the shallowest, newest-named one is used
+    xlsx(root / "old" / "CASME2-coding-20120101.xlsx", [CASME2_HEADER, [1, "EP02_01f", 9, 10, 11, "12", "others"]])
+    index = load_dataset("casme2", root)
+    assert {s.clip_id: s.label for s in index.samples}["EP02_01f"] == "happiness"
+    new = [w for w in index.warnings if w not in before]
+    assert len(new) == 1 and not any("files match" in w for w in before), index.warnings
+    assert new[0].startswith(f"{root}: 2 files match the CASME2-coding-*.xlsx sheet; using "
+                                        "CASME2-coding-20140508.xlsx (not old/CASME2-coding-20120101.xlsx)")
+
+
 def _full_cropped_copy(root: Path) -> None:
     """CASME II's Cropped folder holding every clip the sheet uses (reg_img<N>.jpg)."""
     for sub, clip, rng in (("sub01", "EP02_01f", range(8, 13)), ("sub02", "EP03_02", range(1, 9)),

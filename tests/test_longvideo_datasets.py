@@ -196,5 +196,12 @@ def test_mpt_eval_spot_on_a_dataset(tmp_path):
     out = json.loads((tmp_path / "s.json").read_text())
     assert (out["tp"], out["fp"], out["fn"], out["f1"]) == (1, 0, 0, 1.0)
     assert out["by_type"]["macro"]["fn"] == 1 and out["strs"] == 1.0
+    assert "warning" not in res.output
+    # a second copy of the sheet (an older release): scored with the newest, and the output says so
+    book(root / "v2" / "SAMM_LongVideos_V2_Release.xlsx", {"FACS": [SAMM_HEADER]}, notes=9)
+    res = CliRunner().invoke(app, ["spot", "--dataset", "sammlv", "--data", str(root), "--runs", str(run),
+                                   "--type", "micro", "--out", str(tmp_path / "s.json")])
+    assert res.exit_code == 0 and json.loads((tmp_path / "s.json").read_text())["tp"] == 1, res.output
+    assert "warning: " in res.output and "using SAMM_LongVideos_V3_Release.xlsx (not v2/" in res.output.replace("\n", "")
     res = CliRunner().invoke(app, ["spot", "--dataset", "sammlv", "--runs", str(run)])
     assert res.exit_code == 2 and "--dataset sammlv needs --data ROOT" in res.output

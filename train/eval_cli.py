@@ -96,6 +96,8 @@ def spot(
         print(f"error: {e}", file=sys.stderr)
         raise typer.Exit(2)
     console.print(table(result))
+    for w in index.warnings:
+        console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
     for reason, n in sorted(index.dropped.items()):  # truth rows that are not scored
         console.print(f"[yellow]dropped[/] {n} truth row(s): {reason}", highlight=False)
     for note, n in sorted(index.notes.items()):

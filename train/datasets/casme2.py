@@ -52,7 +52,7 @@ def subject_folder(row: SheetRow) -> str:
 
 def load(root: Path, faces: str = "align") -> DatasetIndex:
     sheet = pick(find_files(root, ("CASME2-coding*.xlsx", "CASME2-coding*.xls", "CASME2-coding*.csv")),
-                 "CASME2-coding-*.xlsx sheet", root, prefer=newest_name)
+                 "CASME2-coding-*.xlsx sheet", root, prefer=newest_name, warnings=(warnings := []))
     dropped: dict[str, int] = {}
     notes: dict[str, int] = {}
     frame_root, cropped = pick_frames(
@@ -70,4 +70,4 @@ def load(root: Path, faces: str = "align") -> DatasetIndex:
                             dropped, notes)
     if not samples:
         raise InputError(f"{sheet}: no usable samples")
-    return DatasetIndex(samples, list(CLASSES), dropped, notes, cropped=cropped)
+    return DatasetIndex(samples, list(CLASSES), dropped, notes, cropped=cropped, warnings=warnings)

@@ -101,7 +101,7 @@ def _frame_count(path: Path) -> int:
 
 def load(root: Path) -> LongVideoIndex:
     sheet = pick(find_files(root, ("*code_final*.xlsx", "*code_final*.xls")), "CAS(ME)^2code_final*.xlsx sheet",
-                 root, prefer=newest_name)
+                 root, prefer=newest_name, warnings=(warnings := []))
     (coding_name, coding), (rule1_name, rule1), (rule2_name, rule2) = _sheets(sheet)[:3]
     subjects = {}
     for row in _rows(rule1_name, rule1, 3):
@@ -171,4 +171,4 @@ def load(root: Path) -> LongVideoIndex:
         if iv is not None:
             v.intervals.append(iv)
     return finish({v.name: v for v in videos.values()}, sorted(lb for lb in labels if lb), dropped, notes,
-                  "casme2lv", sheet)
+                  "casme2lv", sheet, warnings)

@@ -51,7 +51,7 @@ def _sheets(root: Path) -> list[Path]:
 def load(root: Path, classes: int = 7, faces: str = "align") -> DatasetIndex:
     if classes not in (7, 4, 3):
         raise InputError(f"casme3: classes must be 7, 4 or 3, got {classes}")
-    sheet = pick(_sheets(root), "CAS(ME)^3 part A label sheet", root, prefer=newest_name)
+    sheet = pick(_sheets(root), "CAS(ME)^3 part A label sheet", root, prefer=newest_name, warnings=(warnings := []))
     dropped: dict[str, int] = {}
     notes: dict[str, int] = {}
     frame_root, cropped = pick_frames(find_dirs(root if root.is_dir() else root.parent,
@@ -83,4 +83,4 @@ def load(root: Path, classes: int = 7, faces: str = "align") -> DatasetIndex:
         s.clip_id = f"{s.clip_id}_{frame_number(s.frames[s.onset])}"
     if not samples:
         raise InputError(f"{sheet}: no usable samples")
-    return DatasetIndex(samples, list(class_list), dropped, notes, cropped=cropped)
+    return DatasetIndex(samples, list(class_list), dropped, notes, cropped=cropped, warnings=warnings)

@@ -98,13 +98,20 @@ def find_files(root: Path, patterns: tuple[str, ...], max_depth: int = 4) -> lis
     return sorted(set(out), key=lambda p: (len(p.parts), str(p)))
 
 
-def pick(paths: list[Path], what: str, root: Path, prefer=None) -> Path:
-    """One of ``paths`` (``prefer(path)`` -> sort key, lowest first); none -> InputError."""
+def pick(paths: list[Path], what: str, root: Path, prefer=None, warnings: list[str] | None = None) -> Path:
+    """One of ``paths`` (``prefer(path)`` -> sort key, lowest first); none -> InputError. ``warnings``
+    (annotation sheets: two versions label clips differently) gets a line naming the one used."""
     if not paths:
         raise InputError(f"{root}: no {what} found")
     chosen = sorted(paths, key=prefer)[0] if prefer else paths[0]
     if len(paths) > 1:
         log.info("%s: %d candidates for the %s, using %s", root, len(paths), what, chosen)
+        if warnings is not None:
+            others = ", ".join(str(p.relative_to(root) if p.is_relative_to(root) else p)
+                               for p in sorted(paths, key=prefer) if p != chosen)
+            warnings.append(f"{root}: {len(paths)} files match the {what}; using "
+                            f"{chosen.relative_to(root) if chosen.is_relative_to(root) else chosen} "
+                            f"(not {others}); give --data that sheet's folder or move the others away")
     return chosen
 
 

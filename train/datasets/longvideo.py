@@ -77,6 +77,7 @@ class LongVideoIndex:
     dropped: dict[str, int] = field(default_factory=dict)
     notes: dict[str, int] = field(default_factory=dict)
     name: str = ""
+    warnings: list[str] = field(default_factory=list)  # one line each (several candidate sheets)
 
     def counts(self) -> dict[str, int]:
         out = {t: 0 for t in TYPES}
@@ -116,12 +117,12 @@ def interval_from_row(row: SheetRow, ident: str, onset: int | None, apex: int | 
 
 
 def finish(videos: dict[str, LongVideo], classes: list[str], dropped: dict[str, int],
-           notes: dict[str, int], name: str, sheet: Path) -> LongVideoIndex:
+           notes: dict[str, int], name: str, sheet: Path, warnings: list[str] | None = None) -> LongVideoIndex:
     """Sorted index; InputError when no interval is usable; summary logged."""
     out = sorted(videos.values(), key=lambda v: natural_key(v.name))
     for v in out:
         v.intervals.sort(key=lambda iv: (iv.onset, iv.offset))
-    index = LongVideoIndex(out, classes, dropped, notes, name)
+    index = LongVideoIndex(out, classes, dropped, notes, name, list(warnings or []))
     if not any(v.intervals for v in out):
         raise InputError(f"{sheet}: no usable intervals")
     c = index.counts()

@@ -44,7 +44,7 @@ COLUMNS = {
 def load(root: Path, faces: str = "align") -> DatasetIndex:
     sheet = pick(find_files(root, ("*Micro_FACS_Codes*.xlsx", "*Micro_FACS_Codes*.xls",
                                    "*Micro_FACS_Codes*.csv")),
-                 "SAMM_Micro_FACS_Codes*.xlsx sheet", root, prefer=newest_name)
+                 "SAMM_Micro_FACS_Codes*.xlsx sheet", root, prefer=newest_name, warnings=(warnings := []))
     dropped: dict[str, int] = {}
     notes: dict[str, int] = {}
     frame_root, cropped = pick_frames(
@@ -66,4 +66,4 @@ def load(root: Path, faces: str = "align") -> DatasetIndex:
                             dropped, notes)
     if not samples:
         raise InputError(f"{sheet}: no usable samples")
-    return DatasetIndex(samples, list(CLASSES), dropped, notes, cropped=cropped)
+    return DatasetIndex(samples, list(CLASSES), dropped, notes, cropped=cropped, warnings=warnings)

@@ -53,7 +53,7 @@ def _micro_labels(root: Path) -> dict[str, str]:
 
 def load(root: Path) -> LongVideoIndex:
     sheet = pick(find_files(root, ("*LongVideos*.xlsx", "*LongVideos*.xls", "*LongVideos*.csv")),
-                 "SAMM_LongVideos_V*_Release.xlsx sheet", root, prefer=newest_name)
+                 "SAMM_LongVideos_V*_Release.xlsx sheet", root, prefer=newest_name, warnings=(warnings := []))
     base = root if root.is_dir() else root.parent
     frame_root = pick(find_dirs(base, lambda d: child_dirs(d, r"\d{3}_\d+")),
                       "SAMM long-video frame folders (SAMM_longvideos/006_1/...)", root, prefer=prefer_raw(base))
@@ -103,4 +103,4 @@ def load(root: Path) -> LongVideoIndex:
             v.intervals.append(iv)
     if not videos:
         raise InputError(f"{frame_root}: no recording folders")
-    return finish(videos, sorted(lb for lb in labels if lb), dropped, notes, "sammlv", sheet)
+    return finish(videos, sorted(lb for lb in labels if lb), dropped, notes, "sammlv", sheet, warnings)
