@@ -196,7 +196,7 @@ def test_unreadable_frame_names_the_file(tmp_path, fake):
         ClipCache(tmp_path / "cache", SPEC, "paper").get(sample(frames=paths, onset=0, apex=3, offset=7, fps=30.0))
 
 
-def test_prepare_fills_missing_and_reports_failures(tmp_path, fake):
+def test_prepare_fills_missing_and_reports_failures(tmp_path, fake, caplog):
     good = sample(frames=synthetic_clip(tmp_path / "a", 20), onset=2, apex=5, offset=15, fps=30.0, name="a")
     bad = sample(frames=synthetic_clip(tmp_path / "b", 6, dark=set(range(6))), onset=0, apex=2, offset=5,
                  fps=30.0, name="b")
@@ -205,6 +205,10 @@ def test_prepare_fills_missing_and_reports_failures(tmp_path, fake):
     assert [(n, v) for n, v, _ in failures] == [("csv/s1/b", 0), ("csv/s1/b", 1)]
     assert cache.path(good, 0).is_file() and cache.path(good, 1).is_file()
     assert cache.prepare([good], variants=[0, 1], progress=False) == [] and cache.computed == 2
+    # a rerun redoes only what failed; its count says so instead of "2 of 2 failed"
+    caplog.clear()
+    assert len(cache.prepare([good, bad], variants=2, workers=1, progress=False)) == 2
+    assert "2 of the 2 clips prepared now failed (2 were cached before)" in caplog.text
 
 
 # ---------------------------------------------------------------- real face, real aligner

@@ -271,9 +271,10 @@ class ClipCache:
         for s in samples:
             for v in vs:
                 path = self.path(s, v)
-                if path not in seen and not path.is_file():
+                if path not in seen:
                     seen.add(path)
-                    todo.append((s, self.variant(v)))
+                    if not path.is_file():
+                        todo.append((s, self.variant(v)))
         failures: list[tuple[str, int, str]] = []
         if not todo:
             return failures
@@ -299,8 +300,9 @@ class ClipCache:
                         bar.advance(task)
         for name, v, msg in failures:
             log.warning("clip cache: %s variant %d failed: %s", name, v, msg)
-        if failures:
-            log.warning("clip cache: %d of %d clips failed", len(failures), len(todo))
+        if failures:  # a rerun prepares only what is not cached yet (the clips that failed before, among them)
+            log.warning("clip cache: %d of the %d clips prepared now failed (%d were cached before)",
+                        len(failures), len(todo), len(seen) - len(todo))
         return failures
 
 
