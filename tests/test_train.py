@@ -334,16 +334,21 @@ def _one_error_line(output: str) -> bool:
 
 
 @pytest.mark.parametrize("case", ["missing_root", "not_a_dataset", "unknown_backbone", "cuda",
-                                  "weights_missing", "bad_image_size"])
+                                  "weights_missing", "bad_image_size", "csv_file", "csv_not_csv", "sheet_file"])
 def test_expected_failures_are_one_line(case, tmp_path, monkeypatch):
     data = tmp_path / "data"
     data.mkdir()
     args = ["--dataset", "casme2", "--data", str(data), "--out", str(tmp_path / "run")]
-    expect = {"missing_root": "data root", "not_a_dataset": str(data),
+    expect = {"missing_root": "nope: no such file or folder", "not_a_dataset": str(data),
               "unknown_backbone": "vit_nope", "cuda": "CUDA", "weights_missing": "weights",
-              "bad_image_size": "image_size"}[case]
+              "bad_image_size": "image_size", "csv_file": "labels.csv: no samples",
+              "csv_not_csv": "reads a .csv file", "sheet_file": "data root is not a directory"}[case]
     if case == "missing_root":
         args[3] = str(tmp_path / "nope")
+    elif case in ("csv_file", "csv_not_csv", "sheet_file"):  # --data names the CSV itself (csv only)
+        f = data / ("labels.csv" if case != "csv_not_csv" else "labels.png")
+        f.write_text("subject,clip,onset,apex,offset,label\n")
+        args[1], args[3] = ("casme2" if case == "sheet_file" else "csv"), str(f)
     elif case == "unknown_backbone":
         args += ["--backbone", "vit_nope"]
     elif case == "cuda":

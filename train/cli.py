@@ -137,8 +137,11 @@ def _check_environment(cfg: TrainConfig, data: Path, out: Path, metrics_file: Op
     if cfg.backbone_weights not in ("auto", "timm", "none") and not Path(cfg.backbone_weights).is_file():
         raise InputError(f"--backbone-weights {cfg.backbone_weights}: file not found "
                          "(or use auto, timm or none)")
-    if not data.is_dir():
-        raise InputError(f"{data}: data root is not a directory")
+    if cfg.dataset == "csv" and data.is_file():
+        if data.suffix.lower() not in (".csv", ".tsv", ".txt"):
+            raise InputError(f"{data}: --dataset csv reads a .csv file (or a folder holding labels.csv)")
+    elif not data.is_dir():
+        raise InputError(f"{data}: {'no such file or folder' if not data.exists() else 'data root is not a directory'}")
     check_out_dir(out)  # a file there, or a folder that cannot be made or written
     if metrics_file is not None and not metrics_file.is_file():
         raise InputError(f"--metrics {metrics_file}: file not found")
