@@ -36,6 +36,42 @@ def test_hub_failure_is_a_weights_error(monkeypatch):
         bb.create_backbone("vit_tiny_patch16_224.augreg_in21k", 32, pretrained=True)
 
 
+@pytest.mark.parametrize("cached", [False, True])
+def test_unreachable_hub_fails_fast_or_uses_the_local_hub_cache(tmp_path, monkeypatch, cached):
+    """No network: not a minute of retries. The hub's own cache (laid out as huggingface_hub keeps it,
+    written by the test) is used when it holds the weights; otherwise one clear error at once."""
+    from huggingface_hub import constants
+    from safetensors.torch import save_file
+
+    import train.hub
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    for v in train.hub.PROXY_VARS:
+        monkeypatch.delenv(v, raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    checked = []
+    monkeypatch.setattr(train.hub, "reachable", lambda url, timeout=3.0: checked.append(url) or False)
+    src = bb.create_backbone(TINY, 32)
+    if cached:
+        torch.manual_seed(2)
+        for p in src.parameters():
+            p.data.normal_()
+        snap = tmp_path / "hub" / "models--timm--test_vit.r160_in1k" / "snapshots" / ("0" * 40)
+        snap.mkdir(parents=True)
+        save_file({k: v.contiguous() for k, v in src.state_dict().items()}, str(snap / "model.safetensors"))
+        (snap.parents[1] / "refs").mkdir()
+        (snap.parents[1] / "refs" / "main").write_text("0" * 40)
+    if cached:
+        loaded = bb.create_backbone(TINY, 32, pretrained=True)
+        assert all(torch.equal(a, b) for a, b in zip(src.state_dict().values(), loaded.state_dict().values()))
+    else:
+        with pytest.raises(bb.WeightsError, match="cannot be reached and the weights are not in the local hub cache"):
+            bb.create_backbone(TINY, 32, pretrained=True)
+    assert checked == [constants.ENDPOINT]  # the host was checked once, and the hub then used offline
+    assert constants.HF_HUB_OFFLINE is False  # the offline mode was for the block only
+
+
 @pytest.mark.parametrize("weights, kind", [("none", "none"), (None, "none"), ("timm", "timm")])
 def test_resolve_weights_plain_choices(weights, kind):
     src = bb.resolve_weights(TINY, weights)

@@ -23,6 +23,7 @@ features against the ONNX graph's own backbone output on a real face, and return
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
 import logging
@@ -36,6 +37,7 @@ from torch import Tensor, nn
 
 from mpt_live.errors import first_line
 from train._timm import import_timm
+from train.hub import hub_endpoint, offline_if_unreachable
 
 log = logging.getLogger(__name__)
 
@@ -81,15 +83,19 @@ def create_backbone(name: str, image_size: int, pretrained: bool = False,
         raise ValueError(f"unknown timm backbone {name!r}; close matches: {', '.join(close) or 'none'}")
     block_cls, vit_cls = _vit_classes()
     kwargs = {"pretrained_cfg_overlay": overlay} if overlay else {}
+    offline = False
     try:
-        model = timm.create_model(name, pretrained=pretrained, num_classes=0, img_size=image_size, **kwargs)
+        with offline_if_unreachable() if pretrained and not overlay else contextlib.nullcontext(False) as offline:
+            model = timm.create_model(name, pretrained=pretrained, num_classes=0, img_size=image_size, **kwargs)
     except TypeError as e:  # a non-ViT entrypoint rejects img_size
         raise ValueError(f"backbone {name!r} is not a timm VisionTransformer ({e})") from e
     except Exception as e:
         if not pretrained:
             raise
+        why = (f"{hub_endpoint()} cannot be reached and the weights are not in the local hub cache" if offline
+               else f"{type(e).__name__}: {first_line(e)}")
         raise WeightsError(f"could not fetch pretrained weights for {name!r} through timm's hub "
-                           f"({type(e).__name__}: {first_line(e)}); offline, pass --backbone-weights FILE, "
+                           f"({why}); offline, pass --backbone-weights FILE, "
                            "or --backbone-weights none for a random backbone") from None
     if not isinstance(model, vit_cls):
         raise ValueError(f"backbone {name!r} is a {type(model).__name__}, not a timm VisionTransformer")
