@@ -70,8 +70,8 @@ def export(
 ) -> None:
     """Export CHECKPOINT to one self-describing ONNX file and check it against torch.
 
-    fp32 must match torch to max |dprob| <= 1e-4, --int8/--fp16 to >= 99 % top-1 agreement on the clips
-    torch decides (top-1 margin >= 0.02) and max |dprob| <= 0.05.
+    fp32 must match torch to max |dprob| <= 1e-4, --int8/--fp16 to >= 99 % top-1 agreement on the clips torch decides (top-1 margin >= 0.02) and max |dprob| <= 0.05.
+
     Exit 0: written and checked; 1: a check failed (file kept as *.rejected.onnx); 2: bad input.
     """
     flags = (("--fp32", fp32), ("--fp16", fp16), ("--int8", int8), ("--int8-weights", int8_weights))
@@ -81,6 +81,8 @@ def export(
         _fail("--calib-clips: only --int8 is calibrated")
     if batch != "dynamic" and not (batch.isdigit() and int(batch) >= 1):
         _fail(f"--batch {batch}: expected 'dynamic' or a positive integer")
+    if not checkpoint.is_file():  # before the precision choice is printed
+        _fail(f"{checkpoint}: {'a folder, expected RUN/model.pt' if checkpoint.is_dir() else 'no such checkpoint file'}")
     if out is not None:
         try:
             check_out_file(out)  # before the export's minutes: a folder or an unwritable place is one line
