@@ -522,3 +522,15 @@ def test_flow_norm_reaches_the_generator_and_older_configs_read_as_rms():
     assert not torch.allclose(med[..., -32:], rms[..., -32:])
     old = {k: v for k, v in dataclasses.asdict(TINY).items() if k != "prompt_flow_norm"}
     assert MPTConfig.from_dict(old).prompt_flow_norm == "rms"
+
+
+@pytest.mark.parametrize("args, params", [(["--preset", "paper"], "5.511 M"), ([], "2.725 M"),
+                                          (["--image-size", "112"], "2.715 M")])
+def test_cost_cli_describes_the_model_mpt_train_builds(args, params):
+    """``python -m train.cost``: the paper's budget (5.5 M) for --preset paper, mpt-train's defaults otherwise."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "train.cost", *args], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert f"trainable parameters: {params} " in out.stdout, out.stdout

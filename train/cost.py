@@ -3,7 +3,7 @@
 FLOP convention: :func:`gflops_per_clip` counts a multiply-add as one FLOP (fvcore / most papers,
 including, evidently, this one); ``torch.utils.flop_counter`` counts it as two.
 
-    python -m train.cost [--backbone vit_base_patch16_224] [--prompt-grid 4] [--prompt-centre] ...
+    python -m train.cost [--preset default|paper] [--backbone NAME] [--image-size N] ...
 """
 
 from __future__ import annotations
@@ -45,21 +45,33 @@ def gflops_per_clip(model: MPT, convention: Literal["mac", "flop"] = "mac") -> f
 
 def _main() -> None:
     import argparse
+    from dataclasses import replace
 
-    parser = argparse.ArgumentParser(description="MPT trainable parameters and GFLOPs per clip")
-    parser.add_argument("--backbone", default=MPTConfig.backbone)
-    parser.add_argument("--frames", type=int, default=MPTConfig.frames)
-    parser.add_argument("--image-size", type=int, default=MPTConfig.image_size)
-    parser.add_argument("--prompts", type=int, default=MPTConfig.num_prompts, help="K (0: no prompts)")
-    parser.add_argument("--reduction", type=int, default=MPTConfig.reduction)
-    parser.add_argument("--adapter", choices=ADAPTERS, default=MPTConfig.adapter)
-    parser.add_argument("--prompt-grid", type=int, default=MPTConfig.prompt_grid,
-                        help="prompt features pooled to N x N (1: the paper's global pool; mpt-train uses 4)")
-    parser.add_argument("--prompt-centre", action="store_true", help="prompt conv sees frame minus clip mean")
+    from train.config import TrainConfig
+    from train.fitting import model_config
+
+    parser = argparse.ArgumentParser(description="MPT trainable parameters and GFLOPs per clip, of the model "
+                                     "mpt-train builds (its defaults, or --preset paper) with the options below")
+    parser.add_argument("--preset", choices=("default", "paper"), default="default",
+                        help="mpt-train's defaults (default) or its --preset paper")
+    parser.add_argument("--backbone", help="timm ViT name (default: the preset's)")
+    parser.add_argument("--frames", type=int, help="frames per clip (default: the preset's)")
+    parser.add_argument("--image-size", type=int, help="px (default: the preset's)")
+    parser.add_argument("--prompts", type=int, help="K (0: no prompts; default: the preset's)")
+    parser.add_argument("--reduction", type=int, help="adapter reduction (default: the preset's)")
+    parser.add_argument("--adapter", choices=ADAPTERS, help="default: the preset's")
+    parser.add_argument("--prompt-grid", type=int, help="prompt features pooled to N x N (1: the paper's global "
+                        "pool; default: the preset's)")
+    parser.add_argument("--classes", type=int, default=5)
     a = parser.parse_args()
-    cfg = MPTConfig(backbone=a.backbone, frames=a.frames, image_size=a.image_size, num_prompts=max(a.prompts, 1),
-                    prompts=a.prompts > 0, reduction=a.reduction, adapter=a.adapter,
-                    prompt_grid=a.prompt_grid, prompt_centre=a.prompt_centre)
+    base = TrainConfig(dataset="csv", data=".") if a.preset == "default" else TrainConfig.paper("csv", ".")
+    changes = {k: v for k, v in (("backbone", a.backbone), ("reduction", a.reduction), ("adapter", a.adapter),
+                                 ("prompt_grid", a.prompt_grid)) if v is not None}
+    if a.prompts is not None:
+        changes.update(prompts=a.prompts > 0, num_prompts=max(a.prompts, 1))
+    tc = replace(base, **changes)
+    spec = {k: v for k, v in (("frames", a.frames), ("image_size", a.image_size)) if v is not None}
+    cfg = model_config(tc.with_spec(**spec) if spec else tc, a.classes)
     with torch.device("meta"):  # shapes only: no weights, no download
         model = MPT(cfg)
         plain = create_backbone(cfg.backbone, cfg.image_size)
