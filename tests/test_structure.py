@@ -73,3 +73,15 @@ def test_no_file_shadows_a_standard_or_project_module(folder):
     taken = set(sys.stdlib_module_names) | {"train", "export", "mpt_live", "tests"}
     clashes = sorted(p.name for p in (ROOT / folder).glob("*.py") if p.stem in taken)
     assert not clashes
+
+
+def test_cli_reference_is_current():
+    """docs/cli.md is generated from the five tools' help; an option added or changed without
+    regenerating it (python scripts/cli_docs.py) fails here."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    p = subprocess.run([sys.executable, str(root / "scripts" / "cli_docs.py"), "--check"], capture_output=True,
+                       text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
