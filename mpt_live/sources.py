@@ -20,7 +20,7 @@ import numpy as np
 
 from .errors import InputError
 from .frametimes import FrameTimes, resolve_rate
-from .quiet import quiet_opencv
+from .quiet import quiet_fd, quiet_opencv
 
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv",
                     ".ts", ".mts", ".m2ts", ".3gp", ".flv", ".ogv"}  # camcorder (AVCHD), phone and stream files
@@ -60,7 +60,8 @@ def open_capture(name: str, timeout_ms: int = 5000) -> cv2.VideoCapture:
     """``cv2.VideoCapture`` of a file, or of a URL with a bounded open and reads (a stalled server is an
     error, not a hang)."""
     if not is_stream_url(name):
-        return cv2.VideoCapture(name)
+        with quiet_fd(2):  # FFmpeg's own lines ("moov atom not found") before our one-line error
+            return cv2.VideoCapture(name)
     params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms]
     with quiet_opencv():
         return cv2.VideoCapture(name, cv2.CAP_FFMPEG, params)

@@ -92,3 +92,20 @@ def test_csv_sink_flushes_each_row(tmp_path):
 def test_write_json_numpy(tmp_path):
     write_json(tmp_path / "s.json", {"x": np.float32(1.5), "y": np.arange(3)})
     assert json.loads((tmp_path / "s.json").read_text()) == {"x": 1.5, "y": [0, 1, 2]}
+
+
+def test_a_half_written_file_is_one_line_without_ffmpegs_own(tmp_path):
+    """An mp4 cut before its index (a recording still being written): FFmpeg prints 'moov atom not found'
+    to the process's stderr before OpenCV gives up; the user sees only our line."""
+    import subprocess
+    import sys
+
+    full = tmp_path / "full.mp4"
+    _write_video(full, 30)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    code = ("from mpt_live.sources import VideoFile\nfrom mpt_live.errors import InputError\n"
+            f"try:\n    VideoFile({str(cut)!r})\nexcept InputError as e:\n    print(e)\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "not a readable video" in p.stdout, p.stdout
+    assert p.stderr == "", p.stderr
