@@ -89,6 +89,7 @@ def export(
         except InputError as e:
             _fail(str(e))
     from .pipeline import export_checkpoint   # torch imports: after argument checks
+    from .quantize import QuantizeError
 
     precision = "int8" if int8 or int8_weights else "fp16" if fp16 else "fp32" if fp32 else "auto"
     try:
@@ -101,6 +102,9 @@ def export(
         )
     except InputError as e:
         _fail(str(e))
+    except QuantizeError as e:  # nothing quantized: no file is written
+        console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
     except Exception as e:  # an opset other than the default that the exporter or ONNX cannot use
         if opset == DEFAULT_OPSET:
             raise

@@ -70,6 +70,11 @@ from mpt_live.quiet import quiet_logging
 from .onnx_export import save_model
 
 CALIBRATION_METHODS = ("minmax", "percentile", "entropy")
+
+
+class QuantizeError(ValueError):
+    """Quantization did not produce what was asked (nothing quantized); the message says what."""
+
 DEFAULT_CALIBRATION = "minmax"
 INT8_MODULE = re.compile(r"backbone\.blocks\.\d+\.(attn\.qkv|attn\.proj|mlp\.fc1|mlp\.fc2)$"
                          r"|^prompt\.proj$|^adapters\.\d+(\.\w+)?\.(down|up)$")
@@ -143,18 +148,25 @@ def quantize_int8(src: str | Path, dst: str | Path, metadata: dict[str, str],
     if len(dynamic) == 0 or len(dynamic) != len(motion):
         raise ValueError(f"calibration clips: got {len(dynamic)} dynamic images and {len(motion)} motion clips")
     dst = Path(dst)
-    nodes, kept = int8_plan(onnx.load(str(src), load_external_data=False))
+    graph = onnx.load(str(src), load_external_data=False)
+    nodes, kept = int8_plan(graph)
+    if not nodes:
+        raise QuantizeError("static int8: the graph has none of the planned layers' MatMul nodes to quantize")
+    batch = _fixed_batch(graph)
     with tempfile.TemporaryDirectory(prefix="mpt-int8-") as tmp:
         pre = Path(tmp) / "pre.onnx"
         q = Path(tmp) / "q.onnx"
         with warnings.catch_warnings(), quiet_logging(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
             try:
-                quant_pre_process(str(src), str(pre), skip_symbolic_shape=False)
+                # a fixed batch gives 2-D MatMuls, which ORT's optimisation fuses with their Add into Gemm
+                # nodes of other names: the planned nodes would be gone and nothing quantized
+                quant_pre_process(str(src), str(pre), skip_optimization=_has_fixed_batch(graph),
+                                  skip_symbolic_shape=False)
             except Exception:  # symbolic shape inference is best effort: quantize the plain export
                 pre = Path(src)
             quantize_static(
-                pre, q, _ClipReader(dynamic, motion), quant_format=QuantFormat.QDQ,
+                pre, q, _ClipReader(dynamic, motion, batch), quant_format=QuantFormat.QDQ,
                 op_types_to_quantize=["MatMul"], nodes_to_quantize=nodes, per_channel=True,
                 activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                 calibrate_method={"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
@@ -166,6 +178,8 @@ def quantize_int8(src: str | Path, dst: str | Path, metadata: dict[str, str],
                                **({} if method == "minmax" else {"CalibMaxIntermediateOutputs": 8})},
             )
         proto = onnx.load(str(q))
+    if not any(n.op_type == "DequantizeLinear" for n in proto.graph.node):
+        raise QuantizeError("static int8: ONNX Runtime's quantizer left every layer in fp32")
     record = {"scheme": "static QDQ, uint8 activations, int8 per-channel weights, "
               + ("uint8" if quantize_outputs else "fp32") + " MatMul outputs", "calibration": method,
               "calibration_clips": len(dynamic), "calibration_source": source, "int8_matmuls": len(nodes),
@@ -190,6 +204,8 @@ def quantize_int8_weights(src: str | Path, dst: str | Path, metadata: dict[str, 
 
     proto = onnx.load(str(src))
     nodes, kept = int8_plan(proto, static=False)
+    if not nodes:
+        raise QuantizeError("weight-only int8: the graph has none of the planned layers' MatMul nodes to quantize")
     config = DefaultWeightOnlyQuantConfig(block_size=WEIGHT_BLOCK, is_symmetric=True, bits=8, accuracy_level=4)
     with warnings.catch_warnings(), quiet_logging(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
@@ -223,21 +239,34 @@ def convert_fp16(src: str | Path, dst: str | Path, metadata: dict[str, str]) -> 
 # ----------------------------------------------------------------------------- helpers
 
 
-class _ClipReader:
-    """ONNX Runtime calibration data reader over clips, one clip per call (``CalibrationDataReader``)."""
+def _has_fixed_batch(proto: onnx.ModelProto) -> bool:
+    dim = proto.graph.input[0].type.tensor_type.shape.dim
+    return bool(dim) and dim[0].dim_value > 0
 
-    def __init__(self, dynamic: np.ndarray, motion: np.ndarray) -> None:
-        self.dynamic, self.motion, self.i = dynamic, motion, 0
+
+def _fixed_batch(proto: onnx.ModelProto) -> int:
+    """The graph's fixed batch size (its first input's first dimension), 1 for a dynamic batch."""
+    return int(proto.graph.input[0].type.tensor_type.shape.dim[0].dim_value) if _has_fixed_batch(proto) else 1
+
+
+class _ClipReader:
+    """ONNX Runtime calibration data reader over clips, ``batch`` clips per call (``CalibrationDataReader``;
+    a fixed-batch graph takes exactly its batch; the last clips are repeated to fill the last call)."""
+
+    def __init__(self, dynamic: np.ndarray, motion: np.ndarray, batch: int = 1) -> None:
+        self.dynamic, self.motion, self.i, self.batch = dynamic, motion, 0, max(int(batch), 1)
 
     def get_next(self) -> dict[str, np.ndarray] | None:
         if self.i >= len(self.dynamic):
             return None
-        self.i += 1
-        return {"dynamic": self.dynamic[self.i - 1:self.i], "motion": self.motion[self.i - 1:self.i]}
+        idx = np.minimum(np.arange(self.i, self.i + self.batch), len(self.dynamic) - 1)
+        self.i += self.batch
+        return {"dynamic": self.dynamic[idx], "motion": self.motion[idx]}
 
     def rewind(self) -> None:
         self.i = 0
 
 
-__all__ = ["CALIBRATION_METHODS", "DEFAULT_CALIBRATION", "convert_fp16", "int8_plan", "node_module", "quantize_int8",
+__all__ = ["CALIBRATION_METHODS", "DEFAULT_CALIBRATION", "QuantizeError", "convert_fp16", "int8_plan", "node_module",
+           "quantize_int8",
            "quantize_int8_weights"]

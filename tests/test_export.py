@@ -237,6 +237,23 @@ def test_int8_export_calibrates_and_checks_on_disjoint_clips(tmp_path: Path) -> 
     assert str(tmp_path) not in json.dumps(read_metadata(out))
 
 
+@pytest.mark.parametrize("batch", ["1", "2"])
+def test_int8_export_with_a_fixed_batch_is_quantized(tmp_path: Path, batch: str) -> None:
+    """A fixed --batch makes the linear layers 2-D MatMuls, which ONNX Runtime's pre-processing used to
+    fuse into Gemm nodes the plan did not name: the "int8" file had no int8 layer. Batch 2 calibrates in
+    pairs (the graph takes exactly two clips)."""
+    ckpt = write_checkpoint(tmp_path / "model.pt", head_gain=5.0)
+    calib = _clip_dir(tmp_path / "calib", synthetic_clips(SPEC, 6, seed=3))
+    out = tmp_path / "m.int8.onnx"
+    res = runner.invoke(app, [str(ckpt), "--int8", "--batch", batch, "--out", str(out), "--calib-clips", str(calib),
+                              "--parity-n", "6"])
+    assert res.exit_code == 0, res.output
+    proto = onnx.load(str(out))
+    int8_weights = [t for t in proto.graph.initializer if t.data_type == onnx.TensorProto.INT8 and len(t.dims) == 2]
+    assert len(int8_weights) == json.loads(read_metadata(out)["mpt.int8"])["int8_matmuls"] == 10 * CFG_DEPTH
+    assert MPTRuntime(out).batch == int(batch)
+
+
 def test_calibration_clips_never_include_parity_clips(tmp_path: Path) -> None:
     from export.calibration import calibration_clips, clip_digests
 
