@@ -386,6 +386,24 @@ def test_sibling_metrics_must_match_the_model_config(easy):
         loso.check_sibling_metrics({"loss": 1}, cfg, "m")
 
 
+def test_metrics_of_other_classes_and_a_model_of_another_config_are_refused(easy, tmp_path):
+    from train.run_checks import check_full_overwrite, check_metrics_classes
+
+    check_metrics_classes({"classes": ["a", "b"]}, ["a", "b"], "m")
+    check_metrics_classes({}, ["a", "b"], "m")  # nothing to compare
+    with pytest.raises(InputError, match="classes negative, positive, surprise; this run trains a, b"):
+        check_metrics_classes({"classes": ["negative", "positive", "surprise"]}, ["a", "b"], "m")
+    cfg = _config(easy)
+    check_full_overwrite(tmp_path, cfg)  # an empty folder
+    torch.save({"train_config": {**cfg.to_dict(), "train_seconds": 3.0}}, tmp_path / "model.pt")
+    check_full_overwrite(tmp_path, cfg)  # the same configuration retrained: replaced
+    with pytest.raises(InputError, match=r"model\.pt: a model of another configuration \(epochs: 1 -> 30"):
+        check_full_overwrite(tmp_path, _config(easy, epochs=30))
+    (tmp_path / "model.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(InputError, match="not an mpt-train checkpoint"):
+        check_full_overwrite(tmp_path, cfg)
+
+
 class _RecordingCache:
     def __init__(self) -> None:
         self.calls: list[tuple[str, int]] = []

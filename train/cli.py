@@ -338,10 +338,15 @@ def _run(console: Console, cfg: TrainConfig, out: Path, protocol: str, metrics_o
     from .datasets import load_dataset
     from .baselines import tuning_name
     from .loso import check_or_store_config, faces_used, model_summary, run_loso, train_full
+    from .run_checks import check_full_overwrite, check_metrics_classes
 
     if protocol == "loso":  # refuse a mismatching resume before any work
         check_or_store_config(out, cfg, store=False)
+    else:
+        check_full_overwrite(out, cfg)
     index = load_dataset(cfg.dataset, Path(cfg.data), faces=cfg.faces)
+    if metrics_obj is not None:
+        check_metrics_classes(metrics_obj, index.classes, "--metrics")
     counts = {c: sum(s.label == c for s in index.samples) for c in index.classes}
     subjects = sorted({s.subject for s in index.samples})
     console.print(f"[bold]{cfg.dataset}[/] {cfg.data}: {len(index.samples)} clips, "
