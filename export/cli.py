@@ -47,7 +47,7 @@ def _fail(msg: str) -> None:
 
 @app.command()
 def export(
-    checkpoint: Path = typer.Argument(..., help="mpt-train checkpoint (RUN/model.pt)."),
+    checkpoint: Path = typer.Argument(..., help="mpt-train checkpoint (RUN/model.pt, or the RUN folder)."),
     out: Optional[Path] = typer.Option(None, "--out", help="ONNX file to write (default: model.onnx, "
                                        "model.int8.onnx or model.fp16.onnx beside the checkpoint)."),
     int8: bool = typer.Option(False, "--int8", help="Static (calibrated) int8 quantization (CPU deployment)."),
@@ -81,8 +81,15 @@ def export(
         _fail("--calib-clips: only --int8 is calibrated")
     if batch != "dynamic" and not (batch.isdigit() and int(batch) >= 1):
         _fail(f"--batch {batch}: expected 'dynamic' or a positive integer")
-    if not checkpoint.is_file():  # before the precision choice is printed
-        _fail(f"{checkpoint}: {'a folder, expected RUN/model.pt' if checkpoint.is_dir() else 'no such checkpoint file'}")
+    if checkpoint.is_dir() and (checkpoint / "model.pt").is_file():  # the run folder: its model
+        checkpoint = checkpoint / "model.pt"
+    elif checkpoint.is_dir():
+        loso = (checkpoint / "metrics.json").is_file()
+        _fail(f"{checkpoint}: " + ("a LOSO run's folder: it keeps no model; train one with --protocol full "
+                                   f"(--metrics {checkpoint / 'metrics.json'} stores these figures in it)"
+                                   if loso else "a folder without model.pt"))
+    elif not checkpoint.is_file():  # before the precision choice is printed
+        _fail(f"{checkpoint}: no such checkpoint file")
     if out is not None:
         try:
             check_out_file(out)  # before the export's minutes: a folder or an unwritable place is one line

@@ -473,3 +473,19 @@ def test_vpt_deep_baseline_exports_with_parity(tmp_path: Path) -> None:
     d, m = synthetic_clips(SPEC, 5, seed=3)
     p = compare(torch_probs(model, d, m), MPTRuntime(out, device="cpu").predict(d, m), "fp32")
     assert p.max_dprob <= 1e-4 and p.top1_agreement == 1.0
+
+
+def test_a_run_folder_is_its_model_and_a_loso_folder_says_why_not(tmp_path: Path) -> None:
+    loso = tmp_path / "loso"
+    loso.mkdir()
+    (loso / "metrics.json").write_text("{}")
+    res = runner.invoke(app, [str(loso)])
+    assert res.exit_code == 2 and "a LOSO run's folder: it keeps no model; train one with --protocol full" in \
+        " ".join(res.output.split()), res.output
+    res = runner.invoke(app, [str(tmp_path / "loso" / ".."), "--parity-n", "2"])
+    assert res.exit_code == 2 and "a folder without model.pt" in res.output
+    (tmp_path / "full").mkdir()
+    write_checkpoint(tmp_path / "full" / "model.pt")
+    res = runner.invoke(app, [str(tmp_path / "full"), "--parity-n", "3"])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "full" / "model.onnx").is_file()
