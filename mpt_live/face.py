@@ -67,6 +67,7 @@ MODELS = {
 _SPEED_POINTS = 4  # eyes, nose, mouth: the ears are the noisiest keypoints
 REFERENCE_SIZE = 224  # smoothing works in pixels of a 224 template, whatever image_size is
 MOTION_SIZE = 112  # the spotter's grey face (mpt_live/facemotion.py)
+STABILIZE_MIN_SIZE = 112  # the registration works on a crop at least this large (half of it: ECC's image)
 _JUMP_IOU = 0.3  # a box overlapping the previous one less than this starts a new track
 
 
@@ -143,7 +144,10 @@ class TrackAligner:
         self.motion_crop = motion_crop  # also make the spotter's face (FaceResult.motion, _motion_matrix)
         self._filter = OneEuroFilter(min_cutoff, beta, d_cutoff, speed_points=_SPEED_POINTS)
         self._prev_box: tuple[int, int, int, int] | None = None
-        self._stabilizer = Stabilizer(self.image_size) if stabilize else None
+        # a small model's crop (64 px: a 32 px ECC image) registers too coarsely for the spotter and the
+        # magnification: the registration runs at STABILIZE_MIN_SIZE and its transform is scaled back
+        self._stab_k = max(STABILIZE_MIN_SIZE / self.image_size, 1.0)
+        self._stabilizer = Stabilizer(round(self.image_size * self._stab_k)) if stabilize else None
         # following between detections rides on the stabiliser's registration: without it, detect every frame
         self.follower = Follower(detect_every if stabilize else 1)
 
@@ -163,7 +167,7 @@ class TrackAligner:
         smoothed = self._smooth(kps, float(t))
         matrix = self._template_transform(smoothed, float(t))
         if self._stabilizer is not None:
-            matrix = self._stabilizer.refine(frame_bgr, matrix, float(t))
+            matrix = self._refine(frame_bgr, matrix, float(t))
         self.follower.detected(box, score, kps, matrix)
         return _warp(frame_bgr, box, score, kps, smoothed, matrix, self.image_size, self._motion_matrix(matrix))
 
@@ -174,8 +178,7 @@ class TrackAligner:
         if self._stabilizer is None or carried is None:
             return None
         start = self._filter.value if self.smooth and self._filter.value is not None else carried.keypoints
-        matrix = self._stabilizer.refine(frame_bgr, self._template_transform(start), float(t),
-                                         restart=False)
+        matrix = self._refine(frame_bgr, self._template_transform(start), float(t), restart=False)
         track = self.follower.follow(matrix, frame_bgr.shape) if matrix is not None else None
         if track is None:
             return None
@@ -184,6 +187,13 @@ class TrackAligner:
                     matrix, self.image_size, self._motion_matrix(matrix))
         res.detected = False
         return res
+
+    def _refine(self, frame_bgr: np.ndarray, matrix: np.ndarray, t: float, restart: bool = True) -> np.ndarray | None:
+        """The stabiliser's refinement of ``matrix`` (frame -> crop), run at its own crop size."""
+        if self._stab_k == 1.0:
+            return self._stabilizer.refine(frame_bgr, matrix, t, restart=restart)
+        refined = self._stabilizer.refine(frame_bgr, matrix * self._stab_k, t, restart=restart)
+        return None if refined is None else refined / self._stab_k
 
     def _template_transform(self, kps: np.ndarray, t: float | None = None) -> np.ndarray:
         """Frame -> template: the eyes' similarity, then (eyes-mouth) the track's shape correction (updated
