@@ -47,6 +47,9 @@ from .providers import (  # noqa: F401 (re-exported)
 from .quiet import quiet_stdout
 
 PRECISIONS = ("fp32", "fp16", "int8")
+# every ClipSpec field an export writes; time_base and align came later (from_dict reads their absence)
+CLIP_SPEC_REQUIRED = ("frames", "image_size", "window_s", "band_hz", "filter_order", "alpha", "pyramid_levels",
+                      "attenuate", "mean", "std")
 INPUTS = ("dynamic", "motion")
 OUTPUT = "probs"
 _DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
@@ -171,7 +174,9 @@ class MPTRuntime:
                               if isinstance(v, (int, float)) and not isinstance(v, bool) and "second" not in k)[:80]
             trained = f"{trained}: {shown}" if shown else trained
         if trained:
-            parts.append(f"trained on {trained}")
+            parts.append(f"trained on {trained}{self.metrics_note}")
+        elif self.metrics_note:
+            parts.append(self.metrics_note.strip(" ()"))
         where = f"ONNX Runtime {ort.__version__} {PROVIDER_LABELS.get(self.provider, self.provider)}"
         if self.provider == CPU:
             where += f" ({self.threads} thread{'s' if self.threads > 1 else ''})"
@@ -271,18 +276,26 @@ class MPTRuntime:
             raise InputError(f"{p}: bad mpt.classes metadata ({e})") from None
         if not isinstance(classes, list) or not classes or not all(isinstance(c, str) and c for c in classes):
             raise InputError(f"{p}: bad mpt.classes metadata (need a non-empty JSON list of names)")
+        twice = sorted({c for c in classes if classes.count(c) > 1})
+        if twice:
+            raise InputError(f"{p}: bad mpt.classes metadata ({', '.join(map(repr, twice))} named more than once)")
         try:
-            self.clip_spec = ClipSpec.from_json(meta["mpt.clip_spec"])
-        except (ValueError, TypeError) as e:
+            spec = json.loads(meta["mpt.clip_spec"])
+            missing = sorted(set(CLIP_SPEC_REQUIRED) - set(spec)) if isinstance(spec, dict) else []
+            if missing:  # mpt-export writes every field: defaults would not be what the model was trained with
+                raise ValueError(f"missing {', '.join(missing)}")
+            self.clip_spec = ClipSpec.from_dict(spec)
+        except (ValueError, TypeError, AttributeError) as e:
             raise InputError(f"{p}: bad mpt.clip_spec metadata ({first_line(e)})") from None
         self.classes: list[str] = classes
         self.precision = meta.get("mpt.precision", "fp32")
         if self.precision not in PRECISIONS:
             raise InputError(f"{p}: bad mpt.precision metadata {self.precision!r} (one of {', '.join(PRECISIONS)})")
-        try:
+        try:  # the LOSO figures are for information only: unreadable, they are left out (and said so)
             metrics = json.loads(meta["mpt.metrics"]) if meta.get("mpt.metrics") else None
-        except json.JSONDecodeError as e:
-            raise InputError(f"{p}: bad mpt.metrics metadata ({e})") from None
+            self.metrics_note = "" if metrics is None or isinstance(metrics, dict) else " (its mpt.metrics is not a JSON object: not shown)"
+        except json.JSONDecodeError:
+            metrics, self.metrics_note = None, " (its mpt.metrics metadata is not JSON: not shown)"
         self.metrics: dict[str, Any] | None = metrics if isinstance(metrics, dict) else None
         self.backbone = meta.get("mpt.backbone", "")
         self.backbone_weights = meta.get("mpt.backbone_weights", "")  # where the frozen ViT's weights came from

@@ -153,6 +153,10 @@ BAD_FILES = [
     ("bad_spec", meta(**{"mpt.clip_spec": '{"frames": 1}'}), "bad mpt.clip_spec"),
     ("bad_classes", meta(**{"mpt.classes": "happiness,others"}), "bad mpt.classes"),
     ("bad_precision", meta(**{"mpt.precision": "int4"}), "bad mpt.precision"),
+    ("classes_twice", meta(**{"mpt.classes": json.dumps(["a", "b", "a"])}), r"bad mpt.classes metadata \('a' named"),
+    ("spec_missing", meta(**{"mpt.clip_spec": json.dumps({k: v for k, v in json.loads(SPEC.to_json()).items()
+                                                            if k not in ("window_s", "band_hz")})}),
+     r"bad mpt.clip_spec metadata \(missing band_hz, window_s\)"),
     ("image_size", meta(**{"mpt.clip_spec": ClipSpec(frames=4, image_size=48, window_s=0.25).to_json()}),
      r"input 'dynamic' has shape \(B, 3, 32, 32\) but its ClipSpec \(frames=4, image_size=48\)"),
     ("frames", meta(**{"mpt.clip_spec": ClipSpec(frames=8, image_size=32, window_s=0.5).to_json()}),
@@ -243,3 +247,14 @@ def test_describe_shows_the_figures_not_the_bookkeeping(tmp_path: Path) -> None:
     m = meta(**{"mpt.metrics": json.dumps({"uf1": 0.61, "uar": 0.6, "n": 30, "train_seconds": 13.884})})
     line = MPTRuntime(make_model(tmp_path / "d.onnx", m), device="cpu", threads=1).describe()
     assert "uf1 0.610, uar 0.600, n 30" in line and "train_seconds" not in line and "n 30.000" not in line
+
+
+def test_unreadable_metrics_are_left_out_not_fatal(tmp_path: Path) -> None:
+    """The LOSO figures are information: a model whose mpt.metrics is broken still runs, and says so."""
+    path = make_model(tmp_path / "m.onnx", meta(**{"mpt.metrics": "{uf1: 0.6"}))
+    rt = MPTRuntime(path)
+    assert rt.metrics is None and "its mpt.metrics metadata is not JSON: not shown" in rt.describe()
+    assert rt.predict(*[np.zeros((1, *s), np.float32) for s in ((3, 32, 32), (4, 3, 32, 32))]).shape == (1, 3)
+    legacy = json.loads(SPEC.to_json())
+    del legacy["time_base"], legacy["align"]  # exported before these fields: read as they were then
+    assert MPTRuntime(make_model(tmp_path / "old.onnx", meta(**{"mpt.clip_spec": json.dumps(legacy)}))).clip_spec.align == "eyes"
