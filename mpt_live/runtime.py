@@ -293,7 +293,8 @@ class MPTRuntime:
             raise InputError(f"{p}: bad mpt.precision metadata {self.precision!r} (one of {', '.join(PRECISIONS)})")
         try:  # the LOSO figures are for information only: unreadable, they are left out (and said so)
             metrics = json.loads(meta["mpt.metrics"]) if meta.get("mpt.metrics") else None
-            self.metrics_note = "" if metrics is None or isinstance(metrics, dict) else " (its mpt.metrics is not a JSON object: not shown)"
+            self.metrics_note = ("" if metrics is None or isinstance(metrics, dict)
+                                 else " (its mpt.metrics is not a JSON object: not shown)")
         except json.JSONDecodeError:
             metrics, self.metrics_note = None, " (its mpt.metrics metadata is not JSON: not shown)"
         self.metrics: dict[str, Any] | None = metrics if isinstance(metrics, dict) else None
