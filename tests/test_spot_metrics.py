@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -93,6 +94,17 @@ def test_score_pools_counts(kind, counts, f1, strs):
     assert r["f1"] == pytest.approx(f1)
     assert r["strs"] == pytest.approx(strs)
     assert r["videos"]["v2"]["micro"] == {"tp": 0, "fp": 1, "fn": 1}
+
+
+def test_classes_match_the_truths_labels_whatever_their_case_and_foreign_ones_are_named():
+    shouted = {v: [replace(x, cls=x.cls.capitalize()) for x in f] for v, f in SPOTTED.items()}
+    r, ref = score(_index(), shouted, "all"), score(_index(), SPOTTED, "all")
+    assert r["strs"] == ref["strs"] == pytest.approx(0.5) and r["warnings"] == ref["warnings"] == []
+    other = {v: [replace(x, cls="positive") for x in f] for v, f in SPOTTED.items()}
+    r = score(_index(), other, "all")
+    assert r["analysis_f1"] == 0.0
+    assert r["warnings"] == ["the runs' classes positive are not labels of the truth (disgust, happiness, surprise): "
+                             "their true positives count as misrecognised"]
 
 
 def _events(folder: Path, rows: list[dict]) -> None:

@@ -96,7 +96,7 @@ def spot(
         print(f"error: {e}", file=sys.stderr)
         raise typer.Exit(2)
     console.print(table(result))
-    for w in index.warnings:
+    for w in index.warnings + result["warnings"]:
         console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
     for reason, n in sorted(index.dropped.items()):  # truth rows that are not scored
         console.print(f"[yellow]dropped[/] {n} truth row(s): {reason}", highlight=False)

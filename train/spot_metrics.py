@@ -93,6 +93,8 @@ def recognition(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
             "per_class": {}}
     if not pairs or any(not t for t, _ in pairs) or all(not p for _, p in pairs):
         return none
+    spelling = {t.casefold(): t for t, _ in pairs}  # "Surprise" in a run is the truth's "surprise"
+    pairs = [(t, spelling.get(p.casefold(), p)) for t, p in pairs]
     classes = sorted({t for t, _ in pairs})
     per = {}
     for c in classes:
@@ -143,8 +145,13 @@ def score(truth: LongVideoIndex, spotted: dict[str, list[Spotted]], kind: str = 
         c.update(rec)
         c["strs"] = c["f1"] * rec["analysis_f1"] if rec["analysis_f1"] is not None else None
         by_type[t] = c
+    labels = {iv.label.casefold() for v in truth.videos for iv in v.intervals if iv.label}
+    foreign = sorted({s.cls for f in spotted.values() for s in f if s.cls and s.cls.casefold() not in labels})
+    warnings = [f"the runs' classes {', '.join(foreign)} are not labels of the truth "
+                f"({', '.join(sorted(labels)) or 'none'}): their true positives count as misrecognised"] \
+        if foreign and labels else []
     return {"type": kind, **{k: v for k, v in by_type[kind].items() if k != "per_class"},
-            "iou_threshold": threshold, "by_type": by_type, "videos": videos}
+            "iou_threshold": threshold, "by_type": by_type, "videos": videos, "warnings": warnings}
 
 
 # ---------------------------------------------------------------- reading runs
