@@ -640,3 +640,19 @@ def test_bad_camera_index_in_process_is_an_input_error():
 
     with pytest.raises(InputError, match=r"^camera -1: not a camera index"):
         open_camera(-1)
+
+
+def test_csv_dataset_warns_about_labels_that_differ_only_in_case(tmp_path):
+    pytest.importorskip("pandas")
+    from train.datasets import load_dataset
+
+    folder = tmp_path / "clips" / "a"
+    folder.mkdir(parents=True)
+    for i in range(6):
+        cv2.imwrite(str(folder / f"f{i}.png"), np.full((8, 8, 3), 128, np.uint8))
+    rows = [f"p{i % 3},clips/a,0,,5,{['happy', 'Happy', 'surprise'][i % 3 - (i % 2)]}" for i in range(12)]
+    (tmp_path / "labels.csv").write_text("subject,clip,onset,apex,offset,label\n" + "\n".join(rows) + "\n")
+    index = load_dataset("csv", tmp_path)
+    assert sorted(index.classes) == ["Happy", "happy", "surprise"]  # trained as given
+    said = [w for w in index.warnings if "differ only in case" in w]
+    assert len(said) == 1 and "'Happy' (4)" in said[0] and "'happy' (4)" in said[0], index.warnings

@@ -110,4 +110,11 @@ def rare_classes(path: Path, samples: list[Sample]) -> list[str]:
             hint = f" (a typo of {close[0]!r}?)" if close else ""
             out.append(f"{path}: class {label!r} has only {n} clip{'s' if n > 1 else ''} "
                        f"(the largest has {largest}){hint}; it is trained as a class of its own")
+    cased: dict[str, list[str]] = {}
+    for label in sorted(counts, key=natural_key):
+        cased.setdefault(label.casefold(), []).append(label)
+    for group in cased.values():
+        if len(group) > 1:
+            out.append(f"{path}: classes {' and '.join(f'{g!r} ({counts[g]})' for g in group)} differ only in "
+                       "case; they are trained as separate classes (make the labels one spelling if they are one)")
     return out
