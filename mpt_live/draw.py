@@ -5,17 +5,18 @@ Sizes are in pixels of the frame being drawn on; every function draws in place o
 
 from __future__ import annotations
 
+import colorsys
 from typing import Sequence
 
 import cv2
 import numpy as np
 
-# BGR colours. Class colours follow matplotlib's tab10 so the overlay and timeline.png agree.
-TAB10 = [
-    (180, 119, 31), (14, 127, 255), (44, 160, 44), (40, 39, 214), (189, 103, 148),
-    (75, 86, 140), (194, 119, 227), (127, 127, 127), (34, 189, 188), (207, 190, 23),
-]
-NEUTRAL = (150, 150, 150)
+# Class colours, one list for the overlay, timeline.png and report.html: matplotlib's tab10 without its
+# grey (grey means "neutral", outside events), then tab20's light shades of the same hues (18 in all),
+# then hues spaced by the golden angle for label sets larger than that. RGB hex.
+CLASS_HEX = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf",
+             "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#dbdb8d", "#9edae5"]
+NEUTRAL = (150, 150, 150)  # BGR, as every colour below
 NOFACE = (60, 60, 60)
 WARMING = (105, 105, 105)
 WHITE = (245, 245, 245)
@@ -27,15 +28,25 @@ ALERT = (60, 60, 230)  # red
 DEMO_BG = (0, 140, 255)  # orange
 
 
+def class_hex(index: int) -> str:
+    """The RGB hex colour of the class at ``index`` of a model's classes (distinct for any number of classes)."""
+    if index < len(CLASS_HEX):
+        return CLASS_HEX[index]
+    hue = (0.61803398875 * (index - len(CLASS_HEX)) + 0.08) % 1.0  # golden-angle steps round the hue circle
+    r, g, b = (round(255 * c) for c in colorsys.hsv_to_rgb(hue, 0.65, 0.85))
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
 def class_color(classes: Sequence[str], label: str | None) -> tuple[int, int, int]:
-    """Colour of a label: its class colour, grey for ``neutral``, dark grey for no face (None),
+    """BGR colour of a label: its class colour, grey for ``neutral``, dark grey for no face (None),
     between the two for "warming up" (a face, but no full window yet)."""
     if label is None:
         return NOFACE
     if label == "warming up":
         return WARMING
     if label in classes:
-        return TAB10[list(classes).index(label) % len(TAB10)]
+        h = class_hex(list(classes).index(label))
+        return int(h[5:7], 16), int(h[3:5], 16), int(h[1:3], 16)
     return NEUTRAL
 
 

@@ -25,6 +25,7 @@ from urllib.parse import quote
 import cv2
 import numpy as np
 
+from .draw import class_hex
 from .timeline import _num, face_ids
 from .writers import atomic_path, json_default
 
@@ -160,9 +161,6 @@ def _thumb(img: np.ndarray, box: tuple[int, int, int, int] | None, size: int) ->
     return "data:image/jpeg;base64," + base64.b64encode(buf.tobytes()).decode("ascii")
 
 
-PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
-
-
 def _face_svg(face: int, rows: list[Mapping[str, Any]], events: list[Mapping[str, Any]], classes: Sequence[str],
               duration: float) -> str:
     """One face's timeline: probabilities (top), motion score (bottom, log), events shaded, a playhead."""
@@ -179,7 +177,7 @@ def _face_svg(face: int, rows: list[Mapping[str, Any]], events: list[Mapping[str
                      f'{float(e["onset_s"]):.2f}-{float(e["offset_s"]):.2f} s</title></rect>')
     for k, c in enumerate(classes):
         p = np.array([_num(r.get(f"p_{c}")) for r in rows])
-        parts.append(_polyline(t, P - p * (P - 4), x, PALETTE[k % 10], f"p {c}"))
+        parts.append(_polyline(t, P - p * (P - 4), x, class_hex(k), f"p {c}"))
     score = np.array([_num(r.get("motion_score")) for r in rows])
     fin = score[np.isfinite(score) & (score > 0)]
     if fin.size:
@@ -228,7 +226,7 @@ def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[
         + _face_svg(f, [r for r in rows if _num(r.get("face_id")) == f],
                     [ev for ev in events if int(ev["face"]) == f], classes, duration) + "</section>"
         for f in ids) or "<p>No face was found.</p>"
-    legend = "".join(f'<span><i style="background:{PALETTE[k % 10]}"></i>{e(c)}</span>' for k, c in enumerate(classes))
+    legend = "".join(f'<span><i style="background:{class_hex(k)}"></i>{e(c)}</span>' for k, c in enumerate(classes))
     body = []
     for i, ev in enumerate(events):
         img = f'<img src="{thumbs[i]}" alt="apex of event {i + 1}">' if i < len(thumbs) and thumbs[i] else ""

@@ -16,6 +16,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from .draw import class_hex
 from .writers import atomic_path
 
 
@@ -65,14 +66,13 @@ def render_timeline(
     ratios = [x for _ in ids for x in section]
     fig = Figure(figsize=(12, 1.2 + 2.2 * sum(ratios)), dpi=100, layout="constrained")
     axes = list(fig.subplots(len(ratios), 1, sharex=True, squeeze=False, gridspec_kw={"height_ratios": ratios})[:, 0])
-    cmap = matplotlib.colormaps["tab10"]
-    colours = {c: cmap(i % 10) for i, c in enumerate(classes)}
+    colours = {c: class_hex(i) for i, c in enumerate(classes)}
     for k, face in enumerate(ids):
         sel = fid == face if face is not None else np.zeros(len(rows), bool)
         face_rows = [r for r, s in zip(rows, sel) if s]
         face_events = [e for e in events if face is None or _num(e.get("face")) == face]
         _section(axes[k * len(section):(k + 1) * len(section)], face, face_rows, t_all[sel], classes, colours,
-                 face_events, has_top, has_probs, demo and k == 0, cmap)
+                 face_events, has_top, has_probs, demo and k == 0)
     if len(t_all) and np.isfinite(t_all).any():
         axes[-1].set_xlim(np.nanmin(t_all) - 0.05, np.nanmax(t_all) + 0.05)
     axes[-1].set_xlabel("time (s)")
@@ -84,7 +84,7 @@ def render_timeline(
     return out
 
 
-def _section(axes, face, rows, t, classes, colours, events, has_top, has_probs, demo, cmap) -> None:
+def _section(axes, face, rows, t, classes, colours, events, has_top, has_probs, demo) -> None:
     """One face's panels: label strip, probabilities, motion score; its events shaded and named."""
     name = "no face" if face is None else f"face {face}"
     score = np.array([_num(r.get("motion_score")) for r in rows])

@@ -129,3 +129,17 @@ def test_every_face_is_tagged_with_its_id():
     changed = np.abs(two.astype(int) - one.astype(int)).sum(axis=2) > 0
     assert changed[max(y - 40, 0):y + bh + 2, x - 2:x + bw + 2].mean() > 0.02  # corners and the "face 1" tag
     assert not changed[:, : w // 4].any()  # nothing else moved
+
+
+def test_class_colours_are_distinct_and_never_the_neutral_grey():
+    """SAMM's 8 emotions, CASME II's 7, a 12-class set: every class its own colour, none grey
+    (grey is 'neutral', outside events), the same in the overlay, timeline.png and report.html."""
+    from mpt_live.draw import NEUTRAL, class_color, class_hex
+
+    for n in (3, 5, 7, 8, 12, 25):
+        classes = [f"c{i}" for i in range(n)]
+        bgr = [class_color(classes, c) for c in classes]
+        assert len(set(bgr)) == n
+        assert all(max(c) - min(c) > 30 for c in bgr), bgr  # coloured enough not to read as grey
+        assert NEUTRAL not in bgr
+        assert [f"#{r:02x}{g:02x}{b:02x}" for b, g, r in bgr] == [class_hex(i) for i in range(n)]
