@@ -45,6 +45,7 @@ from .providers import (  # noqa: F401 (re-exported)
     trt_options,
 )
 from .quiet import quiet_stdout
+from .results import NEUTRAL
 
 PRECISIONS = ("fp32", "fp16", "int8")
 # every ClipSpec field an export writes; time_base and align came later (from_dict reads their absence)
@@ -276,6 +277,9 @@ class MPTRuntime:
             raise InputError(f"{p}: bad mpt.classes metadata ({e})") from None
         if not isinstance(classes, list) or not classes or not all(isinstance(c, str) and c for c in classes):
             raise InputError(f"{p}: bad mpt.classes metadata (need a non-empty JSON list of names)")
+        if any(c.strip().casefold() == NEUTRAL for c in classes):
+            raise InputError(f"{p}: a class named 'neutral': mpt-live labels every window outside an event "
+                             "'neutral', so the model's class would be confused with it (train with it renamed)")
         twice = sorted({c for c in classes if classes.count(c) > 1})
         if twice:
             raise InputError(f"{p}: bad mpt.classes metadata ({', '.join(map(repr, twice))} named more than once)")

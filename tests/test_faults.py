@@ -656,3 +656,18 @@ def test_csv_dataset_warns_about_labels_that_differ_only_in_case(tmp_path):
     assert sorted(index.classes) == ["Happy", "happy", "surprise"]  # trained as given
     said = [w for w in index.warnings if "differ only in case" in w]
     assert len(said) == 1 and "'Happy' (4)" in said[0] and "'happy' (4)" in said[0], index.warnings
+
+
+def test_csv_dataset_with_a_class_named_neutral_is_refused(tmp_path):
+    """mpt-live calls every window outside an event 'neutral': a class of that name would be confused with it."""
+    pytest.importorskip("pandas")
+    from train.datasets import load_dataset
+
+    folder = tmp_path / "clips" / "a"
+    folder.mkdir(parents=True)
+    for i in range(6):
+        cv2.imwrite(str(folder / f"f{i}.png"), np.full((8, 8, 3), 128, np.uint8))
+    rows = [f"p{i % 3},clips/a,0,,5,{'Neutral' if i % 2 else 'surprise'}" for i in range(6)]
+    (tmp_path / "labels.csv").write_text("subject,clip,onset,apex,offset,label\n" + "\n".join(rows) + "\n")
+    with pytest.raises(InputError, match="a class named 'Neutral': mpt-live labels every window outside an event"):
+        load_dataset("csv", tmp_path)

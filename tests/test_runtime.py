@@ -153,6 +153,8 @@ BAD_FILES = [
     ("bad_spec", meta(**{"mpt.clip_spec": '{"frames": 1}'}), "bad mpt.clip_spec"),
     ("bad_classes", meta(**{"mpt.classes": "happiness,others"}), "bad mpt.classes"),
     ("bad_precision", meta(**{"mpt.precision": "int4"}), "bad mpt.precision"),
+    ("class_neutral", meta(**{"mpt.classes": json.dumps(["happiness", "Neutral", "others"])}),
+     "a class named 'neutral': mpt-live labels every window outside an event 'neutral'"),
     ("classes_twice", meta(**{"mpt.classes": json.dumps(["a", "b", "a"])}), r"bad mpt.classes metadata \('a' named"),
     ("spec_missing", meta(**{"mpt.clip_spec": json.dumps({k: v for k, v in json.loads(SPEC.to_json()).items()
                                                             if k not in ("window_s", "band_hz")})}),

@@ -62,6 +62,10 @@ def load_dataset(name: str, root: str | Path, faces: str = "align", **options: A
     else:
         raise InputError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     index = mod.load(root, faces=faces, **options)
+    reserved = [c for c in index.classes if c.strip().casefold() == "neutral"]
+    if reserved:  # mpt_live.results.NEUTRAL: what mpt-live calls every window outside an event
+        raise InputError(f"{root}: a class named {reserved[0]!r}: mpt-live labels every window outside an event "
+                         "'neutral', so a class cannot have that name; rename it (e.g. 'neutral_face')")
     index.name = name
     _unique_ids(index)
     index.warnings += _one_subject_classes(index, root)
