@@ -81,6 +81,11 @@ def export(
         _fail("--calib-clips: only --int8 is calibrated")
     if batch != "dynamic" and not (batch.isdigit() and int(batch) >= 1):
         _fail(f"--batch {batch}: expected 'dynamic' or a positive integer")
+    if out is not None:
+        try:
+            check_out_file(out)  # before the export's minutes: a folder or an unwritable place is one line
+        except InputError as e:
+            _fail(str(e))
     if checkpoint.is_dir() and (checkpoint / "model.pt").is_file():  # the run folder: its model
         checkpoint = checkpoint / "model.pt"
     elif checkpoint.is_dir():
@@ -90,11 +95,6 @@ def export(
                                    if loso else "a folder without model.pt"))
     elif not checkpoint.is_file():  # before the precision choice is printed
         _fail(f"{checkpoint}: no such checkpoint file")
-    if out is not None:
-        try:
-            check_out_file(out)  # before the export's minutes: a folder or an unwritable place is one line
-        except InputError as e:
-            _fail(str(e))
     from .pipeline import export_checkpoint   # torch imports: after argument checks
     from .quantize import QuantizeError
 
