@@ -527,6 +527,9 @@ def test_build_config_bad_spec_is_an_input_error():
         build_config("default", "casme2", ".", {}, {"image_size": 100})
     with pytest.raises(InputError, match=r"--frames 8: not a usable clip \(ClipSpec.band_hz"):  # too few for the band
         build_config("default", "casme2", ".", {}, {"frames": 8})
+    with pytest.raises(InputError, match=r"needs --frames 10 or more$"):  # and how many it needs
+        build_config("default", "casme2", ".", {}, {"frames": 9})
+    build_config("default", "casme2", ".", {}, {"frames": 10})
 
 
 @pytest.mark.slow
@@ -722,3 +725,22 @@ def test_sigterm_stops_training_like_ctrl_c(easy, tmp_path):
     assert proc.returncode == 143, err[-2000:]
     assert "mpt-train: interrupted (SIGTERM); rerun the same command to resume" in err
     assert "Traceback" not in err and (out / "config.json").is_file()
+
+
+def test_casme3_label_set_reaches_its_loader_and_only_casme3_takes_one(tmp_path, monkeypatch):
+    import train.datasets
+
+    seen = {}
+
+    def fake(name, root, faces="align", **options):
+        seen.update(name=name, **options)
+        raise InputError(f"{root}: stop here")
+
+    monkeypatch.setattr(train.datasets, "load_dataset", fake)
+    data = tmp_path / "data"
+    data.mkdir()
+    base = ["--data", str(data), "--out", str(tmp_path / "run"), "--backbone-weights", "none"]
+    r = runner.invoke(app, ["--dataset", "casme3", "--casme3-classes", "4", *base])
+    assert r.exit_code == 2 and "stop here" in r.output and seen == {"name": "casme3", "classes": 4}, r.output
+    r = runner.invoke(app, ["--dataset", "casme2", "--casme3-classes", "3", *base])
+    assert r.exit_code == 2 and _one_error_line(r.output) and "only with --dataset casme3" in r.output, r.output

@@ -26,7 +26,6 @@ from typing import Any, Optional
 import typer
 from rich.console import Console
 from rich.progress import TextColumn
-from rich.table import Column, Table
 
 from mpt_live.clip import ClipSpec
 from mpt_live.errors import InputError
@@ -147,34 +146,20 @@ def _check_environment(cfg: TrainConfig, data: Path, out: Path, metrics_file: Op
         raise InputError(f"--metrics {metrics_file}: file not found")
 
 
-def _report(console: Console, metrics: dict) -> None:
-    t = Table(*(Column(c, justify="left" if c == "subject" else "right") for c in ("subject", "n", "Acc", "UF1", "UAR",
-                                                                                 "train s")),
-              title="LOSO per fold (pooled figures on the last line)")
-    for f in metrics["folds"]:
-        t.add_row(str(f["subject"]), str(f["n"]), f"{f['acc']:.3f}", f"{f['uf1']:.3f}",
-                  f"{f['uar']:.3f}", f"{f['train_seconds']:.1f}")
-    t.add_section()
-    t.add_row("pooled", str(metrics["n"]), f"{metrics['acc']:.3f}", f"{metrics['uf1']:.3f}",
-              f"{metrics['uar']:.3f}", f"{metrics['train_seconds']:.1f}", style="bold")
-    console.print(t)
-    cm = Table("", *(Column(c, justify="right") for c in metrics["classes"]), title="confusion (rows true, columns predicted)")
-    for c, row in zip(metrics["classes"], metrics["confusion"]):
-        cm.add_row(c, *map(str, row))
-    console.print(cm)
-
-
 def build_config(preset: str, dataset: str, data: str, options: dict[str, Any],
                  spec_options: dict[str, Any]) -> TrainConfig:
     """The preset's config with every option that was given (not None) applied on top."""
     given = {k: v for k, v in options.items() if v is not None}
     spec = {k: v for k, v in spec_options.items() if v is not None}
+    base = TrainConfig.paper(dataset, data) if preset == "paper" else TrainConfig(dataset, data)
     try:
-        base = TrainConfig.paper(dataset, data) if preset == "paper" else TrainConfig(dataset, data)
         base_spec = dataclasses.replace(base.spec, **spec)
     except ValueError as e:  # name the options given (--frames 8: too few for the band), not only ClipSpec's fields
         given_spec = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in spec.items())
-        raise InputError(f"{given_spec or 'clip spec'}: not a usable clip ({e})") from None
+        top, window = base.spec.band_hz[1], base.spec.window_s
+        hint = (f"; the {top:g} Hz band edge over a {window:g} s window needs --frames {int(2 * top * window) + 2} "
+                "or more" if "band_hz" in str(e) else "")  # (frames - 1) / window must exceed twice the edge
+        raise InputError(f"{given_spec or 'clip spec'}: not a usable clip ({e}){hint}") from None
     try:
         return dataclasses.replace(base, spec=base_spec, **given)
     except ValueError as e:
@@ -213,6 +198,8 @@ def train(
     faces: Optional[Faces] = typer.Option(
         None, help="align (raw frames, our aligner), cropped (the dataset's own cropped faces, e.g. CASME II "
                    f"Cropped/), auto (cropped where the layout has them) (default: {D.faces}; paper preset: auto)"),
+    casme3_classes: Optional[int] = typer.Option(None, help="--dataset casme3: its 7 emotions, or the 4- or "
+                                                 "3-class label set of its paper (default: 7)"),
     sampling: Optional[Sampling] = typer.Option(
         None, help="clip frames: blend (interpolated at evenly spaced times) or pick (the nearest frame at "
                    f"regular intervals, the paper's) (default: {D.sampling}; paper preset: pick)"),
@@ -305,7 +292,7 @@ def train(
                 clip_mode=clip_mode.value if clip_mode else None,
                 prompts=False if no_prompts or prompts == 0 else None, num_prompts=prompts or None,
                 reduction=reduction, finetune=finetune, vpt=vpt.value if vpt else None, vpt_tokens=vpt_tokens,
-                input_norm=input_norm, faces=faces.value if faces else None,
+                input_norm=input_norm, faces=faces.value if faces else None, casme3_classes=casme3_classes,
                 sampling=sampling.value if sampling else None,
                 adapter=adapter.value if adapter else None, prompt_grid=prompt_grid,
                 prompt_input=prompt_input.value if prompt_input else None, prompt_channels=prompt_channels,
@@ -338,13 +325,15 @@ def _run(console: Console, cfg: TrainConfig, out: Path, protocol: str, metrics_o
     from .datasets import load_dataset
     from .baselines import tuning_name
     from .loso import check_or_store_config, faces_used, model_summary, run_loso, train_full
+    from .loso_table import print_loso
     from .run_checks import check_full_overwrite, check_metrics_classes
 
     if protocol == "loso":  # refuse a mismatching resume before any work
         check_or_store_config(out, cfg, store=False)
     else:
         check_full_overwrite(out, cfg)
-    index = load_dataset(cfg.dataset, Path(cfg.data), faces=cfg.faces)
+    index = load_dataset(cfg.dataset, Path(cfg.data), faces=cfg.faces,
+                         **({"classes": cfg.casme3_classes} if cfg.dataset == "casme3" else {}))
     if metrics_obj is not None:
         check_metrics_classes(metrics_obj, index.classes, "--metrics")
     counts = {c: sum(s.label == c for s in index.samples) for c in index.classes}
@@ -393,7 +382,7 @@ def _run(console: Console, cfg: TrainConfig, out: Path, protocol: str, metrics_o
         else:
             train_full(cfg, out, index, progress=progress, log=log, metrics=metrics_obj, extra_config=extra)
     if protocol == "loso":
-        _report(console, result)
+        print_loso(console, result)
         console.print(f"wrote {out / 'metrics.json'}, {out / 'predictions.csv'}, {out / 'confusion.png'}")
 
 

@@ -89,6 +89,7 @@ class TrainConfig:
     spec: ClipSpec = DEFAULT_SPEC        # frozen, so one shared default is safe; paper preset: ClipSpec()
     clip_mode: str = "paper"
     faces: str = "align"                 # align | cropped | auto (FACES)
+    casme3_classes: int = 7              # CAS(ME)^3's label sets: 7 emotions, 4 or 3 (train.datasets.casme3)
     sampling: str = "blend"              # blend | pick (SAMPLINGS)
     input_norm: str = "spec"             # spec | backbone | m,m,m/s,s,s: where spec.mean/std come from
     # model
@@ -126,6 +127,8 @@ class TrainConfig:
     cache: str | None = None
 
     def __post_init__(self) -> None:
+        if self.casme3_classes not in (7, 4, 3) or (self.casme3_classes != 7 and self.dataset != "casme3"):
+            raise ValueError(f"casme3_classes {self.casme3_classes}: 7, 4 or 3, and only with --dataset casme3")
         for name, allowed in (("faces", FACES), ("sampling", SAMPLINGS), ("vpt", VPT), ("lr_schedule", LR_SCHEDULES),
                               ("head", HEADS), ("flow_norm", FLOW_NORMS)):
             if getattr(self, name) not in allowed:
