@@ -216,7 +216,18 @@ def _draw_column(img: np.ndarray, st: OverlayState, g: _Geom) -> None:
     bar_x0 = cx + name_w + round(6 * g.s)
     bar_x1 = cx + cw - val_w - round(6 * g.s)
     g.extra["bars"] = []
-    for c, p in zip(classes, probs):
+    # where the column is too short for a bar per class (a small video, many classes): the strongest classes,
+    # the current label among them, in the model's order, and a line saying how many are left out
+    bottom = g.H - 3 * round(fs * 1.35) - pad  # the run figures' lines (the history strip is beside the column)
+    fit = max(1, (bottom - y) // row_h)
+    shown = list(range(len(classes)))
+    if len(classes) > fit:
+        strength = [float(p) if p is not None and np.isfinite(p) else -1.0 for p in probs]
+        keep = sorted(shown, key=lambda i: -strength[i])[:max(fit - 1, 1)]
+        if st.label in classes and classes.index(st.label) not in keep:
+            keep[-1] = classes.index(st.label)
+        shown = sorted(keep)
+    for c, p in ((classes[i], probs[i]) for i in shown):
         col = class_color(classes, c)
         is_top = st.face and st.label == c
         tx.put(img, tx.fit(c, fs, name_w), (cx, y + fs), fs, WHITE if is_top else MUTED, 700 if is_top else 400)
@@ -229,6 +240,9 @@ def _draw_column(img: np.ndarray, st: OverlayState, g: _Geom) -> None:
             v = f"{float(p):.0%}"
             tx.put(img, v, (cx + cw - tx.width(v, fs), y + fs), fs, WHITE if is_top else MUTED)
         g.extra["bars"].append((c, (bar_x0, by0, bar_x1, by1)))
+        y += row_h
+    if len(shown) < len(classes):
+        tx.put(img, f"+{len(classes) - len(shown)} more classes", (cx, y + round(fs * 0.85)), round(fs * 0.85), MUTED)
         y += row_h
     y += round(fs * 0.4)
 

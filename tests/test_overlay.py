@@ -143,3 +143,22 @@ def test_class_colours_are_distinct_and_never_the_neutral_grey():
         assert all(max(c) - min(c) > 30 for c in bgr), bgr  # coloured enough not to read as grey
         assert NEUTRAL not in bgr
         assert [f"#{r:02x}{g:02x}{b:02x}" for b, g, r in bgr] == [class_hex(i) for i in range(n)]
+
+
+@pytest.mark.parametrize("w,h,n", [(256, 256, 12), (320, 240, 8), (640, 480, 12)])
+def test_many_classes_on_a_small_frame_keep_to_the_column(w, h, n):
+    """A bar per class where there is room; else the strongest (the current label among them) and a
+    '+N more' line, never bars drawn over the run figures at the bottom."""
+    classes = [f"c{i:02d}" for i in range(n)]
+    probs = list(np.linspace(0.01, 0.2, n))
+    frame = _frame(w, h)
+    st = _state(w, h, probs, classes=classes, label="c00", confidence=0.01)
+    g = _geometry(frame.shape, st)
+    bars = dict(_bar_rects(frame, st))
+    bottom = g.H - 3 * round(g.fs * 1.35) - g.pad  # the run figures' three lines
+    assert all(r[3] <= bottom for r in bars.values()), (bottom, bars)
+    assert "c00" in bars  # the current label, though the weakest
+    if len(bars) < n:
+        assert f"c{n - 1:02d}" in bars  # and the strongest
+    else:
+        assert list(bars) == classes
