@@ -744,3 +744,12 @@ def test_casme3_label_set_reaches_its_loader_and_only_casme3_takes_one(tmp_path,
     assert r.exit_code == 2 and "stop here" in r.output and seen == {"name": "casme3", "classes": 4}, r.output
     r = runner.invoke(app, ["--dataset", "casme2", "--casme3-classes", "3", *base])
     assert r.exit_code == 2 and _one_error_line(r.output) and "only with --dataset casme3" in r.output, r.output
+
+
+def test_model_summary_gives_the_patch_size_for_the_unseen_border_note(easy):
+    """--image-size 104 on a patch-16 ViT: the last 8 px are never seen; mpt-train says so from this."""
+    info = loso.model_summary(_config(easy, spec=ClipSpec(image_size=104, frames=10)), 3, gflops=False)
+    from train.backbone import create_backbone
+
+    assert info["patch"] == create_backbone(BACKBONE, 96).patch_embed.patch_size[0] > 0
+    assert 104 % info["patch"] != 0 and 96 % info["patch"] == 0

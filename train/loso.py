@@ -232,6 +232,8 @@ def model_summary(cfg: TrainConfig, n_classes: int, gflops: bool = True) -> dict
                             "total_parameters": int(sum(p.numel() for p in model.parameters())),
                             "backbone_source": resolve_weights(cfg.backbone, cfg.backbone_weights).description}
     info["gflops_per_clip"] = float(gflops_per_clip(model)) if gflops else None
+    patch = getattr(getattr(getattr(model, "backbone", None), "patch_embed", None), "patch_size", None)
+    info["patch"] = int(patch[0] if isinstance(patch, (tuple, list)) else patch or 0)
     return info
 
 
