@@ -10,6 +10,7 @@ model) and the motion score; stretches where that face is not in the frame are h
 from __future__ import annotations
 
 import csv
+import logging
 import warnings
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -41,6 +42,28 @@ def face_ids(rows: Sequence[Mapping[str, Any]]) -> list[int]:
     return sorted(int(i) for i in ids if np.isfinite(i))
 
 
+# fonts with CJK glyphs, as found on Linux, macOS and Windows: class names and file names in Chinese or
+# Japanese (a dataset's own labels) then render where the machine has one, instead of as boxes
+CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans CJK TC", "Source Han Sans SC", "Source Han Sans CN",
+             "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "Droid Sans Fallback", "Microsoft YaHei", "SimHei",
+             "PingFang SC", "Hiragino Sans GB", "Arial Unicode MS")
+
+
+def use_fallback_fonts() -> list[str]:
+    """Make matplotlib's font family DejaVu Sans followed by the installed fonts of :data:`CJK_FONTS` (it
+    falls back glyph by glyph along such a list); the same list every call, so concurrent figures see one
+    setting. Returns the fallbacks found."""
+    import matplotlib
+    from matplotlib import font_manager
+
+    have = {f.name for f in font_manager.fontManager.ttflist}
+    extra = [f for f in CJK_FONTS if f in have]
+    if extra:
+        matplotlib.rcParams["font.family"] = ["DejaVu Sans", *extra]
+        logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)  # "weight normal ... using 500"
+    return extra
+
+
 def render_timeline(
     rows: Sequence[Mapping[str, Any]],
     classes: Sequence[str],
@@ -53,6 +76,7 @@ def render_timeline(
     import matplotlib
 
     matplotlib.use("Agg", force=False)
+    use_fallback_fonts()
     from matplotlib.figure import Figure  # Figure directly: no pyplot state, safe in threads
 
     out = Path(out)

@@ -53,3 +53,22 @@ def test_a_title_in_a_script_the_font_lacks_prints_no_warning(tmp_path):
         render_timeline([], ["happiness"], [], tmp_path / "t.png", title="面接 3.mp4")
     assert (tmp_path / "t.png").stat().st_size > 1000
     assert not [w for w in caught if "missing from font" in str(w.message)], [str(w.message) for w in caught]
+
+
+def test_cjk_class_names_render_where_the_machine_has_a_cjk_font():
+    """Labels of a dataset's own (Chinese) label set: glyphs from an installed CJK font, not boxes.
+    (.ci/run installs one: fonts-wqy-zenhei.)"""
+    import io
+    import warnings
+
+    from matplotlib.figure import Figure
+
+    from mpt_live.timeline import use_fallback_fonts
+
+    if not use_fallback_fonts():
+        pytest.skip("no CJK font installed on this machine")
+    fig = Figure()
+    fig.text(0.5, 0.5, "高兴 happiness 惊讶")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=r"Glyph \d+ .*missing from font")
+        fig.savefig(io.BytesIO(), format="png")

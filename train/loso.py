@@ -155,6 +155,10 @@ def plot_confusion(cm: np.ndarray, classes: Sequence[str], title: str, path: Pat
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from mpt_live.timeline import use_fallback_fonts
+
+    use_fallback_fonts()
+
     cm = np.asarray(cm)
     rows = cm.sum(axis=1, keepdims=True)
     frac = np.divide(cm, rows, out=np.zeros(cm.shape), where=rows > 0)
