@@ -213,3 +213,21 @@ def test_every_tool_refuses_an_empty_out(tool, tmp_path):
     p = subprocess.run([str(exe), "--out", ""], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert p.returncode == 2 and p.stderr.strip() == "error: --out: empty value", p.stderr
     assert not any(tmp_path.iterdir())
+
+
+def test_ctrl_c_while_the_libraries_load_exits_quietly(tmp_path, monkeypatch, capsys):
+    """The console scripts import their command inside a guard: a KeyboardInterrupt during the import
+    (Ctrl-C in the first second) is status 130 and one word, not a traceback."""
+    import sys
+
+    from mpt_live.launch import run
+
+    (tmp_path / "slow_tool.py").write_text("raise KeyboardInterrupt\n")
+    (tmp_path / "fine_tool.py").write_text("def main():\n    print('ran')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(SystemExit) as e:
+        run("slow_tool")
+    assert e.value.code == 130 and capsys.readouterr().err == "interrupted\n"
+    run("fine_tool")
+    assert capsys.readouterr().out == "ran\n"
+    sys.modules.pop("fine_tool", None)

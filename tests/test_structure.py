@@ -22,7 +22,7 @@ LAYERS = {
     "session": ["session"],
     "consumers": ["writers", "rundir", "timeline", "report", "draw", "overlay", "view", "window", "terminal", "job",
                   "sheet"],
-    "entry points": ["batch", "pool", "ray_batch", "demo_report", "cli"],
+    "entry points": ["batch", "pool", "ray_batch", "demo_report", "cli", "launch"],
 }
 LEVEL = {m: i for i, mods in enumerate(LAYERS.values()) for m in mods}
 
