@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,15 +47,23 @@ def output_dirs(videos: list[Path], out: Path) -> list[Path]:
     base = Path(os.path.commonpath(folders)) if len(folders) > 1 else folders[0].parent if folders else None
     parents = {v.parent for v in videos if not v.is_dir()}
     files_base = Path(os.path.commonpath(list(parents))) if len(parents) > 1 else None
-    seen: dict[str, int] = {}
+    names = [v.relative_to(base).as_posix() if v.is_dir() else
+             (v.relative_to(files_base).with_suffix("") if files_base is not None else Path(v.stem)).as_posix()
+             for v in videos]
+    # names that two videos share (a.mp4 and a.mov; A.mp4 and a.mp4 on a case-blind disk) take their extension,
+    # then a number, never a name another video has: two videos must never write into one folder
+    counts = Counter(n.casefold() for n in names)
+    taken = {n.casefold() for n in names if counts[n.casefold()] == 1}
     dirs = []
-    for v in videos:
-        if v.is_dir():
-            stem = v.relative_to(base).as_posix()
-        else:
-            stem = (v.relative_to(files_base).with_suffix("") if files_base is not None else Path(v.stem)).as_posix()
-        seen[stem] = seen.get(stem, 0) + 1
-        dirs.append(out / (stem if seen[stem] == 1 else f"{stem}_{seen[stem]}"))
+    for v, n in zip(videos, names):
+        if counts[n.casefold()] > 1:
+            ext = "" if v.is_dir() else v.suffix.lstrip(".").lower()
+            first = f"{n}_{ext}" if ext else n
+            n, k = first, 2
+            while n.casefold() in taken:
+                n, k = f"{first}_{k}", k + 1
+            taken.add(n.casefold())
+        dirs.append(out / n)
     return dirs
 
 

@@ -108,8 +108,14 @@ def test_output_dirs_are_unique():
     dirs = output_dirs([Path("a/x.mp4"), Path("b/x.mp4"), Path("y.mov")], Path("o"))  # several folders: their paths
     assert dirs == [Path("o/a/x"), Path("o/b/x"), Path("o/y")]
     dirs = output_dirs([Path("a/x.mp4"), Path("a/x.mov"), Path("a/y.mov")], Path("o"))  # one folder: stems
-    assert dirs == [Path("o/x"), Path("o/x_2"), Path("o/y")]
+    assert dirs == [Path("o/x_mp4"), Path("o/x_mov"), Path("o/y")]
     assert output_dirs([Path("a/x.mp4")], Path("o")) == [Path("o")]
+    # a name made unique must not be another video's own name (a.mov, a.mp4 and a_2.mp4 once shared a_2),
+    # nor differ from one only in case (one folder on a case-blind disk)
+    dirs = output_dirs([Path("v/a.mov"), Path("v/a.mp4"), Path("v/a_2.mp4"), Path("v/a_mp4.avi"), Path("v/A.mp4")],
+                       Path("o"))
+    assert len({str(d).casefold() for d in dirs}) == 5, dirs
+    assert dirs[2] == Path("o/a_2") and dirs[3] == Path("o/a_mp4")
 
 
 class _Crash(Exception):
