@@ -150,11 +150,13 @@ def _key_of(summary: dict[str, Any]) -> dict[str, Any]:
             "spot_threshold": summary.get("spot_threshold"), "max_faces": summary.get("max_faces")}
 
 
-def is_complete(out_dir: Path, key: dict[str, Any], save_video: bool = False, video: Path | None = None) -> bool:
+def is_complete(out_dir: Path, key: dict[str, Any], save_video: bool = False, video: Path | None = None,
+                fps: float | None = None) -> bool:
     """The video's outputs are all there (:data:`REQUIRED`, every file summary.json lists, the annotated
     video with ``save_video``), from a run that finished with status ``complete`` (not interrupted, no
     error, no source error such as a truncated file, every output written) with ``key`` (the model file's
-    stamp included), on ``video`` as it is now (its :func:`~mpt_live.recordings.stamp`: size and time)."""
+    stamp included), on ``video`` as it is now (its :func:`~mpt_live.recordings.stamp`: size and time), a
+    frame folder read at ``fps`` (its times depend on it)."""
     try:
         s = json.loads((out_dir / "summary.json").read_text())
     except (OSError, ValueError):
@@ -164,17 +166,18 @@ def is_complete(out_dir: Path, key: dict[str, Any], save_video: bool = False, vi
     return (s.get("status") == "complete" and not s.get("interrupted") and s.get("error") is None
             and _key_of(s) == key
             and (video is None or (s.get("stamps") or {}).get("source") == stamp(video))
+            and (fps is None or video is None or not video.is_dir() or round(float(s.get("source_fps") or 0), 3) == round(fps, 3))
             and set(REQUIRED) <= set(written) and (outputs.get("video") is not None or not save_video)
             and all((out_dir / n).is_file() for n in written))
 
 
-def plan(videos: str | Path | list[Path], out: Path, key: dict[str, Any], save_video: bool = False
-         ) -> tuple[list[tuple[int, Path, Path]], list[tuple[Path, Path]]]:
+def plan(videos: str | Path | list[Path], out: Path, key: dict[str, Any], save_video: bool = False,
+         fps: float | None = None) -> tuple[list[tuple[int, Path, Path]], list[tuple[Path, Path]]]:
     """(to do: [(index, video, out dir)], skipped: [(video, out dir)] whose outputs are complete)."""
     videos = _videos(videos)
     todo, skipped = [], []
     for i, (v, d) in enumerate(zip(videos, output_dirs(videos, out))):
-        (skipped.append((v, d)) if is_complete(d, key, save_video, v) else todo.append((i, v, d)))
+        (skipped.append((v, d)) if is_complete(d, key, save_video, v, fps) else todo.append((i, v, d)))
     return todo, skipped
 
 
@@ -193,7 +196,7 @@ def run_parallel(videos: str | Path | list[Path], out: Path | None, runtime: Any
     if ray is not None and folders:
         raise InputError(f"--ray sends each video file to the cluster; {folders[0]} is a folder of frames: "
                          "use --jobs N here, or encode the frames as a video")
-    todo, skipped = plan(videos, out, run_key(runtime, cfg), save_video)
+    todo, skipped = plan(videos, out, run_key(runtime, cfg), save_video, fps)
     spec = BatchSpec(model=str(runtime.path) if runtime is not None else None, cfg=cfg, device=device,
                      threads=threads or 1, save_video=save_video, fps=fps)
     if not todo:

@@ -189,3 +189,27 @@ def test_ray_outputs_replace_an_earlier_run_in_the_folder(tmp_path):
                    {"events.csv": b"a,b\n"}, tmp_path / "v.mp4")
     assert sorted(p.name for p in out.iterdir()) == ["events.csv", "notes.txt", "summary.json"]
     assert json.loads((out / "summary.json").read_text())["source"] == str(tmp_path / "v.mp4")
+
+
+def test_a_frame_folder_read_at_another_fps_is_redone(tmp_path):
+    """--fps sets a frame folder's times: a rerun at another rate must not keep the old outputs."""
+    import json
+
+    from mpt_live.recordings import stamp
+
+    folder = tmp_path / "006_1"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"{i}.jpg").write_bytes(b"x")
+    out = tmp_path / "out"
+    out.mkdir()
+    for n in REQUIRED:
+        (out / n).write_text("x")
+    key = run_key(None, SessionConfig())
+    summary = {"status": "complete", "interrupted": False, "error": None, "source_fps": 25.0,
+               "outputs": {n: n for n in REQUIRED}, "stamps": {"source": stamp(folder), "model": None},
+               "model": dict(zip(("name", "backbone", "precision", "classes"), key["model"])), "stride": key["stride"], "detector": key["detector"],
+               "spot_threshold": key["spot_threshold"], "max_faces": key["max_faces"]}
+    (out / "summary.json").write_text(json.dumps(summary))
+    assert is_complete(out, key, video=folder, fps=25.0)
+    assert not is_complete(out, key, video=folder, fps=50.0)
