@@ -29,6 +29,7 @@ from .results import ModelInfo
 from .session import FILE_STRIDE, MAX_FACES, SessionConfig
 from .recordings import check_fps, expand_recordings, open_recording, stamp
 from .terminal import progress_bar
+from .writers import atomic_path
 
 
 def _videos(videos: str | Path | list[Path]) -> list[Path]:
@@ -67,6 +68,33 @@ def output_dirs(videos: list[Path], out: Path) -> list[Path]:
     return dirs
 
 
+FAILED = "failed.csv"  # OUT/failed.csv: the videos of a batch that have no outputs, and why
+
+
+def record_failures(out: Path | None, failed: list[tuple[Path, str]]) -> None:
+    """Write ``out/failed.csv`` (video, reason) for the batch's failures so far, or remove a stale one: after
+    an overnight run the terminal may be gone, and a video that could not be read has no folder of its own."""
+    if out is None:
+        return
+    path = Path(out) / FAILED
+    if not failed:
+        path.unlink(missing_ok=True)
+        return
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["video", "reason"])
+    w.writerows([str(v), reason] for v, reason in failed)
+    try:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            tmp.write_text(buf.getvalue())
+    except OSError:
+        pass  # the console lists them too; a full disk is reported by the videos' own outputs
+
+
 def run_batch(videos: str | Path | list[Path], out: Path | None, runtime: Any | None, cfg: SessionConfig,
               console: Console,
               *, save_video: bool = False, display: bool = False, fps: float | None = None
@@ -80,6 +108,9 @@ def run_batch(videos: str | Path | list[Path], out: Path | None, runtime: Any | 
     dirs: list[Path | None] = list(output_dirs(videos, out)) if out is not None else [None] * len(videos)
     done: list[tuple[Path, Path | None, dict[str, Any]]] = []
     failed: list[tuple[Path, str]] = []
+    several = len(videos) > 1
+    if several:
+        record_failures(out, failed)  # an earlier run's list: its videos are tried again now
     with progress_bar(console, disable=display) as bar:
         overall = bar.add_task("videos", total=len(videos)) if len(videos) > 1 else None
         for video, d in zip(videos, dirs):
@@ -102,6 +133,8 @@ def run_batch(videos: str | Path | list[Path], out: Path | None, runtime: Any | 
                 failed.append((video, str(e)))
             except Exception as e:  # one broken video must not stop the batch
                 failed.append((video, f"{video}: {type(e).__name__}: {e}"))
+            if several and failed and failed[-1][0] == video:
+                record_failures(out, failed)
             if overall is not None:
                 bar.update(overall, advance=1)
     return done, failed
@@ -199,6 +232,7 @@ def run_parallel(videos: str | Path | list[Path], out: Path | None, runtime: Any
     todo, skipped = plan(videos, out, run_key(runtime, cfg), save_video, fps)
     spec = BatchSpec(model=str(runtime.path) if runtime is not None else None, cfg=cfg, device=device,
                      threads=threads or 1, save_video=save_video, fps=fps)
+    record_failures(out, [])  # an earlier run's list: its videos are tried again now
     if not todo:
         return [], [], skipped
     if ray is not None:
@@ -209,4 +243,5 @@ def run_parallel(videos: str | Path | list[Path], out: Path | None, runtime: Any
         from .pool import default_jobs, run_pool
 
         done, failed = run_pool(todo, spec, jobs or default_jobs(spec.threads), console)
+    record_failures(out, failed)
     return done, failed, skipped

@@ -102,6 +102,9 @@ def test_batch_continues_after_a_broken_video(faces_dir, runtime, tmp_path):
     assert [(p.name, d) for p, d, _ in done] == [("b_good.mp4", tmp_path / "out" / "b_good")]
     assert (tmp_path / "out" / "b_good" / "predictions.csv").is_file()
     assert (tmp_path / "out" / "b_good" / "summary.json").is_file()
+    # the failure is on disk too (the console may be long gone after an overnight batch)
+    rows = (tmp_path / "out" / "failed.csv").read_text().splitlines()
+    assert rows[0] == "video,reason" and len(rows) == 2 and rows[1].startswith(str(folder / "a_broken.mp4") + ",")
 
 
 def test_output_dirs_are_unique():

@@ -90,6 +90,7 @@ def test_jobs_gives_the_serial_rows_resumes_and_lists_failures(model, folder, se
     done, failed, skipped = run_parallel(folder, out, rt, SessionConfig(), console, jobs=2, device="cpu")
     assert sorted(v.name for v, _, _ in done) == sorted(VIDEOS) and not skipped
     assert [v.name for v, _ in failed] == ["broken.mp4"] and "broken.mp4" in failed[0][1]
+    assert "broken.mp4" in (out / "failed.csv").read_text()
     for v in VIDEOS:
         same_outputs(out / Path(v).stem, serial, v)
         assert report_video(out / Path(v).stem) == (folder / v).resolve()
@@ -131,6 +132,7 @@ def test_jobs_gives_the_serial_rows_resumes_and_lists_failures(model, folder, se
     assert [v.name for _, v, _ in todo] == [VIDEOS[1]] and [v.name for v, _ in skipped] == [VIDEOS[0]]
     done, failed, skipped = run_parallel(folder, out, rt, SessionConfig(), console, jobs=2, device="cpu")
     assert [v.name for v, _, _ in done] == [VIDEOS[1]] and not failed and len(skipped) == 1
+    assert not (out / "failed.csv").exists()  # nothing failed this time: the earlier list is gone
     same_outputs(out / Path(VIDEOS[1]).stem, serial, VIDEOS[1])
 
 
