@@ -26,6 +26,8 @@ import cv2
 import numpy as np
 
 from .draw import class_hex
+from .errors import InputError
+from .recordings import number_frames
 from .timeline import _num, face_ids
 from .writers import atomic_path, json_default
 
@@ -43,9 +45,9 @@ def playable(path: Path) -> bool:
     return "".join(chr((code >> 8 * i) & 0xFF) for i in range(4)).lower() in PLAYABLE
 
 
-def review_video(out: Path, candidates: Sequence[Path]) -> str | None:
+def review_video(out: Path, candidates: Sequence[Path], max_frames: int | None = None) -> str | None:
     """The page's video, relative to ``out``: the first candidate a browser plays, else a VP8 copy of the
-    first that exists (``review.webm``); None when there is none."""
+    first that exists (``review.webm``; its first ``max_frames`` frames when given); None when there is none."""
     found = [Path(c) for c in candidates if c is not None and Path(c).is_file()]
     for c in found:
         if playable(c):
@@ -58,10 +60,11 @@ def review_video(out: Path, candidates: Sequence[Path]) -> str | None:
     try:
         with atomic_path(out / "review.webm") as tmp:
             try:
-                while True:
+                while max_frames is None or max_frames > 0:
                     ok, img = cap.read()
                     if not ok:
                         break
+                    max_frames = None if max_frames is None else max_frames - 1
                     h, w = img.shape[:2]
                     if w > REVIEW_WIDTH:
                         img = cv2.resize(img, (REVIEW_WIDTH, int(round(h * REVIEW_WIDTH / w / 2)) * 2),
@@ -122,7 +125,7 @@ def apex_thumbnails(source: Path | None, events: Sequence[Mapping[str, Any]], ro
                     size: int = 96) -> list[str | None]:
     """A JPEG data URI of each event's face at its apex frame (one pass over ``source``)."""
     out: list[str | None] = [None] * len(events)
-    if source is None or not Path(source).is_file() or not events:
+    if source is None or not events or not (Path(source).is_file() or Path(source).is_dir()):
         return out
     boxes = []
     for e in events:  # the face's box in the row nearest to the apex
@@ -132,6 +135,16 @@ def apex_thumbnails(source: Path | None, events: Sequence[Mapping[str, Any]], ro
     want: dict[int, list[int]] = {}
     for i, e in enumerate(events):
         want.setdefault(int(e["apex_frame"]), []).append(i)
+    if Path(source).is_dir():  # a folder of frames (SAMM-LV, CAS(ME)^3): the apex frame's own image
+        try:
+            frames = number_frames(Path(source))[0]
+        except InputError:
+            return out
+        for n, idx in want.items():
+            img = cv2.imread(str(frames[n])) if 0 <= n < len(frames) else None
+            for i in idx:
+                out[i] = _thumb(img, boxes[i], size) if img is not None else None
+        return out
     cap = cv2.VideoCapture(str(source))
     try:
         for n in range(max(want) + 1):
@@ -205,6 +218,14 @@ def _polyline(t: np.ndarray, y: np.ndarray, x, colour: str, name: str) -> str:
                    f"<title>{html.escape(name)}</title></polyline>" for r in out if len(r) > 1)
 
 
+def _clock(t: float) -> str:
+    """Seconds as a reviewer reads them: 12.34, or 4:05.67 from a minute on, 1:02:03.40 from an hour."""
+    if not np.isfinite(t) or t < 60:
+        return f"{t:.2f}"
+    m, s = divmod(t, 60)
+    return f"{int(m)}:{s:05.2f}" if m < 60 else f"{int(m // 60)}:{int(m % 60):02d}:{s:05.2f}"
+
+
 def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], classes: Sequence[str],
                   video: str | None, thumbs: Sequence[str | None], title: str) -> str:
     """The page as a string (:func:`write_report` writes it)."""
@@ -212,13 +233,24 @@ def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[
     duration = max([float(summary.get("source_seconds") or 0.0)] + [_num(r.get("time_s")) for r in rows
                                                                      if np.isfinite(_num(r.get("time_s")))])
     model = summary.get("model") or {}
-    facts = [("source", Path(str(summary.get("source", ""))).name), ("model", model.get("name") or "none (motion only)"),
+    status = summary.get("status") or "complete"
+    facts = [("status", status), ("source", Path(str(summary.get("source", ""))).name), ("model", model.get("name") or "none (motion only)"),
              ("demo model", "yes: not a validated micro-expression classifier" if model.get("demo") else "no"),
              ("provider", summary.get("provider") or "none"), ("source fps", summary.get("source_fps")),
              ("processed at", f"{summary.get('fps')} frames/s"), ("frames", summary.get("frames_read")),
              ("windows", summary.get("windows")), ("faces", len(summary.get("faces", []))),
-             ("events", len(events)), ("max faces", summary.get("max_faces")), ("video shown", video or "none")]
+             ("events", len(events)), ("max faces", summary.get("max_faces")),
+             ("spotting", f"threshold {summary.get('spot_threshold')}, a window every {summary.get('stride')} frames"),
+             ("video shown", video or "none")]
     e = html.escape
+    notes = [*(summary.get("problems") or []), *(summary.get("warnings") or [])]
+    if status != "complete":
+        stop = summary.get("stopped_by") or summary.get("error") or summary.get("source_error") or ""
+        last = max([_num(r.get("time_s")) for r in rows if np.isfinite(_num(r.get("time_s")))], default=0.0)
+        notes.insert(0, f"This run is {status}{f' ({stop})' if stop else ''}: its timelines and events end at "
+                        f"{_clock(last)} s of the video.")
+    banner = "".join(f'<p class="{"alert" if status != "complete" and k == 0 else "note"}">{e(str(n))}</p>'
+                     for k, n in enumerate(notes))
     fact_rows = "".join(f"<tr><th>{e(str(k))}</th><td>{e(str(v))}</td></tr>" for k, v in facts)
     ids = face_ids(rows)
     timelines = "".join(
@@ -233,14 +265,24 @@ def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[
         conf = "" if ev.get("confidence") is None else f"{float(ev['confidence']):.0%}"
         body.append(f'<tr data-onset="{float(ev["onset_s"]):.4f}" data-face="{int(ev["face"])}" tabindex="0">'
                     f"<td>{i + 1}</td><td>{img}</td><td>{int(ev['face'])}</td><td>{e(str(ev.get('class') or '-'))}</td>"
-                    f"<td>{conf}</td><td>{e(ev['type'])}</td><td>{float(ev['onset_s']):.2f}</td>"
-                    f"<td>{float(ev['apex_s']):.2f}</td><td>{float(ev['offset_s']):.2f}</td><td>{float(ev['score']):.1f}</td></tr>")
-    # a relative URL: "Interview #3.mp4" must not end at its "#" (a fragment) nor "50%" read as an escape
-    video_html = (f'<video id="video" src="{e(quote(video))}" controls preload="auto" muted></video>' if video
-                  else '<p id="video">No video to show.</p>')
+                    f"<td>{conf}</td><td>{e(ev['type'])}</td><td>{_clock(float(ev['onset_s']))}</td>"
+                    f"<td>{_clock(float(ev['apex_s']))}</td><td>{_clock(float(ev['offset_s']))}</td>"
+                    f"<td>{float(ev['score']):.1f}</td></tr>")
+    # a relative URL first ("Interview #3.mp4" must not end at its "#", nor "50%" read as an escape), then the
+    # file where it was when the page was made: a run folder copied elsewhere still finds its video
+    if video:
+        where = (out / video).resolve()
+        video_html = (f'<video id="video" controls preload="auto" muted><source src="{e(quote(video))}">'
+                      f'<source src="{e(where.as_uri())}"></video><p id="video-missing" class="alert" hidden>The '
+                      f'video is neither at {e(video)} beside this page nor at {e(str(where))}.</p>')
+    else:
+        video_html = '<p id="video">No video to show (a folder of frames, or no readable video).</p>'
+    keys = ("Click an event to see it from its onset (Enter on a selected row too); keys: n / j next event, "
+            "p / k previous." if video else "Click an event to select it; keys: n / j next event, p / k previous.")
     data = json.dumps({"events": events}, default=json_default).replace("</", "<\\/")
     demo = '<span class="demo">DEMO MODEL</span>' if model.get("demo") else ""
-    return _PAGE.format(title=e(title), demo=demo, video=video_html, facts=fact_rows, legend=legend,
+    return _PAGE.format(title=e(title), demo=demo, banner=banner, keys=keys, video=video_html, facts=fact_rows,
+                        legend=legend,
                         timelines=timelines, rows="".join(body) or '<tr><td colspan="10">No events.</td></tr>',
                         data=data, css=_CSS, js=_JS)
 
@@ -249,7 +291,10 @@ def write_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[s
                  source: Path | None, title: str) -> Path:
     """Write ``out/report.html`` (atomically): the video chosen or made, thumbnails read from ``source``."""
     annotated = out / summary["outputs"]["video"] if (summary.get("outputs") or {}).get("video") else None
-    video = review_video(out, [annotated, source])
+    # the original first: the annotated copy's panel can cover a face; an interrupted run's copy only as far
+    # as it went (a stop signal must not wait for an hour-long transcode)
+    frames = None if summary.get("status", "complete") == "complete" else int(summary.get("frames_read") or 0) + 1
+    video = review_video(out, [source, annotated], frames)
     thumbs = apex_thumbnails(source, summary.get("events", []), rows)
     page = render_report(out, summary, rows, classes, video, thumbs, title)
     with atomic_path(out / "report.html") as tmp:
@@ -263,6 +308,8 @@ background:#f5f5f2;color:#222}h1{font-size:18px;margin:0 0 12px}h2{font-size:15p
 h3{font-size:13px;margin:6px 0 2px}.demo{background:#f28c28;color:#fff;border-radius:4px;padding:2px 8px;
 margin-left:10px;font-size:13px}.top{display:grid;grid-template-columns:minmax(0,3fr) minmax(240px,2fr);gap:18px;
 align-items:start}video{display:block;width:100%;max-height:58vh;background:#000;border-radius:4px}
+.facts td{overflow-wrap:anywhere}.alert,.note{margin:0 0 10px;padding:6px 10px;border-radius:4px}
+.alert{background:#fbe3e1;color:#8a1c12;font-weight:600}.note{background:#fdf3d8;color:#6b5200}
 table{border-collapse:collapse;width:100%;background:#fff}th,td{padding:4px 8px;border-bottom:1px solid #e4e4e0;
 text-align:left;vertical-align:middle}.facts th{width:38%;color:#555;font-weight:600}.legend span{margin-right:14px;
 white-space:nowrap}.legend i{display:inline-block;width:12px;height:4px;margin:0 4px 3px 0;vertical-align:middle}
@@ -270,6 +317,8 @@ svg.timeline{display:block;width:100%;height:auto;cursor:pointer}#events tbody t
 #events tbody tr:hover{background:#f0f4fa}#events tbody tr.current{background:#dbe8fb}#events img{display:block;
 height:64px;border-radius:3px}.keys{color:#666;font-size:12px}
 @media (max-width:900px){.top{grid-template-columns:1fr}}
+@media (min-width:901px){.top{position:sticky;top:0;z-index:5;background:#f5f5f2;padding:6px 0 8px}
+video{max-height:44vh}.top .facts{max-height:44vh;overflow:auto;display:block}}
 """
 
 _JS = """
@@ -284,12 +333,36 @@ function go(i) {
   row.scrollIntoView({block: 'nearest'});
   if (video && video.tagName === 'VIDEO') { video.pause(); video.currentTime = parseFloat(row.dataset.onset); }
 }
-rows.forEach((r, i) => r.addEventListener('click', () => go(i)));
+const playing = () => video && video.tagName === 'VIDEO';
+const onset = i => parseFloat(rows[i].dataset.onset);
+function step(dir) {  // from the selected event, or from the playhead when it has moved away from it
+  const t = playing() ? video.currentTime : null;
+  if (t === null || (current >= 0 && Math.abs(onset(current) - t) < 0.05)) return go(current + dir);
+  let i = -1;
+  if (dir > 0) { i = rows.findIndex((r, k) => onset(k) > t + 0.05); if (i < 0) i = rows.length - 1; }
+  else { rows.forEach((r, k) => { if (onset(k) < t - 0.05) i = k; }); i = Math.max(i, 0); }
+  go(i);
+}
+rows.forEach((r, i) => {
+  r.addEventListener('click', () => go(i));
+  r.addEventListener('keydown', e => { if (e.key === 'Enter') { go(i); e.preventDefault(); } });
+});
 document.addEventListener('keydown', e => {
   if (e.ctrlKey || e.metaKey || e.altKey) return;
-  if (e.key === 'n' || e.key === 'j') { go(current + 1); e.preventDefault(); }
-  if (e.key === 'p' || e.key === 'k') { go(current - 1); e.preventDefault(); }
+  if (e.key === 'n' || e.key === 'j') { step(1); e.preventDefault(); }
+  if (e.key === 'p' || e.key === 'k') { step(-1); e.preventDefault(); }
 });
+if (playing()) {
+  const sources = video.querySelectorAll('source');
+  if (sources.length) sources[sources.length - 1].addEventListener('error', () => {
+    document.getElementById('video-missing').hidden = false; });
+  video.addEventListener('timeupdate', () => {  // the event being played is the highlighted one
+    if (video.paused) return;
+    let i = -1;
+    rows.forEach((r, k) => { if (onset(k) <= video.currentTime + 0.01) i = k; });
+    if (i >= 0 && i !== current) { current = i; rows.forEach((r, k) => r.classList.toggle('current', k === i)); }
+  });
+}
 const svgs = Array.from(document.querySelectorAll('svg.timeline'));
 svgs.forEach(s => s.addEventListener('click', e => {
   if (!video || video.tagName !== 'VIDEO') return;
@@ -299,7 +372,7 @@ svgs.forEach(s => s.addEventListener('click', e => {
 }));
 if (video && video.tagName === 'VIDEO') video.addEventListener('timeupdate', () => {
   svgs.forEach(s => {
-    const d = parseFloat(s.dataset.duration), x = 6 + (1000 - 6) * (d > 0 ? video.currentTime / d : 0);
+    const d = parseFloat(s.dataset.duration), x = 6 + (1000 - 6) * Math.min(d > 0 ? video.currentTime / d : 0, 1);
     const p = s.querySelector('.playhead'); p.setAttribute('x1', x); p.setAttribute('x2', x);
   });
 });
@@ -308,13 +381,13 @@ if (video && video.tagName === 'VIDEO') video.addEventListener('timeupdate', () 
 _PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title><style>{css}</style></head>
-<body><h1>{title}{demo}</h1>
+<body><h1>{title}{demo}</h1>{banner}
 <div class="top"><div>{video}</div><div><table class="facts">{facts}</table></div></div>
 <h2>Timeline per face</h2><div class="legend">{legend}<span><i style="background:#333"></i>motion score (log)</span>
 <span><i style="background:#f4b4b4;height:10px"></i>event</span></div>{timelines}
-<h2>Events</h2><p class="keys">Click an event to see it from its onset; keys: n / j next event, p / k previous.</p>
+<h2>Events</h2><p class="keys">{keys}</p>
 <table id="events"><thead><tr><th>#</th><th>apex</th><th>face</th><th>class</th><th>confidence</th><th>type</th>
-<th>onset s</th><th>apex s</th><th>offset s</th><th>score</th></tr></thead><tbody>{rows}</tbody></table>
+<th>onset</th><th>apex</th><th>offset</th><th>score</th></tr></thead><tbody>{rows}</tbody></table>
 <script type="application/json" id="run-data">{data}</script>
 <script>{js}</script>
 </body></html>

@@ -89,6 +89,19 @@ def test_report_in_chromium(run, browser, tmp_path):
     page.keyboard.press("p")
     assert seeked_to(events[1]["onset_s"]) == pytest.approx(events[1]["onset_s"], abs=0.04)
     assert page.evaluate("document.querySelector('#events tr.current').dataset.onset") == f"{events[1]['onset_s']:.4f}"
+    # the video stays on screen while the events table is scrolled to the row clicked
+    rows.nth(3).click()
+    seeked_to(events[3]["onset_s"])
+    top, bottom = page.evaluate("(b => [b.top, b.bottom])(document.getElementById('video').getBoundingClientRect())")
+    assert top >= 0 and bottom <= 768, (top, bottom)
+    # Enter on a focused row and n / p from where the playhead is
+    rows.nth(0).focus()
+    page.keyboard.press("Enter")
+    assert seeked_to(events[0]["onset_s"]) == pytest.approx(events[0]["onset_s"], abs=0.04)
+    page.evaluate(f"document.getElementById('video').currentTime = {(events[1]['onset_s'] + events[2]['onset_s']) / 2}")
+    page.keyboard.press("n")
+    assert seeked_to(events[2]["onset_s"]) == pytest.approx(events[2]["onset_s"], abs=0.04)
+    page.evaluate("window.scrollTo(0, 0)")
 
     # laptop screen: the video, the facts, the timelines and the table side by side or stacked, never overlapping
     boxes = page.evaluate("""['#video', 'table.facts', 'svg.timeline', '#events'].map(s => {
@@ -132,6 +145,62 @@ def test_video_path_with_url_characters_is_encoded(tmp_path):
 
     rel = "../in/Interview #3 (50%)?.mp4"
     page = render_report(tmp_path, {"events": [], "outputs": {}}, [], ["happiness"], rel, [], "t")
-    src = html.unescape(re.search(r'<video id="video" src="([^"]+)"', page).group(1))
+    src = html.unescape(re.search(r'<video id="video" [^>]*><source src="([^"]+)"', page).group(1))
     parts = urlsplit(src)
     assert parts.fragment == "" and parts.query == "" and unquote(parts.path) == rel
+
+
+def test_an_interrupted_run_says_so_and_the_page_names_its_settings(tmp_path):
+    from mpt_live.report import render_report
+
+    rows = [{"time_s": f"{t:.2f}", "face_id": "0"} for t in (0.5, 1.0, 26.33)]
+    summary = {"events": [], "outputs": {}, "status": "interrupted", "stopped_by": "SIGTERM", "spot_threshold": 4.0,
+               "stride": 2, "warnings": ["only a face in 80 of 169 frames"]}
+    page = render_report(tmp_path, summary, rows, ["happiness"], None, [], "t")
+    assert '<p class="alert">This run is interrupted (SIGTERM): its timelines and events end at 26.33 s' in page
+    assert '<p class="note">only a face in 80 of 169 frames</p>' in page
+    assert "<th>status</th><td>interrupted</td>" in page and "threshold 4.0, a window every 2 frames" in page
+    assert "No video to show" in page and "Click an event to select it" in page
+    done = render_report(tmp_path, {**summary, "status": "complete", "warnings": []}, rows, ["happiness"], None, [], "t")
+    assert 'class="alert"' not in done and 'class="note"' not in done
+
+
+def test_a_moved_page_still_finds_its_video_and_times_read_as_a_clock(tmp_path):
+    from mpt_live.report import _clock, render_report
+
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "v.mp4").write_bytes(b"x")
+    out = tmp_path / "run"
+    page = render_report(out, {"events": [], "outputs": {}}, [], ["happiness"], "../in/v.mp4", [], "t")
+    sources = re.findall(r'<source src="([^"]+)">', page)
+    assert sources == ["../in/v.mp4", (tmp_path / "in" / "v.mp4").as_uri()]  # relative first, then where it was
+    assert [_clock(t) for t in (12.345, 65.5, 3723.4)] == ["12.35", "1:05.50", "1:02:03.40"]
+
+
+def test_frame_folder_events_get_apex_thumbnails_and_an_interrupted_copy_stops_where_the_run_did(tmp_path):
+    import cv2
+    import numpy as np
+
+    from mpt_live.report import apex_thumbnails, review_video
+
+    folder = tmp_path / "006_1"
+    folder.mkdir()
+    for i in range(12):
+        cv2.imwrite(str(folder / f"006_1_{i + 1:04d}.jpg"), np.full((48, 64, 3), 20 * i, np.uint8))
+    events = [{"face": 0, "apex_s": 0.2, "apex_frame": 5}]
+    rows = [{"face_id": "0", "time_s": "0.2", "x": "4", "y": "4", "w": "30", "h": "30"}]
+    thumbs = apex_thumbnails(folder, events, rows)
+    assert thumbs[0] and thumbs[0].startswith("data:image/jpeg;base64,")
+    clip = tmp_path / "clip.avi"  # MJPG: browsers do not play it, so the page gets a VP8 copy
+    w = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (64, 48))
+    for i in range(40):
+        w.write(np.full((48, 64, 3), 5 * i, np.uint8))
+    w.release()
+    out = tmp_path / "run"
+    out.mkdir()
+    assert review_video(out, [clip], max_frames=15) == "review.webm"
+    cap = cv2.VideoCapture(str(out / "review.webm"))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    assert n == 15
