@@ -20,6 +20,7 @@ starts a local one when there is none; ``ADDRESS`` joins that cluster (``HOST:63
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import time
@@ -30,10 +31,31 @@ from typing import Any, Callable
 from rich.console import Console
 
 from .batch import BatchSpec
-from .errors import InputError
+from .errors import InputError, OutputError
 from .terminal import progress_bar
+from .writers import json_default
 
 ATTEMPTS = 3  # runs of a video whose actor died, before it is listed as failed
+# the actor's copy of the video, in what it returns: the driver puts its own path there (messages, summary.json
+# and the page's fallback link name the user's file, not a temporary copy on some node)
+MARKS = ("<mpt-ray-video-uri>", "<mpt-ray-out-uri>", "<mpt-ray-video>", "<mpt-ray-out>")
+
+
+def _paths(video: Path, out: Path) -> tuple[str, ...]:
+    """The strings :data:`MARKS` stand for: the video's and the output folder's file URIs and paths."""
+    return (video.resolve().as_uri(), out.resolve().as_uri(), str(video.resolve()), str(out.resolve()))
+
+
+def _marked(text: str, video: Path, out: Path) -> str:
+    for mark, path in zip(MARKS, _paths(video, out)):
+        text = text.replace(path, mark)
+    return text
+
+
+def _unmarked(text: str, video: Path, out: Path) -> str:
+    for mark, path in zip(MARKS, _paths(video, out)):
+        text = text.replace(mark, path)
+    return text
 PROGRESS_EVERY = 25  # frames between progress messages of an actor
 
 
@@ -90,11 +112,16 @@ class VideoActor:
                 if n % PROGRESS_EVERY == 0:
                     progress.put_nowait(("progress", i, n, total))
 
-            with VideoFile(video) as src:
-                summary = run_job(src, self.runtime, replace(self.spec.cfg, workers=1), out,
-                                  save_video=self.spec.save_video, progress=tick)
-            files = {p.name: p.read_bytes() for p in out.iterdir()
-                     if p.is_file() and p.name != "summary.json" and p != video}
+            try:
+                with VideoFile(video) as src:
+                    summary = run_job(src, self.runtime, replace(self.spec.cfg, workers=1), out,
+                                      save_video=self.spec.save_video, progress=tick)
+            except InputError as e:
+                raise InputError(_marked(str(e), video, out)) from None
+            summary = json.loads(_marked(json.dumps(summary, default=json_default, ensure_ascii=False), video, out))
+            files = {p.name: (_marked(p.read_text(encoding="utf-8"), video, out).encode("utf-8")
+                              if p.suffix in (".html", ".csv") else p.read_bytes())
+                     for p in out.iterdir() if p.is_file() and p.name != "summary.json" and p != video}
             return summary, files
 
 
@@ -121,10 +148,15 @@ def _write_outputs(out: Path, summary: dict[str, Any], files: dict[str, bytes], 
     from .writers import write_json
 
     start_run(out, str(source))
+    summary = json.loads(_unmarked(json.dumps(summary, ensure_ascii=False), source, out))
     for name, data in files.items():
         tmp = out / f".{name}.tmp"
-        tmp.write_bytes(data)
-        os.replace(tmp, out / name)
+        try:
+            tmp.write_bytes(_unmarked(data.decode("utf-8"), source, out).encode("utf-8")
+                            if name.endswith((".html", ".csv")) else data)
+            os.replace(tmp, out / name)
+        finally:
+            tmp.unlink(missing_ok=True)  # a full disk: no temporary file left behind
     write_json(out / "summary.json", {**summary, "source": str(source),
                                       "stamps": {"source": stamp(source), "model": stamp(model)}})
 
@@ -191,11 +223,16 @@ def run_ray(todo: list[tuple[int, Path, Path]], spec: BatchSpec, address: str, c
                     idle.append(actor)
                     cause = e.cause if getattr(e, "cause", None) is not None else e
                     msg = str(cause) if isinstance(cause, InputError) else f"{video}: {type(cause).__name__}: {cause}"
-                    failed.append((video, msg.splitlines()[0]))
+                    failed.append((video, _unmarked(msg, video, out).splitlines()[0]))
                 else:
                     idle.append(actor)
-                    _write_outputs(out, summary, files, video, spec.model)
-                    done.append((video, out, {k: summary[k] for k in ("frames_read", "windows", "seconds", "fps")}))
+                    try:  # one output folder that cannot be written (a full disk, another run in it) is one failure
+                        _write_outputs(out, summary, files, video, spec.model)
+                    except (OSError, InputError, OutputError) as e:
+                        why = str(e) if isinstance(e, (InputError, OutputError)) else f"{out}: {e.strerror or e}"
+                        failed.append((video, f"{video}: its outputs could not be written ({why})"))
+                    else:
+                        done.append((video, out, {k: summary[k] for k in ("frames_read", "windows", "seconds", "fps")}))
                 bar.remove_task(bars.pop(i))
                 bar.advance(overall)
             if not ready:

@@ -66,7 +66,9 @@ def same_outputs(d: Path, serial: dict[str, list[dict[str, str]]], video: str) -
 
 def report_video(d: Path) -> Path:
     """The video report.html plays, resolved from its folder."""
-    src = re.search(r'<video id="video" src="([^"]+)"', (d / "report.html").read_text()).group(1)
+    page = (d / "report.html").read_text()
+    src, fallback = re.findall(r'<source src="([^"]+)">', page)
+    assert "mpt-ray-" not in fallback and unquote(fallback) == (d / unquote(src)).resolve().as_uri()  # no node's copy
     return (d / unquote(src)).resolve()
 
 
@@ -166,6 +168,32 @@ def test_ray_gives_the_serial_rows_and_redoes_a_killed_workers_video(model, fold
         assert json.loads((d / "summary.json").read_text())["source"] == str(folder / v)
         assert report_video(d) == (folder / v).resolve()  # the link holds where the driver wrote the page
         assert is_complete(d, run_key(rt, SessionConfig()))
+
+
+def test_ray_an_output_folder_that_cannot_be_written_is_one_failure_not_the_end(folder, tmp_path, monkeypatch):
+    """A full disk (or another run in the folder) on the driver for one video: that video is listed, the
+    others are written (motion-only, two local CPUs)."""
+    ray = pytest.importorskip("ray")
+    import mpt_live.ray_batch as rb
+
+    real = rb._write_outputs
+
+    def full_disk(out, summary, files, video, model=None):
+        if video.name == VIDEOS[0]:
+            raise OSError(28, "No space left on device")
+        return real(out, summary, files, video, model)
+
+    monkeypatch.setattr(rb, "_write_outputs", full_disk)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        out = tmp_path / "out"
+        todo, _ = plan(str(folder), out, run_key(None, SessionConfig()))
+        done, failed = rb.run_ray(todo, BatchSpec(model=None, device="cpu"), "auto", Console(quiet=True))
+    finally:
+        ray.shutdown()
+    assert [v.name for v, _ in failed] == [VIDEOS[0]]
+    assert "its outputs could not be written" in failed[0][1] and "No space left" in failed[0][1]
+    assert [v.name for v, _, _ in done] == [VIDEOS[1]] and (out / Path(VIDEOS[1]).stem / "summary.json").is_file()
 
 
 @pytest.mark.parametrize("rel", ["../../videos/a.mp4", "a.mp4", "../b/c/a.mp4", "sub/a.mp4"])
