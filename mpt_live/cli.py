@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from .errors import InputError, OutputError
-from .interrupts import Stopped, signal_name, stop_signals
+from .interrupts import exit_code, signal_name, stop_signals
 from .rundir import check_out_dir
 from .session import FILE_STRIDE, MAX_FACES, SessionConfig
 from .window import has_display
@@ -138,7 +138,7 @@ def live(
         except KeyboardInterrupt as e:
             console.print(f"[yellow]interrupted ({signal_name(e)}): everything written so far is kept[/]",
                           highlight=False)
-            raise typer.Exit(e.exit_code if isinstance(e, Stopped) else 130)
+            raise typer.Exit(exit_code(e))
 
 
 def _load(model: Optional[Path], device: str, threads: Optional[int]) -> Any | None:

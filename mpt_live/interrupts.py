@@ -43,8 +43,17 @@ class Stopped(KeyboardInterrupt):
 
 
 def signal_name(e: BaseException) -> str:
-    """``SIGINT`` for a plain KeyboardInterrupt, the signal's name for :class:`Stopped`."""
-    return e.name if isinstance(e, Stopped) else "SIGINT"
+    """The signal's name for :class:`Stopped`; for a plain KeyboardInterrupt, the first stop signal this
+    process received (a library that catches ours and raises a KeyboardInterrupt of its own, as Ray's
+    ``ray.wait`` does, must not turn a SIGTERM into SIGINT), else ``SIGINT``."""
+    if isinstance(e, Stopped):
+        return e.name
+    return signal.Signals(_state.first).name if _state.first else "SIGINT"
+
+
+def exit_code(e: BaseException) -> int:
+    """128 + the number of the signal :func:`signal_name` names."""
+    return 128 + int(signal.Signals[signal_name(e)])
 
 
 class _State:
@@ -53,6 +62,7 @@ class _State:
         self.raised = False  # the first one has been raised
         self.defer = 0  # depth of deferred() blocks
         self.held: int | None = None  # a signal that arrived inside deferred(), not yet raised
+        self.first: int | None = None  # the first stop signal received
 
 
 _state = _State()
@@ -60,6 +70,7 @@ _state = _State()
 
 def _handler(signum: int, frame: Any) -> None:
     _state.received += 1
+    _state.first = _state.first or signum
     if _state.received >= HARD_STOP_AFTER:
         try:
             os.write(2, f"\n{signal.Signals(signum).name} again: stopping at once\n".encode())

@@ -68,10 +68,16 @@ def _ray() -> Any:
 
 
 def connect(address: str) -> Any:
-    """ray.init for ``auto`` or an address, unless this process is connected already."""
+    """ray.init for ``auto`` or an address, unless this process is connected already. The process's own
+    handlers of the stop signals are kept: ray.init installs one for SIGTERM that dumped Ray's stacks and
+    exited 1 instead of stopping the batch as Ctrl-C does."""
     ray = _ray()
     if ray.is_initialized():
         return ray
+    import signal
+
+    stops = [getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n)]
+    saved = {s: signal.getsignal(s) for s in stops}
     try:
         if address == "auto":
             try:
@@ -82,6 +88,10 @@ def connect(address: str) -> Any:
             ray.init(address=address, log_to_driver=False)
     except Exception as e:
         raise InputError(f"--ray {address}: cannot join the Ray cluster ({type(e).__name__}: {e})") from None
+    finally:
+        for s, handler in saved.items():
+            if handler is not None and signal.getsignal(s) is not handler:
+                signal.signal(s, handler)
     return ray
 
 

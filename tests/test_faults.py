@@ -671,3 +671,25 @@ def test_csv_dataset_with_a_class_named_neutral_is_refused(tmp_path):
     (tmp_path / "labels.csv").write_text("subject,clip,onset,apex,offset,label\n" + "\n".join(rows) + "\n")
     with pytest.raises(InputError, match="a class named 'Neutral': mpt-live labels every window outside an event"):
         load_dataset("csv", tmp_path)
+
+
+def test_a_library_reraising_our_stop_as_a_plain_keyboardinterrupt_keeps_the_signals_name():
+    """Ray's ray.wait catches the exception our SIGTERM handler raises and raises a KeyboardInterrupt of its
+    own: the run must still report SIGTERM and exit 143, not SIGINT / 130."""
+    import os
+    import signal
+
+    from mpt_live.interrupts import exit_code, signal_name, stop_signals
+
+    with stop_signals():
+        try:
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+                for _ in range(1000):  # the handler runs between bytecodes
+                    pass
+            except KeyboardInterrupt:
+                raise KeyboardInterrupt from None  # what the library does with it
+        except KeyboardInterrupt as e:
+            assert type(e) is KeyboardInterrupt
+            assert signal_name(e) == "SIGTERM" and exit_code(e) == 143
+    assert signal_name(KeyboardInterrupt()) == "SIGINT"  # outside: a plain Ctrl-C

@@ -243,3 +243,22 @@ def test_a_frame_folder_read_at_another_fps_is_redone(tmp_path):
     (out / "summary.json").write_text(json.dumps(summary))
     assert is_complete(out, key, video=folder, fps=25.0)
     assert not is_complete(out, key, video=folder, fps=50.0)
+
+
+def test_ray_init_keeps_the_processs_stop_signal_handlers():
+    """ray.init replaces the SIGTERM handler of the driver; mpt-live's (stop like Ctrl-C) must stay."""
+    import signal
+
+    ray = pytest.importorskip("ray")
+    from mpt_live.ray_batch import connect
+
+    def ours(signum, frame):
+        raise KeyboardInterrupt
+
+    saved = signal.signal(signal.SIGTERM, ours)
+    try:
+        connect("auto")
+        assert signal.getsignal(signal.SIGTERM) is ours
+    finally:
+        ray.shutdown()
+        signal.signal(signal.SIGTERM, saved)
