@@ -19,6 +19,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import queue
+import signal
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,10 @@ def _worker(spec: BatchSpec, tasks: Any, events: Any) -> None:
     import cv2
 
     cv2.setNumThreads(1)
-    with stop_signals():  # SIGTERM from the parent (or Ctrl-C): the video stops and its summary is written
+    with stop_signals():  # SIGTERM from the parent: the video stops and its summary is written
+        # a terminal's Ctrl-C reaches every process of the batch; the parent turns it into one SIGTERM here,
+        # so two Ctrl-C (which the README allows) are not a worker's third signal, which ends it at once
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
             runtime = spec.load()
             cfg = replace(spec.cfg, workers=1)
