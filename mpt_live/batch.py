@@ -14,6 +14,7 @@ the batch; the current video's outputs are kept.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections import Counter
@@ -26,6 +27,7 @@ from rich.console import Console
 from .errors import InputError, OutputError
 from .job import run_job
 from .results import ModelInfo
+from .rundir import claim_batch
 from .session import FILE_STRIDE, MAX_FACES, SessionConfig
 from .recordings import check_fps, expand_recordings, open_recording, stamp
 from .terminal import progress_bar
@@ -111,7 +113,8 @@ def run_batch(videos: str | Path | list[Path], out: Path | None, runtime: Any | 
     several = len(videos) > 1
     if several:
         record_failures(out, failed)  # an earlier run's list: its videos are tried again now
-    with progress_bar(console, disable=display) as bar:
+    with claim_batch(out) if several and out is not None else contextlib.nullcontext(), \
+            progress_bar(console, disable=display) as bar:
         overall = bar.add_task("videos", total=len(videos)) if len(videos) > 1 else None
         for video, d in zip(videos, dirs):
             task = bar.add_task(video.name, total=None)
@@ -232,16 +235,17 @@ def run_parallel(videos: str | Path | list[Path], out: Path | None, runtime: Any
     todo, skipped = plan(videos, out, run_key(runtime, cfg), save_video, fps)
     spec = BatchSpec(model=str(runtime.path) if runtime is not None else None, cfg=cfg, device=device,
                      threads=threads or 1, save_video=save_video, fps=fps)
-    record_failures(out, [])  # an earlier run's list: its videos are tried again now
-    if not todo:
-        return [], [], skipped
-    if ray is not None:
-        from .ray_batch import run_ray
+    with claim_batch(out):
+        record_failures(out, [])  # an earlier run's list: its videos are tried again now
+        if not todo:
+            return [], [], skipped
+        if ray is not None:
+            from .ray_batch import run_ray
 
-        done, failed = run_ray(todo, spec, ray, console)
-    else:
-        from .pool import default_jobs, run_pool
+            done, failed = run_ray(todo, spec, ray, console)
+        else:
+            from .pool import default_jobs, run_pool
 
-        done, failed = run_pool(todo, spec, jobs or default_jobs(spec.threads), console)
+            done, failed = run_pool(todo, spec, jobs or default_jobs(spec.threads), console)
     record_failures(out, failed)
     return done, failed, skipped

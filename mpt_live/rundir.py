@@ -23,8 +23,9 @@ import os
 import re
 import socket
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .errors import InputError, OutputError
 from .writers import is_disk_full, rewrite_json, write_json
@@ -72,10 +73,32 @@ def check_out_file(path: str | os.PathLike, option: str = "--out") -> Path:
     return path
 
 
-def _running_elsewhere(out: Path) -> int | None:
-    """The process ID of another live run on this machine whose ``running`` marker is in ``out``, else None."""
+BATCH_MARKER = ".mpt-batch.json"  # OUT/.mpt-batch.json: a batch (several videos) is writing below OUT
+
+
+@contextmanager
+def claim_batch(out: Path) -> Iterator[None]:
+    """Mark ``out`` as the folder of this batch for the block; InputError when another live batch on this
+    machine holds it (two batches into one --out redid and deleted each other's videos, and each listed
+    the other's as failed)."""
+    out.mkdir(parents=True, exist_ok=True)
+    pid = _running_elsewhere(out, BATCH_MARKER)
+    if pid is not None:
+        raise InputError(f"--out {out}: another batch (process {pid}) is writing there; wait for it, choose "
+                         f"another folder, or remove its {BATCH_MARKER} if no such run exists")
+    marker = out / BATCH_MARKER
+    write_json(marker, {"status": "running", "pid": os.getpid(), "host": socket.gethostname()})
     try:
-        s = json.loads((out / SUMMARY).read_text())
+        yield
+    finally:
+        marker.unlink(missing_ok=True)
+
+
+def _running_elsewhere(out: Path, name: str = SUMMARY) -> int | None:
+    """The process ID of another live run on this machine whose ``running`` marker (``name``) is in ``out``,
+    else None."""
+    try:
+        s = json.loads((out / name).read_text())
         pid = int(s["pid"]) if s.get("status") == "running" and s.get("host") == socket.gethostname() else 0
     except (OSError, ValueError, KeyError, TypeError):
         return None

@@ -695,3 +695,30 @@ def test_a_library_reraising_our_stop_as_a_plain_keyboardinterrupt_keeps_the_sig
             assert type(e) is KeyboardInterrupt
             assert signal_name(e) == "SIGTERM" and exit_code(e) == 143
     assert signal_name(KeyboardInterrupt()) == "SIGINT"  # outside: a plain Ctrl-C
+
+
+def test_two_batches_into_one_out_folder_refused_while_the_first_runs(tmp_path):
+    """The second batch into an --out that a live batch holds is refused in one line; a marker left by a
+    killed batch is not in the way; the marker is gone when the batch ends."""
+    import json as _json
+    import socket
+    import subprocess
+
+    from mpt_live.rundir import BATCH_MARKER, claim_batch
+
+    out = tmp_path / "o"
+    with claim_batch(out):
+        assert (out / BATCH_MARKER).is_file()
+    assert not (out / BATCH_MARKER).exists()
+    other = subprocess.Popen(["sleep", "30"])
+    try:
+        (out / BATCH_MARKER).write_text(_json.dumps({"status": "running", "pid": other.pid,
+                                                     "host": socket.gethostname()}))
+        with pytest.raises(InputError, match=rf"another batch \(process {other.pid}\) is writing there"):
+            with claim_batch(out):
+                pass
+    finally:
+        other.kill()
+        other.wait()
+    with claim_batch(out):  # that process is gone: its marker is stale
+        pass
