@@ -618,17 +618,22 @@ def test_a_run_whose_frames_mostly_show_no_face_says_so(faces_dir, tmp_path, wit
     assert (said[0].split(": ", 1)[1].startswith(expected) if expected else not said), s["warnings"]
 
 
+def _labels_csv(root, rows) -> None:
+    """A CSV dataset in ``root``: one 6-frame clip folder, a labels.csv row per (subject, label)."""
+    folder = root / "clips" / "a"
+    folder.mkdir(parents=True)
+    for i in range(6):
+        cv2.imwrite(str(folder / f"f{i}.png"), np.full((8, 8, 3), 128, np.uint8))
+    (root / "labels.csv").write_text("subject,clip,onset,apex,offset,label\n"
+                                     + "".join(f"{subject},clips/a,0,,5,{label}\n" for subject, label in rows))
+
+
 def test_csv_dataset_warns_about_a_class_with_very_few_clips(tmp_path):
     pytest.importorskip("pandas")
     from train.datasets import load_dataset
 
-    folder = tmp_path / "clips" / "a"
-    folder.mkdir(parents=True)
-    for i in range(6):
-        cv2.imwrite(str(folder / f"f{i}.png"), np.full((8, 8, 3), 128, np.uint8))
-    rows = [f"p{i % 3},clips/a,0,,5,{'happiness' if i % 2 else 'surprise'}" for i in range(12)]
-    rows.append("p1,clips/a,0,,5,hapiness")
-    (tmp_path / "labels.csv").write_text("subject,clip,onset,apex,offset,label\n" + "\n".join(rows) + "\n")
+    _labels_csv(tmp_path, [(f"p{i % 3}", "happiness" if i % 2 else "surprise") for i in range(12)]
+                + [("p1", "hapiness")])
     index = load_dataset("csv", tmp_path)
     assert index.classes == ["hapiness", "happiness", "surprise"]  # still trained as given
     assert index.warnings == [f"{tmp_path / 'labels.csv'}: class 'hapiness' has only 1 clip (the largest has 6) "
@@ -648,12 +653,7 @@ def test_csv_dataset_warns_about_labels_that_differ_only_in_case(tmp_path):
     pytest.importorskip("pandas")
     from train.datasets import load_dataset
 
-    folder = tmp_path / "clips" / "a"
-    folder.mkdir(parents=True)
-    for i in range(6):
-        cv2.imwrite(str(folder / f"f{i}.png"), np.full((8, 8, 3), 128, np.uint8))
-    rows = [f"p{i % 3},clips/a,0,,5,{['happy', 'Happy', 'surprise'][i % 3 - (i % 2)]}" for i in range(12)]
-    (tmp_path / "labels.csv").write_text("subject,clip,onset,apex,offset,label\n" + "\n".join(rows) + "\n")
+    _labels_csv(tmp_path, [(f"p{i % 3}", ["happy", "Happy", "surprise"][i % 3 - (i % 2)]) for i in range(12)])
     index = load_dataset("csv", tmp_path)
     assert sorted(index.classes) == ["Happy", "happy", "surprise"]  # trained as given
     said = [w for w in index.warnings if "differ only in case" in w]
@@ -665,12 +665,7 @@ def test_csv_dataset_with_a_class_named_neutral_is_refused(tmp_path):
     pytest.importorskip("pandas")
     from train.datasets import load_dataset
 
-    folder = tmp_path / "clips" / "a"
-    folder.mkdir(parents=True)
-    for i in range(6):
-        cv2.imwrite(str(folder / f"f{i}.png"), np.full((8, 8, 3), 128, np.uint8))
-    rows = [f"p{i % 3},clips/a,0,,5,{'Neutral' if i % 2 else 'surprise'}" for i in range(6)]
-    (tmp_path / "labels.csv").write_text("subject,clip,onset,apex,offset,label\n" + "\n".join(rows) + "\n")
+    _labels_csv(tmp_path, [(f"p{i % 3}", "Neutral" if i % 2 else "surprise") for i in range(6)])
     with pytest.raises(InputError, match="a class named 'Neutral': mpt-live labels every window outside an event"):
         load_dataset("csv", tmp_path)
 

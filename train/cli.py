@@ -365,10 +365,9 @@ def _run(console: Console, cfg: TrainConfig, out: Path, protocol: str, metrics_o
                   f"{info['trainable_parameters'] / 1e6:.3f} M trainable of "
                   f"{info['total_parameters'] / 1e6:.2f} M parameters, "
                   f"{info['gflops_per_clip']:.2f} GFLOPs per clip ({time.perf_counter() - t0:.1f} s)")
-    if info["patch"] and cfg.image_size % info["patch"]:
-        console.print(f"[yellow]note:[/] --image-size {cfg.image_size} is not a multiple of the backbone's "
-                      f"{info['patch']} px patches: the last {cfg.image_size % info['patch']} px on the right and "
-                      "at the bottom of every frame are never seen")
+    if info["patch"] and (cut := cfg.image_size % info["patch"]):
+        console.print(f"[yellow]note:[/] --image-size {cfg.image_size} is not a multiple of the backbone's {info['patch']} "
+                      f"px patches: the last {cut} px on the right and at the bottom of every frame are never seen")
     console.print(f"recipe: {cfg.epochs} epochs, batch {cfg.batch_size}, lr {cfg.lr:g} ({cfg.lr_schedule}), "
                   f"weight decay {cfg.weight_decay:g}, label smoothing {cfg.label_smoothing:g}, augment {cfg.augment}"
                   + (f" (pose {cfg.augment_pose:g})" if cfg.augment and cfg.augment_pose else "")
