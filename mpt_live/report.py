@@ -28,6 +28,7 @@ import numpy as np
 from .draw import class_hex
 from .errors import InputError
 from .recordings import number_frames
+from .report_page import CSS, PAGE, SCRIPT
 from .timeline import _num, face_ids
 from .writers import atomic_path, json_default
 
@@ -218,6 +219,23 @@ def _polyline(t: np.ndarray, y: np.ndarray, x, colour: str, name: str) -> str:
                    f"<title>{html.escape(name)}</title></polyline>" for r in out if len(r) > 1)
 
 
+def _face_img(uri: str | None, face: int) -> str:
+    return f'<img class="who" src="{uri}" alt="face {face}">' if uri else ""
+
+
+def face_views(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per face, the row where its box is largest (its clearest view), as an event-like record for
+    :func:`apex_thumbnails`: the picture beside its timeline tells a reviewer who face N is."""
+    best: dict[int, Mapping[str, Any]] = {}
+    for r in rows:
+        f, w = _num(r.get("face_id")), _num(r.get("w"))
+        if np.isfinite(f) and np.isfinite(w) and np.isfinite(_num(r.get("frame"))) and (
+                int(f) not in best or w > _num(best[int(f)].get("w"))):
+            best[int(f)] = r
+    return [{"face": f, "apex_s": _num(r.get("time_s")), "apex_frame": int(_num(r.get("frame")))}
+            for f, r in sorted(best.items())]
+
+
 def _clock(t: float) -> str:
     """Seconds as a reviewer reads them: 12.34, or 4:05.67 from a minute on, 1:02:03.40 from an hour."""
     if not np.isfinite(t) or t < 60:
@@ -227,7 +245,8 @@ def _clock(t: float) -> str:
 
 
 def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], classes: Sequence[str],
-                  video: str | None, thumbs: Sequence[str | None], title: str) -> str:
+                  video: str | None, thumbs: Sequence[str | None], title: str,
+                  faces: Mapping[int, str | None] | None = None) -> str:
     """The page as a string (:func:`write_report` writes it)."""
     events = list(summary.get("events", []))
     duration = max([float(summary.get("source_seconds") or 0.0)] + [_num(r.get("time_s")) for r in rows
@@ -253,8 +272,9 @@ def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[
                      for k, n in enumerate(notes))
     fact_rows = "".join(f"<tr><th>{e(str(k))}</th><td>{e(str(v))}</td></tr>" for k, v in facts)
     ids = face_ids(rows)
+    faces = faces or {}
     timelines = "".join(
-        f'<section class="face"><h3>face {f}</h3>'
+        f'<section class="face"><h3>{_face_img(faces.get(f), f)}face {f}</h3>'
         + _face_svg(f, [r for r in rows if _num(r.get("face_id")) == f],
                     [ev for ev in events if int(ev["face"]) == f], classes, duration) + "</section>"
         for f in ids) or "<p>No face was found.</p>"
@@ -281,10 +301,10 @@ def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[
             "p / k previous." if video else "Click an event to select it; keys: n / j next event, p / k previous.")
     data = json.dumps({"events": events}, default=json_default).replace("</", "<\\/")
     demo = '<span class="demo">DEMO MODEL</span>' if model.get("demo") else ""
-    return _PAGE.format(title=e(title), demo=demo, banner=banner, keys=keys, video=video_html, facts=fact_rows,
+    return PAGE.format(title=e(title), demo=demo, banner=banner, keys=keys, video=video_html, facts=fact_rows,
                         legend=legend,
                         timelines=timelines, rows="".join(body) or '<tr><td colspan="10">No events.</td></tr>',
-                        data=data, css=_CSS, js=_JS)
+                        data=data, css=CSS, js=SCRIPT)
 
 
 def write_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], classes: Sequence[str],
@@ -295,100 +315,10 @@ def write_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[s
     # as it went (a stop signal must not wait for an hour-long transcode)
     frames = None if summary.get("status", "complete") == "complete" else int(summary.get("frames_read") or 0) + 1
     video = review_video(out, [source, annotated], frames)
-    thumbs = apex_thumbnails(source, summary.get("events", []), rows)
-    page = render_report(out, summary, rows, classes, video, thumbs, title)
+    events, views = list(summary.get("events", [])), face_views(rows)
+    pictures = apex_thumbnails(source, events + views, rows)  # one pass over the video for both
+    faces = {v["face"]: pic for v, pic in zip(views, pictures[len(events):])}
+    page = render_report(out, summary, rows, classes, video, pictures[:len(events)], title, faces)
     with atomic_path(out / "report.html") as tmp:
         tmp.write_text(page, encoding="utf-8")
     return out / "report.html"
-
-
-_CSS = """
-*{box-sizing:border-box}body{margin:0;padding:16px 20px;font:14px/1.4 system-ui,-apple-system,"Segoe UI",sans-serif;
-background:#f5f5f2;color:#222}h1{font-size:18px;margin:0 0 12px}h2{font-size:15px;margin:18px 0 8px}
-h3{font-size:13px;margin:6px 0 2px}.demo{background:#f28c28;color:#fff;border-radius:4px;padding:2px 8px;
-margin-left:10px;font-size:13px}.top{display:grid;grid-template-columns:minmax(0,3fr) minmax(240px,2fr);gap:18px;
-align-items:start}video{display:block;width:100%;max-height:58vh;background:#000;border-radius:4px}
-.facts td{overflow-wrap:anywhere}.alert,.note{margin:0 0 10px;padding:6px 10px;border-radius:4px}
-.alert{background:#fbe3e1;color:#8a1c12;font-weight:600}.note{background:#fdf3d8;color:#6b5200}
-table{border-collapse:collapse;width:100%;background:#fff}th,td{padding:4px 8px;border-bottom:1px solid #e4e4e0;
-text-align:left;vertical-align:middle}.facts th{width:38%;color:#555;font-weight:600}.legend span{margin-right:14px;
-white-space:nowrap}.legend i{display:inline-block;width:12px;height:4px;margin:0 4px 3px 0;vertical-align:middle}
-svg.timeline{display:block;width:100%;height:auto;cursor:pointer}#events tbody tr{cursor:pointer}
-#events tbody tr:hover{background:#f0f4fa}#events tbody tr.current{background:#dbe8fb}#events img{display:block;
-height:64px;border-radius:3px}.keys{color:#666;font-size:12px}
-@media (max-width:900px){.top{grid-template-columns:1fr}}
-@media (min-width:901px){.top{position:sticky;top:0;z-index:5;background:#f5f5f2;padding:6px 0 8px}
-video{max-height:44vh}.top .facts{max-height:44vh;overflow:auto;display:block}}
-"""
-
-_JS = """
-const video = document.getElementById('video');
-const rows = Array.from(document.querySelectorAll('#events tbody tr[data-onset]'));
-let current = -1;
-function go(i) {
-  if (!rows.length) return;
-  current = Math.max(0, Math.min(rows.length - 1, i));
-  const row = rows[current];
-  rows.forEach(r => r.classList.toggle('current', r === row));
-  row.scrollIntoView({block: 'nearest'});
-  if (video && video.tagName === 'VIDEO') { video.pause(); video.currentTime = parseFloat(row.dataset.onset); }
-}
-const playing = () => video && video.tagName === 'VIDEO';
-const onset = i => parseFloat(rows[i].dataset.onset);
-function step(dir) {  // from the selected event, or from the playhead when it has moved away from it
-  const t = playing() ? video.currentTime : null;
-  if (t === null || (current >= 0 && Math.abs(onset(current) - t) < 0.05)) return go(current + dir);
-  let i = -1;
-  if (dir > 0) { i = rows.findIndex((r, k) => onset(k) > t + 0.05); if (i < 0) i = rows.length - 1; }
-  else { rows.forEach((r, k) => { if (onset(k) < t - 0.05) i = k; }); i = Math.max(i, 0); }
-  go(i);
-}
-rows.forEach((r, i) => {
-  r.addEventListener('click', () => go(i));
-  r.addEventListener('keydown', e => { if (e.key === 'Enter') { go(i); e.preventDefault(); } });
-});
-document.addEventListener('keydown', e => {
-  if (e.ctrlKey || e.metaKey || e.altKey) return;
-  if (e.key === 'n' || e.key === 'j') { step(1); e.preventDefault(); }
-  if (e.key === 'p' || e.key === 'k') { step(-1); e.preventDefault(); }
-});
-if (playing()) {
-  const sources = video.querySelectorAll('source');
-  if (sources.length) sources[sources.length - 1].addEventListener('error', () => {
-    document.getElementById('video-missing').hidden = false; });
-  video.addEventListener('timeupdate', () => {  // the event being played is the highlighted one
-    if (video.paused) return;
-    let i = -1;
-    rows.forEach((r, k) => { if (onset(k) <= video.currentTime + 0.01) i = k; });
-    if (i >= 0 && i !== current) { current = i; rows.forEach((r, k) => r.classList.toggle('current', k === i)); }
-  });
-}
-const svgs = Array.from(document.querySelectorAll('svg.timeline'));
-svgs.forEach(s => s.addEventListener('click', e => {
-  if (!video || video.tagName !== 'VIDEO') return;
-  const box = s.getBoundingClientRect(), vb = s.viewBox.baseVal, left = 6 / vb.width * box.width;
-  const f = (e.clientX - box.left - left) / (box.width - left);
-  video.currentTime = Math.max(0, f) * parseFloat(s.dataset.duration);
-}));
-if (video && video.tagName === 'VIDEO') video.addEventListener('timeupdate', () => {
-  svgs.forEach(s => {
-    const d = parseFloat(s.dataset.duration), x = 6 + (1000 - 6) * Math.min(d > 0 ? video.currentTime / d : 0, 1);
-    const p = s.querySelector('.playhead'); p.setAttribute('x1', x); p.setAttribute('x2', x);
-  });
-});
-"""
-
-_PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title><style>{css}</style></head>
-<body><h1>{title}{demo}</h1>{banner}
-<div class="top"><div>{video}</div><div><table class="facts">{facts}</table></div></div>
-<h2>Timeline per face</h2><div class="legend">{legend}<span><i style="background:#333"></i>motion score (log)</span>
-<span><i style="background:#f4b4b4;height:10px"></i>event</span></div>{timelines}
-<h2>Events</h2><p class="keys">{keys}</p>
-<table id="events"><thead><tr><th>#</th><th>apex</th><th>face</th><th>class</th><th>confidence</th><th>type</th>
-<th>onset</th><th>apex</th><th>offset</th><th>score</th></tr></thead><tbody>{rows}</tbody></table>
-<script type="application/json" id="run-data">{data}</script>
-<script>{js}</script>
-</body></html>
-"""

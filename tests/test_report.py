@@ -74,6 +74,8 @@ def test_report_in_chromium(run, browser, tmp_path):
     assert [(e["onset"], e["face"], e["type"], e["thumb"]) for e in listed] == \
         [(pytest.approx(v["onset_s"], abs=1e-4), v["face"], v["type"], True) for v in events]
     assert page.evaluate("JSON.parse(document.getElementById('run-data').textContent).events") == events
+    # who each face is: a picture beside its timeline (its clearest view)
+    assert page.evaluate("document.querySelectorAll('section.face h3 img.who').length") == len(summary["faces"]) >= 1
 
     def seeked_to(t: float) -> float:
         page.wait_for_function(f"Math.abs(document.getElementById('video').currentTime - {t}) < 0.04 && "

@@ -1,0 +1,94 @@
+"""The review page's template: its style sheet, its script (events, keys, playhead) and its HTML frame,
+filled in by :func:`mpt_live.report.render_report`."""
+
+CSS = """
+*{box-sizing:border-box}body{margin:0;padding:16px 20px;font:14px/1.4 system-ui,-apple-system,"Segoe UI",sans-serif;
+background:#f5f5f2;color:#222}h1{font-size:18px;margin:0 0 12px}h2{font-size:15px;margin:18px 0 8px}
+h3{font-size:13px;margin:6px 0 2px}.demo{background:#f28c28;color:#fff;border-radius:4px;padding:2px 8px;
+margin-left:10px;font-size:13px}.top{display:grid;grid-template-columns:minmax(0,3fr) minmax(240px,2fr);gap:18px;
+align-items:start}video{display:block;width:100%;max-height:58vh;background:#000;border-radius:4px}
+.facts td{overflow-wrap:anywhere}.alert,.note{margin:0 0 10px;padding:6px 10px;border-radius:4px}
+.alert{background:#fbe3e1;color:#8a1c12;font-weight:600}.note{background:#fdf3d8;color:#6b5200}
+table{border-collapse:collapse;width:100%;background:#fff}th,td{padding:4px 8px;border-bottom:1px solid #e4e4e0;
+text-align:left;vertical-align:middle}.facts th{width:38%;color:#555;font-weight:600}.legend span{margin-right:14px;
+white-space:nowrap}.legend i{display:inline-block;width:12px;height:4px;margin:0 4px 3px 0;vertical-align:middle}
+svg.timeline{display:block;width:100%;height:auto;cursor:pointer}#events tbody tr{cursor:pointer}
+#events tbody tr:hover{background:#f0f4fa}#events tbody tr.current{background:#dbe8fb}#events img{display:block;
+height:64px;border-radius:3px}.keys{color:#666;font-size:12px}h3 img.who{height:40px;border-radius:3px;
+vertical-align:middle;margin-right:8px}
+@media (max-width:900px){.top{grid-template-columns:1fr}}
+@media (min-width:901px){.top{position:sticky;top:0;z-index:5;background:#f5f5f2;padding:6px 0 8px}
+video{max-height:44vh}.top .facts{max-height:44vh;overflow:auto;display:block}}
+"""
+
+SCRIPT = """
+const video = document.getElementById('video');
+const rows = Array.from(document.querySelectorAll('#events tbody tr[data-onset]'));
+let current = -1;
+function go(i) {
+  if (!rows.length) return;
+  current = Math.max(0, Math.min(rows.length - 1, i));
+  const row = rows[current];
+  rows.forEach(r => r.classList.toggle('current', r === row));
+  row.scrollIntoView({block: 'nearest'});
+  if (video && video.tagName === 'VIDEO') { video.pause(); video.currentTime = parseFloat(row.dataset.onset); }
+}
+const playing = () => video && video.tagName === 'VIDEO';
+const onset = i => parseFloat(rows[i].dataset.onset);
+function step(dir) {  // from the selected event, or from the playhead when it has moved away from it
+  const t = playing() ? video.currentTime : null;
+  if (t === null || (current >= 0 && Math.abs(onset(current) - t) < 0.05)) return go(current + dir);
+  let i = -1;
+  if (dir > 0) { i = rows.findIndex((r, k) => onset(k) > t + 0.05); if (i < 0) i = rows.length - 1; }
+  else { rows.forEach((r, k) => { if (onset(k) < t - 0.05) i = k; }); i = Math.max(i, 0); }
+  go(i);
+}
+rows.forEach((r, i) => {
+  r.addEventListener('click', () => go(i));
+  r.addEventListener('keydown', e => { if (e.key === 'Enter') { go(i); e.preventDefault(); } });
+});
+document.addEventListener('keydown', e => {
+  if (e.ctrlKey || e.metaKey || e.altKey) return;
+  if (e.key === 'n' || e.key === 'j') { step(1); e.preventDefault(); }
+  if (e.key === 'p' || e.key === 'k') { step(-1); e.preventDefault(); }
+});
+if (playing()) {
+  const sources = video.querySelectorAll('source');
+  if (sources.length) sources[sources.length - 1].addEventListener('error', () => {
+    document.getElementById('video-missing').hidden = false; });
+  video.addEventListener('timeupdate', () => {  // the event being played is the highlighted one
+    if (video.paused) return;
+    let i = -1;
+    rows.forEach((r, k) => { if (onset(k) <= video.currentTime + 0.01) i = k; });
+    if (i >= 0 && i !== current) { current = i; rows.forEach((r, k) => r.classList.toggle('current', k === i)); }
+  });
+}
+const svgs = Array.from(document.querySelectorAll('svg.timeline'));
+svgs.forEach(s => s.addEventListener('click', e => {
+  if (!video || video.tagName !== 'VIDEO') return;
+  const box = s.getBoundingClientRect(), vb = s.viewBox.baseVal, left = 6 / vb.width * box.width;
+  const f = (e.clientX - box.left - left) / (box.width - left);
+  video.currentTime = Math.max(0, f) * parseFloat(s.dataset.duration);
+}));
+if (video && video.tagName === 'VIDEO') video.addEventListener('timeupdate', () => {
+  svgs.forEach(s => {
+    const d = parseFloat(s.dataset.duration), x = 6 + (1000 - 6) * Math.min(d > 0 ? video.currentTime / d : 0, 1);
+    const p = s.querySelector('.playhead'); p.setAttribute('x1', x); p.setAttribute('x2', x);
+  });
+});
+"""
+
+PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title><style>{css}</style></head>
+<body><h1>{title}{demo}</h1>{banner}
+<div class="top"><div>{video}</div><div><table class="facts">{facts}</table></div></div>
+<h2>Timeline per face</h2><div class="legend">{legend}<span><i style="background:#333"></i>motion score (log)</span>
+<span><i style="background:#f4b4b4;height:10px"></i>event</span></div>{timelines}
+<h2>Events</h2><p class="keys">{keys}</p>
+<table id="events"><thead><tr><th>#</th><th>apex</th><th>face</th><th>class</th><th>confidence</th><th>type</th>
+<th>onset</th><th>apex</th><th>offset</th><th>score</th></tr></thead><tbody>{rows}</tbody></table>
+<script type="application/json" id="run-data">{data}</script>
+<script>{js}</script>
+</body></html>
+"""
