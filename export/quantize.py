@@ -152,7 +152,7 @@ def quantize_int8(src: str | Path, dst: str | Path, metadata: dict[str, str],
     nodes, kept = int8_plan(graph)
     if not nodes:
         raise QuantizeError("static int8: the graph has none of the planned layers' MatMul nodes to quantize")
-    batch = _fixed_batch(graph)
+    batch = _fixed_batch(graph)  # None: a dynamic batch
     with tempfile.TemporaryDirectory(prefix="mpt-int8-") as tmp:
         pre = Path(tmp) / "pre.onnx"
         q = Path(tmp) / "q.onnx"
@@ -161,12 +161,12 @@ def quantize_int8(src: str | Path, dst: str | Path, metadata: dict[str, str],
             try:
                 # a fixed batch gives 2-D MatMuls, which ORT's optimisation fuses with their Add into Gemm
                 # nodes of other names: the planned nodes would be gone and nothing quantized
-                quant_pre_process(str(src), str(pre), skip_optimization=_has_fixed_batch(graph),
+                quant_pre_process(str(src), str(pre), skip_optimization=batch is not None,
                                   skip_symbolic_shape=False)
             except Exception:  # symbolic shape inference is best effort: quantize the plain export
                 pre = Path(src)
             quantize_static(
-                pre, q, _ClipReader(dynamic, motion, batch), quant_format=QuantFormat.QDQ,
+                pre, q, _ClipReader(dynamic, motion, batch or 1), quant_format=QuantFormat.QDQ,
                 op_types_to_quantize=["MatMul"], nodes_to_quantize=nodes, per_channel=True,
                 activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                 calibrate_method={"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
@@ -239,14 +239,10 @@ def convert_fp16(src: str | Path, dst: str | Path, metadata: dict[str, str]) -> 
 # ----------------------------------------------------------------------------- helpers
 
 
-def _has_fixed_batch(proto: onnx.ModelProto) -> bool:
+def _fixed_batch(proto: onnx.ModelProto) -> int | None:
+    """The graph's fixed batch size (its first input's first dimension), None for a dynamic batch."""
     dim = proto.graph.input[0].type.tensor_type.shape.dim
-    return bool(dim) and dim[0].dim_value > 0
-
-
-def _fixed_batch(proto: onnx.ModelProto) -> int:
-    """The graph's fixed batch size (its first input's first dimension), 1 for a dynamic batch."""
-    return int(proto.graph.input[0].type.tensor_type.shape.dim[0].dim_value) if _has_fixed_batch(proto) else 1
+    return int(dim[0].dim_value) if dim and dim[0].dim_value > 0 else None
 
 
 class _ClipReader:

@@ -115,7 +115,7 @@ def run_batch(videos: str | Path | list[Path], out: Path | None, runtime: Any | 
         record_failures(out, failed)  # an earlier run's list: its videos are tried again now
     with claim_batch(out) if several and out is not None else contextlib.nullcontext(), \
             progress_bar(console, disable=display) as bar:
-        overall = bar.add_task("videos", total=len(videos)) if len(videos) > 1 else None
+        overall = bar.add_task("videos", total=len(videos)) if several else None
         for video, d in zip(videos, dirs):
             task = bar.add_task(video.name, total=None)
 
@@ -202,7 +202,8 @@ def is_complete(out_dir: Path, key: dict[str, Any], save_video: bool = False, vi
     return (s.get("status") == "complete" and not s.get("interrupted") and s.get("error") is None
             and _key_of(s) == key
             and (video is None or (s.get("stamps") or {}).get("source") == stamp(video))
-            and (fps is None or video is None or not video.is_dir() or round(float(s.get("source_fps") or 0), 3) == round(fps, 3))
+            and (fps is None or video is None or not video.is_dir()
+                 or round(float(s.get("source_fps") or 0), 3) == round(fps, 3))
             and set(REQUIRED) <= set(written) and (outputs.get("video") is not None or not save_video)
             and all((out_dir / n).is_file() for n in written))
 

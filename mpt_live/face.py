@@ -190,8 +190,6 @@ class TrackAligner:
 
     def _refine(self, frame_bgr: np.ndarray, matrix: np.ndarray, t: float, restart: bool = True) -> np.ndarray | None:
         """The stabiliser's refinement of ``matrix`` (frame -> crop), run at its own crop size."""
-        if self._stab_k == 1.0:
-            return self._stabilizer.refine(frame_bgr, matrix, t, restart=restart)
         refined = self._stabilizer.refine(frame_bgr, matrix * self._stab_k, t, restart=restart)
         return None if refined is None else refined / self._stab_k
 

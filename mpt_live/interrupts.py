@@ -42,18 +42,21 @@ class Stopped(KeyboardInterrupt):
         return 128 + self.signum
 
 
+def _signum(e: BaseException) -> int:
+    """The signal that stopped the run: :class:`Stopped`'s; for a plain KeyboardInterrupt the first stop signal
+    this process received (a library that catches ours and raises a KeyboardInterrupt of its own, as Ray's
+    ``ray.wait`` does, must not turn a SIGTERM into SIGINT), else SIGINT."""
+    return e.signum if isinstance(e, Stopped) else _state.first or int(signal.SIGINT)
+
+
 def signal_name(e: BaseException) -> str:
-    """The signal's name for :class:`Stopped`; for a plain KeyboardInterrupt, the first stop signal this
-    process received (a library that catches ours and raises a KeyboardInterrupt of its own, as Ray's
-    ``ray.wait`` does, must not turn a SIGTERM into SIGINT), else ``SIGINT``."""
-    if isinstance(e, Stopped):
-        return e.name
-    return signal.Signals(_state.first).name if _state.first else "SIGINT"
+    """The name of the signal that stopped the run (:func:`_signum`)."""
+    return signal.Signals(_signum(e)).name
 
 
 def exit_code(e: BaseException) -> int:
-    """128 + the number of the signal :func:`signal_name` names."""
-    return 128 + int(signal.Signals[signal_name(e)])
+    """The shell's convention: 128 + the number of that signal."""
+    return 128 + _signum(e)
 
 
 class _State:

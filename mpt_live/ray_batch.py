@@ -36,6 +36,7 @@ from .terminal import progress_bar
 from .writers import json_default
 
 ATTEMPTS = 3  # runs of a video whose actor died, before it is listed as failed
+PROGRESS_EVERY = 25  # frames between progress messages of an actor
 # the actor's copy of the video, in what it returns: the driver puts its own path there (messages, summary.json
 # and the page's fallback link name the user's file, not a temporary copy on some node)
 MARKS = ("<mpt-ray-video-uri>", "<mpt-ray-out-uri>", "<mpt-ray-video>", "<mpt-ray-out>")
@@ -56,7 +57,6 @@ def _unmarked(text: str, video: Path, out: Path) -> str:
     for mark, path in zip(MARKS, _paths(video, out)):
         text = text.replace(mark, path)
     return text
-PROGRESS_EVERY = 25  # frames between progress messages of an actor
 
 
 def _ray() -> Any:
@@ -76,8 +76,9 @@ def connect(address: str) -> Any:
         return ray
     import signal
 
-    stops = [getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n)]
-    saved = {s: signal.getsignal(s) for s in stops}
+    from .interrupts import SIGNALS
+
+    saved = {s: signal.getsignal(s) for s in SIGNALS}
     try:
         if address == "auto":
             try:

@@ -249,11 +249,12 @@ def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[
                   faces: Mapping[int, str | None] | None = None) -> str:
     """The page as a string (:func:`write_report` writes it)."""
     events = list(summary.get("events", []))
-    duration = max([float(summary.get("source_seconds") or 0.0)] + [_num(r.get("time_s")) for r in rows
-                                                                     if np.isfinite(_num(r.get("time_s")))])
+    times = [t for t in (_num(r.get("time_s")) for r in rows) if np.isfinite(t)]
+    duration = max([float(summary.get("source_seconds") or 0.0)] + times)
     model = summary.get("model") or {}
     status = summary.get("status") or "complete"
-    facts = [("status", status), ("source", Path(str(summary.get("source", ""))).name), ("model", model.get("name") or "none (motion only)"),
+    facts = [("status", status), ("source", Path(str(summary.get("source", ""))).name),
+             ("model", model.get("name") or "none (motion only)"),
              ("demo model", "yes: not a validated micro-expression classifier" if model.get("demo") else "no"),
              ("provider", summary.get("provider") or "none"), ("source fps", summary.get("source_fps")),
              ("processed at", f"{summary.get('fps')} frames/s"), ("frames", summary.get("frames_read")),
@@ -265,9 +266,8 @@ def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[
     notes = [*(summary.get("problems") or []), *(summary.get("warnings") or [])]
     if status != "complete":
         stop = summary.get("stopped_by") or summary.get("error") or summary.get("source_error") or ""
-        last = max([_num(r.get("time_s")) for r in rows if np.isfinite(_num(r.get("time_s")))], default=0.0)
         notes.insert(0, f"This run is {status}{f' ({stop})' if stop else ''}: its timelines and events end at "
-                        f"{_clock(last)} s of the video.")
+                        f"{_clock(max(times, default=0.0))} s of the video.")
     banner = "".join(f'<p class="{"alert" if status != "complete" and k == 0 else "note"}">{e(str(n))}</p>'
                      for k, n in enumerate(notes))
     fact_rows = "".join(f"<tr><th>{e(str(k))}</th><td>{e(str(v))}</td></tr>" for k, v in facts)
@@ -302,9 +302,8 @@ def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[
     data = json.dumps({"events": events}, default=json_default).replace("</", "<\\/")
     demo = '<span class="demo">DEMO MODEL</span>' if model.get("demo") else ""
     return PAGE.format(title=e(title), demo=demo, banner=banner, keys=keys, video=video_html, facts=fact_rows,
-                        legend=legend,
-                        timelines=timelines, rows="".join(body) or '<tr><td colspan="10">No events.</td></tr>',
-                        data=data, css=CSS, js=SCRIPT)
+                       legend=legend, timelines=timelines,
+                       rows="".join(body) or '<tr><td colspan="10">No events.</td></tr>', data=data, css=CSS, js=SCRIPT)
 
 
 def write_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], classes: Sequence[str],

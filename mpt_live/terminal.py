@@ -47,11 +47,10 @@ class StatusLine:
 
     def __init__(self, console: Console, name: str, every_s: float = 0.25, log_every_s: float = 30.0) -> None:
         self.name, self.console = name, console
-        self.terminal = console.is_terminal
-        self.every_s = every_s if self.terminal else log_every_s
+        self.every_s = every_s if console.is_terminal else log_every_s
         self._live = (Live(Text(f"{name}: starting…"), console=console, refresh_per_second=4, transient=False)
-                      if self.terminal else None)
-        self._last = time.monotonic() if not self.terminal else 0.0
+                      if console.is_terminal else None)
+        self._last = 0.0 if console.is_terminal else time.monotonic()
 
     def update(self, status: dict[str, Any]) -> None:
         now = time.monotonic()
