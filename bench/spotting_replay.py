@@ -7,9 +7,15 @@ and keeps those frames (``CACHE/<benchmark>/<video>.npz``, ~90 MB a minute); a r
 ``FaceMotion`` + ``Spotter`` exactly as the session does (a frame without the face flushes) and scores
 the events with ``mpt-eval spot``'s code, per video, per benchmark and pooled. ``--diag`` prints, for
 every missed truth interval, the strongest evidence of each scale inside it and the candidates a gate
-dropped near it (head, blink, echo, extent, speech).
+dropped near it (head, blink, echo, extent, speech). ``--separability`` asks whether any detector
+working on the micro scale's pooled evidence could find a video's micro-movements at all: for each
+one, the best 2x2 window's strongest evidence inside it over that same window's 99th percentile on
+the frames more than 1 s from every annotated movement (an oracle threshold per window; above 1:
+the window rises above its own background there), and how many rise above the window's background
+maximum (what a detector with no false positive could find at most). Taking the best of ~100
+windows favours a ratio above 1 by chance: both are upper bounds on what such a detector can see.
 
-    nice python bench/spotting_replay.py ROOT [ROOT ...] --cache runs/cache [--build] [--diag]
+    nice python bench/spotting_replay.py ROOT [ROOT ...] --cache runs/cache [--build] [--diag] [--separability]
 """
 
 from __future__ import annotations
@@ -53,8 +59,9 @@ def build(v: LongVideo, out: Path) -> None:
              grey=np.stack([r[2] for r in rec if r[2] is not None]).astype(np.float32))
 
 
-def replay(path: Path):
-    """The events of one cached video, and the spotter (its channels keep the last dropped candidates)."""
+def replay(path: Path, pooled: dict | None = None):
+    """The events of one cached video, the evidence trace and what the gates dropped; ``pooled``
+    (optional) receives the micro scale's pooled evidence of every frame (frame -> (196,) array)."""
     d = np.load(path)
     grey, fm = d["grey"], FaceMotion(float(d["fps"]))
     sp, events, g = Spotter.for_motion(fm), [], 0
@@ -67,6 +74,8 @@ def replay(path: Path):
             f = ch.frames[-1]
             if f.pooled is not None:
                 trace[ch.k][f.frame] = (f.e, int(np.argmax(f.pooled)))
+                if pooled is not None and ch is sp.micro:
+                    pooled[f.frame] = f.pooled
             dropped.extend((ch.k, *x) for x in ch.dropped)
             ch.dropped.clear()
         return out
@@ -101,12 +110,34 @@ def diagnose(v: LongVideo, spotted: list[Spotted], trace: dict, dropped: list) -
               f"{', '.join(gates) or '-'} | spotted over it: {near or '-'}")
 
 
+def separability(v: LongVideo, pooled: dict, fps: float) -> tuple[int, float, float, float]:
+    """(micro-movements measured, fraction whose best window beats that window's background p99, median
+    ratio to it, fraction whose best window beats that window's background maximum)."""
+    frames = np.array(sorted(pooled))
+    ev = np.stack([pooled[i] for i in frames])
+    ev = ev[:, np.isfinite(ev).all(axis=0)]  # the spotting sites' windows
+    near = np.zeros(len(frames), bool)
+    for iv in v.intervals:
+        near |= (frames >= iv.onset - fps) & (frames <= iv.offset + fps)
+    floor = 0.5  # evidence is in robust z units: a background below this counts as this
+    p99 = np.maximum(np.percentile(ev[~near], 99, axis=0), floor)
+    top = np.maximum(ev[~near].max(axis=0), floor)
+    peaks = [ev[m].max(axis=0) for iv in v.intervals if iv.type == "micro"
+             for m in [(frames >= iv.onset) & (frames <= iv.offset)] if m.any()]
+    if not peaks:
+        return 0, float("nan"), float("nan"), float("nan")
+    r99 = np.array([(p / p99).max() for p in peaks])
+    return len(peaks), float(np.mean(r99 > 1)), float(np.median(r99)), float(np.mean([(p / top).max() > 1 for p in peaks]))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("roots", nargs="+", type=Path, help="mpt-synth --long benchmark folders")
     ap.add_argument("--cache", type=Path, default=Path("runs/spotting-cache"))
     ap.add_argument("--build", action="store_true", help="make the missing cache files first (the slow part)")
     ap.add_argument("--diag", action="store_true", help="why each missed truth interval was missed")
+    ap.add_argument("--separability", action="store_true",
+                    help="per video: can the micro-movements rise above their own window's background at all")
     args = ap.parse_args()
     try:
         truths = {r.name: read_annotations_csv(r / "annotations.csv") for r in args.roots}
@@ -118,7 +149,8 @@ def main() -> None:
                     if not args.build:
                         raise InputError(f"{f}: not cached (run with --build)")
                     build(v, f)
-                events, trace, dropped = replay(f)
+                pooled = {} if args.separability else None
+                events, trace, dropped = replay(f, pooled)
                 key = f"{name}/{v.name}"
                 spotted[key] = [Spotted(key, e.onset, e.offset, e.type, score=e.score, apex=e.apex) for e in events]
                 videos.append(replace(v, name=key))
@@ -126,6 +158,10 @@ def main() -> None:
                 print(f"  {key:<28} " + "  ".join(f"{k} {r[k]['tp']}/{r[k]['fp']}/{r[k]['fn']}" for k in ("micro", "macro")))
                 if args.diag:
                     diagnose(videos[-1], spotted[key], trace, dropped)
+                if args.separability:
+                    n, beat, med, clear = separability(v, pooled, float(np.load(f)["fps"]))
+                    print(f"    separability: {n} micro; best window above its own background's p99 in {beat:.0%} "
+                          f"(median ratio {med:.2f}), above its maximum in {clear:.0%}")
         for name in [*truths, "pooled"]:
             vs = [v for v in videos if name == "pooled" or v.name.startswith(name + "/")]
             r = score(LongVideoIndex(videos=vs, classes=[]), spotted, "all")["by_type"]
