@@ -701,6 +701,8 @@ def test_head_and_flow_gain_reach_the_model_config():
     assert model_config(TrainConfig("casme2", ".", flow_norm="rms"), 5).prompt_flow_norm == "rms"
     with pytest.raises(ValueError, match="flow_norm"):
         TrainConfig("casme2", ".", flow_norm="max")
+    with pytest.raises(ValueError, match="prompt_input"):  # unchecked, it silently trained the paper's 'frames' generator
+        TrainConfig("casme2", ".", prompt_input="energies")
 
 
 def test_sigterm_stops_training_like_ctrl_c(easy, tmp_path):

@@ -130,7 +130,7 @@ class TrainConfig:
         if self.casme3_classes not in (7, 4, 3) or (self.casme3_classes != 7 and self.dataset != "casme3"):
             raise ValueError(f"casme3_classes {self.casme3_classes}: 7, 4 or 3, and only with --dataset casme3")
         for name, allowed in (("faces", FACES), ("sampling", SAMPLINGS), ("vpt", VPT), ("lr_schedule", LR_SCHEDULES),
-                              ("head", HEADS), ("flow_norm", FLOW_NORMS)):
+                              ("head", HEADS), ("flow_norm", FLOW_NORMS), ("prompt_input", PROMPT_INPUTS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
         if not self.flow_gain >= 0.0:
