@@ -729,6 +729,26 @@ def test_sigterm_stops_training_like_ctrl_c(easy, tmp_path):
     assert "Traceback" not in err and (out / "config.json").is_file()
 
 
+def test_a_library_keyboardinterrupt_after_sigterm_exits_143(tmp_path, monkeypatch):
+    """Ray's ray.wait (the --ray folds) catches our SIGTERM and raises a KeyboardInterrupt of its own: the exit
+    status is still SIGTERM's 143, as the message says (mpt_live.interrupts.exit_code), not 130."""
+    import signal
+
+    import train.cli as cli
+    from mpt_live.interrupts import Stopped
+
+    def run(*a, **kw):
+        try:
+            signal.raise_signal(signal.SIGTERM)
+        except Stopped:
+            raise KeyboardInterrupt() from None
+
+    monkeypatch.setattr(cli, "_check_environment", lambda *a: None)
+    monkeypatch.setattr(cli, "_run", run)
+    r = runner.invoke(app, ["--dataset", "casme2", "--data", str(tmp_path), "--out", str(tmp_path / "run")])
+    assert "interrupted (SIGTERM)" in r.output and r.exit_code == 143, (r.exit_code, r.output)
+
+
 def test_casme3_label_set_reaches_its_loader_and_only_casme3_takes_one(tmp_path, monkeypatch):
     import train.datasets
 

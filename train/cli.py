@@ -29,7 +29,7 @@ from rich.progress import TextColumn
 
 from mpt_live.clip import ClipSpec
 from mpt_live.errors import InputError
-from mpt_live.interrupts import Stopped, signal_name, stop_signals
+from mpt_live.interrupts import exit_code, signal_name, stop_signals
 from mpt_live.rundir import check_out_dir
 from mpt_live.terminal import progress_bar
 
@@ -316,7 +316,7 @@ def train(
             _fail(str(e))
         except KeyboardInterrupt as e:  # Ctrl-C, SIGTERM, SIGHUP: the finished folds are kept
             Console(stderr=True).print(f"mpt-train: interrupted ({signal_name(e)}); rerun the same command to resume")
-            raise typer.Exit(e.exit_code if isinstance(e, Stopped) else 130)
+            raise typer.Exit(exit_code(e))
 
 
 def _run(console: Console, cfg: TrainConfig, out: Path, protocol: str, metrics_obj: dict | None,
