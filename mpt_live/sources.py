@@ -148,15 +148,3 @@ class VideoFile:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-
-def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Read a BGR image; InputError naming the file when missing, a directory or undecodable."""
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"{p}: no such file")
-    if p.is_dir():
-        raise InputError(f"{p}: is a directory, expected an image file")
-    img = cv2.imread(str(p), cv2.IMREAD_COLOR)
-    if img is None:
-        raise InputError(f"{p}: not a readable image")
-    return img

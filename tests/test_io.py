@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mpt_live.errors import InputError
-from mpt_live.sources import VideoFile, expand_videos, is_stream_url, read_image
+from mpt_live.sources import VideoFile, expand_videos, is_stream_url
 from mpt_live.writers import CSVSink, write_json
 
 
@@ -69,14 +69,6 @@ def test_expand_videos(tmp_path):
 @pytest.mark.parametrize("s, ok", [("rtsp://cam/1", True), ("https://x/y.m3u8", True), ("video.mp4", False), ("C:/x.mp4", False)])
 def test_stream_urls(s, ok):
     assert is_stream_url(s) is ok
-
-
-def test_read_image_errors(tmp_path):
-    with pytest.raises(InputError, match="no such file"):
-        read_image(tmp_path / "nope.jpg")
-    (tmp_path / "bad.jpg").write_text("zzz")
-    with pytest.raises(InputError, match="not a readable image"):
-        read_image(tmp_path / "bad.jpg")
 
 
 def test_csv_sink_flushes_each_row(tmp_path):
