@@ -1,9 +1,11 @@
-"""Frames to windows: the per-frame clip pipeline of the session engine and the inspect sheet.
+"""Frames to windows: :class:`Window`, what the session engine hands the model worker, and
+:class:`ClipStream`, the one-face clip pipeline of the inspect sheet (:mod:`mpt_live.sheet`).
 
-frame -> detect + align (smoothed) -> ring buffer; every ``stride`` frames the buffered frames of
-the last ``spec.window_s`` seconds are copied out of the ring; whoever reads ``Window.clip`` (the
-model worker, off the frame loop) samples them by time into a ``spec.frames`` clip. Magnification,
-rank pooling and the model run on that clip (:func:`mpt_live.motion.model_inputs`).
+frame -> detect + align (smoothed) -> ring buffer; :meth:`ClipStream.window` copies the buffered frames
+of the last ``spec.window_s`` seconds out of the ring; whoever reads ``Window.clip`` samples them by
+time into a ``spec.frames`` clip. Magnification, rank pooling and the model run on that clip
+(:func:`mpt_live.motion.model_inputs`). The session engine buffers each face itself
+(:class:`mpt_live.face_state.FaceState`).
 """
 
 from __future__ import annotations
@@ -18,8 +20,6 @@ import numpy as np
 from .clip import ClipFrames, ClipSpec, FrameRing
 from .face import FaceAligner, FaceResult
 from .sources import Frame
-
-NEVER = 1 << 62  # a stride that does not tick: windows only when asked for (ClipStream.window)
 
 
 @dataclass
@@ -51,49 +51,32 @@ class Window:
 
 
 class ClipStream:
-    """Feed frames in time order with :meth:`push`; every ``stride``-th frame yields a :class:`Window`.
+    """Feed frames in time order with :meth:`push`; :meth:`window` gives the :class:`Window` ending at the
+    last one.
 
     When the face is lost the buffer is cleared (a window never spans frames of two tracks) and
     the next windows report no clip until ``window_s`` seconds of face are buffered again.
     """
 
-    def __init__(
-        self,
-        spec: ClipSpec,
-        aligner: FaceAligner,
-        stride: int = 4,
-        max_fps: float = 120.0,
-    ) -> None:
-        if stride < 1:
-            raise ValueError(f"stride must be >= 1, got {stride}")
+    def __init__(self, spec: ClipSpec, aligner: FaceAligner, max_fps: float = 120.0) -> None:
         self.spec = spec
         self.aligner = aligner
-        self.stride = stride
         capacity = int(math.ceil(max_fps * spec.window_s * 1.25)) + 4
         self.ring = FrameRing(capacity, (spec.image_size, spec.image_size, 3))
         self.last_face: FaceResult | None = None
-        self._n = 0
 
-    def push(self, frame: Frame) -> Window | None:
-        t0 = time.perf_counter()
+    def push(self, frame: Frame) -> None:
         res = self.aligner.process(frame.image, frame.t)
-        t1 = time.perf_counter()
         if res is None:
             self.ring.clear()
         else:
             self.ring.push(frame.t, res.aligned)
         self.last_face = res
-        t2 = time.perf_counter()
-        self._n += 1
-        timings = {"align_ms": (t1 - t0) * 1e3, "buffer_ms": (t2 - t1) * 1e3}
-        if (self._n - 1) % self.stride:
-            return None
-        return self.window(frame, timings)
 
-    def window(self, frame: Frame, timings: dict[str, float] | None = None) -> Window:
-        """The window ending at ``frame`` (the last one pushed), whatever the stride."""
+    def window(self, frame: Frame) -> Window:
+        """The window ending at ``frame`` (the last one pushed)."""
         t0 = time.perf_counter()
-        timings = dict(timings or {})
+        timings: dict[str, float] = {}
         res, clip = self.last_face, None
         if res is not None and self.ring.covers(frame.t - self.spec.window_s, frame.t):
             clip = self.ring.frames_for(frame.t, self.spec)

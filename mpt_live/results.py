@@ -39,7 +39,7 @@ def columns(classes: Iterable[str]) -> list[str]:
 class WindowResult:
     """One window of one face: what is written (raw values) and what the overlay shows.
 
-    ``timings`` holds the window's per-stage milliseconds (its "speed"): ``align_ms``, ``buffer_ms``,
+    ``timings`` holds the window's per-stage milliseconds (its "speed"): ``track_ms``, ``spot_ms``,
     ``sample_ms`` (the frame loop), ``queue_ms``, ``inputs_ms`` (magnify + rank pool), ``model_ms``.
     ``top``, ``confidence`` and ``event`` are set by the session once no later event can cover the
     window (:meth:`labelled`).

@@ -20,7 +20,7 @@ from .face import FaceAligner
 from .motion import dynamic_image, magnify_clip
 from .recordings import open_recording
 from .sources import VideoFile
-from .clip_stream import NEVER, ClipStream
+from .clip_stream import ClipStream
 
 
 def clip_at(video: str | Path, t: float, spec: ClipSpec, detector: str = "short",
@@ -34,7 +34,7 @@ def clip_at(video: str | Path, t: float, spec: ClipSpec, detector: str = "short"
         if src.frame_count and t > end + 1.0 / src.fps:
             raise InputError(f"{video}: --inspect {t:g} s is past the end of the video ({end:.2f} s)")
         with FaceAligner(image_size=spec.image_size, model=detector, align=spec.align) as aligner:
-            stream = ClipStream(spec, aligner, stride=NEVER, max_fps=max(src.fps, 1.0))  # sampled once, below
+            stream = ClipStream(spec, aligner, max_fps=max(src.fps, 1.0))  # sampled once, below
             last = None
             for frame in src:
                 if frame.t > t + 0.5 / src.fps:
@@ -58,7 +58,7 @@ def clips_at(video: str | Path, ends: list[float], spec: ClipSpec, detector: str
     out: list[np.ndarray | None] = [None] * len(ends)
     order = sorted(range(len(ends)), key=lambda i: ends[i])
     with VideoFile(video) as src, FaceAligner(image_size=spec.image_size, model=detector, align=spec.align) as aligner:
-        stream = ClipStream(spec, aligner, stride=NEVER, max_fps=max(src.fps, 1.0))
+        stream = ClipStream(spec, aligner, max_fps=max(src.fps, 1.0))
         for frame in src:
             if not order:
                 break
