@@ -89,9 +89,7 @@ class ModelWorker:
         self._busy = 0  # workers running a job
         self._closed = False
         self.error: BaseException | None = None
-        self.submitted = 0
         self.dropped = 0
-        self.processed = 0
         self.calls = 0  # model calls made by the workers (before a BatchedClassifier joins them)
         self.clips = 0  # clips in them
         n = self.workers = max(1, workers)
@@ -121,7 +119,6 @@ class ModelWorker:
             job.seqs = list(range(self._seq, self._seq + len(windows)))
             self._seq += len(windows)
             self._jobs.append(job)
-            self.submitted += len(windows)
             self._cond.notify_all()
 
     def _replace(self, faces: set[int | None]) -> None:
@@ -209,7 +206,6 @@ class ModelWorker:
                 return
             with self._cond:
                 self._done.update(zip(job.seqs, res))
-                self.processed += len(res)
                 self._busy -= 1
                 self._cond.notify_all()
 

@@ -56,7 +56,6 @@ class Stabilizer:
         self._ref: np.ndarray | None = None
         self._warp = np.eye(2, 3, dtype=np.float32)
         self._t = 0.0
-        self.resets = 0
 
     def _grey(self, frame: np.ndarray, matrix: np.ndarray) -> np.ndarray:
         small = (self._inv_scale @ _h(matrix))[:2]
@@ -97,5 +96,4 @@ class Stabilizer:
         self._ref = grey.copy()
         self._warp = np.eye(2, 3, dtype=np.float32)
         self._t = t
-        self.resets += 1
         return matrix
