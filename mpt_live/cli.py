@@ -64,6 +64,8 @@ def live(
         _fail(f"--spot-threshold {spot_threshold}: expected a positive number of robust SDs (default 4)")
     if inspect is not None and math.isnan(inspect):
         _fail("--inspect nan: expected a time in seconds")
+    if jobs is not None and ray is not None:
+        _fail("--jobs and --ray: choose one (worker processes here, or tasks on a Ray cluster)")
     cfg = SessionConfig(stride=stride, detector=detector, spot_threshold=spot_threshold, max_faces=max_faces,
                         batch=batch)
     with stop_signals():  # SIGINT, SIGTERM, SIGHUP: the run stops and still writes its summary
@@ -100,6 +102,9 @@ def live(
                         _fail(f"{video}: a folder of frames; --realtime plays a video file (run the folder without it)")
                     if fps is not None:
                         _fail("--fps: only for folders of frames (cameras, streams and --realtime videos have their own rate)")
+                    if jobs is not None or ray is not None:
+                        _fail(f"--{'jobs' if jobs is not None else 'ray'}: for recorded videos; cameras, streams and "
+                              "--realtime videos are read live, one at a time")
                     source = open_source(camera, video, realtime)
                     for note in getattr(source, "notes", []):
                         console.print(f"[dim]{note}[/]", highlight=False, soft_wrap=True)
