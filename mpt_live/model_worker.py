@@ -251,7 +251,7 @@ class ModelWorker:
             timings["inputs_ms"] = (time.perf_counter() - t0) * 1e3
             if self.thumbnails and w.event is None:
                 thumbs = (w.face.aligned if w.face is not None else None,
-                          motion_heatmap(motion, self.spec.mean, self.spec.std),
+                          motion_heatmap(motion, self.spec.std),
                           to_bgr_uint8(dynamic, self.spec.mean, self.spec.std))
             score = float(score)
         elif self.thumbnails and w.event is None and w.face is not None:

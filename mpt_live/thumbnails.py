@@ -21,12 +21,12 @@ def to_bgr_uint8(chw: np.ndarray, mean: Sequence[float], std: Sequence[float]) -
     return np.ascontiguousarray((rgb.transpose(1, 2, 0)[:, :, ::-1] * 255.0).astype(np.uint8))
 
 
-def motion_heatmap(motion: np.ndarray, mean: Sequence[float], std: Sequence[float], size: int = 112,
-                   saturate: float = 0.6) -> np.ndarray:
+def motion_heatmap(motion: np.ndarray, std: Sequence[float], size: int = 112, saturate: float = 0.6) -> np.ndarray:
     """Where the magnified clip moves: mean |M_t - M_0| over the window, as a colour map.
 
-    ``motion``: (T,3,S,S) normalised model input. A mean change of ``saturate`` (in units of the
-    0..1 intensity range, after x alpha magnification) is full scale; a still clip is black.
+    ``motion``: (T,3,S,S) normalised model input (``std``: its normalisation's; the mean cancels in the
+    differences). A mean change of ``saturate`` (in units of the 0..1 intensity range, after x alpha
+    magnification) is full scale; a still clip is black.
     Magnified sensor noise on a still face is about 0.1, a talking mouth 0.4-0.7."""
     s = np.asarray(std, np.float32).reshape(1, 3, 1, 1)
     step = max(1, motion.shape[-1] // size)

@@ -111,11 +111,11 @@ def test_thumbnail_helpers():
     img = to_bgr_uint8(np.zeros((3, 8, 8), np.float32), mean, std)
     assert img.shape == (8, 8, 3) and img.dtype == np.uint8 and int(img[0, 0, 0]) == 127
     still = np.zeros((16, 3, 224, 224), np.float32)
-    hm = motion_heatmap(still, mean, std)
+    hm = motion_heatmap(still, std)
     assert hm.shape == (112, 112, 3) and int(hm.max()) < 10  # a still clip is dark
     moving = still.copy()
     moving[8:, :, 50:100, 50:100] = 1.0
-    hm2 = motion_heatmap(moving, mean, std)
+    hm2 = motion_heatmap(moving, std)
     assert hm2[35, 35].sum() > hm2[5, 5].sum() + 100
 
 
