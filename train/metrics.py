@@ -72,18 +72,6 @@ def uar_from_cm(cm: np.ndarray) -> float:
     return float(pc["recall"][present].mean()) if present.any() else 0.0
 
 
-def accuracy(y_true: Sequence[int], y_pred: Sequence[int], n_classes: int) -> float:
-    return accuracy_from_cm(confusion_matrix(y_true, y_pred, n_classes))
-
-
-def uf1(y_true: Sequence[int], y_pred: Sequence[int], n_classes: int) -> float:
-    return uf1_from_cm(confusion_matrix(y_true, y_pred, n_classes))
-
-
-def uar(y_true: Sequence[int], y_pred: Sequence[int], n_classes: int) -> float:
-    return uar_from_cm(confusion_matrix(y_true, y_pred, n_classes))
-
-
 def summarize(y_true: Sequence[int], y_pred: Sequence[int], n_classes: int) -> dict[str, Any]:
     """{"n", "acc", "uf1", "uar", "confusion" (nested list)} for one set of predictions."""
     cm = confusion_matrix(y_true, y_pred, n_classes)
