@@ -287,13 +287,12 @@ class Session:
 
     def _settle(self, worker: ModelWorker, timeout: float = 3.0) -> Iterator[WindowResult]:
         """After a stop or a crash: close the spotters, take what the worker finishes (briefly), hand out all."""
-        try:
-            if worker.error is None:
-                self._close_faces(worker, time.monotonic())
-                for r in worker.drain(timeout=timeout):
-                    self._take(r)
-        except Exception:
-            pass
+        try:  # a worker that failed raises here (submit, drain): the run failed, whatever stopped it
+            self._close_faces(worker, time.monotonic())
+            for r in worker.drain(timeout=timeout):
+                self._take(r)
+        except Exception as e:
+            self.error = self.error or f"{type(e).__name__}: {e}"
         for faces in self._unclassified.values():  # not classified in time: kept without a class
             for c in faces:
                 self._finish(EventResult.of(c.face_id, c.event, None, ()))

@@ -156,6 +156,43 @@ def test_crash_or_ctrl_c_keeps_a_valid_csv_and_summary(faces_dir, runtime, tmp_p
     assert summary["windows"] == 10 and (tmp_path / "timeline.png").is_file()
 
 
+class _FailsWhenReleased:
+    """The model of ``rt`` whose first call waits for ``release``, then fails."""
+
+    def __init__(self, rt) -> None:
+        self.rt, self.started, self.release = rt, threading.Event(), threading.Event()
+
+    def __getattr__(self, name):
+        return getattr(self.rt, name)
+
+    def predict(self, d, m):
+        self.started.set()
+        self.release.wait(timeout=30)
+        raise RuntimeError("boom")
+
+
+def test_a_quit_after_the_model_failed_is_a_failed_run(faces_dir, runtime):
+    """q (StopSession) on the frame where the model worker failed: the run used to end as if complete, its
+    windows and events silently unclassified; the failure is now the run's error."""
+    from mpt_live.session import Session, StopSession
+
+    model = _FailsWhenReleased(runtime)
+
+    def on_frame(frame, faces):
+        if model.started.is_set():
+            model.release.set()
+            deadline = time.monotonic() + 30
+            while session._worker.error is None and time.monotonic() < deadline:
+                time.sleep(0.01)
+            raise StopSession
+
+    with VideoFile(faces_dir / "videos" / "pyfeat_single_face.mp4") as src, \
+            Session(src, model, SessionConfig(stride=4), on_frame=on_frame) as session:
+        list(session)
+    summary = session.summary()
+    assert not summary["interrupted"] and "boom" in (summary["error"] or ""), summary["error"]
+
+
 class _SlowModel:
     classes = ["a", "b"]
 
