@@ -78,8 +78,10 @@ def live(
 
                     photo_portrait(demo_face)
                 out = check_out_dir(out or Path("runs/demo"))
-                run_demo(out, None if motion_only else _load(model, device, threads), cfg, console,
-                         display=has_display() and not headless, face_photo=demo_face)
+                report = run_demo(out, None if motion_only else _load(model, device, threads), cfg, console,
+                                  display=has_display() and not headless, face_photo=demo_face)
+                if report["status"] != "complete":  # as any run: 1 when incomplete (summary.json: problems)
+                    raise typer.Exit(1)
             elif inspect is not None:
                 if video is None:
                     _fail("--inspect needs --video PATH")

@@ -117,6 +117,6 @@ def run_demo(out: Path, runtime: Any | None, cfg: SessionConfig, console: Consol
     console.print(line, highlight=False)
     named_at_apex = sum(1 for m in matches if m.get("model_class") == m["class"]) if runtime is not None else None
     report = {"face": truth["source"], "named_at_apex": named_at_apex, "matches": matches, "other_events": other, "other_events_at_blinks": len(at_blinks),
-              "found": n_found, "found_iou50": n_megc}
+              "found": n_found, "found_iou50": n_megc, "status": summary["status"]}
     write_json(out / "demo_report.json", report)
     return report

@@ -55,6 +55,21 @@ def test_cli_live_sources_bad_input_one_line(args, expected):
     assert len(lines) == 1 and expected in lines[0] and "Traceback" not in res.output, res.output
 
 
+def test_cli_demo_exit_status_says_an_incomplete_run(tmp_path, monkeypatch):
+    """mpt-live --demo exits as any run does: 1 when its outputs are incomplete (here: no timeline.png); it
+    used to exit 0 whatever the run's status."""
+    import mpt_live.job as job
+
+    def no_room(*a, **kw):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(job, "render_timeline", no_room)
+    res = runner.invoke(app, ["--demo", "--motion-only", "--headless", "--out", str(tmp_path)])
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["status"] == "incomplete" and res.exit_code == 1, (res.exit_code, res.output)
+    assert json.loads((tmp_path / "demo_report.json").read_text())["status"] == "incomplete"
+
+
 def test_cli_missing_model_is_one_line(faces_dir, tmp_path):
     video = faces_dir / "videos" / "pyfeat_single_face.mp4"
     res = runner.invoke(app, ["--video", str(video), "--model", str(tmp_path / "none.onnx"), "--out", str(tmp_path)])
