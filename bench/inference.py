@@ -118,7 +118,7 @@ def build(name: str, spec: ClipSpec) -> MPT:
     return model.eval()
 
 
-def torch_runners(name: str, model: MPT, args: argparse.Namespace, d1, m1, db, mb) -> list[Runner]:
+def torch_runners(model: MPT, args: argparse.Namespace, d1, m1, db, mb) -> list[Runner]:
     cuda = args.device == "cuda"
     dev = torch.device("cuda" if cuda else "cpu")
     variants: list[tuple[str, nn.Module, torch.dtype]] = [("fp32", model.to(dev), torch.float32)]
@@ -184,7 +184,7 @@ def bench_model(name: str, args: argparse.Namespace, dyn: np.ndarray, mot: np.nd
           f"the smaller it is, the more int8 noise can flip a prediction)", flush=True)
     B = args.batch
     views = (dyn[:1], mot[:1], dyn[:B], mot[:B])
-    runners = ort_runners(name, model, args, tmp, *views) + torch_runners(name, model, args, *views)
+    runners = ort_runners(name, model, args, tmp, *views) + torch_runners(model, args, *views)
     t1: dict[int, list[float]] = {i: [] for i in range(len(runners))}
     tb: dict[int, list[float]] = {i: [] for i in range(len(runners))}
     for block in range(max(1, -(-args.runs // BLOCK))):   # blocks of calls, rotating through the runners
