@@ -42,18 +42,6 @@ class Event:
     def top(self) -> str | None:
         return max(self.class_votes, key=self.class_votes.get) if self.class_votes else None
 
-    def to_dict(self) -> dict:
-        d = {
-            "start": round(self.start, 3),
-            "end": round(self.end, 3),
-            "peak": round(self.peak, 3),
-            "peak_score": float(self.peak_score),
-            "windows": self.windows,
-        }
-        if self.class_votes:
-            d["top"] = self.top
-        return d
-
 
 class Spotter:
     """Online event spotting over a stream of window scores."""
@@ -123,7 +111,3 @@ class Spotter:
     def _close(self) -> None:
         self._open = None
         self._gap = 0
-
-    def to_dicts(self) -> list[dict]:
-        """The events so far, as JSON-ready dicts."""
-        return [e.to_dict() for e in self.events]
