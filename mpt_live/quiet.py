@@ -19,6 +19,8 @@ import threading
 from typing import Iterator
 
 _FD_LOCK = threading.RLock()  # re-entrant: a finaliser may close a detector inside a quiet block
+_CV_LOCK = threading.Lock()  # OpenCV's log level: saved by the first of overlapping blocks, restored by the last
+_cv_quiet: list = [0, None]  # [blocks open, the level before the first]
 
 
 @contextlib.contextmanager
@@ -49,19 +51,27 @@ def quiet_stdout() -> Iterator[None]:
 
 @contextlib.contextmanager
 def quiet_opencv() -> Iterator[None]:
-    """OpenCV's log level set to silent for the block."""
+    """OpenCV's log level set to silent for the block (process-wide: blocks of several threads may overlap,
+    e.g. a stream reopened by its reader while the frame loop embeds a face; the level before the first
+    is restored when the last ends, never the silent level one of them saw)."""
     import cv2
 
     log = getattr(getattr(cv2, "utils", None), "logging", None)
     if log is None:
         yield
         return
-    level = log.getLogLevel()
-    log.setLogLevel(log.LOG_LEVEL_SILENT)
+    with _CV_LOCK:
+        if _cv_quiet[0] == 0:
+            _cv_quiet[1] = log.getLogLevel()
+            log.setLogLevel(log.LOG_LEVEL_SILENT)
+        _cv_quiet[0] += 1
     try:
         yield
     finally:
-        log.setLogLevel(level)
+        with _CV_LOCK:
+            _cv_quiet[0] -= 1
+            if _cv_quiet[0] == 0:
+                log.setLogLevel(_cv_quiet[1])
 
 
 @contextlib.contextmanager

@@ -256,3 +256,27 @@ def test_real_http_stream_reconnects_after_the_server_drops_it():
         assert r.reconnects >= 2 and segments[0] > 5 and segments[1] > 5
     finally:
         srv.shutdown()
+
+
+def test_quiet_opencv_blocks_of_two_threads_restore_the_level():
+    """The capture thread's reopen and the frame loop's embedding both silence OpenCV; when their blocks
+    overlapped (B inside A, A ending first), B restored the silent level A had set: OpenCV stayed silent
+    for the rest of the process."""
+    from mpt_live.quiet import quiet_opencv
+
+    log = cv2.utils.logging
+    before = log.getLogLevel()
+    inside, a_done = threading.Event(), threading.Event()
+
+    def b() -> None:
+        with quiet_opencv():
+            inside.set()
+            a_done.wait(timeout=10)
+
+    th = threading.Thread(target=b)
+    with quiet_opencv():
+        th.start()
+        assert inside.wait(timeout=10)
+    a_done.set()
+    th.join(timeout=10)
+    assert log.getLogLevel() == before != log.LOG_LEVEL_SILENT
