@@ -1,7 +1,8 @@
 """Parity of an exported ONNX file with the torch model it came from, on realistic clips.
 
-The ONNX side runs through :class:`mpt_live.runtime.MPTRuntime` on the CPU, i.e. exactly as
-``mpt-live`` will load it (metadata and input checks included). Figures: the largest absolute
+The ONNX side runs through :class:`mpt_live.runtime.MPTRuntime`, i.e. exactly as ``mpt-live`` will
+load it (metadata and input checks included): on the CPU, or with ``device`` ``auto`` on the GPU (the fp16
+file of ``mpt-export``'s GPU default, checked where it will run). Figures: the largest absolute
 difference of any class probability and the top-1 agreement. Pass marks: fp32 max |dprob|
 <= 1e-4; int8 and fp16 top-1 agreement >= 99 % on the clips the torch model decides, and max |dprob|
 <= 0.05 on all of them.
