@@ -244,7 +244,8 @@ class PacedVideoReader(LatestFrameReader):
                 due = now
             published_t = t
             ok, img = self._cap.retrieve()
-            if not ok or img is None:
+            if not ok or img is None:  # the file ends here, as a failed read ends a VideoFile: checked the same
+                self._end_of_pass(times)
                 return
             self._wait_until(due)
             self._publish(LiveFrame(i, t, img, captured=self._clock()))
