@@ -63,7 +63,9 @@ class DisplayWindow:
         elif key == ord("s"):
             p = self.base / f"snapshot-{datetime.now():%Y%m%d-%H%M%S}-{len(self.snapshots) + 1}.png"
             p.parent.mkdir(parents=True, exist_ok=True)
-            cv2.imwrite(str(p), img)
+            if not cv2.imwrite(str(p), img):  # a full disk, a folder not writable: nothing to list
+                self.view.say(f"snapshot not saved: {p.name} could not be written")
+                return
             self.snapshots.append(p)
             self.view.say(f"snapshot saved: {p.name}")
         elif key == ord("r"):

@@ -371,6 +371,20 @@ def test_window_keys_snapshot_record_pause_quit(faces_dir, runtime, tmp_path, mo
     assert len(rows) == 5  # frames 0, 4, 8, 12, 16
 
 
+def test_window_snapshot_that_cannot_be_written_is_not_listed(tmp_path, monkeypatch):
+    """s when cv2.imwrite fails: no snapshot in summary.json's outputs and no 'saved' message (both claimed
+    a file that was not there)."""
+    import mpt_live.window as window_mod
+    from mpt_live.results import ModelInfo
+    from mpt_live.view import OverlayView
+
+    monkeypatch.setattr(window_mod.cv2, "imwrite", lambda *a: False)
+    view = OverlayView(ModelInfo())
+    w = window_mod.DisplayWindow(tmp_path, 30.0, view)
+    w.key(ord("s"), np.zeros((8, 8, 3), np.uint8))
+    assert w.snapshots == [] and "not saved" in view.message[0]
+
+
 @pytest.mark.parametrize("live", [False, True])
 def test_model_worker_two_workers_keep_submission_order(live):
     spec = ClipSpec()
