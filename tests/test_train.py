@@ -399,6 +399,15 @@ def test_metrics_of_other_classes_and_a_model_of_another_config_are_refused(easy
     check_full_overwrite(tmp_path, cfg)  # the same configuration retrained: replaced
     with pytest.raises(InputError, match=r"model\.pt: a model of another configuration \(epochs: 1 -> 30"):
         check_full_overwrite(tmp_path, _config(easy, epochs=30))
+    # a model saved before --augment-photo existed was trained without it (as a LOSO resume reads it); the
+    # check skipped fields missing from the stored config, so this model was replaced, and its LOSO figures lent
+    before = {k: v for k, v in cfg.to_dict().items() if k != "augment_photo"}
+    torch.save({"train_config": before}, tmp_path / "model.pt")
+    check_full_overwrite(tmp_path, cfg)
+    with pytest.raises(InputError, match=r"augment_photo: 0\.0 -> 0\.5"):
+        check_full_overwrite(tmp_path, _config(easy, augment_photo=0.5))
+    with pytest.raises(InputError, match="augment_photo"):
+        loso.check_sibling_metrics({"acc": 1, "uf1": 1, "uar": 1, "config": before}, _config(easy, augment_photo=0.5), "m")
     (tmp_path / "model.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(InputError, match="not an mpt-train checkpoint"):
         check_full_overwrite(tmp_path, cfg)

@@ -133,9 +133,10 @@ def check_sibling_metrics(metrics: dict[str, Any], cfg: TrainConfig, source: str
         return  # nothing to compare against
     other = _stored(other)
     ident = cfg.identity()
-    diff = [k for k in SIBLING_KEYS if k in other and other[k] != ident.get(k)]
+    defaults = TrainConfig(cfg.dataset, cfg.data).identity()  # a field added since: its default, as on resume
+    diff = [k for k in SIBLING_KEYS if other.get(k, defaults.get(k)) != ident.get(k)]
     if diff:
-        detail = ", ".join(f"{k}: {other[k]!r} vs {ident.get(k)!r}" for k in diff[:4])
+        detail = ", ".join(f"{k}: {other.get(k, defaults.get(k))!r} vs {ident.get(k)!r}" for k in diff[:4])
         raise InputError(f"{source}: measured with a different config ({detail}); its figures "
                          "would not describe this model")
 

@@ -34,8 +34,9 @@ def check_full_overwrite(out: Path, cfg: TrainConfig) -> None:
     if not isinstance(stored, dict):
         raise InputError(f"{path}: exists and is not an mpt-train checkpoint; choose a new --out or remove it")
     old, ident = _stored(stored), cfg.identity()
-    diff = sorted(k for k in ident if k in old and old[k] != ident[k])
+    defaults = TrainConfig(cfg.dataset, cfg.data).identity()  # a field added since: its default (loso.py's rule)
+    diff = sorted(k for k in ident if old.get(k, defaults.get(k)) != ident[k])
     if diff:
-        detail = ", ".join(_changed(k, old[k], ident[k]) for k in diff[:4])
+        detail = ", ".join(_changed(k, old.get(k, defaults.get(k)), ident[k]) for k in diff[:4])
         raise InputError(f"{path}: a model of another configuration ({detail}); choose a new --out, "
                          "or remove it to replace it")
