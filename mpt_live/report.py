@@ -1,7 +1,7 @@
 """report.html: the review page of a run, one self-contained file in the output folder.
 
 The page shows the video (referenced relatively: the annotated or original video when a browser can
-play it, else ``review.webm``, a VP8 copy made here), the run's facts (model, DEMO MODEL or not,
+play it, else ``review.webm``, a VP9 copy made here: :mod:`mpt_live.review`), the run's facts (model, DEMO MODEL or not,
 provider, fps, faces), one timeline per face (class probabilities, motion score, events; a playhead
 follows the video, a click seeks it) and the events table with a thumbnail of each event's apex.
 Clicking an event seeks the video to its onset; ``n``/``j`` and ``p``/``k`` move to the next and
@@ -12,12 +12,8 @@ fetched from a network. The events are also embedded as JSON (``#run-data``), as
 from __future__ import annotations
 
 import base64
-import contextlib
 import html
 import json
-import os
-import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 from urllib.parse import quote
@@ -29,97 +25,9 @@ from .draw import class_hex
 from .errors import InputError
 from .recordings import number_frames
 from .report_page import CSS, PAGE, SCRIPT
+from .review import playable, review_video  # noqa: F401  (playable: part of this module's API)
 from .timeline import _num, face_ids
 from .writers import atomic_path, json_default
-
-PLAYABLE = {"avc1", "h264", "x264", "vp80", "vp90", "vp09", "av01"}  # codecs browsers decode
-REVIEW_WIDTH = 640  # the transcoded review video at most this wide
-
-
-def playable(path: Path) -> bool:
-    """Whether a browser can play ``path`` (by its codec and container)."""
-    if path.suffix.lower() not in {".mp4", ".m4v", ".webm", ".mov"}:
-        return False
-    cap = cv2.VideoCapture(str(path))
-    code = int(cap.get(cv2.CAP_PROP_FOURCC) or 0)
-    cap.release()
-    return "".join(chr((code >> 8 * i) & 0xFF) for i in range(4)).lower() in PLAYABLE
-
-
-def review_video(out: Path, candidates: Sequence[Path], max_frames: int | None = None) -> str | None:
-    """The page's video, relative to ``out``: the first candidate a browser plays, else a VP8 copy of the
-    first that exists (``review.webm``; its first ``max_frames`` frames when given); None when there is none."""
-    found = [Path(c) for c in candidates if c is not None and Path(c).is_file()]
-    for c in found:
-        if playable(c):
-            return Path(os.path.relpath(c.resolve(), out.resolve())).as_posix()
-    if not found:
-        return None
-    cap = cv2.VideoCapture(str(found[0]))
-    fps = float(cap.get(cv2.CAP_PROP_FPS) or 30.0)
-    writer = None
-    try:
-        with atomic_path(out / "review.webm") as tmp:
-            try:
-                while max_frames is None or max_frames > 0:
-                    ok, img = cap.read()
-                    if not ok:
-                        break
-                    max_frames = None if max_frames is None else max_frames - 1
-                    h, w = img.shape[:2]
-                    if w > REVIEW_WIDTH:
-                        img = cv2.resize(img, (REVIEW_WIDTH, int(round(h * REVIEW_WIDTH / w / 2)) * 2),
-                                         interpolation=cv2.INTER_AREA)
-                    if writer is None:
-                        with _without_tag_warning():
-                            writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"VP80"), fps,
-                                                     img.shape[1::-1])
-                    writer.write(img)
-            finally:
-                cap.release()
-                if writer is not None:
-                    writer.release()
-            if writer is None or not _readable(tmp):  # VideoWriter fails silently (a full disk, no encoder)
-                raise _NoVideo
-    except _NoVideo:  # the temporary file is gone: no empty review.webm beside the page
-        return None
-    return "review.webm"
-
-
-@contextlib.contextmanager
-def _without_tag_warning():
-    """Drop OpenCV's native "tag ... is not supported with codec id" line (its FFmpeg writer prints it for
-    every WebM file, then writes VP8 as asked); anything else printed meanwhile is passed on."""
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):  # no real stderr (embedded): nothing to filter
-        yield
-        return
-    with tempfile.TemporaryFile() as buf:
-        os.dup2(buf.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            buf.seek(0)
-            for line in buf.read().decode(errors="replace").splitlines(keepends=True):
-                if "is not supported with codec id" not in line:
-                    sys.stderr.write(line)
-
-
-class _NoVideo(Exception):
-    """The review copy could not be made."""
-
-
-def _readable(path: Path) -> bool:
-    """Whether ``path`` is a video whose first frame decodes."""
-    cap = cv2.VideoCapture(str(path))
-    try:
-        return bool(cap.isOpened() and cap.read()[0])
-    finally:
-        cap.release()
 
 
 def apex_thumbnails(source: Path | None, events: Sequence[Mapping[str, Any]], rows: Sequence[Mapping[str, Any]],

@@ -51,7 +51,7 @@ def test_report_is_self_contained(run):
     page = (out / "report.html").read_text()
     assert summary["outputs"]["report"] == "report.html" and summary["report_error"] is None
     assert "http://" not in page and "https://" not in page  # nothing fetched from a network
-    video = summary["outputs"]["video"]  # annotated.mp4 is mp4v: the page shows a VP8 copy a browser plays
+    video = summary["outputs"]["video"]  # annotated.mp4 is mp4v: the page shows a VP9 copy a browser plays
     assert video == "annotated.mp4" and not playable(out / video) and playable(out / "review.webm")
     assert 'src="review.webm"' in page
 
@@ -193,7 +193,7 @@ def test_frame_folder_events_get_apex_thumbnails_and_an_interrupted_copy_stops_w
     rows = [{"face_id": "0", "time_s": "0.2", "x": "4", "y": "4", "w": "30", "h": "30"}]
     thumbs = apex_thumbnails(folder, events, rows)
     assert thumbs[0] and thumbs[0].startswith("data:image/jpeg;base64,")
-    clip = tmp_path / "clip.avi"  # MJPG: browsers do not play it, so the page gets a VP8 copy
+    clip = tmp_path / "clip.avi"  # MJPG: browsers do not play it, so the page gets a VP9 copy
     w = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (64, 48))
     for i in range(40):
         w.write(np.full((48, 64, 3), 5 * i, np.uint8))
@@ -206,3 +206,29 @@ def test_frame_folder_events_get_apex_thumbnails_and_an_interrupted_copy_stops_w
     while cap.read()[0]:
         n += 1
     assert n == 15
+
+
+def test_review_copy_is_vp9_at_a_constant_quality_not_a_gigabyte_an_hour(tmp_path):
+    """An hour of a recording a browser cannot play (MJPG, mp4v) used to become ~1.1 GB of VP8 (OpenCV's
+    writer, fixed bitrate: ~18 MB a minute at 640x480): the copy is now VP9 at a constant quality, every frame
+    kept, several times smaller."""
+    import cv2
+
+    from mpt_live.report import review_video
+
+    demo, clip = tmp_path / "demo.mp4", tmp_path / "interview.avi"
+    render_demo_clip(demo)  # 640x480, a face that moves
+    cap = cv2.VideoCapture(str(demo))
+    w = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (640, 480))
+    for _ in range(90):
+        w.write(cap.read()[1])
+    w.release()
+    cap.release()
+    assert review_video(tmp_path, [clip]) == "review.webm"
+    copy = cv2.VideoCapture(str(tmp_path / "review.webm"))
+    code = int(copy.get(cv2.CAP_PROP_FOURCC))
+    n = 0
+    while copy.read()[0]:
+        n += 1
+    assert "".join(chr((code >> 8 * i) & 0xFF) for i in range(4)) == "VP90" and n == 90
+    assert (tmp_path / "review.webm").stat().st_size < 150_000  # 3 s; the VP8 copy was ~850 KB
