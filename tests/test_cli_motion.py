@@ -192,6 +192,33 @@ def test_status_line_in_a_log_file_is_whole_lines(every, lines):
     assert all(ln.startswith("clip.mp4  29.5 fps  CPU  neutral 90%  model 12 ms  windows 7") for ln in out[:-1]), out
 
 
+@pytest.mark.parametrize("every, logged", [(0.0, True), (1e9, False)])
+def test_progress_off_a_terminal_is_a_plain_line_now_and_then(every, logged):
+    """``nohup mpt-live --video interview.mp4 ... > run.log``: rich draws a bar only on a terminal, so an
+    hour-long run's log said nothing until its end. Off a terminal the bar prints a plain line (done/total,
+    share, speed, time left) at most every ``log_every_s``, never a line per frame."""
+    import io
+
+    from rich.console import Console
+
+    from mpt_live.terminal import progress_bar
+
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=False, width=60)
+    with progress_bar(console, log_every_s=every) as bar:
+        task = bar.add_task("interview.mp4", total=None)
+        for i in (10, 20):
+            bar.update(task, completed=i, total=40)
+    lines = buf.getvalue().splitlines()
+    plain = [ln for ln in lines if ln.startswith("interview.mp4: ")]
+    assert len(lines) == len(plain) + 1  # and the bar once, at the end, as before
+    if logged:
+        assert [ln.split(",")[0] for ln in plain] == ["interview.mp4: 10/40 frames (25%)", "interview.mp4: 20/40 frames (50%)"]
+        assert plain[-1].endswith(" left"), plain
+    else:
+        assert plain == []
+
+
 @pytest.mark.parametrize("argv, said", [(["--video", "v.mp4", "--out", ""], "--out: empty value"),
                                         (["--video", "v.mp4", "--out="], "--out: empty value"),
                                         (["spot", " ", "--runs", "r"], "argument 2: empty"),
