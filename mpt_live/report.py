@@ -85,45 +85,70 @@ def _thumb(img: np.ndarray, box: tuple[int, int, int, int] | None, size: int) ->
 
 def _face_svg(face: int, rows: list[Mapping[str, Any]], events: list[Mapping[str, Any]], classes: Sequence[str],
               duration: float) -> str:
-    """One face's timeline: probabilities (top), motion score (bottom, log), events shaded, a playhead."""
+    """One face's timeline: probabilities (top), motion score (bottom, log), events shaded, a playhead. The
+    curves and events are in ``g.data`` (the page's zoom scales it in time and clips it to the plot); the
+    time axis (``g.ticks``) is redrawn by the page for the span shown."""
     W, P, M, L = 1000.0, 100.0, 50.0, 6.0  # width, probability band, motion band, left margin
     x = lambda t: L + (W - L) * (t / duration if duration > 0 else 0.0)  # noqa: E731
     t = np.array([_num(r.get("time_s")) for r in rows])
+    xd = 1 if duration <= 300 else 2 if duration <= 3000 else 3  # x precision: a zoomed hour still shows each window
     parts = [f'<svg class="timeline" viewBox="0 0 {W:g} {P + M + 22:g}" data-face="{face}" data-duration="{duration:.4f}"'
              f' role="img" aria-label="face {face} timeline">',
-             f'<rect x="{L}" y="0" width="{W - L}" height="{P + M + 4}" fill="#fff" stroke="#ccc"/>']
+             f'<clipPath id="plot-{face}"><rect x="{L}" y="0" width="{W - L}" height="{P + M + 4}"/></clipPath>',
+             f'<rect x="{L}" y="0" width="{W - L}" height="{P + M + 4}" fill="#fff" stroke="#ccc"/>',
+             f'<g clip-path="url(#plot-{face})"><g class="data">']
     for e in events:
         x0, x1 = x(float(e["onset_s"])), x(float(e["offset_s"]))
-        parts.append(f'<rect class="ev" x="{x0:.1f}" y="0" width="{max(x1 - x0, 1.5):.1f}" height="{P + M + 4}" '
+        parts.append(f'<rect class="ev" x="{x0:.2f}" y="0" width="{max(x1 - x0, 1.5):.2f}" height="{P + M + 4}" '
                      f'fill="#d62728" fill-opacity="0.22"><title>{html.escape(str(e.get("class") or e["type"]))} '
                      f'{float(e["onset_s"]):.2f}-{float(e["offset_s"]):.2f} s</title></rect>')
     for k, c in enumerate(classes):
         p = np.array([_num(r.get(f"p_{c}")) for r in rows])
-        parts.append(_polyline(t, P - p * (P - 4), x, class_hex(k), f"p {c}"))
+        parts.append(_polyline(t, P - p * (P - 4), x, class_hex(k), f"p {c}", xd))
     score = np.array([_num(r.get("motion_score")) for r in rows])
     fin = score[np.isfinite(score) & (score > 0)]
     if fin.size:
         lo, hi = np.log(fin.min()), np.log(fin.max())
         y = P + 4 + M - (np.log(np.where(score > 0, score, np.nan)) - lo) / max(hi - lo, 1e-6) * (M - 4)
-        parts.append(_polyline(t, y, x, "#333", "motion score"))
-    for s in range(0, int(duration) + 1, max(1, int(duration // 10) or 1)):
-        parts.append(f'<text x="{x(s):.1f}" y="{P + M + 18}" font-size="11" text-anchor="middle" fill="#555">{s}s</text>')
-    parts.append(f'<line class="playhead" x1="{L}" x2="{L}" y1="0" y2="{P + M + 4}" stroke="#000" stroke-width="1.5"/>')
+        parts.append(_polyline(t, y, x, "#333", "motion score", xd))
+    parts.append('</g></g><g class="ticks">')
+    step = tick_step(duration)
+    for s in np.arange(0.0, duration + 1e-9, step):
+        parts.append(f'<text x="{x(s):.1f}" y="{P + M + 18}" font-size="11" text-anchor="middle" fill="#555">'
+                     f'{_tick(s, step)}</text>')
+    parts.append(f'</g><line class="playhead" x1="{L}" x2="{L}" y1="0" y2="{P + M + 4}" stroke="#000" stroke-width="1.5"/>')
     parts.append("</svg>")
     return "".join(parts)
 
 
-def _polyline(t: np.ndarray, y: np.ndarray, x, colour: str, name: str) -> str:
+TICK_STEPS = (0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)
+
+
+def tick_step(span: float, most: int = 10) -> float:
+    """The time between axis labels: the smallest of :data:`TICK_STEPS` that gives at most ``most`` of them."""
+    return next((s for s in TICK_STEPS if span / s <= most), TICK_STEPS[-1] * max(1, int(span / TICK_STEPS[-1] / most) + 1))
+
+
+def _tick(t: float, step: float) -> str:
+    """An axis label: seconds below a minute (``45s``, ``2.5s``), else ``m:ss`` / ``h:mm:ss``."""
+    if t < 60 and step < 60:
+        return f"{t:g}s"
+    h, rest = divmod(int(round(t)), 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
+
+
+def _polyline(t: np.ndarray, y: np.ndarray, x, colour: str, name: str, xd: int = 1) -> str:
     out, run = [], []
     for ti, yi in zip(t, y):
         if np.isfinite(ti) and np.isfinite(yi):
-            run.append(f"{x(ti):.1f},{yi:.1f}")
+            run.append(f"{x(ti):.{xd}f},{yi:.1f}")
         elif run:
             out.append(run)
             run = []
     if run:
         out.append(run)
-    return "".join(f'<polyline points="{" ".join(r)}" fill="none" stroke="{colour}" stroke-width="1.2">'
+    return "".join(f'<polyline points="{" ".join(r)}" fill="none" stroke="{colour}" stroke-width="1.2" '
+                   f'vector-effect="non-scaling-stroke">'
                    f"<title>{html.escape(name)}</title></polyline>" for r in out if len(r) > 1)
 
 
@@ -206,7 +231,8 @@ def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[
     else:
         video_html = '<p id="video">No video to show (a folder of frames, or no readable video).</p>'
     keys = ("Click an event to see it from its onset (Enter on a selected row too); keys: n / j next event, "
-            "p / k previous." if video else "Click an event to select it; keys: n / j next event, p / k previous.")
+            "p / k previous" if video else "Click an event to select it; keys: n / j next event, p / k previous")
+    keys += "; [ / ] earlier / later part of a zoomed timeline."
     data = json.dumps({"events": events}, default=json_default).replace("</", "<\\/")
     demo = '<span class="demo">DEMO MODEL</span>' if model.get("demo") else ""
     return PAGE.format(title=e(title), demo=demo, banner=banner, keys=keys, video=video_html, facts=fact_rows,

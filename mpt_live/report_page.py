@@ -16,6 +16,7 @@ svg.timeline{display:block;width:100%;height:auto;cursor:pointer}#events tbody t
 #events tbody tr:hover{background:#f0f4fa}#events tbody tr.current{background:#dbe8fb}#events img{display:block;
 height:64px;border-radius:3px}.keys{color:#666;font-size:12px}h3 img.who{height:40px;border-radius:3px;
 vertical-align:middle;margin-right:8px}
+.zoom{margin:0 0 6px}.zoom button{margin-left:4px}#shown{margin-left:8px;color:#555}
 @media (max-width:900px){.top{grid-template-columns:1fr}}
 @media (min-width:901px){.top{position:sticky;top:0;z-index:5;background:#f5f5f2;padding:6px 0 8px}
 video{max-height:44vh}.top .facts{max-height:44vh;overflow:auto;display:block}}
@@ -64,18 +65,74 @@ if (playing()) {
   });
 }
 const svgs = Array.from(document.querySelectorAll('svg.timeline'));
-svgs.forEach(s => s.addEventListener('click', e => {
-  if (!video || video.tagName !== 'VIDEO') return;
-  const box = s.getBoundingClientRect(), vb = s.viewBox.baseVal, left = 6 / vb.width * box.width;
-  const f = (e.clientX - box.left - left) / (box.width - left);
-  video.currentTime = Math.max(0, f) * parseFloat(s.dataset.duration);
-}));
-if (video && video.tagName === 'VIDEO') video.addEventListener('timeupdate', () => {
+// zoom: the timelines show `span` seconds from `start` (span 0: the whole run); the window pages along with
+// the playhead, and the arrows (or [ and ]) page by hand
+const W = 1000, L = 6, STEPS = [0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200];
+const zoom = document.getElementById('zoom'), shown = document.getElementById('shown');
+const duration = Math.max(0, ...svgs.map(s => parseFloat(s.dataset.duration) || 0));
+let span = 0, start = 0;
+const clock = t => { const s = Math.round(t), h = Math.floor(s / 3600), m = Math.floor(s % 3600 / 60), r = s % 60;
+  return (h ? h + ':' + String(m).padStart(2, '0') : m) + ':' + String(r).padStart(2, '0'); };
+const label = (t, step) => (t < 60 && step < 60) ? (Math.round(t * 10) / 10) + 's' : clock(t);
+function view() {  // [first second shown, seconds shown]
+  const w = span > 0 && span < duration ? span : duration;
+  return [Math.min(Math.max(0, start), Math.max(0, duration - w)), w];
+}
+const xOf = t => { const [s0, w] = view(); return L + (W - L) * (w > 0 ? (t - s0) / w : 0); };
+function layout() {
+  const [s0, w] = view();
   svgs.forEach(s => {
-    const d = parseFloat(s.dataset.duration), x = 6 + (1000 - 6) * Math.min(d > 0 ? video.currentTime / d : 0, 1);
-    const p = s.querySelector('.playhead'); p.setAttribute('x1', x); p.setAttribute('x2', x);
+    const d = parseFloat(s.dataset.duration) || 0, k = w > 0 && d > 0 ? d / w : 1;
+    s.querySelector('g.data').setAttribute('transform',
+      `translate(${L * (1 - k) - (W - L) * s0 / (w || 1)} 0) scale(${k} 1)`);
+    const g = s.querySelector('g.ticks'), y = g.firstElementChild ? g.firstElementChild.getAttribute('y') : 168;
+    const step = STEPS.find(v => w / v <= 10) || 3600 * Math.ceil(w / 36000);
+    g.textContent = '';
+    for (let t = Math.ceil(s0 / step) * step; t <= s0 + w + 1e-6; t += step) {
+      const e = document.createElementNS(s.namespaceURI, 'text');
+      const x = xOf(t), anchor = x < L + 12 ? 'start' : x > W - 12 ? 'end' : 'middle';  // the ends stay whole
+      Object.entries({x: x.toFixed(1), y: y, 'font-size': 11, 'text-anchor': anchor, fill: '#555'})
+        .forEach(([a, v]) => e.setAttribute(a, v));
+      e.textContent = label(t, step);
+      g.appendChild(e);
+    }
   });
+  if (shown) shown.textContent = span > 0 && span < duration ? `${clock(s0)}-${clock(s0 + w)} of ${clock(duration)}` : '';
+  playhead();
+}
+function playhead() {
+  const t = playing() ? video.currentTime : null, [s0, w] = view();
+  svgs.forEach(s => {
+    const p = s.querySelector('.playhead'), x = t === null ? L : xOf(t);
+    p.setAttribute('x1', x); p.setAttribute('x2', x);
+    p.style.visibility = t !== null && (t < s0 - 1e-6 || t > s0 + w + 1e-6) ? 'hidden' : '';
+  });
+}
+function page(dir) { const [s0, w] = view(); if (span > 0) { start = s0 + dir * w; layout(); } }
+if (zoom) zoom.addEventListener('change', () => {
+  span = parseFloat(zoom.value) || 0;
+  const t = playing() ? video.currentTime : view()[0];
+  start = span > 0 ? Math.floor(t / span) * span : 0;
+  layout();
 });
+const arrows = [['earlier', -1], ['later', 1]];
+arrows.forEach(([id, dir]) => { const b = document.getElementById(id); if (b) b.addEventListener('click', () => page(dir)); });
+document.addEventListener('keydown', e => {
+  if (e.ctrlKey || e.metaKey || e.altKey || e.target.tagName === 'SELECT') return;
+  if (e.key === '[') page(-1);
+  if (e.key === ']') page(1);
+});
+svgs.forEach(s => s.addEventListener('click', e => {
+  if (!playing()) return;
+  const box = s.getBoundingClientRect(), left = L / W * box.width, [s0, w] = view();
+  const f = (e.clientX - box.left - left) / (box.width - left);
+  video.currentTime = Math.min(Math.max(0, s0 + Math.max(0, f) * w), duration);
+}));
+if (playing()) video.addEventListener('timeupdate', () => {
+  const t = video.currentTime, [s0, w] = view();
+  if (span > 0 && (t < s0 || t > s0 + w)) { start = Math.floor(t / span) * span; layout(); } else playhead();
+});
+layout();
 """
 
 PAGE = """<!DOCTYPE html>
@@ -83,7 +140,10 @@ PAGE = """<!DOCTYPE html>
 <title>{title}</title><style>{css}</style></head>
 <body><h1>{title}{demo}</h1>{banner}
 <div class="top"><div>{video}</div><div><table class="facts">{facts}</table></div></div>
-<h2>Timeline per face</h2><div class="legend">{legend}<span><i style="background:#333"></i>motion score (log)</span>
+<h2>Timeline per face</h2><div class="zoom"><label>Show <select id="zoom"><option value="0">the whole run</option>
+<option value="600">10 minutes</option><option value="60">1 minute</option><option value="10">10 seconds</option></select></label>
+<button id="earlier" type="button" title="earlier ([)">&#9664;</button><button id="later" type="button" title="later (])">&#9654;</button>
+<span id="shown"></span></div><div class="legend">{legend}<span><i style="background:#333"></i>motion score (log)</span>
 <span><i style="background:#f4b4b4;height:10px"></i>event</span></div>{timelines}
 <h2>Events</h2><p class="keys">{keys}</p>
 <table id="events"><thead><tr><th>#</th><th>apex</th><th>face</th><th>class</th><th>confidence</th><th>type</th>

@@ -232,3 +232,35 @@ def test_review_copy_is_vp9_at_a_constant_quality_not_a_gigabyte_an_hour(tmp_pat
         n += 1
     assert "".join(chr((code >> 8 * i) & 0xFF) for i in range(4)) == "VP90" and n == 90
     assert (tmp_path / "review.webm").stat().st_size < 150_000  # 3 s; the VP8 copy was ~850 KB
+
+
+def test_timelines_zoom_and_page_through_a_long_run(run, browser):
+    """A 20-minute run squeezed into 1000 px leaves an event of 0.3 s under a pixel: the page shows the
+    timelines over 10 minutes, 1 minute or 10 seconds, paging with the playhead, by the arrows and [ / ];
+    the axis is redrawn for the span and a click on a zoomed timeline seeks inside the span shown."""
+    out, summary = run
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto((out / "report.html").as_uri())
+    page.wait_for_function("document.getElementById('video').readyState >= 1", timeout=20000)
+    ticks = "Array.from(document.querySelector('svg.timeline g.ticks').children).map(t => t.textContent)"
+    whole = page.evaluate(ticks)
+    assert whole[0] == "0s" and 3 <= len(whole) <= 11, whole
+    shown = "document.getElementById('shown').textContent"
+    page.select_option("#zoom", "10")
+    assert page.evaluate(shown) == "0:00-0:10 of 0:12"
+    assert page.evaluate(ticks) == [f"{s}s" for s in range(11)]
+    page.evaluate("document.getElementById('video').currentTime = 11.5")  # the playhead leaves the span: next page
+    page.wait_for_function(f"{shown} === '0:02-0:12 of 0:12'", timeout=10000)
+    page.keyboard.press("[")
+    assert page.evaluate(shown) == "0:00-0:10 of 0:12"
+    page.click("#later")
+    assert page.evaluate(shown) == "0:02-0:12 of 0:12"
+    page.evaluate("""(() => { const s = document.querySelector('svg.timeline'), b = s.getBoundingClientRect();
+        const left = 6 / 1000 * b.width, x = b.left + left + 0.5 * (b.width - left);
+        s.dispatchEvent(new MouseEvent('click', {clientX: x, clientY: b.top + 10, bubbles: true})); })()""")
+    page.wait_for_function("Math.abs(document.getElementById('video').currentTime - 7) < 0.05", timeout=10000)
+    page.select_option("#zoom", "0")
+    assert page.evaluate(shown) == "" and page.evaluate(ticks) == whole
+    assert errors == []
