@@ -30,9 +30,13 @@ from .timeline import _num, face_ids
 from .writers import atomic_path, json_default
 
 
+SEEK_AFTER = 300  # apex thumbnails: frames further apart than this are sought, not decoded one by one
+
+
 def apex_thumbnails(source: Path | None, events: Sequence[Mapping[str, Any]], rows: Sequence[Mapping[str, Any]],
                     size: int = 96) -> list[str | None]:
-    """A JPEG data URI of each event's face at its apex frame (one pass over ``source``)."""
+    """A JPEG data URI of each event's face at its apex frame (one pass over ``source``, seeking over long
+    stretches without an event: an hour-long recording is not decoded again to the end of the run)."""
     out: list[str | None] = [None] * len(events)
     if source is None or not events or not (Path(source).is_file() or Path(source).is_dir()):
         return out
@@ -55,15 +59,18 @@ def apex_thumbnails(source: Path | None, events: Sequence[Mapping[str, Any]], ro
                 out[i] = _thumb(img, boxes[i], size) if img is not None else None
         return out
     cap = cv2.VideoCapture(str(source))
+    pos = 0  # the index of the frame the next read returns
     try:
-        for n in range(max(want) + 1):
-            if n not in want:
-                if not cap.grab():
-                    break
-                continue
-            ok, img = cap.read()
+        for n in sorted(want):
+            if n - pos > SEEK_AFTER:  # far ahead: seek (a keyframe, then forward) instead of decoding every frame
+                cap.set(cv2.CAP_PROP_POS_FRAMES, n)
+                pos = n
+            while pos < n and cap.grab():
+                pos += 1
+            ok, img = cap.read() if pos == n else (False, None)
             if not ok:
                 break
+            pos += 1
             for i in want[n]:
                 out[i] = _thumb(img, boxes[i], size)
     finally:

@@ -264,3 +264,44 @@ def test_timelines_zoom_and_page_through_a_long_run(run, browser):
     page.select_option("#zoom", "0")
     assert page.evaluate(shown) == "" and page.evaluate(ticks) == whole
     assert errors == []
+
+
+def test_apex_thumbnails_seek_over_stretches_without_events(tmp_path, monkeypatch):
+    """The review page's pictures came from decoding the video from its start to the last apex: after an
+    hour-long run (or its SIGTERM, under a scheduler's grace period) that is the whole hour again. Far-apart
+    apexes are sought; the pictures are the frames' own."""
+    import cv2
+    import numpy as np
+
+    from mpt_live.report import apex_thumbnails
+
+    clip = tmp_path / "long.avi"
+    w = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (64, 48))
+    for i in range(1500):
+        w.write(np.full((48, 64, 3), (i * 7) % 256, np.uint8))
+    w.release()
+    decoded, real = [], cv2.VideoCapture
+
+    class Counting:  # the decoder, counting the frames it decodes (a wrapper: a subclass of it can crash)
+        def __init__(self, *a):
+            self.cap = real(*a)
+
+        def grab(self):
+            decoded.append(1)
+            return self.cap.grab()
+
+        def read(self):
+            decoded.append(1)
+            return self.cap.read()
+
+        def __getattr__(self, name):
+            return getattr(self.cap, name)
+
+    monkeypatch.setattr(cv2, "VideoCapture", Counting)
+    events = [{"face": 0, "apex_s": n / 30, "apex_frame": n} for n in (5, 1400, 1490)]
+    rows = [{"face_id": "0", "time_s": "0", "x": "0", "y": "0", "w": "64", "h": "48"}]
+    thumbs = apex_thumbnails(clip, events, rows)
+    assert len(decoded) < 150, len(decoded)  # not ~1490
+    for n, uri in zip((5, 1400, 1490), thumbs):
+        img = cv2.imdecode(np.frombuffer(__import__("base64").b64decode(uri.split(",")[1]), np.uint8), 1)
+        assert abs(float(img.mean()) - (n * 7) % 256) < 3, n
