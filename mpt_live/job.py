@@ -22,6 +22,7 @@ from .errors import InputError, OutputError, first_line
 from .interrupts import deferred, signal_name
 from .overlay import render_overlay
 from .report import write_report
+from .review import ReviewSink, needs_copy
 from .results import columns
 from .rundir import finish_run, run_status, start_run
 from .recordings import stamp
@@ -53,7 +54,7 @@ def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str |
     view = OverlayView(session.model)
     total = getattr(source, "frame_count", 0) or None
     outputs: dict[str, Any] = {"predictions": None, "events": None, "timeline": None, "report": None, "video": None,
-                               "snapshots": [], "recordings": [], "errors": {}}
+                               "review": None, "snapshots": [], "recordings": [], "errors": {}}
     # the recording's name in events.csv: a file's name, a frame folder's path (its own name may be just "color")
     video_name = getattr(source, "label", None) or (session.name if "://" in session.name else Path(session.name).name)
     stopped: KeyboardInterrupt | None = None
@@ -61,6 +62,7 @@ def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str |
     sink: CSVSink | None = None
     events: CSVSink | None = None
     video: VideoSink | None = None
+    review: ReviewSink | None = None
     window: DisplayWindow | None = None
 
     def write_events() -> None:
@@ -74,12 +76,16 @@ def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str |
             sink = stack.enter_context(CSVSink(out / "predictions.csv", columns(session.classes))) if out else None
             events = stack.enter_context(CSVSink(out / "events.csv", EVENT_COLUMNS)) if out else None
             video = stack.enter_context(VideoSink(out / "annotated.mp4", session.fps)) if video_out else None
+            # the page's copy of a recording a browser cannot play, made as it is read (none to make at the end)
+            review = stack.enter_context(ReviewSink(out, session.fps)) if out and needs_copy(session.name) else None
             window = stack.enter_context(DisplayWindow(out or Path.cwd(), session.fps, view)) if display else None
 
             def on_frame(frame: Frame, faces: list[TrackedFace]) -> None:
                 view.frame_tick(time.monotonic())
                 view.observe(session.latest, session.recent, frame.t, [f.id for f in faces])
                 write_events()
+                if review is not None:
+                    review.write(frame.image)
                 if progress is not None:
                     progress(session.counts["frames_read"], total)
                 if status is not None:
@@ -109,7 +115,7 @@ def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str |
             raise
         finally:
             with deferred():  # a second Ctrl-C must not cost the summary
-                summary = _finish(session, out, outputs, sink, events, video, window, write_events, stopped)
+                summary = _finish(session, out, outputs, sink, events, video, review, window, write_events, stopped)
                 if out is not None:
                     try:
                         finish_run(out, summary)
@@ -123,7 +129,7 @@ def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str |
 
 
 def _finish(session: Session, out: Path | None, outputs: dict[str, Any], sink: CSVSink | None,
-            events: CSVSink | None, video: VideoSink | None, window: DisplayWindow | None,
+            events: CSVSink | None, video: VideoSink | None, review: ReviewSink | None, window: DisplayWindow | None,
             write_events: Callable[[], None], stopped: KeyboardInterrupt | None) -> dict[str, Any]:
     """The end of a run, whatever ended it: the last events, the plot and the review page; the summary."""
     session.close()
@@ -133,6 +139,8 @@ def _finish(session: Session, out: Path | None, outputs: dict[str, Any], sink: C
         outputs["errors"]["events.csv"] = first_line(e)
     if video is not None:
         video.close()
+    if review is not None:  # as far as the run went
+        outputs["review"] = review.close()
     summary = {**session.summary(), "outputs": outputs, "timeline_error": None, "report_error": None,
                "stamps": {"source": stamp(session.name), "model": stamp(session.model.path)}}  # batch reruns
     if stopped is not None:

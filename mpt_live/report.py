@@ -254,7 +254,8 @@ def write_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[s
     # the original first: the annotated copy's panel can cover a face; an interrupted run's copy only as far
     # as it went (a stop signal must not wait for an hour-long transcode)
     frames = None if summary.get("status", "complete") == "complete" else int(summary.get("frames_read") or 0) + 1
-    video = review_video(out, [source, annotated], frames)
+    made = (summary.get("outputs") or {}).get("review")  # the run's own copy, made as it read the video
+    video = made if made and (out / made).is_file() else review_video(out, [source, annotated], frames)
     events, views = list(summary.get("events", [])), face_views(rows)
     pictures = apex_thumbnails(source, events + views, rows)  # one pass over the video for both
     faces = {v["face"]: pic for v, pic in zip(views, pictures[len(events):])}

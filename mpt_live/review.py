@@ -1,6 +1,8 @@
 """The review page's video: the original or annotated one when a browser plays it, else ``review.webm``.
 
-The copy is made for viewing, not for analysis: at most :data:`REVIEW_WIDTH` px wide, every frame, no
+The copy (:class:`ReviewSink`) is made by the run itself as it reads such a recording (so its end, or
+a stop signal, has no second pass over the video to wait for), else after it (:func:`review_video`).
+It is made for viewing, not for analysis: at most :data:`REVIEW_WIDTH` px wide, every frame, no
 sound, VP9 at a constant quality (:data:`VP9_CRF`) through PyAV's libvpx (its wheels ship the encoder):
 about 2 MB a minute of a 640x480 interview, where OpenCV's VP8 writer (fixed bitrate) made about 18 MB a
 minute, a gigabyte an hour, at several times the CPU. Where PyAV has no VP9 encoder the copy is OpenCV's
@@ -10,12 +12,13 @@ VP8 as before.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 import tempfile
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import cv2
 import numpy as np
@@ -38,6 +41,12 @@ def playable(path: Path) -> bool:
     return "".join(chr((code >> 8 * i) & 0xFF) for i in range(4)).lower() in PLAYABLE
 
 
+def needs_copy(source: str | Path) -> bool:
+    """Whether a run on ``source`` makes ``review.webm`` as it reads it: a video file a browser cannot play."""
+    p = Path(source)
+    return p.is_file() and not playable(p)
+
+
 def review_video(out: Path, candidates: Sequence[Path], max_frames: int | None = None) -> str | None:
     """The page's video, relative to ``out``: the first candidate a browser plays, else a VP9 (or VP8) copy
     of the first that exists (``review.webm``; its first ``max_frames`` frames when given); None when there
@@ -49,21 +58,100 @@ def review_video(out: Path, candidates: Sequence[Path], max_frames: int | None =
     if not found:
         return None
     cap = cv2.VideoCapture(str(found[0]))
-    fps = float(cap.get(cv2.CAP_PROP_FPS) or 30.0)
-    fps = fps if np.isfinite(fps) and fps > 0 else 30.0
-    try:
-        with atomic_path(out / "review.webm") as tmp:
-            try:
-                written = _encode(tmp, _frames(cap, max_frames), fps)
-            finally:
-                cap.release()
-            if not written or not _readable(tmp):  # OpenCV's writer fails silently (a full disk, no encoder)
-                raise _NoVideo
-    except _NoVideo:  # the temporary file is gone: no empty review.webm beside the page
-        return None
-    return "review.webm"
+    with ReviewSink(out, float(cap.get(cv2.CAP_PROP_FPS) or 30.0)) as sink:
+        try:
+            while max_frames is None or sink.frames < max_frames:
+                ok, img = cap.read()
+                if not ok:
+                    break
+                sink.write(img)
+        finally:
+            cap.release()
+        return sink.close()
 
 
+class ReviewSink:
+    """``review.webm`` written frame by frame: by :func:`review_video` after a run, or by the run itself
+    while it reads a recording a browser cannot play (no second pass over the video at its end, and a
+    stopped run's copy is there at once). Written under a temporary name, renamed by :meth:`close`; a
+    copy that could not be made (a full disk, no encoder) leaves no file and never stops the run."""
+
+    def __init__(self, out: Path, fps: float) -> None:
+        self.fps = fps if np.isfinite(fps) and fps > 0 else 30.0
+        self.frames, self.failed = 0, False
+        self._target = atomic_path(Path(out) / "review.webm")
+        self.tmp = self._target.__enter__()
+        self._box = self._stream = self._writer = None
+
+    def write(self, img: np.ndarray) -> None:
+        if self.failed or self._target is None:
+            return
+        try:
+            self._encode(_fit(img))
+            self.frames += 1
+        except Exception:  # the copy is for viewing: a run never fails for it
+            self.failed = True
+
+    def _encode(self, img: np.ndarray) -> None:
+        if self._box is None and self._writer is None:
+            if vp9_available():
+                import av
+
+                self._box = av.open(str(self.tmp), "w", format="webm")
+                self._stream = self._box.add_stream("libvpx-vp9", rate=Fraction(self.fps).limit_denominator(100000))
+                self._stream.width, self._stream.height, self._stream.pix_fmt = img.shape[1], img.shape[0], "yuv420p"
+                self._stream.options = {**VP9_OPTIONS, "g": str(max(1, round(4 * self.fps)))}  # seeks: a keyframe every 4 s
+            else:
+                with _without_tag_warning():
+                    self._writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*"VP80"), self.fps,
+                                                   img.shape[1::-1])
+        if self._box is not None:
+            import av
+
+            frame = av.VideoFrame.from_ndarray(img, format="bgr24")
+            frame.pts = self.frames
+            self._box.mux(self._stream.encode(frame))
+        else:
+            self._writer.write(img)
+
+    def close(self) -> str | None:
+        """Finish the file: ``"review.webm"``, or None (nothing written, or it could not be)."""
+        if self._target is None:
+            return None
+        try:
+            if self._box is not None:
+                self._box.mux(self._stream.encode())
+                self._box.close()
+            if self._writer is not None:
+                self._writer.release()
+        except Exception:
+            self.failed = True
+        if self.failed or not self.frames or not _readable(self.tmp):  # OpenCV's writer fails silently
+            self.abort()
+            return None
+        target, self._target = self._target, None
+        target.__exit__(None, None, None)
+        return "review.webm"
+
+    def abort(self) -> None:
+        """No copy: the temporary file is removed (a crash, a copy that failed)."""
+        if self._target is not None:
+            if self._box is not None:
+                with contextlib.suppress(Exception):
+                    self._box.close()
+            if self._writer is not None:
+                self._writer.release()
+            target, self._target = self._target, None
+            target.__exit__(_NoVideo, _NoVideo(), None)
+
+    def __enter__(self) -> "ReviewSink":
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        self.close() if exc_type is None else self.abort()
+
+
+@functools.lru_cache(maxsize=1)
 def vp9_available() -> bool:
     """Whether PyAV can encode VP9 here (its PyPI wheels bundle libvpx)."""
     try:
@@ -75,61 +163,12 @@ def vp9_available() -> bool:
         return False
 
 
-def _frames(cap: cv2.VideoCapture, max_frames: int | None) -> Iterator[np.ndarray]:
-    """The video's frames, at most ``REVIEW_WIDTH`` wide, both sides even (4:2:0 needs them even)."""
-    n = 0
-    while max_frames is None or n < max_frames:
-        ok, img = cap.read()
-        if not ok:
-            return
-        n += 1
-        h, w = img.shape[:2]
-        tw = min(w, REVIEW_WIDTH) // 2 * 2
-        th = max(2, int(round(h * tw / w / 2)) * 2)
-        if (tw, th) != (w, h):
-            img = cv2.resize(img, (max(tw, 2), th), interpolation=cv2.INTER_AREA)
-        yield img
-
-
-def _encode(path: Path, frames: Iterator[np.ndarray], fps: float) -> int:
-    """Write ``frames`` to ``path`` (WebM); the number written (0: nothing could be written)."""
-    if not vp9_available():
-        return _encode_vp8(path, frames, fps)
-    import av
-
-    n = 0
-    try:
-        with av.open(str(path), "w", format="webm") as box:
-            stream = None
-            for img in frames:
-                if stream is None:
-                    stream = box.add_stream("libvpx-vp9", rate=Fraction(fps).limit_denominator(100000))
-                    stream.width, stream.height, stream.pix_fmt = img.shape[1], img.shape[0], "yuv420p"
-                    stream.options = {**VP9_OPTIONS, "g": str(max(1, round(4 * fps)))}  # a keyframe every 4 s: quick seeks
-                frame = av.VideoFrame.from_ndarray(img, format="bgr24")
-                frame.pts = n
-                box.mux(stream.encode(frame))
-                n += 1
-            if stream is not None:
-                box.mux(stream.encode())
-    except (OSError, av.FFmpegError):  # a full disk, an encoder that refused the size
-        return 0
-    return n
-
-
-def _encode_vp8(path: Path, frames: Iterator[np.ndarray], fps: float) -> int:
-    writer, n = None, 0
-    try:
-        for img in frames:
-            if writer is None:
-                with _without_tag_warning():
-                    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"VP80"), fps, img.shape[1::-1])
-            writer.write(img)
-            n += 1
-    finally:
-        if writer is not None:
-            writer.release()
-    return n
+def _fit(img: np.ndarray) -> np.ndarray:
+    """At most ``REVIEW_WIDTH`` wide, both sides even (4:2:0 needs them even)."""
+    h, w = img.shape[:2]
+    tw = max(2, min(w, REVIEW_WIDTH) // 2 * 2)
+    th = max(2, int(round(h * tw / w / 2)) * 2)
+    return img if (tw, th) == (w, h) else cv2.resize(img, (tw, th), interpolation=cv2.INTER_AREA)
 
 
 @contextlib.contextmanager

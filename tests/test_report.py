@@ -305,3 +305,44 @@ def test_apex_thumbnails_seek_over_stretches_without_events(tmp_path, monkeypatc
     for n, uri in zip((5, 1400, 1490), thumbs):
         img = cv2.imdecode(np.frombuffer(__import__("base64").b64decode(uri.split(",")[1]), np.uint8), 1)
         assert abs(float(img.mean()) - (n * 7) % 256) < 3, n
+
+
+@pytest.mark.parametrize("stop_at", [None, 40])
+def test_a_run_on_a_video_browsers_cannot_play_makes_its_review_copy_as_it_reads(tmp_path, monkeypatch, stop_at):
+    """review.webm of an MJPG recording is written by the run frame by frame: at its end (or at a stop
+    signal, under a scheduler's grace period) there is no second pass over an hour of video to wait for,
+    and a stopped run's copy ends where the run did."""
+    import cv2
+
+    import mpt_live.report as report
+
+    demo, clip = tmp_path / "demo.mp4", tmp_path / "interview.avi"
+    render_demo_clip(demo)
+    cap = cv2.VideoCapture(str(demo))
+    w = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (640, 480))
+    for _ in range(90):
+        w.write(cap.read()[1])
+    w.release()
+    cap.release()
+    after = []
+    monkeypatch.setattr(report, "review_video", lambda *a, **k: after.append(a))
+
+    def progress(i, n):
+        if i == stop_at:
+            raise KeyboardInterrupt
+
+    out = tmp_path / "run"
+    with VideoFile(clip) as src:
+        if stop_at is None:
+            summary = run_job(src, None, SessionConfig(), out, progress=progress)
+        else:
+            with pytest.raises(KeyboardInterrupt):
+                run_job(src, None, SessionConfig(), out, progress=progress)
+    summary = json.loads((out / "summary.json").read_text())
+    assert after == [] and summary["outputs"]["review"] == "review.webm"
+    assert 'src="review.webm"' in (out / "report.html").read_text()
+    copy = cv2.VideoCapture(str(out / "review.webm"))
+    n = 0
+    while copy.read()[0]:
+        n += 1
+    assert n == summary["frames_read"] == (stop_at or 90)
