@@ -26,7 +26,7 @@ from .errors import InputError
 from .recordings import number_frames
 from .report_page import CSS, PAGE, SCRIPT
 from .review import playable, review_video  # noqa: F401  (playable: part of this module's API)
-from .timeline import _num, face_ids
+from .timeline import _num, face_ids, tick_label as _tick, tick_step
 from .writers import atomic_path, json_default
 
 
@@ -126,22 +126,6 @@ def _face_svg(face: int, rows: list[Mapping[str, Any]], events: list[Mapping[str
     parts.append(f'</g><line class="playhead" x1="{L}" x2="{L}" y1="0" y2="{P + M + 4}" stroke="#000" stroke-width="1.5"/>')
     parts.append("</svg>")
     return "".join(parts)
-
-
-TICK_STEPS = (0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)
-
-
-def tick_step(span: float, most: int = 10) -> float:
-    """The time between axis labels: the smallest of :data:`TICK_STEPS` that gives at most ``most`` of them."""
-    return next((s for s in TICK_STEPS if span / s <= most), TICK_STEPS[-1] * max(1, int(span / TICK_STEPS[-1] / most) + 1))
-
-
-def _tick(t: float, step: float) -> str:
-    """An axis label: seconds below a minute (``45s``, ``2.5s``), else ``m:ss`` / ``h:mm:ss``."""
-    if t < 60 and step < 60:
-        return f"{t:g}s"
-    h, rest = divmod(int(round(t)), 3600)
-    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
 
 
 def _polyline(t: np.ndarray, y: np.ndarray, x, colour: str, name: str, xd: int = 1) -> str:

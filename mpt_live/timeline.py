@@ -27,6 +27,22 @@ def read_rows(path: str | Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
+TICK_STEPS = (0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)
+
+
+def tick_step(span: float, most: int = 10) -> float:
+    """The time between axis labels: the smallest of :data:`TICK_STEPS` that gives at most ``most`` of them."""
+    return next((s for s in TICK_STEPS if span / s <= most), TICK_STEPS[-1] * max(1, int(span / TICK_STEPS[-1] / most) + 1))
+
+
+def tick_label(t: float, step: float) -> str:
+    """An axis label: seconds below a minute (``45s``, ``2.5s``), else ``m:ss`` / ``h:mm:ss``."""
+    if t < 60 and step < 60:
+        return f"{t:g}s"
+    h, rest = divmod(int(round(t)), 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
+
+
 def _num(v: Any) -> float:
     if v is None or v == "":
         return float("nan")
@@ -97,9 +113,17 @@ def render_timeline(
         face_events = [e for e in events if face is None or _num(e.get("face")) == face]
         _section(axes[k * len(section):(k + 1) * len(section)], face, face_rows, t_all[sel], classes, colours,
                  face_events, has_top, has_probs, demo and k == 0)
+    span = 0.0
     if len(t_all) and np.isfinite(t_all).any():
         axes[-1].set_xlim(np.nanmin(t_all) - 0.05, np.nanmax(t_all) + 0.05)
-    axes[-1].set_xlabel("time (s)")
+        span = float(np.nanmax(t_all) - np.nanmin(t_all))
+    if span >= 120:  # a long recording: labels every 1, 2, 5, 10 ... minutes as m:ss, not every 200 s
+        from matplotlib.ticker import FuncFormatter, MultipleLocator
+
+        step = tick_step(span)
+        axes[-1].xaxis.set_major_locator(MultipleLocator(step))
+        axes[-1].xaxis.set_major_formatter(FuncFormatter(lambda v, _: tick_label(v, step) if v > -1e-6 else ""))
+    axes[-1].set_xlabel("time (m:ss)" if span >= 120 else "time (s)")
     fig.suptitle(title or "mpt-live timeline", fontsize=11)
     with atomic_path(out) as tmp, warnings.catch_warnings():  # a reader never sees half a PNG
         # a file name in a script the font lacks (CJK, ...): boxes in the title, not a warning per glyph
@@ -156,9 +180,12 @@ def _section(axes, face, rows, t, classes, colours, events, has_top, has_probs, 
     ax.plot(t, score, color="0.2", lw=1.0, label="motion score")
     finite = score[np.isfinite(score)]
     top = float(finite.max()) if finite.size else 1.0
+    shown = t[np.isfinite(t)]
+    gap, last = float(np.ptp(shown)) / 80 if shown.size else 0.0, -np.inf  # names at least 1/80 of the plot apart
     for ev in events:
         ax.plot([float(ev["apex_s"])], [top], "v", color="tab:red", ms=6)
-        if ev.get("class"):
+        if ev.get("class") and float(ev["apex_s"]) - last >= gap:  # not a pile of overlapping names
+            last = float(ev["apex_s"])
             ax.annotate(str(ev["class"]), (float(ev["apex_s"]), top), textcoords="offset points", xytext=(0, 5),
                         ha="center", fontsize=8, color="tab:red")
     if finite.size and finite.min() > 0 and finite.max() / finite.min() > 50:

@@ -72,3 +72,27 @@ def test_cjk_class_names_render_where_the_machine_has_a_cjk_font():
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message=r"Glyph \d+ .*missing from font")
         fig.savefig(io.BytesIO(), format="png")
+
+
+def test_a_long_recording_reads_in_minutes_and_its_event_names_do_not_pile_up(tmp_path, monkeypatch):
+    """20 minutes in one 12-inch plot: the axis said 0, 200, 400 ... 1200 with 'time (s)' and every event's
+    class was written at its apex, 60 names on top of each other. Now the axis is m:ss at round minutes and
+    names stand at least 1/80 of the plot apart."""
+    from matplotlib.figure import Figure
+
+    figs = []
+    save = Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", lambda self, *a, **k: (figs.append(self), save(self, *a, **k))[1])
+    rows = []
+    for i in range(2400):  # a window every 0.5 s over 1200 s
+        rows.append({"time_s": i / 2, "frame": i * 15, "face_id": 0, "motion_score": 1.0 + (i % 7),
+                     "top": "neutral", **{f"p_{c}": 0.3 for c in CLASSES}})
+    events = [{"face": 0, "onset_s": 100 + 3 * k, "apex_s": 100.5 + 3 * k, "offset_s": 101 + 3 * k,
+               "class": "surprise", "score": 5.0} for k in range(60)]  # one every 3 s for 3 minutes
+    render_timeline(rows, CLASSES, events, tmp_path / "t.png")
+    axes = figs[0].axes
+    labels = [t.get_text() for t in axes[-1].get_xticklabels() if t.get_text()]
+    assert labels[:3] == ["0:00", "2:00", "4:00"] and "20:00" in labels, labels
+    assert axes[-1].get_xlabel() == "time (m:ss)"
+    names = [t for t in axes[-1].texts if t.get_text() == "surprise"]
+    assert 1 <= len(names) <= 12, len(names)  # 180 s of events at 1200 / 80 = 15 s apart
