@@ -346,3 +346,25 @@ def test_a_run_on_a_video_browsers_cannot_play_makes_its_review_copy_as_it_reads
     while copy.read()[0]:
         n += 1
     assert n == summary["frames_read"] == (stop_at or 90)
+
+
+def test_apex_boxes_of_many_events_over_many_rows_look_each_row_up_once():
+    """The face box of each event's apex was found by scanning every row for every event: an hour of two faces
+    (100k rows, hundreds of events) is tens of millions of lookups after the run or its stop signal. The rows
+    are grouped once; the boxes are those of the nearest row of the event's face, as before."""
+    from mpt_live.report import _apex_boxes
+
+    reads = [0]
+
+    class Row(dict):
+        def get(self, k, d=None):
+            reads[0] += 1
+            return super().get(k, d)
+
+    rows = [Row(face_id=str(i % 2), time_s=f"{i // 2 / 15:.3f}", x=str(i), y="1", w="20", h="20") for i in range(4000)]
+    events = [{"face": k % 2, "apex_s": k * 1.3 + 0.01} for k in range(100)]
+    boxes = _apex_boxes(events, rows)
+    assert reads[0] < 20_000, reads[0]  # a scan per event: ~800,000
+    for e, b in zip(events, boxes):
+        best = min((r for r in rows if r["face_id"] == str(e["face"])), key=lambda r: abs(float(r["time_s"]) - e["apex_s"]))
+        assert b == (int(best["x"]), 1, 20, 20)
