@@ -375,3 +375,34 @@ def test_a_class_of_one_subject_is_warned_about(tmp_path):
     index = load_dataset("csv", csvfmt(tmp_path, text))
     said = [w for w in index.warnings if "one subject only" in w]
     assert len(said) == 1 and "class 'calm' has clips of one subject only (p1)" in said[0]
+
+
+def test_casme3_never_reads_the_macro_expression_sheet(tmp_path):
+    """Part A ships ``cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx`` and, beside it, the macro-expression sheet
+    ``cas(me)3_part_A_MaE_label_JpgIndex_v2_emotion.xlsx`` (header sub, seq, onset, ...): the newest-name rule
+    picked the MaE sheet, so training stopped on its columns or, with the same columns, read macro-expressions."""
+    root = casme3(tmp_path)
+    xlsx(root / "annotation/cas(me)3_part_A_MaE_label_JpgIndex_v2_emotion.xlsx",
+         [CASME3_HEADER, ["spNO.1", "a", 1, 2, 3, "4", 1, "sad"]])
+    index = load_dataset("casme3", root)
+    assert [(t.clip_id, t.label) for t in index.samples] == [("a_5", "happy"), ("a_12", "disgust"),
+                                                            ("b_2", "surprise"), ("b_6", "others")]
+    assert not any("files match" in w for w in index.warnings)
+
+
+def test_casme3_combined_sheet_drops_its_macro_rows(tmp_path):
+    """``CAS(ME)3_part_A_v1.xlsx`` lists micro- and macro-expressions with a type column: only the micro rows
+    are micro-expression samples; the macro ones are dropped and counted."""
+    root = casme3(tmp_path, rows=[])
+    (root / "annotation/cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx").unlink()
+    header = CASME3_HEADER[:6] + ["Type"] + CASME3_HEADER[6:]
+    xlsx(root / "annotation/CAS(ME)3_part_A_v1.xlsx", [header,
+         ["spNO.1", "a", 5, 7, 9, "12", "Micro-expression", 1, "happy"],
+         ["spNO.1", "a", 2, 10, 19, "4", "Macro-expression", 2, "sad"],
+         ["spNO.2", "b", 2, 3, 4, "1", "micro-expression", 3, "surprise"]])
+    index = load_dataset("casme3", root)
+    assert [(t.clip_id, t.label) for t in index.samples] == [("a_5", "happy"), ("b_2", "surprise")]
+    assert index.dropped == {"macro-expression row (type column)": 1}
+    xlsx(root / "annotation/CAS(ME)3_part_A_v1.xlsx", [header, ["spNO.1", "a", 5, 7, 9, "12", "blink", 1, "happy"]])
+    with pytest.raises(InputError, match=r"CAS\(ME\)3_part_A_v1.xlsx row 2 \(spNO.1/a\): type 'blink' is not Micro"):
+        load_dataset("casme3", root)

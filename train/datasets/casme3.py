@@ -2,7 +2,9 @@
 
 Layout: the part-A ME label sheet (xlsx or csv, e.g. ``cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx``;
 columns Subject, Filename, Onset, Apex, Offset, AU, Objective class, emotion) anywhere under the
-root, and frames ``spNO.1/b/color/175.jpg``: the subject folder is ``spNO.<n>``, Filename is the clip
+root. The macro-expression sheet beside it (``cas(me)3_part_A_MaE_label*``) is never used; a combined
+sheet with a type column (``CAS(ME)3_part_A_v1.xlsx``: ``Micro-expression`` / ``Macro-expression``)
+has its macro rows dropped and counted. Frames ``spNO.1/b/color/175.jpg``: the subject folder is ``spNO.<n>``, Filename is the clip
 letter folder, frame numbers are the file names (a clip folder holds a whole recording; several
 micro-expressions share one folder, so the clip id is ``<letter>_<onset frame>``). 30 fps.
 
@@ -20,8 +22,9 @@ from pathlib import Path
 from mpt_live.errors import InputError
 
 from .files import child_dirs, find_dirs, find_files, frame_number, newest_name, pick, pick_frames, prefer_raw
+from .longvideo import normalise_type
 from .samples import DatasetIndex
-from .sheets import SheetRow, as_int, build_samples, cell_text, read_sheet
+from .sheets import SheetRow, as_int, build_samples, cell_text, count, read_sheet
 
 FPS = 30.0
 CLASSES_7 = ["happy", "disgust", "fear", "anger", "sad", "surprise", "others"]
@@ -40,12 +43,38 @@ COLUMNS = {
     "offset": ("Offset", "OffsetFrame", "Offset Frame"),
     "emotion": ("emotion", "Estimated Emotion"),
 }
+OPTIONAL = {"type": ("Type", "Expression type", "Category")}
+
+
+def sheet_kind(path: Path) -> str | None:
+    """The type a part-A sheet's name gives (``_MaE_`` macro, ``_ME_`` micro), None for a combined sheet."""
+    name = path.name.lower()
+    if re.search(r"(^|[_ ])mae([_ ]|$)", name):
+        return "macro"
+    if re.search(r"(^|[_ ])me([_ ]|$)", name):
+        return "micro"
+    return None
 
 
 def _sheets(root: Path) -> list[Path]:
+    """Candidate ME label sheets: the macro-expression sheet (``*_MaE_label*``) is not one."""
     pats = tuple(f"*{k}*.{ext}" for k in ("part_A", "part_a", "partA", "ME_label")
                  for ext in ("xlsx", "xls", "csv"))
-    return find_files(root, pats)
+    return [p for p in find_files(root, pats) if sheet_kind(p) != "macro"]
+
+
+def _micro_rows(rows, dropped: dict[str, int]):
+    """The rows of a combined sheet whose type column says micro (or is blank); macro rows are dropped, counted."""
+    for row in rows:
+        text = cell_text(row["type"])
+        kind = normalise_type(text) if text else "micro"
+        if kind is None:
+            raise row.error(f"{cell_text(row['subject'])}/{cell_text(row['filename'])}",
+                            f"type {text!r} is not Micro- or Macro-expression")
+        if kind == "macro":
+            count(dropped, "macro-expression row (type column)")
+            continue
+        yield row
 
 
 def load(root: Path, classes: int = 7, faces: str = "align") -> DatasetIndex:
@@ -77,8 +106,8 @@ def load(root: Path, classes: int = 7, faces: str = "align") -> DatasetIndex:
         folder = frame_root / subject / letter
         return subject, letter, folder / "color" if (folder / "color").is_dir() else folder
 
-    samples = build_samples(read_sheet(sheet, COLUMNS), "casme3", FPS, labels, class_list, locate,
-                            dropped, notes)
+    rows = _micro_rows(read_sheet(sheet, COLUMNS, OPTIONAL), dropped)
+    samples = build_samples(rows, "casme3", FPS, labels, class_list, locate, dropped, notes)
     for s in samples:  # several MEs per recording folder: id by onset frame number
         s.clip_id = f"{s.clip_id}_{frame_number(s.frames[s.onset])}"
     if not samples:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from mpt_live.errors import InputError
 
+from .casme3 import sheet_kind
 from .files import ClipFrames, child_dirs, find_dirs, find_files, newest_name, prefer_raw
 from .sheets import as_int, cell_text, count, read_sheet
 from .longvideo import LongVideo, LongVideoIndex, finish, interval_from_row, normalise_type
@@ -36,16 +37,6 @@ COLUMNS = {
 }
 OPTIONAL = {"type": ("Type", "Expression type", "Expression Type", "Category"),
             "aus": ("AU", "AUs", "Action Units"), "emotion": ("emotion", "Estimated Emotion")}
-
-
-def _sheet_type(path: Path) -> str | None:
-    """The type a v2 sheet's name gives (``_MaE_`` macro, ``_ME_`` micro), None for a combined sheet."""
-    name = path.name.lower()
-    if re.search(r"(^|[_ ])mae([_ ]|$)", name):
-        return "macro"
-    if re.search(r"(^|[_ ])me([_ ]|$)", name):
-        return "micro"
-    return None
 
 
 def _recordings(root: Path) -> tuple[Path, dict[str, tuple[Path, Path]]]:
@@ -67,7 +58,7 @@ def load(root: Path) -> LongVideoIndex:
     sheets = sorted(find_files(root, pats), key=newest_name)
     if not sheets:
         raise InputError(f"{root}: no CAS(ME)^3 part A label sheet found (*part_A*.xlsx)")
-    typed = [s for s in sheets if _sheet_type(s)]
+    typed = [s for s in sheets if sheet_kind(s)]
     sheets = typed if typed else sheets[:1]  # the v2 pair, else the newest combined sheet
     frame_root, recordings = _recordings(root)
     videos: dict[str, LongVideo] = {}
@@ -83,7 +74,7 @@ def load(root: Path) -> LongVideoIndex:
     notes: dict[str, int] = {}
     labels: set[str] = set()
     for sheet in sheets:
-        sheet_kind = _sheet_type(sheet)
+        named = sheet_kind(sheet)
         for row in read_sheet(sheet, COLUMNS, OPTIONAL):
             text = cell_text(row["subject"])
             m = re.fullmatch(r"(?:spNO\.?)?(\d+)", text, re.I)
@@ -93,7 +84,7 @@ def load(root: Path) -> LongVideoIndex:
             ident = f"spNO.{int(m.group(1))}/{cell_text(row['filename'])}"
             if key not in videos:
                 raise row.error(ident, f"recording folder not found under {frame_root}")
-            kind = sheet_kind or normalise_type(cell_text(row["type"]))
+            kind = named or normalise_type(cell_text(row["type"]))
             if kind is None:
                 raise row.error(ident, f"type {cell_text(row['type'])!r} is not Micro- or Macro-expression "
                                        "(and the sheet's name does not say)")
