@@ -205,3 +205,15 @@ def test_mpt_eval_spot_on_a_dataset(tmp_path):
     assert "warning: " in res.output and "using SAMM_LongVideos_V3_Release.xlsx (not v2/" in res.output.replace("\n", "")
     res = CliRunner().invoke(app, ["spot", "--dataset", "sammlv", "--runs", str(run)])
     assert res.exit_code == 2 and "--dataset sammlv needs --data ROOT" in res.output
+
+
+def test_casme3lv_reads_the_macro_sheet_with_its_own_header(tmp_path):
+    """``cas(me)3_part_A_MaE_label_JpgIndex_v2_emotion.xlsx`` names its columns sub, seq, onset, apex, offset, emotion
+    (the ME sheet: Subject, Filename, Onset, ...); 'seq' was not a spelling of Filename, so spotting stopped."""
+    root = casme3(tmp_path)
+    (root / "annotation/cas(me)3_part_A_MaE_label_JpgIndex_v2.xlsx").unlink()
+    book(root / "annotation/cas(me)3_part_A_MaE_label_JpgIndex_v2_emotion.xlsx",
+         {"Sheet1": [["sub", "seq", "onset", "apex", "offset", "AU", "emotion"], ["spNO.1", "b", 10, 15, 25, "4", "sad"]]})
+    by = {v.name: v for v in load_long_dataset("casme3", root).videos}
+    assert by["spNO.1_b"].intervals == [Interval(10, 15, 25, "macro", "sad", "4")]
+    assert by["spNO.1_a"].intervals == [Interval(3, 5, 8, "micro", "happy", "12")]

@@ -37,7 +37,7 @@ TO_4 = {"happy": "positive", "disgust": "negative", "fear": "negative", "anger":
         "sad": "negative", "surprise": "surprise", "others": "others"}
 COLUMNS = {
     "subject": ("Subject", "sub"),
-    "filename": ("Filename",),
+    "filename": ("Filename", "seq"),
     "onset": ("Onset", "OnsetFrame", "Onset Frame"),
     "apex": ("Apex", "ApexFrame", "Apex Frame"),
     "offset": ("Offset", "OffsetFrame", "Offset Frame"),

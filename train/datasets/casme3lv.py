@@ -30,7 +30,7 @@ from .longvideo import LongVideo, LongVideoIndex, finish, interval_from_row, nor
 FPS = 30.0
 COLUMNS = {
     "subject": ("Subject", "sub"),
-    "filename": ("Filename",),
+    "filename": ("Filename", "seq"),
     "onset": ("Onset", "OnsetFrame", "Onset Frame"),
     "apex": ("Apex", "ApexFrame", "Apex Frame"),
     "offset": ("Offset", "OffsetFrame", "Offset Frame"),
