@@ -406,3 +406,23 @@ def test_casme3_combined_sheet_drops_its_macro_rows(tmp_path):
     xlsx(root / "annotation/CAS(ME)3_part_A_v1.xlsx", [header, ["spNO.1", "a", 5, 7, 9, "12", "blink", 1, "happy"]])
     with pytest.raises(InputError, match=r"CAS\(ME\)3_part_A_v1.xlsx row 2 \(spNO.1/a\): type 'blink' is not Micro"):
         load_dataset("casme3", root)
+
+
+def test_macos_copies_and_hidden_files_are_not_frames_or_sheets(tmp_path):
+    """A dataset unpacked from an archive made on a Mac (or copied to a non-Mac disk) holds ``._img9.jpg`` beside
+    ``img9.jpg``, ``.DS_Store``, and a ``__MACOSX`` tree with ``._`` copies of every file: frame 9 was refused as
+    'appears twice' and the ``._`` sheet was a second candidate sheet."""
+    root = samm(tmp_path / "data" / ".cache" / "SAMM")        # a root below a hidden folder still reads
+    clip = root / "SAMM/006/006_1_2"
+    (clip / "._006_05562.jpg").write_bytes(b"\x00\x05\x16\x07")
+    (clip / ".DS_Store").write_bytes(b"\x00")
+    (clip / "Thumbs.db").write_bytes(b"\x00")
+    (root / "._SAMM_Micro_FACS_Codes_v2.xlsx").write_bytes(b"\x00\x05\x16\x07")
+    (root / "~$SAMM_Micro_FACS_Codes_v2.xlsx").write_bytes(b"\x00")
+    frames(root / "__MACOSX/SAMM/006/006_1_2", ["._006_05562.jpg"])
+    (root / "__MACOSX/._SAMM_Micro_FACS_Codes_v2.xlsx").write_bytes(b"\x00\x05\x16\x07")
+    index = load_dataset("samm", root)
+    s = {t.clip_id: t for t in index.samples}["006_1_2"]
+    assert [p.name for p in s.frames] == [f"006_{i:05d}.jpg" for i in range(5560, 5567)]
+    assert s.frames[s.onset].name == "006_05562.jpg" and "__MACOSX" not in str(s.frames[0])
+    assert not any("files match" in w for w in index.warnings), index.warnings

@@ -18,10 +18,16 @@ log = logging.getLogger("mpt.datasets")
 IMAGE_EXTS = frozenset(IMAGE_EXTENSIONS)
 
 
+def hidden(name: str) -> bool:
+    """Not part of a dataset: hidden files (``.DS_Store``, the ``._img46.jpg`` copies macOS leaves in archives
+    and on non-Mac disks), Office lock files (``~$sheet.xlsx``) and macOS archive folders (``__MACOSX``)."""
+    return name.startswith((".", "~$")) or name == "__MACOSX"
+
+
 def list_frames(folder: Path) -> list[Path]:
-    """Image files of a clip folder in natural order (numbers compared numerically)."""
-    return sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS and p.is_file()),
-                  key=lambda p: natural_key(p.name))
+    """Image files of a clip folder in natural order (numbers compared numerically); hidden ones skipped."""
+    return sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS and not hidden(p.name)
+                   and p.is_file()), key=lambda p: natural_key(p.name))
 
 
 def frame_number(path: Path) -> int | None:
@@ -81,7 +87,7 @@ def find_dirs(root: Path, accept, max_depth: int = 4) -> list[Path]:
 def _subdirs(d: Path) -> list[Path]:
     try:
         with os.scandir(d) as it:
-            return sorted(Path(e.path) for e in it if not e.name.startswith(".") and e.is_dir())
+            return sorted(Path(e.path) for e in it if not hidden(e.name) and e.is_dir())
     except OSError:
         return []
 
@@ -94,7 +100,8 @@ def find_files(root: Path, patterns: tuple[str, ...], max_depth: int = 4) -> lis
     for depth in range(max_depth + 1):
         prefix = "*/" * depth
         for pat in patterns:
-            out += [p for p in root.glob(prefix + pat) if p.is_file() and not p.name.startswith("~$")]
+            out += [p for p in root.glob(prefix + pat) if p.is_file()
+                    and not any(hidden(q) for q in p.relative_to(root).parts)]
     return sorted(set(out), key=lambda p: (len(p.parts), str(p)))
 
 
