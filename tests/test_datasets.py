@@ -426,3 +426,39 @@ def test_macos_copies_and_hidden_files_are_not_frames_or_sheets(tmp_path):
     assert [p.name for p in s.frames] == [f"006_{i:05d}.jpg" for i in range(5560, 5567)]
     assert s.frames[s.onset].name == "006_05562.jpg" and "__MACOSX" not in str(s.frames[0])
     assert not any("files match" in w for w in index.warnings), index.warnings
+
+
+def test_casme3_clips_package(tmp_path):
+    """Part A's clips package: ``Part_A_ME_clip/frame/<Subject>_<Filename>_<Onset>/<n>.jpg``, one folder per
+    micro-expression, its subjects spelled ``spNo.1`` where the sheet says ``spNO.1``, a ``depth`` twin of png
+    frames and mp4 copies beside it. It was refused: 'no CAS(ME)^3 frame folders found'."""
+    xlsx(tmp_path / "annotation/cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx", [CASME3_HEADER,
+         ["spNO.1", "a", 5, 7, 9, "12", 1, "happy"], ["spNO.1", "a", 12, 13, 15, "4", 2, "disgust"],
+         ["spNO.2", "b", 2, 3, 4, "1+2", 3, "surprise"]])
+    clips = tmp_path / "Part_A_ME_clip"
+    for name, rng in (("spNo.1_a_5", range(5, 10)), ("spNo.1_a_12", range(12, 16)), ("spNO.2_b_2", range(2, 5))):
+        frames(clips / "frame" / name, [f"{i}.jpg" for i in rng])
+        frames(clips / "depth" / name, [f"{i}.png" for i in rng])
+    (clips / "video").mkdir()
+    (clips / "video/spNo.1_a_5.mp4").write_bytes(b"\x00")
+    index = load_dataset("casme3", tmp_path)
+    got = [(t.subject, t.clip_id, t.frames[t.onset].name, t.frames[t.apex].name, t.frames[t.offset].name,
+            t.frames[0].parent.parent.name) for t in index.samples]
+    assert got == [("spNO.1", "a_5", "5.jpg", "7.jpg", "9.jpg", "frame"),
+                   ("spNO.1", "a_12", "12.jpg", "13.jpg", "15.jpg", "frame"),
+                   ("spNO.2", "b_2", "2.jpg", "3.jpg", "4.jpg", "frame")]
+    xlsx(tmp_path / "annotation/cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx",
+         [CASME3_HEADER, ["spNO.1", "a", 6, 7, 9, "12", 1, "happy"]])
+    with pytest.raises(InputError, match=r"row 2 \(spNO.1/a\): clip folder .*spNO.1_a_6 not found"):
+        load_dataset("casme3", tmp_path)
+
+
+def test_casme3_recording_folders_matched_ignoring_case(tmp_path):
+    root = casme3(tmp_path)
+    base = root / "part_A/data/part_A"
+    (base / "spNO.1").rename(base / "spNo.1")
+    (base / "spNo.1/a").rename(base / "spNo.1/A")
+    index = load_dataset("casme3", root)
+    assert [(t.subject, t.clip_id) for t in index.samples] == [("spNO.1", "a_5"), ("spNO.1", "a_12"),
+                                                              ("spNO.2", "b_2"), ("spNO.2", "b_6")]
+    assert index.samples[0].frames[0].parent == base / "spNo.1/A/color"

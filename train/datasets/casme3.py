@@ -4,9 +4,15 @@ Layout: the part-A ME label sheet (xlsx or csv, e.g. ``cas(me)3_part_A_ME_label_
 columns Subject, Filename, Onset, Apex, Offset, AU, Objective class, emotion) anywhere under the
 root. The macro-expression sheet beside it (``cas(me)3_part_A_MaE_label*``) is never used; a combined
 sheet with a type column (``CAS(ME)3_part_A_v1.xlsx``: ``Micro-expression`` / ``Macro-expression``)
-has its macro rows dropped and counted. Frames ``spNO.1/b/color/175.jpg``: the subject folder is ``spNO.<n>``, Filename is the clip
-letter folder, frame numbers are the file names (a clip folder holds a whole recording; several
-micro-expressions share one folder, so the clip id is ``<letter>_<onset frame>``). 30 fps.
+has its macro rows dropped and counted. Frames, either of the two part-A packages:
+
+* whole recordings ``spNO.1/b/color/175.jpg``: the subject folder is ``spNO.<n>``, Filename is the
+  recording's letter folder (several micro-expressions share one recording);
+* the clips package ``Part_A_ME_clip/frame/spNO.1_b_175/175.jpg``: one folder per micro-expression,
+  named ``<Subject>_<Filename>_<Onset>`` (its ``depth`` twin is not read).
+
+Folder names are matched ignoring letter case (the clips say ``spNo.1`` where the sheet says
+``spNO.1``); frame numbers are the file names; the clip id is ``<letter>_<onset frame>``. 30 fps.
 
 Classes: ``classes=7`` (default): happy, disgust, fear, anger, sad, surprise, others -- the sheet's
 own emotion labels. ``classes=4``: negative (disgust, fear, anger, sad), positive (happy), surprise,
@@ -21,7 +27,7 @@ from pathlib import Path
 
 from mpt_live.errors import InputError
 
-from .files import child_dirs, find_dirs, find_files, frame_number, newest_name, pick, pick_frames, prefer_raw
+from .files import child, child_dirs, find_dirs, find_files, frame_number, newest_name, pick, pick_frames, prefer_raw
 from .longvideo import normalise_type
 from .samples import DatasetIndex
 from .sheets import SheetRow, as_int, build_samples, cell_text, count, read_sheet
@@ -44,6 +50,8 @@ COLUMNS = {
     "emotion": ("emotion", "Estimated Emotion"),
 }
 OPTIONAL = {"type": ("Type", "Expression type", "Category")}
+RECORDINGS = r"spNO\.\d+"            # part_A/spNO.1/b/color/175.jpg
+CLIPS = r"spNO\.\d+_[^_]+_\d+"      # Part_A_ME_clip/frame/spNO.1_b_175/175.jpg
 
 
 def sheet_kind(path: Path) -> str | None:
@@ -77,16 +85,21 @@ def _micro_rows(rows, dropped: dict[str, int]):
         yield row
 
 
+def _frame_root(d: Path) -> bool:
+    """A folder of recordings (``spNO.<n>``) or of clips (``spNO.<n>_<letter>_<onset>``, not their ``depth`` copy)."""
+    return child_dirs(d, RECORDINGS) or (d.name.lower() != "depth" and child_dirs(d, CLIPS))
+
+
 def load(root: Path, classes: int = 7, faces: str = "align") -> DatasetIndex:
     if classes not in (7, 4, 3):
         raise InputError(f"casme3: classes must be 7, 4 or 3, got {classes}")
     sheet = pick(_sheets(root), "CAS(ME)^3 part A label sheet", root, prefer=newest_name, warnings=(warnings := []))
     dropped: dict[str, int] = {}
     notes: dict[str, int] = {}
-    frame_root, cropped = pick_frames(find_dirs(root if root.is_dir() else root.parent,
-                                                lambda d: child_dirs(d, r"spNO\.\d+")),
-                                      "CAS(ME)^3 frame folders (spNO.1/a/color/...)", root, faces,
-                                      prefer_raw(root), notes)
+    frame_root, cropped = pick_frames(find_dirs(root if root.is_dir() else root.parent, _frame_root),
+                                      "CAS(ME)^3 frame folders (spNO.1/a/color/... or Part_A_ME_clip/frame/"
+                                      "spNO.1_a_5/...)", root, faces, prefer_raw(root), notes)
+    clips = not child_dirs(frame_root, RECORDINGS)
     if classes == 7:
         labels, class_list = dict(SPELLINGS), CLASSES_7
     else:
@@ -103,8 +116,14 @@ def load(root: Path, classes: int = 7, faces: str = "align") -> DatasetIndex:
         letter = cell_text(row["filename"])
         if not letter:
             raise row.error(subject, "Filename is empty")
-        folder = frame_root / subject / letter
-        return subject, letter, folder / "color" if (folder / "color").is_dir() else folder
+        if clips:
+            onset = as_int(row["onset"])
+            if onset is None:
+                raise row.error(f"{subject}/{letter}", f"onset {cell_text(row['onset'])!r} is not a frame number")
+            return subject, letter, child(frame_root, f"{subject}_{letter}_{onset}")
+        folder = child(child(frame_root, subject), letter)
+        color = child(folder, "color")
+        return subject, letter, color if color.is_dir() else folder
 
     rows = _micro_rows(read_sheet(sheet, COLUMNS, OPTIONAL), dropped)
     samples = build_samples(rows, "casme3", FPS, labels, class_list, locate, dropped, notes)

@@ -172,3 +172,17 @@ def child_dirs(d: Path, pattern: str) -> bool:
             return any(re.fullmatch(pattern, e.name, re.I) and e.is_dir() for e in it)
     except OSError:
         return False
+
+
+def child(parent: Path, name: str) -> Path:
+    """``parent / name``, else the one entry of ``parent`` whose name differs from ``name`` only in letter case
+    (CAS(ME)^3's clip folders say ``spNo.1`` where its sheet says ``spNO.1``), else ``parent / name``."""
+    path = parent / name
+    if path.exists():
+        return path
+    try:
+        with os.scandir(parent) as it:
+            same = [e.name for e in it if e.name.casefold() == name.casefold()]
+    except OSError:
+        return path
+    return parent / same[0] if len(same) == 1 else path
