@@ -462,3 +462,21 @@ def test_casme3_recording_folders_matched_ignoring_case(tmp_path):
     assert [(t.subject, t.clip_id) for t in index.samples] == [("spNO.1", "a_5"), ("spNO.1", "a_12"),
                                                               ("spNO.2", "b_2"), ("spNO.2", "b_6")]
     assert index.samples[0].frames[0].parent == base / "spNo.1/A/color"
+
+
+@pytest.mark.parametrize("name, build, rename", [
+    ("casme2", casme2, [("CASME2_RAW_selected/sub01", "Sub01"), ("CASME2_RAW_selected/Sub01/EP02_01f", "ep02_01F")]),
+    ("smic", smic, [("SMIC_all_raw/HS/s1/micro", "Micro"), ("SMIC_all_raw/HS/s2/micro/surprise", "Surprise")]),
+], ids=["casme2", "smic"])
+def test_folder_names_in_another_letter_case(tmp_path, name, build, rename):
+    """A copy whose folders differ from the sheet only in letter case (a case-insensitive disk, a re-packed
+    archive) was refused on Linux: 'clip folder ... not found' / "no 'micro' folder"."""
+    root = build(tmp_path)
+    before = [(t.subject, t.clip_id, t.label, t.onset, t.apex, t.offset, len(t.frames))
+              for t in load_dataset(name, root).samples]
+    for path, new in rename:
+        (root / path).rename((root / path).parent / new)
+    index = load_dataset(name, root)
+    after = [(t.subject, t.clip_id, t.label, t.onset, t.apex, t.offset, len(t.frames)) for t in index.samples]
+    assert after == before and len(before) == 3
+    assert all(p.is_file() for t in index.samples for p in t.frames)

@@ -6,7 +6,9 @@ onset/apex/offset as indices into that sequence. The fixed class order of each d
 its module. Nothing is dropped silently: every dropped row is counted in ``DatasetIndex.dropped``
 (reason -> count) and logged on ``logging.getLogger("mpt.datasets")``. Bad input (missing columns,
 unknown labels, missing folders or frames, onset > offset) raises :class:`InputError` naming the
-sheet and its row as numbered in a spreadsheet program.
+sheet and its row as numbered in a spreadsheet program. A folder the sheet names (``sub01/EP02_01f``) is
+matched ignoring letter case when no folder has the exact name; hidden files (``._img46.jpg``,
+``.DS_Store``) and ``__MACOSX`` trees are never read.
 
 Datasets: ``casme2``, ``samm``, ``smic`` (SMIC-HS), ``casme3`` (CAS(ME)^3 part A) and ``csv`` (a plain
 CSV of clip folders, see :mod:`train.datasets.csv_format`).

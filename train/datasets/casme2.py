@@ -19,7 +19,7 @@ from pathlib import Path
 
 from mpt_live.errors import InputError
 
-from .files import child_dirs, find_dirs, find_files, newest_name, pick, pick_frames, prefer_raw
+from .files import child, child_dirs, find_dirs, find_files, newest_name, pick, pick_frames, prefer_raw
 from .samples import DatasetIndex
 from .sheets import SheetRow, as_int, build_samples, cell_text, read_sheet
 
@@ -64,7 +64,7 @@ def load(root: Path, faces: str = "align") -> DatasetIndex:
         clip = cell_text(row["filename"])
         if not clip:
             raise row.error(subject, "Filename is empty")
-        return subject, clip, frame_root / subject / clip
+        return subject, clip, child(child(frame_root, subject), clip)
 
     samples = build_samples(read_sheet(sheet, COLUMNS), "casme2", FPS, LABELS, CLASSES, locate,
                             dropped, notes)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from mpt_live.errors import InputError
 
-from .files import child_dirs, find_dirs, list_frames, pick_frames, prefer_raw
+from .files import child, child_dirs, find_dirs, list_frames, pick_frames, prefer_raw
 from .samples import DatasetIndex, Sample, natural_key
 from .sheets import middle
 
@@ -44,7 +44,7 @@ def load(root: Path, faces: str = "align") -> DatasetIndex:
     samples: list[Sample] = []
     for subj in sorted((d for d in hs.iterdir() if d.is_dir() and re.fullmatch(r"s\d+", d.name, re.I)),
                        key=lambda d: natural_key(d.name)):
-        micro = subj / "micro"
+        micro = child(subj, "micro")
         if not micro.is_dir():
             raise InputError(f"{subj}: no 'micro' folder")
         for emo in sorted(d for d in micro.iterdir() if d.is_dir()):
