@@ -480,3 +480,18 @@ def test_folder_names_in_another_letter_case(tmp_path, name, build, rename):
     after = [(t.subject, t.clip_id, t.label, t.onset, t.apex, t.offset, len(t.frames)) for t in index.samples]
     assert after == before and len(before) == 3
     assert all(p.is_file() for t in index.samples for p in t.frames)
+
+
+def test_a_note_below_the_table_is_not_a_row(tmp_path):
+    """A note, a merged cell or a formatted-but-empty row under the table (only non-annotation columns filled)
+    stopped the load: "row 17: subject '' is not a subject number"."""
+    rows = [[6, "006_1_2", 1, 5562, 5563, 5565, 4, "Micro", 1, "", "R12", "Happiness"],
+            [None] * 12,
+            [None, None, None, None, None, None, None, None, None, "Note: apex -1 = not coded", None, None],
+            ["", " ", "", "", "", "", "", "", "", "", "", ""],
+            [7, "007_3_1", 3, 10, 11, 12, 3, "Micro", 2, "", "L14", "Other"]]
+    index = load_dataset("samm", samm(tmp_path, rows))
+    assert [t.clip_id for t in index.samples] == ["006_1_2", "007_3_1"] and index.dropped == {}
+    rows[2][0] = 8                                            # a row with some annotation cells is still checked
+    with pytest.raises(InputError, match=r"SAMM_Micro_FACS_Codes_v2.xlsx row 17 \(008\): Filename is empty"):
+        load_dataset("samm", samm(tmp_path, rows))

@@ -85,8 +85,9 @@ def read_sheet(path: Path, columns: dict[str, tuple[str, ...]], optional: dict[s
 
     ``columns`` maps a canonical name to accepted header spellings (compared with :func:`norm_col`).
     The header row is the first of the first ``scan_rows`` rows that holds every required column,
-    so notes above the table (SAMM's header is on row 14) are skipped. Completely blank rows are
-    skipped. Row numbers are 1-based spreadsheet rows (CSV: line numbers).
+    so notes above the table (SAMM's header is on row 14) are skipped. Rows with every required cell
+    blank are not annotations (blank rows, a note or merged cell below the table) and are skipped.
+    Row numbers are 1-based spreadsheet rows (CSV: line numbers).
     """
     import pandas as pd
 
@@ -122,7 +123,7 @@ def read_sheet(path: Path, columns: dict[str, tuple[str, ...]], optional: dict[s
         raise InputError(f"{path.name}: missing column(s) {', '.join(missing)}{where}")
     for r in range(best_row + 1, len(rows)):
         cells = rows[r]
-        if all(is_blank(c) for c in cells):
+        if all(is_blank(cells[best[k]]) for k in columns):
             continue
         yield SheetRow(path.name, r + 1, r - best_row - 1, {k: cells[j] for k, j in best.items()})
 
