@@ -67,7 +67,7 @@ def load(root: Path, faces: str = "align") -> DatasetIndex:
         return subject, clip, child(child(frame_root, subject), clip)
 
     samples = build_samples(read_sheet(sheet, COLUMNS), "casme2", FPS, LABELS, CLASSES, locate,
-                            dropped, notes)
+                            dropped, notes, subjects=frame_root, warnings=warnings)
     if not samples:
         raise InputError(f"{sheet}: no usable samples")
     return DatasetIndex(samples, list(CLASSES), dropped, notes, cropped=cropped, warnings=warnings)

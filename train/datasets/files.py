@@ -79,12 +79,13 @@ def find_dirs(root: Path, accept, max_depth: int = 4) -> list[Path]:
             if accept(d):
                 found.append(d)
                 continue
-            nxt += _subdirs(d)
+            nxt += subdirs(d)
         level = nxt
     return found
 
 
-def _subdirs(d: Path) -> list[Path]:
+def subdirs(d: Path) -> list[Path]:
+    """The folders in ``d``, sorted; hidden ones (:func:`hidden`) left out."""
     try:
         with os.scandir(d) as it:
             return sorted(Path(e.path) for e in it if not hidden(e.name) and e.is_dir())

@@ -63,7 +63,7 @@ def load(root: Path, faces: str = "align") -> DatasetIndex:
         return subject, clip, frame_root / subject / clip
 
     samples = build_samples(read_sheet(sheet, COLUMNS), "samm", FPS, LABELS, CLASSES, locate,
-                            dropped, notes)
+                            dropped, notes, subjects=frame_root, warnings=warnings)
     if not samples:
         raise InputError(f"{sheet}: no usable samples")
     return DatasetIndex(samples, list(CLASSES), dropped, notes, cropped=cropped, warnings=warnings)

@@ -11,7 +11,7 @@ from typing import Any, Iterator
 
 from mpt_live.errors import InputError
 
-from .files import ClipFrames
+from .files import ClipFrames, child, subdirs
 from .samples import Sample
 
 log = logging.getLogger("mpt.datasets")
@@ -173,23 +173,33 @@ def check_label(row: SheetRow, ident: str, raw: Any, known: dict[str, str]) -> s
 
 def build_samples(rows: Iterator[SheetRow], dataset: str, fps: float, labels: dict[str, str],
                   classes: list[str], locate, dropped: dict[str, int],
-                  notes: dict[str, int]) -> list[Sample]:
+                  notes: dict[str, int], subjects: Path | None = None,
+                  warnings: list[str] | None = None) -> list[Sample]:
     """The shared row loop of the sheet datasets (CASME II, SAMM, CAS(ME)^3).
 
     ``locate(row) -> (subject, clip_id, folder)``; ``labels`` maps sheet spellings (lower case) to
     canonical labels; a canonical label not in ``classes`` drops the row (counted). Errata of
-    :mod:`.errata` are applied before validation.
+    :mod:`.errata` are applied before validation. ``subjects``: the folder holding one folder per
+    subject; the rows of a subject without one are dropped (counted, one line in ``warnings``), and
+    the subject and clip folders no row names are counted in ``notes``.
     """
     from . import errata
 
     folders: dict[Path, ClipFrames] = {}
+    named: set[Path] = set()
+    missing: dict[str, int] = {}
     samples = []
     for row in rows:
         subject, clip_id, folder = locate(row)
+        named.add(folder)
         ident = f"{subject}/{clip_id}"
         label = check_label(row, ident, row["emotion"], labels)
         if label not in classes:
             count(dropped, f"label {label} (not in the {len(classes)}-class protocol)")
+            continue
+        if subjects is not None and not child(subjects, subject).is_dir():
+            count(dropped, "no folder of its subject in the frames")
+            count(missing, subject)
             continue
         where = f"{row.sheet} row {row.row} ({ident})"
         if folder not in folders:
@@ -200,4 +210,24 @@ def build_samples(rows: Iterator[SheetRow], dataset: str, fps: float, labels: di
         on, ap, off = resolve_annotation(row, ident, clip, values["onset"], values["apex"],
                                          values["offset"], notes)
         samples.append(Sample(subject, clip_id, clip.frames, on, ap, off, label, fps, dataset))
+    if subjects is not None:
+        if missing and warnings is not None:
+            rows_of = ", ".join(f"{s} ({n} row{'s' if n > 1 else ''})" for s, n in missing.items())
+            warnings.append(f"{subjects}: no folder for subject(s) {rows_of}: their rows are dropped")
+        _count_unused(subjects, named, notes)
     return samples
+
+
+def _count_unused(subjects: Path, named: set[Path], notes: dict[str, int]) -> None:
+    """Count (``notes``) and log the subject folders and clip folders under ``subjects`` that no sheet row names."""
+    used = {f.parent.name.casefold() for f in named}
+    clips = {(f.parent.name.casefold(), f.name.casefold()) for f in named}
+    for d in subdirs(subjects):
+        if d.name.casefold() not in used:
+            count(notes, "subject folders without sheet rows (not used)")
+            log.info("%s: no sheet row names this subject folder; not used", d)
+            continue
+        for c in subdirs(d):
+            if (d.name.casefold(), c.name.casefold()) not in clips:
+                count(notes, "clip folders without sheet rows (not used)")
+                log.info("%s: no sheet row names this clip folder; not used", c)
