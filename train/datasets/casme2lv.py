@@ -31,7 +31,7 @@ from mpt_live.errors import InputError
 
 from .files import ClipFrames, find_dirs, find_files, newest_name, pick, prefer_raw
 from .samples import natural_key
-from .sheets import SheetRow, as_int, cell_text, count, is_blank
+from .sheets import SheetRow, as_int, cell_text, count, is_blank, read_workbook
 from .longvideo import LongVideo, LongVideoIndex, finish, interval_from_row, normalise_type
 
 FPS = 30.0
@@ -39,12 +39,7 @@ VIDEO_EXT = (".avi", ".mp4", ".mov", ".mkv")
 
 
 def _sheets(path: Path) -> list[tuple[str, list[list[Any]]]]:
-    import pandas as pd
-
-    try:
-        book = pd.read_excel(path, sheet_name=None, header=None, dtype=object)
-    except Exception as e:  # pandas raises many types for unreadable files
-        raise InputError(f"{path}: cannot read the coding sheet ({e})") from None
+    book = read_workbook(path, "coding sheet", sheet_name=None)
     if len(book) < 3:
         raise InputError(f"{path.name}: expected 3 sheets (coding, naming rule1, naming rule2), found {len(book)}")
     return [(name, df.values.tolist()) for name, df in book.items()]

@@ -79,6 +79,22 @@ def csv_separator(path: Path) -> str:
     return ";" if ";" in first else "\t" if "\t" in first else ","
 
 
+def read_workbook(path: Path, what: str = "annotation sheet", **options: Any):
+    """``pandas.read_excel(path, header=None, dtype=object, **options)``; InputError (one line) naming the file
+    when it cannot be read, and saying how when it is an Excel 97-2003 ``.xls`` workbook that needs an optional
+    reader package (CAS(ME)^3 ships ``.xls`` sheets)."""
+    import pandas as pd
+
+    try:
+        return pd.read_excel(path, header=None, dtype=object, **options)
+    except ImportError as e:
+        raise InputError(f"{path}: cannot read the {what}: this workbook format needs an optional package that "
+                         f"is not installed ({str(e).splitlines()[0]}); save the sheet as .xlsx in a "
+                         "spreadsheet program and use that copy") from None
+    except Exception as e:  # pandas raises many types for unreadable files
+        raise InputError(f"{path}: cannot read the {what} ({e})") from None
+
+
 def read_sheet(path: Path, columns: dict[str, tuple[str, ...]], optional: dict[str, tuple[str, ...]]
                | None = None, scan_rows: int = 60) -> Iterator[SheetRow]:
     """Rows of an xlsx/xls/csv annotation sheet, keyed by canonical column name.
@@ -91,14 +107,14 @@ def read_sheet(path: Path, columns: dict[str, tuple[str, ...]], optional: dict[s
     """
     import pandas as pd
 
-    try:
-        if path.suffix.lower() == ".csv":
+    if path.suffix.lower() != ".csv":
+        df = read_workbook(path)
+    else:
+        try:
             df = pd.read_csv(path, header=None, dtype=str, keep_default_na=False, skip_blank_lines=False,
                              sep=csv_separator(path))
-        else:
-            df = pd.read_excel(path, header=None, dtype=object)
-    except Exception as e:  # pandas raises many types for unreadable files
-        raise InputError(f"{path}: cannot read the annotation sheet ({e})") from None
+        except Exception as e:  # pandas raises many types for unreadable files
+            raise InputError(f"{path}: cannot read the annotation sheet ({e})") from None
     optional = optional or {}
     wanted = {**columns, **optional}
     keys = {k: [norm_col(a) for a in aliases] for k, aliases in wanted.items()}
