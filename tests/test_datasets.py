@@ -523,3 +523,24 @@ def test_subjects_of_the_sheet_and_of_the_folders_that_do_not_meet(tmp_path, cap
     # a clip missing from a subject that is there is a naming mismatch, not a partial copy: still an error
     with pytest.raises(InputError, match=r"row 2 \(sub01/EP99_01\): clip folder .* not found"):
         load_dataset("casme2", casme2(tmp_path, [[1, "EP99_01", 9, 10, 11, "12", "happiness"]]))
+
+
+def test_annotated_frames_that_fall_in_a_gap_of_the_numbering(tmp_path):
+    """CAS(ME)^3's recordings dropped frames here and there (the MEGC loaders fill the gaps), so a coded onset,
+    apex or offset can name an image that is not on disk; the whole load stopped at 'frame N not found'. Inside
+    the clip's numbering the nearest frame within the interval is used (counted); outside it is still an error."""
+    root = casme3(tmp_path, [["spNO.1", "a", 5, 7, 9, "12", 1, "happy"], ["spNO.1", "a", 12, 13, 15, "4", 2, "disgust"]])
+    color = root / "part_A/data/part_A/spNO.1/a/color"
+    for n in (5, 7, 14, 15):
+        (color / f"{n}.jpg").unlink()                        # frames 1-4, 6, 8-13, 16-20 are left
+    index = load_dataset("casme3", root)
+    got = [(t.frames[t.onset].name, t.frames[t.apex].name, t.frames[t.offset].name) for t in index.samples]
+    assert got == [("6.jpg", "6.jpg", "9.jpg"), ("12.jpg", "13.jpg", "13.jpg")]
+    assert [t.clip_id for t in index.samples] == ["a_6", "a_12"]
+    assert index.notes == {"frame number in a gap of the clip's numbering: nearest frame used": 2}
+    for n in (10, 11, 12):
+        (color / f"{n}.jpg").unlink()
+    xlsx(root / "annotation/cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx",
+         [CASME3_HEADER, ["spNO.1", "a", 10, 11, 12, "4", 2, "disgust"]])
+    with pytest.raises(InputError, match=r"row 2 \(spNO.1/a\): frames 10..12 are all missing from .*color"):
+        load_dataset("casme3", root)

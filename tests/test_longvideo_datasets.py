@@ -239,3 +239,21 @@ def test_an_xls_workbook_without_its_reader_is_one_line_that_says_what_to_do(tmp
     (root / "CAS(ME)^2code_final.xls").write_bytes(ole)
     with pytest.raises(InputError, match=r"code_final.xls: cannot read the coding sheet: .*save the sheet as .xlsx"):
         load_long_dataset("casme2lv", root)
+
+
+def test_spotting_frames_in_a_gap_of_the_numbering(tmp_path):
+    """A recording with dropped frames: an onset/apex/offset naming a missing image takes the nearest image inside
+    the interval (counted) instead of stopping the evaluation; past the last image it is still an error."""
+    root = casme3(tmp_path)
+    color = root / "data/part_A/spNO.1/a/color"
+    for n in (3, 4, 5):
+        (color / f"{n}.jpg").unlink()                        # the micro row is 3, 5, 8
+    idx = load_long_dataset("casme3", root)
+    a = {v.name: v for v in idx.videos}["spNO.1_a"]
+    assert [p.name for p in a.frames][:4] == ["0.jpg", "1.jpg", "2.jpg", "6.jpg"]
+    assert a.intervals == [Interval(3, 3, 5, "micro", "happy", "12")]        # images 6, 6, 8
+    assert idx.notes["frame number in a gap of the recording's numbering: nearest frame used"] == 1
+    for n in range(20, 30):
+        (root / f"data/part_A/spNO.1/b/color/{n}.jpg").unlink()
+    with pytest.raises(InputError, match=r"row 2 \(spNO.1/b\): offset frame 25 not found in .*spNO.1/b/color"):
+        load_long_dataset("casme3", root)

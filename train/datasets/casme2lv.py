@@ -32,7 +32,7 @@ from mpt_live.errors import InputError
 from .files import ClipFrames, find_dirs, find_files, newest_name, pick, prefer_raw
 from .samples import natural_key
 from .sheets import SheetRow, as_int, cell_text, count, is_blank, read_workbook
-from .longvideo import LongVideo, LongVideoIndex, finish, interval_from_row, normalise_type
+from .longvideo import LongVideo, LongVideoIndex, finish, frame_positions, interval_from_row, normalise_type
 
 FPS = 30.0
 VIDEO_EXT = (".avi", ".mp4", ".mov", ".mkv")
@@ -113,14 +113,14 @@ def load(root: Path) -> LongVideoIndex:
         raise InputError(f"{root}: no CAS(ME)^2 recordings found (rawvideo/s15/15_0101*.avi or rawpic/s15/15_0101*/)")
     videos: dict[str, LongVideo] = {}
     lengths: dict[str, int] = {}
-    numbers: dict[str, dict[int, int]] = {}  # frame folders: image number -> position
+    clips: dict[str, ClipFrames] = {}  # frame folders: image numbers -> positions
     for key, (name, path) in recordings.items():
         subject = f"s{key.split('_')[0]}"
         if path.is_dir():
             clip = ClipFrames.read(path, str(path))
             videos[key] = LongVideo(name, subject, FPS, [], frames=clip.frames,
                                     aliases=(f"{subject}/{name}",))
-            numbers[key] = clip.index_of
+            clips[key] = clip
         else:
             videos[key] = LongVideo(name, subject, FPS, [], video=path, aliases=(f"{subject}/{name}", path.name))
     dropped: dict[str, int] = {}
@@ -148,13 +148,8 @@ def load(root: Path) -> LongVideoIndex:
         if offset == 0 and apex:
             count(notes, "offset 0 (not coded): apex used as offset")
             offset = apex
-        index_of = numbers.get(key)
-        if index_of is not None:  # frame folders: image numbers -> positions
-            for what, n in (("onset", onset), ("offset", offset)):
-                if n is not None and n not in index_of:
-                    raise row.error(ident, f"{what} frame {n} not found in {v.source}")
-            onset, offset = (index_of[n] if n is not None else None for n in (onset, offset))
-            apex = index_of.get(apex) if apex is not None else None
+        if key in clips:  # frame folders: image numbers -> positions
+            onset, apex, offset = frame_positions(row, ident, clips[key], onset, apex, offset, notes)
             n_frames = len(v.frames or [])
         else:  # video files: image number k is frame k - 1
             onset, apex, offset = (n - 1 if n is not None else None for n in (onset, apex, offset))

@@ -25,7 +25,7 @@ from mpt_live.errors import InputError
 from .casme3 import sheet_kind
 from .files import ClipFrames, child_dirs, find_dirs, find_files, newest_name, prefer_raw
 from .sheets import as_int, cell_text, count, read_sheet
-from .longvideo import LongVideo, LongVideoIndex, finish, interval_from_row, normalise_type
+from .longvideo import LongVideo, LongVideoIndex, finish, frame_positions, interval_from_row, normalise_type
 
 FPS = 30.0
 COLUMNS = {
@@ -62,14 +62,14 @@ def load(root: Path) -> LongVideoIndex:
     sheets = typed if typed else sheets[:1]  # the v2 pair, else the newest combined sheet
     frame_root, recordings = _recordings(root)
     videos: dict[str, LongVideo] = {}
-    numbers: dict[str, dict[int, int]] = {}
+    clips: dict[str, ClipFrames] = {}
     for key, (sub, folder) in recordings.items():
         clip = ClipFrames.read(folder, str(folder))
         letter = folder.parent.name if folder.name == "color" else folder.name
         name = f"{sub.name}_{letter}"
         videos[key] = LongVideo(name, sub.name, FPS, [], frames=clip.frames,
                                 aliases=(f"{sub.name}/{letter}/color", f"{sub.name}/{letter}"))
-        numbers[key] = clip.index_of
+        clips[key] = clip
     dropped: dict[str, int] = {}
     notes: dict[str, int] = {}
     labels: set[str] = set()
@@ -92,15 +92,11 @@ def load(root: Path) -> LongVideoIndex:
             if not onset:
                 count(dropped, "onset 0 or blank (not coded)")
                 continue
-            index_of = numbers[key]
-            for what, n in (("onset", onset), ("offset", offset)):
-                if n is not None and n not in index_of:
-                    raise row.error(ident, f"{what} frame {n} not found in {videos[key].source}")
             label = cell_text(row["emotion"]).lower()
             labels.add(label)
             v = videos[key]
-            iv = interval_from_row(row, ident, *(index_of.get(n) if n is not None else None
-                                                 for n in (onset, apex, offset)), kind, label,
+            iv = interval_from_row(row, ident, *frame_positions(row, ident, clips[key], onset, apex, offset,
+                                                                notes), kind, label,
                                    cell_text(row["aus"]), len(v.frames or []), dropped, notes)
             if iv is not None:
                 v.intervals.append(iv)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import logging
 import os
 import re
@@ -64,6 +65,22 @@ class ClipFrames:
                                  f"({numbered[index_of[n]][1].name}, {p.name})")
             index_of[n] = i
         return cls(folder, [p for _, p in numbered], index_of)
+
+    def position(self, n: int, side: str = "nearest") -> int | None:
+        """Index of the frame numbered ``n``. A number inside the clip's numbering with no file of its own (a gap:
+        recordings that dropped frames) takes the next frame (``side='after'``, for an onset), the previous one
+        (``'before'``, an offset) or the nearer one (``'nearest'``, an apex); None outside first..last."""
+        if n in self.index_of:
+            return self.index_of[n]
+        numbers = list(self.index_of)                  # ascending: numbers[i] is frames[i]'s number
+        if not numbers[0] < n < numbers[-1]:
+            return None
+        k = bisect.bisect(numbers, n)                  # numbers[k - 1] < n < numbers[k]
+        if side == "after":
+            return k
+        if side == "before":
+            return k - 1
+        return k if numbers[k] - n < n - numbers[k - 1] else k - 1
 
     def span(self) -> str:
         return f"{self.frames[0].name}..{self.frames[-1].name}, {len(self.frames)} frames"

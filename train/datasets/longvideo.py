@@ -25,6 +25,7 @@ from typing import Any
 
 from mpt_live.errors import InputError
 
+from .files import ClipFrames
 from .samples import natural_key
 from .sheets import SheetRow, as_int, cell_text, count, read_sheet
 
@@ -114,6 +115,28 @@ def interval_from_row(row: SheetRow, ident: str, onset: int | None, apex: int | 
         count(notes, "apex missing or outside onset..offset: middle used")
         apex = (onset + offset) // 2
     return Interval(onset, apex, offset, kind, label, aus)
+
+
+def frame_positions(row: SheetRow, ident: str, clip: ClipFrames, onset: int | None, apex: int | None,
+                    offset: int | None, notes: dict[str, int]) -> tuple[int | None, int | None, int | None]:
+    """Image numbers -> 0-based positions in a recording of frame images (None stays None). An onset or
+    offset outside the recording's first..last image raises naming the row; a number in a gap of the
+    numbering (dropped frames) takes the nearest image inside the interval (counted in ``notes``); an
+    apex outside the recording becomes None (the middle is used)."""
+    for what, n in (("onset", onset), ("offset", offset)):
+        if n is not None and clip.position(n) is None:
+            raise row.error(ident, f"{what} frame {n} not found in {clip.folder} ({clip.span()})")
+    on = clip.position(onset, "after") if onset is not None else None
+    off = clip.position(offset, "before") if offset is not None else None
+    ap = clip.position(apex) if apex is not None else None
+    if on is not None and off is not None and onset <= offset:
+        if on > off:
+            raise row.error(ident, f"frames {onset}..{offset} are all missing from {clip.folder} ({clip.span()})")
+        ap = None if ap is None else min(max(ap, on), off)
+    if any(n is not None and n not in clip.index_of for n in (onset, offset)) or (
+            ap is not None and apex not in clip.index_of):
+        count(notes, "frame number in a gap of the recording's numbering: nearest frame used")
+    return on, ap, off
 
 
 def finish(videos: dict[str, LongVideo], classes: list[str], dropped: dict[str, int],

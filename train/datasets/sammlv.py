@@ -27,7 +27,7 @@ from mpt_live.errors import InputError
 
 from .files import ClipFrames, child_dirs, find_dirs, find_files, newest_name, pick, prefer_raw
 from .sheets import as_int, cell_text, count, read_sheet
-from .longvideo import LongVideo, LongVideoIndex, finish, interval_from_row, normalise_type
+from .longvideo import LongVideo, LongVideoIndex, finish, frame_positions, interval_from_row, normalise_type
 
 FPS = 200.0
 COLUMNS = {
@@ -58,11 +58,11 @@ def load(root: Path) -> LongVideoIndex:
     frame_root = pick(find_dirs(base, lambda d: child_dirs(d, r"\d{3}_\d+")),
                       "SAMM long-video frame folders (SAMM_longvideos/006_1/...)", root, prefer=prefer_raw(base))
     videos: dict[str, LongVideo] = {}
-    numbers: dict[str, dict[int, int]] = {}
+    clips: dict[str, ClipFrames] = {}
     for d in sorted(p for p in frame_root.iterdir() if p.is_dir() and re.fullmatch(r"\d{3}_\d+", p.name)):
         clip = ClipFrames.read(d, str(d))
         videos[d.name] = LongVideo(d.name, d.name.split("_")[0], FPS, [], frames=clip.frames)
-        numbers[d.name] = clip.index_of
+        clips[d.name] = clip
     fallback = None
     dropped: dict[str, int] = {}
     notes: dict[str, int] = {}
@@ -85,10 +85,6 @@ def load(root: Path) -> LongVideoIndex:
         if offset == 0 and apex and apex > 0:
             count(notes, "offset 0 (not coded): apex used as offset")
             offset = apex
-        index_of = numbers[key]
-        for what, n in (("onset", onset), ("offset", offset)):
-            if n is not None and n not in index_of:
-                raise row.error(ident, f"{what} frame {n} not found in {frame_root / key}")
         label = cell_text(row["emotion"]).lower()
         if not label and kind == "micro":
             if fallback is None:
@@ -96,8 +92,8 @@ def load(root: Path) -> LongVideoIndex:
             label = fallback.get(ident, "")
         labels.add(label)
         v = videos[key]
-        iv = interval_from_row(row, ident, *(index_of.get(n) if n is not None else None
-                                             for n in (onset, apex, offset)), kind, label,
+        iv = interval_from_row(row, ident, *frame_positions(row, ident, clips[key], onset, apex, offset, notes),
+                               kind, label,
                                cell_text(row["aus"]), len(v.frames or []), dropped, notes)
         if iv is not None:
             v.intervals.append(iv)

@@ -157,7 +157,9 @@ def resolve_annotation(row: SheetRow, ident: str, clip: ClipFrames, onset: int |
                        stats: dict[str, int]) -> tuple[int, int, int]:
     """Sheet frame numbers -> indices into ``clip.frames``; validates and raises naming the row.
 
-    A missing apex (blank, '/', -1) becomes the middle of onset..offset, counted in ``stats``.
+    A missing apex (blank, '/', -1) becomes the middle of onset..offset, counted in ``stats``. A frame
+    number in a gap of the clip's numbering takes the nearest frame inside onset..offset (counted);
+    one outside the clip's first..last frame raises.
     """
     if onset is None:
         raise row.error(ident, f"onset {cell_text(row['onset'])!r} is not a frame number")
@@ -166,17 +168,21 @@ def resolve_annotation(row: SheetRow, ident: str, clip: ClipFrames, onset: int |
     if onset > offset:
         raise row.error(ident, f"onset {onset} > offset {offset}")
     for what, n in (("onset", onset), ("offset", offset)):
-        if n not in clip.index_of:
+        if clip.position(n) is None:
             raise row.error(ident, f"{what} frame {n} not found in {clip.folder} ({clip.span()})")
-    i0, i1 = clip.index_of[onset], clip.index_of[offset]
+    i0, i1 = clip.position(onset, "after"), clip.position(offset, "before")
+    if i0 > i1:
+        raise row.error(ident, f"frames {onset}..{offset} are all missing from {clip.folder} ({clip.span()})")
     if apex is None or apex < 0:
         count(stats, "apex unknown in the sheet: middle of onset..offset used")
-        return i0, middle(i0, i1), i1
-    if not onset <= apex <= offset:
+        ia = middle(i0, i1)
+    elif not onset <= apex <= offset:
         raise row.error(ident, f"apex {apex} is outside onset..offset {onset}..{offset}")
-    if apex not in clip.index_of:
-        raise row.error(ident, f"apex frame {apex} not found in {clip.folder} ({clip.span()})")
-    return i0, clip.index_of[apex], i1
+    else:
+        ia = min(max(clip.position(apex), i0), i1)
+    if any(n not in clip.index_of for n in (onset, offset) + ((apex,) if apex is not None and apex >= 0 else ())):
+        count(stats, "frame number in a gap of the clip's numbering: nearest frame used")
+    return i0, ia, i1
 
 
 def check_label(row: SheetRow, ident: str, raw: Any, known: dict[str, str]) -> str:
