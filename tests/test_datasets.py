@@ -544,3 +544,18 @@ def test_annotated_frames_that_fall_in_a_gap_of_the_numbering(tmp_path):
          [CASME3_HEADER, ["spNO.1", "a", 10, 11, 12, "4", 2, "disgust"]])
     with pytest.raises(InputError, match=r"row 2 \(spNO.1/a\): frames 10..12 are all missing from .*color"):
         load_dataset("casme3", root)
+
+
+def test_smic_skips_hidden_and_nas_thumbnail_folders(tmp_path):
+    """A copy kept on a NAS or opened on a Mac has folders that are not clips or emotions (``@eaDir``,
+    ``.@__thumb``) inside the emotion and clip folders: SMIC stopped at "unknown emotion folder '@eaDir'"."""
+    root = smic(tmp_path)
+    hs = root / "SMIC_all_raw/HS"
+    frames(hs / "s1/micro/@eaDir/s1_po_01", ["SYNOFILE_THUMB_M.jpg"])
+    frames(hs / "s1/micro/positive/.@__thumb", ["s1_po_01.jpg"])
+    frames(hs / "s2/micro/surprise/@eaDir", ["x.jpg"])
+    for s in ("s1", "s2"):
+        (hs / s / "micro").rename(hs / s / "Micro")                # and 'micro' in another case everywhere
+    index = load_dataset("smic", root)
+    assert [(t.subject, t.clip_id, t.label, len(t.frames)) for t in index.samples] == [
+        ("s1", "s1_ne_01", "negative", 4), ("s1", "s1_po_01", "positive", 7), ("s2", "s2_sur_01", "surprise", 3)]

@@ -257,3 +257,11 @@ def test_spotting_frames_in_a_gap_of_the_numbering(tmp_path):
         (root / f"data/part_A/spNO.1/b/color/{n}.jpg").unlink()
     with pytest.raises(InputError, match=r"row 2 \(spNO.1/b\): offset frame 25 not found in .*spNO.1/b/color"):
         load_long_dataset("casme3", root)
+
+
+def test_casme3lv_skips_hidden_folders_beside_the_recordings(tmp_path):
+    root = casme3(tmp_path)
+    frames(root / "data/part_A/spNO.1/@eaDir", ["x.jpg"])
+    (root / "data/part_A/spNO.1/.thumbnails").mkdir()
+    idx = load_long_dataset("casme3", root)
+    assert sorted(v.name for v in idx.videos) == ["spNO.1_a", "spNO.1_b", "spNO.1_c"]

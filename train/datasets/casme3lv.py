@@ -23,7 +23,7 @@ from pathlib import Path
 from mpt_live.errors import InputError
 
 from .casme3 import sheet_kind
-from .files import ClipFrames, child_dirs, find_dirs, find_files, newest_name, prefer_raw
+from .files import ClipFrames, child_dirs, find_dirs, find_files, newest_name, prefer_raw, subdirs
 from .sheets import as_int, cell_text, count, read_sheet
 from .longvideo import LongVideo, LongVideoIndex, finish, frame_positions, interval_from_row, normalise_type
 
@@ -47,7 +47,7 @@ def _recordings(root: Path) -> tuple[Path, dict[str, tuple[Path, Path]]]:
     frame_root = sorted(roots, key=prefer_raw(base))[0]
     out = {}
     for sub in sorted(p for p in frame_root.iterdir() if p.is_dir() and re.fullmatch(r"spNO\.\d+", p.name, re.I)):
-        for rec in sorted(p for p in sub.iterdir() if p.is_dir()):
+        for rec in subdirs(sub):
             folder = rec / "color" if (rec / "color").is_dir() else rec
             out[f"{sub.name}_{rec.name}".lower()] = (sub, folder)
     return frame_root, out

@@ -21,8 +21,9 @@ IMAGE_EXTS = frozenset(IMAGE_EXTENSIONS)
 
 def hidden(name: str) -> bool:
     """Not part of a dataset: hidden files (``.DS_Store``, the ``._img46.jpg`` copies macOS leaves in archives
-    and on non-Mac disks), Office lock files (``~$sheet.xlsx``) and macOS archive folders (``__MACOSX``)."""
-    return name.startswith((".", "~$")) or name == "__MACOSX"
+    and on non-Mac disks), Office lock files (``~$sheet.xlsx``), macOS archive folders (``__MACOSX``) and the
+    thumbnail folders a Synology NAS puts in every folder (``@eaDir``)."""
+    return name.startswith((".", "~$")) or name in ("__MACOSX", "@eaDir")
 
 
 def list_frames(folder: Path) -> list[Path]:

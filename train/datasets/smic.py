@@ -14,7 +14,7 @@ from pathlib import Path
 
 from mpt_live.errors import InputError
 
-from .files import child, child_dirs, find_dirs, list_frames, pick_frames, prefer_raw
+from .files import child, child_dirs, find_dirs, list_frames, pick_frames, prefer_raw, subdirs
 from .samples import DatasetIndex, Sample, natural_key
 from .sheets import middle
 
@@ -25,7 +25,7 @@ CLASSES = ["negative", "positive", "surprise"]
 def _has_micro_subjects(d: Path) -> bool:
     if not child_dirs(d, r"s\d+"):
         return False
-    return any((c / "micro").is_dir() for c in d.iterdir() if re.fullmatch(r"s\d+", c.name, re.I))
+    return any(child(c, "micro").is_dir() for c in d.iterdir() if re.fullmatch(r"s\d+", c.name, re.I))
 
 
 def _prefer_hs(root: Path):
@@ -47,12 +47,12 @@ def load(root: Path, faces: str = "align") -> DatasetIndex:
         micro = child(subj, "micro")
         if not micro.is_dir():
             raise InputError(f"{subj}: no 'micro' folder")
-        for emo in sorted(d for d in micro.iterdir() if d.is_dir()):
+        for emo in subdirs(micro):
             label = emo.name.lower()
             if label not in CLASSES:
                 raise InputError(f"{emo}: unknown emotion folder {emo.name!r} "
                                  f"(known: {', '.join(CLASSES)})")
-            for clip in sorted((d for d in emo.iterdir() if d.is_dir()), key=lambda d: natural_key(d.name)):
+            for clip in sorted(subdirs(emo), key=lambda d: natural_key(d.name)):
                 frames = list_frames(clip)
                 if not frames:
                     raise InputError(f"{clip}: clip folder has no image frames")
