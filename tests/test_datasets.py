@@ -333,8 +333,6 @@ def test_errata_applied_only_to_inconsistent_rows(tmp_path, caplog):
         "errata not needed (sheet row already consistent)": 1,
         "errata not applicable (corrected row inconsistent with the frames)": 1,
         "apex unknown in the sheet: middle of onset..offset used": 1,
-        "subject folders without sheet rows (not used)": 2,   # the fixture's sub02, sub03
-        "clip folders without sheet rows (not used)": 1,      # and sub01/EP02_01f
     }
     assert index.dropped == {"label fear (not in the 5-class protocol)": 58}
     assert "row 62 (sub01/EP_fix): erratum applied" in caplog.text
@@ -355,9 +353,7 @@ def test_samm_errata_rows_count_from_below_the_row_14_header(tmp_path, caplog):
     with caplog.at_level(logging.INFO, logger="mpt.datasets"):
         index = load_dataset("samm", tmp_path)
     s = index.samples[0]
-    assert s.frames[s.offset].name == "006_05739.jpg" and index.notes == {
-        "errata applied": 1, "subject folders without sheet rows (not used)": 1,   # the fixture's 007 ...
-        "clip folders without sheet rows (not used)": 1}                           # ... and 006_1_3
+    assert s.frames[s.offset].name == "006_05739.jpg" and index.notes == {"errata applied": 1}
     assert "SAMM_Micro_FACS_Codes_v2.xlsx row 71 (006/006_1_2): erratum applied" in caplog.text
 
 
@@ -503,8 +499,8 @@ def test_a_note_below_the_table_is_not_a_row(tmp_path):
 
 def test_subjects_of_the_sheet_and_of_the_folders_that_do_not_meet(tmp_path, caplog):
     """A subject the sheet codes but the copy of the frames lacks (a partial download) stopped the whole load; a
-    subject or clip folder no row names was skipped without a word. Both are counted now, the first with a
-    warning naming the subject."""
+    subject or clip folder no row names was skipped without a word. The first is a counted drop, and each is
+    one warning line naming the folders."""
     rows = [[1, "EP02_01f", 9, 10, 11, "12", "happiness"], [27, "EP01_01", 1, 2, 3, "1", "surprise"],
             [27, "EP01_02", 1, 2, 3, "1", "others"], [28, "EP03_01", 4, 5, 6, "4", "fear"]]
     root = casme2(tmp_path, rows)
@@ -517,9 +513,9 @@ def test_subjects_of_the_sheet_and_of_the_folders_that_do_not_meet(tmp_path, cap
     assert index.dropped == {"no folder of its subject in the frames": 2,
                              "label fear (not in the 5-class protocol)": 1}
     assert f"{raw}: no folder for subject(s) sub27 (2 rows): their rows are dropped" in index.warnings
-    assert index.notes == {"subject folders without sheet rows (not used)": 3,   # the fixture's sub02, sub03; sub04
-                           "clip folders without sheet rows (not used)": 1}
-    assert "EP09_09: no sheet row names this clip folder" in caplog.text
+    assert f"{raw}: 4 folder(s) no sheet row names, not used: sub01/EP09_09, sub02/, sub03/, sub04/" in index.warnings
+    assert index.notes == {}
+    assert "no sheet row names sub01/EP09_09; not used" in caplog.text
     # a clip missing from a subject that is there is a naming mismatch, not a partial copy: still an error
     with pytest.raises(InputError, match=r"row 2 \(sub01/EP99_01\): clip folder .* not found"):
         load_dataset("casme2", casme2(tmp_path, [[1, "EP99_01", 9, 10, 11, "12", "happiness"]]))

@@ -203,7 +203,7 @@ def build_samples(rows: Iterator[SheetRow], dataset: str, fps: float, labels: di
     canonical labels; a canonical label not in ``classes`` drops the row (counted). Errata of
     :mod:`.errata` are applied before validation. ``subjects``: the folder holding one folder per
     subject; the rows of a subject without one are dropped (counted, one line in ``warnings``), and
-    the subject and clip folders no row names are counted in ``notes``.
+    the subject and clip folders no row names are one line in ``warnings``.
     """
     from . import errata
 
@@ -232,24 +232,28 @@ def build_samples(rows: Iterator[SheetRow], dataset: str, fps: float, labels: di
         on, ap, off = resolve_annotation(row, ident, clip, values["onset"], values["apex"],
                                          values["offset"], notes)
         samples.append(Sample(subject, clip_id, clip.frames, on, ap, off, label, fps, dataset))
-    if subjects is not None:
-        if missing and warnings is not None:
+    if subjects is not None and warnings is not None:
+        if missing:
             rows_of = ", ".join(f"{s} ({n} row{'s' if n > 1 else ''})" for s, n in missing.items())
             warnings.append(f"{subjects}: no folder for subject(s) {rows_of}: their rows are dropped")
-        _count_unused(subjects, named, notes)
+        warnings += unused_folders(subjects, named)
     return samples
 
 
-def _count_unused(subjects: Path, named: set[Path], notes: dict[str, int]) -> None:
-    """Count (``notes``) and log the subject folders and clip folders under ``subjects`` that no sheet row names."""
+def unused_folders(subjects: Path, named: set[Path], show: int = 5) -> list[str]:
+    """One line naming the subject folders and clip folders under ``subjects`` that no sheet row names (each
+    one is logged); none when every folder is used."""
     used = {f.parent.name.casefold() for f in named}
     clips = {(f.parent.name.casefold(), f.name.casefold()) for f in named}
+    unused = []
     for d in subdirs(subjects):
         if d.name.casefold() not in used:
-            count(notes, "subject folders without sheet rows (not used)")
-            log.info("%s: no sheet row names this subject folder; not used", d)
+            unused.append(d.name + "/")
             continue
-        for c in subdirs(d):
-            if (d.name.casefold(), c.name.casefold()) not in clips:
-                count(notes, "clip folders without sheet rows (not used)")
-                log.info("%s: no sheet row names this clip folder; not used", c)
+        unused += [f"{d.name}/{c.name}" for c in subdirs(d) if (d.name.casefold(), c.name.casefold()) not in clips]
+    for u in unused:
+        log.info("%s: no sheet row names %s; not used", subjects, u)
+    if not unused:
+        return []
+    more = f" and {len(unused) - show} more" if len(unused) > show else ""
+    return [f"{subjects}: {len(unused)} folder(s) no sheet row names, not used: {', '.join(unused[:show])}{more}"]
