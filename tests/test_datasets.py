@@ -555,3 +555,20 @@ def test_smic_skips_hidden_and_nas_thumbnail_folders(tmp_path):
     index = load_dataset("smic", root)
     assert [(t.subject, t.clip_id, t.label, len(t.frames)) for t in index.samples] == [
         ("s1", "s1_ne_01", "negative", 4), ("s1", "s1_po_01", "positive", 7), ("s2", "s2_sur_01", "surprise", 3)]
+
+
+@pytest.mark.parametrize("where, expect", [
+    ("SMIC_all_raw/VIS", ("VIS", 25.0)), ("SMIC_all_raw/NIR", ("NIR", 25.0)), ("SMIC_all_raw", ("HS", 100.0)),
+    ("SMIC_all_raw/HS", ("HS", 100.0))])
+def test_smic_normal_speed_sets_are_25_fps(tmp_path, where, expect):
+    """SMIC-VIS and SMIC-NIR are filmed at 25 fps, SMIC-HS at 100: --data pointing at VIS (or NIR) read its clips
+    as 100 fps clips without a word."""
+    root = smic(tmp_path)
+    for s in ("VIS", "NIR"):
+        frames(root / f"SMIC_all_raw/{s}/s1/micro/positive/s1_po_01", [f"image{i}.bmp" for i in range(1, 4)])
+    index = load_dataset("smic", root / where)
+    folder, fps = expect
+    assert {t.fps for t in index.samples} == {fps}
+    assert {t.frames[0].parts[-6] for t in index.samples} == {folder}
+    said = [w for w in index.warnings if "reading SMIC-" in w]
+    assert said == ([] if folder == "HS" else [f"{root / where}: reading SMIC-{folder}, filmed at 25 fps (SMIC-HS: 100 fps)"])

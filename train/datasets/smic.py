@@ -5,6 +5,10 @@ Layout: ``HS/s1/micro/{positive,negative,surprise}/s1_po_01/*.bmp`` anywhere und
 frames are preferred. Every clip folder is one micro-expression: onset = first frame, offset =
 last frame, apex = the middle frame (SMIC has no apex annotation). Frames are sorted naturally.
 100 fps. Classes (fixed order): negative, positive, surprise.
+
+SMIC's normal-speed sets ``VIS`` and ``NIR`` have the same layout but were filmed at 25 fps (the
+SMIC page of the University of Oulu): when the folder read is one of them (``--data`` names it, or
+the copy has no ``HS``), its clips get 25 fps and a warning says which set is read.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from .samples import DatasetIndex, Sample, natural_key
 from .sheets import middle
 
 FPS = 100.0
+SET_FPS = {"hs": FPS, "vis": 25.0, "nir": 25.0}
 CLASSES = ["negative", "positive", "surprise"]
 
 
@@ -37,10 +42,22 @@ def _prefer_hs(root: Path):
     return key
 
 
+def _smic_set(folder: Path, root: Path) -> str:
+    """'hs', 'vis' or 'nir': the last folder name on the way from above ``root`` to ``folder`` that names a set
+    ('hs' when none does)."""
+    parts = [q.lower() for q in root.parts[-1:] + folder.relative_to(root).parts]
+    return next((q for q in reversed(parts) if q in SET_FPS), "hs")
+
+
 def load(root: Path, faces: str = "align") -> DatasetIndex:
     notes: dict[str, int] = {}
+    warnings: list[str] = []
     hs, cropped = pick_frames(find_dirs(root, _has_micro_subjects), "SMIC folders (HS/s1/micro/...)", root,
                               faces, _prefer_hs(root), notes)
+    which = _smic_set(hs, root)
+    fps = SET_FPS[which]
+    if which != "hs":
+        warnings.append(f"{hs}: reading SMIC-{which.upper()}, filmed at {fps:g} fps (SMIC-HS: {FPS:g} fps)")
     samples: list[Sample] = []
     for subj in sorted((d for d in hs.iterdir() if d.is_dir() and re.fullmatch(r"s\d+", d.name, re.I)),
                        key=lambda d: natural_key(d.name)):
@@ -58,7 +75,7 @@ def load(root: Path, faces: str = "align") -> DatasetIndex:
                     raise InputError(f"{clip}: clip folder has no image frames")
                 n = len(frames)
                 samples.append(Sample(subj.name, clip.name, frames, 0, middle(0, n - 1), n - 1,
-                                      label, FPS, "smic"))
+                                      label, fps, "smic"))
     if not samples:
         raise InputError(f"{hs}: no SMIC clips found under sN/micro/<emotion>/")
-    return DatasetIndex(samples, list(CLASSES), {}, notes, cropped=cropped)
+    return DatasetIndex(samples, list(CLASSES), {}, notes, cropped=cropped, warnings=warnings)
