@@ -572,3 +572,15 @@ def test_smic_normal_speed_sets_are_25_fps(tmp_path, where, expect):
     assert {t.frames[0].parts[-6] for t in index.samples} == {folder}
     said = [w for w in index.warnings if "reading SMIC-" in w]
     assert said == ([] if folder == "HS" else [f"{root / where}: reading SMIC-{folder}, filmed at 25 fps (SMIC-HS: 100 fps)"])
+
+
+def test_smic_subject_without_micro_expressions_is_named_not_fatal(tmp_path):
+    """SMIC filmed 20 subjects but found micro-expressions in 16: a subject folder holding only ``non_micro``
+    (or nothing) stopped the load with "no 'micro' folder"."""
+    root = smic(tmp_path)
+    hs = root / "SMIC_all_raw/HS"
+    frames(hs / "s5/non_micro/s5_1", ["image1.bmp"])
+    (hs / "s7").mkdir()
+    index = load_dataset("smic", root)
+    assert [t.clip_id for t in index.samples] == ["s1_ne_01", "s1_po_01", "s2_sur_01"]
+    assert f"{hs}: no 'micro' folder in 2 subject folder(s), not used: s5, s7" in index.warnings

@@ -3,7 +3,8 @@
 Layout: ``HS/s1/micro/{positive,negative,surprise}/s1_po_01/*.bmp`` anywhere under the root (e.g.
 ``SMIC_all_raw/HS``); the ``HS`` folder is found by content (``sN/micro`` sub-folders) and uncropped
 frames are preferred. Every clip folder is one micro-expression: onset = first frame, offset =
-last frame, apex = the middle frame (SMIC has no apex annotation). Frames are sorted naturally.
+last frame, apex = the middle frame (SMIC has no apex annotation). A subject folder without a
+``micro`` folder (SMIC filmed 20 subjects; 16 showed micro-expressions) is named in a warning. Frames are sorted naturally.
 100 fps. Classes (fixed order): negative, positive, surprise.
 
 SMIC's normal-speed sets ``VIS`` and ``NIR`` have the same layout but were filmed at 25 fps (the
@@ -59,11 +60,13 @@ def load(root: Path, faces: str = "align") -> DatasetIndex:
     if which != "hs":
         warnings.append(f"{hs}: reading SMIC-{which.upper()}, filmed at {fps:g} fps (SMIC-HS: {FPS:g} fps)")
     samples: list[Sample] = []
+    without: list[str] = []
     for subj in sorted((d for d in hs.iterdir() if d.is_dir() and re.fullmatch(r"s\d+", d.name, re.I)),
                        key=lambda d: natural_key(d.name)):
         micro = child(subj, "micro")
-        if not micro.is_dir():
-            raise InputError(f"{subj}: no 'micro' folder")
+        if not micro.is_dir():                     # SMIC filmed 20 subjects, 16 of them with micro-expressions
+            without.append(subj.name)
+            continue
         for emo in subdirs(micro):
             label = emo.name.lower()
             if label not in CLASSES:
@@ -78,4 +81,6 @@ def load(root: Path, faces: str = "align") -> DatasetIndex:
                                       label, fps, "smic"))
     if not samples:
         raise InputError(f"{hs}: no SMIC clips found under sN/micro/<emotion>/")
+    if without:
+        warnings.append(f"{hs}: no 'micro' folder in {len(without)} subject folder(s), not used: {', '.join(without)}")
     return DatasetIndex(samples, list(CLASSES), {}, notes, cropped=cropped, warnings=warnings)
