@@ -584,3 +584,18 @@ def test_smic_subject_without_micro_expressions_is_named_not_fatal(tmp_path):
     index = load_dataset("smic", root)
     assert [t.clip_id for t in index.samples] == ["s1_ne_01", "s1_po_01", "s2_sur_01"]
     assert f"{hs}: no 'micro' folder in 2 subject folder(s), not used: s5, s7" in index.warnings
+
+
+def test_sheet_cells_as_spreadsheets_leave_them(tmp_path):
+    """Real sheets have headers and cells with stray spaces, numbers stored as text or as floats, labels in
+    another case, and frames saved as .JPG: all read as the clean sheet would be."""
+    header = ["Subject ", " Filename", "OnsetFrame ", "ApexFrame", "Offset Frame", "Action Units", "Estimated Emotion "]
+    rows = [[" 1", "EP02_01f ", "9", " 10", "11 ", "12", "Happiness "], ["02", "EP03_02", 3.0, " / ", 7.0, "14", " Others"],
+            ["sub03", "EP07_04", 20, 22, 24, "9", "DISGUST"]]
+    root = casme2(tmp_path, rows, header=header)
+    for p in (root / "CASME2_RAW_selected/sub01/EP02_01f").iterdir():
+        p.rename(p.with_suffix(".JPG"))
+    index = load_dataset("casme2", root)
+    assert [(t.subject, t.clip_id, t.onset, t.apex, t.offset, t.label, t.frames[t.onset].name) for t in index.samples] == [
+        ("sub01", "EP02_01f", 1, 2, 3, "happiness", "img9.JPG"), ("sub02", "EP03_02", 2, 4, 6, "others", "img3.jpg"),
+        ("sub03", "EP07_04", 2, 4, 6, "disgust", "img20.jpg")]
