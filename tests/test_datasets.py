@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
 
 import cv2
@@ -441,6 +442,7 @@ def test_casme3_clips_package(tmp_path):
         frames(clips / "depth" / name, [f"{i}.png" for i in rng])
     (clips / "video").mkdir()
     (clips / "video/spNo.1_a_5.mp4").write_bytes(b"\x00")
+    frames(tmp_path / "Part_A_MaE_clip/frame/spNO.1_a_1", [f"{i}.jpg" for i in range(1, 30)])   # macro clips
     index = load_dataset("casme3", tmp_path)
     got = [(t.subject, t.clip_id, t.frames[t.onset].name, t.frames[t.apex].name, t.frames[t.offset].name,
             t.frames[0].parent.parent.name) for t in index.samples]
@@ -450,6 +452,9 @@ def test_casme3_clips_package(tmp_path):
     xlsx(tmp_path / "annotation/cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx",
          [CASME3_HEADER, ["spNO.1", "a", 6, 7, 9, "12", 1, "happy"]])
     with pytest.raises(InputError, match=r"row 2 \(spNO.1/a\): clip folder .*spNO.1_a_6 not found"):
+        load_dataset("casme3", tmp_path)
+    shutil.rmtree(clips / "frame")                         # only depth and the macro-expression clips are left
+    with pytest.raises(InputError, match=r"no CAS\(ME\)\^3 frame folders"):
         load_dataset("casme3", tmp_path)
 
 

@@ -86,8 +86,12 @@ def _micro_rows(rows, dropped: dict[str, int]):
 
 
 def _frame_root(d: Path) -> bool:
-    """A folder of recordings (``spNO.<n>``) or of clips (``spNO.<n>_<letter>_<onset>``, not their ``depth`` copy)."""
-    return child_dirs(d, RECORDINGS) or (d.name.lower() != "depth" and child_dirs(d, CLIPS))
+    """A folder of recordings (``spNO.<n>``) or of ME clips (``spNO.<n>_<letter>_<onset>``; not their ``depth``
+    copy, nor the macro-expression clips of ``Part_A_MaE_clip``)."""
+    if child_dirs(d, RECORDINGS):
+        return True
+    macro = any(sheet_kind(Path(q)) == "macro" for q in (d.name, d.parent.name))
+    return d.name.lower() != "depth" and not macro and child_dirs(d, CLIPS)
 
 
 def load(root: Path, classes: int = 7, faces: str = "align") -> DatasetIndex:

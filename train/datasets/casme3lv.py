@@ -2,11 +2,11 @@
 
 Assumed layout:
 
-* the part-A label sheet(s) anywhere under the root, xlsx or csv (an ``.xls`` workbook needs
-  an optional reader package pandas names, which the project does not install: save it as xlsx). Either one sheet with a type
-  column (``CAS(ME)3_part_A_v*.xlsx``: Subject, Filename, Onset, Apex, Offset, AU, a type column
-  ``Micro-expression`` / ``Macro-expression``, Objective class, emotion), or the two v2 sheets
-  whose names say the type: ``*part_A_ME_label*`` (micro) and ``*part_A_MaE_label*`` (macro).
+* the part-A label sheet(s) anywhere under the root, xlsx or csv (an ``.xls`` workbook needs an
+  optional reader package pandas names, which the project does not install: save it as xlsx).
+  Either one sheet with a type column (``CAS(ME)3_part_A_v*.xlsx``: Subject, Filename, Onset,
+  Apex, Offset, AU, a type column ``Micro-expression`` / ``Macro-expression``, Objective class,
+  emotion), or the two v2 sheets whose names say the type: ``*part_A_ME_label*`` (micro) and ``*part_A_MaE_label*`` (macro).
 * frames ``part_A/spNO.1/a/color/0.jpg`` ...: subject folder ``spNO.<n>``, one folder per
   recording (Filename, the letter), colour frames in ``color/``, a frame's number is its file
   name. 30 fps. The video name is ``spNO.1_a``.
