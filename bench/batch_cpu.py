@@ -66,7 +66,7 @@ def main() -> None:
     args = ap.parse_args()
     model = load_model(None, device="cpu", threads=args.threads)
     if model is None:
-        sys.exit("no demo model (assets/demo_model.onnx): scripts/make_demo_model.sh builds it")
+        sys.exit("no demo model (mpt_live/assets/demo_model.onnx): scripts/make_demo_model.sh builds it")
     if not FACES.is_dir():
         sys.exit(f"{FACES}: the shared face videos are not here")
     print(f"CPU vector extensions: {vector_extensions()}; {os.cpu_count()} cpus; load {os.getloadavg()[0]:.2f}")

@@ -72,9 +72,10 @@ _JUMP_IOU = 0.3  # a box overlapping the previous one less than this starts a ne
 
 
 def assets_dir() -> Path:
-    """Folder with the detector models: $MPT_ASSETS, else `assets/` beside the package."""
+    """Folder with the detector models: $MPT_ASSETS, else the package's own `mpt_live/assets/` (package data,
+    so installed wheels carry it too)."""
     env = os.environ.get("MPT_ASSETS")
-    return Path(env) if env else Path(__file__).resolve().parents[1] / "assets"
+    return Path(env) if env else Path(__file__).resolve().parent / "assets"
 
 
 def model_path(model: str) -> Path:

