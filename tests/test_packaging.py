@@ -92,3 +92,32 @@ def test_installed_wheel_finds_its_detector_from_another_folder(wheel: Path, tmp
     env["PYTHONPATH"] = str(target)
     p = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0 and p.stdout.strip().endswith("ok"), p.stdout + p.stderr
+
+
+def test_pinned_packages_support_the_oldest_python_we_claim() -> None:
+    """`make` installs constraints.txt's pins; each pin installed here must accept the lowest Python that
+    requires-python admits (numpy 2.4, scipy 1.17 and pandas 3 need 3.11: on 3.10 `make demo` stopped in pip's
+    resolver while the README promised Python >= 3.10)."""
+    import importlib.metadata as md
+    import tomllib
+
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
+    claimed = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    (lowest,) = [s.version for s in SpecifierSet(claimed) if s.operator == ">="]
+    pins = dict(line.split("#")[0].strip().split("==") for line in (ROOT / "constraints.txt").read_text().splitlines()
+                if "==" in line.split("#")[0])
+    refuse = {}
+    for name, version in pins.items():
+        try:
+            dist = md.distribution(name)
+        except md.PackageNotFoundError:
+            continue
+        if Version(dist.version).public != Version(version).public:
+            continue
+        needs = dist.metadata.get("Requires-Python")
+        if needs and not SpecifierSet(needs).contains(lowest):
+            refuse[name] = needs
+    assert not refuse, f"requires-python {claimed}, but the pins need: {refuse}"
+    assert f"Python >= {lowest}" in (ROOT / "README.md").read_text()
