@@ -24,7 +24,15 @@ install: $(STAMP)
 # GPU machines (Linux x86-64, NVIDIA driver >= 580): the CUDA build of torch in place of the CPU one (training),
 # then the [cuda] extra: onnxruntime-gpu's CUDA 13 and cuDNN 9 libraries (inference). CPU-only installs skip this.
 # (torch's CUDA build first, so that no CPU build is downloaded only to be replaced; an existing venv is upgraded)
+# Without an NVIDIA driver it stops before downloading anything (GBs this machine cannot use; the CPU install stays as
+# it is); FORCE=1 installs anyway (e.g. a login node preparing the venv of GPU nodes).
+NVIDIA_DRIVER = command -v nvidia-smi >/dev/null 2>&1 || [ -e /proc/driver/nvidia/version ] || \
+                { ldconfig -p 2>/dev/null | grep -q 'libcuda\.so\.1'; }
 install-cuda: pyproject.toml constraints.txt
+	@if [ -z "$(FORCE)" ] && ! { $(NVIDIA_DRIVER); }; then \
+	  echo "make install-cuda: no NVIDIA driver on this machine (no nvidia-smi, /proc/driver/nvidia or libcuda.so.1);" \
+	       "nothing installed. CPU machines need only 'make install'; 'make install-cuda FORCE=1' installs the CUDA" \
+	       "packages anyway." >&2; exit 2; fi
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c constraints.txt --extra-index-url $(TORCH_CUDA_INDEX) 'torch==2.13.0+cu130'

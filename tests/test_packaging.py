@@ -121,3 +121,26 @@ def test_pinned_packages_support_the_oldest_python_we_claim() -> None:
             refuse[name] = needs
     assert not refuse, f"requires-python {claimed}, but the pins need: {refuse}"
     assert f"Python >= {lowest}" in (ROOT / "README.md").read_text()
+
+
+def _nvidia_driver() -> bool:
+    return bool(shutil.which("nvidia-smi")) or Path("/proc/driver/nvidia/version").exists() or subprocess.run(
+        "ldconfig -p 2>/dev/null | grep -q 'libcuda\\.so\\.1'", shell=True).returncode == 0
+
+
+@pytest.mark.skipif(_nvidia_driver(), reason="an NVIDIA driver is here: make install-cuda would install")
+def test_make_install_cuda_stops_without_a_driver(tmp_path: Path) -> None:
+    """On a CPU machine `make install-cuda` used to go ahead: GBs of CUDA torch and NVIDIA libraries it cannot use.
+    It now stops before its first command; FORCE=1 goes on (here into a stand-in python that records its call)."""
+    for name in ("Makefile", "pyproject.toml", "constraints.txt"):
+        shutil.copy2(ROOT / name, tmp_path / name)
+    calls = tmp_path / "calls"
+    stub = tmp_path / "python"
+    stub.write_text(f"#!/bin/sh\necho \"$@\" >> {calls}\nexit 1\n")
+    stub.chmod(0o755)
+    make = ["make", "-s", "-C", str(tmp_path), "install-cuda", f"PYTHON={stub}"]
+    p = subprocess.run(make, capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0 and "no NVIDIA driver on this machine" in p.stderr and "FORCE=1" in p.stderr, p.stderr
+    assert not calls.exists() and not (tmp_path / ".venv").exists()
+    p = subprocess.run([*make, "FORCE=1"], capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0 and calls.read_text().startswith("-m venv"), p.stderr
