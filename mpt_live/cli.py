@@ -33,7 +33,7 @@ def live(
     fps: Optional[float] = typer.Option(None, "--fps", help="Frame rate of a folder of frames (images carry none; SAMM-LV 200, CAS(ME)^3 30). Required for frame folders, only for them."),
     demo: bool = typer.Option(False, "--demo", help="Render the bundled default input (a synthetic clip with known movements) and run on it."),
     demo_face: Optional[Path] = typer.Option(None, "--demo-face", help="With --demo: render the default input from this face photo instead of the astronaut."),
-    model: Optional[Path] = typer.Option(None, "--model", help="Exported ONNX model (default: the bundled DEMO model, mpt_live/assets/demo_model.onnx)."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Exported ONNX model (default: the bundled DEMO model, demo_model.onnx in mpt_live/assets)."),
     motion_only: bool = typer.Option(False, "--motion-only", help="No model: face, motion score and events only."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | tensorrt (ONNX Runtime execution provider; auto: CUDA when it works, else the CPU)."),
     batch: Optional[int] = typer.Option(None, "--batch", min=1, help="Clips per model call at most (default: the windows of a frame's faces together; recorded videos on a GPU: up to 64 from several frames; 1: one by one)."),

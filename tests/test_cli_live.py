@@ -93,5 +93,5 @@ def test_help_states_the_defaults():
     res = runner.invoke(app, ["--help"])
     text = " ".join(res.output.replace("│", " ").split())
     assert res.exit_code == 0
-    assert "files: 2)" in text and "mpt_live/assets/demo_model.onnx)" in text and "(default: cores - 1; with --jobs or --ray: 1 per worker)" in text
+    assert "files: 2)" in text and "demo_model.onnx in mpt_live/assets)" in text and "(default: cores - 1; with --jobs or --ray: 1 per worker)" in text
     assert "pip install 'mpt-live[cluster]')" in text  # not taken for rich markup
