@@ -144,3 +144,48 @@ def test_make_install_cuda_stops_without_a_driver(tmp_path: Path) -> None:
     assert not calls.exists() and not (tmp_path / ".venv").exists()
     p = subprocess.run([*make, "FORCE=1"], capture_output=True, text=True, timeout=60)
     assert p.returncode != 0 and calls.read_text().startswith("-m venv"), p.stderr
+
+
+# The lowest release of each dependency that runs the tools with the bundled models, measured (2026-12-05, Python
+# 3.11, each older release installed beside the others' floors): what the older one does is the reason.
+FLOORS = {
+    "typer": ("0.20.1", "0.9 to 0.15.3 allow click >= 8.2, where --help raises TypeError (Parameter.make_metavar) and "
+                        "options are taken for arguments; 0.16 to 0.20.0 print help's \\[ escapes as they are "
+                        "(pip install 'mpt-live\\[cluster]')"),
+    "onnxruntime": ("1.18", "1.17 cannot load the demo model (ONNX IR 10)"),
+    "onnxruntime-gpu": ("1.18", "1.17 cannot load the demo model (ONNX IR 10)"),
+    "opencv-contrib-python": ("4.11", "4.10 cannot load the int8bq SFace (DequantizeLinear parse error)"),
+    "mediapipe": ("0.10.33", "0.10.32 and older fail on the full-range BlazeFace (TensorsToDetectionsCalculator)"),
+}
+MAX_IR = 10  # ONNX IR that onnxruntime 1.18 reads; a bundled model of a later IR needs a higher floor
+
+
+def _ir_version(path: Path) -> int:
+    """ModelProto field 1 (ir_version), a varint at the start of the file."""
+    data = path.read_bytes()[:11]
+    assert data[0] == 0x08, path
+    value = shift = 0
+    for b in data[1:]:
+        value |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return value
+    raise AssertionError(path)
+
+
+def test_dependency_floors_are_releases_that_work() -> None:
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    deps = [Requirement(r) for r in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]]
+    low = {}
+    for r in deps:
+        floors = [Version(s.version) for s in r.specifier if s.operator == ">="]
+        low[r.name] = max(floors) if floors else None
+    wrong = {n: f"declared {low.get(n)}, needs {v}: {why}" for n, (v, why) in FLOORS.items()
+             if low.get(n) is None or low[n] < Version(v)}
+    assert not wrong, wrong
+    models = sorted((ROOT / "mpt_live" / "assets").glob("*.onnx"))
+    assert models and max(_ir_version(p) for p in models) <= MAX_IR
