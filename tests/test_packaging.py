@@ -189,3 +189,27 @@ def test_dependency_floors_are_releases_that_work() -> None:
     assert not wrong, wrong
     models = sorted((ROOT / "mpt_live" / "assets").glob("*.onnx"))
     assert models and max(_ir_version(p) for p in models) <= MAX_IR
+
+
+def test_make_installs_the_cpu_build_of_torch(tmp_path: Path) -> None:
+    """`make demo` / `make test` on a CPU machine: PyPI's torch==2.13.0 for Linux x86-64 is the CUDA build (cuda-toolkit,
+    cuDNN, NCCL, triton: GBs), and it is what `pip install torch==2.13.0` fetched wherever no CPU wheel lay on disk.
+    The Makefile now asks for 2.13.0+cpu: a wheel found without an index, else PyTorch's CPU index (here the stand-in
+    python finds no local wheel, so both commands run)."""
+    for name in ("Makefile", "pyproject.toml", "constraints.txt"):
+        shutil.copy2(ROOT / name, tmp_path / name)
+    calls, venv = tmp_path / "calls", tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    stub = venv / "bin" / "python"
+    stub.write_text(f"#!/bin/sh\necho \"$*\" >> {calls}\ncase \"$*\" in *--no-index*) exit 1;; esac\n")
+    stub.chmod(0o755)
+    p = subprocess.run(["make", "-s", "-C", str(tmp_path), "install", f"PYTHON={stub}", f"VENV={venv}"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    lines = calls.read_text().splitlines()
+    torch = [i for i, line in enumerate(lines) if "torch" in line]
+    assert torch and all("torch==2.13.0+cpu" in lines[i].split() for i in torch), lines
+    indexed = [lines[i] for i in torch if "--no-index" not in lines[i]]
+    assert indexed and all("--extra-index-url https://download.pytorch.org/whl/cpu" in line for line in indexed), lines
+    project = next(i for i, line in enumerate(lines) if " -e " in f" {line} ")
+    assert max(torch) < project  # torch is in place before anything that depends on it is resolved
