@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -60,6 +61,33 @@ def apex_classes(video: Path, apexes: list[float], runtime: Any, detector: str) 
     return out
 
 
+def demo_table(matches: list[dict], mode: str, with_model: bool) -> Table:
+    """The injected movements beside what was spotted (and named): the terminal's table of ``--demo``."""
+    # fits an 80-column terminal (and a captured log, which rich lays out at 80): no cell is cut
+    table = Table(title=f"injected movements vs spotted events ({mode})", box=box.SIMPLE_HEAD, show_edge=False,
+                  pad_edge=False, collapse_padding=True, caption_justify="left",
+                  caption="true s: the injected movement's onset-offset; px: its amplitude; spotted s: onset-apex-offset"
+                          " of the event that overlaps it" + (
+                              "; event: the model's class of that event; at apex: of the window centred on the true"
+                              " apex" if with_model else ""))
+    cols = ["class", "true s", "px", "spotted s", "IoU"] + (["event", "at apex"] if with_model else [])
+    for col in cols:
+        table.add_column(col, no_wrap=True)
+
+    def named(c: str | None, right: str) -> str:
+        return "-" if c is None else (f"[green]{c}[/]" if c == right else c)
+
+    for m in matches:
+        sp = m["spotted"]
+        row = [m["class"], f"{m['start']:.2f}-{m['end']:.2f}", f"{m['amplitude_px']:.1f}",
+               f"{sp['onset_s']:.2f}-{sp['apex_s']:.2f}-{sp['offset_s']:.2f}" if sp else "[red]missed[/]",
+               f"{m['iou']:.2f}"]
+        if with_model:
+            row += [named((sp or {}).get("class"), m["class"]), named(m.get("model_class"), m["class"])]
+        table.add_row(*row)
+    return table
+
+
 def run_demo(out: Path, runtime: Any | None, cfg: SessionConfig, console: Console, display: bool,
              face_photo: Path | None = None) -> dict[str, Any]:
     """Render the default input into ``out`` (from the astronaut, or ``face_photo``), run on it, print and write
@@ -81,25 +109,7 @@ def run_demo(out: Path, runtime: Any | None, cfg: SessionConfig, console: Consol
         for m, (cls, p) in zip(matches, apex_classes(clip, [e["apex"] for e in truth["events"]], runtime,
                                                      cfg.detector)):
             m["model_class"], m["model_confidence"] = cls, p
-    table = Table(title=f"injected facial movements vs events spotted ({mode})")
-    cols = ["class", "onset-offset s", "amplitude px", "found", "spotted onset-apex-offset s", "IoU"]
-    if runtime is not None:
-        cols += ["class of the event", "class at the true apex"]
-    for col in cols:
-        table.add_column(col)
-
-    def named(c: str | None, right: str) -> str:
-        return "-" if c is None else (f"[green]{c}[/]" if c == right else c)
-
-    for m in matches:
-        sp = m["spotted"]
-        row = [m["class"], f"{m['start']:.2f}-{m['end']:.2f}", f"{m['amplitude_px']:.1f}",
-               "[green]yes[/]" if m["found"] else "[red]no[/]",
-               f"{sp['onset_s']:.2f}-{sp['apex_s']:.2f}-{sp['offset_s']:.2f}" if sp else "-", f"{m['iou']:.2f}"]
-        if runtime is not None:
-            row += [named((sp or {}).get("class"), m["class"]), named(m.get("model_class"), m["class"])]
-        table.add_row(*row)
-    console.print(table)
+    console.print(demo_table(matches, mode, runtime is not None))
     n_found = sum(m["found"] for m in matches)
     n_megc = sum(m["iou"] >= 0.5 for m in matches)
     other = [e for e in summary["events"] if not any(m["spotted"] is e for m in matches)]

@@ -70,6 +70,30 @@ def test_cli_demo_exit_status_says_an_incomplete_run(tmp_path, monkeypatch):
     assert json.loads((tmp_path / "demo_report.json").read_text())["status"] == "incomplete"
 
 
+def test_demo_table_fits_80_columns_uncut():
+    """make demo's table (a terminal of 80 columns, or a captured log, which rich lays out at 80) shows every
+    cell whole: it used to cut classes and times with an ellipsis ('repress…', '10.18-1…')."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from mpt_live.demo_report import demo_table
+
+    spotted = {"onset_s": 10.2, "apex_s": 10.35, "offset_s": 10.55, "class": "repression"}
+    matches = [{"class": "repression", "start": 10.18, "end": 10.6, "amplitude_px": 2.2, "iou": 0.79,
+                "spotted": spotted, "model_class": "repression"},
+               {"class": "happiness", "start": 2.6, "end": 3.01, "amplitude_px": 2.4, "iou": 0.0, "spotted": None,
+                "model_class": "disgust"}]
+    for with_model in (True, False):
+        buf = StringIO()
+        Console(file=buf, width=80, force_terminal=False).print(demo_table(matches, "DEMO MODEL", with_model))
+        text = buf.getvalue()
+        assert "…" not in text and max(len(line) for line in text.splitlines()) <= 80, text
+        for cell in ("repression", "10.18-10.60", "10.20-10.35-10.55", "missed", "0.79", "2.2"):
+            assert cell in text, (cell, text)
+        assert ("disgust" in text) == with_model
+
+
 def test_cli_missing_model_is_one_line(faces_dir, tmp_path):
     video = faces_dir / "videos" / "pyfeat_single_face.mp4"
     res = runner.invoke(app, ["--video", str(video), "--model", str(tmp_path / "none.onnx"), "--out", str(tmp_path)])
