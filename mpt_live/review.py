@@ -23,7 +23,6 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from .writers import atomic_path
 
 PLAYABLE = {"avc1", "h264", "x264", "vp80", "vp90", "vp09", "av01"}  # codecs browsers decode
 REVIEW_WIDTH = 640  # the transcoded review video at most this wide
@@ -73,14 +72,18 @@ def review_video(out: Path, candidates: Sequence[Path], max_frames: int | None =
 class ReviewSink:
     """``review.webm`` written frame by frame: by :func:`review_video` after a run, or by the run itself
     while it reads a recording a browser cannot play (no second pass over the video at its end, and a
-    stopped run's copy is there at once). Written under a temporary name, renamed by :meth:`close`; a
-    copy that could not be made (a full disk, no encoder) leaves no file and never stops the run."""
+    stopped run's copy is there at once). Written under its own name as it goes (a killed run leaves the part
+    it wrote, as it does of predictions.csv); a copy that could not be made (a full disk, no encoder) is
+    removed and never stops the run."""
 
     def __init__(self, out: Path, fps: float) -> None:
         self.fps = fps if np.isfinite(fps) and fps > 0 else 30.0
         self.frames, self.failed = 0, False
-        self._target = atomic_path(Path(out) / "review.webm")
-        self.tmp = self._target.__enter__()
+        # written under its own name as it goes, as predictions.csv is: a run killed outright (SIGKILL) leaves
+        # the part it wrote, which a browser plays, never a temporary file beside it
+        self._target: Path | None = Path(out) / "review.webm"
+        self._target.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = self._target
         self._box = self._stream = self._writer = None
 
     def write(self, img: np.ndarray) -> None:
@@ -129,8 +132,7 @@ class ReviewSink:
         if self.failed or not self.frames or not _readable(self.tmp):  # OpenCV's writer fails silently
             self.abort()
             return None
-        target, self._target = self._target, None
-        target.__exit__(None, None, None)
+        self._target = None
         return "review.webm"
 
     def abort(self) -> None:
@@ -142,7 +144,7 @@ class ReviewSink:
             if self._writer is not None:
                 self._writer.release()
             target, self._target = self._target, None
-            target.__exit__(_NoVideo, _NoVideo(), None)
+            target.unlink(missing_ok=True)
 
     def __enter__(self) -> "ReviewSink":
         return self
@@ -192,12 +194,6 @@ def _without_tag_warning():
             for line in buf.read().decode(errors="replace").splitlines(keepends=True):
                 if "is not supported with codec id" not in line:
                     sys.stderr.write(line)
-
-
-class _NoVideo(Exception):
-    """The review copy could not be made."""
-
-
 def _readable(path: Path) -> bool:
     """Whether ``path`` is a video whose first frame decodes."""
     cap = cv2.VideoCapture(str(path))

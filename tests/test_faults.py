@@ -25,6 +25,7 @@ import pytest
 import faultkit as fk
 from mpt_live.capture import CaptureReader
 from mpt_live.errors import InputError
+from mpt_live.review import needs_copy
 from mpt_live.runtime import demo_model_path
 from mpt_live.sources import VideoFile
 from mpt_live.spotting import EVENT_COLUMNS
@@ -306,7 +307,12 @@ def test_killed_run_in_an_old_folder_leaves_no_stale_files_and_a_running_marker(
     proc.communicate(timeout=60)
     s = summary(out)
     assert s["status"] == "running" and s["source"] == str(clip)  # the marker: this run never finished
-    assert sorted(p.name for p in out.iterdir()) == ["events.csv", "notes.txt", "predictions.csv", "summary.json"]
+    # and review.webm, this run's copy of a video browsers cannot play, written under its name as the run reads
+    # (it may not have begun when the kill came); never a temporary file, never the old run's
+    assert needs_copy(clip)
+    names = sorted(p.name for p in out.iterdir())
+    assert [n for n in names if n != "review.webm"] == ["events.csv", "notes.txt", "predictions.csv", "summary.json"]
+    assert "review.webm" not in names or (out / "review.webm").read_bytes() != b"old"
     assert len(csv_rows(out / "predictions.csv")) > 3
     assert csv_rows(out / "events.csv") == [list(EVENT_COLUMNS)]  # this run's (no face: no event), not the old
 
