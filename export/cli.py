@@ -22,6 +22,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from mpt_live.cli_options import given
 from mpt_live.errors import InputError, first_line
 from mpt_live.rundir import check_out_file
 
@@ -47,6 +48,7 @@ def _fail(msg: str) -> None:
 
 @app.command()
 def export(
+    ctx: typer.Context,
     checkpoint: Path = typer.Argument(..., help="mpt-train checkpoint (RUN/model.pt, or the RUN folder)."),
     out: Optional[Path] = typer.Option(None, "--out", help="ONNX file to write (default: model.onnx, "
                                        "model.int8.onnx or model.fp16.onnx beside the checkpoint)."),
@@ -63,9 +65,9 @@ def export(
     parity_n: int = typer.Option(100, "--parity-n", min=1, help="Number of parity clips."),
     calib_clips: Optional[Path] = typer.Option(None, "--calib-clips", help="With --int8: folder of .npz clips (as "
                                                "--parity-clips) to calibrate on (default: the training clip cache)."),
-    calib_n: int = typer.Option(DEFAULT_CALIB_CLIPS, "--calib-n", min=1, help="Number of calibration clips."),
+    calib_n: int = typer.Option(DEFAULT_CALIB_CLIPS, "--calib-n", min=1, help="With --int8: number of calibration clips."),
     calibration: Calibration = typer.Option(Calibration.minmax, "--calibration",
-                                            help="int8 activation ranges from the calibration clips."),
+                                            help="With --int8: activation ranges from the calibration clips."),
     demo: bool = typer.Option(False, "--demo", help="Mark the file as the demo model (mpt.demo = 1)."),
 ) -> None:
     """Export CHECKPOINT to one self-describing ONNX file and check it against torch.
@@ -77,8 +79,10 @@ def export(
     flags = (("--fp32", fp32), ("--fp16", fp16), ("--int8", int8), ("--int8-weights", int8_weights))
     if sum(on for _, on in flags) > 1:
         _fail(" and ".join(f for f, on in flags if on) + ": choose one")
-    if calib_clips is not None and not int8:
-        _fail("--calib-clips: only --int8 is calibrated")
+    if not int8:  # the calibration options mean nothing to the other precisions: refused, not ignored
+        for name, option in (("calib_clips", "--calib-clips"), ("calib_n", "--calib-n"), ("calibration", "--calibration")):
+            if given(ctx, name):
+                _fail(f"{option}: only --int8 is calibrated")
     if batch != "dynamic" and not (batch.isdigit() and int(batch) >= 1):
         _fail(f"--batch {batch}: expected 'dynamic' or a positive integer")
     if out is not None:

@@ -22,7 +22,7 @@ LAYERS = {
     "session": ["session"],
     "consumers": ["writers", "rundir", "timeline", "report_page", "review", "report", "draw", "overlay", "view", "window", "terminal", "job",
                   "sheet"],
-    "entry points": ["batch", "pool", "ray_batch", "demo_report", "cli", "launch"],
+    "entry points": ["batch", "pool", "ray_batch", "demo_report", "cli_options", "cli", "launch"],
 }
 LEVEL = {m: i for i, mods in enumerate(LAYERS.values()) for m in mods}
 
