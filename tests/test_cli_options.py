@@ -31,3 +31,20 @@ def test_export_calibration_options_need_int8(tmp_path: Path, args: list[str], o
     (tmp_path / "x.pt").write_bytes(b"")  # the options are checked before the checkpoint is read
     line = _one_error_line(runner.invoke(app, [str(tmp_path / "x.pt"), *args]))
     assert f"{option}: only --int8 is calibrated" in line
+
+
+@pytest.mark.parametrize("args, named", [
+    (["--long", "--subjects", "3"], "--subjects: options of the CASME II-style clips, not used with --long"),
+    (["--long", "--fps", "200", "--image-size", "128"], "--fps, --image-size: options of the CASME II-style clips"),
+    (["--long", "--clips-per-class", "1", "--amplitude", "2"], "--clips-per-class, --amplitude: options of the CASME"),
+    (["--videos", "2"], "--videos: options of --long only"),
+    (["--minutes", "1", "--subjects", "2"], "--minutes: options of --long only"),
+])
+def test_synth_refuses_the_options_of_the_other_benchmark(tmp_path: Path, args: list[str], named: str) -> None:
+    """mpt-synth --long ignored the clip options, and the clip benchmark --videos/--minutes: now one line, before
+    any work (nothing written)."""
+    from train.synth_cli import app
+
+    line = _one_error_line(runner.invoke(app, ["--faces", str(tmp_path), "--out", str(tmp_path / "o"), *args]))
+    assert line.startswith("error: ") and named in line
+    assert not (tmp_path / "o").exists()

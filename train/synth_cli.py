@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 
+from mpt_live.cli_options import given
 from mpt_live.errors import InputError
 from mpt_live.rundir import check_out_dir
 
@@ -17,6 +18,7 @@ app = typer.Typer(add_completion=False, help=__doc__)
 
 @app.command()
 def synth(
+    ctx: typer.Context,
     faces: Path = typer.Option(..., "--faces", help="Folder of face photos/videos (one person per file; group photos give one subject per face)."),
     out: Path = typer.Option(..., "--out", help="Output root: CASME2_RAW_selected/, CASME2-coding-synth.xlsx, synth.json."),
     subjects: int = typer.Option(8, "--subjects", help="Number of subjects (distinct identities) to use; 0: every identity found."),
@@ -36,6 +38,10 @@ def synth(
     from .synth import SynthConfig, generate
 
     console = Console(stderr=True)
+    unused = _unused_options(ctx, long)
+    if unused:
+        print(f"error: {unused}", file=sys.stderr)
+        raise typer.Exit(2)
     try:
         check_out_dir(out)  # a file there, or a folder that cannot be made or written: one line
     except InputError as e:
@@ -75,6 +81,21 @@ def synth(
                   f"in {time.perf_counter() - t0:.1f} s", highlight=False)
     for note in summary["skipped"]:
         console.print(f"  skipped {note}", highlight=False)
+
+
+CLIP_OPTIONS = {"subjects": "--subjects", "clips_per_class": "--clips-per-class", "amplitude": "--amplitude",
+                "fps": "--fps", "image_size": "--image-size"}
+LONG_OPTIONS = {"videos": "--videos", "minutes": "--minutes"}
+
+
+def _unused_options(ctx: typer.Context, long: bool) -> str:
+    """The line that refuses options the chosen benchmark would ignore; empty when there are none."""
+    named = [opt for name, opt in (CLIP_OPTIONS if long else LONG_OPTIONS).items() if given(ctx, name)]
+    if not named:
+        return ""
+    if long:
+        return f"{', '.join(named)}: options of the CASME II-style clips, not used with --long (30 fps videos of the carriers)"
+    return f"{', '.join(named)}: options of --long only (the long-video benchmark)"
 
 
 def _long(faces: Path, out: Path, videos: int, minutes: float, seed: int, console) -> None:
