@@ -226,3 +226,27 @@ def test_scoring_needs_no_torch(tmp_path):
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert json.loads((run / "spotting.json").read_text())["fn"] == 3
+
+
+def test_an_unwritable_json_output_is_one_line_naming_it(tmp_path, monkeypatch):
+    """Writing the JSON (the default RUN/spotting.json a folder; a full disk under --out) was a traceback."""
+    import errno
+
+    root = _benchmark(tmp_path)
+    run = tmp_path / "run"
+    _events(run / "long_001", [])
+    _events(run / "long_002", [])
+    (run / "spotting.json").mkdir()
+    res = CliRunner().invoke(app, ["spot", "--truth", str(root), "--runs", str(run)])
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert res.exit_code == 2 and isinstance(res.exception, SystemExit), res.exception
+    assert lines == [f"error: {run / 'spotting.json'}: cannot write the JSON output (Is a directory)"], lines
+
+    def full(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("mpt_live.writers.write_json", full)
+    res = CliRunner().invoke(app, ["spot", "--truth", str(root), "--runs", str(run), "--out", str(tmp_path / "s.json")])
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert res.exit_code == 2 and isinstance(res.exception, SystemExit), res.exception
+    assert lines == [f"error: {tmp_path / 's.json'}: cannot write the JSON output (No space left on device)"], lines

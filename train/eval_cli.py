@@ -91,7 +91,10 @@ def spot(
         result["runs"] = [str(r) for r in runs]
         result["dropped"] = index.dropped
         target = out or ((runs[0] if runs[0].is_dir() else runs[0].parent) / "spotting.json")
-        write_json(target, result)
+        try:
+            write_json(target, result)
+        except OSError as e:  # e.g. RUN/spotting.json a folder, a full disk: the path and why, no traceback
+            raise OutputError(f"{target}: cannot write the JSON output ({e.strerror or e})") from None
     except (InputError, OutputError) as e:
         print(f"error: {e}", file=sys.stderr)
         raise typer.Exit(2)
