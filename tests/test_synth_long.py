@@ -166,3 +166,43 @@ def test_long_cli_errors_in_one_line(tmp_path):
     assert res.exit_code == 2 and "--minutes 0" in res.output
     res = CliRunner().invoke(app, ["--long", "--faces", str(tmp_path), "--out", str(tmp_path / "o")])
     assert res.exit_code == 2 and "no usable faces" in res.output
+
+
+class _FailingCapture:
+    """A cv2.VideoCapture whose second read raises (a damaged file, Ctrl-C); records its release."""
+
+    released: list[str] = []
+
+    def __init__(self, name, *args) -> None:
+        self.name, self.reads = name, 0
+
+    def isOpened(self) -> bool:
+        return True
+
+    def get(self, prop) -> float:
+        return 30.0 if prop == cv2.CAP_PROP_FPS else 0.0
+
+    def read(self):
+        self.reads += 1
+        if self.reads > 1:
+            raise KeyboardInterrupt
+        return True, np.zeros((64, 64, 3), np.uint8)
+
+    def release(self) -> None:
+        _FailingCapture.released.append(self.name)
+
+
+@pytest.mark.parametrize("reader", ["synth_long.video_carrier", "compose.Player"])
+def test_a_capture_is_released_when_reading_raises(tmp_path, monkeypatch, reader):
+    """The carriers' and the composer's captures were released only after a loop that ended normally."""
+    from train.compose import Player
+
+    monkeypatch.setattr(cv2, "VideoCapture", _FailingCapture)
+    _FailingCapture.released = []
+    path = tmp_path / "v.mp4"
+    with pytest.raises(KeyboardInterrupt):
+        if reader == "compose.Player":
+            Player(path, tile=32)
+        else:
+            sl.video_carrier(path, "v.mp4", 200.0)
+    assert _FailingCapture.released == [str(path)]

@@ -26,19 +26,21 @@ class Player:
 
     def __init__(self, path: str | Path, tile: int, seconds: float = float("inf")) -> None:
         cap = cv2.VideoCapture(str(path))
-        if not cap.isOpened():
-            raise InputError(f"{path}: not a readable video")
-        self.fps = float(cap.get(cv2.CAP_PROP_FPS) or 30.0)
-        frames: list[np.ndarray] = []
-        while len(frames) <= seconds * self.fps + 1:  # only what ``seconds`` of playing needs
-            ok, img = cap.read()
-            if not ok:
-                break
-            h, w = img.shape[:2]
-            s = min(h, w)  # centre square, then the tile size
-            sq = img[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
-            frames.append(cv2.resize(sq, (tile, tile), interpolation=cv2.INTER_AREA))
-        cap.release()
+        try:  # released also when the loop raises
+            if not cap.isOpened():
+                raise InputError(f"{path}: not a readable video")
+            self.fps = float(cap.get(cv2.CAP_PROP_FPS) or 30.0)
+            frames: list[np.ndarray] = []
+            while len(frames) <= seconds * self.fps + 1:  # only what ``seconds`` of playing needs
+                ok, img = cap.read()
+                if not ok:
+                    break
+                h, w = img.shape[:2]
+                s = min(h, w)  # centre square, then the tile size
+                sq = img[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
+                frames.append(cv2.resize(sq, (tile, tile), interpolation=cv2.INTER_AREA))
+        finally:
+            cap.release()
         if not frames:
             raise InputError(f"{path}: no frames")
         self.frames = frames

@@ -105,18 +105,20 @@ def video_carrier(path: Path, rel: str, face_px: float) -> LongCarrier | str:
     from mpt_live.face import FaceAligner
 
     cap = cv2.VideoCapture(str(path))
-    fps = float(cap.get(cv2.CAP_PROP_FPS) or 0) or 30.0
-    frames, kps, widths = [], [], []
-    with FaceAligner(model="full", smooth=True, stabilize=False) as aligner:
-        while True:
-            ok, img = cap.read()
-            if not ok:
-                break
-            r = aligner.process(img, len(frames) / fps)
-            frames.append(img)
-            kps.append(None if r is None else r.smoothed)
-            widths.append(0 if r is None else r.box[2])
-    cap.release()
+    try:  # released also when reading or tracking raises (Ctrl-C, a damaged file)
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0) or 30.0
+        frames, kps, widths = [], [], []
+        with FaceAligner(model="full", smooth=True, stabilize=False) as aligner:
+            while True:
+                ok, img = cap.read()
+                if not ok:
+                    break
+                r = aligner.process(img, len(frames) / fps)
+                frames.append(img)
+                kps.append(None if r is None else r.smoothed)
+                widths.append(0 if r is None else r.box[2])
+    finally:
+        cap.release()
     best, start = (0, 0), None
     for i, k in enumerate(kps + [None]):
         if k is not None and start is None:
