@@ -65,6 +65,6 @@ class FaceEmbedder:
             return None
         with self._lock, quiet_opencv():
             f = np.asarray(self._net.feature(crop), np.float32).ravel()
-        self.calls += 1
+            self.calls += 1
         n = float(np.linalg.norm(f))
         return f / n if n > 0 else None

@@ -181,3 +181,33 @@ def test_ids_come_back_after_cuts_and_an_empty_shot(faces_dir, tmp_path):
     assert ids[0] != ids[1]
     for p, c in seen.items():  # every frame of a person carries that person's one ID
         assert sum(c.values()) - c[ids[p]] == 0, f"person {p} got IDs {dict(c)}"
+
+
+def test_the_embedder_counts_every_call_from_many_threads():
+    """FaceEmbedder is shared by threads and says it is thread-safe; its ``calls`` (summary.json's embeddings)
+    was counted outside its lock, so calls made at once could be lost. The counter here takes a while to add
+    (as a switch between threads at the wrong moment would), which lost most of them."""
+    import threading
+    import time
+
+    from mpt_live.identity import FaceEmbedder
+
+    class SlowCount(int):
+        def __add__(self, other):
+            time.sleep(0.001)
+            return SlowCount(int(self) + other)
+
+    class Net:
+        def feature(self, crop):
+            return np.ones((1, 128), np.float32)
+
+    emb = FaceEmbedder()
+    emb._net, emb.calls = Net(), SlowCount(0)
+    frame = np.full((240, 320, 3), 128, np.uint8)
+    kps = np.array([[140, 100], [180, 100], [160, 125], [160, 145]], np.float32)
+    threads = [threading.Thread(target=lambda: [emb.embed(frame, kps) for _ in range(5)]) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert emb.calls == 40
