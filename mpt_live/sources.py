@@ -56,6 +56,25 @@ def expand_videos(spec: str) -> list[Path]:
     return [p]
 
 
+def image_format(path: str | os.PathLike) -> str | None:
+    """The image type of ``path`` when its container is a still image (FFmpeg's image demuxers: ``image2``,
+    ``jpeg_pipe``, ``png_pipe``, ...), whatever its name ends with, e.g. ``'JPEG'``; None for a
+    video container (a real 1-frame video too) or a file PyAV cannot open. OpenCV opens an image as a
+    1-frame "video", so the frame count cannot tell."""
+    try:
+        import av
+
+        with quiet_fd(2), av.open(str(path)) as c:
+            name = c.format.name
+            if name not in ("image2", "image2pipe") and not name.endswith("_pipe"):
+                return None
+            streams = c.streams.video
+            codec = streams[0].codec_context.name if streams else name
+            return {"mjpeg": "JPEG"}.get(codec, codec.upper())
+    except Exception:  # PyAV missing or the file unreadable to it: OpenCV decides, as before
+        return None
+
+
 def open_capture(name: str, timeout_ms: int = 5000) -> cv2.VideoCapture:
     """``cv2.VideoCapture`` of a file, or of a URL with a bounded open and reads (a stalled server is an
     error, not a hang)."""
@@ -87,6 +106,10 @@ class VideoFile:
                 raise InputError(f"{self.path}: is a directory, expected a video file")
             if not os.access(self.path, os.R_OK):
                 raise InputError(f"{self.path}: not readable (permission denied)")
+            image = image_format(self.path)
+            if image is not None:
+                raise InputError(f"{self.path}: is a {image} image, not a video; a recording stored as images "
+                                 "is read as a folder of frames (--fps)")
         self._cap = open_capture(self.name, timeout_ms)
         if not self._cap.isOpened():
             raise InputError(f"{self.name}: not a readable video (OpenCV could not open it)")

@@ -134,10 +134,18 @@ def _zero_frame_video(tmp_path):
     return p
 
 
+def _photo_as_video(tmp_path, faces_dir):
+    p = tmp_path / "photo.mp4"
+    p.write_bytes((faces_dir / "photos" / "mtcnn_ivan.jpg").read_bytes())
+    return p
+
+
 @pytest.mark.parametrize(
     "args, expected",
     [
         (lambda d, f: ["--video", str(d / "missing.mp4"), "--headless", "--out", str(d / "o")], "no such file"),
+        (lambda d, f: ["--video", str(_photo_as_video(d, f)), "--headless", "--out", str(d / "o")],
+         "photo.mp4: is a JPEG image, not a video"),
         (lambda d, f: ["--video", str(d), "--headless", "--out", str(d / "o")], "contains no video files"),
         (lambda d, f: ["--video", str(_zero_frame_video(d)), "--headless", "--out", str(d / "o")], "zero.mp4"),
         (lambda d, f: ["--video", str(f / "videos" / "evm_face_still.mp4"), "--inspect", "0.5", "--out", str(d / "s.png")], "earlier than one window"),
@@ -147,7 +155,7 @@ def _zero_frame_video(tmp_path):
         (lambda d, f: ["--video", str(f / "videos" / "evm_face_still.mp4"), "--headless"], "--out"),
         (lambda d, f: ["--video", str(f / "videos" / "evm_face_still.mp4"), "--detector", "huge", "--out", str(d)], "--detector"),
     ],
-    ids=["missing", "directory", "zero-frames", "too-early", "past-end", "no-face", "not-png", "no-out", "bad-detector"],
+    ids=["missing", "photo-named-mp4", "directory", "zero-frames", "too-early", "past-end", "no-face", "not-png", "no-out", "bad-detector"],
 )
 def test_bad_input_one_line_error(faces_dir, tmp_path, args, expected):
     res = runner.invoke(app, args(tmp_path, faces_dir))

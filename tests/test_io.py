@@ -101,3 +101,33 @@ def test_a_half_written_file_is_one_line_without_ffmpegs_own(tmp_path):
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert "not a readable video" in p.stdout, p.stdout
     assert p.stderr == "", p.stderr
+
+
+@pytest.mark.parametrize("photo, name, kind", [
+    ("mtcnn_ivan.jpg", "renamed.mp4", "JPEG"),
+    ("mtcnn_ivan.jpg", "photo.jpg", "JPEG"),
+    ("PNG", "renamed.mov", "PNG"),
+])
+def test_an_image_is_not_taken_for_a_one_frame_video(faces_dir, tmp_path, photo, name, kind):
+    """OpenCV opens a photo (even one named .mp4) as a 1-frame "video": mpt-live ran on it and wrote a run of
+    one frame. The container decides (an image demuxer), not the frame count: a real 1-frame video is read."""
+    path = tmp_path / name
+    if photo == "PNG":
+        cv2.imwrite(str(path.with_suffix(".png")), np.full((48, 64, 3), 90, np.uint8))
+        path.with_suffix(".png").rename(path)
+    else:
+        path.write_bytes((faces_dir / "photos" / photo).read_bytes())
+    with pytest.raises(InputError) as ei:
+        VideoFile(path)
+    assert str(ei.value) == (f"{path}: is a {kind} image, not a video; a recording stored as images is read as a "
+                             "folder of frames (--fps)")
+    one = tmp_path / "one.mp4"
+    _write_video(one, 1)
+    with VideoFile(one) as v:
+        assert len(list(v)) == 1
+    mjpeg = tmp_path / "one.avi"  # JPEG frames in a video container: a video
+    vw = cv2.VideoWriter(str(mjpeg), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (64, 48))
+    vw.write(np.full((48, 64, 3), 90, np.uint8))
+    vw.release()
+    with VideoFile(mjpeg) as v:
+        assert len(list(v)) == 1
