@@ -111,7 +111,7 @@ def render_timeline(
         sel = fid == face if face is not None else np.zeros(len(rows), bool)
         face_rows = [r for r, s in zip(rows, sel) if s]
         face_events = [e for e in events if face is None or _num(e.get("face")) == face]
-        _section(axes[k * len(section):(k + 1) * len(section)], face, face_rows, t_all[sel], classes, colours,
+        _section(axes[k * len(section):(k + 1) * len(section)], face, face_rows, t_all[sel], colours,
                  face_events, has_top, has_probs, demo and k == 0)
     span = 0.0
     if len(t_all) and np.isfinite(t_all).any():
@@ -132,7 +132,7 @@ def render_timeline(
     return out
 
 
-def _section(axes, face, rows, t, classes, colours, events, has_top, has_probs, demo) -> None:
+def _section(axes, face, rows, t, colours, events, has_top, has_probs, demo) -> None:
     """One face's panels: label strip, probabilities, motion score; its events shaded and named."""
     name = "no face" if face is None else f"face {face}"
     score = np.array([_num(r.get("motion_score")) for r in rows])
