@@ -40,8 +40,8 @@ def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str |
             save_video: bool = False, display: bool = False,
             progress: Callable[[int, int | None], None] | None = None,
             status: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Run ``source`` (an opened :class:`VideoFile`, :class:`LiveCapture`, ...) through the session with
-    ``runtime`` (None: motion-only); return the summary.
+    """Run ``source`` (an opened :class:`VideoFile`, :class:`FrameFolder`, :class:`CaptureReader`, ...) through
+    the session with ``runtime`` (None: motion-only); return the summary.
 
     ``progress(frames_read, total_frames)`` and ``status(view.status())`` are called once per frame.
     A stop (Ctrl-C, SIGTERM, SIGHUP) or an error: the summary is still written, then it is raised again.
