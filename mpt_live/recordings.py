@@ -200,11 +200,6 @@ def scan_recordings(root: Path, max_depth: int = MAX_DEPTH) -> tuple[list[Path],
     return sorted(folders, key=order), sorted(videos, key=order)
 
 
-def find_frame_folders(root: Path, max_depth: int = MAX_DEPTH) -> list[Path]:
-    """The frame folders of :func:`scan_recordings`."""
-    return scan_recordings(root, max_depth)[0]
-
-
 def expand_recordings(spec: str, notes: list[str] | None = None) -> list[Path]:
     """``--video``: a video file, a frame folder, a folder of videos (those at its top level), a folder of
     frame folders and/or of folders of videos (a subject per folder: every one found up to ``MAX_DEPTH``

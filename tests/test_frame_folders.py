@@ -16,7 +16,7 @@ from mpt_live.batch import output_dirs
 from mpt_live.cli import app
 from mpt_live.errors import InputError
 from mpt_live.job import run_job
-from mpt_live.recordings import FrameFolder, check_fps, expand_recordings, find_frame_folders
+from mpt_live.recordings import FrameFolder, check_fps, expand_recordings
 from mpt_live.session import SessionConfig
 from mpt_live.sources import VideoFile
 from tinymodel import tiny_onnx
@@ -146,7 +146,7 @@ def test_what_video_dir_means(tmp_path):
         for r in ("a", "b"):
             _write(me3 / sub / r / "color", ["0.jpg", "1.jpg"])
             _write(me3 / sub / r / "depth", ["0.png", "1.png"])
-    found = find_frame_folders(me3)
+    found = expand_recordings(str(me3))  # a folder of subjects' frame folders (no videos)
     assert [p.relative_to(me3).as_posix() for p in found] == [
         "spNO.2/a/color", "spNO.2/b/color", "spNO.10/a/color", "spNO.10/b/color"]
     assert output_dirs(found, tmp_path / "run")[2] == tmp_path / "run" / "spNO.10" / "a" / "color"
