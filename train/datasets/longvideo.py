@@ -33,7 +33,6 @@ log = logging.getLogger("mpt.datasets")
 
 LONG_DATASETS = ("casme2lv", "sammlv", "casme3")
 TYPES = ("micro", "macro")
-MICRO_MAX_S = 0.5  # MEGC: a micro-expression lasts at most 0.5 s
 
 
 @dataclass(frozen=True)
