@@ -45,8 +45,6 @@ from mpt_live.face_template import (  # noqa: F401  (re-exported: the template i
     ShapeFollower,
     compose,
     shape_correction,
-    shape_matrix,
-    shape_params,
     similarity_from_eyes,
     template_keypoints,
     transform_points,
