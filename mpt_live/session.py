@@ -52,6 +52,7 @@ from .face_state import HISTORY_S, ClosedEvent, FaceState
 from .identity import FaceEmbedder
 from .model_worker import ModelWorker
 from .interrupts import raise_held
+from .machine import usable_cores
 from .readahead import ReadAhead
 from .results import EVENT, NEUTRAL, NO_FACE, WARMING, EventResult, LabelTally, ModelInfo, WindowResult
 from .results import mean_or_none as _mean, percentile as _pct
@@ -302,8 +303,6 @@ class Session:
     def _workers(self) -> int:
         if self.cfg.workers:
             return self.cfg.workers
-        from .runtime import usable_cores  # imports onnxruntime: not at module level
-
         return usable_cores()
 
     def _end(self) -> None:
