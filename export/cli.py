@@ -22,7 +22,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from mpt_live.cli_options import given
+from mpt_live.cli_options import ToolTyper, given
 from mpt_live.errors import InputError, first_line
 from mpt_live.rundir import check_out_file
 
@@ -37,7 +37,7 @@ class Calibration(str, Enum):
     percentile = "percentile"
     entropy = "entropy"
 
-app = typer.Typer(add_completion=False, help=__doc__, pretty_exceptions_enable=False)
+app = ToolTyper("mpt-export", help=__doc__)
 console = Console(stderr=True)
 
 

@@ -11,13 +11,14 @@ from typing import Any, Optional
 import typer
 from rich.console import Console
 
+from .cli_options import ToolTyper
 from .errors import InputError, OutputError
 from .interrupts import exit_code, signal_name, stop_signals
 from .rundir import check_out_dir
 from .session import FILE_STRIDE, MAX_FACES, SessionConfig
 from .window import has_display
 
-app = typer.Typer(add_completion=False, help=__doc__, pretty_exceptions_enable=False)
+app = ToolTyper("mpt-live", help=__doc__)
 console = Console(stderr=True)
 
 

@@ -8,8 +8,14 @@ import importlib
 import sys
 
 
-def run(module: str) -> None:
-    """Import ``module`` and call its ``main()``."""
+def run(module: str, tool: str | None = None) -> None:
+    """Import ``module`` and call its ``main()``; ``tool --version`` alone is answered first, without the
+    command's imports (OpenCV's take about a second)."""
+    if tool is not None and sys.argv[1:] == ["--version"]:
+        from .cli_options import version_line
+
+        print(version_line(tool))
+        return
     try:
         main = importlib.import_module(module).main
     except KeyboardInterrupt:
@@ -19,4 +25,4 @@ def run(module: str) -> None:
 
 
 def live() -> None:
-    run("mpt_live.cli")
+    run("mpt_live.cli", "mpt-live")

@@ -48,3 +48,38 @@ def test_synth_refuses_the_options_of_the_other_benchmark(tmp_path: Path, args: 
     line = _one_error_line(runner.invoke(app, ["--faces", str(tmp_path), "--out", str(tmp_path / "o"), *args]))
     assert line.startswith("error: ") and named in line
     assert not (tmp_path / "o").exists()
+
+
+TOOLS = [("mpt-live", "mpt_live.cli", "mpt_live.launch", "live"), ("mpt-train", "train.cli", "train.launch", "train"),
+         ("mpt-export", "export.cli", "export.launch", "export"), ("mpt-synth", "train.synth_cli", "train.launch", "synth"),
+         ("mpt-eval", "train.eval_cli", "train.launch", "evaluate")]
+
+
+@pytest.mark.parametrize("tool, module, launch, entry", TOOLS, ids=[t[0] for t in TOOLS])
+def test_version_of_each_tool_without_torch_or_onnxruntime(tool: str, module: str, launch: str, entry: str) -> None:
+    """``TOOL --version`` prints the package's version, exit 0, without importing torch or ONNX Runtime: through
+    the console script's wrapper (answered before the command's imports) and through the typer app."""
+    import subprocess
+    import sys
+
+    import mpt_live
+
+    block = ("import atexit, sys; atexit.register(lambda: print(sorted({'torch', 'onnxruntime'} & set(sys.modules)), "
+             "file=sys.stderr)); ")
+    for code in (f"{block}sys.argv = ['{tool}', '--version']; from {launch} import {entry}; {entry}()",
+                 f"{block}from {module} import app; app(['--version'], prog_name='{tool}')"):
+        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        assert res.returncode == 0 and res.stdout == f"{tool} {mpt_live.__version__}\n", res.stderr
+        assert res.stderr == "[]\n"  # neither was imported
+
+
+@pytest.mark.parametrize("tool, module, launch, entry", TOOLS, ids=[t[0] for t in TOOLS])
+def test_version_is_in_each_help(tool: str, module: str, launch: str, entry: str) -> None:
+    import importlib
+
+    import mpt_live
+
+    app = importlib.import_module(module).app
+    assert "--version" in runner.invoke(app, ["--help"], terminal_width=200).output
+    res = runner.invoke(app, ["--version"])  # before any required option is missing
+    assert res.exit_code == 0 and res.output == f"{tool} {mpt_live.__version__}\n"

@@ -27,6 +27,7 @@ import typer
 from rich.console import Console
 from rich.progress import TextColumn
 
+from mpt_live.cli_options import ToolTyper
 from mpt_live.clip import ClipSpec
 from mpt_live.errors import InputError
 from mpt_live.interrupts import exit_code, signal_name, stop_signals
@@ -37,8 +38,7 @@ from .config import DEFAULT_SPEC, TrainConfig
 
 D = TrainConfig  # defaults shown in --help come from the one place they are set
 
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False,
-                  help="Train MPT (Motion Prompt Tuning) for micro-expression recognition.")
+app = ToolTyper("mpt-train", help="Train MPT (Motion Prompt Tuning) for micro-expression recognition.")
 
 
 class DatasetName(str, Enum):

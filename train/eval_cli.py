@@ -19,10 +19,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from mpt_live.cli_options import ToolTyper
 from mpt_live.errors import InputError
 
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False,
-                  help="Score mpt-live runs against annotated long videos (MEGC spot-then-recognize).")
+app = ToolTyper("mpt-eval", help="Score mpt-live runs against annotated long videos (MEGC spot-then-recognize).")
 
 
 class Kind(str, Enum):

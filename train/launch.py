@@ -6,12 +6,12 @@ from mpt_live.launch import run
 
 
 def train() -> None:
-    run("train.cli")
+    run("train.cli", "mpt-train")
 
 
 def synth() -> None:
-    run("train.synth_cli")
+    run("train.synth_cli", "mpt-synth")
 
 
 def evaluate() -> None:
-    run("train.eval_cli")
+    run("train.eval_cli", "mpt-eval")

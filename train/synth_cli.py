@@ -9,11 +9,11 @@ from pathlib import Path
 
 import typer
 
-from mpt_live.cli_options import given
+from mpt_live.cli_options import ToolTyper, given
 from mpt_live.errors import InputError
 from mpt_live.rundir import check_out_dir
 
-app = typer.Typer(add_completion=False, help=__doc__)
+app = ToolTyper("mpt-synth", help=__doc__)
 
 
 @app.command()
