@@ -192,9 +192,10 @@ class Session:
         if faces:
             self.counts["frames_with_face"] += 1
         closed: list[ClosedEvent] = []
-        if tracker.cut:  # a camera cut: every face's signals and buffer end here (no window spans a cut)
-            for state in self.states.values():
-                closed += state.push(frame, None)
+        # a camera cut ends every face's signals and buffer (no window spans a cut); a cut of one face's region
+        # (another person in its place) ends that face's
+        for state in self.states.values() if tracker.cut else [self.states[i] for i in tracker.cut_ids if i in self.states]:
+            closed += state.push(frame, None)
         spot: dict[int, float] = {}
         for f in faces:
             state = self.states.get(f.id)
@@ -364,7 +365,7 @@ class Session:
                        "labels": self.tallies[fid].to_dict(order) if fid in self.tallies else {}}
                       for fid, st in sorted(self.states.items())],
             "tracking": {"cuts": tr.cuts if tr else 0, "reidentified": tr.reidentified if tr else 0,
-                         "embeddings": tr.embedder.calls if tr and tr.embedder else 0},
+                         "embeddings": tr.embedder.calls if tr and tr.embedder else 0, "face_cuts": tr.face_cuts if tr else 0},
             "spotting_ms_per_face_frame": {"cpu_mean": _mean(self._spot_cpu_ms), "cpu_p95": _pct(self._spot_cpu_ms, 95),
                                            "wall_mean": _mean(self._spot_ms)},
             "latency_ms": {"capture_to_prediction_p50": _pct(self._latency, 50),

@@ -12,7 +12,10 @@
    long absences. A new ID is made only when no track is close enough.
 3. **Checks.** A camera cut (the frame's thumbnail changes abruptly) skips step 1, so a face that
    takes another's place across a cut is re-identified, not continued (and every face starts a new
-   appearance: the session ends its signals and clip buffer at the cut). Every ``refresh_s`` each
+   appearance: the session ends its signals and clip buffer at the cut). The same test on the region
+   of each present face (``face_cut``) catches a cut that changes only the faces (two speakers framed
+   alike before one backdrop, people swapping places): that face is re-identified, not continued, and
+   its signals end there. Every ``refresh_s`` each
    present face is embedded again; a face that no longer looks like its track's gallery (below
    ``switch``) is treated as a new detection (step 2) instead of keeping the ID.
 
@@ -41,6 +44,7 @@ from .identity import FaceEmbedder, similarity
 from .tiles import TILE_EVERY_S, is_wide
 
 GALLERY = 8  # embeddings kept per track (diverse views: a new one is kept unless it is a near copy)
+FACE_SHIFT = 2  # thumbnail cells (1/64 of the frame's width) a face may move between frames in the face-cut test
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -62,6 +66,7 @@ class Track:
     present: bool = True
     embed_t: float = -np.inf  # time of the last embedding
     gallery: list[np.ndarray] = field(default_factory=list)
+    cut_off: bool = False  # not seen since a cut (of the frame or of its face): never continued by position
 
     def likeness(self, e: np.ndarray | None) -> float | None:
         """Best cosine similarity of ``e`` to the gallery (None when either is missing)."""
@@ -91,7 +96,7 @@ class FaceTracker:
 
     def __init__(self, aligner: FaceAligner, max_faces: int = 1, embedder: FaceEmbedder | None = None,
                  keep_s: float = 1.0, refresh_s: float = 2.0, reid: float = 0.40, switch: float = 0.20,
-                 cut: float = 28.0) -> None:
+                 cut: float = 28.0, face_cut: float = 16.0) -> None:
         if max_faces < 0:
             raise ValueError(f"max_faces must be >= 0 (0: all), got {max_faces}")
         self.aligner = aligner
@@ -99,8 +104,14 @@ class FaceTracker:
         self.embedder = embedder
         self.keep_s, self.refresh_s, self.reid, self.switch = keep_s, refresh_s, reid, switch
         self.cut_level = cut  # mean |grey difference| of the thumbnails above which a frame is a cut
+        # the same over a present face's box (least over shifts) above which that face is cut: on the 8 shared videos
+        # (a 360 px tile in 1280x720) consecutive frames of one shot differ at most 10.0 there, and one of them put in
+        # another's place 23.1 or more (56 pairs; median 39.7)
+        self.face_cut_level = face_cut
+        self.cut_ids: set[int] = set()  # IDs of present faces whose region changed abruptly on the latest frame
         self.tracks: list[Track] = []
         self.cuts = 0
+        self.face_cuts = 0  # faces cut alone (their region, not the whole frame)
         self.reidentified = 0  # faces given an old ID back by appearance
         self.cut = False  # the latest frame was a camera cut (its faces start new appearances)
         self._thumb: np.ndarray | None = None
@@ -121,7 +132,32 @@ class FaceTracker:
         forced, self._force_cut = self._force_cut, False
         is_cut = forced or (prev is not None and float(np.mean(np.abs(grey - prev))) > self.cut_level)
         self.cuts += is_cut
+        for tr in self.tracks if is_cut else ():
+            tr.cut_off = True
+        self.cut_ids = set() if is_cut or prev is None else self._face_cuts(prev, grey, frame.shape)
+        self.face_cuts += len(self.cut_ids)
         return is_cut
+
+    def _face_cuts(self, prev: np.ndarray, grey: np.ndarray, shape: tuple[int, ...]) -> set[int]:
+        """IDs of the present faces whose box on the thumbnail changed abruptly (one person put in another's place):
+        the least mean |difference| of the box's cells over shifts of up to ``FACE_SHIFT`` cells (a moving face)."""
+        (th, tw), (h, w) = grey.shape, shape[:2]
+        out = set()
+        for tr in self.tracks:
+            if not tr.present:
+                continue
+            x, y, bw, bh = tr.box
+            x0, y0 = int(np.clip(np.floor(x * tw / w), 0, tw - 1)), int(np.clip(np.floor(y * th / h), 0, th - 1))
+            x1 = int(np.clip(np.ceil((x + bw) * tw / w), x0 + 1, tw))
+            y1 = int(np.clip(np.ceil((y + bh) * th / h), y0 + 1, th))
+            was = prev[y0:y1, x0:x1]
+            change = min(float(np.mean(np.abs(grey[y0 + dy:y1 + dy, x0 + dx:x1 + dx] - was)))
+                         for dy in range(-FACE_SHIFT, FACE_SHIFT + 1) for dx in range(-FACE_SHIFT, FACE_SHIFT + 1)
+                         if 0 <= y0 + dy and y1 + dy <= th and 0 <= x0 + dx and x1 + dx <= tw)
+            if change > self.face_cut_level:
+                out.add(tr.id)
+                tr.cut_off = True
+        return out
 
     def _embed(self, frame: np.ndarray, det: Detection) -> np.ndarray | None:
         return self.embedder.embed(frame, det.keypoints) if self.embedder is not None else None
@@ -129,7 +165,7 @@ class FaceTracker:
     def _follow(self, frame: np.ndarray, t: float) -> dict[int, TrackedFace]:
         """Every present face that its track can follow on this frame (none when a detection is due)."""
         present = [tr for tr in self.tracks if tr.present]
-        if self.cut or not present or any(tr.aligner.due() for tr in present):
+        if self.cut or self.cut_ids or not present or any(tr.aligner.due() for tr in present):
             return {}
         followed = {}
         for tr in present:
@@ -150,8 +186,8 @@ class FaceTracker:
             dets = [d for j, d in enumerate(dets) if iou[:, j].max() < 0.3]
         matched: dict[int, tuple[Track, np.ndarray | None]] = {}  # detection index -> (track, its embedding)
 
-        # 1. position, against tracks seen recently (not across a cut, not followed on this frame)
-        recent = [tr for tr in self.tracks if not cut and t - tr.t <= self.keep_s and tr.id not in followed]
+        # 1. position, against tracks seen recently (not since a cut, not followed on this frame)
+        recent = [tr for tr in self.tracks if not tr.cut_off and t - tr.t <= self.keep_s and tr.id not in followed]
         if recent and dets:
             iou = box_iou(np.array([tr.box for tr in recent]), np.array([d.box for d in dets]))
             for r, c in zip(*linear_sum_assignment(-iou)):
@@ -191,9 +227,9 @@ class FaceTracker:
         faces, now = list(followed.values()), set(followed)
         for i in order:
             tr, e = matched[i]
-            if not tr.present or cut:
+            if not tr.present or cut or tr.id in self.cut_ids:
                 tr.aligner.reset()  # a new appearance: smoothing and stabilisation start afresh
-            tr.box, tr.t, tr.present = dets[i].box, t, True
+            tr.box, tr.t, tr.present, tr.cut_off = dets[i].box, t, True, False
             tr.remember(e, t)
             faces.append(TrackedFace(tr.id, tr.aligner.align(frame, dets[i], t)))
             now.add(tr.id)

@@ -211,3 +211,35 @@ def test_the_embedder_counts_every_call_from_many_threads():
     for t in threads:
         t.join()
     assert emb.calls == 40
+
+
+def test_a_track_lost_at_a_cut_is_not_continued_by_position_after_it():
+    """A face missed on the cut frame and found a frame later where a face was before the cut is not that face
+    (no embedder: a new ID, as a face found on the cut frame itself gets)."""
+    cut = np.clip(FRAME.astype(int) + 80, 0, 255).astype(np.uint8)
+    tracker = FaceTracker(_ScriptedDetector([[L], [], [L]]), max_faces=1, embedder=None)
+    got = [[f.id for f in tracker.update(img, i / 30)[0]] for i, img in enumerate([FRAME, cut, cut])]
+    assert tracker.cuts == 1 and got == [[0], [], [1]]
+
+
+def _two_tiles(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    frame = np.full((360, 1000, 3), 90, np.uint8)
+    frame[60:300, 100:340], frame[60:300, 660:900] = a, b
+    return frame
+
+
+def test_people_swapping_places_before_one_backdrop_keep_their_ids(faces_dir):
+    """Two people trade places in a frame whose backdrop stays (the whole frame changes too little to be a
+    camera cut): each face's region changes abruptly, so each is re-identified by appearance, not continued."""
+    from mpt_live.face import FaceAligner
+    from mpt_live.identity import FaceEmbedder
+    from train.compose import Player
+
+    v = faces_dir / "videos"
+    a, b = (Player(v / n, 240, 2).frames for n in ("liveportrait_d6.mp4", "liveportrait_d19_glasses.mp4"))
+    frames = [_two_tiles(a[i], b[i]) for i in range(20)] + [_two_tiles(b[i], a[i]) for i in range(20, 40)]
+    with FaceAligner() as aligner:
+        tracker = FaceTracker(aligner, max_faces=2, embedder=FaceEmbedder())
+        left = [{f.id for f in tracker.update(img, i / 30)[0] if f.face.box[0] < 500} for i, img in enumerate(frames)]
+    assert tracker.cuts == 0 and tracker.face_cuts == 2
+    assert left[19] != left[-1] and all(len(s) == 1 for s in left), left
