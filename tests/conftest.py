@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from pathlib import Path
+from types import ModuleType
+from typing import Iterator
 
 import pytest
 
@@ -15,3 +19,17 @@ def faces_dir() -> Path:
     if not (FACES / "videos").is_dir():
         pytest.skip(f"real face media not found at {FACES}")
     return FACES
+
+
+def bench_script(name: str) -> Iterator[ModuleType]:
+    """bench/<name>.py loaded as a module (bench/ on the path meanwhile, for its own imports): ``yield from`` it in a
+    module-scoped fixture."""
+    bench = str(Path(__file__).resolve().parents[1] / "bench")
+    sys.path.insert(0, bench)
+    spec = importlib.util.spec_from_file_location(f"{name}_bench", Path(bench) / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(mod)
+        yield mod
+    finally:
+        sys.path.remove(bench)

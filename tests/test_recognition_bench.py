@@ -4,27 +4,16 @@ was made with, the table."""
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import bench_script
 
 
 @pytest.fixture(scope="module")
 def rb():
-    sys.path.insert(0, str(ROOT / "bench"))
-    spec = importlib.util.spec_from_file_location("recognition_bench", ROOT / "bench" / "recognition.py")
-    mod = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(mod)
-        yield mod
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
+    yield from bench_script("recognition")
 
 
 def test_run_names(rb):

@@ -208,6 +208,21 @@ def test_frame_folder_events_get_apex_thumbnails_and_an_interrupted_copy_stops_w
     assert n == 15
 
 
+def mjpg_interview(tmp_path: Path) -> Path:
+    """3 s of the demo input (640x480, a face that moves) as MJPG in AVI: a recording browsers cannot play."""
+    import cv2
+
+    demo, clip = tmp_path / "demo.mp4", tmp_path / "interview.avi"
+    render_demo_clip(demo)
+    cap = cv2.VideoCapture(str(demo))
+    w = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (640, 480))
+    for _ in range(90):
+        w.write(cap.read()[1])
+    w.release()
+    cap.release()
+    return clip
+
+
 def test_review_copy_is_vp9_at_a_constant_quality_not_a_gigabyte_an_hour(tmp_path):
     """An hour of a recording a browser cannot play (MJPG, mp4v) used to become ~1.1 GB of VP8 (OpenCV's
     writer, fixed bitrate: ~18 MB a minute at 640x480): the copy is now VP9 at a constant quality, every frame
@@ -216,14 +231,7 @@ def test_review_copy_is_vp9_at_a_constant_quality_not_a_gigabyte_an_hour(tmp_pat
 
     from mpt_live.report import review_video
 
-    demo, clip = tmp_path / "demo.mp4", tmp_path / "interview.avi"
-    render_demo_clip(demo)  # 640x480, a face that moves
-    cap = cv2.VideoCapture(str(demo))
-    w = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (640, 480))
-    for _ in range(90):
-        w.write(cap.read()[1])
-    w.release()
-    cap.release()
+    clip = mjpg_interview(tmp_path)
     assert review_video(tmp_path, [clip]) == "review.webm"
     copy = cv2.VideoCapture(str(tmp_path / "review.webm"))
     code = int(copy.get(cv2.CAP_PROP_FOURCC))
@@ -316,14 +324,7 @@ def test_a_run_on_a_video_browsers_cannot_play_makes_its_review_copy_as_it_reads
 
     import mpt_live.report as report
 
-    demo, clip = tmp_path / "demo.mp4", tmp_path / "interview.avi"
-    render_demo_clip(demo)
-    cap = cv2.VideoCapture(str(demo))
-    w = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (640, 480))
-    for _ in range(90):
-        w.write(cap.read()[1])
-    w.release()
-    cap.release()
+    clip = mjpg_interview(tmp_path)
     after = []
     monkeypatch.setattr(report, "review_video", lambda *a, **k: after.append(a))
 

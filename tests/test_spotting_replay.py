@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import bench_script
 
 from train.datasets.longvideo import Interval, LongVideo
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def replay():
-    sys.path.insert(0, str(ROOT / "bench"))
-    spec = importlib.util.spec_from_file_location("spotting_replay_bench", ROOT / "bench" / "spotting_replay.py")
-    mod = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(mod)
-        yield mod
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
+    yield from bench_script("spotting_replay")
 
 
 def _evidence(n: int, busy_window: float, peak: float, at: range) -> dict:
