@@ -81,9 +81,8 @@ class ReviewSink:
         self.frames, self.failed = 0, False
         # written under its own name as it goes, as predictions.csv is: a run killed outright (SIGKILL) leaves
         # the part it wrote, which a browser plays, never a temporary file beside it
-        self._target: Path | None = Path(out) / "review.webm"
+        self._target: Path | None = Path(out) / "review.webm"  # None once closed
         self._target.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = self._target
         self._box = self._stream = self._writer = None
 
     def write(self, img: np.ndarray) -> None:
@@ -100,13 +99,13 @@ class ReviewSink:
             if vp9_available():
                 import av
 
-                self._box = av.open(str(self.tmp), "w", format="webm")
+                self._box = av.open(str(self._target), "w", format="webm")
                 self._stream = self._box.add_stream("libvpx-vp9", rate=Fraction(self.fps).limit_denominator(100000))
                 self._stream.width, self._stream.height, self._stream.pix_fmt = img.shape[1], img.shape[0], "yuv420p"
                 self._stream.options = {**VP9_OPTIONS, "g": str(max(1, round(4 * self.fps)))}  # seeks: a keyframe every 4 s
             else:
                 with _without_tag_warning():
-                    self._writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*"VP80"), self.fps,
+                    self._writer = cv2.VideoWriter(str(self._target), cv2.VideoWriter_fourcc(*"VP80"), self.fps,
                                                    img.shape[1::-1])
         if self._box is not None:
             import av
@@ -129,7 +128,7 @@ class ReviewSink:
                 self._writer.release()
         except Exception:
             self.failed = True
-        if self.failed or not self.frames or not _readable(self.tmp):  # OpenCV's writer fails silently
+        if self.failed or not self.frames or not _readable(self._target):  # OpenCV's writer fails silently
             self.abort()
             return None
         self._target = None
