@@ -26,7 +26,7 @@ from .draw import class_hex
 from .errors import InputError
 from .recordings import number_frames
 from .report_page import CSS, PAGE, SCRIPT
-from .review import playable, review_video  # noqa: F401  (playable: part of this module's API)
+from .review import review_video
 from .timeline import _num, face_ids, tick_label as _tick, tick_step
 from .writers import atomic_path, json_default
 

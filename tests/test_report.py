@@ -14,7 +14,7 @@ import pytest
 
 from mpt_live.demo_input import render_demo_clip
 from mpt_live.job import run_job
-from mpt_live.report import playable
+from mpt_live.review import playable
 from mpt_live.session import SessionConfig
 from mpt_live.sources import VideoFile
 
@@ -125,7 +125,7 @@ def test_review_copy_prints_no_codec_tag_warning(tmp_path, capfd):
     import cv2
     import numpy as np
 
-    from mpt_live.report import review_video
+    from mpt_live.review import review_video
 
     src = tmp_path / "in.avi"
     w = cv2.VideoWriter(str(src), cv2.VideoWriter_fourcc(*"MJPG"), 30, (64, 48))
@@ -183,7 +183,8 @@ def test_frame_folder_events_get_apex_thumbnails_and_an_interrupted_copy_stops_w
     import cv2
     import numpy as np
 
-    from mpt_live.report import apex_thumbnails, review_video
+    from mpt_live.report import apex_thumbnails
+    from mpt_live.review import review_video
 
     folder = tmp_path / "006_1"
     folder.mkdir()
@@ -229,7 +230,7 @@ def test_review_copy_is_vp9_at_a_constant_quality_not_a_gigabyte_an_hour(tmp_pat
     kept, several times smaller."""
     import cv2
 
-    from mpt_live.report import review_video
+    from mpt_live.review import review_video
 
     clip = mjpg_interview(tmp_path)
     assert review_video(tmp_path, [clip]) == "review.webm"
