@@ -7,6 +7,14 @@ instead. A raw elementary stream (H.264 or HEVC without a container) has no time
 reports FFmpeg's default of 25 fps: the codec's own rate (the stream's timing info) is read with PyAV.
 What disagrees ends up as one-line warnings that name the file (:attr:`FrameTimes.warnings`), and a file
 that ends well before the frame count in its header as :attr:`FrameTimes.error`.
+
+OpenCV's times start at the video stream's own start; a player's (and the review page's) at the container's.
+Where the video starts later than the container (the audio first: a recording cut with ``-c copy``, a camera
+that starts its picture late), :func:`container_timeline` reads where the video starts and ends in the
+container with PyAV, and the times are placed on the container's time line. The frame count in a header
+can be an estimate (Matroska/WebM: duration x rate, wrong for a variable rate; an AVI of a variable-rate
+recording counts its empty frames; an MP4 cut with ``-c copy`` counts frames its edit list hides), so a
+video whose frames reach the end the container states for it is not called truncated.
 """
 
 from __future__ import annotations
@@ -16,6 +24,8 @@ from array import array
 from pathlib import Path
 
 import numpy as np
+
+from .quiet import quiet_fd
 
 ASSUMED_FPS = 30.0  # no rate anywhere: assume this (and say so)
 
@@ -37,15 +47,53 @@ def codec_rate(path: str | Path) -> float | None:
         return None
 
 
+def container_timeline(path: str | Path) -> tuple[float, float | None]:
+    """``(start_s, end_s)``: where the first video stream's first frame is shown and where the stream ends, in
+    seconds of the container's time line (what a player shows; ``start_s`` 0 unless the video starts after
+    another stream). ``end_s``: the stream's duration, a Matroska stream's ``DURATION`` tag, else the
+    container's; None when nothing states it. ``(0.0, None)`` when PyAV cannot tell."""
+    try:
+        import av
+
+        with quiet_fd(2), av.open(str(path)) as c:
+            s = c.streams.video[0]
+            tb = s.time_base
+            start = 0.0
+            if s.start_time is not None and c.start_time is not None and tb:
+                start = max(0.0, float(s.start_time * tb) - c.start_time / 1e6)
+            whole = c.duration / 1e6 if c.duration and c.duration > 0 else None
+            if whole is not None and start >= whole:  # nonsense (a wrapped time stamp): the first frame at 0
+                start = 0.0
+            if s.duration and tb:
+                return start, start + float(s.duration * tb)
+            tag = _clock_seconds((s.metadata or {}).get("DURATION") or (s.metadata or {}).get("duration"))
+            return start, (start + tag if tag else whole)
+    except Exception:  # PyAV missing or the file unreadable to it: OpenCV's view, as before
+        return 0.0, None
+
+
+def _clock_seconds(text: str | None) -> float | None:
+    """``'00:01:02.500000000'`` -> 62.5 (Matroska's per-stream DURATION tag); None for anything else."""
+    try:
+        h, m, sec = str(text).split(":")
+        value = int(h) * 3600 + int(m) * 60 + float(sec)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) and value > 0 else None
+
+
 class FrameTimes:
     """Times of one pass over a video: ``t = times.next(pos_msec)`` for each decoded frame in order (seconds
     from the first frame, strictly increasing), then :meth:`finish` after the last one.
 
     ``pts``: the container has per-frame times (OpenCV's ``POS_MSEC`` moves); without them frame i is at
-    ``i / fps``."""
+    ``i / fps``. ``start_s``: the first frame's time on the container's time line; ``end_s``: where the
+    container says the video ends (None: unknown), the truncation check's reference for timed videos."""
 
-    def __init__(self, name: str, fps: float, pts: bool, frame_count: int = 0) -> None:
+    def __init__(self, name: str, fps: float, pts: bool, frame_count: int = 0, start_s: float = 0.0,
+                 end_s: float | None = None) -> None:
         self.name, self.fps, self.pts, self.frame_count = name, fps, pts, frame_count
+        self.start_s, self.end_s = start_s, end_s
         self.n = 0
         self.last = -math.inf
         self._first_ms = 0.0
@@ -57,22 +105,23 @@ class FrameTimes:
     def next(self, pos_msec: float) -> float:
         if self.n == 0:
             self._first_ms = pos_msec
-            t = 0.0
+            t = self.start_s
         elif self.pts:
-            t = (pos_msec - self._first_ms) / 1000.0
+            t = self.start_s + (pos_msec - self._first_ms) / 1000.0
             if not t > self.last:
                 t = self.last + 1.0 / self.fps
                 self.repaired += 1
             self._intervals.append(t - self.last)
         else:
-            t = self.n / self.fps
+            t = self.start_s + self.n / self.fps
         self.n += 1
         self.last = t
         return t
 
     @property
     def span(self) -> float:
-        """Seconds the frames read so far cover (the last one shown as long as the one before it)."""
+        """Where the frames read so far end on the container's time line (the last one shown as long as the one
+        before it): the seconds they cover, after ``start_s``."""
         if self.n == 0:
             return 0.0
         return self.last + (self._intervals[-1] if len(self._intervals) else 1.0 / self.fps)
@@ -82,20 +131,22 @@ class FrameTimes:
         ``complete=False``: the reading stopped early on purpose (no truncation check)."""
         n, count = self.n, self.frame_count
         if complete and count > 0 and n < count - max(2, 0.02 * count):
-            header_s = count / self.fps
-            self.error = (f"{self.name}: ended after {n} of the {count} frames its header announces "
-                          f"({self.span:.2f} of {header_s:.2f} s): the file is truncated or damaged")
+            # a timed video that reaches the end its container states has all its frames: the count was off
+            end_s = self.end_s if self.pts and self.end_s else self.start_s + count / self.fps
+            if self.span < end_s - max(2.0 / self.fps, 0.02 * (end_s - self.start_s)):
+                self.error = (f"{self.name}: ended after {n} of the {count} frames its header announces "
+                              f"({self.span:.2f} of {end_s:.2f} s): the file is truncated or damaged")
         if self.pts and len(self._intervals) >= 2:
             iv = np.frombuffer(self._intervals, dtype=np.float64)
             period = 1.0 / self.fps
             off = float(np.mean(np.abs(iv - period) > 0.25 * period))
-            header_span = n / self.fps
-            spans_differ = abs(self.span - header_span) > max(2 * period, 0.02 * self.span)
+            header_span, covered = n / self.fps, self.span - self.start_s
+            spans_differ = abs(covered - header_span) > max(2 * period, 0.02 * covered)
             intervals = f"intervals {iv.min() * 1e3:.0f}-{iv.max() * 1e3:.0f} ms"
             if spans_differ:
                 self.warnings.append(
                     f"{self.name}: frame times disagree with the header's {self.fps:g} fps (variable frame rate): "
-                    f"{n} frames span {self.span:.2f} s by the container's times, {header_span:.2f} s by the "
+                    f"{n} frames span {covered:.2f} s by the container's times, {header_span:.2f} s by the "
                     f"header; {intervals}; the container's times are used")
             elif off > 0.1:  # the header's rate is the average: the spans agree, the frames are not evenly spaced
                 self.warnings.append(

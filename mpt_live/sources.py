@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from .errors import InputError
-from .frametimes import FrameTimes, resolve_rate
+from .frametimes import FrameTimes, container_timeline, resolve_rate
 from .quiet import quiet_fd, quiet_opencv
 
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv",
@@ -88,7 +88,8 @@ def open_capture(name: str, timeout_ms: int = 5000) -> cv2.VideoCapture:
 
 class VideoFile:
     """A recorded video (a file, or a recording at an http(s) URL), read frame by frame in order, timed by
-    the container (:mod:`mpt_live.frametimes`). Raises InputError for unusable input.
+    the container (:mod:`mpt_live.frametimes`): ``start_s``, the first frame's time, is 0 unless the video
+    starts after the container does (as a player shows it). Raises InputError for unusable input.
 
     ``warnings``: what disagrees in the file's timing (one line each); ``error``: set when the video ended
     well before the frame count in its header (truncated or damaged)."""
@@ -130,12 +131,15 @@ class VideoFile:
         ms = [m for _, m in self._buffered]
         self.fps, self._pts, self.fps_assumed, self.warnings = resolve_rate(
             self.name, header_fps, ms[0], ms[1] if len(ms) > 1 else None, None if url else self.path)
+        # where the video starts and ends on the container's time line (a URL: not probed a second time)
+        self.start_s, self._end_s = (0.0, None) if url else container_timeline(self.path)
         self.error: str | None = None
         self._times: FrameTimes | None = None
 
     def frame_times(self) -> FrameTimes:
         """A fresh clock for one pass over this video (the same rate and timing source)."""
-        return FrameTimes(self.name, self.fps, self._pts, self.frame_count)
+        return FrameTimes(self.name, self.fps, self._pts, self.frame_count, self.start_s if self._pts else 0.0,
+                          self._end_s)
 
     @property
     def duration_s(self) -> float:

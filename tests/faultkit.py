@@ -82,6 +82,39 @@ def write_truncated_mp4(path: Path, n: int, keep: float, fps: float = 25.0, size
     return path
 
 
+def write_dropped_frames(path: Path, n: int = 60, fps: float = 30.0, keep_all_s: float = 1.0) -> Path:
+    """A recording that drops every other frame after ``keep_all_s`` (a phone or webcam under load), in the
+    container ``path``'s name says (.mkv, .webm, .avi): its header count is duration x rate, not the frames."""
+    src = write_video(path.with_suffix(".src.mp4"), n, fps)
+    codec = {".webm": ["-c:v", "libvpx", "-b:v", "200k"], ".avi": ["-c:v", "mjpeg"]}.get(
+        path.suffix, ["-c:v", "libx264", "-pix_fmt", "yuv420p"])
+    ffmpeg("-i", str(src), "-vf", f"select='lt(t\\,{keep_all_s})+mod(n\\,2)',setpts=PTS", "-fps_mode", "passthrough",
+           *codec, str(path))
+    src.unlink()
+    return path
+
+
+def write_copy_cut_mp4(path: Path, n: int = 60, fps: float = 30.0, start_s: float = 0.5) -> Path:
+    """An mp4 trimmed with ``ffmpeg -ss START -c copy`` (how recordings are commonly cut): its edit list hides
+    the frames before ``start_s`` back to the keyframe, which its header still counts."""
+    src = write_video(path.with_suffix(".src.mp4"), n, fps)
+    gop = path.with_suffix(".gop.mp4")
+    ffmpeg("-i", str(src), "-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", str(int(fps)), str(gop))
+    ffmpeg("-ss", f"{start_s}", "-i", str(gop), "-c", "copy", str(path))
+    src.unlink()
+    gop.unlink()
+    return path
+
+
+def write_late_video(path: Path, n: int = 30, fps: float = 30.0, lead_s: float = 0.5) -> Path:
+    """An mp4 whose sound starts ``lead_s`` before its picture (the video stream's first frame at ``lead_s``)."""
+    src = write_video(path.with_suffix(".src.mp4"), n, fps)
+    ffmpeg("-f", "lavfi", "-i", f"anullsrc=d={n / fps + lead_s}", "-itsoffset", f"{lead_s}", "-i", str(src),
+           "-map", "0:a", "-map", "1:v", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", str(path))
+    src.unlink()
+    return path
+
+
 def touch(path: Path) -> Path:
     path.write_bytes(b"")
     return path

@@ -433,6 +433,67 @@ def test_raw_h264_without_a_rate_in_its_header_uses_the_codec_timing(tmp_path):
     assert "v.h264: no per-frame times in the stream" in v.warnings[0] and "30 fps" in v.warnings[0]
 
 
+def _pts(path: Path) -> list[float]:
+    """The frames' presentation times on the container's time line, as FFmpeg (PyAV) decodes them."""
+    import av
+
+    with av.open(str(path)) as c:
+        origin = (c.start_time or 0) / 1e6
+        return [f.time - origin for f in c.decode(video=0)]
+
+
+@pytest.mark.parametrize("make", [
+    lambda d: fk.write_dropped_frames(d / "phone.mkv"),  # the header's count: duration x rate
+    lambda d: fk.write_dropped_frames(d / "browser.webm"),
+    lambda d: fk.write_dropped_frames(d / "webcam.avi"),  # an AVI counts the dropped frames as empty ones
+    lambda d: fk.write_copy_cut_mp4(d / "trimmed.mp4"),  # the header counts frames its edit list hides
+], ids=["vfr-mkv", "vfr-webm", "vfr-mjpeg-avi", "cut-with-copy-mp4"])
+def test_a_header_count_that_is_not_the_frames_is_not_truncation(tmp_path, make):
+    """Recordings whose every frame is there, though fewer than the header's count: they were called
+    "truncated or damaged" (status incomplete, exit 1). Their frames reach the end the container states."""
+    path = make(tmp_path)
+    with VideoFile(path) as v:
+        times = [f.t for f in v]
+    assert v.frame_count > len(times)  # the header's count, which used to decide
+    assert v.error is None
+    assert times == pytest.approx(_pts(path), abs=0.002)
+
+
+def test_a_truncated_mkv_is_still_named(tmp_path):
+    """The same header (duration x rate) on a Matroska file cut mid-stream: its frames end early."""
+    full = fk.write_dropped_frames(tmp_path / "full.mkv", n=90, keep_all_s=3.0)
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    with VideoFile(cut) as v:
+        n = sum(1 for _ in v)
+    assert 0 < n < 60 and v.error and "cut.mkv: ended after" in v.error and "truncated" in v.error
+
+
+def test_a_video_that_starts_after_its_sound_is_timed_as_a_player_shows_it(tmp_path):
+    """The picture starts 0.5 s into the file (after the sound): frame 0 is at 0.5 s in a player, in the
+    review page's video and in FFmpeg; mpt-live put it at 0, so every time was 0.5 s early."""
+    path = fk.write_late_video(tmp_path / "late.mp4", n=30, lead_s=0.5)
+    with VideoFile(path) as v:
+        times = [f.t for f in v]
+    assert times[0] == pytest.approx(0.5, abs=0.002)
+    assert times == pytest.approx(_pts(path), abs=0.002)
+    assert v.warnings == [] and v.error is None
+
+
+def test_the_review_copy_of_a_variable_rate_recording_shows_each_frame_at_its_time(tmp_path):
+    """review.webm (the page's video of a recording a browser cannot play) was written at the header's constant
+    rate: 45 frames over 2 s became 1.5 s of video, and the page's clicks on an event seeked to other frames."""
+    from mpt_live.job import run_job
+    from mpt_live.session import SessionConfig
+
+    path = fk.write_dropped_frames(tmp_path / "webcam.avi")
+    with VideoFile(path) as v:
+        s = run_job(v, None, SessionConfig(stride=1), tmp_path / "o")
+    assert s["outputs"]["review"] == "review.webm" and s["status"] == "complete"
+    rows = csv_rows(tmp_path / "o" / "predictions.csv")
+    assert [float(r[0]) for r in rows[1:]] == pytest.approx(_pts(tmp_path / "o" / "review.webm"), abs=0.0015)
+
+
 def test_truncated_mp4_exits_non_zero_and_says_so(tmp_path):
     path = fk.write_truncated_mp4(tmp_path / "cut.mp4", 120, keep=0.3, size=(96, 72))
     out = tmp_path / "o"
