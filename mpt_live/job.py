@@ -85,7 +85,7 @@ def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str |
                 view.observe(session.latest, session.recent, frame.t, [f.id for f in faces])
                 write_events()
                 if review is not None:
-                    review.write(frame.image)
+                    review.write(frame.image, frame.t)
                 if progress is not None:
                     progress(session.counts["frames_read"], total)
                 if status is not None:

@@ -27,6 +27,7 @@ import numpy as np
 PLAYABLE = {"avc1", "h264", "x264", "vp80", "vp90", "vp09", "av01"}  # codecs browsers decode
 REVIEW_WIDTH = 640  # the transcoded review video at most this wide
 VP9_CRF = 36  # constant quality (0-63): faces stay sharp enough to review, at ~2 MB a minute at 640x480
+MS = Fraction(1, 1000)  # the copy's time base: the run's times to the millisecond
 VP9_OPTIONS = {"crf": str(VP9_CRF), "b": "0", "deadline": "realtime", "cpu-used": "8", "row-mt": "1"}
 
 
@@ -74,27 +75,30 @@ class ReviewSink:
     while it reads a recording a browser cannot play (no second pass over the video at its end, and a
     stopped run's copy is there at once). Written under its own name as it goes (a killed run leaves the part
     it wrote, as it does of predictions.csv); a copy that could not be made (a full disk, no encoder) is
-    removed and never stops the run."""
+    removed and never stops the run. Each frame is shown at its time ``t`` (the run's ``time_s``, so the page
+    seeks a variable-rate recording, or one whose video starts late, to the frames the run saw there);
+    without ``t``, one frame per ``1 / fps`` (OpenCV's VP8 fallback: always)."""
 
     def __init__(self, out: Path, fps: float) -> None:
         self.fps = fps if np.isfinite(fps) and fps > 0 else 30.0
         self.frames, self.failed = 0, False
+        self._pts = -1  # the last frame's presentation time (ms)
         # written under its own name as it goes, as predictions.csv is: a run killed outright (SIGKILL) leaves
         # the part it wrote, which a browser plays, never a temporary file beside it
         self._target: Path | None = Path(out) / "review.webm"  # None once closed
         self._target.parent.mkdir(parents=True, exist_ok=True)
         self._box = self._stream = self._writer = None
 
-    def write(self, img: np.ndarray) -> None:
+    def write(self, img: np.ndarray, t: float | None = None) -> None:
         if self.failed or self._target is None:
             return
         try:
-            self._encode(_fit(img))
+            self._encode(_fit(img), t)
             self.frames += 1
         except Exception:  # the copy is for viewing: a run never fails for it
             self.failed = True
 
-    def _encode(self, img: np.ndarray) -> None:
+    def _encode(self, img: np.ndarray, t: float | None) -> None:
         if self._box is None and self._writer is None:
             if vp9_available():
                 import av
@@ -102,6 +106,7 @@ class ReviewSink:
                 self._box = av.open(str(self._target), "w", format="webm")
                 self._stream = self._box.add_stream("libvpx-vp9", rate=Fraction(self.fps).limit_denominator(100000))
                 self._stream.width, self._stream.height, self._stream.pix_fmt = img.shape[1], img.shape[0], "yuv420p"
+                self._stream.time_base = self._stream.codec_context.time_base = MS  # frames at their own times
                 self._stream.options = {**VP9_OPTIONS, "g": str(max(1, round(4 * self.fps)))}  # seeks: a keyframe every 4 s
             else:
                 with _without_tag_warning():
@@ -111,7 +116,9 @@ class ReviewSink:
             import av
 
             frame = av.VideoFrame.from_ndarray(img, format="bgr24")
-            frame.pts = self.frames
+            pts = round((t if t is not None else self.frames / self.fps) * 1000)
+            frame.pts, frame.time_base = max(pts, self._pts + 1), MS
+            self._pts = frame.pts
             self._box.mux(self._stream.encode(frame))
         else:
             self._writer.write(img)
