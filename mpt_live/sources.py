@@ -25,6 +25,10 @@ from .quiet import quiet_fd, quiet_opencv
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv",
                     ".ts", ".mts", ".m2ts", ".3gp", ".flv", ".ogv"}  # camcorder (AVCHD), phone and stream files
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+# FFmpeg's own lines about a damaged or cut file ("[h264 @ 0x...] Invalid NAL unit size", "partial file"), one
+# per bad packet, would come before the run's one-line account of it; OpenCV reads this once, at its first
+# video capture, so it is set before any (only fatal ones are shown; set it yourself to see the others)
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "8")
 
 
 @dataclass

@@ -501,6 +501,7 @@ def test_truncated_mp4_exits_non_zero_and_says_so(tmp_path):
     assert res.returncode == 1, res.stderr
     assert any("cut.mp4: ended after" in ln and "of the 120 frames" in ln and "truncated" in ln
                for ln in our_lines(res.stderr))
+    assert not [ln for ln in res.stderr.splitlines() if " @ 0x" in ln]  # FFmpeg's own "[h264 @ 0x...]" lines
     s = summary(out)
     assert s["status"] == "incomplete" and "truncated" in s["source_error"] and 0 < s["frames_read"] < 60
 
