@@ -79,6 +79,53 @@ def image_format(path: str | os.PathLike) -> str | None:
         return None
 
 
+def unreadable(path: Path) -> str:
+    """Why a local file that OpenCV cannot open is not a video, in a few words."""
+    try:
+        if path.stat().st_size == 0:
+            return "the file is empty (0 bytes)"
+        with open(path, "rb") as fh:
+            head = fh.read(64 * 1024)
+    except OSError as e:
+        return f"cannot read it: {e.strerror}"
+    if head[4:8] == b"ftyp" and not _has_box(path, b"moov"):
+        return ("an MP4/MOV without its index ('moov' box): the recording was cut off before it was "
+                "finished, or is still being written")
+    try:
+        import av
+
+        with quiet_fd(2), av.open(str(path)) as c:
+            kinds = sorted({st.type for st in c.streams})
+            if not c.streams.video:
+                return f"no video stream, {' and '.join(kinds) + ' only' if kinds else 'no streams at all'}"
+    except ImportError:
+        pass
+    except Exception:  # PyAV's "Invalid data found when processing input"
+        return "FFmpeg does not recognise its contents as any video format"
+    return "OpenCV could not open it"
+
+
+def _has_box(path: Path, kind: bytes) -> bool:
+    """Whether an ISO media file (MP4, MOV) has the top-level box ``kind`` (its boxes walked by their sizes)."""
+    with open(path, "rb") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        pos = 0
+        while pos + 8 <= size:
+            fh.seek(pos)
+            head = fh.read(16)
+            n, name = int.from_bytes(head[:4], "big"), head[4:8]
+            if name == kind:
+                return True
+            if n == 1 and len(head) == 16:  # a 64-bit size follows
+                n = int.from_bytes(head[8:16], "big")
+            elif n == 0:  # to the end of the file
+                return False
+            if n < 8:
+                return False
+            pos += n
+    return False
+
+
 def open_capture(name: str, timeout_ms: int = 5000) -> cv2.VideoCapture:
     """``cv2.VideoCapture`` of a file, or of a URL with a bounded open and reads (a stalled server is an
     error, not a hang)."""
@@ -117,7 +164,8 @@ class VideoFile:
                                  "is read as a folder of frames (--fps)")
         self._cap = open_capture(self.name, timeout_ms)
         if not self._cap.isOpened():
-            raise InputError(f"{self.name}: not a readable video (OpenCV could not open it)")
+            raise InputError(f"{self.name}: not a readable video: "
+                             + ("OpenCV could not open it" if url else unreadable(self.path)))
         header_fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
         count = self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0
         self.frame_count = int(count) if 0 < count < 1e9 else 0  # raw streams report garbage

@@ -19,6 +19,13 @@ def _file(path, data):
     return path
 
 
+def _audio_only(path):
+    import faultkit as fk
+
+    fk.ffmpeg("-f", "lavfi", "-i", "anullsrc=d=0.5", "-c:a", "aac", str(path))
+    return path
+
+
 def _write_video(path, n, size=(64, 48), fps=25.0):
     vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
     for i in range(n):
@@ -31,10 +38,12 @@ def _write_video(path, n, size=(64, 48), fps=25.0):
     [
         (lambda d: d / "missing.mp4", "no such file"),
         (lambda d: d, "is a directory"),
-        (lambda d: _file(d / "text.mp4", b"not a video"), "not a readable video"),
-        (lambda d: _file(d / "empty.mp4", b""), "not a readable video"),
+        (lambda d: _file(d / "text.mp4", b"not a video"),
+         "not a readable video: FFmpeg does not recognise its contents as any video format"),
+        (lambda d: _file(d / "empty.mp4", b""), "not a readable video: the file is empty (0 bytes)"),
+        (lambda d: _audio_only(d / "voice.mp4"), "not a readable video: no video stream, audio only"),
     ],
-    ids=["missing", "directory", "garbage", "zero-bytes"],
+    ids=["missing", "directory", "garbage", "zero-bytes", "audio-only"],
 )
 def test_bad_video_gives_one_line_error(tmp_path, make, expected):
     path = make(tmp_path)
@@ -99,7 +108,7 @@ def test_a_half_written_file_is_one_line_without_ffmpegs_own(tmp_path):
     code = ("from mpt_live.sources import VideoFile\nfrom mpt_live.errors import InputError\n"
             f"try:\n    VideoFile({str(cut)!r})\nexcept InputError as e:\n    print(e)\n")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert "not a readable video" in p.stdout, p.stdout
+    assert "not a readable video: an MP4/MOV without its index ('moov' box)" in p.stdout, p.stdout
     assert p.stderr == "", p.stderr
 
 
