@@ -30,7 +30,11 @@ def clip_at(video: str | Path, t: float, spec: ClipSpec, detector: str = "short"
     if t < spec.window_s:
         raise InputError(f"{video}: --inspect {t:g} s is earlier than one window ({spec.window_s:g} s) after the start")
     with open_recording(video, fps) as src:
-        end = (src.frame_count - 1) / src.fps  # what the container says; checked again below
+        start = getattr(src, "start_s", 0.0)  # a video whose picture starts after its sound: its first frame's time
+        if t < start + spec.window_s:
+            raise InputError(f"{video}: --inspect {t:g} s is earlier than one window ({spec.window_s:g} s) after "
+                             f"the first frame ({start:.2f} s: the picture starts after the sound)")
+        end = start + (src.frame_count - 1) / src.fps  # what the container says; checked again below
         if src.frame_count and t > end + 1.0 / src.fps:
             raise InputError(f"{video}: --inspect {t:g} s is past the end of the video ({end:.2f} s)")
         with FaceAligner(image_size=spec.image_size, model=detector, align=spec.align) as aligner:

@@ -480,6 +480,18 @@ def test_a_video_that_starts_after_its_sound_is_timed_as_a_player_shows_it(tmp_p
     assert v.warnings == [] and v.error is None
 
 
+def test_inspect_before_a_late_picture_says_where_it_starts(tmp_path):
+    """--inspect 1.2 on a video whose picture starts at 0.5 s: no whole window ends there yet; it said "has no
+    frames" (or "no face") when the time was before the first frame."""
+    from mpt_live.clip import ClipSpec
+    from mpt_live.sheet import clip_at
+
+    path = fk.write_late_video(tmp_path / "late.mp4", n=30, lead_s=0.5)
+    with pytest.raises(InputError, match=r"late.mp4: --inspect 1.2 s is earlier than one window \(1 s\) after the "
+                                         r"first frame \(0.50 s"):
+        clip_at(path, 1.2, ClipSpec(window_s=1.0))
+
+
 def test_the_review_copy_of_a_variable_rate_recording_shows_each_frame_at_its_time(tmp_path):
     """review.webm (the page's video of a recording a browser cannot play) was written at the header's constant
     rate: 45 frames over 2 s became 1.5 s of video, and the page's clicks on an event seeked to other frames."""
