@@ -25,7 +25,7 @@ import numpy as np
 from .errors import InputError
 from .latest_frame import CaptureLike, LatestFrameReader, LiveFrame
 from .quiet import quiet_opencv
-from .sources import VideoFile, expand_videos, is_stream_url, open_capture
+from .sources import VideoFile, expand_videos, is_stream_url, open_capture, square_pixels
 
 __all__ = ["CaptureLike", "CaptureReader", "LatestFrameReader", "LiveFrame", "PacedVideoReader", "open_camera",
            "open_source", "open_stream"]
@@ -180,7 +180,7 @@ class PacedVideoReader(LatestFrameReader):
                  sleep: Callable[[float], Any] | None = None, loop: bool = False) -> None:
         super().__init__()
         with VideoFile(path) as v:  # raises InputError for unusable files
-            self.fps, self.frame_count, self._times = v.fps, v.frame_count, v.frame_times
+            self.fps, self.frame_count, self._times, self._stretch = v.fps, v.frame_count, v.frame_times, v.stretch
             self.warnings = list(v.warnings)
         self.name = str(path)
         self._cap = open_capture(self.name)
@@ -248,7 +248,7 @@ class PacedVideoReader(LatestFrameReader):
                 self._end_of_pass(times)
                 return
             self._wait_until(due)
-            self._publish(LiveFrame(i, t, img, captured=self._clock()))
+            self._publish(LiveFrame(i, t, square_pixels(img, self._stretch), captured=self._clock()))
             i += 1
 
     def stats(self) -> dict[str, Any]:

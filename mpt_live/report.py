@@ -25,6 +25,7 @@ import numpy as np
 from .draw import class_hex
 from .errors import InputError
 from .recordings import number_frames
+from .sources import pixel_aspect, square_pixels
 from .report_page import CSS, PAGE, SCRIPT
 from .review import review_video
 from .timeline import _num, face_ids, tick_label as _tick, tick_step
@@ -56,6 +57,7 @@ def apex_thumbnails(source: Path | None, events: Sequence[Mapping[str, Any]], ro
                 out[i] = _thumb(img, boxes[i], size) if img is not None else None
         return out
     cap = cv2.VideoCapture(str(source))
+    stretch = pixel_aspect(cap)  # the boxes are in the run's square pixels
     pos = 0  # the index of the frame the next read returns
     try:
         for n in sorted(want):
@@ -69,7 +71,7 @@ def apex_thumbnails(source: Path | None, events: Sequence[Mapping[str, Any]], ro
                 break
             pos += 1
             for i in want[n]:
-                out[i] = _thumb(img, boxes[i], size)
+                out[i] = _thumb(square_pixels(img, stretch), boxes[i], size)
     finally:
         cap.release()
     return out

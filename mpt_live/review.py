@@ -23,6 +23,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from .sources import pixel_aspect, square_pixels
 
 PLAYABLE = {"avc1", "h264", "x264", "vp80", "vp90", "vp09", "av01"}  # codecs browsers decode
 REVIEW_WIDTH = 640  # the transcoded review video at most this wide
@@ -58,13 +59,14 @@ def review_video(out: Path, candidates: Sequence[Path], max_frames: int | None =
     if not found:
         return None
     cap = cv2.VideoCapture(str(found[0]))
+    stretch = pixel_aspect(cap)
     with ReviewSink(out, float(cap.get(cv2.CAP_PROP_FPS) or 30.0)) as sink:
         try:
             while max_frames is None or sink.frames < max_frames:
                 ok, img = cap.read()
                 if not ok:
                     break
-                sink.write(img)
+                sink.write(square_pixels(img, stretch))
         finally:
             cap.release()
         return sink.close()

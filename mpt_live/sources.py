@@ -126,6 +126,31 @@ def _has_box(path: Path, kind: bytes) -> bool:
     return False
 
 
+def pixel_aspect(cap: cv2.VideoCapture) -> tuple[float, float]:
+    """``(x, y)`` stretch that makes a capture's frames square-pixelled, as players show them: (1, 1) for
+    nearly every recording; a DV or HDV camcorder file stores wide pixels (sample aspect 8:9, 4:3) that would
+    reach the face detector and the model squeezed. OpenCV turns a phone's rotated frames upright, so for
+    those the stretch is vertical."""
+    try:
+        num, den = float(cap.get(cv2.CAP_PROP_SAR_NUM) or 0), float(cap.get(cv2.CAP_PROP_SAR_DEN) or 0)
+        turned = int(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0) % 180 == 90
+    except Exception:
+        return 1.0, 1.0
+    sar = num / den if num > 0 and den > 0 else 1.0
+    if not 0.2 <= sar <= 5.0 or abs(sar - 1.0) < 0.01:  # square, or nonsense
+        return 1.0, 1.0
+    return (1.0, sar) if turned else (sar, 1.0)
+
+
+def square_pixels(img: np.ndarray, stretch: tuple[float, float]) -> np.ndarray:
+    """``img`` stretched by :func:`pixel_aspect`'s ``(x, y)`` (unchanged for square pixels)."""
+    if stretch == (1.0, 1.0):
+        return img
+    h, w = img.shape[:2]
+    return cv2.resize(img, (max(1, round(w * stretch[0])), max(1, round(h * stretch[1]))),
+                      interpolation=cv2.INTER_LINEAR)
+
+
 def open_capture(name: str, timeout_ms: int = 5000) -> cv2.VideoCapture:
     """``cv2.VideoCapture`` of a file, or of a URL with a bounded open and reads (a stalled server is an
     error, not a hang)."""
@@ -169,14 +194,15 @@ class VideoFile:
         header_fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
         count = self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0
         self.frame_count = int(count) if 0 < count < 1e9 else 0  # raw streams report garbage
-        self.width = int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0)
-        self.height = int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
+        self.stretch = pixel_aspect(self._cap)  # non-square pixels (DV, HDV): frames stretched as players show them
+        self.width = round(int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0) * self.stretch[0])
+        self.height = round(int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0) * self.stretch[1])
         self._buffered: list[tuple[np.ndarray, float]] = []  # the first two frames, read to learn the timing
         for _ in range(2):
             ok, img = self._cap.read()
             if not ok or img is None:
                 break
-            self._buffered.append((img, float(self._cap.get(cv2.CAP_PROP_POS_MSEC) or 0.0)))
+            self._buffered.append((square_pixels(img, self.stretch), float(self._cap.get(cv2.CAP_PROP_POS_MSEC) or 0.0)))
         if not self._buffered:
             self._cap.release()
             raise InputError(f"{self.name}: video has zero decodable frames")
@@ -211,7 +237,8 @@ class VideoFile:
                 ok, img = self._cap.read()
                 if not ok or img is None:
                     break
-                yield Frame(times.n, times.next(float(self._cap.get(cv2.CAP_PROP_POS_MSEC) or 0.0)), img)
+                yield Frame(times.n, times.next(float(self._cap.get(cv2.CAP_PROP_POS_MSEC) or 0.0)),
+                            square_pixels(img, self.stretch))
             complete = True
         finally:
             times.finish(complete)

@@ -140,3 +140,22 @@ def test_an_image_is_not_taken_for_a_one_frame_video(faces_dir, tmp_path, photo,
     vw.release()
     with VideoFile(mjpeg) as v:
         assert len(list(v)) == 1
+
+
+def test_wide_pixels_are_stretched_as_a_player_shows_them(tmp_path):
+    """A camcorder file (HDV, DV) stores wide pixels (sample aspect 4:3 here): the frames reached the face detector
+    and the model squeezed to 3/4 of their width; they come as a player shows them, from the file and paced."""
+    import faultkit as fk
+
+    from mpt_live.capture import PacedVideoReader
+
+    src = tmp_path / "src.mp4"
+    _write_video(src, 10, size=(64, 48))
+    path = tmp_path / "hdv.mp4"
+    fk.ffmpeg("-i", str(src), "-vf", "scale=48:48,setsar=4/3", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(path))
+    with VideoFile(path) as v:
+        shapes = {f.image.shape for f in v}
+    assert shapes == {(48, 64, 3)} and (v.width, v.height) == (64, 48)
+    with PacedVideoReader(path, speed=50.0) as r:
+        first = r.read(timeout=10)
+    assert first is not None and first.image.shape == (48, 64, 3)
