@@ -97,9 +97,11 @@ def unreadable(path: Path) -> str:
         with quiet_fd(2), av.open(str(path)) as c:
             kinds = sorted({st.type for st in c.streams})
             if not c.streams.video:
-                return f"no video stream, {' and '.join(kinds) + ' only' if kinds else 'no streams at all'}"
+                return f"no video stream, {' and '.join(kinds)} only" if kinds else "a container with no streams at all"
     except ImportError:
         pass
+    except EOFError:  # av.error.EOFError is one: a header, then nothing
+        return "the file ends before any video data"
     except Exception:  # PyAV's "Invalid data found when processing input"
         return "FFmpeg does not recognise its contents as any video format"
     return "OpenCV could not open it"

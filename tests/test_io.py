@@ -26,6 +26,15 @@ def _audio_only(path):
     return path
 
 
+def _no_frames(path):
+    import faultkit as fk
+
+    src = path.with_suffix(".src.mp4")
+    _write_video(src, 3)
+    fk.ffmpeg("-i", str(src), "-frames:v", "0", "-c:v", "libx264", str(path))
+    return path
+
+
 def _write_video(path, n, size=(64, 48), fps=25.0):
     vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
     for i in range(n):
@@ -42,8 +51,9 @@ def _write_video(path, n, size=(64, 48), fps=25.0):
          "not a readable video: FFmpeg does not recognise its contents as any video format"),
         (lambda d: _file(d / "empty.mp4", b""), "not a readable video: the file is empty (0 bytes)"),
         (lambda d: _audio_only(d / "voice.mp4"), "not a readable video: no video stream, audio only"),
+        (lambda d: _no_frames(d / "header.mkv"), "not a readable video: the file ends before any video data"),
     ],
-    ids=["missing", "directory", "garbage", "zero-bytes", "audio-only"],
+    ids=["missing", "directory", "garbage", "zero-bytes", "audio-only", "no-frames-mkv"],
 )
 def test_bad_video_gives_one_line_error(tmp_path, make, expected):
     path = make(tmp_path)
