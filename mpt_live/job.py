@@ -96,8 +96,8 @@ def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str |
                 width = frame.image.shape[1]
                 paused, recording = (window.paused, window.recording) if window is not None else (False, False)
                 img = render_overlay(frame.image, view.state(width, boxes, frame.t, paused, recording))
-                if video is not None:
-                    video.write(img)
+                if video is not None:  # a recording's frames at their times (a live source's as they come)
+                    video.write(img, None if session.live else frame.t)
                 if window is not None:
                     window.show(img, lambda: render_overlay(frame.image, view.state(width, boxes, frame.t, True,
                                                                                     window.recording)))

@@ -88,14 +88,17 @@ class CSVSink:
 class VideoSink:
     """``with VideoSink(path, fps) as sink: sink.write(bgr)`` — an MP4 (mp4v) opened on the first frame.
 
-    ``frames`` counts what was written; a sink that got no frame leaves no file."""
+    ``frames`` counts what was written; a sink that got no frame leaves no file. ``write(bgr, t)``: the frame
+    of time ``t`` (s) is held until the next one's time, so the file, at a constant ``fps``, keeps the time line
+    of a variable-rate recording (a frame is repeated over a gap, and left out where frames come faster than
+    ``fps``); without ``t``, every frame once."""
 
     def __init__(self, path: str | os.PathLike, fps: float) -> None:
         self.path, self.fps = Path(path), fps
         self._w: Any = None
         self.frames = 0
 
-    def write(self, img: np.ndarray) -> None:
+    def write(self, img: np.ndarray, t: float | None = None) -> None:
         import cv2
 
         if self._w is None:
@@ -105,8 +108,10 @@ class VideoSink:
             if not self._w.isOpened():
                 self._w = None
                 raise OSError(f"{self.path}: cannot write an MP4 here (OpenCV VideoWriter failed)")
-        self._w.write(img)
-        self.frames += 1
+        copies = 1 if t is None else max(int(round(t * self.fps)) + 1 - self.frames, 0)  # the frames due by t
+        for _ in range(copies):
+            self._w.write(img)
+        self.frames += copies
 
     def close(self) -> None:
         if self._w is not None:

@@ -492,18 +492,21 @@ def test_inspect_before_a_late_picture_says_where_it_starts(tmp_path):
         clip_at(path, 1.2, ClipSpec(window_s=1.0))
 
 
-def test_the_review_copy_of_a_variable_rate_recording_shows_each_frame_at_its_time(tmp_path):
-    """review.webm (the page's video of a recording a browser cannot play) was written at the header's constant
-    rate: 45 frames over 2 s became 1.5 s of video, and the page's clicks on an event seeked to other frames."""
+def test_the_videos_made_of_a_variable_rate_recording_keep_its_times(tmp_path):
+    """review.webm (the page's video of a recording a browser cannot play) and annotated.mp4 were written at the
+    header's constant rate: 45 frames over 2 s became 1.5 s of video, and the page's clicks on an event seeked
+    to other frames. The copy has each frame at its time; annotated.mp4 (constant rate) holds it until the next."""
     from mpt_live.job import run_job
     from mpt_live.session import SessionConfig
 
     path = fk.write_dropped_frames(tmp_path / "webcam.avi")
     with VideoFile(path) as v:
-        s = run_job(v, None, SessionConfig(stride=1), tmp_path / "o")
+        s = run_job(v, None, SessionConfig(stride=1), tmp_path / "o", save_video=True)
     assert s["outputs"]["review"] == "review.webm" and s["status"] == "complete"
-    rows = csv_rows(tmp_path / "o" / "predictions.csv")
-    assert [float(r[0]) for r in rows[1:]] == pytest.approx(_pts(tmp_path / "o" / "review.webm"), abs=0.0015)
+    times = [float(r[0]) for r in csv_rows(tmp_path / "o" / "predictions.csv")[1:]]
+    assert len(times) == 45 and times == pytest.approx(_pts(tmp_path / "o" / "review.webm"), abs=0.0015)
+    annotated = cv2.VideoCapture(str(tmp_path / "o" / "annotated.mp4"))
+    assert int(annotated.get(cv2.CAP_PROP_FRAME_COUNT)) == round(times[-1] * 30) + 1 == 60
 
 
 def test_truncated_mp4_exits_non_zero_and_says_so(tmp_path):
