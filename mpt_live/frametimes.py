@@ -60,7 +60,8 @@ def container_timeline(path: str | Path) -> tuple[float, float | None]:
             tb = s.time_base
             start = 0.0
             if s.start_time is not None and c.start_time is not None and tb:
-                start = max(0.0, float(s.start_time * tb) - c.start_time / 1e6)
+                # from the container's start, or from 0 where another stream starts before it (audio priming)
+                start = max(0.0, float(s.start_time * tb) - max(c.start_time / 1e6, 0.0))
             whole = c.duration / 1e6 if c.duration and c.duration > 0 else None
             if whole is not None and start >= whole:  # nonsense (a wrapped time stamp): the first frame at 0
                 start = 0.0
