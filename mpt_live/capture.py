@@ -225,7 +225,7 @@ class PacedVideoReader(LatestFrameReader):
                 self._end_of_pass(times)
                 if not self.loop or times.n == 0:
                     return
-                offset += times.span  # the next pass continues the time line
+                offset += times.span - times.start_s  # the next pass continues the time line
                 self._cap.release()
                 self._cap = open_capture(self.name)
                 self.loops += 1

@@ -84,8 +84,9 @@ def _clock_seconds(text: str | None) -> float | None:
 
 
 class FrameTimes:
-    """Times of one pass over a video: ``t = times.next(pos_msec)`` for each decoded frame in order (seconds
-    from the first frame, strictly increasing), then :meth:`finish` after the last one.
+    """Times of one pass over a video: ``t = times.next(pos_msec)`` for each decoded frame in order (seconds on
+    the container's time line, the first frame at ``start_s``, strictly increasing), then :meth:`finish` after
+    the last one.
 
     ``pts``: the container has per-frame times (OpenCV's ``POS_MSEC`` moves); without them frame i is at
     ``i / fps``. ``start_s``: the first frame's time on the container's time line; ``end_s``: where the
