@@ -169,3 +169,31 @@ def test_wide_pixels_are_stretched_as_a_player_shows_them(tmp_path):
     with PacedVideoReader(path, speed=50.0) as r:
         first = r.read(timeout=10)
     assert first is not None and first.image.shape == (48, 64, 3)
+
+
+@pytest.mark.parametrize("rotation, transpose", [(90, "transpose=clock"), (270, "transpose=cclock"), (180, "hflip,vflip")])
+def test_a_phone_video_stored_turned_is_read_upright(tmp_path, rotation, transpose):
+    """A phone stores its sensor's frames turned and says how to turn them back (a display matrix): the frames
+    come upright, as a player shows them (a turned face is not found), from the file and paced."""
+    import faultkit as fk
+
+    from mpt_live.capture import PacedVideoReader
+
+    upright = tmp_path / "upright.mp4"
+    vw = cv2.VideoWriter(str(upright), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (48, 64))
+    for _ in range(5):
+        img = np.zeros((64, 48, 3), np.uint8)
+        img[:16, :24] = 255  # top left: which way is up, and which side is left
+        vw.write(img)
+    vw.release()
+    stored = tmp_path / "stored.mp4"
+    fk.ffmpeg("-i", str(upright), "-vf", transpose, "-c:v", "libx264", "-pix_fmt", "yuv420p", str(stored))
+    phone = tmp_path / "phone.mp4"
+    fk.ffmpeg("-display_rotation", str(rotation), "-i", str(stored), "-c", "copy", str(phone))
+    with VideoFile(phone) as v:
+        img = next(iter(v)).image
+    with PacedVideoReader(phone, speed=50.0) as r:
+        paced = r.read(timeout=10)
+    for frame in (img, paced.image):
+        assert frame.shape == (64, 48, 3)
+        assert frame[2:14, 2:22].mean() > 200 and frame[2:14, 26:46].mean() < 50 and frame[20:].mean() < 50
