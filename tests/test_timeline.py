@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import cv2
+import pytest
 
 from mpt_live.timeline import read_rows, render_timeline
 from mpt_live.writers import CSVSink
