@@ -47,8 +47,8 @@ from typing import Any, Callable, Iterable, Iterator
 
 from .clip import ClipSpec
 from .clip_stream import Window
-from .face import FaceAligner
 from .face_state import HISTORY_S, ClosedEvent, FaceState
+from .face_watch import FaceWatch, check_detector
 from .identity import FaceEmbedder
 from .model_worker import ModelWorker
 from .interrupts import raise_held
@@ -67,7 +67,7 @@ MAX_FACES = {"live": 1, "file": 2}  # --max-faces by default: a webcam user; an 
 @dataclass
 class SessionConfig:
     stride: int | None = None  # None: live -> as often as the model keeps up; files -> FILE_STRIDE
-    detector: str = "short"  # BlazeFace model: short | full
+    detector: str = "auto"  # BlazeFace model: auto (short-range, full-range when it finds more faces) | short | full
     spot_threshold: float = 4.0  # spotter evidence (robust z) to open a candidate event
     workers: int | None = None  # model worker threads (None: one per usable core)
     max_seconds: float | None = None  # stop after this long (benchmarks)
@@ -101,6 +101,8 @@ class Session:
         self.max_faces = MAX_FACES["live" if self.live else "file"] if cfg.max_faces is None else cfg.max_faces
         if self.max_faces < 0:
             raise ValueError(f"max_faces must be >= 0 (0: all), got {self.max_faces}")
+        check_detector(cfg.detector)
+        self.watch: FaceWatch | None = None  # the run's detector and its faces' figures (while the loop runs)
         self.states: dict[int, FaceState] = {}
         self.tallies: dict[int | None, LabelTally] = {}
         self.events: list[EventResult] = []  # every classified event, in the order they were finished
@@ -139,9 +141,9 @@ class Session:
         cfg = self.cfg
         self._started = time.monotonic()
         with ExitStack() as stack:
-            aligner = stack.enter_context(FaceAligner(image_size=self.spec.image_size, model=cfg.detector,
-                                                          motion_crop=True, align=self.spec.align))
-            tracker = self._tracker = FaceTracker(aligner, self.max_faces, FaceEmbedder())
+            watch = self.watch = stack.enter_context(FaceWatch(cfg.detector, self.max_faces, cfg.max_faces is not None,
+                                                               self.spec.image_size, self.spec.align))
+            tracker = self._tracker = FaceTracker(watch.aligner, self.max_faces, FaceEmbedder())
             worker = self._worker = ModelWorker(self.spec, self.runtime, live=self.live, thumbnails=cfg.thumbnails,
                                                 workers=self._workers(), batch=cfg.batch)
             stack.callback(worker.close)
@@ -187,6 +189,7 @@ class Session:
         """Track the frame's faces, feed each face's state, submit its windows and its closed events."""
         t0 = time.perf_counter()
         faces, lost = tracker.update(frame.image, frame.t)
+        self.watch.see(frame.image, frame.t, faces, tracker)  # auto: full-range looks now and then while faces are missing
         track_ms = (time.perf_counter() - t0) * 1e3
         self.faces, self._last = faces, frame
         if faces:
@@ -302,9 +305,7 @@ class Session:
         yield from self._release(final=True)
 
     def _workers(self) -> int:
-        if self.cfg.workers:
-            return self.cfg.workers
-        return usable_cores()
+        return self.cfg.workers or usable_cores()
 
     def _end(self) -> None:
         self._ended = time.monotonic()
@@ -338,7 +339,7 @@ class Session:
         stats = getattr(self.source, "stats", None)
         order = [*self.classes, NEUTRAL, EVENT, WARMING, NO_FACE]
         events = sorted(self.events, key=lambda e: (e.event.onset_s, e.face_id))
-        tr = self._tracker
+        tr, w = self._tracker, self.watch
         return {
             "source": self.name,
             "mode": "live" if self.live else "file",
@@ -351,7 +352,7 @@ class Session:
             "fps": round(c["frames_read"] / seconds, 2) if seconds > 0 else None,
             "predictions_per_s": round(c["windows_classified"] / seconds, 2) if seconds > 0 else None,
             "stride": "auto" if self.auto else self.stride,
-            "detector": self.cfg.detector,
+            "detector": self.cfg.detector, "detector_used": w.used if w else None, "detector_reason": w.reason() if w else None,
             "max_faces": self.max_faces,
             "model": self.model.to_dict(),
             "provider": self.model.provider or None,
@@ -361,7 +362,7 @@ class Session:
             "events": [e.to_dict() for e in events],
             "faces": [{"face_id": fid, "frames": st.frames, "windows": self._windows.get(fid, 0),
                        "events": sum(e.face_id == fid for e in events),
-                       "events_unclassified": st.unbuffered,
+                       "events_unclassified": st.unbuffered, **(w.face_figures(fid) if w else {}),
                        "labels": self.tallies[fid].to_dict(order) if fid in self.tallies else {}}
                       for fid, st in sorted(self.states.items())],
             "tracking": {"cuts": tr.cuts if tr else 0, "reidentified": tr.reidentified if tr else 0,
@@ -392,8 +393,8 @@ class Session:
         faces = f"a face in {c['frames_with_face']} of {c['frames_read']} frames"
         if c["frames_read"] and c["frames_with_face"] < 0.5 * c["frames_read"]:  # most frames without a face
             out.append(f"{self.name}: {'no face found' if not c['frames_with_face'] else 'only ' + faces}"
-                       + ("" if self.cfg.detector == "full" else " (small or distant faces: try --detector full)"))
+                       + (" (small or distant faces: try --detector full)" if self.cfg.detector == "short" else ""))
         elif self.runtime is not None and c["windows"] and not c["windows_classified"]:
             out.append(f"{self.name}: no window was classified: {faces}, but never for a whole "
                        f"{self.spec.window_s:g} s window")
-        return out
+        return out + (self.watch.warnings(self.name) if self.watch else [])

@@ -117,6 +117,12 @@ class FaceTracker:
         self._thumb: np.ndarray | None = None
         self._force_cut = False
         self._tiled_t = -float("inf")  # time of the last tile search
+        self._search = False  # the next frame is detected and searched in tiles whatever the schedule (search_now)
+
+    def search_now(self) -> None:
+        """The next frame runs the detector, and in a wide frame its tiles, whatever the schedule (the run has
+        switched to another detector: :mod:`mpt_live.face_watch`)."""
+        self._search = True
 
     def reset(self) -> None:
         """A new segment of the source (a reconnected stream): the next frame is treated as a cut."""
@@ -177,7 +183,9 @@ class FaceTracker:
 
     def update(self, frame: np.ndarray, t: float) -> tuple[list[TrackedFace], list[int]]:
         cut = self.cut = self._is_cut(frame)
-        followed = self._follow(frame, t)
+        followed = {} if self._search else self._follow(frame, t)
+        if self._search:
+            self._search, self._tiled_t = False, -float("inf")
         if followed and len(followed) == sum(tr.present for tr in self.tracks):
             return sorted(followed.values(), key=lambda f: f.id), []  # every face followed: no detection
         dets = self._tiles(frame, t, self.aligner.detect(frame, t), followed)

@@ -694,10 +694,14 @@ def test_a_run_whose_frames_mostly_show_no_face_says_so(faces_dir, tmp_path, wit
     for i in range(20):
         out.write(face if i < with_face else np.full_like(face, 120))
     out.release()
-    with VideoFile(path) as v:
-        s = run_job(v, None, SessionConfig(stride=4), None)
+    with VideoFile(path) as v:  # short-range: the hint names the full-range model
+        s = run_job(v, None, SessionConfig(stride=4, detector="short"), None)
     assert s["frames_with_face"] == with_face
     said = [w for w in s["warnings"] if "face" in w and "--detector full" in w]
+    assert (said[0].split(": ", 1)[1].startswith(expected) if expected else not said), s["warnings"]
+    with VideoFile(path) as v:  # auto (the default) has looked with full-range too: the same line, no hint
+        s = run_job(v, None, SessionConfig(stride=4), None)
+    said = [w for w in s["warnings"] if "face" in w and "--detector" not in w and "too small" not in w]
     assert (said[0].split(": ", 1)[1].startswith(expected) if expected else not said), s["warnings"]
 
 

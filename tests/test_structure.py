@@ -16,7 +16,7 @@ MAX_LINES = 400
 LAYERS = {
     "stages": ["errors", "interrupts", "quiet", "frametimes", "sources", "recordings", "readahead", "latest_frame", "capture",
                "face_actions", "synthface", "demo_input", "stabilize", "smoothing", "tracker", "face_template", "face_types", "tiles", "face",
-               "identity", "tracks",
+               "identity", "tracks", "face_watch",
                "clip", "clip_stream", "motion", "thumbnails", "machine", "providers", "runtime", "batching", "model_worker", "facemotion",
                "spotting", "face_state", "results"],
     "session": ["session"],

@@ -1,0 +1,142 @@
+"""Which face detector a run uses, and what the run says about its faces' number and size.
+
+``--detector auto`` (the default) starts with BlazeFace short-range, the cheaper model and the one made for
+faces near the camera (webcams, close interview shots). While a frame shows fewer faces than ``--max-faces``
+asks for (with 0: on any frame), the full-range model looks at that frame too, on the first such frame and
+then at most every :data:`PROBE_EVERY_S` seconds (the whole frame, and its square tiles when the frame is
+wide, as the tracker searches it: :mod:`mpt_live.tiles`). When full-range finds more faces than are being
+tracked, the run switches to it for good: the tracker's next detections are full-range's, and the faces
+tracked so far keep their tracks. A frame with every expected face costs nothing more, so a webcam with one
+close face runs as before.
+
+Measured on a 1920x1080 room view (faces of real people pasted in, README "Small and distant faces"):
+short-range found faces 120 px tall and larger (those of 120 px only in the tiles), none of 80 px or less;
+full-range found them down to 40 px. Small faces are found, but not usefully analysed: below about 100 px
+the detector's eye keypoints shrink towards each other (the eye distance, 0.38-0.43 of the face's height
+from 120 to 400 px, was 0.28 at 80 px and 0.17 at 60 px), so the aligned crop is zoomed in wrongly, and a
+2-3 px movement of a 180 px face is a pixel or less. The session's spotter found 4 of the default input's 4
+movements with the face 200 px tall, 3 at 120 px, 1 at 80 and 60 px. A face whose eyes are less than
+:data:`MIN_EYE_PX` apart in most of its frames is named in the run's warnings as too small to analyse.
+
+:class:`FaceWatch` also counts the most faces of one frame: with ``--max-faces N`` given, a run that never
+found N faces at once says so.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .face import FaceAligner
+from .tiles import is_wide
+from .tracks import FaceTracker, TrackedFace
+
+DETECTORS = ("auto", "short", "full")
+NAMES = {"short": "short-range", "full": "full-range"}
+PROBE_EVERY_S = 5.0  # auto: full-range looks at a frame short of faces at most this often
+MIN_EYE_PX = 36  # eye distance (frame px) below which a face is too small to analyse (a face ~90 px tall)
+MIN_FRAMES = 10  # a face is called too small only when it was tracked this many frames (not a passing false find)
+
+
+def check_detector(detector: str) -> str:
+    """``detector`` when it is one of :data:`DETECTORS`; ValueError naming it otherwise."""
+    if detector not in DETECTORS:
+        raise ValueError(f"detector {detector!r}: expected one of {', '.join(DETECTORS)}")
+    return detector
+
+
+class FaceWatch:
+    """The run's detector (``aligner``; auto: short-range, then full-range when it finds more faces) and its
+    per-face figures. Call :meth:`see` once per frame with the tracker's faces; close it (context manager)."""
+
+    def __init__(self, detector: str, max_faces: int, max_faces_given: bool, image_size: int = 224,
+                 align: str = "eyes") -> None:
+        self.asked = check_detector(detector)
+        self.used = "short" if detector == "auto" else detector
+        self.max_faces = int(max_faces)
+        self.max_faces_given = bool(max_faces_given)
+        self.switched_s: float | None = None
+        self._found = (0, 0)  # faces tracked and faces full-range found when it switched
+        self.probes = 0
+        self.most = 0  # the most faces tracked in one frame
+        self._args = dict(image_size=image_size, motion_crop=True, align=align)
+        self.aligner = FaceAligner(model=self.used, **self._args)
+        self._full: FaceAligner | None = None
+        self._probe_t = -math.inf
+        self._eyes: dict[int, list[float]] = {}  # face ID -> [frames, frames below MIN_EYE_PX, sum of eye px]
+
+    def see(self, image: np.ndarray, t: float, faces: list[TrackedFace], tracker: FaceTracker) -> None:
+        """One frame's tracked faces: their eye distances counted; auto: full-range looks when it is due."""
+        self.most = max(self.most, len(faces))
+        for f in faces:
+            kps = f.face.keypoints
+            eye = float(np.hypot(*(kps[1] - kps[0])))
+            e = self._eyes.setdefault(f.id, [0, 0, 0.0])
+            e[0] += 1
+            e[1] += eye < MIN_EYE_PX
+            e[2] += eye
+        if self.asked != "auto" or self.used == "full":
+            return
+        if self.max_faces and len(faces) >= self.max_faces:
+            return
+        if 0 <= t - self._probe_t < PROBE_EVERY_S:
+            return
+        self._probe_t = t
+        self.probes += 1
+        if self._full is None:
+            self._full = FaceAligner(model="full", **self._args)
+        found = self._full.detect(image, t)
+        if is_wide(image.shape):
+            found = self._full.detect_tiles(image, found)
+        if min(len(found), self.max_faces or len(found)) > len(faces):
+            self.used, self.switched_s = "full", float(t)
+            self.aligner, tracker.aligner = self._full, self._full
+            tracker.search_now()  # the faces full-range found are tracked from the next frame
+            self._found = (len(faces), len(found))
+
+    def reason(self) -> str:
+        """One line: which detector ran and why."""
+        if self.asked != "auto":
+            return f"{NAMES[self.used]} (--detector {self.asked})"
+        if self.switched_s is not None:
+            had, found = self._found
+            return (f"full-range from {self.switched_s:.1f} s (auto: short-range tracked {had} "
+                    f"face{'s' * (had != 1)} where full-range found {found})")
+        if not self.probes:
+            return "short-range (auto: it found every face --max-faces asks for)"
+        return (f"short-range (auto: full-range found no face more in {self.probes} "
+                f"check{'s' * (self.probes != 1)} of frames short of faces)")
+
+    def face_figures(self, face_id: int) -> dict[str, Any]:
+        """A face's eye distance (mean, frame px) and share of its frames too small to analyse."""
+        n, small, total = self._eyes.get(face_id, (0, 0, 0.0))
+        return {"eye_distance_px": round(total / n, 1) if n else None,
+                "too_small": round(small / n, 3) if n else None}
+
+    def warnings(self, name: str) -> list[str]:
+        """Faces too small to analyse; fewer faces than --max-faces asked for (when it was given)."""
+        out = []
+        small = {fid: e for fid, e in sorted(self._eyes.items()) if e[0] >= MIN_FRAMES and e[1] > e[0] / 2}
+        if small:
+            eyes = sorted(round(total / n) for n, _, total in small.values())
+            apart = f"{eyes[0]}" if eyes[0] == eyes[-1] else f"{eyes[0]}-{eyes[-1]}"
+            out.append(f"{name}: face{'s' * (len(small) > 1)} {', '.join(map(str, small))}: too small to analyse "
+                       f"(eyes {apart} px apart on average, below {MIN_EYE_PX} px in most frames): alignment and "
+                       "movements are unreliable there; a closer or higher-resolution recording is needed")
+        if self.max_faces_given and 0 < self.most < self.max_faces:
+            hint = " (a small or distant face: try --detector full)" if self.asked == "short" else ""
+            out.append(f"{name}: --max-faces {self.max_faces}: at most {self.most} "
+                       f"face{'s' * (self.most != 1)} found in any frame{hint}")
+        return out
+
+    def close(self) -> None:
+        for a in {id(a): a for a in (self.aligner, self._full) if a is not None}.values():
+            a.close()
+
+    def __enter__(self) -> FaceWatch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

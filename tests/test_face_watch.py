@@ -1,0 +1,122 @@
+"""Small and distant faces (mpt_live/face_watch.py): --detector auto switches to full-range where short-range
+misses faces, says which detector ran, and a run warns about faces too small to analyse and about faces
+--max-faces expected but never found. The videos are made here: real people pasted into a wide room view."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from mpt_live.job import run_job
+from mpt_live.session import SessionConfig
+from mpt_live.sources import VideoFile
+
+FPS = 30.0
+
+
+def _square(path: Path, n: int) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(path))
+    out = []
+    while len(out) < n:
+        ok, img = cap.read()
+        if not ok:
+            break
+        h, w = img.shape[:2]
+        s = min(h, w)
+        out.append(img[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s])
+    cap.release()
+    return out
+
+
+def _room(path: Path, people: list[tuple[Path, int, tuple[int, int]]], n: int = 24,
+          size: tuple[int, int] = (1280, 720)) -> Path:
+    """``n`` frames of a grey room (``size``) with each person's video scaled to a ``side`` px square at ``centre``
+    (the faces of the shared videos fill about half of their square)."""
+    w, h = size
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    room = np.clip(np.dstack([80 + 30 * np.sin(x / w * 2.0) + 15 * np.cos(y / h * 3.0)] * 3), 0, 255).astype(np.uint8)
+    sources = [(_square(p, n), side, c) for p, side, c in people]
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (w, h))
+    for i in range(n):
+        frame = room.copy()
+        for frames, side, (cx, cy) in sources:
+            tile = cv2.resize(frames[i % len(frames)], (side, side), interpolation=cv2.INTER_AREA)
+            frame[cy - side // 2:cy - side // 2 + side, cx - side // 2:cx - side // 2 + side] = tile
+        out.write(frame)
+    out.release()
+    return path
+
+
+def _run(path: Path, **cfg) -> dict:
+    with VideoFile(path) as v:
+        return run_job(v, None, SessionConfig(stride=8, **cfg), None)
+
+
+@pytest.fixture(scope="module")
+def near_and_far(faces_dir, tmp_path_factory) -> Path:
+    """Two people at a table: one near (a 360 px square), one far (a 100 px square, a face about 50 px tall),
+    which short-range finds in no frame, whole or in tiles (a 150 px square it finds)."""
+    v = faces_dir / "videos"
+    return _room(tmp_path_factory.mktemp("room") / "table.mp4",
+                 [(v / "liveportrait_d6.mp4", 360, (380, 380)), (v / "retalking_3_talking.mp4", 100, (960, 300))])
+
+
+def test_short_range_misses_the_far_face_and_says_so_when_max_faces_asked_for_it(near_and_far):
+    s = _run(near_and_far, detector="short", max_faces=2)
+    assert s["detector_used"] == "short" and len(s["faces"]) == 1, s["faces"]
+    said = [w for w in s["warnings"] if "--max-faces 2: at most 1 face found in any frame" in w]
+    assert said and "--detector full" in said[0], s["warnings"]
+
+
+def test_auto_switches_to_full_range_where_short_range_misses_a_face(near_and_far):
+    s = _run(near_and_far, detector="auto", max_faces=2)
+    assert s["detector"] == "auto" and s["detector_used"] == "full"
+    assert s["detector_reason"].startswith("full-range from 0.0 s (auto: short-range tracked 1 face where full-range found 2")
+    assert len(s["faces"]) == 2 and min(f["frames"] for f in s["faces"]) >= 20, s["faces"]
+    assert not [w for w in s["warnings"] if "--max-faces" in w], s["warnings"]
+
+
+def test_a_face_too_small_to_analyse_is_named_and_a_close_one_is_not(faces_dir, tmp_path):
+    v = faces_dir / "videos" / "liveportrait_d6.mp4"
+    small = _room(tmp_path / "small.mp4", [(v, 90, (640, 300))])  # a face ~40 px tall
+    s = _run(small, detector="full", max_faces=1)
+    assert s["frames_with_face"] >= 20 and s["faces"][0]["eye_distance_px"] < 36, s["faces"]
+    assert s["faces"][0]["too_small"] > 0.5
+    assert any("face 0: too small to analyse" in w for w in s["warnings"]), s["warnings"]
+    close = _run(_room(tmp_path / "close.mp4", [(v, 480, (320, 240))], n=12, size=(640, 480)), max_faces=1)
+    assert close["faces"][0]["eye_distance_px"] > 60 and close["faces"][0]["too_small"] == 0.0
+    assert not [w for w in close["warnings"] if "too small" in w], close["warnings"]
+
+
+def test_auto_keeps_short_range_and_never_looks_twice_while_every_expected_face_is_found(faces_dir, tmp_path):
+    """The common case (one close face, one expected): short-range alone, no full-range check on any frame."""
+    from mpt_live.face_watch import FaceWatch
+
+    looks = []
+    real = FaceWatch.see
+
+    def see(self, image, t, faces, tracker):
+        probes = self.probes
+        real(self, image, t, faces, tracker)
+        looks.append(self.probes - probes)
+
+    path = _room(tmp_path / "webcam.mp4", [(faces_dir / "videos" / "liveportrait_d6.mp4", 480, (320, 240))],
+                 n=12, size=(640, 480))
+    FaceWatch.see = see
+    try:
+        s = _run(path, max_faces=1)
+    finally:
+        FaceWatch.see = real
+    assert s["detector"] == "auto" and s["detector_used"] == "short"
+    assert s["detector_reason"] == "short-range (auto: it found every face --max-faces asks for)"
+    assert len(looks) == 12 and sum(looks) == 0
+
+
+def test_an_unknown_detector_is_refused_before_the_run():
+    from mpt_live.session import Session
+
+    with pytest.raises(ValueError, match="detector 'huge': expected one of auto, short, full"):
+        Session([], None, SessionConfig(detector="huge"))
