@@ -45,7 +45,7 @@ def live(
     save_video: bool = typer.Option(False, "--save-video", help="Also write annotated.mp4 with the overlay to --out."),
     inspect: Optional[float] = typer.Option(None, "--inspect", metavar="SECONDS", help="Write one PNG of what the model sees at this time of --video."),
     stride: Optional[int] = typer.Option(None, "--stride", min=1, help=f"Frames between windows (default: live: as often as the model keeps up; files: {FILE_STRIDE})."),
-    detector: str = typer.Option("short", "--detector", help="BlazeFace model: short (webcam) or full (small faces)."),
+    detector: str = typer.Option("auto", "--detector", help="BlazeFace model: short (near faces: webcams), full (small or distant faces) or auto (short, and full from the frame where it finds faces short misses; checked while fewer faces than --max-faces are tracked)."),
     spot_threshold: float = typer.Option(4.0, "--spot-threshold", help="Spotting threshold: a face region's motion in robust SDs above its own baseline."),
     max_faces: Optional[int] = typer.Option(None, "--max-faces", min=0, help=f"Faces tracked per frame, each with its own ID, windows and events (default: cameras and streams {MAX_FACES['live']}, files {MAX_FACES['file']}; 0: all)."),
     jobs: Optional[int] = typer.Option(None, "--jobs", min=0, help="Recorded videos in N worker processes (0: cores / --threads); a rerun skips videos already done."),
@@ -53,8 +53,8 @@ def live(
     ray: Optional[str] = typer.Option(None, "--ray", metavar="auto|ADDRESS", help="Recorded videos as tasks on a Ray cluster (pip install 'mpt-live\\[cluster]'); a rerun skips videos already done."),
 ) -> None:
     """Micro-expression recognition: face alignment, Eulerian magnification, rank pooling, MPT model."""
-    if detector not in ("short", "full"):
-        _fail(f"--detector {detector!r}: expected 'short' or 'full'")
+    if detector not in ("auto", "short", "full"):
+        _fail(f"--detector {detector!r}: expected 'auto', 'short' or 'full'")
     if camera is not None and video is not None:
         _fail("--camera and --video: give one source")
     if motion_only and model is not None:
@@ -188,6 +188,8 @@ def _report(summary: dict, out: Optional[Path]) -> None:
     from .terminal import report_line
 
     console.print(report_line(summary, out), highlight=False, soft_wrap=True)
+    if summary.get("detector") == "auto" and summary.get("detector_reason"):  # which detector auto ran, and why
+        console.print(f"[dim]detector: {summary['detector_reason']}[/]", highlight=False, soft_wrap=True)
     for w in summary.get("warnings", []):
         console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
     for p in summary.get("problems", []):

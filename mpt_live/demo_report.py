@@ -107,7 +107,7 @@ def run_demo(out: Path, runtime: Any | None, cfg: SessionConfig, console: Consol
     matches = match_events(summary["events"], truth["events"])
     if runtime is not None:
         for m, (cls, p) in zip(matches, apex_classes(clip, [e["apex"] for e in truth["events"]], runtime,
-                                                     cfg.detector)):
+                                                     summary.get("detector_used") or "short")):
             m["model_class"], m["model_confidence"] = cls, p
     console.print(demo_table(matches, mode, runtime is not None))
     n_found = sum(m["found"] for m in matches)

@@ -23,21 +23,37 @@ from .sources import VideoFile
 from .clip_stream import ClipStream
 
 
-def clip_at(video: str | Path, t: float, spec: ClipSpec, detector: str = "short",
+def clip_at(video: str | Path, t: float, spec: ClipSpec, detector: str = "auto",
             fps: float | None = None) -> tuple[np.ndarray, float]:
     """The aligned clip of the window ending at time ``t`` (s) of ``video`` (a file, or a folder of frames
-    at ``fps``) and that window's end time."""
+    at ``fps``) and that window's end time. ``detector`` "auto": short-range, full-range where it finds no face."""
     if t < spec.window_s:
         raise InputError(f"{video}: --inspect {t:g} s is earlier than one window ({spec.window_s:g} s) after the start")
+    for model in ("short", "full") if detector == "auto" else (detector,):
+        w, rate = _window_at(video, t, spec, model, fps)
+        if w is not None and w.clip is not None:
+            break
+    if w is None:
+        raise InputError(f"{video}: has no frames")
+    if abs(w.time_s - t) > 1.0 / rate + 1e-6:
+        raise InputError(f"{video}: --inspect {t:g} s is past the end of the video ({w.time_s:.2f} s)")
+    if w.clip is None:
+        why = "no face at that time" if w.face is None else "the face was not tracked for a whole window before it"
+        raise InputError(f"{video}: cannot build a clip at {t:g} s: {why}")
+    return w.clip, w.time_s
+
+
+def _window_at(video: str | Path, t: float, spec: ClipSpec, model: str, fps: float | None):
+    """The window ending at ``t`` with the detector ``model`` (None: no frames) and the recording's rate."""
     with open_recording(video, fps) as src:
         start = getattr(src, "start_s", 0.0)  # a video whose picture starts after its sound: its first frame's time
         if t < start + spec.window_s:
             raise InputError(f"{video}: --inspect {t:g} s is earlier than one window ({spec.window_s:g} s) after "
                              f"the first frame ({start:.2f} s: the picture starts after the sound)")
-        end = start + (src.frame_count - 1) / src.fps  # what the container says; checked again below
+        end = start + (src.frame_count - 1) / src.fps  # what the container says; checked again by the caller
         if src.frame_count and t > end + 1.0 / src.fps:
             raise InputError(f"{video}: --inspect {t:g} s is past the end of the video ({end:.2f} s)")
-        with FaceAligner(image_size=spec.image_size, model=detector, align=spec.align) as aligner:
+        with FaceAligner(image_size=spec.image_size, model=model, align=spec.align) as aligner:
             stream = ClipStream(spec, aligner, max_fps=max(src.fps, 1.0))  # sampled once, below
             last = None
             for frame in src:
@@ -45,15 +61,7 @@ def clip_at(video: str | Path, t: float, spec: ClipSpec, detector: str = "short"
                     break
                 stream.push(frame)
                 last = frame
-            w = stream.window(last) if last is not None else None
-    if w is None:
-        raise InputError(f"{video}: has no frames")
-    if abs(w.time_s - t) > 1.0 / src.fps + 1e-6:
-        raise InputError(f"{video}: --inspect {t:g} s is past the end of the video ({w.time_s:.2f} s)")
-    if w.clip is None:
-        why = "no face at that time" if w.face is None else "the face was not tracked for a whole window before it"
-        raise InputError(f"{video}: cannot build a clip at {t:g} s: {why}")
-    return w.clip, w.time_s
+            return (stream.window(last) if last is not None else None), src.fps
 
 
 def clips_at(video: str | Path, ends: list[float], spec: ClipSpec, detector: str = "short") -> list[np.ndarray | None]:
