@@ -9,14 +9,14 @@ tracked, the run switches to it for good: the tracker's next detections are full
 tracked so far keep their tracks. A frame with every expected face costs nothing more, so a webcam with one
 close face runs as before.
 
-Measured on a 1920x1080 room view (faces of real people pasted in, README "Small and distant faces"):
-short-range found faces 120 px tall and larger (those of 120 px only in the tiles), none of 80 px or less;
-full-range found them down to 40 px. Small faces are found, but not usefully analysed: below about 100 px
-the detector's eye keypoints shrink towards each other (the eye distance, 0.38-0.43 of the face's height
-from 120 to 400 px, was 0.28 at 80 px and 0.17 at 60 px), so the aligned crop is zoomed in wrongly, and a
-2-3 px movement of a 180 px face is a pixel or less. The session's spotter found 4 of the default input's 4
-movements with the face 200 px tall, 3 at 120 px, 1 at 80 and 60 px. A face whose eyes are less than
-:data:`MIN_EYE_PX` apart in most of its frames is named in the run's warnings as too small to analyse.
+Measured on a 1920x1080 room view (``python bench/small_faces.py --spot``, README "Small and distant faces"):
+short-range found faces 120 px tall and larger, none of 80 px or less alone; full-range found them down to
+40 px. Found is not analysed: below about 100 px full-range's eye keypoints move towards each other (eye
+distance over face height 0.38-0.43 from 120 to 400 px, 0.29 at 80 px, 0.18 at 60 px), so the aligned crop
+is zoomed in too far, and the movements of a micro-expression (2-3 px on a 180 px face) become a pixel or
+less. The session's spotter found 4 of the default input's 4 movements with its face 200 px tall and 1 of 4
+at 120, 80, 60 and 40 px. A face whose eyes are less than :data:`MIN_EYE_PX` apart in most of its frames is
+named in the run's warnings as too small to analyse.
 
 :class:`FaceWatch` also counts the most faces of one frame: with ``--max-faces N`` given, a run that never
 found N faces at once says so.
