@@ -27,7 +27,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 
 import torch  # noqa: E402
 
-import mpt_live.session  # noqa: E402
+import mpt_live.face_watch  # noqa: E402
 from mpt_live.face import FaceAligner  # noqa: E402
 from mpt_live.runtime import MPTRuntime, demo_model_path, vector_extensions  # noqa: E402
 from mpt_live.session import Session, SessionConfig  # noqa: E402
@@ -57,14 +57,14 @@ def window_clips(video: Path, runtime: MPTRuntime, each: Callable[[np.ndarray], 
         return MPTRuntime.predict(runtime, dynamic, motion)
 
     runtime.predict = recording
-    aligner = mpt_live.session.FaceAligner
+    aligner = mpt_live.face_watch.FaceAligner
     if detect_every is not None:
-        mpt_live.session.FaceAligner = functools.partial(FaceAligner, detect_every=detect_every)
+        mpt_live.face_watch.FaceAligner = functools.partial(FaceAligner, detect_every=detect_every)
     try:
         with VideoFile(video) as src, Session(src, runtime, SessionConfig(stride=2, workers=1)) as session:
             rows = list(session)
     finally:
-        mpt_live.session.FaceAligner = aligner
+        mpt_live.face_watch.FaceAligner = aligner
     return seen, rows
 
 

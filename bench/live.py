@@ -38,7 +38,7 @@ import cv2
 import numpy as np
 
 from mpt_live.capture import PacedVideoReader
-import mpt_live.session
+import mpt_live.face_watch
 from mpt_live.job import run_job
 from mpt_live.machine import vector_extensions
 from mpt_live.runtime import demo_model_path
@@ -52,12 +52,12 @@ TARGETS = {"tiny": 4.0, "small": 2.5}  # recorded video x real time at stride 2 
 @contextmanager
 def detect_every(k: int) -> Iterator[None]:
     """Sessions opened inside detect a face every ``k`` frames (1: the baseline, every frame)."""
-    orig = mpt_live.session.FaceAligner
-    mpt_live.session.FaceAligner = functools.partial(orig, detect_every=k)
+    orig = mpt_live.face_watch.FaceAligner
+    mpt_live.face_watch.FaceAligner = functools.partial(orig, detect_every=k)
     try:
         yield
     finally:
-        mpt_live.session.FaceAligner = orig
+        mpt_live.face_watch.FaceAligner = orig
 
 
 def rss_mb() -> float:

@@ -16,7 +16,7 @@ import functools
 import numpy as np
 import pytest
 
-import mpt_live.session
+import mpt_live.face_watch
 from mpt_live.face import FaceAligner
 from mpt_live.runtime import MPTRuntime, demo_model_path
 from mpt_live.session import Session, SessionConfig
@@ -26,7 +26,7 @@ from tinymodel import tiny_onnx
 
 
 def _rows(video, runtime, detect_every: int, monkeypatch) -> list:
-    monkeypatch.setattr(mpt_live.session, "FaceAligner", functools.partial(FaceAligner, detect_every=detect_every))
+    monkeypatch.setattr(mpt_live.face_watch, "FaceAligner", functools.partial(FaceAligner, detect_every=detect_every))
     with VideoFile(video) as src, Session(src, runtime, SessionConfig(stride=2, workers=1)) as s:
         return list(s)
 
