@@ -34,6 +34,7 @@ from .writers import is_disk_full, rewrite_json, write_json
 OUTPUTS = ("predictions.csv", "summary.json", "timeline.png", "annotated.mp4", "events.csv", "report.html",
            "review.webm")
 SUMMARY = "summary.json"
+BATCH_MARKER = ".mpt-batch.json"  # OUT/.mpt-batch.json: a batch (several videos) is writing below OUT
 RESERVE_BYTES = 64 * 1024  # the marker's size: room for the final summary on a disk that fills up
 _TMP = re.compile(r"^\..+\.\d+\.\d+\.tmp(\.\w+)?$")  # writers.atomic_path's temporary names
 
@@ -58,6 +59,7 @@ def check_out_dir(out: str | os.PathLike, option: str = "--out") -> Path:
     except OSError as e:
         raise InputError(f"{option} {out}: cannot write into this folder ({e.strerror})") from None
     _check_not_in_use(out, option)
+    _check_no_batch(out, option)
     return out
 
 
@@ -73,19 +75,13 @@ def check_out_file(path: str | os.PathLike, option: str = "--out") -> Path:
     return path
 
 
-BATCH_MARKER = ".mpt-batch.json"  # OUT/.mpt-batch.json: a batch (several videos) is writing below OUT
-
-
 @contextmanager
 def claim_batch(out: Path) -> Iterator[None]:
     """Mark ``out`` as the folder of this batch for the block; InputError when another live batch on this
     machine holds it (two batches into one --out redid and deleted each other's videos, and each listed
     the other's as failed)."""
     out.mkdir(parents=True, exist_ok=True)
-    pid = _running_elsewhere(out, BATCH_MARKER)
-    if pid is not None:
-        raise InputError(f"--out {out}: another batch (process {pid}) is writing there; wait for it, choose "
-                         f"another folder, or remove its {BATCH_MARKER} if no such run exists")
+    _check_no_batch(out)
     marker = out / BATCH_MARKER
     write_json(marker, {"status": "running", "pid": os.getpid(), "host": socket.gethostname()})
     try:
@@ -111,6 +107,13 @@ def _running_elsewhere(out: Path, name: str = SUMMARY) -> int | None:
     except PermissionError:
         pass  # another user's live process
     return pid
+
+
+def _check_no_batch(out: Path, option: str = "--out") -> None:
+    pid = _running_elsewhere(out, BATCH_MARKER)
+    if pid is not None:
+        raise InputError(f"{option} {out}: another batch (process {pid}) is writing there; wait for it, choose "
+                         f"another folder, or remove its {BATCH_MARKER} if no such run exists")
 
 
 def _check_not_in_use(out: Path, option: str = "--out") -> None:

@@ -100,6 +100,39 @@ def test_cli_missing_model_is_one_line(faces_dir, tmp_path):
     assert res.exit_code == 2 and "none.onnx: no such model file" in res.output
 
 
+@pytest.mark.parametrize("extra", [[], ["--jobs", "2"]], ids=["serial", "jobs"])
+def test_cli_second_batch_into_a_held_out_folder_refused_before_the_model_loads(faces_dir, tmp_path, monkeypatch,
+                                                                                extra):
+    """A batch into an --out that a live batch holds (OUT/.mpt-batch.json) is refused in one line, exit 2, before
+    the model loads (it used to load the model, print its line, and only then refuse)."""
+    import socket
+    import subprocess
+
+    import mpt_live.cli as cli
+    from mpt_live.rundir import BATCH_MARKER
+
+    def no_model(*a, **k):
+        raise AssertionError("the model was loaded before the refusal")
+
+    monkeypatch.setattr(cli, "_load", no_model)
+    folder, out = tmp_path / "in", tmp_path / "o"
+    folder.mkdir()
+    out.mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        (folder / name).symlink_to(faces_dir / "videos" / "pyfeat_single_face.mp4")
+    other = subprocess.Popen(["sleep", "30"])
+    try:
+        (out / BATCH_MARKER).write_text(json.dumps({"status": "running", "pid": other.pid,
+                                                    "host": socket.gethostname()}))
+        res = runner.invoke(app, ["--video", str(folder), "--out", str(out), *extra])
+    finally:
+        other.kill()
+        other.wait()
+    assert res.exit_code == 2, res.output
+    lines = [ln for ln in res.output.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and f"another batch (process {other.pid}) is writing there" in lines[0], res.output
+
+
 def test_cli_realtime_headless(faces_dir, model_path, tmp_path):
     video = faces_dir / "videos" / "pyfeat_single_face.mp4"
     res = runner.invoke(app, ["--video", str(video), "--realtime", "--model", str(model_path), "--out", str(tmp_path),
