@@ -4,6 +4,7 @@
     python bench/paper_tables.py --dataset casme2 --data ROOT --out DIR --tables 8,10
     python bench/paper_tables.py --dataset casme2 --data ROOT --out DIR -- --image-size 112 --epochs 5
     python bench/paper_tables.py --dataset casme2 --data ROOT --out DIR --report     # tables of finished runs
+                                                               # (with the settings after -- that DIR was made with)
 
 Every row of every table is one ``mpt-train --preset paper`` LOSO run: the preset, then the
 arguments after ``--`` (given to every run: smaller settings, a local ``--backbone-weights FILE``),
@@ -259,15 +260,17 @@ def parse(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
 
 def main(argv: list[str] | None = None) -> int:
     args, extra = parse(argv)
-    common = options(extra)
     for k in ("--preset", "--dataset", "--data", "--out", "--cache"):
-        if k in common:
+        if k in options(extra):
             raise SystemExit(f"{k}: set by paper_tables.py itself; give it before --, not after")
     args.out.mkdir(parents=True, exist_ok=True)
     settings_path = args.out / "settings.json"
+    old = json.loads(settings_path.read_text()) if settings_path.exists() else None
+    if args.report and not extra and old is not None:
+        extra = list(old.get("mpt_train_args") or [])  # --report alone: the tables of the runs as they were made
+    common = options(extra)
     settings = {"dataset": args.dataset, "data": str(args.data), "mpt_train_args": extra}
-    if settings_path.exists():
-        old = json.loads(settings_path.read_text())
+    if old is not None:
         if {k: old.get(k) for k in settings} != settings:
             raise SystemExit(f"{args.out}: made with other settings ({old}); choose another --out")
     write_json(settings_path, settings)

@@ -86,6 +86,28 @@ def test_tables_written_with_failures_and_paper_figures(pt, tmp_path, monkeypatc
         pt.main([*base, "--tables", "5"])
 
 
+def test_report_alone_uses_the_settings_the_folder_was_made_with(pt, tmp_path, monkeypatch):
+    """--report with nothing after -- builds the tables of a folder made with settings after -- (it was refused
+    as 'made with other settings'), naming those settings; other settings after -- are still refused."""
+    monkeypatch.setattr(pt, "run_one", lambda *a: pytest.fail("--report trained"))
+    data, out = tmp_path / "data", tmp_path / "out"
+    data.mkdir()
+    (out / "runs" / "base").mkdir(parents=True)
+    (out / "runs" / "base" / "metrics.json").write_text(json.dumps({"acc": 0.6, "uf1": 0.5, "uar": 0.55, "n": 40}))
+    made = ["--epochs", "2", "--image-size", "32"]
+    (out / "settings.json").write_text(json.dumps({"dataset": "casme2", "data": str(data.resolve()),
+                                                   "mpt_train_args": made}))
+    base = ["--dataset", "casme2", "--data", str(data), "--out", str(out), "--tables", "8", "--report"]
+    assert pt.main(base) == 0
+    with open(out / "table8.csv", newline="") as fh:
+        rows = {r["row"]: r for r in csv.DictReader(fh)}
+    assert rows["K=5"]["status"] == "done" and rows["K=5"]["acc"] == "0.6000"
+    assert "--epochs 2 --image-size 32" in (out / "table8.md").read_text()
+    assert json.loads((out / "settings.json").read_text())["mpt_train_args"] == made
+    with pytest.raises(SystemExit, match="other settings"):
+        pt.main([*base, "--", "--epochs", "3"])
+
+
 def test_failed_run_recorded_and_reported_without_training(pt, tmp_path):
     """A failing mpt-train leaves RUN/failed.json with the gist of its one-line error; --report builds
     the tables from what the runs left (metrics or failures) and trains nothing."""
