@@ -1,0 +1,77 @@
+"""README.md and the docs against the code: the options their command lines use exist, their links and the
+repository paths the README names are there."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+import pytest
+import typer
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+TOOLS = {"mpt-live": "mpt_live.cli", "mpt-train": "train.cli", "mpt-export": "export.cli",
+         "mpt-synth": "train.synth_cli", "mpt-eval": "train.eval_cli"}
+# a tool's name where a command starts (not inside a path or a package spec such as 'mpt-live[cluster]'), then the
+# rest of that command: up to the end of the code span, a comment, or a second command on the same line
+COMMAND = re.compile(r"(?<![\w/.-])(mpt-(?:live|train|export|synth|eval))(?![\w\[-])([^`#\n]*)")
+END = re.compile(r"\bmpt-(?:live|train|export|synth|eval)\b|;|\bthen\b|\(")
+OPTION = re.compile(r"(?<![\w-])(--[a-z0-9][a-z0-9-]*)")
+
+
+def _options(command: click.Command) -> set[str]:
+    names = {n for p in command.params for n in (*p.opts, *p.secondary_opts) if n.startswith("--")}
+    for sub in getattr(command, "commands", {}).values():  # mpt-eval spot
+        names |= _options(sub)
+    return names
+
+
+@pytest.fixture(scope="module")
+def tool_options() -> dict[str, set[str]]:
+    import importlib
+
+    return {tool: _options(typer.main.get_command(importlib.import_module(module).app))
+            for tool, module in TOOLS.items()}
+
+
+def command_options(text: str) -> list[tuple[int, str, str]]:
+    """(line, tool, option) of every --option on an mpt-* command line of a markdown text."""
+    found = []
+    for n, line in enumerate(text.replace("\\\n", " ").splitlines(), 1):
+        for m in COMMAND.finditer(line):
+            found += [(n, m.group(1), o) for o in OPTION.findall(END.split(m.group(2))[0])]
+    return found
+
+
+def test_command_options_are_found():
+    text = ("mpt-live --video a.mp4 --out runs/a  # the --jobs here is a comment\n"
+            "`mpt-train --dataset csv \\\n  --epochs 2` then `mpt-export RUN --int8`; pip install 'mpt-live[cluster]' --x\n")
+    assert command_options(text) == [(1, "mpt-live", "--video"), (1, "mpt-live", "--out"),
+                                     (2, "mpt-train", "--dataset"), (2, "mpt-train", "--epochs"),
+                                     (2, "mpt-export", "--int8")]
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_every_option_of_a_documented_command_exists(doc, tool_options):
+    wrong = [f"{doc.name}:{n}: {tool} has no {opt}" for n, tool, opt in command_options(doc.read_text())
+             if opt not in tool_options[tool]]
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_links_point_at_files(doc):
+    links = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", doc.read_text())
+    missing = [p for p in links if not re.match(r"\w+://", p) and not (doc.parent / p).exists()]
+    assert not missing, missing
+
+
+def test_repository_paths_in_the_readme_exist():
+    """`mpt_live/face.py`, `bench/tiles.py`, `scripts/heldout_faces.py`, `tests/test_tiles.py` ...: the files the
+    README sends a reader to (the docs keep historical names of removed scripts, labelled as such)."""
+    text = (ROOT / "README.md").read_text()
+    paths = set(re.findall(r"(?<![\w/.])((?:mpt_live|train|export|bench|scripts|tests|docs)/[\w/.-]+\.(?:py|sh|md))",
+                           text))
+    assert len(paths) > 20
+    assert not sorted(p for p in paths if not (ROOT / p).exists())
