@@ -15,12 +15,13 @@ import argparse
 import os
 import statistics
 import time
+from dataclasses import replace
 
 import torch
 
 from mpt_live.machine import vector_extensions
 from train.config import TrainConfig
-from train.fitting import amp_dtype, train_step
+from train.fitting import amp_dtype, model_config, train_step
 from train.cost import trainable_parameters
 from train.model import MPT, MPTConfig
 
@@ -31,6 +32,13 @@ DEFAULT_MODELS = ["vit_tiny_patch16_224@112", "vit_tiny_patch16_224@224",
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def mpt_config(backbone: str, image_size: int, frames: int) -> MPTConfig:
+    """The model mpt-train builds with its defaults (prompt generator, its channels, head) on this backbone and size
+    (5 classes)."""
+    return model_config(replace(TrainConfig(dataset="csv", data="."), backbone=backbone)
+                        .with_spec(image_size=image_size, frames=frames), 5)
 
 
 def bench_row(cfg: MPTConfig, mode: str, device: torch.device, batch: int, seconds: float,
@@ -95,10 +103,7 @@ def main() -> None:
     rows = []
     for spec in a.models:
         name, _, size = spec.partition("@")
-        # the prompt generator mpt-train uses by default (4x4 grid over the magnified motion)
-        cfg = MPTConfig(backbone=name, image_size=int(size or 224), frames=a.frames,
-                        prompt_grid=TrainConfig.prompt_grid, prompt_centre=TrainConfig.prompt_input != "frames",
-                        prompt_energy=TrainConfig.prompt_input == "energy")
+        cfg = mpt_config(name, int(size or 224), a.frames)
         for mode in ("mpt", "full"):
             r = bench_row(cfg, mode, device, a.batch, a.seconds, a.steps)
             rows.append(r)

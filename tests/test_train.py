@@ -784,3 +784,21 @@ def test_model_summary_gives_the_patch_size_for_the_unseen_border_note(easy):
 
     assert info["patch"] == create_backbone(BACKBONE, 96).patch_embed.patch_size[0] > 0
     assert 104 % info["patch"] != 0 and 96 % info["patch"] == 0
+
+
+def test_train_speed_bench_times_the_model_mpt_train_builds():
+    """bench/train_speed.py times mpt-train's default model (flow prompts, their channels, the head on [CLS] +
+    prompts) on each backbone; it built a prompt generator of its own, which mpt-train had stopped using."""
+    from conftest import bench_script
+
+    bench = bench_script("train_speed")
+    ts = next(bench)
+    try:
+        default = fitting.model_config(TrainConfig(dataset="csv", data="."), 5)
+        assert ts.mpt_config(default.backbone, default.image_size, default.frames) == default
+        tiny = ts.mpt_config("vit_tiny_patch16_224", 112, 16)
+        assert (tiny.backbone, tiny.image_size) == ("vit_tiny_patch16_224", 112)
+        assert (tiny.prompt_flow, tiny.head_prompts, tiny.prompt_channels) == (
+            default.prompt_flow, default.head_prompts, default.prompt_channels)
+    finally:
+        bench.close()
