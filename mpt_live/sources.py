@@ -207,7 +207,11 @@ class VideoFile:
             self._buffered.append((square_pixels(img, self.stretch), float(self._cap.get(cv2.CAP_PROP_POS_MSEC) or 0.0)))
         if not self._buffered:
             self._cap.release()
-            raise InputError(f"{self.name}: video has zero decodable frames")
+            why = ""
+            if self.name.lower().startswith(("http://", "https://")):  # python -m http.server, for one
+                why = (" (over http an mp4 whose index follows its frames, as most do, needs a server that answers "
+                       "byte-range requests)")
+            raise InputError(f"{self.name}: video has zero decodable frames{why}")
         ms = [m for _, m in self._buffered]
         self.fps, self._pts, self.fps_assumed, self.warnings = resolve_rate(
             self.name, header_fps, ms[0], ms[1] if len(ms) > 1 else None, None if url else self.path)

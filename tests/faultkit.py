@@ -121,8 +121,8 @@ def touch(path: Path) -> Path:
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    """GET: the server's file with byte ranges (mode 'file'), or its first ``stall_after`` bytes and then
-    silence (mode 'stall')."""
+    """GET: the server's file with byte ranges (mode 'file'), the whole file whatever range is asked for (mode
+    'norange', as ``python -m http.server``), or its first ``stall_after`` bytes and then silence (mode 'stall')."""
 
     server: "_Server"
 
@@ -146,7 +146,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             srv.stop.wait(600)  # and then nothing
             return
         start, end = 0, len(data) - 1
-        rng = self.headers.get("Range")
+        rng = self.headers.get("Range") if srv.mode == "file" else None
         if rng and rng.startswith("bytes="):
             a, _, b = rng[6:].partition("-")
             start = int(a or 0)
@@ -156,7 +156,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         else:
             self.send_response(200)
         self.send_header("Content-Type", "video/mp4")
-        self.send_header("Accept-Ranges", "bytes")
+        if srv.mode == "file":
+            self.send_header("Accept-Ranges", "bytes")
         self.send_header("Content-Length", str(end - start + 1))
         self.end_headers()
         try:

@@ -552,6 +552,19 @@ def test_http_url_of_a_video_file_is_read_like_the_file(faces_dir, model_path, t
     assert s["windows_classified"] >= 20 and s["source_seconds"] == pytest.approx(2.4, abs=0.01)
 
 
+def test_http_mp4_with_its_index_at_the_end_from_a_server_without_byte_ranges_is_one_line(faces_dir, tmp_path):
+    """An mp4 whose index (moov) follows its frames, served whole whatever range is asked (python -m http.server):
+    FFmpeg cannot reach the index, so no frame decodes; the one line says what the server lacks."""
+    video = faces_dir / "videos" / "liveportrait_d19_glasses.mp4"
+    data = video.read_bytes()
+    assert data.find(b"moov") > data.find(b"mdat") > 0  # the index at the end
+    with fk.http_server("norange", video) as srv:
+        res = cli("--video", fk.url(srv), "--motion-only", "--headless", "--out", str(tmp_path / "o"))
+    assert res.returncode == 2, res.stderr
+    lines = our_lines(res.stderr + res.stdout)
+    assert len(lines) == 1 and lines[0].startswith(f"error: {fk.url(srv)}: ") and "byte-range" in lines[0], lines
+
+
 class _Clock:
     def __init__(self) -> None:
         self.now = 0.0
