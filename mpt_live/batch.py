@@ -218,6 +218,14 @@ def plan(videos: str | Path | list[Path], out: Path, key: dict[str, Any], save_v
     return todo, skipped
 
 
+def check_ray_videos(videos: list[Path]) -> None:
+    """InputError when a recording is a folder of frames: --ray sends video files to the cluster."""
+    folders = [v for v in videos if v.is_dir()]
+    if folders:
+        raise InputError(f"--ray sends each video file to the cluster; {folders[0]} is a folder of frames: "
+                         "use --jobs N here, or encode the frames as a video")
+
+
 def run_parallel(videos: str | Path | list[Path], out: Path | None, runtime: Any | None, cfg: SessionConfig,
                  console: Console, *, jobs: int | None = None, ray: str | None = None, save_video: bool = False,
                  device: str = "auto", threads: int | None = None, fps: float | None = None
@@ -229,10 +237,8 @@ def run_parallel(videos: str | Path | list[Path], out: Path | None, runtime: Any
         raise InputError("--out DIR is required with --jobs or --ray")
     videos = _videos(videos)
     check_fps(videos, fps)
-    folders = [v for v in videos if v.is_dir()]
-    if ray is not None and folders:
-        raise InputError(f"--ray sends each video file to the cluster; {folders[0]} is a folder of frames: "
-                         "use --jobs N here, or encode the frames as a video")
+    if ray is not None:
+        check_ray_videos(videos)
     todo, skipped = plan(videos, out, run_key(runtime, cfg), save_video, fps)
     spec = BatchSpec(model=str(runtime.path) if runtime is not None else None, cfg=cfg, device=device,
                      threads=threads or 1, save_video=save_video, fps=fps)

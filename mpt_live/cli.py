@@ -129,6 +129,10 @@ def live(
                     for note in notes:
                         console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
                     check_fps(videos, fps)
+                    if ray is not None:
+                        from .batch import check_ray_videos
+
+                        check_ray_videos(videos)
                     if len(videos) == 1:
                         open_recording(videos[0], fps).close()
                     if out is not None:

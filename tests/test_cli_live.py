@@ -133,6 +133,26 @@ def test_cli_second_batch_into_a_held_out_folder_refused_before_the_model_loads(
     assert len(lines) == 1 and f"another batch (process {other.pid}) is writing there" in lines[0], res.output
 
 
+def test_cli_ray_refuses_frame_folders_before_the_model_loads(tmp_path, monkeypatch):
+    """--ray takes video files only: a folder of frames is refused in one line, exit 2, before the model loads
+    (it used to load the model first)."""
+    import cv2
+    import numpy as np
+
+    import mpt_live.cli as cli
+
+    monkeypatch.setattr(cli, "_load", lambda *a, **k: pytest.fail("the model was loaded before the refusal"))
+    for rec in ("r1", "r2"):
+        (tmp_path / "in" / rec).mkdir(parents=True)
+        for i in range(3):
+            cv2.imwrite(str(tmp_path / "in" / rec / f"{i:04d}.jpg"), np.zeros((32, 32, 3), np.uint8))
+    res = runner.invoke(app, ["--video", str(tmp_path / "in"), "--fps", "30", "--out", str(tmp_path / "o"),
+                              "--ray", "auto"])
+    assert res.exit_code == 2, res.output
+    lines = [ln for ln in res.output.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and "--ray sends each video file to the cluster" in lines[0], res.output
+
+
 def test_cli_realtime_headless(faces_dir, model_path, tmp_path):
     video = faces_dir / "videos" / "pyfeat_single_face.mp4"
     res = runner.invoke(app, ["--video", str(video), "--realtime", "--model", str(model_path), "--out", str(tmp_path),
