@@ -57,6 +57,8 @@ def live(
         _fail(f"--detector {detector!r}: expected 'auto', 'short' or 'full'")
     if camera is not None and video is not None:
         _fail("--camera and --video: give one source")
+    if demo and (camera is not None or video is not None):
+        _fail(f"--demo and {'--camera' if camera is not None else '--video'}: give one source (--demo renders its own)")
     if motion_only and model is not None:
         _fail("--motion-only and --model: choose one")
     if demo_face is not None and not demo:

@@ -46,8 +46,11 @@ def test_cli_folder_batch_lists_failures_and_keeps_going(faces_dir, model_path, 
     (["--demo", "--demo-face", "/nonexistent/p.jpg", "--model", "/nonexistent/m.onnx"], "/nonexistent/p.jpg: no such file"),
     (["--camera", "97", "--jobs", "2"], "--jobs: for recorded videos"),  # was ignored: one live run
     (["--video", "x.mp4", "--jobs", "2", "--ray", "auto"], "--jobs and --ray: choose one"),  # --jobs was ignored
+    (["--demo", "--video", "x.mp4"], "--demo and --video: give one source"),  # the video was ignored
+    (["--demo", "--camera", "0"], "--demo and --camera: give one source"),
 ], ids=["camera", "stream", "realtime-missing", "two-sources", "save-video-no-out", "missing-video-before-model",
-        "demo-face-without-demo", "demo-face-before-model", "jobs-with-a-camera", "jobs-and-ray"])
+        "demo-face-without-demo", "demo-face-before-model", "jobs-with-a-camera", "jobs-and-ray", "demo-and-video",
+        "demo-and-camera"])
 def test_cli_live_sources_bad_input_one_line(args, expected):
     res = runner.invoke(app, args)
     assert res.exit_code == 2, res.output
