@@ -133,8 +133,10 @@ def live(
                     check_fps(videos, fps)
                     if ray is not None:
                         from .batch import check_ray_videos
+                        from .ray_batch import check_address
 
                         check_ray_videos(videos)
+                        check_address(ray)
                     if len(videos) == 1:
                         open_recording(videos[0], fps).close()
                     if out is not None:

@@ -67,6 +67,21 @@ def _ray() -> Any:
     return ray
 
 
+def check_address(address: str, timeout_s: float = 5.0) -> None:
+    """InputError when nothing answers at ``address`` (``HOST:PORT`` or ``ray://HOST:PORT``; anything else, such
+    as ``auto``, is Ray's to read): Ray itself retries an unreachable cluster for minutes before it gives up."""
+    import socket
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as e:
+        raise InputError(f"--ray {address}: no Ray cluster answers there ({e.strerror or e}); start one with "
+                         "ray start --head on that machine, or use --ray auto") from None
+
+
 def connect(address: str) -> Any:
     """ray.init for ``auto`` or an address, unless this process is connected already. The process's own
     handlers of the stop signals are kept: ray.init installs one for SIGTERM that dumped Ray's stacks and
@@ -78,6 +93,7 @@ def connect(address: str) -> Any:
 
     from .interrupts import SIGNALS
 
+    check_address(address)
     saved = {s: signal.getsignal(s) for s in SIGNALS}
     try:
         if address == "auto":

@@ -175,3 +175,33 @@ def test_help_states_the_defaults():
     assert res.exit_code == 0
     assert "files: 2)" in text and "demo_model.onnx in mpt_live/assets)" in text and "(default: cores - 1; with --jobs or --ray: 1 per worker)" in text
     assert "pip install 'mpt-live[cluster]')" in text  # not taken for rich markup
+
+
+def test_cli_ray_address_where_nothing_answers_is_refused_at_once(tmp_path, monkeypatch):
+    """--ray HOST:PORT where no cluster listens: one line within seconds, exit 2, before the model loads (Ray
+    itself retried for minutes, after the model had loaded). A port that answers is handed on to Ray."""
+    import socket
+    import time
+
+    import mpt_live.cli as cli
+    from mpt_live.ray_batch import check_address
+
+    with socket.socket() as s:  # a port that was free a moment ago: nothing listens there now
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setattr(cli, "_load", lambda *a, **k: pytest.fail("the model was loaded before the refusal"))
+    (tmp_path / "in").mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        (tmp_path / "in" / name).write_bytes(b"")
+    t0 = time.monotonic()
+    res = runner.invoke(app, ["--video", str(tmp_path / "in"), "--out", str(tmp_path / "o"),
+                              "--ray", f"127.0.0.1:{port}"])
+    assert res.exit_code == 2 and time.monotonic() - t0 < 30, res.output
+    lines = [ln for ln in res.output.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and f"--ray 127.0.0.1:{port}: no Ray cluster answers there" in lines[0], res.output
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        check_address(f"127.0.0.1:{listening.getsockname()[1]}")
+        check_address(f"ray://127.0.0.1:{listening.getsockname()[1]}")
+    check_address("auto")
