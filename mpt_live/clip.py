@@ -8,6 +8,8 @@ frames than the clip needs, neighbouring frames are linearly interpolated.
 from __future__ import annotations
 
 import json
+import math
+import numbers
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -53,10 +55,13 @@ class ClipSpec:
     align: str = "eyes-mouth"
 
     def __post_init__(self) -> None:
+        _check_types(self)
         # JSON and callers may hand lists: keep tuples so the spec stays hashable (a cache key)
         for name in ("band_hz", "mean", "std"):
             object.__setattr__(self, name, tuple(float(v) for v in getattr(self, name)))
         lo, hi = self.band_hz
+        if not all(math.isfinite(v) for v in self.mean + self.std):
+            raise ValueError(f"ClipSpec.mean and std must be finite, got mean={self.mean}, std={self.std}")
         if self.frames < 2:
             raise ValueError(f"ClipSpec.frames must be >= 2, got {self.frames}")
         if self.image_size < 16 or self.image_size % (2 ** (self.pyramid_levels - 1)):
@@ -124,6 +129,27 @@ class ClipSpec:
     @classmethod
     def from_json(cls, s: str) -> "ClipSpec":
         return cls.from_dict(json.loads(s))
+
+
+INT_FIELDS = ("frames", "image_size", "filter_order", "pyramid_levels")
+
+
+def _check_types(spec: ClipSpec) -> None:
+    """Whole numbers where the spec counts, finite numbers where it measures, a bool for ``attenuate``: a spec read
+    from a file (a model's metadata, a checkpoint) may hold anything, and e.g. ``image_size 224.0`` or ``alpha NaN``
+    would fail (or silently magnify by NaN) far from where it was read."""
+    for name in INT_FIELDS:
+        v = getattr(spec, name)
+        if not isinstance(v, numbers.Integral) or isinstance(v, bool):
+            raise ValueError(f"ClipSpec.{name} must be a whole number, got {v!r}")
+    for name in ("window_s", "alpha"):
+        v = getattr(spec, name)
+        if not isinstance(v, numbers.Real) or isinstance(v, bool) or not math.isfinite(v):
+            raise ValueError(f"ClipSpec.{name} must be a finite number, got {v!r}")
+    if spec.alpha < 0:
+        raise ValueError(f"ClipSpec.alpha must be >= 0 (0: no magnification), got {spec.alpha!r}")
+    if not isinstance(spec.attenuate, (bool, np.bool_)):
+        raise ValueError(f"ClipSpec.attenuate must be true or false, got {spec.attenuate!r}")
 
 
 def window_times(t_end: float, spec: ClipSpec) -> np.ndarray:

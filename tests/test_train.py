@@ -541,6 +541,21 @@ def test_build_config_bad_spec_is_an_input_error():
     build_config("default", "casme2", ".", {}, {"frames": 10})
 
 
+@pytest.mark.parametrize("options, spec, message", [
+    # accepted until now: a magnification by NaN, inf or a negative factor, or weights made NaN by an inf decay
+    ({}, {"alpha": float("nan")}, r"--alpha nan: not a usable clip \(ClipSpec.alpha must be a finite number"),
+    ({}, {"alpha": float("inf")}, r"--alpha inf: not a usable clip \(ClipSpec.alpha must be a finite number"),
+    ({}, {"alpha": -1.0}, r"--alpha -1.0: not a usable clip \(ClipSpec.alpha must be >= 0"),
+    ({"weight_decay": float("inf")}, {}, r"--weight-decay inf: must be a finite number >= 0"),
+    ({"flow_gain": float("inf")}, {}, r"--flow-gain inf: must be a finite number >= 0"),
+])
+def test_build_config_refuses_numbers_that_are_not_finite(options, spec, message):
+    from train.cli import build_config
+
+    with pytest.raises(InputError, match=message):
+        build_config("default", "casme2", ".", options, spec)
+
+
 @pytest.mark.slow
 def test_loso_folds_on_ray_pool_to_the_serial_figures(easy, tmp_path):
     """Folds as tasks on a local Ray cluster (two CPUs): the same folds and pooled figures as serially; a

@@ -9,6 +9,7 @@ the rest are the model, the weights and the recipe. Saved in ``config.json``, ``
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -133,8 +134,9 @@ class TrainConfig:
                               ("head", HEADS), ("flow_norm", FLOW_NORMS), ("prompt_input", PROMPT_INPUTS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
-        if not self.flow_gain >= 0.0:
-            raise ValueError(f"flow_gain must be >= 0, got {self.flow_gain!r}")
+        for name in ("flow_gain", "weight_decay"):  # inf passes a range check and makes every weight NaN
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0.0):
+                raise ValueError(f"--{name.replace('_', '-')} {getattr(self, name)!r}: must be a finite number >= 0")
         for name in ("augment_pose", "augment_photo"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
