@@ -48,6 +48,14 @@ Batch = int | Literal["dynamic"]
 # ----------------------------------------------------------------------------- checkpoint
 
 
+def _is_onnx(path: Path) -> bool:
+    """Whether ``path`` parses as an ONNX model with a graph."""
+    try:
+        return len(onnx.load(str(path), load_external_data=False).graph.node) > 0
+    except Exception:  # noqa: BLE001 - anything unreadable is not one
+        return False
+
+
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Read an ``mpt-train`` checkpoint; :class:`InputError` if it is missing or not one.
 
@@ -63,6 +71,9 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         except pickle.UnpicklingError:
             ckpt = torch.load(p, map_location="cpu", weights_only=False)
     except Exception as e:  # torch raises many types for a file that is not a checkpoint
+        if _is_onnx(p):
+            raise InputError(f"{p}: an ONNX model (mpt-export's output), not an mpt-train checkpoint; "
+                             f"run it with mpt-live --model {p}") from None
         raise InputError(f"{p}: not a PyTorch checkpoint ({type(e).__name__}: {first_line(e)})") from None
     if not isinstance(ckpt, dict):
         raise InputError(f"{p}: not an mpt-train checkpoint (a {type(ckpt).__name__}, expected a dict)")

@@ -104,7 +104,9 @@ class MPTRuntime:
         if threads is not None and threads < 1:
             raise InputError(f"--threads {threads}: must be >= 1")
         if not self.path.is_file():
-            raise InputError(f"{self.path}: no such model file")
+            raise InputError(f"{self.path}: " + ("a folder, expected an ONNX model file" if self.path.is_dir()
+                                                 else "no such model file"))
+        _refuse_checkpoint(self.path)
         self.device = device
         self.threads = threads or default_threads()
         ort.set_default_logger_severity(3)  # errors only: no warnings about node placement etc.
@@ -285,7 +287,9 @@ class MPTRuntime:
             raise InputError(f"{p}: bad mpt.classes metadata ({', '.join(map(repr, twice))} named more than once)")
         try:
             spec = json.loads(meta["mpt.clip_spec"])
-            missing = sorted(set(CLIP_SPEC_REQUIRED) - set(spec)) if isinstance(spec, dict) else []
+            if not isinstance(spec, dict):
+                raise ValueError(f"a JSON {type(spec).__name__}, not an object of ClipSpec fields")
+            missing = sorted(set(CLIP_SPEC_REQUIRED) - set(spec))
             if missing:  # mpt-export writes every field: defaults would not be what the model was trained with
                 raise ValueError(f"missing {', '.join(missing)}")
             self.clip_spec = ClipSpec.from_dict(spec)
@@ -338,12 +342,28 @@ class MPTRuntime:
         self._dtype = _DTYPES[inputs["dynamic"].type]
 
 
+def _refuse_checkpoint(path: Path) -> None:
+    """A PyTorch checkpoint (a zip archive, mpt-train's model.pt) is named as one, with what to do with it."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+    except OSError as e:
+        raise InputError(f"{path}: cannot read the model ({e.strerror or e})") from None
+    if head == b"PK\x03\x04":
+        raise InputError(f"{path}: a PyTorch checkpoint (mpt-train's model.pt), not an ONNX model; "
+                         f"export it first: mpt-export {path}")
+
+
 def _load_error(path: Path, e: BaseException) -> InputError:
-    msg = first_line(e)
+    msg = first_line(e, limit=10_000)
     if "INVALID_PROTOBUF" in msg or "Protobuf parsing failed" in msg:
         return InputError(f"{path}: not an ONNX model (protobuf parsing failed)")
     msg = re.sub(r"^\[ONNXRuntimeError\] : \d+ : \w+ : (Load model from .*? failed:)?", "", msg).strip()
-    return InputError(f"{path}: ONNX Runtime cannot load this model ({msg})")
+    # ONNX Runtime's source location and C++ signature come before the reason (a newer IR version, say): left out
+    msg = re.sub(r"^\S+\.(?:cc|cpp|h):\d+\s+(?:[\w:~<>]+\([^()]*\)\s*(?:const\s*)?)?", "", msg).strip()
+    if "IR version" in msg:
+        msg += f"; onnxruntime {ort.__version__} is older than the ONNX that wrote it: upgrade it, or export again"
+    return InputError(f"{path}: ONNX Runtime cannot load this model ({msg[:300]})")
 
 
 def _fmt(shape: list[Any]) -> str:

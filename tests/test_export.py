@@ -356,10 +356,15 @@ def test_parity_gate_rejects_and_fixed_batch(tmp_path: Path, monkeypatch: pytest
     (None, "no such checkpoint file"),
     (b"not a checkpoint", "not a PyTorch checkpoint"),
     ({"weights": 1}, "not an mpt-train checkpoint (missing state_dict, model_config, classes, clip_spec)"),
+    ("onnx", "an ONNX model"),
 ])
 def test_bad_checkpoint_is_one_line_exit_2(tmp_path: Path, content, message: str) -> None:
     path = tmp_path / "ckpt.pt"
-    if isinstance(content, bytes):
+    if content == "onnx":
+        from tinymodel import tiny_onnx
+
+        tiny_onnx(path)
+    elif isinstance(content, bytes):
         path.write_bytes(content)
     elif content is not None:
         torch.save(content, path)
@@ -367,6 +372,9 @@ def test_bad_checkpoint_is_one_line_exit_2(tmp_path: Path, content, message: str
     assert res.exit_code == 2
     assert message in " ".join(res.output.split())
     assert "Traceback" not in res.output
+    if content == "onnx":  # mpt-live's file given to mpt-export: named as what it is, and where it goes
+        assert f"{path}: an ONNX model (mpt-export's output), not an mpt-train checkpoint; run it with mpt-live" \
+            in " ".join(res.output.split())
     if content is None:  # nothing else first (the precision line came before this error)
         assert [ln for ln in res.output.splitlines() if ln.strip()] == [f"error: {path}: no such checkpoint file"]
     with pytest.raises(InputError):

@@ -164,6 +164,17 @@ BAD_FILES = [
     ("frames", meta(**{"mpt.clip_spec": ClipSpec(frames=8, image_size=32, window_s=0.5).to_json()}),
      r"input 'motion' has shape \(B, 4, 3, 32, 32\) but its ClipSpec \(frames=8"),
     ("classes", meta(**{"mpt.classes": json.dumps(["a", "b"])}), "output 'probs' has shape .* names 2 classes"),
+    # garbled ClipSpec values: image_size 32.0 was a TypeError traceback, alpha NaN/-1 and attenuate "no" loaded
+    *[(f"spec_{k}", meta(**{"mpt.clip_spec": json.dumps({**json.loads(SPEC.to_json()), k: v})}),
+       rf"bad mpt.clip_spec metadata \(ClipSpec.{k} must be {what}") for k, v, what in (
+        ("image_size", 32.0, "a whole number"), ("frames", "4", "a whole number"), ("alpha", float("nan"), "a finite"),
+        ("alpha", -1, ">= 0"), ("window_s", float("inf"), "a finite"), ("attenuate", "no", "true or false"))],
+    ("spec_mean_nan", meta(**{"mpt.clip_spec": json.dumps({**json.loads(SPEC.to_json()), "mean": [float("nan")] * 3})}),
+     r"ClipSpec.mean and std must be finite"),
+    ("spec_list", meta(**{"mpt.clip_spec": "[1, 2]"}), r"bad mpt.clip_spec metadata \(a JSON list, not an object"),
+    ("checkpoint", b"PK\x03\x04torch zip", r"a PyTorch checkpoint \(mpt-train's model.pt\), not an ONNX model; "
+                                            r"export it first: mpt-export"),
+    ("folder", "dir", "a folder, expected an ONNX model file"),
 ]
 
 
@@ -174,9 +185,25 @@ def test_bad_files_raise_one_line_input_error(tmp_path: Path, name: str, content
         path.write_bytes(content)
     elif isinstance(content, dict):
         make_model(path, content)
+    elif content == "dir":
+        path.mkdir()
     with pytest.raises(InputError, match=message) as e:
         MPTRuntime(path)
     assert str(path) in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_newer_ir_version_names_the_reason_not_onnx_runtimes_source(tmp_path: Path) -> None:
+    """ONNX Runtime's message starts with its C++ source location and signature; cut at 300 characters, the line
+    ended before the reason (the model's IR version)."""
+    path = make_model(tmp_path / "new.onnx", meta())
+    model = onnx.load(str(path))
+    model.ir_version = 99
+    onnx.save(model, str(path))
+    with pytest.raises(InputError) as e:
+        MPTRuntime(path)
+    msg = str(e.value)
+    assert "Unsupported model IR version: 99" in msg and "older than the ONNX that wrote it" in msg, msg
+    assert "onnxruntime_src" not in msg and "::" not in msg, msg
 
 
 def test_wrong_input_names(tmp_path: Path) -> None:
