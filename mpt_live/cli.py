@@ -14,7 +14,7 @@ from rich.console import Console
 from .cli_options import ToolTyper
 from .errors import InputError, OutputError
 from .interrupts import exit_code, signal_name, stop_signals
-from .rundir import check_out_dir
+from .rundir import check_out_dir, check_out_file
 from .session import FILE_STRIDE, MAX_FACES, SessionConfig
 from .window import has_display
 
@@ -263,6 +263,7 @@ def _run_inspect(video: str, t: float, out: Optional[Path], detector: str, model
         _fail("--inspect needs --out sheet.png")
     if out.suffix.lower() != ".png":
         _fail(f"--out {out}: --inspect writes a PNG, give a path ending in .png")
+    check_out_file(out)  # a folder there, or a place that cannot be written: one line, before the work
     if Path(video).is_dir() and not is_frame_folder(video):
         _fail(f"{video}: --inspect takes one video (or one folder of frames), not a folder of videos")
     check_fps([Path(video)], fps)

@@ -15,11 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from .clip import ClipSpec, window_times
-from .errors import InputError
+from .errors import InputError, OutputError
 from .face import FaceAligner
 from .motion import dynamic_image, magnify_clip
 from .recordings import open_recording
 from .sources import VideoFile
+from .writers import atomic_path
 from .clip_stream import ClipStream
 
 
@@ -117,7 +118,11 @@ def render_sheet(clip: np.ndarray, spec: ClipSpec, out: str | Path, title: str =
     ax.set_title("dynamic image", fontsize=8)
     fig.suptitle(f"{title}  motion score {score:.4g}", fontsize=9)
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, bbox_inches="tight")
-    plt.close(fig)
+    try:
+        with atomic_path(out) as tmp:  # a full disk leaves no half PNG
+            fig.savefig(tmp, bbox_inches="tight")
+    except OSError as e:
+        raise OutputError(f"{out}: not written ({e.strerror or e})") from None
+    finally:
+        plt.close(fig)
     return out

@@ -127,6 +127,40 @@ def test_inspect_uses_the_models_clip_spec(faces_dir, short_model, tmp_path, arg
     assert {None: None, 8: "narrow", 16: "wide"}[crops] == (aspect and ("narrow" if aspect < 4.3 else "wide")), aspect
 
 
+@pytest.mark.parametrize("make_out, said", [
+    (lambda d: d / "afile" / "s.png", "its folder {d}/afile: is a file, expected a folder"),
+    (lambda d: d / "s.png", "is a folder, expected a file name"),
+], ids=["under-a-file", "a-folder"])
+def test_inspect_checks_its_out_before_the_work(faces_dir, tmp_path, make_out, said):
+    """--inspect wrote its PNG unchecked: an --out under a file, or a folder named like a PNG, was a traceback
+    after the video had been read."""
+    (tmp_path / "afile").write_text("")
+    (tmp_path / "s.png").mkdir()
+    out = make_out(tmp_path)
+    video = str(faces_dir / "videos" / "liveportrait_d19_glasses.mp4")
+    res = runner.invoke(app, ["--video", video, "--inspect", "2", "--out", str(out), "--motion-only"])
+    assert res.exit_code == 2 and isinstance(res.exception, SystemExit), res.exception
+    assert said.format(d=tmp_path) in " ".join(res.output.split()), res.output
+
+
+def test_inspect_on_a_full_disk_is_one_line_and_leaves_no_file(faces_dir, tmp_path, monkeypatch):
+    import errno
+
+    import matplotlib.figure
+
+    def full(self, path, **kw):
+        Path(path).write_bytes(b"half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", full)
+    out = tmp_path / "s.png"
+    video = str(faces_dir / "videos" / "liveportrait_d19_glasses.mp4")
+    res = runner.invoke(app, ["--video", video, "--inspect", "2", "--out", str(out), "--motion-only"])
+    assert res.exit_code == 1 and isinstance(res.exception, SystemExit), res.exception
+    assert f"{out}: not written (No space left on device)" in " ".join(res.output.split()), res.output
+    assert list(tmp_path.iterdir()) == []
+
+
 def _zero_frame_video(tmp_path):
     p = tmp_path / "zero.mp4"
     vw = cv2.VideoWriter(str(p), cv2.VideoWriter_fourcc(*"mp4v"), 30, (64, 64))
