@@ -181,3 +181,39 @@ def test_subjects_zero_means_every_identity(faces_dir, tmp_path):
     assert len(summary["clips"]) == 2 * 5
     with pytest.raises(InputError, match="--subjects -1"):
         synth.SynthConfig(subjects=-1).validate()
+
+
+def test_a_stopped_run_is_rerun_into_the_same_folder(faces_dir, tmp_path):
+    """A run stopped while rendering left frames but no synth.json, and the rerun of the same command was refused
+    ('already holds CASME2_RAW_selected that mpt-synth did not write'). synth.json now marks the folder from the
+    start (complete false until the end), so the rerun replaces the stopped run's clips."""
+    cfg = synth.SynthConfig(subjects=1, clips_per_class=1, seed=7, image_size=96)
+
+    def stop(done, total):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        synth.generate(faces_dir / "photos", tmp_path, cfg, workers=1, progress=stop)
+    assert json.loads((tmp_path / "synth.json").read_text())["complete"] is False
+    assert not (tmp_path / synth.SHEET).exists()
+    summary = synth.generate(faces_dir / "photos", tmp_path, cfg, workers=1)
+    assert summary["complete"] and json.loads((tmp_path / "synth.json").read_text())["complete"] is True
+    assert len(summary["clips"]) == len(CLASSES) and (tmp_path / synth.SHEET).is_file()
+
+
+def test_sigterm_stops_the_cli_with_its_status_and_a_line(tmp_path):
+    """mpt-synth had no handler for SIGTERM (a job scheduler, a closed session): it died at once (a --long video cut
+    mid-way was left unplayable), where Ctrl-C said what was kept; both modes now stop alike, exit 143."""
+    import subprocess
+    import sys
+
+    code = ("import signal, train.synth as s, train.synth_long as sl\n"
+            "def stop(*a, **k): signal.raise_signal(signal.SIGTERM)\n"
+            "s.generate = stop; sl.generate_long = stop\n"
+            "from train.synth_cli import main\n"
+            "main()\n")
+    for mode, kept in (([], "the clips rendered so far"), (["--long"], "the finished videos and their rows")):
+        res = subprocess.run([sys.executable, "-c", code, "--faces", str(tmp_path), "--out", str(tmp_path / "o"),
+                              *mode], capture_output=True, text=True, timeout=120)
+        assert res.returncode == 143, (res.returncode, res.stderr)
+        assert f"mpt-synth: interrupted (SIGTERM); {kept}" in res.stderr and "Traceback" not in res.stderr

@@ -206,3 +206,64 @@ def test_a_capture_is_released_when_reading_raises(tmp_path, monkeypatch, reader
         else:
             sl.video_carrier(path, "v.mp4", 200.0)
     assert _FailingCapture.released == [str(path)]
+
+
+def _rose(faces_dir, tmp_path):
+    faces = tmp_path / "faces"
+    faces.mkdir()
+    (faces / "rose.jpg").symlink_to(faces_dir / "photos" / "face_recognition_rose_leslie.jpg")
+    return faces
+
+
+def test_a_video_the_disk_cut_short_is_an_output_error_not_a_benchmark_video(faces_dir, tmp_path, monkeypatch):
+    """OpenCV's writer says nothing when the disk fills: the cut video (no index, unplayable) was listed in
+    long.json and annotations.csv as written. It is now read back, removed and named; what came before is kept."""
+    from mpt_live.errors import OutputError
+
+    real = cv2.VideoWriter
+
+    class Full:  # the second video: its frames after the 30th are lost, as on a full disk
+        def __init__(self, path, *a):
+            self.w, self.n, self.second = real(path, *a), 0, path.endswith("long_002.mp4")
+
+        def isOpened(self):
+            return self.w.isOpened()
+
+        def write(self, f):
+            self.n += 1
+            if not (self.second and self.n > 30):
+                self.w.write(f)
+
+        def release(self):
+            self.w.release()
+
+    monkeypatch.setattr(sl.cv2, "VideoWriter", Full)
+    out = tmp_path / "out"
+    with pytest.raises(OutputError, match=r"long_002.mp4: not written \(.*30 of 90 frames\); the videos before it"):
+        sl.generate_long(_rose(faces_dir, tmp_path), out, sl.LongConfig(videos=2, minutes=0.05, seed=1))
+    assert sorted(p.name for p in (out / "videos").iterdir()) == ["long_001.mp4"]
+    assert [v["video"] for v in json.loads((out / "long.json").read_text())["videos"]] == ["long_001.mp4"]
+    assert [v.name for v in read_annotations_csv(out).videos] == ["long_001"]
+
+
+def test_long_json_is_never_half_written(faces_dir, tmp_path, monkeypatch):
+    """long.json was rewritten in place after every video: a full disk (or a stop) in the middle of that write left
+    half a JSON file and a traceback. It is replaced atomically, and a failure is one OutputError naming it."""
+    import errno
+
+    from mpt_live.errors import OutputError
+    from mpt_live.writers import write_json
+
+    calls = []
+
+    def full_after_first(path, data, **kw):
+        calls.append(path)
+        if len(calls) > 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        write_json(path, data, **kw)
+
+    monkeypatch.setattr(sl, "write_json", full_after_first)
+    out = tmp_path / "out"
+    with pytest.raises(OutputError, match=r"long.json: not written \(No space left on device\)"):
+        sl.generate_long(_rose(faces_dir, tmp_path), out, sl.LongConfig(videos=1, minutes=0.05, seed=1))
+    assert json.loads((out / "long.json").read_text())["complete"] is False  # the earlier, whole version

@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from mpt_live import __version__
-from mpt_live.errors import InputError
+from mpt_live.errors import InputError, OutputError
 from mpt_live.sources import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from mpt_live.writers import write_json
 from mpt_live.synthface import CLASSES, Blink, Event, FaceAnimator, Flicker, HeadMotion, random_event, to_jsonable
@@ -267,11 +267,16 @@ def render_clip(carrier_image: np.ndarray, keypoints: np.ndarray, face_px: float
                         flicker=Flicker(fl["amplitude"], fl["hz"], fl["phase"]),
                         noise_sigma=plan["noise_sigma"], seed=plan["noise_seed"])
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"{folder}: cannot be made ({e.strerror or e})") from None
     params = [cv2.IMWRITE_JPEG_QUALITY, plan["jpeg_quality"]]
     for i in range(plan["frames"]):
         if not cv2.imwrite(str(folder / f"img{i + 1}.jpg"), anim.render(i / cfg.fps, i), params):
-            raise InputError(f"{folder}: cannot write frames there")
+            full = shutil.disk_usage(folder).free < 16 << 20  # OpenCV says only that it failed
+            raise OutputError(f"{folder / f'img{i + 1}.jpg'}: not written "
+                              f"({'no space left on device' if full else 'OpenCV could not write it'})")
     return {
         "subject": plan["subject"], "folder": f"sub{plan['subject']:02d}", "filename": plan["filename"],
         "class": event.cls, "action": event.action, "action_units": event.action_units,
@@ -304,6 +309,7 @@ def _prepare_root(root: Path) -> None:
             raise InputError(f"{root}: already holds {FRAMES_DIR} that mpt-synth did not write (no synth.json); "
                              "choose an empty --out")
         shutil.rmtree(frames)
+        (root / SHEET).unlink(missing_ok=True)  # an earlier run's sheet would name clips that are gone
     root.mkdir(parents=True, exist_ok=True)
 
 
@@ -333,6 +339,8 @@ def generate(faces_dir: str | Path, out_root: str | Path, cfg: SynthConfig = Syn
     chosen = carriers[: cfg.subjects] if cfg.subjects else carriers
     plans = plan_clips(len(chosen), cfg)
     _prepare_root(root)
+    # marks the folder as ours from the start: a stopped run's clips are mpt-synth's to replace on a rerun
+    _write_summary(root, {"generator": "mpt-synth", "version": __version__, "complete": False})
     tasks = []
     for p in plans:
         c = chosen[p["subject"] - 1]
@@ -346,20 +354,33 @@ def generate(faces_dir: str | Path, out_root: str | Path, cfg: SynthConfig = Syn
             if progress:
                 progress(len(clips), len(tasks))
     else:
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker) as ex:
+        ex = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker)
+        try:
             for rec in ex.map(_render_task, tasks, chunksize=1):
                 clips.append(rec)
                 if progress:
                     progress(len(clips), len(tasks))
+        finally:  # stopped: the clips not started are dropped, not rendered before the process may end
+            ex.shutdown(wait=True, cancel_futures=True)
     clips.sort(key=lambda c: (c["subject"], c["filename"]))
-    write_sheet(root / SHEET, clips)
+    try:
+        write_sheet(root / SHEET, clips)
+    except OSError as e:
+        raise OutputError(f"{root / SHEET}: not written ({e.strerror or e})") from None
     summary = to_jsonable({
         "generator": "mpt-synth", "version": __version__, "layout": "CASME II",
         "faces_dir": str(faces_dir), "params": cfg.to_dict(),
         "reference_face_px": REFERENCE_FACE_PX, "crop_factor": CROP_FACTOR,
         "identities_available": len(carriers), "skipped": notes,
         "subjects": [{"subject": i + 1, "folder": f"sub{i + 1:02d}", **c.describe()} for i, c in enumerate(chosen)],
-        "clips": clips,
+        "clips": clips, "complete": True,
     })
-    write_json(root / "synth.json", summary, indent=1)
+    _write_summary(root, summary)
     return summary
+
+
+def _write_summary(root: Path, summary: dict[str, Any]) -> None:
+    try:
+        write_json(root / "synth.json", summary, indent=1)
+    except OSError as e:
+        raise OutputError(f"{root / 'synth.json'}: not written ({e.strerror or e})") from None

@@ -10,7 +10,8 @@ from pathlib import Path
 import typer
 
 from mpt_live.cli_options import ToolTyper, given
-from mpt_live.errors import InputError
+from mpt_live.errors import InputError, OutputError
+from mpt_live.interrupts import exit_code, signal_name, stop_signals
 from mpt_live.rundir import check_out_dir
 
 app = ToolTyper("mpt-synth", help=__doc__)
@@ -33,9 +34,6 @@ def synth(
 ) -> None:
     """Animate real faces with class-specific micro-movements and write a CASME II-style benchmark."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    from .synth import SynthConfig, generate
 
     console = Console(stderr=True)
     unused = _unused_options(ctx, long)
@@ -47,9 +45,29 @@ def synth(
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         raise typer.Exit(2)
-    if long:
-        _long(faces, out, videos, minutes, seed, console)
-        return
+    with stop_signals():  # SIGTERM and SIGHUP stop it as Ctrl-C does: what is written stays consistent
+        try:
+            if long:
+                _long(faces, out, videos, minutes, seed, console)
+            else:
+                _clips(faces, out, subjects, clips_per_class, amplitude, seed, fps, image_size, console)
+        except OutputError as e:  # a full disk: the file and why, and what is kept
+            print(f"error: {e}", file=sys.stderr)
+            raise typer.Exit(1)
+        except KeyboardInterrupt as e:
+            kept = ("the finished videos and their rows are in {out} (long.json: complete false)" if long else
+                    "the clips rendered so far are in {out} (synth.json: complete false; no coding sheet)")
+            print(f"mpt-synth: interrupted ({signal_name(e)}); {kept.format(out=out)}; rerun the same command to "
+                  "write the benchmark again", file=sys.stderr)
+            raise typer.Exit(exit_code(e))
+
+
+def _clips(faces: Path, out: Path, subjects: int, clips_per_class: int, amplitude: float, seed: int, fps: float,
+           image_size: int, console) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from .synth import SynthConfig, generate
+
     cfg = SynthConfig(subjects=subjects, clips_per_class=clips_per_class, amplitude=amplitude, seed=seed,
                       fps=fps, image_size=image_size)
     t0 = time.perf_counter()
@@ -111,10 +129,6 @@ def _long(faces: Path, out: Path, videos: int, minutes: float, seed: int, consol
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         raise typer.Exit(2)
-    except KeyboardInterrupt:
-        print(f"mpt-synth: interrupted; the finished videos and their rows are in {out} (long.json: complete "
-              "false); rerun the same command to write the benchmark again", file=sys.stderr)
-        raise typer.Exit(130)
     n = {k: sum(e["type"] == k for v in summary["videos"] for e in v["events"]) for k in ("micro", "macro")}
     console.print(f"wrote {len(summary['videos'])} videos of {minutes:g} min ({n['micro']} micro, {n['macro']} macro "
                   f"movements; {len(summary['carriers_available'])} carriers) to {out} "

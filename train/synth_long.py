@@ -20,8 +20,6 @@ Deterministic for a seed; annotation rows are flushed video by video.
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 import shutil
 from dataclasses import asdict, dataclass
@@ -32,9 +30,10 @@ import cv2
 import numpy as np
 
 from mpt_live import __version__
-from mpt_live.errors import InputError
+from mpt_live.errors import InputError, OutputError
 from mpt_live.synthface import (CLASSES, Blink, Event, FaceAnimator, FaceFrame, Flicker, HeadMotion, action_field,
                                 random_event, source_coords, to_jsonable)
+from mpt_live.writers import CSVSink, write_json
 
 from .synth import IMAGE_EXT, SAME_PERSON, VIDEO_EXT, find_carriers
 
@@ -266,10 +265,28 @@ def render_video(c: LongCarrier, path: Path, plan: list[dict[str, Any]], n_frame
         writer.release()
         if not done:  # stopped or failed mid-way: a video cut short is no benchmark video (annotations.csv
             path.unlink(missing_ok=True)  # and long.json list only the finished ones)
+    _check_written(path, n_frames)
     return {"video": path.name, "frames": n_frames, "fps": cfg.fps, "carrier": c.describe(),
             "jpeg_quality": quality, "blinks": [b.to_dict() for b in blinks],
             "events": [{"type": p["type"], "onset": p["onset"], "apex": p["apex"], "offset": p["offset"],
                         **p["event"].to_dict()} for p in plan]}
+
+
+def _check_written(path: Path, n_frames: int) -> None:
+    """OpenCV's writer says nothing when the disk fills: a video that does not read back whole is removed and
+    named (OutputError), not listed as a benchmark video."""
+    cap = cv2.VideoCapture(str(path))
+    try:
+        got = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
+    finally:
+        cap.release()
+    if got == n_frames:
+        return
+    free = shutil.disk_usage(path.parent).free
+    path.unlink(missing_ok=True)
+    why = "no space left on device" if free < 16 << 20 else "it does not read back whole"
+    raise OutputError(f"{path}: not written ({why}: {max(got, 0)} of {n_frames} frames); the videos before it "
+                      f"and their rows are kept")
 
 
 def generate_long(faces_dir: str | Path, out_root: str | Path, cfg: LongConfig = LongConfig(),
@@ -294,14 +311,14 @@ def generate_long(faces_dir: str | Path, out_root: str | Path, cfg: LongConfig =
         "complete": False, "videos": [],
     }
 
-    def save() -> None:  # after every video: an interrupted run keeps a truthful long.json
-        (root / "long.json").write_text(json.dumps(to_jsonable(summary), indent=1) + "\n")
+    def save() -> None:  # after every video: an interrupted run keeps a truthful long.json (never half of one)
+        try:
+            write_json(root / "long.json", to_jsonable(summary), indent=1)
+        except OSError as e:
+            raise OutputError(f"{root / 'long.json'}: not written ({e.strerror or e})") from None
 
     save()
-    with open(root / "annotations.csv", "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(CSV_COLUMNS)
-        fh.flush()
+    with CSVSink(root / "annotations.csv", CSV_COLUMNS) as sink:  # whole rows only, each written at once
         for i in range(cfg.videos):
             c = carriers[order[i % len(carriers)]]
             rng = np.random.default_rng([cfg.seed, i, 29])
@@ -310,9 +327,8 @@ def generate_long(faces_dir: str | Path, out_root: str | Path, cfg: LongConfig =
             summary["videos"].append(render_video(c, path, plan, n_frames, cfg, rng))
             for p in plan:
                 e = p["event"]
-                w.writerow([path.name, p["onset"], p["apex"], p["offset"], f"{cfg.fps:g}", p["type"], e.cls,
-                            e.action_units])
-            fh.flush()
+                sink.write(dict(zip(CSV_COLUMNS, [path.name, p["onset"], p["apex"], p["offset"], f"{cfg.fps:g}",
+                                                  p["type"], e.cls, e.action_units])))
             save()
             if progress:
                 progress(i + 1, cfg.videos)
