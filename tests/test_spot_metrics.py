@@ -250,3 +250,24 @@ def test_an_unwritable_json_output_is_one_line_naming_it(tmp_path, monkeypatch):
     lines = [ln for ln in res.output.splitlines() if ln.strip()]
     assert res.exit_code == 2 and isinstance(res.exception, SystemExit), res.exception
     assert lines == [f"error: {tmp_path / 's.json'}: cannot write the JSON output (No space left on device)"], lines
+
+
+def test_the_table_fits_an_80_column_terminal(tmp_path):
+    """The one 13-column table was cut to 'ty…', 'pre…', '0.…' on an 80-column terminal; there it is now two
+    (spotting; recognition of the true positives), nothing cut. A wide console still gets the one table."""
+    import io
+
+    from rich.console import Console
+
+    from train.eval_cli import tables
+
+    result = score(_index(), SPOTTED, "all")
+    for width, n in ((80, 2), (160, 1)):
+        console = Console(width=width, file=io.StringIO(), color_system=None)
+        ts = tables(result, console)
+        for t in ts:
+            console.print(t)
+        text = console.file.getvalue()
+        assert len(ts) == n and "…" not in text and max(map(len, text.splitlines())) <= width, text
+        for head in ("type", "truth", "spotted", "precision", "recall", "analysis F1", "UF1", "UAR", "STRS"):
+            assert head in text

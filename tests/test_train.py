@@ -817,3 +817,22 @@ def test_train_speed_bench_times_the_model_mpt_train_builds():
             default.prompt_flow, default.head_prompts, default.prompt_channels)
     finally:
         bench.close()
+
+
+def test_the_confusion_matrix_fits_an_80_column_terminal():
+    """Seven CAS(ME)^3 emotions as column heads made the matrix wider than 80 columns, and rich cut 'happiness' to
+    'happine…'; where the names do not fit, the columns are the classes' numbers (rows '5 happiness')."""
+    import io
+
+    from rich.console import Console
+
+    from train.loso_table import confusion_table
+
+    seven = ["anger", "contempt", "disgust", "fear", "happiness", "sadness", "surprise"]
+    for classes, width, numbered in ((seven, 80, True), (seven, 120, False), (["negative", "positive"], 80, False)):
+        console = Console(width=width, file=io.StringIO(), color_system=None)
+        confusion = [[10 * (i == j) for j in range(len(classes))] for i in range(len(classes))]
+        console.print(confusion_table(console, classes, confusion))
+        text = console.file.getvalue()
+        assert "…" not in text and max(map(len, text.splitlines())) <= width, text
+        assert ("5 happiness" in text) == numbered and all(c in text for c in classes), text

@@ -41,17 +41,30 @@ def _fmt(v: Any) -> str:
     return "–" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)
 
 
-def table(result: dict[str, Any]) -> Table:
-    """The by-type table of a :func:`train.spot_metrics.score` result."""
-    t = Table(title=f"MEGC spotting (IoU >= {result['iou_threshold']:g})")
-    cols = ("truth", "spotted", "TP", "FP", "FN", "precision", "recall", "F1", "analysis F1", "UF1", "UAR", "STRS")
-    keys = ("n_truth", "n_spotted", "tp", "fp", "fn", "precision", "recall", "f1", "analysis_f1", "uf1", "uar", "strs")
+SPOTTING = (("truth", "n_truth"), ("spotted", "n_spotted"), ("TP", "tp"), ("FP", "fp"), ("FN", "fn"),
+            ("precision", "precision"), ("recall", "recall"), ("F1", "f1"))
+RECOGNITION = (("analysis F1", "analysis_f1"), ("UF1", "uf1"), ("UAR", "uar"), ("STRS", "strs"))
+
+
+def table(result: dict[str, Any], columns: tuple[tuple[str, str], ...] = SPOTTING + RECOGNITION,
+          title: str = "MEGC spotting") -> Table:
+    """The by-type table of a :func:`train.spot_metrics.score` result (``columns``: header, key)."""
+    t = Table(title=f"{title} (IoU >= {result['iou_threshold']:g})")
     t.add_column("type")
-    for c in cols:
+    for c, _ in columns:
         t.add_column(c, justify="right")
     for kind, r in result["by_type"].items():
-        t.add_row(kind, *(_fmt(r[k]) for k in keys), style="bold" if kind == result["type"] else None)
+        t.add_row(kind, *(_fmt(r[k]) for _, k in columns), style="bold" if kind == result["type"] else None)
     return t
+
+
+def tables(result: dict[str, Any], console: Console) -> list[Table]:
+    """The one table where it fits the console, else two (spotting; recognition of the true positives): on an
+    80-column terminal the one table's 13 columns were cut to 'ty…', '0.…'."""
+    whole = table(result)
+    if console.measure(whole, options=console.options.update(max_width=10_000)).maximum <= console.width:
+        return [whole]
+    return [table(result, SPOTTING), table(result, RECOGNITION, "recognition of the true positives")]
 
 
 @app.callback()
@@ -98,7 +111,8 @@ def spot(
     except (InputError, OutputError) as e:
         print(f"error: {e}", file=sys.stderr)
         raise typer.Exit(2)
-    console.print(table(result))
+    for t in tables(result, console):
+        console.print(t)
     for w in index.warnings + result["warnings"]:
         console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
     for reason, n in sorted(index.dropped.items()):  # truth rows that are not scored

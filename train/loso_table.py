@@ -18,7 +18,20 @@ def print_loso(console: Console, metrics: dict) -> None:
     t.add_row("pooled", str(metrics["n"]), f"{metrics['acc']:.3f}", f"{metrics['uf1']:.3f}",
               f"{metrics['uar']:.3f}", f"{metrics['train_seconds']:.1f}", style="bold")
     console.print(t)
-    cm = Table("", *(Column(c, justify="right") for c in metrics["classes"]), title="confusion (rows true, columns predicted)")
-    for c, row in zip(metrics["classes"], metrics["confusion"]):
-        cm.add_row(c, *map(str, row))
-    console.print(cm)
+    console.print(confusion_table(console, metrics["classes"], metrics["confusion"]))
+
+
+def confusion_table(console: Console, classes: list[str], confusion: list[list[int]]) -> Table:
+    """Rows true, columns predicted, the columns headed by the class names where they fit the console, else by the
+    classes' numbers (rows ``1 anger``): seven CAS(ME)^3 emotions on an 80-column terminal cut 'happiness' to
+    'happine…'."""
+    for numbered in (False, True):
+        heads = [str(i + 1) for i in range(len(classes))] if numbered else classes
+        rows = [f"{i + 1} {c}" for i, c in enumerate(classes)] if numbered else classes
+        cm = Table("", *(Column(h, justify="right") for h in heads),
+                   title="confusion (rows true, columns predicted" + (": by number)" if numbered else ")"))
+        for c, row in zip(rows, confusion):
+            cm.add_row(c, *map(str, row))
+        if console.measure(cm, options=console.options.update(max_width=10_000)).maximum <= console.width:
+            break
+    return cm
