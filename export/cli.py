@@ -9,7 +9,8 @@ never on the parity clips. With none of --fp32/--fp16/--int8 the precision follo
 GPU default, checked on the GPU) where ONNX Runtime's CUDA provider works, falling back to fp32 if fp16
 fails its parity check; fp32 elsewhere.
 Exit status: 0 written and checked, 1 a parity check failed (the file is kept as
-*.rejected.onnx), 2 bad input (one-line error).
+*.rejected.onnx) or the file could not be written, 2 bad input (one-line error), 128 + n stopped by
+signal n (the files are made aside and moved into place once checked: nothing is written).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from rich.console import Console
 
 from mpt_live.cli_options import ToolTyper, given
 from mpt_live.errors import InputError, first_line
+from mpt_live.interrupts import exit_code, signal_name, stop_signals
 from mpt_live.rundir import check_out_file
 
 DEFAULT_OPSET = 20   # = export.onnx_export.DEFAULT_OPSET, repeated so that --help needs no torch import
@@ -74,7 +76,8 @@ def export(
 
     fp32 must match torch to max |dprob| <= 1e-4, --int8/--fp16 to >= 99 % top-1 agreement on the clips torch decides (top-1 margin >= 0.02) and max |dprob| <= 0.05.
 
-    Exit 0: written and checked; 1: a check failed (file kept as *.rejected.onnx); 2: bad input.
+    Exit 0: written and checked; 1: a check failed (file kept as *.rejected.onnx) or the file could not be
+    written; 2: bad input; 128 + n: stopped by signal n (nothing written).
     """
     flags = (("--fp32", fp32), ("--fp16", fp16), ("--int8", int8), ("--int8-weights", int8_weights))
     if sum(on for _, on in flags) > 1:
@@ -104,17 +107,25 @@ def export(
 
     precision = "int8" if int8 or int8_weights else "fp16" if fp16 else "fp32" if fp32 else "auto"
     try:
-        result = export_checkpoint(
-            checkpoint, out, precision=precision, opset=opset,
-            batch="dynamic" if batch == "dynamic" else int(batch),
-            parity_clips=parity_clips, parity_n=parity_n, calib_clips=calib_clips, calib_n=calib_n,
-            calibration=calibration.value, demo=demo, int8_weights_only=int8_weights,
-            log=lambda msg: console.print(msg, highlight=False, soft_wrap=True),
-        )
+        with stop_signals():  # SIGTERM and SIGHUP stop it as Ctrl-C does
+            result = export_checkpoint(
+                checkpoint, out, precision=precision, opset=opset,
+                batch="dynamic" if batch == "dynamic" else int(batch),
+                parity_clips=parity_clips, parity_n=parity_n, calib_clips=calib_clips, calib_n=calib_n,
+                calibration=calibration.value, demo=demo, int8_weights_only=int8_weights,
+                log=lambda msg: console.print(msg, highlight=False, soft_wrap=True),
+            )
     except InputError as e:
         _fail(str(e))
+    except KeyboardInterrupt as e:  # the files are made aside and moved into place only once checked
+        console.print(f"mpt-export: interrupted ({signal_name(e)}); nothing written", highlight=False)
+        raise typer.Exit(exit_code(e))
     except QuantizeError as e:  # nothing quantized: no file is written
         console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+    except OSError as e:  # a full disk, a folder that became unwritable
+        console.print(f"[bold red]error:[/] the ONNX file{f' {out}' if out else ''} could not be written "
+                      f"({e.strerror or first_line(e)}); nothing was put in its place", highlight=False, soft_wrap=True)
         raise typer.Exit(1)
     except Exception as e:  # an opset other than the default that the exporter or ONNX cannot use
         if opset == DEFAULT_OPSET:

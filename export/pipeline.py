@@ -45,6 +45,14 @@ def gpu_default_precision() -> tuple[str, str]:
     return "fp32", f"no GPU for ONNX Runtime here ({gpu_diagnosis(CUDA)}; --fp16 exports for GPUs anyway)"
 
 
+def publish(src: Path, dst: Path) -> None:
+    """Move a made model (and its external data file, under the name its graph refers to) to ``dst``."""
+    data = src.with_name(src.name + ".data")
+    if data.exists():
+        data.replace(dst.with_name(data.name))
+    src.replace(dst)
+
+
 def export_checkpoint(
     checkpoint: str | Path,
     out: str | Path | None = None,
@@ -101,8 +109,11 @@ def export_checkpoint(
 
     metadata = onnx_metadata(ckpt, "fp32", demo)
     result = ExportResult(path=out, precision=precision)
+    # every file is made in a temporary folder beside --out and moved there only once checked: a stopped or failed
+    # export leaves no unchecked model where a checked one is expected (and an earlier one there untouched)
     with tempfile.TemporaryDirectory(prefix="mpt-export-", dir=out.parent) as tmp:
-        fp32 = out if precision == "fp32" else Path(tmp) / "fp32.onnx"
+        staged = Path(tmp) / out.name
+        fp32 = staged if precision == "fp32" else Path(tmp) / "fp32.onnx"
         t = time.perf_counter()
         export_onnx(model, fp32, spec, metadata, opset=opset, batch=batch)
         proto = onnx.load(str(fp32), load_external_data=False)
@@ -112,28 +123,27 @@ def export_checkpoint(
         log(result.parity[-1].line())
         if precision == "int8" and int8_weights_only:
             t = time.perf_counter()
-            quantize_int8_weights(fp32, out, metadata)
+            quantize_int8_weights(fp32, staged, metadata)
             log(f"weight-only int8 in {time.perf_counter() - t:.0f} s")
         elif precision == "int8":
             t = time.perf_counter()
-            quantize_int8(fp32, out, metadata, (calib.dynamic, calib.motion), calibration, calib.public)
+            quantize_int8(fp32, staged, metadata, (calib.dynamic, calib.motion), calibration, calib.public)
             log(f"static int8 ({calibration} calibration) in {time.perf_counter() - t:.0f} s")
         elif precision == "fp16":
-            convert_fp16(fp32, out, metadata)
+            convert_fp16(fp32, staged, metadata)
         if precision != "fp32":
-            result.parity.append(check_onnx(out, dyn, mot, reference, device=parity_device))
+            result.parity.append(check_onnx(staged, dyn, mot, reference, device=parity_device))
             log(result.parity[-1].line())
         if fallback and precision == "fp16" and result.parity[0].ok and not result.parity[-1].ok:
             rejected = out.with_name(out.name.removesuffix(".onnx") + ".rejected.onnx")
-            out.replace(rejected)
+            publish(staged, rejected)
             log(f"fp16 failed its parity check (kept as {rejected.name}): writing fp32 instead")
-            fp32.replace(out_fp32)
+            staged = fp32
             result = ExportResult(path=out_fp32, precision="fp32", parity=result.parity[:1])
             out, precision = out_fp32, "fp32"
-    if not result.ok:
-        rejected = out.with_name(out.name.removesuffix(".onnx") + ".rejected.onnx")
-        out.replace(rejected)
-        result.path = rejected
+        if not result.ok:
+            result.path = out.with_name(out.name.removesuffix(".onnx") + ".rejected.onnx")
+        publish(staged, result.path)
     result.seconds = time.perf_counter() - t_start
     log(f"{'wrote' if result.ok else 'REJECTED, kept for inspection as'} {result.path} "
         f"({file_size_mb(result.path):.1f} MB, {precision}) in {result.seconds:.0f} s")

@@ -497,3 +497,48 @@ def test_a_run_folder_is_its_model_and_a_loso_folder_says_why_not(tmp_path: Path
     res = runner.invoke(app, [str(tmp_path / "full"), "--parity-n", "3"])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "full" / "model.onnx").is_file()
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_a_stopped_export_leaves_no_unchecked_model(exported, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    precision: str) -> None:
+    """The fp32 graph (and int8's quantized file) was written at --out before its parity check: an export stopped
+    there left an unchecked model where a checked one is expected, over the one that was there. Files are now made
+    aside and moved into place once checked."""
+    import shutil
+
+    from export import pipeline
+
+    ckpt, onnx_path, _ = exported
+    monkeypatch.setattr(pipeline, "export_onnx", lambda model, out, *a, **k: shutil.copyfile(onnx_path, out))
+    monkeypatch.setattr(pipeline, "quantize_int8_weights", lambda src, out, meta: shutil.copyfile(src, out))
+    checks = []
+
+    def stop_at_the_last_check(path, *a, **k):
+        checks.append(path)
+        if len(checks) == (1 if precision == "fp32" else 2):
+            raise KeyboardInterrupt
+        return pipeline.Parity("fp32", 2, 0.0, 1.0)
+
+    monkeypatch.setattr(pipeline, "check_onnx", stop_at_the_last_check)
+    out = tmp_path / "model.onnx"
+    out.write_bytes(b"an earlier model")
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.export_checkpoint(ckpt, out, precision=precision, parity_n=2, int8_weights_only=True)
+    assert out.read_bytes() == b"an earlier model" and sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
+
+
+def test_sigterm_stops_the_cli_with_its_status_and_a_line(tmp_path: Path) -> None:
+    """mpt-export had no handler for SIGTERM: it died at once (-15, no word); it now stops as Ctrl-C, exit 143."""
+    import subprocess
+    import sys
+
+    (tmp_path / "model.pt").write_bytes(b"")
+    code = ("import signal, export.pipeline as p\n"
+            "def stop(*a, **k): signal.raise_signal(signal.SIGTERM)\n"
+            "p.export_checkpoint = stop\n"
+            "from export.cli import main\n"
+            "main()\n")
+    res = subprocess.run([sys.executable, "-c", code, str(tmp_path / "model.pt"), "--fp32"], capture_output=True,
+                         text=True, timeout=300)
+    assert res.returncode == 143 and "mpt-export: interrupted (SIGTERM); nothing written" in res.stderr, res.stderr
