@@ -271,3 +271,20 @@ def test_the_table_fits_an_80_column_terminal(tmp_path):
         assert len(ts) == n and "…" not in text and max(map(len, text.splitlines())) <= width, text
         for head in ("type", "truth", "spotted", "precision", "recall", "analysis F1", "UF1", "UAR", "STRS"):
             assert head in text
+
+
+def test_sigterm_is_a_line_and_its_status(tmp_path):
+    """mpt-eval had no handler for SIGTERM: it died at once (-15, no word); it now stops as Ctrl-C, exit 143."""
+    import subprocess
+    import sys
+
+    root = _benchmark(tmp_path)
+    code = ("import signal, train.spot_metrics as m\n"
+            "def stop(*a, **k): signal.raise_signal(signal.SIGTERM)\n"
+            "m.read_runs = stop\n"
+            "from train.eval_cli import main\n"
+            "main()\n")
+    res = subprocess.run([sys.executable, "-c", code, "spot", "--truth", str(root), "--runs", str(tmp_path)],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 143 and "mpt-eval: interrupted (SIGTERM); nothing written" in res.stderr, res.stderr
+    assert not (tmp_path / "spotting.json").exists()

@@ -20,7 +20,8 @@ from rich.console import Console
 from rich.table import Table
 
 from mpt_live.cli_options import ToolTyper
-from mpt_live.errors import InputError
+from mpt_live.errors import InputError, OutputError
+from mpt_live.interrupts import exit_code, signal_name, stop_signals
 
 app = ToolTyper("mpt-eval", help="Score mpt-live runs against annotated long videos (MEGC spot-then-recognize).")
 
@@ -82,35 +83,16 @@ def spot(
     out: Optional[Path] = typer.Option(None, "--out", help="JSON output (default: RUN/spotting.json of the first run)."),
 ) -> None:
     """Spotting precision/recall/F1 and recognition on the true positives (analysis F1, UF1, UAR, STRS)."""
-    from mpt_live.errors import OutputError
-    from mpt_live.rundir import check_out_file
-    from mpt_live.writers import write_json
-
-    from .datasets.longvideo import load_long_dataset, read_annotations_csv
-    from .spot_metrics import read_runs, score
-
     console = Console() if sys.stdout.isatty() else Console(width=160)  # a full table in logs too
-    try:
-        if (truth is None) == (dataset is None):
-            raise InputError("give either --truth annotations.csv or --dataset NAME --data ROOT")
-        if dataset is not None and data is None:
-            raise InputError(f"--dataset {dataset.value} needs --data ROOT (the dataset's folder)")
-        if out is not None:
-            check_out_file(out)  # before the work: a bad --out is one line, never a traceback at the end
-        index = read_annotations_csv(truth) if truth is not None else load_long_dataset(dataset.value, data)
-        spotted = read_runs(runs, index)
-        result = score(index, spotted, kind.value)
-        result["truth"] = str(truth if truth is not None else data)
-        result["runs"] = [str(r) for r in runs]
-        result["dropped"] = index.dropped
-        target = out or ((runs[0] if runs[0].is_dir() else runs[0].parent) / "spotting.json")
+    with stop_signals():  # SIGTERM and SIGHUP stop it as Ctrl-C does: one line, 128 + n; the JSON is whole or absent
         try:
-            write_json(target, result)
-        except OSError as e:  # e.g. RUN/spotting.json a folder, a full disk: the path and why, no traceback
-            raise OutputError(f"{target}: cannot write the JSON output ({e.strerror or e})") from None
-    except (InputError, OutputError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        raise typer.Exit(2)
+            index, result, target = _score(runs, truth, dataset, data, kind, out)
+        except (InputError, OutputError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            raise typer.Exit(2)
+        except KeyboardInterrupt as e:
+            print(f"mpt-eval: interrupted ({signal_name(e)}); nothing written", file=sys.stderr)
+            raise typer.Exit(exit_code(e))
     for t in tables(result, console):
         console.print(t)
     for w in index.warnings + result["warnings"]:
@@ -120,6 +102,35 @@ def spot(
     for note, n in sorted(index.notes.items()):
         console.print(f"note: {n} truth row(s): {note}", highlight=False)
     console.print(f"{len(index.videos)} videos; wrote {target}", highlight=False)
+
+
+def _score(runs: list[Path], truth: Optional[Path], dataset: Optional[SpotDataset], data: Optional[Path], kind: Kind,
+           out: Optional[Path]) -> tuple[Any, dict[str, Any], Path]:
+    """Read the truth and the runs, score them, write the JSON; (the truth's index, the result, the JSON's path)."""
+    from mpt_live.rundir import check_out_file
+    from mpt_live.writers import write_json
+
+    from .datasets.longvideo import load_long_dataset, read_annotations_csv
+    from .spot_metrics import read_runs, score
+
+    if (truth is None) == (dataset is None):
+        raise InputError("give either --truth annotations.csv or --dataset NAME --data ROOT")
+    if dataset is not None and data is None:
+        raise InputError(f"--dataset {dataset.value} needs --data ROOT (the dataset's folder)")
+    if out is not None:
+        check_out_file(out)  # before the work: a bad --out is one line, never a traceback at the end
+    index = read_annotations_csv(truth) if truth is not None else load_long_dataset(dataset.value, data)
+    spotted = read_runs(runs, index)
+    result = score(index, spotted, kind.value)
+    result["truth"] = str(truth if truth is not None else data)
+    result["runs"] = [str(r) for r in runs]
+    result["dropped"] = index.dropped
+    target = out or ((runs[0] if runs[0].is_dir() else runs[0].parent) / "spotting.json")
+    try:
+        write_json(target, result)
+    except OSError as e:  # e.g. RUN/spotting.json a folder, a full disk: the path and why, no traceback
+        raise OutputError(f"{target}: cannot write the JSON output ({e.strerror or e})") from None
+    return index, result, target
 
 
 def main() -> None:
