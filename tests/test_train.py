@@ -719,7 +719,7 @@ def test_head_and_flow_gain_reach_the_model_config():
     assert TrainConfig.paper("casme2", ".").head == "cls"
     with pytest.raises(ValueError, match="head"):
         TrainConfig("casme2", ".", head="prompts")
-    with pytest.raises(ValueError, match="flow_gain"):
+    with pytest.raises(ValueError, match="--flow-gain -1.0: must be a finite number >= 0"):
         TrainConfig("casme2", ".", flow_gain=-1.0)
     assert model_config(TrainConfig("casme2", ".", flow_norm="median"), 5).prompt_flow_norm == "median"
     assert model_config(TrainConfig("casme2", ".", flow_norm="rms"), 5).prompt_flow_norm == "rms"
