@@ -17,6 +17,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -767,10 +768,40 @@ def test_a_library_keyboardinterrupt_after_sigterm_exits_143(tmp_path, monkeypat
         except Stopped:
             raise KeyboardInterrupt() from None
 
-    monkeypatch.setattr(cli, "_check_environment", lambda *a: None)
+    monkeypatch.setattr("train.run_checks.check_environment", lambda *a: None)
     monkeypatch.setattr(cli, "_run", run)
     r = runner.invoke(app, ["--dataset", "casme2", "--data", str(tmp_path), "--out", str(tmp_path / "run")])
     assert "interrupted (SIGTERM)" in r.output and r.exit_code == 143, (r.exit_code, r.output)
+
+
+def test_a_full_disk_is_one_line_naming_the_file(tmp_path, monkeypatch):
+    """A full disk (the clip cache, a fold's JSON, the model) was a traceback; it is one line naming the file,
+    exit 1, saying that a rerun resumes. The cache's write names its file (a failed write() names none)."""
+    import errno
+
+    import train.cli as cli
+    from train.datasets import cache
+
+    def full(self, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    npz = tmp_path / ".cache" / "a.npz"
+    with pytest.raises(OSError) as e:
+        cache._write(npz, np.zeros((3, 2, 2)), np.zeros((2, 3, 2, 2)), 0.0, {})
+    monkeypatch.undo()
+    assert e.value.errno == errno.ENOSPC and e.value.filename == str(npz)
+    monkeypatch.setattr("train.run_checks.check_environment", lambda *a: None)
+
+    def run(*a, **kw):
+        raise e.value
+
+    monkeypatch.setattr(cli, "_run", run)
+    r = runner.invoke(app, ["--dataset", "casme2", "--data", str(tmp_path), "--out", str(tmp_path / "run")])
+    assert r.exit_code == 1 and isinstance(r.exception, SystemExit), (r.exit_code, r.exception)
+    assert [ln for ln in r.output.splitlines() if ln.strip()] == [
+        f"mpt-train: error: {npz}: not written (No space left on device); what is written is kept: free some "
+        "space and rerun the same command to resume"], r.output
 
 
 def test_casme3_label_set_reaches_its_loader_and_only_casme3_takes_one(tmp_path, monkeypatch):

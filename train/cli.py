@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import sys
 import time
 from enum import Enum
@@ -31,8 +30,8 @@ from mpt_live.cli_options import ToolTyper
 from mpt_live.clip import ClipSpec
 from mpt_live.errors import InputError
 from mpt_live.interrupts import exit_code, signal_name, stop_signals
-from mpt_live.rundir import check_out_dir
 from mpt_live.terminal import progress_bar
+from mpt_live.writers import is_disk_full
 
 from .config import DEFAULT_SPEC, TrainConfig
 
@@ -112,38 +111,10 @@ Sampling = Enum("Sampling", {k: k for k in ("blend", "pick")}, type=str)
 Vpt = Enum("Vpt", {k: k for k in ("none", "shallow", "deep")}, type=str)
 
 
-def _fail(msg: str) -> None:
+def _fail(msg: str, code: int = 2) -> None:
     Console(stderr=True, highlight=False, soft_wrap=True).print(
         f"mpt-train: error: {' '.join(str(msg).split())}", markup=False)
-    raise typer.Exit(2)
-
-
-def _check_environment(cfg: TrainConfig, data: Path, out: Path, metrics_file: Optional[Path]) -> None:
-    """Cheap checks of the command line, before any data is read."""
-    if not (math.isfinite(cfg.lr) and cfg.lr > 0):
-        raise InputError(f"--lr {cfg.lr:g}: expected a positive learning rate (default {D.lr:g})")
-    if cfg.device == "cuda":
-        from .fitting import cuda_problem
-
-        problem = cuda_problem()
-        if problem:
-            raise InputError(f"--device cuda: CUDA is not available: {problem} (or use --device cpu)")
-    from ._timm import import_timm
-
-    if not import_timm().is_model(cfg.backbone):
-        raise InputError(f"--backbone {cfg.backbone}: unknown timm model name "
-                         "(e.g. vit_small_patch14_dinov2, vit_base_patch16_224, vit_tiny_patch16_224)")
-    if cfg.backbone_weights not in ("auto", "timm", "none") and not Path(cfg.backbone_weights).is_file():
-        raise InputError(f"--backbone-weights {cfg.backbone_weights}: file not found "
-                         "(or use auto, timm or none)")
-    if cfg.dataset == "csv" and data.is_file():
-        if data.suffix.lower() not in (".csv", ".tsv", ".txt"):
-            raise InputError(f"{data}: --dataset csv reads a .csv file (or a folder holding labels.csv)")
-    elif not data.is_dir():
-        raise InputError(f"{data}: {'no such file or folder' if not data.exists() else 'data root is not a directory'}")
-    check_out_dir(out)  # a file there, or a folder that cannot be made or written
-    if metrics_file is not None and not metrics_file.is_file():
-        raise InputError(f"--metrics {metrics_file}: file not found")
+    raise typer.Exit(code)
 
 
 def build_config(preset: str, dataset: str, data: str, options: dict[str, Any],
@@ -273,6 +244,7 @@ def train(
 ) -> None:
     """Train MPT with leave-one-subject-out evaluation (loso) or on all subjects (full)."""
     from .loso import check_sibling_metrics
+    from .run_checks import check_environment
 
     console = Console(highlight=False)
     if threads:
@@ -301,7 +273,7 @@ def train(
                 cache=str(cache.resolve()) if cache else None),
                 dict(image_size=image_size, frames=frames, alpha=alpha, attenuate=attenuate,
                      align=align.value if align else None))
-            _check_environment(cfg, data, out, metrics)
+            check_environment(cfg, data, out, metrics)
             metrics_obj = None
             if metrics is not None:
                 try:
@@ -314,6 +286,11 @@ def train(
             _run(console, cfg, out, protocol.value, metrics_obj, ray)
         except InputError as e:
             _fail(str(e))
+        except OSError as e:  # a full disk (the clip cache, a fold, the model): where, and that a rerun resumes
+            if not is_disk_full(e):
+                raise
+            _fail(f"{e.filename or out}: not written ({e.strerror}); what is written is kept: free some space and "
+                  "rerun the same command to resume", 1)
         except KeyboardInterrupt as e:  # Ctrl-C, SIGTERM, SIGHUP: the finished folds are kept
             Console(stderr=True).print(f"mpt-train: interrupted ({signal_name(e)}); rerun the same command to resume")
             raise typer.Exit(exit_code(e))

@@ -1,12 +1,15 @@
-"""Before a full run writes ``model.pt``: the LOSO figures it is to carry describe this model, and the
-folder does not hold another configuration's model (a LOSO run's folder is guarded by its config.json)."""
+"""Checks before a run: the command line's cheap ones (before any data is read), and before a full run writes
+``model.pt``: the LOSO figures it is to carry describe this model, and the folder does not hold another
+configuration's model (a LOSO run's folder is guarded by its config.json)."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from mpt_live.errors import InputError
+from mpt_live.rundir import check_out_dir
 
 from .config import TrainConfig
 from .loso import _changed, _stored
@@ -40,3 +43,31 @@ def check_full_overwrite(out: Path, cfg: TrainConfig) -> None:
         detail = ", ".join(_changed(k, old.get(k, defaults.get(k)), ident[k]) for k in diff[:4])
         raise InputError(f"{path}: a model of another configuration ({detail}); choose a new --out, "
                          "or remove it to replace it")
+
+
+def check_environment(cfg: TrainConfig, data: Path, out: Path, metrics_file: Optional[Path]) -> None:
+    """Cheap checks of the command line, before any data is read."""
+    if not (math.isfinite(cfg.lr) and cfg.lr > 0):
+        raise InputError(f"--lr {cfg.lr:g}: expected a positive learning rate (default {TrainConfig.lr:g})")
+    if cfg.device == "cuda":
+        from .fitting import cuda_problem
+
+        problem = cuda_problem()
+        if problem:
+            raise InputError(f"--device cuda: CUDA is not available: {problem} (or use --device cpu)")
+    from ._timm import import_timm
+
+    if not import_timm().is_model(cfg.backbone):
+        raise InputError(f"--backbone {cfg.backbone}: unknown timm model name "
+                         "(e.g. vit_small_patch14_dinov2, vit_base_patch16_224, vit_tiny_patch16_224)")
+    if cfg.backbone_weights not in ("auto", "timm", "none") and not Path(cfg.backbone_weights).is_file():
+        raise InputError(f"--backbone-weights {cfg.backbone_weights}: file not found "
+                         "(or use auto, timm or none)")
+    if cfg.dataset == "csv" and data.is_file():
+        if data.suffix.lower() not in (".csv", ".tsv", ".txt"):
+            raise InputError(f"{data}: --dataset csv reads a .csv file (or a folder holding labels.csv)")
+    elif not data.is_dir():
+        raise InputError(f"{data}: {'no such file or folder' if not data.exists() else 'data root is not a directory'}")
+    check_out_dir(out)  # a file there, or a folder that cannot be made or written
+    if metrics_file is not None and not metrics_file.is_file():
+        raise InputError(f"--metrics {metrics_file}: file not found")

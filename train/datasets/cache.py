@@ -356,5 +356,8 @@ def _write(path: Path, dynamic: np.ndarray, motion: np.ndarray, score: float, me
     buf = io.BytesIO()
     np.savez(buf, dynamic=dynamic.astype(np.float16), motion=motion.astype(np.float16),
              motion_score=np.float32(score), meta=np.array(json.dumps(meta)))
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(buf.getvalue())
+    try:
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(buf.getvalue())
+    except OSError as e:  # a full disk: say which file (a failed write names none)
+        raise OSError(e.errno, e.strerror, str(path)) from None
