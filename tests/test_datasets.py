@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 from pathlib import Path
 
@@ -298,6 +299,25 @@ def test_unknown_dataset_and_missing_root(tmp_path):
         load_dataset("casme2", tmp_path / "nope")
     with pytest.raises(InputError, match="no CASME2-coding"):
         load_dataset("casme2", tmp_path)
+
+
+def test_a_folder_the_user_may_not_read_is_one_line_naming_it(tmp_path, monkeypatch):
+    """A clip folder without read permission was a PermissionError traceback from deep in the loader (the tests
+    run as root, where permissions do not bite: the loader's own stat is made to fail as it does for a user)."""
+    import errno
+
+    root = casme2(tmp_path)
+    denied = next((root / "CASME2_RAW_selected").glob("sub*/*"))
+    real = Path.exists
+
+    def exists(self, *a, **k):
+        if self == denied:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Path, "exists", exists)
+    with pytest.raises(InputError, match=rf"^{re.escape(str(denied))}: cannot read \(Permission denied\)$"):
+        load_dataset("casme2", root)
 
 
 def test_errata_table_is_meb():

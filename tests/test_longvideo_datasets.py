@@ -265,3 +265,12 @@ def test_casme3lv_skips_hidden_folders_beside_the_recordings(tmp_path):
     (root / "data/part_A/spNO.1/.thumbnails").mkdir()
     idx = load_long_dataset("casme3", root)
     assert sorted(v.name for v in idx.videos) == ["spNO.1_a", "spNO.1_b", "spNO.1_c"]
+
+
+def test_data_that_is_a_file_says_so(tmp_path):
+    """--data a file (the coding sheet itself, say) was 'cannot read the coding sheet (Excel file format cannot be
+    determined, you must specify an engine manually.)'."""
+    sheet = tmp_path / "CAS(ME)^2code_final.xlsx"
+    sheet.write_bytes(b"")
+    with pytest.raises(InputError, match=r"a file; --data is the dataset's folder in its distribution layout"):
+        load_long_dataset("casme2lv", sheet)

@@ -217,3 +217,16 @@ def test_sigterm_stops_the_cli_with_its_status_and_a_line(tmp_path):
                               *mode], capture_output=True, text=True, timeout=120)
         assert res.returncode == 143, (res.returncode, res.stderr)
         assert f"mpt-synth: interrupted (SIGTERM); {kept}" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_an_unreadable_photo_is_named_as_such(faces_dir, tmp_path, monkeypatch):
+    """A photo without read permission gave OpenCV's warning and 'no usable faces (looked at 1 photos/videos ...)';
+    the error now says which file and why (os.access is made to refuse it: the tests run as root)."""
+    import os
+
+    photo = tmp_path / "ivan.jpg"
+    photo.write_bytes((faces_dir / "photos" / "mtcnn_ivan.jpg").read_bytes())
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, *a, **k: False if Path(p) == photo else real(p, mode, *a, **k))
+    with pytest.raises(InputError, match=r"no usable faces .*: ivan.jpg: not readable \(permission denied\)$"):
+        synth.find_carriers(tmp_path)

@@ -173,6 +173,9 @@ def find_carriers(faces_dir: str | Path, image_size: int = 256) -> tuple[list[Ca
             identity = SAME_PERSON.get(path.stem, path.stem)
             if any(c.identity.split("#")[0] == identity for c in carriers.values()):
                 continue  # the same person is already a subject
+            if not os.access(path, os.R_OK):  # named as such (OpenCV would only warn that it cannot open it)
+                notes.append(f"{rel}: not readable (permission denied)")
+                continue
             if path.suffix.lower() in IMAGE_EXT:
                 image = cv2.imread(str(path), cv2.IMREAD_COLOR)
                 if image is None:
@@ -203,8 +206,9 @@ def find_carriers(faces_dir: str | Path, image_size: int = 256) -> tuple[list[Ca
                 carriers[name] = Carrier(name, rel, k, frame_index, crop, again.keypoints.astype(np.float64),
                                          float(again.box[2]), float(r.box[2]))
     if not carriers:
+        why = "; ".join(notes[:3]) + (f"; {len(notes) - 3} more" if len(notes) > 3 else "")
         raise InputError(f"{faces_dir}: no usable faces (looked at {len(files)} photos/videos; "
-                         f"need a detectable face >= {MIN_FACE_PX} px wide)")
+                         f"need a detectable face >= {MIN_FACE_PX} px wide)" + (f": {why}" if why else ""))
     ordered = sorted(carriers.values(), key=lambda c: (-c.source_face_px, c.identity))
     return ordered, notes
 

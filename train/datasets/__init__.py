@@ -63,7 +63,10 @@ def load_dataset(name: str, root: str | Path, faces: str = "align", **options: A
         from . import csv_format as mod
     else:
         raise InputError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
-    index = mod.load(root, faces=faces, **options)
+    try:
+        index = mod.load(root, faces=faces, **options)
+    except PermissionError as e:  # a folder or file of the layout this user may not read: which one
+        raise InputError(f"{e.filename or root}: cannot read ({e.strerror})") from None
     reserved = [c for c in index.classes if c.strip().casefold() == "neutral"]
     if reserved:  # mpt_live.results.NEUTRAL: what mpt-live calls every window outside an event
         raise InputError(f"{root}: a class named {reserved[0]!r}: mpt-live labels every window outside an event "

@@ -216,6 +216,8 @@ def load_long_dataset(name: str, root: str | Path, **options: Any) -> LongVideoI
     root = Path(root).expanduser()
     if not root.exists():
         raise InputError(f"{root}: dataset path does not exist")
+    if not root.is_dir():
+        raise InputError(f"{root}: a file; --data is the dataset's folder in its distribution layout")
     if name == "casme2lv":
         from . import casme2lv as mod
     elif name == "sammlv":
@@ -224,6 +226,9 @@ def load_long_dataset(name: str, root: str | Path, **options: Any) -> LongVideoI
         from . import casme3lv as mod
     else:
         raise InputError(f"unknown spotting dataset {name!r}; choose one of {', '.join(LONG_DATASETS)}")
-    index = mod.load(root, **options)
+    try:
+        index = mod.load(root, **options)
+    except PermissionError as e:  # a folder or file of the layout this user may not read: which one
+        raise InputError(f"{e.filename or root}: cannot read ({e.strerror})") from None
     index.name = name
     return index
