@@ -804,6 +804,17 @@ def test_a_full_disk_is_one_line_naming_the_file(tmp_path, monkeypatch):
         "space and rerun the same command to resume"], r.output
 
 
+def test_a_cache_that_is_a_file_is_one_line(tmp_path):
+    """--cache (or the default RUN/../.cache) a file was a NotADirectoryError traceback once the clips were prepared."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "cache").write_text("")
+    r = runner.invoke(app, [*ARGS, "--data", str(tmp_path / "data"), "--out", str(tmp_path / "run"),
+                            "--cache", str(tmp_path / "cache")])
+    assert r.exit_code == 2 and isinstance(r.exception, SystemExit), (r.exit_code, r.exception)
+    assert [ln for ln in r.output.splitlines() if ln.strip()] == [
+        f"mpt-train: error: --cache {tmp_path / 'cache'}: is a file, expected a folder"], r.output
+
+
 def test_casme3_label_set_reaches_its_loader_and_only_casme3_takes_one(tmp_path, monkeypatch):
     import train.datasets
 

@@ -120,7 +120,7 @@ def read_state_dict(path: Path) -> dict[str, Tensor]:
         else:
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise ValueError(f"{path}: cannot read weights ({type(e).__name__}: {e})") from e
+        raise ValueError(f"{path}: cannot read weights ({type(e).__name__}: {first_line(e, 200)})") from e
     while isinstance(obj, dict) and any(isinstance(obj.get(k), dict) for k in ("state_dict", "model")):
         obj = next(obj[k] for k in ("state_dict", "model") if isinstance(obj.get(k), dict))
     if not isinstance(obj, dict) or not obj or not all(isinstance(v, Tensor) for v in obj.values()):

@@ -69,5 +69,7 @@ def check_environment(cfg: TrainConfig, data: Path, out: Path, metrics_file: Opt
     elif not data.is_dir():
         raise InputError(f"{data}: {'no such file or folder' if not data.exists() else 'data root is not a directory'}")
     check_out_dir(out)  # a file there, or a folder that cannot be made or written
+    # the clip cache (fitting.make_cache's folder) likewise: a file there was a NotADirectoryError traceback
+    check_out_dir(Path(cfg.cache) if cfg.cache else out.resolve().parent / ".cache", "--cache")
     if metrics_file is not None and not metrics_file.is_file():
         raise InputError(f"--metrics {metrics_file}: file not found")
