@@ -240,3 +240,32 @@ def test_demo_face_bad_photo_is_one_line(tmp_path, content, message):
         render_demo_clip(tmp_path / "out" / "demo.mp4", face_photo=photo)
     assert "\n" not in str(info.value) and str(photo) in str(info.value)
     assert not (tmp_path / "out").exists()  # nothing written
+
+
+def test_a_demo_render_stopped_mid_way_leaves_no_short_clip(tmp_path, monkeypatch):
+    """A stop (Ctrl-C, SIGTERM) while --demo rendered its input left a short demo_input.mp4 that looked whole; the
+    clip is now made under a temporary name and moved into place only when every frame is written."""
+    from mpt_live import demo_input
+
+    real = cv2.VideoWriter
+
+    class Stops:
+        def __init__(self, *a):
+            self.w, self.n = real(*a), 0
+
+        def isOpened(self):
+            return self.w.isOpened()
+
+        def write(self, f):
+            self.n += 1
+            if self.n > 10:
+                raise KeyboardInterrupt
+            self.w.write(f)
+
+        def release(self):
+            self.w.release()
+
+    monkeypatch.setattr(demo_input.cv2, "VideoWriter", Stops)
+    with pytest.raises(KeyboardInterrupt):
+        demo_input.render_demo_clip(tmp_path / "demo_input.mp4")
+    assert list(tmp_path.iterdir()) == []
