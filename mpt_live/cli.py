@@ -14,6 +14,7 @@ from rich.console import Console
 from .cli_options import ToolTyper
 from .errors import InputError, OutputError
 from .interrupts import exit_code, signal_name, stop_signals
+from .machine import check_count
 from .rundir import check_out_dir, check_out_file
 from .session import FILE_STRIDE, MAX_FACES, SessionConfig
 from .window import has_display
@@ -69,6 +70,11 @@ def live(
         _fail("--inspect nan: expected a time in seconds")
     if jobs is not None and ray is not None:
         _fail("--jobs and --ray: choose one (worker processes here, or tasks on a Ray cluster)")
+    try:  # before anything starts: each thread or worker process costs memory
+        check_count("--threads", threads, "threads")
+        check_count("--jobs", jobs, "worker processes")
+    except InputError as e:
+        _fail(str(e))
     cfg = SessionConfig(stride=stride, detector=detector, spot_threshold=spot_threshold, max_faces=max_faces,
                         batch=batch)
     with stop_signals():  # SIGINT, SIGTERM, SIGHUP: the run stops and still writes its summary

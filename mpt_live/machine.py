@@ -37,3 +37,17 @@ def vector_extensions(cpuinfo: str | Path = "/proc/cpuinfo") -> str:
 def default_threads() -> int:
     """Intra-op threads for a live loop: all usable cores but one (at least 1)."""
     return max(1, usable_cores() - 1)
+
+
+PER_CORE = 4  # threads or processes per usable core that a count option may ask for
+
+
+def check_count(option: str, n: int | None, what: str) -> None:
+    """Refuse a thread or process count far beyond this machine's cores (``--threads 100000`` started 100000
+    threads: 17 GB and a machine that no longer answers); InputError with one line."""
+    from .errors import InputError
+
+    limit = PER_CORE * usable_cores()
+    if n is not None and n > limit:
+        raise InputError(f"{option} {n}: more than {PER_CORE} {what} per core of this machine ({usable_cores()} "
+                         f"cores: at most {limit})")

@@ -39,7 +39,7 @@ import onnxruntime as ort
 
 from .clip import ClipSpec
 from .errors import InputError, first_line
-from .machine import default_threads, usable_cores, vector_extensions  # noqa: F401 (re-exported)
+from .machine import check_count, default_threads, usable_cores, vector_extensions  # noqa: F401 (re-exported)
 from .providers import (  # noqa: F401 (re-exported)
     CPU, CUDA, DEVICES, GPU_BATCH, PROVIDER_LABELS, TRT, TRT_MAX_BATCH, gpu_diagnosis, provider_works, trt_cache_dir,
     trt_options,
@@ -103,6 +103,7 @@ class MPTRuntime:
             raise InputError(f"--device {device}: choose one of {', '.join(DEVICES)}")
         if threads is not None and threads < 1:
             raise InputError(f"--threads {threads}: must be >= 1")
+        check_count("--threads", threads, "threads")
         if not self.path.is_file():
             raise InputError(f"{self.path}: " + ("a folder, expected an ONNX model file" if self.path.is_dir()
                                                  else "no such model file"))

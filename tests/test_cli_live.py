@@ -48,9 +48,12 @@ def test_cli_folder_batch_lists_failures_and_keeps_going(faces_dir, model_path, 
     (["--video", "x.mp4", "--jobs", "2", "--ray", "auto"], "--jobs and --ray: choose one"),  # --jobs was ignored
     (["--demo", "--video", "x.mp4"], "--demo and --video: give one source"),  # the video was ignored
     (["--demo", "--camera", "0"], "--demo and --camera: give one source"),
+    # --threads 100000 started 100000 ONNX Runtime threads (17 GB, the machine stalled); --jobs as many processes
+    (["--video", "x.mp4", "--threads", "100000"], "--threads 100000: more than 4 threads per core of this machine"),
+    (["--video", "x.mp4", "--jobs", "100000"], "--jobs 100000: more than 4 worker processes per core"),
 ], ids=["camera", "stream", "realtime-missing", "two-sources", "save-video-no-out", "missing-video-before-model",
         "demo-face-without-demo", "demo-face-before-model", "jobs-with-a-camera", "jobs-and-ray", "demo-and-video",
-        "demo-and-camera"])
+        "demo-and-camera", "threads-huge", "jobs-huge"])
 def test_cli_live_sources_bad_input_one_line(args, expected):
     res = runner.invoke(app, args)
     assert res.exit_code == 2, res.output

@@ -144,6 +144,8 @@ def test_threads_explicit(model_path: Path) -> None:
     assert MPTRuntime(model_path).threads == default_threads()
     with pytest.raises(InputError, match="--threads"):
         MPTRuntime(model_path, threads=0)
+    with pytest.raises(InputError, match=r"--threads 100000: more than 4 threads per core"):
+        MPTRuntime(model_path, threads=100_000)  # ONNX Runtime started them all
 
 
 BAD_FILES = [

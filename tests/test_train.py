@@ -804,6 +804,15 @@ def test_a_full_disk_is_one_line_naming_the_file(tmp_path, monkeypatch):
         "space and rerun the same command to resume"], r.output
 
 
+@pytest.mark.parametrize("option", ["--threads", "--workers"])
+def test_counts_far_beyond_the_machine_are_refused(tmp_path, option):
+    """--threads 100000 / --workers 1000 went to torch as they were (threads; DataLoader processes, each importing
+    torch): the machine ran out of memory."""
+    r = runner.invoke(app, [*ARGS, "--data", str(tmp_path), "--out", str(tmp_path / "run"), option, "100000"])
+    assert r.exit_code == 2 and isinstance(r.exception, SystemExit), (r.exit_code, r.exception)
+    assert f"mpt-train: error: {option} 100000: more than 4" in r.output, r.output
+
+
 def test_a_cache_that_is_a_file_is_one_line(tmp_path):
     """--cache (or the default RUN/../.cache) a file was a NotADirectoryError traceback once the clips were prepared."""
     (tmp_path / "data").mkdir()

@@ -30,6 +30,7 @@ from mpt_live.cli_options import ToolTyper
 from mpt_live.clip import ClipSpec
 from mpt_live.errors import InputError
 from mpt_live.interrupts import exit_code, signal_name, stop_signals
+from mpt_live.machine import check_count
 from mpt_live.terminal import progress_bar
 from mpt_live.writers import is_disk_full
 
@@ -247,6 +248,11 @@ def train(
     from .run_checks import check_environment
 
     console = Console(highlight=False)
+    try:  # before torch starts them: each thread or DataLoader process costs memory
+        check_count("--threads", threads, "threads")
+        check_count("--workers", workers, "worker processes")
+    except InputError as e:
+        _fail(str(e))
     if threads:
         import torch
 
