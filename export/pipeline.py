@@ -50,6 +50,8 @@ def publish(src: Path, dst: Path) -> None:
     data = src.with_name(src.name + ".data")
     if data.exists():
         data.replace(dst.with_name(data.name))
+    else:  # a stale data file of an earlier, bigger export there
+        dst.with_name(dst.name + ".data").unlink(missing_ok=True)
     src.replace(dst)
 
 
