@@ -65,6 +65,9 @@ CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans CJK TC", "Source
              "PingFang SC", "Hiragino Sans GB", "Arial Unicode MS")
 
 
+_rescanned: list[bool] = []  # the system's font files were looked for since matplotlib's cache was read
+
+
 def use_fallback_fonts() -> list[str]:
     """Make matplotlib's font family DejaVu Sans followed by the installed fonts of :data:`CJK_FONTS` (it
     falls back glyph by glyph along such a list); the same list every call, so concurrent figures see one
@@ -74,6 +77,17 @@ def use_fallback_fonts() -> list[str]:
 
     have = {f.name for f in font_manager.fontManager.ttflist}
     extra = [f for f in CJK_FONTS if f in have]
+    if not extra and not _rescanned:  # matplotlib's font cache predates a font installed since: look once
+        _rescanned.append(True)
+        known = {f.fname for f in font_manager.fontManager.ttflist}
+        for path in font_manager.findSystemFonts():
+            if path not in known:
+                try:
+                    font_manager.fontManager.addfont(path)
+                except (OSError, RuntimeError, ValueError):  # a font file matplotlib cannot read
+                    continue
+        have = {f.name for f in font_manager.fontManager.ttflist}
+        extra = [f for f in CJK_FONTS if f in have]
     if extra:
         matplotlib.rcParams["font.family"] = ["DejaVu Sans", *extra]
         logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)  # "weight normal ... using 500"

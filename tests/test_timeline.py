@@ -75,6 +75,23 @@ def test_cjk_class_names_render_where_the_machine_has_a_cjk_font():
         fig.savefig(io.BytesIO(), format="png")
 
 
+def test_a_cjk_font_installed_after_matplotlib_cached_its_fonts_is_found(monkeypatch):
+    """matplotlib reads its font list from a cache made the first time it ran; a CJK font installed since was
+    not in it, and timelines drew boxes for Chinese class names until the cache was deleted by hand."""
+    from matplotlib import font_manager
+
+    from mpt_live import timeline
+
+    if not timeline.use_fallback_fonts():
+        pytest.skip("no CJK font installed on this machine")
+    files = {f.fname for f in font_manager.fontManager.ttflist if f.name in timeline.CJK_FONTS}
+    stale = [f for f in font_manager.fontManager.ttflist if f.fname not in files]
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", stale)  # the cache of before the font came
+    monkeypatch.setattr(timeline, "_rescanned", [])
+    assert timeline.use_fallback_fonts(), "the installed CJK font was not found"
+    assert timeline.use_fallback_fonts()  # looked once per process: the next call has it too
+
+
 def test_a_long_recording_reads_in_minutes_and_its_event_names_do_not_pile_up(tmp_path, monkeypatch):
     """20 minutes in one 12-inch plot: the axis said 0, 200, 400 ... 1200 with 'time (s)' and every event's
     class was written at its apex, 60 names on top of each other. Now the axis is m:ss at round minutes and
