@@ -32,6 +32,7 @@ from mpt_live.face import FaceAligner  # noqa: E402
 from mpt_live.face_watch import FaceWatch  # noqa: E402
 from mpt_live.identity import FaceEmbedder  # noqa: E402
 from mpt_live.tracks import FaceTracker  # noqa: E402
+from train.compose import read_squares  # noqa: E402
 
 W, H, FPS = 1920, 1080, 30.0
 PEOPLE = ["liveportrait_d6.mp4", "retalking_3_talking.mp4"]
@@ -40,15 +41,7 @@ CASES = [[400], [200], [120], [80], [60], [40], [200, 200], [120, 120], [80, 80]
 
 def squares(path: Path, n: int) -> list[np.ndarray]:
     """The first ``n`` frames' centre squares (played backwards after the end)."""
-    cap, out = cv2.VideoCapture(str(path)), []
-    while len(out) < n:
-        ok, img = cap.read()
-        if not ok:
-            break
-        h, w = img.shape[:2]
-        s = min(h, w)
-        out.append(img[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s])
-    cap.release()
+    out = read_squares(path, count=n)[0]
     while len(out) < n:
         out += out[::-1][1:n - len(out) + 1]
     return out[:n]

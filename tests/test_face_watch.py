@@ -13,22 +13,13 @@ import pytest
 from mpt_live.job import run_job
 from mpt_live.session import SessionConfig
 from mpt_live.sources import VideoFile
+from train.compose import read_squares
 
 FPS = 30.0
 
 
 def _square(path: Path, n: int) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
-    out = []
-    while len(out) < n:
-        ok, img = cap.read()
-        if not ok:
-            break
-        h, w = img.shape[:2]
-        s = min(h, w)
-        out.append(img[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s])
-    cap.release()
-    return out
+    return read_squares(path, count=n)[0]
 
 
 def _room(path: Path, people: list[tuple[Path, int, tuple[int, int]]], n: int = 24,

@@ -21,29 +21,37 @@ import numpy as np
 from mpt_live.errors import InputError
 
 
+def read_squares(path: str | Path, seconds: float = float("inf"), count: float = float("inf"),
+                 tile: int | None = None) -> tuple[list[np.ndarray], float]:
+    """The centre squares of a video's first frames (what ``seconds`` of playing needs, at most ``count``; all
+    by default; resized to ``tile`` px as they are read when given) and its frame rate. InputError when it
+    cannot be read or has no frames."""
+    cap = cv2.VideoCapture(str(path))
+    try:  # released also when the loop raises
+        if not cap.isOpened():
+            raise InputError(f"{path}: not a readable video")
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 30.0)
+        frames: list[np.ndarray] = []
+        while len(frames) < count and len(frames) <= seconds * fps + 1:
+            ok, img = cap.read()
+            if not ok:
+                break
+            h, w = img.shape[:2]
+            s = min(h, w)
+            sq = img[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
+            frames.append(sq if tile is None else cv2.resize(sq, (tile, tile), interpolation=cv2.INTER_AREA))
+    finally:
+        cap.release()
+    if not frames:
+        raise InputError(f"{path}: no frames")
+    return frames, fps
+
+
 class Player:
     """Frames of one video by time, looped forward and backward (ping-pong), resized to a square tile."""
 
     def __init__(self, path: str | Path, tile: int, seconds: float = float("inf")) -> None:
-        cap = cv2.VideoCapture(str(path))
-        try:  # released also when the loop raises
-            if not cap.isOpened():
-                raise InputError(f"{path}: not a readable video")
-            self.fps = float(cap.get(cv2.CAP_PROP_FPS) or 30.0)
-            frames: list[np.ndarray] = []
-            while len(frames) <= seconds * self.fps + 1:  # only what ``seconds`` of playing needs
-                ok, img = cap.read()
-                if not ok:
-                    break
-                h, w = img.shape[:2]
-                s = min(h, w)  # centre square, then the tile size
-                sq = img[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
-                frames.append(cv2.resize(sq, (tile, tile), interpolation=cv2.INTER_AREA))
-        finally:
-            cap.release()
-        if not frames:
-            raise InputError(f"{path}: no frames")
-        self.frames = frames
+        self.frames, self.fps = read_squares(path, seconds, tile=tile)
         self.name = Path(path).stem
 
     def at(self, t: float) -> np.ndarray:
