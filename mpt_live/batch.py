@@ -7,6 +7,8 @@ Serially (:func:`run_batch`), or in parallel (``--jobs``: :mod:`mpt_live.pool`; 
 (:func:`is_complete`: a summary.json of a finished run with the same model and settings, and every
 output of :data:`REQUIRED` beside it) and redoes the others.
 
+After each video of a batch the driver rewrites the batch's overview in ``out`` (:mod:`mpt_live.overview`).
+
 In a batch a video that fails (unreadable, broken mid-way) does not stop the others; its one-line
 reason is returned. A single video's expected failure (InputError) is raised as it is. Ctrl-C stops
 the batch; the current video's outputs are kept.
@@ -26,6 +28,7 @@ from rich.console import Console
 
 from .errors import InputError, OutputError
 from .job import run_job
+from .overview import write_overview
 from .results import ModelInfo
 from .rundir import claim_batch
 from .session import FILE_STRIDE, MAX_FACES, SessionConfig
@@ -129,6 +132,7 @@ def run_batch(videos: str | Path | list[Path], out: Path | None, runtime: Any | 
                 done.append((video, d, summary))
                 bar.update(task, completed=summary["frames_read"], total=summary["frames_read"])
             except KeyboardInterrupt:
+                write_overview(out, videos, dirs, failed)  # the stopped video's summary says interrupted
                 raise
             except (InputError, OutputError) as e:  # one line that names the file
                 if len(videos) == 1:
@@ -138,6 +142,7 @@ def run_batch(videos: str | Path | list[Path], out: Path | None, runtime: Any | 
                 failed.append((video, f"{video}: {type(e).__name__}: {e}"))
             if several and failed and failed[-1][0] == video:
                 record_failures(out, failed)
+            write_overview(out, videos, dirs, failed)  # OUT/videos.csv, events.csv, index.html (a batch only)
             if overall is not None:
                 bar.update(overall, advance=1)
     return done, failed
@@ -242,17 +247,28 @@ def run_parallel(videos: str | Path | list[Path], out: Path | None, runtime: Any
     todo, skipped = plan(videos, out, run_key(runtime, cfg), save_video, fps)
     spec = BatchSpec(model=str(runtime.path) if runtime is not None else None, cfg=cfg, device=device,
                      threads=threads or 1, save_video=save_video, fps=fps)
+    dirs, so_far = output_dirs(videos, out), []
+
+    def update(failed: list[tuple[Path, str]]) -> None:  # after each video: the batch's overview
+        so_far[:] = failed
+        write_overview(out, videos, dirs, failed)
+
     with claim_batch(out):
         record_failures(out, [])  # an earlier run's list: its videos are tried again now
+        update([])  # a rerun: the videos done before
         if not todo:
             return [], [], skipped
-        if ray is not None:
-            from .ray_batch import run_ray
+        try:
+            if ray is not None:
+                from .ray_batch import run_ray
 
-            done, failed = run_ray(todo, spec, ray, console)
-        else:
-            from .pool import default_jobs, run_pool
+                done, failed = run_ray(todo, spec, ray, console, after=update)
+            else:
+                from .pool import default_jobs, run_pool
 
-            done, failed = run_pool(todo, spec, jobs or default_jobs(spec.threads), console)
+                done, failed = run_pool(todo, spec, jobs or default_jobs(spec.threads), console, after=update)
+        except KeyboardInterrupt:
+            update(so_far)  # the stopped videos' summaries say interrupted
+            raise
     record_failures(out, failed)
     return done, failed, skipped

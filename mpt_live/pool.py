@@ -22,7 +22,7 @@ import queue
 import signal
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from rich.console import Console
 
@@ -88,9 +88,11 @@ def _run_one(task: tuple[int, Path, Path], spec: BatchSpec, runtime: Any, cfg: A
         events.put(("failed", i, f"{video}: {type(e).__name__}: {e}"))
 
 
-def run_pool(todo: list[tuple[int, Path, Path]], spec: BatchSpec, jobs: int, console: Console
+def run_pool(todo: list[tuple[int, Path, Path]], spec: BatchSpec, jobs: int, console: Console,
+             after: Callable[[list[tuple[Path, str]]], None] | None = None
              ) -> tuple[list[tuple[Path, Path, dict[str, Any]]], list[tuple[Path, str]]]:
-    """Run ``todo`` ([(index, video, out dir)]) in ``jobs`` worker processes.
+    """Run ``todo`` ([(index, video, out dir)]) in ``jobs`` worker processes; ``after(failed so far)`` is
+    called here after each video ends (done or failed).
 
     Returns (done: [(video, out dir, figures)], failed: [(video, reason)])."""
     ctx = mp.get_context("spawn")  # mediapipe and ONNX Runtime state must not be forked
@@ -135,6 +137,8 @@ def run_pool(todo: list[tuple[int, Path, Path]], spec: BatchSpec, jobs: int, con
                                                            f"(exit code {p.exitcode})"))
                             bar.remove_task(bars.pop(i))
                             bar.advance(overall)
+                            if after is not None:
+                                after(failed)
                             if len(finished) < len(todo):
                                 start()
                     if not procs and len(finished) < len(todo):
@@ -156,6 +160,8 @@ def run_pool(todo: list[tuple[int, Path, Path]], spec: BatchSpec, jobs: int, con
                     if i in bars:
                         bar.remove_task(bars.pop(i))
                     bar.advance(overall)
+                    if after is not None:
+                        after(failed)
     finally:
         stopping = len(finished) < len(todo)  # Ctrl-C or a stop signal: each worker ends its video cleanly
         for p in procs.values():

@@ -189,11 +189,13 @@ def _write_outputs(out: Path, summary: dict[str, Any], files: dict[str, bytes], 
 
 
 def run_ray(todo: list[tuple[int, Path, Path]], spec: BatchSpec, address: str, console: Console,
-            on_event: Callable[[str, int, dict[str, Any]], None] | None = None
+            on_event: Callable[[str, int, dict[str, Any]], None] | None = None,
+            after: Callable[[list[tuple[Path, str]]], None] | None = None
             ) -> tuple[list[tuple[Path, Path, dict[str, Any]]], list[tuple[Path, str]]]:
     """Run ``todo`` ([(index, video, out dir)]) on the cluster at ``address``.
 
-    ``on_event(kind, index, info)`` sees "start" (info: the actor), "progress" and "retry".
+    ``on_event(kind, index, info)`` sees "start" (info: the actor), "progress" and "retry";
+    ``after(failed so far)`` is called after each video's outputs are written here (or it failed).
     Returns (done: [(video, out dir, figures)], failed: [(video, reason)])."""
     ray = connect(address)
     from ray.util.queue import Queue
@@ -262,6 +264,8 @@ def run_ray(todo: list[tuple[int, Path, Path]], spec: BatchSpec, address: str, c
                         done.append((video, out, {k: summary[k] for k in ("frames_read", "windows", "seconds", "fps")}))
                 bar.remove_task(bars.pop(i))
                 bar.advance(overall)
+                if after is not None:
+                    after(failed)
             if not ready:
                 time.sleep(0.01)
     for actor in idle:

@@ -93,6 +93,10 @@ def test_jobs_gives_the_serial_rows_resumes_and_lists_failures(model, folder, se
     assert sorted(v.name for v, _, _ in done) == sorted(VIDEOS) and not skipped
     assert [v.name for v, _ in failed] == ["broken.mp4"] and "broken.mp4" in failed[0][1]
     assert "broken.mp4" in (out / "failed.csv").read_text()
+    # the batch's overview (mpt_live.overview): every video, the failure too
+    assert sorted((r["video"], r["status"]) for r in rows(out / "videos.csv")) == \
+        [("broken.mp4", "failed")] + [(v, "done") for v in sorted(VIDEOS)]
+    assert (out / "index.html").is_file() and rows(out / "events.csv") is not None
     for v in VIDEOS:
         same_outputs(out / Path(v).stem, serial, v)
         assert report_video(out / Path(v).stem) == (folder / v).resolve()
@@ -135,6 +139,8 @@ def test_jobs_gives_the_serial_rows_resumes_and_lists_failures(model, folder, se
     done, failed, skipped = run_parallel(folder, out, rt, SessionConfig(), console, jobs=2, device="cpu")
     assert [v.name for v, _, _ in done] == [VIDEOS[1]] and not failed and len(skipped) == 1
     assert not (out / "failed.csv").exists()  # nothing failed this time: the earlier list is gone
+    # the overview rebuilt from every video's folder, the skipped one's too
+    assert sorted((r["video"], r["status"]) for r in rows(out / "videos.csv")) == [(v, "done") for v in sorted(VIDEOS)]
     same_outputs(out / Path(VIDEOS[1]).stem, serial, VIDEOS[1])
 
 
@@ -156,11 +162,13 @@ def test_ray_gives_the_serial_rows_and_redoes_a_killed_workers_video(model, fold
                 ray.kill(actors[i])  # the worker dies mid-video: the video must be redone elsewhere
 
         actors: dict[int, object] = {}
+        written = []  # what is on disk each time the driver is told a video ended (the overview's moment)
         done, failed = run_ray(todo, BatchSpec(model=str(model), device="cpu"), "auto", Console(quiet=True),
-                               on_event=on_event)
+                               on_event=on_event,
+                               after=lambda failed: written.append(len(list(out.glob("*/summary.json")))))
     finally:
         ray.shutdown()
-    assert killed and not failed
+    assert killed and not failed and written == [1, 2]
     assert sorted(v.name for v, _, _ in done) == sorted(VIDEOS)
     for v in VIDEOS:
         d = out / Path(v).stem

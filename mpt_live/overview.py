@@ -1,0 +1,194 @@
+"""A batch's overview, rebuilt from its videos' outputs: ``OUT/videos.csv``, ``OUT/events.csv``, ``OUT/index.html``.
+
+One row per video of the batch whose folder holds a summary.json (the facts are the summary's, not
+recomputed), or that failed in this run (its reason); a video not reached yet, in progress or killed
+(its summary says ``running``) is not listed. The
+batch's driver calls :func:`write_overview` after every video (serial, ``--jobs``, ``--ray``), each file
+written atomically, so a stopped batch leaves an overview of what finished, and a rerun rebuilds it
+from every video's folder (those it skipped too). Only the standard library: it runs between videos.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from .spotting import EVENT_COLUMNS
+from .writers import atomic_path
+
+VIDEOS_CSV, EVENTS_CSV, INDEX = "videos.csv", "events.csv", "index.html"
+COLUMNS = ["video", "folder", "status", "reason", "duration_s", "frames", "face_share", "faces",
+           "windows_classified", "micro_events", "macro_events", "events_per_min", "model", "demo"]
+UNCLASSIFIED = "unclassified"  # events without a class: a run without a model, or an apex window no longer buffered
+
+
+def video_names(videos: list[Path]) -> list[str]:
+    """Each video's path relative to the folder that holds them all (POSIX form)."""
+    paths = [Path(v).resolve() for v in videos]
+    base = Path(os.path.commonpath([p.parent for p in paths])) if paths else Path()
+    return [p.relative_to(base).as_posix() for p in paths]
+
+
+def _summary(folder: Path) -> dict[str, Any] | None:
+    try:
+        s = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return s if isinstance(s, dict) else None
+
+
+def video_row(name: str, folder: str, s: dict[str, Any]) -> dict[str, Any]:
+    """The videos.csv row of a video from its summary.json (``events_<class>`` counts in ``classes``)."""
+    status = s.get("status")
+    problems = [str(p) for p in s.get("problems") or []] or ([] if status == "complete" else [f"status {status}"])
+    frames, with_face = s.get("frames_read") or 0, s.get("frames_with_face") or 0
+    events = [e for e in s.get("events") or [] if isinstance(e, dict)]
+    seconds = s.get("source_seconds")
+    model = s.get("model") or {}
+    classes: dict[str, int] = {c: 0 for c in model.get("classes") or []}
+    for e in events:
+        c = e.get("class") or UNCLASSIFIED
+        classes[c] = classes.get(c, 0) + 1
+    return {"video": name, "folder": folder, "status": "done" if status == "complete" else "incomplete",
+            "reason": "; ".join(problems) if status != "complete" else "",
+            "duration_s": seconds, "frames": frames,
+            "face_share": round(with_face / frames, 4) if frames else "",
+            "faces": len(s.get("faces") or []), "windows_classified": s.get("windows_classified"),
+            "micro_events": sum(e.get("type") == "micro" for e in events),
+            "macro_events": sum(e.get("type") == "macro" for e in events),
+            "events_per_min": round(len(events) / seconds * 60, 2) if seconds else "",
+            "model": model.get("name") or "", "demo": bool(model.get("demo")), "classes": classes}
+
+
+def failed_row(name: str, reason: str) -> dict[str, Any]:
+    return {**{k: "" for k in COLUMNS}, "video": name, "status": "failed", "reason": reason, "classes": {}}
+
+
+def collect(out: Path, videos: list[Path], dirs: list[Path], failed: list[tuple[Path, str]]
+            ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(video rows, event rows) of the batch, in the batch's order."""
+    reasons = {Path(v).resolve(): r for v, r in failed}
+    rows, events = [], []
+    for name, video, d in zip(video_names(videos), videos, dirs):
+        if Path(video).resolve() in reasons:
+            rows.append(failed_row(name, reasons[Path(video).resolve()]))
+            continue
+        s = _summary(d)
+        if s is None or s.get("status") == "running":
+            continue  # not reached yet, in progress, or killed where nothing could be caught
+        folder = Path(os.path.relpath(d, out)).as_posix()
+        try:
+            rows.append(video_row(name, folder, s))
+        except (TypeError, ValueError, AttributeError):  # a summary.json edited by hand must not stop the batch
+            rows.append({**failed_row(name, f"{d / 'summary.json'}: not a summary of mpt-live"),
+                         "folder": folder, "status": "incomplete"})
+        try:
+            with open(d / EVENTS_CSV, newline="", encoding="utf-8") as fh:
+                events += [{**r, "video": name} for r in csv.DictReader(fh)]
+        except (OSError, csv.Error):
+            pass  # its row says what the run wrote
+    return rows, events
+
+
+def _class_columns(rows: list[dict[str, Any]]) -> list[str]:
+    names: list[str] = []
+    for r in rows:
+        names += [c for c in r["classes"] if c not in names]
+    return [f"events_{c}" for c in names if c != UNCLASSIFIED] + \
+        ([f"events_{UNCLASSIFIED}"] if UNCLASSIFIED in names else [])
+
+
+def _csv(columns: list[str], rows: list[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def write_overview(out: Path | None, videos: list[Path], dirs: list[Path], failed: list[tuple[Path, str]]) -> None:
+    """Rewrite the three files of the batch in ``out`` (each atomically) from the videos' folders as they are.
+    A file that cannot be written is left as it was: the videos' own outputs are what counts. Nothing for one
+    video (or no ``out``): its own folder is the output."""
+    if out is None or len(videos) < 2:
+        return
+    out = Path(out)
+    rows, events = collect(out, videos, dirs, failed)
+    classes = _class_columns(rows)
+    for r in rows:
+        r.update({f"events_{c}": n for c, n in r["classes"].items()})
+        if r["status"] != "failed":
+            r.update({c: r.get(c, 0) for c in classes})
+    files = {VIDEOS_CSV: _csv(COLUMNS[:-2] + classes + COLUMNS[-2:], rows), EVENTS_CSV: _csv(EVENT_COLUMNS, events),
+             INDEX: render_index(rows, classes, len(videos))}
+    for name, text in files.items():
+        try:
+            with atomic_path(out / name) as tmp:
+                tmp.write_text(text, encoding="utf-8")
+        except OSError:
+            pass
+
+
+SHOWN = [("video", "video"), ("status", "status"), ("duration_s", "duration s"), ("frames", "frames"),
+         ("face_share", "face %"), ("faces", "faces"), ("windows_classified", "windows classified"),
+         ("micro_events", "micro"), ("macro_events", "macro"), ("events_per_min", "events / min")]
+
+CSS = """body{margin:0;padding:16px 20px;font:14px/1.4 system-ui,-apple-system,"Segoe UI",sans-serif;background:#f5f5f2;
+color:#222}h1{font-size:18px;margin:0 0 8px}table{border-collapse:collapse;background:#fff}th,td{padding:4px 8px;
+border-bottom:1px solid #e4e4e0;text-align:left}th{cursor:pointer;user-select:none;white-space:nowrap}td.n{text-align:right}
+th.asc::after{content:" \\25B2"}th.desc::after{content:" \\25BC"}tr.failed td{background:#fbe3e1;color:#8a1c12}
+tr.incomplete td{background:#fdf3d8}.demo{background:#f28c28;color:#fff;border-radius:4px;padding:1px 6px;font-size:12px}
+.reason{font-size:12px;color:#8a1c12}"""
+
+SCRIPT = """document.querySelectorAll('#videos th').forEach((th, k) => th.addEventListener('click', () => {
+  const body = document.querySelector('#videos tbody'), up = !th.classList.contains('asc');
+  document.querySelectorAll('#videos th').forEach(h => h.classList.remove('asc', 'desc'));
+  th.classList.add(up ? 'asc' : 'desc');
+  const key = r => r.cells[k].dataset.v, num = r => parseFloat(key(r));
+  const rows = Array.from(body.rows).sort((a, b) => {
+    const ea = key(a) === '', eb = key(b) === '';
+    if (ea || eb) return ea - eb;  // empty cells (a failed video's figures) last either way
+    const x = num(a), y = num(b), c = isNaN(x) || isNaN(y) ? key(a).localeCompare(key(b)) : x - y;
+    return up ? c : -c;
+  });
+  rows.forEach(r => body.appendChild(r));
+}));"""
+
+
+def _cell(r: dict[str, Any], key: str) -> str:
+    v = r.get(key, "")
+    e = html.escape
+    if key == "video":
+        text = e(str(v))
+        if r["status"] != "failed":
+            text = f'<a href="{e(quote(r["folder"] + "/report.html"))}">{text}</a>'
+        if r.get("reason"):
+            text += f'<div class="reason">{e(r["reason"])}</div>'
+        return f'<td data-v="{e(str(v))}">{text}</td>'
+    if key == "face_share" and v != "":
+        return f'<td class="n" data-v="{v}">{round(float(v) * 100, 1)}</td>'
+    if key == "model":
+        demo = ' <span class="demo">DEMO</span>' if r.get("demo") else ""
+        return f'<td data-v="{e(str(v))}">{e(str(v))}{demo}</td>'
+    cls = ' class="n"' if isinstance(v, (int, float)) and not isinstance(v, bool) else ""
+    return f'<td{cls} data-v="{e(str(v))}">{e(str(v))}</td>'
+
+
+def render_index(rows: list[dict[str, Any]], classes: list[str], total: int) -> str:
+    """index.html: a table of the videos (sortable by each column head), each linking to its report.html."""
+    shown = SHOWN + [(c, c.removeprefix("events_")) for c in classes] + [("model", "model")]
+    counts = {k: sum(r["status"] == k for r in rows) for k in ("done", "incomplete", "failed")}
+    head = "".join(f'<th title="click to sort">{html.escape(label)}</th>' for _, label in shown)
+    body = "\n".join(f'<tr class="{r["status"]}">' + "".join(_cell(r, k) for k, _ in shown) + "</tr>" for r in rows)
+    line = (f"{len(rows)} of {total} videos listed: {counts['done']} done, {counts['incomplete']} incomplete, "
+            f"{counts['failed']} failed. Tables: videos.csv, events.csv.")
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>mpt-live batch</title>'
+            f"<style>{CSS}</style></head><body><h1>mpt-live batch</h1><p>{html.escape(line)}</p>"
+            f'<table id="videos"><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>'
+            f"<script>{SCRIPT}</script></body></html>\n")

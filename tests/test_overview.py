@@ -1,0 +1,170 @@
+"""A batch's overview (OUT/videos.csv, events.csv, index.html): written after each video, kept by a stopped
+batch, rebuilt by a rerun; none for one video; the page in chromium."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import cv2
+import pytest
+from rich.console import Console
+
+from mpt_live import batch
+from mpt_live.batch import output_dirs, run_batch
+from mpt_live.overview import write_overview
+from mpt_live.session import SessionConfig
+from test_report import browser  # noqa: F401 (the fixture: chromium, skipped where missing)
+
+CLIPS = ["pyfeat_single_face.mp4", "retalking_3_talking.mp4"]
+
+
+def rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def cut(src: Path, dst: Path, seconds: float = 2.0) -> None:
+    """The first ``seconds`` of a real clip (a batch of them runs in seconds)."""
+    cap = cv2.VideoCapture(str(src))
+    fps, size = cap.get(cv2.CAP_PROP_FPS), (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    out = cv2.VideoWriter(str(dst), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+    for _ in range(int(fps * seconds)):
+        ok, frame = cap.read()
+        if not ok:
+            break
+        out.write(frame)
+    out.release()
+    cap.release()
+
+
+@pytest.fixture(scope="module")
+def runtime(tmp_path_factory):
+    from mpt_live.runtime import MPTRuntime, demo_model_path
+    from tinymodel import tiny_onnx
+
+    path = demo_model_path()
+    return MPTRuntime(path if path.is_file() else tiny_onnx(tmp_path_factory.mktemp("m") / "tiny.onnx"), device="cpu")
+
+
+@pytest.fixture(scope="module")
+def clips(faces_dir, tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("clips")
+    for name in CLIPS:
+        cut(faces_dir / "videos" / name, d / name)
+    return d
+
+
+@pytest.fixture()
+def folder(clips, tmp_path) -> Path:
+    d = tmp_path / "in"
+    shutil.copytree(clips, d)
+    (d / "zz_broken.mp4").write_text("not a video")
+    return d
+
+
+def test_serial_batch_writes_the_overview(folder, runtime, tmp_path):
+    out = tmp_path / "out"
+    done, failed = run_batch(str(folder), out, runtime, SessionConfig(), Console(quiet=True))
+    assert len(done) == 2 and len(failed) == 1
+    listed = rows(out / "videos.csv")
+    assert [(r["video"], r["status"]) for r in listed] == [(CLIPS[0], "done"), (CLIPS[1], "done"),
+                                                            ("zz_broken.mp4", "failed")]
+    assert "broken.mp4" in listed[2]["reason"] and listed[2]["folder"] == ""
+    for r, (video, d, s) in zip(listed, done):  # the summary's facts, as they are
+        assert (out / r["folder"]) == d and int(r["frames"]) == s["frames_read"]
+        assert float(r["duration_s"]) == s["source_seconds"] and int(r["faces"]) == len(s["faces"])
+        assert int(r["windows_classified"]) == s["windows_classified"] and r["model"] == s["model"]["name"]
+        assert r["demo"] == str(s["model"]["demo"]) and float(r["face_share"]) == s["frames_with_face"] / s["frames_read"]
+        assert int(r["micro_events"]) + int(r["macro_events"]) == len(s["events"])
+        assert all(f"events_{c}" in r for c in s["model"]["classes"])
+    events = rows(out / "events.csv")
+    assert (out / "events.csv").read_text().splitlines()[0] == (done[0][1] / "events.csv").read_text().splitlines()[0]
+    assert sum(len(s["events"]) for _, _, s in done) == len(events)
+    page = (out / "index.html").read_text()
+    assert 'href="pyfeat_single_face/report.html"' in page and "http://" not in page and "https://" not in page
+    assert not list(out.glob(".*tmp*"))  # written through temporary files, none left
+
+
+def test_a_stopped_batch_keeps_what_finished_and_a_rerun_rebuilds_it(folder, runtime, tmp_path, monkeypatch):
+    out, real = tmp_path / "out", batch.run_job
+    (folder / "zz_broken.mp4").unlink()
+    calls = []
+
+    def stop_second(src, *a, **k):  # Ctrl-C during the second video
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(src, *a, **k)
+
+    monkeypatch.setattr(batch, "run_job", stop_second)
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(str(folder), out, runtime, SessionConfig(), Console(quiet=True))
+    assert [r["video"] for r in rows(out / "videos.csv")] == [CLIPS[0]]
+    assert CLIPS[0] in (out / "index.html").read_text() and CLIPS[1] not in (out / "index.html").read_text()
+    monkeypatch.setattr(batch, "run_job", real)
+    run_batch(str(folder), out, runtime, SessionConfig(), Console(quiet=True))
+    assert [(r["video"], r["status"]) for r in rows(out / "videos.csv")] == [(c, "done") for c in CLIPS]
+
+
+def _summary(status: str, events: list[dict], **extra) -> dict:
+    return {"status": status, "problems": extra.pop("problems", []), "frames_read": 100, "frames_with_face": 80,
+            "source_seconds": 4.0, "faces": [{"face_id": 0}, {"face_id": 1}], "windows_classified": 40,
+            "model": {"name": "m.onnx", "demo": False, "classes": ["happiness", "surprise"]}, "events": events, **extra}
+
+
+def test_overview_of_hand_made_outputs(tmp_path):
+    """Counts per type and class, an incomplete run's reason, a run still running left out, the events' table;
+    nothing for a single video."""
+    videos = [tmp_path / "in" / n for n in ("a.mp4", "b.mp4", "c.mp4", "d.mp4")]
+    out = tmp_path / "out"
+    dirs = output_dirs(videos, out)
+    ev = [{"type": "micro", "class": "surprise"}, {"type": "macro", "class": "surprise"}, {"type": "micro", "class": None}]
+    for d, s in zip(dirs, [_summary("complete", ev), _summary("interrupted", [], problems=["interrupted (SIGINT)"]),
+                           _summary("running", [])]):
+        d.mkdir(parents=True)
+        (d / "summary.json").write_text(json.dumps(s))
+        (d / "events.csv").write_text("video,face,onset_s,apex_s,offset_s,onset_frame,apex_frame,offset_frame,type,"
+                                      "class,confidence,score\nx.mp4,0,1.0,1.1,1.2,30,33,36,micro,surprise,0.9,5.0\n")
+    write_overview(out, videos, dirs, [(videos[3], "d.mp4: unreadable")])
+    a, b, d = rows(out / "videos.csv")
+    assert (a["video"], a["status"], a["micro_events"], a["macro_events"]) == ("a.mp4", "done", "2", "1")
+    assert (a["events_surprise"], a["events_happiness"], a["events_unclassified"]) == ("2", "0", "1")
+    assert (a["events_per_min"], a["face_share"], a["faces"]) == ("45.0", "0.8", "2")
+    assert (b["status"], b["reason"], b["events_unclassified"]) == ("incomplete", "interrupted (SIGINT)", "0")
+    assert (d["status"], d["reason"]) == ("failed", "d.mp4: unreadable")
+    assert [(e["video"], e["apex_frame"]) for e in rows(out / "events.csv")] == [("a.mp4", "33"), ("b.mp4", "33")]
+    single = tmp_path / "one"
+    write_overview(single, videos[:1], [single], [])
+    assert not single.exists()
+
+
+def test_index_in_chromium(browser, tmp_path):
+    videos = [tmp_path / "in" / n for n in ("a b.mp4", "c.mp4", "z.mp4")]
+    out = tmp_path / "out"
+    dirs = output_dirs(videos, out)
+    for d, n in zip(dirs, (3, 1)):
+        d.mkdir(parents=True)
+        (d / "summary.json").write_text(json.dumps(_summary("complete", [{"type": "micro", "class": "surprise"}] * n)))
+        (d / "report.html").write_text(f"<!doctype html><title>{d.name}</title>")
+    write_overview(out, videos, dirs, [(videos[2], "z.mp4: unreadable")])
+    page = browser.new_page()
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto((out / "index.html").as_uri())
+    names = "Array.from(document.querySelectorAll('#videos tbody tr')).map(r => r.cells[0].dataset.v)"
+    assert page.evaluate(names) == ["a b.mp4", "c.mp4", "z.mp4"]
+    assert page.locator("tr.failed").count() == 1 and "unreadable" in page.locator("tr.failed").inner_text()
+    micro = page.locator("#videos th", has_text="micro")
+    micro.click()
+    assert page.evaluate(names) == ["c.mp4", "a b.mp4", "z.mp4"]  # ascending; the failed video (no figure) last
+    micro.click()
+    assert page.evaluate(names)[:2] == ["a b.mp4", "c.mp4"]
+    links = page.locator("#videos tbody a")
+    assert links.count() == 2
+    links.first.click()
+    page.wait_for_load_state()
+    assert page.title() == "a b" and not errors
