@@ -142,7 +142,7 @@ def run_batch(videos: str | Path | list[Path], out: Path | None, runtime: Any | 
                 failed.append((video, f"{video}: {type(e).__name__}: {e}"))
             if several and failed and failed[-1][0] == video:
                 record_failures(out, failed)
-            write_overview(out, videos, dirs, failed)  # OUT/videos.csv, events.csv, index.html (a batch only)
+            write_overview(out, videos, dirs, failed)  # OUT/videos.csv, all_events.csv, index.html (a batch only)
             if overall is not None:
                 bar.update(overall, advance=1)
     return done, failed

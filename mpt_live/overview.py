@@ -1,4 +1,7 @@
-"""A batch's overview, rebuilt from its videos' outputs: ``OUT/videos.csv``, ``OUT/events.csv``, ``OUT/index.html``.
+"""A batch's overview, rebuilt from its videos' outputs: ``OUT/videos.csv``, ``OUT/all_events.csv``, ``OUT/index.html``.
+
+The events' table is not named events.csv: whatever collects ``OUT/**/events.csv`` (``mpt-eval spot --runs OUT``,
+a script concatenating the runs) would count every event twice.
 
 One row per video of the batch whose folder holds a summary.json (the facts are the summary's, not
 recomputed), or that failed in this run (its reason); a video not reached yet, in progress or killed
@@ -22,7 +25,8 @@ from urllib.parse import quote
 from .spotting import EVENT_COLUMNS
 from .writers import atomic_path
 
-VIDEOS_CSV, EVENTS_CSV, INDEX = "videos.csv", "events.csv", "index.html"
+VIDEOS_CSV, ALL_EVENTS, INDEX = "videos.csv", "all_events.csv", "index.html"
+EVENTS_CSV = "events.csv"  # a video's own
 COLUMNS = ["video", "folder", "status", "reason", "duration_s", "frames", "face_share", "faces",
            "windows_classified", "micro_events", "macro_events", "events_per_min", "model", "demo"]
 UNCLASSIFIED = "unclassified"  # events without a class: a run without a model, or an apex window no longer buffered
@@ -125,7 +129,7 @@ def write_overview(out: Path | None, videos: list[Path], dirs: list[Path], faile
         r.update({f"events_{c}": n for c, n in r["classes"].items()})
         if r["status"] != "failed":
             r.update({c: r.get(c, 0) for c in classes})
-    files = {VIDEOS_CSV: _csv(COLUMNS[:-2] + classes + COLUMNS[-2:], rows), EVENTS_CSV: _csv(EVENT_COLUMNS, events),
+    files = {VIDEOS_CSV: _csv(COLUMNS[:-2] + classes + COLUMNS[-2:], rows), ALL_EVENTS: _csv(EVENT_COLUMNS, events),
              INDEX: render_index(rows, classes, len(videos))}
     for name, text in files.items():
         try:
@@ -187,7 +191,7 @@ def render_index(rows: list[dict[str, Any]], classes: list[str], total: int) -> 
     head = "".join(f'<th title="click to sort">{html.escape(label)}</th>' for _, label in shown)
     body = "\n".join(f'<tr class="{r["status"]}">' + "".join(_cell(r, k) for k, _ in shown) + "</tr>" for r in rows)
     line = (f"{len(rows)} of {total} videos listed: {counts['done']} done, {counts['incomplete']} incomplete, "
-            f"{counts['failed']} failed. Tables: videos.csv, events.csv.")
+            f"{counts['failed']} failed. Tables: videos.csv, all_events.csv.")
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>mpt-live batch</title>'
             f"<style>{CSS}</style></head><body><h1>mpt-live batch</h1><p>{html.escape(line)}</p>"
             f'<table id="videos"><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>'

@@ -1,4 +1,4 @@
-"""A batch's overview (OUT/videos.csv, events.csv, index.html): written after each video, kept by a stopped
+"""A batch's overview (OUT/videos.csv, all_events.csv, index.html): written after each video, kept by a stopped
 batch, rebuilt by a rerun; none for one video; the page in chromium."""
 
 from __future__ import annotations
@@ -80,8 +80,8 @@ def test_serial_batch_writes_the_overview(folder, runtime, tmp_path):
         assert r["demo"] == str(s["model"]["demo"]) and float(r["face_share"]) == s["frames_with_face"] / s["frames_read"]
         assert int(r["micro_events"]) + int(r["macro_events"]) == len(s["events"])
         assert all(f"events_{c}" in r for c in s["model"]["classes"])
-    events = rows(out / "events.csv")
-    assert (out / "events.csv").read_text().splitlines()[0] == (done[0][1] / "events.csv").read_text().splitlines()[0]
+    events = rows(out / "all_events.csv")
+    assert (out / "all_events.csv").read_text().splitlines()[0] == (done[0][1] / "events.csv").read_text().splitlines()[0]
     assert sum(len(s["events"]) for _, _, s in done) == len(events)
     page = (out / "index.html").read_text()
     assert 'href="pyfeat_single_face/report.html"' in page and "http://" not in page and "https://" not in page
@@ -135,7 +135,7 @@ def test_overview_of_hand_made_outputs(tmp_path):
     assert (a["events_per_min"], a["face_share"], a["faces"]) == ("45.0", "0.8", "2")
     assert (b["status"], b["reason"], b["events_unclassified"]) == ("incomplete", "interrupted (SIGINT)", "0")
     assert (d["status"], d["reason"]) == ("failed", "d.mp4: unreadable")
-    assert [(e["video"], e["apex_frame"]) for e in rows(out / "events.csv")] == [("a.mp4", "33"), ("b.mp4", "33")]
+    assert [(e["video"], e["apex_frame"]) for e in rows(out / "all_events.csv")] == [("a.mp4", "33"), ("b.mp4", "33")]
     single = tmp_path / "one"
     write_overview(single, videos[:1], [single], [])
     assert not single.exists()

@@ -96,7 +96,7 @@ def test_jobs_gives_the_serial_rows_resumes_and_lists_failures(model, folder, se
     # the batch's overview (mpt_live.overview): every video, the failure too
     assert sorted((r["video"], r["status"]) for r in rows(out / "videos.csv")) == \
         [("broken.mp4", "failed")] + [(v, "done") for v in sorted(VIDEOS)]
-    assert (out / "index.html").is_file() and rows(out / "events.csv") is not None
+    assert (out / "index.html").is_file() and rows(out / "all_events.csv") is not None
     for v in VIDEOS:
         same_outputs(out / Path(v).stem, serial, v)
         assert report_video(out / Path(v).stem) == (folder / v).resolve()
