@@ -154,6 +154,8 @@ def _finish(session: Session, out: Path | None, outputs: dict[str, Any], sink: C
         if video is not None and video.frames:
             outputs["video"] = video.path.name
         rows = read_rows(out / "predictions.csv")
+        # the page states the run's status (interrupted, incomplete) and its problems: known before it is written
+        summary["status"], summary["problems"] = run_status(summary)
         try:
             render_timeline(rows, session.classes, summary["events"], out / "timeline.png",
                             title=_title(session), demo=session.model.demo)

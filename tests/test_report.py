@@ -342,7 +342,11 @@ def test_a_run_on_a_video_browsers_cannot_play_makes_its_review_copy_as_it_reads
                 run_job(src, None, SessionConfig(), out, progress=progress)
     summary = json.loads((out / "summary.json").read_text())
     assert after == [] and summary["outputs"]["review"] == "review.webm"
-    assert 'src="review.webm"' in (out / "report.html").read_text()
+    page = (out / "report.html").read_text()
+    assert 'src="review.webm"' in page
+    status = "complete" if stop_at is None else "interrupted"  # the page says what summary.json says
+    assert summary["status"] == status and f"<th>status</th><td>{status}</td>" in page
+    assert ('<p class="alert">This run is interrupted (SIGINT)' in page) == (stop_at is not None)
     copy = cv2.VideoCapture(str(out / "review.webm"))
     n = 0
     while copy.read()[0]:
