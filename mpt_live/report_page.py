@@ -17,7 +17,9 @@ svg.timeline{display:block;width:100%;height:auto;cursor:pointer}#events tbody t
 height:64px;border-radius:3px}.keys{color:#666;font-size:12px}h3 img.who{height:40px;border-radius:3px;
 vertical-align:middle;margin-right:8px}
 .zoom{margin:0 0 6px}.zoom button{margin-left:4px}#shown{margin-left:8px;color:#555}
-@media (max-width:900px){.top{grid-template-columns:1fr}}
+.wide{overflow-x:auto}
+@media (max-width:900px){.top{display:contents}th,td{padding:4px 5px}
+.top>div:first-child{position:sticky;top:0;z-index:5;background:#f5f5f2;padding:4px 0;margin-bottom:8px}video{max-height:38vh}}
 @media (min-width:901px){.top{position:sticky;top:0;z-index:5;background:#f5f5f2;padding:6px 0 8px}
 video{max-height:44vh}.top .facts{max-height:44vh;overflow:auto;display:block}}
 """
@@ -31,8 +33,14 @@ function go(i) {
   current = Math.max(0, Math.min(rows.length - 1, i));
   const row = rows[current];
   rows.forEach(r => r.classList.toggle('current', r === row));
+  row.style.scrollMarginTop = cover() + 8 + 'px';  // not under the video kept on screen
   row.scrollIntoView({block: 'nearest'});
   if (video && video.tagName === 'VIDEO') { video.pause(); video.currentTime = parseFloat(row.dataset.onset); }
+}
+function cover() {  // the height of what stays on top while the page scrolls (the video, with the facts when wide)
+  const el = [document.querySelector('.top'), document.querySelector('.top > div')]
+    .find(x => x && getComputedStyle(x).position === 'sticky');
+  return el ? el.getBoundingClientRect().height : 0;
 }
 const playing = () => video && video.tagName === 'VIDEO';
 const onset = i => parseFloat(rows[i].dataset.onset);
@@ -83,6 +91,8 @@ function layout() {
   const [s0, w] = view();
   svgs.forEach(s => {
     const d = parseFloat(s.dataset.duration) || 0, k = w > 0 && d > 0 ? d / w : 1;
+    // the axis reads at about the page's text size whatever the timeline's width (a zoomed page, a narrow window)
+    const px = s.getBoundingClientRect().width, fs = px > 0 ? Math.min(18, Math.max(11, 12 * W / px)) : 11;
     s.querySelector('g.data').setAttribute('transform',
       `translate(${L * (1 - k) - (W - L) * s0 / (w || 1)} 0) scale(${k} 1)`);
     const g = s.querySelector('g.ticks'), y = g.firstElementChild ? g.firstElementChild.getAttribute('y') : 168;
@@ -91,7 +101,7 @@ function layout() {
     for (let t = Math.ceil(s0 / step) * step; t <= s0 + w + 1e-6; t += step) {
       const e = document.createElementNS(s.namespaceURI, 'text');
       const x = xOf(t), anchor = x < L + 12 ? 'start' : x > W - 12 ? 'end' : 'middle';  // the ends stay whole
-      Object.entries({x: x.toFixed(1), y: y, 'font-size': 11, 'text-anchor': anchor, fill: '#555'})
+      Object.entries({x: x.toFixed(1), y: y, 'font-size': fs.toFixed(1), 'text-anchor': anchor, fill: '#555'})
         .forEach(([a, v]) => e.setAttribute(a, v));
       e.textContent = label(t, step);
       g.appendChild(e);
@@ -132,6 +142,7 @@ if (playing()) video.addEventListener('timeupdate', () => {
   const t = video.currentTime, [s0, w] = view();
   if (span > 0 && (t < s0 || t > s0 + w)) { start = Math.floor(t / span) * span; layout(); } else playhead();
 });
+window.addEventListener('resize', layout);
 layout();
 """
 
@@ -146,8 +157,8 @@ PAGE = """<!DOCTYPE html>
 <span id="shown"></span></div><div class="legend">{legend}<span><i style="background:#333"></i>motion score (log)</span>
 <span><i style="background:#f4b4b4;height:10px"></i>event</span></div>{timelines}
 <h2>Events</h2><p class="keys">{keys}</p>
-<table id="events"><thead><tr><th>#</th><th>apex</th><th>face</th><th>class</th><th>confidence</th><th>type</th>
-<th>onset</th><th>apex</th><th>offset</th><th>score</th></tr></thead><tbody>{rows}</tbody></table>
+<div class="wide"><table id="events"><thead><tr><th>#</th><th>apex</th><th>face</th><th>class</th><th>confidence</th><th>type</th>
+<th>onset</th><th>apex</th><th>offset</th><th>score</th></tr></thead><tbody>{rows}</tbody></table></div>
 <script type="application/json" id="run-data">{data}</script>
 <script>{js}</script>
 </body></html>

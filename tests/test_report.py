@@ -272,6 +272,23 @@ def test_timelines_zoom_and_page_through_a_long_run(run, browser):
     page.wait_for_function("Math.abs(document.getElementById('video').currentTime - 7) < 0.05", timeout=10000)
     page.select_option("#zoom", "0")
     assert page.evaluate(shown) == "" and page.evaluate(ticks) == whole
+
+    # 200 % zoom on a 1366x768 laptop (683x384 CSS pixels): the axis still reads at about the text's size, the
+    # events table (long recordings' m:ss times) does not push the page sideways, the video stays on screen
+    # and the event selected by n / p is not hidden under it
+    page.set_viewport_size({"width": 683, "height": 384})
+    page.evaluate("document.querySelectorAll('#events tbody td:nth-child(n+7):nth-child(-n+9)')"
+                  ".forEach(td => { td.textContent = '1:02:03.40'; })")
+    page.wait_for_timeout(200)
+    assert page.evaluate("document.querySelector('svg.timeline g.ticks text').getBoundingClientRect().height") >= 12
+    assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    rows = page.locator("#events tbody tr[data-onset]")
+    rows.nth(3).click()
+    page.keyboard.press("p")
+    page.keyboard.press("p")
+    video, row = page.evaluate("""[document.getElementById('video'), document.querySelector('#events tr.current')]
+        .map(el => (b => [b.top, b.bottom])(el.getBoundingClientRect()))""")
+    assert video[0] >= 0 and video[1] <= 384 and row[0] >= video[1] - 0.5 and row[1] <= 384 + 0.5, (video, row)
     assert errors == []
 
 
