@@ -166,6 +166,23 @@ def _face_img(uri: str | None, face: int) -> str:
     return f'<img class="who" src="{uri}" alt="face {face}">' if uri else ""
 
 
+def _face_note(rows: Sequence[Mapping[str, Any]], info: Mapping[str, Any] | None) -> str:
+    """When a face was seen and, where its timeline has nothing to draw, why (a face seen for a few frames
+    at the end of a video, one too small to analyse)."""
+    t = [v for v in (_num(r.get("time_s")) for r in rows) if np.isfinite(v)]
+    if not t:
+        return ""
+    info = info or {}
+    n = info.get("frames")
+    note = f"seen {_clock(min(t))}-{_clock(max(t))} s" + (f", {n} frames" if n else "")
+    drawn = any(np.isfinite(_num(v)) for r in rows for k, v in r.items() if k == "motion_score" or k.startswith("p_"))
+    if not drawn:
+        small = float(info.get("too_small") or 0.0)
+        note += (": nothing to draw, too small to analyse in {:.0%} of its frames".format(small) if small >= 0.5
+                 else ": nothing to draw, too short for a whole window")
+    return f'<span class="seen">{html.escape(note)}</span>'
+
+
 def face_views(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Per face, the row where its box is largest (its clearest view), as an event-like record for
     :func:`apex_thumbnails`: the picture beside its timeline tells a reviewer who face N is."""
@@ -207,7 +224,8 @@ def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[
              ("video shown", video or "none")]
     e = html.escape
     notes = [*(summary.get("problems") or []), *(summary.get("warnings") or [])]
-    if status != "complete":
+    if status != "complete":  # said once, in the alert (the problem "interrupted (SIGINT): ..." would repeat it)
+        notes = [n for n in notes if not str(n).startswith(f"{status} (")]
         stop = summary.get("stopped_by") or summary.get("error") or summary.get("source_error") or ""
         notes.insert(0, f"This run is {status}{f' ({stop})' if stop else ''}: its timelines and events end at "
                         f"{_clock(max(times, default=0.0))} s of the video.")
@@ -216,9 +234,11 @@ def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[
     fact_rows = "".join(f"<tr><th>{e(str(k))}</th><td>{e(str(v))}</td></tr>" for k, v in facts)
     ids = face_ids(rows)
     faces = faces or {}
+    info = {int(_num(v.get("face_id"))): v for v in summary.get("faces") or [] if isinstance(v, Mapping)}
+    per_face = {f: [r for r in rows if _num(r.get("face_id")) == f] for f in ids}
     timelines = "".join(
-        f'<section class="face"><h3>{_face_img(faces.get(f), f)}face {f}</h3>'
-        + _face_svg(f, [r for r in rows if _num(r.get("face_id")) == f],
+        f'<section class="face"><h3>{_face_img(faces.get(f), f)}face {f} {_face_note(per_face[f], info.get(f))}</h3>'
+        + _face_svg(f, per_face[f],
                     [ev for ev in events if int(ev["face"]) == f], classes, duration) + "</section>"
         for f in ids) or "<p>No face was found.</p>"
     legend = "".join(f'<span><i style="background:{class_hex(k)}"></i>{e(c)}</span>' for k, c in enumerate(classes))

@@ -15,7 +15,7 @@ white-space:nowrap}.legend i{display:inline-block;width:12px;height:4px;margin:0
 svg.timeline{display:block;width:100%;height:auto;cursor:pointer}#events tbody tr{cursor:pointer}
 #events tbody tr:hover{background:#f0f4fa}#events tbody tr.current{background:#dbe8fb}#events img{display:block;
 height:64px;border-radius:3px}.keys{color:#666;font-size:12px}h3 img.who{height:40px;border-radius:3px;
-vertical-align:middle;margin-right:8px}
+vertical-align:middle;margin-right:8px}h3 .seen{font-weight:400;color:#555;margin-left:8px}
 .zoom{margin:0 0 6px}.zoom button{margin-left:4px}#shown{margin-left:8px;color:#555}
 .wide{overflow-x:auto}
 @media (max-width:900px){.top{display:contents}th,td{padding:4px 5px}

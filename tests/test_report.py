@@ -157,13 +157,17 @@ def test_an_interrupted_run_says_so_and_the_page_names_its_settings(tmp_path):
 
     rows = [{"time_s": f"{t:.2f}", "face_id": "0"} for t in (0.5, 1.0, 26.33)]
     summary = {"events": [], "outputs": {}, "status": "interrupted", "stopped_by": "SIGTERM", "spot_threshold": 4.0,
-               "stride": 2, "warnings": ["only a face in 80 of 169 frames"]}
+               "stride": 2, "warnings": ["only a face in 80 of 169 frames"], "faces": [{"face_id": 0, "frames": 3}],
+               "problems": ["interrupted (SIGTERM): the outputs cover what was processed before"]}
     page = render_report(tmp_path, summary, rows, ["happiness"], None, [], "t")
     assert '<p class="alert">This run is interrupted (SIGTERM): its timelines and events end at 26.33 s' in page
     assert '<p class="note">only a face in 80 of 169 frames</p>' in page
+    assert "the outputs cover what was processed before" not in page  # the alert says it, once
+    # a face whose timeline has nothing to draw says when it was seen and why it is empty
+    assert '<span class="seen">seen 0.50-26.33 s, 3 frames: nothing to draw, too short for a whole window</span>' in page
     assert "<th>status</th><td>interrupted</td>" in page and "threshold 4.0, a window every 2 frames" in page
     assert "No video to show" in page and "Click an event to select it" in page
-    done = render_report(tmp_path, {**summary, "status": "complete", "warnings": []}, rows, ["happiness"], None, [], "t")
+    done = render_report(tmp_path, {**summary, "status": "complete", "warnings": [], "problems": []}, rows, ["happiness"], None, [], "t")
     assert 'class="alert"' not in done and 'class="note"' not in done
 
 
