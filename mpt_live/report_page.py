@@ -4,7 +4,7 @@ filled in by :func:`mpt_live.report.render_report`."""
 CSS = """
 *{box-sizing:border-box}body{margin:0;padding:16px 20px;font:14px/1.4 system-ui,-apple-system,"Segoe UI",sans-serif;
 background:#f5f5f2;color:#222}h1{font-size:18px;margin:0 0 12px}h2{font-size:15px;margin:18px 0 8px}
-h3{font-size:13px;margin:6px 0 2px}.demo{background:#f28c28;color:#fff;border-radius:4px;padding:2px 8px;
+h3{font-size:13px;margin:6px 0 2px}.demo{background:#a85200;color:#fff;border-radius:4px;padding:2px 8px;
 margin-left:10px;font-size:13px}.top{display:grid;grid-template-columns:minmax(0,3fr) minmax(240px,2fr);gap:18px;
 align-items:start}video{display:block;width:100%;max-height:58vh;background:#000;border-radius:4px}
 .facts td{overflow-wrap:anywhere}.alert,.note{margin:0 0 10px;padding:6px 10px;border-radius:4px}

@@ -171,6 +171,27 @@ def test_an_interrupted_run_says_so_and_the_page_names_its_settings(tmp_path):
     assert 'class="alert"' not in done and 'class="note"' not in done
 
 
+def test_the_page_text_has_the_contrast_to_be_read():
+    """WCAG AA (4.5:1) for the page's coloured text: the DEMO MODEL badge was white on orange, 2.4:1."""
+    from mpt_live.report_page import CSS
+
+    def lum(hex_: str) -> float:
+        hex_ = hex_ if len(hex_) == 7 else "#" + "".join(2 * d for d in hex_[1:])
+        c = [int(hex_[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+        c = [v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4 for v in c]
+        return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]
+
+    pairs = 0
+    for rule in re.findall(r"([^{}]+)\{([^}]*)\}", CSS):
+        hexes = r"(#[0-9a-f]{6}|#[0-9a-f]{3})\b"
+        fg, bg = re.search(r"(?:^|;)color:" + hexes, rule[1]), re.search(r"background:" + hexes, rule[1])
+        if fg and bg:
+            a, b = sorted((lum(fg.group(1)), lum(bg.group(1))))
+            assert (b + 0.05) / (a + 0.05) >= 4.5, rule
+            pairs += 1
+    assert pairs >= 4
+
+
 def test_a_moved_page_still_finds_its_video_and_times_read_as_a_clock(tmp_path):
     from mpt_live.report import _clock, render_report
 
