@@ -21,7 +21,7 @@ vertical-align:middle;margin-right:8px}h3 .seen{font-weight:400;color:#555;margi
 @media (max-width:900px){.top{display:contents}th,td{padding:4px 5px}
 .top>div:first-child{position:sticky;top:0;z-index:5;background:#f5f5f2;padding:4px 0;margin-bottom:8px}video{max-height:38vh}}
 @media (min-width:901px){.top{position:sticky;top:0;z-index:5;background:#f5f5f2;padding:6px 0 8px}
-video{max-height:44vh}.top .facts{max-height:44vh;overflow:auto;display:block}}
+video{max-height:44vh}.top>div:last-child{max-height:44vh;overflow:auto}}
 """
 
 SCRIPT = """
@@ -92,7 +92,7 @@ function layout() {
   svgs.forEach(s => {
     const d = parseFloat(s.dataset.duration) || 0, k = w > 0 && d > 0 ? d / w : 1;
     // the axis reads at about the page's text size whatever the timeline's width (a zoomed page, a narrow window)
-    const px = s.getBoundingClientRect().width, fs = px > 0 ? Math.min(18, Math.max(11, 12 * W / px)) : 11;
+    const px = s.getBoundingClientRect().width, fs = px > 0 ? Math.min(18, Math.max(6, 12 * W / px)) : 11;
     s.querySelector('g.data').setAttribute('transform',
       `translate(${L * (1 - k) - (W - L) * s0 / (w || 1)} 0) scale(${k} 1)`);
     const g = s.querySelector('g.ticks'), y = g.firstElementChild ? g.firstElementChild.getAttribute('y') : 168;

@@ -298,6 +298,13 @@ def test_timelines_zoom_and_page_through_a_long_run(run, browser):
     page.select_option("#zoom", "0")
     assert page.evaluate(shown) == "" and page.evaluate(ticks) == whole
 
+    # a wide screen: the axis labels are not twice the text's size, the facts fill their column
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    page.wait_for_timeout(200)
+    tick = "document.querySelector('svg.timeline g.ticks text').getBoundingClientRect().height"
+    assert 12 <= page.evaluate(tick) <= 19
+    assert page.evaluate("""(t => { t.querySelectorAll('td').forEach(td => { td.textContent = 'x'; });  // short facts
+        return t.getBoundingClientRect().width >= t.parentElement.clientWidth - 1; })(document.querySelector('table.facts'))""")
     # 200 % zoom on a 1366x768 laptop (683x384 CSS pixels): the axis still reads at about the text's size, the
     # events table (long recordings' m:ss times) does not push the page sideways, the video stays on screen
     # and the event selected by n / p is not hidden under it
@@ -305,7 +312,7 @@ def test_timelines_zoom_and_page_through_a_long_run(run, browser):
     page.evaluate("document.querySelectorAll('#events tbody td:nth-child(n+7):nth-child(-n+9)')"
                   ".forEach(td => { td.textContent = '1:02:03.40'; })")
     page.wait_for_timeout(200)
-    assert page.evaluate("document.querySelector('svg.timeline g.ticks text').getBoundingClientRect().height") >= 12
+    assert page.evaluate(tick) >= 12
     assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
     rows = page.locator("#events tbody tr[data-onset]")
     rows.nth(3).click()
