@@ -259,7 +259,9 @@ def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[
                       f'<source src="{e(where.as_uri())}"></video><p id="video-missing" class="alert" hidden>The '
                       f'video is neither at {e(video)} beside this page nor at {e(str(where))}.</p>')
     else:
-        video_html = '<p id="video">No video to show (a folder of frames, or no readable video).</p>'
+        why = ("the source is a folder of frames; mpt-live --save-video writes annotated.mp4, which this page then shows"
+               if summary.get("source") and Path(str(summary["source"])).is_dir() else "a browser plays neither the source nor a copy of it")
+        video_html = f'<p id="video" class="note">No video to show: {e(why)}.</p>'
     keys = ("Click an event to see it from its onset (Enter on a selected row too); keys: n / j next event, "
             "p / k previous" if video else "Click an event to select it; keys: n / j next event, p / k previous")
     keys += "; [ / ] earlier / later part of a zoomed timeline."

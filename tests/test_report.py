@@ -166,9 +166,12 @@ def test_an_interrupted_run_says_so_and_the_page_names_its_settings(tmp_path):
     # a face whose timeline has nothing to draw says when it was seen and why it is empty
     assert '<span class="seen">seen 0.50-26.33 s, 3 frames: nothing to draw, too short for a whole window</span>' in page
     assert "<th>status</th><td>interrupted</td>" in page and "threshold 4.0, a window every 2 frames" in page
-    assert "No video to show" in page and "Click an event to select it" in page
+    assert "No video to show: a browser plays neither" in page and "Click an event to select it" in page
+    (tmp_path / "frames").mkdir()
+    frames = render_report(tmp_path, {**summary, "source": str(tmp_path / "frames")}, rows, ["happiness"], None, [], "t")
+    assert "No video to show: the source is a folder of frames; mpt-live --save-video writes annotated.mp4" in frames
     done = render_report(tmp_path, {**summary, "status": "complete", "warnings": [], "problems": []}, rows, ["happiness"], None, [], "t")
-    assert 'class="alert"' not in done and 'class="note"' not in done
+    assert 'class="alert"' not in done and '<p class="note">' not in done  # the banner's
 
 
 def test_the_page_text_has_the_contrast_to_be_read():
