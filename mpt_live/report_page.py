@@ -17,10 +17,10 @@ svg.timeline{display:block;width:100%;height:auto;cursor:pointer}#events tbody t
 height:64px;border-radius:3px}.keys{color:#666;font-size:12px}h3 img.who{height:40px;border-radius:3px;
 vertical-align:middle;margin-right:8px}h3 .seen{font-weight:400;color:#555;margin-left:8px}
 .zoom{margin:0 0 6px}.zoom button{margin-left:4px}#shown{margin-left:8px;color:#555}
-.wide{overflow-x:auto}
-@media (max-width:900px){.top{display:contents}th,td{padding:4px 5px}
+@media (max-width:900px){.wide{overflow-x:auto}.top{display:contents}th,td{padding:4px 5px}
 .top>div:first-child{position:sticky;top:0;z-index:5;background:#f5f5f2;padding:4px 0;margin-bottom:8px}video{max-height:38vh}}
 @media (min-width:901px){.top{position:sticky;top:0;z-index:5;background:#f5f5f2;padding:6px 0 8px}
+#events thead th{position:sticky;top:var(--cover,0);background:#fff;z-index:2}
 video{max-height:44vh}.top>div:last-child{max-height:44vh;overflow:auto}}
 """
 
@@ -142,8 +142,11 @@ if (playing()) video.addEventListener('timeupdate', () => {
   const t = video.currentTime, [s0, w] = view();
   if (span > 0 && (t < s0 || t > s0 + w)) { start = Math.floor(t / span) * span; layout(); } else playhead();
 });
-window.addEventListener('resize', layout);
-layout();
+// the events table's header stays in sight under the video while its rows scroll (wide screens)
+const stuck = () => document.documentElement.style.setProperty('--cover', cover() + 'px');
+window.addEventListener('resize', () => { layout(); stuck(); });
+if (playing()) video.addEventListener('loadedmetadata', stuck);
+layout(); stuck();
 """
 
 PAGE = """<!DOCTYPE html>

@@ -301,6 +301,13 @@ def test_timelines_zoom_and_page_through_a_long_run(run, browser):
     page.select_option("#zoom", "0")
     assert page.evaluate(shown) == "" and page.evaluate(ticks) == whole
 
+    # a long events table scrolled on a laptop: its header stays in sight, under the video and facts
+    page.evaluate("""(b => { for (let k = 0; k < 40; k++) b.appendChild(b.rows[0].cloneNode(true)); })(
+        document.querySelector('#events tbody')); window.scrollTo(0, document.body.scrollHeight)""")
+    page.wait_for_timeout(100)
+    head, top = page.evaluate("""['#events thead th', '.top'].map(s => document.querySelector(s).getBoundingClientRect())
+        .map(b => [b.top, b.bottom])""")
+    assert top[1] - 1 <= head[0] and head[1] <= 768, (head, top)
     # a wide screen: the axis labels are not twice the text's size, the facts fill their column
     page.set_viewport_size({"width": 1920, "height": 1080})
     page.wait_for_timeout(200)
