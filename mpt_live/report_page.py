@@ -33,7 +33,9 @@ function go(i) {
   current = Math.max(0, Math.min(rows.length - 1, i));
   const row = rows[current];
   rows.forEach(r => r.classList.toggle('current', r === row));
-  row.style.scrollMarginTop = cover() + 8 + 'px';  // not under the video kept on screen
+  const head = document.querySelector('#events thead th');  // nor under the table's header, where it stays
+  const under = head && getComputedStyle(head).position === 'sticky' ? head.getBoundingClientRect().height : 0;
+  row.style.scrollMarginTop = cover() + under + 8 + 'px';  // not under the video kept on screen
   row.scrollIntoView({block: 'nearest'});
   if (video && video.tagName === 'VIDEO') { video.pause(); video.currentTime = parseFloat(row.dataset.onset); }
 }

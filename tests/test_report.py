@@ -308,6 +308,9 @@ def test_timelines_zoom_and_page_through_a_long_run(run, browser):
     head, top = page.evaluate("""['#events thead th', '.top'].map(s => document.querySelector(s).getBoundingClientRect())
         .map(b => [b.top, b.bottom])""")
     assert top[1] - 1 <= head[0] and head[1] <= 768, (head, top)
+    page.keyboard.press("p")  # up from the last row: the row selected is not under the header
+    row = page.evaluate("(b => [b.top, b.bottom])(document.querySelector('#events tr.current').getBoundingClientRect())")
+    assert row[0] >= head[1] - 0.5 and row[1] <= 768, (row, head)
     # a wide screen: the axis labels are not twice the text's size, the facts fill their column
     page.set_viewport_size({"width": 1920, "height": 1080})
     page.wait_for_timeout(200)
