@@ -471,7 +471,7 @@ def test_casme3_clips_package(tmp_path):
                    ("spNO.2", "b_2", "2.jpg", "3.jpg", "4.jpg", "frame")]
     xlsx(tmp_path / "annotation/cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx",
          [CASME3_HEADER, ["spNO.1", "a", 6, 7, 9, "12", 1, "happy"]])
-    with pytest.raises(InputError, match=r"row 2 \(spNO.1/a\): clip folder .*spNO.1_a_6 not found"):
+    with pytest.raises(InputError, match=r"no usable samples \(dropped 1 row\(s\): no folder of its clip in the frames\)"):
         load_dataset("casme3", tmp_path)
     shutil.rmtree(clips / "frame")                         # only depth and the macro-expression clips are left
     with pytest.raises(InputError, match=r"no CAS\(ME\)\^3 frame folders"):
@@ -541,9 +541,28 @@ def test_subjects_of_the_sheet_and_of_the_folders_that_do_not_meet(tmp_path, cap
     assert f"{raw}: 4 folder(s) no sheet row names, not used: sub01/EP09_09, sub02/, sub03/, sub04/" in index.warnings
     assert index.notes == {}
     assert "no sheet row names sub01/EP09_09; not used" in caplog.text
-    # a clip missing from a subject that is there is a naming mismatch, not a partial copy: still an error
-    with pytest.raises(InputError, match=r"row 2 \(sub01/EP99_01\): clip folder .* not found"):
-        load_dataset("casme2", casme2(tmp_path, [[1, "EP99_01", 9, 10, 11, "12", "happiness"]]))
+
+
+@pytest.mark.parametrize("name, build, row, said", [
+    ("casme2", casme2, [1, "EP99_01", 9, 10, 11, "12", "happiness"], "row 3 (sub01/EP99_01)"),
+    ("samm", samm, [6, "006_9_9", 1, 5, 6, 7, 3, "Micro", 1, "", "R12", "Happiness"], "row 16 (006/006_9_9)"),
+    ("casme3", casme3, ["spNO.2", "z", 2, 3, 4, "", 3, "surprise"], "row 3 (spNO.2/z)"),
+], ids=["casme2", "samm", "casme3"])
+def test_a_row_whose_clip_is_not_on_disk_is_a_counted_drop(tmp_path, name, build, row, said):
+    """A sheet row naming a clip the copy lacks (a partial download; releases that left a coded clip out) stopped
+    the whole load at 'clip folder ... not found'. It is dropped, counted, and one warning names the rows."""
+    root = build(tmp_path)
+    sheet = next(p for p in root.rglob("*.xlsx"))
+    rows = pd.read_excel(sheet, header=None, dtype=object).values.tolist()
+    head = next(i for i, r in enumerate(rows) if r[0] == "Subject")
+    rows = [[None if isinstance(v, float) and v != v else v for v in r] for r in rows[head:]]
+    before = [t.name for t in load_dataset(name, root).samples]
+    xlsx(sheet, rows[:2] + [row] + rows[2:], header_row=head + 1)
+    index = load_dataset(name, root)
+    assert [t.name for t in index.samples] == before
+    assert index.dropped["no folder of its clip in the frames"] == 1
+    assert [w for w in index.warnings if "clip folder" in w] == [
+        f"{sheet.name}: 1 row(s) name a clip folder the frames lack, dropped: {said}"]
 
 
 def test_annotated_frames_that_fall_in_a_gap_of_the_numbering(tmp_path):

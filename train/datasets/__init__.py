@@ -5,8 +5,9 @@ each holding the *whole* available frame sequence of its clip folder in time ord
 onset/apex/offset as indices into that sequence. The fixed class order of each dataset is given in
 its module. Nothing is dropped silently: every dropped row is counted in ``DatasetIndex.dropped``
 (reason -> count) and logged on ``logging.getLogger("mpt.datasets")``. Bad input (missing columns,
-unknown labels, missing folders or frames, onset > offset) raises :class:`InputError` naming the
-sheet and its row as numbered in a spreadsheet program. A folder the sheet names (``sub01/EP02_01f``) is
+unknown labels, missing frames, onset > offset) raises :class:`InputError` naming the
+sheet and its row as numbered in a spreadsheet program; a row whose subject or clip folder the copy lacks
+is a counted drop with a warning naming it. A folder the sheet names (``sub01/EP02_01f``) is
 matched ignoring letter case when no folder has the exact name; hidden files (``._img46.jpg``,
 ``.DS_Store``) and ``__MACOSX`` trees are never read.
 

@@ -17,11 +17,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from mpt_live.errors import InputError
-
 from .files import child, child_dirs, find_dirs, find_files, newest_name, pick, pick_frames, prefer_raw
 from .samples import DatasetIndex
-from .sheets import SheetRow, as_int, build_samples, cell_text, read_sheet
+from .sheets import SheetRow, as_int, build_samples, cell_text, no_samples, read_sheet
 
 FPS = 200.0
 CLASSES = ["happiness", "surprise", "disgust", "repression", "others"]
@@ -69,5 +67,5 @@ def load(root: Path, faces: str = "align") -> DatasetIndex:
     samples = build_samples(read_sheet(sheet, COLUMNS), "casme2", FPS, LABELS, CLASSES, locate,
                             dropped, notes, subjects=frame_root, warnings=warnings)
     if not samples:
-        raise InputError(f"{sheet}: no usable samples")
+        raise no_samples(sheet, dropped)
     return DatasetIndex(samples, list(CLASSES), dropped, notes, cropped=cropped, warnings=warnings)

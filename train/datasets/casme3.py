@@ -30,7 +30,7 @@ from mpt_live.errors import InputError
 from .files import child, child_dirs, find_dirs, find_files, frame_number, newest_name, pick, pick_frames, prefer_raw
 from .longvideo import normalise_type
 from .samples import DatasetIndex
-from .sheets import SheetRow, as_int, build_samples, cell_text, count, read_sheet
+from .sheets import SheetRow, as_int, build_samples, cell_text, count, no_samples, read_sheet
 
 FPS = 30.0
 CLASSES_7 = ["happy", "disgust", "fear", "anger", "sad", "surprise", "others"]
@@ -130,9 +130,9 @@ def load(root: Path, classes: int = 7, faces: str = "align") -> DatasetIndex:
         return subject, letter, color if color.is_dir() else folder
 
     rows = _micro_rows(read_sheet(sheet, COLUMNS, OPTIONAL), dropped)
-    samples = build_samples(rows, "casme3", FPS, labels, class_list, locate, dropped, notes)
+    samples = build_samples(rows, "casme3", FPS, labels, class_list, locate, dropped, notes, warnings=warnings)
     for s in samples:  # several MEs per recording folder: id by onset frame number
         s.clip_id = f"{s.clip_id}_{frame_number(s.frames[s.onset])}"
     if not samples:
-        raise InputError(f"{sheet}: no usable samples")
+        raise no_samples(sheet, dropped)
     return DatasetIndex(samples, list(class_list), dropped, notes, cropped=cropped, warnings=warnings)

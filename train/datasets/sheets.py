@@ -148,6 +148,12 @@ def count(dropped: dict[str, int], reason: str, n: int = 1) -> None:
     dropped[reason] = dropped.get(reason, 0) + n
 
 
+def no_samples(sheet: Path, dropped: dict[str, int]) -> InputError:
+    """The error of a sheet none of whose rows gave a sample, with the reasons its rows were dropped."""
+    why = "; ".join(f"{n} row(s): {reason}" for reason, n in sorted(dropped.items()))
+    return InputError(f"{sheet}: no usable samples" + (f" (dropped {why})" if why else ""))
+
+
 def middle(onset: int, offset: int) -> int:
     return (onset + offset) // 2
 
@@ -203,15 +209,20 @@ def build_samples(rows: Iterator[SheetRow], dataset: str, fps: float, labels: di
     canonical labels; a canonical label not in ``classes`` drops the row (counted). Errata of
     :mod:`.errata` are applied before validation. ``subjects``: the folder holding one folder per
     subject; the rows of a subject without one are dropped (counted, one line in ``warnings``), and
-    the subject and clip folders no row names are one line in ``warnings``.
+    the subject and clip folders no row names are one line in ``warnings``. A row whose clip folder is
+    not there (a partial copy, a clip left out of a release) is dropped too: counted, one line in
+    ``warnings`` naming the rows.
     """
     from . import errata
 
     folders: dict[Path, ClipFrames] = {}
     named: set[Path] = set()
     missing: dict[str, int] = {}
+    lost: list[str] = []
     samples = []
+    sheet = ""
     for row in rows:
+        sheet = row.sheet
         subject, clip_id, folder = locate(row)
         named.add(folder)
         ident = f"{subject}/{clip_id}"
@@ -224,6 +235,10 @@ def build_samples(rows: Iterator[SheetRow], dataset: str, fps: float, labels: di
             count(missing, subject)
             continue
         where = f"{row.sheet} row {row.row} ({ident})"
+        if not folder.is_dir():              # a clip the copy lacks (a partial download, a clip left out of it)
+            count(dropped, "no folder of its clip in the frames")
+            lost.append(f"row {row.row} ({ident if folder.name in (clip_id, 'color') else folder.name})")
+            continue
         if folder not in folders:
             folders[folder] = ClipFrames.read(folder, where)
         clip = folders[folder]
@@ -232,6 +247,10 @@ def build_samples(rows: Iterator[SheetRow], dataset: str, fps: float, labels: di
         on, ap, off = resolve_annotation(row, ident, clip, values["onset"], values["apex"],
                                          values["offset"], notes)
         samples.append(Sample(subject, clip_id, clip.frames, on, ap, off, label, fps, dataset))
+    if lost and warnings is not None:
+        more = f" and {len(lost) - 5} more" if len(lost) > 5 else ""
+        warnings.append(f"{sheet}: {len(lost)} row(s) name a clip folder the frames lack, dropped: "
+                        f"{', '.join(lost[:5])}{more}")
     if subjects is not None and warnings is not None:
         if missing:
             rows_of = ", ".join(f"{s} ({n} row{'s' if n > 1 else ''})" for s, n in missing.items())
