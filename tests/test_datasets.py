@@ -643,3 +643,31 @@ def test_sheet_cells_as_spreadsheets_leave_them(tmp_path):
     assert [(t.subject, t.clip_id, t.onset, t.apex, t.offset, t.label, t.frames[t.onset].name) for t in index.samples] == [
         ("sub01", "EP02_01f", 1, 2, 3, "happiness", "img9.JPG"), ("sub02", "EP03_02", 2, 4, 6, "others", "img3.jpg"),
         ("sub03", "EP07_04", 2, 4, 6, "disgust", "img20.jpg")]
+
+
+@pytest.mark.parametrize("package", [False, True], ids=["recordings", "clips"])
+def test_casme3_onset_0_in_frames_numbered_from_1(tmp_path, package):
+    """CAS(ME)^3 part A codes a movement already under way at the recording's start with onset 0 (and apex 0),
+    while its images are numbered from 1 (MEB's erratum for one such row sets onset and apex to 1): the load
+    stopped at 'onset frame 0 not found'. The clip's first image is used, counted; onset 0 where the clip does
+    have an image 0 is that image."""
+    rows = [["spNO.1", "a", 0, 0, 4, "12", 1, "happy"], ["spNO.2", "b", 0, 2, 3, "4", 2, "disgust"],
+            ["spNO.2", "b", 4, 5, 6, "1+2", 3, "surprise"]]
+    root = casme3(tmp_path, rows)
+    if package:
+        shutil.rmtree(root / "part_A")
+        for name, rng in (("spNO.1_a_0", range(1, 8)), ("spNO.2_b_0", range(1, 4)), ("spNO.2_b_4", range(4, 7))):
+            frames(root / "Part_A_ME_clip/frame" / name, [f"{i}.jpg" for i in rng])
+    index = load_dataset("casme3", root)
+    got = [(t.frames[t.onset].name, t.frames[t.apex].name, t.frames[t.offset].name) for t in index.samples]
+    assert got == [("1.jpg", "1.jpg", "4.jpg"), ("1.jpg", "2.jpg", "3.jpg"), ("4.jpg", "5.jpg", "6.jpg")]
+    assert index.notes == {"onset 0 in a clip numbered from 1: its first frame used": 2}
+    folder = index.samples[0].frames[0].parent
+    frames(folder, ["0.jpg"])                                 # numbered from 0: frame 0 is an image
+    index = load_dataset("casme3", root)
+    assert index.samples[0].frames[index.samples[0].onset].name == "0.jpg"
+    assert index.notes == {"onset 0 in a clip numbered from 1: its first frame used": 1}
+    (folder / "0.jpg").unlink()
+    (folder / "1.jpg").unlink()                               # numbered from 2: onset 0 is outside the clip
+    with pytest.raises(InputError, match=r"row 2 \(spNO.1/a\): onset frame 0 not found"):
+        load_dataset("casme3", root)

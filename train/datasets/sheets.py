@@ -163,12 +163,17 @@ def resolve_annotation(row: SheetRow, ident: str, clip: ClipFrames, onset: int |
                        stats: dict[str, int]) -> tuple[int, int, int]:
     """Sheet frame numbers -> indices into ``clip.frames``; validates and raises naming the row.
 
-    A missing apex (blank, '/', -1) becomes the middle of onset..offset, counted in ``stats``. A frame
+    A missing apex (blank, '/', -1) becomes the middle of onset..offset, counted in ``stats``. Onset 0 (and
+    apex 0) in a clip whose images are numbered from 1 is its first image, counted. A frame
     number in a gap of the clip's numbering takes the nearest frame inside onset..offset (counted);
     one outside the clip's first..last frame raises.
     """
     if onset is None:
         raise row.error(ident, f"onset {cell_text(row['onset'])!r} is not a frame number")
+    if onset == 0 and 0 not in clip.index_of and min(clip.index_of) == 1:
+        # frames numbered from 1 (CAS(ME)^3 part A: a movement under way from the recording's first image)
+        count(stats, "onset 0 in a clip numbered from 1: its first frame used")
+        onset, apex = 1, (1 if apex == 0 else apex)
     if offset is None:
         raise row.error(ident, f"offset {cell_text(row['offset'])!r} is not a frame number")
     if onset > offset:
