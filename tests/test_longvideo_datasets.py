@@ -95,6 +95,22 @@ def test_casme2lv_errors_name_the_row(tmp_path, row, message):
         load_long_dataset("casme2lv", casme2(tmp_path, coding=[row]))
 
 
+def test_casme2lv_totals_and_notes_under_the_coding_are_not_rows(tmp_path):
+    """Copies of the coding sheet carry blank rows, a count of the rows and a note under the table (and rows
+    formatted but empty): the load stopped at "participant '' is not in sheet 'naming rule1'"."""
+    coding = CODING + [[None] * 9, [None, None, 4, None, None, None, None, None, None],
+                       ["Total", None, None, None, None, None, None, "micro: 2", "macro: 2"],
+                       [None, "note: offset 0 = not coded", None, None, None, None, None, None, None],
+                       ["", " ", "", "", "", "", "", "", ""]]
+    idx = load_long_dataset("casme2lv", casme2(tmp_path, coding=coding))
+    assert [(v.name, v.intervals) for v in idx.videos] == [(v.name, v.intervals) for v in load_long_dataset(
+        "casme2lv", casme2(tmp_path / "clean")).videos]
+    assert idx.notes["coding rows without a participant or an expression name (totals, notes): skipped"] == 3
+    coding[-4][1] = "anger1_3"                                # an expression without its participant: still an error
+    with pytest.raises(InputError, match=r"row 6 \(anger1_3\): participant '' is not in"):
+        load_long_dataset("casme2lv", casme2(tmp_path, coding=coding))
+
+
 # ---------------------------------------------------------------- SAMM long videos
 SAMM_HEADER = ["Subject", "Filename", "Inducement Code", "Onset", "Apex", "Offset", "Duration", "Type",
                "Action Units", "Notes"]

@@ -15,7 +15,8 @@ Assumed layout (the release as the MEGC spotting baselines read it):
   ``<subject code>_<stimulus code>`` prefix. 30 fps.
 
 Every recording found is a video of the set (one without annotations still counts its false
-positives). Offset 0 means "offset not coded": the apex is used as the offset, as the MEGC baselines
+positives). Rows of the coding sheet with neither a participant number nor an expression name (the
+totals and notes some copies carry under the table) are skipped and counted in notes. Offset 0 means "offset not coded": the apex is used as the offset, as the MEGC baselines
 do (counted in notes); a row without an onset is dropped and counted.
 """
 
@@ -129,6 +130,10 @@ def load(root: Path) -> LongVideoIndex:
     for row in _rows(coding_name, coding, 9):
         participant = as_int(row[0])
         expr = cell_text(row[1])
+        if participant is None and not re.fullmatch(r".+_\d+", expr):
+            # a total, a count or a note under (or beside) the table: no participant and no expression name
+            count(notes, "coding rows without a participant or an expression name (totals, notes): skipped")
+            continue
         if participant not in subjects:
             raise row.error(expr, f"participant {cell_text(row[0])!r} is not in sheet {rule1_name!r}")
         stim = expr.rsplit("_", 1)[0].lower()
