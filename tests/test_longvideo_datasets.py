@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import cv2
@@ -143,7 +144,6 @@ def test_sammlv_layout(tmp_path):
 
 @pytest.mark.parametrize("row, message", [
     ([6, "006-1-1", 1, 5, 7, 9, 5, "Micro - 1/2", "", ""], "row 11 (006-1-1): Filename '006-1-1' is not"),
-    ([6, "006_9_1", 1, 5, 7, 9, 5, "Micro - 1/2", "", ""], "recording folder 006_9 not found"),
     ([6, "006_1_1", 1, 5, 7, 40, 5, "Micro - 1/2", "", ""], "offset frame 40 not found"),
     ([6, "006_1_1", 1, 5, 7, 9, 5, "Tic", "", ""], "Type 'Tic' is not Micro or Macro"),
 ])
@@ -183,6 +183,28 @@ def test_casme3lv_two_sheets_or_one(tmp_path, combined):
     assert by["spNO.1_c"].intervals == [] and by["spNO.1_a"].fps == 30.0
     assert "spNO.1/a/color" in by["spNO.1_a"].aliases
     assert idx.dropped == {"onset 0 or blank (not coded)": 1}
+
+
+@pytest.mark.parametrize("name, gone, video, rows", [
+    ("casme2lv", "rawpic/s16", "16_0101disgustingteeth", 2), ("sammlv", "SAMM_longvideos/006_1", "006_1", 3),
+    ("casme3", "data/part_A/spNO.1/b", "spNO.1_b", 2)])
+def test_rows_of_a_recording_the_copy_lacks_are_counted_drops(tmp_path, name, gone, video, rows):
+    """A partial copy (a recording folder or video missing) stopped the whole load at the first row naming it
+    ('recording folder ... not found'). Those rows are dropped, counted, and one warning names them; a copy
+    where no row finds its recording says why in its one-line error."""
+    build = {"casme2lv": lambda r: casme2(r, videos=False), "sammlv": sammlv, "casme3": casme3}[name]
+    root = build(tmp_path)
+    before = {v.name: v.intervals for v in load_long_dataset(name, root).videos}
+    shutil.rmtree(root / gone)
+    if name == "sammlv":                                      # its only annotated recording: nothing is left
+        with pytest.raises(InputError, match=rf"no usable intervals \(dropped {rows} row\(s\): no recording of its"):
+            load_long_dataset(name, root)
+        return
+    idx = load_long_dataset(name, root)
+    assert {v.name: v.intervals for v in idx.videos} == {k: v for k, v in before.items() if k != video}
+    assert idx.dropped == {"no recording of its video in the copy": rows}
+    said = [w for w in idx.warnings if "recording the copy lacks" in w]
+    assert len(said) == 1 and said[0].startswith(f"{rows} annotation row(s) name a recording the copy lacks, dropped: ")
 
 
 def test_unknown_long_dataset_and_missing_root(tmp_path):

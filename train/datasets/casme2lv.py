@@ -33,7 +33,8 @@ from mpt_live.errors import InputError
 from .files import ClipFrames, find_dirs, find_files, newest_name, pick, prefer_raw
 from .samples import natural_key
 from .sheets import SheetRow, as_int, cell_text, count, is_blank, read_workbook
-from .longvideo import LongVideo, LongVideoIndex, finish, frame_positions, interval_from_row, normalise_type
+from .longvideo import (LongVideo, LongVideoIndex, finish, frame_positions, interval_from_row, lost_line,
+                        no_recording, normalise_type)
 
 FPS = 30.0
 VIDEO_EXT = (".avi", ".mp4", ".mov", ".mkv")
@@ -127,6 +128,7 @@ def load(root: Path) -> LongVideoIndex:
     dropped: dict[str, int] = {}
     notes: dict[str, int] = {}
     labels: set[str] = set()
+    lost: list[str] = []
     for row in _rows(coding_name, coding, 9):
         participant = as_int(row[0])
         expr = cell_text(row[1])
@@ -142,7 +144,8 @@ def load(root: Path) -> LongVideoIndex:
         key = f"{subjects[participant]}_{stimuli[stim]}"
         ident = f"s{subjects[participant]}/{expr}"
         if key not in videos:
-            raise row.error(ident, f"no recording {key}* found (rawvideo/s{subjects[participant]}/ or rawpic/)")
+            no_recording(row, f"{ident}: {key}*", lost, dropped)
+            continue
         kind = normalise_type(cell_text(row[7]))
         if kind is None:
             raise row.error(ident, f"type {cell_text(row[7])!r} is not micro-expression or macro-expression")
@@ -166,4 +169,4 @@ def load(root: Path) -> LongVideoIndex:
         if iv is not None:
             v.intervals.append(iv)
     return finish({v.name: v for v in videos.values()}, sorted(lb for lb in labels if lb), dropped, notes,
-                  "casme2lv", sheet, warnings)
+                  "casme2lv", sheet, warnings + lost_line(lost))

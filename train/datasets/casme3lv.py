@@ -25,7 +25,8 @@ from mpt_live.errors import InputError
 from .casme3 import sheet_kind
 from .files import ClipFrames, child_dirs, find_dirs, find_files, newest_name, prefer_raw, subdirs
 from .sheets import as_int, cell_text, count, read_sheet
-from .longvideo import LongVideo, LongVideoIndex, finish, frame_positions, interval_from_row, normalise_type
+from .longvideo import (LongVideo, LongVideoIndex, finish, frame_positions, interval_from_row, lost_line,
+                        no_recording, normalise_type)
 
 FPS = 30.0
 COLUMNS = {
@@ -60,7 +61,7 @@ def load(root: Path) -> LongVideoIndex:
         raise InputError(f"{root}: no CAS(ME)^3 part A label sheet found (*part_A*.xlsx)")
     typed = [s for s in sheets if sheet_kind(s)]
     sheets = typed if typed else sheets[:1]  # the v2 pair, else the newest combined sheet
-    frame_root, recordings = _recordings(root)
+    _, recordings = _recordings(root)
     videos: dict[str, LongVideo] = {}
     clips: dict[str, ClipFrames] = {}
     for key, (sub, folder) in recordings.items():
@@ -73,6 +74,7 @@ def load(root: Path) -> LongVideoIndex:
     dropped: dict[str, int] = {}
     notes: dict[str, int] = {}
     labels: set[str] = set()
+    lost: list[str] = []
     for sheet in sheets:
         named = sheet_kind(sheet)
         for row in read_sheet(sheet, COLUMNS, OPTIONAL):
@@ -83,7 +85,8 @@ def load(root: Path) -> LongVideoIndex:
             key = f"spno.{int(m.group(1))}_{cell_text(row['filename']).lower()}"
             ident = f"spNO.{int(m.group(1))}/{cell_text(row['filename'])}"
             if key not in videos:
-                raise row.error(ident, f"recording folder not found under {frame_root}")
+                no_recording(row, ident, lost, dropped)
+                continue
             kind = named or normalise_type(cell_text(row["type"]))
             if kind is None:
                 raise row.error(ident, f"type {cell_text(row['type'])!r} is not Micro- or Macro-expression "
@@ -101,4 +104,4 @@ def load(root: Path) -> LongVideoIndex:
             if iv is not None:
                 v.intervals.append(iv)
     return finish({v.name: v for v in videos.values()}, sorted(lb for lb in labels if lb), dropped, notes,
-                  "casme3", sheets[0])
+                  "casme3", sheets[0], lost_line(lost))

@@ -13,7 +13,8 @@ label when the set has one). Readers:
   ``casme3`` (CAS(ME)^3 part A long recordings, :mod:`.casme3lv`).
 
 As with the clip readers, nothing is dropped silently (``dropped``: reason -> count) and bad input
-raises :class:`InputError` naming the sheet and its spreadsheet row.
+raises :class:`InputError` naming the sheet and its spreadsheet row. The rows of a recording the copy lacks
+(a partial download) are dropped, counted, and named in one warning.
 """
 
 from __future__ import annotations
@@ -138,6 +139,20 @@ def frame_positions(row: SheetRow, ident: str, clip: ClipFrames, onset: int | No
     return on, ap, off
 
 
+def no_recording(row: SheetRow, ident: str, lost: list[str], dropped: dict[str, int]) -> None:
+    """A row naming a recording the copy lacks (a partial download): dropped, counted, kept for :func:`lost_line`."""
+    count(dropped, "no recording of its video in the copy")
+    lost.append(f"{row.sheet} row {row.row} ({ident})")
+
+
+def lost_line(lost: list[str], show: int = 5) -> list[str]:
+    """The one warning line naming the rows :func:`no_recording` dropped; none when there were none."""
+    if not lost:
+        return []
+    more = f" and {len(lost) - show} more" if len(lost) > show else ""
+    return [f"{len(lost)} annotation row(s) name a recording the copy lacks, dropped: {', '.join(lost[:show])}{more}"]
+
+
 def finish(videos: dict[str, LongVideo], classes: list[str], dropped: dict[str, int],
            notes: dict[str, int], name: str, sheet: Path, warnings: list[str] | None = None) -> LongVideoIndex:
     """Sorted index; InputError when no interval is usable; summary logged."""
@@ -146,7 +161,8 @@ def finish(videos: dict[str, LongVideo], classes: list[str], dropped: dict[str, 
         v.intervals.sort(key=lambda iv: (iv.onset, iv.offset))
     index = LongVideoIndex(out, classes, dropped, notes, name, list(warnings or []))
     if not any(v.intervals for v in out):
-        raise InputError(f"{sheet}: no usable intervals")
+        why = "; ".join(f"{n} row(s): {reason}" for reason, n in sorted(dropped.items()))
+        raise InputError(f"{sheet}: no usable intervals" + (f" (dropped {why})" if why else ""))
     c = index.counts()
     log.info("%s: %d videos, %d micro, %d macro intervals", name, len(out), c["micro"], c["macro"])
     for reason, n in sorted(dropped.items()):

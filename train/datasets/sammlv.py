@@ -27,7 +27,8 @@ from mpt_live.errors import InputError
 
 from .files import ClipFrames, child_dirs, find_dirs, find_files, newest_name, pick, prefer_raw
 from .sheets import as_int, cell_text, count, read_sheet
-from .longvideo import LongVideo, LongVideoIndex, finish, frame_positions, interval_from_row, normalise_type
+from .longvideo import (LongVideo, LongVideoIndex, finish, frame_positions, interval_from_row, lost_line,
+                        no_recording, normalise_type)
 
 FPS = 200.0
 COLUMNS = {
@@ -67,6 +68,7 @@ def load(root: Path) -> LongVideoIndex:
     dropped: dict[str, int] = {}
     notes: dict[str, int] = {}
     labels: set[str] = set()
+    lost: list[str] = []
     for row in read_sheet(sheet, COLUMNS, OPTIONAL):
         ident = cell_text(row["filename"])
         m = re.fullmatch(r"(\d+)_(\d+)_\d+", ident)
@@ -74,7 +76,8 @@ def load(root: Path) -> LongVideoIndex:
             raise row.error(ident, f"Filename {ident!r} is not <subject>_<recording>_<n> like 006_1_2")
         key = f"{int(m.group(1)):03d}_{int(m.group(2))}"
         if key not in videos:
-            raise row.error(ident, f"recording folder {key} not found in {frame_root}")
+            no_recording(row, f"{ident}: {key}/", lost, dropped)
+            continue
         kind = normalise_type(cell_text(row["type"]))
         if kind is None:
             raise row.error(ident, f"Type {cell_text(row['type'])!r} is not Micro or Macro")
@@ -99,4 +102,4 @@ def load(root: Path) -> LongVideoIndex:
             v.intervals.append(iv)
     if not videos:
         raise InputError(f"{frame_root}: no recording folders")
-    return finish(videos, sorted(lb for lb in labels if lb), dropped, notes, "sammlv", sheet, warnings)
+    return finish(videos, sorted(lb for lb in labels if lb), dropped, notes, "sammlv", sheet, warnings + lost_line(lost))
