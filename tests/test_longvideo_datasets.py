@@ -112,6 +112,22 @@ def test_casme2lv_totals_and_notes_under_the_coding_are_not_rows(tmp_path):
         load_long_dataset("casme2lv", casme2(tmp_path, coding=coding))
 
 
+def test_casme2lv_selectedpic_and_cropped_are_not_recordings(tmp_path):
+    """The release's ``selectedpic/s15/anger1_1/img557.jpg`` and ``cropped/15/anger1_1/...`` hold each
+    expression's own frames (named by the coding's expression name, numbered as in the recording), not the long
+    recordings: beside rawpic they are not read, and a copy with only them says what is missing."""
+    root = casme2(tmp_path, videos=False)
+    frames(root / "selectedpic/selectedpic/s15/anger1_1", [f"img{i}.jpg" for i in range(3, 9)])
+    frames(root / "cropped/cropped/15/anger1_1", [f"img{i}.jpg" for i in range(3, 9)])
+    idx = load_long_dataset("casme2lv", root)
+    assert sorted(v.source.relative_to(root).as_posix() for v in idx.videos) == [
+        "rawpic/s15/15_0401girlcrashing", "rawpic/s16/16_0101disgustingteeth"]
+    shutil.rmtree(root / "rawpic")
+    with pytest.raises(InputError, match=r"no CAS\(ME\)\^2 recordings found .*; cropped and selectedpic hold\(s\) only "
+                                         r"the expressions' own frames, not the long recordings spotting needs"):
+        load_long_dataset("casme2lv", root)
+
+
 # ---------------------------------------------------------------- SAMM long videos
 SAMM_HEADER = ["Subject", "Filename", "Inducement Code", "Onset", "Apex", "Offset", "Duration", "Type",
                "Action Units", "Notes"]

@@ -12,7 +12,8 @@ Assumed layout (the release as the MEGC spotting baselines read it):
   3. ``naming rule2``: A stimulus code (``401`` -> ``0401``), B stimulus name (``anger1``).
 * recordings ``rawvideo/s15/15_0401girlcrashing.avi`` (preferred: the raw long videos), or their
   frames ``rawpic/s15/15_0401girlcrashing/img1.jpg`` ...; a recording is found by its
-  ``<subject code>_<stimulus code>`` prefix. 30 fps.
+  ``<subject code>_<stimulus code>`` prefix. 30 fps. The release's ``selectedpic/s15/anger1_1/img557.jpg``
+  and ``cropped/15/anger1_1/`` (each expression's own frames) are not recordings and are not read.
 
 Every recording found is a video of the set (one without annotations still counts its false
 positives). Rows of the coding sheet with neither a participant number nor an expression name (the
@@ -112,7 +113,11 @@ def load(root: Path) -> LongVideoIndex:
             stimuli[cell_text(row[1]).lower()] = f"{code:04d}"
     recordings = _recordings(root)
     if not recordings:
-        raise InputError(f"{root}: no CAS(ME)^2 recordings found (rawvideo/s15/15_0101*.avi or rawpic/s15/15_0101*/)")
+        clips = [d.name for d in find_dirs(root, lambda d: d.name.lower() in ("selectedpic", "cropped"), 2)]
+        held = (f"; {' and '.join(sorted(set(clips)))} hold(s) only the expressions' own frames, not the long "
+                "recordings spotting needs: add rawvideo/ or rawpic/ from the release") if clips else ""
+        raise InputError(f"{root}: no CAS(ME)^2 recordings found (rawvideo/s15/15_0101*.avi or "
+                         f"rawpic/s15/15_0101*/){held}")
     videos: dict[str, LongVideo] = {}
     lengths: dict[str, int] = {}
     clips: dict[str, ClipFrames] = {}  # frame folders: image numbers -> positions
