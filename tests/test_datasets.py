@@ -254,7 +254,7 @@ ERRORS = [
     ("unknown label", "casme2", lambda r: casme2(r, _casme2_rows(emo="joy")),
      "CASME2-coding-20140508.xlsx row 2 (sub01/EP02_01f): unknown label 'joy'"),
     ("missing folder", "casme2", lambda r: casme2(r, _casme2_rows(f="EP99_01")),
-     "CASME2-coding-20140508.xlsx row 2 (sub01/EP99_01): clip folder"),
+     "CASME2-coding-20140508.xlsx: no usable samples (dropped 1 row(s): no folder of its clip in the frames)"),
     ("missing frame", "casme2", lambda r: casme2(r, _casme2_rows(off=40)),
      "CASME2-coding-20140508.xlsx row 2 (sub01/EP02_01f): offset frame 40 not found"),
     ("onset > offset", "casme2", lambda r: casme2(r, _casme2_rows(on=12, ap=10, off=9)),
@@ -671,3 +671,4 @@ def test_casme3_onset_0_in_frames_numbered_from_1(tmp_path, package):
     (folder / "1.jpg").unlink()                               # numbered from 2: onset 0 is outside the clip
     with pytest.raises(InputError, match=r"row 2 \(spNO.1/a\): onset frame 0 not found"):
         load_dataset("casme3", root)
+
