@@ -672,3 +672,33 @@ def test_casme3_onset_0_in_frames_numbered_from_1(tmp_path, package):
     with pytest.raises(InputError, match=r"row 2 \(spNO.1/a\): onset frame 0 not found"):
         load_dataset("casme3", root)
 
+
+def test_the_table_on_a_later_sheet_of_the_workbook(tmp_path):
+    """CAS(ME)^3's ME workbook keeps its table on a sheet named 'label' (loaders read it with
+    ``sheet_name='label'``); with a notes or summary sheet before it, only the first sheet was read and the load
+    stopped at 'missing column(s) Subject, ...'. The first sheet holding the table is read, its rows named with
+    the sheet; a workbook with no such sheet still names what is missing."""
+    root = casme3(tmp_path)
+    path = root / "annotation/cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx"
+    rows = pd.read_excel(path, header=None, dtype=object).values.tolist()
+    wb = openpyxl.Workbook()
+    wb.active.title = "readme"
+    wb.active.append(["CAS(ME)^3 part A ME labels"])
+    wb.active.append(["Onset, Apex and Offset are image numbers"])
+    label = wb.create_sheet("label")
+    for r in rows:
+        label.append(r)
+    wb.create_sheet("AU statistics").append(["AU", "count"])
+    wb.save(path)
+    index = load_dataset("casme3", root)
+    assert [(t.subject, t.clip_id) for t in index.samples] == [("spNO.1", "a_5"), ("spNO.1", "a_12"),
+                                                              ("spNO.2", "b_2"), ("spNO.2", "b_6")]
+    label["H3"] = "bored"                                      # a row error names the file and its sheet
+    wb.save(path)
+    with pytest.raises(InputError, match=r"JpgIndex_v2.xlsx \[label\] row 3 \(spNO.1/a\): unknown label 'bored'"):
+        load_dataset("casme3", root)
+    del wb["label"]
+    wb.save(path)
+    with pytest.raises(InputError, match=r"missing column\(s\) Subject, Filename, Onset, Apex, Offset, emotion "
+                                         r"in any of its 2 sheets"):
+        load_dataset("casme3", root)

@@ -95,30 +95,10 @@ def read_workbook(path: Path, what: str = "annotation sheet", **options: Any):
         raise InputError(f"{path}: cannot read the {what} ({e})") from None
 
 
-def read_sheet(path: Path, columns: dict[str, tuple[str, ...]], optional: dict[str, tuple[str, ...]]
-               | None = None, scan_rows: int = 60) -> Iterator[SheetRow]:
-    """Rows of an xlsx/xls/csv annotation sheet, keyed by canonical column name.
-
-    ``columns`` maps a canonical name to accepted header spellings (compared with :func:`norm_col`).
-    The header row is the first of the first ``scan_rows`` rows that holds every required column,
-    so notes above the table (SAMM's header is on row 14) are skipped. Rows with every required cell
-    blank are not annotations (blank rows, a note or merged cell below the table) and are skipped.
-    Row numbers are 1-based spreadsheet rows (CSV: line numbers).
-    """
-    import pandas as pd
-
-    if path.suffix.lower() != ".csv":
-        df = read_workbook(path)
-    else:
-        try:
-            df = pd.read_csv(path, header=None, dtype=str, keep_default_na=False, skip_blank_lines=False,
-                             sep=csv_separator(path))
-        except Exception as e:  # pandas raises many types for unreadable files
-            raise InputError(f"{path}: cannot read the annotation sheet ({e})") from None
-    optional = optional or {}
-    wanted = {**columns, **optional}
-    keys = {k: [norm_col(a) for a in aliases] for k, aliases in wanted.items()}
-    rows = df.values.tolist()
+def _header(rows: list[list[Any]], keys: dict[str, list[str]], columns: dict, scan_rows: int
+            ) -> tuple[dict[str, int] | None, int]:
+    """(column positions, row index) of the first of the first ``scan_rows`` rows holding every required column,
+    else the row holding the most of them."""
     best, best_row = None, -1
     for r, cells in enumerate(rows[:scan_rows]):
         normed = [norm_col(c) for c in cells]
@@ -129,19 +109,51 @@ def read_sheet(path: Path, columns: dict[str, tuple[str, ...]], optional: dict[s
                 pos[k] = hit
         n_req = sum(k in pos for k in columns)
         if n_req == len(columns):
-            best, best_row = pos, r
-            break
+            return pos, r
         if best is None or n_req > sum(k in best for k in columns):
             best, best_row = pos, r
-    if best is None or not all(k in best for k in columns):
+    return best, best_row
+
+
+def read_sheet(path: Path, columns: dict[str, tuple[str, ...]], optional: dict[str, tuple[str, ...]]
+               | None = None, scan_rows: int = 60) -> Iterator[SheetRow]:
+    """Rows of an xlsx/xls/csv annotation sheet, keyed by canonical column name.
+
+    ``columns`` maps a canonical name to accepted header spellings (compared with :func:`norm_col`).
+    The header row is the first of the first ``scan_rows`` rows that holds every required column,
+    so notes above the table (SAMM's header is on row 14) are skipped. A workbook's first sheet holding
+    the table is read (a notes sheet may come before it; rows are then named ``file [sheet]``). Rows
+    with every required cell blank are not annotations (blank rows, a note or merged cell below the
+    table) and are skipped. Row numbers are 1-based spreadsheet rows (CSV: line numbers).
+    """
+    import pandas as pd
+
+    if path.suffix.lower() != ".csv":
+        tables = list(read_workbook(path, sheet_name=None).items())
+    else:
+        try:
+            tables = [("", pd.read_csv(path, header=None, dtype=str, keep_default_na=False, skip_blank_lines=False,
+                                       sep=csv_separator(path)))]
+        except Exception as e:  # pandas raises many types for unreadable files
+            raise InputError(f"{path}: cannot read the annotation sheet ({e})") from None
+    optional = optional or {}
+    wanted = {**columns, **optional}
+    keys = {k: [norm_col(a) for a in aliases] for k, aliases in wanted.items()}
+    found = [(i, name, df.values.tolist(), *_header(df.values.tolist(), keys, columns, scan_rows))
+             for i, (name, df) in enumerate(tables)]
+    full = [f for f in found if f[3] is not None and all(k in f[3] for k in columns)]
+    i, name, rows, best, best_row = full[0] if full else (found[0] if found else (0, "", [], None, -1))
+    if not full:
         missing = [columns[k][0] for k in columns if best is None or k not in best]
         where = f" (header row {best_row + 1})" if best and any(k in best for k in columns) else ""
-        raise InputError(f"{path.name}: missing column(s) {', '.join(missing)}{where}")
+        sheets = f" in any of its {len(tables)} sheets" if len(tables) > 1 else ""
+        raise InputError(f"{path.name}: missing column(s) {', '.join(missing)}{where}{sheets}")
+    label = f"{path.name} [{name}]" if i > 0 else path.name
     for r in range(best_row + 1, len(rows)):
         cells = rows[r]
         if all(is_blank(cells[best[k]]) for k in columns):
             continue
-        yield SheetRow(path.name, r + 1, r - best_row - 1, {k: cells[j] for k, j in best.items()})
+        yield SheetRow(label, r + 1, r - best_row - 1, {k: cells[j] for k, j in best.items()})
 
 
 def count(dropped: dict[str, int], reason: str, n: int = 1) -> None:
