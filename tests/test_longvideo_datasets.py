@@ -223,6 +223,25 @@ def test_rows_of_a_recording_the_copy_lacks_are_counted_drops(tmp_path, name, go
     assert len(said) == 1 and said[0].startswith(f"{rows} annotation row(s) name a recording the copy lacks, dropped: ")
 
 
+@pytest.mark.parametrize("combined", [False, True])
+def test_casme3lv_reads_one_version_of_each_sheet(tmp_path, combined):
+    """Copies keep older versions beside the current sheet (``_v1`` beside ``_v2``, a dated re-release): every
+    sheet whose name says micro or macro was read, so each micro-expression was in the truth twice (and a
+    spotter finding it once scored half a miss). The newest of each type is read, with a warning naming the rest."""
+    root = casme3(tmp_path, combined)
+    before = {v.name: v.intervals for v in load_long_dataset("casme3", root).videos}
+    old = [["spNO.1", "a", 3, 5, 8, "12", 1, "happy"], ["spNO.1", "c", 1, 2, 3, "1", 1, "happy"]]
+    if combined:
+        book(root / "annotation/CAS(ME)3_part_A_v0.xlsx", {"Sheet1": [ME3_HEADER[:6] + ["Type"] + ME3_HEADER[6:]] +
+                                                          [r[:6] + ["Micro-expression"] + r[6:] for r in old]})
+    else:
+        book(root / "annotation/cas(me)3_part_A_ME_label_JpgIndex_v1.xlsx", {"Sheet1": [ME3_HEADER] + old})
+    idx = load_long_dataset("casme3", root)
+    assert {v.name: v.intervals for v in idx.videos} == before
+    older = "CAS(ME)3_part_A_v0.xlsx" if combined else "cas(me)3_part_A_ME_label_JpgIndex_v1.xlsx"
+    assert [w for w in idx.warnings if older in w] and all("(not annotation/" in w for w in idx.warnings)
+
+
 def test_unknown_long_dataset_and_missing_root(tmp_path):
     with pytest.raises(InputError, match="unknown spotting dataset 'smic'"):
         load_long_dataset("smic", tmp_path)

@@ -7,6 +7,8 @@ Assumed layout:
   Either one sheet with a type column (``CAS(ME)3_part_A_v*.xlsx``: Subject, Filename, Onset,
   Apex, Offset, AU, a type column ``Micro-expression`` / ``Macro-expression``, Objective class,
   emotion), or the two v2 sheets whose names say the type: ``*part_A_ME_label*`` (micro) and ``*part_A_MaE_label*`` (macro).
+  Of several versions of a sheet (``_v1.xls`` beside ``_v2.xlsx``, a dated ``_v2_20250903.xlsx``) the newest
+  name of each type is read, with a warning naming the others.
 * frames ``part_A/spNO.1/a/color/0.jpg`` ...: subject folder ``spNO.<n>``, one folder per
   recording (Filename, the letter), colour frames in ``color/``, a frame's number is its file
   name. 30 fps. The video name is ``spNO.1_a``.
@@ -23,7 +25,7 @@ from pathlib import Path
 from mpt_live.errors import InputError
 
 from .casme3 import sheet_kind
-from .files import ClipFrames, child_dirs, find_dirs, find_files, newest_name, prefer_raw, subdirs
+from .files import ClipFrames, child_dirs, find_dirs, find_files, newest_name, pick, prefer_raw, subdirs
 from .sheets import as_int, cell_text, count, read_sheet
 from .longvideo import (LongVideo, LongVideoIndex, finish, frame_positions, interval_from_row, lost_line,
                         no_recording, normalise_type)
@@ -59,8 +61,13 @@ def load(root: Path) -> LongVideoIndex:
     sheets = sorted(find_files(root, pats), key=newest_name)
     if not sheets:
         raise InputError(f"{root}: no CAS(ME)^3 part A label sheet found (*part_A*.xlsx)")
-    typed = [s for s in sheets if sheet_kind(s)]
-    sheets = typed if typed else sheets[:1]  # the v2 pair, else the newest combined sheet
+    warnings: list[str] = []
+    by_kind = {k: [s for s in sheets if sheet_kind(s) == k] for k in ("micro", "macro")}
+    if any(by_kind.values()):  # one sheet per type: two versions (v1 beside v2) would count each movement twice
+        sheets = [pick(found, f"CAS(ME)^3 part A {k}-expression label sheet", root, prefer=newest_name,
+                       warnings=warnings) for k, found in by_kind.items() if found]
+    else:                      # the newest combined sheet
+        sheets = [pick(sheets, "CAS(ME)^3 part A label sheet", root, prefer=newest_name, warnings=warnings)]
     _, recordings = _recordings(root)
     videos: dict[str, LongVideo] = {}
     clips: dict[str, ClipFrames] = {}
@@ -104,4 +111,4 @@ def load(root: Path) -> LongVideoIndex:
             if iv is not None:
                 v.intervals.append(iv)
     return finish({v.name: v for v in videos.values()}, sorted(lb for lb in labels if lb), dropped, notes,
-                  "casme3", sheets[0], lost_line(lost))
+                  "casme3", sheets[0], warnings + lost_line(lost))
