@@ -702,3 +702,18 @@ def test_the_table_on_a_later_sheet_of_the_workbook(tmp_path):
     with pytest.raises(InputError, match=r"missing column\(s\) Subject, Filename, Onset, Apex, Offset, emotion "
                                          r"in any of its 2 sheets"):
         load_dataset("casme3", root)
+
+
+@pytest.mark.parametrize("name, build, old, new", [
+    ("casme2", casme2, "CASME2-coding-20140508.xlsx", "casme2-coding-20140508.XLSX"),
+    ("samm", samm, "SAMM_Micro_FACS_Codes_v2.xlsx", "SAMM_Micro_FACS_Codes_v2.XLSX"),
+    ("casme3", casme3, "annotation/cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx",
+     "annotation/cas(me)3_PART_A_ME_label_JpgIndex_v2.XLSX"),
+], ids=["casme2", "samm", "casme3"])
+def test_sheet_names_in_another_letter_case(tmp_path, name, build, old, new):
+    """A sheet saved on Windows as ``.XLSX`` or renamed in another case was not found on Linux ('no
+    SAMM_Micro_FACS_Codes*.xlsx sheet found'): sheet names are matched ignoring letter case."""
+    root = build(tmp_path)
+    before = [t.name for t in load_dataset(name, root).samples]
+    (root / old).rename(root / new)
+    assert [t.name for t in load_dataset(name, root).samples] == before

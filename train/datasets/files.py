@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import fnmatch
 import logging
 import os
 import re
@@ -112,15 +113,26 @@ def subdirs(d: Path) -> list[Path]:
 
 
 def find_files(root: Path, patterns: tuple[str, ...], max_depth: int = 4) -> list[Path]:
-    """Files under ``root`` (to ``max_depth`` levels) whose name matches one of the glob ``patterns``."""
+    """Files under ``root`` (to ``max_depth`` levels, hidden ones skipped) whose name matches one of the glob
+    ``patterns`` in any letter case (``SAMM_Micro_FACS_Codes_v2.XLSX`` saved on Windows, ``casme2-coding...``)."""
     if root.is_file():
         return [root]
-    out = []
-    for depth in range(max_depth + 1):
-        prefix = "*/" * depth
-        for pat in patterns:
-            out += [p for p in root.glob(prefix + pat) if p.is_file()
-                    and not any(hidden(q) for q in p.relative_to(root).parts)]
+    pats = [p.lower() for p in patterns]
+    out, level = [], [root]
+    for _ in range(max_depth + 1):
+        nxt = []
+        for d in level:
+            try:
+                with os.scandir(d) as it:
+                    entries = [e for e in it if not hidden(e.name)]
+            except OSError:
+                continue
+            for e in entries:
+                if e.is_dir():
+                    nxt.append(Path(e.path))
+                elif e.is_file() and any(fnmatch.fnmatchcase(e.name.lower(), p) for p in pats):
+                    out.append(Path(e.path))
+        level = nxt
     return sorted(set(out), key=lambda p: (len(p.parts), str(p)))
 
 
