@@ -717,3 +717,24 @@ def test_sheet_names_in_another_letter_case(tmp_path, name, build, old, new):
     before = [t.name for t in load_dataset(name, root).samples]
     (root / old).rename(root / new)
     assert [t.name for t in load_dataset(name, root).samples] == before
+
+
+def test_an_xlsx_saved_beside_its_xls_is_the_one_read(tmp_path):
+    """An .xls sheet pandas cannot read here is refused with 'save the sheet as .xlsx'; the .xlsx saved beside it
+    (same name) lost to the .xls (a name that is a prefix sorted first), so the same error came back. Of one name
+    the .xlsx is read, then the .xls, then a .csv; newer names still win over older ones."""
+    root = casme3(tmp_path)
+    ann = root / "annotation"
+    good = ann / "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx"
+    before = [t.name for t in load_dataset("casme3", root).samples]
+    (ann / "cas(me)3_part_A_ME_label_JpgIndex_v2.xls").write_bytes(bytes.fromhex("D0CF11E0A1B11AE1") + bytes(504))
+    (ann / "cas(me)3_part_A_ME_label_JpgIndex_v2.csv").write_text("Subject,Filename\n")
+    (ann / "cas(me)3_part_A_ME_label_JpgIndex_v1.xlsx").write_bytes(good.read_bytes())
+    index = load_dataset("casme3", root)
+    assert [t.name for t in index.samples] == before
+    assert [w.split("; using ")[1].split(" ")[0] for w in index.warnings if "; using " in w] == [
+        "annotation/cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx"]
+    good.rename(ann / "cas(me)3_part_A_ME_label_JpgIndex_v2_20250903.xlsx")      # a dated re-release is newer
+    index = load_dataset("casme3", root)
+    assert [w.split("; using ")[1].split(" ")[0] for w in index.warnings if "; using " in w] == [
+        "annotation/cas(me)3_part_A_ME_label_JpgIndex_v2_20250903.xlsx"]
