@@ -128,6 +128,19 @@ def test_casme2lv_selectedpic_and_cropped_are_not_recordings(tmp_path):
         load_long_dataset("casme2lv", root)
 
 
+def test_casme2lv_sheets_found_by_their_names(tmp_path):
+    """A copy whose workbook has a notes sheet first, or its naming rules before the coding, was read by sheet
+    position: the notes were taken for the coding ('participant ... is not in sheet ...'). The naming-rule
+    sheets are found by name and the coding is the first other sheet."""
+    want = {v.name: v.intervals for v in load_long_dataset("casme2lv", casme2(tmp_path / "a", videos=False)).videos}
+    root = casme2(tmp_path / "b", videos=False)
+    book(root / "CAS(ME)^2code_final(Updated).xlsx", {
+        "notes": [["column C-E: image numbers"], [1, "offset 0 = not coded"]],
+        "Naming Rule2": [[401, "anger1"], [101, "disgust1"]], "naming rule1": [["s15", 15, 1], ["s16", 16, 2]],
+        "CASFEcode_final": CODING})
+    assert {v.name: v.intervals for v in load_long_dataset("casme2lv", root).videos} == want
+
+
 # ---------------------------------------------------------------- SAMM long videos
 SAMM_HEADER = ["Subject", "Filename", "Inducement Code", "Onset", "Apex", "Offset", "Duration", "Type",
                "Action Units", "Notes"]

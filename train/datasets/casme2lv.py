@@ -3,7 +3,8 @@
 Assumed layout (the release as the MEGC spotting baselines read it):
 
 * ``CAS(ME)^2code_final*.xlsx`` (or any ``*code_final*.xlsx``) anywhere under the root, three
-  sheets, no header row (a header row, if present, is skipped):
+  sheets (found by their names ``naming rule1`` / ``naming rule2`` when a copy adds or reorders sheets, else
+  by position), no header row (a header row, if present, is skipped):
   1. the coding (e.g. ``CASFEcode_final``): A participant number, B expression name
      (``anger1_1``: stimulus name ``anger1`` + ``_`` + index), C onset, D apex, E offset (image
      numbers, 1-based), F action units, G estimated emotion (the label), H type
@@ -42,10 +43,21 @@ VIDEO_EXT = (".avi", ".mp4", ".mov", ".mkv")
 
 
 def _sheets(path: Path) -> list[tuple[str, list[list[Any]]]]:
+    """(coding, naming rule1, naming rule2): the sheets named like ``naming rule1`` / ``naming rule2`` (any case
+    and spacing) and, of the others, the one with most expression names (``anger1_1``) in column B; by
+    position (the release's order) when the names do not say."""
     book = read_workbook(path, "coding sheet", sheet_name=None)
     if len(book) < 3:
         raise InputError(f"{path.name}: expected 3 sheets (coding, naming rule1, naming rule2), found {len(book)}")
-    return [(name, df.values.tolist()) for name, df in book.items()]
+    sheets = [(name, df.values.tolist()) for name, df in book.items()]
+    rules = [next((t for t in sheets if re.search(rf"rule\s*{k}$", str(t[0]).strip(), re.I)), None) for k in (1, 2)]
+    if None in rules:
+        return sheets[:3]
+    others = [t for t in sheets if t not in rules]    # the coding: the one with most expression names in B
+
+    def names(t: tuple[str, list[list[Any]]]) -> int:
+        return sum(len(r) > 1 and bool(re.fullmatch(r".+_\d+", cell_text(r[1]))) for r in t[1])
+    return [max(others, key=names)] + rules
 
 
 def _rows(sheet: str, rows: list[list[Any]], width: int) -> list[SheetRow]:
@@ -100,7 +112,7 @@ def _frame_count(path: Path) -> int:
 def load(root: Path) -> LongVideoIndex:
     sheet = pick(find_files(root, ("*code_final*.xlsx", "*code_final*.xls")), "CAS(ME)^2code_final*.xlsx sheet",
                  root, prefer=newest_name, warnings=(warnings := []))
-    (coding_name, coding), (rule1_name, rule1), (rule2_name, rule2) = _sheets(sheet)[:3]
+    (coding_name, coding), (rule1_name, rule1), (rule2_name, rule2) = _sheets(sheet)
     subjects = {}
     for row in _rows(rule1_name, rule1, 3):
         n = as_int(row[2])
