@@ -10,8 +10,8 @@ that ends well before the frame count in its header as :attr:`FrameTimes.error`.
 
 OpenCV's times start at the video stream's own start; a player's (and the review page's) at the container's.
 Where the video starts later than the container (the audio first: a recording cut with ``-c copy``, a camera
-that starts its picture late), :func:`container_timeline` reads where the video starts and ends in the
-container with PyAV, and the times are placed on the container's time line. The frame count in a header
+that starts its picture late), the header probe (:mod:`mpt_live.videoprobe`) reads where the video starts
+and ends in the container with PyAV, and the times are placed on the container's time line. The frame count in a header
 can be an estimate (Matroska/WebM: duration x rate, wrong for a variable rate; an AVI of a variable-rate
 recording counts its empty frames; an MP4 cut with ``-c copy`` counts frames its edit list hides), so a
 video whose frames reach the end the container states for it is not called truncated.
@@ -21,66 +21,16 @@ from __future__ import annotations
 
 import math
 from array import array
-from pathlib import Path
 
 import numpy as np
 
-from .quiet import quiet_fd
+from .videoprobe import VideoProbe
 
 ASSUMED_FPS = 30.0  # no rate anywhere: assume this (and say so)
 
 
 def valid_fps(fps: float | None) -> bool:
     return fps is not None and math.isfinite(fps) and 1e-3 < fps <= 1000.0
-
-
-def codec_rate(path: str | Path) -> float | None:
-    """The first video stream's frame rate as FFmpeg's decoder sees it (PyAV): the timing in a raw H.264 /
-    HEVC stream's parameter sets, which OpenCV does not report. None when the stream states none."""
-    try:
-        import av
-
-        with av.open(str(path)) as c:
-            rate = c.streams.video[0].codec_context.framerate
-        return float(rate) if rate and valid_fps(float(rate)) else None
-    except Exception:  # PyAV missing or the file unreadable to it: no second opinion
-        return None
-
-
-def container_timeline(path: str | Path) -> tuple[float, float | None]:
-    """``(start_s, end_s)``: where the first video stream's first frame is shown and where the stream ends, in
-    seconds of the container's time line (what a player shows; ``start_s`` 0 unless the video starts after
-    another stream). ``end_s``: the stream's duration, a Matroska stream's ``DURATION`` tag, else the
-    container's; None when nothing states it. ``(0.0, None)`` when PyAV cannot tell."""
-    try:
-        import av
-
-        with quiet_fd(2), av.open(str(path)) as c:
-            s = c.streams.video[0]
-            tb = s.time_base
-            start = 0.0
-            if s.start_time is not None and c.start_time is not None and tb:
-                # from the container's start, or from 0 where another stream starts before it (audio priming)
-                start = max(0.0, float(s.start_time * tb) - max(c.start_time / 1e6, 0.0))
-            whole = c.duration / 1e6 if c.duration and c.duration > 0 else None
-            if whole is not None and start >= whole:  # nonsense (a wrapped time stamp): the first frame at 0
-                start = 0.0
-            if s.duration and tb:
-                return start, start + float(s.duration * tb)
-            tag = _clock_seconds((s.metadata or {}).get("DURATION") or (s.metadata or {}).get("duration"))
-            return start, (start + tag if tag else whole)
-    except Exception:  # PyAV missing or the file unreadable to it: OpenCV's view, as before
-        return 0.0, None
-
-
-def _clock_seconds(text: str | None) -> float | None:
-    """``'00:01:02.500000000'`` -> 62.5 (Matroska's per-stream DURATION tag); None for anything else."""
-    try:
-        h, m, sec = str(text).split(":")
-        value = int(h) * 3600 + int(m) * 60 + float(sec)
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) and value > 0 else None
 
 
 class FrameTimes:
@@ -161,10 +111,11 @@ class FrameTimes:
 
 
 def resolve_rate(name: str, header_fps: float, first_ms: float, second_ms: float | None,
-                 path: str | Path | None) -> tuple[float, bool, bool, list[str]]:
+                 probe: VideoProbe | None) -> tuple[float, bool, bool, list[str]]:
     """(fps, pts, fps_assumed, warnings) of a video from its header rate and its first two frames' times.
 
-    ``path``: a local file that PyAV may open for the codec's rate when the container has no times."""
+    ``probe``: a local file's header probe, whose codec rate counts when the container has no times (None: a
+    URL, not probed)."""
     pts = second_ms is not None and second_ms > first_ms
     warnings: list[str] = []
     if pts:
@@ -176,13 +127,14 @@ def resolve_rate(name: str, header_fps: float, first_ms: float, second_ms: float
             return fps, True, False, warnings
         warnings.append(f"{name}: no frame rate in the header; assuming {ASSUMED_FPS:g} fps for the window stride")
         return ASSUMED_FPS, True, True, warnings
-    codec = codec_rate(path) if path is not None and second_ms is not None else None
+    codec = probe.codec_fps if probe is not None and second_ms is not None else None
+    codec = codec if valid_fps(codec) else None
     if codec is not None and (not valid_fps(header_fps) or abs(codec - header_fps) > 0.01 * codec):
         header = f"{header_fps:g} fps" if valid_fps(header_fps) else "no rate"
         warnings.append(f"{name}: no per-frame times in the stream; its header says {header} (FFmpeg's "
                         f"default), its codec timing {codec:g} fps: times use {codec:g} fps")
         return codec, False, False, warnings
-    if codec is None and second_ms is not None and path is not None:
+    if codec is None and second_ms is not None and probe is not None:
         if valid_fps(header_fps):
             warnings.append(f"{name}: no per-frame times and no codec timing in the stream: times use the "
                             f"header's {header_fps:g} fps, which may be FFmpeg's default")

@@ -19,8 +19,9 @@ import cv2
 import numpy as np
 
 from .errors import InputError
-from .frametimes import FrameTimes, container_timeline, resolve_rate
+from .frametimes import FrameTimes, resolve_rate
 from .quiet import quiet_fd, quiet_opencv
+from .videoprobe import ENDS, UNRECOGNISED, VideoProbe, probe_video
 
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv",
                     ".ts", ".mts", ".m2ts", ".3gp", ".flv", ".ogv"}  # camcorder (AVCHD), phone and stream files
@@ -60,27 +61,8 @@ def expand_videos(spec: str) -> list[Path]:
     return [p]
 
 
-def image_format(path: str | os.PathLike) -> str | None:
-    """The image type of ``path`` when its container is a still image (FFmpeg's image demuxers: ``image2``,
-    ``jpeg_pipe``, ``png_pipe``, ...), whatever its name ends with, e.g. ``'JPEG'``; None for a
-    video container (a real 1-frame video too) or a file PyAV cannot open. OpenCV opens an image as a
-    1-frame "video", so the frame count cannot tell."""
-    try:
-        import av
-
-        with quiet_fd(2), av.open(str(path)) as c:
-            name = c.format.name
-            if name not in ("image2", "image2pipe") and not name.endswith("_pipe"):
-                return None
-            streams = c.streams.video
-            codec = streams[0].codec_context.name if streams else name
-            return {"mjpeg": "JPEG"}.get(codec, codec.upper())
-    except Exception:  # PyAV missing or the file unreadable to it: OpenCV decides, as before
-        return None
-
-
-def unreadable(path: Path) -> str:
-    """Why a local file that OpenCV cannot open is not a video, in a few words."""
+def unreadable(path: Path, probe: VideoProbe) -> str:
+    """Why a local file that OpenCV cannot open is not a video, in a few words (``probe``: its header probe)."""
     try:
         if path.stat().st_size == 0:
             return "the file is empty (0 bytes)"
@@ -91,19 +73,12 @@ def unreadable(path: Path) -> str:
     if head[4:8] == b"ftyp" and not _has_box(path, b"moov"):
         return ("an MP4/MOV without its index ('moov' box): the recording was cut off before it was "
                 "finished, or is still being written")
-    try:
-        import av
-
-        with quiet_fd(2), av.open(str(path)) as c:
-            kinds = sorted({st.type for st in c.streams})
-            if not c.streams.video:
-                return f"no video stream, {' and '.join(kinds)} only" if kinds else "a container with no streams at all"
-    except ImportError:
-        pass
-    except EOFError:  # av.error.EOFError is one: a header, then nothing
+    if probe.failure == ENDS:
         return "the file ends before any video data"
-    except Exception:  # PyAV's "Invalid data found when processing input"
+    if probe.failure == UNRECOGNISED:
         return "FFmpeg does not recognise its contents as any video format"
+    if probe.failure is None and not probe.has_video:
+        return f"no video stream, {' and '.join(probe.streams)} only" if probe.streams else "a container with no streams at all"
     return "OpenCV could not open it"
 
 
@@ -185,14 +160,16 @@ class VideoFile:
                 raise InputError(f"{self.path}: is a directory, expected a video file")
             if not os.access(self.path, os.R_OK):
                 raise InputError(f"{self.path}: not readable (permission denied)")
-            image = image_format(self.path)
-            if image is not None:
-                raise InputError(f"{self.path}: is a {image} image, not a video; a recording stored as images "
-                                 "is read as a folder of frames (--fps)")
+        # PyAV's one look at a local file's header: a still image refused here, the codec's rate and the video's
+        # place on the container's time line for its frame times, why it is unreadable if OpenCV cannot open it
+        probe = None if url else probe_video(self.path)
+        if probe is not None and probe.image is not None:
+            raise InputError(f"{self.path}: is a {probe.image} image, not a video; a recording stored as images "
+                             "is read as a folder of frames (--fps)")
         self._cap = open_capture(self.name, timeout_ms)
         if not self._cap.isOpened():
             raise InputError(f"{self.name}: not a readable video: "
-                             + ("OpenCV could not open it" if url else unreadable(self.path)))
+                             + ("OpenCV could not open it" if probe is None else unreadable(self.path, probe)))
         header_fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
         count = self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0
         self.frame_count = int(count) if 0 < count < 1e9 else 0  # raw streams report garbage
@@ -214,9 +191,9 @@ class VideoFile:
             raise InputError(f"{self.name}: video has zero decodable frames{why}")
         ms = [m for _, m in self._buffered]
         self.fps, self._pts, self.fps_assumed, self.warnings = resolve_rate(
-            self.name, header_fps, ms[0], ms[1] if len(ms) > 1 else None, None if url else self.path)
-        # where the video starts and ends on the container's time line (a URL: not probed a second time)
-        self.start_s, self._end_s = (0.0, None) if url else container_timeline(self.path)
+            self.name, header_fps, ms[0], ms[1] if len(ms) > 1 else None, probe)
+        # where the video starts and ends on the container's time line (a URL: not probed)
+        self.start_s, self._end_s = (0.0, None) if probe is None else (probe.start_s, probe.end_s)
         self.error: str | None = None
         self._times: FrameTimes | None = None
 

@@ -197,3 +197,36 @@ def test_a_phone_video_stored_turned_is_read_upright(tmp_path, rotation, transpo
     for frame in (img, paced.image):
         assert frame.shape == (64, 48, 3)
         assert frame[2:14, 2:22].mean() > 200 and frame[2:14, 26:46].mean() < 50 and frame[20:].mean() < 50
+
+
+@pytest.mark.parametrize("make", [
+    lambda d: _write_video(d / "clip.mp4", 30) or d / "clip.mp4",
+    lambda d: __import__("faultkit").write_raw_h264(d / "raw.h264", 30),  # no times: the codec's rate counts
+    lambda d: _audio_only(d / "voice.mp4"),  # not a video: why, in one line
+], ids=["mp4", "raw-h264", "audio-only"])
+def test_a_run_opens_its_video_with_pyav_once(tmp_path, monkeypatch, make):
+    """The header facts (an image? the codec's rate, the video's place on the container's time line, why it is
+    unreadable) come from one PyAV open of the file, not one each."""
+    import av
+    from typer.testing import CliRunner
+
+    from mpt_live.cli import app
+
+    video = make(tmp_path)
+    opened = []
+    real = av.open
+
+    def counting_open(file, mode="r", *args, **kwargs):
+        if mode == "r" and str(file) == str(video):
+            opened.append(file)
+        return real(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(av, "open", counting_open)
+    res = CliRunner().invoke(app, ["--video", str(video), "--motion-only", "--headless", "--out", str(tmp_path / "out")])
+    if video.name == "voice.mp4":
+        assert res.exit_code != 0 and "not a readable video: no video stream, audio only" in res.output, res.output
+    else:
+        assert res.exit_code == 0, res.output
+        summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+        assert summary["frames_read"] == 30 and summary["source_fps"] == pytest.approx(25.0 if video.suffix == ".mp4" else 30.0)
+    assert len(opened) == 1

@@ -1,0 +1,128 @@
+"""One look at a local video file's header with PyAV (FFmpeg), before OpenCV reads its frames.
+
+What a run needs from FFmpeg that OpenCV does not report, all read while the file is open once
+(:func:`probe_video`): whether the container is a still image (FFmpeg's image demuxers: ``image2``,
+``jpeg_pipe``, ``png_pipe``, ...; OpenCV opens an image as a 1-frame "video", so its frame count cannot tell),
+the codec's own frame rate (the timing in a raw H.264 / HEVC stream's parameter sets), where the video
+starts and ends on the container's time line (:mod:`mpt_live.frametimes`), and, for a file OpenCV then
+cannot open, why PyAV could not either (:func:`mpt_live.sources.unreadable`). Each fact is read on its own:
+one that cannot be read leaves the others as they are. A run looks at its video before it loads its model (a bad
+file fails at once) and again when it reads it: the facts of a file not changed since are kept, not read again.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+from dataclasses import dataclass
+
+from .quiet import quiet_fd
+
+NO_PYAV, ENDS, UNRECOGNISED = "no-pyav", "ends", "unrecognised"  # VideoProbe.failure
+
+
+@dataclass(frozen=True)
+class VideoProbe:
+    """The facts of one header probe. Their defaults are what a file PyAV cannot open gets (OpenCV decides).
+
+    ``failure``: why PyAV could not open the file (:data:`NO_PYAV`: PyAV is not installed; :data:`ENDS`: a
+    header, then nothing; :data:`UNRECOGNISED`: not a format FFmpeg knows), None when it opened.
+    ``streams``: the kinds of its streams, sorted (``('audio', 'video')``). ``image``: the image type when the
+    container is a still image (``'JPEG'``), None for a video container (a real 1-frame video too).
+    ``codec_fps``: the first video stream's frame rate as FFmpeg's decoder sees it (not checked for sense),
+    None when the stream states none. ``start_s`` / ``end_s``: where the first video stream's first frame is
+    shown and where the stream ends on the container's time line (``start_s`` 0 unless the video starts after
+    another stream; ``end_s`` the stream's duration, a Matroska stream's ``DURATION`` tag, else the
+    container's, None when nothing states it)."""
+
+    failure: str | None = None
+    streams: tuple[str, ...] = ()
+    image: str | None = None
+    codec_fps: float | None = None
+    start_s: float = 0.0
+    end_s: float | None = None
+
+    @property
+    def has_video(self) -> bool:
+        return "video" in self.streams
+
+
+def probe_video(path: str | os.PathLike) -> VideoProbe:
+    """Every fact of :class:`VideoProbe` about ``path``, from one PyAV open of its header (the facts of a file
+    whose size and modification time have not changed since it was last probed: kept from then)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return _probe(os.fspath(path))
+    return _probe_file(os.path.abspath(path), st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+@functools.lru_cache(maxsize=64)
+def _probe_file(path: str, size: int, mtime_ns: int, inode: int) -> VideoProbe:
+    return _probe(path)
+
+
+def _probe(path: str) -> VideoProbe:
+    try:
+        import av
+    except ImportError:
+        return VideoProbe(failure=NO_PYAV)
+    try:
+        with quiet_fd(2), av.open(str(path)) as c:  # FFmpeg's own lines ("moov atom not found") kept out
+            streams = tuple(sorted({st.type for st in c.streams}))
+            start_s, end_s = _timeline(c)
+            return VideoProbe(None, streams, _image(c), _codec_fps(c), start_s, end_s)
+    except EOFError:  # av.error.EOFError is one: a header, then nothing
+        return VideoProbe(failure=ENDS)
+    except Exception:  # PyAV's "Invalid data found when processing input", a file unreadable to it
+        return VideoProbe(failure=UNRECOGNISED)
+
+
+def _image(c) -> str | None:
+    try:
+        name = c.format.name
+        if name not in ("image2", "image2pipe") and not name.endswith("_pipe"):
+            return None
+        streams = c.streams.video
+        codec = streams[0].codec_context.name if streams else name
+        return {"mjpeg": "JPEG"}.get(codec, codec.upper())
+    except Exception:
+        return None
+
+
+def _codec_fps(c) -> float | None:
+    try:
+        rate = c.streams.video[0].codec_context.framerate
+        return float(rate) if rate else None
+    except Exception:
+        return None
+
+
+def _timeline(c) -> tuple[float, float | None]:
+    try:
+        s = c.streams.video[0]
+        tb = s.time_base
+        start = 0.0
+        if s.start_time is not None and c.start_time is not None and tb:
+            # from the container's start, or from 0 where another stream starts before it (audio priming)
+            start = max(0.0, float(s.start_time * tb) - max(c.start_time / 1e6, 0.0))
+        whole = c.duration / 1e6 if c.duration and c.duration > 0 else None
+        if whole is not None and start >= whole:  # nonsense (a wrapped time stamp): the first frame at 0
+            start = 0.0
+        if s.duration and tb:
+            return start, start + float(s.duration * tb)
+        tag = _clock_seconds((s.metadata or {}).get("DURATION") or (s.metadata or {}).get("duration"))
+        return start, (start + tag if tag else whole)
+    except Exception:  # no video stream, or PyAV cannot tell: OpenCV's view, as before
+        return 0.0, None
+
+
+def _clock_seconds(text: str | None) -> float | None:
+    """``'00:01:02.500000000'`` -> 62.5 (Matroska's per-stream DURATION tag); None for anything else."""
+    try:
+        h, m, sec = str(text).split(":")
+        value = int(h) * 3600 + int(m) * 60 + float(sec)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) and value > 0 else None
