@@ -5,9 +5,14 @@ faces near the camera (webcams, close interview shots). While a frame shows fewe
 asks for (with 0: on any frame), the full-range model looks at that frame too, on the first such frame and
 then at most every :data:`PROBE_EVERY_S` seconds (the whole frame, and its square tiles when the frame is
 wide, as the tracker searches it: :mod:`mpt_live.tiles`). When full-range finds more faces than are being
-tracked, the run switches to it for good: the tracker's next detections are full-range's, and the faces
-tracked so far keep their tracks. A frame with every expected face costs nothing more, so a webcam with one
-close face runs as before.
+tracked, one of them where no tracked face is, the find must hold on the next :data:`CONFIRM_FRAMES` frames:
+full-range finds that face again on each (near where it was, about its size, its score above the detector's
+threshold) and short-range still does not track it. Then the run switches to full-range for good: the
+tracker's next detections are full-range's, and the faces tracked so far keep their tracks. A find that does
+not hold (a patch of texture full-range took for a face in one frame) leaves the run on short-range, whose
+keypoints the models are trained on (full-range's are placed differently: every aligned crop would move),
+and is counted (``detector_unconfirmed`` in summary.json). A frame with every expected face costs nothing
+more, so a webcam with one close face runs as before.
 
 Measured on a 1920x1080 room view (``python bench/small_faces.py --spot``, README "Small and distant faces"):
 short-range found faces 120 px tall and larger, none of 80 px or less alone; full-range found them down to
@@ -25,11 +30,13 @@ found N faces at once says so.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from .face import FaceAligner
+from .face_types import Detection
 from .tiles import is_wide
 from .tracks import FaceTracker, TrackedFace
 
@@ -38,6 +45,20 @@ NAMES = {"short": "short-range", "full": "full-range"}
 PROBE_EVERY_S = 5.0  # auto: full-range looks at a frame short of faces at most this often
 MIN_EYE_PX = 36  # eye distance (frame px) below which a face is too small to analyse (a face ~90 px tall)
 MIN_FRAMES = 10  # a face is called too small only when it was tracked this many frames (not a passing false find)
+CONFIRM_FRAMES = 2  # auto: full-range's find must hold on this many following frames before the run switches
+MAX_SHIFT = 0.5  # ... its centre within this share of its size of where it was found on the frame before
+MAX_SCALE = 1.5  # ... and its size within this factor of it
+DETECTOR_KEYS = ("detector_used", "detector_reason", "detector_unconfirmed")  # summary.json's (FaceWatch.figures)
+
+
+@dataclass
+class _Find:
+    """Full-range's faces that short-range does not track, waiting for the next frames to hold."""
+
+    faces: list[Detection]
+    had: int  # faces tracked when it was found
+    found: int  # faces full-range found
+    held: int = 0  # following frames it held on
 
 
 def check_detector(detector: str) -> str:
@@ -60,6 +81,8 @@ class FaceWatch:
         self.switched_s: float | None = None
         self._found = (0, 0)  # faces tracked and faces full-range found when it switched
         self.probes = 0
+        self.unconfirmed = 0  # auto: full-range finds that did not hold on the next frames (no switch)
+        self._find: _Find | None = None
         self.most = 0  # the most faces tracked in one frame
         self._args = dict(image_size=image_size, motion_crop=True, align=align)
         self.aligner = FaceAligner(model=self.used, **self._args)
@@ -79,22 +102,44 @@ class FaceWatch:
             e[2] += eye
         if self.asked != "auto" or self.used == "full":
             return
+        if self._find is not None:
+            self._confirm(self._find, image, t, faces, tracker)
+            return
         if self.max_faces and len(faces) >= self.max_faces:
             return
         if 0 <= t - self._probe_t < PROBE_EVERY_S:
             return
         self._probe_t = t
         self.probes += 1
+        found = self._look(image, t)
+        new = [d for d in found if not _tracked(d, faces)]
+        if new and min(len(found), self.max_faces or len(found)) > len(faces):
+            self._find = _Find(new, len(faces), len(found))
+
+    def _look(self, image: np.ndarray, t: float) -> list[Detection]:
+        """Full-range's faces in ``image`` (the whole frame, and its tiles when it is wide)."""
         if self._full is None:
             self._full = FaceAligner(model="full", **self._args)
         found = self._full.detect(image, t)
-        if is_wide(image.shape):
-            found = self._full.detect_tiles(image, found)
-        if min(len(found), self.max_faces or len(found)) > len(faces):
+        return self._full.detect_tiles(image, found) if is_wide(image.shape) else found
+
+    def _confirm(self, find: _Find, image: np.ndarray, t: float, faces: list[TrackedFace], tracker: FaceTracker) -> None:
+        """A frame after full-range's find: its faces found again where they were and still not tracked stay; none
+        left: the find is counted as unconfirmed; held on :data:`CONFIRM_FRAMES` frames: the run switches."""
+        found = self._look(image, t)
+        full = self._full
+        assert full is not None  # made by the look that found them
+        found = [d for d in found if d.score >= full.min_confidence and not _tracked(d, faces)]
+        find.faces = [m for m in (_again(f, found) for f in find.faces) if m is not None]
+        find.held += 1
+        if not find.faces:
+            self._find, self.unconfirmed = None, self.unconfirmed + 1
+        elif find.held >= CONFIRM_FRAMES:
+            self._find = None
             self.used, self.switched_s = "full", float(t)
-            self.aligner, tracker.aligner = self._full, self._full
+            self.aligner, tracker.aligner = full, full
             tracker.search_now()  # the faces full-range found are tracked from the next frame
-            self._found = (len(faces), len(found))
+            self._found = (find.had, find.found)
 
     def reason(self) -> str:
         """One line: which detector ran and why."""
@@ -106,8 +151,16 @@ class FaceWatch:
                     f"face{'s' * (had != 1)} where full-range found {found})")
         if not self.probes:
             return "short-range (auto: it found every face --max-faces asks for)"
-        return (f"short-range (auto: full-range found no face more in {self.probes} "
-                f"check{'s' * (self.probes != 1)} of frames short of faces)")
+        checks = f"{self.probes} check{'s' * (self.probes != 1)} of frames short of faces"
+        if self.unconfirmed:
+            u = self.unconfirmed
+            return (f"short-range (auto: in {checks} full-range found a face more {u} time{'s' * (u != 1)}, "
+                    f"not again on the next {CONFIRM_FRAMES} frames)")
+        return f"short-range (auto: full-range found no face more in {checks})"
+
+    def figures(self) -> dict[str, Any]:
+        """summary.json's detector keys: the detector that ran, why, and full-range finds that did not hold."""
+        return dict(zip(DETECTOR_KEYS, (self.used, self.reason(), self.unconfirmed)))
 
     def face_figures(self, face_id: int) -> dict[str, Any]:
         """A face's eye distance (mean, frame px) and share of its frames too small to analyse."""
@@ -140,3 +193,22 @@ class FaceWatch:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _tracked(d: Detection, faces: list[TrackedFace]) -> bool:
+    """Whether a tracked face (short-range's) covers the centre of full-range's detection ``d``."""
+    cx, cy = d.box[0] + d.box[2] / 2, d.box[1] + d.box[3] / 2
+    return any(x <= cx <= x + w and y <= cy <= y + h for x, y, w, h in (f.face.box for f in faces))
+
+
+def _again(face: Detection, found: list[Detection]) -> Detection | None:
+    """The detection of ``found`` that is ``face`` again: the nearest whose centre moved less than
+    :data:`MAX_SHIFT` of the face's size and whose size changed by less than :data:`MAX_SCALE`; None if none is."""
+    size = max(face.box[2], face.box[3], 1)
+    cx, cy = face.box[0] + face.box[2] / 2, face.box[1] + face.box[3] / 2
+    best, best_d = None, MAX_SHIFT * size
+    for d in found:
+        dist = math.hypot(d.box[0] + d.box[2] / 2 - cx, d.box[1] + d.box[3] / 2 - cy)
+        if dist <= best_d and 1 / MAX_SCALE <= max(d.box[2], d.box[3], 1) / size <= MAX_SCALE:
+            best, best_d = d, dist
+    return best

@@ -48,7 +48,7 @@ from typing import Any, Callable, Iterable, Iterator
 from .clip import ClipSpec
 from .clip_stream import Window
 from .face_state import HISTORY_S, ClosedEvent, FaceState
-from .face_watch import FaceWatch, check_detector
+from .face_watch import DETECTOR_KEYS, FaceWatch, check_detector
 from .identity import FaceEmbedder
 from .model_worker import ModelWorker
 from .interrupts import raise_held
@@ -352,7 +352,7 @@ class Session:
             "fps": round(c["frames_read"] / seconds, 2) if seconds > 0 else None,
             "predictions_per_s": round(c["windows_classified"] / seconds, 2) if seconds > 0 else None,
             "stride": "auto" if self.auto else self.stride,
-            "detector": self.cfg.detector, "detector_used": w.used if w else None, "detector_reason": w.reason() if w else None,
+            "detector": self.cfg.detector, **(w.figures() if w else dict.fromkeys(DETECTOR_KEYS)),
             "max_faces": self.max_faces,
             "model": self.model.to_dict(),
             "provider": self.model.provider or None,

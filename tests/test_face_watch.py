@@ -65,9 +65,40 @@ def test_short_range_misses_the_far_face_and_says_so_when_max_faces_asked_for_it
 def test_auto_switches_to_full_range_where_short_range_misses_a_face(near_and_far):
     s = _run(near_and_far, detector="auto", max_faces=2)
     assert s["detector"] == "auto" and s["detector_used"] == "full"
-    assert s["detector_reason"].startswith("full-range from 0.0 s (auto: short-range tracked 1 face where full-range found 2")
+    # found on the first frame, held on the next two (frame 2, at 0.067 s): the run switches there
+    assert s["detector_reason"].startswith("full-range from 0.1 s (auto: short-range tracked 1 face where full-range found 2")
+    assert s["detector_unconfirmed"] == 0
     assert len(s["faces"]) == 2 and min(f["frames"] for f in s["faces"]) >= 20, s["faces"]
     assert not [w for w in s["warnings"] if "--max-faces" in w], s["warnings"]
+
+
+def test_one_false_find_of_full_range_does_not_switch_the_run(faces_dir, tmp_path, monkeypatch):
+    """Full-range 'finds' a face in an empty corner of one frame (a patch of texture taken for a face) and not on
+    the next frames: the run stays on short-range (the alignment the models are trained on) and counts it."""
+    from mpt_live.face import FaceAligner
+    from mpt_live.face_types import Detection
+
+    path = _room(tmp_path / "one.mp4", [(faces_dir / "videos" / "liveportrait_d6.mp4", 360, (380, 380))])
+    x, y, side = 1000, 120, 70
+    ghost = Detection((x, y, side, side), 0.6, np.array([[x + 20, y + 25], [x + 50, y + 25], [x + 35, y + 40],
+                                                         [x + 35, y + 55], [x + 5, y + 30], [x + 65, y + 30]], float))
+    calls = []
+    real = FaceAligner.detect
+
+    def detect(self, frame, t):
+        found = real(self, frame, t)
+        if self.model == "full":
+            calls.append(t)
+            if len(calls) == 1:
+                return found + [ghost]
+        return found
+
+    monkeypatch.setattr(FaceAligner, "detect", detect)
+    s = _run(path, detector="auto", max_faces=2)
+    assert s["detector_used"] == "short" and s["detector_unconfirmed"] == 1, s["detector_reason"]
+    assert len(calls) == 2, calls  # the find, then the next frame, where it did not hold (next look: 5 s later)
+    assert "full-range found a face more 1 time, not again on the next 2 frames" in s["detector_reason"]
+    assert len(s["faces"]) == 1, s["faces"]
 
 
 def test_a_face_too_small_to_analyse_is_named_and_a_close_one_is_not(faces_dir, tmp_path):
