@@ -5,8 +5,11 @@ play it, else ``review.webm``, a VP9 copy made here: :mod:`mpt_live.review`), th
 provider, fps, faces), one timeline per face (class probabilities, motion score, events; a playhead
 follows the video, a click seeks it) and the events table with a thumbnail of each event's apex.
 Clicking an event seeks the video to its onset; ``n``/``j`` and ``p``/``k`` move to the next and
-previous event. Everything but the video is inlined (CSS, script, SVG, JPEG thumbnails), nothing is
-fetched from a network. The events are also embedded as JSON (``#run-data``), as in summary.json.
+previous event. For keyboard and screen-reader users the events table is an ARIA grid (one tab stop,
+the arrows between rows, Enter to select, ``aria-selected`` and a name per row), each timeline a
+labelled, focusable slider over the video; the page lists its keys.
+Everything but the video is inlined (CSS, script, SVG, JPEG thumbnails), nothing is fetched from a
+network. The events are also embedded as JSON (``#run-data``), as in summary.json.
 """
 
 from __future__ import annotations
@@ -118,8 +121,11 @@ def _face_svg(face: int, rows: list[Mapping[str, Any]], events: list[Mapping[str
     x = lambda t: L + (W - L) * (t / duration if duration > 0 else 0.0)  # noqa: E731
     t = np.array([_num(r.get("time_s")) for r in rows])
     xd = 1 if duration <= 300 else 2 if duration <= 3000 else 3  # x precision: a zoomed hour still shows each window
+    shows = "class probabilities and motion score" if classes else "motion score"
+    label = (f"face {face} timeline, 0 to {_clock(duration)} s: {shows}, {len(events)} "
+             f"event{'' if len(events) == 1 else 's'}")
     parts = [f'<svg class="timeline" viewBox="0 0 {W:g} {P + M + 22:g}" data-face="{face}" data-duration="{duration:.4f}"'
-             f' role="img" aria-label="face {face} timeline">',
+             f' role="img" tabindex="0" aria-label="{html.escape(label)}" aria-describedby="keys">',
              f'<clipPath id="plot-{face}"><rect x="{L}" y="0" width="{W - L}" height="{P + M + 4}"/></clipPath>',
              f'<rect x="{L}" y="0" width="{W - L}" height="{P + M + 4}" fill="#fff" stroke="#ccc"/>',
              f'<g clip-path="url(#plot-{face})"><g class="data">']
@@ -246,7 +252,12 @@ def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[
     for i, ev in enumerate(events):
         img = f'<img src="{thumbs[i]}" alt="apex of event {i + 1}">' if i < len(thumbs) and thumbs[i] else ""
         conf = "" if ev.get("confidence") is None else f"{float(ev['confidence']):.0%}"
-        body.append(f'<tr data-onset="{float(ev["onset_s"]):.4f}" data-face="{int(ev["face"])}" tabindex="0">'
+        # a grid row: one tab stop for the table (the selected row), its name read out in full
+        on = float(ev["onset_s"])
+        name = (f"event {i + 1}: onset {_clock(on)}{' s' if on < 60 else ''}, class {ev.get('class') or 'none'}, "
+                f"{ev['type']}, face {int(ev['face'])}")
+        body.append(f'<tr data-onset="{float(ev["onset_s"]):.4f}" data-face="{int(ev["face"])}" '
+                    f'tabindex="{0 if i == 0 else -1}" aria-selected="false" aria-label="{e(name)}">'
                     f"<td>{i + 1}</td><td>{img}</td><td>{int(ev['face'])}</td><td>{e(str(ev.get('class') or '-'))}</td>"
                     f"<td>{conf}</td><td>{e(ev['type'])}</td><td>{_clock(float(ev['onset_s']))}</td>"
                     f"<td>{_clock(float(ev['apex_s']))}</td><td>{_clock(float(ev['offset_s']))}</td>"
@@ -262,9 +273,14 @@ def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[
         why = ("the source is a folder of frames; mpt-live --save-video writes annotated.mp4, which this page then shows"
                if summary.get("source") and Path(str(summary["source"])).is_dir() else "a browser plays neither the source nor a copy of it")
         video_html = f'<p id="video" class="note">No video to show: {e(why)}.</p>'
-    keys = ("Click an event to see it from its onset (Enter on a selected row too); keys: n / j next event, "
-            "p / k previous" if video else "Click an event to select it; keys: n / j next event, p / k previous")
-    keys += "; [ / ] earlier / later part of a zoomed timeline."
+    keys = [("click, or Enter / Space on a row", "select the event" + (" and see it from its onset" if video else "")),
+            ("n / j, p / k", "next, previous event"), ("\u2191 / \u2193, Home / End", "move between the events' rows"),
+            ("Tab", "the timelines, then the events' table")]
+    if video:
+        keys.append(("\u2190 / \u2192, Page Up / Page Down, Home / End on a timeline",
+                     "move the video 1 s, 10 s, to its start or end; a click on a timeline seeks there too"))
+    keys.append(("[ / ]", "earlier, later part of a zoomed timeline"))
+    keys = "".join(f"<li><kbd>{e(k)}</kbd>: {e(v)}</li>" for k, v in keys)
     data = json.dumps({"events": events}, default=json_default).replace("</", "<\\/")
     demo = '<span class="demo">DEMO MODEL</span>' if model.get("demo") else ""
     return PAGE.format(title=e(title), demo=demo, banner=banner, keys=keys, video=video_html, facts=fact_rows,

@@ -16,6 +16,8 @@ svg.timeline{display:block;width:100%;height:auto;cursor:pointer}#events tbody t
 #events tbody tr:hover{background:#f0f4fa}#events tbody tr.current{background:#dbe8fb}#events img{display:block;
 height:64px;border-radius:3px}.keys{color:#666;font-size:12px}h3 img.who{height:40px;border-radius:3px;
 vertical-align:middle;margin-right:8px}h3 .seen{font-weight:400;color:#555;margin-left:8px}
+:focus-visible{outline:3px solid #1a5fb4;outline-offset:2px}#events tbody tr:focus-visible{outline-offset:-3px}
+.keys ul{margin:0 0 8px;padding-left:18px}.keys h3{margin:0}kbd{font:inherit;font-weight:600}
 .zoom{margin:0 0 6px}.zoom button{margin-left:4px}#shown{margin-left:8px;color:#555}
 @media (max-width:900px){.wide{overflow-x:auto}.top{display:contents}th,td{padding:4px 5px}
 .top>div:first-child{position:sticky;top:0;z-index:5;background:#f5f5f2;padding:4px 0;margin-bottom:8px}video{max-height:38vh}}
@@ -28,15 +30,23 @@ SCRIPT = """
 const video = document.getElementById('video');
 const rows = Array.from(document.querySelectorAll('#events tbody tr[data-onset]'));
 let current = -1;
+function select(i) {  // the selected row: highlighted, aria-selected, the table's one tab stop
+  rows.forEach((r, k) => { r.classList.toggle('current', k === i); r.setAttribute('aria-selected', String(k === i)); });
+  if (i >= 0) rows.forEach((r, k) => { r.tabIndex = k === i ? 0 : -1; });
+}
+function reveal(row, focus) {
+  const head = document.querySelector('#events thead th');  // nor under the table's header, where it stays
+  const under = head && getComputedStyle(head).position === 'sticky' ? head.getBoundingClientRect().height : 0;
+  row.style.scrollMarginTop = cover() + under + 8 + 'px';  // not under the video kept on screen
+  if (focus) row.focus({preventScroll: true});
+  row.scrollIntoView({block: 'nearest'});
+}
 function go(i) {
   if (!rows.length) return;
   current = Math.max(0, Math.min(rows.length - 1, i));
   const row = rows[current];
-  rows.forEach(r => r.classList.toggle('current', r === row));
-  const head = document.querySelector('#events thead th');  // nor under the table's header, where it stays
-  const under = head && getComputedStyle(head).position === 'sticky' ? head.getBoundingClientRect().height : 0;
-  row.style.scrollMarginTop = cover() + under + 8 + 'px';  // not under the video kept on screen
-  row.scrollIntoView({block: 'nearest'});
+  select(current);
+  reveal(row, rows.includes(document.activeElement));  // keyboard focus follows n / p inside the table
   if (video && video.tagName === 'VIDEO') { video.pause(); video.currentTime = parseFloat(row.dataset.onset); }
 }
 function cover() {  // the height of what stays on top while the page scrolls (the video, with the facts when wide)
@@ -56,10 +66,22 @@ function step(dir) {  // from the selected event, or from the playhead when it h
 }
 rows.forEach((r, i) => {
   r.addEventListener('click', () => go(i));
-  r.addEventListener('keydown', e => { if (e.key === 'Enter') { go(i); e.preventDefault(); } });
+  r.addEventListener('keydown', e => {
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.key === 'Enter' || e.key === ' ') go(i);
+    else {
+      const j = {ArrowDown: i + 1, ArrowUp: i - 1, Home: 0, End: rows.length - 1}[e.key];
+      if (j === undefined) return;
+      const to = rows[Math.max(0, Math.min(rows.length - 1, j))];
+      rows.forEach(x => { x.tabIndex = x === to ? 0 : -1; });
+      reveal(to, true);
+    }
+    e.preventDefault();
+  });
 });
+const typing = e => ['INPUT', 'SELECT', 'TEXTAREA'].includes(e.target.tagName);
 document.addEventListener('keydown', e => {
-  if (e.ctrlKey || e.metaKey || e.altKey) return;
+  if (e.ctrlKey || e.metaKey || e.altKey || typing(e)) return;
   if (e.key === 'n' || e.key === 'j') { step(1); e.preventDefault(); }
   if (e.key === 'p' || e.key === 'k') { step(-1); e.preventDefault(); }
 });
@@ -71,7 +93,7 @@ if (playing()) {
     if (video.paused) return;
     let i = -1;
     rows.forEach((r, k) => { if (onset(k) <= video.currentTime + 0.01) i = k; });
-    if (i >= 0 && i !== current) { current = i; rows.forEach((r, k) => r.classList.toggle('current', k === i)); }
+    if (i >= 0 && i !== current) { current = i; select(i); }
   });
 }
 const svgs = Array.from(document.querySelectorAll('svg.timeline'));
@@ -118,8 +140,22 @@ function playhead() {
     const p = s.querySelector('.playhead'), x = t === null ? L : xOf(t);
     p.setAttribute('x1', x); p.setAttribute('x2', x);
     p.style.visibility = t !== null && (t < s0 - 1e-6 || t > s0 + w + 1e-6) ? 'hidden' : '';
+    if (t !== null) { s.setAttribute('aria-valuenow', t.toFixed(2)); s.setAttribute('aria-valuetext', `${clock(t)} of ${clock(duration)}`); }
   });
 }
+// with a video each timeline is also a slider over it: the arrows, Page Up / Down, Home and End move the video
+if (playing()) svgs.forEach(s => {
+  Object.entries({role: 'slider', 'aria-valuemin': '0', 'aria-valuemax': duration.toFixed(2)})
+    .forEach(([a, v]) => s.setAttribute(a, v));
+  s.addEventListener('keydown', e => {
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    const d = {ArrowLeft: -1, ArrowDown: -1, ArrowRight: 1, ArrowUp: 1, PageDown: -10, PageUp: 10}[e.key];
+    const t = d !== undefined ? video.currentTime + d : e.key === 'Home' ? 0 : e.key === 'End' ? duration : null;
+    if (t === null) return;
+    video.currentTime = Math.min(Math.max(0, t), duration);
+    e.preventDefault();
+  });
+});
 function page(dir) { const [s0, w] = view(); if (span > 0) { start = s0 + dir * w; layout(); } }
 if (zoom) zoom.addEventListener('change', () => {
   span = parseFloat(zoom.value) || 0;
@@ -158,11 +194,11 @@ PAGE = """<!DOCTYPE html>
 <div class="top"><div>{video}</div><div><table class="facts">{facts}</table></div></div>
 <h2>Timeline per face</h2><div class="zoom"><label>Show <select id="zoom"><option value="0">the whole run</option>
 <option value="600">10 minutes</option><option value="60">1 minute</option><option value="10">10 seconds</option></select></label>
-<button id="earlier" type="button" title="earlier ([)">&#9664;</button><button id="later" type="button" title="later (])">&#9654;</button>
+<button id="earlier" type="button" title="earlier ([)" aria-label="earlier part ([)">&#9664;</button><button id="later" type="button" title="later (])" aria-label="later part (])">&#9654;</button>
 <span id="shown"></span></div><div class="legend">{legend}<span><i style="background:#333"></i>motion score (log)</span>
 <span><i style="background:#f4b4b4;height:10px"></i>event</span></div>{timelines}
-<h2>Events</h2><p class="keys">{keys}</p>
-<div class="wide"><table id="events"><thead><tr><th>#</th><th>apex</th><th>face</th><th>class</th><th>confidence</th><th>type</th>
+<h2 id="events-title">Events</h2><div class="keys"><h3 id="keys-title">Keys</h3><ul id="keys" aria-labelledby="keys-title">{keys}</ul></div>
+<div class="wide"><table id="events" role="grid" aria-labelledby="events-title" aria-describedby="keys"><thead><tr><th>#</th><th>apex</th><th>face</th><th>class</th><th>confidence</th><th>type</th>
 <th>onset</th><th>apex</th><th>offset</th><th>score</th></tr></thead><tbody>{rows}</tbody></table></div>
 <script type="application/json" id="run-data">{data}</script>
 <script>{js}</script>

@@ -119,6 +119,71 @@ def test_report_in_chromium(run, browser, tmp_path):
     assert errors == []
 
 
+def test_keyboard_and_screen_reader_users_reach_the_events_and_the_timelines(run, browser):
+    """The events' rows had no roles and the timelines could not be reached by keyboard: the table is now a grid
+    (one tab stop, arrows between rows, aria-selected on the selected event, a name per row that reads its onset,
+    class and type), each timeline a labelled, focusable slider over the video, the keys listed on the page, the
+    focus drawn. Tab from the top reaches the events; Enter on a row seeks the video to its onset."""
+    out, summary = run
+    events = summary["events"]
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto((out / "report.html").as_uri())
+    page.wait_for_function("document.getElementById('video').readyState >= 1", timeout=20000)
+    keys = page.inner_text("#keys")
+    for k in ("Enter", "n / j", "p / k", "Tab", "Home / End", "[ / ]"):
+        assert k in keys, (k, keys)
+
+    focused = """(e => ({tag: e.tagName.toLowerCase(), role: e.getAttribute('role'), name: e.getAttribute('aria-label'),
+        row: e.closest('#events tbody') !== null, outline: getComputedStyle(e).outlineStyle,
+        width: parseFloat(getComputedStyle(e).outlineWidth)}))(document.activeElement)"""
+    stops = []
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        stops.append(page.evaluate(focused))
+        if stops[-1]["row"]:
+            break
+    timelines = [s for s in stops if s["tag"] == "svg"]
+    assert len(timelines) == len(summary["faces"]) >= 1, stops
+    assert all(s["role"] == "slider" and s["name"].startswith(f"face {summary['faces'][0]['face_id']} timeline")
+               for s in timelines[:1]), timelines
+    row = stops[-1]
+    assert row["row"] and row["tag"] == "tr", stops  # Tab reached the events
+    assert row["outline"] not in ("none", "auto") and row["width"] >= 2, row  # the focus is drawn
+    onset = events[0]["onset_s"]
+    assert row["name"] == f"event 1: onset {onset:.2f} s, class none, {events[0]['type']}, face {events[0]['face']}"
+    assert page.get_by_role("grid", name="Events").count() == 1
+    assert page.get_by_role("row", name=re.compile(r"^event \d+: onset ")).count() == len(events)
+
+    def seeked_to(t: float) -> float:
+        page.wait_for_function(f"Math.abs(document.getElementById('video').currentTime - {t}) < 0.04 && "
+                               "!document.getElementById('video').seeking", timeout=10000)
+        return page.evaluate("document.getElementById('video').currentTime")
+
+    selected = "Array.from(document.querySelectorAll('#events tbody tr')).map(r => r.getAttribute('aria-selected'))"
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")  # the focus moves; Enter selects and seeks
+    page.keyboard.press("Enter")
+    assert seeked_to(events[2]["onset_s"]) == pytest.approx(events[2]["onset_s"], abs=0.04)
+    assert page.evaluate(selected) == ["false", "false", "true", "false"]
+    page.keyboard.press("n")  # the focus follows the selection
+    seeked_to(events[3]["onset_s"])
+    assert page.evaluate(selected) == ["false", "false", "false", "true"]
+    assert page.evaluate("document.activeElement.getAttribute('aria-selected')") == "true"
+    page.keyboard.press("Shift+Tab")  # back out of the table in one step (one tab stop), to the last timeline
+    assert page.evaluate(focused)["tag"] == "svg"
+    page.keyboard.press("End")
+    seeked_to(summary["frames_read"] / 30)
+    page.keyboard.press("Home")
+    seeked_to(0.0)
+    page.keyboard.press("ArrowRight")
+    seeked_to(1.0)
+    assert page.evaluate("document.activeElement.getAttribute('aria-valuetext')") == "0:01 of 0:12"
+    assert errors == []
+
+
 def test_review_copy_prints_no_codec_tag_warning(tmp_path, capfd):
     """Making review.webm prints nothing: OpenCV's FFmpeg writer announces a tag fallback for every WebM
     file on the process's stderr, which the copy drops (and the copy still plays)."""
@@ -166,7 +231,7 @@ def test_an_interrupted_run_says_so_and_the_page_names_its_settings(tmp_path):
     # a face whose timeline has nothing to draw says when it was seen and why it is empty
     assert '<span class="seen">seen 0.50-26.33 s, 3 frames: nothing to draw, too short for a whole window</span>' in page
     assert "<th>status</th><td>interrupted</td>" in page and "threshold 4.0, a window every 2 frames" in page
-    assert "No video to show: a browser plays neither" in page and "Click an event to select it" in page
+    assert "No video to show: a browser plays neither" in page and "Enter / Space on a row</kbd>: select the event</li>" in page
     (tmp_path / "frames").mkdir()
     frames = render_report(tmp_path, {**summary, "source": str(tmp_path / "frames")}, rows, ["happiness"], None, [], "t")
     assert "No video to show: the source is a folder of frames; mpt-live --save-video writes annotated.mp4" in frames
