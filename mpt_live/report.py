@@ -7,7 +7,8 @@ follows the video, a click seeks it) and the events table with a thumbnail of ea
 Clicking an event seeks the video to its onset; ``n``/``j`` and ``p``/``k`` move to the next and
 previous event. For keyboard and screen-reader users the events table is an ARIA grid (one tab stop,
 the arrows between rows, Enter to select, ``aria-selected`` and a name per row), each timeline a
-labelled, focusable slider over the video; the page lists its keys.
+labelled, focusable slider over the video; the page lists its keys. Without a model (motion only) the
+probability band is a strip that says no model ran.
 Everything but the video is inlined (CSS, script, SVG, JPEG thumbnails), nothing is fetched from a
 network. The events are also embedded as JSON (``#run-data``), as in summary.json.
 """
@@ -35,6 +36,7 @@ from .timeline import _num, face_ids, tick_label as _tick, tick_step
 from .writers import atomic_path, json_default
 
 
+NO_MODEL = "no model ran, motion only"
 SEEK_AFTER = 300  # apex thumbnails: frames further apart than this are sought, not decoded one by one
 
 
@@ -117,17 +119,19 @@ def _face_svg(face: int, rows: list[Mapping[str, Any]], events: list[Mapping[str
     """One face's timeline: probabilities (top), motion score (bottom, log), events shaded, a playhead. The
     curves and events are in ``g.data`` (the page's zoom scales it in time and clips it to the plot); the
     time axis (``g.ticks``) is redrawn by the page for the span shown."""
-    W, P, M, L = 1000.0, 100.0, 50.0, 6.0  # width, probability band, motion band, left margin
+    # without a model (motion only) the probability band is a strip that says so, not an empty white box
+    W, P, M, L = 1000.0, 100.0 if classes else 24.0, 50.0, 6.0  # width, probability band, motion band, left margin
     x = lambda t: L + (W - L) * (t / duration if duration > 0 else 0.0)  # noqa: E731
     t = np.array([_num(r.get("time_s")) for r in rows])
     xd = 1 if duration <= 300 else 2 if duration <= 3000 else 3  # x precision: a zoomed hour still shows each window
-    shows = "class probabilities and motion score" if classes else "motion score"
+    shows = "class probabilities and motion score" if classes else f"motion score only ({NO_MODEL})"
     label = (f"face {face} timeline, 0 to {_clock(duration)} s: {shows}, {len(events)} "
              f"event{'' if len(events) == 1 else 's'}")
     parts = [f'<svg class="timeline" viewBox="0 0 {W:g} {P + M + 22:g}" data-face="{face}" data-duration="{duration:.4f}"'
              f' role="img" tabindex="0" aria-label="{html.escape(label)}" aria-describedby="keys">',
              f'<clipPath id="plot-{face}"><rect x="{L}" y="0" width="{W - L}" height="{P + M + 4}"/></clipPath>',
              f'<rect x="{L}" y="0" width="{W - L}" height="{P + M + 4}" fill="#fff" stroke="#ccc"/>',
+             "" if classes else f'<rect x="{L}" y="0" width="{W - L}" height="{P}" fill="#ececea"/>',
              f'<g clip-path="url(#plot-{face})"><g class="data">']
     for e in events:
         x0, x1 = x(float(e["onset_s"])), x(float(e["offset_s"]))
@@ -143,7 +147,11 @@ def _face_svg(face: int, rows: list[Mapping[str, Any]], events: list[Mapping[str
         lo, hi = np.log(fin.min()), np.log(fin.max())
         y = P + 4 + M - (np.log(np.where(score > 0, score, np.nan)) - lo) / max(hi - lo, 1e-6) * (M - 4)
         parts.append(_polyline(t, y, x, "#333", "motion score", xd))
-    parts.append('</g></g><g class="ticks">')
+    parts.append('</g></g>')
+    if not classes:  # outside the zoomed group: the page sizes it like the axis labels
+        parts.append(f'<text class="no-model" x="{(L + W) / 2:g}" y="{P / 2:g}" font-size="11" text-anchor="middle" '
+                     f'dominant-baseline="central" fill="#444">{NO_MODEL}: no class probabilities</text>')
+    parts.append('<g class="ticks">')
     step = tick_step(duration)
     for s in np.arange(0.0, duration + 1e-9, step):
         parts.append(f'<text x="{x(s):.1f}" y="{P + M + 18}" font-size="11" text-anchor="middle" fill="#555">'
@@ -247,7 +255,8 @@ def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[
         + _face_svg(f, per_face[f],
                     [ev for ev in events if int(ev["face"]) == f], classes, duration) + "</section>"
         for f in ids) or "<p>No face was found.</p>"
-    legend = "".join(f'<span><i style="background:{class_hex(k)}"></i>{e(c)}</span>' for k, c in enumerate(classes))
+    legend = "".join(f'<span><i style="background:{class_hex(k)}"></i>{e(c)}</span>' for k, c in enumerate(classes)) or (
+        f'<span><i style="background:#ececea;height:10px;outline:1px solid #bbb"></i>{NO_MODEL}: no class probabilities</span>')
     body = []
     for i, ev in enumerate(events):
         img = f'<img src="{thumbs[i]}" alt="apex of event {i + 1}">' if i < len(thumbs) and thumbs[i] else ""

@@ -130,6 +130,8 @@ function layout() {
       e.textContent = label(t, step);
       g.appendChild(e);
     }
+    const note = s.querySelector('text.no-model');
+    if (note) note.setAttribute('font-size', fs.toFixed(1));
   });
   if (shown) shown.textContent = span > 0 && span < duration ? `${clock(s0)}-${clock(s0 + w)} of ${clock(duration)}` : '';
   playhead();

@@ -4,7 +4,8 @@ Drawn with matplotlib's Agg backend from the rows written to ``predictions.csv``
 CSV's columns; strings or numbers) and the events of ``summary.json`` (each with ``face``,
 ``onset_s``, ``apex_s``, ``offset_s``, ``class``, ``score``), so it can be rebuilt from the files of
 an interrupted run. One section per face ID (``face_id``): a label strip, the probabilities (with a
-model) and the motion score; stretches where that face is not in the frame are hatched.
+model; without one, or when no window was classified, the motion panel's title says so) and the
+motion score; stretches where that face is not in the frame are hatched.
 """
 
 from __future__ import annotations
@@ -127,6 +128,10 @@ def render_timeline(
         face_events = [e for e in events if face is None or _num(e.get("face")) == face]
         _section(axes[k * len(section):(k + 1) * len(section)], face, face_rows, t_all[sel], colours,
                  face_events, has_top, has_probs, demo and k == 0)
+        if not has_probs:  # no probability panel: say why above the face's motion panel
+            axes[(k + 1) * len(section) - 1].set_title(
+                "no model ran, motion only: no class probabilities" if not classes
+                else "no window was classified: no class probabilities", loc="left", fontsize=9, color="0.3")
     span = 0.0
     if len(t_all) and np.isfinite(t_all).any():
         axes[-1].set_xlim(np.nanmin(t_all) - 0.05, np.nanmax(t_all) + 0.05)

@@ -152,6 +152,8 @@ def test_keyboard_and_screen_reader_users_reach_the_events_and_the_timelines(run
     row = stops[-1]
     assert row["row"] and row["tag"] == "tr", stops  # Tab reached the events
     assert row["outline"] not in ("none", "auto") and row["width"] >= 2, row  # the focus is drawn
+    # a motion-only run: the timeline's strip says no model ran, at about the text's size
+    assert 9 <= page.evaluate("document.querySelector('svg.timeline text.no-model').getBoundingClientRect().height") <= 24
     onset = events[0]["onset_s"]
     assert row["name"] == f"event 1: onset {onset:.2f} s, class none, {events[0]['type']}, face {events[0]['face']}"
     assert page.get_by_role("grid", name="Events").count() == 1
@@ -182,6 +184,25 @@ def test_keyboard_and_screen_reader_users_reach_the_events_and_the_timelines(run
     seeked_to(1.0)
     assert page.evaluate("document.activeElement.getAttribute('aria-valuetext')") == "0:01 of 0:12"
     assert errors == []
+
+
+def test_a_motion_only_page_says_no_model_ran_instead_of_an_empty_probability_band(tmp_path):
+    """Without a model the timeline kept its probability band, white and empty, as if the curves had failed to
+    draw: the band is now a narrow strip that says no model ran (the legend says it too); with a model, the band."""
+    from mpt_live.report import render_report
+
+    rows = [{"time_s": f"{t / 10:.2f}", "face_id": "0", "motion_score": str(1 + t % 7)} for t in range(50)]
+    summary = {"events": [{"face": 0, "onset_s": 1.0, "apex_s": 1.2, "offset_s": 1.5, "type": "micro", "score": 9.0}],
+               "outputs": {}}
+    alone = render_report(tmp_path, summary, rows, [], None, [], "t")
+    model = render_report(tmp_path, summary, [{**r, "p_happiness": "0.5"} for r in rows], ["happiness"], None, [], "t")
+    svg = lambda page: re.search(r"<svg class=\"timeline\".*?</svg>", page).group(0)  # noqa: E731
+    height = lambda page: float(re.search(r'viewBox="0 0 1000 ([\d.]+)"', svg(page)).group(1))  # noqa: E731
+    assert '<text class="no-model"' in svg(alone) and "no model ran" in svg(alone)
+    assert "no model ran" in re.search(r'<div class="legend">.*?</div>', alone, re.S).group(0)
+    assert 'aria-label="face 0 timeline, 0 to 4.90 s: motion score only (no model ran, motion only), 1 event"' in alone
+    assert "no model ran" not in model and "<polyline" in svg(model)
+    assert height(alone) <= height(model) - 50  # no empty 100-unit band
 
 
 def test_review_copy_prints_no_codec_tag_warning(tmp_path, capfd):

@@ -114,3 +114,22 @@ def test_a_long_recording_reads_in_minutes_and_its_event_names_do_not_pile_up(tm
     assert axes[-1].get_xlabel() == "time (m:ss)"
     names = [t for t in axes[-1].texts if t.get_text() == "surprise"]
     assert 1 <= len(names) <= 12, len(names)  # 180 s of events at 1200 / 80 = 15 s apart
+
+
+def test_a_run_without_probabilities_says_why_above_its_motion_panel(tmp_path, monkeypatch):
+    """timeline.png of a motion-only run (or of a model run that classified no window) had no probability panel
+    and nothing saying why: the motion panel's title now says that no model ran, or that nothing was classified."""
+    from matplotlib.figure import Figure
+
+    drawn, save = [], Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", lambda fig, *a, **k: (drawn.append(fig), save(fig, *a, **k))[1])
+    two = [{**r, "face_id": str(f)} for r in _rows() for f in (0, 1)]
+    render_timeline(two, [], [], tmp_path / "a.png")
+    render_timeline(_rows(), CLASSES, [], tmp_path / "b.png")
+    render_timeline([{k: v for k, v in r.items() if not k.startswith("p_") and k != "top"} for r in _rows()], CLASSES,
+                    [], tmp_path / "c.png")
+    titles = [[ax.get_title(loc="left") for ax in fig.axes if ax.get_title(loc="left")] for fig in drawn]
+    assert titles[0] == ["no model ran, motion only: no class probabilities"] * 2  # one per face
+    assert titles[1] == []  # the probabilities are drawn
+    assert titles[2] == ["no window was classified: no class probabilities"]
+
