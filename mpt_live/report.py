@@ -8,7 +8,7 @@ Clicking an event seeks the video to its onset; ``n``/``j`` and ``p``/``k`` move
 previous event. For keyboard and screen-reader users the events table is an ARIA grid (one tab stop,
 the arrows between rows, Enter to select, ``aria-selected`` and a name per row), each timeline a
 labelled, focusable slider over the video; the page lists its keys. Without a model (motion only) the
-probability band is a strip that says no model ran.
+probability band is a strip that says no model ran, and where a face was not in the frame is shaded.
 Everything but the video is inlined (CSS, script, SVG, JPEG thumbnails), nothing is fetched from a
 network. The events are also embedded as JSON (``#run-data``), as in summary.json.
 """
@@ -32,7 +32,7 @@ from .recordings import number_frames
 from .sources import pixel_aspect, square_pixels
 from .report_page import CSS, PAGE, SCRIPT
 from .review import review_video
-from .timeline import _num, face_ids, tick_label as _tick, tick_step
+from .timeline import _num, absences, face_ids, tick_label as _tick, tick_step
 from .writers import atomic_path, json_default
 
 
@@ -125,14 +125,19 @@ def _face_svg(face: int, rows: list[Mapping[str, Any]], events: list[Mapping[str
     t = np.array([_num(r.get("time_s")) for r in rows])
     xd = 1 if duration <= 300 else 2 if duration <= 3000 else 3  # x precision: a zoomed hour still shows each window
     shows = "class probabilities and motion score" if classes else f"motion score only ({NO_MODEL})"
+    gone = absences(t, 0.0, duration)  # where the face was not in the frame: shaded, as in timeline.png
+    away = sum(b - a for a, b in gone)
     label = (f"face {face} timeline, 0 to {_clock(duration)} s: {shows}, {len(events)} "
-             f"event{'' if len(events) == 1 else 's'}")
+             f"event{'' if len(events) == 1 else 's'}" + (f", not in the frame for {away:.1f} s" if away > 0 else ""))
     parts = [f'<svg class="timeline" viewBox="0 0 {W:g} {P + M + 22:g}" data-face="{face}" data-duration="{duration:.4f}"'
              f' role="img" tabindex="0" aria-label="{html.escape(label)}" aria-describedby="keys">',
              f'<clipPath id="plot-{face}"><rect x="{L}" y="0" width="{W - L}" height="{P + M + 4}"/></clipPath>',
              f'<rect x="{L}" y="0" width="{W - L}" height="{P + M + 4}" fill="#fff" stroke="#ccc"/>',
              "" if classes else f'<rect x="{L}" y="0" width="{W - L}" height="{P}" fill="#ececea"/>',
              f'<g clip-path="url(#plot-{face})"><g class="data">']
+    for a, b in gone:
+        parts.append(f'<rect class="absent" x="{x(a):.2f}" y="0" width="{x(b) - x(a):.2f}" height="{P + M + 4}" '
+                     f'fill="#e4e4e0"><title>face {face} not in the frame {_clock(a)}-{_clock(b)} s</title></rect>')
     for e in events:
         x0, x1 = x(float(e["onset_s"])), x(float(e["offset_s"]))
         parts.append(f'<rect class="ev" x="{x0:.2f}" y="0" width="{max(x1 - x0, 1.5):.2f}" height="{P + M + 4}" '

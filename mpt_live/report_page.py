@@ -198,7 +198,8 @@ PAGE = """<!DOCTYPE html>
 <option value="600">10 minutes</option><option value="60">1 minute</option><option value="10">10 seconds</option></select></label>
 <button id="earlier" type="button" title="earlier ([)" aria-label="earlier part ([)">&#9664;</button><button id="later" type="button" title="later (])" aria-label="later part (])">&#9654;</button>
 <span id="shown"></span></div><div class="legend">{legend}<span><i style="background:#333"></i>motion score (log)</span>
-<span><i style="background:#f4b4b4;height:10px"></i>event</span></div>{timelines}
+<span><i style="background:#f4b4b4;height:10px"></i>event</span>
+<span><i style="background:#e4e4e0;height:10px;outline:1px solid #bbb"></i>face not in the frame</span></div>{timelines}
 <h2 id="events-title">Events</h2><div class="keys"><h3 id="keys-title">Keys</h3><ul id="keys" aria-labelledby="keys-title">{keys}</ul></div>
 <div class="wide"><table id="events" role="grid" aria-labelledby="events-title" aria-describedby="keys"><thead><tr><th>#</th><th>apex</th><th>face</th><th>class</th><th>confidence</th><th>type</th>
 <th>onset</th><th>apex</th><th>offset</th><th>score</th></tr></thead><tbody>{rows}</tbody></table></div>

@@ -5,7 +5,8 @@ CSV's columns; strings or numbers) and the events of ``summary.json`` (each with
 ``onset_s``, ``apex_s``, ``offset_s``, ``class``, ``score``), so it can be rebuilt from the files of
 an interrupted run. One section per face ID (``face_id``): a label strip, the probabilities (with a
 model; without one, or when no window was classified, the motion panel's title says so) and the
-motion score; stretches where that face is not in the frame are hatched.
+motion score; stretches where that face is not in the frame are hatched (before it came and after it
+left too).
 """
 
 from __future__ import annotations
@@ -126,8 +127,10 @@ def render_timeline(
         sel = fid == face if face is not None else np.zeros(len(rows), bool)
         face_rows = [r for r, s in zip(rows, sel) if s]
         face_events = [e for e in events if face is None or _num(e.get("face")) == face]
+        seen = t_all[np.isfinite(t_all)]
+        gaps = absences(t_all[sel], float(seen.min()), float(seen.max())) if face is not None and seen.size else []
         _section(axes[k * len(section):(k + 1) * len(section)], face, face_rows, t_all[sel], colours,
-                 face_events, has_top, has_probs, demo and k == 0)
+                 face_events, has_top, has_probs, demo and k == 0, gaps)
         if not has_probs:  # no probability panel: say why above the face's motion panel
             axes[(k + 1) * len(section) - 1].set_title(
                 "no model ran, motion only: no class probabilities" if not classes
@@ -151,11 +154,10 @@ def render_timeline(
     return out
 
 
-def _section(axes, face, rows, t, colours, events, has_top, has_probs, demo) -> None:
+def _section(axes, face, rows, t, colours, events, has_top, has_probs, demo, gaps) -> None:
     """One face's panels: label strip, probabilities, motion score; its events shaded and named."""
     name = "no face" if face is None else f"face {face}"
     score = np.array([_num(r.get("motion_score")) for r in rows])
-    gaps = _gaps(t)
 
     def shade(ax) -> None:
         for i, ev in enumerate(events):
@@ -214,10 +216,18 @@ def _section(axes, face, rows, t, colours, events, has_top, has_probs, demo) -> 
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
 
 
-def _gaps(t: np.ndarray) -> list[tuple[float, float]]:
-    """Stretches between a face's rows longer than a few window spacings (the face was not in the frame)."""
-    if len(t) < 2:
-        return []
+def absences(t: np.ndarray, start: float, end: float) -> list[tuple[float, float]]:
+    """Stretches of ``start``..``end`` where a face has no rows: between its rows when longer than a few window
+    spacings, and before its first and after its last (a face lost for most of a video, one that came late)."""
+    t = np.sort(t[np.isfinite(t)])
+    if not len(t):
+        return [(start, end)] if end > start else []
+    step = float(np.median(np.diff(t))) if len(t) > 1 else 0.0
+    long = max(4 * step, 0.3)
     d = np.diff(t)
-    step = float(np.median(d))
-    return [(float(t[i]), float(t[i + 1])) for i in np.flatnonzero(d > max(4 * step, 0.3))]
+    out = [(float(t[i]), float(t[i + 1])) for i in np.flatnonzero(d > long)]
+    if t[0] - start > long:
+        out.insert(0, (start, float(t[0])))
+    if end - t[-1] > long:
+        out.append((float(t[-1]), end))
+    return out

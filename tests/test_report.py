@@ -205,6 +205,19 @@ def test_a_motion_only_page_says_no_model_ran_instead_of_an_empty_probability_ba
     assert height(alone) <= height(model) - 50  # no empty 100-unit band
 
 
+def test_where_a_face_was_not_in_the_frame_is_shaded_on_its_timeline(tmp_path):
+    """A face seen for the first 2 s of a 10 s run left its timeline blank white for the other 8 s, as if it had
+    been there with nothing to show: that stretch is shaded and named (timeline.png hatches it)."""
+    from mpt_live.report import render_report
+
+    rows = [{"time_s": f"{t / 10:.2f}", "face_id": "0", "motion_score": "2"} for t in range(21)]
+    page = render_report(tmp_path, {"events": [], "outputs": {}, "source_seconds": 10.0}, rows, [], None, [], "t")
+    absent = re.findall(r'<rect class="absent" x="([\d.]+)" y="0" width="([\d.]+)"', page)
+    assert [(float(a), float(a) + float(w)) for a, w in absent] == [(pytest.approx(6 + 994 * 0.2, abs=0.02),
+                                                                    pytest.approx(1000, abs=0.02))]
+    assert "face 0 not in the frame 2.00-10.00 s" in page and "not in the frame for 8.0 s" in page
+
+
 def test_review_copy_prints_no_codec_tag_warning(tmp_path, capfd):
     """Making review.webm prints nothing: OpenCV's FFmpeg writer announces a tag fallback for every WebM
     file on the process's stderr, which the copy drops (and the copy still plays)."""

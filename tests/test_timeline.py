@@ -133,3 +133,22 @@ def test_a_run_without_probabilities_says_why_above_its_motion_panel(tmp_path, m
     assert titles[1] == []  # the probabilities are drawn
     assert titles[2] == ["no window was classified: no class probabilities"]
 
+
+def test_a_face_lost_for_most_of_the_run_is_hatched_to_the_end(tmp_path, monkeypatch):
+    """Only the gaps between a face's rows were hatched: a face that left the frame for good (or came late) had
+    a blank panel for the rest of the run, as if it had been there with nothing to show."""
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    drawn, save = [], Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", lambda fig, *a, **k: (drawn.append(fig), save(fig, *a, **k))[1])
+    rows = [{"time_s": i / 10, "face_id": 0, "motion_score": 1.0 + i % 3} for i in range(20)]  # 0-1.9 s
+    rows += [{"time_s": 3 + i / 10, "face_id": 0, "motion_score": 2.0} for i in range(5)]  # 3-3.4 s
+    rows += [{"time_s": i / 10, "face_id": None} for i in range(35, 100)]  # no face to 9.9 s
+    render_timeline(rows, [], [], tmp_path / "t.png")
+    hatched = sorted((round(p.get_x(), 2), round(p.get_x() + p.get_width(), 2))
+                     for p in drawn[0].axes[0].patches if p.get_hatch() == "//")
+    assert hatched == [(1.9, 3.0), (3.4, 9.9)]
+    from mpt_live.timeline import absences
+
+    assert absences(np.array([r["time_s"] for r in rows[:25]]), -2.0, 3.5) == [(-2.0, 0.0), (1.9, 3.0)]

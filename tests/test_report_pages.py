@@ -1,0 +1,101 @@
+"""report.html of real runs in a real browser (Debian's chromium through playwright): a run with no event, a
+face lost for most of the video, two people side by side with --max-faces 2. Each page, on a laptop (1280x800)
+and a desktop screen (1920x1080): no console error, nothing asked of a network, its main blocks apart and within
+the screen's width."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from mpt_live.cli import app
+from mpt_live.runtime import demo_model_path
+
+from test_report import browser  # noqa: F401  (the fixture)
+from tinymodel import tiny_onnx
+
+SCREENS = [(1280, 800), (1920, 1080)]
+BLOCKS = """() => Array.from(document.querySelectorAll(
+    'h1, h2, body > p, .top > div, .zoom, .legend, section.face h3, svg.timeline, .keys, #events'))
+    .map(e => { const b = e.getBoundingClientRect();
+      return [e.tagName.toLowerCase() + '.' + (e.className.baseVal ?? e.className), b.left, b.top, b.right, b.bottom]; })"""
+
+
+@pytest.fixture(scope="module")
+def pages(faces_dir, tmp_path_factory):
+    """The three runs, through the command line as a user makes them (the demo model, or a tiny one)."""
+    from train.compose import side_by_side
+
+    tmp = tmp_path_factory.mktemp("pages")
+    model = demo_model_path() if demo_model_path().is_file() else tiny_onnx(tmp / "tiny.onnx")
+    videos = faces_dir / "videos"
+    two = tmp / "two.mp4"
+    side_by_side([videos / "paddlegan_fom_dv.mp4", videos / "liveportrait_d6.mp4"], two, 4.0)
+    runs = {"no event": [videos / "evm_face_still.mp4", "--motion-only", "--spot-threshold", "1000"],
+            "face lost": [videos / "pyfeat_face_noface.mov", "--model", model],
+            "two faces": [two, "--model", model, "--max-faces", "2"]}
+    out = {}
+    for name, (video, *args) in runs.items():
+        d = tmp / name.replace(" ", "_")
+        res = CliRunner().invoke(app, ["--video", str(video), "--out", str(d), "--device", "cpu", *map(str, args)])
+        assert res.exit_code == 0, res.output
+        out[name] = d
+    return out
+
+
+def _open(browser, path, size):  # noqa: F811
+    page = browser.new_page(viewport={"width": size[0], "height": size[1]})
+    errors, fetched = [], []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("request", lambda r: fetched.append(r.url) if not r.url.startswith(("file:", "data:")) else None)
+    page.goto((path / "report.html").as_uri())
+    page.wait_for_function("(v => v.tagName !== 'VIDEO' || v.readyState >= 1)(document.getElementById('video'))",
+                           timeout=20000)
+    return page, errors, fetched
+
+
+@pytest.mark.parametrize("size", SCREENS, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("name", ["no event", "face lost", "two faces"])
+def test_real_run_pages_are_whole_on_laptop_and_desktop_screens(pages, browser, name, size):  # noqa: F811
+    page, errors, fetched = _open(browser, pages[name], size)
+    boxes = page.evaluate(BLOCKS)
+    for i, a in enumerate(boxes):
+        assert a[3] - a[1] > 0 and a[3] <= size[0] + 0.5, f"{a[0]} is empty or wider than the screen: {a}"
+        for b in boxes[i + 1:]:
+            apart = a[3] <= b[1] + 0.5 or b[3] <= a[1] + 0.5 or a[4] <= b[2] + 0.5 or b[4] <= a[2] + 0.5
+            assert apart, f"{a[0]} overlaps {b[0]}: {a}, {b}"
+    assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    summary = json.loads((pages[name] / "summary.json").read_text())
+    timelines = page.locator("svg.timeline")
+    assert timelines.count() == len(summary["faces"]) >= (2 if name == "two faces" else 1)
+    for k in range(timelines.count()):  # each reachable and named
+        assert timelines.nth(k).get_attribute("tabindex") == "0"
+        assert timelines.nth(k).get_attribute("aria-label").startswith(f"face {summary['faces'][k]['face_id']} timeline")
+    assert errors == [] and fetched == []
+
+
+def test_no_event_page_says_so_and_tab_goes_through(pages, browser):  # noqa: F811
+    page, errors, _ = _open(browser, pages["no event"], SCREENS[0])
+    assert page.inner_text("#events tbody") == "No events."
+    assert page.evaluate("document.querySelectorAll('#events [tabindex]').length") == 0  # no dead tab stop
+    assert "no model ran" in page.inner_text(".legend")
+    assert errors == []
+
+
+def test_a_face_lost_for_most_of_the_video_is_shaded_where_it_was_not_in_the_frame(pages, browser):  # noqa: F811
+    """pyfeat_face_noface.mov: a face for ~2.3 s, then a cartoon without one for ~4 s. The page's timeline was
+    blank white after the face left, as if it had been in the frame with nothing to show; the stretch is now
+    shaded and named, on the page as in timeline.png."""
+    page, errors, _ = _open(browser, pages["face lost"], SCREENS[0])
+    summary = json.loads((pages["face lost"] / "summary.json").read_text())
+    first = min(summary["faces"], key=lambda f: f["face_id"])
+    svg = page.locator(f"svg.timeline[data-face='{first['face_id']}']")
+    shaded = svg.evaluate("""s => { const plot = s.querySelector('rect[stroke]').getBoundingClientRect().width;
+        return Array.from(s.querySelectorAll('rect.absent')).reduce((w, r) => w + r.getBoundingClientRect().width, 0)
+        / plot; }""")
+    assert 0.5 < shaded < 1, shaded  # more than half the run without this face
+    assert "not in the frame for" in svg.get_attribute("aria-label")
+    assert errors == []
