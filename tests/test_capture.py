@@ -89,19 +89,42 @@ class FakeTime:
         self.now += seconds
 
 
-class _FakeWaitStop(threading.Event):
-    """A reader's stop event whose timed waits pass on a FakeTime instead of the wall clock."""
+def _until_taken(reader) -> None:
+    """Until the consumer has taken the frame waiting in ``reader``'s slot (or the reader stopped): a consumer
+    that keeps up, however long a loaded machine keeps its thread from running."""
+    deadline = time.monotonic() + 30  # a bound against a hang, not a timing figure
+    while reader._slot is not None and not reader._stop.is_set() and time.monotonic() < deadline:
+        time.sleep(0.001)
 
-    def __init__(self, fake: FakeTime) -> None:
+
+class _FakeWaitStop(threading.Event):
+    """A reader's stop event whose timed waits pass on a FakeTime instead of the wall clock, each once the
+    consumer has taken the frame published before it."""
+
+    def __init__(self, fake: FakeTime, reader) -> None:
         super().__init__()
-        self.fake = fake
+        self.fake, self.reader = fake, reader
 
     def wait(self, timeout=None):
         if timeout is None or self.is_set():
             return super().wait(timeout)
+        _until_taken(self.reader)
         self.fake.sleep(timeout)
-        time.sleep(0.002)  # a moment for the consumer thread to read, not a timing figure
         return self.is_set()
+
+
+class _ReadPacedSleep:
+    """A FakeTime's ``sleep`` for a paced reader: once ``reader`` is set, the clock moves on only after the consumer
+    has taken the frame published last, so no frame is overwritten because the consumer thread was not scheduled
+    in time (with the bare FakeTime the reader publishes as fast as it decodes)."""
+
+    def __init__(self, fake: FakeTime) -> None:
+        self.fake, self.reader = fake, None
+
+    def __call__(self, seconds: float) -> None:
+        if self.reader is not None:
+            _until_taken(self.reader)
+        self.fake.sleep(seconds)
 
 
 def test_reconnects_after_a_drop_with_backoff():
@@ -116,7 +139,7 @@ def test_reconnects_after_a_drop_with_backoff():
 
     fake = FakeTime()
     r = CaptureReader(opener, "rtsp://fake", backoff=(0.01, 0.04), give_up_s=0.3, clock=fake)
-    r._stop = _FakeWaitStop(fake)
+    r._stop = _FakeWaitStop(fake, r)
     seen = []
     with r:
         for f in r:
@@ -189,11 +212,14 @@ def test_paced_file_drops_frames_for_a_slow_consumer(small_video):
 def test_paced_file_waits_for_its_first_reader(small_video):
     """A session that loads its model for a while after opening the source still sees the first frame."""
     clock = FakeTime()
-    with PacedVideoReader(small_video, clock=clock, sleep=clock.sleep) as r:
+    sleep = _ReadPacedSleep(clock)  # no consumer yet: the clock moves as the reader sleeps
+    with PacedVideoReader(small_video, clock=clock, sleep=sleep) as r:
         time.sleep(0.3)  # the reader thread runs meanwhile; with a clock started at start() it would play on
         clock.now += 5.0  # the wall clock moved on by more than the whole clip while nobody read
+        sleep.reader = r  # from the first read on, a consumer that keeps up (the frame 0 was lost under load)
         frames = list(r)
     assert frames[0].index == 0 and frames[0].t == 0.0
+    assert [f.index for f in frames] == list(range(40)) and r.dropped == 0
     assert r.captured == 40 and r.skipped == 0
 
 
