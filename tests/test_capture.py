@@ -56,9 +56,10 @@ def test_reader_keeps_only_the_newest_frame():
             if r.captured == 30:
                 break
             time.sleep(0.01)
-        f = r.read(timeout=1)
+        f = r.read(timeout=1)  # published: no waiting
         assert isinstance(f, LiveFrame) and int(f.image[0, 0, 0]) == 29  # the newest, not the oldest
-        assert r.read(timeout=1) is None  # ended; no backlog left behind
+        # ended; no backlog left behind (a bound against a hang: the end comes as soon as the thread runs)
+        assert r.read(timeout=30) is None and r.ended
     assert r.dropped == 29 and r.captured == 30 and r.delivered == 1
     assert r.error == "fake: stream ended"
     assert cap.released
@@ -161,7 +162,7 @@ def test_first_open_failure_raises():
 
 def test_close_stops_a_blocked_consumer():
     r = CaptureReader(lambda: FakeCapture(n=10**9, delay=0.01), "fake").start()
-    assert r.read(timeout=2) is not None
+    assert r.read(timeout=30) is not None  # a bound against a hang, not a timing figure
     closer = threading.Timer(0.05, r.close)
     closer.start()
     for delivered in range(1, 10_000):  # an endless camera: only close() ends this loop
