@@ -46,6 +46,15 @@ def browser():
         b.close()
 
 
+def resize(page, width: int, height: int) -> None:
+    """The viewport's new size, once the page has handled its resize event (which redraws the axes): that event
+    fires with the next rendering of the page, not within ``set_viewport_size``."""
+    page.evaluate("window.resizeHandled = false; "
+                  "window.addEventListener('resize', () => { window.resizeHandled = true; }, {once: true})")
+    page.set_viewport_size({"width": width, "height": height})
+    page.wait_for_function("window.resizeHandled", timeout=10000)  # this listener runs after the page's own
+
+
 def test_report_is_self_contained(run):
     out, summary = run
     page = (out / "report.html").read_text()
@@ -402,8 +411,7 @@ def test_timelines_zoom_and_page_through_a_long_run(run, browser):
 
     # a long events table scrolled on a laptop: its header stays in sight, under the video and facts
     page.evaluate("""(b => { for (let k = 0; k < 40; k++) b.appendChild(b.rows[0].cloneNode(true)); })(
-        document.querySelector('#events tbody')); window.scrollTo(0, document.body.scrollHeight)""")
-    page.wait_for_timeout(100)
+        document.querySelector('#events tbody')); window.scrollTo(0, document.body.scrollHeight)""")  # at once
     head, top = page.evaluate("""['#events thead th', '.top'].map(s => document.querySelector(s).getBoundingClientRect())
         .map(b => [b.top, b.bottom])""")
     assert top[1] - 1 <= head[0] and head[1] <= 768, (head, top)
@@ -411,8 +419,7 @@ def test_timelines_zoom_and_page_through_a_long_run(run, browser):
     row = page.evaluate("(b => [b.top, b.bottom])(document.querySelector('#events tr.current').getBoundingClientRect())")
     assert row[0] >= head[1] - 0.5 and row[1] <= 768, (row, head)
     # a wide screen: the axis labels are not twice the text's size, the facts fill their column
-    page.set_viewport_size({"width": 1920, "height": 1080})
-    page.wait_for_timeout(200)
+    resize(page, 1920, 1080)
     tick = "document.querySelector('svg.timeline g.ticks text').getBoundingClientRect().height"
     assert 12 <= page.evaluate(tick) <= 19
     assert page.evaluate("""(t => { t.querySelectorAll('td').forEach(td => { td.textContent = 'x'; });  // short facts
@@ -420,10 +427,9 @@ def test_timelines_zoom_and_page_through_a_long_run(run, browser):
     # 200 % zoom on a 1366x768 laptop (683x384 CSS pixels): the axis still reads at about the text's size, the
     # events table (long recordings' m:ss times) does not push the page sideways, the video stays on screen
     # and the event selected by n / p is not hidden under it
-    page.set_viewport_size({"width": 683, "height": 384})
+    resize(page, 683, 384)
     page.evaluate("document.querySelectorAll('#events tbody td:nth-child(n+7):nth-child(-n+9)')"
                   ".forEach(td => { td.textContent = '1:02:03.40'; })")
-    page.wait_for_timeout(200)
     assert page.evaluate(tick) >= 12
     assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
     rows = page.locator("#events tbody tr[data-onset]")
