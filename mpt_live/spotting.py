@@ -6,7 +6,10 @@ a :class:`_Channel` normalises every grid cell by its own running median and spr
 ``history_s`` seconds, refreshed every ``refresh_s``), pools 2x2 cells over the face inside its
 contour without the eyes, and subtracts what the whole face does at that frame. The evidence of a
 frame is the strongest pooled cell; a candidate opens above ``threshold`` and closes below half of
-it. Its apex is the strongest frame; onset and offset come from the raw motion of the cells around
+it, or where the evidence, after falling below half of the candidate's apex, rises to the threshold
+and twice that dip again (a second movement: where the face's own motion keeps the evidence above
+half a low threshold, one candidate would otherwise run for ``max_open_s`` and keep only its
+strongest movement, and a lower threshold would find fewer events). Its apex is the strongest frame; onset and offset come from the raw motion of the cells around
 that peak: where it crosses half its apex value before and after, extended by the same distance
 again (exact for a rise and fall of raised-cosine shape), at frame resolution.
 
@@ -135,7 +138,9 @@ class _Channel:
         self.flank = max(int(round(cfg.flank_s * fps)), 1)
         self.max_open = max(int(round(cfg.max_open_s * fps)), 2)
         self.frames: deque[_Frame] = deque(maxlen=2 * k + 2 * self.flank + self.max_open + 8)
-        self.open: list[_Frame] | None = None
+        self.open: list[_Frame] | None = None  # the open candidate's frames
+        self._peak: _Frame | None = None  # its strongest frame so far
+        self._dip: _Frame | None = None   # its weakest frame after that peak
         self.pending: list[_Frame] = []   # apexes of closed candidates waiting for the frames after them
         self.count = 0
         self.dropped: deque[tuple[int, float, str]] = deque(maxlen=64)  # (apex frame, evidence, gate): diagnosis
@@ -173,12 +178,24 @@ class _Channel:
         th = self.cfg.threshold
         if self.open is not None:
             if f.e > th / 2 and len(self.open) < self.max_open:
+                peak, dip = self._peak, self._dip
+                if dip is not None and dip.e < peak.e / 2 and f.e > max(th, 2 * dip.e):
+                    # a second movement in the same run: the evidence fell below half of the first's apex and
+                    # rose to the threshold and twice that dip again (the same halving as the run's own end)
+                    self.pending.append(peak)
+                    self.open = self.open[dip.pos - self.open[0].pos:]
+                    self._peak, self._dip = f, None
+                elif f.e > peak.e:
+                    self._peak, self._dip = f, None
+                elif dip is None or f.e < dip.e:
+                    self._dip = f
                 self.open.append(f)
             else:
-                self.pending.append(max(self.open, key=lambda r: r.e))
+                self.pending.append(self._peak)
                 self.open = None
         if self.open is None and f.e > th:
             self.open = [f]
+            self._peak, self._dip = f, None
         return self._finalise(self.count - 1)
 
     def reach(self) -> int:
@@ -250,7 +267,7 @@ class _Channel:
 
     def flush(self) -> list[_Candidate]:
         if self.open is not None:
-            self.pending.append(max(self.open, key=lambda r: r.e))
+            self.pending.append(self._peak)
             self.open = None
         return self._finalise(self.count - 1, force=True)
 
