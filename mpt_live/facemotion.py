@@ -1,7 +1,9 @@
 """Per-frame regional motion of one aligned face: the spotter's input signals (torch-free).
 
 Each aligned crop (the live path's 224x224 face, eyes on the template) becomes a 112x112 grey
-frame, smoothed over 3 frames in time. For frame c and a scale of k frames, every pixel's *bump*
+frame, smoothed in time over the frames within 1/30 s of it (3 frames at 25-44 fps, none below 15
+fps, 9 at 120 fps: a fixed span in time, so that a 0.3 s movement at 8 fps is not widened by a
+third of a second). For frame c and a scale of k frames, every pixel's *bump*
 is measured against the frames k before and k after::
 
     D- = I(c) - I(c - k),  D+ = I(c) - I(c + k)
@@ -13,7 +15,7 @@ motion, lighting) changes sign between the two differences and gives 0; a lastin
 face settling into a new pose) is seen from one side only and gives 0. The per-pixel bumps are
 averaged on a 14x14 grid of 8-px cells (16 px of the 224 crop). Two scales are computed at once:
 ``micro`` (0.5 s: every micro-expression fits in it) and ``macro`` (2.5 s). The signals of frame
-c are ready k_macro + 1 frames later: :meth:`FaceMotion.push` returns them with that fixed delay.
+c are ready k_macro + that half-span frames later: :meth:`FaceMotion.push` returns them with that fixed delay.
 
 Regions of the grid (template geometry of :mod:`mpt_live.face`, in inter-ocular units from the
 eye centre): ``EYES`` (blinks and gaze, never a spotting site on their own), ``MOUTH`` (speech),
@@ -78,12 +80,14 @@ class FaceMotion:
         self.fps = float(fps)
         self.k_micro = max(1, int(round(micro_s * fps)))
         self.k_macro = max(self.k_micro + 1, int(round(macro_s * fps)))
-        self.delay = self.k_macro + 1
-        self._raw: deque[np.ndarray] = deque(maxlen=3)          # grey frames for the 3-frame mean
+        self.half = int(self.fps / 30.0 + 0.5)                   # the time mean's half-span in frames (1/30 s)
+        self.delay = self.k_macro + self.half
+        self._raw: deque[np.ndarray] = deque(maxlen=2 * self.half + 1)  # grey frames for the mean in time
         self._meta: deque[tuple[int, float]] = deque()           # (frame, time) of smoothed frames
         self._buf = np.zeros((2 * self.k_macro + 1, SIZE, SIZE), np.float32)  # smoothed frames, ring
         self._n = 0                                              # smoothed frames pushed in this track
         self._pending: deque[tuple[int, float]] = deque()        # raw frames not yet smoothed
+        self._seen = 0                                           # raw frames pushed in this track
 
     @staticmethod
     def grey(aligned_bgr: np.ndarray) -> np.ndarray:
@@ -126,22 +130,21 @@ class FaceMotion:
             return self.flush() + [FrameSignals(frame, time_s, None, None)]
         self._raw.append(self.grey(aligned))
         self._pending.append((frame, time_s))
-        out: list[FrameSignals] = []
-        if len(self._raw) == 2 and self._n == 0:  # the track's first frame: mean of itself and the next
-            f, t = self._pending.popleft()
-            out += self._push_smoothed((self._raw[0] + self._raw[1]) / 2, f, t)
-        elif len(self._raw) == 3:
-            f, t = self._pending.popleft()
-            out += self._push_smoothed((self._raw[0] + self._raw[1] + self._raw[2]) / 3, f, t)
-        return out
+        self._seen += 1
+        if self._seen <= self.half:
+            return []
+        # raw frame seen - 1 - half has its neighbours within the half-span now (fewer at the track's start)
+        f, t = self._pending.popleft()
+        return self._push_smoothed(sum(self._raw) / len(self._raw), f, t)
 
     def flush(self) -> list[FrameSignals]:
         """End of the track: the frames still waiting, with the scales available; then reset."""
         out: list[FrameSignals] = []
-        if self._pending and self._raw:
+        raw = list(self._raw)
+        while self._pending:  # the last frames: their neighbours after them end with the track
             f, t = self._pending.popleft()
-            tail = list(self._raw)[-2:]
-            out += self._push_smoothed(sum(tail) / len(tail), f, t)
+            nearby = raw[max(len(raw) - len(self._pending) - 1 - self.half, 0):]
+            out += self._push_smoothed(sum(nearby) / len(nearby), f, t)
         last = self._n - 1
         for c in range(max(self._n - len(self._meta), self._n - self.k_macro), self._n):
             if c >= 0 and c >= self._n - len(self._meta):
@@ -149,5 +152,5 @@ class FaceMotion:
         self._raw.clear()
         self._meta.clear()
         self._pending.clear()
-        self._n = 0
+        self._n = self._seen = 0
         return out

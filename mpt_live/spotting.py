@@ -20,7 +20,7 @@ after it, the mouth moves ``speech_ratio`` times more than the rest of the face)
 duration (at most ``micro_max_s``). The macro channel decides movements longer than the micro
 scale, so a micro candidate inside a macro event is that event's peak, not a second event.
 
-Latency: the signals' delay (2.5 s + 1 frame) plus the candidate's length and one second after it.
+Latency: the signals' delay (2.5 s + 1/30 s) plus the candidate's length and one second after it.
 ``Spotter.push(signals) -> closed events``; ``flush()`` at the end of the stream.
 """
 

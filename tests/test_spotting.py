@@ -256,3 +256,21 @@ def test_a_lower_threshold_finds_every_movement_a_higher_one_finds():
         assert any(abs(a - 300) <= 2 for a in apexes) and any(abs(a - 345) <= 2 for a in apexes), (th, apexes)
     for low, high in ((1.0, 1.5), (1.5, 4.0), (1.0, 4.0)):
         assert all(any(abs(a - b) <= 2 for b in found[low]) for a in found[high]), (low, high, found)
+
+
+@pytest.mark.parametrize("fps", [10.0, 12.0])
+def test_a_short_movement_at_a_low_frame_rate_is_micro(fps):
+    """Micro vs macro is 0.5 s in time: the signals' mean in time spans 1/30 s each side whatever the frame
+    rate (it was 3 frames: 0.3 s at 10 fps, which widened a 0.35 s movement by a frame each side: macro)."""
+    on, off = int(7 * fps), int(7 * fps) + int(round(0.35 * fps))
+    fm = FaceMotion(fps)
+    sp = Spotter.for_motion(fm)
+    events = []
+    for i, a in enumerate(clip(int(14 * fps), [(field("brow_raise"), on, off)])):
+        for s in fm.push(i, i / fps, a):
+            events += sp.push(s)
+    events += [e for s in fm.flush() for e in sp.push(s)] + sp.flush()
+    assert len(events) == 1, events
+    e = events[0]
+    assert e.type == "micro" and abs(e.onset - on) <= 1 and abs(e.offset - off) <= 1 and on < e.apex < off
+    assert e.onset_s == pytest.approx(e.onset / fps) and e.offset_s - e.onset_s <= 0.5
