@@ -27,10 +27,14 @@ from .errors import OutputError
 
 
 def _fmt(v: Any) -> Any:
+    """A CSV cell: floats to 6 significant digits, but never fewer than 4 decimals (0.1 ms of a time: 6
+    digits alone kept 137.667 of 137.6667 s, and a frame at 30 fps is lost past 10000 s)."""
     if v is None:
         return ""
     if isinstance(v, float):
-        return "" if math.isnan(v) else f"{v:.6g}"
+        if math.isnan(v):
+            return ""
+        return f"{v:.6g}" if abs(v) < 100 or math.isinf(v) else repr(round(v, 4))
     if isinstance(v, bool):
         return int(v)
     return v

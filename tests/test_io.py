@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 
 import cv2
 import numpy as np
@@ -98,6 +99,18 @@ def test_csv_sink_flushes_each_row(tmp_path):
         # readable while still open: rows are flushed as written
         rows = list(csv.DictReader(open(path)))
         assert rows == [{"a": "1", "b": ""}, {"a": "1", "b": "0.123457"}]
+
+
+def test_csv_sink_keeps_times_of_a_long_recording_to_the_tenth_of_a_millisecond(tmp_path):
+    """events.csv's seconds equal summary.json's (rounded to 4 decimals) past 100 s: 6 significant digits
+    wrote 137.667 for 137.6667 and 10000.1 for frame 300002 of a 30-fps recording (10000.0667 s)."""
+    path = tmp_path / "out.csv"
+    times = [0.0333, 137.6667, 3725.1234, 300002 / 30, float("inf")]
+    with CSVSink(path, ["t"]) as sink:
+        for t in times:
+            sink.write({"t": t})
+    got = [float(r["t"]) for r in csv.DictReader(open(path))]
+    assert got == [round(t, 4) if math.isfinite(t) else t for t in times]
 
 
 def test_write_json_numpy(tmp_path):
