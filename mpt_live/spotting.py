@@ -17,7 +17,7 @@ A candidate is dropped when it is a blink (the eye cells move ``blink_ratio`` ti
 movement (the face sides move ``head_ratio`` times more), the echo of a much stronger movement one
 scale before or after it (``echo_ratio``), or, in the lower face, speech (in the second before and
 after it, the mouth moves ``speech_ratio`` times more than the rest of the face). Micro vs macro is by
-duration (at most ``micro_max_s``). The macro channel decides movements longer than the micro
+duration (at most ``micro_max_s`` from onset to the end of the offset frame, in the frames' own times). The macro channel decides movements longer than the micro
 scale, so a micro candidate inside a macro event is that event's peak, not a second event.
 
 Latency: the signals' delay (2.5 s + 1/30 s) plus the candidate's length and one second after it.
@@ -296,9 +296,12 @@ class Spotter:
         return cls(motion.fps, motion.k_micro, motion.k_macro, config)
 
     def _event(self, c: _Candidate) -> SpotEvent:
-        n = c.offset.frame - c.onset.frame + 1
+        # micro vs macro by the container's times (its last frame lasting one frame period), not by a frame
+        # count at the nominal rate: a variable-rate recording's frames are not 1 / fps apart
+        seconds = c.offset.time_s - c.onset.time_s + 1.0 / self.fps
+        micro = seconds <= self.cfg.micro_max_s + 1e-3  # 15 frames of 29.97 fps (0.5005 s) are micro
         return SpotEvent(c.onset.frame, c.apex.frame, c.offset.frame, c.onset.time_s, c.apex.time_s,
-                         c.offset.time_s, "micro" if n <= self.micro_max else "macro", c.apex.e, c.cells)
+                         c.offset.time_s, "micro" if micro else "macro", c.apex.e, c.cells)
 
     def _step(self, micro: list[_Candidate], macro: list[_Candidate], force: bool = False) -> list[SpotEvent]:
         """Resolve the two scales: a movement seen by both is reported once."""

@@ -274,3 +274,23 @@ def test_a_short_movement_at_a_low_frame_rate_is_micro(fps):
     e = events[0]
     assert e.type == "micro" and abs(e.onset - on) <= 1 and abs(e.offset - off) <= 1 and on < e.apex < off
     assert e.onset_s == pytest.approx(e.onset / fps) and e.offset_s - e.onset_s <= 0.5
+
+
+def test_micro_or_macro_by_the_frames_times_in_a_variable_rate_recording():
+    """A phone recording states 30 fps but drops to 15 in low light: a 0.6 s movement there spans 9 frames,
+    which at the stated rate would be 0.3 s (it was typed micro). Its times say macro; 0.27 s stays micro."""
+    from mpt_live.facemotion import FrameSignals
+
+    def spot(frames_long: int) -> list:
+        rng = np.random.default_rng(1)
+        sp = Spotter(30.0, 15, 75)
+        out = []
+        for i in range(400):
+            m = (0.05 * rng.lognormal(0.0, 0.5, (GRID, GRID))).astype(np.float32)
+            m[2:4, 5:7] += max(0.0, 1 - abs(i - 300) / (frames_long / 2))
+            out += sp.push(FrameSignals(i, i / 15.0, m, m))  # frames 1/15 s apart
+        return out + sp.flush()
+
+    long, short = spot(9), spot(4)
+    assert [e.type for e in long] == ["macro"] and long[0].offset_s - long[0].onset_s >= 0.5
+    assert [e.type for e in short] == ["micro"] and short[0].offset_s - short[0].onset_s < 0.5
