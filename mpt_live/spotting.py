@@ -257,6 +257,13 @@ class _Channel:
         # sub-frame half-height crossings; onset and offset twice as far from the apex
         up = i - 1 + (half - prof[i - 1]) / (prof[i] - prof[i - 1]) if i > lo and prof[i] > prof[i - 1] else float(i)
         down = j + (prof[j] - half) / (prof[j] - prof[j + 1]) if j < hi and prof[j] > prof[j + 1] else float(j)
+        # a side without signals (the track ended, or began, within a scale of the apex): as far as the other
+        # side (the offset was the apex itself when a video ended 0.5-0.7 s after a movement's apex)
+        blind_before, blind_after = i > lo and np.isnan(prof[i - 1]), j < hi and np.isnan(prof[j + 1])
+        if blind_after and not blind_before:
+            down = max(down, 2 * a - up)
+        elif blind_before and not blind_after:
+            up = min(up, 2 * a - down)
         on = max(a - int(round(2 * (a - up))), 0)
         off = min(a + int(round(2 * (down - a))), len(frames) - 1)
         flank = [r.mouth for r in frames[max(on - self.flank, 0):max(on - 3, 0)] + frames[off + 4:off + self.flank + 1]

@@ -294,3 +294,14 @@ def test_micro_or_macro_by_the_frames_times_in_a_variable_rate_recording():
     long, short = spot(9), spot(4)
     assert [e.type for e in long] == ["macro"] and long[0].offset_s - long[0].onset_s >= 0.5
     assert [e.type for e in short] == ["micro"] and short[0].offset_s - short[0].onset_s < 0.5
+
+
+@pytest.mark.parametrize("after", [17, 20])
+def test_a_movement_near_the_end_of_the_video_keeps_its_extent(after):
+    """The video ends 0.55-0.65 s after a movement's apex: its last frames have no signals (the bump needs
+    the face 0.5 s later), and the offset used to be the apex itself. It is as far from the apex as the onset."""
+    on, off = 300, 309
+    _, events = run(clip((on + off) // 2 + after, [(field("brow_raise"), on, off)]))
+    assert len(events) == 1, events
+    e = events[0][0]
+    assert e.type == "micro" and abs(e.onset - on) <= 2 and abs(e.offset - off) <= 2 and on < e.apex < off
