@@ -83,9 +83,11 @@ def live(
                 from .demo_report import run_demo
 
                 if demo_face is not None:  # checked before the model loads
-                    from .demo_input import photo_portrait
+                    from .demo_input import face_choice, frame_photo
 
-                    photo_portrait(demo_face)
+                    note = face_choice(demo_face, frame_photo(demo_face)[1])
+                    if note:  # a group photo: which face the clip shows
+                        console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
                 out = check_out_dir(out or Path("runs/demo"))
                 report = run_demo(out, None if motion_only else _load(model, device, threads), cfg, console,
                                   display=has_display() and not headless, face_photo=demo_face)

@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from .errors import InputError
+from .photos import read_photo
 from .synthface import CLASSES, Blink, FaceAnimator, Flicker, HeadMotion, detect_face, random_event, to_jsonable
 
 FPS = 30.0
@@ -51,26 +52,42 @@ def photo_portrait(path: str | Path) -> np.ndarray:
     """A face photo framed like the demo portrait: 640x480 BGR, its largest face about FACE_WIDTH of the
     width at FACE_CENTRE (borders replicated where the photo ends). One-line InputError for a file that
     is not an image or holds no face."""
-    if not Path(path).is_file():
-        raise InputError(f"{path}: no such file (--demo-face needs a face photo)")
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)  # (an existing file only: OpenCV warns on a missing one)
-    if image is None:
-        raise InputError(f"{path}: not an image file OpenCV can read (--demo-face needs a face photo)")
-    face = detect_face(image)
-    if face is None:
-        raise InputError(f"{path}: no face found in this photo (--demo-face needs a frontal face)")
+    return frame_photo(path)[0]
+
+
+def frame_photo(path: str | Path) -> tuple[np.ndarray, dict[str, Any]]:
+    """:func:`photo_portrait` and which face of the photo it shows: ``faces`` (how many the photo holds) and
+    ``box`` (x, y, w, h of the largest, the one used, in the upright photo's pixels)."""
+    image = read_photo(path)  # upright, 8-bit BGR, transparency over grey (mpt_live.photos)
+    from .face import FaceAligner
+
+    with FaceAligner(model="full", smooth=False) as fa:
+        face = fa.process_image(image)
+        if face is None:
+            raise InputError(f"{path}: no face found in this photo (--demo-face needs a frontal face)")
+        faces = max(len(fa.detect(image, 0.0)), 1)
     x, y, w, h = face.box
     scale = SIZE[0] * FACE_WIDTH / max(w, 1.0)
     cx, cy = x + w / 2, y + h / 2
     m = np.array([[scale, 0, SIZE[0] * FACE_CENTRE[0] - scale * cx], [0, scale, SIZE[1] * FACE_CENTRE[1] - scale * cy]])
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-    return cv2.warpAffine(image, m, SIZE, flags=interp, borderMode=cv2.BORDER_REPLICATE)
+    framed = cv2.warpAffine(image, m, SIZE, flags=interp, borderMode=cv2.BORDER_REPLICATE)
+    return framed, {"faces": faces, "box": [int(v) for v in face.box]}
+
+
+def face_choice(path: str | Path, used: dict[str, Any]) -> str | None:
+    """The line that says which face of a group photo the clip shows (None for a photo of one face)."""
+    if used["faces"] < 2:
+        return None
+    x, y, w, h = used["box"]
+    return (f"{Path(path).name}: {used['faces']} faces found; the largest is used "
+            f"({w}x{h} px at x={x}, y={y} of the upright photo)")
 
 
 def demo_animator(seed: int = 0, face_photo: str | Path | None = None) -> tuple[FaceAnimator, dict[str, Any]]:
     """The animator of the demo clip and its ground truth (events, blinks, parameters); from the astronaut,
     or from ``face_photo`` (see :func:`photo_portrait`)."""
-    portrait = demo_portrait() if face_photo is None else photo_portrait(face_photo)
+    portrait, used = (demo_portrait(), None) if face_photo is None else frame_photo(face_photo)
     face = detect_face(portrait)
     if face is None:  # the astronaut always is; a photo's face was found before framing
         raise InputError(f"{face_photo or 'demo portrait'}: no face found by the face detector after framing")
@@ -102,6 +119,8 @@ def demo_animator(seed: int = 0, face_photo: str | Path | None = None) -> tuple[
         "flicker": {"amplitude": flicker.amplitude, "hz": flicker.hz},
         "noise_sigma": 2.0,
     }
+    if used is not None:
+        truth["photo_face"] = used
     return anim, to_jsonable(truth)
 
 

@@ -1,0 +1,147 @@
+"""Face photos as users bring them (mpt_live.photos, ``--demo-face``, ``mpt-synth --faces``): every picture is
+made here from the bundled astronaut portrait, in the forms phones, cameras and the web produce."""
+
+from __future__ import annotations
+
+import os
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+from typer.testing import CliRunner
+
+from mpt_live.demo_input import demo_portrait, face_choice, frame_photo, photo_portrait
+from mpt_live.errors import InputError
+from mpt_live.photos import BACKGROUND, PhotoError, read_photo
+
+
+@pytest.fixture(scope="module")
+def face_rgb() -> Image.Image:
+    return Image.fromarray(np.ascontiguousarray(demo_portrait()[..., ::-1]))
+
+
+def _with_transparent_border(rgb: Image.Image, hidden: np.ndarray) -> Image.Image:
+    """The portrait inside an opaque ellipse; outside it alpha 0 over ``hidden`` (what an editor left there)."""
+    a = np.array(rgb.convert("RGBA"))
+    h, w = a.shape[:2]
+    yy, xx = np.mgrid[:h, :w]
+    outside = ((xx - w / 2) / (0.45 * w)) ** 2 + ((yy - h / 2) / (0.5 * h)) ** 2 > 1
+    a[outside, :3] = hidden[outside]
+    a[outside, 3] = 0
+    return Image.fromarray(a)
+
+
+def test_transparent_background_is_grey_whatever_the_transparent_pixels_hold(face_rgb, tmp_path):
+    """OpenCV's colour decoding dropped the alpha channel: a PNG with a transparent background rendered the
+    pixels hidden under it (black, or noise some editors leave), which framing then smeared over the frame."""
+    h, w = face_rgb.height, face_rgb.width
+    noise = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    paths = []
+    for name, hidden in (("black", np.zeros_like(noise)), ("noise", noise)):
+        paths.append(tmp_path / f"{name}.png")
+        _with_transparent_border(face_rgb, hidden).save(paths[-1])
+    black, noisy = (read_photo(p) for p in paths)
+    assert np.array_equal(black, noisy)
+    assert (black[:8, :8] == BACKGROUND).all() and (black[-8:, -8:] == BACKGROUND).all()
+    a, b = photo_portrait(paths[0]), photo_portrait(paths[1])  # the demo frame: the face found, same picture
+    assert np.abs(a.astype(int) - b.astype(int)).max() <= 2
+
+
+@pytest.mark.parametrize("orientation, stored", [(6, Image.Transpose.ROTATE_90), (8, Image.Transpose.ROTATE_270),
+                                                 (3, Image.Transpose.ROTATE_180)])
+@pytest.mark.parametrize("kind", ["jpg", "png-alpha", "webp-alpha"])
+def test_sideways_phone_photo_comes_out_upright(face_rgb, tmp_path, orientation, stored, kind):
+    """A phone stores the sensor's pixels and an EXIF orientation: read as Pillow's exif_transpose shows it,
+    with or without transparency (the two decode by different libraries)."""
+    image = face_rgb if kind == "jpg" else _with_transparent_border(face_rgb, np.zeros((face_rgb.height, face_rgb.width, 3), np.uint8))
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    ext = kind.split("-")[0]
+    opts = {"jpg": {"quality": 95}, "webp": {"lossless": True}, "png": {}}[ext]
+    path = tmp_path / f"phone.{ext}"
+    image.transpose(stored).save(path, exif=exif.tobytes(), **opts)
+    assert ImageOps.exif_transpose(Image.open(path)).size == face_rgb.size  # the file really is stored sideways
+    image.save(tmp_path / f"upright.{ext}", **opts)
+    got, want = read_photo(path), read_photo(tmp_path / f"upright.{ext}")
+    assert got.shape == want.shape
+    assert np.abs(got.astype(int) - want.astype(int)).mean() < 3
+
+
+@pytest.mark.parametrize("mode, ext", [("L", "jpg"), ("CMYK", "jpg"), ("RGB", "webp"), ("I;16", "png"), ("RGB", "JPG")])
+def test_other_encodings_read_as_8bit_bgr(face_rgb, tmp_path, mode, ext):
+    path = tmp_path / f"Jürgen 张伟 photo.{ext}"  # non-ASCII and upper-case names too
+    if mode == "I;16":  # a 16-bit colour PNG (Pillow writes 16-bit grey only)
+        cv2.imwrite(str(path), np.asarray(face_rgb)[..., ::-1].astype(np.uint16) * 257)
+    else:
+        face_rgb.convert(mode).save(path, **({"quality": 95} if ext.lower() == "jpg" else {}))
+    image = read_photo(path)
+    assert image.dtype == np.uint8 and image.shape == (face_rgb.height, face_rgb.width, 3)
+    ref = np.asarray(face_rgb.convert("L").convert("RGB") if mode == "L" else face_rgb)[..., ::-1]
+    assert np.abs(image.astype(int) - ref.astype(int)).mean() < 6
+
+
+def _bad(tmp_path, what):
+    if what == "empty":
+        (p := tmp_path / "empty.jpg").write_bytes(b"")
+    elif what == "heic":
+        (p := tmp_path / "IMG_0001.HEIC").write_bytes(b"\x00\x00\x00\x18ftypheic" + bytes(500))
+    elif what == "dir":
+        (p := tmp_path / "folder.jpg").mkdir()
+    elif what == "text":
+        (p := tmp_path / "notes.png").write_text("not an image")
+    else:
+        p = tmp_path / "missing.jpg"
+    return p
+
+
+@pytest.mark.parametrize("what, reason", [
+    ("empty", "empty file (0 bytes)"),  # was: "not an image file OpenCV can read"
+    ("heic", "HEIC photos cannot be decoded here; save it as JPEG or PNG"),  # was: the same
+    ("dir", "a directory, not a photo"),  # was: "no such file"
+    ("text", "not an image file OpenCV can decode"),
+    ("missing", "no such file"),
+])
+def test_a_photo_that_cannot_be_read_is_named_with_the_reason(tmp_path, what, reason):
+    path = _bad(tmp_path, what)
+    with pytest.raises(PhotoError) as info:
+        photo_portrait(path)
+    assert str(info.value).startswith(f"{path}: ") and reason in info.value.reason and "\n" not in str(info.value)
+
+
+def test_a_photo_without_read_permission_is_named(face_rgb, tmp_path, monkeypatch):
+    """For a user who may not read the file, OpenCV only warned and the error said 'not an image file OpenCV can
+    read'; it now says why (os.access is made to refuse it: the tests run as root, who may read anything)."""
+    path = tmp_path / "private.jpg"
+    face_rgb.save(path)
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, *a, **k: False if str(p) == str(path) else real(p, mode, *a, **k))
+    with pytest.raises(InputError, match="private.jpg: not readable \\(permission denied\\)$"):
+        photo_portrait(path)
+
+
+def _group_photo(face_rgb, path):
+    """Two people: the portrait and, on its right, the same portrait at 60 %."""
+    big = np.asarray(face_rgb)
+    small = cv2.resize(big, None, fx=0.6, fy=0.6, interpolation=cv2.INTER_AREA)
+    canvas = np.full((big.shape[0], big.shape[1] + small.shape[1], 3), 90, np.uint8)
+    canvas[:, :big.shape[1]] = big
+    canvas[:small.shape[0], big.shape[1]:] = small
+    Image.fromarray(canvas[:, ::-1].copy()).save(path, quality=95)  # mirrored: the larger face on the right
+
+
+def test_group_photo_says_which_face_the_demo_shows(face_rgb, tmp_path):
+    """The largest face was used without a word; the run now says how many faces it saw and which it used,
+    and the truth file records it."""
+    from mpt_live.cli import app
+
+    path = tmp_path / "group.jpg"
+    _group_photo(face_rgb, path)
+    small_w = int(round(face_rgb.width * 0.6))
+    _, used = frame_photo(path)
+    assert used["faces"] == 2 and used["box"][0] >= small_w  # the large face, on the right
+    note = face_choice(path, used)
+    assert note.startswith("group.jpg: 2 faces found; the largest is used")
+    res = CliRunner().invoke(app, ["--demo", "--demo-face", str(path), "--model", str(tmp_path / "none.onnx")])
+    assert note in " ".join(res.output.split()), res.output  # said before the model is even loaded
+    assert face_choice(tmp_path / "one.jpg", {"faces": 1, "box": [0, 0, 9, 9]}) is None
