@@ -230,3 +230,25 @@ def test_an_unreadable_photo_is_named_as_such(faces_dir, tmp_path, monkeypatch):
     monkeypatch.setattr(os, "access", lambda p, mode, *a, **k: False if Path(p) == photo else real(p, mode, *a, **k))
     with pytest.raises(InputError, match=r"no usable faces .*: ivan.jpg: not readable \(permission denied\)$"):
         synth.find_carriers(tmp_path)
+
+
+def test_photos_of_a_folder_are_read_upright_over_grey_and_bad_ones_named(tmp_path):
+    """A transparent PNG's hidden pixels (here noise) showed around the face of its carrier, and an empty file
+    was 'unreadable image', a phone's HEIC photo was passed over in silence; transparency now lies over grey and the
+    notes say which file is empty and that HEIC cannot be decoded."""
+    from PIL import Image
+
+    from mpt_live.demo_input import demo_portrait
+
+    rgba = np.dstack([demo_portrait()[..., ::-1], np.full(demo_portrait().shape[:2], 255, np.uint8)])
+    rgba[:, :200, :3] = np.random.default_rng(0).integers(0, 256, rgba[:, :200, :3].shape, dtype=np.uint8)
+    rgba[:, :200, 3] = 0  # a transparent band left of the face
+    Image.fromarray(rgba).save(tmp_path / "cutout.png")
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    (tmp_path / "IMG_0001.HEIC").write_bytes(b"\x00\x00\x00\x18ftypheic" + bytes(500))  # was passed over unsaid
+    found, notes = synth.find_carriers(tmp_path, 256)
+    assert [c.source for c in found] == ["cutout.png"]
+    assert notes == ["IMG_0001.HEIC: HEIC photos cannot be decoded here; save it as JPEG or PNG",
+                     "empty.jpg: empty file (0 bytes)"]
+    band = found[0].image[:, :8]  # the crop's left edge lies in the transparent band
+    assert np.abs(band.astype(int) - 127).max() <= 2, band.std()

@@ -30,6 +30,8 @@ import numpy as np
 
 from mpt_live import __version__
 from mpt_live.errors import InputError, OutputError
+from mpt_live.photos import UNSUPPORTED as UNDECODABLE_PHOTOS
+from mpt_live.photos import PhotoError, read_photo
 from mpt_live.sources import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from mpt_live.writers import write_json
 from mpt_live.synthface import CLASSES, Blink, Event, FaceAnimator, Flicker, HeadMotion, random_event, to_jsonable
@@ -102,7 +104,9 @@ class Carrier:
 
 
 def _media_files(faces_dir: Path) -> list[Path]:
-    return sorted(p for p in faces_dir.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXT | VIDEO_EXT)
+    """Photos and videos, and the phone photos that cannot be decoded (HEIC...: listed, to be named as skipped)."""
+    known = IMAGE_EXT | VIDEO_EXT | UNDECODABLE_PHOTOS.keys()
+    return sorted(p for p in faces_dir.rglob("*") if p.is_file() and p.suffix.lower() in known)
 
 
 def _video_frames(path: Path, max_s: float = 3.0, step_s: float = 0.25) -> Iterable[tuple[int, np.ndarray]]:
@@ -176,10 +180,11 @@ def find_carriers(faces_dir: str | Path, image_size: int = 256) -> tuple[list[Ca
             if not os.access(path, os.R_OK):  # named as such (OpenCV would only warn that it cannot open it)
                 notes.append(f"{rel}: not readable (permission denied)")
                 continue
-            if path.suffix.lower() in IMAGE_EXT:
-                image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-                if image is None:
-                    notes.append(f"{rel}: unreadable image")
+            if path.suffix.lower() not in VIDEO_EXT:
+                try:  # upright, 8-bit BGR, transparency over grey
+                    image = read_photo(path)
+                except PhotoError as e:
+                    notes.append(f"{rel}: {e.reason}")
                     continue
                 sources = [(0, image, f) for f in _faces_of_image(image, full, 8)]
             else:
