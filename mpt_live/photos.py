@@ -37,7 +37,7 @@ class PhotoError(InputError):
 def read_photo(path: str | Path) -> np.ndarray:
     """The photo at ``path`` as an upright uint8 HxWx3 BGR image; PhotoError (one line) when it cannot be."""
     path = Path(path)
-    if path.is_file() and not os.access(path, os.R_OK):  # (root reads it anyway: the OS's own answer below)
+    if path.is_file() and not os.access(path, os.R_OK):  # as the faces-folder scan checks it
         raise PhotoError(path, "not readable (permission denied)")
     try:
         data = path.read_bytes()
