@@ -887,3 +887,23 @@ def test_the_confusion_matrix_fits_an_80_column_terminal():
         text = console.file.getvalue()
         assert "…" not in text and max(map(len, text.splitlines())) <= width, text
         assert ("5 happiness" in text) == numbered and all(c in text for c in classes), text
+
+
+def test_a_twenty_class_confusion_matrix_fits_an_80_column_terminal():
+    """20 classes: even numbered columns made the matrix 110 columns wide; now the predicted columns are split
+    over tables that fit, every row named and every count printed."""
+    import io
+
+    from rich.console import Console
+
+    from train.loso_table import confusion_table
+
+    classes = [f"class{i:02d}" for i in range(20)]
+    confusion = [[100 + 20 * i + j for j in range(20)] for i in range(20)]  # every count a distinct 3-digit number
+    console = Console(width=80, file=io.StringIO(), color_system=None)
+    console.print(confusion_table(console, classes, confusion))
+    text = console.file.getvalue()
+    assert "…" not in text and max(map(len, text.splitlines())) <= 80, text
+    assert all(f"{i + 1} {c}" in text for i, c in enumerate(classes)), text
+    cells = re.findall(r"\b\d{3}\b", text)
+    assert sorted(map(int, cells)) == sorted(v for row in confusion for v in row), text

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.table import Column, Table
 
 
@@ -21,17 +21,35 @@ def print_loso(console: Console, metrics: dict) -> None:
     console.print(confusion_table(console, metrics["classes"], metrics["confusion"]))
 
 
-def confusion_table(console: Console, classes: list[str], confusion: list[list[int]]) -> Table:
+def confusion_table(console: Console, classes: list[str], confusion: list[list[int]]) -> RenderableType:
     """Rows true, columns predicted, the columns headed by the class names where they fit the console, else by the
     classes' numbers (rows ``1 anger``): seven CAS(ME)^3 emotions on an 80-column terminal cut 'happiness' to
-    'happine…'."""
-    for numbered in (False, True):
-        heads = [str(i + 1) for i in range(len(classes))] if numbered else classes
-        rows = [f"{i + 1} {c}" for i, c in enumerate(classes)] if numbered else classes
-        cm = Table("", *(Column(h, justify="right") for h in heads),
-                   title="confusion (rows true, columns predicted" + (": by number)" if numbered else ")"))
-        for c, row in zip(rows, confusion):
-            cm.add_row(c, *map(str, row))
-        if console.measure(cm, options=console.options.update(max_width=10_000)).maximum <= console.width:
+    'happine…'. Where even the numbered columns do not fit (some 20 classes), the predicted columns are split over
+    as few tables as fit, each with the numbered rows; the whole matrix is in metrics.json."""
+    n = len(classes)
+    named = _table(classes, classes, confusion, range(n), "confusion (rows true, columns predicted)")
+    if _fits(console, named):
+        return named
+    rows = [f"{i + 1} {c}" for i, c in enumerate(classes)]
+    numbers = [str(i + 1) for i in range(n)]
+    for parts in range(1, n + 1):
+        size = -(-n // parts)
+        chunks = [range(a, min(a + size, n)) for a in range(0, n, size)]
+        title = "confusion (rows true, columns predicted: by number"
+        tables = [_table(rows, numbers, confusion, cols, title + (f", {cols[0] + 1}-{cols[-1] + 1} of {n})"
+                                                                   if len(chunks) > 1 else ")")) for cols in chunks]
+        if size == 1 or all(_fits(console, t) for t in tables):
             break
-    return cm
+    return tables[0] if len(tables) == 1 else Group(*tables)
+
+
+def _table(rows: list[str], heads: list[str], confusion: list[list[int]], cols: range, title: str) -> Table:
+    """The columns ``cols`` of the matrix, headed by ``heads``, its rows headed by ``rows``."""
+    t = Table("", *(Column(heads[j], justify="right") for j in cols), title=title)
+    for label, row in zip(rows, confusion):
+        t.add_row(label, *(str(row[j]) for j in cols))
+    return t
+
+
+def _fits(console: Console, table: Table) -> bool:
+    return console.measure(table, options=console.options.update(max_width=10_000)).maximum <= console.width
