@@ -68,16 +68,23 @@ def _ray() -> Any:
 
 
 def check_address(address: str, timeout_s: float = 5.0) -> None:
-    """InputError when nothing answers at ``address`` (``HOST:PORT`` or ``ray://HOST:PORT``; anything else, such
-    as ``auto``, is Ray's to read): Ray itself retries an unreachable cluster for minutes before it gives up."""
+    """InputError when nothing answers at ``address`` (``HOST:PORT`` or ``ray://HOST:PORT``; anything else is Ray's
+    to read): Ray itself retries an unreachable cluster for minutes before it gives up. ``auto`` with the
+    environment variable RAY_ADDRESS set is Ray's way to join that address, so that address is checked."""
     import socket
 
-    host, _, port = address.removeprefix("ray://").rpartition(":")
+    env = os.environ.get("RAY_ADDRESS", "")
+    target = env if address == "auto" and env else address
+    host, _, port = target.removeprefix("ray://").rpartition(":")
     if not host or not port.isdigit():
         return
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
     except OSError as e:
+        if target != address:
+            raise InputError(f"--ray auto: no Ray cluster answers at {env}, the address in the environment variable "
+                             f"RAY_ADDRESS ({e.strerror or e}); start one there, or unset RAY_ADDRESS for a local "
+                             "cluster") from None
         raise InputError(f"--ray {address}: no Ray cluster answers there ({e.strerror or e}); start one with "
                          "ray start --head on that machine, or use --ray auto") from None
 

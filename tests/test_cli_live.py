@@ -208,3 +208,24 @@ def test_cli_ray_address_where_nothing_answers_is_refused_at_once(tmp_path, monk
         check_address(f"127.0.0.1:{listening.getsockname()[1]}")
         check_address(f"ray://127.0.0.1:{listening.getsockname()[1]}")
     check_address("auto")
+
+
+def test_cli_ray_auto_with_a_ray_address_where_nothing_answers_is_refused_at_once(tmp_path, monkeypatch):
+    """--ray auto with RAY_ADDRESS naming a cluster that is not there: Ray joins that address, and it was not
+    checked (Ray retried it for minutes); now the same one line as --ray ADDRESS, naming the variable."""
+    import socket
+
+    import mpt_live.cli as cli
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{port}")
+    monkeypatch.setattr(cli, "_load", lambda *a, **k: pytest.fail("the model was loaded before the refusal"))
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.mp4").write_bytes(b"")
+    res = runner.invoke(app, ["--video", str(tmp_path / "in"), "--out", str(tmp_path / "o"), "--ray", "auto"])
+    lines = [ln for ln in res.output.strip().splitlines() if ln.strip()]
+    assert res.exit_code == 2 and len(lines) == 1, res.output
+    assert f"--ray auto: no Ray cluster answers at 127.0.0.1:{port}, the address in the environment variable " \
+           "RAY_ADDRESS" in lines[0], res.output

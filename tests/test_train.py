@@ -590,6 +590,27 @@ def test_loso_folds_on_ray_pool_to_the_serial_figures(easy, tmp_path):
         assert [r[:5] for r in csv.reader(fa)] == [r[:5] for r in csv.reader(fb)]
 
 
+@pytest.mark.parametrize("env", [False, True])
+def test_ray_where_no_cluster_answers_is_refused_before_the_data_is_read(easy, tmp_path, monkeypatch, env):
+    """--ray HOST:PORT, or --ray auto with RAY_ADDRESS, where nothing listens: one line at once, exit 2, as mpt-live
+    says it; mpt-train had read the data and built the model first, and RAY_ADDRESS was not checked at all."""
+    import socket
+
+    import train.cli as cli
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    if env:
+        monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{port}")
+    monkeypatch.setattr(cli, "_run", lambda *a, **k: pytest.fail("the run started before the refusal"))
+    r = _train(easy, tmp_path / "run", "--ray", "auto" if env else f"127.0.0.1:{port}")
+    lines = [ln for ln in r.output.strip().splitlines() if ln.strip()]
+    assert r.exit_code == 2 and len(lines) == 1 and "Traceback" not in r.output, r.output
+    assert (f"--ray auto: no Ray cluster answers at 127.0.0.1:{port}, the address in the environment variable"
+            if env else f"--ray 127.0.0.1:{port}: no Ray cluster answers there") in " ".join(lines[0].split()), r.output
+
+
 def test_ray_needs_the_loso_protocol(easy, tmp_path):
     r = _train(easy, tmp_path / "run", "--protocol", "full", "--ray", "auto")
     assert r.exit_code != 0 and "--ray runs LOSO folds" in r.output and "Traceback" not in r.output

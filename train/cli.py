@@ -289,6 +289,10 @@ def train(
                 check_sibling_metrics(metrics_obj, cfg, f"--metrics {metrics}")
             if ray is not None and protocol is not Protocol.loso:
                 raise InputError("--ray runs LOSO folds: use it with --protocol loso")
+            if ray is not None:  # before the data and the model: Ray itself retries a dead address for minutes
+                from mpt_live.ray_batch import check_address
+
+                check_address(ray)
             _run(console, cfg, out, protocol.value, metrics_obj, ray)
         except InputError as e:
             _fail(str(e))
