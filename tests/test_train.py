@@ -572,12 +572,18 @@ def test_loso_folds_on_ray_pool_to_the_serial_figures(easy, tmp_path):
     kept = (tmp_path / "serial" / "folds" / "sub02.json").read_text()
     (tmp_path / "ray" / "folds" / "sub02.json").write_text(kept)  # as if a stopped run had finished it
     lines: list[str] = []
+    fresh: list[str] = []
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         parallel = run_loso_ray(cfg, tmp_path / "ray", index, "auto", log=lines.append)
+        run_loso_ray(replace(cfg, epochs=1), tmp_path / "fresh", index, "auto", log=fresh.append)
     finally:
         ray.shutdown()
     assert any("2 of 3 folds to run" in line for line in lines), lines
+    # what happened, not 'resuming: 3/3' after Ray had just run the folds: one fold found done, two run now
+    assert [ln for ln in lines if "resuming" in ln] == [f"resuming: 1/3 folds already finished in {tmp_path / 'ray'}"]
+    assert lines[-1] == "LOSO on Ray: 2 folds run now, 1 found finished from an earlier run; pooled 3", lines
+    assert not any("resuming" in ln for ln in fresh) and fresh[-1] == "LOSO on Ray: 3 folds run now; pooled 3", fresh
     assert (tmp_path / "ray" / "folds" / "sub02.json").read_text() == kept
     assert (parallel["acc"], parallel["uf1"], parallel["uar"]) == (serial["acc"], serial["uf1"], serial["uar"])
     assert parallel["confusion"] == serial["confusion"] and parallel["n"] == serial["n"] == easy[1]

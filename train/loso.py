@@ -277,9 +277,10 @@ def prepare_loso(cfg: TrainConfig, out: Path, index: Any, show: bool = False,
 
 def run_loso(cfg: TrainConfig, out: Path, index: Any, *, progress: Any | None = None,
              log: Callable[[str], None] = print, max_folds: int | None = None,
-             extra_config: dict[str, Any] | None = None) -> dict[str, Any] | None:
+             extra_config: dict[str, Any] | None = None, resumed_note: bool = True) -> dict[str, Any] | None:
     """LOSO over ``index`` (a DatasetIndex). Returns the metrics dict, or None when stopped early
-    by ``max_folds`` (folds run in this call), leaving a resumable run directory."""
+    by ``max_folds`` (folds run in this call), leaving a resumable run directory. ``resumed_note``: say how many
+    folds were found finished (False where the caller ran them, as :mod:`train.ray_folds` does)."""
     out = Path(out)
     data = prepare_loso(cfg, out, index, progress is not None, log)
     classes, cache, samples, labels, subjects = data.classes, data.cache, data.samples, data.labels, data.subjects
@@ -293,7 +294,7 @@ def run_loso(cfg: TrainConfig, out: Path, index: Any, *, progress: Any | None = 
         for s in subjects:
             if s in done:
                 w.writerows(_csv_rows(done[s], classes))
-    if done:
+    if done and resumed_note:
         log(f"resuming: {len(done)}/{len(subjects)} folds already finished in {out}")
 
     fold_task = progress.add_task("LOSO folds", total=len(subjects), completed=len(done),

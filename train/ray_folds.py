@@ -8,7 +8,8 @@ is built, ``cfg.seed * 1000 + k`` for the fold's data order and augmentation); t
 ``folds/<subject>.json`` as each fold comes back. Then :func:`train.loso.run_loso` itself runs on the
 finished folds: it trains nothing and writes predictions.csv, metrics.json and confusion.png, so the
 pooled figures are computed by the same code as a serial run's. A run stopped midway resumes like a
-serial one (finished folds are kept, on Ray or not).
+serial one (finished folds are kept, on Ray or not, and the log says how many were found finished and how
+many ran now).
 
 A task that raises is reported by its first line (a bad backbone: the same InputError as serially);
 a task whose worker dies is retried by Ray. On a real cluster every node must have mpt-live installed
@@ -55,6 +56,9 @@ def run_loso_ray(cfg: TrainConfig, out: Path, index: Any, address: str, *,
     fold_cfg = replace(cfg, device="cuda" if gpus else "cpu", workers=0)
     shared = ray.put(data)
     refs = {task.remote(fold_cfg, shared, k, s, 1, os.getcwd()): s for k, s in todo}
+    earlier = len(data.subjects) - len(todo)
+    if earlier:
+        log(f"resuming: {earlier}/{len(data.subjects)} folds already finished in {out}")
     log(f"LOSO on Ray: {len(todo)} of {len(data.subjects)} folds to run, one {'GPU' if gpus else 'CPU'} each "
         f"({cpus} CPUs, {gpus} GPUs in the cluster)")
     while refs:
@@ -70,6 +74,9 @@ def run_loso_ray(cfg: TrainConfig, out: Path, index: Any, address: str, *,
             raise InputError(f"fold {subject}: {msg.splitlines()[0]}") from None
         write_json(loso.fold_path(out, subject), fold)
         log(loso.fold_line(fold, len(data.subjects)))
-    metrics = loso.run_loso(cfg, out, index, log=log, extra_config=extra_config)  # every fold done: pool only
+    # every fold done: run_loso pools them only (its 'resuming' line would count the folds just run here)
+    metrics = loso.run_loso(cfg, out, index, log=log, extra_config=extra_config, resumed_note=False)
     assert metrics is not None
+    log(f"LOSO on Ray: {len(todo)} folds run now"
+        + (f", {earlier} found finished from an earlier run" if earlier else "") + f"; pooled {len(data.subjects)}")
     return metrics
