@@ -252,3 +252,40 @@ def test_photos_of_a_folder_are_read_upright_over_grey_and_bad_ones_named(tmp_pa
                      "empty.jpg: empty file (0 bytes)"]
     band = found[0].image[:, :8]  # the crop's left edge lies in the transparent band
     assert np.abs(band.astype(int) - 127).max() <= 2, band.std()
+
+
+def test_an_unreadable_subfolder_is_named(faces_dir, tmp_path, monkeypatch):
+    """A subfolder of --faces that cannot be listed was passed over without a word (the tree walk dropped it); it
+    is now a skip note of its own (listing is made to fail: the tests run as root)."""
+    import os
+
+    (tmp_path / "ivan.jpg").write_bytes((faces_dir / "photos" / "mtcnn_ivan.jpg").read_bytes())
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    (locked / "rose.jpg").write_bytes((faces_dir / "photos" / "face_recognition_rose_leslie.jpg").read_bytes())
+    real = os.scandir
+
+    def scandir(path="."):
+        if Path(path) == locked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    carriers, notes = synth.find_carriers(tmp_path)
+    assert [c.identity for c in carriers] == ["ivan"]
+    assert notes == ["locked/: folder not readable (Permission denied)"], notes
+
+
+def test_a_file_that_is_not_a_video_is_named_as_such(tmp_path):
+    """An empty file, text or a cut-off recording named .mp4 was skipped as 'no face found'; the note now says the
+    file is not a readable video, and why."""
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    (tmp_path / "text.mp4").write_text("not a video\n")
+    (tmp_path / "cut.mp4").write_bytes(b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + bytes(64))
+    with pytest.raises(InputError) as e:
+        synth.find_carriers(tmp_path)
+    assert str(e.value).endswith(": cut.mp4: not a readable video (an MP4/MOV without its index ('moov' box): the "
+                                 "recording was cut off before it was finished, or is still being written); "
+                                 "empty.mp4: not a readable video (the file is empty (0 bytes)); "
+                                 "text.mp4: not a readable video (FFmpeg does not recognise its contents as any "
+                                 "video format)"), e.value

@@ -267,3 +267,27 @@ def test_long_json_is_never_half_written(faces_dir, tmp_path, monkeypatch):
     with pytest.raises(OutputError, match=r"long.json: not written \(No space left on device\)"):
         sl.generate_long(_rose(faces_dir, tmp_path), out, sl.LongConfig(videos=1, minutes=0.05, seed=1))
     assert json.loads((out / "long.json").read_text())["complete"] is False  # the earlier, whole version
+
+
+def test_long_with_only_unreadable_videos_is_one_line_naming_them(tmp_path):
+    """A --faces folder whose only videos are an empty file, text and a cut-off recording named .mp4: --long
+    ended in an IndexError traceback (OpenCV's frame rate of a file it cannot open is -1, which passed the check
+    for a long enough face); now one line that names each file and why, and nothing of FFmpeg's or OpenCV's."""
+    import subprocess
+    import sys
+
+    faces = tmp_path / "faces"
+    faces.mkdir()
+    (faces / "empty.mp4").write_bytes(b"")
+    (faces / "text.mp4").write_text("not a video\n")
+    (faces / "cut.mp4").write_bytes(b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + bytes(64))
+    assert sl.video_carrier(faces / "text.mp4", "text.mp4", 200.0) == (
+        "text.mp4: not a readable video (FFmpeg does not recognise its contents as any video format)")
+    res = subprocess.run([sys.executable, "-c", "from train.synth_cli import main; main()", "--long",
+                          "--faces", str(faces), "--out", str(tmp_path / "o")], capture_output=True, text=True,
+                         timeout=300)
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert res.returncode == 2 and len(lines) == 1, res.stderr
+    assert "no usable faces (looked at 3 photos/videos): cut.mp4: not a readable video (an MP4/MOV without its " \
+           "index" in lines[0] and "empty.mp4: not a readable video" in lines[0] and "text.mp4: not a readable " \
+           "video" in lines[0], res.stderr

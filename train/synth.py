@@ -23,18 +23,19 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 import cv2
 import numpy as np
 
 from mpt_live import __version__
 from mpt_live.errors import InputError, OutputError
-from mpt_live.photos import UNSUPPORTED as UNDECODABLE_PHOTOS
 from mpt_live.photos import PhotoError, read_photo
 from mpt_live.sources import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from mpt_live.writers import write_json
 from mpt_live.synthface import CLASSES, Blink, Event, FaceAnimator, Flicker, HeadMotion, random_event, to_jsonable
+
+from .faces_folder import media_files, skip_summary, unreadable_video, video_frames
 
 IMAGE_EXT = IMAGE_EXTENSIONS
 VIDEO_EXT = VIDEO_EXTENSIONS
@@ -103,30 +104,6 @@ class Carrier:
 # --------------------------------------------------------------------------- carriers
 
 
-def _media_files(faces_dir: Path) -> list[Path]:
-    """Photos and videos, and the phone photos that cannot be decoded (HEIC...: listed, to be named as skipped)."""
-    known = IMAGE_EXT | VIDEO_EXT | UNDECODABLE_PHOTOS.keys()
-    return sorted(p for p in faces_dir.rglob("*") if p.is_file() and p.suffix.lower() in known)
-
-
-def _video_frames(path: Path, max_s: float = 3.0, step_s: float = 0.25) -> Iterable[tuple[int, np.ndarray]]:
-    """Frames at 0, step_s, 2 step_s, ... seconds (the start of a video is usually its stillest part)."""
-    cap = cv2.VideoCapture(str(path))
-    try:
-        fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
-        step = max(int(round(step_s * fps)), 1)
-        i = 0
-        while i <= max_s * fps:
-            ok, frame = cap.read()
-            if not ok:
-                return
-            if i % step == 0:
-                yield i, frame
-            i += 1
-    finally:
-        cap.release()
-
-
 def _crop_square(image: np.ndarray, centre: np.ndarray, side: float, size: int) -> tuple[np.ndarray, np.ndarray]:
     """The ``side``-px square around ``centre`` resized to ``size``; (crop, 2x3 matrix image -> crop)."""
     x0, y0 = int(round(centre[0] - side / 2)), int(round(centre[1] - side / 2))
@@ -167,9 +144,9 @@ def find_carriers(faces_dir: str | Path, image_size: int = 256) -> tuple[list[Ca
     faces_dir = Path(faces_dir)
     if not faces_dir.is_dir():
         raise InputError(f"{faces_dir}: not a directory")
-    files = _media_files(faces_dir)
-    carriers: dict[str, Carrier] = {}
     notes: list[str] = []
+    files = media_files(faces_dir, notes)
+    carriers: dict[str, Carrier] = {}
     with FaceAligner(model="full", smooth=False) as full, FaceAligner(model="short", smooth=False) as short:
         # a person's canonical file first; their other files are used only if it has no usable face
         for path in sorted(files, key=lambda p: p.stem in SAME_PERSON):
@@ -188,12 +165,16 @@ def find_carriers(faces_dir: str | Path, image_size: int = 256) -> tuple[list[Ca
                     continue
                 sources = [(0, image, f) for f in _faces_of_image(image, full, 8)]
             else:
-                sources = []
-                for i, frame in _video_frames(path):
+                sources, decoded = [], False
+                for i, frame in video_frames(path):
+                    decoded = True
                     r = full.process_image(frame)
                     if r is not None:
                         sources = [(i, frame, r)]
                         break
+                if not decoded:
+                    notes.append(unreadable_video(path, rel))
+                    continue
             if not sources:
                 notes.append(f"{rel}: no face found")
             for k, (frame_index, image, r) in enumerate(sources):
@@ -211,9 +192,8 @@ def find_carriers(faces_dir: str | Path, image_size: int = 256) -> tuple[list[Ca
                 carriers[name] = Carrier(name, rel, k, frame_index, crop, again.keypoints.astype(np.float64),
                                          float(again.box[2]), float(r.box[2]))
     if not carriers:
-        why = "; ".join(notes[:3]) + (f"; {len(notes) - 3} more" if len(notes) > 3 else "")
         raise InputError(f"{faces_dir}: no usable faces (looked at {len(files)} photos/videos; "
-                         f"need a detectable face >= {MIN_FACE_PX} px wide)" + (f": {why}" if why else ""))
+                         f"need a detectable face >= {MIN_FACE_PX} px wide)" + skip_summary(notes))
     ordered = sorted(carriers.values(), key=lambda c: (-c.source_face_px, c.identity))
     return ordered, notes
 
@@ -344,7 +324,8 @@ def generate(faces_dir: str | Path, out_root: str | Path, cfg: SynthConfig = Syn
     if cfg.subjects > len(carriers):
         raise InputError(f"{faces_dir}: --subjects {cfg.subjects} asked for, but only {len(carriers)} distinct "
                          f"identities are usable there ({', '.join(c.identity for c in carriers)}); "
-                         f"use --subjects {len(carriers)} or fewer, or add photos/videos of other people")
+                         f"use --subjects {len(carriers)} or fewer, or add photos/videos of other people"
+                         + skip_summary(notes, " (skipped: ") + (")" if notes else ""))
     chosen = carriers[: cfg.subjects] if cfg.subjects else carriers
     plans = plan_clips(len(chosen), cfg)
     _prepare_root(root)

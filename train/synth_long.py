@@ -21,6 +21,7 @@ Deterministic for a seed; annotation rows are flushed video by video.
 from __future__ import annotations
 
 import math
+import os
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -31,10 +32,12 @@ import numpy as np
 
 from mpt_live import __version__
 from mpt_live.errors import InputError, OutputError
+from mpt_live.quiet import quiet_opencv
 from mpt_live.synthface import (CLASSES, Blink, Event, FaceAnimator, FaceFrame, Flicker, HeadMotion, action_field,
                                 random_event, source_coords, to_jsonable)
 from mpt_live.writers import CSVSink, write_json
 
+from .faces_folder import media_files, open_video, skip_summary, unreadable_video
 from .synth import IMAGE_EXT, SAME_PERSON, VIDEO_EXT, find_carriers
 
 CSV_COLUMNS = ["video", "onset", "apex", "offset", "fps", "type", "label", "action_units"]
@@ -103,13 +106,13 @@ def video_carrier(path: Path, rel: str, face_px: float) -> LongCarrier | str:
     """The longest stretch of ``path`` with a face, as a carrier; or a note saying why not."""
     from mpt_live.face import FaceAligner
 
-    cap = cv2.VideoCapture(str(path))
+    cap, fps = open_video(path)
     try:  # released also when reading or tracking raises (Ctrl-C, a damaged file)
-        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0) or 30.0
         frames, kps, widths = [], [], []
         with FaceAligner(model="full", smooth=True, stabilize=False) as aligner:
             while True:
-                ok, img = cap.read()
+                with quiet_opencv():
+                    ok, img = cap.read()
                 if not ok:
                     break
                 r = aligner.process(img, len(frames) / fps)
@@ -118,6 +121,8 @@ def video_carrier(path: Path, rel: str, face_px: float) -> LongCarrier | str:
                 widths.append(0 if r is None else r.box[2])
     finally:
         cap.release()
+    if not frames:  # an empty, cut-off or foreign file: said so, not 'no face' (nor a traceback)
+        return unreadable_video(path, rel)
     best, start = (0, 0), None
     for i, k in enumerate(kps + [None]):
         if k is not None and start is None:
@@ -141,10 +146,13 @@ def find_long_carriers(faces_dir: str | Path, face_px: float = 200.0) -> tuple[l
     faces_dir = Path(faces_dir)
     if not faces_dir.is_dir():
         raise InputError(f"{faces_dir}: not a directory")
-    files = sorted(p for p in faces_dir.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXT | VIDEO_EXT)
     notes: list[str] = []
+    files = media_files(faces_dir, notes)
     people: dict[str, LongCarrier] = {}
     for p in (f for f in files if f.suffix.lower() in VIDEO_EXT):
+        if not os.access(p, os.R_OK):
+            notes.append(f"{p.relative_to(faces_dir).as_posix()}: not readable (permission denied)")
+            continue
         c = video_carrier(p, p.relative_to(faces_dir).as_posix(), face_px)
         if isinstance(c, str):
             notes.append(c)
@@ -152,9 +160,10 @@ def find_long_carriers(faces_dir: str | Path, face_px: float = 200.0) -> tuple[l
             people[c.identity] = c
     if not people:
         if not any(f.suffix.lower() in IMAGE_EXT for f in files):
-            raise InputError(f"{faces_dir}: no usable faces (looked at {len(files)} photos/videos)")
-        photos, more = find_carriers(faces_dir, PHOTO_SIZE)
-        notes += more
+            raise InputError(f"{faces_dir}: no usable faces (looked at {len(files)} photos/videos)" + skip_summary(notes))
+        photos, more = find_carriers(faces_dir, PHOTO_SIZE)  # it looks at the folder again: a file's note once
+        seen = {n.split(": ", 1)[0] for n in notes}
+        notes += [n for n in more if n.split(": ", 1)[0] not in seen]
         for c in photos:
             people[c.identity] = LongCarrier(c.identity, c.source, "photo", 0.0, (PHOTO_SIZE, PHOTO_SIZE),
                                              face_px / c.face_px, photo=c)
