@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -360,3 +361,16 @@ def test_data_that_is_a_file_says_so(tmp_path):
     sheet.write_bytes(b"")
     with pytest.raises(InputError, match=r"a file; --data is the dataset's folder in its distribution layout"):
         load_long_dataset("casme2lv", sheet)
+
+
+@pytest.mark.parametrize("content, why", [(b"", "the file is empty (0 bytes)"),
+                                          (b"not a video", "FFmpeg does not recognise its contents")])
+def test_casme2lv_a_video_that_is_not_one_says_why(tmp_path, content, why):
+    """A recording the sheet names that OpenCV cannot open said only 'not a readable video (no frames)'; now the
+    reason, as mpt-live gives it (and FFmpeg's own lines are held back, as there)."""
+    root = casme2(tmp_path)
+    (root / "rawvideo/s15/15_0401girlcrashing.avi").write_bytes(content)
+    for folder in (root / "rawpic").iterdir():  # the videos only: no frame folders beside them
+        shutil.rmtree(folder)
+    with pytest.raises(InputError, match=r"15_0401girlcrashing.avi: not a readable video: " + re.escape(why)):
+        load_long_dataset("casme2lv", root)

@@ -31,6 +31,7 @@ from typing import Any
 import cv2
 
 from mpt_live.errors import InputError
+from mpt_live.sources import open_capture, unreadable
 
 from .files import ClipFrames, find_dirs, find_files, newest_name, pick, prefer_raw
 from .samples import natural_key
@@ -99,11 +100,15 @@ def _recordings(root: Path) -> dict[str, tuple[str, Path]]:
 
 
 def _frame_count(path: Path) -> int:
-    cap = cv2.VideoCapture(str(path))
+    """The frame count of a recording's header; InputError saying why where OpenCV cannot open it (FFmpeg's own
+    lines held back, as mpt-live does)."""
+    cap = open_capture(str(path))
     try:
-        n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        opened, n = cap.isOpened(), int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
     finally:
         cap.release()
+    if not opened:
+        raise InputError(f"{path}: not a readable video: {unreadable(path)}")
     if n <= 0:
         raise InputError(f"{path}: not a readable video (no frames)")
     return n
