@@ -374,3 +374,16 @@ def test_casme2lv_a_video_that_is_not_one_says_why(tmp_path, content, why):
         shutil.rmtree(folder)
     with pytest.raises(InputError, match=r"15_0401girlcrashing.avi: not a readable video: " + re.escape(why)):
         load_long_dataset("casme2lv", root)
+
+
+@pytest.mark.parametrize("name", ["annotations.mp4", "annotations.txt"])
+def test_truth_that_is_no_sheet_says_what_is_read(tmp_path, name):
+    """mpt-eval --truth given a file that is neither a workbook nor named .csv relayed pandas' 'Excel file format
+    cannot be determined, you must specify an engine manually'; now what it reads."""
+    from train.datasets.longvideo import read_annotations_csv
+
+    path = tmp_path / name
+    path.write_text("video,onset,apex,offset,fps,type\n")
+    with pytest.raises(InputError, match=r"not an Excel workbook \(.xlsx, .xls\), and only a file named .csv is "
+                                         r"read as CSV$"):
+        read_annotations_csv(path)

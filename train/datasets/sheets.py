@@ -91,6 +91,11 @@ def read_workbook(path: Path, what: str = "annotation sheet", **options: Any):
         raise InputError(f"{path}: cannot read the {what}: this workbook format needs an optional package that "
                          f"is not installed ({str(e).splitlines()[0]}); save the sheet as .xlsx in a "
                          "spreadsheet program and use that copy") from None
+    except ValueError as e:  # pandas knows no workbook format in it: say what is read, not 'specify an engine'
+        if "format cannot be determined" not in str(e):
+            raise InputError(f"{path}: cannot read the {what} ({e})") from None
+        raise InputError(f"{path}: cannot read the {what}: not an Excel workbook (.xlsx, .xls), and only a file "
+                         "named .csv is read as CSV") from None
     except Exception as e:  # pandas raises many types for unreadable files
         raise InputError(f"{path}: cannot read the {what} ({e})") from None
 
