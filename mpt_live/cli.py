@@ -23,8 +23,17 @@ app = ToolTyper("mpt-live", help=__doc__)
 console = Console(stderr=True)
 
 
+def _say(text: str, label: str = "", style: str = "", text_style: str = "") -> None:
+    """One line: ``label`` in ``style``, then ``text`` as it is: a file name such as 'take[2]:ok:.mp4' is printed
+    whole, neither read as rich markup (the '[2]' was dropped) nor as an emoji code (':ok:' became a picture)."""
+    from rich.text import Text
+
+    console.print(Text.assemble((label, style), " " if label else "", (text, text_style)), highlight=False,
+                  soft_wrap=True)
+
+
 def _fail(msg: str) -> None:
-    console.print(f"[bold red]error:[/] {msg}", highlight=False, soft_wrap=True)
+    _say(msg, "error:", "bold red")
     raise typer.Exit(2)
 
 
@@ -120,7 +129,7 @@ def live(
                               "--realtime videos are read live, one at a time")
                     source = open_source(camera, video, realtime)
                     for note in getattr(source, "notes", []):
-                        console.print(f"[dim]{note}[/]", highlight=False, soft_wrap=True)
+                        _say(note, text_style="dim")
                     try:
                         if out is not None:
                             check_out_dir(out)
@@ -137,7 +146,7 @@ def live(
                     notes: list[str] = []
                     videos = expand_recordings(video, notes)
                     for note in notes:
-                        console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
+                        _say(note, "note:", "yellow")
                     check_fps(videos, fps)
                     if ray is not None:
                         from .batch import check_ray_videos
@@ -157,7 +166,7 @@ def live(
         except InputError as e:
             _fail(str(e))
         except OutputError as e:
-            console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+            _say(str(e), "error:", "bold red")
             raise typer.Exit(1)
         except KeyboardInterrupt as e:
             console.print(f"[yellow]interrupted ({signal_name(e)}): everything written so far is kept[/]",
@@ -174,7 +183,7 @@ def _load(model: Optional[Path], device: str, threads: Optional[int]) -> Any | N
         console.print(f"[yellow]no model given and no demo model at {demo_model_path()}: motion-only mode[/]",
                       highlight=False)
     else:
-        console.print(rt.describe(), highlight=False, soft_wrap=True)
+        _say(rt.describe())
         if rt.demo:
             console.print("[bold yellow]DEMO MODEL[/]: trained on semi-synthetic data; it shows the pipeline, it is "
                           "not a validated micro-expression classifier (train your own: see README).", soft_wrap=True)
@@ -203,13 +212,13 @@ def _report(summary: dict, out: Optional[Path]) -> None:
     """The run's line, then its warnings and why it is not complete (if it is not)."""
     from .terminal import report_line
 
-    console.print(report_line(summary, out), highlight=False, soft_wrap=True)
+    _say(report_line(summary, out))
     if summary.get("detector") == "auto" and summary.get("detector_reason"):  # which detector auto ran, and why
-        console.print(f"[dim]detector: {summary['detector_reason']}[/]", highlight=False, soft_wrap=True)
+        _say(f"detector: {summary['detector_reason']}", text_style="dim")
     for w in summary.get("warnings", []):
-        console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+        _say(w, "warning:", "yellow")
     for p in summary.get("problems", []):
-        console.print(f"[bold red]{summary['status']}:[/] {p}", highlight=False, soft_wrap=True)
+        _say(p, f"{summary['status']}:", "bold red")
 
 
 def _run_files(videos: list, out: Optional[Path], runtime: Any | None, cfg: SessionConfig, save_video: bool,
@@ -224,7 +233,7 @@ def _run_files(videos: list, out: Optional[Path], runtime: Any | None, cfg: Sess
     if failed:
         console.print(f"[bold red]{len(failed)} of {len(videos)} videos failed:[/]")
         for _, msg in failed:
-            console.print(f"  {msg}", highlight=False, soft_wrap=True)
+            _say(f"  {msg}")
     if failed or incomplete:
         raise typer.Exit(1)
 
@@ -238,7 +247,7 @@ def _run_parallel(videos: list[Path], out: Optional[Path], runtime: Any | None, 
     done, failed, skipped = run_parallel(videos, out, runtime, cfg, console, jobs=jobs, ray=ray,
                                          save_video=save_video, device=device, threads=threads, fps=fps)
     if skipped:
-        console.print(f"{len(skipped)} of {len(videos)} videos already done (complete outputs in {out}): skipped")
+        _say(f"{len(skipped)} of {len(videos)} videos already done (complete outputs in {out}): skipped")
     incomplete = 0
     for video, d, figures in done:  # each video's own summary.json: the same lines as a serial run
         try:
@@ -246,15 +255,15 @@ def _run_parallel(videos: list[Path], out: Optional[Path], runtime: Any | None, 
         except (OSError, ValueError):
             summary = None
         if summary is None or "status" not in summary:
-            console.print(f"{video.name}: {figures['frames_read']} frames, {figures['windows']} windows, "
-                          f"{figures['fps']} frames/s -> {d}/", highlight=False, soft_wrap=True)
+            _say(f"{video.name}: {figures['frames_read']} frames, {figures['windows']} windows, "
+                 f"{figures['fps']} frames/s -> {d}/")
             continue
         _report(summary, d)
         incomplete += summary["status"] != "complete"
     if failed:
         console.print(f"[bold red]{len(failed)} of {len(videos)} videos failed:[/]")
         for _, msg in failed:
-            console.print(f"  {msg}", highlight=False, soft_wrap=True)
+            _say(f"  {msg}")
     if failed or incomplete:
         raise typer.Exit(1)
 
@@ -280,7 +289,7 @@ def _run_inspect(video: str, t: float, out: Optional[Path], detector: str, model
     clip, t_end = clip_at(video, t, spec, detector, fps)
     render_sheet(clip, spec, out, title=f"{Path(video).name} @ {t_end:.2f} s")
     which = f"the ClipSpec of {rt.path.name}" if rt is not None else "the default ClipSpec (no model)"
-    console.print(f"wrote {out} ({which})", highlight=False)
+    _say(f"wrote {out} ({which})")
 
 
 def main() -> None:

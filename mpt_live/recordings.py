@@ -228,7 +228,7 @@ def expand_recordings(spec: str, notes: list[str] | None = None) -> list[Path]:
             raise InputError(f"{spec}: folder contains no video files ({', '.join(sorted(VIDEO_EXTENSIONS))}) "
                              f"and no folders of frames (up to {MAX_DEPTH} levels down)")
         return found
-    if any(c in spec for c in "*?["):
+    if any(c in spec for c in "*?[") and not p.exists():  # a file named 'take[2].mp4' is that file
         hits = sorted((Path(q) for q in glob.glob(spec)), key=lambda q: _natural(str(q)))
         found = [q for q in hits if q.is_file() or is_frame_folder(q)]
         if not found:

@@ -51,7 +51,7 @@ def expand_videos(spec: str) -> list[Path]:
         if not vids:
             raise InputError(f"{spec}: folder contains no video files ({', '.join(sorted(VIDEO_EXTENSIONS))})")
         return vids
-    if any(c in spec for c in "*?["):
+    if any(c in spec for c in "*?[") and not p.exists():  # a file named 'take[2].mp4' is that file
         vids = sorted(Path(q) for q in glob.glob(spec) if Path(q).is_file())
         if not vids:
             raise InputError(f"{spec}: pattern matches no files")

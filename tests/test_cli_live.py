@@ -229,3 +229,16 @@ def test_cli_ray_auto_with_a_ray_address_where_nothing_answers_is_refused_at_onc
     assert res.exit_code == 2 and len(lines) == 1, res.output
     assert f"--ray auto: no Ray cluster answers at 127.0.0.1:{port}, the address in the environment variable " \
            "RAY_ADDRESS" in lines[0], res.output
+
+
+@pytest.mark.parametrize("name", ["clip[take2].mp4", "a:ok:b.mp4"])
+def test_a_file_name_with_brackets_or_colons_is_that_file_and_printed_whole(tmp_path, name):
+    """'clip[take2].mp4' was read as a glob (it matched no file, so the file itself was never tried) and the error
+    printed through rich markup lost '[take2]'; ':ok:' was printed as an emoji. Now the file is opened as named and
+    its name printed as it is."""
+    video = tmp_path / name
+    video.write_text("not a video\n")
+    res = runner.invoke(app, ["--video", str(video), "--out", str(tmp_path / "o"), "--headless"])
+    assert res.exit_code == 2, res.output
+    assert " ".join(res.output.split()) == (f"error: {video}: not a readable video: FFmpeg does not recognise its "
+                                            "contents as any video format"), res.output
