@@ -289,3 +289,19 @@ def test_a_file_that_is_not_a_video_is_named_as_such(tmp_path):
                                  "empty.mp4: not a readable video (the file is empty (0 bytes)); "
                                  "text.mp4: not a readable video (FFmpeg does not recognise its contents as any "
                                  "video format)"), e.value
+
+
+def test_skipped_files_are_printed_by_their_own_names(faces_dir, tmp_path):
+    """The skip notes went through rich markup: 'bad[take2].jpg' lost '[take2]' and ':ok:' became an emoji."""
+    from typer.testing import CliRunner
+
+    from train.synth_cli import app
+
+    faces = tmp_path / "faces"
+    faces.mkdir()
+    (faces / "ivan.jpg").write_bytes((faces_dir / "photos" / "mtcnn_ivan.jpg").read_bytes())
+    (faces / "bad[take2]:ok:.jpg").write_text("not a photo")
+    res = CliRunner().invoke(app, ["--faces", str(faces), "--out", str(tmp_path / "o"), "--subjects", "1",
+                                   "--clips-per-class", "1", "--image-size", "96", "--fps", "50"])
+    assert res.exit_code == 0, res.output
+    assert "  skipped bad[take2]:ok:.jpg: unreadable image" in res.output.splitlines(), res.output
