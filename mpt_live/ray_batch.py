@@ -75,9 +75,12 @@ def check_address(address: str, timeout_s: float = 5.0) -> None:
 
     env = os.environ.get("RAY_ADDRESS", "")
     target = env if address == "auto" and env else address
-    host, _, port = target.removeprefix("ray://").rpartition(":")
-    if not host or not port.isdigit():
+    if target in ("auto", "local"):  # Ray's words: join the running cluster, start a new local one
         return
+    host, _, port = target.split("://", 1)[-1].rpartition(":")
+    if not host or not port.isdigit():  # Ray's own ValueError came after its connect attempts and INFO lines
+        raise InputError(f"--ray {address}: " + (f"RAY_ADDRESS {env!r} " if target != address else "")
+                         + "is not auto, HOST:PORT or ray://HOST:PORT")
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
     except OSError as e:

@@ -242,3 +242,26 @@ def test_a_file_name_with_brackets_or_colons_is_that_file_and_printed_whole(tmp_
     assert res.exit_code == 2, res.output
     assert " ".join(res.output.split()) == (f"error: {video}: not a readable video: FFmpeg does not recognise its "
                                             "contents as any video format"), res.output
+
+
+@pytest.mark.parametrize("address, env, message", [
+    ("nonsense", None, "--ray nonsense: is not auto, HOST:PORT or ray://HOST:PORT"),
+    ("localhost:abc", None, "--ray localhost:abc: is not auto, HOST:PORT or ray://HOST:PORT"),
+    ("auto", "cluster-head", "--ray auto: RAY_ADDRESS 'cluster-head' is not auto, HOST:PORT or ray://HOST:PORT"),
+])
+def test_cli_ray_address_that_is_no_address_is_one_line_before_ray_starts(tmp_path, monkeypatch, address, env,
+                                                                           message):
+    """--ray nonsense, or HOST:abc, reached ray.init: Ray's INFO line, then its ValueError ('Invalid address
+    format', 'Unable to parse port number'); now refused before Ray is touched."""
+    import mpt_live.cli as cli
+    import mpt_live.ray_batch as rb
+
+    if env is not None:
+        monkeypatch.setenv("RAY_ADDRESS", env)
+    monkeypatch.setattr(cli, "_load", lambda *a, **k: pytest.fail("the model was loaded before the refusal"))
+    monkeypatch.setattr(rb, "_ray", lambda: pytest.fail("Ray was started before the refusal"))
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.mp4").write_bytes(b"")
+    res = runner.invoke(app, ["--video", str(tmp_path / "in"), "--out", str(tmp_path / "o"), "--ray", address])
+    assert res.exit_code == 2 and [ln for ln in res.output.splitlines() if ln.strip()] == [f"error: {message}"], \
+        res.output
