@@ -83,13 +83,13 @@ def export_checkpoint(
     Raises :class:`~mpt_live.errors.InputError` for a bad checkpoint or clip folder.
     """
     t_start = time.perf_counter()
+    ckpt = load_checkpoint(checkpoint)  # first: a file that is not one is the only line printed
     fallback = precision == "auto"
     if fallback:
         precision, why = gpu_default_precision()
         log(f"precision {precision}: {why}")
     parity_device = "auto" if fallback and precision == "fp16" else "cpu"
     out_fp32 = Path(out) if out else default_out(checkpoint, "fp32")
-    ckpt = load_checkpoint(checkpoint)
     spec = ClipSpec.from_dict(dict(ckpt["clip_spec"]))
     out = Path(out) if out else default_out(checkpoint, precision)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -381,6 +381,25 @@ def test_bad_checkpoint_is_one_line_exit_2(tmp_path: Path, content, message: str
         load_checkpoint(path)
 
 
+@pytest.mark.parametrize("content, why", [
+    (b"", "the file is empty (0 bytes)"),
+    (b"hello, not a checkpoint", "neither torch.save's zip archive nor a pickle"),
+    ("cut", "a zip archive without its end (cut off while it was written or copied)"),
+])
+def test_a_file_that_is_not_a_checkpoint_says_why_and_nothing_first(tmp_path: Path, content, why: str) -> None:
+    """An empty file said 'not a PyTorch checkpoint (EOFError: EOFError)', text '(KeyError: 104)', a cut-off one
+    torch's zip error, each after the precision line; now the reason in words, alone."""
+    path = tmp_path / "ckpt.pt"
+    if content == "cut":
+        torch.save({"state_dict": {"w": torch.zeros(4096)}}, path)
+        path.write_bytes(path.read_bytes()[:8000])
+    else:
+        path.write_bytes(content)
+    res = runner.invoke(app, [str(path)])
+    assert res.exit_code == 2, res.output
+    assert [ln for ln in res.output.splitlines() if ln.strip()] == [f"error: {path}: not a PyTorch checkpoint ({why})"]
+
+
 @pytest.mark.parametrize("args,message", [
     (["--int8", "--fp16"], "choose one"),
     (["--fp32", "--fp16"], "--fp32 and --fp16: choose one"),
