@@ -15,6 +15,8 @@ signal n (the files are made aside and moved into place once checked: nothing is
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import sys
 from enum import Enum
 from pathlib import Path
@@ -26,6 +28,7 @@ from rich.console import Console
 from mpt_live.cli_options import ToolTyper, given
 from mpt_live.errors import InputError, first_line
 from mpt_live.interrupts import exit_code, signal_name, stop_signals
+from mpt_live.quiet import quiet_logging
 from mpt_live.rundir import check_out_file
 
 DEFAULT_OPSET = 20   # = export.onnx_export.DEFAULT_OPSET, repeated so that --help needs no torch import
@@ -106,8 +109,10 @@ def export(
     from .quantize import QuantizeError
 
     precision = "int8" if int8 or int8_weights else "fp16" if fp16 else "fp32" if fp32 else "auto"
+    # another opset: the exporter's version converter logs its own failure with a traceback before our line
+    quiet = quiet_logging(logging.CRITICAL) if opset != DEFAULT_OPSET else contextlib.nullcontext()
     try:
-        with stop_signals():  # SIGTERM and SIGHUP stop it as Ctrl-C does
+        with stop_signals(), quiet:  # SIGTERM and SIGHUP stop it as Ctrl-C does
             result = export_checkpoint(
                 checkpoint, out, precision=precision, opset=opset,
                 batch="dynamic" if batch == "dynamic" else int(batch),

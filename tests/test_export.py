@@ -400,6 +400,21 @@ def test_a_file_that_is_not_a_checkpoint_says_why_and_nothing_first(tmp_path: Pa
     assert [ln for ln in res.output.splitlines() if ln.strip()] == [f"error: {path}: not a PyTorch checkpoint ({why})"]
 
 
+def test_an_opset_the_converter_cannot_reach_is_our_line_without_a_traceback(tmp_path: Path) -> None:
+    """--opset 26: onnxscript's version converter logged 'Failed to convert the model ...' and a Traceback before
+    the one-line error; now the error alone follows the progress lines."""
+    import subprocess
+    import sys
+
+    ckpt = write_checkpoint(tmp_path / "model.pt")
+    res = subprocess.run([sys.executable, "-c", "from export.cli import main; main()", str(ckpt), "--opset", "26",
+                          "--parity-n", "2", "--fp32"], capture_output=True, text=True, timeout=600)
+    output = res.stdout + res.stderr
+    assert res.returncode == 2, output
+    assert "Traceback" not in output and "Failed to convert" not in output, output
+    assert output.strip().splitlines()[-1].startswith("error: --opset 26: the export failed at this opset"), output
+
+
 @pytest.mark.parametrize("args,message", [
     (["--int8", "--fp16"], "choose one"),
     (["--fp32", "--fp16"], "--fp32 and --fp16: choose one"),
