@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import pickle
 import warnings
-import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
@@ -36,6 +35,7 @@ import mpt_live
 from mpt_live.clip import ClipSpec
 from mpt_live.errors import InputError, first_line
 from mpt_live.writers import json_default
+from train.backbone import unreadable_torch_file
 
 PRECISIONS = ("fp32", "fp16", "int8")
 DEFAULT_OPSET = 20             # 20: GELU exports as one Gelu op (ORT fuses none of the opset-18 erf forms)
@@ -57,20 +57,6 @@ def _is_onnx(path: Path) -> bool:
         return False
 
 
-def _not_loaded(path: Path, e: Exception) -> str:
-    """Why torch.load failed, in words where the file's first bytes tell (torch says 'EOFError' for an empty file
-    and 'KeyError: 104' for text)."""
-    with open(path, "rb") as fh:
-        head = fh.read(4)
-    if not head:
-        return "the file is empty (0 bytes)"
-    if head == b"PK\x03\x04" and not zipfile.is_zipfile(path):
-        return "a zip archive without its end (cut off while it was written or copied)"
-    if head[:1] != b"\x80" and not zipfile.is_zipfile(path):  # a pickle starts with its protocol opcode
-        return "neither torch.save's zip archive nor a pickle"
-    return f"{type(e).__name__}: {first_line(e)}"
-
-
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Read an ``mpt-train`` checkpoint; :class:`InputError` if it is missing or not one.
 
@@ -89,7 +75,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         if _is_onnx(p):
             raise InputError(f"{p}: an ONNX model (mpt-export's output), not an mpt-train checkpoint; "
                              f"run it with mpt-live --model {p}") from None
-        raise InputError(f"{p}: not a PyTorch checkpoint ({_not_loaded(p, e)})") from None
+        raise InputError(f"{p}: not a PyTorch checkpoint ({unreadable_torch_file(p, e)})") from None
     if not isinstance(ckpt, dict):
         raise InputError(f"{p}: not an mpt-train checkpoint (a {type(ckpt).__name__}, expected a dict)")
     missing = [k for k in CHECKPOINT_KEYS if k not in ckpt]

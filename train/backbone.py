@@ -28,6 +28,7 @@ import difflib
 import hashlib
 import logging
 import os
+import zipfile
 from pathlib import Path
 from typing import NamedTuple
 
@@ -111,6 +112,23 @@ def create_backbone(name: str, image_size: int, pretrained: bool = False,
 # ----------------------------------------------------------------------------- weight files
 
 
+def unreadable_torch_file(path: Path, e: Exception) -> str:
+    """Why torch.load failed on ``path``, in words where the file's first bytes tell (torch says 'EOFError' for an
+    empty file and 'KeyError: 104' for text); mpt-export's checkpoints and --backbone-weights files."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+    except OSError as oe:
+        return f"cannot read it: {oe.strerror or oe}"
+    if not head:
+        return "the file is empty (0 bytes)"
+    if head == b"PK\x03\x04" and not zipfile.is_zipfile(path):
+        return "a zip archive without its end (cut off while it was written or copied)"
+    if head[:1] != b"\x80" and not zipfile.is_zipfile(path):  # a pickle starts with its protocol opcode
+        return "neither torch.save's zip archive nor a pickle"
+    return f"{type(e).__name__}: {first_line(e)}"
+
+
 def read_state_dict(path: Path) -> dict[str, Tensor]:
     """Tensors of a .safetensors / .pth / .pt / .bin file, unwrapped from 'state_dict'/'model' and prefixes."""
     try:
@@ -120,7 +138,8 @@ def read_state_dict(path: Path) -> dict[str, Tensor]:
         else:
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise ValueError(f"{path}: cannot read weights ({type(e).__name__}: {first_line(e, 200)})") from e
+        why = unreadable_torch_file(path, e) if path.suffix != ".safetensors" else f"{type(e).__name__}: {first_line(e, 200)}"
+        raise ValueError(f"{path}: cannot read weights ({why})") from e
     while isinstance(obj, dict) and any(isinstance(obj.get(k), dict) for k in ("state_dict", "model")):
         obj = next(obj[k] for k in ("state_dict", "model") if isinstance(obj.get(k), dict))
     if not isinstance(obj, dict) or not obj or not all(isinstance(v, Tensor) for v in obj.values()):
