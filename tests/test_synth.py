@@ -292,7 +292,8 @@ def test_a_file_that_is_not_a_video_is_named_as_such(tmp_path):
 
 
 def test_skipped_files_are_printed_by_their_own_names(faces_dir, tmp_path):
-    """The skip notes went through rich markup: 'bad[take2].jpg' lost '[take2]' and ':ok:' became an emoji."""
+    """The skip notes went through rich markup: 'bad[take2].jpg' lost '[take2]' and ':ok:' became an emoji; and
+    the lines are not broken at the console's width (a log or a pasted line keeps them whole)."""
     from typer.testing import CliRunner
 
     from train.synth_cli import app
@@ -305,3 +306,5 @@ def test_skipped_files_are_printed_by_their_own_names(faces_dir, tmp_path):
                                    "--clips-per-class", "1", "--image-size", "96", "--fps", "50"])
     assert res.exit_code == 0, res.output
     assert "  skipped bad[take2]:ok:.jpg: unreadable image" in res.output.splitlines(), res.output
+    # the summary line whole on an 80-column console (it was broken before its last word: 'in 4.7' / 's')
+    assert any(ln.startswith("wrote 5 clips") and ln.endswith(" s") for ln in res.output.splitlines()), res.output

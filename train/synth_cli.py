@@ -35,7 +35,8 @@ def synth(
     """Animate real faces with class-specific micro-movements and write a CASME II-style benchmark."""
     from rich.console import Console
 
-    console = Console(stderr=True, markup=False, emoji=False)  # file names as they are: no [tags], no :codes:
+    # file names as they are (no [tags], no :codes:), each line whole (not broken at the console's width)
+    console = Console(stderr=True, markup=False, emoji=False, soft_wrap=True)
     unused = _unused_options(ctx, long)
     if unused:
         print(f"error: {unused}", file=sys.stderr)
