@@ -288,3 +288,17 @@ def test_sigterm_is_a_line_and_its_status(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 143 and "mpt-eval: interrupted (SIGTERM); nothing written" in res.stderr, res.stderr
     assert not (tmp_path / "spotting.json").exists()
+
+
+def test_runs_given_a_video_says_it_wants_the_run(tmp_path):
+    """--runs video.mp4 (the video instead of its run folder) was read as a CSV: 'missing column(s) video,
+    onset_frame, ...'; now it says what --runs takes."""
+    from train.spot_metrics import find_event_files
+    from mpt_live.errors import InputError
+
+    video = tmp_path / "v1.mp4"
+    video.write_bytes(b"\x00\x00\x00\x18ftypisom")
+    with pytest.raises(InputError, match=r"v1.mp4: not a run folder or an events.csv \(give mpt-live's --out folder"):
+        find_event_files(video)
+    (tmp_path / "events.csv").write_text("video\n")
+    assert find_event_files(tmp_path / "events.csv") == [tmp_path / "events.csv"]

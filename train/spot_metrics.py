@@ -223,6 +223,8 @@ def _resolver(videos: Sequence[LongVideo]):
 def find_event_files(run: Path) -> list[Path]:
     """``events.csv`` of RUN itself and of its video folders (up to 3 levels down)."""
     if run.is_file():
+        if run.suffix.lower() != ".csv":  # a video given for its run: its bytes were read as a CSV's columns
+            raise InputError(f"{run}: not a run folder or an events.csv (give mpt-live's --out folder of the video)")
         return [run]
     if not run.is_dir():
         raise InputError(f"{run}: no such run folder")
