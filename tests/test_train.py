@@ -617,6 +617,20 @@ def test_ray_where_no_cluster_answers_is_refused_before_the_data_is_read(easy, t
             if env else f"--ray 127.0.0.1:{port}: no Ray cluster answers there") in " ".join(lines[0].split()), r.output
 
 
+def test_the_run_lines_are_whole_in_a_log(easy, tmp_path, monkeypatch):
+    """Printed to a file or pipe (80 columns), the long 'clip:', 'model' and 'recipe:' lines were broken mid-line
+    ('faces: aligned by mpt_live.face,' / 'alpha 10, band ...'); each is now one line of the log."""
+    def stop(*a, **k):
+        raise InputError("stopped after the run's lines")
+
+    monkeypatch.setattr(loso, "run_loso", stop)
+    r = _train(easy, tmp_path / "run")
+    assert r.exit_code == 2 and "stopped after the run's lines" in r.output, r.output
+    lines = r.output.splitlines()
+    for start, end in (("clip: ", "/0.5,0.5,0.5"), ("model (", " s)"), ("recipe: ", "augment True")):
+        assert any(ln.startswith(start) and ln.endswith(end) for ln in lines), (start, r.output)
+
+
 def test_ray_needs_the_loso_protocol(easy, tmp_path):
     r = _train(easy, tmp_path / "run", "--protocol", "full", "--ray", "auto")
     assert r.exit_code != 0 and "--ray runs LOSO folds" in r.output and "Traceback" not in r.output

@@ -247,7 +247,7 @@ def train(
     from .loso import check_sibling_metrics
     from .run_checks import check_environment
 
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)  # each line whole in a log (tables still fit the width)
     try:  # before torch starts them: each thread or DataLoader process costs memory
         check_count("--threads", threads, "threads")
         check_count("--workers", workers, "worker processes")

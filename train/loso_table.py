@@ -35,9 +35,9 @@ def confusion_table(console: Console, classes: list[str], confusion: list[list[i
     for parts in range(1, n + 1):
         size = -(-n // parts)
         chunks = [range(a, min(a + size, n)) for a in range(0, n, size)]
-        title = "confusion (rows true, columns predicted: by number"
-        tables = [_table(rows, numbers, confusion, cols, title + (f", {cols[0] + 1}-{cols[-1] + 1} of {n})"
-                                                                   if len(chunks) > 1 else ")")) for cols in chunks]
+        tables = [_table(rows, numbers, confusion, cols, f"confusion, predicted {cols[0] + 1}-{cols[-1] + 1} of {n} "
+                         "(rows true)" if len(chunks) > 1 else "confusion (rows true, columns predicted: by number)")
+                  for cols in chunks]
         if size == 1 or all(_fits(console, t) for t in tables):
             break
     return tables[0] if len(tables) == 1 else Group(*tables)
