@@ -318,3 +318,20 @@ def test_too_few_identities_names_what_was_skipped(faces_dir, tmp_path):
     (faces / "bad.jpg").write_text("not a photo")
     with pytest.raises(InputError, match=r"--subjects 2 asked for, but only 1 .* \(skipped: bad.jpg: unreadable image\)$"):
         synth.generate(faces, tmp_path / "o", synth.SynthConfig(subjects=2, clips_per_class=1, image_size=96))
+
+
+@pytest.mark.parametrize("inside", [".", "bench", "a/b"])
+def test_out_inside_faces_is_refused(tmp_path, inside):
+    """--out inside --faces was accepted: the benchmark's thousands of frames were then read as face photos (and
+    their faces as new subjects) by the next run; now one line before any work."""
+    from typer.testing import CliRunner
+
+    from train.synth_cli import app
+
+    faces = tmp_path / "faces"
+    faces.mkdir()
+    res = CliRunner().invoke(app, ["--faces", str(faces), "--out", str(faces / inside)])
+    assert res.exit_code == 2 and [ln for ln in res.output.splitlines() if ln.strip()] == [
+        f"error: --out {faces / inside}: inside --faces {faces}, where its frames would be read as faces by the next "
+        "run; choose a folder outside it"], res.output
+    assert not (faces / "synth.json").exists() and not (faces / "bench").exists()
