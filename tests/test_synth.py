@@ -320,18 +320,18 @@ def test_too_few_identities_names_what_was_skipped(faces_dir, tmp_path):
         synth.generate(faces, tmp_path / "o", synth.SynthConfig(subjects=2, clips_per_class=1, image_size=96))
 
 
-@pytest.mark.parametrize("inside", [".", "bench", "a/b"])
-def test_out_inside_faces_is_refused(tmp_path, inside):
-    """--out inside --faces was accepted: the benchmark's thousands of frames were then read as face photos (and
-    their faces as new subjects) by the next run; now one line before any work."""
-    from typer.testing import CliRunner
+def test_a_benchmark_written_inside_the_faces_folder_is_not_read_as_faces(tmp_path):
+    """--out inside --faces: a rerun read the benchmark's frames (img1.jpg ...) as face photos, each a new
+    subject; a folder holding mpt-synth's synth.json or long.json is now left out, with a note."""
+    from train.faces_folder import media_files
 
-    from train.synth_cli import app
-
-    faces = tmp_path / "faces"
-    faces.mkdir()
-    res = CliRunner().invoke(app, ["--faces", str(faces), "--out", str(faces / inside)])
-    assert res.exit_code == 2 and [ln for ln in res.output.splitlines() if ln.strip()] == [
-        f"error: --out {faces / inside}: inside --faces {faces}, where its frames would be read as faces by the next "
-        "run; choose a folder outside it"], res.output
-    assert not (faces / "synth.json").exists() and not (faces / "bench").exists()
+    (tmp_path / "ivan.jpg").write_bytes(b"x")
+    for out, marker in (("bench", "synth.json"), ("long", "long.json")):
+        frames = tmp_path / out / "CASME2_RAW_selected" / "sub01" / "EP01_01"
+        frames.mkdir(parents=True)
+        (frames / "img1.jpg").write_bytes(b"x")
+        (tmp_path / out / marker).write_text("{}")
+    notes: list[str] = []
+    assert media_files(tmp_path, notes) == [tmp_path / "ivan.jpg"]
+    assert notes == ["bench/: an mpt-synth output folder (its frames are not face photos)",
+                     "long/: an mpt-synth output folder (its frames are not face photos)"]

@@ -18,7 +18,8 @@ from mpt_live.sources import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, open_capture, u
 
 def media_files(faces_dir: Path, notes: list[str]) -> list[Path]:
     """The photos and videos under ``faces_dir``, sorted, with the phone photos that cannot be decoded (HEIC...:
-    listed, to be named as skipped); a subfolder that cannot be listed adds a note."""
+    listed, to be named as skipped); a subfolder that cannot be listed adds a note, and so does one that mpt-synth
+    wrote (an --out inside --faces: its thousands of frames are not photos of new people)."""
 
     def skipped(e: OSError) -> None:
         rel = Path(e.filename).relative_to(faces_dir).as_posix() if e.filename else "?"
@@ -26,7 +27,13 @@ def media_files(faces_dir: Path, notes: list[str]) -> list[Path]:
 
     known = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS | UNDECODABLE_PHOTOS.keys()
     found = []
-    for top, _, files in os.walk(faces_dir, onerror=skipped):
+    for top, dirs, files in os.walk(faces_dir, onerror=skipped):
+        dirs.sort()  # notes in name order
+        if top != str(faces_dir) and {"synth.json", "long.json"} & set(files):  # a benchmark written in here
+            notes.append(f"{Path(top).relative_to(faces_dir).as_posix()}/: an mpt-synth output folder (its frames "
+                         "are not face photos)")
+            dirs[:] = []
+            continue
         found += [Path(top) / f for f in files if os.path.splitext(f)[1].lower() in known]
     return sorted(p for p in found if p.is_file())
 

@@ -42,9 +42,6 @@ def synth(
         print(f"error: {unused}", file=sys.stderr)
         raise typer.Exit(2)
     try:
-        if out.resolve() == faces.resolve() or faces.resolve() in out.resolve().parents:
-            raise InputError(f"--out {out}: inside --faces {faces}, where its frames would be read as faces by "
-                             "the next run; choose a folder outside it")
         check_out_dir(out)  # a file there, or a folder that cannot be made or written: one line
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
