@@ -20,7 +20,7 @@ def progress_bar(console: Console | None = None, *extra: ProgressColumn | str, t
     """The project's progress bar: description, bar, done/total, ``extra`` columns, time remaining. Where
     the console is not a terminal (``nohup mpt-live ... > run.log``) the bar would show only when it ends,
     so the run's log gets a plain line every ``log_every_s`` instead (:class:`LoggedProgress`)."""
-    return LoggedProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), *extra,
+    return LoggedProgress(TextColumn("{task.description}", markup=False), BarColumn(),  # names as they are MofNCompleteColumn(), *extra,
                           TimeRemainingColumn(), console=console, transient=transient, disable=disable,
                           log_every_s=log_every_s)
 
@@ -50,7 +50,7 @@ class LoggedProgress(Progress):
         for t in self.tasks:
             if t.visible and not t.finished and t.completed:
                 self.console.print(log_line(t.description, t.completed, t.total, t.speed, t.time_remaining),
-                                   highlight=False, soft_wrap=True)
+                                   highlight=False, soft_wrap=True, markup=False, emoji=False)
 
 
 def log_line(name: str, done: float, total: float | None, speed: float | None, left: float | None) -> str:

@@ -261,6 +261,25 @@ def test_progress_off_a_terminal_is_a_plain_line_now_and_then(every, logged):
         assert plain == []
 
 
+def test_progress_shows_a_video_by_its_own_name():
+    """A video named 'clip[take2]:ok:.mp4' was shown as 'clip🆗.mp4' in the bar and in the log's lines (the
+    name read as rich markup and an emoji code); now as it is."""
+    import io
+
+    from rich.console import Console
+
+    from mpt_live.terminal import progress_bar
+
+    name = "clip[take2]:ok:.mp4"
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=False, width=120)
+    with progress_bar(console, log_every_s=0) as bar:
+        task = bar.add_task(name, total=None)
+        bar.update(task, completed=10, total=40)
+        assert bar.columns[0].render(bar.tasks[0]).plain == name
+    assert any(ln.startswith(f"{name}: 10/40 frames") for ln in buf.getvalue().splitlines()), buf.getvalue()
+
+
 @pytest.mark.parametrize("argv, said", [(["--video", "v.mp4", "--out", ""], "--out: empty value"),
                                         (["--video", "v.mp4", "--out="], "--out: empty value"),
                                         (["spot", " ", "--runs", "r"], "argument 2: empty"),
