@@ -302,3 +302,21 @@ def test_runs_given_a_video_says_it_wants_the_run(tmp_path):
         find_event_files(video)
     (tmp_path / "events.csv").write_text("video\n")
     assert find_event_files(tmp_path / "events.csv") == [tmp_path / "events.csv"]
+
+
+def test_eval_warnings_name_files_as_they_are(tmp_path, monkeypatch):
+    """mpt-eval printed its warnings and notes through rich markup: a video 'v[take2]:ok:' came out as 'v🆗'."""
+    from types import SimpleNamespace
+
+    import train.eval_cli as ev
+
+    index = SimpleNamespace(warnings=["v[take2]:ok: has no events"], dropped={"row of v[take2]": 1},
+                            notes={"note on v[take2]": 2}, videos=["v[take2]:ok:"])
+    result = {"iou_threshold": 0.5, "type": "all", "by_type": {}, "warnings": []}
+    monkeypatch.setattr(ev, "_score", lambda *a: (index, result, tmp_path / "x[1]:ok:.json"))
+    res = CliRunner().invoke(app, ["spot", "--runs", str(tmp_path), "--truth", str(tmp_path / "t.csv")])
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    for line in ("warning: v[take2]:ok: has no events", "dropped 1 truth row(s): row of v[take2]",
+                 "note: 2 truth row(s): note on v[take2]", f"1 videos; wrote {tmp_path / 'x[1]:ok:.json'}"):
+        assert line in lines, res.output

@@ -18,6 +18,7 @@ from typing import Any, Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from mpt_live.cli_options import ToolTyper
 from mpt_live.errors import InputError, OutputError
@@ -95,13 +96,16 @@ def spot(
             raise typer.Exit(exit_code(e))
     for t in tables(result, console):
         console.print(t)
+    def say(label: str, style: str, text: str) -> None:  # names as they are: 'v[take2]' is no markup, ':ok:' no emoji
+        console.print(Text.assemble((label, style), " " if label else "", text), highlight=False, soft_wrap=True)
+
     for w in index.warnings + result["warnings"]:
-        console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+        say("warning:", "yellow", w)
     for reason, n in sorted(index.dropped.items()):  # truth rows that are not scored
-        console.print(f"[yellow]dropped[/] {n} truth row(s): {reason}", highlight=False)
+        say("dropped", "yellow", f"{n} truth row(s): {reason}")
     for note, n in sorted(index.notes.items()):
-        console.print(f"note: {n} truth row(s): {note}", highlight=False)
-    console.print(f"{len(index.videos)} videos; wrote {target}", highlight=False)
+        say("note:", "", f"{n} truth row(s): {note}")
+    say("", "", f"{len(index.videos)} videos; wrote {target}")
 
 
 def _score(runs: list[Path], truth: Optional[Path], dataset: Optional[SpotDataset], data: Optional[Path], kind: Kind,
