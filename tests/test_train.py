@@ -631,6 +631,26 @@ def test_the_run_lines_are_whole_in_a_log(easy, tmp_path, monkeypatch):
         assert any(ln.startswith(start) and ln.endswith(end) for ln in lines), (start, r.output)
 
 
+def test_dataset_warnings_name_files_as_they_are(easy, tmp_path, monkeypatch):
+    """mpt-train printed the datasets' warnings through rich markup: 'clip[take2]:ok:' came out as 'clip🆗'."""
+    import train.datasets as ds
+
+    real = ds.load_dataset
+
+    def load(*a, **k):
+        index = real(*a, **k)
+        index.warnings.append("clip[take2]:ok: has one subject")
+        return index
+
+    def stop(*a, **k):
+        raise InputError("stopped after the run's lines")
+
+    monkeypatch.setattr(ds, "load_dataset", load)
+    monkeypatch.setattr(loso, "run_loso", stop)
+    r = _train(easy, tmp_path / "run")
+    assert "warning: clip[take2]:ok: has one subject" in r.output.splitlines(), r.output
+
+
 def test_ray_needs_the_loso_protocol(easy, tmp_path):
     r = _train(easy, tmp_path / "run", "--protocol", "full", "--ray", "auto")
     assert r.exit_code != 0 and "--ray runs LOSO folds" in r.output and "Traceback" not in r.output

@@ -25,6 +25,7 @@ from typing import Any, Optional
 import typer
 from rich.console import Console
 from rich.progress import TextColumn
+from rich.text import Text
 
 from mpt_live.cli_options import ToolTyper
 from mpt_live.clip import ClipSpec
@@ -325,13 +326,14 @@ def _run(console: Console, cfg: TrainConfig, out: Path, protocol: str, metrics_o
         check_metrics_classes(metrics_obj, index.classes, "--metrics")
     counts = {c: sum(s.label == c for s in index.samples) for c in index.classes}
     subjects = sorted({s.subject for s in index.samples})
-    console.print(f"[bold]{cfg.dataset}[/] {cfg.data}: {len(index.samples)} clips, "
-                  f"{len(subjects)} subjects, classes " + ", ".join(f"{c} {n}" for c, n in counts.items()))
+    # paths, class names and the datasets' own words as they are: 'v[take2]' is no rich markup, ':ok:' no emoji
+    console.print(Text.assemble((cfg.dataset, "bold"), f" {cfg.data}: {len(index.samples)} clips, {len(subjects)} "
+                                "subjects, classes " + ", ".join(f"{c} {n}" for c, n in counts.items())))
     for w in index.warnings:
-        console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
-    for what, items in (("[yellow]dropped[/]", index.dropped), ("note:", index.notes)):  # rows not used / amended
+        console.print(Text.assemble(("warning:", "yellow"), f" {w}"))
+    for what, items in ((("dropped", "yellow"), index.dropped), ("note:", index.notes)):  # rows not used / amended
         for reason, n in sorted(items.items()):
-            console.print(f"{what} {n} annotation row(s): {reason}", highlight=False, soft_wrap=True)
+            console.print(Text.assemble(what, f" {n} annotation row(s): {reason}"))
     spec = cfg.spec
     console.print(f"clip: {cfg.clip_mode} mode, {spec.frames} frames ({cfg.sampling}), {spec.image_size} px, "
                   f"faces: {faces_used(index)}, alpha {spec.alpha:g}{' (attenuated ends)' if spec.attenuate else ''}, "
@@ -373,7 +375,7 @@ def _run(console: Console, cfg: TrainConfig, out: Path, protocol: str, metrics_o
             train_full(cfg, out, index, progress=progress, log=log, metrics=metrics_obj, extra_config=extra)
     if protocol == "loso":
         print_loso(console, result)
-        console.print(f"wrote {out / 'metrics.json'}, {out / 'predictions.csv'}, {out / 'confusion.png'}")
+        console.print(Text(f"wrote {out / 'metrics.json'}, {out / 'predictions.csv'}, {out / 'confusion.png'}"))
 
 
 def main() -> None:
