@@ -61,8 +61,10 @@ def expand_videos(spec: str) -> list[Path]:
     return [p]
 
 
-def unreadable(path: Path, probe: VideoProbe) -> str:
-    """Why a local file that OpenCV cannot open is not a video, in a few words (``probe``: its header probe)."""
+def unreadable(path: Path, probe: VideoProbe | None = None) -> str:
+    """Why a local file that OpenCV cannot open is not a video, in a few words (``probe``: its header probe, made
+    here when the caller has none)."""
+    probe = probe_video(path) if probe is None else probe
     try:
         if path.stat().st_size == 0:
             return "the file is empty (0 bytes)"

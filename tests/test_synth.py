@@ -305,7 +305,8 @@ def test_skipped_files_are_printed_by_their_own_names(faces_dir, tmp_path):
     res = CliRunner().invoke(app, ["--faces", str(faces), "--out", str(tmp_path / "o"), "--subjects", "1",
                                    "--clips-per-class", "1", "--image-size", "96", "--fps", "50"])
     assert res.exit_code == 0, res.output
-    assert "  skipped bad[take2]:ok:.jpg: unreadable image" in res.output.splitlines(), res.output
+    assert ("  skipped bad[take2]:ok:.jpg: not an image file OpenCV can decode (damaged, or not an image)"
+            in res.output.splitlines()), res.output
     # the summary line whole on an 80-column console (it was broken before its last word: 'in 4.7' / 's')
     assert any(ln.startswith("wrote 5 clips") and ln.endswith(" s") for ln in res.output.splitlines()), res.output
 
@@ -316,7 +317,8 @@ def test_too_few_identities_names_what_was_skipped(faces_dir, tmp_path):
     faces.mkdir()
     (faces / "ivan.jpg").write_bytes((faces_dir / "photos" / "mtcnn_ivan.jpg").read_bytes())
     (faces / "bad.jpg").write_text("not a photo")
-    with pytest.raises(InputError, match=r"--subjects 2 asked for, but only 1 .* \(skipped: bad.jpg: unreadable image\)$"):
+    with pytest.raises(InputError, match=r"--subjects 2 asked for, but only 1 .* \(skipped: bad.jpg: not an image file "
+                                         r"OpenCV can decode \(damaged, or not an image\)\)$"):
         synth.generate(faces, tmp_path / "o", synth.SynthConfig(subjects=2, clips_per_class=1, image_size=96))
 
 
