@@ -365,8 +365,7 @@ class Session:
                        "events_unclassified": st.unbuffered, **(w.face_figures(fid) if w else {}),
                        "labels": self.tallies[fid].to_dict(order) if fid in self.tallies else {}}
                       for fid, st in sorted(self.states.items())],
-            "tracking": {"cuts": tr.cuts if tr else 0, "reidentified": tr.reidentified if tr else 0,
-                         "embeddings": tr.embedder.calls if tr and tr.embedder else 0, "face_cuts": tr.face_cuts if tr else 0},
+            "tracking": (tr or FaceTracker(None)).figures(),
             "spotting_ms_per_face_frame": {"cpu_mean": _mean(self._spot_cpu_ms), "cpu_p95": _pct(self._spot_cpu_ms, 95),
                                            "wall_mean": _mean(self._spot_ms)},
             "latency_ms": {"capture_to_prediction_p50": _pct(self._latency, 50),

@@ -19,6 +19,12 @@
    present face is embedded again; a face that no longer looks like its track's gallery (below
    ``switch``) is treated as a new detection (step 2) instead of keeping the ID.
 
+**New faces.** A detection left over after steps 1 and 2 starts a face at once only when its score is at least
+``NEW_SCORE``; a fainter one starts a *tentative* track, which has no ID and reaches no output. It is matched by
+position on the next frames (the detector runs on every frame while one exists) and is confirmed, with the next
+ID, once a detection of it reaches ``NEW_SCORE`` or it has been found on every detector run for ``CONFIRM_S``;
+missed once, it is dropped (counted in ``tentative_dropped``). A face already tracked continues on any score.
+
 One ID is never given to two faces of a frame (every step is a one-to-one assignment). At most
 ``max_faces`` faces are tracked per frame (0: all); faces already tracked come first, then the
 largest. Each track has its own :class:`~mpt_live.face.TrackAligner` (smoothing, stabilisation),
@@ -43,6 +49,13 @@ from .face import Detection, FaceAligner, FaceResult, TrackAligner
 from .identity import FaceEmbedder, similarity
 from .tiles import TILE_EVERY_S, is_wide
 
+# a new face starts at once from a detection this confident: on the shared videos every real face scored 0.85 or
+# more at short range; the blurry text BlazeFace took for faces (pyfeat_face_noface) 0.51-0.71, but so did real
+# faces small, distant (bench/small_faces.py's rooms, full range: 0.50-0.80) or partly hidden (0.64-0.77)
+NEW_SCORE = 0.75
+# so a less confident newcomer is tentative (no ID, nothing written) until found on every detector run for this long
+# (and on CONFIRM_RUNS runs at least): a person sitting far off stays, a passing pattern (the text: 0.25 s) does not
+CONFIRM_S, CONFIRM_RUNS = 0.5, 3
 GALLERY = 8  # embeddings kept per track (diverse views: a new one is kept unless it is a near copy)
 FACE_SHIFT = 2  # thumbnail cells (1/64 of the frame's width) a face may move between frames in the face-cut test
 
@@ -67,6 +80,9 @@ class Track:
     embed_t: float = -np.inf  # time of the last embedding
     gallery: list[np.ndarray] = field(default_factory=list)
     cut_off: bool = False  # not seen since a cut (of the frame or of its face): never continued by position
+    confirmed: bool = True  # False: tentative, kept out of the outputs (a newcomer below NEW_SCORE)
+    runs: int = 1  # detector runs in a row that found it since ``since`` (counted while tentative)
+    since: float = 0.0  # first found (s)
 
     def likeness(self, e: np.ndarray | None) -> float | None:
         """Best cosine similarity of ``e`` to the gallery (None when either is missing)."""
@@ -113,6 +129,7 @@ class FaceTracker:
         self.cuts = 0
         self.face_cuts = 0  # faces cut alone (their region, not the whole frame)
         self.reidentified = 0  # faces given an old ID back by appearance
+        self.tentative_dropped = 0  # tentative newcomers lost before they were confirmed (never in the outputs)
         self.cut = False  # the latest frame was a camera cut (its faces start new appearances)
         self._thumb: np.ndarray | None = None
         self._force_cut = False
@@ -173,6 +190,8 @@ class FaceTracker:
         present = [tr for tr in self.tracks if tr.present]
         if self.cut or self.cut_ids or not present or any(tr.aligner.due() for tr in present):
             return {}
+        if any(not tr.confirmed for tr in self.tracks):  # a tentative face is looked for on every frame
+            return {}
         followed = {}
         for tr in present:
             res = tr.aligner.follow(frame, t)
@@ -212,9 +231,11 @@ class FaceTracker:
                     matched[c] = (tr, e)
 
         # 2. appearance, for the detections left (largest first, as many as may still be tracked)
-        room = (self.max_faces - len(followed) - len(matched)) if self.max_faces else len(dets)
+        held = sum(tr.confirmed for tr, _ in matched.values())
+        room = (self.max_faces - len(followed) - held) if self.max_faces else len(dets)
         rest = [i for i in range(len(dets)) if i not in matched][:max(room, 0)]
-        free = [tr for tr in self.tracks if tr.id not in followed and not any(tr is m for m, _ in matched.values())]
+        free = [tr for tr in self.tracks if tr.confirmed and tr.id not in followed
+                and not any(tr is m for m, _ in matched.values())]
         embeds = {i: self._embed(frame, dets[i]) for i in rest} if self.embedder is not None else {}
         if rest and free and embeds:
             sim = np.array([[tr.likeness(embeds[i]) or -1.0 for i in rest] for tr in free])
@@ -224,9 +245,12 @@ class FaceTracker:
                     self.reidentified += 1
         for i in rest:
             if i not in matched:
-                tr = Track(self._new_id(), self.aligner.track_aligner(), dets[i].box, t, present=False)
+                sure = dets[i].score >= NEW_SCORE
+                tr = Track(self._new_id() if sure else -1 - self.tentative_dropped - len(self.tracks),
+                           self.aligner.track_aligner(), dets[i].box, t, present=False, confirmed=sure, since=t)
                 self.tracks.append(tr)
                 matched[i] = (tr, embeds.get(i) if embeds else self._embed(frame, dets[i]))
+        self._tentative(matched, dets, t)
 
         # at most max_faces, tracked faces first (then the largest), one ID each
         order = sorted(matched, key=lambda i: (matched[i][0].t < t - self.keep_s, -dets[i].area))
@@ -264,5 +288,28 @@ class FaceTracker:
             return self.aligner.detect_tiles(frame, dets)
         return dets
 
+    def _tentative(self, matched: dict[int, tuple[Track, np.ndarray | None]], dets: list[Detection], t: float) -> None:
+        """A detector run's tentative faces: counted and confirmed (an ID, in the outputs from this frame) when
+        confident or found for ``CONFIRM_S``, taken out of ``matched`` otherwise; those not found are dropped."""
+        for i, (tr, e) in list(matched.items()):
+            if tr.confirmed:
+                continue
+            tr.runs += tr.since < t
+            if dets[i].score >= NEW_SCORE or (tr.runs >= CONFIRM_RUNS and t - tr.since >= CONFIRM_S):
+                tr.id, tr.confirmed = self._new_id(), True
+            else:
+                del matched[i]
+                tr.box, tr.t = dets[i].box, t
+                tr.remember(e, t)
+        kept = [tr for tr in self.tracks if tr.confirmed or tr.t == t]
+        self.tentative_dropped += len(self.tracks) - len(kept)
+        self.tracks = kept
+
+    def figures(self) -> dict[str, int]:
+        """The tracking figures of summary.json."""
+        return {"cuts": self.cuts, "reidentified": self.reidentified,
+                "embeddings": self.embedder.calls if self.embedder else 0, "face_cuts": self.face_cuts,
+                "tentative_tracks_dropped": self.tentative_dropped}
+
     def _new_id(self) -> int:
-        return max((tr.id for tr in self.tracks), default=-1) + 1
+        return max((tr.id for tr in self.tracks if tr.confirmed), default=-1) + 1

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from mpt_live.face import Detection, TrackAligner
-from mpt_live.tracks import FaceTracker, box_iou
+from mpt_live.tracks import CONFIRM_S, FaceTracker, box_iou
 from train.compose import Shot, side_by_side, with_cuts
 
 
@@ -25,8 +25,9 @@ def test_box_iou_table():
 class _ScriptedDetector:
     """Stands in for FaceAligner: each frame's detections come from a script of boxes."""
 
-    def __init__(self, script: list[list[tuple[int, int, int, int]]]) -> None:
+    def __init__(self, script: list[list[tuple[int, int, int, int]]], scores: dict | None = None) -> None:
         self.script = script
+        self.scores = scores or {}  # box -> detection score (0.9 otherwise)
         self.i = 0
 
     def detect(self, frame, t):
@@ -36,7 +37,7 @@ class _ScriptedDetector:
         for x, y, w, h in boxes:  # eyes a third down the box, level
             kps = np.array([[x + 0.3 * w, y + 0.4 * h], [x + 0.7 * w, y + 0.4 * h], [x + 0.5 * w, y + 0.6 * h],
                             [x + 0.5 * w, y + 0.8 * h], [x, y + 0.45 * h], [x + w, y + 0.45 * h]])
-            out.append(Detection((x, y, w, h), 0.9, kps))
+            out.append(Detection((x, y, w, h), self.scores.get((x, y, w, h), 0.9), kps))
         return sorted(out, key=lambda d: -d.area)
 
     def detect_tiles(self, frame, found):  # the script is every face of the frame: tiles find no more
@@ -79,6 +80,45 @@ def test_a_cut_is_an_abrupt_change_of_the_whole_frame(change, cut):
         tracker.update(img, i / 30)
         assert tracker.cut == (cut and i == 2), i
     assert tracker.cuts == int(cut)
+
+
+FAINT = (240, 60, 60, 60)  # a detection below NEW_SCORE (BlazeFace's scores of blurry text: 0.51-0.71)
+N = int(CONFIRM_S * 30) + 5  # frames (at 30 fps) a little longer than a tentative face needs to be confirmed
+
+# (name, detections per frame, expected IDs per frame by box, tentative tracks dropped)
+FAINT_CASES = [
+    ("a faint newcomer on a few runs never gets an ID", [[L], [L, FAINT], [L, FAINT], [L], [L]],
+     [[0], [0], [0], [0], [0]], 1),
+    ("a faint newcomer found on every run for CONFIRM_S gets the next ID", [[L]] + [[L, FAINT]] * N,
+     [[0]] + [[0]] * int(np.ceil(CONFIRM_S * 30)) + [[0, 1]] * (N - int(np.ceil(CONFIRM_S * 30))), 0),
+    ("a dropped tentative face leaves no gap in the IDs", [[FAINT], [], [L], [L, R]], [[], [], [0], [0, 1]], 1),
+    ("a tracked face continues on faint detections", [[(240, 60, 60, 61)]] + [[FAINT]] * 4, [[0]] * 5, 0),
+]
+
+
+@pytest.mark.parametrize("name, script, expected, dropped", FAINT_CASES, ids=[c[0] for c in FAINT_CASES])
+def test_a_new_face_starts_from_a_confident_detection_or_a_persistent_one(name, script, expected, dropped):
+    tracker = FaceTracker(_ScriptedDetector(script, {FAINT: 0.6}), max_faces=2, embedder=None)
+    got = []
+    for i, boxes in enumerate(script):
+        faces = {f.face.box: f.id for f in tracker.update(FRAME, i / 30)[0]}
+        got.append([faces[b] for b in boxes if b in faces])
+    assert got == expected and tracker.tentative_dropped == dropped, name
+
+
+def test_text_in_clouds_is_not_a_face(faces_dir, tmp_path):
+    """pyfeat_face_noface.mov: a real face for 2.3 s, then blurry text in clouds that BlazeFace scores 0.51-0.71 for
+    a quarter of a second: only the real face has rows and a summary section; the drops are counted."""
+    from mpt_live.job import run_job
+    from mpt_live.session import SessionConfig
+    from mpt_live.sources import VideoFile
+
+    with VideoFile(faces_dir / "videos" / "pyfeat_face_noface.mov") as src:
+        summary = run_job(src, None, SessionConfig(), tmp_path)
+    assert [f["face_id"] for f in summary["faces"]] == [0] and summary["faces"][0]["frames"] >= 70
+    assert summary["tracking"]["tentative_tracks_dropped"] >= 1
+    with open(tmp_path / "predictions.csv", newline="") as fh:
+        assert {r["face_id"] for r in csv.DictReader(fh)} == {"0", ""}
 
 
 def _person_by_id(rows: list[dict], width: int) -> dict[int, Counter]:
