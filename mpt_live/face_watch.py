@@ -12,7 +12,8 @@ tracker's next detections are full-range's, and the faces tracked so far keep th
 not hold (a patch of texture full-range took for a face in one frame) leaves the run on short-range, whose
 keypoints the models are trained on (full-range's are placed differently: every aligned crop would move),
 and is counted (``detector_unconfirmed`` in summary.json). A frame with every expected face costs nothing
-more, so a webcam with one close face runs as before.
+more, so a webcam with one close face runs as before. A tentative face (short-range found it, the tracker has not
+confirmed it yet: :mod:`mpt_live.tracks`) counts as found: its confirmation delay is no reason to switch.
 
 Measured on a 1920x1080 room view (``python bench/small_faces.py --spot``, README "Small and distant faces"):
 short-range found faces 120 px tall and larger, none of 80 px or less alone; full-range found them down to
@@ -102,19 +103,21 @@ class FaceWatch:
             e[2] += eye
         if self.asked != "auto" or self.used == "full":
             return
+        # short-range's tentative faces (found, not confirmed yet: mpt_live/tracks.py) count as found here
+        boxes = [f.face.box for f in faces] + tracker.pending()
         if self._find is not None:
-            self._confirm(self._find, image, t, faces, tracker)
+            self._confirm(self._find, image, t, boxes, tracker)
             return
-        if self.max_faces and len(faces) >= self.max_faces:
+        if self.max_faces and len(boxes) >= self.max_faces:
             return
         if 0 <= t - self._probe_t < PROBE_EVERY_S:
             return
         self._probe_t = t
         self.probes += 1
         found = self._look(image, t)
-        new = [d for d in found if not _tracked(d, faces)]
-        if new and min(len(found), self.max_faces or len(found)) > len(faces):
-            self._find = _Find(new, len(faces), len(found))
+        new = [d for d in found if not _tracked(d, boxes)]
+        if new and min(len(found), self.max_faces or len(found)) > len(boxes):
+            self._find = _Find(new, len(boxes), len(found))
 
     def _look(self, image: np.ndarray, t: float) -> list[Detection]:
         """Full-range's faces in ``image`` (the whole frame, and its tiles when it is wide)."""
@@ -123,13 +126,14 @@ class FaceWatch:
         found = self._full.detect(image, t)
         return self._full.detect_tiles(image, found) if is_wide(image.shape) else found
 
-    def _confirm(self, find: _Find, image: np.ndarray, t: float, faces: list[TrackedFace], tracker: FaceTracker) -> None:
+    def _confirm(self, find: _Find, image: np.ndarray, t: float, boxes: list[tuple[int, int, int, int]],
+                 tracker: FaceTracker) -> None:
         """A frame after full-range's find: its faces found again where they were and still not tracked stay; none
         left: the find is counted as unconfirmed; held on :data:`CONFIRM_FRAMES` frames: the run switches."""
         found = self._look(image, t)
         full = self._full
         assert full is not None  # made by the look that found them
-        found = [d for d in found if d.score >= full.min_confidence and not _tracked(d, faces)]
+        found = [d for d in found if d.score >= full.min_confidence and not _tracked(d, boxes)]
         find.faces = [m for m in (_again(f, found) for f in find.faces) if m is not None]
         find.held += 1
         if not find.faces:
@@ -195,10 +199,10 @@ class FaceWatch:
         self.close()
 
 
-def _tracked(d: Detection, faces: list[TrackedFace]) -> bool:
-    """Whether a tracked face (short-range's) covers the centre of full-range's detection ``d``."""
+def _tracked(d: Detection, boxes: list[tuple[int, int, int, int]]) -> bool:
+    """Whether the box of a face short-range tracks covers the centre of full-range's detection ``d``."""
     cx, cy = d.box[0] + d.box[2] / 2, d.box[1] + d.box[3] / 2
-    return any(x <= cx <= x + w and y <= cy <= y + h for x, y, w, h in (f.face.box for f in faces))
+    return any(x <= cx <= x + w and y <= cy <= y + h for x, y, w, h in boxes)
 
 
 def _again(face: Detection, found: list[Detection]) -> Detection | None:

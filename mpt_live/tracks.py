@@ -305,6 +305,10 @@ class FaceTracker:
         self.tentative_dropped += len(self.tracks) - len(kept)
         self.tracks = kept
 
+    def pending(self) -> list[tuple[int, int, int, int]]:
+        """The boxes of the tentative faces (found, not confirmed yet: in no output)."""
+        return [tr.box for tr in self.tracks if not tr.confirmed]
+
     def figures(self) -> dict[str, int]:
         """The tracking figures of summary.json."""
         return {"cuts": self.cuts, "reidentified": self.reidentified,

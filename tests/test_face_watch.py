@@ -142,3 +142,26 @@ def test_an_unknown_detector_is_refused_before_the_run():
 
     with pytest.raises(ValueError, match="detector 'huge': expected one of auto, short, full"):
         Session([], None, SessionConfig(detector="huge"))
+
+
+def test_a_faint_face_short_range_found_keeps_auto_on_short_range(faces_dir):
+    """A partly hidden face (pyfeat_single_face with its mouth and chin covered) scores 0.64-0.77 at short range: it is
+    tentative for CONFIRM_S (mpt_live/tracks.py), and full-range finding it meanwhile is no reason to switch: short-range
+    found it. It gets one ID, within CONFIRM_S and a few frames."""
+    from mpt_live.face_watch import FaceWatch
+    from mpt_live.identity import FaceEmbedder
+    from mpt_live.tracks import CONFIRM_S, FaceTracker
+
+    first, ids = None, set()
+    with VideoFile(faces_dir / "videos" / "pyfeat_single_face.mp4") as src, FaceWatch("auto", 2, False) as watch:
+        tracker = FaceTracker(watch.aligner, 2, FaceEmbedder())
+        for f in src:
+            img = f.image.copy()
+            h, w = img.shape[:2]
+            img[int(h * 0.45):int(h * 0.8), int(w * 0.3):int(w * 0.62)] = (90, 120, 160)
+            faces, _ = tracker.update(img, f.t)
+            watch.see(img, f.t, faces, tracker)
+            ids |= {x.id for x in faces}
+            first = f.t if faces and first is None else first
+    assert watch.used == "short" and watch.probes >= 1, watch.reason()
+    assert ids == {0} and first is not None and first <= CONFIRM_S + 0.2
