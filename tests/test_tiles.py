@@ -83,14 +83,21 @@ def _wide_frames(faces_dir, n, canvas, size):
 @pytest.mark.parametrize("canvas, size", [((480, 1280), 160), ((720, 1280), 200), ((480, 1280), 300)])
 def test_two_small_faces_of_a_wide_frame_are_tracked_on_every_frame(faces_dir, canvas, size):
     from mpt_live.face import FaceAligner
-    from mpt_live.tracks import FaceTracker
+    from mpt_live.tracks import CONFIRM_S, FaceTracker
 
     with FaceAligner() as aligner:
         first = next(_wide_frames(faces_dir, 1, canvas, size))
         whole = len(aligner.detect(first, 0.0))
-        calls = {"tiles": 0, "frame": 0}
+        calls = {"tiles": 0, "frame": 0, "short": 0}  # short: whole-frame passes that found fewer than both faces
         detect, detect_tiles = aligner.detect, aligner.detect_tiles
-        aligner.detect = lambda f, t: calls.__setitem__("frame", calls["frame"] + 1) or detect(f, t)
+
+        def counted(f, t):
+            found = detect(f, t)
+            calls["frame"] += 1
+            calls["short"] += len(found) < 2
+            return found
+
+        aligner.detect = counted
         aligner.detect_tiles = lambda f, d: calls.__setitem__("tiles", calls["tiles"] + 1) or detect_tiles(f, d)
         tracker = FaceTracker(aligner, max_faces=2, embedder=None)
         ids, sides = [], {}
@@ -99,11 +106,14 @@ def test_two_small_faces_of_a_wide_frame_are_tracked_on_every_frame(faces_dir, c
             ids.append(sorted(f.id for f in faces))
             for f in faces:
                 sides.setdefault(f.id, set()).add(f.face.box[0] < canvas[1] / 2)
-    assert ids == [[0, 1]] * 60  # both faces, the same two IDs, on every frame
+    # both faces, the same two IDs, on every frame; a face squeezed into a wide frame may score below NEW_SCORE (the
+    # talking woman at 300 px: 0.68-0.77), so it can be tentative for up to CONFIRM_S first (mpt_live/tracks.py)
+    late = int(np.ceil(CONFIRM_S * 30))
+    assert ids[late:] == [[0, 1]] * (60 - late) and all(i in ([0], [0, 1]) for i in ids[:late]), ids
     assert all(len(s) == 1 for s in sides.values()) and len(sides) == 2  # an ID stays with its person
     assert calls["frame"] <= 60 // 2  # the faces are followed between detections
-    if whole == 2:  # found whole (the large faces): no tile search at all
-        assert calls["tiles"] == 0
+    if whole == 2:  # found whole (the large faces): tiles searched only where the whole frame missed one of them
+        assert calls["tiles"] <= calls["short"]
     else:  # measured: not both found in the whole frame at 160-200 px; tiles only where a detection ran
         assert 1 <= calls["tiles"] <= calls["frame"]
 
