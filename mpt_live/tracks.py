@@ -22,8 +22,9 @@
 **New faces.** A detection left over after steps 1 and 2 starts a face at once only when its score is at least
 ``NEW_SCORE``; a fainter one starts a *tentative* track, which has no ID and reaches no output. It is matched by
 position on the next frames (the detector runs on every frame while one exists) and is confirmed, with the next
-ID, once a detection of it reaches ``NEW_SCORE`` or it has been found on every detector run for ``CONFIRM_S``;
-missed once, it is dropped (counted in ``tentative_dropped``). A face already tracked continues on any score.
+ID, once a detection of it reaches ``NEW_SCORE`` or it has been found for ``CONFIRM_S``, on ``CONFIRM_RUNS`` detector
+runs at least and on at least half of the runs since it was first found (faint faces flicker); not found for
+``keep_s`` or cut off, it is dropped (counted in ``tentative_dropped``). A face already tracked continues on any score.
 
 One ID is never given to two faces of a frame (every step is a one-to-one assignment). At most
 ``max_faces`` faces are tracked per frame (0: all); faces already tracked come first, then the
@@ -53,8 +54,9 @@ from .tiles import TILE_EVERY_S, is_wide
 # more at short range; the blurry text BlazeFace took for faces (pyfeat_face_noface) 0.51-0.71, but so did real
 # faces small, distant (bench/small_faces.py's rooms, full range: 0.50-0.80) or partly hidden (0.64-0.77)
 NEW_SCORE = 0.75
-# so a less confident newcomer is tentative (no ID, nothing written) until found on every detector run for this long
-# (and on CONFIRM_RUNS runs at least): a person sitting far off stays, a passing pattern (the text: 0.25 s) does not
+# so a less confident newcomer is tentative (no ID, nothing written) until it has been found for this long (on
+# CONFIRM_RUNS detector runs at least, and on half of them or more): a person sitting far off stays, a passing pattern
+# (the text: 0.25 s) does not
 CONFIRM_S, CONFIRM_RUNS = 0.5, 3
 GALLERY = 8  # embeddings kept per track (diverse views: a new one is kept unless it is a near copy)
 FACE_SHIFT = 2  # thumbnail cells (1/64 of the frame's width) a face may move between frames in the face-cut test
@@ -81,8 +83,9 @@ class Track:
     gallery: list[np.ndarray] = field(default_factory=list)
     cut_off: bool = False  # not seen since a cut (of the frame or of its face): never continued by position
     confirmed: bool = True  # False: tentative, kept out of the outputs (a newcomer below NEW_SCORE)
-    runs: int = 1  # detector runs in a row that found it since ``since`` (counted while tentative)
     since: float = 0.0  # first found (s)
+    runs: int = 0  # detector runs since ``since`` (counted while tentative)
+    hits: int = 0  # ... that found it
 
     def likeness(self, e: np.ndarray | None) -> float | None:
         """Best cosine similarity of ``e`` to the gallery (None when either is missing)."""
@@ -275,12 +278,13 @@ class FaceTracker:
     def _tiles(self, frame: np.ndarray, t: float, dets: list[Detection],
                followed: dict[int, TrackedFace]) -> list[Detection]:
         """A wide frame's faces that the whole-frame pass missed (:mod:`mpt_live.tiles`): its tiles are searched
-        at once when a face present until now was not found, and every ``TILE_EVERY_S`` while fewer faces
+        at once when a face present until now (or tentative) was not found, and every ``TILE_EVERY_S`` while fewer faces
         than ``max_faces`` are found."""
         if not is_wide(frame.shape):
             return dets
         boxes = np.array([d.box for d in dets] + [f.face.box for f in followed.values()]).reshape(-1, 4)
-        present = [tr for tr in self.tracks if tr.present and tr.id not in followed]
+        # a tentative face found only in tiles is searched there again, or it could never be confirmed
+        present = [tr for tr in self.tracks if (tr.present or not tr.confirmed) and tr.id not in followed]
         missed = any(not len(boxes) or box_iou(np.array([tr.box]), boxes).max() < 0.3 for tr in present)
         short = not self.max_faces or len(boxes) < self.max_faces
         if missed or (short and not 0 <= t - self._tiled_t < TILE_EVERY_S):
@@ -290,18 +294,23 @@ class FaceTracker:
 
     def _tentative(self, matched: dict[int, tuple[Track, np.ndarray | None]], dets: list[Detection], t: float) -> None:
         """A detector run's tentative faces: counted and confirmed (an ID, in the outputs from this frame) when
-        confident or found for ``CONFIRM_S``, taken out of ``matched`` otherwise; those not found are dropped."""
+        confident or found for ``CONFIRM_S`` (on ``CONFIRM_RUNS`` runs and half the runs at least), taken out of
+        ``matched`` otherwise; those not found for ``keep_s`` (or cut off) are dropped."""
+        found = {id(tr) for tr, _ in matched.values()}
+        for tr in self.tracks:
+            if not tr.confirmed:
+                tr.runs, tr.hits = tr.runs + 1, tr.hits + (id(tr) in found)
         for i, (tr, e) in list(matched.items()):
             if tr.confirmed:
                 continue
-            tr.runs += tr.since < t
-            if dets[i].score >= NEW_SCORE or (tr.runs >= CONFIRM_RUNS and t - tr.since >= CONFIRM_S):
+            if dets[i].score >= NEW_SCORE or (tr.hits >= CONFIRM_RUNS and 2 * tr.hits >= tr.runs
+                                               and t - tr.since >= CONFIRM_S):
                 tr.id, tr.confirmed = self._new_id(), True
             else:
                 del matched[i]
                 tr.box, tr.t = dets[i].box, t
                 tr.remember(e, t)
-        kept = [tr for tr in self.tracks if tr.confirmed or tr.t == t]
+        kept = [tr for tr in self.tracks if tr.confirmed or (t - tr.t <= self.keep_s and not tr.cut_off)]
         self.tentative_dropped += len(self.tracks) - len(kept)
         self.tracks = kept
 
@@ -310,10 +319,11 @@ class FaceTracker:
         return [tr.box for tr in self.tracks if not tr.confirmed]
 
     def figures(self) -> dict[str, int]:
-        """The tracking figures of summary.json."""
+        """The tracking figures of summary.json (tentative faces still unconfirmed count as dropped: none of them reached
+        an output)."""
         return {"cuts": self.cuts, "reidentified": self.reidentified,
                 "embeddings": self.embedder.calls if self.embedder else 0, "face_cuts": self.face_cuts,
-                "tentative_tracks_dropped": self.tentative_dropped}
+                "tentative_tracks_dropped": self.tentative_dropped + len(self.pending())}
 
     def _new_id(self) -> int:
         return max((tr.id for tr in self.tracks if tr.confirmed), default=-1) + 1

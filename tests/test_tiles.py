@@ -125,3 +125,16 @@ def test_the_single_face_path_searches_tiles_too(faces_dir):
         found = [aligner.process(img, i / 30) is not None
                  for i, img in enumerate(_wide_frames(faces_dir, 20, (480, 1280), 160))]
     assert all(found)
+
+
+def test_a_faint_face_found_only_in_tiles_is_confirmed(faces_dir):
+    """Two people 200 px in a 1920x1080 frame: short-range finds them only in tiles, scoring 0.52-0.64, below
+    NEW_SCORE: tentative faces must be searched in tiles on every frame until confirmed, not once per TILE_EVERY_S."""
+    from mpt_live.face import FaceAligner
+    from mpt_live.tracks import CONFIRM_S, FaceTracker
+
+    with FaceAligner() as aligner:
+        tracker = FaceTracker(aligner, max_faces=2, embedder=None)
+        ids = [sorted(f.id for f in tracker.update(img, i / 30)[0])
+               for i, img in enumerate(_wide_frames(faces_dir, 45, (1080, 1920), 200))]
+    assert [0, 1] in ids[:int(np.ceil(CONFIRM_S * 30)) + 3], ids  # both confirmed within CONFIRM_S and a few frames

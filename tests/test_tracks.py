@@ -87,11 +87,15 @@ N = int(CONFIRM_S * 30) + 5  # frames (at 30 fps) a little longer than a tentati
 
 # (name, detections per frame, expected IDs per frame by box, tentative tracks dropped)
 FAINT_CASES = [
-    ("a faint newcomer on a few runs never gets an ID", [[L], [L, FAINT], [L, FAINT], [L], [L]],
-     [[0], [0], [0], [0], [0]], 1),
+    ("a faint newcomer on a few runs never gets an ID", [[L], [L, FAINT], [L, FAINT]] + [[L]] * 35, [[0]] * 38, 1),
+    ("a faint newcomer missed on one run still gets its ID after CONFIRM_S", [[FAINT]] * 8 + [[]] + [[FAINT]] * N,
+     [[]] * int(np.ceil(CONFIRM_S * 30)) + [[0]] * (N + 9 - int(np.ceil(CONFIRM_S * 30))), 0),
     ("a faint newcomer found on every run for CONFIRM_S gets the next ID", [[L]] + [[L, FAINT]] * N,
      [[0]] + [[0]] * int(np.ceil(CONFIRM_S * 30)) + [[0, 1]] * (N - int(np.ceil(CONFIRM_S * 30))), 0),
-    ("a dropped tentative face leaves no gap in the IDs", [[FAINT], [], [L], [L, R]], [[], [], [0], [0, 1]], 1),
+    ("a dropped tentative face leaves no gap in the IDs", [[FAINT]] + [[]] * 35 + [[L], [L, R]],
+     [[]] * 36 + [[0], [0, 1]], 1),
+    ("a faint newcomer found on fewer than half the runs never gets an ID", ([[FAINT]] + [[]] * 2) * 10,
+     [[]] * 30, 0),
     ("a tracked face continues on faint detections", [[(240, 60, 60, 61)]] + [[FAINT]] * 4, [[0]] * 5, 0),
 ]
 
