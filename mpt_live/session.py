@@ -7,9 +7,9 @@
                 events.write(e.row(video))
     summary = session.summary()  # what summary.json says about the run
 
-Per frame: every face is detected and given its track ID (:class:`~mpt_live.tracks.FaceTracker`, at most
-``max_faces``), aligned and stabilised by its own track, and pushed into its
-:class:`~mpt_live.face_state.FaceState`: the face's clip buffer, motion signals and spotter. Every
+Per frame: every face is detected and given its track ID (:class:`~mpt_live.tracks.FaceTracker`, at most ``max_faces``;
+a faint newcomer once confirmed: nothing is written for it before), aligned and stabilised by its own track, and pushed
+into its :class:`~mpt_live.face_state.FaceState`: the face's clip buffer, motion signals and spotter. Every
 ``stride`` frames (one clock for all faces, so a face that appears later has its windows on the same
 frames) the windows of all faces go to the model worker together (:class:`~mpt_live.model_worker.ModelWorker`:
 magnify + rank pool, then one model call for them all); a frame without a face gives one "no face"

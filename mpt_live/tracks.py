@@ -319,8 +319,8 @@ class FaceTracker:
         return [tr.box for tr in self.tracks if not tr.confirmed]
 
     def figures(self) -> dict[str, int]:
-        """The tracking figures of summary.json (tentative faces still unconfirmed count as dropped: none of them reached
-        an output)."""
+        """The tracking figures of summary.json (tentative faces still unconfirmed count as dropped: none of them
+        reached an output)."""
         return {"cuts": self.cuts, "reidentified": self.reidentified,
                 "embeddings": self.embedder.calls if self.embedder else 0, "face_cuts": self.face_cuts,
                 "tentative_tracks_dropped": self.tentative_dropped + len(self.pending())}

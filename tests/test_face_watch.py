@@ -145,9 +145,9 @@ def test_an_unknown_detector_is_refused_before_the_run():
 
 
 def test_a_faint_face_short_range_found_keeps_auto_on_short_range(faces_dir):
-    """A partly hidden face (pyfeat_single_face with its mouth and chin covered) scores 0.64-0.77 at short range: it is
-    tentative for CONFIRM_S (mpt_live/tracks.py), and full-range finding it meanwhile is no reason to switch: short-range
-    found it. It gets one ID, within CONFIRM_S and a few frames."""
+    """A partly hidden face (pyfeat_single_face with its mouth and chin covered) scores 0.64-0.77 at short range: it
+    is tentative for CONFIRM_S (mpt_live/tracks.py), and full-range finding it meanwhile is no reason to switch:
+    short-range found it. It gets one ID, within CONFIRM_S and a few frames."""
     from mpt_live.face_watch import FaceWatch
     from mpt_live.identity import FaceEmbedder
     from mpt_live.tracks import CONFIRM_S, FaceTracker
