@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from scipy.optimize import linear_sum_assignment
 
 from .face import Detection, FaceAligner, FaceResult, TrackAligner
@@ -177,9 +178,11 @@ class FaceTracker:
             x1 = int(np.clip(np.ceil((x + bw) * tw / w), x0 + 1, tw))
             y1 = int(np.clip(np.ceil((y + bh) * th / h), y0 + 1, th))
             was = prev[y0:y1, x0:x1]
-            change = min(float(np.mean(np.abs(grey[y0 + dy:y1 + dy, x0 + dx:x1 + dx] - was)))
-                         for dy in range(-FACE_SHIFT, FACE_SHIFT + 1) for dx in range(-FACE_SHIFT, FACE_SHIFT + 1)
-                         if 0 <= y0 + dy and y1 + dy <= th and 0 <= x0 + dx and x1 + dx <= tw)
+            # every shift of up to FACE_SHIFT cells that stays on the thumbnail, in one call (one np.mean per shift
+            # cost ~0.1 ms per face and frame): the windows of the box's size in its neighbourhood
+            near = grey[max(y0 - FACE_SHIFT, 0):min(y1 + FACE_SHIFT, th),
+                        max(x0 - FACE_SHIFT, 0):min(x1 + FACE_SHIFT, tw)]
+            change = float(np.abs(sliding_window_view(near, was.shape) - was).mean(axis=(2, 3)).min())
             if change > self.face_cut_level:
                 out.add(tr.id)
                 tr.cut_off = True
