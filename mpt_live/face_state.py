@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .clip import ClipFrames, ClipSpec, FrameRing
@@ -124,3 +125,16 @@ class FaceState:
         nxt = self._signalled + 1 if self._signalled is not None and self._signalled >= (self._first or 0) \
             else self._first
         return float(min(h if h is not None else math.inf, nxt if nxt is not None else math.inf))
+
+
+def too_short_to_spot(name: str, states: Iterable[FaceState]) -> list[str]:
+    """A warning when faces were seen but none long enough for its spotter to judge a single frame: a run whose
+    events.csv is empty because it could not have found one, not because nothing moved."""
+    seen = [s for s in states if s.frames]
+    if not seen or any(s.spotter.judged for s in seen):
+        return []
+    fps, most = seen[0].spotter.fps, max(s.frames for s in seen)
+    warmup = seen[0].spotter.cfg.warmup_s
+    return [f"{name}: too short to spot movements: no face was seen long enough for the spotter to judge a frame "
+            f"(at most {most} frames, {most / fps:.1f} s; each face's first {warmup:g} s of motion signals set its "
+            "baseline, and a frame's signals need the frames around it): no events could be found"]

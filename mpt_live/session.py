@@ -47,7 +47,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from .clip import ClipSpec
 from .clip_stream import Window
-from .face_state import HISTORY_S, ClosedEvent, FaceState
+from .face_state import HISTORY_S, ClosedEvent, FaceState, too_short_to_spot
 from .face_watch import DETECTOR_KEYS, FaceWatch, check_detector
 from .identity import FaceEmbedder
 from .model_worker import ModelWorker
@@ -396,4 +396,4 @@ class Session:
         elif self.runtime is not None and c["windows"] and not c["windows_classified"]:
             out.append(f"{self.name}: no window was classified: {faces}, but never for a whole "
                        f"{self.spec.window_s:g} s window")
-        return out + (self.watch.warnings(self.name) if self.watch else [])
+        return out + (self.watch.warnings(self.name) if self.watch else []) + too_short_to_spot(self.name, self.states.values())

@@ -341,6 +341,12 @@ class Spotter:
         self._macro_wait = still
         return sorted(out, key=lambda e: e.onset)
 
+    @property
+    def judged(self) -> int:
+        """Frames the micro scale has judged, past its warm-up (``warmup_s`` of signals, which set each face's
+        baseline): while 0, no event can have been found."""
+        return max(self.micro.n_seen - self.micro.warmup + 1, 0)
+
     def horizon(self) -> int | None:
         """The earliest frame an event still to come out of this spotter can start at; None: only frames
         after the last one pushed. Windows before it are final (no later event covers them)."""

@@ -122,3 +122,26 @@ def test_spotting_cpu_is_read_on_every_cpu_every_th_push(demo):
     assert all(c >= 0.0 for c in got if c is not None)
     cost = demo[2]["model"][1]["spotting_ms_per_face_frame"]
     assert cost["cpu_mean"] > 0.0 and cost["cpu_p95"] >= cost["cpu_mean"] * 0.5 and cost["wall_mean"] > 0.0
+
+
+def test_a_recording_too_short_to_spot_says_so(demo, tmp_path):
+    """A 2 s recording gave an empty events.csv without a word, as if nothing had moved: no frame of it had been
+    judged (each face's first seconds of signals set the spotter's baseline). It now says so; a whole run does not."""
+    import cv2
+
+    clip, _, runs, _ = demo
+    assert not [w for w in runs["motion"][1]["warnings"] if "too short to spot" in w]
+    cap = cv2.VideoCapture(str(clip))
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    frames = [cap.read()[1] for _ in range(int(2 * fps))]
+    cap.release()
+    cut = tmp_path / "two_seconds.mp4"
+    writer = cv2.VideoWriter(str(cut), cv2.VideoWriter_fourcc(*"mp4v"), fps, frames[0].shape[1::-1])
+    for f in frames:
+        writer.write(f)
+    writer.release()
+    with VideoFile(cut) as src:
+        summary = run_job(src, None, SessionConfig(), tmp_path / "out")
+    short = [w for w in summary["warnings"] if "too short to spot" in w]
+    assert len(short) == 1 and f"at most {len(frames)} frames, 2.0 s" in short[0], summary["warnings"]
+    assert summary["events"] == []
