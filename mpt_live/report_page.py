@@ -201,7 +201,7 @@ PAGE = """<!DOCTYPE html>
 <span><i style="background:#f4b4b4;height:10px"></i>event</span>
 <span><i style="background:#e4e4e0;height:10px;outline:1px solid #bbb"></i>face not in the frame</span></div>{timelines}
 <h2 id="events-title">Events</h2><div class="keys"><h3 id="keys-title">Keys</h3><ul id="keys" aria-labelledby="keys-title">{keys}</ul></div>
-<div class="wide"><table id="events" role="grid" aria-labelledby="events-title" aria-describedby="keys"><thead><tr><th>#</th><th>apex</th><th>face</th><th>class</th><th>confidence</th><th>type</th>
+<div class="wide"><table id="events" role="grid" aria-labelledby="events-title" aria-describedby="keys"><thead><tr><th>#</th><th aria-label="picture at the apex">apex</th><th>face</th><th>class</th><th>confidence</th><th>type</th>
 <th>onset</th><th>apex</th><th>offset</th><th>score</th></tr></thead><tbody>{rows}</tbody></table></div>
 <script type="application/json" id="run-data">{data}</script>
 <script>{js}</script>

@@ -166,6 +166,9 @@ def test_keyboard_and_screen_reader_users_reach_the_events_and_the_timelines(run
     onset = events[0]["onset_s"]
     assert row["name"] == f"event 1: onset {onset:.2f} s, class none, {events[0]['type']}, face {events[0]['face']}"
     assert page.get_by_role("grid", name="Events").count() == 1
+    # the picture's column and the apex time's were both read as "apex"
+    assert [page.get_by_role("columnheader", name=n, exact=True).count() for n in ("apex", "picture at the apex")] \
+        == [1, 1]
     assert page.get_by_role("row", name=re.compile(r"^event \d+: onset ")).count() == len(events)
 
     def seeked_to(t: float) -> float:
