@@ -109,7 +109,10 @@ def synthetic_clips(spec: ClipSpec, n: int, seed: int = 0) -> tuple[np.ndarray, 
 def load_clips(directory: str | Path, spec: ClipSpec, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Clips from ``.npz`` files in ``directory`` (arrays ``dynamic`` and ``motion``, batched or not)."""
     d = Path(directory)
-    files = sorted(d.glob("*.npz")) if d.is_dir() else []
+    if not d.is_dir():
+        raise InputError(f"{d}: {'not a folder' if d.exists() else 'no such folder'} (a folder of .npz clip files, "
+                         "each with 'dynamic' and 'motion' arrays)")
+    files = sorted(d.glob("*.npz"))
     if not files:
         raise InputError(f"{d}: no .npz clip files (each with 'dynamic' and 'motion' arrays)")
     return load_clip_files(files, spec, limit)

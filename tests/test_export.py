@@ -270,7 +270,8 @@ def test_calibration_clips_never_include_parity_clips(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("make,message", [
-    (lambda d: d / "missing", "no .npz clip files"),
+    (lambda d: d / "missing", "missing: no such folder"),                     # it said 'no .npz clip files'
+    (lambda d: ((d / "c.npz").write_bytes(b"x"), d / "c.npz")[1], "c.npz: not a folder"),
     (lambda d: d, "no .npz clip files"),                                       # an empty folder
     (lambda d: (np.savez(d / "a.npz", dynamic=np.zeros((3, 8, 8)), motion=np.zeros((4, 3, 8, 8))), d)[1],
      "do not fit the model's ClipSpec"),
