@@ -12,8 +12,6 @@ above the middle), so a recognizer can be tried on faces it was not trained on.
 from __future__ import annotations
 
 import json
-import os
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ import numpy as np
 from .errors import InputError
 from .photos import read_photo
 from .synthface import CLASSES, Blink, FaceAnimator, Flicker, HeadMotion, detect_face, random_event, to_jsonable
+from .writers import atomic_path
 
 FPS = 30.0
 DURATION_S = 12.0
@@ -139,10 +138,8 @@ def render_demo_clip(out_path: str | Path, seed: int = 0, face_photo: str | Path
     """
     out_path = Path(out_path)
     anim, truth = demo_animator(seed, face_photo)  # a bad photo fails before anything is written
-    out_path.parent.mkdir(parents=True, exist_ok=True)
     # made under a temporary name and moved into place only when whole: a stop mid-render leaves no short clip
-    tmp = out_path.with_name(f".{out_path.stem}.{os.getpid()}.{threading.get_ident()}.tmp{out_path.suffix}")  # rundir's
-    try:
+    with atomic_path(out_path) as tmp:
         writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), FPS, SIZE)
         if not writer.isOpened():
             raise InputError(f"{out_path}: cannot open an MP4 (mp4v) video writer there")
@@ -151,8 +148,5 @@ def render_demo_clip(out_path: str | Path, seed: int = 0, face_photo: str | Path
                 writer.write(anim.render(i / FPS, i))
         finally:
             writer.release()
-        os.replace(tmp, out_path)
-    finally:
-        tmp.unlink(missing_ok=True)
     truth_path(out_path).write_text(json.dumps(truth, indent=1) + "\n")
     return truth

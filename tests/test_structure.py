@@ -14,13 +14,13 @@ MAX_LINES = 400
 
 # Layers of mpt_live, lowest first; a module may import from its own layer or a lower one.
 LAYERS = {
-    "stages": ["errors", "photos", "interrupts", "quiet", "videoprobe", "frametimes", "sources", "recordings", "readahead", "latest_frame", "capture",
+    "stages": ["errors", "writers", "photos", "interrupts", "quiet", "videoprobe", "frametimes", "sources", "recordings", "readahead", "latest_frame", "capture",
                "face_actions", "synthface", "demo_input", "stabilize", "smoothing", "tracker", "face_template", "face_types", "tiles", "face",
                "identity", "tracks", "face_watch",
                "clip", "clip_stream", "motion", "thumbnails", "machine", "providers", "runtime", "batching", "model_worker", "facemotion",
                "spotting", "face_state", "results"],
     "session": ["session"],
-    "consumers": ["writers", "rundir", "overview", "timeline", "report_page", "review", "report", "draw", "overlay", "view", "window", "terminal", "job",
+    "consumers": ["rundir", "overview", "timeline", "report_page", "review", "report", "draw", "overlay", "view", "window", "terminal", "job",
                   "sheet"],
     "entry points": ["batch", "pool", "ray_batch", "demo_report", "cli_options", "cli", "launch"],
 }
