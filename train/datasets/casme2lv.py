@@ -41,6 +41,7 @@ from .longvideo import (LongVideo, LongVideoIndex, finish, frame_positions, inte
 
 FPS = 30.0
 VIDEO_EXT = (".avi", ".mp4", ".mov", ".mkv")
+EXPRESSION = re.compile(r".+_\d+")  # an expression name of the coding sheet: stimulus + _ + index (anger1_1)
 
 
 def _sheets(path: Path) -> list[tuple[str, list[list[Any]]]]:
@@ -57,7 +58,7 @@ def _sheets(path: Path) -> list[tuple[str, list[list[Any]]]]:
     others = [t for t in sheets if t not in rules]    # the coding: the one with most expression names in B
 
     def names(t: tuple[str, list[list[Any]]]) -> int:
-        return sum(len(r) > 1 and bool(re.fullmatch(r".+_\d+", cell_text(r[1]))) for r in t[1])
+        return sum(len(r) > 1 and bool(EXPRESSION.fullmatch(cell_text(r[1]))) for r in t[1])
     return [max(others, key=names)] + rules
 
 
@@ -154,7 +155,7 @@ def load(root: Path) -> LongVideoIndex:
     for row in _rows(coding_name, coding, 9):
         participant = as_int(row[0])
         expr = cell_text(row[1])
-        if participant is None and not re.fullmatch(r".+_\d+", expr):
+        if participant is None and not EXPRESSION.fullmatch(expr):
             # a total, a count or a note under (or beside) the table: no participant and no expression name
             count(notes, "coding rows without a participant or an expression name (totals, notes): skipped")
             continue

@@ -28,7 +28,7 @@ from mpt_live.errors import InputError
 
 from .files import ClipFrames
 from .samples import natural_key
-from .sheets import SheetRow, as_int, cell_text, count, read_sheet
+from .sheets import SheetRow, as_int, cell_text, count, first_of, read_sheet
 
 log = logging.getLogger("mpt.datasets")
 
@@ -149,8 +149,7 @@ def lost_line(lost: list[str], show: int = 5) -> list[str]:
     """The one warning line naming the rows :func:`no_recording` dropped; none when there were none."""
     if not lost:
         return []
-    more = f" and {len(lost) - show} more" if len(lost) > show else ""
-    return [f"{len(lost)} annotation row(s) name a recording the copy lacks, dropped: {', '.join(lost[:show])}{more}"]
+    return [f"{len(lost)} annotation row(s) name a recording the copy lacks, dropped: {first_of(lost, show)}"]
 
 
 def finish(videos: dict[str, LongVideo], classes: list[str], dropped: dict[str, int],

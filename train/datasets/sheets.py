@@ -161,6 +161,12 @@ def read_sheet(path: Path, columns: dict[str, tuple[str, ...]], optional: dict[s
         yield SheetRow(label, r + 1, r - best_row - 1, {k: cells[j] for k, j in best.items()})
 
 
+def first_of(names: list[str], show: int = 5) -> str:
+    """``a, b, c, d, e and 3 more``: the first ``show`` of ``names`` for a one-line warning."""
+    more = f" and {len(names) - show} more" if len(names) > show else ""
+    return ", ".join(names[:show]) + more
+
+
 def count(dropped: dict[str, int], reason: str, n: int = 1) -> None:
     dropped[reason] = dropped.get(reason, 0) + n
 
@@ -270,9 +276,7 @@ def build_samples(rows: Iterator[SheetRow], dataset: str, fps: float, labels: di
                                          values["offset"], notes)
         samples.append(Sample(subject, clip_id, clip.frames, on, ap, off, label, fps, dataset))
     if lost and warnings is not None:
-        more = f" and {len(lost) - 5} more" if len(lost) > 5 else ""
-        warnings.append(f"{sheet}: {len(lost)} row(s) name a clip folder the frames lack, dropped: "
-                        f"{', '.join(lost[:5])}{more}")
+        warnings.append(f"{sheet}: {len(lost)} row(s) name a clip folder the frames lack, dropped: {first_of(lost)}")
     if subjects is not None and warnings is not None:
         if missing:
             rows_of = ", ".join(f"{s} ({n} row{'s' if n > 1 else ''})" for s, n in missing.items())
@@ -296,5 +300,4 @@ def unused_folders(subjects: Path, named: set[Path], show: int = 5) -> list[str]
         log.info("%s: no sheet row names %s; not used", subjects, u)
     if not unused:
         return []
-    more = f" and {len(unused) - show} more" if len(unused) > show else ""
-    return [f"{subjects}: {len(unused)} folder(s) no sheet row names, not used: {', '.join(unused[:show])}{more}"]
+    return [f"{subjects}: {len(unused)} folder(s) no sheet row names, not used: {first_of(unused, show)}"]
