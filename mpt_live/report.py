@@ -32,11 +32,10 @@ from .recordings import number_frames
 from .sources import pixel_aspect, square_pixels
 from .report_page import CSS, PAGE, SCRIPT
 from .review import review_video
-from .timeline import _num, absences, face_ids, tick_label as _tick, tick_step
+from .timeline import NO_MODEL, _num, absences, face_ids, tick_label as _tick, tick_step
 from .writers import atomic_path, json_default
 
 
-NO_MODEL = "no model ran, motion only"
 SEEK_AFTER = 300  # apex thumbnails: frames further apart than this are sought, not decoded one by one
 
 

@@ -67,6 +67,7 @@ CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans CJK TC", "Source
              "PingFang SC", "Hiragino Sans GB", "Arial Unicode MS")
 
 
+NO_MODEL = "no model ran, motion only"  # a run without a model, as timeline.png and report.html say it
 _rescanned: list[bool] = []  # the system's font files were looked for since matplotlib's cache was read
 
 
@@ -133,7 +134,7 @@ def render_timeline(
                  face_events, has_top, has_probs, demo and k == 0, gaps)
         if not has_probs:  # no probability panel: say why above the face's motion panel
             axes[(k + 1) * len(section) - 1].set_title(
-                "no model ran, motion only: no class probabilities" if not classes
+                f"{NO_MODEL}: no class probabilities" if not classes
                 else "no window was classified: no class probabilities", loc="left", fontsize=9, color="0.3")
     span = 0.0
     if len(t_all) and np.isfinite(t_all).any():
