@@ -17,7 +17,6 @@ the batch; the current video's outputs are kept.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ from .errors import InputError, OutputError
 from .job import run_job
 from .overview import write_overview
 from .results import ModelInfo
-from .rundir import claim_batch
+from .rundir import claim_batch, read_summary
 from .session import FILE_STRIDE, MAX_FACES, SessionConfig
 from .recordings import check_fps, expand_recordings, open_recording, stamp
 from .terminal import progress_bar
@@ -198,9 +197,8 @@ def is_complete(out_dir: Path, key: dict[str, Any], save_video: bool = False, vi
     error, no source error such as a truncated file, every output written) with ``key`` (the model file's
     stamp included), on ``video`` as it is now (its :func:`~mpt_live.recordings.stamp`: size and time), a
     frame folder read at ``fps`` (its times depend on it)."""
-    try:
-        s = json.loads((out_dir / "summary.json").read_text())
-    except (OSError, ValueError):
+    s = read_summary(out_dir)
+    if s is None:
         return False
     outputs = s.get("outputs") or {}
     written = [n for n in outputs.values() if isinstance(n, str)]

@@ -8,7 +8,8 @@ recomputed), or that failed in this run (its reason); a video not reached yet, i
 (its summary says ``running``) is not listed. The
 batch's driver calls :func:`write_overview` after every video (serial, ``--jobs``, ``--ray``), each file
 written atomically, so a stopped batch leaves an overview of what finished, and a rerun rebuilds it
-from every video's folder (those it skipped too). Only the standard library: it runs between videos.
+from every video's folder (those it skipped too). Only the standard library and the run folders' helpers: it
+runs between videos.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from __future__ import annotations
 import csv
 import html
 import io
-import json
 import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from .rundir import read_summary
 from .spotting import EVENT_COLUMNS
 from .writers import atomic_path
 
@@ -37,14 +38,6 @@ def video_names(videos: list[Path]) -> list[str]:
     paths = [Path(v).resolve() for v in videos]
     base = Path(os.path.commonpath([p.parent for p in paths])) if paths else Path()
     return [p.relative_to(base).as_posix() for p in paths]
-
-
-def _summary(folder: Path) -> dict[str, Any] | None:
-    try:
-        s = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return s if isinstance(s, dict) else None
 
 
 def video_row(name: str, folder: str, s: dict[str, Any]) -> dict[str, Any]:
@@ -83,7 +76,7 @@ def collect(out: Path, videos: list[Path], dirs: list[Path], failed: list[tuple[
         if Path(video).resolve() in reasons:
             rows.append(failed_row(name, reasons[Path(video).resolve()]))
             continue
-        s = _summary(d)
+        s = read_summary(d)
         if s is None or s.get("status") == "running":
             continue  # not reached yet, in progress, or killed where nothing could be caught
         folder = Path(os.path.relpath(d, out)).as_posix()

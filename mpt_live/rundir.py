@@ -90,13 +90,23 @@ def claim_batch(out: Path) -> Iterator[None]:
         marker.unlink(missing_ok=True)
 
 
+def read_summary(folder: Path, name: str = SUMMARY) -> dict[str, Any] | None:
+    """A run folder's summary.json (or ``name``) as a dict; None where it is missing, unreadable or not a JSON
+    object (a run not reached yet, killed before it wrote one, a file edited by hand)."""
+    try:
+        s = json.loads((Path(folder) / name).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return s if isinstance(s, dict) else None
+
+
 def _running_elsewhere(out: Path, name: str = SUMMARY) -> int | None:
     """The process ID of another live run on this machine whose ``running`` marker (``name``) is in ``out``,
     else None."""
+    s = read_summary(out, name)
     try:
-        s = json.loads((out / name).read_text())
-        pid = int(s["pid"]) if s.get("status") == "running" and s.get("host") == socket.gethostname() else 0
-    except (OSError, ValueError, KeyError, TypeError):
+        pid = int(s["pid"]) if s and s.get("status") == "running" and s.get("host") == socket.gethostname() else 0
+    except (ValueError, KeyError, TypeError):
         return None
     if pid <= 0 or pid == os.getpid():
         return None
