@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
 from rich.text import Text
@@ -133,3 +133,8 @@ def report_line(s: dict[str, Any], out: Path | None) -> str:
     if s.get("model", {}).get("demo"):
         msg += " [DEMO MODEL]"
     return msg
+
+
+def fits(console: Console, renderable: RenderableType) -> bool:
+    """Whether ``renderable`` (a table) shows whole within the console's width, not cut to fit it ('happine…')."""
+    return console.measure(renderable, options=console.options.update(max_width=10_000)).maximum <= console.width

@@ -23,6 +23,7 @@ from rich.text import Text
 from mpt_live.cli_options import ToolTyper
 from mpt_live.errors import InputError, OutputError
 from mpt_live.interrupts import exit_code, signal_name, stop_signals
+from mpt_live.terminal import fits
 
 app = ToolTyper("mpt-eval", help="Score mpt-live runs against annotated long videos (MEGC spot-then-recognize).")
 
@@ -64,7 +65,7 @@ def tables(result: dict[str, Any], console: Console) -> list[Table]:
     """The one table where it fits the console, else two (spotting; recognition of the true positives): on an
     80-column terminal the one table's 13 columns were cut to 'ty…', '0.…'."""
     whole = table(result)
-    if console.measure(whole, options=console.options.update(max_width=10_000)).maximum <= console.width:
+    if fits(console, whole):
         return [whole]
     return [table(result, SPOTTING), table(result, RECOGNITION, "recognition of the true positives")]
 

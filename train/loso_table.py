@@ -5,6 +5,8 @@ from __future__ import annotations
 from rich.console import Console, Group, RenderableType
 from rich.table import Column, Table
 
+from mpt_live.terminal import fits
+
 
 def print_loso(console: Console, metrics: dict) -> None:
     """The per-fold table (pooled figures on the last line) and the confusion matrix."""
@@ -28,7 +30,7 @@ def confusion_table(console: Console, classes: list[str], confusion: list[list[i
     as few tables as fit, each with the numbered rows; the whole matrix is in metrics.json."""
     n = len(classes)
     named = _table(classes, classes, confusion, range(n), "confusion (rows true, columns predicted)")
-    if _fits(console, named):
+    if fits(console, named):
         return named
     rows = [f"{i + 1} {c}" for i, c in enumerate(classes)]
     numbers = [str(i + 1) for i in range(n)]
@@ -38,7 +40,7 @@ def confusion_table(console: Console, classes: list[str], confusion: list[list[i
         tables = [_table(rows, numbers, confusion, cols, f"confusion, predicted {cols[0] + 1}-{cols[-1] + 1} of {n} "
                          "(rows true)" if len(chunks) > 1 else "confusion (rows true, columns predicted: by number)")
                   for cols in chunks]
-        if size == 1 or all(_fits(console, t) for t in tables):
+        if size == 1 or all(fits(console, t) for t in tables):
             break
     return tables[0] if len(tables) == 1 else Group(*tables)
 
@@ -49,7 +51,3 @@ def _table(rows: list[str], heads: list[str], confusion: list[list[int]], cols: 
     for label, row in zip(rows, confusion):
         t.add_row(label, *(str(row[j]) for j in cols))
     return t
-
-
-def _fits(console: Console, table: Table) -> bool:
-    return console.measure(table, options=console.options.update(max_width=10_000)).maximum <= console.width
