@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ from .cli_options import ToolTyper
 from .errors import InputError, OutputError
 from .interrupts import exit_code, signal_name, stop_signals
 from .machine import check_count
-from .rundir import check_out_dir, check_out_file
+from .rundir import check_out_dir, check_out_file, read_summary
 from .session import FILE_STRIDE, MAX_FACES, SessionConfig
 from .window import has_display
 
@@ -250,10 +249,7 @@ def _run_parallel(videos: list[Path], out: Optional[Path], runtime: Any | None, 
         _say(f"{len(skipped)} of {len(videos)} videos already done (complete outputs in {out}): skipped")
     incomplete = 0
     for video, d, figures in done:  # each video's own summary.json: the same lines as a serial run
-        try:
-            summary = json.loads((d / "summary.json").read_text())
-        except (OSError, ValueError):
-            summary = None
+        summary = read_summary(d)
         if summary is None or "status" not in summary:
             _say(f"{video.name}: {figures['frames_read']} frames, {figures['windows']} windows, "
                  f"{figures['fps']} frames/s -> {d}/")
