@@ -87,7 +87,6 @@ class FaceMotion:
         self._buf = np.zeros((2 * self.k_macro + 1, SIZE, SIZE), np.float32)  # smoothed frames, ring
         self._n = 0                                              # smoothed frames pushed in this track
         self._pending: deque[tuple[int, float]] = deque()        # raw frames not yet smoothed
-        self._seen = 0                                           # raw frames pushed in this track
 
     @staticmethod
     def grey(aligned_bgr: np.ndarray) -> np.ndarray:
@@ -130,10 +129,9 @@ class FaceMotion:
             return self.flush() + [FrameSignals(frame, time_s, None, None)]
         self._raw.append(self.grey(aligned))
         self._pending.append((frame, time_s))
-        self._seen += 1
-        if self._seen <= self.half:
+        if len(self._pending) <= self.half:  # the track's first frames: the first one's later neighbours to come
             return []
-        # raw frame seen - 1 - half has its neighbours within the half-span now (fewer at the track's start)
+        # the oldest waiting frame has its neighbours within the half-span now (fewer at the track's start)
         f, t = self._pending.popleft()
         return self._push_smoothed(sum(self._raw) / len(self._raw), f, t)
 
@@ -152,5 +150,5 @@ class FaceMotion:
         self._raw.clear()
         self._meta.clear()
         self._pending.clear()
-        self._n = self._seen = 0
+        self._n = 0
         return out
