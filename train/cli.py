@@ -35,7 +35,7 @@ from mpt_live.machine import check_count
 from mpt_live.terminal import progress_bar
 from mpt_live.writers import is_disk_full
 
-from .config import DEFAULT_SPEC, TrainConfig
+from .config import DEFAULT_SPEC, TrainConfig, data_text
 
 D = TrainConfig  # defaults shown in --help come from the one place they are set
 
@@ -48,6 +48,7 @@ class DatasetName(str, Enum):
     smic = "smic"
     casme3 = "casme3"
     csv = "csv"
+    composite = "composite"
 
 
 class Protocol(str, Enum):
@@ -142,7 +143,9 @@ def build_config(preset: str, dataset: str, data: str, options: dict[str, Any],
 @app.command()
 def train(
     dataset: DatasetName = typer.Option(..., help="dataset layout"),
-    data: Path = typer.Option(..., help="dataset root directory"),
+    data: list[Path] = typer.Option(..., metavar="PATH", help="dataset root directory; --dataset composite: the "
+                                    "folder holding SMIC, CASME II and SAMM, and/or NAME=PATH per part, repeated "
+                                    "(README: MEGC 2019 composite)"),
     out: Path = typer.Option(..., help="run directory (RUN)"),
     protocol: Protocol = typer.Option(Protocol.loso, help="loso: evaluate; full: one deployable model"),
     preset: Preset = typer.Option(Preset.default, help="default: the project's recipe; paper: the MPT "
@@ -263,7 +266,7 @@ def train(
             weights = backbone_weights
             if weights not in (None, "auto", "timm", "none"):
                 weights = str(Path(weights).resolve()) if Path(weights).is_file() else weights
-            cfg = build_config(preset.value, dataset.value, str(data.resolve()), dict(
+            cfg = build_config(preset.value, dataset.value, data_text(dataset.value, data), dict(
                 backbone=backbone, backbone_weights=weights, epochs=epochs, batch_size=batch_size, lr=lr,
                 lr_schedule=lr_schedule.value if lr_schedule else None,
                 weight_decay=weight_decay, label_smoothing=label_smoothing, augment=augment,
@@ -280,7 +283,7 @@ def train(
                 cache=str(cache.resolve()) if cache else None),
                 dict(image_size=image_size, frames=frames, alpha=alpha, attenuate=attenuate,
                      align=align.value if align else None))
-            check_environment(cfg, data, out, metrics)
+            check_environment(cfg, data[0], out, metrics)
             metrics_obj = None
             if metrics is not None:
                 try:
@@ -310,7 +313,7 @@ def train(
 def _run(console: Console, cfg: TrainConfig, out: Path, protocol: str, metrics_obj: dict | None,
          ray: Optional[str] = None) -> None:
     from .config import RANDOM_INIT_NOTE
-    from .datasets import load_dataset
+    from .datasets import composite, load_dataset
     from .baselines import tuning_name
     from .loso import check_or_store_config, faces_used, model_summary, run_loso, train_full
     from .loso_table import print_loso
@@ -329,6 +332,8 @@ def _run(console: Console, cfg: TrainConfig, out: Path, protocol: str, metrics_o
     # paths, class names and the datasets' own words as they are: 'v[take2]' is no rich markup, ':ok:' no emoji
     console.print(Text.assemble((cfg.dataset, "bold"), f" {cfg.data}: {len(index.samples)} clips, {len(subjects)} "
                                 "subjects, classes " + ", ".join(f"{c} {n}" for c, n in counts.items())))
+    for line in composite.part_lines(index) if cfg.dataset == "composite" else []:
+        console.print(Text(f"  {line}"))
     for w in index.warnings:
         console.print(Text.assemble(("warning:", "yellow"), f" {w}"))
     for what, items in ((("dropped", "yellow"), index.dropped), ("note:", index.notes)):  # rows not used / amended

@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from mpt_live.clip import ClipSpec
+from mpt_live.errors import InputError
 
 RANDOM_INIT_NOTE = (
     "backbone is randomly initialised (--backbone-weights none): figures are not comparable with a "
@@ -47,6 +49,18 @@ RUNTIME_ONLY = ("device", "workers", "cache")
 FACES = ("align", "cropped", "auto")   # train.datasets.FACES: our alignment, the dataset's crops, crops if any
 SAMPLINGS = ("blend", "pick")          # train.datasets.cache: interpolated times, or the nearest frames
 VPT = ("none", "shallow", "deep")      # train.baselines.VisualPrompts
+
+
+def data_text(dataset: str, values: list[Any]) -> str:
+    """``--data`` (given once, or for ``composite`` once per part) as a run stores it: the folder resolved, or the
+    composite's parts (:func:`train.datasets.composite.data_text`)."""
+    if dataset == "composite":
+        from .datasets.composite import data_text as parts_text
+
+        return parts_text([str(v) for v in values])
+    if len(values) != 1:
+        raise InputError(f"--data given {len(values)} times: only --dataset composite reads several folders")
+    return str(Path(values[0]).resolve())
 
 
 def input_norm_values(input_norm: str, backbone: str) -> tuple[tuple[float, ...], tuple[float, ...]] | None:

@@ -66,7 +66,7 @@ def check_environment(cfg: TrainConfig, data: Path, out: Path, metrics_file: Opt
     if cfg.dataset == "csv" and data.is_file():
         if data.suffix.lower() not in (".csv", ".tsv", ".txt"):
             raise InputError(f"{data}: --dataset csv reads a .csv file (or a folder holding labels.csv)")
-    elif not data.is_dir():
+    elif cfg.dataset != "composite" and not data.is_dir():  # the composite's parts: checked by config.data_text
         raise InputError(f"{data}: {'no such file or folder' if not data.exists() else 'data root is not a directory'}")
     check_out_dir(out)  # a file there, or a folder that cannot be made or written
     # the clip cache (fitting.make_cache's folder) likewise: a file there was a NotADirectoryError traceback

@@ -11,8 +11,9 @@ is a counted drop with a warning naming it. A folder the sheet names (``sub01/EP
 matched ignoring letter case when no folder has the exact name; hidden files (``._img46.jpg``,
 ``.DS_Store``) and ``__MACOSX`` trees are never read.
 
-Datasets: ``casme2``, ``samm``, ``smic`` (SMIC-HS), ``casme3`` (CAS(ME)^3 part A) and ``csv`` (a plain
-CSV of clip folders, see :mod:`train.datasets.csv_format`).
+Datasets: ``casme2``, ``samm``, ``smic`` (SMIC-HS), ``casme3`` (CAS(ME)^3 part A), ``csv`` (a plain
+CSV of clip folders, see :mod:`train.datasets.csv_format`) and ``composite`` (MEGC 2019's SMIC-HS + CASME II +
+SAMM in three classes; ``root`` names the parts, see :mod:`train.datasets.composite`).
 
 Faces (``faces``, :data:`FACES`): ``align`` reads the uncropped frames where the layout has both (our
 aligner then crops them); ``cropped`` reads the dataset's own cropped faces (a frame folder whose path
@@ -37,7 +38,7 @@ from .sheets import count
 
 log = logging.getLogger("mpt.datasets")
 
-DATASETS = ("casme2", "samm", "smic", "casme3", "csv")
+DATASETS = ("casme2", "samm", "smic", "casme3", "csv", "composite")
 FACES = ("align", "cropped", "auto")
 
 
@@ -49,10 +50,13 @@ def load_dataset(name: str, root: str | Path, faces: str = "align", **options: A
     """
     if faces not in FACES:
         raise InputError(f"faces must be one of {', '.join(FACES)}, got {faces!r}")
-    root = Path(root).expanduser()
-    if not root.exists():
-        raise InputError(f"{root}: dataset path does not exist")
-    if name == "casme2":
+    if name != "composite":  # the composite's root names its parts (composite.parse checks each)
+        root = Path(root).expanduser()
+        if not root.exists():
+            raise InputError(f"{root}: dataset path does not exist")
+    if name == "composite":
+        from . import composite as mod
+    elif name == "casme2":
         from . import casme2 as mod
     elif name == "samm":
         from . import samm as mod

@@ -22,6 +22,7 @@ from .samples import DatasetIndex
 from .sheets import SheetRow, as_int, build_samples, cell_text, no_samples, read_sheet
 
 FPS = 200.0
+SHEETS = ("CASME2-coding*.xlsx", "CASME2-coding*.xls", "CASME2-coding*.csv")
 CLASSES = ["happiness", "surprise", "disgust", "repression", "others"]
 LABELS = {"happiness": "happiness", "surprise": "surprise", "disgust": "disgust",
           "repression": "repression", "others": "others", "other": "others",
@@ -48,8 +49,11 @@ def subject_folder(row: SheetRow) -> str:
     return f"sub{int(m.group(1)):02d}"
 
 
-def load(root: Path, faces: str = "align") -> DatasetIndex:
-    sheet = pick(find_files(root, ("CASME2-coding*.xlsx", "CASME2-coding*.xls", "CASME2-coding*.csv")),
+def load(root: Path, faces: str = "align", labels: dict[str, str] = LABELS,
+         classes: list[str] = CLASSES) -> DatasetIndex:
+    """``labels`` (sheet spelling -> class) and ``classes``: another protocol's (the MEGC 2019 composite's,
+    :mod:`.composite`); a class not in ``classes`` drops its rows, counted."""
+    sheet = pick(find_files(root, SHEETS),
                  "CASME2-coding-*.xlsx sheet", root, prefer=newest_name, warnings=(warnings := []))
     dropped: dict[str, int] = {}
     notes: dict[str, int] = {}
@@ -64,8 +68,8 @@ def load(root: Path, faces: str = "align") -> DatasetIndex:
             raise row.error(subject, "Filename is empty")
         return subject, clip, child(child(frame_root, subject), clip)
 
-    samples = build_samples(read_sheet(sheet, COLUMNS), "casme2", FPS, LABELS, CLASSES, locate,
+    samples = build_samples(read_sheet(sheet, COLUMNS), "casme2", FPS, labels, classes, locate,
                             dropped, notes, subjects=frame_root, warnings=warnings)
     if not samples:
         raise no_samples(sheet, dropped)
-    return DatasetIndex(samples, list(CLASSES), dropped, notes, cropped=cropped, warnings=warnings)
+    return DatasetIndex(samples, list(classes), dropped, notes, cropped=cropped, warnings=warnings)

@@ -25,6 +25,7 @@ from .samples import DatasetIndex
 from .sheets import SheetRow, as_int, build_samples, cell_text, no_samples, read_sheet
 
 FPS = 200.0
+SHEETS = ("*Micro_FACS_Codes*.xlsx", "*Micro_FACS_Codes*.xls", "*Micro_FACS_Codes*.csv")
 CLASSES = ["anger", "contempt", "happiness", "surprise", "others"]
 LABELS = {"anger": "anger", "contempt": "contempt", "happiness": "happiness", "surprise": "surprise",
           "other": "others", "others": "others", "disgust": "disgust", "fear": "fear",
@@ -39,9 +40,11 @@ COLUMNS = {
 }
 
 
-def load(root: Path, faces: str = "align") -> DatasetIndex:
-    sheet = pick(find_files(root, ("*Micro_FACS_Codes*.xlsx", "*Micro_FACS_Codes*.xls",
-                                   "*Micro_FACS_Codes*.csv")),
+def load(root: Path, faces: str = "align", labels: dict[str, str] = LABELS,
+         classes: list[str] = CLASSES) -> DatasetIndex:
+    """``labels`` (sheet spelling -> class) and ``classes``: another protocol's (the MEGC 2019 composite's,
+    :mod:`.composite`); a class not in ``classes`` drops its rows, counted."""
+    sheet = pick(find_files(root, SHEETS),
                  "SAMM_Micro_FACS_Codes*.xlsx sheet", root, prefer=newest_name, warnings=(warnings := []))
     dropped: dict[str, int] = {}
     notes: dict[str, int] = {}
@@ -60,8 +63,8 @@ def load(root: Path, faces: str = "align") -> DatasetIndex:
             raise row.error(subject, "Filename is empty")
         return subject, clip, frame_root / subject / clip
 
-    samples = build_samples(read_sheet(sheet, COLUMNS), "samm", FPS, LABELS, CLASSES, locate,
+    samples = build_samples(read_sheet(sheet, COLUMNS), "samm", FPS, labels, classes, locate,
                             dropped, notes, subjects=frame_root, warnings=warnings)
     if not samples:
         raise no_samples(sheet, dropped)
-    return DatasetIndex(samples, list(CLASSES), dropped, notes, cropped=cropped, warnings=warnings)
+    return DatasetIndex(samples, list(classes), dropped, notes, cropped=cropped, warnings=warnings)
