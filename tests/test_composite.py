@@ -1,8 +1,10 @@
 """The MEGC 2019 composite (--dataset composite): tiny copies of the SMIC-HS, CASME II and SAMM layouts written here,
-the composite's class mapping, subject prefixes, counted drops, part roots."""
+the composite's class mapping, subject prefixes, counted drops, part roots, and a LOSO run with per-part figures."""
 
 from __future__ import annotations
 
+import csv
+import json
 import shutil
 from pathlib import Path
 
@@ -145,6 +147,43 @@ def test_faces_auto_aligns_every_part_when_one_has_no_crops(tmp_path):
     assert any("every part's raw frames aligned" in k for k in index.notes)
     with pytest.raises(InputError, match="no cropped SAMM frame folders"):
         load_dataset("composite", tmp_path, faces="cropped")
+
+
+def test_summarize_groups_splits_the_pool():
+    from train.metrics import summarize, summarize_groups
+
+    y, p, g = [0, 1, 2, 0, 1], [0, 2, 2, 1, 1], ["a", "a", "a", "b", "b"]
+    parts = summarize_groups(y, p, g, 3)
+    assert list(parts) == ["a", "b"]
+    assert parts["a"] == summarize(y[:3], p[:3], 3) and parts["b"]["uar"] == 0.5
+
+
+def test_loso_reports_each_part_beside_the_pool(tmp_path):
+    import torch
+
+    from train.cli import app
+    from train.metrics import summarize
+
+    torch.set_num_threads(1)
+    root, out = composite(tmp_path / "data"), tmp_path / "run"
+    r = CliRunner().invoke(app, [
+        "--dataset", "composite", "--data", str(root), "--faces", "cropped", "--out", str(out),
+        "--cache", str(tmp_path / "cache"), "--backbone", "test_vit", "--backbone-weights", "none",
+        "--image-size", "96", "--frames", "10", "--batch-size", "4", "--epochs", "1", "--seed", "0"])
+    assert r.exit_code == 0, r.output
+    m = json.loads((out / "metrics.json").read_text())
+    assert [f["subject"] for f in m["folds"]] == ["casme2_sub01", "casme2_sub02", "samm_006", "samm_007",
+                                                  "smic_s1", "smic_s2"]
+    assert {k: v["n"] for k, v in m["parts"].items()} == {k: sum(v.values()) for k, v in PER_PART.items()}
+    with open(out / "predictions.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    cidx = {c: i for i, c in enumerate(m["classes"])}
+    for part, fig in m["parts"].items():  # each part's figures are those of its rows of the pooled predictions
+        mine = [row for row in rows if row["subject"].startswith(f"{part}_")]
+        assert fig == summarize([cidx[x["label"]] for x in mine], [cidx[x["pred"]] for x in mine], 3)
+    for line in ("casme2 part", "samm part", "smic part", "pooled",
+                 "CASME II (casme2): 4 clips, 2 subjects, classes negative 2, positive 1, surprise 1"):
+        assert line in r.output, r.output
 
 
 def test_several_data_folders_only_for_the_composite(tmp_path):

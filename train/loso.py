@@ -6,7 +6,8 @@ Protocol (paper section IV, MEGC convention):
   number of epochs on all other subjects, and the **final-epoch** model predicts the fold: the
   test subject never chooses epochs or checkpoints;
 * predictions of all folds are pooled and Acc, UF1 and UAR are computed once on the pool
-  (:mod:`train.metrics`); per-fold figures are reported beside them for information.
+  (:mod:`train.metrics`); per-fold figures are reported beside them for information, and for a composite of
+  several datasets (MEGC 2019's CDE) each dataset's figures on its part of the same pool (``parts``).
 
 A run directory holds ``config.json``, ``folds/<subject>.json`` (written as each fold finishes, so
 a killed run restarted with the same command skips finished folds), ``predictions.csv``,
@@ -34,7 +35,7 @@ from mpt_live.writers import atomic_path, write_json
 
 from .config import TrainConfig, variants
 from .fitting import CachedClips, build_model, fit, make_cache, model_config, precompute, predict, seed_everything
-from .metrics import summarize
+from .metrics import summarize, summarize_groups
 
 # ---------------------------------------------------------------- run directory
 # fields added with a default other than what a config saved before them was trained with
@@ -323,12 +324,16 @@ def run_loso(cfg: TrainConfig, out: Path, index: Any, *, progress: Any | None = 
     y_all = [t for f in folds for t in f["labels"]]
     p_all = [p for f in folds for p in f["preds"]]
     pooled = summarize(y_all, p_all, len(classes))
+    part_of = {s.subject: s.dataset for s in samples}  # a composite's datasets: figures per part beside the pool
+    parts = summarize_groups(y_all, p_all, [part_of.get(f["subject"], "") for f in folds for _ in f["labels"]],
+                             len(classes))
     metrics = {
         "protocol": "loso", "acc": pooled["acc"], "uf1": pooled["uf1"], "uar": pooled["uar"],
         "n": pooled["n"],
         "folds": [{k: f[k] for k in ("fold", "subject", "n", "acc", "uf1", "uar", "train_seconds")}
                   for f in folds],
         "confusion": pooled["confusion"], "classes": classes,
+        **({"parts": parts} if len(parts) > 1 else {}),
         "config": {**cfg.to_dict(), **(extra_config or {})},
         "train_seconds": float(sum(f["train_seconds"] for f in folds)),
         "dropped_clips": data.dropped,

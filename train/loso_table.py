@@ -9,14 +9,19 @@ from mpt_live.terminal import fits
 
 
 def print_loso(console: Console, metrics: dict) -> None:
-    """The per-fold table (pooled figures on the last line) and the confusion matrix."""
+    """The per-fold table (a composite's per-dataset figures, then the pooled ones on the last line) and the
+    confusion matrix."""
+    parts = metrics.get("parts") or {}
     t = Table(*(Column(c, justify="left" if c == "subject" else "right") for c in ("subject", "n", "Acc", "UF1", "UAR",
                                                                                  "train s")),
-              title="LOSO per fold (pooled figures on the last line)")
+              title="LOSO per fold (" + ("per dataset of the pool, then " if parts else "") + "pooled figures on the "
+              "last line)")
     for f in metrics["folds"]:
         t.add_row(str(f["subject"]), str(f["n"]), f"{f['acc']:.3f}", f"{f['uf1']:.3f}",
                   f"{f['uar']:.3f}", f"{f['train_seconds']:.1f}")
     t.add_section()
+    for name, p in parts.items():  # MEGC 2019 CDE: each dataset's part of the same pooled predictions
+        t.add_row(f"{name} part", str(p["n"]), f"{p['acc']:.3f}", f"{p['uf1']:.3f}", f"{p['uar']:.3f}", "")
     t.add_row("pooled", str(metrics["n"]), f"{metrics['acc']:.3f}", f"{metrics['uf1']:.3f}",
               f"{metrics['uar']:.3f}", f"{metrics['train_seconds']:.1f}", style="bold")
     console.print(t)

@@ -82,3 +82,14 @@ def summarize(y_true: Sequence[int], y_pred: Sequence[int], n_classes: int) -> d
         "uar": uar_from_cm(cm),
         "confusion": cm.tolist(),
     }
+
+
+def summarize_groups(y_true: Sequence[int], y_pred: Sequence[int], groups: Sequence[str],
+                     n_classes: int) -> dict[str, dict[str, Any]]:
+    """:func:`summarize` of each group's predictions (e.g. each dataset of a composite), in order of first
+    appearance: the same pooled predictions, split, so each group's figures are computed as the pool's are."""
+    out: dict[str, dict[str, Any]] = {}
+    for g in dict.fromkeys(groups):
+        keep = [i for i, x in enumerate(groups) if x == g]
+        out[g] = summarize([y_true[i] for i in keep], [y_pred[i] for i in keep], n_classes)
+    return out
