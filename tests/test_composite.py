@@ -194,3 +194,22 @@ def test_several_data_folders_only_for_the_composite(tmp_path):
     lines = [ln for ln in r.output.splitlines() if ln.strip()]
     assert r.exit_code == 2 and len(lines) == 1, r.output
     assert "--data given 2 times: only --dataset composite" in lines[0]
+
+
+def test_the_table_shows_parts_only_for_a_composite():
+    from rich.console import Console
+
+    from train.loso_table import print_loso
+
+    fold = {"subject": "sub01", "n": 2, "acc": 0.5, "uf1": 0.5, "uar": 0.5, "train_seconds": 1.0}
+    one = {"folds": [fold], "n": 2, "acc": 0.5, "uf1": 0.5, "uar": 0.5, "train_seconds": 1.0,
+           "classes": ["a", "b"], "confusion": [[1, 0], [1, 0]]}
+    texts = []
+    for metrics in (one, {**one, "parts": {"casme2": {"n": 1, "acc": 1.0, "uf1": 1.0, "uar": 1.0},
+                                           "smic": {"n": 1, "acc": 0.0, "uf1": 0.0, "uar": 0.0}}}):
+        console = Console(record=True, width=120)
+        print_loso(console, metrics)
+        texts.append(console.export_text())
+    assert "LOSO per fold (pooled figures on the last line)" in texts[0] and " part " not in texts[0]
+    assert "per dataset of the pool" in texts[1]
+    assert [ln.split()[1] for ln in texts[1].splitlines() if " part " in ln] == ["casme2", "smic"]
