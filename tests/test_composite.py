@@ -213,3 +213,14 @@ def test_the_table_shows_parts_only_for_a_composite():
     assert "LOSO per fold (pooled figures on the last line)" in texts[0] and " part " not in texts[0]
     assert "per dataset of the pool" in texts[1]
     assert [ln.split()[1] for ln in texts[1].splitlines() if " part " in ln] == ["casme2", "smic"]
+
+
+def test_a_smic_copy_without_hs_is_not_the_cde(tmp_path):
+    """SMIC's VIS and NIR sets (25 fps) have HS's layout: read in its place, the composite says it is not MEGC's."""
+    root = composite(tmp_path)
+    for top in ("SMIC_all_raw", "SMIC_all_cropped"):
+        (root / "SMIC" / top / "HS").rename(root / "SMIC" / top / "VIS")
+    index = load_dataset("composite", root)
+    assert {s.fps for s in index.samples if s.dataset == "smic"} == {25.0}
+    assert "SMIC part read is a 25 fps set" in index.warnings[0] and "not the MEGC 2019 composite" in index.warnings[0]
+    assert any("reading SMIC-VIS" in w for w in index.warnings[1:])

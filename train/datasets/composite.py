@@ -6,7 +6,8 @@ all 68 subjects, UF1/UAR on the pooled predictions, and per part on the same pre
 clips: SMIC-HS 164 (16 subjects; negative 70, positive 51, surprise 43), CASME II 145 (24; 88, 32, 25), SAMM 133
 (28; 92, 26, 15). The classes:
 
-* SMIC-HS: its own three classes, as they are (:mod:`.smic`, 100 fps).
+* SMIC-HS: its own three classes, as they are (:mod:`.smic`, 100 fps). A copy without HS reads VIS or NIR
+  (25 fps) as the SMIC reader does, with a warning that this is not the CDE.
 * CASME II (:mod:`.casme2`, 200 fps): happiness -> positive; surprise -> surprise; disgust, repression ->
   negative; others, fear and sadness are dropped (counted). Three negative clips of the coding sheet are not in
   MEGC 2019's list of 145 (sub04/EP12_01f, sub05/EP12_03f, sub24/EP02_07, as in the composite loader of the MEB
@@ -141,6 +142,10 @@ def load(data: str | Path, faces: str = "align") -> DatasetIndex:
         warnings.insert(0, f"a composite of {' and '.join(NAMES[p] for p in indexes)} only: not the MEGC 2019 "
                         "composite (SMIC-HS, CASME II and SAMM); its figures are not comparable with published "
                         "CDE results")
+    other = sorted({s.fps for s in indexes["smic"].samples} - {smic.FPS}) if "smic" in indexes else []
+    if other:  # SMIC's VIS or NIR set where the copy has no HS (the reader says which set it read)
+        warnings.insert(0, f"the SMIC part read is a {other[0]:g} fps set, not SMIC-HS (the warning below names it): "
+                        "not the MEGC 2019 composite, which uses SMIC-HS; give --data smic=PATH of the HS set")
     cropped = next(iter(indexes.values())).cropped
     return DatasetIndex(samples, list(CLASSES), dropped, notes, warnings=warnings, cropped=cropped)
 
