@@ -97,6 +97,19 @@ def test_casme2lv_errors_name_the_row(tmp_path, row, message):
         load_long_dataset("casme2lv", casme2(tmp_path, coding=[row]))
 
 
+@pytest.mark.parametrize("videos", [True, False])
+@pytest.mark.parametrize("apex", [0, None, 3])
+def test_casme2lv_offset_0_without_an_apex_is_dropped(tmp_path, videos, apex):
+    """Offset 0 is "not coded" and takes the apex; a row whose apex is 0, blank or before its onset has no end and
+    stopped the load ('onset 4 > offset -1', 'offset frame 0 not found'): it is dropped and counted."""
+    row = [2, "disgust1_3", 5, apex, 0, "9", "negative", "macro-expression", "disgust"]
+    idx = load_long_dataset("casme2lv", casme2(tmp_path, coding=CODING + [row], videos=videos))
+    assert idx.dropped == {"onset or offset missing": 1, "offset 0 (not coded) and no apex at or after the onset: "
+                                                         "dropped": 1}
+    assert idx.notes == {"offset 0 (not coded): apex used as offset": 1}
+    assert idx.counts() == {"micro": 2, "macro": 1}
+
+
 def test_casme2lv_totals_and_notes_under_the_coding_are_not_rows(tmp_path):
     """Copies of the coding sheet carry blank rows, a count of the rows and a note under the table (and rows
     formatted but empty): the load stopped at "participant '' is not in sheet 'naming rule1'"."""
@@ -170,6 +183,21 @@ def test_sammlv_layout(tmp_path):
                                      Interval(11, 17, 24, "macro", "", "4")]
     assert idx.dropped == {"onset 0 (under way when the recording starts)": 1}
     assert idx.notes == {"apex missing or outside onset..offset: middle used": 1}
+
+
+@pytest.mark.parametrize("apex", [-1, 0, 9, 14])
+def test_sammlv_offset_0(tmp_path, apex):
+    """Offset 0 (not coded) takes the apex when there is one at or after the onset (counted); apex -1 (unknown), 0
+    or one before the onset leaves the row without an end: dropped and counted, where the load stopped at 'offset
+    frame 0 not found'."""
+    rows = [[6, "006_1_1", 1, 5, 7, 9, 5, "Micro - 1/2", "R12", ""], [6, "006_1_4", 1, 10, apex, 0, 5, "Macro", "", ""]]
+    idx = load_long_dataset("sammlv", sammlv(tmp_path, rows))
+    ivs = {v.name: v.intervals for v in idx.videos}["006_1"]
+    if apex == 14:
+        assert ivs[1] == Interval(9, 13, 13, "macro", "", "") and idx.notes == {
+            "offset 0 (not coded): apex used as offset": 1} and idx.dropped == {}
+    else:
+        assert len(ivs) == 1 and idx.dropped == {"offset 0 (not coded) and no apex at or after the onset: dropped": 1}
 
 
 @pytest.mark.parametrize("row, message", [

@@ -18,8 +18,10 @@ Assumed layout (the release as the MEGC spotting baselines read it):
 
 Every recording found is a video of the set (one without annotations still counts its false
 positives). Rows of the coding sheet with neither a participant number nor an expression name (the
-totals and notes some copies carry under the table) are skipped and counted in notes. Offset 0 means "offset not coded": the apex is used as the offset, as the MEGC baselines
-do (counted in notes); a row without an onset is dropped and counted.
+totals and notes some copies carry under the table) are skipped and counted in notes. Offset 0 means "offset not
+coded": the apex is used as the offset, as the MEGC baselines do (counted in notes), and a row without an apex at or
+after its onset is dropped and counted (:func:`.longvideo.uncoded_offset`); a row without an onset is dropped and
+counted.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from .files import ClipFrames, find_dirs, find_files, newest_name, pick, prefer_
 from .samples import natural_key
 from .sheets import SheetRow, as_int, cell_text, count, is_blank, read_workbook
 from .longvideo import (LongVideo, LongVideoIndex, finish, frame_positions, interval_from_row, lost_line,
-                        no_recording, normalise_type)
+                        no_recording, normalise_type, uncoded_offset)
 
 FPS = 30.0
 VIDEO_EXT = (".avi", ".mp4", ".mov", ".mkv")
@@ -176,9 +178,9 @@ def load(root: Path) -> LongVideoIndex:
         onset, apex, offset = (as_int(row[i]) for i in (2, 3, 4))
         if onset == 0:
             onset = None
-        if offset == 0 and apex:
-            count(notes, "offset 0 (not coded): apex used as offset")
-            offset = apex
+        keep, offset = uncoded_offset(onset, apex, offset, dropped, notes)
+        if not keep:
+            continue
         if key in clips:  # frame folders: image numbers -> positions
             onset, apex, offset = frame_positions(row, ident, clips[key], onset, apex, offset, notes)
             n_frames = len(v.frames or [])

@@ -117,6 +117,24 @@ def interval_from_row(row: SheetRow, ident: str, onset: int | None, apex: int | 
     return Interval(onset, apex, offset, kind, label, aus)
 
 
+UNCODED_OFFSET = "offset 0 (not coded): apex used as offset"
+UNCODED_OFFSET_NO_APEX = "offset 0 (not coded) and no apex at or after the onset: dropped"
+
+
+def uncoded_offset(onset: int | None, apex: int | None, offset: int | None, dropped: dict[str, int],
+                   notes: dict[str, int]) -> tuple[bool, int | None]:
+    """Offset 0 in CAS(ME)^2's and SAMM-LV's sheets (image numbers from 1) means "offset not coded": the apex is
+    the offset, as the MEGC spotting baselines take it (counted in ``notes``); without an apex at or after the onset
+    (apex 0, -1 or blank) the row has no end: (False, None), dropped and counted. Other offsets: (True, offset)."""
+    if offset != 0:
+        return True, offset
+    if apex is not None and apex > 0 and (onset is None or apex >= onset):
+        count(notes, UNCODED_OFFSET)
+        return True, apex
+    count(dropped, UNCODED_OFFSET_NO_APEX)
+    return False, None
+
+
 def frame_positions(row: SheetRow, ident: str, clip: ClipFrames, onset: int | None, apex: int | None,
                     offset: int | None, notes: dict[str, int]) -> tuple[int | None, int | None, int | None]:
     """Image numbers -> 0-based positions in a recording of frame images (None stays None). An onset or

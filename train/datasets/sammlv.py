@@ -15,7 +15,8 @@ Assumed layout:
 
 Every recording folder found is a video of the set. Apex -1 means unknown (middle used, counted);
 onset 0 marks an expression already under way when the recording starts: dropped and counted, as
-the MEGC baselines drop it; offset 0 takes the apex (counted).
+the MEGC baselines drop it; offset 0 takes the apex (counted), or drops the row when it has no apex at or after
+its onset (counted; :func:`.longvideo.uncoded_offset`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from mpt_live.errors import InputError
 from .files import ClipFrames, child_dirs, find_dirs, find_files, newest_name, pick, prefer_raw
 from .sheets import as_int, cell_text, count, read_sheet
 from .longvideo import (LongVideo, LongVideoIndex, finish, frame_positions, interval_from_row, lost_line,
-                        no_recording, normalise_type)
+                        no_recording, normalise_type, uncoded_offset)
 
 FPS = 200.0
 COLUMNS = {
@@ -85,9 +86,9 @@ def load(root: Path) -> LongVideoIndex:
         if onset == 0:
             count(dropped, "onset 0 (under way when the recording starts)")
             continue
-        if offset == 0 and apex and apex > 0:
-            count(notes, "offset 0 (not coded): apex used as offset")
-            offset = apex
+        keep, offset = uncoded_offset(onset, apex, offset, dropped, notes)
+        if not keep:
+            continue
         label = cell_text(row["emotion"]).lower()
         if not label and kind == "micro":
             if fallback is None:
