@@ -276,7 +276,7 @@ ERRORS = [
                                                    "p1,clips/b,0,1,9,joy\n"),
      "labels.csv row 3 (p1/clips/b): offset index 9 is outside the clip's 5 frames"),
     ("csv missing folder", "csv", lambda r: csvfmt(r, "subject,clip,onset,apex,offset,label\np1,nope,0,1,2,joy\n"),
-     "labels.csv row 2 (p1/nope): clip folder"),
+     "labels.csv: none of the clip folders its 1 row(s) name exists (the first: "),
     ("csv missing column", "csv", lambda r: csvfmt(r, "subject,clip,onset,offset,label\np1,clips/a,0,2,joy\n"),
      "labels.csv: missing column(s) apex"),
     ("csv clip is a file", "csv", lambda r: csvfmt(r, "subject,clip,onset,apex,offset,label\np1,clips/a/f1.png,0,1,2,j\n"),
@@ -563,6 +563,18 @@ def test_a_row_whose_clip_is_not_on_disk_is_a_counted_drop(tmp_path, name, build
     assert index.dropped["no folder of its clip in the frames"] == 1
     assert [w for w in index.warnings if "clip folder" in w] == [
         f"{sheet.name}: 1 row(s) name a clip folder the frames lack, dropped: {said}"]
+
+
+def test_csv_row_whose_clip_folder_is_not_there_is_a_counted_drop(tmp_path):
+    """--dataset csv: a row naming a clip folder that is not there (a partial copy) stopped the whole load at 'clip
+    folder ... not found', where every other reader drops it; it is dropped, counted and named in one warning."""
+    text = ("subject,clip,onset,apex,offset,label,fps\np1,clips/a,1,,10,joy,25\np3,clips/gone,0,1,2,joy,\n"
+            "p2,clips/b,0,2,4,calm,\n")
+    index = load_dataset("csv", csvfmt(tmp_path, text))
+    assert [t.name for t in index.samples] == [t.name for t in load_dataset("csv", csvfmt(tmp_path / "all")).samples]
+    assert index.dropped == {"no folder of its clip in the frames": 1}
+    assert [w for w in index.warnings if "clip folder" in w] == [
+        "labels.csv: 1 row(s) name a clip folder the frames lack, dropped: row 3 (p3/clips/gone)"]
 
 
 def test_annotated_frames_that_fall_in_a_gap_of_the_numbering(tmp_path):

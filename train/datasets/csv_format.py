@@ -6,7 +6,9 @@ semicolons or tabs where the first line has no comma (:func:`train.datasets.shee
 ``label`` and optionally ``fps`` (blank or absent: 30). ``clip`` is a folder of frame images,
 relative to the CSV's folder or absolute; its image files (jpg/jpeg/png/bmp) are sorted naturally
 (``f2`` before ``f10``). ``onset``/``apex``/``offset`` are **0-based indices into that sorted list**
-(not file-name numbers); a blank apex becomes the middle of onset..offset (counted in notes).
+(not file-name numbers); a blank apex becomes the middle of onset..offset (counted in notes). A row whose clip
+folder is not there is dropped (counted, one warning naming the rows), as the other readers drop the clips a copy
+lacks; when no row's folder is there the load stops, naming the first.
 Classes are the distinct labels in natural sort order. With ``faces`` ``cropped`` the frames are taken
 to be face crops already (used as they are); ``align`` and ``auto`` align them.
 """
@@ -21,7 +23,7 @@ from mpt_live.errors import InputError
 
 from .files import list_frames
 from .samples import DatasetIndex, Sample, natural_key
-from .sheets import SheetRow, as_int, cell_text, count, middle, read_sheet
+from .sheets import SheetRow, as_int, cell_text, count, first_of, middle, read_sheet
 
 DEFAULT_FPS = 30.0
 COLUMNS = {k: (k,) for k in ("subject", "clip", "onset", "apex", "offset", "label")}
@@ -49,7 +51,7 @@ def _index(row: SheetRow, ident: str, key: str, n: int) -> int | None:
     return v
 
 
-def _sample(row: SheetRow, base: Path, cache: dict, notes: dict[str, int]) -> Sample:
+def _sample(row: SheetRow, base: Path, cache: dict, notes: dict[str, int], lost: list[str]) -> Sample | None:
     subject, clip = cell_text(row["subject"]), cell_text(row["clip"])
     ident = f"{subject}/{clip}"
     if not subject or not clip:
@@ -60,9 +62,11 @@ def _sample(row: SheetRow, base: Path, cache: dict, notes: dict[str, int]) -> Sa
     folder = Path(clip).expanduser()
     folder = folder if folder.is_absolute() else base / folder
     if folder not in cache:
-        if not folder.is_dir():
-            what = "is a file: 'clip' names the folder of a clip's frames" if folder.is_file() else "not found"
-            raise row.error(ident, f"clip folder {folder} {what}")
+        if folder.is_file():
+            raise row.error(ident, f"clip folder {folder} is a file: 'clip' names the folder of a clip's frames")
+        if not folder.is_dir():              # a clip the copy lacks (a partial copy): dropped, as the other readers do
+            lost.append((f"row {row.row} ({ident})", folder))
+            return None
         cache[folder] = list_frames(folder)
         if not cache[folder]:
             raise row.error(ident, f"clip folder {folder} has no image frames")
@@ -89,12 +93,22 @@ def load(root: Path, faces: str = "align") -> DatasetIndex:
     path = find_csv(root)
     cache: dict[Path, list[Path]] = {}
     notes: dict[str, int] = {}
-    samples = [_sample(row, path.parent, cache, notes)
-               for row in read_sheet(path, COLUMNS, optional={"fps": ("fps",)})]
+    lost: list[tuple[str, Path]] = []        # (row, folder) of the rows whose clip folder is not there
+    samples = [s for row in read_sheet(path, COLUMNS, optional={"fps": ("fps",)})
+               if (s := _sample(row, path.parent, cache, notes, lost)) is not None]
+    if not samples and lost:
+        raise InputError(f"{path}: none of the clip folders its {len(lost)} row(s) name exists (the first: "
+                         f"{lost[0][1]}); 'clip' is a folder of frames, relative to the CSV's folder or absolute")
     if not samples:
         raise InputError(f"{path}: no samples")
+    dropped: dict[str, int] = {}
+    warnings = []
+    if lost:
+        count(dropped, "no folder of its clip in the frames", len(lost))
+        warnings.append(f"{path.name}: {len(lost)} row(s) name a clip folder the frames lack, dropped: "
+                        f"{first_of([r for r, _ in lost])}")
     classes = sorted({s.label for s in samples}, key=natural_key)
-    return DatasetIndex(samples, classes, {}, notes, warnings=rare_classes(path, samples),
+    return DatasetIndex(samples, classes, dropped, notes, warnings=warnings + rare_classes(path, samples),
                         cropped=faces == "cropped")
 
 
