@@ -7,7 +7,9 @@ before ``10.jpg``); frame ``i`` is the i-th image, at ``i / fps`` s, as the data
 agree. Images carry no frame rate: ``--fps`` is required (SAMM-LV 200, CAS(ME)^3 30). OpenCV's own
 image-sequence reader (``cv2.VideoCapture`` of a printf pattern) stops at the first gap in the numbering
 and needs one fixed pattern, so the images are listed here and decoded one by one with ``cv2.imread``;
-gaps are counted and reported (a warning), not fatal.
+gaps are counted and reported (a warning), not fatal. Which files are frames (not ``.DS_Store``, ``._x.jpg`` or a
+file manager's ``img46 - Copy.jpg`` beside ``img46.jpg``) and their numbers: :mod:`.framenames`, shared with the
+dataset readers.
 
 What ``--video DIR`` means (:func:`expand_recordings`):
 
@@ -27,7 +29,6 @@ from __future__ import annotations
 
 import glob
 import os
-import re
 from collections import Counter
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -36,6 +37,7 @@ import cv2
 import numpy as np
 
 from .errors import InputError
+from .framenames import hidden, images, natural, number_images
 from .frametimes import valid_fps
 from .sources import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, Frame, VideoFile, expand_videos
 
@@ -49,7 +51,7 @@ def _files(folder: Path, extensions: set[str]) -> list[Path]:
     """Visible files of ``folder`` with one of ``extensions`` (``._x.jpg`` copies from macOS are not frames)."""
     try:
         with os.scandir(folder) as it:
-            return [Path(e.path) for e in it if not e.name.startswith(".")
+            return [Path(e.path) for e in it if not hidden(e.name)
                     and os.path.splitext(e.name)[1].lower() in extensions and e.is_file()]
     except OSError as e:
         raise InputError(f"{folder}: cannot list the folder ({e.strerror})") from None
@@ -61,36 +63,20 @@ def is_frame_folder(path: str | os.PathLike) -> bool:
     return p.is_dir() and bool(_files(p, IMAGE_EXTENSIONS))
 
 
-def _natural(s: str) -> tuple:
-    return tuple(int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", s))
-
-
-def number_frames(folder: Path) -> tuple[list[Path], list[tuple[int, int]]]:
-    """The images of a frame folder in the order of their numbers, and the gaps in the numbering
-    ``[(number before, number after)]``. InputError (one line) for no images, mixed image types, an image
-    without a number, or a number used twice."""
-    images = _files(folder, IMAGE_EXTENSIONS)
-    if not images:
+def number_frames(folder: Path) -> tuple[list[Path], list[tuple[int, int]], list[Path]]:
+    """The images of a frame folder in the order of their numbers, the gaps in the numbering
+    ``[(number before, number after)]`` and the file managers' copies left out (:mod:`.framenames`). InputError
+    (one line) for no images, mixed image types, an image without a number, or a number used twice."""
+    found = images(folder)
+    if not found:
         raise InputError(f"{folder}: no image files ({', '.join(sorted(IMAGE_EXTENSIONS))}): not a folder of frames")
-    kinds = Counter(_SAME.get(p.suffix.lower(), p.suffix.lower()) for p in images)
+    numbered, copies = number_images(folder, found)
+    kinds = Counter(_SAME.get(p.suffix.lower(), p.suffix.lower()) for _, p in numbered)
     if len(kinds) > 1:
         mix = ", ".join(f"{n} {ext}" for ext, n in kinds.most_common())
         raise InputError(f"{folder}: mixes image types ({mix}): a folder of frames holds one recording's frames")
-    numbered = []
-    for p in images:
-        digits = re.findall(r"\d+", p.stem)
-        if not digits:
-            raise InputError(f"{p}: no frame number in the name (the frames of a folder are read in the "
-                             "order of their numbers)")
-        numbered.append((int(digits[-1]), _natural(p.name), p))
-    numbered.sort()
-    gaps = []
-    for (a, _, pa), (b, _, pb) in zip(numbered, numbered[1:]):
-        if a == b:
-            raise InputError(f"{folder}: frame number {a} appears twice ({pa.name}, {pb.name})")
-        if b > a + 1:
-            gaps.append((a, b))
-    return [p for _, _, p in numbered], gaps
+    gaps = [(a, b) for (a, _), (b, _) in zip(numbered, numbered[1:]) if b > a + 1]
+    return [p for _, p in numbered], gaps, copies
 
 
 class FrameFolder:
@@ -112,7 +98,7 @@ class FrameFolder:
             raise InputError(f"{self.path}: no such folder")
         if not self.path.is_dir():
             raise InputError(f"{self.path}: not a folder of frames")
-        self.files, gaps = number_frames(self.path)
+        self.files, gaps, copies = number_frames(self.path)
         if fps is None:
             raise InputError(f"{self.path}: a folder of frames needs --fps (images carry no frame rate; {FPS_HINT})")
         if not valid_fps(fps):
@@ -123,6 +109,10 @@ class FrameFolder:
         self.frame_count = len(self.files)
         self.missing = sum(b - a - 1 for a, b in gaps)
         self.warnings: list[str] = []
+        if copies:
+            shown = ", ".join(p.name for p in copies[:3]) + (", ..." if len(copies) > 3 else "")
+            self.warnings.append(f"{self.path}: {len(copies)} file(s) are copies of a frame beside it ({shown}), "
+                                 "not read")
         if gaps:
             a, b = gaps[0]
             self.warnings.append(
@@ -180,7 +170,7 @@ def scan_recordings(root: Path, max_depth: int = MAX_DEPTH) -> tuple[list[Path],
         for d in level:
             try:
                 with os.scandir(d) as it:
-                    entries = [e for e in it if not e.name.startswith(".")]
+                    entries = [e for e in it if not hidden(e.name)]
             except OSError as e:
                 if d == root:
                     continue
@@ -196,7 +186,7 @@ def scan_recordings(root: Path, max_depth: int = MAX_DEPTH) -> tuple[list[Path],
             nxt += sorted(Path(e.path) for e in entries if e.is_dir())
         level = nxt
     folders = [d for d in folders if not (d.name.lower() == "depth" and (d.parent / "color") in folders)]
-    order = lambda r: _natural(r.relative_to(root).as_posix())  # noqa: E731
+    order = lambda r: natural(r.relative_to(root).as_posix())  # noqa: E731
     return sorted(folders, key=order), sorted(videos, key=order)
 
 
@@ -223,13 +213,13 @@ def expand_recordings(spec: str, notes: list[str] | None = None) -> list[Path]:
                                  "glob for the others)")
             return expand_videos(spec)
         folders, videos = scan_recordings(p)
-        found = sorted(folders + videos, key=lambda r: _natural(r.relative_to(p).as_posix()))
+        found = sorted(folders + videos, key=lambda r: natural(r.relative_to(p).as_posix()))
         if not found:
             raise InputError(f"{spec}: folder contains no video files ({', '.join(sorted(VIDEO_EXTENSIONS))}) "
                              f"and no folders of frames (up to {MAX_DEPTH} levels down)")
         return found
     if any(c in spec for c in "*?[") and not p.exists():  # a file named 'take[2].mp4' is that file
-        hits = sorted((Path(q) for q in glob.glob(spec)), key=lambda q: _natural(str(q)))
+        hits = sorted((Path(q) for q in glob.glob(spec)), key=lambda q: natural(str(q)))
         found = [q for q in hits if q.is_file() or is_frame_folder(q)]
         if not found:
             raise InputError(f"{spec}: pattern matches no files or folders of frames")

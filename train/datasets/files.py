@@ -10,33 +10,26 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from mpt_live import framenames
 from mpt_live.errors import InputError
-from mpt_live.sources import IMAGE_EXTENSIONS
+from mpt_live.framenames import hidden, images, number_images, split_copies
 
 from .samples import natural_key
 
 log = logging.getLogger("mpt.datasets")
 
-IMAGE_EXTS = frozenset(IMAGE_EXTENSIONS)
-
-
-def hidden(name: str) -> bool:
-    """Not part of a dataset: hidden files (``.DS_Store``, the ``._img46.jpg`` copies macOS leaves in archives
-    and on non-Mac disks), Office lock files (``~$sheet.xlsx``), macOS archive folders (``__MACOSX``) and the
-    thumbnail folders a Synology NAS puts in every folder (``@eaDir``)."""
-    return name.startswith((".", "~$")) or name in ("__MACOSX", "@eaDir")
-
-
 def list_frames(folder: Path) -> list[Path]:
-    """Image files of a clip folder in natural order (numbers compared numerically); hidden ones skipped."""
-    return sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS and not hidden(p.name)
-                   and p.is_file()), key=lambda p: natural_key(p.name))
+    """Image files of a clip folder in natural order (numbers compared numerically); hidden files and the copies
+    file managers leave beside a frame (``img46 - Copy.jpg``: :mod:`mpt_live.framenames`) skipped."""
+    kept, copies = split_copies(images(folder))
+    for p in copies:
+        log.info("%s: a copy of a frame beside it, not read", p)
+    return sorted((p for p, _ in kept), key=lambda p: natural_key(p.name))
 
 
 def frame_number(path: Path) -> int | None:
     """The last number in a frame's file name: ``reg_img46.jpg`` -> 46, ``006_05562.jpg`` -> 5562."""
-    nums = re.findall(r"\d+", path.stem)
-    return int(nums[-1]) if nums else None
+    return framenames.frame_number(path.name)
 
 
 @dataclass
@@ -51,22 +44,15 @@ class ClipFrames:
     def read(cls, folder: Path, where: str) -> "ClipFrames":
         if not folder.is_dir():
             raise InputError(f"{where}: clip folder {folder} not found")
-        numbered = []
-        for p in list_frames(folder):
-            n = frame_number(p)
-            if n is None:
-                raise InputError(f"{where}: frame file {p} has no frame number in its name")
-            numbered.append((n, p))
+        try:
+            numbered, copies = number_images(folder, images(folder))
+        except InputError as e:
+            raise InputError(f"{where}: {e}" if where != str(folder) else str(e)) from None
         if not numbered:
             raise InputError(f"{where}: clip folder {folder} has no image frames")
-        numbered.sort(key=lambda t: (t[0], natural_key(t[1].name)))
-        index_of: dict[int, int] = {}
-        for i, (n, p) in enumerate(numbered):
-            if n in index_of:
-                raise InputError(f"{where}: frame number {n} appears twice in {folder} "
-                                 f"({numbered[index_of[n]][1].name}, {p.name})")
-            index_of[n] = i
-        return cls(folder, [p for _, p in numbered], index_of)
+        for p in copies:
+            log.info("%s: a copy of a frame beside it, not read", p)
+        return cls(folder, [p for _, p in numbered], {n: i for i, (n, _) in enumerate(numbered)})
 
     def position(self, n: int, side: str = "nearest") -> int | None:
         """Index of the frame numbered ``n``. A number inside the clip's numbering with no file of its own (a gap:

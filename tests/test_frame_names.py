@@ -1,0 +1,85 @@
+"""Which files of a frame folder are frames: the copies file managers make beside a frame, OS junk files, and
+real numbering conflicts, read alike by mpt-live's frame folders and by the dataset readers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mpt_live.errors import InputError
+from mpt_live.recordings import FrameFolder, number_frames
+from train.datasets.files import ClipFrames, list_frames
+
+FRAMES = [f"img{i}.jpg" for i in range(1, 7)]
+JUNK = [".DS_Store", "Thumbs.db", "desktop.ini", "._img3.jpg", "img2.jpg.bak", "~$img4.jpg"]
+COPIES = [
+    "img3 - Copy.jpg", "img3 - Copy (2).jpg",      # Windows Explorer
+    "img4 - 副本.jpg",                              # Windows Explorer, Chinese
+    "img4 copy.jpg", "img5 copy 2.jpg",            # macOS Finder's Duplicate
+    "img5 2.jpg",                                  # macOS Finder's 'Keep Both'
+    "img1 (1).jpg", "img6 (12).jpg",               # browsers' downloads, 'keep both' elsewhere
+    "img2 (copy).jpg", "img2 (another copy).jpg", "img6 (3rd copy).jpg",   # GNOME Files
+    "Copy of img1.jpg",                            # older Windows, Google Drive
+    "img6 (Jane's conflicted copy 2024-05-01).jpg",  # Dropbox
+]
+
+
+def _folder(root: Path, names) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    for k, n in enumerate(names):
+        (root / n).write_bytes(bytes([k]) * 4)    # contents do not matter for listing
+    return root
+
+
+def _three_readers(folder: Path) -> tuple[list[str], list[str], list[str]]:
+    return ([p.name for p in number_frames(folder)[0]], [p.name for p in ClipFrames.read(folder, "x").frames],
+            [p.name for p in list_frames(folder)])
+
+
+def test_file_manager_copies_and_junk_beside_the_frames_are_not_frames(tmp_path):
+    """'img3 - Copy.jpg' beside 'img3.jpg' stopped both readers ('frame number 3 appears twice'), 'img1 (1).jpg'
+    was read as frame 1 and 'img46 (12).jpg' as frame 12; the real frames are read, the copies left out."""
+    folder = _folder(tmp_path / "rec", FRAMES + JUNK + COPIES)
+    assert _three_readers(folder) == (FRAMES, FRAMES, FRAMES)
+
+
+def test_frame_folder_warns_about_the_copies_it_leaves_out(tmp_path):
+    import cv2
+    import numpy as np
+    folder = tmp_path / "rec"
+    folder.mkdir()
+    for n in FRAMES + ["img3 - Copy.jpg", "img4 (1).jpg"]:
+        cv2.imwrite(str(folder / n), np.zeros((8, 8, 3), np.uint8))
+    with FrameFolder(folder, 30) as src:
+        assert src.frame_count == 6
+        assert [w for w in src.warnings if "cop" in w] == [
+            f"{folder}: 2 file(s) are copies of a frame beside it (img3 - Copy.jpg, img4 (1).jpg), not read"]
+
+
+def test_a_copy_whose_original_is_gone_is_that_frame(tmp_path):
+    """Only 'img3 - Copy.jpg' holds frame 3 (the original was deleted or renamed): it is frame 3, in its place."""
+    names = ["img1.jpg", "img2.jpg", "img3 - Copy.jpg", "img4.jpg", "img12 (1).jpg"]
+    folder = _folder(tmp_path / "rec", names)
+    assert _three_readers(folder)[:2] == (names, names)
+    assert ClipFrames.read(folder, "x").index_of == {1: 0, 2: 1, 3: 2, 4: 3, 12: 4}
+
+
+@pytest.mark.parametrize("names, pair", [
+    (["img1.jpg", "img2.jpg", "img02.jpg"], "img02.jpg, img2.jpg"),                  # one number, two spellings
+    (["img1.jpg", "img2 - Copy.jpg", "img2 (1).jpg"], "img2 (1).jpg, img2 - Copy.jpg"),  # two copies, no original
+    (["img1.jpg", "img2.jpg", "reg_img2.jpg"], "img2.jpg, reg_img2.jpg"),
+])
+def test_a_real_numbering_conflict_is_an_error_naming_both_files(tmp_path, names, pair):
+    folder = _folder(tmp_path / "rec", names)
+    for read in (number_frames, lambda f: ClipFrames.read(f, "x")):
+        with pytest.raises(InputError, match="frame number 2 appears twice") as e:
+            read(folder)
+        assert pair in str(e.value)
+
+
+def test_names_that_only_look_like_copies_are_frames(tmp_path):
+    """SAMM's '006_1_0001.jpg', CAS(ME)^3's '12.jpg', 'frame 7.jpg' with a space: no copy marker, all frames."""
+    for names in (["006_1_0001.jpg", "006_1_0002.jpg"], ["1.jpg", "2.jpg", "12.jpg"], ["frame 7.jpg", "frame 8.jpg"]):
+        folder = _folder(tmp_path / names[0], names)
+        assert _three_readers(folder) == (names, names, names)
