@@ -478,6 +478,16 @@ def test_casme3_clips_package(tmp_path):
         load_dataset("casme3", tmp_path)
 
 
+@pytest.mark.parametrize("other", ["part_C/spNO.217/a/color", "partC/data/spNO.1/a/color", "Part_B/spNO.2/b/color"])
+def test_casme3_part_a_frames_beside_parts_b_and_c(tmp_path, other):
+    """A copy of the whole release holds part C (and B) beside part A, also in spNO.<n> folders; a shallower one was
+    taken for the frames and every part-A row was dropped ('no usable samples') or read the wrong recording."""
+    want = [(t.name, [p.name for p in t.frames]) for t in load_dataset("casme3", casme3(tmp_path / "a")).samples]
+    root = casme3(tmp_path / "b")
+    frames(root / other, ["1.jpg", "2.jpg"])
+    assert [(t.name, [p.name for p in t.frames]) for t in load_dataset("casme3", root).samples] == want
+
+
 def test_casme3_recording_folders_matched_ignoring_case(tmp_path):
     root = casme3(tmp_path)
     base = root / "part_A/data/part_A"

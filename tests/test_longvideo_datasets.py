@@ -265,6 +265,16 @@ def test_rows_of_a_recording_the_copy_lacks_are_counted_drops(tmp_path, name, go
     assert len(said) == 1 and said[0].startswith(f"{rows} annotation row(s) name a recording the copy lacks, dropped: ")
 
 
+@pytest.mark.parametrize("other", ["part_C/spNO.217/a/color", "partC/data/spNO.1/a/color"])
+def test_casme3lv_part_a_recordings_beside_part_c(tmp_path, other):
+    """Part C's spNO.<n> folders beside part A's: the shallower was taken for the recordings and every row was
+    dropped ('no usable intervals') or checked against part C's frames."""
+    want = {v.name: v.intervals for v in load_long_dataset("casme3", casme3(tmp_path / "a")).videos}
+    root = casme3(tmp_path / "b")
+    frames(root / other, ["1.jpg", "2.jpg"])
+    assert {v.name: v.intervals for v in load_long_dataset("casme3", root).videos} == want
+
+
 @pytest.mark.parametrize("combined", [False, True])
 def test_casme3lv_reads_one_version_of_each_sheet(tmp_path, combined):
     """Copies keep older versions beside the current sheet (``_v1`` beside ``_v2``, a dated re-release): every

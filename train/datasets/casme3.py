@@ -12,7 +12,8 @@ has its macro rows dropped and counted. Frames, either of the two part-A package
   named ``<Subject>_<Filename>_<Onset>`` (its ``depth`` twin is not read).
 
 Folder names are matched ignoring letter case (the clips say ``spNo.1`` where the sheet says
-``spNO.1``); frame numbers are the file names; the clip id is ``<letter>_<onset frame>``. 30 fps.
+``spNO.1``); frame numbers are the file names; the clip id is ``<letter>_<onset frame>``. 30 fps. Where a copy
+holds part B's or C's ``spNO.<n>`` folders too, the frame root whose path names part A is read.
 
 Classes: ``classes=7`` (default): happy, disgust, fear, anger, sad, surprise, others -- the sheet's
 own emotion labels. ``classes=4``: negative (disgust, fear, anger, sad), positive (happy), surprise,
@@ -71,6 +72,19 @@ def _sheets(root: Path) -> list[Path]:
     return [p for p in find_files(root, pats) if sheet_kind(p) != "macro"]
 
 
+def prefer_part_a(root: Path):
+    """Sort key for CAS(ME)^3 frame roots: one whose path below ``root`` names part A first, one naming another part
+    last (a whole release holds ``part_B`` (unlabelled) and ``part_C`` beside ``part_A``, also in ``spNO.<n>``
+    folders), then :func:`.files.prefer_raw`."""
+    raw = prefer_raw(root)
+
+    def key(p: Path) -> tuple:
+        rel = (p.relative_to(root).as_posix() if p != root else p.name).lower()
+        parts = re.findall(r"part[ _-]?([a-z])(?![a-z])", rel)
+        return (0 if parts and parts[-1] == "a" else 2 if parts else 1, raw(p))
+    return key
+
+
 def _micro_rows(rows, dropped: dict[str, int]):
     """The rows of a combined sheet whose type column says micro (or is blank); macro rows are dropped, counted."""
     for row in rows:
@@ -102,7 +116,7 @@ def load(root: Path, classes: int = 7, faces: str = "align") -> DatasetIndex:
     notes: dict[str, int] = {}
     frame_root, cropped = pick_frames(find_dirs(root if root.is_dir() else root.parent, _frame_root),
                                       "CAS(ME)^3 frame folders (spNO.1/a/color/... or Part_A_ME_clip/frame/"
-                                      "spNO.1_a_5/...)", root, faces, prefer_raw(root), notes)
+                                      "spNO.1_a_5/...)", root, faces, prefer_part_a(root), notes)
     clips = not child_dirs(frame_root, RECORDINGS)
     if classes == 7:
         labels, class_list = dict(SPELLINGS), CLASSES_7

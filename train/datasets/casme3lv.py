@@ -11,7 +11,8 @@ Assumed layout:
   name of each type is read, with a warning naming the others.
 * frames ``part_A/spNO.1/a/color/0.jpg`` ...: subject folder ``spNO.<n>``, one folder per
   recording (Filename, the letter), colour frames in ``color/``, a frame's number is its file
-  name. 30 fps. The video name is ``spNO.1_a``.
+  name. 30 fps. The video name is ``spNO.1_a``. Of several folders of ``spNO.<n>`` folders, the one whose path
+  names part A is read (a whole release has part B's and C's beside it).
 
 Every recording folder found is a video of the set. Onset 0 or blank means "not coded" (those rows
 are dropped and counted, as the MEGC baselines skip them); a missing apex takes the middle.
@@ -24,8 +25,8 @@ from pathlib import Path
 
 from mpt_live.errors import InputError
 
-from .casme3 import sheet_kind
-from .files import ClipFrames, child_dirs, find_dirs, find_files, newest_name, pick, prefer_raw, subdirs
+from .casme3 import prefer_part_a, sheet_kind
+from .files import ClipFrames, child_dirs, find_dirs, find_files, newest_name, pick, subdirs
 from .sheets import as_int, cell_text, count, read_sheet
 from .longvideo import (LongVideo, LongVideoIndex, finish, frame_positions, interval_from_row, lost_line,
                         no_recording, normalise_type)
@@ -47,7 +48,7 @@ def _recordings(root: Path) -> tuple[Path, dict[str, tuple[Path, Path]]]:
     roots = find_dirs(base, lambda d: child_dirs(d, r"spNO\.\d+"))
     if not roots:
         raise InputError(f"{root}: no CAS(ME)^3 frame folders found (part_A/spNO.1/a/color/...)")
-    frame_root = sorted(roots, key=prefer_raw(base))[0]
+    frame_root = sorted(roots, key=prefer_part_a(base))[0]   # part A's, not part C's beside it
     out = {}
     for sub in sorted(p for p in frame_root.iterdir() if p.is_dir() and re.fullmatch(r"spNO\.\d+", p.name, re.I)):
         for rec in subdirs(sub):
