@@ -429,6 +429,26 @@ def test_casme3_combined_sheet_drops_its_macro_rows(tmp_path):
         load_dataset("casme3", root)
 
 
+@pytest.mark.parametrize("onset, apex, offset", [("5,562", "5,563", "5,565"), ("5 562", "5\u00a0563", " 5565 "),
+                                                 ("5562.0", "5563", "5565")])
+def test_frame_numbers_stored_as_text(tmp_path, onset, apex, offset):
+    """A sheet whose frame numbers were formatted with thousands separators and saved as text or CSV ('5,562')
+    stopped at "onset '5,562' is not a frame number"; they read as the numbers. Trailing spaces in the header and
+    in the cells, and a blank row between data rows, are read past too."""
+    want = [(t.name, t.onset, t.apex, t.offset, t.label) for t in load_dataset("samm", samm(tmp_path / "a")).samples]
+    rows = [[6, "006_1_2 ", 1, onset, apex, offset, 4, "Micro", 1, "", "R12", "Happiness "], [None] * 12,
+            [6, "006_1_3", 1, 100, -1, 104, 5, "Micro", 3, "", "4", "Anger"],
+            [7, "007_3_1", 3, 10, 11, 12, 3, "Micro", 2, "", "L14", "Other"]]
+    root = samm(tmp_path / "b", rows)
+    xlsx(root / "SAMM_Micro_FACS_Codes_v2.xlsx", [[h + " " for h in SAMM_HEADER]] + rows, header_row=14)
+    assert [(t.name, t.onset, t.apex, t.offset, t.label) for t in load_dataset("samm", root).samples] == want
+    bad = [list(rows[0])]
+    bad[0][3] = "5,56"                                           # not thousands: still not a frame number
+    xlsx(root / "SAMM_Micro_FACS_Codes_v2.xlsx", [SAMM_HEADER] + bad, header_row=14)
+    with pytest.raises(InputError, match="onset '5,56' is not a frame number"):
+        load_dataset("samm", root)
+
+
 def test_macos_copies_and_hidden_files_are_not_frames_or_sheets(tmp_path):
     """A dataset unpacked from an archive made on a Mac (or copied to a non-Mac disk) holds ``._img9.jpg`` beside
     ``img9.jpg``, ``.DS_Store``, and a ``__MACOSX`` tree with ``._`` copies of every file: frame 9 was refused as

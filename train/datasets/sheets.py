@@ -27,7 +27,8 @@ def is_blank(v: Any) -> bool:
 
 
 def as_int(v: Any) -> int | None:
-    """A sheet cell as an integer; None for blanks and non-numbers such as '/' or '-'."""
+    """A sheet cell as an integer; None for blanks and non-numbers such as '/' or '-'. A number stored as text is
+    read, with the thousands separators a formatted cell saved as CSV or text carries ('5,562', '5 562')."""
     if is_blank(v) or isinstance(v, bool):
         return None
     if isinstance(v, int):
@@ -35,6 +36,8 @@ def as_int(v: Any) -> int | None:
     if isinstance(v, float):
         return int(v) if v.is_integer() else None
     s = str(v).strip()
+    if re.fullmatch(r"[+-]?\d{1,3}(?:([,\u00a0\u202f ])\d{3})(?:\1\d{3})*", s):
+        s = re.sub(r"[,\u00a0\u202f ]", "", s)
     if re.fullmatch(r"[+-]?\d+(\.0*)?", s):
         return int(float(s))
     return None
