@@ -449,6 +449,17 @@ def test_frame_numbers_stored_as_text(tmp_path, onset, apex, offset):
         load_dataset("samm", root)
 
 
+def test_csv_sheet_not_in_utf8_says_how_to_save_it(tmp_path):
+    """Excel's plain 'CSV' is written in the system's code page (GBK on a Chinese Windows): the error relayed the
+    codec's "'utf-8' codec can't decode byte 0xb8 in position 0: invalid start byte"."""
+    root = csvfmt(tmp_path)
+    (root / "labels.csv").write_bytes("subject,clip,onset,apex,offset,label\np1,clips/a,1,,10,\u9ad8\u5174\n"
+                                      .encode("gbk"))
+    with pytest.raises(InputError, match=r"labels.csv: cannot read the annotation sheet: not UTF-8 text \(invalid "
+                                         r"start byte\); save it as 'CSV UTF-8'"):
+        load_dataset("csv", root)
+
+
 def test_macos_copies_and_hidden_files_are_not_frames_or_sheets(tmp_path):
     """A dataset unpacked from an archive made on a Mac (or copied to a non-Mac disk) holds ``._img9.jpg`` beside
     ``img9.jpg``, ``.DS_Store``, and a ``__MACOSX`` tree with ``._`` copies of every file: frame 9 was refused as

@@ -142,6 +142,9 @@ def read_sheet(path: Path, columns: dict[str, tuple[str, ...]], optional: dict[s
         try:
             tables = [("", pd.read_csv(path, header=None, dtype=str, keep_default_na=False, skip_blank_lines=False,
                                        sep=csv_separator(path)))]
+        except UnicodeDecodeError as e:  # Excel's plain 'CSV' is in the system's code page (GBK, Windows-1252)
+            raise InputError(f"{path}: cannot read the annotation sheet: not UTF-8 text ({e.reason}); save it as "
+                             "'CSV UTF-8' in the spreadsheet program") from None
         except Exception as e:  # pandas raises many types for unreadable files
             raise InputError(f"{path}: cannot read the annotation sheet ({e})") from None
     optional = optional or {}
