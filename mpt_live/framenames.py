@@ -8,8 +8,9 @@
 * The copies file managers make beside a file (:func:`copied_from`: Windows ``img46 - Copy.jpg`` and
   ``img46 - Copy (2).jpg``, also in a few other languages, macOS ``img46 copy.jpg`` / ``img46 copy 2.jpg``, GNOME
   ``img46 (copy).jpg`` / ``(another copy)`` / ``(3rd copy)``, browsers and "keep both" ``img46 (1).jpg``,
-  ``Copy of img46.jpg``, Dropbox's ``(... conflicted copy ...)``) are not frames where their original is there
-  (macOS's ``img46 2.jpg`` only then); a copy whose original is gone is its original's frame (46, not 1 or 2).
+  ``Copy of img46.jpg``, Dropbox's ``(... conflicted copy ...)``, macOS's "keep both" ``img46 2.jpg``) are not
+  frames where their original is there. Without it such a name is a frame like any other: ``frame (12).jpg`` and
+  ``S01 (12).jpg``, as Windows names many files renamed at once, are frames 12.
 * Two files left with one number (``img2.jpg`` and ``img02.jpg``) are an error naming both.
 """
 
@@ -31,7 +32,7 @@ _MARK = re.compile(                     # a copy marker at the end of a file's s
     r"| \(\d+\)"                                               # downloads, "keep both"
     r"| \([^()]*conflicted copy[^()]*\))$", re.I)              # Dropbox
 _PREFIX = re.compile(r"^copy(?: \(\d+\))? of ", re.I)         # older Windows, Google Drive
-_KEEP_BOTH = re.compile(r"(?<=\d) \d{1,3}$")                  # macOS "Keep Both": img46 2 (only beside img46)
+_KEEP_BOTH = re.compile(r"(?<=\d) \d{1,3}$")                  # macOS "Keep Both": img46 2
 
 
 def hidden(name: str) -> bool:
@@ -70,9 +71,9 @@ def natural(s: str) -> tuple:
     return tuple((0, int(t), "") if t.isdigit() else (1, 0, t.lower()) for t in re.split(r"(\d+)", s) if t)
 
 
-def split_copies(paths: list[Path]) -> tuple[list[tuple[Path, str]], list[Path]]:
-    """``paths`` (one folder's images) -> ([(frame, the name its number is read from)], [copies beside their
-    original]). A copy of a copy is followed back to the first name."""
+def split_copies(paths: list[Path]) -> tuple[list[Path], list[Path]]:
+    """``paths`` (one folder's images) -> (frames, copies beside their original, in natural order). A copy of a
+    copy is followed back to the first name; a file whose original is not there is a frame of its own."""
     there = {p.stem.casefold() for p in paths}
     kept, copies = [], []
     for p in paths:
@@ -81,12 +82,9 @@ def split_copies(paths: list[Path]) -> tuple[list[tuple[Path, str]], list[Path]]
             chain.append(up)
             stem = up
         keep_both = _KEEP_BOTH.search(p.stem)
-        if keep_both and not chain and p.stem[:keep_both.start()].casefold() in there:
+        if keep_both:
             chain.append(p.stem[:keep_both.start()])
-        if any(s.casefold() in there for s in chain):
-            copies.append(p)
-        else:
-            kept.append((p, chain[-1] if chain else p.stem))
+        (copies if any(s.casefold() in there for s in chain) else kept).append(p)
     return kept, sorted(copies, key=lambda q: natural(q.name))
 
 
@@ -95,8 +93,8 @@ def number_images(folder: Path, paths: list[Path]) -> tuple[list[tuple[int, Path
     InputError (one line) for an image without a number or two images with one number, naming them."""
     kept, copies = split_copies(paths)
     numbered = []
-    for p, stem in kept:
-        n = frame_number(stem)
+    for p in kept:
+        n = frame_number(p.name)
         if n is None:
             raise InputError(f"{p}: no frame number in the name (the frames of a folder are read in the order of "
                              "their numbers)")

@@ -57,17 +57,18 @@ def test_frame_folder_warns_about_the_copies_it_leaves_out(tmp_path):
             f"{folder}: 2 file(s) are copies of a frame beside it (img3 - Copy.jpg, img4 (1).jpg), not read"]
 
 
-def test_a_copy_whose_original_is_gone_is_that_frame(tmp_path):
-    """Only 'img3 - Copy.jpg' holds frame 3 (the original was deleted or renamed): it is frame 3, in its place."""
-    names = ["img1.jpg", "img2.jpg", "img3 - Copy.jpg", "img4.jpg", "img12 (1).jpg"]
+def test_a_name_like_a_copy_without_its_original_is_a_frame_by_its_number(tmp_path):
+    """Windows names many files renamed at once 'S01 (1).jpg', 'S01 (2).jpg', ...: there is no 'S01.jpg', so they
+    are no copies but frames 1, 2, ...; 'img3 - Copy.jpg' without 'img3.jpg' is frame 3."""
+    names = ["S01 (1).jpg", "S01 (2).jpg", "img3 - Copy.jpg", "S01 (10).jpg"]   # in the order of their numbers
     folder = _folder(tmp_path / "rec", names)
     assert _three_readers(folder)[:2] == (names, names)
-    assert ClipFrames.read(folder, "x").index_of == {1: 0, 2: 1, 3: 2, 4: 3, 12: 4}
+    assert ClipFrames.read(folder, "x").index_of == {1: 0, 2: 1, 3: 2, 10: 3}
 
 
 @pytest.mark.parametrize("names, pair", [
     (["img1.jpg", "img2.jpg", "img02.jpg"], "img02.jpg, img2.jpg"),                  # one number, two spellings
-    (["img1.jpg", "img2 - Copy.jpg", "img2 (1).jpg"], "img2 (1).jpg, img2 - Copy.jpg"),  # two copies, no original
+    (["img1.jpg", "img2 - Copy.jpg", "img2 copy.jpg"], "img2 - Copy.jpg, img2 copy.jpg"),  # two copies, no original
     (["img1.jpg", "img2.jpg", "reg_img2.jpg"], "img2.jpg, reg_img2.jpg"),
 ])
 def test_a_real_numbering_conflict_is_an_error_naming_both_files(tmp_path, names, pair):
@@ -79,7 +80,9 @@ def test_a_real_numbering_conflict_is_an_error_naming_both_files(tmp_path, names
 
 
 def test_names_that_only_look_like_copies_are_frames(tmp_path):
-    """SAMM's '006_1_0001.jpg', CAS(ME)^3's '12.jpg', 'frame 7.jpg' with a space: no copy marker, all frames."""
-    for names in (["006_1_0001.jpg", "006_1_0002.jpg"], ["1.jpg", "2.jpg", "12.jpg"], ["frame 7.jpg", "frame 8.jpg"]):
+    """SAMM's '006_1_0001.jpg', CAS(ME)^3's '12.jpg', 'frame 7.jpg' with a space, and 'frame (10).jpg' as Windows
+    names many files renamed at once (no number before the ' (n)'): no copies, all frames."""
+    for names in (["006_1_0001.jpg", "006_1_0002.jpg"], ["1.jpg", "2.jpg", "12.jpg"], ["frame 7.jpg", "frame 8.jpg"],
+                  ["frame (1).jpg", "frame (2).jpg", "frame (10).jpg"]):       # Windows' rename of many files
         folder = _folder(tmp_path / names[0], names)
         assert _three_readers(folder) == (names, names, names)

@@ -24,7 +24,7 @@ def list_frames(folder: Path) -> list[Path]:
     kept, copies = split_copies(images(folder))
     for p in copies:
         log.info("%s: a copy of a frame beside it, not read", p)
-    return sorted((p for p, _ in kept), key=lambda p: natural_key(p.name))
+    return sorted(kept, key=lambda p: natural_key(p.name))
 
 
 def frame_number(path: Path) -> int | None:
