@@ -118,7 +118,7 @@ def interval_from_row(row: SheetRow, ident: str, onset: int | None, apex: int | 
 
 
 UNCODED_OFFSET = "offset 0 (not coded): apex used as offset"
-UNCODED_OFFSET_NO_APEX = "offset 0 (not coded) and no apex at or after the onset: dropped"
+UNCODED_OFFSET_NO_APEX = "offset 0 (not coded) and no apex at or after the onset"
 
 
 def uncoded_offset(onset: int | None, apex: int | None, offset: int | None, dropped: dict[str, int],
