@@ -618,6 +618,15 @@ def test_csv_row_whose_clip_folder_is_not_there_is_a_counted_drop(tmp_path):
         "labels.csv: 1 row(s) name a clip folder the frames lack, dropped: row 3 (p3/clips/gone)"]
 
 
+def test_csv_clip_paths_written_on_windows(tmp_path):
+    """A sheet made on Windows names clip folders 'clips\\a'; on Linux that is one file name, so every row was
+    'not found'. A relative path with backslashes is read with them as folder separators."""
+    text = "subject,clip,onset,apex,offset,label,fps\np1,clips\\a,1,,10,joy,25\np2,.\\clips\\b\\,0,2,4,calm,\n"
+    index = load_dataset("csv", csvfmt(tmp_path, text))
+    assert [(t.subject, t.frames[0].parent.name, len(t.frames)) for t in index.samples] == [("p1", "a", 12), ("p2", "b", 5)]
+    assert index.dropped == {}
+
+
 def test_annotated_frames_that_fall_in_a_gap_of_the_numbering(tmp_path):
     """CAS(ME)^3's recordings dropped frames here and there (the MEGC loaders fill the gaps), so a coded onset,
     apex or offset can name an image that is not on disk; the whole load stopped at 'frame N not found'. Inside

@@ -3,9 +3,9 @@
 ``root`` is the CSV file, or a folder holding ``labels.csv`` or exactly one ``*.csv``; commas, or
 semicolons or tabs where the first line has no comma (:func:`train.datasets.sheets.csv_separator`). Columns
 (header names, any order, case-insensitive): ``subject``, ``clip``, ``onset``, ``apex``, ``offset``,
-``label`` and optionally ``fps`` (blank or absent: 30). ``clip`` is a folder of frame images,
-relative to the CSV's folder or absolute; its image files (jpg/jpeg/png/bmp) are sorted naturally
-(``f2`` before ``f10``). ``onset``/``apex``/``offset`` are **0-based indices into that sorted list**
+``label`` and optionally ``fps`` (blank or absent: 30). ``clip`` is a folder of frame images, relative to the
+CSV's folder (``clips\\a`` as written on Windows is read as ``clips/a``) or absolute; its image files
+(jpg/jpeg/png/bmp) are sorted naturally (``f2`` before ``f10``). ``onset``/``apex``/``offset`` are **0-based indices into that sorted list**
 (not file-name numbers); a blank apex becomes the middle of onset..offset (counted in notes). A row whose clip
 folder is not there is dropped (counted, one warning naming the rows), as the other readers drop the clips a copy
 lacks; when no row's folder is there the load stops, naming the first.
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from difflib import get_close_matches
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 
 from mpt_live.errors import InputError
 
@@ -61,6 +61,8 @@ def _sample(row: SheetRow, base: Path, cache: dict, notes: dict[str, int], lost:
         raise row.error(ident, "label is empty")
     folder = Path(clip).expanduser()
     folder = folder if folder.is_absolute() else base / folder
+    if "\\" in clip and not folder.exists() and not PureWindowsPath(clip).anchor:  # 'clips\a', written on Windows
+        folder = base / PureWindowsPath(clip).as_posix()
     if folder not in cache:
         if folder.is_file():
             raise row.error(ident, f"clip folder {folder} is a file: 'clip' names the folder of a clip's frames")
