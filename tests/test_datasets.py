@@ -623,7 +623,8 @@ def test_csv_clip_paths_written_on_windows(tmp_path):
     'not found'. A relative path with backslashes is read with them as folder separators."""
     text = "subject,clip,onset,apex,offset,label,fps\np1,clips\\a,1,,10,joy,25\np2,.\\clips\\b\\,0,2,4,calm,\n"
     index = load_dataset("csv", csvfmt(tmp_path, text))
-    assert [(t.subject, t.frames[0].parent.name, len(t.frames)) for t in index.samples] == [("p1", "a", 12), ("p2", "b", 5)]
+    assert [(t.subject, t.frames[0].parent.name, len(t.frames)) for t in index.samples] == [("p1", "a", 12),
+                                                                                            ("p2", "b", 5)]
     assert index.dropped == {}
 
 

@@ -81,7 +81,7 @@ def test_casme2lv_videos_or_frames(tmp_path, videos):
     assert v15.intervals == [Interval(2, 4, 7, "micro", "negative", "4"), Interval(11, 12, 13, "micro", "positive", "12")]
     assert by["16_0101disgustingteeth"].intervals == [Interval(4, 8, 8, "macro", "negative", "9")]
     assert idx.dropped == {"onset or offset missing": 1}
-    assert idx.notes == {"offset 0 (not coded): apex used as offset": 1}
+    assert idx.notes == {"offset 0 or -1 (not coded): apex used as offset": 1}
     assert idx.counts() == {"micro": 2, "macro": 1}
 
 
@@ -104,8 +104,9 @@ def test_casme2lv_offset_0_without_an_apex_is_dropped(tmp_path, videos, apex):
     stopped the load ('onset 4 > offset -1', 'offset frame 0 not found'): it is dropped and counted."""
     row = [2, "disgust1_3", 5, apex, 0, "9", "negative", "macro-expression", "disgust"]
     idx = load_long_dataset("casme2lv", casme2(tmp_path, coding=CODING + [row], videos=videos))
-    assert idx.dropped == {"onset or offset missing": 1, "offset 0 (not coded) and no apex at or after the onset": 1}
-    assert idx.notes == {"offset 0 (not coded): apex used as offset": 1}
+    assert idx.dropped == {"onset or offset missing": 1,
+                           "offset 0 or -1 (not coded) and no apex at or after the onset": 1}
+    assert idx.notes == {"offset 0 or -1 (not coded): apex used as offset": 1}
     assert idx.counts() == {"micro": 2, "macro": 1}
 
 
@@ -184,19 +185,21 @@ def test_sammlv_layout(tmp_path):
     assert idx.notes == {"apex missing or outside onset..offset: middle used": 1}
 
 
+@pytest.mark.parametrize("offset", [0, -1])
 @pytest.mark.parametrize("apex", [-1, 0, 9, 14])
-def test_sammlv_offset_0(tmp_path, apex):
-    """Offset 0 (not coded) takes the apex when there is one at or after the onset (counted); apex -1 (unknown), 0
-    or one before the onset leaves the row without an end: dropped and counted, where the load stopped at 'offset
-    frame 0 not found'."""
-    rows = [[6, "006_1_1", 1, 5, 7, 9, 5, "Micro - 1/2", "R12", ""], [6, "006_1_4", 1, 10, apex, 0, 5, "Macro", "", ""]]
+def test_sammlv_offset_0(tmp_path, apex, offset):
+    """Offset 0 or -1 (not coded) takes the apex when there is one at or after the onset (counted); apex -1
+    (unknown), 0 or one before the onset leaves the row without an end: dropped and counted, where the load stopped
+    at 'offset frame 0 not found' (-1 even with an apex)."""
+    rows = [[6, "006_1_1", 1, 5, 7, 9, 5, "Micro - 1/2", "R12", ""],
+            [6, "006_1_4", 1, 10, apex, offset, 5, "Macro", "", ""]]
     idx = load_long_dataset("sammlv", sammlv(tmp_path, rows))
     ivs = {v.name: v.intervals for v in idx.videos}["006_1"]
     if apex == 14:
         assert ivs[1] == Interval(9, 13, 13, "macro", "", "") and idx.notes == {
-            "offset 0 (not coded): apex used as offset": 1} and idx.dropped == {}
+            "offset 0 or -1 (not coded): apex used as offset": 1} and idx.dropped == {}
     else:
-        assert len(ivs) == 1 and idx.dropped == {"offset 0 (not coded) and no apex at or after the onset": 1}
+        assert len(ivs) == 1 and idx.dropped == {"offset 0 or -1 (not coded) and no apex at or after the onset": 1}
 
 
 @pytest.mark.parametrize("row, message", [

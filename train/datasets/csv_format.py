@@ -5,8 +5,8 @@ semicolons or tabs where the first line has no comma (:func:`train.datasets.shee
 (header names, any order, case-insensitive): ``subject``, ``clip``, ``onset``, ``apex``, ``offset``,
 ``label`` and optionally ``fps`` (blank or absent: 30). ``clip`` is a folder of frame images, relative to the
 CSV's folder (``clips\\a`` as written on Windows is read as ``clips/a``) or absolute; its image files
-(jpg/jpeg/png/bmp) are sorted naturally (``f2`` before ``f10``). ``onset``/``apex``/``offset`` are **0-based indices into that sorted list**
-(not file-name numbers); a blank apex becomes the middle of onset..offset (counted in notes). A row whose clip
+(jpg/jpeg/png/bmp) are sorted naturally (``f2`` before ``f10``). ``onset``/``apex``/``offset`` are **0-based
+indices into that sorted list** (not file-name numbers); a blank apex becomes the middle of onset..offset (counted in notes). A row whose clip
 folder is not there is dropped (counted, one warning naming the rows), as the other readers drop the clips a copy
 lacks; when no row's folder is there the load stops, naming the first.
 Classes are the distinct labels in natural sort order. With ``faces`` ``cropped`` the frames are taken

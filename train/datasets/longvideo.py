@@ -117,16 +117,17 @@ def interval_from_row(row: SheetRow, ident: str, onset: int | None, apex: int | 
     return Interval(onset, apex, offset, kind, label, aus)
 
 
-UNCODED_OFFSET = "offset 0 (not coded): apex used as offset"
-UNCODED_OFFSET_NO_APEX = "offset 0 (not coded) and no apex at or after the onset"
+UNCODED_OFFSET = "offset 0 or -1 (not coded): apex used as offset"
+UNCODED_OFFSET_NO_APEX = "offset 0 or -1 (not coded) and no apex at or after the onset"
 
 
 def uncoded_offset(onset: int | None, apex: int | None, offset: int | None, dropped: dict[str, int],
                    notes: dict[str, int]) -> tuple[bool, int | None]:
-    """Offset 0 in CAS(ME)^2's and SAMM-LV's sheets (image numbers from 1) means "offset not coded": the apex is
-    the offset, as the MEGC spotting baselines take it (counted in ``notes``); without an apex at or after the onset
-    (apex 0, -1 or blank) the row has no end: (False, None), dropped and counted. Other offsets: (True, offset)."""
-    if offset != 0:
+    """Offset 0 in CAS(ME)^2's and SAMM-LV's sheets (image numbers from 1) means "offset not coded" (so does -1,
+    SAMM's mark of an unknown apex): the apex is the offset, as the MEGC spotting baselines take it (counted in
+    ``notes``); without an apex at or after the onset (apex 0, -1 or blank) the row has no end: (False, None),
+    dropped and counted. Other offsets: (True, offset)."""
+    if offset is None or offset > 0:
         return True, offset
     if apex is not None and apex > 0 and (onset is None or apex >= onset):
         count(notes, UNCODED_OFFSET)

@@ -15,7 +15,7 @@ Assumed layout:
 
 Every recording folder found is a video of the set. Apex -1 means unknown (middle used, counted);
 onset 0 marks an expression already under way when the recording starts: dropped and counted, as
-the MEGC baselines drop it; offset 0 takes the apex (counted), or drops the row when it has no apex at or after
+the MEGC baselines drop it; offset 0 (or -1) takes the apex (counted), or drops the row when it has no apex at or after
 its onset (counted; :func:`.longvideo.uncoded_offset`).
 """
 
