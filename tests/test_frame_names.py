@@ -86,3 +86,17 @@ def test_names_that_only_look_like_copies_are_frames(tmp_path):
                   ["frame (1).jpg", "frame (2).jpg", "frame (10).jpg"]):       # Windows' rename of many files
         folder = _folder(tmp_path / names[0], names)
         assert _three_readers(folder) == (names, names, names)
+
+
+def test_a_nas_thumbnail_folder_is_no_recording(tmp_path):
+    """A Synology NAS keeps '@eaDir/<file>/SYNOPHOTO_THUMB_M.jpg' beside every file: below a folder of subjects'
+    videos '--video DIR' took each one for a frame folder ('SYNOPHOTO_THUMB_M.jpg: no frame number in the name')."""
+    from mpt_live.recordings import expand_recordings
+    for sub in ("s1", "s2"):
+        (tmp_path / sub).mkdir()
+        (tmp_path / sub / "take.mp4").write_bytes(b"\x00" * 8)
+        _folder(tmp_path / sub / "@eaDir" / "take.mp4", ["SYNOVIDEO_VIDEO_SCREENSHOT.jpg"])
+    _folder(tmp_path / "rec", FRAMES)
+    _folder(tmp_path / "rec" / "@eaDir" / "img1.jpg", ["SYNOPHOTO_THUMB_M.jpg"])
+    assert [p.relative_to(tmp_path).as_posix() for p in expand_recordings(str(tmp_path))] == [
+        "rec", "s1/take.mp4", "s2/take.mp4"]
