@@ -388,6 +388,8 @@ def test_csv_saved_with_semicolons_or_tabs_reads_like_commas(tmp_path, sep):
     key = [(s.subject, s.clip_id, s.onset, s.apex, s.offset, s.label, s.fps) for s in comma.samples]
     assert [(s.subject, s.clip_id, s.onset, s.apex, s.offset, s.label, s.fps) for s in other.samples] == key
     assert other.classes == comma.classes and len(key) == 2
+    decimal = load_dataset("csv", csvfmt(tmp_path / "c", text.replace(",", sep).replace("25", "29,97")))
+    assert [s.fps for s in decimal.samples] == [29.97, 30.0]   # the decimal comma of those locales ('fps ... is not')
 
 
 def test_a_class_of_one_subject_is_warned_about(tmp_path):

@@ -15,6 +15,7 @@ to be face crops already (used as they are); ``align`` and ``auto`` align them.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from difflib import get_close_matches
 from pathlib import Path, PureWindowsPath
@@ -82,8 +83,8 @@ def _sample(row: SheetRow, base: Path, cache: dict, notes: dict[str, int], lost:
     elif not on <= ap <= off:
         raise row.error(ident, f"apex {ap} is outside onset..offset {on}..{off}")
     fps_text = cell_text(row["fps"])
-    try:
-        fps = float(fps_text) if fps_text else DEFAULT_FPS
+    try:  # '29,97': the decimal comma of the locales whose spreadsheets save CSV with semicolons
+        fps = float(re.sub(r"^(\d+),(\d+)$", r"\1.\2", fps_text)) if fps_text else DEFAULT_FPS
     except ValueError:
         fps = -1.0
     if not fps > 0:
