@@ -6,9 +6,9 @@ semicolons or tabs where the first line has no comma (:func:`train.datasets.shee
 ``label`` and optionally ``fps`` (blank or absent: 30). ``clip`` is a folder of frame images, relative to the
 CSV's folder (``clips\\a`` as written on Windows is read as ``clips/a``) or absolute; its image files
 (jpg/jpeg/png/bmp) are sorted naturally (``f2`` before ``f10``). ``onset``/``apex``/``offset`` are **0-based
-indices into that sorted list** (not file-name numbers); a blank apex becomes the middle of onset..offset (counted in notes). A row whose clip
-folder is not there is dropped (counted, one warning naming the rows), as the other readers drop the clips a copy
-lacks; when no row's folder is there the load stops, naming the first.
+indices into that sorted list** (not file-name numbers); a blank apex becomes the middle of onset..offset
+(counted in notes). A row whose clip folder is not there is dropped (counted, one warning naming the rows), as
+the other readers drop the clips a copy lacks; when no row's folder is there the load stops, naming the first.
 Classes are the distinct labels in natural sort order. With ``faces`` ``cropped`` the frames are taken
 to be face crops already (used as they are); ``align`` and ``auto`` align them.
 """
@@ -52,7 +52,8 @@ def _index(row: SheetRow, ident: str, key: str, n: int) -> int | None:
     return v
 
 
-def _sample(row: SheetRow, base: Path, cache: dict, notes: dict[str, int], lost: list[str]) -> Sample | None:
+def _sample(row: SheetRow, base: Path, cache: dict, notes: dict[str, int],
+            lost: list[tuple[str, Path]]) -> Sample | None:
     subject, clip = cell_text(row["subject"]), cell_text(row["clip"])
     ident = f"{subject}/{clip}"
     if not subject or not clip:
