@@ -47,7 +47,8 @@ def expand_videos(spec: str) -> list[Path]:
     """A file, a folder (its videos, sorted) or a glob pattern -> video paths. Errors name the input."""
     p = Path(spec)
     if p.is_dir():
-        vids = sorted(q for q in p.iterdir() if q.suffix.lower() in VIDEO_EXTENSIONS and q.is_file())
+        vids = sorted(q for q in p.iterdir() if q.suffix.lower() in VIDEO_EXTENSIONS and q.is_file()
+                      and not q.name.startswith("."))      # '._take.mp4': macOS's resource fork, no video
         if not vids:
             raise InputError(f"{spec}: folder contains no video files ({', '.join(sorted(VIDEO_EXTENSIONS))})")
         return vids

@@ -100,3 +100,12 @@ def test_a_nas_thumbnail_folder_is_no_recording(tmp_path):
     _folder(tmp_path / "rec" / "@eaDir" / "img1.jpg", ["SYNOPHOTO_THUMB_M.jpg"])
     assert [p.relative_to(tmp_path).as_posix() for p in expand_recordings(str(tmp_path))] == [
         "rec", "s1/take.mp4", "s2/take.mp4"]
+
+
+def test_macos_resource_forks_beside_videos_are_not_videos(tmp_path):
+    """'._take.mp4' (macOS's resource fork, in archives and on non-Mac disks) was run as a video of the batch and
+    failed as 'not a readable video'."""
+    from mpt_live.recordings import expand_recordings
+    for name in ("take.mp4", "._take.mp4", "b.mov"):
+        (tmp_path / name).write_bytes(b"\x00" * 8)
+    assert [p.name for p in expand_recordings(str(tmp_path))] == ["b.mov", "take.mp4"]
