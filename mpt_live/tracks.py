@@ -21,10 +21,12 @@
 
 **New faces.** A detection left over after steps 1 and 2 starts a face at once only when its score is at least
 ``NEW_SCORE``; a fainter one starts a *tentative* track, which has no ID and reaches no output. It is matched by
-position on the next frames (the detector runs on every frame while one exists) and is confirmed, with the next
-ID, once a detection of it reaches ``NEW_SCORE`` or it has been found for ``CONFIRM_S``, on ``CONFIRM_RUNS`` detector
-runs at least and on at least half of the runs since it was first found (faint faces flicker); not found for
-``keep_s`` or cut off, it is dropped (counted in ``tentative_dropped``). A face already tracked continues on any score.
+position on the detector's next runs, on its usual cadence (below; a wide frame's tiles are searched on those runs
+when the whole-frame pass missed it): so a pattern that never confirms costs what a tracked face costs, not a
+detection on every frame for as long as it is in view. It is confirmed, with the next ID, once a detection of it
+reaches ``NEW_SCORE`` or it has been found for ``CONFIRM_S``, on ``CONFIRM_RUNS`` detector runs at least and on at
+least half of the runs since it was first found (faint faces flicker); not found for ``keep_s`` or cut off, it is
+dropped (counted in ``tentative_dropped``). A face already tracked continues on any score.
 
 One ID is never given to two faces of a frame (every step is a one-to-one assignment). At most
 ``max_faces`` faces are tracked per frame (0: all); faces already tracked come first, then the
@@ -195,8 +197,6 @@ class FaceTracker:
         """Every present face that its track can follow on this frame (none when a detection is due)."""
         present = [tr for tr in self.tracks if tr.present]
         if self.cut or self.cut_ids or not present or any(tr.aligner.due() for tr in present):
-            return {}
-        if any(not tr.confirmed for tr in self.tracks):  # a tentative face is looked for on every frame
             return {}
         followed = {}
         for tr in present:

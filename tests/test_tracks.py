@@ -287,3 +287,70 @@ def test_people_swapping_places_before_one_backdrop_keep_their_ids(faces_dir):
         left = [{f.id for f in tracker.update(img, i / 30)[0] if f.face.box[0] < 500} for i, img in enumerate(frames)]
     assert tracker.cuts == 0 and tracker.face_cuts == 2
     assert left[19] != left[-1] and all(len(s) == 1 for s in left), left
+
+
+def _near_and_faint(faces_dir, n: int, far: int = 120) -> list[np.ndarray]:
+    """``n`` frames (640x480, not wide: no tiles) of a near person (a 300 px square: short-range scores 0.95) and a
+    far one (``far`` px square; at 120 px short-range finds this face on every frame, scoring 0.53-0.64)."""
+    from train.compose import read_squares
+
+    v = faces_dir / "videos"
+    near, faint = (read_squares(v / name, count=n)[0] for name in ("liveportrait_d6.mp4", "retalking_3_talking.mp4"))
+    y, x = np.mgrid[0:480, 0:640].astype(np.float32)
+    room = np.clip(np.dstack([80 + 30 * np.sin(x / 640 * 2.0) + 15 * np.cos(y / 480 * 3.0)] * 3), 0, 255)
+    out = []
+    for i in range(n):
+        f = room.astype(np.uint8)
+        f[60:360, 20:320] = cv2.resize(near[i % len(near)], (300, 300), interpolation=cv2.INTER_AREA)
+        if far:
+            small = cv2.resize(faint[i % len(faint)], (far, far), interpolation=cv2.INTER_AREA)
+            f[100:100 + far, 420:420 + far] = small
+        out.append(f)
+    return out
+
+
+def _counting(aligner):
+    """``aligner`` with its whole-frame detections counted (the list of their times)."""
+    calls, detect = [], aligner.detect
+    aligner.detect = lambda img, t: calls.append(t) or detect(img, t)
+    return calls
+
+
+def test_a_pattern_that_never_confirms_keeps_the_detector_on_its_cadence(faces_dir):
+    """A faint false find beside a real face, found on a third of the detector's runs (so never confirmed) and
+    never unseen for keep_s (so never dropped): a poster, a TV in the background. It stays tentative for the whole
+    run, and the detector still runs about one frame in DETECT_EVERY (it ran on every frame while a tentative face
+    existed: four times the face stage's detections for as long as the pattern was in view)."""
+    from mpt_live.face import FaceAligner
+    from mpt_live.tracker import DETECT_EVERY
+
+    frames = _near_and_faint(faces_dir, 90, far=0)
+    ghost = _ScriptedDetector([[(500, 380, 60, 60)]]).detect(None, 0)[0]
+    ghost.score = 0.6
+    with FaceAligner() as aligner:
+        calls, detect = _counting(aligner), aligner.detect
+        aligner.detect = lambda img, t: detect(img, t) + [ghost] * (len(calls) % 3 == 1)
+        tracker = FaceTracker(aligner, max_faces=2, embedder=None)
+        pending, ids = 0, set()
+        for i, img in enumerate(frames):
+            ids |= {f.id for f in tracker.update(img, i / 30)[0]}
+            pending += bool(tracker.pending())
+    assert ids == {0} and pending >= 80 and tracker.tentative_dropped == 0, (ids, pending)
+    assert len(calls) <= 90 / DETECT_EVERY + 4, len(calls)
+
+
+def test_a_faint_real_face_beside_a_followed_one_gets_its_id_after_confirm_s(faces_dir):
+    """A real distant face (short-range 0.53-0.64) beside a near one that its track follows between detections:
+    looked for on the detector's cadence, it is confirmed within CONFIRM_S and one cadence, and keeps its ID."""
+    from mpt_live.face import FaceAligner
+    from mpt_live.tracker import DETECT_EVERY
+
+    with FaceAligner() as aligner:
+        calls = _counting(aligner)
+        tracker = FaceTracker(aligner, max_faces=2, embedder=None)
+        got = [{f.id: f.face.box for f in tracker.update(img, i / 30)[0]}
+               for i, img in enumerate(_near_and_faint(faces_dir, 45))]
+    first = next(i for i, f in enumerate(got) if 1 in f)
+    assert CONFIRM_S * 30 <= first <= CONFIRM_S * 30 + DETECT_EVERY, first
+    assert all(set(f) == {0, 1} and f[1][0] > 380 for f in got[first:]), got[first:]
+    assert len(calls) <= 45 / DETECT_EVERY + 4 + first, len(calls)
