@@ -136,6 +136,8 @@ class FaceTracker:
         self.face_cuts = 0  # faces cut alone (their region, not the whole frame)
         self.reidentified = 0  # faces given an old ID back by appearance
         self.tentative_dropped = 0  # tentative newcomers lost before they were confirmed (never in the outputs)
+        self.tentative_made = 0  # tentative newcomers started (confirmed since or not)
+        self.frames = self.detector_runs = self.tile_searches = 0  # frames updated; those the detector ran on; tiles
         self.cut = False  # the latest frame was a camera cut (its faces start new appearances)
         self._thumb: np.ndarray | None = None
         self._force_cut = False
@@ -208,11 +210,13 @@ class FaceTracker:
 
     def update(self, frame: np.ndarray, t: float) -> tuple[list[TrackedFace], list[int]]:
         cut = self.cut = self._is_cut(frame)
+        self.frames += 1
         followed = {} if self._search else self._follow(frame, t)
         if self._search:
             self._search, self._tiled_t = False, -float("inf")
         if followed and len(followed) == sum(tr.present for tr in self.tracks):
             return sorted(followed.values(), key=lambda f: f.id), []  # every face followed: no detection
+        self.detector_runs += 1
         dets = self._tiles(frame, t, self.aligner.detect(frame, t), followed)
         if followed and dets:  # a detection of a face followed on this frame is that face's: drop it
             iou = box_iou(np.array([f.face.box for f in followed.values()]), np.array([d.box for d in dets]))
@@ -255,6 +259,7 @@ class FaceTracker:
                 tr = Track(self._new_id() if sure else -1 - self.tentative_dropped - len(self.tracks),
                            self.aligner.track_aligner(), dets[i].box, t, present=False, confirmed=sure, since=t)
                 self.tracks.append(tr)
+                self.tentative_made += not sure
                 matched[i] = (tr, embeds.get(i) if embeds else self._embed(frame, dets[i]))
         self._tentative(matched, dets, t)
 
@@ -291,7 +296,7 @@ class FaceTracker:
         missed = any(not len(boxes) or box_iou(np.array([tr.box]), boxes).max() < 0.3 for tr in present)
         short = not self.max_faces or len(boxes) < self.max_faces
         if missed or (short and not 0 <= t - self._tiled_t < TILE_EVERY_S):
-            self._tiled_t = t
+            self._tiled_t, self.tile_searches = t, self.tile_searches + 1
             return self.aligner.detect_tiles(frame, dets)
         return dets
 
@@ -321,12 +326,16 @@ class FaceTracker:
         """The boxes of the tentative faces (found, not confirmed yet: in no output)."""
         return [tr.box for tr in self.tracks if not tr.confirmed]
 
-    def figures(self) -> dict[str, int]:
+    def figures(self) -> dict[str, int | float | None]:
         """The tracking figures of summary.json (tentative faces still unconfirmed count as dropped: none of them
-        reached an output)."""
+        reached an output), and what detection cost: the share of frames the detector ran on (None: no frame) and
+        the searches of a wide frame's tiles."""
         return {"cuts": self.cuts, "reidentified": self.reidentified,
                 "embeddings": self.embedder.calls if self.embedder else 0, "face_cuts": self.face_cuts,
-                "tentative_tracks_dropped": self.tentative_dropped + len(self.pending())}
+                "tentative_tracks": self.tentative_made,
+                "tentative_tracks_dropped": self.tentative_dropped + len(self.pending()),
+                "detector_runs_per_frame": round(self.detector_runs / self.frames, 3) if self.frames else None,
+                "tile_searches": self.tile_searches}
 
     def _new_id(self) -> int:
         return max((tr.id for tr in self.tracks if tr.confirmed), default=-1) + 1
