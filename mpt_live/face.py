@@ -1,7 +1,8 @@
 """Face detection (mediapipe BlazeFace) and alignment to a canonical template (eyes, and optionally mouth).
 
-`FaceAligner.process(frame, t)` detects the largest face, smooths its six BlazeFace keypoints over
-time with a One-Euro filter and warps the frame so that the eyes land on fixed template positions.
+`FaceAligner.process(frame, t)` detects the face (the one tracked or the largest confident one: a faint newcomer
+only once confirmed, :mod:`mpt_live.face_confirm`), smooths its six BlazeFace keypoints over time with a One-Euro
+filter and warps the frame so that the eyes land on fixed template positions.
 The same function prepares training clips and live frames, so alignment never differs between them.
 
 Template and its geometry: :mod:`mpt_live.face_template` (eye centre at (0.50 S, 0.37 S), inter-ocular
@@ -50,6 +51,7 @@ from mpt_live.face_template import (  # noqa: F401  (re-exported: the template i
     transform_points,
 )
 from mpt_live.errors import InputError
+from mpt_live.face_confirm import OneFace, iou
 from mpt_live.face_types import Detection, FaceResult  # noqa: F401  (part of this module's API)
 from mpt_live.quiet import quiet_fd
 from mpt_live.smoothing import OneEuroFilter
@@ -102,14 +104,6 @@ def _close_all() -> None:
         aligner.close()
 
 
-def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
-    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
-    x1, y1 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
-    inter = max(0, x1 - x0) * max(0, y1 - y0)
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union > 0 else 0.0
-
-
 def _as_bgr(image: np.ndarray) -> np.ndarray:
     image = np.asarray(image)
     if image.dtype != np.uint8:
@@ -157,7 +151,7 @@ class TrackAligner:
     def align(self, frame_bgr: np.ndarray, det: Detection, t: float) -> FaceResult:
         """Smooth ``det``'s keypoints (video time ``t``), stabilise and warp the frame to the template."""
         box, score, kps = det.box, det.score, det.keypoints
-        if self._prev_box is not None and _iou(box, self._prev_box) < _JUMP_IOU:
+        if self._prev_box is not None and iou(box, self._prev_box) < _JUMP_IOU:
             self._filter.reset()
             self._shape.reset()
             if self._stabilizer is not None:
@@ -260,6 +254,7 @@ class FaceAligner:
                                 d_cutoff=d_cutoff, stabilize=stabilize, detect_every=detect_every,
                                 motion_crop=motion_crop, align=align)
         self._track = self.track_aligner()
+        self._one = OneFace()  # which detection is the face (a faint newcomer only once confirmed)
         self._first_call: set[int] = set()
         self._last_ms = -1
         self._tiled_t = -float("inf")  # time of the last tile search (process)
@@ -332,7 +327,8 @@ class FaceAligner:
         return TrackAligner(**self._track_args)
 
     def process(self, frame_bgr: np.ndarray, t: float) -> FaceResult | None:
-        """Detect, smooth and align the largest face of a video frame taken at `t` seconds.
+        """Detect, smooth and align the face of a video frame taken at `t` seconds: the one tracked or the largest
+        confident one; a faint newcomer once confirmed (:mod:`mpt_live.face_confirm`, the session's rule).
 
         `t` should increase; a non-increasing `t` restarts the smoothing (seek or loop). Returns None
         (and forgets the track) when no face is found.
@@ -343,15 +339,17 @@ class FaceAligner:
             if res is not None:
                 return res
         found = self.detect(frame, t)
-        # no face in a wide frame: search its tiles, at once for a face tracked until now, else now and then
-        if not found and is_wide(frame.shape) and (self._track.follower.track is not None
+        # no face in a wide frame: search its tiles, at once for a face tracked (or to confirm), else now and then
+        if not found and is_wide(frame.shape) and (self._track.follower.track is not None or self._one.pending
                                                    or t - self._tiled_t >= TILE_EVERY_S or t < self._tiled_t):
             self._tiled_t = float(t)
             found = self.detect_tiles(frame, found)
-        if not found:
-            self.reset()
+        carried = self._track.follower.track
+        face = self._one.pick(found, float(t), carried.box if carried is not None else None)
+        if face is None:
+            self._track.reset()
             return None
-        return self._track.align(frame, found[0], float(t))
+        return self._track.align(frame, face, float(t))
 
     def process_image(self, image_bgr: np.ndarray) -> FaceResult | None:
         """Detect and align the largest face of a single photo (no smoothing)."""
@@ -370,8 +368,9 @@ class FaceAligner:
         return _warp(image, d.box, d.score, d.keypoints, d.keypoints.copy(), matrix, self.image_size)
 
     def reset(self) -> None:
-        """Forget the track: the next frame starts smoothing afresh."""
+        """Forget the track (and a faint face not confirmed yet): the next frame starts smoothing afresh."""
         self._track.reset()
+        self._one.reset()
 
     def close(self) -> None:
         """Release the mediapipe detectors (idempotent)."""

@@ -50,17 +50,10 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy.optimize import linear_sum_assignment
 
 from .face import Detection, FaceAligner, FaceResult, TrackAligner
+from .face_confirm import CONFIRM_RUNS, CONFIRM_S, NEW_SCORE, confirmed  # noqa: F401  (the rule, named here too)
 from .identity import FaceEmbedder, similarity
 from .tiles import TILE_EVERY_S, is_wide
 
-# a new face starts at once from a detection this confident: on the shared videos every real face scored 0.85 or
-# more at short range; the blurry text BlazeFace took for faces (pyfeat_face_noface) 0.51-0.71, but so did real
-# faces small, distant (bench/small_faces.py's rooms, full range: 0.50-0.80) or partly hidden (0.64-0.77)
-NEW_SCORE = 0.75
-# so a less confident newcomer is tentative (no ID, nothing written) until it has been found for this long (on
-# CONFIRM_RUNS detector runs at least, and on half of them or more): a person sitting far off stays, a passing pattern
-# (the text: 0.25 s) does not
-CONFIRM_S, CONFIRM_RUNS = 0.5, 3
 GALLERY = 8  # embeddings kept per track (diverse views: a new one is kept unless it is a near copy)
 FACE_SHIFT = 2  # thumbnail cells (1/64 of the frame's width) a face may move between frames in the face-cut test
 
@@ -311,8 +304,7 @@ class FaceTracker:
         for i, (tr, e) in list(matched.items()):
             if tr.confirmed:
                 continue
-            if dets[i].score >= NEW_SCORE or (tr.hits >= CONFIRM_RUNS and 2 * tr.hits >= tr.runs
-                                               and t - tr.since >= CONFIRM_S):
+            if dets[i].score >= NEW_SCORE or confirmed(tr.hits, tr.runs, tr.since, t):
                 tr.id, tr.confirmed = self._new_id(), True
             else:
                 del matched[i]

@@ -1,0 +1,100 @@
+"""The confidence rule of a one-face aligner (FaceAligner.process: training clips, the inspection sheet): the face
+tracked or the largest confident one, a faint newcomer only once confirmed, as the session's tracker does."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from mpt_live.face import FaceAligner
+from mpt_live.face_confirm import CONFIRM_S, OneFace
+from mpt_live.face_types import Detection
+from train.compose import read_squares
+
+
+def _det(box: tuple[int, int, int, int], score: float) -> Detection:
+    x, y, w, h = box
+    kps = np.array([[x + 0.3 * w, y + 0.4 * h], [x + 0.7 * w, y + 0.4 * h], [x + 0.5 * w, y + 0.6 * h],
+                    [x + 0.5 * w, y + 0.8 * h], [x, y + 0.45 * h], [x + w, y + 0.45 * h]])
+    return Detection(box, score, kps)
+
+
+FACE, BIG, FAR = (100, 100, 80, 80), (250, 20, 160, 160), (300, 300, 40, 40)
+N = int(CONFIRM_S * 30) + 5
+
+# (name, per run: detections (box, score), picked box per run (None: no face))
+CASES = [
+    ("a confident face at once", [[(FACE, 0.9)]] * 3, [FACE] * 3),
+    ("a larger faint find beside a confident face is not the face", [[(BIG, 0.6), (FACE, 0.9)]] * N, [FACE] * N),
+    ("a faint face alone: found for CONFIRM_S first", [[(FAR, 0.6)]] * N,
+     [None] * int(np.ceil(CONFIRM_S * 30)) + [FAR] * (N - int(np.ceil(CONFIRM_S * 30)))),
+    ("a faint pattern on a few runs is never the face", [[(FAR, 0.6)]] * 3 + [[]] * N, [None] * (N + 3)),
+    ("a faint find on under half the runs is never the face", ([[(FAR, 0.6)]] + [[]] * 2) * 10, [None] * 30),
+    ("a tracked face continues on faint detections", [[(FACE, 0.9)]] + [[((102, 101, 80, 80), 0.6)]] * 3,
+     [FACE] + [(102, 101, 80, 80)] * 3),
+]
+
+
+@pytest.mark.parametrize("name, script, expected", CASES, ids=[c[0] for c in CASES])
+def test_which_detection_is_the_face(name, script, expected):
+    one, tracked, got = OneFace(), None, []
+    for i, dets in enumerate(script):
+        d = one.pick(sorted((_det(b, s) for b, s in dets), key=lambda d: -d.area), i / 30, tracked)
+        tracked = d.box if d is not None else None
+        got.append(tracked)
+    assert got == expected, name
+
+
+def test_a_larger_faint_find_never_takes_the_real_faces_place(faces_dir, monkeypatch):
+    """A real talking face and a larger false find (score 0.6) on every detector run: process aligns the real face
+    on every frame (it took the larger find, the largest detection, on every frame it detected)."""
+    frames, _ = read_squares(faces_dir / "videos" / "retalking_3_talking.mp4", count=30)
+    ghost = _det((300, 0, 290, 290), 0.6)
+    real = FaceAligner.detect
+    monkeypatch.setattr(FaceAligner, "detect", lambda self, img, t: sorted(real(self, img, t) + [ghost],
+                                                                          key=lambda d: -d.area))
+    with FaceAligner() as aligner:
+        boxes = [aligner.process(img, i / 25).box for i, img in enumerate(frames)]
+    assert all(b[0] < 300 and b[2] < 290 for b in boxes), boxes
+
+
+def test_text_in_clouds_is_no_face_of_a_clip(faces_dir):
+    """pyfeat_face_noface.mov: the real face for 2.3 s, then clouds and a title that short-range scores 0.51-0.71 on
+    a few frames: process aligned that title as the face (5.9-6.2 s); now it finds no face after the real one."""
+    from mpt_live.sources import VideoFile
+
+    with VideoFile(faces_dir / "videos" / "pyfeat_face_noface.mov") as src, FaceAligner() as aligner:
+        found = [f.t for f in src if aligner.process(f.image, f.t) is not None]
+    assert len(found) >= 55 and max(found) < 2.4, found[-10:]
+
+
+def test_a_faint_real_face_alone_is_the_face_after_confirm_s(faces_dir):
+    """A real distant face (a 120 px square in a 640x480 room: short-range 0.53-0.64 on every frame) is the face
+    from CONFIRM_S on: a training clip of it starts half a second late, the frames before get its first transform."""
+    squares, _ = read_squares(faces_dir / "videos" / "retalking_3_talking.mp4", count=30)
+    room = np.full((480, 640, 3), 90, np.uint8)
+    with FaceAligner() as aligner:
+        got = []
+        for i, sq in enumerate(squares):
+            img = room.copy()
+            img[100:220, 420:540] = cv2.resize(sq, (120, 120), interpolation=cv2.INTER_AREA)
+            got.append(aligner.process(img, i / 30))
+    first = next(i for i, r in enumerate(got) if r is not None)
+    assert CONFIRM_S * 30 <= first <= CONFIRM_S * 30 + 3 and all(r is not None for r in got[first:]), first
+
+
+def test_a_faint_face_found_only_in_tiles_is_the_face_after_confirm_s(faces_dir):
+    """A real face (a 200 px square) in a 1920x1080 frame: short-range finds it only in the tiles, below NEW_SCORE.
+    While it waits to be confirmed the tiles are searched on every run, or it could never be found on half of them."""
+    squares, _ = read_squares(faces_dir / "videos" / "retalking_3_talking.mp4", count=30)
+    room = np.full((1080, 1920, 3), 90, np.uint8)
+    with FaceAligner() as aligner:
+        got = []
+        for i, sq in enumerate(squares):
+            img = room.copy()
+            img[300:500, 1200:1400] = cv2.resize(sq, (200, 200), interpolation=cv2.INTER_AREA)
+            assert not aligner.detect(img, i / 30 - 0.001), "found in the whole frame: not the case tested"
+            got.append(aligner.process(img, i / 30))
+    first = next((i for i, r in enumerate(got) if r is not None), None)
+    assert first is not None and first <= CONFIRM_S * 30 + 3 and all(r is not None for r in got[first:]), first
