@@ -51,7 +51,7 @@ from mpt_live.face_template import (  # noqa: F401  (re-exported: the template i
     transform_points,
 )
 from mpt_live.errors import InputError
-from mpt_live.face_confirm import OneFace, iou
+from mpt_live.face_confirm import CONFIRM_S, OneFace, iou
 from mpt_live.face_types import Detection, FaceResult  # noqa: F401  (part of this module's API)
 from mpt_live.quiet import quiet_fd
 from mpt_live.smoothing import OneEuroFilter
@@ -243,7 +243,7 @@ class FaceAligner:
     def __init__(self, image_size: int = 224, model: str = "short", min_confidence: float = 0.5,
                  smooth: bool = True, min_cutoff: float = 0.5, beta: float = 0.2,
                  d_cutoff: float = 1.0, stabilize: bool = True, detect_every: int = DETECT_EVERY,
-                 motion_crop: bool = False, align: str = "eyes") -> None:
+                 motion_crop: bool = False, align: str = "eyes", confirm_s: float = CONFIRM_S) -> None:
         self._video = self._image = None
         self.image_size = int(image_size)
         self.model = model
@@ -254,7 +254,7 @@ class FaceAligner:
                                 d_cutoff=d_cutoff, stabilize=stabilize, detect_every=detect_every,
                                 motion_crop=motion_crop, align=align)
         self._track = self.track_aligner()
-        self._one = OneFace()  # which detection is the face (a faint newcomer only once confirmed)
+        self._one = OneFace(confirm_s)  # which detection is the face (a faint newcomer once confirmed: face_confirm)
         self._first_call: set[int] = set()
         self._last_ms = -1
         self._tiled_t = -float("inf")  # time of the last tile search (process)

@@ -40,10 +40,10 @@ def iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def confirmed(hits: int, runs: int, since: float, t: float) -> bool:
+def confirmed(hits: int, runs: int, since: float, t: float, confirm_s: float = CONFIRM_S) -> bool:
     """Whether a tentative face found on ``hits`` of the ``runs`` detector runs since ``since`` (s) is confirmed at
-    ``t``."""
-    return hits >= CONFIRM_RUNS and 2 * hits >= runs and t - since >= CONFIRM_S
+    ``t`` (found for ``confirm_s`` at least)."""
+    return hits >= CONFIRM_RUNS and 2 * hits >= runs and t - since >= confirm_s
 
 
 @dataclass
@@ -58,7 +58,10 @@ class _Tentative:
 class OneFace:
     """The face of one frame's detections for a one-face aligner: :meth:`pick` once per detector run."""
 
-    def __init__(self) -> None:
+    def __init__(self, confirm_s: float = CONFIRM_S) -> None:
+        # 0: a faint face is confirmed on its CONFIRM_RUNS detector runs alone (a dataset clip shows one face and
+        # may be shorter than CONFIRM_S: a 200 fps clip of 0.3 s would otherwise never have a faint face)
+        self.confirm_s = float(confirm_s)
         self._tentative: _Tentative | None = None
         self.dropped = 0  # tentative faces dropped unconfirmed
 
@@ -81,7 +84,7 @@ class OneFace:
             again = max(found, key=lambda d: iou(d.box, tent.box), default=None)
             if again is not None and iou(again.box, tent.box) >= SAME_IOU:
                 tent.hits, tent.box, tent.t = tent.hits + 1, again.box, t
-                if confirmed(tent.hits, tent.runs, tent.since, t):
+                if confirmed(tent.hits, tent.runs, tent.since, t, self.confirm_s):
                     self._tentative = None
                     return again
                 return None

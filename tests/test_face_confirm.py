@@ -98,3 +98,25 @@ def test_a_faint_face_found_only_in_tiles_is_the_face_after_confirm_s(faces_dir)
             got.append(aligner.process(img, i / 30))
     first = next((i for i, r in enumerate(got) if r is not None), None)
     assert first is not None and first <= CONFIRM_S * 30 + 3 and all(r is not None for r in got[first:]), first
+
+
+def test_a_faint_face_of_a_short_dataset_clip_is_its_face(faces_dir):
+    """A dataset clip shows one face and may be shorter than CONFIRM_S (CASME II: 0.15-0.65 s at 200 fps): with
+    ``confirm_s=0`` (train/datasets/cache.py) a faint face is the clip's face from its CONFIRM_RUNS-th detector
+    run; with the session's confirmation time a 0.25 s clip of it had no face at all ('no face found')."""
+    squares, _ = read_squares(faces_dir / "videos" / "retalking_3_talking.mp4", count=50)
+    room = np.full((480, 640, 3), 90, np.uint8)
+
+    def faces(aligner):
+        out = []
+        for i, sq in enumerate(squares):
+            img = room.copy()
+            img[100:220, 420:540] = cv2.resize(sq, (120, 120), interpolation=cv2.INTER_AREA)
+            out.append(aligner.process(img, i / 200))
+        return out
+
+    with FaceAligner() as session_rule, FaceAligner(confirm_s=0.0) as clip_rule:
+        assert all(r is None for r in faces(session_rule))
+        got = faces(clip_rule)
+    first = next(i for i, r in enumerate(got) if r is not None)
+    assert first <= 5 and all(r is not None for r in got[first:]), first

@@ -243,7 +243,10 @@ class ClipCache:
         if self._aligner is None or self._aligner_pid != os.getpid():
             from mpt_live.face import FaceAligner
 
-            self._aligner = FaceAligner(image_size=self.spec.image_size, model=FACE_MODEL, align=self.spec.align)
+            # a clip shows one face and may be shorter than the session's confirmation time: a faint face (below
+            # NEW_SCORE) is the clip's face once found on a few detector runs (mpt_live/face_confirm.py)
+            self._aligner = FaceAligner(image_size=self.spec.image_size, model=FACE_MODEL, align=self.spec.align,
+                                        confirm_s=0.0)
             self._aligner_pid = os.getpid()
         return self._aligner
 
