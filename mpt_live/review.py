@@ -30,6 +30,12 @@ REVIEW_WIDTH = 640  # the transcoded review video at most this wide
 VP9_CRF = 36  # constant quality (0-63): faces stay sharp enough to review, at ~2 MB a minute at 640x480
 MS = Fraction(1, 1000)  # the copy's time base: the run's times to the millisecond
 VP9_OPTIONS = {"crf": str(VP9_CRF), "b": "0", "deadline": "realtime", "cpu-used": "8", "row-mt": "1"}
+CLUSTER_S = 1.0  # a WebM cluster (a run of frames) is closed and written to the disk at least this often
+# FFmpeg's Matroska muxer keeps a cluster in memory for up to 5 s and its file buffer holds more: a run killed
+# outright (SIGKILL, power, out of memory) left a review.webm of 0 bytes after minutes of video. With a cluster
+# flushed as it closes, the file holds every frame but the last CLUSTER_S or so, and plays (a WebM without its
+# index and length, as a live stream is).
+WEBM_OPTIONS = {"cluster_time_limit": str(round(CLUSTER_S * 1000)), "flush_packets": "1"}
 
 
 def playable(path: Path) -> bool:
@@ -86,7 +92,7 @@ class ReviewSink:
         self.frames, self.failed = 0, False
         self._pts = -1  # the last frame's presentation time (ms)
         # written under its own name as it goes, as predictions.csv is: a run killed outright (SIGKILL) leaves
-        # the part it wrote, which a browser plays, never a temporary file beside it
+        # the part it wrote (all but its last CLUSTER_S), which a browser plays, never a temporary file beside it
         self._target: Path | None = Path(out) / "review.webm"  # None once closed
         self._target.parent.mkdir(parents=True, exist_ok=True)
         self._box = self._stream = self._writer = None
@@ -105,7 +111,7 @@ class ReviewSink:
             if vp9_available():
                 import av
 
-                self._box = av.open(str(self._target), "w", format="webm")
+                self._box = av.open(str(self._target), "w", format="webm", container_options=WEBM_OPTIONS)
                 self._stream = self._box.add_stream("libvpx-vp9", rate=Fraction(self.fps).limit_denominator(100000))
                 self._stream.width, self._stream.height, self._stream.pix_fmt = img.shape[1], img.shape[0], "yuv420p"
                 self._stream.time_base = self._stream.codec_context.time_base = MS  # frames at their own times

@@ -317,6 +317,47 @@ def test_killed_run_in_an_old_folder_leaves_no_stale_files_and_a_running_marker(
     assert csv_rows(out / "events.csv") == [list(EVENT_COLUMNS)]  # this run's (no face: no event), not the old
 
 
+KILLED_WRITER = """
+import sys, time
+from pathlib import Path
+sys.path[:0] = [{root!r}, {tests!r}]
+import faultkit as fk
+from mpt_live.review import ReviewSink
+sink = ReviewSink(Path({out!r}), 30.0)
+for i, img in enumerate(fk.frames({n}, (64, 48))):
+    sink.write(img, i / 30)
+print("written", sink.frames, flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_review_copy_killed_outright_plays_up_to_its_last_second(tmp_path):
+    """review.webm is written as the run reads: SIGKILL (or power, or the out-of-memory killer) leaves it as it
+    was. FFmpeg's Matroska muxer held minutes of it in memory (0 bytes on the disk after a 25 s run of a 60 s
+    interview was killed); its clusters are now written as they close, so all but the last second or so plays."""
+    from mpt_live.review import CLUSTER_S, vp9_available
+
+    if not vp9_available():
+        pytest.skip("PyAV has no VP9 encoder here (the copy is OpenCV's VP8)")
+    n, fps = 120, 30
+    code = KILLED_WRITER.format(root=str(ROOT), tests=str(ROOT / "tests"), out=str(tmp_path), n=n)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().split() == ["written", str(n)]
+    finally:
+        proc.kill()
+        proc.communicate(timeout=60)
+    import av
+
+    with av.open(str(tmp_path / "review.webm")) as box:
+        times = [f.time for f in box.decode(video=0)]
+    assert len(times) >= n - fps * (CLUSTER_S + 1), len(times)
+    assert times == pytest.approx([i / fps for i in range(len(times))], abs=0.0015)  # the first frames, in order
+    cap = cv2.VideoCapture(str(tmp_path / "review.webm"))
+    assert cap.read()[0]  # OpenCV's FFmpeg opens it too
+    cap.release()
+
+
 def test_finished_run_removes_outputs_it_did_not_write_this_time(tmp_path, clip):
     out = tmp_path / "o"
     out.mkdir()
