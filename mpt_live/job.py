@@ -138,7 +138,10 @@ def _finish(session: Session, out: Path | None, outputs: dict[str, Any], sink: C
     except OutputError as e:  # a full disk: events.csv keeps its complete rows
         outputs["errors"]["events.csv"] = first_line(e)
     if video is not None:
-        video.close()
+        try:
+            video.close()
+        except OutputError as e:  # a full disk: the frames written before stay readable
+            outputs["errors"]["annotated.mp4"] = first_line(e)
     if review is not None:  # as far as the run went
         outputs["review"] = review.close()
     summary = {**session.summary(), "outputs": outputs, "timeline_error": None, "report_error": None,

@@ -15,6 +15,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from .errors import OutputError
 from .session import StopSession
 from .view import OverlayView
 from .writers import VideoSink
@@ -48,10 +49,19 @@ class DisplayWindow:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.recorder is not None:
-            self.recorder.close()
-            self.recorder = None
+        self._stop_recording()
         cv2.destroyWindow(self.title)
+
+    def _stop_recording(self) -> None:
+        """End the recording (if any); a full disk is said in the view, the frames before it stay readable."""
+        recorder, self.recorder = self.recorder, None
+        if recorder is None:
+            return
+        try:
+            recorder.close()
+            self.view.say(f"saved {recorder.path.name}")
+        except OutputError as e:
+            self.view.say(f"recording stopped: {e}")
 
     def key(self, key: int, img: np.ndarray) -> None:
         """Act on one key press (-1: none). Raises StopSession on q / Esc."""
@@ -75,14 +85,16 @@ class DisplayWindow:
                 self.recordings.append(p)
                 self.view.say(f"recording to {p.name}")
             else:
-                self.recorder.close()
-                self.view.say(f"saved {self.recorder.path.name}")
-                self.recorder = None
+                self._stop_recording()
 
     def show(self, img: np.ndarray, redraw_paused: Callable[[], np.ndarray]) -> None:
         """Show a frame, record it if recording, handle keys; while paused, wait here."""
         if self.recorder is not None:
-            self.recorder.write(img)
+            try:
+                self.recorder.write(img)
+            except OutputError as e:  # a full disk ends the recording, not the run
+                self.recorder = None
+                self.view.say(f"recording stopped: {e}")
         cv2.imshow(self.title, img)
         self.key(cv2.waitKey(1), img)
         while self.paused:

@@ -2,7 +2,8 @@
 
 * :class:`CSVSink`: one line per row, written at once, so an interrupted run (Ctrl-C, a crash, a full
   disk) keeps a valid CSV of everything processed so far (complete rows only).
-* :class:`VideoSink`: an MP4 opened on the first frame (its size is known then).
+* :class:`VideoSink`: a fragmented MP4 opened on the first frame (its size is known then); a killed
+  run's plays up to about its last second.
 * :func:`write_json` and :func:`atomic_path`: a reader never sees half a file (temp file + rename);
   :func:`rewrite_json`: the fallback in place when a full disk leaves no room for a temp file.
 * :func:`json_default`: numpy scalars/arrays and paths as JSON.
@@ -18,12 +19,16 @@ import json
 import math
 import os
 import threading
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import numpy as np
 
 from .errors import OutputError
+
+# PyAV's mp4 muxer options: a fragment at each keyframe, no index to wait for at the end, each fragment flushed
+FRAGMENTED_MP4 = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"}
 
 
 def _fmt(v: Any) -> Any:
@@ -90,43 +95,91 @@ class CSVSink:
 
 
 class VideoSink:
-    """``with VideoSink(path, fps) as sink: sink.write(bgr)`` — an MP4 (mp4v) opened on the first frame.
+    """``with VideoSink(path, fps) as sink: sink.write(bgr)`` — an MP4 (MPEG-4 part 2) opened on the first frame.
 
     ``frames`` counts what was written; a sink that got no frame leaves no file. ``write(bgr, t)``: the frame
     of time ``t`` (s) is held until the next one's time, so the file, at a constant ``fps``, keeps the time line
     of a variable-rate recording (a frame is repeated over a gap, and left out where frames come faster than
-    ``fps``); without ``t``, every frame once."""
+    ``fps``); without ``t``, every frame once.
+
+    Fragmented (a fragment a second, each written to the disk as it closes) through PyAV: a plain MP4 is
+    unreadable until its index is written at the end, so a run killed outright (SIGKILL, power, out of memory)
+    left nothing of an hour's annotated video; now it plays up to about its last second. A write that fails (a
+    full disk) is :class:`~mpt_live.errors.OutputError` and the frames before it stay readable (OpenCV's
+    writer, used before, failed silently and left a file that did not open)."""
 
     def __init__(self, path: str | os.PathLike, fps: float) -> None:
         self.path, self.fps = Path(path), fps
-        self._w: Any = None
+        self._box: Any = None
+        self._stream: Any = None
+        self._failed = False  # a write failed: the file is left as it is (never opened again over it)
         self.frames = 0
 
     def write(self, img: np.ndarray, t: float | None = None) -> None:
-        import cv2
+        import av
 
-        if self._w is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            h, w = img.shape[:2]
-            self._w = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
-            if not self._w.isOpened():
-                self._w = None
-                raise OSError(f"{self.path}: cannot write an MP4 here (OpenCV VideoWriter failed)")
+        if self._failed:
+            return
+        if self._box is None:
+            self._open(img.shape[1], img.shape[0])
         copies = 1 if t is None else max(int(round(t * self.fps)) + 1 - self.frames, 0)  # the frames due by t
-        for _ in range(copies):
-            self._w.write(img)
-        self.frames += copies
+        if not copies:
+            return
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="bgr24")
+        try:
+            for _ in range(copies):
+                frame.pts = self.frames
+                self._box.mux(self._stream.encode(frame))
+                self.frames += 1
+        except OSError as e:
+            self._fail()
+            raise OutputError(f"{self.path}: could not write frame {self.frames + 1} ({e.strerror}); "
+                              "it keeps the frames before it") from None
+
+    def _open(self, width: int, height: int) -> None:
+        import av
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._box = av.open(str(self.path), "w", format="mp4", container_options=FRAGMENTED_MP4)
+            rate = Fraction(self.fps).limit_denominator(1001)  # 30000/1001 stays exact; MPEG-4 allows <= 65535
+            self._stream = self._box.add_stream("mpeg4", rate=rate)
+            self._stream.width, self._stream.height, self._stream.pix_fmt = width, height, "yuv420p"
+            self._stream.bit_rate = int(min(self.fps * width * height, 2 ** 30))  # about what OpenCV's mp4v gave
+            self._stream.codec_context.gop_size = max(1, round(self.fps))  # a keyframe, so a fragment, a second
+        except OSError as e:
+            self._fail()
+            raise OutputError(f"{self.path}: cannot be written ({e.strerror})") from None
+
+    def _fail(self) -> None:
+        """After an error: no more writes; what the file holds is kept (close on a full disk may fail too)."""
+        self._failed = True
+        box, self._box = self._box, None
+        if box is not None:
+            with contextlib.suppress(Exception):
+                box.close()
 
     def close(self) -> None:
-        if self._w is not None:
-            self._w.release()
-            self._w = None
+        """Write the encoder's last frames and end the file; OutputError when that fails (the frames written
+        before stay readable)."""
+        if self._box is None:
+            return
+        box, self._box = self._box, None
+        try:
+            box.mux(self._stream.encode())
+            box.close()
+        except OSError as e:
+            with contextlib.suppress(Exception):
+                box.close()
+            raise OutputError(f"{self.path}: could not write its last frames ({e.strerror}); "
+                              "it keeps the frames before them") from None
 
     def __enter__(self) -> "VideoSink":
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        with contextlib.suppress(OutputError) if exc_type is not None else contextlib.nullcontext():
+            self.close()
 
 
 @contextlib.contextmanager

@@ -323,7 +323,8 @@ from pathlib import Path
 sys.path[:0] = [{root!r}, {tests!r}]
 import faultkit as fk
 from mpt_live.review import ReviewSink
-sink = ReviewSink(Path({out!r}), 30.0)
+from mpt_live.writers import VideoSink
+sink = {make}
 for i, img in enumerate(fk.frames({n}, (64, 48))):
     sink.write(img, i / 30)
 print("written", sink.frames, flush=True)
@@ -331,29 +332,34 @@ time.sleep(120)
 """
 
 
-def test_a_review_copy_killed_outright_plays_up_to_its_last_second(tmp_path):
-    """review.webm is written as the run reads: SIGKILL (or power, or the out-of-memory killer) leaves it as it
-    was. FFmpeg's Matroska muxer held minutes of it in memory (0 bytes on the disk after a 25 s run of a 60 s
-    interview was killed); its clusters are now written as they close, so all but the last second or so plays."""
+@pytest.mark.parametrize("name, make", [
+    ("review.webm", "ReviewSink(Path({out!r}), 30.0)"),
+    ("annotated.mp4", "VideoSink(Path({out!r}) / 'annotated.mp4', 30.0)"),
+])
+def test_a_video_killed_outright_plays_up_to_its_last_second(tmp_path, name, make):
+    """review.webm and annotated.mp4 are written as the run reads: SIGKILL (or power, or the out-of-memory
+    killer) leaves them as they were. A 60 s interview killed after 25 s left a review.webm of 0 bytes (FFmpeg's
+    Matroska muxer held its clusters in memory) and an annotated.mp4 without the index a plain MP4 gets at its
+    end, which nothing opens; now all but about the last second plays."""
+    import av
+
     from mpt_live.review import CLUSTER_S, vp9_available
 
-    if not vp9_available():
+    if name == "review.webm" and not vp9_available():
         pytest.skip("PyAV has no VP9 encoder here (the copy is OpenCV's VP8)")
     n, fps = 120, 30
-    code = KILLED_WRITER.format(root=str(ROOT), tests=str(ROOT / "tests"), out=str(tmp_path), n=n)
+    code = KILLED_WRITER.format(root=str(ROOT), tests=str(ROOT / "tests"), n=n, make=make.format(out=str(tmp_path)))
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().split() == ["written", str(n)]
     finally:
         proc.kill()
         proc.communicate(timeout=60)
-    import av
-
-    with av.open(str(tmp_path / "review.webm")) as box:
+    with av.open(str(tmp_path / name)) as box:
         times = [f.time for f in box.decode(video=0)]
-    assert len(times) >= n - fps * (CLUSTER_S + 1), len(times)
+    assert len(times) >= n - fps * (CLUSTER_S + 1), len(times)  # a cluster (a fragment) a second
     assert times == pytest.approx([i / fps for i in range(len(times))], abs=0.0015)  # the first frames, in order
-    cap = cv2.VideoCapture(str(tmp_path / "review.webm"))
+    cap = cv2.VideoCapture(str(tmp_path / name))
     assert cap.read()[0]  # OpenCV's FFmpeg opens it too
     cap.release()
 
@@ -419,6 +425,26 @@ def test_disk_full_with_two_faces_keeps_complete_rows_in_both_csvs(tmpfs, two_fa
     for name in ("timeline", "report"):  # no room for them: said, and no empty file left
         assert s["outputs"][name] is None and not (out / f"{name}.{'png' if name == 'timeline' else 'html'}").exists()
     assert not (out / "review.webm").exists() and no_temporary_files(out)
+
+
+def test_disk_full_while_writing_the_annotated_video(tmp_path, tmpfs):
+    """--save-video on a disk that fills: the run stops with one line naming annotated.mp4, whose frames before
+    stay readable, beside complete CSV rows. OpenCV's writer failed silently: the run went on and left an
+    annotated.mp4 that did not open."""
+    import av
+
+    out = tmpfs(160) / "o"
+    video = fk.write_video(tmp_path / "v.mp4", 300, size=(160, 120), noise=True)  # noise: big frames
+    res = cli("--video", str(video), "--motion-only", "--headless", "--save-video", "--out", str(out))
+    assert res.returncode == 1, res.stderr
+    lines = [ln for ln in our_lines(res.stderr) if ln.startswith("error:")]
+    assert len(lines) == 1 and "annotated.mp4: could not write frame" in lines[0] and "No space left" in lines[0]
+    with av.open(str(out / "annotated.mp4")) as box:
+        assert 0 < sum(1 for _ in box.decode(video=0)) < 300
+    assert len(csv_rows(out / "predictions.csv")) >= 1
+    s = summary(out)
+    assert s["status"] == "failed" and "annotated.mp4" in s["error"]
+    assert no_temporary_files(out)
 
 
 def test_disk_full_for_the_timeline(tmp_path, tmpfs):

@@ -385,6 +385,27 @@ def test_window_snapshot_that_cannot_be_written_is_not_listed(tmp_path, monkeypa
     assert w.snapshots == [] and "not saved" in view.message[0]
 
 
+def test_window_recording_that_cannot_be_finished_says_so_and_ends(tmp_path, monkeypatch):
+    """r, then r again when the recording's last write fails (a full disk): the window says the recording
+    stopped and why (not 'saved'), and the run goes on without a recorder."""
+    import mpt_live.window as window_mod
+    from mpt_live.errors import OutputError
+    from mpt_live.results import ModelInfo
+    from mpt_live.view import OverlayView
+
+    def full(self):
+        raise OutputError(f"{self.path}: could not write its last frames (No space left on device)")
+
+    monkeypatch.setattr(window_mod.VideoSink, "close", full)
+    view = OverlayView(ModelInfo())
+    w = window_mod.DisplayWindow(tmp_path, 30.0, view)
+    img = np.zeros((8, 8, 3), np.uint8)
+    w.key(ord("r"), img)
+    assert w.recording
+    w.key(ord("r"), img)
+    assert not w.recording and view.message[0].startswith("recording stopped:") and "No space left" in view.message[0]
+
+
 @pytest.mark.parametrize("live", [False, True])
 def test_model_worker_two_workers_keep_submission_order(live):
     spec = ClipSpec()
