@@ -11,7 +11,9 @@ workers' messages and lists the failures at the end. A video that fails does not
 worker process that dies (killed, out of memory) fails its current video, and a new worker takes
 its place while videos remain. Ctrl-C (or SIGTERM, SIGHUP) stops everything: the parent sends each
 worker SIGTERM, and the worker stops its video as a serial run would (:mod:`mpt_live.interrupts`),
-writing its outputs and a summary with status ``interrupted``, which a rerun then redoes.
+writing its outputs and a summary with status ``interrupted``, which a rerun then redoes. A parent killed
+outright (SIGKILL, out of memory) sends nothing: each worker sees it gone within a few frames and stops the
+same way, rather than run on alone through the videos left in the queue.
 """
 
 from __future__ import annotations
@@ -52,19 +54,21 @@ def _worker(spec: BatchSpec, tasks: Any, events: Any) -> None:
         # so two Ctrl-C (which the README allows) are not a worker's third signal, which ends it at once
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
+            parent = os.getppid()
             runtime = spec.load()
             cfg = replace(spec.cfg, workers=1)
             pid = os.getpid()
-            while True:
+            while os.getppid() == parent:  # the batch is still there to take the video's messages
                 task = tasks.get()
                 if task is None:
                     return
-                _run_one(task, spec, runtime, cfg, pid, events)
+                _run_one(task, spec, runtime, cfg, pid, events, parent)
         except KeyboardInterrupt:
             return
 
 
-def _run_one(task: tuple[int, Path, Path], spec: BatchSpec, runtime: Any, cfg: Any, pid: int, events: Any) -> None:
+def _run_one(task: tuple[int, Path, Path], spec: BatchSpec, runtime: Any, cfg: Any, pid: int, events: Any,
+             parent: int) -> None:
     """One video of a worker: its messages to the parent, its failure as a message (a stop is raised)."""
     from .job import run_job
     from .recordings import open_recording
@@ -74,6 +78,8 @@ def _run_one(task: tuple[int, Path, Path], spec: BatchSpec, runtime: Any, cfg: A
 
     def progress(n: int, total: int | None) -> None:
         if n % PROGRESS_EVERY == 0:
+            if os.getppid() != parent:  # the batch was killed outright (SIGKILL, out of memory): stop as on its
+                os.kill(pid, signal.SIGTERM)  # SIGTERM (status interrupted), not go on alone through the queue
             events.put(("progress", i, n, total))
 
     try:

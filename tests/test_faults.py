@@ -223,6 +223,30 @@ def test_a_stopped_jobs_batch_leaves_each_video_interrupted_not_running(tmp_path
         assert (out / name / "timeline.png").is_file() and no_temporary_files(out / name)
 
 
+def test_a_jobs_batch_killed_outright_leaves_no_worker_running_on(tmp_path, clip):
+    """SIGKILL (or the out-of-memory killer) of a --jobs batch's own process sends its workers nothing: each went
+    on alone to the end of its video (and on through the queue), outside the user's reach, and a rerun meanwhile
+    found the folder in use. Each now stops its video as on SIGTERM: status interrupted, which a rerun redoes."""
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        os.symlink(clip, folder / name)
+    out = tmp_path / "o"
+    proc = start("--video", str(folder), "--motion-only", "--headless", "--out", str(out), "--jobs", "2",
+                 "--threads", "1")
+    for name in ("a", "b"):
+        wait_for_rows(proc, out / name / "predictions.csv", 3)
+    proc.kill()
+    proc.communicate(timeout=60)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and any(summary(out / n)["status"] == "running" for n in ("a", "b")):
+        time.sleep(0.1)
+    for name in ("a", "b"):
+        s = summary(out / name)
+        assert s["status"] == "interrupted" and s["frames_read"] < 3000, (name, s["status"], s.get("frames_read"))
+        assert (out / name / "timeline.png").is_file() and no_temporary_files(out / name)
+
+
 def test_a_stop_signal_inside_a_finaliser_is_held_not_lost():
     """A signal whose handler runs inside a ``__del__`` (mediapipe's Image has one, run on every frame) would
     raise there, where Python prints "Exception ignored" and carries on: the run did not stop. It is held
