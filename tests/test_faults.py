@@ -236,11 +236,21 @@ def test_a_jobs_batch_killed_outright_leaves_no_worker_running_on(tmp_path, clip
                  "--threads", "1")
     for name in ("a", "b"):
         wait_for_rows(proc, out / name / "predictions.csv", 3)
+    workers = [summary(out / name)["pid"] for name in ("a", "b")]  # the running markers name their processes
     proc.kill()
     proc.communicate(timeout=60)
+
+    def alive(pid: int) -> bool:  # a zombie (exited, not reaped by a container's init) counts as gone
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and any(summary(out / n)["status"] == "running" for n in ("a", "b")):
+    while time.monotonic() < deadline and (any(map(alive, workers))
+                                           or any(summary(out / n)["status"] == "running" for n in ("a", "b"))):
         time.sleep(0.1)
+    assert not any(map(alive, workers)), "a worker process runs on"
     for name in ("a", "b"):
         s = summary(out / name)
         assert s["status"] == "interrupted" and s["frames_read"] < 3000, (name, s["status"], s.get("frames_read"))
