@@ -182,6 +182,23 @@ def test_missing_video_and_bad_truth(tmp_path):
     assert res.exit_code == 2 and "give either --truth" in res.output
 
 
+@pytest.mark.parametrize("status", ["running", "interrupted", "failed"])
+def test_a_run_that_did_not_finish_is_refused_not_scored(tmp_path, status):
+    """A video's run killed (summary.json still 'running'), stopped or failed half-way has the events of the
+    part it read: they were scored as the whole video's, every later movement a miss of the spotter."""
+    root = _benchmark(tmp_path)
+    run = tmp_path / "run"
+    _events(run / "long_001", [{"video": "long_001.mp4", "onset_frame": 11, "offset_frame": 20, "type": "micro"}])
+    _events(run / "long_002", [])
+    (run / "long_001" / "summary.json").write_text(json.dumps({"status": status, "source": "long_001.mp4"}))
+    res = CliRunner().invoke(app, ["spot", "--truth", str(root), "--runs", str(run)])
+    assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+    assert f"from a run that did not finish (summary.json: status {status}" in res.output
+    (run / "long_001" / "summary.json").write_text(json.dumps({"status": "complete", "source": "long_001.mp4"}))
+    res = CliRunner().invoke(app, ["spot", "--truth", str(root), "--runs", str(run)])
+    assert res.exit_code == 0, res.output
+
+
 def test_two_runs_of_one_video_are_refused_not_pooled(tmp_path):
     """Two --runs holding the same video (an fp32 and an int8 run, say) were pooled: each run's events counted
     against one truth, so every true positive of one run became a false positive of the other."""

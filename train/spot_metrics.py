@@ -24,6 +24,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Iterable, Sequence
 
 from mpt_live.errors import InputError
+from mpt_live.rundir import read_summary
 from mpt_live.spotting import EVENT_COLUMNS
 
 from .datasets.longvideo import TYPES, Interval, LongVideo, LongVideoIndex, normalise_type
@@ -249,6 +250,20 @@ def _folder_video(f: Path, run: Path, resolve) -> str | None:
     return next((v for v in map(resolve, candidates) if v is not None), None)
 
 
+UNFINISHED = {"running": "killed before it ended, or still running", "interrupted": "stopped by a signal",
+              "failed": "stopped by an error"}  # summary.json statuses whose events.csv covers part of a video
+
+
+def _check_finished(f: Path) -> None:
+    """InputError when the summary.json beside ``f`` says its run did not reach the end of its video: the
+    events it missed would be scored as misses of the spotter (an events.csv without a summary is taken)."""
+    s = read_summary(f.parent)
+    status = s.get("status") if s else None
+    if status in UNFINISHED:
+        raise InputError(f"{f}: from a run that did not finish (summary.json: status {status}: {UNFINISHED[status]}); "
+                         "its events cover only part of the video: run it again")
+
+
 def read_runs(runs: Sequence[Path], truth: LongVideoIndex) -> dict[str, list[Spotted]]:
     """Spotted intervals per truth video from the ``events.csv`` files under ``runs``.
 
@@ -261,6 +276,7 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex) -> dict[str, list[Spo
     source: dict[str, Path] = {}  # the events.csv each video's events come from
     for run in runs:
         for f in find_event_files(Path(run)):
+            _check_finished(f)
             rows = read_events(f)
             names = {resolve(s.video) for s in rows} if rows else {_folder_video(f, Path(run), resolve)}
             if None in names:
