@@ -83,7 +83,7 @@ class ReviewSink:
     while it reads a recording a browser cannot play (no second pass over the video at its end, and a
     stopped run's copy is there at once). Written under its own name as it goes (a killed run leaves the part
     it wrote, as it does of predictions.csv); a copy that could not be made (a full disk, no encoder) is
-    removed and never stops the run. Each frame is shown at its time ``t`` (the run's ``time_s``, so the page
+    removed when it fails (its space goes back to the CSVs) and never stops the run. Each frame is shown at its time ``t`` (the run's ``time_s``, so the page
     seeks a variable-rate recording, or one whose video starts late, to the frames the run saw there);
     without ``t``, one frame per ``1 / fps`` (OpenCV's VP8 fallback: always)."""
 
@@ -105,6 +105,7 @@ class ReviewSink:
             self.frames += 1
         except Exception:  # the copy is for viewing: a run never fails for it
             self.failed = True
+            self.abort()  # removed at once: on a full disk its space goes back to the run's own outputs
 
     def _encode(self, img: np.ndarray, t: float | None) -> None:
         if self._box is None and self._writer is None:
@@ -150,7 +151,7 @@ class ReviewSink:
         return "review.webm"
 
     def abort(self) -> None:
-        """No copy: the temporary file is removed (a crash, a copy that failed)."""
+        """No copy: the file written so far is removed (a crash, a copy that failed)."""
         if self._target is not None:
             if self._box is not None:
                 with contextlib.suppress(Exception):

@@ -461,6 +461,27 @@ def test_disk_full_with_two_faces_keeps_complete_rows_in_both_csvs(tmpfs, two_fa
     assert not (out / "review.webm").exists() and no_temporary_files(out)
 
 
+def test_a_review_copy_that_fills_the_disk_gives_its_space_back_at_once(tmpfs):
+    """review.webm (made as the run reads) that hits a full disk is given up: it was removed only when the run
+    ended, so its dead file held the disk while predictions.csv and events.csv ran out of room behind it."""
+    import shutil
+
+    from mpt_live.review import ReviewSink, vp9_available
+
+    if not vp9_available():
+        pytest.skip("PyAV has no VP9 encoder here")
+    out = tmpfs(64)
+    sink = ReviewSink(out, 30.0)
+    for i, img in enumerate(fk.frames(300, (320, 240), noise=True)):  # noise: far more than 64 KB
+        sink.write(img, i / 30)
+        if sink.failed:
+            break
+    assert sink.failed
+    assert not (out / "review.webm").exists()  # before the run ends
+    assert shutil.disk_usage(out).used < 8 * 1024
+    assert sink.close() is None
+
+
 def test_disk_full_while_writing_the_annotated_video(tmp_path, tmpfs):
     """--save-video on a disk that fills: the run stops with one line naming annotated.mp4, whose frames before
     stay readable, beside complete CSV rows. OpenCV's writer failed silently: the run went on and left an
