@@ -10,20 +10,23 @@ align-items:start}video{display:block;width:100%;max-height:58vh;background:#000
 .facts td{overflow-wrap:anywhere}.alert,.note{margin:0 0 10px;padding:6px 10px;border-radius:4px}
 .alert{background:#fbe3e1;color:#8a1c12;font-weight:600}.note{background:#fdf3d8;color:#6b5200}
 table{border-collapse:collapse;width:100%;background:#fff}th,td{padding:4px 8px;border-bottom:1px solid #e4e4e0;
-text-align:left;vertical-align:middle}.facts th{width:38%;color:#555;font-weight:600}.legend span{margin-right:14px;
+text-align:left;vertical-align:middle}.facts th{width:38%;color:#555;font-weight:600}.facts th,.facts td{padding:2px 8px;font-size:13px}.legend span{margin-right:14px;
 white-space:nowrap}.legend i{display:inline-block;width:12px;height:4px;margin:0 4px 3px 0;vertical-align:middle}
 svg.timeline{display:block;width:100%;height:auto;cursor:pointer}#events tbody tr{cursor:pointer}
 #events tbody tr:hover{background:#f0f4fa}#events tbody tr.current{background:#dbe8fb}#events img{display:block;
-height:64px;border-radius:3px}.keys{color:#666;font-size:12px}h3 img.who{height:40px;border-radius:3px;
+height:48px;border-radius:3px}.keys{color:#666;font-size:12px}h3 img.who{height:40px;border-radius:3px;
 vertical-align:middle;margin-right:8px}h3 .seen{font-weight:400;color:#555;margin-left:8px}
 :focus-visible{outline:3px solid #1a5fb4;outline-offset:2px}#events tbody tr:focus-visible{outline-offset:-3px}
 .keys ul{margin:0 0 8px;padding-left:18px}.keys h3{margin:0}kbd{font:inherit;font-weight:600}
 .zoom{margin:0 0 6px}.zoom button{margin-left:4px}#shown{margin-left:8px;color:#555}
 @media (max-width:900px){.wide{overflow-x:auto}.top{display:contents}th,td{padding:4px 5px}
-.top>div:first-child{position:sticky;top:0;z-index:5;background:#f5f5f2;padding:4px 0;margin-bottom:8px}video{max-height:38vh}}
+.top>div:first-child{position:sticky;top:0;z-index:5;background:#f5f5f2;padding:4px 0;margin-bottom:8px}video{max-height:38vh}
+.compact video{max-height:max(26vh,180px)}}
 @media (min-width:901px){.top{position:sticky;top:0;z-index:5;background:#f5f5f2;padding:6px 0 8px}
 #events thead th{position:sticky;top:var(--cover,0);background:#fff;z-index:2}
-video{max-height:44vh}.top>div:last-child{max-height:44vh;overflow:auto}}
+video{max-height:44vh}.top>div:last-child{max-height:44vh;overflow:auto}
+.compact video,.compact .top>div:last-child{max-height:max(30vh,200px)}}
+/* without a video there is nothing to keep in sight */.top:has(>div>p#video){position:static}
 """
 
 SCRIPT = """
@@ -184,6 +187,14 @@ if (playing()) video.addEventListener('timeupdate', () => {
 });
 // the events table's header stays in sight under the video while its rows scroll (wide screens)
 const stuck = () => document.documentElement.style.setProperty('--cover', cover() + 'px');
+// once the page is scrolled the part kept on top shrinks, leaving the screen to the events' rows; not on a page
+// too short to stay scrolled once it has (it would spring back and forth), back to its size at the top
+function compact() {
+  const on = document.body.classList.contains('compact'), y = window.scrollY;
+  const room = document.documentElement.scrollHeight - innerHeight > 0.25 * innerHeight + 40;
+  if (on ? y < 1 : y > 40 && room) { document.body.classList.toggle('compact', !on); stuck(); }
+}
+window.addEventListener('scroll', compact, {passive: true});
 window.addEventListener('resize', () => { layout(); stuck(); });
 if (playing()) video.addEventListener('loadedmetadata', stuck);
 layout(); stuck();

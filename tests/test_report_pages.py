@@ -6,6 +6,7 @@ the screen's width."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 from typer.testing import CliRunner
@@ -100,4 +101,58 @@ def test_a_face_lost_for_most_of_the_video_is_shaded_where_it_was_not_in_the_fra
         / plot; }""")
     assert 0.5 < shaded < 1, shaded  # more than half the run without this face
     assert "not in the frame for" in svg.get_attribute("aria-label")
+    assert errors == []
+
+
+LAPTOPS = [(1280, 720), (1280, 800), (1366, 768), (1440, 900), (1920, 1080), (800, 900)]
+
+
+@pytest.fixture(scope="module")
+def busy(pages, tmp_path_factory):
+    """The two faces' run with 40 events spread over its 4 s (a reviewer's page of a busy interview): its page
+    made again from its own rows and video, as the run writes it."""
+    from mpt_live.report import write_report
+    from mpt_live.timeline import read_rows
+
+    d = tmp_path_factory.mktemp("busy") / "two_faces"
+    shutil.copytree(pages["two faces"], d)
+    summary = json.loads((d / "summary.json").read_text())
+    rows = read_rows(d / "predictions.csv")
+    fps, end = float(summary["source_fps"]), max(float(r["time_s"]) for r in rows)
+    summary["events"] = [{"face": k % 2, "onset_s": t, "apex_s": t + 0.1, "offset_s": t + 0.2, "onset_frame": round(t * fps),
+                          "apex_frame": round((t + 0.1) * fps), "offset_frame": round((t + 0.2) * fps), "type": "micro",
+                          "class": "others", "confidence": 0.5, "score": 5.0}
+                         for k, t in enumerate(0.1 + (end - 0.4) * k / 40 for k in range(40))]
+    classes = [k[2:] for k in rows[0] if k.startswith("p_")]
+    write_report(d, summary, rows, classes, pages["two faces"].parent / "two.mp4", "two faces, 40 events")
+    return d
+
+
+@pytest.mark.parametrize("size", LAPTOPS, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_scrolled_to_the_events_a_laptop_shows_the_video_and_a_screenful_of_rows(busy, browser, size):  # noqa: F811
+    """At 1280x800 the video and the run's facts kept on top took 366 of the 800 px once the page was scrolled to
+    the events, which showed five rows (four at 1280x720), the facts cut off in their own scroll box: the part kept
+    on top now shrinks once the page is scrolled, the facts are set closer, the apex pictures smaller; the video
+    stays large enough to watch a face in."""
+    page, errors, _ = _open(browser, busy, size)
+    facts = "(d => d.scrollHeight <= d.clientHeight + 1)(document.querySelector('table.facts').parentElement)"
+    if size[0] > 900 and size[1] >= 768:
+        assert page.evaluate(facts), "the run's facts do not show whole above the fold"
+    for _ in range(20):
+        page.keyboard.press("n")  # down the table: the page scrolled to its middle, under the video
+    page.wait_for_function("document.querySelector('#events tr.current')")
+    page.wait_for_timeout(100)  # the scroll's handlers
+    seen = page.evaluate("""() => {
+        const v = document.getElementById('video').getBoundingClientRect(), head = document.querySelector('#events thead')
+            .getBoundingClientRect(), top = Math.max(v.bottom, getComputedStyle(document.querySelector('#events thead th'))
+            .position === 'sticky' ? head.bottom : 0);
+        const rows = Array.from(document.querySelectorAll('#events tbody tr')).map(r => r.getBoundingClientRect())
+            .filter(b => b.top >= top - 0.5 && b.bottom <= innerHeight + 0.5);
+        return {video: [v.top, v.bottom, v.height], rows: rows.length,
+                wide: document.documentElement.scrollWidth <= document.documentElement.clientWidth}; }""")
+    assert seen["video"][0] >= -0.5 and seen["video"][2] >= 200, seen
+    assert seen["rows"] >= 7, seen
+    assert seen["wide"], seen
+    row = page.evaluate("(b => [b.top, b.bottom])(document.querySelector('#events tr.current').getBoundingClientRect())")
+    assert row[0] >= seen["video"][1] - 0.5 and row[1] <= size[1] + 0.5, (row, seen)  # the selected row in sight
     assert errors == []
