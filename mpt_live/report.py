@@ -37,6 +37,8 @@ from .writers import atomic_path, json_default
 
 
 SEEK_AFTER = 300  # apex thumbnails: frames further apart than this are sought, not decoded one by one
+BUCKETS = 2000  # a long run's timeline over the whole run: each curve's low and high in this many stretches
+PART_S = 60.0  # ... and point by point in parts of this many seconds, shown when zoomed in
 
 
 def apex_thumbnails(source: Path | None, events: Sequence[Mapping[str, Any]], rows: Sequence[Mapping[str, Any]],
@@ -142,15 +144,15 @@ def _face_svg(face: int, rows: list[Mapping[str, Any]], events: list[Mapping[str
         parts.append(f'<rect class="ev" x="{x0:.2f}" y="0" width="{max(x1 - x0, 1.5):.2f}" height="{P + M + 4}" '
                      f'fill="#d62728" fill-opacity="0.22"><title>{html.escape(str(e.get("class") or e["type"]))} '
                      f'{float(e["onset_s"]):.2f}-{float(e["offset_s"]):.2f} s</title></rect>')
-    for k, c in enumerate(classes):
-        p = np.array([_num(r.get(f"p_{c}")) for r in rows])
-        parts.append(_polyline(t, P - p * (P - 4), x, class_hex(k), f"p {c}", xd))
+    curves = [(P - np.array([_num(r.get(f"p_{c}")) for r in rows]) * (P - 4), class_hex(k), f"p {c}")
+              for k, c in enumerate(classes)]
     score = np.array([_num(r.get("motion_score")) for r in rows])
     fin = score[np.isfinite(score) & (score > 0)]
     if fin.size:
         lo, hi = np.log(fin.min()), np.log(fin.max())
         y = P + 4 + M - (np.log(np.where(score > 0, score, np.nan)) - lo) / max(hi - lo, 1e-6) * (M - 4)
-        parts.append(_polyline(t, y, x, "#333", "motion score", xd))
+        curves.append((y, "#333", "motion score"))
+    parts.append(_curves(t, curves, x, xd, duration))
     parts.append('</g></g>')
     if not classes:  # outside the zoomed group: the page sizes it like the axis labels
         parts.append(f'<text class="no-model" x="{(L + W) / 2:g}" y="{P / 2:g}" font-size="11" text-anchor="middle" '
@@ -163,6 +165,43 @@ def _face_svg(face: int, rows: list[Mapping[str, Any]], events: list[Mapping[str
     parts.append(f'</g><line class="playhead" x1="{L}" x2="{L}" y1="0" y2="{P + M + 4}" stroke="#000" stroke-width="1.5"/>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _curves(t: np.ndarray, curves: Sequence[tuple[np.ndarray, str, str]], x, xd: int, duration: float) -> str:
+    """A face's curves as polylines. A long run's (over ``2 * BUCKETS`` points) twice: for the whole run
+    (``g.whole``) each curve's lowest and highest point in each of ``BUCKETS`` stretches of time, and point by point
+    in parts of ``PART_S`` seconds (``g.part``, hidden) that the page shows only when zoomed in on them. An hour's
+    windows drawn at once, point by point, kept chromium from drawing the page for 15 s, and read as a solid band."""
+    order = np.flatnonzero(np.isfinite(t))
+    order = order[np.argsort(t[order], kind="stable")]
+    ts = t[order]
+    if len(order) <= 2 * BUCKETS:
+        return "".join(_polyline(ts, y[order], x, colour, name, xd) for y, colour, name in curves)
+    out = [f'<g class="whole" data-buckets="{BUCKETS}">']
+    for y, colour, name in curves:
+        keep = _envelope(ts, y[order], duration)
+        out.append(_polyline(ts[keep], y[order][keep], x, colour, name, xd))
+    out.append("</g>")
+    for a in np.arange(0.0, duration, PART_S):  # one point either side: a part's lines meet its neighbours'
+        i0, i1 = np.searchsorted(ts, [a, a + PART_S])
+        if i1 > i0:
+            sel = order[max(i0 - 1, 0):i1 + 1]
+            out.append(f'<g class="part" data-t0="{a:g}" data-t1="{a + PART_S:g}" style="display:none">'
+                       + "".join(_polyline(t[sel], y[sel], x, colour, name, xd) for y, colour, name in curves) + "</g>")
+    return "".join(out)
+
+
+def _envelope(t: np.ndarray, y: np.ndarray, duration: float) -> np.ndarray:
+    """Indices (in time order) of the lowest and the highest finite ``y`` in each of ``BUCKETS`` equal stretches
+    of ``t`` (sorted), and of both sides of every gap (a non-finite ``y``), so that a gap stays one."""
+    ok = np.isfinite(y)
+    b = np.minimum((t / max(duration, 1e-9) * BUCKETS).astype(int), BUCKETS - 1)
+    fin = np.flatnonzero(ok)
+    ranked = fin[np.lexsort((y[fin], b[fin]))]  # by stretch, then by value
+    first = np.unique(b[ranked], return_index=True)[1]
+    last = np.r_[first[1:] - 1, len(ranked) - 1] if len(first) else first
+    sides = np.flatnonzero(np.diff(ok.astype(np.int8)))
+    return np.unique(np.r_[ranked[first], ranked[last], sides, sides + 1].astype(int))
 
 
 def _polyline(t: np.ndarray, y: np.ndarray, x, colour: str, name: str, xd: int = 1) -> str:

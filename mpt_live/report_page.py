@@ -122,6 +122,13 @@ function layout() {
     const px = s.getBoundingClientRect().width, fs = px > 0 ? Math.min(18, Math.max(6, 12 * W / px)) : 11;
     s.querySelector('g.data').setAttribute('transform',
       `translate(${L * (1 - k) - (W - L) * s0 / (w || 1)} 0) scale(${k} 1)`);
+    const whole = s.querySelector('g.whole');
+    if (whole) {  // a long run: its curves reduced for the whole run, point by point (in parts) when zoomed in
+      const near = px > 0 && w < px * d / parseFloat(whole.dataset.buckets);
+      whole.style.display = near ? 'none' : 'inline';
+      s.querySelectorAll('g.part').forEach(g => { g.style.display =
+        near && parseFloat(g.dataset.t1) > s0 && parseFloat(g.dataset.t0) < s0 + w ? 'inline' : 'none'; });
+    }
     const g = s.querySelector('g.ticks'), y = g.firstElementChild ? g.firstElementChild.getAttribute('y') : 168;
     const step = STEPS.find(v => w / v <= 10) || 3600 * Math.ceil(w / 36000);
     g.textContent = '';

@@ -1,0 +1,112 @@
+"""report.html of an hour-long interview: two faces, a window every 2 frames at 30 fps (54,000 rows a face) and
+1500 events. The page lists every event, stays within a size per event with real apex pictures, and draws its
+timelines reduced over the whole run and point by point only where zoomed in (in chromium, through playwright)."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from mpt_live.report import BUCKETS, apex_thumbnails, render_report
+
+from test_report import browser  # noqa: F401  (the fixture)
+
+HOUR, RATE, EVENTS, SPIKE = 3600.0, 15.0, 1500, 1234.5
+CLASSES = ["happiness", "surprise", "others"]
+
+
+def _rows() -> list[dict]:
+    t = np.arange(0.0, HOUR, 1 / RATE)
+    happy = 0.1 + 0.05 * np.sin(t / 7.0)
+    happy[np.argmin(abs(t - SPIKE))] = 1.0  # one window's peak: the whole-run view must not lose it
+    rows = []
+    for f in (0, 1):
+        for k, tk in enumerate(t):
+            h = float(happy[k]) if f == 0 else 0.1
+            rows.append({"time_s": round(float(tk), 4), "frame": 2 * k, "face_id": f, "x": 100 + 300 * f, "y": 100,
+                         "w": 200, "h": 200, "motion_score": 1 + (k % 50) / 10, "p_happiness": h, "p_surprise": 0.1,
+                         "p_others": 0.9 - h})
+    return rows
+
+
+def _events() -> list[dict]:
+    out = []
+    for i in range(EVENTS):
+        t = round(1 + (HOUR - 5) * i / EVENTS, 4)
+        out.append({"face": i % 2, "onset_s": t, "apex_s": t + 0.15, "offset_s": t + 0.35, "onset_frame": int(t * 30),
+                    "apex_frame": int(t * 30) + 4, "offset_frame": int(t * 30) + 10, "type": "micro",
+                    "class": CLASSES[i % 3], "confidence": 0.8, "score": 6.0})
+    return out
+
+
+@pytest.fixture(scope="module")
+def hour(faces_dir, tmp_path_factory):
+    """The hour's page and the same page without its events; the apex pictures are real: a real interview's
+    faces at 20 moments, each used for 75 events."""
+    out = tmp_path_factory.mktemp("hour")
+    rows, events = _rows(), _events()
+    views = [{"face": 0, "apex_s": j / 3, "apex_frame": 10 * j} for j in range(20)]
+    boxes = [{"time_s": j / 3, "face_id": 0, "x": 100, "y": 180, "w": 320, "h": 320} for j in range(20)]
+    pictures = apex_thumbnails(faces_dir / "videos" / "liveportrait_d3_expressive.mp4", views, boxes)
+    assert all(pictures)
+    summary = {"events": events, "source": "interview.mp4", "source_seconds": HOUR, "outputs": {}}
+    page = render_report(out, summary, rows, CLASSES, None, [pictures[i % 20] for i in range(EVENTS)], "an hour")
+    (out / "report.html").write_text(page, encoding="utf-8")
+    bare = render_report(out, {**summary, "events": []}, rows, CLASSES, None, [], "an hour")
+    return out, page, bare, events
+
+
+def _points(svg: str) -> list[int]:
+    return [len(p.split()) for p in re.findall(r'<polyline points="([^"]*)"', svg)]
+
+
+def test_an_hour_lists_every_event_within_a_size_per_event(hour):
+    _, page, bare, events = hour
+    onsets = [float(v) for v in re.findall(r'<tr data-onset="([\d.]+)"', page)]
+    assert onsets == [pytest.approx(e["onset_s"], abs=1e-4) for e in events]
+    assert page.count('src="data:image/jpeg;base64,') == EVENTS  # each event's picture, inlined
+    per_event = (len(page.encode()) - len(bare.encode())) / EVENTS
+    assert per_event <= 6000, f"{per_event:.0f} bytes an event"
+
+
+def test_an_hour_is_drawn_reduced_for_the_whole_run_and_point_by_point_in_parts(hour):
+    """An hour's 54,000 windows a face were drawn point by point at once, 7 curves of each face: chromium took
+    about 15 s to draw the page and the curves read as one solid band. The whole run is now each curve's low and
+    high in 2000 stretches of time (a one-window peak kept), the windows themselves in parts of a minute."""
+    _, page, _, _ = hour
+    for face in (0, 1):
+        svg = re.search(rf'<svg class="timeline"[^>]*data-face="{face}".*?</svg>', page, re.S).group(0)
+        whole = re.search(r'<g class="whole".*?</g>', svg, re.S)
+        assert whole, "the whole run is drawn point by point"
+        assert len(_points(whole.group(0))) == 4 and max(_points(whole.group(0))) <= 2 * BUCKETS + 2
+        parts = re.findall(r'<g class="part" data-t0="([\d.]+)" data-t1="([\d.]+)" style="display:none">(.*?)</g>',
+                           svg, re.S)
+        assert [float(a) for a, _, _ in parts] == [60.0 * k for k in range(60)]
+        assert sum(_points(p)[0] for _, _, p in parts) >= HOUR * RATE  # every window, in some part
+    face0 = re.search(r'<svg class="timeline"[^>]*data-face="0".*?</svg>', page, re.S).group(0)
+    happy = re.search(r'<g class="whole".*?<polyline points="([^"]*)"', face0, re.S).group(1)
+    assert min(float(p.split(",")[1]) for p in happy.split()) == pytest.approx(4.0)  # the peak (p = 1 at the top)
+
+
+def test_an_hour_in_chromium_draws_the_parts_of_the_span_shown(hour, browser):  # noqa: F811
+    out, _, _, _ = hour
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto((out / "report.html").as_uri(), timeout=60000)
+    drawn = """() => Array.from(document.querySelectorAll('svg.timeline')).map(s => [
+        getComputedStyle(s.querySelector('g.whole')).display,
+        Array.from(s.querySelectorAll('g.part')).filter(g => getComputedStyle(g).display !== 'none')
+            .map(g => parseFloat(g.dataset.t0))])"""
+    assert page.evaluate(drawn) == [["inline", []]] * 2  # the whole run: reduced
+    page.select_option("#zoom", "60")
+    assert page.evaluate(drawn) == [["none", [0.0]]] * 2  # a minute: its part, point by point
+    page.keyboard.press("]")
+    assert page.evaluate(drawn) == [["none", [60.0]]] * 2
+    page.select_option("#zoom", "600")
+    assert page.evaluate(drawn) == [["none", [60.0 * k for k in range(10)]]] * 2
+    page.select_option("#zoom", "0")
+    assert page.evaluate(drawn) == [["inline", []]] * 2
+    assert errors == []
