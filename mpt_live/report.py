@@ -136,13 +136,16 @@ def _face_svg(face: int, rows: list[Mapping[str, Any]], events: list[Mapping[str
              f'<rect x="{L}" y="0" width="{W - L}" height="{P + M + 4}" fill="#fff" stroke="#ccc"/>',
              "" if classes else f'<rect x="{L}" y="0" width="{W - L}" height="{P}" fill="#ececea"/>',
              f'<g clip-path="url(#plot-{face})"><g class="data">']
+    xe = max(xd, 2)  # the shading's ends to the hundredth of a unit at least (an hour: 3.6 ms)
     for a, b in gone:
-        parts.append(f'<rect class="absent" x="{x(a):.2f}" y="0" width="{x(b) - x(a):.2f}" height="{P + M + 4}" '
+        parts.append(f'<rect class="absent" x="{x(a):.{xe}f}" y="0" width="{x(b) - x(a):.{xe}f}" height="{P + M + 4}" '
                      f'fill="#e4e4e0"><title>face {face} not in the frame {_clock(a)}-{_clock(b)} s</title></rect>')
-    for e in events:
+    for e in events:  # its own length (zoomed in, a minimum width would be scaled too; not 0: a rect of width 0 is
+        # not drawn at all), with an outline that no zoom scales
         x0, x1 = x(float(e["onset_s"])), x(float(e["offset_s"]))
-        parts.append(f'<rect class="ev" x="{x0:.2f}" y="0" width="{max(x1 - x0, 1.5):.2f}" height="{P + M + 4}" '
-                     f'fill="#d62728" fill-opacity="0.22"><title>{html.escape(str(e.get("class") or e["type"]))} '
+        parts.append(f'<rect class="ev" x="{x0:.{xe}f}" y="0" width="{max(x1 - x0, 10 ** -xe):.{xe}f}" height="{P + M + 4}" '
+                     f'fill="#d62728" fill-opacity="0.22" stroke="#d62728" stroke-opacity="0.22" stroke-width="1.5" '
+                     f'vector-effect="non-scaling-stroke"><title>{html.escape(str(e.get("class") or e["type"]))} '
                      f'{float(e["onset_s"]):.2f}-{float(e["offset_s"]):.2f} s</title></rect>')
     curves = [(P - np.array([_num(r.get(f"p_{c}")) for r in rows]) * (P - 4), class_hex(k), f"p {c}")
               for k, c in enumerate(classes)]

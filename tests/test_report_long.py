@@ -110,3 +110,22 @@ def test_an_hour_in_chromium_draws_the_parts_of_the_span_shown(hour, browser):  
     page.select_option("#zoom", "0")
     assert page.evaluate(drawn) == [["inline", []]] * 2
     assert errors == []
+
+
+def test_an_hours_events_keep_their_length_when_zoomed_in(hour, browser):  # noqa: F811
+    """An event's shading was at least 1.5 of the timeline's 1000 units wide, a width the zoom then scaled: over
+    an hour that is 5.4 s, and zoomed to a minute the events of a 0.35 s covered the whole plot. The shading is
+    now the event's own length, with an outline of 1.5 screen pixels that no zoom scales (a short event still
+    shows over the whole run)."""
+    out, _, _, events = hour
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto((out / "report.html").as_uri(), timeout=60000)
+    page.select_option("#zoom", "60")
+    plot, widths, outline = page.evaluate("""() => { const s = document.querySelector('svg.timeline[data-face="0"]');
+        const plot = s.querySelector('rect[stroke]').getBoundingClientRect(), r = s.querySelector('rect.ev');
+        const shown = Array.from(s.querySelectorAll('rect.ev')).map(r => r.getBoundingClientRect())
+            .filter(b => b.right > plot.left && b.left < plot.right);  // the events of the minute shown
+        return [plot.width, shown.map(b => b.width), [getComputedStyle(r).vectorEffect, getComputedStyle(r).strokeWidth]]; }""")
+    length = events[0]["offset_s"] - events[0]["onset_s"]
+    assert len(widths) >= 10 and all(w == pytest.approx(length / 60 * plot, abs=1.0) for w in widths), (widths, plot)
+    assert outline == ["non-scaling-stroke", "1.5px"]
