@@ -3,7 +3,8 @@
 The page shows the video (referenced relatively: the annotated or original video when a browser can
 play it, else ``review.webm``, a VP9 copy made here: :mod:`mpt_live.review`), the run's facts (model, DEMO MODEL or not,
 provider, fps, faces), one timeline per face (class probabilities, motion score, events; a playhead
-follows the video, a click seeks it) and the events table with a thumbnail of each event's apex.
+follows the video, a click seeks it; a long run's curves reduced over the whole run, point by point where zoomed
+in) and the events table with a thumbnail of each event's apex.
 Clicking an event seeks the video to its onset; ``n``/``j`` and ``p``/``k`` move to the next and
 previous event. For keyboard and screen-reader users the events table is an ARIA grid (one tab stop,
 the arrows between rows, Enter to select, ``aria-selected`` and a name per row), each timeline a
