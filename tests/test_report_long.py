@@ -101,6 +101,8 @@ def test_an_hour_in_chromium_draws_the_parts_of_the_span_shown(hour, browser):  
         Array.from(s.querySelectorAll('g.part')).filter(g => getComputedStyle(g).display !== 'none')
             .map(g => parseFloat(g.dataset.t0))])"""
     assert page.evaluate(drawn) == [["inline", []]] * 2  # the whole run: reduced
+    # no video to show: nothing kept on top of the page (its facts' block took half a laptop's screen, sticky)
+    assert page.evaluate("getComputedStyle(document.querySelector('.top')).position") == "static"
     page.select_option("#zoom", "60")
     assert page.evaluate(drawn) == [["none", [0.0]]] * 2  # a minute: its part, point by point
     page.keyboard.press("]")
