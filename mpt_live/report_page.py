@@ -21,7 +21,8 @@ vertical-align:middle;margin-right:8px}h3 .seen{font-weight:400;color:#555;margi
 .zoom{margin:0 0 6px}.zoom button{margin-left:4px}#shown{margin-left:8px;color:#555}
 @media (max-width:900px){.wide{overflow-x:auto}.top{display:contents}th,td{padding:4px 5px}
 .top>div:first-child{position:sticky;top:0;z-index:5;background:#f5f5f2;padding:4px 0;margin-bottom:8px}video{max-height:38vh}
-.compact video{max-height:max(26vh,180px)}}
+.compact video{max-height:max(26vh,180px)}
+.wide.fits{overflow-x:visible}.fits #events thead th{position:sticky;top:var(--cover,0);background:#fff;z-index:2}}
 @media (min-width:901px){.top{position:sticky;top:0;z-index:5;background:#f5f5f2;padding:6px 0 8px}
 #events thead th{position:sticky;top:var(--cover,0);background:#fff;z-index:2}
 video{max-height:44vh}.top>div:last-child{max-height:44vh;overflow:auto}
@@ -192,8 +193,11 @@ if (playing()) video.addEventListener('timeupdate', () => {
   const t = video.currentTime, [s0, w] = view();
   if (span > 0 && (t < s0 || t > s0 + w)) { start = Math.floor(t / span) * span; layout(); } else playhead();
 });
-// the events table's header stays in sight under the video while its rows scroll (wide screens)
+// the events table's header stays in sight under the video while its rows scroll; in a narrow window only where
+// the table fits it (one wider scrolls sideways in a box of its own, in which a header cannot stay on the screen)
 const stuck = () => document.documentElement.style.setProperty('--cover', cover() + 'px');
+const box = document.querySelector('.wide');
+function fits() { box.classList.remove('fits'); box.classList.toggle('fits', box.scrollWidth <= box.clientWidth + 1); }
 // once the page is scrolled the part kept on top shrinks, leaving the screen to the events' rows; not on a page
 // too short to stay scrolled once it has (it would spring back and forth), back to its size at the top
 function compact() {
@@ -202,9 +206,9 @@ function compact() {
   if (on ? y < 1 : y > 40 && room) { document.body.classList.toggle('compact', !on); stuck(); }
 }
 window.addEventListener('scroll', compact, {passive: true});
-window.addEventListener('resize', () => { layout(); stuck(); });
+window.addEventListener('resize', () => { layout(); fits(); stuck(); });
 if (playing()) video.addEventListener('loadedmetadata', stuck);
-layout(); stuck();
+layout(); fits(); stuck();
 """
 
 PAGE = """<!DOCTYPE html>

@@ -143,7 +143,7 @@ def test_scrolled_to_the_events_a_laptop_shows_the_video_and_a_screenful_of_rows
     page.wait_for_function("document.querySelector('#events tr.current')")
     page.wait_for_timeout(100)  # the scroll's handlers
     seen = page.evaluate("""() => {
-        const v = document.getElementById('video').getBoundingClientRect(), head = document.querySelector('#events thead')
+        const v = document.getElementById('video').getBoundingClientRect(), head = document.querySelector('#events thead th')
             .getBoundingClientRect(), top = Math.max(v.bottom, getComputedStyle(document.querySelector('#events thead th'))
             .position === 'sticky' ? head.bottom : 0);
         const rows = Array.from(document.querySelectorAll('#events tbody tr')).map(r => r.getBoundingClientRect())
@@ -155,4 +155,22 @@ def test_scrolled_to_the_events_a_laptop_shows_the_video_and_a_screenful_of_rows
     assert seen["wide"], seen
     row = page.evaluate("(b => [b.top, b.bottom])(document.querySelector('#events tr.current').getBoundingClientRect())")
     assert row[0] >= seen["video"][1] - 0.5 and row[1] <= size[1] + 0.5, (row, seen)  # the selected row in sight
+    assert errors == []
+
+
+@pytest.mark.parametrize("size", [(800, 900), (700, 800)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_in_a_narrow_window_the_events_header_stays_under_the_video(busy, browser, size):  # noqa: F811
+    """In a window of 900 px or less the events' header scrolled away under the video with the first rows (the
+    table sits in a box of its own that scrolls sideways, in which a header cannot stay on the page's screen): where
+    the table fits the window it now stays in sight under the video, as on wider screens."""
+    page, errors, _ = _open(browser, busy, size)
+    for _ in range(20):
+        page.keyboard.press("n")
+    page.wait_for_function("document.querySelector('#events tr.current')")
+    page.wait_for_timeout(100)
+    video, head, row = page.evaluate("""['#video', '#events thead th', '#events tr.current']
+        .map(s => (b => [b.top, b.bottom])(document.querySelector(s).getBoundingClientRect()))""")
+    assert head[0] >= video[1] - 0.5 and head[1] <= size[1], (video, head)
+    assert row[0] >= head[1] - 0.5 and row[1] <= size[1] + 0.5, (row, head)  # the selected row not under it
+    assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
     assert errors == []
