@@ -188,10 +188,12 @@ def _curves(t: np.ndarray, curves: Sequence[tuple[np.ndarray, str, str]], x, xd:
     out.append("</g>")
     for a in np.arange(0.0, duration, PART_S):  # one point either side: a part's lines meet its neighbours'
         i0, i1 = np.searchsorted(ts, [a, a + PART_S])
-        if i1 > i0:
-            sel = order[max(i0 - 1, 0):i1 + 1]
-            out.append(f'<g class="part" data-t0="{a:g}" data-t1="{a + PART_S:g}" style="display:none">'
-                       + "".join(_polyline(t[sel], y[sel], x, colour, name, xd) for y, colour, name in curves) + "</g>")
+        if i1 > i0:  # in hundredths of a second from the part's start (a third smaller than the run's units)
+            sel, to = order[max(i0 - 1, 0):i1 + 1], x(a + 1.0) - x(a)
+            out.append(f'<g class="part" data-t0="{a:g}" data-t1="{a + PART_S:g}" style="display:none" '
+                       f'transform="translate({x(a):.6f} 0) scale({to / 100:.8g} 1)">'
+                       + "".join(_polyline((t[sel] - a) * 100, y[sel], lambda v: v, colour, name, 0)
+                                 for y, colour, name in curves) + "</g>")
     return "".join(out)
 
 

@@ -13,7 +13,7 @@ from mpt_live.report import BUCKETS, apex_thumbnails, render_report
 
 from test_report import browser  # noqa: F401  (the fixture)
 
-HOUR, RATE, EVENTS, SPIKE = 3600.0, 15.0, 1500, 1234.5
+HOUR, RATE, EVENTS, SPIKE = 3600.0, 15.0, 1500, 18519 / 15.0  # the peak: a window at 20:34.6
 CLASSES = ["happiness", "surprise", "others"]
 
 
@@ -69,6 +69,10 @@ def test_an_hour_lists_every_event_within_a_size_per_event(hour):
     assert page.count('src="data:image/jpeg;base64,') == EVENTS  # each event's picture, inlined
     per_event = (len(page.encode()) - len(bare.encode())) / EVENTS
     assert per_event <= 6000, f"{per_event:.0f} bytes an event"
+    # the timelines: at most 12 bytes a point of a curve, the whole run's reduced curves included (a minute's part
+    # is written in hundredths of a second from its start, not in the run's units to the thousandth: 15 bytes)
+    points = 2 * HOUR * RATE * (len(CLASSES) + 1)
+    assert len(bare.encode()) <= 12 * points, f"{len(bare.encode()) / points:.1f} bytes a point"
 
 
 def test_an_hour_is_drawn_reduced_for_the_whole_run_and_point_by_point_in_parts(hour):
@@ -81,7 +85,7 @@ def test_an_hour_is_drawn_reduced_for_the_whole_run_and_point_by_point_in_parts(
         whole = re.search(r'<g class="whole".*?</g>', svg, re.S)
         assert whole, "the whole run is drawn point by point"
         assert len(_points(whole.group(0))) == 4 and max(_points(whole.group(0))) <= 2 * BUCKETS + 2
-        parts = re.findall(r'<g class="part" data-t0="([\d.]+)" data-t1="([\d.]+)" style="display:none">(.*?)</g>',
+        parts = re.findall(r'<g class="part" data-t0="([\d.]+)" data-t1="([\d.]+)" style="display:none"[^>]*>(.*?)</g>',
                            svg, re.S)
         assert [float(a) for a, _, _ in parts] == [60.0 * k for k in range(60)]
         assert sum(_points(p)[0] for _, _, p in parts) >= HOUR * RATE  # every window, in some part
@@ -131,3 +135,21 @@ def test_an_hours_events_keep_their_length_when_zoomed_in(hour, browser):  # noq
     length = events[0]["offset_s"] - events[0]["onset_s"]
     assert len(widths) >= 10 and all(w == pytest.approx(length / 60 * plot, abs=1.0) for w in widths), (widths, plot)
     assert outline == ["non-scaling-stroke", "1.5px"]
+
+
+def test_an_hours_peak_is_where_it_happened_over_the_whole_run_and_zoomed_in(hour, browser):  # noqa: F811
+    """The one-window peak at 20:34.6 drawn at its time: over the whole run and in its minute's part, zoomed in."""
+    out, _, _, _ = hour
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto((out / "report.html").as_uri(), timeout=60000)
+    peak = """() => { const s = document.querySelector('svg.timeline[data-face="0"]');
+        const plot = s.querySelector('rect[stroke]').getBoundingClientRect();
+        const line = Array.from(s.querySelectorAll('g.whole, g.part')).filter(g => getComputedStyle(g).display !== 'none')
+            .map(g => g.querySelector('polyline')).filter(l => l.points.length)
+            .map(l => [l, Array.from(l.points).reduce((a, p) => p.y < a.y ? p : a)]).reduce((a, b) => b[1].y < a[1].y ? b : a);
+        const p = new DOMPoint(line[1].x, line[1].y).matrixTransform(line[0].getScreenCTM());
+        return (p.x - plot.left) / plot.width; }"""
+    assert page.evaluate(peak) == pytest.approx(SPIKE / HOUR, abs=0.5 / 1000)  # within half a pixel's worth
+    page.select_option("#zoom", "60")
+    page.evaluate("start = 1200; layout()")  # the minute from 20:00
+    assert page.evaluate(peak) == pytest.approx((SPIKE - 1200) / 60, abs=0.5 / 1000)
