@@ -101,10 +101,12 @@ def record_failures(out: Path | None, failed: list[tuple[Path, str]]) -> None:
 
 def run_batch(videos: str | Path | list[Path], out: Path | None, runtime: Any | None, cfg: SessionConfig,
               console: Console,
-              *, save_video: bool = False, display: bool = False, fps: float | None = None
+              *, save_video: bool = False, display: bool = False, fps: float | None = None, first: Any | None = None
               ) -> tuple[list[tuple[Path, Path | None, dict[str, Any]]], list[tuple[Path, str]]]:
     """Every video in order, every frame. Returns (done: [(video, out dir, summary)], failed: [(video, reason)]).
-    ``fps``: the frame rate of the frame folders among them (required where there are some)."""
+    ``fps``: the frame rate of the frame folders among them (required where there are some). ``first``: the
+    first video's source when the caller has opened it already (:func:`~mpt_live.recordings.open_recording`),
+    read instead of opening the video again."""
     videos = _videos(videos)
     check_fps(videos, fps)
     if out is None and not display:
@@ -118,7 +120,7 @@ def run_batch(videos: str | Path | list[Path], out: Path | None, runtime: Any | 
     with claim_batch(out) if several and out is not None else contextlib.nullcontext(), \
             progress_bar(console, disable=display) as bar:
         overall = bar.add_task("videos", total=len(videos)) if several else None
-        for video, d in zip(videos, dirs):
+        for index, (video, d) in enumerate(zip(videos, dirs)):
             task = bar.add_task(video.name, total=None)
 
             def tick(i: int, n: int | None, task=task) -> None:
@@ -126,7 +128,7 @@ def run_batch(videos: str | Path | list[Path], out: Path | None, runtime: Any | 
                     bar.update(task, completed=i, total=n or None)
 
             try:
-                with open_recording(video, fps) as src:
+                with first if first is not None and index == 0 else open_recording(video, fps) as src:
                     summary = run_job(src, runtime, cfg, d, save_video=save_video, display=display, progress=tick)
                 done.append((video, d, summary))
                 bar.update(task, completed=summary["frames_read"], total=summary["frames_read"])

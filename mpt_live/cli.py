@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Optional
 
@@ -153,15 +154,19 @@ def live(
 
                         check_ray_videos(videos)
                         check_address(ray)
-                    if len(videos) == 1:
-                        open_recording(videos[0], fps).close()
-                    if out is not None:
-                        check_out_dir(out)
-                    runtime = None if motion_only else _load(model, device, threads)
-                    if jobs is not None or ray is not None:
-                        _run_parallel(videos, out, runtime, cfg, save_video, jobs, ray, device, threads, fps)
-                    else:
-                        _run_files(videos, out, runtime, cfg, save_video, display, fps)
+                    parallel = jobs is not None or ray is not None
+                    # one video is opened before the model loads (a bad file fails at once); a serial run reads
+                    # it from this open, its first frames included (no second open, no frames decoded twice)
+                    with open_recording(videos[0], fps) if len(videos) == 1 else nullcontext() as first:
+                        if out is not None:
+                            check_out_dir(out)
+                        runtime = None if motion_only else _load(model, device, threads)
+                        if parallel:
+                            if first is not None:  # the worker process opens it
+                                first.close()
+                            _run_parallel(videos, out, runtime, cfg, save_video, jobs, ray, device, threads, fps)
+                        else:
+                            _run_files(videos, out, runtime, cfg, save_video, display, fps, first)
         except InputError as e:
             _fail(str(e))
         except OutputError as e:
@@ -221,11 +226,13 @@ def _report(summary: dict, out: Optional[Path]) -> None:
 
 
 def _run_files(videos: list, out: Optional[Path], runtime: Any | None, cfg: SessionConfig, save_video: bool,
-               display: bool, fps: Optional[float] = None) -> None:
-    """Recorded videos, every frame in order; one output folder each; failures and incomplete runs listed (exit 1)."""
+               display: bool, fps: Optional[float] = None, first: Any | None = None) -> None:
+    """Recorded videos, every frame in order; one output folder each; failures and incomplete runs listed (exit 1).
+    ``first``: the first video already open (the pre-check's source), read from there."""
     from .batch import run_batch
 
-    done, failed = run_batch(videos, out, runtime, cfg, console, save_video=save_video, display=display, fps=fps)
+    done, failed = run_batch(videos, out, runtime, cfg, console, save_video=save_video, display=display, fps=fps,
+                             first=first)
     for _, d, s in done:
         _report(s, d)
     incomplete = [s for _, _, s in done if s["status"] != "complete"]

@@ -1,0 +1,108 @@
+"""What each video pays before its first frame: opens of the file, frames decoded and not used, models and face
+detectors built. Counted (never timed) through wrappers around the calls that pay them."""
+
+from __future__ import annotations
+
+import json
+import queue
+from collections import Counter
+from pathlib import Path
+
+import cv2
+import pytest
+from typer.testing import CliRunner
+
+from faultkit import write_video
+from mpt_live import capture, sources
+from mpt_live.cli import app
+
+runner = CliRunner()
+FRAMES = 12
+
+
+class _CountedCapture:
+    """A capture that counts the frames decoded from it (read / grab) into ``counts[path]``."""
+
+    def __init__(self, cap, name: str, decoded: Counter) -> None:
+        self._cap, self._name, self._decoded = cap, name, decoded
+
+    def __getattr__(self, name):
+        return getattr(self._cap, name)
+
+    def read(self, *a):
+        ok, img = self._cap.read(*a)
+        self._decoded[self._name] += bool(ok)
+        return ok, img
+
+    def grab(self):
+        ok = self._cap.grab()
+        self._decoded[self._name] += bool(ok)
+        return ok
+
+
+@pytest.fixture
+def opens(monkeypatch):
+    """``(opened, decoded)``: per video file name, the captures the readers opened and the frames decoded from them."""
+    opened, decoded = Counter(), Counter()
+    real = sources.open_capture
+
+    def counting(name, *a, **k):
+        opened[Path(name).name] += 1
+        return _CountedCapture(real(name, *a, **k), Path(name).name, decoded)
+
+    monkeypatch.setattr(sources, "open_capture", counting)
+    monkeypatch.setattr(capture, "open_capture", counting)
+    return opened, decoded
+
+
+@pytest.fixture
+def builds(monkeypatch):
+    """Counter of what was built: ``detector`` (a mediapipe BlazeFace detector), ``sface`` (the face embedder's
+    network), ``model`` (an ONNX Runtime session of the MPT model), ``warmup`` (a model call on zero clips)."""
+    from mediapipe.tasks.python import vision
+
+    from mpt_live.runtime import MPTRuntime
+
+    made = Counter()
+    create = vision.FaceDetector.create_from_options.__func__
+    sface = cv2.FaceRecognizerSF.create
+    init, warmup = MPTRuntime.__init__, MPTRuntime.warmup
+
+    def counted_create(cls, options):
+        made["detector"] += 1
+        return create(cls, options)
+
+    def counted_sface(*a, **k):
+        made["sface"] += 1
+        return sface(*a, **k)
+
+    def counted_init(self, *a, **k):
+        made["model"] += 1
+        init(self, *a, **k)
+
+    def counted_warmup(self, *a, **k):
+        made["warmup"] += 1
+        warmup(self, *a, **k)
+
+    monkeypatch.setattr(vision.FaceDetector, "create_from_options", classmethod(counted_create))
+    monkeypatch.setattr(cv2.FaceRecognizerSF, "create", counted_sface)
+    monkeypatch.setattr(MPTRuntime, "__init__", counted_init)
+    monkeypatch.setattr(MPTRuntime, "warmup", counted_warmup)
+    return made
+
+
+def _summary(folder: Path) -> dict:
+    return json.loads((folder / "summary.json").read_text())
+
+
+def test_one_video_is_opened_once_and_each_frame_decoded_once(tmp_path, opens):
+    """The command line opens a single video before its model loads (a bad file fails at once); the run then reads
+    it from that open: one capture, each frame decoded once (the check's two frames were decoded twice)."""
+    video = write_video(tmp_path / "clip.mp4", FRAMES)
+    res = runner.invoke(app, ["--video", str(video), "--motion-only", "--headless", "--out", str(tmp_path / "o")])
+    assert res.exit_code == 0, res.output
+    opened, decoded = opens
+    assert _summary(tmp_path / "o")["frames_read"] == FRAMES
+    assert opened["clip.mp4"] == 1
+    assert decoded["clip.mp4"] == FRAMES
+
