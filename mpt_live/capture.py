@@ -182,8 +182,10 @@ class PacedVideoReader(LatestFrameReader):
         with VideoFile(path) as v:  # raises InputError for unusable files
             self.fps, self.frame_count, self._times, self._stretch = v.fps, v.frame_count, v.frame_times, v.stretch
             self.warnings = list(v.warnings)
+            # its capture plays on: the file is opened once, and the frames it read to learn the timing are not
+            # decoded again
+            self._cap, self._decoded = v.detach()
         self.name = str(path)
-        self._cap = open_capture(self.name)
         self.speed = speed
         self._clock = clock
         self._sleep = sleep
@@ -221,7 +223,12 @@ class PacedVideoReader(LatestFrameReader):
         times, offset, i, published_t = self._times(), 0.0, 0, 0.0
         while not self._stop.is_set():
             now = self._clock()  # lateness is judged before decoding, as if the frame's time were known
-            if not self._cap.grab():
+            img = None
+            if self._decoded:  # the first frames, decoded when the file was opened
+                img, ms = self._decoded.pop(0)
+            elif self._cap.grab():
+                ms = float(self._cap.get(cv2.CAP_PROP_POS_MSEC) or 0.0)
+            else:
                 self._end_of_pass(times)
                 if not self.loop or times.n == 0:
                     return
@@ -231,7 +238,7 @@ class PacedVideoReader(LatestFrameReader):
                 self.loops += 1
                 times = self._times()
                 continue
-            t = offset + times.next(float(self._cap.get(cv2.CAP_PROP_POS_MSEC) or 0.0))
+            t = offset + times.next(ms)
             due = start + t / self.speed
             if now > due + late:
                 if t - published_t < MAX_SKIP_S:
@@ -243,12 +250,14 @@ class PacedVideoReader(LatestFrameReader):
                 start += now - due  # decoding is slower than real time: publish it anyway, the clock follows
                 due = now
             published_t = t
-            ok, img = self._cap.retrieve()
-            if not ok or img is None:  # the file ends here, as a failed read ends a VideoFile: checked the same
-                self._end_of_pass(times)
-                return
+            if img is None:
+                ok, img = self._cap.retrieve()
+                if not ok or img is None:  # the file ends here, as a failed read ends a VideoFile: checked the same
+                    self._end_of_pass(times)
+                    return
+                img = square_pixels(img, self._stretch)
             self._wait_until(due)
-            self._publish(LiveFrame(i, t, square_pixels(img, self._stretch), captured=self._clock()))
+            self._publish(LiveFrame(i, t, img, captured=self._clock()))
             i += 1
 
     def stats(self) -> dict[str, Any]:

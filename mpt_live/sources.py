@@ -169,7 +169,7 @@ class VideoFile:
         if probe is not None and probe.image is not None:
             raise InputError(f"{self.path}: is a {probe.image} image, not a video; a recording stored as images "
                              "is read as a folder of frames (--fps)")
-        self._cap = open_capture(self.name, timeout_ms)
+        self._cap: cv2.VideoCapture | None = open_capture(self.name, timeout_ms)
         if not self._cap.isOpened():
             raise InputError(f"{self.name}: not a readable video: "
                              + ("OpenCV could not open it" if probe is None else unreadable(self.path, probe)))
@@ -231,8 +231,17 @@ class VideoFile:
             self.warnings += [w for w in times.warnings if w not in self.warnings]
             self.error = self.error or times.error
 
+    def detach(self) -> tuple[cv2.VideoCapture, list[tuple[np.ndarray, float]]]:
+        """The open capture and the frames already decoded from it (image, position in ms), for a reader that
+        goes on from there (:class:`~mpt_live.capture.PacedVideoReader`) instead of opening the file again;
+        this object reads nothing more."""
+        cap, buffered, self._buffered = self._cap, self._buffered, []
+        self._cap = None
+        return cap, buffered
+
     def close(self) -> None:
-        self._cap.release()
+        if self._cap is not None:
+            self._cap.release()
 
     def __enter__(self) -> "VideoFile":
         return self

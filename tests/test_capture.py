@@ -227,13 +227,13 @@ def test_paced_file_waits_for_its_first_reader(small_video):
 def test_paced_file_that_stops_decoding_is_reported_truncated(small_video, monkeypatch):
     """A frame that no longer decodes ends a --realtime file; its truncation is reported as a VideoFile
     reports it (it used to end silently: the run was 'complete' with a quarter of the video)."""
-    import mpt_live.capture as capture
+    import mpt_live.sources as sources
 
-    real = capture.open_capture
+    real = sources.open_capture
 
     class Breaks:
-        def __init__(self, name: str) -> None:
-            self.cap, self.n = real(name), 0
+        def __init__(self, name: str, *args) -> None:
+            self.cap, self.n = real(name, *args), 0
 
         def __getattr__(self, name: str):
             return getattr(self.cap, name)
@@ -242,11 +242,11 @@ def test_paced_file_that_stops_decoding_is_reported_truncated(small_video, monke
             self.n += 1
             return self.cap.retrieve() if self.n <= 10 else (False, None)
 
-    monkeypatch.setattr(capture, "open_capture", Breaks)
+    monkeypatch.setattr(sources, "open_capture", Breaks)  # the file's one capture (its first 2 frames: read())
     clock = FakeTime()
     with PacedVideoReader(small_video, clock=clock, sleep=clock.sleep) as r:
         frames = list(r)
-    assert len(frames) <= 10 and r.error is not None and "of the 40 frames its header announces" in r.error
+    assert len(frames) <= 12 and r.error is not None and "of the 40 frames its header announces" in r.error
 
 
 def test_paced_file_bad_input():

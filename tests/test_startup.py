@@ -106,3 +106,21 @@ def test_one_video_is_opened_once_and_each_frame_decoded_once(tmp_path, opens):
     assert opened["clip.mp4"] == 1
     assert decoded["clip.mp4"] == FRAMES
 
+
+def test_a_realtime_video_is_opened_once(tmp_path, opens):
+    """--realtime: the file is opened once (to check it and learn its timing) and played on from there; it was
+    opened a second time, and its first two frames decoded twice."""
+    from mpt_live.capture import PacedVideoReader
+
+    video = write_video(tmp_path / "clip.mp4", FRAMES)
+    now = [0.0]
+
+    def sleep(s: float) -> None:  # a clock that moves only when the reader waits: no frame is ever late
+        now[0] += s
+
+    with PacedVideoReader(video, clock=lambda: now[0], sleep=sleep) as r:
+        frames = list(r)
+    opened, decoded = opens
+    assert frames and r.captured == FRAMES and r.skipped == 0  # every frame published (a slow test may miss some)
+    assert opened["clip.mp4"] == 1
+    assert decoded["clip.mp4"] == FRAMES
