@@ -160,7 +160,7 @@ def live(
                     with open_recording(videos[0], fps) if len(videos) == 1 else nullcontext() as first:
                         if out is not None:
                             check_out_dir(out)
-                        runtime = None if motion_only else _load(model, device, threads)
+                        runtime = None if motion_only else _load(model, device, threads, warmup=not parallel)
                         if parallel:
                             if first is not None:  # the worker process opens it
                                 first.close()
@@ -178,11 +178,12 @@ def live(
             raise typer.Exit(exit_code(e))
 
 
-def _load(model: Optional[Path], device: str, threads: Optional[int]) -> Any | None:
-    """The model (--model, or the bundled demo model); None (motion-only) when neither exists."""
+def _load(model: Optional[Path], device: str, threads: Optional[int], warmup: bool = True) -> Any | None:
+    """The model (--model, or the bundled demo model); None (motion-only) when neither exists. ``warmup``: False
+    where this process runs no clip (--jobs, --ray: it reads the model's facts, each worker loads its own)."""
     from .runtime import demo_model_path, load_model
 
-    rt = load_model(model, device=device, threads=threads)
+    rt = load_model(model, device=device, threads=threads, warmup=warmup)
     if rt is None:
         console.print(f"[yellow]no model given and no demo model at {demo_model_path()}: motion-only mode[/]",
                       highlight=False)

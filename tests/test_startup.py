@@ -124,3 +124,24 @@ def test_a_realtime_video_is_opened_once(tmp_path, opens):
     assert frames and r.captured == FRAMES and r.skipped == 0  # every frame published (a slow test may miss some)
     assert opened["clip.mp4"] == 1
     assert decoded["clip.mp4"] == FRAMES
+
+
+def _clips(folder: Path, n: int = 3) -> Path:
+    folder.mkdir()
+    for k in range(n):
+        write_video(folder / f"clip{k}.mp4", FRAMES)
+    return folder
+
+
+def test_jobs_the_parent_reads_the_model_without_running_it(tmp_path, builds):
+    """--jobs: the parent process reads the model's facts (its name, classes, the rerun key); the workers run it. It
+    ran a warm-up call on zero clips that nothing used."""
+    from tinymodel import tiny_onnx
+
+    folder = _clips(tmp_path / "in", 2)
+    model = tiny_onnx(tmp_path / "tiny.onnx")
+    res = runner.invoke(app, ["--video", str(folder), "--model", str(model), "--jobs", "1", "--detector", "short",
+                              "--out", str(tmp_path / "o")])
+    assert res.exit_code == 0, res.output
+    assert all(_summary(tmp_path / "o" / f"clip{k}")["status"] == "complete" for k in range(2))
+    assert builds["model"] == 1 and builds["warmup"] == 0  # here; each worker (another process) loads and warms its own
