@@ -50,6 +50,7 @@ from mpt_live.face_template import (  # noqa: F401  (re-exported: the template i
     template_keypoints,
     transform_points,
 )
+from mpt_live.blazeface import Lent, borrow, give_back
 from mpt_live.errors import InputError
 from mpt_live.face_confirm import CONFIRM_S, OneFace, iou
 from mpt_live.face_types import Detection, FaceResult  # noqa: F401  (part of this module's API)
@@ -262,17 +263,8 @@ class FaceAligner:
         _OPEN.add(self)
 
     # -- mediapipe --
-    def _create(self, video: bool):
-        from mediapipe.tasks.python import BaseOptions, vision
-
-        mode = vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE
-        options = vision.FaceDetectorOptions(
-            base_options=BaseOptions(model_asset_path=str(self._path)),
-            running_mode=mode,
-            min_detection_confidence=self.min_confidence,
-        )
-        with quiet_fd(2):
-            return vision.FaceDetector.create_from_options(options)
+    def _create(self, video: bool) -> Lent:
+        return borrow(self._path, video, self.min_confidence)  # built once per process (mpt_live.blazeface)
 
     def _detect(self, detector, image_bgr: np.ndarray, timestamp_ms: int | None):
         import mediapipe as mp
@@ -373,13 +365,11 @@ class FaceAligner:
         self._one.reset()
 
     def close(self) -> None:
-        """Release the mediapipe detectors (idempotent)."""
+        """Give back the mediapipe detectors (idempotent)."""
         detectors = [d for d in (self._video, self._image) if d is not None]
         self._video = self._image = None
-        if detectors:
-            with quiet_fd(2):
-                for d in detectors:
-                    d.close()
+        for d in detectors:  # kept for the next aligner of this process
+            give_back(d)
         _OPEN.discard(self)
 
     def __enter__(self) -> FaceAligner:

@@ -14,6 +14,7 @@ wheel, with its unused graph inputs removed so that OpenCV 5's graph engine load
 
 from __future__ import annotations
 
+import functools
 import threading
 from pathlib import Path
 
@@ -41,13 +42,19 @@ def similarity(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.dot(a, b))
 
 
+@functools.lru_cache(maxsize=None)
+def _shared_net(path: str) -> tuple[cv2.FaceRecognizerSF, threading.Lock]:
+    """The SFace network of ``path`` and the lock its calls take, built once: every run of a process (each video
+    of a batch) embeds with them."""
+    with quiet_opencv():
+        return cv2.FaceRecognizerSF.create(path, ""), threading.Lock()
+
+
 class FaceEmbedder:
     """``embed(frame, keypoints)`` -> a unit 128-d appearance vector of that face (thread-safe)."""
 
     def __init__(self) -> None:
-        with quiet_opencv():
-            self._net = cv2.FaceRecognizerSF.create(str(model_path()), "")
-        self._lock = threading.Lock()
+        self._net, self._lock = _shared_net(str(model_path()))  # one network per process, not one per run
         self.calls = 0
 
     @staticmethod

@@ -133,6 +133,51 @@ def _clips(folder: Path, n: int = 3) -> Path:
     return folder
 
 
+def test_a_batch_builds_its_face_detectors_and_embedder_once(tmp_path, opens, builds):
+    """A folder of clips: each clip is opened once, and the face detectors (auto: short-range, and full-range for
+    its check of a frame short of faces) and the face embedder are built once for the batch, not once per clip."""
+    folder = _clips(tmp_path / "in")
+    res = runner.invoke(app, ["--video", str(folder), "--motion-only", "--headless", "--out", str(tmp_path / "o")])
+    assert res.exit_code == 0, res.output
+    opened, decoded = opens
+    assert opened == Counter({f"clip{k}.mp4": 1 for k in range(3)})
+    assert decoded == Counter({f"clip{k}.mp4": FRAMES for k in range(3)})
+    assert all(_summary(tmp_path / "o" / f"clip{k}")["detector_used"] == "short" for k in range(3))
+    assert builds["detector"] <= 2 and builds["sface"] <= 1  # fewer where an earlier test of this process built them
+
+
+def test_a_worker_loads_the_model_once_for_all_its_videos(tmp_path, builds):
+    """A --jobs worker process (run here, in this process) loads and warms the model once, and builds its face
+    detectors and embedder once, for every video it takes."""
+    from dataclasses import replace
+
+    from mpt_live import pool
+    from mpt_live.batch import BatchSpec
+    from mpt_live.session import SessionConfig
+
+    from tinymodel import tiny_onnx
+
+    folder = _clips(tmp_path / "in")
+    spec = BatchSpec(model=str(tiny_onnx(tmp_path / "tiny.onnx")), cfg=replace(SessionConfig(), detector="short"))
+    tasks, events = queue.Queue(), queue.Queue()
+    for k in range(3):
+        tasks.put((k, folder / f"clip{k}.mp4", tmp_path / "o" / f"clip{k}"))
+    tasks.put(None)
+    threads = cv2.getNumThreads()
+    try:
+        pool._worker(spec, tasks, events)
+    finally:
+        cv2.setNumThreads(threads)
+    done = []
+    while not events.empty():
+        e = events.get_nowait()
+        if e[0] in ("done", "failed"):
+            done.append(e)
+    assert sorted((e[0], e[1]) for e in done) == [("done", 0), ("done", 1), ("done", 2)]
+    assert builds["model"] == 1 and builds["warmup"] == 1
+    assert builds["detector"] <= 1 and builds["sface"] <= 1  # --detector short: one detector
+
+
 def test_jobs_the_parent_reads_the_model_without_running_it(tmp_path, builds):
     """--jobs: the parent process reads the model's facts (its name, classes, the rerun key); the workers run it. It
     ran a warm-up call on zero clips that nothing used."""
