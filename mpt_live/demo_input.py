@@ -11,7 +11,9 @@ above the middle), so a recognizer can be tried on faces it was not trained on.
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -56,15 +58,31 @@ def photo_portrait(path: str | Path) -> np.ndarray:
 
 def frame_photo(path: str | Path) -> tuple[np.ndarray, dict[str, Any]]:
     """:func:`photo_portrait` and which face of the photo it shows: ``faces`` (how many the photo holds) and
-    ``box`` (x, y, w, h of the largest, the one used, in the upright photo's pixels)."""
+    ``box`` (x, y, w, h of the largest, the one used, in the upright photo's pixels). A photo not changed since
+    it was last framed (``--demo-face``: checked for its note, then rendered) is not read and searched again."""
+    try:
+        st = os.stat(path)
+    except OSError:  # read_photo names the reason
+        return _frame_photo(str(path))
+    framed, used = _framed(str(path), os.path.abspath(path), st.st_size, st.st_mtime_ns, st.st_ino)
+    return framed.copy(), {"faces": used["faces"], "box": list(used["box"])}
+
+
+@functools.lru_cache(maxsize=4)
+def _framed(path: str, abspath: str, size: int, mtime_ns: int, inode: int) -> tuple[np.ndarray, dict[str, Any]]:
+    return _frame_photo(path)
+
+
+def _frame_photo(path: str) -> tuple[np.ndarray, dict[str, Any]]:
     image = read_photo(path)  # upright, 8-bit BGR, transparency over grey (mpt_live.photos)
     from .face import FaceAligner
 
     with FaceAligner(model="full", smooth=False) as fa:
-        face = fa.process_image(image)
+        found = fa.detect_image(image)  # one search: the face used and how many there are
+        face = fa.process_image(image, found)
         if face is None:
             raise InputError(f"{path}: no face found in this photo (--demo-face needs a frontal face)")
-        faces = max(len(fa.detect(image, 0.0)), 1)
+        faces = max(len(found), 1)
     x, y, w, h = face.box
     scale = SIZE[0] * FACE_WIDTH / max(w, 1.0)
     cx, cy = x + w / 2, y + h / 2

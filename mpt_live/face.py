@@ -343,14 +343,20 @@ class FaceAligner:
             return None
         return self._track.align(frame, face, float(t))
 
-    def process_image(self, image_bgr: np.ndarray) -> FaceResult | None:
-        """Detect and align the largest face of a single photo (no smoothing)."""
+    def detect_image(self, image_bgr: np.ndarray) -> list[Detection]:
+        """Every face of a single photo, largest first."""
         if self._video is None:
             raise RuntimeError("FaceAligner is closed")
         image = _as_bgr(image_bgr)
         if self._image is None:
             self._image = self._create(video=False)
-        found = self._detections(self._detect(self._image, image, None), image.shape)
+        return self._detections(self._detect(self._image, image, None), image.shape)
+
+    def process_image(self, image_bgr: np.ndarray, found: list[Detection] | None = None) -> FaceResult | None:
+        """Align the largest face of a single photo (no smoothing); ``found``: its :meth:`detect_image`, when
+        the caller has it already, else detected here."""
+        image = _as_bgr(image_bgr)
+        found = self.detect_image(image) if found is None else found
         if not found:
             return None
         d = found[0]

@@ -190,3 +190,26 @@ def test_jobs_the_parent_reads_the_model_without_running_it(tmp_path, builds):
     assert res.exit_code == 0, res.output
     assert all(_summary(tmp_path / "o" / f"clip{k}")["status"] == "complete" for k in range(2))
     assert builds["model"] == 1 and builds["warmup"] == 0  # here; each worker (another process) loads and warms its own
+
+
+def test_demo_face_photo_is_searched_for_faces_once(tmp_path, monkeypatch):
+    """--demo-face PHOTO: the photo's faces are found once, the face used and how many there are from the same
+    search (the detector ran twice), and the render after the note's check does not search it again."""
+    from mpt_live.demo_input import demo_portrait, frame_photo
+    from mpt_live.face import FaceAligner
+
+    photo = tmp_path / "face.png"
+    cv2.imwrite(str(photo), demo_portrait())
+    runs = Counter()
+    real = FaceAligner._detect
+
+    def counted(self, *a, **k):
+        runs["detect"] += 1
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(FaceAligner, "_detect", counted)
+    framed, used = frame_photo(photo)
+    assert used["faces"] == 1 and runs["detect"] == 1
+    framed[:] = 0  # the caller's copy: the next call's picture is the photo's
+    again, used_again = frame_photo(photo)
+    assert runs["detect"] == 1 and used_again == used and again.any()
