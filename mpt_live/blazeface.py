@@ -39,7 +39,7 @@ class Lent:
 
 
 _FREE: dict[Key, list[Lent]] = {}
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()  # re-entrant: a forgotten aligner collected inside borrow() gives its detectors back
 
 
 def borrow(path: Path, video: bool, min_confidence: float) -> Lent:

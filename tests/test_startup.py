@@ -213,3 +213,16 @@ def test_demo_face_photo_is_searched_for_faces_once(tmp_path, monkeypatch):
     framed[:] = 0  # the caller's copy: the next call's picture is the photo's
     again, used_again = frame_photo(photo)
     assert runs["detect"] == 1 and used_again == used and again.any()
+
+
+def test_a_detector_given_back_while_the_pool_is_in_use_does_not_hang():
+    """A forgotten FaceAligner gives its detectors back from its finaliser, which the garbage collector may run in
+    the middle of borrow() on the same thread: the pool's lock must let that thread in again (a plain lock waited
+    for itself for ever)."""
+    from mpt_live import blazeface
+
+    with blazeface._LOCK:  # borrow() or give_back() under way ...
+        again = blazeface._LOCK.acquire(timeout=5)  # ... and give_back() from a finaliser (a bound, not a timing)
+        if again:
+            blazeface._LOCK.release()
+    assert again
