@@ -1,7 +1,8 @@
 """``--jobs N``: recorded videos in N worker processes on one machine, one progress display.
 
 Each worker process loads the model once (:meth:`mpt_live.batch.BatchSpec.load`, one ONNX Runtime
-thread by default) and takes videos from a shared queue until none is left; it runs each through
+thread by default; its face detectors and embedder once too: :mod:`mpt_live.blazeface`) and takes videos
+from a shared queue until none is left; it runs each through
 :func:`mpt_live.job.run_job` into the video's own output folder, with one model thread and one
 OpenCV thread, so N processes share the cores without oversubscribing them. Processes, not
 threads: the frame loops of several videos then never wait for each other's GIL.
