@@ -119,7 +119,7 @@ def run_batch(videos: str | Path | list[Path], out: Path | None, runtime: Any | 
         record_failures(out, failed)  # an earlier run's list: its videos are tried again now
     with claim_batch(out) if several and out is not None else contextlib.nullcontext(), \
             progress_bar(console, disable=display) as bar:
-        overall = bar.add_task("videos", total=len(videos)) if several else None
+        overall = bar.add_task("videos", total=len(videos), unit="videos") if several else None
         for index, (video, d) in enumerate(zip(videos, dirs)):
             task = bar.add_task(video.name, total=None)
 

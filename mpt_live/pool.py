@@ -125,7 +125,7 @@ def run_pool(todo: list[tuple[int, Path, Path]], spec: BatchSpec, jobs: int, con
     finished: set[int] = set()
     try:
         with progress_bar(console) as bar:
-            overall = bar.add_task(f"videos ({n} job{'s' if n != 1 else ''})", total=len(todo))
+            overall = bar.add_task(f"videos ({n} job{'s' if n != 1 else ''})", total=len(todo), unit="videos")
             bars: dict[int, Any] = {}
             while len(finished) < len(todo):
                 try:

@@ -229,7 +229,7 @@ def run_ray(todo: list[tuple[int, Path, Path]], spec: BatchSpec, address: str, c
     failed: list[tuple[Path, str]] = []
     event = on_event or (lambda kind, i, info: None)
     with progress_bar(console) as bar:
-        overall = bar.add_task(f"videos (Ray, {n} actors{' on GPUs' if gpus else ''})", total=len(todo))
+        overall = bar.add_task(f"videos (Ray, {n} actors{' on GPUs' if gpus else ''})", total=len(todo), unit="videos")
         bars: dict[int, Any] = {}
         while pending or running:
             while pending and idle:

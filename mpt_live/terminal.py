@@ -49,13 +49,15 @@ class LoggedProgress(Progress):
         self._logged = time.monotonic()
         for t in self.tasks:
             if t.visible and not t.finished and t.completed:
-                self.console.print(log_line(t.description, t.completed, t.total, t.speed, t.time_remaining),
+                self.console.print(log_line(t.description, t.completed, t.total, t.speed, t.time_remaining,
+                                            t.fields.get("unit", "frames")),
                                    highlight=False, soft_wrap=True, markup=False, emoji=False)
 
 
-def log_line(name: str, done: float, total: float | None, speed: float | None, left: float | None) -> str:
-    """``name: done/total frames (p%), s frames/s, h:mm:ss left`` (the parts that are known)."""
-    unit = "videos" if name.startswith("videos") else "frames"
+def log_line(name: str, done: float, total: float | None, speed: float | None, left: float | None,
+             unit: str = "frames") -> str:
+    """``name: done/total frames (p%), s frames/s, h:mm:ss left`` (the parts that are known; ``unit``: what the task
+    counts, its ``unit`` field: frames, videos, folds, steps, clips)."""
     msg = f"{name}: {int(done)}" + (f"/{int(total)} {unit} ({done / total:.0%})" if total else f" {unit}")
     if speed:
         msg += f", {speed:.1f} {unit}/s"

@@ -319,3 +319,24 @@ def test_ctrl_c_while_the_libraries_load_exits_quietly(tmp_path, monkeypatch, ca
     run("fine_tool")
     assert capsys.readouterr().out == "ran\n"
     sys.modules.pop("fine_tool", None)
+
+
+def test_a_logged_progress_line_names_what_its_task_counts():
+    """Off a terminal (``mpt-train ... > run.log``) each task's plain line names its own unit: mpt-train's folds
+    were logged as 'LOSO folds: 2/6 frames', its steps and clips as frames too."""
+    import io
+
+    from rich.console import Console
+
+    from mpt_live.terminal import progress_bar
+
+    out = io.StringIO()
+    with progress_bar(Console(file=out, force_terminal=False, width=200), log_every_s=0.0) as bar:
+        folds = bar.add_task("LOSO folds", total=6, unit="folds")
+        video = bar.add_task("talk.mp4", total=300)
+        bar.advance(folds, 2)
+        bar.advance(video, 30)
+    lines = out.getvalue().splitlines()
+    assert any(line.startswith("LOSO folds: 2/6 folds (33%)") for line in lines), lines
+    assert any(line.startswith("talk.mp4: 30/300 frames") for line in lines), lines
+    assert not any("folds" in line and "frames" in line for line in lines), lines

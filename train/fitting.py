@@ -281,7 +281,8 @@ def fit(model: nn.Module, data: CachedClips, cfg: TrainConfig, n_classes: int, s
     scaler = torch.amp.GradScaler(device.type) if dtype == torch.float16 else None
     loader = DataLoader(data, batch_size=cfg.batch_size, shuffle=True, generator=gen,
                         num_workers=cfg.workers, drop_last=False, pin_memory=device.type == "cuda")
-    task = progress.add_task(label, total=cfg.epochs * len(loader), info="") if progress else None
+    task = progress.add_task(label, total=cfg.epochs * len(loader), info="",
+                             unit="steps") if progress else None
     sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, cfg.epochs * len(loader)))
              if cfg.lr_schedule == "cosine" else None)
     losses: list[float] = []

@@ -299,7 +299,7 @@ def run_loso(cfg: TrainConfig, out: Path, index: Any, *, progress: Any | None = 
         log(f"resuming: {len(done)}/{len(subjects)} folds already finished in {out}")
 
     fold_task = progress.add_task("LOSO folds", total=len(subjects), completed=len(done),
-                                  info="") if progress else None
+                                  info="", unit="folds") if progress else None
     ran = 0
     for k, subject in enumerate(subjects):
         if subject in done:

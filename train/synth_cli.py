@@ -78,7 +78,7 @@ def _clips(faces: Path, out: Path, subjects: int, clips_per_class: int, amplitud
             console.print(f"note: --fps {fps:g}; the CASME II loader assumes 200 fps (true timing is in synth.json)")
         bar = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                        TimeElapsedColumn(), console=console, transient=True)
-        task = bar.add_task("rendering clips", total=None)
+        task = bar.add_task("rendering clips", total=None, unit="clips")
 
         def progress(done: int, total: int) -> None:
             if not bar.live.is_started:  # shown once rendering starts (input errors come before, bar-free)

@@ -284,7 +284,7 @@ class ClipCache:
         from mpt_live.terminal import progress_bar
 
         with progress_bar(disable=not progress) as bar:
-            task = bar.add_task("preparing clips", total=len(todo))
+            task = bar.add_task("preparing clips", total=len(todo), unit="clips")
             if workers <= 1:
                 results = (_prepare_one(self, s, v) for s, v in todo)
                 for r in results:
