@@ -104,7 +104,7 @@ def track(frames: list, detector: str, max_faces: int, crops: Path | None = None
     k = len(frames[0][1])
     found, eyes = np.zeros(k), [[] for _ in range(k)]
     with FaceWatch(detector, max_faces, True) as watch:
-        tracker = FaceTracker(watch.aligner, max_faces, FaceEmbedder())
+        tracker = FaceTracker(watch.aligner, max_faces, FaceEmbedder(), vouch=watch.vouch)
         for i, (img, truth) in enumerate(frames):
             faces, _ = tracker.update(img, i / FPS)
             watch.see(img, i / FPS, faces, tracker)

@@ -49,6 +49,11 @@ MIN_FRAMES = 10  # a face is called too small only when it was tracked this many
 CONFIRM_FRAMES = 2  # auto: full-range's find must hold on this many following frames before the run switches
 MAX_SHIFT = 0.5  # ... its centre within this share of its size of where it was found on the frame before
 MAX_SCALE = 1.5  # ... and its size within this factor of it
+VOUCH_SIDE = 3.0  # vouch: full-range looks at a square this many times a faint face's size around it
+# ... and must score a face there this high: on the faces short-range found faintly (< 0.75) in bench/small_faces.py's
+# rooms (200, 120, 80 px; 32 finds) it scored 0.74-0.97; on the patterns short-range took for faces (a tapestry beside
+# mtcnn_ivan's speaker, 30 noisy frames; the cartoon of pyfeat_face_noface; 48 finds) nothing or 0.53-0.58
+VOUCH_SCORE = 0.65
 DETECTOR_KEYS = ("detector_used", "detector_reason", "detector_unconfirmed")  # summary.json's (FaceWatch.figures)
 
 
@@ -119,12 +124,30 @@ class FaceWatch:
         if new and min(len(found), self.max_faces or len(found)) > len(boxes):
             self._find = _Find(new, len(boxes), len(found))
 
-    def _look(self, image: np.ndarray, t: float) -> list[Detection]:
-        """Full-range's faces in ``image`` (the whole frame, and its tiles when it is wide)."""
+    def _full_range(self) -> FaceAligner:
         if self._full is None:
             self._full = FaceAligner(model="full", **self._args)
-        found = self._full.detect(image, t)
+        return self._full
+
+    def _look(self, image: np.ndarray, t: float) -> list[Detection]:
+        """Full-range's faces in ``image`` (the whole frame, and its tiles when it is wide)."""
+        found = self._full_range().detect(image, t)
         return self._full.detect_tiles(image, found) if is_wide(image.shape) else found
+
+    def vouch(self, image: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+        """Whether full-range finds a face centred in ``box`` of ``image`` (in a square :data:`VOUCH_SIDE` times the
+        box's size around it, scored :data:`VOUCH_SCORE` or more): the tracker's check of a faint face short-range kept finding before it gets an ID
+        (:mod:`mpt_live.tracks`). A run on full-range vouches for its own finds (short-range misses small faces)."""
+        if self.used == "full":
+            return True
+        x, y, w, h = box
+        side = int(max(w, h) * VOUCH_SIDE)
+        x0, y0 = max(int(x + w / 2 - side / 2), 0), max(int(y + h / 2 - side / 2), 0)
+        crop = np.ascontiguousarray(image[y0:y0 + side, x0:x0 + side])
+        # a square crop is its own one tile: every face full-range finds in it, as a still image
+        found = self._full_range().detect_tiles(crop, [])
+        return any(d.score >= VOUCH_SCORE and x <= x0 + d.box[0] + d.box[2] / 2 <= x + w
+                   and y <= y0 + d.box[1] + d.box[3] / 2 <= y + h for d in found)
 
     def _confirm(self, find: _Find, image: np.ndarray, t: float, boxes: list[tuple[int, int, int, int]],
                  tracker: FaceTracker) -> None:

@@ -143,7 +143,7 @@ class Session:
         with ExitStack() as stack:
             watch = self.watch = stack.enter_context(FaceWatch(cfg.detector, self.max_faces, cfg.max_faces is not None,
                                                                self.spec.image_size, self.spec.align))
-            tracker = self._tracker = FaceTracker(watch.aligner, self.max_faces, FaceEmbedder())
+            tracker = self._tracker = FaceTracker(watch.aligner, self.max_faces, FaceEmbedder(), vouch=watch.vouch)
             worker = self._worker = ModelWorker(self.spec, self.runtime, live=self.live, thumbnails=cfg.thumbnails,
                                                 workers=self._workers(), batch=cfg.batch)
             stack.callback(worker.close)

@@ -25,8 +25,11 @@ position on the detector's next runs, on its usual cadence (below; a wide frame'
 when the whole-frame pass missed it): so a pattern that never confirms costs what a tracked face costs, not a
 detection on every frame for as long as it is in view. It is confirmed, with the next ID, once a detection of it
 reaches ``NEW_SCORE`` or it has been found for ``CONFIRM_S``, on ``CONFIRM_RUNS`` detector runs at least and on at
-least half of the runs since it was first found (faint faces flicker); not found for ``keep_s`` or cut off, it is
-dropped (counted in ``tentative_dropped``). A face already tracked continues on any score.
+least half of the runs since it was first found (faint faces flicker), and ``vouch`` (when given:
+:meth:`mpt_live.face_watch.FaceWatch.vouch`, the other BlazeFace model) finds a face there too: a pattern in a
+tapestry or a print that short-range keeps finding, faintly, in the same place is persistent as well. Not found for
+``keep_s``, cut off or not vouched for, it is dropped (counted in ``tentative_dropped``; found again, it starts
+over). A face already tracked continues on any score.
 
 One ID is never given to two faces of a frame (every step is a one-to-one assignment). At most
 ``max_faces`` faces are tracked per frame (0: all); faces already tracked come first, then the
@@ -42,6 +45,7 @@ go through the steps above, so a newcomer gets an ID within ``DETECT_EVERY`` fra
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cv2
@@ -111,12 +115,14 @@ class FaceTracker:
 
     def __init__(self, aligner: FaceAligner, max_faces: int = 1, embedder: FaceEmbedder | None = None,
                  keep_s: float = 1.0, refresh_s: float = 2.0, reid: float = 0.40, switch: float = 0.20,
-                 cut: float = 28.0, face_cut: float = 16.0) -> None:
+                 cut: float = 28.0, face_cut: float = 16.0,
+                 vouch: Callable[[np.ndarray, tuple[int, int, int, int]], bool] | None = None) -> None:
         if max_faces < 0:
             raise ValueError(f"max_faces must be >= 0 (0: all), got {max_faces}")
         self.aligner = aligner
         self.max_faces = max_faces
         self.embedder = embedder
+        self.vouch = vouch  # (frame, box) -> whether a second detector finds a face there (faint newcomers)
         self.keep_s, self.refresh_s, self.reid, self.switch = keep_s, refresh_s, reid, switch
         self.cut_level = cut  # mean |grey difference| of the thumbnails above which a frame is a cut
         # the same over a present face's box (least over shifts) above which that face is cut: on the 8 shared videos
@@ -254,7 +260,7 @@ class FaceTracker:
                 self.tracks.append(tr)
                 self.tentative_made += not sure
                 matched[i] = (tr, embeds.get(i) if embeds else self._embed(frame, dets[i]))
-        self._tentative(matched, dets, t)
+        self._tentative(matched, dets, frame, t)
 
         # at most max_faces, tracked faces first (then the largest), one ID each
         order = sorted(matched, key=lambda i: (matched[i][0].t < t - self.keep_s, -dets[i].area))
@@ -293,10 +299,12 @@ class FaceTracker:
             return self.aligner.detect_tiles(frame, dets)
         return dets
 
-    def _tentative(self, matched: dict[int, tuple[Track, np.ndarray | None]], dets: list[Detection], t: float) -> None:
+    def _tentative(self, matched: dict[int, tuple[Track, np.ndarray | None]], dets: list[Detection],
+                   frame: np.ndarray, t: float) -> None:
         """A detector run's tentative faces: counted and confirmed (an ID, in the outputs from this frame) when
-        confident or found for ``CONFIRM_S`` (on ``CONFIRM_RUNS`` runs and half the runs at least), taken out of
-        ``matched`` otherwise; those not found for ``keep_s`` (or cut off) are dropped."""
+        confident or found for ``CONFIRM_S`` (on ``CONFIRM_RUNS`` runs and half the runs at least) where ``vouch``
+        (when given) finds a face too, taken out of ``matched`` otherwise; those not found for ``keep_s``, cut off
+        or not vouched for are dropped."""
         found = {id(tr) for tr, _ in matched.values()}
         for tr in self.tracks:
             if not tr.confirmed:
@@ -304,8 +312,12 @@ class FaceTracker:
         for i, (tr, e) in list(matched.items()):
             if tr.confirmed:
                 continue
-            if dets[i].score >= NEW_SCORE or confirmed(tr.hits, tr.runs, tr.since, t):
+            persisted = confirmed(tr.hits, tr.runs, tr.since, t)
+            if dets[i].score >= NEW_SCORE or (persisted and (self.vouch is None or self.vouch(frame, dets[i].box))):
                 tr.id, tr.confirmed = self._new_id(), True
+            elif persisted:  # a faint pattern the other detector sees no face in (texture, a print): dropped
+                del matched[i]
+                tr.cut_off = True
             else:
                 del matched[i]
                 tr.box, tr.t = dets[i].box, t

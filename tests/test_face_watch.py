@@ -154,7 +154,7 @@ def test_a_faint_face_short_range_found_keeps_auto_on_short_range(faces_dir):
 
     first, ids = None, set()
     with VideoFile(faces_dir / "videos" / "pyfeat_single_face.mp4") as src, FaceWatch("auto", 2, False) as watch:
-        tracker = FaceTracker(watch.aligner, 2, FaceEmbedder())
+        tracker = FaceTracker(watch.aligner, 2, FaceEmbedder(), vouch=watch.vouch)
         for f in src:
             img = f.image.copy()
             h, w = img.shape[:2]

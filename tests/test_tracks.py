@@ -361,3 +361,28 @@ def test_a_faint_real_face_beside_a_followed_one_gets_its_id_after_confirm_s(fac
     assert CONFIRM_S * 30 <= first <= CONFIRM_S * 30 + DETECT_EVERY, first
     assert all(set(f) == {0, 1} and f[1][0] > 380 for f in got[first:]), got[first:]
     assert len(calls) <= 45 / DETECT_EVERY + 4 + first, len(calls)
+
+
+def test_a_faint_pattern_beside_a_speaker_gets_no_id(faces_dir):
+    """A speaker before a tapestry (mtcnn_ivan.jpg, framed as one shot of a two-person interview): short-range
+    finds a face in the tapestry's pattern in the frame's tiles on every search (scores 0.50-0.59) and it stayed,
+    so persistence alone confirmed it and it got an ID of its own. A faint newcomer is now confirmed only where
+    full-range also finds a face (it finds none there; it does find the faint real faces of bench/small_faces.py)."""
+    from mpt_live.face_watch import FaceWatch
+    from mpt_live.identity import FaceEmbedder
+
+    img = cv2.imread(str(faces_dir / "photos" / "mtcnn_ivan.jpg"))
+    x, y, s = 233, 56, 140  # his face (64 px), the tapestry and microphone around it (as bench/identities.py)
+    tile = cv2.resize(img[y:y + s, x:x + s], (320, 320), interpolation=cv2.INTER_CUBIC)
+    rng = np.random.default_rng(0)
+    ids: Counter = Counter()
+    with FaceWatch("auto", 2, True) as watch:
+        tracker = FaceTracker(watch.aligner, 2, FaceEmbedder(), vouch=watch.vouch)
+        for i in range(45):  # 1.5 s: three times CONFIRM_S
+            frame = np.full((320, 640, 3), 60, np.uint8)
+            frame[:, 160:480] = np.clip(tile + rng.normal(0, 2, tile.shape), 0, 255).astype(np.uint8)
+            faces, _ = tracker.update(frame, i / 30)
+            watch.see(frame, i / 30, faces, tracker)
+            ids.update(f.id for f in faces)
+    assert list(ids) == [0] and ids[0] == 45, dict(ids)
+    assert tracker.figures()["tentative_tracks_dropped"] >= 1  # the pattern was found, and never given an ID
