@@ -54,12 +54,15 @@ class Player:
         self.frames, self.fps = read_squares(path, seconds, tile=tile)
         self.name = Path(path).stem
 
-    def at(self, t: float) -> np.ndarray:
+    def index(self, t: float) -> int:
+        """Which of ``frames`` plays at ``t``."""
         n = len(self.frames)
-        j = int(t * self.fps)
         period = max(2 * n - 2, 1)
-        j %= period
-        return self.frames[j if j < n else period - j]
+        j = int(t * self.fps) % period
+        return j if j < n else period - j
+
+    def at(self, t: float) -> np.ndarray:
+        return self.frames[self.index(t)]
 
 
 @dataclass
