@@ -192,7 +192,7 @@ def main() -> None:
                     help="also animated portraits of these folders' photos (none named: the shared photos)")
     ap.add_argument("--only", choices=("pairs", "cuts"))
     ap.add_argument("--limit", type=int, default=0, help="the first N pairs only (0: all)")
-    ap.add_argument("--people", nargs="*", help="only pairs of people whose name contains one of these words")
+    ap.add_argument("--people", nargs="*", help="only pairs with a person whose name contains one of these words")
     ap.add_argument("--no-videos", action="store_true", help="only the animated portraits (with --photos)")
     ap.add_argument("--chain", action="store_true", help="each person with the next only (every person, fewer pairs)")
     a = ap.parse_args()
@@ -202,13 +202,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as t:
         tmp = Path(t)
         who = people(max(a.seconds, 11.0), photos, tmp)
-        if a.people:
-            who = [w for w in who if any(k in w[0] for k in a.people)]
         if a.no_videos:
             who = [w for w in who if w[1].parent == tmp]
         n = len(who)
         pairs = [(i, (i + 1) % n) for i in range(n if n > 2 else 1)] if a.chain else itertools.combinations(range(n), 2)
-        pairs = list(pairs)[:a.limit or None]
+        pairs = [(i, j) for i, j in pairs if not a.people or any(k in who[i][0] or k in who[j][0] for k in a.people)]
+        pairs = pairs[:a.limit or None]
         print(f"{len(who)} people, {len(pairs)} pairs; both: share of frames showing two people where both carry an"
               f" ID; found: share of people shown that carry an ID (frames x people); swaps; people with several"
               f" lasting IDs; IDs on nobody; cuts / face cuts")
