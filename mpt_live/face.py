@@ -68,7 +68,7 @@ MODELS = {
 _SPEED_POINTS = 4  # eyes, nose, mouth: the ears are the noisiest keypoints
 REFERENCE_SIZE = 224  # smoothing works in pixels of a 224 template, whatever image_size is
 MOTION_SIZE = 112  # the spotter's grey face (mpt_live/facemotion.py)
-STABILIZE_MIN_SIZE = 112  # the registration works on a crop at least this large (half of it: ECC's image)
+STABILIZE_MIN_SIZE = REFERENCE_SIZE  # the registration works on a crop at least this large (half: ECC's image)
 _JUMP_IOU = 0.3  # a box overlapping the previous one less than this starts a new track
 
 
@@ -138,8 +138,8 @@ class TrackAligner:
         self.motion_crop = motion_crop  # also make the spotter's face (FaceResult.motion, _motion_matrix)
         self._filter = OneEuroFilter(min_cutoff, beta, d_cutoff, speed_points=_SPEED_POINTS)
         self._prev_box: tuple[int, int, int, int] | None = None
-        # a small model's crop (64 px: a 32 px ECC image) registers too coarsely for the spotter and the
-        # magnification: the registration runs at STABILIZE_MIN_SIZE and its transform is scaled back
+        # a smaller model's crop registers too coarsely for the spotter's 224 warp (a 112 px model: a 56 px ECC
+        # image) and the magnification: the registration runs at STABILIZE_MIN_SIZE, its transform scaled back
         self._stab_k = max(STABILIZE_MIN_SIZE / self.image_size, 1.0)
         self._stabilizer = Stabilizer(round(self.image_size * self._stab_k)) if stabilize else None
         # following between detections rides on the stabiliser's registration: without it, detect every frame
