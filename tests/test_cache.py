@@ -159,6 +159,17 @@ def test_key_changes_with_spec_mode_variant_annotation_and_files(tmp_path):
     assert paper.key(s) != k                                   # a used frame changed on disk
 
 
+def test_key_changes_with_the_faces_registration_size(tmp_path, monkeypatch):
+    """Clips aligned before the stabiliser's registration size changed (a 112 px model's faces: 112 -> 224 px)
+    are not reused: their faces were registered otherwise than the live path now registers them."""
+    from train.datasets import cache as cache_module
+
+    s = sample(frames=synthetic_clip(tmp_path / "clip", 30), onset=5, apex=10, offset=20, fps=30.0)
+    k = ClipCache(tmp_path, SPEC, "paper").key(s)
+    monkeypatch.setattr(cache_module, "STABILIZE_MIN_SIZE", 112)
+    assert ClipCache(tmp_path, SPEC, "paper").key(s) != k
+
+
 def test_missing_face_reuses_transform_and_no_face_raises(tmp_path, fake):
     paths = synthetic_clip(tmp_path / "clip", 12, dark={0, 1, 5})
     cache = ClipCache(tmp_path / "cache", SPEC, "paper")

@@ -4,8 +4,9 @@
 float32 arrays,
 computed once with the same functions as the live runtime and stored as float16 ``.npz`` under
 ``root/<dataset>/<key>.npz``. The key is the SHA-1 of the ClipSpec JSON, the clip mode, the variant,
-the sampling, the face source, the sample's dataset/subject/clip/onset/apex/offset/fps and the path,
-size and mtime of every frame the clip uses, so any change of spec, annotation or frame files gives a
+the sampling, the face source (with the detector's schedule and the stabiliser's registration size),
+the sample's dataset/subject/clip/onset/apex/offset/fps and the path, size and mtime of every frame the
+clip uses, so any change of spec, annotation or frame files gives a
 new entry. Writes go to a
 temporary file and ``os.replace``, so concurrent workers never see partial files.
 
@@ -57,6 +58,7 @@ import numpy as np
 
 from mpt_live.clip import ClipSpec, clip_rate, interval_times, sample_frames, window_times
 from mpt_live.errors import InputError
+from mpt_live.face import STABILIZE_MIN_SIZE
 from mpt_live.tracker import DETECT_EVERY
 from mpt_live.writers import atomic_path
 
@@ -164,6 +166,7 @@ class ClipCache:
             del spec["align"]
         doc = {"cache_version": CACHE_VERSION, "spec": json.dumps(spec, sort_keys=True), "clip_mode": self.clip_mode,
                "variant": v, "sampling": self.sampling, "detect_every": DETECT_EVERY,
+               "registration_px": max(STABILIZE_MIN_SIZE, self.spec.image_size),  # the stabiliser's crop
                "faces": "cropped" if self.cropped else f"aligned:{FACE_MODEL}", "dataset": sample.dataset,
                "subject": sample.subject, "clip_id": sample.clip_id, "onset": sample.onset,
                "apex": sample.apex, "offset": sample.offset, "fps": float(sample.fps), "frames": files}
