@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Collection
 from pathlib import Path
 
 from .errors import InputError
@@ -41,12 +42,13 @@ def hidden(name: str) -> bool:
     return name.startswith((".", "~$")) or name.casefold() in JUNK
 
 
-def images(folder: Path) -> list[Path]:
-    """The visible image files of ``folder`` (unsorted); InputError when it cannot be listed."""
+def images(folder: Path, extensions: Collection[str] = IMAGE_EXTENSIONS) -> list[Path]:
+    """The visible files of ``folder`` with one of ``extensions`` (lower case; default: the image types), unsorted;
+    InputError when it cannot be listed."""
     try:
         with os.scandir(folder) as it:
             return [Path(e.path) for e in it if not hidden(e.name)
-                    and os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS and e.is_file()]
+                    and os.path.splitext(e.name)[1].lower() in extensions and e.is_file()]
     except OSError as e:
         raise InputError(f"{folder}: cannot list the folder ({e.strerror})") from None
 

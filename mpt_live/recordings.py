@@ -47,20 +47,10 @@ FPS_HINT = "SAMM-LV: --fps 200, CAS(ME)^3: --fps 30"
 _SAME = {".jpeg": ".jpg", ".tif": ".tiff"}  # spellings of one image type
 
 
-def _files(folder: Path, extensions: set[str]) -> list[Path]:
-    """Visible files of ``folder`` with one of ``extensions`` (``._x.jpg`` copies from macOS are not frames)."""
-    try:
-        with os.scandir(folder) as it:
-            return [Path(e.path) for e in it if not hidden(e.name)
-                    and os.path.splitext(e.name)[1].lower() in extensions and e.is_file()]
-    except OSError as e:
-        raise InputError(f"{folder}: cannot list the folder ({e.strerror})") from None
-
-
 def is_frame_folder(path: str | os.PathLike) -> bool:
     """Whether ``path`` is a folder holding image files (a recording stored as frames)."""
     p = Path(path)
-    return p.is_dir() and bool(_files(p, IMAGE_EXTENSIONS))
+    return p.is_dir() and bool(images(p))
 
 
 def number_frames(folder: Path) -> tuple[list[Path], list[tuple[int, int]], list[Path]]:
@@ -197,12 +187,12 @@ def expand_recordings(spec: str, notes: list[str] | None = None) -> list[Path]:
     input. ``notes`` gets a line when a folder of videos also has recordings in subfolders (left out)."""
     p = Path(spec)
     if p.is_dir():
-        images = bool(_files(p, IMAGE_EXTENSIONS))
-        videos = _files(p, VIDEO_EXTENSIONS)
-        if images and videos:
+        frames = bool(images(p))
+        videos = images(p, VIDEO_EXTENSIONS)
+        if frames and videos:
             raise InputError(f"{spec}: holds both video files and images: give a folder of videos or a folder "
                              "of one recording's frames")
-        if images:
+        if frames:
             return [p]
         if videos:
             if notes is not None:
