@@ -69,17 +69,24 @@ def test_text_in_clouds_is_no_face_of_a_clip(faces_dir):
     assert len(found) >= 55 and max(found) < 2.4, found[-10:]
 
 
+def _in_a_room(aligner, squares, size, at, fps, check=None):
+    """``aligner.process`` of each face square put at ``at`` = (top, left, side) in a grey room of ``size`` (h, w), the
+    frames ``fps`` apart; ``check(img, t)``, when given, must hold on every frame (what the test is about)."""
+    (top, left, side), room, out = at, np.full((*size, 3), 90, np.uint8), []
+    for i, sq in enumerate(squares):
+        img = room.copy()
+        img[top:top + side, left:left + side] = cv2.resize(sq, (side, side), interpolation=cv2.INTER_AREA)
+        assert check is None or check(img, i / fps), "not the case tested"
+        out.append(aligner.process(img, i / fps))
+    return out
+
+
 def test_a_faint_real_face_alone_is_the_face_after_confirm_s(faces_dir):
     """A real distant face (a 120 px square in a 640x480 room: short-range 0.53-0.64 on every frame) is the face
     from CONFIRM_S on: a training clip of it starts half a second late, the frames before get its first transform."""
     squares, _ = read_squares(faces_dir / "videos" / "retalking_3_talking.mp4", count=30)
-    room = np.full((480, 640, 3), 90, np.uint8)
     with FaceAligner() as aligner:
-        got = []
-        for i, sq in enumerate(squares):
-            img = room.copy()
-            img[100:220, 420:540] = cv2.resize(sq, (120, 120), interpolation=cv2.INTER_AREA)
-            got.append(aligner.process(img, i / 30))
+        got = _in_a_room(aligner, squares, (480, 640), (100, 420, 120), 30)
     first = next(i for i, r in enumerate(got) if r is not None)
     assert CONFIRM_S * 30 <= first <= CONFIRM_S * 30 + 3 and all(r is not None for r in got[first:]), first
 
@@ -88,14 +95,9 @@ def test_a_faint_face_found_only_in_tiles_is_the_face_after_confirm_s(faces_dir)
     """A real face (a 200 px square) in a 1920x1080 frame: short-range finds it only in the tiles, below NEW_SCORE.
     While it waits to be confirmed the tiles are searched on every run, or it could never be found on half of them."""
     squares, _ = read_squares(faces_dir / "videos" / "retalking_3_talking.mp4", count=30)
-    room = np.full((1080, 1920, 3), 90, np.uint8)
     with FaceAligner() as aligner:
-        got = []
-        for i, sq in enumerate(squares):
-            img = room.copy()
-            img[300:500, 1200:1400] = cv2.resize(sq, (200, 200), interpolation=cv2.INTER_AREA)
-            assert not aligner.detect(img, i / 30 - 0.001), "found in the whole frame: not the case tested"
-            got.append(aligner.process(img, i / 30))
+        got = _in_a_room(aligner, squares, (1080, 1920), (300, 1200, 200), 30,
+                         check=lambda img, t: not aligner.detect(img, t - 0.001))
     first = next((i for i, r in enumerate(got) if r is not None), None)
     assert first is not None and first <= CONFIRM_S * 30 + 3 and all(r is not None for r in got[first:]), first
 
@@ -105,18 +107,8 @@ def test_a_faint_face_of_a_short_dataset_clip_is_its_face(faces_dir):
     ``confirm_s=0`` (train/datasets/cache.py) a faint face is the clip's face from its CONFIRM_RUNS-th detector
     run; with the session's confirmation time a 0.25 s clip of it had no face at all ('no face found')."""
     squares, _ = read_squares(faces_dir / "videos" / "retalking_3_talking.mp4", count=50)
-    room = np.full((480, 640, 3), 90, np.uint8)
-
-    def faces(aligner):
-        out = []
-        for i, sq in enumerate(squares):
-            img = room.copy()
-            img[100:220, 420:540] = cv2.resize(sq, (120, 120), interpolation=cv2.INTER_AREA)
-            out.append(aligner.process(img, i / 200))
-        return out
-
     with FaceAligner() as session_rule, FaceAligner(confirm_s=0.0) as clip_rule:
-        assert all(r is None for r in faces(session_rule))
-        got = faces(clip_rule)
+        assert all(r is None for r in _in_a_room(session_rule, squares, (480, 640), (100, 420, 120), 200))
+        got = _in_a_room(clip_rule, squares, (480, 640), (100, 420, 120), 200)
     first = next(i for i, r in enumerate(got) if r is not None)
     assert first <= 5 and all(r is not None for r in got[first:]), first

@@ -195,19 +195,26 @@ def test_signal_keeps_summary_and_timeline(tmp_path, clip, signals, code):
     assert no_temporary_files(out)
 
 
-@pytest.mark.parametrize("group", [0, 1, 2], ids=["SIGTERM-to-the-parent", "Ctrl-C-to-the-group", "Ctrl-C-twice"])
-def test_a_stopped_jobs_batch_leaves_each_video_interrupted_not_running(tmp_path, clip, group):
-    """--jobs 2 stopped while both workers have a video under way: each video's summary says
-    ``interrupted`` (with its plot and rows), as a serial run's would, never the start-up ``running``."""
+def _jobs_batch_under_way(tmp_path, clip, **popen):
+    """``mpt-live --video DIR --jobs 2`` on two copies of ``clip`` (a.mp4, b.mp4), once both workers have written
+    rows: (the process, its --out)."""
     folder = tmp_path / "videos"
     folder.mkdir()
     for name in ("a.mp4", "b.mp4"):
         os.symlink(clip, folder / name)
     out = tmp_path / "o"
     proc = start("--video", str(folder), "--motion-only", "--headless", "--out", str(out), "--jobs", "2",
-                 "--threads", "1", start_new_session=True)
+                 "--threads", "1", **popen)
     for name in ("a", "b"):
         wait_for_rows(proc, out / name / "predictions.csv", 3)
+    return proc, out
+
+
+@pytest.mark.parametrize("group", [0, 1, 2], ids=["SIGTERM-to-the-parent", "Ctrl-C-to-the-group", "Ctrl-C-twice"])
+def test_a_stopped_jobs_batch_leaves_each_video_interrupted_not_running(tmp_path, clip, group):
+    """--jobs 2 stopped while both workers have a video under way: each video's summary says
+    ``interrupted`` (with its plot and rows), as a serial run's would, never the start-up ``running``."""
+    proc, out = _jobs_batch_under_way(tmp_path, clip, start_new_session=True)
     for k in range(group):  # a terminal's Ctrl-C goes to every process of the group (the README allows two)
         if k:
             time.sleep(0.1)
@@ -227,15 +234,7 @@ def test_a_jobs_batch_killed_outright_leaves_no_worker_running_on(tmp_path, clip
     """SIGKILL (or the out-of-memory killer) of a --jobs batch's own process sends its workers nothing: each went
     on alone to the end of its video (and on through the queue), outside the user's reach, and a rerun meanwhile
     found the folder in use. Each now stops its video as on SIGTERM: status interrupted, which a rerun redoes."""
-    folder = tmp_path / "videos"
-    folder.mkdir()
-    for name in ("a.mp4", "b.mp4"):
-        os.symlink(clip, folder / name)
-    out = tmp_path / "o"
-    proc = start("--video", str(folder), "--motion-only", "--headless", "--out", str(out), "--jobs", "2",
-                 "--threads", "1")
-    for name in ("a", "b"):
-        wait_for_rows(proc, out / name / "predictions.csv", 3)
+    proc, out = _jobs_batch_under_way(tmp_path, clip)
     workers = [summary(out / name)["pid"] for name in ("a", "b")]  # the running markers name their processes
     proc.kill()
     proc.communicate(timeout=60)
