@@ -54,6 +54,9 @@ VOUCH_SIDE = 3.0  # vouch: full-range looks at a square this many times a faint 
 # rooms (200, 120, 80 px; 32 finds) it scored 0.74-0.97; on the patterns short-range took for faces (a tapestry beside
 # mtcnn_ivan's speaker, 30 noisy frames; the cartoon of pyfeat_face_noface; 48 finds) nothing or 0.53-0.58
 VOUCH_SCORE = 0.65
+# a faint newcomer full-range scores this high on its first sighting is a face at once, not 0.5 s later (the faint
+# real faces above: 0.74-0.97, most of them above it; the patterns: at most 0.58)
+VOUCH_AT_ONCE = 0.75
 DETECTOR_KEYS = ("detector_used", "detector_reason", "detector_unconfirmed")  # summary.json's (FaceWatch.figures)
 
 
@@ -134,19 +137,22 @@ class FaceWatch:
         found = self._full_range().detect(image, t)
         return self._full.detect_tiles(image, found) if is_wide(image.shape) else found
 
-    def vouch(self, image: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+    def vouch(self, image: np.ndarray, box: tuple[int, int, int, int], at_once: bool = False) -> bool:
         """Whether full-range finds a face centred in ``box`` of ``image`` (in a square :data:`VOUCH_SIDE` times the
-        box's size around it, scored :data:`VOUCH_SCORE` or more): the tracker's check of a faint face short-range kept finding before it gets an ID
-        (:mod:`mpt_live.tracks`). A run on full-range vouches for its own finds (short-range misses small faces)."""
+        box's size around it, scored :data:`VOUCH_SCORE` or more): the tracker's check of a faint face short-range
+        kept finding before it gets an ID (:mod:`mpt_live.tracks`); ``at_once``: of a faint face on its first
+        sighting, scored :data:`VOUCH_AT_ONCE` or more (then it gets its ID at once). A run on full-range vouches
+        for its own finds once they persisted (short-range misses small faces), never at once."""
         if self.used == "full":
-            return True
+            return not at_once
         x, y, w, h = box
         side = int(max(w, h) * VOUCH_SIDE)
         x0, y0 = max(int(x + w / 2 - side / 2), 0), max(int(y + h / 2 - side / 2), 0)
         crop = np.ascontiguousarray(image[y0:y0 + side, x0:x0 + side])
         # a square crop is its own one tile: every face full-range finds in it, as a still image
         found = self._full_range().detect_tiles(crop, [])
-        return any(d.score >= VOUCH_SCORE and x <= x0 + d.box[0] + d.box[2] / 2 <= x + w
+        need = VOUCH_AT_ONCE if at_once else VOUCH_SCORE
+        return any(d.score >= need and x <= x0 + d.box[0] + d.box[2] / 2 <= x + w
                    and y <= y0 + d.box[1] + d.box[3] / 2 <= y + h for d in found)
 
     def _confirm(self, find: _Find, image: np.ndarray, t: float, boxes: list[tuple[int, int, int, int]],

@@ -20,7 +20,8 @@
    ``switch``) is treated as a new detection (step 2) instead of keeping the ID.
 
 **New faces.** A detection left over after steps 1 and 2 starts a face at once only when its score is at least
-``NEW_SCORE``; a fainter one starts a *tentative* track, which has no ID and reaches no output. It is matched by
+``NEW_SCORE``, or ``vouch`` (below) scores a face there highly on its first sighting; a fainter one starts a
+*tentative* track, which has no ID and reaches no output. It is matched by
 position on the detector's next runs, on its usual cadence (below; a wide frame's tiles are searched on those runs
 when the whole-frame pass missed it): so a pattern that never confirms costs what a tracked face costs, not a
 detection on every frame for as long as it is in view. It is confirmed, with the next ID, once a detection of it
@@ -116,13 +117,15 @@ class FaceTracker:
     def __init__(self, aligner: FaceAligner, max_faces: int = 1, embedder: FaceEmbedder | None = None,
                  keep_s: float = 1.0, refresh_s: float = 2.0, reid: float = 0.40, switch: float = 0.20,
                  cut: float = 28.0, face_cut: float = 16.0,
-                 vouch: Callable[[np.ndarray, tuple[int, int, int, int]], bool] | None = None) -> None:
+                 vouch: Callable[..., bool] | None = None) -> None:
         if max_faces < 0:
             raise ValueError(f"max_faces must be >= 0 (0: all), got {max_faces}")
         self.aligner = aligner
         self.max_faces = max_faces
         self.embedder = embedder
-        self.vouch = vouch  # (frame, box) -> whether a second detector finds a face there (faint newcomers)
+        # (frame, box[, at_once]) -> whether a second detector finds a face there (a faint newcomer: at_once, on
+        # its first sighting, a high score gives it its ID at once; else once it persisted, a lower one)
+        self.vouch = vouch
         self.keep_s, self.refresh_s, self.reid, self.switch = keep_s, refresh_s, reid, switch
         self.cut_level = cut  # mean |grey difference| of the thumbnails above which a frame is a cut
         # the same over a present face's box (least over shifts) above which that face is cut: on the 8 shared videos
@@ -254,7 +257,8 @@ class FaceTracker:
                     self.reidentified += 1
         for i in rest:
             if i not in matched:
-                sure = dets[i].score >= NEW_SCORE
+                sure = dets[i].score >= NEW_SCORE or (self.vouch is not None
+                                                      and self.vouch(frame, dets[i].box, at_once=True))
                 tr = Track(self._new_id() if sure else -1 - self.tentative_dropped - len(self.tracks),
                            self.aligner.track_aligner(), dets[i].box, t, present=False, confirmed=sure, since=t)
                 self.tracks.append(tr)

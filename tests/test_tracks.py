@@ -386,3 +386,21 @@ def test_a_faint_pattern_beside_a_speaker_gets_no_id(faces_dir):
             ids.update(f.id for f in faces)
     assert list(ids) == [0] and ids[0] == 45, dict(ids)
     assert tracker.figures()["tentative_tracks_dropped"] >= 1  # the pattern was found, and never given an ID
+
+
+def test_a_faint_real_face_full_range_is_sure_of_gets_its_id_at_once(faces_dir):
+    """The same distant face (short-range 0.53-0.64) with the session's second opinion (FaceWatch.vouch): full-range
+    scores a face there highly on its first sighting, so it gets its ID on the detector run that first found it,
+    not CONFIRM_S later (it waited the 0.5 s that a pattern in a tapestry must be found for)."""
+    from mpt_live.face_watch import FaceWatch
+
+    with FaceWatch("auto", 2, True) as watch:
+        tracker = FaceTracker(watch.aligner, max_faces=2, embedder=None, vouch=watch.vouch)
+        got = []
+        for i, img in enumerate(_near_and_faint(faces_dir, 30)):
+            faces, _ = tracker.update(img, i / 30)
+            watch.see(img, i / 30, faces, tracker)
+            got.append({f.id: f.face.box for f in faces})
+    first = next(i for i, f in enumerate(got) if 1 in f)
+    assert first <= 1, first
+    assert all(set(f) == {0, 1} and f[1][0] > 380 for f in got[first:]), got[first:]
