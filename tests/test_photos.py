@@ -141,7 +141,7 @@ def test_group_photo_says_which_face_the_demo_shows(face_rgb, tmp_path):
     _, used = frame_photo(path)
     assert used["faces"] == 2 and used["box"][0] >= small_w  # the large face, on the right
     note = face_choice(path, used)
-    assert note.startswith("group.jpg: 2 faces found; the largest is used")
+    assert note.startswith("group.jpg: 2 faces found; the largest confident one is used")
     res = CliRunner().invoke(app, ["--demo", "--demo-face", str(path), "--model", str(tmp_path / "none.onnx")])
     assert note in " ".join(res.output.split()), res.output  # said before the model is even loaded
     assert face_choice(tmp_path / "one.jpg", {"faces": 1, "box": [0, 0, 9, 9]}) is None
