@@ -683,6 +683,18 @@ def test_smic_normal_speed_sets_are_25_fps(tmp_path, where, expect):
     assert said == ([] if folder == "HS" else [f"{root / where}: reading SMIC-{folder}, filmed at 25 fps (SMIC-HS: 100 fps)"])
 
 
+def test_smic_without_hs_reads_vis_before_nir(tmp_path):
+    """A copy with VIS and NIR but no HS read NIR (the alphabetical first of two folders alike); the colour set,
+    VIS, is read (HS > VIS > NIR), with the warning that says which set and its frame rate."""
+    root = tmp_path / "SMIC"
+    for s in ("NIR", "VIS"):
+        frames(root / f"SMIC_all_raw/{s}/s1/micro/positive/s1_po_01", [f"image{i}.bmp" for i in range(1, 4)])
+    index = load_dataset("smic", root)
+    assert {t.frames[0].parts[-6] for t in index.samples} == {"VIS"}
+    assert [w for w in index.warnings if "reading SMIC-" in w] == [
+        f"{root / 'SMIC_all_raw/VIS'}: reading SMIC-VIS, filmed at 25 fps (SMIC-HS: 100 fps)"]
+
+
 def test_smic_subject_without_micro_expressions_is_named_not_fatal(tmp_path):
     """SMIC filmed 20 subjects but found micro-expressions in 16: a subject folder holding only ``non_micro``
     (or nothing) stopped the load with "no 'micro' folder"."""

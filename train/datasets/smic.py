@@ -9,7 +9,8 @@ last frame, apex = the middle frame (SMIC has no apex annotation). A subject fol
 
 SMIC's normal-speed sets ``VIS`` and ``NIR`` have the same layout but were filmed at 25 fps (the
 SMIC page of the University of Oulu): when the folder read is one of them (``--data`` names it, or
-the copy has no ``HS``), its clips get 25 fps and a warning says which set is read.
+the copy has no ``HS``: VIS, in colour as HS, before NIR), its clips get 25 fps and a warning says which set
+is read.
 """
 
 from __future__ import annotations
@@ -35,11 +36,12 @@ def _has_micro_subjects(d: Path) -> bool:
 
 
 def _prefer_hs(root: Path):
+    """Sort key of the candidate folders: HS, then VIS (colour, as HS), then NIR (SET_FPS's order), raw first."""
     raw = prefer_raw(root)
+    order = list(SET_FPS)
 
     def key(p: Path) -> tuple:
-        names = [q.lower() for q in p.relative_to(root).parts] if p != root else []
-        return (0 if "hs" in names or p.name.lower() == "hs" else 1, raw(p))
+        return (order.index(_smic_set(p, root)), raw(p))
     return key
 
 
