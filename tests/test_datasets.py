@@ -176,6 +176,21 @@ def test_casme2_details(tmp_path, caplog):
     assert "dropped 1 row(s): label fear" in caplog.text
 
 
+@pytest.mark.parametrize("name, make, clip, expect", [
+    ("casme2", lambda r: casme2(r, [[1, "EP02_01f", 9, 0, 11, "12", "happiness"],
+                                    [2, "EP03_02", 3, None, 7, "14", "others"]]), "EP02_01f", (1, 2, 3)),
+    ("samm", lambda r: samm(r, [[6, "006_1_2", 1, 5562, 0, 5566, 4, "Micro", 1, "", "R12", "Happiness"],
+                                [7, "007_3_1", 3, 10, "/", 12, 3, "Micro", 2, "", "L14", "Other"]]), "006_1_2", (2, 4, 6)),
+], ids=["casme2", "samm"])
+def test_clip_apex_0_is_the_middle_frame_counted(tmp_path, name, make, clip, expect):
+    """Apex 0 (not coded) stopped the CASME II and SAMM clip readers with 'apex 0 is outside onset..offset' while
+    the long-video readers use the middle frame; now the middle, counted with the blank and '/' apexes."""
+    index = load_dataset(name, make(tmp_path))
+    s = {t.clip_id: t for t in index.samples}
+    assert (s[clip].onset, s[clip].apex, s[clip].offset) == expect
+    assert index.notes == {"apex unknown in the sheet: middle of onset..offset used": 2}
+
+
 def test_two_coding_sheets_warn_which_one_is_used(tmp_path):
     root = casme2(tmp_path)
     before = load_dataset("casme2", root).warnings  # the fixture's one-subject classes

@@ -8,7 +8,7 @@ exist. Sheet frame numbers are the numbers in the file names and become indices 
 frames sorted by number. Subject ``1`` -> folder ``sub01``. 200 fps.
 
 Classes (the paper's 5-class protocol, fixed order): happiness, surprise, disgust, repression,
-others. The 'fear' and 'sadness' rows are dropped and counted. A missing apex ('/') takes MEB's
+others. The 'fear' and 'sadness' rows are dropped and counted. A missing apex ('/', blank, or 0) takes MEB's
 estimate where :mod:`.errata` has one, else the middle of onset..offset (counted in notes).
 """
 

@@ -5,7 +5,7 @@ root: a notes block on top, the table header found by content (row 14 in v2); co
 Filename, Onset Frame, Apex Frame, Offset Frame, Estimated Emotion (others such as Duration, Action
 Units, Micro are ignored). Frames: ``006/006_1_2/006_05562.jpg``, the frame root being the folder
 that holds the 3-digit subject folders (uncropped preferred). Sheet frame numbers are the numbers
-in the file names. 200 fps. Apex -1 means unknown: MEB's estimate where :mod:`.errata` has one,
+in the file names. 200 fps. Apex -1 (or 0, blank, '/') means unknown: MEB's estimate where :mod:`.errata` has one,
 else the middle of onset..offset (counted in notes).
 
 Classes (fixed order): anger, contempt, happiness, surprise, others ('Other' in the sheet). This is

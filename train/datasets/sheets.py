@@ -192,7 +192,8 @@ def resolve_annotation(row: SheetRow, ident: str, clip: ClipFrames, onset: int |
                        stats: dict[str, int]) -> tuple[int, int, int]:
     """Sheet frame numbers -> indices into ``clip.frames``; validates and raises naming the row.
 
-    A missing apex (blank, '/', -1) becomes the middle of onset..offset, counted in ``stats``. Onset 0 (and
+    A missing apex (blank, '/', -1, or 0 after an onset above 0: not coded) becomes the middle of onset..offset,
+    counted in ``stats``, as the long-video readers do. Onset 0 (and
     apex 0) in a clip whose images are numbered from 1 is its first image, counted. A frame
     number in a gap of the clip's numbering takes the nearest frame inside onset..offset (counted);
     one outside the clip's first..last frame raises.
@@ -213,6 +214,8 @@ def resolve_annotation(row: SheetRow, ident: str, clip: ClipFrames, onset: int |
     i0, i1 = clip.position(onset, "after"), clip.position(offset, "before")
     if i0 > i1:
         raise row.error(ident, f"frames {onset}..{offset} are all missing from {clip.folder} ({clip.span()})")
+    if apex == 0 and onset > 0:  # not coded, as -1 (the long-video readers: the middle frame too)
+        apex = None
     if apex is None or apex < 0:
         count(stats, "apex unknown in the sheet: middle of onset..offset used")
         ia = middle(i0, i1)
