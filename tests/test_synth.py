@@ -337,3 +337,26 @@ def test_a_benchmark_written_inside_the_faces_folder_is_not_read_as_faces(tmp_pa
     assert media_files(tmp_path, notes) == [tmp_path / "ivan.jpg"]
     assert notes == ["bench/: an mpt-synth output folder (its frames are not face photos)",
                      "long/: an mpt-synth output folder (its frames are not face photos)"]
+
+
+def test_a_photo_without_a_confident_face_is_named_with_why(tmp_path, monkeypatch):
+    """A photo whose only find is faint (a pattern in clouds, full-range score 0.55) and not found again in its
+    crop was noted as 'not found again in its 256-px crop', as if a face had been lost; the note now says that the
+    photo had no confident face and what its best find scored."""
+    import cv2
+
+    from mpt_live.face import FaceAligner
+    from mpt_live.face_confirm import NEW_SCORE
+    from mpt_live.face_types import Detection
+
+    rng = np.random.default_rng(0)
+    cv2.imwrite(str(tmp_path / "clouds.jpg"), cv2.GaussianBlur(rng.integers(0, 255, (400, 500, 3), np.uint8), (31, 31), 0))
+    ghost = Detection((150, 100, 120, 120), 0.55, np.array([[186, 148], [234, 148], [210, 172], [210, 196],
+                                                           [150, 154], [270, 154]], np.float64))
+    real = FaceAligner.detect_image
+    monkeypatch.setattr(FaceAligner, "detect_image",
+                        lambda self, img: real(self, img) + ([ghost] if self.model == "full" else []))
+    with pytest.raises(InputError) as e:
+        synth.find_carriers(tmp_path)
+    assert str(e.value).endswith(f": clouds.jpg face 1: not found again in its 256-px crop (no confident face: "
+                                 f"the best find scored 0.55, below {NEW_SCORE:g})"), e.value

@@ -30,6 +30,7 @@ import numpy as np
 
 from mpt_live import __version__
 from mpt_live.errors import InputError, OutputError
+from mpt_live.face_confirm import NEW_SCORE
 from mpt_live.photos import PhotoError, read_photo
 from mpt_live.sources import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from mpt_live.writers import write_json
@@ -187,7 +188,9 @@ def find_carriers(faces_dir: str | Path, image_size: int = 256) -> tuple[list[Ca
                 again = short.process_image(crop)
                 if again is None or np.hypot(*(np.array(again.box[:2]) + np.array(again.box[2:]) / 2
                                                - image_size / 2)) > 0.2 * image_size:
-                    notes.append(f"{rel} face {k + 1}: not found again in its {image_size}-px crop")
+                    faint = (f" (no confident face: the best find scored {r.score:.2f}, below {NEW_SCORE:g})"
+                             if r.score < NEW_SCORE else "")  # a pattern, or a face too turned or hidden
+                    notes.append(f"{rel} face {k + 1}: not found again in its {image_size}-px crop{faint}")
                     continue
                 carriers[name] = Carrier(name, rel, k, frame_index, crop, again.keypoints.astype(np.float64),
                                          float(again.box[2]), float(r.box[2]))
