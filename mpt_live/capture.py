@@ -173,13 +173,14 @@ class PacedVideoReader(LatestFrameReader):
     as fast as they decode (the schedule moves back) instead of not at all. ``t`` is media
     time, ``captured`` the monotonic time of publication. ``loop``: start again at the end (time keeps
     counting), for soak tests and demos longer than the clip. ``warnings`` / ``error``: as the file's
-    (:class:`~mpt_live.sources.VideoFile`), from its first pass.
+    (:class:`~mpt_live.sources.VideoFile`), from its first pass. ``capture``: the video already opened (a URL's).
     """
 
     def __init__(self, path: str | Path, speed: float = 1.0, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Any] | None = None, loop: bool = False) -> None:
+                 sleep: Callable[[float], Any] | None = None, loop: bool = False,
+                 capture: cv2.VideoCapture | None = None) -> None:
         super().__init__()
-        with VideoFile(path) as v:  # raises InputError for unusable files
+        with VideoFile(path, capture=capture) as v:  # raises InputError for unusable files
             self.fps, self.frame_count, self._times, self._stretch = v.fps, v.frame_count, v.frame_times, v.stretch
             self.warnings = list(v.warnings)
             # its capture plays on: the file is opened once, and the frames it read to learn the timing are not
@@ -308,9 +309,9 @@ def open_stream(url: str, realtime: bool = False) -> "CaptureReader | VideoFile 
         cap.release()
         raise InputError(failed)
     count = cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0
-    if 0 < count < 1e9:
-        cap.release()
-        source: Any = PacedVideoReader(url) if realtime else VideoFile(url, STREAM_TIMEOUT_MS)
+    if 0 < count < 1e9:  # read from this open (a second one was a second connection, and a second wait)
+        source: Any = (PacedVideoReader(url, capture=cap) if realtime
+                       else VideoFile(url, STREAM_TIMEOUT_MS, capture=cap))
         source.notes = [f"{url}: a recording ({int(count)} frames), read like a file: "
                         + ("at its own pace" if realtime else "every frame, in order, timed by the container")]
         return source

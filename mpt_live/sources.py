@@ -148,11 +148,12 @@ class VideoFile:
     starts after the container does (as a player shows it). Raises InputError for unusable input.
 
     ``warnings``: what disagrees in the file's timing (one line each); ``error``: set when the video ended
-    well before the frame count in its header (truncated or damaged)."""
+    well before the frame count in its header (truncated or damaged). ``capture``: the video already opened
+    (by :func:`open_capture`, nothing read from it yet), read from there instead of opening it again."""
 
     live = False  # every frame is delivered, none dropped
 
-    def __init__(self, path: str | os.PathLike, timeout_ms: int = 5000) -> None:
+    def __init__(self, path: str | os.PathLike, timeout_ms: int = 5000, capture: cv2.VideoCapture | None = None) -> None:
         url = is_stream_url(str(path))
         self.path = Path(path)
         self.name = str(path)
@@ -169,7 +170,7 @@ class VideoFile:
         if probe is not None and probe.image is not None:
             raise InputError(f"{self.path}: is a {probe.image} image, not a video; a recording stored as images "
                              "is read as a folder of frames (--fps)")
-        self._cap: cv2.VideoCapture | None = open_capture(self.name, timeout_ms)
+        self._cap: cv2.VideoCapture | None = capture if capture is not None else open_capture(self.name, timeout_ms)
         if not self._cap.isOpened():
             raise InputError(f"{self.name}: not a readable video: "
                              + ("OpenCV could not open it" if probe is None else unreadable(self.path, probe)))

@@ -226,3 +226,21 @@ def test_a_detector_given_back_while_the_pool_is_in_use_does_not_hang():
         if again:
             blazeface._LOCK.release()
     assert again
+
+
+def test_a_recording_at_a_url_is_opened_once(tmp_path, opens):
+    """A video file served over http: the open that found it a recording (its container states a frame count) is
+    the one read; it was released and the URL opened again (a second connection, a second wait for the server)."""
+    import faultkit as fk
+
+    from mpt_live.capture import open_stream
+
+    video = write_video(tmp_path / "clip.mp4", FRAMES)
+    with fk.http_server("file", video) as srv:
+        with open_stream(fk.url(srv, "clip.mp4")) as source:
+            frames = list(source)
+    opened, decoded = opens
+    assert len(frames) == FRAMES
+    assert opened["clip.mp4"] == 1
+    assert decoded["clip.mp4"] == FRAMES
+
