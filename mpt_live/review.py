@@ -24,8 +24,10 @@ import cv2
 import numpy as np
 
 from .sources import pixel_aspect, square_pixels
+from .videoprobe import probe_video
 
-PLAYABLE = {"avc1", "h264", "x264", "vp80", "vp90", "vp09", "av01"}  # codecs browsers decode
+PLAYABLE = {"avc1", "h264", "x264", "vp80", "vp90", "vp09", "av01"}  # codecs browsers decode, as OpenCV's FOURCC
+PLAYABLE_CODECS = {"h264", "vp8", "vp9", "av1"}  # the same codecs, as FFmpeg names them (the header probe)
 REVIEW_WIDTH = 640  # the transcoded review video at most this wide
 VP9_CRF = 36  # constant quality (0-63): faces stay sharp enough to review, at ~2 MB a minute at 640x480
 MS = Fraction(1, 1000)  # the copy's time base: the run's times to the millisecond
@@ -39,9 +41,14 @@ WEBM_OPTIONS = {"cluster_time_limit": str(round(CLUSTER_S * 1000)), "flush_packe
 
 
 def playable(path: Path) -> bool:
-    """Whether a browser can play ``path`` (by its codec and container)."""
+    """Whether a browser can play ``path`` (by its codec and container). The codec is the run's header probe's
+    (:func:`mpt_live.videoprobe.probe_video`, kept for a file not changed since): the file is not opened again;
+    OpenCV's FOURCC where PyAV could not read it."""
     if path.suffix.lower() not in {".mp4", ".m4v", ".webm", ".mov"}:
         return False
+    probe = probe_video(path)
+    if probe.failure is None and probe.codec is not None:
+        return probe.codec in PLAYABLE_CODECS
     cap = cv2.VideoCapture(str(path))
     code = int(cap.get(cv2.CAP_PROP_FOURCC) or 0)
     cap.release()

@@ -4,7 +4,8 @@ What a run needs from FFmpeg that OpenCV does not report, all read while the fil
 (:func:`probe_video`): whether the container is a still image (FFmpeg's image demuxers: ``image2``,
 ``jpeg_pipe``, ``png_pipe``, ...; OpenCV opens an image as a 1-frame "video", so its frame count cannot tell),
 the codec's own frame rate (the timing in a raw H.264 / HEVC stream's parameter sets), where the video
-starts and ends on the container's time line (:mod:`mpt_live.frametimes`), and, for a file OpenCV then
+starts and ends on the container's time line (:mod:`mpt_live.frametimes`), its codec (whether a browser plays it,
+:func:`mpt_live.review.playable`), and, for a file OpenCV then
 cannot open, why PyAV could not either (:func:`mpt_live.sources.unreadable`). Each fact is read on its own:
 one that cannot be read leaves the others as they are. A run looks at its video before it loads its model (a bad
 file fails at once) and again when it reads it: the facts of a file not changed since are kept, not read again.
@@ -34,7 +35,8 @@ class VideoProbe:
     None when the stream states none. ``start_s`` / ``end_s``: where the first video stream's first frame is
     shown and where the stream ends on the container's time line (``start_s`` 0 unless the video starts after
     another stream; ``end_s`` the stream's duration, a Matroska stream's ``DURATION`` tag, else the
-    container's, None when nothing states it)."""
+    container's, None when nothing states it). ``codec``: the first video stream's codec, FFmpeg's name for it
+    (``'h264'``, ``'vp9'``, ``'mpeg4'``), None when there is no video stream or PyAV cannot tell."""
 
     failure: str | None = None
     streams: tuple[str, ...] = ()
@@ -42,6 +44,7 @@ class VideoProbe:
     codec_fps: float | None = None
     start_s: float = 0.0
     end_s: float | None = None
+    codec: str | None = None
 
     @property
     def has_video(self) -> bool:
@@ -72,7 +75,7 @@ def _probe(path: str) -> VideoProbe:
         with quiet_fd(2), av.open(str(path)) as c:  # FFmpeg's own lines ("moov atom not found") kept out
             streams = tuple(sorted({st.type for st in c.streams}))
             start_s, end_s = _timeline(c)
-            return VideoProbe(None, streams, _image(c), _codec_fps(c), start_s, end_s)
+            return VideoProbe(None, streams, _image(c), _codec_fps(c), start_s, end_s, _codec(c))
     except EOFError:  # av.error.EOFError is one: a header, then nothing
         return VideoProbe(failure=ENDS)
     except Exception:  # PyAV's "Invalid data found when processing input", a file unreadable to it
@@ -87,6 +90,14 @@ def _image(c) -> str | None:
         streams = c.streams.video
         codec = streams[0].codec_context.name if streams else name
         return {"mjpeg": "JPEG"}.get(codec, codec.upper())
+    except Exception:
+        return None
+
+
+def _codec(c) -> str | None:
+    try:
+        codec = c.streams.video[0].codec_context.codec
+        return str(getattr(codec, "canonical_name", None) or codec.name)  # 'av1' whichever decoder (libdav1d) reads it
     except Exception:
         return None
 

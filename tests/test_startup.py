@@ -12,7 +12,7 @@ import cv2
 import pytest
 from typer.testing import CliRunner
 
-from faultkit import write_video
+from faultkit import frames, write_video
 from mpt_live import capture, sources
 from mpt_live.cli import app
 
@@ -243,4 +243,35 @@ def test_a_recording_at_a_url_is_opened_once(tmp_path, opens):
     assert len(frames) == FRAMES
     assert opened["clip.mp4"] == 1
     assert decoded["clip.mp4"] == FRAMES
+
+
+def test_whether_a_browser_plays_a_video_comes_from_the_runs_probe(tmp_path, monkeypatch):
+    """review.playable opened the video once more (an OpenCV capture) only to read its codec; the run's header probe
+    (kept for a file not changed since) has it: no capture and no PyAV open, and the same answer as the FOURCC."""
+    import av
+
+    from mpt_live.review import PLAYABLE, playable
+    from mpt_live.videoprobe import probe_video
+
+    mp4v = write_video(tmp_path / "mp4v.mp4", FRAMES)
+    h264 = tmp_path / "h264.mp4"
+    with av.open(str(h264), "w") as c:
+        st = c.add_stream("libx264", rate=25)
+        st.width, st.height, st.pix_fmt = 64, 48, "yuv420p"
+        for img in frames(FRAMES, (64, 48), False):
+            c.mux(st.encode(av.VideoFrame.from_ndarray(img, format="bgr24")))
+        c.mux(st.encode())
+    fourcc = {}
+    for v in (mp4v, h264):
+        cap = cv2.VideoCapture(str(v))
+        code = int(cap.get(cv2.CAP_PROP_FOURCC))
+        cap.release()
+        fourcc[v] = "".join(chr((code >> 8 * i) & 0xFF) for i in range(4)).lower() in PLAYABLE
+        probe_video(v)  # the run's probe
+    opened = Counter()
+    real_capture, real_open = cv2.VideoCapture, av.open
+    monkeypatch.setattr(cv2, "VideoCapture", lambda *a, **k: opened.update(["capture"]) or real_capture(*a, **k))
+    monkeypatch.setattr(av, "open", lambda *a, **k: opened.update(["av.open"]) or real_open(*a, **k))
+    assert [playable(v) for v in (mp4v, h264)] == [fourcc[mp4v], fourcc[h264]] == [False, True]
+    assert opened == Counter()
 
