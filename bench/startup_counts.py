@@ -3,7 +3,8 @@
 Runs ``mpt-live`` with the arguments given, in this process and in every ``--jobs`` worker (spawned workers
 import this file again as their main module, so the same counters are installed there), and prints one table:
 per video file, its OpenCV captures (``cv2.VideoCapture``), PyAV opens (``av.open``) and the frames decoded
-from its captures (the run's own, the review page's thumbnails; compare with the frames the run read); per
+from its captures, each by the module of mpt_live that made it (``sources``: the run's own; ``report``: the review
+page's pictures; ``review``: the page's video; compare with the frames the run read); per
 process and run (``Session``), the mediapipe BlazeFace detectors built, the SFace networks built and the
 ONNX Runtime sessions created (the model's, and any provider probe's).
 
@@ -29,6 +30,17 @@ def _log(what: str, detail: object = "") -> None:
     _events.append((time.monotonic(), what, str(detail)))
 
 
+def _caller() -> str:
+    """The innermost module of mpt_live on the stack (who opened the video)."""
+    f = sys._getframe(1)
+    while f is not None:
+        name = f.f_globals.get("__name__", "")
+        if name.startswith("mpt_live."):
+            return name.split(".", 1)[1]
+        f = f.f_back
+    return "?"
+
+
 def _install() -> None:
     import av
     import cv2
@@ -42,7 +54,8 @@ def _install() -> None:
     class Capture:  # a wrapper, not a subclass: OpenCV's type crashed the garbage collector when subclassed
         def __init__(self, *a, **k):
             self._cap, self._name, self._n = real_capture(*a, **k), str(a[0]) if a else "", 0
-            _log("capture", self._name)
+            self._by = _caller()
+            _log("capture", f"{self._by}\t{self._name}")
 
         def __getattr__(self, name):
             return getattr(self._cap, name)
@@ -59,7 +72,7 @@ def _install() -> None:
 
         def release(self):
             if self._n >= 0:
-                _log("decoded", f"{self._n}\t{self._name}")
+                _log("decoded", f"{self._n}\t{self._by}\t{self._name}")
                 self._n = -1
             return self._cap.release()
 
@@ -71,7 +84,13 @@ def _install() -> None:
 
     cv2.VideoCapture = Capture
     cv2.FaceRecognizerSF.create = counted("sface", cv2.FaceRecognizerSF.create)
-    av.open = counted("av.open", av.open)
+    real_open = av.open
+
+    def av_open(*a, **k):
+        _log("av.open", f"{_caller()}\t{a[0] if a else ''}")
+        return real_open(*a, **k)
+
+    av.open = av_open
     ort.InferenceSession = counted("ort session", ort.InferenceSession,
                                    lambda a: Path(a[0]).name if a and isinstance(a[0], (str, os.PathLike)) else "bytes")
     create = vision.FaceDetector.create_from_options.__func__
@@ -106,10 +125,11 @@ def table(folder: str) -> list[str]:
                 run = f"pid {f.stem}: run of {Path(detail).name}"
                 continue
             if what in ("capture", "av.open"):
-                rows[f"file {Path(detail).name}"][what] += 1
+                by, name = detail.split("\t", 1)
+                rows[f"file {Path(name).name}"][f"{what} ({by})"] += 1
             elif what == "decoded":
-                n, name = detail.split("\t", 1)
-                rows[f"file {Path(name).name}"]["frames decoded"] += int(n)
+                n, by, name = detail.split("\t", 2)
+                rows[f"file {Path(name).name}"][f"frames decoded ({by})"] += int(n)
             else:
                 rows[run][f"{what} {Path(detail).name}".strip()] += 1
     return [f"{k:50s} " + ", ".join(f"{a} x{b}" for a, b in sorted(v.items())) for k, v in sorted(rows.items())]
