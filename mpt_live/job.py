@@ -47,10 +47,10 @@ def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str |
     A stop (Ctrl-C, SIGTERM, SIGHUP) or an error: the summary is still written, then it is raised again.
     The summary's ``status`` says whether the outputs are complete (:func:`mpt_live.rundir.run_status`)."""
     out = Path(out_dir) if out_dir is not None else None
-    if out is not None:
-        start_run(out, str(getattr(source, "name", "source")))
     video_out = save_video and out is not None
     session = Session(source, runtime, replace(cfg, thumbnails=display or video_out))
+    if out is not None:  # the marker keeps what a killed run's --finish needs to know
+        start_run(out, str(getattr(source, "name", "source")), marker_facts(session))
     view = OverlayView(session.model)
     total = getattr(source, "frame_count", 0) or None
     outputs: dict[str, Any] = {"predictions": None, "events": None, "timeline": None, "report": None, "video": None,
@@ -175,6 +175,15 @@ def _finish(session: Session, out: Path | None, outputs: dict[str, Any], sink: C
             outputs["errors"]["report.html"] = first_line(re_)
     summary["status"], summary["problems"] = run_status(summary)
     return summary
+
+
+def marker_facts(session: Session) -> dict[str, Any]:
+    """The facts of a run known at its start, as its final summary says them (kept in the running marker)."""
+    return {"mode": "live" if session.live else "file", "model": session.model.to_dict(),
+            "provider": session.model.provider or None, "source_fps": round(session.fps, 3),
+            "stride": "auto" if session.auto else session.stride, "detector": session.cfg.detector,
+            "max_faces": session.max_faces, "spot_threshold": session.cfg.spot_threshold,
+            "clip_spec": session.spec.to_dict()}
 
 
 def _title(session: Session) -> str:

@@ -55,7 +55,7 @@ def video_row(name: str, folder: str, s: dict[str, Any]) -> dict[str, Any]:
     return {"video": name, "folder": folder, "status": "done" if status == "complete" else "incomplete",
             "reason": "; ".join(problems) if status != "complete" else "",
             "duration_s": seconds, "frames": frames,
-            "face_share": round(with_face / frames, 4) if frames else "",
+            "face_share": round(with_face / frames, 4) if frames and s.get("frames_with_face") is not None else "",
             "faces": len(s.get("faces") or []), "windows_classified": s.get("windows_classified"),
             "micro_events": sum(e.get("type") == "micro" for e in events),
             "macro_events": sum(e.get("type") == "macro" for e in events),

@@ -13,7 +13,8 @@ and its summary.json written whatever happens.
 
 Status of a run: ``complete`` (the whole source, every output), ``incomplete`` (it ran to its end but
 the source ended early or an output is missing: ``problems`` says why), ``interrupted`` (a stop
-signal), ``failed`` (an error), ``running`` (the marker: the run never finished).
+signal), ``failed`` (an error), ``running`` (the marker: the run never finished), ``killed`` (a run that
+left the marker, finished from its files by ``mpt-live --finish``: :mod:`mpt_live.finish`).
 """
 
 from __future__ import annotations
@@ -119,6 +120,16 @@ def _running_elsewhere(out: Path, name: str = SUMMARY) -> int | None:
     return pid
 
 
+def run_in_use(out: Path) -> int | None:
+    """The process ID of a live run on this machine writing into ``out`` (its ``running`` marker), else None."""
+    return _running_elsewhere(out)
+
+
+def batch_in_use(out: Path) -> int | None:
+    """The process ID of a live batch on this machine writing below ``out`` (its batch marker), else None."""
+    return _running_elsewhere(out, BATCH_MARKER)
+
+
 def _check_no_batch(out: Path, option: str = "--out") -> None:
     pid = _running_elsewhere(out, BATCH_MARKER)
     if pid is not None:
@@ -133,9 +144,10 @@ def _check_not_in_use(out: Path, option: str = "--out") -> None:
                          f"another folder, or remove its {SUMMARY} if no such run exists")
 
 
-def start_run(out: Path, source: str) -> None:
-    """Clear an earlier run's outputs from ``out`` and write the ``running`` marker; InputError when another
-    live run on this machine is writing into ``out`` (two runs would mix their rows)."""
+def start_run(out: Path, source: str, facts: dict[str, Any] | None = None) -> None:
+    """Clear an earlier run's outputs from ``out`` and write the ``running`` marker (with ``facts`` known at the
+    start: the model, provider, source fps, ..., which ``mpt-live --finish`` reads back if the run is killed);
+    InputError when another live run on this machine is writing into ``out`` (two runs would mix their rows)."""
     out.mkdir(parents=True, exist_ok=True)
     _check_not_in_use(out)
     for p in out.iterdir():
@@ -143,7 +155,8 @@ def start_run(out: Path, source: str) -> None:
             p.unlink()
     marker = {"status": "running", "source": source, "pid": os.getpid(), "host": socket.gethostname(),
               "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-              "note": "written when the run started; replaced when it ends: a run that left this was killed"}
+              "note": "written when the run started; replaced when it ends: a run that left this was killed "
+                      "(mpt-live --finish DIR makes its plot, page and summary from its files)", **(facts or {})}
     try:
         write_json(out / SUMMARY, marker, reserve=RESERVE_BYTES)
     except OSError as e:

@@ -182,7 +182,7 @@ def test_missing_video_and_bad_truth(tmp_path):
     assert res.exit_code == 2 and "give either --truth" in res.output
 
 
-@pytest.mark.parametrize("status", ["running", "interrupted", "failed"])
+@pytest.mark.parametrize("status", ["running", "interrupted", "failed", "killed"])
 def test_a_run_that_did_not_finish_is_refused_not_scored(tmp_path, status):
     """A video's run killed (summary.json still 'running'), stopped or failed half-way has the events of the
     part it read: they were scored as the whole video's, every later movement a miss of the spotter."""

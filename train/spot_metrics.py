@@ -251,7 +251,7 @@ def _folder_video(f: Path, run: Path, resolve) -> str | None:
 
 
 UNFINISHED = {"running": "killed before it ended, or still running", "interrupted": "stopped by a signal",
-              "failed": "stopped by an error"}  # summary.json statuses whose events.csv covers part of a video
+              "failed": "stopped by an error", "killed": "killed outright, finished from its files by --finish"}  # summary.json statuses whose events.csv covers part of a video
 
 
 def _check_finished(f: Path) -> None:

@@ -1,0 +1,169 @@
+"""``mpt-live --finish DIR``: a run killed outright (SIGKILL, power loss, the out-of-memory killer) finished
+from the files it wrote.
+
+Such a run leaves complete predictions.csv and events.csv rows, its videos playable up to about a second
+before the kill and summary.json still saying ``running`` (:mod:`mpt_live.rundir`), but no timeline.png and
+no report.html. :func:`finish_folder` writes them from the rows and events written, and a summary.json with
+``"status": "killed"`` (never ``complete``: a rerun or a resumed batch still redoes the video) holding the
+facts the running marker kept (source, model, provider, source fps, spotting settings) and what the files
+cover. Counts that only the run knew (frames with a face, processing speed, latency) are None.
+
+A folder whose marker's process is alive is refused (a run still writing there), a finished one (any other
+status) is left as it is, and a folder without a summary.json of mpt-live is not an output folder.
+:func:`run_folders` finds the run folders of ``DIR``: itself, or the videos' folders below a batch's --out.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError, first_line
+from .report import write_report
+from .results import ModelInfo
+from .rundir import BATCH_MARKER, SUMMARY, batch_in_use, read_summary, run_in_use
+from .spotting import EVENT_COLUMNS
+from .timeline import _num, face_ids, read_rows, render_timeline
+from .writers import write_json
+
+KILLED = "killed"  # the status of a run finished from its files
+MARKER_FACTS = ("source", "mode", "model", "provider", "source_fps", "stride", "detector", "max_faces",
+                "spot_threshold", "clip_spec", "started")
+
+
+def run_folders(folder: Path, option: str = "--finish") -> list[Path]:
+    """``folder`` when it is a run's output folder, else the run folders below it (a batch's --out); InputError
+    when it is not a folder, a live batch is writing there, or it holds no run."""
+    if not folder.exists():
+        raise InputError(f"{option} {folder}: no such folder")
+    if not folder.is_dir():
+        raise InputError(f"{option} {folder}: is a file, expected a run's output folder")
+    pid = batch_in_use(folder)
+    if pid is not None:
+        raise InputError(f"{option} {folder}: a batch (process {pid}) is still writing there; wait for it to end, "
+                         f"or remove its {BATCH_MARKER} if no such run exists")
+    if _is_run(folder):
+        return [folder]
+    found = sorted(p.parent for p in folder.rglob(SUMMARY) if _is_run(p.parent))
+    if not found:
+        raise InputError(f"{option} {folder}: not an output folder of mpt-live (no {SUMMARY} of a run in it or "
+                         "below it)")
+    return found
+
+
+def _is_run(folder: Path) -> bool:
+    s = read_summary(folder)
+    return bool(s) and isinstance(s.get("status"), str) and "source" in s
+
+
+def finish_folder(folder: Path, option: str = "--finish") -> tuple[bool, str]:
+    """Finish one run folder from its files: (whether anything was written, a line saying what was done).
+    InputError when its run is still writing there, or the folder is not a run's."""
+    marker = read_summary(folder)
+    if not marker or not _is_run(folder):
+        raise InputError(f"{option} {folder}: not an output folder of mpt-live (no {SUMMARY} of a run)")
+    pid = run_in_use(folder)
+    if pid is not None:
+        raise InputError(f"{option} {folder}: a run (process {pid}) is still writing there; wait for it to end, "
+                         "or stop it (Ctrl-C, SIGTERM: it then finishes its own outputs)")
+    status = marker["status"]
+    if status != "running":
+        return False, f"{folder}: already finished (status {status}): nothing changed"
+    if not (folder / "predictions.csv").is_file():
+        raise InputError(f"{option} {folder}: its run was killed before it wrote predictions.csv: nothing to "
+                         "finish; run the video again")
+    rows = read_rows(folder / "predictions.csv")
+    summary = killed_summary(folder, marker, rows)
+    classes = [c[2:] for c in _header(folder / "predictions.csv") if c.startswith("p_")]
+    outputs = summary["outputs"]
+    title = _title(summary)
+    try:
+        render_timeline(rows, classes, summary["events"], folder / "timeline.png", title=title,
+                        demo=bool(summary["model"].get("demo")))
+        outputs["timeline"] = "timeline.png"
+    except Exception as e:  # the plot must not cost the page or the summary
+        summary["timeline_error"] = f"{type(e).__name__}: {e}"
+        outputs["errors"]["timeline.png"] = first_line(e)
+    source = Path(str(summary["source"]))
+    try:
+        write_report(folder, summary, rows, classes, source if source.is_file() else None, title)
+        outputs["report"] = "report.html"
+    except Exception as e:
+        summary["report_error"] = f"{type(e).__name__}: {e}"
+        outputs["errors"]["report.html"] = first_line(e)
+    summary["problems"] += [f"{name}: not written ({err})" for name, err in outputs["errors"].items()]
+    write_json(folder / SUMMARY, summary)
+    return True, (f"{folder}: finished from its files (status {KILLED}): {summary['frames_read']} frames, "
+                  f"{summary['windows']} windows, {len(summary['events'])} events, up to "
+                  f"{summary['source_seconds']} s of the video")
+
+
+def killed_summary(folder: Path, marker: dict[str, Any], rows: list[dict[str, str]]) -> dict[str, Any]:
+    """summary.json of a killed run from its running ``marker``, the ``rows`` of its predictions.csv and the
+    events it wrote (no plot or page yet: ``outputs`` names the files there)."""
+    events = read_events(folder / "events.csv")
+    frames = [_num(r.get("frame")) for r in rows] + [float(e["offset_frame"]) for e in events]
+    times = [_num(r.get("time_s")) for r in rows] + [float(e["offset_s"]) for e in events]
+    frames, times = [f for f in frames if f == f], [t for t in times if t == t]  # NaN: an empty cell
+    ids = face_ids(rows)
+    model = marker.get("model") if isinstance(marker.get("model"), dict) else {"name": "unknown (not in the marker)"}
+    outputs: dict[str, Any] = {"predictions": "predictions.csv",
+                               "events": "events.csv" if (folder / "events.csv").is_file() else None,
+                               "timeline": None, "report": None,
+                               "video": "annotated.mp4" if (folder / "annotated.mp4").is_file() else None,
+                               "review": "review.webm" if (folder / "review.webm").is_file() else None,
+                               "snapshots": [], "recordings": [], "errors": {}}
+    covered = int(max(frames)) + 1 if frames else 0
+    return {
+        **{k: marker.get(k) for k in MARKER_FACTS}, "model": model, "status": KILLED,
+        "problems": [f"the run was killed outright (SIGKILL, power loss or out of memory: process {marker.get('pid')}"
+                     f" on {marker.get('host')}) and wrote no summary; this one, the plot and the page were made "
+                     f"from its files by mpt-live --finish, up to frame {covered} ({max(times, default=0.0):.2f} s)"],
+        "warnings": [], "frames_read": covered, "frames_with_face": None, "windows": len(rows),
+        "windows_scored": sum(_num(r.get("motion_score")) == _num(r.get("motion_score")) for r in rows),
+        "windows_classified": sum(any(k.startswith("p_") and v for k, v in r.items()) for r in rows),
+        "source_seconds": round(max(times, default=0.0), 3), "seconds": None, "fps": None,
+        "events": events,
+        "faces": [{"face_id": f, "windows": sum(_num(r.get("face_id")) == f for r in rows),
+                   "events": sum(e["face"] == f for e in events)} for f in ids],
+        "interrupted": False, "error": None, "source_error": None,
+        "finished": {"by": "mpt-live --finish", "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                     "killed_pid": marker.get("pid"), "host": marker.get("host")},
+        "outputs": outputs, "timeline_error": None, "report_error": None,
+    }
+
+
+def read_events(path: Path) -> list[dict[str, Any]]:
+    """events.csv's rows as summary.json's events (numbers as numbers, no ``video``; no probabilities: the CSV
+    has none); [] without the file."""
+    if not path.is_file():
+        return []
+    out = []
+    with open(path, newline="", encoding="utf-8") as fh:
+        for n, r in enumerate(csv.DictReader(fh), start=2):
+            e: dict[str, Any] = {k: r.get(k) for k in EVENT_COLUMNS if k != "video"}
+            try:
+                for k in ("face", "onset_frame", "apex_frame", "offset_frame"):
+                    e[k] = int(float(r[k]))
+                for k in ("onset_s", "apex_s", "offset_s", "score", "confidence"):
+                    e[k] = float(r[k]) if r.get(k) not in (None, "") else None
+            except (KeyError, TypeError, ValueError):
+                raise InputError(f"{path}: line {n} is not an event of mpt-live ({', '.join(EVENT_COLUMNS)})") from None
+            e["class"] = r.get("class") or None
+            e["probabilities"] = None
+            out.append(e)
+    return sorted(out, key=lambda e: (e["onset_s"], e["face"]))
+
+
+def _header(path: Path) -> list[str]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return next(csv.reader(fh), [])
+
+
+def _title(summary: dict[str, Any]) -> str:
+    source = str(summary.get("source") or "")
+    short = source if "://" in source else Path(source).name
+    m = summary["model"]
+    return f"{short} · {ModelInfo(name=m.get('name') or 'motion only', backbone=m.get('backbone'), precision=m.get('precision')).label}"

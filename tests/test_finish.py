@@ -1,0 +1,139 @@
+"""``mpt-live --finish DIR``: a run killed outright (SIGKILL: nothing can be caught) finished from its files:
+summary.json (status killed), timeline.png and report.html from the rows and events it wrote; the refusals."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import signal
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+import faultkit as fk
+from mpt_live.results import columns
+from test_faults import cli, our_lines, start, summary
+
+DEAD_PID = 2 ** 22 + 12345  # above pid_max: no such process
+
+
+@pytest.fixture(scope="module")
+def long_face(faces_dir, tmp_path_factory) -> Path:
+    """About 70 s of a real expressive face (a 12 s clip six times over): events within its first seconds, long
+    enough to be killed mid-way."""
+    out = tmp_path_factory.mktemp("long") / "long.mp4"
+    fk.ffmpeg("-stream_loop", "5", "-i", str(faces_dir / "videos" / "liveportrait_d3_expressive.mp4"), "-c", "copy",
+              str(out))
+    return out
+
+
+def data_rows(path: Path) -> int:
+    return max(0, path.read_bytes().count(b"\n") - 1) if path.is_file() else 0
+
+
+def page_events(page: Path) -> list[dict]:
+    m = re.search(r'<script type="application/json" id="run-data">(.*?)</script>', page.read_text(), re.S)
+    assert m, "report.html has no #run-data"
+    return json.loads(m.group(1).replace("<\\/", "</"))["events"]
+
+
+def test_a_killed_run_is_finished_from_its_files(tmp_path, long_face):
+    """SIGKILL left rows, events and a 'running' marker but no plot, no page: --finish makes them from the files,
+    with status killed (a rerun still redoes the video); the CSVs are not touched; a second --finish changes
+    nothing."""
+    out = tmp_path / "o"
+    proc = start("--video", str(long_face), "--motion-only", "--headless", "--out", str(out))
+    deadline = time.monotonic() + 300
+    while data_rows(out / "events.csv") < 2 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it was killed"
+    marker = summary(out)
+    assert marker["status"] == "running" and not (out / "report.html").exists()
+    csvs = {n: (out / n).read_bytes() for n in ("predictions.csv", "events.csv")}
+
+    res = cli("--finish", str(out))
+    lines = our_lines(res.stderr + res.stdout)
+    assert res.returncode == 0 and len(lines) == 1 and "finished from its files (status killed)" in lines[0], lines
+    s = summary(out)
+    assert s["status"] == "killed" and s["problems"] and "--finish" in s["problems"][0]
+    assert s["source"] == str(long_face) and s["model"] == marker["model"] and s["source_fps"] == marker["source_fps"]
+    with open(out / "events.csv", newline="") as fh:
+        written = [(int(r["face"]), int(r["onset_frame"]), int(r["apex_frame"]), int(r["offset_frame"]), r["type"])
+                   for r in csv.DictReader(fh)]
+    assert len(written) >= 2
+    shown = [(e["face"], e["onset_frame"], e["apex_frame"], e["offset_frame"], e["type"]) for e in page_events(out / "report.html")]
+    assert sorted(shown) == sorted(written) and len(s["events"]) == len(written)
+    with open(out / "predictions.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert s["windows"] == len(rows) and s["frames_read"] == max(int(r["frame"]) for r in rows) + 1 < 354 * 6
+    assert (out / "timeline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert s["outputs"]["timeline"] == "timeline.png" and s["outputs"]["report"] == "report.html"
+    assert {n: (out / n).read_bytes() for n in csvs} == csvs
+    assert not [p.name for p in out.iterdir() if ".tmp" in p.name]
+
+    before = (out / "summary.json").read_bytes()
+    res = cli("--finish", str(out))
+    assert res.returncode == 0 and "already finished (status killed): nothing changed" in res.stderr + res.stdout
+    assert (out / "summary.json").read_bytes() == before
+
+
+def _run_folder(d: Path, status: str, pid: int = DEAD_PID) -> Path:
+    """A run's folder as a killed run leaves it (``status`` running) or a finished one: a few rows, no event."""
+    d.mkdir(parents=True)
+    (d / "summary.json").write_text(json.dumps({"status": status, "source": str(d / "v.mp4"), "pid": pid,
+                                                "host": socket.gethostname()}))
+    with open(d / "predictions.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, columns([]))
+        w.writeheader()
+        for k in range(5):
+            w.writerow({"time_s": k / 15, "frame": 2 * k, "face_id": 0, "x": 1, "y": 1, "w": 9, "h": 9,
+                        "motion_score": 1.0 + k, "top": "neutral"})
+    with open(d / "events.csv", "w", newline="") as fh:
+        fh.write("video,face,onset_s,apex_s,offset_s,onset_frame,apex_frame,offset_frame,type,class,confidence,score\r\n")
+    return d
+
+
+def test_a_batch_out_finishes_each_killed_video_and_leaves_the_others(tmp_path):
+    out = tmp_path / "batch"
+    killed = _run_folder(out / "a", "running")
+    done = _run_folder(out / "sub" / "b", "complete")
+    before = (done / "summary.json").read_bytes()
+    res = cli("--finish", str(out))
+    text = res.stderr + res.stdout
+    assert res.returncode == 0, text
+    assert summary(killed)["status"] == "killed" and (killed / "report.html").is_file()
+    assert summary(killed)["frames_read"] == 9 and summary(killed)["windows"] == 5
+    assert "already finished (status complete): nothing changed" in text
+    assert (done / "summary.json").read_bytes() == before and not (done / "report.html").exists()
+
+
+@pytest.mark.parametrize("make, expected", [
+    (lambda d: _run_folder(d, "running", pid=os.getpid()), "is still writing there"),
+    (lambda d: d.mkdir(), "not an output folder of mpt-live"),
+    (lambda d: _run_folder(d / "a", "running") and (d / ".mpt-batch.json").write_text(json.dumps(
+        {"status": "running", "pid": os.getpid(), "host": socket.gethostname()})), "a batch (process"),
+    (lambda d: fk.touch(d), "is a file, expected a run's output folder"),
+    (lambda d: None, "no such folder"),
+], ids=["in-use", "not-a-run", "batch-in-use", "a-file", "missing"])
+def test_finish_refuses_in_one_line(tmp_path, make, expected):
+    """A folder a live run is writing into (this test's own process holds its marker), a folder without a run,
+    a file, nothing: one line, exit 2, nothing written."""
+    d = tmp_path / "o"
+    make(d)
+    before = sorted(p.name for p in d.iterdir()) if d.is_dir() else None
+    res = cli("--finish", str(d))
+    lines = our_lines(res.stderr + res.stdout)
+    assert res.returncode == 2 and len(lines) == 1 and expected in lines[0], lines
+    assert (sorted(p.name for p in d.iterdir()) if d.is_dir() else None) == before
+
+
+def test_finish_with_a_source_is_refused(tmp_path):
+    res = cli("--finish", str(tmp_path), "--video", "x.mp4")
+    lines = our_lines(res.stderr + res.stdout)
+    assert res.returncode == 2 and len(lines) == 1 and "--finish and --video" in lines[0], lines
