@@ -81,7 +81,7 @@ def finish_folder(folder: Path, option: str = "--finish") -> tuple[bool, str]:
     title = _title(summary)
     try:
         render_timeline(rows, classes, summary["events"], folder / "timeline.png", title=title,
-                        demo=bool(summary["model"].get("demo")))
+                        demo=bool(summary["model"].get("demo")), until=summary["source_seconds"])
         outputs["timeline"] = "timeline.png"
     except Exception as e:  # the plot must not cost the page or the summary
         summary["timeline_error"] = f"{type(e).__name__}: {e}"
@@ -166,4 +166,5 @@ def _title(summary: dict[str, Any]) -> str:
     source = str(summary.get("source") or "")
     short = source if "://" in source else Path(source).name
     m = summary["model"]
-    return f"{short} · {ModelInfo(name=m.get('name') or 'motion only', backbone=m.get('backbone'), precision=m.get('precision')).label}"
+    info = ModelInfo(name=m.get("name") or "motion only", backbone=m.get("backbone"), precision=m.get("precision"))
+    return f"{short} · {info.label}"

@@ -104,8 +104,10 @@ def render_timeline(
     out: str | Path,
     title: str = "",
     demo: bool = False,
+    until: float | None = None,
 ) -> Path:
-    """Write the timeline PNG to ``out``; returns its path. Works with zero rows (an empty plot)."""
+    """Write the timeline PNG to ``out``; returns its path. Works with zero rows (an empty plot). ``until``: the
+    time axis reaches at least this far (a killed run's events closed after its last written row)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -138,8 +140,9 @@ def render_timeline(
                 else "no window was classified: no class probabilities", loc="left", fontsize=9, color="0.3")
     span = 0.0
     if len(t_all) and np.isfinite(t_all).any():
-        axes[-1].set_xlim(np.nanmin(t_all) - 0.05, np.nanmax(t_all) + 0.05)
-        span = float(np.nanmax(t_all) - np.nanmin(t_all))
+        end = max(float(np.nanmax(t_all)), until or 0.0)
+        axes[-1].set_xlim(np.nanmin(t_all) - 0.05, end + 0.05)
+        span = float(end - np.nanmin(t_all))
     if span >= 120:  # a long recording: labels every 1, 2, 5, 10 ... minutes as m:ss, not every 200 s
         from matplotlib.ticker import FuncFormatter, MultipleLocator
 
