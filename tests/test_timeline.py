@@ -152,3 +152,17 @@ def test_a_face_lost_for_most_of_the_run_is_hatched_to_the_end(tmp_path, monkeyp
     from mpt_live.timeline import absences
 
     assert absences(np.array([r["time_s"] for r in rows[:25]]), -2.0, 3.5) == [(-2.0, 0.0), (1.9, 3.0)]
+
+
+def test_until_stretches_the_axis_to_events_after_the_last_row(tmp_path, monkeypatch):
+    """A killed run's rows end a few seconds before its last events (mpt-live --finish): the axis ended with the
+    rows and cut those events off; ``until`` reaches them. Without it the axis ends with the rows, as before."""
+    from matplotlib.figure import Figure
+
+    drawn, save = [], Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", lambda fig, *a, **k: (drawn.append(fig), save(fig, *a, **k))[1])
+    late = [{"face": 0, "onset_s": 9.0, "apex_s": 9.4, "offset_s": 9.8, "class": "surprise", "score": 6.0}]
+    render_timeline(_rows(), CLASSES, late, tmp_path / "a.png")  # rows to 7.375 s
+    render_timeline(_rows(), CLASSES, late, tmp_path / "b.png", until=9.8)
+    ends = [fig.axes[-1].get_xlim()[1] for fig in drawn]
+    assert ends[0] < 9.0 < 9.8 <= ends[1]
