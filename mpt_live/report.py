@@ -280,11 +280,13 @@ def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[
              ("model", model.get("name") or "none (motion only)"),
              ("demo model", "yes: not a validated micro-expression classifier" if model.get("demo") else "no"),
              ("provider", summary.get("provider") or "none"), ("source fps", summary.get("source_fps")),
-             ("processed at", f"{summary.get('fps')} frames/s"), ("frames", summary.get("frames_read")),
+             ("processed at", f"{summary['fps']} frames/s" if summary.get("fps") is not None else None),
+             ("frames", summary.get("frames_read")),
              ("windows", summary.get("windows")), ("faces", len(summary.get("faces", []))),
              ("events", len(events)), ("max faces", summary.get("max_faces")),
              ("spotting", f"threshold {summary.get('spot_threshold')}, a window every {summary.get('stride')} frames"),
              ("video shown", video or "none")]
+    facts = [(k, v) for k, v in facts if v is not None]  # a fact the run did not know (a killed run's speed) is left out
     e = html.escape
     notes = [*(summary.get("problems") or []), *(summary.get("warnings") or [])]
     if status != "complete":  # said once, in the alert (the problem "interrupted (SIGINT): ..." would repeat it)

@@ -544,3 +544,19 @@ def test_apex_boxes_of_many_events_over_many_rows_look_each_row_up_once():
     for e, b in zip(events, boxes):
         best = min((r for r in rows if r["face_id"] == str(e["face"])), key=lambda r: abs(float(r["time_s"]) - e["apex_s"]))
         assert b == (int(best["x"]), 1, 20, 20)
+
+
+def test_a_fact_the_run_did_not_know_is_left_out_not_shown_as_none(tmp_path):
+    """A killed run finished with `mpt-live --finish` has no speed or frame count: its facts said 'processed at None
+    frames/s' and 'frames None'; a fact that is not known is left out, the known ones stay."""
+    from mpt_live.report import render_report
+
+    rows = [{"time_s": f"{t / 10:.2f}", "face_id": "0", "motion_score": "1"} for t in range(20)]
+    base = {"events": [], "outputs": {}, "status": "killed", "source_fps": 30.0, "windows": 10, "spot_threshold": 4.0,
+            "stride": 2, "max_faces": 1}
+    page = render_report(tmp_path, {**base, "fps": None, "frames_read": None}, rows, [], None, [], "t")
+    facts = re.search(r"<table[^>]*>.*?</table>", page[page.index("<th>status</th>") - 200:], re.S).group(0)
+    assert "None" not in facts and "processed at" not in facts and "<th>frames</th>" not in facts
+    assert "<th>source fps</th><td>30.0</td>" in facts and "<th>windows</th><td>10</td>" in facts
+    known = render_report(tmp_path, {**base, "fps": 88.5, "frames_read": 300}, rows, [], None, [], "t")
+    assert "<th>processed at</th><td>88.5 frames/s</td>" in known and "<th>frames</th><td>300</td>" in known
