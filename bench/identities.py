@@ -5,7 +5,8 @@
 people (``train/compose.py``'s players):
 
 * **pairs**: both people side by side, both orders, 320 px tiles; 480 px tiles; and the two at different
-  sizes (480 px beside 240 px, bottom-aligned);
+  sizes (480 px beside 240 px, and beside 160 px: a small second person whom short-range scores faintly,
+  bottom-aligned);
 * **cuts**: the shots A, B, nobody, A, B, A+B, B+A (the people trade places after a cut), 1.5 s each.
 
 People are the shared videos, and with ``--photos`` also portraits (the shared photos and any folder given)
@@ -220,7 +221,8 @@ def main() -> None:
             same = {na, nb} == SAME_MAN
             cases = [] if a.only == "cuts" else [
                 (f"{na} + {nb} 320", [va, vb], [320, 320]), (f"{nb} + {na} 320", [vb, va], [320, 320]),
-                (f"{na} + {nb} 480", [va, vb], [480, 480]), (f"{na} 480 + {nb} 240", [va, vb], [480, 240])]
+                (f"{na} + {nb} 480", [va, vb], [480, 480]), (f"{na} 480 + {nb} 240", [va, vb], [480, 240]),
+                (f"{na} 480 + {nb} 160", [va, vb], [480, 160])]  # a small, faint second person
             for name, vids, tiles in cases:
                 path = tmp / "pair.mp4"
                 print(row(name, measure(path, sized(vids, tiles, path, a.seconds)), same), flush=True)
