@@ -20,12 +20,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError, first_line
-from .report import write_report
+from .errors import InputError
+from .report import run_title, write_plot_and_page
 from .results import ModelInfo
 from .rundir import BATCH_MARKER, SUMMARY, batch_in_use, read_summary, run_in_use
 from .spotting import EVENT_COLUMNS
-from .timeline import _num, face_ids, read_rows, render_timeline
+from .timeline import _num, face_ids, read_rows
 from .writers import write_json
 
 KILLED = "killed"  # the status of a run finished from its files
@@ -78,21 +78,9 @@ def finish_folder(folder: Path, option: str = "--finish") -> tuple[bool, str]:
     summary = killed_summary(folder, marker, rows)
     classes = [c[2:] for c in _header(folder / "predictions.csv") if c.startswith("p_")]
     outputs = summary["outputs"]
-    title = _title(summary)
-    try:
-        render_timeline(rows, classes, summary["events"], folder / "timeline.png", title=title,
-                        demo=bool(summary["model"].get("demo")), until=summary["source_seconds"])
-        outputs["timeline"] = "timeline.png"
-    except Exception as e:  # the plot must not cost the page or the summary
-        summary["timeline_error"] = f"{type(e).__name__}: {e}"
-        outputs["errors"]["timeline.png"] = first_line(e)
     source = Path(str(summary["source"]))
-    try:
-        write_report(folder, summary, rows, classes, source if source.is_file() else None, title)
-        outputs["report"] = "report.html"
-    except Exception as e:
-        summary["report_error"] = f"{type(e).__name__}: {e}"
-        outputs["errors"]["report.html"] = first_line(e)
+    write_plot_and_page(folder, summary, rows, classes, source if source.is_file() else None, _title(summary),
+                        bool(summary["model"].get("demo")), until=summary["source_seconds"])
     summary["problems"] += [f"{name}: not written ({err})" for name, err in outputs["errors"].items()]
     write_json(folder / SUMMARY, summary)
     return True, (f"{folder}: finished from its files (status {KILLED}): {summary['frames_read']} frames, "
@@ -163,8 +151,6 @@ def _header(path: Path) -> list[str]:
 
 
 def _title(summary: dict[str, Any]) -> str:
-    source = str(summary.get("source") or "")
-    short = source if "://" in source else Path(source).name
     m = summary["model"]
     info = ModelInfo(name=m.get("name") or "motion only", backbone=m.get("backbone"), precision=m.get("precision"))
-    return f"{short} · {info.label}"
+    return run_title(str(summary.get("source") or ""), info.label)

@@ -21,7 +21,7 @@ from typing import Any, Callable
 from .errors import InputError, OutputError, first_line
 from .interrupts import deferred, signal_name
 from .overlay import render_overlay
-from .report import write_report
+from .report import run_title, write_plot_and_page
 from .review import ReviewSink, needs_copy
 from .results import columns
 from .rundir import finish_run, run_status, start_run
@@ -29,7 +29,7 @@ from .recordings import stamp
 from .session import Session, SessionConfig
 from .sources import Frame
 from .spotting import EVENT_COLUMNS
-from .timeline import read_rows, render_timeline
+from .timeline import read_rows
 from .tracks import TrackedFace
 from .view import OverlayView
 from .window import DisplayWindow
@@ -159,20 +159,9 @@ def _finish(session: Session, out: Path | None, outputs: dict[str, Any], sink: C
         rows = read_rows(out / "predictions.csv")
         # the page states the run's status (interrupted, incomplete) and its problems: known before it is written
         summary["status"], summary["problems"] = run_status(summary)
-        try:
-            render_timeline(rows, session.classes, summary["events"], out / "timeline.png",
-                            title=_title(session), demo=session.model.demo)
-            outputs["timeline"] = "timeline.png"
-        except Exception as te:  # the plot must never cost the CSV or the summary
-            summary["timeline_error"] = f"{type(te).__name__}: {te}"
-            outputs["errors"]["timeline.png"] = first_line(te)
-        try:
-            source = Path(session.name) if Path(session.name).is_file() else None
-            write_report(out, summary, rows, session.classes, source, _title(session))
-            outputs["report"] = "report.html"
-        except Exception as re_:  # nor the review page
-            summary["report_error"] = f"{type(re_).__name__}: {re_}"
-            outputs["errors"]["report.html"] = first_line(re_)
+        source = Path(session.name) if Path(session.name).is_file() else None
+        write_plot_and_page(out, summary, rows, session.classes, source, run_title(session.name, session.model.label),
+                            session.model.demo)
     summary["status"], summary["problems"] = run_status(summary)
     return summary
 
@@ -185,7 +174,3 @@ def marker_facts(session: Session) -> dict[str, Any]:
             "max_faces": session.max_faces, "spot_threshold": session.cfg.spot_threshold,
             "clip_spec": session.spec.to_dict()}
 
-
-def _title(session: Session) -> str:
-    short = session.name if "://" in session.name else Path(session.name).name
-    return f"{short} · {session.model.label}"

@@ -28,12 +28,12 @@ import cv2
 import numpy as np
 
 from .draw import class_hex
-from .errors import InputError
+from .errors import InputError, first_line
 from .recordings import number_frames
 from .sources import pixel_aspect, square_pixels
 from .report_page import CSS, PAGE, SCRIPT
 from .review import review_video
-from .timeline import NO_MODEL, _num, absences, face_ids, tick_label as _tick, tick_step
+from .timeline import NO_MODEL, _num, absences, face_ids, render_timeline, tick_label as _tick, tick_step
 from .writers import atomic_path, json_default
 
 
@@ -364,3 +364,29 @@ def write_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[s
     with atomic_path(out / "report.html") as tmp:
         tmp.write_text(page, encoding="utf-8")
     return out / "report.html"
+
+
+def run_title(source: str, model_label: str) -> str:
+    """The plot's and the page's title: the source's file name (a URL whole) and the model."""
+    short = source if "://" in source else Path(source).name
+    return f"{short} · {model_label}"
+
+
+def write_plot_and_page(out: Path, summary: dict[str, Any], rows: Sequence[Mapping[str, Any]], classes: Sequence[str],
+                        source: Path | None, title: str, demo: bool, until: float | None = None) -> None:
+    """timeline.png and report.html of a run folder (a finished run's, or a killed one's from its files): each named
+    in ``summary["outputs"]`` when written; a failure is kept in the summary (``timeline_error``/``report_error``,
+    ``outputs["errors"]``), never raised: the plot must not cost the page, nor either the CSVs or the summary."""
+    outputs = summary["outputs"]
+    try:
+        render_timeline(rows, classes, summary["events"], out / "timeline.png", title=title, demo=demo, until=until)
+        outputs["timeline"] = "timeline.png"
+    except Exception as e:
+        summary["timeline_error"] = f"{type(e).__name__}: {e}"
+        outputs["errors"]["timeline.png"] = first_line(e)
+    try:
+        write_report(out, summary, rows, classes, source, title)
+        outputs["report"] = "report.html"
+    except Exception as e:
+        summary["report_error"] = f"{type(e).__name__}: {e}"
+        outputs["errors"]["report.html"] = first_line(e)

@@ -64,12 +64,12 @@ def test_cli_live_sources_bad_input_one_line(args, expected):
 def test_cli_demo_exit_status_says_an_incomplete_run(tmp_path, monkeypatch):
     """mpt-live --demo exits as any run does: 1 when its outputs are incomplete (here: no timeline.png); it
     used to exit 0 whatever the run's status."""
-    import mpt_live.job as job
+    import mpt_live.report as report  # the plot and the page of every run folder: report.write_plot_and_page
 
     def no_room(*a, **kw):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(job, "render_timeline", no_room)
+    monkeypatch.setattr(report, "render_timeline", no_room)
     res = runner.invoke(app, ["--demo", "--motion-only", "--headless", "--out", str(tmp_path)])
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["status"] == "incomplete" and res.exit_code == 1, (res.exit_code, res.output)
