@@ -68,9 +68,9 @@ def copied_from(stem: str) -> str | None:
     return stem[:m.start()] if m and m.start() > 0 else None
 
 
-def natural(s: str) -> tuple:
-    """Sort key with numbers compared as numbers (``f2`` before ``f10``)."""
-    return tuple((0, int(t), "") if t.isdigit() else (1, 0, t.lower()) for t in re.split(r"(\d+)", s) if t)
+def natural(s: str | Path) -> tuple:
+    """Sort key with numbers compared as numbers (``f2`` before ``f10``; the dataset readers' too)."""
+    return tuple((0, int(t), "") if t.isdigit() else (1, 0, t.lower()) for t in re.split(r"(\d+)", str(s)) if t)
 
 
 def split_copies(paths: list[Path]) -> tuple[list[Path], list[Path]]:

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
-def natural_key(s: str) -> tuple:
-    """Sort key that orders embedded numbers numerically: img2 < img10."""
-    return tuple((0, int(t), "") if t.isdigit() else (1, 0, t.lower())
-                 for t in re.split(r"(\d+)", str(s)) if t)
+from mpt_live.framenames import natural as natural_key  # noqa: F401  (the readers' sort key, one for the project)
 
 
 @dataclass
