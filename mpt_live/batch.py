@@ -27,7 +27,7 @@ from rich.console import Console
 
 from .errors import InputError, OutputError
 from .job import run_job
-from .overview import write_overview
+from .overview import FAILED, write_overview
 from .results import ModelInfo
 from .rundir import claim_batch, read_summary
 from .session import FILE_STRIDE, MAX_FACES, SessionConfig
@@ -70,9 +70,6 @@ def output_dirs(videos: list[Path], out: Path) -> list[Path]:
             taken.add(n.casefold())
         dirs.append(out / n)
     return dirs
-
-
-FAILED = "failed.csv"  # OUT/failed.csv: the videos of a batch that have no outputs, and why
 
 
 def record_failures(out: Path | None, failed: list[tuple[Path, str]]) -> None:

@@ -61,7 +61,7 @@ def live(
     jobs: Optional[int] = typer.Option(None, "--jobs", min=0, help="Recorded videos in N worker processes (0: cores / --threads); a rerun skips videos already done."),
     # \[: rich markup would take [cluster] for a style tag and drop it
     ray: Optional[str] = typer.Option(None, "--ray", metavar="auto|ADDRESS", help="Recorded videos as tasks on a Ray cluster (pip install 'mpt-live\\[cluster]'); a rerun skips videos already done."),
-    finish: Optional[Path] = typer.Option(None, "--finish", metavar="DIR", help="Finish the output folder of a run killed outright (its summary.json still says running), or every such folder below a batch's --out: timeline.png, report.html and summary.json (status killed) from the rows and events it wrote. Nothing else is run."),
+    finish: Optional[Path] = typer.Option(None, "--finish", metavar="DIR", help="Finish the output folder of a run killed outright (its summary.json still says running), or every such folder below a batch's --out (then the batch's overview too): timeline.png, report.html and summary.json (status killed) from the rows and events it wrote. Nothing else is run."),
 ) -> None:
     """Micro-expression recognition: face alignment, Eulerian magnification, rank pooling, MPT model."""
     if finish is not None:
@@ -185,21 +185,25 @@ def live(
 
 def _finish(folder: Path, given: list[str]) -> None:
     """--finish DIR: each killed run's folder finished from its files (mpt_live/finish.py); one line each."""
-    from .finish import finish_folder, run_folders
+    from .finish import finish_folder, finish_overview, run_folders
 
     if given:
         _fail(f"--finish and {given[0]}: --finish only finishes a killed run's folder, it runs nothing")
-    refused = 0
+    refused, finished = 0, False
     try:
         folders = run_folders(folder)
     except InputError as e:
         _fail(str(e))
     for d in folders:
         try:
-            _say(finish_folder(d)[1])
+            changed, line = finish_folder(d)
+            _say(line)
+            finished |= changed
         except InputError as e:  # one folder in use (or not finishable): the others are still finished
             _say(str(e), "error:", "bold red")
             refused += 1
+    if finished and (line := finish_overview(folder, folders)):  # the finished videos listed in OUT/videos.csv
+        _say(line)
     if refused:
         raise typer.Exit(2)
 

@@ -10,7 +10,9 @@ cover. Counts that only the run knew (frames with a face, processing speed, late
 
 A folder whose marker's process is alive is refused (a run still writing there), a finished one (any other
 status) is left as it is, and a folder without a summary.json of mpt-live is not an output folder.
-:func:`run_folders` finds the run folders of ``DIR``: itself, or the videos' folders below a batch's --out.
+:func:`run_folders` finds the run folders of ``DIR``: itself, or the videos' folders below a batch's --out,
+whose overview (videos.csv, all_events.csv, index.html) :func:`finish_overview` then rebuilds with the
+finished videos in it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError
+from .overview import is_batch_out, rebuild
 from .report import run_title, write_plot_and_page
 from .results import ModelInfo
 from .rundir import BATCH_MARKER, SUMMARY, batch_in_use, read_summary, run_in_use
@@ -86,6 +89,15 @@ def finish_folder(folder: Path, option: str = "--finish") -> tuple[bool, str]:
     return True, (f"{folder}: finished from its files (status {KILLED}): {summary['frames_read']} frames, "
                   f"{summary['windows']} windows, {len(summary['events'])} events, up to "
                   f"{summary['source_seconds']} s of the video")
+
+
+def finish_overview(folder: Path, runs: list[Path]) -> str | None:
+    """Rebuild the overview of the batch whose --out is ``folder`` (``runs``: its run folders, as
+    :func:`run_folders` found them) and say so in a line; None where ``folder`` is a run's own or no batch's."""
+    if runs == [folder] or not is_batch_out(folder):
+        return None
+    n = rebuild(folder, runs)
+    return f"{folder}: the batch's overview (videos.csv, all_events.csv, index.html) rebuilt: {n} videos"
 
 
 def killed_summary(folder: Path, marker: dict[str, Any], rows: list[dict[str, str]]) -> dict[str, Any]:

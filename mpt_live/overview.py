@@ -8,8 +8,9 @@ recomputed), or that failed in this run (its reason); a video not reached yet, i
 (its summary says ``running``) is not listed. The
 batch's driver calls :func:`write_overview` after every video (serial, ``--jobs``, ``--ray``), each file
 written atomically, so a stopped batch leaves an overview of what finished, and a rerun rebuilds it
-from every video's folder (those it skipped too). Only the standard library and the run folders' helpers: it
-runs between videos.
+from every video's folder (those it skipped too); ``mpt-live --finish OUT`` after a batch killed outright
+rebuilds it without the batch's list of videos (:func:`rebuild`). Only the standard library and the run
+folders' helpers: it runs between videos.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from .rundir import read_summary
+from .framenames import natural
+from .rundir import BATCH_MARKER, read_summary
 from .spotting import EVENT_COLUMNS
 from .writers import atomic_path
 
 VIDEOS_CSV, ALL_EVENTS, INDEX = "videos.csv", "all_events.csv", "index.html"
 EVENTS_CSV = "events.csv"  # a video's own
+FAILED = "failed.csv"  # OUT/failed.csv: the videos of a batch that have no outputs, and why (mpt_live.batch)
 COLUMNS = ["video", "folder", "status", "reason", "duration_s", "frames", "face_share", "faces",
            "windows_classified", "micro_events", "macro_events", "events_per_min", "model", "demo"]
 UNCLASSIFIED = "unclassified"  # events without a class: a run without a model, or an apex window no longer buffered
@@ -130,6 +133,37 @@ def write_overview(out: Path | None, videos: list[Path], dirs: list[Path], faile
                 tmp.write_text(text, encoding="utf-8")
         except OSError:
             pass
+
+
+def is_batch_out(out: Path) -> bool:
+    """Whether ``out`` is a batch's --out: it holds the batch's overview, its failures or its marker."""
+    return any((Path(out) / n).is_file() for n in (VIDEOS_CSV, FAILED, BATCH_MARKER))
+
+
+def read_failed(out: Path) -> list[tuple[Path, str]]:
+    """The (video, reason) rows of ``out/failed.csv``; [] without a readable one."""
+    try:
+        with open(Path(out) / FAILED, newline="", encoding="utf-8") as fh:
+            return [(Path(r["video"]), r.get("reason") or "") for r in csv.DictReader(fh) if r.get("video")]
+    except (OSError, csv.Error, KeyError):
+        return []
+
+
+def rebuild(out: Path, runs: list[Path]) -> int:
+    """Rewrite the overview of the batch in ``out`` from what the folder holds, without the batch's list of
+    videos (``mpt-live --finish``): its videos are those the summaries of ``runs`` (its run folders) name and
+    those of failed.csv, in natural order of their paths (the batch's order). Returns how many videos that is;
+    a video the batch never reached is not known, so not counted."""
+    videos: dict[str, tuple[Path, Path]] = {}
+    for d in runs:
+        source = (read_summary(d) or {}).get("source")
+        if isinstance(source, str) and source:
+            videos.setdefault(source, (Path(source), d))
+    for video, _ in read_failed(out):
+        videos.setdefault(str(video), (video, Path(out)))  # no folder of its own: its row is the failure
+    ordered = sorted(videos.values(), key=lambda vd: natural(vd[0].as_posix()))
+    write_overview(out, [v for v, _ in ordered], [d for _, d in ordered], read_failed(out))
+    return len(ordered)
 
 
 SHOWN = [("video", "video"), ("status", "status"), ("duration_s", "duration s"), ("frames", "frames"),

@@ -113,6 +113,29 @@ def test_a_batch_out_finishes_each_killed_video_and_leaves_the_others(tmp_path):
     assert (done / "summary.json").read_bytes() == before and not (done / "report.html").exists()
 
 
+def test_finish_on_a_batch_out_rebuilds_its_overview(tmp_path):
+    """A batch killed outright left an overview without its killed video (summary 'running'): --finish OUT lists
+    it there too (incomplete, linked to its new report), keeping the finished and the failed videos."""
+    from mpt_live.overview import write_overview
+
+    out = tmp_path / "batch"
+    killed, done = _run_folder(out / "a", "running"), _run_folder(out / "b", "complete")
+    (out / "failed.csv").write_text(f"video,reason\n{tmp_path / 'c.mp4'},cannot be read\n")
+    videos = [killed / "v.mp4", done / "v.mp4", tmp_path / "c.mp4"]
+    write_overview(out, videos, [killed, done, out / "c"], [(tmp_path / "c.mp4", "cannot be read")])
+    with open(out / "videos.csv", newline="") as fh:
+        assert [r["folder"] for r in csv.DictReader(fh)] == ["b", ""]  # the killed video is not listed yet
+    res = cli("--finish", str(out))
+    text = res.stderr + res.stdout
+    assert res.returncode == 0 and "overview" in text and "rebuilt: 3 videos" in text, text
+    with open(out / "videos.csv", newline="") as fh:
+        rows = {r["folder"]: r for r in csv.DictReader(fh)}
+    assert rows.keys() == {"a", "b", ""} and rows["a"]["status"] == "incomplete" and "--finish" in rows["a"]["reason"]
+    assert rows["b"]["status"] == "done" and rows[""]["status"] == "failed" and rows[""]["reason"] == "cannot be read"
+    assert 'href="a/report.html"' in (out / "index.html").read_text()
+    assert (out / "all_events.csv").is_file()
+
+
 @pytest.mark.parametrize("make, expected", [
     (lambda d: _run_folder(d, "running", pid=os.getpid()), "is still writing there"),
     (lambda d: d.mkdir(), "not an output folder of mpt-live"),
