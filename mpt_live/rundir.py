@@ -11,6 +11,10 @@ and its summary.json written whatever happens.
 * :func:`finish_run`: the final summary.json (``status`` from :func:`run_status`), atomically, or in
   place of the marker when the disk is full (cut to its essentials if even that does not fit).
 
+A marker (a run's or a batch's) names its process by ID, host and, on Linux, the process's start time
+(:func:`process_start`): a process that later got the same ID after the run died is not that run. A
+marker without the start time (older ones, other systems) counts its ID alone.
+
 Status of a run: ``complete`` (the whole source, every output), ``incomplete`` (it ran to its end but
 the source ended early or an output is missing: ``problems`` says why), ``interrupted`` (a stop
 signal), ``failed`` (an error), ``running`` (the marker: the run never finished), ``killed`` (a run that
@@ -84,11 +88,27 @@ def claim_batch(out: Path) -> Iterator[None]:
     out.mkdir(parents=True, exist_ok=True)
     _check_no_batch(out)
     marker = out / BATCH_MARKER
-    write_json(marker, {"status": "running", "pid": os.getpid(), "host": socket.gethostname()})
+    write_json(marker, {"status": "running", **_claim()})
     try:
         yield
     finally:
         marker.unlink(missing_ok=True)
+
+
+def process_start(pid: int) -> int | None:
+    """When process ``pid`` started, in clock ticks after boot (field 22 of Linux's /proc/PID/stat); None where
+    that cannot be read (no such process, another system)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return int(stat[stat.rindex(")") + 2:].split()[19])  # fields 3.. follow the command's ')'
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _claim() -> dict[str, Any]:
+    """This process as a marker names it: ID, host and (where known) start time."""
+    start = process_start(os.getpid())
+    return {"pid": os.getpid(), "host": socket.gethostname(), **({"pid_start": start} if start is not None else {})}
 
 
 def read_summary(folder: Path, name: str = SUMMARY) -> dict[str, Any] | None:
@@ -117,6 +137,9 @@ def _running_elsewhere(out: Path, name: str = SUMMARY) -> int | None:
         return None  # it died (killed): its marker is stale
     except PermissionError:
         pass  # another user's live process
+    claimed, now = (s or {}).get("pid_start"), process_start(pid)
+    if isinstance(claimed, int) and now is not None and now != claimed:
+        return None  # that ID now names a later process: the run that claimed the folder died
     return pid
 
 
@@ -153,7 +176,7 @@ def start_run(out: Path, source: str, facts: dict[str, Any] | None = None) -> No
     for p in out.iterdir():
         if (p.name in OUTPUTS or _TMP.match(p.name)) and p.is_file():
             p.unlink()
-    marker = {"status": "running", "source": source, "pid": os.getpid(), "host": socket.gethostname(),
+    marker = {"status": "running", "source": source, **_claim(),
               "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
               "note": "written when the run started; replaced when it ends: a run that left this was killed "
                       "(mpt-live --finish DIR makes its plot, page and summary from its files)", **(facts or {})}

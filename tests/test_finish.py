@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import socket
+import subprocess
 import time
 from pathlib import Path
 
@@ -154,6 +155,38 @@ def test_finish_refuses_in_one_line(tmp_path, make, expected):
     lines = our_lines(res.stderr + res.stdout)
     assert res.returncode == 2 and len(lines) == 1 and expected in lines[0], lines
     assert (sorted(p.name for p in d.iterdir()) if d.is_dir() else None) == before
+
+
+@pytest.mark.parametrize("same_process", [True, False])
+def test_a_claim_counts_only_the_process_that_made_it(tmp_path, same_process):
+    """A killed run's marker names its process ID; a later process with that ID (here a live child given the ID
+    in the marker) is not the run when its start time differs: the folder is finished, not reported in use."""
+    from mpt_live.rundir import process_start
+
+    other = subprocess.Popen(["sleep", "30"])
+    try:
+        d = _run_folder(tmp_path / "o", "running", pid=other.pid)
+        s = json.loads((d / "summary.json").read_text())
+        started = process_start(other.pid)
+        assert started is not None, "no /proc/PID/stat on this system"
+        (d / "summary.json").write_text(json.dumps({**s, "pid_start": started if same_process else started - 1}))
+        res = cli("--finish", str(d))
+    finally:
+        other.kill()
+        other.wait()
+    lines = our_lines(res.stderr + res.stdout)
+    if same_process:
+        assert res.returncode == 2 and f"a run (process {other.pid}) is still writing there" in lines[0], lines
+    else:
+        assert res.returncode == 0 and summary(d)["status"] == "killed", lines
+
+
+def test_a_marker_names_its_process_start(tmp_path):
+    from mpt_live.rundir import process_start, start_run
+
+    start_run(tmp_path, "x.mp4")
+    s = summary(tmp_path)
+    assert s["pid"] == os.getpid() and s["pid_start"] == process_start(os.getpid()) is not None
 
 
 def test_finish_with_a_source_is_refused(tmp_path):
