@@ -37,10 +37,16 @@ UNCLASSIFIED = "unclassified"  # events without a class: a run without a model, 
 
 
 def video_names(videos: list[Path]) -> list[str]:
-    """Each video's path relative to the folder that holds them all (POSIX form)."""
-    paths = [Path(v).resolve() for v in videos]
+    """Each video's path relative to the folder that holds them all (POSIX form), as the batch was given or found
+    it: a link keeps its own name, not its target's."""
+    paths = [_absolute(v) for v in videos]
     base = Path(os.path.commonpath([p.parent for p in paths])) if paths else Path()
     return [p.relative_to(base).as_posix() for p in paths]
+
+
+def _absolute(path: Path | str) -> Path:
+    """``path`` made absolute without following links (a linked video is the one the user named)."""
+    return Path(os.path.abspath(path))
 
 
 def video_row(name: str, folder: str, s: dict[str, Any]) -> dict[str, Any]:
@@ -73,11 +79,11 @@ def failed_row(name: str, reason: str) -> dict[str, Any]:
 def collect(out: Path, videos: list[Path], dirs: list[Path], failed: list[tuple[Path, str]]
             ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(video rows, event rows) of the batch, in the batch's order."""
-    reasons = {Path(v).resolve(): r for v, r in failed}
+    reasons = {_absolute(v): r for v, r in failed}
     rows, events = [], []
     for name, video, d in zip(video_names(videos), videos, dirs):
-        if Path(video).resolve() in reasons:
-            rows.append(failed_row(name, reasons[Path(video).resolve()]))
+        if _absolute(video) in reasons:
+            rows.append(failed_row(name, reasons[_absolute(video)]))
             continue
         s = read_summary(d)
         if s is None or s.get("status") == "running":

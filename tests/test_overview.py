@@ -141,6 +141,27 @@ def test_overview_of_hand_made_outputs(tmp_path):
     assert not single.exists()
 
 
+def test_symlinked_videos_keep_the_names_given(tmp_path):
+    """Videos that are links (to files named otherwise, elsewhere; two to one file) are listed by the names the
+    batch was given, and only the one that failed is failed."""
+    store, given = tmp_path / "store", tmp_path / "in"
+    store.mkdir()
+    given.mkdir()
+    for n in ("take_1.mp4", "take_2.mp4"):
+        (store / n).write_bytes(b"")
+    videos = [given / n for n in ("a.mp4", "b.mp4", "c.mp4")]
+    for v, target in zip(videos, ("take_1.mp4", "take_2.mp4", "take_1.mp4")):
+        v.symlink_to(store / target)
+    out = tmp_path / "out"
+    dirs = output_dirs(videos, out)
+    for d in dirs[:2]:
+        d.mkdir(parents=True)
+        (d / "summary.json").write_text(json.dumps(_summary("complete", [])))
+    write_overview(out, videos, dirs, [(videos[2], "c.mp4: unreadable")])
+    assert [(r["video"], r["status"]) for r in rows(out / "videos.csv")] == [
+        ("a.mp4", "done"), ("b.mp4", "done"), ("c.mp4", "failed")]
+
+
 def test_index_in_chromium(browser, tmp_path):
     videos = [tmp_path / "in" / n for n in ("a b.mp4", "c.mp4", "z.mp4")]
     out = tmp_path / "out"
