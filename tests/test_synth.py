@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -79,6 +80,31 @@ def test_cli_reports_input_errors_in_one_line(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("error:") and "no usable faces" in lines[0]
     res = CliRunner().invoke(app, ["--faces", str(tmp_path), "--out", str(tmp_path / "o"), "--amplitude", "-1"])
     assert res.exit_code == 2 and "--amplitude" in res.output
+
+
+class _Finds:
+    """An aligner whose photo finds score ``scores`` in turn (the face_confirm rule applied before, as the real one)."""
+
+    def __init__(self, scores):
+        self.scores = list(scores)
+
+    def process_image(self, image):
+        return SimpleNamespace(score=self.scores.pop(0), box=(10, 10, 20, 20)) if self.scores else None
+
+
+@pytest.mark.parametrize("scores, used, note", [
+    ([0.9, 0.72], [0.9], "face 2: a find scoring 0.72, below the confident-face score 0.75, skipped (a further face "
+                         "of a photo must be confident); face 1 (0.90) used"),
+    ([0.9, 0.8, 0.76], [0.9, 0.8, 0.76], None),
+    ([0.6, 0.5], [0.6], None),  # a photo without a confident face: its best faint find (photo_face), no group
+    ([0.9, 0.8, 0.9, 0.9], [0.9, 0.8, 0.9], "face 4 and on: not used (at most 3 faces a photo); faces 1 (0.90), "
+                                             "2 (0.80), 3 (0.90) used"),
+])
+def test_further_faces_of_a_photo_follow_the_confident_face_rule(scores, used, note):
+    """A further face of a group photo scoring under NEW_SCORE was used down to a private 0.7, without a word; now
+    only confident ones are, and a line says which faces were used and which skipped."""
+    faces, left = synth._faces_of_image(np.zeros((64, 64, 3), np.uint8), _Finds(scores), 3)
+    assert [f.score for f in faces] == used and left == note
 
 
 def test_enough_identities_and_too_many_subjects(faces_dir, carriers):

@@ -118,19 +118,34 @@ def _crop_square(image: np.ndarray, centre: np.ndarray, side: float, size: int) 
     return out, np.array([[k, 0, -x0 * k], [0, k, -y0 * k]])
 
 
-def _faces_of_image(image: np.ndarray, aligner: Any, max_faces: int) -> list[Any]:
-    """Up to ``max_faces`` faces, largest first: detect, grey out the found face, detect again."""
-    faces = []
+def _faces_of_image(image: np.ndarray, aligner: Any, max_faces: int) -> tuple[list[Any], str | None]:
+    """Up to ``max_faces`` faces of a photo: detect, grey out the found face, detect again. The first is the
+    photo's face (:func:`mpt_live.face_confirm.photo_face`: the largest confident one, else the best faint find);
+    a further one only when confident (``NEW_SCORE``), as nothing can confirm a faint find in a photo (a poster,
+    a pattern): the aligner returns a faint one only when no confident face is left, so that ends the search.
+    Also a line for the skip notes when a further find was skipped: which faces were used, which not."""
+    faces, left = [], ""
     work = image.copy()
-    for k in range(max_faces):
+    for k in range(max_faces + 1):
         r = aligner.process_image(work)
-        if r is None or (k > 0 and r.score < 0.7):
+        if r is None:
+            break
+        if k > 0 and r.score < NEW_SCORE:
+            if faces[0].score >= NEW_SCORE:  # a group photo's faint find (a photo without a confident face: its first)
+                left = (f"face {k + 1}: a find scoring {r.score:.2f}, below the confident-face score {NEW_SCORE:g}, "
+                        "skipped (a further face of a photo must be confident)")
+            break
+        if k == max_faces:
+            left = f"face {k + 1} and on: not used (at most {max_faces} faces a photo)"
             break
         faces.append(r)
         x, y, bw, bh = r.box
         m = int(0.15 * bw)
         work[max(y - m, 0):y + bh + m, max(x - m, 0):x + bw + m] = 127
-    return faces
+    if not left:
+        return faces, None
+    used = ", ".join(f"{k + 1} ({f.score:.2f})" for k, f in enumerate(faces))
+    return faces, f"{left}; face{'s' if len(faces) > 1 else ''} {used} used"
 
 
 def find_carriers(faces_dir: str | Path, image_size: int = 256) -> tuple[list[Carrier], list[str]]:
@@ -164,7 +179,10 @@ def find_carriers(faces_dir: str | Path, image_size: int = 256) -> tuple[list[Ca
                 except PhotoError as e:
                     notes.append(f"{rel}: {e.reason}")
                     continue
-                sources = [(0, image, f) for f in _faces_of_image(image, full, 8)]
+                faces, left = _faces_of_image(image, full, 8)
+                sources = [(0, image, f) for f in faces]
+                if left:
+                    notes.append(f"{rel} {left}")
             else:
                 sources, decoded = [], False
                 for i, frame in video_frames(path):
