@@ -85,3 +85,22 @@ def test_cli_reference_is_current():
     p = subprocess.run([sys.executable, str(root / "scripts" / "cli_docs.py"), "--check"], capture_output=True,
                        text=True, timeout=300)
     assert p.returncode == 0, p.stderr
+
+
+def test_no_module_reads_another_modules_private_names():
+    """``module._name`` of another module of the project (composite.py read smic._has_micro_subjects): what a
+    module shares is public and documented."""
+    ours = ("mpt_live", "train", "export")
+    found = []
+    for path in sorted(p for pkg in ours for p in (ROOT / pkg).rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        modules = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").split(".")[0] in ours):
+                modules |= {a.asname or a.name for a in node.names}
+            elif isinstance(node, ast.Import):
+                modules |= {(a.asname or a.name).split(".")[0] for a in node.names if a.name.split(".")[0] in ours}
+        found += [f"{path.relative_to(ROOT)}:{node.lineno} {node.value.id}.{node.attr}" for node in ast.walk(tree)
+                  if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules
+                  and node.attr.startswith("_") and not node.attr.startswith("__")]
+    assert not found, found

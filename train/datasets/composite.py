@@ -93,7 +93,7 @@ def data_text(values: list[str]) -> str:
 def _present(part: str, root: Path) -> bool:
     """Whether ``root`` holds what the part's reader looks for first (its sheet, or SMIC's folders)."""
     if part == "smic":
-        return bool(find_dirs(root, smic._has_micro_subjects))
+        return bool(find_dirs(root, smic.has_micro_subjects))
     return bool(find_files(root, casme2.SHEETS if part == "casme2" else samm.SHEETS))
 
 

@@ -29,7 +29,9 @@ SET_FPS = {"hs": FPS, "vis": 25.0, "nir": 25.0}
 CLASSES = ["negative", "positive", "surprise"]
 
 
-def _has_micro_subjects(d: Path) -> bool:
+def has_micro_subjects(d: Path) -> bool:
+    """Whether ``d`` is a SMIC set's folder (HS, VIS or NIR): it has subject folders ``sN``, one of them (at least)
+    with a ``micro`` folder. How the reader finds the set in a copy, and how ``composite`` tells a root holds SMIC."""
     if not child_dirs(d, r"s\d+"):
         return False
     return any(child(c, "micro").is_dir() for c in d.iterdir() if re.fullmatch(r"s\d+", c.name, re.I))
@@ -55,7 +57,7 @@ def _smic_set(folder: Path, root: Path) -> str:
 def load(root: Path, faces: str = "align") -> DatasetIndex:
     notes: dict[str, int] = {}
     warnings: list[str] = []
-    hs, cropped = pick_frames(find_dirs(root, _has_micro_subjects), "SMIC folders (HS/s1/micro/...)", root,
+    hs, cropped = pick_frames(find_dirs(root, has_micro_subjects), "SMIC folders (HS/s1/micro/...)", root,
                               faces, _prefer_hs(root), notes)
     which = _smic_set(hs, root)
     fps = SET_FPS[which]
