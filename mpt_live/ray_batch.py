@@ -21,6 +21,7 @@ starts a local one when there is none; ``ADDRESS`` joins that cluster (``HOST:63
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 import time
@@ -93,7 +94,8 @@ def check_address(address: str, timeout_s: float = 5.0) -> None:
 
 
 def connect(address: str) -> Any:
-    """ray.init for ``auto`` or an address, unless this process is connected already. The process's own
+    """ray.init for ``auto`` or an address, unless this process is connected already; of Ray's own logging only
+    its errors are shown (the run's lines are the project's). The process's own
     handlers of the stop signals are kept: ray.init installs one for SIGTERM that dumped Ray's stacks and
     exited 1 instead of stopping the batch as Ctrl-C does."""
     ray = _ray()
@@ -105,14 +107,17 @@ def connect(address: str) -> Any:
 
     check_address(address)
     saved = {s: signal.getsignal(s) for s in SIGNALS}
+    # Ray's start-up lines (INFO 'Started a local Ray instance', a WARNING on token authentication) are not the
+    # run's: its logger shows errors only; log_to_driver: the workers' output stays in Ray's log files
+    quiet = {"log_to_driver": False, "logging_level": logging.ERROR}
     try:
         if address == "auto":
             try:
-                ray.init(address="auto", log_to_driver=False)
+                ray.init(address="auto", **quiet)
             except ConnectionError:  # no running cluster: a local one
-                ray.init(log_to_driver=False)
+                ray.init(**quiet)
         else:
-            ray.init(address=address, log_to_driver=False)
+            ray.init(address=address, **quiet)
     except Exception as e:
         raise InputError(f"--ray {address}: cannot join the Ray cluster ({type(e).__name__}: {e})") from None
     finally:

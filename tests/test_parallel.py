@@ -270,3 +270,20 @@ def test_ray_init_keeps_the_processs_stop_signal_handlers():
     finally:
         ray.shutdown()
         signal.signal(signal.SIGTERM, saved)
+
+
+def test_ray_connect_prints_no_ray_lines_and_keeps_its_errors():
+    """--ray auto printed Ray's start-up lines (a WARNING on token authentication, an INFO 'Started a local Ray
+    instance') among the project's own; now none, while Ray's errors still reach the console."""
+    pytest.importorskip("ray")
+    import subprocess
+    import sys
+
+    code = ("import logging, ray\n"
+            "from mpt_live.ray_batch import connect\n"
+            "connect('auto')\n"
+            "print('errors shown:', logging.getLogger('ray').isEnabledFor(logging.ERROR))\n"
+            "ray.shutdown()\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip().splitlines() == ["errors shown: True"] and not res.stderr.strip(), res.stdout + res.stderr
