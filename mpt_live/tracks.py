@@ -83,10 +83,15 @@ class Track:
     embed_t: float = -np.inf  # time of the last embedding
     gallery: list[np.ndarray] = field(default_factory=list)
     cut_off: bool = False  # not seen since a cut (of the frame or of its face): never continued by position
-    confirmed: bool = True  # False: tentative, kept out of the outputs (a newcomer below NEW_SCORE)
     since: float = 0.0  # first found (s)
     runs: int = 0  # detector runs since ``since`` (counted while tentative)
     hits: int = 0  # ... that found it
+
+    @property
+    def confirmed(self) -> bool:
+        """Whether the face has its ID and is in the outputs: a tentative one (a newcomer below NEW_SCORE, kept out
+        of the outputs) has a negative ID until it is confirmed."""
+        return self.id >= 0
 
     def likeness(self, e: np.ndarray | None) -> float | None:
         """Best cosine similarity of ``e`` to the gallery (None when either is missing)."""
@@ -260,7 +265,7 @@ class FaceTracker:
                 sure = dets[i].score >= NEW_SCORE or (self.vouch is not None
                                                       and self.vouch(frame, dets[i].box, at_once=True))
                 tr = Track(self._new_id() if sure else -1 - self.tentative_dropped - len(self.tracks),
-                           self.aligner.track_aligner(), dets[i].box, t, present=False, confirmed=sure, since=t)
+                           self.aligner.track_aligner(), dets[i].box, t, present=False, since=t)
                 self.tracks.append(tr)
                 self.tentative_made += not sure
                 matched[i] = (tr, embeds.get(i) if embeds else self._embed(frame, dets[i]))
@@ -318,7 +323,7 @@ class FaceTracker:
                 continue
             persisted = confirmed(tr.hits, tr.runs, tr.since, t)
             if dets[i].score >= NEW_SCORE or (persisted and (self.vouch is None or self.vouch(frame, dets[i].box))):
-                tr.id, tr.confirmed = self._new_id(), True
+                tr.id = self._new_id()
             elif persisted:  # a faint pattern the other detector sees no face in (texture, a print): dropped
                 del matched[i]
                 tr.cut_off = True

@@ -404,3 +404,11 @@ def test_a_faint_real_face_full_range_is_sure_of_gets_its_id_at_once(faces_dir):
     first = next(i for i, f in enumerate(got) if 1 in f)
     assert first <= 1, first
     assert all(set(f) == {0, 1} and f[1][0] > 380 for f in got[first:]), got[first:]
+
+
+def test_a_track_is_confirmed_exactly_when_it_has_an_id():
+    """A track's confirmed flag was a field beside its ID, free to disagree with it (a Track made with a tentative,
+    negative ID counted as confirmed); it is now what the ID says."""
+    from mpt_live.tracks import Track
+
+    assert [Track(i, None, (0, 0, 9, 9), 0.0).confirmed for i in (-3, -1, 0, 2)] == [False, False, True, True]
