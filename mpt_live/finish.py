@@ -97,7 +97,8 @@ def finish_overview(folder: Path, runs: list[Path]) -> str | None:
     if runs == [folder] or not is_batch_out(folder):
         return None
     n = rebuild(folder, runs)
-    return f"{folder}: the batch's overview (videos.csv, all_events.csv, index.html) rebuilt: {n} videos"
+    return (f"{folder}: the batch's overview (videos.csv, all_events.csv, index.html) rebuilt: {n} "
+            f"video{'s' if n != 1 else ''}")
 
 
 def killed_summary(folder: Path, marker: dict[str, Any], rows: list[dict[str, str]]) -> dict[str, Any]:

@@ -118,11 +118,13 @@ def _csv(columns: list[str], rows: list[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
-def write_overview(out: Path | None, videos: list[Path], dirs: list[Path], failed: list[tuple[Path, str]]) -> None:
+def write_overview(out: Path | None, videos: list[Path], dirs: list[Path], failed: list[tuple[Path, str]],
+                   batch: bool | None = None) -> None:
     """Rewrite the three files of the batch in ``out`` (each atomically) from the videos' folders as they are.
     A file that cannot be written is left as it was: the videos' own outputs are what counts. Nothing for one
-    video (or no ``out``): its own folder is the output."""
-    if out is None or len(videos) < 2:
+    video (or no ``out``): its own folder is the output; ``batch``: True where ``out`` is a batch's whatever the
+    number of videos known (:func:`rebuild`)."""
+    if out is None or not (len(videos) >= 2 if batch is None else batch):
         return
     out = Path(out)
     rows, events = collect(out, videos, dirs, failed)
@@ -168,7 +170,7 @@ def rebuild(out: Path, runs: list[Path]) -> int:
     for video, _ in read_failed(out):
         videos.setdefault(str(video), (video, Path(out)))  # no folder of its own: its row is the failure
     ordered = sorted(videos.values(), key=lambda vd: natural(vd[0].as_posix()))
-    write_overview(out, [v for v, _ in ordered], [d for _, d in ordered], read_failed(out))
+    write_overview(out, [v for v, _ in ordered], [d for _, d in ordered], read_failed(out), batch=True)
     return len(ordered)
 
 

@@ -137,6 +137,19 @@ def test_finish_on_a_batch_out_rebuilds_its_overview(tmp_path):
     assert (out / "all_events.csv").is_file()
 
 
+def test_finish_on_a_batch_killed_in_its_first_video_writes_its_overview(tmp_path):
+    """A batch killed in its first video left one run folder and its batch marker (a dead process): the overview
+    lists that video once it is finished."""
+    out = tmp_path / "batch"
+    _run_folder(out / "a", "running")
+    (out / ".mpt-batch.json").write_text(json.dumps({"status": "running", "pid": DEAD_PID,
+                                                     "host": socket.gethostname()}))
+    res = cli("--finish", str(out))
+    assert res.returncode == 0 and "rebuilt: 1 video" in res.stderr + res.stdout, res.stderr + res.stdout
+    with open(out / "videos.csv", newline="") as fh:
+        assert [(r["folder"], r["status"]) for r in csv.DictReader(fh)] == [("a", "incomplete")]
+
+
 @pytest.mark.parametrize("make, expected", [
     (lambda d: _run_folder(d, "running", pid=os.getpid()), "is still writing there"),
     (lambda d: d.mkdir(), "not an output folder of mpt-live"),
