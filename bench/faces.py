@@ -20,21 +20,30 @@ inputs (magnify + rank pool, or the motion score alone), the model call, and the
 then what the faces share against what each face adds (the 60 % target needs a face's own cost <= 1.5x
 the shared part).
 
+``--profile`` runs one session of each under cProfile instead of the timed runs, every thread timed by its own
+CPU time (``time.thread_time``: what other jobs on a shared machine inflate least), and prints per stage its calls per
+frame (warps, ECC registrations, SFace embeddings, clips magnified, spotter updates, model calls) and CPU ms per
+frame with 1 and 2 faces, and each stage's part of what the second face adds; the profiler's own cost inflates
+the stages of many small calls, so compare the two columns, not these figures with the other runs'.
+
 ``--live`` plays the recording at its own pace instead (``--realtime``: a camera-like source, the newest
 frame taken when the loop is ready) for ``--seconds`` with the demo model, one face then two, and prints
 what a live user sees: frames processed per second, windows classified per second and the latency from
 capture to prediction (p50, p95). Both faces' windows go to the model in one call, so the second face
 shows as a longer call rather than as a lower frame rate.
 
-    python bench/faces.py [--seconds 20] [--threads 1] [--repeat 3] [--stages] [--live]
+    python bench/faces.py [--seconds 20] [--threads 1] [--repeat 3] [--stages] [--profile] [--live]
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
+import pstats
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from contextlib import contextmanager
@@ -57,6 +66,72 @@ FACES = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces" / "vid
 STAGES = {"tracking": [(FaceTracker, "update")], "spotting": [(FaceState, "push"), (FaceState, "window")],
           "model inputs": [(model_worker, "model_inputs"), (model_worker, "motion_score")],
           "model call": [(MPTRuntime, "predict")]}
+
+# --profile: (what, file the function is in ('~': built in), its name); the calls and cumulative CPU time of each
+PROFILED = [("frame loop (tracking + spotting)", "session.py", "_frame"),
+            ("  tracking", "tracks.py", "update"),
+            ("    detector runs", "face.py", "detect"),
+            ("    ECC registrations", "~", "<findTransformECC>"),
+            ("    warps (all)", "~", "<warpAffine>"),
+            ("    SFace embeddings", "identity.py", "embed"),
+            ("  spotter updates (FaceState.push)", "face_state.py", "push"),
+            ("model worker jobs", "model_worker.py", "_process"),
+            ("  clips sampled", "clip.py", "sample_frames"),
+            ("  clips magnified (model_inputs)", "motion.py", "model_inputs"),
+            ("  motion scores alone (motion_score)", "motion.py", "motion_score"),
+            ("  frames magnified", "motion.py", "push"),
+            ("  model calls", "runtime.py", "predict"),
+            ("decoding", "~", "<method 'read' of 'cv2.VideoCapture' objects>")]
+
+
+@contextmanager
+def all_threads_profiled():
+    """While open, cProfile (timer: the thread's CPU time) on this thread and on every thread started meanwhile;
+    yields the list of profiles."""
+    profiles, run = [], threading.Thread.run
+
+    def profiled(self):
+        p = cProfile.Profile(time.thread_time)
+        profiles.append(p)
+        p.runcall(run, self)
+
+    main = cProfile.Profile(time.thread_time)
+    profiles.append(main)
+    threading.Thread.run = profiled
+    main.enable()
+    try:
+        yield profiles
+    finally:
+        main.disable()
+        threading.Thread.run = run
+
+
+def profile(video: Path, runtime, workers: int) -> None:
+    """A run with 1 and 2 faces under cProfile (after one unprofiled): calls and CPU ms per frame of PROFILED."""
+    rows = {}
+    run(video, runtime, 2, workers)  # unprofiled first: the process's one-off costs (imports, model loading)
+    for n in (1, 2):
+        with all_threads_profiled() as profiles:
+            r = run(video, runtime, n, workers)
+        stats = pstats.Stats(profiles[0])
+        for p in profiles[1:]:
+            stats.add(p)
+        got = {}
+        for what, where, name in PROFILED:
+            hits = [(nc, ct) for (f, _, fn), (_, nc, _, ct, _) in stats.stats.items()
+                    if fn == name and (f == where if where == "~" else f.endswith("/" + where))]
+            got[what] = (sum(h[0] for h in hits) / r["frames"], sum(h[1] for h in hits) / r["frames"] * 1e3)
+        got["all threads, profiled"] = (None, stats.total_tt / r["frames"] * 1e3)
+        rows[n] = got, r["calls"]
+    extra = rows[2][0]["all threads, profiled"][1] - rows[1][0]["all threads, profiled"][1]
+    print(f"    {'calls and CPU ms per frame':<38} {'1 face':>15} {'2 faces':>15} {'second face':>12} {'of it':>6}")
+    for what in rows[1][0]:
+        (c1, ms1), (c2, ms2) = rows[1][0][what], rows[2][0][what]
+        calls = (f"{c1:6.3f}", f"{c2:6.3f}") if c1 is not None else ("", "")
+        print(f"    {what:<38} {calls[0]:>6} {ms1:>8.2f} {calls[1]:>6} {ms2:>8.2f} {ms2 - ms1:>+12.2f}"
+              f" {100 * (ms2 - ms1) / extra if extra else 0:>5.0f}%")
+    print(f"    model calls x clips: {rows[1][1]} / {rows[2][1]}; the second face adds {extra:.2f} ms = "
+          f"{100 * extra / rows[1][0]['all threads, profiled'][1]:.0f} % of the first (profiled)")
 
 
 @contextmanager
@@ -146,6 +221,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="model worker threads (one ONNX Runtime thread each)")
     ap.add_argument("--repeat", type=int, default=3, help="runs of each (the least CPU time counts)")
     ap.add_argument("--stages", action="store_true", help="also split one run of each by stage")
+    ap.add_argument("--profile", action="store_true",
+                    help="profile one run of each instead (all threads, CPU time; calls per frame)")
     ap.add_argument("--live", action="store_true", help="play the recording at its own pace (demo model): latency")
     args = ap.parse_args()
     print(f"CPU vector extensions: {vector_extensions()}; {os.cpu_count()} cpus; model workers {args.threads}")
@@ -162,6 +239,11 @@ def main() -> None:
                 print(f"{f'{n} face' + ('s' if n > 1 else ''):<18} {r['fps']:>9.1f} {r['per_s']:>10.1f} "
                       f"{r['p50']:>12.0f} {r['p95']:>7.0f} {r['model_p50']:>13.0f} {r['batch']['mean_clips']:>15.2f}")
             print(f"load {os.getloadavg()[0]:.1f}")
+            return
+        if args.profile:  # profiles only: no timed runs
+            for name, rt in (("motion only", None), ("demo model", model)):
+                print(f"{name}, profiled:")
+                profile(video, rt, args.threads)
             return
         print(f"{'run':<24} {'CPU ms/frame':>12} {'(median)':>9} {'wall ms/frame':>14} {'windows with 2 faces':>21}"
               f" {'model calls x clips':>20}")
