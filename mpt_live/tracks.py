@@ -17,7 +17,11 @@
    alike before one backdrop, people swapping places): that face is re-identified, not continued, and
    its signals end there. Every ``refresh_s`` each
    present face is embedded again; a face that no longer looks like its track's gallery (below
-   ``switch``) is treated as a new detection (step 2) instead of keeping the ID.
+   ``switch``) is treated as a new detection (step 2) instead of keeping the ID. A *steady* face, one
+   followed or found in place on every frame since its last embedding (no loss, cut or failed
+   registration), is embedded again only every ``STEADY_REFRESH`` x ``refresh_s``: an SFace embedding
+   costs about as much as a face's tracking on 30-60 frames, and a face that never left its track has
+   less to check.
 
 **New faces.** A detection left over after steps 1 and 2 starts a face at once only when its score is at least
 ``NEW_SCORE``, or ``vouch`` (below) scores a face there highly on its first sighting; a fainter one starts a
@@ -60,6 +64,8 @@ from .identity import FaceEmbedder, similarity
 from .tiles import TILE_EVERY_S, is_wide
 
 GALLERY = 8  # embeddings kept per track (diverse views: a new one is kept unless it is a near copy)
+STEADY_REFRESH = 3  # a steady face (no loss, cut or failed registration since its last embedding) is embedded
+# again every STEADY_REFRESH x refresh_s, not every refresh_s
 FACE_SHIFT = 2  # thumbnail cells (1/64 of the frame's width) a face may move between frames in the face-cut test
 
 
@@ -86,6 +92,7 @@ class Track:
     since: float = 0.0  # first found (s)
     runs: int = 0  # detector runs since ``since`` (counted while tentative)
     hits: int = 0  # ... that found it
+    steady: bool = False  # followed or found in place on every frame since its last embedding
 
     @property
     def confirmed(self) -> bool:
@@ -102,7 +109,7 @@ class Track:
     def remember(self, e: np.ndarray | None, t: float) -> None:
         if e is None:
             return
-        self.embed_t = t
+        self.embed_t, self.steady = t, True
         if not self.gallery or max(similarity(e, g) for g in self.gallery) < 0.9:
             self.gallery.append(e)
             del self.gallery[:-GALLERY]
@@ -213,6 +220,8 @@ class FaceTracker:
             if res is not None:
                 tr.box, tr.t = res.box, t
                 followed[tr.id] = TrackedFace(tr.id, res)
+            else:  # lost by the registration: its next check comes after refresh_s again
+                tr.steady = False
         return followed
 
     def update(self, frame: np.ndarray, t: float) -> tuple[list[TrackedFace], list[int]]:
@@ -239,7 +248,7 @@ class FaceTracker:
                     matched[int(c)] = (recent[r], None)
         # 3 (checks). a face due for a new embedding that no longer looks like its track goes to step 2
         for c, (tr, _) in list(matched.items()):
-            if self.embedder is not None and t - tr.embed_t >= self.refresh_s:
+            if self.embedder is not None and t - tr.embed_t >= self.refresh_s * (STEADY_REFRESH if tr.steady else 1):
                 e = self._embed(frame, dets[c])
                 like = tr.likeness(e)
                 if like is not None and like < self.switch:
@@ -280,6 +289,7 @@ class FaceTracker:
             tr, e = matched[i]
             if not tr.present or cut or tr.id in self.cut_ids:
                 tr.aligner.reset()  # a new appearance: smoothing and stabilisation start afresh
+                tr.steady = False
             tr.box, tr.t, tr.present, tr.cut_off = dets[i].box, t, True, False
             tr.remember(e, t)
             faces.append(TrackedFace(tr.id, tr.aligner.align(frame, dets[i], t)))

@@ -412,3 +412,54 @@ def test_a_track_is_confirmed_exactly_when_it_has_an_id():
     from mpt_live.tracks import Track
 
     assert [Track(i, None, (0, 0, 9, 9), 0.0).confirmed for i in (-3, -1, 0, 2)] == [False, False, True, True]
+
+
+class _CountingEmbedder:
+    """Stands in for FaceEmbedder: one appearance for every face, and the times it was asked."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.calls = 0
+
+    def embed(self, frame, keypoints):
+        self.calls += 1
+        return np.ones(128, np.float32) / np.sqrt(128)
+
+
+def test_a_steady_face_is_embedded_again_less_often_than_one_that_came_back():
+    """The refresh embedding checks that a face is still its track's person: a face found in place on every frame
+    since its last embedding is checked every STEADY_REFRESH x refresh_s, one that was lost and came back (within
+    keep_s, by position) after refresh_s as before."""
+    from mpt_live.tracks import STEADY_REFRESH
+
+    steady = [[L]] * 150  # 5 s at 30 fps: embedded on its first frame only (the next check at 6 s)
+    back = [[L]] * 20 + [[]] * 5 + [[L]] * 125  # lost for 5 frames (< keep_s): found again by position
+    for script, want in ((steady, [0.0]), (back, [0.0, 2.0])):
+        emb = _CountingEmbedder()
+        tracker = FaceTracker(_ScriptedDetector(script), max_faces=1, embedder=emb, refresh_s=2.0)
+        for i in range(len(script)):
+            faces, _ = tracker.update(FRAME, i / 30)
+            assert [f.id for f in faces] == ([0] if script[i] else [])
+            if emb.calls > len(emb.times):
+                emb.times.append(round(i / 30, 1))
+        assert emb.times == want
+    assert STEADY_REFRESH * 2.0 > 5.0
+
+
+def test_two_steady_people_are_embedded_on_the_steady_cadence(two_people):
+    """On 10 s of two people side by side (followed between detections, never lost) each face is embedded when it
+    is first found and then every STEADY_REFRESH x refresh_s (2 s before: 5 embeddings a face, 17 ms each), with
+    the same IDs on the same sides."""
+    from mpt_live.face import FaceAligner
+    from mpt_live.identity import FaceEmbedder
+    from mpt_live.sources import VideoFile
+    from mpt_live.tracks import STEADY_REFRESH
+
+    with VideoFile(two_people) as src, FaceAligner() as aligner:
+        tracker = FaceTracker(aligner, max_faces=2, embedder=FaceEmbedder(), refresh_s=2.0)
+        sides = {0: set(), 1: set()}
+        for fr in src:
+            for f in tracker.update(fr.image, fr.t)[0]:
+                sides[f.id].add(f.face.box[0] + f.face.box[2] / 2 >= 320)
+    assert {k: len(v) for k, v in sides.items()} == {0: 1, 1: 1} and sides[0] != sides[1]
+    assert tracker.embedder.calls == 2 * (1 + int(10.0 // (STEADY_REFRESH * 2.0)))  # 4 (was 10)
