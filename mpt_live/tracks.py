@@ -17,8 +17,9 @@
    alike before one backdrop, people swapping places): that face is re-identified, not continued, and
    its signals end there. Every ``refresh_s`` each
    present face is embedded again; a face that no longer looks like its track's gallery (below
-   ``switch``) is treated as a new detection (step 2) instead of keeping the ID. A *steady* face, one
-   followed or found in place on every frame since its last embedding (no loss, cut or failed
+   ``switch``) is treated as a new detection (step 2) instead of keeping the ID. Once a track holds
+   ``STEADY_AFTER`` embeddings (its first views, what re-identification compares with), a *steady* face,
+   one followed or found in place on every frame since its last embedding (no loss, cut or failed
    registration), is embedded again only every ``STEADY_REFRESH`` x ``refresh_s``: an SFace embedding
    costs about as much as a face's tracking on 30-60 frames, and a face that never left its track has
    less to check.
@@ -65,7 +66,8 @@ from .tiles import TILE_EVERY_S, is_wide
 
 GALLERY = 8  # embeddings kept per track (diverse views: a new one is kept unless it is a near copy)
 STEADY_REFRESH = 3  # a steady face (no loss, cut or failed registration since its last embedding) is embedded
-# again every STEADY_REFRESH x refresh_s, not every refresh_s
+# again every STEADY_REFRESH x refresh_s, not every refresh_s, once its track holds STEADY_AFTER embeddings
+STEADY_AFTER = 3
 FACE_SHIFT = 2  # thumbnail cells (1/64 of the frame's width) a face may move between frames in the face-cut test
 
 
@@ -93,6 +95,7 @@ class Track:
     runs: int = 0  # detector runs since ``since`` (counted while tentative)
     hits: int = 0  # ... that found it
     steady: bool = False  # followed or found in place on every frame since its last embedding
+    embeddings: int = 0  # made of it (kept in the gallery or not)
 
     @property
     def confirmed(self) -> bool:
@@ -109,7 +112,7 @@ class Track:
     def remember(self, e: np.ndarray | None, t: float) -> None:
         if e is None:
             return
-        self.embed_t, self.steady = t, True
+        self.embed_t, self.steady, self.embeddings = t, True, self.embeddings + 1
         if not self.gallery or max(similarity(e, g) for g in self.gallery) < 0.9:
             self.gallery.append(e)
             del self.gallery[:-GALLERY]
@@ -209,6 +212,10 @@ class FaceTracker:
     def _embed(self, frame: np.ndarray, det: Detection) -> np.ndarray | None:
         return self.embedder.embed(frame, det.keypoints) if self.embedder is not None else None
 
+    def _refresh(self, tr: Track) -> float:
+        """Seconds after its last embedding that a track's face is embedded again (steady: less often)."""
+        return self.refresh_s * (STEADY_REFRESH if tr.steady and tr.embeddings >= STEADY_AFTER else 1)
+
     def _follow(self, frame: np.ndarray, t: float) -> dict[int, TrackedFace]:
         """Every present face that its track can follow on this frame (none when a detection is due)."""
         present = [tr for tr in self.tracks if tr.present]
@@ -248,7 +255,7 @@ class FaceTracker:
                     matched[int(c)] = (recent[r], None)
         # 3 (checks). a face due for a new embedding that no longer looks like its track goes to step 2
         for c, (tr, _) in list(matched.items()):
-            if self.embedder is not None and t - tr.embed_t >= self.refresh_s * (STEADY_REFRESH if tr.steady else 1):
+            if self.embedder is not None and t - tr.embed_t >= self._refresh(tr):
                 e = self._embed(frame, dets[c])
                 like = tr.likeness(e)
                 if like is not None and like < self.switch:

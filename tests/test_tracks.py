@@ -427,14 +427,16 @@ class _CountingEmbedder:
 
 
 def test_a_steady_face_is_embedded_again_less_often_than_one_that_came_back():
-    """The refresh embedding checks that a face is still its track's person: a face found in place on every frame
-    since its last embedding is checked every STEADY_REFRESH x refresh_s, one that was lost and came back (within
-    keep_s, by position) after refresh_s as before."""
-    from mpt_live.tracks import STEADY_REFRESH
+    """The refresh embedding checks that a face is still its track's person: its first STEADY_AFTER embeddings
+    come every refresh_s (the views re-identification compares with), then a face found in place on every frame
+    since its last embedding is checked every STEADY_REFRESH x refresh_s; one that was lost and came back (within
+    keep_s, by position) after refresh_s again."""
+    from mpt_live.tracks import STEADY_AFTER, STEADY_REFRESH
 
-    steady = [[L]] * 150  # 5 s at 30 fps: embedded on its first frame only (the next check at 6 s)
-    back = [[L]] * 20 + [[]] * 5 + [[L]] * 125  # lost for 5 frames (< keep_s): found again by position
-    for script, want in ((steady, [0.0]), (back, [0.0, 2.0])):
+    assert (STEADY_AFTER, STEADY_REFRESH) == (3, 3)  # the times below
+    steady = [[L]] * 330  # 11 s at 30 fps: 0, 2, 4, then 10 (2 s apart before: also 6 and 8)
+    back = [[L]] * 150 + [[]] * 5 + [[L]] * 175  # lost at 5 s for 5 frames (< keep_s), found again by position
+    for script, want in ((steady, [0.0, 2.0, 4.0, 10.0]), (back, [0.0, 2.0, 4.0, 6.0])):
         emb = _CountingEmbedder()
         tracker = FaceTracker(_ScriptedDetector(script), max_faces=1, embedder=emb, refresh_s=2.0)
         for i in range(len(script)):
@@ -443,23 +445,23 @@ def test_a_steady_face_is_embedded_again_less_often_than_one_that_came_back():
             if emb.calls > len(emb.times):
                 emb.times.append(round(i / 30, 1))
         assert emb.times == want
-    assert STEADY_REFRESH * 2.0 > 5.0
 
 
-def test_two_steady_people_are_embedded_on_the_steady_cadence(two_people):
-    """On 10 s of two people side by side (followed between detections, never lost) each face is embedded when it
-    is first found and then every STEADY_REFRESH x refresh_s (2 s before: 5 embeddings a face, 17 ms each), with
-    the same IDs on the same sides."""
+def test_two_steady_people_are_embedded_on_the_steady_cadence(tmp_path, faces_dir):
+    """On 14 s of two people side by side (followed between detections, never lost) each face is embedded at 0,
+    2 and 4 s, then every STEADY_REFRESH x refresh_s (at 10 s; every 2 s before: 7 embeddings a face, ~15 ms CPU
+    each), with the same IDs on the same sides."""
     from mpt_live.face import FaceAligner
     from mpt_live.identity import FaceEmbedder
     from mpt_live.sources import VideoFile
-    from mpt_live.tracks import STEADY_REFRESH
 
-    with VideoFile(two_people) as src, FaceAligner() as aligner:
+    v = faces_dir / "videos"
+    side_by_side([v / "paddlegan_fom_dv.mp4", v / "liveportrait_d6.mp4"], tmp_path / "two.mp4", seconds=14.0)
+    with VideoFile(tmp_path / "two.mp4") as src, FaceAligner() as aligner:
         tracker = FaceTracker(aligner, max_faces=2, embedder=FaceEmbedder(), refresh_s=2.0)
         sides = {0: set(), 1: set()}
         for fr in src:
             for f in tracker.update(fr.image, fr.t)[0]:
                 sides[f.id].add(f.face.box[0] + f.face.box[2] / 2 >= 320)
     assert {k: len(v) for k, v in sides.items()} == {0: 1, 1: 1} and sides[0] != sides[1]
-    assert tracker.embedder.calls == 2 * (1 + int(10.0 // (STEADY_REFRESH * 2.0)))  # 4 (was 10)
+    assert [tr.embeddings for tr in tracker.tracks] == [4, 4] and tracker.embedder.calls == 8
