@@ -337,3 +337,26 @@ def test_eval_warnings_name_files_as_they_are(tmp_path, monkeypatch):
     for line in ("warning: v[take2]:ok: has no events", "dropped 1 truth row(s): row of v[take2]",
                  "note: 2 truth row(s): note on v[take2]", f"1 videos; wrote {tmp_path / 'x[1]:ok:.json'}"):
         assert line in lines, res.output
+
+
+@pytest.mark.parametrize("fps, rows", [
+    (60.0, [(22, 28, 39, "micro"), (400, 460, 519, "macro")]),  # frames twice the truth's
+    (25.0, [(8, 12, 16, "micro"), (167, 192, 216, "macro")]),  # the same seconds at 25 fps
+])
+def test_a_run_of_a_copy_at_another_frame_rate_is_scored_by_its_seconds(tmp_path, fps, rows):
+    """A run of a 60 or 25 fps copy of a truth video coded at 30 fps numbers its frames at its own rate: its
+    events, at the right seconds, were compared frame for frame and scored as misses and false events."""
+    root = _benchmark(tmp_path)
+    run = tmp_path / "run"
+    _events(run / "long_001", [{"video": "long_001.mp4", "onset_frame": on, "apex_frame": apex, "offset_frame": off,
+                                "type": kind} for on, apex, off, kind in rows])
+    (run / "long_001" / "summary.json").write_text(json.dumps({"status": "complete", "source_fps": fps}))
+    _events(run / "long_002", [])
+    res = CliRunner().invoke(app, ["spot", "--truth", str(root), "--runs", str(run), "--type", "all"])
+    assert res.exit_code == 0, res.output
+    out = json.loads((run / "spotting.json").read_text())
+    assert (out["tp"], out["fp"], out["fn"]) == (2, 0, 1)  # long_002's micro-movement: no event
+    assert f"run at {fps:g} fps, long_001 coded at 30 fps" in " ".join(res.output.split())
+    notes: list[str] = []
+    spotted = read_runs([run], read_annotations_csv(root / "annotations.csv"), notes)["long_001"]
+    assert all(s.onset <= s.apex <= s.offset for s in spotted) and len(notes) == 1

@@ -125,8 +125,10 @@ def _score(runs: list[Path], truth: Optional[Path], dataset: Optional[SpotDatase
     if out is not None:
         check_out_file(out)  # before the work: a bad --out is one line, never a traceback at the end
     index = read_annotations_csv(truth) if truth is not None else load_long_dataset(dataset.value, data)
-    spotted = read_runs(runs, index)
+    notes: list[str] = []
+    spotted = read_runs(runs, index, notes)
     result = score(index, spotted, kind.value)
+    result["warnings"] = notes + result["warnings"]
     result["truth"] = str(truth if truth is not None else data)
     result["runs"] = [str(r) for r in runs]
     result["dropped"] = index.dropped

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterable, Sequence
 
@@ -264,14 +264,37 @@ def _check_finished(f: Path) -> None:
                          "its events cover only part of the video: run it again")
 
 
-def read_runs(runs: Sequence[Path], truth: LongVideoIndex) -> dict[str, list[Spotted]]:
+def _run_fps(f: Path) -> float | None:
+    """The frame rate the run beside ``f`` numbered its frames at (summary.json ``source_fps``); None where it
+    is not known or was assumed (no rate in the video: its frames are positions, whatever the rate)."""
+    s = read_summary(f.parent) or {}
+    fps = s.get("source_fps")
+    if s.get("source_fps_assumed") or isinstance(fps, bool) or not isinstance(fps, (int, float)):
+        return None
+    return float(fps) if 0 < fps < 1e4 else None
+
+
+def to_rate(s: Spotted, k: float) -> Spotted:
+    """``s`` with its frames counted at ``k`` times its run's rate (the same seconds; the offset frame's end
+    kept: frames are inclusive)."""
+    on = round(s.onset * k)
+    off = max(on, round((s.offset + 1) * k) - 1)
+    apex = None if s.apex is None else min(max(round(s.apex * k), on), off)
+    return replace(s, onset=on, offset=off, apex=apex)
+
+
+def read_runs(runs: Sequence[Path], truth: LongVideoIndex,
+              notes: list[str] | None = None) -> dict[str, list[Spotted]]:
     """Spotted intervals per truth video from the ``events.csv`` files under ``runs``.
 
     A file's video is its rows' ``video`` value, or, when it has no rows, what its folder names
     (:func:`_folder_video`). Every truth video needs a file and every file must belong to a truth
-    video: one line of error otherwise.
+    video: one line of error otherwise. A run of a copy at another frame rate than the truth's (a 25 or 60 fps
+    re-encode; its summary.json's ``source_fps``) has its frames converted to the truth's rate, one line in
+    ``notes`` saying so.
     """
     resolve = _resolver(truth.videos)
+    rates = {v.name: v.fps for v in truth.videos}
     out: dict[str, list[Spotted]] = {}
     source: dict[str, Path] = {}  # the events.csv each video's events come from
     for run in runs:
@@ -293,8 +316,16 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex) -> dict[str, list[Spo
                                      "of a video on its own (one --runs per mpt-eval)")
                 source[name] = f
                 out.setdefault(name, [])
+            fps = _run_fps(f)
+            for name in names:
+                if fps is not None and abs(fps - rates[name]) > 0.01 * rates[name] and rows:
+                    if notes is not None:
+                        notes.append(f"{f}: run at {fps:g} fps, {name} coded at {rates[name]:g} fps: its frames "
+                                     f"converted to the truth's rate (same seconds)")
             for s in rows:
-                out[resolve(s.video)].append(s)
+                name = resolve(s.video)
+                k = rates[name] / fps if fps is not None else 1.0
+                out[name].append(to_rate(s, k) if abs(k - 1.0) > 0.01 else s)
     missing = [v.name for v in truth.videos if v.name not in out]
     if missing:
         raise InputError(f"{', '.join(str(r) for r in runs)}: no events.csv for {len(missing)} of "
