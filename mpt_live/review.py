@@ -43,12 +43,13 @@ WEBM_OPTIONS = {"cluster_time_limit": str(round(CLUSTER_S * 1000)), "flush_packe
 def playable(path: Path) -> bool:
     """Whether a browser can play ``path`` (by its codec and container). The codec is the run's header probe's
     (:func:`mpt_live.videoprobe.probe_video`, kept for a file not changed since): the file is not opened again;
-    OpenCV's FOURCC where PyAV could not read it."""
+    OpenCV's FOURCC where PyAV could not read it. H.264 with open GOPs is not: Chromium loses the video when the
+    page seeks it just after one of their keyframes (an event clicked there)."""
     if path.suffix.lower() not in {".mp4", ".m4v", ".webm", ".mov"}:
         return False
     probe = probe_video(path)
     if probe.failure is None and probe.codec is not None:
-        return probe.codec in PLAYABLE_CODECS
+        return probe.codec in PLAYABLE_CODECS and not probe.open_gop
     cap = cv2.VideoCapture(str(path))
     code = int(cap.get(cv2.CAP_PROP_FOURCC) or 0)
     cap.release()

@@ -18,6 +18,7 @@ import math
 import os
 from dataclasses import dataclass
 
+from .opengop import has_open_gop
 from .quiet import quiet_fd
 
 NO_PYAV, ENDS, UNRECOGNISED = "no-pyav", "ends", "unrecognised"  # VideoProbe.failure
@@ -36,7 +37,8 @@ class VideoProbe:
     shown and where the stream ends on the container's time line (``start_s`` 0 unless the video starts after
     another stream; ``end_s`` the stream's duration, a Matroska stream's ``DURATION`` tag, else the
     container's, None when nothing states it). ``codec``: the first video stream's codec, FFmpeg's name for it
-    (``'h264'``, ``'vp9'``, ``'mpeg4'``), None when there is no video stream or PyAV cannot tell."""
+    (``'h264'``, ``'vp9'``, ``'mpeg4'``), None when there is no video stream or PyAV cannot tell. ``open_gop``: an
+    MP4/MOV/WebM's H.264 has open GOPs (:mod:`mpt_live.opengop`: a browser seeking into it can lose the video)."""
 
     failure: str | None = None
     streams: tuple[str, ...] = ()
@@ -45,6 +47,7 @@ class VideoProbe:
     start_s: float = 0.0
     end_s: float | None = None
     codec: str | None = None
+    open_gop: bool = False
 
     @property
     def has_video(self) -> bool:
@@ -75,7 +78,7 @@ def _probe(path: str) -> VideoProbe:
         with quiet_fd(2), av.open(str(path)) as c:  # FFmpeg's own lines ("moov atom not found") kept out
             streams = tuple(sorted({st.type for st in c.streams}))
             start_s, end_s = _timeline(c)
-            return VideoProbe(None, streams, _image(c), _codec_fps(c), start_s, end_s, _codec(c))
+            return VideoProbe(None, streams, _image(c), _codec_fps(c), start_s, end_s, _codec(c), _open_gop(c))
     except EOFError:  # av.error.EOFError is one: a header, then nothing
         return VideoProbe(failure=ENDS)
     except Exception:  # PyAV's "Invalid data found when processing input", a file unreadable to it
@@ -100,6 +103,13 @@ def _codec(c) -> str | None:
         return str(getattr(codec, "canonical_name", None) or codec.name)  # 'av1' whichever decoder (libdav1d) reads it
     except Exception:
         return None
+
+
+def _open_gop(c) -> bool:
+    try:  # a container a browser may be given (MP4/MOV, WebM); its packets read last, after the header's facts
+        return any(k in c.format.name.split(",") for k in ("mp4", "mov", "webm")) and has_open_gop(c)
+    except Exception:
+        return False
 
 
 def _codec_fps(c) -> float | None:

@@ -560,3 +560,35 @@ def test_a_fact_the_run_did_not_know_is_left_out_not_shown_as_none(tmp_path):
     assert "<th>source fps</th><td>30.0</td>" in facts and "<th>windows</th><td>10</td>" in facts
     known = render_report(tmp_path, {**base, "fps": 88.5, "frames_read": 300}, rows, [], None, [], "t")
     assert "<th>processed at</th><td>88.5 frames/s</td>" in known and "<th>frames</th><td>300</td>" in known
+
+
+SEEK_JS = """async (times) => { const v = document.getElementById('video');
+  const done = (ev) => new Promise(r => { const t = setTimeout(() => r('timeout'), 10000);
+    v.addEventListener(ev, () => { clearTimeout(t); r(ev); }, {once: true});
+    v.addEventListener('error', () => { clearTimeout(t); r('error'); }, {once: true}); });
+  if (v.readyState < 1) await done('loadedmetadata');
+  const out = [];
+  for (const t of times) { v.currentTime = t; out.push(await done('seeked')); if (v.error) break; }
+  return {src: v.currentSrc.split('/').pop(), seeks: out, error: v.error && v.error.message}; }"""
+
+
+def test_an_open_gop_recording_is_reviewed_from_a_copy_that_seeks(tmp_path, browser):
+    """H.264 with open GOPs (x264 open-gop, some cameras and broadcast encoders): a keyframe that is a recovery
+    point, not an IDR picture, is followed by B-frames that refer to the picture before it. The page showed such an
+    mp4 itself, and chromium lost the video (PIPELINE_ERROR_DECODE) when an event just after a keyframe was
+    clicked; the page now shows review.webm for it, and the same recording with closed GOPs as it is."""
+    from faultkit import ffmpeg
+
+    for gop in ("open-gop=1", "open-gop=0"):
+        ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x120:r=30:d=4", "-c:v", "libx264", "-preset", "veryfast", "-bf", "3",
+               "-x264-params", f"{gop}:keyint=30", "-pix_fmt", "yuv420p", str(tmp_path / f"{gop[:-2]}{gop[-1]}.mp4"))
+    opened, closed = tmp_path / "open-gop1.mp4", tmp_path / "open-gop0.mp4"
+    assert playable(closed) and not playable(opened)
+    out = tmp_path / "run"
+    with VideoFile(opened) as src:
+        run_job(src, None, SessionConfig(), out)
+    page = browser.new_page()
+    page.goto((out / "report.html").as_uri())
+    seen = page.evaluate(SEEK_JS, [1.05, 2.05, 3.05])  # just after each keyframe: its leading B-frames
+    assert seen == {"src": "review.webm", "seeks": ["seeked"] * 3, "error": None}
+    page.close()
