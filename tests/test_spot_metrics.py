@@ -339,24 +339,34 @@ def test_eval_warnings_name_files_as_they_are(tmp_path, monkeypatch):
         assert line in lines, res.output
 
 
-@pytest.mark.parametrize("fps, rows", [
-    (60.0, [(22, 28, 39, "micro"), (400, 460, 519, "macro")]),  # frames twice the truth's
-    (25.0, [(8, 12, 16, "micro"), (167, 192, 216, "macro")]),  # the same seconds at 25 fps
+
+@pytest.mark.parametrize("fps, numbered, start, placed", [
+    (60.0, 60.0, 0.0, True),  # a 60 fps copy: frames twice the truth's
+    (25.0, 25.0, 0.0, True),  # a 25 fps copy
+    (30.0, 24.0, 0.0, True),  # a variable-rate copy at the truth's 30 fps, a fifth of its frames dropped
+    (30.0, 30.0, 0.5, False),  # the video itself, its picture starting 0.5 s after its sound: frames kept
 ])
-def test_a_run_of_a_copy_at_another_frame_rate_is_scored_by_its_seconds(tmp_path, fps, rows):
-    """A run of a 60 or 25 fps copy of a truth video coded at 30 fps numbers its frames at its own rate: its
-    events, at the right seconds, were compared frame for frame and scored as misses and false events."""
+def test_a_run_of_a_copy_at_another_frame_rate_is_scored_by_its_seconds(tmp_path, fps, numbered, start, placed):
+    """A run of a 60 or 25 fps copy of a truth video coded at 30 fps, or of a variable-rate copy, numbers its frames
+    otherwise than the truth: its events, at the right seconds, were compared frame for frame and scored as misses
+    and false events. They are placed in the truth's frames by their seconds from the run's first frame."""
     root = _benchmark(tmp_path)
     run = tmp_path / "run"
-    _events(run / "long_001", [{"video": "long_001.mp4", "onset_frame": on, "apex_frame": apex, "offset_frame": off,
-                                "type": kind} for on, apex, off, kind in rows])
+    rows = []
+    for on, apex, end, kind in ((10 / 30, 14 / 30, 20 / 30, "micro"), (200 / 30, 230 / 30, 260 / 30, "macro")):
+        frames = [round(on * numbered), round(apex * numbered), round(end * numbered) - 1]  # inclusive offset
+        rows.append({"video": "long_001.mp4", "onset_frame": frames[0], "apex_frame": frames[1],
+                     "offset_frame": frames[2], "type": kind, "onset_s": start + frames[0] / numbered,
+                     "apex_s": start + frames[1] / numbered, "offset_s": start + frames[2] / numbered})
+    _events(run / "long_001", rows)
     (run / "long_001" / "summary.json").write_text(json.dumps({"status": "complete", "source_fps": fps}))
+    (run / "long_001" / "predictions.csv").write_text(f"time_s,frame,face_id\n{start},0,0\n")
     _events(run / "long_002", [])
     res = CliRunner().invoke(app, ["spot", "--truth", str(root), "--runs", str(run), "--type", "all"])
     assert res.exit_code == 0, res.output
     out = json.loads((run / "spotting.json").read_text())
     assert (out["tp"], out["fp"], out["fn"]) == (2, 0, 1)  # long_002's micro-movement: no event
-    assert f"run at {fps:g} fps, long_001 coded at 30 fps" in " ".join(res.output.split())
+    assert ("placed in the truth's frames by their seconds" in " ".join(res.output.split())) == placed
     notes: list[str] = []
     spotted = read_runs([run], read_annotations_csv(root / "annotations.csv"), notes)["long_001"]
-    assert all(s.onset <= s.apex <= s.offset for s in spotted) and len(notes) == 1
+    assert all(s.onset <= s.apex <= s.offset for s in spotted) and len(notes) == placed

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass, replace
+import math
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterable, Sequence
 
@@ -28,6 +29,7 @@ from mpt_live.rundir import read_summary
 from mpt_live.spotting import EVENT_COLUMNS
 
 from .datasets.longvideo import TYPES, Interval, LongVideo, LongVideoIndex, normalise_type
+from .spot_frames import in_truth_frames
 
 IOU_THRESHOLD = 0.5
 REQUIRED = ("video", "onset_frame", "offset_frame", "type")
@@ -45,6 +47,9 @@ class Spotted:
     score: float = 0.0
     apex: int | None = None
     face: str = ""
+    onset_s: float | None = None  # the seconds of onset, apex and offset (mpt-live's events.csv has them)
+    apex_s: float | None = None
+    offset_s: float | None = None
 
 
 def iou(a: tuple[int, int], b: tuple[int, int]) -> float:
@@ -166,6 +171,14 @@ def _int(v: str, what: str, where: str) -> int:
     return int(f)
 
 
+def _seconds(v: str | None) -> float | None:
+    try:
+        t = float(v) if v else None
+    except ValueError:
+        return None
+    return t if t is not None and math.isfinite(t) else None
+
+
 def read_events(path: Path) -> list[Spotted]:
     """The spotted intervals of one ``events.csv`` (columns: see ``mpt_live.spotting.EVENT_COLUMNS``)."""
     try:
@@ -195,7 +208,8 @@ def read_events(path: Path) -> list[Spotted]:
             except ValueError:
                 raise InputError(f"{where}: score {sc!r} is not a number") from None
             out.append(Spotted(row["video"], on, off, kind, (row.get("class") or "").strip(), score_v,
-                               _int(apex, "apex_frame", where) if apex else None, row.get("face") or ""))
+                               _int(apex, "apex_frame", where) if apex else None, row.get("face") or "",
+                               *(_seconds(row.get(f"{k}_s")) for k in ("onset", "apex", "offset"))))
     return out
 
 
@@ -264,25 +278,6 @@ def _check_finished(f: Path) -> None:
                          "its events cover only part of the video: run it again")
 
 
-def _run_fps(f: Path) -> float | None:
-    """The frame rate the run beside ``f`` numbered its frames at (summary.json ``source_fps``); None where it
-    is not known or was assumed (no rate in the video: its frames are positions, whatever the rate)."""
-    s = read_summary(f.parent) or {}
-    fps = s.get("source_fps")
-    if s.get("source_fps_assumed") or isinstance(fps, bool) or not isinstance(fps, (int, float)):
-        return None
-    return float(fps) if 0 < fps < 1e4 else None
-
-
-def to_rate(s: Spotted, k: float) -> Spotted:
-    """``s`` with its frames counted at ``k`` times its run's rate (the same seconds; the offset frame's end
-    kept: frames are inclusive)."""
-    on = round(s.onset * k)
-    off = max(on, round((s.offset + 1) * k) - 1)
-    apex = None if s.apex is None else min(max(round(s.apex * k), on), off)
-    return replace(s, onset=on, offset=off, apex=apex)
-
-
 def read_runs(runs: Sequence[Path], truth: LongVideoIndex,
               notes: list[str] | None = None) -> dict[str, list[Spotted]]:
     """Spotted intervals per truth video from the ``events.csv`` files under ``runs``.
@@ -290,8 +285,8 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex,
     A file's video is its rows' ``video`` value, or, when it has no rows, what its folder names
     (:func:`_folder_video`). Every truth video needs a file and every file must belong to a truth
     video: one line of error otherwise. A run of a copy at another frame rate than the truth's (a 25 or 60 fps
-    re-encode; its summary.json's ``source_fps``) has its frames converted to the truth's rate, one line in
-    ``notes`` saying so.
+    re-encode), or of a variable-rate copy, has its events placed in the truth's frames by their seconds
+    (:mod:`train.spot_frames`), one line in ``notes`` saying so.
     """
     resolve = _resolver(truth.videos)
     rates = {v.name: v.fps for v in truth.videos}
@@ -316,16 +311,12 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex,
                                      "of a video on its own (one --runs per mpt-eval)")
                 source[name] = f
                 out.setdefault(name, [])
-            fps = _run_fps(f)
             for name in names:
-                if fps is not None and abs(fps - rates[name]) > 0.01 * rates[name] and rows:
-                    if notes is not None:
-                        notes.append(f"{f}: run at {fps:g} fps, {name} coded at {rates[name]:g} fps: its frames "
-                                     f"converted to the truth's rate (same seconds)")
-            for s in rows:
-                name = resolve(s.video)
-                k = rates[name] / fps if fps is not None else 1.0
-                out[name].append(to_rate(s, k) if abs(k - 1.0) > 0.01 else s)
+                placed, why = in_truth_frames([s for s in rows if resolve(s.video) == name], f.parent, rates[name])
+                out[name] += placed
+                if why and notes is not None:
+                    notes.append(f"{f}: {why}; {name} is coded at {rates[name]:g} fps: its events placed in the "
+                                 "truth's frames by their seconds")
     missing = [v.name for v in truth.videos if v.name not in out]
     if missing:
         raise InputError(f"{', '.join(str(r) for r in runs)}: no events.csv for {len(missing)} of "

@@ -1,0 +1,68 @@
+"""A run's events in the frames of the truth's video: the same seconds, where the run's frames are not the truth's.
+
+``mpt-live`` numbers the frames of what it read: a copy of a truth video at another rate (a 25 or 60 fps
+re-encode) or a variable-rate copy (a phone's, a screen recorder's, frames dropped) numbers them otherwise than
+the truth's sheet, while the events' seconds (``onset_s``, ``offset_s``: the container's times) stay the
+recording's. Such a run's events are placed in the truth's frames by their seconds, from the run's first frame
+(``predictions.csv``'s first row: a video starting after its sound has its first frame later than 0).
+A run whose frames are its seconds at the truth's rate (the same video, a frame folder read at its ``--fps``)
+keeps its frame numbers.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import replace
+from pathlib import Path
+from typing import Sequence
+
+from mpt_live.rundir import read_summary
+
+SLACK = 1.5  # frames: an event's frame number further than this from its seconds x rate is numbered otherwise
+
+
+def run_fps(folder: Path) -> float | None:
+    """The frame rate the run in ``folder`` read its video at (summary.json ``source_fps``); None where it is not
+    known or was assumed (no rate in the video)."""
+    s = read_summary(folder) or {}
+    fps = s.get("source_fps")
+    if s.get("source_fps_assumed") or isinstance(fps, bool) or not isinstance(fps, (int, float)):
+        return None
+    return float(fps) if 0 < fps < 1e4 else None
+
+
+def first_time(folder: Path) -> float:
+    """The time of the run's first frame (its first row in predictions.csv), 0.0 where it cannot be read."""
+    try:
+        with open(folder / "predictions.csv", newline="", encoding="utf-8") as fh:
+            row = next(csv.DictReader(fh), None)
+        t = float(row["time_s"]) if row else 0.0
+    except (OSError, KeyError, TypeError, ValueError):
+        return 0.0
+    return t if math.isfinite(t) and t >= 0 else 0.0
+
+
+def in_truth_frames(spotted: Sequence, folder: Path, truth_fps: float) -> tuple[list, str | None]:
+    """``spotted`` (``train.spot_metrics.Spotted`` with their seconds) in the frames of a video coded at
+    ``truth_fps``, and why they were converted (None: kept as they are)."""
+    fps = run_fps(folder)
+    timed = [s for s in spotted if s.onset_s is not None and s.offset_s is not None]
+    if fps is None or not spotted or len(timed) < len(spotted):
+        return list(spotted), None
+    t0 = first_time(folder)
+    if abs(fps - truth_fps) <= 0.01 * truth_fps:
+        if all(abs(s.onset - (s.onset_s - t0) * fps) <= SLACK and abs(s.offset - (s.offset_s - t0) * fps) <= SLACK
+               for s in spotted):
+            return list(spotted), None
+        why = f"its frames are not its seconds at {fps:g} fps (a variable frame rate)"
+    else:
+        why = f"run at {fps:g} fps"
+    out = []
+    for s in spotted:
+        on = max(0, math.floor((s.onset_s - t0) * truth_fps + 0.5))
+        # inclusive end: the last truth frame shown before the run's offset frame ends (one run frame later)
+        off = max(on, math.ceil((s.offset_s - t0 + 1.0 / fps) * truth_fps - 0.5) - 1)
+        apex = None if s.apex_s is None else min(max(math.floor((s.apex_s - t0) * truth_fps + 0.5), on), off)
+        out.append(replace(s, onset=on, offset=off, apex=apex))
+    return out, why
