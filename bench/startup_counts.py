@@ -3,7 +3,7 @@
 Runs ``mpt-live`` with the arguments given, in this process and in every ``--jobs`` worker (spawned workers
 import this file again as their main module, so the same counters are installed there), and prints one table:
 per video file, its OpenCV captures (``cv2.VideoCapture``), PyAV opens (``av.open``) and the frames decoded
-from its captures, each by the module of mpt_live that made it (``sources``: the run's own; ``report``: the review
+from its captures, each by the module of mpt_live that made it (``sources``: the run's own; ``apexframes``: the review
 page's pictures; ``review``: the page's video; compare with the frames the run read); per
 process and run (``Session``), the mediapipe BlazeFace detectors built, the SFace networks built and the
 ONNX Runtime sessions created (the model's, and any provider probe's).

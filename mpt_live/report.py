@@ -27,17 +27,16 @@ from urllib.parse import quote
 import cv2
 import numpy as np
 
+from .apexframes import frames_at
 from .draw import class_hex
 from .errors import InputError, first_line
 from .recordings import number_frames
-from .sources import pixel_aspect, square_pixels
 from .report_page import CSS, PAGE, SCRIPT
 from .review import review_video
 from .timeline import NO_MODEL, _num, absences, face_ids, render_timeline, tick_label as _tick, tick_step
 from .writers import atomic_path, json_default
 
 
-SEEK_AFTER = 300  # apex thumbnails: frames further apart than this are sought, not decoded one by one
 BUCKETS = 2000  # a long run's timeline over the whole run: each curve's low and high in this many stretches
 PART_S = 60.0  # ... and point by point in parts of this many seconds, shown when zoomed in
 
@@ -63,24 +62,10 @@ def apex_thumbnails(source: Path | None, events: Sequence[Mapping[str, Any]], ro
             for i in idx:
                 out[i] = _thumb(img, boxes[i], size) if img is not None else None
         return out
-    cap = cv2.VideoCapture(str(source))
-    stretch = pixel_aspect(cap)  # the boxes are in the run's square pixels
-    pos = 0  # the index of the frame the next read returns
-    try:
-        for n in sorted(want):
-            if n - pos > SEEK_AFTER:  # far ahead: seek (a keyframe, then forward) instead of decoding every frame
-                cap.set(cv2.CAP_PROP_POS_FRAMES, n)
-                pos = n
-            while pos < n and cap.grab():
-                pos += 1
-            ok, img = cap.read() if pos == n else (False, None)
-            if not ok:
-                break
-            pos += 1
-            for i in want[n]:
-                out[i] = _thumb(square_pixels(img, stretch), boxes[i], size)
-    finally:
-        cap.release()
+    when = {n: _num(events[idx[0]].get("apex_s")) for n, idx in want.items()}  # each seek checked by the time
+    for n, img in frames_at(Path(source), when):
+        for i in want[n]:
+            out[i] = _thumb(img, boxes[i], size)
     return out
 
 

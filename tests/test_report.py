@@ -592,3 +592,40 @@ def test_an_open_gop_recording_is_reviewed_from_a_copy_that_seeks(tmp_path, brow
     seen = page.evaluate(SEEK_JS, [1.05, 2.05, 3.05])  # just after each keyframe: its leading B-frames
     assert seen == {"src": "review.webm", "seeks": ["seeked"] * 3, "error": None}
     page.close()
+
+
+@pytest.mark.parametrize("form", ["vfr.mkv", "stream.webm"])
+def test_apex_thumbnails_are_the_frames_the_run_saw_in_a_variable_rate_or_unindexed_recording(tmp_path, form):
+    """OpenCV seeks to a frame number by its time at the header's rate: in a variable-rate recording (every 5th
+    frame dropped) the far apexes' pictures were seconds away from the frames the run saw there, and in a WebM
+    written as a stream (a browser's MediaRecorder: no index) from the start. Each seek is now checked against
+    the run's time of the frame, and such a recording read frame by frame."""
+    import base64
+    import subprocess
+
+    import cv2
+    import numpy as np
+    from faultkit import ffmpeg, ffmpeg_exe
+
+    from mpt_live.report import apex_thumbnails
+
+    src = tmp_path / "levels.avi"
+    w = cv2.VideoWriter(str(src), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (64, 48))
+    for i in range(900):  # each frame its own grey level
+        w.write(np.full((48, 64, 3), 20 + (i * 11) % 211, np.uint8))
+    w.release()
+    clip = tmp_path / form
+    if form == "vfr.mkv":
+        ffmpeg("-i", str(src), "-vf", r"select='not(eq(mod(n\,5)\,2))'", "-fps_mode", "vfr", "-c:v", "libx264",
+               "-preset", "ultrafast", "-qp", "0", str(clip))
+    else:
+        with open(clip, "wb") as fh:
+            subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-i", str(src), "-c:v", "libvpx-vp9", "-lossless", "1",
+                            "-deadline", "realtime", "-cpu-used", "8", "-f", "webm", "-"], stdout=fh, check=True)
+    with VideoFile(clip) as v:
+        seen = [(f.index, f.t, float(f.image.mean())) for f in v]
+    events = [{"face": 0, "apex_s": seen[n][1], "apex_frame": n} for n in (5, 400, 690)]
+    rows = [{"face_id": "0", "time_s": "0", "x": "0", "y": "0", "w": "64", "h": "48"}]
+    for e, uri in zip(events, apex_thumbnails(clip, events, rows)):
+        img = cv2.imdecode(np.frombuffer(base64.b64decode(uri.split(",")[1]), np.uint8), 1)
+        assert abs(float(img.mean()) - seen[e["apex_frame"]][2]) < 3, e
