@@ -18,7 +18,7 @@ from typing import Iterator
 
 IDR = 5  # nal_unit_type of a slice of an IDR picture
 SLICE = 1  # a slice of a non-IDR picture
-KEYFRAMES = 2  # keyframes looked at after the first (whose GOP has nothing before it): an encoder makes them alike
+KEYFRAMES = 1  # keyframes looked at after the first (whose GOP has nothing before it): an encoder makes them alike
 MAX_PACKETS = 600  # the look ends here whatever it found (20 s at 30 fps: most encoders put a keyframe every 2-10 s)
 
 
