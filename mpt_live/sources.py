@@ -10,6 +10,7 @@ paced files) are in :mod:`mpt_live.capture`, which also opens any source (``open
 from __future__ import annotations
 
 import glob
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,6 +143,33 @@ def open_capture(name: str, timeout_ms: int = 5000) -> cv2.VideoCapture:
         return cv2.VideoCapture(name, cv2.CAP_FFMPEG, params)
 
 
+PATIENCE = 300  # frames that do not decode, in a row, read past in a video whose header counts no frames
+
+
+class DamagedFrames:
+    """The frames of a video file that did not decode and were read past (:meth:`VideoFile._read`): how many, and
+    the times of the frames after them, for one warning."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.after: list[float] = []
+
+    def add(self, misses: int, t: float, start: bool = False) -> float:
+        """Note ``misses`` frames read past before the frame at ``t`` (``start``: the first frame read); ``t``."""
+        if misses:
+            self.count += misses
+            self.after.append(math.nan if start else t)
+        return t
+
+    def warnings(self, name: str) -> list[str]:
+        if not self.count:
+            return []
+        at = ["at the start" if math.isnan(t) else f"before {t:.2f} s" for t in self.after]
+        where = at[0] if len(at) == 1 else f"in {len(at)} stretches, {at[0]} to {at[-1]}"
+        return [f"{name}: {self.count} frames could not be decoded (the file is damaged there), {where}; the frames "
+                "after them were read"]
+
+
 class VideoFile:
     """A recorded video (a file, or a recording at an http(s) URL), read frame by frame in order, timed by
     the container (:mod:`mpt_live.frametimes`): ``start_s``, the first frame's time, is 0 unless the video
@@ -180,12 +208,16 @@ class VideoFile:
         self.stretch = pixel_aspect(self._cap)  # non-square pixels (DV, HDV): frames stretched as players show them
         self.width = round(int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0) * self.stretch[0])
         self.height = round(int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0) * self.stretch[1])
+        # frames that would not decode (damage): read past, where more are to come (never over a network)
+        self._misses, self._url = DamagedFrames(), url
         self._buffered: list[tuple[np.ndarray, float]] = []  # the first two frames, read to learn the timing
+        self._buffered_misses: list[int] = []  # the frames read past before each
         for _ in range(2):
-            ok, img = self._cap.read()
-            if not ok or img is None:
+            got = self._read(len(self._buffered))
+            if got is None:
                 break
-            self._buffered.append((square_pixels(img, self.stretch), float(self._cap.get(cv2.CAP_PROP_POS_MSEC) or 0.0)))
+            self._buffered.append(got[:2])
+            self._buffered_misses.append(got[2])
         if not self._buffered:
             self._cap.release()
             why = ""
@@ -218,19 +250,35 @@ class VideoFile:
         buffered, self._buffered = self._buffered, []
         complete = False
         try:
-            for img, ms in buffered:
-                yield Frame(times.n, times.next(ms), img)
+            for (img, ms), misses in zip(buffered, self._buffered_misses):
+                n = times.n
+                yield Frame(n, self._misses.add(misses, times.next(ms), start=n == 0), img)
             while len(buffered) != 1:  # one frame buffered: the video has no second one
-                ok, img = self._cap.read()
-                if not ok or img is None:
+                got = self._read(times.n)
+                if got is None:
                     break
-                yield Frame(times.n, times.next(float(self._cap.get(cv2.CAP_PROP_POS_MSEC) or 0.0)),
-                            square_pixels(img, self.stretch))
+                yield Frame(times.n, self._misses.add(got[2], times.next(got[1])), got[0])
             complete = True
         finally:
             times.finish(complete)
-            self.warnings += [w for w in times.warnings if w not in self.warnings]
+            self.warnings += [w for w in times.warnings + self._misses.warnings(self.name)
+                              if w not in self.warnings]
             self.error = self.error or times.error
+
+    def _read(self, done: int) -> tuple[np.ndarray, float, int] | None:
+        """The next frame that decodes (square pixels, OpenCV's time in ms, the frames read past before it), None
+        at the end of the video. A frame that does not decode (a damaged stretch: OpenCV goes on with the frames
+        after it) is read past while the header counts more frames than the ``done`` read and those missed (where
+        it counts none, up to :data:`PATIENCE` in a row); never over a network, where a failed read can be a wait."""
+        misses = 0
+        while True:
+            ok, img = self._cap.read()
+            if ok and img is not None:
+                return square_pixels(img, self.stretch), float(self._cap.get(cv2.CAP_PROP_POS_MSEC) or 0.0), misses
+            misses += 1
+            more = self.frame_count - done - misses if self.frame_count else PATIENCE - misses
+            if self._url or more < 0:
+                return None
 
     def detach(self) -> tuple[cv2.VideoCapture, list[tuple[np.ndarray, float]]]:
         """The open capture and the frames already decoded from it (image, position in ms), for a reader that

@@ -243,3 +243,31 @@ def test_a_run_opens_its_video_with_pyav_once(tmp_path, monkeypatch, make):
         summary = json.loads((tmp_path / "out" / "summary.json").read_text())
         assert summary["frames_read"] == 30 and summary["source_fps"] == pytest.approx(25.0 if video.suffix == ".mp4" else 30.0)
     assert len(opened) == 1
+
+
+@pytest.mark.parametrize("where", [0.02, 0.5])
+def test_a_damaged_stretch_is_read_past_not_taken_for_the_end(tmp_path, where):
+    """A recording with a few kilobytes of damage (a bad block, a broken transfer) at its start or in its middle:
+    OpenCV cannot decode the frames there and goes on with the ones after them. The first failed read was taken
+    for the end: damage at the start was 'zero decodable frames' (the whole file refused), in the middle the run
+    stopped there, 'truncated or damaged', the second half's events lost. The frames after the damage are read,
+    at their own times, and a warning says how many could not be."""
+    import random
+
+    from faultkit import ffmpeg
+
+    clip = tmp_path / "clip.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x120:r=30:d=4", "-c:v", "libx264", "-preset", "veryfast", "-g", "30",
+           "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(clip))
+    data = bytearray(clip.read_bytes())
+    mdat = data.find(b"mdat")
+    at, rng = mdat + 8 + int((len(data) - mdat) * where), random.Random(1)
+    data[at:at + 6000] = bytes(rng.randrange(256) for _ in range(6000))
+    clip.write_bytes(bytes(data))
+    with VideoFile(clip) as v:
+        frames = list(v)
+    assert v.error is None and len(frames) >= 100  # of 120
+    assert frames[-1].t == pytest.approx(119 / 30, abs=0.02)  # the last frame at its time
+    assert [t.t for t in frames] == sorted(t.t for t in frames)
+    damaged = [w for w in v.warnings if "could not be decoded (the file is damaged there)" in w]
+    assert len(damaged) == 1 and ("at the start" in damaged[0]) == (where < 0.1), v.warnings
