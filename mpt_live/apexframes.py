@@ -18,10 +18,20 @@ from typing import Iterator, Mapping
 import cv2
 import numpy as np
 
-from .sources import pixel_aspect, square_pixels
+from .sources import PATIENCE, pixel_aspect, square_pixels
 from .videoprobe import probe_video
 
 SEEK_AFTER = 300  # frames further apart than this are sought, not decoded one by one
+
+
+def _next(cap: cv2.VideoCapture, decode: bool = True) -> tuple[bool, np.ndarray | None]:
+    """The next frame that decodes (``decode=False``: grabbed only), read past up to :data:`PATIENCE` that do not,
+    as the run read past them (a damaged stretch); (False, None) at the end."""
+    for _ in range(PATIENCE + 1):
+        ok, img = cap.read() if decode else (cap.grab(), None)
+        if ok:
+            return True, img
+    return False, None
 
 
 def frames_at(source: Path, wanted: Mapping[int, float]) -> Iterator[tuple[int, np.ndarray]]:
@@ -33,7 +43,7 @@ def frames_at(source: Path, wanted: Mapping[int, float]) -> Iterator[tuple[int, 
     fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
     half = 0.5 / fps if math.isfinite(fps) and fps > 0 else 1.0 / 60
     try:
-        ok, img = cap.read()  # the first frame: where the container's times start for OpenCV
+        ok, img = _next(cap)  # the first frame: where the container's times start for OpenCV
         if not ok:
             return
         first_ms, pos, seekable = float(cap.get(cv2.CAP_PROP_POS_MSEC) or 0.0), 1, True  # pos: the next read's index
@@ -51,9 +61,9 @@ def frames_at(source: Path, wanted: Mapping[int, float]) -> Iterator[tuple[int, 
                 seekable = False  # frames not where their times say: read from the start, frame by frame
                 cap.release()
                 cap, pos = cv2.VideoCapture(str(source)), 0
-            while pos < n and cap.grab():
+            while pos < n and _next(cap, decode=False)[0]:
                 pos += 1
-            ok, img = cap.read() if pos == n else (False, None)
+            ok, img = _next(cap) if pos == n else (False, None)
             if not ok:
                 return
             pos += 1

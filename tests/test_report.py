@@ -629,3 +629,39 @@ def test_apex_thumbnails_are_the_frames_the_run_saw_in_a_variable_rate_or_uninde
     for e, uri in zip(events, apex_thumbnails(clip, events, rows)):
         img = cv2.imdecode(np.frombuffer(base64.b64decode(uri.split(",")[1]), np.uint8), 1)
         assert abs(float(img.mean()) - seen[e["apex_frame"]][2]) < 3, e
+
+
+def test_apex_thumbnails_after_a_damaged_stretch_are_the_frames_the_run_saw(tmp_path):
+    """The run reads past frames that do not decode (a damaged stretch); the pictures stopped at the first one
+    (its failed read taken for the end): no picture of any event after it."""
+    import base64
+    import random
+
+    import cv2
+    import numpy as np
+    from faultkit import ffmpeg
+
+    from mpt_live.report import apex_thumbnails
+
+    src = tmp_path / "levels.avi"
+    w = cv2.VideoWriter(str(src), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (160, 120))
+    rng = np.random.default_rng(0)
+    for i in range(240):  # each frame its own grey level, over texture the damage cannot pass for
+        w.write(np.clip(rng.normal(20 + (i * 11) % 211, 12, (120, 160, 3)), 0, 255).astype(np.uint8))
+    w.release()
+    clip = tmp_path / "clip.mp4"
+    ffmpeg("-i", str(src), "-c:v", "libx264", "-preset", "veryfast", "-g", "30", "-pix_fmt", "yuv420p",
+           "-movflags", "+faststart", str(clip))
+    data = bytearray(clip.read_bytes())
+    at, r = data.find(b"mdat") + 8 + (len(data) - data.find(b"mdat")) // 3, random.Random(1)
+    data[at:at + 6000] = bytes(r.randrange(256) for _ in range(6000))
+    clip.write_bytes(bytes(data))
+    with VideoFile(clip) as v:
+        seen = [(f.index, f.t, float(f.image.mean())) for f in v]
+    assert any("could not be decoded" in x for x in v.warnings) and len(seen) < 240
+    events = [{"face": 0, "apex_s": seen[n][1], "apex_frame": n} for n in (5, len(seen) // 2, len(seen) - 5)]
+    rows = [{"face_id": "0", "time_s": "0", "x": "0", "y": "0", "w": "160", "h": "120"}]
+    for e, uri in zip(events, apex_thumbnails(clip, events, rows)):
+        assert uri is not None, e
+        img = cv2.imdecode(np.frombuffer(base64.b64decode(uri.split(",")[1]), np.uint8), 1)
+        assert abs(float(img.mean()) - seen[e["apex_frame"]][2]) < 3, e
