@@ -7,7 +7,9 @@ a temporary folder of its own and returns the output files, and the driver write
 asked to (``--out``), summary.json last, so a video's outputs are complete exactly when its
 summary.json is there (the resume rule of :func:`mpt_live.batch.is_complete`). In the temporary
 folder the video and the output folder lie as they do on the driver relative to each other
-(:func:`mirrored`), so report.html's relative link to the video holds where the driver writes it.
+(:func:`mirrored`), so report.html's relative link to the video holds where the driver writes it; the run reads
+the copy through a link of the name the driver was given (:func:`named_copy`), so its outputs and messages name the
+video as a serial batch does (a linked video by the link's name, not its target's).
 
 Resources: with GPUs in the cluster, one actor per GPU (``num_gpus=1``, ONNX Runtime CUDA); else
 one actor per ``threads`` CPUs. An actor that dies (its node lost, killed, out of memory) is
@@ -39,17 +41,21 @@ from .writers import json_default
 ATTEMPTS = 3  # runs of a video whose actor died, before it is listed as failed
 PROGRESS_EVERY = 25  # frames between progress messages of an actor
 # the actor's copy of the video, in what it returns: the driver puts its own path there (messages, summary.json
-# and the page's fallback link name the user's file, not a temporary copy on some node)
-MARKS = ("<mpt-ray-video-uri>", "<mpt-ray-out-uri>", "<mpt-ray-video>", "<mpt-ray-out>")
+# and the page's fallback link name the user's file, not a temporary copy on some node): the video as given
+# (<mpt-ray-named>, a link by its own name) apart from the file behind it (<mpt-ray-video>, links followed)
+MARKS = ("<mpt-ray-video-uri>", "<mpt-ray-out-uri>", "<mpt-ray-named>", "<mpt-ray-video>", "<mpt-ray-out>")
 
 
-def _paths(video: Path, out: Path) -> tuple[str, ...]:
-    """The strings :data:`MARKS` stand for: the video's and the output folder's file URIs and paths."""
-    return (video.resolve().as_uri(), out.resolve().as_uri(), str(video.resolve()), str(out.resolve()))
+def _paths(video: Path, out: Path, named: Path | None = None) -> tuple[str, ...]:
+    """The strings :data:`MARKS` stand for: the video's and the output folder's file URIs (links followed), the
+    video as the run names it (``named``; default: ``video`` as given), the file behind it and the output folder as
+    given."""
+    return (video.resolve().as_uri(), out.resolve().as_uri(), str(video if named is None else named),
+            str(video.resolve()), str(out))
 
 
-def _marked(text: str, video: Path, out: Path) -> str:
-    for mark, path in zip(MARKS, _paths(video, out)):
+def _marked(text: str, video: Path, out: Path, named: Path) -> str:
+    for mark, path in zip(MARKS, _paths(video, out, named)):
         text = text.replace(path, mark)
     return text
 
@@ -140,31 +146,50 @@ class VideoActor:
     def pid(self) -> int:
         return os.getpid()
 
-    def run(self, i: int, rel: str, data: bytes, progress: Any) -> tuple[dict[str, Any], dict[str, bytes]]:
-        """Video ``i`` (its bytes; ``rel``: its path relative to the driver's output folder)."""
+    def run(self, i: int, rel: str, name: str, data: bytes, progress: Any
+            ) -> tuple[dict[str, Any], dict[str, bytes]]:
+        """Video ``i`` (its bytes; ``rel``: the file's path relative to the driver's output folder, links
+        followed; ``name``: the video's file name as the driver was given or found it, a link's own)."""
         from .job import run_job
         from .sources import VideoFile
 
         with tempfile.TemporaryDirectory(prefix="mpt-ray-") as td:
-            video, out = mirrored(Path(td), rel)
+            video, out = mirrored(Path(td).resolve(), rel)
             video.parent.mkdir(parents=True, exist_ok=True)
             video.write_bytes(data)
+            named = named_copy(video, Path(td).resolve() / "named", name)
 
             def tick(n: int, total: int | None) -> None:
                 if n % PROGRESS_EVERY == 0:
                     progress.put_nowait(("progress", i, n, total))
 
+            def marked(text: str) -> str:
+                return _marked(text, video, out, named)
+
             try:
-                with VideoFile(video) as src:
+                with VideoFile(named) as src:
                     summary = run_job(src, self.runtime, replace(self.spec.cfg, workers=1), out,
                                       save_video=self.spec.save_video, progress=tick)
             except InputError as e:
-                raise InputError(_marked(str(e), video, out)) from None
-            summary = json.loads(_marked(json.dumps(summary, default=json_default, ensure_ascii=False), video, out))
-            files = {p.name: (_marked(p.read_text(encoding="utf-8"), video, out).encode("utf-8")
+                raise InputError(marked(str(e))) from None
+            summary = json.loads(marked(json.dumps(summary, default=json_default, ensure_ascii=False)))
+            files = {p.name: (marked(p.read_text(encoding="utf-8")).encode("utf-8")
                               if p.suffix in (".html", ".csv") else p.read_bytes())
                      for p in out.iterdir() if p.is_file() and p.name != "summary.json" and p != video}
             return summary, files
+
+
+def named_copy(video: Path, folder: Path, name: str) -> Path:
+    """A link ``folder/name`` to ``video`` (the actor's copy), which the run reads: it names the video as the
+    driver does (events.csv, the page's title, messages) while whatever follows links (the page's link to the
+    video) finds the copy where the driver's file lies. ``video`` itself where no link can be made."""
+    link = folder / name
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(video)
+    except OSError:  # links not allowed there (Windows without the right): the copy under its own name
+        return video
+    return link
 
 
 def relative_video(video: Path, out: Path) -> str:
@@ -241,8 +266,8 @@ def run_ray(todo: list[tuple[int, Path, Path]], spec: BatchSpec, address: str, c
                 i, actor = pending.pop(0), idle.pop()
                 video = by_index[i][0]
                 attempts[i] += 1
-                ref = actor.run.remote(i, relative_video(video, by_index[i][1]), ray.put(video.read_bytes()),
-                                       progress)
+                ref = actor.run.remote(i, relative_video(video, by_index[i][1]), video.name,
+                                       ray.put(video.read_bytes()), progress)
                 running[ref] = (i, actor)
                 bars.setdefault(i, bar.add_task(video.name, total=None))
                 event("start", i, {"actor": actor, "attempt": attempts[i]})

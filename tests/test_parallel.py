@@ -287,3 +287,61 @@ def test_ray_connect_prints_no_ray_lines_and_keeps_its_errors():
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip().splitlines() == ["errors shown: True"] and not res.stderr.strip(), res.stdout + res.stderr
+
+
+@pytest.fixture()
+def linked(faces_dir, tmp_path, monkeypatch) -> tuple[Path, Path, Path]:
+    """(a video, a broken one: links, as given (relative), to files of other names elsewhere; the real file)."""
+    store, given = tmp_path / "store", tmp_path / "in"
+    store.mkdir()
+    given.mkdir()
+    shutil.copy(faces_dir / "videos" / VIDEOS[0], store / "take_1.mp4")
+    (store / "junk.mp4").write_text("not a video")
+    (given / "a.mp4").symlink_to(store / "take_1.mp4")
+    (given / "b.mp4").symlink_to(store / "junk.mp4")
+    monkeypatch.chdir(tmp_path)
+    return Path("in/a.mp4"), Path("in/b.mp4"), store / "take_1.mp4"
+
+
+def test_ray_actor_names_a_linked_video_as_given(linked, tmp_path):
+    """A Ray actor's run (here in this process, no Ray needed) of a linked video, as the driver writes it: the
+    summary, the page's title and a failure's message name the link as given, as a serial run does, never the
+    file behind it, while the page's link still finds that file."""
+    import queue
+
+    from mpt_live.errors import InputError
+    from mpt_live.ray_batch import VideoActor, _unmarked, _write_outputs, relative_video
+
+    video, broken, target = linked
+    actor, out = VideoActor(BatchSpec(model=None)), Path("out")
+    with pytest.raises(InputError) as e:
+        actor.run(1, relative_video(broken, out / "b"), broken.name, broken.read_bytes(), queue.Queue())
+    message = _unmarked(str(e.value), broken, out / "b")
+    assert message.startswith(f"{broken}: not a readable video") and "junk" not in message, message
+    summary, files = actor.run(0, relative_video(video, out / "a"), video.name, video.read_bytes(), queue.Queue())
+    _write_outputs(out / "a", summary, files, video)
+    text = (out / "a" / "summary.json").read_text()
+    assert json.loads(text)["source"] == str(video) and "take_1" not in text and "store" not in text
+    page = (out / "a" / "report.html").read_text()
+    assert re.search(r"<title>a\.mp4 ", page) and "<title>take_1" not in page
+    assert report_video(out / "a") == target.resolve()
+
+
+def test_ray_names_linked_videos_as_given(linked, tmp_path):
+    """--ray on links to files of other names: messages, failed.csv, summary.json and the overview name each
+    link as the serial batch does (motion-only, two local CPUs)."""
+    ray = pytest.importorskip("ray")
+
+    video, broken, _ = linked
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        done, failed, _ = run_parallel(Path("in"), Path("out"), None, SessionConfig(), Console(quiet=True),
+                                       ray="auto", device="cpu")
+    finally:
+        ray.shutdown()
+    assert [v for v, _, _ in done] == [video] and [v for v, _ in failed] == [broken]
+    assert failed[0][1].startswith(f"{broken}: not a readable video")
+    for name in ("failed.csv", "videos.csv", "a/summary.json", "a/report.html"):
+        text = (Path("out") / name).read_text()
+        assert "junk" not in text and "take_1" not in text.split("<source")[0], name
+    assert json.loads(Path("out/a/summary.json").read_text())["source"] == str(video)
