@@ -28,7 +28,7 @@ from .report import run_title, write_plot_and_page
 from .results import ModelInfo
 from .rundir import BATCH_MARKER, SUMMARY, batch_in_use, read_summary, run_in_use
 from .spotting import EVENT_COLUMNS
-from .timeline import _num, face_ids, read_rows
+from .timeline import as_number, face_ids, read_rows
 from .writers import write_json
 
 KILLED = "killed"  # the status of a run finished from its files
@@ -105,8 +105,8 @@ def killed_summary(folder: Path, marker: dict[str, Any], rows: list[dict[str, st
     """summary.json of a killed run from its running ``marker``, the ``rows`` of its predictions.csv and the
     events it wrote (no plot or page yet: ``outputs`` names the files there)."""
     events = read_events(folder / "events.csv")
-    frames = [_num(r.get("frame")) for r in rows] + [float(e["offset_frame"]) for e in events]
-    times = [_num(r.get("time_s")) for r in rows] + [float(e["offset_s"]) for e in events]
+    frames = [as_number(r.get("frame")) for r in rows] + [float(e["offset_frame"]) for e in events]
+    times = [as_number(r.get("time_s")) for r in rows] + [float(e["offset_s"]) for e in events]
     frames, times = [f for f in frames if f == f], [t for t in times if t == t]  # NaN: an empty cell
     ids = face_ids(rows)
     model = marker.get("model") if isinstance(marker.get("model"), dict) else {"name": "unknown (not in the marker)"}
@@ -123,11 +123,11 @@ def killed_summary(folder: Path, marker: dict[str, Any], rows: list[dict[str, st
                      f" on {marker.get('host')}) and wrote no summary; this one, the plot and the page were made "
                      f"from its files by mpt-live --finish, up to frame {covered} ({max(times, default=0.0):.2f} s)"],
         "warnings": [], "frames_read": covered, "frames_with_face": None, "windows": len(rows),
-        "windows_scored": sum(_num(r.get("motion_score")) == _num(r.get("motion_score")) for r in rows),
+        "windows_scored": sum(as_number(r.get("motion_score")) == as_number(r.get("motion_score")) for r in rows),
         "windows_classified": sum(any(k.startswith("p_") and v for k, v in r.items()) for r in rows),
         "source_seconds": round(max(times, default=0.0), 3), "seconds": None, "fps": None,
         "events": events,
-        "faces": [{"face_id": f, "windows": sum(_num(r.get("face_id")) == f for r in rows),
+        "faces": [{"face_id": f, "windows": sum(as_number(r.get("face_id")) == f for r in rows),
                    "events": sum(e["face"] == f for e in events)} for f in ids],
         "interrupted": False, "error": None, "source_error": None,
         "finished": {"by": "mpt-live --finish", "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

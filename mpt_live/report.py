@@ -33,7 +33,7 @@ from .errors import InputError, first_line
 from .recordings import number_frames
 from .report_page import CSS, PAGE, SCRIPT
 from .review import review_video
-from .timeline import NO_MODEL, _num, absences, face_ids, render_timeline, tick_label as _tick, tick_step
+from .timeline import NO_MODEL, absences, as_number, face_ids, render_timeline, tick_label as _tick, tick_step
 from .writers import atomic_path, json_default
 
 
@@ -75,17 +75,17 @@ def _apex_boxes(events: Sequence[Mapping[str, Any]], rows: Sequence[Mapping[str,
     sorted once, then bisected (an hour of two faces: 100k rows, hundreds of events)."""
     by_face: dict[float, list[tuple[float, Mapping[str, Any]]]] = {}
     for r in rows:
-        f, t = _num(r.get("face_id")), _num(r.get("time_s"))
-        if np.isfinite(f) and np.isfinite(t) and np.isfinite(_num(r.get("x"))):
+        f, t = as_number(r.get("face_id")), as_number(r.get("time_s"))
+        if np.isfinite(f) and np.isfinite(t) and np.isfinite(as_number(r.get("x"))):
             by_face.setdefault(f, []).append((t, r))
     times = {f: [t for t, _ in v] for f, v in by_face.items() if not v.sort(key=lambda p: p[0])}
     boxes: list[tuple[int, int, int, int] | None] = []
     for e in events:
-        f, apex = _num(e.get("face")), float(e["apex_s"])
+        f, apex = as_number(e.get("face")), float(e["apex_s"])
         near = by_face.get(f, [])
         k = bisect.bisect_left(times.get(f, []), apex)
         best = min((j for j in (k - 1, k) if 0 <= j < len(near)), key=lambda j: abs(near[j][0] - apex), default=None)
-        boxes.append(None if best is None else tuple(int(_num(near[best][1][c])) for c in ("x", "y", "w", "h")))
+        boxes.append(None if best is None else tuple(int(as_number(near[best][1][c])) for c in ("x", "y", "w", "h")))
     return boxes
 
 
@@ -109,7 +109,7 @@ def _face_svg(face: int, rows: list[Mapping[str, Any]], events: list[Mapping[str
     # without a model (motion only) the probability band is a strip that says so, not an empty white box
     W, P, M, L = 1000.0, 100.0 if classes else 24.0, 50.0, 6.0  # width, probability band, motion band, left margin
     x = lambda t: L + (W - L) * (t / duration if duration > 0 else 0.0)  # noqa: E731
-    t = np.array([_num(r.get("time_s")) for r in rows])
+    t = np.array([as_number(r.get("time_s")) for r in rows])
     xd = 1 if duration <= 300 else 2 if duration <= 3000 else 3  # x precision: a zoomed hour still shows each window
     shows = "class probabilities and motion score" if classes else f"motion score only ({NO_MODEL})"
     gone = absences(t, 0.0, duration)  # where the face was not in the frame: shaded, as in timeline.png
@@ -133,9 +133,9 @@ def _face_svg(face: int, rows: list[Mapping[str, Any]], events: list[Mapping[str
                      f'fill="#d62728" fill-opacity="0.22" stroke="#d62728" stroke-opacity="0.22" stroke-width="1.5" '
                      f'vector-effect="non-scaling-stroke"><title>{html.escape(str(e.get("class") or e["type"]))} '
                      f'{float(e["onset_s"]):.2f}-{float(e["offset_s"]):.2f} s</title></rect>')
-    curves = [(P - np.array([_num(r.get(f"p_{c}")) for r in rows]) * (P - 4), class_hex(k), f"p {c}")
+    curves = [(P - np.array([as_number(r.get(f"p_{c}")) for r in rows]) * (P - 4), class_hex(k), f"p {c}")
               for k, c in enumerate(classes)]
-    score = np.array([_num(r.get("motion_score")) for r in rows])
+    score = np.array([as_number(r.get("motion_score")) for r in rows])
     fin = score[np.isfinite(score) & (score > 0)]
     if fin.size:
         lo, hi = np.log(fin.min()), np.log(fin.max())
@@ -217,13 +217,13 @@ def _face_img(uri: str | None, face: int) -> str:
 def _face_note(rows: Sequence[Mapping[str, Any]], info: Mapping[str, Any] | None) -> str:
     """When a face was seen and, where its timeline has nothing to draw, why (a face seen for a few frames
     at the end of a video, one too small to analyse)."""
-    t = [v for v in (_num(r.get("time_s")) for r in rows) if np.isfinite(v)]
+    t = [v for v in (as_number(r.get("time_s")) for r in rows) if np.isfinite(v)]
     if not t:
         return ""
     info = info or {}
     n = info.get("frames")
     note = f"seen {_clock(min(t))}-{_clock(max(t))} s" + (f", {n} frames" if n else "")
-    drawn = any(np.isfinite(_num(v)) for r in rows for k, v in r.items() if k == "motion_score" or k.startswith("p_"))
+    drawn = any(np.isfinite(as_number(v)) for r in rows for k, v in r.items() if k == "motion_score" or k.startswith("p_"))
     if not drawn:
         small = float(info.get("too_small") or 0.0)
         note += (": nothing to draw, too small to analyse in {:.0%} of its frames".format(small) if small >= 0.5
@@ -236,11 +236,11 @@ def face_views(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     :func:`apex_thumbnails`: the picture beside its timeline tells a reviewer who face N is."""
     best: dict[int, Mapping[str, Any]] = {}
     for r in rows:
-        f, w = _num(r.get("face_id")), _num(r.get("w"))
-        if np.isfinite(f) and np.isfinite(w) and np.isfinite(_num(r.get("frame"))) and (
-                int(f) not in best or w > _num(best[int(f)].get("w"))):
+        f, w = as_number(r.get("face_id")), as_number(r.get("w"))
+        if np.isfinite(f) and np.isfinite(w) and np.isfinite(as_number(r.get("frame"))) and (
+                int(f) not in best or w > as_number(best[int(f)].get("w"))):
             best[int(f)] = r
-    return [{"face": f, "apex_s": _num(r.get("time_s")), "apex_frame": int(_num(r.get("frame")))}
+    return [{"face": f, "apex_s": as_number(r.get("time_s")), "apex_frame": int(as_number(r.get("frame")))}
             for f, r in sorted(best.items())]
 
 
@@ -257,7 +257,7 @@ def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[
                   faces: Mapping[int, str | None] | None = None) -> str:
     """The page as a string (:func:`write_report` writes it)."""
     events = list(summary.get("events", []))
-    times = [t for t in (_num(r.get("time_s")) for r in rows) if np.isfinite(t)]
+    times = [t for t in (as_number(r.get("time_s")) for r in rows) if np.isfinite(t)]
     duration = max([float(summary.get("source_seconds") or 0.0)] + times)
     model = summary.get("model") or {}
     status = summary.get("status") or "complete"
@@ -284,8 +284,8 @@ def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[
     fact_rows = "".join(f"<tr><th>{e(str(k))}</th><td>{e(str(v))}</td></tr>" for k, v in facts)
     ids = face_ids(rows)
     faces = faces or {}
-    info = {int(_num(v.get("face_id"))): v for v in summary.get("faces") or [] if isinstance(v, Mapping)}
-    per_face = {f: [r for r in rows if _num(r.get("face_id")) == f] for f in ids}
+    info = {int(as_number(v.get("face_id"))): v for v in summary.get("faces") or [] if isinstance(v, Mapping)}
+    per_face = {f: [r for r in rows if as_number(r.get("face_id")) == f] for f in ids}
     timelines = "".join(
         f'<section class="face"><h3>{_face_img(faces.get(f), f)}face {f} {_face_note(per_face[f], info.get(f))}</h3>'
         + _face_svg(f, per_face[f],

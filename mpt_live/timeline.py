@@ -45,7 +45,9 @@ def tick_label(t: float, step: float) -> str:
     return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
 
 
-def _num(v: Any) -> float:
+def as_number(v: Any) -> float:
+    """A CSV cell (or any value) as a float; NaN where it is empty or not a number (a face row's missing
+    probabilities, a hand-edited file), so a bad cell is skipped by ``np.isfinite`` rather than raised."""
     if v is None or v == "":
         return float("nan")
     try:
@@ -56,7 +58,7 @@ def _num(v: Any) -> float:
 
 def face_ids(rows: Sequence[Mapping[str, Any]]) -> list[int]:
     """The face IDs present in the rows, in order."""
-    ids = {_num(r.get("face_id")) for r in rows}
+    ids = {as_number(r.get("face_id")) for r in rows}
     return sorted(int(i) for i in ids if np.isfinite(i))
 
 
@@ -116,10 +118,10 @@ def render_timeline(
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    t_all = np.array([_num(r.get("time_s")) for r in rows])
-    fid = np.array([_num(r.get("face_id")) for r in rows])
+    t_all = np.array([as_number(r.get("time_s")) for r in rows])
+    fid = np.array([as_number(r.get("face_id")) for r in rows])
     ids = face_ids(rows) or [None]
-    has_probs = any(np.isfinite(_num(r.get(f"p_{c}"))) for r in rows for c in classes)
+    has_probs = any(np.isfinite(as_number(r.get(f"p_{c}"))) for r in rows for c in classes)
     has_top = has_probs and any(str(r.get("top") or "") for r in rows)
     section = ([0.22] if has_top else []) + ([1.0] if has_probs else []) + [0.8]
     ratios = [x for _ in ids for x in section]
@@ -129,7 +131,7 @@ def render_timeline(
     for k, face in enumerate(ids):
         sel = fid == face if face is not None else np.zeros(len(rows), bool)
         face_rows = [r for r, s in zip(rows, sel) if s]
-        face_events = [e for e in events if face is None or _num(e.get("face")) == face]
+        face_events = [e for e in events if face is None or as_number(e.get("face")) == face]
         seen = t_all[np.isfinite(t_all)]
         gaps = absences(t_all[sel], float(seen.min()), float(seen.max())) if face is not None and seen.size else []
         _section(axes[k * len(section):(k + 1) * len(section)], face, face_rows, t_all[sel], colours,
@@ -161,7 +163,7 @@ def render_timeline(
 def _section(axes, face, rows, t, colours, events, has_top, has_probs, demo, gaps) -> None:
     """One face's panels: label strip, probabilities, motion score; its events shaded and named."""
     name = "no face" if face is None else f"face {face}"
-    score = np.array([_num(r.get("motion_score")) for r in rows])
+    score = np.array([as_number(r.get("motion_score")) for r in rows])
 
     def shade(ax) -> None:
         for i, ev in enumerate(events):
@@ -190,7 +192,7 @@ def _section(axes, face, rows, t, colours, events, has_top, has_probs, demo, gap
         ax = axes[0]
         shade(ax)
         for c, colour in colours.items():
-            ax.plot(t, [_num(r.get(f"p_{c}")) for r in rows], color=colour, lw=1.2, label=c)
+            ax.plot(t, [as_number(r.get(f"p_{c}")) for r in rows], color=colour, lw=1.2, label=c)
         ax.set_ylim(0, 1)
         ax.set_ylabel(f"{name}\nprobability", fontsize=9)
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)

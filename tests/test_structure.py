@@ -88,8 +88,9 @@ def test_cli_reference_is_current():
 
 
 def test_no_module_reads_another_modules_private_names():
-    """``module._name`` of another module of the project (composite.py read smic._has_micro_subjects): what a
-    module shares is public and documented."""
+    """``module._name`` or ``from module import _name`` of another module of the project (composite.py read
+    smic._has_micro_subjects; report.py and finish.py imported timeline._num): what a module shares is public and
+    documented."""
     ours = ("mpt_live", "train", "export")
     found = []
     for path in sorted(p for pkg in ours for p in (ROOT / pkg).rglob("*.py")):
@@ -98,6 +99,8 @@ def test_no_module_reads_another_modules_private_names():
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").split(".")[0] in ours):
                 modules |= {a.asname or a.name for a in node.names}
+                found += [f"{path.relative_to(ROOT)}:{node.lineno} from {'.' * node.level}{node.module or ''} import "
+                          f"{a.name}" for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
             elif isinstance(node, ast.Import):
                 modules |= {(a.asname or a.name).split(".")[0] for a in node.names if a.name.split(".")[0] in ours}
         found += [f"{path.relative_to(ROOT)}:{node.lineno} {node.value.id}.{node.attr}" for node in ast.walk(tree)

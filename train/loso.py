@@ -42,7 +42,7 @@ from .metrics import summarize, summarize_groups
 _BEFORE_FIELD = {"flow_gain": 1.0, "head": "cls", "flow_norm": "rms"}
 
 
-def _stored(config: dict[str, Any]) -> dict[str, Any]:
+def stored_config(config: dict[str, Any]) -> dict[str, Any]:
     """A stored config read as what it was: fields added since it was saved with the value they meant
     then (``_BEFORE_FIELD``), its clip spec through :meth:`ClipSpec.from_dict`, so it compares equal
     to the same config today and differs from today's defaults where the run did."""
@@ -56,7 +56,7 @@ def _stored(config: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-def _changed(key: str, was: Any, now: Any) -> str:
+def config_change(key: str, was: Any, now: Any) -> str:
     """``key: was -> now``; for a dict (the clip spec, the model), only the entries that differ."""
     if isinstance(was, dict) and isinstance(now, dict):
         return ", ".join(f"{key}.{k}: {was.get(k)!r} -> {now.get(k)!r}"
@@ -72,12 +72,12 @@ def check_or_store_config(out: Path, cfg: TrainConfig, store: bool = True) -> No
     path = out / "config.json"
     ident = cfg.identity()
     if path.exists() and any((out / "folds").glob("*.json")):
-        old = _stored(json.loads(path.read_text()))
+        old = stored_config(json.loads(path.read_text()))
         # a field added since the run started counts as its default (what that run was trained with)
         defaults = TrainConfig(cfg.dataset, cfg.data).identity()
         diff = sorted(k for k in set(old) | set(ident) if old.get(k, defaults.get(k)) != ident.get(k))
         if diff:
-            detail = ", ".join(_changed(k, old.get(k, defaults.get(k)), ident.get(k)) for k in diff[:4])
+            detail = ", ".join(config_change(k, old.get(k, defaults.get(k)), ident.get(k)) for k in diff[:4])
             raise InputError(f"{out}: existing run has a different config ({detail}); "
                              "rerun the same command to resume or choose a new --out")
     if store:
@@ -132,7 +132,7 @@ def check_sibling_metrics(metrics: dict[str, Any], cfg: TrainConfig, source: str
     other = metrics.get("config")
     if not isinstance(other, dict):
         return  # nothing to compare against
-    other = _stored(other)
+    other = stored_config(other)
     ident = cfg.identity()
     defaults = TrainConfig(cfg.dataset, cfg.data).identity()  # a field added since: its default, as on resume
     diff = [k for k in SIBLING_KEYS if other.get(k, defaults.get(k)) != ident.get(k)]

@@ -12,7 +12,7 @@ from mpt_live.errors import InputError
 from mpt_live.rundir import check_out_dir
 
 from .config import TrainConfig
-from .loso import _changed, _stored
+from .loso import config_change, stored_config
 
 
 def check_metrics_classes(metrics: dict[str, Any], classes: list[str], source: str) -> None:
@@ -36,11 +36,11 @@ def check_full_overwrite(out: Path, cfg: TrainConfig) -> None:
         stored = None
     if not isinstance(stored, dict):
         raise InputError(f"{path}: exists and is not an mpt-train checkpoint; choose a new --out or remove it")
-    old, ident = _stored(stored), cfg.identity()
+    old, ident = stored_config(stored), cfg.identity()
     defaults = TrainConfig(cfg.dataset, cfg.data).identity()  # a field added since: its default (loso.py's rule)
     diff = sorted(k for k in ident if old.get(k, defaults.get(k)) != ident[k])
     if diff:
-        detail = ", ".join(_changed(k, old.get(k, defaults.get(k)), ident[k]) for k in diff[:4])
+        detail = ", ".join(config_change(k, old.get(k, defaults.get(k)), ident[k]) for k in diff[:4])
         raise InputError(f"{path}: a model of another configuration ({detail}); choose a new --out, "
                          "or remove it to replace it")
 
