@@ -62,7 +62,7 @@ def apex_thumbnails(source: Path | None, events: Sequence[Mapping[str, Any]], ro
             for i in idx:
                 out[i] = _thumb(img, boxes[i], size) if img is not None else None
         return out
-    when = {n: _num(events[idx[0]].get("apex_s")) for n, idx in want.items()}  # each seek checked by the time
+    when = {n: as_number(events[idx[0]].get("apex_s")) for n, idx in want.items()}  # each seek checked by the time
     for n, img in frames_at(Path(source), when):
         for i in want[n]:
             out[i] = _thumb(img, boxes[i], size)
