@@ -50,18 +50,24 @@ class FrameTimes:
         self.last = -math.inf
         self._first_ms = 0.0
         self._intervals = array("d")
-        self.repaired = 0  # frames whose time did not increase (placed a period after the previous one)
+        self.repaired = 0  # frames whose time did not increase (placed before the next frame is due)
+        self._sane = -math.inf  # the last time the container gave that was used as it is
         self.warnings: list[str] = []
         self.error: str | None = None
 
     def next(self, pos_msec: float) -> float:
         if self.n == 0:
             self._first_ms = pos_msec
-            t = self.start_s
+            t = self._sane = self.start_s
         elif self.pts:
             t = self.start_s + (pos_msec - self._first_ms) / 1000.0
-            if not t > self.last:
-                t = self.last + 1.0 / self.fps
+            if t > self.last:
+                self._sane = t
+            else:
+                # after damage OpenCV times a frame it has no time for by its count of frames read (seconds early):
+                # placed halfway to where the next frame is due, so the container's own times after it are used
+                # as they are (a whole period on took the next frame's time, and so on in a chain to the end)
+                t = (self.last + max(self._sane, t) + 1.0 / self.fps) / 2
                 self.repaired += 1
             self._intervals.append(t - self.last)
         else:
@@ -107,7 +113,7 @@ class FrameTimes:
                     "times are used")
         if self.repaired:
             self.warnings.append(f"{self.name}: {self.repaired} frames had a time that did not increase; each was "
-                                 f"placed one frame period ({1e3 / self.fps:.1f} ms) after the previous one")
+                                 "placed between the frame before it and where the next was due")
 
 
 def resolve_rate(name: str, header_fps: float, first_ms: float, second_ms: float | None,

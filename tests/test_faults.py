@@ -545,6 +545,25 @@ def test_variable_frame_rate_around_the_header_average_is_named_as_such(tmp_path
     assert "ms around the header's average" in v.warnings[0] and "disagree" not in v.warnings[0]
 
 
+def test_times_that_go_back_after_damage_do_not_shift_the_frames_after_them():
+    """What OpenCV reports after a damaged stretch of a 30 fps H.264 mp4 (B-frames): the first frame after it at its
+    own time, then two frames timed by OpenCV's count of the frames read (a second early), then the container's
+    times again. Each repaired frame was put a whole period after the one before: the two took the next frames'
+    times, and every later frame was 'repaired' in turn (413 of a 30 s file's 870), each a frame or two late, to
+    the end. The container's own times after the two are used as they are."""
+    from mpt_live.frametimes import FrameTimes
+
+    ms = [i * 1000 / 30 for i in range(456)] + [487 * 1000 / 30, 456 * 1000 / 30, 457 * 1000 / 30]
+    ms += [k * 1000 / 30 for k in range(489, 600)]
+    times = FrameTimes("v.mp4", 30.0, True, 600, end_s=20.0)
+    got = [times.next(m) for m in ms]
+    assert got == sorted(got) and len(set(got)) == len(got)
+    assert got[459:] == pytest.approx([k / 30 for k in range(489, 600)])
+    assert 487 / 30 < got[457] < got[458] < 489 / 30
+    times.finish()
+    assert times.repaired == 2 and any("2 frames had a time that did not increase" in w for w in times.warnings)
+
+
 def test_raw_h264_without_a_rate_in_its_header_uses_the_codec_timing(tmp_path):
     path = fk.write_raw_h264(tmp_path / "v.h264", 60, fps=30.0)
     with VideoFile(path) as v:
