@@ -52,10 +52,13 @@ class FrameTimes:
         self._intervals = array("d")
         self.repaired = 0  # frames whose time did not increase (placed before the next frame is due)
         self._sane = -math.inf  # the last time the container gave that was used as it is
+        self._gaps: list[tuple[float, float, bool]] = []  # (time, interval, after frames that did not decode)
         self.warnings: list[str] = []
         self.error: str | None = None
 
-    def next(self, pos_msec: float) -> float:
+    def next(self, pos_msec: float, skipped: int = 0) -> float:
+        """The time of the next frame, from OpenCV's ``pos_msec``; ``skipped``: frames that did not decode just
+        before it (damage, told apart from frames the container lacks)."""
         if self.n == 0:
             self._first_ms = pos_msec
             t = self._sane = self.start_s
@@ -70,6 +73,8 @@ class FrameTimes:
                 t = (self.last + max(self._sane, t) + 1.0 / self.fps) / 2
                 self.repaired += 1
             self._intervals.append(t - self.last)
+            if t - self.last > 1.5 / self.fps:
+                self._gaps.append((t, t - self.last, skipped > 0))
         else:
             t = self.start_s + self.n / self.fps
         self.n += 1
@@ -101,7 +106,10 @@ class FrameTimes:
             header_span, covered = n / self.fps, self.span - self.start_s
             spans_differ = abs(covered - header_span) > max(2 * period, 0.02 * covered)
             intervals = f"intervals {iv.min() * 1e3:.0f}-{iv.max() * 1e3:.0f} ms"
-            if spans_differ:
+            holes = _holes(self.name, self.fps, iv, self._gaps)
+            if holes is not None:  # evenly spaced frames with a few stretches missing: not a variable rate
+                self.warnings += holes
+            elif spans_differ:
                 self.warnings.append(
                     f"{self.name}: frame times disagree with the header's {self.fps:g} fps (variable frame rate): "
                     f"{n} frames span {covered:.2f} s by the container's times, {header_span:.2f} s by the "
@@ -114,6 +122,30 @@ class FrameTimes:
         if self.repaired:
             self.warnings.append(f"{self.name}: {self.repaired} frames had a time that did not increase; each was "
                                  "placed between the frame before it and where the next was due")
+
+
+def _holes(name: str, fps: float, iv: np.ndarray, gaps: list[tuple[float, float, bool]]) -> list[str] | None:
+    """Warnings for a video at an even ``fps`` but for a few stretches with no frames (``gaps``: (time of the frame
+    after, interval, after frames that did not decode)): a Matroska or MPEG-TS file damaged there (its reader skips
+    to the next readable cluster or packet, with no failed read), frames dropped by the recorder. None when the
+    intervals are not even apart from those (a variable frame rate), or there are no such stretches.
+    Stretches after frames that did not decode are the damage's own warning's."""
+    period = 1.0 / fps
+    regular = iv[iv <= 1.5 * period]
+    if not gaps or len(gaps) > max(2, 0.05 * len(iv)) or not len(regular):
+        return None
+    if np.mean(np.abs(regular - period) > 0.25 * period) > 0.1:
+        return None
+    told = [(t, d) for t, d, damaged in gaps if not damaged]
+    if not told:
+        return []
+    missing = sum(max(1, round(d * fps) - 1) for _, d in told)
+    t, d = max(told, key=lambda g: g[1])
+    where = (f"a {d:.2f} s stretch before {t:.2f} s" if len(told) == 1 else
+             f"in {len(told)} places, the longest a {d:.2f} s stretch before {t:.2f} s")
+    return [f"{name}: about {missing} frames missing, {where}, its other frames evenly spaced at {fps:g} fps: the file "
+            "is damaged there (its frames could not be read) or the recording dropped them; the container's times "
+            "are used"]
 
 
 def resolve_rate(name: str, header_fps: float, first_ms: float, second_ms: float | None,

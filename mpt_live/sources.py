@@ -252,12 +252,12 @@ class VideoFile:
         try:
             for (img, ms), misses in zip(buffered, self._buffered_misses):
                 n = times.n
-                yield Frame(n, self._misses.add(misses, times.next(ms), start=n == 0), img)
+                yield Frame(n, self._misses.add(misses, times.next(ms, misses), start=n == 0), img)
             while len(buffered) != 1:  # one frame buffered: the video has no second one
                 got = self._read(times.n)
                 if got is None:
                     break
-                yield Frame(times.n, self._misses.add(got[2], times.next(got[1])), got[0])
+                yield Frame(times.n, self._misses.add(got[2], times.next(got[1], got[2])), got[0])
             complete = True
         finally:
             times.finish(complete)

@@ -564,6 +564,28 @@ def test_times_that_go_back_after_damage_do_not_shift_the_frames_after_them():
     assert times.repaired == 2 and any("2 frames had a time that did not increase" in w for w in times.warnings)
 
 
+def test_frames_lost_to_damage_in_an_mkv_are_not_called_a_variable_frame_rate(tmp_path):
+    """A Matroska file with damage in its first second: FFmpeg's reader skips to the next cluster it can read, no
+    read fails, the frames just are not there. The gap in the times was warned of as a 'variable frame rate'
+    (intervals 33-1000 ms); the frames around it are evenly spaced, so the warning says frames are missing there."""
+    import random
+
+    clip = tmp_path / "take.mkv"
+    fk.ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x120:r=30:d=6", "-c:v", "libx264", "-preset", "veryfast", "-g", "30",
+              "-pix_fmt", "yuv420p", str(clip))
+    data = bytearray(clip.read_bytes())
+    at, rng = data.find(b"\x1f\x43\xb6\x75"), random.Random(1)  # the first cluster (Matroska's element ID)
+    at += (len(data) - at) // 50
+    data[at:at + 8000] = bytes(rng.randrange(256) for _ in range(8000))
+    clip.write_bytes(bytes(data))
+    with VideoFile(clip) as v:
+        frames = list(v)
+    assert v.error is None and 100 < len(frames) < 180
+    assert not any("variable frame rate" in w for w in v.warnings), v.warnings
+    missing = [w for w in v.warnings if "frames missing" in w]
+    assert len(missing) == 1 and "take.mkv: about " in missing[0] and "the file is damaged there" in missing[0]
+
+
 def test_raw_h264_without_a_rate_in_its_header_uses_the_codec_timing(tmp_path):
     path = fk.write_raw_h264(tmp_path / "v.h264", 60, fps=30.0)
     with VideoFile(path) as v:

@@ -271,3 +271,4 @@ def test_a_damaged_stretch_is_read_past_not_taken_for_the_end(tmp_path, where):
     assert [t.t for t in frames] == sorted(t.t for t in frames)
     damaged = [w for w in v.warnings if "could not be decoded (the file is damaged there)" in w]
     assert len(damaged) == 1 and ("at the start" in damaged[0]) == (where < 0.1), v.warnings
+    assert not any("variable frame rate" in w for w in v.warnings), v.warnings  # the damage's gap, said once
