@@ -53,13 +53,21 @@ class FrameTimes:
         self.repaired = 0  # frames whose time did not increase (placed before the next frame is due)
         self._sane = -math.inf  # the last time the container gave that was used as it is
         self._gaps: list[tuple[float, float, bool]] = []  # (time, interval, after frames that did not decode)
+        self._since_skip = math.inf  # frames read since frames that did not decode
+        self._first_t = start_s
         self.warnings: list[str] = []
         self.error: str | None = None
 
     def next(self, pos_msec: float, skipped: int = 0) -> float:
         """The time of the next frame, from OpenCV's ``pos_msec``; ``skipped``: frames that did not decode just
         before it (damage, told apart from frames the container lacks)."""
-        if self.n == 0:
+        self._since_skip = 0 if skipped else self._since_skip + 1
+        if self.n == 0 and skipped and self.pts:
+            # damage at the start: OpenCV's times count from the stream's start (its first frame, lost), and the
+            # first frame it decoded after the damage it times 0 (it has no time for it): by its position then
+            self._first_ms = 0.0
+            t = self._sane = self.start_s + (pos_msec / 1000.0 if pos_msec > 0 else skipped / self.fps)
+        elif self.n == 0:
             self._first_ms = pos_msec
             t = self._sane = self.start_s
         elif self.pts:
@@ -73,10 +81,12 @@ class FrameTimes:
                 t = (self.last + max(self._sane, t) + 1.0 / self.fps) / 2
                 self.repaired += 1
             self._intervals.append(t - self.last)
-            if t - self.last > 1.5 / self.fps:
-                self._gaps.append((t, t - self.last, skipped > 0))
+            if t - self.last > 1.5 / self.fps:  # a gap up to a second after frames that did not decode is theirs
+                self._gaps.append((t, t - self.last, self._since_skip < self.fps))
         else:
             t = self.start_s + self.n / self.fps
+        if self.n == 0:
+            self._first_t = t
         self.n += 1
         self.last = t
         return t
@@ -103,7 +113,7 @@ class FrameTimes:
             iv = np.frombuffer(self._intervals, dtype=np.float64)
             period = 1.0 / self.fps
             off = float(np.mean(np.abs(iv - period) > 0.25 * period))
-            header_span, covered = n / self.fps, self.span - self.start_s
+            header_span, covered = n / self.fps, self.span - self._first_t  # after damage at the start: from there
             spans_differ = abs(covered - header_span) > max(2 * period, 0.02 * covered)
             intervals = f"intervals {iv.min() * 1e3:.0f}-{iv.max() * 1e3:.0f} ms"
             holes = _holes(self.name, self.fps, iv, self._gaps)
@@ -143,7 +153,7 @@ def _holes(name: str, fps: float, iv: np.ndarray, gaps: list[tuple[float, float,
     t, d = max(told, key=lambda g: g[1])
     where = (f"a {d:.2f} s stretch before {t:.2f} s" if len(told) == 1 else
              f"in {len(told)} places, the longest a {d:.2f} s stretch before {t:.2f} s")
-    return [f"{name}: about {missing} frames missing, {where}, its other frames evenly spaced at {fps:g} fps: the file "
+    return [f"{name}: about {missing} frame{'s' if missing != 1 else ''} missing, {where}, its other frames evenly spaced at {fps:g} fps: the file "
             "is damaged there (its frames could not be read) or the recording dropped them; the container's times "
             "are used"]
 

@@ -250,6 +250,9 @@ class VideoFile:
         buffered, self._buffered = self._buffered, []
         complete = False
         try:
+            if self._buffered_misses[:1] != [0] and len(buffered) == 2 and buffered[0][1] <= 0 < buffered[1][1]:
+                # damage at the start: OpenCV has no time for the first frame after it (0); one period before the next
+                buffered[0] = (buffered[0][0], buffered[1][1] - 1000.0 / self.fps)
             for (img, ms), misses in zip(buffered, self._buffered_misses):
                 n = times.n
                 yield Frame(n, self._misses.add(misses, times.next(ms, misses), start=n == 0), img)
