@@ -22,7 +22,7 @@ from .errors import InputError, OutputError, first_line
 from .interrupts import deferred, signal_name
 from .overlay import render_overlay
 from .report import run_title, write_plot_and_page
-from .review import ReviewSink, needs_copy
+from .review import ReviewSink, damaged_copy, needs_copy
 from .results import columns
 from .rundir import finish_run, run_status, start_run
 from .recordings import stamp
@@ -144,6 +144,9 @@ def _finish(session: Session, out: Path | None, outputs: dict[str, Any], sink: C
             outputs["errors"]["annotated.mp4"] = first_line(e)
     if review is not None:  # as far as the run went
         outputs["review"] = review.close()
+    elif out is not None and getattr(session.source, "damaged", 0):  # a browser stops at the damage: a copy
+        limit = None if stopped is None else int(session.counts["frames_read"]) + 1
+        outputs["review"] = damaged_copy(out, Path(session.name), limit)
     summary = {**session.summary(), "outputs": outputs, "timeline_error": None, "report_error": None,
                "stamps": {"source": stamp(session.name), "model": stamp(session.model.path)}}  # batch reruns
     if stopped is not None:

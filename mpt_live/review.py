@@ -1,7 +1,9 @@
 """The review page's video: the original or annotated one when a browser plays it, else ``review.webm``.
 
 The copy (:class:`ReviewSink`) is made by the run itself as it reads such a recording (so its end, or
-a stop signal, has no second pass over the video to wait for), else after it (:func:`review_video`).
+a stop signal, has no second pass over the video to wait for), else after it (:func:`review_video`); a
+recording found damaged as it was read (frames that do not decode) is copied after the run
+(:func:`damaged_copy`).
 It is made for viewing, not for analysis: at most :data:`REVIEW_WIDTH` px wide, every frame, no
 sound, VP9 at a constant quality (:data:`VP9_CRF`) through PyAV's libvpx (its wheels ship the encoder):
 about 2 MB a minute of a 640x480 interview, where OpenCV's VP8 writer (fixed bitrate) made about 18 MB a
@@ -23,7 +25,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from .sources import pixel_aspect, square_pixels
+from .sources import VideoFile, pixel_aspect, square_pixels
 from .videoprobe import probe_video
 
 PLAYABLE = {"avc1", "h264", "x264", "vp80", "vp90", "vp09", "av01"}  # codecs browsers decode, as OpenCV's FOURCC
@@ -84,6 +86,22 @@ def review_video(out: Path, candidates: Sequence[Path], max_frames: int | None =
         finally:
             cap.release()
         return sink.close()
+
+
+def damaged_copy(out: Path, source: Path, max_frames: int | None = None) -> str | None:
+    """``review.webm`` of a recording with frames that do not decode (a damaged stretch), which the run read past:
+    its codec is one a browser plays, but Chromium stops at the damage (a decode error) and no event after it can
+    be seen. The frames that decode, each at its time in the run (its first ``max_frames`` when given); None when
+    the copy could not be made."""
+    try:
+        with VideoFile(source) as video, ReviewSink(out, video.fps) as sink:
+            for frame in video:
+                if max_frames is not None and sink.frames >= max_frames:
+                    break
+                sink.write(frame.image, frame.t)
+            return sink.close()
+    except Exception:  # the copy is for viewing: a run never fails for it (the page then shows the file)
+        return None
 
 
 class ReviewSink:

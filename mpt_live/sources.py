@@ -233,6 +233,11 @@ class VideoFile:
         self.error: str | None = None
         self._times: FrameTimes | None = None
 
+    @property
+    def damaged(self) -> int:
+        """Frames read past so far because they did not decode (a damaged stretch)."""
+        return self._misses.count
+
     def frame_times(self) -> FrameTimes:
         """A fresh clock for one pass over this video (the same rate and timing source)."""
         return FrameTimes(self.name, self.fps, self._pts, self.frame_count, self.start_s if self._pts else 0.0,

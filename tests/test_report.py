@@ -594,6 +594,33 @@ def test_an_open_gop_recording_is_reviewed_from_a_copy_that_seeks(tmp_path, brow
     page.close()
 
 
+def test_a_damaged_recording_is_reviewed_from_a_copy_that_plays(tmp_path, browser):
+    """An H.264 mp4 with a few damaged kilobytes in its middle: the run reads past the frames that do not decode,
+    but the page showed the file itself, and chromium stops at the damage (PIPELINE_ERROR_DECODE): no event after
+    it could be seen. The page shows a copy of the frames the run read (review.webm), at the run's times."""
+    import random
+
+    from faultkit import ffmpeg
+
+    clip = tmp_path / "take.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x120:r=30:d=4", "-c:v", "libx264", "-preset", "veryfast", "-g", "30",
+           "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(clip))
+    data = bytearray(clip.read_bytes())
+    at, r = data.find(b"mdat") + 8 + (len(data) - data.find(b"mdat")) // 2, random.Random(1)
+    data[at:at + 6000] = bytes(r.randrange(256) for _ in range(6000))
+    clip.write_bytes(bytes(data))
+    assert playable(clip)  # its codec is one a browser plays: the damage is what it cannot
+    out = tmp_path / "run"
+    with VideoFile(clip) as src:
+        s = run_job(src, None, SessionConfig(), out)
+    assert any("could not be decoded" in w for w in s["warnings"]) and s["outputs"]["review"] == "review.webm"
+    page = browser.new_page()
+    page.goto((out / "report.html").as_uri())
+    seen = page.evaluate(SEEK_JS, [1.0, 2.5, 3.5])  # before the damage and after it
+    assert seen == {"src": "review.webm", "seeks": ["seeked"] * 3, "error": None}
+    page.close()
+
+
 @pytest.mark.parametrize("form", ["vfr.mkv", "stream.webm"])
 def test_apex_thumbnails_are_the_frames_the_run_saw_in_a_variable_rate_or_unindexed_recording(tmp_path, form):
     """OpenCV seeks to a frame number by its time at the header's rate: in a variable-rate recording (every 5th
