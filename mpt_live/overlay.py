@@ -5,7 +5,8 @@ Layout (sizes scale with the frame, so 640x480 and 1280x720 read the same):
 * a side column on the side of the frame away from the face: header (model, DEMO MODEL badge),
   the current class in large type, one bar per class with its probability, the three thumbnails
   the model sees (aligned face, magnified motion as a heat map, dynamic image) and the run figures
-  (fps, model latency, execution provider);
+  (fps, model latency, execution provider); where neither side of the face has room for it (a portrait
+  phone video, a face filling a small frame), the same panel across the frame below or above the face;
 * a history strip along the bottom (or the top, if the face reaches down there) of the remaining
   width: one cell per window coloured by its label, with the motion score drawn over it;
 * every tracked face's box with its ID and label on the frame itself (the column shows the face
@@ -102,6 +103,8 @@ class _Geom:
     strip_x0: int
     strip_x1: int
     side: str
+    col_y0: int = 0  # the column's top and bottom: the frame's height, or a band above or below the face
+    col_y1: int = -1
     extra: dict = field(default_factory=dict)
 
 
@@ -127,7 +130,28 @@ def _geometry(shape: tuple[int, ...], state: OverlayState) -> _Geom:
         _, y, _, h = state.box
         if y + h > H - strip_h - pad and y > strip_h + pad:
             strip_y0, strip_y1 = 0, strip_h  # the face reaches the bottom: put the strip on top
-    return _Geom(W, H, s, fs, pad, col_x0, col_x1, strip_y0, strip_y1, sx0, sx1, side)
+        band = _band(state, W, H, fs, pad, strip_h, col_x0, col_x1)
+        if band is not None:
+            return band
+    return _Geom(W, H, s, fs, pad, col_x0, col_x1, strip_y0, strip_y1, sx0, sx1, side, 0, H)
+
+
+def _band(state: OverlayState, W: int, H: int, fs: int, pad: int, strip_h: int, x0: int, x1: int) -> _Geom | None:
+    """The panel as a band across the frame below (else above) the face, the strip at the frame's edge beyond it,
+    where the column at ``x0:x1`` would cover the face box (a portrait or small frame: no side has room for it)
+    and the band has room for the panel's header, label, bars and figures; None where it need not or cannot."""
+    x, y, w, h = state.box  # type: ignore[misc]
+    if x0 >= x + w or x1 <= x:
+        return None
+    need = round(fs * (12 + 1.55)) + 2 * pad  # with one bar (the strongest classes are shown where not all fit)
+    tag = 2 * fs + pad  # the face's tag, drawn above its box
+    below, above = H - strip_h - (y + h + pad), y - tag - pad - strip_h
+    s = max(0.5, min(W / 640.0, H / 480.0))
+    if max(below, above) < need:
+        return None
+    if below >= above:
+        return _Geom(W, H, s, fs, pad, 0, W, H - strip_h, H, 0, W, "right", y + h + pad, H - strip_h)
+    return _Geom(W, H, s, fs, pad, 0, W, 0, strip_h, 0, W, "right", strip_h, y - tag - pad)
 
 
 def render_overlay(frame: np.ndarray, state: OverlayState) -> np.ndarray:
@@ -169,9 +193,9 @@ def _tag_box(img: np.ndarray, g: _Geom, box: tuple[int, int, int, int], tag: str
 def _draw_column(img: np.ndarray, st: OverlayState, g: _Geom) -> None:
     tx = typeface()
     x0, x1, pad, fs = g.col_x0, g.col_x1, g.pad, g.fs
-    shade(img, x0, 0, x1, g.H)
+    shade(img, x0, g.col_y0, x1, g.col_y1)
     cx, cw = x0 + pad, (x1 - x0) - 2 * pad
-    y = pad
+    y = g.col_y0 + pad
 
     # header: model name and the demo badge
     big = round(fs * 1.25)
@@ -218,7 +242,7 @@ def _draw_column(img: np.ndarray, st: OverlayState, g: _Geom) -> None:
     g.extra["bars"] = []
     # where the column is too short for a bar per class (a small video, many classes): the strongest classes,
     # the current label among them, in the model's order, and a line saying how many are left out
-    bottom = g.H - 3 * round(fs * 1.35) - pad  # the run figures' lines (the history strip is beside the column)
+    bottom = g.col_y1 - 3 * round(fs * 1.35) - pad  # the run figures' lines (the history strip is beside the column)
     fit = max(1, (bottom - y) // row_h)
     shown = list(range(len(classes)))
     if len(classes) > fit:
@@ -252,7 +276,7 @@ def _draw_column(img: np.ndarray, st: OverlayState, g: _Geom) -> None:
     ts = max(24, min(ts, round(110 * g.s)))
     foot = round(fs * 1.2) + ts + round(fs * 1.5)
     stats_h = 3 * round(fs * 1.35) + pad
-    if y + foot + stats_h <= g.H - (g.strip_y1 - g.strip_y0 if g.strip_y0 > 0 else 0):
+    if y + foot + stats_h <= g.col_y1 - (g.strip_y1 - g.strip_y0 if g.strip_y0 > 0 and g.col_y1 == g.H else 0):
         tx.put(img, "what the model sees", (cx, y + fs), round(fs * 0.85), MUTED)
         y += round(fs * 1.2)
         for i, (src, cap) in enumerate(((st.aligned, "aligned"), (st.motion, "motion ×α"), (st.dynamic, "dynamic"))):
@@ -270,7 +294,7 @@ def _draw_column(img: np.ndarray, st: OverlayState, g: _Geom) -> None:
     t = f"   t {st.time_s:.1f} s" if st.time_s is not None else ""
     lines.append(f"{prov}{t}")
     small = round(fs * 0.9)
-    yb = g.H - pad - (len(lines) - 1) * round(small * 1.35)
+    yb = g.col_y1 - pad - (len(lines) - 1) * round(small * 1.35)
     for ln in lines:
         tx.put(img, tx.fit(ln, small, cw), (cx, yb), small, MUTED)
         yb += round(small * 1.35)
@@ -317,9 +341,10 @@ def _draw_strip(img: np.ndarray, st: OverlayState, g: _Geom) -> None:
 
 def _draw_banners(img: np.ndarray, st: OverlayState, g: _Geom) -> None:
     """Top-of-frame messages in the free area: NO FACE, PAUSED, REC, transient messages."""
-    fa0, fa1 = (0, g.col_x0) if g.side == "right" else (g.col_x1, g.W)
+    band = g.col_y1 < g.H or g.col_y0 > 0  # the panel across the frame: the free area is beyond it
+    fa0, fa1 = (0, g.W) if band else (0, g.col_x0) if g.side == "right" else (g.col_x1, g.W)
     fs = round(g.fs * 1.15)
-    top = g.pad + (g.strip_y1 if g.strip_y0 == 0 else 0)
+    top = g.pad + (0 if g.strip_y0 > 0 else g.col_y1 if band else g.strip_y1)  # a band above: its strip on top
     if not st.face:
         pill(img, "NO FACE", (fa0 + fa1) // 2, top, round(fs * 1.3), WHITE, ALERT, 800, anchor="center")
     if st.recording:
@@ -330,6 +355,6 @@ def _draw_banners(img: np.ndarray, st: OverlayState, g: _Geom) -> None:
     if st.message:
         mfs = round(g.fs * 0.95)
         _, _, _, h = (0, 0, 0, int(mfs * 1.25) + max(3, mfs // 3))
-        strip_top = g.strip_y0 if g.strip_y0 > 0 else g.H
+        strip_top = g.col_y0 if band and g.strip_y0 > 0 else g.strip_y0 if g.strip_y0 > 0 else g.H
         pill(img, typeface().fit(st.message, mfs, fa1 - fa0 - 4 * g.pad), (fa0 + fa1) // 2,
               strip_top - h - g.pad, mfs, WHITE, (70, 70, 70), 500, anchor="center")

@@ -72,6 +72,23 @@ def test_panels_do_not_cover_the_face(w, h):
     assert g.col_x0 >= x + bw or g.col_x1 <= x
 
 
+@pytest.mark.parametrize("box", [(90, 150, 180, 200), (90, 380, 180, 200), (55, 195, 250, 250)],
+                         ids=["face-high", "face-low", "face-large"])
+def test_a_portrait_frame_keeps_the_panel_off_the_face(box):
+    """A phone's portrait video, 360 px wide: no side of a centred face has room for the 150 px column, which was
+    drawn over half the face (in the window and annotated.mp4). The panel goes across the frame below or above
+    the face, its bars still drawn."""
+    w, h = 360, 640
+    frame = _frame(w, h)
+    st = _state(w, h, [0.2, 0.5, 0.3], box=box)
+    out = render_overlay(frame, st)
+    x, y, bw, bh = box
+    inner = (slice(y + 6, y + bh - 6), slice(x + 6, x + bw - 6))
+    assert np.array_equal(out[inner], frame[inner]), "nothing is drawn inside the face box"
+    bars = dict(_bar_rects(frame, st))
+    assert "positive" in bars and _bar_fill(out, bars["positive"]) == pytest.approx(0.5, abs=0.06)
+
+
 def test_no_face_state_renders_a_banner():
     w, h = 640, 480
     frame = np.full((h, w, 3), 127, np.uint8)
