@@ -261,11 +261,24 @@ class VideoFile:
             for (img, ms), misses in zip(buffered, self._buffered_misses):
                 n = times.n
                 yield Frame(n, self._misses.add(misses, times.next(ms, misses), start=n == 0), img)
-            while len(buffered) != 1:  # one frame buffered: the video has no second one
-                got = self._read(times.n)
-                if got is None:
-                    break
-                yield Frame(times.n, self._misses.add(got[2], times.next(got[1], got[2])), got[0])
+            prev_ms, period_ms = buffered[-1][1], 1000.0 / self.fps
+            got = self._read(times.n) if len(buffered) == 2 else None  # one frame buffered: the video has no second
+            while got is not None:
+                run, ahead = [got], got[2] and got[1] - prev_ms <= 1.5 * period_ms
+                if ahead:
+                    # after damage OpenCV can time frames by its count of frames read, a period apart as if none had
+                    # been lost, until the container's times go on (a jump): up to a second of them is looked at,
+                    # and placed a period apart before the frame the container times
+                    while (got := self._read(times.n + len(run))) is not None and not got[2] and len(run) <= self.fps:
+                        if got[1] - run[-1][1] > 1.5 * period_ms:
+                            run = [(im, got[1] - (len(run) - k) * period_ms, m) for k, (im, _, m) in enumerate(run)]
+                            break
+                        run.append(got)
+                for img, ms, misses in run:
+                    yield Frame(times.n, self._misses.add(misses, times.next(ms, misses)), img)
+                    prev_ms = ms
+                if not ahead:
+                    got = self._read(times.n)
             complete = True
         finally:
             times.finish(complete)

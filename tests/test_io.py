@@ -274,3 +274,8 @@ def test_a_damaged_stretch_is_read_past_not_taken_for_the_end(tmp_path, where):
     damaged = [w for w in v.warnings if "could not be decoded (the file is damaged there)" in w]
     assert len(damaged) == 1 and ("at the start" in damaged[0]) == (where < 0.1), v.warnings
     assert damaged == v.warnings  # the damage's gap is said once (not as a variable rate, nor as frames missing)
+    # the frames just after the damage, which OpenCV timed by its count of frames read (a period on, as if none
+    # were lost), are at the container's times before the next one's: the warning names where the gap is
+    gap = max(range(1, len(frames)), key=lambda i: frames[i].t - frames[i - 1].t)
+    if where > 0.1:
+        assert frames[gap].t - frames[gap - 1].t > 0.1 and f"before {frames[gap].t:.2f} s" in damaged[0], damaged
