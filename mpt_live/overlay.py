@@ -6,7 +6,8 @@ Layout (sizes scale with the frame, so 640x480 and 1280x720 read the same):
   the current class in large type, one bar per class with its probability, the three thumbnails
   the model sees (aligned face, magnified motion as a heat map, dynamic image) and the run figures
   (fps, model latency, execution provider); where neither side of the face has room for it (a portrait
-  phone video, a face filling a small frame), the same panel across the frame below or above the face;
+  phone video, a face filling a small frame), the same panel across the frame below or above the face, else
+  a narrower column (each bar under its class name);
 * a history strip along the bottom (or the top, if the face reaches down there) of the remaining
   width: one cell per window coloured by its label, with the motion score drawn over it;
 * every tracked face's box with its ID and label on the frame itself (the column shows the face
@@ -89,6 +90,10 @@ def choose_side(box: tuple[int, int, int, int] | None, width: int, previous: str
 # the renderer
 
 
+MIN_COLUMN = 150  # the side column's width at least (px), where the face leaves room for it
+NARROW_COLUMN = 80  # where neither it nor a band across the frame fits beside the face, one as narrow as this
+
+
 @dataclass
 class _Geom:
     W: int
@@ -114,13 +119,13 @@ def _geometry(shape: tuple[int, ...], state: OverlayState) -> _Geom:
     fs = max(10, round(13 * s))
     pad = max(4, round(8 * s))
     side = state.side or choose_side(state.box, W)
-    col_w = int(np.clip(round(0.29 * W), 150, 420))
+    col_w = int(np.clip(round(0.29 * W), MIN_COLUMN, 420))
     if state.box is not None:
         # keep the column beside the face when there is room for a narrower but usable one
         x, _, w, _ = state.box
         room = (W - (x + w)) if side == "right" else x
         room -= pad
-        if room < col_w and room >= max(150, 0.22 * W):
+        if room < col_w and room >= max(MIN_COLUMN, 0.22 * W):
             col_w = int(room)
     col_x0, col_x1 = (W - col_w, W) if side == "right" else (0, col_w)
     strip_h = max(30, round(40 * s))
@@ -133,6 +138,12 @@ def _geometry(shape: tuple[int, ...], state: OverlayState) -> _Geom:
         band = _band(state, W, H, fs, pad, strip_h, col_x0, col_x1)
         if band is not None:
             return band
+        x, _, w, _ = state.box
+        room = (W - (x + w)) if side == "right" else x
+        if col_x0 < x + w and col_x1 > x and room - pad >= NARROW_COLUMN:  # no band either: a narrow column
+            col_w = int(room - pad)
+            col_x0, col_x1 = (W - col_w, W) if side == "right" else (0, col_w)
+            sx0, sx1 = (0, col_x0) if side == "right" else (col_x1, W)
     return _Geom(W, H, s, fs, pad, col_x0, col_x1, strip_y0, strip_y1, sx0, sx1, side, 0, H)
 
 
@@ -239,6 +250,9 @@ def _draw_column(img: np.ndarray, st: OverlayState, g: _Geom) -> None:
     row_h = round(fs * 1.55)
     bar_x0 = cx + name_w + round(6 * g.s)
     bar_x1 = cx + cw - val_w - round(6 * g.s)
+    stacked = x1 - x0 < MIN_COLUMN  # a narrow column: each bar under its name and value, the column wide
+    if stacked:
+        name_w, bar_x0, bar_x1, row_h = cw - val_w - round(6 * g.s), cx, cx + cw, round(fs * 2.1)
     g.extra["bars"] = []
     # where the column is too short for a bar per class (a small video, many classes): the strongest classes,
     # the current label among them, in the model's order, and a line saying how many are left out
@@ -255,7 +269,7 @@ def _draw_column(img: np.ndarray, st: OverlayState, g: _Geom) -> None:
         col = class_color(classes, c)
         is_top = st.face and st.label == c
         tx.put(img, tx.fit(c, fs, name_w), (cx, y + fs), fs, WHITE if is_top else MUTED, 700 if is_top else 400)
-        by0, by1 = y + round(fs * 0.15), y + round(fs * 1.1)
+        by0, by1 = (y + round(fs * 1.3), y + round(fs * 1.8)) if stacked else (y + round(fs * 0.15), y + round(fs * 1.1))
         cv2.rectangle(img, (bar_x0, by0), (bar_x1, by1), (60, 56, 54), -1)
         if st.face and p is not None and np.isfinite(p):
             bx = bar_x0 + int(round((bar_x1 - bar_x0) * float(np.clip(p, 0, 1))))

@@ -72,13 +72,13 @@ def test_panels_do_not_cover_the_face(w, h):
     assert g.col_x0 >= x + bw or g.col_x1 <= x
 
 
-@pytest.mark.parametrize("box", [(90, 150, 180, 200), (90, 380, 180, 200), (55, 195, 250, 250)],
-                         ids=["face-high", "face-low", "face-large"])
-def test_a_portrait_frame_keeps_the_panel_off_the_face(box):
+@pytest.mark.parametrize("w,h,box", [(360, 640, (90, 150, 180, 200)), (360, 640, (90, 380, 180, 200)),
+                                     (360, 640, (55, 195, 250, 250)), (360, 480, (100, 150, 160, 160))],
+                         ids=["face-high", "face-low", "face-large", "3:4-face-large"])
+def test_a_portrait_frame_keeps_the_panel_off_the_face(w, h, box):
     """A phone's portrait video, 360 px wide: no side of a centred face has room for the 150 px column, which was
     drawn over half the face (in the window and annotated.mp4). The panel goes across the frame below or above
-    the face, its bars still drawn."""
-    w, h = 360, 640
+    the face, its bars still drawn; where neither has room for it, a narrower column beside the face."""
     frame = _frame(w, h)
     st = _state(w, h, [0.2, 0.5, 0.3], box=box)
     out = render_overlay(frame, st)
