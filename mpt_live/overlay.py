@@ -160,7 +160,7 @@ def _band(state: OverlayState, W: int, H: int, fs: int, pad: int, strip_h: int, 
     s = max(0.5, min(W / 640.0, H / 480.0))
     if max(below, above) < need:
         return None
-    if below >= above:
+    if below >= need:  # below whenever it fits: a face moving about the middle does not flip it from frame to frame
         return _Geom(W, H, s, fs, pad, 0, W, H - strip_h, H, 0, W, "right", y + h + pad, H - strip_h)
     return _Geom(W, H, s, fs, pad, 0, W, 0, strip_h, 0, W, "right", strip_h, y - tag - pad)
 
