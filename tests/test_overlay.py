@@ -89,6 +89,14 @@ def test_a_portrait_frame_keeps_the_panel_off_the_face(w, h, box):
     assert "positive" in bars and _bar_fill(out, bars["positive"]) == pytest.approx(0.5, abs=0.06)
 
 
+def test_the_band_stays_put_while_a_face_moves_about_the_middle():
+    """Below or above the face by which had more room: a face moving about the middle flipped it each frame."""
+    w, h = 360, 640
+    places = {_geometry((h, w, 3), _state(w, h, [0.2, 0.5, 0.3], box=(90, y, 180, 200))).col_y0 > y
+              for y in range(200, 240, 4)}
+    assert places == {True}  # below the face each time
+
+
 def test_no_face_state_renders_a_banner():
     w, h = 640, 480
     frame = np.full((h, w, 3), 127, np.uint8)
