@@ -42,11 +42,11 @@ from scipy.optimize import minimize
 from scipy.signal import find_peaks
 
 from mpt_live.errors import InputError
-from mpt_live.facemotion import FaceMotion
-from mpt_live.spotting import Spotter
 from mpt_live.spotting import _LOWER as LOWER_WINDOW  # the lower face's cells (the speech gate's)
 from train.datasets.longvideo import LongVideoIndex, read_annotations_csv
 from train.spot_metrics import Spotted, score
+
+from spotting_replay import run_cached  # bench/, beside this script
 
 BASE = ["e", "top3", "upper", "lower", "eye", "side", "mouth", "peak"]
 SHIFTS = list(range(-15, 16, 3))
@@ -71,32 +71,18 @@ def _state(f) -> list[float]:
 
 def replay(path: Path, n: int):
     """Shipped events, per-frame channel values (n, 2, len(BASE)) and the micro pooled maps (n, 196)."""
-    d = np.load(path)
-    grey, fm = d["grey"], FaceMotion(float(d["fps"]))
-    sp, events, g = Spotter.for_motion(fm), [], 0
     vals = np.full((n, 2, len(BASE)), np.nan)
     pooled = np.full((n, 196), np.nan)
 
-    def push(s):
-        out = sp.push(s)
+    def observe(sp):
         for j, ch in enumerate((sp.micro, sp.macro)):
             f = ch.frames[-1]
             if 0 <= f.frame < n:
                 vals[f.frame, j] = _state(f)
                 if j == 0 and f.pooled is not None:
                     pooled[f.frame] = f.pooled
-        return out
 
-    for frame, t, have in zip(d["frames"], d["times"], d["have"]):
-        a = grey[g] if have else None
-        g += bool(have)
-        for s in fm.push(int(frame), float(t), a):
-            events += push(s)
-        if a is None:
-            events += sp.flush()
-    for s in fm.flush():
-        events += push(s)
-    return events + sp.flush(), vals, pooled
+    return run_cached(path, observe), vals, pooled
 
 
 def _slog(x: np.ndarray) -> np.ndarray:

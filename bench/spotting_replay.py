@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
@@ -61,25 +62,16 @@ def build(v: LongVideo, out: Path) -> None:
              grey=np.stack([r[2] for r in rec if r[2] is not None]).astype(np.float32))
 
 
-def replay(path: Path, pooled: dict | None = None):
-    """The events of one cached video, the evidence trace and what the gates dropped; ``pooled``
-    (optional) receives the micro scale's pooled evidence of every frame (frame -> (196,) array)."""
+def run_cached(path: Path, observe) -> list:
+    """Replay one cached video through FaceMotion + Spotter as the session feeds them; ``observe(sp)`` is called
+    after each frame the spotter takes (its channels then hold that frame's state). The spotted events."""
     d = np.load(path)
     grey, fm = d["grey"], FaceMotion(float(d["fps"]))
     sp, events, g = Spotter.for_motion(fm), [], 0
-    trace = {sp.micro.k: {}, sp.macro.k: {}}  # scale -> frame -> (evidence, strongest window)
-    dropped = []
 
     def push(s):
         out = sp.push(s)
-        for ch in (sp.micro, sp.macro):
-            f = ch.frames[-1]
-            if f.pooled is not None:
-                trace[ch.k][f.frame] = (f.e, int(np.argmax(f.pooled)))
-                if pooled is not None and ch is sp.micro:
-                    pooled[f.frame] = f.pooled
-            dropped.extend((ch.k, *x) for x in ch.dropped)
-            ch.dropped.clear()
+        observe(sp)
         return out
 
     for frame, t, have in zip(d["frames"], d["times"], d["have"]):
@@ -91,7 +83,25 @@ def replay(path: Path, pooled: dict | None = None):
             events += sp.flush()
     for s in fm.flush():
         events += push(s)
-    return events + sp.flush(), trace, dropped
+    return events + sp.flush()
+
+
+def replay(path: Path, pooled: dict | None = None):
+    """The events of one cached video, the evidence trace and what the gates dropped; ``pooled``
+    (optional) receives the micro scale's pooled evidence of every frame (frame -> (196,) array)."""
+    trace, dropped = defaultdict(dict), []  # scale -> frame -> (evidence, strongest window)
+
+    def observe(sp):
+        for ch in (sp.micro, sp.macro):
+            f = ch.frames[-1]
+            if f.pooled is not None:
+                trace[ch.k][f.frame] = (f.e, int(np.argmax(f.pooled)))
+                if pooled is not None and ch is sp.micro:
+                    pooled[f.frame] = f.pooled
+            dropped.extend((ch.k, *x) for x in ch.dropped)
+            ch.dropped.clear()
+
+    return run_cached(path, observe), trace, dropped
 
 
 def diagnose(v: LongVideo, spotted: list[Spotted], trace: dict, dropped: list) -> None:
