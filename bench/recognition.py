@@ -92,6 +92,9 @@ RUNS: dict[str, tuple[str, list[str]]] = {
                     "2026-12-04) instead of 16", ["--prompt-channels", "0"]),
     "rms-scale": ("the signed displacement scaled by its RMS over the whole clip (the default until 2026-12-04) "
                   "instead of by the median face cell's", ["--flow-norm", "rms"]),
+    "probe-head": ("issue 9: the head also reads the linear probe's fixed motion summary (the 14x14 std map and "
+                   "the mid-minus-ends signed displacement, train.cellflow.motion_summary) through "
+                   "Linear(LayerNorm(summary))", ["--head", "cls+prompts+summary"]),
     "no-adapter": ("ablation: no adapters (motion prompts and head only: nothing trained reads the "
                    "dynamic image's appearance)", ["--adapter", "none"]),
 }
@@ -169,15 +172,12 @@ def signed_displacement(motion: Any) -> Any:
     """Per clip ``(N, T, 3, S, S)`` -> the model's own signed prompt input summarised per cell
     ``(N, 2 * 14 * 14)``: :func:`train.cellflow.flow_features` (14 x 14 cells) of the middle third of
     the clip minus that of its first and last fifths (the benchmark's clips run onset..offset, so the
-    middle holds the apex)."""
+    middle holds the apex); the second part of :func:`train.cellflow.motion_summary`."""
     import torch
 
-    from train.cellflow import flow_features
+    from train.cellflow import motion_summary
 
-    t, s = motion.shape[1], motion.shape[3]
-    d = flow_features(torch.from_numpy(motion), max(1, s // 14), 14).numpy()  # (N, T, 2*14*14), RMS per clip
-    end = max(1, t // 5)
-    return d[:, t // 3:t - t // 3].mean(1) - 0.5 * (d[:, :end].mean(1) + d[:, -end:].mean(1))
+    return motion_summary(torch.from_numpy(motion), 14)[:, 14 * 14:].numpy()
 
 
 def linear_probe(data: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -187,8 +187,8 @@ def linear_probe(data: Path, args: argparse.Namespace) -> dict[str, Any]:
 
     import numpy as np
     import torch
-    from torch import nn
 
+    from train.cellflow import motion_summary
     from train.config import TrainConfig
     from train.datasets import load_dataset
     from train.fitting import make_cache, precompute
@@ -206,13 +206,13 @@ def linear_probe(data: Path, args: argparse.Namespace) -> dict[str, Any]:
         motion = np.stack([cache.get(s)[1] for s in samples]).astype(np.float32)
         y = np.array([classes.index(s.label) for s in samples])
         subjects = np.array([s.subject for s in samples])
-        gray = motion.mean(axis=2)
-        std = np.sqrt(((gray - gray.mean(1, keepdims=True)) ** 2).mean(1))
-        n = std.shape[0]
-        f = nn.functional.adaptive_avg_pool2d(torch.from_numpy(std)[:, None], 14)[:, 0].reshape(n, -1).numpy()
-        feats = {name: f}
+        # the 14x14 std map, and beside it the signed displacement (train.cellflow.motion_summary: the same
+        # function computes the model's --head cls+prompts+summary input)
+        summary = motion_summary(torch.from_numpy(motion), 14).numpy()
+        n = summary.shape[0]
+        feats = {name: summary[:, :14 * 14]}
         if name == "probe":
-            feats["probe-flow"] = np.concatenate([f, signed_displacement(motion)], axis=1)
+            feats["probe-flow"] = summary
         for key, x in feats.items():
             pred = _logistic_loso(x, y, subjects, len(classes))
             out[key] = summarize(y.tolist(), pred.tolist(), len(classes))

@@ -498,6 +498,15 @@ def test_flow_prompt_generator_exports_with_parity(tmp_path: Path, norm: str) ->
     assert p.max_dprob <= 1e-4 and p.top1_agreement == 1.0
 
 
+def test_summary_head_exports_with_parity(tmp_path: Path) -> None:
+    """--head cls+prompts+summary computes the probe's motion summary (std map, mid-minus-ends displacement)
+    inside the model's forward: all ONNX ops, so mpt-live runs it from the file alone."""
+    p = _generator_export_parity(tmp_path, "summary", 56, prompt_grid=14, prompt_centre=True, prompt_energy=True,
+                                 prompt_flow=True, prompt_flow_gain=5.0, head_prompts=True, head_summary=True,
+                                 prompt_flow_norm="median")
+    assert p.max_dprob <= 1e-4 and p.top1_agreement == 1.0
+
+
 @pytest.mark.slow
 def test_vpt_deep_baseline_exports_with_parity(tmp_path: Path) -> None:
     """A baseline of the paper's Table VI (VPT-deep tokens before every block, group adapter) is as

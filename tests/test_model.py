@@ -534,3 +534,28 @@ def test_cost_cli_describes_the_model_mpt_train_builds(args, params):
     out = subprocess.run([sys.executable, "-m", "train.cost", *args], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert f"trainable parameters: {params} " in out.stdout, out.stdout
+
+
+def test_head_summary_adds_a_linear_map_of_the_probes_features():
+    """head_summary (--head cls+prompts+summary): the logits are the head's plus Linear(LayerNorm(s)) of the
+    motion input's fixed summary s (train.cellflow.motion_summary, the linear probe's features); zero at init,
+    so the model starts as the one without it; the loss reaches it; a checkpoint from before has none."""
+    from train.cellflow import motion_summary
+
+    kw = dict(prompt_energy=True, prompt_centre=True, prompt_grid=4, prompt_flow=True, head_prompts=True)
+    m, plain = tiny(head_summary=True, **kw), tiny(**kw)
+    d, mo = inputs(TINY)
+    assert m.summary_head.in_features == 3 * 14 * 14
+    torch.testing.assert_close(m(d, mo), plain(d, mo))                        # zero-initialised
+    m(d, mo).sum().backward()
+    assert m.summary_head.weight.grad.abs().sum() > 0
+    with torch.no_grad():
+        m.summary_head.weight.normal_(0, 0.1)
+        extra = m.summary_head(m.summary_norm(motion_summary(mo, 14)))
+        torch.testing.assert_close(m(d, mo), m.forward_head(m.forward_features(d, mo)) + extra)
+        other = mo.clone()
+        other[:, 1:3] += 0.5 * torch.randn_like(other[:, 1:3])  # another movement: other logits from the summary
+        assert not torch.allclose(extra, m.summary_head(m.summary_norm(motion_summary(other, 14))))
+    assert tiny(head_summary=True, prompts=False).summary_head is None       # no motion input to summarise
+    old = {k: v for k, v in dataclasses.asdict(TINY).items() if k != "head_summary"}
+    assert MPTConfig.from_dict(old).head_summary is False

@@ -87,3 +87,24 @@ def test_signed_displacement_tells_a_movement_up_from_one_down(rb):
     up, down = f[:, 196:].sum(1)  # vertical half
     assert up < -1.0 and down > 1.0
     assert np.corrcoef(f[0], f[1])[0, 1] < -0.9
+
+
+def test_the_probe_and_the_summary_head_read_the_same_features(rb):
+    """The probe's features (the 14x14 grey motion-std map, then the mid-minus-ends signed displacement) are
+    train.cellflow.motion_summary, which the model's --head cls+prompts+summary computes in its forward:
+    checked against the map written out in numpy and against the probe's own displacement."""
+    import torch
+
+    from train.cellflow import motion_summary
+
+    rng = np.random.default_rng(3)
+    motion = rng.normal(0, 0.05, (3, 16, 3, 112, 112)).astype(np.float32)
+    motion[:, 5:11, :, 40:60, 30:50] += 0.3  # a patch that changes in the middle of the clip
+    gray = motion.mean(axis=2)
+    std = np.sqrt(((gray - gray.mean(1, keepdims=True)) ** 2).mean(1))          # (N, 112, 112)
+    std_map = std.reshape(3, 14, 8, 14, 8).mean(axis=(2, 4)).reshape(3, -1)    # 8 px cells
+    s = motion_summary(torch.from_numpy(motion), 14).numpy()
+    assert s.shape == (3, 3 * 14 * 14)
+    np.testing.assert_allclose(s[:, :196], std_map, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(s[:, 196:], rb.signed_displacement(motion), rtol=1e-5, atol=1e-6)
+    assert s[:, 196:].std() > 0.1  # the displacement part is not all zeros

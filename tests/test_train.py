@@ -316,6 +316,23 @@ def test_full_protocol_writes_a_loadable_checkpoint(easy, tmp_path):
 
 
 @pytest.mark.slow
+def test_summary_head_trains_saves_and_loads(easy, tmp_path):
+    """--head cls+prompts+summary: trained, stored in the checkpoint's model config, loaded back with its
+    weights (no longer zero)."""
+    from train.model import MPT, MPTConfig
+
+    out = tmp_path / "full"
+    r = _train(easy, out, "--epochs", "1", "--protocol", "full", "--head", "cls+prompts+summary")
+    assert r.exit_code == 0, r.output
+    assert "motion summary" in r.output
+    ckpt = torch.load(out / "model.pt", map_location="cpu", weights_only=False)
+    assert ckpt["model_config"]["head_summary"] is True and ckpt["train_config"]["head"] == "cls+prompts+summary"
+    model = MPT(MPTConfig.from_dict(ckpt["model_config"]))
+    model.load_state_dict(ckpt["state_dict"])
+    assert model.summary_head.weight.abs().sum() > 0
+
+
+@pytest.mark.slow
 def test_full_protocol_window_mode_class_weighted(easy, tmp_path):
     """Window clip mode (training variants 1..J) with the class-weighted loss, end to end."""
     out = tmp_path / "full"
@@ -778,6 +795,9 @@ def test_head_and_flow_gain_reach_the_model_config():
     cfg = model_config(TrainConfig("casme2", ".", head="cls+prompts", flow_gain=3.0), 5)
     assert (cfg.head_prompts, cfg.prompt_flow_gain) == (True, 3.0)
     assert model_config(TrainConfig("casme2", ".", head="cls"), 5).head_prompts is False
+    both = model_config(TrainConfig("casme2", ".", head="cls+prompts+summary"), 5)
+    assert (both.head_prompts, both.head_summary) == (True, True)
+    assert model_config(TrainConfig("casme2", ".", head="cls+prompts"), 5).head_summary is False
     assert TrainConfig.paper("casme2", ".").head == "cls"
     with pytest.raises(ValueError, match="head"):
         TrainConfig("casme2", ".", head="prompts")

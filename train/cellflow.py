@@ -76,3 +76,21 @@ def flow_features(motion: Tensor, cell: int, grid: int | None = None, norm: str 
         d = nn.functional.adaptive_avg_pool2d(d.flatten(0, 1), grid).view(b, t, 2, grid, grid)
     f = d.flatten(2)
     return f / clip_scale(f, norm)
+
+
+def motion_summary(motion: Tensor, grid: int = 14) -> Tensor:
+    """A clip's fixed motion summary ``(B, g*g + 2*g*g)`` from its magnified frames ``(B, T, C, S, S)``: the
+    ``grid x grid`` map of each pixel's temporal standard deviation (grey, average-pooled to the grid) beside
+    each cell's signed displacement (:func:`flow_features`, RMS scale) of the middle third of the clip minus
+    the mean of its first and last fifths (clips run onset..offset, so the middle holds the apex).
+
+    The linear probe of ``bench/recognition.py`` (``probe-flow``) and the model's ``--head
+    cls+prompts+summary`` both compute it here, so the two cannot drift apart."""
+    gray = motion.mean(dim=2)                                                   # (B, T, S, S)
+    std = (gray - gray.mean(dim=1, keepdim=True)).pow(2).mean(dim=1).sqrt()     # (B, S, S)
+    b, t, s = motion.shape[0], motion.shape[1], motion.shape[-1]
+    std_map = nn.functional.adaptive_avg_pool2d(std.unsqueeze(1), grid).reshape(b, -1)
+    d = flow_features(motion, max(1, s // grid), grid)                           # (B, T, 2*g*g)
+    end = max(1, t // 5)
+    signed = d[:, t // 3:t - t // 3].mean(1) - 0.5 * (d[:, :end].mean(1) + d[:, -end:].mean(1))
+    return torch.cat([std_map, signed], dim=1)

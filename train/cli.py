@@ -97,6 +97,10 @@ class FlowNorm(str, Enum):
 class Head(str, Enum):
     cls = "cls"
     cls_prompts = "cls+prompts"
+    cls_prompts_summary = "cls+prompts+summary"
+
+
+HEAD_TEXT = {"cls": "[CLS]", "cls+prompts": "[CLS] + prompts", "cls+prompts+summary": "[CLS] + prompts + motion summary"}
 
 
 class LrSchedule(str, Enum):
@@ -231,7 +235,9 @@ def train(
                    f"median (of the median face cell: a still clip's noise stays small) (default: {D.flow_norm})"),
     head: Optional[Head] = typer.Option(None, help="what the linear head reads: cls (the [CLS] token, the "
                                         "paper's) or cls+prompts ([CLS] beside the mean of the motion prompt "
-                                        f"tokens) (default: {D.head})"),
+                                        "tokens) or cls+prompts+summary (that, plus a linear map of the clip's fixed "
+                                        "motion summary: 14x14 motion-std map and mid-minus-ends signed displacement) "
+                                        f"(default: {D.head})"),
     class_weighted: bool = typer.Option(False, "--class-weighted",
                                         help="weight cross-entropy by N/(C*N_c) per training fold"),
     seed: int = typer.Option(0),
@@ -353,7 +359,7 @@ def _run(console: Console, cfg: TrainConfig, out: Path, protocol: str, metrics_o
                   + (f"K={cfg.num_prompts} ({cfg.prompt_input}"
                      + (f" x{cfg.flow_gain:g}, {cfg.flow_norm} scale" if cfg.prompt_input == "flow" else "")
                      + f", {cfg.prompt_grid}x{cfg.prompt_grid} grid)" if cfg.prompts else "none") + ", "
-                  f"head on {'[CLS] + prompts' if cfg.head == 'cls+prompts' and cfg.prompts else '[CLS]'}, "
+                  f"head on {HEAD_TEXT[cfg.head] if cfg.prompts else '[CLS]'}, "
                   f"adapter {cfg.adapter} (r={cfg.reduction})"
                   + (f", VPT-{cfg.vpt} x{cfg.vpt_tokens}" if cfg.vpt != "none" else "") + ": "
                   f"{info['trainable_parameters'] / 1e6:.3f} M trainable of "

@@ -30,8 +30,10 @@ RANDOM_INIT_NOTE = (
 PROMPT_INPUTS = ("energy", "flow", "motion", "frames")
 
 # what the linear head reads: the [CLS] token (the paper's) or [CLS] beside the mean of the motion prompt
-# tokens after the last block (so what the prompts carry reaches the head without going through [CLS] alone)
-HEADS = ("cls", "cls+prompts")
+# tokens after the last block (so what the prompts carry reaches the head without going through [CLS] alone);
+# cls+prompts+summary: that, plus a linear map of the linear probe's fixed motion summary (issue 9,
+# train.cellflow.motion_summary: the 14x14 motion-std map and the mid-minus-ends signed displacement)
+HEADS = ("cls", "cls+prompts", "cls+prompts+summary")
 
 # the per-clip scale of the signed displacement (train.cellflow.clip_scale): RMS over the clip, or the median cell's
 FLOW_NORMS = ("rms", "median")

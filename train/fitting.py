@@ -187,7 +187,8 @@ def model_config(cfg: TrainConfig, n_classes: int) -> Any:
                      prompt_energy=cfg.prompt_input in ("energy", "flow"), prompt_flow=cfg.prompt_input == "flow",
                      prompt_channels=cfg.prompt_channels, prompt_flow_gain=cfg.flow_gain,
                      prompt_flow_norm=cfg.flow_norm,
-                     head_prompts=cfg.head == "cls+prompts",
+                     head_prompts=cfg.head in ("cls+prompts", "cls+prompts+summary"),
+                     head_summary=cfg.head == "cls+prompts+summary",
                      finetune=cfg.finetune, vpt=cfg.vpt, vpt_tokens=cfg.vpt_tokens if cfg.vpt != "none" else 0)
 
 

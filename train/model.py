@@ -45,6 +45,8 @@ Choices where the paper leaves room (each also noted where it is implemented):
   with ViT-B/16); they are kept so the architecture, and its parameter count, are the paper's.
 * Head: ``Linear(D, classes)`` on CLS after the final norm and ``fc_norm`` (the paper's); ``head_prompts``
   (``--head cls+prompts``): ``Linear(2D, classes)`` on [CLS, mean of the K prompt tokens].
+  ``head_summary`` (``--head cls+prompts+summary``, issue 9): the logits also get ``Linear(LayerNorm(s))`` of
+  the linear probe's fixed summary ``s`` of the motion input (:func:`train.cellflow.motion_summary`).
   ``prompt_flow_gain`` scales the 2GG displacement features beside the CGG energy ones (392 vs 9408);
   ``prompt_flow_norm`` is their per-clip scale (:func:`train.cellflow.clip_scale`).
 * Baselines of the paper's Tables VI-VII (:mod:`train.baselines`): ``finetune`` trains the backbone
@@ -65,11 +67,12 @@ from torch import Tensor, nn
 
 from train.backbone import create_backbone, load_backbone_weights
 from train.baselines import VisualPrompts
-from train.cellflow import flow_features
+from train.cellflow import flow_features, motion_summary
 
 log = logging.getLogger(__name__)
 
 ADAPTERS = ("group", "plain", "none")
+SUMMARY_GRID = 14  # head_summary: the linear probe's 14 x 14 cells (bench/recognition.py)
 
 
 @dataclass
@@ -92,6 +95,7 @@ class MPTConfig:
     prompt_flow_gain: float = 1.0            # flow: scale of the displacement features beside the energy's
     prompt_flow_norm: str = "rms"            # flow: per-clip scale, "rms" (whole clip) or "median" (median cell)
     head_prompts: bool = False               # head reads [CLS, mean of the prompt tokens] (False: CLS, the paper's)
+    head_summary: bool = False               # + Linear(LayerNorm(motion summary)) of the motion input (train.cellflow)
     finetune: bool = False                   # baselines (train.baselines): train the backbone too
     vpt: str = "none"                        # "none" | "shallow" | "deep" VPT prompt tokens
     vpt_tokens: int = 0
@@ -110,6 +114,7 @@ class MPTConfig:
         d.setdefault("prompt_flow_gain", 1.0)
         d.setdefault("prompt_flow_norm", "rms")
         d.setdefault("head_prompts", False)
+        d.setdefault("head_summary", False)
         d.setdefault("finetune", False)
         d.setdefault("vpt", "none")
         d.setdefault("vpt_tokens", 0)
@@ -279,6 +284,15 @@ class MPT(nn.Module):
             self.adapters = None
         self.head_prompts = bool(cfg.head_prompts and k)
         self.head = nn.Linear(dim * (2 if self.head_prompts else 1), cfg.num_classes)
+        # head_summary: the linear probe's fixed features of the motion input, added to the logits; zero-initialised,
+        # so that at init the model computes what it would without them
+        self.summary_norm = self.summary_head = None
+        if cfg.head_summary and k:
+            g = SUMMARY_GRID
+            self.summary_norm = nn.LayerNorm(3 * g * g)
+            self.summary_head = nn.Linear(3 * g * g, cfg.num_classes)
+            nn.init.zeros_(self.summary_head.weight)
+            nn.init.zeros_(self.summary_head.bias)
 
     def train(self, mode: bool = True) -> MPT:
         """Set train/eval mode for the trained parts; the frozen backbone always stays in eval mode."""
@@ -327,4 +341,8 @@ class MPT(nn.Module):
 
     def forward(self, dynamic: Tensor, motion: Tensor | None = None) -> Tensor:
         """``(B,3,S,S)`` dynamic image, ``(B,T,3,S,S)`` magnified frames -> logits ``(B, C)``."""
-        return self.forward_head(self.forward_features(dynamic, motion))
+        logits = self.forward_head(self.forward_features(dynamic, motion))
+        if self.summary_head is not None:  # head_summary: beside the tokens, the clip's fixed motion summary
+            summary = motion_summary(motion.float(), SUMMARY_GRID).to(logits.dtype)
+            logits = logits + self.summary_head(self.summary_norm(summary))
+        return logits
