@@ -148,6 +148,7 @@ def _finish(session: Session, out: Path | None, outputs: dict[str, Any], sink: C
         limit = None if stopped is None else int(session.counts["frames_read"]) + 1
         outputs["review"] = damaged_copy(out, Path(session.name), limit)
     summary = {**session.summary(), "outputs": outputs, "timeline_error": None, "report_error": None,
+               "source_frames": bool(getattr(session.source, "numbered_frames", False)),  # a frame folder's numbers
                "stamps": {"source": stamp(session.name), "model": stamp(session.model.path)}}  # batch reruns
     if stopped is not None:
         summary["stopped_by"] = signal_name(stopped)

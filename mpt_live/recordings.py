@@ -79,6 +79,7 @@ class FrameFolder:
 
     live = False
     fps_assumed = False
+    numbered_frames = True  # its frames are the recording's own numbered images, whatever --fps times them at
 
     def __init__(self, folder: str | os.PathLike, fps: float | None) -> None:
         self.path = Path(folder)

@@ -370,3 +370,20 @@ def test_a_run_of_a_copy_at_another_frame_rate_is_scored_by_its_seconds(tmp_path
     notes: list[str] = []
     spotted = read_runs([run], read_annotations_csv(root / "annotations.csv"), notes)["long_001"]
     assert all(s.onset <= s.apex <= s.offset for s in spotted) and len(notes) == placed
+
+
+def test_a_frame_folder_run_keeps_its_frame_numbers_at_any_fps(tmp_path):
+    """A run of a frame folder (SAMM's or CAS(ME)^3's numbered images) timed at another --fps than the sheet's rate
+    numbers the very images the sheet numbers: its events are scored by their frames, not moved by their seconds
+    (they were, and a hit at the sheet's frames became a miss and a false event)."""
+    from train.spot_frames import in_truth_frames
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "predictions.csv").write_text("time_s,frame,face_id\n0.0,0,0\n")
+    hit = [Spotted("v", 100, 110, "micro", apex=104, onset_s=100 / 30, apex_s=104 / 30, offset_s=110 / 30)]
+    for frames, placed in ((True, False), (False, True)):
+        (run / "summary.json").write_text(json.dumps({"status": "complete", "source_fps": 30.0,
+                                                       "source_frames": frames}))
+        got, why = in_truth_frames(hit, run, 200.0)
+        assert ((got[0].onset, got[0].offset) == (100, 110)) != placed and (why is not None) == placed

@@ -5,8 +5,9 @@ re-encode) or a variable-rate copy (a phone's, a screen recorder's, frames dropp
 the truth's sheet, while the events' seconds (``onset_s``, ``offset_s``: the container's times) stay the
 recording's. Such a run's events are placed in the truth's frames by their seconds, from the run's first frame
 (``predictions.csv``'s first row: a video starting after its sound has its first frame later than 0).
-A run whose frames are its seconds at the truth's rate (the same video, a frame folder read at its ``--fps``)
-keeps its frame numbers.
+A run whose frames are its seconds at the truth's rate (the same video) keeps its frame numbers, and so does a run
+of a frame folder (summary.json ``source_frames``: SAMM's, CAS(ME)^3's numbered images), whatever ``--fps`` it
+was timed at: its frames are the very images the sheet numbers.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ def first_time(folder: Path) -> float:
 def in_truth_frames(spotted: Sequence, folder: Path, truth_fps: float) -> tuple[list, str | None]:
     """``spotted`` (``train.spot_metrics.Spotted`` with their seconds) in the frames of a video coded at
     ``truth_fps``, and why they were converted (None: kept as they are)."""
+    if (read_summary(folder) or {}).get("source_frames") is True:
+        return list(spotted), None  # a frame folder: its frame numbers are the sheet's, at any --fps
     fps = run_fps(folder)
     timed = [s for s in spotted if s.onset_s is not None and s.offset_s is not None]
     if fps is None or not spotted or len(timed) < len(spotted):
