@@ -23,10 +23,9 @@ from mpt_live.rundir import read_summary
 SLACK = 1.5  # frames: an event's frame number further than this from its seconds x rate is numbered otherwise
 
 
-def run_fps(folder: Path) -> float | None:
-    """The frame rate the run in ``folder`` read its video at (summary.json ``source_fps``); None where it is not
-    known or was assumed (no rate in the video)."""
-    s = read_summary(folder) or {}
+def run_fps(s: dict) -> float | None:
+    """The frame rate a run read its video at (its summary.json ``s``: ``source_fps``); None where it is not known
+    or was assumed (no rate in the video)."""
     fps = s.get("source_fps")
     if s.get("source_fps_assumed") or isinstance(fps, bool) or not isinstance(fps, (int, float)):
         return None
@@ -47,9 +46,10 @@ def first_time(folder: Path) -> float:
 def in_truth_frames(spotted: Sequence, folder: Path, truth_fps: float) -> tuple[list, str | None]:
     """``spotted`` (``train.spot_metrics.Spotted`` with their seconds) in the frames of a video coded at
     ``truth_fps``, and why they were converted (None: kept as they are)."""
-    if (read_summary(folder) or {}).get("source_frames") is True:
+    summary = read_summary(folder) or {}
+    if summary.get("source_frames") is True:
         return list(spotted), None  # a frame folder: its frame numbers are the sheet's, at any --fps
-    fps = run_fps(folder)
+    fps = run_fps(summary)
     timed = [s for s in spotted if s.onset_s is not None and s.offset_s is not None]
     if fps is None or not spotted or len(timed) < len(spotted):
         return list(spotted), None
