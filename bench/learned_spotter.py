@@ -42,7 +42,7 @@ from scipy.optimize import minimize
 from scipy.signal import find_peaks
 
 from mpt_live.errors import InputError
-from mpt_live.spotting import _LOWER as LOWER_WINDOW  # the lower face's cells (the speech gate's)
+from mpt_live.facemotion import REGIONS
 from train.datasets.longvideo import LongVideoIndex, read_annotations_csv
 from train.spot_metrics import Spotted, score
 
@@ -56,6 +56,7 @@ THRESHOLDS = [round(t, 2) for t in np.arange(0.3, 0.96, 0.05)] + [0.97, 0.98, 0.
 HALF = 5      # peak +- HALF frames: IoU >= 0.5 with a centred truth of 7-15 frames
 GAP = 15      # peaks at least this far apart
 MICRO_MAX = 15
+LOWER_WINDOW = REGIONS["lower"].ravel()  # the lower face's cells (the speech gate's, as mpt_live.spotting reads them)
 
 
 def _state(f) -> list[float]:

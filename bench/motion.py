@@ -27,11 +27,11 @@ import numpy as np
 from scipy import signal
 
 from mpt_live.clip import ClipSpec
-from mpt_live.motion import Magnifier, _Biquads, band_pass, dynamic_image, level_gains, magnify_clip, model_inputs
+from mpt_live.motion import Magnifier, Biquads, band_pass, dynamic_image, level_gains, magnify_clip, model_inputs
 
 
 class ScipySos:
-    """Drop-in for _Biquads: the same cascade through scipy.signal.sosfilt, one frame at a time."""
+    """Drop-in for Biquads: the same cascade through scipy.signal.sosfilt, one frame at a time."""
 
     def __init__(self, sos: np.ndarray, shape: tuple[int, ...]) -> None:
         self.sos = sos.astype(np.float32)
@@ -49,7 +49,7 @@ class ScipySos:
 class TextbookEVM:
     """Streaming Laplacian EVM written out level by level (filter class pluggable)."""
 
-    def __init__(self, spec: ClipSpec, shape: tuple[int, int, int], filt: type = _Biquads) -> None:
+    def __init__(self, spec: ClipSpec, shape: tuple[int, int, int], filt: type = Biquads) -> None:
         self.gains = level_gains(spec)
         sos, _ = band_pass(spec)
         sizes = [shape]

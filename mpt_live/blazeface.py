@@ -39,13 +39,13 @@ class Lent:
 
 
 _FREE: dict[Key, list[Lent]] = {}
-_LOCK = threading.RLock()  # re-entrant: a forgotten aligner collected inside borrow() gives its detectors back
+POOL_LOCK = threading.RLock()  # re-entrant: a forgotten aligner collected inside borrow() gives its detectors back
 
 
 def borrow(path: Path, video: bool, min_confidence: float) -> Lent:
     """A detector of the model at ``path`` (video or image mode): a free one, else a new one."""
     key = (str(path), bool(video), float(min_confidence))
-    with _LOCK:
+    with POOL_LOCK:
         free = _FREE.get(key)
         if free:
             return free.pop()
@@ -60,14 +60,14 @@ def borrow(path: Path, video: bool, min_confidence: float) -> Lent:
 
 def give_back(lent: Lent) -> None:
     """``lent`` is free again, for the next run of this process."""
-    with _LOCK:
+    with POOL_LOCK:
         _FREE.setdefault(lent.key, []).append(lent)
 
 
 @atexit.register  # registered before mpt_live.face's: runs after it has given back the detectors still out
 def close_all() -> None:
     """Close every free detector (mediapipe's own finaliser fails at interpreter shutdown)."""
-    with _LOCK:
+    with POOL_LOCK:
         lent = [d for free in _FREE.values() for d in free]
         _FREE.clear()
     if lent:

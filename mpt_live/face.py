@@ -163,7 +163,7 @@ class TrackAligner:
         if self._stabilizer is not None:
             matrix = self._refine(frame_bgr, matrix, float(t))
         self.follower.detected(box, score, kps, matrix)
-        return _warp(frame_bgr, box, score, kps, smoothed, matrix, self.image_size, self._motion_matrix(matrix))
+        return warp_face(frame_bgr, box, score, kps, smoothed, matrix, self.image_size, self._motion_matrix(matrix))
 
     def follow(self, frame_bgr: np.ndarray, t: float) -> FaceResult | None:
         """A frame without detection: register it from the last smoothed keypoints and carry the track
@@ -177,7 +177,7 @@ class TrackAligner:
         if track is None:
             return None
         self._prev_box = track.box
-        res = _warp(frame_bgr, track.box, track.score, track.keypoints, self._smooth(track.keypoints, float(t)),
+        res = warp_face(frame_bgr, track.box, track.score, track.keypoints, self._smooth(track.keypoints, float(t)),
                     matrix, self.image_size, self._motion_matrix(matrix))
         res.detected = False
         return res
@@ -219,7 +219,7 @@ class TrackAligner:
             self._stabilizer.reset()
 
 
-def _warp(image_bgr: np.ndarray, box, score: float, kps: np.ndarray, smoothed: np.ndarray, matrix: np.ndarray,
+def warp_face(image_bgr: np.ndarray, box, score: float, kps: np.ndarray, smoothed: np.ndarray, matrix: np.ndarray,
           size: int, motion_matrix: np.ndarray | None = None) -> FaceResult:
     aligned = cv2.warpAffine(image_bgr, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     motion = None
@@ -362,7 +362,7 @@ class FaceAligner:
         matrix = similarity_from_eyes(d.keypoints, self.image_size)
         if self._track_args["align"] == "eyes-mouth":
             matrix = compose(shape_correction(d.keypoints, self.image_size), matrix)
-        return _warp(image, d.box, d.score, d.keypoints, d.keypoints.copy(), matrix, self.image_size)
+        return warp_face(image, d.box, d.score, d.keypoints, d.keypoints.copy(), matrix, self.image_size)
 
     def reset(self) -> None:
         """Forget the track (and a faint face not confirmed yet): the next frame starts smoothing afresh."""

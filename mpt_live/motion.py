@@ -93,7 +93,7 @@ def _butter_band(order: int, lo: float, hi: float, fs: float) -> tuple[np.ndarra
     return sos, signal.sosfilt_zi(sos)
 
 
-class _Biquads:
+class Biquads:
     """Causal sos cascade (direct form II transposed) over whole arrays of one shape, no allocation.
 
     The cascade filters the deviation from the frame given to :meth:`start`, from a zero state. A
@@ -167,7 +167,7 @@ class Magnifier:
         self._g = [np.zeros(s, np.float32) for s in sizes]  # Gaussian pyramid, g[0] = the frame
         self._acc = [None] + [np.zeros(s, np.float32) for s in sizes[1:]]  # collapse partial sums
         # level 0 is always filtered: its band-pass gives the band energy
-        self._filters = {i: _Biquads(sos, sizes[i]) for i in range(self.depth) if i == 0 or self.coefs[i]}
+        self._filters = {i: Biquads(sos, sizes[i]) for i in range(self.depth) if i == 0 or self.coefs[i]}
         self._started = False
 
     def reset(self) -> None:

@@ -113,7 +113,7 @@ class _Geom:
     extra: dict = field(default_factory=dict)
 
 
-def _geometry(shape: tuple[int, ...], state: OverlayState) -> _Geom:
+def geometry(shape: tuple[int, ...], state: OverlayState) -> _Geom:
     H, W = shape[:2]
     s = max(0.5, min(W / 640.0, H / 480.0))
     fs = max(10, round(13 * s))
@@ -170,9 +170,9 @@ def render_overlay(frame: np.ndarray, state: OverlayState) -> np.ndarray:
     img = np.ascontiguousarray(frame, dtype=np.uint8).copy()
     if img.ndim == 2:
         img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
-    g = _geometry(img.shape, state)
+    g = geometry(img.shape, state)
     _draw_face(img, state, g)
-    _draw_column(img, state, g)
+    draw_column(img, state, g)
     _draw_strip(img, state, g)
     _draw_banners(img, state, g)
     return img
@@ -201,7 +201,7 @@ def _tag_box(img: np.ndarray, g: _Geom, box: tuple[int, int, int, int], tag: str
     pill(img, tag, x, ty, fs, (20, 20, 20), color, 600)
 
 
-def _draw_column(img: np.ndarray, st: OverlayState, g: _Geom) -> None:
+def draw_column(img: np.ndarray, st: OverlayState, g: _Geom) -> None:
     tx = typeface()
     x0, x1, pad, fs = g.col_x0, g.col_x1, g.pad, g.fs
     shade(img, x0, g.col_y0, x1, g.col_y1)

@@ -45,7 +45,7 @@ def default_jobs(threads: int = 1) -> int:
     return max(1, usable_cores() // max(1, threads))
 
 
-def _worker(spec: BatchSpec, tasks: Any, events: Any) -> None:
+def worker_main(spec: BatchSpec, tasks: Any, events: Any) -> None:
     """A worker process: load the model once, then run videos from ``tasks`` until a None."""
     import cv2
 
@@ -113,7 +113,7 @@ def run_pool(todo: list[tuple[int, Path, Path]], spec: BatchSpec, jobs: int, con
     procs: dict[int, Any] = {}
 
     def start() -> None:
-        p = ctx.Process(target=_worker, args=(spec, tasks, events), daemon=True)
+        p = ctx.Process(target=worker_main, args=(spec, tasks, events), daemon=True)
         p.start()
         procs[p.pid] = p
 

@@ -137,7 +137,7 @@ def driver_problem(need: tuple[int, int] | None = None, who: str = "") -> str:
     except Exception:
         ok = False
     if ok and need and have.value < need[0] * 1000 + need[1] * 10:
-        return _too_old(have.value, need, who)
+        return too_old(have.value, need, who)
     try:
         rc = lib.cuInit(0)
     except Exception as e:
@@ -145,13 +145,13 @@ def driver_problem(need: tuple[int, int] | None = None, who: str = "") -> str:
     if rc == NO_DEVICE:
         return "no NVIDIA GPU visible (the driver is installed but finds no device)"
     if rc == INSUFFICIENT_DRIVER and need:
-        return _too_old(have.value, need, who)
+        return too_old(have.value, need, who)
     if rc != 0:
         return f"the NVIDIA driver did not start (cuInit error {rc})"
     return ""
 
 
-def _too_old(have: int, need: tuple[int, int], who: str) -> str:
+def too_old(have: int, need: tuple[int, int], who: str) -> str:
     got = f"CUDA {have // 1000}.{have % 1000 // 10}" if have else "an older CUDA"
     driver = DRIVER_FOR_CUDA.get(need[0])
     return (f"NVIDIA driver too old: it supports {got}, {who} needs CUDA {need[0]}.{need[1]}"

@@ -60,7 +60,7 @@ def _marked(text: str, video: Path, out: Path, named: Path) -> str:
     return text
 
 
-def _unmarked(text: str, video: Path, out: Path) -> str:
+def unmarked(text: str, video: Path, out: Path) -> str:
     for mark, path in zip(MARKS, _paths(video, out)):
         text = text.replace(mark, path)
     return text
@@ -205,7 +205,7 @@ def mirrored(root: Path, rel: str) -> tuple[Path, Path]:
     return Path(os.path.normpath(out / rel)), out
 
 
-def _write_outputs(out: Path, summary: dict[str, Any], files: dict[str, bytes], source: Path,
+def write_outputs(out: Path, summary: dict[str, Any], files: dict[str, bytes], source: Path,
                    model: str | None = None) -> None:
     """The actor's files into ``out``, each atomically, summary.json (the completion mark) last. An earlier
     run's outputs in ``out`` are cleared first (as a local run does), so none is left beside the new ones.
@@ -215,11 +215,11 @@ def _write_outputs(out: Path, summary: dict[str, Any], files: dict[str, bytes], 
     from .writers import write_json
 
     start_run(out, str(source))
-    summary = json.loads(_unmarked(json.dumps(summary, ensure_ascii=False), source, out))
+    summary = json.loads(unmarked(json.dumps(summary, ensure_ascii=False), source, out))
     for name, data in files.items():
         tmp = out / f".{name}.tmp"
         try:
-            tmp.write_bytes(_unmarked(data.decode("utf-8"), source, out).encode("utf-8")
+            tmp.write_bytes(unmarked(data.decode("utf-8"), source, out).encode("utf-8")
                             if name.endswith((".html", ".csv")) else data)
             os.replace(tmp, out / name)
         finally:
@@ -292,11 +292,11 @@ def run_ray(todo: list[tuple[int, Path, Path]], spec: BatchSpec, address: str, c
                     idle.append(actor)
                     cause = e.cause if getattr(e, "cause", None) is not None else e
                     msg = str(cause) if isinstance(cause, InputError) else f"{video}: {type(cause).__name__}: {cause}"
-                    failed.append((video, _unmarked(msg, video, out).splitlines()[0]))
+                    failed.append((video, unmarked(msg, video, out).splitlines()[0]))
                 else:
                     idle.append(actor)
                     try:  # one output folder that cannot be written (a full disk, another run in it) is one failure
-                        _write_outputs(out, summary, files, video, spec.model)
+                        write_outputs(out, summary, files, video, spec.model)
                     except (OSError, InputError, OutputError) as e:
                         why = str(e) if isinstance(e, (InputError, OutputError)) else f"{out}: {e.strerror or e}"
                         failed.append((video, f"{video}: its outputs could not be written ({why})"))

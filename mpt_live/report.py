@@ -48,7 +48,7 @@ def apex_thumbnails(source: Path | None, events: Sequence[Mapping[str, Any]], ro
     out: list[str | None] = [None] * len(events)
     if source is None or not events or not (Path(source).is_file() or Path(source).is_dir()):
         return out
-    boxes = _apex_boxes(events, rows)
+    boxes = apex_boxes(events, rows)
     want: dict[int, list[int]] = {}
     for i, e in enumerate(events):
         want.setdefault(int(e["apex_frame"]), []).append(i)
@@ -69,7 +69,7 @@ def apex_thumbnails(source: Path | None, events: Sequence[Mapping[str, Any]], ro
     return out
 
 
-def _apex_boxes(events: Sequence[Mapping[str, Any]], rows: Sequence[Mapping[str, Any]]
+def apex_boxes(events: Sequence[Mapping[str, Any]], rows: Sequence[Mapping[str, Any]]
                 ) -> list[tuple[int, int, int, int] | None]:
     """Each event's face box in that face's row nearest to the apex: the rows are grouped by face and
     sorted once, then bisected (an hour of two faces: 100k rows, hundreds of events)."""
@@ -114,7 +114,7 @@ def _face_svg(face: int, rows: list[Mapping[str, Any]], events: list[Mapping[str
     shows = "class probabilities and motion score" if classes else f"motion score only ({NO_MODEL})"
     gone = absences(t, 0.0, duration)  # where the face was not in the frame: shaded, as in timeline.png
     away = sum(b - a for a, b in gone)
-    label = (f"face {face} timeline, 0 to {_clock(duration)} s: {shows}, {len(events)} "
+    label = (f"face {face} timeline, 0 to {clock(duration)} s: {shows}, {len(events)} "
              f"event{'' if len(events) == 1 else 's'}" + (f", not in the frame for {away:.1f} s" if away > 0 else ""))
     parts = [f'<svg class="timeline" viewBox="0 0 {W:g} {P + M + 22:g}" data-face="{face}" data-duration="{duration:.4f}"'
              f' role="img" tabindex="0" aria-label="{html.escape(label)}" aria-describedby="keys">',
@@ -125,7 +125,7 @@ def _face_svg(face: int, rows: list[Mapping[str, Any]], events: list[Mapping[str
     xe = max(xd, 2)  # the shading's ends to the hundredth of a unit at least (an hour: 3.6 ms)
     for a, b in gone:
         parts.append(f'<rect class="absent" x="{x(a):.{xe}f}" y="0" width="{x(b) - x(a):.{xe}f}" height="{P + M + 4}" '
-                     f'fill="#e4e4e0"><title>face {face} not in the frame {_clock(a)}-{_clock(b)} s</title></rect>')
+                     f'fill="#e4e4e0"><title>face {face} not in the frame {clock(a)}-{clock(b)} s</title></rect>')
     for e in events:  # its own length (zoomed in, a minimum width would be scaled too; not 0: a rect of width 0 is
         # not drawn at all), with an outline that no zoom scales
         x0, x1 = x(float(e["onset_s"])), x(float(e["offset_s"]))
@@ -222,7 +222,7 @@ def _face_note(rows: Sequence[Mapping[str, Any]], info: Mapping[str, Any] | None
         return ""
     info = info or {}
     n = info.get("frames")
-    note = f"seen {_clock(min(t))}-{_clock(max(t))} s" + (f", {n} frames" if n else "")
+    note = f"seen {clock(min(t))}-{clock(max(t))} s" + (f", {n} frames" if n else "")
     drawn = any(np.isfinite(as_number(v)) for r in rows for k, v in r.items() if k == "motion_score" or k.startswith("p_"))
     if not drawn:
         small = float(info.get("too_small") or 0.0)
@@ -244,7 +244,7 @@ def face_views(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
             for f, r in sorted(best.items())]
 
 
-def _clock(t: float) -> str:
+def clock(t: float) -> str:
     """Seconds as a reviewer reads them: 12.34, or 4:05.67 from a minute on, 1:02:03.40 from an hour."""
     if not np.isfinite(t) or t < 60:
         return f"{t:.2f}"
@@ -278,7 +278,7 @@ def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[
         notes = [n for n in notes if not str(n).startswith(f"{status} (")]
         stop = summary.get("stopped_by") or summary.get("error") or summary.get("source_error") or ""
         notes.insert(0, f"This run is {status}{f' ({stop})' if stop else ''}: its timelines and events end at "
-                        f"{_clock(max(times, default=0.0))} s of the video.")
+                        f"{clock(max(times, default=0.0))} s of the video.")
     banner = "".join(f'<p class="{"alert" if status != "complete" and k == 0 else "note"}">{e(str(n))}</p>'
                      for k, n in enumerate(notes))
     fact_rows = "".join(f"<tr><th>{e(str(k))}</th><td>{e(str(v))}</td></tr>" for k, v in facts)
@@ -299,13 +299,13 @@ def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[
         conf = "" if ev.get("confidence") is None else f"{float(ev['confidence']):.0%}"
         # a grid row: one tab stop for the table (the selected row), its name read out in full
         on = float(ev["onset_s"])
-        name = (f"event {i + 1}: onset {_clock(on)}{' s' if on < 60 else ''}, class {ev.get('class') or 'none'}, "
+        name = (f"event {i + 1}: onset {clock(on)}{' s' if on < 60 else ''}, class {ev.get('class') or 'none'}, "
                 f"{ev['type']}, face {int(ev['face'])}")
         body.append(f'<tr data-onset="{float(ev["onset_s"]):.4f}" data-face="{int(ev["face"])}" '
                     f'tabindex="{0 if i == 0 else -1}" aria-selected="false" aria-label="{e(name)}">'
                     f"<td>{i + 1}</td><td>{img}</td><td>{int(ev['face'])}</td><td>{e(str(ev.get('class') or '-'))}</td>"
-                    f"<td>{conf}</td><td>{e(ev['type'])}</td><td>{_clock(float(ev['onset_s']))}</td>"
-                    f"<td>{_clock(float(ev['apex_s']))}</td><td>{_clock(float(ev['offset_s']))}</td>"
+                    f"<td>{conf}</td><td>{e(ev['type'])}</td><td>{clock(float(ev['onset_s']))}</td>"
+                    f"<td>{clock(float(ev['apex_s']))}</td><td>{clock(float(ev['offset_s']))}</td>"
                     f"<td>{float(ev['score']):.1f}</td></tr>")
     # a relative URL first ("Interview #3.mp4" must not end at its "#", nor "50%" read as an escape), then the
     # file where it was when the page was made: a run folder copied elsewhere still finds its video

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mpt_live.overlay import FaceTag, OverlayState, _geometry, choose_side, render_overlay
+from mpt_live.overlay import FaceTag, OverlayState, geometry, choose_side, render_overlay
 from mpt_live.thumbnails import motion_heatmap, to_bgr_uint8
 
 CLASSES = ["negative", "positive", "surprise"]
@@ -30,8 +30,8 @@ def _bar_rects(frame: np.ndarray, st: OverlayState):
     """The bar rectangles the renderer used (it records them in its geometry)."""
     from mpt_live import overlay as ov
 
-    g = ov._geometry(frame.shape, st)
-    ov._draw_column(frame.copy(), st, g)
+    g = ov.geometry(frame.shape, st)
+    ov.draw_column(frame.copy(), st, g)
     return g.extra["bars"]
 
 
@@ -68,7 +68,7 @@ def test_panels_do_not_cover_the_face(w, h):
     x, y, bw, bh = st.box
     inner = (slice(y + 6, y + bh - 6), slice(x + 6, x + bw - 6))
     assert np.array_equal(out[inner], frame[inner]), "nothing is drawn inside the face box"
-    g = _geometry(frame.shape, st)
+    g = geometry(frame.shape, st)
     assert g.col_x0 >= x + bw or g.col_x1 <= x
 
 
@@ -92,7 +92,7 @@ def test_a_portrait_frame_keeps_the_panel_off_the_face(w, h, box):
 def test_the_band_stays_put_while_a_face_moves_about_the_middle():
     """Below or above the face by which had more room: a face moving about the middle flipped it each frame."""
     w, h = 360, 640
-    places = {_geometry((h, w, 3), _state(w, h, [0.2, 0.5, 0.3], box=(90, y, 180, 200))).col_y0 > y
+    places = {geometry((h, w, 3), _state(w, h, [0.2, 0.5, 0.3], box=(90, y, 180, 200))).col_y0 > y
               for y in range(200, 240, 4)}
     assert places == {True}  # below the face each time
 
@@ -103,7 +103,7 @@ def test_no_face_state_renders_a_banner():
     st = _state(w, h, [0.2, 0.5, 0.3], face=False, box=None, label=None, aligned=None, motion=None, dynamic=None)
     out = render_overlay(frame, st)
     assert out.shape == frame.shape
-    g = _geometry(frame.shape, st)
+    g = geometry(frame.shape, st)
     banner = out[0:60, g.strip_x0:g.col_x0]
     red = (banner[..., 2].astype(int) - banner[..., 1].astype(int)) > 100
     assert red.sum() > 500, "a red NO FACE banner at the top of the free area"
@@ -117,7 +117,7 @@ def test_demo_badge_only_for_demo_models():
     frame = np.full((h, w, 3), 127, np.uint8)
     a = render_overlay(frame, _state(w, h, [0.2, 0.5, 0.3], demo=True))
     b = render_overlay(frame, _state(w, h, [0.2, 0.5, 0.3], demo=False))
-    g = _geometry(frame.shape, _state(w, h, [0.2, 0.5, 0.3]))
+    g = geometry(frame.shape, _state(w, h, [0.2, 0.5, 0.3]))
     header = (slice(0, 40), slice(g.col_x0, g.col_x1))
     orange = lambda im: ((im[..., 2].astype(int) > 200) & (im[..., 0].astype(int) < 60)).sum()  # noqa: E731
     assert orange(a[header]) > 200 and orange(b[header]) == 0
@@ -178,7 +178,7 @@ def test_many_classes_on_a_small_frame_keep_to_the_column(w, h, n):
     probs = list(np.linspace(0.01, 0.2, n))
     frame = _frame(w, h)
     st = _state(w, h, probs, classes=classes, label="c00", confidence=0.01)
-    g = _geometry(frame.shape, st)
+    g = geometry(frame.shape, st)
     bars = dict(_bar_rects(frame, st))
     bottom = g.H - 3 * round(g.fs * 1.35) - g.pad  # the run figures' three lines
     assert all(r[3] <= bottom for r in bars.values()), (bottom, bars)

@@ -184,14 +184,14 @@ def test_ray_an_output_folder_that_cannot_be_written_is_one_failure_not_the_end(
     ray = pytest.importorskip("ray")
     import mpt_live.ray_batch as rb
 
-    real = rb._write_outputs
+    real = rb.write_outputs
 
     def full_disk(out, summary, files, video, model=None):
         if video.name == VIDEOS[0]:
             raise OSError(28, "No space left on device")
         return real(out, summary, files, video, model)
 
-    monkeypatch.setattr(rb, "_write_outputs", full_disk)
+    monkeypatch.setattr(rb, "write_outputs", full_disk)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         out = tmp_path / "out"
@@ -216,14 +216,14 @@ def test_ray_actor_folder_mirrors_the_drivers_layout(rel, tmp_path):
 def test_ray_outputs_replace_an_earlier_run_in_the_folder(tmp_path):
     """The driver writes a video's outputs into a folder that holds an earlier run (another --save-video
     setting, a killed run): no file of the earlier run stays beside the new ones."""
-    from mpt_live.ray_batch import _write_outputs
+    from mpt_live.ray_batch import write_outputs
 
     out = tmp_path / "v"
     out.mkdir()
     for name in ("annotated.mp4", "timeline.png", "summary.json"):
         (out / name).write_bytes(b"old")
     (out / "notes.txt").write_text("the user's own file")
-    _write_outputs(out, {"status": "complete", "outputs": {"events": "events.csv"}},
+    write_outputs(out, {"status": "complete", "outputs": {"events": "events.csv"}},
                    {"events.csv": b"a,b\n"}, tmp_path / "v.mp4")
     assert sorted(p.name for p in out.iterdir()) == ["events.csv", "notes.txt", "summary.json"]
     assert json.loads((out / "summary.json").read_text())["source"] == str(tmp_path / "v.mp4")
@@ -310,16 +310,16 @@ def test_ray_actor_names_a_linked_video_as_given(linked, tmp_path):
     import queue
 
     from mpt_live.errors import InputError
-    from mpt_live.ray_batch import VideoActor, _unmarked, _write_outputs, relative_video
+    from mpt_live.ray_batch import VideoActor, unmarked, write_outputs, relative_video
 
     video, broken, target = linked
     actor, out = VideoActor(BatchSpec(model=None)), Path("out")
     with pytest.raises(InputError) as e:
         actor.run(1, relative_video(broken, out / "b"), broken.name, broken.read_bytes(), queue.Queue())
-    message = _unmarked(str(e.value), broken, out / "b")
+    message = unmarked(str(e.value), broken, out / "b")
     assert message.startswith(f"{broken}: not a readable video") and "junk" not in message, message
     summary, files = actor.run(0, relative_video(video, out / "a"), video.name, video.read_bytes(), queue.Queue())
-    _write_outputs(out / "a", summary, files, video)
+    write_outputs(out / "a", summary, files, video)
     text = (out / "a" / "summary.json").read_text()
     assert json.loads(text)["source"] == str(video) and "take_1" not in text and "store" not in text
     page = (out / "a" / "report.html").read_text()

@@ -160,7 +160,7 @@ def test_library_names_follow_the_build(monkeypatch: pytest.MonkeyPatch) -> None
     names = [n for n, _ in providers.gpu_libraries(TRT)]
     assert names == ["libcudart.so.12", "libcublasLt.so.12", "libcublas.so.12", "libcurand.so.10", "libcudnn.so.9",
                      "libnvinfer.so.10", "libnvonnxparser.so.10"]
-    assert providers._too_old(11080, (12, 8), "torch 2.13.0").endswith(
+    assert providers.too_old(11080, (12, 8), "torch 2.13.0").endswith(
         "supports CUDA 11.8, torch 2.13.0 needs CUDA 12.8 (driver >= 525.60)")
 
 

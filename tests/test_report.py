@@ -307,7 +307,7 @@ def test_the_page_text_has_the_contrast_to_be_read():
 
 
 def test_a_moved_page_still_finds_its_video_and_times_read_as_a_clock(tmp_path):
-    from mpt_live.report import _clock, render_report
+    from mpt_live.report import clock, render_report
 
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "v.mp4").write_bytes(b"x")
@@ -315,7 +315,7 @@ def test_a_moved_page_still_finds_its_video_and_times_read_as_a_clock(tmp_path):
     page = render_report(out, {"events": [], "outputs": {}}, [], ["happiness"], "../in/v.mp4", [], "t")
     sources = re.findall(r'<source src="([^"]+)">', page)
     assert sources == ["../in/v.mp4", (tmp_path / "in" / "v.mp4").as_uri()]  # relative first, then where it was
-    assert [_clock(t) for t in (12.345, 65.5, 3723.4)] == ["12.35", "1:05.50", "1:02:03.40"]
+    assert [clock(t) for t in (12.345, 65.5, 3723.4)] == ["12.35", "1:05.50", "1:02:03.40"]
 
 
 def test_frame_folder_events_get_apex_thumbnails_and_an_interrupted_copy_stops_where_the_run_did(tmp_path):
@@ -530,7 +530,7 @@ def test_apex_boxes_of_many_events_over_many_rows_look_each_row_up_once():
     """The face box of each event's apex was found by scanning every row for every event: an hour of two faces
     (100k rows, hundreds of events) is tens of millions of lookups after the run or its stop signal. The rows
     are grouped once; the boxes are those of the nearest row of the event's face, as before."""
-    from mpt_live.report import _apex_boxes
+    from mpt_live.report import apex_boxes
 
     reads = [0]
 
@@ -541,7 +541,7 @@ def test_apex_boxes_of_many_events_over_many_rows_look_each_row_up_once():
 
     rows = [Row(face_id=str(i % 2), time_s=f"{i // 2 / 15:.3f}", x=str(i), y="1", w="20", h="20") for i in range(4000)]
     events = [{"face": k % 2, "apex_s": k * 1.3 + 0.01} for k in range(100)]
-    boxes = _apex_boxes(events, rows)
+    boxes = apex_boxes(events, rows)
     assert reads[0] < 20_000, reads[0]  # a scan per event: ~800,000
     for e, b in zip(events, boxes):
         best = min((r for r in rows if r["face_id"] == str(e["face"])), key=lambda r: abs(float(r["time_s"]) - e["apex_s"]))

@@ -207,25 +207,25 @@ def test_horizon_never_passes_an_event_still_to_come():
 def test_a_small_model_crop_still_gives_the_spotter_an_area_averaged_face():
     """With a 112-px model the aligner also makes the spotter's 112 grey face from a 224 warp: under the
     same sub-pixel jitter it changes less frame to frame than a direct 112 warp (which aliases)."""
-    from mpt_live.face import _warp
+    from mpt_live.face import warp_face
 
     rng = np.random.default_rng(7)
     frame = cv2.cvtColor(rng.uniform(0, 255, (400, 400)).astype(np.uint8), cv2.COLOR_GRAY2BGR)  # fine texture
     direct, motion = [], []
     for i in range(12):
         m = np.array([[0.5, 0, -40 + rng.uniform(-0.3, 0.3)], [0, 0.5, -40 + rng.uniform(-0.3, 0.3)]])
-        r = _warp(frame, (0, 0, 1, 1), 1.0, np.zeros((6, 2)), np.zeros((6, 2)), m, 112, motion_matrix=m)
+        r = warp_face(frame, (0, 0, 1, 1), 1.0, np.zeros((6, 2)), np.zeros((6, 2)), m, 112, motion_matrix=m)
         # only the session asks for it: training's clip cache and photos do not pay for the second warp
-        assert _warp(frame, (0, 0, 1, 1), 1.0, np.zeros((6, 2)), np.zeros((6, 2)), m, 112).motion is None
+        assert warp_face(frame, (0, 0, 1, 1), 1.0, np.zeros((6, 2)), np.zeros((6, 2)), m, 112).motion is None
         assert r.motion is not None and r.motion.shape == (112, 112)
         direct.append(FaceMotion.grey(r.aligned))
         motion.append(FaceMotion.grey(r.motion))
-        big = _warp(frame, (0, 0, 1, 1), 1.0, np.zeros((6, 2)), np.zeros((6, 2)), m * 2, 224, motion_matrix=m * 2)
+        big = warp_face(frame, (0, 0, 1, 1), 1.0, np.zeros((6, 2)), np.zeros((6, 2)), m * 2, 224, motion_matrix=m * 2)
         assert big.motion is None  # a 224 crop is area-averaged by FaceMotion itself
         assert np.array_equal(FaceMotion.grey(big.aligned), motion[-1])
         # a 224 crop with another transform for the spotter (eyes-mouth alignment): its own warp
         other = m * 2 + np.array([[0, 0.1, 0], [0, 0, 0]])
-        own = _warp(frame, (0, 0, 1, 1), 1.0, np.zeros((6, 2)), np.zeros((6, 2)), other, 224, motion_matrix=m * 2)
+        own = warp_face(frame, (0, 0, 1, 1), 1.0, np.zeros((6, 2)), np.zeros((6, 2)), other, 224, motion_matrix=m * 2)
         assert np.array_equal(own.motion, motion[-1])
     jitter = lambda xs: float(np.mean([np.abs(a - b).mean() for a, b in zip(xs, xs[1:])]))  # noqa: E731
     assert jitter(motion) < 0.7 * jitter(direct)

@@ -165,7 +165,7 @@ def test_a_worker_loads_the_model_once_for_all_its_videos(tmp_path, builds):
     tasks.put(None)
     threads = cv2.getNumThreads()
     try:
-        pool._worker(spec, tasks, events)
+        pool.worker_main(spec, tasks, events)
     finally:
         cv2.setNumThreads(threads)
     done = []
@@ -221,10 +221,10 @@ def test_a_detector_given_back_while_the_pool_is_in_use_does_not_hang():
     for itself for ever)."""
     from mpt_live import blazeface
 
-    with blazeface._LOCK:  # borrow() or give_back() under way ...
-        again = blazeface._LOCK.acquire(timeout=5)  # ... and give_back() from a finaliser (a bound, not a timing)
+    with blazeface.POOL_LOCK:  # borrow() or give_back() under way ...
+        again = blazeface.POOL_LOCK.acquire(timeout=5)  # ... and give_back() from a finaliser (a bound, not a timing)
         if again:
-            blazeface._LOCK.release()
+            blazeface.POOL_LOCK.release()
     assert again
 
 

@@ -103,7 +103,7 @@ class _Finds:
 def test_further_faces_of_a_photo_follow_the_confident_face_rule(scores, used, note):
     """A further face of a group photo scoring under NEW_SCORE was used down to a private 0.7, without a word; now
     only confident ones are, and a line says which faces were used and which skipped."""
-    faces, left = synth._faces_of_image(np.zeros((64, 64, 3), np.uint8), _Finds(scores), 3)
+    faces, left = synth.faces_of_image(np.zeros((64, 64, 3), np.uint8), _Finds(scores), 3)
     assert [f.score for f in faces] == used and left == note
 
 

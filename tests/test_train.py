@@ -869,7 +869,7 @@ def test_a_full_disk_is_one_line_naming_the_file(tmp_path, monkeypatch):
     monkeypatch.setattr(Path, "write_bytes", full)
     npz = tmp_path / ".cache" / "a.npz"
     with pytest.raises(OSError) as e:
-        cache._write(npz, np.zeros((3, 2, 2)), np.zeros((2, 3, 2, 2)), 0.0, {})
+        cache.write_clip(npz, np.zeros((3, 2, 2)), np.zeros((2, 3, 2, 2)), 0.0, {})
     monkeypatch.undo()
     assert e.value.errno == errno.ENOSPC and e.value.filename == str(npz)
     monkeypatch.setattr("train.run_checks.check_environment", lambda *a: None)

@@ -118,7 +118,7 @@ def _crop_square(image: np.ndarray, centre: np.ndarray, side: float, size: int) 
     return out, np.array([[k, 0, -x0 * k], [0, k, -y0 * k]])
 
 
-def _faces_of_image(image: np.ndarray, aligner: Any, max_faces: int) -> tuple[list[Any], str | None]:
+def faces_of_image(image: np.ndarray, aligner: Any, max_faces: int) -> tuple[list[Any], str | None]:
     """Up to ``max_faces`` faces of a photo: detect, grey out the found face, detect again. The first is the
     photo's face (:func:`mpt_live.face_confirm.photo_face`: the largest confident one, else the best faint find);
     a further one only when confident (``NEW_SCORE``), as nothing can confirm a faint find in a photo (a poster,
@@ -179,7 +179,7 @@ def find_carriers(faces_dir: str | Path, image_size: int = 256) -> tuple[list[Ca
                 except PhotoError as e:
                     notes.append(f"{rel}: {e.reason}")
                     continue
-                faces, left = _faces_of_image(image, full, 8)
+                faces, left = faces_of_image(image, full, 8)
                 sources = [(0, image, f) for f in faces]
                 if left:
                     notes.append(f"{rel} {left}")

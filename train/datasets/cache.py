@@ -182,7 +182,7 @@ class ClipCache:
         if cached is not None:
             return cached
         dynamic, motion, score = self.compute(sample, variant)
-        _write(path, dynamic, motion, score, {"sample": sample.name, "clip_mode": self.clip_mode,
+        write_clip(path, dynamic, motion, score, {"sample": sample.name, "clip_mode": self.clip_mode,
                                               "variant": self.variant(variant), "sampling": self.sampling,
                                               "cropped": self.cropped})
         return dynamic.astype(np.float16).astype(np.float32), motion.astype(np.float16).astype(np.float32)
@@ -357,7 +357,7 @@ def _read(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
         return None
 
 
-def _write(path: Path, dynamic: np.ndarray, motion: np.ndarray, score: float, meta: dict) -> None:
+def write_clip(path: Path, dynamic: np.ndarray, motion: np.ndarray, score: float, meta: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
     np.savez(buf, dynamic=dynamic.astype(np.float16), motion=motion.astype(np.float16),
