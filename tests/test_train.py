@@ -626,7 +626,7 @@ def test_ray_where_no_cluster_answers_is_refused_before_the_data_is_read(easy, t
         port = s.getsockname()[1]
     if env:
         monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{port}")
-    monkeypatch.setattr(cli, "_run", lambda *a, **k: pytest.fail("the run started before the refusal"))
+    monkeypatch.setattr(cli, "run_training", lambda *a, **k: pytest.fail("the run started before the refusal"))
     r = _train(easy, tmp_path / "run", "--ray", "auto" if env else f"127.0.0.1:{port}")
     lines = [ln for ln in r.output.strip().splitlines() if ln.strip()]
     assert r.exit_code == 2 and len(lines) == 1 and "Traceback" not in r.output, r.output
@@ -850,7 +850,7 @@ def test_a_library_keyboardinterrupt_after_sigterm_exits_143(tmp_path, monkeypat
             raise KeyboardInterrupt() from None
 
     monkeypatch.setattr("train.run_checks.check_environment", lambda *a: None)
-    monkeypatch.setattr(cli, "_run", run)
+    monkeypatch.setattr(cli, "run_training", run)
     r = runner.invoke(app, ["--dataset", "casme2", "--data", str(tmp_path), "--out", str(tmp_path / "run")])
     assert "interrupted (SIGTERM)" in r.output and r.exit_code == 143, (r.exit_code, r.output)
 
@@ -877,7 +877,7 @@ def test_a_full_disk_is_one_line_naming_the_file(tmp_path, monkeypatch):
     def run(*a, **kw):
         raise e.value
 
-    monkeypatch.setattr(cli, "_run", run)
+    monkeypatch.setattr(cli, "run_training", run)
     r = runner.invoke(app, ["--dataset", "casme2", "--data", str(tmp_path), "--out", str(tmp_path / "run")])
     assert r.exit_code == 1 and isinstance(r.exception, SystemExit), (r.exit_code, r.exception)
     assert [ln for ln in r.output.splitlines() if ln.strip()] == [

@@ -17,25 +17,22 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-import time
 from enum import Enum
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import TextColumn
-from rich.text import Text
 
 from mpt_live.cli_options import ToolTyper
 from mpt_live.clip import ClipSpec
 from mpt_live.errors import InputError
 from mpt_live.interrupts import exit_code, signal_name, stop_signals
 from mpt_live.machine import check_count
-from mpt_live.terminal import progress_bar
 from mpt_live.writers import is_disk_full
 
 from .config import DEFAULT_SPEC, TrainConfig, data_text
+from .run import run_training
 
 D = TrainConfig  # defaults shown in --help come from the one place they are set
 
@@ -98,9 +95,6 @@ class Head(str, Enum):
     cls = "cls"
     cls_prompts = "cls+prompts"
     cls_prompts_summary = "cls+prompts+summary"
-
-
-HEAD_TEXT = {"cls": "[CLS]", "cls+prompts": "[CLS] + prompts", "cls+prompts+summary": "[CLS] + prompts + motion summary"}
 
 
 class LrSchedule(str, Enum):
@@ -303,7 +297,7 @@ def train(
                 from mpt_live.ray_batch import check_address
 
                 check_address(ray)
-            _run(console, cfg, out, protocol.value, metrics_obj, ray)
+            run_training(console, cfg, out, protocol.value, metrics_obj, ray)
         except InputError as e:
             _fail(str(e))
         except OSError as e:  # a full disk (the clip cache, a fold, the model): where, and that a rerun resumes
@@ -314,79 +308,6 @@ def train(
         except KeyboardInterrupt as e:  # Ctrl-C, SIGTERM, SIGHUP: the finished folds are kept
             Console(stderr=True).print(f"mpt-train: interrupted ({signal_name(e)}); rerun the same command to resume")
             raise typer.Exit(exit_code(e))
-
-
-def _run(console: Console, cfg: TrainConfig, out: Path, protocol: str, metrics_obj: dict | None,
-         ray: Optional[str] = None) -> None:
-    from .config import RANDOM_INIT_NOTE
-    from .datasets import composite, load_dataset
-    from .baselines import tuning_name
-    from .loso import check_or_store_config, faces_used, model_summary, run_loso, train_full
-    from .loso_table import print_loso
-    from .run_checks import check_full_overwrite, check_metrics_classes
-
-    if protocol == "loso":  # refuse a mismatching resume before any work
-        check_or_store_config(out, cfg, store=False)
-    else:
-        check_full_overwrite(out, cfg)
-    index = load_dataset(cfg.dataset, Path(cfg.data), faces=cfg.faces,
-                         **({"classes": cfg.casme3_classes} if cfg.dataset == "casme3" else {}))
-    if metrics_obj is not None:
-        check_metrics_classes(metrics_obj, index.classes, "--metrics")
-    counts = {c: sum(s.label == c for s in index.samples) for c in index.classes}
-    subjects = sorted({s.subject for s in index.samples})
-    # paths, class names and the datasets' own words as they are: 'v[take2]' is no rich markup, ':ok:' no emoji
-    console.print(Text.assemble((cfg.dataset, "bold"), f" {cfg.data}: {len(index.samples)} clips, {len(subjects)} "
-                                "subjects, classes " + ", ".join(f"{c} {n}" for c, n in counts.items())))
-    for line in composite.part_lines(index) if cfg.dataset == "composite" else []:
-        console.print(Text(f"  {line}"))
-    for w in index.warnings:
-        console.print(Text.assemble(("warning:", "yellow"), f" {w}"))
-    for what, items in ((("dropped", "yellow"), index.dropped), ("note:", index.notes)):  # rows not used / amended
-        for reason, n in sorted(items.items()):
-            console.print(Text.assemble(what, f" {n} annotation row(s): {reason}"))
-    spec = cfg.spec
-    console.print(f"clip: {cfg.clip_mode} mode, {spec.frames} frames ({cfg.sampling}), {spec.image_size} px, "
-                  f"faces: {faces_used(index)}, alpha {spec.alpha:g}{' (attenuated ends)' if spec.attenuate else ''}, "
-                  f"band {spec.band_hz[0]:g}-{spec.band_hz[1]:g} Hz of real time, mean/std "
-                  f"{'/'.join(','.join(f'{v:g}' for v in x) for x in (spec.mean, spec.std))}")
-    if cfg.backbone_init == "random":
-        console.print(f"[yellow]note:[/] {RANDOM_INIT_NOTE}")
-    t0 = time.perf_counter()
-    info = model_summary(cfg, len(index.classes))
-    what = tuning_name(cfg.prompts, cfg.adapter, cfg.finetune, cfg.vpt, cfg.backbone_init == "random")
-    console.print(f"model ({what}): {cfg.backbone}, weights: {info['backbone_source']}; prompts "
-                  + (f"K={cfg.num_prompts} ({cfg.prompt_input}"
-                     + (f" x{cfg.flow_gain:g}, {cfg.flow_norm} scale" if cfg.prompt_input == "flow" else "")
-                     + f", {cfg.prompt_grid}x{cfg.prompt_grid} grid)" if cfg.prompts else "none") + ", "
-                  f"head on {HEAD_TEXT[cfg.head] if cfg.prompts else '[CLS]'}, "
-                  f"adapter {cfg.adapter} (r={cfg.reduction})"
-                  + (f", VPT-{cfg.vpt} x{cfg.vpt_tokens}" if cfg.vpt != "none" else "") + ": "
-                  f"{info['trainable_parameters'] / 1e6:.3f} M trainable of "
-                  f"{info['total_parameters'] / 1e6:.2f} M parameters, "
-                  f"{info['gflops_per_clip']:.2f} GFLOPs per clip ({time.perf_counter() - t0:.1f} s)")
-    if info["patch"] and (cut := cfg.image_size % info["patch"]):
-        console.print(f"[yellow]note:[/] --image-size {cfg.image_size} is not a multiple of the backbone's {info['patch']} "
-                      f"px patches: the last {cut} px on the right and at the bottom of every frame are never seen")
-    console.print(f"recipe: {cfg.epochs} epochs, batch {cfg.batch_size}, lr {cfg.lr:g} ({cfg.lr_schedule}), "
-                  f"weight decay {cfg.weight_decay:g}, label smoothing {cfg.label_smoothing:g}, augment {cfg.augment}"
-                  + (f" (pose {cfg.augment_pose:g})" if cfg.augment and cfg.augment_pose else "")
-                  + (f" (photo {cfg.augment_photo:g})" if cfg.augment and cfg.augment_photo else "")
-                  + (f", weights averaged over the last {cfg.average_epochs} epochs" if cfg.average_epochs else ""))
-    extra = {"model": info, "n_samples": len(index.samples), "subjects": subjects, "tuning": what}
-    with progress_bar(console, TextColumn("{task.fields[info]}")) as progress:
-        log = progress.console.print
-        if protocol == "loso" and ray is not None:
-            from .ray_folds import run_loso_ray
-
-            result = run_loso_ray(cfg, out, index, ray, log=log, extra_config=extra)
-        elif protocol == "loso":
-            result = run_loso(cfg, out, index, progress=progress, log=log, extra_config=extra)
-        else:
-            train_full(cfg, out, index, progress=progress, log=log, metrics=metrics_obj, extra_config=extra)
-    if protocol == "loso":
-        print_loso(console, result)
-        console.print(Text(f"wrote {out / 'metrics.json'}, {out / 'predictions.csv'}, {out / 'confusion.png'}"))
 
 
 def main() -> None:
