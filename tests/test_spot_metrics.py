@@ -387,3 +387,27 @@ def test_a_frame_folder_run_keeps_its_frame_numbers_at_any_fps(tmp_path):
                                                        "source_frames": frames}))
         got, why = in_truth_frames(hit, run, 200.0)
         assert ((got[0].onset, got[0].offset) == (100, 110)) != placed and (why is not None) == placed
+
+
+def test_each_runs_summary_is_read_once(tmp_path, monkeypatch):
+    """mpt-eval spot read a run's summary.json to refuse an unfinished run, again to name the video of an events.csv
+    without rows, and again to place its events in the truth's frames; it reads it once and the three use it."""
+    root = _benchmark(tmp_path)
+    run = tmp_path / "run"
+    _events(run / "long_001", [{"video": "long_001.mp4", "onset_frame": 10, "apex_frame": 14, "offset_frame": 19,
+                                "type": "micro", "onset_s": 10 / 30, "apex_s": 14 / 30, "offset_s": 19 / 30}])
+    _events(run / "take", [])  # no rows and a folder name that is no video: its summary's source names it
+    (run / "long_001" / "summary.json").write_text(json.dumps({"status": "complete", "source_fps": 30.0}))
+    (run / "take" / "summary.json").write_text(json.dumps({"status": "complete", "source": "long_002.mp4"}))
+    reads: dict[str, int] = {}
+    real = Path.read_text
+
+    def counted(self, *a, **k):
+        if self.name == "summary.json":
+            reads[self.parent.name] = reads.get(self.parent.name, 0) + 1
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Path, "read_text", counted)
+    spotted = read_runs([run], read_annotations_csv(root / "annotations.csv"))
+    assert sorted(spotted) == ["long_001", "long_002"] and len(spotted["long_001"]) == 1
+    assert reads == {"long_001": 1, "take": 1}

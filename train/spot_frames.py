@@ -43,10 +43,13 @@ def first_time(folder: Path) -> float:
     return t if math.isfinite(t) and t >= 0 else 0.0
 
 
-def in_truth_frames(spotted: Sequence, folder: Path, truth_fps: float) -> tuple[list, str | None]:
+def in_truth_frames(spotted: Sequence, folder: Path, truth_fps: float,
+                    summary: dict | None = None) -> tuple[list, str | None]:
     """``spotted`` (``train.spot_metrics.Spotted`` with their seconds) in the frames of a video coded at
-    ``truth_fps``, and why they were converted (None: kept as they are)."""
-    summary = read_summary(folder) or {}
+    ``truth_fps``, and why they were converted (None: kept as they are). ``summary``: the run's summary.json
+    where the caller has read it ({} for none), else it is read from ``folder``."""
+    if summary is None:
+        summary = read_summary(folder) or {}
     if summary.get("source_frames") is True:
         return list(spotted), None  # a frame folder: its frame numbers are the sheet's, at any --fps
     fps = run_fps(summary)

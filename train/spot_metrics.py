@@ -18,7 +18,6 @@ mean per-class F1; ``uar`` = mean per-class recall. ``strs`` = spotting F1 x ana
 from __future__ import annotations
 
 import csv
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -249,16 +248,13 @@ def find_event_files(run: Path) -> list[Path]:
     return files
 
 
-def _folder_video(f: Path, run: Path, resolve) -> str | None:
+def _folder_video(f: Path, run: Path, resolve, summary: dict) -> str | None:
     """The truth video of an ``events.csv`` without rows: its folder's path below the run (a batch of
     frame folders mirrors the dataset's layout: ``spNO.1/a/color``), its folder's name, or the
-    ``source`` of the summary.json beside it, whichever names one."""
+    ``source`` of ``summary`` (the summary.json beside it, {} where there is none), whichever names one."""
     candidates = [f.parent.relative_to(run).as_posix()] if f.parent != run and f.parent.is_relative_to(run) else []
     candidates.append(f.parent.name)
-    try:
-        source = json.loads((f.parent / "summary.json").read_text()).get("source")
-    except (OSError, ValueError, AttributeError):
-        source = None
+    source = summary.get("source")
     if isinstance(source, str) and source:
         candidates.append(source)
     return next((v for v in map(resolve, candidates) if v is not None), None)
@@ -268,11 +264,10 @@ UNFINISHED = {"running": "killed before it ended, or still running", "interrupte
               "failed": "stopped by an error", "killed": "killed outright, finished from its files by --finish"}  # summary.json statuses whose events.csv covers part of a video
 
 
-def _check_finished(f: Path) -> None:
-    """InputError when the summary.json beside ``f`` says its run did not reach the end of its video: the
-    events it missed would be scored as misses of the spotter (an events.csv without a summary is taken)."""
-    s = read_summary(f.parent)
-    status = s.get("status") if s else None
+def _check_finished(f: Path, summary: dict) -> None:
+    """InputError when ``summary`` (the summary.json beside ``f``) says its run did not reach the end of its video:
+    the events it missed would be scored as misses of the spotter (an events.csv without a summary is taken)."""
+    status = summary.get("status")
     if status in UNFINISHED:
         raise InputError(f"{f}: from a run that did not finish (summary.json: status {status}: {UNFINISHED[status]}); "
                          "its events cover only part of the video: run it again")
@@ -294,9 +289,10 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex,
     source: dict[str, Path] = {}  # the events.csv each video's events come from
     for run in runs:
         for f in find_event_files(Path(run)):
-            _check_finished(f)
+            summary = read_summary(f.parent) or {}  # read once: finished?, its video, its frames
+            _check_finished(f, summary)
             rows = read_events(f)
-            names = {resolve(s.video) for s in rows} if rows else {_folder_video(f, Path(run), resolve)}
+            names = {resolve(s.video) for s in rows} if rows else {_folder_video(f, Path(run), resolve, summary)}
             if None in names:
                 if not rows:  # nothing in the file says which video it is
                     raise InputError(f"{f}: no events, and neither its folder ({f.parent.name!r}) nor a summary.json "
@@ -312,7 +308,8 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex,
                 source[name] = f
                 out.setdefault(name, [])
             for name in names:
-                placed, why = in_truth_frames([s for s in rows if resolve(s.video) == name], f.parent, rates[name])
+                placed, why = in_truth_frames([s for s in rows if resolve(s.video) == name], f.parent, rates[name],
+                                              summary)
                 out[name] += placed
                 if why and notes is not None:
                     notes.append(f"{f}: {why}; {name} is coded at {rates[name]:g} fps: its events placed in the "
