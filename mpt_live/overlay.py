@@ -290,7 +290,8 @@ def draw_column(img: np.ndarray, st: OverlayState, g: _Geom) -> None:
     ts = max(24, min(ts, round(110 * g.s)))
     foot = round(fs * 1.2) + ts + round(fs * 1.5)
     stats_h = 3 * round(fs * 1.35) + pad
-    if y + foot + stats_h <= g.col_y1 - (g.strip_y1 - g.strip_y0 if g.strip_y0 > 0 and g.col_y1 == g.H else 0):
+    room = g.col_y1 - (g.strip_y1 - g.strip_y0 if g.strip_y0 > 0 and g.col_y1 == g.H else 0)
+    if y + foot + stats_h <= room and n * ts + (n - 1) * gap <= cw:  # none where three do not fit side by side
         tx.put(img, "what the model sees", (cx, y + fs), round(fs * 0.85), MUTED)
         y += round(fs * 1.2)
         for i, (src, cap) in enumerate(((st.aligned, "aligned"), (st.motion, "motion ×α"), (st.dynamic, "dynamic"))):

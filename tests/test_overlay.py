@@ -89,6 +89,20 @@ def test_a_portrait_frame_keeps_the_panel_off_the_face(w, h, box):
     assert "positive" in bars and _bar_fill(out, bars["positive"]) == pytest.approx(0.5, abs=0.06)
 
 
+@pytest.mark.parametrize("x", range(60, 100, 2))
+def test_the_narrowest_column_draws_without_its_thumbnails(x):
+    """A portrait frame whose face leaves about 85 px beside it (no room above or below): the narrow column was too
+    narrow for three thumbnails of the 24 px least, the last one ran off the frame and render_overlay raised
+    ValueError (the window's loop and --save-video with it). It leaves them out; the bars are still drawn."""
+    w, h = 360, 640
+    frame = _frame(w, h)
+    st = _state(w, h, [0.2, 0.5, 0.3], box=(x, 120, 276 - x, 420))
+    out = render_overlay(frame, st)
+    assert out.shape == frame.shape
+    bars = dict(_bar_rects(frame, st))
+    assert _bar_fill(out, bars["positive"]) == pytest.approx(0.5, abs=0.08)
+
+
 def test_the_band_stays_put_while_a_face_moves_about_the_middle():
     """Below or above the face by which had more room: a face moving about the middle flipped it each frame."""
     w, h = 360, 640
