@@ -74,14 +74,19 @@ class Text:
         return int(w)
 
     def put(self, img: np.ndarray, text: str, org: tuple[int, int], size: int, color: tuple[int, int, int],
-            weight: int = 400) -> None:
-        """Draw with the baseline at ``org[1]``."""
+            weight: int = 400) -> tuple[int, int, int, int]:
+        """Draw with the baseline at ``org[1]``; the box (x0, y0, x1, y1) the text takes, for laying out around it."""
+        x, y = int(org[0]), int(org[1])
         if self.face is not None:
-            cv2.putText(img, text, (int(org[0]), int(org[1])), color, self.face, int(size), weight)
-            return
+            cv2.putText(img, text, (x, y), color, self.face, int(size), weight)
+            r = cv2.getTextSize((0, 0), text, (x, y), self.face, int(size), weight)
+            x0, y0, w, h = r if isinstance(r, tuple) else (r.x, r.y, r.width, r.height)
+            return int(x0), int(y0), int(x0 + w), int(y0 + h)
         scale = cv2.getFontScaleFromHeight(cv2.FONT_HERSHEY_SIMPLEX, int(size * 0.72))
         thick = 2 if weight >= 600 else 1
-        cv2.putText(img, text, (int(org[0]), int(org[1])), cv2.FONT_HERSHEY_SIMPLEX, scale, color, thick, cv2.LINE_AA)
+        cv2.putText(img, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, color, thick, cv2.LINE_AA)
+        (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
+        return x, y - h, x + w, y + base
 
     def fit(self, text: str, size: int, max_w: int, weight: int = 400) -> str:
         """Shorten ``text`` with an ellipsis until it fits ``max_w`` pixels."""
@@ -117,13 +122,18 @@ def shade(img: np.ndarray, x0: int, y0: int, x1: int, y1: int, color=PANEL, alph
     cv2.addWeighted(roi, 1.0 - alpha, np.full_like(roi, color), alpha, 0.0, dst=roi)
 
 
+def pill_size(text: str, size: int, weight: int = 700) -> tuple[int, int]:
+    """The width and height :func:`pill` takes for ``text``, to lay it out before drawing it."""
+    pad = max(3, size // 3)
+    return typeface().width(text, size, weight) + 2 * pad, int(size * 1.25) + pad
+
+
 def pill(img: np.ndarray, text: str, x: int, y: int, size: int, fg, bg, weight: int = 700,
           anchor: str = "left") -> tuple[int, int, int, int]:
     """A filled rounded label; (x, y) is its top-left (or top-centre with anchor="center")."""
     tx = typeface()
     pad = max(3, size // 3)
-    w = tx.width(text, size, weight) + 2 * pad
-    h = int(size * 1.25) + pad
+    w, h = pill_size(text, size, weight)
     if anchor == "center":
         x -= w // 2
     elif anchor == "right":

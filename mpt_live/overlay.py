@@ -24,8 +24,8 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from .draw import (ACCENT, ALERT, DEMO_BG, MUTED, NOFACE, WARN, WHITE, class_color, corners, pill, shade, thumb,
-                   typeface)
+from .draw import (ACCENT, ALERT, DEMO_BG, MUTED, NOFACE, WARN, WHITE, class_color, corners, pill, pill_size, shade,
+                   thumb, typeface)
 
 
 @dataclass
@@ -208,16 +208,23 @@ def draw_column(img: np.ndarray, st: OverlayState, g: _Geom) -> None:
     cx, cw = x0 + pad, (x1 - x0) - 2 * pad
     y = g.col_y0 + pad
 
-    # header: model name and the demo badge
-    big = round(fs * 1.25)
+    # header: the title, the demo badge beside it, or under it where the column has no room for both (a narrow
+    # column: the badge covered the title); each text's box in g.extra["header"]
+    big, small = round(fs * 1.25), max(10, round(fs * 0.85))
     title = f"MPT live · face {st.face_id}" if st.face_id is not None and (st.others or st.face_id) else "MPT live"
-    tx.put(img, tx.fit(title, big, cw - (tx.width("DEMO MODEL", max(10, round(fs * 0.85))) + pad if st.demo else 0),
-                       700), (cx, y + big), big, WHITE, 700)
-    if st.demo:
-        pill(img, "DEMO MODEL", x1 - pad, y, max(10, round(fs * 0.85)), (10, 10, 10), DEMO_BG, 800, anchor="right")
+    badge = ("DEMO MODEL" if pill_size("DEMO MODEL", small, 800)[0] <= cw else "DEMO") if st.demo else ""
+    bw, bh = pill_size(badge, small, 800) if badge else (0, 0)
+    beside = not badge or cw - bw - pad >= tx.width("MPT live", big, 700)
+    title = tx.fit(title, big, cw - (bw + pad if badge and beside else 0), 700)
+    boxes = g.extra["header"] = {"title": tx.put(img, title, (cx, y + big), big, WHITE, 700)}
     y += big + round(fs * 0.6)
+    if badge:
+        bx, by = (x1 - pad - bw, boxes["title"][1]) if beside else (cx, y)
+        pill(img, badge, bx, by, small, (10, 10, 10), DEMO_BG, 800)
+        boxes["badge"] = (bx, by, bx + bw, by + bh)
+        y = max(y, by + bh + round(fs * 0.4))
     if st.model:
-        tx.put(img, tx.fit(st.model, round(fs * 0.85), cw), (cx, y + round(fs * 0.85)), round(fs * 0.85), MUTED)
+        boxes["model"] = tx.put(img, tx.fit(st.model, small, cw), (cx, y + small), small, MUTED)
         y += round(fs * 1.3)
     y += round(fs * 0.3)
 
@@ -237,8 +244,8 @@ def draw_column(img: np.ndarray, st: OverlayState, g: _Geom) -> None:
     cv2.rectangle(img, (cx, y + round(fs * 0.2)), (cx + max(3, round(4 * g.s)), y + huge + round(fs * 1.5)),
                   color, -1)
     lx = cx + round(10 * g.s)
-    tx.put(img, tx.fit(label, huge, cw - (lx - cx), 700), (lx, y + huge), huge, WHITE, 700)
-    tx.put(img, sub, (lx, y + huge + round(fs * 1.45)), fs, MUTED)
+    boxes["label"] = tx.put(img, tx.fit(label, huge, cw - (lx - cx), 700), (lx, y + huge), huge, WHITE, 700)
+    boxes["sub"] = tx.put(img, tx.fit(sub, fs, cw - (lx - cx)), (lx, y + huge + round(fs * 1.45)), fs, MUTED)
     y += huge + round(fs * 2.5)
 
     # one bar per class

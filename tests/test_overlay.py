@@ -137,6 +137,39 @@ def test_demo_badge_only_for_demo_models():
     assert orange(a[header]) > 200 and orange(b[header]) == 0
 
 
+@pytest.mark.parametrize("w,h,box", [(360, 640, (60, 120, 200, 420)), (360, 640, (80, 120, 196, 420)),
+                                     (360, 640, (100, 150, 160, 200)), (640, 480, None), (1280, 720, None)],
+                         ids=["portrait-narrow-column", "portrait-narrowest-column", "portrait-band", "640x480",
+                              "1280x720"])
+@pytest.mark.parametrize("face_id", [None, 3])
+def test_the_demo_badge_never_covers_the_title_or_other_text(w, h, box, face_id):
+    """In the narrow column of a portrait frame (no room above or below the face) the DEMO MODEL badge, drawn at the
+    column's right edge, covered the panel's title, and the line under the label ran out of the column. The badge
+    goes beside the title where both fit, else under it; every header text stays inside the column."""
+    from mpt_live import overlay as ov
+
+    frame = _frame(w, h)
+    st = _state(w, h, [0.2, 0.5, 0.3], face_id=face_id, **({"box": box} if box else {}))
+    g = ov.geometry(frame.shape, st)
+    out = frame.copy()
+    ov.draw_column(out, st, g)
+    boxes = g.extra["header"]
+    assert {"title", "badge", "model", "label", "sub"} <= set(boxes)
+    if box and box[3] > 400:  # no room above or below the face: the narrow column the badge covered the title in
+        assert g.col_x1 - g.col_x0 < ov.MIN_COLUMN and g.col_y0 == 0
+    for name, (x0, y0, x1, y1) in boxes.items():
+        assert g.col_x0 <= x0 < x1 <= g.col_x1 and g.col_y0 <= y0 < y1 <= g.col_y1, (name, boxes[name])
+    names = sorted(boxes)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = boxes[a], boxes[b]
+            assert ax1 <= bx0 or bx1 <= ax0 or ay1 <= by0 or by1 <= ay0, f"{a} {boxes[a]} and {b} {boxes[b]} overlap"
+    # the boxes are where the drawing is: no orange of the badge in the title's box
+    x0, y0, x1, y1 = boxes["title"]
+    title = out[y0:y1, x0:x1].astype(int)
+    assert not ((title[..., 2] > 200) & (title[..., 1] > 100) & (title[..., 0] < 60)).any()
+
+
 def test_side_choice_and_hysteresis():
     assert choose_side((400, 100, 150, 150), 640) == "left"
     assert choose_side((50, 100, 150, 150), 640) == "right"
