@@ -25,7 +25,8 @@ import numpy as np
 from .errors import InputError
 from .latest_frame import CaptureLike, LatestFrameReader, LiveFrame
 from .quiet import quiet_opencv
-from .sources import VideoFile, expand_videos, is_stream_url, open_capture, square_pixels
+from .sources import (DamagedFrames, Read, VideoFile, expand_videos, is_stream_url, open_capture, read_past,
+                      square_pixels, timed_run)
 
 __all__ = ["CaptureLike", "CaptureReader", "LatestFrameReader", "LiveFrame", "PacedVideoReader", "open_camera",
            "open_source", "open_stream"]
@@ -187,6 +188,8 @@ class PacedVideoReader(LatestFrameReader):
             # decoded again
             self._cap, self._decoded = v.detach()
         self.name = str(path)
+        self._url = is_stream_url(self.name)
+        self._misses = DamagedFrames()  # frames that did not decode, read past as a VideoFile does (its first pass)
         self.speed = speed
         self._clock = clock
         self._sleep = sleep
@@ -209,11 +212,38 @@ class PacedVideoReader(LatestFrameReader):
             else:
                 self._stop.wait(min(left, 0.05))
 
+    @property
+    def damaged(self) -> int:
+        """Frames read past so far in the first pass because they did not decode (a damaged stretch)."""
+        return self._misses.count
+
     def _end_of_pass(self, times: Any) -> None:
         times.finish()
         if self.loops == 0:
-            self.warnings += [w for w in times.warnings if w not in self.warnings]
+            self.warnings += [w for w in times.warnings + self._misses.warnings(self.name) if w not in self.warnings]
             self.error = self.error or times.error
+
+    def _next(self, done: int, prev_ms: float) -> tuple[np.ndarray | None, float, int] | None:
+        """The next frame (its image, None where only grabbed; OpenCV's time in ms; the frames read past before it),
+        None at the end. Frames that do not decode are read past as a :class:`~mpt_live.sources.VideoFile` reads
+        them, and the frames after them timed as it times them (:func:`~mpt_live.sources.timed_run`: those read
+        ahead are decoded then); an undamaged file's frames are grabbed only."""
+        if self._decoded:
+            return self._decoded.pop(0)
+        got = read_past(self._cap, self.frame_count, done, self._url, decode=False)
+        if got is None or not got[2] or got[1] - prev_ms > 1.5 * 1000.0 / self.fps:
+            return got
+        ok, img = self._cap.retrieve()
+        if not ok or img is None:
+            return None
+
+        def read(k: int) -> Read | None:
+            more = read_past(self._cap, self.frame_count, done + k, self._url)
+            return None if more is None else (square_pixels(more[0], self._stretch), more[1], more[2])
+
+        run, after, _ = timed_run((square_pixels(img, self._stretch), got[1], got[2]), prev_ms, self.fps, read)
+        self._decoded = [*run[1:], *([after] if after is not None else [])]
+        return run[0]
 
     def _run(self) -> None:
         late = 1.0 / (self.fps * self.speed)  # more than a frame period behind: skip
@@ -221,15 +251,11 @@ class PacedVideoReader(LatestFrameReader):
             if self._stop.is_set():
                 return
         start = self._clock()
-        times, offset, i, published_t = self._times(), 0.0, 0, 0.0
+        times, offset, i, published_t, prev_ms = self._times(), 0.0, 0, 0.0, 0.0
         while not self._stop.is_set():
             now = self._clock()  # lateness is judged before decoding, as if the frame's time were known
-            img = None
-            if self._decoded:  # the first frames, decoded when the file was opened
-                img, ms = self._decoded.pop(0)
-            elif self._cap.grab():
-                ms = float(self._cap.get(cv2.CAP_PROP_POS_MSEC) or 0.0)
-            else:
+            got = self._next(times.n, prev_ms)
+            if got is None:
                 self._end_of_pass(times)
                 if not self.loop or times.n == 0:
                     return
@@ -237,9 +263,12 @@ class PacedVideoReader(LatestFrameReader):
                 self._cap.release()
                 self._cap = open_capture(self.name)
                 self.loops += 1
-                times = self._times()
+                times, prev_ms = self._times(), 0.0
                 continue
-            t = offset + times.next(ms)
+            img, prev_ms, misses = got
+            n, t = times.n, offset + times.next(prev_ms, misses)
+            if self.loops == 0:
+                self._misses.add(misses, t, start=n == 0)
             due = start + t / self.speed
             if now > due + late:
                 if t - published_t < MAX_SKIP_S:

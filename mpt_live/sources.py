@@ -14,7 +14,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -146,6 +146,51 @@ def open_capture(name: str, timeout_ms: int = 5000) -> cv2.VideoCapture:
 PATIENCE = 300  # frames that do not decode, in a row, read past in a video whose header counts no frames
 
 
+def read_past(cap: cv2.VideoCapture, frame_count: int, done: int, url: bool,
+              decode: bool = True) -> tuple[np.ndarray | None, float, int] | None:
+    """The next frame that decodes (its image, None when not ``decode``: grabbed only; OpenCV's time in ms; the
+    frames read past before it), None at the end of the video. A frame that does not decode (a damaged stretch:
+    OpenCV goes on with the frames after it) is read past while the header's ``frame_count`` is more than the
+    ``done`` read and those missed (where it counts none, up to :data:`PATIENCE` in a row); never over a network
+    (``url``), where a failed read can be a wait."""
+    misses = 0
+    while True:
+        if decode:
+            ok, img = cap.read()
+            ok = ok and img is not None
+        else:
+            ok, img = cap.grab(), None
+        if ok:
+            return img, float(cap.get(cv2.CAP_PROP_POS_MSEC) or 0.0), misses
+        misses += 1
+        more = frame_count - done - misses if frame_count else PATIENCE - misses
+        if url or more < 0:
+            return None
+
+
+Read = tuple[np.ndarray, float, int]  # a frame read: image, OpenCV's time in ms, the frames read past before it
+
+
+def timed_run(got: Read, prev_ms: float, fps: float,
+              read: Callable[[int], Read | None]) -> tuple[list[Read], Read | None, bool]:
+    """``got`` (read after one at ``prev_ms``) and, after damage, the frames read with it: ``(run, after,
+    ahead)``. After frames that did not decode OpenCV can time frames by its count of frames read, a period
+    apart as if none had been lost, until the container's times go on (a jump): up to a second of them is read
+    ahead (``read(k)``: the next frame, ``k`` read ahead so far), and placed a period apart before the frame the
+    container times. ``ahead``: frames were read ahead, ``after`` the next one (None: the end); else ``run`` is
+    ``[got]`` and nothing more was read."""
+    period_ms = 1000.0 / fps
+    run = [got]
+    if not (got[2] and got[1] - prev_ms <= 1.5 * period_ms):
+        return run, None, False
+    while (after := read(len(run))) is not None and not after[2] and len(run) <= fps:
+        if after[1] - run[-1][1] > 1.5 * period_ms:
+            run = [(im, after[1] - (len(run) - k) * period_ms, m) for k, (im, _, m) in enumerate(run)]
+            break
+        run.append(after)
+    return run, after, True
+
+
 class DamagedFrames:
     """The frames of a video file that did not decode and were read past (:meth:`VideoFile._read`): how many, and
     the times of the frames after them, for one warning."""
@@ -252,33 +297,20 @@ class VideoFile:
 
     def __iter__(self) -> Iterator[Frame]:
         times = self._times = self.frame_times()
-        buffered, self._buffered = self._buffered, []
         complete = False
         try:
-            if self._buffered_misses[:1] != [0] and len(buffered) == 2 and buffered[0][1] <= 0 < buffered[1][1]:
-                # damage at the start: OpenCV has no time for the first frame after it (0); one period before the next
-                buffered[0] = (buffered[0][0], buffered[1][1] - 1000.0 / self.fps)
-            for (img, ms), misses in zip(buffered, self._buffered_misses):
+            buffered = self.first_frames()
+            for img, ms, misses in buffered:
                 n = times.n
                 yield Frame(n, self._misses.add(misses, times.next(ms, misses), start=n == 0), img)
-            prev_ms, period_ms = buffered[-1][1], 1000.0 / self.fps
+            prev_ms = buffered[-1][1]
             got = self._read(times.n) if len(buffered) == 2 else None  # one frame buffered: the video has no second
             while got is not None:
-                run, ahead = [got], got[2] and got[1] - prev_ms <= 1.5 * period_ms
-                if ahead:
-                    # after damage OpenCV can time frames by its count of frames read, a period apart as if none had
-                    # been lost, until the container's times go on (a jump): up to a second of them is looked at,
-                    # and placed a period apart before the frame the container times
-                    while (got := self._read(times.n + len(run))) is not None and not got[2] and len(run) <= self.fps:
-                        if got[1] - run[-1][1] > 1.5 * period_ms:
-                            run = [(im, got[1] - (len(run) - k) * period_ms, m) for k, (im, _, m) in enumerate(run)]
-                            break
-                        run.append(got)
+                run, after, ahead = timed_run(got, prev_ms, self.fps, lambda k: self._read(times.n + k))
                 for img, ms, misses in run:
                     yield Frame(times.n, self._misses.add(misses, times.next(ms, misses)), img)
                     prev_ms = ms
-                if not ahead:
-                    got = self._read(times.n)
+                got = after if ahead else self._read(times.n)
             complete = True
         finally:
             times.finish(complete)
@@ -286,26 +318,27 @@ class VideoFile:
                               if w not in self.warnings]
             self.error = self.error or times.error
 
+    def first_frames(self) -> list[tuple[np.ndarray, float, int]]:
+        """The frames read when the video was opened (image, OpenCV's time in ms, the frames read past before
+        each), taken from this object. After damage at the start OpenCV has no time for the first frame after it
+        (0): it is placed one period before the next."""
+        got = [(img, ms, m) for (img, ms), m in zip(self._buffered, self._buffered_misses)]
+        self._buffered = []
+        if len(got) == 2 and got[0][2] and got[0][1] <= 0 < got[1][1]:
+            got[0] = (got[0][0], got[1][1] - 1000.0 / self.fps, got[0][2])
+        return got
+
     def _read(self, done: int) -> tuple[np.ndarray, float, int] | None:
         """The next frame that decodes (square pixels, OpenCV's time in ms, the frames read past before it), None
-        at the end of the video. A frame that does not decode (a damaged stretch: OpenCV goes on with the frames
-        after it) is read past while the header counts more frames than the ``done`` read and those missed (where
-        it counts none, up to :data:`PATIENCE` in a row); never over a network, where a failed read can be a wait."""
-        misses = 0
-        while True:
-            ok, img = self._cap.read()
-            if ok and img is not None:
-                return square_pixels(img, self.stretch), float(self._cap.get(cv2.CAP_PROP_POS_MSEC) or 0.0), misses
-            misses += 1
-            more = self.frame_count - done - misses if self.frame_count else PATIENCE - misses
-            if self._url or more < 0:
-                return None
+        at the end of the video (:func:`read_past`)."""
+        got = read_past(self._cap, self.frame_count, done, self._url)
+        return None if got is None else (square_pixels(got[0], self.stretch), got[1], got[2])
 
-    def detach(self) -> tuple[cv2.VideoCapture, list[tuple[np.ndarray, float]]]:
-        """The open capture and the frames already decoded from it (image, position in ms), for a reader that
+    def detach(self) -> tuple[cv2.VideoCapture, list[tuple[np.ndarray, float, int]]]:
+        """The open capture and the frames already decoded from it (:meth:`first_frames`), for a reader that
         goes on from there (:class:`~mpt_live.capture.PacedVideoReader`) instead of opening the file again;
         this object reads nothing more."""
-        cap, buffered, self._buffered = self._cap, self._buffered, []
+        cap, buffered = self._cap, self.first_frames()
         self._cap = None
         return cap, buffered
 

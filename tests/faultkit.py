@@ -82,6 +82,21 @@ def write_truncated_mp4(path: Path, n: int, keep: float, fps: float = 25.0, size
     return path
 
 
+def write_damaged_mp4(path: Path, where: float = 0.5, seconds: int = 4, size: int = 6000) -> Path:
+    """A 30 fps H.264 mp4 (index first, a keyframe a second) with ``size`` bytes of garbage ``where`` into its
+    frames' data (a bad block, a broken transfer): OpenCV cannot decode the frames there and goes on after them."""
+    import random
+
+    ffmpeg("-f", "lavfi", "-i", f"testsrc2=s=160x120:r=30:d={seconds}", "-c:v", "libx264", "-preset", "veryfast",
+           "-g", "30", "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(path))
+    data = bytearray(path.read_bytes())
+    mdat = data.find(b"mdat")
+    at, rng = mdat + 8 + int((len(data) - mdat) * where), random.Random(1)
+    data[at:at + size] = bytes(rng.randrange(256) for _ in range(size))
+    path.write_bytes(bytes(data))
+    return path
+
+
 def write_dropped_frames(path: Path, n: int = 60, fps: float = 30.0, keep_all_s: float = 1.0) -> Path:
     """A recording that drops every other frame after ``keep_all_s`` (a phone or webcam under load), in the
     container ``path``'s name says (.mkv, .webm, .avi): its header count is duration x rate, not the frames."""

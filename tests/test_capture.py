@@ -249,6 +249,28 @@ def test_paced_file_that_stops_decoding_is_reported_truncated(small_video, monke
     assert len(frames) <= 12 and r.error is not None and "of the 40 frames its header announces" in r.error
 
 
+@pytest.mark.parametrize("where", [0.02, 0.5])
+def test_paced_file_reads_past_a_damaged_stretch_as_the_file_reader_does(tmp_path, where):
+    """``--realtime`` on a recording with a few damaged kilobytes: its reader ended at the first frame that did not
+    decode (a failed grab), and the run was 'truncated or damaged' with half the video, where the file reader reads
+    past the damage with one warning. It reads past it, times the frames after it, warns and judges as that one."""
+    from faultkit import write_damaged_mp4
+
+    from mpt_live.sources import VideoFile
+
+    clip = write_damaged_mp4(tmp_path / "take.mp4", where)
+    with VideoFile(clip) as v:
+        want = {f.index: f.t for f in v}
+    clock = FakeTime()
+    with PacedVideoReader(clip, clock=clock, sleep=clock.sleep) as r:
+        frames = list(r)
+    assert r.error is None and v.error is None and r.warnings == v.warnings
+    assert len(v.warnings) == 1 and "frames could not be decoded (the file is damaged there)" in v.warnings[0]
+    assert r.damaged == v.damaged > 0
+    assert frames[-1].index == max(want) and r.delivered + r.dropped == len(want)  # to the end of the file
+    assert [f.t for f in frames] == pytest.approx([want[f.index] for f in frames], abs=1e-6)
+
+
 def test_paced_file_bad_input():
     with pytest.raises(InputError, match="no such file"):
         PacedVideoReader("/nonexistent/clip.mp4")
