@@ -218,7 +218,7 @@ class PacedVideoReader(LatestFrameReader):
         return self._misses.count
 
     def _end_of_pass(self, times: Any) -> None:
-        times.finish()
+        times.finish(complete=self.loops == 0)  # judged once, from the first pass (a cut file is read once to its end)
         if self.loops == 0:
             self.warnings += [w for w in times.warnings + self._misses.warnings(self.name) if w not in self.warnings]
             self.error = self.error or times.error

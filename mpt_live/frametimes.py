@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from array import array
+from typing import Callable
 
 import numpy as np
 
@@ -40,12 +41,14 @@ class FrameTimes:
 
     ``pts``: the container has per-frame times (OpenCV's ``POS_MSEC`` moves); without them frame i is at
     ``i / fps``. ``start_s``: the first frame's time on the container's time line; ``end_s``: where the
-    container says the video ends (None: unknown), the truncation check's reference for timed videos."""
+    container says the video ends (None: unknown), the truncation check's reference for timed videos. ``cut``:
+    asked after a whole pass that found nothing wrong how the file ends part-way through (a few words), None when
+    it does not (:func:`mpt_live.cutoff.cut_off`: a streamed WebM or an MPEG-TS, which state no end)."""
 
     def __init__(self, name: str, fps: float, pts: bool, frame_count: int = 0, start_s: float = 0.0,
-                 end_s: float | None = None) -> None:
+                 end_s: float | None = None, cut: Callable[[], str | None] | None = None) -> None:
         self.name, self.fps, self.pts, self.frame_count = name, fps, pts, frame_count
-        self.start_s, self.end_s = start_s, end_s
+        self.start_s, self.end_s, self._cut = start_s, end_s, cut
         self.n = 0
         self.last = -math.inf
         self._first_ms = 0.0
@@ -109,6 +112,9 @@ class FrameTimes:
             if self.span < end_s - max(2.0 / self.fps, 0.02 * (end_s - self.start_s)):
                 self.error = (f"{self.name}: ended after {n} of the {count} frames its header announces "
                               f"({self.span:.2f} of {end_s:.2f} s): the file is truncated or damaged")
+        if complete and self.error is None and n and self._cut is not None and (how := self._cut()):
+            self.error = (f"{self.name}: {how}, after {n} frames ({self.span:.2f} s): the file is truncated (cut off "
+                          "while it was written or copied)")
         if self.pts and len(self._intervals) >= 2:
             iv = np.frombuffer(self._intervals, dtype=np.float64)
             period = 1.0 / self.fps

@@ -9,6 +9,7 @@ paced files) are in :mod:`mpt_live.capture`, which also opens any source (``open
 
 from __future__ import annotations
 
+import functools
 import glob
 import math
 import os
@@ -19,6 +20,7 @@ from typing import Callable, Iterator
 import cv2
 import numpy as np
 
+from .cutoff import cut_off
 from .errors import InputError
 from .frametimes import FrameTimes, resolve_rate
 from .quiet import quiet_fd, quiet_opencv
@@ -275,6 +277,7 @@ class VideoFile:
             self.name, header_fps, ms[0], ms[1] if len(ms) > 1 else None, probe)
         # where the video starts and ends on the container's time line (a URL: not probed)
         self.start_s, self._end_s = (0.0, None) if probe is None else (probe.start_s, probe.end_s)
+        self._probe = probe
         self.error: str | None = None
         self._times: FrameTimes | None = None
 
@@ -286,7 +289,7 @@ class VideoFile:
     def frame_times(self) -> FrameTimes:
         """A fresh clock for one pass over this video (the same rate and timing source)."""
         return FrameTimes(self.name, self.fps, self._pts, self.frame_count, self.start_s if self._pts else 0.0,
-                          self._end_s)
+                          self._end_s, functools.partial(cut_off, self.path, self._probe))
 
     @property
     def duration_s(self) -> float:

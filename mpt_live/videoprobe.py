@@ -38,7 +38,9 @@ class VideoProbe:
     another stream; ``end_s`` the stream's duration, a Matroska stream's ``DURATION`` tag, else the
     container's, None when nothing states it). ``codec``: the first video stream's codec, FFmpeg's name for it
     (``'h264'``, ``'vp9'``, ``'mpeg4'``), None when there is no video stream or PyAV cannot tell. ``open_gop``: an
-    MP4/MOV/WebM's H.264 has open GOPs (:mod:`mpt_live.opengop`: a browser seeking into it can lose the video)."""
+    MP4/MOV/WebM's H.264 has open GOPs (:mod:`mpt_live.opengop`: a browser seeking into it can lose the video).
+    ``container``: FFmpeg's name for the container format (``'mov,mp4,m4a,3gp,3g2,mj2'``, ``'matroska,webm'``,
+    ``'mpegts'``), None when PyAV could not open the file (:mod:`mpt_live.cutoff`)."""
 
     failure: str | None = None
     streams: tuple[str, ...] = ()
@@ -48,6 +50,7 @@ class VideoProbe:
     end_s: float | None = None
     codec: str | None = None
     open_gop: bool = False
+    container: str | None = None
 
     @property
     def has_video(self) -> bool:
@@ -78,7 +81,8 @@ def _probe(path: str) -> VideoProbe:
         with quiet_fd(2), av.open(str(path)) as c:  # FFmpeg's own lines ("moov atom not found") kept out
             streams = tuple(sorted({st.type for st in c.streams}))
             start_s, end_s = _timeline(c)
-            return VideoProbe(None, streams, _image(c), _codec_fps(c), start_s, end_s, _codec(c), _open_gop(c))
+            return VideoProbe(None, streams, _image(c), _codec_fps(c), start_s, end_s, _codec(c), _open_gop(c),
+                              _container(c))
     except EOFError:  # av.error.EOFError is one: a header, then nothing
         return VideoProbe(failure=ENDS)
     except Exception:  # PyAV's "Invalid data found when processing input", a file unreadable to it
@@ -93,6 +97,13 @@ def _image(c) -> str | None:
         streams = c.streams.video
         codec = streams[0].codec_context.name if streams else name
         return {"mjpeg": "JPEG"}.get(codec, codec.upper())
+    except Exception:
+        return None
+
+
+def _container(c) -> str | None:
+    try:
+        return str(c.format.name)
     except Exception:
         return None
 

@@ -631,6 +631,36 @@ def test_a_truncated_mkv_is_still_named(tmp_path):
     assert 0 < n < 60 and v.error and "cut.mkv: ended after" in v.error and "truncated" in v.error
 
 
+@pytest.mark.parametrize("form", ["stream.webm", "take.ts", "camera.m2ts"])
+def test_a_recording_that_states_no_end_is_named_when_cut_short(tmp_path, form):
+    """A WebM written as a stream (MediaRecorder-like: no duration, no index) and an MPEG-TS state no end of their
+    own, so a copy cut short (a broken download, a recorder killed) was read to its last whole frame and called
+    complete. Where the bytes stop shows it: a Matroska element cut mid-way (FFmpeg: 'File ended prematurely'),
+    a transport stream that is not a whole number of its packets. The whole files are still complete."""
+    import subprocess
+
+    whole = tmp_path / form
+    src = ["-f", "lavfi", "-i", "testsrc2=s=160x120:r=30:d=4"]
+    if form.endswith(".webm"):  # to a pipe: FFmpeg cannot go back to write a duration or an index
+        with open(whole, "wb") as fh:
+            subprocess.run([fk.ffmpeg_exe(), "-loglevel", "error", *src, "-c:v", "libvpx", "-b:v", "300k", "-deadline",
+                            "realtime", "-cpu-used", "8", "-f", "webm", "-"], stdout=fh, check=True)
+    else:
+        fk.ffmpeg(*src, "-c:v", "libx264", "-preset", "veryfast", "-g", "30", "-pix_fmt", "yuv420p",
+                  *(["-mpegts_m2ts_mode", "1"] if form.endswith(".m2ts") else []), str(whole))
+    cut = tmp_path / f"cut-{form}"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size * 3 // 5 + 100])  # at any byte (FFmpeg writes an m2ts
+    # in blocks of 32 packets: 3/5 of one can be a whole number of them, a cut there is not seen)
+    with VideoFile(whole) as v:
+        n = sum(1 for _ in v)
+    assert n == 120 and v.error is None, v.error
+    with VideoFile(cut) as v:
+        times = [f.t for f in v]
+    assert 40 < len(times) < 110
+    assert v.error and v.error.startswith(f"{cut}: ends part-way through") and "the file is truncated" in v.error
+    assert f"after {len(times)} frames" in v.error  # where it ended
+
+
 def test_a_video_that_starts_after_its_sound_is_timed_as_a_player_shows_it(tmp_path):
     """The picture starts 0.5 s into the file (after the sound): frame 0 is at 0.5 s in a player, in the
     review page's video and in FFmpeg; mpt-live put it at 0, so every time was 0.5 s early."""
