@@ -35,8 +35,8 @@ class VideoProbe:
     ``codec_fps``: the first video stream's frame rate as FFmpeg's decoder sees it (not checked for sense),
     None when the stream states none. ``start_s`` / ``end_s``: where the first video stream's first frame is
     shown and where the stream ends on the container's time line (``start_s`` 0 unless the video starts after
-    another stream; ``end_s`` the stream's duration, a Matroska stream's ``DURATION`` tag, else the
-    container's, None when nothing states it). ``codec``: the first video stream's codec, FFmpeg's name for it
+    another stream, or a Matroska file's first frames are lost; ``end_s`` the stream's duration, a Matroska
+    stream's ``DURATION`` tag, else the container's, None when nothing states it). ``codec``: the first video stream's codec, FFmpeg's name for it
     (``'h264'``, ``'vp9'``, ``'mpeg4'``), None when there is no video stream or PyAV cannot tell. ``open_gop``: an
     MP4/MOV/WebM's H.264 has open GOPs (:mod:`mpt_live.opengop`: a browser seeking into it can lose the video).
     ``container``: FFmpeg's name for the container format (``'mov,mp4,m4a,3gp,3g2,mj2'``, ``'matroska,webm'``,
@@ -136,7 +136,13 @@ def _timeline(c) -> tuple[float, float | None]:
         s = c.streams.video[0]
         tb = s.time_base
         start = 0.0
-        if s.start_time is not None and c.start_time is not None and tb:
+        # a Matroska/WebM segment's time line starts at 0 and its blocks are timed on it: FFmpeg's container start
+        # is its first block read, later than 0 where the first cluster was lost to damage (the frames were a
+        # cluster's length early, and 'truncated' by that much)
+        matroska = "matroska" in c.format.name.split(",")
+        if matroska and s.start_time is not None and tb:
+            start = max(0.0, float(s.start_time * tb))
+        elif s.start_time is not None and c.start_time is not None and tb:
             # from the container's start, or from 0 where another stream starts before it (audio priming)
             start = max(0.0, float(s.start_time * tb) - max(c.start_time / 1e6, 0.0))
         whole = c.duration / 1e6 if c.duration and c.duration > 0 else None
@@ -145,6 +151,8 @@ def _timeline(c) -> tuple[float, float | None]:
         if s.duration and tb:
             return start, start + float(s.duration * tb)
         tag = _clock_seconds((s.metadata or {}).get("DURATION") or (s.metadata or {}).get("duration"))
+        if tag and matroska and tag > start:  # FFmpeg writes where the track ends on that time line, not its length
+            return start, tag
         return start, (start + tag if tag else whole)
     except Exception:  # no video stream, or PyAV cannot tell: OpenCV's view, as before
         return 0.0, None

@@ -672,6 +672,36 @@ def test_a_video_that_starts_after_its_sound_is_timed_as_a_player_shows_it(tmp_p
     assert v.warnings == [] and v.error is None
 
 
+@pytest.mark.parametrize("form", ["lost-first-cluster.mkv", "late.mkv"])
+def test_a_matroska_video_is_timed_on_its_segments_time_line(tmp_path, form):
+    """A Matroska file times its blocks from the segment's start (0). With its whole first cluster lost to damage,
+    FFmpeg's container start is the first block it could read (1 s): the frames were placed from 0, a second
+    early, and the file 'truncated' (5 of 6 s). With the sound first, the track's DURATION tag (where it ends on
+    that time line) was added to the picture's start: a whole file was 'truncated' (2.5 of 3 s)."""
+    import random
+
+    import av
+
+    path = tmp_path / form
+    if form == "late.mkv":
+        fk.write_late_video(path, n=60, lead_s=0.5)
+    else:
+        fk.ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x120:r=30:d=6", "-c:v", "libx264", "-preset", "veryfast",
+                  "-g", "30", "-pix_fmt", "yuv420p", str(path))
+        data = bytearray(path.read_bytes())
+        first = data.find(b"\x1f\x43\xb6\x75")  # Matroska's Cluster ID: the first, to the second
+        second, rng = data.find(b"\x1f\x43\xb6\x75", first + 4), random.Random(1)
+        data[first:second] = bytes(rng.randrange(256) for _ in range(second - first))
+        path.write_bytes(bytes(data))
+    with av.open(str(path)) as c:
+        want = [f.time for f in c.decode(video=0)]  # the segment's times, as FFmpeg gives them
+    assert want[0] >= 0.5
+    with VideoFile(path) as v:
+        times = [f.t for f in v]
+    assert times == pytest.approx(want, abs=0.002)
+    assert v.error is None
+
+
 def test_inspect_before_a_late_picture_says_where_it_starts(tmp_path):
     """--inspect 1.2 on a video whose picture starts at 0.5 s: no whole window ends there yet; it said "has no
     frames" (or "no face") when the time was before the first frame."""
