@@ -25,6 +25,7 @@ from typing import Any
 from .errors import InputError
 from .overview import is_batch_out, rebuild
 from .report import run_title, write_plot_and_page
+from .review import damaged_copy
 from .results import ModelInfo
 from .rundir import BATCH_MARKER, SUMMARY, batch_in_use, read_summary, run_in_use
 from .spotting import EVENT_COLUMNS
@@ -82,13 +83,33 @@ def finish_folder(folder: Path, option: str = "--finish") -> tuple[bool, str]:
     classes = [c[2:] for c in _header(folder / "predictions.csv") if c.startswith("p_")]
     outputs = summary["outputs"]
     source = Path(str(summary["source"]))
+    copy = _damaged_review(folder, marker, summary, source)
     write_plot_and_page(folder, summary, rows, classes, source if source.is_file() else None, _title(summary),
                         bool(summary["model"].get("demo")), until=summary["source_seconds"])
     summary["problems"] += [f"{name}: not written ({err})" for name, err in outputs["errors"].items()]
     write_json(folder / SUMMARY, summary)
     return True, (f"{folder}: finished from its files (status {KILLED}): {summary['frames_read']} frames, "
                   f"{summary['windows']} windows, {len(summary['events'])} events, up to "
-                  f"{summary['source_seconds']} s of the video")
+                  f"{summary['source_seconds']} s of the video{copy}")
+
+
+def _damaged_review(folder: Path, marker: dict[str, Any], summary: dict[str, Any], source: Path) -> str:
+    """review.webm of a killed run's source that it found damaged (frames that do not decode, read past: a browser
+    stops playing there), as the run would have made at its end (:func:`mpt_live.review.damaged_copy`), up to the
+    frames it read; a warning in the summary (and the page) and a few words for the finish line."""
+    outputs = summary["outputs"]
+    if not marker.get("damaged") or outputs.get("review"):  # undamaged where read, or its own copy (made as read)
+        return ""
+    made = damaged_copy(folder, source, int(summary["frames_read"]) + 1) if source.is_file() else None
+    outputs["review"] = made
+    if made:
+        summary["warnings"].append(f"{source}: frames that do not decode were read past (the file is damaged); the "
+                                   f"page shows {made}, a copy of the frames read")
+        return f"; the page shows {made}, a copy of the damaged recording's frames"
+    why = "the source is gone" if not source.is_file() else "the copy could not be made"
+    summary["warnings"].append(f"{source}: frames that do not decode were read past (the file is damaged) and {why}: "
+                               "the page shows the file itself, which a browser may stop playing at the damage")
+    return f"; no copy of the damaged recording ({why}): its page may stop playing at the damage"
 
 
 def finish_overview(folder: Path, runs: list[Path]) -> str | None:

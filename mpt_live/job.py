@@ -24,7 +24,7 @@ from .overlay import render_overlay
 from .report import run_title, write_plot_and_page
 from .review import ReviewSink, damaged_copy, needs_copy
 from .results import columns
-from .rundir import finish_run, run_status, start_run
+from .rundir import finish_run, note_running, run_status, start_run
 from .recordings import stamp
 from .session import Session, SessionConfig
 from .sources import Frame
@@ -80,7 +80,13 @@ def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str |
             review = stack.enter_context(ReviewSink(out, session.fps)) if out and needs_copy(session.name) else None
             window = stack.enter_context(DisplayWindow(out or Path.cwd(), session.fps, view)) if display else None
 
+            damage_noted = False  # in the marker: a killed run's --finish makes the page's copy as this run would
+
             def on_frame(frame: Frame, faces: list[TrackedFace]) -> None:
+                nonlocal damage_noted
+                if out is not None and not damage_noted and getattr(session.source, "damaged", 0):
+                    damage_noted = True
+                    note_running(out, {"damaged": True})
                 view.frame_tick(time.monotonic())
                 view.observe(session.latest, session.recent, frame.t, [f.id for f in faces])
                 write_events()

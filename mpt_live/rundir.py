@@ -191,6 +191,19 @@ def start_run(out: Path, source: str, facts: dict[str, Any] | None = None) -> No
             raise OutputError(f"{out / SUMMARY}: cannot be written ({e2.strerror})") from None
 
 
+def note_running(out: Path, facts: dict[str, Any]) -> None:
+    """Add ``facts`` learnt while a run reads its source to its running marker, for ``mpt-live --finish`` of the
+    run if it is killed (the source found damaged: the page then needs a copy of it). Best effort: a marker that
+    cannot be rewritten (a full disk) stays as it was, whole (written atomically)."""
+    marker = read_summary(out)
+    if not marker or marker.get("status") != "running":
+        return
+    try:
+        write_json(out / SUMMARY, {**marker, **facts}, reserve=RESERVE_BYTES)
+    except OSError:
+        pass
+
+
 def run_status(summary: dict[str, Any]) -> tuple[str, list[str]]:
     """(status, problems) of a finished run's summary (see the module's docstring)."""
     problems: list[str] = []

@@ -206,3 +206,47 @@ def test_finish_with_a_source_is_refused(tmp_path):
     res = cli("--finish", str(tmp_path), "--video", "x.mp4")
     lines = our_lines(res.stderr + res.stdout)
     assert res.returncode == 2 and len(lines) == 1 and "--finish and --video" in lines[0], lines
+
+
+def test_a_killed_run_of_a_damaged_recording_is_finished_with_a_copy_that_plays(tmp_path, faces_dir):
+    """A run read past frames that do not decode (an H.264 mp4 with a few damaged kilobytes: a browser plays its
+    codec, and stops at the damage) and was killed outright. A finished run's page shows review.webm, a copy of the
+    frames it read; --finish linked the recording itself. It makes the copy as the run would have, up to where the
+    run got, and says so in its line and the summary."""
+    import random
+
+    import cv2
+
+    clip = tmp_path / "take.mp4"  # 36 s of a real face, H.264, a keyframe a second
+    fk.ffmpeg("-stream_loop", "2", "-i", str(faces_dir / "videos" / "liveportrait_d3_expressive.mp4"), "-vf",
+              "scale=256:256", "-c:v", "libx264", "-preset", "veryfast", "-g", "30", "-pix_fmt", "yuv420p",
+              "-movflags", "+faststart", str(clip))
+    data = bytearray(clip.read_bytes())
+    at, rng = data.find(b"mdat") + 8 + (len(data) - data.find(b"mdat")) // 5, random.Random(1)  # about 7 s in
+    data[at:at + 6000] = bytes(rng.randrange(256) for _ in range(6000))
+    clip.write_bytes(bytes(data))
+    out = tmp_path / "o"
+    proc = start("--video", str(clip), "--motion-only", "--headless", "--out", str(out))
+    deadline, seen = time.monotonic() + 300, 0.0
+    while seen < 14 and proc.poll() is None and time.monotonic() < deadline:  # well past the damage
+        time.sleep(0.02)
+        lines = (out / "predictions.csv").read_text().splitlines() if (out / "predictions.csv").is_file() else []
+        seen = float(lines[-1].split(",")[0]) if len(lines) > 1 and lines[-1].count(",") > 3 else 0.0
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it was killed"
+    assert summary(out)["status"] == "running" and not (out / "review.webm").exists()
+
+    res = cli("--finish", str(out))
+    lines = our_lines(res.stderr + res.stdout)
+    assert res.returncode == 0 and len(lines) == 1 and "the page shows review.webm" in lines[0], lines
+    s = summary(out)
+    assert s["status"] == "killed" and s["outputs"]["review"] == "review.webm"
+    assert any("frames that do not decode" in w for w in s["warnings"])
+    assert '<source src="review.webm">' in (out / "report.html").read_text()
+    cap = cv2.VideoCapture(str(out / "review.webm"))  # the frames the run read, about as far as it got
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    cap.release()
+    assert 0 < n <= s["frames_read"] + 1 < 36 * 30
