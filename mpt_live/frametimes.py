@@ -113,8 +113,8 @@ class FrameTimes:
                 self.error = (f"{self.name}: ended after {n} of the {count} frames its header announces "
                               f"({self.span:.2f} of {end_s:.2f} s): the file is truncated or damaged")
         if complete and self.error is None and n and self._cut is not None and (how := self._cut()):
-            self.error = (f"{self.name}: {how}, after {n} frames ({self.span:.2f} s): the file is truncated (cut off "
-                          "while it was written or copied)")
+            self.error = (f"{self.name}: {how}, after {n} frames ({self.span:.2f} s): the file is truncated or damaged "
+                          "(cut off while it was written or copied)")
         if self.pts and len(self._intervals) >= 2:
             iv = np.frombuffer(self._intervals, dtype=np.float64)
             period = 1.0 / self.fps
