@@ -174,7 +174,8 @@ class PacedVideoReader(LatestFrameReader):
     as fast as they decode (the schedule moves back) instead of not at all. ``t`` is media
     time, ``captured`` the monotonic time of publication. ``loop``: start again at the end (time keeps
     counting), for soak tests and demos longer than the clip. ``warnings`` / ``error``: as the file's
-    (:class:`~mpt_live.sources.VideoFile`), from its first pass. ``capture``: the video already opened (a URL's).
+    (:class:`~mpt_live.sources.VideoFile`), from its first pass, whose frames that do not decode (a damaged
+    stretch) are read past as the file's are (``damaged``). ``capture``: the video already opened (a URL's).
     """
 
     def __init__(self, path: str | Path, speed: float = 1.0, clock: Callable[[], float] = time.monotonic,

@@ -58,6 +58,7 @@ def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str |
     # the recording's name in events.csv: a file's name, a frame folder's path (its own name may be just "color")
     video_name = getattr(source, "label", None) or (session.name if "://" in session.name else Path(session.name).name)
     stopped: KeyboardInterrupt | None = None
+    frames_to = 0  # the source's frames up to the last one the run handled
     summary_error: OutputError | None = None
     sink: CSVSink | None = None
     events: CSVSink | None = None
@@ -83,7 +84,8 @@ def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str |
             damage_noted = False  # in the marker: a killed run's --finish makes the page's copy as this run would
 
             def on_frame(frame: Frame, faces: list[TrackedFace]) -> None:
-                nonlocal damage_noted
+                nonlocal damage_noted, frames_to
+                frames_to = frame.index + 1  # a live source's index counts the frames it dropped too
                 if out is not None and not damage_noted and getattr(session.source, "damaged", 0):
                     damage_noted = True
                     note_running(out, {"damaged": True})
@@ -121,7 +123,8 @@ def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str |
             raise
         finally:
             with deferred():  # a second Ctrl-C must not cost the summary
-                summary = _finish(session, out, outputs, sink, events, video, review, window, write_events, stopped)
+                summary = _finish(session, out, outputs, sink, events, video, review, window, write_events, stopped,
+                                  frames_to)
                 if out is not None:
                     try:
                         finish_run(out, summary)
@@ -136,7 +139,7 @@ def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str |
 
 def _finish(session: Session, out: Path | None, outputs: dict[str, Any], sink: CSVSink | None,
             events: CSVSink | None, video: VideoSink | None, review: ReviewSink | None, window: DisplayWindow | None,
-            write_events: Callable[[], None], stopped: KeyboardInterrupt | None) -> dict[str, Any]:
+            write_events: Callable[[], None], stopped: KeyboardInterrupt | None, frames_to: int = 0) -> dict[str, Any]:
     """The end of a run, whatever ended it: the last events, the plot and the review page; the summary."""
     session.close()
     try:
@@ -151,7 +154,7 @@ def _finish(session: Session, out: Path | None, outputs: dict[str, Any], sink: C
     if review is not None:  # as far as the run went
         outputs["review"] = review.close()
     elif out is not None and getattr(session.source, "damaged", 0):  # a browser stops at the damage: a copy
-        limit = None if stopped is None else int(session.counts["frames_read"]) + 1
+        limit = None if stopped is None else max(frames_to, int(session.counts["frames_read"])) + 1
         outputs["review"] = damaged_copy(out, Path(session.name), limit)
     summary = {**session.summary(), "outputs": outputs, "timeline_error": None, "report_error": None,
                "source_frames": bool(getattr(session.source, "numbered_frames", False)),  # a frame folder's numbers

@@ -623,6 +623,40 @@ def test_a_damaged_recording_is_reviewed_from_a_copy_that_plays(tmp_path, browse
     page.close()
 
 
+def test_a_stopped_realtime_run_of_a_damaged_recording_copies_as_far_as_it_played(tmp_path):
+    """--realtime drops the frames a slow run has no time for, so the frames it handled are fewer than the
+    recording's frames it played through: the copy of a damaged recording after a stop was cut at the count of
+    frames handled (a third of the way, at three frame periods per frame). It goes as far as the run played."""
+    import cv2
+    from faultkit import write_damaged_mp4
+    from test_capture import FakeTime, _ReadPacedSleep
+
+    from mpt_live.capture import PacedVideoReader
+
+    clip = write_damaged_mp4(tmp_path / "take.mp4", where=0.3)
+    clock = FakeTime()
+    sleep = _ReadPacedSleep(clock)  # the clock moves on once the run has taken the frame published last
+
+    def slow(frames_read: int, total: int | None) -> None:  # and by three frame periods for each frame it handles
+        clock.now += 0.1
+        if frames_read == 20:
+            raise KeyboardInterrupt
+
+    out = tmp_path / "run"
+    src = PacedVideoReader(clip, clock=clock, sleep=sleep)
+    sleep.reader = src
+    with src, pytest.raises(KeyboardInterrupt):
+        run_job(src, None, SessionConfig(), out, progress=slow)
+    s = json.loads((out / "summary.json").read_text())
+    assert s["status"] == "interrupted" and s["outputs"]["review"] == "review.webm" and src.damaged
+    cap = cv2.VideoCapture(str(out / "review.webm"))
+    copied = 0
+    while cap.read()[0]:
+        copied += 1
+    cap.release()
+    assert s["frames_read"] == 20 and copied > 40  # about 60 frames played through
+
+
 @pytest.mark.parametrize("form", ["vfr.mkv", "stream.webm"])
 def test_apex_thumbnails_are_the_frames_the_run_saw_in_a_variable_rate_or_unindexed_recording(tmp_path, form):
     """OpenCV seeks to a frame number by its time at the header's rate: in a variable-rate recording (every 5th
