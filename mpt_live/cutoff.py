@@ -60,9 +60,10 @@ def _matroska_cut(path: str | os.PathLike) -> str | None:
         import av.logging
     except ImportError:
         return None
-    level, logs = av.logging.get_level(), []
+    level, repeated, logs = av.logging.get_level(), av.logging.get_skip_repeated(), []
     try:
         av.logging.set_level(av.logging.ERROR)
+        av.logging.set_skip_repeated(False)  # PyAV drops a line the same as the last it logged: the second cut file's
         with av.logging.Capture() as logs, quiet_fd(2), av.open(str(path)) as c:
             for _ in c.demux():
                 pass
@@ -70,6 +71,7 @@ def _matroska_cut(path: str | os.PathLike) -> str | None:
         pass
     finally:
         av.logging.set_level(level)
+        av.logging.set_skip_repeated(repeated)
     if any(MATROSKA_CUT in line[2] for line in logs):
         return f"ends part-way through its last cluster of frames (FFmpeg: '{MATROSKA_CUT}')"
     return None

@@ -654,11 +654,12 @@ def test_a_recording_that_states_no_end_is_named_when_cut_short(tmp_path, form):
     with VideoFile(whole) as v:
         n = sum(1 for _ in v)
     assert n == 120 and v.error is None, v.error
-    with VideoFile(cut) as v:
-        times = [f.t for f in v]
-    assert 40 < len(times) < 110
-    assert v.error and v.error.startswith(f"{cut}: ends part-way through") and "the file is truncated" in v.error
-    assert f"after {len(times)} frames" in v.error  # where it ended
+    for _ in range(2):  # a second time in the same process (PyAV passed on a log line the same as its last once)
+        with VideoFile(cut) as v:
+            times = [f.t for f in v]
+        assert 40 < len(times) < 110
+        assert v.error and v.error.startswith(f"{cut}: ends part-way through") and "the file is truncated" in v.error
+        assert f"after {len(times)} frames" in v.error  # where it ended
 
 
 def test_a_video_that_starts_after_its_sound_is_timed_as_a_player_shows_it(tmp_path):
