@@ -15,7 +15,7 @@ from .cli_options import ToolTyper
 from .errors import InputError, OutputError
 from .interrupts import exit_code, signal_name, stop_signals
 from .machine import check_count
-from .rundir import check_out_dir, check_out_file, read_summary
+from .rundir import check_input_kept, check_out_dir, check_out_file, read_summary
 from .session import FILE_STRIDE, MAX_FACES, SessionConfig
 from .window import has_display
 
@@ -137,7 +137,7 @@ def live(
                         _say(note, text_style="dim")
                     try:
                         if out is not None:
-                            check_out_dir(out)
+                            check_input_kept(check_out_dir(out), video)
                         runtime = None if motion_only else _load(model, device, threads)
                     except BaseException:
                         source.close()
@@ -164,7 +164,10 @@ def live(
                     # it from this open, its first frames included (no second open, no frames decoded twice)
                     with open_recording(videos[0], fps) if len(videos) == 1 else nullcontext() as first:
                         if out is not None:
-                            check_out_dir(out)
+                            from .batch import output_dirs
+
+                            for v, d in zip(videos, output_dirs(videos, check_out_dir(out))):
+                                check_input_kept(d, v)
                         runtime = None if motion_only else _load(model, device, threads, warmup=not parallel)
                         if parallel:
                             if first is not None:  # the worker process opens it

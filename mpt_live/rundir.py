@@ -167,12 +167,31 @@ def _check_not_in_use(out: Path, option: str = "--out") -> None:
                          f"another folder, or remove its {SUMMARY} if no such run exists")
 
 
+def check_input_kept(out: str | os.PathLike, recording: str | os.PathLike | None, option: str = "--out") -> None:
+    """InputError when ``recording`` is a file in ``out`` under the name of one of a run's outputs
+    (``annotated.mp4``, ``review.webm``, ...): clearing the folder for the run would delete the recording, or its
+    review copy would be written over it."""
+    if recording is None or "://" in str(recording):
+        return
+    for name in OUTPUTS:
+        p = Path(out) / name
+        try:
+            same = p.is_file() and os.path.samefile(p, recording)
+        except OSError:
+            continue
+        if same:
+            raise InputError(f"{option} {out}: holds the input video {recording} under the name of an output this "
+                             f"run writes ({name}), which would delete or overwrite it; give another --out folder "
+                             "or rename the video")
+
+
 def start_run(out: Path, source: str, facts: dict[str, Any] | None = None) -> None:
     """Clear an earlier run's outputs from ``out`` and write the ``running`` marker (with ``facts`` known at the
     start: the model, provider, source fps, ..., which ``mpt-live --finish`` reads back if the run is killed);
     InputError when another live run on this machine is writing into ``out`` (two runs would mix their rows)."""
     out.mkdir(parents=True, exist_ok=True)
     _check_not_in_use(out)
+    check_input_kept(out, source)
     for p in out.iterdir():
         if (p.name in OUTPUTS or _TMP.match(p.name)) and p.is_file():
             p.unlink()

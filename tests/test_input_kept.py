@@ -1,0 +1,49 @@
+"""A recording kept in its own --out folder under an output's name (annotated.mp4 of another tool, review.webm) is
+never deleted or written over by the run: a one-line refusal before the model loads (exit 2), the file unchanged."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from faultkit import write_video
+from mpt_live.cli import app
+from mpt_live.errors import InputError
+from mpt_live.rundir import start_run
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("name, args", [("annotated.mp4", []), ("review.webm", ["--save-video"]),
+                                        ("annotated.mp4", ["--realtime"])],
+                         ids=["cleared", "written-over", "realtime"])
+def test_a_video_named_like_an_output_in_its_out_folder_is_kept(tmp_path, name, args):
+    video = write_video(tmp_path / "take.mp4", 20).rename(tmp_path / name)  # FFmpeg reads it by its contents
+    before = video.read_bytes()
+    res = runner.invoke(app, ["--video", str(video), "--out", str(tmp_path), "--motion-only", *args])
+    assert res.exit_code == 2, res.output
+    lines = [ln for ln in res.output.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and "input video" in lines[0] and name in lines[0], res.output
+    assert video.read_bytes() == before
+    assert not (tmp_path / "summary.json").exists()
+
+
+def test_a_batch_video_in_its_own_output_folder_is_kept(tmp_path):
+    """A batch writes each video into OUT/<stem>: one kept there as annotated.mp4 is refused where its run
+    starts (a failed video of the batch), not deleted."""
+    (tmp_path / "a").mkdir()
+    kept = write_video(tmp_path / "a" / "annotated.mp4", 20)
+    before = kept.read_bytes()
+    with pytest.raises(InputError, match="annotated.mp4"):
+        start_run(tmp_path / "a", str(kept))
+    assert kept.read_bytes() == before
+
+
+def test_other_files_of_the_folder_are_still_cleared_and_left(tmp_path):
+    """The check refuses only the recording itself: an earlier run's outputs are removed, other files kept."""
+    (tmp_path / "annotated.mp4").write_bytes(b"an earlier run's")
+    (tmp_path / "notes.txt").write_text("mine")
+    video = write_video(tmp_path / "take.mp4", 20)
+    start_run(tmp_path, str(video))
+    assert not (tmp_path / "annotated.mp4").exists()
+    assert (tmp_path / "notes.txt").read_text() == "mine" and video.is_file()
