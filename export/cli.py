@@ -29,7 +29,7 @@ from mpt_live.cli_options import ToolTyper, given
 from mpt_live.errors import InputError, first_line
 from mpt_live.interrupts import exit_code, signal_name, stop_signals
 from mpt_live.quiet import quiet_logging
-from mpt_live.rundir import check_out_file
+from mpt_live.rundir import check_not_input, check_out_file
 
 DEFAULT_OPSET = 20   # = export.onnx_export.DEFAULT_OPSET, repeated so that --help needs no torch import
 DEFAULT_CALIB_CLIPS = 32   # = export.calibration.DEFAULT_CALIB_CLIPS
@@ -105,6 +105,11 @@ def export(
                                    if loso else "a folder without model.pt"))
     elif not checkpoint.is_file():  # before the precision choice is printed
         _fail(f"{checkpoint}: no such checkpoint file")
+    if out is not None:
+        try:
+            check_not_input(out, checkpoint, "the checkpoint")
+        except InputError as e:
+            _fail(str(e))
     from .pipeline import export_checkpoint   # torch imports: after argument checks
     from .quantize import QuantizeError
 

@@ -80,6 +80,18 @@ def check_out_file(path: str | os.PathLike, option: str = "--out") -> Path:
     return path
 
 
+def check_not_input(out: str | os.PathLike, given: str | os.PathLike | None, what: str, option: str = "--out") -> None:
+    """InputError when the file ``out`` would be written over ``given``, an input of the same command (``what``:
+    e.g. "the checkpoint"), however either path is spelled: that input would be lost."""
+    try:
+        same = given is not None and Path(out).is_file() and os.path.samefile(out, given)
+    except OSError:
+        return
+    if same:
+        raise InputError(f"{option} {out}: is {what} this command reads ({given}); writing it would overwrite it, "
+                         "give another file")
+
+
 @contextmanager
 def claim_batch(out: Path) -> Iterator[None]:
     """Mark ``out`` as the folder of this batch for the block; InputError when another live batch on this

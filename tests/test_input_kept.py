@@ -47,3 +47,32 @@ def test_other_files_of_the_folder_are_still_cleared_and_left(tmp_path):
     start_run(tmp_path, str(video))
     assert not (tmp_path / "annotated.mp4").exists()
     assert (tmp_path / "notes.txt").read_text() == "mine" and video.is_file()
+
+
+def test_mpt_export_out_on_its_own_checkpoint_is_refused(tmp_path):
+    """`mpt-export model.pt --out model.pt` wrote the ONNX file over the trained checkpoint."""
+    from export.cli import app as export_app
+
+    ckpt = tmp_path / "model.pt"
+    ckpt.write_bytes(b"a checkpoint's bytes")
+    res = runner.invoke(export_app, [str(tmp_path), "--fp32", "--out", str(tmp_path / "." / "model.pt")])
+    assert res.exit_code == 2, res.output
+    assert "is the checkpoint this command reads" in res.output and "overwrite" in res.output, res.output
+    assert ckpt.read_bytes() == b"a checkpoint's bytes"
+
+
+def test_mpt_eval_out_on_its_truth_is_refused(tmp_path):
+    """`mpt-eval spot --truth annotations.csv --out annotations.csv` replaced the annotations with the JSON."""
+    from train.eval_cli import app as eval_app
+
+    truth = tmp_path / "annotations.csv"
+    text = "video,onset,apex,offset,fps,type\nlong_001.mp4,10,12,19,30,micro\n"
+    truth.write_text(text)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "events.csv").write_text("video,face,onset_s,apex_s,offset_s,onset_frame,apex_frame,offset_frame,type,"
+                                    "class,confidence,score\n")
+    res = runner.invoke(eval_app, ["spot", "--truth", str(truth), "--runs", str(run), "--out", str(truth)])
+    assert res.exit_code == 2, res.output
+    assert "is the annotation file this command reads" in res.output, res.output
+    assert truth.read_text() == text

@@ -112,7 +112,7 @@ def spot(
 def _score(runs: list[Path], truth: Optional[Path], dataset: Optional[SpotDataset], data: Optional[Path], kind: Kind,
            out: Optional[Path]) -> tuple[Any, dict[str, Any], Path]:
     """Read the truth and the runs, score them, write the JSON; (the truth's index, the result, the JSON's path)."""
-    from mpt_live.rundir import check_out_file
+    from mpt_live.rundir import check_not_input, check_out_file
     from mpt_live.writers import write_json
 
     from .datasets.longvideo import load_long_dataset, read_annotations_csv
@@ -124,6 +124,7 @@ def _score(runs: list[Path], truth: Optional[Path], dataset: Optional[SpotDatase
         raise InputError(f"--dataset {dataset.value} needs --data ROOT (the dataset's folder)")
     if out is not None:
         check_out_file(out)  # before the work: a bad --out is one line, never a traceback at the end
+        check_not_input(out, truth, "the annotation file")
     index = read_annotations_csv(truth) if truth is not None else load_long_dataset(dataset.value, data)
     notes: list[str] = []
     spotted = read_runs(runs, index, notes)
