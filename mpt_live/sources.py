@@ -84,7 +84,9 @@ def unreadable(path: Path, probe: VideoProbe | None = None) -> str:
     if probe.failure == UNRECOGNISED:
         return "FFmpeg does not recognise its contents as any video format"
     if probe.failure is None and not probe.has_video:
-        return f"no video stream, {' and '.join(probe.streams)} only" if probe.streams else "a container with no streams at all"
+        art = " (its one picture is cover art)" if probe.cover_art else ""
+        return (f"no video stream, {' and '.join(probe.streams)} only{art}" if probe.streams
+                else "a container with no streams at all")
     return "OpenCV could not open it"
 
 
@@ -245,6 +247,8 @@ class VideoFile:
         if probe is not None and probe.image is not None:
             raise InputError(f"{self.path}: is a {probe.image} image, not a video; a recording stored as images "
                              "is read as a folder of frames (--fps)")
+        if probe is not None and probe.cover_art and not probe.has_video:  # OpenCV reads the picture as 1 frame
+            raise InputError(f"{self.path}: not a readable video: {unreadable(self.path, probe)}")
         self._cap: cv2.VideoCapture | None = capture if capture is not None else open_capture(self.name, timeout_ms)
         if not self._cap.isOpened():
             raise InputError(f"{self.name}: not a readable video: "

@@ -40,7 +40,10 @@ class VideoProbe:
     (``'h264'``, ``'vp9'``, ``'mpeg4'``), None when there is no video stream or PyAV cannot tell. ``open_gop``: an
     MP4/MOV/WebM's H.264 has open GOPs (:mod:`mpt_live.opengop`: a browser seeking into it can lose the video).
     ``container``: FFmpeg's name for the container format (``'mov,mp4,m4a,3gp,3g2,mj2'``, ``'matroska,webm'``,
-    ``'mpegts'``), None when PyAV could not open the file (:mod:`mpt_live.cutoff`)."""
+    ``'mpegts'``), None when PyAV could not open the file (:mod:`mpt_live.cutoff`).
+    ``cover_art``: the file holds an attached picture (an audio file's cover art, a video's thumbnail): a still
+    that OpenCV reads as a 1-frame video where there is no other; it is not counted in ``streams``, and the
+    facts of "the first video stream" are those of the first that is not such a picture."""
 
     failure: str | None = None
     streams: tuple[str, ...] = ()
@@ -51,6 +54,7 @@ class VideoProbe:
     codec: str | None = None
     open_gop: bool = False
     container: str | None = None
+    cover_art: bool = False
 
     @property
     def has_video(self) -> bool:
@@ -79,14 +83,27 @@ def _probe(path: str) -> VideoProbe:
         return VideoProbe(failure=NO_PYAV)
     try:
         with quiet_fd(2), av.open(str(path)) as c:  # FFmpeg's own lines ("moov atom not found") kept out
-            streams = tuple(sorted({st.type for st in c.streams}))
+            streams = tuple(sorted({st.type for st in c.streams if not _cover(st)}))
             start_s, end_s = _timeline(c)
             return VideoProbe(None, streams, _image(c), _codec_fps(c), start_s, end_s, _codec(c), _open_gop(c),
-                              _container(c))
+                              _container(c), any(_cover(st) for st in c.streams))
     except EOFError:  # av.error.EOFError is one: a header, then nothing
         return VideoProbe(failure=ENDS)
     except Exception:  # PyAV's "Invalid data found when processing input", a file unreadable to it
         return VideoProbe(failure=UNRECOGNISED)
+
+
+def _cover(stream) -> bool:
+    """Whether a stream is an attached picture (FFmpeg's AV_DISPOSITION_ATTACHED_PIC): cover art, not a recording."""
+    try:
+        return bool(int(stream.disposition) & 1024)
+    except Exception:
+        return False
+
+
+def _video(c):
+    """The first video stream that is not an attached picture (StopIteration where there is none)."""
+    return next(s for s in c.streams.video if not _cover(s))
 
 
 def _image(c) -> str | None:
@@ -110,7 +127,7 @@ def _container(c) -> str | None:
 
 def _codec(c) -> str | None:
     try:
-        codec = c.streams.video[0].codec_context.codec
+        codec = _video(c).codec_context.codec
         return str(getattr(codec, "canonical_name", None) or codec.name)  # 'av1' whichever decoder (libdav1d) reads it
     except Exception:
         return None
@@ -125,7 +142,7 @@ def _open_gop(c) -> bool:
 
 def _codec_fps(c) -> float | None:
     try:
-        rate = c.streams.video[0].codec_context.framerate
+        rate = _video(c).codec_context.framerate
         return float(rate) if rate else None
     except Exception:
         return None
@@ -133,7 +150,7 @@ def _codec_fps(c) -> float | None:
 
 def _timeline(c) -> tuple[float, float | None]:
     try:
-        s = c.streams.video[0]
+        s = _video(c)
         tb = s.time_base
         start = 0.0
         # a Matroska/WebM segment's time line starts at 0 and its blocks are timed on it: FFmpeg's container start

@@ -27,6 +27,18 @@ def _audio_only(path):
     return path
 
 
+def _audio_with_cover_art(path):
+    """An audio file with its cover picture (AV_DISPOSITION_ATTACHED_PIC), as music and voice-memo tools write them:
+    OpenCV read the picture as a 1-frame video whose header announced thousands of frames (a run 'incomplete: the
+    file is truncated or damaged')."""
+    import faultkit as fk
+
+    fk.ffmpeg("-f", "lavfi", "-i", "anullsrc=d=0.5", "-f", "lavfi", "-i", "color=c=gray:s=64x48", "-map", "0",
+              "-map", "1", "-frames:v", "1", "-c:a", "aac", "-c:v", "mjpeg", "-disposition:v:0", "attached_pic",
+              str(path))
+    return path
+
+
 def _no_frames(path):
     import faultkit as fk
 
@@ -52,9 +64,11 @@ def _write_video(path, n, size=(64, 48), fps=25.0):
          "not a readable video: FFmpeg does not recognise its contents as any video format"),
         (lambda d: _file(d / "empty.mp4", b""), "not a readable video: the file is empty (0 bytes)"),
         (lambda d: _audio_only(d / "voice.mp4"), "not a readable video: no video stream, audio only"),
+        (lambda d: _audio_with_cover_art(d / "song.m4a"),
+         "not a readable video: no video stream, audio only (its one picture is cover art)"),
         (lambda d: _no_frames(d / "header.mkv"), "not a readable video: the file ends before any video data"),
     ],
-    ids=["missing", "directory", "garbage", "zero-bytes", "audio-only", "no-frames-mkv"],
+    ids=["missing", "directory", "garbage", "zero-bytes", "audio-only", "audio-cover-art", "no-frames-mkv"],
 )
 def test_bad_video_gives_one_line_error(tmp_path, make, expected):
     path = make(tmp_path)
