@@ -208,7 +208,18 @@ def test_report_line_lists_only_the_labels_there_are(labels, tail):
     s = {"source": "/x/v.mp4", "frames_read": 1, "frames_with_face": 0, "windows": 0, "windows_classified": 0,
          "fps": 30.0, "events": [], "labels": labels, "model": {}}
     line = report_line(s, Path("out"))
-    assert line.startswith("v.mp4: 1 frames (0 with a face)") and line.endswith(tail), line
+    assert line.startswith("v.mp4: 1 frame (0 with a face), 0 windows") and line.endswith(tail), line
+
+
+def test_report_line_counts_one_in_the_singular():
+    """A run with one event said '1 motion events' (and '1 frames', '1 windows' for a 1-frame video)."""
+    from mpt_live.terminal import report_line
+
+    s = {"source": "v.mp4", "frames_read": 1, "frames_with_face": 1, "windows": 1, "windows_classified": 0,
+         "fps": 30.0, "events": [{}], "labels": {}, "model": {}}
+    assert report_line(s, None) == "v.mp4: 1 frame (1 with a face), 1 window (0 classified), 30.0 frames/s, 1 motion event"
+    s.update(frames_read=2, windows=2, events=[{}, {}])
+    assert "2 frames (1 with a face), 2 windows (0 classified), 30.0 frames/s, 2 motion events" in report_line(s, None)
 
 
 @pytest.mark.parametrize("every, lines", [(0.0, 3), (30.0, 0)])
