@@ -350,6 +350,9 @@ def _refuse_checkpoint(path: Path) -> None:
             head = fh.read(4)
     except OSError as e:
         raise InputError(f"{path}: cannot read the model ({e.strerror or e})") from None
+    if not head:
+        raise InputError(f"{path}: the file is empty (0 bytes), not an ONNX model (a copy or download that did not "
+                         "finish?)")
     if head == b"PK\x03\x04":
         raise InputError(f"{path}: a PyTorch checkpoint (mpt-train's model.pt), not an ONNX model; "
                          f"export it first: mpt-export {path}")

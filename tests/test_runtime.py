@@ -177,6 +177,8 @@ BAD_FILES = [
     ("checkpoint", b"PK\x03\x04torch zip", r"a PyTorch checkpoint \(mpt-train's model.pt\), not an ONNX model; "
                                             r"export it first: mpt-export"),
     ("folder", "dir", "a folder, expected an ONNX model file"),
+    # a copy or download that wrote nothing: ONNX Runtime said 'No graph was found in the protobuf.'
+    ("empty", b"", r"the file is empty \(0 bytes\), not an ONNX model"),
 ]
 
 
