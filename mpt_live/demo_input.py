@@ -22,7 +22,8 @@ import cv2
 import numpy as np
 
 from .errors import InputError
-from .photos import read_photo
+from .photos import PhotoError, read_photo
+from .sources import VIDEO_EXTENSIONS
 from .synthface import CLASSES, Blink, FaceAnimator, Flicker, HeadMotion, detect_face, random_event, to_jsonable
 from .writers import atomic_path
 
@@ -75,7 +76,13 @@ def _framed(path: str, abspath: str, size: int, mtime_ns: int, inode: int) -> tu
 
 
 def _frame_photo(path: str) -> tuple[np.ndarray, dict[str, Any]]:
-    image = read_photo(path)  # upright, 8-bit BGR, transparency over grey (mpt_live.photos)
+    try:
+        image = read_photo(path)  # upright, 8-bit BGR, transparency over grey (mpt_live.photos)
+    except PhotoError as e:  # a video given for the photo: said so, not 'damaged, or not an image'
+        if e.reason.startswith("not an image file") and Path(path).suffix.lower() in VIDEO_EXTENSIONS:
+            raise InputError(f"{path}: a video file, not a photo: the demo clip is rendered from one face photo "
+                             f"(to run on this video: --video {path})") from None
+        raise
     from .face import FaceAligner
     from .face_confirm import NEW_SCORE
 

@@ -145,3 +145,15 @@ def test_group_photo_says_which_face_the_demo_shows(face_rgb, tmp_path):
     res = CliRunner().invoke(app, ["--demo", "--demo-face", str(path), "--model", str(tmp_path / "none.onnx")])
     assert note in " ".join(res.output.split()), res.output  # said before the model is even loaded
     assert face_choice(tmp_path / "one.jpg", {"faces": 1, "box": [0, 0, 9, 9]}) is None
+
+
+def test_a_video_given_as_the_demo_face_is_named_as_a_video(tmp_path):
+    """`--demo-face interview.mp4` said 'not an image file OpenCV can decode (damaged, or not an image)'."""
+    from faultkit import write_video
+    from mpt_live.cli import app
+
+    video = write_video(tmp_path / "interview.mp4", 5)
+    with pytest.raises(InputError, match=r"interview.mp4: a video file, not a photo: .* --video "):
+        frame_photo(video)
+    res = CliRunner().invoke(app, ["--demo", "--demo-face", str(video), "--model", str(tmp_path / "none.onnx")])
+    assert res.exit_code == 2 and "a video file, not a photo" in res.output, res.output
