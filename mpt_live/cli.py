@@ -331,9 +331,13 @@ def _run_inspect(video: str, t: float, out: Optional[Path], detector: str, model
 
 def main() -> None:
     """Console-script entry point."""
-    from mpt_live.errors import refuse_empty_arguments
+    from mpt_live.errors import expanded_glob, refuse_empty_arguments
 
     refuse_empty_arguments(sys.argv[1:])
+    several = expanded_glob(sys.argv[1:])
+    if several:
+        print(f"error: {several}", file=sys.stderr)
+        sys.exit(2)
     app()
 
 

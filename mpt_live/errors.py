@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 
 class InputError(Exception):
     """Bad user input: a missing or unreadable file, an empty video, a malformed sheet.
@@ -43,3 +45,24 @@ def refuse_empty_arguments(argv: list[str]) -> None:
     if msg:
         print(f"error: {msg}", file=sys.stderr)
         sys.exit(2)
+
+
+def expanded_glob(argv: list[str], option: str = "--video") -> str | None:
+    """What is wrong when several paths follow ``option`` (a glob the shell expanded, ``--video in/*.mp4``
+    unquoted), else None: the option takes one path, and typer would only say 'Got unexpected extra argument'."""
+    for i, a in enumerate(argv):
+        if a != option:
+            continue
+        paths = []
+        for t in argv[i + 1:]:
+            if t.startswith("-"):
+                break
+            paths.append(t)
+        if len(paths) > 1:
+            folders = {os.path.dirname(p) or "." for p in paths}
+            exts = {os.path.splitext(p)[1] for p in paths}
+            pattern = f"{folders.pop()}/*{exts.pop() if len(exts) == 1 else ''}" if len(folders) == 1 else "DIR/*.mp4"
+            return (f"{option}: {len(paths)} paths given ({paths[0]}, {paths[1]}{', ...' if len(paths) > 2 else ''}); "
+                    f"it takes one video, folder or glob: quote a glob so that the shell passes it whole "
+                    f"({option} '{pattern}'), or give their folder")
+    return None

@@ -302,6 +302,28 @@ def test_empty_argument_named(argv, said):
     assert empty_argument(argv) == said
 
 
+@pytest.mark.parametrize("argv, said", [
+    (["--video", "in/a.mp4", "in/b.mp4", "--out", "o"], "--video: 2 paths given (in/a.mp4, in/b.mp4); it takes one "
+     "video, folder or glob: quote a glob so that the shell passes it whole (--video 'in/*.mp4'), or give their folder"),
+    (["--out", "o", "--video", "a.mp4", "b.mov", "c.mp4"], "(a.mp4, b.mov, ...)"),
+    (["--video", "in/*.mp4", "--out", "o"], None), (["--video", "a.mp4"], None)])
+def test_an_unquoted_glob_after_video_is_named(argv, said, monkeypatch, capsys):
+    """`--video in/*.mp4` unquoted: the shell gives every file, and typer said only 'Got unexpected extra
+    argument(s) (in/b.mp4)'; the one line says what happened and how to pass the glob."""
+    import sys
+
+    from mpt_live.cli import main
+    from mpt_live.errors import expanded_glob
+
+    got = expanded_glob(argv)
+    assert (got is None) if said is None else (said in got), got
+    if said is not None:
+        monkeypatch.setattr(sys, "argv", ["mpt-live", *argv])
+        with pytest.raises(SystemExit) as e:
+            main()
+        assert e.value.code == 2 and capsys.readouterr().err == f"error: {got}\n"
+
+
 @pytest.mark.parametrize("tool", ["mpt-live", "mpt-train", "mpt-export", "mpt-synth", "mpt-eval"])
 def test_every_tool_refuses_an_empty_out(tool, tmp_path):
     """``--out "$OUT"`` with OUT unset: typer would read "" as the current folder and write there."""
