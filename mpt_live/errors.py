@@ -47,9 +47,10 @@ def refuse_empty_arguments(argv: list[str]) -> None:
         sys.exit(2)
 
 
-def expanded_glob(argv: list[str], option: str = "--video") -> str | None:
+def expanded_glob(argv: list[str], option: str = "--video", repeat: bool = False) -> str | None:
     """What is wrong when several paths follow ``option`` (a glob the shell expanded, ``--video in/*.mp4``
-    unquoted), else None: the option takes one path, and typer would only say 'Got unexpected extra argument'."""
+    unquoted), else None: the option takes one path, and typer would only say 'Got unexpected extra argument'.
+    ``repeat``: the option is given once per path (``mpt-eval spot --runs A --runs B``)."""
     for i, a in enumerate(argv):
         if a != option:
             continue
@@ -58,6 +59,9 @@ def expanded_glob(argv: list[str], option: str = "--video") -> str | None:
             if t.startswith("-"):
                 break
             paths.append(t)
+        if len(paths) > 1 and repeat:
+            return (f"{option}: {len(paths)} paths given ({paths[0]}, {paths[1]}{', ...' if len(paths) > 2 else ''}); "
+                    f"give {option} once per path ({option} {paths[0]} {option} {paths[1]}), or the folder above them")
         if len(paths) > 1:
             folders = {os.path.dirname(p) or "." for p in paths}
             exts = {os.path.splitext(p)[1] for p in paths}

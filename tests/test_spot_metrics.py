@@ -411,3 +411,18 @@ def test_each_runs_summary_is_read_once(tmp_path, monkeypatch):
     spotted = read_runs([run], read_annotations_csv(root / "annotations.csv"))
     assert sorted(spotted) == ["long_001", "long_002"] and len(spotted["long_001"]) == 1
     assert reads == {"long_001": 1, "take": 1}
+
+
+def test_several_run_folders_after_one_runs_option_are_named(monkeypatch, capsys):
+    """`--runs runs/*` unquoted (or two folders after one --runs): typer said only 'Got unexpected extra
+    argument(s)'; the line says to give --runs once per folder."""
+    import sys
+
+    from train.eval_cli import main
+
+    monkeypatch.setattr(sys, "argv", ["mpt-eval", "spot", "--truth", "t.csv", "--runs", "runs/a", "runs/b"])
+    with pytest.raises(SystemExit) as e:
+        main()
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err == ("error: --runs: 2 paths given (runs/a, runs/b); give --runs once per path "
+                                         "(--runs runs/a --runs runs/b), or the folder above them\n"), err

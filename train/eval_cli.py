@@ -143,9 +143,13 @@ def _score(runs: list[Path], truth: Optional[Path], dataset: Optional[SpotDatase
 
 def main() -> None:
     """Console-script entry point."""
-    from mpt_live.errors import refuse_empty_arguments
+    from mpt_live.errors import expanded_glob, refuse_empty_arguments
 
     refuse_empty_arguments(sys.argv[1:])
+    several = expanded_glob(sys.argv[1:], "--runs", repeat=True)
+    if several:  # typer said only 'Got unexpected extra argument(s)'
+        print(f"error: {several}", file=sys.stderr)
+        sys.exit(2)
     app()
 
 
