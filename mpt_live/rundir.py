@@ -182,9 +182,17 @@ def _check_not_in_use(out: Path, option: str = "--out") -> None:
 def check_input_kept(out: str | os.PathLike, recording: str | os.PathLike | None, option: str = "--out") -> None:
     """InputError when ``recording`` is a file in ``out`` under the name of one of a run's outputs
     (``annotated.mp4``, ``review.webm``, ...): clearing the folder for the run would delete the recording, or its
-    review copy would be written over it."""
+    review copy would be written over it; or when ``recording`` is a folder of frames and ``out`` that folder (its
+    outputs, timeline.png among them, would be written among its frames, and a rerun would read them as frames)."""
     if recording is None or "://" in str(recording):
         return
+    try:
+        inside = Path(recording).is_dir() and os.path.samefile(out, recording)
+    except OSError:
+        inside = False
+    if inside:
+        raise InputError(f"{option} {out}: is the folder of frames being read ({recording}): the outputs would be "
+                         "written among its frames; give another --out folder (a subfolder is fine)")
     for name in OUTPUTS:
         p = Path(out) / name
         try:

@@ -76,3 +76,23 @@ def test_mpt_eval_out_on_its_truth_is_refused(tmp_path):
     assert res.exit_code == 2, res.output
     assert "is the annotation file this command reads" in res.output, res.output
     assert truth.read_text() == text
+
+
+def test_a_frame_folder_is_not_its_own_out_folder(tmp_path):
+    """`--video frames --fps 30 --out frames` wrote predictions.csv, timeline.png, ... among the frames, and a
+    rerun stopped at 'frames/timeline.png: no frame number in the name'."""
+    import cv2
+    import numpy as np
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(5):
+        cv2.imwrite(str(frames / f"img{i}.jpg"), np.full((48, 64, 3), 40 * i, np.uint8))
+    before = sorted(p.name for p in frames.iterdir())
+    res = runner.invoke(app, ["--video", str(frames), "--fps", "30", "--out", str(frames), "--motion-only"])
+    assert res.exit_code == 2, res.output
+    lines = [ln for ln in res.output.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and "is the folder of frames being read" in lines[0], res.output
+    assert sorted(p.name for p in frames.iterdir()) == before
+    res = runner.invoke(app, ["--video", str(frames), "--fps", "30", "--out", str(frames / "run"), "--motion-only"])
+    assert res.exit_code == 0, res.output  # a subfolder of it is not read as frames
