@@ -365,6 +365,25 @@ def test_a_benchmark_written_inside_the_faces_folder_is_not_read_as_faces(tmp_pa
                      "long/: an mpt-synth output folder (its frames are not face photos)"]
 
 
+def test_a_benchmark_written_into_the_faces_folder_itself_is_not_read_as_faces(tmp_path):
+    """`mpt-synth --faces F --out F` run again took the 1800 frames of its own CASME2_RAW_selected as face photos
+    ('198 identities available'), and --long its own videos as carriers."""
+    from train.faces_folder import media_files
+
+    (tmp_path / "ivan.jpg").write_bytes(b"x")
+    frames = tmp_path / "CASME2_RAW_selected" / "sub01" / "EP01_01"
+    frames.mkdir(parents=True)
+    (frames / "img1.jpg").write_bytes(b"x")
+    (tmp_path / "videos").mkdir()
+    (tmp_path / "videos" / "long_001.mp4").write_bytes(b"x")
+    notes: list[str] = []
+    assert len(media_files(tmp_path, notes)) == 3 and notes == []  # no benchmark here yet: every file is read
+    (tmp_path / "synth.json").write_text("{}")
+    (tmp_path / "long.json").write_text("{}")
+    assert media_files(tmp_path, notes) == [tmp_path / "ivan.jpg"]
+    assert [n.split(":")[0] for n in notes] == ["CASME2_RAW_selected/", "videos/"], notes
+
+
 def test_a_photo_without_a_confident_face_is_named_with_why(tmp_path, monkeypatch):
     """A photo whose only find is faint (a pattern in clouds, full-range score 0.55) and not found again in its
     crop was noted as 'not found again in its 256-px crop', as if a face had been lost; the note now says that the

@@ -29,6 +29,12 @@ def media_files(faces_dir: Path, notes: list[str]) -> list[Path]:
     found = []
     for top, dirs, files in os.walk(faces_dir, onerror=skipped):
         dirs.sort()  # notes in name order
+        if top == str(faces_dir):  # --out the --faces folder itself: its benchmark's frames and videos are not photos
+            for sub, marker in (("CASME2_RAW_selected", "synth.json"), ("videos", "long.json")):
+                if marker in files and sub in dirs:
+                    dirs.remove(sub)
+                    notes.append(f"{sub}/: the frames of the mpt-synth output written in this folder ({marker}), "
+                                 "not face photos")
         if top != str(faces_dir) and {"synth.json", "long.json"} & set(files):  # a benchmark written in here
             notes.append(f"{Path(top).relative_to(faces_dir).as_posix()}/: an mpt-synth output folder (its frames "
                          "are not face photos)")
