@@ -321,6 +321,10 @@ def _run_inspect(video: str, t: float, out: Optional[Path], detector: str, model
     if Path(video).is_dir() and not is_frame_folder(video):
         _fail(f"{video}: --inspect takes one video (or one folder of frames), not a folder of videos")
     check_fps([Path(video)], fps)
+    try:
+        check_input_kept(out.parent, video)
+    except InputError:  # the sheet among the frames (a PNG a rerun reads as one), or over one of them
+        _fail(f"--out {out}: in the folder of frames being read ({video}); write the sheet elsewhere")
     rt = None if motion_only else load_model(model, device="cpu", threads=1, warmup=False)
     spec = rt.clip_spec if rt is not None else ClipSpec()
     clip, t_end = clip_at(video, t, spec, detector, fps)

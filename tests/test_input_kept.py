@@ -96,3 +96,27 @@ def test_a_frame_folder_is_not_its_own_out_folder(tmp_path):
     assert sorted(p.name for p in frames.iterdir()) == before
     res = runner.invoke(app, ["--video", str(frames), "--fps", "30", "--out", str(frames / "run"), "--motion-only"])
     assert res.exit_code == 0, res.output  # a subfolder of it is not read as frames
+
+
+def test_an_inspect_sheet_is_not_written_into_the_frame_folder_it_reads(tmp_path, faces_dir):
+    """`--inspect 1.2 --out frames/sheet.png` put a PNG among the frames (the next run stopped at 'sheet.png: no
+    frame number in the name'), and `--out frames/img3.png` replaced a frame."""
+    import cv2
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    cap = cv2.VideoCapture(str(faces_dir / "videos" / "pyfeat_single_face.mp4"))
+    for i in range(45):
+        ok, img = cap.read()
+        assert ok
+        cv2.imwrite(str(frames / f"img{i}.png"), img)
+    cap.release()
+    before = {p.name: p.read_bytes() for p in frames.iterdir()}
+    for name in ("sheet.png", "img3.png"):
+        res = runner.invoke(app, ["--video", str(frames), "--fps", "30", "--inspect", "1.2", "--out",
+                                  str(frames / name), "--motion-only"])
+        assert res.exit_code == 2 and "in the folder of frames being read" in res.output, res.output
+    assert {p.name: p.read_bytes() for p in frames.iterdir()} == before
+    res = runner.invoke(app, ["--video", str(frames), "--fps", "30", "--inspect", "1.2", "--out",
+                              str(tmp_path / "sheet.png"), "--motion-only"])
+    assert res.exit_code == 0 and (tmp_path / "sheet.png").is_file(), res.output
