@@ -191,8 +191,10 @@ def expand_recordings(spec: str, notes: list[str] | None = None) -> list[Path]:
         frames = bool(images(p))
         videos = images(p, VIDEO_EXTENSIONS)
         if frames and videos:
+            exts = sorted({v.suffix for v in videos})
+            only = f"--video '{p / ('*' + exts[0])}'" if len(exts) == 1 else "a glob of them"
             raise InputError(f"{spec}: holds both video files and images: give a folder of videos or a folder "
-                             "of one recording's frames")
+                             f"of one recording's frames (its videos alone: {only})")
         if frames:
             return [p]
         if videos:

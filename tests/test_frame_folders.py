@@ -151,8 +151,10 @@ def test_what_video_dir_means(tmp_path):
         "spNO.2/a/color", "spNO.2/b/color", "spNO.10/a/color", "spNO.10/b/color"]
     assert output_dirs(found, tmp_path / "run")[2] == tmp_path / "run" / "spNO.10" / "a" / "color"
     (rec / "clip.mp4").write_bytes(b"x")
-    with pytest.raises(InputError, match="holds both video files and images"):
+    with pytest.raises(InputError, match="holds both video files and images") as e:
         expand_recordings(str(rec))
+    # a folder of interviews with a thumbnail or a scan beside them: the way to run the videos alone
+    assert str(e.value).endswith(f"(its videos alone: --video '{rec / '*.mp4'}')"), e.value
     (tmp_path / "nothing" / "sub").mkdir(parents=True)
     with pytest.raises(InputError, match="no video files .* and no folders of frames"):
         expand_recordings(str(tmp_path / "nothing"))
