@@ -96,6 +96,7 @@ class FaceWatch:
         self._args = dict(image_size=image_size, motion_crop=True, align=align)
         self.aligner = FaceAligner(model=self.used, **self._args)
         self._full: FaceAligner | None = None
+        self._short: FaceAligner | None = self.aligner if self.used == "short" else None
         self._probe_t = -math.inf
         self._eyes: dict[int, list[float]] = {}  # face ID -> [frames, frames below MIN_EYE_PX, sum of eye px]
 
@@ -137,23 +138,41 @@ class FaceWatch:
         found = self._full_range().detect(image, t)
         return self._full.detect_tiles(image, found) if is_wide(image.shape) else found
 
-    def vouch(self, image: np.ndarray, box: tuple[int, int, int, int], at_once: bool = False) -> bool:
-        """Whether full-range finds a face centred in ``box`` of ``image`` (in a square :data:`VOUCH_SIDE` times the
-        box's size around it, scored :data:`VOUCH_SCORE` or more): the tracker's check of a faint face short-range
-        kept finding before it gets an ID (:mod:`mpt_live.tracks`); ``at_once``: of a faint face on its first
-        sighting, scored :data:`VOUCH_AT_ONCE` or more (then it gets its ID at once). A run on full-range vouches
-        for its own finds once they persisted (short-range misses small faces), never at once."""
-        if self.used == "full":
-            return not at_once
+    def vouch(self, image: np.ndarray, box: tuple[int, int, int, int], at_once: bool = False,
+              confident: bool = False) -> bool:
+        """Whether the other BlazeFace model finds a face centred in ``box`` of ``image`` (in a square
+        :data:`VOUCH_SIDE` times the box's size around it, scored :data:`VOUCH_SCORE` or more): the tracker's check
+        of a faint face the run's detector kept finding before it gets an ID (:mod:`mpt_live.tracks`). On
+        short-range, full-range looks; ``at_once``: of a faint face on its first sighting, scored
+        :data:`VOUCH_AT_ONCE` or more (then it gets its ID at once). On full-range (switched to, or ``--detector
+        full``), short-range looks, never at once: in the square a small or distant face fills a third of
+        short-range's input, so its size is no reason to miss it (full-range's faint faces of bench/small_faces.py's
+        rooms, 40-200 px: 0.91-0.97; the faces of the shared and held-out group photos shrunk to a quarter, 14-31 px:
+        0.78-0.91), while a drawing or
+        lettering full-range took for a face persistently is no face to it (a smiley, the cartoon title: 0-0.57;
+        bench/false_faces.py). ``confident``: of a newcomer the run's detector scored ``NEW_SCORE`` or more (the
+        tracker gives it its ID at once when this is True): on short-range True, on full-range short-range looks as
+        above. Before, a run on full-range confirmed its finds by their score or persistence alone (the smiley:
+        full-range 0.77 on one frame)."""
+        if self.used == "full" and at_once:
+            return False
+        if confident and self.used != "full":
+            return True
         x, y, w, h = box
         side = int(max(w, h) * VOUCH_SIDE)
         x0, y0 = max(int(x + w / 2 - side / 2), 0), max(int(y + h / 2 - side / 2), 0)
         crop = np.ascontiguousarray(image[y0:y0 + side, x0:x0 + side])
-        # a square crop is its own one tile: every face full-range finds in it, as a still image
-        found = self._full_range().detect_tiles(crop, [])
+        # a square crop is its own one tile: every face the other model finds in it, as a still image
+        found = (self._short_range() if self.used == "full" else self._full_range()).detect_tiles(crop, [])
         need = VOUCH_AT_ONCE if at_once else VOUCH_SCORE
         return any(d.score >= need and x <= x0 + d.box[0] + d.box[2] / 2 <= x + w
                    and y <= y0 + d.box[1] + d.box[3] / 2 <= y + h for d in found)
+
+    def _short_range(self) -> FaceAligner:
+        """Short-range, the vouching model of a run on full-range (the run's first detector under auto)."""
+        if self._short is None:
+            self._short = FaceAligner(model="short", **self._args)
+        return self._short
 
     def _confirm(self, find: _Find, image: np.ndarray, t: float, boxes: list[tuple[int, int, int, int]],
                  tracker: FaceTracker) -> None:
@@ -218,7 +237,7 @@ class FaceWatch:
         return out
 
     def close(self) -> None:
-        for a in {id(a): a for a in (self.aligner, self._full) if a is not None}.values():
+        for a in {id(a): a for a in (self.aligner, self._full, self._short) if a is not None}.values():
             a.close()
 
     def __enter__(self) -> FaceWatch:

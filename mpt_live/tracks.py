@@ -25,7 +25,8 @@
    less to check.
 
 **New faces.** A detection left over after steps 1 and 2 starts a face at once only when its score is at least
-``NEW_SCORE``, or ``vouch`` (below) scores a face there highly on its first sighting; a fainter one starts a
+``NEW_SCORE`` (on a run on full-range, where short-range finds a face there too: ``vouch``), or ``vouch`` (below)
+scores a face there highly on its first sighting; a fainter one starts a
 *tentative* track, which has no ID and reaches no output. It is matched by
 position on the detector's next runs, on its usual cadence (below; a wide frame's tiles are searched on those runs
 when the whole-frame pass missed it): so a pattern that never confirms costs what a tracked face costs, not a
@@ -278,8 +279,8 @@ class FaceTracker:
                     self.reidentified += 1
         for i in rest:
             if i not in matched:
-                sure = dets[i].score >= NEW_SCORE or (self.vouch is not None
-                                                      and self.vouch(frame, dets[i].box, at_once=True))
+                sure = self._confident(frame, dets[i]) or (self.vouch is not None
+                                                           and self.vouch(frame, dets[i].box, at_once=True))
                 tr = Track(self._new_id() if sure else -1 - self.tentative_dropped - len(self.tracks),
                            self.aligner.track_aligner(), dets[i].box, t, present=False, since=t)
                 self.tracks.append(tr)
@@ -339,7 +340,7 @@ class FaceTracker:
             if tr.confirmed:
                 continue
             persisted = confirmed(tr.hits, tr.runs, tr.since, t)
-            if dets[i].score >= NEW_SCORE or (persisted and (self.vouch is None or self.vouch(frame, dets[i].box))):
+            if self._confident(frame, dets[i]) or (persisted and (self.vouch is None or self.vouch(frame, dets[i].box))):
                 tr.id = self._new_id()
             elif persisted:  # a faint pattern the other detector sees no face in (texture, a print): dropped
                 del matched[i]
@@ -351,6 +352,12 @@ class FaceTracker:
         kept = [tr for tr in self.tracks if tr.confirmed or (t - tr.t <= self.keep_s and not tr.cut_off)]
         self.tentative_dropped += len(self.tracks) - len(kept)
         self.tracks = kept
+
+    def _confident(self, frame: np.ndarray, det: Detection) -> bool:
+        """Whether ``det`` gives a newcomer its ID at once: scored ``NEW_SCORE`` or more, and ``vouch`` (when given)
+        agrees (``confident``: on short-range, whose scores ``NEW_SCORE`` was set on, at once; on full-range,
+        when short-range finds a face there too: :meth:`mpt_live.face_watch.FaceWatch.vouch`)."""
+        return det.score >= NEW_SCORE and (self.vouch is None or self.vouch(frame, det.box, confident=True))
 
     def pending(self) -> list[tuple[int, int, int, int]]:
         """The boxes of the tentative faces (found, not confirmed yet: in no output)."""
