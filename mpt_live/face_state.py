@@ -56,6 +56,7 @@ class FaceState:
         self.spotter = Spotter.for_motion(self.motion, spot)
         self.face: FaceResult | None = None  # in the latest frame (None: not in it)
         self.frames = 0  # frames with this face
+        self.seen: tuple[float, float] | None = None  # times of the first and latest frame with this face
         self.unbuffered = 0  # events whose apex window had left the buffer
         self.spot_ms = 0.0  # FaceMotion + Spotter of the latest push: wall ms
         self.spot_cpu_ms: float | None = None  # ... and CPU ms of this thread (a shared core does not inflate
@@ -79,6 +80,7 @@ class FaceState:
             if self.face is None:
                 self._first = frame.index
             self.frames += 1
+            self.seen = (frame.t if self.seen is None else self.seen[0], frame.t)
             if self.ring.latest_time is not None and frame.t <= self.ring.latest_time:
                 self.ring.clear()  # time went back (a looped or reconnected source)
             self.ring.push(frame.t, face.aligned)
@@ -127,14 +129,29 @@ class FaceState:
         return float(min(h if h is not None else math.inf, nxt if nxt is not None else math.inf))
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def too_short_to_spot(name: str, states: Iterable[FaceState]) -> list[str]:
     """A warning when faces were seen but none long enough for its spotter to judge a single frame: a run whose
-    events.csv is empty because it could not have found one, not because nothing moved."""
+    events.csv is empty because it could not have found one, not because nothing moved. The spotter counts
+    frames at the source's nominal rate (its baseline and scales are set in frames), so the condition is stated
+    in frames, with the seconds of video they span (more than frames / fps where a --realtime run left out
+    frames it had no time for)."""
     seen = [s for s in states if s.frames]
     if not seen or any(s.spotter.judged for s in seen):
         return []
-    fps, most = seen[0].spotter.fps, max(s.frames for s in seen)
-    warmup = seen[0].spotter.cfg.warmup_s
+    best = max(seen, key=lambda s: (s.spotter.micro.n_seen, s.frames))
+    spotter, (t0, t1) = best.spotter, best.seen or (0.0, 0.0)
+    warmup, k = spotter.micro.warmup, spotter.micro.k
     return [f"{name}: too short to spot movements: no face was seen long enough for the spotter to judge a frame "
-            f"(at most {most} frames, {most / fps:.1f} s; each face's first {warmup:g} s of motion signals set its "
-            "baseline, and a frame's signals need the frames around it): no events could be found"]
+            f"(the face seen longest: {_count(best.frames, 'frame')} over {t1 - t0 + 1 / spotter.fps:.1f} s of "
+            f"video, {spotter.micro.n_seen} of them with motion signals; at {spotter.fps:g} fps its first "
+            f"{_count(warmup, 'frame')} with signals ({spotter.cfg.warmup_s:g} s) set the spotter's baseline, and a "
+            f"frame has signals where the face is seen in the {_count(k, 'frame')} before and after it: "
+            f"{spotter.frames_needed} frames of one face in a row): no events could be found"]
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")

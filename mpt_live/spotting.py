@@ -347,6 +347,12 @@ class Spotter:
         baseline): while 0, no event can have been found."""
         return max(self.micro.n_seen - self.micro.warmup + 1, 0)
 
+    @property
+    def frames_needed(self) -> int:
+        """Frames of one face in a row before the first is judged: the micro scale's warm-up (``warmup_s`` of
+        signals, in frames at the nominal rate) and the ``k`` frames before and after each frame's signals."""
+        return self.micro.warmup + 2 * self.micro.k
+
     def horizon(self) -> int | None:
         """The earliest frame an event still to come out of this spotter can start at; None: only frames
         after the last one pushed. Windows before it are final (no later event covers them)."""

@@ -143,5 +143,51 @@ def test_a_recording_too_short_to_spot_says_so(demo, tmp_path):
     with VideoFile(cut) as src:
         summary = run_job(src, None, SessionConfig(), tmp_path / "out")
     short = [w for w in summary["warnings"] if "too short to spot" in w]
-    assert len(short) == 1 and f"at most {len(frames)} frames, 2.0 s" in short[0], summary["warnings"]
+    assert len(short) == 1 and f"{len(frames)} frames over 2.0 s of video" in short[0], summary["warnings"]
     assert summary["events"] == []
+
+
+def _seen(fps, times, spec=None):
+    """A FaceState fed a face at each of ``times`` (None: a frame without it), frame indices at ``fps``."""
+    from mpt_live.clip import ClipSpec
+    from mpt_live.face_state import FaceState
+    from mpt_live.face_types import FaceResult
+    from mpt_live.sources import Frame
+
+    spec = spec or ClipSpec()
+    state = FaceState(1, spec, fps)
+    rng = np.random.default_rng(0)
+    for t in times:
+        face = None
+        if t is not None:
+            crop = rng.integers(0, 255, (spec.image_size, spec.image_size, 3), dtype=np.uint8)
+            face = FaceResult((0, 0, 10, 10), 1.0, np.zeros((6, 2)), np.zeros((6, 2)), np.eye(2, 3), crop)
+        state.push(Frame(int(round((t or 0) * fps)), t or 0.0, np.zeros((2, 2, 3), np.uint8)), face)
+    state.push(Frame(0, 0.0, np.zeros((2, 2, 3), np.uint8)), None)
+    return state
+
+
+def test_too_short_to_spot_is_stated_in_frames_with_signals_and_the_seconds_they_span():
+    """The warning said 'at most N frames, N / fps s': a --realtime run that left out every other frame of a
+    3 s clip was '1.5 s', one frame was '1 frames', and two short appearances
+    read as if one. The spotter counts frames with signals at the nominal rate; the warning says so, with seconds seen."""
+    from mpt_live.face_state import too_short_to_spot
+
+    every_other = [i / 30 for i in range(0, 90, 2)]  # 45 frames over 3 s at 30 fps
+    w = too_short_to_spot("clip.mp4", [_seen(30.0, every_other)])
+    assert len(w) == 1 and "45 frames over 3.0 s of video, 15 of them with motion signals" in w[0], w
+    assert "first 60 frames with signals (2 s)" in w[0] and "the 15 frames before and after it: 90 frames" in w[0], w
+    one = too_short_to_spot("one.mp4", [_seen(30.0, [0.0])])
+    assert "1 frame over 0.0 s of video, 0 of them" in one[0] and "1 frames" not in one[0], one
+    twice = [i / 5 for i in range(7)] + [None] + [i / 5 for i in range(8, 15)]  # 14 frames, 7 in a row at most
+    w = too_short_to_spot("gap.mp4", [_seen(5.0, twice)])
+    assert "14 frames over 3.0 s of video, 6 of them with motion signals" in w[0], w
+    assert "the 2 frames before and after it: 14 frames of one face in a row" in w[0], w
+
+
+def test_a_5_fps_face_seen_long_enough_is_not_too_short():
+    """At 5 fps the spotter's baseline and scales are 14 frames (2.8 s): 3.4 s of one face is judged."""
+    from mpt_live.face_state import too_short_to_spot
+
+    assert too_short_to_spot("slow.mp4", [_seen(5.0, [i / 5 for i in range(17)])]) == []
+    assert too_short_to_spot("slow.mp4", [_seen(5.0, [i / 5 for i in range(13)])])
