@@ -120,3 +120,31 @@ def test_an_inspect_sheet_is_not_written_into_the_frame_folder_it_reads(tmp_path
     res = runner.invoke(app, ["--video", str(frames), "--fps", "30", "--inspect", "1.2", "--out",
                               str(tmp_path / "sheet.png"), "--motion-only"])
     assert res.exit_code == 0 and (tmp_path / "sheet.png").is_file(), res.output
+
+
+@pytest.mark.parametrize("name", ["events.csv", "summary.json", "clip.mp4"])
+def test_mpt_eval_out_on_a_file_of_a_run_is_refused(tmp_path, name):
+    """`mpt-eval spot --runs RUN --out RUN/events.csv` (or its summary.json, its recording, a video folder's file)
+    replaced what the run wrote with the JSON; an earlier result of mpt-eval there is still written over."""
+    from train.eval_cli import app as eval_app
+
+    truth = tmp_path / "annotations.csv"
+    truth.write_text("video,onset,apex,offset,fps,type\nlong_001.mp4,10,12,19,30,micro\n")
+    run = tmp_path / "run"
+    (run / "long_001").mkdir(parents=True)
+    events = run / "long_001" / "events.csv"
+    events.write_text("video,face,onset_s,apex_s,offset_s,onset_frame,apex_frame,offset_frame,type,"
+                      "class,confidence,score\nlong_001.mp4,1,0.33,0.4,0.63,10,12,19,micro,,,5.0\n")
+    target = run / "long_001" / name
+    if name != "events.csv":
+        target.write_text("{}" if name.endswith(".json") else "a recording's bytes")
+    kept = target.read_bytes()
+    res = runner.invoke(eval_app, ["spot", "--truth", str(truth), "--runs", str(run), "--out", str(target)])
+    assert res.exit_code == 2, res.output
+    assert f"--out {target}: is a file of the run {run} this command reads" in " ".join(res.output.split()), res.output
+    assert target.read_bytes() == kept
+    earlier = run / "spotting.json"
+    res = runner.invoke(eval_app, ["spot", "--truth", str(truth), "--runs", str(run), "--out", str(earlier)])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(eval_app, ["spot", "--truth", str(truth), "--runs", str(run), "--out", str(earlier)])
+    assert res.exit_code == 0 and '"runs"' in earlier.read_text(), res.output

@@ -10,6 +10,7 @@ writes the JSON. Expected failures print one line and exit with status 2.
 
 from __future__ import annotations
 
+import json
 import sys
 from enum import Enum
 from pathlib import Path
@@ -125,6 +126,7 @@ def _score(runs: list[Path], truth: Optional[Path], dataset: Optional[SpotDatase
     if out is not None:
         check_out_file(out)  # before the work: a bad --out is one line, never a traceback at the end
         check_not_input(out, truth, "the annotation file")
+        check_not_in_runs(out, runs)
     index = read_annotations_csv(truth) if truth is not None else load_long_dataset(dataset.value, data)
     notes: list[str] = []
     spotted = read_runs(runs, index, notes)
@@ -139,6 +141,28 @@ def _score(runs: list[Path], truth: Optional[Path], dataset: Optional[SpotDatase
     except OSError as e:  # e.g. RUN/spotting.json a folder, a full disk: the path and why, no traceback
         raise OutputError(f"{target}: cannot write the JSON output ({e.strerror or e})") from None
     return index, result, target
+
+
+def check_not_in_runs(out: Path, runs: list[Path]) -> None:
+    """InputError when ``out`` is a file one of ``runs`` holds (its events.csv, summary.json, recording ...): the
+    JSON would replace what the run wrote. An earlier result of this command there may be written over."""
+    if not out.is_file() or _earlier_result(out):
+        return
+    target = out.resolve()
+    for run in runs:
+        if target == run.resolve() or run.resolve() in target.parents:
+            home = run if run.is_dir() else run.parent
+            raise InputError(f"--out {out}: is a file of the run {run} this command reads; writing the JSON would "
+                             f"overwrite it, give another file (default: {home / 'spotting.json'})")
+
+
+def _earlier_result(path: Path) -> bool:
+    """``path`` is a JSON this command wrote (it names its truth and runs)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(data, dict) and {"truth", "runs", "dropped"} <= data.keys()
 
 
 def main() -> None:
