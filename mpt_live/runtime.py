@@ -361,13 +361,29 @@ def _refuse_checkpoint(path: Path) -> None:
 def _load_error(path: Path, e: BaseException) -> InputError:
     msg = first_line(e, limit=10_000)
     if "INVALID_PROTOBUF" in msg or "Protobuf parsing failed" in msg:
-        return InputError(f"{path}: not an ONNX model (protobuf parsing failed)")
+        return _unparsed(path)
     msg = re.sub(r"^\[ONNXRuntimeError\] : \d+ : \w+ : (Load model from .*? failed:)?", "", msg).strip()
     # ONNX Runtime's source location and C++ signature come before the reason (a newer IR version, say): left out
     msg = re.sub(r"^\S+\.(?:cc|cpp|h):\d+\s+(?:[\w:~<>]+\([^()]*\)\s*(?:const\s*)?)?", "", msg).strip()
     if "IR version" in msg:
         msg += f"; onnxruntime {ort.__version__} is older than the ONNX that wrote it: upgrade it, or export again"
     return InputError(f"{path}: ONNX Runtime cannot load this model ({msg[:300]})")
+
+
+def _unparsed(path: Path) -> InputError:
+    """A file that does not parse as an ONNX model, with its size and which of the two it likely is: an ONNX
+    file begins with its ModelProto's field 1 (ir_version, a varint: the byte 0x08), so one that begins so and
+    fails is cut short or damaged, and one that does not is another kind of file."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            begins = fh.read(1) == b"\x08"
+    except OSError:
+        size, begins = -1, False
+    what = ("it begins as an ONNX model does, so it is cut short or damaged (a copy or download that did not "
+            "finish?)" if begins else "it does not begin as an ONNX model does: another kind of file?")
+    return InputError(f"{path}: {f'{size:,} bytes that do' if size >= 0 else 'does'} not parse as an ONNX model; "
+                      f"{what}")
 
 
 def _fmt(shape: list[Any]) -> str:

@@ -150,7 +150,8 @@ def test_threads_explicit(model_path: Path) -> None:
 
 BAD_FILES = [
     ("missing", None, "no such model file"),
-    ("not_onnx", b"this is not a model\n", "not an ONNX model"),
+    ("not_onnx", b"this is not a model\n", "20 bytes that do not parse as an ONNX model; it does not begin as an "
+                                            "ONNX model does: another kind of file"),
     ("no_metadata", {}, "not an MPT model"),
     ("bad_spec", meta(**{"mpt.clip_spec": '{"frames": 1}'}), "bad mpt.clip_spec"),
     ("bad_classes", meta(**{"mpt.classes": "happiness,others"}), "bad mpt.classes"),
@@ -194,6 +195,20 @@ def test_bad_files_raise_one_line_input_error(tmp_path: Path, name: str, content
     with pytest.raises(InputError, match=message) as e:
         MPTRuntime(path)
     assert str(path) in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_model_cut_short_says_so_with_its_size(tmp_path: Path) -> None:
+    """A half-copied model (head -c N model.onnx > cut.onnx) was 'not an ONNX model (protobuf parsing failed)',
+    as a text file was: neither its size nor that it may be cut short."""
+    whole = tmp_path / "whole.onnx"
+    make_model(whole, meta())
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.onnx"
+    cut.write_bytes(data[:len(data) // 2])
+    with pytest.raises(InputError) as e:
+        MPTRuntime(cut)
+    assert str(e.value) == (f"{cut}: {len(data) // 2:,} bytes that do not parse as an ONNX model; it begins as an "
+                            "ONNX model does, so it is cut short or damaged (a copy or download that did not finish?)")
 
 
 def test_a_newer_ir_version_names_the_reason_not_onnx_runtimes_source(tmp_path: Path) -> None:
