@@ -13,7 +13,8 @@ dataset readers.
 
 What ``--video DIR`` means (:func:`expand_recordings`):
 
-* images in DIR: DIR is one recording;
+* images in DIR: DIR is one recording (one image alone, a cover or a thumbnail, is none: refused, naming
+  what DIR holds);
 * video files in DIR: a batch of those videos, as before;
 * neither: a batch of the frame folders below DIR (up to :data:`MAX_DEPTH` levels: ``SAMM_longvideos/006_1``,
   ``part_A/spNO.1/a/color``); where a recording is stored as ``color`` and ``depth`` frame folders
@@ -196,6 +197,7 @@ def expand_recordings(spec: str, notes: list[str] | None = None) -> list[Path]:
             raise InputError(f"{spec}: holds both video files and images: give a folder of videos or a folder "
                              f"of one recording's frames (its videos alone: {only})")
         if frames:
+            _check_frames(p, spec)
             return [p]
         if videos:
             if notes is not None:
@@ -218,6 +220,20 @@ def expand_recordings(spec: str, notes: list[str] | None = None) -> list[Path]:
             raise InputError(f"{spec}: pattern matches no files or folders of frames")
         return found
     return expand_videos(spec)
+
+
+def _check_frames(folder: Path, spec: str) -> None:
+    """InputError where ``folder``'s images are one photo (a cover, a thumbnail, beside audio or documents): a folder
+    of frames holds a recording, frame by frame; what the folder holds is named."""
+    found = images(folder)
+    if len(found) > 1:
+        return
+    others = sorted((e.name for e in os.scandir(folder) if e.is_file() and not hidden(e.name)
+                     and Path(e.name).suffix.lower() not in IMAGE_EXTENSIONS), key=natural)
+    shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+    rest = f"{len(others)} other file{'s' if len(others) > 1 else ''} ({shown})" if others else "nothing else"
+    raise InputError(f"{spec}: holds one image ({found[0].name}) and {rest}, no video file: not a recording (a folder "
+                     "of frames holds a recording's frames, one image each; a photo's demo clip: --demo-face PHOTO)")
 
 
 def check_fps(recordings: Sequence[Path], fps: float | None) -> None:

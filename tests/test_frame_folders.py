@@ -282,3 +282,24 @@ def test_casme3_layout_run_then_scored(tmp_path):
     assert res.exit_code == 0, res.output
     score = json.loads((tmp_path / "spotting.json").read_text())
     assert (score["tp"], score["fp"], score["fn"]) == (0, 0, 2)
+
+
+@pytest.mark.parametrize("others, holds", [(["interview.m4a"], "and 1 other file (interview.m4a)"),
+                                           ([], "and nothing else"),
+                                           (["a.m4a", "b.txt", "c.pdf", "d.wav"],
+                                            "and 4 other files (a.m4a, b.txt, c.pdf, ...)")])
+def test_a_folder_of_one_photo_is_not_a_frame_folder(tmp_path, others, holds):
+    """A folder of one photo and an audio file (cover art beside a voice memo) was taken for a frame folder:
+    'a folder of frames needs --fps'; it says what the folder holds, before --fps is asked for (exit 2)."""
+    folder = tmp_path / "memo"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "cover.jpg"), np.full((32, 32, 3), 128, np.uint8))
+    for name in others:
+        (folder / name).write_bytes(b"not an image")
+    with pytest.raises(InputError) as e:
+        expand_recordings(str(folder))
+    assert str(e.value).startswith(f"{folder}: holds one image (cover.jpg) {holds}, no video file: not a recording")
+    res = CliRunner().invoke(app, ["--video", str(folder), "--out", str(tmp_path / "out")])
+    assert res.exit_code == 2 and "holds one image (cover.jpg)" in res.output and "--fps" not in res.output, res.output
+    cv2.imwrite(str(folder / "cover2.jpg"), np.full((32, 32, 3), 128, np.uint8))
+    assert expand_recordings(str(folder)) == [folder]  # two images: frames, as before
