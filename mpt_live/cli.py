@@ -167,7 +167,7 @@ def live(
                             from .batch import output_dirs
 
                             for v, d in zip(videos, output_dirs(videos, check_out_dir(out))):
-                                check_input_kept(d, v)
+                                check_input_kept(d, v, given=out)
                         runtime = None if motion_only else _load(model, device, threads, warmup=not parallel)
                         if parallel:
                             if first is not None:  # the worker process opens it

@@ -179,20 +179,25 @@ def _check_not_in_use(out: Path, option: str = "--out") -> None:
                          f"another folder, or remove its {SUMMARY} if no such run exists")
 
 
-def check_input_kept(out: str | os.PathLike, recording: str | os.PathLike | None, option: str = "--out") -> None:
+def check_input_kept(out: str | os.PathLike, recording: str | os.PathLike | None, option: str = "--out",
+                     given: str | os.PathLike | None = None) -> None:
     """InputError when ``recording`` is a file in ``out`` under the name of one of a run's outputs
     (``annotated.mp4``, ``review.webm``, ...): clearing the folder for the run would delete the recording, or its
     review copy would be written over it; or when ``recording`` is a folder of frames and ``out`` that folder (its
-    outputs, timeline.png among them, would be written among its frames, and a rerun would read them as frames)."""
+    outputs, timeline.png among them, would be written among its frames, and a rerun would read them as frames).
+    ``given``: the --out the user typed where ``out`` is a batch's folder for this recording below it (the error
+    names both)."""
     if recording is None or "://" in str(recording):
         return
     try:
         inside = Path(recording).is_dir() and os.path.samefile(out, recording)
     except OSError:
         inside = False
+    batch = given is not None and Path(given) != Path(out)
+    where = f"{option} {given}: {recording}'s outputs would go to {out}, which" if batch else f"{option} {out}:"
     if inside:
-        raise InputError(f"{option} {out}: is the folder of frames being read ({recording}): the outputs would be "
-                         "written among its frames; give another --out folder (a subfolder is fine)")
+        raise InputError(f"{where} is the folder of frames being read{'' if batch else f' ({recording})'}: the "
+                         "outputs would be written among its frames; give another --out folder (a subfolder is fine)")
     for name in OUTPUTS:
         p = Path(out) / name
         try:
@@ -200,9 +205,9 @@ def check_input_kept(out: str | os.PathLike, recording: str | os.PathLike | None
         except OSError:
             continue
         if same:
-            raise InputError(f"{option} {out}: holds the input video {recording} under the name of an output this "
-                             f"run writes ({name}), which would delete or overwrite it; give another --out folder "
-                             "or rename the video")
+            video = "the input video" if batch else f"the input video {recording}"
+            raise InputError(f"{where} holds {video} under the name of an output this run writes ({name}), which "
+                             "would delete or overwrite it; give another --out folder or rename the video")
 
 
 def start_run(out: Path, source: str, facts: dict[str, Any] | None = None) -> None:

@@ -148,3 +148,38 @@ def test_mpt_eval_out_on_a_file_of_a_run_is_refused(tmp_path, name):
     assert res.exit_code == 0, res.output
     res = runner.invoke(eval_app, ["spot", "--truth", str(truth), "--runs", str(run), "--out", str(earlier)])
     assert res.exit_code == 0 and '"runs"' in earlier.read_text(), res.output
+
+
+def _frames(folder, n=3):
+    import cv2
+    import numpy as np
+
+    folder.mkdir(parents=True)
+    for i in range(n):
+        cv2.imwrite(str(folder / f"img{i}.jpg"), np.full((48, 64, 3), 40 * i, np.uint8))
+    return folder
+
+
+def test_a_batch_refusal_names_the_out_the_user_typed_and_the_video(tmp_path):
+    """A dataset root given as a batch's --out (--video ROOT --out ROOT) was refused as '--out ROOT/006_1: is the
+    folder of frames being read', an --out the user never typed; it names the --out typed, the recording and the
+    folder its outputs would go to. So does a batch video kept in its folder under an output's name."""
+    root = tmp_path / "SAMM"
+    _frames(root / "006_1")
+    _frames(root / "007_2")
+    res = runner.invoke(app, ["--video", str(root), "--fps", "30", "--out", str(root), "--motion-only"])
+    assert res.exit_code == 2, res.output
+    line = " ".join(res.output.split())
+    assert line.startswith(f"error: --out {root}: {root / '006_1'}'s outputs would go to {root / '006_1'}, which is "
+                           "the folder of frames being read"), res.output
+    run = tmp_path / "run"  # --video run/annotated (annotated.mp4, b.mp4) --out run: run/annotated is a video's folder
+    (run / "annotated").mkdir(parents=True)
+    write_video(run / "annotated" / "b.mp4", 20)
+    kept = write_video(run / "annotated" / "annotated.mp4", 20)
+    before = kept.read_bytes()
+    res = runner.invoke(app, ["--video", str(run / "annotated"), "--out", str(run), "--motion-only"])
+    line = " ".join(res.output.split())
+    assert res.exit_code == 2 and line.startswith(f"error: --out {run}: {kept}'s outputs would go to "
+                                                  f"{run / 'annotated'}, which holds the input video under the name "
+                                                  "of an output this run writes (annotated.mp4)"), res.output
+    assert kept.read_bytes() == before
