@@ -830,3 +830,25 @@ def test_an_xlsx_saved_beside_its_xls_is_the_one_read(tmp_path):
     index = load_dataset("casme3", root)
     assert [w.split("; using ")[1].split(" ")[0] for w in index.warnings if "; using " in w] == [
         "annotation/cas(me)3_part_A_ME_label_JpgIndex_v2_20250903.xlsx"]
+
+
+def test_a_subject_merged_over_its_clips_rows_is_each_rows_subject(tmp_path):
+    """A coding sheet whose Subject cell is merged over the rows of that subject's clips (and a title merged across
+    the columns above the header) stopped the load: "row 5: subject '' is not a subject number"; pandas reads a
+    merged cell in its first row only."""
+    root = casme2(tmp_path)
+    path = root / "CASME2-coding-20140508.xlsx"
+    wb = openpyxl.load_workbook(path)
+    ws = wb.active
+    ws.insert_rows(1)
+    ws.cell(1, 1, "CASME II coding")
+    ws.merge_cells("A1:G1")
+    for top in (4, 6):                      # rows of sub02, sub03: the second one's subject cell is merged away
+        ws.cell(top + 1, 1).value = None
+        ws.merge_cells(f"A{top}:A{top + 1}")
+    wb.save(path)
+    index = load_dataset("casme2", root)
+    assert [(t.subject, t.clip_id) for t in index.samples] == [("sub01", "EP02_01f"), ("sub02", "EP03_02"),
+                                                                ("sub03", "EP07_04")]
+    assert index.dropped == {"label fear (not in the 5-class protocol)": 1,
+                             "label sadness (not in the 5-class protocol)": 1}

@@ -89,7 +89,8 @@ def read_workbook(path: Path, what: str = "annotation sheet", **options: Any):
     import pandas as pd
 
     try:
-        return pd.read_excel(path, header=None, dtype=object, **options)
+        book = pd.read_excel(path, header=None, dtype=object, **options)
+        return fill_merged(path, book) if path.suffix.lower() in (".xlsx", ".xlsm") else book
     except ImportError as e:
         raise InputError(f"{path}: cannot read the {what}: this workbook format needs an optional package that "
                          f"is not installed ({str(e).splitlines()[0]}); save the sheet as .xlsx in a "
@@ -101,6 +102,27 @@ def read_workbook(path: Path, what: str = "annotation sheet", **options: Any):
                          "named .csv is read as CSV") from None
     except Exception as e:  # pandas raises many types for unreadable files
         raise InputError(f"{path}: cannot read the {what} ({e})") from None
+
+
+def fill_merged(path: Path, book):
+    """``book`` (one DataFrame or ``{sheet name: DataFrame}`` as read by pandas) with the value of each cell merged
+    over several rows (a Subject merged over its clips' rows) copied down the rows it spans: pandas reads it in the
+    first row only and leaves the others blank. A cell merged across columns only (a title, a note under the table)
+    is left as it is read, in its first column."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path)  # not read-only: merged ranges are only known to a full load
+    try:
+        frames = book if isinstance(book, dict) else {wb.sheetnames[0]: book}
+        for name, df in frames.items():
+            ws = wb[name] if isinstance(name, str) and name in wb.sheetnames else None
+            for rng in ws.merged_cells.ranges if ws is not None else ():
+                c0, r0, c1, r1 = rng.bounds
+                if r1 > r0 and r0 <= df.shape[0] and c0 <= df.shape[1]:
+                    df.iloc[r0:min(r1, df.shape[0]), c0 - 1] = df.iat[r0 - 1, c0 - 1]
+    finally:
+        wb.close()
+    return book
 
 
 def _header(rows: list[list[Any]], keys: dict[str, list[str]], columns: dict, scan_rows: int
