@@ -988,3 +988,20 @@ def test_a_twenty_class_confusion_matrix_fits_an_80_column_terminal():
     assert all(f"{i + 1} {c}" in text for i, c in enumerate(classes)), text
     cells = re.findall(r"\b\d{3}\b", text)
     assert sorted(map(int, cells)) == sorted(v for row in confusion for v in row), text
+
+
+def test_a_subject_whose_every_clip_is_dropped_is_said_and_has_no_fold(easy, tmp_path, monkeypatch):
+    """Every clip of a subject failing preprocessing (frames that do not decode, no face) left the subject out of
+    the folds with only the per-clip lines to tell; the run now says which subject has no fold, and why."""
+    from train.datasets import load_dataset
+
+    index = load_dataset("casme2", easy[0])
+    real = loso.precompute
+    monkeypatch.setattr(loso, "precompute", lambda cache, samples, *a, **k: real(
+        cache, [s for s in samples if s.subject != "sub02"], *a, **k))
+    lines: list[str] = []
+    data = loso.prepare_loso(_config(easy), tmp_path / "run", index, log=lines.append)
+    n = sum(s.subject == "sub02" for s in index.samples)
+    assert data.subjects == ["sub01", "sub03"] and n > 0
+    assert [s for s in lines if "sub02" in s] == [
+        f"subject sub02: all {n} of its clip(s) dropped in preprocessing (lines above): no LOSO fold tests it"]

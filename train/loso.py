@@ -270,6 +270,10 @@ def prepare_loso(cfg: TrainConfig, out: Path, index: Any, show: bool = False,
     from .datasets import natural_key
 
     subjects = sorted({s.subject for s in samples}, key=natural_key)
+    lost = sorted({s.subject for s in index.samples} - set(subjects), key=natural_key)
+    for subject in lost:  # not a fold with no test clips: no fold at all, said once
+        n = sum(s.subject == subject for s in index.samples)
+        log(f"subject {subject}: all {n} of its clip(s) dropped in preprocessing (lines above): no LOSO fold tests it")
     if len(subjects) < 2:
         raise InputError(f"{cfg.data}: LOSO needs at least 2 subjects, found {len(subjects)}")
     return LosoData(classes, cache, samples, [cidx[s.label] for s in samples], subjects,
