@@ -852,3 +852,21 @@ def test_a_subject_merged_over_its_clips_rows_is_each_rows_subject(tmp_path):
                                                                 ("sub03", "EP07_04")]
     assert index.dropped == {"label fear (not in the 5-class protocol)": 1,
                              "label sadness (not in the 5-class protocol)": 1}
+
+
+def test_a_subject_whose_every_row_is_outside_the_protocol_is_named(tmp_path):
+    """A subject all of whose rows have classes the 5-class protocol drops (SAMM: disgust, fear, sadness) vanished
+    from the folds with only the dataset-wide counts to tell; one warning now names it and its rows' labels."""
+    rows = [[6, "006_1_2", 1, 5562, 5563, 5565, 4, "Micro", 1, "", "R12", "Happiness"],
+            [7, "007_3_1", 3, 10, 11, 12, 3, "Micro", 2, "", "L14", "Other"],
+            [8, "008_1_1", 1, 10, 11, 12, 3, "Micro", 7, "", "9", "Disgust"],
+            [8, "008_1_2", 1, 20, 21, 22, 3, "Micro", 7, "", "1+2", "fear"],
+            [8, "008_1_3", 1, 30, 31, 32, 3, "Micro", 7, "", "15", "Fear"]]
+    root = samm(tmp_path, rows)
+    frames(root / "SAMM/008/008_1_1", [f"008_{i:05d}.jpg" for i in range(10, 13)])
+    index = load_dataset("samm", root)
+    assert index.subjects == ["006", "007"]
+    said = [w for w in index.warnings if "008" in w]
+    assert said == ["SAMM_Micro_FACS_Codes_v2.xlsx: every row of 1 subject(s) has a label outside the 5-class "
+                    "protocol, so they have no clips and no LOSO fold: 008 (1 disgust, 2 fear)"]
+    assert not any("subject(s)" in w for w in load_dataset("samm", samm(tmp_path / "std")).warnings)

@@ -278,6 +278,8 @@ def build_samples(rows: Iterator[SheetRow], dataset: str, fps: float, labels: di
     named: set[Path] = set()
     missing: dict[str, int] = {}
     lost: list[str] = []
+    out_of_protocol: dict[str, dict[str, int]] = {}   # subject -> label -> rows dropped for it
+    in_protocol: set[str] = set()                     # subjects with a row of a protocol class
     samples = []
     sheet = ""
     for row in rows:
@@ -288,7 +290,9 @@ def build_samples(rows: Iterator[SheetRow], dataset: str, fps: float, labels: di
         label = check_label(row, ident, row["emotion"], labels)
         if label not in classes:
             count(dropped, f"label {label} (not in the {len(classes)}-class protocol)")
+            count(out_of_protocol.setdefault(subject, {}), label)
             continue
+        in_protocol.add(subject)
         if subjects is not None and not child(subjects, subject).is_dir():
             count(dropped, "no folder of its subject in the frames")
             count(missing, subject)
@@ -306,6 +310,8 @@ def build_samples(rows: Iterator[SheetRow], dataset: str, fps: float, labels: di
         on, ap, off = resolve_annotation(row, ident, clip, values["onset"], values["apex"],
                                          values["offset"], notes)
         samples.append(Sample(subject, clip_id, clip.frames, on, ap, off, label, fps, dataset))
+    if warnings is not None:
+        warnings += no_fold(sheet, out_of_protocol, in_protocol, len(classes))
     if lost and warnings is not None:
         warnings.append(f"{sheet}: {len(lost)} row(s) name a clip folder the frames lack, dropped: {first_of(lost)}")
     if subjects is not None and warnings is not None:
@@ -314,6 +320,18 @@ def build_samples(rows: Iterator[SheetRow], dataset: str, fps: float, labels: di
             warnings.append(f"{subjects}: no folder for subject(s) {rows_of}: their rows are dropped")
         warnings += unused_folders(subjects, named)
     return samples
+
+
+def no_fold(sheet: str, out_of_protocol: dict[str, dict[str, int]], in_protocol: set[str], n_classes: int
+            ) -> list[str]:
+    """One line naming the subjects whose every labelled row has a class the protocol leaves out (SAMM's 5 classes
+    drop disgust, fear, sadness): none of their clips is read, so leave-one-subject-out has no fold for them."""
+    gone = [s for s in out_of_protocol if s not in in_protocol]
+    if not gone:
+        return []
+    said = [f"{s} ({', '.join(f'{n} {label}' for label, n in out_of_protocol[s].items())})" for s in gone]
+    return [f"{sheet}: every row of {len(gone)} subject(s) has a label outside the {n_classes}-class protocol, so "
+            f"they have no clips and no LOSO fold: {first_of(said)}"]
 
 
 def unused_folders(subjects: Path, named: set[Path], show: int = 5) -> list[str]:
