@@ -870,3 +870,20 @@ def test_a_subject_whose_every_row_is_outside_the_protocol_is_named(tmp_path):
     assert said == ["SAMM_Micro_FACS_Codes_v2.xlsx: every row of 1 subject(s) has a label outside the 5-class "
                     "protocol, so they have no clips and no LOSO fold: 008 (1 disgust, 2 fear)"]
     assert not any("subject(s)" in w for w in load_dataset("samm", samm(tmp_path / "std")).warnings)
+
+
+def test_two_copies_under_the_root_read_frames_beside_the_sheet_read(tmp_path):
+    """--data above two copies of CASME II read the newest-named sheet of one copy and the frames of whichever copy's
+    path sorted first (the other one here), warning about the sheets only; the frames beside the sheet read are used
+    now, and a warning names them and the other copy's."""
+    casme2(tmp_path / "CASME2")
+    (tmp_path / "CASME2/CASME2-coding-20140508.xlsx").rename(tmp_path / "CASME2/CASME2-coding-20190701.xlsx")
+    casme2(tmp_path / "CASME2 old", rows=[[1, "EP02_01f", 9, 10, 11, "12", "disgust"],
+                                          [2, "EP03_02", 3, 4, 7, "14", "surprise"]])
+    index = load_dataset("casme2", tmp_path)
+    assert {s.frames[0].parts[len(tmp_path.parts)] for s in index.samples} == {"CASME2"}
+    assert [s.label for s in index.samples] == ["happiness", "others", "disgust"]
+    assert f"{tmp_path}: 2 CASME II frame folders (sub01/EP02_01f/...) of one kind; using CASME2/CASME2_RAW_selected " \
+           "(beside the sheet CASME2/CASME2-coding-20190701.xlsx), not CASME2 old/CASME2_RAW_selected; give --data " \
+           "one copy's folder" in index.warnings
+    assert not any("of one kind" in w for w in load_dataset("casme2", tmp_path / "CASME2").warnings)  # raw + Cropped

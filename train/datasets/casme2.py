@@ -59,7 +59,7 @@ def load(root: Path, faces: str = "align", labels: dict[str, str] = LABELS,
     notes: dict[str, int] = {}
     frame_root, cropped = pick_frames(
         find_dirs(root if root.is_dir() else root.parent, lambda d: child_dirs(d, r"sub\d+")),
-        "CASME II frame folders (sub01/EP02_01f/...)", root, faces, prefer_raw(root), notes)
+        "CASME II frame folders (sub01/EP02_01f/...)", root, faces, prefer_raw(root), notes, sheet, warnings)
 
     def locate(row: SheetRow) -> tuple[str, str, Path]:
         subject = subject_folder(row)

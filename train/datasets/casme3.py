@@ -116,7 +116,7 @@ def load(root: Path, classes: int = 7, faces: str = "align") -> DatasetIndex:
     notes: dict[str, int] = {}
     frame_root, cropped = pick_frames(find_dirs(root if root.is_dir() else root.parent, _frame_root),
                                       "CAS(ME)^3 frame folders (spNO.1/a/color/... or Part_A_ME_clip/frame/"
-                                      "spNO.1_a_5/...)", root, faces, prefer_part_a(root), notes)
+                                      "spNO.1_a_5/...)", root, faces, prefer_part_a(root), notes, sheet, warnings)
     clips = not child_dirs(frame_root, RECORDINGS)
     if classes == 7:
         labels, class_list = dict(SPELLINGS), CLASSES_7

@@ -170,22 +170,45 @@ def is_cropped(path: Path, root: Path) -> bool:
 
 
 def pick_frames(paths: list[Path], what: str, root: Path, faces: str, prefer=None,
-                notes: dict[str, int] | None = None) -> tuple[Path, bool]:
+                notes: dict[str, int] | None = None, sheet: Path | None = None,
+                warnings: list[str] | None = None) -> tuple[Path, bool]:
     """The frame root for ``faces`` (``train.datasets.FACES``) among ``paths``, and whether its frames
     are used as cropped faces. ``prefer``: sort key (:func:`prefer_raw`); no cropped folder with
-    ``cropped`` -> InputError; with ``auto`` the raw frames are aligned and ``notes`` counts it."""
-    if faces == "align":
-        return pick(paths, what, root, prefer=prefer), False
+    ``cropped`` -> InputError; with ``auto`` the raw frames are aligned and ``notes`` counts it. ``sheet``: the
+    annotation sheet read; of frame roots of one kind (two copies of a dataset under ``root``), the one sharing
+    most of the sheet's path is read, and ``warnings`` gets a line naming it and the others."""
+    key = beside(sheet, prefer) if sheet is not None and prefer is not None else prefer
     crops = [p for p in paths if is_cropped(p, root)]
-    if crops:
-        return pick(crops, f"cropped {what}", root, prefer=prefer), True
-    if faces == "cropped":
+    if faces == "cropped" and not crops:
         raise InputError(f"{root}: no cropped {what} found (a frame folder named like 'Cropped'); "
                          "use --faces align to align the raw frames")
-    if notes is not None:
-        key = "no cropped faces in the layout: raw frames aligned (--faces auto)"
-        notes[key] = notes.get(key, 0) + 1
-    return pick(paths, what, root, prefer=prefer), False
+    cropped = faces != "align" and bool(crops)
+    if faces == "auto" and not crops and notes is not None:
+        reason = "no cropped faces in the layout: raw frames aligned (--faces auto)"
+        notes[reason] = notes.get(reason, 0) + 1
+    pool = crops if cropped else paths
+    chosen = pick(pool, f"cropped {what}" if cropped else what, root, prefer=key)
+    def kind(q: Path) -> tuple:  # the dataset's own order (part A, HS...), then raw / other / cropped
+        return (prefer(q)[0] if prefer is not None else 0, prefer_raw(root)(q)[0])
+    rivals = [p for p in pool if p != chosen and kind(p) == kind(chosen)]
+    if rivals and warnings is not None:
+        def rel(q: Path) -> str:
+            return str(q.relative_to(root)) if q.is_relative_to(root) and q != root else str(q)
+        near = f" (beside the sheet {rel(sheet)})" if sheet is not None else ""
+        warnings.append(f"{root}: {len(rivals) + 1} {what} of one kind; using {rel(chosen)}{near}, not "
+                        f"{', '.join(sorted(map(rel, rivals)))}; give --data one copy's folder")
+    return chosen, cropped
+
+
+def beside(sheet: Path, prefer):
+    """Sort key: ``prefer``'s first element (raw before cropped...), then the folders nearest the ``sheet`` (most
+    leading path parts in common), then ``prefer``."""
+    def key(p: Path) -> tuple:
+        shared = next((i for i, (a, b) in enumerate(zip(p.parts, sheet.parts)) if a != b), min(len(p.parts),
+                                                                                             len(sheet.parts)))
+        first = prefer(p)
+        return (first[0], -shared, first)
+    return key
 
 
 def child_dirs(d: Path, pattern: str) -> bool:

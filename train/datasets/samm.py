@@ -50,7 +50,7 @@ def load(root: Path, faces: str = "align", labels: dict[str, str] = LABELS,
     notes: dict[str, int] = {}
     frame_root, cropped = pick_frames(
         find_dirs(root if root.is_dir() else root.parent, lambda d: child_dirs(d, r"\d{3}")),
-        "SAMM frame folders (006/006_1_2/...)", root, faces, prefer_raw(root), notes)
+        "SAMM frame folders (006/006_1_2/...)", root, faces, prefer_raw(root), notes, sheet, warnings)
 
     def locate(row: SheetRow) -> tuple[str, str, Path]:
         n = as_int(row["subject"])
