@@ -887,3 +887,18 @@ def test_two_copies_under_the_root_read_frames_beside_the_sheet_read(tmp_path):
            "(beside the sheet CASME2/CASME2-coding-20190701.xlsx), not CASME2 old/CASME2_RAW_selected; give --data " \
            "one copy's folder" in index.warnings
     assert not any("of one kind" in w for w in load_dataset("casme2", tmp_path / "CASME2").warnings)  # raw + Cropped
+
+
+@pytest.mark.parametrize("name,build,inner", [("casme2", casme2, "CASME2_RAW_selected"), ("samm", samm, "SAMM/006"),
+                                              ("casme3", casme3, "part_A")])
+def test_data_given_as_a_folder_below_the_sheet_names_the_folder_to_give(tmp_path, name, build, inner):
+    """--data at the frames folder (or a subject's) under the dataset's top folder only said "no ... sheet found";
+    the line now names the sheet in the folder above and the --data to give."""
+    root = build(tmp_path / "copy")
+    with pytest.raises(InputError) as e:
+        load_dataset(name, root / inner)
+    sheet = next(p for p in root.rglob("*.xlsx") if "MaE" not in p.name)
+    assert re.fullmatch(rf"{re.escape(str(root / inner))}: no .+ sheet in this folder or below; the folder above it "
+                        rf"{re.escape(str(root))} holds {re.escape(str(sheet.relative_to(root)))}: give --data "
+                        rf"{re.escape(str(root))}", str(e.value)), str(e.value)
+    assert len(load_dataset(name, root).samples) > 0

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .files import child, child_dirs, find_dirs, find_files, newest_name, pick, pick_frames, prefer_raw
+from .files import child, child_dirs, find_dirs, find_sheets, newest_name, pick, pick_frames, prefer_raw
 from .samples import DatasetIndex
 from .sheets import SheetRow, as_int, build_samples, cell_text, no_samples, read_sheet
 
@@ -53,7 +53,7 @@ def load(root: Path, faces: str = "align", labels: dict[str, str] = LABELS,
          classes: list[str] = CLASSES) -> DatasetIndex:
     """``labels`` (sheet spelling -> class) and ``classes``: another protocol's (the MEGC 2019 composite's,
     :mod:`.composite`); a class not in ``classes`` drops its rows, counted."""
-    sheet = pick(find_files(root, SHEETS),
+    sheet = pick(find_sheets(root, SHEETS, "CASME2-coding-*.xlsx sheet"),
                  "CASME2-coding-*.xlsx sheet", root, prefer=newest_name, warnings=(warnings := []))
     dropped: dict[str, int] = {}
     notes: dict[str, int] = {}

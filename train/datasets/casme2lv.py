@@ -35,7 +35,7 @@ import cv2
 from mpt_live.errors import InputError
 from mpt_live.sources import open_capture, unreadable
 
-from .files import ClipFrames, find_dirs, find_files, newest_name, pick, prefer_raw
+from .files import ClipFrames, find_dirs, find_sheets, newest_name, pick, prefer_raw
 from .samples import natural_key
 from .sheets import SheetRow, as_int, cell_text, count, is_blank, read_workbook
 from .longvideo import (LongVideo, LongVideoIndex, finish, frame_positions, interval_from_row, lost_line,
@@ -118,7 +118,8 @@ def _frame_count(path: Path) -> int:
 
 
 def load(root: Path) -> LongVideoIndex:
-    sheet = pick(find_files(root, ("*code_final*.xlsx", "*code_final*.xls")), "CAS(ME)^2code_final*.xlsx sheet",
+    what = "CAS(ME)^2code_final*.xlsx sheet"
+    sheet = pick(find_sheets(root, ("*code_final*.xlsx", "*code_final*.xls"), what), what,
                  root, prefer=newest_name, warnings=(warnings := []))
     (coding_name, coding), (rule1_name, rule1), (rule2_name, rule2) = _sheets(sheet)
     subjects = {}

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from mpt_live.errors import InputError
 
-from .files import child, child_dirs, find_dirs, find_files, frame_number, newest_name, pick, pick_frames, prefer_raw
+from .files import child, child_dirs, find_dirs, find_sheets, frame_number, newest_name, pick, pick_frames, prefer_raw
 from .longvideo import normalise_type
 from .samples import DatasetIndex
 from .sheets import SheetRow, as_int, build_samples, cell_text, count, no_samples, read_sheet
@@ -69,7 +69,7 @@ def _sheets(root: Path) -> list[Path]:
     """Candidate ME label sheets: the macro-expression sheet (``*_MaE_label*``) is not one."""
     pats = tuple(f"*{k}*.{ext}" for k in ("part_A", "part_a", "partA", "ME_label")
                  for ext in ("xlsx", "xls", "csv"))
-    return [p for p in find_files(root, pats) if sheet_kind(p) != "macro"]
+    return [p for p in find_sheets(root, pats, "CAS(ME)^3 part A label sheet") if sheet_kind(p) != "macro"]
 
 
 def prefer_part_a(root: Path):

@@ -122,6 +122,20 @@ def find_files(root: Path, patterns: tuple[str, ...], max_depth: int = 4) -> lis
     return sorted(set(out), key=lambda p: (len(p.parts), str(p)))
 
 
+def find_sheets(root: Path, patterns: tuple[str, ...], what: str, levels: int = 3) -> list[Path]:
+    """:func:`find_files` for a dataset's annotation sheet; none under ``root`` but one in a folder above it (``--data``
+    given as the frames folder, ``CASME2/CASME2_RAW_selected``, or a subject's) -> InputError naming that folder."""
+    found = find_files(root, patterns)
+    if found or not root.is_dir():
+        return found
+    for up in list(root.absolute().parents)[:levels]:
+        above = find_files(up, patterns, max_depth=1)  # beside the frames, or in a folder beside them
+        if above:
+            raise InputError(f"{root}: no {what} in this folder or below; the folder above it {up} holds "
+                             f"{above[0].relative_to(up)}: give --data {up}")
+    return found
+
+
 def pick(paths: list[Path], what: str, root: Path, prefer=None, warnings: list[str] | None = None) -> Path:
     """One of ``paths`` (``prefer(path)`` -> sort key, lowest first); none -> InputError. ``warnings``
     (annotation sheets: two versions label clips differently) gets a line naming the one used."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .files import child_dirs, find_dirs, find_files, newest_name, pick, pick_frames, prefer_raw
+from .files import child_dirs, find_dirs, find_sheets, newest_name, pick, pick_frames, prefer_raw
 from .samples import DatasetIndex
 from .sheets import SheetRow, as_int, build_samples, cell_text, no_samples, read_sheet
 
@@ -44,7 +44,7 @@ def load(root: Path, faces: str = "align", labels: dict[str, str] = LABELS,
          classes: list[str] = CLASSES) -> DatasetIndex:
     """``labels`` (sheet spelling -> class) and ``classes``: another protocol's (the MEGC 2019 composite's,
     :mod:`.composite`); a class not in ``classes`` drops its rows, counted."""
-    sheet = pick(find_files(root, SHEETS),
+    sheet = pick(find_sheets(root, SHEETS, "SAMM_Micro_FACS_Codes*.xlsx sheet"),
                  "SAMM_Micro_FACS_Codes*.xlsx sheet", root, prefer=newest_name, warnings=(warnings := []))
     dropped: dict[str, int] = {}
     notes: dict[str, int] = {}

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from mpt_live.errors import InputError
 
-from .files import ClipFrames, child_dirs, find_dirs, find_files, newest_name, pick, prefer_raw
+from .files import ClipFrames, child_dirs, find_dirs, find_files, find_sheets, newest_name, pick, prefer_raw
 from .sheets import as_int, cell_text, count, read_sheet
 from .longvideo import (LongVideo, LongVideoIndex, finish, frame_positions, interval_from_row, lost_line,
                         no_recording, normalise_type, uncoded_offset)
@@ -54,7 +54,8 @@ def _micro_labels(root: Path) -> dict[str, str]:
 
 
 def load(root: Path) -> LongVideoIndex:
-    sheet = pick(find_files(root, ("*LongVideos*.xlsx", "*LongVideos*.xls", "*LongVideos*.csv")),
+    sheet = pick(find_sheets(root, ("*LongVideos*.xlsx", "*LongVideos*.xls", "*LongVideos*.csv"),
+                             "SAMM_LongVideos_V*_Release.xlsx sheet"),
                  "SAMM_LongVideos_V*_Release.xlsx sheet", root, prefer=newest_name, warnings=(warnings := []))
     base = root if root.is_dir() else root.parent
     frame_root = pick(find_dirs(base, lambda d: child_dirs(d, r"\d{3}_\d+")),
