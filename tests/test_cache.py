@@ -256,3 +256,17 @@ def test_real_face_clip(tmp_path, faces_dir, monkeypatch):
     monkeypatch.setattr(ClipCache, "_get_aligner", lambda self: (_ for _ in ()).throw(AssertionError))
     d2, m2 = ClipCache(tmp_path / "cache", spec, "window").get(index.samples[0], variant=1)
     assert np.array_equal(d, d2) and np.array_equal(m, m2)
+
+
+def test_a_jpeg_cut_short_is_refused_not_read_half_grey(tmp_path, fake):
+    """A frame copied or downloaded in part decodes in OpenCV as its top rows over grey (libjpeg's 'Premature end of
+    JPEG file' on stderr only), and that frame went into the clip; it now fails the clip, naming the file."""
+    paths = synthetic_clip(tmp_path / "clip", 8)
+    data = paths[3].read_bytes()
+    paths[3].write_bytes(data[: len(data) * 2 // 3])
+    assert cv2.imread(str(paths[3])) is not None                  # what OpenCV alone makes of it
+    s = sample(frames=paths, onset=0, apex=3, offset=7, fps=30.0)
+    with pytest.raises(InputError, match=r"f3.jpg: a JPEG cut short \(no end-of-image marker"):
+        ClipCache(tmp_path / "cache", SPEC, "paper").get(s)
+    paths[3].write_bytes(data + b"\0" * 100)                      # padding after the marker is not a cut
+    assert ClipCache(tmp_path / "cache2", SPEC, "paper").get(s)[0].shape
