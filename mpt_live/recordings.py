@@ -17,8 +17,10 @@ What ``--video DIR`` means (:func:`expand_recordings`):
   what DIR holds);
 * video files in DIR: a batch of those videos, as before;
 * neither: a batch of the frame folders below DIR (up to :data:`MAX_DEPTH` levels: ``SAMM_longvideos/006_1``,
-  ``part_A/spNO.1/a/color``); where a recording is stored as ``color`` and ``depth`` frame folders
-  (CAS(ME)^3's RGB-D layout) only ``color`` is read.
+  ``part_A/spNO.1/a/color``) and of the videos in its subfolders; where a recording is stored as ``color`` and
+  ``depth`` frame folders (CAS(ME)^3's RGB-D layout) only ``color`` is read; a subfolder of one image (a cover
+  beside a subject's videos, a thumbnail folder) is no frame folder: its videos run, an image alone is left out
+  with a note.
 
 A batch writes each frame folder's outputs at the folder's path below the folders' common parent
 (``RUN/006_1``, ``RUN/spNO.1/a/color``: :func:`mpt_live.batch.output_dirs`), and the ``video`` column of
@@ -150,12 +152,15 @@ class FrameFolder:
         self.close()
 
 
-def scan_recordings(root: Path, max_depth: int = MAX_DEPTH) -> tuple[list[Path], list[Path]]:
+def scan_recordings(root: Path, max_depth: int = MAX_DEPTH,
+                    lone: list[Path] | None = None) -> tuple[list[Path], list[Path]]:
     """Frame folders and video files below ``root``, up to ``max_depth`` levels down, in one walk (breadth
     first; hidden folders skipped; nothing searched inside a frame folder; mpt-live's own output folders,
-    a ``summary.json`` beside their timeline.png and annotated.mp4, are not recordings). Frame folders in
-    natural order, a ``depth`` folder beside a ``color`` one left out (CAS(ME)^3); video files below
-    ``root`` (not in it) in natural order: a dataset kept as one folder per subject."""
+    a ``summary.json`` beside their timeline.png and annotated.mp4, are not recordings). Frame folders (two
+    images or more) in natural order, a ``depth`` folder beside a ``color`` one left out (CAS(ME)^3); video
+    files below ``root`` (not in it) in natural order: a dataset kept as one folder per subject. A folder of
+    one image (a cover beside a subject's videos, a thumbnail folder) is no frame folder: its videos and
+    subfolders are searched as any folder's, and its image, where no video is beside it, is added to ``lone``."""
     folders, videos, level = [], [], [root]
     for depth in range(max_depth + 1):
         nxt = []
@@ -170,11 +175,15 @@ def scan_recordings(root: Path, max_depth: int = MAX_DEPTH) -> tuple[list[Path],
             if d != root and any(e.name == SUMMARY_NAME for e in entries):
                 continue
             files = [e for e in entries if e.is_file()]
-            if d != root and any(os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS for e in files):
+            pictures = [Path(e.path) for e in files if os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS]
+            if depth and len(pictures) > 1:
                 folders.append(d)
                 continue
+            clips = [Path(e.path) for e in files if os.path.splitext(e.name)[1].lower() in VIDEO_EXTENSIONS]
             if depth:
-                videos += [Path(e.path) for e in files if os.path.splitext(e.name)[1].lower() in VIDEO_EXTENSIONS]
+                videos += clips
+                if pictures and not clips and lone is not None:
+                    lone += pictures
             nxt += sorted(Path(e.path) for e in entries if e.is_dir())
         level = nxt
     folders = [d for d in folders if not (d.name.lower() == "depth" and (d.parent / "color") in folders)]
@@ -207,11 +216,15 @@ def expand_recordings(spec: str, notes: list[str] | None = None) -> list[Path]:
                                  "left out (a folder with videos at its top runs those; give a subfolder or a "
                                  "glob for the others)")
             return expand_videos(spec)
-        folders, videos = scan_recordings(p)
+        lone: list[Path] = []
+        folders, videos = scan_recordings(p, lone=lone)
         found = sorted(folders + videos, key=lambda r: natural(r.relative_to(p).as_posix()))
         if not found:
             raise InputError(f"{spec}: folder contains no video files ({', '.join(sorted(VIDEO_EXTENSIONS))}) "
-                             f"and no folders of frames (up to {MAX_DEPTH} levels down)")
+                             f"and no folders of frames (up to {MAX_DEPTH} levels down)"
+                             + (f"; {_lone_images(p, lone)}" if lone else ""))
+        if lone and notes is not None:
+            notes.append(f"{spec}: {_lone_images(p, lone)}")
         return found
     if any(c in spec for c in "*?[") and not p.exists():  # a file named 'take[2].mp4' is that file
         hits = sorted((Path(q) for q in glob.glob(spec)), key=lambda q: natural(str(q)))
@@ -220,6 +233,15 @@ def expand_recordings(spec: str, notes: list[str] | None = None) -> list[Path]:
             raise InputError(f"{spec}: pattern matches no files or folders of frames")
         return found
     return expand_videos(spec)
+
+
+def _lone_images(root: Path, lone: list[Path]) -> str:
+    """What a batch left out: the subfolders of ``root`` holding one image and no video (the first three named)."""
+    lone = sorted(lone, key=lambda q: natural(q.relative_to(root).as_posix()))
+    shown = ", ".join(f"{q.parent.relative_to(root).as_posix()}: {q.name}" for q in lone[:3])
+    n = len(lone)
+    return (f"{n} subfolder{'s' if n > 1 else ''} holding one image and no video left out, not a recording "
+            f"({shown}{', ...' if n > 3 else ''})")
 
 
 def _check_frames(folder: Path, spec: str) -> None:

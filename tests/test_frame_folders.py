@@ -115,7 +115,8 @@ def test_what_video_dir_means(tmp_path):
     assert [p.name for p in expand_recordings(str(vids), notes)] == ["a.mov", "b.mp4", "c.MTS", "d.ts", "e.3gp"]
     assert notes == []
     # videos at its top and more in subfolders: the top ones run, the others are counted in a note
-    for rel in ("s1/x.mp4", "s2/y.mov", "s2/frames/1.jpg", "runs/v/annotated.mp4", "runs/v/summary.json"):
+    for rel in ("s1/x.mp4", "s2/y.mov", "s2/frames/1.jpg", "s2/frames/2.jpg", "runs/v/annotated.mp4",
+                "runs/v/summary.json"):
         (vids / rel).parent.mkdir(parents=True, exist_ok=True)
         (vids / rel).write_bytes(b"x")
     assert len(expand_recordings(str(vids), notes)) == 5
@@ -303,3 +304,30 @@ def test_a_folder_of_one_photo_is_not_a_frame_folder(tmp_path, others, holds):
     assert res.exit_code == 2 and "holds one image (cover.jpg)" in res.output and "--fps" not in res.output, res.output
     cv2.imwrite(str(folder / "cover2.jpg"), np.full((32, 32, 3), 128, np.uint8))
     assert expand_recordings(str(folder)) == [folder]  # two images: frames, as before
+
+
+def test_a_subfolder_of_one_image_is_left_out_of_a_batch_with_a_note(tmp_path):
+    """--video DIR scanning subfolders took a subfolder holding one image (a cover picture beside a subject's
+    videos, a thumbnail folder) for a folder of frames: its videos were not run and the batch asked for --fps."""
+    root = tmp_path / "interviews"
+    cover = np.full((32, 32, 3), 128, np.uint8)
+    for rel in ("s1/interview.mp4", "s2/interview.mp4", "thumbs/readme.txt"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(b"x")
+    cv2.imwrite(str(root / "s1" / "cover.jpg"), cover)  # beside a video: the video is the recording
+    cv2.imwrite(str(root / "thumbs" / "s2.png"), cover)  # alone: nothing to run
+    frames = _write(root / "s3" / "take", ["1.jpg", "2.jpg"])  # two images or more: frames, as before
+    notes: list[str] = []
+    found = expand_recordings(str(root), notes)
+    assert [p.relative_to(root).as_posix() for p in found] == ["s1/interview.mp4", "s2/interview.mp4", "s3/take"]
+    assert notes == [f"{root}: 1 subfolder holding one image and no video left out, not a recording (thumbs: s2.png)"]
+    assert frames in found
+    # nothing else there: the refusal says what was left out
+    (root / "s1" / "interview.mp4").unlink()
+    for rel in ("s2/interview.mp4", "s3/take/1.jpg", "s3/take/2.jpg"):
+        (root / rel).unlink()
+    with pytest.raises(InputError) as e:
+        expand_recordings(str(root))
+    assert "no folders of frames" in str(e.value) and "2 subfolders holding one image" in str(e.value), e.value
+    res = CliRunner().invoke(app, ["--video", str(root), "--headless", "--out", str(tmp_path / "out")])
+    assert res.exit_code == 2 and "--fps" not in res.output and "Traceback" not in res.output, res.output
