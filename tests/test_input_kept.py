@@ -183,3 +183,36 @@ def test_a_batch_refusal_names_the_out_the_user_typed_and_the_video(tmp_path):
                                                   f"{run / 'annotated'}, which holds the input video under the name "
                                                   "of an output this run writes (annotated.mp4)"), res.output
     assert kept.read_bytes() == before
+
+
+@pytest.mark.parametrize("rel", ["annotation/cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx",
+                                 "annotation/cas(me)3_part_A_MaE_label_JpgIndex_v2.xlsx",
+                                 "data/part_A/spNO.1/a/color/3.jpg", "readme.txt"])
+def test_mpt_eval_out_on_a_file_of_the_dataset_is_refused(tmp_path, rel):
+    """`mpt-eval spot --dataset casme3 --data ROOT --out ROOT/annotation/....xlsx` (a coding sheet, a frame, any
+    file of the dataset) wrote the JSON over it; refused in one line before any work (exit 2), the file unchanged.
+    A new file in ROOT, or an earlier result of mpt-eval there, is written."""
+    pytest.importorskip("openpyxl")
+    from test_longvideo_datasets import casme3
+
+    from train.eval_cli import app as eval_app
+
+    root = casme3(tmp_path / "CASME3")
+    (root / "readme.txt").write_text("release notes")
+    run = tmp_path / "run"
+    for rec in ("a", "b", "c"):  # runs that spotted nothing, each named by its folder
+        (run / f"spNO.1_{rec}").mkdir(parents=True)
+        (run / f"spNO.1_{rec}" / "events.csv").write_text("video,face,onset_s,apex_s,offset_s,onset_frame,"
+                                                          "apex_frame,offset_frame,type,class,confidence,score\n")
+    target = root / rel
+    kept = target.read_bytes()
+    args = ["spot", "--dataset", "casme3", "--data", str(root), "--runs", str(run), "--out"]
+    res = runner.invoke(eval_app, [*args, str(target)])
+    assert res.exit_code == 2, res.output
+    line = " ".join(res.output.split())
+    assert line.startswith(f"error: --out {target}: is a file of the dataset {root} this command reads"), res.output
+    assert target.read_bytes() == kept
+    new = root / "spotting.json"
+    for _ in range(2):  # a new file, then the result it wrote
+        res = runner.invoke(eval_app, [*args, str(new)])
+        assert res.exit_code == 0 and '"runs"' in new.read_text(), res.output

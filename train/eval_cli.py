@@ -126,7 +126,7 @@ def _score(runs: list[Path], truth: Optional[Path], dataset: Optional[SpotDatase
     if out is not None:
         check_out_file(out)  # before the work: a bad --out is one line, never a traceback at the end
         check_not_input(out, truth, "the annotation file")
-        check_not_in_runs(out, runs)
+        check_not_read(out, runs, data if dataset is not None else None)
     index = read_annotations_csv(truth) if truth is not None else load_long_dataset(dataset.value, data)
     notes: list[str] = []
     spotted = read_runs(runs, index, notes)
@@ -143,17 +143,22 @@ def _score(runs: list[Path], truth: Optional[Path], dataset: Optional[SpotDatase
     return index, result, target
 
 
-def check_not_in_runs(out: Path, runs: list[Path]) -> None:
-    """InputError when ``out`` is a file one of ``runs`` holds (its events.csv, summary.json, recording ...): the
-    JSON would replace what the run wrote. An earlier result of this command there may be written over."""
+def check_not_read(out: Path, runs: list[Path], data: Optional[Path] = None) -> None:
+    """InputError when ``out`` is a file one of ``runs`` holds (its events.csv, summary.json, recording ...) or a file
+    of the dataset ``data`` (a coding sheet, a video, a frame, any other): the JSON would replace it. An earlier
+    result of this command there may be written over, and a new file be written anywhere."""
     if not out.is_file() or _earlier_result(out):
         return
     target = out.resolve()
+    home = runs[0] if runs[0].is_dir() else runs[0].parent
     for run in runs:
         if target == run.resolve() or run.resolve() in target.parents:
             home = run if run.is_dir() else run.parent
             raise InputError(f"--out {out}: is a file of the run {run} this command reads; writing the JSON would "
                              f"overwrite it, give another file (default: {home / 'spotting.json'})")
+    if data is not None and data.resolve() in target.parents:
+        raise InputError(f"--out {out}: is a file of the dataset {data} this command reads; writing the JSON would "
+                         f"overwrite it, give another file (default: {home / 'spotting.json'})")
 
 
 def _earlier_result(path: Path) -> bool:
