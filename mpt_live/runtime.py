@@ -361,7 +361,7 @@ def _refuse_checkpoint(path: Path) -> None:
 def _load_error(path: Path, e: BaseException) -> InputError:
     msg = first_line(e, limit=10_000)
     if "INVALID_PROTOBUF" in msg or "Protobuf parsing failed" in msg:
-        return _unparsed(path)
+        return unparsed_onnx(path)
     msg = re.sub(r"^\[ONNXRuntimeError\] : \d+ : \w+ : (Load model from .*? failed:)?", "", msg).strip()
     # ONNX Runtime's source location and C++ signature come before the reason (a newer IR version, say): left out
     msg = re.sub(r"^\S+\.(?:cc|cpp|h):\d+\s+(?:[\w:~<>]+\([^()]*\)\s*(?:const\s*)?)?", "", msg).strip()
@@ -370,10 +370,10 @@ def _load_error(path: Path, e: BaseException) -> InputError:
     return InputError(f"{path}: ONNX Runtime cannot load this model ({msg[:300]})")
 
 
-def _unparsed(path: Path) -> InputError:
+def unparsed_onnx(path: Path) -> InputError:
     """A file that does not parse as an ONNX model, with its size and which of the two it likely is: an ONNX
     file begins with its ModelProto's field 1 (ir_version, a varint: the byte 0x08), so one that begins so and
-    fails is cut short or damaged, and one that does not is another kind of file."""
+    fails is cut short or damaged, and one that does not is another kind of file (train.backbone's ONNX too)."""
     try:
         size = path.stat().st_size
         with open(path, "rb") as fh:

