@@ -35,7 +35,7 @@ import mpt_live
 from mpt_live.clip import ClipSpec
 from mpt_live.errors import InputError, first_line
 from mpt_live.writers import json_default
-from train.backbone import unreadable_torch_file
+from train.torch_files import damaged_torch_file, unreadable_torch_file
 
 PRECISIONS = ("fp32", "fp16", "int8")
 DEFAULT_OPSET = 20             # 20: GELU exports as one Gelu op (ORT fuses none of the opset-18 erf forms)
@@ -75,7 +75,8 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         if _is_onnx(p):
             raise InputError(f"{p}: an ONNX model (mpt-export's output), not an mpt-train checkpoint; "
                              f"run it with mpt-live --model {p}") from None
-        raise InputError(f"{p}: not a PyTorch checkpoint ({unreadable_torch_file(p, e)})") from None
+        raise InputError(damaged_torch_file(p, e)  # begins as torch.save's archive: cut short or damaged
+                         or f"{p}: not a PyTorch checkpoint ({unreadable_torch_file(p, e)})") from None
     if not isinstance(ckpt, dict):
         raise InputError(f"{p}: not an mpt-train checkpoint (a {type(ckpt).__name__}, expected a dict)")
     missing = [k for k in CHECKPOINT_KEYS if k not in ckpt]

@@ -385,20 +385,44 @@ def test_bad_checkpoint_is_one_line_exit_2(tmp_path: Path, content, message: str
 @pytest.mark.parametrize("content, why", [
     (b"", "the file is empty (0 bytes)"),
     (b"hello, not a checkpoint", "neither torch.save's zip archive nor a pickle"),
-    ("cut", "a zip archive without its end (cut off while it was written or copied)"),
+    (b"PK\x03\x04 a zip cut short", "a zip archive without its end (cut off while it was written or copied)"),
 ])
 def test_a_file_that_is_not_a_checkpoint_says_why_and_nothing_first(tmp_path: Path, content, why: str) -> None:
     """An empty file said 'not a PyTorch checkpoint (EOFError: EOFError)', text '(KeyError: 104)', a cut-off one
     torch's zip error, each after the precision line; now the reason in words, alone."""
     path = tmp_path / "ckpt.pt"
-    if content == "cut":
-        torch.save({"state_dict": {"w": torch.zeros(4096)}}, path)
-        path.write_bytes(path.read_bytes()[:8000])
-    else:
-        path.write_bytes(content)
+    path.write_bytes(content)
     res = runner.invoke(app, [str(path)])
     assert res.exit_code == 2, res.output
     assert [ln for ln in res.output.splitlines() if ln.strip()] == [f"error: {path}: not a PyTorch checkpoint ({why})"]
+
+
+@pytest.mark.parametrize("damage", ["cut", "end"])
+def test_a_checkpoint_cut_short_or_damaged_says_so_with_its_size(tmp_path: Path, damage: str) -> None:
+    """A half-copied model.pt (head -c N model.pt > cut.pt) was 'not a PyTorch checkpoint (a zip archive without
+    its end ...)', as if another kind of file, and one whose zip end is damaged 'not a PyTorch checkpoint
+    (RuntimeError: PytorchStreamReader failed ...)'; both begin as torch.save's archive: the line says so, with
+    the size, and what is wrong (mpt-export, and mpt-train over an --out holding it)."""
+    from train.config import TrainConfig
+    from train.run_checks import check_full_overwrite
+
+    path = tmp_path / "model.pt"
+    torch.save({"state_dict": {"w": torch.zeros(4096)}}, path)
+    data = path.read_bytes()
+    pickled = data.index(b"\x80\x02")  # data.pkl, the archive's first entry
+    data = data[:8000] if damage == "cut" else data[:pickled] + b"\xff" * 8 + data[pickled + 8:]
+    path.write_bytes(data)
+    res = runner.invoke(app, [str(path)])
+    assert res.exit_code == 2, res.output
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    begins = f"error: {path}: {len(data):,} bytes that do not load as a PyTorch checkpoint; it "
+    assert len(lines) == 1 and lines[0].startswith(begins), res.output
+    assert lines[0].endswith("zip archive does but has no end, so it is cut short or damaged (a copy or save that "
+                             "did not finish?)" if damage == "cut" else "zip archive; torch cannot read what it holds "
+                             "(UnpicklingError: invalid load key, '\\xff'.)"), lines[0]
+    with pytest.raises(InputError) as e:
+        check_full_overwrite(tmp_path, TrainConfig("synthetic", ""))
+    assert str(e.value).startswith(begins[len("error: "):]) and "choose a new --out or remove it" in str(e.value)
 
 
 def test_an_opset_the_converter_cannot_reach_is_our_line_without_a_traceback(tmp_path: Path) -> None:

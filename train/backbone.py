@@ -28,7 +28,6 @@ import difflib
 import hashlib
 import logging
 import os
-import zipfile
 from pathlib import Path
 from typing import NamedTuple
 
@@ -39,6 +38,7 @@ from torch import Tensor, nn
 from mpt_live.errors import first_line
 from train._timm import import_timm
 from train.hub import hub_endpoint, offline_if_unreachable
+from train.torch_files import unreadable_torch_file
 
 log = logging.getLogger(__name__)
 
@@ -110,23 +110,6 @@ def create_backbone(name: str, image_size: int, pretrained: bool = False,
 
 
 # ----------------------------------------------------------------------------- weight files
-
-
-def unreadable_torch_file(path: Path, e: Exception) -> str:
-    """Why torch.load failed on ``path``, in words where the file's first bytes tell (torch says 'EOFError' for an
-    empty file and 'KeyError: 104' for text); mpt-export's checkpoints and --backbone-weights files."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(4)
-    except OSError as oe:
-        return f"cannot read it: {oe.strerror or oe}"
-    if not head:
-        return "the file is empty (0 bytes)"
-    if head == b"PK\x03\x04" and not zipfile.is_zipfile(path):
-        return "a zip archive without its end (cut off while it was written or copied)"
-    if head[:1] != b"\x80" and not zipfile.is_zipfile(path):  # a pickle starts with its protocol opcode
-        return "neither torch.save's zip archive nor a pickle"
-    return f"{type(e).__name__}: {first_line(e)}"
 
 
 def read_state_dict(path: Path) -> dict[str, Tensor]:

@@ -30,9 +30,14 @@ def check_full_overwrite(out: Path, cfg: TrainConfig) -> None:
         return
     import torch
 
+    from .torch_files import damaged_torch_file
+
     try:
         stored = torch.load(path, map_location="cpu", weights_only=False).get("train_config")
-    except Exception:  # noqa: BLE001 - any unreadable file: not ours to replace
+    except Exception as e:  # noqa: BLE001 - any unreadable file: not ours to replace
+        damaged = damaged_torch_file(path, e)
+        if damaged:  # a copy of one cut short: said so, not 'not an mpt-train checkpoint'
+            raise InputError(f"{damaged}; choose a new --out or remove it") from None
         stored = None
     if not isinstance(stored, dict):
         raise InputError(f"{path}: exists and is not an mpt-train checkpoint; choose a new --out or remove it")
