@@ -12,6 +12,8 @@
   frames where their original is there. Without it such a name is a frame like any other: ``frame (12).jpg`` and
   ``S01 (12).jpg``, as Windows names many files renamed at once, are frames 12.
 * Two files left with one number (``img2.jpg`` and ``img02.jpg``) are an error naming both.
+* A JPEG cut short (a partial copy or download: :func:`cut_jpeg`) is a damaged frame: OpenCV decodes its top rows
+  over grey with only a libjpeg line on stderr, so both readers check for it before decoding.
 """
 
 from __future__ import annotations
@@ -107,3 +109,19 @@ def number_images(folder: Path, paths: list[Path]) -> tuple[list[tuple[int, Path
             first, second = sorted((pa.name, pb.name))
             raise InputError(f"{folder}: frame number {a} appears twice ({first}, {second})")
     return numbered, copies
+
+
+def cut_jpeg(path: str | os.PathLike, tail: int = 4096) -> bool:
+    """True for a file that begins as a JPEG (SOI marker) and has no end-of-image marker (FF D9) in its last
+    ``tail`` bytes (some cameras pad after it). In the compressed data FF D9 cannot occur (FF is followed by 00 or a
+    restart marker there), so a file cut mid-image has none. False for other files and for what cannot be opened
+    (the decoder says so)."""
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(2) != b"\xff\xd8":
+                return False
+            size = fh.seek(0, os.SEEK_END)
+            fh.seek(max(2, size - tail))
+            return b"\xff\xd9" not in fh.read()
+    except OSError:
+        return False

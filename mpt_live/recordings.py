@@ -40,7 +40,7 @@ import cv2
 import numpy as np
 
 from .errors import InputError
-from .framenames import hidden, images, natural, number_images
+from .framenames import cut_jpeg, hidden, images, natural, number_images
 from .frametimes import valid_fps
 from .sources import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, Frame, VideoFile, expand_videos
 
@@ -78,7 +78,9 @@ class FrameFolder:
     The same interface as :class:`~mpt_live.sources.VideoFile`: ``name``, ``fps``, ``frame_count``,
     ``width``, ``height``, ``duration_s``, ``warnings`` (gaps in the numbering), ``error``; ``label``: the
     recording's name in events.csv (the folder's path as given). ``missing``: frame numbers the gaps skip.
-    An image that does not decode, or whose size differs from the first one's, raises InputError naming it."""
+    An image that does not decode, or whose size differs from the first one's, raises InputError naming it; a JPEG
+    cut short (:func:`~mpt_live.framenames.cut_jpeg`) is a damaged frame, read past (the others keep their numbers)
+    and counted in one warning naming the first."""
 
     live = False
     fps_assumed = False
@@ -98,7 +100,12 @@ class FrameFolder:
         if not valid_fps(fps):
             raise InputError(f"{self.path}: --fps {fps:g} is not a frame rate (0 < fps <= 1000)")
         self.fps = float(fps)
-        self._first: np.ndarray | None = self._read(0)
+        self._cut: list[Path] = []  # JPEGs cut short, read past as a damaged video's frames are
+        self._start = next((i for i, p in enumerate(self.files) if not cut_jpeg(p)), None)
+        if self._start is None:
+            raise InputError(f"{self.path}: all {len(self.files)} images are JPEGs cut short (no end-of-image marker: "
+                             "a partial copy or download)")
+        self._first: np.ndarray | None = self._read(self._start)
         self.height, self.width = self._first.shape[:2]
         self.frame_count = len(self.files)
         self.missing = sum(b - a - 1 for a, b in gaps)
@@ -129,18 +136,28 @@ class FrameFolder:
         return (self._done or len(self.files)) / self.fps
 
     def __iter__(self) -> Iterator[Frame]:
-        self._done = 0
+        self._done, self._cut = 0, []
         size = (self.height, self.width)
-        for i in range(len(self.files)):
-            if i == 0 and self._first is not None:  # decoded when opened
-                img, self._first = self._first, None
-            else:
-                img = self._read(i)
-            if img.shape[:2] != size:
-                raise InputError(f"{self.files[i]}: a {img.shape[1]}x{img.shape[0]} image among "
-                                 f"{self.width}x{self.height} frames (frame {i} in {self.path})")
-            self._done = i + 1
-            yield Frame(i, i / self.fps, img)
+        try:
+            for i in range(len(self.files)):
+                if i == self._start and self._first is not None:  # decoded when opened
+                    img, self._first = self._first, None
+                elif cut_jpeg(self.files[i]):  # OpenCV would decode its top rows over grey
+                    self._cut.append(self.files[i])
+                    continue
+                else:
+                    img = self._read(i)
+                if img.shape[:2] != size:
+                    raise InputError(f"{self.files[i]}: a {img.shape[1]}x{img.shape[0]} image among "
+                                     f"{self.width}x{self.height} frames (frame {i} in {self.path})")
+                self._done = i + 1
+                yield Frame(i, i / self.fps, img)
+        finally:
+            if self._cut:
+                line = (f"{self.path}: {len(self._cut)} frames are JPEGs cut short (no end-of-image marker: a partial "
+                        f"copy or download), first {self._cut[0].name}; read past, the frames after them were read")
+                self.warnings = [w for w in self.warnings if not w.startswith(f"{self.path}: ") or
+                                 "JPEGs cut short" not in w] + [line]
 
     def close(self) -> None:
         self._first = None

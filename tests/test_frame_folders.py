@@ -331,3 +331,25 @@ def test_a_subfolder_of_one_image_is_left_out_of_a_batch_with_a_note(tmp_path):
     assert "no folders of frames" in str(e.value) and "2 subfolders holding one image" in str(e.value), e.value
     res = CliRunner().invoke(app, ["--video", str(root), "--headless", "--out", str(tmp_path / "out")])
     assert res.exit_code == 2 and "--fps" not in res.output and "Traceback" not in res.output, res.output
+
+
+def test_jpegs_cut_short_are_read_past_with_one_warning(tmp_path):
+    """A JPEG with no end-of-image marker (a partial copy) decodes in OpenCV as its top rows over grey: such frames are
+    damaged, read past (the others keep their numbers and times) and counted in one warning naming the first."""
+    folder = tmp_path / "rec"
+    folder.mkdir()
+    for i in range(1, 7):
+        cv2.imwrite(str(folder / f"{i}.jpg"), np.random.default_rng(i).integers(0, 255, (48, 64, 3), np.uint8))
+    for name in ("1.jpg", "4.jpg", "5.jpg"):
+        data = (folder / name).read_bytes()
+        (folder / name).write_bytes(data[: len(data) // 2])
+    with FrameFolder(folder, 10) as src:
+        frames = list(src)
+    assert [f.index for f in frames] == [1, 2, 5]
+    assert [f.t for f in frames] == pytest.approx([0.1, 0.2, 0.5])
+    cut = [w for w in src.warnings if "cut short" in w]
+    assert len(cut) == 1 and "3 frames" in cut[0] and "first 1.jpg" in cut[0] and str(folder) in cut[0]
+    for name in ("2.jpg", "3.jpg", "6.jpg"):
+        (folder / name).write_bytes((folder / name).read_bytes()[:100])
+    with pytest.raises(InputError, match=r"all 6 images are JPEGs cut short"):
+        FrameFolder(folder, 10)

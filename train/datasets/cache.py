@@ -59,6 +59,7 @@ import numpy as np
 from mpt_live.clip import ClipSpec, clip_rate, interval_times, sample_frames, window_times
 from mpt_live.errors import InputError
 from mpt_live.face import STABILIZE_MIN_SIZE
+from mpt_live.framenames import cut_jpeg
 from mpt_live.tracker import DETECT_EVERY
 from mpt_live.writers import atomic_path
 
@@ -335,28 +336,13 @@ def _prepare_one(cache: ClipCache, sample: Sample, variant: int) -> tuple[str, i
 
 
 def _imread(path: Path, sample: Sample) -> np.ndarray:
-    if _cut_jpeg(path):  # OpenCV decodes what is there and greys the rest, with only a libjpeg line on stderr
+    if cut_jpeg(path):  # OpenCV decodes what is there and greys the rest, with only a libjpeg line on stderr
         raise InputError(f"{path}: a JPEG cut short (no end-of-image marker: a partial copy or download) "
                          f"({sample.name})")
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if img is None:
         raise InputError(f"{path}: unreadable or missing image ({sample.name})")
     return img
-
-
-def _cut_jpeg(path: Path, tail: int = 4096) -> bool:
-    """True for a file that begins as a JPEG (SOI marker) and has no end-of-image marker (FF D9) in its last
-    ``tail`` bytes (some cameras pad after it). In the compressed data FF D9 cannot occur (FF is followed by 00 or a
-    restart marker there), so a file cut mid-image has none."""
-    try:
-        with open(path, "rb") as fh:
-            if fh.read(2) != b"\xff\xd8":
-                return False
-            size = fh.seek(0, os.SEEK_END)
-            fh.seek(max(2, size - tail))
-            return b"\xff\xd9" not in fh.read()
-    except OSError:
-        return False  # cv2.imread says it is unreadable
 
 
 def _warp(frame: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
