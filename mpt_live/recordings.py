@@ -20,7 +20,8 @@ What ``--video DIR`` means (:func:`expand_recordings`):
   ``part_A/spNO.1/a/color``) and of the videos in its subfolders; where a recording is stored as ``color`` and
   ``depth`` frame folders (CAS(ME)^3's RGB-D layout) only ``color`` is read; a subfolder of one image (a cover
   beside a subject's videos, a thumbnail folder) is no frame folder: its videos run, an image alone is left out
-  with a note.
+  with a note; nor is a subfolder of videos and images (stills beside an interview): its videos run, its images
+  are left out with a note.
 
 A batch writes each frame folder's outputs at the folder's path below the folders' common parent
 (``RUN/006_1``, ``RUN/spNO.1/a/color``: :func:`mpt_live.batch.output_dirs`), and the ``video`` column of
@@ -170,14 +171,16 @@ class FrameFolder:
 
 
 def scan_recordings(root: Path, max_depth: int = MAX_DEPTH,
-                    lone: list[Path] | None = None) -> tuple[list[Path], list[Path]]:
+                    lone: list[Path] | None = None, mixed: list[Path] | None = None) -> tuple[list[Path], list[Path]]:
     """Frame folders and video files below ``root``, up to ``max_depth`` levels down, in one walk (breadth
     first; hidden folders skipped; nothing searched inside a frame folder; mpt-live's own output folders,
     a ``summary.json`` beside their timeline.png and annotated.mp4, are not recordings). Frame folders (two
     images or more) in natural order, a ``depth`` folder beside a ``color`` one left out (CAS(ME)^3); video
     files below ``root`` (not in it) in natural order: a dataset kept as one folder per subject. A folder of
     one image (a cover beside a subject's videos, a thumbnail folder) is no frame folder: its videos and
-    subfolders are searched as any folder's, and its image, where no video is beside it, is added to ``lone``."""
+    subfolders are searched as any folder's, and its image, where no video is beside it, is added to ``lone``. A
+    subfolder of videos and images is no frame folder either (a folder of frames holds its frames alone): its videos
+    run, and the folder is added to ``mixed``."""
     folders, videos, level = [], [], [root]
     for depth in range(max_depth + 1):
         nxt = []
@@ -193,10 +196,12 @@ def scan_recordings(root: Path, max_depth: int = MAX_DEPTH,
                 continue
             files = [e for e in entries if e.is_file()]
             pictures = [Path(e.path) for e in files if os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS]
-            if depth and len(pictures) > 1:
+            clips = [Path(e.path) for e in files if os.path.splitext(e.name)[1].lower() in VIDEO_EXTENSIONS]
+            if depth and len(pictures) > 1 and not clips:
                 folders.append(d)
                 continue
-            clips = [Path(e.path) for e in files if os.path.splitext(e.name)[1].lower() in VIDEO_EXTENSIONS]
+            if len(pictures) > 1 and clips and mixed is not None:  # its videos run; its images are no recording
+                mixed.append(d)
             if depth:
                 videos += clips
                 if pictures and not clips and lone is not None:
@@ -234,7 +239,8 @@ def expand_recordings(spec: str, notes: list[str] | None = None) -> list[Path]:
                                  "glob for the others)")
             return expand_videos(spec)
         lone: list[Path] = []
-        folders, videos = scan_recordings(p, lone=lone)
+        mixed: list[Path] = []
+        folders, videos = scan_recordings(p, lone=lone, mixed=mixed)
         found = sorted(folders + videos, key=lambda r: natural(r.relative_to(p).as_posix()))
         if not found:
             raise InputError(f"{spec}: folder contains no video files ({', '.join(sorted(VIDEO_EXTENSIONS))}) "
@@ -242,6 +248,11 @@ def expand_recordings(spec: str, notes: list[str] | None = None) -> list[Path]:
                              + (f"; {_lone_images(p, lone)}" if lone else ""))
         if lone and notes is not None:
             notes.append(f"{spec}: {_lone_images(p, lone)}")
+        if mixed and notes is not None:
+            shown = ", ".join(f"{d.relative_to(p).as_posix()} ({len(images(d))})" for d in mixed[:3])
+            notes.append(f"{spec}: the images of {len(mixed)} subfolder{'s' if len(mixed) > 1 else ''} holding videos "
+                         f"too left out, their videos run ({shown}{', ...' if len(mixed) > 3 else ''}); a folder of "
+                         "frames holds its frames alone: give such frames a folder of their own to run them")
         return found
     if any(c in spec for c in "*?[") and not p.exists():  # a file named 'take[2].mp4' is that file
         hits = sorted((Path(q) for q in glob.glob(spec)), key=lambda q: natural(str(q)))

@@ -353,3 +353,21 @@ def test_jpegs_cut_short_are_read_past_with_one_warning(tmp_path):
         (folder / name).write_bytes((folder / name).read_bytes()[:100])
     with pytest.raises(InputError, match=r"all 6 images are JPEGs cut short"):
         FrameFolder(folder, 10)
+
+
+def test_a_subfolder_of_videos_and_images_runs_its_videos_and_notes_the_images(tmp_path):
+    """A subfolder holding videos and two images or more (stills beside a subject's interview) was taken for a
+    folder of frames: its videos were not run, with no word. Its videos run; its images are left out with a note."""
+    root = tmp_path / "interviews"
+    for rel in ("s1/interview.mp4", "s1/followup.mov", "s2/interview.mp4"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(b"x")
+    _write(root / "s1", ["still1.jpg", "still2.jpg", "still3.jpg"])
+    frames = _write(root / "s3", ["1.jpg", "2.jpg"])  # images alone: frames, as before
+    notes: list[str] = []
+    found = expand_recordings(str(root), notes)
+    assert [p.relative_to(root).as_posix() for p in found] == ["s1/followup.mov", "s1/interview.mp4",
+                                                                "s2/interview.mp4", "s3"]
+    assert frames in found and root / "s1" not in found
+    assert len(notes) == 1 and notes[0].startswith(f"{root}: the images of 1 subfolder holding videos too left out")
+    assert "s1 (3)" in notes[0]
