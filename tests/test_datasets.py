@@ -635,6 +635,24 @@ def test_csv_row_whose_clip_folder_is_not_there_is_a_counted_drop(tmp_path):
         "labels.csv: 1 row(s) name a clip folder the frames lack, dropped: row 3 (p3/clips/gone)"]
 
 
+@pytest.mark.parametrize("name, build", [("casme2", casme2), ("samm", samm), ("casme3", casme3), ("csv", csvfmt)],
+                         ids=["casme2", "samm", "casme3", "csv"])
+def test_a_clip_folder_with_no_frames_is_a_counted_drop(tmp_path, name, build):
+    """A clip folder whose frames were never extracted (or not copied) stopped the whole load at 'clip folder ...
+    has no image frames'; its rows are dropped, counted, and one warning names the clip and its folder."""
+    root = build(tmp_path)
+    before = load_dataset(name, root).samples
+    gone = before[0]
+    folder = gone.frames[0].parent
+    for f in folder.iterdir():
+        f.unlink()
+    index = load_dataset(name, root)
+    assert [t.name for t in index.samples] == [t.name for t in before if t.frames[0].parent != folder]
+    assert index.dropped["its clip folder holds no image frames"] == sum(t.frames[0].parent == folder for t in before)
+    said = [w for w in index.warnings if "holds no image frames" in w]
+    assert len(said) == 1 and f"{gone.subject}/" in said[0] and f": {folder})" in said[0] and "dropped: row " in said[0]
+
+
 def test_csv_clip_paths_written_on_windows(tmp_path):
     """A sheet made on Windows names clip folders 'clips\\a'; on Linux that is one file name, so every row was
     'not found'. A relative path with backslashes is read with them as folder separators."""

@@ -8,7 +8,8 @@ CSV's folder (``clips\\a`` as written on Windows is read as ``clips/a``) or abso
 (jpg/jpeg/png/bmp) are sorted naturally (``f2`` before ``f10``). ``onset``/``apex``/``offset`` are **0-based
 indices into that sorted list** (not file-name numbers); a blank apex becomes the middle of onset..offset
 (counted in notes). A row whose clip folder is not there is dropped (counted, one warning naming the rows), as
-the other readers drop the clips a copy lacks; when no row's folder is there the load stops, naming the first.
+the other readers drop the clips a copy lacks, and so is one whose folder holds no images (frames never extracted);
+when no row's folder is there, or holds frames, the load stops, naming the first.
 Classes are the distinct labels in natural sort order. With ``faces`` ``cropped`` the frames are taken
 to be face crops already (used as they are); ``align`` and ``auto`` align them.
 """
@@ -53,7 +54,7 @@ def _index(row: SheetRow, ident: str, key: str, n: int) -> int | None:
 
 
 def _sample(row: SheetRow, base: Path, cache: dict, notes: dict[str, int],
-            lost: list[tuple[str, Path]]) -> Sample | None:
+            lost: list[tuple[str, Path]], empty: list[tuple[str, Path]]) -> Sample | None:
     subject, clip = cell_text(row["subject"]), cell_text(row["clip"])
     ident = f"{subject}/{clip}"
     if not subject or not clip:
@@ -72,9 +73,10 @@ def _sample(row: SheetRow, base: Path, cache: dict, notes: dict[str, int],
             lost.append((f"row {row.row} ({ident})", folder))
             return None
         cache[folder] = list_frames(folder)
-        if not cache[folder]:
-            raise row.error(ident, f"clip folder {folder} has no image frames")
     frames = cache[folder]
+    if not frames:                           # its frames never extracted (or not copied): dropped, named
+        empty.append((f"row {row.row} ({ident}: {folder})", folder))
+        return None
     on, ap, off = (_index(row, ident, k, len(frames)) for k in ("onset", "apex", "offset"))
     if on > off:
         raise row.error(ident, f"onset {on} > offset {off}")
@@ -98,8 +100,12 @@ def load(root: Path, faces: str = "align") -> DatasetIndex:
     cache: dict[Path, list[Path]] = {}
     notes: dict[str, int] = {}
     lost: list[tuple[str, Path]] = []        # (row, folder) of the rows whose clip folder is not there
+    empty: list[tuple[str, Path]] = []       # (row, folder) of the rows whose clip folder holds no frames
     samples = [s for row in read_sheet(path, COLUMNS, optional={"fps": ("fps",)})
-               if (s := _sample(row, path.parent, cache, notes, lost)) is not None]
+               if (s := _sample(row, path.parent, cache, notes, lost, empty)) is not None]
+    if not samples and empty:
+        raise InputError(f"{path}: the clip folders its rows name hold no image frames (the first: {empty[0][1]}); "
+                         "extract the clips' frames first")
     if not samples and lost:
         raise InputError(f"{path}: none of the clip folders its {len(lost)} row(s) name exists (the first: "
                          f"{lost[0][1]}); 'clip' is a folder of frames, relative to the CSV's folder or absolute")
@@ -111,6 +117,10 @@ def load(root: Path, faces: str = "align") -> DatasetIndex:
         count(dropped, "no folder of its clip in the frames", len(lost))
         warnings.append(f"{path.name}: {len(lost)} row(s) name a clip folder the frames lack, dropped: "
                         f"{first_of([r for r, _ in lost])}")
+    if empty:
+        count(dropped, "its clip folder holds no image frames", len(empty))
+        warnings.append(f"{path.name}: {len(empty)} row(s) name a clip folder that holds no image frames (not "
+                        f"extracted, or not copied), dropped: {first_of([r for r, _ in empty], 3)}")
     classes = sorted({s.label for s in samples}, key=natural_key)
     return DatasetIndex(samples, classes, dropped, notes, warnings=warnings + rare_classes(path, samples),
                         cropped=faces == "cropped")

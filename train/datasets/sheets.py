@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from mpt_live.errors import InputError
+from mpt_live.framenames import images
 
 from .files import ClipFrames, child, subdirs
 from .samples import Sample
@@ -278,6 +279,7 @@ def build_samples(rows: Iterator[SheetRow], dataset: str, fps: float, labels: di
     named: set[Path] = set()
     missing: dict[str, int] = {}
     lost: list[str] = []
+    empty: list[str] = []                             # rows whose clip folder holds no frames (never extracted)
     out_of_protocol: dict[str, dict[str, int]] = {}   # subject -> label -> rows dropped for it
     in_protocol: set[str] = set()                     # subjects with a row of a protocol class
     samples = []
@@ -302,6 +304,10 @@ def build_samples(rows: Iterator[SheetRow], dataset: str, fps: float, labels: di
             count(dropped, "no folder of its clip in the frames")
             lost.append(f"row {row.row} ({ident if folder.name in (clip_id, 'color') else folder.name})")
             continue
+        if folder not in folders and not images(folder):  # its frames never extracted (or not copied)
+            count(dropped, "its clip folder holds no image frames")
+            empty.append(f"row {row.row} ({ident}: {folder})")
+            continue
         if folder not in folders:
             folders[folder] = ClipFrames.read(folder, where)
         clip = folders[folder]
@@ -314,6 +320,9 @@ def build_samples(rows: Iterator[SheetRow], dataset: str, fps: float, labels: di
         warnings += no_fold(sheet, out_of_protocol, in_protocol, len(classes))
     if lost and warnings is not None:
         warnings.append(f"{sheet}: {len(lost)} row(s) name a clip folder the frames lack, dropped: {first_of(lost)}")
+    if empty and warnings is not None:
+        warnings.append(f"{sheet}: {len(empty)} row(s) name a clip folder that holds no image frames (not extracted, "
+                        f"or not copied), dropped: {first_of(empty, 3)}")
     if subjects is not None and warnings is not None:
         if missing:
             rows_of = ", ".join(f"{s} ({n} row{'s' if n > 1 else ''})" for s, n in missing.items())
