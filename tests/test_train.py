@@ -1005,3 +1005,41 @@ def test_a_subject_whose_every_clip_is_dropped_is_said_and_has_no_fold(easy, tmp
     assert data.subjects == ["sub01", "sub03"] and n > 0
     assert [s for s in lines if "sub02" in s] == [
         f"subject sub02: all {n} of its clip(s) dropped in preprocessing (lines above): no LOSO fold tests it"]
+
+
+def test_a_class_emptied_by_preprocessing_is_said(easy, tmp_path, monkeypatch):
+    """check_classes counts the sheet's rows, before preprocessing: a class whose every clip failed there (or every
+    clip but one subject's) went on unnoticed. The run now says so, and stops where fewer than 2 classes are left."""
+    from train.datasets import load_dataset
+
+    index = load_dataset("casme2", easy[0])
+    by = {c: {s.subject for s in index.samples if s.label == c} for c in index.classes}
+    thinned = next(c for c in index.classes if len(by[c]) > 1)
+    keep = sorted(by[thinned])[0]
+    real = loso.precompute
+
+    def prepare(drop):
+        monkeypatch.setattr(loso, "precompute", lambda cache, samples, *a, **k: real(
+            cache, [s for s in samples if not drop(s)], *a, **k))
+        lines: list[str] = []
+        loso.prepare_loso(_config(easy), tmp_path / "run", index, log=lines.append)
+        return [s for s in lines if s.startswith("class ")]
+
+    assert prepare(lambda s: s.label == thinned and s.subject != keep) == [
+        f"class {thinned}: its clips left after preprocessing are all subject {keep}'s (those of {len(by[thinned]) - 1} "
+        f"other subject(s) dropped: lines above): the LOSO fold testing {keep} has no training clip of it"]
+    assert prepare(lambda s: False) == []
+    left = next(c for c in index.classes if c != thinned)
+    with pytest.raises(InputError, match=rf": clips of 1 class\(es\) \({left}\) left after preprocessing"):
+        prepare(lambda s: s.label == thinned)
+
+
+def test_a_class_with_no_clip_left_is_said():
+    from types import SimpleNamespace as S
+
+    from train.classes_left import check_classes_left
+
+    before = [S(label=c, subject=f"s{k}") for c in ("a", "b", "c") for k in (1, 2)]
+    lines: list[str] = []
+    check_classes_left(["a", "b", "c"], before, [s for s in before if s.label != "b"], "D", lines.append)
+    assert lines == ["class b: all 2 of its clip(s) dropped in preprocessing (lines above): no clip trains or tests it"]

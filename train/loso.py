@@ -33,6 +33,7 @@ from mpt_live.clip import ClipSpec
 from mpt_live.errors import InputError
 from mpt_live.writers import atomic_path, write_json
 
+from .classes_left import check_classes_left
 from .config import TrainConfig, variants
 from .fitting import CachedClips, build_model, fit, make_cache, model_config, precompute, predict, seed_everything
 from .metrics import summarize, summarize_groups
@@ -269,6 +270,7 @@ def prepare_loso(cfg: TrainConfig, out: Path, index: Any, show: bool = False,
     samples = precompute(cache, list(index.samples), sorted(set(variants(cfg, True)) | {0}), cfg.workers, show, log)
     from .datasets import natural_key
 
+    check_classes_left(classes, index.samples, samples, cfg.data, log)
     subjects = sorted({s.subject for s in samples}, key=natural_key)
     lost = sorted({s.subject for s in index.samples} - set(subjects), key=natural_key)
     for subject in lost:  # not a fold with no test clips: no fold at all, said once
@@ -363,6 +365,7 @@ def train_full(cfg: TrainConfig, out: Path, index: Any, *, progress: Any | None 
     cache = make_cache(cfg, out, index.cropped)
     samples = precompute(cache, list(index.samples), variants(cfg, True), cfg.workers,
                          progress is not None, log)
+    check_classes_left(classes, index.samples, samples, cfg.data, log)
     dropped = sorted({s.name for s in index.samples} - {s.name for s in samples})
     labels = [cidx[s.label] for s in samples]
     seed_everything(cfg.seed)
