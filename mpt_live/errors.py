@@ -70,3 +70,8 @@ def expanded_glob(argv: list[str], option: str = "--video", repeat: bool = False
                     f"it takes one video, folder or glob: quote a glob so that the shell passes it whole "
                     f"({option} '{pattern}'), or give their folder")
     return None
+
+
+def counted(n: int, noun: str) -> str:
+    """``1 frame``, ``2 frames`` (``0 frames``): a count with its noun in a message line, singular for one."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .clip import ClipFrames, ClipSpec, FrameRing
+from .errors import counted
 from .face import FaceResult
 from .facemotion import FaceMotion
 from .sources import Frame
@@ -129,10 +130,6 @@ class FaceState:
         return float(min(h if h is not None else math.inf, nxt if nxt is not None else math.inf))
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
-
-
 def too_short_to_spot(name: str, states: Iterable[FaceState]) -> list[str]:
     """A warning when faces were seen but none long enough for its spotter to judge a single frame: a run whose
     events.csv is empty because it could not have found one, not because nothing moved. The spotter counts
@@ -146,12 +143,8 @@ def too_short_to_spot(name: str, states: Iterable[FaceState]) -> list[str]:
     spotter, (t0, t1) = best.spotter, best.seen or (0.0, 0.0)
     warmup, k = spotter.micro.warmup, spotter.micro.k
     return [f"{name}: too short to spot movements: no face was seen long enough for the spotter to judge a frame "
-            f"(the face seen longest: {_count(best.frames, 'frame')} over {t1 - t0 + 1 / spotter.fps:.1f} s of "
+            f"(the face seen longest: {counted(best.frames, 'frame')} over {t1 - t0 + 1 / spotter.fps:.1f} s of "
             f"video, {spotter.micro.n_seen} of them with motion signals; at {spotter.fps:g} fps its first "
-            f"{_count(warmup, 'frame')} with signals ({spotter.cfg.warmup_s:g} s) set the spotter's baseline, and a "
-            f"frame has signals where the face is seen in the {_count(k, 'frame')} before and after it: "
+            f"{counted(warmup, 'frame')} with signals ({spotter.cfg.warmup_s:g} s) set the spotter's baseline, and a "
+            f"frame has signals where the face is seen in the {counted(k, 'frame')} before and after it: "
             f"{spotter.frames_needed} frames of one face in a row): no events could be found"]
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")

@@ -11,6 +11,8 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
+from .errors import counted
+
 
 LOG_EVERY_S = 30.0  # where the output is a file or a pipe: a plain progress line this often
 
@@ -119,20 +121,15 @@ class StatusLine:
             self._live.stop()
 
 
-def _count(n: Any, noun: str) -> str:
-    """``1 frame``, ``2 frames`` (``0 frames``)."""
-    return f"{n} {noun}" + ("" if n == 1 else "s")
-
-
 def report_line(s: dict[str, Any], out: Path | None) -> str:
     """One line about a finished run, from its summary."""
     labels = s.get("labels", {})
     shares = ", ".join(f"{k} {v['share']:.0%}" for k, v in labels.items() if v["share"] >= 0.005)
     lat = s.get("latency_ms", {}).get("capture_to_prediction_p95")
     src = s["source"] if "://" in s["source"] or s["source"].startswith("camera ") else Path(s["source"]).name
-    msg = (f"{src}: {_count(s['frames_read'], 'frame')} ({s['frames_with_face']} with a face), "
-           f"{_count(s['windows'], 'window')} ({s['windows_classified']} classified), {s['fps']} frames/s, "
-           f"{_count(len(s['events']), 'motion event')}" + (f"; {shares}" if shares else ""))
+    msg = (f"{src}: {counted(s['frames_read'], 'frame')} ({s['frames_with_face']} with a face), "
+           f"{counted(s['windows'], 'window')} ({s['windows_classified']} classified), {s['fps']} frames/s, "
+           f"{counted(len(s['events']), 'motion event')}" + (f"; {shares}" if shares else ""))
     if lat is not None:
         msg += f"; latency p95 {lat:.0f} ms"
     if out is not None:
