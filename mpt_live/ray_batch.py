@@ -78,7 +78,7 @@ def check_address(address: str, timeout_s: float = 5.0) -> None:
     """InputError when nothing answers at ``address`` (``HOST:PORT`` or ``ray://HOST:PORT``; anything else is Ray's
     to read): Ray itself retries an unreachable cluster for minutes before it gives up. ``auto`` with the
     environment variable RAY_ADDRESS set is Ray's way to join that address, so that address is checked."""
-    import socket
+    from mpt_live.reach import connect_within
 
     env = os.environ.get("RAY_ADDRESS", "")
     target = env if address == "auto" and env else address
@@ -89,7 +89,7 @@ def check_address(address: str, timeout_s: float = 5.0) -> None:
         raise InputError(f"--ray {address}: " + (f"RAY_ADDRESS {env!r} " if target != address else "")
                          + "is not auto, HOST:PORT or ray://HOST:PORT")
     try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+        connect_within(host.strip("[]"), int(port), timeout_s)
     except OSError as e:
         if target != address:
             raise InputError(f"--ray auto: no Ray cluster answers at {env}, the address in the environment variable "

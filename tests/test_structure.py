@@ -14,7 +14,7 @@ MAX_LINES = 400
 
 # Layers of mpt_live, lowest first; a module may import from its own layer or a lower one.
 LAYERS = {
-    "stages": ["errors", "writers", "photos", "interrupts", "quiet", "opengop", "videoprobe", "cutoff", "frametimes", "sources", "framenames", "recordings", "readahead", "latest_frame", "capture",
+    "stages": ["errors", "reach", "writers", "photos", "interrupts", "quiet", "opengop", "videoprobe", "cutoff", "frametimes", "sources", "framenames", "recordings", "readahead", "latest_frame", "capture",
                "face_actions", "synthface", "demo_input", "stabilize", "smoothing", "tracker", "face_template", "face_types", "tiles", "face_confirm", "blazeface", "face",
                "identity", "tracks", "face_watch",
                "clip", "clip_stream", "motion", "thumbnails", "machine", "providers", "runtime", "batching", "model_worker", "facemotion",

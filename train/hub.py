@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 from typing import Iterator
 from urllib.parse import urlparse
+
+from mpt_live.reach import connect_within
 
 PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
 
@@ -25,12 +26,13 @@ def hub_endpoint() -> str:
 
 
 def reachable(url: str, timeout: float = 3.0) -> bool:
-    """Whether a TCP connection to ``url``'s host and port can be opened within ``timeout`` seconds."""
+    """Whether a TCP connection to ``url``'s host and port can be opened within ``timeout`` seconds (the name
+    lookup included: an unanswered DNS lookup held the "3 s" check for the resolver's own timeouts)."""
     u = urlparse(url)
     if not u.hostname:
         return False
     try:
-        socket.create_connection((u.hostname, u.port or (443 if u.scheme == "https" else 80)), timeout=timeout).close()
+        connect_within(u.hostname, u.port or (443 if u.scheme == "https" else 80), timeout)
         return True
     except OSError:
         return False
