@@ -47,15 +47,15 @@ from typing import Any, Callable, Iterable, Iterator
 
 from .clip import ClipSpec
 from .clip_stream import Window
-from .face_state import HISTORY_S, ClosedEvent, FaceState, too_short_to_spot
-from .face_watch import DETECTOR_KEYS, FaceWatch, check_detector
+from .face_state import HISTORY_S, ClosedEvent, FaceState
+from .face_watch import FaceWatch, check_detector
 from .identity import FaceEmbedder
 from .model_worker import ModelWorker
 from .interrupts import raise_held
 from .machine import usable_cores
 from .readahead import ReadAhead
-from .results import EVENT, NEUTRAL, NO_FACE, WARMING, EventResult, LabelTally, ModelInfo, WindowResult
-from .results import mean_or_none as _mean, percentile as _pct
+from .results import EventResult, ModelInfo, WindowResult
+from .run_summary import RunFigures, summarize
 from .sources import Frame
 from .spotting import SpotConfig
 from .tracks import FaceTracker, TrackedFace
@@ -104,13 +104,12 @@ class Session:
         check_detector(cfg.detector)
         self.watch: FaceWatch | None = None  # the run's detector and its faces' figures (while the loop runs)
         self.states: dict[int, FaceState] = {}
-        self.tallies: dict[int | None, LabelTally] = {}
         self.events: list[EventResult] = []  # every classified event, in the order they were finished
         self.latest: dict[int, WindowResult] = {}  # each face's newest window (raw: before its label is final)
         self.recent: dict[int, EventResult] = {}  # each face's latest event
         self.faces: list[TrackedFace] = []  # the faces of the latest frame
-        self.counts = {"frames_read": 0, "frames_with_face": 0, "windows": 0, "windows_scored": 0,
-                       "windows_classified": 0}
+        self.figures = RunFigures()  # counts, labels and timings of the run
+        self.counts = self.figures.counts
         self.interrupted = False
         self.error: str | None = None
         self._tracker: FaceTracker | None = None
@@ -118,8 +117,6 @@ class Session:
         self._held: deque[WindowResult] = deque()  # results waiting until no later event can cover them
         self._unclassified: dict[int, list[ClosedEvent]] = {}  # events at the worker, by face
         self._face_events: dict[int, deque[EventResult]] = {}
-        self._windows: dict[int, int] = {}
-        self._spot_ms, self._spot_cpu_ms, self._latency, self._model_ms = (deque(maxlen=20000) for _ in range(4))
         self._worker: ModelWorker | None = None
         self._last: Frame | None = None
         self._started = self._ended = None  # monotonic times of the loop (floats once set)
@@ -207,9 +204,7 @@ class Session:
                                                       SpotConfig(threshold=self.cfg.spot_threshold))
             closed += state.push(frame, f.face)
             spot[f.id] = state.spot_ms
-            self._spot_ms.append(state.spot_ms)
-            if state.spot_cpu_ms is not None:  # read on every CPU_EVERY-th push (face_state.py)
-                self._spot_cpu_ms.append(state.spot_cpu_ms)
+            self.figures.spotted(state.spot_ms, state.spot_cpu_ms)  # CPU time: every CPU_EVERY-th push (face_state.py)
         for fid in lost:
             closed += self.states[fid].push(frame, None)
         for c in closed:
@@ -275,20 +270,7 @@ class Session:
             self._held.popleft()
             covering = [e for e in self._face_events.get(r.face_id, ()) if e.covers(r.time_s)] if r.face else []
             r.labelled(max(covering, key=lambda e: e.event.score) if covering else None)
-            yield self._count(r)
-
-    def _count(self, r: WindowResult) -> WindowResult:
-        c = self.counts
-        c["windows"] += 1
-        c["windows_scored"] += r.motion_score is not None
-        if r.face_id is not None:
-            self._windows[r.face_id] = self._windows.get(r.face_id, 0) + 1
-        if r.probs is not None:
-            c["windows_classified"] += 1
-            self._latency.append(r.latency_ms)
-            self._model_ms.append(r.timings.get("inputs_ms", 0.0) + r.timings.get("model_ms", 0.0))
-        self.tallies.setdefault(r.face_id, LabelTally()).add(r.time_s, r.label)
-        return r
+            yield self.figures.count(r)
 
     def _settle(self, worker: ModelWorker, timeout: float = 3.0) -> Iterator[WindowResult]:
         """After a stop or a crash: close the spotters, take what the worker finishes (briefly), hand out all."""
@@ -333,67 +315,22 @@ class Session:
         """Windows a live run dropped because the model was busy."""
         return self._worker.dropped if self._worker is not None else 0
 
+    @property
+    def worker(self) -> ModelWorker | None:
+        """The run's model worker (None before the loop starts): its ``error``, ``dropped`` and batch figures."""
+        return self._worker
+
+    @property
+    def tracker(self) -> FaceTracker | None:
+        """The run's face tracker (None before the loop starts)."""
+        return self._tracker
+
+    @property
+    def last_frame(self) -> Frame | None:
+        """The latest frame the loop read (None before the first)."""
+        return self._last
+
     def summary(self) -> dict[str, Any]:
-        """The run's figures: the body of summary.json (the job adds ``outputs``). Same keys for every run."""
-        c, seconds = self.counts, self.seconds
-        stats = getattr(self.source, "stats", None)
-        order = [*self.classes, NEUTRAL, EVENT, WARMING, NO_FACE]
-        events = sorted(self.events, key=lambda e: (e.event.onset_s, e.face_id))
-        tr, w = self._tracker, self.watch
-        return {
-            "source": self.name,
-            "mode": "live" if self.live else "file",
-            **c,
-            "windows_dropped": self.dropped,
-            "source_fps": round(self.fps, 3),
-            "source_fps_assumed": bool(getattr(self.source, "fps_assumed", False)),
-            "source_seconds": round(self._source_seconds(seconds), 3),
-            "seconds": round(seconds, 3),
-            "fps": round(c["frames_read"] / seconds, 2) if seconds > 0 else None,
-            "predictions_per_s": round(c["windows_classified"] / seconds, 2) if seconds > 0 else None,
-            "stride": "auto" if self.auto else self.stride,
-            "detector": self.cfg.detector, **(w.figures() if w else dict.fromkeys(DETECTOR_KEYS)),
-            "max_faces": self.max_faces,
-            "model": self.model.to_dict(),
-            "provider": self.model.provider or None,
-            "clip_spec": self.spec.to_dict(),
-            "spot_threshold": self.cfg.spot_threshold,
-            "labels": LabelTally.merged(list(self.tallies.values()), order),
-            "events": [e.to_dict() for e in events],
-            "faces": [{"face_id": fid, "frames": st.frames, "windows": self._windows.get(fid, 0),
-                       "events": sum(e.face_id == fid for e in events),
-                       "events_unclassified": st.unbuffered, **(w.face_figures(fid) if w else {}),
-                       "labels": self.tallies[fid].to_dict(order) if fid in self.tallies else {}}
-                      for fid, st in sorted(self.states.items())],
-            "tracking": (tr or FaceTracker(None)).figures(),
-            "spotting_ms_per_face_frame": {"cpu_mean": _mean(self._spot_cpu_ms), "cpu_p95": _pct(self._spot_cpu_ms, 95),
-                                           "wall_mean": _mean(self._spot_ms)},
-            "latency_ms": {"capture_to_prediction_p50": _pct(self._latency, 50),
-                           "capture_to_prediction_p95": _pct(self._latency, 95),
-                           "model_p50": _pct(self._model_ms, 50), "model_p95": _pct(self._model_ms, 95)},
-            "capture": stats() if (self.live and callable(stats)) else None,
-            "batch": self._worker.batch_stats() if self._worker else None,
-            "interrupted": self.interrupted,
-            "error": self.error,
-            "source_error": getattr(self.source, "error", None),  # why the source ended early, if it did
-            "warnings": self._warnings(),
-        }
-
-    def _source_seconds(self, seconds: float) -> float:
-        """Live: the run's length. A file: the seconds of video read, by the container's times."""
-        if self.live or self._last is None:
-            return seconds
-        read = getattr(self.source, "duration_s", None)  # VideoFile: the span of the frames read
-        return read if isinstance(read, float) and read > self._last.t else self._last.t + 1 / self.fps
-
-    def _warnings(self) -> list[str]:
-        """The source's (timing, pace) and the run's own: a model run that classified nothing says why."""
-        out, c = list(getattr(self.source, "warnings", None) or []) + self.spec.rate_warning(self.name, self.fps), self.counts
-        faces = f"a face in {c['frames_with_face']} of {c['frames_read']} frames"
-        if c["frames_read"] and c["frames_with_face"] < 0.5 * c["frames_read"]:  # most frames without a face
-            out.append(f"{self.name}: {'no face found' if not c['frames_with_face'] else 'only ' + faces}"
-                       + (" (small or distant faces: try --detector full)" if self.cfg.detector == "short" else ""))
-        elif self.runtime is not None and c["windows"] and not c["windows_classified"]:
-            out.append(f"{self.name}: no window was classified: {faces}, but never for a whole "
-                       f"{self.spec.window_s:g} s window")
-        return out + (self.watch.warnings(self.name) if self.watch else []) + too_short_to_spot(self.name, self.states.values())
+        """The run's figures: the body of summary.json (the job adds ``outputs``). Same keys for every run
+        (:func:`mpt_live.run_summary.summarize`)."""
+        return summarize(self)

@@ -19,7 +19,7 @@ LAYERS = {
                "identity", "tracks", "face_watch",
                "clip", "clip_stream", "motion", "thumbnails", "machine", "providers", "runtime", "batching", "model_worker", "facemotion",
                "spotting", "face_state", "results"],
-    "session": ["session"],
+    "session": ["run_summary", "session"],
     "consumers": ["rundir", "overview", "timeline", "report_page", "review", "apexframes", "report", "draw", "overlay", "view", "window", "terminal", "job", "finish",
                   "sheet"],
     "entry points": ["batch", "pool", "ray_batch", "demo_report", "cli_options", "cli", "launch"],

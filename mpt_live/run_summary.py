@@ -1,0 +1,142 @@
+"""What a session says about itself: its running figures and the body of summary.json.
+
+The session (:class:`~mpt_live.session.Session`) feeds a :class:`RunFigures` as it goes (:meth:`RunFigures.spotted`
+for each face of a frame, :meth:`RunFigures.count` for each window it hands out); :func:`summarize` reads them, the
+session's public state and its source's into summary.json's keys, the same keys for every run.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING, Any, Sequence
+
+from .face_state import too_short_to_spot
+from .face_watch import DETECTOR_KEYS
+from .results import EVENT, NEUTRAL, NO_FACE, WARMING, LabelTally, WindowResult, mean_or_none, percentile
+from .tracks import FaceTracker
+
+if TYPE_CHECKING:
+    from .session import Session
+
+SAMPLES = 20000  # timing samples kept per figure (the latest)
+
+
+class RunFigures:
+    """Counts (``counts``: the keys summary.json shows), label tallies by face (``tallies``, None: no face) and
+    timing samples of one run."""
+
+    def __init__(self) -> None:
+        self.counts = {"frames_read": 0, "frames_with_face": 0, "windows": 0, "windows_scored": 0,
+                       "windows_classified": 0}
+        self.tallies: dict[int | None, LabelTally] = {}
+        self.windows: dict[int, int] = {}  # windows handed out, by face
+        self.spot_ms, self.spot_cpu_ms, self.latency_ms, self.model_ms = (deque(maxlen=SAMPLES) for _ in range(4))
+
+    def spotted(self, wall_ms: float, cpu_ms: float | None) -> None:
+        """One face's spotting step of a frame took ``wall_ms`` (``cpu_ms``: its CPU time, when it was measured)."""
+        self.spot_ms.append(wall_ms)
+        if cpu_ms is not None:
+            self.spot_cpu_ms.append(cpu_ms)
+
+    def count(self, r: WindowResult) -> WindowResult:
+        """A window handed out (its label final): count it, tally its label and keep its timings."""
+        c = self.counts
+        c["windows"] += 1
+        c["windows_scored"] += r.motion_score is not None
+        if r.face_id is not None:
+            self.windows[r.face_id] = self.windows.get(r.face_id, 0) + 1
+        if r.probs is not None:
+            c["windows_classified"] += 1
+            self.latency_ms.append(r.latency_ms)
+            self.model_ms.append(r.timings.get("inputs_ms", 0.0) + r.timings.get("model_ms", 0.0))
+        self.tallies.setdefault(r.face_id, LabelTally()).add(r.time_s, r.label)
+        return r
+
+    def labels(self, order: Sequence[str], face_id: int | None = None, *, merged: bool = False) -> dict[str, Any]:
+        """The label counts and time shares of one face (``merged``: of all windows, faces or not)."""
+        if merged:
+            return LabelTally.merged(list(self.tallies.values()), order)
+        return self.tallies[face_id].to_dict(order) if face_id in self.tallies else {}
+
+    def timings(self) -> dict[str, Any]:
+        """summary.json's spotting and latency figures (ms; None where nothing was measured)."""
+        return {
+            "spotting_ms_per_face_frame": {"cpu_mean": mean_or_none(self.spot_cpu_ms),
+                                           "cpu_p95": percentile(self.spot_cpu_ms, 95),
+                                           "wall_mean": mean_or_none(self.spot_ms)},
+            "latency_ms": {"capture_to_prediction_p50": percentile(self.latency_ms, 50),
+                           "capture_to_prediction_p95": percentile(self.latency_ms, 95),
+                           "model_p50": percentile(self.model_ms, 50), "model_p95": percentile(self.model_ms, 95)},
+        }
+
+    def warnings(self, name: str, window_s: float, classify: bool, detector: str) -> list[str]:
+        """What the counts say went wrong with source ``name``: most frames without a face, or (``classify``: a model
+        run) no window classified."""
+        c = self.counts
+        faces = f"a face in {c['frames_with_face']} of {c['frames_read']} frames"
+        if c["frames_read"] and c["frames_with_face"] < 0.5 * c["frames_read"]:  # most frames without a face
+            return [f"{name}: {'no face found' if not c['frames_with_face'] else 'only ' + faces}"
+                    + (" (small or distant faces: try --detector full)" if detector == "short" else "")]
+        if classify and c["windows"] and not c["windows_classified"]:
+            return [f"{name}: no window was classified: {faces}, but never for a whole {window_s:g} s window"]
+        return []
+
+
+def summarize(session: Session) -> dict[str, Any]:
+    """summary.json's body for ``session`` (the job adds ``outputs``), during or after its run."""
+    c, seconds, fig, source = session.counts, session.seconds, session.figures, session.source
+    stats = getattr(source, "stats", None)
+    order = [*session.classes, NEUTRAL, EVENT, WARMING, NO_FACE]
+    events = sorted(session.events, key=lambda e: (e.event.onset_s, e.face_id))
+    w, worker = session.watch, session.worker
+    return {
+        "source": session.name,
+        "mode": "live" if session.live else "file",
+        **c,
+        "windows_dropped": session.dropped,
+        "source_fps": round(session.fps, 3),
+        "source_fps_assumed": bool(getattr(source, "fps_assumed", False)),
+        "source_seconds": round(source_seconds(session, seconds), 3),
+        "seconds": round(seconds, 3),
+        "fps": round(c["frames_read"] / seconds, 2) if seconds > 0 else None,
+        "predictions_per_s": round(c["windows_classified"] / seconds, 2) if seconds > 0 else None,
+        "stride": "auto" if session.auto else session.stride,
+        "detector": session.cfg.detector, **(w.figures() if w else dict.fromkeys(DETECTOR_KEYS)),
+        "max_faces": session.max_faces,
+        "model": session.model.to_dict(),
+        "provider": session.model.provider or None,
+        "clip_spec": session.spec.to_dict(),
+        "spot_threshold": session.cfg.spot_threshold,
+        "labels": fig.labels(order, merged=True),
+        "events": [e.to_dict() for e in events],
+        "faces": [{"face_id": fid, "frames": st.frames, "windows": fig.windows.get(fid, 0),
+                   "events": sum(e.face_id == fid for e in events),
+                   "events_unclassified": st.unbuffered, **(w.face_figures(fid) if w else {}),
+                   "labels": fig.labels(order, fid)}
+                  for fid, st in sorted(session.states.items())],
+        "tracking": (session.tracker or FaceTracker(None)).figures(),
+        **fig.timings(),
+        "capture": stats() if (session.live and callable(stats)) else None,
+        "batch": worker.batch_stats() if worker else None,
+        "interrupted": session.interrupted,
+        "error": session.error,
+        "source_error": getattr(source, "error", None),  # why the source ended early, if it did
+        "warnings": run_warnings(session),
+    }
+
+
+def source_seconds(session: Session, seconds: float) -> float:
+    """Live: the run's length (``seconds``). A file: the seconds of video read, by the container's times."""
+    last = session.last_frame
+    if session.live or last is None:
+        return seconds
+    read = getattr(session.source, "duration_s", None)  # VideoFile: the span of the frames read
+    return read if isinstance(read, float) and read > last.t else last.t + 1 / session.fps
+
+
+def run_warnings(session: Session) -> list[str]:
+    """The source's (timing, pace) and the run's own: a model run that classified nothing says why."""
+    name, spec = session.name, session.spec
+    out = list(getattr(session.source, "warnings", None) or []) + spec.rate_warning(name, session.fps)
+    out += session.figures.warnings(name, spec.window_s, session.runtime is not None, session.cfg.detector)
+    return out + (session.watch.warnings(name) if session.watch else []) + too_short_to_spot(name, session.states.values())
