@@ -13,6 +13,7 @@ import pytest
 from mpt_live.errors import InputError
 from mpt_live.synthface import CLASSES
 from train import synth
+from train.carriers import faces_of_image, find_carriers
 
 pd = pytest.importorskip("pandas")
 
@@ -24,7 +25,7 @@ def tree_digest(root: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def carriers(faces_dir):
-    found, notes = synth.find_carriers(faces_dir, 256)
+    found, notes = find_carriers(faces_dir, 256)
     return found
 
 
@@ -60,13 +61,13 @@ def test_plan_is_balanced_and_inside_the_clip():
 
 def test_bad_faces_dir_is_one_line_input_error(tmp_path):
     with pytest.raises(InputError, match="no usable faces"):
-        synth.find_carriers(tmp_path)
+        find_carriers(tmp_path)
     (tmp_path / "notaface.jpg").write_bytes(b"not an image")
     with pytest.raises(InputError, match="no usable faces"):
         synth.generate(tmp_path, tmp_path / "out", synth.SynthConfig(subjects=1, clips_per_class=1))
     assert not (tmp_path / "out").exists()
     with pytest.raises(InputError, match="not a directory"):
-        synth.find_carriers(tmp_path / "missing")
+        find_carriers(tmp_path / "missing")
 
 
 def test_cli_reports_input_errors_in_one_line(tmp_path):
@@ -103,7 +104,7 @@ class _Finds:
 def test_further_faces_of_a_photo_follow_the_confident_face_rule(scores, used, note):
     """A further face of a group photo scoring under NEW_SCORE was used down to a private 0.7, without a word; now
     only confident ones are, and a line says which faces were used and which skipped."""
-    faces, left = synth.faces_of_image(np.zeros((64, 64, 3), np.uint8), _Finds(scores), 3)
+    faces, left = faces_of_image(np.zeros((64, 64, 3), np.uint8), _Finds(scores), 3)
     assert [f.score for f in faces] == used and left == note
 
 
@@ -255,7 +256,7 @@ def test_an_unreadable_photo_is_named_as_such(faces_dir, tmp_path, monkeypatch):
     real = os.access
     monkeypatch.setattr(os, "access", lambda p, mode, *a, **k: False if Path(p) == photo else real(p, mode, *a, **k))
     with pytest.raises(InputError, match=r"no usable faces .*: ivan.jpg: not readable \(permission denied\)$"):
-        synth.find_carriers(tmp_path)
+        find_carriers(tmp_path)
 
 
 def test_photos_of_a_folder_are_read_upright_over_grey_and_bad_ones_named(tmp_path):
@@ -272,7 +273,7 @@ def test_photos_of_a_folder_are_read_upright_over_grey_and_bad_ones_named(tmp_pa
     Image.fromarray(rgba).save(tmp_path / "cutout.png")
     (tmp_path / "empty.jpg").write_bytes(b"")
     (tmp_path / "IMG_0001.HEIC").write_bytes(b"\x00\x00\x00\x18ftypheic" + bytes(500))  # was passed over unsaid
-    found, notes = synth.find_carriers(tmp_path, 256)
+    found, notes = find_carriers(tmp_path, 256)
     assert [c.source for c in found] == ["cutout.png"]
     assert notes == ["IMG_0001.HEIC: HEIC photos cannot be decoded here; save it as JPEG or PNG",
                      "empty.jpg: empty file (0 bytes)"]
@@ -297,7 +298,7 @@ def test_an_unreadable_subfolder_is_named(faces_dir, tmp_path, monkeypatch):
         return real(path)
 
     monkeypatch.setattr(os, "scandir", scandir)
-    carriers, notes = synth.find_carriers(tmp_path)
+    carriers, notes = find_carriers(tmp_path)
     assert [c.identity for c in carriers] == ["ivan"]
     assert notes == ["locked/: folder not readable (Permission denied)"], notes
 
@@ -309,7 +310,7 @@ def test_a_file_that_is_not_a_video_is_named_as_such(tmp_path):
     (tmp_path / "text.mp4").write_text("not a video\n")
     (tmp_path / "cut.mp4").write_bytes(b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + bytes(64))
     with pytest.raises(InputError) as e:
-        synth.find_carriers(tmp_path)
+        find_carriers(tmp_path)
     assert str(e.value).endswith(": cut.mp4: not a readable video (an MP4/MOV without its index ('moov' box): the "
                                  "recording was cut off before it was finished, or is still being written); "
                                  "empty.mp4: not a readable video (the file is empty (0 bytes)); "
@@ -402,6 +403,6 @@ def test_a_photo_without_a_confident_face_is_named_with_why(tmp_path, monkeypatc
     monkeypatch.setattr(FaceAligner, "detect_image",
                         lambda self, img: real(self, img) + ([ghost] if self.model == "full" else []))
     with pytest.raises(InputError) as e:
-        synth.find_carriers(tmp_path)
+        find_carriers(tmp_path)
     assert str(e.value).endswith(f": clouds.jpg face 1: not found again in its 256-px crop (no confident face: "
                                  f"the best find scored 0.55, below {NEW_SCORE:g})"), e.value

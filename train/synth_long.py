@@ -37,11 +37,12 @@ from mpt_live.synthface import (CLASSES, Blink, Event, FaceAnimator, FaceFrame, 
                                 random_event, source_coords, to_jsonable)
 from mpt_live.writers import CSVSink, write_json
 
+from .carriers import SAME_PERSON, find_carriers
 from .faces_folder import media_files, open_video, skip_summary, unreadable_video
-from .synth import IMAGE_EXT, SAME_PERSON, VIDEO_EXT, find_carriers
+from .synth import IMAGE_EXT, VIDEO_EXT
 
 CSV_COLUMNS = ["video", "onset", "apex", "offset", "fps", "type", "label", "action_units"]
-PHOTO_SIZE = 320      # animated photos: 320-px frames, face ~200 px (synth.CROP_FACTOR 1.6)
+PHOTO_SIZE = 320      # animated photos: 320-px frames, face ~200 px (carriers.CROP_FACTOR 1.6)
 MIN_CARRIER_S = 1.0   # a video needs at least this long a stretch with a face
 
 
@@ -85,7 +86,7 @@ class LongCarrier:
     frames: list[bytes] | None = None
     keypoints: np.ndarray | None = None   # (N, 6, 2) source px, smoothed
     first_frame: int = 0
-    photo: Any = None              # train.synth.Carrier for photos
+    photo: Any = None              # train.carriers.Carrier for photos
 
     def describe(self) -> dict[str, Any]:
         d = {"identity": self.identity, "source": self.source, "kind": self.kind, "size": list(self.size),
