@@ -27,7 +27,8 @@ import numpy as np
 from scipy import signal
 
 from mpt_live.clip import ClipSpec
-from mpt_live.motion import Magnifier, Biquads, band_pass, dynamic_image, level_gains, magnify_clip, model_inputs
+from mpt_live.motion import Magnifier, Biquads, band_pass, level_gains, magnify_clip, model_inputs
+from mpt_live.rankpool import dynamic_image
 
 
 class ScipySos:

@@ -35,7 +35,8 @@ from mpt_live.clip import ClipSpec, FrameRing  # noqa: E402
 from mpt_live.face import FaceAligner  # noqa: E402
 from mpt_live.identity import FaceEmbedder  # noqa: E402
 from mpt_live.machine import usable_cores, vector_extensions  # noqa: E402
-from mpt_live.motion import Magnifier, dynamic_image, magnify_clip  # noqa: E402
+from mpt_live.motion import Magnifier, magnify_clip  # noqa: E402
+from mpt_live.rankpool import dynamic_image  # noqa: E402
 from mpt_live.sources import Frame, VideoFile  # noqa: E402
 from mpt_live.tracker import DETECT_EVERY  # noqa: E402
 from mpt_live.tracks import FaceTracker  # noqa: E402

@@ -17,7 +17,8 @@ import numpy as np
 from .clip import ClipSpec, window_times
 from .errors import InputError, OutputError
 from .face import FaceAligner
-from .motion import dynamic_image, magnify_clip
+from .motion import magnify_clip
+from .rankpool import dynamic_image
 from .recordings import open_recording
 from .sources import VideoFile
 from .writers import atomic_path

@@ -12,14 +12,13 @@ from scipy import signal
 from mpt_live.clip import ClipSpec
 from mpt_live.motion import (
     Magnifier,
-    dynamic_image,
     level_gains,
     local_motion_score,
     magnify_clip,
     model_inputs,
     motion_score,
-    rank_pool_coefficients,
 )
+from mpt_live.rankpool import dynamic_image, rank_pool_coefficients
 
 SPECS = {
     "default": ClipSpec(),
