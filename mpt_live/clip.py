@@ -35,7 +35,7 @@ class ClipSpec:
       to be sampled at ``frames / window_s`` whatever it spans (the time base before this key); such models
       keep serving exactly as they were trained.
 
-    ``align`` is how each face is warped to the template (:class:`mpt_live.face.TrackAligner`):
+    ``align`` is how each face is warped to the template (:class:`mpt_live.track_align.TrackAligner`):
     ``"eyes-mouth"`` (new specs) a similarity from the eyes, then a vertical scale and shear that put
     the mouth on its template spot, following each face track's shape slowly; ``"eyes"`` (specs saved
     before the key existed) the similarity alone.

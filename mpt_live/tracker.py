@@ -7,7 +7,7 @@ the last detection's keypoints and box are carried along that motion. A detectio
 ``every`` frames, and at once when following fails (the registration fails, or jumps further than
 the stabiliser allows), so carried keypoints never drift for long.
 
-:class:`Follower` only keeps one face's schedule and carried track; :class:`mpt_live.face.TrackAligner`
+:class:`Follower` only keeps one face's schedule and carried track; :class:`mpt_live.track_align.TrackAligner`
 follows the face, and :class:`mpt_live.face.FaceAligner` (largest face) or
 :class:`mpt_live.tracks.FaceTracker` (every face) decide when a frame is detected.
 """

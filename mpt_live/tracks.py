@@ -40,7 +40,7 @@ over). A face already tracked continues on any score.
 
 One ID is never given to two faces of a frame (every step is a one-to-one assignment). At most
 ``max_faces`` faces are tracked per frame (0: all); faces already tracked come first, then the
-largest. Each track has its own :class:`~mpt_live.face.TrackAligner` (smoothing, stabilisation),
+largest. Each track has its own :class:`~mpt_live.track_align.TrackAligner` (smoothing, stabilisation),
 reset when the face comes back. Without an embedder only position is used.
 
 Detection is not run on every frame (:mod:`mpt_live.tracker`): while every present face is followed
@@ -60,7 +60,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.optimize import linear_sum_assignment
 
-from .face import Detection, FaceAligner, FaceResult, TrackAligner
+from .face import Detection, FaceAligner, FaceResult
+from .track_align import TrackAligner
 from .face_confirm import CONFIRM_RUNS, CONFIRM_S, NEW_SCORE, confirmed  # noqa: F401  (the rule, named here too)
 from .identity import FaceEmbedder, similarity
 from .tiles import TILE_EVERY_S, is_wide

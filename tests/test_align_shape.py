@@ -15,13 +15,13 @@ from mpt_live.face import (
     Detection,
     ShapeFollower,
     FaceAligner,
-    TrackAligner,
     compose,
     shape_correction,
     similarity_from_eyes,
     template_keypoints,
     transform_points,
 )
+from mpt_live.track_align import TrackAligner
 
 from test_face import read_frames
 

@@ -16,12 +16,12 @@ from mpt_live.facemotion import FaceMotion
 from mpt_live.face import (
     EYE_DISTANCE,
     EYE_Y,
-    REFERENCE_SIZE,
     FaceAligner,
-    OneEuroFilter,
     template_keypoints,
     transform_points,
 )
+from mpt_live.smoothing import OneEuroFilter
+from mpt_live.track_align import REFERENCE_SIZE
 
 # ---------------------------------------------------------------------------------------- helpers
 

@@ -207,7 +207,7 @@ def test_horizon_never_passes_an_event_still_to_come():
 def test_a_small_model_crop_still_gives_the_spotter_an_area_averaged_face():
     """With a 112-px model the aligner also makes the spotter's 112 grey face from a 224 warp: under the
     same sub-pixel jitter it changes less frame to frame than a direct 112 warp (which aliases)."""
-    from mpt_live.face import warp_face
+    from mpt_live.track_align import warp_face
 
     rng = np.random.default_rng(7)
     frame = cv2.cvtColor(rng.uniform(0, 255, (400, 400)).astype(np.uint8), cv2.COLOR_GRAY2BGR)  # fine texture

@@ -10,7 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
-from mpt_live.face import Detection, TrackAligner
+from mpt_live.face import Detection
+from mpt_live.track_align import TrackAligner
 from mpt_live.tracks import CONFIRM_S, FaceTracker, box_iou
 from train.compose import Shot, side_by_side, with_cuts
 

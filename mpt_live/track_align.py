@@ -1,0 +1,143 @@
+"""One face track's alignment: its keypoints smoothed, its crop stabilised and warped to the template.
+
+:class:`TrackAligner` keeps the state of one track between frames: the One-Euro filter of its keypoints
+(:mod:`mpt_live.smoothing`), the eyes-mouth shape correction it follows slowly (:mod:`mpt_live.face_template`),
+the ECC stabiliser (:mod:`mpt_live.stabilize`) and the follower that carries the face between detections
+(:mod:`mpt_live.tracker`). Detection is :mod:`mpt_live.face`; :func:`warp_face` makes the aligned crop (and the
+spotter's grey face) of a frame from a transform.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from mpt_live.clip import ALIGN_MODES
+from mpt_live.face_confirm import iou
+from mpt_live.face_template import EYE_DISTANCE, ShapeFollower, compose, similarity_from_eyes
+from mpt_live.face_types import Detection, FaceResult
+from mpt_live.smoothing import OneEuroFilter
+from mpt_live.stabilize import Stabilizer
+from mpt_live.tracker import DETECT_EVERY, Follower
+
+_SPEED_POINTS = 4  # eyes, nose, mouth: the ears are the noisiest keypoints
+REFERENCE_SIZE = 224  # smoothing works in pixels of a 224 template, whatever image_size is
+MOTION_SIZE = 112  # the spotter's grey face (mpt_live/facemotion.py)
+STABILIZE_MIN_SIZE = REFERENCE_SIZE  # the registration works on a crop at least this large (half: ECC's image)
+_JUMP_IOU = 0.3  # a box overlapping the previous one less than this starts a new track
+
+
+class TrackAligner:
+    """One face track's alignment: One-Euro smoothing of its keypoints, ECC stabilisation, the warp, and
+    following the face between detections (:meth:`follow`, when :meth:`due` is False).
+
+    :class:`FaceAligner` keeps one for its largest face; :mod:`mpt_live.tracks` one per tracked face.
+    A box that overlaps the previous one less than ``_JUMP_IOU`` restarts the smoothing.
+    """
+
+    def __init__(self, image_size: int = 224, smooth: bool = True, min_cutoff: float = 0.5, beta: float = 0.2,
+                 d_cutoff: float = 1.0, stabilize: bool = True, detect_every: int = DETECT_EVERY,
+                 motion_crop: bool = False, align: str = "eyes") -> None:
+        if align not in ALIGN_MODES:
+            raise ValueError(f"align must be one of {', '.join(ALIGN_MODES)}, got {align!r}")
+        self.image_size = int(image_size)
+        self.align_mode = align
+        self._shape = ShapeFollower(self.image_size)  # eyes-mouth: the track's correction
+        self.smooth = smooth
+        self.motion_crop = motion_crop  # also make the spotter's face (FaceResult.motion, _motion_matrix)
+        self._filter = OneEuroFilter(min_cutoff, beta, d_cutoff, speed_points=_SPEED_POINTS)
+        self._prev_box: tuple[int, int, int, int] | None = None
+        # a smaller model's crop registers too coarsely for the spotter's 224 warp (a 112 px model: a 56 px ECC
+        # image) and the magnification: the registration runs at STABILIZE_MIN_SIZE, its transform scaled back
+        self._stab_k = max(STABILIZE_MIN_SIZE / self.image_size, 1.0)
+        self._stabilizer = Stabilizer(round(self.image_size * self._stab_k)) if stabilize else None
+        # following between detections rides on the stabiliser's registration: without it, detect every frame
+        self.follower = Follower(detect_every if stabilize else 1)
+
+    def due(self) -> bool:
+        """True when this track's next frame must be detected (no track yet, or its detection is due)."""
+        return self.follower.due()
+
+    def align(self, frame_bgr: np.ndarray, det: Detection, t: float) -> FaceResult:
+        """Smooth ``det``'s keypoints (video time ``t``), stabilise and warp the frame to the template."""
+        box, score, kps = det.box, det.score, det.keypoints
+        if self._prev_box is not None and iou(box, self._prev_box) < _JUMP_IOU:
+            self._filter.reset()
+            self._shape.reset()
+            if self._stabilizer is not None:
+                self._stabilizer.reset()
+        self._prev_box = box
+        smoothed = self._smooth(kps, float(t))
+        matrix = self._template_transform(smoothed, float(t))
+        if self._stabilizer is not None:
+            matrix = self._refine(frame_bgr, matrix, float(t))
+        self.follower.detected(box, score, kps, matrix)
+        return warp_face(frame_bgr, box, score, kps, smoothed, matrix, self.image_size, self._motion_matrix(matrix))
+
+    def follow(self, frame_bgr: np.ndarray, t: float) -> FaceResult | None:
+        """A frame without detection: register it from the last smoothed keypoints and carry the track
+        along the registered motion; None when following fails (the caller detects)."""
+        carried = self.follower.track
+        if self._stabilizer is None or carried is None:
+            return None
+        start = self._filter.value if self.smooth and self._filter.value is not None else carried.keypoints
+        matrix = self._refine(frame_bgr, self._template_transform(start), float(t), restart=False)
+        track = self.follower.follow(matrix, frame_bgr.shape) if matrix is not None else None
+        if track is None:
+            return None
+        self._prev_box = track.box
+        res = warp_face(frame_bgr, track.box, track.score, track.keypoints, self._smooth(track.keypoints, float(t)),
+                    matrix, self.image_size, self._motion_matrix(matrix))
+        res.detected = False
+        return res
+
+    def _refine(self, frame_bgr: np.ndarray, matrix: np.ndarray, t: float, restart: bool = True) -> np.ndarray | None:
+        """The stabiliser's refinement of ``matrix`` (frame -> crop), run at its own crop size."""
+        refined = self._stabilizer.refine(frame_bgr, matrix * self._stab_k, t, restart=restart)
+        return None if refined is None else refined / self._stab_k
+
+    def _template_transform(self, kps: np.ndarray, t: float | None = None) -> np.ndarray:
+        """Frame -> template: the eyes' similarity, then (eyes-mouth) the track's shape correction (updated
+        with ``kps`` when ``t`` is given: :class:`ShapeFollower`)."""
+        matrix = similarity_from_eyes(kps, self.image_size)
+        return matrix if self.align_mode == "eyes" else compose(self._shape.update(kps, t), matrix)
+
+    def _motion_matrix(self, matrix: np.ndarray) -> np.ndarray | None:
+        """With motion_crop, the transform of the spotter's face: ``matrix`` without the shape correction (the
+        spotter's regions and gates were made on eyes-aligned faces; with the correction its macro scale
+        reported more of the talking faces' own movements). None: no spotter's face."""
+        if not self.motion_crop:
+            return None
+        return matrix if self.align_mode == "eyes" else compose(self._shape.inverse(), matrix)
+
+    def _smooth(self, kps: np.ndarray, t: float) -> np.ndarray:
+        if not self.smooth:
+            return kps.copy()
+        prev = self._filter.value
+        iod = np.linalg.norm(prev[1] - prev[0]) if prev is not None else np.linalg.norm(kps[1] - kps[0])
+        scale = EYE_DISTANCE * REFERENCE_SIZE / max(float(iod), 1e-6)  # 224-template px per frame px
+        return self._filter(kps, t, scale=scale)
+
+    def reset(self) -> None:
+        """Forget the track: the next frame detects and starts smoothing afresh."""
+        self._filter.reset()
+        self._prev_box = None
+        self._shape.reset()
+        self.follower.reset()
+        if self._stabilizer is not None:
+            self._stabilizer.reset()
+
+
+def warp_face(image_bgr: np.ndarray, box, score: float, kps: np.ndarray, smoothed: np.ndarray, matrix: np.ndarray,
+          size: int, motion_matrix: np.ndarray | None = None) -> FaceResult:
+    aligned = cv2.warpAffine(image_bgr, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    motion = None
+    # the spotter's face (motion_matrix given): a 224 warp, area-averaged (a 112 warp aliases); None when it is
+    # the aligned face itself
+    if motion_matrix is not None and (size < REFERENCE_SIZE or not np.array_equal(motion_matrix, matrix)):
+        big = cv2.warpAffine(image_bgr, motion_matrix * (REFERENCE_SIZE / size), (REFERENCE_SIZE, REFERENCE_SIZE),
+                             flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        motion = cv2.resize(cv2.cvtColor(big, cv2.COLOR_BGR2GRAY), (MOTION_SIZE, MOTION_SIZE),
+                            interpolation=cv2.INTER_AREA)
+    return FaceResult(box=box, score=score, keypoints=kps, smoothed=smoothed, matrix=matrix, aligned=aligned,
+                      motion=motion)
