@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from mpt_live.clip import ClipSpec
 from mpt_live.errors import InputError
-from train import fitting, loso
+from train import fitting, loso, run_guards
 from train.config import TrainConfig, variants
 from train.cli import app
 
@@ -149,17 +149,17 @@ def test_resume_refuses_a_changed_dataset_and_one_class(easy):
     index = load_dataset("casme2", easy[0])
     with tempfile.TemporaryDirectory() as d:
         out = Path(d)
-        loso.check_or_store_dataset(out, index)  # no finished fold: stored
+        run_guards.check_or_store_dataset(out, index)  # no finished fold: stored
         (out / "folds").mkdir()
         (out / "folds" / "sub01.json").write_text("{}")
-        loso.check_or_store_dataset(out, index)  # the same annotations: resumes
+        run_guards.check_or_store_dataset(out, index)  # the same annotations: resumes
         s0 = index.samples[0]
         other = index.classes[1] if s0.label == index.classes[0] else index.classes[0]
         relabelled = DatasetIndex([dataclasses.replace(s0, label=other), *index.samples[1:]], index.classes)
         with pytest.raises(InputError, match=r"the dataset changed since its finished folds.*-> \d+ clips"):
-            loso.check_or_store_dataset(out, relabelled)
+            run_guards.check_or_store_dataset(out, relabelled)
         with pytest.raises(InputError, match=f"{len(index.samples)} -> {len(index.samples) - 1} clips"):
-            loso.check_or_store_dataset(out, DatasetIndex(index.samples[1:], index.classes))
+            run_guards.check_or_store_dataset(out, DatasetIndex(index.samples[1:], index.classes))
     one = DatasetIndex([s for s in index.samples if s.label == index.classes[0]], index.classes)
     with pytest.raises(InputError, match=r"clips of 1 class\(es\) .*needs at least 2"):
         loso.check_classes(one, "D")
@@ -168,33 +168,33 @@ def test_resume_refuses_a_changed_dataset_and_one_class(easy):
 
 def test_resume_refuses_a_different_config(easy, tmp_path):
     out = tmp_path / "run"
-    loso.check_or_store_config(out, _config(easy, lr=1e-2))
-    loso.check_or_store_config(out, _config(easy))  # no finished fold yet: replaced
+    run_guards.check_or_store_config(out, _config(easy, lr=1e-2))
+    run_guards.check_or_store_config(out, _config(easy))  # no finished fold yet: replaced
     (out / "folds").mkdir()
     (out / "folds" / "sub01.json").write_text("{}")
-    loso.check_or_store_config(out, _config(easy, workers=2))  # runtime-only: accepted
+    run_guards.check_or_store_config(out, _config(easy, workers=2))  # runtime-only: accepted
     with pytest.raises(InputError, match="lr"):
-        loso.check_or_store_config(out, _config(easy, lr=1e-4))
+        run_guards.check_or_store_config(out, _config(easy, lr=1e-4))
     r = _train(easy, out, "--epochs", "1", "--lr", "1e-4")
     assert r.exit_code == 2
     assert _one_error_line(r.output) and "different config" in r.output
     # a clip spec that differs is named by the fields that differ, not printed whole
     with pytest.raises(InputError, match=r"\(clip_spec\.alpha: 20\.0 -> 10\.0\);"):
-        loso.check_or_store_config(out, _config(easy).with_spec(alpha=10.0))
+        run_guards.check_or_store_config(out, _config(easy).with_spec(alpha=10.0))
     # a run stored before a config field existed resumes when the field is at its default (what it ran with)
     stored = json.loads((out / "config.json").read_text())
     stored.pop("lr_schedule")
     (out / "config.json").write_text(json.dumps(stored))
-    loso.check_or_store_config(out, _config(easy))
+    run_guards.check_or_store_config(out, _config(easy))
     with pytest.raises(InputError, match="lr_schedule"):
-        loso.check_or_store_config(out, _config(easy, lr_schedule="cosine"))
+        run_guards.check_or_store_config(out, _config(easy, lr_schedule="cosine"))
     # likewise a clip spec stored before ClipSpec.align existed: it was aligned by the eyes
     stored = json.loads((out / "config.json").read_text())
     assert stored["clip_spec"].pop("align") == "eyes-mouth"
     (out / "config.json").write_text(json.dumps(stored))
-    loso.check_or_store_config(out, _config(easy, spec=ClipSpec(image_size=96, frames=10, align="eyes")))
+    run_guards.check_or_store_config(out, _config(easy, spec=ClipSpec(image_size=96, frames=10, align="eyes")))
     with pytest.raises(InputError, match="clip_spec"):  # today's default aligns by eyes and mouth
-        loso.check_or_store_config(out, _config(easy))
+        run_guards.check_or_store_config(out, _config(easy))
     # and a run stored before --head / --flow-gain existed was trained with the [CLS] head at gain 1,
     # whatever today's defaults are: it does not resume with another head
     stored = json.loads((out / "config.json").read_text())
@@ -202,8 +202,8 @@ def test_resume_refuses_a_different_config(easy, tmp_path):
     stored["clip_spec"]["align"] = "eyes-mouth"
     (out / "config.json").write_text(json.dumps(stored))
     with pytest.raises(InputError, match="head"):
-        loso.check_or_store_config(out, _config(easy))
-    loso.check_or_store_config(out, _config(easy, head="cls", flow_gain=1.0))
+        run_guards.check_or_store_config(out, _config(easy))
+    run_guards.check_or_store_config(out, _config(easy, head="cls", flow_gain=1.0))
 
 
 def test_cosine_schedule_decays_the_learning_rate_to_zero(monkeypatch):
@@ -384,24 +384,24 @@ def test_expected_failures_are_one_line(case, tmp_path, monkeypatch):
 
 def test_sibling_metrics_must_match_the_model_config(easy):
     cfg = _config(easy)
-    loso.check_sibling_metrics({"acc": 1, "uf1": 1, "uar": 1, "config": cfg.identity()}, cfg, "m")
-    loso.check_sibling_metrics({"acc": 1, "uf1": 1, "uar": 1}, cfg, "m")  # no config: stored as is
+    run_guards.check_sibling_metrics({"acc": 1, "uf1": 1, "uar": 1, "config": cfg.identity()}, cfg, "m")
+    run_guards.check_sibling_metrics({"acc": 1, "uf1": 1, "uar": 1}, cfg, "m")  # no config: stored as is
     other = _config(easy, epochs=30, workers=3).identity()
     with pytest.raises(InputError, match="epochs"):
-        loso.check_sibling_metrics({"acc": 1, "uf1": 1, "uar": 1, "config": other}, cfg, "m")
+        run_guards.check_sibling_metrics({"acc": 1, "uf1": 1, "uar": 1, "config": other}, cfg, "m")
     before_head = {k: v for k, v in cfg.identity().items() if k not in ("head", "flow_gain")}
     with pytest.raises(InputError, match="head"):  # LOSO figures of a model with the [CLS] head
-        loso.check_sibling_metrics({"acc": 1, "uf1": 1, "uar": 1, "config": before_head}, cfg, "m")
-    loso.check_sibling_metrics({"acc": 1, "uf1": 1, "uar": 1, "config": before_head},
+        run_guards.check_sibling_metrics({"acc": 1, "uf1": 1, "uar": 1, "config": before_head}, cfg, "m")
+    run_guards.check_sibling_metrics({"acc": 1, "uf1": 1, "uar": 1, "config": before_head},
                                _config(easy, head="cls", flow_gain=1.0), "m")
     legacy = cfg.identity()
     assert legacy["clip_spec"].pop("align") == "eyes-mouth"  # metrics stored before the field: aligned by the eyes
-    loso.check_sibling_metrics({"acc": 1, "uf1": 1, "uar": 1, "config": legacy},
+    run_guards.check_sibling_metrics({"acc": 1, "uf1": 1, "uar": 1, "config": legacy},
                                _config(easy, spec=ClipSpec(image_size=96, frames=10, align="eyes")), "m")
     with pytest.raises(InputError, match="clip_spec"):
-        loso.check_sibling_metrics({"acc": 1, "uf1": 1, "uar": 1, "config": legacy}, cfg, "m")
+        run_guards.check_sibling_metrics({"acc": 1, "uf1": 1, "uar": 1, "config": legacy}, cfg, "m")
     with pytest.raises(InputError, match="not a LOSO metrics"):
-        loso.check_sibling_metrics({"loss": 1}, cfg, "m")
+        run_guards.check_sibling_metrics({"loss": 1}, cfg, "m")
 
 
 def test_metrics_of_other_classes_and_a_model_of_another_config_are_refused(easy, tmp_path):
@@ -425,7 +425,7 @@ def test_metrics_of_other_classes_and_a_model_of_another_config_are_refused(easy
     with pytest.raises(InputError, match=r"augment_photo: 0\.0 -> 0\.5"):
         check_full_overwrite(tmp_path, _config(easy, augment_photo=0.5))
     with pytest.raises(InputError, match="augment_photo"):
-        loso.check_sibling_metrics({"acc": 1, "uf1": 1, "uar": 1, "config": before}, _config(easy, augment_photo=0.5), "m")
+        run_guards.check_sibling_metrics({"acc": 1, "uf1": 1, "uar": 1, "config": before}, _config(easy, augment_photo=0.5), "m")
     (tmp_path / "model.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(InputError, match="not an mpt-train checkpoint"):
         check_full_overwrite(tmp_path, cfg)

@@ -248,8 +248,8 @@ def train(
         help="LOSO folds as tasks on a Ray cluster, a GPU or a CPU each (pip install 'mpt-live\\[cluster]')"),
 ) -> None:
     """Train MPT with leave-one-subject-out evaluation (loso) or on all subjects (full)."""
-    from .loso import check_sibling_metrics
     from .run_checks import check_environment
+    from .run_guards import check_sibling_metrics
 
     console = Console(highlight=False, soft_wrap=True)  # each line whole in a log (tables still fit the width)
     try:  # before torch starts them: each thread or DataLoader process costs memory

@@ -28,9 +28,10 @@ def run_training(console: Console, cfg: TrainConfig, out: Path, protocol: str, m
     from .baselines import tuning_name
     from .config import RANDOM_INIT_NOTE
     from .datasets import composite, load_dataset
-    from .loso import check_or_store_config, faces_used, model_summary, run_loso, train_full
+    from .loso import faces_used, model_summary, run_loso, train_full
     from .loso_table import print_loso
     from .run_checks import check_full_overwrite, check_metrics_classes
+    from .run_guards import check_or_store_config
 
     if protocol == "loso":  # refuse a mismatching resume before any work
         check_or_store_config(out, cfg, store=False)

@@ -12,7 +12,7 @@ from mpt_live.errors import InputError
 from mpt_live.rundir import check_out_dir
 
 from .config import TrainConfig
-from .loso import config_change, stored_config
+from .run_guards import config_change, stored_config
 
 
 def check_metrics_classes(metrics: dict[str, Any], classes: list[str], source: str) -> None:
