@@ -30,7 +30,6 @@ pool does not burn the core the other stages need while waiting for the next cli
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,7 @@ import onnxruntime as ort
 
 from .clip import ClipSpec
 from .errors import InputError, first_line
+from .load_errors import load_error, refuse_checkpoint
 from .machine import check_count, default_threads, usable_cores, vector_extensions  # noqa: F401 (re-exported)
 from .providers import (  # noqa: F401 (re-exported)
     CPU, CUDA, DEVICES, GPU_BATCH, PROVIDER_LABELS, TRT, TRT_MAX_BATCH, gpu_diagnosis, provider_works, trt_cache_dir,
@@ -107,7 +107,7 @@ class MPTRuntime:
         if not self.path.is_file():
             raise InputError(f"{self.path}: " + ("a folder, expected an ONNX model file" if self.path.is_dir()
                                                  else "no such model file"))
-        _refuse_checkpoint(self.path)
+        refuse_checkpoint(self.path)
         self.device = device
         self.threads = threads or default_threads()
         ort.set_default_logger_severity(3)  # errors only: no warnings about node placement etc.
@@ -233,7 +233,7 @@ class MPTRuntime:
                                                 provider_options=[o for _, o in providers])
             except Exception as e:
                 if not plan:   # the CPU alone failed: the file is the problem
-                    raise _load_error(self.path, e) from None
+                    raise load_error(self.path, e) from None
                 gpu_error = first_line(e)
                 if want is not None and plan[0][0] == want:
                     raise DeviceError(f"{flag}: {self.path.name} does not run on "
@@ -260,7 +260,7 @@ class MPTRuntime:
         try:
             sess = ort.InferenceSession(str(self.path), so, providers=[CPU])
         except Exception as e:
-            raise _load_error(self.path, e) from None
+            raise load_error(self.path, e) from None
         meta = sess.get_modelmeta().custom_metadata_map
         try:
             spec = ClipSpec.from_json(meta["mpt.clip_spec"])
@@ -341,49 +341,6 @@ class MPTRuntime:
         if len(out) != 2 or (isinstance(out[1], int) and out[1] != C):
             raise InputError(f"{p}: output '{OUTPUT}' has shape {_fmt(out)} but the model names {C} classes")
         self._dtype = _DTYPES[inputs["dynamic"].type]
-
-
-def _refuse_checkpoint(path: Path) -> None:
-    """A PyTorch checkpoint (a zip archive, mpt-train's model.pt) is named as one, with what to do with it."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(4)
-    except OSError as e:
-        raise InputError(f"{path}: cannot read the model ({e.strerror or e})") from None
-    if not head:
-        raise InputError(f"{path}: the file is empty (0 bytes), not an ONNX model (a copy or download that did not "
-                         "finish?)")
-    if head == b"PK\x03\x04":
-        raise InputError(f"{path}: a PyTorch checkpoint (mpt-train's model.pt), not an ONNX model; "
-                         f"export it first: mpt-export {path}")
-
-
-def _load_error(path: Path, e: BaseException) -> InputError:
-    msg = first_line(e, limit=10_000)
-    if "INVALID_PROTOBUF" in msg or "Protobuf parsing failed" in msg:
-        return unparsed_onnx(path)
-    msg = re.sub(r"^\[ONNXRuntimeError\] : \d+ : \w+ : (Load model from .*? failed:)?", "", msg).strip()
-    # ONNX Runtime's source location and C++ signature come before the reason (a newer IR version, say): left out
-    msg = re.sub(r"^\S+\.(?:cc|cpp|h):\d+\s+(?:[\w:~<>]+\([^()]*\)\s*(?:const\s*)?)?", "", msg).strip()
-    if "IR version" in msg:
-        msg += f"; onnxruntime {ort.__version__} is older than the ONNX that wrote it: upgrade it, or export again"
-    return InputError(f"{path}: ONNX Runtime cannot load this model ({msg[:300]})")
-
-
-def unparsed_onnx(path: Path) -> InputError:
-    """A file that does not parse as an ONNX model, with its size and which of the two it likely is: an ONNX
-    file begins with its ModelProto's field 1 (ir_version, a varint: the byte 0x08), so one that begins so and
-    fails is cut short or damaged, and one that does not is another kind of file (train.backbone's ONNX too)."""
-    try:
-        size = path.stat().st_size
-        with open(path, "rb") as fh:
-            begins = fh.read(1) == b"\x08"
-    except OSError:
-        size, begins = -1, False
-    what = ("it begins as an ONNX model does, so it is cut short or damaged (a copy or download that did not "
-            "finish?)" if begins else "it does not begin as an ONNX model does: another kind of file?")
-    return InputError(f"{path}: {f'{size:,} bytes that do' if size >= 0 else 'does'} not parse as an ONNX model; "
-                      f"{what}")
 
 
 def _fmt(shape: list[Any]) -> str:

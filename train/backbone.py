@@ -206,7 +206,7 @@ def dinov2_state_from_onnx(path: str | Path) -> dict[str, Tensor]:
     import onnx
     from google.protobuf.message import DecodeError
 
-    from mpt_live.runtime import unparsed_onnx
+    from mpt_live.load_errors import unparsed_onnx
 
     try:
         graph = onnx.load(str(path)).graph
