@@ -156,7 +156,7 @@ class NormGate:
 
     def norm(self, frame: np.ndarray, d: Detection) -> float:
         crop = self.embedder.crop(frame, d.keypoints)
-        return 0.0 if crop is None else float(np.linalg.norm(self.embedder._net.feature(crop)))
+        return 0.0 if crop is None else float(np.linalg.norm(self.embedder.feature(crop)))
 
     def keep(self, frame: np.ndarray, dets: list[Detection]) -> list[Detection]:
         held = [tr.box for tr in (self.tracker.tracks if self.tracker else []) if tr.confirmed]

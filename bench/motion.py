@@ -85,10 +85,7 @@ class TextbookEVM:
 
 def scipy_magnifier(spec: ClipSpec, shape: tuple[int, int, int]) -> Magnifier:
     """Our Magnifier with its biquads swapped for scipy.signal.sosfilt (same pyramid code)."""
-    m = Magnifier(spec, shape)
-    sos, _ = band_pass(spec)
-    m._filters = {i: ScipySos(sos, m._sizes[i]) for i in m._filters}
-    return m
+    return Magnifier(spec, shape, filters=ScipySos)
 
 
 def ms_per_frame(make, clip: np.ndarray, repeats: int) -> float:

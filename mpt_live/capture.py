@@ -50,6 +50,7 @@ class CaptureReader(LatestFrameReader):
     from the last frame (or the first open): a stream that reopens but never delivers gives up too.
     ``warnings``: a stream whose own timestamps run faster than real time (a recording being
     downloaded, not a live source: its frames are stamped with the capture clock, most are dropped).
+    ``clock`` and ``sleep`` (the waits between reopens; None: real time, cut short by ``close``) are for tests.
     """
 
     def __init__(
@@ -60,9 +61,11 @@ class CaptureReader(LatestFrameReader):
         backoff: tuple[float, float] = (0.5, 8.0),
         give_up_s: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Any] | None = None,
     ) -> None:
         super().__init__()
         self.name = name
+        self._sleep = sleep
         self._opener = opener
         self.reconnect = reconnect
         self.backoff = backoff
@@ -139,6 +142,13 @@ class CaptureReader(LatestFrameReader):
                                  "time (a recording, not a live stream?): they are stamped with the capture clock and "
                                  "most are dropped; give the file itself to read every frame")
 
+    def _pause(self, seconds: float) -> bool:
+        """Wait ``seconds`` before the next reopen; True when the reader was closed meanwhile."""
+        if self._sleep is None:
+            return self._stop.wait(seconds)
+        self._sleep(seconds)
+        return self._stop.is_set()
+
     def _reopen(self) -> CaptureLike | None:
         while not self._stop.is_set():
             if self._clock() - self._last_frame_at > self.give_up_s:
@@ -148,7 +158,7 @@ class CaptureReader(LatestFrameReader):
                               f"({self.reconnects} reopens): giving up")
                 return None
             delay, self._delay = self._delay, min(self._delay * 2, self.backoff[1])
-            if self._stop.wait(delay):
+            if self._pause(delay):
                 return None
             cap = self._open_once()
             if cap is not None:

@@ -66,12 +66,18 @@ class FaceEmbedder:
             return None
         return cv2.warpAffine(frame_bgr, m, (112, 112), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
+    def feature(self, crop: np.ndarray) -> np.ndarray:
+        """SFace's raw 128-d feature of a :meth:`crop` (not normalised: its norm says how face-like the crop is);
+        counted in ``calls``."""
+        with self._lock, quiet_opencv():
+            f = np.asarray(self._net.feature(crop), np.float32).ravel()
+            self.calls += 1
+        return f
+
     def embed(self, frame_bgr: np.ndarray, keypoints: np.ndarray) -> np.ndarray | None:
         crop = self.crop(frame_bgr, keypoints)
         if crop is None:
             return None
-        with self._lock, quiet_opencv():
-            f = np.asarray(self._net.feature(crop), np.float32).ravel()
-            self.calls += 1
+        f = self.feature(crop)
         n = float(np.linalg.norm(f))
         return f / n if n > 0 else None

@@ -112,6 +112,22 @@ class LatestFrameReader:
         with self._cond:
             return self._ended and self._slot is None
 
+    @property
+    def pending(self) -> bool:
+        """True while a published frame waits for ``read`` (the consumer has not taken it yet)."""
+        with self._cond:
+            return self._slot is not None
+
+    @property
+    def stopping(self) -> bool:
+        """True once ``close`` was called (the producer thread stops at its next check)."""
+        return self._stop.is_set()
+
+    @property
+    def running(self) -> bool:
+        """True while the producer thread is alive (False before ``start`` and after it ended or was closed)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def __iter__(self) -> Iterator[LiveFrame]:
         self.start()
         while True:

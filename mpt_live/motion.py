@@ -131,7 +131,8 @@ class Magnifier:
     ``shape`` is (H, W, 3); frames are BGR (any channel order works) in 0..255, uint8 or float.
     The output at time t depends only on frames pushed up to t. ``fps`` is the rate at which the
     pushed frames were sampled, in frames per second of real time (None: ``spec.clip_fps``, the live
-    window's); the band-pass is ``spec.band_hz`` in Hz at that rate.
+    window's); the band-pass is ``spec.band_hz`` in Hz at that rate. ``filters(sos, shape)`` makes each level's
+    temporal filter (:class:`Biquads`; bench/motion.py passes scipy's ``sosfilt`` to compare).
 
     The result is the Laplacian-pyramid magnification ``x + collapse(gain_i * F(L_i))``, computed
     in an exactly equivalent, cheaper form. F (the temporal filter) commutes with the linear
@@ -142,7 +143,8 @@ class Magnifier:
     off F(G_0) directly, and one pyrUp chain rebuilds the frame.
     """
 
-    def __init__(self, spec: ClipSpec, shape: tuple[int, int, int], fps: float | None = None) -> None:
+    def __init__(self, spec: ClipSpec, shape: tuple[int, int, int], fps: float | None = None,
+                 filters: Callable[[np.ndarray, tuple[int, ...]], Biquads] = Biquads) -> None:
         shape = tuple(int(s) for s in shape)
         if len(shape) != 3 or shape[2] != 3 or min(shape[:2]) < 1:
             raise ValueError(f"Magnifier shape must be (H, W, 3), got {shape}")
@@ -161,7 +163,7 @@ class Magnifier:
         self._g = [np.zeros(s, np.float32) for s in sizes]  # Gaussian pyramid, g[0] = the frame
         self._acc = [None] + [np.zeros(s, np.float32) for s in sizes[1:]]  # collapse partial sums
         # level 0 is always filtered: its band-pass gives the band energy
-        self._filters = {i: Biquads(sos, sizes[i]) for i in range(self.depth) if i == 0 or self.coefs[i]}
+        self._filters = {i: filters(sos, sizes[i]) for i in range(self.depth) if i == 0 or self.coefs[i]}
         self._started = False
 
     def reset(self) -> None:

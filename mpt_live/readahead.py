@@ -60,6 +60,11 @@ class ReadAhead:
                 continue
         return False
 
+    @property
+    def running(self) -> bool:
+        """True while the reading thread is alive (False before iterating and after the end or ``close``)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def close(self) -> None:
         """Stop reading (the consumer is done, early or not) and wait for the thread."""
         self._halt.set()

@@ -94,24 +94,8 @@ def _until_taken(reader) -> None:
     """Until the consumer has taken the frame waiting in ``reader``'s slot (or the reader stopped): a consumer
     that keeps up, however long a loaded machine keeps its thread from running."""
     deadline = time.monotonic() + 30  # a bound against a hang, not a timing figure
-    while reader._slot is not None and not reader._stop.is_set() and time.monotonic() < deadline:
+    while reader.pending and not reader.stopping and time.monotonic() < deadline:
         time.sleep(0.001)
-
-
-class _FakeWaitStop(threading.Event):
-    """A reader's stop event whose timed waits pass on a FakeTime instead of the wall clock, each once the
-    consumer has taken the frame published before it."""
-
-    def __init__(self, fake: FakeTime, reader) -> None:
-        super().__init__()
-        self.fake, self.reader = fake, reader
-
-    def wait(self, timeout=None):
-        if timeout is None or self.is_set():
-            return super().wait(timeout)
-        _until_taken(self.reader)
-        self.fake.sleep(timeout)
-        return self.is_set()
 
 
 class _ReadPacedSleep:
@@ -139,8 +123,11 @@ def test_reconnects_after_a_drop_with_backoff():
         return FakeCapture(n=3, delay=0.002, start=10 * k)
 
     fake = FakeTime()
-    r = CaptureReader(opener, "rtsp://fake", backoff=(0.01, 0.04), give_up_s=0.3, clock=fake)
-    r._stop = _FakeWaitStop(fake, r)
+    def sleep(seconds: float) -> None:  # the waits between reopens pass on the FakeTime, each once the consumer
+        _until_taken(r)                  # has taken the frame published before it
+        fake.sleep(seconds)
+
+    r = CaptureReader(opener, "rtsp://fake", backoff=(0.01, 0.04), give_up_s=0.3, clock=fake, sleep=sleep)
     seen = []
     with r:
         for f in r:
@@ -170,7 +157,7 @@ def test_close_stops_a_blocked_consumer():
             break
     closer.join()
     assert delivered < 10_000 - 1 and r.ended and r.read(timeout=0) is None  # nothing after close
-    assert r._thread is not None and not r._thread.is_alive()  # close() stopped the capture thread
+    assert not r.running  # close() stopped the capture thread (it ran: frames were read)
 
 
 @pytest.fixture(scope="module")

@@ -185,14 +185,23 @@ def test_ring_push_wraps_around_and_keeps_the_newest() -> None:
 
 
 def test_ring_push_is_constant_time_copy() -> None:
-    """push copies into preallocated memory: the buffer object never changes, the caller's frame is not kept."""
-    ring = FrameRing(3, (2, 2))
-    buf = ring._frames
-    frame = np.zeros((2, 2), np.uint8)
-    for i in range(7):
-        frame[:] = i
-        ring.push(float(i), frame)
-        assert ring._frames is buf
+    """push copies into preallocated memory: pushing allocates no frame-sized memory (numpy reports its buffers to
+    tracemalloc), and the caller's frame is not kept (changed after the push, the ring's copy is not)."""
+    import tracemalloc
+
+    ring = FrameRing(3, (64, 64))
+    frame = np.zeros((64, 64), np.uint8)
+    ring.push(0.0, frame)
+    tracemalloc.start()
+    try:
+        for i in range(1, 7):
+            frame[:] = i
+            ring.push(float(i), frame)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < frame.nbytes  # a new buffer, or a copy kept, would hold at least one frame
+    frame[:] = 99
     assert ring.ordered()[1][:, 0, 0].tolist() == [4, 5, 6]
 
 

@@ -825,14 +825,11 @@ class _NeverDelivers:
 def test_stream_that_opens_but_never_delivers_gives_up():
     """The give-up clock runs from the last frame, not from the last successful reopen."""
     clock = _Clock()
+    def sleep(seconds: float) -> None:  # the backoff waits pass on the fake clock
+        clock.now += seconds
+
     r = CaptureReader(lambda: _NeverDelivers(clock), "http://stalled", backoff=(0.5, 8.0), give_up_s=60.0,
-                      clock=clock)
-
-    def wait(seconds=None):  # the backoff waits pass on the fake clock
-        clock.now += seconds or 0.0
-        return False
-
-    r._stop.wait = wait  # type: ignore[method-assign]
+                      clock=clock, sleep=sleep)
     done = threading.Event()
     threading.Thread(target=lambda: (list(r), done.set()), daemon=True).start()
     assert done.wait(30), "the reader never gave up"

@@ -182,7 +182,7 @@ def test_a_quit_after_the_model_failed_is_a_failed_run(faces_dir, runtime):
         if model.started.is_set():
             model.release.set()
             deadline = time.monotonic() + 30
-            while session._worker.error is None and time.monotonic() < deadline:
+            while session.worker.error is None and time.monotonic() < deadline:
                 time.sleep(0.01)
             raise StopSession
 

@@ -47,5 +47,5 @@ def test_close_stops_reading_a_long_source_early() -> None:
     it = iter(ra)
     assert [next(it) for _ in range(5)] == list(range(5))
     ra.close()
-    assert not ra._thread.is_alive()
+    assert not ra.running
     assert src.read < 20  # at most depth frames (plus the one in hand) beyond what was taken
