@@ -10,8 +10,10 @@ Layout (sizes scale with the frame, so 640x480 and 1280x720 read the same):
   a narrower column (each bar under its class name);
 * a history strip along the bottom (or the top, if the face reaches down there) of the remaining
   width: one cell per window coloured by its label, with the motion score drawn over it;
-* every tracked face's box with its ID and label on the frame itself (the column shows the face
-  ``face_id``, the first one; the others are ``others``); "NO FACE" as a banner when no face is tracked.
+* every tracked face's box with its ID and label on the frame itself, beside the face, off the panels and the
+  other tags, shortened where needed (:mod:`mpt_live.face_tags`; the column shows the face ``face_id``, the first
+  one, its title shortened to keep that number; the others are ``others``); "NO FACE" as a banner when no face
+  is tracked.
 
 The same renderer draws the OpenCV window, the snapshots and the ``--save-video`` MP4.
 """
@@ -26,6 +28,7 @@ import numpy as np
 
 from .draw import (ACCENT, ALERT, DEMO_BG, MUTED, NOFACE, WARN, WHITE, class_color, corners, pill, pill_size, shade,
                    thumb, typeface)
+from .face_tags import TAG_WEIGHT, place_tags, tag_texts
 
 
 @dataclass
@@ -171,34 +174,32 @@ def render_overlay(frame: np.ndarray, state: OverlayState) -> np.ndarray:
     if img.ndim == 2:
         img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
     g = geometry(img.shape, state)
-    _draw_face(img, state, g)
+    draw_faces(img, state, g)
     draw_column(img, state, g)
     _draw_strip(img, state, g)
     _draw_banners(img, state, g)
     return img
 
 
-def _draw_face(img: np.ndarray, st: OverlayState, g: _Geom) -> None:
-    for o in st.others:
-        tag = f"face {o.face_id}" + (f" · {o.label}" if o.label else "")
-        _tag_box(img, g, o.box, tag, ALERT if o.event else MUTED)
-    if st.box is None or not st.face:
-        return
-    state = "event" if st.event else "tracking"
-    tag = f"face {st.face_id} · {state}" if st.face_id is not None and (st.others or st.face_id) else \
-        ("motion event" if st.event else "tracking")
-    _tag_box(img, g, st.box, tag, ALERT if st.event else ACCENT)
-
-
-def _tag_box(img: np.ndarray, g: _Geom, box: tuple[int, int, int, int], tag: str, color) -> None:
-    """Corner marks around a face and a small tag above (or below) it, never on the face itself."""
-    thick = max(2, round(2 * g.s))
-    corners(img, tuple(int(v) for v in box), color, thick)
-    x, y, w, h = (int(v) for v in box)
+def draw_faces(img: np.ndarray, st: OverlayState, g: _Geom) -> None:
+    """Every face's box and its tag (:mod:`mpt_live.face_tags`), the main face's first; the tags' texts and
+    rectangles in ``g.extra["tags"]`` (face ID -> :class:`~mpt_live.face_tags.Tag`)."""
+    faces = []
+    if st.box is not None and st.face:
+        state = "event" if st.event else "tracking"
+        numbered = st.face_id is not None and bool(st.others or st.face_id)
+        texts = tag_texts(st.face_id, state) if numbered else ["motion event" if st.event else "tracking"]
+        faces.append((st.face_id, st.box, texts, ALERT if st.event else ACCENT))
+    faces += [(o.face_id, o.box, tag_texts(o.face_id, o.label), ALERT if o.event else MUTED) for o in st.others]
     fs = max(10, round(g.fs * 0.9))
-    th = int(fs * 1.25) + max(3, fs // 3)
-    ty = y - th - 4 if y - th - 4 >= 0 else min(y + h + 4, g.H - th)
-    pill(img, tag, x, ty, fs, (20, 20, 20), color, 600)
+    panels = [(g.col_x0, g.col_y0, g.col_x1, g.col_y1), (g.strip_x0, g.strip_y0, g.strip_x1, g.strip_y1)]
+    tags = place_tags([(box, texts) for _, box, texts, _ in faces], fs, g.W, g.H, panels)
+    g.extra["tags"] = {}
+    for (face_id, box, _, color), tag in zip(faces, tags):
+        corners(img, tuple(int(v) for v in box), color, max(2, round(2 * g.s)))
+        if tag is not None:
+            pill(img, tag.text, tag.rect[0], tag.rect[1], fs, (20, 20, 20), color, TAG_WEIGHT)
+            g.extra["tags"][face_id] = tag
 
 
 def draw_column(img: np.ndarray, st: OverlayState, g: _Geom) -> None:
@@ -209,13 +210,19 @@ def draw_column(img: np.ndarray, st: OverlayState, g: _Geom) -> None:
     y = g.col_y0 + pad
 
     # header: the title, the demo badge beside it, or under it where the column has no room for both (a narrow
-    # column: the badge covered the title); each text's box in g.extra["header"]
+    # column: the badge covered the title); the title's shorter forms keep the face's number where the whole title
+    # does not fit (it was cut to "MPT live…"); each text's box in g.extra["header"], the title in g.extra["title"]
     big, small = round(fs * 1.25), max(10, round(fs * 0.85))
-    title = f"MPT live · face {st.face_id}" if st.face_id is not None and (st.others or st.face_id) else "MPT live"
-    badge = ("DEMO MODEL" if pill_size("DEMO MODEL", small, 800)[0] <= cw else "DEMO") if st.demo else ""
+    numbered = st.face_id is not None and bool(st.others or st.face_id)
+    titles = [f"MPT live · face {st.face_id}", f"MPT · face {st.face_id}", f"face {st.face_id}"] if numbered \
+        else ["MPT live"]
+    badges = ([b for b in ("DEMO MODEL", "DEMO") if pill_size(b, small, 800)[0] <= cw] or ["DEMO"]) if st.demo else [""]
+    fits = [(t, b) for t in titles for b in badges
+            if tx.width(t, big, 700) + (pill_size(b, small, 800)[0] + pad if b else 0) <= cw]
+    title, badge = fits[0] if fits else (next((t for t in titles if tx.width(t, big, 700) <= cw), titles[-1]), badges[0])
     bw, bh = pill_size(badge, small, 800) if badge else (0, 0)
-    beside = not badge or cw - bw - pad >= tx.width("MPT live", big, 700)
-    title = tx.fit(title, big, cw - (bw + pad if badge and beside else 0), 700)
+    beside = bool(fits)
+    title = g.extra["title"] = tx.fit(title, big, cw - (bw + pad if badge and beside else 0), 700)
     boxes = g.extra["header"] = {"title": tx.put(img, title, (cx, y + big), big, WHITE, 700)}
     y += big + round(fs * 0.6)
     if badge:

