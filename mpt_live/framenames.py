@@ -13,7 +13,8 @@
   ``S01 (12).jpg``, as Windows names many files renamed at once, are frames 12.
 * Two files left with one number (``img2.jpg`` and ``img02.jpg``) are an error naming both.
 * A JPEG cut short (a partial copy or download: :func:`cut_jpeg`) is a damaged frame: OpenCV decodes its top rows
-  over grey with only a libjpeg line on stderr, so both readers check for it before decoding.
+  over grey with only a libjpeg line on stderr, so both readers check for it before decoding. :func:`read_frame`
+  reads a frame's bytes once, checks them and decodes them; what gives no frame raises :class:`DamagedFrame`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ import os
 import re
 from collections.abc import Collection
 from pathlib import Path
+
+import cv2
+import numpy as np
 
 from .errors import InputError
 from .sources import IMAGE_EXTENSIONS
@@ -111,17 +115,38 @@ def number_images(folder: Path, paths: list[Path]) -> tuple[list[tuple[int, Path
     return numbered, copies
 
 
-def cut_jpeg(path: str | os.PathLike, tail: int = 4096) -> bool:
-    """True for a file that begins as a JPEG (SOI marker) and has no end-of-image marker (FF D9) in its last
-    ``tail`` bytes (some cameras pad after it). In the compressed data FF D9 cannot occur (FF is followed by 00 or a
-    restart marker there), so a file cut mid-image has none. False for other files and for what cannot be opened
-    (the decoder says so)."""
+CUT = "a JPEG cut short (no end-of-image marker: a partial copy or download)"
+
+
+class DamagedFrame(InputError):
+    """An image that gives no frame: ``cut`` for a JPEG cut short (:func:`cut_jpeg`), else a file that does not
+    decode as an image or cannot be read. ``problem``: what is wrong, without the path."""
+
+    def __init__(self, path: str | os.PathLike, problem: str, cut: bool = False) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path, self.problem, self.cut = Path(path), problem, cut
+
+
+def cut_jpeg(data: bytes, tail: int = 4096) -> bool:
+    """True for a file's bytes that begin as a JPEG (SOI marker) and have no end-of-image marker (FF D9) in their
+    last ``tail`` bytes (some cameras pad after it). In the compressed data FF D9 cannot occur (FF is followed by 00 or
+    a restart marker there), so a file cut mid-image has none. False for other files."""
+    return data[:2] == b"\xff\xd8" and b"\xff\xd9" not in data[max(2, len(data) - tail):]
+
+
+def read_frame(path: str | os.PathLike) -> np.ndarray:
+    """One frame image as BGR uint8, its file read once (checked by :func:`cut_jpeg`, then decoded as
+    ``cv2.imread`` would, EXIF orientation applied). :class:`DamagedFrame` for a JPEG cut short, an empty file,
+    bytes that do not decode, a file that cannot be read."""
     try:
-        with open(path, "rb") as fh:
-            if fh.read(2) != b"\xff\xd8":
-                return False
-            size = fh.seek(0, os.SEEK_END)
-            fh.seek(max(2, size - tail))
-            return b"\xff\xd9" not in fh.read()
-    except OSError:
-        return False
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise DamagedFrame(path, f"cannot be read ({e.strerror})") from None
+    if not data:
+        raise DamagedFrame(path, "an empty file (0 bytes)")
+    if cut_jpeg(data):
+        raise DamagedFrame(path, CUT, cut=True)
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if img is None:
+        raise DamagedFrame(path, "not a readable image")
+    return img

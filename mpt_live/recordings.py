@@ -6,7 +6,7 @@ before ``10.jpg``); frame ``i`` is the i-th image, at ``i / fps`` s, as the data
 (``train.datasets.files.ClipFrames``), so the frame numbers of events.csv and of the datasets' sheets
 agree. Images carry no frame rate: ``--fps`` is required (SAMM-LV 200, CAS(ME)^3 30). OpenCV's own
 image-sequence reader (``cv2.VideoCapture`` of a printf pattern) stops at the first gap in the numbering
-and needs one fixed pattern, so the images are listed here and decoded one by one with ``cv2.imread``;
+and needs one fixed pattern, so the images are listed here and read one by one (:func:`.framenames.read_frame`);
 gaps are counted and reported (a warning), not fatal. Which files are frames (not ``.DS_Store``, ``._x.jpg`` or a
 file manager's ``img46 - Copy.jpg`` beside ``img46.jpg``) and their numbers: :mod:`.framenames`, shared with the
 dataset readers.
@@ -37,11 +37,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterator, Sequence
 
-import cv2
 import numpy as np
 
-from .errors import InputError
-from .framenames import cut_jpeg, hidden, images, natural, number_images
+from .errors import InputError, counted
+from .framenames import DamagedFrame, hidden, images, natural, number_images, read_frame
 from .frametimes import valid_fps
 from .sources import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, Frame, VideoFile, expand_videos
 
@@ -79,9 +78,10 @@ class FrameFolder:
     The same interface as :class:`~mpt_live.sources.VideoFile`: ``name``, ``fps``, ``frame_count``,
     ``width``, ``height``, ``duration_s``, ``warnings`` (gaps in the numbering), ``error``; ``label``: the
     recording's name in events.csv (the folder's path as given). ``missing``: frame numbers the gaps skip.
-    An image that does not decode, or whose size differs from the first one's, raises InputError naming it; a JPEG
-    cut short (:func:`~mpt_live.framenames.cut_jpeg`) is a damaged frame, read past (the others keep their numbers)
-    and counted in one warning naming the first."""
+    An image whose size differs from the first one's raises InputError naming it. An image that gives no frame (a
+    JPEG cut short, :func:`~mpt_live.framenames.cut_jpeg`; an empty file or bytes that do not decode) is a damaged
+    frame, read past (the others keep their numbers) and counted in one warning naming the first (one for the cut
+    JPEGs, one for the others); a folder where none gives a frame, or more than half do not, stops in one line."""
 
     live = False
     fps_assumed = False
@@ -101,35 +101,60 @@ class FrameFolder:
         if not valid_fps(fps):
             raise InputError(f"{self.path}: --fps {fps:g} is not a frame rate (0 < fps <= 1000)")
         self.fps = float(fps)
-        self._cut: list[Path] = []  # JPEGs cut short, read past as a damaged video's frames are
-        self._start = next((i for i, p in enumerate(self.files) if not cut_jpeg(p)), None)
-        if self._start is None:
-            raise InputError(f"{self.path}: all {len(self.files)} images are JPEGs cut short (no end-of-image marker: "
-                             "a partial copy or download)")
-        self._first: np.ndarray | None = self._read(self._start)
+        self._damaged: list[DamagedFrame] = []  # read past, as a damaged video's frames are
+        self._start, self._first = self._first_frame()
         self.height, self.width = self._first.shape[:2]
         self.frame_count = len(self.files)
         self.missing = sum(b - a - 1 for a, b in gaps)
-        self.warnings: list[str] = []
+        self._notes: list[str] = []  # the warnings known when opened; a pass adds the damaged frames'
         if copies:
             shown = ", ".join(p.name for p in copies[:3]) + (", ..." if len(copies) > 3 else "")
-            self.warnings.append(f"{self.path}: {len(copies)} file(s) are copies of a frame beside it ({shown}), "
+            self._notes.append(f"{self.path}: {len(copies)} file(s) are copies of a frame beside it ({shown}), "
                                  "not read")
         if gaps:
             a, b = gaps[0]
-            self.warnings.append(
+            self._notes.append(
                 f"{self.path}: {self.missing} frame number(s) missing in {len(gaps)} gap(s) of the numbering "
                 f"(first: after {a}, next {b}); frames are indexed by position, {self.frame_count} frames at "
                 f"{self.fps:g} fps")
+        self.warnings = list(self._notes)
         self.error: str | None = None
         self._done = 0  # frames delivered by the current pass
 
+    def _first_frame(self) -> tuple[int, np.ndarray]:
+        """The first image that gives a frame, and the frame (:meth:`_read` stops a folder of broken files)."""
+        i = 0
+        while True:
+            try:
+                return i, self._read(i)
+            except DamagedFrame:
+                i += 1
+
     def _read(self, i: int) -> np.ndarray:
-        p = self.files[i]
-        img = cv2.imread(str(p), cv2.IMREAD_COLOR)
-        if img is None:
-            raise InputError(f"{p}: not a readable image (frame {i} of {len(self.files)} in {self.path})")
-        return img
+        """Frame ``i``'s image; DamagedFrame (counted) for one that gives no frame, InputError once more than half
+        of the folder's images have given none (a folder of broken files, not a few damaged frames)."""
+        try:
+            return read_frame(self.files[i])
+        except DamagedFrame as e:
+            self._damaged.append(e)
+            n, k = len(self.files), len(self._damaged)
+            if k > n / 2:
+                what = (f"none of its {counted(n, 'image')} gives a frame" if k == n else
+                        f"{k} of its {n} images give no frame, more than half")
+                raise InputError(f"{self.path}: {what} ({self._tally()}); not read further") from None
+            raise
+
+    def _tally(self) -> str:
+        """The damaged frames so far: how many of each kind, the first of each named."""
+        cut = [d for d in self._damaged if d.cut]
+        bad = [d for d in self._damaged if not d.cut]
+        parts = []
+        if cut:
+            parts.append(f"{counted(len(cut), 'JPEG')} cut short, with no end-of-image marker (a partial copy or "
+                         f"download), first {cut[0].path.name}")
+        if bad:
+            parts.append(f"{len(bad)} not decoding, first {bad[0].path.name}: {bad[0].problem}")
+        return "; ".join(parts)
 
     @property
     def duration_s(self) -> float:
@@ -137,28 +162,38 @@ class FrameFolder:
         return (self._done or len(self.files)) / self.fps
 
     def __iter__(self) -> Iterator[Frame]:
-        self._done, self._cut = 0, []
+        self._done, self._damaged = 0, []
         size = (self.height, self.width)
         try:
             for i in range(len(self.files)):
                 if i == self._start and self._first is not None:  # decoded when opened
                     img, self._first = self._first, None
-                elif cut_jpeg(self.files[i]):  # OpenCV would decode its top rows over grey
-                    self._cut.append(self.files[i])
-                    continue
                 else:
-                    img = self._read(i)
+                    try:
+                        img = self._read(i)
+                    except DamagedFrame:
+                        continue
                 if img.shape[:2] != size:
                     raise InputError(f"{self.files[i]}: a {img.shape[1]}x{img.shape[0]} image among "
                                      f"{self.width}x{self.height} frames (frame {i} in {self.path})")
                 self._done = i + 1
                 yield Frame(i, i / self.fps, img)
         finally:
-            if self._cut:
-                line = (f"{self.path}: {len(self._cut)} frames are JPEGs cut short (no end-of-image marker: a partial "
-                        f"copy or download), first {self._cut[0].name}; read past, the frames after them were read")
-                self.warnings = [w for w in self.warnings if not w.startswith(f"{self.path}: ") or
-                                 "JPEGs cut short" not in w] + [line]
+            self.warnings = self._notes + self._damage_lines()
+
+    def _damage_lines(self) -> list[str]:
+        """One warning for the JPEGs cut short, one for the images that did not decode, each naming the first."""
+        cut = [d for d in self._damaged if d.cut]
+        bad = [d for d in self._damaged if not d.cut]
+        out = []
+        if cut:
+            out.append(f"{self.path}: {counted(len(cut), 'frame')} {'is a JPEG' if len(cut) == 1 else 'are JPEGs'} "
+                       "cut short (no end-of-image marker: a partial "
+                       f"copy or download), first {cut[0].path.name}; read past, the frames after them were read")
+        if bad:
+            out.append(f"{self.path}: {counted(len(bad), 'frame')} could not be read or decoded, first "
+                       f"{bad[0].path.name} ({bad[0].problem}); read past, the frames after them were read")
+        return out
 
     def close(self) -> None:
         self._first = None

@@ -91,15 +91,76 @@ def test_bad_frame_folder_gives_one_line_error(tmp_path, make, fps, expected):
     assert expected in msg and str(tmp_path / "rec") in msg and "\n" not in msg
 
 
-def test_a_bad_frame_midway_names_the_file(tmp_path):
-    folder = _write(tmp_path / "rec", ["1.png", "2.png", "3.png"])
-    (folder / "2.png").write_bytes(b"truncated")
-    with FrameFolder(folder, 30) as src, pytest.raises(InputError, match=r"2\.png: not a readable image \(frame 1 of 3"):
-        list(src)
-    _write(folder, ["1.png", "2.png"])
+def test_a_frame_of_another_size_midway_names_the_file(tmp_path):
+    folder = _write(tmp_path / "rec", ["1.png", "2.png"])
     cv2.imwrite(str(folder / "3.png"), _img(0, (48, 64)))
     with FrameFolder(folder, 30) as src, pytest.raises(InputError, match=r"3\.png: a 64x48 image among 32x24 frames"):
         list(src)
+
+
+def test_frames_that_do_not_decode_are_read_past_with_one_counted_warning(tmp_path):
+    """A frame that does not decode at all (garbage bytes under a .jpg name, a 0-byte file) stopped the whole run in
+    one line; among many frames it is a damaged frame, read past with one warning counting and naming them."""
+    folder = _write(tmp_path / "rec", [f"{i}.jpg" for i in range(1, 11)])
+    (folder / "3.jpg").write_bytes(b"not an image")
+    (folder / "7.jpg").write_bytes(b"")
+    with FrameFolder(folder, 10) as src:
+        frames = list(src)
+    assert [f.index for f in frames] == [0, 1, 3, 4, 5, 7, 8, 9]
+    assert [f.t for f in frames] == pytest.approx([0, 0.1, 0.3, 0.4, 0.5, 0.7, 0.8, 0.9])
+    bad = [w for w in src.warnings if "could not be read or decoded" in w]
+    assert bad == [f"{folder}: 2 frames could not be read or decoded, first 3.jpg (not a readable image); read past, "
+                   "the frames after them were read"]
+    with FrameFolder(folder, 10) as src:  # a second pass counts them once, not twice
+        list(src)
+    assert len([w for w in src.warnings if "decoded" in w]) == 1 and "2 frames" in src.warnings[-1]
+
+
+@pytest.mark.parametrize("broken", [range(5, 11), range(1, 7)], ids=["late", "early"])
+def test_a_folder_whose_frames_mostly_fail_stops_in_one_line(tmp_path, broken):
+    folder = _write(tmp_path / "rec", [f"{i}.jpg" for i in range(1, 11)])
+    for i in broken:
+        (folder / f"{i}.jpg").write_bytes(b"" if i % 2 else b"garbage")
+    with pytest.raises(InputError) as e:
+        with FrameFolder(folder, 10) as src:
+            list(src)
+    msg = str(e.value)
+    assert msg.startswith(f"{folder}: 6 of its 10 images give no frame, more than half (6 not decoding, first {broken[0]}.jpg: ")
+    assert "\n" not in msg
+    res = CliRunner().invoke(app, ["--video", str(folder), "--fps", "10", "--headless", "--motion-only",
+                                   "--out", str(tmp_path / "out")])
+    assert "6 of its 10 images give no frame" in res.output and "Traceback" not in res.output, res.output
+
+
+def test_frames_are_read_once_and_decode_as_imread_does(tmp_path, faces_dir, monkeypatch):
+    """Each frame file was opened twice (the cut-JPEG check, then cv2.imread); its bytes are now read once and decoded
+    from memory, to the same pixels (JPEG and PNG frames of a real video)."""
+    import builtins
+    import io
+
+    images, _ = real_frames(faces_dir, "pyfeat_single_face.mp4", 4)
+    for ext in (".jpg", ".png"):
+        folder = tmp_path / ext[1:]
+        folder.mkdir()
+        for i, img in enumerate(images):
+            cv2.imwrite(str(folder / f"{i:04d}{ext}"), img)
+        expected = [cv2.imread(str(p)) for p in sorted(folder.iterdir())]
+        opened: list[str] = []
+        real_open, real_imread = builtins.open, cv2.imread
+
+        def counting_open(file, *a, **k):
+            opened.append(str(file))
+            return real_open(file, *a, **k)
+
+        with monkeypatch.context() as m:
+            m.setattr(builtins, "open", counting_open)
+            m.setattr(io, "open", counting_open)
+            m.setattr(cv2, "imread", lambda p, *a: opened.append(str(p)) or real_imread(p, *a))
+            with FrameFolder(folder, 30) as src:
+                frames = list(src)
+        mine = [p for p in opened if Path(p).parent == folder]
+        assert sorted(mine) == sorted(str(p) for p in folder.iterdir()), mine  # each frame once
+        assert all(np.array_equal(f.image, e) for f, e in zip(frames, expected)) and len(frames) == len(expected)
 
 
 # ---------------------------------------------------------------- --video DIR: one recording or a batch
@@ -348,10 +409,16 @@ def test_jpegs_cut_short_are_read_past_with_one_warning(tmp_path):
     assert [f.index for f in frames] == [1, 2, 5]
     assert [f.t for f in frames] == pytest.approx([0.1, 0.2, 0.5])
     cut = [w for w in src.warnings if "cut short" in w]
-    assert len(cut) == 1 and "3 frames" in cut[0] and "first 1.jpg" in cut[0] and str(folder) in cut[0]
+    assert len(cut) == 1 and "3 frames are JPEGs" in cut[0] and "first 1.jpg" in cut[0] and str(folder) in cut[0]
+    (folder / "4.jpg").write_bytes(b"garbage")  # cut and undecodable frames, each counted in its own line
+    with FrameFolder(folder, 10) as src:
+        assert [f.index for f in src] == [1, 2, 5]
+    assert sum("cut short" in w for w in src.warnings) == 1 and "2 frames are JPEGs" in " ".join(src.warnings)
+    assert sum("1 frame could not be read or decoded, first 4.jpg" in w for w in src.warnings) == 1
     for name in ("2.jpg", "3.jpg", "6.jpg"):
         (folder / name).write_bytes((folder / name).read_bytes()[:100])
-    with pytest.raises(InputError, match=r"all 6 images are JPEGs cut short"):
+    (folder / "4.jpg").write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match=r"4 of its 6 images give no frame, more than half \(4 JPEGs cut short, with no end-of-image"):
         FrameFolder(folder, 10)
 
 

@@ -59,7 +59,7 @@ import numpy as np
 from mpt_live.clip import ClipSpec, clip_rate, interval_times, sample_frames, window_times
 from mpt_live.errors import InputError
 from mpt_live.face import STABILIZE_MIN_SIZE
-from mpt_live.framenames import cut_jpeg
+from mpt_live.framenames import DamagedFrame, read_frame
 from mpt_live.tracker import DETECT_EVERY
 from mpt_live.writers import atomic_path
 
@@ -336,13 +336,12 @@ def _prepare_one(cache: ClipCache, sample: Sample, variant: int) -> tuple[str, i
 
 
 def _imread(path: Path, sample: Sample) -> np.ndarray:
-    if cut_jpeg(path):  # OpenCV decodes what is there and greys the rest, with only a libjpeg line on stderr
-        raise InputError(f"{path}: a JPEG cut short (no end-of-image marker: a partial copy or download) "
-                         f"({sample.name})")
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise InputError(f"{path}: unreadable or missing image ({sample.name})")
-    return img
+    """A training frame; its clip fails (InputError naming the file and the clip) for a JPEG cut short (OpenCV would
+    decode its top rows over grey) or a file that does not decode."""
+    try:
+        return read_frame(path)
+    except DamagedFrame as e:
+        raise InputError(f"{path}: {e.problem if e.cut else 'unreadable or missing image'} ({sample.name})") from None
 
 
 def _warp(frame: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
