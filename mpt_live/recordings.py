@@ -214,8 +214,8 @@ def scan_recordings(root: Path, max_depth: int = MAX_DEPTH,
     files below ``root`` (not in it) in natural order: a dataset kept as one folder per subject. A folder of
     one image (a cover beside a subject's videos, a thumbnail folder) is no frame folder: its videos and
     subfolders are searched as any folder's, and its image, where no video is beside it, is added to ``lone``. A
-    subfolder of videos and images is no frame folder either (a folder of frames holds its frames alone): its videos
-    run, and the folder is added to ``mixed``."""
+    subfolder of videos and images (one or more) is no frame folder either (a folder of frames holds its frames
+    alone): its videos run, and the folder is added to ``mixed``."""
     folders, videos, level = [], [], [root]
     for depth in range(max_depth + 1):
         nxt = []
@@ -235,7 +235,7 @@ def scan_recordings(root: Path, max_depth: int = MAX_DEPTH,
             if depth and len(pictures) > 1 and not clips:
                 folders.append(d)
                 continue
-            if len(pictures) > 1 and clips and mixed is not None:  # its videos run; its images are no recording
+            if pictures and clips and mixed is not None:  # its videos run; its images are no recording
                 mixed.append(d)
             if depth:
                 videos += clips
@@ -284,10 +284,7 @@ def expand_recordings(spec: str, notes: list[str] | None = None) -> list[Path]:
         if lone and notes is not None:
             notes.append(f"{spec}: {_lone_images(p, lone)}")
         if mixed and notes is not None:
-            shown = ", ".join(f"{d.relative_to(p).as_posix()} ({len(images(d))})" for d in mixed[:3])
-            notes.append(f"{spec}: the images of {len(mixed)} subfolder{'s' if len(mixed) > 1 else ''} holding videos "
-                         f"too left out, their videos run ({shown}{', ...' if len(mixed) > 3 else ''}); a folder of "
-                         "frames holds its frames alone: give such frames a folder of their own to run them")
+            notes.append(f"{spec}: {_mixed_images(p, mixed)}")
         return found
     if any(c in spec for c in "*?[") and not p.exists():  # a file named 'take[2].mp4' is that file
         hits = sorted((Path(q) for q in glob.glob(spec)), key=lambda q: natural(str(q)))
@@ -305,6 +302,19 @@ def _lone_images(root: Path, lone: list[Path]) -> str:
     n = len(lone)
     return (f"{n} subfolder{'s' if n > 1 else ''} holding one image and no video left out, not a recording "
             f"({shown}{', ...' if n > 3 else ''})")
+
+
+def _mixed_images(root: Path, mixed: list[Path]) -> str:
+    """What a batch left out of the subfolders of ``root`` holding videos and images: the images, counted, and the
+    first three subfolders with their images' count and first names."""
+    held = [(d, sorted((q.name for q in images(d)), key=natural)) for d in mixed]
+    shown = "; ".join(f"{d.relative_to(root).as_posix()}: " + (names[0] if len(names) == 1 else
+                      f"{len(names)} images, {', '.join(names[:2])}{', ...' if len(names) > 2 else ''}")
+                      for d, names in held[:3])
+    total = sum(len(names) for _, names in held)
+    return (f"{counted(total, 'image')} of {counted(len(mixed), 'subfolder')} holding videos too left out, their "
+            f"videos run ({shown}{'; ...' if len(mixed) > 3 else ''}); a folder of frames holds its frames alone: "
+            "give such frames a folder of their own to run them")
 
 
 def _check_frames(folder: Path, spec: str) -> None:

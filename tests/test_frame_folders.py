@@ -375,13 +375,15 @@ def test_a_subfolder_of_one_image_is_left_out_of_a_batch_with_a_note(tmp_path):
     for rel in ("s1/interview.mp4", "s2/interview.mp4", "thumbs/readme.txt"):
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_bytes(b"x")
-    cv2.imwrite(str(root / "s1" / "cover.jpg"), cover)  # beside a video: the video is the recording
+    cv2.imwrite(str(root / "s1" / "cover.jpg"), cover)  # beside a video: the video is the recording, the image noted
     cv2.imwrite(str(root / "thumbs" / "s2.png"), cover)  # alone: nothing to run
     frames = _write(root / "s3" / "take", ["1.jpg", "2.jpg"])  # two images or more: frames, as before
     notes: list[str] = []
     found = expand_recordings(str(root), notes)
     assert [p.relative_to(root).as_posix() for p in found] == ["s1/interview.mp4", "s2/interview.mp4", "s3/take"]
-    assert notes == [f"{root}: 1 subfolder holding one image and no video left out, not a recording (thumbs: s2.png)"]
+    assert notes == [f"{root}: 1 subfolder holding one image and no video left out, not a recording (thumbs: s2.png)",
+                     f"{root}: 1 image of 1 subfolder holding videos too left out, their videos run (s1: cover.jpg); a "
+                     "folder of frames holds its frames alone: give such frames a folder of their own to run them"]
     assert frames in found
     # nothing else there: the refusal says what was left out
     (root / "s1" / "interview.mp4").unlink()
@@ -436,5 +438,5 @@ def test_a_subfolder_of_videos_and_images_runs_its_videos_and_notes_the_images(t
     assert [p.relative_to(root).as_posix() for p in found] == ["s1/followup.mov", "s1/interview.mp4",
                                                                 "s2/interview.mp4", "s3"]
     assert frames in found and root / "s1" not in found
-    assert len(notes) == 1 and notes[0].startswith(f"{root}: the images of 1 subfolder holding videos too left out")
-    assert "s1 (3)" in notes[0]
+    assert len(notes) == 1 and notes[0].startswith(f"{root}: 3 images of 1 subfolder holding videos too left out, "
+                                                   "their videos run (s1: 3 images, still1.jpg, still2.jpg, ...)")
