@@ -281,6 +281,10 @@ class VideoFile:
             self.name, header_fps, ms[0], ms[1] if len(ms) > 1 else None, probe)
         # where the video starts and ends on the container's time line (a URL: not probed)
         self.start_s, self._end_s = (0.0, None) if probe is None else (probe.start_s, probe.end_s)
+        if probe is not None and probe.late_s:
+            self.warnings.append(f"{self.name}: starts {probe.late_s:.2f} s late: its container's time line begins at 0 "
+                                 f"(its duration counts from there) and holds nothing before {probe.late_s:.2f} s (its "
+                                 "first part lost to damage, or cut off without re-timing); frames are timed from there")
         self._probe = probe
         self.error: str | None = None
         self._times: FrameTimes | None = None

@@ -22,6 +22,7 @@ from .opengop import has_open_gop
 from .quiet import quiet_fd
 
 NO_PYAV, ENDS, UNRECOGNISED = "no-pyav", "ends", "unrecognised"  # VideoProbe.failure
+LATE_S = 0.5  # a container's first time stamp up to this (and 3 frames) is a normal start (B-frame delay, priming)
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,9 @@ class VideoProbe:
     ``'mpegts'``), None when PyAV could not open the file (:mod:`mpt_live.cutoff`).
     ``cover_art``: the file holds an attached picture (an audio file's cover art, a video's thumbnail): a still
     that OpenCV reads as a 1-frame video where there is no other; it is not counted in ``streams``, and the
-    facts of "the first video stream" are those of the first that is not such a picture."""
+    facts of "the first video stream" are those of the first that is not such a picture.
+    ``late_s``: where the recording starts on a time line its container says begins at 0 (:func:`_late`), 0.0
+    for one that starts there or states no such time line."""
 
     failure: str | None = None
     streams: tuple[str, ...] = ()
@@ -55,6 +58,7 @@ class VideoProbe:
     open_gop: bool = False
     container: str | None = None
     cover_art: bool = False
+    late_s: float = 0.0
 
     @property
     def has_video(self) -> bool:
@@ -86,7 +90,7 @@ def _probe(path: str) -> VideoProbe:
             streams = tuple(sorted({st.type for st in c.streams if not _cover(st)}))
             start_s, end_s = _timeline(c)
             return VideoProbe(None, streams, _image(c), _codec_fps(c), start_s, end_s, _codec(c), _open_gop(c),
-                              _container(c), any(_cover(st) for st in c.streams))
+                              _container(c), any(_cover(st) for st in c.streams), _late(c))
     except EOFError:  # av.error.EOFError is one: a header, then nothing
         return VideoProbe(failure=ENDS)
     except Exception:  # PyAV's "Invalid data found when processing input", a file unreadable to it
@@ -173,6 +177,27 @@ def _timeline(c) -> tuple[float, float | None]:
         return start, (start + tag if tag else whole)
     except Exception:  # no video stream, or PyAV cannot tell: OpenCV's view, as before
         return 0.0, None
+
+
+def _late(c) -> float:
+    """The container's first time stamp (all its streams) where it is well after 0 (over :data:`LATE_S` and 3
+    frames) and the container states a time line from 0: its duration reaches from 0 to where the video ends (a
+    Matroska file whose first cluster was lost: the segment's 6 s, the frames from 1 s to 6 s), not from that first
+    time stamp (an MPEG-TS's clock starts anywhere: its duration counts from its first packet). 0.0 otherwise."""
+    try:
+        first = c.start_time / 1e6 if c.start_time is not None else 0.0
+        whole = c.duration / 1e6 if c.duration and c.duration > 0 else None
+        s = _video(c)
+        rate = float(s.average_rate or s.codec_context.framerate or 0)
+        if whole is None or first <= max(LATE_S, 3 / rate if rate > 0 else 0.0):
+            return 0.0
+        tb, start = s.time_base, float(s.start_time * s.time_base)
+        end = start + float(s.duration * tb) if s.duration and tb else None
+        if end is None and "matroska" in c.format.name.split(","):  # its DURATION tag: where the track ends
+            end = _clock_seconds((s.metadata or {}).get("DURATION") or (s.metadata or {}).get("duration"))
+        return round(first, 3) if end is not None and end < whole + first / 2 else 0.0
+    except Exception:  # no video stream, or PyAV cannot tell: not judged
+        return 0.0
 
 
 def _clock_seconds(text: str | None) -> float | None:

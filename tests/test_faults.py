@@ -701,6 +701,36 @@ def test_a_matroska_video_is_timed_on_its_segments_time_line(tmp_path, form):
         times = [f.t for f in v]
     assert times == pytest.approx(want, abs=0.002)
     assert v.error is None
+    # the lost cluster's second is said once (the segment's time line and duration begin at 0, its frames at 1 s);
+    # a picture that starts after its sound is a whole file (the container starts at 0 with the sound)
+    late = [w for w in v.warnings if "late" in w]
+    if form == "late.mkv":
+        assert late == [], v.warnings
+    else:
+        assert len(late) == 1 and late[0].startswith(f"{path}: starts 1.00 s late: its container's time line begins "
+                                                     "at 0") and "nothing before 1.00 s" in late[0], v.warnings
+
+
+@pytest.mark.parametrize("name, args", [
+    ("bframes-no-edit-list.mp4", ["-r", "15", "-bf", "3", "-use_editlist", "0"]),  # first pts 2-3 frames in: 0.13 s
+    ("offset.mp4", ["-output_ts_offset", "0.08"]),
+    ("offset.webm", ["-c:v", "libvpx", "-b:v", "300k", "-output_ts_offset", "0.06"]),
+    ("offset.mkv", ["-output_ts_offset", "0.1"]),
+    ("clock.ts", ["-output_ts_offset", "1.4"]),  # a transport stream's clock starts anywhere
+])
+def test_a_recording_whose_streams_start_a_little_after_0_is_not_called_late(tmp_path, name, args):
+    """Many recordings' first time stamp is a little after 0 (B-frame delay without an edit list, an encoder's
+    offset) or anywhere (an MPEG-TS's clock): they start on time and are not warned of as starting late."""
+    import av
+
+    path = tmp_path / name
+    codec = [] if "-c:v" in args else ["-c:v", "libx264", "-pix_fmt", "yuv420p"]
+    fk.ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x120:r=30:d=3", *codec, *args, str(path))
+    with av.open(str(path)) as c:
+        assert c.start_time > 0  # the case this is about
+    with VideoFile(path) as v:
+        n = sum(1 for _ in v)
+    assert n > 40 and v.error is None and not any("late" in w for w in v.warnings), v.warnings
 
 
 def test_inspect_before_a_late_picture_says_where_it_starts(tmp_path):
