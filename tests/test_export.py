@@ -425,6 +425,41 @@ def test_a_checkpoint_cut_short_or_damaged_says_so_with_its_size(tmp_path: Path,
     assert str(e.value).startswith(begins[len("error: "):]) and "choose a new --out or remove it" in str(e.value)
 
 
+@pytest.mark.parametrize("keep", [20, 200, 0.5, -1], ids=["in-magic", "in-pickle", "in-data", "last-byte"])
+def test_an_old_format_checkpoint_cut_short_says_so_with_its_size(tmp_path: Path, keep) -> None:
+    """A legacy (non-zip) torch.save file cut short was 'not a PyTorch checkpoint (RuntimeError: unexpected EOF,
+    expected N more bytes ...)' or '(EOFError: ...)'; it is named with its size as cut short or damaged, as the zip
+    format's is (mpt-export, mpt-train over an --out holding it, and a --backbone-weights file's reason)."""
+    from train.config import TrainConfig
+    from train.run_checks import check_full_overwrite
+    from train.torch_files import unreadable_torch_file
+
+    path = tmp_path / "model.pt"
+    torch.save({"state_dict": {"w": torch.zeros(4096)}}, path, _use_new_zipfile_serialization=False)
+    data = path.read_bytes()
+    data = data[:keep if isinstance(keep, int) and keep > 0 else len(data) - 1 if keep == -1 else len(data) // 2]
+    path.write_bytes(data)
+    res = runner.invoke(app, [str(path)])
+    assert res.exit_code == 2, res.output
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert lines == [f"error: {path}: {len(data):,} bytes that do not load as a PyTorch checkpoint; it begins as "
+                     "torch.save's older, non-zip format does but ends before its data does, so it is cut short or "
+                     "damaged (a copy or save that did not finish?)"], res.output
+    with pytest.raises(InputError, match="non-zip format does but ends before its data does"):
+        check_full_overwrite(tmp_path, TrainConfig("synthetic", ""))
+    try:
+        torch.load(path, weights_only=True)
+    except Exception as e:  # noqa: BLE001 - torch's error, whatever its type
+        assert unreadable_torch_file(path, e).startswith("torch.save's older, non-zip format ending before its data")
+
+
+def test_a_whole_old_format_checkpoint_still_loads(tmp_path: Path) -> None:
+    path = write_checkpoint(tmp_path / "model.pt")
+    old = tmp_path / "old.pt"
+    torch.save(torch.load(path, weights_only=False), old, _use_new_zipfile_serialization=False)
+    assert load_checkpoint(old)["classes"] == load_checkpoint(path)["classes"]
+
+
 def test_an_opset_the_converter_cannot_reach_is_our_line_without_a_traceback(tmp_path: Path) -> None:
     """--opset 26: onnxscript's version converter logged 'Failed to convert the model ...' and a Traceback before
     the one-line error; now the error alone follows the progress lines."""

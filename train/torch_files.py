@@ -4,8 +4,11 @@ archive: failed finding central directory' for a copy cut short.
 
 ``torch.save`` writes a zip archive whose first entry is ``NAME/data.pkl`` (the pickled object, its tensors in the
 entries after it) and whose central directory, the zip's table of contents, comes last: a file that begins as such
-an archive and has no end was cut short (a copy or save that did not finish) or damaged there. Older files are
-one pickle, starting with its protocol opcode (0x80).
+an archive and has no end was cut short (a copy or save that did not finish) or damaged there. Older files
+(``torch.save(..., _use_new_zipfile_serialization=False)``, PyTorch before 1.6) are pickles, starting with their
+protocol opcode (0x80), the first of them torch's magic number; the tensors' bytes follow them with no end marker, so
+one cut short is told by torch running out of bytes (``unexpected EOF, expected N more bytes``, ``pickle data was
+truncated``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from pathlib import Path
 from mpt_live.errors import first_line
 
 _LOCAL_HEADER = b"PK\x03\x04"  # a zip's first local file header: its name's length at bytes 26-27, the name from 30
+_LEGACY_MAGIC = b"\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")  # the old format's first pickle: LONG1
+_RAN_OUT = ("unexpected EOF", "truncated", "Ran out of input")  # torch and pickle, reading past a file's end
 
 
 def unreadable_torch_file(path: Path, e: Exception) -> str:
@@ -30,6 +35,8 @@ def unreadable_torch_file(path: Path, e: Exception) -> str:
         return "the file is empty (0 bytes)"
     if head == _LOCAL_HEADER and not zipfile.is_zipfile(path):
         return "a zip archive without its end (cut off while it was written or copied)"
+    if begins_as_legacy_torch_file(path) and ran_out(e):
+        return "torch.save's older, non-zip format ending before its data does (cut off while it was written or copied)"
     if head[:1] != b"\x80" and not zipfile.is_zipfile(path):  # a pickle starts with its protocol opcode
         return "neither torch.save's zip archive nor a pickle"
     return f"{type(e).__name__}: {first_line(e)}"
@@ -48,17 +55,41 @@ def begins_as_torch_archive(path: Path) -> bool:
     return name == b"data.pkl" or name.endswith(b"/data.pkl")
 
 
+def begins_as_legacy_torch_file(path: Path) -> bool:
+    """``path`` begins as torch.save's older, non-zip format does: a pickle of torch's magic number."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(32)
+    except OSError:
+        return False
+    return head[:1] == b"\x80" and _LEGACY_MAGIC in head
+
+
+def ran_out(e: BaseException) -> bool:
+    """torch's error ``e`` says it reached the file's end before what the file announced was read."""
+    return isinstance(e, EOFError) or any(s in str(e) for s in _RAN_OUT)
+
+
 def damaged_torch_file(path: Path, e: Exception, what: str = "a PyTorch checkpoint") -> str | None:
-    """The line for a file that begins as torch.save's archive and does not load (``e``: torch's error): its size and
-    whether it has no end (cut short or damaged there) or torch cannot read what it holds (a damaged pickle, a class
+    """The line for a file that begins as torch.save's archive, or its older non-zip format, and does not load (``e``:
+    torch's error): its size and whether it has no end (an archive), or ends before its data (the older format: torch
+    ran out of bytes), so it is cut short or damaged, or torch cannot read what it holds (a damaged pickle, a class
     that is not there); None for any other file."""
-    if not begins_as_torch_archive(path):
+    legacy = not begins_as_torch_archive(path)
+    if legacy and not begins_as_legacy_torch_file(path):
         return None
     try:
         size = f"{path.stat().st_size:,} bytes that do"
     except OSError:
         size = "does"
-    why = ("it begins as torch.save's zip archive does but has no end, so it is cut short or damaged (a copy or save "
-           "that did not finish?)" if not zipfile.is_zipfile(path)
-           else f"it is torch.save's zip archive; torch cannot read what it holds ({type(e).__name__}: {first_line(e)})")
+    if legacy:
+        why = ("it begins as torch.save's older, non-zip format does but ends before its data does, so it is cut short "
+               "or damaged (a copy or save that did not finish?)" if ran_out(e)
+               else f"it is torch.save's older, non-zip format; torch cannot read what it holds ({type(e).__name__}: "
+                    f"{first_line(e)})")
+    else:
+        why = ("it begins as torch.save's zip archive does but has no end, so it is cut short or damaged (a copy or "
+               "save that did not finish?)" if not zipfile.is_zipfile(path)
+               else f"it is torch.save's zip archive; torch cannot read what it holds ({type(e).__name__}: "
+                    f"{first_line(e)})")
     return f"{path}: {size} not load as {what}; {why}"
