@@ -442,9 +442,9 @@ def test_an_old_format_checkpoint_cut_short_says_so_with_its_size(tmp_path: Path
     res = runner.invoke(app, [str(path)])
     assert res.exit_code == 2, res.output
     lines = [ln for ln in res.output.splitlines() if ln.strip()]
-    assert lines == [f"error: {path}: {len(data):,} bytes that do not load as a PyTorch checkpoint; it begins as "
-                     "torch.save's older, non-zip format does but ends before its data does, so it is cut short or "
-                     "damaged (a copy or save that did not finish?)"], res.output
+    assert lines == [(f"error: {path}: {len(data):,} bytes that do not load as a PyTorch checkpoint; it begins as "
+                      "torch.save's older, non-zip format does but ends before its data does, so it is cut short or "
+                      "damaged (a copy or save that did not finish?)")], res.output
     with pytest.raises(InputError, match="non-zip format does but ends before its data does"):
         check_full_overwrite(tmp_path, TrainConfig("synthetic", ""))
     try:

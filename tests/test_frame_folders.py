@@ -109,8 +109,8 @@ def test_frames_that_do_not_decode_are_read_past_with_one_counted_warning(tmp_pa
     assert [f.index for f in frames] == [0, 1, 3, 4, 5, 7, 8, 9]
     assert [f.t for f in frames] == pytest.approx([0, 0.1, 0.3, 0.4, 0.5, 0.7, 0.8, 0.9])
     bad = [w for w in src.warnings if "could not be read or decoded" in w]
-    assert bad == [f"{folder}: 2 frames could not be read or decoded, first 3.jpg (not a readable image); read past, "
-                   "the frames after them were read"]
+    assert bad == [(f"{folder}: 2 frames could not be read or decoded, first 3.jpg (not a readable image); read "
+                    "past, the frames after them were read")]
     with FrameFolder(folder, 10) as src:  # a second pass counts them once, not twice
         list(src)
     assert len([w for w in src.warnings if "decoded" in w]) == 1 and "2 frames" in src.warnings[-1]
@@ -121,15 +121,16 @@ def test_a_folder_whose_frames_mostly_fail_stops_in_one_line(tmp_path, broken):
     folder = _write(tmp_path / "rec", [f"{i}.jpg" for i in range(1, 11)])
     for i in broken:
         (folder / f"{i}.jpg").write_bytes(b"" if i % 2 else b"garbage")
-    with pytest.raises(InputError) as e:
-        with FrameFolder(folder, 10) as src:
-            list(src)
+    with pytest.raises(InputError) as e, FrameFolder(folder, 10) as src:
+        list(src)
     msg = str(e.value)
-    assert msg.startswith(f"{folder}: 6 of its 10 images give no frame, more than half (6 not decoding, first {broken[0]}.jpg: ")
+    assert msg.startswith(f"{folder}: 6 of its 10 images give no frame, more than half (6 not decoding, first "
+                          f"{broken[0]}.jpg: ")
     assert "\n" not in msg
     res = CliRunner().invoke(app, ["--video", str(folder), "--fps", "10", "--headless", "--motion-only",
                                    "--out", str(tmp_path / "out")])
-    assert "6 of its 10 images give no frame" in res.output and "Traceback" not in res.output, res.output
+    assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+    assert "6 of its 10 images give no frame" in res.output, res.output
 
 
 def test_frames_are_read_once_and_decode_as_imread_does(tmp_path, faces_dir, monkeypatch):
@@ -139,19 +140,19 @@ def test_frames_are_read_once_and_decode_as_imread_does(tmp_path, faces_dir, mon
     import io
 
     images, _ = real_frames(faces_dir, "pyfeat_single_face.mp4", 4)
+    opened: list[str] = []
+    real_open, real_imread = builtins.open, cv2.imread
+
+    def counting_open(file, *a, **k):
+        opened.append(str(file))
+        return real_open(file, *a, **k)
+
     for ext in (".jpg", ".png"):
         folder = tmp_path / ext[1:]
         folder.mkdir()
         for i, img in enumerate(images):
             cv2.imwrite(str(folder / f"{i:04d}{ext}"), img)
         expected = [cv2.imread(str(p)) for p in sorted(folder.iterdir())]
-        opened: list[str] = []
-        real_open, real_imread = builtins.open, cv2.imread
-
-        def counting_open(file, *a, **k):
-            opened.append(str(file))
-            return real_open(file, *a, **k)
-
         with monkeypatch.context() as m:
             m.setattr(builtins, "open", counting_open)
             m.setattr(io, "open", counting_open)
@@ -382,8 +383,8 @@ def test_a_subfolder_of_one_image_is_left_out_of_a_batch_with_a_note(tmp_path):
     found = expand_recordings(str(root), notes)
     assert [p.relative_to(root).as_posix() for p in found] == ["s1/interview.mp4", "s2/interview.mp4", "s3/take"]
     assert notes == [f"{root}: 1 subfolder holding one image and no video left out, not a recording (thumbs: s2.png)",
-                     f"{root}: 1 image of 1 subfolder holding videos too left out, their videos run (s1: cover.jpg); a "
-                     "folder of frames holds its frames alone: give such frames a folder of their own to run them"]
+                     (f"{root}: 1 image of 1 subfolder holding videos too left out, their videos run (s1: cover.jpg); "
+                      "a folder of frames holds its frames alone: give such frames a folder of their own to run them")]
     assert frames in found
     # nothing else there: the refusal says what was left out
     (root / "s1" / "interview.mp4").unlink()
