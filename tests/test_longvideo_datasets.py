@@ -427,3 +427,24 @@ def test_truth_that_is_no_sheet_says_what_is_read(tmp_path, name):
     with pytest.raises(InputError, match=r"not an Excel workbook \(.xlsx, .xls\), and only a file named .csv is "
                                          r"read as CSV$"):
         read_annotations_csv(path)
+
+
+@pytest.mark.parametrize("name, folder, video, rows", [
+    ("casme2lv", "rawpic/s16/16_0101disgustingteeth", "16_0101disgustingteeth", 2),
+    ("sammlv", "SAMM_longvideos/007_2", "007_2", 0), ("casme3", "data/part_A/spNO.1/b/color", "spNO.1_b", 2)])
+def test_an_empty_recording_folder_is_a_counted_named_drop(tmp_path, name, folder, video, rows):
+    """A recording folder whose frames were never extracted (or not copied) stopped the whole load at 'clip folder
+    ... has no image frames'. It is left out of the videos (nothing to score it on), its rows are dropped and
+    counted as the clip readers count theirs, and one warning names the folder and the rows."""
+    build = {"casme2lv": lambda r: casme2(r, videos=False), "sammlv": sammlv, "casme3": casme3}[name]
+    root = build(tmp_path)
+    before = {v.name: v.intervals for v in load_long_dataset(name, root).videos}
+    shutil.rmtree(root / folder)
+    (root / folder).mkdir()
+    (root / folder / "Thumbs.db").write_bytes(b"x")          # debris is no frame
+    idx = load_long_dataset(name, root)
+    assert {v.name: v.intervals for v in idx.videos} == {k: v for k, v in before.items() if k != video}
+    assert idx.dropped.get("its recording folder holds no image frames", 0) == rows
+    said = [w for w in idx.warnings if "hold no image frames" in w]
+    assert len(said) == 1 and str(root / folder) in said[0]
+    assert ("row" in said[0].split(str(root / folder))[1]) == (rows > 0)

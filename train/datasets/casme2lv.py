@@ -38,8 +38,8 @@ from mpt_live.sources import open_capture, unreadable
 from .files import ClipFrames, find_dirs, find_sheets, newest_name, pick, prefer_raw
 from .samples import natural_key
 from .sheets import SheetRow, as_int, cell_text, count, is_blank, read_workbook
-from .longvideo import (LongVideo, LongVideoIndex, finish, frame_positions, interval_from_row, lost_line,
-                        no_recording, normalise_type, uncoded_offset)
+from .longvideo import (LongVideo, LongVideoIndex, empty_line, empty_recording, finish, frame_positions,
+                        interval_from_row, lost_line, no_recording, normalise_type, read_recording, uncoded_offset)
 
 FPS = 30.0
 VIDEO_EXT = (".avi", ".mp4", ".mov", ".mkv")
@@ -142,10 +142,15 @@ def load(root: Path) -> LongVideoIndex:
     videos: dict[str, LongVideo] = {}
     lengths: dict[str, int] = {}
     clips: dict[str, ClipFrames] = {}  # frame folders: image numbers -> positions
+    empty: list[Path] = []             # frame folders holding no image: no video of the set
+    empty_keys: set[str] = set()
     for key, (name, path) in recordings.items():
         subject = f"s{key.split('_')[0]}"
         if path.is_dir():
-            clip = ClipFrames.read(path, str(path))
+            clip = read_recording(path, empty)
+            if clip is None:
+                empty_keys.add(key)
+                continue
             videos[key] = LongVideo(name, subject, FPS, [], frames=clip.frames,
                                     aliases=(f"{subject}/{name}",))
             clips[key] = clip
@@ -155,6 +160,7 @@ def load(root: Path) -> LongVideoIndex:
     notes: dict[str, int] = {}
     labels: set[str] = set()
     lost: list[str] = []
+    unread: list[str] = []  # rows of an empty frame folder
     for row in _rows(coding_name, coding, 9):
         participant = as_int(row[0])
         expr = cell_text(row[1])
@@ -169,6 +175,9 @@ def load(root: Path) -> LongVideoIndex:
             raise row.error(expr, f"expression {expr!r}: stimulus {stim!r} is not in sheet {rule2_name!r}")
         key = f"{subjects[participant]}_{stimuli[stim]}"
         ident = f"s{subjects[participant]}/{expr}"
+        if key in empty_keys:
+            empty_recording(row, ident, unread, dropped)
+            continue
         if key not in videos:
             no_recording(row, f"{ident}: {key}*", lost, dropped)
             continue
@@ -195,4 +204,4 @@ def load(root: Path) -> LongVideoIndex:
         if iv is not None:
             v.intervals.append(iv)
     return finish({v.name: v for v in videos.values()}, sorted(lb for lb in labels if lb), dropped, notes,
-                  "casme2lv", sheet, warnings + lost_line(lost))
+                  "casme2lv", sheet, warnings + lost_line(lost) + empty_line(empty, unread))

@@ -28,8 +28,8 @@ from mpt_live.errors import InputError
 from .casme3 import prefer_part_a, sheet_kind
 from .files import ClipFrames, child_dirs, find_dirs, find_files, newest_name, pick, subdirs
 from .sheets import as_int, cell_text, count, read_sheet
-from .longvideo import (LongVideo, LongVideoIndex, finish, frame_positions, interval_from_row, lost_line,
-                        no_recording, normalise_type)
+from .longvideo import (LongVideo, LongVideoIndex, empty_line, empty_recording, finish, frame_positions,
+                        interval_from_row, lost_line, no_recording, normalise_type, read_recording)
 
 FPS = 30.0
 COLUMNS = {
@@ -72,8 +72,13 @@ def load(root: Path) -> LongVideoIndex:
     _, recordings = _recordings(root)
     videos: dict[str, LongVideo] = {}
     clips: dict[str, ClipFrames] = {}
+    empty: list[Path] = []             # recording folders holding no image: no video of the set
+    empty_keys: set[str] = set()
     for key, (sub, folder) in recordings.items():
-        clip = ClipFrames.read(folder, str(folder))
+        clip = read_recording(folder, empty)
+        if clip is None:
+            empty_keys.add(key)
+            continue
         letter = folder.parent.name if folder.name == "color" else folder.name
         name = f"{sub.name}_{letter}"
         videos[key] = LongVideo(name, sub.name, FPS, [], frames=clip.frames,
@@ -83,6 +88,7 @@ def load(root: Path) -> LongVideoIndex:
     notes: dict[str, int] = {}
     labels: set[str] = set()
     lost: list[str] = []
+    unread: list[str] = []  # rows of an empty recording folder
     for sheet in sheets:
         named = sheet_kind(sheet)
         for row in read_sheet(sheet, COLUMNS, OPTIONAL):
@@ -92,6 +98,9 @@ def load(root: Path) -> LongVideoIndex:
                 raise row.error(cell_text(row["filename"]), f"subject {text!r} is not spNO.<n> or a number")
             key = f"spno.{int(m.group(1))}_{cell_text(row['filename']).lower()}"
             ident = f"spNO.{int(m.group(1))}/{cell_text(row['filename'])}"
+            if key in empty_keys:
+                empty_recording(row, ident, unread, dropped)
+                continue
             if key not in videos:
                 no_recording(row, ident, lost, dropped)
                 continue
@@ -112,4 +121,4 @@ def load(root: Path) -> LongVideoIndex:
             if iv is not None:
                 v.intervals.append(iv)
     return finish({v.name: v for v in videos.values()}, sorted(lb for lb in labels if lb), dropped, notes,
-                  "casme3", sheets[0], warnings + lost_line(lost))
+                  "casme3", sheets[0], warnings + lost_line(lost) + empty_line(empty, unread))

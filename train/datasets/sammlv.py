@@ -28,8 +28,8 @@ from mpt_live.errors import InputError
 
 from .files import ClipFrames, child_dirs, find_dirs, find_files, find_sheets, newest_name, pick, prefer_raw
 from .sheets import as_int, cell_text, count, read_sheet
-from .longvideo import (LongVideo, LongVideoIndex, finish, frame_positions, interval_from_row, lost_line,
-                        no_recording, normalise_type, uncoded_offset)
+from .longvideo import (LongVideo, LongVideoIndex, empty_line, empty_recording, finish, frame_positions,
+                        interval_from_row, lost_line, no_recording, normalise_type, read_recording, uncoded_offset)
 
 FPS = 200.0
 COLUMNS = {
@@ -62,8 +62,11 @@ def load(root: Path) -> LongVideoIndex:
                       "SAMM long-video frame folders (SAMM_longvideos/006_1/...)", root, prefer=prefer_raw(base))
     videos: dict[str, LongVideo] = {}
     clips: dict[str, ClipFrames] = {}
+    empty: list[Path] = []             # recording folders holding no image: no video of the set
     for d in sorted(p for p in frame_root.iterdir() if p.is_dir() and re.fullmatch(r"\d{3}_\d+", p.name)):
-        clip = ClipFrames.read(d, str(d))
+        clip = read_recording(d, empty)
+        if clip is None:
+            continue
         videos[d.name] = LongVideo(d.name, d.name.split("_")[0], FPS, [], frames=clip.frames)
         clips[d.name] = clip
     fallback = None
@@ -71,12 +74,17 @@ def load(root: Path) -> LongVideoIndex:
     notes: dict[str, int] = {}
     labels: set[str] = set()
     lost: list[str] = []
+    unread: list[str] = []  # rows of an empty recording folder
+    empty_keys = {d.name for d in empty}
     for row in read_sheet(sheet, COLUMNS, OPTIONAL):
         ident = cell_text(row["filename"])
         m = re.fullmatch(r"(\d+)_(\d+)_\d+", ident)
         if not m:
             raise row.error(ident, f"Filename {ident!r} is not <subject>_<recording>_<n> like 006_1_2")
         key = f"{int(m.group(1)):03d}_{int(m.group(2))}"
+        if key in empty_keys:
+            empty_recording(row, ident, unread, dropped)
+            continue
         if key not in videos:
             no_recording(row, f"{ident}: {key}/", lost, dropped)
             continue
@@ -102,6 +110,7 @@ def load(root: Path) -> LongVideoIndex:
                                cell_text(row["aus"]), len(v.frames or []), dropped, notes)
         if iv is not None:
             v.intervals.append(iv)
-    if not videos:
+    if not videos and not empty:
         raise InputError(f"{frame_root}: no recording folders")
-    return finish(videos, sorted(lb for lb in labels if lb), dropped, notes, "sammlv", sheet, warnings + lost_line(lost))
+    return finish(videos, sorted(lb for lb in labels if lb), dropped, notes, "sammlv", sheet,
+                  warnings + lost_line(lost) + empty_line(empty, unread))
