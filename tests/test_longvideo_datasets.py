@@ -448,3 +448,21 @@ def test_an_empty_recording_folder_is_a_counted_named_drop(tmp_path, name, folde
     said = [w for w in idx.warnings if "hold no image frames" in w]
     assert len(said) == 1 and str(root / folder) in said[0]
     assert ("row" in said[0].split(str(root / folder))[1]) == (rows > 0)
+
+
+@pytest.mark.parametrize("apex", [0, 1, 12, "/"])
+def test_an_apex_outside_onset_offset_takes_the_middle_in_frame_folders_too(tmp_path, apex):
+    """CAS(ME)^3's apex 0 (its frames are numbered from 0, so 0 is an image) or an apex before the onset or after
+    the offset in a recording of frame images was moved to the onset or offset, uncounted; the same row of a video
+    file took the middle, counted. Both now take the middle of onset..offset and count it."""
+    root = casme3(tmp_path / "c3")
+    book(root / "annotation/cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx",
+         {"Sheet1": [ME3_HEADER, ["spNO.1", "a", 3, apex, 9, "12", 1, "happy"]]})
+    idx = load_long_dataset("casme3", root)
+    assert {v.name: v.intervals for v in idx.videos}["spNO.1_a"] == [Interval(3, 6, 9, "micro", "happy", "12")]
+    assert idx.notes == {"apex missing or outside onset..offset: middle used": 1}
+    coding = [[1, "anger1_1", 4, apex, 10, "4", "negative", "micro-expression", "anger"]]
+    got = [{v.name: v.intervals for v in load_long_dataset("casme2lv", casme2(tmp_path / str(videos), coding,
+                                                                               videos=videos)).videos}
+           for videos in (True, False)]
+    assert got[0] == got[1] and got[0]["15_0401girlcrashing"] == [Interval(3, 6, 9, "micro", "negative", "4")]

@@ -143,13 +143,15 @@ def frame_positions(row: SheetRow, ident: str, clip: ClipFrames, onset: int | No
     """Image numbers -> 0-based positions in a recording of frame images (None stays None). An onset or
     offset outside the recording's first..last image raises naming the row; a number in a gap of the
     numbering (dropped frames) takes the nearest image inside the interval (counted in ``notes``); an
-    apex outside the recording becomes None (the middle is used)."""
+    apex outside onset..offset or outside the recording becomes None (the middle is used, counted by
+    :func:`interval_from_row`, as for a video file; CAS(ME)^3's frames are numbered from 0, so its apex 0 is an image)."""
     for what, n in (("onset", onset), ("offset", offset)):
         if n is not None and clip.position(n) is None:
             raise row.error(ident, f"{what} frame {n} not found in {clip.folder} ({clip.span()})")
     on = clip.position(onset, "after") if onset is not None else None
     off = clip.position(offset, "before") if offset is not None else None
-    ap = clip.position(apex) if apex is not None else None
+    inside = apex is not None and (onset is None or offset is None or onset <= apex <= offset)
+    ap = clip.position(apex) if inside else None
     if on is not None and off is not None and onset <= offset:
         if on > off:
             raise row.error(ident, f"frames {onset}..{offset} are all missing from {clip.folder} ({clip.span()})")
