@@ -466,3 +466,17 @@ def test_an_apex_outside_onset_offset_takes_the_middle_in_frame_folders_too(tmp_
                                                                                videos=videos)).videos}
            for videos in (True, False)]
     assert got[0] == got[1] and got[0]["15_0401girlcrashing"] == [Interval(3, 6, 9, "micro", "negative", "4")]
+
+
+@pytest.mark.parametrize("name, below", [("casme2lv", "rawpic/s15"), ("sammlv", "SAMM_longvideos"),
+                                         ("casme3", "data"), ("casme3", "data/part_A")])
+def test_data_one_level_off_says_which_folder_to_give(tmp_path, name, below):
+    """--data the frames' folder instead of the dataset's: CAS(ME)^3 said only 'no ... label sheet found', where the
+    other readers name the folder above that holds the sheet. All name it; --data one folder above the dataset reads it."""
+    build = {"casme2lv": lambda r: casme2(r, videos=False), "sammlv": sammlv, "casme3": casme3}[name]
+    root = build(tmp_path / "copy" / "dataset")
+    want = {v.name: v.intervals for v in load_long_dataset(name, root).videos}
+    assert {v.name: v.intervals for v in load_long_dataset(name, tmp_path / "copy").videos} == want
+    with pytest.raises(InputError, match=rf"{re.escape(str(root / below))}: no .* in this folder or below; the folder "
+                                         rf"above it {re.escape(str(root))} holds .*: give --data {re.escape(str(root))}$"):
+        load_long_dataset(name, root / below)

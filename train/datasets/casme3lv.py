@@ -26,7 +26,7 @@ from pathlib import Path
 from mpt_live.errors import InputError
 
 from .casme3 import prefer_part_a, sheet_kind
-from .files import ClipFrames, child_dirs, find_dirs, find_files, newest_name, pick, subdirs
+from .files import ClipFrames, child_dirs, find_dirs, find_sheets, newest_name, pick, subdirs
 from .sheets import as_int, cell_text, count, read_sheet
 from .longvideo import (LongVideo, LongVideoIndex, empty_line, empty_recording, finish, frame_positions,
                         interval_from_row, lost_line, no_recording, normalise_type, read_recording)
@@ -59,7 +59,7 @@ def _recordings(root: Path) -> tuple[Path, dict[str, tuple[Path, Path]]]:
 
 def load(root: Path) -> LongVideoIndex:
     pats = tuple(f"*{k}*.{ext}" for k in ("part_A", "part_a", "partA") for ext in ("xlsx", "xls", "csv"))
-    sheets = sorted(find_files(root, pats), key=newest_name)
+    sheets = sorted(find_sheets(root, pats, "CAS(ME)^3 part A label sheet"), key=newest_name)
     if not sheets:
         raise InputError(f"{root}: no CAS(ME)^3 part A label sheet found (*part_A*.xlsx)")
     warnings: list[str] = []
