@@ -173,7 +173,7 @@ def test_missing_video_and_bad_truth(tmp_path):
     root = _benchmark(tmp_path)
     run = tmp_path / "run"
     _events(run / "long_001", [])
-    with pytest.raises(Exception, match="no events.csv for 1 of 2 truth videos"):
+    with pytest.raises(Exception, match="no events.csv for 1 of 2 truth videos"):  # no notes to say it in
         read_runs([run], read_annotations_csv(root / "annotations.csv"))
     (root / "annotations.csv").write_text("video,onset,apex,offset,fps,type\nlong_001.mp4,10,12,19,30,giggle\n")
     res = CliRunner().invoke(app, ["spot", "--truth", str(root), "--runs", str(run)])
@@ -426,3 +426,25 @@ def test_several_run_folders_after_one_runs_option_are_named(monkeypatch, capsys
     err = capsys.readouterr().err
     assert e.value.code == 2 and err == ("error: --runs: 2 paths given (runs/a, runs/b); give --runs once per path "
                                          "(--runs runs/a --runs runs/b), or the folder above them\n"), err
+
+
+def test_a_partial_run_scores_the_videos_not_run_as_missed_and_says_so_once(tmp_path):
+    """A run folder lacking some truth videos (mpt-live stopped, a subset run) stopped mpt-eval at 'no events.csv for 1
+    of 2 truth videos'. It is scored as the MEGC protocol scores the whole set: the truth of a video not run counts as
+    missed; one warning names those videos and how many intervals they hold, and the JSON lists them."""
+    root = _benchmark(tmp_path)
+    run = tmp_path / "run"
+    _events(run / "long_001", [{"video": "long_001.mp4", "face": 0, "onset_frame": 10, "apex_frame": 14,
+                                "offset_frame": 19, "type": "micro", "class": "happiness", "score": 1.0}])
+    res = CliRunner().invoke(app, ["spot", "--truth", str(root / "annotations.csv"), "--runs", str(run)])
+    assert res.exit_code == 0, res.output
+    out = json.loads((run / "spotting.json").read_text())
+    assert (out["tp"], out["fn"]) == (1, 2) and out["by_type"]["micro"]["fn"] == 1
+    assert out["not_run"] == ["long_002"]
+    said = [ln for ln in res.output.replace("\n", " ").split("warning:") if "not run" in ln]
+    assert len(said) == 1 and "1 of 2 truth videos" in said[0] and "1 annotated interval(s)" in said[0]
+    assert "long_002" in said[0] and "missed" in said[0]
+    _events(run / "long_002", [])                          # the whole run: nothing said, nothing listed
+    res = CliRunner().invoke(app, ["spot", "--truth", str(root / "annotations.csv"), "--runs", str(run)])
+    assert res.exit_code == 0 and "not run" not in res.output
+    assert json.loads((run / "spotting.json").read_text())["not_run"] == []

@@ -135,6 +135,7 @@ def _score(runs: list[Path], truth: Optional[Path], dataset: Optional[SpotDatase
     result["truth"] = str(truth if truth is not None else data)
     result["runs"] = [str(r) for r in runs]
     result["dropped"] = index.dropped
+    result["not_run"] = [v.name for v in index.videos if v.name not in spotted]  # their truth scored as missed
     target = out or ((runs[0] if runs[0].is_dir() else runs[0].parent) / "spotting.json")
     try:
         write_json(target, result)

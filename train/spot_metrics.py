@@ -28,6 +28,7 @@ from mpt_live.rundir import read_summary
 from mpt_live.spotting import EVENT_COLUMNS
 
 from .datasets.longvideo import TYPES, Interval, LongVideo, LongVideoIndex, normalise_type
+from .datasets.sheets import first_of
 from .spot_frames import in_truth_frames
 
 IOU_THRESHOLD = 0.5
@@ -278,8 +279,9 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex,
     """Spotted intervals per truth video from the ``events.csv`` files under ``runs``.
 
     A file's video is its rows' ``video`` value, or, when it has no rows, what its folder names
-    (:func:`_folder_video`). Every truth video needs a file and every file must belong to a truth
-    video: one line of error otherwise. A run of a copy at another frame rate than the truth's (a 25 or 60 fps
+    (:func:`_folder_video`). Every file must belong to a truth video: one line of error otherwise. A truth video
+    without a file (a partial run) is not in the result, so :func:`score` counts its truth as missed, as the MEGC
+    protocol scores the whole set: one line in ``notes`` names those videos (without ``notes``, an error). A run of a copy at another frame rate than the truth's (a 25 or 60 fps
     re-encode), or of a variable-rate copy, has its events placed in the truth's frames by their seconds
     (:mod:`train.spot_frames`), one line in ``notes`` saying so.
     """
@@ -315,7 +317,12 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex,
                     notes.append(f"{f}: {why}; {name} is coded at {rates[name]:g} fps: its events placed in the "
                                  "truth's frames by their seconds")
     missing = [v.name for v in truth.videos if v.name not in out]
-    if missing:
+    if missing and notes is not None:
+        n = sum(len(v.intervals) for v in truth.videos if v.name not in out)
+        notes.append(f"{len(missing)} of {len(truth.videos)} truth videos not run (no events.csv for them in "
+                     f"{', '.join(str(r) for r in runs)}): their {n} annotated interval(s) count as missed: "
+                     f"{first_of(missing)}")
+    elif missing:
         raise InputError(f"{', '.join(str(r) for r in runs)}: no events.csv for {len(missing)} of "
                          f"{len(truth.videos)} truth videos (e.g. {missing[0]})")
     return out
