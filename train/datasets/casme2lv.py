@@ -39,7 +39,8 @@ from .files import ClipFrames, find_dirs, find_sheets, newest_name, pick, prefer
 from .samples import natural_key
 from .sheets import SheetRow, as_int, cell_text, count, is_blank, read_workbook
 from .longvideo import (LongVideo, LongVideoIndex, empty_line, empty_recording, finish, frame_positions,
-                        interval_from_row, lost_line, no_recording, normalise_type, read_recording, uncoded_offset)
+                        interval_from_row, lost_line, no_recording, normalise_type, outside_line, read_recording,
+                        uncoded_offset)
 
 FPS = 30.0
 VIDEO_EXT = (".avi", ".mp4", ".mov", ".mkv")
@@ -161,6 +162,7 @@ def load(root: Path) -> LongVideoIndex:
     labels: set[str] = set()
     lost: list[str] = []
     unread: list[str] = []  # rows of an empty frame folder
+    cut: list[str] = []     # rows outside their recording's frames
     for row in _rows(coding_name, coding, 9):
         participant = as_int(row[0])
         expr = cell_text(row[1])
@@ -192,7 +194,10 @@ def load(root: Path) -> LongVideoIndex:
         if not keep:
             continue
         if key in clips:  # frame folders: image numbers -> positions
-            onset, apex, offset = frame_positions(row, ident, clips[key], onset, apex, offset, notes)
+            positions = frame_positions(row, ident, clips[key], onset, apex, offset, notes, cut, dropped)
+            if positions is None:
+                continue
+            onset, apex, offset = positions
             n_frames = len(v.frames or [])
         else:  # video files: image number k is frame k - 1
             onset, apex, offset = (n - 1 if n is not None else None for n in (onset, apex, offset))
@@ -200,8 +205,8 @@ def load(root: Path) -> LongVideoIndex:
         label = cell_text(row[6]).lower()
         labels.add(label)
         iv = interval_from_row(row, ident, onset, apex, offset, kind, label, cell_text(row[5]), n_frames,
-                               dropped, notes)
+                               dropped, notes, cut)
         if iv is not None:
             v.intervals.append(iv)
     return finish({v.name: v for v in videos.values()}, sorted(lb for lb in labels if lb), dropped, notes,
-                  "casme2lv", sheet, warnings + lost_line(lost) + empty_line(empty, unread))
+                  "casme2lv", sheet, warnings + lost_line(lost) + empty_line(empty, unread) + outside_line(cut))

@@ -29,7 +29,7 @@ from .casme3 import prefer_part_a, sheet_kind
 from .files import ClipFrames, child_dirs, find_dirs, find_sheets, newest_name, pick, subdirs
 from .sheets import as_int, cell_text, count, read_sheet
 from .longvideo import (LongVideo, LongVideoIndex, empty_line, empty_recording, finish, frame_positions,
-                        interval_from_row, lost_line, no_recording, normalise_type, read_recording)
+                        interval_from_row, lost_line, no_recording, normalise_type, outside_line, read_recording)
 
 FPS = 30.0
 COLUMNS = {
@@ -89,6 +89,7 @@ def load(root: Path) -> LongVideoIndex:
     labels: set[str] = set()
     lost: list[str] = []
     unread: list[str] = []  # rows of an empty recording folder
+    cut: list[str] = []     # rows outside their recording's frames
     for sheet in sheets:
         named = sheet_kind(sheet)
         for row in read_sheet(sheet, COLUMNS, OPTIONAL):
@@ -115,10 +116,12 @@ def load(root: Path) -> LongVideoIndex:
             label = cell_text(row["emotion"]).lower()
             labels.add(label)
             v = videos[key]
-            iv = interval_from_row(row, ident, *frame_positions(row, ident, clips[key], onset, apex, offset,
-                                                                notes), kind, label,
-                                   cell_text(row["aus"]), len(v.frames or []), dropped, notes)
+            positions = frame_positions(row, ident, clips[key], onset, apex, offset, notes, cut, dropped)
+            if positions is None:
+                continue
+            iv = interval_from_row(row, ident, *positions, kind, label, cell_text(row["aus"]), len(v.frames or []),
+                                   dropped, notes)
             if iv is not None:
                 v.intervals.append(iv)
     return finish({v.name: v for v in videos.values()}, sorted(lb for lb in labels if lb), dropped, notes,
-                  "casme3", sheets[0], warnings + lost_line(lost) + empty_line(empty, unread))
+                  "casme3", sheets[0], warnings + lost_line(lost) + empty_line(empty, unread) + outside_line(cut))

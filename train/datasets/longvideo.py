@@ -100,19 +100,41 @@ def normalise_type(text: str) -> str | None:
     return None
 
 
+OUTSIDE = "outside its recording's frames (a recording cut short, or a wrong frame number)"
+
+
+def outside(row: SheetRow, ident: str, what: str, cut: list[str], dropped: dict[str, int]) -> None:
+    """A row whose interval the recording does not hold (frames or video cut short, a partial copy; or a typo in
+    the sheet): dropped, counted, kept for :func:`outside_line`, as the rows of a recording the copy lacks are."""
+    count(dropped, OUTSIDE)
+    cut.append(f"{row.sheet} row {row.row} ({ident}: {what})")
+
+
+def outside_line(cut: list[str], show: int = 3) -> list[str]:
+    """The one warning line naming the rows :func:`outside` dropped; none when there were none."""
+    if not cut:
+        return []
+    return [f"{len(cut)} annotation row(s) lie outside their recording's frames (a recording cut short, or a wrong "
+            f"frame number in the sheet), dropped: {first_of(cut, show)}"]
+
+
 def interval_from_row(row: SheetRow, ident: str, onset: int | None, apex: int | None, offset: int | None,
                       kind: str, label: str, aus: str, n_frames: int | None, dropped: dict[str, int],
-                      notes: dict[str, int]) -> Interval | None:
-    """Validated 0-based interval; a row without a usable onset/offset is dropped (counted), one
-    with an offset before its onset or outside the recording raises naming the row."""
+                      notes: dict[str, int], cut: list[str] | None = None) -> Interval | None:
+    """Validated 0-based interval; a row without a usable onset/offset is dropped (counted), one with an offset
+    before its onset raises naming the row, and one outside the recording's ``n_frames`` is dropped by
+    :func:`outside` (raises where ``cut`` is None)."""
     if onset is None or offset is None:
         count(dropped, "onset or offset missing")
         return None
     if offset < onset:
         raise row.error(ident, f"onset {onset} > offset {offset}")
     if n_frames is not None and (onset < 0 or offset >= n_frames):
-        raise row.error(ident, f"interval {onset}..{offset} (0-based) is outside the recording "
-                               f"(frames 0..{n_frames - 1})")
+        what = f"interval {onset}..{offset} (0-based) is outside the recording (frames 0..{n_frames - 1})"
+        if cut is None:
+            raise row.error(ident, what)
+        outside(row, ident, what, cut, dropped)
+        return None
     if apex is None or not onset <= apex <= offset:
         count(notes, "apex missing or outside onset..offset: middle used")
         apex = (onset + offset) // 2
@@ -139,22 +161,27 @@ def uncoded_offset(onset: int | None, apex: int | None, offset: int | None, drop
 
 
 def frame_positions(row: SheetRow, ident: str, clip: ClipFrames, onset: int | None, apex: int | None,
-                    offset: int | None, notes: dict[str, int]) -> tuple[int | None, int | None, int | None]:
-    """Image numbers -> 0-based positions in a recording of frame images (None stays None). An onset or
-    offset outside the recording's first..last image raises naming the row; a number in a gap of the
+                    offset: int | None, notes: dict[str, int], cut: list[str], dropped: dict[str, int]
+                    ) -> tuple[int | None, int | None, int | None] | None:
+    """Image numbers -> 0-based positions in a recording of frame images (None stays None). A row whose onset or
+    offset is outside the recording's first..last image, or whose frames are all missing, is dropped by
+    :func:`outside` (None); a number in a gap of the
     numbering (dropped frames) takes the nearest image inside the interval (counted in ``notes``); an
     apex outside onset..offset or outside the recording becomes None (the middle is used, counted by
     :func:`interval_from_row`, as for a video file; CAS(ME)^3's frames are numbered from 0, so its apex 0 is an image)."""
     for what, n in (("onset", onset), ("offset", offset)):
         if n is not None and clip.position(n) is None:
-            raise row.error(ident, f"{what} frame {n} not found in {clip.folder} ({clip.span()})")
+            outside(row, ident, f"{what} frame {n} not found in {clip.folder} ({clip.span()})", cut, dropped)
+            return None
     on = clip.position(onset, "after") if onset is not None else None
     off = clip.position(offset, "before") if offset is not None else None
     inside = apex is not None and (onset is None or offset is None or onset <= apex <= offset)
     ap = clip.position(apex) if inside else None
     if on is not None and off is not None and onset <= offset:
         if on > off:
-            raise row.error(ident, f"frames {onset}..{offset} are all missing from {clip.folder} ({clip.span()})")
+            outside(row, ident, f"frames {onset}..{offset} are all missing from {clip.folder} ({clip.span()})", cut,
+                    dropped)
+            return None
         ap = None if ap is None else min(max(ap, on), off)
     if any(n is not None and n not in clip.index_of for n in (onset, offset)) or (
             ap is not None and apex not in clip.index_of):

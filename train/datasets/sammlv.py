@@ -29,7 +29,8 @@ from mpt_live.errors import InputError
 from .files import ClipFrames, child_dirs, find_dirs, find_files, find_sheets, newest_name, pick, prefer_raw
 from .sheets import as_int, cell_text, count, read_sheet
 from .longvideo import (LongVideo, LongVideoIndex, empty_line, empty_recording, finish, frame_positions,
-                        interval_from_row, lost_line, no_recording, normalise_type, read_recording, uncoded_offset)
+                        interval_from_row, lost_line, no_recording, normalise_type, outside_line, read_recording,
+                        uncoded_offset)
 
 FPS = 200.0
 COLUMNS = {
@@ -75,6 +76,7 @@ def load(root: Path) -> LongVideoIndex:
     labels: set[str] = set()
     lost: list[str] = []
     unread: list[str] = []  # rows of an empty recording folder
+    cut: list[str] = []     # rows outside their recording's frames
     empty_keys = {d.name for d in empty}
     for row in read_sheet(sheet, COLUMNS, OPTIONAL):
         ident = cell_text(row["filename"])
@@ -105,12 +107,14 @@ def load(root: Path) -> LongVideoIndex:
             label = fallback.get(ident, "")
         labels.add(label)
         v = videos[key]
-        iv = interval_from_row(row, ident, *frame_positions(row, ident, clips[key], onset, apex, offset, notes),
-                               kind, label,
-                               cell_text(row["aus"]), len(v.frames or []), dropped, notes)
+        positions = frame_positions(row, ident, clips[key], onset, apex, offset, notes, cut, dropped)
+        if positions is None:
+            continue
+        iv = interval_from_row(row, ident, *positions, kind, label, cell_text(row["aus"]), len(v.frames or []),
+                               dropped, notes)
         if iv is not None:
             v.intervals.append(iv)
     if not videos and not empty:
         raise InputError(f"{frame_root}: no recording folders")
     return finish(videos, sorted(lb for lb in labels if lb), dropped, notes, "sammlv", sheet,
-                  warnings + lost_line(lost) + empty_line(empty, unread))
+                  warnings + lost_line(lost) + empty_line(empty, unread) + outside_line(cut))
