@@ -503,3 +503,20 @@ def test_rows_past_a_recording_cut_short_are_counted_named_drops(tmp_path, name,
     assert after[video] == before[video][:-1] and idx.dropped[OUTSIDE] == 1
     said = [w for w in idx.warnings if "outside their recording's frames" in w]
     assert len(said) == 1 and said[0].startswith("1 annotation row(s) lie outside") and " row " in said[0]
+
+
+@pytest.mark.parametrize("sep", [";", ",", "\t"])
+def test_sammlv_csv_export_with_the_release_notes_on_top(tmp_path, sep):
+    """The SAMM-LV sheet saved as CSV keeps its release notes above the table; where the decimal mark is a comma the
+    export uses semicolons, and a note's own commas made the first line pick ',' as the separator ('missing column(s)
+    Subject, ...' or a tokenizing error). The separator is the one that splits the lines into most columns."""
+    root = sammlv(tmp_path)
+    want = {v.name: v.intervals for v in load_long_dataset("sammlv", root).videos}
+    (root / "SAMM_LongVideos_V3_Release.xlsx").unlink()
+    rows = [["SAMM Long Videos: onset, apex and offset are frame numbers, 200 fps"] + [""] * 9, [""] * 10,
+            SAMM_HEADER, [6, "006_1_1", 1, 5, 7, 9, 5, "Micro - 1/2", "R12", ""],
+            [6, "006_1_2", 1, 12, -1, 25, 14, "Macro", "4", ""], [6, "006_1_3", 1, 0, 3, 10, 11, "Macro", "4", ""]]
+    with open(root / "SAMM_LongVideos_V3_Release.csv", "w", newline="", encoding="utf-8-sig") as fh:
+        for r in rows:
+            fh.write(sep.join(str(c) if sep not in str(c) else f'"{c}"' for c in r) + "\r\n")
+    assert {v.name: v.intervals for v in load_long_dataset("sammlv", root).videos} == want
