@@ -520,3 +520,16 @@ def test_sammlv_csv_export_with_the_release_notes_on_top(tmp_path, sep):
         for r in rows:
             fh.write(sep.join(str(c) if sep not in str(c) else f'"{c}"' for c in r) + "\r\n")
     assert {v.name: v.intervals for v in load_long_dataset("sammlv", root).videos} == want
+
+
+def test_casme2lv_sheets_with_a_blank_first_column(tmp_path):
+    """A copy of the CAS(ME)^2 workbook whose tables start in column B (a blank column A, as a sheet re-saved with a
+    margin column) was read by position from column A: every row was skipped as a note and the load said only 'no
+    usable intervals'. Blank leading columns are not columns of the table."""
+    want = {v.name: v.intervals for v in load_long_dataset("casme2lv", casme2(tmp_path / "a", videos=False)).videos}
+    root = casme2(tmp_path / "b", videos=False)
+    book(root / "CAS(ME)^2code_final(Updated).xlsx", {
+        "CASFEcode_final": [[None] + r for r in CODING],
+        "naming rule1": [[None, "s15", 15, 1], [None, "s16", 16, 2]],
+        "naming rule2": [[None, None, 401, "anger1"], [None, None, 101, "disgust1"]]})
+    assert {v.name: v.intervals for v in load_long_dataset("casme2lv", root).videos} == want

@@ -4,7 +4,7 @@ Assumed layout (the release as the MEGC spotting baselines read it):
 
 * ``CAS(ME)^2code_final*.xlsx`` (or any ``*code_final*.xlsx``) anywhere under the root, three
   sheets (found by their names ``naming rule1`` / ``naming rule2`` when a copy adds or reorders sheets, else
-  by position), no header row (a header row, if present, is skipped):
+  by position), no header row (a header row, if present, is skipped; blank columns left of a table too):
   1. the coding (e.g. ``CASFEcode_final``): A participant number, B expression name
      (``anger1_1``: stimulus name ``anger1`` + ``_`` + index), C onset, D apex, E offset (image
      numbers, 1-based), F action units, G estimated emotion (the label), H type
@@ -54,7 +54,7 @@ def _sheets(path: Path) -> list[tuple[str, list[list[Any]]]]:
     book = read_workbook(path, "coding sheet", sheet_name=None)
     if len(book) < 3:
         raise InputError(f"{path.name}: expected 3 sheets (coding, naming rule1, naming rule2), found {len(book)}")
-    sheets = [(name, df.values.tolist()) for name, df in book.items()]
+    sheets = [(name, _from_first_column(df.values.tolist())) for name, df in book.items()]
     rules = [next((t for t in sheets if re.search(rf"rule\s*{k}$", str(t[0]).strip(), re.I)), None) for k in (1, 2)]
     if None in rules:
         return sheets[:3]
@@ -63,6 +63,13 @@ def _sheets(path: Path) -> list[tuple[str, list[list[Any]]]]:
     def names(t: tuple[str, list[list[Any]]]) -> int:
         return sum(len(r) > 1 and bool(EXPRESSION.fullmatch(cell_text(r[1]))) for r in t[1])
     return [max(others, key=names)] + rules
+
+
+def _from_first_column(rows: list[list[Any]]) -> list[list[Any]]:
+    """``rows`` without the blank columns left of the table (a copy re-saved with its tables from column B): the
+    sheets are read by column position."""
+    lead = min((next((j for j, c in enumerate(r) if not is_blank(c)), len(r)) for r in rows), default=0)
+    return [list(r)[lead:] for r in rows]
 
 
 def _rows(sheet: str, rows: list[list[Any]], width: int) -> list[SheetRow]:
