@@ -533,3 +533,40 @@ def test_casme2lv_sheets_with_a_blank_first_column(tmp_path):
         "naming rule1": [[None, "s15", 15, 1], [None, "s16", 16, 2]],
         "naming rule2": [[None, None, 401, "anger1"], [None, None, 101, "disgust1"]]})
     assert {v.name: v.intervals for v in load_long_dataset("casme2lv", root).videos} == want
+
+
+@pytest.mark.parametrize("fps", [25.0, 30.0, 200.0])
+def test_sammlv_frames_made_into_a_video_at_another_rate_keep_their_numbers(tmp_path, fps):
+    """SAMM-LV ships 200 fps recordings as numbered images; a researcher's video of them is often at ffmpeg's default
+    25 fps (or 30): the same images, frame for frame, timed otherwise. mpt-eval took it for a re-encode and placed its
+    events by their seconds at 200 fps (frame 4 at 0.16 s became frame 32): every true positive scored as a miss. A
+    run whose frame count is the recording's keeps its frame numbers; a real re-encode is still placed by seconds."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from train.eval_cli import app
+
+    root = sammlv(tmp_path / "SAMM")
+    run = tmp_path / "run"
+    for name, n, rows in (("006_1", 30, [(4, 6, 8)]), ("007_2", 10, [])):
+        (run / name).mkdir(parents=True)
+        (run / name / "summary.json").write_text(json.dumps({"status": "complete", "source": f"{name}.mp4",
+                                                             "source_fps": fps, "frames_read": n}))
+        (run / name / "events.csv").write_text(
+            "video,face,onset_s,apex_s,offset_s,onset_frame,apex_frame,offset_frame,type,class,confidence,score\n"
+            + "".join(f"{name}.mp4,0,{a / fps},{b / fps},{c / fps},{a},{b},{c},micro,happiness,0.9,2.0\n"
+                      for a, b, c in rows))
+    out = tmp_path / "s.json"
+    res = CliRunner().invoke(app, ["spot", "--dataset", "sammlv", "--data", str(root), "--runs", str(run),
+                                   "--type", "micro", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert json.loads(out.read_text())["tp"] == 1
+    s = json.loads((run / "006_1" / "summary.json").read_text())
+    (run / "006_1" / "summary.json").write_text(json.dumps({**s, "frames_read": 30 * 25 // 200 + 1, "source_fps": 25}))
+    (run / "006_1" / "events.csv").write_text(                # a re-encode at 25 fps: frame 1 is 0.04 s, frame 8 there
+        "video,face,onset_s,apex_s,offset_s,onset_frame,apex_frame,offset_frame,type,class,confidence,score\n"
+        "006_1.mp4,0,0.02,0.03,0.04,0,0,1,micro,happiness,0.9,2.0\n")
+    res = CliRunner().invoke(app, ["spot", "--dataset", "sammlv", "--data", str(root), "--runs", str(run),
+                                   "--type", "micro", "--out", str(out)])
+    assert res.exit_code == 0 and "placed in the truth's frames by their seconds" in res.output.replace("\n", " ")

@@ -7,7 +7,9 @@ recording's. Such a run's events are placed in the truth's frames by their secon
 (``predictions.csv``'s first row: a video starting after its sound has its first frame later than 0).
 A run whose frames are its seconds at the truth's rate (the same video) keeps its frame numbers, and so does a run
 of a frame folder (summary.json ``source_frames``: SAMM's, CAS(ME)^3's numbered images), whatever ``--fps`` it
-was timed at: its frames are the very images the sheet numbers.
+was timed at: its frames are the very images the sheet numbers. So does a run at another rate whose frame count is the
+truth recording's (SAMM-LV's 200 fps images made into a video at ffmpeg's default 25 fps): the same images, timed
+otherwise, where a re-encode at another rate would hold a count in proportion to the rates.
 """
 
 from __future__ import annotations
@@ -43,15 +45,25 @@ def first_time(folder: Path) -> float:
     return t if math.isfinite(t) and t >= 0 else 0.0
 
 
+def same_images(summary: dict, truth_frames: int | None) -> bool:
+    """The run read as many frames as the truth recording holds (``truth_frames``; None: not known), to within
+    0.2 % (a frame or two a decoder drops at the end): a copy of the same images, whatever rate it is timed at."""
+    n = summary.get("frames_read")
+    if not truth_frames or isinstance(n, bool) or not isinstance(n, (int, float)):
+        return False
+    return abs(n - truth_frames) <= max(2, 0.002 * truth_frames)
+
+
 def in_truth_frames(spotted: Sequence, folder: Path, truth_fps: float,
-                    summary: dict | None = None) -> tuple[list, str | None]:
+                    summary: dict | None = None, truth_frames: int | None = None) -> tuple[list, str | None]:
     """``spotted`` (``train.spot_metrics.Spotted`` with their seconds) in the frames of a video coded at
     ``truth_fps``, and why they were converted (None: kept as they are). ``summary``: the run's summary.json
-    where the caller has read it ({} for none), else it is read from ``folder``."""
+    where the caller has read it ({} for none), else it is read from ``folder``. ``truth_frames``: the truth
+    recording's frame count where it is known (frame folders), for :func:`same_images`."""
     if summary is None:
         summary = read_summary(folder) or {}
-    if summary.get("source_frames") is True:
-        return list(spotted), None  # a frame folder: its frame numbers are the sheet's, at any --fps
+    if summary.get("source_frames") is True or same_images(summary, truth_frames):
+        return list(spotted), None  # a frame folder, or a video of its images: the frame numbers are the sheet's
     fps = run_fps(summary)
     timed = [s for s in spotted if s.onset_s is not None and s.offset_s is not None]
     if fps is None or not spotted or len(timed) < len(spotted):

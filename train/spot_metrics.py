@@ -287,6 +287,7 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex,
     """
     resolve = _resolver(truth.videos)
     rates = {v.name: v.fps for v in truth.videos}
+    lengths = {v.name: len(v.frames) for v in truth.videos if v.frames}  # frame folders: their image count
     out: dict[str, list[Spotted]] = {}
     source: dict[str, Path] = {}  # the events.csv each video's events come from
     for run in runs:
@@ -311,7 +312,7 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex,
                 out.setdefault(name, [])
             for name in names:
                 placed, why = in_truth_frames([s for s in rows if resolve(s.video) == name], f.parent, rates[name],
-                                              summary)
+                                              summary, lengths.get(name))
                 out[name] += placed
                 if why and notes is not None:
                     notes.append(f"{f}: {why}; {name} is coded at {rates[name]:g} fps: its events placed in the "
