@@ -570,3 +570,12 @@ def test_sammlv_frames_made_into_a_video_at_another_rate_keep_their_numbers(tmp_
     res = CliRunner().invoke(app, ["spot", "--dataset", "sammlv", "--data", str(root), "--runs", str(run),
                                    "--type", "micro", "--out", str(out)])
     assert res.exit_code == 0 and "placed in the truth's frames by their seconds" in res.output.replace("\n", " ")
+
+
+def test_no_usable_intervals_says_why_when_every_row_was_skipped(tmp_path):
+    """A coding sheet none of whose rows reads as one (the wrong sheet taken, columns not where the release has them)
+    stopped at a bare 'no usable intervals': the rows skipped as notes were not said. The error now counts them."""
+    coding = [["Subject", "Expression", "Onset", "Apex", "Offset", "AU", "Emotion", "Type", "Self"],
+              ["s15", "anger", "3", "5", "8", "4", "negative", "micro", ""]]
+    with pytest.raises(InputError, match=r"no usable intervals \(skipped 1 row\(s\): coding rows without a participant"):
+        load_long_dataset("casme2lv", casme2(tmp_path, coding=coding, videos=False))

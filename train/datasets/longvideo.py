@@ -238,7 +238,9 @@ def finish(videos: dict[str, LongVideo], classes: list[str], dropped: dict[str, 
     index = LongVideoIndex(out, classes, dropped, notes, name, list(warnings or []))
     if not any(v.intervals for v in out):
         why = "; ".join(f"{n} row(s): {reason}" for reason, n in sorted(dropped.items()))
-        raise InputError(f"{sheet}: no usable intervals" + (f" (dropped {why})" if why else ""))
+        skipped = "; ".join(f"{n} row(s): {note}" for note, n in sorted(notes.items()) if "skipped" in note)
+        why = "; ".join(w for w in (f"dropped {why}" if why else "", f"skipped {skipped}" if skipped else "") if w)
+        raise InputError(f"{sheet}: no usable intervals" + (f" ({why})" if why else ""))
     c = index.counts()
     log.info("%s: %d videos, %d micro, %d macro intervals", name, len(out), c["micro"], c["macro"])
     for reason, n in sorted(dropped.items()):
