@@ -579,3 +579,13 @@ def test_no_usable_intervals_says_why_when_every_row_was_skipped(tmp_path):
               ["s15", "anger", "3", "5", "8", "4", "negative", "micro", ""]]
     with pytest.raises(InputError, match=r"no usable intervals \(skipped 1 row\(s\): coding rows without a participant"):
         load_long_dataset("casme2lv", casme2(tmp_path, coding=coding, videos=False))
+
+
+def test_casme2lv_coding_saved_as_csv_says_the_workbook_is_needed(tmp_path):
+    """A copy holding only a CSV export of the coding sheet said 'no CAS(ME)^2code_final*.xlsx sheet found', as if
+    there were none: a CSV holds one of the workbook's three sheets (the naming rules give the recordings' names)."""
+    root = casme2(tmp_path / "copy", videos=False)
+    (root / "CAS(ME)^2code_final(Updated).xlsx").unlink()
+    (root / "CAS(ME)^2code_final(Updated).csv").write_text("1,anger1_1,3,5,8,4,negative,micro-expression,anger\n")
+    with pytest.raises(InputError, match=r"code_final\(Updated\).csv: .*one sheet.*naming rule1.*give the .xlsx"):
+        load_long_dataset("casme2lv", root)

@@ -35,7 +35,7 @@ import cv2
 from mpt_live.errors import InputError
 from mpt_live.sources import open_capture, unreadable
 
-from .files import ClipFrames, find_dirs, find_sheets, newest_name, pick, prefer_raw
+from .files import ClipFrames, find_dirs, find_files, find_sheets, newest_name, pick, prefer_raw
 from .samples import natural_key
 from .sheets import SheetRow, as_int, cell_text, count, is_blank, read_workbook
 from .longvideo import (LongVideo, LongVideoIndex, empty_line, empty_recording, finish, frame_positions,
@@ -127,8 +127,11 @@ def _frame_count(path: Path) -> int:
 
 def load(root: Path) -> LongVideoIndex:
     what = "CAS(ME)^2code_final*.xlsx sheet"
-    sheet = pick(find_sheets(root, ("*code_final*.xlsx", "*code_final*.xls"), what), what,
-                 root, prefer=newest_name, warnings=(warnings := []))
+    books = ("*code_final*.xlsx", "*code_final*.xls")
+    if not find_files(root, books) and (csvs := find_files(root, ("*code_final*.csv",))):
+        raise InputError(f"{csvs[0]}: a CSV holds one sheet of the coding workbook, which the reader needs whole "
+                         "(coding, naming rule1, naming rule2: the recordings' names): give the .xlsx of the release")
+    sheet = pick(find_sheets(root, books, what), what, root, prefer=newest_name, warnings=(warnings := []))
     (coding_name, coding), (rule1_name, rule1), (rule2_name, rule2) = _sheets(sheet)
     subjects = {}
     for row in _rows(rule1_name, rule1, 3):
