@@ -322,6 +322,7 @@ def test_mpt_eval_spot_on_a_dataset(tmp_path):
     assert (out["tp"], out["fp"], out["fn"], out["f1"]) == (1, 0, 0, 1.0)
     assert out["by_type"]["macro"]["fn"] == 1 and out["strs"] == 1.0
     assert "warning" not in res.output
+    assert out["unannotated"] == ["007_2"] and "2 videos (1 without annotated intervals" in res.output
     # a second copy of the sheet (an older release): scored with the newest, and the output says so
     book(root / "v2" / "SAMM_LongVideos_V2_Release.xlsx", {"FACS": [SAMM_HEADER]}, notes=9)
     res = CliRunner().invoke(app, ["spot", "--dataset", "sammlv", "--data", str(root), "--runs", str(run),

@@ -107,7 +107,9 @@ def spot(
         say("dropped", "yellow", f"{n} truth row(s): {reason}")
     for note, n in sorted(index.notes.items()):
         say("note:", "", f"{n} truth row(s): {note}")
-    say("", "", f"{len(index.videos)} videos; wrote {target}")
+    bare = len(result.get("unannotated", []))  # recordings no sheet row names: counted, named in the JSON
+    say("", "", f"{len(index.videos)} videos" + (f" ({bare} without annotated intervals, scored for false positives "
+                                                  "only: 'unannotated' in the JSON)" if bare else "") + f"; wrote {target}")
 
 
 def _score(runs: list[Path], truth: Optional[Path], dataset: Optional[SpotDataset], data: Optional[Path], kind: Kind,
@@ -136,6 +138,7 @@ def _score(runs: list[Path], truth: Optional[Path], dataset: Optional[SpotDatase
     result["runs"] = [str(r) for r in runs]
     result["dropped"] = index.dropped
     result["not_run"] = [v.name for v in index.videos if v.name not in spotted]  # their truth scored as missed
+    result["unannotated"] = [v.name for v in index.videos if not v.intervals]
     target = out or ((runs[0] if runs[0].is_dir() else runs[0].parent) / "spotting.json")
     try:
         write_json(target, result)
