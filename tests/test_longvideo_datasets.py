@@ -518,8 +518,7 @@ def test_sammlv_csv_export_with_the_release_notes_on_top(tmp_path, sep):
             SAMM_HEADER, [6, "006_1_1", 1, 5, 7, 9, 5, "Micro - 1/2", "R12", ""],
             [6, "006_1_2", 1, 12, -1, 25, 14, "Macro", "4", ""], [6, "006_1_3", 1, 0, 3, 10, 11, "Macro", "4", ""]]
     with open(root / "SAMM_LongVideos_V3_Release.csv", "w", newline="", encoding="utf-8-sig") as fh:
-        for r in rows:
-            fh.write(sep.join(str(c) if sep not in str(c) else f'"{c}"' for c in r) + "\r\n")
+        fh.writelines(sep.join(str(c) if sep not in str(c) else f'"{c}"' for c in r) + "\r\n" for r in rows)
     assert {v.name: v.intervals for v in load_long_dataset("sammlv", root).videos} == want
 
 

@@ -114,8 +114,8 @@ def outside_line(cut: list[str], show: int = 3) -> list[str]:
     """The one warning line naming the rows :func:`outside` dropped; none when there were none."""
     if not cut:
         return []
-    return [f"{len(cut)} annotation row(s) lie outside their recording's frames (a recording cut short, or a wrong "
-            f"frame number in the sheet), dropped: {first_of(cut, show)}"]
+    return [(f"{len(cut)} annotation row(s) lie outside their recording's frames (a recording cut short, or a wrong "
+             f"frame number in the sheet), dropped: {first_of(cut, show)}")]
 
 
 def interval_from_row(row: SheetRow, ident: str, onset: int | None, apex: int | None, offset: int | None,
