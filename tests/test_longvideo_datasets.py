@@ -589,3 +589,24 @@ def test_casme2lv_coding_saved_as_csv_says_the_workbook_is_needed(tmp_path):
     (root / "CAS(ME)^2code_final(Updated).csv").write_text("1,anger1_1,3,5,8,4,negative,micro-expression,anger\n")
     with pytest.raises(InputError, match=r"code_final\(Updated\).csv: .*one sheet.*naming rule1.*give the .xlsx"):
         load_long_dataset("casme2lv", root)
+
+
+def test_casme2lv_a_video_cut_short_is_measured_by_its_frames_not_its_header(tmp_path):
+    """An AVI cut short (a partial copy) keeps the header of the whole recording: its frame count said 200 where 98
+    frames read, so a row past the cut was kept and scored as a miss of the spotter, unsaid. The length is the
+    frames that read where the header's last frame does not; the row is dropped as outside the recording, named."""
+    coding = [r if r[1] != "anger1_2" else [1, "anger1_2", 150, 155, 160, "12", "positive", "micro-expression", ""]
+              for r in CODING]
+    root = casme2(tmp_path, coding=coding)
+    path = root / "rawvideo/s15/15_0401girlcrashing.avi"
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (64, 64))
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        w.write(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8))
+    w.release()
+    whole = {v.name: v.intervals for v in load_long_dataset("casme2lv", root).videos}
+    assert len(whole["15_0401girlcrashing"]) == 2
+    path.write_bytes(path.read_bytes()[:path.stat().st_size // 2])
+    idx = load_long_dataset("casme2lv", root)
+    assert {v.name: v.intervals for v in idx.videos}["15_0401girlcrashing"] == whole["15_0401girlcrashing"][:1]
+    assert idx.dropped[OUTSIDE] == 1 and any("anger1_2" in w for w in idx.warnings)

@@ -33,6 +33,7 @@ from typing import Any
 import cv2
 
 from mpt_live.errors import InputError
+from mpt_live.quiet import quiet_fd
 from mpt_live.sources import open_capture, unreadable
 
 from .files import ClipFrames, find_dirs, find_files, find_sheets, newest_name, pick, prefer_raw
@@ -111,17 +112,37 @@ def _recordings(root: Path) -> dict[str, tuple[str, Path]]:
 
 
 def _frame_count(path: Path) -> int:
-    """The frame count of a recording's header; InputError saying why where OpenCV cannot open it (FFmpeg's own
-    lines held back, as mpt-live does)."""
+    """The frames of a recording: its header's count where its last frame reads, else the frames that read from the
+    start (a video cut short, a partial copy, keeps the header of the whole recording); InputError saying why where
+    OpenCV cannot open it (FFmpeg's own lines held back, as mpt-live does)."""
     cap = open_capture(str(path))
     try:
         opened, n = cap.isOpened(), int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        if opened and n > 0:
+            with quiet_fd(2):
+                cap.set(cv2.CAP_PROP_POS_FRAMES, n - 1)
+                whole = cap.grab()
     finally:
         cap.release()
     if not opened:
         raise InputError(f"{path}: not a readable video: {unreadable(path)}")
+    if n > 0 and not whole:
+        n = _frames_that_read(path, n)
     if n <= 0:
         raise InputError(f"{path}: not a readable video (no frames)")
+    return n
+
+
+def _frames_that_read(path: Path, limit: int) -> int:
+    """The frames of a video that read from its start, at most ``limit``: what mpt-live will read of it."""
+    cap = open_capture(str(path))
+    n = 0
+    try:
+        with quiet_fd(2):
+            while n < limit and cap.grab():
+                n += 1
+    finally:
+        cap.release()
     return n
 
 
@@ -211,7 +232,9 @@ def load(root: Path) -> LongVideoIndex:
             n_frames = len(v.frames or [])
         else:  # video files: image number k is frame k - 1
             onset, apex, offset = (n - 1 if n is not None else None for n in (onset, apex, offset))
-            n_frames = lengths.setdefault(key, _frame_count(v.video))
+            if key not in lengths:  # once per recording
+                lengths[key] = _frame_count(v.video)
+            n_frames = lengths[key]
         label = cell_text(row[6]).lower()
         labels.add(label)
         iv = interval_from_row(row, ident, onset, apex, offset, kind, label, cell_text(row[5]), n_frames,
