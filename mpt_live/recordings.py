@@ -205,8 +205,8 @@ class FrameFolder:
         self.close()
 
 
-def scan_recordings(root: Path, max_depth: int = MAX_DEPTH,
-                    lone: list[Path] | None = None, mixed: list[Path] | None = None) -> tuple[list[Path], list[Path]]:
+def scan_recordings(root: Path, max_depth: int = MAX_DEPTH, lone: list[Path] | None = None,
+                    mixed: list[Path] | None = None, empty: list[Path] | None = None) -> tuple[list[Path], list[Path]]:
     """Frame folders and video files below ``root``, up to ``max_depth`` levels down, in one walk (breadth
     first; hidden folders skipped; nothing searched inside a frame folder; mpt-live's own output folders,
     a ``summary.json`` beside their timeline.png and annotated.mp4, are not recordings). Frame folders (two
@@ -215,7 +215,8 @@ def scan_recordings(root: Path, max_depth: int = MAX_DEPTH,
     one image (a cover beside a subject's videos, a thumbnail folder) is no frame folder: its videos and
     subfolders are searched as any folder's, and its image, where no video is beside it, is added to ``lone``. A
     subfolder of videos and images (one or more) is no frame folder either (a folder of frames holds its frames
-    alone): its videos run, and the folder is added to ``mixed``."""
+    alone): its videos run, and the folder is added to ``mixed``. A folder below ``root`` holding nothing (hidden files
+    aside: a recording whose frames were never extracted, or not copied) is added to ``empty``."""
     folders, videos, level = [], [], [root]
     for depth in range(max_depth + 1):
         nxt = []
@@ -229,6 +230,8 @@ def scan_recordings(root: Path, max_depth: int = MAX_DEPTH,
                 raise InputError(f"{d}: cannot list the folder ({e.strerror})") from None
             if d != root and any(e.name == SUMMARY_NAME for e in entries):
                 continue
+            if depth and not entries and empty is not None:
+                empty.append(d)
             files = [e for e in entries if e.is_file()]
             pictures = [Path(e.path) for e in files if os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS]
             clips = [Path(e.path) for e in files if os.path.splitext(e.name)[1].lower() in VIDEO_EXTENSIONS]
@@ -275,7 +278,8 @@ def expand_recordings(spec: str, notes: list[str] | None = None) -> list[Path]:
             return expand_videos(spec)
         lone: list[Path] = []
         mixed: list[Path] = []
-        folders, videos = scan_recordings(p, lone=lone, mixed=mixed)
+        empty: list[Path] = []
+        folders, videos = scan_recordings(p, lone=lone, mixed=mixed, empty=empty)
         found = sorted(folders + videos, key=lambda r: natural(r.relative_to(p).as_posix()))
         if not found:
             raise InputError(f"{spec}: folder contains no video files ({', '.join(sorted(VIDEO_EXTENSIONS))}) "
@@ -283,6 +287,11 @@ def expand_recordings(spec: str, notes: list[str] | None = None) -> list[Path]:
                              + (f"; {_lone_images(p, lone)}" if lone else ""))
         if lone and notes is not None:
             notes.append(f"{spec}: {_lone_images(p, lone)}")
+        if empty and notes is not None and folders:  # beside frame folders: a recording with no frames, not run
+            shown = ", ".join(d.relative_to(p).as_posix() for d in empty[:3])
+            notes.append(f"{spec}: {len(empty)} empty folder{'s' if len(empty) > 1 else ''} beside the frame folders, "
+                         f"nothing to run ({shown}{', ...' if len(empty) > 3 else ''}): frames not extracted, or not "
+                         "copied?")
         if mixed and notes is not None:
             notes.append(f"{spec}: {_mixed_images(p, mixed)}")
         return found

@@ -441,3 +441,23 @@ def test_a_subfolder_of_videos_and_images_runs_its_videos_and_notes_the_images(t
     assert frames in found and root / "s1" not in found
     assert len(notes) == 1 and notes[0].startswith(f"{root}: 3 images of 1 subfolder holding videos too left out, "
                                                    "their videos run (s1: 3 images, still1.jpg, still2.jpg, ...)")
+
+
+
+def test_an_empty_recording_folder_among_frame_folders_is_said(tmp_path):
+    """``--video SAMM_LV`` with a recording folder whose frames were never extracted (or not copied) ran the others and
+    left it out without a word (mpt-eval then found no run of it). A note names the empty folders."""
+    samm = tmp_path / "SAMM_LV"
+    for r in ("006_1", "007_2"):
+        _write(samm / "SAMM_longvideos" / r, [f"{r}_{i:04d}.jpg" for i in (1, 2)])
+    (samm / "SAMM_longvideos" / "008_1").mkdir()
+    (samm / "SAMM_longvideos" / "008_1" / ".DS_Store").write_bytes(b"x")   # debris: still empty
+    notes: list[str] = []
+    assert [p.name for p in expand_recordings(str(samm), notes)] == ["006_1", "007_2"]
+    said = [n for n in notes if "empty" in n]
+    assert len(said) == 1 and "SAMM_longvideos/008_1" in said[0]
+    notes = []
+    (samm / "SAMM_longvideos" / "008_1" / ".DS_Store").unlink()
+    (samm / "SAMM_longvideos" / "008_1").rmdir()
+    expand_recordings(str(samm), notes)
+    assert notes == []
