@@ -405,12 +405,21 @@ def test_data_that_is_a_file_says_so(tmp_path):
                                           (b"not a video", "FFmpeg does not recognise its contents")])
 def test_casme2lv_a_video_that_is_not_one_says_why(tmp_path, content, why):
     """A recording the sheet names that OpenCV cannot open said only 'not a readable video (no frames)'; now the
-    reason, as mpt-live gives it (and FFmpeg's own lines are held back, as there)."""
+    reason, as mpt-live gives it (and FFmpeg's own lines are held back, as there). One such video (a copy that
+    failed) stopped the whole load; it is no video of the set, its rows dropped and counted as an empty frame
+    folder's are, the warning giving the reason; where no video reads, the load stops with the reason."""
     root = casme2(tmp_path)
     (root / "rawvideo/s15/15_0401girlcrashing.avi").write_bytes(content)
     for folder in (root / "rawpic").iterdir():  # the videos only: no frame folders beside them
         shutil.rmtree(folder)
-    with pytest.raises(InputError, match=r"15_0401girlcrashing.avi: not a readable video: " + re.escape(why)):
+    idx = load_long_dataset("casme2lv", root)
+    assert [v.name for v in idx.videos] == ["16_0101disgustingteeth"]
+    assert idx.dropped["its recording's video does not read"] == 2
+    said = [w for w in idx.warnings if "do not read" in w]
+    assert len(said) == 1 and re.search(r"15_0401girlcrashing.avi: not a readable video: " + re.escape(why), said[0])
+    (root / "rawvideo/s16/16_0101disgustingteeth.avi").write_bytes(content)
+    with pytest.raises(InputError, match=r"15_0401girlcrashing.avi: not a readable video: " + re.escape(why)
+                       + r".* \(and 1 more recording\(s\) that do not read\)$"):
         load_long_dataset("casme2lv", root)
 
 

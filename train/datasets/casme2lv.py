@@ -38,7 +38,7 @@ from mpt_live.sources import open_capture, unreadable
 
 from .files import ClipFrames, find_dirs, find_files, find_sheets, newest_name, pick, prefer_raw
 from .samples import natural_key
-from .sheets import SheetRow, as_int, cell_text, count, is_blank, read_workbook
+from .sheets import SheetRow, as_int, cell_text, count, first_of, is_blank, read_workbook
 from .longvideo import (LongVideo, LongVideoIndex, empty_line, empty_recording, finish, frame_positions,
                         interval_from_row, lost_line, no_recording, normalise_type, outside_line, read_recording,
                         uncoded_offset)
@@ -133,6 +133,19 @@ def _frame_count(path: Path) -> int:
     return n
 
 
+UNREADABLE = "its recording's video does not read"
+
+
+def _length_or_why(path: Path, broken: list[str]) -> int:
+    """:func:`_frame_count`; 0, with the one-line reason added to ``broken``, where the video does not read (a copy
+    that failed: 0 bytes, not a video): its rows are dropped as an empty frame folder's are."""
+    try:
+        return _frame_count(path)
+    except InputError as e:
+        broken.append(str(e))
+        return 0
+
+
 def _frames_that_read(path: Path, limit: int) -> int:
     """The frames of a video that read from its start, at most ``limit``: what mpt-live will read of it."""
     cap = open_capture(str(path))
@@ -193,6 +206,8 @@ def load(root: Path) -> LongVideoIndex:
     labels: set[str] = set()
     lost: list[str] = []
     unread: list[str] = []  # rows of an empty frame folder
+    broken: list[str] = []       # videos that do not read: path and why
+    broken_rows: list[str] = []  # their rows
     cut: list[str] = []     # rows outside their recording's frames
     for row in _rows(coding_name, coding, 9):
         participant = as_int(row[0])
@@ -214,6 +229,12 @@ def load(root: Path) -> LongVideoIndex:
         if key not in videos:
             no_recording(row, f"{ident}: {key}*", lost, dropped)
             continue
+        if key not in clips and key not in lengths:  # a video file: its frames, once
+            lengths[key] = _length_or_why(videos[key].video, broken)
+        if lengths.get(key) == 0:
+            count(dropped, UNREADABLE)
+            broken_rows.append(f"{row.sheet} row {row.row} ({ident})")
+            continue
         kind = normalise_type(cell_text(row[7]))
         if kind is None:
             raise row.error(ident, f"type {cell_text(row[7])!r} is not micro-expression or macro-expression")
@@ -232,8 +253,6 @@ def load(root: Path) -> LongVideoIndex:
             n_frames = len(v.frames or [])
         else:  # video files: image number k is frame k - 1
             onset, apex, offset = (n - 1 if n is not None else None for n in (onset, apex, offset))
-            if key not in lengths:  # once per recording
-                lengths[key] = _frame_count(v.video)
             n_frames = lengths[key]
         label = cell_text(row[6]).lower()
         labels.add(label)
@@ -241,5 +260,11 @@ def load(root: Path) -> LongVideoIndex:
                                dropped, notes, cut)
         if iv is not None:
             v.intervals.append(iv)
-    return finish({v.name: v for v in videos.values()}, sorted(lb for lb in labels if lb), dropped, notes,
-                  "casme2lv", sheet, warnings + lost_line(lost) + empty_line(empty, unread) + outside_line(cut))
+    kept = {v.name: v for k, v in videos.items() if lengths.get(k) != 0}  # a video that does not read: no video
+    if broken and not any(v.intervals for v in kept.values()):
+        raise InputError(broken[0] + (f" (and {len(broken) - 1} more recording(s) that do not read)"
+                                      if len(broken) > 1 else ""))
+    said = [f"{len(broken)} recording video(s) do not read, not scored: {first_of(broken, 3)}; their "
+            f"{len(broken_rows)} annotation row(s) dropped: {first_of(broken_rows, 3)}"] if broken else []
+    return finish(kept, sorted(lb for lb in labels if lb), dropped, notes, "casme2lv", sheet,
+                  warnings + lost_line(lost) + empty_line(empty, unread) + outside_line(cut) + said)
