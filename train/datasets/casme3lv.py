@@ -120,7 +120,7 @@ def load(root: Path) -> LongVideoIndex:
             if positions is None:
                 continue
             iv = interval_from_row(row, ident, *positions, kind, label, cell_text(row["aus"]), len(v.frames or []),
-                                   dropped, notes)
+                                   dropped, notes, cut)
             if iv is not None:
                 v.intervals.append(iv)
     return finish({v.name: v for v in videos.values()}, sorted(lb for lb in labels if lb), dropped, notes,

@@ -101,12 +101,15 @@ def normalise_type(text: str) -> str | None:
 
 
 OUTSIDE = "outside its recording's frames (a recording cut short, or a wrong frame number)"
+BACKWARDS = "offset before onset"
 
 
-def outside(row: SheetRow, ident: str, what: str, cut: list[str], dropped: dict[str, int]) -> None:
+def outside(row: SheetRow, ident: str, what: str, cut: list[str], dropped: dict[str, int],
+            reason: str = OUTSIDE) -> None:
     """A row whose interval the recording does not hold (frames or video cut short, a partial copy; or a typo in
-    the sheet): dropped, counted, kept for :func:`outside_line`, as the rows of a recording the copy lacks are."""
-    count(dropped, OUTSIDE)
+    the sheet, ``reason`` :data:`BACKWARDS` for an offset before the onset): dropped, counted, kept for
+    :func:`outside_line`, as the rows of a recording the copy lacks are."""
+    count(dropped, reason)
     cut.append(f"{row.sheet} row {row.row} ({ident}: {what})")
 
 
@@ -114,21 +117,24 @@ def outside_line(cut: list[str], show: int = 3) -> list[str]:
     """The one warning line naming the rows :func:`outside` dropped; none when there were none."""
     if not cut:
         return []
-    return [(f"{len(cut)} annotation row(s) lie outside their recording's frames (a recording cut short, or a wrong "
-             f"frame number in the sheet), dropped: {first_of(cut, show)}")]
+    return [(f"{len(cut)} annotation row(s) whose frames their recording does not hold as coded (a recording cut "
+             f"short, a wrong frame number in the sheet, an offset before the onset), dropped: {first_of(cut, show)}")]
 
 
 def interval_from_row(row: SheetRow, ident: str, onset: int | None, apex: int | None, offset: int | None,
                       kind: str, label: str, aus: str, n_frames: int | None, dropped: dict[str, int],
                       notes: dict[str, int], cut: list[str] | None = None) -> Interval | None:
-    """Validated 0-based interval; a row without a usable onset/offset is dropped (counted), one with an offset
-    before its onset raises naming the row, and one outside the recording's ``n_frames`` is dropped by
-    :func:`outside` (raises where ``cut`` is None)."""
+    """Validated 0-based interval; a row without a usable onset/offset is dropped (counted), and one with an offset
+    before its onset, or outside the recording's ``n_frames``, is dropped by :func:`outside` (these raise naming the
+    row where ``cut`` is None: a sheet of this project's own)."""
     if onset is None or offset is None:
         count(dropped, "onset or offset missing")
         return None
     if offset < onset:
-        raise row.error(ident, f"onset {onset} > offset {offset}")
+        if cut is None:
+            raise row.error(ident, f"onset {onset} > offset {offset}")
+        outside(row, ident, f"onset {onset} > offset {offset}", cut, dropped, BACKWARDS)
+        return None
     if n_frames is not None and (onset < 0 or offset >= n_frames):
         what = f"interval {onset}..{offset} (0-based) is outside the recording (frames 0..{n_frames - 1})"
         if cut is None:
