@@ -4,9 +4,9 @@ The page shows the video (referenced relatively: the annotated or original video
 play it, else ``review.webm``, a VP9 copy made here: :mod:`mpt_live.review`), the run's facts (model, DEMO MODEL or not,
 provider, fps, faces), one timeline per face (class probabilities, motion score, events; a playhead
 follows the video, a click seeks it; a long run's curves reduced over the whole run, point by point where zoomed
-in) and the events table with a thumbnail of each event's apex.
-Clicking an event seeks the video to its onset; ``n``/``j`` and ``p``/``k`` move to the next and
-previous event. For keyboard and screen-reader users the events table is an ARIA grid (one tab stop,
+in) and the events table with a thumbnail of each event's apex, sorted by a click on a column head and
+filtered by face, type and class. Clicking an event seeks the video to its onset; ``n``/``j`` and ``p``/``k``
+move to the next and previous event of those shown. For keyboard and screen-reader users the events table is an ARIA grid (one tab stop,
 the arrows between rows, Enter to select, ``aria-selected`` and a name per row), each timeline a
 labelled, focusable slider over the video; the page lists its keys. Without a model (motion only) the
 probability band is a strip that says no model ran, and where a face was not in the frame is shaded.
@@ -319,7 +319,10 @@ def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[
                if summary.get("source") and Path(str(summary["source"])).is_dir() else "a browser plays neither the source nor a copy of it")
         video_html = f'<p id="video" class="note">No video to show: {e(why)}.</p>'
     keys = [("click, or Enter / Space on a row", "select the event" + (" and see it from its onset" if video else "")),
-            ("n / j, p / k", "next, previous event"), ("\u2191 / \u2193, Home / End", "move between the events' rows"),
+            ("n / j, p / k", "next, previous event of those shown"),
+            ("\u2191 / \u2193, Home / End", "move between the events' rows (\u2191 from the first: the column heads)"),
+            ("a column head (\u2190 / \u2192 between them)", "sort the events by it; again: the other way"),
+            ("face, type, class", "show only the events that match"),
             ("Tab", "the timelines, then the events' table")]
     if video:
         keys.append(("\u2190 / \u2192, Page Up / Page Down, Home / End on a timeline",

@@ -1,4 +1,4 @@
-"""The review page's template: its style sheet, its script (events, keys, playhead) and its HTML frame,
+"""The review page's template: its style sheet, its script (events: sorted, filtered; keys, playhead) and its HTML frame,
 filled in by :func:`mpt_live.report.render_report`."""
 
 CSS = """
@@ -18,6 +18,9 @@ height:48px;border-radius:3px}.keys{color:#666;font-size:12px}h3 img.who{height:
 vertical-align:middle;margin-right:8px}h3 .seen{font-weight:400;color:#555;margin-left:8px}
 :focus-visible{outline:3px solid #1a5fb4;outline-offset:2px}#events tbody tr:focus-visible{outline-offset:-3px}
 .keys ul{margin:0 0 8px;padding-left:18px}.keys h3{margin:0}kbd{font:inherit;font-weight:600}
+.filters{margin:0 0 6px;display:flex;flex-wrap:wrap;gap:4px 14px;align-items:center}#count{color:#555}.filters[hidden]{display:none}
+#events th button{font:inherit;font-weight:600;color:inherit;background:none;border:0;padding:0;cursor:pointer;text-align:left}
+#events th[aria-sort=ascending] button::after{content:" \\25B2"}#events th[aria-sort=descending] button::after{content:" \\25BC"}
 .zoom{margin:0 0 6px}.zoom button{margin-left:4px}#shown{margin-left:8px;color:#555}
 @media (max-width:900px){.wide{overflow-x:auto}.top{display:contents}th,td{padding:4px 5px}
 .top>div:first-child{position:sticky;top:0;z-index:5;background:#f5f5f2;padding:4px 0;margin-bottom:8px}video{max-height:38vh}
@@ -32,11 +35,17 @@ video{max-height:44vh}.top>div:last-child{max-height:44vh;overflow:auto}
 
 SCRIPT = """
 const video = document.getElementById('video');
-const rows = Array.from(document.querySelectorAll('#events tbody tr[data-onset]'));
-let current = -1;
-function select(i) {  // the selected row: highlighted, aria-selected, the table's one tab stop
-  rows.forEach((r, k) => { r.classList.toggle('current', k === i); r.setAttribute('aria-selected', String(k === i)); });
-  if (i >= 0) rows.forEach((r, k) => { r.tabIndex = k === i ? 0 : -1; });
+const playing = () => video && video.tagName === 'VIDEO';
+const tbody = document.querySelector('#events tbody');
+const all = Array.from(tbody.querySelectorAll('tr[data-onset]'));  // every event's row, in time order
+const evs = JSON.parse(document.getElementById('run-data').textContent).events;
+let rows = all.slice();  // the rows shown (filtered), in the order shown (sorted)
+let chosen = null;  // the selected row
+const at = () => rows.indexOf(chosen);
+function select(row) {  // the selected row: highlighted, aria-selected, the table's one tab stop
+  chosen = row;
+  all.forEach(r => { r.classList.toggle('current', r === row); r.setAttribute('aria-selected', String(r === row)); });
+  if (row) all.forEach(r => { r.tabIndex = r === row ? 0 : -1; });
 }
 function reveal(row, focus) {
   const head = document.querySelector('#events thead th');  // nor under the table's header, where it stays
@@ -47,42 +56,95 @@ function reveal(row, focus) {
 }
 function go(i) {
   if (!rows.length) return;
-  current = Math.max(0, Math.min(rows.length - 1, i));
-  const row = rows[current];
-  select(current);
-  reveal(row, rows.includes(document.activeElement));  // keyboard focus follows n / p inside the table
-  if (video && video.tagName === 'VIDEO') { video.pause(); video.currentTime = parseFloat(row.dataset.onset); }
+  const row = rows[Math.max(0, Math.min(rows.length - 1, i))];
+  select(row);
+  reveal(row, all.includes(document.activeElement));  // keyboard focus follows n / p inside the table
+  if (playing()) { video.pause(); video.currentTime = parseFloat(row.dataset.onset); }
 }
 function cover() {  // the height of what stays on top while the page scrolls (the video, with the facts when wide)
   const el = [document.querySelector('.top'), document.querySelector('.top > div')]
     .find(x => x && getComputedStyle(x).position === 'sticky');
   return el ? el.getBoundingClientRect().height : 0;
 }
-const playing = () => video && video.tagName === 'VIDEO';
-const onset = i => parseFloat(rows[i].dataset.onset);
-function step(dir) {  // from the selected event, or from the playhead when it has moved away from it
-  const t = playing() ? video.currentTime : null;
-  if (t === null || (current >= 0 && Math.abs(onset(current) - t) < 0.05)) return go(current + dir);
+const onset = r => parseFloat(r.dataset.onset);
+let order = {key: 'i', dir: 1};  // the table's order: a column's key (i: the event's number) and its direction
+function step(dir) {  // from the selected event, or from the playhead when it has moved away from it (in time order)
+  const t = playing() ? video.currentTime : null, i0 = at();
+  const inTime = ['i', 'onset_s'].includes(order.key) && order.dir > 0;
+  if (t === null || !inTime || (i0 >= 0 && Math.abs(onset(rows[i0]) - t) < 0.05)) return go(i0 + dir);
   let i = -1;
-  if (dir > 0) { i = rows.findIndex((r, k) => onset(k) > t + 0.05); if (i < 0) i = rows.length - 1; }
-  else { rows.forEach((r, k) => { if (onset(k) < t - 0.05) i = k; }); i = Math.max(i, 0); }
+  if (dir > 0) { i = rows.findIndex(r => onset(r) > t + 0.05); if (i < 0) i = rows.length - 1; }
+  else { rows.forEach((r, k) => { if (onset(r) < t - 0.05) i = k; }); i = Math.max(i, 0); }
   go(i);
 }
-rows.forEach((r, i) => {
-  r.addEventListener('click', () => go(i));
+const heads = Array.from(document.querySelectorAll('#events thead th[data-key] button'));
+all.forEach(r => {
+  r.addEventListener('click', () => go(rows.indexOf(r)));
   r.addEventListener('keydown', e => {
     if (e.ctrlKey || e.metaKey || e.altKey) return;
+    const i = rows.indexOf(r);
     if (e.key === 'Enter' || e.key === ' ') go(i);
+    else if (e.key === 'ArrowUp' && i === 0 && heads.length) heads[0].focus();  // up to the column heads
     else {
       const j = {ArrowDown: i + 1, ArrowUp: i - 1, Home: 0, End: rows.length - 1}[e.key];
       if (j === undefined) return;
       const to = rows[Math.max(0, Math.min(rows.length - 1, j))];
-      rows.forEach(x => { x.tabIndex = x === to ? 0 : -1; });
+      all.forEach(x => { x.tabIndex = x === to ? 0 : -1; });
       reveal(to, true);
     }
     e.preventDefault();
   });
 });
+// sorting: a column head's button (a click, or Enter on it: the grid's arrows reach the heads from its first row)
+const value = (r, key) => key === 'i' ? +r.dataset.i : evs[+r.dataset.i][key];
+const missing = v => v === null || v === undefined || v === '';
+function compare(a, b) {  // events without a value last in either direction, ties in time order
+  const x = value(a, order.key), y = value(b, order.key), tie = +a.dataset.i - +b.dataset.i;
+  if (missing(x) || missing(y)) return missing(x) - missing(y) || tie;
+  const c = typeof x === 'number' && typeof y === 'number' ? x - y : String(x).localeCompare(String(y));
+  return order.dir * c || tie;
+}
+// filtering: face, type and class, each a list of the values the run has (none: an event without a class)
+const filters = Array.from(document.querySelectorAll('#filters select'));
+const cell = (r, key) => missing(evs[+r.dataset.i][key]) ? '-' : String(evs[+r.dataset.i][key]);
+function arrange() {
+  const want = filters.filter(s => s.value !== '').map(s => [s.dataset.key, s.value]);
+  const sorted = all.slice().sort(compare);
+  sorted.forEach(r => { r.hidden = !want.every(([k, v]) => cell(r, k) === v); });
+  tbody.append(...sorted);
+  rows = sorted.filter(r => !r.hidden);
+  document.getElementById('no-match').hidden = rows.length > 0 || !all.length;
+  document.getElementById('count').textContent = `${rows.length} of ${all.length} events shown`;
+  heads.forEach(b => { const th = b.parentElement;
+    if (th.dataset.key === order.key) th.setAttribute('aria-sort', order.dir > 0 ? 'ascending' : 'descending');
+    else th.removeAttribute('aria-sort'); });
+  if (rows.length && !rows.some(r => r.tabIndex === 0)) all.forEach(r => { r.tabIndex = r === rows[0] ? 0 : -1; });
+}
+all.forEach((r, i) => { r.dataset.i = i; });
+heads.forEach((b, k) => {  // inside the grid's one tab stop; nothing to sort without events
+  if (all.length) b.tabIndex = -1; else b.disabled = true;
+  b.addEventListener('click', () => {
+    const key = b.parentElement.dataset.key;
+    order = {key: key, dir: order.key === key ? -order.dir : 1};
+    arrange();
+  });
+  b.addEventListener('keydown', e => {
+    const j = {ArrowLeft: k - 1, ArrowRight: k + 1, Home: 0, End: heads.length - 1}[e.key];
+    if (j !== undefined) heads[Math.max(0, Math.min(heads.length - 1, j))].focus();
+    else if (e.key === 'ArrowDown') { const r = rows.find(x => x.tabIndex === 0) || rows[0]; if (r) reveal(r, true); }
+    else return;
+    e.preventDefault();
+  });
+});
+filters.forEach(s => {
+  const values = [...new Set(all.map(r => cell(r, s.dataset.key)))]
+    .sort((a, b) => (a === '-') - (b === '-') || a.localeCompare(b, undefined, {numeric: true}));
+  values.forEach(v => s.add(new Option(v === '-' ? 'none' : v, v)));
+  s.parentElement.hidden = values.length < 2;  // nothing to choose from
+  s.addEventListener('change', arrange);
+});
+document.getElementById('filters').hidden = !all.length;
+arrange();
 const typing = e => ['INPUT', 'SELECT', 'TEXTAREA'].includes(e.target.tagName);
 document.addEventListener('keydown', e => {
   if (e.ctrlKey || e.metaKey || e.altKey || typing(e)) return;
@@ -93,11 +155,11 @@ if (playing()) {
   const sources = video.querySelectorAll('source');
   if (sources.length) sources[sources.length - 1].addEventListener('error', () => {
     document.getElementById('video-missing').hidden = false; });
-  video.addEventListener('timeupdate', () => {  // the event being played is the highlighted one
+  video.addEventListener('timeupdate', () => {  // the event being played (of those shown) is the highlighted one
     if (video.paused) return;
-    let i = -1;
-    rows.forEach((r, k) => { if (onset(k) <= video.currentTime + 0.01) i = k; });
-    if (i >= 0 && i !== current) { current = i; select(i); }
+    let best = null;
+    rows.forEach(r => { if (onset(r) <= video.currentTime + 0.01 && (!best || onset(r) >= onset(best))) best = r; });
+    if (best && best !== chosen) select(best);
   });
 }
 const svgs = Array.from(document.querySelectorAll('svg.timeline'));
@@ -223,8 +285,11 @@ PAGE = """<!DOCTYPE html>
 <span><i style="background:#f4b4b4;height:10px"></i>event</span>
 <span><i style="background:#e4e4e0;height:10px;outline:1px solid #bbb"></i>face not in the frame</span></div>{timelines}
 <h2 id="events-title">Events</h2><div class="keys"><h3 id="keys-title">Keys</h3><ul id="keys" aria-labelledby="keys-title">{keys}</ul></div>
-<div class="wide"><table id="events" role="grid" aria-labelledby="events-title" aria-describedby="keys"><thead><tr><th>#</th><th aria-label="picture at the apex">apex</th><th>face</th><th>class</th><th>confidence</th><th>type</th>
-<th>onset</th><th>apex</th><th>offset</th><th>score</th></tr></thead><tbody>{rows}</tbody></table></div>
+<div id="filters" class="filters" role="group" aria-label="which events to show"><span><label for="only-face">face</label> <select id="only-face" data-key="face"><option value="">all</option></select></span>
+<span><label for="only-type">type</label> <select id="only-type" data-key="type"><option value="">all</option></select></span>
+<span><label for="only-class">class</label> <select id="only-class" data-key="class"><option value="">all</option></select></span><span id="count"></span></div>
+<div class="wide"><table id="events" role="grid" aria-labelledby="events-title" aria-describedby="keys"><thead><tr><th data-key="i"><button type="button">#</button></th><th aria-label="picture at the apex">apex</th><th data-key="face"><button type="button">face</button></th><th data-key="class"><button type="button">class</button></th><th data-key="confidence"><button type="button">confidence</button></th>
+<th data-key="type"><button type="button">type</button></th><th data-key="onset_s"><button type="button">onset</button></th><th data-key="apex_s"><button type="button">apex</button></th><th data-key="offset_s"><button type="button">offset</button></th><th data-key="score"><button type="button">score</button></th></tr></thead><tbody>{rows}</tbody></table><p id="no-match" class="note" hidden>No event matches the filters.</p></div>
 <script type="application/json" id="run-data">{data}</script>
 <script>{js}</script>
 </body></html>

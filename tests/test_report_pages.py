@@ -21,7 +21,7 @@ from tinymodel import tiny_onnx
 SCREENS = [(1280, 800), (1920, 1080)]
 LAPTOPS = [(1280, 720), (1280, 800), (1366, 768), (1440, 900), (1920, 1080), (800, 900)]
 BLOCKS = """() => Array.from(document.querySelectorAll(
-    'h1, h2, body > p, .top > div, .zoom, .legend, section.face h3, svg.timeline, .keys, #events'))
+    'h1, h2, body > p, .top > div, .zoom, .legend, section.face h3, svg.timeline, .keys, #filters:not([hidden]), #events'))
     .map(e => { const b = e.getBoundingClientRect();
       return [e.tagName.toLowerCase() + '.' + (e.className.baseVal ?? e.className), b.left, b.top, b.right, b.bottom]; })"""
 

@@ -1,0 +1,136 @@
+"""report.html's events table as a reviewer of a long two-person interview uses it (in chromium, through playwright):
+sorted by a column head, filtered by face, type and class, and n / p, a click, Enter still seeking the video to the
+onset of the events shown. A small page built here (24 events of faces 0 and 3 over a 24 s video), not a long run."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from mpt_live.report import render_report
+from mpt_live.review import review_video
+
+from test_report import browser  # noqa: F401  (the fixture)
+
+CLASSES = ["happiness", "surprise", "others"]
+SECONDS, FPS = 24.0, 10.0
+
+
+def _events() -> list[dict]:
+    out = []
+    for i in range(24):
+        t = round(0.5 + i * 0.95, 2)
+        out.append({"face": 0 if i % 3 else 3, "onset_s": t, "apex_s": t + 0.1, "offset_s": t + 0.3,
+                    "onset_frame": round(t * FPS), "apex_frame": round(t * FPS) + 1, "offset_frame": round(t * FPS) + 3,
+                    "type": "macro" if i % 4 == 0 else "micro", "class": None if i == 5 else CLASSES[i % 3],
+                    "confidence": None if i == 5 else round(0.3 + 0.6 * ((i * 7) % 24) / 24, 3), "score": 4.0 + i % 5})
+    return out
+
+
+@pytest.fixture(scope="module")
+def table(tmp_path_factory):
+    out = tmp_path_factory.mktemp("table")
+    src = out / "source.mp4"
+    w = cv2.VideoWriter(str(src), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (64, 48))
+    for k in range(int(SECONDS * FPS)):
+        w.write(np.full((48, 64, 3), (k * 3) % 256, np.uint8))
+    w.release()
+    video = review_video(out, [src])
+    assert video
+    rows = [{"time_s": k / FPS, "frame": k, "face_id": f, "x": 0, "y": 0, "w": 20, "h": 20, "motion_score": 1.0,
+             **{f"p_{c}": 1 / 3 for c in CLASSES}} for k in range(int(SECONDS * FPS)) for f in (0, 3)]
+    events = _events()
+    summary = {"events": events, "source": str(src), "source_seconds": SECONDS, "outputs": {}}
+    (out / "report.html").write_text(render_report(out, summary, rows, CLASSES, video, [], "table"), encoding="utf-8")
+    return out, events
+
+
+def _open(browser, out):  # noqa: F811
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto((out / "report.html").as_uri())
+    page.wait_for_function("document.getElementById('video').readyState >= 1", timeout=20000)
+    return page, errors
+
+
+SHOWN = """Array.from(document.querySelectorAll('#events tbody tr[data-onset]')).filter(r => !r.hidden && r.offsetParent)
+    .map(r => parseInt(r.cells[0].textContent))"""
+
+
+def _seeked(page, t: float) -> None:
+    page.wait_for_function(f"Math.abs(document.getElementById('video').currentTime - {t}) < 0.04 && "
+                           "!document.getElementById('video').seeking", timeout=10000)
+
+
+def test_a_column_head_sorts_the_events_and_again_reverses_them(table, browser):  # noqa: F811
+    """The table of a long interview's hundreds of events could only be read in time order: a click on a column's
+    head now sorts by it (again: the other way; events without a value last), the head says how (aria-sort)."""
+    out, events = table
+    page, errors = _open(browser, out)
+    head = page.get_by_role("columnheader", name="confidence")
+    head.get_by_role("button").click()
+    by_conf = sorted((i for i, e in enumerate(events) if e["confidence"] is not None), key=lambda i: events[i]["confidence"])
+    assert page.evaluate(SHOWN) == [i + 1 for i in by_conf] + [6]
+    assert head.get_attribute("aria-sort") == "ascending"
+    head.get_by_role("button").click()
+    assert page.evaluate(SHOWN) == [i + 1 for i in reversed(by_conf)] + [6]
+    assert head.get_attribute("aria-sort") == "descending"
+    page.get_by_role("columnheader", name="face").get_by_role("button").click()
+    assert page.evaluate(SHOWN) == [i + 1 for i in sorted(range(24), key=lambda i: (events[i]["face"], i))]
+    assert head.get_attribute("aria-sort") is None
+    # sorted by confidence, n goes down the table as shown, and the video follows
+    head.get_by_role("button").click()
+    page.locator("#events tbody tr[data-onset]").first.click()
+    _seeked(page, events[by_conf[0]]["onset_s"])
+    page.keyboard.press("n")
+    _seeked(page, events[by_conf[1]]["onset_s"])
+    # by keyboard: up from the first row to the column heads (the table stays one tab stop), along them, Enter
+    page.locator("#events tbody tr[data-onset]:not([hidden])").first.focus()
+    page.keyboard.press("ArrowUp")
+    assert page.evaluate("document.activeElement.textContent") == "#"
+    for _ in range(5):
+        page.keyboard.press("ArrowRight")
+    page.keyboard.press("Enter")
+    assert page.evaluate(SHOWN) == list(range(1, 25))  # by onset: time order
+    assert page.get_by_role("columnheader", name="onset").get_attribute("aria-sort") == "ascending"
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate("document.activeElement.getAttribute('aria-selected')") is not None
+    assert errors == []
+
+
+def test_filters_by_face_type_and_class_and_n_p_step_through_the_events_shown(table, browser):  # noqa: F811
+    """Filters for face, type and class (the values the run has): the table shows the events that match, says how
+    many of all; n / p and a click move through those only, seeking the video to their onsets."""
+    out, events = table
+    page, errors = _open(browser, out)
+    page.get_by_label("face", exact=True).select_option("3")
+    want = [i + 1 for i, e in enumerate(events) if e["face"] == 3]
+    assert page.evaluate(SHOWN) == want
+    assert f"{len(want)} of {len(events)}" in page.inner_text("#filters")
+    page.get_by_label("type", exact=True).select_option("micro")
+    want = [i + 1 for i, e in enumerate(events) if e["face"] == 3 and e["type"] == "micro"]
+    assert page.evaluate(SHOWN) == want and len(want) >= 3
+    page.keyboard.press("Escape")
+    page.locator("body").click(position={"x": 5, "y": 5})
+    page.keyboard.press("n")
+    _seeked(page, events[want[0] - 1]["onset_s"])
+    page.keyboard.press("n")
+    _seeked(page, events[want[1] - 1]["onset_s"])
+    page.keyboard.press("p")
+    _seeked(page, events[want[0] - 1]["onset_s"])
+    page.locator("#events tbody tr[data-onset]:not([hidden])").nth(2).click()
+    _seeked(page, events[want[2] - 1]["onset_s"])
+    # the class filter: its values, and none for the event without a class
+    options = page.get_by_label("class", exact=True).evaluate("s => Array.from(s.options).map(o => o.value)")
+    assert options == ["", *sorted(CLASSES), "-"]
+    page.get_by_label("type", exact=True).select_option("")
+    page.get_by_label("face", exact=True).select_option("")
+    page.get_by_label("class", exact=True).select_option("-")
+    assert page.evaluate(SHOWN) == [6]
+    page.get_by_label("face", exact=True).select_option("3")
+    assert page.evaluate(SHOWN) == []
+    assert page.is_visible("#no-match") and "No event matches" in page.inner_text("#no-match")
+    assert errors == []
