@@ -18,7 +18,8 @@ height:48px;border-radius:3px}.keys{color:#666;font-size:12px}h3 img.who{height:
 vertical-align:middle;margin-right:8px}h3 .seen{font-weight:400;color:#555;margin-left:8px}
 :focus-visible{outline:3px solid #1a5fb4;outline-offset:2px}#events tbody tr:focus-visible{outline-offset:-3px}
 .keys ul{margin:0 0 8px;padding-left:18px}.keys h3{margin:0}kbd{font:inherit;font-weight:600}
-.filters{margin:0 0 6px;display:flex;flex-wrap:wrap;gap:4px 14px;align-items:center}#count{color:#555}.filters[hidden]{display:none}
+.filters{margin:0 0 6px;display:flex;flex-wrap:wrap;gap:4px 14px;align-items:center}#count{color:#555}svg.timeline rect.ev.out{fill-opacity:.05;stroke-opacity:.07}
+.filtered svg.timeline rect.ev:not(.out){stroke-opacity:.85}.filters[hidden]{display:none}
 #events th button{font:inherit;font-weight:600;color:inherit;background:none;border:0;padding:0;cursor:pointer;text-align:left}
 #events th[aria-sort=ascending] button::after{content:" \\25B2"}#events th[aria-sort=descending] button::after{content:" \\25BC"}
 .zoom{margin:0 0 6px}.zoom button{margin-left:4px}#shown{margin-left:8px;color:#555}
@@ -106,11 +107,19 @@ function compare(a, b) {  // events without a value last in either direction, ti
 }
 // filtering: face, type and class, each a list of the values the run has (none: an event without a class)
 const filters = Array.from(document.querySelectorAll('#filters select'));
-const cell = (r, key) => missing(evs[+r.dataset.i][key]) ? '-' : String(evs[+r.dataset.i][key]);
+const cell = (i, key) => missing(evs[i][key]) ? '-' : String(evs[i][key]);
+const marks = new Map();  // each event's shading on its face's timeline (drawn in the events' order, face by face)
+document.querySelectorAll('svg.timeline').forEach(s => {
+  const mine = evs.map((e, i) => i).filter(i => String(evs[i].face) === s.dataset.face);
+  s.querySelectorAll('rect.ev').forEach((x, k) => { if (k < mine.length) marks.set(mine[k], x); });
+});
 function arrange() {
   const want = filters.filter(s => s.value !== '').map(s => [s.dataset.key, s.value]);
   const sorted = all.slice().sort(compare);
-  sorted.forEach(r => { r.hidden = !want.every(([k, v]) => cell(r, k) === v); });
+  const match = i => want.every(([k, v]) => cell(i, k) === v);
+  sorted.forEach(r => { r.hidden = !match(+r.dataset.i); });
+  marks.forEach((x, i) => x.classList.toggle('out', !match(i)));  // on the timelines: the others faded
+  document.body.classList.toggle('filtered', want.length > 0);  // ... and those shown outlined
   tbody.append(...sorted);
   rows = sorted.filter(r => !r.hidden);
   document.getElementById('no-match').hidden = rows.length > 0 || !all.length;
@@ -137,7 +146,7 @@ heads.forEach((b, k) => {  // inside the grid's one tab stop; nothing to sort wi
   });
 });
 filters.forEach(s => {
-  const values = [...new Set(all.map(r => cell(r, s.dataset.key)))]
+  const values = [...new Set(all.map(r => cell(+r.dataset.i, s.dataset.key)))]
     .sort((a, b) => (a === '-') - (b === '-') || a.localeCompare(b, undefined, {numeric: true}));
   values.forEach(v => s.add(new Option(v === '-' ? 'none' : v, v)));
   s.parentElement.hidden = values.length < 2;  // nothing to choose from

@@ -113,6 +113,13 @@ def test_filters_by_face_type_and_class_and_n_p_step_through_the_events_shown(ta
     page.get_by_label("type", exact=True).select_option("micro")
     want = [i + 1 for i, e in enumerate(events) if e["face"] == 3 and e["type"] == "micro"]
     assert page.evaluate(SHOWN) == want and len(want) >= 3
+    # the timelines: the events shown stand out, the others faded (where they are in a long run, at a glance)
+    marks = page.evaluate("""Array.from(document.querySelectorAll('svg.timeline rect.ev')).map(x => [
+        x.closest('svg').dataset.face, x.querySelector('title').textContent, getComputedStyle(x).fillOpacity,
+        getComputedStyle(x).strokeOpacity])""")
+    bright = [(f, t.split()[-2]) for f, t, o, line in marks if float(o) > 0.1 and float(line) > 0.5]
+    assert bright == [("3", f"{events[i - 1]['onset_s']:.2f}-{events[i - 1]['offset_s']:.2f}") for i in want]
+    assert len(marks) == len(events)
     page.keyboard.press("Escape")
     page.locator("body").click(position={"x": 5, "y": 5})
     page.keyboard.press("n")
@@ -130,6 +137,9 @@ def test_filters_by_face_type_and_class_and_n_p_step_through_the_events_shown(ta
     page.get_by_label("face", exact=True).select_option("")
     page.get_by_label("class", exact=True).select_option("-")
     assert page.evaluate(SHOWN) == [6]
+    assert [t for _, t, o in page.evaluate("""Array.from(document.querySelectorAll('svg.timeline rect.ev')).map(x => [0,
+        x.querySelector('title').textContent, getComputedStyle(x).fillOpacity])""") if float(o) > 0.1] == \
+        [f"{events[5]['type']} {events[5]['onset_s']:.2f}-{events[5]['offset_s']:.2f} s"]  # an event without a class: its type
     page.get_by_label("face", exact=True).select_option("3")
     assert page.evaluate(SHOWN) == []
     assert page.is_visible("#no-match") and "No event matches" in page.inner_text("#no-match")
