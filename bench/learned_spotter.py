@@ -267,7 +267,7 @@ def main() -> None:
                 for v in pool:
                     if v["carrier"] == c:
                         scores[model][v["key"]] = f(v["x"])
-        best, grid = None, []
+        grid = []
         for model in MODELS:
             for how in ("peaks", "runs"):
                 for thr in THRESHOLDS:

@@ -105,7 +105,6 @@ def replay(path: Path, pooled: dict | None = None):
 
 
 def diagnose(v: LongVideo, spotted: list[Spotted], trace: dict, dropped: list) -> None:
-    found = {s.apex for s in spotted}
     for iv in v.intervals:
         one = score(LongVideoIndex(videos=[replace(v, intervals=[iv])], classes=[]), {v.name: spotted}, iv.type)
         if one["tp"]:

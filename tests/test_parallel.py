@@ -10,7 +10,6 @@ import shutil
 from pathlib import Path
 from urllib.parse import unquote
 
-import numpy as np
 import pytest
 from rich.console import Console
 

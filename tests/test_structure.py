@@ -97,12 +97,13 @@ def test_cli_reference_is_current():
 def test_no_name_is_used_that_is_never_defined():
     """A name used but defined nowhere (a helper renamed in one module and still called by its old name in
     another, merged from two branches) is a NameError only when that line runs: a run on a video with an
-    event lost its report.html so. ruff's undefined-name checks (F821-F823) read every module."""
+    event lost its report.html so. ruff's undefined-name checks (F821-F823) read every module; its checks of
+    imports and local variables never used (F401, F841: what a moved or renamed helper leaves behind) too."""
     import subprocess
 
     dirs = [str(ROOT / d) for d in ("mpt_live", "train", "export", "bench", "scripts", "tests")]
     res = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "--isolated", "--select",
-                          "F821,F822,F823", "--output-format", "concise", *dirs], capture_output=True, text=True)
+                          "F401,F821,F822,F823,F841", "--output-format", "concise", *dirs], capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
 
 

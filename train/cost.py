@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from train.backbone import create_backbone
-from train.model import ADAPTERS, MPT, GroupAdapter, MPTConfig
+from train.model import ADAPTERS, MPT, GroupAdapter
 
 
 def trainable_parameters(model: nn.Module) -> int:
