@@ -215,7 +215,7 @@ ME3_HEADER = ["Subject", "Filename", "Onset", "Apex", "Offset", "AU", "Objective
 
 def casme3(root: Path, combined: bool = False) -> Path:
     micro = [["spNO.1", "a", 3, 5, 8, "12", 1, "happy"]]
-    macro = [["spNO.1", "b", 10, 15, 25, "4", 2, "sad"], ["spNO.1", "b", 0, 2, 4, "4", 2, "sad"]]
+    macro = [["spNO.1", "b", 10, 15, 25, "4", 2, "sad"], ["spNO.1", "b", 0, 0, 0, "4", 2, "sad"]]  # not coded
     ann = root / "annotation"
     if combined:
         header = ME3_HEADER[:6] + ["Type"] + ME3_HEADER[6:]
@@ -239,7 +239,7 @@ def test_casme3lv_two_sheets_or_one(tmp_path, combined):
     assert by["spNO.1_b"].intervals == [Interval(10, 15, 25, "macro", "sad", "4")]
     assert by["spNO.1_c"].intervals == [] and by["spNO.1_a"].fps == 30.0
     assert "spNO.1/a/color" in by["spNO.1_a"].aliases
-    assert idx.dropped == {"onset 0 or blank (not coded)": 1}
+    assert idx.dropped == {"onset 0 or blank and no offset (not coded)": 1}
 
 
 @pytest.mark.parametrize("name, gone, video, rows", [
@@ -644,3 +644,24 @@ def test_a_row_with_its_offset_before_its_onset_is_a_counted_named_drop(tmp_path
     assert idx.dropped["offset before onset"] == 1
     said = [w for w in idx.warnings if "dropped" in w and " > offset " in w]
     assert len(said) == 1 and " row " in said[0]
+
+
+@pytest.mark.parametrize("first", [0, 1])
+def test_casme3lv_onset_0_is_a_movement_from_the_first_frame(tmp_path, first):
+    """CAS(ME)^3 codes a movement already under way when the recording starts with onset 0 (MEB's erratum for one such
+    row sets onset and apex to 1, the clip reader keeps it from the first image): the long-video reader dropped every
+    such row as 'not coded', its truth never scored. With an offset it is kept from the first frame (image 0, or
+    image 1 in a recording numbered from 1), counted in notes; onset 0 with offset 0 or blank has nothing coded."""
+    root = casme3(tmp_path)
+    book(root / "annotation/cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx", {"Sheet1": [
+        ME3_HEADER, ["spNO.1", "a", 0, 0, 6, "12", 1, "happy"], ["spNO.1", "c", 0, 3, 7, "4", 1, "sad"],
+        ["spNO.1", "c", 0, 0, 0, "", "", ""], ["spNO.1", "c", 0, "", "", "", "", ""]]})
+    if first:
+        for rec in ("a", "c"):
+            (root / f"data/part_A/spNO.1/{rec}/color/0.jpg").unlink()
+    idx = load_long_dataset("casme3", root)
+    by = {v.name: v.intervals for v in idx.videos}
+    assert by["spNO.1_a"] == [Interval(0, 0, 6 - first, "micro", "happy", "12")]
+    assert by["spNO.1_c"] == [Interval(0, 3 - first, 7 - first, "micro", "sad", "4")]
+    assert idx.dropped == {"onset 0 or blank and no offset (not coded)": 3}  # 2 here, 1 of the macro sheet
+    assert sum(n for note, n in idx.notes.items() if note.startswith("onset 0")) == 2

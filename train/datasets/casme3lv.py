@@ -14,8 +14,11 @@ Assumed layout:
   name. 30 fps. The video name is ``spNO.1_a``. Of several folders of ``spNO.<n>`` folders, the one whose path
   names part A is read (a whole release has part B's and C's beside it).
 
-Every recording folder found is a video of the set. Onset 0 or blank means "not coded" (those rows
-are dropped and counted, as the MEGC baselines skip them); a missing apex takes the middle.
+Every recording folder found is a video of the set. Onset 0 with an offset is a movement already under way when
+the recording starts (MEB's erratum for one such row sets its onset and apex to 1; the clip reader
+:mod:`.casme3` keeps them from the first image): kept from the recording's first image (image 0, or image 1 where
+it is numbered from 1), counted in notes. A blank onset, or onset 0 without an offset, has nothing coded: dropped
+and counted. A missing apex takes the middle.
 """
 
 from __future__ import annotations
@@ -55,6 +58,21 @@ def _recordings(root: Path) -> tuple[Path, dict[str, tuple[Path, Path]]]:
             folder = rec / "color" if (rec / "color").is_dir() else rec
             out[f"{sub.name}_{rec.name}".lower()] = (sub, folder)
     return frame_root, out
+
+
+NOT_CODED = "onset 0 or blank and no offset (not coded)"
+ONSET_0 = "onset 0 (under way when the recording starts): kept from its first image"
+
+
+def from_first_image(clip: ClipFrames, apex: int | None, notes: dict[str, int]) -> tuple[int, int | None]:
+    """(onset, apex) of a row coded with onset 0 and an offset: a movement under way at the recording's start, kept
+    from its first image (counted), as the clip reader keeps it (:func:`.sheets.resolve_annotation`; MEB's erratum
+    for one such row sets onset and apex to 1). Image 0 where the recording has one; image 1, apex 0 with it, where
+    it is numbered from 1; otherwise 0 stays, outside the recording (:func:`.longvideo.frame_positions` drops it)."""
+    count(notes, ONSET_0)
+    if 0 not in clip.index_of and min(clip.index_of) == 1:
+        return 1, (1 if apex == 0 else apex)
+    return 0, apex
 
 
 def load(root: Path) -> LongVideoIndex:
@@ -110,9 +128,11 @@ def load(root: Path) -> LongVideoIndex:
                 raise row.error(ident, f"type {cell_text(row['type'])!r} is not Micro- or Macro-expression "
                                        "(and the sheet's name does not say)")
             onset, apex, offset = (as_int(row[k]) for k in ("onset", "apex", "offset"))
-            if not onset:
-                count(dropped, "onset 0 or blank (not coded)")
+            if not onset and not (offset or 0) > 0:  # nothing coded (a blank onset, or an all-zero row)
+                count(dropped, NOT_CODED)
                 continue
+            if onset == 0:  # under way when the recording starts: from its first image
+                onset, apex = from_first_image(clips[key], apex, notes)
             label = cell_text(row["emotion"]).lower()
             labels.add(label)
             v = videos[key]
