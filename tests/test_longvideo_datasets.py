@@ -665,3 +665,51 @@ def test_casme3lv_onset_0_is_a_movement_from_the_first_frame(tmp_path, first):
     assert by["spNO.1_c"] == [Interval(0, 3 - first, 7 - first, "micro", "sad", "4")]
     assert idx.dropped == {"onset 0 or blank and no offset (not coded)": 3}  # 2 here, 1 of the macro sheet
     assert sum(n for note, n in idx.notes.items() if note.startswith("onset 0")) == 2
+
+
+EVENTS = "video,face,onset_s,apex_s,offset_s,onset_frame,apex_frame,offset_frame,type,class,confidence,score\n"
+
+
+@pytest.mark.parametrize("name, drop, video, reason", [
+    ("sammlv", lambda r: [p.unlink() for p in (r / "SAMM_longvideos/007_2").iterdir()], "007_2", "holds no image frames"),
+    ("sammlv", lambda r: shutil.rmtree(r / "SAMM_longvideos/007_2"), None, None),  # never in the sheet nor the copy
+    ("casme3", lambda r: [p.unlink() for p in (r / "data/part_A/spNO.1/c/color").iterdir()], "spNO.1_c",
+     "holds no image frames"),
+    ("casme3", lambda r: shutil.rmtree(r / "data/part_A/spNO.1/b"), "spNO.1_b", "the copy lacks its recording"),
+    ("casme2lv", lambda r: (r / "rawvideo/s16/16_0101disgustingteeth.avi").write_bytes(b""), "16_0101disgustingteeth",
+     "the file is empty (0 bytes)"),
+])
+def test_a_run_of_a_recording_the_copy_drops_is_named_and_the_rest_scored(tmp_path, name, drop, video, reason):
+    """A run folder holding events of a recording this copy of the dataset drops from the truth (its frame folder
+    empty, its video unreadable, its folder missing) stopped mpt-eval at "video ... is not in the truth". It is named
+    once with the reader's reason, its events not scored, and the rest scored; the JSON lists it."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from train.eval_cli import app
+
+    root = {"casme2lv": lambda r: casme2(r, videos=True), "sammlv": sammlv, "casme3": casme3}[name](tmp_path / "d")
+    if name == "casme2lv":
+        shutil.rmtree(root / "rawpic")
+    before = load_long_dataset(name, root)
+    run = tmp_path / "run"
+    for v in before.videos:
+        (run / v.name).mkdir(parents=True)
+        (run / v.name / "events.csv").write_text(EVENTS + "".join(
+            f"{v.name},0,,,,{iv.onset},{iv.apex},{iv.offset},{iv.type},{iv.label},0.9,1.0\n" for iv in v.intervals))
+    drop(root)
+    res = CliRunner().invoke(app, ["spot", "--dataset", name, "--data", str(root), "--runs", str(run),
+                                   "--out", str(tmp_path / "s.json")])
+    if video is None:  # a recording the sheet does not name and the copy lacks is no recording of the set
+        assert res.exit_code == 2 and "('007_2') nor a summary.json beside it names a truth video" in res.output
+        return
+    assert res.exit_code == 0, res.output
+    out = json.loads((tmp_path / "s.json").read_text())
+    kept = sum(len(v.intervals) for v in before.videos if v.name != video)
+    assert (out["by_type"]["all"]["tp"], out["by_type"]["all"]["fp"], out["by_type"]["all"]["fn"]) == (kept, 0, 0)
+    assert list(out["dropped_recordings"]) == [video] and reason in out["dropped_recordings"][video]
+    text = res.output.replace("\n", " ")
+    said = [w for w in text.split("warning:") if "dropped from the truth" in w]
+    assert len(said) == 1 and video in said[0] and reason in said[0]
+    assert "1 run recording(s) dropped from the truth" in text.split("warning:")[-1]

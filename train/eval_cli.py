@@ -108,8 +108,11 @@ def spot(
     for note, n in sorted(index.notes.items()):
         say("note:", "", f"{n} truth row(s): {note}")
     bare = len(result.get("unannotated", []))  # recordings no sheet row names: counted, named in the JSON
+    gone = len(result.get("dropped_recordings", {}))  # run, but dropped from the truth by the copy: not scored
     say("", "", f"{len(index.videos)} videos" + (f" ({bare} without annotated intervals, scored for false positives "
-                                                  "only: 'unannotated' in the JSON)" if bare else "") + f"; wrote {target}")
+                                                  "only: 'unannotated' in the JSON)" if bare else "")
+        + (f"; {gone} run recording(s) dropped from the truth, not scored ('dropped_recordings' in the JSON)"
+           if gone else "") + f"; wrote {target}")
 
 
 def _score(runs: list[Path], truth: Optional[Path], dataset: Optional[SpotDataset], data: Optional[Path], kind: Kind,
@@ -131,7 +134,8 @@ def _score(runs: list[Path], truth: Optional[Path], dataset: Optional[SpotDatase
         check_not_read(out, runs, data if dataset is not None else None)
     index = read_annotations_csv(truth) if truth is not None else load_long_dataset(dataset.value, data)
     notes: list[str] = []
-    spotted = read_runs(runs, index, notes)
+    gone: dict[str, str] = {}
+    spotted = read_runs(runs, index, notes, gone)
     result = score(index, spotted, kind.value)
     result["warnings"] = notes + result["warnings"]
     result["truth"] = str(truth if truth is not None else data)
@@ -139,6 +143,7 @@ def _score(runs: list[Path], truth: Optional[Path], dataset: Optional[SpotDatase
     result["dropped"] = index.dropped
     result["not_run"] = [v.name for v in index.videos if v.name not in spotted]  # their truth scored as missed
     result["unannotated"] = [v.name for v in index.videos if not v.intervals]
+    result["dropped_recordings"] = gone  # run, but this copy drops them from the truth: not scored
     target = out or ((runs[0] if runs[0].is_dir() else runs[0].parent) / "spotting.json")
     try:
         write_json(target, result)

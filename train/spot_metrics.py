@@ -274,8 +274,8 @@ def _check_finished(f: Path, summary: dict) -> None:
                          "its events cover only part of the video: run it again")
 
 
-def read_runs(runs: Sequence[Path], truth: LongVideoIndex,
-              notes: list[str] | None = None) -> dict[str, list[Spotted]]:
+def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | None = None,
+              gone: dict[str, str] | None = None) -> dict[str, list[Spotted]]:
     """Spotted intervals per truth video from the ``events.csv`` files under ``runs``.
 
     A file's video is its rows' ``video`` value, or, when it has no rows, what its folder names
@@ -283,9 +283,15 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex,
     without a file (a partial run) is not in the result, so :func:`score` counts its truth as missed, as the MEGC
     protocol scores the whole set: one line in ``notes`` names those videos (without ``notes``, an error). A run of a copy at another frame rate than the truth's (a 25 or 60 fps
     re-encode), or of a variable-rate copy, has its events placed in the truth's frames by their seconds
-    (:mod:`train.spot_frames`), one line in ``notes`` saying so.
+    (:mod:`train.spot_frames`), one line in ``notes`` saying so. A file of a recording this copy of the dataset drops
+    from the truth (``truth.left_out``: its frame folder empty, its video unreadable, the copy lacking it) is not
+    scored: one line in ``notes`` names those recordings and why, and ``gone`` gets them (name -> why; without
+    ``notes``, an error).
     """
     resolve = _resolver(truth.videos)
+    dropped = _resolver(truth.left_out)
+    why_gone = {g.name: g.reason for g in truth.left_out}
+    run_gone: dict[str, Path] = {}  # recordings dropped from the truth -> the events.csv of their run
     rates = {v.name: v.fps for v in truth.videos}
     lengths = {v.name: len(v.frames) for v in truth.videos if v.frames}  # frame folders: their image count
     out: dict[str, list[Spotted]] = {}
@@ -296,6 +302,11 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex,
             _check_finished(f, summary)
             rows = read_events(f)
             names = {resolve(s.video) for s in rows} if rows else {_folder_video(f, Path(run), resolve, summary)}
+            left = {dropped(s.video) for s in rows if resolve(s.video) is None} if rows else \
+                {_folder_video(f, Path(run), dropped, summary)} if None in names else set()
+            if None in names and None not in left:  # only recordings this copy drops: named below, not scored
+                run_gone.update((name, f) for name in left)
+                names.discard(None)
             if None in names:
                 if not rows:  # nothing in the file says which video it is
                     raise InputError(f"{f}: no events, and neither its folder ({f.parent.name!r}) nor a summary.json "
@@ -317,6 +328,14 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex,
                 if why and notes is not None:
                     notes.append(f"{f}: {why}; {name} is coded at {rates[name]:g} fps: its events placed in the "
                                  "truth's frames by their seconds")
+    if run_gone and notes is None:
+        name, f = next(iter(run_gone.items()))
+        raise InputError(f"{f}: events of {name}, which this copy of the dataset drops from the truth ({why_gone[name]})")
+    if run_gone:
+        notes.append(f"{len(run_gone)} run recording(s) dropped from the truth by this copy of the dataset, their events "
+                     f"not scored: {first_of([f'{n} ({why_gone[n]})' for n in run_gone], 3)}")
+        if gone is not None:
+            gone.update((n, why_gone[n]) for n in run_gone)
     missing = [v.name for v in truth.videos if v.name not in out]
     if missing and notes is not None:
         n = sum(len(v.intervals) for v in truth.videos if v.name not in out)

@@ -39,9 +39,9 @@ from mpt_live.sources import open_capture, unreadable
 from .files import ClipFrames, find_dirs, find_files, find_sheets, newest_name, pick, prefer_raw
 from .samples import natural_key
 from .sheets import SheetRow, as_int, cell_text, count, first_of, is_blank, read_workbook
-from .longvideo import (LongVideo, LongVideoIndex, empty_line, empty_recording, finish, frame_positions,
-                        interval_from_row, lost_line, no_recording, normalise_type, outside_line, read_recording,
-                        uncoded_offset)
+from .longvideo import (LeftOut, LongVideo, LongVideoIndex, empty_line, empty_recording, finish, frame_positions,
+                        interval_from_row, left_out, lost_line, no_recording, normalise_type, outside_line,
+                        read_recording, uncoded_offset)
 
 FPS = 30.0
 VIDEO_EXT = (".avi", ".mp4", ".mov", ".mkv")
@@ -189,12 +189,14 @@ def load(root: Path) -> LongVideoIndex:
     clips: dict[str, ClipFrames] = {}  # frame folders: image numbers -> positions
     empty: list[Path] = []             # frame folders holding no image: no video of the set
     empty_keys: set[str] = set()
+    empty_names: list[tuple[str, tuple[str, ...]]] = []  # their names and aliases, as a video's
     for key, (name, path) in recordings.items():
         subject = f"s{key.split('_')[0]}"
         if path.is_dir():
             clip = read_recording(path, empty)
             if clip is None:
                 empty_keys.add(key)
+                empty_names.append((name, (f"{subject}/{name}",)))
                 continue
             videos[key] = LongVideo(name, subject, FPS, [], frames=clip.frames,
                                     aliases=(f"{subject}/{name}",))
@@ -208,6 +210,7 @@ def load(root: Path) -> LongVideoIndex:
     unread: list[str] = []  # rows of an empty frame folder
     broken: list[str] = []       # videos that do not read: path and why
     broken_rows: list[str] = []  # their rows
+    unreadable: list[LeftOut] = []  # those videos, dropped from the truth
     cut: list[str] = []     # rows outside their recording's frames
     for row in _rows(coding_name, coding, 9):
         participant = as_int(row[0])
@@ -231,6 +234,8 @@ def load(root: Path) -> LongVideoIndex:
             continue
         if key not in clips and key not in lengths:  # a video file: its frames, once
             lengths[key] = _length_or_why(videos[key].video, broken)
+            if lengths[key] == 0:
+                unreadable.append(LeftOut(videos[key].name, broken[-1], videos[key].aliases))
         if lengths.get(key) == 0:
             count(dropped, UNREADABLE)
             broken_rows.append(f"{row.sheet} row {row.row} ({ident})")
@@ -267,4 +272,5 @@ def load(root: Path) -> LongVideoIndex:
     said = [f"{len(broken)} recording video(s) do not read, not scored: {first_of(broken, 3)}; their "
             f"{len(broken_rows)} annotation row(s) dropped: {first_of(broken_rows, 3)}"] if broken else []
     return finish(kept, sorted(lb for lb in labels if lb), dropped, notes, "casme2lv", sheet,
-                  warnings + lost_line(lost) + empty_line(empty, unread) + outside_line(cut) + said)
+                  warnings + lost_line(lost) + empty_line(empty, unread) + outside_line(cut) + said,
+                  left_out(empty, [n for n, _ in empty_names], [a for _, a in empty_names]) + unreadable)

@@ -31,8 +31,9 @@ from mpt_live.errors import InputError
 from .casme3 import prefer_part_a, sheet_kind
 from .files import ClipFrames, child_dirs, find_dirs, find_sheets, newest_name, pick, subdirs
 from .sheets import as_int, cell_text, count, read_sheet
-from .longvideo import (LongVideo, LongVideoIndex, empty_line, empty_recording, finish, frame_positions,
-                        interval_from_row, lost_line, no_recording, normalise_type, outside_line, read_recording)
+from .longvideo import (LACKED, LeftOut, LongVideo, LongVideoIndex, empty_line, empty_recording, finish,
+                        frame_positions, interval_from_row, left_out, lost_line, no_recording, normalise_type,
+                        outside_line, read_recording)
 
 FPS = 30.0
 COLUMNS = {
@@ -92,13 +93,15 @@ def load(root: Path) -> LongVideoIndex:
     clips: dict[str, ClipFrames] = {}
     empty: list[Path] = []             # recording folders holding no image: no video of the set
     empty_keys: set[str] = set()
+    empty_names: list[tuple[str, tuple[str, ...]]] = []  # their names and aliases, as a video's
     for key, (sub, folder) in recordings.items():
+        letter = folder.parent.name if folder.name == "color" else folder.name
+        name = f"{sub.name}_{letter}"
         clip = read_recording(folder, empty)
         if clip is None:
             empty_keys.add(key)
+            empty_names.append((name, (f"{sub.name}/{letter}/color", f"{sub.name}/{letter}")))
             continue
-        letter = folder.parent.name if folder.name == "color" else folder.name
-        name = f"{sub.name}_{letter}"
         videos[key] = LongVideo(name, sub.name, FPS, [], frames=clip.frames,
                                 aliases=(f"{sub.name}/{letter}/color", f"{sub.name}/{letter}"))
         clips[key] = clip
@@ -108,6 +111,7 @@ def load(root: Path) -> LongVideoIndex:
     lost: list[str] = []
     unread: list[str] = []  # rows of an empty recording folder
     cut: list[str] = []     # rows outside their recording's frames
+    lacked: list[LeftOut] = []  # recordings the sheets name and the copy lacks
     for sheet in sheets:
         named = sheet_kind(sheet)
         for row in read_sheet(sheet, COLUMNS, OPTIONAL):
@@ -122,6 +126,8 @@ def load(root: Path) -> LongVideoIndex:
                 continue
             if key not in videos:
                 no_recording(row, ident, lost, dropped)
+                subject, letter = f"spNO.{int(m.group(1))}", cell_text(row["filename"])
+                lacked.append(LeftOut(f"{subject}_{letter}", LACKED, (f"{subject}/{letter}/color", f"{subject}/{letter}")))
                 continue
             kind = named or normalise_type(cell_text(row["type"]))
             if kind is None:
@@ -144,4 +150,5 @@ def load(root: Path) -> LongVideoIndex:
             if iv is not None:
                 v.intervals.append(iv)
     return finish({v.name: v for v in videos.values()}, sorted(lb for lb in labels if lb), dropped, notes,
-                  "casme3", sheets[0], warnings + lost_line(lost) + empty_line(empty, unread) + outside_line(cut))
+                  "casme3", sheets[0], warnings + lost_line(lost) + empty_line(empty, unread) + outside_line(cut),
+                  left_out(empty, [n for n, _ in empty_names], [a for _, a in empty_names]) + lacked)

@@ -71,6 +71,16 @@ class LongVideo:
         return self.video if self.video is not None else (self.frames[0].parent if self.frames else None)
 
 
+@dataclass(frozen=True)
+class LeftOut:
+    """A recording of the copy, or one its sheet names, that is no video of the set (its frame folder empty, its video
+    unreadable, the copy lacking it) and why: a run's events of it are named, not scored (``mpt-eval spot``)."""
+
+    name: str
+    reason: str
+    aliases: tuple[str, ...] = ()
+
+
 @dataclass
 class LongVideoIndex:
     """The videos of a spotting set, its class order and the counts of dropped rows."""
@@ -81,6 +91,7 @@ class LongVideoIndex:
     notes: dict[str, int] = field(default_factory=dict)
     name: str = ""
     warnings: list[str] = field(default_factory=list)  # one line each (several candidate sheets)
+    left_out: list[LeftOut] = field(default_factory=list)  # recordings dropped from the truth
 
     def counts(self) -> dict[str, int]:
         out = {t: 0 for t in TYPES}
@@ -235,13 +246,28 @@ def empty_line(folders: list[Path], rows: list[str], show: int = 3) -> list[str]
     return [said + (f"; their {len(rows)} annotation row(s) dropped: {first_of(rows, show)}" if rows else "")]
 
 
+def left_out(folders: list[Path], names: list[str], aliases: list[tuple[str, ...]] | None = None) -> list[LeftOut]:
+    """The recordings of ``folders`` that hold no image frames (:func:`read_recording`), by their ``names``."""
+    return [LeftOut(n, f"its recording folder {f} holds no image frames (not extracted, or not copied)", a)
+            for f, n, a in zip(folders, names, aliases or [()] * len(names))]
+
+
+LACKED = "the sheet names it, the copy lacks its recording"
+
+
 def finish(videos: dict[str, LongVideo], classes: list[str], dropped: dict[str, int],
-           notes: dict[str, int], name: str, sheet: Path, warnings: list[str] | None = None) -> LongVideoIndex:
-    """Sorted index; InputError when no interval is usable; summary logged."""
+           notes: dict[str, int], name: str, sheet: Path, warnings: list[str] | None = None,
+           gone: list[LeftOut] | None = None) -> LongVideoIndex:
+    """Sorted index (``gone``: the recordings dropped from it, once each); InputError when no interval is usable;
+    summary logged."""
     out = sorted(videos.values(), key=lambda v: natural_key(v.name))
     for v in out:
         v.intervals.sort(key=lambda iv: (iv.onset, iv.offset))
-    index = LongVideoIndex(out, classes, dropped, notes, name, list(warnings or []))
+    once: dict[str, LeftOut] = {}
+    for g in gone or []:
+        if g.name not in videos:
+            once.setdefault(g.name, g)
+    index = LongVideoIndex(out, classes, dropped, notes, name, list(warnings or []), list(once.values()))
     if not any(v.intervals for v in out):
         why = "; ".join(f"{n} row(s): {reason}" for reason, n in sorted(dropped.items()))
         skipped = "; ".join(f"{n} row(s): {note}" for note, n in sorted(notes.items()) if "skipped" in note)

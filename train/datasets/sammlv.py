@@ -29,8 +29,8 @@ from mpt_live.errors import InputError
 from .files import ClipFrames, child_dirs, find_dirs, find_files, find_sheets, newest_name, pick, prefer_raw
 from .sheets import as_int, cell_text, count, read_sheet
 from .longvideo import (LongVideo, LongVideoIndex, empty_line, empty_recording, finish, frame_positions,
-                        interval_from_row, lost_line, no_recording, normalise_type, outside_line, read_recording,
-                        uncoded_offset)
+                        interval_from_row, left_out, lost_line, no_recording, normalise_type, outside_line,
+                        read_recording, uncoded_offset, LACKED, LeftOut)
 
 FPS = 200.0
 COLUMNS = {
@@ -78,6 +78,7 @@ def load(root: Path) -> LongVideoIndex:
     unread: list[str] = []  # rows of an empty recording folder
     cut: list[str] = []     # rows outside their recording's frames
     empty_keys = {d.name for d in empty}
+    lacked: list[LeftOut] = []  # recordings the sheet names and the copy lacks
     for row in read_sheet(sheet, COLUMNS, OPTIONAL):
         ident = cell_text(row["filename"])
         m = re.fullmatch(r"(\d+)_(\d+)_\d+", ident)
@@ -89,6 +90,7 @@ def load(root: Path) -> LongVideoIndex:
             continue
         if key not in videos:
             no_recording(row, f"{ident}: {key}/", lost, dropped)
+            lacked.append(LeftOut(key, LACKED))
             continue
         kind = normalise_type(cell_text(row["type"]))
         if kind is None:
@@ -117,4 +119,5 @@ def load(root: Path) -> LongVideoIndex:
     if not videos and not empty:
         raise InputError(f"{frame_root}: no recording folders")
     return finish(videos, sorted(lb for lb in labels if lb), dropped, notes, "sammlv", sheet,
-                  warnings + lost_line(lost) + empty_line(empty, unread) + outside_line(cut))
+                  warnings + lost_line(lost) + empty_line(empty, unread) + outside_line(cut),
+                  left_out(empty, [d.name for d in empty]) + lacked)
