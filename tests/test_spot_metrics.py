@@ -182,21 +182,63 @@ def test_missing_video_and_bad_truth(tmp_path):
     assert res.exit_code == 2 and "give either --truth" in res.output
 
 
-@pytest.mark.parametrize("status", ["running", "interrupted", "failed", "killed"])
-def test_a_run_that_did_not_finish_is_refused_not_scored(tmp_path, status):
-    """A video's run killed (summary.json still 'running'), stopped or failed half-way has the events of the
-    part it read: they were scored as the whole video's, every later movement a miss of the spotter."""
+@pytest.mark.parametrize("status, problems, kind", [
+    ("running", [], "failed"), ("interrupted", ["interrupted (SIGTERM): the outputs cover what was processed before"],
+                                "failed"),
+    ("failed", ["long_001.mp4: frame 9000: decoder error"], "failed"), ("killed", [], "failed"),
+    ("incomplete", ["the video ended at 12.0 s of its 60.0 s (a file cut short)"], "incomplete")])
+def test_a_run_that_did_not_finish_is_scored_as_it_is_and_named(tmp_path, status, problems, kind):
+    """A video's run that failed, was stopped or killed half-way, or is incomplete (its video ended early) has the
+    events of the part it read. It was refused (stopping the whole evaluation: one damaged video of a dataset
+    could never be scored past), or, incomplete, scored as if its events were all there, unsaid. It is now scored
+    as it is (the truth past where it stopped counts as missed, as MEGC scores the whole set), named once with its
+    reason, and listed in the JSON ('failed' or 'incomplete'); read_runs without notes still refuses a stopped run."""
     root = _benchmark(tmp_path)
     run = tmp_path / "run"
     _events(run / "long_001", [{"video": "long_001.mp4", "onset_frame": 11, "offset_frame": 20, "type": "micro"}])
-    _events(run / "long_002", [])
-    (run / "long_001" / "summary.json").write_text(json.dumps({"status": status, "source": "long_001.mp4"}))
-    res = CliRunner().invoke(app, ["spot", "--truth", str(root), "--runs", str(run)])
-    assert res.exit_code == 2 and "Traceback" not in res.output, res.output
-    assert f"from a run that did not finish (summary.json: status {status}" in res.output
-    (run / "long_001" / "summary.json").write_text(json.dumps({"status": "complete", "source": "long_001.mp4"}))
+    _events(run / "long_002", [{"video": "long_002.mp4", "onset_frame": 50, "offset_frame": 59, "type": "micro"}])
+    (run / "long_001" / "summary.json").write_text(json.dumps(
+        {"status": status, "source": "long_001.mp4", "problems": problems,
+         "error": problems[0] if status == "failed" else None}))
     res = CliRunner().invoke(app, ["spot", "--truth", str(root), "--runs", str(run)])
     assert res.exit_code == 0, res.output
+    out = json.loads((run / "spotting.json").read_text())
+    assert (out["tp"], out["fp"], out["fn"]) == (2, 0, 1)  # long_001's macro, after where it stopped: missed
+    other = {"failed": "incomplete", "incomplete": "failed"}[kind]
+    assert list(out[kind]) == ["long_001"] and out[other] == {}
+    assert status in out[kind]["long_001"] and all(p in out[kind]["long_001"] for p in problems)
+    said = [w for w in res.output.replace("\n", " ").split("warning:") if "long_001 (" in w]
+    assert len(said) == 1 and "counts as missed" in said[0]
+    if kind == "failed":
+        with pytest.raises(Exception, match=f"from a run that did not finish \\(summary.json: status {status}"):
+            read_runs([run], read_annotations_csv(root / "annotations.csv"))
+    (run / "long_001" / "summary.json").write_text(json.dumps({"status": "complete", "source": "long_001.mp4"}))
+    res = CliRunner().invoke(app, ["spot", "--truth", str(root), "--runs", str(run)])
+    out = json.loads((run / "spotting.json").read_text())
+    assert res.exit_code == 0 and out["failed"] == out["incomplete"] == {} and "long_001 (" not in res.output
+
+
+def test_videos_of_failed_csv_are_named_with_the_batch_reason(tmp_path):
+    """mpt-live --video DIR lists the videos that failed in OUT/failed.csv (one that did not open has no folder at
+    all): mpt-eval counted such a video as 'not run' without its reason, and a failed video's folder as a finished
+    run. Both are named once with the batch's reason and listed in 'failed'; a video failed.csv names whose run in
+    the folder has since completed is not."""
+    root = _benchmark(tmp_path)
+    run = tmp_path / "run"
+    _events(run / "long_001", [{"video": "long_001.mp4", "onset_frame": 11, "offset_frame": 20, "type": "micro"}])
+    (run / "failed.csv").write_text("video,reason\n/data/videos/long_002.mp4,long_002.mp4: not a readable video: "
+                                    "the file is empty (0 bytes)\n")
+    res = CliRunner().invoke(app, ["spot", "--truth", str(root), "--runs", str(run)])
+    assert res.exit_code == 0, res.output
+    out = json.loads((run / "spotting.json").read_text())
+    assert out["not_run"] == ["long_002"] and list(out["failed"]) == ["long_002"]
+    assert "the file is empty (0 bytes)" in out["failed"]["long_002"]
+    said = [w for w in res.output.replace("\n", " ").split("warning:") if "long_002 (" in w]
+    assert len(said) == 1 and "the file is empty (0 bytes)" in said[0]
+    _events(run / "long_002", [])                                  # run again since, on its own: complete
+    (run / "long_002" / "summary.json").write_text(json.dumps({"status": "complete", "source": "long_002.mp4"}))
+    res = CliRunner().invoke(app, ["spot", "--truth", str(root), "--runs", str(run)])
+    assert res.exit_code == 0 and json.loads((run / "spotting.json").read_text())["failed"] == {}
 
 
 def test_two_runs_of_one_video_are_refused_not_pooled(tmp_path):

@@ -135,7 +135,8 @@ def _score(runs: list[Path], truth: Optional[Path], dataset: Optional[SpotDatase
     index = read_annotations_csv(truth) if truth is not None else load_long_dataset(dataset.value, data)
     notes: list[str] = []
     gone: dict[str, str] = {}
-    spotted = read_runs(runs, index, notes, gone)
+    unfinished: dict[str, tuple[str, str]] = {}
+    spotted = read_runs(runs, index, notes, gone, unfinished)
     result = score(index, spotted, kind.value)
     result["warnings"] = notes + result["warnings"]
     result["truth"] = str(truth if truth is not None else data)
@@ -144,6 +145,8 @@ def _score(runs: list[Path], truth: Optional[Path], dataset: Optional[SpotDatase
     result["not_run"] = [v.name for v in index.videos if v.name not in spotted]  # their truth scored as missed
     result["unannotated"] = [v.name for v in index.videos if not v.intervals]
     result["dropped_recordings"] = gone  # run, but this copy drops them from the truth: not scored
+    for state in ("failed", "incomplete"):  # runs scored as they are: part of the video, or an output missing
+        result[state] = {name: why for name, (k, why) in sorted(unfinished.items()) if k == state}
     target = out or ((runs[0] if runs[0].is_dir() else runs[0].parent) / "spotting.json")
     try:
         write_json(target, result)

@@ -29,6 +29,7 @@ from mpt_live.spotting import EVENT_COLUMNS
 
 from .datasets.longvideo import TYPES, Interval, LongVideo, LongVideoIndex, normalise_type
 from .datasets.sheets import first_of
+from .run_state import failed_videos, run_problem, unfinished_line, with_failed
 from .spot_frames import in_truth_frames
 
 IOU_THRESHOLD = 0.5
@@ -261,21 +262,9 @@ def _folder_video(f: Path, run: Path, resolve, summary: dict) -> str | None:
     return next((v for v in map(resolve, candidates) if v is not None), None)
 
 
-UNFINISHED = {"running": "killed before it ended, or still running", "interrupted": "stopped by a signal",
-              "failed": "stopped by an error", "killed": "killed outright, finished from its files by --finish"}  # summary.json statuses whose events.csv covers part of a video
-
-
-def _check_finished(f: Path, summary: dict) -> None:
-    """InputError when ``summary`` (the summary.json beside ``f``) says its run did not reach the end of its video:
-    the events it missed would be scored as misses of the spotter (an events.csv without a summary is taken)."""
-    status = summary.get("status")
-    if status in UNFINISHED:
-        raise InputError(f"{f}: from a run that did not finish (summary.json: status {status}: {UNFINISHED[status]}); "
-                         "its events cover only part of the video: run it again")
-
-
 def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | None = None,
-              gone: dict[str, str] | None = None) -> dict[str, list[Spotted]]:
+              gone: dict[str, str] | None = None,
+              unfinished: dict[str, tuple[str, str]] | None = None) -> dict[str, list[Spotted]]:
     """Spotted intervals per truth video from the ``events.csv`` files under ``runs``.
 
     A file's video is its rows' ``video`` value, or, when it has no rows, what its folder names
@@ -286,12 +275,16 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | No
     (:mod:`train.spot_frames`), one line in ``notes`` saying so. A file of a recording this copy of the dataset drops
     from the truth (``truth.left_out``: its frame folder empty, its video unreadable, the copy lacking it) is not
     scored: one line in ``notes`` names those recordings and why, and ``gone`` gets them (name -> why; without
-    ``notes``, an error).
+    ``notes``, an error). A run that failed, was stopped or is incomplete (its summary.json; a batch's failed.csv:
+    :mod:`train.run_state`) is scored as it is, one line in ``notes`` naming it with its reason, and ``unfinished``
+    gets it (name -> (``failed`` | ``incomplete``, reason)); without ``notes``, a stopped run is an error.
     """
     resolve = _resolver(truth.videos)
     dropped = _resolver(truth.left_out)
     why_gone = {g.name: g.reason for g in truth.left_out}
     run_gone: dict[str, Path] = {}  # recordings dropped from the truth -> the events.csv of their run
+    problems: dict[str, tuple[str, str]] = {}  # truth videos whose run failed or is incomplete -> (kind, reason)
+    complete: set[str] = set()  # truth videos whose run says it is complete (a failed.csv naming them is older)
     rates = {v.name: v.fps for v in truth.videos}
     lengths = {v.name: len(v.frames) for v in truth.videos if v.frames}  # frame folders: their image count
     out: dict[str, list[Spotted]] = {}
@@ -299,7 +292,10 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | No
     for run in runs:
         for f in find_event_files(Path(run)):
             summary = read_summary(f.parent) or {}  # read once: finished?, its video, its frames
-            _check_finished(f, summary)
+            problem = run_problem(summary)
+            if problem is not None and problem[0] == "failed" and notes is None:
+                raise InputError(f"{f}: from a run that did not finish (summary.json: status {problem[1]}); its events "
+                                 "cover only part of the video: run it again")
             rows = read_events(f)
             names = {resolve(s.video) for s in rows} if rows else {_folder_video(f, Path(run), resolve, summary)}
             left = {dropped(s.video) for s in rows if resolve(s.video) is None} if rows else \
@@ -321,6 +317,10 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | No
                                      "of a video on its own (one --runs per mpt-eval)")
                 source[name] = f
                 out.setdefault(name, [])
+                if problem is not None:
+                    problems[name] = problem
+                elif summary.get("status") == "complete":
+                    complete.add(name)
             for name in names:
                 placed, why = in_truth_frames([s for s in rows if resolve(s.video) == name], f.parent, rates[name],
                                               summary, lengths.get(name))
@@ -337,6 +337,13 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | No
         if gone is not None:
             gone.update((n, why_gone[n]) for n in run_gone)
     missing = [v.name for v in truth.videos if v.name not in out]
+    if notes is not None:  # the batches' failed.csv: videos that did not open, or failed, and have not run since
+        for name, why in failed_videos(runs, resolve).items():
+            if name not in complete:
+                problems[name] = with_failed(problems.get(name), why)
+        notes += unfinished_line(dict(sorted(problems.items())), set(missing))
+        if unfinished is not None:
+            unfinished.update(problems)
     if missing and notes is not None:
         n = sum(len(v.intervals) for v in truth.videos if v.name not in out)
         notes.append(f"{len(missing)} of {len(truth.videos)} truth videos not run (no events.csv for them in "
