@@ -54,10 +54,10 @@ def baseline_events(rows: list[dict], video: str, fps: float, window_s: float, c
         spotter.update(float(r["time_s"]), num(r["motion_score"]) if r["face_id"] != "" else None, probs or None)
     micro_max = int(round(0.5 * fps))
     with CSVSink(out, EVENT_COLUMNS) as sink:
-        for e in spotter.events:
+        for n, e in enumerate(spotter.events, start=1):
             on, off = int(round(e.start * fps)), max(int(round(e.end * fps)), int(round(e.start * fps)))
             apex = min(max(int(round(e.peak * fps)), on), off)
-            sink.write({"video": video, "face": 0, "onset_s": round(e.start, 4), "apex_s": round(e.peak, 4),
+            sink.write({"event_id": n, "video": video, "face": 0, "onset_s": round(e.start, 4), "apex_s": round(e.peak, 4),
                         "offset_s": round(e.end, 4), "onset_frame": on, "apex_frame": apex, "offset_frame": off,
                         "type": "micro" if off - on + 1 <= micro_max else "macro", "class": e.top,
                         "score": round(float(e.peak_score), 4)})

@@ -26,7 +26,7 @@ from .errors import InputError
 from .overview import is_batch_out, rebuild
 from .report import run_title, write_plot_and_page
 from .review import damaged_copy
-from .results import ModelInfo
+from .results import ModelInfo, row_event_ids
 from .rundir import BATCH_MARKER, SUMMARY, batch_in_use, read_summary, run_in_use
 from .spotting import EVENT_COLUMNS
 from .timeline import as_number, face_ids, read_rows
@@ -159,15 +159,16 @@ def killed_summary(folder: Path, marker: dict[str, Any], rows: list[dict[str, st
 
 def read_events(path: Path) -> list[dict[str, Any]]:
     """events.csv's rows as summary.json's events (numbers as numbers, no ``video``; no probabilities: the CSV
-    has none); [] without the file."""
+    has none), each with the ``event_id`` the run wrote (a file from before that column: its row's number, the same
+    ID); [] without the file."""
     if not path.is_file():
         return []
     out = []
     with open(path, newline="", encoding="utf-8") as fh:
-        for n, r in enumerate(csv.DictReader(fh), start=2):
+        for n, r in enumerate(row_event_ids(csv.DictReader(fh)), start=2):  # an older file's IDs: its rows' numbers
             e: dict[str, Any] = {k: r.get(k) for k in EVENT_COLUMNS if k != "video"}
             try:
-                for k in ("face", "onset_frame", "apex_frame", "offset_frame"):
+                for k in ("event_id", "face", "onset_frame", "apex_frame", "offset_frame"):
                     e[k] = int(float(r[k]))
                 for k in ("onset_s", "apex_s", "offset_s", "score", "confidence"):
                     e[k] = float(r[k]) if r.get(k) not in (None, "") else None

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .framenames import natural
+from .results import row_event_ids
 from .rundir import BATCH_MARKER, read_summary
 from .spotting import EVENT_COLUMNS
 from .writers import atomic_path
@@ -96,7 +97,7 @@ def collect(out: Path, videos: list[Path], dirs: list[Path], failed: list[tuple[
                          "folder": folder, "status": "incomplete"})
         try:
             with open(d / EVENTS_CSV, newline="", encoding="utf-8") as fh:
-                events += [{**r, "video": name} for r in csv.DictReader(fh)]
+                events += [{**r, "video": name} for r in row_event_ids(csv.DictReader(fh))]
         except (OSError, csv.Error):
             pass  # its row says what the run wrote
     return rows, events

@@ -294,16 +294,17 @@ def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[
     legend = "".join(f'<span><i style="background:{class_hex(k)}"></i>{e(c)}</span>' for k, c in enumerate(classes)) or (
         f'<span><i style="background:#ececea;height:10px;outline:1px solid #bbb"></i>{NO_MODEL}: no class probabilities</span>')
     body = []
-    for i, ev in enumerate(events):
-        img = f'<img src="{thumbs[i]}" alt="apex of event {i + 1}">' if i < len(thumbs) and thumbs[i] else ""
+    for i, ev in enumerate(events):  # each named by its ID in events.csv (events without one: by their place here)
+        n = int(ev["event_id"]) if ev.get("event_id") is not None else i + 1
+        img = f'<img src="{thumbs[i]}" alt="apex of event {n}">' if i < len(thumbs) and thumbs[i] else ""
         conf = "" if ev.get("confidence") is None else f"{float(ev['confidence']):.0%}"
         # a grid row: one tab stop for the table (the selected row), its name read out in full
         on = float(ev["onset_s"])
-        name = (f"event {i + 1}: onset {clock(on)}{' s' if on < 60 else ''}, class {ev.get('class') or 'none'}, "
+        name = (f"event {n}: onset {clock(on)}{' s' if on < 60 else ''}, class {ev.get('class') or 'none'}, "
                 f"{ev['type']}, face {int(ev['face'])}")
-        body.append(f'<tr data-onset="{float(ev["onset_s"]):.4f}" data-face="{int(ev["face"])}" '
+        body.append(f'<tr data-onset="{float(ev["onset_s"]):.4f}" data-face="{int(ev["face"])}" data-id="{n}" '
                     f'tabindex="{0 if i == 0 else -1}" aria-selected="false" aria-label="{e(name)}">'
-                    f"<td>{i + 1}</td><td>{img}</td><td>{int(ev['face'])}</td><td>{e(str(ev.get('class') or '-'))}</td>"
+                    f"<td>{n}</td><td>{img}</td><td>{int(ev['face'])}</td><td>{e(str(ev.get('class') or '-'))}</td>"
                     f"<td>{conf}</td><td>{e(ev['type'])}</td><td>{clock(float(ev['onset_s']))}</td>"
                     f"<td>{clock(float(ev['apex_s']))}</td><td>{clock(float(ev['offset_s']))}</td>"
                     f"<td>{float(ev['score']):.1f}</td></tr>")

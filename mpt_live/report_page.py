@@ -68,7 +68,7 @@ function cover() {  // the height of what stays on top while the page scrolls (t
   return el ? el.getBoundingClientRect().height : 0;
 }
 const onset = r => parseFloat(r.dataset.onset);
-let order = {key: 'i', dir: 1};  // the table's order: a column's key (i: the event's number) and its direction
+let order = {key: 'onset_s', dir: 1};  // the table's order: a column's key and its direction (at first: time)
 function step(dir) {  // from the selected event, or from the playhead when it has moved away from it (in time order)
   const t = playing() ? video.currentTime : null, i0 = at();
   const inTime = ['i', 'onset_s'].includes(order.key) && order.dir > 0;
@@ -97,7 +97,7 @@ all.forEach(r => {
   });
 });
 // sorting: a column head's button (a click, or Enter on it: the grid's arrows reach the heads from its first row)
-const value = (r, key) => key === 'i' ? +r.dataset.i : evs[+r.dataset.i][key];
+const value = (r, key) => key === 'i' ? +r.dataset.i : key === 'event_id' ? +r.dataset.id : evs[+r.dataset.i][key];
 const missing = v => v === null || v === undefined || v === '';
 function compare(a, b) {  // events without a value last in either direction, ties in time order
   const x = value(a, order.key), y = value(b, order.key), tie = +a.dataset.i - +b.dataset.i;
@@ -297,7 +297,7 @@ PAGE = """<!DOCTYPE html>
 <div id="filters" class="filters" role="group" aria-label="which events to show"><span><label for="only-face">face</label> <select id="only-face" data-key="face"><option value="">all</option></select></span>
 <span><label for="only-type">type</label> <select id="only-type" data-key="type"><option value="">all</option></select></span>
 <span><label for="only-class">class</label> <select id="only-class" data-key="class"><option value="">all</option></select></span><span id="count"></span></div>
-<div class="wide"><table id="events" role="grid" aria-labelledby="events-title" aria-describedby="keys"><thead><tr><th data-key="i"><button type="button">#</button></th><th aria-label="picture at the apex">apex</th><th data-key="face"><button type="button">face</button></th><th data-key="class"><button type="button">class</button></th><th data-key="confidence"><button type="button">confidence</button></th>
+<div class="wide"><table id="events" role="grid" aria-labelledby="events-title" aria-describedby="keys"><thead><tr><th data-key="event_id" title="event_id in events.csv"><button type="button">ID</button></th><th aria-label="picture at the apex">apex</th><th data-key="face"><button type="button">face</button></th><th data-key="class"><button type="button">class</button></th><th data-key="confidence"><button type="button">confidence</button></th>
 <th data-key="type"><button type="button">type</button></th><th data-key="onset_s"><button type="button">onset</button></th><th data-key="apex_s"><button type="button">apex</button></th><th data-key="offset_s"><button type="button">offset</button></th><th data-key="score"><button type="button">score</button></th></tr></thead><tbody>{rows}</tbody></table><p id="no-match" class="note" hidden>No event matches the filters.</p></div>
 <script type="application/json" id="run-data">{data}</script>
 <script>{js}</script>

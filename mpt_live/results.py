@@ -110,13 +110,16 @@ class EventResult:
     """A spotted event of one face with the model's class of the window centred on its apex.
 
     ``cls``/``confidence``/``probs`` are None without a model (motion-only) or when the apex window was
-    no longer buffered. ``row(video)`` is the events.csv row; ``to_dict()`` the summary.json entry."""
+    no longer buffered. ``row(video)`` is the events.csv row; ``to_dict()`` the summary.json entry. ``event_id``:
+    the event's number in the run, given by the session as the event is finished (so written): 1, 2, ... in the
+    order of events.csv's rows, unique in the run (so for each face)."""
 
     face_id: int
     event: SpotEvent
     cls: str | None = None
     confidence: float | None = None
     probs: dict[str, float] | None = None
+    event_id: int | None = None
 
     @classmethod
     def of(cls, face_id: int, event: SpotEvent, probs: np.ndarray | None, classes: Sequence[str]) -> "EventResult":
@@ -129,8 +132,8 @@ class EventResult:
         return self.event.onset_s - 1e-6 <= t <= self.event.offset_s + 1e-6
 
     def row(self, video: str) -> dict[str, Any]:
-        return self.event.row(video, self.face_id, self.cls,
-                              None if self.confidence is None else round(self.confidence, 4))
+        return {"event_id": self.event_id, **self.event.row(video, self.face_id, self.cls,
+                                                          None if self.confidence is None else round(self.confidence, 4))}
 
     def to_dict(self) -> dict[str, Any]:
         d = self.row("")
@@ -221,6 +224,12 @@ class LabelTally:
         labels = [x for x in order if x in windows] + sorted(set(windows) - set(order))
         return {lab: {"windows": windows[lab], "seconds": round(seconds.get(lab, 0.0), 3),
                       "share": round(seconds.get(lab, 0.0) / total, 4) if total > 0 else 0.0} for lab in labels}
+
+
+def row_event_ids(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """events.csv rows (as read) with their ``event_id``: the file's own, or, in a file written before the column
+    existed, the row's number (1 for the first data row): the IDs were given in the order the rows were written."""
+    return [{**r, "event_id": r.get("event_id") or str(n)} for n, r in enumerate(rows, start=1)]
 
 
 def percentile(values: Iterable[float], q: float) -> float | None:

@@ -251,6 +251,7 @@ class Session:
         self._held.append(r)
 
     def _finish(self, e: EventResult) -> None:
+        e.event_id = len(self.events) + 1  # its row's number in events.csv, written in this order
         self.events.append(e)
         self._new_events.append(e)
         self._face_events.setdefault(e.face_id, deque(maxlen=64)).append(e)

@@ -35,7 +35,9 @@ from .facemotion import GRID, REGIONS, FaceMotion, FrameSignals
 
 # video, face (track id), onset/apex/offset in seconds and as 0-based frame indices (inclusive),
 # type micro|macro, class (empty without a model), its confidence, and the spotting score
-EVENT_COLUMNS = ["video", "face", "onset_s", "apex_s", "offset_s", "onset_frame", "apex_frame", "offset_frame",
+# event_id first: the event's number in the run (1, 2, ... in the order events closed and were written: the row's
+# number in the file), the same in summary.json and on report.html, so "event 5" there is found here
+EVENT_COLUMNS = ["event_id", "video", "face", "onset_s", "apex_s", "offset_s", "onset_frame", "apex_frame", "offset_frame",
                  "type", "class", "confidence", "score"]
 
 _SITES = REGIONS["sites"].ravel()
@@ -64,7 +66,8 @@ class SpotEvent:
 
     def row(self, video: str, face: int | str = 0, cls: str | None = None,
             confidence: float | None = None) -> dict:
-        """The ``events.csv`` row (columns :data:`EVENT_COLUMNS`)."""
+        """The ``events.csv`` row (columns :data:`EVENT_COLUMNS`; ``event_id`` is the run's to give:
+        :attr:`mpt_live.results.EventResult.event_id`)."""
         return {"video": video, "face": face, "onset_s": round(self.onset_s, 4), "apex_s": round(self.apex_s, 4),
                 "offset_s": round(self.offset_s, 4), "onset_frame": self.onset, "apex_frame": self.apex,
                 "offset_frame": self.offset, "type": self.type, "class": cls, "confidence": confidence,

@@ -65,10 +65,11 @@ def test_a_killed_run_is_finished_from_its_files(tmp_path, long_face):
     assert s["status"] == "killed" and s["problems"] and "--finish" in s["problems"][0]
     assert s["source"] == str(long_face) and s["model"] == marker["model"] and s["source_fps"] == marker["source_fps"]
     with open(out / "events.csv", newline="") as fh:
-        written = [(int(r["face"]), int(r["onset_frame"]), int(r["apex_frame"]), int(r["offset_frame"]), r["type"])
-                   for r in csv.DictReader(fh)]
+        written = [(int(r["event_id"]), int(r["face"]), int(r["onset_frame"]), int(r["apex_frame"]),
+                    int(r["offset_frame"]), r["type"]) for r in csv.DictReader(fh)]
     assert len(written) >= 2
-    shown = [(e["face"], e["onset_frame"], e["apex_frame"], e["offset_frame"], e["type"]) for e in page_events(out / "report.html")]
+    shown = [(e["event_id"], e["face"], e["onset_frame"], e["apex_frame"], e["offset_frame"], e["type"])
+             for e in page_events(out / "report.html")]  # each with the ID the run wrote
     assert sorted(shown) == sorted(written) and len(s["events"]) == len(written)
     with open(out / "predictions.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 
 import numpy as np
 import pytest
@@ -76,6 +77,26 @@ def test_events_csv_summary_and_row_labels_agree(demo):
                 assert (r["confidence"] != "") == bool(inside)
         classes = [e["class"] for e in summary["events"]]
         assert all(c is None for c in classes) if mode == "motion" else all(c in runtime.classes for c in classes)
+
+
+def test_each_event_has_one_id_in_events_csv_summary_and_page(demo):
+    """The page numbered events in onset order, events.csv held them in the order they closed without a number: "event
+    5" on the page was not row 5 of the CSV nor findable in it. Each event now has an ID (its row's number, given as
+    it is written), the same in summary.json and on the page, and a search of the CSV for it finds that row."""
+    for mode, (out, summary) in demo[2].items():
+        rows = _csv(out / "events.csv")
+        assert len(rows) >= 2 and [r["event_id"] for r in rows] == [str(n) for n in range(1, len(rows) + 1)]
+        where = lambda e: (int(e["face"]), int(e["onset_frame"]), int(e["offset_frame"]))  # noqa: E731
+        assert {where(r): int(r["event_id"]) for r in rows} == {where(e): e["event_id"] for e in summary["events"]}
+        page = (out / "report.html").read_text()
+        shown = re.findall(r'<tr data-onset="([0-9.]+)" data-face="(\d+)" data-id="(\d+)"[^>]*><td>(\d+)</td>', page)
+        assert len(shown) == len(rows) and all(i == cell for _, _, i, cell in shown)
+        lines = (out / "events.csv").read_text().splitlines()
+        for onset, face, i, _ in shown:  # the ID shown, searched for in the CSV: its row, that event's
+            hits = [ln for ln in lines if ln.startswith(f"{i},")]
+            assert len(hits) == 1, (mode, i, hits)
+            row = next(csv.DictReader([lines[0], hits[0]]))
+            assert (row["face"], float(row["onset_s"])) == (face, pytest.approx(float(onset), abs=1e-4))
 
 
 def test_event_class_is_the_models_class_of_the_apex_window(demo):

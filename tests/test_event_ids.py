@@ -1,0 +1,74 @@
+"""Event IDs (events.csv's ``event_id``) where events.csv is read back: ``mpt-live --finish`` (summary.json and the
+page of a killed run), a batch's all_events.csv, ``mpt-eval spot``; files written before the column still read,
+their events numbered as the column would have numbered them (by row: IDs are given in the order rows are written)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from mpt_live.batch import output_dirs
+from mpt_live.finish import read_events
+from mpt_live.overview import write_overview
+from mpt_live.spotting import EVENT_COLUMNS
+from train.spot_metrics import read_events as spotted
+
+OLD = ["video", "face", "onset_s", "apex_s", "offset_s", "onset_frame", "apex_frame", "offset_frame", "type", "class",
+       "confidence", "score"]  # events.csv before event_id
+
+
+def _rows() -> list[dict]:  # in the order they closed: face 1's long event after face 0's later one
+    return [{"video": "v.mp4", "face": 0, "onset_s": 3.0, "apex_s": 3.1, "offset_s": 3.2, "onset_frame": 90,
+             "apex_frame": 93, "offset_frame": 96, "type": "micro", "class": "", "confidence": "", "score": 5.0},
+            {"video": "v.mp4", "face": 1, "onset_s": 1.0, "apex_s": 2.0, "offset_s": 4.0, "onset_frame": 30,
+             "apex_frame": 60, "offset_frame": 120, "type": "macro", "class": "", "confidence": "", "score": 6.0},
+            {"video": "v.mp4", "face": 0, "onset_s": 5.0, "apex_s": 5.1, "offset_s": 5.3, "onset_frame": 150,
+             "apex_frame": 153, "offset_frame": 159, "type": "micro", "class": "", "confidence": "", "score": 4.5}]
+
+
+def _write(path: Path, columns: list[str], rows: list[dict]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, columns, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+def test_event_id_is_the_first_column_and_the_others_keep_their_order():
+    assert EVENT_COLUMNS[0] == "event_id" and EVENT_COLUMNS[1:] == OLD
+
+
+def test_finish_reads_the_ids_written_and_numbers_an_older_files_rows(tmp_path):
+    """A killed run's summary.json (and so its page) lists events in onset order, each with the ID its row has."""
+    ids = [7, 3, 12]  # whatever the file says is kept
+    new = read_events(_write(tmp_path / "new" / "events.csv", EVENT_COLUMNS,
+                             [{**r, "event_id": i} for r, i in zip(_rows(), ids)]))
+    assert [(e["event_id"], e["onset_frame"]) for e in new] == [(3, 30), (7, 90), (12, 150)]
+    old = read_events(_write(tmp_path / "old" / "events.csv", OLD, _rows()))
+    assert [(e["event_id"], e["onset_frame"]) for e in old] == [(2, 30), (1, 90), (3, 150)]
+
+
+def test_mpt_eval_reads_events_csv_with_and_without_the_id(tmp_path):
+    for name, columns in (("new", EVENT_COLUMNS), ("old", OLD)):
+        rows = [{**r, "event_id": n} for n, r in enumerate(_rows(), start=1)]
+        got = spotted(_write(tmp_path / name / "events.csv", columns, rows))
+        assert [(s.onset, s.offset, s.type) for s in got] == [(90, 96, "micro"), (30, 120, "macro"), (150, 159, "micro")]
+
+
+def test_all_events_csv_has_each_videos_ids(tmp_path):
+    """A resumed batch's overview holds videos run before the column (numbered by row) beside new ones."""
+    videos = [tmp_path / "in" / n for n in ("a.mp4", "b.mp4")]
+    out = tmp_path / "out"
+    dirs = output_dirs(videos, out)
+    summary = '{"status": "complete", "source": "x", "events": [], "faces": [], "model": {}}'
+    for d, columns in zip(dirs, (EVENT_COLUMNS, OLD)):
+        (d / "summary.json").parent.mkdir(parents=True, exist_ok=True)
+        (d / "summary.json").write_text(summary)
+        _write(d / "events.csv", columns, [{**r, "event_id": 10 + n} for n, r in enumerate(_rows())])
+    write_overview(out, videos, dirs, [])
+    table = list(csv.DictReader(io.StringIO((out / "all_events.csv").read_text())))
+    assert next(iter(table[0])) == "event_id"
+    assert [(r["video"], r["event_id"]) for r in table] == [("a.mp4", "10"), ("a.mp4", "11"), ("a.mp4", "12"),
+                                                             ("b.mp4", "1"), ("b.mp4", "2"), ("b.mp4", "3")]
