@@ -114,7 +114,7 @@ def _face_svg(face: int, rows: list[Mapping[str, Any]], events: list[Mapping[str
     shows = "class probabilities and motion score" if classes else f"motion score only ({NO_MODEL})"
     gone = absences(t, 0.0, duration)  # where the face was not in the frame: shaded, as in timeline.png
     away = sum(b - a for a, b in gone)
-    label = (f"face {face} timeline, 0 to {clock(duration)} s: {shows}, {len(events)} "
+    label = (f"face {face} timeline, 0 to {clock(duration)}: {shows}, {len(events)} "
              f"event{'' if len(events) == 1 else 's'}" + (f", not in the frame for {away:.1f} s" if away > 0 else ""))
     parts = [f'<svg class="timeline" viewBox="0 0 {W:g} {P + M + 22:g}" data-face="{face}" data-duration="{duration:.4f}"'
              f' role="img" tabindex="0" aria-label="{html.escape(label)}" aria-describedby="keys">',
@@ -125,14 +125,14 @@ def _face_svg(face: int, rows: list[Mapping[str, Any]], events: list[Mapping[str
     xe = max(xd, 2)  # the shading's ends to the hundredth of a unit at least (an hour: 3.6 ms)
     for a, b in gone:
         parts.append(f'<rect class="absent" x="{x(a):.{xe}f}" y="0" width="{x(b) - x(a):.{xe}f}" height="{P + M + 4}" '
-                     f'fill="#e4e4e0"><title>face {face} not in the frame {clock(a)}-{clock(b)} s</title></rect>')
+                     f'fill="#e4e4e0"><title>face {face} not in the frame {clock_span(a, b)}</title></rect>')
     for e in events:  # its own length (zoomed in, a minimum width would be scaled too; not 0: a rect of width 0 is
         # not drawn at all), with an outline that no zoom scales
         x0, x1 = x(float(e["onset_s"])), x(float(e["offset_s"]))
         parts.append(f'<rect class="ev" x="{x0:.{xe}f}" y="0" width="{max(x1 - x0, 10 ** -xe):.{xe}f}" height="{P + M + 4}" '
                      f'fill="#d62728" fill-opacity="0.22" stroke="#d62728" stroke-opacity="0.22" stroke-width="1.5" '
                      f'vector-effect="non-scaling-stroke"><title>{html.escape(str(e.get("class") or e["type"]))} '
-                     f'{float(e["onset_s"]):.2f}-{float(e["offset_s"]):.2f} s</title></rect>')
+                     f'{clock_span(float(e["onset_s"]), float(e["offset_s"]))}</title></rect>')
     curves = [(P - np.array([as_number(r.get(f"p_{c}")) for r in rows]) * (P - 4), class_hex(k), f"p {c}")
               for k, c in enumerate(classes)]
     score = np.array([as_number(r.get("motion_score")) for r in rows])
@@ -222,7 +222,7 @@ def _face_note(rows: Sequence[Mapping[str, Any]], info: Mapping[str, Any] | None
         return ""
     info = info or {}
     n = info.get("frames")
-    note = f"seen {clock(min(t))}-{clock(max(t))} s" + (f", {n} frames" if n else "")
+    note = f"seen {clock_span(min(t), max(t))}" + (f", {n} frames" if n else "")
     drawn = any(np.isfinite(as_number(v)) for r in rows for k, v in r.items() if k == "motion_score" or k.startswith("p_"))
     if not drawn:
         small = float(info.get("too_small") or 0.0)
@@ -244,12 +244,19 @@ def face_views(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
             for f, r in sorted(best.items())]
 
 
-def clock(t: float) -> str:
-    """Seconds as a reviewer reads them: 12.34, or 4:05.67 from a minute on, 1:02:03.40 from an hour."""
-    if not np.isfinite(t) or t < 60:
-        return f"{t:.2f}"
+def clock(t: float, unit: bool = True, like: float = 0.0) -> str:
+    """The page's one way to write a time: 12.34 s (``unit=False``: 12.34, where a column says it), 4:05.67 from a
+    minute on, 1:02:03.40 from an hour (a clock reading, never followed by "s"). ``like``: written as a time that
+    long would be (a span's start as its end: 0:12.00-1:55.73)."""
+    if not np.isfinite(t) or max(t, like) < 60:
+        return f"{t:.2f}" + (" s" if unit else "")
     m, s = divmod(t, 60)
-    return f"{int(m)}:{s:05.2f}" if m < 60 else f"{int(m // 60)}:{int(m % 60):02d}:{s:05.2f}"
+    return f"{int(m)}:{s:05.2f}" if max(t, like) < 3600 else f"{int(m // 60)}:{int(m % 60):02d}:{s:05.2f}"
+
+
+def clock_span(a: float, b: float) -> str:
+    """From ``a`` to ``b`` seconds, both written alike: 0.50-26.33 s, 0:12.00-1:55.73."""
+    return f"{clock(a, False, b)}-{clock(b, like=a)}"
 
 
 def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], classes: Sequence[str],
@@ -278,7 +285,7 @@ def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[
         notes = [n for n in notes if not str(n).startswith(f"{status} (")]
         stop = summary.get("stopped_by") or summary.get("error") or summary.get("source_error") or ""
         notes.insert(0, f"This run is {status}{f' ({stop})' if stop else ''}: its timelines and events end at "
-                        f"{clock(max(times, default=0.0))} s of the video.")
+                        f"{clock(max(times, default=0.0))} of the video.")
     banner = "".join(f'<p class="{"alert" if status != "complete" and k == 0 else "note"}">{e(str(n))}</p>'
                      for k, n in enumerate(notes))
     fact_rows = "".join(f"<tr><th>{e(str(k))}</th><td>{e(str(v))}</td></tr>" for k, v in facts)
@@ -300,13 +307,13 @@ def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[
         conf = "" if ev.get("confidence") is None else f"{float(ev['confidence']):.0%}"
         # a grid row: one tab stop for the table (the selected row), its name read out in full
         on = float(ev["onset_s"])
-        name = (f"event {n}: onset {clock(on)}{' s' if on < 60 else ''}, class {ev.get('class') or 'none'}, "
+        name = (f"event {n}: onset {clock(on)}, class {ev.get('class') or 'none'}, "
                 f"{ev['type']}, face {int(ev['face'])}")
         body.append(f'<tr data-onset="{float(ev["onset_s"]):.4f}" data-face="{int(ev["face"])}" data-id="{n}" '
                     f'tabindex="{0 if i == 0 else -1}" aria-selected="false" aria-label="{e(name)}">'
                     f"<td>{n}</td><td>{img}</td><td>{int(ev['face'])}</td><td>{e(str(ev.get('class') or '-'))}</td>"
-                    f"<td>{conf}</td><td>{e(ev['type'])}</td><td>{clock(float(ev['onset_s']))}</td>"
-                    f"<td>{clock(float(ev['apex_s']))}</td><td>{clock(float(ev['offset_s']))}</td>"
+                    f"<td>{conf}</td><td>{e(ev['type'])}</td><td>{clock(float(ev['onset_s']), False)}</td>"
+                    f"<td>{clock(float(ev['apex_s']), False)}</td><td>{clock(float(ev['offset_s']), False)}</td>"
                     f"<td>{float(ev['score']):.1f}</td></tr>")
     # a relative URL first ("Interview #3.mp4" must not end at its "#", nor "50%" read as an escape), then the
     # file where it was when the page was made: a run folder copied elsewhere still finds its video

@@ -315,7 +315,29 @@ def test_a_moved_page_still_finds_its_video_and_times_read_as_a_clock(tmp_path):
     page = render_report(out, {"events": [], "outputs": {}}, [], ["happiness"], "../in/v.mp4", [], "t")
     sources = re.findall(r'<source src="([^"]+)">', page)
     assert sources == ["../in/v.mp4", (tmp_path / "in" / "v.mp4").as_uri()]  # relative first, then where it was
-    assert [clock(t) for t in (12.345, 65.5, 3723.4)] == ["12.35", "1:05.50", "1:02:03.40"]
+    assert [clock(t) for t in (12.345, 65.5, 3723.4)] == ["12.35 s", "1:05.50", "1:02:03.40"]
+    assert clock(12.345, unit=False) == "12.35"
+
+
+@pytest.mark.parametrize("end", [115.73, 3723.4])
+def test_times_past_a_minute_read_as_a_clock_with_no_seconds_unit_after_it(tmp_path, end):
+    """The interrupted run's banner and the faces' 'seen' notes said '1:55.73 s' (a clock reading, then a unit): each
+    time on the page is written by one helper, 's' only after a plain number of seconds; a span is written alike at
+    both ends (0:12.00-1:55.73, not 12.00-1:55.73)."""
+    from mpt_live.report import clock, render_report
+
+    rows = [{"time_s": f"{t:.2f}", "face_id": f} for f, times in (("0", (0.5, 20.0)), ("1", (12.0, end))) for t in times]
+    events = [{"event_id": 1, "face": 1, "onset_s": 50.0, "apex_s": 61.0, "offset_s": 62.5, "onset_frame": 1500,
+               "apex_frame": 1830, "offset_frame": 1875, "type": "macro", "class": None, "confidence": None, "score": 5.0}]
+    summary = {"events": events, "outputs": {}, "status": "interrupted", "stopped_by": "SIGINT",
+               "faces": [{"face_id": 0, "frames": 2}, {"face_id": 1, "frames": 2}]}
+    page = render_report(tmp_path, summary, rows, [], None, [], "t")
+    text = html.unescape(re.sub(r"<[^>]+>", " ", page)) + " ".join(html.unescape(a) for a in re.findall(r'aria-label="([^"]*)"', page))
+    assert not re.findall(r"\d:\d\d(?:\.\d+)? s\b", text)
+    assert f"events end at {clock(end)} of the video" in page
+    assert f"seen {clock(12.0, like=end)}-{clock(end)}" in page and clock(12.0, like=end).startswith("0:")
+    assert "seen 0.50-20.00 s" in page and "onset 50.00 s" in text and "macro 50.00-1:02.50" not in text
+    assert "macro 0:50.00-1:02.50" in text
 
 
 def test_frame_folder_events_get_apex_thumbnails_and_an_interrupted_copy_stops_where_the_run_did(tmp_path):
