@@ -178,6 +178,9 @@ const W = 1000, L = 6, STEPS = [0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900
 const zoom = document.getElementById('zoom'), shown = document.getElementById('shown');
 const duration = Math.max(0, ...svgs.map(s => parseFloat(s.dataset.duration) || 0));
 let span = 0, start = 0;
+// the spans offered: those shorter than the run (one as long shows the whole run); a 30-90 minute interview gets
+// 30 minutes between the whole and 10 minutes, a longer one 1 hour too
+if (zoom) Array.from(zoom.options).forEach(o => { if (+o.value > 0 && +o.value >= duration) o.remove(); });
 const clock = t => { const s = Math.round(t), h = Math.floor(s / 3600), m = Math.floor(s % 3600 / 60), r = s % 60;
   return (h ? h + ':' + String(m).padStart(2, '0') : m) + ':' + String(r).padStart(2, '0'); };
 const label = (t, step) => (t < 60 && step < 60) ? (Math.round(t * 10) / 10) + 's' : clock(t);
@@ -288,7 +291,7 @@ PAGE = """<!DOCTYPE html>
 <body><h1>{title}{demo}</h1>{banner}
 <div class="top"><div>{video}</div><div><table class="facts">{facts}</table></div></div>
 <h2>Timeline per face</h2><div class="zoom"><label>Show <select id="zoom"><option value="0">the whole run</option>
-<option value="600">10 minutes</option><option value="60">1 minute</option><option value="10">10 seconds</option></select></label>
+<option value="3600">1 hour</option><option value="1800">30 minutes</option><option value="600">10 minutes</option><option value="60">1 minute</option><option value="10">10 seconds</option></select></label>
 <button id="earlier" type="button" title="earlier ([)" aria-label="earlier part ([)">&#9664;</button><button id="later" type="button" title="later (])" aria-label="later part (])">&#9654;</button>
 <span id="shown"></span></div><div class="legend">{legend}<span><i style="background:#333"></i>motion score (log)</span>
 <span><i style="background:#f4b4b4;height:10px"></i>event</span>

@@ -418,6 +418,8 @@ def test_timelines_zoom_and_page_through_a_long_run(run, browser):
     whole = page.evaluate(ticks)
     assert whole[0] == "0s" and 3 <= len(whole) <= 11, whole
     shown = "document.getElementById('shown').textContent"
+    spans = "Array.from(document.querySelectorAll('#zoom option')).map(o => o.value)"
+    assert page.evaluate(spans) == ["0", "10"]  # none as long as the run or longer: each would show all of it
     page.select_option("#zoom", "10")
     assert page.evaluate(shown) == "0:00-0:10 of 0:12"
     assert page.evaluate(ticks) == [f"{s}s" for s in range(11)]

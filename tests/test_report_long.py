@@ -118,6 +118,24 @@ def test_an_hour_in_chromium_draws_the_parts_of_the_span_shown(hour, browser):  
     assert errors == []
 
 
+def test_an_interview_of_an_hour_zooms_to_half_hours(hour, browser):  # noqa: F811
+    """The zoom went from the whole run straight to 10 minutes: a 30-90 minute interview could not be looked at a
+    half hour at a time. The spans offered are those shorter than the run: 30 minutes, 10, 1, 10 seconds here."""
+    out = hour[0]
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto((out / "report.html").as_uri(), timeout=60000)
+    assert page.evaluate("Array.from(document.querySelectorAll('#zoom option')).map(o => o.value)") == \
+        ["0", "1800", "600", "60", "10"]
+    page.select_option("#zoom", "1800")
+    shown = "document.getElementById('shown').textContent"
+    ticks = "Array.from(document.querySelector('svg.timeline g.ticks').children).map(t => t.textContent)"
+    assert page.evaluate(shown) == "0:00-30:00 of 1:00:00"
+    assert page.evaluate(ticks) == [f"{m}:00" for m in range(0, 31, 5)]
+    page.keyboard.press("]")
+    assert page.evaluate(shown) == "30:00-1:00:00 of 1:00:00"
+    assert page.evaluate(ticks) == [f"{m}:00" for m in range(30, 60, 5)] + ["1:00:00"]
+
+
 def test_an_hours_events_keep_their_length_when_zoomed_in(hour, browser):  # noqa: F811
     """An event's shading was at least 1.5 of the timeline's 1000 units wide, a width the zoom then scaled: over
     an hour that is 5.4 s, and zoomed to a minute the events of a 0.35 s covered the whole plot. The shading is
