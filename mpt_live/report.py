@@ -331,7 +331,7 @@ def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[
             ("\u2191 / \u2193, Home / End", "move between the events' rows (\u2191 from the first: the column heads)"),
             ("a column head (\u2190 / \u2192 between them)", "sort the events by it; again: the other way"),
             ("face, type, class", "show only the events that match"),
-            ("Tab", "the timelines, then the events' table")]
+            ("Tab", "the timelines, the filters, then the events' table")]
     if video:
         keys.append(("\u2190 / \u2192, Page Up / Page Down, Home / End on a timeline",
                      "move the video 1 s, 10 s, to its start or end; a click on a timeline seeks there too"))

@@ -18,7 +18,7 @@ height:48px;border-radius:3px}.keys{color:#666;font-size:12px}h3 img.who{height:
 vertical-align:middle;margin-right:8px}h3 .seen{font-weight:400;color:#555;margin-left:8px}
 :focus-visible{outline:3px solid #1a5fb4;outline-offset:2px}#events tbody tr:focus-visible{outline-offset:-3px}
 .keys ul{margin:0 0 8px;padding-left:18px}.keys h3{margin:0}kbd{font:inherit;font-weight:600}
-.filters{margin:0 0 6px;display:flex;flex-wrap:wrap;gap:4px 14px;align-items:center}#count{color:#555}svg.timeline rect.ev.out{fill-opacity:.05;stroke-opacity:.07}
+.filters{margin:0;padding:0 0 6px;display:flex;flex-wrap:wrap;gap:4px 14px;align-items:center;background:#f5f5f2;z-index:3}#count{color:#555}svg.timeline rect.ev.out{fill-opacity:.05;stroke-opacity:.07}
 .filtered svg.timeline rect.ev:not(.out){stroke-opacity:.85}.filters[hidden]{display:none}
 #events th button{font:inherit;font-weight:600;color:inherit;background:none;border:0;padding:0;cursor:pointer;text-align:left}
 #events th[aria-sort=ascending] button::after{content:" \\25B2"}#events th[aria-sort=descending] button::after{content:" \\25BC"}
@@ -26,10 +26,11 @@ vertical-align:middle;margin-right:8px}h3 .seen{font-weight:400;color:#555;margi
 @media (max-width:900px){.wide{overflow-x:auto}.top{display:contents}th,td{padding:4px 5px}
 .top>div:first-child{position:sticky;top:0;z-index:5;background:#f5f5f2;padding:4px 0;margin-bottom:8px}video{max-height:38vh}
 .compact video{max-height:max(26vh,180px)}
-.wide.fits{overflow-x:visible}.fits #events thead th{position:sticky;top:var(--cover,0);background:#fff;z-index:2}}
+.wide.fits{overflow-x:visible}.fits #events thead th{position:sticky;top:calc(var(--cover,0px) + var(--bar,0px));background:#fff;z-index:2}
+body:has(.wide.fits) #filters{position:sticky;top:var(--cover,0px)}}
 @media (min-width:901px){.top{position:sticky;top:0;z-index:5;background:#f5f5f2;padding:6px 0 8px}
-#events thead th{position:sticky;top:var(--cover,0);background:#fff;z-index:2}
-video{max-height:44vh}.top>div:last-child{max-height:44vh;overflow:auto}
+#events thead th{position:sticky;top:calc(var(--cover,0px) + var(--bar,0px));background:#fff;z-index:2}
+#filters{position:sticky;top:var(--cover,0px)}video{max-height:44vh}.top>div:last-child{max-height:44vh;overflow:auto}
 .compact video,.compact .top>div:last-child{max-height:max(30vh,200px)}}
 /* without a video there is nothing to keep in sight */.top:has(>div>p#video){position:static}
 """
@@ -48,9 +49,10 @@ function select(row) {  // the selected row: highlighted, aria-selected, the tab
   all.forEach(r => { r.classList.toggle('current', r === row); r.setAttribute('aria-selected', String(r === row)); });
   if (row) all.forEach(r => { r.tabIndex = r === row ? 0 : -1; });
 }
-function reveal(row, focus) {
-  const head = document.querySelector('#events thead th');  // nor under the table's header, where it stays
-  const under = head && getComputedStyle(head).position === 'sticky' ? head.getBoundingClientRect().height : 0;
+const held = el => el && getComputedStyle(el).position === 'sticky' ? el.getBoundingClientRect().height : 0;
+const bar = document.getElementById('filters');  // kept on screen above the table's header, where that stays
+function reveal(row, focus) {  // nor under the table's header and the filters, where they stay
+  const under = held(document.querySelector('#events thead th')) + (bar.hidden ? 0 : held(bar));
   row.style.scrollMarginTop = cover() + under + 8 + 'px';  // not under the video kept on screen
   if (focus) row.focus({preventScroll: true});
   row.scrollIntoView({block: 'nearest'});
@@ -96,6 +98,8 @@ all.forEach(r => {
     e.preventDefault();
   });
 });
+// a row reached by Tab (Shift+Tab back from below the table) is not left under the header and filters kept on screen
+tbody.addEventListener('focusin', e => { if (all.includes(e.target)) reveal(e.target, false); });
 // sorting: a column head's button (a click, or Enter on it: the grid's arrows reach the heads from its first row)
 const value = (r, key) => key === 'i' ? +r.dataset.i : key === 'event_id' ? +r.dataset.id : evs[+r.dataset.i][key];
 const missing = v => v === null || v === undefined || v === '';
@@ -269,7 +273,11 @@ if (playing()) video.addEventListener('timeupdate', () => {
 });
 // the events table's header stays in sight under the video while its rows scroll; in a narrow window only where
 // the table fits it (one wider scrolls sideways in a box of its own, in which a header cannot stay on the screen)
-const stuck = () => document.documentElement.style.setProperty('--cover', cover() + 'px');
+// the filters too, above the header (a reviewer far down a long table changes them without scrolling back)
+function stuck() {
+  document.documentElement.style.setProperty('--cover', cover() + 'px');
+  document.documentElement.style.setProperty('--bar', (bar.hidden ? 0 : held(bar)) + 'px');
+}
 const box = document.querySelector('.wide');
 function fits() { box.classList.remove('fits'); box.classList.toggle('fits', box.scrollWidth <= box.clientWidth + 1); }
 // once the page is scrolled the part kept on top shrinks, leaving the screen to the events' rows; not on a page

@@ -144,3 +144,43 @@ def test_filters_by_face_type_and_class_and_n_p_step_through_the_events_shown(ta
     assert page.evaluate(SHOWN) == []
     assert page.is_visible("#no-match") and "No event matches" in page.inner_text("#no-match")
     assert errors == []
+
+
+@pytest.mark.parametrize("size", [(1366, 768), (800, 900)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_the_filters_stay_on_screen_above_the_header_and_shift_tab_reaches_them(table, browser, size):  # noqa: F811
+    """Far down a long table its header stayed on screen but the filters had scrolled away: changing one meant
+    scrolling back up. They now stay above the header, under the video, overlapping neither; Shift+Tab from the
+    table goes class, type, face (the bar from its end), each on screen, and Tab back lands on the row, in sight."""
+    out, _ = table
+    page, errors = _open(browser, out)
+    page.set_viewport_size({"width": size[0], "height": size[1]})
+    page.evaluate("window.dispatchEvent(new Event('resize'))")
+    page.evaluate("""(b => { for (let k = 0; k < 60; k++) b.appendChild(b.rows[k % 24].cloneNode(true)); })(
+        document.querySelector('#events tbody'))""")  # a long table (the copies are not events: below them all)
+    for _ in range(20):
+        page.keyboard.press("n")
+    page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")  # down to the table's end
+    page.wait_for_timeout(150)  # the scroll's handlers
+    box = """s => (b => [b.top, b.bottom])(document.querySelector(s).getBoundingClientRect())"""
+    video, bar, head = (page.evaluate(f"({box})('{s}')") for s in ("#video", "#filters", "#events thead th"))
+    assert page.evaluate(f"({box})('#events tbody tr:last-child')")[1] <= size[1] + 0.5
+    assert 0 <= video[1] - 0.5 <= bar[0] and bar[1] <= head[0] + 0.5 and head[1] <= size[1], (video, bar, head)
+    hit = """() => { const b = document.activeElement.getBoundingClientRect();
+        return document.activeElement.contains(document.elementFromPoint(b.left + b.width / 2, b.top + b.height / 2)); }"""
+    page.keyboard.press("p")  # the selected row back in sight
+    page.wait_for_timeout(150)
+    row = page.evaluate(f"({box})('#events tr.current')")
+    assert head[1] <= row[0] + 0.5 and row[1] <= size[1] + 0.5, (head, row)
+    page.locator("#events tr.current").focus()
+    order = []
+    for _ in range(3):
+        page.keyboard.press("Shift+Tab")
+        assert page.evaluate(hit), f"{page.evaluate('document.activeElement.id')} is not on screen or is covered"
+        order.append(page.evaluate("document.activeElement.id"))
+    assert order == ["only-class", "only-type", "only-face"]
+    for _ in range(3):
+        page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.classList.contains('current')")
+    again = page.evaluate(f"({box})('#events tr.current')")
+    assert page.evaluate(hit) and again[0] >= head[1] - 0.5, (again, head)
+    assert errors == []
