@@ -184,3 +184,19 @@ def test_the_filters_stay_on_screen_above_the_header_and_shift_tab_reaches_them(
     again = page.evaluate(f"({box})('#events tr.current')")
     assert page.evaluate(hit) and again[0] >= head[1] - 0.5, (again, head)
     assert errors == []
+
+
+def test_the_id_column_shows_each_events_id_in_events_csv_and_sorts_by_it(table, browser, tmp_path):  # noqa: F811
+    """The table listed events numbered by onset, which was not their number in events.csv: it shows each event's
+    event_id (the order events closed, not onset order), names the rows by it, and a click on its head sorts by it."""
+    out, events = table
+    ids = [(i * 7) % 24 + 1 for i in range(24)]
+    summary = {"events": [{**e, "event_id": n} for e, n in zip(events, ids)], "source": "s.mp4", "outputs": {},
+               "source_seconds": SECONDS}
+    (out / "ids.html").write_text(render_report(out, summary, [], CLASSES, None, [], "ids"), encoding="utf-8")
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    page.goto((out / "ids.html").as_uri())
+    assert page.evaluate(SHOWN) == ids  # in onset order
+    assert page.locator("#events tbody tr").nth(1).get_attribute("aria-label").startswith(f"event {ids[1]}: onset")
+    page.click("th[data-key=event_id] button")
+    assert page.evaluate(SHOWN) == sorted(ids)
