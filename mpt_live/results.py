@@ -132,8 +132,8 @@ class EventResult:
         return self.event.onset_s - 1e-6 <= t <= self.event.offset_s + 1e-6
 
     def row(self, video: str) -> dict[str, Any]:
-        return {"event_id": self.event_id, **self.event.row(video, self.face_id, self.cls,
-                                                          None if self.confidence is None else round(self.confidence, 4))}
+        return self.event.row(video, self.face_id, self.cls,
+                              None if self.confidence is None else round(self.confidence, 4), self.event_id)
 
     def to_dict(self) -> dict[str, Any]:
         d = self.row("")

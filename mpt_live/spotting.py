@@ -65,10 +65,10 @@ class SpotEvent:
     cells: list[int] = field(default_factory=list)  # grid cells (row * 14 + col) where it moved
 
     def row(self, video: str, face: int | str = 0, cls: str | None = None,
-            confidence: float | None = None) -> dict:
+            confidence: float | None = None, event_id: int | None = None) -> dict:
         """The ``events.csv`` row (columns :data:`EVENT_COLUMNS`; ``event_id`` is the run's to give:
         :attr:`mpt_live.results.EventResult.event_id`)."""
-        return {"video": video, "face": face, "onset_s": round(self.onset_s, 4), "apex_s": round(self.apex_s, 4),
+        return {"event_id": event_id, "video": video, "face": face, "onset_s": round(self.onset_s, 4), "apex_s": round(self.apex_s, 4),
                 "offset_s": round(self.offset_s, 4), "onset_frame": self.onset, "apex_frame": self.apex,
                 "offset_frame": self.offset, "type": self.type, "class": cls, "confidence": confidence,
                 "score": round(self.score, 3)}
