@@ -6,6 +6,9 @@ Used by the multi-face tests and ``bench/faces.py`` (torch-free):
   video, for ``seconds`` at ``fps`` (shorter videos are played forward and backward).
 * :func:`with_cuts`: a sequence of shots; each shot shows one person, several side by side, or no
   face at all (an empty room: a dim blurred gradient), as an edited interview cuts between speakers.
+* :func:`video_call`: a recorded video call whose layout changes on one backdrop: speaker view (one tile
+  filling the frame), gallery view (tiles side by side), a participant's tile appearing or leaving, a
+  shared screen (a slide, no face) in between. Each person's video plays on through the changes.
 
 Both write an MP4 (mp4v) and return the truth: per frame, who is where (the tile index of each person).
 """
@@ -112,3 +115,66 @@ def side_by_side(videos: list[str | Path], out: str | Path, seconds: float, fps:
                  tile: int = 320) -> list[tuple[int, ...]]:
     """Everyone of ``videos`` side by side for ``seconds`` (one shot)."""
     return with_cuts(videos, [Shot(seconds, tuple(range(len(videos))))], out, fps, tile, slots=len(videos))
+
+
+@dataclass
+class Tile:
+    """One participant's square tile of a video call: ``person`` (index into the videos) at ``x``, ``y`` (frame px),
+    ``size`` px wide and high."""
+
+    person: int
+    x: int
+    y: int
+    size: int
+
+
+@dataclass
+class Layout:
+    """``seconds`` of a call showing ``tiles`` on the call's backdrop, or a shared screen (``share``: no face)."""
+
+    seconds: float
+    tiles: tuple[Tile, ...] = ()
+    share: bool = False
+
+
+def _slide(width: int, height: int) -> np.ndarray:
+    """A shared screen: a light slide with a title bar and lines of 'text' (no face)."""
+    img = np.full((height, width, 3), 235, np.uint8)
+    cv2.rectangle(img, (0, 0), (width, height // 6), (120, 70, 30), -1)
+    for k, y in enumerate(range(height // 4, height - 20, max(height // 12, 8))):
+        cv2.line(img, (width // 10, y), (width // 10 + (width * (5 + k % 3)) // 10, y), (60, 60, 60), 3)
+    return img
+
+
+def video_call(videos: list[str | Path], layouts: list[Layout], out: str | Path, size: tuple[int, int] = (960, 540),
+               fps: float = 30.0) -> list[tuple[Tile, ...]]:
+    """Write the call's ``layouts`` one after another to ``out`` (``size``: width, height) on one dark backdrop;
+    returns the tiles shown on each frame (none during a shared screen)."""
+    seconds = sum(lay.seconds for lay in layouts)
+    players: dict[tuple[int, int], Player] = {}  # (person, tile size) -> its player
+    for lay in layouts:
+        for tile in lay.tiles:
+            if (tile.person, tile.size) not in players:
+                players[tile.person, tile.size] = Player(videos[tile.person], tile.size, seconds)
+    width, height = size
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    w = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    if not w.isOpened():
+        raise InputError(f"{out}: cannot write an MP4 here")
+    backdrop, slide = np.full((height, width, 3), 32, np.uint8), _slide(width, height)
+    truth: list[tuple[Tile, ...]] = []
+    i = 0
+    try:
+        for lay in layouts:
+            for _ in range(int(round(lay.seconds * fps))):
+                frame = (slide if lay.share else backdrop).copy()
+                for tile in () if lay.share else lay.tiles:
+                    face = players[tile.person, tile.size].at(i / fps)
+                    frame[tile.y:tile.y + tile.size, tile.x:tile.x + tile.size] = face
+                w.write(frame)
+                truth.append(() if lay.share else lay.tiles)
+                i += 1
+    finally:
+        w.release()
+    return truth
