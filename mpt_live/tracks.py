@@ -10,12 +10,14 @@
    lost long ago, by their SFace embeddings (:mod:`mpt_live.identity`; the best of a small gallery
    per track): a match above ``reid`` gives the old ID back, so IDs come back after camera cuts and
    long absences. A new ID is made only when no track is close enough.
-3. **Checks.** A camera cut (the frame's thumbnail changes abruptly) skips step 1, so a face that
-   takes another's place across a cut is re-identified, not continued (and every face starts a new
-   appearance: the session ends its signals and clip buffer at the cut). The same test on the region
-   of each present face (``face_cut``) catches a cut that changes only the faces (two speakers framed
-   alike before one backdrop, people swapping places): that face is re-identified, not continued, and
-   its signals end there. Every ``refresh_s`` each
+3. **Checks** (:mod:`mpt_live.cuts`). A camera cut (the frame's thumbnail changes abruptly, and no
+   present face's region stayed as it was) skips step 1, so a face that takes another's place across
+   a cut is re-identified, not continued (and every face starts a new appearance: the session ends its
+   signals and clip buffer at the cut). The same test on the region of each present face
+   (``face_cut``) catches a cut that changes only some faces (two speakers framed alike before one
+   backdrop, people swapping places, a video call's layout changing around a face that stays): that
+   face is re-identified, not continued, and its signals end there; a face whose region stayed keeps
+   its track and buffer. Every ``refresh_s`` each
    present face is embedded again; a face that no longer looks like its track's gallery (below
    ``switch``) is treated as a new detection (step 2) instead of keeping the ID. Once a track holds
    ``STEADY_AFTER`` embeddings (its first views, what re-identification compares with), a *steady* face,
@@ -55,11 +57,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from scipy.optimize import linear_sum_assignment
 
+from .cuts import CutCheck
 from .face import Detection, FaceAligner, FaceResult
 from .track_align import TrackAligner
 from .face_confirm import CONFIRM_RUNS, CONFIRM_S, NEW_SCORE, confirmed  # noqa: F401  (the rule, named here too)
@@ -70,7 +71,6 @@ GALLERY = 8  # embeddings kept per track (diverse views: a new one is kept unles
 STEADY_REFRESH = 3  # a steady face (no loss, cut or failed registration since its last embedding) is embedded
 # again every STEADY_REFRESH x refresh_s, not every refresh_s, once its track holds STEADY_AFTER embeddings
 STEADY_AFTER = 3
-FACE_SHIFT = 2  # thumbnail cells (1/64 of the frame's width) a face may move between frames in the face-cut test
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -144,22 +144,14 @@ class FaceTracker:
         # its first sighting, a high score gives it its ID at once; else once it persisted, a lower one)
         self.vouch = vouch
         self.keep_s, self.refresh_s, self.reid, self.switch = keep_s, refresh_s, reid, switch
-        self.cut_level = cut  # mean |grey difference| of the thumbnails above which a frame is a cut
-        # the same over a present face's box (least over shifts) above which that face is cut: on the 8 shared videos
-        # (a 360 px tile in 1280x720) consecutive frames of one shot differ at most 10.0 there, and one of them put in
-        # another's place 23.1 or more (56 pairs; median 39.7)
-        self.face_cut_level = face_cut
+        self._cuts = CutCheck(cut, face_cut)  # the frame's and each face's abrupt changes (mpt_live/cuts.py)
         self.cut_ids: set[int] = set()  # IDs of present faces whose region changed abruptly on the latest frame
         self.tracks: list[Track] = []
-        self.cuts = 0
-        self.face_cuts = 0  # faces cut alone (their region, not the whole frame)
         self.reidentified = 0  # faces given an old ID back by appearance
         self.tentative_dropped = 0  # tentative newcomers lost before they were confirmed (never in the outputs)
         self.tentative_made = 0  # tentative newcomers started (confirmed since or not)
         self.frames = self.detector_runs = self.tile_searches = 0  # frames updated; those the detector ran on; tiles
         self.cut = False  # the latest frame was a camera cut (its faces start new appearances)
-        self._thumb: np.ndarray | None = None
-        self._force_cut = False
         self._tiled_t = -float("inf")  # time of the last tile search
         self._search = False  # the next frame is detected and searched in tiles whatever the schedule (search_now)
 
@@ -170,46 +162,33 @@ class FaceTracker:
 
     def reset(self) -> None:
         """A new segment of the source (a reconnected stream): the next frame is treated as a cut."""
-        self._force_cut = True
+        self._cuts.force()
 
     def _is_cut(self, frame: np.ndarray) -> bool:
-        # every k-th pixel first (a view), then area-averaged: INTER_AREA over the whole frame at a fractional
-        # scale cost 2-7 ms per frame, the strided one 0.05-0.3 ms; two frames of one shot stay alike
-        sy, sx = max(1, frame.shape[0] // 72), max(1, frame.shape[1] // 128)
-        small = cv2.resize(frame[::sy, ::sx], (64, 36), interpolation=cv2.INTER_AREA)
-        grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY).astype(np.float32) if small.ndim == 3 else small
-        prev, self._thumb = self._thumb, grey
-        forced, self._force_cut = self._force_cut, False
-        is_cut = forced or (prev is not None and float(np.mean(np.abs(grey - prev))) > self.cut_level)
-        self.cuts += is_cut
-        for tr in self.tracks if is_cut else ():
-            tr.cut_off = True
-        self.cut_ids = set() if is_cut or prev is None else self._face_cuts(prev, grey, frame.shape)
-        self.face_cuts += len(self.cut_ids)
-        return is_cut
-
-    def _face_cuts(self, prev: np.ndarray, grey: np.ndarray, shape: tuple[int, ...]) -> set[int]:
-        """IDs of the present faces whose box on the thumbnail changed abruptly (one person put in another's place):
-        the least mean |difference| of the box's cells over shifts of up to ``FACE_SHIFT`` cells (a moving face)."""
-        (th, tw), (h, w) = grey.shape, shape[:2]
-        out = set()
+        """Whether ``frame`` is a camera cut (every track cut off); else ``cut_ids``: the present faces whose region
+        changed abruptly (:mod:`mpt_live.cuts`), cut off alone."""
+        cut, self.cut_ids = self._cuts.check(frame, {tr.id: tr.box for tr in self.tracks if tr.present})
+        # a layout change (the frame changed around a face that stayed): the faces not present are not continued by
+        # position either (another person's tile may now be where one of them was)
         for tr in self.tracks:
-            if not tr.present:
-                continue
-            x, y, bw, bh = tr.box
-            x0, y0 = int(np.clip(np.floor(x * tw / w), 0, tw - 1)), int(np.clip(np.floor(y * th / h), 0, th - 1))
-            x1 = int(np.clip(np.ceil((x + bw) * tw / w), x0 + 1, tw))
-            y1 = int(np.clip(np.ceil((y + bh) * th / h), y0 + 1, th))
-            was = prev[y0:y1, x0:x1]
-            # every shift of up to FACE_SHIFT cells that stays on the thumbnail, in one call (one np.mean per shift
-            # cost ~0.1 ms per face and frame): the windows of the box's size in its neighbourhood
-            near = grey[max(y0 - FACE_SHIFT, 0):min(y1 + FACE_SHIFT, th),
-                        max(x0 - FACE_SHIFT, 0):min(x1 + FACE_SHIFT, tw)]
-            change = float(np.abs(sliding_window_view(near, was.shape) - was).mean(axis=(2, 3)).min())
-            if change > self.face_cut_level:
-                out.add(tr.id)
+            if cut or tr.id in self.cut_ids or (self._cuts.layout and not tr.present):
                 tr.cut_off = True
-        return out
+        return cut
+
+    @property
+    def cuts(self) -> int:
+        """Camera cuts so far."""
+        return self._cuts.cuts
+
+    @property
+    def face_cuts(self) -> int:
+        """Faces cut alone so far (their region changed, not the whole frame, or not for every face)."""
+        return self._cuts.face_cuts
+
+    @property
+    def layouts(self) -> int:
+        """Whole-frame changes that left a present face's region as it was (layout changes, no cut)."""
+        return self._cuts.layouts
 
     def _embed(self, frame: np.ndarray, det: Detection) -> np.ndarray | None:
         return self.embedder.embed(frame, det.keypoints) if self.embedder is not None else None
@@ -221,7 +200,8 @@ class FaceTracker:
     def _follow(self, frame: np.ndarray, t: float) -> dict[int, TrackedFace]:
         """Every present face that its track can follow on this frame (none when a detection is due)."""
         present = [tr for tr in self.tracks if tr.present]
-        if self.cut or self.cut_ids or not present or any(tr.aligner.due() for tr in present):
+        # a layout change (the frame changed around the faces) is detected at once: a newcomer's tile gets its ID there
+        if self.cut or self.cut_ids or self._cuts.layout or not present or any(tr.aligner.due() for tr in present):
             return {}
         followed = {}
         for tr in present:
@@ -370,6 +350,7 @@ class FaceTracker:
         the searches of a wide frame's tiles."""
         return {"cuts": self.cuts, "reidentified": self.reidentified,
                 "embeddings": self.embedder.calls if self.embedder else 0, "face_cuts": self.face_cuts,
+                "layout_changes": self.layouts,
                 "tentative_tracks": self.tentative_made,
                 "tentative_tracks_dropped": self.tentative_dropped + len(self.pending()),
                 "detector_runs_per_frame": round(self.detector_runs / self.frames, 3) if self.frames else None,

@@ -16,7 +16,7 @@ MAX_LINES = 400
 LAYERS = {
     "stages": ["errors", "reach", "writers", "photos", "interrupts", "quiet", "opengop", "videoprobe", "cutoff", "frametimes", "sources", "framenames", "recordings", "readahead", "latest_frame", "capture",
                "face_actions", "synthface", "demo_input", "stabilize", "smoothing", "tracker", "face_template", "face_types", "tiles", "face_confirm", "blazeface", "track_align", "face",
-               "identity", "tracks", "face_watch",
+               "identity", "cuts", "tracks", "face_watch",
                "clip", "clip_stream", "rankpool", "motion", "thumbnails", "machine", "providers", "load_errors", "runtime", "batching", "model_worker", "facemotion",
                "spotting", "face_state", "results"],
     "session": ["run_summary", "session"],
