@@ -10,7 +10,8 @@
 A change of the whole frame is a **camera cut** (every face starts a new appearance: the tracker re-identifies
 them, the session ends their signals and clip buffers) unless a present face's region did not change: then the
 picture changed around that face, not for it, as a recorded video call does when a participant's tile appears or
-leaves, and only the faces whose regions changed are cut (a *layout change*, counted in ``layouts``). Before, any
+leaves, and only the faces whose regions changed are cut (a *layout change*, counted in ``layouts``; the face that
+stayed must cover :data:`STAY_CELLS` cells of the thumbnail, or it is cut with the frame). Before, any
 such change was a cut, and a face that stayed exactly where it was lost about a second of predictions (its buffer
 restarted). A frame with no face present, or whose every face's region changed (a scene cut, speaker view becoming
 gallery view, a shared screen), is a cut as before.
@@ -23,6 +24,10 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 FACE_SHIFT = 2  # thumbnail cells (1/64 of the frame's width) a face may move between frames in the face-cut test
+# thumbnail cells a face's box must cover to show that its region stayed through a change of the whole frame (a
+# 3x3-cell face: 60 px in 1280x720): a box of a cell or two, compared at 25 shifts, can match by chance across a real
+# cut (two dark patches), so a tiny face is cut with the frame as before
+STAY_CELLS = 9
 
 Box = tuple[int, int, int, int]
 
@@ -60,9 +65,10 @@ class CutCheck:
         if forced or prev is None:
             self.cuts += forced
             return forced, set()
-        changed = {i for i, box in boxes.items() if self._change(prev, self._thumb, box, frame.shape) > self.face_cut_level}
+        change = {i: self._change(prev, self._thumb, box, frame.shape) for i, box in boxes.items()}
+        changed = {i for i, (c, _) in change.items() if c > self.face_cut_level}
         if float(np.mean(np.abs(self._thumb - prev))) > self.cut_level:
-            if not boxes or changed == set(boxes):
+            if not any(i not in changed and cells >= STAY_CELLS for i, (_, cells) in change.items()):
                 self.cuts += 1
                 return True, set()
             self.layouts, self.layout = self.layouts + 1, True
@@ -70,8 +76,9 @@ class CutCheck:
         return False, changed
 
     @staticmethod
-    def _change(prev: np.ndarray, grey: np.ndarray, box: Box, shape: tuple[int, ...]) -> float:
-        """The least mean |difference| of ``box``'s cells on the thumbnails over shifts of up to ``FACE_SHIFT``."""
+    def _change(prev: np.ndarray, grey: np.ndarray, box: Box, shape: tuple[int, ...]) -> tuple[float, int]:
+        """The least mean |difference| of ``box``'s cells on the thumbnails over shifts of up to ``FACE_SHIFT``, and
+        how many cells the box covers."""
         (th, tw), (h, w) = grey.shape, shape[:2]
         x, y, bw, bh = box
         x0, y0 = int(np.clip(np.floor(x * tw / w), 0, tw - 1)), int(np.clip(np.floor(y * th / h), 0, th - 1))
@@ -81,4 +88,4 @@ class CutCheck:
         # every shift of up to FACE_SHIFT cells that stays on the thumbnail, in one call (one np.mean per shift
         # cost ~0.1 ms per face and frame): the windows of the box's size in its neighbourhood
         near = grey[max(y0 - FACE_SHIFT, 0):min(y1 + FACE_SHIFT, th), max(x0 - FACE_SHIFT, 0):min(x1 + FACE_SHIFT, tw)]
-        return float(np.abs(sliding_window_view(near, was.shape) - was).mean(axis=(2, 3)).min())
+        return float(np.abs(sliding_window_view(near, was.shape) - was).mean(axis=(2, 3)).min()), was.size

@@ -27,6 +27,8 @@ CASES = [
     ("the frame changes around one face, the other's region too", [L, R], _changed(200, 400, 250), [L, R],
      False, {1}, {0}),
     ("the whole frame changes, the face's region too", [L], np.full_like(FRAME, 200), [L], True, set(), set()),
+    ("the whole frame changes around a tiny face (2x2 thumbnail cells) that stayed", [(10, 10, 6, 6)],
+     _changed(60, 400, 250), [(10, 10, 6, 6)], True, set(), set()),
     ("the whole frame changes with no face in it", [], _changed(0, 400, 250), [L], True, set(), set()),
 ]
 
