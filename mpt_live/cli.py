@@ -54,10 +54,10 @@ def live(
     realtime: bool = typer.Option(False, "--realtime", help="Play a video file at its own pace, like a camera (frames are dropped when too slow)."),
     save_video: bool = typer.Option(False, "--save-video", help="Also write annotated.mp4 with the overlay to --out."),
     inspect: Optional[float] = typer.Option(None, "--inspect", metavar="SECONDS", help="Write one PNG of what the model sees at this time of --video."),
-    stride: Optional[int] = typer.Option(None, "--stride", min=1, help=f"Frames between windows (default: live: as often as the model keeps up; files: {FILE_STRIDE})."),
+    stride: Optional[int] = typer.Option(None, "--stride", min=1, help=f"Frames between windows (default: cameras, streams and --realtime: as often as the model keeps up; files: {FILE_STRIDE})."),
     detector: str = typer.Option("auto", "--detector", help="BlazeFace model: short (near faces: webcams), full (small or distant faces) or auto (short, and full from the frame where it finds faces short misses; checked while fewer faces than --max-faces are tracked)."),
     spot_threshold: float = typer.Option(4.0, "--spot-threshold", help="Spotting threshold: a face region's motion in robust SDs above its own baseline."),
-    max_faces: Optional[int] = typer.Option(None, "--max-faces", min=0, help=f"Faces tracked per frame, each with its own ID, windows and events (default: cameras and streams {MAX_FACES['live']}, files {MAX_FACES['file']}; 0: all)."),
+    max_faces: Optional[int] = typer.Option(None, "--max-faces", min=0, help=f"Faces tracked per frame, each with its own ID, windows and events (default: cameras, streams and --realtime {MAX_FACES['live']}, files {MAX_FACES['file']}; 0: all)."),
     jobs: Optional[int] = typer.Option(None, "--jobs", min=0, help="Recorded videos in N worker processes (0: cores / --threads); a rerun skips videos already done."),
     # \[: rich markup would take [cluster] for a style tag and drop it
     ray: Optional[str] = typer.Option(None, "--ray", metavar="auto|ADDRESS", help="Recorded videos as tasks on a Ray cluster (pip install 'mpt-live\\[cluster]'); a rerun skips videos already done."),
