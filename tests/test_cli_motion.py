@@ -373,3 +373,18 @@ def test_a_logged_progress_line_names_what_its_task_counts():
     assert any(line.startswith("LOSO folds: 2/6 folds (33%)") for line in lines), lines
     assert any(line.startswith("talk.mp4: 30/300 frames") for line in lines), lines
     assert not any("folds" in line and "frames" in line for line in lines), lines
+
+
+@pytest.mark.parametrize("argv, said", [(["--vidoe", "a.mp4"], "No such option: --vidoe"),
+                                        (["--video", "a.mp4", "--stride", "0"], "'--stride'"),
+                                        (["--video"], "'--video' requires an argument")])
+def test_a_misspelt_option_or_a_value_out_of_range_is_one_line(argv, said):
+    """README: expected failures end in one line naming the input. A misspelt option or a value typer refuses
+    gave typer's boxed usage message (4-5 lines); it is now one line, exit 2 as before."""
+    import sys
+
+    res = subprocess.run([sys.executable, "-m", "mpt_live.cli", *argv], capture_output=True, text=True, timeout=120,
+                         stdin=subprocess.DEVNULL)
+    lines = [ln for ln in (res.stderr + res.stdout).splitlines() if ln.strip()]
+    assert res.returncode == 2
+    assert len(lines) == 1 and lines[0].startswith("error: ") and said in lines[0], lines
