@@ -150,10 +150,10 @@ def export(
 
 def main() -> None:
     """Console-script entry point."""
-    from mpt_live.errors import refuse_empty_arguments
+    from mpt_live.errors import refuse_empty_arguments, run_app
 
     refuse_empty_arguments(sys.argv[1:])
-    app(prog_name="mpt-export")
+    run_app(app, "mpt-export", sys.argv[1:])
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -335,21 +335,14 @@ def _run_inspect(video: str, t: float, out: Optional[Path], detector: str, model
 
 def main() -> None:
     """Console-script entry point."""
-    from mpt_live.errors import expanded_glob, refuse_empty_arguments
+    from mpt_live.errors import expanded_glob, refuse_empty_arguments, run_app
 
     refuse_empty_arguments(sys.argv[1:])
     several = expanded_glob(sys.argv[1:])
     if several:
         print(f"error: {several}", file=sys.stderr)
         sys.exit(2)
-    # click's ClickException, whether typer vendors click (typer._click) or depends on it
-    usage_error = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
-    try:  # a misspelt option or a value out of range: one line too, not typer's boxed usage message
-        code = typer.main.get_command(app).main(args=sys.argv[1:], prog_name="mpt-live", standalone_mode=False)
-    except usage_error as e:
-        print(f"error: {e.format_message()} (mpt-live --help lists the options)", file=sys.stderr)
-        sys.exit(e.exit_code)
-    sys.exit(code if isinstance(code, int) else 0)
+    run_app(app, "mpt-live", sys.argv[1:])
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -75,3 +75,26 @@ def expanded_glob(argv: list[str], option: str = "--video", repeat: bool = False
 def counted(n: int, noun: str) -> str:
     """``1 frame``, ``2 frames`` (``0 frames``): a count with its noun in a message line, singular for one."""
     return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def run_app(app, prog: str, argv: list[str]) -> None:
+    """Run the typer ``app`` as the command ``prog`` on ``argv`` and exit with its code. A misspelt option or a
+    value typer refuses (``--vidoe``, ``--stride 0``, an option without its value) is one line, ``error: <click's
+    message> (prog --help lists the options)``, exit 2, not typer's boxed usage message; Ctrl-C while the
+    options are read (before the command's own handling) is one line, exit 130, not click's traceback."""
+    import sys
+
+    import typer
+
+    # click's ClickException, whether typer vendors click or depends on it
+    usage_error = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+    try:
+        code = typer.main.get_command(app).main(args=argv, prog_name=prog, standalone_mode=False)
+    except usage_error as e:  # on one line (click lists a choice's values one a line), naming the subcommand's help
+        where = getattr(getattr(e, "ctx", None), "command_path", None) or prog
+        print(f"error: {' '.join(e.format_message().split())} ({where} --help lists the options)", file=sys.stderr)
+        sys.exit(e.exit_code)
+    except typer.Abort:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

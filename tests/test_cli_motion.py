@@ -388,3 +388,23 @@ def test_a_misspelt_option_or_a_value_out_of_range_is_one_line(argv, said):
     lines = [ln for ln in (res.stderr + res.stdout).splitlines() if ln.strip()]
     assert res.returncode == 2
     assert len(lines) == 1 and lines[0].startswith("error: ") and said in lines[0], lines
+
+
+@pytest.mark.parametrize("module, argv, said", [
+    ("train.cli", [], "error: Missing option '--dataset'. Choose from: casme2, samm"),
+    ("train.cli", ["--dataset", "casme2", "--bogus"], "(mpt-train --help lists the options)"),
+    ("train.eval_cli", [], "error: Missing command."),
+    ("train.eval_cli", ["spot", "--bogus"], "No such option: --bogus (Possible options: --out, --runs) "
+                                            "(mpt-eval spot --help lists the options)"),
+    ("train.synth_cli", ["--bogus"], "(mpt-synth --help lists the options)"),
+    ("export.cli", [], "error: Missing argument 'checkpoint'. (mpt-export --help lists the options)")])
+def test_the_other_tools_refuse_bad_options_in_one_line_too(module, argv, said):
+    """mpt-train, mpt-eval, mpt-synth and mpt-export printed typer's boxed usage message for a misspelt or missing
+    option (mpt-train's missing --dataset: 11 lines, its choices one a line); one line now, as mpt-live's."""
+    import sys
+
+    res = subprocess.run([sys.executable, "-m", module, *argv], capture_output=True, text=True, timeout=120,
+                         stdin=subprocess.DEVNULL)
+    lines = [ln for ln in (res.stderr + res.stdout).splitlines() if ln.strip()]
+    assert res.returncode == 2
+    assert len(lines) == 1 and said in lines[0], lines

@@ -311,10 +311,10 @@ def train(
 
 
 def main() -> None:
-    from mpt_live.errors import refuse_empty_arguments
+    from mpt_live.errors import refuse_empty_arguments, run_app
 
     refuse_empty_arguments(sys.argv[1:])
-    app(prog_name="mpt-train")
+    run_app(app, "mpt-train", sys.argv[1:])
 
 
 if __name__ == "__main__":

@@ -184,14 +184,14 @@ def _earlier_result(path: Path) -> bool:
 
 def main() -> None:
     """Console-script entry point."""
-    from mpt_live.errors import expanded_glob, refuse_empty_arguments
+    from mpt_live.errors import expanded_glob, refuse_empty_arguments, run_app
 
     refuse_empty_arguments(sys.argv[1:])
     several = expanded_glob(sys.argv[1:], "--runs", repeat=True)
     if several:  # typer said only 'Got unexpected extra argument(s)'
         print(f"error: {several}", file=sys.stderr)
         sys.exit(2)
-    app()
+    run_app(app, "mpt-eval", sys.argv[1:])
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -140,10 +140,10 @@ def _long(faces: Path, out: Path, videos: int, minutes: float, seed: int, consol
 
 def main() -> None:
     """Console-script entry point."""
-    from mpt_live.errors import refuse_empty_arguments
+    from mpt_live.errors import refuse_empty_arguments, run_app
 
     refuse_empty_arguments(sys.argv[1:])
-    app()
+    run_app(app, "mpt-synth", sys.argv[1:])
 
 
 if __name__ == "__main__":  # pragma: no cover
