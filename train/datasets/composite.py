@@ -119,11 +119,13 @@ def load(data: str | Path, faces: str = "align") -> DatasetIndex:
                          "the parts you have (--data casme2=PATH --data smic=PATH) for a partial composite")
     indexes = {p: _read(p, r, faces) for p, r in where.items()}
     notes: dict[str, int] = {}
+    mixed = ""
     if faces == "auto" and len({i.cropped for i in indexes.values()}) > 1:
         crops = [p for p, i in indexes.items() if i.cropped]
         indexes = {p: _read(p, r, "align") for p, r in where.items()}
-        notes[f"--faces auto: only {' and '.join(NAMES[p] for p in crops)} {'has' if len(crops) == 1 else 'have'} "
-              "cropped faces: every part's raw frames aligned"] = 1
+        mixed = (f"--faces auto: only {' and '.join(NAMES[p] for p in crops)} {'has' if len(crops) == 1 else 'have'} "
+                 "cropped faces: every part's raw frames aligned")
+        notes[mixed] = 0  # counted below: the clips it covers, all of them
     samples: list[Sample] = []
     dropped: dict[str, int] = {}
     warnings: list[str] = []
@@ -138,6 +140,8 @@ def load(data: str | Path, faces: str = "align") -> DatasetIndex:
         dropped.update({f"{part}: {k}": n for k, n in index.dropped.items()})
         notes.update({f"{part}: {k}": n for k, n in index.notes.items()})
         warnings += index.warnings
+    if mixed:
+        notes[mixed] = len(samples)
     if len(indexes) < len(PARTS):
         warnings.insert(0, f"a composite of {' and '.join(NAMES[p] for p in indexes)} only: not the MEGC 2019 "
                         "composite (SMIC-HS, CASME II and SAMM); its figures are not comparable with published "
