@@ -352,7 +352,8 @@ def _one_error_line(output: str) -> bool:
 
 
 @pytest.mark.parametrize("case", ["missing_root", "not_a_dataset", "unknown_backbone", "cuda",
-                                  "weights_missing", "bad_image_size", "csv_file", "csv_not_csv", "sheet_file"])
+                                  "weights_missing", "bad_image_size", "csv_file", "csv_not_csv", "sheet_file",
+                                  "metrics_with_loso"])
 def test_expected_failures_are_one_line(case, tmp_path, monkeypatch):
     data = tmp_path / "data"
     data.mkdir()
@@ -360,7 +361,8 @@ def test_expected_failures_are_one_line(case, tmp_path, monkeypatch):
     expect = {"missing_root": "nope: no such file or folder", "not_a_dataset": str(data),
               "unknown_backbone": "vit_nope", "cuda": "CUDA", "weights_missing": "weights",
               "bad_image_size": "image_size", "csv_file": "labels.csv: no samples",
-              "csv_not_csv": "reads a .csv file", "sheet_file": "data root is not a directory"}[case]
+              "csv_not_csv": "reads a .csv file", "sheet_file": "data root is not a directory",
+              "metrics_with_loso": "goes with --protocol full"}[case]
     if case == "missing_root":
         args[3] = str(tmp_path / "nope")
     elif case in ("csv_file", "csv_not_csv", "sheet_file"):  # --data names the CSV itself (csv only)
@@ -376,6 +378,9 @@ def test_expected_failures_are_one_line(case, tmp_path, monkeypatch):
         args += ["--backbone-weights", str(tmp_path / "nope.safetensors")]
     elif case == "bad_image_size":
         args += ["--image-size", "100"]
+    elif case == "metrics_with_loso":  # a LOSO run ignored --metrics without a word
+        (tmp_path / "metrics.json").write_text('{"acc": 1, "uf1": 1, "uar": 1}')
+        args += ["--metrics", str(tmp_path / "metrics.json")]
     r = runner.invoke(app, args)
     assert r.exit_code == 2, r.output
     assert _one_error_line(r.output), r.output

@@ -283,6 +283,9 @@ def train(
                 cache=str(cache.resolve()) if cache else None),
                 dict(image_size=image_size, frames=frames, alpha=alpha, attenuate=attenuate,
                      align=align.value if align else None))
+            if metrics is not None and protocol is not Protocol.full:  # it was ignored without a word
+                raise InputError(f"--metrics {metrics}: goes with --protocol full (a LOSO run writes its own "
+                                 "metrics.json)")
             check_environment(cfg, data[0], out, metrics)
             metrics_obj = None
             if metrics is not None:
