@@ -216,6 +216,7 @@ def read_events(path: Path) -> list[Spotted]:
 
 def _resolver(videos: Sequence[LongVideo]):
     keys: dict[str, set[str]] = {}
+    keyed = [v for v in videos if getattr(v, "key", None)]  # LeftOut known by its reader's key only (CAS(ME)^2)
     for v in videos:
         for k in (v.name, *v.aliases):
             p = PurePosixPath(k.replace("\\", "/"))
@@ -231,7 +232,8 @@ def _resolver(videos: Sequence[LongVideo]):
             hit = keys.get(key.lower())
             if hit and len(hit) == 1:
                 return next(iter(hit))
-        return None
+        hit = {v.name for v in keyed if v.key(p.name) == v.name}
+        return next(iter(hit)) if len(hit) == 1 else None
 
     return resolve
 

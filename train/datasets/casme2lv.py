@@ -39,9 +39,9 @@ from mpt_live.sources import open_capture, unreadable
 from .files import ClipFrames, find_dirs, find_files, find_sheets, newest_name, pick, prefer_raw
 from .samples import natural_key
 from .sheets import SheetRow, as_int, cell_text, count, first_of, is_blank, read_workbook
-from .longvideo import (LeftOut, LongVideo, LongVideoIndex, empty_line, empty_recording, finish, frame_positions,
-                        interval_from_row, left_out, lost_line, no_recording, normalise_type, outside_line,
-                        read_recording, uncoded_offset)
+from .longvideo import (LACKED, LeftOut, LongVideo, LongVideoIndex, empty_line, empty_recording, finish,
+                        frame_positions, interval_from_row, left_out, lost_line, no_recording, normalise_type,
+                        outside_line, read_recording, uncoded_offset)
 
 FPS = 30.0
 VIDEO_EXT = (".avi", ".mp4", ".mov", ".mkv")
@@ -93,6 +93,13 @@ def _subject_code(row: SheetRow, value: Any) -> str:
     return str(int(m.group(1)))
 
 
+def recording_key(name: str) -> str | None:
+    """``<subject code>_<stimulus code>`` of a recording's file or folder name (``15_0401`` of
+    ``15_0401girlcrashing.avi``), the key the coding sheet's rows find it by; None for another name."""
+    m = re.match(r"(\d+)_(\d{4})", name)
+    return f"{int(m.group(1))}_{m.group(2)}" if m else None
+
+
 def _recordings(root: Path) -> dict[str, tuple[str, Path]]:
     """``<subject code>_<stimulus code>`` -> (name, video file or frame folder); videos preferred."""
     found: dict[str, tuple[str, Path]] = {}
@@ -104,10 +111,10 @@ def _recordings(root: Path) -> dict[str, tuple[str, Path]]:
             dirs = find_dirs(base, lambda d: any(c.is_dir() and re.match(r"\d+_\d{4}", c.name) for c in d.iterdir()))
         for d in sorted(dirs, key=prefer_raw(base)):
             for p in sorted(d.iterdir(), key=lambda q: natural_key(q.name)):
-                m = re.match(r"(\d+)_(\d{4})", p.name)
+                key = recording_key(p.name)
                 ok = p.is_file() and p.suffix.lower() in VIDEO_EXT if kind == "video" else p.is_dir()
-                if m and ok:
-                    found.setdefault(f"{int(m.group(1))}_{m.group(2)}", (Path(p.name).stem, p))
+                if key and ok:
+                    found.setdefault(key, (Path(p.name).stem, p))
     return found
 
 
@@ -212,6 +219,7 @@ def load(root: Path) -> LongVideoIndex:
     broken_rows: list[str] = []  # their rows
     unreadable: list[LeftOut] = []  # those videos, dropped from the truth
     cut: list[str] = []     # rows outside their recording's frames
+    lacked: list[LeftOut] = []  # recordings the sheet names and the copy lacks (by their key)
     for row in _rows(coding_name, coding, 9):
         participant = as_int(row[0])
         expr = cell_text(row[1])
@@ -229,8 +237,9 @@ def load(root: Path) -> LongVideoIndex:
         if key in empty_keys:
             empty_recording(row, ident, unread, dropped)
             continue
-        if key not in videos:
+        if key not in videos:  # a run of it is named by its file name, which the sheet does not give: by its key
             no_recording(row, f"{ident}: {key}*", lost, dropped)
+            lacked.append(LeftOut(key, LACKED, (f"s{subjects[participant]}/{key}",), recording_key))
             continue
         if key not in clips and key not in lengths:  # a video file: its frames, once
             lengths[key] = _length_or_why(videos[key].video, broken)
@@ -273,4 +282,4 @@ def load(root: Path) -> LongVideoIndex:
             f"{len(broken_rows)} annotation row(s) dropped: {first_of(broken_rows, 3)}"] if broken else []
     return finish(kept, sorted(lb for lb in labels if lb), dropped, notes, "casme2lv", sheet,
                   warnings + lost_line(lost) + empty_line(empty, unread) + outside_line(cut) + said,
-                  left_out(empty, [n for n, _ in empty_names], [a for _, a in empty_names]) + unreadable)
+                  left_out(empty, [n for n, _ in empty_names], [a for _, a in empty_names]) + unreadable + lacked)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from mpt_live.errors import InputError
 from mpt_live.framenames import images
@@ -79,6 +79,9 @@ class LeftOut:
     name: str
     reason: str
     aliases: tuple[str, ...] = ()
+    # where the sheet gives only part of its name (CAS(ME)^2: subject + stimulus code, 16_0101, of
+    # 16_0101disgustingteeth.avi): the reader's own key of a file name; a run's name ``n`` names it when key(n) == name
+    key: Callable[[str], str | None] | None = None
 
 
 @dataclass
