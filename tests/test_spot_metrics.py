@@ -218,6 +218,40 @@ def test_a_run_that_did_not_finish_is_scored_as_it_is_and_named(tmp_path, status
     assert res.exit_code == 0 and out["failed"] == out["incomplete"] == {} and "long_001 (" not in res.output
 
 
+@pytest.mark.parametrize("summary, predictions, events, reached, after", [
+    ({"status": "failed", "frames_read": 120, "source_fps": 30.0, "source_seconds": 4.0}, None, (11, 20, None), 119, 1),
+    ({"status": "incomplete", "frames_read": 230, "source_fps": 30.0}, None, (11, 20, None), 229, 0),  # 200..259 begun
+    ({"status": "running"}, "time_s,frame,face_id\n4.9,147,0\n5.0,150,0\n", (11, 20, None), 150, 1),  # no count yet
+    ({"status": "running"}, None, (11, 20, None), 20, 1),  # nothing but its events: as far as the last one
+    # a 15 fps re-encode: its 60 frames are the truth's first 4 s, frames 0..119; its events placed by their seconds
+    ({"status": "interrupted", "frames_read": 60, "source_fps": 15.0, "source_seconds": 4.0}, None, (5, 10, 15.0),
+     119, 1)])
+def test_the_warning_of_a_run_that_stopped_counts_the_truth_it_never_reached(tmp_path, summary, predictions, events,
+                                                                             reached, after):
+    """The warning of a failed or incomplete run said it stopped early but not how much truth lay past where it
+    stopped (missed by the run, not the spotter). The truth intervals after the last frame the run read (its
+    summary.json's frames_read / source_seconds, its predictions.csv, its events) are now counted per video in the
+    one warning and the JSON ('not_reached'); an interval the run had begun to read is not among them."""
+    root = _benchmark(tmp_path)
+    run = tmp_path / "run"
+    on, off, fps = events
+    timed = {"onset_s": on / fps, "offset_s": off / fps} if fps else {}
+    _events(run / "long_001", [{"video": "long_001.mp4", "onset_frame": on, "offset_frame": off, "type": "micro",
+                                **timed}])
+    _events(run / "long_002", [{"video": "long_002.mp4", "onset_frame": 50, "offset_frame": 59, "type": "micro"}])
+    (run / "long_001" / "summary.json").write_text(json.dumps({"source": "long_001.mp4", **summary}))
+    if predictions:
+        (run / "long_001" / "predictions.csv").write_text(predictions)
+    res = CliRunner().invoke(app, ["spot", "--truth", str(root), "--runs", str(run)])
+    assert res.exit_code == 0, res.output
+    out = json.loads((run / "spotting.json").read_text())
+    assert (out["tp"], out["fn"]) == (2, 1)
+    assert out["not_reached"] == {"long_001": {"last_frame_read": reached, "truth_intervals_after": after}}
+    said = [w for w in res.output.replace("\n", " ").split("warning:") if "long_001 (" in w]
+    assert len(said) == 1 and f"read to frame {reached} of the truth, {after} truth interval(s) after it" in said[0]
+    assert f"{after} truth interval(s) lie after where their run stopped" in " ".join(said[0].split())
+
+
 def test_videos_of_failed_csv_are_named_with_the_batch_reason(tmp_path):
     """mpt-live --video DIR lists the videos that failed in OUT/failed.csv (one that did not open has no folder at
     all): mpt-eval counted such a video as 'not run' without its reason, and a failed video's folder as a finished

@@ -63,11 +63,22 @@ def with_failed(problem: tuple[str, str] | None, listed: str) -> tuple[str, str]
     return "failed", "; ".join(r for r in (said, f"in {FAILED}: {listed or 'failed'}") if r)
 
 
-def unfinished_line(problems: dict[str, tuple[str, str]], not_run: set[str]) -> list[str]:
+def unfinished_line(problems: dict[str, tuple[str, str]], not_run: set[str],
+                    after: dict[str, dict[str, int]] | None = None) -> list[str]:
     """The one warning naming the truth videos whose run failed or is incomplete (name -> (kind, reason)); none
-    where there are none. ``not_run``: those of them without an events.csv (a video that did not open)."""
+    where there are none. ``not_run``: those of them without an events.csv (a video that did not open). ``after``:
+    name -> the last truth frame its run read and the truth intervals after it (missed by the run, not the spotter)."""
     if not problems:
         return []
-    named = [f"{n} ({why}{'; no events.csv' if n in not_run else ''})" for n, (_, why) in problems.items()]
+    after = after or {}
+
+    def reach(n: str) -> str:
+        a = after.get(n)
+        return "" if a is None else (f"; read to frame {a['last_frame_read']} of the truth, "
+                                     f"{a['truth_intervals_after']} truth interval(s) after it")
+    named = [f"{n} ({why}{'; no events.csv' if n in not_run else ''}{reach(n)})" for n, (_, why) in problems.items()]
+    total = sum(a["truth_intervals_after"] for a in after.values())
+    unread = (f"; {total} truth interval(s) lie after where their run stopped, missed by the run, not the spotter "
+              "('not_reached' in the JSON)") if after else ""
     return [(f"{len(problems)} truth video(s) whose run failed or is incomplete, scored as they are (what a run did "
-             f"not read counts as missed; 'failed' and 'incomplete' in the JSON): {first_of(named, 3)}")]
+             f"not read counts as missed{unread}; 'failed' and 'incomplete' in the JSON): {first_of(named, 3)}")]

@@ -84,3 +84,46 @@ def in_truth_frames(spotted: Sequence, folder: Path, truth_fps: float,
         apex = None if s.apex_s is None else min(max(math.floor((s.apex_s - t0) * truth_fps + 0.5), on), off)
         out.append(replace(s, onset=on, offset=off, apex=apex))
     return out, why
+
+
+def _number(v: object) -> float | None:
+    try:
+        f = float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) and not isinstance(v, bool) else None
+
+
+def last_prediction(folder: Path) -> tuple[float | None, float | None]:
+    """The highest frame and time (``frame``, ``time_s``) of the run's predictions.csv, written as it read: how far a
+    run killed before its summary said got; (None, None) where it has none (a last line cut by the kill is read
+    past)."""
+    frame = t = None
+    try:
+        with open(folder / "predictions.csv", newline="", encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                f, s = _number(row.get("frame")), _number(row.get("time_s"))
+                frame = f if f is not None and (frame is None or f > frame) else frame
+                t = s if s is not None and (t is None or s > t) else t
+    except (OSError, UnicodeDecodeError, csv.Error):
+        pass
+    return frame, t
+
+
+def last_read(folder: Path, summary: dict, truth_fps: float, converted: bool) -> int | None:
+    """The last frame of the truth's recording a run read (a run that stopped early never reached the truth after
+    it): summary.json's ``frames_read`` (``summary``) or its predictions.csv's last frame, in its own frame numbers;
+    where its events were placed in the truth's frames by their seconds (``converted``, :func:`in_truth_frames`):
+    the end of what it read (``source_seconds``, or predictions' last time plus a frame) at ``truth_fps``. None
+    where nothing says."""
+    frame, t = last_prediction(folder)
+    n = _number(summary.get("frames_read"))
+    if n is not None and n > 0:
+        frame = max(frame if frame is not None else -1, n - 1)
+    if not converted:
+        return None if frame is None else int(frame)
+    fps, t0 = run_fps(summary), first_time(folder)
+    read = _number(summary.get("source_seconds"))  # the container's times, as the events' and predictions' are
+    ends = [e for e in (read - t0 if read is not None else None, t - t0 + 1.0 / fps if t is not None and fps else None,
+                        n / fps if n is not None and fps else None) if e is not None]  # seconds from the first frame
+    return max(0, math.ceil(max(ends) * truth_fps - 0.5) - 1) if ends else None

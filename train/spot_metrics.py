@@ -30,7 +30,7 @@ from mpt_live.spotting import EVENT_COLUMNS
 from .datasets.longvideo import TYPES, Interval, LongVideo, LongVideoIndex, normalise_type
 from .datasets.sheets import first_of
 from .run_state import failed_videos, run_problem, unfinished_line, with_failed
-from .spot_frames import in_truth_frames
+from .spot_frames import in_truth_frames, last_read
 
 IOU_THRESHOLD = 0.5
 REQUIRED = ("video", "onset_frame", "offset_frame", "type")
@@ -264,9 +264,22 @@ def _folder_video(f: Path, run: Path, resolve, summary: dict) -> str | None:
     return next((v for v in map(resolve, candidates) if v is not None), None)
 
 
+def _unreached(truth: LongVideoIndex, name: str, spotted: list[Spotted], folder: Path, summary: dict,
+               converted: bool) -> dict[str, int] | None:
+    """The last truth frame the run of ``name`` read (:func:`last_read`, or its last event's offset where that is
+    later) and the count of truth intervals whose onset lies after it; None where nothing says how far it read."""
+    video = next(v for v in truth.videos if v.name == name)
+    last = last_read(folder, summary, video.fps, converted)
+    last = max([s.offset for s in spotted] + ([last] if last is not None else []), default=None)
+    if last is None:
+        return None
+    return {"last_frame_read": last, "truth_intervals_after": sum(iv.onset > last for iv in video.intervals)}
+
+
 def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | None = None,
               gone: dict[str, str] | None = None,
-              unfinished: dict[str, tuple[str, str]] | None = None) -> dict[str, list[Spotted]]:
+              unfinished: dict[str, tuple[str, str]] | None = None,
+              unreached: dict[str, dict[str, int]] | None = None) -> dict[str, list[Spotted]]:
     """Spotted intervals per truth video from the ``events.csv`` files under ``runs``.
 
     A file's video is its rows' ``video`` value, or, when it has no rows, what its folder names
@@ -279,7 +292,10 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | No
     scored: one line in ``notes`` names those recordings and why, and ``gone`` gets them (name -> why; without
     ``notes``, an error). A run that failed, was stopped or is incomplete (its summary.json; a batch's failed.csv:
     :mod:`train.run_state`) is scored as it is, one line in ``notes`` naming it with its reason, and ``unfinished``
-    gets it (name -> (``failed`` | ``incomplete``, reason)); without ``notes``, a stopped run is an error.
+    gets it (name -> (``failed`` | ``incomplete``, reason)); without ``notes``, a stopped run is an error. The line
+    counts the truth intervals after the last frame such a run read (:func:`train.spot_frames.last_read`, or its last
+    event), missed by the run rather than the spotter, and ``unreached`` gets them (name -> ``last_frame_read``,
+    ``truth_intervals_after``).
     """
     resolve = _resolver(truth.videos)
     dropped = _resolver(truth.left_out)
@@ -291,6 +307,7 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | No
     lengths = {v.name: len(v.frames) for v in truth.videos if v.frames}  # frame folders: their image count
     out: dict[str, list[Spotted]] = {}
     source: dict[str, Path] = {}  # the events.csv each video's events come from
+    reach: dict[str, tuple[Path, dict, bool]] = {}  # how far each run read: its folder, summary, events placed?
     for run in runs:
         for f in find_event_files(Path(run)):
             summary = read_summary(f.parent) or {}  # read once: finished?, its video, its frames
@@ -327,6 +344,7 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | No
                 placed, why = in_truth_frames([s for s in rows if resolve(s.video) == name], f.parent, rates[name],
                                               summary, lengths.get(name))
                 out[name] += placed
+                reach[name] = (f.parent, summary, why is not None)
                 if why and notes is not None:
                     notes.append(f"{f}: {why}; {name} is coded at {rates[name]:g} fps: its events placed in the "
                                  "truth's frames by their seconds")
@@ -343,7 +361,11 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | No
         for name, why in failed_videos(runs, resolve).items():
             if name not in complete:
                 problems[name] = with_failed(problems.get(name), why)
-        notes += unfinished_line(dict(sorted(problems.items())), set(missing))
+        after = {n: _unreached(truth, n, out[n], *reach[n]) for n in problems if n in reach}
+        after = {n: a for n, a in after.items() if a is not None}
+        notes += unfinished_line(dict(sorted(problems.items())), set(missing), after)
+        if unreached is not None:
+            unreached.update(sorted(after.items()))
         if unfinished is not None:
             unfinished.update(problems)
     if missing and notes is not None:
