@@ -183,6 +183,21 @@ def test_sammlv_layout(tmp_path):
     assert idx.notes == {"apex missing or outside onset..offset: middle used": 1}
 
 
+def test_sammlv_onset_0_is_kept_where_the_recording_has_an_image_0(tmp_path):
+    """SAMM-LV's layout numbers its images from 1 (006_1_0001.jpg): onset 0 names no image there and is dropped as
+    under way when the recording starts (test_sammlv_layout). A copy whose frames were extracted from 0
+    (006_1_0000.jpg) has an image 0: the row was dropped all the same, its truth never scored; it is now kept from that
+    image, as the CAS(ME)^3 reader keeps its image 0."""
+    root = sammlv(tmp_path)
+    shutil.rmtree(root / "SAMM_longvideos/006_1")
+    frames(root / "SAMM_longvideos/006_1", [f"006_1_{i:04d}.jpg" for i in range(0, 31)])
+    idx = load_long_dataset("sammlv", root)
+    assert {v.name: v.intervals for v in idx.videos}["006_1"] == [
+        Interval(0, 3, 10, "macro", "", "4"), Interval(5, 7, 9, "micro", "happiness", "R12"),
+        Interval(12, 18, 25, "macro", "", "4")]
+    assert idx.dropped == {}
+
+
 @pytest.mark.parametrize("offset", [0, -1])
 @pytest.mark.parametrize("apex", [-1, 0, 9, 14])
 def test_sammlv_offset_0(tmp_path, apex, offset):

@@ -14,8 +14,9 @@ Assumed layout:
   ``NNN_N`` recording folders; a frame's number is the last number in its name. 200 fps.
 
 Every recording folder found is a video of the set. Apex -1 means unknown (middle used, counted);
-onset 0 marks an expression already under way when the recording starts: dropped and counted, as
-the MEGC baselines drop it; offset 0 (or -1) takes the apex (counted), or drops the row when it has no apex at or after
+the release numbers its images from 1, so onset 0 names no image: an expression already under way when the recording
+starts, dropped and counted, as the MEGC baselines drop it (a copy whose frames were extracted from 0, with an image
+0, keeps the row from that image); offset 0 (or -1) takes the apex (counted), or drops the row when it has no apex at or after
 its onset (counted; :func:`.longvideo.uncoded_offset`).
 """
 
@@ -96,7 +97,7 @@ def load(root: Path) -> LongVideoIndex:
         if kind is None:
             raise row.error(ident, f"Type {cell_text(row['type'])!r} is not Micro or Macro")
         onset, apex, offset = (as_int(row[k]) for k in ("onset", "apex", "offset"))
-        if onset == 0:
+        if onset == 0 and 0 not in clips[key].index_of:  # images numbered from 1 (the layout's): 0 names none
             count(dropped, "onset 0 (under way when the recording starts)")
             continue
         keep, offset = uncoded_offset(onset, apex, offset, dropped, notes)
