@@ -16,8 +16,8 @@ Assumed layout:
 Every recording folder found is a video of the set. Apex -1 means unknown (middle used, counted);
 the release numbers its images from 1, so onset 0 names no image: an expression already under way when the recording
 starts, dropped and counted, as the MEGC baselines drop it (a copy whose frames were extracted from 0, with an image
-0, keeps the row from that image); offset 0 (or -1) takes the apex (counted), or drops the row when it has no apex at or after
-its onset (counted; :func:`.longvideo.uncoded_offset`).
+0, keeps the row from that image); offset 0 (or -1) takes the apex (counted), or drops the row when it has no apex
+at or after its onset (counted; :func:`.longvideo.uncoded_offset`).
 """
 
 from __future__ import annotations
