@@ -112,6 +112,7 @@ def run_batch(videos: str | Path | list[Path], out: Path | None, runtime: Any | 
     done: list[tuple[Path, Path | None, dict[str, Any]]] = []
     failed: list[tuple[Path, str]] = []
     several = len(videos) > 1
+    classes = tuple(ModelInfo.of(runtime).classes)
     if several:
         record_failures(out, failed)  # an earlier run's list: its videos are tried again now
     with claim_batch(out) if several and out is not None else contextlib.nullcontext(), \
@@ -130,7 +131,7 @@ def run_batch(videos: str | Path | list[Path], out: Path | None, runtime: Any | 
                 done.append((video, d, summary))
                 bar.update(task, completed=summary["frames_read"], total=summary["frames_read"])
             except KeyboardInterrupt:
-                write_overview(out, videos, dirs, failed)  # the stopped video's summary says interrupted
+                write_overview(out, videos, dirs, failed, classes=classes)  # the stopped video's summary says interrupted
                 raise
             except (InputError, OutputError) as e:  # one line that names the file
                 if len(videos) == 1:
@@ -140,7 +141,7 @@ def run_batch(videos: str | Path | list[Path], out: Path | None, runtime: Any | 
                 failed.append((video, f"{video}: {type(e).__name__}: {e}"))
             if several and failed and failed[-1][0] == video:
                 record_failures(out, failed)
-            write_overview(out, videos, dirs, failed)  # OUT/videos.csv, all_events.csv, index.html (a batch only)
+            write_overview(out, videos, dirs, failed, classes=classes)  # OUT/videos.csv, all_events.csv, index.html (a batch only)
             if overall is not None:
                 bar.update(overall, advance=1)
     return done, failed
@@ -248,7 +249,7 @@ def run_parallel(videos: str | Path | list[Path], out: Path | None, runtime: Any
 
     def update(failed: list[tuple[Path, str]]) -> None:  # after each video: the batch's overview
         so_far[:] = failed
-        write_overview(out, videos, dirs, failed)
+        write_overview(out, videos, dirs, failed, classes=tuple(ModelInfo.of(runtime).classes))
 
     with claim_batch(out):
         record_failures(out, [])  # an earlier run's list: its videos are tried again now

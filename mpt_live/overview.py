@@ -103,12 +103,13 @@ def collect(out: Path, videos: list[Path], dirs: list[Path], failed: list[tuple[
     return rows, events
 
 
-def _class_columns(rows: list[dict[str, Any]]) -> list[str]:
-    names: list[str] = []
+def _class_columns(rows: list[dict[str, Any]], classes: tuple[str, ...] = ()) -> list[str]:
+    """``events_<class>`` for the batch's model's ``classes``, then those of other models its videos' summaries name,
+    then ``events_unclassified`` always: the header depends on the models only, never on what the videos held."""
+    names: list[str] = [c for c in classes if c != UNCLASSIFIED]
     for r in rows:
-        names += [c for c in r["classes"] if c not in names]
-    return [f"events_{c}" for c in names if c != UNCLASSIFIED] + \
-        ([f"events_{UNCLASSIFIED}"] if UNCLASSIFIED in names else [])
+        names += [c for c in r["classes"] if c not in names and c != UNCLASSIFIED]
+    return [f"events_{c}" for c in names] + [f"events_{UNCLASSIFIED}"]
 
 
 def _csv(columns: list[str], rows: list[dict[str, Any]]) -> str:
@@ -120,22 +121,23 @@ def _csv(columns: list[str], rows: list[dict[str, Any]]) -> str:
 
 
 def write_overview(out: Path | None, videos: list[Path], dirs: list[Path], failed: list[tuple[Path, str]],
-                   batch: bool | None = None) -> None:
+                   batch: bool | None = None, classes: tuple[str, ...] = ()) -> None:
     """Rewrite the three files of the batch in ``out`` (each atomically) from the videos' folders as they are.
     A file that cannot be written is left as it was: the videos' own outputs are what counts. Nothing for one
     video (or no ``out``): its own folder is the output; ``batch``: True where ``out`` is a batch's whatever the
-    number of videos known (:func:`rebuild`)."""
+    number of videos known (:func:`rebuild`); ``classes``: the batch's model's (its columns, even where every video
+    failed)."""
     if out is None or not (len(videos) >= 2 if batch is None else batch):
         return
     out = Path(out)
     rows, events = collect(out, videos, dirs, failed)
-    classes = _class_columns(rows)
+    columns = _class_columns(rows, classes)
     for r in rows:
         r.update({f"events_{c}": n for c, n in r["classes"].items()})
         if r["status"] != "failed":
-            r.update({c: r.get(c, 0) for c in classes})
-    files = {VIDEOS_CSV: _csv(COLUMNS[:-2] + classes + COLUMNS[-2:], rows), ALL_EVENTS: _csv(EVENT_COLUMNS, events),
-             INDEX: render_index(rows, classes, len(videos))}
+            r.update({c: r.get(c, 0) for c in columns})
+    files = {VIDEOS_CSV: _csv(COLUMNS[:-2] + columns + COLUMNS[-2:], rows), ALL_EVENTS: _csv(EVENT_COLUMNS, events),
+             INDEX: render_index(rows, columns, len(videos))}
     for name, text in files.items():
         try:
             with atomic_path(out / name) as tmp:

@@ -189,3 +189,25 @@ def test_index_in_chromium(browser, tmp_path):
     links.first.click()
     page.wait_for_load_state()
     assert page.title() == "a b" and not errors
+
+
+def test_videos_csv_header_does_not_depend_on_the_videos(tmp_path):
+    """Batches of one model have one header whatever their videos held (pandas concat of batches aligns):
+    events_unclassified with or without such events, every class of the model even when every video failed."""
+    headers = []
+    for k, (events, fail) in enumerate([([{"type": "micro", "class": "surprise"}], False),
+                                        ([{"type": "micro", "class": None}], False), ([], True)]):
+        videos = [tmp_path / f"in{k}" / n for n in ("a.mp4", "b.mp4")]
+        out = tmp_path / f"out{k}"
+        dirs = output_dirs(videos, out)
+        if not fail:
+            for d in dirs:
+                d.mkdir(parents=True)
+                (d / "summary.json").write_text(json.dumps(_summary("complete", events)))
+        write_overview(out, videos, dirs, [(v, "unreadable") for v in videos] if fail else [],
+                       classes=("happiness", "surprise"))
+        with open(out / "videos.csv", newline="") as fh:
+            headers.append(next(csv.reader(fh)))
+        assert all(r["events_unclassified"] in ("0", "1", "") for r in rows(out / "videos.csv"))
+    assert headers[0] == headers[1] == headers[2]
+    assert headers[0][-4:] == ["events_surprise", "events_unclassified", "model", "demo"]
