@@ -26,6 +26,7 @@ from typing import Any
 from rich.console import Console
 
 from .errors import InputError, OutputError
+from .finish import refresh_enclosing
 from .job import run_job
 from .overview import FAILED, write_overview
 from .results import ModelInfo
@@ -96,6 +97,15 @@ def record_failures(out: Path | None, failed: list[tuple[Path, str]]) -> None:
         pass  # the console lists them too; a full disk is reported by the videos' own outputs
 
 
+def _overview(out: Path | None, videos: list[Path], dirs: list[Path | None], failed: list[tuple[Path, str]],
+              classes: tuple[str, ...], console: Console) -> None:
+    """A batch's overview rewritten; after one video, that of an earlier batch whose video folder it ran into."""
+    if len(videos) > 1:
+        write_overview(out, videos, dirs, failed, classes=classes)
+    elif out is not None and (line := refresh_enclosing(out)):
+        console.print(line, highlight=False, soft_wrap=True)
+
+
 def run_batch(videos: str | Path | list[Path], out: Path | None, runtime: Any | None, cfg: SessionConfig,
               console: Console,
               *, save_video: bool = False, display: bool = False, fps: float | None = None, first: Any | None = None
@@ -131,7 +141,7 @@ def run_batch(videos: str | Path | list[Path], out: Path | None, runtime: Any | 
                 done.append((video, d, summary))
                 bar.update(task, completed=summary["frames_read"], total=summary["frames_read"])
             except KeyboardInterrupt:
-                write_overview(out, videos, dirs, failed, classes=classes)  # the stopped video's summary says interrupted
+                _overview(out, videos, dirs, failed, classes, console)  # the stopped video's summary says interrupted
                 raise
             except (InputError, OutputError) as e:  # one line that names the file
                 if len(videos) == 1:
@@ -141,7 +151,7 @@ def run_batch(videos: str | Path | list[Path], out: Path | None, runtime: Any | 
                 failed.append((video, f"{video}: {type(e).__name__}: {e}"))
             if several and failed and failed[-1][0] == video:
                 record_failures(out, failed)
-            write_overview(out, videos, dirs, failed, classes=classes)  # OUT/videos.csv, all_events.csv, index.html (a batch only)
+            _overview(out, videos, dirs, failed, classes, console)  # OUT/videos.csv, all_events.csv, index.html
             if overall is not None:
                 bar.update(overall, advance=1)
     return done, failed
@@ -269,4 +279,6 @@ def run_parallel(videos: str | Path | list[Path], out: Path | None, runtime: Any
             update(so_far)  # the stopped videos' summaries say interrupted
             raise
     record_failures(out, failed)
+    if len(videos) == 1:  # one video into the folder of an earlier batch's: that batch's overview
+        _overview(out, videos, dirs, failed, (), console)
     return done, failed, skipped

@@ -18,12 +18,13 @@ finished videos in it.
 from __future__ import annotations
 
 import csv
+import os
 import time
 from pathlib import Path
 from typing import Any
 
 from .errors import InputError
-from .overview import is_batch_out, rebuild
+from .overview import is_batch_out, listed_folders, rebuild
 from .report import run_title, write_plot_and_page
 from .review import damaged_copy
 from .results import ModelInfo, row_event_ids
@@ -120,6 +121,24 @@ def finish_overview(folder: Path, runs: list[Path]) -> str | None:
     n = rebuild(folder, runs)
     return (f"{folder}: the batch's overview (videos.csv, all_events.csv, index.html) rebuilt: {n} "
             f"video{'s' if n != 1 else ''}")
+
+
+def refresh_enclosing(run_dir: Path) -> str | None:
+    """After a single video's run into ``run_dir``: the overview of the batch whose --out holds it as one of its
+    videos' folders (its videos.csv lists it) rebuilt as :func:`finish_overview` does, so it describes this run, and
+    a line saying so; None where no batch lists the folder, or a live batch holds it (that batch rewrites its
+    overview after each of its videos)."""
+    here = Path(os.path.abspath(run_dir))
+    for parent in here.parents:
+        if not is_batch_out(parent):
+            continue
+        if here.relative_to(parent).as_posix() not in listed_folders(parent) or batch_in_use(parent) is not None:
+            return None
+        try:
+            return finish_overview(parent, run_folders(parent))
+        except InputError:
+            return None
+    return None
 
 
 def killed_summary(folder: Path, marker: dict[str, Any], rows: list[dict[str, str]]) -> dict[str, Any]:

@@ -151,6 +151,15 @@ def is_batch_out(out: Path) -> bool:
     return any((Path(out) / n).is_file() for n in (VIDEOS_CSV, FAILED, BATCH_MARKER))
 
 
+def listed_folders(out: Path) -> set[str]:
+    """The ``folder`` cells of ``out/videos.csv`` (the batch's videos' folders, relative to ``out``); {} without one."""
+    try:
+        with open(Path(out) / VIDEOS_CSV, newline="", encoding="utf-8") as fh:
+            return {r["folder"] for r in csv.DictReader(fh) if r.get("folder")}
+    except (OSError, csv.Error, KeyError):
+        return set()
+
+
 def read_failed(out: Path) -> list[tuple[Path, str]]:
     """The (video, reason) rows of ``out/failed.csv``; [] without a readable one."""
     try:

@@ -211,3 +211,34 @@ def test_videos_csv_header_does_not_depend_on_the_videos(tmp_path):
         assert all(r["events_unclassified"] in ("0", "1", "") for r in rows(out / "videos.csv"))
     assert headers[0] == headers[1] == headers[2]
     assert headers[0][-4:] == ["events_surprise", "events_unclassified", "model", "demo"]
+
+
+def test_a_single_run_into_a_batch_video_folder_refreshes_its_overview(clips, tmp_path, monkeypatch):
+    """`--video one.mp4 --out OUT/one` into the folder of one of an earlier batch's videos: OUT's videos.csv,
+    all_events.csv and index.html then describe the new run, not the old one."""
+    videos = [clips / n for n in CLIPS]
+    out = tmp_path / "out"
+    dirs = output_dirs(videos, out)
+    for v, d in zip(videos, dirs):
+        d.mkdir(parents=True)
+        (d / "summary.json").write_text(json.dumps({**_summary("complete", []), "source": str(v)}))
+    write_overview(out, videos, dirs, [])
+    assert rows(out / "videos.csv")[0]["micro_events"] == "0" and rows(out / "all_events.csv") == []
+    header = "event_id,video,face,onset_s,apex_s,offset_s,onset_frame,apex_frame,offset_frame,type,class,confidence,score\n"
+
+    def rerun(src, runtime, cfg, d, **k):  # the new run of the first video: two micro-expressions
+        s = {**_summary("complete", [{"type": "micro", "class": "surprise"}] * 2), "source": str(videos[0])}
+        (d / "summary.json").write_text(json.dumps(s))
+        (d / "events.csv").write_text(header + "".join(f"{i},x,0,1.0,1.1,1.2,30,33,36,micro,surprise,0.9,5.0\n"
+                                                       for i in (1, 2)))
+        return {**s, "frames_read": 100}
+
+    monkeypatch.setattr(batch, "run_job", rerun)
+    run_batch([videos[0]], dirs[0], None, SessionConfig(), Console(quiet=True))
+    first, second = rows(out / "videos.csv")
+    assert (first["video"], first["micro_events"], second["micro_events"]) == (CLIPS[0], "2", "0")
+    assert [e["video"] for e in rows(out / "all_events.csv")] == [CLIPS[0]] * 2
+    assert ">2<" in (out / "index.html").read_text()
+    alone = tmp_path / "alone"  # a single run elsewhere writes no overview anywhere
+    run_batch([videos[0]], alone, None, SessionConfig(), Console(quiet=True))
+    assert not (tmp_path / "videos.csv").exists()
