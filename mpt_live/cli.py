@@ -61,7 +61,7 @@ def live(
     jobs: Optional[int] = typer.Option(None, "--jobs", min=0, help="Recorded videos in N worker processes (0: cores / --threads); a rerun skips videos already done."),
     # \[: rich markup would take [cluster] for a style tag and drop it
     ray: Optional[str] = typer.Option(None, "--ray", metavar="auto|ADDRESS", help="Recorded videos as tasks on a Ray cluster (pip install 'mpt-live\\[cluster]'); a rerun skips videos already done."),
-    finish: Optional[Path] = typer.Option(None, "--finish", metavar="DIR", help="Finish the output folder of a run killed outright (its summary.json still says running), or every such folder below a batch's --out (then the batch's overview too): timeline.png, report.html and summary.json (status killed) from the rows and events it wrote. Nothing else is run."),
+    finish: Optional[Path] = typer.Option(None, "--finish", metavar="DIR", help="Finish the output folder of a run killed outright (its summary.json still says running), or every such folder below a batch's --out (then the batch's overview is rebuilt from its videos' folders, killed or not): timeline.png, report.html and summary.json (status killed) from the rows and events it wrote. Nothing else is run."),
 ) -> None:
     """Micro-expression recognition: face alignment, Eulerian magnification, rank pooling, MPT model."""
     if finish is not None:
@@ -192,20 +192,18 @@ def _finish(folder: Path, given: list[str]) -> None:
 
     if given:
         _fail(f"--finish and {given[0]}: --finish only finishes a killed run's folder, it runs nothing")
-    refused, finished = 0, False
+    refused = 0
     try:
         folders = run_folders(folder)
     except InputError as e:
         _fail(str(e))
     for d in folders:
         try:
-            changed, line = finish_folder(d)
-            _say(line)
-            finished |= changed
+            _say(finish_folder(d)[1])
         except InputError as e:  # one folder in use (or not finishable): the others are still finished
             _say(str(e), "error:", "bold red")
             refused += 1
-    if finished and (line := finish_overview(folder, folders)):  # the finished videos listed in OUT/videos.csv
+    if line := finish_overview(folder, folders):  # OUT/videos.csv... rebuilt, the finished videos listed, stale ones fixed
         _say(line)
     if refused:
         raise typer.Exit(2)

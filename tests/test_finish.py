@@ -251,3 +251,17 @@ def test_a_killed_run_of_a_damaged_recording_is_finished_with_a_copy_that_plays(
         n += 1
     cap.release()
     assert 0 < n <= s["frames_read"] + 1 < 36 * 30
+
+
+def test_finish_on_a_batch_out_rebuilds_a_stale_overview_with_nothing_killed(tmp_path):
+    """No killed video: --finish OUT still rebuilds the overview from the videos' folders (one that went stale, here
+    a hand-written one missing a video), and says so."""
+    out = tmp_path / "batch"
+    a, b = _run_folder(out / "a", "complete"), _run_folder(out / "b", "complete")
+    (out / "videos.csv").write_text("video,folder,status\nold.mp4,a,done\n")
+    res = cli("--finish", str(out))
+    text = res.stderr + res.stdout
+    assert res.returncode == 0 and "rebuilt: 2 videos" in text, text
+    with open(out / "videos.csv", newline="") as fh:
+        assert sorted(r["folder"] for r in csv.DictReader(fh)) == ["a", "b"]
+    assert not (a / "report.html").exists() and not (b / "report.html").exists()  # the runs themselves left alone
