@@ -59,8 +59,8 @@ class CutCheck:
         # scale cost 2-7 ms per frame, the strided one 0.05-0.3 ms; two frames of one shot stay alike
         sy, sx = max(1, frame.shape[0] // 72), max(1, frame.shape[1] // 128)
         small = cv2.resize(frame[::sy, ::sx], (64, 36), interpolation=cv2.INTER_AREA)
-        grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY).astype(np.float32) if small.ndim == 3 else small
-        prev, self._thumb = self._thumb, grey.astype(np.float32)
+        grey = (cv2.cvtColor(small, cv2.COLOR_BGR2GRAY) if small.ndim == 3 else small).astype(np.float32)
+        prev, self._thumb = self._thumb, grey
         forced, self._forced, self.layout = self._forced, False, False
         if forced or prev is None:
             self.cuts += forced
