@@ -248,6 +248,8 @@ def clock(t: float, unit: bool = True, like: float = 0.0) -> str:
     """The page's one way to write a time: 12.34 s (``unit=False``: 12.34, where a column says it), 4:05.67 from a
     minute on, 1:02:03.40 from an hour (a clock reading, never followed by "s"). ``like``: written as a time that
     long would be (a span's start as its end: 0:12.00-1:55.73)."""
+    if np.isfinite(t):  # rounded first, as the page's script does: 119.996 is 2:00.00, not 1:60.00
+        t = round(float(t), 2)
     if not np.isfinite(t) or max(t, like) < 60:
         return f"{t:.2f}" + (" s" if unit else "")
     m, s = divmod(t, 60)

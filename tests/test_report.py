@@ -317,6 +317,8 @@ def test_a_moved_page_still_finds_its_video_and_times_read_as_a_clock(tmp_path):
     assert sources == ["../in/v.mp4", (tmp_path / "in" / "v.mp4").as_uri()]  # relative first, then where it was
     assert [clock(t) for t in (12.345, 65.5, 3723.4)] == ["12.35 s", "1:05.50", "1:02:03.40"]
     assert clock(12.345, unit=False) == "12.35"
+    # rounded before the minutes are split off (as the page's script does): never "1:60.00"
+    assert [clock(t) for t in (59.996, 119.996, 3599.999)] == ["1:00.00", "2:00.00", "1:00:00.00"]
 
 
 @pytest.mark.parametrize("end", [115.73, 3723.4])
