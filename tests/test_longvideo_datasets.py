@@ -730,3 +730,17 @@ def test_a_run_of_a_recording_the_copy_drops_is_named_and_the_rest_scored(tmp_pa
     said = [w for w in text.split("warning:") if "dropped from the truth" in w]
     assert len(said) == 1 and video in said[0] and reason in said[0]
     assert "1 run recording(s) dropped from the truth" in text.split("warning:")[-1]
+
+
+def test_csv_separator_is_the_tables_not_a_wide_notes(tmp_path):
+    """The separator was the one giving the widest line, so one note above a ';' table with more commas than the
+    table has columns picked ','. The table's rows decide: the most lines split into one same width."""
+    from train.datasets.sheets import csv_separator
+
+    p = tmp_path / "sheet.csv"
+    p.write_text("Notes: onset, apex, offset, type, AU, subject, video, and more, all frame numbers\n"
+                 "Subject;Filename;Onset;Apex;Offset\n6;006_1_1;5;7;9\n6;006_1_2;12;-1;25\n7;007_3_1;1,5;3;10\n",
+                 encoding="utf-8")
+    assert csv_separator(p) == ";"
+    p.write_text("a,b,c\n1,2,3\n4,5,6\n", encoding="utf-8")
+    assert csv_separator(p) == ","

@@ -1,7 +1,8 @@
 """A plain CSV of clip folders, for any data set without its own loader.
 
 ``root`` is the CSV file, or a folder holding ``labels.csv`` or exactly one ``*.csv``; commas, or
-semicolons or tabs, whichever splits the lines into most columns (:func:`train.datasets.sheets.csv_separator`). Columns
+semicolons or tabs, whichever splits most lines into one same number of columns
+(:func:`train.datasets.sheets.csv_separator`). Columns
 (header names, any order, case-insensitive): ``subject``, ``clip``, ``onset``, ``apex``, ``offset``,
 ``label`` and optionally ``fps`` (blank or absent: 30). ``clip`` is a folder of frame images, relative to the
 CSV's folder (``clips\\a`` as written on Windows is read as ``clips/a``) or absolute; its image files

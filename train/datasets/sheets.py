@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import csv
 import itertools
 import logging
@@ -73,18 +74,20 @@ class SheetRow:
 
 
 def csv_separator(path: Path, lines: int = 60) -> str:
-    """The one of ',', ';' (a spreadsheet saved where the decimal mark is a comma) and tab that splits the first
-    ``lines`` lines into the most columns (quotes respected), ',' on a tie: the table's header decides, not a note above
-    it whose prose has commas (the SAMM-LV sheet's release notes)."""
+    """The one of ',', ';' (a spreadsheet saved where the decimal mark is a comma) and tab that splits the most of
+    the first ``lines`` lines into one same number of columns (more than one; quotes respected), then the most
+    columns, ',' on a tie: the table's rows decide, not a note above it whose prose has commas (the SAMM-LV sheet's
+    release notes), however many commas its one line holds."""
     try:
         with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
             head = list(itertools.islice(fh, lines))
     except OSError:
         return ","
 
-    def widest(sep: str) -> int:
-        return max((len(r) for r in csv.reader(head, delimiter=sep)), default=1)
-    return max((",", ";", "\t"), key=widest)
+    def table(sep: str) -> tuple[int, int]:  # (lines of the most common width above 1, that width)
+        widths = collections.Counter(len(r) for r in csv.reader(head, delimiter=sep) if len(r) > 1)
+        return max(((n, w) for w, n in widths.items()), default=(0, 1))
+    return max((",", ";", "\t"), key=table)
 
 
 def read_workbook(path: Path, what: str = "annotation sheet", **options: Any):
