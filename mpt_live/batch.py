@@ -256,10 +256,11 @@ def run_parallel(videos: str | Path | list[Path], out: Path | None, runtime: Any
     spec = BatchSpec(model=str(runtime.path) if runtime is not None else None, cfg=cfg, device=device,
                      threads=threads or 1, save_video=save_video, fps=fps)
     dirs, so_far = output_dirs(videos, out), []
+    classes = tuple(ModelInfo.of(runtime).classes)
 
     def update(failed: list[tuple[Path, str]]) -> None:  # after each video: the batch's overview
         so_far[:] = failed
-        write_overview(out, videos, dirs, failed, classes=tuple(ModelInfo.of(runtime).classes))
+        write_overview(out, videos, dirs, failed, classes=classes)
 
     with claim_batch(out):
         record_failures(out, [])  # an earlier run's list: its videos are tried again now

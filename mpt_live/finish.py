@@ -132,9 +132,9 @@ def refresh_enclosing(run_dir: Path) -> str | None:
     for parent in here.parents:
         if not is_batch_out(parent):
             continue
-        if here.relative_to(parent).as_posix() not in listed_folders(parent) or batch_in_use(parent) is not None:
+        if here.relative_to(parent).as_posix() not in listed_folders(parent):
             return None
-        try:
+        try:  # run_folders refuses a folder a live batch holds
             return finish_overview(parent, run_folders(parent))
         except InputError:
             return None

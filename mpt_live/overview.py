@@ -179,10 +179,11 @@ def rebuild(out: Path, runs: list[Path]) -> int:
         source = (read_summary(d) or {}).get("source")
         if isinstance(source, str) and source:
             videos.setdefault(source, (Path(source), d))
-    for video, _ in read_failed(out):
+    failed = read_failed(out)
+    for video, _ in failed:
         videos.setdefault(str(video), (video, Path(out)))  # no folder of its own: its row is the failure
     ordered = sorted(videos.values(), key=lambda vd: natural(vd[0].as_posix()))
-    write_overview(out, [v for v, _ in ordered], [d for _, d in ordered], read_failed(out), batch=True)
+    write_overview(out, [v for v, _ in ordered], [d for _, d in ordered], failed, batch=True)
     return len(ordered)
 
 
