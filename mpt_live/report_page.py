@@ -73,7 +73,7 @@ const onset = r => parseFloat(r.dataset.onset);
 let order = {key: 'onset_s', dir: 1};  // the table's order: a column's key and its direction (at first: time)
 function step(dir) {  // from the selected event, or from the playhead when it has moved away from it (in time order)
   const t = playing() ? video.currentTime : null, i0 = at();
-  const inTime = ['i', 'onset_s'].includes(order.key) && order.dir > 0;
+  const inTime = order.key === 'onset_s' && order.dir > 0;
   if (t === null || !inTime || (i0 >= 0 && Math.abs(onset(rows[i0]) - t) < 0.05)) return go(i0 + dir);
   let i = -1;
   if (dir > 0) { i = rows.findIndex(r => onset(r) > t + 0.05); if (i < 0) i = rows.length - 1; }
@@ -101,7 +101,7 @@ all.forEach(r => {
 // a row reached by Tab (Shift+Tab back from below the table) is not left under the header and filters kept on screen
 tbody.addEventListener('focusin', e => { if (all.includes(e.target)) reveal(e.target, false); });
 // sorting: a column head's button (a click, or Enter on it: the grid's arrows reach the heads from its first row)
-const value = (r, key) => key === 'i' ? +r.dataset.i : key === 'event_id' ? +r.dataset.id : evs[+r.dataset.i][key];
+const value = (r, key) => key === 'event_id' ? +r.dataset.id : evs[+r.dataset.i][key];
 const missing = v => v === null || v === undefined || v === '';
 function compare(a, b) {  // events without a value last in either direction, ties in time order
   const x = value(a, order.key), y = value(b, order.key), tie = +a.dataset.i - +b.dataset.i;
