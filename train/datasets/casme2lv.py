@@ -169,10 +169,12 @@ def _frames_that_read(path: Path, limit: int) -> int:
 def load(root: Path) -> LongVideoIndex:
     what = "CAS(ME)^2code_final*.xlsx sheet"
     books = ("*code_final*.xlsx", "*code_final*.xls")
-    if not find_files(root, books) and (csvs := find_files(root, ("*code_final*.csv",))):
+    found = find_files(root, books)
+    if not found and (csvs := find_files(root, ("*code_final*.csv",))):
         raise InputError(f"{csvs[0]}: a CSV holds one sheet of the coding workbook, which the reader needs whole "
                          "(coding, naming rule1, naming rule2: the recordings' names): give the .xlsx of the release")
-    sheet = pick(find_sheets(root, books, what), what, root, prefer=newest_name, warnings=(warnings := []))
+    # find_sheets walks again only to say where a sheet above the folder is
+    sheet = pick(found or find_sheets(root, books, what), what, root, prefer=newest_name, warnings=(warnings := []))
     (coding_name, coding), (rule1_name, rule1), (rule2_name, rule2) = _sheets(sheet)
     subjects = {}
     for row in _rows(rule1_name, rule1, 3):
