@@ -41,11 +41,12 @@ class ClipFrames:
     index_of: dict[int, int]
 
     @classmethod
-    def read(cls, folder: Path, where: str) -> "ClipFrames":
+    def read(cls, folder: Path, where: str, found: list[Path] | None = None) -> "ClipFrames":
+        """The numbered frames of ``folder``; ``found``: its images where the caller has listed them already."""
         if not folder.is_dir():
             raise InputError(f"{where}: clip folder {folder} not found")
         try:
-            numbered, copies = number_images(folder, images(folder))
+            numbered, copies = number_images(folder, images(folder) if found is None else found)
         except InputError as e:
             raise InputError(f"{where}: {e}" if where != str(folder) else str(e)) from None
         if not numbered:

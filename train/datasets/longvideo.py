@@ -228,10 +228,11 @@ EMPTY = "its recording folder holds no image frames"
 def read_recording(folder: Path, empty: list[Path]) -> ClipFrames | None:
     """The frames of a recording folder; None, with the folder added to ``empty``, when it holds no image (frames never
     extracted, or not copied), as the clip readers drop a clip folder without frames."""
-    if not images(folder):
+    found = images(folder)
+    if not found:
         empty.append(folder)
         return None
-    return ClipFrames.read(folder, str(folder))
+    return ClipFrames.read(folder, str(folder), found)
 
 
 def empty_recording(row: SheetRow, ident: str, rows: list[str], dropped: dict[str, int]) -> None:

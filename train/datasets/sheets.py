@@ -311,12 +311,13 @@ def build_samples(rows: Iterator[SheetRow], dataset: str, fps: float, labels: di
             count(dropped, "no folder of its clip in the frames")
             lost.append(f"row {row.row} ({ident if folder.name in (clip_id, 'color') else folder.name})")
             continue
-        if folder not in folders and not images(folder):  # its frames never extracted (or not copied)
-            count(dropped, "its clip folder holds no image frames")
-            empty.append(f"row {row.row} ({ident}: {folder})")
-            continue
         if folder not in folders:
-            folders[folder] = ClipFrames.read(folder, where)
+            found = images(folder)
+            if not found:  # its frames never extracted (or not copied)
+                count(dropped, "its clip folder holds no image frames")
+                empty.append(f"row {row.row} ({ident}: {folder})")
+                continue
+            folders[folder] = ClipFrames.read(folder, where, found)
         clip = folders[folder]
         values = {k: as_int(row[k]) for k in ("onset", "apex", "offset")}
         values = errata.apply(dataset, row.index, where, values, clip, notes)
