@@ -70,6 +70,11 @@ class OverlayState:
     face_id: int | None = None  # the track ID of the face the column shows
     others: Sequence[FaceTag] = ()  # the other tracked faces of the frame
 
+    @property
+    def numbered(self) -> bool:
+        """Whether the column and the face's tag show its number: other faces are tracked, or its ID is not 0."""
+        return self.face_id is not None and bool(self.others or self.face_id)
+
 
 def choose_side(box: tuple[int, int, int, int] | None, width: int, previous: str | None = None,
                 hysteresis: float = 0.08) -> str:
@@ -187,8 +192,7 @@ def draw_faces(img: np.ndarray, st: OverlayState, g: _Geom) -> None:
     faces = []
     if st.box is not None and st.face:
         state = "event" if st.event else "tracking"
-        numbered = st.face_id is not None and bool(st.others or st.face_id)
-        texts = tag_texts(st.face_id, state) if numbered else ["motion event" if st.event else "tracking"]
+        texts = tag_texts(st.face_id, state) if st.numbered else ["motion event" if st.event else "tracking"]
         faces.append((st.face_id, st.box, texts, ALERT if st.event else ACCENT))
     faces += [(o.face_id, o.box, tag_texts(o.face_id, o.label), ALERT if o.event else MUTED) for o in st.others]
     fs = max(10, round(g.fs * 0.9))
@@ -213,8 +217,7 @@ def draw_column(img: np.ndarray, st: OverlayState, g: _Geom) -> None:
     # column: the badge covered the title); the title's shorter forms keep the face's number where the whole title
     # does not fit (it was cut to "MPT live…"); each text's box in g.extra["header"], the title in g.extra["title"]
     big, small = round(fs * 1.25), max(10, round(fs * 0.85))
-    numbered = st.face_id is not None and bool(st.others or st.face_id)
-    titles = [f"MPT live · face {st.face_id}", f"MPT · face {st.face_id}", f"face {st.face_id}"] if numbered \
+    titles = [f"MPT live · face {st.face_id}", f"MPT · face {st.face_id}", f"face {st.face_id}"] if st.numbered \
         else ["MPT live"]
     badges = ([b for b in ("DEMO MODEL", "DEMO") if pill_size(b, small, 800)[0] <= cw] or ["DEMO"]) if st.demo else [""]
     fits = [(t, b) for t in titles for b in badges
