@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from console_scripts import run_logged, show, tool
+from paired import mcnemar
 from mpt_live.machine import vector_extensions
 from mpt_live.writers import write_json
 
@@ -232,16 +233,6 @@ def _wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     c = (p + z * z / (2 * n)) / (1 + z * z / n)
     h = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
     return (c - h, c + h)
-
-
-def mcnemar(a: dict[str, bool], b: dict[str, bool]) -> tuple[int, int, float]:
-    """Clips only ``a`` got right, only ``b`` got right, and the exact two-sided McNemar p."""
-    from scipy.stats import binomtest
-
-    common = sorted(set(a) & set(b))
-    only_a = sum(a[c] and not b[c] for c in common)
-    only_b = sum(b[c] and not a[c] for c in common)
-    return only_a, only_b, (binomtest(only_a, only_a + only_b).pvalue if only_a + only_b else 1.0)
 
 
 def parse_run(name: str) -> tuple[str, int] | None:

@@ -1,0 +1,82 @@
+"""bench/paired.py: the size of a difference between two runs on the same clips, per seed and with intervals."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from conftest import bench_script
+
+CLASSES = ["happiness", "surprise", "disgust"]
+
+
+@pytest.fixture(scope="module")
+def pb():
+    yield from bench_script("paired")
+
+
+def write_run(study: Path, name: str, labels: list[str], preds: list[str]) -> None:
+    d = study / "runs" / name
+    d.mkdir(parents=True)
+    with open(d / "predictions.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["fold", "subject", "clip_id", "label", "pred"])
+        for i, (y, p) in enumerate(zip(labels, preds)):
+            w.writerow([0, f"sub{i % 3}", f"c{i}", y, p])
+
+
+def uf1(labels: list[str], preds: list[str]) -> float:
+    f1 = []
+    for c in sorted(set(labels)):
+        tp = sum(y == c and p == c for y, p in zip(labels, preds))
+        fp = sum(y != c and p == c for y, p in zip(labels, preds))
+        fn = sum(y == c and p != c for y, p in zip(labels, preds))
+        f1.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    return sum(f1) / len(f1)
+
+
+def test_differences_per_seed_are_the_pooled_uf1_of_each_run(pb, tmp_path):
+    labels = [CLASSES[i % 3] for i in range(30)]
+    good = list(labels)
+    good[0] = "surprise"                                   # one clip wrong
+    worse = list(labels)
+    for i in (0, 1, 2, 4, 5):                              # five wrong
+        worse[i] = CLASSES[(i + 1) % 3]
+    study = tmp_path / "s1"
+    write_run(study, "default", labels, good)
+    write_run(study, "default@1", labels, labels)
+    write_run(study, "plain-adapter", labels, worse)
+    write_run(study, "plain-adapter@1", labels, good)
+    write_run(study, "plain-adapter@2", labels, good)      # a seed the default lacks is left out
+    p, seeds = pb.load([study], "default", "plain-adapter")
+    assert seeds == [0, 1] and len(p.y) == 30
+    d = p.differences()
+    assert d == pytest.approx([uf1(labels, good) - uf1(labels, worse), 1.0 - uf1(labels, good)])
+    r = pb.compare(p, seeds, resamples=200)
+    assert r["uf1_diff_mean"] == pytest.approx(d.mean(), abs=1e-4)
+    lo, hi = r["ci95_over_clips"]
+    assert lo <= r["uf1_diff_mean"] <= hi and hi > lo
+    assert (r["mcnemar"]["only_base_right"], r["mcnemar"]["only_other_right"]) == (4 + 1, 0)
+
+
+def test_clips_of_several_studies_are_pooled_by_folder(pb, tmp_path):
+    labels = [CLASSES[i % 3] for i in range(12)]
+    for name in ("a", "b"):
+        write_run(tmp_path / name, "default", labels, labels)
+        write_run(tmp_path / name, "no-mag", labels, ["happiness"] * 12)
+    p, seeds = pb.load([tmp_path / "a", tmp_path / "b"], "default", "no-mag")
+    assert len(p.y) == 24 and p.clips[0].startswith("a:") and p.clips[-1].startswith("b:")
+    assert p.differences() == pytest.approx([1.0 - uf1(labels * 2, ["happiness"] * 24)])
+    assert "ci95_over_seeds" not in pb.compare(p, seeds, resamples=100)  # one seed: no spread to take
+
+
+def test_no_common_seed_and_a_wrong_folder_are_one_line_errors(pb, tmp_path, capsys):
+    labels = ["happiness", "surprise"]
+    write_run(tmp_path / "s", "default", labels, labels)
+    write_run(tmp_path / "s", "no-mag@3", labels, labels)
+    with pytest.raises(SystemExit, match="no-mag vs default: no training seed finished for both"):
+        pb.load([tmp_path / "s"], "default", "no-mag")
+    with pytest.raises(SystemExit):
+        pb.main([str(tmp_path)])
+    assert "not an output folder of bench/recognition.py" in capsys.readouterr().err
