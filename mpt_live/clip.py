@@ -101,7 +101,7 @@ class ClipSpec:
         between a few real ones, and movements shorter than two frames are not seen ([] otherwise)."""
         if not 0 < fps < self.clip_fps / 2:
             return []
-        return [f"{name}: {fps:g} fps is under half the model's clip rate ({self.clip_fps:g} Hz, {self.frames} "
+        return [f"{name}: {fps:.4g} fps is under half the model's clip rate ({self.clip_fps:g} Hz, {self.frames} "
                 f"frames in {self.window_s:g} s): each window holds about {fps * self.window_s:.0f} real frames, "
                 f"the rest interpolated, and movements shorter than {2 / fps:.2g} s are not seen"]
 

@@ -144,7 +144,7 @@ def too_short_to_spot(name: str, states: Iterable[FaceState]) -> list[str]:
     warmup, k = spotter.micro.warmup, spotter.micro.k
     return [f"{name}: too short to spot movements: no face was seen long enough for the spotter to judge a frame "
             f"(the face seen longest: {counted(best.frames, 'frame')} over {t1 - t0 + 1 / spotter.fps:.1f} s of "
-            f"video, {spotter.micro.n_seen} of them with motion signals; at {spotter.fps:g} fps its first "
+            f"video, {spotter.micro.n_seen} of them with motion signals; at {spotter.fps:.4g} fps its first "
             f"{counted(warmup, 'frame')} with signals ({spotter.cfg.warmup_s:g} s) set the spotter's baseline, and a "
             f"frame has signals where the face is seen in the {counted(k, 'frame')} before and after it: "
             f"{spotter.frames_needed} frames of one face in a row): no events could be found"]

@@ -127,12 +127,12 @@ class FrameTimes:
                 self.warnings += holes
             elif spans_differ:
                 self.warnings.append(
-                    f"{self.name}: frame times disagree with the header's {self.fps:g} fps (variable frame rate): "
+                    f"{self.name}: frame times disagree with the header's {self.fps:.4g} fps (variable frame rate): "
                     f"{n} frames span {covered:.2f} s by the container's times, {header_span:.2f} s by the "
                     f"header; {intervals}; the container's times are used")
             elif off > 0.1:  # the header's rate is the average: the spans agree, the frames are not evenly spaced
                 self.warnings.append(
-                    f"{self.name}: variable frame rate: {intervals} around the header's average {self.fps:g} fps "
+                    f"{self.name}: variable frame rate: {intervals} around the header's average {self.fps:.4g} fps "
                     f"({period * 1e3:.0f} ms; {off:.0%} of the intervals off it by over a quarter); the container's "
                     "times are used")
         if self.repaired:
@@ -159,7 +159,7 @@ def _holes(name: str, fps: float, iv: np.ndarray, gaps: list[tuple[float, float,
     t, d = max(told, key=lambda g: g[1])
     where = (f"a {d:.2f} s stretch before {t:.2f} s" if len(told) == 1 else
              f"in {len(told)} places, the longest a {d:.2f} s stretch before {t:.2f} s")
-    return [f"{name}: about {missing} frame{'s' if missing != 1 else ''} missing, {where}, its other frames evenly spaced at {fps:g} fps: the file "
+    return [f"{name}: about {missing} frame{'s' if missing != 1 else ''} missing, {where}, its other frames evenly spaced at {fps:.4g} fps: the file "
             "is damaged there (its frames could not be read) or the recording dropped them; the container's times "
             "are used"]
 
@@ -184,14 +184,14 @@ def resolve_rate(name: str, header_fps: float, first_ms: float, second_ms: float
     codec = probe.codec_fps if probe is not None and second_ms is not None else None
     codec = codec if valid_fps(codec) else None
     if codec is not None and (not valid_fps(header_fps) or abs(codec - header_fps) > 0.01 * codec):
-        header = f"{header_fps:g} fps" if valid_fps(header_fps) else "no rate"
+        header = f"{header_fps:.4g} fps" if valid_fps(header_fps) else "no rate"
         warnings.append(f"{name}: no per-frame times in the stream; its header says {header} (FFmpeg's "
                         f"default), its codec timing {codec:g} fps: times use {codec:g} fps")
         return codec, False, False, warnings
     if codec is None and second_ms is not None and probe is not None:
         if valid_fps(header_fps):
             warnings.append(f"{name}: no per-frame times and no codec timing in the stream: times use the "
-                            f"header's {header_fps:g} fps, which may be FFmpeg's default")
+                            f"header's {header_fps:.4g} fps, which may be FFmpeg's default")
         else:
             warnings.append(f"{name}: no per-frame times and no frame rate in the stream: assuming {ASSUMED_FPS:g} fps")
     if valid_fps(header_fps):

@@ -212,3 +212,13 @@ def test_a_5_fps_face_seen_long_enough_is_not_too_short():
 
     assert too_short_to_spot("slow.mp4", [_seen(5.0, [i / 5 for i in range(17)])]) == []
     assert too_short_to_spot("slow.mp4", [_seen(5.0, [i / 5 for i in range(13)])])
+
+
+def test_too_short_to_spot_writes_a_measured_frame_rate_as_people_read_it():
+    """A phone video's measured 26.3979 fps was written with all its digits ('at 26.3979 fps'); four
+    significant digits say it (29.97 and 23.98 as their standards are written)."""
+    from mpt_live.face_state import too_short_to_spot
+
+    for fps, shown in ((26.3979, "at 26.4 fps"), (30000 / 1001, "at 29.97 fps"), (24000 / 1001, "at 23.98 fps")):
+        w = too_short_to_spot("phone.mov", [_seen(fps, [i / fps for i in range(10)])])
+        assert shown in w[0], w
