@@ -141,20 +141,22 @@ class FrameFolder:
             if k > n / 2:
                 what = (f"none of its {counted(n, 'image')} gives a frame" if k == n else
                         f"{k} of its {n} images give no frame, more than half")
-                raise InputError(f"{self.path}: {what} ({self._tally()}); not read further") from None
+                raise InputError(f"{self.path}: {what}: {'; '.join(self._kinds())}; not read further") from None
             raise
 
-    def _tally(self) -> str:
-        """The damaged frames so far: how many of each kind, the first of each named."""
+    def _kinds(self) -> list[str]:
+        """The damaged frames so far, one phrase per kind (JPEGs cut short; images not read or not decoding), each
+        counting them and naming the first: the stop error and the pass's warnings word them alike."""
         cut = [d for d in self._damaged if d.cut]
         bad = [d for d in self._damaged if not d.cut]
-        parts = []
+        out = []
         if cut:
-            parts.append(f"{counted(len(cut), 'JPEG')} cut short, with no end-of-image marker (a partial copy or "
-                         f"download), first {cut[0].path.name}")
+            out.append(f"{counted(len(cut), 'frame')} {'is a JPEG' if len(cut) == 1 else 'are JPEGs'} cut short (no "
+                       f"end-of-image marker: a partial copy or download), first {cut[0].path.name}")
         if bad:
-            parts.append(f"{len(bad)} not decoding, first {bad[0].path.name}: {bad[0].problem}")
-        return "; ".join(parts)
+            out.append(f"{counted(len(bad), 'frame')} could not be read or decoded, first {bad[0].path.name} "
+                       f"({bad[0].problem})")
+        return out
 
     @property
     def duration_s(self) -> float:
@@ -179,21 +181,8 @@ class FrameFolder:
                 self._done = i + 1
                 yield Frame(i, i / self.fps, img)
         finally:
-            self.warnings = self._notes + self._damage_lines()
-
-    def _damage_lines(self) -> list[str]:
-        """One warning for the JPEGs cut short, one for the images that did not decode, each naming the first."""
-        cut = [d for d in self._damaged if d.cut]
-        bad = [d for d in self._damaged if not d.cut]
-        out = []
-        if cut:
-            out.append(f"{self.path}: {counted(len(cut), 'frame')} {'is a JPEG' if len(cut) == 1 else 'are JPEGs'} "
-                       "cut short (no end-of-image marker: a partial "
-                       f"copy or download), first {cut[0].path.name}; read past, the frames after them were read")
-        if bad:
-            out.append(f"{self.path}: {counted(len(bad), 'frame')} could not be read or decoded, first "
-                       f"{bad[0].path.name} ({bad[0].problem}); read past, the frames after them were read")
-        return out
+            self.warnings = self._notes + [f"{self.path}: {k}; read past, the frames after them were read"
+                                            for k in self._kinds()]
 
     def close(self) -> None:
         self._first = None

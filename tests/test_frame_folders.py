@@ -80,7 +80,7 @@ def test_frames_in_numeric_order_timed_by_fps_gaps_counted(tmp_path):
     (lambda d: _write(d, ["1.jpg", "01.jpg"]), 30, "frame number 1 appears twice"),
     (lambda d: _write(d, ["1.jpg", "2.jpg"]), None, "a folder of frames needs --fps"),
     (lambda d: _write(d, ["1.jpg"]), -5, "--fps -5 is not a frame rate"),
-    (lambda d: _garbage(d / "0001.jpg"), 30, "0001.jpg: not a readable image"),
+    (lambda d: _garbage(d / "0001.jpg"), 30, "first 0001.jpg (not a readable image)"),
     (lambda d: d / "missing", 30, "no such folder"),
 ], ids=["empty", "mixed", "unnumbered", "duplicate", "no-fps", "bad-fps", "unreadable", "missing"])
 def test_bad_frame_folder_gives_one_line_error(tmp_path, make, fps, expected):
@@ -124,8 +124,8 @@ def test_a_folder_whose_frames_mostly_fail_stops_in_one_line(tmp_path, broken):
     with pytest.raises(InputError) as e, FrameFolder(folder, 10) as src:
         list(src)
     msg = str(e.value)
-    assert msg.startswith(f"{folder}: 6 of its 10 images give no frame, more than half (6 not decoding, first "
-                          f"{broken[0]}.jpg: ")
+    assert msg.startswith(f"{folder}: 6 of its 10 images give no frame, more than half: 6 frames could not be read "
+                          f"or decoded, first {broken[0]}.jpg (")  # worded as the warning of a few damaged frames is
     assert "\n" not in msg
     res = CliRunner().invoke(app, ["--video", str(folder), "--fps", "10", "--headless", "--motion-only",
                                    "--out", str(tmp_path / "out")])
@@ -421,7 +421,7 @@ def test_jpegs_cut_short_are_read_past_with_one_warning(tmp_path):
     for name in ("2.jpg", "3.jpg", "6.jpg"):
         (folder / name).write_bytes((folder / name).read_bytes()[:100])
     (folder / "4.jpg").write_bytes(data[: len(data) // 2])
-    with pytest.raises(InputError, match=r"4 of its 6 images give no frame, more than half \(4 JPEGs cut short, with no end-of-image"):
+    with pytest.raises(InputError, match=r"4 of its 6 images give no frame, more than half: 4 frames are JPEGs cut short \(no end-of-image"):
         FrameFolder(folder, 10)
 
 
