@@ -152,26 +152,40 @@ def _codec_fps(c) -> float | None:
         return None
 
 
+def _track(c) -> tuple[float | None, float | None, float | None, bool]:
+    """The first video stream's first time stamp and its length, as the stream states them (s; None where it states
+    none), its DURATION tag (s; None), and whether the container is Matroska/WebM (whose tag says where the track
+    ends on the segment's time line, not its length). Raises where there is no video stream or PyAV cannot tell."""
+    s = _video(c)
+    tb = s.time_base
+    first = float(s.start_time * tb) if s.start_time is not None and tb else None
+    length = float(s.duration * tb) if s.duration and tb else None
+    tag = _clock_seconds((s.metadata or {}).get("DURATION") or (s.metadata or {}).get("duration"))
+    return first, length, tag, "matroska" in c.format.name.split(",")
+
+
+def _whole(c) -> float | None:
+    """The container's duration (s), None where it states none."""
+    return c.duration / 1e6 if c.duration and c.duration > 0 else None
+
+
 def _timeline(c) -> tuple[float, float | None]:
     try:
-        s = _video(c)
-        tb = s.time_base
+        first, length, tag, matroska = _track(c)
         start = 0.0
         # a Matroska/WebM segment's time line starts at 0 and its blocks are timed on it: FFmpeg's container start
         # is its first block read, later than 0 where the first cluster was lost to damage (the frames were a
         # cluster's length early, and 'truncated' by that much)
-        matroska = "matroska" in c.format.name.split(",")
-        if matroska and s.start_time is not None and tb:
-            start = max(0.0, float(s.start_time * tb))
-        elif s.start_time is not None and c.start_time is not None and tb:
+        if matroska and first is not None:
+            start = max(0.0, first)
+        elif first is not None and c.start_time is not None:
             # from the container's start, or from 0 where another stream starts before it (audio priming)
-            start = max(0.0, float(s.start_time * tb) - max(c.start_time / 1e6, 0.0))
-        whole = c.duration / 1e6 if c.duration and c.duration > 0 else None
+            start = max(0.0, first - max(c.start_time / 1e6, 0.0))
+        whole = _whole(c)
         if whole is not None and start >= whole:  # nonsense (a wrapped time stamp): the first frame at 0
             start = 0.0
-        if s.duration and tb:
-            return start, start + float(s.duration * tb)
-        tag = _clock_seconds((s.metadata or {}).get("DURATION") or (s.metadata or {}).get("duration"))
+        if length:
+            return start, start + length
         if tag and matroska and tag > start:  # FFmpeg writes where the track ends on that time line, not its length
             return start, tag
         return start, (start + tag if tag else whole)
@@ -186,15 +200,15 @@ def _late(c) -> float:
     time stamp (an MPEG-TS's clock starts anywhere: its duration counts from its first packet). 0.0 otherwise."""
     try:
         first = c.start_time / 1e6 if c.start_time is not None else 0.0
-        whole = c.duration / 1e6 if c.duration and c.duration > 0 else None
+        whole = _whole(c)
         s = _video(c)
         rate = float(s.average_rate or s.codec_context.framerate or 0)
         if whole is None or first <= max(LATE_S, 3 / rate if rate > 0 else 0.0):
             return 0.0
-        tb, start = s.time_base, float(s.start_time * s.time_base)
-        end = start + float(s.duration * tb) if s.duration and tb else None
-        if end is None and "matroska" in c.format.name.split(","):  # its DURATION tag: where the track ends
-            end = _clock_seconds((s.metadata or {}).get("DURATION") or (s.metadata or {}).get("duration"))
+        start, length, tag, matroska = _track(c)
+        if start is None:  # where the video starts is not stated: not judged
+            return 0.0
+        end = start + length if length else (tag if matroska else None)  # a Matroska tag: where the track ends
         return round(first, 3) if end is not None and end < whole + first / 2 else 0.0
     except Exception:  # no video stream, or PyAV cannot tell: not judged
         return 0.0
