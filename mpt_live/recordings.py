@@ -34,6 +34,7 @@ from __future__ import annotations
 import glob
 import os
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -194,19 +195,38 @@ class FrameFolder:
         self.close()
 
 
-def scan_recordings(root: Path, max_depth: int = MAX_DEPTH, lone: list[Path] | None = None,
-                    mixed: list[Path] | None = None, empty: list[Path] | None = None) -> tuple[list[Path], list[Path]]:
+@dataclass
+class Scan:
+    """What :func:`scan_recordings` found below ``root``: the recordings (``folders``: frame folders, ``videos``: video
+    files, each in natural order) and what a batch leaves out: ``lone``, the image of each folder holding one image
+    and no video; ``mixed``, the folders holding videos and images, each with its images; ``empty``, the folders
+    holding nothing."""
+
+    root: Path
+    folders: list[Path] = field(default_factory=list)
+    videos: list[Path] = field(default_factory=list)
+    lone: list[Path] = field(default_factory=list)
+    mixed: dict[Path, list[Path]] = field(default_factory=dict)
+    empty: list[Path] = field(default_factory=list)
+
+    @property
+    def recordings(self) -> list[Path]:
+        """The frame folders and video files, in natural order of their paths below ``root``."""
+        return sorted(self.folders + self.videos, key=lambda r: natural(r.relative_to(self.root).as_posix()))
+
+
+def scan_recordings(root: Path, max_depth: int = MAX_DEPTH) -> Scan:
     """Frame folders and video files below ``root``, up to ``max_depth`` levels down, in one walk (breadth
     first; hidden folders skipped; nothing searched inside a frame folder; mpt-live's own output folders,
     a ``summary.json`` beside their timeline.png and annotated.mp4, are not recordings). Frame folders (two
     images or more) in natural order, a ``depth`` folder beside a ``color`` one left out (CAS(ME)^3); video
     files below ``root`` (not in it) in natural order: a dataset kept as one folder per subject. A folder of
     one image (a cover beside a subject's videos, a thumbnail folder) is no frame folder: its videos and
-    subfolders are searched as any folder's, and its image, where no video is beside it, is added to ``lone``. A
+    subfolders are searched as any folder's, and its image, where no video is beside it, is ``lone``. A
     subfolder of videos and images (one or more) is no frame folder either (a folder of frames holds its frames
-    alone): its videos run, and the folder is added to ``mixed``. A folder below ``root`` holding nothing (hidden files
-    aside: a recording whose frames were never extracted, or not copied) is added to ``empty``."""
-    folders, videos, level = [], [], [root]
+    alone): its videos run, and its images are ``mixed``. A folder below ``root`` holding nothing (hidden files
+    aside: a recording whose frames were never extracted, or not copied) is ``empty``."""
+    scan, level = Scan(root), [root]
     for depth in range(max_depth + 1):
         nxt = []
         for d in level:
@@ -219,25 +239,26 @@ def scan_recordings(root: Path, max_depth: int = MAX_DEPTH, lone: list[Path] | N
                 raise InputError(f"{d}: cannot list the folder ({e.strerror})") from None
             if d != root and any(e.name == SUMMARY_NAME for e in entries):
                 continue
-            if depth and not entries and empty is not None:
-                empty.append(d)
+            if depth and not entries:
+                scan.empty.append(d)
             files = [e for e in entries if e.is_file()]
             pictures = [Path(e.path) for e in files if os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS]
             clips = [Path(e.path) for e in files if os.path.splitext(e.name)[1].lower() in VIDEO_EXTENSIONS]
             if depth and len(pictures) > 1 and not clips:
-                folders.append(d)
+                scan.folders.append(d)
                 continue
-            if pictures and clips and mixed is not None:  # its videos run; its images are no recording
-                mixed.append(d)
+            if pictures and clips:  # its videos run; its images are no recording
+                scan.mixed[d] = pictures
             if depth:
-                videos += clips
-                if pictures and not clips and lone is not None:
-                    lone += pictures
+                scan.videos += clips
+                if pictures and not clips:
+                    scan.lone += pictures
             nxt += sorted(Path(e.path) for e in entries if e.is_dir())
         level = nxt
-    folders = [d for d in folders if not (d.name.lower() == "depth" and (d.parent / "color") in folders)]
+    folders = [d for d in scan.folders if not (d.name.lower() == "depth" and (d.parent / "color") in scan.folders)]
     order = lambda r: natural(r.relative_to(root).as_posix())  # noqa: E731
-    return sorted(folders, key=order), sorted(videos, key=order)
+    scan.folders, scan.videos = sorted(folders, key=order), sorted(scan.videos, key=order)
+    return scan
 
 
 def expand_recordings(spec: str, notes: list[str] | None = None) -> list[Path]:
@@ -259,30 +280,27 @@ def expand_recordings(spec: str, notes: list[str] | None = None) -> list[Path]:
             return [p]
         if videos:
             if notes is not None:
-                below = sum(map(len, scan_recordings(p)))
+                below = len(scan_recordings(p).recordings)
                 if below:
                     notes.append(f"{spec}: {below} more recording{'s' if below > 1 else ''} in its subfolders "
                                  "left out (a folder with videos at its top runs those; give a subfolder or a "
                                  "glob for the others)")
             return expand_videos(spec)
-        lone: list[Path] = []
-        mixed: list[Path] = []
-        empty: list[Path] = []
-        folders, videos = scan_recordings(p, lone=lone, mixed=mixed, empty=empty)
-        found = sorted(folders + videos, key=lambda r: natural(r.relative_to(p).as_posix()))
+        scan = scan_recordings(p)
+        found, lone, empty = scan.recordings, scan.lone, scan.empty
         if not found:
             raise InputError(f"{spec}: folder contains no video files ({', '.join(sorted(VIDEO_EXTENSIONS))}) "
                              f"and no folders of frames (up to {MAX_DEPTH} levels down)"
                              + (f"; {_lone_images(p, lone)}" if lone else ""))
         if lone and notes is not None:
             notes.append(f"{spec}: {_lone_images(p, lone)}")
-        if empty and notes is not None and folders:  # beside frame folders: a recording with no frames, not run
+        if empty and notes is not None and scan.folders:  # beside frame folders: a recording with no frames, not run
             shown = ", ".join(d.relative_to(p).as_posix() for d in empty[:3])
             notes.append(f"{spec}: {len(empty)} empty folder{'s' if len(empty) > 1 else ''} beside the frame folders, "
                          f"nothing to run ({shown}{', ...' if len(empty) > 3 else ''}): frames not extracted, or not "
                          "copied?")
-        if mixed and notes is not None:
-            notes.append(f"{spec}: {_mixed_images(p, mixed)}")
+        if scan.mixed and notes is not None:
+            notes.append(f"{spec}: {_mixed_images(p, scan.mixed)}")
         return found
     if any(c in spec for c in "*?[") and not p.exists():  # a file named 'take[2].mp4' is that file
         hits = sorted((Path(q) for q in glob.glob(spec)), key=lambda q: natural(str(q)))
@@ -302,10 +320,10 @@ def _lone_images(root: Path, lone: list[Path]) -> str:
             f"({shown}{', ...' if n > 3 else ''})")
 
 
-def _mixed_images(root: Path, mixed: list[Path]) -> str:
-    """What a batch left out of the subfolders of ``root`` holding videos and images: the images, counted, and the
-    first three subfolders with their images' count and first names."""
-    held = [(d, sorted((q.name for q in images(d)), key=natural)) for d in mixed]
+def _mixed_images(root: Path, mixed: dict[Path, list[Path]]) -> str:
+    """What a batch left out of the subfolders of ``root`` holding videos and images (``mixed``: each with its images):
+    the images, counted, and the first three subfolders with their images' count and first names."""
+    held = [(d, sorted((q.name for q in found), key=natural)) for d, found in mixed.items()]
     shown = "; ".join(f"{d.relative_to(root).as_posix()}: " + (names[0] if len(names) == 1 else
                       f"{len(names)} images, {', '.join(names[:2])}{', ...' if len(names) > 2 else ''}")
                       for d, names in held[:3])
