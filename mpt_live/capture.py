@@ -142,13 +142,6 @@ class CaptureReader(LatestFrameReader):
                                  "time (a recording, not a live stream?): they are stamped with the capture clock and "
                                  "most are dropped; give the file itself to read every frame")
 
-    def _pause(self, seconds: float) -> bool:
-        """Wait ``seconds`` before the next reopen; True when the reader was closed meanwhile."""
-        if self._sleep is None:
-            return self._stop.wait(seconds)
-        self._sleep(seconds)
-        return self._stop.is_set()
-
     def _reopen(self) -> CaptureLike | None:
         while not self._stop.is_set():
             if self._clock() - self._last_frame_at > self.give_up_s:
@@ -158,7 +151,7 @@ class CaptureReader(LatestFrameReader):
                               f"({self.reconnects} reopens): giving up")
                 return None
             delay, self._delay = self._delay, min(self._delay * 2, self.backoff[1])
-            if self._pause(delay):
+            if self._wait(delay):
                 return None
             cap = self._open_once()
             if cap is not None:
@@ -214,14 +207,8 @@ class PacedVideoReader(LatestFrameReader):
         return super().read(timeout)
 
     def _wait_until(self, when: float) -> None:
-        while not self._stop.is_set():
-            left = when - self._clock()
-            if left <= 0:
-                return
-            if self._sleep is not None:
-                self._sleep(left)
-            else:
-                self._stop.wait(min(left, 0.05))
+        while (left := when - self._clock()) > 0 and not self._wait(left):
+            pass
 
     @property
     def damaged(self) -> int:

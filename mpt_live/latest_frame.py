@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Iterator, Protocol
+from typing import Any, Callable, Iterator, Protocol
 
 from .sources import Frame
 
@@ -58,6 +58,14 @@ class LatestFrameReader:
         self.dropped = 0
         self.reconnects = 0
         self._thread: threading.Thread | None = None
+        self._sleep: Callable[[float], Any] | None = None  # a test's sleep (None: real time, cut short by close)
+
+    def _wait(self, seconds: float) -> bool:
+        """The producer waits ``seconds`` (a reopen's delay, a frame's time to be shown); True once it was closed."""
+        if self._sleep is None:
+            return self._stop.wait(seconds)
+        self._sleep(seconds)
+        return self._stop.is_set()
 
     # -- producer side ------------------------------------------------------------------------
     def _publish(self, frame: LiveFrame) -> None:
