@@ -268,7 +268,7 @@ def expand_recordings(spec: str, notes: list[str] | None = None) -> list[Path]:
     input. ``notes`` gets a line when a folder of videos also has recordings in subfolders (left out)."""
     p = Path(spec)
     if p.is_dir():
-        frames = bool(images(p))
+        frames = images(p)
         videos = images(p, VIDEO_EXTENSIONS)
         if frames and videos:
             exts = sorted({v.suffix for v in videos})
@@ -276,7 +276,7 @@ def expand_recordings(spec: str, notes: list[str] | None = None) -> list[Path]:
             raise InputError(f"{spec}: holds both video files and images: give a folder of videos or a folder "
                              f"of one recording's frames (its videos alone: {only})")
         if frames:
-            _check_frames(p, spec)
+            _check_frames(p, spec, frames)
             return [p]
         if videos:
             if notes is not None:
@@ -333,10 +333,9 @@ def _mixed_images(root: Path, mixed: dict[Path, list[Path]]) -> str:
             "give such frames a folder of their own to run them")
 
 
-def _check_frames(folder: Path, spec: str) -> None:
-    """InputError where ``folder``'s images are one photo (a cover, a thumbnail, beside audio or documents): a folder
-    of frames holds a recording, frame by frame; what the folder holds is named."""
-    found = images(folder)
+def _check_frames(folder: Path, spec: str, found: list[Path]) -> None:
+    """InputError where ``folder``'s images (``found``) are one photo (a cover, a thumbnail, beside audio or documents):
+    a folder of frames holds a recording, frame by frame; what the folder holds is named."""
     if len(found) > 1:
         return
     others = sorted((e.name for e in os.scandir(folder) if e.is_file() and not hidden(e.name)
