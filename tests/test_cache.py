@@ -203,8 +203,22 @@ def test_cropped_faces_are_resized_not_aligned(tmp_path, fake):
 def test_unreadable_frame_names_the_file(tmp_path, fake):
     paths = synthetic_clip(tmp_path / "clip", 8)
     paths[3].write_bytes(b"not a jpeg")
-    with pytest.raises(InputError, match=r"f3.jpg: unreadable"):
-        ClipCache(tmp_path / "cache", SPEC, "paper").get(sample(frames=paths, onset=0, apex=3, offset=7, fps=30.0))
+    s = sample(frames=paths, onset=0, apex=3, offset=7, fps=30.0)
+    with pytest.raises(InputError, match=r"f3.jpg: not a readable image \(csv/s1/c1\)"):
+        ClipCache(tmp_path / "cache", SPEC, "paper").get(s)
+
+
+def test_an_empty_or_missing_frame_says_which_it_is(tmp_path, fake):
+    """Every frame that gave none was 'unreadable or missing image' here, where mpt-live's readers say what is
+    wrong (an empty file, bytes that do not decode); a missing one was already named so."""
+    paths = synthetic_clip(tmp_path / "clip", 8)
+    paths[3].write_bytes(b"")
+    s = sample(frames=paths, onset=0, apex=3, offset=7, fps=30.0)
+    with pytest.raises(InputError, match=r"f3.jpg: an empty file \(0 bytes\) \(csv/s1/c1\)"):
+        ClipCache(tmp_path / "cache", SPEC, "paper").get(s)
+    paths[3].unlink()
+    with pytest.raises(InputError, match=r"f3.jpg: frame file missing \(csv/s1/c1\)"):
+        ClipCache(tmp_path / "cache2", SPEC, "paper").get(s)
 
 
 def test_prepare_fills_missing_and_reports_failures(tmp_path, fake, caplog):

@@ -336,12 +336,12 @@ def _prepare_one(cache: ClipCache, sample: Sample, variant: int) -> tuple[str, i
 
 
 def _imread(path: Path, sample: Sample) -> np.ndarray:
-    """A training frame; its clip fails (InputError naming the file and the clip) for a JPEG cut short (OpenCV would
-    decode its top rows over grey) or a file that does not decode."""
+    """A training frame; its clip fails (InputError naming the file, what is wrong with it and the clip) for a JPEG
+    cut short (OpenCV would decode its top rows over grey), an empty or unreadable file or one that does not decode."""
     try:
         return read_frame(path)
     except DamagedFrame as e:
-        raise InputError(f"{path}: {e.problem if e.cut else 'unreadable or missing image'} ({sample.name})") from None
+        raise InputError(f"{e} ({sample.name})") from None
 
 
 def _warp(frame: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
