@@ -34,8 +34,8 @@ from .timeline import as_number, face_ids, read_rows
 from .writers import write_json
 
 KILLED = "killed"  # the status of a run finished from its files
-MARKER_FACTS = ("source", "mode", "model", "provider", "source_fps", "stride", "detector", "max_faces",
-                "spot_threshold", "clip_spec", "started")
+MARKER_FACTS = ("source", "mode", "model", "provider", "source_fps", "source_frame_count", "stride", "detector",
+                "max_faces", "spot_threshold", "clip_spec", "started")
 
 
 def run_folders(folder: Path, option: str = "--finish") -> list[Path]:

@@ -24,6 +24,7 @@ from .overlay import render_overlay
 from .report import run_title, write_plot_and_page
 from .review import ReviewSink, damaged_copy, needs_copy
 from .results import columns
+from .run_summary import frame_count
 from .rundir import finish_run, note_running, run_status, start_run
 from .recordings import stamp
 from .session import Session, SessionConfig
@@ -183,6 +184,7 @@ def marker_facts(session: Session) -> dict[str, Any]:
     """The facts of a run known at its start, as its final summary says them (kept in the running marker)."""
     return {"mode": "live" if session.live else "file", "model": session.model.to_dict(),
             "provider": session.model.provider or None, "source_fps": round(session.fps, 3),
+            "source_frame_count": frame_count(session.source),
             "stride": "auto" if session.auto else session.stride, "detector": session.cfg.detector,
             "max_faces": session.max_faces, "spot_threshold": session.cfg.spot_threshold,
             "clip_spec": session.spec.to_dict()}

@@ -96,6 +96,7 @@ def summarize(session: Session) -> dict[str, Any]:
         "windows_dropped": session.dropped,
         "source_fps": round(session.fps, 3),
         "source_fps_assumed": bool(getattr(source, "fps_assumed", False)),
+        "source_frame_count": frame_count(source),
         "source_seconds": round(source_seconds(session, seconds), 3),
         "seconds": round(seconds, 3),
         "fps": round(c["frames_read"] / seconds, 2) if seconds > 0 else None,
@@ -123,6 +124,13 @@ def summarize(session: Session) -> dict[str, Any]:
         "source_error": getattr(source, "error", None),  # why the source ended early, if it did
         "warnings": run_warnings(session),
     }
+
+
+def frame_count(source: Any) -> int | None:
+    """The frames ``source`` holds, as it says (a video's header, a frame folder's images), however many a run reads
+    of them; None where it does not say (a camera, a stream)."""
+    n = getattr(source, "frame_count", None)
+    return int(n) if isinstance(n, (int, float)) and not isinstance(n, bool) and n > 0 else None
 
 
 def source_seconds(session: Session, seconds: float) -> float:

@@ -80,6 +80,7 @@ def test_interrupted_run_keeps_valid_csv_and_summary(faces_dir, tmp_path, monkey
     def update(self, frame, t):
         calls["n"] += 1
         if calls["n"] == 25:  # Ctrl-C while the faces of frame 24 are being found
+            calls["marker"] = json.loads((tmp_path / "summary.json").read_text())  # the run's 'running' marker
             raise KeyboardInterrupt
         return real_update(self, frame, t)
 
@@ -92,6 +93,9 @@ def test_interrupted_run_keeps_valid_csv_and_summary(faces_dir, tmp_path, monkey
     assert [int(r["frame"]) for r in rows] == list(range(0, 24, 2)) and all(len(r) == len(MOTION_COLUMNS) for r in rows)
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["interrupted"] is True and summary["windows"] == 12 and summary["frames_read"] == 25
+    # the frames the video holds, however far the run read (mpt-eval spot: a video of a recording's images)
+    with VideoFile(faces_dir / "videos" / "evm_face_still.mp4") as src:
+        assert summary["source_frame_count"] == calls["marker"]["source_frame_count"] == src.frame_count > 25
 
 
 def test_inspect_writes_sheet(faces_dir, tmp_path):
@@ -408,3 +412,16 @@ def test_the_other_tools_refuse_bad_options_in_one_line_too(module, argv, said):
     lines = [ln for ln in (res.stderr + res.stdout).splitlines() if ln.strip()]
     assert res.returncode == 2
     assert len(lines) == 1 and said in lines[0], lines
+
+
+@pytest.mark.parametrize("source, count", [
+    ({"frame_count": 5000}, 5000),   # a video's header, a frame folder's images
+    ({"frame_count": 0}, None),      # a raw stream (its count was garbage, VideoFile says 0)
+    ({}, None),                      # a camera says nothing
+    ({"frame_count": True}, None)])
+def test_summary_frame_count_is_null_where_the_source_does_not_say(source, count):
+    from types import SimpleNamespace
+
+    from mpt_live.run_summary import frame_count
+
+    assert frame_count(SimpleNamespace(**source)) == count

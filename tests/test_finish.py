@@ -265,3 +265,18 @@ def test_finish_on_a_batch_out_rebuilds_a_stale_overview_with_nothing_killed(tmp
     with open(out / "videos.csv", newline="") as fh:
         assert sorted(r["folder"] for r in csv.DictReader(fh)) == ["a", "b"]
     assert not (a / "report.html").exists() and not (b / "report.html").exists()  # the runs themselves left alone
+
+
+def test_a_killed_runs_summary_keeps_the_frame_count_of_its_source(tmp_path):
+    """The running marker says how many frames the source holds (source_frame_count, as the final summary does):
+    mpt-eval spot compares it with a SAMM-LV / CAS(ME)^3 recording's image count, a killed run having read fewer. The
+    summary --finish makes keeps it; a marker from before the key gives null."""
+    from mpt_live.finish import finish_folder
+
+    for count in (12000, None):
+        d = _run_folder(tmp_path / str(count), "running")
+        marker = {**summary(d), "source_fps": 25.0, **({"source_frame_count": count} if count else {})}
+        (d / "summary.json").write_text(json.dumps(marker))
+        assert finish_folder(d)[0]
+        s = summary(d)
+        assert s["status"] == "killed" and s["frames_read"] == 9 and s["source_frame_count"] == count

@@ -524,3 +524,32 @@ def test_a_partial_run_scores_the_videos_not_run_as_missed_and_says_so_once(tmp_
     res = CliRunner().invoke(app, ["spot", "--truth", str(root / "annotations.csv"), "--runs", str(run)])
     assert res.exit_code == 0 and "not run" not in res.output
     assert json.loads((run / "spotting.json").read_text())["not_run"] == []
+
+
+@pytest.mark.parametrize("summary, placed", [
+    # stopped 12 frames into a 25 fps video of the recording's 30 images: the same images, numbered as the sheet's
+    ({"status": "interrupted", "frames_read": 12, "source_frame_count": 30}, False),
+    ({"status": "failed", "frames_read": 12, "source_frame_count": 31}, False),   # a frame the decoder adds
+    ({"status": "killed", "frames_read": 3, "source_frame_count": 4}, True),      # a re-encode at 25 fps: 30 / 8
+    ({"status": "interrupted", "frames_read": 12, "source_frame_count": None}, True),  # the count not known
+    ({"status": "complete", "frames_read": 30, "source_frame_count": None}, False),   # a complete run's count read
+    ({"status": "complete", "frames_read": 30}, False),    # a summary from before source_frame_count
+    ({"status": "interrupted", "frames_read": 12}, True)])  # ... of a stopped run: nothing says it is the same images
+def test_a_stopped_run_of_a_recordings_images_made_into_a_video_keeps_its_frame_numbers(tmp_path, summary, placed):
+    """A run of SAMM-LV's (or CAS(ME)^3's) images made into a video at another rate keeps its frame numbers when its
+    video holds as many frames as the recording: same_images compared the frames the run read, so a run stopped
+    part-way (failed, interrupted, killed) was taken for a re-encode and its events placed by their seconds at the
+    recording's rate (frame 4 at 0.16 s became frame 32), its hits scored as misses. summary.json now says how many
+    frames its source holds (source_frame_count), which is compared where it is known; frames_read where it is not, or
+    the run is complete."""
+    index = LongVideoIndex([LongVideo("006_1", "006", 200.0, [gt(4, 8, "happiness")],
+                                      frames=[tmp_path / f"006_1_{i:04d}.jpg" for i in range(1, 31)])], ["happiness"])
+    run = tmp_path / "run"
+    _events(run / "006_1", [{"video": "006_1.mp4", "onset_frame": 4, "apex_frame": 6, "offset_frame": 8,
+                             "type": "micro", "onset_s": 4 / 25, "apex_s": 6 / 25, "offset_s": 8 / 25}])
+    (run / "006_1" / "summary.json").write_text(json.dumps({"source": "006_1.mp4", "source_fps": 25.0, **summary}))
+    notes: list[str] = []
+    got = read_runs([run], index, notes)["006_1"]
+    assert ((got[0].onset, got[0].offset) == (4, 8)) != placed
+    assert any("placed in the truth's frames by their seconds" in n for n in notes) == placed
+    assert score(index, {"006_1": got}, "micro")["tp"] == (not placed)

@@ -7,9 +7,10 @@ recording's. Such a run's events are placed in the truth's frames by their secon
 (``predictions.csv``'s first row: a video starting after its sound has its first frame later than 0).
 A run whose frames are its seconds at the truth's rate (the same video) keeps its frame numbers, and so does a run
 of a frame folder (summary.json ``source_frames``: SAMM's, CAS(ME)^3's numbered images), whatever ``--fps`` it
-was timed at: its frames are the very images the sheet numbers. So does a run at another rate whose frame count is the
-truth recording's (SAMM-LV's 200 fps images made into a video at ffmpeg's default 25 fps): the same images, timed
-otherwise, where a re-encode at another rate would hold a count in proportion to the rates.
+was timed at: its frames are the very images the sheet numbers. So does a run at another rate whose video's frame
+count is the truth recording's (SAMM-LV's 200 fps images made into a video at ffmpeg's default 25 fps), stopped part-way
+or not (summary.json ``source_frame_count``): the same images, timed otherwise, where a re-encode at another rate would
+hold a count in proportion to the rates.
 """
 
 from __future__ import annotations
@@ -46,12 +47,16 @@ def first_time(folder: Path) -> float:
 
 
 def same_images(summary: dict, truth_frames: int | None) -> bool:
-    """The run read as many frames as the truth recording holds (``truth_frames``; None: not known), to within
-    0.2 % (a frame or two a decoder drops at the end): a copy of the same images, whatever rate it is timed at."""
-    n = summary.get("frames_read")
-    if not truth_frames or isinstance(n, bool) or not isinstance(n, (int, float)):
+    """The run's video holds as many frames as the truth recording (``truth_frames``; None: not known), to within
+    0.2 % (a frame or two a decoder drops or adds at the end): a copy of the same images, whatever rate it is timed at.
+    Its count is summary.json's ``source_frame_count`` (the whole source's, however far a stopped run read), where it
+    is known; else, and for a complete run, ``frames_read`` (a summary from before that key, a source that does not
+    say)."""
+    if not truth_frames:
         return False
-    return abs(n - truth_frames) <= max(2, 0.002 * truth_frames)
+    held = summary.get("source_frame_count")
+    counts = [held] + [summary.get("frames_read")] * (_number(held) is None or summary.get("status") == "complete")
+    return any((n := _number(c)) is not None and abs(n - truth_frames) <= max(2, 0.002 * truth_frames) for c in counts)
 
 
 def in_truth_frames(spotted: Sequence, folder: Path, truth_fps: float,
