@@ -553,3 +553,45 @@ def test_a_stopped_run_of_a_recordings_images_made_into_a_video_keeps_its_frame_
     assert ((got[0].onset, got[0].offset) == (4, 8)) != placed
     assert any("placed in the truth's frames by their seconds" in n for n in notes) == placed
     assert score(index, {"006_1": got}, "micro")["tp"] == (not placed)
+
+
+@pytest.mark.parametrize("summary, events, reached, said", [
+    # its run failed as it began (the model, the first frame): a summary, no events.csv, nothing read
+    ({"status": "failed", "frames_read": 0, "error": "boom"}, None, {"last_frame_read": -1, "truth_intervals_after": 1},
+     "read no frame of the truth, 1 truth interval(s) after it"),
+    ({"status": "failed", "frames_read": 40, "error": "boom"}, None,
+     {"last_frame_read": 39, "truth_intervals_after": 1}, "read to frame 39 of the truth, 1 truth interval(s) after it"),
+    # a 15 fps re-encode: its 30 frames are the truth's first 2 s, frames 0..59 (the interval from 50 begun)
+    ({"status": "failed", "frames_read": 30, "source_fps": 15.0, "source_seconds": 2.0, "error": "boom"}, None,
+     {"last_frame_read": 59, "truth_intervals_after": 0}, "read to frame 59 of the truth, 0 truth interval(s)"),
+    ({"status": "interrupted", "frames_read": 30, "source_fps": 15.0, "source_seconds": 2.0}, [],
+     {"last_frame_read": 59, "truth_intervals_after": 0}, "read to frame 59 of the truth, 0 truth interval(s)"),
+    # failed.csv alone (the video did not open, or its folder is elsewhere): nothing says how far it read
+    (None, None, None, "how far its run read is not known")])
+def test_a_video_failed_csv_lists_without_events_gets_its_unreached_count(tmp_path, summary, events, reached, said):
+    """A video a batch's failed.csv lists whose folder holds no events.csv (its run failed as it began) had no count
+    of the truth its run never reached (the count was taken from runs with an events.csv only), and a run without
+    events at another rate than the truth's was counted in its own frame numbers. Its summary.json now says how far it
+    read, by its seconds where its rate is not the truth's; where nothing says, the warning says so and the JSON has
+    null."""
+    root = _benchmark(tmp_path)
+    run = tmp_path / "run"
+    _events(run / "long_001", [{"video": "long_001.mp4", "onset_frame": 11, "offset_frame": 20, "type": "micro"}])
+    (run / "failed.csv").write_text("video,reason\n/data/videos/long_002.mp4,long_002.mp4: boom\n")
+    if summary is not None:
+        (run / "long_002").mkdir()
+        (run / "long_002" / "summary.json").write_text(json.dumps({"source": "/data/videos/long_002.mp4", **summary}))
+    if events is not None:
+        _events(run / "long_002", events)
+    res = CliRunner().invoke(app, ["spot", "--truth", str(root), "--runs", str(run)])
+    assert res.exit_code == 0, res.output
+    out = json.loads((run / "spotting.json").read_text())
+    assert list(out["failed"]) == ["long_002"] and out["not_reached"] == {"long_002": reached}
+    named = [w for w in res.output.replace("\n", " ").split("warning:") if "long_002 (" in w]
+    assert len(named) == 1 and said in " ".join(named[0].split())
+    if summary is not None:  # a single run (no batch, no failed.csv): its summary.json names it the same way
+        (run / "failed.csv").unlink()
+        res = CliRunner().invoke(app, ["spot", "--truth", str(root), "--runs", str(run)])
+        out = json.loads((run / "spotting.json").read_text())
+        assert res.exit_code == 0 and list(out["failed"]) == ["long_002"]
+        assert out["not_reached"] == {"long_002": reached}

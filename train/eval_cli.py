@@ -136,7 +136,7 @@ def _score(runs: list[Path], truth: Optional[Path], dataset: Optional[SpotDatase
     notes: list[str] = []
     gone: dict[str, str] = {}
     unfinished: dict[str, tuple[str, str]] = {}
-    unreached: dict[str, dict[str, int]] = {}
+    unreached: dict[str, dict[str, int] | None] = {}
     spotted = read_runs(runs, index, notes, gone, unfinished, unreached)
     result = score(index, spotted, kind.value)
     result["warnings"] = notes + result["warnings"]
@@ -148,7 +148,8 @@ def _score(runs: list[Path], truth: Optional[Path], dataset: Optional[SpotDatase
     result["dropped_recordings"] = gone  # run, but this copy drops them from the truth: not scored
     for state in ("failed", "incomplete"):  # runs scored as they are: part of the video, or an output missing
         result[state] = {name: why for name, (k, why) in sorted(unfinished.items()) if k == state}
-    result["not_reached"] = unreached  # of those: the last truth frame read, the truth intervals after it
+    result["not_reached"] = unreached  # of those: the last truth frame read, the truth intervals after it (None:
+    # nothing says how far it read)
     target = out or ((runs[0] if runs[0].is_dir() else runs[0].parent) / "spotting.json")
     try:
         write_json(target, result)

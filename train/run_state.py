@@ -14,8 +14,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from mpt_live.overview import FAILED, read_failed
+from mpt_live.rundir import SUMMARY, read_summary
 
+from .datasets.longvideo import LongVideo
 from .datasets.sheets import first_of
+from .spot_frames import last_read
 
 STOPPED = {"running": "killed before it ended, or still running", "interrupted": "stopped by a signal",
            "failed": "stopped by an error", "killed": "killed outright, finished from its files by --finish"}
@@ -63,22 +66,55 @@ def with_failed(problem: tuple[str, str] | None, listed: str) -> tuple[str, str]
     return "failed", "; ".join(r for r in (said, f"in {FAILED}: {listed or 'failed'}") if r)
 
 
+def without_events(runs: Sequence[Path]) -> list[tuple[Path, Path, dict]]:
+    """(run, folder, summary) of the run folders in ``runs`` (up to 3 levels down) holding a run's summary.json but no
+    events.csv: a run that stopped before it wrote one (it failed as it began), which says how far it read."""
+    out = []
+    for run in runs:
+        run = Path(run)
+        found = {p.parent for depth in range(4) for p in run.glob("*/" * depth + SUMMARY)} if run.is_dir() else set()
+        for folder in sorted(found):
+            summary = read_summary(folder)
+            if summary and "status" in summary and not (folder / "events.csv").exists():
+                out.append((run, folder, summary))
+    return out
+
+
+def not_reached(video: LongVideo, offsets: Sequence[int], folder: Path, summary: dict,
+                converted: bool) -> dict[str, int] | None:
+    """The last frame of truth ``video`` its run read (:func:`train.spot_frames.last_read` of its ``folder`` and
+    ``summary``; ``converted``: its frames are not the truth's, counted by seconds; or the latest of its events'
+    ``offsets`` where that is later; -1: it read nothing) and the count of truth intervals whose onset lies after it;
+    None where nothing says how far it read."""
+    last = last_read(folder, summary, video.fps, converted)
+    last = max([*offsets] + ([last] if last is not None else []), default=None)
+    if last is None:
+        return None
+    return {"last_frame_read": last, "truth_intervals_after": sum(iv.onset > last for iv in video.intervals)}
+
+
 def unfinished_line(problems: dict[str, tuple[str, str]], not_run: set[str],
-                    after: dict[str, dict[str, int]] | None = None) -> list[str]:
+                    after: dict[str, dict[str, int] | None] | None = None) -> list[str]:
     """The one warning naming the truth videos whose run failed or is incomplete (name -> (kind, reason)); none
     where there are none. ``not_run``: those of them without an events.csv (a video that did not open). ``after``:
-    name -> the last truth frame its run read and the truth intervals after it (missed by the run, not the spotter)."""
+    name -> the last truth frame its run read and the truth intervals after it (missed by the run, not the spotter),
+    None where nothing says how far it read (:func:`not_reached`)."""
     if not problems:
         return []
     after = after or {}
 
     def reach(n: str) -> str:
-        a = after.get(n)
-        return "" if a is None else (f"; read to frame {a['last_frame_read']} of the truth, "
-                                     f"{a['truth_intervals_after']} truth interval(s) after it")
+        if n not in after:
+            return ""
+        if (a := after[n]) is None:
+            return "; how far its run read is not known (no summary.json, predictions.csv or event of it says)"
+        last = a["last_frame_read"]
+        read = f"read to frame {last} of the truth" if last >= 0 else "read no frame of the truth"
+        return f"; {read}, {a['truth_intervals_after']} truth interval(s) after it"
     named = [f"{n} ({why}{'; no events.csv' if n in not_run else ''}{reach(n)})" for n, (_, why) in problems.items()]
-    total = sum(a["truth_intervals_after"] for a in after.values())
+    known = [a for a in after.values() if a is not None]
+    total = sum(a["truth_intervals_after"] for a in known)
     unread = (f"; {total} truth interval(s) lie after where their run stopped, missed by the run, not the spotter "
-              "('not_reached' in the JSON)") if after else ""
+              "('not_reached' in the JSON)") if known else ""
     return [(f"{len(problems)} truth video(s) whose run failed or is incomplete, scored as they are (what a run did "
              f"not read counts as missed{unread}; 'failed' and 'incomplete' in the JSON): {first_of(named, 3)}")]

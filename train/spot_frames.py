@@ -59,6 +59,23 @@ def same_images(summary: dict, truth_frames: int | None) -> bool:
     return any((n := _number(c)) is not None and abs(n - truth_frames) <= max(2, 0.002 * truth_frames) for c in counts)
 
 
+def own_rate(summary: dict, truth_frames: int | None = None) -> float | None:
+    """The rate a run's frame numbers count at where they may not be the truth's (its summary.json ``summary``); None
+    for a frame folder or a video of the truth recording's images (:func:`same_images`: the sheet's numbers), or where
+    its rate is not known."""
+    if summary.get("source_frames") is True or same_images(summary, truth_frames):
+        return None
+    return run_fps(summary)
+
+
+def at_other_rate(summary: dict, truth_fps: float, truth_frames: int | None = None) -> bool:
+    """The run's frames are numbered at another rate than the truth's ``truth_fps`` (a re-encode: its events, and how
+    far it read, are placed in the truth's frames by their seconds), as its summary.json says; a copy at the truth's
+    rate whose timing varies shows it only in its events (:func:`in_truth_frames`)."""
+    fps = own_rate(summary, truth_frames)
+    return fps is not None and abs(fps - truth_fps) > 0.01 * truth_fps
+
+
 def in_truth_frames(spotted: Sequence, folder: Path, truth_fps: float,
                     summary: dict | None = None, truth_frames: int | None = None) -> tuple[list, str | None]:
     """``spotted`` (``train.spot_metrics.Spotted`` with their seconds) in the frames of a video coded at
@@ -67,9 +84,7 @@ def in_truth_frames(spotted: Sequence, folder: Path, truth_fps: float,
     recording's frame count where it is known (frame folders), for :func:`same_images`."""
     if summary is None:
         summary = read_summary(folder) or {}
-    if summary.get("source_frames") is True or same_images(summary, truth_frames):
-        return list(spotted), None  # a frame folder, or a video of its images: the frame numbers are the sheet's
-    fps = run_fps(summary)
+    fps = own_rate(summary, truth_frames)  # None: a frame folder, or a video of its images: the sheet's numbers
     timed = [s for s in spotted if s.onset_s is not None and s.offset_s is not None]
     if fps is None or not spotted or len(timed) < len(spotted):
         return list(spotted), None
@@ -119,10 +134,12 @@ def last_read(folder: Path, summary: dict, truth_fps: float, converted: bool) ->
     """The last frame of the truth's recording a run read (a run that stopped early never reached the truth after
     it): summary.json's ``frames_read`` (``summary``) or its predictions.csv's last frame, in its own frame numbers;
     where its events were placed in the truth's frames by their seconds (``converted``, :func:`in_truth_frames`):
-    the end of what it read (``source_seconds``, or predictions' last time plus a frame) at ``truth_fps``. None
-    where nothing says."""
+    the end of what it read (``source_seconds``, or predictions' last time plus a frame) at ``truth_fps``; -1 where it
+    read nothing, None where nothing says."""
     frame, t = last_prediction(folder)
     n = _number(summary.get("frames_read"))
+    if n == 0 and frame is None:
+        return -1  # it read nothing (a run that failed as it began)
     if n is not None and n > 0:
         frame = max(frame if frame is not None else -1, n - 1)
     if not converted:

@@ -29,8 +29,8 @@ from mpt_live.spotting import EVENT_COLUMNS
 
 from .datasets.longvideo import TYPES, Interval, LongVideo, LongVideoIndex, normalise_type
 from .datasets.sheets import first_of
-from .run_state import failed_videos, run_problem, unfinished_line, with_failed
-from .spot_frames import in_truth_frames, last_read
+from .run_state import failed_videos, not_reached, run_problem, unfinished_line, with_failed, without_events
+from .spot_frames import at_other_rate, in_truth_frames
 
 IOU_THRESHOLD = 0.5
 REQUIRED = ("video", "onset_frame", "offset_frame", "type")
@@ -252,34 +252,22 @@ def find_event_files(run: Path) -> list[Path]:
     return files
 
 
-def _folder_video(f: Path, run: Path, resolve, summary: dict) -> str | None:
-    """The truth video of an ``events.csv`` without rows: its folder's path below the run (a batch of
-    frame folders mirrors the dataset's layout: ``spNO.1/a/color``), its folder's name, or the
-    ``source`` of ``summary`` (the summary.json beside it, {} where there is none), whichever names one."""
-    candidates = [f.parent.relative_to(run).as_posix()] if f.parent != run and f.parent.is_relative_to(run) else []
-    candidates.append(f.parent.name)
+def _folder_video(folder: Path, run: Path, resolve, summary: dict) -> str | None:
+    """The truth video of a run ``folder`` whose ``events.csv`` has no rows (or that has none): its path below the
+    run (a batch of frame folders mirrors the dataset's layout: ``spNO.1/a/color``), its name, or the ``source`` of
+    ``summary`` (its summary.json, {} where there is none), whichever names one."""
+    candidates = [folder.relative_to(run).as_posix()] if folder != run and folder.is_relative_to(run) else []
+    candidates.append(folder.name)
     source = summary.get("source")
     if isinstance(source, str) and source:
         candidates.append(source)
     return next((v for v in map(resolve, candidates) if v is not None), None)
 
 
-def _unreached(truth: LongVideoIndex, name: str, spotted: list[Spotted], folder: Path, summary: dict,
-               converted: bool) -> dict[str, int] | None:
-    """The last truth frame the run of ``name`` read (:func:`last_read`, or its last event's offset where that is
-    later) and the count of truth intervals whose onset lies after it; None where nothing says how far it read."""
-    video = next(v for v in truth.videos if v.name == name)
-    last = last_read(folder, summary, video.fps, converted)
-    last = max([s.offset for s in spotted] + ([last] if last is not None else []), default=None)
-    if last is None:
-        return None
-    return {"last_frame_read": last, "truth_intervals_after": sum(iv.onset > last for iv in video.intervals)}
-
-
 def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | None = None,
               gone: dict[str, str] | None = None,
               unfinished: dict[str, tuple[str, str]] | None = None,
-              unreached: dict[str, dict[str, int]] | None = None) -> dict[str, list[Spotted]]:
+              unreached: dict[str, dict[str, int] | None] | None = None) -> dict[str, list[Spotted]]:
     """Spotted intervals per truth video from the ``events.csv`` files under ``runs``.
 
     A file's video is its rows' ``video`` value, or, when it has no rows, what its folder names
@@ -293,9 +281,10 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | No
     ``notes``, an error). A run that failed, was stopped or is incomplete (its summary.json; a batch's failed.csv:
     :mod:`train.run_state`) is scored as it is, one line in ``notes`` naming it with its reason, and ``unfinished``
     gets it (name -> (``failed`` | ``incomplete``, reason)); without ``notes``, a stopped run is an error. The line
-    counts the truth intervals after the last frame such a run read (:func:`train.spot_frames.last_read`, or its last
-    event), missed by the run rather than the spotter, and ``unreached`` gets them (name -> ``last_frame_read``,
-    ``truth_intervals_after``).
+    counts the truth intervals after the last frame such a run read (:func:`train.run_state.not_reached`: its
+    summary.json, predictions.csv or last event, also of a run folder without an events.csv), missed by the run rather
+    than the spotter, and ``unreached`` gets them (name -> ``last_frame_read``, ``truth_intervals_after``; None where
+    nothing says how far it read).
     """
     resolve = _resolver(truth.videos)
     dropped = _resolver(truth.left_out)
@@ -316,9 +305,9 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | No
                 raise InputError(f"{f}: from a run that did not finish (summary.json: status {problem[1]}); its events "
                                  "cover only part of the video: run it again")
             rows = read_events(f)
-            names = {resolve(s.video) for s in rows} if rows else {_folder_video(f, Path(run), resolve, summary)}
+            names = {resolve(s.video) for s in rows} if rows else {_folder_video(f.parent, Path(run), resolve, summary)}
             left = {dropped(s.video) for s in rows if resolve(s.video) is None} if rows else \
-                {_folder_video(f, Path(run), dropped, summary)} if None in names else set()
+                {_folder_video(f.parent, Path(run), dropped, summary)} if None in names else set()
             if None in names and None not in left:  # only recordings this copy drops: named below, not scored
                 run_gone.update((name, f) for name in left)
                 names.discard(None)
@@ -344,7 +333,9 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | No
                 placed, why = in_truth_frames([s for s in rows if resolve(s.video) == name], f.parent, rates[name],
                                               summary, lengths.get(name))
                 out[name] += placed
-                reach[name] = (f.parent, summary, why is not None)
+                # events placed by their seconds, or none to say so of a run at another rate: how far it read too
+                reach[name] = (f.parent, summary, why is not None or (not placed and at_other_rate(
+                    summary, rates[name], lengths.get(name))))
                 if why and notes is not None:
                     notes.append(f"{f}: {why}; {name} is coded at {rates[name]:g} fps: its events placed in the "
                                  "truth's frames by their seconds")
@@ -357,12 +348,18 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | No
         if gone is not None:
             gone.update((n, why_gone[n]) for n in run_gone)
     missing = [v.name for v in truth.videos if v.name not in out]
-    if notes is not None:  # the batches' failed.csv: videos that did not open, or failed, and have not run since
-        for name, why in failed_videos(runs, resolve).items():
+    if notes is not None:
+        for run, folder, summary in without_events(runs):  # a run that stopped before it wrote an events.csv
+            name, problem = _folder_video(folder, run, resolve, summary), run_problem(summary)
+            if name is not None and name not in out and problem is not None:
+                problems[name] = problem
+                reach.setdefault(name, (folder, summary, at_other_rate(summary, rates[name], lengths.get(name))))
+        for name, why in failed_videos(runs, resolve).items():  # the batches' failed.csv: not run since
             if name not in complete:
                 problems[name] = with_failed(problems.get(name), why)
-        after = {n: _unreached(truth, n, out[n], *reach[n]) for n in problems if n in reach}
-        after = {n: a for n, a in after.items() if a is not None}
+        videos = {v.name: v for v in truth.videos}
+        after = {n: not_reached(videos[n], [s.offset for s in out.get(n, [])], *reach[n]) if n in reach else None
+                 for n in problems}
         notes += unfinished_line(dict(sorted(problems.items())), set(missing), after)
         if unreached is not None:
             unreached.update(sorted(after.items()))
