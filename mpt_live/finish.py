@@ -30,7 +30,7 @@ from .review import damaged_copy
 from .results import ModelInfo, row_event_ids
 from .rundir import BATCH_MARKER, SUMMARY, batch_in_use, read_summary, run_in_use
 from .spotting import EVENT_COLUMNS
-from .timeline import as_number, face_ids, read_rows
+from .timeline import as_number, face_ids, last_frame_time, read_rows
 from .writers import write_json
 
 KILLED = "killed"  # the status of a run finished from its files
@@ -145,9 +145,9 @@ def killed_summary(folder: Path, marker: dict[str, Any], rows: list[dict[str, st
     """summary.json of a killed run from its running ``marker``, the ``rows`` of its predictions.csv and the
     events it wrote (no plot or page yet: ``outputs`` names the files there)."""
     events = read_events(folder / "events.csv")
-    frames = [as_number(r.get("frame")) for r in rows] + [float(e["offset_frame"]) for e in events]
-    times = [as_number(r.get("time_s")) for r in rows] + [float(e["offset_s"]) for e in events]
-    frames, times = [f for f in frames if f == f], [t for t in times if t == t]  # NaN: an empty cell
+    frame, t = last_frame_time(rows)  # None: no row has a number there
+    frames = [frame] * (frame is not None) + [float(e["offset_frame"]) for e in events]
+    times = [t] * (t is not None) + [float(e["offset_s"]) for e in events]
     ids = face_ids(rows)
     model = marker.get("model") if isinstance(marker.get("model"), dict) else {"name": "unknown (not in the marker)"}
     outputs: dict[str, Any] = {"predictions": "predictions.csv",

@@ -15,7 +15,7 @@ import csv
 import logging
 import warnings
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -54,6 +54,18 @@ def as_number(v: Any) -> float:
         return float(v)
     except (TypeError, ValueError):
         return float("nan")
+
+
+def last_frame_time(rows: Iterable[Mapping[str, Any]]) -> tuple[float | None, float | None]:
+    """The highest ``frame`` and ``time_s`` of predictions.csv ``rows`` (read as they come: a list, a reader over the
+    file), how far a run's rows go (a killed run finished from its files, the truth a stopped run never reached); a
+    cell that is no finite number is skipped, None where no row has one."""
+    frame = t = None
+    for r in rows:
+        f, s = as_number(r.get("frame")), as_number(r.get("time_s"))
+        frame = f if np.isfinite(f) and (frame is None or f > frame) else frame
+        t = s if np.isfinite(s) and (t is None or s > t) else t
+    return frame, t
 
 
 def face_ids(rows: Sequence[Mapping[str, Any]]) -> list[int]:

@@ -280,3 +280,22 @@ def test_a_killed_runs_summary_keeps_the_frame_count_of_its_source(tmp_path):
         assert finish_folder(d)[0]
         s = summary(d)
         assert s["status"] == "killed" and s["frames_read"] == 9 and s["source_frame_count"] == count
+
+
+@pytest.mark.parametrize("cell", ["inf", "nan", "x", ""])
+def test_a_killed_run_and_mpt_eval_read_how_far_its_rows_go_alike(tmp_path, cell):
+    """How far a killed run's predictions.csv goes was parsed twice, by --finish (its summary's frames_read and
+    source_seconds) and by mpt-eval spot (train.spot_frames, the truth a stopped run never reached), differently: a
+    cell 'inf' (a hand-edited or damaged file) was skipped by one and stopped --finish with a traceback
+    (OverflowError). Both read it with one reader (mpt_live.timeline.last_frame_time), the bad cell skipped."""
+    from mpt_live.finish import finish_folder
+    from train.spot_frames import last_prediction
+
+    d = _run_folder(tmp_path / "run", "running")  # frames 0..8 at 0..4/15 s
+    with open(d / "predictions.csv", "a", newline="") as fh:
+        csv.writer(fh).writerow([{"frame": cell, "time_s": cell}.get(c, "0") for c in columns([])])
+    frame, t = last_prediction(d)
+    assert finish_folder(d)[0]
+    s = summary(d)
+    assert (frame, t) == (8, pytest.approx(4 / 15)) and s["frames_read"] == frame + 1
+    assert s["source_seconds"] == pytest.approx(t, abs=1e-3)

@@ -19,9 +19,10 @@ import csv
 import math
 from dataclasses import replace
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from mpt_live.rundir import read_summary
+from mpt_live.timeline import as_number, last_frame_time
 
 SLACK = 1.5  # frames: an event's frame number further than this from its seconds x rate is numbered otherwise
 
@@ -35,14 +36,22 @@ def run_fps(s: dict) -> float | None:
     return float(fps) if 0 < fps < 1e4 else None
 
 
-def first_time(folder: Path) -> float:
-    """The time of the run's first frame (its first row in predictions.csv), 0.0 where it cannot be read."""
+def _rows(folder: Path) -> Iterator[dict[str, str]]:
+    """The rows of the run's predictions.csv as they read; none past a line that does not (no file, bytes that are no
+    text; a last line cut by a kill reads with empty cells)."""
     try:
         with open(folder / "predictions.csv", newline="", encoding="utf-8") as fh:
-            row = next(csv.DictReader(fh), None)
-        t = float(row["time_s"]) if row else 0.0
-    except (OSError, KeyError, TypeError, ValueError):
-        return 0.0
+            yield from csv.DictReader(fh)
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return
+
+
+def first_time(folder: Path) -> float:
+    """The time of the run's first frame (its first row in predictions.csv), 0.0 where it cannot be read."""
+    rows = _rows(folder)
+    row = next(rows, None)
+    rows.close()
+    t = as_number(row.get("time_s")) if row else 0.0
     return t if math.isfinite(t) and t >= 0 else 0.0
 
 
@@ -116,18 +125,9 @@ def _number(v: object) -> float | None:
 
 def last_prediction(folder: Path) -> tuple[float | None, float | None]:
     """The highest frame and time (``frame``, ``time_s``) of the run's predictions.csv, written as it read: how far a
-    run killed before its summary said got; (None, None) where it has none (a last line cut by the kill is read
-    past)."""
-    frame = t = None
-    try:
-        with open(folder / "predictions.csv", newline="", encoding="utf-8") as fh:
-            for row in csv.DictReader(fh):
-                f, s = _number(row.get("frame")), _number(row.get("time_s"))
-                frame = f if f is not None and (frame is None or f > frame) else frame
-                t = s if s is not None and (t is None or s > t) else t
-    except (OSError, UnicodeDecodeError, csv.Error):
-        pass
-    return frame, t
+    run killed before its summary said got, read as ``mpt-live --finish`` reads it
+    (:func:`mpt_live.timeline.last_frame_time`); (None, None) where it has none."""
+    return last_frame_time(_rows(folder))
 
 
 def last_read(folder: Path, summary: dict, truth_fps: float, converted: bool) -> int | None:
