@@ -487,6 +487,9 @@ def test_each_runs_summary_is_read_once(tmp_path, monkeypatch):
     spotted = read_runs([run], read_annotations_csv(root / "annotations.csv"))
     assert sorted(spotted) == ["long_001", "long_002"] and len(spotted["long_001"]) == 1
     assert reads == {"long_001": 1, "take": 1}
+    reads.clear()  # with notes too (the look for run folders without an events.csv reads only theirs)
+    read_runs([run], read_annotations_csv(root / "annotations.csv"), [])
+    assert reads == {"long_001": 1, "take": 1}
 
 
 def test_several_run_folders_after_one_runs_option_are_named(monkeypatch, capsys):

@@ -73,9 +73,9 @@ def without_events(runs: Sequence[Path]) -> list[tuple[Path, Path, dict]]:
     for run in runs:
         run = Path(run)
         found = {p.parent for depth in range(4) for p in run.glob("*/" * depth + SUMMARY)} if run.is_dir() else set()
-        for folder in sorted(found):
+        for folder in sorted(f for f in found if not (f / "events.csv").exists()):  # the others: read with their events
             summary = read_summary(folder)
-            if summary and "status" in summary and not (folder / "events.csv").exists():
+            if summary and "status" in summary:
                 out.append((run, folder, summary))
     return out
 
