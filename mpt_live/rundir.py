@@ -268,6 +268,13 @@ def run_status(summary: dict[str, Any]) -> tuple[str, list[str]]:
     return ("incomplete" if problems else "complete"), problems
 
 
+# what a summary cut to fit a full disk keeps: the run's status and reach, and what ``mpt-eval spot`` needs to put
+# its events in the truth's frames (the source's rate, whether it was a frame folder, how many frames it holds)
+ESSENTIALS = ("status", "problems", "warnings", "source", "mode", "frames_read", "frames_with_face", "windows",
+              "windows_classified", "source_seconds", "seconds", "interrupted", "error", "outputs", "source_fps",
+              "source_fps_assumed", "source_frames", "source_frame_count")
+
+
 def finish_run(out: Path, summary: dict[str, Any]) -> None:
     """Write the final summary.json; on a full disk in place of the marker. OutputError if it cannot be."""
     path = out / SUMMARY
@@ -278,9 +285,7 @@ def finish_run(out: Path, summary: dict[str, Any]) -> None:
         if not is_disk_full(e) or not path.is_file():
             raise OutputError(f"{path}: cannot be written ({e.strerror})") from None
         reason = e.strerror
-    essentials = {k: summary.get(k) for k in ("status", "problems", "warnings", "source", "mode", "frames_read",
-                                                "frames_with_face", "windows", "windows_classified",
-                                                "source_seconds", "seconds", "interrupted", "error", "outputs")}
+    essentials = {k: summary.get(k) for k in ESSENTIALS}
     essentials["problems"] = [*(summary.get("problems") or []), f"{SUMMARY}: cut to its essentials ({reason})"]
     for data in (summary, essentials):
         try:

@@ -598,3 +598,34 @@ def test_a_video_failed_csv_lists_without_events_gets_its_unreached_count(tmp_pa
         out = json.loads((run / "spotting.json").read_text())
         assert res.exit_code == 0 and list(out["failed"]) == ["long_002"]
         assert out["not_reached"] == {"long_002": reached}
+
+
+def test_a_summary_cut_to_fit_a_full_disk_still_places_its_events(tmp_path, monkeypatch):
+    """On a full disk summary.json is cut to its essentials; they left out the source's rate and frame counts, so a
+    stopped run of a recording's images made into a video was scored by its own frame numbers at the wrong rate. The
+    cut summary keeps what mpt-eval spot reads to place events."""
+    import errno
+
+    import mpt_live.rundir as rundir
+
+    def full(*_a, **_k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    written: list[dict] = []
+
+    def rewrite(path, data):
+        if "tracking" in data:  # the whole summary does not fit either
+            full()
+        written.append(data)
+
+    monkeypatch.setattr(rundir, "write_json", full)
+    monkeypatch.setattr(rundir, "rewrite_json", rewrite)
+    (tmp_path / "summary.json").write_text("{}")
+    rundir.finish_run(tmp_path, {"status": "interrupted", "frames_read": 12, "source_fps": 25.0,
+                                 "source_fps_assumed": False, "source_frames": False, "source_frame_count": 30,
+                                 "tracking": {"big": list(range(100))}})
+    cut = written[-1]
+    assert "tracking" not in cut and "cut to its essentials" in cut["problems"][-1]
+    from train.spot_frames import run_fps, same_images
+
+    assert run_fps(cut) == 25.0 and same_images(cut, 30)
