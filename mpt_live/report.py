@@ -32,6 +32,7 @@ from .draw import class_hex
 from .errors import InputError, first_line
 from .recordings import number_frames
 from .report_page import CSS, PAGE, SCRIPT
+from .results import row_event_ids
 from .review import review_video
 from .timeline import NO_MODEL, absences, as_number, face_ids, render_timeline, tick_label as _tick, tick_step
 from .writers import atomic_path, json_default
@@ -303,8 +304,8 @@ def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[
     legend = "".join(f'<span><i style="background:{class_hex(k)}"></i>{e(c)}</span>' for k, c in enumerate(classes)) or (
         f'<span><i style="background:#ececea;height:10px;outline:1px solid #bbb"></i>{NO_MODEL}: no class probabilities</span>')
     body = []
-    for i, ev in enumerate(events):  # each named by its ID in events.csv (events without one: by their place here)
-        n = int(ev["event_id"]) if ev.get("event_id") is not None else i + 1
+    # each named by its ID in events.csv; events without one (a summary made by hand) numbered as events.csv's rows are
+    for i, (ev, n) in enumerate(zip(events, (int(r["event_id"]) for r in row_event_ids(events)))):
         img = f'<img src="{thumbs[i]}" alt="apex of event {n}">' if i < len(thumbs) and thumbs[i] else ""
         conf = "" if ev.get("confidence") is None else f"{float(ev['confidence']):.0%}"
         # a grid row: one tab stop for the table (the selected row), its name read out in full

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 from mpt_live.batch import output_dirs
 from mpt_live.finish import read_events
 from mpt_live.overview import write_overview
+from mpt_live.report import render_report
+from mpt_live.results import row_event_ids
 from mpt_live.spotting import EVENT_COLUMNS
 from train.spot_metrics import read_events as spotted
 
@@ -72,3 +75,15 @@ def test_all_events_csv_has_each_videos_ids(tmp_path):
     assert next(iter(table[0])) == "event_id"
     assert [(r["video"], r["event_id"]) for r in table] == [("a.mp4", "10"), ("a.mp4", "11"), ("a.mp4", "12"),
                                                              ("b.mp4", "1"), ("b.mp4", "2"), ("b.mp4", "3")]
+
+
+def test_a_page_made_from_events_without_ids_numbers_them_as_events_csv_numbers_its_rows(tmp_path):
+    """report.html's fallback for a summary made by hand (events without IDs) was a rule of its own, an ID that is
+    not None kept: an empty one (a blank event_id cell read back from a CSV) stopped the page with a ValueError.
+    Now it is results.row_event_ids, the rule events.csv's readers use: a missing or blank ID is the row's number."""
+    events = [{**r, "confidence": None, "event_id": i} for r, i in zip(_rows(), (None, "", 7))]
+    del events[0]["event_id"]
+    page = render_report(tmp_path, {"events": events, "source": "v.mp4", "outputs": {}}, [], [], None, [], "hand-made")
+    shown = re.findall(r'<tr data-onset="[^"]*" data-face="(\d+)" data-id="(\d+)"', page)
+    assert shown == [("0", "1"), ("1", "2"), ("0", "7")]
+    assert [int(r["event_id"]) for r in row_event_ids(events)] == [1, 2, 7]
