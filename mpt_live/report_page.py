@@ -49,6 +49,7 @@ function select(row) {  // the selected row: highlighted, aria-selected, the tab
   all.forEach(r => { r.classList.toggle('current', r === row); r.setAttribute('aria-selected', String(r === row)); });
   if (row) all.forEach(r => { r.tabIndex = r === row ? 0 : -1; });
 }
+// the height an element kept on screen while the page scrolls takes (0: one that scrolls away)
 const held = el => el && getComputedStyle(el).position === 'sticky' ? el.getBoundingClientRect().height : 0;
 const bar = document.getElementById('filters');  // kept on screen above the table's header, where that stays
 function reveal(row, focus) {  // nor under the table's header and the filters, where they stay
@@ -65,9 +66,7 @@ function go(i) {
   if (playing()) { video.pause(); video.currentTime = parseFloat(row.dataset.onset); }
 }
 function cover() {  // the height of what stays on top while the page scrolls (the video, with the facts when wide)
-  const el = [document.querySelector('.top'), document.querySelector('.top > div')]
-    .find(x => x && getComputedStyle(x).position === 'sticky');
-  return el ? el.getBoundingClientRect().height : 0;
+  return held(document.querySelector('.top')) || held(document.querySelector('.top > div'));
 }
 const onset = r => parseFloat(r.dataset.onset);
 let order = {key: 'onset_s', dir: 1};  // the table's order: a column's key and its direction (at first: time)
