@@ -102,11 +102,12 @@ def _thumb(img: np.ndarray, box: tuple[int, int, int, int] | None, size: int) ->
     return "data:image/jpeg;base64," + base64.b64encode(buf.tobytes()).decode("ascii")
 
 
-def _face_svg(face: int, rows: list[Mapping[str, Any]], events: list[Mapping[str, Any]], classes: Sequence[str],
-              duration: float) -> str:
+def _face_svg(face: int, rows: list[Mapping[str, Any]], events: list[tuple[int, Mapping[str, Any]]],
+              classes: Sequence[str], duration: float) -> str:
     """One face's timeline: probabilities (top), motion score (bottom, log), events shaded, a playhead. The
     curves and events are in ``g.data`` (the page's zoom scales it in time and clips it to the plot); the
-    time axis (``g.ticks``) is redrawn by the page for the span shown."""
+    time axis (``g.ticks``) is redrawn by the page for the span shown. ``events``: the face's, each with its place
+    in the run's events (the shading's ``data-i``, as on the event's row in the table)."""
     # without a model (motion only) the probability band is a strip that says so, not an empty white box
     W, P, M, L = 1000.0, 100.0 if classes else 24.0, 50.0, 6.0  # width, probability band, motion band, left margin
     x = lambda t: L + (W - L) * (t / duration if duration > 0 else 0.0)  # noqa: E731
@@ -127,10 +128,11 @@ def _face_svg(face: int, rows: list[Mapping[str, Any]], events: list[Mapping[str
     for a, b in gone:
         parts.append(f'<rect class="absent" x="{x(a):.{xe}f}" y="0" width="{x(b) - x(a):.{xe}f}" height="{P + M + 4}" '
                      f'fill="#e4e4e0"><title>face {face} not in the frame {clock_span(a, b)}</title></rect>')
-    for e in events:  # its own length (zoomed in, a minimum width would be scaled too; not 0: a rect of width 0 is
+    for i, e in events:  # its own length (zoomed in, a minimum width would be scaled too; not 0: a rect of width 0 is
         # not drawn at all), with an outline that no zoom scales
         x0, x1 = x(float(e["onset_s"])), x(float(e["offset_s"]))
-        parts.append(f'<rect class="ev" x="{x0:.{xe}f}" y="0" width="{max(x1 - x0, 10 ** -xe):.{xe}f}" height="{P + M + 4}" '
+        parts.append(f'<rect class="ev" data-i="{i}" x="{x0:.{xe}f}" y="0" width="{max(x1 - x0, 10 ** -xe):.{xe}f}" '
+                     f'height="{P + M + 4}" '
                      f'fill="#d62728" fill-opacity="0.22" stroke="#d62728" stroke-opacity="0.22" stroke-width="1.5" '
                      f'vector-effect="non-scaling-stroke"><title>{html.escape(str(e.get("class") or e["type"]))} '
                      f'{clock_span(float(e["onset_s"]), float(e["offset_s"]))}</title></rect>')
@@ -299,7 +301,7 @@ def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[
     timelines = "".join(
         f'<section class="face"><h3>{_face_img(faces.get(f), f)}face {f} {_face_note(per_face[f], info.get(f))}</h3>'
         + _face_svg(f, per_face[f],
-                    [ev for ev in events if int(ev["face"]) == f], classes, duration) + "</section>"
+                    [(i, ev) for i, ev in enumerate(events) if int(ev["face"]) == f], classes, duration) + "</section>"
         for f in ids) or "<p>No face was found.</p>"
     legend = "".join(f'<span><i style="background:{class_hex(k)}"></i>{e(c)}</span>' for k, c in enumerate(classes)) or (
         f'<span><i style="background:#ececea;height:10px;outline:1px solid #bbb"></i>{NO_MODEL}: no class probabilities</span>')
@@ -312,7 +314,7 @@ def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[
         on = float(ev["onset_s"])
         name = (f"event {n}: onset {clock(on)}, class {ev.get('class') or 'none'}, "
                 f"{ev['type']}, face {int(ev['face'])}")
-        body.append(f'<tr data-onset="{float(ev["onset_s"]):.4f}" data-face="{int(ev["face"])}" data-id="{n}" '
+        body.append(f'<tr data-onset="{float(ev["onset_s"]):.4f}" data-face="{int(ev["face"])}" data-id="{n}" data-i="{i}" '
                     f'tabindex="{0 if i == 0 else -1}" aria-selected="false" aria-label="{e(name)}">'
                     f"<td>{n}</td><td>{img}</td><td>{int(ev['face'])}</td><td>{e(str(ev.get('class') or '-'))}</td>"
                     f"<td>{conf}</td><td>{e(ev['type'])}</td><td>{clock(float(ev['onset_s']), False)}</td>"

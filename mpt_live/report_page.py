@@ -40,6 +40,7 @@ const video = document.getElementById('video');
 const playing = () => video && video.tagName === 'VIDEO';
 const tbody = document.querySelector('#events tbody');
 const all = Array.from(tbody.querySelectorAll('tr[data-onset]'));  // every event's row, in time order
+// each row and each shading on a timeline names its event by its place in #run-data (data-i)
 const evs = JSON.parse(document.getElementById('run-data').textContent).events;
 let rows = all.slice();  // the rows shown (filtered), in the order shown (sorted)
 let chosen = null;  // the selected row
@@ -111,11 +112,8 @@ function compare(a, b) {  // events without a value last in either direction, ti
 // filtering: face, type and class, each a list of the values the run has (none: an event without a class)
 const filters = Array.from(document.querySelectorAll('#filters select'));
 const cell = (i, key) => missing(evs[i][key]) ? '-' : String(evs[i][key]);
-const marks = new Map();  // each event's shading on its face's timeline (drawn in the events' order, face by face)
-document.querySelectorAll('svg.timeline').forEach(s => {
-  const mine = evs.map((e, i) => i).filter(i => String(evs[i].face) === s.dataset.face);
-  s.querySelectorAll('rect.ev').forEach((x, k) => { if (k < mine.length) marks.set(mine[k], x); });
-});
+const marks = new Map();  // each event's shading on its face's timeline
+document.querySelectorAll('svg.timeline rect.ev[data-i]').forEach(x => marks.set(+x.dataset.i, x));
 function arrange() {
   const want = filters.filter(s => s.value !== '').map(s => [s.dataset.key, s.value]);
   const sorted = all.slice().sort(compare);
@@ -132,7 +130,6 @@ function arrange() {
     else th.removeAttribute('aria-sort'); });
   if (rows.length && !rows.some(r => r.tabIndex === 0)) all.forEach(r => { r.tabIndex = r === rows[0] ? 0 : -1; });
 }
-all.forEach((r, i) => { r.dataset.i = i; });
 heads.forEach((b, k) => {  // inside the grid's one tab stop; nothing to sort without events
   if (all.length) b.tabIndex = -1; else b.disabled = true;
   b.addEventListener('click', () => {

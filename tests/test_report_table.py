@@ -4,6 +4,8 @@ onset of the events shown. A small page built here (24 events of faces 0 and 3 o
 
 from __future__ import annotations
 
+import re
+
 import cv2
 import numpy as np
 import pytest
@@ -200,3 +202,24 @@ def test_the_id_column_shows_each_events_id_in_events_csv_and_sorts_by_it(table,
     assert page.locator("#events tbody tr").nth(1).get_attribute("aria-label").startswith(f"event {ids[1]}: onset")
     page.click("th[data-key=event_id] button")
     assert page.evaluate(SHOWN) == sorted(ids)
+
+
+def test_each_shading_on_a_timeline_stays_its_events_whatever_order_the_shadings_are_drawn_in(table, browser):  # noqa: F811
+    """The page paired a timeline's shadings with the events by replaying the order Python drew them in (the events'
+    order, face by face): drawn in another order, a filter faded and outlined the wrong stretches. Each shading now
+    says which event it is (data-i, as the event's row does): here every face's shadings are drawn last to first."""
+    out, events = table
+    page_text = (out / "report.html").read_text(encoding="utf-8")
+    marks = r'(?:<rect class="ev"[^>]*>.*?</rect>)+'
+    turned = re.sub(marks, lambda m: "".join(reversed(re.findall(r'<rect class="ev".*?</rect>', m.group(0)))),
+                    page_text)
+    assert turned != page_text
+    (out / "turned.html").write_text(turned, encoding="utf-8")
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    page.goto((out / "turned.html").as_uri())
+    page.get_by_label("face", exact=True).select_option("3")
+    page.get_by_label("type", exact=True).select_option("micro")
+    want = [i for i, e in enumerate(events) if e["face"] == 3 and e["type"] == "micro"]
+    bright = page.evaluate("""Array.from(document.querySelectorAll('svg.timeline rect.ev'))
+        .filter(x => !x.classList.contains('out')).map(x => x.querySelector('title').textContent.split(' ').slice(-2)[0])""")
+    assert sorted(bright) == sorted(f"{events[i]['onset_s']:.2f}-{events[i]['offset_s']:.2f}" for i in want)
