@@ -6,6 +6,7 @@ Sizes are in pixels of the frame being drawn on; every function draws in place o
 from __future__ import annotations
 
 import colorsys
+import functools
 from typing import Sequence
 
 import cv2
@@ -55,7 +56,8 @@ def class_color(classes: Sequence[str], label: str | None) -> tuple[int, int, in
 
 
 class Text:
-    """Antialiased sans text (OpenCV >= 5 FontFace) with a Hershey fallback; sizes in pixels."""
+    """Antialiased sans text (OpenCV >= 5 FontFace) with a Hershey fallback; sizes in pixels. A text's width is
+    measured once per text, size and weight (the overlay lays out the same tags and titles on every frame)."""
 
     def __init__(self) -> None:
         self.face = None
@@ -64,8 +66,10 @@ class Text:
                 self.face = cv2.FontFace("sans")
             except Exception:  # pragma: no cover - font not built in
                 self.face = None
+        self.width = functools.lru_cache(maxsize=1024)(self._width)
 
-    def width(self, text: str, size: int, weight: int = 400) -> int:
+    def _width(self, text: str, size: int, weight: int = 400) -> int:
+        """The width ``text`` takes in pixels (``self.width``: the same, remembered)."""
         if self.face is not None:
             r = cv2.getTextSize((0, 0), text, (0, 0), self.face, size, weight)
             return int(r[2]) if isinstance(r, tuple) else int(r.width)

@@ -285,3 +285,28 @@ def test_title_and_every_face_tag_fit_with_several_faces(w, h, n, demo, face_id)
         # the tag is drawn where it was placed: its pill's colour fills most of its rectangle
         pill = out[y0:y1, x0:x1].astype(int)
         assert (np.abs(pill - frame[y0:y1, x0:x1].astype(int)).sum(axis=2) > 0).mean() > 0.5
+
+
+def test_face_tags_are_measured_once_per_text_and_size_not_on_every_frame(monkeypatch):
+    """Placing the tags measured each face's texts on every frame, twice per face (with and without the other faces
+    to keep off): the same few texts at one size, frame after frame. A width is now measured once."""
+    import cv2
+
+    from mpt_live import draw
+    from mpt_live.face_tags import place_tags, tag_texts
+
+    fresh = draw.Text()  # a renderer of its own: nothing measured yet
+    monkeypatch.setattr(draw, "typeface", lambda: fresh)
+    calls = []
+    real = cv2.getTextSize
+    monkeypatch.setattr(cv2, "getTextSize", lambda *a: calls.append(a[1] if len(a) > 3 else a[0]) or real(*a))
+    faces = [((40, 60, 120, 120), tag_texts(0, "neutral")), ((170, 60, 120, 120), tag_texts(1, "surprise")),
+             ((300, 60, 120, 120), tag_texts(2, None))]
+    first = place_tags(faces, 18, 480, 360, panels=[(430, 0, 480, 360)])
+    measured = len(calls)
+    assert 0 < measured <= len({t for _, texts in faces for t in texts})
+    for _ in range(4):  # the next frames: the same tags in the same places, nothing measured again
+        assert place_tags(faces, 18, 480, 360, panels=[(430, 0, 480, 360)]) == first
+    assert len(calls) == measured
+    place_tags(faces, 24, 480, 360)  # another size is measured
+    assert len(calls) > measured
