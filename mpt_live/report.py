@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from .apexframes import frames_at
+from .clocktime import clock, clock_span
 from .draw import class_hex
 from .errors import InputError, first_line
 from .recordings import number_frames
@@ -245,23 +246,6 @@ def face_views(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
             best[int(f)] = r
     return [{"face": f, "apex_s": as_number(r.get("time_s")), "apex_frame": int(as_number(r.get("frame")))}
             for f, r in sorted(best.items())]
-
-
-def clock(t: float, unit: bool = True, like: float = 0.0) -> str:
-    """The page's one way to write a time: 12.34 s (``unit=False``: 12.34, where a column says it), 4:05.67 from a
-    minute on, 1:02:03.40 from an hour (a clock reading, never followed by "s"). ``like``: written as a time that
-    long would be (a span's start as its end: 0:12.00-1:55.73)."""
-    if np.isfinite(t):  # rounded first, as the page's script does: 119.996 is 2:00.00, not 1:60.00
-        t = round(float(t), 2)
-    if not np.isfinite(t) or max(t, like) < 60:
-        return f"{t:.2f}" + (" s" if unit else "")
-    m, s = divmod(t, 60)
-    return f"{int(m)}:{s:05.2f}" if max(t, like) < 3600 else f"{int(m // 60)}:{int(m % 60):02d}:{s:05.2f}"
-
-
-def clock_span(a: float, b: float) -> str:
-    """From ``a`` to ``b`` seconds, both written alike: 0.50-26.33 s, 0:12.00-1:55.73."""
-    return f"{clock(a, False, b)}-{clock(b, like=a)}"
 
 
 def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], classes: Sequence[str],
