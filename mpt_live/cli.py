@@ -307,6 +307,7 @@ def _run_inspect(video: str, t: float, out: Optional[Path], detector: str, model
                  motion_only: bool, fps: Optional[float] = None) -> None:
     """One PNG of what the model sees at ``t`` s, made with the model's ClipSpec (--model or the demo model)."""
     from .clip import ClipSpec
+    from .clocktime import clock
     from .recordings import check_fps, is_frame_folder
     from .runtime import load_model
     from .sheet import clip_at, render_sheet
@@ -326,7 +327,7 @@ def _run_inspect(video: str, t: float, out: Optional[Path], detector: str, model
     rt = None if motion_only else load_model(model, device="cpu", threads=1, warmup=False)
     spec = rt.clip_spec if rt is not None else ClipSpec()
     clip, t_end = clip_at(video, t, spec, detector, fps)
-    render_sheet(clip, spec, out, title=f"{Path(video).name} @ {t_end:.2f} s")
+    render_sheet(clip, spec, out, title=f"{Path(video).name} @ {clock(t_end)}")
     which = f"the ClipSpec of {rt.path.name}" if rt is not None else "the default ClipSpec (no model)"
     _say(f"wrote {out} ({which})")
 

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from .clocktime import clock
 from .face import FaceAligner
 from .face_types import Detection
 from .tiles import is_wide
@@ -199,7 +200,7 @@ class FaceWatch:
             return f"{NAMES[self.used]} (--detector {self.asked})"
         if self.switched_s is not None:
             had, found = self._found
-            return (f"full-range from {self.switched_s:.1f} s (auto: short-range tracked {had} "
+            return (f"full-range from {clock(self.switched_s)} (auto: short-range tracked {had} "
                     f"face{'s' * (had != 1)} where full-range found {found})")
         if not self.probes:
             return "short-range (auto: it found every face --max-faces asks for)"

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .clocktime import clock
 from .errors import InputError
 from .overview import is_batch_out, listed_folders, rebuild
 from .report import run_title, write_plot_and_page
@@ -161,7 +162,7 @@ def killed_summary(folder: Path, marker: dict[str, Any], rows: list[dict[str, st
         **{k: marker.get(k) for k in MARKER_FACTS}, "model": model, "status": KILLED,
         "problems": [f"the run was killed outright (SIGKILL, power loss or out of memory: process {marker.get('pid')}"
                      f" on {marker.get('host')}) and wrote no summary; this one, the plot and the page were made "
-                     f"from its files by mpt-live --finish, up to frame {covered} ({max(times, default=0.0):.2f} s)"],
+                     f"from its files by mpt-live --finish, up to frame {covered} ({clock(max(times, default=0.0))})"],
         "warnings": [], "frames_read": covered, "frames_with_face": None, "windows": len(rows),
         "windows_scored": sum(as_number(r.get("motion_score")) == as_number(r.get("motion_score")) for r in rows),
         "windows_classified": sum(any(k.startswith("p_") and v for k, v in r.items()) for r in rows),

@@ -25,6 +25,7 @@ from typing import Callable
 
 import numpy as np
 
+from .clocktime import clock
 from .videoprobe import VideoProbe
 
 ASSUMED_FPS = 30.0  # no rate anywhere: assume this (and say so)
@@ -111,9 +112,10 @@ class FrameTimes:
             end_s = self.end_s if self.pts and self.end_s else self.start_s + count / self.fps
             if self.span < end_s - max(2.0 / self.fps, 0.02 * (end_s - self.start_s)):
                 self.error = (f"{self.name}: ended after {n} of the {count} frames its header announces "
-                              f"({self.span:.2f} of {end_s:.2f} s): the file is truncated or damaged")
+                              f"({clock(self.span, False, end_s)} of {clock(end_s, like=self.span)}): the file is "
+                              "truncated or damaged")
         if complete and self.error is None and n and self._cut is not None and (how := self._cut()):
-            self.error = (f"{self.name}: {how}, after {n} frames ({self.span:.2f} s): the file is truncated or damaged "
+            self.error = (f"{self.name}: {how}, after {n} frames ({clock(self.span)}): the file is truncated or damaged "
                           "(cut off while it was written or copied)")
         if self.pts and len(self._intervals) >= 2:
             iv = np.frombuffer(self._intervals, dtype=np.float64)
@@ -128,8 +130,8 @@ class FrameTimes:
             elif spans_differ:
                 self.warnings.append(
                     f"{self.name}: frame times disagree with the header's {self.fps:.4g} fps (variable frame rate): "
-                    f"{n} frames span {covered:.2f} s by the container's times, {header_span:.2f} s by the "
-                    f"header; {intervals}; the container's times are used")
+                    f"{n} frames span {clock(covered, like=header_span)} by the container's times, "
+                    f"{clock(header_span, like=covered)} by the header; {intervals}; the container's times are used")
             elif off > 0.1:  # the header's rate is the average: the spans agree, the frames are not evenly spaced
                 self.warnings.append(
                     f"{self.name}: variable frame rate: {intervals} around the header's average {self.fps:.4g} fps "
@@ -157,8 +159,8 @@ def _holes(name: str, fps: float, iv: np.ndarray, gaps: list[tuple[float, float,
         return []
     missing = sum(max(1, round(d * fps) - 1) for _, d in told)
     t, d = max(told, key=lambda g: g[1])
-    where = (f"a {d:.2f} s stretch before {t:.2f} s" if len(told) == 1 else
-             f"in {len(told)} places, the longest a {d:.2f} s stretch before {t:.2f} s")
+    where = (f"a {clock(d)} stretch before {clock(t)}" if len(told) == 1 else
+             f"in {len(told)} places, the longest a {clock(d)} stretch before {clock(t)}")
     return [f"{name}: about {missing} frame{'s' if missing != 1 else ''} missing, {where}, its other frames evenly spaced at {fps:.4g} fps: the file "
             "is damaged there (its frames could not be read) or the recording dropped them; the container's times "
             "are used"]

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .clip import ClipSpec, window_times
+from .clocktime import clock
 from .errors import InputError, OutputError
 from .face import FaceAligner
 from .motion import magnify_clip
@@ -38,10 +39,10 @@ def clip_at(video: str | Path, t: float, spec: ClipSpec, detector: str = "auto",
     if w is None:
         raise InputError(f"{video}: has no frames")
     if abs(w.time_s - t) > 1.0 / rate + 1e-6:
-        raise InputError(f"{video}: --inspect {t:g} s is past the end of the video ({w.time_s:.2f} s)")
+        raise InputError(f"{video}: --inspect {t:g} s is past the end of the video ({clock(w.time_s)})")
     if w.clip is None:
         why = "no face at that time" if w.face is None else "the face was not tracked for a whole window before it"
-        raise InputError(f"{video}: cannot build a clip at {t:g} s: {why}")
+        raise InputError(f"{video}: cannot build a clip at {clock(t)}: {why}")
     return w.clip, w.time_s
 
 
@@ -51,10 +52,10 @@ def _window_at(video: str | Path, t: float, spec: ClipSpec, model: str, fps: flo
         start = getattr(src, "start_s", 0.0)  # a video whose picture starts after its sound: its first frame's time
         if t < start + spec.window_s:
             raise InputError(f"{video}: --inspect {t:g} s is earlier than one window ({spec.window_s:g} s) after "
-                             f"the first frame ({start:.2f} s: the picture starts after the sound)")
+                             f"the first frame ({clock(start)}: the picture starts after the sound)")
         end = start + (src.frame_count - 1) / src.fps  # what the container says; checked again by the caller
         if src.frame_count and t > end + 1.0 / src.fps:
-            raise InputError(f"{video}: --inspect {t:g} s is past the end of the video ({end:.2f} s)")
+            raise InputError(f"{video}: --inspect {t:g} s is past the end of the video ({clock(end)})")
         with FaceAligner(image_size=spec.image_size, model=model, align=spec.align) as aligner:
             stream = ClipStream(spec, aligner, max_fps=max(src.fps, 1.0))  # sampled once, below
             last = None

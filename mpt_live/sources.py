@@ -20,6 +20,7 @@ from typing import Callable, Iterator
 import cv2
 import numpy as np
 
+from .clocktime import clock
 from .cutoff import cut_off
 from .errors import InputError
 from .frametimes import FrameTimes, resolve_rate
@@ -213,7 +214,7 @@ class DamagedFrames:
     def warnings(self, name: str) -> list[str]:
         if not self.count:
             return []
-        at = ["at the start" if math.isnan(t) else f"before {t:.2f} s" for t in self.after]
+        at = ["at the start" if math.isnan(t) else f"before {clock(t)}" for t in self.after]
         where = at[0] if len(at) == 1 else f"in {len(at)} stretches, {at[0]} to {at[-1]}"
         return [f"{name}: {self.count} frames could not be decoded (the file is damaged there), {where}; the frames "
                 "after them were read"]
@@ -282,8 +283,8 @@ class VideoFile:
         # where the video starts and ends on the container's time line (a URL: not probed)
         self.start_s, self._end_s = (0.0, None) if probe is None else (probe.start_s, probe.end_s)
         if probe is not None and probe.late_s:
-            self.warnings.append(f"{self.name}: starts {probe.late_s:.2f} s late: its container's time line begins at 0 "
-                                 f"(its duration counts from there) and holds nothing before {probe.late_s:.2f} s (its "
+            self.warnings.append(f"{self.name}: starts {clock(probe.late_s)} late: its container's time line begins at 0 "
+                                 f"(its duration counts from there) and holds nothing before {clock(probe.late_s)} (its "
                                  "first part lost to damage, or cut off without re-timing); frames are timed from there")
         self._probe = probe
         self.error: str | None = None

@@ -66,7 +66,7 @@ def test_auto_switches_to_full_range_where_short_range_misses_a_face(near_and_fa
     s = _run(near_and_far, detector="auto", max_faces=2)
     assert s["detector"] == "auto" and s["detector_used"] == "full"
     # found on the first frame, held on the next two (frame 2, at 0.067 s): the run switches there
-    assert s["detector_reason"].startswith("full-range from 0.1 s (auto: short-range tracked 1 face where full-range found 2")
+    assert s["detector_reason"].startswith("full-range from 0.07 s (auto: short-range tracked 1 face where full-range found 2")
     assert s["detector_unconfirmed"] == 0
     assert len(s["faces"]) == 2 and min(f["frames"] for f in s["faces"]) >= 20, s["faces"]
     assert not [w for w in s["warnings"] if "--max-faces" in w], s["warnings"]
