@@ -118,7 +118,7 @@ def _face_svg(face: int, rows: list[Mapping[str, Any]], events: list[tuple[int, 
     gone = absences(t, 0.0, duration)  # where the face was not in the frame: shaded, as in timeline.png
     away = sum(b - a for a, b in gone)
     label = (f"face {face} timeline, 0 to {clock(duration)}: {shows}, {len(events)} "
-             f"event{'' if len(events) == 1 else 's'}" + (f", not in the frame for {away:.1f} s" if away > 0 else ""))
+             f"event{'' if len(events) == 1 else 's'}" + (f", not in the frame for {clock(away)}" if away > 0 else ""))
     parts = [f'<svg class="timeline" viewBox="0 0 {W:g} {P + M + 22:g}" data-face="{face}" data-duration="{duration:.4f}"'
              f' role="img" tabindex="0" aria-label="{html.escape(label)}" aria-describedby="keys">',
              f'<clipPath id="plot-{face}"><rect x="{L}" y="0" width="{W - L}" height="{P + M + 4}"/></clipPath>',

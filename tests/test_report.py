@@ -227,7 +227,11 @@ def test_where_a_face_was_not_in_the_frame_is_shaded_on_its_timeline(tmp_path):
     absent = re.findall(r'<rect class="absent" x="([\d.]+)" y="0" width="([\d.]+)"', page)
     assert [(float(a), float(a) + float(w)) for a, w in absent] == [(pytest.approx(6 + 994 * 0.2, abs=0.02),
                                                                     pytest.approx(1000, abs=0.02))]
-    assert "face 0 not in the frame 2.00-10.00 s" in page and "not in the frame for 8.0 s" in page
+    assert "face 0 not in the frame 2.00-10.00 s" in page and "not in the frame for 8.00 s" in page
+    # in an hour's run the timeline's name (what a screen reader says) gives that time as the page writes times:
+    # it said "for 3598.0 s"
+    page = render_report(tmp_path, {"events": [], "outputs": {}, "source_seconds": 3600.0}, rows, [], None, [], "t")
+    assert "face 0 not in the frame 0:00:02.00-1:00:00.00" in page and "not in the frame for 59:58.00" in page
 
 
 def test_review_copy_prints_no_codec_tag_warning(tmp_path, capfd):
