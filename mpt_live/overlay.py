@@ -26,6 +26,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from .clocktime import clock
 from .draw import (ACCENT, ALERT, DEMO_BG, MUTED, NOFACE, WARN, WHITE, class_color, corners, pill, pill_size, shade,
                    thumb, typeface)
 from .face_tags import TAG_WEIGHT, place_tags, tag_texts
@@ -323,7 +324,7 @@ def draw_column(img: np.ndarray, st: OverlayState, g: _Geom) -> None:
         lines.append(f"motion {st.motion_score:.3g}" + ("  · event" if st.event else ""))
     lines.append(f"{fps}   {lat}")
     prov = st.provider.replace("ExecutionProvider", "") if st.provider else "–"
-    t = f"   t {st.time_s:.1f} s" if st.time_s is not None else ""
+    t = f"   t {clock(st.time_s)}" if st.time_s is not None else ""
     lines.append(f"{prov}{t}")
     small = round(fs * 0.9)
     yb = g.col_y1 - pad - (len(lines) - 1) * round(small * 1.35)

@@ -310,3 +310,22 @@ def test_face_tags_are_measured_once_per_text_and_size_not_on_every_frame(monkey
     assert len(calls) == measured
     place_tags(faces, 24, 480, 360)  # another size is measured
     assert len(calls) > measured
+
+
+@pytest.mark.parametrize("t, says", [(12.34, "t 12.34 s"), (3605.2, "t 1:00:05.20")])
+def test_the_column_gives_the_videos_time_as_the_review_page_writes_it(monkeypatch, t, says):
+    """The column's time read "t 3605.2 s" an hour into a recording where the review page and the warnings say
+    1:00:05.20: a reviewer matching the annotated video to the events table had to convert."""
+    from mpt_live import draw, overlay
+
+    said = []
+
+    class Recorded(draw.Text):
+        def put(self, img, text, org, size, color, weight=400):
+            said.append(text)
+            return super().put(img, text, org, size, color, weight)
+
+    rec = Recorded()
+    monkeypatch.setattr(overlay, "typeface", lambda: rec)
+    render_overlay(_frame(1280, 720), _state(1280, 720, [0.2, 0.5, 0.3], time_s=t))
+    assert any(line.endswith(says) for line in said), said
