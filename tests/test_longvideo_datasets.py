@@ -635,6 +635,40 @@ def test_casme2lv_a_video_cut_short_is_measured_by_its_frames_not_its_header(tmp
     assert idx.dropped[OUTSIDE] == 1 and any("anger1_2" in w for w in idx.warnings)
 
 
+@pytest.mark.parametrize("ends", ["damaged", "cut"])
+def test_casme2lv_a_video_with_a_damaged_frame_is_measured_as_mpt_live_reads_it(tmp_path, ends):
+    """A damaged frame in the middle of a video misled its length. Where its last frames were damaged too, the length
+    was the frames that grab from the start, stopping at the damaged one: every row after it was dropped as outside
+    the recording, where mpt-live reads past such a frame (:func:`mpt_live.sources.read_past`) and spots the rest.
+    Where the video was cut short after it, the seek to the header's last frame grabbed the frame after the damage, so
+    the header's count was taken and rows past the cut were kept. The frames are now counted as mpt-live reads them:
+    through the last frame that decodes, a damaged frame keeping its place."""
+    late = [1, "anger1_3", 93, 93, 94, "12", "positive", "micro-expression", ""]   # frames 92..93 (0-based)
+    coding = [r if r[1] != "anger1_2" else [1, "anger1_2", 61, 62, 65, "12", "positive", "micro-expression", ""]
+              for r in CODING] + [late]
+    root = casme2(tmp_path, coding=coding)
+    path = root / "rawvideo/s15/15_0401girlcrashing.avi"
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (32, 32))
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        w.write(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8))
+    w.release()
+    data = bytearray(path.read_bytes())
+    movi = data.find(b"movi")                                 # the list of the frames' chunks, then their index
+    chunks = [m.start() for m in re.finditer(rb"00dc", bytes(data[:data.find(b"idx1")])) if m.start() > movi]
+    assert len(chunks) == 100
+    for k in [30] + (list(range(95, 100)) if ends == "damaged" else []):
+        size = int.from_bytes(data[chunks[k] + 4:chunks[k] + 8], "little")
+        data[chunks[k] + 8:chunks[k] + 8 + size] = bytes(size)  # its JPEG zeroed: a frame that does not decode
+    path.write_bytes(bytes(data if ends == "damaged" else data[:chunks[90]]))  # "cut": 90 frames left
+    idx = load_long_dataset("casme2lv", root)
+    kept = [Interval(2, 4, 7, "micro", "negative", "4"), Interval(60, 61, 64, "micro", "positive", "12")]
+    if ends == "damaged":                                     # 95 frames read: 92..93 inside
+        kept.append(Interval(92, 92, 93, "micro", "positive", "12"))
+    assert {v.name: v.intervals for v in idx.videos}["15_0401girlcrashing"] == kept
+    assert idx.dropped.get(OUTSIDE, 0) == (ends == "cut") and any("anger1_3" in w for w in idx.warnings) == (ends == "cut")
+
+
 @pytest.mark.parametrize("name", ["casme2lv-video", "casme2lv", "sammlv", "casme3"])
 def test_a_row_with_its_offset_before_its_onset_is_a_counted_named_drop(tmp_path, name):
     """One row coded backwards (offset before onset: a typo in a copy of the sheet) stopped the whole evaluation

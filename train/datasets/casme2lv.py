@@ -34,7 +34,7 @@ import cv2
 
 from mpt_live.errors import InputError
 from mpt_live.quiet import quiet_fd
-from mpt_live.sources import open_capture, unreadable
+from mpt_live.sources import open_capture, read_past, unreadable
 
 from .files import ClipFrames, find_dirs, find_files, find_sheets, newest_name, pick, prefer_raw
 from .samples import natural_key
@@ -119,8 +119,9 @@ def _recordings(root: Path) -> dict[str, tuple[str, Path]]:
 
 
 def _frame_count(path: Path) -> int:
-    """The frames of a recording: its header's count where its last frame reads, else the frames that read from the
-    start (a video cut short, a partial copy, keeps the header of the whole recording); InputError saying why where
+    """The frames of a recording: its header's count where a seek to its last frame lands there and it reads, else the
+    frames as mpt-live reads them from the start (:func:`_frames_as_read`: a video cut short, a partial copy, keeps the
+    header of the whole recording; after a damaged frame the seek can land elsewhere); InputError saying why where
     OpenCV cannot open it (FFmpeg's own lines held back, as mpt-live does)."""
     cap = open_capture(str(path))
     try:
@@ -128,13 +129,13 @@ def _frame_count(path: Path) -> int:
         if opened and n > 0:
             with quiet_fd(2):
                 cap.set(cv2.CAP_PROP_POS_FRAMES, n - 1)
-                whole = cap.grab()
+                whole = cap.grab() and int(cap.get(cv2.CAP_PROP_POS_FRAMES)) == n
     finally:
         cap.release()
     if not opened:
         raise InputError(f"{path}: not a readable video: {unreadable(path)}")
     if n > 0 and not whole:
-        n = _frames_that_read(path, n)
+        n = _frames_as_read(path, n)
     if n <= 0:
         raise InputError(f"{path}: not a readable video (no frames)")
     return n
@@ -153,14 +154,16 @@ def _length_or_why(path: Path, broken: list[str]) -> int:
         return 0
 
 
-def _frames_that_read(path: Path, limit: int) -> int:
-    """The frames of a video that read from its start, at most ``limit``: what mpt-live will read of it."""
+def _frames_as_read(path: Path, limit: int) -> int:
+    """The frames of a video through its last one that reads, at most ``limit`` (its header's count), read from its
+    start as mpt-live reads them (:func:`mpt_live.sources.read_past`): a frame that does not decode (a damaged stretch)
+    is read past and keeps its place."""
     cap = open_capture(str(path))
-    n = 0
+    n = 0  # frames through the last that read, those read past before it included
     try:
         with quiet_fd(2):
-            while n < limit and cap.grab():
-                n += 1
+            while n < limit and (got := read_past(cap, limit, n, url=False, decode=False)) is not None:
+                n = min(n + got[2] + 1, limit)
     finally:
         cap.release()
     return n
