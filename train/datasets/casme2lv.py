@@ -39,9 +39,9 @@ from mpt_live.sources import open_capture, read_past, unreadable
 from .files import ClipFrames, find_dirs, find_files, find_sheets, newest_name, pick, prefer_raw
 from .samples import natural_key
 from .sheets import SheetRow, as_int, cell_text, count, first_of, is_blank, read_workbook
-from .longvideo import (LACKED, LeftOut, LongVideo, LongVideoIndex, empty_line, empty_recording, finish,
-                        frame_positions, interval_from_row, left_out, lost_line, no_recording, normalise_type,
-                        outside_line, read_recording, uncoded_offset)
+from .longvideo import (LeftOut, LongVideo, LongVideoIndex, finish, frame_positions, interval_from_row, normalise_type,
+                        outside_line, uncoded_offset)
+from .unscored import LACKED, Unscored
 
 FPS = 30.0
 VIDEO_EXT = (".avi", ".mp4", ".mov", ".mkv")
@@ -199,16 +199,12 @@ def load(root: Path) -> LongVideoIndex:
     videos: dict[str, LongVideo] = {}
     lengths: dict[str, int] = {}
     clips: dict[str, ClipFrames] = {}  # frame folders: image numbers -> positions
-    empty: list[Path] = []             # frame folders holding no image: no video of the set
-    empty_keys: set[str] = set()
-    empty_names: list[tuple[str, tuple[str, ...]]] = []  # their names and aliases, as a video's
+    unscored = Unscored()              # frame folders holding no image, recordings the copy lacks
     for key, (name, path) in recordings.items():
         subject = f"s{key.split('_')[0]}"
         if path.is_dir():
-            clip = read_recording(path, empty)
+            clip = unscored.read(path, key, name, (f"{subject}/{name}",))
             if clip is None:
-                empty_keys.add(key)
-                empty_names.append((name, (f"{subject}/{name}",)))
                 continue
             videos[key] = LongVideo(name, subject, FPS, [], frames=clip.frames,
                                     aliases=(f"{subject}/{name}",))
@@ -218,13 +214,10 @@ def load(root: Path) -> LongVideoIndex:
     dropped: dict[str, int] = {}
     notes: dict[str, int] = {}
     labels: set[str] = set()
-    lost: list[str] = []
-    unread: list[str] = []  # rows of an empty frame folder
     broken: list[str] = []       # videos that do not read: path and why
     broken_rows: list[str] = []  # their rows
     unreadable: list[LeftOut] = []  # those videos, dropped from the truth
     cut: list[str] = []     # rows outside their recording's frames
-    lacked: list[LeftOut] = []  # recordings the sheet names and the copy lacks (by their key)
     for row in _rows(coding_name, coding, 9):
         participant = as_int(row[0])
         expr = cell_text(row[1])
@@ -239,12 +232,9 @@ def load(root: Path) -> LongVideoIndex:
             raise row.error(expr, f"expression {expr!r}: stimulus {stim!r} is not in sheet {rule2_name!r}")
         key = f"{subjects[participant]}_{stimuli[stim]}"
         ident = f"s{subjects[participant]}/{expr}"
-        if key in empty_keys:
-            empty_recording(row, ident, unread, dropped)
-            continue
-        if key not in videos:  # a run of it is named by its file name, which the sheet does not give: by its key
-            no_recording(row, f"{ident}: {key}*", lost, dropped)
-            lacked.append(LeftOut(key, LACKED, (f"s{subjects[participant]}/{key}",), recording_key))
+        # a lacked recording: a run of it is named by its file name, which the sheet does not give: by its key
+        lacked = LeftOut(key, LACKED, (f"s{subjects[participant]}/{key}",), recording_key)
+        if unscored.drops(row, ident, key, key in videos, lacked, dropped, f"{key}*"):
             continue
         if key not in clips and key not in lengths:  # a video file: its frames, once
             lengths[key] = _length_or_why(videos[key].video, broken)
@@ -286,5 +276,4 @@ def load(root: Path) -> LongVideoIndex:
     said = [f"{len(broken)} recording video(s) do not read, not scored: {first_of(broken, 3)}; their "
             f"{len(broken_rows)} annotation row(s) dropped: {first_of(broken_rows, 3)}"] if broken else []
     return finish(kept, sorted(lb for lb in labels if lb), dropped, notes, "casme2lv", sheet,
-                  warnings + lost_line(lost) + empty_line(empty, unread) + outside_line(cut) + said,
-                  left_out(empty, [n for n, _ in empty_names], [a for _, a in empty_names]) + unreadable + lacked)
+                  warnings + unscored.warnings() + outside_line(cut) + said, unscored.left_out() + unreadable)

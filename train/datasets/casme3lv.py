@@ -31,9 +31,9 @@ from mpt_live.errors import InputError
 from .casme3 import prefer_part_a, sheet_kind
 from .files import ClipFrames, child_dirs, find_dirs, find_sheets, newest_name, pick, subdirs
 from .sheets import as_int, cell_text, count, read_sheet
-from .longvideo import (LACKED, LeftOut, LongVideo, LongVideoIndex, empty_line, empty_recording, finish,
-                        frame_positions, interval_from_row, left_out, lost_line, no_recording, normalise_type,
-                        outside_line, read_recording)
+from .longvideo import (LeftOut, LongVideo, LongVideoIndex, finish, frame_positions, interval_from_row, normalise_type,
+                        outside_line)
+from .unscored import LACKED, Unscored
 
 FPS = 30.0
 COLUMNS = {
@@ -59,6 +59,11 @@ def _recordings(root: Path) -> tuple[Path, dict[str, tuple[Path, Path]]]:
             folder = rec / "color" if (rec / "color").is_dir() else rec
             out[f"{sub.name}_{rec.name}".lower()] = (sub, folder)
     return frame_root, out
+
+
+def _aliases(subject: str, letter: str) -> tuple[str, ...]:
+    """The other names a run may give recording ``letter`` of ``subject`` (spNO.1/a/color, spNO.1/a)."""
+    return f"{subject}/{letter}/color", f"{subject}/{letter}"
 
 
 NOT_CODED = "onset 0 or blank and no offset (not coded)"
@@ -91,27 +96,19 @@ def load(root: Path) -> LongVideoIndex:
     _, recordings = _recordings(root)
     videos: dict[str, LongVideo] = {}
     clips: dict[str, ClipFrames] = {}
-    empty: list[Path] = []             # recording folders holding no image: no video of the set
-    empty_keys: set[str] = set()
-    empty_names: list[tuple[str, tuple[str, ...]]] = []  # their names and aliases, as a video's
+    unscored = Unscored()              # recording folders holding no image, recordings the copy lacks
     for key, (sub, folder) in recordings.items():
         letter = folder.parent.name if folder.name == "color" else folder.name
-        name = f"{sub.name}_{letter}"
-        clip = read_recording(folder, empty)
+        name, aliases = f"{sub.name}_{letter}", _aliases(sub.name, letter)
+        clip = unscored.read(folder, key, name, aliases)
         if clip is None:
-            empty_keys.add(key)
-            empty_names.append((name, (f"{sub.name}/{letter}/color", f"{sub.name}/{letter}")))
             continue
-        videos[key] = LongVideo(name, sub.name, FPS, [], frames=clip.frames,
-                                aliases=(f"{sub.name}/{letter}/color", f"{sub.name}/{letter}"))
+        videos[key] = LongVideo(name, sub.name, FPS, [], frames=clip.frames, aliases=aliases)
         clips[key] = clip
     dropped: dict[str, int] = {}
     notes: dict[str, int] = {}
     labels: set[str] = set()
-    lost: list[str] = []
-    unread: list[str] = []  # rows of an empty recording folder
     cut: list[str] = []     # rows outside their recording's frames
-    lacked: list[LeftOut] = []  # recordings the sheets name and the copy lacks
     for sheet in sheets:
         named = sheet_kind(sheet)
         for row in read_sheet(sheet, COLUMNS, OPTIONAL):
@@ -119,15 +116,11 @@ def load(root: Path) -> LongVideoIndex:
             m = re.fullmatch(r"(?:spNO\.?)?(\d+)", text, re.I)
             if not m:
                 raise row.error(cell_text(row["filename"]), f"subject {text!r} is not spNO.<n> or a number")
-            key = f"spno.{int(m.group(1))}_{cell_text(row['filename']).lower()}"
-            ident = f"spNO.{int(m.group(1))}/{cell_text(row['filename'])}"
-            if key in empty_keys:
-                empty_recording(row, ident, unread, dropped)
-                continue
-            if key not in videos:
-                no_recording(row, ident, lost, dropped)
-                subject, letter = f"spNO.{int(m.group(1))}", cell_text(row["filename"])
-                lacked.append(LeftOut(f"{subject}_{letter}", LACKED, (f"{subject}/{letter}/color", f"{subject}/{letter}")))
+            subject, letter = f"spNO.{int(m.group(1))}", cell_text(row["filename"])
+            key = f"{subject}_{letter}".lower()
+            ident = f"{subject}/{letter}"
+            lacked = LeftOut(f"{subject}_{letter}", LACKED, _aliases(subject, letter))
+            if unscored.drops(row, ident, key, key in videos, lacked, dropped):
                 continue
             kind = named or normalise_type(cell_text(row["type"]))
             if kind is None:
@@ -150,5 +143,4 @@ def load(root: Path) -> LongVideoIndex:
             if iv is not None:
                 v.intervals.append(iv)
     return finish({v.name: v for v in videos.values()}, sorted(lb for lb in labels if lb), dropped, notes,
-                  "casme3", sheets[0], warnings + lost_line(lost) + empty_line(empty, unread) + outside_line(cut),
-                  left_out(empty, [n for n, _ in empty_names], [a for _, a in empty_names]) + lacked)
+                  "casme3", sheets[0], warnings + unscored.warnings() + outside_line(cut), unscored.left_out())

@@ -15,7 +15,7 @@ label when the set has one). Readers:
 As with the clip readers, nothing is dropped silently (``dropped``: reason -> count) and bad input
 raises :class:`InputError` naming the sheet and its spreadsheet row. The rows of a recording the copy lacks
 (a partial download) are dropped, counted, and named in one warning; so are those of a recording folder that holds
-no image frames (never extracted, or not copied: :func:`read_recording`), which is no video of the set.
+no image frames (never extracted, or not copied), which is no video of the set (:mod:`.unscored`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 from mpt_live.errors import InputError
-from mpt_live.framenames import images
 
 from .files import ClipFrames
 from .samples import natural_key
@@ -207,56 +206,6 @@ def frame_positions(row: SheetRow, ident: str, clip: ClipFrames, onset: int | No
             ap is not None and apex not in clip.index_of):
         count(notes, "frame number in a gap of the recording's numbering: nearest frame used")
     return on, ap, off
-
-
-def no_recording(row: SheetRow, ident: str, lost: list[str], dropped: dict[str, int]) -> None:
-    """A row naming a recording the copy lacks (a partial download): dropped, counted, kept for :func:`lost_line`."""
-    count(dropped, "no recording of its video in the copy")
-    lost.append(f"{row.sheet} row {row.row} ({ident})")
-
-
-def lost_line(lost: list[str], show: int = 5) -> list[str]:
-    """The one warning line naming the rows :func:`no_recording` dropped; none when there were none."""
-    if not lost:
-        return []
-    return [f"{len(lost)} annotation row(s) name a recording the copy lacks, dropped: {first_of(lost, show)}"]
-
-
-EMPTY = "its recording folder holds no image frames"
-
-
-def read_recording(folder: Path, empty: list[Path]) -> ClipFrames | None:
-    """The frames of a recording folder; None, with the folder added to ``empty``, when it holds no image (frames never
-    extracted, or not copied), as the clip readers drop a clip folder without frames."""
-    found = images(folder)
-    if not found:
-        empty.append(folder)
-        return None
-    return ClipFrames.read(folder, str(folder), found)
-
-
-def empty_recording(row: SheetRow, ident: str, rows: list[str], dropped: dict[str, int]) -> None:
-    """A row naming a recording folder :func:`read_recording` found empty: dropped, counted, kept for :func:`empty_line`."""
-    count(dropped, EMPTY)
-    rows.append(f"{row.sheet} row {row.row} ({ident})")
-
-
-def empty_line(folders: list[Path], rows: list[str], show: int = 3) -> list[str]:
-    """The one warning line naming the empty recording folders and the rows dropped with them; none when none."""
-    if not folders:
-        return []
-    said = (f"{len(folders)} recording folder(s) hold no image frames (not extracted, or not copied), not scored: "
-            f"{first_of([str(f) for f in folders], show)}")
-    return [said + (f"; their {len(rows)} annotation row(s) dropped: {first_of(rows, show)}" if rows else "")]
-
-
-def left_out(folders: list[Path], names: list[str], aliases: list[tuple[str, ...]] | None = None) -> list[LeftOut]:
-    """The recordings of ``folders`` that hold no image frames (:func:`read_recording`), by their ``names``."""
-    return [LeftOut(n, f"its recording folder {f} holds no image frames (not extracted, or not copied)", a)
-            for f, n, a in zip(folders, names, aliases or [()] * len(names))]
-
-
-LACKED = "the sheet names it, the copy lacks its recording"
 
 
 def finish(videos: dict[str, LongVideo], classes: list[str], dropped: dict[str, int],

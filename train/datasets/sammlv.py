@@ -29,9 +29,9 @@ from mpt_live.errors import InputError
 
 from .files import ClipFrames, child_dirs, find_dirs, find_files, find_sheets, newest_name, pick, prefer_raw
 from .sheets import as_int, cell_text, count, read_sheet
-from .longvideo import (LongVideo, LongVideoIndex, empty_line, empty_recording, finish, frame_positions,
-                        interval_from_row, left_out, lost_line, no_recording, normalise_type, outside_line,
-                        read_recording, uncoded_offset, LACKED, LeftOut)
+from .longvideo import (LeftOut, LongVideo, LongVideoIndex, finish, frame_positions, interval_from_row, normalise_type,
+                        outside_line, uncoded_offset)
+from .unscored import LACKED, Unscored
 
 FPS = 200.0
 COLUMNS = {
@@ -64,9 +64,9 @@ def load(root: Path) -> LongVideoIndex:
                       "SAMM long-video frame folders (SAMM_longvideos/006_1/...)", root, prefer=prefer_raw(base))
     videos: dict[str, LongVideo] = {}
     clips: dict[str, ClipFrames] = {}
-    empty: list[Path] = []             # recording folders holding no image: no video of the set
+    unscored = Unscored()              # recording folders holding no image, recordings the copy lacks
     for d in sorted(p for p in frame_root.iterdir() if p.is_dir() and re.fullmatch(r"\d{3}_\d+", p.name)):
-        clip = read_recording(d, empty)
+        clip = unscored.read(d, d.name, d.name)
         if clip is None:
             continue
         videos[d.name] = LongVideo(d.name, d.name.split("_")[0], FPS, [], frames=clip.frames)
@@ -75,23 +75,14 @@ def load(root: Path) -> LongVideoIndex:
     dropped: dict[str, int] = {}
     notes: dict[str, int] = {}
     labels: set[str] = set()
-    lost: list[str] = []
-    unread: list[str] = []  # rows of an empty recording folder
     cut: list[str] = []     # rows outside their recording's frames
-    empty_keys = {d.name for d in empty}
-    lacked: list[LeftOut] = []  # recordings the sheet names and the copy lacks
     for row in read_sheet(sheet, COLUMNS, OPTIONAL):
         ident = cell_text(row["filename"])
         m = re.fullmatch(r"(\d+)_(\d+)_\d+", ident)
         if not m:
             raise row.error(ident, f"Filename {ident!r} is not <subject>_<recording>_<n> like 006_1_2")
         key = f"{int(m.group(1)):03d}_{int(m.group(2))}"
-        if key in empty_keys:
-            empty_recording(row, ident, unread, dropped)
-            continue
-        if key not in videos:
-            no_recording(row, f"{ident}: {key}/", lost, dropped)
-            lacked.append(LeftOut(key, LACKED))
+        if unscored.drops(row, ident, key, key in videos, LeftOut(key, LACKED), dropped, f"{key}/"):
             continue
         kind = normalise_type(cell_text(row["type"]))
         if kind is None:
@@ -117,8 +108,7 @@ def load(root: Path) -> LongVideoIndex:
                                dropped, notes, cut)
         if iv is not None:
             v.intervals.append(iv)
-    if not videos and not empty:
+    if not videos and not unscored.folders:
         raise InputError(f"{frame_root}: no recording folders")
     return finish(videos, sorted(lb for lb in labels if lb), dropped, notes, "sammlv", sheet,
-                  warnings + lost_line(lost) + empty_line(empty, unread) + outside_line(cut),
-                  left_out(empty, [d.name for d in empty]) + lacked)
+                  warnings + unscored.warnings() + outside_line(cut), unscored.left_out())
