@@ -27,6 +27,7 @@ counted.
 from __future__ import annotations
 
 import re
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,7 @@ from .samples import natural_key
 from .sheets import SheetRow, as_int, cell_text, count, first_of, is_blank, read_workbook
 from .longvideo import (LeftOut, LongVideo, LongVideoIndex, finish, frame_positions, interval_from_row, normalise_type,
                         outside_line, uncoded_offset)
-from .unscored import LACKED, Unscored
+from .unscored import Unscored
 
 FPS = 30.0
 VIDEO_EXT = (".avi", ".mp4", ".mov", ".mkv")
@@ -98,6 +99,23 @@ def recording_key(name: str) -> str | None:
     ``15_0401girlcrashing.avi``), the key the coding sheet's rows find it by; None for another name."""
     m = re.match(r"(\d+)_(\d{4})", name)
     return f"{int(m.group(1))}_{m.group(2)}" if m else None
+
+
+def _looked_for(root: Path, found: dict[str, tuple[str, Path]], key: str) -> str:
+    """Where a recording of ``key`` (``16_0101``) the copy lacks would be, as a user looks for it: a glob of its name
+    in its subject's folder beside the copy's recordings (``rawvideo/s16/16_0101*.avi``, ``rawpic/s16/16_0101*/``);
+    the sheet gives the subject and stimulus code that begin the name, not the rest of it."""
+    like = next(iter(found.values()))[1]  # videos first
+    subject = re.fullmatch(r"(s)\d+", like.parent.name, re.I)
+    folder = like.parent.parent / f"{subject.group(1)}{key.split('_')[0]}" if subject else like.parent
+    where = folder.relative_to(root).as_posix() + "/" if folder.is_relative_to(root) and folder != root else ""
+    return f"{where}{key}*" + (like.suffix if like.is_file() else "/")
+
+
+def _names(key: str, looked_for: str, name: str) -> str | None:
+    """``looked_for`` where a run's ``name`` is a file or folder name of the recording of ``key``: how ``mpt-eval spot``
+    tells a run of a recording the copy lacks (:attr:`.longvideo.LeftOut.key`)."""
+    return looked_for if recording_key(name) == key else None
 
 
 def _recordings(root: Path) -> dict[str, tuple[str, Path]]:
@@ -232,9 +250,12 @@ def load(root: Path) -> LongVideoIndex:
             raise row.error(expr, f"expression {expr!r}: stimulus {stim!r} is not in sheet {rule2_name!r}")
         key = f"{subjects[participant]}_{stimuli[stim]}"
         ident = f"s{subjects[participant]}/{expr}"
-        # a lacked recording: a run of it is named by its file name, which the sheet does not give: by its key
-        lacked = LeftOut(key, LACKED, (f"s{subjects[participant]}/{key}",), recording_key)
-        if unscored.drops(row, ident, key, key in videos, lacked, dropped, f"{key}*"):
+        lacked, shown = None, ""
+        if key not in videos:  # lacked (or its folder empty): named as it is looked for, the sheet's code said
+            shown = _looked_for(root, recordings, key)
+            why = f"the sheet names it by subject and stimulus code {key}, the copy lacks its recording"
+            lacked = LeftOut(shown, why, (f"s{subjects[participant]}/{key}", key), partial(_names, key, shown))
+        if unscored.drops(row, ident, key, key in videos, lacked, dropped, shown):
             continue
         if key not in clips and key not in lengths:  # a video file: its frames, once
             lengths[key] = _length_or_why(videos[key].video, broken)

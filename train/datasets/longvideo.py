@@ -79,7 +79,7 @@ class LeftOut:
     reason: str
     aliases: tuple[str, ...] = ()
     # where the sheet gives only part of its name (CAS(ME)^2: subject + stimulus code, 16_0101, of
-    # 16_0101disgustingteeth.avi): the reader's own key of a file name; a run's name ``n`` names it when key(n) == name
+    # 16_0101disgustingteeth.avi): of a run's file name ``n``, ``name`` where ``n`` is this recording's (key(n) == name)
     key: Callable[[str], str | None] | None = None
 
 

@@ -42,7 +42,7 @@ class Unscored:
                                         "copied)", aliases)
         return None
 
-    def drops(self, row: SheetRow, ident: str, key: str, found: bool, lacked: LeftOut, dropped: dict[str, int],
+    def drops(self, row: SheetRow, ident: str, key: str, found: bool, lacked: LeftOut | None, dropped: dict[str, int],
               named: str = "") -> bool:
         """True where ``row`` (``ident`` in the warnings, ``named`` after it) names a recording that is no video of
         the set: the folder of ``key`` found empty by :meth:`read`, or, where not ``found``, one the copy lacks
