@@ -231,6 +231,7 @@ def load(root: Path) -> LongVideoIndex:
             videos[key] = LongVideo(name, subject, FPS, [], video=path, aliases=(f"{subject}/{name}", path.name))
     dropped: dict[str, int] = {}
     notes: dict[str, int] = {}
+    skipped: dict[str, int] = {}  # rows that are no annotation
     labels: set[str] = set()
     broken: list[str] = []       # videos that do not read: path and why
     broken_rows: list[str] = []  # their rows
@@ -241,7 +242,7 @@ def load(root: Path) -> LongVideoIndex:
         expr = cell_text(row[1])
         if participant is None and not EXPRESSION.fullmatch(expr):
             # a total, a count or a note under (or beside) the table: no participant and no expression name
-            count(notes, "coding rows without a participant or an expression name (totals, notes): skipped")
+            count(skipped, "coding rows without a participant or an expression name (totals, notes): skipped")
             continue
         if participant not in subjects:
             raise row.error(expr, f"participant {cell_text(row[0])!r} is not in sheet {rule1_name!r}")
@@ -297,4 +298,4 @@ def load(root: Path) -> LongVideoIndex:
     said = [f"{len(broken)} recording video(s) do not read, not scored: {first_of(broken, 3)}; their "
             f"{len(broken_rows)} annotation row(s) dropped: {first_of(broken_rows, 3)}"] if broken else []
     return finish(kept, sorted(lb for lb in labels if lb), dropped, notes, "casme2lv", sheet,
-                  warnings + unscored.warnings() + outside_line(cut) + said, unscored.left_out() + unreadable)
+                  warnings + unscored.warnings() + outside_line(cut) + said, unscored.left_out() + unreadable, skipped)

@@ -210,9 +210,10 @@ def frame_positions(row: SheetRow, ident: str, clip: ClipFrames, onset: int | No
 
 def finish(videos: dict[str, LongVideo], classes: list[str], dropped: dict[str, int],
            notes: dict[str, int], name: str, sheet: Path, warnings: list[str] | None = None,
-           gone: list[LeftOut] | None = None) -> LongVideoIndex:
-    """Sorted index (``gone``: the recordings dropped from it, once each); InputError when no interval is usable;
-    summary logged."""
+           gone: list[LeftOut] | None = None, skipped: dict[str, int] | None = None) -> LongVideoIndex:
+    """Sorted index (``gone``: the recordings dropped from it, once each; ``skipped``: rows that are no annotation,
+    totals or notes under a table, counted in its notes with ``notes``); InputError when no interval is usable, saying
+    why its rows were dropped or skipped; summary logged."""
     out = sorted(videos.values(), key=lambda v: natural_key(v.name))
     for v in out:
         v.intervals.sort(key=lambda iv: (iv.onset, iv.offset))
@@ -220,11 +221,11 @@ def finish(videos: dict[str, LongVideo], classes: list[str], dropped: dict[str, 
     for g in gone or []:
         if g.name not in videos:
             once.setdefault(g.name, g)
-    index = LongVideoIndex(out, classes, dropped, notes, name, list(warnings or []), list(once.values()))
+    index = LongVideoIndex(out, classes, dropped, {**notes, **(skipped or {})}, name, list(warnings or []), list(once.values()))
     if not any(v.intervals for v in out):
         why = "; ".join(f"{n} row(s): {reason}" for reason, n in sorted(dropped.items()))
-        skipped = "; ".join(f"{n} row(s): {note}" for note, n in sorted(notes.items()) if "skipped" in note)
-        why = "; ".join(w for w in (f"dropped {why}" if why else "", f"skipped {skipped}" if skipped else "") if w)
+        passed = "; ".join(f"{n} row(s): {note}" for note, n in sorted((skipped or {}).items()))
+        why = "; ".join(w for w in (f"dropped {why}" if why else "", f"skipped {passed}" if passed else "") if w)
         raise InputError(f"{sheet}: no usable intervals" + (f" ({why})" if why else ""))
     c = index.counts()
     log.info("%s: %d videos, %d micro, %d macro intervals", name, len(out), c["micro"], c["macro"])
