@@ -25,6 +25,7 @@ from typer.testing import CliRunner
 from mpt_live.clip import ClipSpec
 from mpt_live.errors import InputError
 from train import fitting, loso, run_guards
+from train.classes_left import check_classes
 from train.config import TrainConfig, variants
 from train.cli import app
 
@@ -162,8 +163,8 @@ def test_resume_refuses_a_changed_dataset_and_one_class(easy):
             run_guards.check_or_store_dataset(out, DatasetIndex(index.samples[1:], index.classes))
     one = DatasetIndex([s for s in index.samples if s.label == index.classes[0]], index.classes)
     with pytest.raises(InputError, match=r"clips of 1 class\(es\) .*needs at least 2"):
-        loso.check_classes(one, "D")
-    loso.check_classes(index, "D")
+        check_classes(one.classes, one.samples, "D")
+    check_classes(index.classes, index.samples, "D")
 
 
 def test_resume_refuses_a_different_config(easy, tmp_path):
@@ -1042,9 +1043,7 @@ def test_a_class_emptied_by_preprocessing_is_said(easy, tmp_path, monkeypatch):
 def test_a_class_with_no_clip_left_is_said():
     from types import SimpleNamespace as S
 
-    from train.classes_left import check_classes_left
-
     before = [S(label=c, subject=f"s{k}") for c in ("a", "b", "c") for k in (1, 2)]
     lines: list[str] = []
-    check_classes_left(["a", "b", "c"], before, [s for s in before if s.label != "b"], "D", lines.append)
+    check_classes(["a", "b", "c"], [s for s in before if s.label != "b"], "D", before, lines.append)
     assert lines == ["class b: all 2 of its clip(s) dropped in preprocessing (lines above): no clip trains or tests it"]

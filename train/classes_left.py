@@ -1,7 +1,7 @@
-"""What preprocessing left of each class. The dataset's checks (:func:`train.loso.check_classes`, a class of one
-subject: ``train.datasets``) are made on the sheet's rows, before any clip is decoded and aligned; the clips that
-fail there (frames that do not decode, a JPEG cut short, no face) can take every clip of a class, or every clip of
-it but one subject's, so that the fold testing that subject has none to train on."""
+"""Whether the clips of a recognition run leave it enough classes. Checked on the sheet's rows, before any clip is
+decoded and aligned, and again on the clips preprocessing left: the clips that fail there (frames that do not decode,
+a JPEG cut short, no face) can take every clip of a class, or every clip of it but one subject's, so that the fold
+testing that subject has none to train on (a class of one subject in the sheet: ``train.datasets``)."""
 
 from __future__ import annotations
 
@@ -10,22 +10,28 @@ from typing import Callable, Sequence
 from mpt_live.errors import InputError
 
 
-def check_classes_left(classes: Sequence[str], before: Sequence, after: Sequence, data: str,
-                       log: Callable[[str], None] = print) -> None:
-    """``before``/``after``: the samples (``label``, ``subject``) before and after preprocessing. InputError when
-    fewer than 2 classes keep a clip; a line for each class left with none, and for each class whose clips, of
-    several subjects before, now all are one subject's (its fold trains on none of it)."""
-    def subjects(samples: Sequence) -> dict[str, set[str]]:
+def check_classes(classes: Sequence[str], samples: Sequence, data: str, before: Sequence | None = None,
+                  log: Callable[[str], None] = print) -> None:
+    """``samples`` (``label``, ``subject``): the dataset's rows as read, or, with ``before`` (those rows), the clips
+    left after preprocessing. InputError when fewer than 2 of ``classes`` have a sample (recognition of one class
+    scores a perfect, meaningless 1.0); after preprocessing, a line for each class left with none, and for each class
+    whose clips, of several subjects before, now all are one subject's (its fold trains on none of it)."""
+    def subjects(of: Sequence) -> dict[str, set[str]]:
         by: dict[str, set[str]] = {c: set() for c in classes}
-        for s in samples:
+        for s in of:
             by.setdefault(s.label, set()).add(s.subject)
         return by
 
-    was, now = subjects(before), subjects(after)
+    now = subjects(samples)
     present = [c for c in classes if now[c]]
     if len(present) < 2:
-        raise InputError(f"{data}: clips of {len(present)} class(es) ({', '.join(present) or 'none'}) left after "
-                         "preprocessing (the other clips dropped: lines above); recognition needs at least 2")
+        when = ("after the dataset's rows were read" if before is None
+                else "left after preprocessing (the other clips dropped: lines above)")
+        raise InputError(f"{data}: clips of {len(present)} class(es) ({', '.join(present) or 'none'}) {when}; "
+                         "recognition needs at least 2")
+    if before is None:
+        return
+    was = subjects(before)
     for c in classes:
         n = sum(s.label == c for s in before)
         if n and not now[c]:

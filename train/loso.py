@@ -31,21 +31,13 @@ import mpt_live
 from mpt_live.errors import InputError
 from mpt_live.writers import atomic_path, write_json
 
-from .classes_left import check_classes_left
+from .classes_left import check_classes
 from .config import TrainConfig, variants
 from .fitting import CachedClips, build_model, fit, make_cache, model_config, precompute, predict, seed_everything
 from .metrics import summarize, summarize_groups
 from .run_guards import check_or_store_config, check_or_store_dataset
 
 # ---------------------------------------------------------------- run directory
-def check_classes(index: Any, data: str) -> None:
-    """Recognition needs clips of at least two classes (one class scores a perfect, meaningless 1.0)."""
-    present = [c for c, n in index.counts().items() if n]
-    if len(present) < 2:
-        raise InputError(f"{data}: clips of {len(present)} class(es) ({', '.join(present) or 'none'}) after the "
-                         "dataset's rows were read; recognition needs at least 2")
-
-
 def _csv_header(classes: Sequence[str]) -> list[str]:
     return ["fold", "subject", "clip_id", "label", "pred"] + [f"p_{c}" for c in classes]
 
@@ -163,7 +155,7 @@ def prepare_loso(cfg: TrainConfig, out: Path, index: Any, show: bool = False,
                  log: Callable[[str], None] = print) -> LosoData:
     """Check or store the run's config, fill the clip cache and list the folds of ``index``."""
     out = Path(out)
-    check_classes(index, cfg.data)
+    check_classes(index.classes, index.samples, cfg.data)
     check_or_store_config(out, cfg)
     check_or_store_dataset(out, index)
     (out / "folds").mkdir(exist_ok=True)
@@ -173,7 +165,7 @@ def prepare_loso(cfg: TrainConfig, out: Path, index: Any, show: bool = False,
     samples = precompute(cache, list(index.samples), sorted(set(variants(cfg, True)) | {0}), cfg.workers, show, log)
     from .datasets import natural_key
 
-    check_classes_left(classes, index.samples, samples, cfg.data, log)
+    check_classes(classes, samples, cfg.data, index.samples, log)
     subjects = sorted({s.subject for s in samples}, key=natural_key)
     lost = sorted({s.subject for s in index.samples} - set(subjects), key=natural_key)
     for subject in lost:  # not a fold with no test clips: no fold at all, said once
@@ -261,14 +253,14 @@ def train_full(cfg: TrainConfig, out: Path, index: Any, *, progress: Any | None 
                extra_config: dict[str, Any] | None = None) -> Path:
     """Train one deployable model on every subject and write ``out/model.pt`` (checkpoint contract)."""
     out = Path(out)
-    check_classes(index, cfg.data)
+    check_classes(index.classes, index.samples, cfg.data)
     out.mkdir(parents=True, exist_ok=True)
     classes = list(index.classes)
     cidx = {c: i for i, c in enumerate(classes)}
     cache = make_cache(cfg, out, index.cropped)
     samples = precompute(cache, list(index.samples), variants(cfg, True), cfg.workers,
                          progress is not None, log)
-    check_classes_left(classes, index.samples, samples, cfg.data, log)
+    check_classes(classes, samples, cfg.data, index.samples, log)
     dropped = sorted({s.name for s in index.samples} - {s.name for s in samples})
     labels = [cidx[s.label] for s in samples]
     seed_everything(cfg.seed)
