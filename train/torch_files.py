@@ -33,13 +33,31 @@ def unreadable_torch_file(path: Path, e: Exception) -> str:
         return f"cannot read it: {oe.strerror or oe}"
     if not head:
         return "the file is empty (0 bytes)"
-    if head == _LOCAL_HEADER and not zipfile.is_zipfile(path):
+    cut = cut_short(path, e)
+    if cut == "archive":
         return "a zip archive without its end (cut off while it was written or copied)"
-    if begins_as_legacy_torch_file(path) and ran_out(e):
+    if cut == "legacy":
         return "torch.save's older, non-zip format ending before its data does (cut off while it was written or copied)"
     if head[:1] != b"\x80" and not zipfile.is_zipfile(path):  # a pickle starts with its protocol opcode
         return "neither torch.save's zip archive nor a pickle"
     return f"{type(e).__name__}: {first_line(e)}"
+
+
+def cut_short(path: Path, e: BaseException) -> str | None:
+    """How ``path``, which torch.load failed on with ``e``, was cut short (a copy or save that did not finish), or
+    damaged at its end: ``"archive"`` where it begins as a zip archive and has no end (its central directory),
+    ``"legacy"`` where it begins as torch.save's older, non-zip format and torch ran out of bytes reading it; None
+    otherwise. The one judge of both :func:`unreadable_torch_file` and :func:`damaged_torch_file`."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+    except OSError:
+        return None
+    if head == _LOCAL_HEADER and not zipfile.is_zipfile(path):
+        return "archive"
+    if begins_as_legacy_torch_file(path) and ran_out(e):
+        return "legacy"
+    return None
 
 
 def begins_as_torch_archive(path: Path) -> bool:
@@ -82,14 +100,11 @@ def damaged_torch_file(path: Path, e: Exception, what: str = "a PyTorch checkpoi
         size = f"{path.stat().st_size:,} bytes that do"
     except OSError:
         size = "does"
-    if legacy:
-        why = ("it begins as torch.save's older, non-zip format does but ends before its data does, so it is cut short "
-               "or damaged (a copy or save that did not finish?)" if ran_out(e)
-               else f"it is torch.save's older, non-zip format; torch cannot read what it holds ({type(e).__name__}: "
-                    f"{first_line(e)})")
+    kind = "older, non-zip format" if legacy else "zip archive"
+    if cut_short(path, e) is None:
+        why = f"it is torch.save's {kind}; torch cannot read what it holds ({type(e).__name__}: {first_line(e)})"
     else:
-        why = ("it begins as torch.save's zip archive does but has no end, so it is cut short or damaged (a copy or "
-               "save that did not finish?)" if not zipfile.is_zipfile(path)
-               else f"it is torch.save's zip archive; torch cannot read what it holds ({type(e).__name__}: "
-                    f"{first_line(e)})")
+        why = (f"it begins as torch.save's {kind} does but "
+               + ("ends before its data does" if legacy else "has no end")
+               + ", so it is cut short or damaged (a copy or save that did not finish?)")
     return f"{path}: {size} not load as {what}; {why}"
