@@ -874,6 +874,17 @@ def test_a_subject_merged_over_its_clips_rows_is_each_rows_subject(tmp_path):
                              "label sadness (not in the 5-class protocol)": 1}
 
 
+def test_a_workbook_is_parsed_once(tmp_path, monkeypatch):
+    """Each .xlsx sheet was parsed twice, by pandas and again by openpyxl for its merged cells (a whole parse of a
+    workbook each time); openpyxl's one load is read by pandas and gives the merged ranges."""
+    root = casme2(tmp_path)
+    loads: list[str] = []
+    real = openpyxl.load_workbook
+    monkeypatch.setattr(openpyxl, "load_workbook", lambda f, *a, **k: loads.append(str(f)) or real(f, *a, **k))
+    index = load_dataset("casme2", root)
+    assert index.samples and loads == [str(root / "CASME2-coding-20140508.xlsx")]
+
+
 def test_a_subject_whose_every_row_is_outside_the_protocol_is_named(tmp_path):
     """A subject all of whose rows have classes the 5-class protocol drops (SAMM: disgust, fear, sadness) vanished
     from the folds with only the dataset-wide counts to tell; one warning now names it and its rows' labels."""

@@ -8,6 +8,7 @@ import itertools
 import logging
 import math
 import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -91,14 +92,23 @@ def csv_separator(path: Path, lines: int = 60) -> str:
 
 
 def read_workbook(path: Path, what: str = "annotation sheet", **options: Any):
-    """``pandas.read_excel(path, header=None, dtype=object, **options)``; InputError (one line) naming the file
-    when it cannot be read, and saying how when it is an Excel 97-2003 ``.xls`` workbook that needs an optional
-    reader package (CAS(ME)^3 ships ``.xls`` sheets)."""
+    """``pandas.read_excel(path, header=None, dtype=object, **options)``, an .xlsx workbook parsed once: openpyxl loads
+    it, pandas reads that workbook, and the cells merged over several rows are filled from it (:func:`fill_merged`).
+    InputError (one line) naming the file when it cannot be read, and saying how when it is an Excel 97-2003 ``.xls``
+    workbook that needs an optional reader package (CAS(ME)^3 ships ``.xls`` sheets)."""
     import pandas as pd
 
     try:
-        book = pd.read_excel(path, header=None, dtype=object, **options)
-        return fill_merged(path, book) if path.suffix.lower() in (".xlsx", ".xlsm") else book
+        if path.suffix.lower() not in (".xlsx", ".xlsm") or not zipfile.is_zipfile(path):  # pandas says what it is
+            return pd.read_excel(path, header=None, dtype=object, **options)
+        import openpyxl
+
+        # not read-only (pandas' own load): merged ranges are only known to a full load; the values as last computed
+        wb = openpyxl.load_workbook(path, data_only=True, keep_links=False)
+        try:
+            return fill_merged(wb, pd.read_excel(wb, engine="openpyxl", header=None, dtype=object, **options))
+        finally:
+            wb.close()
     except ImportError as e:
         raise InputError(f"{path}: cannot read the {what}: this workbook format needs an optional package that "
                          f"is not installed ({str(e).splitlines()[0]}); save the sheet as .xlsx in a "
@@ -108,28 +118,22 @@ def read_workbook(path: Path, what: str = "annotation sheet", **options: Any):
             raise InputError(f"{path}: cannot read the {what} ({e})") from None
         raise InputError(f"{path}: cannot read the {what}: not an Excel workbook (.xlsx, .xls), and only a file "
                          "named .csv is read as CSV") from None
-    except Exception as e:  # pandas raises many types for unreadable files
+    except Exception as e:  # pandas and openpyxl raise many types for unreadable files
         raise InputError(f"{path}: cannot read the {what} ({e})") from None
 
 
-def fill_merged(path: Path, book):
-    """``book`` (one DataFrame or ``{sheet name: DataFrame}`` as read by pandas) with the value of each cell merged
-    over several rows (a Subject merged over its clips' rows) copied down the rows it spans: pandas reads it in the
-    first row only and leaves the others blank. A cell merged across columns only (a title, a note under the table)
-    is left as it is read, in its first column."""
-    import openpyxl
-
-    wb = openpyxl.load_workbook(path)  # not read-only: merged ranges are only known to a full load
-    try:
-        frames = book if isinstance(book, dict) else {wb.sheetnames[0]: book}
-        for name, df in frames.items():
-            ws = wb[name] if isinstance(name, str) and name in wb.sheetnames else None
-            for rng in ws.merged_cells.ranges if ws is not None else ():
-                c0, r0, c1, r1 = rng.bounds
-                if r1 > r0 and r0 <= df.shape[0] and c0 <= df.shape[1]:
-                    df.iloc[r0:min(r1, df.shape[0]), c0 - 1] = df.iat[r0 - 1, c0 - 1]
-    finally:
-        wb.close()
+def fill_merged(wb: Any, book):
+    """``book`` (one DataFrame or ``{sheet name: DataFrame}`` as pandas read openpyxl workbook ``wb``) with the value of
+    each cell merged over several rows (a Subject merged over its clips' rows) copied down the rows it spans: pandas
+    reads it in the first row only and leaves the others blank. A cell merged across columns only (a title, a note
+    under the table) is left as it is read, in its first column."""
+    frames = book if isinstance(book, dict) else {wb.sheetnames[0]: book}
+    for name, df in frames.items():
+        ws = wb[name] if isinstance(name, str) and name in wb.sheetnames else None
+        for rng in ws.merged_cells.ranges if ws is not None else ():
+            c0, r0, c1, r1 = rng.bounds
+            if r1 > r0 and r0 <= df.shape[0] and c0 <= df.shape[1]:
+                df.iloc[r0:min(r1, df.shape[0]), c0 - 1] = df.iat[r0 - 1, c0 - 1]
     return book
 
 
