@@ -25,7 +25,7 @@ from .cutoff import cut_off
 from .errors import InputError
 from .frametimes import FrameTimes, resolve_rate
 from .quiet import quiet_fd, quiet_opencv
-from .videoprobe import ENDS, UNRECOGNISED, VideoProbe, probe_video
+from .videoprobe import ENDS, UNRECOGNISED, VideoProbe, probe_video, pyav_decodes
 
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv",
                     ".ts", ".mts", ".m2ts", ".3gp", ".flv", ".ogv"}  # camcorder (AVCHD), phone and stream files
@@ -276,6 +276,9 @@ class VideoFile:
             if self.name.lower().startswith(("http://", "https://")):  # python -m http.server, for one
                 why = (" (over http an mp4 whose index follows its frames, as most do, needs a server that answers "
                        "byte-range requests)")
+            elif probe is not None and probe.codec and pyav_decodes(self.path):
+                why = (f": OpenCV's FFmpeg cannot decode its {probe.codec.upper()} video (PyAV's can: the file is whole); "
+                       "convert it, e.g. ffmpeg -i IN -c:v libx264 -crf 18 OUT.mp4")
             raise InputError(f"{self.name}: video has zero decodable frames{why}")
         ms = [m for _, m in self._buffered]
         self.fps, self._pts, self.fps_assumed, self.warnings = resolve_rate(

@@ -97,6 +97,25 @@ def _probe(path: str) -> VideoProbe:
         return VideoProbe(failure=UNRECOGNISED)
 
 
+def pyav_decodes(path: str | os.PathLike, packets: int = 120) -> bool:
+    """Whether PyAV (FFmpeg with its own set of decoders) decodes a frame of ``path``'s first video stream within its
+    first ``packets`` packets: a file none of whose frames OpenCV decodes is then whole, and OpenCV's FFmpeg lacks
+    the decoder (AV1 in the opencv-python wheels: only a hardware decoder, which most machines lack)."""
+    try:
+        import av
+
+        with quiet_fd(2), av.open(os.fspath(path)) as c:
+            stream = _video(c)
+            for n, packet in enumerate(c.demux(stream)):
+                if n >= packets:
+                    return False
+                if any(True for _ in packet.decode()):
+                    return True
+    except Exception:
+        return False
+    return False
+
+
 def _cover(stream) -> bool:
     """Whether a stream is an attached picture (FFmpeg's AV_DISPOSITION_ATTACHED_PIC): cover art, not a recording."""
     try:

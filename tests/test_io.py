@@ -78,6 +78,24 @@ def test_bad_video_gives_one_line_error(tmp_path, make, expected):
     assert expected in msg and str(path) in msg and "\n" not in msg
 
 
+def test_a_codec_opencv_cannot_decode_is_named_not_called_damage(tmp_path):
+    """An AV1 recording (phones, screen recorders, downloads): the opencv-python wheels' FFmpeg decodes AV1 only with
+    a hardware decoder, so no frame came and the whole file was 'video has zero decodable frames', as if damaged.
+    The one line says which codec OpenCV cannot decode and how to convert it."""
+    import faultkit as fk
+
+    src = tmp_path / "src.mp4"
+    _write_video(src, 10)
+    path = tmp_path / "av1 clip.mp4"
+    fk.ffmpeg("-i", str(src), "-c:v", "libsvtav1", "-preset", "12", "-pix_fmt", "yuv420p", str(path))
+    if cv2.VideoCapture(str(path)).read()[0]:
+        pytest.skip("this OpenCV decodes AV1")
+    with pytest.raises(InputError) as ei:
+        VideoFile(path)
+    msg = str(ei.value)
+    assert "cannot decode its AV1 video" in msg and "libx264" in msg and str(path) in msg and "\n" not in msg
+
+
 def test_video_frames_in_order_with_time(tmp_path):
     path = tmp_path / "v.mp4"
     _write_video(path, 10, fps=25.0)
