@@ -30,6 +30,10 @@ from .videoprobe import probe_video
 
 PLAYABLE = {"avc1", "h264", "x264", "vp80", "vp90", "vp09", "av01"}  # codecs browsers decode, as OpenCV's FOURCC
 PLAYABLE_CODECS = {"h264", "vp8", "vp9", "av1"}  # the same codecs, as FFmpeg names them (the header probe)
+# H.264 in the pixels every browser decodes: 8-bit 4:2:0. Its High 10, 4:2:2 and 4:4:4 profiles (cameras' 10-bit
+# 4:2:2 modes, screen recorders set to 4:4:4) play where the browser decodes H.264 itself (Chrome's FFmpeg), not where
+# it hands H.264 to the system's decoder, which takes 8-bit 4:2:0 only (Firefox on Windows and macOS, Safari)
+BROWSER_H264_PIXELS = {"yuv420p", "yuvj420p", "nv12"}
 REVIEW_WIDTH = 640  # the transcoded review video at most this wide
 VP9_CRF = 36  # constant quality (0-63): faces stay sharp enough to review, at ~2 MB a minute at 640x480
 MS = Fraction(1, 1000)  # the copy's time base: the run's times to the millisecond
@@ -46,12 +50,14 @@ def playable(path: Path) -> bool:
     """Whether a browser can play ``path`` (by its codec and container). The codec is the run's header probe's
     (:func:`mpt_live.videoprobe.probe_video`, kept for a file not changed since): the file is not opened again;
     OpenCV's FOURCC where PyAV could not read it. H.264 with open GOPs is not: Chromium loses the video when the
-    page seeks it just after one of their keyframes (an event clicked there)."""
+    page seeks it just after one of their keyframes (an event clicked there); nor H.264 in other pixels than 8-bit
+    4:2:0 (:data:`BROWSER_H264_PIXELS`)."""
     if path.suffix.lower() not in {".mp4", ".m4v", ".webm", ".mov"}:
         return False
     probe = probe_video(path)
     if probe.failure is None and probe.codec is not None:
-        return probe.codec in PLAYABLE_CODECS and not probe.open_gop
+        pixels_ok = probe.codec != "h264" or probe.pixel_format in BROWSER_H264_PIXELS | {None}
+        return probe.codec in PLAYABLE_CODECS and not probe.open_gop and pixels_ok
     cap = cv2.VideoCapture(str(path))
     code = int(cap.get(cv2.CAP_PROP_FOURCC) or 0)
     cap.release()

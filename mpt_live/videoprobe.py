@@ -46,7 +46,8 @@ class VideoProbe:
     that OpenCV reads as a 1-frame video where there is no other; it is not counted in ``streams``, and the
     facts of "the first video stream" are those of the first that is not such a picture.
     ``late_s``: where the recording starts on a time line its container says begins at 0 (:func:`_late`), 0.0
-    for one that starts there or states no such time line."""
+    for one that starts there or states no such time line. ``pixel_format``: the first video stream's pixel format,
+    FFmpeg's name for it (``'yuv420p'``, ``'yuv420p10le'``, ``'yuv444p'``), None where PyAV cannot tell."""
 
     failure: str | None = None
     streams: tuple[str, ...] = ()
@@ -59,6 +60,7 @@ class VideoProbe:
     container: str | None = None
     cover_art: bool = False
     late_s: float = 0.0
+    pixel_format: str | None = None
 
     @property
     def has_video(self) -> bool:
@@ -90,7 +92,7 @@ def _probe(path: str) -> VideoProbe:
             streams = tuple(sorted({st.type for st in c.streams if not _cover(st)}))
             start_s, end_s = _timeline(c)
             return VideoProbe(None, streams, _image(c), _codec_fps(c), start_s, end_s, _codec(c), _open_gop(c),
-                              _container(c), any(_cover(st) for st in c.streams), _late(c))
+                              _container(c), any(_cover(st) for st in c.streams), _late(c), _pixel_format(c))
     except EOFError:  # av.error.EOFError is one: a header, then nothing
         return VideoProbe(failure=ENDS)
     except Exception:  # PyAV's "Invalid data found when processing input", a file unreadable to it
@@ -152,6 +154,13 @@ def _codec(c) -> str | None:
     try:
         codec = _video(c).codec_context.codec
         return str(getattr(codec, "canonical_name", None) or codec.name)  # 'av1' whichever decoder (libdav1d) reads it
+    except Exception:
+        return None
+
+
+def _pixel_format(c) -> str | None:
+    try:
+        return str(_video(c).codec_context.pix_fmt) or None
     except Exception:
         return None
 

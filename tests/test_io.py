@@ -96,6 +96,24 @@ def test_a_codec_opencv_cannot_decode_is_named_not_called_damage(tmp_path):
     assert "cannot decode its AV1 video" in msg and "libx264" in msg and str(path) in msg and "\n" not in msg
 
 
+@pytest.mark.parametrize("pix_fmt, plays", [("yuv420p", True), ("yuv420p10le", False), ("yuv422p", False),
+                                             ("yuv444p", False)])
+def test_the_review_page_shows_h264_itself_only_in_pixels_every_browser_decodes(tmp_path, pix_fmt, plays):
+    """H.264 in 10 bits or with 4:2:2 / 4:4:4 colour (a camera's 10-bit 4:2:2 mode, a screen recorder set to 4:4:4) was
+    taken as playable by its codec alone, and the page showed the file, which a browser that hands H.264 to the
+    system's decoder (8-bit 4:2:0 only: Firefox on Windows and macOS, Safari) shows black; the page now shows
+    review.webm for it."""
+    import faultkit as fk
+
+    from mpt_live.review import playable
+
+    src = tmp_path / "src.mp4"
+    _write_video(src, 5)
+    path = tmp_path / f"{pix_fmt}.mp4"
+    fk.ffmpeg("-i", str(src), "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", pix_fmt, str(path))
+    assert playable(path) is plays
+
+
 def test_video_frames_in_order_with_time(tmp_path):
     path = tmp_path / "v.mp4"
     _write_video(path, 10, fps=25.0)
