@@ -31,7 +31,6 @@ spot`` matches a recording by either.
 
 from __future__ import annotations
 
-import glob
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -43,7 +42,7 @@ import numpy as np
 from .errors import InputError, counted
 from .framenames import DamagedFrame, hidden, images, natural, number_images, read_frame
 from .frametimes import valid_fps
-from .sources import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, Frame, VideoFile, expand_videos
+from .sources import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, Frame, VideoFile, expand_videos, glob_paths
 
 SUMMARY_NAME = "summary.json"  # what marks one of mpt-live's output folders (rundir.SUMMARY)
 MAX_DEPTH = 6  # levels below --video DIR searched for frame folders (CAS(ME)^3: data/part_A/spNO.1/a/color)
@@ -303,7 +302,7 @@ def expand_recordings(spec: str, notes: list[str] | None = None) -> list[Path]:
             notes.append(f"{spec}: {_mixed_images(p, scan.mixed)}")
         return found
     if any(c in spec for c in "*?[") and not p.exists():  # a file named 'take[2].mp4' is that file
-        hits = sorted((Path(q) for q in glob.glob(spec)), key=lambda q: natural(str(q)))
+        hits = sorted((Path(q) for q in glob_paths(spec)), key=lambda q: natural(str(q)))
         found = [q for q in hits if q.is_file() or is_frame_folder(q)]
         if not found:
             raise InputError(f"{spec}: pattern matches no files or folders of frames")

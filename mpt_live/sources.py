@@ -47,6 +47,21 @@ def is_stream_url(s: str) -> bool:
     return s.split("://", 1)[0].lower() in {"rtsp", "rtmp", "http", "https", "udp", "tcp"} and "://" in s
 
 
+def glob_paths(spec: str) -> list[str]:
+    """``glob.glob(spec)``; where that matches nothing, the same with the longest leading folder of ``spec`` that
+    exists taken literally: ``'Session [2]/*.mp4'`` (brackets in a folder's name, as downloaders and recorders
+    name them) matched nothing, its ``[2]`` read as a class of characters."""
+    hits = glob.glob(spec)
+    if hits:
+        return hits
+    parts = Path(spec).parts
+    for k in range(len(parts) - 1, 0, -1):
+        head = os.path.join(*parts[:k])
+        if os.path.isdir(head):
+            return glob.glob(os.path.join(glob.escape(head), *parts[k:]))
+    return []
+
+
 def expand_videos(spec: str) -> list[Path]:
     """A file, a folder (its videos, sorted) or a glob pattern -> video paths. Errors name the input."""
     p = Path(spec)
@@ -57,7 +72,7 @@ def expand_videos(spec: str) -> list[Path]:
             raise InputError(f"{spec}: folder contains no video files ({', '.join(sorted(VIDEO_EXTENSIONS))})")
         return vids
     if any(c in spec for c in "*?[") and not p.exists():  # a file named 'take[2].mp4' is that file
-        vids = sorted(Path(q) for q in glob.glob(spec) if Path(q).is_file())
+        vids = sorted(Path(q) for q in glob_paths(spec) if Path(q).is_file())
         if not vids:
             raise InputError(f"{spec}: pattern matches no files")
         return vids

@@ -136,6 +136,25 @@ def test_expand_videos(tmp_path):
         expand_videos(str(tmp_path / "sub"))
 
 
+def test_a_glob_inside_a_folder_named_with_brackets_finds_its_videos(tmp_path):
+    """'Session [2]/*.mp4', 'Interview [dQw4w9]/...' (downloaders and recorders put brackets in names): the folder's
+    '[2]' was read as a class of characters, and the glob 'matches no files' though the folder holds them."""
+    from mpt_live.recordings import expand_recordings
+
+    folder = tmp_path / "Session [2]" / "take (1) [a]"
+    folder.mkdir(parents=True)
+    for n in ("b.mp4", "a.mov"):
+        (folder / n).write_bytes(b"x")
+    assert [p.name for p in expand_videos(str(folder / "*.mp4"))] == ["b.mp4"]
+    assert [p.name for p in expand_recordings(str(tmp_path / "Session [2]" / "*" / "*"))] == ["a.mov", "b.mp4"]
+    with pytest.raises(InputError, match="matches no files"):
+        expand_videos(str(folder / "*.mkv"))
+    # a pattern that matches as written is taken as written: '[2]' a class there
+    (tmp_path / "Session 2").mkdir()
+    (tmp_path / "Session 2" / "c.mp4").write_bytes(b"x")
+    assert [p.name for p in expand_videos(str(tmp_path / "Session [2]" / "*.mp4"))] == ["c.mp4"]
+
+
 @pytest.mark.parametrize("s, ok", [("rtsp://cam/1", True), ("https://x/y.m3u8", True), ("video.mp4", False), ("C:/x.mp4", False)])
 def test_stream_urls(s, ok):
     assert is_stream_url(s) is ok
