@@ -617,6 +617,15 @@ def test_casme2lv_coding_saved_as_csv_says_the_workbook_is_needed(tmp_path):
         load_long_dataset("casme2lv", root)
 
 
+def noise_avi(path, frames: int, size: int) -> None:
+    """An MJPG AVI of ``frames`` frames of noise, ``size`` px square, at 30 fps."""
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (size, size))
+    rng = np.random.default_rng(0)
+    for _ in range(frames):
+        w.write(rng.integers(0, 255, (size, size, 3), dtype=np.uint8))
+    w.release()
+
+
 def test_casme2lv_a_video_cut_short_is_measured_by_its_frames_not_its_header(tmp_path):
     """An AVI cut short (a partial copy) keeps the header of the whole recording: its frame count said 200 where 98
     frames read, so a row past the cut was kept and scored as a miss of the spotter, unsaid. The length is the
@@ -625,11 +634,7 @@ def test_casme2lv_a_video_cut_short_is_measured_by_its_frames_not_its_header(tmp
               for r in CODING]
     root = casme2(tmp_path, coding=coding)
     path = root / "rawvideo/s15/15_0401girlcrashing.avi"
-    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (64, 64))
-    rng = np.random.default_rng(0)
-    for _ in range(200):
-        w.write(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8))
-    w.release()
+    noise_avi(path, 200, 64)
     whole = {v.name: v.intervals for v in load_long_dataset("casme2lv", root).videos}
     assert len(whole["15_0401girlcrashing"]) == 2
     path.write_bytes(path.read_bytes()[:path.stat().st_size // 2])
@@ -651,11 +656,7 @@ def test_casme2lv_a_video_with_a_damaged_frame_is_measured_as_mpt_live_reads_it(
               for r in CODING] + [late]
     root = casme2(tmp_path, coding=coding)
     path = root / "rawvideo/s15/15_0401girlcrashing.avi"
-    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (32, 32))
-    rng = np.random.default_rng(0)
-    for _ in range(100):
-        w.write(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8))
-    w.release()
+    noise_avi(path, 100, 32)
     data = bytearray(path.read_bytes())
     movi = data.find(b"movi")                                 # the list of the frames' chunks, then their index
     chunks = [m.start() for m in re.finditer(rb"00dc", bytes(data[:data.find(b"idx1")])) if m.start() > movi]
