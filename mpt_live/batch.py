@@ -75,7 +75,8 @@ def output_dirs(videos: list[Path], out: Path) -> list[Path]:
 
 def record_failures(out: Path | None, failed: list[tuple[Path, str]]) -> None:
     """Write ``out/failed.csv`` (video, reason) for the batch's failures so far, or remove a stale one: after
-    an overnight run the terminal may be gone, and a video that could not be read has no folder of its own."""
+    an overnight run the terminal may be gone, and a video that could not be read has no folder of its own.
+    Each video by its absolute path (links kept), so that a run of it started from another folder is known as it."""
     if out is None:
         return
     path = Path(out) / FAILED
@@ -88,7 +89,7 @@ def record_failures(out: Path | None, failed: list[tuple[Path, str]]) -> None:
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["video", "reason"])
-    w.writerows([str(v), reason] for v, reason in failed)
+    w.writerows([os.path.abspath(v), reason] for v, reason in failed)
     try:
         Path(out).mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp:

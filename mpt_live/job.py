@@ -25,7 +25,7 @@ from .report import run_title, write_plot_and_page
 from .review import ReviewSink, damaged_copy, needs_copy
 from .results import columns
 from .run_summary import frame_count
-from .rundir import finish_run, note_running, run_status, start_run
+from .rundir import finish_run, note_running, recorded_source, run_status, start_run
 from .recordings import stamp
 from .session import Session, SessionConfig
 from .sources import Frame
@@ -159,7 +159,8 @@ def _finish(session: Session, out: Path | None, outputs: dict[str, Any], sink: C
         outputs["review"] = damaged_copy(out, Path(session.name), limit)
     summary = {**session.summary(), "outputs": outputs, "timeline_error": None, "report_error": None,
                "source_frames": bool(getattr(session.source, "numbered_frames", False)),  # a frame folder's numbers
-               "stamps": {"source": stamp(session.name), "model": stamp(session.model.path)}}  # batch reruns
+               "stamps": {"source": stamp(session.name), "model": stamp(session.model.path)},  # batch reruns
+               "source": recorded_source(session.name)}
     if stopped is not None:
         summary["stopped_by"] = signal_name(stopped)
     if window is not None:

@@ -50,6 +50,13 @@ def _absolute(path: Path | str) -> Path:
     return Path(os.path.abspath(path))
 
 
+def video_key(path: Path | str) -> str:
+    """Which video ``path`` names, however it was typed: its folder resolved (links, ``..``, the working folder),
+    its own name kept (two links to one file are two videos of a batch, each under the name it was given)."""
+    p = _absolute(path)
+    return str(p.parent.resolve() / p.name)
+
+
 def video_row(name: str, folder: str, s: dict[str, Any]) -> dict[str, Any]:
     """The videos.csv row of a video from its summary.json (``events_<class>`` counts in ``classes``)."""
     status = s.get("status")
@@ -80,11 +87,11 @@ def failed_row(name: str, reason: str) -> dict[str, Any]:
 def collect(out: Path, videos: list[Path], dirs: list[Path], failed: list[tuple[Path, str]]
             ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(video rows, event rows) of the batch, in the batch's order."""
-    reasons = {_absolute(v): r for v, r in failed}
+    reasons = {video_key(v): r for v, r in failed}
     rows, events = [], []
     for name, video, d in zip(video_names(videos), videos, dirs):
-        if _absolute(video) in reasons:
-            rows.append(failed_row(name, reasons[_absolute(video)]))
+        if reasons and (key := video_key(video)) in reasons:  # (no path resolved after each video without failures)
+            rows.append(failed_row(name, reasons[key]))
             continue
         s = read_summary(d)
         if s is None or s.get("status") == "running":
@@ -174,14 +181,14 @@ def rebuild(out: Path, runs: list[Path]) -> int:
     videos (``mpt-live --finish``): its videos are those the summaries of ``runs`` (its run folders) name and
     those of failed.csv, in natural order of their paths (the batch's order). Returns how many videos that is;
     a video the batch never reached is not known, so not counted."""
-    videos: dict[str, tuple[Path, Path]] = {}
+    videos: dict[str, tuple[Path, Path]] = {}  # video_key -> (the video as named, its folder)
     for d in runs:
         source = (read_summary(d) or {}).get("source")
         if isinstance(source, str) and source:
-            videos.setdefault(source, (Path(source), d))
+            videos.setdefault(video_key(source), (Path(source), d))
     failed = read_failed(out)
     for video, _ in failed:
-        videos.setdefault(str(video), (video, Path(out)))  # no folder of its own: its row is the failure
+        videos.setdefault(video_key(video), (video, Path(out)))  # no folder of its own: its row is the failure
     ordered = sorted(videos.values(), key=lambda vd: natural(vd[0].as_posix()))
     write_overview(out, [v for v, _ in ordered], [d for _, d in ordered], failed, batch=True)
     return len(ordered)

@@ -211,7 +211,7 @@ def write_outputs(out: Path, summary: dict[str, Any], files: dict[str, bytes], s
     run's outputs in ``out`` are cleared first (as a local run does), so none is left beside the new ones.
     The summary names the driver's video and model, with their stamps (the actor ran on a copy)."""
     from .recordings import stamp
-    from .rundir import start_run
+    from .rundir import recorded_source, start_run
     from .writers import write_json
 
     start_run(out, str(source))
@@ -224,7 +224,7 @@ def write_outputs(out: Path, summary: dict[str, Any], files: dict[str, bytes], s
             os.replace(tmp, out / name)
         finally:
             tmp.unlink(missing_ok=True)  # a full disk: no temporary file left behind
-    write_json(out / "summary.json", {**summary, "source": str(source),
+    write_json(out / "summary.json", {**summary, "source": recorded_source(str(source)),
                                       "stamps": {"source": stamp(source), "model": stamp(model)}})
 
 

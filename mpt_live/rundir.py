@@ -133,6 +133,13 @@ def read_summary(folder: Path, name: str = SUMMARY) -> dict[str, Any] | None:
     return s if isinstance(s, dict) else None
 
 
+def recorded_source(name: str) -> str:
+    """A run's source as its summary.json and running marker record it: a file's or frame folder's path made absolute
+    (links kept, not followed: a linked video keeps the name it was given), so that a batch's overview and ``--finish``
+    find the video whatever folder the run was started from; a camera or a URL as it is."""
+    return os.path.abspath(name) if "://" not in name and Path(name).exists() else name
+
+
 def _running_elsewhere(out: Path, name: str = SUMMARY) -> int | None:
     """The process ID of another live run on this machine whose ``running`` marker (``name``) is in ``out``,
     else None."""
@@ -220,7 +227,7 @@ def start_run(out: Path, source: str, facts: dict[str, Any] | None = None) -> No
     for p in out.iterdir():
         if (p.name in OUTPUTS or _TMP.match(p.name)) and p.is_file():
             p.unlink()
-    marker = {"status": "running", "source": source, **_claim(),
+    marker = {"status": "running", "source": recorded_source(source), **_claim(),
               "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
               "note": "written when the run started; replaced when it ends: a run that left this was killed "
                       "(mpt-live --finish DIR makes its plot, page and summary from its files)", **(facts or {})}

@@ -242,3 +242,25 @@ def test_a_single_run_into_a_batch_video_folder_refreshes_its_overview(clips, tm
     alone = tmp_path / "alone"  # a single run elsewhere writes no overview anywhere
     run_batch([videos[0]], alone, None, SessionConfig(), Console(quiet=True))
     assert not (tmp_path / "videos.csv").exists()
+
+
+def test_a_run_started_from_another_folder_is_named_as_the_batch_named_it(clips, tmp_path, monkeypatch):
+    """One of a batch's videos run again alone from its own folder (typed as a bare name) into its batch folder, then
+    --finish OUT from yet another folder: the overview names it as the batch did, once (its summary records the path
+    absolute; as typed, --finish looked for it under its own working folder)."""
+    from mpt_live.finish import finish_overview, run_folders
+
+    videos = [clips / n for n in CLIPS]
+    out = tmp_path / "out"
+    dirs = output_dirs(videos, out)
+    for v, d in zip(videos, dirs):
+        d.mkdir(parents=True)
+        (d / "summary.json").write_text(json.dumps({**_summary("complete", []), "source": str(v)}))
+    write_overview(out, videos, dirs, [])
+    monkeypatch.chdir(clips)
+    run_batch([Path(CLIPS[0])], dirs[0], None, SessionConfig(), Console(quiet=True))
+    source = Path(json.loads((dirs[0] / "summary.json").read_text())["source"])
+    assert source.is_absolute() and source.samefile(videos[0]) and source.name == CLIPS[0]
+    monkeypatch.chdir(tmp_path)
+    assert "rebuilt: 2 videos" in finish_overview(out, run_folders(out))
+    assert [(r["video"], r["folder"]) for r in rows(out / "videos.csv")] == [(c, d.name) for c, d in zip(CLIPS, dirs)]
