@@ -7,7 +7,8 @@ Serially (:func:`run_batch`), or in parallel (``--jobs``: :mod:`mpt_live.pool`; 
 (:func:`is_complete`: a summary.json of a finished run with the same model and settings, and every
 output of :data:`REQUIRED` beside it) and redoes the others.
 
-After each video of a batch the driver rewrites the batch's overview in ``out`` (:mod:`mpt_live.overview`).
+After each video of a batch the driver rewrites the batch's overview in ``out`` (:mod:`mpt_live.overview`); a
+single video's run ends by rebuilding that of a batch whose video folder it ran into (:func:`mpt_live.job.run_job`).
 
 In a batch a video that fails (unreadable, broken mid-way) does not stop the others; its one-line
 reason is returned. A single video's expected failure (InputError) is raised as it is. Ctrl-C stops
@@ -24,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.text import Text
 
 from .errors import InputError, OutputError
-from .finish import refresh_enclosing
 from .job import run_job
 from .overview import FAILED, write_overview
 from .results import ModelInfo
@@ -98,15 +99,6 @@ def record_failures(out: Path | None, failed: list[tuple[Path, str]]) -> None:
         pass  # the console lists them too; a full disk is reported by the videos' own outputs
 
 
-def _overview(out: Path | None, videos: list[Path], dirs: list[Path | None], failed: list[tuple[Path, str]],
-              classes: tuple[str, ...], console: Console) -> None:
-    """A batch's overview rewritten; after one video, that of an earlier batch whose video folder it ran into."""
-    if len(videos) > 1:
-        write_overview(out, videos, dirs, failed, classes=classes)
-    elif out is not None and (line := refresh_enclosing(out)):
-        console.print(line, highlight=False, soft_wrap=True)
-
-
 def run_batch(videos: str | Path | list[Path], out: Path | None, runtime: Any | None, cfg: SessionConfig,
               console: Console,
               *, save_video: bool = False, display: bool = False, fps: float | None = None, first: Any | None = None
@@ -138,11 +130,12 @@ def run_batch(videos: str | Path | list[Path], out: Path | None, runtime: Any | 
 
             try:
                 with first if first is not None and index == 0 else open_recording(video, fps) as src:
-                    summary = run_job(src, runtime, cfg, d, save_video=save_video, display=display, progress=tick)
+                    summary = run_job(src, runtime, cfg, d, save_video=save_video, display=display, progress=tick,
+                                      say=lambda line: console.print(Text(line), soft_wrap=True))
                 done.append((video, d, summary))
                 bar.update(task, completed=summary["frames_read"], total=summary["frames_read"])
             except KeyboardInterrupt:
-                _overview(out, videos, dirs, failed, classes, console)  # the stopped video's summary says interrupted
+                write_overview(out, videos, dirs, failed, classes=classes)  # the stopped video's summary: interrupted
                 raise
             except (InputError, OutputError) as e:  # one line that names the file
                 if len(videos) == 1:
@@ -152,7 +145,7 @@ def run_batch(videos: str | Path | list[Path], out: Path | None, runtime: Any | 
                 failed.append((video, f"{video}: {type(e).__name__}: {e}"))
             if several and failed and failed[-1][0] == video:
                 record_failures(out, failed)
-            _overview(out, videos, dirs, failed, classes, console)  # OUT/videos.csv, all_events.csv, index.html
+            write_overview(out, videos, dirs, failed, classes=classes)  # OUT/videos.csv, all_events.csv, index.html
             if overall is not None:
                 bar.update(overall, advance=1)
     return done, failed
@@ -258,13 +251,15 @@ def run_parallel(videos: str | Path | list[Path], out: Path | None, runtime: Any
                      threads=threads or 1, save_video=save_video, fps=fps)
     dirs, so_far = output_dirs(videos, out), []
     classes = tuple(ModelInfo.of(runtime).classes)
+    several = len(videos) > 1  # one video: its folder is out, no batch's (its run's own marker guards it)
 
     def update(failed: list[tuple[Path, str]]) -> None:  # after each video: the batch's overview
         so_far[:] = failed
         write_overview(out, videos, dirs, failed, classes=classes)
 
-    with claim_batch(out):
-        record_failures(out, [])  # an earlier run's list: its videos are tried again now
+    with claim_batch(out) if several else contextlib.nullcontext():
+        if several:
+            record_failures(out, [])  # an earlier run's list: its videos are tried again now
         update([])  # a rerun: the videos done before
         if not todo:
             return [], [], skipped
@@ -280,7 +275,6 @@ def run_parallel(videos: str | Path | list[Path], out: Path | None, runtime: Any
         except KeyboardInterrupt:
             update(so_far)  # the stopped videos' summaries say interrupted
             raise
-    record_failures(out, failed)
-    if len(videos) == 1:  # one video into the folder of an earlier batch's: that batch's overview
-        _overview(out, videos, dirs, failed, (), console)
+    if several:
+        record_failures(out, failed)
     return done, failed, skipped

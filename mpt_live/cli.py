@@ -188,7 +188,7 @@ def live(
 
 def _finish(folder: Path, given: list[str]) -> None:
     """--finish DIR: each killed run's folder finished from its files (mpt_live/finish.py); one line each."""
-    from .finish import finish_folder, finish_overview, run_folders
+    from .finish import finish_folder, finish_overview, refresh_enclosing, run_folders
 
     if given:
         _fail(f"--finish and {given[0]}: --finish only finishes a killed run's folder, it runs nothing")
@@ -203,7 +203,9 @@ def _finish(folder: Path, given: list[str]) -> None:
         except InputError as e:  # one folder in use (or not finishable): the others are still finished
             _say(str(e), "error:", "bold red")
             refused += 1
-    if line := finish_overview(folder, folders):  # OUT/videos.csv... rebuilt, the finished videos listed, stale ones fixed
+    # OUT/videos.csv... rebuilt, the finished videos listed, stale ones fixed; a single run's folder: the overview of
+    # a batch whose video folder it is, as the run's own end would have rebuilt it
+    if line := finish_overview(folder, folders) or (refresh_enclosing(folder) if folders == [folder] else None):
         _say(line)
     if refused:
         raise typer.Exit(2)
@@ -234,12 +236,12 @@ def _run_source(source: Any, runtime: Any | None, cfg: SessionConfig, out: Optio
     from .terminal import StatusLine
 
     if display:
-        summary = run_job(source, runtime, cfg, out, save_video=save_video, display=True)
+        summary = run_job(source, runtime, cfg, out, save_video=save_video, display=True, say=_say)
     else:
         if out is None:
             console.print("[dim]headless without --out: showing the status line only (no files written)[/]")
         with StatusLine(console, source.name) as line:
-            summary = run_job(source, runtime, cfg, out, save_video=save_video, status=line.update)
+            summary = run_job(source, runtime, cfg, out, save_video=save_video, status=line.update, say=_say)
     _report(summary, out)
     return summary
 

@@ -42,6 +42,11 @@ MARKER_FACTS = ("source", "mode", "model", "provider", "source_fps", "source_fra
 def run_folders(folder: Path, option: str = "--finish") -> list[Path]:
     """``folder`` when it is a run's output folder, else the run folders below it (a batch's --out); InputError
     when it is not a folder, a live batch is writing there, or it holds no run."""
+    return list(find_runs(folder, option))
+
+
+def find_runs(folder: Path, option: str = "--finish") -> dict[Path, dict[str, Any]]:
+    """:func:`run_folders` with each folder's summary.json, read once (in order of the folders' paths)."""
     if not folder.exists():
         raise InputError(f"{option} {folder}: no such folder")
     if not folder.is_dir():
@@ -50,17 +55,18 @@ def run_folders(folder: Path, option: str = "--finish") -> list[Path]:
     if pid is not None:
         raise InputError(f"{option} {folder}: a batch (process {pid}) is still writing there; wait for it to end, "
                          f"or remove its {BATCH_MARKER} if no such run exists")
-    if _is_run(folder):
-        return [folder]
-    found = sorted(p.parent for p in folder.rglob(SUMMARY) if _is_run(p.parent))
+    own = read_summary(folder)
+    if _is_run(own):
+        return {folder: own}
+    found = {p.parent: s for p in sorted(folder.rglob(SUMMARY)) if _is_run(s := read_summary(p.parent))}
     if not found:
         raise InputError(f"{option} {folder}: not an output folder of mpt-live (no {SUMMARY} of a run in it or "
                          "below it)")
     return found
 
 
-def _is_run(folder: Path) -> bool:
-    s = read_summary(folder)
+def _is_run(s: dict[str, Any] | None) -> bool:
+    """Whether ``s`` (a folder's summary.json) is a run's."""
     return bool(s) and isinstance(s.get("status"), str) and "source" in s
 
 
@@ -68,7 +74,7 @@ def finish_folder(folder: Path, option: str = "--finish") -> tuple[bool, str]:
     """Finish one run folder from its files: (whether anything was written, a line saying what was done).
     InputError when its run is still writing there, or the folder is not a run's."""
     marker = read_summary(folder)
-    if not marker or not _is_run(folder):
+    if not marker or not _is_run(marker):
         raise InputError(f"{option} {folder}: not an output folder of mpt-live (no {SUMMARY} of a run)")
     pid = run_in_use(folder)
     if pid is not None:
@@ -114,29 +120,35 @@ def _damaged_review(folder: Path, marker: dict[str, Any], summary: dict[str, Any
     return f"; no copy of the damaged recording ({why}): its page may stop playing at the damage"
 
 
-def finish_overview(folder: Path, runs: list[Path]) -> str | None:
+def finish_overview(folder: Path, runs: list[Path] | dict[Path, dict[str, Any]]) -> str | None:
     """Rebuild the overview of the batch whose --out is ``folder`` (``runs``: its run folders, as
-    :func:`run_folders` found them) and say so in a line; None where ``folder`` is a run's own or no batch's."""
-    if runs == [folder] or not is_batch_out(folder):
+    :func:`run_folders` found them, or with their summaries as :func:`find_runs` read them) and say so in a line;
+    None where ``folder`` is a run's own or no batch's."""
+    if list(runs) == [folder] or not is_batch_out(folder):
         return None
+    if not isinstance(runs, dict):  # read now: --finish has just rewritten the killed ones'
+        runs = {d: s for d in runs if (s := read_summary(d)) is not None}
     n = rebuild(folder, runs)
     return (f"{folder}: the batch's overview (videos.csv, all_events.csv, index.html) rebuilt: {n} "
             f"video{'s' if n != 1 else ''}")
 
 
 def refresh_enclosing(run_dir: Path) -> str | None:
-    """After a single video's run into ``run_dir``: the overview of the batch whose --out holds it as one of its
-    videos' folders (its videos.csv lists it) rebuilt as :func:`finish_overview` does, so it describes this run, and
-    a line saying so; None where no batch lists the folder, or a live batch holds it (that batch rewrites its
-    overview after each of its videos)."""
+    """At the end of a single video's run into ``run_dir`` (:func:`mpt_live.job.run_job`, a Ray video's outputs
+    written): the overview of the batch whose --out holds it as one of its videos' folders (its videos.csv lists the
+    folder) rebuilt as :func:`finish_overview` does, so it describes this run, and a
+    line saying so; None where no batch lists it, or a live batch holds that --out (this process's too: a batch
+    rewrites its own overview after each of its videos)."""
     here = Path(os.path.abspath(run_dir))
     for parent in here.parents:
         if not is_batch_out(parent):
             continue
+        if batch_in_use(parent, mine=True) is not None:
+            return None
         if here.relative_to(parent).as_posix() not in listed_folders(parent):
             return None
-        try:  # run_folders refuses a folder a live batch holds
-            return finish_overview(parent, run_folders(parent))
+        try:  # refused where a batch took the folder since
+            return finish_overview(parent, find_runs(parent))
         except InputError:
             return None
     return None

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .errors import InputError, OutputError, first_line
+from .finish import refresh_enclosing
 from .interrupts import deferred, signal_name
 from .overlay import render_overlay
 from .report import run_title, write_plot_and_page
@@ -40,11 +41,12 @@ from .writers import CSVSink, VideoSink
 def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str | Path | None = None, *,
             save_video: bool = False, display: bool = False,
             progress: Callable[[int, int | None], None] | None = None,
-            status: Callable[[str], None] | None = None) -> dict[str, Any]:
+            status: Callable[[str], None] | None = None, say: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run ``source`` (an opened :class:`VideoFile`, :class:`FrameFolder`, :class:`CaptureReader`, ...) through
     the session with ``runtime`` (None: motion-only); return the summary.
 
-    ``progress(frames_read, total_frames)`` and ``status(view.status())`` are called once per frame.
+    ``progress(frames_read, total_frames)`` and ``status(view.status())`` are called once per frame; ``say(line)``
+    once where the run's end rebuilt an enclosing batch's overview (:func:`mpt_live.finish.refresh_enclosing`).
     A stop (Ctrl-C, SIGTERM, SIGHUP) or an error: the summary is still written, then it is raised again.
     The summary's ``status`` says whether the outputs are complete (:func:`mpt_live.rundir.run_status`)."""
     out = Path(out_dir) if out_dir is not None else None
@@ -131,6 +133,8 @@ def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str |
                         finish_run(out, summary)
                     except OutputError as e:
                         summary_error = e
+                    else:  # every run's end, whatever ended it: the overview of a batch whose video folder this is
+                        _refresh(out, say)
     if stopped is not None:
         raise stopped
     if summary_error is not None:
@@ -179,6 +183,16 @@ def _finish(session: Session, out: Path | None, outputs: dict[str, Any], sink: C
                             session.model.demo)
     summary["status"], summary["problems"] = run_status(summary)
     return summary
+
+
+def _refresh(out: Path, say: Callable[[str], None] | None) -> None:
+    """An enclosing batch's overview rebuilt after the run (best effort: the run's own outputs are what counts)."""
+    try:
+        line = refresh_enclosing(out)
+    except OSError:
+        return
+    if line and say is not None:
+        say(line)
 
 
 def marker_facts(session: Session) -> dict[str, Any]:

@@ -8,8 +8,9 @@ recomputed), or that failed in this run (its reason); a video not reached yet, i
 (its summary says ``running``) is not listed. The
 batch's driver calls :func:`write_overview` after every video (serial, ``--jobs``, ``--ray``), each file
 written atomically, so a stopped batch leaves an overview of what finished, and a rerun rebuilds it
-from every video's folder (those it skipped too); ``mpt-live --finish OUT`` after a batch killed outright
-rebuilds it without the batch's list of videos (:func:`rebuild`). Only the standard library and the run
+from every video's folder (those it skipped too); ``mpt-live --finish OUT`` after a batch killed outright, and the
+end of a single video's run into one of its videos' folders (:func:`mpt_live.finish.refresh_enclosing`), rebuild it
+without the batch's list of videos (:func:`rebuild`). Only the standard library and the run
 folders' helpers: it runs between videos.
 """
 
@@ -84,16 +85,17 @@ def failed_row(name: str, reason: str) -> dict[str, Any]:
     return {**{k: "" for k in COLUMNS}, "video": name, "status": "failed", "reason": reason, "classes": {}}
 
 
-def collect(out: Path, videos: list[Path], dirs: list[Path], failed: list[tuple[Path, str]]
-            ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(video rows, event rows) of the batch, in the batch's order."""
+def collect(out: Path, videos: list[Path], dirs: list[Path], failed: list[tuple[Path, str]],
+            summaries: dict[Path, dict[str, Any]] | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(video rows, event rows) of the batch, in the batch's order (``summaries``: those of its folders already
+    read, by folder; the others are read here)."""
     reasons = {video_key(v): r for v, r in failed}
     rows, events = [], []
     for name, video, d in zip(video_names(videos), videos, dirs):
         if reasons and (key := video_key(video)) in reasons:  # (no path resolved after each video without failures)
             rows.append(failed_row(name, reasons[key]))
             continue
-        s = read_summary(d)
+        s = summaries[d] if summaries is not None and d in summaries else read_summary(d)
         if s is None or s.get("status") == "running":
             continue  # not reached yet, in progress, or killed where nothing could be caught
         folder = Path(os.path.relpath(d, out)).as_posix()
@@ -128,16 +130,17 @@ def _csv(columns: list[str], rows: list[dict[str, Any]]) -> str:
 
 
 def write_overview(out: Path | None, videos: list[Path], dirs: list[Path], failed: list[tuple[Path, str]],
-                   batch: bool | None = None, classes: tuple[str, ...] = ()) -> None:
+                   batch: bool | None = None, classes: tuple[str, ...] = (),
+                   summaries: dict[Path, dict[str, Any]] | None = None) -> None:
     """Rewrite the three files of the batch in ``out`` (each atomically) from the videos' folders as they are.
     A file that cannot be written is left as it was: the videos' own outputs are what counts. Nothing for one
     video (or no ``out``): its own folder is the output; ``batch``: True where ``out`` is a batch's whatever the
     number of videos known (:func:`rebuild`); ``classes``: the batch's model's (its columns, even where every video
-    failed)."""
+    failed); ``summaries``: the videos' summaries already read, by folder (:func:`collect`)."""
     if out is None or not (len(videos) >= 2 if batch is None else batch):
         return
     out = Path(out)
-    rows, events = collect(out, videos, dirs, failed)
+    rows, events = collect(out, videos, dirs, failed, summaries)
     columns = _class_columns(rows, classes)
     for r in rows:
         r.update({f"events_{c}": n for c, n in r["classes"].items()})
@@ -176,21 +179,22 @@ def read_failed(out: Path) -> list[tuple[Path, str]]:
         return []
 
 
-def rebuild(out: Path, runs: list[Path]) -> int:
+def rebuild(out: Path, runs: dict[Path, dict[str, Any]]) -> int:
     """Rewrite the overview of the batch in ``out`` from what the folder holds, without the batch's list of
-    videos (``mpt-live --finish``): its videos are those the summaries of ``runs`` (its run folders) name and
-    those of failed.csv, in natural order of their paths (the batch's order). Returns how many videos that is;
-    a video the batch never reached is not known, so not counted."""
+    videos (``mpt-live --finish``, a single run into one of its videos' folders): its videos are those the summaries
+    of ``runs`` (its run folders: their summary.json, read once) name and those of failed.csv, in natural order of
+    their paths (the batch's order). Returns how many videos that is; a video the batch never reached is not known,
+    so not counted."""
     videos: dict[str, tuple[Path, Path]] = {}  # video_key -> (the video as named, its folder)
-    for d in runs:
-        source = (read_summary(d) or {}).get("source")
+    for d, s in sorted(runs.items()):
+        source = s.get("source")
         if isinstance(source, str) and source:
             videos.setdefault(video_key(source), (Path(source), d))
     failed = read_failed(out)
     for video, _ in failed:
         videos.setdefault(video_key(video), (video, Path(out)))  # no folder of its own: its row is the failure
     ordered = sorted(videos.values(), key=lambda vd: natural(vd[0].as_posix()))
-    write_overview(out, [v for v, _ in ordered], [d for _, d in ordered], failed, batch=True)
+    write_overview(out, [v for v, _ in ordered], [d for _, d in ordered], failed, batch=True, summaries=runs)
     return len(ordered)
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from rich.console import Console
+from rich.text import Text
 
 from .batch import BatchSpec
 from .errors import InputError
@@ -85,7 +86,8 @@ def _run_one(task: tuple[int, Path, Path], spec: BatchSpec, runtime: Any, cfg: A
 
     try:
         with open_recording(video, spec.fps) as src:
-            summary = run_job(src, runtime, cfg, out, save_video=spec.save_video, progress=progress)
+            summary = run_job(src, runtime, cfg, out, save_video=spec.save_video, progress=progress,
+                              say=lambda line: events.put(("note", i, line)))
         events.put(("done", i, {k: summary[k] for k in ("frames_read", "windows", "seconds", "fps")}))
     except InputError as e:
         events.put(("failed", i, str(e)))
@@ -157,6 +159,8 @@ def run_pool(todo: list[tuple[int, Path, Path]], spec: BatchSpec, jobs: int, con
                     bars[i] = bar.add_task(by_index[i][0].name, total=None)
                 elif kind == "progress" and i in bars:
                     bar.update(bars[i], completed=ev[2], total=ev[3] or None)
+                elif kind == "note":  # the run rebuilt an enclosing batch's overview (a single video's)
+                    bar.console.print(Text(ev[2]), soft_wrap=True)
                 elif kind in ("done", "failed"):
                     finished.add(i)
                     running = {pid: j for pid, j in running.items() if j != i}

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from rich.console import Console
+from rich.text import Text
 
 from .batch import BatchSpec
 from .errors import InputError, OutputError
@@ -206,10 +207,13 @@ def mirrored(root: Path, rel: str) -> tuple[Path, Path]:
 
 
 def write_outputs(out: Path, summary: dict[str, Any], files: dict[str, bytes], source: Path,
-                   model: str | None = None) -> None:
+                   model: str | None = None) -> str | None:
     """The actor's files into ``out``, each atomically, summary.json (the completion mark) last. An earlier
     run's outputs in ``out`` are cleared first (as a local run does), so none is left beside the new ones.
-    The summary names the driver's video and model, with their stamps (the actor ran on a copy)."""
+    The summary names the driver's video and model, with their stamps (the actor ran on a copy). The run's end
+    here, as a local run's (:func:`mpt_live.job.run_job`): the overview of a batch whose video folder ``out`` is
+    rebuilt; returns the line saying so, or None."""
+    from .finish import refresh_enclosing
     from .recordings import stamp
     from .rundir import recorded_source, start_run
     from .writers import write_json
@@ -226,6 +230,10 @@ def write_outputs(out: Path, summary: dict[str, Any], files: dict[str, bytes], s
             tmp.unlink(missing_ok=True)  # a full disk: no temporary file left behind
     write_json(out / "summary.json", {**summary, "source": recorded_source(str(source)),
                                       "stamps": {"source": stamp(source), "model": stamp(model)}})
+    try:
+        return refresh_enclosing(out)
+    except OSError:  # best effort: the video's own outputs are what counts
+        return None
 
 
 def run_ray(todo: list[tuple[int, Path, Path]], spec: BatchSpec, address: str, console: Console,
@@ -296,12 +304,14 @@ def run_ray(todo: list[tuple[int, Path, Path]], spec: BatchSpec, address: str, c
                 else:
                     idle.append(actor)
                     try:  # one output folder that cannot be written (a full disk, another run in it) is one failure
-                        write_outputs(out, summary, files, video, spec.model)
+                        line = write_outputs(out, summary, files, video, spec.model)
                     except (OSError, InputError, OutputError) as e:
                         why = str(e) if isinstance(e, (InputError, OutputError)) else f"{out}: {e.strerror or e}"
                         failed.append((video, f"{video}: its outputs could not be written ({why})"))
                     else:
                         done.append((video, out, {k: summary[k] for k in ("frames_read", "windows", "seconds", "fps")}))
+                        if line:
+                            bar.console.print(Text(line), soft_wrap=True)
                 bar.remove_task(bars.pop(i))
                 bar.advance(overall)
                 if after is not None:

@@ -140,15 +140,15 @@ def recorded_source(name: str) -> str:
     return os.path.abspath(name) if "://" not in name and Path(name).exists() else name
 
 
-def _running_elsewhere(out: Path, name: str = SUMMARY) -> int | None:
-    """The process ID of another live run on this machine whose ``running`` marker (``name``) is in ``out``,
-    else None."""
+def _running_elsewhere(out: Path, name: str = SUMMARY, mine: bool = False) -> int | None:
+    """The process ID of another live run on this machine whose ``running`` marker (``name``) is in ``out``
+    (``mine``: this process's too), else None."""
     s = read_summary(out, name)
     try:
         pid = int(s["pid"]) if s and s.get("status") == "running" and s.get("host") == socket.gethostname() else 0
     except (ValueError, KeyError, TypeError):
         return None
-    if pid <= 0 or pid == os.getpid():
+    if pid <= 0 or (pid == os.getpid() and not mine):
         return None
     try:
         os.kill(pid, 0)  # no signal sent: only whether that process exists
@@ -167,9 +167,10 @@ def run_in_use(out: Path) -> int | None:
     return _running_elsewhere(out)
 
 
-def batch_in_use(out: Path) -> int | None:
-    """The process ID of a live batch on this machine writing below ``out`` (its batch marker), else None."""
-    return _running_elsewhere(out, BATCH_MARKER)
+def batch_in_use(out: Path, mine: bool = False) -> int | None:
+    """The process ID of a live batch on this machine writing below ``out`` (its batch marker; ``mine``: this
+    process's batch too), else None."""
+    return _running_elsewhere(out, BATCH_MARKER, mine)
 
 
 def _check_no_batch(out: Path, option: str = "--out") -> None:

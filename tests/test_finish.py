@@ -7,6 +7,7 @@ import csv
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -136,6 +137,24 @@ def test_finish_on_a_batch_out_rebuilds_its_overview(tmp_path):
     assert rows["b"]["status"] == "done" and rows[""]["status"] == "failed" and rows[""]["reason"] == "cannot be read"
     assert 'href="a/report.html"' in (out / "index.html").read_text()
     assert (out / "all_events.csv").is_file()
+
+
+def test_finish_of_a_single_killed_run_in_a_batch_video_folder_rebuilds_that_batchs_overview(tmp_path):
+    """A video run again alone into its batch folder (OUT/a) and killed there: --finish OUT/a finishes it and, as the
+    run's own end would have, rebuilds OUT's overview (it listed the earlier, complete run)."""
+    from mpt_live.overview import write_overview
+
+    out = tmp_path / "batch"
+    a, b = _run_folder(out / "a", "complete"), _run_folder(out / "b", "complete")
+    write_overview(out, [a / "v.mp4", b / "v.mp4"], [a, b], [])
+    shutil.rmtree(a)
+    _run_folder(out / "a", "running")  # the single run, killed
+    res = cli("--finish", str(a))
+    text = res.stderr + res.stdout
+    assert res.returncode == 0 and "rebuilt: 2 videos" in text, text
+    with open(out / "videos.csv", newline="") as fh:
+        rows = {r["folder"]: r for r in csv.DictReader(fh)}
+    assert rows["a"]["status"] == "incomplete" and "--finish" in rows["a"]["reason"] and rows["b"]["status"] == "done"
 
 
 def test_finish_on_a_batch_killed_in_its_first_video_writes_its_overview(tmp_path):

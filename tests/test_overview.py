@@ -4,6 +4,7 @@ batch, rebuilt by a rerun; none for one video; the page in chromium."""
 from __future__ import annotations
 
 import csv
+import io
 import json
 import shutil
 from pathlib import Path
@@ -213,35 +214,76 @@ def test_videos_csv_header_does_not_depend_on_the_videos(tmp_path):
     assert headers[0][-4:] == ["events_surprise", "events_unclassified", "model", "demo"]
 
 
-def test_a_single_run_into_a_batch_video_folder_refreshes_its_overview(clips, tmp_path, monkeypatch):
-    """`--video one.mp4 --out OUT/one` into the folder of one of an earlier batch's videos: OUT's videos.csv,
-    all_events.csv and index.html then describe the new run, not the old one."""
+def _earlier_batch(clips: Path, out: Path) -> tuple[list[Path], list[Path]]:
+    """An earlier batch's --out over two clips (hand-made summaries: no events), its overview written."""
     videos = [clips / n for n in CLIPS]
-    out = tmp_path / "out"
     dirs = output_dirs(videos, out)
     for v, d in zip(videos, dirs):
         d.mkdir(parents=True)
         (d / "summary.json").write_text(json.dumps({**_summary("complete", []), "source": str(v)}))
-    write_overview(out, videos, dirs, [])
-    assert rows(out / "videos.csv")[0]["micro_events"] == "0" and rows(out / "all_events.csv") == []
-    header = "event_id,video,face,onset_s,apex_s,offset_s,onset_frame,apex_frame,offset_frame,type,class,confidence,score\n"
+    write_overview(out, videos, dirs, [], classes=("happiness", "surprise"))
+    return videos, dirs
 
-    def rerun(src, runtime, cfg, d, **k):  # the new run of the first video: two micro-expressions
-        s = {**_summary("complete", [{"type": "micro", "class": "surprise"}] * 2), "source": str(videos[0])}
-        (d / "summary.json").write_text(json.dumps(s))
-        (d / "events.csv").write_text(header + "".join(f"{i},x,0,1.0,1.1,1.2,30,33,36,micro,surprise,0.9,5.0\n"
-                                                       for i in (1, 2)))
-        return {**s, "frames_read": 100}
 
-    monkeypatch.setattr(batch, "run_job", rerun)
-    run_batch([videos[0]], dirs[0], None, SessionConfig(), Console(quiet=True))
+def test_a_single_run_into_a_batch_video_folder_refreshes_its_overview(clips, tmp_path, capsys):
+    """`--video one.mp4 --out OUT/one` into the folder of one of an earlier batch's videos: OUT's videos.csv,
+    all_events.csv and index.html then describe the new run (its summary's frames, not the old one's 100)."""
+    out = tmp_path / "out"
+    videos, dirs = _earlier_batch(clips, out)
+    console = Console(file=io.StringIO(), width=400)
+    done, _ = run_batch([videos[0]], dirs[0], None, SessionConfig(), console)
     first, second = rows(out / "videos.csv")
-    assert (first["video"], first["micro_events"], second["micro_events"]) == (CLIPS[0], "2", "0")
-    assert [e["video"] for e in rows(out / "all_events.csv")] == [CLIPS[0]] * 2
-    assert ">2<" in (out / "index.html").read_text()
+    assert (first["video"], first["frames"], second["frames"]) == (CLIPS[0], str(done[0][2]["frames_read"]), "100")
+    assert first["frames"] != "100" and "rebuilt: 2 videos" in console.file.getvalue()
+    assert str(done[0][2]["frames_read"]) in (out / "index.html").read_text()
     alone = tmp_path / "alone"  # a single run elsewhere writes no overview anywhere
     run_batch([videos[0]], alone, None, SessionConfig(), Console(quiet=True))
-    assert not (tmp_path / "videos.csv").exists()
+    assert not (tmp_path / "videos.csv").exists() and not (alone / "videos.csv").exists()
+
+
+def test_a_realtime_run_into_a_batch_video_folder_refreshes_its_overview(clips, tmp_path):
+    """--realtime (a camera or a stream alike: no batch driver around it) ends as every run does: the earlier
+    batch's overview rebuilt, and one line saying so."""
+    from typer.testing import CliRunner
+
+    from mpt_live.cli import app
+
+    out = tmp_path / "out"
+    videos, dirs = _earlier_batch(clips, out)
+    res = CliRunner().invoke(app, ["--video", str(videos[1]), "--realtime", "--motion-only", "--headless",
+                                   "--out", str(dirs[1])])
+    s = json.loads((dirs[1] / "summary.json").read_text())
+    assert s["mode"] == "live" and res.exit_code in (0, 1), res.output
+    first, second = rows(out / "videos.csv")
+    assert (second["video"], second["frames"], first["frames"]) == (CLIPS[1], str(s["frames_read"]), "100")
+    assert "overview" in res.output and "rebuilt: 2 videos" in res.output
+
+
+def test_the_refresh_reads_each_summary_once(tmp_path, monkeypatch):
+    """The enclosing batch's refresh parses each of its videos' summary.json once (it was three times: to find the
+    run folders, for their videos, for their rows)."""
+    from mpt_live import finish, overview
+    from mpt_live.rundir import SUMMARY
+
+    videos = [tmp_path / "in" / f"v{i}.mp4" for i in range(4)]
+    out = tmp_path / "out"
+    dirs = output_dirs(videos, out)
+    for v, d in zip(videos, dirs):
+        d.mkdir(parents=True)
+        (d / SUMMARY).write_text(json.dumps({**_summary("complete", []), "source": str(v)}))
+    write_overview(out, videos, dirs, [])
+    reads: list[Path] = []
+    for module in (finish, overview):
+        real = module.read_summary
+
+        def counted(folder, name=SUMMARY, real=real):
+            if name == SUMMARY:
+                reads.append(Path(folder))
+            return real(folder, name)
+
+        monkeypatch.setattr(module, "read_summary", counted)
+    assert "rebuilt: 4 videos" in finish.refresh_enclosing(dirs[2])
+    assert sorted(r for r in reads if r != out) == sorted(dirs)  # out itself: whether it is a run's folder
 
 
 def test_a_run_started_from_another_folder_is_named_as_the_batch_named_it(clips, tmp_path, monkeypatch):

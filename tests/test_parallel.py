@@ -344,3 +344,64 @@ def test_ray_names_linked_videos_as_given(linked, tmp_path):
         text = (Path("out") / name).read_text()
         assert "junk" not in text and "take_1" not in text.split("<source")[0], name
     assert json.loads(Path("out/a/summary.json").read_text())["source"] == os.path.abspath(video)  # the link's path
+
+
+def _stop_at_first_progress(monkeypatch, seen: list[bool], marker: Path) -> None:
+    """Ctrl-C in the batch's process as soon as a worker reports progress on a video (``seen``: whether ``marker``,
+    a batch marker, was there then)."""
+    from contextlib import contextmanager
+
+    import mpt_live.pool as pool
+
+    real = pool.progress_bar
+
+    @contextmanager
+    def bar(console):
+        with real(console) as b:
+            update = b.update
+
+            def stop(task, **k):
+                if k.get("completed"):
+                    seen.append(marker.exists())
+                    raise KeyboardInterrupt
+                return update(task, **k)
+
+            b.update = stop
+            yield b
+
+    monkeypatch.setattr(pool, "progress_bar", bar)
+
+
+def test_jobs_stopped_by_ctrl_c_leave_overviews_of_what_ended(folder, tmp_path, monkeypatch):
+    """A --jobs batch stopped by Ctrl-C lists its stopped videos (their summaries: interrupted); one of its videos
+    run again alone with --jobs into its folder and stopped too rebuilds that batch's overview as every run's end
+    does; such a run of one video is no batch: no batch marker, no failed.csv in the video's own folder."""
+    from mpt_live.rundir import BATCH_MARKER
+
+    out, console, seen = tmp_path / "out", Console(quiet=True), []
+    d = out / Path(VIDEOS[0]).stem
+    _stop_at_first_progress(monkeypatch, seen, d / BATCH_MARKER)
+    with pytest.raises(KeyboardInterrupt):
+        run_parallel(folder, out, None, SessionConfig(), console, jobs=2, device="cpu")
+    summaries = {p.parent.name: json.loads(p.read_text()) for p in out.glob("*/summary.json")}
+    listed = rows(out / "videos.csv")
+    assert summaries and sorted(r["folder"] for r in listed) == sorted(summaries)
+    assert all(r["status"] == "incomplete" and "interrupted" in r["reason"] for r in listed
+               if summaries[r["folder"]]["status"] == "interrupted")
+    stale = [{**r, "frames": "-1"} for r in listed]  # an overview that no longer describes the runs
+    with open(out / "videos.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(listed[0]))
+        w.writeheader()
+        w.writerows(stale)
+    with pytest.raises(KeyboardInterrupt):
+        run_parallel([folder / VIDEOS[0]], d, None, SessionConfig(), console, jobs=1, device="cpu")
+    s = json.loads((d / "summary.json").read_text())
+    row = next(r for r in rows(out / "videos.csv") if r["folder"] == d.name)
+    assert s["status"] == "interrupted" and row["frames"] == str(s["frames_read"]) and "interrupted" in row["reason"]
+    assert seen[-1] is False and not (d / "videos.csv").exists()
+    monkeypatch.undo()
+    (folder / "broken.mp4").write_text("not a video")
+    single = tmp_path / "single"
+    done, failed, _ = run_parallel([folder / "broken.mp4"], single, None, SessionConfig(), console, jobs=1,
+                                   device="cpu")
+    assert not done and len(failed) == 1 and not (single / "failed.csv").exists()
