@@ -29,13 +29,12 @@ from rich.text import Text
 
 from .errors import InputError, OutputError
 from .job import run_job
-from .overview import FAILED, write_overview
+from .overview import record_failures, write_overview
 from .results import ModelInfo
 from .rundir import claim_batch, read_summary
 from .session import FILE_STRIDE, MAX_FACES, SessionConfig
 from .recordings import check_fps, expand_recordings, open_recording, stamp
 from .terminal import progress_bar
-from .writers import atomic_path
 
 
 def _videos(videos: str | Path | list[Path]) -> list[Path]:
@@ -74,31 +73,6 @@ def output_dirs(videos: list[Path], out: Path) -> list[Path]:
     return dirs
 
 
-def record_failures(out: Path | None, failed: list[tuple[Path, str]]) -> None:
-    """Write ``out/failed.csv`` (video, reason) for the batch's failures so far, or remove a stale one: after
-    an overnight run the terminal may be gone, and a video that could not be read has no folder of its own.
-    Each video by its absolute path (links kept), so that a run of it started from another folder is known as it."""
-    if out is None:
-        return
-    path = Path(out) / FAILED
-    if not failed:
-        path.unlink(missing_ok=True)
-        return
-    import csv
-    import io
-
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["video", "reason"])
-    w.writerows([os.path.abspath(v), reason] for v, reason in failed)
-    try:
-        Path(out).mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp:
-            tmp.write_text(buf.getvalue())
-    except OSError:
-        pass  # the console lists them too; a full disk is reported by the videos' own outputs
-
-
 def run_batch(videos: str | Path | list[Path], out: Path | None, runtime: Any | None, cfg: SessionConfig,
               console: Console,
               *, save_video: bool = False, display: bool = False, fps: float | None = None, first: Any | None = None
@@ -118,7 +92,7 @@ def run_batch(videos: str | Path | list[Path], out: Path | None, runtime: Any | 
     classes = tuple(ModelInfo.of(runtime).classes)
     if several:
         record_failures(out, failed)  # an earlier run's list: its videos are tried again now
-    with claim_batch(out) if several and out is not None else contextlib.nullcontext(), \
+    with claim_batch(out, {"classes": list(classes)}) if several and out is not None else contextlib.nullcontext(), \
             progress_bar(console, disable=display) as bar:
         overall = bar.add_task("videos", total=len(videos), unit="videos") if several else None
         for index, (video, d) in enumerate(zip(videos, dirs)):
@@ -257,7 +231,7 @@ def run_parallel(videos: str | Path | list[Path], out: Path | None, runtime: Any
         so_far[:] = failed
         write_overview(out, videos, dirs, failed, classes=classes)
 
-    with claim_batch(out) if several else contextlib.nullcontext():
+    with claim_batch(out, {"classes": list(classes)}) if several else contextlib.nullcontext():
         if several:
             record_failures(out, [])  # an earlier run's list: its videos are tried again now
         update([])  # a rerun: the videos done before

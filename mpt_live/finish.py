@@ -25,7 +25,7 @@ from typing import Any
 
 from .clocktime import clock
 from .errors import InputError
-from .overview import is_batch_out, listed_folders, rebuild
+from .overview import is_batch_out, listed_folders, read_failed, rebuild, video_key
 from .report import run_title, write_plot_and_page
 from .review import damaged_copy
 from .results import ModelInfo, row_event_ids
@@ -40,8 +40,9 @@ MARKER_FACTS = ("source", "mode", "model", "provider", "source_fps", "source_fra
 
 
 def run_folders(folder: Path, option: str = "--finish") -> list[Path]:
-    """``folder`` when it is a run's output folder, else the run folders below it (a batch's --out); InputError
-    when it is not a folder, a live batch is writing there, or it holds no run."""
+    """``folder`` when it is a run's output folder, else the run folders below it (a batch's --out, none where all
+    its videos failed); InputError when it is not a folder, a live batch is writing there, or it holds no run and is
+    no batch's."""
     return list(find_runs(folder, option))
 
 
@@ -59,7 +60,7 @@ def find_runs(folder: Path, option: str = "--finish") -> dict[Path, dict[str, An
     if _is_run(own):
         return {folder: own}
     found = {p.parent: s for p in sorted(folder.rglob(SUMMARY)) if _is_run(s := read_summary(p.parent))}
-    if not found:
+    if not found and not is_batch_out(folder):  # a batch's whose videos all failed: its overview is still rebuilt
         raise InputError(f"{option} {folder}: not an output folder of mpt-live (no {SUMMARY} of a run in it or "
                          "below it)")
     return found
@@ -136,7 +137,7 @@ def finish_overview(folder: Path, runs: list[Path] | dict[Path, dict[str, Any]])
 def refresh_enclosing(run_dir: Path) -> str | None:
     """At the end of a single video's run into ``run_dir`` (:func:`mpt_live.job.run_job`, a Ray video's outputs
     written): the overview of the batch whose --out holds it as one of its videos' folders (its videos.csv lists the
-    folder) rebuilt as :func:`finish_overview` does, so it describes this run, and a
+    folder, or its failed.csv the run's video) rebuilt as :func:`finish_overview` does, so it describes this run, and a
     line saying so; None where no batch lists it, or a live batch holds that --out (this process's too: a batch
     rewrites its own overview after each of its videos)."""
     here = Path(os.path.abspath(run_dir))
@@ -146,7 +147,9 @@ def refresh_enclosing(run_dir: Path) -> str | None:
         if batch_in_use(parent, mine=True) is not None:
             return None
         if here.relative_to(parent).as_posix() not in listed_folders(parent):
-            return None
+            source = (read_summary(here) or {}).get("source")  # a video the batch failed on, run since
+            if not isinstance(source, str) or video_key(source) not in {video_key(v) for v, _ in read_failed(parent)}:
+                return None
         try:  # refused where a batch took the folder since
             return finish_overview(parent, find_runs(parent))
         except InputError:

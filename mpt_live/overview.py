@@ -179,22 +179,65 @@ def read_failed(out: Path) -> list[tuple[Path, str]]:
         return []
 
 
+def record_failures(out: Path | None, failed: list[tuple[Path, str]]) -> None:
+    """Write ``out/failed.csv`` (video, reason) for the batch's failures so far, or remove a stale one: after
+    an overnight run the terminal may be gone, and a video that could not be read has no folder of its own.
+    Each video by its absolute path (links kept), so that a run of it started from another folder is known as it."""
+    if out is None:
+        return
+    path = Path(out) / FAILED
+    if not failed:
+        path.unlink(missing_ok=True)
+        return
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["video", "reason"])
+    w.writerows([str(_absolute(v)), reason] for v, reason in failed)
+    try:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            tmp.write_text(buf.getvalue())
+    except OSError:
+        pass  # the console lists them too; a full disk is reported by the videos' own outputs
+
+
+def batch_classes(out: Path) -> tuple[str, ...]:
+    """The classes of the model the batch in ``out`` ran, as it recorded them: in its marker (a batch still running,
+    or killed outright), else the ``events_<class>`` columns of its videos.csv (whose header is the model's whatever
+    its videos held); () where neither says."""
+    marker = read_summary(out, BATCH_MARKER) or {}
+    if isinstance(marker.get("classes"), list):
+        return tuple(str(c) for c in marker["classes"])
+    try:
+        with open(Path(out) / VIDEOS_CSV, newline="", encoding="utf-8") as fh:
+            header = next(csv.reader(fh), [])
+    except (OSError, csv.Error):
+        return ()
+    return tuple(c.removeprefix("events_") for c in header  # events_per_min is no class's
+                 if c.startswith("events_") and c not in COLUMNS and c != f"events_{UNCLASSIFIED}")
+
+
 def rebuild(out: Path, runs: dict[Path, dict[str, Any]]) -> int:
     """Rewrite the overview of the batch in ``out`` from what the folder holds, without the batch's list of
     videos (``mpt-live --finish``, a single run into one of its videos' folders): its videos are those the summaries
     of ``runs`` (its run folders: their summary.json, read once) name and those of failed.csv, in natural order of
-    their paths (the batch's order). Returns how many videos that is; a video the batch never reached is not known,
-    so not counted."""
+    their paths (the batch's order); the columns those of the batch's model (:func:`batch_classes`) and of the runs'.
+    A failed video run since into a folder of the batch is no longer failed (nor in failed.csv). Returns how many
+    videos that is; a video the batch never reached is not known, so not counted."""
     videos: dict[str, tuple[Path, Path]] = {}  # video_key -> (the video as named, its folder)
     for d, s in sorted(runs.items()):
         source = s.get("source")
         if isinstance(source, str) and source:
             videos.setdefault(video_key(source), (Path(source), d))
-    failed = read_failed(out)
+    listed = read_failed(out)
+    failed = [(v, r) for v, r in listed if video_key(v) not in videos]
+    if len(failed) != len(listed):
+        record_failures(out, failed)
     for video, _ in failed:
         videos.setdefault(video_key(video), (video, Path(out)))  # no folder of its own: its row is the failure
     ordered = sorted(videos.values(), key=lambda vd: natural(vd[0].as_posix()))
-    write_overview(out, [v for v, _ in ordered], [d for _, d in ordered], failed, batch=True, summaries=runs)
+    write_overview(out, [v for v, _ in ordered], [d for _, d in ordered], failed, batch=True,
+                   classes=batch_classes(out), summaries=runs)
     return len(ordered)
 
 

@@ -93,14 +93,15 @@ def check_not_input(out: str | os.PathLike, given: str | os.PathLike | None, wha
 
 
 @contextmanager
-def claim_batch(out: Path) -> Iterator[None]:
-    """Mark ``out`` as the folder of this batch for the block; InputError when another live batch on this
-    machine holds it (two batches into one --out redid and deleted each other's videos, and each listed
-    the other's as failed)."""
+def claim_batch(out: Path, facts: dict[str, Any] | None = None) -> Iterator[None]:
+    """Mark ``out`` as the folder of this batch for the block (``facts``: what the batch knows at its start, its
+    model's ``classes``, which a batch killed outright leaves there for ``mpt-live --finish``); InputError when
+    another live batch on this machine holds it (two batches into one --out redid and deleted each other's videos,
+    and each listed the other's as failed)."""
     out.mkdir(parents=True, exist_ok=True)
     _check_no_batch(out)
     marker = out / BATCH_MARKER
-    write_json(marker, {"status": "running", **_claim()})
+    write_json(marker, {"status": "running", **_claim(), **(facts or {})})
     try:
         yield
     finally:

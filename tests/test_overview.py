@@ -259,6 +259,56 @@ def test_a_realtime_run_into_a_batch_video_folder_refreshes_its_overview(clips, 
     assert "overview" in res.output and "rebuilt: 2 videos" in res.output
 
 
+def test_a_failed_video_run_alone_into_its_folder_refreshes_the_overview(clips, tmp_path, monkeypatch):
+    """A video the batch failed on (no folder, listed in failed.csv, here under a linked folder's path) run alone
+    into OUT/<stem> from another working folder: the overview lists its run, failed.csv no longer lists it."""
+    from mpt_live.batch import record_failures
+
+    out = tmp_path / "out"
+    videos, dirs = _earlier_batch(clips, out)
+    shutil.rmtree(dirs[1])
+    linked = tmp_path / "linked"
+    linked.symlink_to(clips)
+    record_failures(out, [(linked / CLIPS[1], f"{CLIPS[1]}: could not be read")])
+    write_overview(out, videos, dirs, [(videos[1], f"{CLIPS[1]}: could not be read")])
+    assert [r["status"] for r in rows(out / "videos.csv")] == ["done", "failed"]
+    monkeypatch.chdir(clips)  # typed as a bare name, from the videos' folder
+    run_batch([Path(CLIPS[1])], dirs[1], None, SessionConfig(), Console(quiet=True))
+    assert Path(json.loads((dirs[1] / "summary.json").read_text())["source"]).samefile(videos[1])
+    assert [(r["video"], r["status"], r["folder"]) for r in rows(out / "videos.csv")] == [
+        (CLIPS[0], "done", dirs[0].name), (CLIPS[1], "done", dirs[1].name)]
+    assert not (out / "failed.csv").exists()
+    monkeypatch.chdir(tmp_path)  # --finish from elsewhere names the videos as the batch did
+    from mpt_live.finish import finish_overview, run_folders
+
+    assert finish_overview(out, run_folders(out))
+    assert [r["video"] for r in rows(out / "videos.csv")] == CLIPS
+
+
+def test_a_rebuilt_all_failed_batch_keeps_its_models_columns(tmp_path):
+    """Every video failed: --finish OUT (nothing to finish) still rebuilds the overview, with the batch's model's
+    class columns, from its videos.csv or, a batch killed before it wrote one, from its marker."""
+    from mpt_live.finish import finish_overview, run_folders
+    from mpt_live.batch import record_failures
+    from mpt_live.rundir import BATCH_MARKER
+
+    videos = [tmp_path / "in" / n for n in ("a.mp4", "b.mp4")]
+    out = tmp_path / "out"
+    failed = [(v, f"{v.name}: could not be read") for v in videos]
+    record_failures(out, failed)
+    write_overview(out, videos, output_dirs(videos, out), failed, classes=("happiness", "surprise"))
+    expected = (out / "videos.csv").read_text().splitlines()[0]
+    assert "events_surprise" in expected
+    for marker in (False, True):
+        if marker:  # a batch killed outright (its process on another host: not alive here), no videos.csv yet
+            (out / "videos.csv").unlink()
+            (out / BATCH_MARKER).write_text(json.dumps({"status": "running", "pid": 1, "host": "elsewhere",
+                                                        "classes": ["happiness", "surprise"]}))
+        assert "rebuilt: 2 videos" in finish_overview(out, run_folders(out))
+        assert (out / "videos.csv").read_text().splitlines()[0] == expected
+        assert [r["status"] for r in rows(out / "videos.csv")] == ["failed", "failed"]
+
+
 def test_the_refresh_reads_each_summary_once(tmp_path, monkeypatch):
     """The enclosing batch's refresh parses each of its videos' summary.json once (it was three times: to find the
     run folders, for their videos, for their rows)."""
