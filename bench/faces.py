@@ -166,7 +166,7 @@ def run(video: Path, runtime, max_faces: int, workers: int) -> dict:
     with VideoFile(video) as src, Session(src, runtime, SessionConfig(max_faces=max_faces, workers=workers)) as s:
         for r in s:
             per_frame.setdefault(r.frame, set()).add(r.face_id)
-        frames = s.counts["frames_read"]
+        frames = s.figures.counts["frames_read"]
         batch = s.summary()["batch"]
     cpu, wall = time.process_time() - c0, time.perf_counter() - w0
     both = sum(len(ids - {None}) == 2 for ids in per_frame.values())

@@ -98,7 +98,7 @@ def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str |
                 if review is not None:
                     review.write(frame.image, frame.t)
                 if progress is not None:
-                    progress(session.counts["frames_read"], total)
+                    progress(session.figures.counts["frames_read"], total)
                 if status is not None:
                     status(view.status())
                 if video is None and window is None:
@@ -159,7 +159,7 @@ def _finish(session: Session, out: Path | None, outputs: dict[str, Any], sink: C
     if review is not None:  # as far as the run went
         outputs["review"] = review.close()
     elif out is not None and getattr(session.source, "damaged", 0):  # a browser stops at the damage: a copy
-        limit = None if stopped is None else max(frames_to, int(session.counts["frames_read"])) + 1
+        limit = None if stopped is None else max(frames_to, int(session.figures.counts["frames_read"])) + 1
         outputs["review"] = damaged_copy(out, Path(session.name), limit)
     summary = {**session.summary(), "outputs": outputs, "timeline_error": None, "report_error": None,
                "source_frames": bool(getattr(session.source, "numbered_frames", False)),  # a frame folder's numbers

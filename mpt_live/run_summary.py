@@ -84,7 +84,8 @@ class RunFigures:
 
 def summarize(session: Session) -> dict[str, Any]:
     """summary.json's body for ``session`` (the job adds ``outputs``), during or after its run."""
-    c, seconds, fig, source = session.counts, session.seconds, session.figures, session.source
+    seconds, fig, source = session.seconds, session.figures, session.source
+    c = fig.counts
     stats = getattr(source, "stats", None)
     order = [*session.classes, NEUTRAL, EVENT, WARMING, NO_FACE]
     events = sorted(session.events, key=lambda e: (e.event.onset_s, e.face_id))

@@ -109,7 +109,6 @@ class Session:
         self.recent: dict[int, EventResult] = {}  # each face's latest event
         self.faces: list[TrackedFace] = []  # the faces of the latest frame
         self.figures = RunFigures()  # counts, labels and timings of the run
-        self.counts = self.figures.counts
         self.interrupted = False
         self.error: str | None = None
         self._tracker: FaceTracker | None = None
@@ -157,7 +156,7 @@ class Session:
                         segment = frame.segment
                         self._close_faces(worker, captured)
                         tracker.reset()
-                    self.counts["frames_read"] += 1
+                    self.figures.counts["frames_read"] += 1
                     self._frame(frame, tracker, worker, captured)
                     for r in worker.poll():
                         self._take(r)
@@ -190,7 +189,7 @@ class Session:
         track_ms = (time.perf_counter() - t0) * 1e3
         self.faces, self._last = faces, frame
         if faces:
-            self.counts["frames_with_face"] += 1
+            self.figures.counts["frames_with_face"] += 1
         closed: list[ClosedEvent] = []
         # a camera cut ends every face's signals and buffer (no window spans a cut); a cut of one face's region
         # (another person in its place) ends that face's
@@ -209,7 +208,7 @@ class Session:
             closed += self.states[fid].push(frame, None)
         for c in closed:
             self._classify(c, worker, captured)
-        take = worker.idle if self.auto else (self.counts["frames_read"] - 1) % self.stride == 0
+        take = worker.idle if self.auto else (self.figures.counts["frames_read"] - 1) % self.stride == 0
         if not take:
             return
         timings = {"track_ms": track_ms}
