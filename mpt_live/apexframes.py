@@ -13,18 +13,19 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Any, Iterator, Mapping
 
 import cv2
 import numpy as np
 
-from .sources import PATIENCE, pixel_aspect, square_pixels
+from .pyav_capture import pyav_capture
+from .sources import PATIENCE, open_capture, pixel_aspect, square_pixels
 from .videoprobe import probe_video
 
 SEEK_AFTER = 300  # frames further apart than this are sought, not decoded one by one
 
 
-def _next(cap: cv2.VideoCapture, decode: bool = True) -> tuple[bool, np.ndarray | None]:
+def _next(cap: Any, decode: bool = True) -> tuple[bool, np.ndarray | None]:
     """The next frame that decodes (``decode=False``: grabbed only), read past up to :data:`PATIENCE` that do not,
     as the run read past them (a damaged stretch); (False, None) at the end."""
     for _ in range(PATIENCE + 1):
@@ -38,14 +39,18 @@ def frames_at(source: Path, wanted: Mapping[int, float]) -> Iterator[tuple[int, 
     """``(n, image)`` for each frame number in ``wanted`` (its time in the run, the container's: NaN where not
     known, its seek then unchecked), in order of n, in square pixels; ends early where the video does."""
     start_s = probe_video(source).start_s
-    cap = cv2.VideoCapture(str(source))
-    stretch = pixel_aspect(cap)  # the run's boxes are in square pixels
-    fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
-    half = 0.5 / fps if math.isfinite(fps) and fps > 0 else 1.0 / 60
+    cap = open_capture(str(source))  # PyAV's where the run found OpenCV cannot decode it (AV1)
     try:
         ok, img = _next(cap)  # the first frame: where the container's times start for OpenCV
+        if not ok and (other := pyav_capture(source)) is not None:  # so found by a run in another process
+            cap.release()
+            cap = other
+            ok, img = _next(cap)
         if not ok:
             return
+        stretch = pixel_aspect(cap)  # the run's boxes are in square pixels
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        half = 0.5 / fps if math.isfinite(fps) and fps > 0 else 1.0 / 60
         first_ms, pos, seekable = float(cap.get(cv2.CAP_PROP_POS_MSEC) or 0.0), 1, True  # pos: the next read's index
         if 0 in wanted:
             yield 0, square_pixels(img, stretch)
@@ -60,7 +65,7 @@ def frames_at(source: Path, wanted: Mapping[int, float]) -> Iterator[tuple[int, 
                     continue
                 seekable = False  # frames not where their times say: read from the start, frame by frame
                 cap.release()
-                cap, pos = cv2.VideoCapture(str(source)), 0
+                cap, pos = open_capture(str(source)), 0
             while pos < n and _next(cap, decode=False)[0]:
                 pos += 1
             ok, img = _next(cap) if pos == n else (False, None)

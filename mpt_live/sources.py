@@ -24,8 +24,9 @@ from .clocktime import clock
 from .cutoff import cut_off
 from .errors import InputError
 from .frametimes import FrameTimes, resolve_rate
+from .pyav_capture import PyAVCapture, decoded_note, pyav_capture, read_by_pyav, undecoded
 from .quiet import quiet_fd, quiet_opencv
-from .videoprobe import ENDS, UNRECOGNISED, VideoProbe, probe_video, pyav_decodes
+from .videoprobe import ENDS, UNRECOGNISED, VideoProbe, probe_video
 
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv",
                     ".ts", ".mts", ".m2ts", ".3gp", ".flv", ".ogv"}  # camcorder (AVCHD), phone and stream files
@@ -152,9 +153,11 @@ def square_pixels(img: np.ndarray, stretch: tuple[float, float]) -> np.ndarray:
                       interpolation=cv2.INTER_LINEAR)
 
 
-def open_capture(name: str, timeout_ms: int = 5000) -> cv2.VideoCapture:
+def open_capture(name: str, timeout_ms: int = 5000) -> cv2.VideoCapture | PyAVCapture:
     """``cv2.VideoCapture`` of a file, or of a URL with a bounded open and reads (a stalled server is an
-    error, not a hang)."""
+    error, not a hang); a :class:`~mpt_live.pyav_capture.PyAVCapture` of a file found to be one OpenCV cannot decode."""
+    if read_by_pyav(name):
+        return PyAVCapture(name)
     if not is_stream_url(name):
         with quiet_fd(2):  # FFmpeg's own lines ("moov atom not found") before our one-line error
             return cv2.VideoCapture(name)
@@ -265,35 +268,26 @@ class VideoFile:
                              "is read as a folder of frames (--fps)")
         if probe is not None and probe.cover_art and not probe.has_video:  # OpenCV reads the picture as 1 frame
             raise InputError(f"{self.path}: not a readable video: {unreadable(self.path, probe)}")
-        self._cap: cv2.VideoCapture | None = capture if capture is not None else open_capture(self.name, timeout_ms)
+        self._cap: cv2.VideoCapture | PyAVCapture | None = (capture if capture is not None
+                                                             else open_capture(self.name, timeout_ms))
         if not self._cap.isOpened():
             raise InputError(f"{self.name}: not a readable video: "
                              + ("OpenCV could not open it" if probe is None else unreadable(self.path, probe)))
-        header_fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
-        count = self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0
-        self.frame_count = int(count) if 0 < count < 1e9 else 0  # raw streams report garbage
-        self.stretch = pixel_aspect(self._cap)  # non-square pixels (DV, HDV): frames stretched as players show them
-        self.width = round(int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0) * self.stretch[0])
-        self.height = round(int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0) * self.stretch[1])
         # frames that would not decode (damage): read past, where more are to come (never over a network)
         self._misses, self._url = DamagedFrames(), url
-        self._buffered: list[tuple[np.ndarray, float]] = []  # the first two frames, read to learn the timing
-        self._buffered_misses: list[int] = []  # the frames read past before each
-        for _ in range(2):
-            got = self._read(len(self._buffered))
-            if got is None:
-                break
-            self._buffered.append(got[:2])
-            self._buffered_misses.append(got[2])
+        header_fps = self._start()
+        if not self._buffered and not url and (cap := pyav_capture(self.path)) is not None:  # OpenCV lacks the decoder
+            self._cap.release()
+            self._cap = cap
+            header_fps = self._start()
         if not self._buffered:
             self._cap.release()
             why = ""
             if self.name.lower().startswith(("http://", "https://")):  # python -m http.server, for one
                 why = (" (over http an mp4 whose index follows its frames, as most do, needs a server that answers "
                        "byte-range requests)")
-            elif probe is not None and probe.codec and pyav_decodes(self.path):
-                why = (f": OpenCV's FFmpeg cannot decode its {probe.codec.upper()} video (PyAV's can: the file is whole); "
-                       "convert it, e.g. ffmpeg -i IN -c:v libx264 -crf 18 OUT.mp4")
+            elif probe is not None and probe.codec:
+                why = undecoded(probe.codec)
             raise InputError(f"{self.name}: video has zero decodable frames{why}")
         ms = [m for _, m in self._buffered]
         self.fps, self._pts, self.fps_assumed, self.warnings = resolve_rate(
@@ -304,9 +298,29 @@ class VideoFile:
             self.warnings.append(f"{self.name}: starts {clock(probe.late_s)} late: its container's time line begins at 0 "
                                  f"(its duration counts from there) and holds nothing before {clock(probe.late_s)} (its "
                                  "first part lost to damage, or cut off without re-timing); frames are timed from there")
+        if isinstance(self._cap, PyAVCapture):  # said once, with the file's other warnings
+            self.warnings.append(decoded_note(self.name, probe))
         self._probe = probe
         self.error: str | None = None
         self._times: FrameTimes | None = None
+
+    def _start(self) -> float:
+        """The capture's header facts and its first two frames, read to learn the timing; the header's rate."""
+        header_fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        count = self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0
+        self.frame_count = int(count) if 0 < count < 1e9 else 0  # raw streams report garbage
+        self.stretch = pixel_aspect(self._cap)  # non-square pixels (DV, HDV): frames stretched as players show them
+        self.width = round(int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0) * self.stretch[0])
+        self.height = round(int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0) * self.stretch[1])
+        self._buffered: list[tuple[np.ndarray, float]] = []  # the first two frames
+        self._buffered_misses: list[int] = []  # the frames read past before each
+        for _ in range(2):
+            got = self._read(len(self._buffered))
+            if got is None:
+                break
+            self._buffered.append(got[:2])
+            self._buffered_misses.append(got[2])
+        return header_fps
 
     @property
     def damaged(self) -> int:

@@ -107,7 +107,7 @@ def pyav_decodes(path: str | os.PathLike, packets: int = 120) -> bool:
         import av
 
         with quiet_fd(2), av.open(os.fspath(path)) as c:
-            stream = _video(c)
+            stream = video_stream(c)
             for n, packet in enumerate(c.demux(stream)):
                 if n >= packets:
                     return False
@@ -126,7 +126,7 @@ def _cover(stream) -> bool:
         return False
 
 
-def _video(c):
+def video_stream(c):
     """The first video stream that is not an attached picture (StopIteration where there is none)."""
     return next(s for s in c.streams.video if not _cover(s))
 
@@ -152,7 +152,7 @@ def _container(c) -> str | None:
 
 def _codec(c) -> str | None:
     try:
-        codec = _video(c).codec_context.codec
+        codec = video_stream(c).codec_context.codec
         return str(getattr(codec, "canonical_name", None) or codec.name)  # 'av1' whichever decoder (libdav1d) reads it
     except Exception:
         return None
@@ -160,7 +160,7 @@ def _codec(c) -> str | None:
 
 def _pixel_format(c) -> str | None:
     try:
-        return str(_video(c).codec_context.pix_fmt) or None
+        return str(video_stream(c).codec_context.pix_fmt) or None
     except Exception:
         return None
 
@@ -174,7 +174,7 @@ def _open_gop(c) -> bool:
 
 def _codec_fps(c) -> float | None:
     try:
-        rate = _video(c).codec_context.framerate
+        rate = video_stream(c).codec_context.framerate
         return float(rate) if rate else None
     except Exception:
         return None
@@ -184,7 +184,7 @@ def _track(c) -> tuple[float | None, float | None, float | None, bool]:
     """The first video stream's first time stamp and its length, as the stream states them (s; None where it states
     none), its DURATION tag (s; None), and whether the container is Matroska/WebM (whose tag says where the track
     ends on the segment's time line, not its length). Raises where there is no video stream or PyAV cannot tell."""
-    s = _video(c)
+    s = video_stream(c)
     tb = s.time_base
     first = float(s.start_time * tb) if s.start_time is not None and tb else None
     length = float(s.duration * tb) if s.duration and tb else None
@@ -229,7 +229,7 @@ def _late(c) -> float:
     try:
         first = c.start_time / 1e6 if c.start_time is not None else 0.0
         whole = _whole(c)
-        s = _video(c)
+        s = video_stream(c)
         rate = float(s.average_rate or s.codec_context.framerate or 0)
         if whole is None or first <= max(LATE_S, 3 / rate if rate > 0 else 0.0):
             return 0.0

@@ -78,11 +78,14 @@ def test_bad_video_gives_one_line_error(tmp_path, make, expected):
     assert expected in msg and str(path) in msg and "\n" not in msg
 
 
-def test_a_codec_opencv_cannot_decode_is_named_not_called_damage(tmp_path):
+def test_a_codec_opencv_cannot_decode_is_read_by_pyav(tmp_path, monkeypatch):
     """An AV1 recording (phones, screen recorders, downloads): the opencv-python wheels' FFmpeg decodes AV1 only with
     a hardware decoder, so no frame came and the whole file was 'video has zero decodable frames', as if damaged.
-    The one line says which codec OpenCV cannot decode and how to convert it."""
+    PyAV decodes it (every frame, with one warning that says so); where neither decodes a frame, the one line says
+    so, and how to convert a file a player shows."""
     import faultkit as fk
+
+    from mpt_live import pyav_capture
 
     src = tmp_path / "src.mp4"
     _write_video(src, 10)
@@ -90,28 +93,16 @@ def test_a_codec_opencv_cannot_decode_is_named_not_called_damage(tmp_path):
     fk.ffmpeg("-i", str(src), "-c:v", "libsvtav1", "-preset", "12", "-pix_fmt", "yuv420p", str(path))
     if cv2.VideoCapture(str(path)).read()[0]:
         pytest.skip("this OpenCV decodes AV1")
+    with VideoFile(path) as v:
+        assert len(list(v)) == 10 and v.error is None
+    assert [w for w in v.warnings if "PyAV decodes it instead" in w] == v.warnings and len(v.warnings) == 1
+    monkeypatch.setattr(pyav_capture, "pyav_decodes", lambda p: False)  # a codec neither decodes here
+    monkeypatch.setattr(pyav_capture, "READ_BY_PYAV", set())
     with pytest.raises(InputError) as ei:
         VideoFile(path)
     msg = str(ei.value)
-    assert "cannot decode its AV1 video" in msg and "libx264" in msg and str(path) in msg and "\n" not in msg
-
-
-@pytest.mark.parametrize("pix_fmt, plays", [("yuv420p", True), ("yuv420p10le", False), ("yuv422p", False),
-                                             ("yuv444p", False)])
-def test_the_review_page_shows_h264_itself_only_in_pixels_every_browser_decodes(tmp_path, pix_fmt, plays):
-    """H.264 in 10 bits or with 4:2:2 / 4:4:4 colour (a camera's 10-bit 4:2:2 mode, a screen recorder set to 4:4:4) was
-    taken as playable by its codec alone, and the page showed the file, which a browser that hands H.264 to the
-    system's decoder (8-bit 4:2:0 only: Firefox on Windows and macOS, Safari) shows black; the page now shows
-    review.webm for it."""
-    import faultkit as fk
-
-    from mpt_live.review import playable
-
-    src = tmp_path / "src.mp4"
-    _write_video(src, 5)
-    path = tmp_path / f"{pix_fmt}.mp4"
-    fk.ffmpeg("-i", str(src), "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", pix_fmt, str(path))
-    assert playable(path) is plays
+    assert "neither OpenCV's FFmpeg nor PyAV's decodes its AV1 video" in msg and "libx264" in msg
+    assert str(path) in msg and "\n" not in msg
 
 
 def test_video_frames_in_order_with_time(tmp_path):

@@ -1,0 +1,202 @@
+"""A local video that OpenCV opens but cannot decode, read by PyAV behind the part of ``cv2.VideoCapture`` the
+project uses.
+
+The opencv-python wheels' FFmpeg decodes AV1 only with a hardware decoder, which most machines lack: an AV1
+recording (a YouTube download, a newer phone's video, a conferencing export) opens in OpenCV and gives no frame.
+PyAV's FFmpeg decodes it in software (dav1d). Where OpenCV decodes none of a file's first frames and PyAV decodes
+one (:func:`pyav_capture`, asked by :class:`~mpt_live.sources.VideoFile`), the file is read by a
+:class:`PyAVCapture`, and :func:`~mpt_live.sources.open_capture` opens it so again in this process (the paced
+reader's next loop, the review page's pictures and copy: :func:`read_by_pyav`); files OpenCV decodes are read as
+before. A :class:`PyAVCapture` answers as OpenCV's FFmpeg backend does, so the readers need no second path: BGR
+uint8 frames, turned upright as the stream's display matrix says; ``CAP_PROP_POS_MSEC`` the decoded frame's
+presentation time from the stream's start (its decoding time where that is 0 or missing); the rate FFmpeg guesses
+for the stream and OpenCV's frame count; a packet that does not decode is a failed read, and the next read goes
+on after it; ``set(CAP_PROP_POS_FRAMES, n)`` seeks to the frame shown at ``n / fps``.
+
+Decoding so is no slower: a 20 s 720p AV1 video took about 0.7x the CPU time OpenCV took to decode the same video
+in H.264 (PyAV took about 1.0x for that H.264; wall times varied too much on a shared 2-core machine to tell them
+apart). The run says once that PyAV decodes the file (:func:`decoded_note`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+import cv2
+import numpy as np
+
+from .quiet import quiet_fd
+from .videoprobe import VideoProbe, pyav_decodes, video_stream
+
+TURN = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}  # OpenCV's turns
+READ_BY_PYAV: set[tuple[str, int, int]] = set()  # files found so (path, size, modification time)
+
+
+class PyAVCapture:
+    """``cv2.VideoCapture`` of the local file ``path``, decoded by PyAV (see the module). ``isOpened()`` is False
+    where PyAV cannot open it or it has no video stream. The first frame is decoded when it is opened (its display
+    matrix says how frames are turned, which the frame size reported before any read depends on)."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        import av
+
+        self.path = os.fspath(path)
+        self._box: Any = None
+        self._queue: list[Any] = []  # frames the last packet decoded to, not yet grabbed
+        self._frame: Any = None  # the frame last grabbed
+        self._n = 0  # frames grabbed (CAP_PROP_POS_FRAMES)
+        self._peeked = False  # the frame in _frame is the next grab's (the first frame, a seek's)
+        try:
+            with quiet_fd(2):
+                self._box = av.open(self.path)
+            self._stream = video_stream(self._box)
+        except Exception:  # not a container PyAV reads, or no video in it
+            self.release()
+            return
+        self._stream.thread_type = "AUTO"  # decoded on every core, as OpenCV's FFmpeg does
+        self._packets = self._box.demux(self._stream)
+        self._tb = float(self._stream.time_base or 0)
+        self._start = self._stream.start_time or 0
+        rate = self._stream.guessed_rate or self._stream.average_rate
+        self._fps = float(rate) if rate else (1.0 / self._tb if self._tb else 0.0)
+        self._peeked = self.grab()  # the first frame, given by the first grab
+        self._n = 0
+        turn = -round(self._frame.rotation) % 360 if self._frame is not None else 0  # OpenCV's CAP_PROP_ORIENTATION_META
+        self._turn = turn if turn in TURN else 0
+
+    def isOpened(self) -> bool:  # noqa: N802 (OpenCV's name)
+        return self._box is not None
+
+    def _decode(self) -> Any:
+        """The next decoded frame; None where a packet does not decode (damage: the next call goes on after it) or
+        at the end of the video."""
+        import av
+
+        while not self._queue:
+            try:
+                packet = next(self._packets, None)
+                if packet is None:
+                    return None
+                self._queue = list(packet.decode())  # the last, empty packet drains the decoder
+            except av.FFmpegError:
+                return None
+        return self._queue.pop(0)
+
+    def grab(self) -> bool:
+        if self._box is None:
+            return False
+        if self._peeked:
+            self._peeked = False
+        else:
+            self._frame = self._decode()
+        self._n += self._frame is not None
+        return self._frame is not None
+
+    def retrieve(self) -> tuple[bool, np.ndarray | None]:
+        if self._frame is None:
+            return False, None
+        img = self._frame.to_ndarray(format="bgr24")
+        return True, cv2.rotate(img, TURN[self._turn]) if self._turn else img
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        return self.retrieve() if self.grab() else (False, None)
+
+    def _ms(self) -> float:
+        """OpenCV's time of the frame last grabbed: its presentation time (where that is 0 or none, its decoding
+        time) from the stream's start, in ms; 0 where it has neither or none was grabbed."""
+        f = self._frame
+        pts = None if f is None else f.pts if f.pts else f.dts
+        return 0.0 if pts is None else (pts - self._start) * self._tb * 1000.0
+
+    def _count(self) -> int:
+        """OpenCV's frame count: the container's, else its duration (the stream's where it states none) x rate."""
+        if self._stream.frames:
+            return int(self._stream.frames)
+        s = (self._box.duration or 0) / 1e6
+        if s <= 0:
+            s = (self._stream.duration or 0) * self._tb
+        return int(math.floor(s * self._fps + 0.5))
+
+    def get(self, prop: int) -> float:
+        if self._box is None:
+            return 0.0
+        cc = self._stream.codec_context
+        size = (cc.height, cc.width) if self._turn % 180 else (cc.width, cc.height)
+        sar = self._stream.sample_aspect_ratio or cc.sample_aspect_ratio
+        facts = {cv2.CAP_PROP_POS_MSEC: self._ms, cv2.CAP_PROP_POS_FRAMES: lambda: self._n,
+                 cv2.CAP_PROP_FPS: lambda: self._fps, cv2.CAP_PROP_FRAME_COUNT: self._count,
+                 cv2.CAP_PROP_FRAME_WIDTH: lambda: size[0], cv2.CAP_PROP_FRAME_HEIGHT: lambda: size[1],
+                 cv2.CAP_PROP_SAR_NUM: lambda: sar.numerator if sar else 0,
+                 cv2.CAP_PROP_SAR_DEN: lambda: sar.denominator if sar else 1,
+                 cv2.CAP_PROP_ORIENTATION_META: lambda: self._turn, cv2.CAP_PROP_ORIENTATION_AUTO: lambda: 1,
+                 cv2.CAP_PROP_FOURCC: lambda: int.from_bytes((cc.codec_tag or "").encode("latin-1")[:4], "little")}
+        return float(facts[prop]()) if prop in facts else 0.0
+
+    def set(self, prop: int, value: float) -> bool:
+        """Seeking, by frame number (OpenCV's: the frame shown at ``n / fps``) or by time in ms; False for other
+        properties."""
+        seeks = prop in (cv2.CAP_PROP_POS_FRAMES, cv2.CAP_PROP_POS_MSEC)
+        if self._box is None or not self._fps or not self._tb or not seeks:
+            return False
+        import av
+
+        t = value / self._fps if prop == cv2.CAP_PROP_POS_FRAMES else value / 1000.0
+        try:
+            self._box.seek(self._start + int(t / self._tb), backward=True, any_frame=False, stream=self._stream)
+        except av.FFmpegError:  # a file that cannot seek
+            return False
+        self._packets, self._queue = self._box.demux(self._stream), []
+        while (f := self._decode()) is not None:  # from the keyframe before it to the frame shown at t
+            self._frame = f
+            if self._ms() / 1000.0 >= t - 0.5 / self._fps:
+                break
+        self._frame, self._peeked = f, f is not None  # the next grab gives it
+        self._n = round(t * self._fps)
+        return True
+
+    def release(self) -> None:
+        if self._box is not None:
+            self._box.close()
+        self._box, self._frame, self._queue = None, None, []
+
+
+def _stamp(path: str | os.PathLike) -> tuple[str, int, int]:
+    st = os.stat(path)
+    return os.path.abspath(path), st.st_size, st.st_mtime_ns
+
+
+def pyav_capture(path: str | os.PathLike) -> PyAVCapture | None:
+    """For a local file none of whose first frames OpenCV decoded: a :class:`PyAVCapture` of it where PyAV decodes
+    a frame (remembered: :func:`read_by_pyav`), else None (damage, or a codec neither decodes)."""
+    if not pyav_decodes(path):
+        return None
+    cap = PyAVCapture(path)
+    if not cap.isOpened():
+        return None
+    READ_BY_PYAV.add(_stamp(path))
+    return cap
+
+
+def read_by_pyav(path: str | os.PathLike) -> bool:
+    """Whether this process found ``path`` (as it is now) to be a file that PyAV decodes and OpenCV does not."""
+    if not READ_BY_PYAV:
+        return False
+    try:
+        return _stamp(path) in READ_BY_PYAV
+    except OSError:
+        return False
+
+
+def decoded_note(name: str, probe: VideoProbe | None) -> str:
+    """The run's one line about a video read by PyAV."""
+    codec = f"its {probe.codec.upper()} video" if probe is not None and probe.codec else "its video"
+    return (f"{name}: OpenCV's FFmpeg cannot decode {codec}: PyAV decodes it instead (in software; in a 720p test no "
+            "slower than OpenCV's decoding of the same video in H.264)")
+
+
+def undecoded(codec: str) -> str:
+    """The end of the one-line error of a file with a ``codec`` video none of whose frames OpenCV or PyAV decoded."""
+    return (f": neither OpenCV's FFmpeg nor PyAV's decodes its {codec.upper()} video (the file is damaged, or neither "
+            "has a decoder for it here); if a player shows it, convert it, e.g. ffmpeg -i IN -c:v libx264 -crf 18 OUT.mp4")

@@ -1,0 +1,146 @@
+"""AV1 recordings, which the opencv-python wheels' FFmpeg decodes only with a hardware decoder, read through PyAV
+(mpt_live/pyav_capture.py): a run of one is the run of the same clip in H.264; the capture answers as OpenCV's."""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import re
+import subprocess
+from urllib.parse import unquote
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import faultkit as fk
+from mpt_live import pyav_capture
+from mpt_live.cli import app
+from mpt_live.pyav_capture import PyAVCapture
+
+SECONDS, SIZE = "2.5", "240:240"  # a short, small clip of a real face
+
+
+def _encoder(names: tuple[str, ...]) -> str | None:
+    listed = subprocess.run([fk.ffmpeg_exe(), "-hide_banner", "-encoders"], capture_output=True, text=True).stdout
+    return next((n for n in names if re.search(rf"\s{n}\s", listed)), None)
+
+
+def _clip(src, path, *codec: str):
+    fk.ffmpeg("-t", SECONDS, "-i", str(src), "-vf", f"scale={SIZE}", "-an", *codec, "-pix_fmt", "yuv420p", str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory, faces_dir):
+    """The same 2.5 s of a face video as H.264 (mp4) and as AV1 (mp4 and mkv)."""
+    av1 = _encoder(("libsvtav1", "libaom-av1"))
+    if av1 is None:
+        pytest.skip("the bundled ffmpeg has no AV1 encoder (libsvtav1, libaom-av1)")
+    d = tmp_path_factory.mktemp("clips")
+    src = faces_dir / "videos" / "liveportrait_d6.mp4"
+    fast = ["-preset", "12"] if av1 == "libsvtav1" else ["-cpu-used", "8"]
+    return {"h264": _clip(src, d / "face h264.mp4", "-c:v", "libx264"),
+            "mp4": _clip(src, d / "face av1.mp4", "-c:v", av1, *fast),
+            "mkv": _clip(src, d / "face av1.mkv", "-c:v", av1, *fast)}
+
+
+def _opencv_decodes(path) -> bool:
+    cap = cv2.VideoCapture(str(path))
+    try:
+        return bool(cap.read()[0])
+    finally:
+        cap.release()
+
+
+def _run(video, out):
+    res = CliRunner().invoke(app, ["--video", str(video), "--motion-only", "--headless", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    with open(out / "predictions.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    return rows, json.loads((out / "summary.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def h264_run(clips, tmp_path_factory):
+    return _run(clips["h264"], tmp_path_factory.mktemp("h264"))
+
+
+@pytest.mark.parametrize("container", ["mp4", "mkv"])
+def test_an_av1_recording_runs_as_the_same_clip_in_h264(clips, h264_run, tmp_path, container):
+    """It stopped with 'video has zero decodable frames'. Now every frame is read, at the times the H.264 copy's
+    frames have (mkv: the container's milliseconds), with one line saying PyAV decodes it; the page shows the file
+    (mp4: browsers play AV1) or the copy the run made of it (review.webm: an mkv is not played)."""
+    rows, summary = _run(clips[container], tmp_path)
+    want_rows, want = h264_run
+    assert rows and len(rows) == len(want_rows) and summary["frames_read"] == want["frames_read"]
+    for got, ref in zip(rows, want_rows):
+        assert got["frame"] == ref["frame"] and abs(float(got["time_s"]) - float(ref["time_s"])) <= 1e-3
+    notes = [w for w in summary["warnings"] if "PyAV decodes it instead" in w]
+    assert len(notes) == (0 if _opencv_decodes(clips[container]) else 1)
+    assert all("AV1" in n and str(clips[container]) in n for n in notes)
+    page = (tmp_path / "report.html").read_text()
+    src = unquote(html.unescape(re.search(r'<video id="video" [^>]*><source src="([^"]+)"', page).group(1)))
+    assert (tmp_path / src).resolve().is_file()
+    if container == "mkv":
+        assert src == "review.webm" and summary["outputs"]["review"] == "review.webm"
+
+
+@pytest.mark.parametrize("turn", [0, 90, 270, 180])
+def test_the_capture_answers_as_opencv_does(clips, tmp_path, turn):
+    """On an H.264 file OpenCV decodes (stored turned, with a display matrix, as phones store it): the same header
+    facts, the same frames (upright) at the same times and frame numbers, and a seek to a frame number lands on
+    the frame OpenCV's seek lands on."""
+    path = clips["h264"]
+    if turn:
+        path = tmp_path / f"turned {turn}.mp4"
+        fk.ffmpeg("-display_rotation", str(turn), "-i", str(clips["h264"]), "-c", "copy", str(path))
+    ours, theirs = PyAVCapture(path), cv2.VideoCapture(str(path))
+    facts = (cv2.CAP_PROP_FPS, cv2.CAP_PROP_FRAME_COUNT, cv2.CAP_PROP_FRAME_WIDTH, cv2.CAP_PROP_FRAME_HEIGHT,
+             cv2.CAP_PROP_ORIENTATION_META)
+    assert ours.isOpened() and [ours.get(p) for p in facts] == [theirs.get(p) for p in facts]
+    n = 0
+    while True:
+        (ok, img), (ok_cv, img_cv) = ours.read(), theirs.read()
+        assert ok == ok_cv
+        if not ok:
+            break
+        n += 1
+        assert ours.get(cv2.CAP_PROP_POS_MSEC) == pytest.approx(theirs.get(cv2.CAP_PROP_POS_MSEC), abs=1e-6)
+        assert ours.get(cv2.CAP_PROP_POS_FRAMES) == theirs.get(cv2.CAP_PROP_POS_FRAMES) == n
+        assert img.dtype == np.uint8 and img.shape == img_cv.shape
+        assert np.abs(img.astype(int) - img_cv).mean() < 1.0
+    assert n == theirs.get(cv2.CAP_PROP_FRAME_COUNT)
+    for k in (40, 3):
+        assert ours.set(cv2.CAP_PROP_POS_FRAMES, k) and theirs.set(cv2.CAP_PROP_POS_FRAMES, k)
+        (ok, img), (_, img_cv) = ours.read(), theirs.read()
+        assert ok and ours.get(cv2.CAP_PROP_POS_MSEC) == pytest.approx(theirs.get(cv2.CAP_PROP_POS_MSEC), abs=1e-6)
+        assert ours.get(cv2.CAP_PROP_POS_FRAMES) == theirs.get(cv2.CAP_PROP_POS_FRAMES) == k + 1
+        assert np.abs(img.astype(int) - img_cv).mean() < 1.0
+    ours.release()
+    theirs.release()
+    assert not ours.isOpened() and ours.read() == (False, None)
+
+
+def test_apex_pictures_and_paced_loops_of_an_av1_recording(clips, monkeypatch):
+    """The review page's apex pictures come from the AV1 file (as from its H.264 copy), in a process that has not
+    read it yet too; ``--realtime`` plays it, and plays it again where it loops (the file opened again)."""
+    from mpt_live.apexframes import frames_at
+    from mpt_live.capture import PacedVideoReader
+
+    monkeypatch.setattr(pyav_capture, "READ_BY_PYAV", set())  # as in a process where no run read it
+    wanted = {0: 0.0, 37: 37 / 30, 74: 74 / 30}
+    got = dict(frames_at(clips["mp4"], wanted))
+    ref = dict(frames_at(clips["h264"], wanted))
+    assert sorted(got) == sorted(ref) == sorted(wanted)
+    for n in wanted:  # two lossy encodings of one frame: much nearer each other than to the other frames
+        near = np.abs(got[n].astype(int) - ref[n]).mean()
+        assert all(near < np.abs(got[n].astype(int) - ref[m]).mean() for m in wanted if m != n)
+    times = []
+    with PacedVideoReader(clips["mkv"], speed=25.0, loop=True) as reader:
+        while reader.loops < 2 and (frame := reader.read(timeout=10)) is not None:
+            times.append(frame.t)
+    assert reader.loops >= 2 and times[-1] > 2 * 2.4 and reader.error is None
+
