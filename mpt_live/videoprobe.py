@@ -111,8 +111,11 @@ def pyav_decodes(path: str | os.PathLike, packets: int = 120) -> bool:
             for n, packet in enumerate(c.demux(stream)):
                 if n >= packets:
                     return False
-                if any(True for _ in packet.decode()):
-                    return True
+                try:
+                    if any(True for _ in packet.decode()):
+                        return True
+                except av.FFmpegError:  # a damaged packet (the file's start): the ones after it are tried
+                    continue
     except Exception:
         return False
     return False

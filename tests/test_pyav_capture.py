@@ -144,3 +144,33 @@ def test_apex_pictures_and_paced_loops_of_an_av1_recording(clips, monkeypatch):
             times.append(frame.t)
     assert reader.loops >= 2 and times[-1] > 2 * 2.4 and reader.error is None
 
+
+@pytest.mark.parametrize("where", [0.02, 0.5])
+def test_a_damaged_av1_recording_is_read_past_its_damage(tmp_path, where):
+    """A few kilobytes of damage at the start (its first keyframe lost) or in the middle. At the start the check
+    that PyAV decodes the file stopped at the first packet that did not decode ('zero decodable frames': the whole
+    file refused); the packets after it are tried now. The frames after the damage are read, at their own times,
+    to the end, and a warning says where frames could not be decoded."""
+    import random
+
+    av1 = _encoder(("libsvtav1", "libaom-av1"))
+    if av1 is None:
+        pytest.skip("the bundled ffmpeg has no AV1 encoder (libsvtav1, libaom-av1)")
+    from mpt_live.sources import VideoFile
+
+    clip = tmp_path / "damaged.mp4"
+    fk.ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x120:r=30:d=4", "-c:v", av1, "-g", "30", "-pix_fmt", "yuv420p",
+              "-movflags", "+faststart", str(clip))
+    data = bytearray(clip.read_bytes())
+    mdat = data.find(b"mdat")
+    at, rng = mdat + 8 + int((len(data) - mdat) * where), random.Random(1)
+    data[at:at + 6000] = bytes(rng.randrange(256) for _ in range(6000))
+    clip.write_bytes(bytes(data))
+    with VideoFile(clip) as v:
+        frames = list(v)
+    assert v.error is None and 60 <= len(frames) < 120
+    assert frames[-1].t == pytest.approx(119 / 30, abs=0.02) and [f.t for f in frames] == sorted(f.t for f in frames)
+    damaged = [w for w in v.warnings if "could not be decoded (the file is damaged there)" in w]
+    assert len(damaged) == 1 and ("at the start" in damaged[0]) == (where < 0.1), v.warnings
+    if where < 0.1:  # the first frame after the damage at its own time, not 0
+        assert frames[0].t > 0
