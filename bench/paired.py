@@ -46,11 +46,12 @@ def read_predictions(run_dir: Path) -> dict[str, tuple[str, str]]:
 
 
 def seeds_of(study: Path, name: str) -> dict[int, Path]:
-    """Training seed -> run folder of run ``name`` (``name`` is seed 0, ``name@S`` seed S) that finished."""
+    """Training seed -> run folder of run ``name`` (``name`` is seed 0, ``name@S`` seed S) that finished: its
+    metrics.json is written once every fold is (predictions.csv grows fold by fold from the run's start)."""
     out = {}
     for d in (study / "runs").glob(f"{name}*"):
         base, _, seed = d.name.partition("@")
-        if base == name and (not seed or seed.isdigit()) and (d / "predictions.csv").exists():
+        if base == name and (not seed or seed.isdigit()) and (d / "metrics.json").exists():
             out[int(seed or 0)] = d
     return out
 

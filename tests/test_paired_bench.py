@@ -16,7 +16,8 @@ def pb():
     yield from bench_script("paired")
 
 
-def write_run(study: Path, name: str, labels: list[str], preds: list[str]) -> None:
+def write_run(study: Path, name: str, labels: list[str], preds: list[str], finished: bool = True) -> None:
+    """A run folder as mpt-train leaves it: predictions.csv appended fold by fold, metrics.json once all are done."""
     d = study / "runs" / name
     d.mkdir(parents=True)
     with open(d / "predictions.csv", "w", newline="") as fh:
@@ -24,6 +25,8 @@ def write_run(study: Path, name: str, labels: list[str], preds: list[str]) -> No
         w.writerow(["fold", "subject", "clip_id", "label", "pred"])
         for i, (y, p) in enumerate(zip(labels, preds)):
             w.writerow([0, f"sub{i % 3}", f"c{i}", y, p])
+    if finished:
+        (d / "metrics.json").write_text("{}")
 
 
 def uf1(labels: list[str], preds: list[str]) -> float:
@@ -69,6 +72,17 @@ def test_clips_of_several_studies_are_pooled_by_folder(pb, tmp_path):
     assert len(p.y) == 24 and p.clips[0].startswith("a:") and p.clips[-1].startswith("b:")
     assert p.differences() == pytest.approx([1.0 - uf1(labels * 2, ["happiness"] * 24)])
     assert "ci95_over_seeds" not in pb.compare(p, seeds, resamples=100)  # one seed: no spread to take
+
+
+def test_a_run_still_training_or_killed_is_left_out(pb, tmp_path):
+    """Its predictions.csv holds the folds finished so far: taken, it cut every run down to those clips."""
+    labels = [CLASSES[i % 3] for i in range(30)]
+    write_run(tmp_path / "s", "default", labels, labels)
+    write_run(tmp_path / "s", "no-mag", labels, labels[:-1] + ["happiness"])
+    write_run(tmp_path / "s", "default@1", labels[:9], labels[:9], finished=False)
+    write_run(tmp_path / "s", "no-mag@1", labels, labels)
+    p, seeds = pb.load([tmp_path / "s"], "default", "no-mag")
+    assert seeds == [0] and len(p.y) == 30
 
 
 def test_no_common_seed_and_a_wrong_folder_are_one_line_errors(pb, tmp_path, capsys):
