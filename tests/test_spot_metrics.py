@@ -629,3 +629,24 @@ def test_a_summary_cut_to_fit_a_full_disk_still_places_its_events(tmp_path, monk
     from train.spot_frames import run_fps, same_images
 
     assert run_fps(cut) == 25.0 and same_images(cut, 30)
+
+
+def test_a_run_folder_of_its_own_that_failed_as_it_began_is_named_not_refused(tmp_path):
+    """A video's run folder given as its own --runs (a video run alone, --out runs/b) whose run failed before it wrote
+    an events.csv stopped the whole evaluation ('no events.csv found'), where the same folder inside a batch's --out is
+    scored as a failed run (its summary.json says how far it read). A folder with neither is still refused."""
+    root = _benchmark(tmp_path)
+    _events(tmp_path / "a", [{"video": "long_001.mp4", "onset_frame": 11, "offset_frame": 20, "type": "micro"}])
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "summary.json").write_text(json.dumps({"source": "/data/videos/long_002.mp4", "status": "failed",
+                                                             "frames_read": 0, "error": "boom"}))
+    res = CliRunner().invoke(app, ["spot", "--truth", str(root), "--runs", str(tmp_path / "a"),
+                                   "--runs", str(tmp_path / "b")])
+    assert res.exit_code == 0, res.output
+    out = json.loads((tmp_path / "a" / "spotting.json").read_text())
+    assert list(out["failed"]) == ["long_002"]
+    assert out["not_reached"] == {"long_002": {"last_frame_read": -1, "truth_intervals_after": 1}}
+    (tmp_path / "c").mkdir()
+    res = CliRunner().invoke(app, ["spot", "--truth", str(root), "--runs", str(tmp_path / "a"),
+                                   "--runs", str(tmp_path / "c")])
+    assert res.exit_code == 2 and "c: no events.csv found" in res.output

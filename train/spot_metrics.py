@@ -24,7 +24,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Iterable, Sequence
 
 from mpt_live.errors import InputError
-from mpt_live.rundir import read_summary
+from mpt_live.rundir import SUMMARY, read_summary
 from mpt_live.spotting import EVENT_COLUMNS
 
 from .datasets.longvideo import TYPES, Interval, LongVideo, LongVideoIndex, normalise_type
@@ -238,8 +238,9 @@ def _resolver(videos: Sequence[LongVideo]):
     return resolve
 
 
-def find_event_files(run: Path) -> list[Path]:
-    """``events.csv`` of RUN itself and of its video folders (up to 3 levels down)."""
+def find_event_files(run: Path, stopped: bool = False) -> list[Path]:
+    """``events.csv`` of RUN itself and of its video folders (up to 3 levels down); ``stopped``: none is no error
+    where a run's summary.json is there (a run that failed before it wrote one: :func:`.run_state.without_events`)."""
     if run.is_file():
         if run.suffix.lower() != ".csv":  # a video given for its run: its bytes were read as a CSV's columns
             raise InputError(f"{run}: not a run folder or an events.csv (give mpt-live's --out folder of the video)")
@@ -247,7 +248,7 @@ def find_event_files(run: Path) -> list[Path]:
     if not run.is_dir():
         raise InputError(f"{run}: no such run folder")
     files = sorted({p for depth in range(4) for p in run.glob("*/" * depth + "events.csv") if p.is_file()})
-    if not files:
+    if not files and not (stopped and any(p for depth in range(4) for p in run.glob("*/" * depth + SUMMARY))):
         raise InputError(f"{run}: no events.csv found (in it or its video folders)")
     return files
 
@@ -298,7 +299,7 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | No
     source: dict[str, Path] = {}  # the events.csv each video's events come from
     reach: dict[str, tuple[Path, dict, bool]] = {}  # how far each run read: its folder, summary, events placed?
     for run in runs:
-        for f in find_event_files(Path(run)):
+        for f in find_event_files(Path(run), notes is not None):
             summary = read_summary(f.parent) or {}  # read once: finished?, its video, its frames
             problem = run_problem(summary)
             if problem is not None and problem[0] == "failed" and notes is None:
