@@ -9,7 +9,8 @@ several seeds on one or more benchmarks (study folders of ``bench/recognition.py
 - over seeds: the mean difference with a 95 % t interval of the per-seed differences (the spread of training
   seeds, the clips held fixed);
 - over clips: a 95 % BCa bootstrap interval of the mean difference (``scipy.stats.bootstrap``, the clips
-  resampled with the same draw for every seed and both runs; the trained models held fixed);
+  resampled with the same draw for every seed and both runs; the trained models held fixed; none where the two
+  runs agree on every clip, as none over a single seed);
 - the exact McNemar test on the pooled per-clip correctness, each clip counted once per seed (pairs are not
   independent across seeds: read its p with that in mind).
 
@@ -113,10 +114,12 @@ def compare(p: Paired, seeds: list[int], resamples: int = 2000, rng: int = 0) ->
     if len(d) > 1 and np.ptp(d) > 0:
         ci = stats.ttest_1samp(d, 0.0).confidence_interval(0.95)
         out["ci95_over_seeds"] = [round(float(ci.low), 4), round(float(ci.high), 4)]
-    boot = stats.bootstrap((np.arange(len(p.y)),), lambda idx: p.differences(idx).mean(), vectorized=False,
-                           n_resamples=resamples, confidence_level=0.95, random_state=rng)
-    out["ci95_over_clips"] = [round(float(boot.confidence_interval.low), 4),
-                              round(float(boot.confidence_interval.high), 4)]
+    if (p.a != p.b).any():  # else every resample's difference is 0: no spread (scipy's BCa says NaN to NaN)
+        boot = stats.bootstrap((np.arange(len(p.y)),), lambda idx: p.differences(idx).mean(), vectorized=False,
+                               n_resamples=resamples, confidence_level=0.95, random_state=rng)
+        ci = boot.confidence_interval
+        if np.isfinite([ci.low, ci.high]).all():
+            out["ci95_over_clips"] = [round(float(ci.low), 4), round(float(ci.high), 4)]
     right_a = {f"{s}:{c}": bool(p.a[i, j] == p.y[j]) for i, s in enumerate(seeds) for j, c in enumerate(p.clips)}
     right_b = {f"{s}:{c}": bool(p.b[i, j] == p.y[j]) for i, s in enumerate(seeds) for j, c in enumerate(p.clips)}
     only_a, only_b, pv = mcnemar(right_a, right_b)
@@ -143,12 +146,13 @@ def main(argv: list[str] | None = None) -> int:
     for other in [r.strip() for r in args.runs.split(",") if r.strip()]:
         p, seeds = load(args.studies, args.base, other)
         r = result[other] = compare(p, seeds, args.resamples)
-        ci_s = "{:+.3f} to {:+.3f}".format(*r["ci95_over_seeds"]) if "ci95_over_seeds" in r else "-"
+        ci_s, ci_c = ("{:+.3f} to {:+.3f}".format(*r[k]) if k in r else "-"
+                      for k in ("ci95_over_seeds", "ci95_over_clips"))
         m = r["mcnemar"]
         print(f"| {other} | {', '.join(map(str, seeds))} | {r['clips']} | "
               f"{', '.join(f'{v:+.3f}' for v in r['uf1_diff_per_seed'])} | {r['uf1_diff_mean']:+.3f} | {ci_s} | "
-              "{:+.3f} to {:+.3f} | ".format(*r["ci95_over_clips"])
-              + f"{m['only_base_right']} / {m['only_other_right']}, p = {m['p']:.4f} |", flush=True)
+              f"{ci_c} | "
+              f"{m['only_base_right']} / {m['only_other_right']}, p = {m['p']:.4f} |", flush=True)
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))
     return 0

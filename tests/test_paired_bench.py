@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -83,6 +84,20 @@ def test_a_run_still_training_or_killed_is_left_out(pb, tmp_path):
     write_run(tmp_path / "s", "no-mag@1", labels, labels)
     p, seeds = pb.load([tmp_path / "s"], "default", "no-mag")
     assert seeds == [0] and len(p.y) == 30
+
+
+def test_runs_that_agree_on_every_clip_have_no_clip_interval_and_the_json_is_json(pb, tmp_path, capsys):
+    """Two runs with the same prediction on every clip: every resample's difference is 0, scipy's BCa interval is
+    NaN to NaN (with its warnings), printed '+nan to +nan' and written as NaN, which is no JSON. No spread: no interval,
+    '-' as over one seed."""
+    labels = [CLASSES[i % 3] for i in range(30)]
+    write_run(tmp_path / "s", "default", labels, labels)
+    write_run(tmp_path / "s", "no-mag", labels, labels)
+    assert pb.main([str(tmp_path / "s"), "--runs", "no-mag", "--json", str(tmp_path / "r.json")]) == 0
+    r = json.loads((tmp_path / "r.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))
+    assert r["no-mag"]["uf1_diff_mean"] == 0 and "ci95_over_clips" not in r["no-mag"]
+    out = capsys.readouterr()
+    assert "nan" not in out.out and "| no-mag | 0 | 30 | +0.000 | +0.000 | - | - |" in out.out
 
 
 def test_no_common_seed_and_a_wrong_folder_are_one_line_errors(pb, tmp_path, capsys):
