@@ -885,6 +885,29 @@ def test_a_workbook_is_parsed_once(tmp_path, monkeypatch):
     assert index.samples and loads == [str(root / "CASME2-coding-20140508.xlsx")]
 
 
+def test_a_zip_that_is_no_excel_workbook_under_an_xlsx_name_is_read_as_pandas_reads_it(tmp_path):
+    """Every .xlsx that is a zip went to openpyxl, so an OpenDocument sheet saved under an .xlsx name (which pandas
+    tells by its contents and reads with odfpy) was refused with openpyxl's "There is no item named
+    '[Content_Types].xml' in the archive". Only a zip holding an Excel workbook is openpyxl's; others are pandas' as
+    before: read, or the line saying which package it needs."""
+    import importlib.util
+    import zipfile
+
+    from train.datasets.sheets import read_workbook
+
+    path = tmp_path / "coding.xlsx"
+    if importlib.util.find_spec("odf"):
+        pd.DataFrame([["Subject", "Clip"], [1, "EP01"]]).to_excel(path, engine="odf", header=False, index=False)
+        assert read_workbook(path, sheet_name=None)
+        return
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        z.writestr("content.xml", "<office:document-content/>")
+    with pytest.raises(InputError, match=r"coding.xlsx: cannot read the annotation sheet: this workbook format needs "
+                                         r"an optional package that is not installed \(.*odfpy"):
+        read_workbook(path, sheet_name=None)
+
+
 def test_a_subject_whose_every_row_is_outside_the_protocol_is_named(tmp_path):
     """A subject all of whose rows have classes the 5-class protocol drops (SAMM: disgust, fear, sadness) vanished
     from the folds with only the dataset-wide counts to tell; one warning now names it and its rows' labels."""

@@ -99,7 +99,7 @@ def read_workbook(path: Path, what: str = "annotation sheet", **options: Any):
     import pandas as pd
 
     try:
-        if path.suffix.lower() not in (".xlsx", ".xlsm") or not zipfile.is_zipfile(path):  # pandas says what it is
+        if path.suffix.lower() not in (".xlsx", ".xlsm") or not _excel_zip(path):  # pandas says what it is
             return pd.read_excel(path, header=None, dtype=object, **options)
         import openpyxl
 
@@ -120,6 +120,16 @@ def read_workbook(path: Path, what: str = "annotation sheet", **options: Any):
                          "named .csv is read as CSV") from None
     except Exception as e:  # pandas and openpyxl raise many types for unreadable files
         raise InputError(f"{path}: cannot read the {what} ({e})") from None
+
+
+def _excel_zip(path: Path) -> bool:
+    """``path`` is a zip holding an Excel workbook (``xl/workbook.xml``, as pandas tells one), not another zip under an
+    .xlsx name (an OpenDocument sheet, which pandas reads with odfpy)."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            return "xl/workbook.xml" in z.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
 
 
 def fill_merged(wb: Any, book):
