@@ -41,15 +41,21 @@ def run_problem(summary: dict) -> tuple[str, str] | None:
     return ("failed" if status in STOPPED else INCOMPLETE), reason
 
 
+def run_files(run: Path, name: str) -> list[Path]:
+    """The files named ``name`` (events.csv, summary.json, failed.csv) in run folder ``run`` and in its video folders,
+    up to 3 levels down (a batch of frame folders mirrors the dataset's layout), sorted; none where ``run`` is no
+    folder."""
+    run = Path(run)
+    return sorted({p for depth in range(4) for p in run.glob("*/" * depth + name) if p.is_file()}) \
+        if run.is_dir() else []
+
+
 def failed_videos(runs: Sequence[Path], resolve: Callable[[str], str | None]) -> dict[str, str]:
     """Truth video -> reason, of the rows of the batches' ``failed.csv`` in ``runs`` (up to 3 levels down) whose video
     is a truth video (``resolve``)."""
     out: dict[str, str] = {}
     for run in runs:
-        run = Path(run)
-        folders = {p.parent for depth in range(4) for p in run.glob("*/" * depth + FAILED) if p.is_file()} \
-            if run.is_dir() else set()
-        for folder in sorted(folders):
+        for folder in (f.parent for f in run_files(run, FAILED)):
             for video, reason in read_failed(folder):
                 name = resolve(str(video))
                 if name is not None:
@@ -71,12 +77,11 @@ def without_events(runs: Sequence[Path]) -> list[tuple[Path, Path, dict]]:
     events.csv: a run that stopped before it wrote one (it failed as it began), which says how far it read."""
     out = []
     for run in runs:
-        run = Path(run)
-        found = {p.parent for depth in range(4) for p in run.glob("*/" * depth + SUMMARY)} if run.is_dir() else set()
-        for folder in sorted(f for f in found if not (f / "events.csv").exists()):  # the others: read with their events
+        found = (f.parent for f in run_files(run, SUMMARY))
+        for folder in (f for f in found if not (f / "events.csv").exists()):  # the others: read with their events
             summary = read_summary(folder)
             if summary and "status" in summary:
-                out.append((run, folder, summary))
+                out.append((Path(run), folder, summary))
     return out
 
 

@@ -29,7 +29,8 @@ from mpt_live.spotting import EVENT_COLUMNS
 
 from .datasets.longvideo import TYPES, Interval, LongVideo, LongVideoIndex, normalise_type
 from .datasets.sheets import first_of
-from .run_state import failed_videos, not_reached, run_problem, unfinished_line, with_failed, without_events
+from .run_state import (failed_videos, not_reached, run_files, run_problem, unfinished_line, with_failed,
+                        without_events)
 from .spot_frames import at_other_rate, in_truth_frames
 
 IOU_THRESHOLD = 0.5
@@ -247,8 +248,8 @@ def find_event_files(run: Path, stopped: bool = False) -> list[Path]:
         return [run]
     if not run.is_dir():
         raise InputError(f"{run}: no such run folder")
-    files = sorted({p for depth in range(4) for p in run.glob("*/" * depth + "events.csv") if p.is_file()})
-    if not files and not (stopped and any(p for depth in range(4) for p in run.glob("*/" * depth + SUMMARY))):
+    files = run_files(run, "events.csv")
+    if not files and not (stopped and run_files(run, SUMMARY)):
         raise InputError(f"{run}: no events.csv found (in it or its video folders)")
     return files
 
