@@ -50,10 +50,13 @@ def seeds_of(study: Path, name: str) -> dict[int, Path]:
     """Training seed -> run folder of run ``name`` (``name`` is seed 0, ``name@S`` seed S) that finished: its
     metrics.json is written once every fold is (predictions.csv grows fold by fold from the run's start)."""
     out = {}
-    for d in (study / "runs").glob(f"{name}*"):
+    for d in sorted((study / "runs").glob(f"{name}*")):
         base, _, seed = d.name.partition("@")
         if base == name and (not seed or seed.isdigit()) and (d / "metrics.json").exists():
-            out[int(seed or 0)] = d
+            k = int(seed or 0)
+            if k in out:
+                raise SystemExit(f"{study}: runs {out[k].name} and {d.name} are both training seed {k} of {name}")
+            out[k] = d
     return out
 
 
@@ -91,19 +94,25 @@ def load(studies: list[Path], base: str, other: str) -> tuple[Paired, list[int]]
     if not seeds:
         raise SystemExit(f"{other} vs {base}: no training seed finished for both in "
                          f"{', '.join(map(str, studies))}")
-    clips, labels = [], []
+    clips, labels, left_out = [], [], 0
     a: list[list[str]] = [[] for _ in seeds]
     b: list[list[str]] = [[] for _ in seeds]
     for s in studies:
         runs_a = [read_predictions(seeds_of(s, base)[k]) for k in seeds]
         runs_b = [read_predictions(seeds_of(s, other)[k]) for k in seeds]
         keys = sorted(set.intersection(*(set(r) for r in runs_a + runs_b)))
+        left_out += len(set.union(*(set(r) for r in runs_a + runs_b))) - len(keys)
         for key in keys:
             clips.append(f"{s.name}:{key}")
             labels.append(runs_a[0][key][0])
+            if any(r[key][0] != labels[-1] for r in runs_a + runs_b):
+                raise SystemExit(f"{s}: clip {key} has other labels in other runs: runs of different benchmarks?")
             for i in range(len(seeds)):
                 a[i].append(runs_a[i][key][1])
                 b[i].append(runs_b[i][key][1])
+    if left_out:
+        print(f"note: {other} vs {base}: {left_out} clip(s) not predicted by every run of the seeds compared are left "
+              "out", flush=True)
     return Paired(clips, labels, a, b), seeds
 
 
@@ -136,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--resamples", type=int, default=2000)
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args(argv)
+    if args.resamples < 100:
+        ap.error(f"--resamples {args.resamples}: at least 100 for a 95 % interval")
     for s in args.studies:
         if not (s / "runs").is_dir():
             ap.error(f"{s}: not an output folder of bench/recognition.py (no runs/ in it)")

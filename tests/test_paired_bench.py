@@ -109,3 +109,25 @@ def test_no_common_seed_and_a_wrong_folder_are_one_line_errors(pb, tmp_path, cap
     with pytest.raises(SystemExit):
         pb.main([str(tmp_path)])
     assert "not an output folder of bench/recognition.py" in capsys.readouterr().err
+
+
+def test_ambiguous_seeds_other_labels_and_missing_clips_are_said(pb, tmp_path, capsys):
+    """NAME and NAME@0 are both seed 0 (one silently won); runs whose labels disagree (two benchmarks mixed) were
+    compared; clips some run lacks were dropped unsaid; --resamples 0 gave a scipy traceback."""
+    labels = [CLASSES[i % 3] for i in range(9)]
+    write_run(tmp_path / "s", "default", labels, labels)
+    write_run(tmp_path / "s", "default@0", labels, labels)
+    write_run(tmp_path / "s", "no-mag", labels, labels)
+    with pytest.raises(SystemExit, match="runs default and default@0 are both training seed 0 of default"):
+        pb.load([tmp_path / "s"], "default", "no-mag")
+    write_run(tmp_path / "t", "default", labels, labels)
+    write_run(tmp_path / "t", "no-mag", labels[::-1], labels)
+    with pytest.raises(SystemExit, match="has other labels in other runs"):
+        pb.load([tmp_path / "t"], "default", "no-mag")
+    write_run(tmp_path / "u", "default", labels, labels)
+    write_run(tmp_path / "u", "no-mag", labels[:7], labels[:7])
+    p, _ = pb.load([tmp_path / "u"], "default", "no-mag")
+    assert len(p.y) == 7 and "2 clip(s) not predicted by every run" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        pb.main([str(tmp_path / "u"), "--resamples", "0"])
+    assert "--resamples 0: at least 100" in capsys.readouterr().err
