@@ -224,7 +224,8 @@ def finish(videos: dict[str, LongVideo], classes: list[str], dropped: dict[str, 
     index = LongVideoIndex(out, classes, dropped, {**notes, **(skipped or {})}, name, list(warnings or []), list(once.values()))
     if not any(v.intervals for v in out):
         why = "; ".join(f"{n} row(s): {reason}" for reason, n in sorted(dropped.items()))
-        passed = "; ".join(f"{n} row(s): {note}" for note, n in sorted((skipped or {}).items()))
+        passed = "; ".join(f"{n} row(s): {note.removesuffix(': skipped')}"  # the word is said once, before
+                           for note, n in sorted((skipped or {}).items()))
         why = "; ".join(w for w in (f"dropped {why}" if why else "", f"skipped {passed}" if passed else "") if w)
         raise InputError(f"{sheet}: no usable intervals" + (f" ({why})" if why else ""))
     c = index.counts()
