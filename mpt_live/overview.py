@@ -166,7 +166,7 @@ def listed_folders(out: Path) -> set[str]:
     try:
         with open(Path(out) / VIDEOS_CSV, newline="", encoding="utf-8") as fh:
             return {r["folder"] for r in csv.DictReader(fh) if r.get("folder")}
-    except (OSError, csv.Error, KeyError):
+    except (OSError, UnicodeError, csv.Error, KeyError):  # UnicodeError: not UTF-8, so not one mpt-live wrote
         return set()
 
 
@@ -175,7 +175,7 @@ def read_failed(out: Path) -> list[tuple[Path, str]]:
     try:
         with open(Path(out) / FAILED, newline="", encoding="utf-8") as fh:
             return [(Path(r["video"]), r.get("reason") or "") for r in csv.DictReader(fh) if r.get("video")]
-    except (OSError, csv.Error, KeyError):
+    except (OSError, UnicodeError, csv.Error, KeyError):
         return []
 
 
@@ -211,7 +211,7 @@ def batch_classes(out: Path) -> tuple[str, ...]:
     try:
         with open(Path(out) / VIDEOS_CSV, newline="", encoding="utf-8") as fh:
             header = next(csv.reader(fh), [])
-    except (OSError, csv.Error):
+    except (OSError, UnicodeError, csv.Error):
         return ()
     return tuple(c.removeprefix("events_") for c in header  # events_per_min is no class's
                  if c.startswith("events_") and c not in COLUMNS and c != f"events_{UNCLASSIFIED}")

@@ -356,3 +356,19 @@ def test_a_run_started_from_another_folder_is_named_as_the_batch_named_it(clips,
     monkeypatch.chdir(tmp_path)
     assert "rebuilt: 2 videos" in finish_overview(out, run_folders(out))
     assert [(r["video"], r["folder"]) for r in rows(out / "videos.csv")] == [(c, d.name) for c, d in zip(CLIPS, dirs)]
+
+
+@pytest.mark.parametrize("name", ["videos.csv", "failed.csv"])
+def test_a_run_below_a_folder_with_a_csv_not_in_utf8_ends_as_it_would(tmp_path, name):
+    """Every run's end looks for an enclosing batch's videos.csv and failed.csv in the folders above its --out. One
+    there that is not UTF-8 (a batch's table saved again by a spreadsheet in the system's code page, anyone's own
+    videos.csv) stopped the run after its outputs with a UnicodeDecodeError traceback; it is now no batch's table."""
+    from mpt_live import finish, overview
+
+    d = tmp_path / "out" / "a"
+    d.mkdir(parents=True)
+    (d / "summary.json").write_text(json.dumps({**_summary("complete", []), "source": str(tmp_path / "a.mp4")}))
+    header = "video,folder,events_joy\n" if name == "videos.csv" else "video,reason\n"
+    (tmp_path / "out" / name).write_bytes((header + "Caf\xe9.mp4,b,1\n").encode("cp1252"))
+    assert finish.refresh_enclosing(d) is None
+    assert overview.batch_classes(tmp_path / "out") == ()
