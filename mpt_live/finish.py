@@ -18,6 +18,7 @@ finished videos in it.
 from __future__ import annotations
 
 import csv
+import math
 import os
 import time
 from pathlib import Path
@@ -204,10 +205,14 @@ def read_events(path: Path) -> list[dict[str, Any]]:
             e: dict[str, Any] = {k: r.get(k) for k in EVENT_COLUMNS if k != "video"}
             try:
                 for k in ("event_id", "face", "onset_frame", "apex_frame", "offset_frame"):
-                    e[k] = int(float(r[k]))
-                for k in ("onset_s", "apex_s", "offset_s", "score", "confidence"):
+                    e[k] = int(float(r[k]))  # 'inf': OverflowError
+                for k in ("onset_s", "apex_s", "offset_s"):
+                    e[k] = float(r[k])
+                    if not math.isfinite(e[k]):  # an event has its times (the summary adds them up)
+                        raise ValueError(k)
+                for k in ("score", "confidence"):
                     e[k] = float(r[k]) if r.get(k) not in (None, "") else None
-            except (KeyError, TypeError, ValueError):
+            except (KeyError, TypeError, ValueError, OverflowError):
                 raise InputError(f"{path}: line {n} is not an event of mpt-live ({', '.join(EVENT_COLUMNS)})") from None
             e["class"] = r.get("class") or None
             e["probabilities"] = None

@@ -318,3 +318,27 @@ def test_a_killed_run_and_mpt_eval_read_how_far_its_rows_go_alike(tmp_path, cell
     s = summary(d)
     assert (frame, t) == (8, pytest.approx(4 / 15)) and s["frames_read"] == frame + 1
     assert s["source_seconds"] == pytest.approx(t, abs=1e-3)
+
+
+@pytest.mark.parametrize("key, cell", [("offset_frame", "inf"), ("offset_s", "inf"), ("offset_s", ""),
+                                       ("onset_s", "nan")])
+def test_a_killed_runs_events_csv_with_a_cell_that_is_no_number_is_refused_in_one_line(tmp_path, key, cell):
+    """predictions.csv's 'inf' no longer stopped --finish with a traceback, events.csv's still did: an event's frame
+    'inf' (a hand-edited or damaged file) an OverflowError, an empty time a TypeError (read as None, then added up);
+    a time 'inf' or 'nan' made a summary whose source_seconds is no number. Such a row is now not an event: the
+    folder is refused in one line naming the file and the line."""
+    from mpt_live.errors import InputError
+    from mpt_live.finish import finish_folder
+    from mpt_live.spotting import EVENT_COLUMNS
+
+    d = _run_folder(tmp_path / "run", "running")
+    event = {"event_id": "1", "video": "v.mp4", "face": "0", "onset_s": "0.1", "apex_s": "0.2", "offset_s": "0.3",
+             "onset_frame": "1", "apex_frame": "2", "offset_frame": "3", "type": "micro", "class": "",
+             "confidence": "", "score": "4.0"}
+    with open(d / "events.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, EVENT_COLUMNS)
+        w.writeheader()
+        w.writerows([event, {**event, "event_id": "2", key: cell}])
+    with pytest.raises(InputError, match=r"events\.csv: line 3 is not an event of mpt-live"):
+        finish_folder(d)
+    assert summary(d)["status"] == "running"
