@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 from .framenames import natural
 from .results import row_event_ids
-from .rundir import BATCH_MARKER, read_summary
+from .rundir import BATCH_MARKER, SUMMARY, read_summary
 from .spotting import EVENT_COLUMNS
 from .writers import atomic_path
 
@@ -217,24 +217,34 @@ def batch_classes(out: Path) -> tuple[str, ...]:
                  if c.startswith("events_") and c not in COLUMNS and c != f"events_{UNCLASSIFIED}")
 
 
+def _run_since(found: tuple[Path, Path] | None, failures: Path) -> bool:
+    """Whether ``found`` (a video and its run folder) is a run made after ``failures`` (failed.csv) listed the video:
+    a failed open leaves the folder of an earlier batch's run of it as it was, which is no run since."""
+    try:
+        return found is not None and (found[1] / SUMMARY).stat().st_mtime > failures.stat().st_mtime
+    except OSError:
+        return False
+
+
 def rebuild(out: Path, runs: dict[Path, dict[str, Any]]) -> int:
     """Rewrite the overview of the batch in ``out`` from what the folder holds, without the batch's list of
     videos (``mpt-live --finish``, a single run into one of its videos' folders): its videos are those the summaries
     of ``runs`` (its run folders: their summary.json, read once) name and those of failed.csv, in natural order of
     their paths (the batch's order); the columns those of the batch's model (:func:`batch_classes`) and of the runs'.
-    A failed video run since into a folder of the batch is no longer failed (nor in failed.csv). Returns how many
-    videos that is; a video the batch never reached is not known, so not counted."""
+    A failed video run since into a folder of the batch (its summary.json newer than failed.csv) is no longer failed
+    (nor in failed.csv); an earlier batch's folder of it, left as it was, does not undo its failure. Returns how
+    many videos that is; a video the batch never reached is not known, so not counted."""
     videos: dict[str, tuple[Path, Path]] = {}  # video_key -> (the video as named, its folder)
     for d, s in sorted(runs.items()):
         source = s.get("source")
         if isinstance(source, str) and source:
             videos.setdefault(video_key(source), (Path(source), d))
     listed = read_failed(out)
-    failed = [(v, r) for v, r in listed if video_key(v) not in videos]
+    failed = [(v, r) for v, r in listed if not _run_since(videos.get(video_key(v)), Path(out) / FAILED)]
     if len(failed) != len(listed):
         record_failures(out, failed)
     for video, _ in failed:
-        videos.setdefault(video_key(video), (video, Path(out)))  # no folder of its own: its row is the failure
+        videos.setdefault(video_key(video), (video, Path(out)))  # its row is the failure, whatever folder it has
     ordered = sorted(videos.values(), key=lambda vd: natural(vd[0].as_posix()))
     write_overview(out, [v for v, _ in ordered], [d for _, d in ordered], failed, batch=True,
                    classes=batch_classes(out), summaries=runs)

@@ -372,3 +372,32 @@ def test_a_run_below_a_folder_with_a_csv_not_in_utf8_ends_as_it_would(tmp_path, 
     (tmp_path / "out" / name).write_bytes((header + "Caf\xe9.mp4,b,1\n").encode("cp1252"))
     assert finish.refresh_enclosing(d) is None
     assert overview.batch_classes(tmp_path / "out") == ()
+
+
+def test_a_video_that_failed_beside_its_folder_of_an_earlier_run_stays_failed_once_rebuilt(tmp_path):
+    """A video that ran in one batch and failed in the next (its file changed and unreadable since: the failed open
+    leaves its folder as it was) is failed in that batch's overview. A rebuild (--finish OUT, a single run into another
+    video's folder) took the earlier run's folder for a run made since the failure: the video listed done, with the
+    earlier run's figures, and dropped from failed.csv. Only a run newer than failed.csv now replaces its failure."""
+    import os
+
+    from mpt_live.finish import finish_overview, refresh_enclosing, run_folders
+    from mpt_live.overview import record_failures
+
+    videos = [tmp_path / "in" / n for n in ("a.mp4", "b.mp4")]
+    out = tmp_path / "out"
+    dirs = output_dirs(videos, out)
+    for v, d in zip(videos, dirs):
+        d.mkdir(parents=True)
+        (d / "summary.json").write_text(json.dumps({**_summary("complete", []), "source": str(v)}))
+        os.utime(d / "summary.json", (1e9, 1e9))  # the earlier batch's runs
+    failed = [(videos[0], "a.mp4: could not be read")]
+    record_failures(out, failed)  # the next batch: a.mp4 fails, b.mp4 is skipped (complete)
+    write_overview(out, videos, dirs, failed)
+    assert [r["status"] for r in rows(out / "videos.csv")] == ["failed", "done"]
+    assert finish_overview(out, run_folders(out)) and refresh_enclosing(dirs[1])
+    assert [r["status"] for r in rows(out / "videos.csv")] == ["failed", "done"]
+    assert [r["video"] for r in rows(out / "failed.csv")] == [str(videos[0])]
+    (dirs[0] / "summary.json").write_text(json.dumps({**_summary("complete", []), "source": str(videos[0])}))
+    assert refresh_enclosing(dirs[0])  # a.mp4 run alone since, into its folder: no longer failed
+    assert [r["status"] for r in rows(out / "videos.csv")] == ["done", "done"] and not (out / "failed.csv").exists()
