@@ -107,7 +107,7 @@ def collect(out: Path, videos: list[Path], dirs: list[Path], failed: list[tuple[
         try:
             with open(d / EVENTS_CSV, newline="", encoding="utf-8") as fh:
                 events += [{**r, "video": name} for r in row_event_ids(csv.DictReader(fh))]
-        except (OSError, csv.Error):
+        except (OSError, UnicodeError, csv.Error):
             pass  # its row says what the run wrote
     return rows, events
 

@@ -401,3 +401,23 @@ def test_a_video_that_failed_beside_its_folder_of_an_earlier_run_stays_failed_on
     (dirs[0] / "summary.json").write_text(json.dumps({**_summary("complete", []), "source": str(videos[0])}))
     assert refresh_enclosing(dirs[0])  # a.mp4 run alone since, into its folder: no longer failed
     assert [r["status"] for r in rows(out / "videos.csv")] == ["done", "done"] and not (out / "failed.csv").exists()
+
+
+def test_a_videos_events_csv_not_in_utf8_leaves_its_events_out_of_the_overview(tmp_path):
+    """A video's events.csv saved again in the system's code page (a spreadsheet) stopped the batch's overview with a
+    UnicodeDecodeError traceback: after each of a batch's videos, and at the end of any run into one of its folders.
+    Its video is listed from its summary, its events left out of all_events.csv, as for an events.csv not there."""
+    videos = [tmp_path / "in" / n for n in ("a.mp4", "b.mp4")]
+    out = tmp_path / "out"
+    dirs = output_dirs(videos, out)
+    header = ",".join(["event_id", "video", "face", "onset_s", "apex_s", "offset_s", "onset_frame", "apex_frame",
+                       "offset_frame", "type", "class", "confidence", "score"]) + "\n"
+    for v, d in zip(videos, dirs):
+        d.mkdir(parents=True)
+        (d / "summary.json").write_text(json.dumps({**_summary("complete", []), "source": str(v)}))
+        (d / "events.csv").write_bytes((header + f"1,{v.name},0,1.0,1.1,1.2,30,33,36,micro,,,5.0\n").encode())
+    (dirs[0] / "events.csv").write_bytes((header + "1,a.mp4,0,1.0,1.1,1.2,30,33,36,micro,,,5.0,vu \xe0 l'\xe9cran\n"
+                                          ).encode("cp1252"))
+    write_overview(out, videos, dirs, [])
+    assert [r["video"] for r in rows(out / "videos.csv")] == ["a.mp4", "b.mp4"]
+    assert [r["video"] for r in rows(out / "all_events.csv")] == ["b.mp4"]
