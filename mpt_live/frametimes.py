@@ -188,7 +188,7 @@ def resolve_rate(name: str, header_fps: float, first_ms: float, second_ms: float
     if codec is not None and (not valid_fps(header_fps) or abs(codec - header_fps) > 0.01 * codec):
         header = f"{header_fps:.4g} fps" if valid_fps(header_fps) else "no rate"
         warnings.append(f"{name}: no per-frame times in the stream; its header says {header} (FFmpeg's "
-                        f"default), its codec timing {codec:g} fps: times use {codec:g} fps")
+                        f"default), its codec timing {codec:.4g} fps: times use {codec:.4g} fps")
         return codec, False, False, warnings
     if codec is None and second_ms is not None and probe is not None:
         if valid_fps(header_fps):

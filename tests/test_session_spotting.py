@@ -222,3 +222,15 @@ def test_too_short_to_spot_writes_a_measured_frame_rate_as_people_read_it():
     for fps, shown in ((26.3979, "at 26.4 fps"), (30000 / 1001, "at 29.97 fps"), (24000 / 1001, "at 23.98 fps")):
         w = too_short_to_spot("phone.mov", [_seen(fps, [i / fps for i in range(10)])])
         assert shown in w[0], w
+
+
+@pytest.mark.parametrize("codec, says", [(24000 / 1001, "23.98 fps"), (26.3979, "26.4 fps")])
+def test_a_codec_rate_used_for_a_stream_without_times_is_written_as_the_header_rate_beside_it(codec, says):
+    """Frame rates in messages have four significant digits, the header's in this warning too, but the codec timing
+    beside it was written with all its digits ('its header says 25 fps ..., its codec timing 23.976 fps')."""
+    from mpt_live.frametimes import resolve_rate
+    from mpt_live.videoprobe import VideoProbe
+
+    fps, pts, assumed, warnings = resolve_rate("v.avi", 25.0, 0.0, 0.0, VideoProbe(codec_fps=codec))
+    assert fps == codec and not pts and not assumed
+    assert warnings[0].endswith(f"(FFmpeg's default), its codec timing {says}: times use {says}"), warnings
