@@ -196,27 +196,34 @@ def killed_summary(folder: Path, marker: dict[str, Any], rows: list[dict[str, st
 def read_events(path: Path) -> list[dict[str, Any]]:
     """events.csv's rows as summary.json's events (numbers as numbers, no ``video``; no probabilities: the CSV
     has none), each with the ``event_id`` the run wrote (a file from before that column: its row's number, the same
-    ID); [] without the file."""
+    ID); [] without the file. A last line the kill cut short (no line end) is left out: the event was not whole; a
+    file that is not UTF-8 text is refused in one line."""
     if not path.is_file():
         return []
     out = []
-    with open(path, newline="", encoding="utf-8") as fh:
-        for n, r in enumerate(row_event_ids(csv.DictReader(fh)), start=2):  # an older file's IDs: its rows' numbers
-            e: dict[str, Any] = {k: r.get(k) for k in EVENT_COLUMNS if k != "video"}
-            try:
-                for k in ("event_id", "face", "onset_frame", "apex_frame", "offset_frame"):
-                    e[k] = int(float(r[k]))  # 'inf': OverflowError
-                for k in ("onset_s", "apex_s", "offset_s"):
-                    e[k] = float(r[k])
-                    if not math.isfinite(e[k]):  # an event has its times (the summary adds them up)
-                        raise ValueError(k)
-                for k in ("score", "confidence"):
-                    e[k] = float(r[k]) if r.get(k) not in (None, "") else None
-            except (KeyError, TypeError, ValueError, OverflowError):
-                raise InputError(f"{path}: line {n} is not an event of mpt-live ({', '.join(EVENT_COLUMNS)})") from None
-            e["class"] = r.get("class") or None
-            e["probabilities"] = None
-            out.append(e)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text, as mpt-live writes it (saved again by another program?)") from None
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith(("\n", "\r")):
+        lines.pop()  # cut by the kill mid-row
+    for n, r in enumerate(row_event_ids(csv.DictReader(lines)), start=2):  # an older file's IDs: its rows' numbers
+        e: dict[str, Any] = {k: r.get(k) for k in EVENT_COLUMNS if k != "video"}
+        try:
+            for k in ("event_id", "face", "onset_frame", "apex_frame", "offset_frame"):
+                e[k] = int(float(r[k]))  # 'inf': OverflowError
+            for k in ("onset_s", "apex_s", "offset_s"):
+                e[k] = float(r[k])
+                if not math.isfinite(e[k]):  # an event has its times (the summary adds them up)
+                    raise ValueError(k)
+            for k in ("score", "confidence"):
+                e[k] = float(r[k]) if r.get(k) not in (None, "") else None
+        except (KeyError, TypeError, ValueError, OverflowError):
+            raise InputError(f"{path}: line {n} is not an event of mpt-live ({', '.join(EVENT_COLUMNS)})") from None
+        e["class"] = r.get("class") or None
+        e["probabilities"] = None
+        out.append(e)
     return sorted(out, key=lambda e: (e["onset_s"], e["face"]))
 
 

@@ -342,3 +342,29 @@ def test_a_killed_runs_events_csv_with_a_cell_that_is_no_number_is_refused_in_on
     with pytest.raises(InputError, match=r"events\.csv: line 3 is not an event of mpt-live"):
         finish_folder(d)
     assert summary(d)["status"] == "running"
+
+
+def test_a_killed_runs_events_csv_cut_mid_row_keeps_its_whole_events(tmp_path):
+    """A kill (or power loss) that cut events.csv's last row short made --finish refuse the whole folder ('line 3 is
+    not an event'); that row is left out (the event was not whole), the others kept. A file saved again in another
+    encoding was a UnicodeDecodeError traceback; it is one line."""
+    from mpt_live.errors import InputError
+    from mpt_live.finish import finish_folder
+    from mpt_live.spotting import EVENT_COLUMNS
+
+    d = _run_folder(tmp_path / "run", "running")
+    event = {"event_id": "1", "video": "v.mp4", "face": "0", "onset_s": "0.1", "apex_s": "0.2", "offset_s": "0.3",
+             "onset_frame": "1", "apex_frame": "2", "offset_frame": "3", "type": "micro", "class": "",
+             "confidence": "", "score": "4.0"}
+    with open(d / "events.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, EVENT_COLUMNS)
+        w.writeheader()
+        w.writerows([event, {**event, "event_id": "2", "onset_s": "0.5"}])
+    whole = (d / "events.csv").read_bytes()
+    (d / "events.csv").write_bytes(whole[:-12])  # the second row cut in its score
+    finish_folder(d)
+    assert [e["event_id"] for e in summary(d)["events"]] == [1]
+    e = _run_folder(tmp_path / "run2", "running")
+    (e / "events.csv").write_bytes(whole.replace(b"micro", "micr\u00f6".encode("latin-1")))
+    with pytest.raises(InputError, match=r"events\.csv: not UTF-8 text"):
+        finish_folder(e)
