@@ -34,6 +34,7 @@ from torch import Tensor, nn
 import mpt_live
 from mpt_live.clip import ClipSpec
 from mpt_live.errors import InputError, first_line
+from mpt_live.runtime import check_class_names
 from mpt_live.writers import json_default
 from train.torch_files import damaged_torch_file, unreadable_torch_file
 
@@ -86,9 +87,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         ClipSpec.from_dict(dict(ckpt["clip_spec"]))
     except (TypeError, ValueError) as e:
         raise InputError(f"{p}: bad clip_spec in checkpoint ({first_line(e)})") from None
-    classes = ckpt["classes"]
-    if not isinstance(classes, (list, tuple)) or not classes or not all(isinstance(c, str) for c in classes):
-        raise InputError(f"{p}: checkpoint 'classes' must be a non-empty list of names")
+    check_class_names(ckpt["classes"], p, "'classes' in checkpoint")  # before the export: as mpt-live checks them
     return ckpt
 
 

@@ -55,6 +55,20 @@ INPUTS = ("dynamic", "motion")
 OUTPUT = "probs"
 _DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
 
+def check_class_names(classes: Any, where: Any, field: str) -> None:
+    """InputError ``<where>: ...`` unless ``classes`` is a non-empty list of distinct, non-empty names, none of them
+    'neutral' (what mpt-live calls a window outside an event). mpt-export checks a checkpoint's with it too, so that
+    it never writes a model that mpt-live refuses."""
+    if not isinstance(classes, (list, tuple)) or not classes or not all(isinstance(c, str) and c for c in classes):
+        raise InputError(f"{where}: bad {field} (need a non-empty list of names)")
+    if any(c.strip().casefold() == NEUTRAL for c in classes):
+        raise InputError(f"{where}: a class named 'neutral': mpt-live labels every window outside an event "
+                         "'neutral', so the model's class would be confused with it (train with it renamed)")
+    twice = sorted({c for c in classes if list(classes).count(c) > 1})
+    if twice:
+        raise InputError(f"{where}: bad {field} ({', '.join(map(repr, twice))} named more than once)")
+
+
 class DeviceError(InputError):
     """The requested device cannot be used by ONNX Runtime on this machine."""
 
@@ -278,14 +292,7 @@ class MPTRuntime:
             classes = json.loads(meta["mpt.classes"])
         except json.JSONDecodeError as e:
             raise InputError(f"{p}: bad mpt.classes metadata ({e})") from None
-        if not isinstance(classes, list) or not classes or not all(isinstance(c, str) and c for c in classes):
-            raise InputError(f"{p}: bad mpt.classes metadata (need a non-empty JSON list of names)")
-        if any(c.strip().casefold() == NEUTRAL for c in classes):
-            raise InputError(f"{p}: a class named 'neutral': mpt-live labels every window outside an event "
-                             "'neutral', so the model's class would be confused with it (train with it renamed)")
-        twice = sorted({c for c in classes if classes.count(c) > 1})
-        if twice:
-            raise InputError(f"{p}: bad mpt.classes metadata ({', '.join(map(repr, twice))} named more than once)")
+        check_class_names(classes, p, "mpt.classes metadata")
         try:
             spec = json.loads(meta["mpt.clip_spec"])
             if not isinstance(spec, dict):

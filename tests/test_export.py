@@ -382,6 +382,26 @@ def test_bad_checkpoint_is_one_line_exit_2(tmp_path: Path, content, message: str
         load_checkpoint(path)
 
 
+@pytest.mark.parametrize("classes, message", [
+    (["negative", "Neutral", "surprise"], "a class named 'neutral': mpt-live labels every window outside an event"),
+    (["negative", "positive", "negative"], "bad 'classes' in checkpoint ('negative' named more than once)"),
+    (["negative", "", "surprise"], "bad 'classes' in checkpoint (need a non-empty list of names)"),
+])
+def test_class_names_mpt_live_refuses_are_refused_before_the_export(tmp_path: Path, classes, message: str) -> None:
+    """A checkpoint whose class names mpt-live refuses (a 'neutral' class, one named twice, an empty one) was exported
+    for minutes, then refused by the parity check's runtime with a line naming the deleted temporary file
+    (mpt-export-XXXX/model.onnx); it is now refused first, naming the checkpoint, and nothing is written."""
+    path = write_checkpoint(tmp_path / "model.pt")
+    ckpt = torch.load(path, weights_only=False)
+    torch.save({**ckpt, "classes": classes}, path)
+    res = runner.invoke(app, [str(path), "--fp32", "--parity-n", "2"])
+    assert res.exit_code == 2, res.output
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"error: {path}: ") and message in " ".join(res.output.split()), \
+        res.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt"]
+
+
 @pytest.mark.parametrize("content, why", [
     (b"", "the file is empty (0 bytes)"),
     (b"hello, not a checkpoint", "neither torch.save's zip archive nor a pickle"),
