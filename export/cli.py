@@ -51,6 +51,19 @@ def _fail(msg: str) -> None:
     raise typer.Exit(2)
 
 
+def _no_model_folder(folder: Path) -> str:
+    """What a folder without model.pt is: a LOSO run's (finished, or stopped with folds/ and no metrics.json yet)."""
+    folds = folder / "folds"
+    if (folder / "metrics.json").is_file():
+        return ("a LOSO run's folder: it keeps no model; train one with --protocol full "
+                f"(--metrics {folder / 'metrics.json'} stores these figures in it)")
+    if (folder / "config.json").is_file() and folds.is_dir():
+        done = len(list(folds.glob("*.json")))
+        return (f"a LOSO run's folder, stopped before its end (folds done: {done}, no metrics.json): LOSO keeps no "
+                "model, at its end either; train one with --protocol full")
+    return "a folder without model.pt"
+
+
 @app.command()
 def export(
     ctx: typer.Context,
@@ -99,10 +112,7 @@ def export(
     if checkpoint.is_dir() and (checkpoint / "model.pt").is_file():  # the run folder: its model
         checkpoint = checkpoint / "model.pt"
     elif checkpoint.is_dir():
-        loso = (checkpoint / "metrics.json").is_file()
-        _fail(f"{checkpoint}: " + ("a LOSO run's folder: it keeps no model; train one with --protocol full "
-                                   f"(--metrics {checkpoint / 'metrics.json'} stores these figures in it)"
-                                   if loso else "a folder without model.pt"))
+        _fail(f"{checkpoint}: {_no_model_folder(checkpoint)}")
     elif not checkpoint.is_file():  # before the precision choice is printed
         _fail(f"{checkpoint}: no such checkpoint file")
     if out is not None:

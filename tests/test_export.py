@@ -615,6 +615,16 @@ def test_a_run_folder_is_its_model_and_a_loso_folder_says_why_not(tmp_path: Path
         " ".join(res.output.split()), res.output
     res = runner.invoke(app, [str(tmp_path / "loso" / ".."), "--parity-n", "2"])
     assert res.exit_code == 2 and "a folder without model.pt" in res.output
+    # a LOSO run stopped before its end (config.json, folds/, no metrics.json) was 'a folder without model.pt', as if
+    # its model had been lost
+    (loso / "metrics.json").unlink()
+    (loso / "config.json").write_text("{}")
+    (loso / "folds").mkdir()
+    (loso / "folds" / "sub01.json").write_text("{}")
+    res = runner.invoke(app, [str(loso)])
+    assert res.exit_code == 2 and [ln for ln in res.output.splitlines() if ln.strip()] == [
+        (f"error: {loso}: a LOSO run's folder, stopped before its end (folds done: 1, no metrics.json): LOSO keeps no "
+         "model, at its end either; train one with --protocol full")], res.output
     (tmp_path / "full").mkdir()
     write_checkpoint(tmp_path / "full" / "model.pt")
     res = runner.invoke(app, [str(tmp_path / "full"), "--parity-n", "3"])
