@@ -15,6 +15,27 @@ import onnxruntime as ort
 from .errors import InputError, first_line
 
 
+def no_model_file(path: Path) -> InputError:
+    """A model path that is no file: missing, or a folder, with what in it to give instead (an mpt-train run's folder
+    holds the ONNX files mpt-export wrote beside model.pt, or model.pt alone to export first)."""
+    if not path.is_dir():
+        return InputError(f"{path}: no such model file")
+    try:
+        models = sorted(p.name for p in path.glob("*.onnx") if p.is_file() and not p.name.endswith(".rejected.onnx"))
+    except OSError:  # a folder this user may not list
+        models = []
+    if len(models) == 1:
+        hint = f" (it holds {models[0]}: give {path / models[0]})"
+    elif models:
+        hint = (f" (it holds {', '.join(models[:3])}{', ...' if len(models) > 3 else ''}: give one of them, "
+                f"e.g. {path / models[0]})")
+    elif (path / "model.pt").is_file():
+        hint = f" (it holds mpt-train's model.pt: export it first: mpt-export {path})"
+    else:
+        hint = ""
+    return InputError(f"{path}: a folder, expected an ONNX model file{hint}")
+
+
 def refuse_checkpoint(path: Path) -> None:
     """A PyTorch checkpoint (a zip archive, mpt-train's model.pt) is named as one, with what to do with it."""
     try:

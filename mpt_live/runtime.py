@@ -38,7 +38,7 @@ import onnxruntime as ort
 
 from .clip import ClipSpec
 from .errors import InputError, first_line
-from .load_errors import load_error, refuse_checkpoint
+from .load_errors import load_error, no_model_file, refuse_checkpoint
 from .machine import check_count, default_threads, usable_cores, vector_extensions  # noqa: F401 (re-exported)
 from .providers import (  # noqa: F401 (re-exported)
     CPU, CUDA, DEVICES, GPU_BATCH, PROVIDER_LABELS, TRT, TRT_MAX_BATCH, gpu_diagnosis, provider_works, trt_cache_dir,
@@ -119,8 +119,7 @@ class MPTRuntime:
             raise InputError(f"--threads {threads}: must be >= 1")
         check_count("--threads", threads, "threads")
         if not self.path.is_file():
-            raise InputError(f"{self.path}: " + ("a folder, expected an ONNX model file" if self.path.is_dir()
-                                                 else "no such model file"))
+            raise no_model_file(self.path)
         refuse_checkpoint(self.path)
         self.device = device
         self.threads = threads or default_threads()

@@ -197,6 +197,28 @@ def test_bad_files_raise_one_line_input_error(tmp_path: Path, name: str, content
     assert str(path) in str(e.value) and "\n" not in str(e.value)
 
 
+def test_a_run_folder_given_as_the_model_names_what_to_give(tmp_path: Path) -> None:
+    """mpt-export takes a run's folder; mpt-live --model RUN said only 'a folder, expected an ONNX model file': it now
+    names the ONNX files in it (a rejected one left out), or its model.pt to export first."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "model.pt").write_bytes(b"PK\x03\x04")
+    with pytest.raises(InputError) as e:
+        MPTRuntime(run)
+    assert str(e.value) == (f"{run}: a folder, expected an ONNX model file (it holds mpt-train's model.pt: export it "
+                            f"first: mpt-export {run})")
+    (run / "model.fp16.rejected.onnx").write_bytes(b"")
+    make_model(run / "model.onnx", meta())
+    with pytest.raises(InputError) as e:
+        MPTRuntime(run)
+    assert str(e.value) == f"{run}: a folder, expected an ONNX model file (it holds model.onnx: give {run / 'model.onnx'})"
+    make_model(run / "model.int8.onnx", meta())
+    with pytest.raises(InputError) as e:
+        MPTRuntime(run)
+    assert str(e.value) == (f"{run}: a folder, expected an ONNX model file (it holds model.int8.onnx, model.onnx: "
+                            f"give one of them, e.g. {run / 'model.int8.onnx'})")
+
+
 def test_a_model_cut_short_says_so_with_its_size(tmp_path: Path) -> None:
     """A half-copied model (head -c N model.onnx > cut.onnx) was 'not an ONNX model (protobuf parsing failed)',
     as a text file was: neither its size nor that it may be cut short."""
