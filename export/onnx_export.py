@@ -36,6 +36,7 @@ from mpt_live.clip import ClipSpec
 from mpt_live.errors import InputError, first_line
 from mpt_live.runtime import check_class_names
 from mpt_live.writers import json_default
+from train._timm import import_timm
 from train.torch_files import damaged_torch_file, unreadable_torch_file
 
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -71,6 +72,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         try:
             ckpt = torch.load(p, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError:
+            import_timm()  # a pickled model object imports timm: through the torchvision clash's work-around
             ckpt = torch.load(p, map_location="cpu", weights_only=False)
     except Exception as e:  # torch raises many types for a file that is not a checkpoint
         if _is_onnx(p):
@@ -78,6 +80,9 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
                              f"run it with mpt-live --model {p}") from None
         raise InputError(damaged_torch_file(p, e)  # begins as torch.save's archive: cut short or damaged
                          or f"{p}: not a PyTorch checkpoint ({unreadable_torch_file(p, e)})") from None
+    if isinstance(ckpt, nn.Module):
+        raise InputError(f"{p}: a whole {type(ckpt).__name__} model object (torch.save(model)), not an mpt-train "
+                         "checkpoint: it has no class names or ClipSpec to export with")
     if not isinstance(ckpt, dict):
         raise InputError(f"{p}: not an mpt-train checkpoint (a {type(ckpt).__name__}, expected a dict)")
     missing = [k for k in CHECKPOINT_KEYS if k not in ckpt]

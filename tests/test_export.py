@@ -402,6 +402,23 @@ def test_class_names_mpt_live_refuses_are_refused_before_the_export(tmp_path: Pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt"]
 
 
+def test_a_whole_pickled_model_is_named_as_one(tmp_path: Path) -> None:
+    """torch.save(model) of an MPT: its full load imported timm past the torchvision clash's work-around (train._timm),
+    so the line was 'torch cannot read what it holds (RuntimeError: operator torchvision::nms does not exist)' where
+    that clash exists, else 'a MPT, expected a dict'; it now says what the file is and what it lacks."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "whole.pt"
+    torch.save(MPT(CFG), path)
+    code = "from export.cli import main; main()"   # a fresh process: timm not imported yet, as in mpt-export
+    res = subprocess.run([sys.executable, "-c", code, str(path), "--fp32"], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2, res.stderr
+    assert [ln for ln in res.stderr.splitlines() if ln.strip()] == [
+        (f"error: {path}: a whole MPT model object (torch.save(model)), not an mpt-train checkpoint: it has no class "
+         "names or ClipSpec to export with")], res.stderr
+
+
 @pytest.mark.parametrize("content, why", [
     (b"", "the file is empty (0 bytes)"),
     (b"hello, not a checkpoint", "neither torch.save's zip archive nor a pickle"),
