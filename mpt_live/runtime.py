@@ -185,11 +185,13 @@ class MPTRuntime:
             f"{len(self.classes)} classes ({', '.join(self.classes)})",
             f"{s.frames} frames x {s.image_size}px over {s.window_s:g} s",
         ]
-        trained = f"{self.dataset} ({self.protocol})" if self.dataset and self.protocol else self.dataset or self.protocol
+        shown = ""
         if self.metrics:  # the LOSO figures (UF1, UAR, ...; n as a count), not bookkeeping such as train_seconds
             shown = ", ".join(f"{k} {v:.3f}" if k != "n" else f"n {v:g}" for k, v in self.metrics.items()
                               if isinstance(v, (int, float)) and not isinstance(v, bool) and "second" not in k)[:80]
-            trained = f"{trained}: {shown}" if shown else trained
+        # named as LOSO's: after '(full)' they read as the deployed model's own figures on its training clips
+        how = "; ".join(x for x in (self.protocol, f"LOSO {shown}" if shown else "") if x)
+        trained = f"{self.dataset} ({how})" if self.dataset and how else self.dataset or how
         if trained:
             parts.append(f"trained on {trained}{self.metrics_note}")
         elif self.metrics_note:

@@ -314,9 +314,15 @@ def test_int8_model_stays_on_cpu_with_auto(tmp_path: Path, monkeypatch: pytest.M
 def test_describe_shows_the_figures_not_the_bookkeeping(tmp_path: Path) -> None:
     """A model exported after a full run carries n and train_seconds beside its LOSO figures; the line showed
     them as 'n 30.000, train_seconds 13.884'."""
-    m = meta(**{"mpt.metrics": json.dumps({"uf1": 0.61, "uar": 0.6, "n": 30, "train_seconds": 13.884})})
+    m = meta(**{"mpt.metrics": json.dumps({"uf1": 0.61, "uar": 0.6, "n": 30, "train_seconds": 13.884}),
+                "mpt.protocol": "full"})
     line = MPTRuntime(make_model(tmp_path / "d.onnx", m), device="cpu", threads=1).describe()
     assert "uf1 0.610, uar 0.600, n 30" in line and "train_seconds" not in line and "n 30.000" not in line
+    # the figures of the LOSO run (mpt-train --metrics), named so: 'trained on casme2 (full): uf1 0.610' read as the
+    # deployed model's own figures on the clips it was trained on
+    assert "trained on casme2 (full; LOSO uf1 0.610, uar 0.600, n 30), ONNX Runtime" in line, line
+    line = MPTRuntime(make_model(tmp_path / "e.onnx", meta(**{"mpt.metrics": ""})), device="cpu", threads=1).describe()
+    assert "trained on casme2 (loso), ONNX Runtime" in line, line
 
 
 def test_unreadable_metrics_are_left_out_not_fatal(tmp_path: Path) -> None:
