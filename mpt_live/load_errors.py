@@ -57,6 +57,11 @@ def load_error(path: Path, e: BaseException) -> InputError:
     msg = first_line(e, limit=10_000)
     if "INVALID_PROTOBUF" in msg or "Protobuf parsing failed" in msg:
         return unparsed_onnx(path)
+    gone = re.search(r'External data path does not exist: "?([^"]+)"?', msg)
+    if gone:  # a model over 2 GB (mpt-export's NAME.onnx.data beside it) moved or copied without its weights file
+        data = Path(gone.group(1))
+        return InputError(f"{path}: its weights file {data.name} is not beside it ({data} does not exist): a model over "
+                          "2 GB keeps its weights in that file; move or copy the two together")
     msg = re.sub(r"^\[ONNXRuntimeError\] : \d+ : \w+ : (Load model from .*? failed:)?", "", msg).strip()
     # ONNX Runtime's source location and C++ signature come before the reason (a newer IR version, say): left out
     msg = re.sub(r"^\S+\.(?:cc|cpp|h):\d+\s+(?:[\w:~<>]+\([^()]*\)\s*(?:const\s*)?)?", "", msg).strip()

@@ -219,6 +219,30 @@ def test_a_run_folder_given_as_the_model_names_what_to_give(tmp_path: Path) -> N
                             f"give one of them, e.g. {run / 'model.int8.onnx'})")
 
 
+def test_a_model_moved_without_its_weights_file_says_so(tmp_path: Path) -> None:
+    """A model over 2 GB keeps its weights in NAME.onnx.data (mpt-export); moved alone, it was 'ONNX Runtime cannot
+    load this model (External data path validation failed for initializer: W. Error: tensorprotoutils.cc:461
+    ValidateExternalDataPathFromDir External data path ...)'; now the missing file is named, with what to do."""
+    from onnx.external_data_helper import set_external_data
+
+    model = onnx.load(str(make_model(tmp_path / "m.onnx", meta())))
+    (tmp_path / "big").mkdir()
+    w = next(t for t in model.graph.initializer if t.name == "W")  # the weights, as mpt-export saves a big model's
+    (tmp_path / "big" / "model.onnx.data").write_bytes(w.raw_data)
+    set_external_data(w, "model.onnx.data", offset=0, length=len(w.raw_data))
+    w.ClearField("raw_data")
+    w.data_location = onnx.TensorProto.EXTERNAL
+    onnx.save(model, str(tmp_path / "big" / "model.onnx"))
+    assert MPTRuntime(tmp_path / "big" / "model.onnx").classes == CLASSES
+    moved = tmp_path / "moved.onnx"
+    (tmp_path / "big" / "model.onnx").rename(moved)
+    with pytest.raises(InputError) as e:
+        MPTRuntime(moved)
+    assert str(e.value) == (f"{moved}: its weights file model.onnx.data is not beside it ({tmp_path / 'model.onnx.data'} "
+                            "does not exist): a model over 2 GB keeps its weights in that file; move or copy the two "
+                            "together")
+
+
 def test_a_model_cut_short_says_so_with_its_size(tmp_path: Path) -> None:
     """A half-copied model (head -c N model.onnx > cut.onnx) was 'not an ONNX model (protobuf parsing failed)',
     as a text file was: neither its size nor that it may be cut short."""
