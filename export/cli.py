@@ -29,7 +29,7 @@ from mpt_live.cli_options import ToolTyper, given
 from mpt_live.errors import InputError, first_line
 from mpt_live.interrupts import exit_code, signal_name, stop_signals
 from mpt_live.quiet import quiet_logging
-from mpt_live.rundir import check_not_input, check_out_file
+from mpt_live.rundir import check_not_input, check_out_dir, check_out_file
 
 DEFAULT_OPSET = 20   # = export.onnx_export.DEFAULT_OPSET, repeated so that --help needs no torch import
 DEFAULT_CALIB_CLIPS = 32   # = export.calibration.DEFAULT_CALIB_CLIPS
@@ -115,11 +115,13 @@ def export(
         _fail(f"{checkpoint}: {_no_model_folder(checkpoint)}")
     elif not checkpoint.is_file():  # before the precision choice is printed
         _fail(f"{checkpoint}: no such checkpoint file")
-    if out is not None:
-        try:
+    try:
+        if out is not None:
             check_not_input(out, checkpoint, "the checkpoint")
-        except InputError as e:
-            _fail(str(e))
+        else:  # the file goes beside the checkpoint: a read-only model folder is one line now, not after the torch work
+            check_out_dir(checkpoint.parent, option=f"{checkpoint}: without --out the model is written beside it, in")
+    except InputError as e:
+        _fail(str(e) + ("; give --out FILE.onnx" if out is None else ""))
     from .pipeline import export_checkpoint   # torch imports: after argument checks
     from .quantize import QuantizeError
 
@@ -144,7 +146,7 @@ def export(
         console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
         raise typer.Exit(1)
     except OSError as e:  # a full disk, a folder that became unwritable
-        console.print(f"[bold red]error:[/] the ONNX file{f' {out}' if out else ''} could not be written "
+        console.print(f"[bold red]error:[/] the ONNX file {out or f'beside {checkpoint}'} could not be written "
                       f"({e.strerror or first_line(e)}); nothing was put in its place", highlight=False, soft_wrap=True)
         raise typer.Exit(1)
     except Exception as e:  # an opset other than the default that the exporter or ONNX cannot use

@@ -649,6 +649,29 @@ def test_a_run_folder_is_its_model_and_a_loso_folder_says_why_not(tmp_path: Path
     assert (tmp_path / "full" / "model.onnx").is_file()
 
 
+def test_a_checkpoint_in_a_folder_it_cannot_write_is_one_line_before_the_export(tmp_path: Path,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without --out the model goes beside the checkpoint; in a read-only folder (a shared models folder) the
+    checkpoint was loaded and the torch reference computed before 'error: the ONNX file could not be written
+    (Permission denied)', exit 1, naming no file; it is now checked first, as --out's folder is, exit 2."""
+    import errno
+
+    ckpt = write_checkpoint(tmp_path / "model.pt")
+    write_bytes = Path.write_bytes
+
+    def read_only_folder(self: Path, data: bytes) -> int:  # root writes anywhere: the folder's refusal, simulated
+        if self.parent == tmp_path:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return write_bytes(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", read_only_folder)
+    res = runner.invoke(app, [str(ckpt), "--fp32", "--parity-n", "2"])
+    assert res.exit_code == 2, res.output
+    assert [ln for ln in res.output.splitlines() if ln.strip()] == [
+        (f"error: {ckpt}: without --out the model is written beside it, in {tmp_path}: cannot write into this folder "
+         "(Permission denied); give --out FILE.onnx")], res.output
+
+
 @pytest.mark.parametrize("precision", ["fp32", "int8"])
 def test_a_stopped_export_leaves_no_unchecked_model(exported, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                     precision: str) -> None:
