@@ -59,6 +59,24 @@ def _is_onnx(path: Path) -> bool:
         return False
 
 
+def _loso_json(path: Path) -> str:
+    """What a LOSO run's JSON file is ('' for any other file): a fold's figures, the run's metrics or config."""
+    try:
+        with path.open("rb") as fh:
+            if path.stat().st_size > 64 * 2**20 or fh.read(1) != b"{":
+                return ""
+        d = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return ""
+    if not isinstance(d, dict):
+        return ""
+    if {"fold", "subject", "preds"} <= set(d):
+        return f"the figures of one LOSO fold ({d['subject']})"
+    if {"uf1", "folds"} <= set(d):
+        return f"a LOSO run's metrics.json (mpt-train --protocol full --metrics {path} stores them in its model)"
+    return "a LOSO run's config.json" if {"dataset", "backbone", "epochs"} <= set(d) else ""
+
+
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Read an ``mpt-train`` checkpoint; :class:`InputError` if it is missing or not one.
 
@@ -78,6 +96,10 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         if _is_onnx(p):
             raise InputError(f"{p}: an ONNX model (mpt-export's output), not an mpt-train checkpoint; "
                              f"run it with mpt-live --model {p}") from None
+        run_file = _loso_json(p)
+        if run_file:
+            raise InputError(f"{p}: {run_file}, not an mpt-train checkpoint: a LOSO run keeps no model; train one "
+                             "with --protocol full") from None
         raise InputError(damaged_torch_file(p, e)  # begins as torch.save's archive: cut short or damaged
                          or f"{p}: not a PyTorch checkpoint ({unreadable_torch_file(p, e)})") from None
     if isinstance(ckpt, nn.Module):

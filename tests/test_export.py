@@ -672,6 +672,27 @@ def test_a_checkpoint_in_a_folder_it_cannot_write_is_one_line_before_the_export(
          "(Permission denied); give --out FILE.onnx")], res.output
 
 
+@pytest.mark.parametrize("name, content, what", [
+    ("folds/sub03.json", {"fold": 2, "subject": "sub03", "n": 10, "acc": 0.8, "preds": [0, 1], "labels": [0, 1]},
+     "the figures of one LOSO fold (sub03)"),
+    ("metrics.json", {"acc": 0.8, "uf1": 0.7, "uar": 0.7, "folds": [], "classes": CLASSES},
+     "a LOSO run's metrics.json (mpt-train --protocol full --metrics {path} stores them in its model)"),
+    ("config.json", {"dataset": "casme2", "backbone": "test_vit", "epochs": 1, "lr": 3e-4}, "a LOSO run's config.json"),
+])
+def test_a_loso_runs_json_file_is_named_as_what_it_is(tmp_path: Path, name: str, content, what: str) -> None:
+    """A LOSO run's files given as the checkpoint (the last fold's file of a stopped run, its metrics.json) were 'not a
+    PyTorch checkpoint (neither torch.save's zip archive nor a pickle)'; they are now named, with where a model comes
+    from."""
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(content))
+    res = runner.invoke(app, [str(path)])
+    assert res.exit_code == 2, res.output
+    assert [ln for ln in res.output.splitlines() if ln.strip()] == [
+        (f"error: {path}: {what.format(path=path)}, not an mpt-train checkpoint: a LOSO run keeps no model; train "
+         "one with --protocol full")], res.output
+
+
 @pytest.mark.parametrize("precision", ["fp32", "int8"])
 def test_a_stopped_export_leaves_no_unchecked_model(exported, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                     precision: str) -> None:
