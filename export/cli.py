@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -68,7 +69,8 @@ def _no_model_folder(folder: Path) -> str:
 def export(
     ctx: typer.Context,
     checkpoint: Path = typer.Argument(..., help="mpt-train checkpoint (RUN/model.pt, or the RUN folder)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="ONNX file to write (default: model.onnx, "
+    out: Optional[Path] = typer.Option(None, "--out", path_type=str,  # as typed: Path() drops a trailing '/'
+                                       help="ONNX file to write (default: model.onnx, "
                                        "model.int8.onnx or model.fp16.onnx beside the checkpoint)."),
     int8: bool = typer.Option(False, "--int8", help="Static (calibrated) int8 quantization (CPU deployment)."),
     int8_weights: bool = typer.Option(False, "--int8-weights", help="Weight-only int8 (no calibration; activations "
@@ -105,8 +107,10 @@ def export(
     if batch != "dynamic" and not (batch.isdigit() and int(batch) >= 1):
         _fail(f"--batch {batch}: expected 'dynamic' or a positive integer")
     if out is not None:
+        if str(out).endswith(("/", os.sep)):  # a folder meant (one that does not exist yet): it became a file's name
+            _fail(f"--out {out}: a folder, expected the ONNX file's name (e.g. {Path(out) / 'model.onnx'})")
         try:
-            check_out_file(out)  # before the export's minutes: a folder or an unwritable place is one line
+            out = check_out_file(out)  # before the export's minutes: a folder or an unwritable place is one line
         except InputError as e:
             _fail(str(e))
     if checkpoint.is_dir() and (checkpoint / "model.pt").is_file():  # the run folder: its model
