@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -107,10 +106,9 @@ def export(
     if batch != "dynamic" and not (batch.isdigit() and int(batch) >= 1):
         _fail(f"--batch {batch}: expected 'dynamic' or a positive integer")
     if out is not None:
-        if str(out).endswith(("/", os.sep)):  # a folder meant (one that does not exist yet): it became a file's name
-            _fail(f"--out {out}: a folder, expected the ONNX file's name (e.g. {Path(out) / 'model.onnx'})")
         try:
-            out = check_out_file(out)  # before the export's minutes: a folder or an unwritable place is one line
+            out = check_out_file(out, example="model.onnx")  # before the export's minutes: a folder (or a name
+            # typed as one), an unwritable place is one line
         except InputError as e:
             _fail(str(e))
     if checkpoint.is_dir() and (checkpoint / "model.pt").is_file():  # the run folder: its model

@@ -68,11 +68,14 @@ def check_out_dir(out: str | os.PathLike, option: str = "--out") -> Path:
     return out
 
 
-def check_out_file(path: str | os.PathLike, option: str = "--out") -> Path:
-    """Make sure ``path`` can be written as a file: not a folder, its folder creatable and writable;
-    InputError otherwise."""
+def check_out_file(path: str | os.PathLike, option: str = "--out", example: str = "") -> Path:
+    """Make sure ``path`` can be written as a file: not a folder (nor a name typed as one, ending in a slash: pass the
+    option's value as typed, ``path_type=str``), its folder creatable and writable; InputError otherwise. ``example``:
+    a file name to suggest inside a folder given."""
     if not str(path).strip():
         raise InputError(f"{option}: empty; give a file name")
+    if example and str(path).endswith(("/", os.sep)):  # a folder meant: Path() would make it a file's name
+        raise InputError(f"{option} {path}: a folder, expected a file name (e.g. {Path(path) / example})")
     path = Path(path)
     if path.is_dir():
         raise InputError(f"{option} {path}: is a folder, expected a file name")

@@ -519,7 +519,7 @@ def test_an_opset_the_converter_cannot_reach_is_our_line_without_a_traceback(tmp
     (["--calib-clips", "clips"], "only --int8 is calibrated"),
     # a folder that does not exist yet, typed as one: Path() dropped the '/' and the model was written as a file of
     # the folder's name
-    (["--out", "exports/"], "--out exports/: a folder, expected the ONNX file's name (e.g. exports/model.onnx)"),
+    (["--out", "exports/"], "--out exports/: a folder, expected a file name (e.g. exports/model.onnx)"),
 ])
 def test_bad_options_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
     (tmp_path / "x.pt").write_bytes(b"")  # the options are checked before the checkpoint is read

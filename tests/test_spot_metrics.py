@@ -650,3 +650,17 @@ def test_a_run_folder_of_its_own_that_failed_as_it_began_is_named_not_refused(tm
     res = CliRunner().invoke(app, ["spot", "--truth", str(root), "--runs", str(tmp_path / "a"),
                                    "--runs", str(tmp_path / "c")])
     assert res.exit_code == 2 and "c: no events.csv found" in res.output
+
+
+def test_a_json_output_typed_as_a_folder_is_one_line_not_a_file_of_its_name(tmp_path):
+    """--out results/ (a folder not made yet) wrote the JSON as a file named 'results': typer's Path dropped the
+    trailing slash. It is one line suggesting a file in it, and nothing is written."""
+    root = _benchmark(tmp_path)
+    run = tmp_path / "run"
+    _events(run / "long_001", [])
+    _events(run / "long_002", [])
+    res = CliRunner().invoke(app, ["spot", "--truth", str(root), "--runs", str(run), "--out", f"{tmp_path / 'res'}/"])
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert res.exit_code == 2 and lines == [f"error: --out {tmp_path / 'res'}/: a folder, expected a file name (e.g. "
+                                            f"{tmp_path / 'res' / 'spotting.json'})"], lines
+    assert not (tmp_path / "res").exists()

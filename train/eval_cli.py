@@ -83,7 +83,8 @@ def spot(
     dataset: Optional[SpotDataset] = typer.Option(None, "--dataset", help="A real spotting set, read with --data."),
     data: Optional[Path] = typer.Option(None, "--data", help="The dataset's folder in its distribution layout."),
     kind: Kind = typer.Option(Kind.all, "--type", help="Headline figures: micro, macro or all (pooled)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="JSON output (default: RUN/spotting.json of the first run)."),
+    out: Optional[Path] = typer.Option(None, "--out", path_type=str,  # as typed: Path() drops a trailing '/'
+                                       help="JSON output (default: RUN/spotting.json of the first run)."),
 ) -> None:
     """Spotting precision/recall/F1 and recognition on the true positives (analysis F1, UF1, UAR, STRS)."""
     console = Console() if sys.stdout.isatty() else Console(width=160)  # a full table in logs too
@@ -129,7 +130,8 @@ def _score(runs: list[Path], truth: Optional[Path], dataset: Optional[SpotDatase
     if dataset is not None and data is None:
         raise InputError(f"--dataset {dataset.value} needs --data ROOT (the dataset's folder)")
     if out is not None:
-        check_out_file(out)  # before the work: a bad --out is one line, never a traceback at the end
+        # before the work: a bad --out (a folder, a name typed as one) is one line, never a traceback at the end
+        out = check_out_file(out, example="spotting.json")
         check_not_input(out, truth, "the annotation file")
         check_not_read(out, runs, data if dataset is not None else None)
     index = read_annotations_csv(truth) if truth is not None else load_long_dataset(dataset.value, data)
