@@ -26,13 +26,13 @@ from typing import Any
 
 from .clocktime import clock
 from .errors import InputError
-from .overview import is_batch_out, listed_folders, read_failed, rebuild, video_key
+from .overview import is_batch_out, listed_folders, read_failed, read_table, rebuild, video_key
 from .report import run_title, write_plot_and_page
 from .review import damaged_copy
 from .results import ModelInfo, row_event_ids
 from .rundir import BATCH_MARKER, SUMMARY, batch_in_use, read_summary, run_in_use
 from .spotting import EVENT_COLUMNS
-from .timeline import as_number, face_ids, last_frame_time, read_rows
+from .timeline import as_number, face_ids, last_frame_time
 from .writers import write_json
 
 KILLED = "killed"  # the status of a run finished from its files
@@ -88,9 +88,9 @@ def finish_folder(folder: Path, option: str = "--finish") -> tuple[bool, str]:
     if not (folder / "predictions.csv").is_file():
         raise InputError(f"{option} {folder}: its run was killed before it wrote predictions.csv: nothing to "
                          "finish; run the video again")
-    rows = read_rows(folder / "predictions.csv")
+    header, rows = _predictions(folder / "predictions.csv")
     summary = killed_summary(folder, marker, rows)
-    classes = [c[2:] for c in _header(folder / "predictions.csv") if c.startswith("p_")]
+    classes = [c[2:] for c in header if c.startswith("p_")]
     outputs = summary["outputs"]
     source = Path(str(summary["source"]))
     copy = _damaged_review(folder, marker, summary, source)
@@ -202,9 +202,9 @@ def read_events(path: Path) -> list[dict[str, Any]]:
         return []
     out = []
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text, as mpt-live writes it (saved again by another program?)") from None
+        text = path.read_text(encoding="utf-8-sig")  # a spreadsheet's "CSV UTF-8" begins with a byte-order mark
+    except (OSError, UnicodeDecodeError) as e:
+        raise _unreadable(path, e) from None
     lines = text.splitlines(keepends=True)
     if lines and not lines[-1].endswith(("\n", "\r")):
         lines.pop()  # cut by the kill mid-row
@@ -227,9 +227,21 @@ def read_events(path: Path) -> list[dict[str, Any]]:
     return sorted(out, key=lambda e: (e["onset_s"], e["face"]))
 
 
-def _header(path: Path) -> list[str]:
-    with open(path, newline="", encoding="utf-8") as fh:
-        return next(csv.reader(fh), [])
+def _predictions(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """(header, rows) of a killed run's predictions.csv; one line naming the file where it cannot be read as one."""
+    try:
+        return read_table(path)
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise _unreadable(path, e) from None
+
+
+def _unreadable(path: Path, e: Exception) -> InputError:
+    """The one line saying why a CSV file of a run cannot be read."""
+    if isinstance(e, UnicodeDecodeError):
+        return InputError(f"{path}: not UTF-8 text, as mpt-live writes it (saved again by another program?)")
+    if isinstance(e, OSError):
+        return InputError(f"{path}: cannot be read ({e.strerror or e})")
+    return InputError(f"{path}: not a CSV file as mpt-live writes it ({e})")
 
 
 def _title(summary: dict[str, Any]) -> str:

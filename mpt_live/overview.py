@@ -164,19 +164,33 @@ def is_batch_out(out: Path) -> bool:
 def listed_folders(out: Path) -> set[str]:
     """The ``folder`` cells of ``out/videos.csv`` (the batch's videos' folders, relative to ``out``); {} without one."""
     try:
-        with open(Path(out) / VIDEOS_CSV, newline="", encoding="utf-8") as fh:
-            return {r["folder"] for r in csv.DictReader(fh) if r.get("folder")}
-    except (OSError, UnicodeError, csv.Error, KeyError):  # UnicodeError: not UTF-8, so not one mpt-live wrote
+        return set(_run_rows(read_table(Path(out) / VIDEOS_CSV)[1]))
+    except (OSError, UnicodeError, csv.Error):  # UnicodeError: not UTF-8, so not one mpt-live wrote
         return set()
+
+
+def _run_rows(rows: list[dict[str, str]]) -> list[str]:
+    """The ``folder`` cells of videos.csv ``rows`` that name one (a failed video's is empty)."""
+    return [r["folder"] for r in rows if r.get("folder")]
+
+
+def read_table(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """(header, rows) of a CSV file as mpt-live writes them (UTF-8; a byte-order mark, which a spreadsheet's "CSV
+    UTF-8" adds, is no part of the first column's name); OSError, UnicodeDecodeError (not UTF-8) or csv.Error as
+    they come, for the caller to say or pass over."""
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        rows = list(reader)
+        return list(reader.fieldnames or []), rows
 
 
 def read_failed(out: Path) -> list[tuple[Path, str]]:
     """The (video, reason) rows of ``out/failed.csv``; [] without a readable one."""
     try:
-        with open(Path(out) / FAILED, newline="", encoding="utf-8") as fh:
-            return [(Path(r["video"]), r.get("reason") or "") for r in csv.DictReader(fh) if r.get("video")]
-    except (OSError, UnicodeError, csv.Error, KeyError):
+        rows = read_table(Path(out) / FAILED)[1]
+    except (OSError, UnicodeError, csv.Error):
         return []
+    return [(Path(r["video"]), r.get("reason") or "") for r in rows if r.get("video")]
 
 
 def record_failures(out: Path | None, failed: list[tuple[Path, str]]) -> None:
@@ -209,8 +223,7 @@ def batch_classes(out: Path) -> tuple[str, ...]:
     if isinstance(marker.get("classes"), list):
         return tuple(str(c) for c in marker["classes"])
     try:
-        with open(Path(out) / VIDEOS_CSV, newline="", encoding="utf-8") as fh:
-            header = next(csv.reader(fh), [])
+        header = read_table(Path(out) / VIDEOS_CSV)[0]
     except (OSError, UnicodeError, csv.Error):
         return ()
     return tuple(c.removeprefix("events_") for c in header  # events_per_min is no class's

@@ -368,3 +368,27 @@ def test_a_killed_runs_events_csv_cut_mid_row_keeps_its_whole_events(tmp_path):
     (e / "events.csv").write_bytes(whole.replace(b"micro", "micr\u00f6".encode("latin-1")))
     with pytest.raises(InputError, match=r"events\.csv: not UTF-8 text"):
         finish_folder(e)
+
+
+@pytest.mark.parametrize("saved", ["cp1252", "utf-8-sig"])
+def test_a_killed_runs_predictions_csv_saved_again_by_a_spreadsheet(tmp_path, saved):
+    """predictions.csv saved again by a spreadsheet: in the system's code page it stopped --finish with a
+    UnicodeDecodeError traceback (events.csv's was already one line); it is one line naming the file, exit 2, the
+    marker left running. As "CSV UTF-8" (a byte-order mark first) its first column read as '\\ufefftime_s': the
+    summary said 0 s of the video; the mark is no part of the name now."""
+    from mpt_live.errors import InputError
+    from mpt_live.finish import finish_folder
+
+    d = _run_folder(tmp_path / "run", "running")  # rows up to 4/15 s
+    text = (d / "predictions.csv").read_text().replace("neutral", "n\u00e9utral")
+    (d / "predictions.csv").write_bytes(text.encode(saved))
+    if saved == "cp1252":
+        with pytest.raises(InputError, match=r"predictions\.csv: not UTF-8 text"):
+            finish_folder(d)
+        res = cli("--finish", str(d))
+        lines = our_lines(res.stderr + res.stdout)
+        assert res.returncode == 2 and len(lines) == 1 and "predictions.csv: not UTF-8" in lines[0], lines
+        assert summary(d)["status"] == "running"
+    else:
+        assert finish_folder(d)[0]
+        assert summary(d)["source_seconds"] == pytest.approx(4 / 15, abs=1e-3) and summary(d)["frames_read"] == 9
