@@ -164,14 +164,9 @@ def is_batch_out(out: Path) -> bool:
 def listed_folders(out: Path) -> set[str]:
     """The ``folder`` cells of ``out/videos.csv`` (the batch's videos' folders, relative to ``out``); {} without one."""
     try:
-        return set(_run_rows(read_table(Path(out) / VIDEOS_CSV)[1]))
+        return {r["folder"] for r in read_table(Path(out) / VIDEOS_CSV)[1] if r.get("folder")}
     except (OSError, UnicodeError, csv.Error):  # UnicodeError: not UTF-8, so not one mpt-live wrote
         return set()
-
-
-def _run_rows(rows: list[dict[str, str]]) -> list[str]:
-    """The ``folder`` cells of videos.csv ``rows`` that name one (a failed video's is empty)."""
-    return [r["folder"] for r in rows if r.get("folder")]
 
 
 def read_table(path: Path) -> tuple[list[str], list[dict[str, str]]]:
@@ -215,19 +210,34 @@ def record_failures(out: Path | None, failed: list[tuple[Path, str]]) -> None:
         pass  # the console lists them too; a full disk is reported by the videos' own outputs
 
 
-def batch_classes(out: Path) -> tuple[str, ...]:
+def batch_classes(out: Path, runs: dict[Path, dict[str, Any]] | None = None) -> tuple[str, ...]:
     """The classes of the model the batch in ``out`` ran, as it recorded them: in its marker (a batch still running,
-    or killed outright), else the ``events_<class>`` columns of its videos.csv (whose header is the model's whatever
-    its videos held); () where neither says."""
+    or killed outright), else the ``events_<class>`` columns of the videos.csv a rebuild replaces; () where neither
+    says. That header also holds the classes of the other models its runs had when it was written: where a run it
+    lists has another model since (its summary.json, as in ``runs`` by folder or read here, names another than its
+    row), only the columns that are classes of its runs' models now are kept, so a replaced run's are not kept as
+    the batch's."""
     marker = read_summary(out, BATCH_MARKER) or {}
     if isinstance(marker.get("classes"), list):
         return tuple(str(c) for c in marker["classes"])
     try:
-        header = read_table(Path(out) / VIDEOS_CSV)[0]
+        header, rows = read_table(Path(out) / VIDEOS_CSV)
     except (OSError, UnicodeError, csv.Error):
         return ()
-    return tuple(c.removeprefix("events_") for c in header  # events_per_min is no class's
-                 if c.startswith("events_") and c not in COLUMNS and c != f"events_{UNCLASSIFIED}")
+    named = [c.removeprefix("events_") for c in header  # events_per_min is no class's
+             if c.startswith("events_") and c not in COLUMNS and c != f"events_{UNCLASSIFIED}"]
+    known: set[str] = set()
+    replaced = False
+    for r in rows:
+        if not r.get("folder"):
+            continue  # a failure: no run
+        d = Path(out) / r["folder"]
+        s = runs[d] if runs is not None and d in runs else read_summary(d)
+        model = (s or {}).get("model")
+        model = model if isinstance(model, dict) else {}
+        replaced = replaced or (model.get("name") or "") != (r.get("model") or "")
+        known |= {str(c) for c in model.get("classes") or [] if isinstance(model["classes"], list)}
+    return tuple(c for c in named if c in known) if replaced else tuple(named)
 
 
 def _run_since(found: tuple[Path, Path] | None, failures: Path) -> bool:
@@ -260,7 +270,7 @@ def rebuild(out: Path, runs: dict[Path, dict[str, Any]]) -> int:
         videos.setdefault(video_key(video), (video, Path(out)))  # its row is the failure, whatever folder it has
     ordered = sorted(videos.values(), key=lambda vd: natural(vd[0].as_posix()))
     write_overview(out, [v for v, _ in ordered], [d for _, d in ordered], failed, batch=True,
-                   classes=batch_classes(out), summaries=runs)
+                   classes=batch_classes(out, runs), summaries=runs)
     return len(ordered)
 
 

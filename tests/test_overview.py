@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -421,3 +422,46 @@ def test_a_videos_events_csv_not_in_utf8_leaves_its_events_out_of_the_overview(t
     write_overview(out, videos, dirs, [])
     assert [r["video"] for r in rows(out / "videos.csv")] == ["a.mp4", "b.mp4"]
     assert [r["video"] for r in rows(out / "all_events.csv")] == ["b.mp4"]
+
+
+def test_a_rebuild_drops_the_columns_of_a_model_no_run_uses_any_more(tmp_path):
+    """A rebuild without the batch's marker takes the batch's model's classes from the videos.csv it replaces, whose
+    header also held the classes of another model one video was run again with. Once that video ran again with the
+    batch's model, those columns were kept as if the batch's model had them, in every rebuild after; they are gone,
+    the batch's model's kept; rebuilt again with nothing changed, the header stays. Its marker (a batch killed
+    outright) still says its classes first."""
+    from mpt_live.finish import find_runs
+    from mpt_live.overview import batch_classes, rebuild, record_failures
+    from mpt_live.rundir import BATCH_MARKER
+
+    videos = [tmp_path / "in" / n for n in ("a.mp4", "b.mp4")]
+    out = tmp_path / "out"
+    dirs = output_dirs(videos, out)
+    other = {"name": "other.onnx", "demo": False, "classes": ["anger", "fear"]}
+    for v, d in zip(videos, dirs):
+        d.mkdir(parents=True)
+        (d / "summary.json").write_text(json.dumps({**_summary("complete", []), "source": str(v)}))
+    write_overview(out, videos, dirs, [], classes=("happiness", "surprise"))
+    for model, expected in [(other, ["happiness", "surprise", "anger", "fear"]), (None, ["happiness", "surprise"])]:
+        s = {**_summary("complete", []), "source": str(videos[0]), **({"model": model} if model else {})}
+        (dirs[0] / "summary.json").write_text(json.dumps(s))  # video a run again alone: another model, then the batch's
+        for _ in range(2):  # rebuilt again, nothing changed since: the same header
+            assert rebuild(out, find_runs(out)) == 2
+            with open(out / "videos.csv", newline="") as fh:
+                header = next(csv.reader(fh))
+            assert [c[7:] for c in header if c.startswith("events_") and c not in ("events_per_min",
+                                                                                   "events_unclassified")] == expected
+    failed_out = tmp_path / "failed"  # a batch whose videos all failed, one of them run alone since, another model
+    failed = [(v, "could not be read") for v in videos]
+    record_failures(failed_out, failed)
+    os.utime(failed_out / "failed.csv", (1, 1))
+    write_overview(failed_out, videos, output_dirs(videos, failed_out), failed, classes=("happiness", "surprise"))
+    a = output_dirs(videos, failed_out)[0]
+    a.mkdir(parents=True)
+    (a / "summary.json").write_text(json.dumps({**_summary("complete", []), "source": str(videos[0]), "model": other}))
+    for _ in range(2):  # rebuilt twice: the batch's columns stay while videos.csv's rows name its runs' models
+        rebuild(failed_out, find_runs(failed_out))
+        assert batch_classes(failed_out) == ("happiness", "surprise", "anger", "fear")
+    (out / BATCH_MARKER).write_text(json.dumps({"status": "running", "pid": 1, "host": "elsewhere",
+                                                "classes": ["joy"]}))
+    assert batch_classes(out, find_runs(out)) == ("joy",)
