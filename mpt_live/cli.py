@@ -205,7 +205,13 @@ def _finish(folder: Path, given: list[str]) -> None:
             refused += 1
     # OUT/videos.csv... rebuilt, the finished videos listed, stale ones fixed; a single run's folder: the overview of
     # a batch whose video folder it is, as the run's own end would have rebuilt it
-    if line := finish_overview(folder, folders) or (refresh_enclosing(folder) if folders == [folder] else None):
+    try:
+        line = finish_overview(folder, folders) or (refresh_enclosing(folder) if folders == [folder] else None)
+    except OSError as e:  # best effort, as at a run's end: the finished folders are what counts
+        line = None
+        _say(f"{folder}: the batch's overview (videos.csv, all_events.csv, index.html) was not rebuilt "
+             f"({e.strerror or e})", "warning:", "yellow")
+    if line:
         _say(line)
     if refused:
         raise typer.Exit(2)

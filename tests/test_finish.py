@@ -392,3 +392,24 @@ def test_a_killed_runs_predictions_csv_saved_again_by_a_spreadsheet(tmp_path, sa
     else:
         assert finish_folder(d)[0]
         assert summary(d)["source_seconds"] == pytest.approx(4 / 15, abs=1e-3) and summary(d)["frames_read"] == 9
+
+
+def test_finish_says_in_one_line_when_the_enclosing_overview_cannot_be_rebuilt(tmp_path, monkeypatch):
+    """--finish of a single run's folder rebuilds an enclosing batch's overview; an OSError there (a folder that
+    cannot be read on the way) was a traceback after the run was finished, where a run's own end (job.py) and a Ray
+    video's pass it over: it is a warning line, exit 0, the run finished."""
+    from typer.testing import CliRunner
+
+    from mpt_live import finish
+    from mpt_live.cli import app
+
+    d = _run_folder(tmp_path / "run", "running")
+
+    def refused(folder):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(finish, "refresh_enclosing", refused)
+    res = CliRunner().invoke(app, ["--finish", str(d)])
+    assert res.exception is None or isinstance(res.exception, SystemExit), res.exception
+    assert res.exit_code == 0 and "overview" in res.output and "Permission denied" in res.output, res.output
+    assert summary(d)["status"] == "killed"
