@@ -125,16 +125,20 @@ def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str |
                                               else f"{type(e).__name__}: {e}")
             raise
         finally:
+            written = False
             with deferred():  # a second Ctrl-C must not cost the summary
                 summary = _finish(session, out, outputs, sink, events, video, review, window, write_events, stopped,
                                   frames_to)
                 if out is not None:
                     try:
                         finish_run(out, summary)
+                        written = True
                     except OutputError as e:
                         summary_error = e
-                    else:  # every run's end, whatever ended it: the overview of a batch whose video folder this is
-                        _refresh(out, say)
+            # every run's end, whatever ended it: the overview of a batch whose video folder this is. Not held like
+            # the summary (the run's own outputs are written): a Ctrl-C stops a large batch's rebuild
+            if written and out is not None:
+                _refresh(out, say)
     if stopped is not None:
         raise stopped
     if summary_error is not None:

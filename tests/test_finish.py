@@ -413,3 +413,31 @@ def test_finish_says_in_one_line_when_the_enclosing_overview_cannot_be_rebuilt(t
     assert res.exception is None or isinstance(res.exception, SystemExit), res.exception
     assert res.exit_code == 0 and "overview" in res.output and "Permission denied" in res.output, res.output
     assert summary(d)["status"] == "killed"
+
+
+def test_a_stop_signal_during_the_enclosing_overview_rebuild_stops_it_not_the_runs_outputs(tmp_path, monkeypatch):
+    """The end of every run rebuilds the overview of a batch whose video folder it wrote into (a large batch: many
+    summaries, a long page). It ran with stop signals held, as the summary is written, so a Ctrl-C then waited for the
+    whole rebuild. The run's own outputs are written before it: a signal there stops the rebuild (here one that sends
+    SIGINT, then would go on), the run's summary and page complete."""
+    from mpt_live import job
+    from mpt_live.interrupts import Stopped, stop_signals
+    from mpt_live.session import SessionConfig
+    from mpt_live.sources import VideoFile
+
+    clip = tmp_path / "take.mp4"
+    fk.ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x120:r=15:d=1", "-pix_fmt", "yuv420p", str(clip))
+    rebuilt = []
+
+    def long_rebuild(out):
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C as the rebuild starts
+        for _ in range(100):
+            time.sleep(0.01)  # the rest of a long rebuild (not timed: whether it got there is what counts)
+        rebuilt.append(out)
+
+    monkeypatch.setattr(job, "refresh_enclosing", long_rebuild)
+    out = tmp_path / "run"
+    with stop_signals(), VideoFile(clip) as src, pytest.raises(Stopped):
+        job.run_job(src, None, SessionConfig(), out)
+    assert rebuilt == []
+    assert summary(out)["status"] == "complete" and (out / "report.html").is_file()
