@@ -6,12 +6,14 @@ recording (a YouTube download, a newer phone's video, a conferencing export) ope
 PyAV's FFmpeg decodes it in software (dav1d). Where OpenCV decodes none of a file's first frames and PyAV decodes
 one (:func:`pyav_capture`, asked by :class:`~mpt_live.sources.VideoFile`), the file is read by a
 :class:`PyAVCapture`, and :func:`~mpt_live.sources.open_capture` opens it so again in this process (the paced
-reader's next loop, the review page's pictures and copy: :func:`read_by_pyav`); files OpenCV decodes are read as
-before. A :class:`PyAVCapture` answers as OpenCV's FFmpeg backend does, so the readers need no second path: BGR
-uint8 frames, turned upright as the stream's display matrix says; ``CAP_PROP_POS_MSEC`` the decoded frame's
-presentation time from the stream's start (its decoding time where that is 0 or missing); the rate FFmpeg guesses
-for the stream and OpenCV's frame count; a packet that does not decode is a failed read, and the next read goes
-on after it; ``set(CAP_PROP_POS_FRAMES, n)`` seeks to the frame shown at ``n / fps``.
+reader's next loop: :func:`read_by_pyav`); files OpenCV decodes are read as before. A reader that opens a file
+without a run having read it in this process (training's readers; the review page's pictures and copy, made by
+``--finish`` in another process) opens it with :func:`open_video`, which tries OpenCV's first frames itself. A
+:class:`PyAVCapture` answers as OpenCV's FFmpeg backend does, so the readers need no second path: BGR uint8 frames,
+turned upright as the stream's display matrix says; ``CAP_PROP_POS_MSEC`` the decoded frame's presentation time
+from the stream's start (its decoding time where that is 0 or missing); the rate FFmpeg guesses for the stream and
+OpenCV's frame count; a packet that does not decode is a failed read, and the next read goes on after it;
+``set(CAP_PROP_POS_FRAMES, n)`` seeks to the frame shown at ``n / fps``.
 
 Decoding so is no slower: a 20 s 720p AV1 video took about 0.7x the CPU time OpenCV took to decode the same video
 in H.264 (PyAV took about 1.0x for that H.264; wall times varied too much on a shared 2-core machine to tell them
@@ -177,6 +179,30 @@ def pyav_capture(path: str | os.PathLike) -> PyAVCapture | None:
         return None
     READ_BY_PYAV.add(_stamp(path))
     return cap
+
+
+PROBE_FRAMES = 120  # OpenCV's first frames tried by open_video before PyAV is asked (pyav_decodes tries as many)
+
+
+def open_video(path: str | os.PathLike) -> cv2.VideoCapture | PyAVCapture:
+    """A capture of the local video file ``path``, from its start, for a reader that opens it on its own (the
+    training sets' and mpt-synth's readers, the review copy, the apex pictures): a :class:`PyAVCapture` where this
+    process found it to be PyAV's (:func:`read_by_pyav`), or OpenCV opens it, decodes none of its first
+    :data:`PROBE_FRAMES` frames and PyAV decodes one (:func:`pyav_capture`); else ``cv2.VideoCapture`` (opened again
+    after the try: the reader gets every frame; ``isOpened()`` False where OpenCV cannot open it, for the reader's
+    own error). FFmpeg's own lines (no AV1 hardware decoder, a damaged frame) are held back meanwhile."""
+    if read_by_pyav(path):
+        return PyAVCapture(path)
+    name = os.fspath(path)
+    with quiet_fd(2):
+        cap = cv2.VideoCapture(name)
+        if not cap.isOpened():
+            return cap
+        decoded = any(cap.grab() for _ in range(PROBE_FRAMES))
+        cap.release()
+        if not decoded and (other := pyav_capture(path)) is not None:
+            return other
+        return cv2.VideoCapture(name)
 
 
 def read_by_pyav(path: str | os.PathLike) -> bool:

@@ -7,6 +7,7 @@ import csv
 import html
 import json
 import re
+import shutil
 import subprocess
 from urllib.parse import unquote
 
@@ -174,3 +175,41 @@ def test_a_damaged_av1_recording_is_read_past_its_damage(tmp_path, where):
     assert len(damaged) == 1 and ("at the start" in damaged[0]) == (where < 0.1), v.warnings
     if where < 0.1:  # the first frame after the damage at its own time, not 0
         assert frames[0].t > 0
+
+
+def test_training_readers_read_an_av1_recording_as_its_h264_copy(clips, tmp_path, monkeypatch):
+    """Training opened videos with OpenCV alone: an AV1 recording of a spotting set (CAS(ME)^2's rawvideo/) counted
+    no frame and was dropped ('not a readable video (no frames)'), and mpt-synth's face videos (--faces) and the
+    composed interviews read none of an AV1 face video. In a process that has not read the file, they now read it
+    through the PyAV fallback: the frames its H.264 copy gives (the recording's frame count: a row past its end is
+    cut, named with the last frame)."""
+    from test_longvideo_datasets import CODING, casme2
+
+    from train.compose import read_squares
+    from train.datasets.longvideo import load_long_dataset
+    from train.faces_folder import video_frames
+
+    cap, want = cv2.VideoCapture(str(clips["h264"])), 0
+    while cap.grab():
+        want += 1
+    cap.release()
+    past_end = [1, "anger1_3", 70, 72, 900, "4", "negative", "micro-expression", "anger"]
+    monkeypatch.setattr(pyav_capture, "READ_BY_PYAV", set())  # as in a training process: no run read them
+    loaded = {}
+    for name in ("h264", "mp4", "mkv"):
+        assert [i for i, _ in video_frames(clips[name])] == [i for i, _ in video_frames(clips["h264"])], name
+        assert len(read_squares(clips[name])[0]) == want, name
+        root = casme2(tmp_path / name, coding=CODING + [past_end])  # its s15 recording this clip, no frame folders
+        shutil.rmtree(root / "rawpic")
+        (root / "rawvideo/s15/15_0401girlcrashing.avi").unlink()
+        shutil.copy(clips[name], root / f"rawvideo/s15/15_0401girlcrashing{clips[name].suffix}")
+        idx = load_long_dataset("casme2lv", root)
+        loaded[name] = ({v.name: v.intervals for v in idx.videos}, idx.dropped,
+                        [w.replace(str(root), "ROOT") for w in idx.warnings])
+    assert loaded["mp4"] == loaded["mkv"] == loaded["h264"] and "15_0401girlcrashing" in loaded["h264"][0]
+    assert any("anger1_3" in w and f"(frames 0..{want - 1})" in w for w in loaded["mkv"][2]), loaded["mkv"][2]
+    monkeypatch.setattr(pyav_capture, "READ_BY_PYAV", set())
+    cap = pyav_capture.open_video(clips["h264"])  # a file OpenCV decodes: OpenCV's capture, from its first frame
+    assert isinstance(cap, cv2.VideoCapture) and cap.read()[0] and cap.get(cv2.CAP_PROP_POS_FRAMES) == 1
+    cap.release()
+    assert not pyav_capture.read_by_pyav(clips["h264"])

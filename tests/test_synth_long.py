@@ -169,18 +169,24 @@ def test_long_cli_errors_in_one_line(tmp_path):
 
 
 class _FailingCapture:
-    """A cv2.VideoCapture whose second read raises (a damaged file, Ctrl-C); records its release."""
+    """A cv2.VideoCapture whose second read raises (a damaged file, Ctrl-C); records its opening and its release
+    (the reader's open tries a first frame with a capture of its own, released before the one read)."""
 
+    opened: list[str] = []
     released: list[str] = []
 
     def __init__(self, name, *args) -> None:
         self.name, self.reads = name, 0
+        _FailingCapture.opened.append(name)
 
     def isOpened(self) -> bool:
         return True
 
     def get(self, prop) -> float:
         return 30.0 if prop == cv2.CAP_PROP_FPS else 0.0
+
+    def grab(self) -> bool:
+        return True
 
     def read(self):
         self.reads += 1
@@ -198,14 +204,15 @@ def test_a_capture_is_released_when_reading_raises(tmp_path, monkeypatch, reader
     from train.compose import Player
 
     monkeypatch.setattr(cv2, "VideoCapture", _FailingCapture)
-    _FailingCapture.released = []
+    _FailingCapture.opened, _FailingCapture.released = [], []
     path = tmp_path / "v.mp4"
     with pytest.raises(KeyboardInterrupt):
         if reader == "compose.Player":
             Player(path, tile=32)
         else:
             sl.video_carrier(path, "v.mp4", 200.0)
-    assert _FailingCapture.released == [str(path)]
+    assert _FailingCapture.opened and _FailingCapture.released == _FailingCapture.opened == [str(path)] * len(
+        _FailingCapture.opened)
 
 
 def _rose(faces_dir, tmp_path):

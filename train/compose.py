@@ -22,14 +22,15 @@ import cv2
 import numpy as np
 
 from mpt_live.errors import InputError
+from mpt_live.pyav_capture import open_video
 
 
 def read_squares(path: str | Path, seconds: float = float("inf"), count: float = float("inf"),
                  tile: int | None = None) -> tuple[list[np.ndarray], float]:
     """The centre squares of a video's first frames (what ``seconds`` of playing needs, at most ``count``; all
     by default; resized to ``tile`` px as they are read when given) and its frame rate. InputError when it
-    cannot be read or has no frames."""
-    cap = cv2.VideoCapture(str(path))
+    cannot be read or has no frames. An AV1 video (which OpenCV does not decode) is read by PyAV."""
+    cap = open_video(path)
     try:  # released also when the loop raises
         if not cap.isOpened():
             raise InputError(f"{path}: not a readable video")

@@ -13,7 +13,8 @@ import numpy as np
 
 from mpt_live.photos import UNSUPPORTED as UNDECODABLE_PHOTOS
 from mpt_live.quiet import quiet_opencv
-from mpt_live.sources import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, open_capture, unreadable
+import mpt_live.pyav_capture as pyav
+from mpt_live.sources import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, unreadable
 
 
 def media_files(faces_dir: Path, notes: list[str]) -> list[Path]:
@@ -45,10 +46,11 @@ def media_files(faces_dir: Path, notes: list[str]) -> list[Path]:
 
 
 def open_video(path: Path) -> tuple[cv2.VideoCapture, float]:
-    """The capture (FFmpeg's lines about a damaged file held back) and its frame rate (30 where the file gives
-    none: OpenCV says -1 for a file it cannot open, 0 for a missing rate)."""
+    """The capture (FFmpeg's lines about a damaged file held back; PyAV's where OpenCV cannot decode the video:
+    AV1) and its frame rate (30 where the file gives none: OpenCV says -1 for a file it cannot open, 0 for a missing
+    rate)."""
     with quiet_opencv():
-        cap = open_capture(str(path))
+        cap = pyav.open_video(path)
     fps = float(cap.get(cv2.CAP_PROP_FPS) or 0) if cap.isOpened() else 0.0
     return cap, fps if fps > 0 and np.isfinite(fps) else 30.0
 

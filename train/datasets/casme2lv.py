@@ -35,7 +35,8 @@ import cv2
 
 from mpt_live.errors import InputError
 from mpt_live.quiet import quiet_fd
-from mpt_live.sources import open_capture, read_past, unreadable
+from mpt_live.pyav_capture import open_video
+from mpt_live.sources import read_past, unreadable
 
 from .files import ClipFrames, find_dirs, find_files, find_sheets, newest_name, pick, prefer_raw
 from .samples import natural_key
@@ -140,8 +141,9 @@ def _frame_count(path: Path) -> int:
     """The frames of a recording: its header's count where a seek to its last frame lands there and it reads, else the
     frames as mpt-live reads them from the start (:func:`_frames_as_read`: a video cut short, a partial copy, keeps the
     header of the whole recording; after a damaged frame the seek can land elsewhere); InputError saying why where
-    OpenCV cannot open it (FFmpeg's own lines held back, as mpt-live does)."""
-    cap = open_capture(str(path))
+    OpenCV cannot open it (FFmpeg's own lines held back, as mpt-live does). A video OpenCV cannot decode (AV1) is
+    read by PyAV, as mpt-live reads it (:func:`mpt_live.pyav_capture.open_video`)."""
+    cap = open_video(path)
     try:
         opened, n = cap.isOpened(), int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         if opened and n > 0:
@@ -176,7 +178,7 @@ def _frames_as_read(path: Path, limit: int) -> int:
     """The frames of a video through its last one that reads, at most ``limit`` (its header's count), read from its
     start as mpt-live reads them (:func:`mpt_live.sources.read_past`): a frame that does not decode (a damaged stretch)
     is read past and keeps its place."""
-    cap = open_capture(str(path))
+    cap = open_video(path)
     n = 0  # frames through the last that read, those read past before it included
     try:
         with quiet_fd(2):
