@@ -18,8 +18,8 @@ from typing import Any, Iterator, Mapping
 import cv2
 import numpy as np
 
-from .pyav_capture import pyav_capture
-from .sources import PATIENCE, open_capture, pixel_aspect, square_pixels
+from .pyav_capture import open_video
+from .sources import PATIENCE, pixel_aspect, square_pixels
 from .videoprobe import probe_video
 
 SEEK_AFTER = 300  # frames further apart than this are sought, not decoded one by one
@@ -39,13 +39,9 @@ def frames_at(source: Path, wanted: Mapping[int, float]) -> Iterator[tuple[int, 
     """``(n, image)`` for each frame number in ``wanted`` (its time in the run, the container's: NaN where not
     known, its seek then unchecked), in order of n, in square pixels; ends early where the video does."""
     start_s = probe_video(source).start_s
-    cap = open_capture(str(source))  # PyAV's where the run found OpenCV cannot decode it (AV1)
+    cap = open_video(source)  # PyAV's where OpenCV cannot decode it (AV1), found so by a run in another process too
     try:
         ok, img = _next(cap)  # the first frame: where the container's times start for OpenCV
-        if not ok and (other := pyav_capture(source)) is not None:  # so found by a run in another process
-            cap.release()
-            cap = other
-            ok, img = _next(cap)
         if not ok:
             return
         stretch = pixel_aspect(cap)  # the run's boxes are in square pixels
@@ -65,7 +61,7 @@ def frames_at(source: Path, wanted: Mapping[int, float]) -> Iterator[tuple[int, 
                     continue
                 seekable = False  # frames not where their times say: read from the start, frame by frame
                 cap.release()
-                cap, pos = open_capture(str(source)), 0
+                cap, pos = open_video(source), 0
             while pos < n and _next(cap, decode=False)[0]:
                 pos += 1
             ok, img = _next(cap) if pos == n else (False, None)

@@ -25,7 +25,8 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from .sources import VideoFile, open_capture, pixel_aspect, square_pixels
+from .pyav_capture import open_video
+from .sources import VideoFile, pixel_aspect, square_pixels
 from .videoprobe import probe_video
 
 PLAYABLE = {"avc1", "h264", "x264", "vp80", "vp90", "vp09", "av01"}  # codecs browsers decode, as OpenCV's FOURCC
@@ -80,7 +81,7 @@ def review_video(out: Path, candidates: Sequence[Path], max_frames: int | None =
             return Path(os.path.relpath(c.resolve(), out.resolve())).as_posix()
     if not found:
         return None
-    cap = open_capture(str(found[0]))  # PyAV's where the run found OpenCV cannot decode it (AV1)
+    cap = open_video(found[0])  # PyAV's where OpenCV cannot decode it (AV1), found so by --finish's process too
     stretch = pixel_aspect(cap)
     with ReviewSink(out, float(cap.get(cv2.CAP_PROP_FPS) or 30.0)) as sink:
         try:

@@ -8,6 +8,7 @@ import html
 import json
 import re
 import shutil
+import socket
 import subprocess
 from urllib.parse import unquote
 
@@ -213,3 +214,31 @@ def test_training_readers_read_an_av1_recording_as_its_h264_copy(clips, tmp_path
     assert isinstance(cap, cv2.VideoCapture) and cap.read()[0] and cap.get(cv2.CAP_PROP_POS_FRAMES) == 1
     cap.release()
     assert not pyav_capture.read_by_pyav(clips["h264"])
+
+
+def test_finish_of_a_killed_av1_mkv_run_makes_its_review_copy(clips, tmp_path):
+    """A killed run of an AV1 .mkv (a browser plays no .mkv) that left no review.webm (killed before its copy held
+    a frame; a copy that failed, a full disk, is removed): --finish, a new process, made no copy (OpenCV decodes no
+    frame and the file was PyAV's only in the killed run's process), so the page had no video. Now it makes
+    review.webm of the frames the run got to; the pictures of the page come from the file, as before."""
+    from test_faults import cli, our_lines
+
+    out = tmp_path / "o"
+    _run(clips["mkv"], out)
+    s = json.loads((out / "summary.json").read_text())
+    for name in ("report.html", "timeline.png", "review.webm"):  # what a kill leaves: no page, no plot, here no copy
+        (out / name).unlink()
+    marker = {k: s[k] for k in ("source", "mode", "model", "source_fps", "source_frame_count") if k in s}
+    (out / "summary.json").write_text(json.dumps({**marker, "status": "running", "pid": 2 ** 22 + 12345,
+                                                  "host": socket.gethostname()}))
+    res = cli("--finish", str(out))
+    lines = our_lines(res.stderr + res.stdout)
+    assert res.returncode == 0 and "finished from its files (status killed)" in lines[-1], lines
+    page = (out / "report.html").read_text()
+    assert '<source src="review.webm">' in page
+    cap, n = cv2.VideoCapture(str(out / "review.webm")), 0
+    while cap.read()[0]:
+        n += 1
+    cap.release()
+    assert 0 < n <= s["frames_read"] + 1
+    assert '<img class="who"' in page  # the face's picture beside its timeline, read from the file
