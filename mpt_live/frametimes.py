@@ -27,6 +27,7 @@ import numpy as np
 
 from .clocktime import clock
 from .videoprobe import VideoProbe
+from .videotracks import track_notes
 
 ASSUMED_FPS = 30.0  # no rate anywhere: assume this (and say so)
 
@@ -199,3 +200,19 @@ def resolve_rate(name: str, header_fps: float, first_ms: float, second_ms: float
     if valid_fps(header_fps):
         return header_fps, False, False, warnings
     return ASSUMED_FPS, False, True, warnings
+
+
+def probe_notes(name: str, probe: VideoProbe | None, size: tuple[int, int],
+                one_frame: bool = False) -> tuple[list[str], str | None]:
+    """``(warnings, error)`` of a local file's header facts that change what a run sees: a video that starts late on
+    its container's time line, several video tracks (``size``: the frames OpenCV decodes, telling which one it
+    reads; ``one_frame``: it held one frame; ``error``: a still picture read where a recording is beside it)."""
+    if probe is None:
+        return [], None
+    warnings = []
+    if probe.late_s:
+        warnings.append(f"{name}: starts {clock(probe.late_s)} late: its container's time line begins at 0 (its duration "
+                        f"counts from there) and holds nothing before {clock(probe.late_s)} (its first part lost to "
+                        "damage, or cut off without re-timing); frames are timed from there")
+    tracks, error = track_notes(name, probe.tracks, size, one_frame)
+    return warnings + tracks, error

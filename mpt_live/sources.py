@@ -23,7 +23,7 @@ import numpy as np
 from .clocktime import clock
 from .cutoff import cut_off
 from .errors import InputError
-from .frametimes import FrameTimes, resolve_rate
+from .frametimes import FrameTimes, probe_notes, resolve_rate
 from .pyav_capture import PyAVCapture, decoded_note, pyav_capture, read_by_pyav, undecoded
 from .quiet import quiet_fd, quiet_opencv
 from .videoprobe import ENDS, UNRECOGNISED, VideoProbe, probe_video
@@ -294,10 +294,11 @@ class VideoFile:
             self.name, header_fps, ms[0], ms[1] if len(ms) > 1 else None, probe)
         # where the video starts and ends on the container's time line (a URL: not probed)
         self.start_s, self._end_s = (0.0, None) if probe is None else (probe.start_s, probe.end_s)
-        if probe is not None and probe.late_s:
-            self.warnings.append(f"{self.name}: starts {clock(probe.late_s)} late: its container's time line begins at 0 "
-                                 f"(its duration counts from there) and holds nothing before {clock(probe.late_s)} (its "
-                                 "first part lost to damage, or cut off without re-timing); frames are timed from there")
+        notes, error = probe_notes(self.name, probe, self._buffered[0][0].shape[1::-1], len(ms) == 1)  # tracks, HDR
+        if error is not None:
+            self._cap.release()
+            raise InputError(error)
+        self.warnings += notes
         if isinstance(self._cap, PyAVCapture):  # said once, with the file's other warnings
             self.warnings.append(decoded_note(self.name, probe))
         self._probe = probe

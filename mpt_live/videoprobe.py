@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from .opengop import has_open_gop
 from .quiet import quiet_fd
+from .videotracks import VideoTrack, is_picture, video_tracks
 
 NO_PYAV, ENDS, UNRECOGNISED = "no-pyav", "ends", "unrecognised"  # VideoProbe.failure
 LATE_S = 0.5  # a container's first time stamp up to this (and 3 frames) is a normal start (B-frame delay, priming)
@@ -47,7 +48,8 @@ class VideoProbe:
     facts of "the first video stream" are those of the first that is not such a picture.
     ``late_s``: where the recording starts on a time line its container says begins at 0 (:func:`_late`), 0.0
     for one that starts there or states no such time line. ``pixel_format``: the first video stream's pixel format,
-    FFmpeg's name for it (``'yuv420p'``, ``'yuv420p10le'``, ``'yuv444p'``), None where PyAV cannot tell."""
+    FFmpeg's name for it (``'yuv420p'``, ``'yuv420p10le'``, ``'yuv444p'``), None where PyAV cannot tell.
+    ``tracks``: every video track, in file order (:mod:`mpt_live.videotracks`; OpenCV reads the first)."""
 
     failure: str | None = None
     streams: tuple[str, ...] = ()
@@ -61,6 +63,7 @@ class VideoProbe:
     cover_art: bool = False
     late_s: float = 0.0
     pixel_format: str | None = None
+    tracks: tuple[VideoTrack, ...] = ()
 
     @property
     def has_video(self) -> bool:
@@ -92,7 +95,8 @@ def _probe(path: str) -> VideoProbe:
             streams = tuple(sorted({st.type for st in c.streams if not _cover(st)}))
             start_s, end_s = _timeline(c)
             return VideoProbe(None, streams, _image(c), _codec_fps(c), start_s, end_s, _codec(c), _open_gop(c),
-                              _container(c), any(_cover(st) for st in c.streams), _late(c), _pixel_format(c))
+                              _container(c), any(_cover(st) for st in c.streams), _late(c), _pixel_format(c),
+                              video_tracks(c))
     except EOFError:  # av.error.EOFError is one: a header, then nothing
         return VideoProbe(failure=ENDS)
     except Exception:  # PyAV's "Invalid data found when processing input", a file unreadable to it
@@ -121,12 +125,7 @@ def pyav_decodes(path: str | os.PathLike, packets: int = 120) -> bool:
     return False
 
 
-def _cover(stream) -> bool:
-    """Whether a stream is an attached picture (FFmpeg's AV_DISPOSITION_ATTACHED_PIC): cover art, not a recording."""
-    try:
-        return bool(int(stream.disposition) & 1024)
-    except Exception:
-        return False
+_cover = is_picture
 
 
 def video_stream(c):

@@ -1,0 +1,90 @@
+"""What a file's video tracks are, beside the one OpenCV reads: the header facts phones and editors leave that
+change what a run sees, each said once with the file's other warnings.
+
+OpenCV reads a file's first video track whatever the container's disposition says: a phone's depth or
+thumbnail track before the recording (the recording flagged default), a still picture first. The tracks are
+listed (:func:`video_tracks`) and :func:`track_notes` says which one is read and that the others are left out,
+and plainly when the one read is not the recording, with the ``ffmpeg -map 0:v:N`` that extracts it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+SMALL = 0.5  # a first track whose width and height are both under this share of the default track's: not the recording
+
+
+@dataclass(frozen=True)
+class VideoTrack:
+    """One video track: ``n`` its place among the file's video tracks (FFmpeg's ``0:v:n``), its size, its rate
+    (None where none is stated), the frames its header lists (0: none), whether it is flagged default and
+    whether it is an attached picture (a thumbnail or cover, not a recording)."""
+
+    n: int
+    width: int
+    height: int
+    fps: float | None
+    frames: int
+    default: bool
+    picture: bool
+
+    @property
+    def still(self) -> bool:
+        return self.picture or self.frames == 1
+
+    def describe(self) -> str:
+        rate = "a still picture" if self.still else (f"{self.fps:.4g} fps" if self.fps else "no stated rate")
+        return f"track 0:v:{self.n}, {self.width}x{self.height}, {rate}{', default' if self.default else ''}"
+
+
+def is_picture(stream) -> bool:
+    """Whether a stream is an attached picture (FFmpeg's AV_DISPOSITION_ATTACHED_PIC): cover art, not a recording."""
+    try:
+        return bool(int(stream.disposition) & 1024)
+    except Exception:
+        return False
+
+
+def video_tracks(c) -> tuple[VideoTrack, ...]:
+    """The video tracks of an open PyAV container, in file order (empty where PyAV cannot tell)."""
+    try:
+        out = []
+        for n, s in enumerate(c.streams.video):
+            rate = s.average_rate or s.base_rate
+            fps = float(rate) if rate and not is_picture(s) and 0 < float(rate) <= 1000 else None
+            out.append(VideoTrack(n, int(s.codec_context.width or 0), int(s.codec_context.height or 0), fps,
+                                  int(s.frames or 0), bool(int(s.disposition) & 1), is_picture(s)))
+        return tuple(out)
+    except Exception:
+        return ()
+
+
+def track_notes(name: str, tracks: tuple[VideoTrack, ...], size: tuple[int, int] | None = None,
+                one_frame: bool = False) -> tuple[list[str], str | None]:
+    """``(warnings, error)`` of a file with several video tracks: which one OpenCV reads (the first in file order;
+    the one of the decoded frames' ``size`` where that tells it apart) and that the others are left out;
+    ``error``: the one read is a still (an attached picture, a 1-frame track) while another is a recording, nothing
+    to analyse (``one_frame``: the track read held one frame, a still whose header did not say so). Nothing for a
+    file with one video track."""
+    if len(tracks) < 2:
+        return [], None
+    read = next((t for t in tracks if size and (t.width, t.height) == size), tracks[0])
+    read = replace(read, frames=1) if one_frame and not read.still else read
+    others = [t for t in tracks if t is not read]
+    moving = [t for t in others if not t.still]
+    best = max(moving, key=lambda t: (t.default, t.width * t.height), default=None)
+    left = "; ".join(t.describe() for t in others)
+    first = " (the first, whatever the file flags as default)" if read.n == 0 else ""
+    head = (f"{name}: has {len(tracks)} video tracks; the run reads {read.describe()}{first}, "
+            f"and ignores the other{'s' if len(others) > 1 else ''} ({left})")
+    out = Path(name).with_name(f"{Path(name).stem}.v{best.n}{Path(name).suffix}") if best is not None else None
+    fix = f"extract it first: ffmpeg -i {name} -map 0:v:{best.n} -c copy {out}" if best is not None else ""
+    if (read.still or one_frame) and best is not None:
+        return [], (f"{head}: the track read is a still picture, not the recording; the recording is "
+                    f"track 0:v:{best.n}: {fix}")
+    if best is not None and best.default and not read.default and read.width < SMALL * best.width \
+            and read.height < SMALL * best.height:
+        return [f"{head}: the track read is probably not the recording (much smaller than the default track "
+                f"0:v:{best.n}); {fix}"], None
+    return [head], None

@@ -1,0 +1,71 @@
+"""Files as phones and editors write them: several video tracks (OpenCV reads the first whatever is flagged default)
+(mpt_live.videotracks, through VideoFile)."""
+
+from __future__ import annotations
+
+import pytest
+
+import faultkit as fk
+from mpt_live.errors import InputError
+from mpt_live.sources import VideoFile
+from mpt_live.videoprobe import probe_video
+
+
+def _clip(path, size, rate, seconds=1.0, codec="libx264"):
+    fk.ffmpeg("-f", "lavfi", "-i", f"testsrc=size={size}:rate={rate}", "-t", str(seconds), "-c:v", codec,
+              "-pix_fmt", "yuv420p" if codec == "libx264" else "yuvj444p", str(path))
+    return path
+
+
+def _two_tracks(tmp_path, first, second, name="two.mp4"):
+    """``first`` and ``second`` mapped into one mp4, the second flagged default (a phone's depth or thumbnail track
+    before its recording)."""
+    out = tmp_path / name
+    fk.ffmpeg("-i", str(first), "-i", str(second), "-map", "0:v", "-map", "1:v", "-c", "copy",
+              "-disposition:v:0", "0", "-disposition:v:1", "default", str(out))
+    return out
+
+
+def _read(path):
+    with VideoFile(path) as v:
+        frames = [f.image.shape[:2] for f in v]
+        return v, frames
+
+
+def test_small_first_track_is_named_with_the_track_to_extract(tmp_path):
+    small, main = _clip(tmp_path / "s.mp4", "80x60", 10), _clip(tmp_path / "m.mp4", "320x240", 30)
+    path = _two_tracks(tmp_path, small, main)
+    assert [(t.width, t.height, t.default) for t in probe_video(path).tracks] == [(80, 60, False), (320, 240, True)]
+    v, frames = _read(path)
+    notes = [w for w in v.warnings if "video tracks" in w]
+    assert len(notes) == 1 and set(frames) == {(60, 80)}
+    assert "reads track 0:v:0, 80x60, 10 fps" in notes[0] and "320x240, 30 fps, default" in notes[0]
+    assert "probably not the recording" in notes[0] and f"ffmpeg -i {path} -map 0:v:1 -c copy" in notes[0]
+
+
+def test_recording_first_is_named_without_advice(tmp_path):
+    main, small = _clip(tmp_path / "m.mp4", "320x240", 30), _clip(tmp_path / "s.mp4", "80x60", 10)
+    out = tmp_path / "main_first.mp4"
+    fk.ffmpeg("-i", str(main), "-i", str(small), "-map", "0:v", "-map", "1:v", "-c", "copy", str(out))
+    v, _ = _read(out)
+    notes = [w for w in v.warnings if "video tracks" in w]
+    assert len(notes) == 1 and "reads track 0:v:0, 320x240, 30 fps" in notes[0]
+    assert "not the recording" not in notes[0] and "-map" not in notes[0]
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])  # the mp4 says the still holds 1 frame; the mkv does not say
+def test_still_first_track_is_refused_naming_the_recording(tmp_path, suffix):
+    still = tmp_path / "still.mp4"
+    fk.ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x64:rate=1", "-frames:v", "1", "-c:v", "mjpeg", str(still))
+    path = _two_tracks(tmp_path, still, _clip(tmp_path / "m.mp4", "320x240", 30), "two" + suffix)
+    with pytest.raises(InputError) as e:
+        VideoFile(path)
+    msg = str(e.value)
+    assert "\n" not in msg and msg.startswith(str(path)) and "still picture, not the recording" in msg
+    assert "-map 0:v:1" in msg
+
+
+def test_one_track_says_nothing_of_tracks(tmp_path):
+    v, _ = _read(_clip(tmp_path / "m.mp4", "160x120", 30))
+    assert len(probe_video(tmp_path / "m.mp4").tracks) == 1 and not any("track" in w for w in v.warnings)
+
