@@ -27,7 +27,7 @@ import numpy as np
 
 from .clocktime import clock
 from .videoprobe import VideoProbe
-from .videotracks import nominal_rate, track_notes
+from .videotracks import hdr_note, nominal_rate, track_notes
 
 ASSUMED_FPS = 30.0  # no rate anywhere: assume this (and say so)
 
@@ -206,7 +206,8 @@ def probe_notes(name: str, probe: VideoProbe | None, size: tuple[int, int],
                 one_frame: bool = False) -> tuple[list[str], str | None]:
     """``(warnings, error)`` of a local file's header facts that change what a run sees: a video that starts late on
     its container's time line, several video tracks (``size``: the frames OpenCV decodes, telling which one it
-    reads; ``one_frame``: it held one frame; ``error``: a still picture read where a recording is beside it)."""
+    reads; ``one_frame``: it held one frame; ``error``: a still picture read where a recording is beside it), HDR
+    colours not tone-mapped."""
     if probe is None:
         return [], None
     warnings = []
@@ -215,4 +216,5 @@ def probe_notes(name: str, probe: VideoProbe | None, size: tuple[int, int],
                         f"counts from there) and holds nothing before {clock(probe.late_s)} (its first part lost to "
                         "damage, or cut off without re-timing); frames are timed from there")
     tracks, error = track_notes(name, probe.tracks, size, one_frame)
-    return warnings + tracks, error
+    hdr = hdr_note(name, probe.hdr)
+    return warnings + tracks + ([hdr] if hdr else []), error

