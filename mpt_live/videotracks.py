@@ -125,7 +125,7 @@ def track_notes(name: str, tracks: tuple[VideoTrack, ...], size: tuple[int, int]
         return [], None
     read = next((t for t in tracks if size and (t.width, t.height) == size), tracks[0])
     read = replace(read, frames=1) if one_frame and not read.still else read
-    others = [t for t in tracks if t is not read]
+    others = [t for t in tracks if t.n != read.n]
     moving = [t for t in others if not t.still]
     best = max(moving, key=lambda t: (t.default, t.width * t.height), default=None)
     left = "; ".join(t.describe() for t in others)

@@ -63,7 +63,7 @@ def test_still_first_track_is_refused_naming_the_recording(tmp_path, suffix):
         VideoFile(path)
     msg = str(e.value)
     assert "\n" not in msg and msg.startswith(str(path)) and "still picture, not the recording" in msg
-    assert "-map 0:v:1" in msg
+    assert "-map 0:v:1" in msg and "ignores the other (track 0:v:1," in msg  # the track read is not among them
 
 
 def test_one_track_says_nothing_of_tracks(tmp_path):
