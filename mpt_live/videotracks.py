@@ -139,6 +139,6 @@ def track_notes(name: str, tracks: tuple[VideoTrack, ...], size: tuple[int, int]
                     f"track 0:v:{best.n}: {fix}")
     if best is not None and best.default and not read.default and read.width < SMALL * best.width \
             and read.height < SMALL * best.height:
-        return [f"{head}: the track read is probably not the recording (much smaller than the default track "
-                f"0:v:{best.n}); {fix}"], None
+        return [(f"{head}: the track read is probably not the recording (much smaller than the default track "
+                 f"0:v:{best.n}); {fix}")], None
     return [head], None

@@ -3,9 +3,9 @@ a header rate that is an average off by a frame, HDR colours (mpt_live.videotrac
 
 from __future__ import annotations
 
+import faultkit as fk
 import pytest
 
-import faultkit as fk
 from mpt_live.errors import InputError
 from mpt_live.sources import VideoFile
 from mpt_live.videoprobe import probe_video
