@@ -27,7 +27,7 @@ import numpy as np
 
 from .clocktime import clock
 from .videoprobe import VideoProbe
-from .videotracks import hdr_note, nominal_rate, track_notes
+from .videotracks import hdr_note, track_notes
 
 ASSUMED_FPS = 30.0  # no rate anywhere: assume this (and say so)
 
@@ -176,8 +176,8 @@ def resolve_rate(name: str, header_fps: float, first_ms: float, second_ms: float
     pts = second_ms is not None and second_ms > first_ms
     warnings: list[str] = []
     if pts:
-        if valid_fps(header_fps):  # OpenCV's rate is the average (frames over the length): the nominal one if near
-            return nominal_rate(header_fps, probe.nominal_fps if probe is not None else None), True, False, warnings
+        if valid_fps(header_fps):  # OpenCV's rate: the average, frames over the length (the spotter's frame counts follow it)
+            return header_fps, True, False, warnings
         fps = 1000.0 / (second_ms - first_ms)  # type: ignore[operator]
         if valid_fps(fps):
             warnings.append(f"{name}: no frame rate in the header; {fps:.3g} fps from the first frames' times")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from .opengop import has_open_gop
 from .quiet import quiet_fd
-from .videotracks import VideoTrack, hdr_transfer, is_picture, nominal_fps, video_tracks
+from .videotracks import VideoTrack, hdr_transfer, is_picture, video_tracks
 
 NO_PYAV, ENDS, UNRECOGNISED = "no-pyav", "ends", "unrecognised"  # VideoProbe.failure
 LATE_S = 0.5  # a container's first time stamp up to this (and 3 frames) is a normal start (B-frame delay, priming)
@@ -50,8 +50,7 @@ class VideoProbe:
     for one that starts there or states no such time line. ``pixel_format``: the first video stream's pixel format,
     FFmpeg's name for it (``'yuv420p'``, ``'yuv420p10le'``, ``'yuv444p'``), None where PyAV cannot tell.
     ``tracks``: every video track, in file order (:mod:`mpt_live.videotracks`; OpenCV reads the first).
-    ``hdr``: the first video stream's HDR coding (``'HLG'``, ``'PQ'``), None for SDR. ``nominal_fps``: its nominal
-    rate as the container lays its time stamps (FFmpeg's ``r_frame_rate``), None where it states none."""
+    ``hdr``: the first video stream's HDR coding (``'HLG'``, ``'PQ'``), None for SDR."""
 
     failure: str | None = None
     streams: tuple[str, ...] = ()
@@ -67,7 +66,6 @@ class VideoProbe:
     pixel_format: str | None = None
     tracks: tuple[VideoTrack, ...] = ()
     hdr: str | None = None
-    nominal_fps: float | None = None
 
     @property
     def has_video(self) -> bool:
@@ -100,7 +98,7 @@ def _probe(path: str) -> VideoProbe:
             start_s, end_s = _timeline(c)
             return VideoProbe(None, streams, _image(c), _codec_fps(c), start_s, end_s, _codec(c), _open_gop(c),
                               _container(c), any(_cover(st) for st in c.streams), _late(c), _pixel_format(c),
-                              video_tracks(c), _first(c, hdr_transfer), _first(c, nominal_fps))
+                              video_tracks(c), _first(c, hdr_transfer))
     except EOFError:  # av.error.EOFError is one: a header, then nothing
         return VideoProbe(failure=ENDS)
     except Exception:  # PyAV's "Invalid data found when processing input", a file unreadable to it

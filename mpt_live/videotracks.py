@@ -7,20 +7,17 @@ listed (:func:`video_tracks`) and :func:`track_notes` says which one is read and
 and plainly when the one read is not the recording, with the ``ffmpeg -map 0:v:N`` that extracts it.
 
 An HDR recording (HLG or PQ transfer, BT.2020 primaries, 10-bit) reaches the run converted to 8 bits without
-tone mapping (:func:`hdr_note`); a stream's nominal frame rate (:func:`nominal_rate`) is preferred to OpenCV's
-average where the two differ only by the frame count's error.
+tone mapping (:func:`hdr_note`).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 SMALL = 0.5  # a first track whose width and height are both under this share of the default track's: not the recording
 HDR_TRANSFERS = {16: "PQ", 18: "HLG"}  # FFmpeg's AVColorTransferCharacteristic: SMPTE ST 2084, ARIB STD-B67
 BT2020 = 9  # FFmpeg's AVColorPrimaries
-NOMINAL_OFF = 0.02  # an average within this share of the nominal rate: the nominal rate, its count off by a frame or so
 
 
 @dataclass(frozen=True)
@@ -66,25 +63,6 @@ def video_tracks(c) -> tuple[VideoTrack, ...]:
         return tuple(out)
     except Exception:
         return ()
-
-
-def nominal_fps(stream) -> float | None:
-    """A video stream's nominal rate as the container states it (FFmpeg's ``r_frame_rate``: the rate its time
-    stamps are laid on), None where it states none or a tick rate that is no frame rate."""
-    try:
-        rate = float(stream.base_rate) if stream.base_rate else None
-    except Exception:
-        return None
-    return rate if rate is not None and math.isfinite(rate) and 1e-3 < rate <= 1000.0 else None
-
-
-def nominal_rate(average: float, nominal: float | None) -> float:
-    """The rate to report for a timed video: the stream's ``nominal`` rate where OpenCV's ``average`` (frames over
-    the stream's length) is within :data:`NOMINAL_OFF` of it (a 60 fps file whose header lists 361 frames for
-    360, or whose last frame lasts two periods: 59.834 fps), else ``average`` (a variable frame rate)."""
-    if nominal is None or not average > 0 or abs(average - nominal) > NOMINAL_OFF * nominal:
-        return average
-    return nominal
 
 
 def hdr_transfer(stream) -> str | None:

@@ -9,7 +9,6 @@ import pytest
 from mpt_live.errors import InputError
 from mpt_live.sources import VideoFile
 from mpt_live.videoprobe import probe_video
-from mpt_live.videotracks import nominal_rate
 
 
 def _clip(path, size, rate, seconds=1.0, codec="libx264"):
@@ -69,25 +68,6 @@ def test_still_first_track_is_refused_naming_the_recording(tmp_path, suffix):
 def test_one_track_says_nothing_of_tracks(tmp_path):
     v, _ = _read(_clip(tmp_path / "m.mp4", "160x120", 30))
     assert len(probe_video(tmp_path / "m.mp4").tracks) == 1 and not any("track" in w for w in v.warnings)
-
-
-def test_rate_is_the_streams_nominal_one_not_the_average(tmp_path):
-    """A 60 fps mp4 whose last frame lasts two periods: OpenCV's rate is 361 frames over 6.033 s, 59.834."""
-    path = tmp_path / "sixty.mp4"
-    fk.ffmpeg("-f", "lavfi", "-i", "testsrc=size=96x72:rate=60", "-frames:v", "361", "-vf",
-              "setpts='if(eq(N,360),361,N)/(60*TB)'", "-fps_mode", "passthrough", "-c:v", "libx264", "-bf", "0",
-              "-pix_fmt", "yuv420p", str(path))
-    with VideoFile(path) as v:
-        assert v.fps == 60.0
-
-
-@pytest.mark.parametrize("average, nominal, want", [
-    (59.834, 60.0, 60.0), (29.97, 30000 / 1001, 30000 / 1001), (25.0, None, 25.0),
-    (25.0, 30.0, 25.0),   # a variable rate whose time stamps lie on a 30 fps grid: its average, not 30
-    (29.0, 90000.0, 29.0),  # a tick rate, no frame rate
-])
-def test_nominal_rate(average, nominal, want):
-    assert nominal_rate(average, nominal) == pytest.approx(want)
 
 
 @pytest.mark.parametrize("trc, hdr", [("arib-std-b67", "HLG"), ("smpte2084", "PQ")])
