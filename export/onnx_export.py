@@ -20,6 +20,7 @@ Compatibility choices:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import pickle
 import warnings
@@ -122,6 +123,14 @@ def build_model(ckpt: dict[str, Any], path: str | Path = "checkpoint") -> nn.Mod
     """The MPT model of a checkpoint with its weights, in eval mode, on the CPU."""
     from train.model import MPT, MPTConfig
 
+    config = ckpt["model_config"]
+    unknown = sorted(map(str, set(config) - {f.name for f in dataclasses.fields(MPTConfig)})) \
+        if isinstance(config, dict) else []
+    if unknown:  # fields a later mpt-live added: this one cannot build that model
+        wrote = str(ckpt.get("version") or "")
+        wrote = f"mpt-live {wrote}" if wrote and wrote != mpt_live.__version__ else "a newer mpt-live"
+        raise InputError(f"{path}: a model from {wrote}, newer than this mpt-live {mpt_live.__version__} (its "
+                         f"model_config has {', '.join(unknown)}, unknown here): upgrade mpt-live to export it")
     try:
         cfg = MPTConfig.from_dict(ckpt["model_config"])
     except TypeError as e:

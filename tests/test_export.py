@@ -382,6 +382,23 @@ def test_bad_checkpoint_is_one_line_exit_2(tmp_path: Path, content, message: str
         load_checkpoint(path)
 
 
+@pytest.mark.parametrize("version, wrote", [("9.1.0", "mpt-live 9.1.0"), (None, "a newer mpt-live")])
+def test_a_model_config_from_a_newer_mpt_live_says_to_upgrade(tmp_path: Path, version, wrote: str) -> None:
+    """A model_config with a field a later mpt-live added was 'bad model_config in checkpoint (MPTConfig.__init__()
+    got an unexpected keyword argument ...)', as if the file were damaged."""
+    import mpt_live
+
+    ckpt = torch.load(write_checkpoint(tmp_path / "model.pt"), weights_only=False)
+    ckpt["model_config"]["prompt_future"] = 2
+    ckpt["version"] = version
+    torch.save(ckpt, tmp_path / "model.pt")
+    res = runner.invoke(app, [str(tmp_path / "model.pt"), "--fp32"])
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert [ln for ln in " ".join(res.output.split()).split("error: ")[1:]] == [
+        f"{tmp_path / 'model.pt'}: a model from {wrote}, newer than this mpt-live {mpt_live.__version__} (its "
+        "model_config has prompt_future, unknown here): upgrade mpt-live to export it"]
+
+
 @pytest.mark.parametrize("classes, message", [
     (["negative", "Neutral", "surprise"], "a class named 'neutral': mpt-live labels every window outside an event"),
     (["negative", "positive", "negative"], "bad 'classes' in checkpoint ('negative' named more than once)"),
