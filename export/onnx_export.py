@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 import onnx
 import torch
+from onnx.external_data_helper import _get_all_tensors
 from torch import Tensor, nn
 
 import mpt_live
@@ -255,6 +256,19 @@ def set_metadata(proto: onnx.ModelProto, metadata: dict[str, str]) -> None:
         proto.metadata_props.add(key=k, value=str(v))
 
 
+def restamp(path: str | Path, metadata: dict[str, str], data_name: str | None = None) -> None:
+    """Add ``metadata`` to the file at ``path`` (weights not loaded); a model over 2 GB also has its graph's
+    references to its external data file renamed ``data_name`` (the caller moves the file)."""
+    proto = onnx.load(str(path), load_external_data=False)
+    set_metadata(proto, {**{p.key: p.value for p in proto.metadata_props if p.key.startswith("mpt.")}, **metadata})
+    if data_name:
+        for tensor in _get_all_tensors(proto):
+            for entry in tensor.external_data:
+                if entry.key == "location":
+                    entry.value = data_name
+    onnx.save_model(proto, str(path))
+
+
 def read_metadata(path: str | Path) -> dict[str, str]:
     """The metadata_props of an ONNX file (weights not loaded)."""
     proto = onnx.load(str(path), load_external_data=False)
@@ -289,6 +303,6 @@ def file_size_mb(path: str | Path) -> float:
 
 __all__ = [
     "DEFAULT_OPSET", "MAX_IR_VERSION", "PRECISIONS", "ProbsModel", "build_model", "default_out",
-    "export_onnx", "file_size_mb", "load_checkpoint", "onnx_metadata", "read_metadata", "save_model",
+    "export_onnx", "file_size_mb", "load_checkpoint", "onnx_metadata", "read_metadata", "restamp", "save_model",
     "set_metadata",
 ]

@@ -13,7 +13,7 @@ import onnx
 from mpt_live.clip import ClipSpec
 
 from .onnx_export import (
-    DEFAULT_OPSET, Batch, build_model, default_out, export_onnx, file_size_mb, load_checkpoint, onnx_metadata,
+    DEFAULT_OPSET, Batch, build_model, default_out, export_onnx, file_size_mb, load_checkpoint, onnx_metadata, restamp,
 )
 from .calibration import DEFAULT_CALIB_CLIPS, calibration_clips
 from .quantize import DEFAULT_CALIBRATION, convert_fp16, quantize_int8, quantize_int8_weights
@@ -46,12 +46,17 @@ def gpu_default_precision() -> tuple[str, str]:
 
 
 def publish(src: Path, dst: Path) -> None:
-    """Move a made model (and its external data file, under the name its graph refers to) to ``dst``."""
+    """Move a made model to ``dst``; a model over 2 GB has its external data file moved to ``dst``'s name + ``.data``
+    (its graph's references renamed to match), whatever the name it was made under (``fp32.onnx`` of a fallback),
+    and never over another model's."""
     data = src.with_name(src.name + ".data")
+    final = dst.with_name(dst.name + ".data")
+    if data.exists() and data.name != final.name:
+        restamp(src, {}, final.name)
     if data.exists():
-        data.replace(dst.with_name(data.name))
+        data.replace(final)
     else:  # a stale data file of an earlier, bigger export there
-        dst.with_name(dst.name + ".data").unlink(missing_ok=True)
+        final.unlink(missing_ok=True)
     src.replace(dst)
 
 
