@@ -3,7 +3,8 @@
 The file carries its class names, ClipSpec and provenance in its metadata (`mpt.*`), so
 `mpt-live` needs nothing else. After writing, the file is run with ONNX Runtime on the same clips
 as the torch model: fp32 must agree to max |dprob| <= 1e-4; --int8 / --fp16 to >= 99 % top-1 on the
-clips torch decides (export/parity.py).
+clips torch decides (export/parity.py); the result, with its figures, is recorded in the file (`mpt.parity`), so
+that `mpt-live` warns when it runs a model that failed, whatever it is called by then.
 --int8 is static QDQ quantization calibrated on clips of the training clip cache (or --calib-clips),
 never on the parity clips. With none of --fp32/--fp16/--int8 the precision follows the machine: fp16 (the
 GPU default, checked on the GPU) where ONNX Runtime's CUDA provider works, falling back to fp32 if fp16
@@ -92,6 +93,7 @@ def export(
     """Export CHECKPOINT to one self-describing ONNX file and check it against torch.
 
     fp32 must match torch to max |dprob| <= 1e-4, --int8/--fp16 to >= 99 % top-1 agreement on the clips torch decides (top-1 margin >= 0.02) and max |dprob| <= 0.05.
+    The result and its figures are recorded in the file (mpt.parity): mpt-live warns when it runs a model that failed.
 
     Exit 0: written and checked; 1: a check failed (file kept as *.rejected.onnx) or the file could not be
     written; 2: bad input; 128 + n: stopped by signal n (nothing written).

@@ -26,6 +26,7 @@ magnified motion frames have the statistics of live clips; or your own (``.npz``
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,6 +78,17 @@ class Parity:
         return (f"{self.precision}{where} parity vs torch on {self.clips} clips: max|dprob| {self.max_dprob:.2e}, "
                 f"top-1 agreement {self.top1_agreement:.1%}{decided} ({'ok' if self.ok else 'FAILED'}: need {need})"
                 + (f"; {self.batch_error}" if self.batch_error else ""))
+
+
+def parity_record(checks: list[Parity]) -> str:
+    """The ``mpt.parity`` metadata of an exported file: JSON ``{"result": "passed"|"failed", "checks": [...]}``, one
+    check per graph compared with torch (fp32 first, then the file's own int8/fp16), each with its figures, so that
+    ``mpt-live`` can say that a model it runs failed (:mod:`mpt_live.parity_record`)."""
+    rows = [{"precision": p.precision, "result": "passed" if p.ok else "failed", "clips": p.clips,
+             "top1_agreement": round(p.top1_agreement, 4), "decided_agreement": round(p.decided_agreement, 4),
+             "ties": p.ties, "max_dprob": float(f"{p.max_dprob:.3g}"), "provider": p.provider,
+             **({"batch_error": p.batch_error} if p.batch_error else {})} for p in checks]
+    return json.dumps({"result": "passed" if checks and all(p.ok for p in checks) else "failed", "checks": rows})
 
 
 def synthetic_clips(spec: ClipSpec, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -17,7 +17,7 @@ from .onnx_export import (
 )
 from .calibration import DEFAULT_CALIB_CLIPS, calibration_clips
 from .quantize import DEFAULT_CALIBRATION, convert_fp16, quantize_int8, quantize_int8_weights
-from .parity import Parity, check_onnx, load_clips, synthetic_clips, torch_probs
+from .parity import Parity, check_onnx, load_clips, parity_record, synthetic_clips, torch_probs
 
 DEFAULT_PARITY_CLIPS = 100
 
@@ -45,14 +45,15 @@ def gpu_default_precision() -> tuple[str, str]:
     return "fp32", f"no GPU for ONNX Runtime here ({gpu_diagnosis(CUDA)}; --fp16 exports for GPUs anyway)"
 
 
-def publish(src: Path, dst: Path) -> None:
-    """Move a made model to ``dst``; a model over 2 GB has its external data file moved to ``dst``'s name + ``.data``
-    (its graph's references renamed to match), whatever the name it was made under (``fp32.onnx`` of a fallback),
-    and never over another model's."""
+def publish(src: Path, dst: Path, checks: list[Parity] | None = None) -> None:
+    """Move a made model to ``dst``, with ``checks`` recorded in its ``mpt.parity`` metadata; a model over 2 GB
+    has its external data file moved to ``dst``'s name + ``.data`` (its graph's references renamed to match),
+    whatever the name it was made under (``fp32.onnx`` of a fallback), and never over another model's."""
     data = src.with_name(src.name + ".data")
     final = dst.with_name(dst.name + ".data")
-    if data.exists() and data.name != final.name:
-        restamp(src, {}, final.name)
+    stamp = {"mpt.parity": parity_record(checks)} if checks is not None else {}
+    if stamp or (data.exists() and data.name != final.name):
+        restamp(src, stamp, final.name if data.exists() else None)
     if data.exists():
         data.replace(final)
     else:  # a stale data file of an earlier, bigger export there
@@ -81,7 +82,8 @@ def export_checkpoint(
     checked against torch too. ``int8_weights_only``: int8 weights, activations quantized at run time
     (:func:`~export.quantize.quantize_int8_weights`), no calibration. Otherwise int8 is calibrated on ``calib_n`` clips from ``calib_clips`` (else the
     training clip cache; see :mod:`export.calibration`), never on a parity clip. If any check fails, the file is renamed ``*.rejected.onnx`` so
-    that nothing picks it up by mistake, and ``result.ok`` is False.
+    that nothing picks it up by mistake, and ``result.ok`` is False; every file records its checks in its
+    ``mpt.parity`` metadata (:func:`~export.parity.parity_record`), so that a failed one is known as such by any name.
     ``precision="auto"``: fp32 on a machine without a working CUDA provider; where ONNX Runtime runs
     CUDA, fp16 checked on the GPU, and if it fails its parity check, the fp32 file instead (the
     fp16 one kept as ``*.rejected.onnx``).
@@ -143,14 +145,14 @@ def export_checkpoint(
             log(result.parity[-1].line())
         if fallback and precision == "fp16" and result.parity[0].ok and not result.parity[-1].ok:
             rejected = out.with_name(out.name.removesuffix(".onnx") + ".rejected.onnx")
-            publish(staged, rejected)
+            publish(staged, rejected, result.parity)
             log(f"fp16 failed its parity check (kept as {rejected.name}): writing fp32 instead")
             staged = fp32
             result = ExportResult(path=out_fp32, precision="fp32", parity=result.parity[:1])
             out, precision = out_fp32, "fp32"
         if not result.ok:
             result.path = out.with_name(out.name.removesuffix(".onnx") + ".rejected.onnx")
-        publish(staged, result.path)
+        publish(staged, result.path, result.parity)
     result.seconds = time.perf_counter() - t_start
     log(f"{'wrote' if result.ok else 'REJECTED, kept for inspection as'} {result.path} "
         f"({file_size_mb(result.path):.1f} MB, {precision}) in {result.seconds:.0f} s")

@@ -31,6 +31,7 @@ from .apexframes import frames_at
 from .clocktime import clock, clock_span
 from .draw import class_hex
 from .errors import InputError, first_line
+from .model_trust import failed_fact
 from .recordings import number_frames
 from .report_page import CSS, PAGE, SCRIPT
 from .results import row_event_ids
@@ -258,7 +259,8 @@ def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[
     model = summary.get("model") or {}
     status = summary.get("status") or "complete"
     facts = [("status", status), ("source", Path(str(summary.get("source", ""))).name),
-             ("model", model.get("name") or "none (motion only)"),
+             ("model", (model.get("name") or "none (motion only)")   # and a model that failed mpt-export's check
+              + (" (its parity check FAILED at export)" if failed_fact(model.get("parity")) else "")),
              ("demo model", "yes: not a validated micro-expression classifier" if model.get("demo") else "no"),
              ("provider", summary.get("provider") or "none"), ("source fps", summary.get("source_fps")),
              ("processed at", f"{summary['fps']} frames/s" if summary.get("fps") is not None else None),

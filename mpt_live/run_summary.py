@@ -144,8 +144,10 @@ def source_seconds(session: Session, seconds: float) -> float:
 
 
 def run_warnings(session: Session) -> list[str]:
-    """The source's (timing, pace) and the run's own: a model run that classified nothing says why."""
+    """The model's (one that failed mpt-export's parity check), the source's (timing, pace) and the run's own: a model
+    run that classified nothing says why."""
     name, spec = session.name, session.spec
-    out = list(getattr(session.source, "warnings", None) or []) + spec.rate_warning(name, session.fps)
+    out = [session.model.warning] if session.model.warning else []
+    out += list(getattr(session.source, "warnings", None) or []) + spec.rate_warning(name, session.fps)
     out += session.figures.warnings(name, spec.window_s, session.runtime is not None, session.cfg.detector)
     return out + (session.watch.warnings(name) if session.watch else []) + too_short_to_spot(name, session.states.values())

@@ -88,6 +88,12 @@ def test_single_self_contained_file(exported) -> None:
 
 
 @pytest.mark.slow
+def test_the_parity_check_is_recorded_in_the_file(exported) -> None:
+    record = json.loads(read_metadata(exported[1])["mpt.parity"])
+    assert record["result"] == "passed" and [(c["precision"], c["clips"]) for c in record["checks"]] == [("fp32", 6)]
+    assert MPTRuntime(exported[1]).parity.startswith("parity passed (fp32 vs torch on 6 clips: top-1 agreement")
+
+
 def test_metadata_round_trips_into_runtime(exported) -> None:
     _, out, _ = exported
     meta = read_metadata(out)
@@ -331,8 +337,11 @@ def test_plain_export_on_a_gpu_machine_is_fp16_when_it_passes_parity(tmp_path: P
     assert res.exit_code == 0, res.output
     assert devices == ["cpu", "auto"]                      # fp32 checked on the CPU, fp16 where it will run
     files = sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".onnx")
+    record = {f: json.loads(read_metadata(tmp_path / f)["mpt.parity"]) for f in files}
     if fp16_fails:
         assert files == ["model.fp16.rejected.onnx", "model.onnx"]
+        assert [c["precision"] for c in record["model.onnx"]["checks"]] == ["fp32"]
+        assert (record["model.onnx"]["result"], record["model.fp16.rejected.onnx"]["result"]) == ("passed", "failed")
         assert read_metadata(tmp_path / "model.onnx")["mpt.precision"] == "fp32"
         assert "writing fp32 instead" in " ".join(res.output.split())
     else:
@@ -351,6 +360,9 @@ def test_parity_gate_rejects_and_fixed_batch(tmp_path: Path, monkeypatch: pytest
     rt = MPTRuntime(tmp_path / "model.rejected.onnx")
     assert rt.batch == 2
     assert rt.predict(*synthetic_clips(SPEC, 3)).shape == (3, 3)
+    # the file says it failed, so mpt-live warns of it whatever it is called by then
+    assert json.loads(read_metadata(tmp_path / "model.rejected.onnx")["mpt.parity"])["result"] == "failed"
+    assert "FAILED mpt-export's parity check (fp32 vs torch on 3 clips" in rt.parity_warning
 
 
 @pytest.mark.parametrize("content,message", [

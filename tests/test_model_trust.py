@@ -1,7 +1,10 @@
-"""mpt-export's publishing of a made model: a model over 2 GB keeps its weights file under its final name."""
+"""Trust in an exported model: mpt-export records its parity check in the file (``mpt.parity``) and mpt-live says,
+in one warning line, when it runs a model whose check failed, whatever the file is called now; a model over 2 GB
+keeps its weights file under its final name."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -10,22 +13,67 @@ import pytest
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("torch")
 
+from typer.testing import CliRunner  # noqa: E402
+
+from export.onnx_export import read_metadata  # noqa: E402
+from export.parity import Parity  # noqa: E402
 from export.pipeline import publish  # noqa: E402
 from mpt_live.clip import ClipSpec  # noqa: E402
+from mpt_live.model_trust import NOT_RECORDED  # noqa: E402
+from mpt_live.results import ModelInfo  # noqa: E402
 from mpt_live.runtime import MPTRuntime  # noqa: E402
 
 from tinymodel import tiny_onnx  # noqa: E402
 
 SPEC = ClipSpec(frames=4, image_size=32, window_s=0.25)
+PASSED = Parity("fp32", clips=6, max_dprob=2e-6, top1_agreement=1.0)
+FAILED = Parity("int8", clips=6, max_dprob=0.2, top1_agreement=0.5, decided_agreement=0.5)
 
 
-def _model(path: Path, spec: ClipSpec = SPEC, classes: tuple[str, ...] = ("negative", "positive", "surprise")) -> Path:
-    return tiny_onnx(path, classes, spec=spec)
+def _model(path: Path, spec: ClipSpec = SPEC, classes: tuple[str, ...] = ("negative", "positive", "surprise"),
+           **metadata: str) -> Path:
+    tiny_onnx(path, classes, spec=spec)
+    if metadata:
+        proto = onnx.load(str(path))
+        for k, v in metadata.items():
+            proto.metadata_props.add(key=k, value=v)
+        onnx.save(proto, str(path))
+    return path
 
 
 def _clips(n: int = 2) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(0)
     return rng.normal(0, 1, (n, 3, 32, 32)).astype(np.float32), rng.normal(0, 1, (n, 4, 3, 32, 32)).astype(np.float32)
+
+
+def test_a_model_that_failed_parity_says_so_whatever_its_name(tmp_path: Path) -> None:
+    """mpt-export kept a failed model as NAME.rejected.onnx, but nothing in it said so: renamed, or given as it was,
+    mpt-live ran it silently."""
+    (tmp_path / "stage").mkdir()
+    publish(_model(tmp_path / "stage" / "model.onnx"), tmp_path / "model.rejected.onnx", [PASSED, FAILED])
+    record = json.loads(read_metadata(tmp_path / "model.rejected.onnx")["mpt.parity"])
+    assert record["result"] == "failed" and [c["result"] for c in record["checks"]] == ["passed", "failed"]
+    renamed = (tmp_path / "model.rejected.onnx").rename(tmp_path / "model.onnx")
+    rt = MPTRuntime(renamed, device="cpu", threads=1)
+    assert rt.parity_warning == (
+        "model.onnx: this model FAILED mpt-export's parity check (int8 vs torch on 6 clips: top-1 agreement 50.0%, "
+        "max|dprob| 2.0e-01): the ONNX graph does not compute what the trained model does, so its classes may be "
+        "wrong; export the checkpoint again (mpt-export) or use a model that passed")
+    assert "(parity check FAILED at export)" in rt.describe() and "\n" not in rt.describe()
+    info = ModelInfo.of(rt)
+    assert info.warning == rt.parity_warning
+    assert info.to_dict()["parity"] == "parity FAILED (int8 vs torch on 6 clips: top-1 agreement 50.0%, max|dprob| 2.0e-01)"
+
+
+def test_a_model_that_passed_or_predates_the_record_is_not_warned_about(tmp_path: Path) -> None:
+    (tmp_path / "stage").mkdir()
+    publish(_model(tmp_path / "stage" / "m.onnx"), tmp_path / "passed.onnx", [PASSED])
+    rt = MPTRuntime(tmp_path / "passed.onnx", device="cpu", threads=1)
+    assert rt.parity_warning == "" and "parity" not in rt.describe()
+    assert rt.parity == "parity passed (fp32 vs torch on 6 clips: top-1 agreement 100.0%, max|dprob| 2.0e-06)"
+    old = MPTRuntime(_model(tmp_path / "old.onnx"), device="cpu", threads=1)   # exported before mpt.parity existed
+    assert old.parity_warning == "" and "parity" not in old.describe()
+    assert ModelInfo.of(old).to_dict()["parity"] == NOT_RECORDED
 
 
 def _external(path: Path, location: str) -> Path:
@@ -45,15 +93,35 @@ def test_a_big_models_weights_file_follows_its_final_name(tmp_path: Path) -> Non
     out = tmp_path / "out"
     out.mkdir()
     reference = MPTRuntime(_model(tmp_path / "ref.onnx"), device="cpu", threads=1).predict(*_clips())
-    publish(_external(_model(tmp_path / "stage" / "fp32.onnx"), "fp32.onnx.data"), out / "model.onnx")
+    publish(_external(_model(tmp_path / "stage" / "fp32.onnx"), "fp32.onnx.data"), out / "model.onnx", [PASSED])
     assert sorted(p.name for p in out.iterdir()) == ["model.onnx", "model.onnx.data"]
     accepted = (out / "model.onnx.data").read_bytes()
     # a later export of the same name that fails: kept beside the accepted one, which it leaves whole
     (tmp_path / "stage" / "model.onnx.data").write_bytes(b"")
     staged = _external(_model(tmp_path / "stage" / "model.onnx", classes=("a", "b")), "model.onnx.data")
-    publish(staged, out / "model.rejected.onnx")
+    publish(staged, out / "model.rejected.onnx", [FAILED])
     assert sorted(p.name for p in out.iterdir()) == ["model.onnx", "model.onnx.data", "model.rejected.onnx",
                                                       "model.rejected.onnx.data"]
     assert (out / "model.onnx.data").read_bytes() == accepted
     np.testing.assert_allclose(MPTRuntime(out / "model.onnx", device="cpu", threads=1).predict(*_clips()), reference)
-    assert MPTRuntime(out / "model.rejected.onnx", device="cpu", threads=1).classes == ["a", "b"]
+    assert MPTRuntime(out / "model.rejected.onnx", device="cpu", threads=1).parity_warning
+
+
+def test_mpt_live_warns_of_a_failed_model_in_its_summary_and_report(faces_dir, tmp_path: Path) -> None:
+    from mpt_live.cli import app
+
+    (tmp_path / "stage").mkdir()
+    model = tmp_path / "renamed.onnx"
+    publish(_model(tmp_path / "stage" / "m.onnx", spec=ClipSpec(frames=8, window_s=0.5, image_size=64)), model,
+            [FAILED])
+    out = tmp_path / "run"
+    res = CliRunner().invoke(app, ["--video", str(faces_dir / "videos" / "pyfeat_single_face.mp4"), "--model",
+                                   str(model), "--headless", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    said = " ".join(res.output.split())
+    assert "warning: renamed.onnx: this model FAILED mpt-export's parity check" in said
+    summary = json.loads((out / "summary.json").read_text())
+    assert [w for w in summary["warnings"] if "parity" in w] == [MPTRuntime(model).parity_warning]
+    assert summary["model"]["parity"].startswith("parity FAILED (int8 vs torch on 6 clips")
+    page = (out / "report.html").read_text()
+    assert "renamed.onnx (its parity check FAILED at export)" in page and "FAILED mpt-export&#x27;s parity check" in page

@@ -1,0 +1,79 @@
+"""What an exported model's metadata says about how far its predictions can be trusted: the parity check
+``mpt-export`` ran on it (``mpt.parity``).
+
+``mpt.parity`` (written by :func:`export.parity.parity_record`) is JSON ``{"result": "passed"|"failed", "checks":
+[{"precision", "result", "clips", "top1_agreement", "max_dprob", ...}]}``. A model whose check failed (a
+``*.rejected.onnx``, however it is named now) is run, but said so in one warning line; a model exported before the
+key existed says "parity not recorded" among its facts only.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping
+
+PARITY_KEY = "mpt.parity"
+NOT_RECORDED = "parity not recorded (exported before mpt-export recorded it)"
+FAILED = "parity FAILED"
+
+
+def _figures(check: Mapping[str, Any]) -> str:
+    """``fp16 (CUDA) vs torch on 100 clips: top-1 agreement 91.0%, max|dprob| 8.3e-02``, from what is recorded."""
+    where = f" ({check['provider']})" if check.get("provider") not in (None, "", "CPU") else ""
+    figures = []
+    if isinstance(check.get("top1_agreement"), (int, float)):
+        figures.append(f"top-1 agreement {check['top1_agreement']:.1%}")
+    if isinstance(check.get("max_dprob"), (int, float)):
+        figures.append(f"max|dprob| {check['max_dprob']:.1e}")
+    if check.get("batch_error"):
+        figures.append(str(check["batch_error"]))
+    return (f"{check.get('precision', '?')}{where} vs torch on {check.get('clips', '?')} clips"
+            + (f": {', '.join(figures)}" if figures else ""))
+
+
+def parity_record(metadata: Mapping[str, str]) -> dict[str, Any] | None:
+    """The ``mpt.parity`` record of a model's metadata; None where it has none (or one that is not a JSON object)."""
+    try:
+        record = json.loads(metadata[PARITY_KEY])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def parity_failed(metadata: Mapping[str, str]) -> bool:
+    record = parity_record(metadata)
+    return record is not None and record.get("result") != "passed"
+
+
+def _failed_figures(record: Mapping[str, Any]) -> str:
+    checks = [c for c in record.get("checks") or [] if isinstance(c, dict)]
+    failed = [c for c in checks if c.get("result") != "passed"] or checks
+    return "; ".join(map(_figures, failed))
+
+
+def parity_fact(metadata: Mapping[str, str]) -> str:
+    """The model fact: ``parity passed (fp32 vs torch on 100 clips: ...)``, ``parity FAILED (...)`` or not recorded."""
+    record = parity_record(metadata)
+    if record is None:
+        return NOT_RECORDED if PARITY_KEY not in metadata else "parity record unreadable"
+    if parity_failed(metadata):
+        figures = _failed_figures(record)
+        return FAILED + (f" ({figures})" if figures else "")
+    checks = [c for c in record.get("checks") or [] if isinstance(c, dict)]
+    return f"parity passed ({_figures(checks[-1])})" if checks else "parity passed"
+
+
+def failed_fact(fact: Any) -> bool:
+    """Whether a model fact (summary.json's model.parity) says its parity check failed."""
+    return isinstance(fact, str) and fact.startswith(FAILED)
+
+
+def parity_warning(name: str, metadata: Mapping[str, str]) -> str:
+    """One line where mpt-export's parity check of the model failed, else ''."""
+    record = parity_record(metadata)
+    if record is None or not parity_failed(metadata):
+        return ""
+    figures = _failed_figures(record)
+    return (f"{name}: this model FAILED mpt-export's parity check{f' ({figures})' if figures else ''}: the ONNX graph "
+            "does not compute what the trained model does, so its classes may be wrong; export the checkpoint again "
+            "(mpt-export) or use a model that passed")
