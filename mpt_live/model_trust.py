@@ -1,5 +1,5 @@
 """What an exported model's metadata says about how far its predictions can be trusted: the parity check
-``mpt-export`` ran on it (``mpt.parity``).
+``mpt-export`` ran on it (``mpt.parity``) and a randomly initialised backbone (``mpt.backbone_weights``).
 
 ``mpt.parity`` (written by :func:`export.parity.parity_record`) is JSON ``{"result": "passed"|"failed", "checks":
 [{"precision", "result", "clips", "top1_agreement", "max_dprob", ...}]}``. A model whose check failed (a
@@ -15,6 +15,13 @@ from typing import Any, Mapping
 PARITY_KEY = "mpt.parity"
 NOT_RECORDED = "parity not recorded (exported before mpt-export recorded it)"
 FAILED = "parity FAILED"
+
+
+def random_init(backbone_weights: str) -> bool:
+    """Whether ``mpt.backbone_weights`` names a randomly initialised backbone (``--backbone-weights none``:
+    train.backbone's "random initialisation", or a train config's backbone_init "random")."""
+    w = backbone_weights.strip().casefold()
+    return w in ("random", "none") or w.startswith("random init")
 
 
 def _figures(check: Mapping[str, Any]) -> str:

@@ -40,7 +40,7 @@ from .clip import ClipSpec
 from .errors import InputError, first_line
 from .load_errors import load_error, no_model_file, refuse_checkpoint
 from .machine import check_count, default_threads, usable_cores, vector_extensions  # noqa: F401 (re-exported)
-from .model_trust import parity_fact, parity_failed, parity_warning
+from .model_trust import parity_fact, parity_failed, parity_warning, random_init
 from .providers import (  # noqa: F401 (re-exported)
     CPU, CUDA, DEVICES, GPU_BATCH, PROVIDER_LABELS, TRT, TRT_MAX_BATCH, gpu_diagnosis, provider_works, trt_cache_dir,
     trt_options,
@@ -108,7 +108,8 @@ class MPTRuntime:
     ``metadata`` (all metadata_props, raw strings), ``backbone``, ``precision`` (fp32|fp16|int8),
     ``demo`` (the bundled demo model), ``metrics`` (training metrics dict, or None),
     ``provider`` (the execution provider running the model), ``threads``, ``batch`` (the fixed
-    batch size of the graph, or None for a dynamic batch), ``parity`` (mpt-export's parity check: passed,
+    batch size of the graph, or None for a dynamic batch), ``random_init`` (a randomly
+    initialised backbone), ``parity`` (mpt-export's parity check: passed,
     FAILED or not recorded, with its figures) and ``parity_warning`` (one line where it failed, else '';
     :mod:`mpt_live.model_trust`).
     Bad files raise :class:`~mpt_live.errors.InputError` naming the file.
@@ -185,6 +186,7 @@ class MPTRuntime:
         s = self.clip_spec
         parts = [
             f"{self.path.name}: MPT {self.backbone or '?'} {self.precision}"
+            + (" (random-init backbone)" if self.random_init else "")
             + (" (parity check FAILED at export)" if parity_failed(self.metadata) else ""),
             f"{len(self.classes)} classes ({', '.join(self.classes)})",
             f"{s.frames} frames x {s.image_size}px over {s.window_s:g} s",
@@ -324,6 +326,7 @@ class MPTRuntime:
         self.dataset = meta.get("mpt.dataset", "")
         self.protocol = meta.get("mpt.protocol", "")
         self.demo = meta.get("mpt.demo", "0").strip().lower() in ("1", "true", "yes")
+        self.random_init = random_init(self.backbone_weights)  # --backbone-weights none
         self.parity = parity_fact(meta)                         # the model fact: passed, FAILED or not recorded
         self.parity_warning = parity_warning(p.name, meta)      # one line where mpt-export's check failed, else ''
 

@@ -1,6 +1,6 @@
 """Trust in an exported model: mpt-export records its parity check in the file (``mpt.parity``) and mpt-live says,
-in one warning line, when it runs a model whose check failed, whatever the file is called now; a model over 2 GB
-keeps its weights file under its final name."""
+in one warning line, when it runs a model whose check failed, whatever the file is called now; a randomly initialised
+backbone is named in the model's line; a model over 2 GB keeps its weights file under its final name."""
 
 from __future__ import annotations
 
@@ -74,6 +74,19 @@ def test_a_model_that_passed_or_predates_the_record_is_not_warned_about(tmp_path
     old = MPTRuntime(_model(tmp_path / "old.onnx"), device="cpu", threads=1)   # exported before mpt.parity existed
     assert old.parity_warning == "" and "parity" not in old.describe()
     assert ModelInfo.of(old).to_dict()["parity"] == NOT_RECORDED
+
+
+@pytest.mark.parametrize("weights, said", [
+    ("random initialisation", True),   # train.backbone's description of --backbone-weights none
+    ("random", True),                  # a train config's backbone_init
+    ("timm hub (vit_tiny_patch16_224)", False),
+    ("", False),                       # exported before mpt.backbone_weights existed
+])
+def test_the_model_line_names_a_random_init_backbone(tmp_path: Path, weights: str, said: bool) -> None:
+    """summary.json's backbone_weights said 'random initialisation'; mpt-live's first line did not."""
+    line = MPTRuntime(_model(tmp_path / "m.onnx", **{"mpt.backbone_weights": weights}), device="cpu",
+                      threads=1).describe()
+    assert ("random-init backbone" in line) == said, line
 
 
 def _external(path: Path, location: str) -> Path:
