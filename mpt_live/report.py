@@ -35,7 +35,7 @@ from .model_trust import failed_fact
 from .recordings import number_frames
 from .report_page import CSS, PAGE, SCRIPT
 from .results import row_event_ids
-from .review import review_video
+from .review import REVIEW, review_video
 from .timeline import NO_MODEL, absences, as_number, face_ids, render_timeline, tick_label as _tick, tick_step
 from .writers import atomic_path, json_default
 
@@ -336,8 +336,9 @@ def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[
 
 
 def write_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], classes: Sequence[str],
-                 source: Path | None, title: str) -> Path:
-    """Write ``out/report.html`` (atomically): the video chosen or made, thumbnails read from ``source``."""
+                 source: Path | None, title: str) -> str | None:
+    """Write ``out/report.html`` (atomically): the video chosen or made, thumbnails read from ``source``; returns
+    the page's video (relative to ``out``; None: none)."""
     annotated = out / summary["outputs"]["video"] if (summary.get("outputs") or {}).get("video") else None
     # the original first: the annotated copy's panel can cover a face; an interrupted run's copy only as far
     # as it went (a stop signal must not wait for an hour-long transcode)
@@ -350,7 +351,7 @@ def write_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[s
     page = render_report(out, summary, rows, classes, video, pictures[:len(events)], title, faces)
     with atomic_path(out / "report.html") as tmp:
         tmp.write_text(page, encoding="utf-8")
-    return out / "report.html"
+    return video
 
 
 def run_title(source: str, model_label: str) -> str:
@@ -372,8 +373,10 @@ def write_plot_and_page(out: Path, summary: dict[str, Any], rows: Sequence[Mappi
         summary["timeline_error"] = f"{type(e).__name__}: {e}"
         outputs["errors"]["timeline.png"] = first_line(e)
     try:
-        write_report(out, summary, rows, classes, source, title)
+        video = write_report(out, summary, rows, classes, source, title)
         outputs["report"] = "report.html"
+        if video == REVIEW and not outputs.get("review"):  # the copy made for the page (--finish, a copy the run
+            outputs["review"] = REVIEW                     # did not make as it read): named as the run's own are
     except Exception as e:
         summary["report_error"] = f"{type(e).__name__}: {e}"
         outputs["errors"]["report.html"] = first_line(e)

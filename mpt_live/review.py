@@ -35,6 +35,7 @@ PLAYABLE_CODECS = {"h264", "vp8", "vp9", "av1"}  # the same codecs, as FFmpeg na
 # 4:2:2 modes, screen recorders set to 4:4:4) play where the browser decodes H.264 itself (Chrome's FFmpeg), not where
 # it hands H.264 to the system's decoder, which takes 8-bit 4:2:0 only (Firefox on Windows and macOS, Safari)
 BROWSER_H264_PIXELS = {"yuv420p", "yuvj420p", "nv12"}
+REVIEW = "review.webm"  # the copy made where a browser cannot play the video
 REVIEW_WIDTH = 640  # the transcoded review video at most this wide
 VP9_CRF = 36  # constant quality (0-63): faces stay sharp enough to review, at ~2 MB a minute at 640x480
 MS = Fraction(1, 1000)  # the copy's time base: the run's times to the millisecond
@@ -126,7 +127,7 @@ class ReviewSink:
         self._pts = -1  # the last frame's presentation time (ms)
         # written under its own name as it goes, as predictions.csv is: a run killed outright (SIGKILL) leaves
         # the part it wrote (all but its last CLUSTER_S), which a browser plays, never a temporary file beside it
-        self._target: Path | None = Path(out) / "review.webm"  # None once closed
+        self._target: Path | None = Path(out) / REVIEW  # None once closed
         self._target.parent.mkdir(parents=True, exist_ok=True)
         self._box = self._stream = self._writer = None
 
@@ -181,7 +182,7 @@ class ReviewSink:
             self.abort()
             return None
         self._target = None
-        return "review.webm"
+        return REVIEW
 
     def abort(self) -> None:
         """No copy: the file written so far is removed (a crash, a copy that failed)."""

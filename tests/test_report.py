@@ -758,3 +758,20 @@ def test_apex_thumbnails_after_a_damaged_stretch_are_the_frames_the_run_saw(tmp_
         assert uri is not None, e
         img = cv2.imdecode(np.frombuffer(base64.b64decode(uri.split(",")[1]), np.uint8), 1)
         assert abs(float(img.mean()) - seen[e["apex_frame"]][2]) < 3, e
+
+
+def test_a_review_copy_made_for_the_page_is_named_in_the_summary(tmp_path):
+    """When the page's review.webm was made after the run (mpt-live --finish of a killed run that had no copy yet,
+    a copy the run did not make as it read), summary.json's outputs.review stayed null beside the file."""
+    from mpt_live.report import write_plot_and_page
+    from mpt_live.timeline import read_rows
+
+    clip = mjpg_interview(tmp_path)
+    out = tmp_path / "run"
+    with VideoFile(clip) as src:
+        summary = run_job(src, None, SessionConfig(), out)
+    assert summary["outputs"]["review"] == "review.webm"
+    (out / "review.webm").unlink()
+    summary["outputs"]["review"] = None
+    write_plot_and_page(out, summary, read_rows(out / "predictions.csv"), [], clip, "t", demo=False)
+    assert summary["outputs"]["review"] == "review.webm" and (out / "review.webm").is_file()
