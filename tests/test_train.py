@@ -837,8 +837,54 @@ def test_sigterm_stops_training_like_ctrl_c(easy, tmp_path):
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 143, err[-2000:]
-    assert "mpt-train: interrupted (SIGTERM); rerun the same command to resume" in err
+    assert "mpt-train: interrupted (SIGTERM); rerun the same command to resume (" in " ".join(err.split())
     assert "Traceback" not in err and (out / "config.json").is_file()
+
+
+def _stop_at_step(monkeypatch, n: int) -> None:
+    """SIGTERM arrives during training step ``n`` (1-based), as a job scheduler's would."""
+    import signal
+
+    real, calls = fitting.train_step, []
+
+    def step(*a, **kw):
+        calls.append(1)
+        if len(calls) == n:
+            signal.raise_signal(signal.SIGTERM)
+        return real(*a, **kw)
+
+    monkeypatch.setattr(fitting, "train_step", step)
+
+
+def test_a_stopped_full_run_says_it_starts_over(easy, tmp_path, monkeypatch):
+    """A --protocol full run stopped mid-training said 'rerun the same command to resume', but it keeps no partial
+    model: a rerun trains from the first epoch. The line now says so, and that the clip cache is kept (it is: the
+    rerun computes no clip again)."""
+    out, cache = tmp_path / "full", easy[2]
+    _stop_at_step(monkeypatch, 2)
+    r = _train(easy, out, "--epochs", "2", "--protocol", "full")
+    assert r.exit_code == 143, r.output
+    assert (f"mpt-train: interrupted (SIGTERM); rerun the same command to start the training over from its first "
+            f"epoch (a --protocol full run keeps no partial model; the clips already preprocessed are kept in the "
+            f"clip cache {cache.resolve()})") in " ".join(r.output.split()), r.output
+    assert "resume" not in r.output and not (out / "model.pt").exists() and not list(out.glob("*.pt*"))
+    clips = {p: p.stat().st_mtime_ns for p in cache.rglob("*.npz")}
+    assert clips
+    monkeypatch.undo()
+    r = _train(easy, out, "--epochs", "1", "--protocol", "full")
+    assert r.exit_code == 0 and (out / "model.pt").is_file(), r.output
+    assert {p: p.stat().st_mtime_ns for p in cache.rglob("*.npz")} == clips
+
+
+def test_a_stopped_loso_run_says_which_folds_it_keeps(easy, tmp_path, monkeypatch):
+    """A LOSO run stopped in its second fold: the line names the finished fold kept, and a rerun resumes from it."""
+    out = tmp_path / "run"
+    _stop_at_step(monkeypatch, 5)  # 1 epoch of 4-clip batches over 2 subjects' clips: fold 2's first steps
+    r = _train(easy, out, "--epochs", "1")
+    assert r.exit_code == 143, r.output
+    assert (f"mpt-train: interrupted (SIGTERM); rerun the same command to resume (1 finished fold(s) kept in "
+            f"{out / 'folds'};") in " ".join(r.output.split()), r.output
+    assert len(list((out / "folds").glob("*.json"))) == 1
 
 
 def test_a_library_keyboardinterrupt_after_sigterm_exits_143(tmp_path, monkeypatch):
@@ -861,9 +907,11 @@ def test_a_library_keyboardinterrupt_after_sigterm_exits_143(tmp_path, monkeypat
     assert "interrupted (SIGTERM)" in r.output and r.exit_code == 143, (r.exit_code, r.output)
 
 
-def test_a_full_disk_is_one_line_naming_the_file(tmp_path, monkeypatch):
+@pytest.mark.parametrize("protocol", ["loso", "full"])
+def test_a_full_disk_is_one_line_naming_the_file(tmp_path, monkeypatch, protocol):
     """A full disk (the clip cache, a fold's JSON, the model) was a traceback; it is one line naming the file,
-    exit 1, saying that a rerun resumes. The cache's write names its file (a failed write() names none)."""
+    exit 1, saying what a rerun keeps. The cache's write names its file (a failed write() names none). A full run
+    said 'what is written is kept ... rerun to resume', but its training is lost: a rerun starts it over."""
     import errno
 
     import train.cli as cli
@@ -884,11 +932,15 @@ def test_a_full_disk_is_one_line_naming_the_file(tmp_path, monkeypatch):
         raise e.value
 
     monkeypatch.setattr(cli, "run_training", run)
-    r = runner.invoke(app, ["--dataset", "casme2", "--data", str(tmp_path), "--out", str(tmp_path / "run")])
+    r = runner.invoke(app, ["--dataset", "casme2", "--data", str(tmp_path), "--out", str(tmp_path / "run"),
+                            "--protocol", protocol])
     assert r.exit_code == 1 and isinstance(r.exception, SystemExit), (r.exit_code, r.exception)
+    kept = f"the clips already preprocessed are kept in the clip cache {tmp_path.resolve() / '.cache'}"
+    rerun = (f"start the training over from its first epoch (a --protocol full run keeps no partial model; {kept})"
+             if protocol == "full" else f"resume (0 finished fold(s) kept in {tmp_path / 'run' / 'folds'}; {kept})")
     assert [ln for ln in r.output.splitlines() if ln.strip()] == [
-        f"mpt-train: error: {npz}: not written (No space left on device); what is written is kept: free some "
-        "space and rerun the same command to resume"], r.output
+        f"mpt-train: error: {npz}: not written (No space left on device); free some space and rerun the same "
+        f"command to {rerun}"], r.output
 
 
 @pytest.mark.parametrize("option", ["--threads", "--workers"])

@@ -7,7 +7,8 @@
 
 A LOSO run writes RUN/metrics.json, RUN/predictions.csv, RUN/confusion.png and RUN/folds/;
 rerunning the same command resumes it (finished folds are skipped). ``--protocol full`` writes a
-deployable RUN/model.pt. Every option not given takes the preset's value (``--preset default``:
+deployable RUN/model.pt at its end only: a stopped full run starts over when rerun (the clip cache is reused).
+Every option not given takes the preset's value (``--preset default``:
 :class:`train.config.TrainConfig`; ``--preset paper``: :meth:`TrainConfig.paper`). Expected failures
 print one line and exit with status 2.
 """
@@ -303,14 +304,29 @@ def train(
             run_training(console, cfg, out, protocol.value, metrics_obj, ray)
         except InputError as e:
             _fail(str(e))
-        except OSError as e:  # a full disk (the clip cache, a fold, the model): where, and that a rerun resumes
+        except OSError as e:  # a full disk (the clip cache, a fold, the model): where, and what a rerun keeps
             if not is_disk_full(e):
                 raise
-            _fail(f"{e.filename or out}: not written ({e.strerror}); what is written is kept: free some space and "
-                  "rerun the same command to resume", 1)
-        except KeyboardInterrupt as e:  # Ctrl-C, SIGTERM, SIGHUP: the finished folds are kept
-            Console(stderr=True).print(f"mpt-train: interrupted ({signal_name(e)}); rerun the same command to resume")
+            _fail(f"{e.filename or out}: not written ({e.strerror}); free some space and "
+                  f"{rerun_keeps(protocol.value, out, cache)}", 1)
+        except KeyboardInterrupt as e:  # Ctrl-C, SIGTERM, SIGHUP: what is kept, and what a rerun does with it
+            Console(stderr=True, highlight=False, soft_wrap=True).print(
+                f"mpt-train: interrupted ({signal_name(e)}); {rerun_keeps(protocol.value, out, cache)}", markup=False)
             raise typer.Exit(exit_code(e))
+
+
+def rerun_keeps(protocol: str, out: Path, cache: Optional[Path]) -> str:
+    """What a stopped run left for a rerun of the same command: a LOSO run resumes from its finished folds
+    (RUN/folds); a full run keeps no partial model (no epoch is saved), so a rerun trains from the first epoch;
+    both reuse the clips already in the clip cache (``--cache``, default RUN/../.cache)."""
+    where = cache.resolve() if cache else out.resolve().parent / ".cache"
+    cached = f"the clips already preprocessed are kept in the clip cache {where}"
+    if protocol == "full":
+        return (f"rerun the same command to start the training over from its first epoch (a --protocol full run "
+                f"keeps no partial model; {cached})")
+    folds = out / "folds"
+    n = len(list(folds.glob("*.json"))) if folds.is_dir() else 0
+    return f"rerun the same command to resume ({n} finished fold(s) kept in {folds}; {cached})"
 
 
 def main() -> None:
