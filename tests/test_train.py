@@ -1086,6 +1086,18 @@ def test_a_class_emptied_by_preprocessing_is_said(easy, tmp_path, monkeypatch):
     assert prepare(lambda s: s.label == thinned and s.subject != keep) == [
         f"class {thinned}: its clips left after preprocessing are all subject {keep}'s (those of {len(by[thinned]) - 1} "
         f"other subject(s) dropped: lines above): the LOSO fold testing {keep} has no training clip of it"]
+    # a --protocol full run has no fold: it said the same line about a 'LOSO fold testing' the subject
+    lines: list[str] = []
+
+    class Built(Exception):
+        pass
+
+    monkeypatch.setattr(loso, "build_model", lambda *a: (_ for _ in ()).throw(Built()))  # checked: stop there
+    with pytest.raises(Built):
+        loso.train_full(_config(easy), tmp_path / "full", index, log=lines.append)
+    assert [s for s in lines if s.startswith("class ")] == [
+        f"class {thinned}: its clips left after preprocessing are all subject {keep}'s (those of {len(by[thinned]) - 1} "
+        f"other subject(s) dropped: lines above): the model learns it from subject {keep}'s clips alone"]
     assert prepare(lambda s: False) == []
     left = next(c for c in index.classes if c != thinned)
     with pytest.raises(InputError, match=rf": clips of 1 class\(es\) \({left}\) left after preprocessing"):

@@ -11,11 +11,12 @@ from mpt_live.errors import InputError
 
 
 def check_classes(classes: Sequence[str], samples: Sequence, data: str, before: Sequence | None = None,
-                  log: Callable[[str], None] = print) -> None:
+                  log: Callable[[str], None] = print, loso: bool = True) -> None:
     """``samples`` (``label``, ``subject``): the dataset's rows as read, or, with ``before`` (those rows), the clips
     left after preprocessing. InputError when fewer than 2 of ``classes`` have a sample (recognition of one class
     scores a perfect, meaningless 1.0); after preprocessing, a line for each class left with none, and for each class
-    whose clips, of several subjects before, now all are one subject's (its fold trains on none of it)."""
+    whose clips, of several subjects before, now all are one subject's (``loso``: its fold trains on none of it; a
+    full run learns it from that subject alone)."""
     def subjects(of: Sequence) -> dict[str, set[str]]:
         by: dict[str, set[str]] = {c: set() for c in classes}
         for s in of:
@@ -39,5 +40,6 @@ def check_classes(classes: Sequence[str], samples: Sequence, data: str, before: 
         elif len(now[c]) == 1 < len(was[c]):
             (only,) = now[c]
             log(f"class {c}: its clips left after preprocessing are all subject {only}'s (those of "
-                f"{len(was[c]) - 1} other subject(s) dropped: lines above): the LOSO fold testing {only} has no "
-                "training clip of it")
+                f"{len(was[c]) - 1} other subject(s) dropped: lines above): "
+                + (f"the LOSO fold testing {only} has no training clip of it" if loso
+                   else f"the model learns it from subject {only}'s clips alone"))

@@ -260,7 +260,7 @@ def train_full(cfg: TrainConfig, out: Path, index: Any, *, progress: Any | None 
     cache = make_cache(cfg, out, index.cropped)
     samples = precompute(cache, list(index.samples), variants(cfg, True), cfg.workers,
                          progress is not None, log)
-    check_classes(classes, samples, cfg.data, index.samples, log)
+    check_classes(classes, samples, cfg.data, index.samples, log, loso=False)  # no fold here to lack a class
     dropped = sorted({s.name for s in index.samples} - {s.name for s in samples})
     labels = [cidx[s.label] for s in samples]
     seed_everything(cfg.seed)
