@@ -21,6 +21,18 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
+def damage_mdat(clip: Path, where: float, n: int = 6000) -> None:
+    """Overwrite ``n`` bytes of an mp4's media data with noise, ``where`` (0..1) along it (seeded: the same damage
+    every run)."""
+    import random
+
+    data = bytearray(clip.read_bytes())
+    mdat = data.find(b"mdat")
+    at, rng = mdat + 8 + int((len(data) - mdat) * where), random.Random(1)
+    data[at:at + n] = bytes(rng.randrange(256) for _ in range(n))
+    clip.write_bytes(bytes(data))
+
+
 def ffmpeg(*args: str) -> None:
     """Run the bundled ffmpeg quietly; raise with its last line when it fails."""
     p = subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args],

@@ -320,6 +320,20 @@ def test_a_killed_run_and_mpt_eval_read_how_far_its_rows_go_alike(tmp_path, cell
     assert s["source_seconds"] == pytest.approx(t, abs=1e-3)
 
 
+EVENT = {"event_id": "1", "video": "v.mp4", "face": "0", "onset_s": "0.1", "apex_s": "0.2", "offset_s": "0.3",
+         "onset_frame": "1", "apex_frame": "2", "offset_frame": "3", "type": "micro", "class": "", "confidence": "",
+         "score": "4.0"}  # one event as a run writes it
+
+
+def _write_events(d: Path, rows: list[dict]) -> None:
+    from mpt_live.spotting import EVENT_COLUMNS
+
+    with open(d / "events.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, EVENT_COLUMNS)
+        w.writeheader()
+        w.writerows(rows)
+
+
 @pytest.mark.parametrize("key, cell", [("offset_frame", "inf"), ("offset_s", "inf"), ("offset_s", ""),
                                        ("onset_s", "nan")])
 def test_a_killed_runs_events_csv_with_a_cell_that_is_no_number_is_refused_in_one_line(tmp_path, key, cell):
@@ -329,16 +343,9 @@ def test_a_killed_runs_events_csv_with_a_cell_that_is_no_number_is_refused_in_on
     folder is refused in one line naming the file and the line."""
     from mpt_live.errors import InputError
     from mpt_live.finish import finish_folder
-    from mpt_live.spotting import EVENT_COLUMNS
 
     d = _run_folder(tmp_path / "run", "running")
-    event = {"event_id": "1", "video": "v.mp4", "face": "0", "onset_s": "0.1", "apex_s": "0.2", "offset_s": "0.3",
-             "onset_frame": "1", "apex_frame": "2", "offset_frame": "3", "type": "micro", "class": "",
-             "confidence": "", "score": "4.0"}
-    with open(d / "events.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, EVENT_COLUMNS)
-        w.writeheader()
-        w.writerows([event, {**event, "event_id": "2", key: cell}])
+    _write_events(d, [EVENT, {**EVENT, "event_id": "2", key: cell}])
     with pytest.raises(InputError, match=r"events\.csv: line 3 is not an event of mpt-live"):
         finish_folder(d)
     assert summary(d)["status"] == "running"
@@ -350,16 +357,9 @@ def test_a_killed_runs_events_csv_cut_mid_row_keeps_its_whole_events(tmp_path):
     encoding was a UnicodeDecodeError traceback; it is one line."""
     from mpt_live.errors import InputError
     from mpt_live.finish import finish_folder
-    from mpt_live.spotting import EVENT_COLUMNS
 
     d = _run_folder(tmp_path / "run", "running")
-    event = {"event_id": "1", "video": "v.mp4", "face": "0", "onset_s": "0.1", "apex_s": "0.2", "offset_s": "0.3",
-             "onset_frame": "1", "apex_frame": "2", "offset_frame": "3", "type": "micro", "class": "",
-             "confidence": "", "score": "4.0"}
-    with open(d / "events.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, EVENT_COLUMNS)
-        w.writeheader()
-        w.writerows([event, {**event, "event_id": "2", "onset_s": "0.5"}])
+    _write_events(d, [EVENT, {**EVENT, "event_id": "2", "onset_s": "0.5"}])
     whole = (d / "events.csv").read_bytes()
     (d / "events.csv").write_bytes(whole[:-12])  # the second row cut in its score
     finish_folder(d)

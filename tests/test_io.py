@@ -312,18 +312,12 @@ def test_a_damaged_stretch_is_read_past_not_taken_for_the_end(tmp_path, where):
     for the end: damage at the start was 'zero decodable frames' (the whole file refused), in the middle the run
     stopped there, 'truncated or damaged', the second half's events lost. The frames after the damage are read,
     at their own times, and a warning says how many could not be."""
-    import random
-
-    from faultkit import ffmpeg
+    from faultkit import damage_mdat, ffmpeg
 
     clip = tmp_path / "clip.mp4"
     ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x120:r=30:d=4", "-c:v", "libx264", "-preset", "veryfast", "-g", "30",
            "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(clip))
-    data = bytearray(clip.read_bytes())
-    mdat = data.find(b"mdat")
-    at, rng = mdat + 8 + int((len(data) - mdat) * where), random.Random(1)
-    data[at:at + 6000] = bytes(rng.randrange(256) for _ in range(6000))
-    clip.write_bytes(bytes(data))
+    damage_mdat(clip, where)
     with VideoFile(clip) as v:
         frames = list(v)
     assert v.error is None and len(frames) >= 100  # of 120

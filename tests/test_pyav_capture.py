@@ -153,7 +153,6 @@ def test_a_damaged_av1_recording_is_read_past_its_damage(tmp_path, where):
     that PyAV decodes the file stopped at the first packet that did not decode ('zero decodable frames': the whole
     file refused); the packets after it are tried now. The frames after the damage are read, at their own times,
     to the end, and a warning says where frames could not be decoded."""
-    import random
 
     av1 = _encoder(("libsvtav1", "libaom-av1"))
     if av1 is None:
@@ -163,11 +162,7 @@ def test_a_damaged_av1_recording_is_read_past_its_damage(tmp_path, where):
     clip = tmp_path / "damaged.mp4"
     fk.ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x120:r=30:d=4", "-c:v", av1, "-g", "30", "-pix_fmt", "yuv420p",
               "-movflags", "+faststart", str(clip))
-    data = bytearray(clip.read_bytes())
-    mdat = data.find(b"mdat")
-    at, rng = mdat + 8 + int((len(data) - mdat) * where), random.Random(1)
-    data[at:at + 6000] = bytes(rng.randrange(256) for _ in range(6000))
-    clip.write_bytes(bytes(data))
+    fk.damage_mdat(clip, where)
     with VideoFile(clip) as v:
         frames = list(v)
     assert v.error is None and 60 <= len(frames) < 120
