@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,9 +87,16 @@ def parity_record(checks: list[Parity]) -> str:
     ``mpt-live`` can say that a model it runs failed (:mod:`mpt_live.parity_record`)."""
     rows = [{"precision": p.precision, "result": "passed" if p.ok else "failed", "clips": p.clips,
              "top1_agreement": round(p.top1_agreement, 4), "decided_agreement": round(p.decided_agreement, 4),
-             "ties": p.ties, "max_dprob": float(f"{p.max_dprob:.3g}"), "provider": p.provider,
+             "ties": p.ties, "max_dprob": _finite(p.max_dprob), "provider": p.provider,
              **({"batch_error": p.batch_error} if p.batch_error else {})} for p in checks]
-    return json.dumps({"result": "passed" if checks and all(p.ok for p in checks) else "failed", "checks": rows})
+    return json.dumps({"result": "passed" if checks and all(p.ok for p in checks) else "failed", "checks": rows},
+                      allow_nan=False)
+
+
+def _finite(x: float) -> float | None:
+    """A figure for JSON, 3 significant digits; None (null) where it is not finite (a graph whose probabilities
+    overflowed to NaN), which JSON cannot hold."""
+    return float(f"{x:.3g}") if math.isfinite(x) else None
 
 
 def synthetic_clips(spec: ClipSpec, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

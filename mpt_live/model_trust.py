@@ -32,6 +32,8 @@ def _figures(check: Mapping[str, Any]) -> str:
         figures.append(f"top-1 agreement {check['top1_agreement']:.1%}")
     if isinstance(check.get("max_dprob"), (int, float)):
         figures.append(f"max|dprob| {check['max_dprob']:.1e}")
+    elif "max_dprob" in check:  # null: the graph's probabilities were not finite (NaN)
+        figures.append("max|dprob| not finite")
     if check.get("batch_error"):
         figures.append(str(check["batch_error"]))
     return (f"{check.get('precision', '?')}{where} vs torch on {check.get('clips', '?')} clips"

@@ -138,3 +138,22 @@ def test_mpt_live_warns_of_a_failed_model_in_its_summary_and_report(faces_dir, t
     assert summary["model"]["parity"].startswith("parity FAILED (int8 vs torch on 6 clips")
     page = (out / "report.html").read_text()
     assert "renamed.onnx (its parity check FAILED at export)" in page and "FAILED mpt-export&#x27;s parity check" in page
+
+
+def test_a_check_whose_probabilities_were_not_finite_is_recorded_as_json(tmp_path: Path) -> None:
+    """An fp16 graph that overflows gives NaN probabilities, so max |dprob| is NaN: the record held a bare ``NaN``,
+    which is not JSON (CONTRACTS says mpt.parity is), so a reader other than Python's json could not read the one
+    record that matters most, a failed one. The figure is now null, said as 'not finite'."""
+    from export.parity import parity_record
+
+    nan = Parity("fp16", clips=6, max_dprob=float("nan"), top1_agreement=0.0, decided_agreement=0.0)
+
+    def strict(text: str) -> object:
+        return json.loads(text, parse_constant=lambda c: pytest.fail(f"not JSON: {c}"))
+
+    record = strict(parity_record([PASSED, nan]))
+    assert record["result"] == "failed" and record["checks"][1]["max_dprob"] is None
+    (tmp_path / "stage").mkdir()
+    publish(_model(tmp_path / "stage" / "m.onnx"), tmp_path / "m.onnx", [PASSED, nan])
+    rt = MPTRuntime(tmp_path / "m.onnx", device="cpu", threads=1)
+    assert "max|dprob| not finite" in rt.parity_warning
