@@ -12,6 +12,7 @@ tone mapping (:func:`hdr_note`).
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -111,7 +112,8 @@ def track_notes(name: str, tracks: tuple[VideoTrack, ...], size: tuple[int, int]
     head = (f"{name}: has {len(tracks)} video tracks; the run reads {read.describe()}{first}, "
             f"and ignores the other{'s' if len(others) > 1 else ''} ({left})")
     out = Path(name).with_name(f"{Path(name).stem}.v{best.n}{Path(name).suffix}") if best is not None else None
-    fix = f"extract it first: ffmpeg -i {name} -map 0:v:{best.n} -c copy {out}" if best is not None else ""
+    fix = (f"extract it first: ffmpeg -i {shlex.quote(name)} -map 0:v:{best.n} -c copy {shlex.quote(str(out))}"
+           if best is not None else "")  # quoted: a name with spaces pastes into a shell as one argument
     if (read.still or one_frame) and best is not None:
         return [], (f"{head}: the track read is a still picture, not the recording; the recording is "
                     f"track 0:v:{best.n}: {fix}")

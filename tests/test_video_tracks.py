@@ -85,3 +85,18 @@ def test_hdr_video_is_warned_of_once(tmp_path, trc, hdr):
 def test_sdr_video_is_not_warned_of(tmp_path):
     path = _clip(tmp_path / "sdr.mp4", "96x72", 30, 0.5)
     assert probe_video(path).hdr is None and not _read(path)[0].warnings
+
+
+def test_the_extract_command_survives_a_name_with_spaces():
+    """The line's 'ffmpeg -i NAME -map 0:v:N -c copy OUT' put a name like 'Interview 3.mp4' in bare: pasted, the
+    shell split it into two arguments and ffmpeg found no such file; names are now quoted for the shell."""
+    import shlex
+
+    from mpt_live.videotracks import VideoTrack, track_notes
+
+    depth = VideoTrack(0, 160, 120, 30.0, 300, default=False, picture=False)
+    recording = VideoTrack(1, 1920, 1080, 30.0, 300, default=True, picture=False)
+    (line,), _ = track_notes("/data/Interview 3.mp4", (depth, recording), (160, 120))
+    command = shlex.split(line.split("extract it first: ")[1])
+    assert command == ["ffmpeg", "-i", "/data/Interview 3.mp4", "-map", "0:v:1", "-c", "copy",
+                       "/data/Interview 3.v1.mp4"]
