@@ -26,6 +26,7 @@ from typing import Any
 
 from .clocktime import clock
 from .errors import InputError
+from .model_trust import fact_warning
 from .overview import is_batch_out, listed_folders, read_failed, read_table, rebuild, video_key
 from .report import run_title, write_plot_and_page
 from .review import damaged_copy
@@ -179,7 +180,8 @@ def killed_summary(folder: Path, marker: dict[str, Any], rows: list[dict[str, st
         "problems": [f"the run was killed outright (SIGKILL, power loss or out of memory: process {marker.get('pid')}"
                      f" on {marker.get('host')}) and wrote no summary; this one, the plot and the page were made "
                      f"from its files by mpt-live --finish, up to frame {covered} ({clock(max(times, default=0.0))})"],
-        "warnings": [], "frames_read": covered, "frames_with_face": None, "windows": len(rows),
+        "warnings": [w] if (w := fact_warning(model.get("name"), model.get("parity"))) else [],  # as a run's end
+        "frames_read": covered, "frames_with_face": None, "windows": len(rows),
         "windows_scored": sum(as_number(r.get("motion_score")) == as_number(r.get("motion_score")) for r in rows),
         "windows_classified": sum(any(k.startswith("p_") and v for k, v in r.items()) for r in rows),
         "source_seconds": round(max(times, default=0.0), 3), "seconds": None, "fps": None,

@@ -79,10 +79,15 @@ def failed_fact(fact: Any) -> bool:
 
 def parity_warning(name: str, metadata: Mapping[str, str]) -> str:
     """One line where mpt-export's parity check of the model failed, else ''."""
-    record = parity_record(metadata)
-    if record is None or not parity_failed(metadata):
+    return fact_warning(name, parity_fact(metadata))
+
+
+def fact_warning(name: Any, fact: Any) -> str:
+    """The same line from the model fact (:func:`parity_fact`'s, as summary.json's model.parity and a killed run's
+    marker keep it), else ''."""
+    if not failed_fact(fact):
         return ""
-    figures = _failed_figures(record)
-    return (f"{name}: this model FAILED mpt-export's parity check{f' ({figures})' if figures else ''}: the ONNX graph "
-            "does not compute what the trained model does, so its classes may be wrong; export the checkpoint again "
-            "(mpt-export) or use a model that passed")
+    figures = fact[len(FAILED):]  # " (int8 vs torch on 100 clips: ...)" or ""
+    return (f"{name}: this model FAILED mpt-export's parity check{figures}: the ONNX graph does not compute what the "
+            "trained model does, so its classes may be wrong; export the checkpoint again (mpt-export) or use a model "
+            "that passed")

@@ -441,3 +441,21 @@ def test_a_stop_signal_during_the_enclosing_overview_rebuild_stops_it_not_the_ru
         job.run_job(src, None, SessionConfig(), out)
     assert rebuilt == []
     assert summary(out)["status"] == "complete" and (out / "report.html").is_file()
+
+
+def test_a_killed_run_of_a_model_that_failed_its_parity_check_warns_as_a_finished_one(tmp_path):
+    """A run's end puts the one warning of a model that failed mpt-export's parity check in summary.json's warnings
+    (and the page's notes); the summary --finish made of a killed run of it had none, though its marker's model
+    says so (model.parity)."""
+    from mpt_live.finish import finish_folder
+
+    fact = "parity FAILED (int8 vs torch on 6 clips: top-1 agreement 50.0%, max|dprob| 2.0e-01)"
+    for parity, warned in ((fact, True), ("parity passed", False)):
+        d = _run_folder(tmp_path / str(warned), "running")
+        marker = {**summary(d), "model": {"name": "m.onnx", "classes": [], "parity": parity}}
+        (d / "summary.json").write_text(json.dumps(marker))
+        assert finish_folder(d)[0]
+        assert [w for w in summary(d)["warnings"] if "parity" in w] == ([
+            "m.onnx: this model FAILED mpt-export's parity check (int8 vs torch on 6 clips: top-1 agreement 50.0%, "
+            "max|dprob| 2.0e-01): the ONNX graph does not compute what the trained model does, so its classes may "
+            "be wrong; export the checkpoint again (mpt-export) or use a model that passed"] if warned else [])
