@@ -50,7 +50,8 @@ class VideoProbe:
     for one that starts there or states no such time line. ``pixel_format``: the first video stream's pixel format,
     FFmpeg's name for it (``'yuv420p'``, ``'yuv420p10le'``, ``'yuv444p'``), None where PyAV cannot tell.
     ``tracks``: every video track, in file order (:mod:`mpt_live.videotracks`; OpenCV reads the first).
-    ``hdr``: the first video stream's HDR coding (``'HLG'``, ``'PQ'``), None for SDR."""
+    ``hdr``: the first video stream's HDR coding (``'HLG'``, ``'PQ'``; ``'BT.2020'``: wide-gamut primaries at over
+    8 bits with another transfer, :func:`~mpt_live.videotracks.hdr_transfer`), None for SDR."""
 
     failure: str | None = None
     streams: tuple[str, ...] = ()
