@@ -121,4 +121,6 @@ def track_notes(name: str, tracks: tuple[VideoTrack, ...], size: tuple[int, int]
             and read.height < SMALL * best.height:
         return [(f"{head}: the track read is probably not the recording (much smaller than the default track "
                  f"0:v:{best.n}); {fix}")], None
+    if not moving and not read.still:  # a recording and its cover or thumbnail (yt-dlp --embed-thumbnail): as it should be
+        return [], None
     return [head], None

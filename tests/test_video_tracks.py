@@ -100,3 +100,17 @@ def test_the_extract_command_survives_a_name_with_spaces():
     command = shlex.split(line.split("extract it first: ")[1])
     assert command == ["ffmpeg", "-i", "/data/Interview 3.mp4", "-map", "0:v:1", "-c", "copy",
                        "/data/Interview 3.v1.mp4"]
+
+
+def test_a_recording_with_its_cover_picture_is_not_warned_of(tmp_path):
+    """A download with its thumbnail embedded (yt-dlp --embed-thumbnail: an attached picture after the recording) got
+    the several-tracks warning naming the cover as ignored, on a file that is as it should be."""
+    main = _clip(tmp_path / "m.mp4", "320x240", 30)
+    cover = tmp_path / "cover.jpg"
+    fk.ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x64:rate=1", "-frames:v", "1", str(cover))
+    out = tmp_path / "with_cover.mp4"
+    fk.ffmpeg("-i", str(main), "-i", str(cover), "-map", "0", "-map", "1", "-c", "copy", "-disposition:v:1",
+              "attached_pic", str(out))
+    assert len(probe_video(out).tracks) == 2
+    v, frames = _read(out)
+    assert not [w for w in v.warnings if "video tracks" in w] and set(frames) == {(240, 320)}
