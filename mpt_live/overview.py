@@ -233,7 +233,9 @@ def batch_classes(out: Path, runs: dict[Path, dict[str, Any]] | None = None) -> 
             continue  # a failure: no run
         d = Path(out) / r["folder"]
         s = runs[d] if runs is not None and d in runs else read_summary(d)
-        model = (s or {}).get("model")
+        if not s:
+            continue  # its folder or summary gone since: no model to tell, not another model
+        model = s.get("model")
         model = model if isinstance(model, dict) else {}
         replaced = replaced or (model.get("name") or "") != (r.get("model") or "")
         known |= {str(c) for c in model.get("classes") or [] if isinstance(model["classes"], list)}

@@ -465,3 +465,21 @@ def test_a_rebuild_drops_the_columns_of_a_model_no_run_uses_any_more(tmp_path):
     (out / BATCH_MARKER).write_text(json.dumps({"status": "running", "pid": 1, "host": "elsewhere",
                                                 "classes": ["joy"]}))
     assert batch_classes(out, find_runs(out)) == ("joy",)
+
+
+def test_a_rebuild_keeps_the_batch_columns_when_a_listed_run_was_deleted(tmp_path):
+    """A listed run whose folder was deleted since counted as 'run again with another model' (no model: '' against
+    its row's), so a rebuild kept only the classes the remaining runs' models have: with none left, the batch's class
+    columns went. A run that is gone tells no model."""
+    from mpt_live.overview import batch_classes
+
+    videos = [tmp_path / "in" / n for n in ("a.mp4", "b.mp4")]
+    out = tmp_path / "out"
+    dirs = output_dirs(videos, out)
+    for v, d in zip(videos, dirs):
+        d.mkdir(parents=True)
+        (d / "summary.json").write_text(json.dumps({**_summary("complete", []), "source": str(v)}))
+    write_overview(out, videos, dirs, [], classes=("happiness", "surprise", "disgust"))
+    for d in dirs:
+        shutil.rmtree(d)
+    assert batch_classes(out) == ("happiness", "surprise", "disgust")
