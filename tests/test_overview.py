@@ -117,6 +117,17 @@ def _summary(status: str, events: list[dict], **extra) -> dict:
             "model": {"name": "m.onnx", "demo": False, "classes": ["happiness", "surprise"]}, "events": events, **extra}
 
 
+def _two_runs(tmp_path: Path) -> tuple[list[Path], Path, list[Path]]:
+    """Videos a.mp4 and b.mp4, a batch's --out and the two complete runs' folders in it (summary.json only)."""
+    videos = [tmp_path / "in" / n for n in ("a.mp4", "b.mp4")]
+    out = tmp_path / "out"
+    dirs = output_dirs(videos, out)
+    for v, d in zip(videos, dirs):
+        d.mkdir(parents=True)
+        (d / "summary.json").write_text(json.dumps({**_summary("complete", []), "source": str(v)}))
+    return videos, out, dirs
+
+
 def test_overview_of_hand_made_outputs(tmp_path):
     """Counts per type and class, an incomplete run's reason, a run still running left out, the events' table;
     nothing for a single video."""
@@ -385,12 +396,8 @@ def test_a_video_that_failed_beside_its_folder_of_an_earlier_run_stays_failed_on
     from mpt_live.finish import finish_overview, refresh_enclosing, run_folders
     from mpt_live.overview import record_failures
 
-    videos = [tmp_path / "in" / n for n in ("a.mp4", "b.mp4")]
-    out = tmp_path / "out"
-    dirs = output_dirs(videos, out)
-    for v, d in zip(videos, dirs):
-        d.mkdir(parents=True)
-        (d / "summary.json").write_text(json.dumps({**_summary("complete", []), "source": str(v)}))
+    videos, out, dirs = _two_runs(tmp_path)
+    for d in dirs:
         os.utime(d / "summary.json", (1e9, 1e9))  # the earlier batch's runs
     failed = [(videos[0], "a.mp4: could not be read")]
     record_failures(out, failed)  # the next batch: a.mp4 fails, b.mp4 is skipped (complete)
@@ -473,12 +480,7 @@ def test_a_rebuild_keeps_the_batch_columns_when_a_listed_run_was_deleted(tmp_pat
     columns went. A run that is gone tells no model."""
     from mpt_live.overview import batch_classes
 
-    videos = [tmp_path / "in" / n for n in ("a.mp4", "b.mp4")]
-    out = tmp_path / "out"
-    dirs = output_dirs(videos, out)
-    for v, d in zip(videos, dirs):
-        d.mkdir(parents=True)
-        (d / "summary.json").write_text(json.dumps({**_summary("complete", []), "source": str(v)}))
+    videos, out, dirs = _two_runs(tmp_path)
     write_overview(out, videos, dirs, [], classes=("happiness", "surprise", "disgust"))
     for d in dirs:
         shutil.rmtree(d)
