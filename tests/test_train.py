@@ -179,6 +179,8 @@ def test_resume_refuses_a_different_config(easy, tmp_path):
     r = _train(easy, out, "--epochs", "1", "--lr", "1e-4")
     assert r.exit_code == 2
     assert _one_error_line(r.output) and "different config" in r.output
+    # to someone who typed another command, 'rerun the same command' was no advice: the stored options are named
+    assert f"to resume it, rerun with the options in {out / 'config.json'}" in " ".join(r.output.split()), r.output
     # a clip spec that differs is named by the fields that differ, not printed whole
     with pytest.raises(InputError, match=r"\(clip_spec\.alpha: 20\.0 -> 10\.0\);"):
         run_guards.check_or_store_config(out, _config(easy).with_spec(alpha=10.0))
@@ -837,7 +839,8 @@ def test_sigterm_stops_training_like_ctrl_c(easy, tmp_path):
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 143, err[-2000:]
-    assert "mpt-train: interrupted (SIGTERM); rerun the same command to resume (" in " ".join(err.split())
+    assert re.search(r"mpt-train: interrupted \(SIGTERM\); rerun the same command to (resume \(\d+ finished fold|start "
+                     r"again \(no fold had finished)", " ".join(err.split())), err[-2000:]  # as far as it got
     assert "Traceback" not in err and (out / "config.json").is_file()
 
 
@@ -937,7 +940,7 @@ def test_a_full_disk_is_one_line_naming_the_file(tmp_path, monkeypatch, protocol
     assert r.exit_code == 1 and isinstance(r.exception, SystemExit), (r.exit_code, r.exception)
     kept = f"the clips already preprocessed are kept in the clip cache {tmp_path.resolve() / '.cache'}"
     rerun = (f"start the training over from its first epoch (a --protocol full run keeps no partial model; {kept})"
-             if protocol == "full" else f"resume (0 finished fold(s) kept in {tmp_path / 'run' / 'folds'}; {kept})")
+             if protocol == "full" else f"start again (no fold had finished; {kept})")  # not '0 finished fold(s) kept'
     assert [ln for ln in r.output.splitlines() if ln.strip()] == [
         f"mpt-train: error: {npz}: not written (No space left on device); free some space and rerun the same "
         f"command to {rerun}"], r.output

@@ -326,6 +326,8 @@ def rerun_keeps(protocol: str, out: Path, cache: Optional[Path]) -> str:
                 f"keeps no partial model; {cached})")
     folds = out / "folds"
     n = len(list(folds.glob("*.json"))) if folds.is_dir() else 0
+    if not n:
+        return f"rerun the same command to start again (no fold had finished; {cached})"
     return f"rerun the same command to resume ({n} finished fold(s) kept in {folds}; {cached})"
 
 

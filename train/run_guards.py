@@ -59,8 +59,8 @@ def check_or_store_config(out: Path, cfg: TrainConfig, store: bool = True) -> No
         diff = sorted(k for k in set(old) | set(ident) if old.get(k, defaults.get(k)) != ident.get(k))
         if diff:
             detail = ", ".join(config_change(k, old.get(k, defaults.get(k)), ident.get(k)) for k in diff[:4])
-            raise InputError(f"{out}: existing run has a different config ({detail}); "
-                             "rerun the same command to resume or choose a new --out")
+            raise InputError(f"{out}: existing run has a different config ({detail}); to resume it, rerun with "
+                             f"the options in {path}; or choose a new --out")
     if store:
         out.mkdir(parents=True, exist_ok=True)
         write_json(path, ident)
