@@ -49,11 +49,6 @@ def parity_record(metadata: Mapping[str, str]) -> dict[str, Any] | None:
     return record if isinstance(record, dict) else None
 
 
-def parity_failed(metadata: Mapping[str, str]) -> bool:
-    record = parity_record(metadata)
-    return record is not None and record.get("result") != "passed"
-
-
 def _failed_figures(record: Mapping[str, Any]) -> str:
     checks = [c for c in record.get("checks") or [] if isinstance(c, dict)]
     failed = [c for c in checks if c.get("result") != "passed"] or checks
@@ -65,7 +60,7 @@ def parity_fact(metadata: Mapping[str, str]) -> str:
     record = parity_record(metadata)
     if record is None:
         return NOT_RECORDED if PARITY_KEY not in metadata else "parity record unreadable"
-    if parity_failed(metadata):
+    if record.get("result") != "passed":
         figures = _failed_figures(record)
         return FAILED + (f" ({figures})" if figures else "")
     checks = [c for c in record.get("checks") or [] if isinstance(c, dict)]
@@ -77,14 +72,9 @@ def failed_fact(fact: Any) -> bool:
     return isinstance(fact, str) and fact.startswith(FAILED)
 
 
-def parity_warning(name: str, metadata: Mapping[str, str]) -> str:
-    """One line where mpt-export's parity check of the model failed, else ''."""
-    return fact_warning(name, parity_fact(metadata))
-
-
 def fact_warning(name: Any, fact: Any) -> str:
-    """The same line from the model fact (:func:`parity_fact`'s, as summary.json's model.parity and a killed run's
-    marker keep it), else ''."""
+    """One line where the model fact (:func:`parity_fact`'s, as the runtime, summary.json's model.parity and a killed
+    run's marker keep it) says mpt-export's parity check of the model failed, else ''."""
     if not failed_fact(fact):
         return ""
     figures = fact[len(FAILED):]  # " (int8 vs torch on 100 clips: ...)" or ""

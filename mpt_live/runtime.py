@@ -40,7 +40,7 @@ from .clip import ClipSpec
 from .errors import InputError, first_line
 from .load_errors import load_error, no_model_file, refuse_checkpoint
 from .machine import check_count, default_threads, usable_cores, vector_extensions  # noqa: F401 (re-exported)
-from .model_trust import parity_fact, parity_failed, parity_warning, random_init
+from .model_trust import fact_warning, failed_fact, parity_fact, random_init
 from .providers import (  # noqa: F401 (re-exported)
     CPU, CUDA, DEVICES, GPU_BATCH, PROVIDER_LABELS, TRT, TRT_MAX_BATCH, gpu_diagnosis, provider_works, trt_cache_dir,
     trt_options,
@@ -187,7 +187,7 @@ class MPTRuntime:
         parts = [
             f"{self.path.name}: MPT {self.backbone or '?'} {self.precision}"
             + (" (random-init backbone)" if self.random_init else "")
-            + (" (parity check FAILED at export)" if parity_failed(self.metadata) else ""),
+            + (" (parity check FAILED at export)" if failed_fact(self.parity) else ""),
             f"{len(self.classes)} classes ({', '.join(self.classes)})",
             f"{s.frames} frames x {s.image_size}px over {s.window_s:g} s",
         ]
@@ -328,7 +328,7 @@ class MPTRuntime:
         self.demo = meta.get("mpt.demo", "0").strip().lower() in ("1", "true", "yes")
         self.random_init = random_init(self.backbone_weights)  # --backbone-weights none
         self.parity = parity_fact(meta)                         # the model fact: passed, FAILED or not recorded
-        self.parity_warning = parity_warning(p.name, meta)      # one line where mpt-export's check failed, else ''
+        self.parity_warning = fact_warning(p.name, self.parity)  # one line where mpt-export's check failed, else ''
 
     def _check_graph(self) -> None:
         """The graph's inputs and output must be the ones the metadata's ClipSpec and classes imply."""
