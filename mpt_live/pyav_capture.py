@@ -124,6 +124,8 @@ class PyAVCapture:
     def get(self, prop: int) -> float:
         if self._box is None:
             return 0.0
+        if prop == cv2.CAP_PROP_POS_MSEC:  # asked once a frame by the readers: not through the table below
+            return float(self._ms())
         cc = self._stream.codec_context
         size = (cc.height, cc.width) if self._turn % 180 else (cc.width, cc.height)
         sar = self._stream.sample_aspect_ratio or cc.sample_aspect_ratio

@@ -95,10 +95,10 @@ def _probe(path: str) -> VideoProbe:
         return VideoProbe(failure=NO_PYAV)
     try:
         with quiet_fd(2), av.open(str(path)) as c:  # FFmpeg's own lines ("moov atom not found") kept out
-            streams = tuple(sorted({st.type for st in c.streams if not _cover(st)}))
+            streams = tuple(sorted({st.type for st in c.streams if not is_picture(st)}))
             start_s, end_s = _timeline(c)
             return VideoProbe(None, streams, _image(c), _codec_fps(c), start_s, end_s, _codec(c), _open_gop(c),
-                              _container(c), any(_cover(st) for st in c.streams), _late(c), _pixel_format(c),
+                              _container(c), any(is_picture(st) for st in c.streams), _late(c), _pixel_format(c),
                               video_tracks(c), _first(c, hdr_transfer))
     except EOFError:  # av.error.EOFError is one: a header, then nothing
         return VideoProbe(failure=ENDS)
@@ -128,9 +128,6 @@ def pyav_decodes(path: str | os.PathLike, packets: int = 120) -> bool:
     return False
 
 
-_cover = is_picture
-
-
 def _first(c, fact):
     """``fact`` of the first video stream that is not an attached picture, None where there is none."""
     try:
@@ -141,7 +138,7 @@ def _first(c, fact):
 
 def video_stream(c):
     """The first video stream that is not an attached picture (StopIteration where there is none)."""
-    return next(s for s in c.streams.video if not _cover(s))
+    return next(s for s in c.streams.video if not is_picture(s))
 
 
 def _image(c) -> str | None:
