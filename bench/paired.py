@@ -46,14 +46,21 @@ def read_predictions(run_dir: Path) -> dict[str, tuple[str, str]]:
         return {f"{r['subject']}/{r['clip_id']}": (r["label"], r["pred"]) for r in csv.DictReader(fh)}
 
 
+def split_run(name: str) -> tuple[str, int] | None:
+    """``NAME`` or ``NAME@S`` (a run folder's name) -> (NAME, training seed: 0 for plain NAME); None when the part
+    after ``@`` is no seed."""
+    base, _, seed = name.partition("@")
+    return None if seed and not seed.isdigit() else (base, int(seed or 0))
+
+
 def seeds_of(study: Path, name: str) -> dict[int, Path]:
     """Training seed -> run folder of run ``name`` (``name`` is seed 0, ``name@S`` seed S) that finished: its
     metrics.json is written once every fold is (predictions.csv grows fold by fold from the run's start)."""
     out = {}
     for d in sorted((study / "runs").glob(f"{name}*")):
-        base, _, seed = d.name.partition("@")
-        if base == name and (not seed or seed.isdigit()) and (d / "metrics.json").exists():
-            k = int(seed or 0)
+        parsed = split_run(d.name)
+        if parsed is not None and parsed[0] == name and (d / "metrics.json").exists():
+            k = parsed[1]
             if k in out:
                 raise SystemExit(f"{study}: runs {out[k].name} and {d.name} are both training seed {k} of {name}")
             out[k] = d
@@ -86,9 +93,10 @@ class Paired:
 def load(studies: list[Path], base: str, other: str) -> tuple[Paired, list[int]]:
     """The clips of every study folder (named ``FOLDER:subject/clip``) with both runs at the seeds both
     have in every folder."""
+    found = {s: (seeds_of(s, base), seeds_of(s, other)) for s in studies}
     common: set[int] | None = None
     for s in studies:
-        have = set(seeds_of(s, base)) & set(seeds_of(s, other))
+        have = set(found[s][0]) & set(found[s][1])
         common = have if common is None else common & have
     seeds = sorted(common or ())
     if not seeds:
@@ -98,8 +106,8 @@ def load(studies: list[Path], base: str, other: str) -> tuple[Paired, list[int]]
     a: list[list[str]] = [[] for _ in seeds]
     b: list[list[str]] = [[] for _ in seeds]
     for s in studies:
-        runs_a = [read_predictions(seeds_of(s, base)[k]) for k in seeds]
-        runs_b = [read_predictions(seeds_of(s, other)[k]) for k in seeds]
+        runs_a = [read_predictions(found[s][0][k]) for k in seeds]
+        runs_b = [read_predictions(found[s][1][k]) for k in seeds]
         keys = sorted(set.intersection(*(set(r) for r in runs_a + runs_b)))
         left_out += len(set.union(*(set(r) for r in runs_a + runs_b))) - len(keys)
         for key in keys:

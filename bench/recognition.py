@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from console_scripts import run_logged, show, tool
-from paired import mcnemar
+from paired import mcnemar, split_run
 from mpt_live.machine import vector_extensions
 from mpt_live.writers import write_json
 
@@ -237,10 +237,8 @@ def _wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
 
 def parse_run(name: str) -> tuple[str, int] | None:
     """``NAME`` or ``NAME@S`` -> (a name of RUNS, training seed); None when it is neither."""
-    base, _, seed = name.partition("@")
-    if base not in RUNS or (seed and not seed.isdigit()):
-        return None
-    return base, int(seed or 0)
+    parsed = split_run(name)
+    return parsed if parsed is not None and parsed[0] in RUNS else None
 
 
 def run_mpt(args: argparse.Namespace, data: Path, name: str) -> dict[str, Any] | None:
