@@ -125,16 +125,17 @@ def build_model(ckpt: dict[str, Any], path: str | Path = "checkpoint") -> nn.Mod
     from train.model import MPT, MPTConfig
 
     config = ckpt["model_config"]
-    unknown = sorted(map(str, set(config) - {f.name for f in dataclasses.fields(MPTConfig)})) \
-        if isinstance(config, dict) else []
-    if unknown:  # fields a later mpt-live added: this one cannot build that model
-        wrote = str(ckpt.get("version") or "")
-        wrote = f"mpt-live {wrote}" if wrote and wrote != mpt_live.__version__ else "a newer mpt-live"
-        raise InputError(f"{path}: a model from {wrote}, newer than this mpt-live {mpt_live.__version__} (its "
-                         f"model_config has {', '.join(unknown)}, unknown here): upgrade mpt-live to export it")
     try:
-        cfg = MPTConfig.from_dict(ckpt["model_config"])
+        cfg = MPTConfig.from_dict(config)
     except TypeError as e:
+        unknown = sorted(map(str, set(config) - {f.name for f in dataclasses.fields(MPTConfig)})) \
+            if isinstance(config, dict) else []
+        if unknown:  # fields a later mpt-live added: this one cannot build that model
+            wrote = str(ckpt.get("version") or "")
+            wrote = f"mpt-live {wrote}" if wrote and wrote != mpt_live.__version__ else "a newer mpt-live"
+            raise InputError(f"{path}: a model from {wrote}, newer than this mpt-live {mpt_live.__version__} (its "
+                             f"model_config has {', '.join(unknown)}, unknown here): upgrade mpt-live to export it"
+                             ) from None
         raise InputError(f"{path}: bad model_config in checkpoint ({e})") from None
     spec = ClipSpec.from_dict(dict(ckpt["clip_spec"]))
     if (cfg.frames, cfg.image_size) != (spec.frames, spec.image_size):
