@@ -36,6 +36,7 @@ from torch import Tensor, nn
 import mpt_live
 from mpt_live.clip import ClipSpec
 from mpt_live.errors import InputError, first_line
+from mpt_live.model_trust import PARITY_KEY
 from mpt_live.runtime import check_class_names
 from mpt_live.writers import json_default
 from train._timm import import_timm
@@ -227,10 +228,13 @@ def export_onnx(
 
 
 def save_model(proto: onnx.ModelProto, out: str | Path, metadata: dict[str, str]) -> Path:
-    """Stamp metadata and a supported IR version on ``proto``, check it and write one file."""
+    """Stamp metadata and a supported IR version on ``proto``, check it and write one file.
+
+    An ``mpt.parity`` in ``metadata`` (the source file's, read with :func:`read_metadata`) is left out: it judged
+    another graph; this one's is added by :func:`append_metadata` once it is checked."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    set_metadata(proto, metadata)
+    set_metadata(proto, {k: v for k, v in metadata.items() if k != PARITY_KEY})
     proto.ir_version = min(proto.ir_version, MAX_IR_VERSION)
     proto.producer_name, proto.producer_version = "mpt-export", mpt_live.__version__
     proto.doc_string = (
@@ -257,9 +261,23 @@ def set_metadata(proto: onnx.ModelProto, metadata: dict[str, str]) -> None:
         proto.metadata_props.add(key=k, value=str(v))
 
 
+def append_metadata(path: str | Path, metadata: dict[str, str]) -> None:
+    """Add ``metadata`` entries the file at ``path`` does not have yet, without rewriting it: they are appended as a
+    serialised ``ModelProto`` holding only them. Protocol buffers parse concatenated messages as one, the repeated
+    ``metadata_props`` of both together, so ONNX and ONNX Runtime read the file as the one written with them;
+    the graph and its weights stay the bytes that were written and checked (a few hundred bytes are written, not
+    the model again)."""
+    extra = onnx.ModelProto()
+    for k, v in sorted(metadata.items()):
+        extra.metadata_props.add(key=k, value=str(v))
+    with open(path, "ab") as fh:
+        fh.write(extra.SerializeToString())
+
+
 def restamp(path: str | Path, metadata: dict[str, str], data_name: str | None = None) -> None:
-    """Add ``metadata`` to the file at ``path`` (weights not loaded); a model over 2 GB also has its graph's
-    references to its external data file renamed ``data_name`` (the caller moves the file)."""
+    """Add ``metadata`` to a model over 2 GB at ``path`` and rename its graph's references to its external data file
+    ``data_name`` (the caller moves the file). Only the graph is written again (its tensors are in that file, left
+    as it is); a self-contained model would be written whole: :func:`append_metadata` adds metadata to one."""
     proto = onnx.load(str(path), load_external_data=False)
     set_metadata(proto, {**{p.key: p.value for p in proto.metadata_props if p.key.startswith("mpt.")}, **metadata})
     if data_name:
@@ -303,7 +321,7 @@ def file_size_mb(path: str | Path) -> float:
 
 
 __all__ = [
-    "DEFAULT_OPSET", "MAX_IR_VERSION", "PRECISIONS", "ProbsModel", "build_model", "default_out",
+    "DEFAULT_OPSET", "MAX_IR_VERSION", "PRECISIONS", "ProbsModel", "append_metadata", "build_model", "default_out",
     "export_onnx", "file_size_mb", "load_checkpoint", "onnx_metadata", "read_metadata", "restamp", "save_model",
     "set_metadata",
 ]

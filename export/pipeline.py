@@ -11,9 +11,11 @@ from typing import Callable
 import onnx
 
 from mpt_live.clip import ClipSpec
+from mpt_live.model_trust import PARITY_KEY
 
 from .onnx_export import (
-    DEFAULT_OPSET, Batch, build_model, default_out, export_onnx, file_size_mb, load_checkpoint, onnx_metadata, restamp,
+    DEFAULT_OPSET, Batch, append_metadata, build_model, default_out, export_onnx, file_size_mb, load_checkpoint,
+    onnx_metadata, restamp,
 )
 from .calibration import DEFAULT_CALIB_CLIPS, calibration_clips
 from .quantize import DEFAULT_CALIBRATION, convert_fp16, quantize_int8, quantize_int8_weights
@@ -46,18 +48,24 @@ def gpu_default_precision() -> tuple[str, str]:
 
 
 def publish(src: Path, dst: Path, checks: list[Parity] | None = None) -> None:
-    """Move a made model to ``dst``, with ``checks`` recorded in its ``mpt.parity`` metadata; a model over 2 GB
-    has its external data file moved to ``dst``'s name + ``.data`` (its graph's references renamed to match),
-    whatever the name it was made under (``fp32.onnx`` of a fallback), and never over another model's."""
+    """Move a made model to ``dst``, with ``checks`` recorded in its ``mpt.parity`` metadata.
+
+    The record is appended to the file (:func:`~export.onnx_export.append_metadata`): the model is written once, by
+    its export, and what is moved into place is the file that was checked, plus that record. A model over 2 GB has
+    its graph (not its weights) written again, its references to its external data file renamed to ``dst``'s name +
+    ``.data``, whatever the name it was made under (``fp32.onnx`` of a fallback); that file is moved beside ``dst``,
+    never over another model's."""
     data = src.with_name(src.name + ".data")
     final = dst.with_name(dst.name + ".data")
-    stamp = {"mpt.parity": parity_record(checks)} if checks is not None else {}
-    if stamp or (data.exists() and data.name != final.name):
-        restamp(src, stamp, final.name if data.exists() else None)
+    stamp = {PARITY_KEY: parity_record(checks)} if checks is not None else {}
     if data.exists():
+        if stamp or data.name != final.name:
+            restamp(src, stamp, final.name)
         data.replace(final)
-    else:  # a stale data file of an earlier, bigger export there
-        final.unlink(missing_ok=True)
+    else:
+        if stamp:
+            append_metadata(src, stamp)
+        final.unlink(missing_ok=True)  # a stale data file of an earlier, bigger export there
     src.replace(dst)
 
 

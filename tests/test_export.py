@@ -299,6 +299,7 @@ def test_fp16_runs(exported, model_and_clips, tmp_path: Path) -> None:
     f = convert_fp16(out, tmp_path / "model.fp16.onnx", read_metadata(out))
     rt = MPTRuntime(f, device="cpu")
     assert rt.precision == "fp16"
+    assert "mpt.parity" not in rt.metadata   # the fp32 file's record, given with its metadata, judged another graph
     p = compare(ref, rt.predict(d, m), "fp16")
     assert p.max_dprob < 1e-2 and p.top1_agreement >= 0.9
 
@@ -752,6 +753,50 @@ def test_a_stopped_export_leaves_no_unchecked_model(exported, tmp_path: Path, mo
     with pytest.raises(KeyboardInterrupt):
         pipeline.export_checkpoint(ckpt, out, precision=precision, parity_n=2, int8_weights_only=True)
     assert out.read_bytes() == b"an earlier model" and sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
+
+
+def _saved_graph(onnx_path: Path):
+    """export_onnx without torch's exporter (the slow step): the fixture's graph, written by the real save_model."""
+    from export.onnx_export import save_model
+
+    return lambda model, out, spec, metadata, **k: save_model(onnx.load(str(onnx_path)), out, metadata)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_the_model_is_written_once_and_published_as_it_was_checked(exported, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch,
+                                                                    precision: str) -> None:
+    """To add its parity record, the checked file was read and written again whole: for ViT-B/16 a second write of
+    340 MB, and the published bytes were not the checked ones. The record is now appended to the checked file."""
+    from export import pipeline
+
+    ckpt, onnx_path, _ = exported
+    monkeypatch.setattr(pipeline, "export_onnx", _saved_graph(onnx_path))
+    written: list[tuple[str, bytes]] = []   # every ONNX file written whole, and its bytes
+    save = onnx.save_model
+
+    def counted(proto, f, *a, **k):
+        save(proto, f, *a, **k)
+        written.append((Path(f).name, Path(f).read_bytes()))
+
+    monkeypatch.setattr(onnx, "save_model", counted)
+    checked: list[bytes] = []
+    check = pipeline.check_onnx
+    monkeypatch.setattr(pipeline, "check_onnx", lambda path, *a, **k: checked.append(Path(path).read_bytes())
+                        or check(path, *a, **k))
+    out = tmp_path / "model.onnx"
+    assert pipeline.export_checkpoint(ckpt, out, precision=precision, parity_n=2, int8_weights_only=True).ok
+    assert [name for name, _ in written] == (["model.onnx"] if precision == "fp32" else ["fp32.onnx", "model.onnx"])
+    model = written[-1][1]
+    assert checked[-1] == model                     # the file checked is the one published
+    published = out.read_bytes()
+    assert published.startswith(model) and len(published) - len(model) < 1024   # plus its record, appended
+    keys = [p.key for p in onnx.load(str(out)).metadata_props]
+    assert keys.count("mpt.parity") == 1
+    record = json.loads(read_metadata(out)["mpt.parity"])
+    assert [c["precision"] for c in record["checks"]] == ["fp32"] + ["int8"] * (precision == "int8")
+    assert MPTRuntime(out).parity.startswith(f"parity passed ({precision} vs torch on 2 clips")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
 
 
 def test_sigterm_stops_the_cli_with_its_status_and_a_line(tmp_path: Path) -> None:
