@@ -54,19 +54,22 @@ def publish(src: Path, dst: Path, checks: list[Parity] | None = None) -> None:
     its export, and what is moved into place is the file that was checked, plus that record. A model over 2 GB has
     its graph (not its weights) written again, its references to its external data file renamed to ``dst``'s name +
     ``.data``, whatever the name it was made under (``fp32.onnx`` of a fallback); that file is moved beside ``dst``,
-    never over another model's."""
+    never over another model's, and an earlier model at ``dst`` is never left beside the new one's data file."""
     data = src.with_name(src.name + ".data")
     final = dst.with_name(dst.name + ".data")
     stamp = {PARITY_KEY: parity_record(checks)} if checks is not None else {}
     if data.exists():
         if stamp or data.name != final.name:
             restamp(src, stamp, final.name)
+        if final.exists():   # the model at dst may read that file: it goes first, so no moment pairs the two wrongly
+            dst.unlink(missing_ok=True)
         data.replace(final)
-    else:
-        if stamp:
-            append_metadata(src, stamp)
-        final.unlink(missing_ok=True)  # a stale data file of an earlier, bigger export there
+        src.replace(dst)
+        return
+    if stamp:
+        append_metadata(src, stamp)
     src.replace(dst)
+    final.unlink(missing_ok=True)   # a stale data file of an earlier, bigger export there, once its model is replaced
 
 
 def export_checkpoint(

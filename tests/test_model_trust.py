@@ -120,6 +120,37 @@ def test_a_big_models_weights_file_follows_its_final_name(tmp_path: Path) -> Non
     assert MPTRuntime(out / "model.rejected.onnx", device="cpu", threads=1).parity_warning
 
 
+@pytest.mark.parametrize("new", ["big", "small"])
+def test_a_model_stopped_while_moved_over_a_big_one_leaves_no_model_beside_wrong_weights(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, new: str) -> None:
+    """A new big model's weights file was moved over the one the earlier model.onnx reads, then the new model over
+    that model; a new small model's stale weights file was removed first: an export stopped between the two moves
+    left the earlier model beside the new model's weights, or without its own. The earlier model now goes first
+    (its weights file after it)."""
+    (tmp_path / "stage").mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    publish(_external(_model(tmp_path / "stage" / "fp32.onnx"), "fp32.onnx.data"), out / "model.onnx", [PASSED])
+    earlier = MPTRuntime(out / "model.onnx", device="cpu", threads=1).predict(*_clips())
+    staged = _model(tmp_path / "stage" / "model.onnx", classes=("a", "b"))
+    if new == "big":
+        _external(staged, "model.onnx.data")
+    move = Path.replace
+
+    def stopped_at_the_model(self: Path, target: Path) -> Path:
+        if Path(target) == out / "model.onnx":
+            raise KeyboardInterrupt
+        return move(self, target)
+
+    monkeypatch.setattr(Path, "replace", stopped_at_the_model)
+    with pytest.raises(KeyboardInterrupt):
+        publish(staged, out / "model.onnx", [PASSED])
+    if (out / "model.onnx").exists():   # the earlier model, with its own weights
+        np.testing.assert_allclose(MPTRuntime(out / "model.onnx", device="cpu", threads=1).predict(*_clips()), earlier)
+    else:                               # gone, before its weights file was replaced
+        assert new == "big"
+
+
 def test_mpt_live_warns_of_a_failed_model_in_its_summary_and_report(faces_dir, tmp_path: Path) -> None:
     from mpt_live.cli import app
 
