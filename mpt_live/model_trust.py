@@ -4,7 +4,8 @@
 ``mpt.parity`` (written by :func:`export.parity.parity_record`) is JSON ``{"result": "passed"|"failed", "checks":
 [{"precision", "result", "clips", "top1_agreement", "max_dprob", ...}]}``. A model whose check failed (a
 ``*.rejected.onnx``, however it is named now) is run, but said so in one warning line; a model exported before the
-key existed says "parity not recorded" among its facts only.
+key existed says "parity not recorded" among its facts only, unless its name says mpt-export rejected it (a
+``*.rejected.onnx`` from before the record): that is said in one warning line too.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any, Mapping
 PARITY_KEY = "mpt.parity"
 NOT_RECORDED = "parity not recorded (exported before mpt-export recorded it)"
 FAILED = "parity FAILED"
+PASSED = "parity passed"
+REJECTED_SUFFIX = ".rejected.onnx"   # the name mpt-export keeps a model that failed its check under
 
 
 def random_init(backbone_weights: str) -> bool:
@@ -64,7 +67,7 @@ def parity_fact(metadata: Mapping[str, str]) -> str:
         figures = _failed_figures(record)
         return FAILED + (f" ({figures})" if figures else "")
     checks = [c for c in record.get("checks") or [] if isinstance(c, dict)]
-    return f"parity passed ({_figures(checks[-1])})" if checks else "parity passed"
+    return f"{PASSED} ({_figures(checks[-1])})" if checks else PASSED
 
 
 def failed_fact(fact: Any) -> bool:
@@ -72,12 +75,23 @@ def failed_fact(fact: Any) -> bool:
     return isinstance(fact, str) and fact.startswith(FAILED)
 
 
+def rejected_name(name: Any) -> bool:
+    """Whether a model's file name is one mpt-export gives a model that failed its parity check (``*.rejected.onnx``)."""
+    return isinstance(name, str) and name.casefold().endswith(REJECTED_SUFFIX)
+
+
 def fact_warning(name: Any, fact: Any) -> str:
     """One line where the model fact (:func:`parity_fact`'s, as the runtime, summary.json's model.parity and a killed
-    run's marker keep it) says mpt-export's parity check of the model failed, else ''."""
-    if not failed_fact(fact):
-        return ""
-    figures = fact[len(FAILED):]  # " (int8 vs torch on 100 clips: ...)" or ""
-    return (f"{name}: this model FAILED mpt-export's parity check{figures}: the ONNX graph does not compute what the "
-            "trained model does, so its classes may be wrong; export the checkpoint again (mpt-export) or use a model "
-            "that passed")
+    run's marker keep it) says mpt-export's parity check of the model failed, or where no record says it passed and the
+    file's ``name`` says mpt-export rejected it (exported before the record existed), else ''."""
+    if failed_fact(fact):
+        figures = fact[len(FAILED):]  # " (int8 vs torch on 100 clips: ...)" or ""
+        return (f"{name}: this model FAILED mpt-export's parity check{figures}: the ONNX graph does not compute what "
+                "the trained model does, so its classes may be wrong; export the checkpoint again (mpt-export) or use "
+                "a model that passed")
+    if rejected_name(name) and not (isinstance(fact, str) and fact.startswith(PASSED)):
+        return (f"{name}: mpt-export rejected this model (its name says it failed the parity check; the file, exported "
+                "before the check was recorded in it, has no figures): the ONNX graph may not compute what the trained "
+                "model does, so its classes may be wrong; export the checkpoint again (mpt-export) or use a model that "
+                "passed")
+    return ""

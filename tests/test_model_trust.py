@@ -171,6 +171,36 @@ def test_mpt_live_warns_of_a_failed_model_in_its_summary_and_report(faces_dir, t
     assert "renamed.onnx (its parity check FAILED at export)" in page and "FAILED mpt-export&#x27;s parity check" in page
 
 
+def test_a_rejected_model_from_before_the_record_is_warned_about_by_its_name(faces_dir, tmp_path: Path) -> None:
+    """A NAME.rejected.onnx made before mpt.parity existed carries no record, and mpt-live ran it without a word,
+    though its name says mpt-export rejected it. It is now warned about by its name, in the failed model's style;
+    a record, where there is one, says more than the name."""
+    from mpt_live.cli import app
+    from mpt_live.model_trust import fact_warning
+
+    model = _model(tmp_path / "casme2.int8.rejected.onnx", spec=ClipSpec(frames=8, window_s=0.5, image_size=64))
+    rt = MPTRuntime(model, device="cpu", threads=1)
+    assert rt.parity == NOT_RECORDED
+    assert rt.parity_warning == (
+        "casme2.int8.rejected.onnx: mpt-export rejected this model (its name says it failed the parity check; the "
+        "file, exported before the check was recorded in it, has no figures): the ONNX graph may not compute what the "
+        "trained model does, so its classes may be wrong; export the checkpoint again (mpt-export) or use a model "
+        "that passed")
+    assert fact_warning("M.REJECTED.ONNX", NOT_RECORDED).startswith("M.REJECTED.ONNX: mpt-export rejected this model")
+    assert fact_warning("m.rejected.onnx", "parity record unreadable")
+    assert fact_warning("m.rejected.onnx", "parity passed (fp32 vs torch on 6 clips: ...)") == ""
+    assert fact_warning("m.rejected.onnx", "parity FAILED (int8 vs torch on 6 clips: ...)").startswith(
+        "m.rejected.onnx: this model FAILED mpt-export's parity check (int8")
+    assert fact_warning("rejected.onnx.bak", NOT_RECORDED) == "" and fact_warning("m.onnx", NOT_RECORDED) == ""
+    out = tmp_path / "run"
+    res = CliRunner().invoke(app, ["--video", str(faces_dir / "videos" / "pyfeat_single_face.mp4"), "--model",
+                                   str(model), "--headless", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "warning: casme2.int8.rejected.onnx: mpt-export rejected this model" in " ".join(res.output.split())
+    summary = json.loads((out / "summary.json").read_text())
+    assert [w for w in summary["warnings"] if "rejected" in w] == [rt.parity_warning]
+
+
 def test_a_check_whose_probabilities_were_not_finite_is_recorded_as_json(tmp_path: Path) -> None:
     """An fp16 graph that overflows gives NaN probabilities, so max |dprob| is NaN: the record held a bare ``NaN``,
     which is not JSON (CONTRACTS says mpt.parity is), so a reader other than Python's json could not read the one
