@@ -60,6 +60,7 @@ import json
 import re
 import tempfile
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -153,7 +154,9 @@ def quantize_int8(src: str | Path, dst: str | Path, metadata: dict[str, str],
     if not nodes:
         raise QuantizeError("static int8: the graph has none of the planned layers' MatMul nodes to quantize")
     batch = _fixed_batch(graph)  # None: a dynamic batch
-    with tempfile.TemporaryDirectory(prefix="mpt-int8-") as tmp:
+    # beside dst, with ONNX Runtime's own (the model pre-processed, shape-inferred, optimised, augmented for
+    # calibration...: 7 copies, ~340 MB each for ViT-B/16), not in the system's temporary folder, often a small tmpfs
+    with tempfile.TemporaryDirectory(prefix="mpt-int8-", dir=dst.parent) as tmp, _temporary_files_in(tmp):
         pre = Path(tmp) / "pre.onnx"
         q = Path(tmp) / "q.onnx"
         with warnings.catch_warnings(), quiet_logging(), contextlib.redirect_stdout(io.StringIO()):
@@ -237,6 +240,17 @@ def convert_fp16(src: str | Path, dst: str | Path, metadata: dict[str, str]) -> 
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+@contextlib.contextmanager
+def _temporary_files_in(folder: str | Path) -> Iterator[None]:
+    """The temporary files of the block (ONNX Runtime's quantizer makes its own, in ``tempfile``'s default folder)
+    made in ``folder``."""
+    saved, tempfile.tempdir = tempfile.tempdir, str(folder)
+    try:
+        yield
+    finally:
+        tempfile.tempdir = saved
 
 
 def _fixed_batch(proto: onnx.ModelProto) -> int | None:

@@ -209,6 +209,24 @@ def test_int8_weights_is_matmulnbits_without_calibration(exported, model_and_cli
     assert p.max_dprob <= 0.02 and not p.batch_error  # this untrained model's top-1 margins are near ties
 
 
+def test_static_int8_makes_its_temporary_files_beside_its_output(exported, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """quantize_int8 and ONNX Runtime's quantizer wrote their copies of the model (7 of them, ~340 MB each for
+    ViT-B/16) in the system's temporary folder, often a small tmpfs, where a killed export also left them. They are
+    now made beside the output: in mpt-export's own folder beside --out."""
+    import tempfile
+
+    _, out, _ = exported
+    made: list[str] = []
+    mkdtemp, default = tempfile.mkdtemp, tempfile.tempdir
+    monkeypatch.setattr(tempfile, "mkdtemp", lambda *a, **k: made.append(mkdtemp(*a, **k)) or made[-1])
+    dst = tmp_path / "stage" / "m.int8.onnx"
+    dst.parent.mkdir()
+    quantize_int8(out, dst, read_metadata(out), synthetic_clips(SPEC, 2, seed=7))
+    assert len(made) >= 3 and all(Path(d).is_relative_to(dst.parent) for d in made), made   # ours and ORT's two
+    assert tempfile.tempdir == default and sorted(p.name for p in dst.parent.iterdir()) == ["m.int8.onnx"]
+
+
 def test_export_precision_flags_are_exclusive() -> None:
     res = runner.invoke(app, ["model.pt", "--int8", "--int8-weights"])
     assert res.exit_code == 2 and "choose one" in res.output
