@@ -22,6 +22,7 @@ from .quantize import DEFAULT_CALIBRATION, convert_fp16, quantize_int8, quantize
 from .parity import Parity, check_onnx, load_clips, parity_record, synthetic_clips, torch_probs
 
 DEFAULT_PARITY_CLIPS = 100
+STAGING_PREFIX = "mpt-export-"   # the folder beside --out that an export's files are made in
 
 
 @dataclass
@@ -72,6 +73,26 @@ def publish(src: Path, dst: Path, checks: list[Parity] | None = None) -> None:
     final.unlink(missing_ok=True)   # a stale data file of an earlier, bigger export there, once its model is replaced
 
 
+def leftover_folders(folder: Path) -> str:
+    """A line naming the folders an export makes its files in (``mpt-export-*``) that are in ``folder`` now, with
+    their size, else ''. An export removes its own, even when stopped; one killed outright (SIGKILL, out of memory)
+    cannot, and for ViT-B/16 leaves hundreds of MB, GBs with --int8. They are not removed here: another export may be
+    running there."""
+    found = sorted(d for d in folder.glob(f"{STAGING_PREFIX}*") if d.is_dir())
+    if not found:
+        return ""
+
+    def size(d: Path) -> int:
+        try:
+            return sum(f.stat().st_size for f in d.rglob("*") if f.is_file())
+        except OSError:   # removed meanwhile by the export it belongs to
+            return 0
+
+    mb = sum(map(size, found)) / 2**20
+    return (f"note: {', '.join(d.name for d in found)} in {folder} ({mb:.0f} MB): left by an export that was "
+            "killed, or another one's that is running now; remove them once no export runs there")
+
+
 def export_checkpoint(
     checkpoint: str | Path,
     out: str | Path | None = None,
@@ -111,6 +132,9 @@ def export_checkpoint(
     spec = ClipSpec.from_dict(dict(ckpt["clip_spec"]))
     out = Path(out) if out else default_out(checkpoint, precision)
     out.parent.mkdir(parents=True, exist_ok=True)
+    left = leftover_folders(out.parent)
+    if left:
+        log(left)
     model = build_model(ckpt, checkpoint)
     log(f"checkpoint {checkpoint}: {ckpt['model_config'].get('backbone')}, classes {list(ckpt['classes'])}, "
         f"{spec.frames} frames x {spec.image_size}px")
@@ -131,7 +155,7 @@ def export_checkpoint(
     result = ExportResult(path=out, precision=precision)
     # every file is made in a temporary folder beside --out and moved there only once checked: a stopped or failed
     # export leaves no unchecked model where a checked one is expected (and an earlier one there untouched)
-    with tempfile.TemporaryDirectory(prefix="mpt-export-", dir=out.parent) as tmp:
+    with tempfile.TemporaryDirectory(prefix=STAGING_PREFIX, dir=out.parent) as tmp:
         staged = Path(tmp) / out.name
         fp32 = staged if precision == "fp32" else Path(tmp) / "fp32.onnx"
         t = time.perf_counter()

@@ -817,6 +817,28 @@ def test_the_model_is_written_once_and_published_as_it_was_checked(exported, tmp
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
 
 
+def test_the_folder_a_killed_export_left_is_named_and_kept(exported, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """An export killed outright (SIGKILL, out of memory) cannot remove the folder it makes its files in beside
+    --out (for ViT-B/16 hundreds of MB, GBs with --int8), and nothing said it was there. The next export there names
+    it with its size; it does not remove it, as another export may be running in it."""
+    from export import pipeline
+
+    ckpt, onnx_path, _ = exported
+    monkeypatch.setattr(pipeline, "export_onnx", _saved_graph(onnx_path))
+    left = tmp_path / "mpt-export-k1ll3d"
+    left.mkdir()
+    (left / "fp32.onnx").write_bytes(b"\0" * 3 * 2**20)
+    lines: list[str] = []
+    pipeline.export_checkpoint(ckpt, tmp_path / "model.onnx", parity_n=2, log=lines.append)
+    assert lines.count(f"note: mpt-export-k1ll3d in {tmp_path} (3 MB): left by an export that was killed, or another "
+                       "one's that is running now; remove them once no export runs there") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx", "mpt-export-k1ll3d"]
+    lines.clear()
+    pipeline.export_checkpoint(ckpt, tmp_path / "other" / "model.onnx", parity_n=2, log=lines.append)
+    assert not [line for line in lines if line.startswith("note:")]
+
+
 def test_sigterm_stops_the_cli_with_its_status_and_a_line(tmp_path: Path) -> None:
     """mpt-export had no handler for SIGTERM: it died at once (-15, no word); it now stops as Ctrl-C, exit 143."""
     import subprocess
