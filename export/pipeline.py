@@ -189,6 +189,7 @@ def export_checkpoint(
             result.path = out.with_name(out.name.removesuffix(".onnx") + ".rejected.onnx")
         publish(staged, result.path, result.parity)
     result.seconds = time.perf_counter() - t_start
+    earlier = f"; {out} is the model that was there before, left as it was" if not result.ok and out.exists() else ""
     log(f"{'wrote' if result.ok else 'REJECTED, kept for inspection as'} {result.path} "
-        f"({file_size_mb(result.path):.1f} MB, {precision}) in {result.seconds:.0f} s")
+        f"({file_size_mb(result.path):.1f} MB, {precision}) in {result.seconds:.0f} s{earlier}")
     return result

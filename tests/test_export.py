@@ -817,6 +817,28 @@ def test_the_model_is_written_once_and_published_as_it_was_checked(exported, tmp
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
 
 
+def test_a_rejected_export_leaves_the_earlier_model_and_says_so(exported, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failed export keeps its file as NAME.rejected.onnx and leaves NAME.onnx as it was; the last line said only
+    'REJECTED, kept for inspection as ...', so NAME.onnx, still there, read as the new model."""
+    from export import pipeline
+
+    ckpt, onnx_path, _ = exported
+    monkeypatch.setattr(pipeline, "export_onnx", _saved_graph(onnx_path))
+    monkeypatch.setattr(parity_mod, "FP32_MAX_DPROB", -1.0)
+    out = tmp_path / "model.onnx"
+    out.write_bytes(b"an earlier model")
+    lines: list[str] = []
+    assert not pipeline.export_checkpoint(ckpt, out, parity_n=2, log=lines.append).ok
+    assert out.read_bytes() == b"an earlier model"
+    assert lines[-1].startswith(f"REJECTED, kept for inspection as {tmp_path / 'model.rejected.onnx'} (")
+    assert lines[-1].endswith(f"; {out} is the model that was there before, left as it was")
+    (tmp_path / "model.rejected.onnx").unlink()
+    out.unlink()                                    # nothing there before: nothing said of it
+    pipeline.export_checkpoint(ckpt, out, parity_n=2, log=lines.append)
+    assert "before" not in lines[-1] and not out.exists()
+
+
 def test_the_folder_a_killed_export_left_is_named_and_kept(exported, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """An export killed outright (SIGKILL, out of memory) cannot remove the folder it makes its files in beside
