@@ -150,6 +150,21 @@ def test_faces_auto_aligns_every_part_when_one_has_no_crops(tmp_path):
         load_dataset("composite", tmp_path, faces="cropped")
 
 
+def test_faces_auto_without_any_crops_counts_each_parts_clips(tmp_path):
+    """The parts are read by their readers without load_dataset: each part's --faces auto note still counts the
+    clips its reader read (it was counted by each reader; now by the DatasetIndex each returns)."""
+    from train.datasets.samples import AUTO_ALIGNED
+
+    composite(tmp_path)
+    for crops in ("CASME2/Cropped", "SAMM/SAMM_cropped", "SMIC/SMIC_all_cropped"):
+        shutil.rmtree(tmp_path / crops)
+    index = load_dataset("composite", tmp_path, faces="auto")
+    assert not index.cropped
+    # CASME II's 5: its reader's clips in the 3 classes, sub04's among them (the composite drops it, counted)
+    assert {k: n for k, n in index.notes.items() if AUTO_ALIGNED in k} == {
+        "smic: " + AUTO_ALIGNED: 4, "casme2: " + AUTO_ALIGNED: 5, "samm: " + AUTO_ALIGNED: 5}
+
+
 def test_summarize_groups_splits_the_pool():
     from train.metrics import summarize, summarize_groups
 

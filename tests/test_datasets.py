@@ -236,6 +236,29 @@ def test_faces_cropped_without_crops_is_one_line_and_auto_falls_back(tmp_path):
         load_dataset("samm", root, faces="crops")
 
 
+def test_a_reader_that_does_not_count_the_auto_note_gets_it_counted(tmp_path, monkeypatch):
+    """The --faces auto note was counted by a call at the end of each of the four readers (count_auto_aligned): a
+    reader without that call said 0 clips aligned. The DatasetIndex a reader returns counts it."""
+    import train.datasets.samm as samm_reader
+    from train.datasets.files import pick_frames
+    from train.datasets.samples import AUTO_ALIGNED, Sample
+
+    raw = tmp_path / "raw"
+    frames(raw / "006" / "006_1_2", ["006_00001.jpg"])
+
+    def load(root, faces="align"):  # a new reader: picks its frame root, reads its clips, counts nothing itself
+        notes: dict[str, int] = {}
+        folder, cropped = pick_frames([raw], "frame folders", root, faces, notes=notes)
+        clip = sorted((folder / "006" / "006_1_2").iterdir())
+        samples = [Sample("006", f"006_1_{i}", clip, 0, 0, 0, "anger", 200.0, "samm") for i in range(3)]
+        return DatasetIndex(samples, ["anger"], {}, notes, cropped=cropped)
+
+    monkeypatch.setattr(samm_reader, "load", load)
+    index = load_dataset("samm", tmp_path, faces="auto")
+    assert not index.cropped and index.notes == {AUTO_ALIGNED: 3}
+    assert load_dataset("samm", tmp_path, faces="align").notes == {}  # aligned as asked: no note
+
+
 def test_smic_cropped_folder(tmp_path):
     root = smic(tmp_path)
     frames(root / "SMIC_all_cropped/HS/s1/micro/positive/s1_po_01", [f"image{i}.bmp" for i in range(1, 5)])

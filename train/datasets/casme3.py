@@ -28,8 +28,7 @@ from pathlib import Path
 
 from mpt_live.errors import InputError
 
-from .files import (child, child_dirs, count_auto_aligned, find_dirs, find_sheets, frame_number,
-                     newest_name, pick, pick_frames, prefer_raw)
+from .files import child, child_dirs, find_dirs, find_sheets, frame_number, newest_name, pick, pick_frames, prefer_raw
 from .longvideo import normalise_type
 from .samples import DatasetIndex
 from .sheets import SheetRow, as_int, build_samples, cell_text, count, no_samples, read_sheet
@@ -150,5 +149,4 @@ def load(root: Path, classes: int = 7, faces: str = "align") -> DatasetIndex:
         s.clip_id = f"{s.clip_id}_{frame_number(s.frames[s.onset])}"
     if not samples:
         raise no_samples(sheet, dropped)
-    count_auto_aligned(notes, samples)
     return DatasetIndex(samples, list(class_list), dropped, notes, cropped=cropped, warnings=warnings)

@@ -14,7 +14,7 @@ from mpt_live import framenames
 from mpt_live.errors import InputError
 from mpt_live.framenames import hidden, images, number_images, split_copies
 
-from .samples import natural_key
+from .samples import AUTO_ALIGNED, natural_key
 
 log = logging.getLogger("mpt.datasets")
 
@@ -184,15 +184,6 @@ def is_cropped(path: Path, root: Path) -> bool:
     return "crop" in rel.lower()
 
 
-AUTO_ALIGNED = "no cropped faces in the layout: raw frames aligned (--faces auto)"
-
-
-def count_auto_aligned(notes: dict[str, int], samples: list) -> None:
-    """The ``--faces auto`` note of :func:`pick_frames`, counted as the clips it covers: all of the layout's."""
-    if AUTO_ALIGNED in notes:
-        notes[AUTO_ALIGNED] = len(samples)
-
-
 def pick_frames(paths: list[Path], what: str, root: Path, faces: str, prefer=None,
                 notes: dict[str, int] | None = None, sheet: Path | None = None,
                 warnings: list[str] | None = None) -> tuple[Path, bool]:
@@ -208,7 +199,7 @@ def pick_frames(paths: list[Path], what: str, root: Path, faces: str, prefer=Non
                          "use --faces align to align the raw frames")
     cropped = faces != "align" and bool(crops)
     if faces == "auto" and not crops and notes is not None:
-        notes[AUTO_ALIGNED] = 0  # the clips it covers: count_auto_aligned, once the samples are read
+        notes[AUTO_ALIGNED] = 0  # the clips it covers: counted by DatasetIndex, once the samples are read
     pool = crops if cropped else paths
     chosen = pick(pool, f"cropped {what}" if cropped else what, root, prefer=key)
     def kind(q: Path) -> tuple:  # the dataset's own order (part A, HS...), then raw / other / cropped

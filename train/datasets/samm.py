@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .files import child_dirs, count_auto_aligned, find_dirs, find_sheets, newest_name, pick, pick_frames, prefer_raw
+from .files import child_dirs, find_dirs, find_sheets, newest_name, pick, pick_frames, prefer_raw
 from .samples import DatasetIndex
 from .sheets import SheetRow, as_int, build_samples, cell_text, no_samples, read_sheet
 
@@ -67,5 +67,4 @@ def load(root: Path, faces: str = "align", labels: dict[str, str] = LABELS,
                             dropped, notes, subjects=frame_root, warnings=warnings)
     if not samples:
         raise no_samples(sheet, dropped)
-    count_auto_aligned(notes, samples)
     return DatasetIndex(samples, list(classes), dropped, notes, cropped=cropped, warnings=warnings)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from mpt_live.framenames import natural as natural_key  # noqa: F401  (the readers' sort key, one for the project)
 
+AUTO_ALIGNED = "no cropped faces in the layout: raw frames aligned (--faces auto)"
+
 
 @dataclass
 class Sample:
@@ -40,6 +42,13 @@ class DatasetIndex:
     name: str = ""
     warnings: list[str] = field(default_factory=list)  # one line each, e.g. a class with very few clips
     cropped: bool = False   # frames are the dataset's cropped faces, used as they are (no re-alignment)
+
+    def __post_init__(self) -> None:
+        """The ``--faces auto`` note (:func:`train.datasets.files.pick_frames` sets it, 0, before any clip is read)
+        counted as the clips it covers: all of the index's. Here, where every reader's result (and each part of the
+        composite, which reads its parts without :func:`train.datasets.load_dataset`) is made, so no reader has to."""
+        if AUTO_ALIGNED in self.notes:
+            self.notes[AUTO_ALIGNED] = len(self.samples)
 
     @property
     def subjects(self) -> list[str]:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from mpt_live.errors import InputError
 
-from .files import child, child_dirs, count_auto_aligned, find_dirs, list_frames, pick_frames, prefer_raw, subdirs
+from .files import child, child_dirs, find_dirs, list_frames, pick_frames, prefer_raw, subdirs
 from .samples import DatasetIndex, Sample, natural_key
 from .sheets import middle
 
@@ -87,5 +87,4 @@ def load(root: Path, faces: str = "align") -> DatasetIndex:
         raise InputError(f"{hs}: no SMIC clips found under sN/micro/<emotion>/")
     if without:
         warnings.append(f"{hs}: no 'micro' folder in {len(without)} subject folder(s), not used: {', '.join(without)}")
-    count_auto_aligned(notes, samples)
     return DatasetIndex(samples, list(CLASSES), {}, notes, cropped=cropped, warnings=warnings)
