@@ -492,6 +492,48 @@ def test_each_runs_summary_is_read_once(tmp_path, monkeypatch):
     assert reads == {"long_001": 1, "take": 1}
 
 
+def test_each_run_folder_is_walked_once(tmp_path, monkeypatch):
+    """read_runs looked through every run folder, up to 3 levels down, for its events.csv files, for its summary.json
+    files (twice where a run had no events.csv: to refuse it, then to name it) and for its failed.csv: three or four
+    walks of a batch's tree, which holds a folder per video. One walk per run folder finds them all."""
+    import os
+
+    index = LongVideoIndex([LongVideo(v, "s1", 30.0, [gt(10, 19, "happiness")]) for v in ("v1", "v2", "v3")],
+                           ["happiness"])
+    batch, single, stopped = tmp_path / "batch", tmp_path / "single", tmp_path / "stopped"
+    _events(batch / "cam" / "v1", [{"video": "v1.mp4", "onset_frame": 11, "offset_frame": 20, "type": "micro"}])
+    (batch / "cam" / "v1" / "summary.json").write_text(json.dumps({"status": "complete", "source": "v1.mp4"}))
+    (batch / "failed.csv").write_text("video,reason\n/data/v2.mp4,v2.mp4: boom\n")
+    _events(single, [{"video": "v3.mp4", "onset_frame": 40, "offset_frame": 45, "type": "micro"}])
+    stopped.mkdir()  # v2's run that failed before it wrote an events.csv, given as its own --runs
+    (stopped / "summary.json").write_text(json.dumps({"status": "failed", "frames_read": 0, "source": "v2.mp4"}))
+    walks: list[Path] = []
+    globs: list[str] = []
+    walk, glob, rglob = os.walk, Path.glob, Path.rglob
+
+    def counted_walk(top, *a, **k):
+        walks.append(Path(top))
+        return walk(top, *a, **k)
+
+    def counted_glob(self, pattern, *a, **k):
+        globs.append(f"{self}: {pattern}")
+        return glob(self, pattern, *a, **k)
+
+    def counted_rglob(self, pattern, *a, **k):
+        globs.append(f"{self}: **/{pattern}")
+        return rglob(self, pattern, *a, **k)
+
+    monkeypatch.setattr(os, "walk", counted_walk)
+    monkeypatch.setattr(Path, "glob", counted_glob)
+    monkeypatch.setattr(Path, "rglob", counted_rglob)
+    notes: list[str] = []
+    spotted = read_runs([batch, single, stopped], index, notes)
+    assert sorted(spotted) == ["v1", "v3"] and [s.onset for s in spotted["v1"] + spotted["v3"]] == [11, 40]
+    failed = [n for n in notes if "whose run failed or is incomplete" in n]
+    assert len(failed) == 1 and "boom" in failed[0] and "read no frame" in failed[0]  # failed.csv; its summary.json
+    assert sorted(walks) == sorted([batch, single, stopped]) and globs == [], (walks, globs)
+
+
 def test_several_run_folders_after_one_runs_option_are_named(monkeypatch, capsys):
     """`--runs runs/*` unquoted (or two folders after one --runs): typer said only 'Got unexpected extra
     argument(s)'; the line says to give --runs once per folder."""

@@ -10,6 +10,7 @@ scored as they are, the truth past where it stopped counting as missed, as the M
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -41,21 +42,35 @@ def run_problem(summary: dict) -> tuple[str, str] | None:
     return ("failed" if status in STOPPED else INCOMPLETE), reason
 
 
-def run_files(run: Path, name: str) -> list[Path]:
-    """The files named ``name`` (events.csv, summary.json, failed.csv) in run folder ``run`` and in its video folders,
-    up to 3 levels down (a batch of frame folders mirrors the dataset's layout), sorted; none where ``run`` is no
-    folder."""
+RUN_FILES = ("events.csv", SUMMARY, FAILED)  # what mpt-eval spot reads of a run folder
+RunTree = dict[str, list[Path]]  # each of RUN_FILES -> where it is in one run folder (run_tree)
+
+
+def run_tree(run: Path, names: Sequence[str] = RUN_FILES) -> RunTree:
+    """Each of ``names`` (events.csv, summary.json, failed.csv) -> the files of that name in run folder ``run`` and in
+    its video folders, up to 3 levels down (a batch of frame folders mirrors the dataset's layout), sorted; all found
+    in one walk of the folder (a batch's holds a folder per video), none where ``run`` is no folder."""
     run = Path(run)
-    return sorted({p for depth in range(4) for p in run.glob("*/" * depth + name) if p.is_file()}) \
-        if run.is_dir() else []
+    found: RunTree = {name: [] for name in names}
+    if not run.is_dir():
+        return found
+    top = len(run.parts)
+    for folder, dirs, files in os.walk(run, followlinks=True):  # links followed, as a glob's '*/' does
+        here = Path(folder)
+        if len(here.parts) - top >= 3:
+            dirs.clear()
+        for name in names:
+            if name in files and (here / name).is_file():
+                found[name].append(here / name)
+    return {name: sorted(paths) for name, paths in found.items()}
 
 
-def failed_videos(runs: Sequence[Path], resolve: Callable[[str], str | None]) -> dict[str, str]:
-    """Truth video -> reason, of the rows of the batches' ``failed.csv`` in ``runs`` (up to 3 levels down) whose video
-    is a truth video (``resolve``)."""
+def failed_videos(trees: Sequence[RunTree], resolve: Callable[[str], str | None]) -> dict[str, str]:
+    """Truth video -> reason, of the rows of the batches' ``failed.csv`` in the run folders walked (``trees``:
+    :func:`run_tree`) whose video is a truth video (``resolve``)."""
     out: dict[str, str] = {}
-    for run in runs:
-        for folder in (f.parent for f in run_files(run, FAILED)):
+    for tree in trees:
+        for folder in (f.parent for f in tree[FAILED]):
             for video, reason in read_failed(folder):
                 name = resolve(str(video))
                 if name is not None:
@@ -72,13 +87,15 @@ def with_failed(problem: tuple[str, str] | None, listed: str) -> tuple[str, str]
     return "failed", "; ".join(r for r in (said, f"in {FAILED}: {listed or 'failed'}") if r)
 
 
-def without_events(runs: Sequence[Path]) -> list[tuple[Path, Path, dict]]:
-    """(run, folder, summary) of the run folders in ``runs`` (up to 3 levels down) holding a run's summary.json but no
-    events.csv: a run that stopped before it wrote one (it failed as it began), which says how far it read."""
+def without_events(runs: Sequence[tuple[Path, RunTree]]) -> list[tuple[Path, Path, dict]]:
+    """(run, folder, summary) of the folders of ``runs`` (each run with its :func:`run_tree`) holding a run's
+    summary.json but no events.csv: a run that stopped before it wrote one (it failed as it began), which says how
+    far it read."""
     out = []
-    for run in runs:
-        found = (f.parent for f in run_files(run, SUMMARY))
-        for folder in (f for f in found if not (f / "events.csv").exists()):  # the others: read with their events
+    for run, tree in runs:
+        events = {f.parent for f in tree["events.csv"]}
+        found = (f.parent for f in tree[SUMMARY])
+        for folder in (f for f in found if f not in events):  # the others: read with their events
             summary = read_summary(folder)
             if summary and "status" in summary:
                 out.append((Path(run), folder, summary))

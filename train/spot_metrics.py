@@ -29,7 +29,7 @@ from mpt_live.spotting import EVENT_COLUMNS
 
 from .datasets.longvideo import TYPES, Interval, LongVideo, LongVideoIndex, normalise_type
 from .datasets.sheets import first_of
-from .run_state import (failed_videos, not_reached, run_files, run_problem, unfinished_line, with_failed,
+from .run_state import (RunTree, failed_videos, not_reached, run_problem, run_tree, unfinished_line, with_failed,
                         without_events)
 from .spot_frames import at_other_rate, in_truth_frames
 
@@ -239,17 +239,19 @@ def _resolver(videos: Sequence[LongVideo]):
     return resolve
 
 
-def find_event_files(run: Path, stopped: bool = False) -> list[Path]:
+def find_event_files(run: Path, stopped: bool = False, tree: RunTree | None = None) -> list[Path]:
     """``events.csv`` of RUN itself and of its video folders (up to 3 levels down); ``stopped``: none is no error
-    where a run's summary.json is there (a run that failed before it wrote one: :func:`.run_state.without_events`)."""
+    where a run's summary.json is there (a run that failed before it wrote one: :func:`.run_state.without_events`).
+    ``tree``: RUN's files, walked already (:func:`.run_state.run_tree`)."""
     if run.is_file():
         if run.suffix.lower() != ".csv":  # a video given for its run: its bytes were read as a CSV's columns
             raise InputError(f"{run}: not a run folder or an events.csv (give mpt-live's --out folder of the video)")
         return [run]
     if not run.is_dir():
         raise InputError(f"{run}: no such run folder")
-    files = run_files(run, "events.csv")
-    if not files and not (stopped and run_files(run, SUMMARY)):
+    tree = tree if tree is not None else run_tree(run)
+    files = tree["events.csv"]
+    if not files and not (stopped and tree[SUMMARY]):
         raise InputError(f"{run}: no events.csv found (in it or its video folders)")
     return files
 
@@ -299,17 +301,18 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | No
     out: dict[str, list[Spotted]] = {}
     source: dict[str, Path] = {}  # the events.csv each video's events come from
     reach: dict[str, tuple[Path, dict, bool]] = {}  # how far each run read: its folder, summary, events placed?
-    for run in runs:
-        for f in find_event_files(Path(run), notes is not None):
+    trees = [(Path(run), run_tree(run)) for run in runs]  # each run folder walked once, for every file read below
+    for run, tree in trees:
+        for f in find_event_files(run, notes is not None, tree):
             summary = read_summary(f.parent) or {}  # read once: finished?, its video, its frames
             problem = run_problem(summary)
             if problem is not None and problem[0] == "failed" and notes is None:
                 raise InputError(f"{f}: from a run that did not finish (summary.json: status {problem[1]}); its events "
                                  "cover only part of the video: run it again")
             rows = read_events(f)
-            names = {resolve(s.video) for s in rows} if rows else {_folder_video(f.parent, Path(run), resolve, summary)}
+            names = {resolve(s.video) for s in rows} if rows else {_folder_video(f.parent, run, resolve, summary)}
             left = {dropped(s.video) for s in rows if resolve(s.video) is None} if rows else \
-                {_folder_video(f.parent, Path(run), dropped, summary)} if None in names else set()
+                {_folder_video(f.parent, run, dropped, summary)} if None in names else set()
             if None in names and None not in left:  # only recordings this copy drops: named below, not scored
                 run_gone.update((name, f) for name in left)
                 names.discard(None)
@@ -351,12 +354,12 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | No
             gone.update((n, why_gone[n]) for n in run_gone)
     missing = [v.name for v in truth.videos if v.name not in out]
     if notes is not None:
-        for run, folder, summary in without_events(runs):  # a run that stopped before it wrote an events.csv
+        for run, folder, summary in without_events(trees):  # a run that stopped before it wrote an events.csv
             name, problem = _folder_video(folder, run, resolve, summary), run_problem(summary)
             if name is not None and name not in out and problem is not None:
                 problems[name] = problem
                 reach.setdefault(name, (folder, summary, at_other_rate(summary, rates[name], lengths.get(name))))
-        for name, why in failed_videos(runs, resolve).items():  # the batches' failed.csv: not run since
+        for name, why in failed_videos([tree for _, tree in trees], resolve).items():  # the batches' failed.csv: not run since
             if name not in complete:
                 problems[name] = with_failed(problems.get(name), why)
         videos = {v.name: v for v in truth.videos}
