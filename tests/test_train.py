@@ -840,7 +840,8 @@ def test_sigterm_stops_training_like_ctrl_c(easy, tmp_path):
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 143, err[-2000:]
     assert re.search(r"mpt-train: interrupted \(SIGTERM\); rerun the same command to (resume \(\d+ finished fold|start "
-                     r"again \(no fold had finished)", " ".join(err.split())), err[-2000:]  # as far as it got
+                     r"again \(no fold had finished|go on: no fold had started)", " ".join(err.split())), \
+        err[-2000:]  # as far as it got: preprocessing (config.json is written before), a fold, a fold done
     assert "Traceback" not in err and (out / "config.json").is_file()
 
 
@@ -879,6 +880,29 @@ def test_a_stopped_full_run_says_it_starts_over(easy, tmp_path, monkeypatch):
     assert {p: p.stat().st_mtime_ns for p in cache.rglob("*.npz")} == clips
 
 
+@pytest.mark.parametrize("protocol", ["full", "loso"])
+def test_a_run_stopped_while_preprocessing_says_it_goes_on(easy, tmp_path, monkeypatch, protocol):
+    """A run stopped while it filled the clip cache said a rerun would 'start the training over from its first
+    epoch' (full) or 'start again' (LOSO): nothing had trained, so nothing starts over; the line says the rerun
+    goes on. Stopped in its training, it says what a rerun starts over (the tests above)."""
+    import signal
+
+    def stop(*a, **kw):
+        signal.raise_signal(signal.SIGTERM)
+
+    monkeypatch.setattr(loso, "precompute", stop)
+    for name in ("fit", "train_fold"):  # the full run's fit, the LOSO folds
+        monkeypatch.setattr(loso, name, lambda *a, **kw: pytest.fail("trained after the stop"))
+    out, cache = tmp_path / "run", easy[2]
+    r = _train(easy, out, "--epochs", "1", "--protocol", protocol)
+    assert r.exit_code == 143, r.output
+    said = " ".join(r.output.split())
+    assert (f"mpt-train: interrupted (SIGTERM); rerun the same command to go on: "
+            f"{'its training had not started' if protocol == 'full' else 'no fold had started'} (the clips already "
+            f"preprocessed are kept in the clip cache {cache.resolve()}; the rerun prepares the rest)") in said, said
+    assert "start again" not in said and "over from its first epoch" not in said
+
+
 def test_a_stopped_loso_run_says_which_folds_it_keeps(easy, tmp_path, monkeypatch):
     """A LOSO run stopped in its second fold: the line names the finished fold kept, and a rerun resumes from it."""
     out = tmp_path / "run"
@@ -910,11 +934,13 @@ def test_a_library_keyboardinterrupt_after_sigterm_exits_143(tmp_path, monkeypat
     assert "interrupted (SIGTERM)" in r.output and r.exit_code == 143, (r.exit_code, r.output)
 
 
-@pytest.mark.parametrize("protocol", ["loso", "full"])
-def test_a_full_disk_is_one_line_naming_the_file(tmp_path, monkeypatch, protocol):
+@pytest.mark.parametrize("protocol, stage", [("loso", "preprocessing"), ("loso", "training"),
+                                             ("full", "preprocessing"), ("full", "training")])
+def test_a_full_disk_is_one_line_naming_the_file(tmp_path, monkeypatch, protocol, stage):
     """A full disk (the clip cache, a fold's JSON, the model) was a traceback; it is one line naming the file,
     exit 1, saying what a rerun keeps. The cache's write names its file (a failed write() names none). A full run
-    said 'what is written is kept ... rerun to resume', but its training is lost: a rerun starts it over."""
+    said 'what is written is kept ... rerun to resume', but its training is lost: a rerun starts it over; one stopped
+    while preprocessing (the clip cache's write) said so too, before any training: a rerun goes on."""
     import errno
 
     import train.cli as cli
@@ -931,7 +957,8 @@ def test_a_full_disk_is_one_line_naming_the_file(tmp_path, monkeypatch, protocol
     assert e.value.errno == errno.ENOSPC and e.value.filename == str(npz)
     monkeypatch.setattr("train.run_checks.check_environment", lambda *a: None)
 
-    def run(*a, **kw):
+    def run(console, cfg, out, protocol, metrics, ray, at):
+        at(stage)  # how far the run got (train.run.Stage)
         raise e.value
 
     monkeypatch.setattr(cli, "run_training", run)
@@ -939,8 +966,12 @@ def test_a_full_disk_is_one_line_naming_the_file(tmp_path, monkeypatch, protocol
                             "--protocol", protocol])
     assert r.exit_code == 1 and isinstance(r.exception, SystemExit), (r.exit_code, r.exception)
     kept = f"the clips already preprocessed are kept in the clip cache {tmp_path.resolve() / '.cache'}"
-    rerun = (f"start the training over from its first epoch (a --protocol full run keeps no partial model; {kept})"
-             if protocol == "full" else f"start again (no fold had finished; {kept})")  # not '0 finished fold(s) kept'
+    rerun = {("full", "training"): "start the training over from its first epoch (a --protocol full run keeps no "
+                                   f"partial model; {kept})",
+             ("full", "preprocessing"): f"go on: its training had not started ({kept}; the rerun prepares the rest)",
+             ("loso", "training"): f"start again (no fold had finished; {kept})",  # not '0 finished fold(s) kept'
+             ("loso", "preprocessing"): f"go on: no fold had started ({kept}; the rerun prepares the rest)"}[
+        protocol, stage]
     assert [ln for ln in r.output.splitlines() if ln.strip()] == [
         f"mpt-train: error: {npz}: not written (No space left on device); free some space and rerun the same "
         f"command to {rerun}"], r.output

@@ -7,7 +7,8 @@
 
 A LOSO run writes RUN/metrics.json, RUN/predictions.csv, RUN/confusion.png and RUN/folds/;
 rerunning the same command resumes it (finished folds are skipped). ``--protocol full`` writes a
-deployable RUN/model.pt at its end only: a stopped full run starts over when rerun (the clip cache is reused).
+deployable RUN/model.pt at its end only: a full run stopped in its training trains from the first epoch again when
+rerun. Either protocol stopped while preprocessing goes on from the clips it prepared (the clip cache keeps them).
 Every option not given takes the preset's value (``--preset default``:
 :class:`train.config.TrainConfig`; ``--preset paper``: :meth:`TrainConfig.paper`). Expected failures
 print one line and exit with status 2.
@@ -33,7 +34,7 @@ from mpt_live.machine import check_count
 from mpt_live.writers import is_disk_full
 
 from .config import DEFAULT_SPEC, TrainConfig, data_text
-from .run import run_training
+from .run import Stage, run_training
 
 D = TrainConfig  # defaults shown in --help come from the one place they are set
 
@@ -253,6 +254,7 @@ def train(
     from .run_guards import check_sibling_metrics
 
     console = Console(highlight=False, soft_wrap=True)  # each line whole in a log (tables still fit the width)
+    stage = Stage()  # how far the run got: what a rerun after a stop does
     try:  # before torch starts them: each thread or DataLoader process costs memory
         check_count("--threads", threads, "threads")
         check_count("--workers", workers, "worker processes")
@@ -301,34 +303,42 @@ def train(
                 from mpt_live.ray_batch import check_address
 
                 check_address(ray)
-            run_training(console, cfg, out, protocol.value, metrics_obj, ray)
+            run_training(console, cfg, out, protocol.value, metrics_obj, ray, stage)
         except InputError as e:
             _fail(str(e))
         except OSError as e:  # a full disk (the clip cache, a fold, the model): where, and what a rerun keeps
             if not is_disk_full(e):
                 raise
             _fail(f"{e.filename or out}: not written ({e.strerror}); free some space and "
-                  f"{rerun_keeps(protocol.value, out, cache)}", 1)
+                  f"{rerun_keeps(protocol.value, out, cache, stage.now)}", 1)
         except KeyboardInterrupt as e:  # Ctrl-C, SIGTERM, SIGHUP: what is kept, and what a rerun does with it
             Console(stderr=True, highlight=False, soft_wrap=True).print(
-                f"mpt-train: interrupted ({signal_name(e)}); {rerun_keeps(protocol.value, out, cache)}", markup=False)
+                f"mpt-train: interrupted ({signal_name(e)}); {rerun_keeps(protocol.value, out, cache, stage.now)}",
+                markup=False)
             raise typer.Exit(exit_code(e))
 
 
-def rerun_keeps(protocol: str, out: Path, cache: Optional[Path]) -> str:
-    """What a stopped run left for a rerun of the same command: a LOSO run resumes from its finished folds
-    (RUN/folds); a full run keeps no partial model (no epoch is saved), so a rerun trains from the first epoch;
-    both reuse the clips already in the clip cache (``--cache``, default RUN/../.cache)."""
+def rerun_keeps(protocol: str, out: Path, cache: Optional[Path], stage: str) -> str:
+    """What a run stopped at ``stage`` (:class:`train.run.Stage`) left for a rerun of the same command: a LOSO run
+    resumes from its finished folds (RUN/folds); a full run stopped in its training keeps no partial model (no epoch
+    is saved), so a rerun trains from the first epoch; a run stopped before it trained (reading the dataset,
+    preprocessing) has nothing to start over: a rerun goes on. All reuse the clips already in the clip cache
+    (``--cache``, default RUN/../.cache)."""
     where = cache.resolve() if cache else out.resolve().parent / ".cache"
     cached = f"the clips already preprocessed are kept in the clip cache {where}"
+    trained = stage == "training"
     if protocol == "full":
-        return (f"rerun the same command to start the training over from its first epoch (a --protocol full run "
-                f"keeps no partial model; {cached})")
+        if trained:
+            return (f"rerun the same command to start the training over from its first epoch (a --protocol full run "
+                    f"keeps no partial model; {cached})")
+        return f"rerun the same command to go on: its training had not started ({cached}; the rerun prepares the rest)"
     folds = out / "folds"
     n = len(list(folds.glob("*.json"))) if folds.is_dir() else 0
-    if not n:
+    if n:
+        return f"rerun the same command to resume ({n} finished fold(s) kept in {folds}; {cached})"
+    if trained:
         return f"rerun the same command to start again (no fold had finished; {cached})"
-    return f"rerun the same command to resume ({n} finished fold(s) kept in {folds}; {cached})"
+    return f"rerun the same command to go on: no fold had started ({cached}; the rerun prepares the rest)"
 
 
 def main() -> None:

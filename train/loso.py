@@ -152,8 +152,9 @@ class LosoData:
 
 
 def prepare_loso(cfg: TrainConfig, out: Path, index: Any, show: bool = False,
-                 log: Callable[[str], None] = print) -> LosoData:
-    """Check or store the run's config, fill the clip cache and list the folds of ``index``."""
+                 log: Callable[[str], None] = print, stage: Callable[[str], None] | None = None) -> LosoData:
+    """Check or store the run's config, fill the clip cache and list the folds of ``index``. ``stage``: told
+    ``preprocessing`` as the clip cache is filled (:class:`train.run.Stage`)."""
     out = Path(out)
     check_classes(index.classes, index.samples, cfg.data)
     check_or_store_config(out, cfg)
@@ -162,6 +163,8 @@ def prepare_loso(cfg: TrainConfig, out: Path, index: Any, show: bool = False,
     classes = list(index.classes)
     cidx = {c: i for i, c in enumerate(classes)}
     cache = make_cache(cfg, out, index.cropped)
+    if stage is not None:
+        stage("preprocessing")
     samples = precompute(cache, list(index.samples), sorted(set(variants(cfg, True)) | {0}), cfg.workers, show, log)
     from .datasets import natural_key
 
@@ -179,12 +182,16 @@ def prepare_loso(cfg: TrainConfig, out: Path, index: Any, show: bool = False,
 
 def run_loso(cfg: TrainConfig, out: Path, index: Any, *, progress: Any | None = None,
              log: Callable[[str], None] = print, max_folds: int | None = None,
-             extra_config: dict[str, Any] | None = None, resumed_note: bool = True) -> dict[str, Any] | None:
+             extra_config: dict[str, Any] | None = None, resumed_note: bool = True,
+             stage: Callable[[str], None] | None = None) -> dict[str, Any] | None:
     """LOSO over ``index`` (a DatasetIndex). Returns the metrics dict, or None when stopped early
     by ``max_folds`` (folds run in this call), leaving a resumable run directory. ``resumed_note``: say how many
-    folds were found finished (False where the caller ran them, as :mod:`train.ray_folds` does)."""
+    folds were found finished (False where the caller ran them, as :mod:`train.ray_folds` does). ``stage``: told
+    ``preprocessing``, then ``training`` as the folds begin (:class:`train.run.Stage`)."""
     out = Path(out)
-    data = prepare_loso(cfg, out, index, progress is not None, log)
+    data = prepare_loso(cfg, out, index, progress is not None, log, stage)
+    if stage is not None:
+        stage("training")
     classes, cache, samples, labels, subjects = data.classes, data.cache, data.samples, data.labels, data.subjects
 
     # predictions.csv is rebuilt from finished folds, then appended fold by fold: a run killed
@@ -250,19 +257,24 @@ def run_loso(cfg: TrainConfig, out: Path, index: Any, *, progress: Any | None = 
 
 def train_full(cfg: TrainConfig, out: Path, index: Any, *, progress: Any | None = None,
                log: Callable[[str], None] = print, metrics: dict[str, Any] | None = None,
-               extra_config: dict[str, Any] | None = None) -> Path:
-    """Train one deployable model on every subject and write ``out/model.pt`` (checkpoint contract)."""
+               extra_config: dict[str, Any] | None = None, stage: Callable[[str], None] | None = None) -> Path:
+    """Train one deployable model on every subject and write ``out/model.pt`` (checkpoint contract). ``stage``: told
+    ``preprocessing`` as the clip cache is filled, then ``training`` (:class:`train.run.Stage`)."""
     out = Path(out)
     check_classes(index.classes, index.samples, cfg.data)
     out.mkdir(parents=True, exist_ok=True)
     classes = list(index.classes)
     cidx = {c: i for i, c in enumerate(classes)}
     cache = make_cache(cfg, out, index.cropped)
+    if stage is not None:
+        stage("preprocessing")
     samples = precompute(cache, list(index.samples), variants(cfg, True), cfg.workers,
                          progress is not None, log)
     check_classes(classes, samples, cfg.data, index.samples, log, loso=False)  # no fold here to lack a class
     dropped = sorted({s.name for s in index.samples} - {s.name for s in samples})
     labels = [cidx[s.label] for s in samples]
+    if stage is not None:
+        stage("training")
     seed_everything(cfg.seed)
     model = build_model(cfg, len(classes))
     t0 = time.perf_counter()

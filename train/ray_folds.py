@@ -42,13 +42,17 @@ def fold_task(cfg: TrainConfig, data: loso.LosoData, k: int, subject: str, threa
 
 
 def run_loso_ray(cfg: TrainConfig, out: Path, index: Any, address: str, *,
-                 log: Callable[[str], None] = print, extra_config: dict[str, Any] | None = None) -> dict[str, Any]:
-    """LOSO over ``index`` with the folds on the Ray cluster at ``address``; returns the metrics dict."""
+                 log: Callable[[str], None] = print, extra_config: dict[str, Any] | None = None,
+                 stage: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """LOSO over ``index`` with the folds on the Ray cluster at ``address``; returns the metrics dict. ``stage``: told
+    ``preprocessing``, then ``training`` as the folds are sent (:class:`train.run.Stage`)."""
     from mpt_live.ray_batch import connect
 
     ray = connect(address)
     out = Path(out)
-    data = loso.prepare_loso(cfg, out, index, False, log)
+    data = loso.prepare_loso(cfg, out, index, False, log, stage)
+    if stage is not None:
+        stage("training")
     todo = [(k, s) for k, s in enumerate(data.subjects) if not loso.fold_path(out, s).exists()]
     resources = ray.cluster_resources()
     gpus, cpus = int(resources.get("GPU", 0)), int(resources.get("CPU", 0))

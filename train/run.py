@@ -8,6 +8,7 @@ parameters, GFLOPs) and the recipe; then LOSO (here or as Ray tasks) or full-dat
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
@@ -21,10 +22,23 @@ from .config import TrainConfig
 HEAD_TEXT = {"cls": "[CLS]", "cls+prompts": "[CLS] + prompts", "cls+prompts+summary": "[CLS] + prompts + motion summary"}
 
 
+@dataclass
+class Stage:
+    """How far a run got, told by the run as it goes (``stage("training")``): ``starting`` (the dataset read, the model
+    described), ``preprocessing`` (the clip cache being filled), ``training`` (the LOSO folds, or the full-data fit).
+    What a rerun of a stopped run does depends on it (:func:`train.cli.rerun_keeps`)."""
+
+    now: str = "starting"
+
+    def __call__(self, stage: str) -> None:
+        self.now = stage
+
+
 def run_training(console: Console, cfg: TrainConfig, out: Path, protocol: str, metrics_obj: dict | None,
-                 ray: str | None = None) -> None:
+                 ray: str | None = None, stage: Stage | None = None) -> None:
     """One run of ``mpt-train`` whose options were checked: the dataset read and described, the clip, model and
-    recipe printed, then the LOSO folds (here or on Ray) or the full-data model, and LOSO's table."""
+    recipe printed, then the LOSO folds (here or on Ray) or the full-data model, and LOSO's table. ``stage``: set as
+    the run goes (:class:`Stage`)."""
     from .baselines import tuning_name
     from .config import RANDOM_INIT_NOTE
     from .datasets import composite, load_dataset
@@ -87,11 +101,12 @@ def run_training(console: Console, cfg: TrainConfig, out: Path, protocol: str, m
         if protocol == "loso" and ray is not None:
             from .ray_folds import run_loso_ray
 
-            result = run_loso_ray(cfg, out, index, ray, log=log, extra_config=extra)
+            result = run_loso_ray(cfg, out, index, ray, log=log, extra_config=extra, stage=stage)
         elif protocol == "loso":
-            result = run_loso(cfg, out, index, progress=progress, log=log, extra_config=extra)
+            result = run_loso(cfg, out, index, progress=progress, log=log, extra_config=extra, stage=stage)
         else:
-            train_full(cfg, out, index, progress=progress, log=log, metrics=metrics_obj, extra_config=extra)
+            train_full(cfg, out, index, progress=progress, log=log, metrics=metrics_obj, extra_config=extra,
+                       stage=stage)
     if protocol == "loso":
         print_loso(console, result)
         console.print(Text(f"wrote {out / 'metrics.json'}, {out / 'predictions.csv'}, {out / 'confusion.png'}"))
