@@ -19,7 +19,8 @@ from pathlib import Path
 
 from .files import child, child_dirs, find_dirs, find_sheets, newest_name, pick, pick_frames, prefer_raw
 from .samples import DatasetIndex
-from .sheets import SheetRow, as_int, build_samples, cell_text, no_samples, read_sheet
+from .sheet_samples import build_samples, no_samples
+from .sheets import SheetRow, as_int, cell_text, read_sheet
 
 FPS = 200.0
 SHEETS = ("CASME2-coding*.xlsx", "CASME2-coding*.xls", "CASME2-coding*.csv")

@@ -31,7 +31,8 @@ from mpt_live.errors import InputError
 from .files import child, child_dirs, find_dirs, find_sheets, frame_number, newest_name, pick, pick_frames, prefer_raw
 from .longvideo import normalise_type
 from .samples import DatasetIndex
-from .sheets import SheetRow, as_int, build_samples, cell_text, count, no_samples, read_sheet
+from .sheet_samples import build_samples, no_samples
+from .sheets import SheetRow, as_int, cell_text, count, read_sheet
 
 FPS = 30.0
 CLASSES_7 = ["happy", "disgust", "fear", "anger", "sad", "surprise", "others"]

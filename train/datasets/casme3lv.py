@@ -72,7 +72,7 @@ ONSET_0 = "onset 0 (under way when the recording starts): kept from its first im
 
 def from_first_image(clip: ClipFrames, apex: int | None, notes: dict[str, int]) -> tuple[int, int | None]:
     """(onset, apex) of a row coded with onset 0 and an offset: a movement under way at the recording's start, kept
-    from its first image (counted), as the clip reader keeps it (:func:`.sheets.resolve_annotation`; MEB's erratum
+    from its first image (counted), as the clip reader keeps it (:func:`.sheet_samples.resolve_annotation`; MEB's erratum
     for one such row sets onset and apex to 1). Image 0 where the recording has one; image 1, apex 0 with it, where
     it is numbered from 1; otherwise 0 stays, outside the recording (:func:`.longvideo.frame_positions` drops it)."""
     count(notes, ONSET_0)

@@ -26,7 +26,8 @@ from mpt_live.errors import InputError
 
 from .files import list_frames
 from .samples import DatasetIndex, Sample, natural_key
-from .sheets import SheetRow, as_int, cell_text, count, first_of, middle, read_sheet
+from .sheet_samples import middle
+from .sheets import SheetRow, as_int, cell_text, count, first_of, read_sheet
 
 DEFAULT_FPS = 30.0
 COLUMNS = {k: (k,) for k in ("subject", "clip", "onset", "apex", "offset", "label")}

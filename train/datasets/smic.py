@@ -22,7 +22,7 @@ from mpt_live.errors import InputError
 
 from .files import child, child_dirs, find_dirs, list_frames, pick_frames, prefer_raw, subdirs
 from .samples import DatasetIndex, Sample, natural_key
-from .sheets import middle
+from .sheet_samples import middle
 
 FPS = 100.0
 SET_FPS = {"hs": FPS, "vis": 25.0, "nir": 25.0}
