@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from mpt_live.errors import InputError
 from mpt_live.spotting import EVENT_COLUMNS
 from train.datasets.longvideo import Interval, LongVideo, LongVideoIndex, read_annotations_csv
 from train.eval_cli import app
@@ -532,6 +533,24 @@ def test_each_run_folder_is_walked_once(tmp_path, monkeypatch):
     failed = [n for n in notes if "whose run failed or is incomplete" in n]
     assert len(failed) == 1 and "boom" in failed[0] and "read no frame" in failed[0]  # failed.csv; its summary.json
     assert sorted(walks) == sorted([batch, single, stopped]) and globs == [], (walks, globs)
+
+
+def test_an_events_csv_two_runs_reach_is_scored_once(tmp_path):
+    """A batch's --out and one of its video folders given both (or one folder twice) had that video's events.csv read
+    twice: every event counted twice, the second copy of each a false positive. It is read once."""
+    root = _benchmark(tmp_path)
+    run = tmp_path / "run"
+    _events(run / "long_001", [{"video": "long_001.mp4", "onset_frame": 11, "offset_frame": 20, "type": "micro"}])
+    _events(run / "long_002", [])
+    truth = read_annotations_csv(root / "annotations.csv")
+    for runs in ([run, run / "long_001"], [run, run], [run / "long_001", run / "long_001" / ".." / "long_001", run]):
+        spotted = read_runs(runs, truth)
+        assert [(s.onset, s.offset) for s in spotted["long_001"]] == [(11, 20)], runs
+        assert score(truth, spotted, "micro")["fp"] == 0
+    _events(tmp_path / "other" / "long_001", [{"video": "long_001.mp4", "onset_frame": 11, "offset_frame": 20,
+                                               "type": "micro"}])
+    with pytest.raises(InputError, match="score each run of a video on its own"):  # two runs of one video: refused
+        read_runs([run, tmp_path / "other"], truth)
 
 
 def test_several_run_folders_after_one_runs_option_are_named(monkeypatch, capsys):

@@ -302,8 +302,12 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | No
     source: dict[str, Path] = {}  # the events.csv each video's events come from
     reach: dict[str, tuple[Path, dict, bool]] = {}  # how far each run read: its folder, summary, events placed?
     trees = [(Path(run), run_tree(run)) for run in runs]  # each run folder walked once, for every file read below
+    read: set[Path] = set()  # an events.csv two --runs reach (a batch's folder and its video's): read once
     for run, tree in trees:
         for f in find_event_files(run, notes is not None, tree):
+            if f.resolve() in read:
+                continue
+            read.add(f.resolve())
             summary = read_summary(f.parent) or {}  # read once: finished?, its video, its frames
             problem = run_problem(summary)
             if problem is not None and problem[0] == "failed" and notes is None:
