@@ -39,7 +39,7 @@ from mpt_live.runtime import load_model, vector_extensions  # noqa: E402
 from mpt_live.session import SessionConfig  # noqa: E402
 from mpt_live.sources import VideoFile  # noqa: E402
 from mpt_live.spotting import EVENT_COLUMNS  # noqa: E402
-from mpt_live.timeline import read_rows  # noqa: E402
+from mpt_live.results import read_table  # noqa: E402
 from mpt_live.writers import CSVSink, write_json  # noqa: E402
 from train.datasets.longvideo import LongVideoIndex, read_annotations_csv  # noqa: E402
 from train.spot_metrics import read_runs, score  # noqa: E402
@@ -97,7 +97,7 @@ def main() -> None:
                 t0 = time.perf_counter()
                 with VideoFile(v.video) as src:
                     s = run_job(src, runtime, SessionConfig(max_faces=1), d)
-                baseline_events(read_rows(d / "predictions.csv"), v.name, s["source_fps"], window_s, classes,
+                baseline_events(read_table(d / "predictions.csv")[1], v.name, s["source_fps"], window_s, classes,
                                 args.out / "baseline" / root.name / v.video.stem / "events.csv")
                 cost = s["spotting_ms_per_face_frame"]
                 spot_cpu.append((s["frames_with_face"], cost["cpu_mean"] or 0.0, cost["cpu_p95"] or 0.0))

@@ -27,10 +27,10 @@ from typing import Any
 from .clocktime import clock
 from .errors import InputError
 from .model_trust import fact_warning
-from .overview import is_batch_out, listed_folders, read_failed, read_table, rebuild, video_key
+from .overview import is_batch_out, listed_folders, read_failed, rebuild, video_key
 from .report import run_title, write_plot_and_page
 from .review import damaged_copy
-from .results import ModelInfo, row_event_ids
+from .results import ModelInfo, read_table, row_event_ids
 from .rundir import BATCH_MARKER, SUMMARY, batch_in_use, read_summary, run_in_use
 from .spotting import EVENT_COLUMNS
 from .timeline import as_number, face_ids, last_frame_time

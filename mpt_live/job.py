@@ -24,14 +24,13 @@ from .interrupts import deferred, signal_name
 from .overlay import render_overlay
 from .report import run_title, write_plot_and_page
 from .review import ReviewSink, damaged_copy, needs_copy
-from .results import columns
+from .results import columns, read_table
 from .run_summary import frame_count
 from .rundir import finish_run, note_running, recorded_source, run_status, start_run
 from .recordings import stamp
 from .session import Session, SessionConfig
 from .sources import Frame
 from .spotting import EVENT_COLUMNS
-from .timeline import read_rows
 from .tracks import TrackedFace
 from .view import OverlayView
 from .window import DisplayWindow
@@ -179,7 +178,7 @@ def _finish(session: Session, out: Path | None, outputs: dict[str, Any], sink: C
         outputs["events"] = "events.csv" if events is not None else None
         if video is not None and video.frames:
             outputs["video"] = video.path.name
-        rows = read_rows(out / "predictions.csv")
+        rows = read_table(out / "predictions.csv")[1]
         # the page states the run's status (interrupted, incomplete) and its problems: known before it is written
         summary["status"], summary["problems"] = run_status(summary)
         source = Path(session.name) if Path(session.name).is_file() else None

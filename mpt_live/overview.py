@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .framenames import natural
-from .results import row_event_ids
+from .results import read_table, row_event_ids
 from .rundir import BATCH_MARKER, SUMMARY, read_summary
 from .spotting import EVENT_COLUMNS
 from .writers import atomic_path
@@ -105,8 +105,7 @@ def collect(out: Path, videos: list[Path], dirs: list[Path], failed: list[tuple[
             rows.append({**failed_row(name, f"{d / 'summary.json'}: not a summary of mpt-live"),
                          "folder": folder, "status": "incomplete"})
         try:
-            with open(d / EVENTS_CSV, newline="", encoding="utf-8") as fh:
-                events += [{**r, "video": name} for r in row_event_ids(csv.DictReader(fh))]
+            events += [{**r, "video": name} for r in row_event_ids(read_table(d / EVENTS_CSV)[1])]
         except (OSError, UnicodeError, csv.Error):
             pass  # its row says what the run wrote
     return rows, events
@@ -167,16 +166,6 @@ def listed_folders(out: Path) -> set[str]:
         return {r["folder"] for r in read_table(Path(out) / VIDEOS_CSV)[1] if r.get("folder")}
     except (OSError, UnicodeError, csv.Error):  # UnicodeError: not UTF-8, so not one mpt-live wrote
         return set()
-
-
-def read_table(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    """(header, rows) of a CSV file as mpt-live writes them (UTF-8; a byte-order mark, which a spreadsheet's "CSV
-    UTF-8" adds, is no part of the first column's name); OSError, UnicodeDecodeError (not UTF-8) or csv.Error as
-    they come, for the caller to say or pass over."""
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        rows = list(reader)
-        return list(reader.fieldnames or []), rows
 
 
 def read_failed(out: Path) -> list[tuple[Path, str]]:

@@ -7,11 +7,13 @@ the motion-only run simply has no classes, so no ``p_<class>`` columns), ``event
 ``summary.json`` is :meth:`mpt_live.session.Session.summary` plus the job's ``outputs``. Labels of a
 window (``top``): the class of the spotted event of that face whose onset..offset holds the window's
 time, ``neutral`` outside events, ``event`` inside one without a model, empty without a full window
-of face.
+of face. The CSV files are read back by :func:`read_table`, wherever mpt-live reads them (``--finish``, a
+batch's overview, the run's own plot and page).
 """
 
 from __future__ import annotations
 
+import csv
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -233,6 +235,17 @@ def row_event_ids(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """events.csv rows (as read) with their ``event_id``: the file's own, or, in a file written before the column
     existed, the row's number (1 for the first data row): the IDs were given in the order the rows were written."""
     return [{**r, "event_id": r.get("event_id") or str(n)} for n, r in enumerate(rows, start=1)]
+
+
+def read_table(path: str | Path) -> tuple[list[str], list[dict[str, str]]]:
+    """(header, rows) of a CSV file as mpt-live writes them (a run's predictions.csv and events.csv, a batch's
+    videos.csv and failed.csv): the one reader of them, so a file reads the same whichever part of mpt-live reads it.
+    UTF-8; a byte-order mark (a spreadsheet's "CSV UTF-8" save adds one) is no part of the first column's name.
+    OSError, UnicodeDecodeError (not UTF-8) or csv.Error as they come, for the caller to say or pass over."""
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        rows = list(reader)
+    return list(reader.fieldnames or []), rows
 
 
 def percentile(values: Iterable[float], q: float) -> float | None:

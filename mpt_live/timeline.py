@@ -1,7 +1,7 @@
 """timeline.png: per face, its labels, class probabilities and motion score over time, its events shaded.
 
 Drawn with matplotlib's Agg backend from the rows written to ``predictions.csv`` (dicts with the
-CSV's columns; strings or numbers) and the events of ``summary.json`` (each with ``face``,
+CSV's columns; strings or numbers, as :func:`mpt_live.results.read_table` reads them) and the events of ``summary.json`` (each with ``face``,
 ``onset_s``, ``apex_s``, ``offset_s``, ``class``, ``score``), so it can be rebuilt from the files of
 an interrupted run. One section per face ID (``face_id``): a label strip, the probabilities (with a
 model; without one, or when no window was classified, the motion panel's title says so) and the
@@ -11,7 +11,6 @@ left too).
 
 from __future__ import annotations
 
-import csv
 import logging
 import warnings
 from pathlib import Path
@@ -21,13 +20,6 @@ import numpy as np
 
 from .draw import class_hex
 from .writers import atomic_path
-
-
-def read_rows(path: str | Path) -> list[dict[str, str]]:
-    """The rows of a predictions.csv (a partial file from an interrupted run is fine)."""
-    with open(path, newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
-
 
 TICK_STEPS = (0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)
 

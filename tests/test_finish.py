@@ -170,6 +170,55 @@ def test_finish_on_a_batch_killed_in_its_first_video_writes_its_overview(tmp_pat
         assert [(r["folder"], r["status"]) for r in csv.DictReader(fh)] == [("a", "incomplete")]
 
 
+def _with_events(d: Path, ids: list[int]) -> Path:
+    """``d``'s events.csv holding events with these IDs, as a run writes it."""
+    from mpt_live.spotting import EVENT_COLUMNS
+
+    with open(d / "events.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, EVENT_COLUMNS)
+        w.writeheader()
+        for k, i in enumerate(ids):
+            t = 0.1 + 0.05 * ((k * 7) % 5)
+            w.writerow({"event_id": i, "video": "v.mp4", "face": 0, "onset_s": t, "apex_s": t + 0.02,
+                        "offset_s": t + 0.05, "onset_frame": round(t * 30), "apex_frame": round(t * 30) + 1,
+                        "offset_frame": round(t * 30) + 2, "type": "micro", "class": "", "confidence": "",
+                        "score": 2.0 + k})
+    return d
+
+
+def test_a_run_whose_csvs_a_spreadsheet_saved_again_reads_as_written(tmp_path):
+    """A spreadsheet's "CSV UTF-8" save of predictions.csv and events.csv begins them with a byte-order mark. The
+    batch's all_events.csv read events.csv without it in mind (its first column, event_id, was then another name: the
+    written IDs were replaced by row numbers) while --finish did: one reader now. A batch killed outright with two
+    runs alike but for the mark, --finish OUT: the same summary, the same timeline.png, the same overview rows."""
+    from mpt_live.results import read_table
+    from mpt_live.rundir import BATCH_MARKER
+
+    out = tmp_path / "batch"
+    plain, marked = (_with_events(_run_folder(out / n, "running"), [7, 3]) for n in ("plain", "marked"))
+    for name in ("predictions.csv", "events.csv"):
+        (marked / name).write_bytes(b"\xef\xbb\xbf" + (marked / name).read_bytes())
+    assert read_table(marked / "predictions.csv") == read_table(plain / "predictions.csv")
+    (out / BATCH_MARKER).write_text(json.dumps({"status": "running", "pid": DEAD_PID, "host": socket.gethostname()}))
+    res = cli("--finish", str(out))
+    assert res.returncode == 0 and "rebuilt: 2 videos" in res.stderr + res.stdout, res.stderr + res.stdout
+
+    def alike(s: dict) -> dict:
+        return {k: v for k, v in s.items() if k not in ("source", "finished")}
+
+    assert alike(summary(marked)) == alike(summary(plain)) and summary(plain)["windows"] == 5
+    assert sorted(e["event_id"] for e in summary(plain)["events"]) == [3, 7]
+    assert (marked / "timeline.png").read_bytes() == (plain / "timeline.png").read_bytes()
+    with open(out / "all_events.csv", newline="") as fh:
+        events = list(csv.DictReader(fh))
+    assert [r["event_id"] for r in events if r["video"] == "plain/v.mp4"] == ["7", "3"]
+    assert [{**r, "video": ""} for r in events if r["video"] == "marked/v.mp4"] == [
+        {**r, "video": ""} for r in events if r["video"] == "plain/v.mp4"]
+    with open(out / "videos.csv", newline="") as fh:
+        rows = {r["folder"]: {**r, "video": "", "folder": ""} for r in csv.DictReader(fh)}
+    assert rows.keys() == {"plain", "marked"} and rows["marked"] == rows["plain"]
+
+
 @pytest.mark.parametrize("make, expected", [
     (lambda d: _run_folder(d, "running", pid=os.getpid()), "is still writing there"),
     (lambda d: d.mkdir(), "not an output folder of mpt-live"),

@@ -764,7 +764,7 @@ def test_a_review_copy_made_for_the_page_is_named_in_the_summary(tmp_path):
     """When the page's review.webm was made after the run (mpt-live --finish of a killed run that had no copy yet,
     a copy the run did not make as it read), summary.json's outputs.review stayed null beside the file."""
     from mpt_live.report import write_plot_and_page
-    from mpt_live.timeline import read_rows
+    from mpt_live.results import read_table
 
     clip = mjpg_interview(tmp_path)
     out = tmp_path / "run"
@@ -773,5 +773,5 @@ def test_a_review_copy_made_for_the_page_is_named_in_the_summary(tmp_path):
     assert summary["outputs"]["review"] == "review.webm"
     (out / "review.webm").unlink()
     summary["outputs"]["review"] = None
-    write_plot_and_page(out, summary, read_rows(out / "predictions.csv"), [], clip, "t", demo=False)
+    write_plot_and_page(out, summary, read_table(out / "predictions.csv")[1], [], clip, "t", demo=False)
     assert summary["outputs"]["review"] == "review.webm" and (out / "review.webm").is_file()

@@ -112,12 +112,12 @@ def busy(pages, tmp_path_factory):
     """The two faces' run with 40 events spread over its 4 s (a reviewer's page of a busy interview): its page
     made again from its own rows and video, as the run writes it."""
     from mpt_live.report import write_report
-    from mpt_live.timeline import read_rows
+    from mpt_live.results import read_table
 
     d = tmp_path_factory.mktemp("busy") / "two_faces"
     shutil.copytree(pages["two faces"], d)
     summary = json.loads((d / "summary.json").read_text())
-    rows = read_rows(d / "predictions.csv")
+    rows = read_table(d / "predictions.csv")[1]
     fps, end = float(summary["source_fps"]), max(float(r["time_s"]) for r in rows)
     summary["events"] = [{"face": k % 2, "onset_s": t, "apex_s": t + 0.1, "offset_s": t + 0.2, "onset_frame": round(t * fps),
                           "apex_frame": round((t + 0.1) * fps), "offset_frame": round((t + 0.2) * fps), "type": "micro",

@@ -5,7 +5,8 @@ from __future__ import annotations
 import cv2
 import pytest
 
-from mpt_live.timeline import read_rows, render_timeline
+from mpt_live.results import read_table
+from mpt_live.timeline import render_timeline
 from mpt_live.writers import CSVSink
 
 CLASSES = ["negative", "positive", "surprise"]
@@ -28,7 +29,7 @@ def test_timeline_from_csv_rows(tmp_path):
     with CSVSink(tmp_path / "p.csv", cols) as sink:
         for r in _rows():
             sink.write(r)
-    rows = read_rows(tmp_path / "p.csv")
+    rows = read_table(tmp_path / "p.csv")[1]
     ev = [{"face": 0, "onset_s": 1.25, "apex_s": 1.5, "offset_s": 1.75, "score": 21.0, "class": "surprise"}]
     out = render_timeline(rows, CLASSES, ev, tmp_path / "timeline.png", title="clip", demo=True)
     img = cv2.imread(str(out))
