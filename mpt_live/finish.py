@@ -30,7 +30,7 @@ from .model_trust import fact_warning
 from .overview import is_batch_out, listed_folders, read_failed, rebuild, video_key
 from .report import run_title, write_plot_and_page
 from .review import damaged_copy
-from .results import ModelInfo, read_table, row_event_ids
+from .results import ModelInfo, read_event_rows, read_table
 from .rundir import BATCH_MARKER, SUMMARY, batch_in_use, read_summary, run_in_use
 from .spotting import EVENT_COLUMNS
 from .timeline import as_number, face_ids, last_frame_time
@@ -196,21 +196,18 @@ def killed_summary(folder: Path, marker: dict[str, Any], rows: list[dict[str, st
 
 
 def read_events(path: Path) -> list[dict[str, Any]]:
-    """events.csv's rows as summary.json's events (numbers as numbers, no ``video``; no probabilities: the CSV
-    has none), each with the ``event_id`` the run wrote (a file from before that column: its row's number, the same
-    ID); [] without the file. A last line the kill cut short (no line end) is left out: the event was not whole; a
-    file that is not UTF-8 text is refused in one line."""
+    """events.csv's rows (:func:`mpt_live.results.read_event_rows`) as summary.json's events (numbers as numbers, no
+    ``video``; no probabilities: the CSV has none), each with the ``event_id`` the run wrote (a file from before that
+    column: its row's number, the same ID); [] without the file. A last line the kill cut short (no line end) is left
+    out: the event was not whole; a file that is not UTF-8 text is refused in one line."""
     if not path.is_file():
         return []
     out = []
     try:
-        text = path.read_text(encoding="utf-8-sig")  # a spreadsheet's "CSV UTF-8" begins with a byte-order mark
-    except (OSError, UnicodeDecodeError) as e:
+        rows = read_event_rows(path)
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise _unreadable(path, e) from None
-    lines = text.splitlines(keepends=True)
-    if lines and not lines[-1].endswith(("\n", "\r")):
-        lines.pop()  # cut by the kill mid-row
-    for n, r in enumerate(row_event_ids(csv.DictReader(lines)), start=2):  # an older file's IDs: its rows' numbers
+    for n, r in enumerate(rows, start=2):
         e: dict[str, Any] = {k: r.get(k) for k in EVENT_COLUMNS if k != "video"}
         try:
             for k in ("event_id", "face", "onset_frame", "apex_frame", "offset_frame"):

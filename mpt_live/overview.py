@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .framenames import natural
-from .results import read_table, row_event_ids
+from .results import read_event_rows, read_table
 from .rundir import BATCH_MARKER, SUMMARY, read_summary
 from .spotting import EVENT_COLUMNS
 from .writers import atomic_path
@@ -105,7 +105,7 @@ def collect(out: Path, videos: list[Path], dirs: list[Path], failed: list[tuple[
             rows.append({**failed_row(name, f"{d / 'summary.json'}: not a summary of mpt-live"),
                          "folder": folder, "status": "incomplete"})
         try:
-            events += [{**r, "video": name} for r in row_event_ids(read_table(d / EVENTS_CSV)[1])]
+            events += [{**r, "video": name} for r in read_event_rows(d / EVENTS_CSV)]
         except (OSError, UnicodeError, csv.Error):
             pass  # its row says what the run wrote
     return rows, events

@@ -7,8 +7,8 @@ the motion-only run simply has no classes, so no ``p_<class>`` columns), ``event
 ``summary.json`` is :meth:`mpt_live.session.Session.summary` plus the job's ``outputs``. Labels of a
 window (``top``): the class of the spotted event of that face whose onset..offset holds the window's
 time, ``neutral`` outside events, ``event`` inside one without a model, empty without a full window
-of face. The CSV files are read back by :func:`read_table`, wherever mpt-live reads them (``--finish``, a
-batch's overview, the run's own plot and page).
+of face. The CSV files are read back by :func:`read_table` (events.csv by :func:`read_event_rows`), wherever
+mpt-live reads them (``--finish``, a batch's overview, the run's own plot and page).
 """
 
 from __future__ import annotations
@@ -237,15 +237,25 @@ def row_event_ids(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{**r, "event_id": r.get("event_id") or str(n)} for n, r in enumerate(rows, start=1)]
 
 
-def read_table(path: str | Path) -> tuple[list[str], list[dict[str, str]]]:
+def read_table(path: str | Path, whole_lines: bool = False) -> tuple[list[str], list[dict[str, str]]]:
     """(header, rows) of a CSV file as mpt-live writes them (a run's predictions.csv and events.csv, a batch's
     videos.csv and failed.csv): the one reader of them, so a file reads the same whichever part of mpt-live reads it.
     UTF-8; a byte-order mark (a spreadsheet's "CSV UTF-8" save adds one) is no part of the first column's name.
-    OSError, UnicodeDecodeError (not UTF-8) or csv.Error as they come, for the caller to say or pass over."""
+    ``whole_lines``: a last line without its line end is left out (a run killed while writing that row: it is not
+    whole). OSError, UnicodeDecodeError (not UTF-8) or csv.Error as they come, for the caller to say or pass over."""
     with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        rows = list(reader)
+        lines = fh.readlines()
+    if whole_lines and lines and not lines[-1].endswith(("\n", "\r")):
+        lines.pop()
+    reader = csv.DictReader(lines)
+    rows = list(reader)
     return list(reader.fieldnames or []), rows
+
+
+def read_event_rows(path: str | Path) -> list[dict[str, Any]]:
+    """The rows of an events.csv as written (strings), each with its ``event_id`` (:func:`row_event_ids`: an older
+    file's, its row's number); a last row a kill cut short is left out. Errors as :func:`read_table`'s."""
+    return row_event_ids(read_table(path, whole_lines=True)[1])
 
 
 def percentile(values: Iterable[float], q: float) -> float | None:

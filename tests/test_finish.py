@@ -170,8 +170,9 @@ def test_finish_on_a_batch_killed_in_its_first_video_writes_its_overview(tmp_pat
         assert [(r["folder"], r["status"]) for r in csv.DictReader(fh)] == [("a", "incomplete")]
 
 
-def _with_events(d: Path, ids: list[int]) -> Path:
-    """``d``'s events.csv holding events with these IDs, as a run writes it."""
+def _with_events(d: Path, ids: list[int], cut: bool = False) -> Path:
+    """``d``'s events.csv holding events with these IDs (in the order they closed: not by onset), as a run writes it;
+    ``cut``: then the start of one more row, as a kill mid-row leaves it."""
     from mpt_live.spotting import EVENT_COLUMNS
 
     with open(d / "events.csv", "w", newline="") as fh:
@@ -183,6 +184,8 @@ def _with_events(d: Path, ids: list[int]) -> Path:
                         "offset_s": t + 0.05, "onset_frame": round(t * 30), "apex_frame": round(t * 30) + 1,
                         "offset_frame": round(t * 30) + 2, "type": "micro", "class": "", "confidence": "",
                         "score": 2.0 + k})
+        if cut:
+            fh.write("99,v.mp4,0,0.3")
     return d
 
 
@@ -217,6 +220,21 @@ def test_a_run_whose_csvs_a_spreadsheet_saved_again_reads_as_written(tmp_path):
     with open(out / "videos.csv", newline="") as fh:
         rows = {r["folder"]: {**r, "video": "", "folder": ""} for r in csv.DictReader(fh)}
     assert rows.keys() == {"plain", "marked"} and rows["marked"] == rows["plain"]
+
+
+def test_the_overview_leaves_out_the_event_a_kill_cut_short_as_the_summary_does(tmp_path):
+    """A run killed while writing a row of events.csv: --finish leaves that event out of the summary (it is not
+    whole), and the batch's all_events.csv, which listed what was there of it, now does too."""
+    from mpt_live.rundir import BATCH_MARKER
+
+    out = tmp_path / "batch"
+    d = _with_events(_run_folder(out / "a", "running"), [1, 2], cut=True)
+    (out / BATCH_MARKER).write_text(json.dumps({"status": "running", "pid": DEAD_PID, "host": socket.gethostname()}))
+    res = cli("--finish", str(out))
+    assert res.returncode == 0 and "rebuilt: 1 video" in res.stderr + res.stdout, res.stderr + res.stdout
+    with open(out / "all_events.csv", newline="") as fh:
+        listed = [r["event_id"] for r in csv.DictReader(fh)]
+    assert listed == ["1", "2"] and sorted(e["event_id"] for e in summary(d)["events"]) == [1, 2]
 
 
 @pytest.mark.parametrize("make, expected", [
