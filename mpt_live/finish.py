@@ -27,7 +27,7 @@ from typing import Any
 from .clocktime import clock
 from .errors import InputError
 from .model_trust import fact_warning
-from .overview import is_batch_out, listed_folders, read_failed, rebuild, video_key
+from .overview import BatchTables, is_batch_out, read_tables, rebuild, video_key
 from .report import run_title, write_plot_and_page
 from .review import damaged_copy
 from .results import ModelInfo, read_event_rows, read_table
@@ -123,16 +123,20 @@ def _damaged_review(folder: Path, marker: dict[str, Any], summary: dict[str, Any
     return f"; no copy of the damaged recording ({why}): its page may stop playing at the damage"
 
 
-def finish_overview(folder: Path, runs: list[Path] | dict[Path, dict[str, Any]]) -> str | None:
-    """Rebuild the overview of the batch whose --out is ``folder`` (``runs``: its run folders, as
-    :func:`run_folders` found them, or with their summaries as :func:`find_runs` read them) and say so in a line;
-    None where ``folder`` is a run's own or no batch's."""
-    if list(runs) == [folder] or not is_batch_out(folder):
+def finish_overview(folder: Path, runs: list[Path]) -> str | None:
+    """Rebuild the overview of the batch whose --out is ``folder`` (``runs``: its run folders, as :func:`run_folders`
+    found them; their summaries read now: --finish has just rewritten the killed ones') and say so in a line; None
+    where ``folder`` is a run's own or no batch's."""
+    if runs == [folder] or not is_batch_out(folder):
         return None
-    if not isinstance(runs, dict):  # read now: --finish has just rewritten the killed ones'
-        runs = {d: s for d in runs if (s := read_summary(d)) is not None}
-    n = rebuild(folder, runs)
-    return (f"{folder}: the batch's overview (videos.csv, all_events.csv, index.html) rebuilt: {n} "
+    return _rebuilt(folder, {d: s for d in runs if (s := read_summary(d)) is not None})
+
+
+def _rebuilt(out: Path, runs: dict[Path, dict[str, Any]], tables: BatchTables | None = None) -> str:
+    """The overview of the batch in ``out`` rebuilt from ``runs`` (its run folders' summaries) and ``tables`` (its
+    own, read here where None): the line saying so."""
+    n = rebuild(out, runs, tables)
+    return (f"{out}: the batch's overview (videos.csv, all_events.csv, index.html) rebuilt: {n} "
             f"video{'s' if n != 1 else ''}")
 
 
@@ -140,22 +144,25 @@ def refresh_enclosing(run_dir: Path) -> str | None:
     """At the end of a single video's run into ``run_dir`` (:func:`mpt_live.job.run_job`, a Ray video's outputs
     written): the overview of the batch whose --out holds it as one of its videos' folders (its videos.csv lists the
     folder, or its failed.csv the run's video) rebuilt as :func:`finish_overview` does, so it describes this run, and a
-    line saying so; None where no batch lists it, or a live batch holds that --out (this process's too: a batch
-    rewrites its own overview after each of its videos)."""
+    line saying so, for the caller to print; None where no batch lists it, or a live batch holds that --out (this
+    process's too: a batch rewrites its own overview after each of its videos). The batch's videos.csv and failed.csv
+    are read once, as are its runs' summaries."""
     here = Path(os.path.abspath(run_dir))
     for parent in here.parents:
         if not is_batch_out(parent):
             continue
         if batch_in_use(parent, mine=True) is not None:
             return None
-        if here.relative_to(parent).as_posix() not in listed_folders(parent):
+        tables = read_tables(parent)
+        if here.relative_to(parent).as_posix() not in tables.folders:
             source = (read_summary(here) or {}).get("source")  # a video the batch failed on, run since
-            if not isinstance(source, str) or video_key(source) not in {video_key(v) for v, _ in read_failed(parent)}:
+            if not isinstance(source, str) or video_key(source) not in {video_key(v) for v, _ in tables.failed}:
                 return None
         try:  # refused where a batch took the folder since
-            return finish_overview(parent, find_runs(parent))
+            runs = find_runs(parent)
         except InputError:
             return None
+        return None if list(runs) == [parent] else _rebuilt(parent, runs, tables)
     return None
 
 

@@ -20,6 +20,7 @@ import csv
 import html
 import io
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -160,12 +161,29 @@ def is_batch_out(out: Path) -> bool:
     return any((Path(out) / n).is_file() for n in (VIDEOS_CSV, FAILED, BATCH_MARKER))
 
 
-def listed_folders(out: Path) -> set[str]:
-    """The ``folder`` cells of ``out/videos.csv`` (the batch's videos' folders, relative to ``out``); {} without one."""
+@dataclass(frozen=True)
+class BatchTables:
+    """What a batch's --out says of its videos, read once (:func:`read_tables`) for a rebuild and what decides it:
+    its videos.csv's ``header`` and ``rows`` (none without a readable one) and failed.csv's (video, reason) rows."""
+
+    header: list[str]
+    rows: list[dict[str, str]]
+    failed: list[tuple[Path, str]]
+
+    @property
+    def folders(self) -> set[str]:
+        """The ``folder`` cells of videos.csv: the batch's videos' folders, relative to its --out."""
+        return {r["folder"] for r in self.rows if r.get("folder")}
+
+
+def read_tables(out: Path) -> BatchTables:
+    """``out``'s videos.csv and failed.csv as :class:`BatchTables`; a file missing or not readable as one mpt-live
+    wrote (not UTF-8: saved again in a system's code page, or anyone's own videos.csv) is none."""
     try:
-        return {r["folder"] for r in read_table(Path(out) / VIDEOS_CSV)[1] if r.get("folder")}
-    except (OSError, UnicodeError, csv.Error):  # UnicodeError: not UTF-8, so not one mpt-live wrote
-        return set()
+        header, rows = read_table(Path(out) / VIDEOS_CSV)
+    except (OSError, UnicodeError, csv.Error):
+        header, rows = [], []
+    return BatchTables(header, rows, read_failed(out))
 
 
 def read_failed(out: Path) -> list[tuple[Path, str]]:
@@ -199,25 +217,23 @@ def record_failures(out: Path | None, failed: list[tuple[Path, str]]) -> None:
         pass  # the console lists them too; a full disk is reported by the videos' own outputs
 
 
-def batch_classes(out: Path, runs: dict[Path, dict[str, Any]] | None = None) -> tuple[str, ...]:
+def batch_classes(out: Path, runs: dict[Path, dict[str, Any]] | None = None,
+                  tables: BatchTables | None = None) -> tuple[str, ...]:
     """The classes of the model the batch in ``out`` ran, as it recorded them: in its marker (a batch still running,
     or killed outright), else the ``events_<class>`` columns of the videos.csv a rebuild replaces; () where neither
     says. That header also holds the classes of the other models its runs had when it was written: where a run it
     lists has another model since (its summary.json, as in ``runs`` by folder or read here, names another than its
     row), only the columns that are classes of its runs' models now are kept, so a replaced run's are not kept as
-    the batch's."""
+    the batch's. ``tables``: ``out``'s, already read (:func:`read_tables`)."""
     marker = read_summary(out, BATCH_MARKER) or {}
     if isinstance(marker.get("classes"), list):
         return tuple(str(c) for c in marker["classes"])
-    try:
-        header, rows = read_table(Path(out) / VIDEOS_CSV)
-    except (OSError, UnicodeError, csv.Error):
-        return ()
-    named = [c.removeprefix("events_") for c in header  # events_per_min is no class's
+    tables = tables or read_tables(out)
+    named = [c.removeprefix("events_") for c in tables.header  # events_per_min is no class's
              if c.startswith("events_") and c not in COLUMNS and c != f"events_{UNCLASSIFIED}"]
     known: set[str] = set()
     replaced = False
-    for r in rows:
+    for r in tables.rows:
         if not r.get("folder"):
             continue  # a failure: no run
         d = Path(out) / r["folder"]
@@ -240,20 +256,22 @@ def _run_since(found: tuple[Path, Path] | None, failures: Path) -> bool:
         return False
 
 
-def rebuild(out: Path, runs: dict[Path, dict[str, Any]]) -> int:
+def rebuild(out: Path, runs: dict[Path, dict[str, Any]], tables: BatchTables | None = None) -> int:
     """Rewrite the overview of the batch in ``out`` from what the folder holds, without the batch's list of
     videos (``mpt-live --finish``, a single run into one of its videos' folders): its videos are those the summaries
     of ``runs`` (its run folders: their summary.json, read once) name and those of failed.csv, in natural order of
     their paths (the batch's order); the columns those of the batch's model (:func:`batch_classes`) and of the runs'.
     A failed video run since into a folder of the batch (its summary.json newer than failed.csv) is no longer failed
     (nor in failed.csv); an earlier batch's folder of it, left as it was, does not undo its failure. Returns how
-    many videos that is; a video the batch never reached is not known, so not counted."""
+    many videos that is; a video the batch never reached is not known, so not counted. ``tables``: ``out``'s,
+    already read (:func:`read_tables`)."""
     videos: dict[str, tuple[Path, Path]] = {}  # video_key -> (the video as named, its folder)
     for d, s in sorted(runs.items()):
         source = s.get("source")
         if isinstance(source, str) and source:
             videos.setdefault(video_key(source), (Path(source), d))
-    listed = read_failed(out)
+    tables = tables or read_tables(out)
+    listed = tables.failed
     failed = [(v, r) for v, r in listed if not _run_since(videos.get(video_key(v)), Path(out) / FAILED)]
     if len(failed) != len(listed):
         record_failures(out, failed)
@@ -261,7 +279,7 @@ def rebuild(out: Path, runs: dict[Path, dict[str, Any]]) -> int:
         videos.setdefault(video_key(video), (video, Path(out)))  # its row is the failure, whatever folder it has
     ordered = sorted(videos.values(), key=lambda vd: natural(vd[0].as_posix()))
     write_overview(out, [v for v, _ in ordered], [d for _, d in ordered], failed, batch=True,
-                   classes=batch_classes(out, runs), summaries=runs)
+                   classes=batch_classes(out, runs, tables), summaries=runs)
     return len(ordered)
 
 

@@ -348,6 +348,47 @@ def test_the_refresh_reads_each_summary_once(tmp_path, monkeypatch):
     assert sorted(r for r in reads if r != out) == sorted(dirs)  # out itself: whether it is a run's folder
 
 
+def test_the_refresh_reads_the_batchs_tables_once(tmp_path, monkeypatch):
+    """The enclosing batch's refresh read its videos.csv twice (whether it lists the run's folder, then for the class
+    columns) and its failed.csv twice where the run's video had failed there (whether it lists it, then for the
+    rebuild): each once now. A run into a listed folder reads every file of the batch at most once."""
+    import builtins
+    from collections import Counter
+
+    from mpt_live import finish
+    from mpt_live.batch import record_failures
+
+    videos = [tmp_path / "in" / f"v{i}.mp4" for i in range(3)]
+    out = tmp_path / "out"
+    dirs = output_dirs(videos, out)
+    failed = [(videos[2], "v2.mp4: could not be read")]
+    for v, d in zip(videos, dirs):
+        d.mkdir(parents=True)
+        (d / "summary.json").write_text(json.dumps({**_summary("complete", []), "source": str(v)}))
+        (d / "events.csv").write_text("event_id,video\n")
+    record_failures(out, failed)
+    write_overview(out, videos, dirs, failed, classes=("happiness", "surprise"))
+    os.utime(dirs[2] / "summary.json", (os.path.getmtime(out / "failed.csv") + 5,) * 2)  # v2 run alone since
+    reads: Counter[Path] = Counter()
+    real = io.open
+
+    def counted(file, mode="r", *args, **kwargs):
+        fh = real(file, mode, *args, **kwargs)
+        if "r" in mode and not isinstance(file, int):
+            reads[Path(file)] += 1
+        return fh
+
+    monkeypatch.setattr(io, "open", counted)
+    monkeypatch.setattr(builtins, "open", counted)
+    assert "rebuilt: 3 videos" in finish.refresh_enclosing(dirs[2])  # its video in failed.csv, not its folder
+    assert (reads[out / "videos.csv"], reads[out / "failed.csv"]) == (1, 1)
+    assert [r["status"] for r in rows(out / "videos.csv")] == ["done"] * 3
+    reads.clear()
+    assert "rebuilt: 3 videos" in finish.refresh_enclosing(dirs[0])  # its folder in videos.csv
+    assert reads[out / "videos.csv"] == 1 and max(reads.values()) == 1
+    assert {out / "videos.csv", *(d / "summary.json" for d in dirs), *(d / "events.csv" for d in dirs)} <= set(reads)
+
+
 def test_a_run_started_from_another_folder_is_named_as_the_batch_named_it(clips, tmp_path, monkeypatch):
     """One of a batch's videos run again alone from its own folder (typed as a bare name) into its batch folder, then
     --finish OUT from yet another folder: the overview names it as the batch did, once (its summary records the path
