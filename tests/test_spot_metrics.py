@@ -725,3 +725,31 @@ def test_a_json_output_typed_as_a_folder_is_one_line_not_a_file_of_its_name(tmp_
     assert res.exit_code == 2 and lines == [f"error: --out {tmp_path / 'res'}/: a folder, expected a file name (e.g. "
                                             f"{tmp_path / 'res' / 'spotting.json'})"], lines
     assert not (tmp_path / "res").exists()
+
+
+@pytest.mark.parametrize("columns", [EVENT_COLUMNS, [c for c in EVENT_COLUMNS if c != "event_id"]])
+def test_files_a_spreadsheet_saved_with_a_byte_order_mark_score_as_the_plain_ones(tmp_path, columns):
+    # a spreadsheet's "CSV UTF-8" save starts the file with a byte-order mark: the first column (event_id, or video in
+    # an events.csv from before that column; time_s in predictions.csv) must keep its name
+    from train.spot_frames import first_time
+
+    root = _benchmark(tmp_path)
+    row = {"video": "long_001.mp4", "face": 0, "onset_frame": 11, "apex_frame": 14, "offset_frame": 20,
+           "type": "micro", "class": "happiness", "score": 3.0, "event_id": 1}
+    results = []
+    for bom in (False, True):
+        run = tmp_path / f"run{int(bom)}"
+        (run / "long_001").mkdir(parents=True)
+        with open(run / "long_001" / "events.csv", "w", newline="", encoding="utf-8-sig" if bom else "utf-8") as fh:
+            w = csv.DictWriter(fh, columns)
+            w.writeheader()
+            w.writerow({c: row.get(c, "") for c in columns})
+        (run / "long_001" / "predictions.csv").write_text("time_s,frame,face_id\n0.5,15,0\n",
+                                                          encoding="utf-8-sig" if bom else "utf-8")
+        assert first_time(run / "long_001") == 0.5
+        res = CliRunner().invoke(app, ["spot", "--truth", str(root / "annotations.csv"), "--runs", str(run),
+                                       "--type", "micro", "--out", str(tmp_path / f"s{int(bom)}.json")])
+        assert res.exit_code == 0, res.output
+        out = json.loads((tmp_path / f"s{int(bom)}.json").read_text())
+        results.append((out["tp"], out["fp"], out["fn"]))
+    assert results[0] == results[1] and results[0][0] == 1  # the movement at frames 10-19 found in both

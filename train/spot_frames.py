@@ -40,7 +40,7 @@ def _rows(folder: Path) -> Iterator[dict[str, str]]:
     """The rows of the run's predictions.csv as they read; none past a line that does not (no file, bytes that are no
     text; a last line cut by a kill reads with empty cells)."""
     try:
-        with open(folder / "predictions.csv", newline="", encoding="utf-8") as fh:
+        with open(folder / "predictions.csv", newline="", encoding="utf-8-sig") as fh:
             yield from csv.DictReader(fh)
     except (OSError, UnicodeDecodeError, csv.Error):
         return

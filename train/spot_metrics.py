@@ -184,7 +184,7 @@ def _seconds(v: str | None) -> float | None:
 def read_events(path: Path) -> list[Spotted]:
     """The spotted intervals of one ``events.csv`` (columns: see ``mpt_live.spotting.EVENT_COLUMNS``)."""
     try:
-        fh = open(path, newline="", encoding="utf-8")
+        fh = open(path, newline="", encoding="utf-8-sig")  # a spreadsheet's "CSV UTF-8" save adds a byte-order mark
     except OSError as e:
         raise InputError(f"{path}: cannot read ({e.strerror})") from None
     with fh:
