@@ -8,13 +8,16 @@ from typing import Any
 
 from rich.console import Console, RenderableType
 from rich.live import Live
-from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskID, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
 from .errors import counted
 
 
 LOG_EVERY_S = 30.0  # where the output is a file or a pipe: a plain progress line this often
+# what a task counts where each item takes minutes (a whole video, a LOSO fold): its rate is the mean since the task
+# began, not rich's estimate from the last 30 s, which two videos ending a second apart made 0.4 videos/s
+WHOLE_ITEMS = frozenset({"videos", "folds"})
 
 
 def progress_bar(console: Console | None = None, *extra: ProgressColumn | str, transient: bool = False,
@@ -23,8 +26,38 @@ def progress_bar(console: Console | None = None, *extra: ProgressColumn | str, t
     the console is not a terminal (``nohup mpt-live ... > run.log``) the bar would show only when it ends,
     so the run's log gets a plain line every ``log_every_s`` instead (:class:`LoggedProgress`)."""
     return LoggedProgress(TextColumn("{task.description}", markup=False), BarColumn(),  # names as they are MofNCompleteColumn(), *extra,
-                          TimeRemainingColumn(), console=console, transient=transient, disable=disable,
+                          RemainingColumn(), console=console, transient=transient, disable=disable,
                           log_every_s=log_every_s)
+
+
+def estimate(task: Task) -> tuple[float | None, float | None]:
+    """``(items per second, seconds left)`` of ``task`` (None: not known yet). Rich's own figures come from the
+    last 30 s of progress: right for frames, which come steadily, wrong for whole videos minutes apart (the
+    ``unit`` fields of :data:`WHOLE_ITEMS`): a ``--jobs 2`` batch whose first two videos ended a second apart said
+    '0.4 videos/s, 0:00:20 left', and went on saying it for the minutes until the next video ended. Those are taken over the time since the task began, from the items done since (a resumed task's items
+    done before it began do not count)."""
+    if task.fields.get("unit") not in WHOLE_ITEMS:
+        return task.speed, task.time_remaining
+    if task.finished:
+        return None, 0.0
+    done, elapsed = task.completed - task.fields.get("completed_at_start", 0), task.elapsed
+    if done <= 0 or not elapsed or task.total is None:
+        return None, None
+    speed = done / elapsed
+    return speed, (task.total - task.completed) / speed
+
+
+class RemainingColumn(TimeRemainingColumn):
+    """Rich's time-remaining column, with the time left of :func:`estimate`."""
+
+    def render(self, task: Task) -> Text:
+        if task.fields.get("unit") not in WHOLE_ITEMS or task.finished or task.total is None:
+            return super().render(task)
+        left = estimate(task)[1]
+        if left is None:
+            return Text("-:--:--", style="progress.remaining")
+        minutes, seconds = divmod(int(left), 60)
+        return Text(f"{minutes // 60:d}:{minutes % 60:02d}:{seconds:02d}", style="progress.remaining")
 
 
 class LoggedProgress(Progress):
@@ -36,6 +69,11 @@ class LoggedProgress(Progress):
         super().__init__(*columns, **kwargs)
         self._log = not self.disable and not self.console.is_terminal
         self.log_every_s, self._logged = log_every_s, time.monotonic()
+
+    def add_task(self, description: str, start: bool = True, total: float | None = 100.0, completed: int = 0,
+                 visible: bool = True, **fields: Any) -> TaskID:
+        # what was done before (a resumed LOSO run's folds) is not counted in a whole-item task's rate
+        return super().add_task(description, start, total, completed, visible, completed_at_start=completed, **fields)
 
     def update(self, task_id: Any, **kwargs: Any) -> None:  # type: ignore[override]
         super().update(task_id, **kwargs)
@@ -51,7 +89,7 @@ class LoggedProgress(Progress):
         self._logged = time.monotonic()
         for t in self.tasks:
             if t.visible and not t.finished and t.completed:
-                self.console.print(log_line(t.description, t.completed, t.total, t.speed, t.time_remaining,
+                self.console.print(log_line(t.description, t.completed, t.total, *estimate(t),
                                             t.fields.get("unit", "frames")),
                                    highlight=False, soft_wrap=True, markup=False, emoji=False)
 
@@ -61,8 +99,9 @@ def log_line(name: str, done: float, total: float | None, speed: float | None, l
     """``name: done/total frames (p%), s frames/s, h:mm:ss left`` (the parts that are known; ``unit``: what the task
     counts, its ``unit`` field: frames, videos, folds, steps, clips)."""
     msg = f"{name}: {int(done)}" + (f"/{int(total)} {unit} ({done / total:.0%})" if total else f" {unit}")
-    if speed:
-        msg += f", {speed:.1f} {unit}/s"
+    if speed:  # videos a few minutes each: '0.4 videos/min', not '0.0 videos/s'
+        per, scale = next(((p, k) for p, k in (("s", 1), ("min", 60)) if speed * k >= 0.1), ("h", 3600))
+        msg += f", {speed * scale:.1f} {unit}/{per}"
     if left is not None and total:
         h, rest = divmod(int(left), 3600)
         msg += f", {h}:{rest // 60:02d}:{rest % 60:02d} left"

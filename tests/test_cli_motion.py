@@ -379,6 +379,42 @@ def test_a_logged_progress_line_names_what_its_task_counts():
     assert not any("folds" in line and "frames" in line for line in lines), lines
 
 
+def test_a_batch_of_videos_estimates_its_time_left_from_the_whole_run():
+    """A ``--jobs 2`` batch of ten 1-minute videos (3 minutes each here) whose first two ended a second apart logged
+    'videos (2 jobs): 2/10 videos (20%), 0.4 videos/s, 0:00:20 left' (rich's rate over the last 30 s: two videos
+    in 2.5 s), and kept logging it for the 20 minutes until the next video ended. Whole videos (and LOSO folds) are
+    now timed over the task's whole run; frames keep rich's estimate."""
+    import io
+
+    from rich.console import Console
+    from rich.progress import TextColumn
+
+    from mpt_live.terminal import LoggedProgress, RemainingColumn
+
+    now = [0.0]
+    out = io.StringIO()
+    bar = LoggedProgress(TextColumn("{task.description}"), RemainingColumn(), get_time=lambda: now[0],
+                         console=Console(file=out, force_terminal=False, width=200), log_every_s=0.0)
+    with bar:
+        videos = bar.add_task("videos (2 jobs)", total=10, unit="videos")
+        folds = bar.add_task("LOSO folds", total=6, completed=4, unit="folds")  # resumed: 4 folds done before
+        frames = bar.add_task("a.mp4", total=1800)
+        for t in (180.0, 181.0):
+            now[0] = t
+            bar.advance(videos, 1)
+        bar.advance(folds, 1)
+        for t in (185.0, 190.0):  # 450 frames in 5 s: rich's estimate, 10 s left (not 190 s, the run's mean)
+            now[0] = t
+            bar.advance(frames, 450)
+        last = {line.split(":")[0]: line for line in out.getvalue().splitlines()}  # each task's last line
+        assert last["videos (2 jobs)"] == "videos (2 jobs): 2/10 videos (20%), 0.6 videos/min, 0:12:40 left"
+        assert last["LOSO folds"] == "LOSO folds: 5/6 folds (83%), 0.3 folds/min, 0:03:10 left"  # 1 in 190 s, not 5
+        assert last["a.mp4"] == "a.mp4: 900/1800 frames (50%), 90.0 frames/s, 0:00:10 left"
+        assert [bar.columns[1].render(t).plain for t in bar.tasks] == ["0:12:40", "0:03:10", "0:00:10"]
+        now[0] = 600.0  # no video has ended since: the time left grows instead of standing at 0:00:20
+        assert bar.columns[1].render(bar.tasks[videos]).plain == "0:40:00"
+
+
 @pytest.mark.parametrize("argv, said", [(["--vidoe", "a.mp4"], "No such option: --vidoe"),
                                         (["--video", "a.mp4", "--stride", "0"], "'--stride'"),
                                         (["--video"], "'--video' requires an argument")])
