@@ -98,9 +98,11 @@ def run_batch(videos: str | Path | list[Path], out: Path | None, runtime: Any | 
         for index, (video, d) in enumerate(zip(videos, dirs)):
             task = bar.add_task(video.name, total=None)
 
-            def tick(i: int, n: int | None, task=task) -> None:
+            def tick(i: int, n: int | None, task=task, index=index) -> None:
                 if i % 5 == 0 or (n and i >= n):
                     bar.update(task, completed=i, total=n or None)
+                    if overall is not None and n:  # the video's share done: the batch's time left counts it
+                        bar.update(overall, completed=index + min(i / n, 1.0))
 
             try:
                 with first if first is not None and index == 0 else open_recording(video, fps) as src:
@@ -121,7 +123,7 @@ def run_batch(videos: str | Path | list[Path], out: Path | None, runtime: Any | 
                 record_failures(out, failed)
             write_overview(out, videos, dirs, failed, classes=classes)  # OUT/videos.csv, all_events.csv, index.html
             if overall is not None:
-                bar.update(overall, advance=1)
+                bar.update(overall, completed=index + 1)
     return done, failed
 
 

@@ -125,6 +125,13 @@ def run_pool(todo: list[tuple[int, Path, Path]], spec: BatchSpec, jobs: int, con
     done: list[tuple[Path, Path, dict[str, Any]]] = []
     failed: list[tuple[Path, str]] = []
     finished: set[int] = set()
+    shares: dict[int, float] = {}  # video index -> the share of its frames done, while it runs
+
+    def ended(i: int) -> None:  # a video done or failed: the whole of it counts in the batch's bar
+        finished.add(i)
+        shares.pop(i, None)
+        bar.update(overall, completed=len(finished))
+
     try:
         with progress_bar(console) as bar:
             overall = bar.add_task(f"videos ({n} job{'s' if n != 1 else ''})", total=len(todo), unit="videos")
@@ -141,11 +148,10 @@ def run_pool(todo: list[tuple[int, Path, Path]], spec: BatchSpec, jobs: int, con
                         del procs[pid]
                         i = running.pop(pid, None)
                         if i is not None and i not in finished:
-                            finished.add(i)
+                            ended(i)
                             failed.append((by_index[i][0], f"{by_index[i][0]}: worker process died "
                                                            f"(exit code {p.exitcode})"))
                             bar.remove_task(bars.pop(i))
-                            bar.advance(overall)
                             if after is not None:
                                 after(failed)
                             if len(finished) < len(todo):
@@ -159,10 +165,13 @@ def run_pool(todo: list[tuple[int, Path, Path]], spec: BatchSpec, jobs: int, con
                     bars[i] = bar.add_task(by_index[i][0].name, total=None)
                 elif kind == "progress" and i in bars:
                     bar.update(bars[i], completed=ev[2], total=ev[3] or None)
+                    if ev[3]:  # the videos running count by their share done: the batch's time left moves with them
+                        shares[i] = min(ev[2] / ev[3], 1.0)
+                        bar.update(overall, completed=len(finished) + sum(shares.values()))
                 elif kind == "note":  # the run rebuilt an enclosing batch's overview (a single video's)
                     bar.console.print(Text(ev[2]), soft_wrap=True)
                 elif kind in ("done", "failed"):
-                    finished.add(i)
+                    ended(i)
                     running = {pid: j for pid, j in running.items() if j != i}
                     if kind == "done":
                         done.append((*by_index[i], ev[2]))
@@ -170,7 +179,6 @@ def run_pool(todo: list[tuple[int, Path, Path]], spec: BatchSpec, jobs: int, con
                         failed.append((by_index[i][0], ev[2]))
                     if i in bars:
                         bar.remove_task(bars.pop(i))
-                    bar.advance(overall)
                     if after is not None:
                         after(failed)
     finally:

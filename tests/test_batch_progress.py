@@ -1,0 +1,88 @@
+"""The progress of a batch of videos: its bar moves with the frames of the videos running, not only when one ends.
+
+A ``--jobs 2`` batch of ten 1-minute videos logged 'videos (2 jobs): 2/10 videos (20%), 0.4 videos/s, 0:00:20
+left' for the minutes until its next video ended: its bar moved only when a whole video ended, and two ending a
+second apart made a rate of 0.4 videos/s. The bar of the videos now counts each running video by the share of its
+frames done (``--jobs``; a serial batch too), so its time left follows the work done."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from rich.console import Console
+
+from mpt_live.session import SessionConfig
+
+FRAMES = 40
+
+
+def faceless(path: Path) -> Path:
+    """A 40-frame video of noise: no face, so a run of it is quick."""
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 20.0, (96, 96))
+    rng = np.random.default_rng(0)
+    for _ in range(FRAMES):
+        w.write(rng.integers(0, 255, (96, 96, 3), dtype=np.uint8))
+    w.release()
+    return path
+
+
+@pytest.fixture()
+def folder(tmp_path) -> Path:
+    d = tmp_path / "videos"
+    d.mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        faceless(d / name)
+    return d
+
+
+def recording(module, monkeypatch) -> list[float]:
+    """``module.progress_bar`` wrapped: the completed counts the bar of the videos (its first task) is given."""
+    real, seen = module.progress_bar, []
+
+    @contextmanager
+    def bar(*args, **kwargs):
+        with real(*args, **kwargs) as b:
+            update = b.update
+
+            def record(task, **k):
+                update(task, **k)
+                if task == b.task_ids[0]:
+                    seen.append(b.tasks[0].completed)
+
+            b.update = record
+            yield b
+
+    monkeypatch.setattr(module, "progress_bar", bar)
+    return seen
+
+
+def check(seen: list[float]) -> None:
+    assert seen == sorted(seen), seen  # never back
+    assert seen[-1] == 2
+    assert any(0 < c < 1 for c in seen), seen  # the first video's frames counted before it ended
+    assert any(1 < c < 2 for c in seen), seen
+
+
+def test_a_serial_batch_counts_the_frames_of_the_video_running(folder, tmp_path, monkeypatch):
+    import mpt_live.batch as batch
+
+    seen = recording(batch, monkeypatch)
+    done, failed = batch.run_batch(str(folder), tmp_path / "out", None, SessionConfig(), Console(quiet=True))
+    assert len(done) == 2 and not failed
+    check(seen)
+
+
+@pytest.mark.slow
+def test_a_jobs_batch_counts_the_frames_of_the_videos_running(folder, tmp_path, monkeypatch):
+    import mpt_live.pool as pool
+    from mpt_live.batch import run_parallel
+
+    seen = recording(pool, monkeypatch)
+    done, failed, _ = run_parallel(folder, tmp_path / "out", None, SessionConfig(), Console(quiet=True), jobs=1,
+                                   device="cpu")
+    assert len(done) == 2 and not failed
+    check(seen)
