@@ -30,6 +30,7 @@ from .clocktime import clock
 from .draw import (ACCENT, ALERT, DEMO_BG, MUTED, NOFACE, WARN, WHITE, class_color, corners, pill, pill_size, shade,
                    thumb, typeface)
 from .face_tags import TAG_WEIGHT, place_tags, tag_texts
+from .results import NEUTRAL
 
 
 @dataclass
@@ -49,7 +50,8 @@ class OverlayState:
     classes: Sequence[str] = ()
     probs: Sequence[float] | None = None
     label: str | None = None  # current label: a class, "neutral" (outside events) or None
-    confidence: float | None = None
+    confidence: float | None = None  # the confidence of the event the label names (events.csv's)
+    event_apex_s: float | None = None  # when that event's apex was: the label comes seconds after it
     face: bool = False  # the face track is live
     box: tuple[int, int, int, int] | None = None  # x, y, w, h in frame pixels
     aligned: np.ndarray | None = None  # BGR uint8 thumbnails (any size)
@@ -248,10 +250,13 @@ def draw_column(img: np.ndarray, st: OverlayState, g: _Geom) -> None:
     else:
         label = st.label
         color = class_color(st.classes, st.label)
-        if st.label in st.classes and st.confidence is not None:
-            sub = f"confidence {st.confidence:.0%}"
-        else:
+        at = "" if st.event_apex_s is None else f"apex {clock(st.event_apex_s)}"
+        if st.label in st.classes and st.confidence is not None:  # the event's: '100% at apex 12.07 s'
+            sub = f"{st.confidence:.0%} at {at}" if at else f"confidence {st.confidence:.0%}"
+        elif st.label == NEUTRAL:
             sub = "no motion event"
+        else:  # a motion event without a class (no model): it said 'no motion event'
+            sub = at or "motion event"
     cv2.rectangle(img, (cx, y + round(fs * 0.2)), (cx + max(3, round(4 * g.s)), y + huge + round(fs * 1.5)),
                   color, -1)
     lx = cx + round(10 * g.s)

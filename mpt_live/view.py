@@ -5,7 +5,9 @@ window of each face (:attr:`Session.latest <mpt_live.session.Session.latest>`) a
 event (:attr:`Session.recent`). Per face it keeps the class probabilities smoothed by an EMA over
 windows (the CSV keeps the raw values) and a history of recent windows. A face's label is the class
 of its latest event while that event is recent (events close a few seconds after their apex), else
-``neutral``. The side column shows the first face of the frame; every face is tagged on the frame.
+``neutral``; its confidence is that event's (the model's, on the window centred on its apex, as in events.csv),
+and the overlay says when that apex was, since the label comes seconds after the movement it names. The side
+column shows the first face of the frame; every face is tagged on the frame.
 """
 
 from __future__ import annotations
@@ -99,13 +101,18 @@ class OverlayView:
         f = self._main()
         return f.label(self._t) if f is not None else None
 
+    def _event(self) -> EventResult | None:
+        """The event the first face's label names (None: neutral, warming up, no face)."""
+        f = self._main()
+        return f.event if f is not None and f.label(self._t) not in (None, NEUTRAL) else None
+
     @property
     def confidence(self) -> float | None:
-        """The displayed (smoothed) probability of the current label, when it is a class."""
-        f, label = self._main(), self.label
-        if f is not None and f.probs is not None and label in self.classes:
-            return float(f.probs[self.classes.index(label)])
-        return None
+        """The confidence of the event the label names: the model's probability of its class on the window centred
+        on its apex, as events.csv has it. (It was the class's smoothed probability in the latest window, seconds
+        after that apex: 'disgust, confidence 0%' while the face made its next movement.)"""
+        e = self._event()
+        return e.confidence if e is not None else None
 
     def state(self, width: int, faces: Sequence[tuple[int, tuple[int, int, int, int]]], t: float | None,
               paused: bool = False, recording: bool = False) -> OverlayState:
@@ -119,6 +126,7 @@ class OverlayView:
         r = f.last if f is not None else None
         live = box is not None
         label = f.label(self._t) if f is not None else None
+        shown = self._event() if live else None
         msg = self.message[0] if self.message and time.monotonic() < self.message[1] else None
         others = []
         for fid, b in faces[1:]:
@@ -128,6 +136,7 @@ class OverlayView:
         return OverlayState(
             classes=self.classes, probs=f.probs if (live and f is not None) else None,
             label=label if live else None, confidence=self.confidence, face=live, box=box,
+            event_apex_s=shown.event.apex_s if shown is not None else None,
             aligned=r.aligned if r and live else None, motion=r.motion if r and live else None,
             dynamic=r.dynamic if r and live else None, history=list(f.history) if f is not None else [],
             motion_score=r.motion_score if r else None, event=live and label not in (None, NEUTRAL), fps=self.fps,

@@ -329,3 +329,42 @@ def test_the_column_gives_the_videos_time_as_the_review_page_writes_it(monkeypat
     monkeypatch.setattr(overlay, "typeface", lambda: rec)
     render_overlay(_frame(1280, 720), _state(1280, 720, [0.2, 0.5, 0.3], time_s=t))
     assert any(line.endswith(says) for line in said), said
+
+
+@pytest.mark.parametrize("classes", [CLASSES, []])
+def test_the_label_of_an_event_says_its_own_confidence_and_when_its_apex_was(classes, monkeypatch):
+    """The annotated video of a phone recording showed 'disgust, confidence 0%' at 21 s: the label names the face's
+    latest event (a disgust movement with its apex at 12.07 s, which closed seconds after it; events.csv: confidence
+    0.9991) and the confidence was the class's smoothed probability in the newest window, 9 s later, while the face
+    made its next movement. It is now the event's confidence, as events.csv has it, and the panel says when its apex
+    was ('100% at apex 12.07 s'); a run without a model said 'no motion event' under its label 'event'."""
+    from mpt_live import draw
+    from mpt_live.results import EventResult, ModelInfo, WindowResult
+    from mpt_live.spotting import SpotEvent
+    from mpt_live.view import OverlayView
+
+    view = OverlayView(ModelInfo(classes=list(classes)))
+    later = np.array([0.97, 0.02, 0.01]) if classes else None  # the newest window: another class, 9 s on
+    event = SpotEvent(355, 362, 381, 11.83, 12.07, 12.7, "macro", 20.0)
+    done = (EventResult.of(0, event, np.array([0.0004, 0.9991, 0.0005]), classes) if classes
+            else EventResult(0, event))
+    view.observe({0: WindowResult(21.0, 630, 0, (10, 10, 80, 80), 6.0, later, tuple(classes))}, {0: done}, 21.0, [0])
+    w, h = 640, 480
+    st = view.state(w, [(0, (w // 2 - 60, 100, 120, 120))], 21.0)
+    assert st.label == ("positive" if classes else "event")
+    assert st.confidence == (0.9991 if classes else None) and st.event_apex_s == 12.07
+    said = []
+    real = draw.Text.put
+
+    def put(self, img, text, *a, **k):
+        said.append(text)
+        return real(self, img, text, *a, **k)
+
+    monkeypatch.setattr(draw.Text, "put", put)
+    render_overlay(_frame(w, h), st)
+    assert ("100% at apex 12.07 s" if classes else "apex 12.07 s") in said, said
+    assert "no motion event" not in said
+    # outside events: neutral, no confidence, no apex
+    view.observe({}, {}, 30.0, [0])
+    st = view.state(w, [(0, (w // 2 - 60, 100, 120, 120))], 30.0)
+    assert (st.label, st.confidence, st.event_apex_s) == ("neutral", None, None)
