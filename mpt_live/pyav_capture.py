@@ -34,6 +34,11 @@ from .videoprobe import VideoProbe, pyav_decodes, video_stream
 
 TURN = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}  # OpenCV's turns
 READ_BY_PYAV: set[tuple[str, int, int]] = set()  # files found so (path, size, modification time)
+# Frames (PyAV: packets) that do not decode, in a row, read past before a reader gives up: the run's reading of a video
+# whose header counts no frames (sources.read_past), the apex pictures, and the look for a first frame that decodes
+# (open_video's OpenCV frames, then PyAV's packets): one number, so a file with a long damaged start is read by the
+# same decoder, or refused, in the run and in training's readers
+PATIENCE = 300
 
 
 class PyAVCapture:
@@ -174,7 +179,7 @@ def _stamp(path: str | os.PathLike) -> tuple[str, int, int]:
 def pyav_capture(path: str | os.PathLike) -> PyAVCapture | None:
     """For a local file none of whose first frames OpenCV decoded: a :class:`PyAVCapture` of it where PyAV decodes
     a frame (remembered: :func:`read_by_pyav`), else None (damage, or a codec neither decodes)."""
-    if not pyav_decodes(path):
+    if not pyav_decodes(path, PATIENCE):
         return None
     cap = PyAVCapture(path)
     if not cap.isOpened():
@@ -183,14 +188,11 @@ def pyav_capture(path: str | os.PathLike) -> PyAVCapture | None:
     return cap
 
 
-PROBE_FRAMES = 120  # OpenCV's first frames tried by open_video before PyAV is asked (pyav_decodes tries as many)
-
-
 def open_video(path: str | os.PathLike) -> cv2.VideoCapture | PyAVCapture:
     """A capture of the local video file ``path``, from its start, for a reader that opens it on its own (the
     training sets' and mpt-synth's readers, the review copy, the apex pictures): a :class:`PyAVCapture` where this
     process found it to be PyAV's (:func:`read_by_pyav`), or OpenCV opens it, decodes none of its first
-    :data:`PROBE_FRAMES` frames and PyAV decodes one (:func:`pyav_capture`); else ``cv2.VideoCapture`` (opened again
+    :data:`PATIENCE` frames and PyAV decodes one (:func:`pyav_capture`); else ``cv2.VideoCapture`` (opened again
     after the try: the reader gets every frame; ``isOpened()`` False where OpenCV cannot open it, for the reader's
     own error). FFmpeg's own lines (no AV1 hardware decoder, a damaged frame) are held back meanwhile."""
     if read_by_pyav(path):
@@ -200,7 +202,7 @@ def open_video(path: str | os.PathLike) -> cv2.VideoCapture | PyAVCapture:
         cap = cv2.VideoCapture(name)
         if not cap.isOpened():
             return cap
-        decoded = any(cap.grab() for _ in range(PROBE_FRAMES))
+        decoded = any(cap.grab() for _ in range(PATIENCE))
         cap.release()
         if not decoded and (other := pyav_capture(path)) is not None:
             return other

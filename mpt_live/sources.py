@@ -24,7 +24,7 @@ from .clocktime import clock
 from .cutoff import cut_off
 from .errors import InputError
 from .frametimes import FrameTimes, probe_notes, resolve_rate
-from .pyav_capture import PyAVCapture, decoded_note, pyav_capture, read_by_pyav, undecoded
+from .pyav_capture import PATIENCE, PyAVCapture, decoded_note, pyav_capture, read_by_pyav, undecoded
 from .quiet import quiet_fd, quiet_opencv
 from .videoprobe import ENDS, UNRECOGNISED, VideoProbe, probe_video
 
@@ -164,9 +164,6 @@ def open_capture(name: str, timeout_ms: int = 5000) -> cv2.VideoCapture | PyAVCa
     params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms]
     with quiet_opencv():
         return cv2.VideoCapture(name, cv2.CAP_FFMPEG, params)
-
-
-PATIENCE = 300  # frames that do not decode, in a row, read past in a video whose header counts no frames
 
 
 def read_past(cap: cv2.VideoCapture, frame_count: int, done: int, url: bool,

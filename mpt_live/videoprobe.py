@@ -106,7 +106,7 @@ def _probe(path: str) -> VideoProbe:
         return VideoProbe(failure=UNRECOGNISED)
 
 
-def pyav_decodes(path: str | os.PathLike, packets: int = 120) -> bool:
+def pyav_decodes(path: str | os.PathLike, packets: int) -> bool:
     """Whether PyAV (FFmpeg with its own set of decoders) decodes a frame of ``path``'s first video stream within its
     first ``packets`` packets: a file none of whose frames OpenCV decodes is then whole, and OpenCV's FFmpeg lacks
     the decoder (AV1 in the opencv-python wheels: only a hardware decoder, which most machines lack)."""

@@ -96,7 +96,7 @@ def test_a_codec_opencv_cannot_decode_is_read_by_pyav(tmp_path, monkeypatch):
     with VideoFile(path) as v:
         assert len(list(v)) == 10 and v.error is None
     assert [w for w in v.warnings if "PyAV decodes it instead" in w] == v.warnings and len(v.warnings) == 1
-    monkeypatch.setattr(pyav_capture, "pyav_decodes", lambda p: False)  # a codec neither decodes here
+    monkeypatch.setattr(pyav_capture, "pyav_decodes", lambda *a: False)  # a codec neither decodes here
     monkeypatch.setattr(pyav_capture, "READ_BY_PYAV", set())
     with pytest.raises(InputError) as ei:
         VideoFile(path)

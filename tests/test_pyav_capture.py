@@ -35,6 +35,38 @@ def _clip(src, path, *codec: str):
     return path
 
 
+def _av1_testsrc(path, seconds: int, *args: str):
+    """A small AV1 test pattern at 30 fps (skipped where the bundled ffmpeg has no AV1 encoder)."""
+    av1 = _encoder(("libsvtav1", "libaom-av1"))
+    if av1 is None:
+        pytest.skip("the bundled ffmpeg has no AV1 encoder (libsvtav1, libaom-av1)")
+    fast = ["-preset", "12"] if av1 == "libsvtav1" else ["-cpu-used", "8"]
+    fk.ffmpeg("-f", "lavfi", "-i", f"testsrc2=s=160x120:r=30:d={seconds}", "-c:v", av1, *fast, *args,
+              "-pix_fmt", "yuv420p", str(path))
+    return path
+
+
+def _lose_first_packet(path) -> None:
+    """The bytes of the video's first packet (its first keyframe) zeroed: the frames that refer to it do not decode."""
+    import av
+
+    with av.open(str(path)) as c:
+        first = next(p for p in c.demux(c.streams.video[0]) if p.size)
+        pos, size = first.pos, first.size
+    data = bytearray(path.read_bytes())
+    data[pos:pos + size] = bytes(size)
+    path.write_bytes(bytes(data))
+
+
+def _reads(cap, n: int) -> list[float | None]:
+    """``n`` reads of ``cap``: the time (ms) of each frame read, None for each read that failed."""
+    got = []
+    for _ in range(n):
+        ok, _img = cap.read()
+        got.append(cap.get(cv2.CAP_PROP_POS_MSEC) if ok else None)
+    return got
+
+
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory, faces_dir):
     """The same 2.5 s of a face video as H.264 (mp4) and as AV1 (mp4 and mkv)."""
@@ -171,6 +203,27 @@ def test_a_damaged_av1_recording_is_read_past_its_damage(tmp_path, where):
     assert len(damaged) == 1 and ("at the start" in damaged[0]) == (where < 0.1), v.warnings
     if where < 0.1:  # the first frame after the damage at its own time, not 0
         assert frames[0].t > 0
+
+
+def test_a_long_damaged_start_is_read_alike_by_the_run_and_the_training_readers(tmp_path, monkeypatch):
+    """An AV1 recording whose first keyframe is lost, the next one 5 s (150 frames) on. The run reads past up to
+    300 frames that do not decode, but its check that PyAV decodes the file tried 120 packets, and so did training's
+    open_video (OpenCV's first 120 frames, then PyAV's packets): the file was refused ('zero decodable frames') and
+    a training reader got an OpenCV capture that decodes nothing. One number now (PATIENCE): both read it by PyAV,
+    from its frame at 5 s, the run with the damage warning."""
+    from mpt_live.sources import VideoFile
+
+    clip = _av1_testsrc(tmp_path / "late keyframe.mp4", 7, "-g", "150")
+    _lose_first_packet(clip)
+    monkeypatch.setattr(pyav_capture, "READ_BY_PYAV", set())  # as in a training process: no run read it
+    cap = pyav_capture.open_video(clip)
+    read = [t for t in _reads(cap, 211) if t is not None]
+    cap.release()
+    assert isinstance(cap, PyAVCapture) and len(read) == 60 and read[0] == pytest.approx(5000.0)
+    with VideoFile(clip) as v:
+        frames = list(v)
+    assert len(frames) == 60 and frames[0].t == pytest.approx(5.0) and v.error is None
+    assert any("could not be decoded (the file is damaged there), at the start" in w for w in v.warnings)
 
 
 def test_training_readers_read_an_av1_recording_as_its_h264_copy(clips, tmp_path, monkeypatch):
