@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 from .quiet import quiet_fd
-from .videoprobe import VideoProbe, pyav_decodes, video_stream
+from .videoprobe import VideoProbe, video_stream
 
 TURN = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}  # OpenCV's turns
 READ_BY_PYAV: set[tuple[str, int, int]] = set()  # files found so (path, size, modification time)
@@ -39,12 +39,15 @@ READ_BY_PYAV: set[tuple[str, int, int]] = set()  # files found so (path, size, m
 # (open_video's OpenCV frames, then PyAV's packets): one number, so a file with a long damaged start is read by the
 # same decoder, or refused, in the run and in training's readers
 PATIENCE = 300
+_NONE_YET = object()  # PyAVCapture._decode: no frame within the packets it was given
 
 
 class PyAVCapture:
     """``cv2.VideoCapture`` of the local file ``path``, decoded by PyAV (see the module). ``isOpened()`` is False
-    where PyAV cannot open it or it has no video stream. The first frame is decoded when it is opened (its display
-    matrix says how frames are turned, which the frame size reported before any read depends on)."""
+    where PyAV cannot open it or it has no video stream. Its first frame is decoded when it is opened, past up to
+    :data:`PATIENCE` packets that do not decode (a damaged start; each still one failed read, as OpenCV's): its
+    display matrix says how frames are turned, which the frame size reported before any read depends on, and
+    ``decodes`` says whether one came (:func:`pyav_capture` asks no more); the reads give it and those before it."""
 
     def __init__(self, path: str | os.PathLike) -> None:
         import av
@@ -52,40 +55,52 @@ class PyAVCapture:
         self.path = os.fspath(path)
         self._box: Any = None
         self._queue: list[Any] = []  # frames the last packet decoded to, not yet grabbed
+        self._ahead: list[Any] = []  # what the next grabs give, decoded already (None: a packet that did not decode)
+        self._ended = False  # the last packet was demuxed
+        self._demuxed = 0  # packets demuxed since the file was opened
         self._frame: Any = None  # the frame last grabbed
         self._n = 0  # frames grabbed (CAP_PROP_POS_FRAMES)
-        self._peeked = False  # the frame in _frame is the next grab's (the first frame, a seek's)
+        self._turn = 0
+        self.decodes = False  # a frame decoded within the first PATIENCE packets
         try:
             with quiet_fd(2):
                 self._box = av.open(self.path)
-            self._stream = video_stream(self._box)
-        except Exception:  # not a container PyAV reads, or no video in it
+                self._stream = video_stream(self._box)
+                self._stream.thread_type = "AUTO"  # decoded on every core, as OpenCV's FFmpeg does
+                self._packets = self._box.demux(self._stream)
+                self._tb = float(self._stream.time_base or 0)
+                self._start = self._stream.start_time or 0
+                rate = self._stream.guessed_rate or self._stream.average_rate
+                self._fps = float(rate) if rate else (1.0 / self._tb if self._tb else 0.0)
+                # the first frame, after up to PATIENCE packets that do not decode (each a failed read to come)
+                while not self.decodes and (f := self._decode(PATIENCE)) is not _NONE_YET and not self._ended:
+                    self._ahead.append(f)
+                    self.decodes = f is not None
+        except Exception:  # not a container PyAV reads, no video in it, or a decoder that fails at once
             self.release()
             return
-        self._stream.thread_type = "AUTO"  # decoded on every core, as OpenCV's FFmpeg does
-        self._packets = self._box.demux(self._stream)
-        self._tb = float(self._stream.time_base or 0)
-        self._start = self._stream.start_time or 0
-        rate = self._stream.guessed_rate or self._stream.average_rate
-        self._fps = float(rate) if rate else (1.0 / self._tb if self._tb else 0.0)
-        self._peeked = self.grab()  # the first frame, given by the first grab
-        self._n = 0
-        turn = -round(self._frame.rotation) % 360 if self._frame is not None else 0  # OpenCV's CAP_PROP_ORIENTATION_META
+        first = self._ahead[-1] if self.decodes else None
+        turn = -round(first.rotation) % 360 if first is not None else 0  # OpenCV's CAP_PROP_ORIENTATION_META
         self._turn = turn if turn in TURN else 0
 
     def isOpened(self) -> bool:  # noqa: N802 (OpenCV's name)
         return self._box is not None
 
-    def _decode(self) -> Any:
+    def _decode(self, until: float = math.inf) -> Any:
         """The next decoded frame; None where a packet does not decode (damage: the next call goes on after it) or
-        at the end of the video."""
+        at the end of the video; :data:`_NONE_YET` where ``until`` packets were demuxed since the file was opened
+        (the look for its first frame)."""
         import av
 
         while not self._queue:
+            if self._demuxed >= until:
+                return _NONE_YET
             try:
                 packet = next(self._packets, None)
                 if packet is None:
+                    self._ended = True
                     return None
+                self._demuxed += 1
                 self._queue = list(packet.decode())  # the last, empty packet drains the decoder
             except av.FFmpegError:
                 return None
@@ -94,10 +109,7 @@ class PyAVCapture:
     def grab(self) -> bool:
         if self._box is None:
             return False
-        if self._peeked:
-            self._peeked = False
-        else:
-            self._frame = self._decode()
+        self._frame = self._ahead.pop(0) if self._ahead else self._decode()
         self._n += self._frame is not None
         return self._frame is not None
 
@@ -156,19 +168,19 @@ class PyAVCapture:
             self._box.seek(self._start + int(t / self._tb), backward=True, any_frame=False, stream=self._stream)
         except av.FFmpegError:  # a file that cannot seek
             return False
-        self._packets, self._queue = self._box.demux(self._stream), []
+        self._packets, self._queue, self._ended = self._box.demux(self._stream), [], False
         while (f := self._decode()) is not None:  # from the keyframe before it to the frame shown at t
             self._frame = f
             if self._ms() / 1000.0 >= t - 0.5 / self._fps:
                 break
-        self._frame, self._peeked = f, f is not None  # the next grab gives it
+        self._frame, self._ahead = f, [f] if f is not None else []  # the next grab gives it
         self._n = round(t * self._fps)
         return True
 
     def release(self) -> None:
         if self._box is not None:
             self._box.close()
-        self._box, self._frame, self._queue = None, None, []
+        self._box, self._frame, self._queue, self._ahead = None, None, [], []
 
 
 def _stamp(path: str | os.PathLike) -> tuple[str, int, int]:
@@ -178,11 +190,11 @@ def _stamp(path: str | os.PathLike) -> tuple[str, int, int]:
 
 def pyav_capture(path: str | os.PathLike) -> PyAVCapture | None:
     """For a local file none of whose first frames OpenCV decoded: a :class:`PyAVCapture` of it where PyAV decodes
-    a frame (remembered: :func:`read_by_pyav`), else None (damage, or a codec neither decodes)."""
-    if not pyav_decodes(path, PATIENCE):
-        return None
+    a frame within its first :data:`PATIENCE` packets (remembered: :func:`read_by_pyav`; the file opened once, the
+    frame kept for the reads), else None (damage, or a codec neither decodes)."""
     cap = PyAVCapture(path)
-    if not cap.isOpened():
+    if not cap.decodes:
+        cap.release()
         return None
     READ_BY_PYAV.add(_stamp(path))
     return cap

@@ -106,28 +106,6 @@ def _probe(path: str) -> VideoProbe:
         return VideoProbe(failure=UNRECOGNISED)
 
 
-def pyav_decodes(path: str | os.PathLike, packets: int) -> bool:
-    """Whether PyAV (FFmpeg with its own set of decoders) decodes a frame of ``path``'s first video stream within its
-    first ``packets`` packets: a file none of whose frames OpenCV decodes is then whole, and OpenCV's FFmpeg lacks
-    the decoder (AV1 in the opencv-python wheels: only a hardware decoder, which most machines lack)."""
-    try:
-        import av
-
-        with quiet_fd(2), av.open(os.fspath(path)) as c:
-            stream = video_stream(c)
-            for n, packet in enumerate(c.demux(stream)):
-                if n >= packets:
-                    return False
-                try:
-                    if any(True for _ in packet.decode()):
-                        return True
-                except av.FFmpegError:  # a damaged packet (the file's start): the ones after it are tried
-                    continue
-    except Exception:
-        return False
-    return False
-
-
 def _first(c, fact):
     """``fact`` of the first video stream that is not an attached picture, None where there is none."""
     try:

@@ -85,7 +85,7 @@ def test_a_codec_opencv_cannot_decode_is_read_by_pyav(tmp_path, monkeypatch):
     so, and how to convert a file a player shows."""
     import faultkit as fk
 
-    from mpt_live import pyav_capture
+    from mpt_live import pyav_capture, sources
 
     src = tmp_path / "src.mp4"
     _write_video(src, 10)
@@ -96,7 +96,7 @@ def test_a_codec_opencv_cannot_decode_is_read_by_pyav(tmp_path, monkeypatch):
     with VideoFile(path) as v:
         assert len(list(v)) == 10 and v.error is None
     assert [w for w in v.warnings if "PyAV decodes it instead" in w] == v.warnings and len(v.warnings) == 1
-    monkeypatch.setattr(pyav_capture, "pyav_decodes", lambda *a: False)  # a codec neither decodes here
+    monkeypatch.setattr(sources, "pyav_capture", lambda p: None)  # a codec neither decodes here
     monkeypatch.setattr(pyav_capture, "READ_BY_PYAV", set())
     with pytest.raises(InputError) as ei:
         VideoFile(path)

@@ -226,6 +226,92 @@ def test_a_long_damaged_start_is_read_alike_by_the_run_and_the_training_readers(
     assert any("could not be decoded (the file is damaged there), at the start" in w for w in v.warnings)
 
 
+def _count_opens(monkeypatch) -> tuple[list, list]:
+    """The paths given to ``cv2.VideoCapture`` and to ``av.open`` from here on, one entry an open."""
+    import av
+
+    cv_opens, av_opens = [], []
+    real_open, real_capture = av.open, cv2.VideoCapture
+
+    def counted(*args, **kwargs):  # a function: a subclass of cv2.VideoCapture crashed this OpenCV (5.0.0)
+        cv_opens.append(str(args[0]) if args else None)
+        return real_capture(*args, **kwargs)
+
+    monkeypatch.setattr(cv2, "VideoCapture", counted)
+    monkeypatch.setattr(av, "open", lambda file, *a, **k: av_opens.append(str(file)) or real_open(file, *a, **k))
+    return cv_opens, av_opens
+
+
+@pytest.mark.parametrize("codec", ["av1", "h264"])
+def test_a_turned_video_whose_first_packet_is_lost_stays_upright_and_is_opened_once(tmp_path, monkeypatch, codec):
+    """A phone's video (stored turned, with a display matrix) whose first packet is damaged. PyAV was asked twice,
+    each opening the file: once whether it decodes a frame (past the damage), then for the capture, which read how
+    frames are turned from its first grab: a failed one, so the frames came sideways, the size reported unturned,
+    and that failed read was not counted among the damaged. Now the capture's one open decodes to the first frame:
+    its turn, the size OpenCV reports, upright frames (those of the undamaged file), every failed read."""
+    import av
+
+    src = tmp_path / "src.mp4"
+    if codec == "av1":
+        _av1_testsrc(src, 2, "-g", "30")
+    else:
+        fk.ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x120:r=30:d=2", "-c:v", "libx264", "-g", "30",
+                  "-pix_fmt", "yuv420p", str(src))
+    whole, clip = tmp_path / "turned.mp4", tmp_path / "turned damaged.mp4"
+    fk.ffmpeg("-display_rotation", "90", "-i", str(src), "-c", "copy", str(whole))
+    shutil.copy(whole, clip)
+    _lose_first_packet(clip)
+    failing = 0  # the packets that do not decode, as PyAV reports them
+    with av.open(str(clip)) as c:
+        c.streams.video[0].thread_type = "AUTO"
+        for packet in c.demux(c.streams.video[0]):
+            try:
+                packet.decode()
+            except av.FFmpegError:
+                failing += 1
+    assert failing > 0
+    cv_opens, av_opens = _count_opens(monkeypatch)
+    monkeypatch.setattr(pyav_capture, "READ_BY_PYAV", set())
+    cap = pyav_capture.pyav_capture(clip)
+    assert av_opens == [str(clip)] and cv_opens == []
+    assert cap.get(cv2.CAP_PROP_ORIENTATION_META) == 270
+    assert (cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (120, 160)
+    if codec == "h264":  # OpenCV decodes it: the same facts
+        theirs = cv2.VideoCapture(str(clip))
+        facts = (cv2.CAP_PROP_ORIENTATION_META, cv2.CAP_PROP_FRAME_WIDTH, cv2.CAP_PROP_FRAME_HEIGHT)
+        assert [cap.get(p) for p in facts] == [theirs.get(p) for p in facts]
+        theirs.release()
+    ok, img, misses = False, None, 0
+    while not ok and misses <= failing:
+        ok, img = cap.read()
+        misses += not ok
+    assert ok and misses == failing and img.shape == (160, 120, 3)
+    got = img if cap.get(cv2.CAP_PROP_POS_MSEC) == pytest.approx(1000.0) else _frame_at(cap, 1000.0)
+    ref = PyAVCapture(whole)
+    want = _frame_at(ref, 1000.0)  # the keyframe after the damage: the same bits in both files
+    assert got is not None and want is not None and np.array_equal(got, want)
+    ref.release()
+    cap.release()
+    from mpt_live.sources import VideoFile
+
+    monkeypatch.setattr(pyav_capture, "READ_BY_PYAV", set())
+    cv_opens.clear()
+    av_opens.clear()
+    with VideoFile(clip) as v:  # the run: PyAV's header probe, OpenCV's capture, and PyAV's where OpenCV decodes none
+        frames = list(v)
+    assert cv_opens == [str(clip)] and av_opens == [str(clip)] * (2 if codec == "av1" else 1)
+    assert frames and all(f.image.shape == (160, 120, 3) for f in frames)
+
+
+def _frame_at(cap, ms: float) -> np.ndarray | None:
+    """The frame read at ``ms`` (OpenCV's time) in the next 100 reads, None where none is."""
+    for _ in range(100):
+        ok, img = cap.read()
+        if ok and abs(cap.get(cv2.CAP_PROP_POS_MSEC) - ms) < 1.0:
+            return img
+    return None
+
+
 def test_training_readers_read_an_av1_recording_as_its_h264_copy(clips, tmp_path, monkeypatch):
     """Training opened videos with OpenCV alone: an AV1 recording of a spotting set (CAS(ME)^2's rawvideo/) counted
     no frame and was dropped ('not a readable video (no frames)'), and mpt-synth's face videos (--faces) and the
