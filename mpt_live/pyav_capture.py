@@ -200,13 +200,51 @@ def pyav_capture(path: str | os.PathLike) -> PyAVCapture | None:
     return cap
 
 
-def open_video(path: str | os.PathLike) -> cv2.VideoCapture | PyAVCapture:
+class FirstGrabbed:
+    """An OpenCV capture whose first frame :func:`open_video` grabbed to see that it decodes, read as the capture
+    itself: its first grab gives that frame (the file is not opened again for it); until then its position is the
+    start, as a capture nothing was read from says (``CAP_PROP_POS_FRAMES`` and ``CAP_PROP_POS_MSEC`` 0); a seek
+    drops it."""
+
+    def __init__(self, cap: cv2.VideoCapture) -> None:
+        self._cap, self._ahead = cap, True
+
+    def isOpened(self) -> bool:  # noqa: N802 (OpenCV's name)
+        return self._cap.isOpened()
+
+    def grab(self) -> bool:
+        if self._ahead:
+            self._ahead = False
+            return True
+        return self._cap.grab()
+
+    def retrieve(self) -> tuple[bool, np.ndarray | None]:
+        return self._cap.retrieve()
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        return self.retrieve() if self.grab() else (False, None)
+
+    def get(self, prop: int) -> float:
+        return 0.0 if self._ahead and prop in (cv2.CAP_PROP_POS_FRAMES, cv2.CAP_PROP_POS_MSEC) else self._cap.get(prop)
+
+    def set(self, prop: int, value: float) -> bool:
+        self._ahead = self._ahead and prop not in (cv2.CAP_PROP_POS_FRAMES, cv2.CAP_PROP_POS_MSEC,
+                                                   cv2.CAP_PROP_POS_AVI_RATIO)
+        return self._cap.set(prop, value)
+
+    def release(self) -> None:
+        self._cap.release()
+
+
+def open_video(path: str | os.PathLike) -> FirstGrabbed | cv2.VideoCapture | PyAVCapture:
     """A capture of the local video file ``path``, from its start, for a reader that opens it on its own (the
-    training sets' and mpt-synth's readers, the review copy, the apex pictures): a :class:`PyAVCapture` where this
-    process found it to be PyAV's (:func:`read_by_pyav`), or OpenCV opens it, decodes none of its first
-    :data:`PATIENCE` frames and PyAV decodes one (:func:`pyav_capture`); else ``cv2.VideoCapture`` (opened again
-    after the try: the reader gets every frame; ``isOpened()`` False where OpenCV cannot open it, for the reader's
-    own error). FFmpeg's own lines (no AV1 hardware decoder, a damaged frame) are held back meanwhile."""
+    training sets' and mpt-synth's readers, the review copy, the apex pictures), the file opened once where its
+    first frame decodes: OpenCV's, that frame kept for the first read (:class:`FirstGrabbed`); a
+    :class:`PyAVCapture` where this process found it to be PyAV's (:func:`read_by_pyav`), or OpenCV decodes none of
+    its first :data:`PATIENCE` frames and PyAV decodes one (:func:`pyav_capture`); else ``cv2.VideoCapture``, opened
+    again after the frames that did not decode (the reader gets every frame; ``isOpened()`` False where OpenCV
+    cannot open it, for the reader's own error). FFmpeg's own lines (no AV1 hardware decoder, a damaged frame) are
+    held back meanwhile."""
     if read_by_pyav(path):
         return PyAVCapture(path)
     name = os.fspath(path)
@@ -214,7 +252,9 @@ def open_video(path: str | os.PathLike) -> cv2.VideoCapture | PyAVCapture:
         cap = cv2.VideoCapture(name)
         if not cap.isOpened():
             return cap
-        decoded = any(cap.grab() for _ in range(PATIENCE))
+        if cap.grab():
+            return FirstGrabbed(cap)
+        decoded = any(cap.grab() for _ in range(PATIENCE - 1))
         cap.release()
         if not decoded and (other := pyav_capture(path)) is not None:
             return other

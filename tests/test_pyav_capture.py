@@ -312,6 +312,50 @@ def _frame_at(cap, ms: float) -> np.ndarray | None:
     return None
 
 
+def _same_reads(ours, theirs, n: int) -> None:
+    """``n`` reads of two captures of one file give the same frames at the same positions."""
+    for _ in range(n):
+        (ok, img), (ok_cv, img_cv) = ours.read(), theirs.read()
+        assert ok == ok_cv and (not ok or np.array_equal(img, img_cv))
+        for p in (cv2.CAP_PROP_POS_FRAMES, cv2.CAP_PROP_POS_MSEC):
+            assert ours.get(p) == theirs.get(p)
+
+
+@pytest.mark.parametrize("name, codec", [("clip.mp4", ["-c:v", "libx264"]), ("clip.avi", ["-c:v", "mpeg4", "-bf", "2"]),
+                                         ("damaged start.mp4", ["-c:v", "libx264"])])
+def test_open_video_opens_a_file_that_decodes_once_and_reads_it_as_opencv_does(tmp_path, monkeypatch, name, codec):
+    """Training's readers, the review copy and the apex pictures opened every video twice: OpenCV's first frames
+    grabbed to see that one decodes, then the file opened again for the reader. Where the first frame decodes, that
+    capture is now the reader's, its first read giving the frame grabbed: the same frames, positions and times as a
+    capture opened for the reader (B-frames in the mp4, and in the AVI's MPEG-4), seeks before the first read and
+    after included. A file whose first frame does not decode (its first packet lost) is opened again, as before."""
+    path = tmp_path / name
+    fk.ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x120:r=30:d=2", *codec, "-g", "30", "-pix_fmt", "yuv420p", str(path))
+    if name.startswith("damaged"):
+        _lose_first_packet(path)
+    monkeypatch.setattr(pyav_capture, "READ_BY_PYAV", set())
+    cv_opens, av_opens = _count_opens(monkeypatch)
+    ours = pyav_capture.open_video(path)
+    assert cv_opens == [str(path)] * (2 if name.startswith("damaged") else 1) and av_opens == []
+    theirs = cv2.VideoCapture(str(path))
+    facts = (cv2.CAP_PROP_POS_FRAMES, cv2.CAP_PROP_POS_MSEC, cv2.CAP_PROP_FPS, cv2.CAP_PROP_FRAME_COUNT,
+             cv2.CAP_PROP_FRAME_WIDTH)
+    assert [ours.get(p) for p in facts] == [theirs.get(p) for p in facts]
+    _same_reads(ours, theirs, 61)  # to the end, and a read past it
+    for k in (40, 3):
+        assert ours.set(cv2.CAP_PROP_POS_FRAMES, k) == theirs.set(cv2.CAP_PROP_POS_FRAMES, k)
+        _same_reads(ours, theirs, 2)
+    ours.release()
+    ours = pyav_capture.open_video(path)  # a seek before the first read
+    theirs.release()
+    theirs = cv2.VideoCapture(str(path))
+    assert ours.set(cv2.CAP_PROP_POS_FRAMES, 10) == theirs.set(cv2.CAP_PROP_POS_FRAMES, 10)
+    _same_reads(ours, theirs, 3)
+    ours.release()
+    theirs.release()
+    assert not ours.isOpened()
+
+
 def test_training_readers_read_an_av1_recording_as_its_h264_copy(clips, tmp_path, monkeypatch):
     """Training opened videos with OpenCV alone: an AV1 recording of a spotting set (CAS(ME)^2's rawvideo/) counted
     no frame and was dropped ('not a readable video (no frames)'), and mpt-synth's face videos (--faces) and the
@@ -345,7 +389,7 @@ def test_training_readers_read_an_av1_recording_as_its_h264_copy(clips, tmp_path
     assert any("anger1_3" in w and f"(frames 0..{want - 1})" in w for w in loaded["mkv"][2]), loaded["mkv"][2]
     monkeypatch.setattr(pyav_capture, "READ_BY_PYAV", set())
     cap = pyav_capture.open_video(clips["h264"])  # a file OpenCV decodes: OpenCV's capture, from its first frame
-    assert isinstance(cap, cv2.VideoCapture) and cap.read()[0] and cap.get(cv2.CAP_PROP_POS_FRAMES) == 1
+    assert not isinstance(cap, PyAVCapture) and cap.read()[0] and cap.get(cv2.CAP_PROP_POS_FRAMES) == 1
     cap.release()
     assert not pyav_capture.read_by_pyav(clips["h264"])
 

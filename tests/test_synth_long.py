@@ -170,7 +170,7 @@ def test_long_cli_errors_in_one_line(tmp_path):
 
 class _FailingCapture:
     """A cv2.VideoCapture whose second read raises (a damaged file, Ctrl-C); records its opening and its release
-    (the reader's open tries a first frame with a capture of its own, released before the one read)."""
+    (the reader's open grabs the first frame, which its first read retrieves)."""
 
     opened: list[str] = []
     released: list[str] = []
@@ -188,11 +188,14 @@ class _FailingCapture:
     def grab(self) -> bool:
         return True
 
-    def read(self):
+    def retrieve(self):
         self.reads += 1
         if self.reads > 1:
             raise KeyboardInterrupt
         return True, np.zeros((64, 64, 3), np.uint8)
+
+    def read(self):
+        return self.retrieve() if self.grab() else (False, None)
 
     def release(self) -> None:
         _FailingCapture.released.append(self.name)
