@@ -106,7 +106,9 @@ def collect(out: Path, videos: list[Path], dirs: list[Path], failed: list[tuple[
             rows.append({**failed_row(name, f"{d / 'summary.json'}: not a summary of mpt-live"),
                          "folder": folder, "status": "incomplete"})
         try:
-            events += [{**r, "video": name} for r in read_event_rows(d / EVENTS_CSV)]
+            # a finished run wrote every row whole; only a killed one can end in a row cut short
+            whole = s.get("status") != "complete"
+            events += [{**r, "video": name} for r in read_event_rows(d / EVENTS_CSV, whole_lines=whole)]
         except (OSError, UnicodeError, csv.Error):
             pass  # its row says what the run wrote
     return rows, events

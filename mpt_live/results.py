@@ -14,6 +14,7 @@ mpt-live reads them (``--finish``, a batch's overview, the run's own plot and pa
 from __future__ import annotations
 
 import csv
+import os
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -243,19 +244,23 @@ def read_table(path: str | Path, whole_lines: bool = False) -> tuple[list[str], 
     UTF-8; a byte-order mark (a spreadsheet's "CSV UTF-8" save adds one) is no part of the first column's name.
     ``whole_lines``: a last line without its line end is left out (a run killed while writing that row: it is not
     whole). OSError, UnicodeDecodeError (not UTF-8) or csv.Error as they come, for the caller to say or pass over."""
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        lines = fh.readlines()
-    if whole_lines and lines and not lines[-1].endswith(("\n", "\r")):
-        lines.pop()
-    reader = csv.DictReader(lines)
-    rows = list(reader)
+    with open(path, newline="", encoding="utf-8-sig") as fh:  # streamed: a long video's predictions.csv is large
+        reader = csv.DictReader(fh)
+        rows = list(reader)
+        if whole_lines and rows:
+            with open(path, "rb") as raw:  # the file's last byte: a line end, or the row was cut short
+                raw.seek(-1, os.SEEK_END)
+                if raw.read(1) not in (b"\n", b"\r"):
+                    rows.pop()
     return list(reader.fieldnames or []), rows
 
 
-def read_event_rows(path: str | Path) -> list[dict[str, Any]]:
+def read_event_rows(path: str | Path, whole_lines: bool = True) -> list[dict[str, Any]]:
     """The rows of an events.csv as written (strings), each with its ``event_id`` (:func:`row_event_ids`: an older
-    file's, its row's number); a last row a kill cut short is left out. Errors as :func:`read_table`'s."""
-    return row_event_ids(read_table(path, whole_lines=True)[1])
+    file's, its row's number); a last row a kill cut short is left out unless ``whole_lines`` is False (a run that
+    finished wrote every row whole: a last line without its line end there is a re-save's). Errors as
+    :func:`read_table`'s."""
+    return row_event_ids(read_table(path, whole_lines=whole_lines)[1])
 
 
 def percentile(values: Iterable[float], q: float) -> float | None:

@@ -526,3 +526,17 @@ def test_a_killed_run_of_a_model_that_failed_its_parity_check_warns_as_a_finishe
             "m.onnx: this model FAILED mpt-export's parity check (int8 vs torch on 6 clips: top-1 agreement 50.0%, "
             "max|dprob| 2.0e-01): the ONNX graph does not compute what the trained model does, so its classes may "
             "be wrong; export the checkpoint again (mpt-export) or use a model that passed"] if warned else [])
+
+
+@pytest.mark.parametrize("status, listed", [("complete", ["1", "2"]), ("killed", ["1"])])
+def test_a_finished_runs_last_event_without_its_line_end_stays_in_the_overview(tmp_path, status, listed):
+    """A last events.csv line without its line end is a row a kill cut short only in a run that did not finish: a
+    finished run's file re-saved by a tool that ends without a newline keeps its last event in all_events.csv (as
+    in its summary and in mpt-eval spot), a killed run's is left out."""
+    from mpt_live.overview import collect
+
+    out = tmp_path / "batch"
+    d = _with_events(_run_folder(out / "a", status), [1, 2])
+    (d / "events.csv").write_bytes((d / "events.csv").read_bytes().rstrip(b"\r\n"))
+    _, events = collect(out, [d / "v.mp4"], [d], [])
+    assert [e["event_id"] for e in events] == listed
