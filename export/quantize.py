@@ -156,6 +156,7 @@ def quantize_int8(src: str | Path, dst: str | Path, metadata: dict[str, str],
     batch = _fixed_batch(graph)  # None: a dynamic batch
     # beside dst, with ONNX Runtime's own (the model pre-processed, shape-inferred, optimised, augmented for
     # calibration...: 7 copies, ~340 MB each for ViT-B/16), not in the system's temporary folder, often a small tmpfs
+    dst.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="mpt-int8-", dir=dst.parent) as tmp, _temporary_files_in(tmp):
         pre = Path(tmp) / "pre.onnx"
         q = Path(tmp) / "q.onnx"
