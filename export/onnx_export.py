@@ -262,7 +262,8 @@ def set_metadata(proto: onnx.ModelProto, metadata: dict[str, str]) -> None:
 
 
 def append_metadata(path: str | Path, metadata: dict[str, str]) -> None:
-    """Add ``metadata`` entries the file at ``path`` does not have yet, without rewriting it: they are appended as a
+    """Add ``metadata`` entries to the file at ``path``, which must not have those keys yet (:func:`save_model`'s
+    output: the onnx checker refuses a key twice), without rewriting it: they are appended as a
     serialised ``ModelProto`` holding only them. Protocol buffers parse concatenated messages as one, the repeated
     ``metadata_props`` of both together, so ONNX and ONNX Runtime read the file as the one written with them;
     the graph and its weights stay the bytes that were written and checked (a few hundred bytes are written, not

@@ -17,6 +17,7 @@ PARITY_KEY = "mpt.parity"
 NOT_RECORDED = "parity not recorded (exported before mpt-export recorded it)"
 FAILED = "parity FAILED"
 PASSED = "parity passed"
+UNREADABLE = "parity record unreadable"  # the record is there but is no JSON of a check
 REJECTED_SUFFIX = ".rejected.onnx"   # the name mpt-export keeps a model that failed its check under
 
 
@@ -62,7 +63,7 @@ def parity_fact(metadata: Mapping[str, str]) -> str:
     """The model fact: ``parity passed (fp32 vs torch on 100 clips: ...)``, ``parity FAILED (...)`` or not recorded."""
     record = parity_record(metadata)
     if record is None:
-        return NOT_RECORDED if PARITY_KEY not in metadata else "parity record unreadable"
+        return NOT_RECORDED if PARITY_KEY not in metadata else UNREADABLE
     if record.get("result") != "passed":
         figures = _failed_figures(record)
         return FAILED + (f" ({figures})" if figures else "")
@@ -90,8 +91,9 @@ def fact_warning(name: Any, fact: Any) -> str:
                 "the trained model does, so its classes may be wrong; export the checkpoint again (mpt-export) or use "
                 "a model that passed")
     if rejected_name(name) and not (isinstance(fact, str) and fact.startswith(PASSED)):
-        return (f"{name}: mpt-export rejected this model (its name says it failed the parity check; the file, exported "
-                "before the check was recorded in it, has no figures): the ONNX graph may not compute what the trained "
+        why = ("its parity record cannot be read" if fact == UNREADABLE else
+               "the file, exported before the check was recorded in it, has no figures")
+        return (f"{name}: mpt-export rejected this model (its name says it failed the parity check; {why}): the ONNX graph may not compute what the trained "
                 "model does, so its classes may be wrong; export the checkpoint again (mpt-export) or use a model that "
                 "passed")
     return ""
