@@ -753,3 +753,20 @@ def test_files_a_spreadsheet_saved_with_a_byte_order_mark_score_as_the_plain_one
         out = json.loads((tmp_path / f"s{int(bom)}.json").read_text())
         results.append((out["tp"], out["fp"], out["fn"]))
     assert results[0] == results[1] and results[0][0] == 1  # the movement at frames 10-19 found in both
+
+
+@pytest.mark.parametrize("status, expected", [("killed", (1, 0, 2)), ("complete", (1, 1, 2))])
+def test_a_killed_runs_row_cut_short_is_left_out_not_refused(tmp_path, status, expected):
+    """A run killed while writing an events.csv row leaves that row's start without a line end: mpt-eval spot refused
+    the whole evaluation ("type None is not micro or macro"); it now leaves the row out, as mpt-live's --finish and
+    overview do. A finished run's last line without a line end (a re-save) is a whole row and is scored."""
+    root = _benchmark(tmp_path)
+    run = tmp_path / "run"
+    _events(run / "long_001", [{"video": "long_001.mp4", "onset_frame": 11, "offset_frame": 20, "type": "micro"}])
+    with open(run / "long_001" / "events.csv", "a", newline="") as fh:
+        fh.write(",long_001.mp4,0,,,,600,,610,micro" if status == "complete" else "99,long_001.mp4,0,0.3")
+    (run / "long_001" / "summary.json").write_text(json.dumps({"status": status, "source": "long_001.mp4"}))
+    res = CliRunner().invoke(app, ["spot", "--truth", str(root), "--runs", str(run), "--type", "all"])
+    assert res.exit_code == 0, res.output
+    out = json.loads((run / "spotting.json").read_text())
+    assert (out["tp"], out["fp"], out["fn"]) == expected

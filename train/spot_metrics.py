@@ -24,6 +24,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Iterable, Sequence
 
 from mpt_live.errors import InputError
+from mpt_live.results import read_table
 from mpt_live.rundir import SUMMARY, read_summary
 from mpt_live.spotting import EVENT_COLUMNS
 
@@ -181,37 +182,39 @@ def _seconds(v: str | None) -> float | None:
     return t if t is not None and math.isfinite(t) else None
 
 
-def read_events(path: Path) -> list[Spotted]:
-    """The spotted intervals of one ``events.csv`` (columns: see ``mpt_live.spotting.EVENT_COLUMNS``)."""
+def read_events(path: Path, whole_lines: bool = False) -> list[Spotted]:
+    """The spotted intervals of one ``events.csv`` (columns: see ``mpt_live.spotting.EVENT_COLUMNS``), read by
+    mpt-live's own reader (a byte-order mark no part of the first column's name); ``whole_lines``: a last line
+    without its line end is left out (a run that did not finish: a row a kill cut short)."""
     try:
-        fh = open(path, newline="", encoding="utf-8-sig")  # a spreadsheet's "CSV UTF-8" save adds a byte-order mark
+        fields, rows = read_table(path, whole_lines=whole_lines)
     except OSError as e:
         raise InputError(f"{path}: cannot read ({e.strerror})") from None
-    with fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
-        if missing:
-            raise InputError(f"{path}: missing column(s) {', '.join(missing)} "
-                             f"(expected {', '.join(EVENT_COLUMNS)})")
-        out = []
-        for line, row in enumerate(reader, start=2):
-            where = f"{path} line {line}"
-            kind = normalise_type(row["type"] or "")
-            if kind is None:
-                raise InputError(f"{where}: type {row['type']!r} is not micro or macro")
-            on = _int(row["onset_frame"], "onset_frame", where)
-            off = _int(row["offset_frame"], "offset_frame", where)
-            if off < on:
-                raise InputError(f"{where}: offset_frame {off} < onset_frame {on}")
-            apex = row.get("apex_frame") or ""
-            sc = row.get("score") or ""
-            try:
-                score_v = float(sc) if sc else 0.0
-            except ValueError:
-                raise InputError(f"{where}: score {sc!r} is not a number") from None
-            out.append(Spotted(row["video"], on, off, kind, (row.get("class") or "").strip(), score_v,
-                               _int(apex, "apex_frame", where) if apex else None, row.get("face") or "",
-                               *(_seconds(row.get(f"{k}_s")) for k in ("onset", "apex", "offset"))))
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise InputError(f"{path}: not a CSV file of text ({e})") from None
+    missing = [c for c in REQUIRED if c not in fields]
+    if missing:
+        raise InputError(f"{path}: missing column(s) {', '.join(missing)} "
+                         f"(expected {', '.join(EVENT_COLUMNS)})")
+    out = []
+    for line, row in enumerate(rows, start=2):
+        where = f"{path} line {line}"
+        kind = normalise_type(row["type"] or "")
+        if kind is None:
+            raise InputError(f"{where}: type {row['type']!r} is not micro or macro")
+        on = _int(row["onset_frame"], "onset_frame", where)
+        off = _int(row["offset_frame"], "offset_frame", where)
+        if off < on:
+            raise InputError(f"{where}: offset_frame {off} < onset_frame {on}")
+        apex = row.get("apex_frame") or ""
+        sc = row.get("score") or ""
+        try:
+            score_v = float(sc) if sc else 0.0
+        except ValueError:
+            raise InputError(f"{where}: score {sc!r} is not a number") from None
+        out.append(Spotted(row["video"], on, off, kind, (row.get("class") or "").strip(), score_v,
+                           _int(apex, "apex_frame", where) if apex else None, row.get("face") or "",
+                           *(_seconds(row.get(f"{k}_s")) for k in ("onset", "apex", "offset"))))
     return out
 
 
@@ -313,7 +316,7 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | No
             if problem is not None and problem[0] == "failed" and notes is None:
                 raise InputError(f"{f}: from a run that did not finish (summary.json: status {problem[1]}); its events "
                                  "cover only part of the video: run it again")
-            rows = read_events(f)
+            rows = read_events(f, whole_lines=summary.get("status") != "complete")
             names = {resolve(s.video) for s in rows} if rows else {_folder_video(f.parent, run, resolve, summary)}
             left = {dropped(s.video) for s in rows if resolve(s.video) is None} if rows else \
                 {_folder_video(f.parent, run, dropped, summary)} if None in names else set()
