@@ -15,15 +15,22 @@ the window rises above its own background there), and how many rise above the wi
 maximum (what a detector with no false positive could find at most). Taking the best of ~100
 windows favours both by chance, so the same test is run on random stretches of background of the
 same lengths: where the movements beat their background no more often than those do, no detector
-on this evidence can tell them from the face's own motion.
+on this evidence can tell them from the face's own motion. ``--rates`` replays each video's signals
+(made once, at the cached rate) through spotters told other frame rates (30, 29.97: the frames and their
+times unchanged, as when a file's measured rate differs from its nominal one) and, with ``--phases N``,
+with its first 1..N frames left out (the face first seen later; the other frames keep their numbers and
+times), and counts the events that differ from the first rate's (also those after the statistics' first
+``history_s`` + 5 s, whose window no longer reaches the first frame), the CPU time per push beside them.
 
     nice python bench/spotting_replay.py ROOT [ROOT ...] --cache runs/cache [--build] [--diag] [--separability]
+        [--rates 30,29.97,29.95,30.03 [--phases 9]]
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
@@ -32,7 +39,7 @@ import numpy as np
 
 from mpt_live.errors import InputError
 from mpt_live.facemotion import FaceMotion
-from mpt_live.spotting import Spotter
+from mpt_live.spotting import SpotConfig, Spotter
 from train.datasets.longvideo import LongVideo, LongVideoIndex, read_annotations_csv
 from train.spot_metrics import Spotted, score
 
@@ -84,6 +91,45 @@ def run_cached(path: Path, observe) -> list:
     for s in fm.flush():
         events += push(s)
     return events + sp.flush()
+
+
+def stream(path: Path, drop: int = 0) -> tuple[list, FaceMotion]:
+    """One cached video's signals as the session hands them to the spotter (None: a frame without the face,
+    where the session flushes the spotter), its first ``drop`` frames left out (the others keep their numbers
+    and times), and the FaceMotion that made them."""
+    d = np.load(path)
+    grey, fm, out, g = d["grey"], FaceMotion(float(d["fps"])), [], 0
+    for i, (frame, t, have) in enumerate(zip(d["frames"], d["times"], d["have"])):
+        a = grey[g] if have else None
+        g += bool(have)
+        if i < drop:
+            continue
+        out += fm.push(int(frame), float(t), a)
+        if a is None:
+            out.append(None)
+    return out + fm.flush(), fm
+
+
+def spot(signals: list, fps: float, fm: FaceMotion) -> tuple[list, float, int]:
+    """The events of a Spotter told ``fps`` fed ``signals``, the CPU seconds of its pushes (time.process_time)
+    and how many pushes."""
+    sp, events, cpu, n = Spotter(fps, fm.k_micro, fm.k_macro), [], 0.0, 0
+    for s in signals:
+        t = time.process_time()
+        events += sp.flush() if s is None else sp.push(s)
+        cpu, n = cpu + time.process_time() - t, n + (s is not None)
+    return events + sp.flush(), cpu, n
+
+
+def differ(a: list, b: list, settle_s: float) -> tuple[int, int, int]:
+    """Events of ``b`` not in ``a`` and of ``a`` not in ``b``: exactly, allowing one frame of onset or offset, and
+    (exactly) those with an onset at ``settle_s`` or later."""
+    key = lambda e: (e.type, e.onset, e.apex, e.offset)  # noqa: E731
+    near = lambda e, f: ((e.type, e.apex) == (f.type, f.apex)  # noqa: E731
+                         and max(abs(e.onset - f.onset), abs(e.offset - f.offset)) <= 1)
+    only = [(e, y) for x, y in ((a, b), (b, a)) for e in x if key(e) not in {key(f) for f in y}]
+    return (len(only), sum(not any(near(e, f) for f in y) for e, y in only),
+            sum(e.onset_s >= settle_s for e, _ in only))
 
 
 def replay(path: Path, pooled: dict | None = None):
@@ -155,6 +201,50 @@ def separability(v: LongVideo, pooled: dict, fps: float, trials: int = 50) -> di
             "chance": float(np.mean(beat)) if beat else float("nan")}
 
 
+def _rate(text: str) -> float:
+    try:
+        r = float(text)
+    except ValueError:
+        r = float("nan")
+    if not r > 0:
+        raise InputError(f"--rates: {text!r} is not a frame rate (a number > 0)")
+    return r
+
+
+def rate_phase(path: Path, rates: list[float], phases: int) -> tuple[float, dict]:
+    """The time of one cached video's first frame with the face, and (rate, frames left out) -> (events,
+    CPU seconds, pushes)."""
+    out, first = {}, 0.0
+    for d in range(phases + 1):
+        signals, fm = stream(path, d)
+        first = first if d else next((s.time_s for s in signals if s is not None), 0.0)
+        out.update({(r, d): spot(signals, r, fm) for r in rates})
+    return first, out
+
+
+def report_variants(variants: dict, videos: list, rates: list[float], settle_s: float) -> None:
+    """Per video, the events of each rate (and phase) that differ from the first rate's, then each variant's
+    pooled micro and macro TP/FP/FN and the CPU time per push."""
+    ref, first = (rates[0], 0), {k: t for k, (t, _) in variants.items()}
+    variants = {k: runs for k, (_, runs) in variants.items()}
+    print(f"events that differ from those at {rates[0]:g} fps (exactly / by more than a frame of onset or offset, "
+          f"or another apex / with an onset after the first {settle_s:g} s):")
+    diffs = {k: {v: differ(runs[ref][0], runs[v][0], settle_s + first[k]) for v in runs} for k, runs in variants.items()}
+    for key, runs in variants.items():
+        cells = [f"{r:g}{f'-{d}' if d else ''} {'/'.join(map(str, diffs[key][(r, d)]))}" for r, d in runs if (r, d) != ref]
+        print(f"  {key:<28} {len(runs[ref][0])} events; " + "  ".join(cells))
+    for v in next(iter(variants.values())):
+        spotted = {k: [Spotted(k, e.onset, e.offset, e.type, score=e.score, apex=e.apex) for e in runs[v][0]]
+                   for k, runs in variants.items()}
+        res = score(LongVideoIndex(videos=videos, classes=[]), spotted, "all")["by_type"]
+        cpu = sum(runs[v][1] for runs in variants.values()) / sum(runs[v][2] for runs in variants.values())
+        n = [sum(d[v][i] for d in diffs.values()) for i in range(3)]
+        print(f"{v[0]:g} fps, first {v[1]} frames left out: " + "  ".join(
+            f"{k} {res[k]['tp']}/{res[k]['fp']}/{res[k]['fn']} F1 {res[k]['f1']:.3f}" for k in ("micro", "macro"))
+            + f"; {n[0]} events differ ({n[1]} by more than a frame, {n[2]} after the first {settle_s:g} s);"
+            f" CPU {1e3 * cpu:.3f} ms a push")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("roots", nargs="+", type=Path, help="mpt-synth --long benchmark folders")
@@ -163,10 +253,16 @@ def main() -> None:
     ap.add_argument("--diag", action="store_true", help="why each missed truth interval was missed")
     ap.add_argument("--separability", action="store_true",
                     help="per video: can the micro-movements rise above their own window's background at all")
+    ap.add_argument("--rates", help="comma-separated frame rates to tell the spotter (the signals unchanged), "
+                    "e.g. 30,29.97,29.95,30.03: the events that differ from the first rate's")
+    ap.add_argument("--phases", type=int, default=0, help="with --rates: also leave out the first 1..N frames")
     args = ap.parse_args()
     try:
+        rates = [_rate(r) for r in args.rates.split(",")] if args.rates else []
+        if args.phases < 0 or (args.phases and not rates):
+            raise InputError(f"--phases {args.phases}: give a count >= 0, with --rates")
         truths = {r.name: read_annotations_csv(r / "annotations.csv") for r in args.roots}
-        videos, spotted, sep = [], {}, {}
+        videos, spotted, sep, variants = [], {}, {}, {}
         for name, t in truths.items():
             for v in t.videos:
                 f = args.cache / name / f"{v.video.stem}.npz"
@@ -190,6 +286,10 @@ def main() -> None:
                           f"random background stretches above it: {r['chance']:.0%}")
                     if r["n"]:
                         sep.setdefault(name, []).append(r)
+                if rates:
+                    variants[key] = rate_phase(f, rates, args.phases)
+        if rates:
+            report_variants(variants, videos, rates, SpotConfig().history_s + 5)
         for name in [*truths, "pooled"]:
             vs = [v for v in videos if name == "pooled" or v.name.startswith(name + "/")]
             r = score(LongVideoIndex(videos=vs, classes=[]), spotted, "all")["by_type"]
