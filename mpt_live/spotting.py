@@ -2,9 +2,11 @@
 
 Input: the :class:`~mpt_live.facemotion.FrameSignals` of one face, frame by frame (bump maps at a
 micro scale of 0.5 s and a macro scale of 2.5 s, see :mod:`mpt_live.facemotion`). For each scale
-a :class:`_Channel` normalises every grid cell by its own running median and spread (the last
-``history_s`` seconds, refreshed every ``refresh_s``), pools 2x2 cells over the face inside its
-contour without the eyes, and subtracts what the whole face does at that frame. The evidence of a
+a :class:`_Channel` normalises every grid cell by its own running median and spread
+(:class:`~mpt_live.window_stats.WindowStats`: one sample per ``sample_s`` of the frames' own times
+over the last ``history_s`` seconds, recomputed whenever a sample enters or leaves that window, no
+evidence before ``warmup_s`` of signals), pools 2x2 cells over the face inside its contour without
+the eyes, and subtracts what the whole face does at that frame. The evidence of a
 frame is the strongest pooled cell; a candidate opens above ``threshold`` and closes below half of
 it, or where the evidence, after falling below half of the candidate's apex, rises to the threshold
 and twice that dip again (a second movement: where the face's own motion keeps the evidence above
@@ -20,6 +22,14 @@ after it, the mouth moves ``speech_ratio`` times more than the rest of the face)
 duration (at most ``micro_max_s`` from onset to the end of the offset frame, in the frames' own times). The macro channel decides movements longer than the micro
 scale, so a micro candidate inside a macro event is that event's peak, not a second event.
 
+The same frames with the same times give the same events whatever frame rate the stream states
+(29.97 or 29.95 for 30), and a face first seen a few frames later gives the same events once the
+statistics' window no longer reaches its first frame: every duration here is in the frames' times (the
+open candidate's ``max_open_s`` too) and the statistics have no refresh phase. Counts of frames stand
+only for the scales ``k`` (set by FaceMotion), the speech test's ``flank_s`` and the latency bound.
+(They were refreshed every ``int(fps)`` frames from the face's first one, over ``int(10 fps)``
+samples of every other frame: at 29.97 instead of 30 fps, 15 of dev's 52 events moved.)
+
 Latency: the signals' delay (2.5 s + 1/30 s) plus the candidate's length and one second after it.
 ``Spotter.push(signals) -> closed events``; ``flush()`` at the end of the stream.
 """
@@ -32,6 +42,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .facemotion import GRID, REGIONS, FaceMotion, FrameSignals
+from .window_stats import WindowStats
 
 # video, face (track id), onset/apex/offset in seconds and as 0-based frame indices (inclusive),
 # type micro|macro, class (empty without a model), its confidence, and the spotting score
@@ -48,6 +59,7 @@ _MOUTH = REGIONS["mouth"].ravel()
 _SITE_SET = set(np.nonzero(_SITES)[0].tolist())
 _LOWER = REGIONS["lower"].ravel()
 _REST = (REGIONS["inner"] & ~REGIONS["mouth"] & ~REGIONS["eyes"]).ravel()
+_USED = _SITES | _INNER | _EYES | _SIDES  # the cells whose statistics the evidence and the gates read
 
 
 @dataclass
@@ -78,9 +90,9 @@ class SpotEvent:
 class SpotConfig:
     threshold: float = 4.0       # evidence (robust z) to open a candidate
     micro_max_s: float = 0.5     # MEGC: a micro-expression lasts at most 0.5 s
-    history_s: float = 20.0      # running per-cell statistics (of every other frame)
-    refresh_s: float = 1.0
-    warmup_s: float = 2.0
+    history_s: float = 20.0      # running per-cell statistics over this much of the frames' own times
+    sample_s: float = 2 / 15     # of one frame per this much time (every fourth frame at 30 fps)
+    warmup_s: float = 2.0        # no evidence before this much of the face's signals (by their times)
     blink_ratio: float = 6.0
     echo_ratio: float = 2.0      # a movement k frames away this much stronger leaves an echo, not an event
     head_ratio: float = 1.5
@@ -128,19 +140,20 @@ def _pool(z: np.ndarray) -> np.ndarray:
 class _Channel:
     """Candidates at one scale (``k`` frames): evidence, hysteresis, extent and gates."""
 
-    def __init__(self, k: int, fps: float, cfg: SpotConfig, phase: int = 0) -> None:
+    def __init__(self, k: int, fps: float, cfg: SpotConfig) -> None:
         self.k, self.fps, self.cfg = k, fps, cfg
-        self.phase = phase  # statistics refresh offset, so that two channels do not refresh on one frame
-        self.hist = np.zeros((GRID * GRID, max(int(cfg.history_s * fps / 2), 8)), np.float32)  # cell x time
-        self.n_hist = 0
-        self.n_seen = 0
-        self.refresh = max(int(cfg.refresh_s * fps), 1)
-        self.warmup = max(int(cfg.warmup_s * fps), 1)
-        self.med = np.zeros(GRID * GRID, np.float32)
-        self.spread = np.ones(GRID * GRID, np.float32)
+        # each used cell's median and spread over the last history_s of the frames' own times (one sample per
+        # sample_s), recomputed as the window moves: no refresh phase, no frame count standing for seconds
+        self.stats = WindowStats(GRID * GRID, np.nonzero(_USED)[0], cfg.history_s, cfg.sample_s)
+        self.n_seen = 0                                   # frames with signals
+        self.n_judged = 0                                 # of them, past the warm-up
+        self.covered = 0.0   # seconds of signals: each frame's time since the one before, where that one had them
+        self._last: float | None = None                   # the time of the frame before, if it had signals
+        self.warmup = max(int(cfg.warmup_s * fps), 1)     # the warm-up in frames at the nominal rate (messages)
         self.flank = max(int(round(cfg.flank_s * fps)), 1)
-        self.max_open = max(int(round(cfg.max_open_s * fps)), 2)
-        self.frames: deque[_Frame] = deque(maxlen=2 * k + 2 * self.flank + self.max_open + 8)
+        self.max_open = max(int(round(cfg.max_open_s * fps)), 2)  # in frames at the nominal rate: Spotter.max_wait
+        cap = 2 * k + 2 * self.flank + int(1.5 * cfg.max_open_s * fps) + 8  # the open candidate by its times
+        self.frames: deque[_Frame] = deque(maxlen=cap)
         self.open: list[_Frame] | None = None  # the open candidate's frames
         self._peak: _Frame | None = None  # its strongest frame so far
         self._dip: _Frame | None = None   # its weakest frame after that peak
@@ -148,22 +161,19 @@ class _Channel:
         self.count = 0
         self.dropped: deque[tuple[int, float, str]] = deque(maxlen=64)  # (apex frame, evidence, gate): diagnosis
 
-    def _stats(self) -> None:
-        h = self.hist[:, : min(self.n_hist, self.hist.shape[1])]
-        k = h.shape[1] // 2  # nearest-rank medians by partition: several times cheaper than np.median
-        self.med = np.partition(h, k, axis=1)[:, k]
-        self.spread = 1.4826 * np.partition(np.abs(h - self.med[:, None]), k, axis=1)[:, k] + 0.1
-
     def _measure(self, f: _Frame) -> None:
         self.n_seen += 1
-        if self.n_seen % 2:
-            self.hist[:, self.n_hist % self.hist.shape[1]] = f.raw
-            self.n_hist += 1
-        if (self.n_seen + self.phase) % self.refresh == 0 or (self.n_seen < self.warmup and self.n_seen % 5 == 1):
-            self._stats()
-        if self.n_seen < self.warmup:
-            return
-        z = (f.raw - self.med) / self.spread
+        newest = self.stats.newest()
+        if newest is not None and newest <= f.time_s - self.cfg.history_s:
+            self.covered, self._last = 0.0, None  # away longer than the window: a new baseline, a new warm-up
+        self.stats.add(f.time_s, f.raw)
+        self.stats.update(f.time_s)
+        step = 0.0 if self._last is None else f.time_s - self._last
+        self.covered, self._last = self.covered + step, f.time_s
+        if self.covered + step < self.cfg.warmup_s - 1e-6:
+            return  # the warm-up: warmup_s of signals (this frame lasting as long as the one before) set the baseline
+        self.n_judged += 1
+        z = (f.raw - self.stats.med) / self.stats.spread
         f.pooled = _pool(z) - max(_quantile(z[_INNER], 0.5), 0.0)
         f.e = float(f.pooled.max())
         f.eye = float(z[_EYES].max())
@@ -177,10 +187,12 @@ class _Channel:
         self.count += 1
         if f.raw is not None:
             self._measure(f)
+        else:
+            self._last = None
         self.frames.append(f)
         th = self.cfg.threshold
         if self.open is not None:
-            if f.e > th / 2 and len(self.open) < self.max_open:
+            if f.e > th / 2 and f.time_s - self.open[0].time_s < self.cfg.max_open_s:
                 peak, dip = self._peak, self._dip
                 if dip is not None and dip.e < peak.e / 2 and f.e > max(th, 2 * dip.e):
                     # a second movement in the same run: the evidence fell below half of the first's apex and
@@ -247,7 +259,7 @@ class _Channel:
         span = frames[lo:hi + 1]
         raw = np.stack([np.full(GRID * GRID, np.nan, np.float32) if r.raw is None else r.raw for r in span])
         prof = np.full(len(frames), np.nan)
-        prof[lo:hi + 1] = (raw[:, cells] - self.med[cells]).mean(axis=1)
+        prof[lo:hi + 1] = (raw[:, cells] - self.stats.med[cells]).mean(axis=1)
         half = prof[a] / 2
         if not half > 0:
             return self._drop(apex, "extent")
@@ -293,8 +305,7 @@ class Spotter:
         self.fps = float(fps)
         self.cfg = config or SpotConfig()
         self.micro = _Channel(micro_k, fps, self.cfg)
-        self.macro = _Channel(macro_k, fps, self.cfg, phase=max(int(self.cfg.refresh_s * fps) // 2, 1))
-        self.micro_max = int(round(self.cfg.micro_max_s * fps))  # frames: offset - onset + 1 <= this
+        self.macro = _Channel(macro_k, fps, self.cfg)
         # bounded latency: a judged candidate waits at most this long for the other scale
         self.max_wait = self.macro.max_open + 2 * self.macro.k + self.macro.flank
         self._micro_wait: list[_Candidate] = []   # judged, waiting for the other scale
@@ -305,11 +316,14 @@ class Spotter:
         """A spotter matching a :class:`~mpt_live.facemotion.FaceMotion`'s scales."""
         return cls(motion.fps, motion.k_micro, motion.k_macro, config)
 
-    def _event(self, c: _Candidate) -> SpotEvent:
-        # micro vs macro by the container's times (its last frame lasting one frame period), not by a frame
-        # count at the nominal rate: a variable-rate recording's frames are not 1 / fps apart
+    def _micro(self, c: _Candidate) -> bool:
+        """Micro vs macro by the container's times (the last frame lasting one frame period), not by a frame
+        count at the nominal rate: a variable-rate recording's frames are not 1 / fps apart."""
         seconds = c.offset.time_s - c.onset.time_s + 1.0 / self.fps
-        micro = seconds <= self.cfg.micro_max_s + 1e-3  # 15 frames of 29.97 fps (0.5005 s) are micro
+        return seconds <= self.cfg.micro_max_s + 1e-3  # 15 frames of 29.97 fps (0.5005 s) are micro
+
+    def _event(self, c: _Candidate) -> SpotEvent:
+        micro = self._micro(c)
         return SpotEvent(c.onset.frame, c.apex.frame, c.offset.frame, c.onset.time_s, c.apex.time_s,
                          c.offset.time_s, "micro" if micro else "macro", c.apex.e, c.cells)
 
@@ -327,7 +341,7 @@ class Spotter:
                 keep.append(c)  # a macro-scale candidate may still cover it
                 continue
             over = [m for m in self._macro_wait if overlaps(c, m)]
-            if over and (c.offset.pos - c.onset.pos >= self.micro_max
+            if over and (not self._micro(c)
                          or any(m.offset.pos - m.onset.pos >= 2 * self.micro.k for m in over)):
                 continue  # the peak of a longer movement, which the macro scale sees whole
             for m in over:  # short enough for the micro scale to see whole: its extent is cleaner
@@ -348,7 +362,7 @@ class Spotter:
     def judged(self) -> int:
         """Frames the micro scale has judged, past its warm-up (``warmup_s`` of signals, which set each face's
         baseline): while 0, no event can have been found."""
-        return max(self.micro.n_seen - self.micro.warmup + 1, 0)
+        return self.micro.n_judged
 
     @property
     def frames_needed(self) -> int:

@@ -305,3 +305,102 @@ def test_a_movement_near_the_end_of_the_video_keeps_its_extent(after):
     assert len(events) == 1, events
     e = events[0][0]
     assert e.type == "micro" and abs(e.onset - on) <= 2 and abs(e.offset - off) <= 2 and on < e.apex < off
+
+
+def _recorded(seconds: float = 90.0, fps: float = 30.0) -> list:
+    """One face's signals recorded once: a restless face's own motion (cell noise, a slow swell of the whole
+    face) and 60 movements of 0.2-2 s in random places of the face, some of them near the threshold."""
+    from mpt_live.facemotion import FrameSignals
+
+    rng = np.random.default_rng(11)
+    n = int(seconds * fps)
+    moves = [(int(rng.integers(60, n - 60)), float(rng.uniform(3, 30)), int(rng.integers(2, 10)),
+              int(rng.integers(4, 9)), float(rng.uniform(0.3, 1.2))) for _ in range(60)]
+    out = []
+    for i in range(n):
+        m = (0.05 * rng.lognormal(0.0, 0.6, (GRID, GRID)) * (1 + 0.3 * np.sin(i / 200))).astype(np.float32)
+        for at, half, r, c, amp in moves:
+            m[r:r + 2, c:c + 2] += amp * max(0.0, 1 - abs(i - at) / half)
+        out.append(FrameSignals(i, i / fps, m, m))
+    return out
+
+
+def _spotted(signals: list, fps: float, after_s: float = 0.0) -> list:
+    sp = Spotter(fps, 15, 75)
+    events = [e for s in signals for e in sp.push(s)] + sp.flush()
+    return [(e.type, e.onset, e.apex, e.offset) for e in events if e.onset_s >= after_s]
+
+
+def test_the_same_signals_give_the_same_events_at_29_97_fps_and_at_other_phases():
+    """Issue 11: a file's measured rate differs from its nominal one (29.97 or 29.95 for 30), and a face is first
+    seen at any frame. The events used to move with both: the statistics were refreshed every int(fps) frames
+    (29 or 30) counted from the face's first frame, over int(10 fps) samples of every other frame, so which frames
+    a refresh fell on, and so every z-score after it, changed (on dev, 15 of 52 events at 29.97 fps, up to 22 with
+    the first frames left out). Now they are recomputed as their window of the frames' own times moves: the same
+    times give the same events whatever rate is stated, and a later start the same events once the window no
+    longer reaches back to the first frame (before that it holds other frames: history_s + 5 s are left out)."""
+    signals = _recorded()
+    ref = _spotted(signals, 30.0)
+    settled = SpotConfig().history_s + 5
+    later = [e for e in ref if e[1] / FPS >= settled]
+    assert len(later) >= 8 and {t for t, *_ in later} == {"micro", "macro"}, ref
+    for fps in (29.97, 29.95, 30.03):
+        assert _spotted(signals, fps) == ref, fps
+    for fps, drop in ((30.0, 1), (30.0, 2), (30.0, 5), (29.97, 3)):  # each of these failed before
+        assert _spotted(signals[drop:], fps, settled) == later, (fps, drop)
+
+
+def test_window_statistics_are_the_exact_median_and_mad_of_the_last_seconds():
+    """mpt_live.window_stats: one sample per slot of the frames' times, the window by time, exact order statistics
+    (the values np.partition gives), recomputed as samples enter and leave; cells not asked for stay 0 and 1."""
+    from mpt_live.window_stats import WindowStats
+
+    rng = np.random.default_rng(2)
+    cells = np.array([0, 3, 4, 9])
+    ws = WindowStats(10, cells, span_s=2.0, slot_s=0.1)
+    kept = []  # (time, values) of the first frame of each 0.1 s slot
+    t = 0.0
+    for i in range(400):
+        t += float(rng.choice([1 / 30, 1 / 15, 0.3]))  # a variable rate, with gaps
+        v = rng.lognormal(0, 1, 10).astype(np.float32)
+        if not kept or int(t / 0.1 + 1e-6) != int(kept[-1][0] / 0.1 + 1e-6):
+            kept.append((t, v))
+        ws.add(t, v)
+        ws.update(t)
+        window = np.array([x for s, x in kept if s > t - 2.0])[:, cells].T
+        k = window.shape[1] // 2
+        med = np.partition(window, k, axis=1)[:, k]
+        mad = np.partition(np.abs(window - med[:, None]), k, axis=1)[:, k]
+        assert len(ws) == window.shape[1]
+        assert np.array_equal(ws.med[cells], med) and np.allclose(ws.spread[cells], 1.4826 * mad + 0.1, rtol=1e-6)
+        assert not ws.med[[1, 2, 5]].any() and (ws.spread[[1, 2, 5]] == 1).all()
+
+
+def test_a_face_away_longer_than_the_window_gets_a_new_baseline():
+    """The statistics' window is the last history_s of the frames' times: a face away for longer comes back to an
+    empty window, and is judged again only after warmup_s of its new signals (not against a handful of samples);
+    a shorter absence keeps its baseline, and the time between appearances is no signal."""
+    from mpt_live.facemotion import FrameSignals
+
+    rng = np.random.default_rng(4)
+    sp = Spotter(FPS, 15, 75)
+
+    def seen(t0: float, n: int) -> list[int]:
+        judged = []
+        for i in range(n):
+            m = (0.05 * rng.lognormal(0.0, 0.5, (GRID, GRID))).astype(np.float32)
+            sp.push(FrameSignals(int((t0 + i / FPS) * FPS), t0 + i / FPS, m, m))
+            judged.append(sp.judged)
+        sp.push(FrameSignals(int((t0 + n / FPS) * FPS), t0 + n / FPS, None, None))  # the face is lost
+        sp.flush()
+        return judged
+
+    first = seen(0.0, 90)
+    assert first[58] == 0 and first[59] == 1 and first[-1] == 31  # 2 s of signals set the baseline
+    back = seen(10.0, 30)  # 7 s away: the window still holds its samples
+    assert back[0] == first[-1] + 1 and back[-1] == first[-1] + 30
+    later = seen(40.0, 90)  # 27 s away: a new baseline
+    assert later[58] == back[-1] and later[59] == back[-1] + 1
+    sp = Spotter(FPS, 15, 75)
+    assert seen(0.0, 30)[-1] == 0 and seen(2.0, 30)[-1] == 0  # 1 s twice, 2 s apart: 1.93 s of signals
+    assert seen(4.0, 30)[-1] == 29  # and from the second frame of a third

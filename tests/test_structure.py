@@ -17,7 +17,7 @@ LAYERS = {
     "stages": ["errors", "clocktime", "reach", "writers", "photos", "interrupts", "quiet", "opengop", "videotracks", "videoprobe", "pyav_capture", "cutoff", "frametimes", "sources", "framenames", "recordings", "readahead", "latest_frame", "capture",
                "face_actions", "synthface", "demo_input", "stabilize", "smoothing", "tracker", "face_template", "face_types", "tiles", "face_confirm", "blazeface", "track_align", "face",
                "identity", "cuts", "tracks", "face_watch",
-               "clip", "clip_stream", "rankpool", "motion", "thumbnails", "machine", "providers", "load_errors", "model_trust", "runtime", "batching", "model_worker", "facemotion",
+               "clip", "clip_stream", "rankpool", "motion", "thumbnails", "machine", "providers", "load_errors", "model_trust", "runtime", "batching", "model_worker", "facemotion", "window_stats",
                "spotting", "face_state", "results"],
     "session": ["run_summary", "session"],
     "consumers": ["rundir", "overview", "timeline", "report_page", "review", "apexframes", "report", "draw", "face_tags", "overlay", "view", "window", "terminal", "job", "finish",
