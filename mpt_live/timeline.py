@@ -118,6 +118,7 @@ def render_timeline(
 
     matplotlib.use("Agg", force=False)
     use_fallback_fonts()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure  # Figure directly: no pyplot state, safe in threads
 
     out = Path(out)
@@ -132,18 +133,15 @@ def render_timeline(
     fig = Figure(figsize=(12, 1.2 + 2.2 * sum(ratios)), dpi=100, layout="constrained")
     axes = list(fig.subplots(len(ratios), 1, sharex=True, squeeze=False, gridspec_kw={"height_ratios": ratios})[:, 0])
     colours = {c: class_hex(i) for i, c in enumerate(classes)}
+    named = []  # (a face's motion panel, its events): their names go above it once the layout is done
     for k, face in enumerate(ids):
         sel = fid == face if face is not None else np.zeros(len(rows), bool)
         face_rows = [r for r, s in zip(rows, sel) if s]
         face_events = [e for e in events if face is None or as_number(e.get("face")) == face]
         seen = t_all[np.isfinite(t_all)]
         gaps = absences(t_all[sel], float(seen.min()), float(seen.max())) if face is not None and seen.size else []
-        _section(axes[k * len(section):(k + 1) * len(section)], face, face_rows, t_all[sel], colours,
-                 face_events, has_top, has_probs, demo and k == 0, gaps)
-        if not has_probs:  # no probability panel: say why above the face's motion panel
-            axes[(k + 1) * len(section) - 1].set_title(
-                f"{NO_MODEL}: no class probabilities" if not classes
-                else "no window was classified: no class probabilities", loc="left", fontsize=9, color="0.3")
+        named.append((_section(axes[k * len(section):(k + 1) * len(section)], face, face_rows, t_all[sel], colours,
+                               face_events, has_top, has_probs, demo and k == 0, gaps), face_events))
     span = 0.0
     if len(t_all) and np.isfinite(t_all).any():
         end = max(float(np.nanmax(t_all)), until or 0.0)
@@ -160,12 +158,21 @@ def render_timeline(
     with atomic_path(out) as tmp, warnings.catch_warnings():  # a reader never sees half a PNG
         # a file name in a script the font lacks (CJK, ...): boxes in the title, not a warning per glyph
         warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font", category=UserWarning)
+        renderer = FigureCanvasAgg(fig).get_renderer()
+        fig.draw_without_rendering()  # the layout: where each panel stands, so a name's extent is measured there
+        for ax, face_events in named:
+            rise = name_events(ax, face_events, renderer)
+            if not has_probs:  # no probability panel: say why above the face's motion panel (and its events' names)
+                ax.set_title(f"{NO_MODEL}: no class probabilities" if not classes
+                             else "no window was classified: no class probabilities", loc="left", fontsize=9,
+                             color="0.3", pad=matplotlib.rcParams["axes.titlepad"] + rise)
         fig.savefig(tmp)
     return out
 
 
-def _section(axes, face, rows, t, colours, events, has_top, has_probs, demo, gaps) -> None:
-    """One face's panels: label strip, probabilities, motion score; its events shaded and named."""
+def _section(axes, face, rows, t, colours, events, has_top, has_probs, demo, gaps):
+    """One face's panels: label strip, probabilities, motion score; its events shaded and their apexes marked.
+    Returns the motion panel, above which :func:`name_events` writes the events' names."""
     name = "no face" if face is None else f"face {face}"
     score = np.array([as_number(r.get("motion_score")) for r in rows])
 
@@ -211,19 +218,53 @@ def _section(axes, face, rows, t, colours, events, has_top, has_probs, demo, gap
     ax.plot(t, score, color="0.2", lw=1.0, label="motion score")
     finite = score[np.isfinite(score)]
     top = float(finite.max()) if finite.size else 1.0
-    shown = t[np.isfinite(t)]
-    gap, last = float(np.ptp(shown)) / 80 if shown.size else 0.0, -np.inf  # names at least 1/80 of the plot apart
     for ev in events:
         ax.plot([float(ev["apex_s"])], [top], "v", color="tab:red", ms=6)
-        if ev.get("class") and float(ev["apex_s"]) - last >= gap:  # not a pile of overlapping names
-            last = float(ev["apex_s"])
-            ax.annotate(str(ev["class"]), (float(ev["apex_s"]), top), textcoords="offset points", xytext=(0, 5),
-                        ha="center", fontsize=8, color="tab:red")
     if finite.size and finite.min() > 0 and finite.max() / finite.min() > 50:
         ax.set_yscale("log")
     ax.set_ylabel(f"{name}\nmotion", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    return ax
+
+
+NAME_ROWS = 3  # rows of event names above a motion panel; a name with no room in any is left out
+NAME_PAD_PX = 4  # the least space between two names
+
+
+def name_events(ax, events: Sequence[Mapping[str, Any]], renderer) -> float:
+    """Write each event's class above its apex on the motion panel ``ax`` (laid out already: ``renderer`` measures
+    the texts as they will be drawn), in time order, each in the lowest of :data:`NAME_ROWS` rows where it overlaps
+    no name placed before; a name with no room in any row is left out, its event still shaded and its apex marked
+    (events.csv and report.html have every name). A name stays within the panel's width (shifted in from an edge),
+    so the layout that makes room for the rows above keeps the panel's time scale. Returns the height the names
+    take above the panel, in points (0 without any), where a title goes above them."""
+    panel = ax.get_window_extent(renderer)
+    texts = []
+    for ev in sorted(events, key=lambda e: as_number(e.get("apex_s"))):
+        apex = as_number(ev.get("apex_s"))
+        x = ax.transData.transform((apex, 0.0))[0] if np.isfinite(apex) else np.nan
+        if ev.get("class") and panel.x0 <= x <= panel.x1:
+            texts.append(ax.annotate(str(ev["class"]), (apex, 1.0), xycoords=("data", "axes fraction"), xytext=(0, 2),
+                                     textcoords="offset points", ha="center", va="bottom", fontsize=8,
+                                     color="tab:red"))
+    boxes = [t.get_window_extent(renderer) for t in texts]
+    pitch = max((b.height for b in boxes), default=0.0) + 1  # pixels from one row to the next
+    taken: list[Any] = []
+    used = 0  # rows
+    for text, box in zip(texts, boxes):
+        x = (box.x0 + box.x1) / 2
+        dx = min(max(x, panel.x0 + box.width / 2), panel.x1 - box.width / 2) - x  # in from the panel's edges
+        row = None if box.width > panel.width else next((r for r in range(NAME_ROWS) if not any(
+            box.translated(dx, r * pitch).padded(NAME_PAD_PX / 2, 0).overlaps(b) for b in taken)), None)
+        if row is None:
+            text.remove()
+            continue
+        taken.append(box.translated(dx, row * pitch).padded(NAME_PAD_PX / 2, 0))
+        text.xy = (ax.transData.inverted().transform((x + dx, 0.0))[0], 1.0)
+        text.xyann = (0, 2 + row * pitch * 72 / ax.figure.dpi)
+        used = max(used, row + 1)
+    return (2 + used * pitch * 72 / ax.figure.dpi) if used else 0.0
 
 
 def absences(t: np.ndarray, start: float, end: float) -> list[tuple[float, float]]:

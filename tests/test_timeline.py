@@ -95,8 +95,8 @@ def test_a_cjk_font_installed_after_matplotlib_cached_its_fonts_is_found(monkeyp
 
 def test_a_long_recording_reads_in_minutes_and_its_event_names_do_not_pile_up(tmp_path, monkeypatch):
     """20 minutes in one 12-inch plot: the axis said 0, 200, 400 ... 1200 with 'time (s)' and every event's
-    class was written at its apex, 60 names on top of each other. Now the axis is m:ss at round minutes and
-    names stand at least 1/80 of the plot apart."""
+    class was written at its apex, 60 names on top of each other. Now the axis is m:ss at round minutes and a
+    name that would overlap another goes to the next of three rows, or is left out where none has room."""
     from matplotlib.figure import Figure
 
     figs = []
@@ -114,7 +114,7 @@ def test_a_long_recording_reads_in_minutes_and_its_event_names_do_not_pile_up(tm
     assert labels[:3] == ["0:00", "2:00", "4:00"] and "20:00" in labels, labels
     assert axes[-1].get_xlabel() == "time (m:ss)"
     names = [t for t in axes[-1].texts if t.get_text() == "surprise"]
-    assert 1 <= len(names) <= 12, len(names)  # 180 s of events at 1200 / 80 = 15 s apart
+    assert 3 <= len(names) <= 12, len(names)  # 180 s of a 1200 s axis: 3 rows of a few names each
 
 
 def test_a_run_without_probabilities_says_why_above_its_motion_panel(tmp_path, monkeypatch):
@@ -167,3 +167,48 @@ def test_until_stretches_the_axis_to_events_after_the_last_row(tmp_path, monkeyp
     render_timeline(_rows(), CLASSES, late, tmp_path / "b.png", until=9.8)
     ends = [fig.axes[-1].get_xlim()[1] for fig in drawn]
     assert ends[0] < 9.0 < 9.8 <= ends[1]
+
+
+@pytest.mark.parametrize("span, names", [
+    (60, ["happiness", "repression", "others", "surprise", "disgust"]),
+    (60, ["高兴", "压抑", "惊讶", "厌恶", "其他"]),  # a dataset's own (Chinese) labels: boxes where no CJK font
+    (1200, ["happiness", "repression", "others", "surprise", "disgust"]),
+], ids=["60s", "60s-chinese", "20min"])
+def test_event_names_on_the_timeline_never_overlap(tmp_path, monkeypatch, span, names):
+    """Names of events close in time were kept 1/80 of the plot apart, less than a name is wide: on a 60 s timeline
+    'happiness' and 'repression' ran together ('happinessrepression'). Each name is now measured as drawn and set in
+    the lowest row above the panel where it overlaps no other (or the panel's title); one with no room is left out,
+    its apex still marked."""
+    import warnings
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.text import Text
+
+    drawn, save = [], Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", lambda fig, *a, **k: (drawn.append(fig), save(fig, *a, **k))[1])
+    rows = [{"time_s": i / 2, "frame": i * 15, "face_id": 0, "motion_score": 1.0 + i % 5} for i in range(2 * span)]
+    apexes = [0.2, *(span / 2 + 0.7 * k for k in range(12)), span - 0.2]  # at both ends and a run in the middle
+    events = [{"face": 0, "onset_s": a - 0.3, "apex_s": a, "offset_s": a + 0.3, "score": 5.0,
+               "class": names[k % len(names)]} for k, a in enumerate(apexes)]
+    for classes in ([], names):  # the motion panel under its "no model ran" title, and under the probabilities
+        rows = [{**r, **{f"p_{c}": 0.2 for c in classes}} for r in rows]
+        render_timeline(rows, classes, events, tmp_path / "t.png")
+    for fig in drawn:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font")
+            renderer = FigureCanvasAgg(fig).get_renderer()
+            fig.draw(renderer)  # laid out as saved
+        panel = fig.axes[-1]
+        shown = [t for t in panel.texts if t.get_text() in names]
+        boxes = [t.get_window_extent(renderer) for t in shown]
+        title = [t.get_window_extent(renderer) for t in panel.get_children()  # "no model ran" over the panel
+                 if isinstance(t, Text) and t.get_text() and t not in panel.texts]
+        assert len(shown) >= 4, [t.get_text() for t in shown]  # the ends and a few of the run
+        assert len(title) == (0 if fig.axes[0] is not panel else 1)
+        edges = panel.get_window_extent(renderer)
+        for i, a in enumerate(boxes):
+            assert not any(a.overlaps(b) for b in boxes[i + 1:] + title), (shown[i].get_text(), a)
+            assert edges.x0 <= a.x0 and a.x1 <= edges.x1  # within the panel's width
+        marks = [ln for ln in panel.lines if ln.get_marker() == "v"]
+        assert len(marks) == len(events)  # a name left out still has its event marked
