@@ -12,7 +12,9 @@ workers' messages and lists the failures at the end. A video that fails does not
 worker process that dies (killed, out of memory) fails its current video, and a new worker takes
 its place while videos remain. Ctrl-C (or SIGTERM, SIGHUP) stops everything: the parent sends each
 worker SIGTERM, and the worker stops its video as a serial run would (:mod:`mpt_live.interrupts`),
-writing its outputs and a summary with status ``interrupted``, which a rerun then redoes. A parent killed
+writing its outputs and a summary with status ``interrupted``, which a rerun then redoes; the summary's
+``stopped_by`` names the signal the parent got (SIGINT for a Ctrl-C), which it leaves for its workers
+in shared memory before it signals them. A parent killed
 outright (SIGKILL, out of memory) sends nothing: each worker sees it gone within a few frames and stops the
 same way, rather than run on alone through the videos left in the queue.
 """
@@ -32,7 +34,7 @@ from rich.text import Text
 
 from .batch import BatchSpec
 from .errors import InputError
-from .interrupts import stop_signals
+from .interrupts import signal_name, stop_signals
 from .terminal import progress_bar
 
 PROGRESS_EVERY = 10  # frames between progress messages of a worker
@@ -46,8 +48,10 @@ def default_jobs(threads: int = 1) -> int:
     return max(1, usable_cores() // max(1, threads))
 
 
-def worker_main(spec: BatchSpec, tasks: Any, events: Any) -> None:
-    """A worker process: load the model once, then run videos from ``tasks`` until a None."""
+def worker_main(spec: BatchSpec, tasks: Any, events: Any, stopped_by: Any = None) -> None:
+    """A worker process: load the model once, then run videos from ``tasks`` until a None. ``stopped_by``: a
+    shared integer where the parent leaves the number of the signal that stopped the batch before it sends the
+    worker SIGTERM (0 until then), so the video's summary names the user's signal (SIGINT for a Ctrl-C)."""
     import cv2
 
     cv2.setNumThreads(1)
@@ -55,6 +59,9 @@ def worker_main(spec: BatchSpec, tasks: Any, events: Any) -> None:
         # a terminal's Ctrl-C reaches every process of the batch; the parent turns it into one SIGTERM here,
         # so two Ctrl-C (which the README allows) are not a worker's third signal, which ends it at once
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        stop = signal.getsignal(signal.SIGTERM)
+        if stopped_by is not None and callable(stop):  # the parent's signal, not the SIGTERM that carries it
+            signal.signal(signal.SIGTERM, lambda signum, frame: stop(stopped_by.value or signum, frame))
         try:
             parent = os.getppid()
             runtime = spec.load()
@@ -106,6 +113,7 @@ def run_pool(todo: list[tuple[int, Path, Path]], spec: BatchSpec, jobs: int, con
     Returns (done: [(video, out dir, figures)], failed: [(video, reason)])."""
     ctx = mp.get_context("spawn")  # mediapipe and ONNX Runtime state must not be forked
     tasks, events = ctx.Queue(), ctx.Queue()
+    stopped_by = ctx.Value("i", 0, lock=False)  # the signal that stopped the batch, for its workers' summaries
     by_index = {i: (v, d) for i, v, d in todo}
     for item in todo:
         tasks.put(item)
@@ -115,7 +123,7 @@ def run_pool(todo: list[tuple[int, Path, Path]], spec: BatchSpec, jobs: int, con
     procs: dict[int, Any] = {}
 
     def start() -> None:
-        p = ctx.Process(target=worker_main, args=(spec, tasks, events), daemon=True)
+        p = ctx.Process(target=worker_main, args=(spec, tasks, events, stopped_by), daemon=True)
         p.start()
         procs[p.pid] = p
 
@@ -181,6 +189,9 @@ def run_pool(todo: list[tuple[int, Path, Path]], spec: BatchSpec, jobs: int, con
                         bar.remove_task(bars.pop(i))
                     if after is not None:
                         after(failed)
+    except KeyboardInterrupt as e:  # Ctrl-C, SIGTERM, SIGHUP (interrupts.Stopped): the workers' videos say which
+        stopped_by.value = signal.Signals[signal_name(e)]
+        raise
     finally:
         stopping = len(finished) < len(todo)  # Ctrl-C or a stop signal: each worker ends its video cleanly
         for p in procs.values():

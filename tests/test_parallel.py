@@ -373,7 +373,8 @@ def _stop_at_first_progress(monkeypatch, seen: list[bool], marker: Path) -> None
 
 
 def test_jobs_stopped_by_ctrl_c_leave_overviews_of_what_ended(folder, tmp_path, monkeypatch):
-    """A --jobs batch stopped by Ctrl-C lists its stopped videos (their summaries: interrupted); one of its videos
+    """A --jobs batch stopped by Ctrl-C lists its stopped videos (their summaries: interrupted, by SIGINT: the
+    workers' SIGTERM from the parent said SIGTERM, as if the user had not pressed Ctrl-C); one of its videos
     run again alone with --jobs into its folder and stopped too rebuilds that batch's overview as every run's end
     does; such a run of one video is no batch: no batch marker, no failed.csv in the video's own folder."""
     from mpt_live.rundir import BATCH_MARKER
@@ -388,6 +389,9 @@ def test_jobs_stopped_by_ctrl_c_leave_overviews_of_what_ended(folder, tmp_path, 
     assert summaries and sorted(r["folder"] for r in listed) == sorted(summaries)
     assert all(r["status"] == "incomplete" and "interrupted" in r["reason"] for r in listed
                if summaries[r["folder"]]["status"] == "interrupted")
+    stopped = [s for s in summaries.values() if s["status"] == "interrupted"]
+    assert stopped and all(s["stopped_by"] == "SIGINT" for s in stopped), [s.get("stopped_by") for s in stopped]
+    assert all("interrupted (SIGINT)" in r["reason"] for r in listed if summaries[r["folder"]] in stopped)
     stale = [{**r, "frames": "-1"} for r in listed]  # an overview that no longer describes the runs
     with open(out / "videos.csv", "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(listed[0]))
