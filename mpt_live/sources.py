@@ -166,14 +166,14 @@ def open_capture(name: str, timeout_ms: int = 5000) -> cv2.VideoCapture | PyAVCa
         return cv2.VideoCapture(name, cv2.CAP_FFMPEG, params)
 
 
-def read_past(cap: cv2.VideoCapture, frame_count: int, done: int, url: bool,
-              decode: bool = True) -> tuple[np.ndarray | None, float, int] | None:
+def read_past(cap: cv2.VideoCapture, frame_count: int, done: int, url: bool, decode: bool = True, misses: int = 0,
+              most: int | None = None) -> tuple[np.ndarray | None, float, int] | int | None:
     """The next frame that decodes (its image, None when not ``decode``: grabbed only; OpenCV's time in ms; the
-    frames read past before it), None at the end of the video. A frame that does not decode (a damaged stretch:
-    OpenCV goes on with the frames after it) is read past while the header's ``frame_count`` is more than the
-    ``done`` read and those missed (where it counts none, up to :data:`PATIENCE` in a row); never over a network
-    (``url``), where a failed read can be a wait."""
-    misses = 0
+    frames read past before it, ``misses`` of them by a call that gave up), None at the end of the video. A frame
+    that does not decode (a damaged stretch: OpenCV goes on with the frames after it) is read past while the
+    header's ``frame_count`` is more than the ``done`` read and those missed (where it counts none, up to
+    :data:`PATIENCE` in a row), never over a network (``url``: a failed read can be a wait); where ``most`` in all
+    were read past and more could be, it gives up: their number (an int)."""
     while True:
         if decode:
             ok, img = cap.read()
@@ -186,6 +186,8 @@ def read_past(cap: cv2.VideoCapture, frame_count: int, done: int, url: bool,
         more = frame_count - done - misses if frame_count else PATIENCE - misses
         if url or more < 0:
             return None
+        if most is not None and misses >= most:
+            return misses
 
 
 Read = tuple[np.ndarray, float, int]  # a frame read: image, OpenCV's time in ms, the frames read past before it
@@ -273,10 +275,6 @@ class VideoFile:
         # frames that would not decode (damage): read past, where more are to come (never over a network)
         self._misses, self._url = DamagedFrames(), url
         header_fps = self._start()
-        if not self._buffered and not url and (cap := pyav_capture(self.path)) is not None:  # OpenCV lacks the decoder
-            self._cap.release()
-            self._cap = cap
-            header_fps = self._start()
         if not self._buffered:
             self._cap.release()
             why = ""
@@ -303,7 +301,8 @@ class VideoFile:
         self._times: FrameTimes | None = None
 
     def _start(self) -> float:
-        """The capture's header facts and its first two frames, read to learn the timing; the header's rate."""
+        """The capture's header facts and its first two frames, read to learn the timing; the header's rate. Where
+        OpenCV decodes none of a local file's first :data:`PATIENCE` frames, PyAV reads it if it decodes one (AV1)."""
         header_fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
         count = self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0
         self.frame_count = int(count) if 0 < count < 1e9 else 0  # raw streams report garbage
@@ -312,12 +311,17 @@ class VideoFile:
         self.height = round(int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0) * self.stretch[1])
         self._buffered: list[tuple[np.ndarray, float]] = []  # the first two frames
         self._buffered_misses: list[int] = []  # the frames read past before each
-        for _ in range(2):
-            got = self._read(len(self._buffered))
-            if got is None:
-                break
+        ask = not self._url and not isinstance(self._cap, PyAVCapture)
+        got = self._read(0, most=PATIENCE if ask else None)
+        if ask and not isinstance(got, tuple) and (cap := pyav_capture(self.path)) is not None:  # no decoder here
+            self._cap.release()
+            self._cap = cap
+            return self._start()
+        got = self._read(0, misses=got) if isinstance(got, int) else got  # OpenCV reads on, all those missed counted
+        while isinstance(got, tuple):
             self._buffered.append(got[:2])
             self._buffered_misses.append(got[2])
+            got = self._read(1) if len(self._buffered) == 1 else None
         return header_fps
 
     @property
@@ -370,11 +374,11 @@ class VideoFile:
             got[0] = (got[0][0], got[1][1] - 1000.0 / self.fps, got[0][2])
         return got
 
-    def _read(self, done: int) -> tuple[np.ndarray, float, int] | None:
+    def _read(self, done: int, misses: int = 0, most: int | None = None) -> Read | int | None:
         """The next frame that decodes (square pixels, OpenCV's time in ms, the frames read past before it), None
-        at the end of the video (:func:`read_past`)."""
-        got = read_past(self._cap, self.frame_count, done, self._url)
-        return None if got is None else (square_pixels(got[0], self.stretch), got[1], got[2])
+        at the end of the video; where ``most`` were read past, their number (:func:`read_past`)."""
+        got = read_past(self._cap, self.frame_count, done, self._url, misses=misses, most=most)
+        return got if not isinstance(got, tuple) else (square_pixels(got[0], self.stretch), got[1], got[2])
 
     def detach(self) -> tuple[cv2.VideoCapture, list[tuple[np.ndarray, float, int]]]:
         """The open capture and the frames already decoded from it (:meth:`first_frames`), for a reader that

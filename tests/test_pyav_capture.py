@@ -46,15 +46,16 @@ def _av1_testsrc(path, seconds: int, *args: str):
     return path
 
 
-def _lose_first_packet(path) -> None:
-    """The bytes of the video's first packet (its first keyframe) zeroed: the frames that refer to it do not decode."""
+def _lose_first_packets(path, n: int = 1) -> None:
+    """The bytes of the video's first ``n`` packets (the first: its first keyframe) zeroed: those frames, and the
+    frames that refer to them, do not decode."""
     import av
 
     with av.open(str(path)) as c:
-        first = next(p for p in c.demux(c.streams.video[0]) if p.size)
-        pos, size = first.pos, first.size
+        lost = [(p.pos, p.size) for p in c.demux(c.streams.video[0]) if p.size][:n]
     data = bytearray(path.read_bytes())
-    data[pos:pos + size] = bytes(size)
+    for pos, size in lost:
+        data[pos:pos + size] = bytes(size)
     path.write_bytes(bytes(data))
 
 
@@ -214,7 +215,7 @@ def test_a_long_damaged_start_is_read_alike_by_the_run_and_the_training_readers(
     from mpt_live.sources import VideoFile
 
     clip = _av1_testsrc(tmp_path / "late keyframe.mp4", 7, "-g", "150")
-    _lose_first_packet(clip)
+    _lose_first_packets(clip)
     monkeypatch.setattr(pyav_capture, "READ_BY_PYAV", set())  # as in a training process: no run read it
     cap = pyav_capture.open_video(clip)
     read = [t for t in _reads(cap, 211) if t is not None]
@@ -224,6 +225,76 @@ def test_a_long_damaged_start_is_read_alike_by_the_run_and_the_training_readers(
         frames = list(v)
     assert len(frames) == 60 and frames[0].t == pytest.approx(5.0) and v.error is None
     assert any("could not be decoded (the file is damaged there), at the start" in w for w in v.warnings)
+
+
+class _CountedReads:
+    """A ``cv2.VideoCapture`` whose reads are counted (in ``reads``: one entry a read)."""
+
+    def __init__(self, cap, reads: list) -> None:
+        self._cap, self._reads = cap, reads
+
+    def read(self):
+        self._reads.append(1)
+        return self._cap.read()
+
+    def __getattr__(self, name):
+        return getattr(self._cap, name)
+
+
+def _count_reads(monkeypatch) -> tuple[list, list]:
+    """OpenCV's reads from here on (one entry a read), and how many had been made each time the run asked PyAV."""
+    from mpt_live import sources
+
+    reads, asked = [], []
+    real_capture, real_pyav = cv2.VideoCapture, sources.pyav_capture
+    monkeypatch.setattr(cv2, "VideoCapture", lambda *a, **k: _CountedReads(real_capture(*a, **k), reads))
+    monkeypatch.setattr(sources, "pyav_capture", lambda p: asked.append(len(reads)) or real_pyav(p))
+    monkeypatch.setattr(pyav_capture, "READ_BY_PYAV", set())
+    return reads, asked
+
+
+def test_an_av1_recording_is_not_read_through_by_opencv_before_pyav_reads_it(tmp_path, monkeypatch):
+    """OpenCV decodes no frame of an AV1 file here, and the run read past every one of them, as many as the header
+    counts (an hour-long download read through once), before PyAV was asked. Now PyAV is asked after PATIENCE
+    failed reads, and reads the file: the frames, times and warnings of a run of PyAV's capture alone."""
+    from mpt_live.sources import VideoFile
+
+    clip = _av1_testsrc(tmp_path / "eleven seconds.mp4", 11)
+    if _opencv_decodes(clip):
+        pytest.skip("this OpenCV decodes AV1")
+    reads, asked = _count_reads(monkeypatch)
+    with VideoFile(clip) as v:
+        got = [(f.index, f.t, f.image) for f in v]
+    assert v.frame_count == 330 > pyav_capture.PATIENCE and asked == [len(reads)]  # no OpenCV read after PyAV's
+    assert len(reads) <= pyav_capture.PATIENCE + 2
+    with VideoFile(clip, capture=PyAVCapture(clip)) as ref:
+        want = [(f.index, f.t, f.image) for f in ref]
+    assert len(got) == len(want) == 330 and v.damaged == ref.damaged == 0 and v.warnings == ref.warnings
+    assert all(a[:2] == b[:2] and np.array_equal(a[2], b[2]) for a, b in zip(got, want))
+
+
+def test_a_damaged_start_longer_than_patience_is_read_on_by_opencv_and_counted(tmp_path, monkeypatch):
+    """An H.264 file whose first 320 frames (more than PATIENCE) are lost. Where OpenCV decodes none of the first
+    PATIENCE, PyAV is asked, which decodes none of its first PATIENCE packets either: OpenCV reads on, from where
+    it was, to the first frame that decodes; all 320 frames read past are counted, those before PyAV was asked
+    with them, in the one warning."""
+    from mpt_live.sources import VideoFile
+
+    clip = tmp_path / "late start.mp4"
+    fk.ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x120:r=30:d=12", "-c:v", "libx264", "-g", "1", "-pix_fmt", "yuv420p",
+              str(clip))
+    _lose_first_packets(clip, 320)
+    cap = cv2.VideoCapture(str(clip))
+    want = [img for ok, img in (cap.read() for _ in range(400)) if ok]  # the frames OpenCV decodes, in order
+    cap.release()
+    _, asked = _count_reads(monkeypatch)
+    with VideoFile(clip) as v:
+        frames = list(v)
+    assert asked == [pyav_capture.PATIENCE] and not pyav_capture.READ_BY_PYAV  # PyAV decoded none
+    assert len(frames) == len(want) == 40 and all(np.array_equal(f.image, w) for f, w in zip(frames, want))
+    assert frames[0].t == pytest.approx(320 / 30) and v.damaged == 320 and v.error is None
+    assert v.warnings == [(f"{clip}: 320 frames could not be decoded (the file is damaged there), at the start; the "
+                           "frames after them were read")]
 
 
 def _count_opens(monkeypatch) -> tuple[list, list]:
@@ -260,7 +331,7 @@ def test_a_turned_video_whose_first_packet_is_lost_stays_upright_and_is_opened_o
     whole, clip = tmp_path / "turned.mp4", tmp_path / "turned damaged.mp4"
     fk.ffmpeg("-display_rotation", "90", "-i", str(src), "-c", "copy", str(whole))
     shutil.copy(whole, clip)
-    _lose_first_packet(clip)
+    _lose_first_packets(clip)
     failing = 0  # the packets that do not decode, as PyAV reports them
     with av.open(str(clip)) as c:
         c.streams.video[0].thread_type = "AUTO"
@@ -332,7 +403,7 @@ def test_open_video_opens_a_file_that_decodes_once_and_reads_it_as_opencv_does(t
     path = tmp_path / name
     fk.ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x120:r=30:d=2", *codec, "-g", "30", "-pix_fmt", "yuv420p", str(path))
     if name.startswith("damaged"):
-        _lose_first_packet(path)
+        _lose_first_packets(path)
     monkeypatch.setattr(pyav_capture, "READ_BY_PYAV", set())
     cv_opens, av_opens = _count_opens(monkeypatch)
     ours = pyav_capture.open_video(path)
