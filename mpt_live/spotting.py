@@ -150,6 +150,9 @@ class _Channel:
         self.covered = 0.0   # seconds of signals: each frame's time since the one before, where that one had them
         self._last: float | None = None                   # the time of the frame before, if it had signals
         self.warmup = max(int(cfg.warmup_s * fps), 1)     # the warm-up in frames at the nominal rate (messages)
+        # and the samples the window must hold to judge: 90 % of a steady warm-up's, so that a gap in the face's
+        # signals (frames read past, a freeze) or a face away for most of the window is not judged against a few
+        self.need = max(int(0.9 * cfg.warmup_s / max(cfg.sample_s, 1.0 / max(fps, 1e-3))), 2)
         self.flank = max(int(round(cfg.flank_s * fps)), 1)
         self.max_open = max(int(round(cfg.max_open_s * fps)), 2)  # in frames at the nominal rate: Spotter.max_wait
         cap = 2 * k + 2 * self.flank + int(1.5 * cfg.max_open_s * fps) + 8  # the open candidate by its times
@@ -170,7 +173,7 @@ class _Channel:
         self.stats.update(f.time_s)
         step = 0.0 if self._last is None else f.time_s - self._last
         self.covered, self._last = self.covered + step, f.time_s
-        if self.covered + step < self.cfg.warmup_s - 1e-6:
+        if self.covered + step < self.cfg.warmup_s - 1e-6 or len(self.stats) < self.need:
             return  # the warm-up: warmup_s of signals (this frame lasting as long as the one before) set the baseline
         self.n_judged += 1
         z = (f.raw - self.stats.med) / self.stats.spread
