@@ -44,6 +44,8 @@ class WindowStats:
 
     def add(self, t: float, values: np.ndarray) -> None:
         """The values of the frame at time ``t`` (times in order); kept if it is the first of its slot."""
+        if self._end > self._start and t < self._times[self._end - 1]:  # time went back (a looped source): anew
+            self._start, self._slot, self._computed = self._end, None, None
         slot = math.floor(t / self.slot_s + 1e-6)  # a frame exactly on a slot's start counts in that slot
         if slot == self._slot:
             return

@@ -404,3 +404,47 @@ def test_a_face_away_longer_than_the_window_gets_a_new_baseline():
     sp = Spotter(FPS, 15, 75)
     assert seen(0.0, 30)[-1] == 0 and seen(2.0, 30)[-1] == 0  # 1 s twice, 2 s apart: 1.93 s of signals
     assert seen(4.0, 30)[-1] == 29  # and from the second frame of a third
+
+
+def test_a_face_back_after_most_of_the_window_or_after_a_gap_is_not_judged_against_a_few_samples():
+    """The warm-up counted the time between frames with signals: a face away for 19.5 s (its window's samples all
+    but gone, though under the 20 s that starts a new warm-up) was judged at once against 4 samples, and four frames
+    then a 3 s gap with no frame (a stretch read past, a freeze) counted as a warm-up done: both gave false events
+    on noise. The window must now also hold 90 % of a steady warm-up's samples."""
+    from mpt_live.facemotion import FrameSignals
+
+    rng = np.random.default_rng(5)
+
+    def seen(sp: Spotter, t0: float, n: int, lose: bool = True) -> list[int]:
+        judged = []
+        for i in range(n):
+            m = (0.05 * rng.lognormal(0.0, 0.5, (GRID, GRID))).astype(np.float32)
+            sp.push(FrameSignals(int(round((t0 + i / FPS) * FPS)), t0 + i / FPS, m, m))
+            judged.append(sp.judged)
+        if lose:
+            sp.push(FrameSignals(int(round((t0 + n / FPS) * FPS)), t0 + n / FPS, None, None))
+        return judged
+
+    sp = Spotter(FPS, 15, 75)
+    first = seen(sp, 0.0, 90)
+    back = seen(sp, 3.0 + 19.5, 90)
+    assert back[0] == first[-1]  # not judged on its return
+    assert back[-1] > first[-1]  # and judged again once the window holds enough
+    sp = Spotter(FPS, 15, 75)
+    seen(sp, 0.0, 4, lose=False)
+    after_gap = seen(sp, 3.0, 30)
+    assert after_gap[0] == 0 and after_gap[10] == 0
+
+
+def test_the_statistics_window_starts_anew_where_time_goes_back():
+    """Samples left the window only once older than its span before the newest time: a source whose times went
+    back (a looped file) kept every sample from before, the window growing without end."""
+    from mpt_live.window_stats import WindowStats
+
+    ws = WindowStats(4, np.arange(4), span_s=2.0, slot_s=0.1)
+    for loop in range(5):
+        for i in range(30):
+            t = i / 10
+            ws.add(t, np.full(4, float(i), np.float32))
+            ws.update(t)
+    assert len(ws) <= 21  # the last loop's 2 s (a sample on its edge), as after one loop: not every loop's
