@@ -138,7 +138,7 @@ def run_pool(todo: list[tuple[int, Path, Path]], spec: BatchSpec, jobs: int, con
     def ended(i: int) -> None:  # a video done or failed: the whole of it counts in the batch's bar
         finished.add(i)
         shares.pop(i, None)
-        bar.update(overall, completed=len(finished))
+        bar.update(overall, completed=len(finished) + sum(shares.values()))  # the running ones' shares kept
 
     try:
         with progress_bar(console) as bar:

@@ -82,7 +82,7 @@ def test_a_jobs_batch_counts_the_frames_of_the_videos_running(folder, tmp_path, 
     from mpt_live.batch import run_parallel
 
     seen = recording(pool, monkeypatch)
-    done, failed, _ = run_parallel(folder, tmp_path / "out", None, SessionConfig(), Console(quiet=True), jobs=1,
+    done, failed, _ = run_parallel(folder, tmp_path / "out", None, SessionConfig(), Console(quiet=True), jobs=2,
                                    device="cpu")
     assert len(done) == 2 and not failed
     check(seen)
