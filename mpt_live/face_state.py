@@ -132,10 +132,10 @@ class FaceState:
 
 def too_short_to_spot(name: str, states: Iterable[FaceState]) -> list[str]:
     """A warning when faces were seen but none long enough for its spotter to judge a single frame: a run whose
-    events.csv is empty because it could not have found one, not because nothing moved. The spotter counts
-    frames at the source's nominal rate (its baseline and scales are set in frames), so the condition is stated
-    in frames, with the seconds of video they span (more than frames / fps where a --realtime run left out
-    frames it had no time for)."""
+    events.csv is empty because it could not have found one, not because nothing moved. The spotter's baseline
+    needs ``warmup_s`` of signals by the frames' own times, its scales are set in frames at the source's nominal
+    rate, so the condition is stated in both, with the seconds of video they span (a --realtime run that left out
+    frames it had no time for needs fewer frames for the baseline)."""
     seen = [s for s in states if s.frames]
     if not seen or any(s.spotter.judged for s in seen):
         return []
@@ -145,6 +145,6 @@ def too_short_to_spot(name: str, states: Iterable[FaceState]) -> list[str]:
     return [f"{name}: too short to spot movements: no face was seen long enough for the spotter to judge a frame "
             f"(the face seen longest: {counted(best.frames, 'frame')} over {t1 - t0 + 1 / spotter.fps:.1f} s of "
             f"video, {spotter.micro.n_seen} of them with motion signals; at {spotter.fps:.4g} fps its first "
-            f"{counted(warmup, 'frame')} with signals ({spotter.cfg.warmup_s:g} s) set the spotter's baseline, and a "
+            f"{spotter.cfg.warmup_s:g} s of signals ({counted(warmup, 'frame')} at that rate) set the spotter's baseline, and a "
             f"frame has signals where the face is seen in the {counted(k, 'frame')} before and after it: "
             f"{spotter.frames_needed} frames of one face in a row): no events could be found"]
