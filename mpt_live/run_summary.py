@@ -150,4 +150,5 @@ def run_warnings(session: Session) -> list[str]:
     out = [session.model.warning] if session.model.warning else []
     out += list(getattr(session.source, "warnings", None) or []) + spec.rate_warning(name, session.fps)
     out += session.figures.warnings(name, spec.window_s, session.runtime is not None, session.cfg.detector)
-    return out + (session.watch.warnings(name) if session.watch else []) + too_short_to_spot(name, session.states.values())
+    return out + (session.watch.warnings(name) if session.watch else []) + too_short_to_spot(
+        name, session.states.values(), stopped=bool(session.interrupted or session.error))

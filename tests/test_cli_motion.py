@@ -93,6 +93,10 @@ def test_interrupted_run_keeps_valid_csv_and_summary(faces_dir, tmp_path, monkey
     assert [int(r["frame"]) for r in rows] == list(range(0, 24, 2)) and all(len(r) == len(MOTION_COLUMNS) for r in rows)
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["interrupted"] is True and summary["windows"] == 12 and summary["frames_read"] == 25
+    # 25 frames of a 10 s video: the stop, not the recording, came before the spotter's baseline (it said 'too short')
+    said = [w for w in summary["warnings"] if "spotter" in w]
+    assert len(said) == 1 and "stopped before the spotter could judge a frame" in said[0], summary["warnings"]
+    assert "too short" not in said[0]
     # the frames the video holds, however far the run read (mpt-eval spot: a video of a recording's images)
     with VideoFile(faces_dir / "videos" / "evm_face_still.mp4") as src:
         assert summary["source_frame_count"] == calls["marker"]["source_frame_count"] == src.frame_count > 25
