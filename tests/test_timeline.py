@@ -212,3 +212,25 @@ def test_event_names_on_the_timeline_never_overlap(tmp_path, monkeypatch, span, 
             assert edges.x0 <= a.x0 and a.x1 <= edges.x1  # within the panel's width
         marks = [ln for ln in panel.lines if ln.get_marker() == "v"]
         assert len(marks) == len(events)  # a name left out still has its event marked
+
+
+def test_the_demo_badge_hides_no_curve(tmp_path):
+    """The DEMO MODEL badge was drawn over the probability panel's top right and hid what was plotted there (a class
+    at p 0.8-1 for the last third of the run); it stands above the panel: the curve shows in full, as without it."""
+    import numpy as np
+
+    from mpt_live.timeline import class_hex
+
+    rows = _rows()
+    for r in rows:
+        if r["face_id"] is not None:
+            r[f"p_{CLASSES[0]}"] = 0.9  # a flat line where the badge stood
+    hexcol = class_hex(0).lstrip("#")
+    bgr = np.array([int(hexcol[i:i + 2], 16) for i in (4, 2, 0)])
+
+    def curve_pixels(demo):
+        img = cv2.imread(str(render_timeline(rows, CLASSES, [], tmp_path / f"t{demo}.png", title="clip", demo=demo)))
+        return int((np.abs(img.astype(int) - bgr).sum(axis=2) < 60).sum())
+
+    plain, badged = curve_pixels(False), curve_pixels(True)
+    assert plain > 150 and badged >= 0.98 * plain, (plain, badged)  # before: 248 and 80
