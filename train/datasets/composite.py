@@ -39,7 +39,7 @@ from mpt_live.errors import InputError
 
 from . import casme2, samm, smic
 from .files import find_dirs, find_files
-from .samples import DatasetIndex, Sample
+from .samples import AUTO_ALIGNED, DatasetIndex, Sample
 
 PARTS = ("smic", "casme2", "samm")   # MEGC 2019's order
 CLASSES = ["negative", "positive", "surprise"]
@@ -130,6 +130,7 @@ def load(data: str | Path, faces: str = "align") -> DatasetIndex:
     dropped: dict[str, int] = {}
     warnings: list[str] = []
     for part, index in indexes.items():
+        kept = len(samples)
         for s in index.samples:
             if part == "casme2" and (s.subject.lower(), s.clip_id.lower()) in CASME2_NOT_IN_MEGC:
                 key = "casme2: not in MEGC 2019's list of CASME II clips"
@@ -139,6 +140,8 @@ def load(data: str | Path, faces: str = "align") -> DatasetIndex:
             samples.append(s)
         dropped.update({f"{part}: {k}": n for k, n in index.dropped.items()})
         notes.update({f"{part}: {k}": n for k, n in index.notes.items()})
+        if AUTO_ALIGNED in index.notes:   # the clips aligned that the composite uses, not those it dropped above
+            notes[f"{part}: {AUTO_ALIGNED}"] = len(samples) - kept
         warnings += index.warnings
     if mixed:
         notes[mixed] = len(samples)
