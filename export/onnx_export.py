@@ -295,6 +295,18 @@ def read_metadata(path: str | Path) -> dict[str, str]:
     return {p.key: p.value for p in proto.metadata_props}
 
 
+def ir_version(path: str | Path) -> int:
+    """The IR version of the ONNX file at ``path``, read from its first bytes, not the whole file: the ModelProto's
+    field 1, which protobuf's serializer (:func:`onnx.save_model`'s) writes first, a varint (the byte 0x08, then at
+    most 10 bytes). 0 where the file does not begin with it (protobuf's value of a field left out)."""
+    with open(path, "rb") as fh:
+        head = fh.read(11)
+    if not head.startswith(b"\x08"):
+        return 0
+    end = next((i + 1 for i, b in enumerate(head[1:], 1) if b < 0x80), len(head))   # the varint's last byte
+    return onnx.ModelProto.FromString(head[:end]).ir_version
+
+
 # ----------------------------------------------------------------------------- helpers
 
 
@@ -323,6 +335,6 @@ def file_size_mb(path: str | Path) -> float:
 
 __all__ = [
     "DEFAULT_OPSET", "MAX_IR_VERSION", "PRECISIONS", "ProbsModel", "append_metadata", "build_model", "default_out",
-    "export_onnx", "file_size_mb", "load_checkpoint", "onnx_metadata", "read_metadata", "restamp", "save_model",
-    "set_metadata",
+    "export_onnx", "file_size_mb", "ir_version", "load_checkpoint", "onnx_metadata", "read_metadata", "restamp",
+    "save_model", "set_metadata",
 ]

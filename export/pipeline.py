@@ -8,14 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import onnx
-
 from mpt_live.clip import ClipSpec
 from mpt_live.model_trust import PARITY_KEY
 
 from .onnx_export import (
-    DEFAULT_OPSET, Batch, append_metadata, build_model, default_out, export_onnx, file_size_mb, load_checkpoint,
-    onnx_metadata, restamp,
+    DEFAULT_OPSET, Batch, append_metadata, build_model, default_out, export_onnx, file_size_mb, ir_version,
+    load_checkpoint, onnx_metadata, restamp,
 )
 from .calibration import DEFAULT_CALIB_CLIPS, calibration_clips
 from .quantize import DEFAULT_CALIBRATION, convert_fp16, quantize_int8, quantize_int8_weights
@@ -160,8 +158,7 @@ def export_checkpoint(
         fp32 = staged if precision == "fp32" else Path(tmp) / "fp32.onnx"
         t = time.perf_counter()
         export_onnx(model, fp32, spec, metadata, opset=opset, batch=batch)
-        proto = onnx.load(str(fp32), load_external_data=False)
-        log(f"exported fp32 graph in {time.perf_counter() - t:.1f} s (opset {opset}, IR {proto.ir_version}, "
+        log(f"exported fp32 graph in {time.perf_counter() - t:.1f} s (opset {opset}, IR {ir_version(fp32)}, "
             f"batch {batch})")
         result.parity.append(check_onnx(fp32, dyn, mot, reference))
         log(result.parity[-1].line())

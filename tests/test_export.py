@@ -874,3 +874,31 @@ def test_sigterm_stops_the_cli_with_its_status_and_a_line(tmp_path: Path) -> Non
     res = subprocess.run([sys.executable, "-c", code, str(tmp_path / "model.pt"), "--fp32"], capture_output=True,
                          text=True, timeout=300)
     assert res.returncode == 143 and "mpt-export: interrupted (SIGTERM); nothing written" in res.stderr, res.stderr
+
+
+def test_the_ir_version_logged_is_read_from_the_files_first_bytes(exported, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """To log the fp32 graph's IR version, the export parsed the whole file (onnx.load: for ViT-B/16 its 340 MB of
+    weights, inline) and held that second copy of the model through its parity checks. The version is now read from
+    the file's first bytes (ModelProto field 1)."""
+    from export import pipeline
+    from export.onnx_export import ir_version
+
+    ckpt, onnx_path, _ = exported
+    monkeypatch.setattr(pipeline, "export_onnx", _saved_graph(onnx_path))
+    parsed: list[str] = []
+    load = onnx.load
+    monkeypatch.setattr(onnx, "load", lambda f, *a, **k: parsed.append(str(f)) or load(f, *a, **k))
+    lines: list[str] = []
+    out = tmp_path / "model.onnx"
+    assert pipeline.export_checkpoint(ckpt, out, parity_n=2, log=lines.append).ok
+    assert parsed == [str(onnx_path)]               # the fixture's graph, read by the faked exporter: no other
+    ir = load(str(out), load_external_data=False).ir_version
+    assert [line for line in lines if line.startswith("exported fp32 graph in ")][0].endswith(
+        f"(opset 20, IR {ir}, batch dynamic)") and ir_version(out) == ir
+    for version in (7, 300, 2**40):                 # a 1-, 2- and 6-byte varint
+        proto = onnx.ModelProto(ir_version=version, producer_name="x" * 200)
+        (tmp_path / "v.onnx").write_bytes(proto.SerializeToString())
+        assert ir_version(tmp_path / "v.onnx") == version
+    (tmp_path / "v.onnx").write_bytes(onnx.ModelProto(producer_name="x").SerializeToString())
+    assert ir_version(tmp_path / "v.onnx") == 0
