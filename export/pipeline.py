@@ -71,6 +71,22 @@ def publish(src: Path, dst: Path, checks: list[Parity] | None = None) -> None:
     final.unlink(missing_ok=True)   # a stale data file of an earlier, bigger export there, once its model is replaced
 
 
+def rejected_name(path: Path) -> Path:
+    """Where a model that fails its parity check is kept instead of ``path``: ``NAME.rejected.onnx``."""
+    return path.with_name(path.name.removesuffix(".onnx") + ".rejected.onnx")
+
+
+def remove_rejected(path: Path) -> Path | None:
+    """Remove the ``NAME.rejected.onnx`` (and its ``.data`` file) of an earlier export at ``path``, now that a model
+    there passed: left beside it, it read as a failure of the model that replaced it. The path removed, else None."""
+    rejected = rejected_name(path)
+    if not rejected.is_file():
+        return None
+    rejected.unlink()
+    rejected.with_name(rejected.name + ".data").unlink(missing_ok=True)
+    return rejected
+
+
 def leftover_folders(folder: Path) -> str:
     """A line naming the folders an export makes its files in (``mpt-export-*``) that are in ``folder`` now, with
     their size, else ''. An export removes its own, even when stopped; one killed outright (SIGKILL, out of memory)
@@ -112,7 +128,8 @@ def export_checkpoint(
     checked against torch too. ``int8_weights_only``: int8 weights, activations quantized at run time
     (:func:`~export.quantize.quantize_int8_weights`), no calibration. Otherwise int8 is calibrated on ``calib_n`` clips from ``calib_clips`` (else the
     training clip cache; see :mod:`export.calibration`), never on a parity clip. If any check fails, the file is renamed ``*.rejected.onnx`` so
-    that nothing picks it up by mistake, and ``result.ok`` is False; every file records its checks in its
+    that nothing picks it up by mistake, and ``result.ok`` is False (one that passes removes an earlier export's
+    ``*.rejected.onnx`` of its name, and says so); every file records its checks in its
     ``mpt.parity`` metadata (:func:`~export.parity.parity_record`), so that a failed one is known as such by any name.
     ``precision="auto"``: fp32 on a machine without a working CUDA provider; where ONNX Runtime runs
     CUDA, fp16 checked on the GPU, and if it fails its parity check, the fp32 file instead (the
@@ -175,16 +192,21 @@ def export_checkpoint(
         if precision != "fp32":
             result.parity.append(check_onnx(staged, dyn, mot, reference, device=parity_device))
             log(result.parity[-1].line())
+        kept: Path | None = None   # the fp16 file this export rejected, before its fallback
         if fallback and precision == "fp16" and result.parity[0].ok and not result.parity[-1].ok:
-            rejected = out.with_name(out.name.removesuffix(".onnx") + ".rejected.onnx")
+            rejected = kept = rejected_name(out)
             publish(staged, rejected, result.parity)
             log(f"fp16 failed its parity check (kept as {rejected.name}): writing fp32 instead")
             staged = fp32
             result = ExportResult(path=out_fp32, precision="fp32", parity=result.parity[:1])
             out, precision = out_fp32, "fp32"
         if not result.ok:
-            result.path = out.with_name(out.name.removesuffix(".onnx") + ".rejected.onnx")
+            result.path = rejected_name(out)
         publish(staged, result.path, result.parity)
+    if result.ok and rejected_name(result.path) != kept:
+        removed = remove_rejected(result.path)
+        if removed:
+            log(f"removed {removed}: an earlier export of this name that failed its parity check, replaced by this one")
     result.seconds = time.perf_counter() - t_start
     earlier = f"; {out} is the model that was there before, left as it was" if not result.ok and out.exists() else ""
     log(f"{'wrote' if result.ok else 'REJECTED, kept for inspection as'} {result.path} "

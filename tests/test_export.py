@@ -902,3 +902,37 @@ def test_the_ir_version_logged_is_read_from_the_files_first_bytes(exported, tmp_
         assert ir_version(tmp_path / "v.onnx") == version
     (tmp_path / "v.onnx").write_bytes(onnx.ModelProto(producer_name="x").SerializeToString())
     assert ir_version(tmp_path / "v.onnx") == 0
+
+
+def test_a_passing_export_removes_the_earlier_rejected_model_of_its_name(exported, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failed export's NAME.rejected.onnx stayed beside the NAME.onnx of a later export that passed, where it read
+    as that model's failure. A passing export now removes it (and its .data file) and says so; another name's is
+    left, as is the fp16 file that an automatic precision's fallback rejects in the same run."""
+    from export import pipeline
+
+    ckpt, onnx_path, _ = exported
+    monkeypatch.setattr(pipeline, "export_onnx", _saved_graph(onnx_path))
+    for name in ("model.rejected.onnx", "model.rejected.onnx.data", "other.rejected.onnx"):
+        (tmp_path / name).write_bytes(b"an earlier export's")
+    lines: list[str] = []
+    out = tmp_path / "model.onnx"
+    assert pipeline.export_checkpoint(ckpt, out, parity_n=2, log=lines.append).ok
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx", "other.rejected.onnx"]
+    assert lines.count(f"removed {tmp_path / 'model.rejected.onnx'}: an earlier export of this name that failed its "
+                       "parity check, replaced by this one") == 1 and lines[-1].startswith(f"wrote {out} (")
+    lines.clear()                                   # nothing to remove: nothing said
+    assert pipeline.export_checkpoint(ckpt, out, parity_n=2, log=lines.append).ok
+    assert not [line for line in lines if line.startswith("removed")]
+
+    # --out x.onnx on a GPU machine (faked) whose fp16 fails: fp16 is kept as x.rejected.onnx, fp32 written as x.onnx
+    monkeypatch.setattr(pipeline, "gpu_default_precision", lambda: ("fp16", "the GPU default (faked)"))
+    check = pipeline.check_onnx
+    monkeypatch.setattr(pipeline, "check_onnx", lambda path, *a, **k: (
+        lambda p: dataclasses.replace(p, top1_agreement=0.5, decided_agreement=0.5) if p.precision == "fp16" else p)(
+        check(path, *a, **k)))
+    x = tmp_path / "gpu" / "x.onnx"
+    result = pipeline.export_checkpoint(ckpt, x, precision="auto", parity_n=2, log=lines.append)
+    assert result.ok and result.path == x and read_metadata(x)["mpt.precision"] == "fp32"
+    assert read_metadata(tmp_path / "gpu" / "x.rejected.onnx")["mpt.precision"] == "fp16"
+    assert not [line for line in lines if line.startswith("removed")]
