@@ -65,6 +65,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+from onnx.external_data_helper import _get_all_tensors, uses_external_data
 
 from mpt_live.quiet import quiet_logging
 
@@ -138,7 +139,8 @@ def quantize_int8(src: str | Path, dst: str | Path, metadata: dict[str, str],
     is shape-inferred and ORT-optimised first (``quant_pre_process``). The file's metadata gets
     ``mpt.precision = int8`` and ``mpt.int8``: the scheme, method, clips and fp32 node groups.
     ``quantize_outputs``: also round each MatMul's output to uint8 (the former scheme; bench/int8.py's
-    baseline).
+    baseline). A model whose tensors are in an external data file (one over 2 GB) has ONNX Runtime's copies of it
+    written so too; the output is one file or a ``.data`` file beside it by its size (:func:`save_model`).
     """
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -150,6 +152,9 @@ def quantize_int8(src: str | Path, dst: str | Path, metadata: dict[str, str],
         raise ValueError(f"calibration clips: got {len(dynamic)} dynamic images and {len(motion)} motion clips")
     dst = Path(dst)
     graph = onnx.load(str(src), load_external_data=False)
+    # a model over 2 GB (its tensors in a .data file) must be written so by each step too: else the first copy
+    # ONNX Runtime writes of it in one file (the model augmented for calibration, the quantized model) fails
+    external = any(uses_external_data(t) for t in _get_all_tensors(graph))
     nodes, kept = int8_plan(graph)
     if not nodes:
         raise QuantizeError("static int8: the graph has none of the planned layers' MatMul nodes to quantize")
@@ -166,11 +171,13 @@ def quantize_int8(src: str | Path, dst: str | Path, metadata: dict[str, str],
                 # a fixed batch gives 2-D MatMuls, which ORT's optimisation fuses with their Add into Gemm
                 # nodes of other names: the planned nodes would be gone and nothing quantized
                 quant_pre_process(str(src), str(pre), skip_optimization=batch is not None,
-                                  skip_symbolic_shape=False)
+                                  skip_symbolic_shape=False, save_as_external_data=external,
+                                  all_tensors_to_one_file=True, external_data_location=pre.name + ".data")
             except Exception:  # symbolic shape inference is best effort: quantize the plain export
                 pre = Path(src)
             quantize_static(
                 pre, q, _ClipReader(dynamic, motion, batch or 1), quant_format=QuantFormat.QDQ,
+                use_external_data_format=external,
                 op_types_to_quantize=["MatMul"], nodes_to_quantize=nodes, per_channel=True,
                 activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                 calibrate_method={"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,

@@ -936,3 +936,40 @@ def test_a_passing_export_removes_the_earlier_rejected_model_of_its_name(exporte
     assert result.ok and result.path == x and read_metadata(x)["mpt.precision"] == "fp32"
     assert read_metadata(tmp_path / "gpu" / "x.rejected.onnx")["mpt.precision"] == "fp16"
     assert not [line for line in lines if line.startswith("removed")]
+
+
+@pytest.mark.slow
+def test_static_int8_of_a_model_with_external_data_writes_each_step_so(exported, model_and_clips, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Static int8 of a model over 2 GB failed: ONNX Runtime's quantizer, given no external-data option, writes the
+    model augmented for calibration and the quantized model each as one file, over protobuf's limit. It is now told
+    to write them with external data where the input has it. The limit is faked here (LIMIT bytes, not 2 GB): any
+    model written as one file over it fails as a real one over 2 GB does; the output must load and match the int8
+    of the same model made from one file."""
+    from onnx.serialization import _ProtobufSerializer
+
+    from export import onnx_export
+    from export.onnx_export import save_model
+
+    _, onnx_path, _ = exported
+    _, d, m, _ = model_and_clips
+    meta, calib = read_metadata(onnx_path), synthetic_clips(SPEC, 4, seed=7)
+    one_file = MPTRuntime(quantize_int8(onnx_path, tmp_path / "one" / "m.int8.onnx", meta, calib), device="cpu")
+    LIMIT = 4 * 2**20                               # over the graph without its weights (~1 MB), under the model
+    serialize = _ProtobufSerializer.serialize_proto
+
+    def limited(self, proto):
+        if isinstance(proto, onnx.ModelProto) and proto.ByteSize() > LIMIT:
+            raise ValueError(f"Message onnx.ModelProto exceeds maximum protobuf size of {LIMIT} bytes (faked)")
+        return serialize(self, proto)
+
+    monkeypatch.setattr(_ProtobufSerializer, "serialize_proto", limited)
+    monkeypatch.setattr(onnx_export, "PROTOBUF_LIMIT", LIMIT + 64 * 2**20)   # save_model's margin: 64 MB
+    src = save_model(onnx.load(str(onnx_path)), tmp_path / "big" / "fp32.onnx", meta)
+    assert (tmp_path / "big" / "fp32.onnx.data").is_file()
+    assert onnx.load(str(src), load_external_data=False).ByteSize() < LIMIT < onnx.load(str(src)).ByteSize()
+    out = quantize_int8(src, tmp_path / "out" / "m.int8.onnx", meta, calib)
+    assert sorted(p.name for p in out.parent.iterdir()) == ["m.int8.onnx", "m.int8.onnx.data"]
+    rt = MPTRuntime(out, device="cpu")
+    assert rt.precision == "int8" and json.loads(read_metadata(out)["mpt.int8"])["int8_matmuls"] == 10 * CFG_DEPTH
+    assert np.abs(rt.predict(d, m) - one_file.predict(d, m)).max() <= 1e-6
