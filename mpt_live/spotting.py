@@ -156,7 +156,8 @@ class _Channel:
         self.flank = max(int(round(cfg.flank_s * fps)), 1)
         self.max_open = max(int(round(cfg.max_open_s * fps)), 2)  # in frames at the nominal rate: Spotter.max_wait
         cap = 2 * k + 2 * self.flank + int(1.5 * cfg.max_open_s * fps) + 8  # the open candidate by its times
-        self.frames: deque[_Frame] = deque(maxlen=cap)
+        self.frames: deque[_Frame] = deque(maxlen=cap)  # grows where frames come faster than fps (_keep)
+        self.cap_max, self.closed_early = 8 * cap, 0  # its most; candidates closed early as it could grow no more
         self.open: list[_Frame] | None = None  # the open candidate's frames
         self._peak: _Frame | None = None  # its strongest frame so far
         self._dip: _Frame | None = None   # its weakest frame after that peak
@@ -208,6 +209,7 @@ class _Channel:
                 elif dip is None or f.e < dip.e:
                     self._dip = f
                 self.open.append(f)
+                self._keep()
             else:
                 self.pending.append(self._peak)
                 self.open = None
@@ -215,6 +217,15 @@ class _Channel:
             self.open = [f]
             self._peak, self._dip = f, None
         return self._finalise(self.count - 1)
+
+    def _keep(self) -> None:
+        """Hold what a candidate not judged yet covers until it is judged, where frames come faster than stated."""
+        if self.count - self.reach() + self.k + self.flank + 4 > self.frames.maxlen:  # its apex would fall out
+            if 2 * self.frames.maxlen <= self.cap_max:
+                self.frames = deque(self.frames, maxlen=2 * self.frames.maxlen)
+            else:  # times that stand still, or frames 8x faster than stated: close it here, counted
+                self.pending.append(self._peak)
+                self.open, self.closed_early = None, self.closed_early + 1
 
     def reach(self) -> int:
         """The earliest stream position a candidate not judged yet (or not even open yet) can cover."""

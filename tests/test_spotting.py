@@ -448,3 +448,46 @@ def test_the_statistics_window_starts_anew_where_time_goes_back():
             ws.add(t, np.full(4, float(i), np.float32))
             ws.update(t)
     assert len(ws) <= 21  # the last loop's 2 s (a sample on its edge), as after one loop: not every loop's
+
+
+def test_a_long_candidate_from_frames_faster_than_stated_keeps_its_apex():
+    """A source at 2 or 3 times its stated rate (90 fps stated as 30): a candidate open for max_open_s (4 s by its
+    times) spans up to 360 frames, more than the frame buffer sized at the stated rate held (278 at the micro
+    scale), and its apex, at its start, fell out before it was judged: the event was lost and nothing said. The
+    buffer grows with the frames' own rate; the event is found, as at the stated rate."""
+    from mpt_live.facemotion import FrameSignals
+
+    def spot(rate: float) -> tuple[list, Spotter]:
+        rng = np.random.default_rng(6)
+        sp = Spotter(30.0, 15, 75)
+        out, at = [], int(12 * rate)
+        for i in range(int(24 * rate)):
+            m = (0.05 * rng.lognormal(0.0, 0.5, (GRID, GRID))).astype(np.float32)
+            m[2:4, 5:7] += 1.5 * max(0.0, 1 - abs(i - at) / (0.1 * rate))  # a sharp movement
+            if at <= i < at + 6 * rate:
+                m[2:4, 5:7] += 0.4  # then the same cells keep moving for 6 s (the candidate stays open)
+            out += sp.push(FrameSignals(i, i / rate, m, None))  # the micro scale alone
+        return out + sp.flush(), sp
+
+    for rate in (30.0, 60.0, 90.0):
+        events, sp = spot(rate)
+        assert [abs(e.apex_s - 12.0) < 0.05 for e in events].count(True) == 1, (rate, events)
+        assert sp.micro.closed_early == 0
+
+
+def test_a_candidate_whose_times_stand_still_is_closed_and_counted():
+    """Times that stand still (a broken clock) never end a candidate by max_open_s: the buffer grows to 8 times
+    its size, then the candidate is closed there, judged, and counted (the channel's closed_early), not kept
+    open without end."""
+    from mpt_live.facemotion import FrameSignals
+
+    rng = np.random.default_rng(7)
+    sp = Spotter(30.0, 15, 75)
+    events = []
+    for i in range(3000):
+        m = (0.05 * rng.lognormal(0.0, 0.5, (GRID, GRID))).astype(np.float32)
+        if i >= 300:
+            m[2:4, 5:7] += 1.5 if i == 305 else 0.4
+        events += sp.push(FrameSignals(i, min(i, 300) / 30.0, m, None))
+    assert sp.micro.closed_early >= 1 and sp.micro.frames.maxlen <= sp.micro.cap_max
+    assert any(e.apex == 305 for e in events + sp.flush())
