@@ -19,11 +19,14 @@ on this evidence can tell them from the face's own motion. ``--rates`` replays e
 (made once, at the cached rate) through spotters told other frame rates (30, 29.97: the frames and their
 times unchanged, as when a file's measured rate differs from its nominal one) and, with ``--phases N``,
 with its first 1..N frames left out (the face first seen later; the other frames keep their numbers and
-times), and counts the events that differ from the first rate's (also those after the statistics' first
-``history_s`` + 5 s, whose window no longer reaches the first frame), the CPU time per push beside them.
+times), with ``--cuts N`` also as copies cut before frames 1..N whose frames and times start at 0 again there
+(a trimmed file; their events mapped back to the original's frames), and counts the events that differ from
+the first rate's (also those after the statistics' first ``history_s`` + 5 s, whose window no longer reaches
+the first frame), the spotter's CPU time per push beside them (``time.thread_time``). ``--sample-s`` runs all
+of that for several ``SpotConfig.sample_s`` values, alternated variant by variant, and gives their CPU ratios.
 
     nice python bench/spotting_replay.py ROOT [ROOT ...] --cache runs/cache [--build] [--diag] [--separability]
-        [--rates 30,29.97,29.95,30.03 [--phases 9]]
+        [--rates 30,29.97,29.95,30.03 [--phases 9] [--cuts 5] [--sample-s 2/15,1/30]]
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from mpt_live.errors import InputError
-from mpt_live.facemotion import FaceMotion
+from mpt_live.facemotion import FaceMotion, FrameSignals
 from mpt_live.spotting import SpotConfig, Spotter
 from train.datasets.longvideo import LongVideo, LongVideoIndex, read_annotations_csv
 from train.spot_metrics import Spotted, score
@@ -110,15 +113,31 @@ def stream(path: Path, drop: int = 0) -> tuple[list, FaceMotion]:
     return out + fm.flush(), fm
 
 
-def spot(signals: list, fps: float, fm: FaceMotion) -> tuple[list, float, int]:
-    """The events of a Spotter told ``fps`` fed ``signals``, the CPU seconds of its pushes (time.process_time)
-    and how many pushes."""
-    sp, events, cpu, n = Spotter(fps, fm.k_micro, fm.k_macro), [], 0.0, 0
+def spot(signals: list, fps: float, fm: FaceMotion, config: SpotConfig | None = None) -> tuple[list, float, int]:
+    """The events of a Spotter told ``fps`` (and ``config``) fed ``signals``, the CPU seconds of its pushes
+    (time.thread_time: this thread's alone) and how many pushes."""
+    sp, events, cpu, n = Spotter(fps, fm.k_micro, fm.k_macro, config), [], 0.0, 0
     for s in signals:
-        t = time.process_time()
+        t = time.thread_time()
         events += sp.flush() if s is None else sp.push(s)
-        cpu, n = cpu + time.process_time() - t, n + (s is not None)
+        cpu, n = cpu + time.thread_time() - t, n + (s is not None)
     return events + sp.flush(), cpu, n
+
+
+def cut(path: Path, drop: int) -> tuple[list, FaceMotion, int, float]:
+    """One cached video's signals as from a copy cut before frame ``drop`` (a trimmed file): frames and times
+    start at 0 again there; and that frame's number and time, to map the copy's events back."""
+    d = np.load(path)
+    f0, t0 = int(d["frames"][drop]), float(d["times"][drop])
+    signals, fm = stream(path, drop)
+    return [None if s is None else FrameSignals(s.frame - f0, s.time_s - t0, s.micro, s.macro)
+            for s in signals], fm, f0, t0
+
+
+def uncut(events: list, f0: int, t0: float) -> list:
+    """A cut copy's events in the original's frames and times."""
+    return [replace(e, onset=e.onset + f0, apex=e.apex + f0, offset=e.offset + f0, onset_s=e.onset_s + t0,
+                    apex_s=e.apex_s + t0, offset_s=e.offset_s + t0) for e in events]
 
 
 def differ(a: list, b: list, settle_s: float) -> tuple[int, int, int]:
@@ -211,27 +230,54 @@ def _rate(text: str) -> float:
     return r
 
 
-def rate_phase(path: Path, rates: list[float], phases: int) -> tuple[float, dict]:
-    """The time of one cached video's first frame with the face, and (rate, frames left out) -> (events,
-    CPU seconds, pushes)."""
-    out, first = {}, 0.0
+def parse_seconds(text: str) -> float:
+    try:
+        num, _, den = text.partition("/")
+        x = float(num) / float(den or 1)
+    except (ValueError, ZeroDivisionError):
+        x = float("nan")
+    if not x > 0:
+        raise InputError(f"--sample-s: {text!r} is not a time in seconds (a number > 0, or a fraction like 2/15)")
+    return x
+
+
+def rate_phase(path: Path, rates: list[float], phases: int, cuts: int = 0,
+               configs: list[SpotConfig] | None = None) -> tuple[float, list[dict]]:
+    """The time of one cached video's first frame with the face, and per config (alternated variant by variant,
+    so that their CPU times share the machine's load) (rate, frames left out, cut) -> (events, CPU seconds, pushes):
+    the first 0..``phases`` frames left out at each rate, then copies cut before frames 1..``cuts`` at the first
+    rate (their events mapped back to the original's frames and times)."""
+    configs = configs or [SpotConfig()]
+    out, first = [{} for _ in configs], 0.0
     for d in range(phases + 1):
         signals, fm = stream(path, d)
         first = first if d else next((s.time_s for s in signals if s is not None), 0.0)
-        out.update({(r, d): spot(signals, r, fm) for r in rates})
+        for r in rates:
+            for o, c in zip(out, configs):
+                o[(r, d, False)] = spot(signals, r, fm, c)
+    for d in range(1, cuts + 1):
+        signals, fm, f0, t0 = cut(path, d)
+        for o, c in zip(out, configs):
+            events, cpu, n = spot(signals, rates[0], fm, c)
+            o[(rates[0], d, True)] = uncut(events, f0, t0), cpu, n
     return first, out
 
 
-def report_variants(variants: dict, videos: list, rates: list[float], settle_s: float) -> None:
-    """Per video, the events of each rate (and phase) that differ from the first rate's, then each variant's
-    pooled micro and macro TP/FP/FN and the CPU time per push."""
-    ref, first = (rates[0], 0), {k: t for k, (t, _) in variants.items()}
+def _label(key: tuple) -> str:
+    r, d, is_cut = key
+    return f"{r:g}" + (f" cut {d}" if is_cut else f"-{d}" if d else "")
+
+
+def report_variants(variants: dict, videos: list, rates: list[float], settle_s: float) -> float:
+    """Per video, the events of each rate (and phase, and cut copy) that differ from the first rate's, then each
+    variant's pooled micro and macro TP/FP/FN and the CPU time per push; returns the CPU seconds per push of all."""
+    ref, first = (rates[0], 0, False), {k: t for k, (t, _) in variants.items()}
     variants = {k: runs for k, (_, runs) in variants.items()}
     print(f"events that differ from those at {rates[0]:g} fps (exactly / by more than a frame of onset or offset, "
           f"or another apex / with an onset after the first {settle_s:g} s):")
     diffs = {k: {v: differ(runs[ref][0], runs[v][0], settle_s + first[k]) for v in runs} for k, runs in variants.items()}
     for key, runs in variants.items():
-        cells = [f"{r:g}{f'-{d}' if d else ''} {'/'.join(map(str, diffs[key][(r, d)]))}" for r, d in runs if (r, d) != ref]
+        cells = [f"{_label(v)} {'/'.join(map(str, diffs[key][v]))}" for v in runs if v != ref]
         print(f"  {key:<28} {len(runs[ref][0])} events; " + "  ".join(cells))
     for v in next(iter(variants.values())):
         spotted = {k: [Spotted(k, e.onset, e.offset, e.type, score=e.score, apex=e.apex) for e in runs[v][0]]
@@ -239,10 +285,13 @@ def report_variants(variants: dict, videos: list, rates: list[float], settle_s: 
         res = score(LongVideoIndex(videos=videos, classes=[]), spotted, "all")["by_type"]
         cpu = sum(runs[v][1] for runs in variants.values()) / sum(runs[v][2] for runs in variants.values())
         n = [sum(d[v][i] for d in diffs.values()) for i in range(3)]
-        print(f"{v[0]:g} fps, first {v[1]} frames left out: " + "  ".join(
+        what = f"a copy cut before frame {v[1]}" if v[2] else f"first {v[1]} frames left out"
+        print(f"{v[0]:g} fps, {what}: " + "  ".join(
             f"{k} {res[k]['tp']}/{res[k]['fp']}/{res[k]['fn']} F1 {res[k]['f1']:.3f}" for k in ("micro", "macro"))
             + f"; {n[0]} events differ ({n[1]} by more than a frame, {n[2]} after the first {settle_s:g} s);"
             f" CPU {1e3 * cpu:.3f} ms a push")
+    return (sum(r[1] for runs in variants.values() for r in runs.values())
+            / max(sum(r[2] for runs in variants.values() for r in runs.values()), 1))
 
 
 def main() -> None:
@@ -256,11 +305,22 @@ def main() -> None:
     ap.add_argument("--rates", help="comma-separated frame rates to tell the spotter (the signals unchanged), "
                     "e.g. 30,29.97,29.95,30.03: the events that differ from the first rate's")
     ap.add_argument("--phases", type=int, default=0, help="with --rates: also leave out the first 1..N frames")
+    ap.add_argument("--cuts", type=int, default=0, help="with --rates: also copies cut before frames 1..N, their "
+                    "frames and times from 0 there (a trimmed file), at the first rate")
+    ap.add_argument("--sample-s", help="with --rates: comma-separated SpotConfig.sample_s values (seconds, a "
+                    "fraction like 2/15; 1/30: every frame at 30 fps) to compare, alternated; the first is the reference "
+                    "of the CPU ratios (default: SpotConfig's)")
     args = ap.parse_args()
     try:
         rates = [_rate(r) for r in args.rates.split(",")] if args.rates else []
         if args.phases < 0 or (args.phases and not rates):
             raise InputError(f"--phases {args.phases}: give a count >= 0, with --rates")
+        if args.cuts < 0 or (args.cuts and not rates):
+            raise InputError(f"--cuts {args.cuts}: give a count >= 0, with --rates")
+        if args.sample_s and not rates:
+            raise InputError("--sample-s: give it with --rates")
+        configs = [replace(SpotConfig(), sample_s=parse_seconds(x)) for x in args.sample_s.split(",")] \
+            if args.sample_s else [SpotConfig()]
         truths = {r.name: read_annotations_csv(r / "annotations.csv") for r in args.roots}
         videos, spotted, sep, variants = [], {}, {}, {}
         for name, t in truths.items():
@@ -287,9 +347,15 @@ def main() -> None:
                     if r["n"]:
                         sep.setdefault(name, []).append(r)
                 if rates:
-                    variants[key] = rate_phase(f, rates, args.phases)
-        if rates:
-            report_variants(variants, videos, rates, SpotConfig().history_s + 5)
+                    variants[key] = rate_phase(f, rates, args.phases, args.cuts, configs)
+        cpu = []
+        for i, c in enumerate(configs if rates else []):
+            print(f"sample_s {c.sample_s:.4g}:")
+            cpu.append(report_variants({k: (t, runs[i]) for k, (t, runs) in variants.items()}, videos, rates,
+                                       c.history_s + 5))
+        if len(cpu) > 1:
+            print("CPU per push (time.thread_time, alternated), against the first: " + ", ".join(
+                f"sample_s {c.sample_s:.4g} {1e3 * x:.3f} ms ({x / cpu[0]:.2f}x)" for c, x in zip(configs, cpu)))
         for name in [*truths, "pooled"]:
             vs = [v for v in videos if name == "pooled" or v.name.startswith(name + "/")]
             r = score(LongVideoIndex(videos=vs, classes=[]), spotted, "all")["by_type"]

@@ -53,3 +53,33 @@ def test_a_movement_within_its_window_background_is_not(replay):
     # no micro-movement annotated: nothing measured
     assert replay.separability(LongVideo("v", "s", 30.0, [Interval(100, 130, 160, "macro")]),
                                {i: ev[i] for i in range(300)}, 30.0)["n"] == 0
+
+
+def test_a_cut_copy_starts_at_frame_0_and_its_events_map_back(replay, tmp_path):
+    """--cuts: a copy cut before frame d is the original's signals from there with frames and times from 0 (a
+    trimmed file), and its events are compared in the original's frames and times."""
+    from mpt_live.spotting import SpotEvent
+
+    n, rng = 120, np.random.default_rng(1)
+    path = tmp_path / "v.npz"
+    np.savez(path, frames=np.arange(10, 10 + n), times=np.arange(10, 10 + n) / 30.0, have=np.ones(n, bool),
+             fps=30.0, grey=rng.uniform(0, 255, (n, 112, 112)).astype(np.float32))
+    whole, _ = replay.stream(path, 3)
+    copy, _, f0, t0 = replay.cut(path, 3)
+    assert (f0, t0) == (13, 13 / 30.0) and len(copy) == len(whole) > 0
+    for a, b in zip(whole, copy):
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert (b.frame, b.time_s) == (a.frame - 13, pytest.approx(a.time_s - 13 / 30.0))
+            for x, y in ((a.micro, b.micro), (a.macro, b.macro)):  # the same signals (made again)
+                assert (x is None and y is None) or np.array_equal(x, y)
+    e = SpotEvent(1, 2, 4, 1 / 30, 2 / 30, 4 / 30, "micro", 5.0)
+    back = replay.uncut([e], f0, t0)[0]
+    assert (back.onset, back.apex, back.offset) == (14, 15, 17) and back.apex_s == pytest.approx(15 / 30)
+
+
+@pytest.mark.parametrize("text", ["x", "-1", "0", "1/0"])
+def test_a_sample_s_that_is_not_a_time_is_refused_in_one_line(replay, text):
+    with pytest.raises(replay.InputError, match="--sample-s"):
+        replay.parse_seconds(text)
+    assert replay.parse_seconds("2/15") == pytest.approx(2 / 15) and replay.parse_seconds("0.1") == 0.1
