@@ -6,7 +6,7 @@ would (mpt_live.job.run_job: the session engine, its spotter, the model on each 
 writing RUN/session/<benchmark>/<video>/{events.csv,predictions.csv,summary.json,...}. Beside it, the
 baseline: the window-score spotter mpt-live used before (bench/window_spotter.py) on the same run's
 ``motion_score`` column, its class the score-weighted vote of the windows' probabilities, its times
-converted to frames and typed micro/macro by the same rule (at most 0.5 s), written to
+converted to frames and typed micro/macro by the same rule (at most 0.5 s by its times), written to
 RUN/baseline/<benchmark>/<video>/events.csv.
 
 Scores: train.spot_metrics (the code of ``mpt-eval spot``) per benchmark and pooled over all of them:
@@ -45,6 +45,13 @@ from train.datasets.longvideo import LongVideoIndex, read_annotations_csv  # noq
 from train.spot_metrics import read_runs, score  # noqa: E402
 from window_spotter import Spotter as WindowSpotter  # noqa: E402
 
+def baseline_type(start: float, end: float, fps: float, micro_max_s: float = 0.5) -> str:
+    """micro or macro by the event's times, as the spotter types its own (mpt_live.spotting.Spotter._micro): at
+    most ``micro_max_s`` from its start to the end of its last frame (one frame period after ``end``). It was a
+    frame count, ``round(0.5 x fps)`` frames: 8 frames, 0.53 s, at 15 fps."""
+    return "micro" if max(end, start) - start + 1.0 / fps <= micro_max_s + 1e-3 else "macro"
+
+
 def baseline_events(rows: list[dict], video: str, fps: float, window_s: float, classes: list[str], out: Path) -> None:
     """The window-score spotter on a run's predictions rows -> events.csv (flushed per event)."""
     spotter = WindowSpotter(window_s)
@@ -52,14 +59,13 @@ def baseline_events(rows: list[dict], video: str, fps: float, window_s: float, c
     for r in rows:
         probs = {c: float(r[f"p_{c}"]) for c in classes if r.get(f"p_{c}") not in ("", None)}
         spotter.update(float(r["time_s"]), num(r["motion_score"]) if r["face_id"] != "" else None, probs or None)
-    micro_max = int(round(0.5 * fps))
     with CSVSink(out, EVENT_COLUMNS) as sink:
         for n, e in enumerate(spotter.events, start=1):
             on, off = int(round(e.start * fps)), max(int(round(e.end * fps)), int(round(e.start * fps)))
             apex = min(max(int(round(e.peak * fps)), on), off)
             sink.write({"event_id": n, "video": video, "face": 0, "onset_s": round(e.start, 4), "apex_s": round(e.peak, 4),
                         "offset_s": round(e.end, 4), "onset_frame": on, "apex_frame": apex, "offset_frame": off,
-                        "type": "micro" if off - on + 1 <= micro_max else "macro", "class": e.top,
+                        "type": baseline_type(e.start, e.end, fps), "class": e.top,
                         "score": round(float(e.peak_score), 4)})
 
 
