@@ -266,7 +266,7 @@ class PacedVideoReader(LatestFrameReader):
             img, prev_ms, misses = got
             n, t = times.n, offset + times.next(prev_ms, misses)
             if self.loops == 0:
-                self._misses.add(misses, t, start=n == 0)
+                self._misses.add(times.lost, t, n == 0, self.fps)
             due = start + t / self.speed
             if now > due + late:
                 if t - published_t < MAX_SKIP_S:

@@ -30,6 +30,9 @@ from .videoprobe import VideoProbe
 from .videotracks import hdr_note, track_notes
 
 ASSUMED_FPS = 30.0  # no rate anywhere: assume this (and say so)
+# the first frame decoded this many periods (or more) after the stream's start: the frames before it did not decode
+# (a lost keyframe, a recording begun part-way through a group of pictures), with or without a failed read
+LOST_AT_START = 1.5
 
 
 def valid_fps(fps: float | None) -> bool:
@@ -60,18 +63,24 @@ class FrameTimes:
         self._gaps: list[tuple[float, float, bool]] = []  # (time, interval, after frames that did not decode)
         self._since_skip = math.inf  # frames read since frames that did not decode
         self._first_t = start_s
+        self.lost = 0  # frames lost (did not decode) just before the frame last timed, by its time where it has one
         self.warnings: list[str] = []
         self.error: str | None = None
 
     def next(self, pos_msec: float, skipped: int = 0) -> float:
         """The time of the next frame, from OpenCV's ``pos_msec``; ``skipped``: frames that did not decode just
-        before it (damage, told apart from frames the container lacks)."""
+        before it (damage, told apart from frames the container lacks): failed reads, fewer than the frames lost
+        where a decoder passes over several in one read (:attr:`lost` counts those)."""
         self._since_skip = 0 if skipped else self._since_skip + 1
-        if self.n == 0 and skipped and self.pts:
+        self.lost = skipped
+        if self.n == 0 and self.pts and (skipped or pos_msec * self.fps / 1000.0 >= LOST_AT_START):
             # damage at the start: OpenCV's times count from the stream's start (its first frame, lost), and the
-            # first frame it decoded after the damage it times 0 (it has no time for it): by its position then
+            # first frame it decoded after the damage it times 0 (it has no time for it): by its position then.
+            # A lost keyframe takes its whole group of pictures with it in one read (one failed read or none, the
+            # decoder passing over the frames that refer to it): the frames lost are those its time is after
             self._first_ms = 0.0
             t = self._sane = self.start_s + (pos_msec / 1000.0 if pos_msec > 0 else skipped / self.fps)
+            self.lost = max(skipped, round((t - self.start_s) * self.fps))
         elif self.n == 0:
             self._first_ms = pos_msec
             t = self._sane = self.start_s
@@ -86,6 +95,8 @@ class FrameTimes:
                 t = (self.last + max(self._sane, t) + 1.0 / self.fps) / 2
                 self.repaired += 1
             self._intervals.append(t - self.last)
+            if skipped:  # the frames lost in the damaged stretch: its failed reads, or more where its times say so
+                self.lost = max(skipped, round((t - self.last) * self.fps) - 1)
             if t - self.last > 1.5 / self.fps:  # a gap up to a second after frames that did not decode is theirs
                 self._gaps.append((t, t - self.last, self._since_skip < self.fps))
         else:

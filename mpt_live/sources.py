@@ -214,17 +214,21 @@ def timed_run(got: Read, prev_ms: float, fps: float,
 
 
 class DamagedFrames:
-    """The frames of a video file that did not decode and were read past (:meth:`VideoFile._read`): how many, and
-    the times of the frames after them, for one warning."""
+    """The frames of a video file that did not decode and were read past (:meth:`VideoFile._read`): how many (by
+    the times of the frames after them where they have times: :attr:`FrameTimes.lost`), the seconds of video they
+    were, and the times of the frames after them, for one warning."""
 
     def __init__(self) -> None:
         self.count = 0
+        self.seconds = 0.0
         self.after: list[float] = []
 
-    def add(self, misses: int, t: float, start: bool = False) -> float:
-        """Note ``misses`` frames read past before the frame at ``t`` (``start``: the first frame read); ``t``."""
-        if misses:
-            self.count += misses
+    def add(self, lost: int, t: float, start: bool = False, fps: float | None = None) -> float:
+        """Note ``lost`` frames that did not decode before the frame at ``t`` (``start``: the first frame read;
+        ``fps``: the video's rate, for the seconds they were); ``t``."""
+        if lost:
+            self.count += lost
+            self.seconds += lost / fps if fps else 0.0
             self.after.append(math.nan if start else t)
         return t
 
@@ -233,8 +237,9 @@ class DamagedFrames:
             return []
         at = ["at the start" if math.isnan(t) else f"before {clock(t)}" for t in self.after]
         where = at[0] if len(at) == 1 else f"in {len(at)} stretches, {at[0]} to {at[-1]}"
-        return [f"{name}: {self.count} frames could not be decoded (the file is damaged there), {where}; the frames "
-                "after them were read"]
+        span = f" ({clock(self.seconds)} of video)" if self.seconds else ""
+        return [f"{name}: {self.count} frames could not be decoded (the file is damaged there), {where}{span}; the "
+                "frames after them were read"]
 
 
 class VideoFile:
@@ -348,13 +353,15 @@ class VideoFile:
             buffered = self.first_frames()
             for img, ms, misses in buffered:
                 n = times.n
-                yield Frame(n, self._misses.add(misses, times.next(ms, misses), start=n == 0), img)
+                t = times.next(ms, misses)
+                yield Frame(n, self._misses.add(times.lost, t, n == 0, self.fps), img)
             prev_ms = buffered[-1][1]
             got = self._read(times.n) if len(buffered) == 2 else None  # one frame buffered: the video has no second
             while got is not None:
                 run, after, ahead = timed_run(got, prev_ms, self.fps, lambda k: self._read(times.n + k))
                 for img, ms, misses in run:
-                    yield Frame(times.n, self._misses.add(misses, times.next(ms, misses)), img)
+                    n, t = times.n, times.next(ms, misses)
+                    yield Frame(n, self._misses.add(times.lost, t, fps=self.fps), img)
                     prev_ms = ms
                 got = after if ahead else self._read(times.n)
             complete = True

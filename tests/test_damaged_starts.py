@@ -1,0 +1,92 @@
+"""A recorded video whose start is damaged (its first keyframe lost): the frames lost are counted by the times of
+the frames after them, not by the reads that failed, and the frames after them keep their own times, whichever
+decoder (OpenCV's, PyAV's) and reader (the file's, --realtime's) reads it (mpt_live/frametimes.py, sources.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+
+import pytest
+
+import faultkit as fk
+from mpt_live.capture import PacedVideoReader
+from mpt_live.pyav_capture import PyAVCapture
+from mpt_live.sources import VideoFile
+from test_pyav_capture import _lose_first_packets
+
+GOP = 120  # frames from one keyframe to the next: 4 s at 30 fps
+
+
+def _digest(img) -> str:
+    return hashlib.md5(img.tobytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def lost_keyframe(tmp_path_factory):
+    """An 8 s H.264 recording (a keyframe every 4 s), whole and with its first keyframe's bytes zeroed, in an mp4
+    and an MPEG-TS; the whole file's frame times by their pictures (the frames after the next keyframe decode to
+    the same pictures in both)."""
+    d = tmp_path_factory.mktemp("lost keyframe")
+    made = {}
+    for ext in (".mp4", ".ts"):
+        whole = d / f"whole{ext}"
+        fk.ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x120:r=30:d=8", "-c:v", "libx264", "-g", str(GOP),
+                  "-pix_fmt", "yuv420p", str(whole))
+        damaged = d / f"damaged start{ext}"
+        shutil.copy(whole, damaged)
+        _lose_first_packets(damaged)
+        with VideoFile(whole) as v:
+            times = {_digest(f.image): f.t for f in v}
+        made[ext] = damaged, times
+    return made
+
+
+def _damage_warnings(warnings: list[str]) -> list[str]:
+    return [w for w in warnings if "could not be decoded (the file is damaged there)" in w]
+
+
+@pytest.mark.parametrize("decoder", ["opencv", "pyav"])
+def test_a_lost_first_keyframe_is_counted_as_the_frames_it_took(lost_keyframe, decoder):
+    """OpenCV passes over the frames that refer to a lost keyframe in one read (one failed read, or none where the
+    container lost the keyframe's packet): the mp4 was '1 frames could not be decoded' where its first 4 s (120
+    frames) were lost, and the MPEG-TS had no warning at all, its frames timed from 0 (4 s early) and the file
+    called truncated. PyAV's capture passed over them alike. Now the frames lost are those before the first
+    frame's own time: 120 (4.00 s) in the mp4, the frames read at the times they have in the whole file."""
+    clip, times = lost_keyframe[".mp4"]
+    with VideoFile(clip, capture=PyAVCapture(clip) if decoder == "pyav" else None) as v:
+        frames = list(v)
+    assert len(frames) == len(times) - GOP and v.error is None
+    assert all(f.t == pytest.approx(times[_digest(f.image)], abs=1e-6) for f in frames)
+    assert v.damaged == GOP
+    assert _damage_warnings(v.warnings) == [f"{clip}: {GOP} frames could not be decoded (the file is damaged there), "
+                                            "at the start (4.00 s of video); the frames after them were read"]
+
+
+def test_a_lost_first_keyframe_of_an_mpeg_ts_is_warned_of_and_timed(lost_keyframe):
+    """The MPEG-TS lost the keyframe's packets with its bytes (no failed read at all): not warned of, timed from 0,
+    'truncated'. Its stream now starts where its first packet left is (4 frames on), so the count is the frames
+    from there: within 4 of the 120 lost, the frames at most 4 frames early, no error."""
+    clip, times = lost_keyframe[".ts"]
+    with VideoFile(clip) as v:
+        frames = list(v)
+    assert len(frames) == len(times) - GOP and v.error is None
+    off = [f.t - times[_digest(f.image)] for f in frames]
+    assert max(off) - min(off) < 1e-3 and -4 / 30 - 1e-3 <= off[0] <= 0
+    assert GOP - 4 <= v.damaged <= GOP and len(_damage_warnings(v.warnings)) == 1
+    assert "at the start" in _damage_warnings(v.warnings)[0]
+
+
+def test_realtime_counts_a_lost_first_keyframe_as_the_file_reader_does(lost_keyframe):
+    """``--realtime`` plays the file past its damaged start (frames it has no time for are dropped, as ever): the
+    same count and warning as the file reader's, its first frame at its own time."""
+    clip, times = lost_keyframe[".mp4"]
+    with VideoFile(clip) as v:
+        list(v)
+    with PacedVideoReader(clip, speed=50.0) as r:
+        seen = []
+        while (frame := r.read(timeout=10)) is not None:
+            seen.append(frame)
+    assert seen and seen[0].t == pytest.approx(GOP / 30) and r.error is None
+    assert all(f.t == pytest.approx(times[_digest(f.image)], abs=1e-6) for f in seen)
+    assert r.damaged == v.damaged == GOP and _damage_warnings(r.warnings) == _damage_warnings(v.warnings)
