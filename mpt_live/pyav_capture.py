@@ -271,11 +271,20 @@ def read_by_pyav(path: str | os.PathLike) -> bool:
         return False
 
 
-def decoded_note(name: str, probe: VideoProbe | None) -> str:
-    """The run's one line about a video read by PyAV."""
-    codec = f"its {probe.codec.upper()} video" if probe is not None and probe.codec else "its video"
-    return (f"{name}: OpenCV's FFmpeg cannot decode {codec}: PyAV decodes it instead (in software; in a 720p test no "
-            "slower than OpenCV's decoding of the same video in H.264)")
+def decoded_note(name: str, probe: VideoProbe | None, failed: int | None = None, every: bool = False) -> str:
+    """The run's one line about a video read by PyAV: what OpenCV did with it (``failed``: its reads that gave no
+    frame before PyAV was asked, ``every``: those were all the frames its header counts; None: found so earlier in
+    this process), its codec named. Only for AV1 is a reason known (the wheels' FFmpeg has no software decoder)."""
+    codec = probe.codec.upper() if probe is not None and probe.codec else None
+    video = f"its {codec} video" if codec else "its video"
+    if failed is None:
+        what = f"OpenCV's FFmpeg decoded none of the first frames of {video} when this process read it before"
+    else:
+        what = (f"OpenCV's FFmpeg decoded none of the {failed} frames of {video} (all its header counts)" if every
+                else f"OpenCV's FFmpeg decoded none of the first {failed} frames of {video}")
+    why = " (the opencv-python wheels decode AV1 only with a hardware decoder)" if codec == "AV1" else ""
+    return (f"{name}: {what}{why}: PyAV decodes it instead (in software; in a 720p test no slower than OpenCV's "
+            "decoding of the same video in H.264)")
 
 
 def undecoded(codec: str) -> str:

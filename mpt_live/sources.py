@@ -279,6 +279,7 @@ class VideoFile:
                              + ("OpenCV could not open it" if probe is None else unreadable(self.path, probe)))
         # frames that would not decode (damage): read past, where more are to come (never over a network)
         self._misses, self._url = DamagedFrames(), url
+        self._opencv_failed: tuple[int | None, bool] = (None, False)  # OpenCV's failed reads where PyAV reads it
         header_fps = self._start()
         if not self._buffered:
             self._cap.release()
@@ -300,7 +301,7 @@ class VideoFile:
             raise InputError(error)
         self.warnings += notes
         if isinstance(self._cap, PyAVCapture):  # said once, with the file's other warnings
-            self.warnings.append(decoded_note(self.name, probe))
+            self.warnings.append(decoded_note(self.name, probe, *self._opencv_failed))
         self._probe = probe
         self.error: str | None = None
         self._times: FrameTimes | None = None
@@ -319,6 +320,8 @@ class VideoFile:
         ask = not self._url and not isinstance(self._cap, PyAVCapture)
         got = self._read(0, most=PATIENCE if ask else None)
         if ask and not isinstance(got, tuple) and (cap := pyav_capture(self.path)) is not None:  # no decoder here
+            # OpenCV's failed reads, for the note that PyAV reads it: PATIENCE, or every frame of a shorter video
+            self._opencv_failed = (got, False) if isinstance(got, int) else (self.frame_count or PATIENCE, True)
             self._cap.release()
             self._cap = cap
             return self._start()

@@ -269,7 +269,10 @@ def test_an_av1_recording_is_not_read_through_by_opencv_before_pyav_reads_it(tmp
     assert len(reads) <= pyav_capture.PATIENCE + 2
     with VideoFile(clip, capture=PyAVCapture(clip)) as ref:
         want = [(f.index, f.t, f.image) for f in ref]
-    assert len(got) == len(want) == 330 and v.damaged == ref.damaged == 0 and v.warnings == ref.warnings
+    assert len(got) == len(want) == 330 and v.damaged == ref.damaged == 0
+    notes = [w for w in v.warnings if "PyAV decodes it instead" in w]  # ref's: OpenCV not tried (a capture given)
+    assert [w for w in v.warnings if w not in notes] == [w for w in ref.warnings if "PyAV decodes it instead" not in w]
+    assert len(notes) == 1 and f"decoded none of the first {pyav_capture.PATIENCE} frames of its AV1 video" in notes[0]
     assert all(a[:2] == b[:2] and np.array_equal(a[2], b[2]) for a, b in zip(got, want))
 
 
@@ -491,3 +494,43 @@ def test_finish_of_a_killed_av1_mkv_run_makes_its_review_copy(clips, tmp_path):
     cap.release()
     assert 0 < n <= s["frames_read"] + 1
     assert '<img class="who"' in page  # the face's picture beside its timeline, read from the file
+
+
+class _NoFrames:
+    """A ``cv2.VideoCapture`` that opens its file and answers its header facts, but whose reads give no frame (as
+    OpenCV's FFmpeg does with a codec it has no decoder for)."""
+
+    def __init__(self, cap) -> None:
+        self._cap = cap
+
+    def read(self):
+        return False, None
+
+    def grab(self):
+        return False
+
+    def __getattr__(self, name):
+        return getattr(self._cap, name)
+
+
+@pytest.mark.parametrize("seconds, says", [(2, "none of the 60 frames of its VP9 video (all its header counts)"),
+                                           (11, "none of the first 300 frames of its VP9 video")])
+def test_the_note_of_a_video_pyav_reads_says_what_opencv_did(tmp_path, monkeypatch, seconds, says):
+    """A VP9 video none of whose first frames OpenCV decodes here (its reads failing as for a codec without a
+    decoder): the note said 'OpenCV's FFmpeg cannot decode its VP9 video', which nothing had shown. It now says what
+    happened: how many of its frames OpenCV's reads failed on, the codec named (and no reason given: for AV1 alone
+    one is known)."""
+    from mpt_live.sources import VideoFile
+
+    clip = tmp_path / "clip.webm"
+    fk.ffmpeg("-f", "lavfi", "-i", f"testsrc2=s=64x48:r=30:d={seconds}", "-c:v", "libvpx-vp9", "-deadline", "realtime",
+              "-cpu-used", "8", "-pix_fmt", "yuv420p", str(clip))
+    real = cv2.VideoCapture
+    monkeypatch.setattr(cv2, "VideoCapture", lambda *a, **k: _NoFrames(real(*a, **k)))
+    monkeypatch.setattr(pyav_capture, "READ_BY_PYAV", set())
+    with VideoFile(clip) as v:
+        frames = list(v)
+    assert len(frames) == 30 * seconds
+    notes = [w for w in v.warnings if "PyAV decodes it instead" in w]
+    assert notes == [f"{clip}: OpenCV's FFmpeg decoded {says}: PyAV decodes it instead (in software; in a 720p test "
+                     "no slower than OpenCV's decoding of the same video in H.264)"], v.warnings
