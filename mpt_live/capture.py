@@ -23,9 +23,10 @@ import cv2
 import numpy as np
 
 from .errors import InputError
+from .frametimes import FrameTimes
 from .latest_frame import CaptureLike, LatestFrameReader, LiveFrame
 from .quiet import quiet_opencv
-from .sources import (DamagedFrames, Read, VideoFile, expand_videos, is_stream_url, open_capture, read_past,
+from .sources import (DamagedFrames, Read, VideoFile, counted, expand_videos, is_stream_url, open_capture, read_past,
                       square_pixels, timed_run)
 
 __all__ = ["CaptureLike", "CaptureReader", "LatestFrameReader", "LiveFrame", "PacedVideoReader", "open_camera",
@@ -221,14 +222,15 @@ class PacedVideoReader(LatestFrameReader):
             self.warnings += [w for w in times.warnings + self._misses.warnings(self.name) if w not in self.warnings]
             self.error = self.error or times.error
 
-    def _next(self, done: int, prev_ms: float) -> tuple[np.ndarray | None, float, int] | None:
-        """The next frame (its image, None where only grabbed; OpenCV's time in ms; the frames read past before it),
-        None at the end. Frames that do not decode are read past as a :class:`~mpt_live.sources.VideoFile` reads
+    def _next(self, times: FrameTimes, prev_ms: float) -> tuple[np.ndarray | None, float, int] | None:
+        """The next frame of the pass ``times`` clocks (its image, None where only grabbed; OpenCV's time in ms; the
+        frames read past before it), None at the end. Frames that do not decode are read past as a :class:`~mpt_live.sources.VideoFile` reads
         them, and the frames after them timed as it times them (:func:`~mpt_live.sources.timed_run`: those read
         ahead are decoded then); an undamaged file's frames are grabbed only."""
         if self._decoded:
             return self._decoded.pop(0)
-        got = read_past(self._cap, self.frame_count, done, self._url, decode=False)
+        done, count = times.n, counted(self.frame_count, times)
+        got = read_past(self._cap, count, done, self._url, decode=False)
         if got is None or not got[2] or got[1] - prev_ms > 1.5 * 1000.0 / self.fps:
             return got
         ok, img = self._cap.retrieve()
@@ -236,7 +238,7 @@ class PacedVideoReader(LatestFrameReader):
             return None
 
         def read(k: int) -> Read | None:
-            more = read_past(self._cap, self.frame_count, done + k, self._url)
+            more = read_past(self._cap, count, done + k, self._url)
             return None if more is None else (square_pixels(more[0], self._stretch), more[1], more[2])
 
         run, after, _ = timed_run((square_pixels(img, self._stretch), got[1], got[2]), prev_ms, self.fps, read)
@@ -252,7 +254,7 @@ class PacedVideoReader(LatestFrameReader):
         times, offset, i, published_t, prev_ms = self._times(), 0.0, 0, 0.0, 0.0
         while not self._stop.is_set():
             now = self._clock()  # lateness is judged before decoding, as if the frame's time were known
-            got = self._next(times.n, prev_ms)
+            got = self._next(times, prev_ms)
             if got is None:
                 self._end_of_pass(times)
                 if not self.loop or times.n == 0:

@@ -190,6 +190,16 @@ def read_past(cap: cv2.VideoCapture, frame_count: int, done: int, url: bool, dec
             return misses
 
 
+def counted(frame_count: int, times: FrameTimes | None) -> int:
+    """The frame count :func:`read_past` reads past failed reads up to in a pass timed by ``times``: the header's,
+    or the frames read so far once they reach the end the container states for the video (a header that counts
+    more frames than it holds, an estimate: a failed read there is the video's end, not damage to read past)."""
+    if times is not None and times.n and times.pts and times.end_s is not None \
+            and times.span >= times.end_s - 0.5 / times.fps:
+        return times.n
+    return frame_count
+
+
 Read = tuple[np.ndarray, float, int]  # a frame read: image, OpenCV's time in ms, the frames read past before it
 
 
@@ -280,6 +290,7 @@ class VideoFile:
         # frames that would not decode (damage): read past, where more are to come (never over a network)
         self._misses, self._url = DamagedFrames(), url
         self._opencv_failed: tuple[int | None, bool] = (None, False)  # OpenCV's failed reads where PyAV reads it
+        self._times: FrameTimes | None = None  # the clock of the pass being read
         header_fps = self._start()
         if not self._buffered:
             self._cap.release()
@@ -304,7 +315,6 @@ class VideoFile:
             self.warnings.append(decoded_note(self.name, probe, *self._opencv_failed))
         self._probe = probe
         self.error: str | None = None
-        self._times: FrameTimes | None = None
 
     def _start(self) -> float:
         """The capture's header facts and its first two frames, read to learn the timing; the header's rate. Where
@@ -387,7 +397,7 @@ class VideoFile:
     def _read(self, done: int, misses: int = 0, most: int | None = None) -> Read | int | None:
         """The next frame that decodes (square pixels, OpenCV's time in ms, the frames read past before it), None
         at the end of the video; where ``most`` were read past, their number (:func:`read_past`)."""
-        got = read_past(self._cap, self.frame_count, done, self._url, misses=misses, most=most)
+        got = read_past(self._cap, counted(self.frame_count, self._times), done, self._url, misses=misses, most=most)
         return got if not isinstance(got, tuple) else (square_pixels(got[0], self.stretch), got[1], got[2])
 
     def detach(self) -> tuple[cv2.VideoCapture, list[tuple[np.ndarray, float, int]]]:

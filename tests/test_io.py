@@ -333,3 +333,54 @@ def test_a_damaged_stretch_is_read_past_not_taken_for_the_end(tmp_path, where):
     gap = max(range(1, len(frames)), key=lambda i: frames[i].t - frames[i - 1].t)
     if where > 0.1:
         assert frames[gap].t - frames[gap - 1].t > 0.1 and f"before {frames[gap].t:.2f} s" in damaged[0], damaged
+
+
+class _CountedCapture:
+    """A capture whose failed reads and grabs are counted (``failed``: one entry each)."""
+
+    def __init__(self, cap, failed: list) -> None:
+        self._cap, self._failed = cap, failed
+
+    def read(self):
+        ok, img = self._cap.read()
+        if not ok:
+            self._failed.append(1)
+        return ok, img
+
+    def grab(self):
+        ok = self._cap.grab()
+        if not ok:
+            self._failed.append(1)
+        return ok
+
+    def __getattr__(self, name):
+        return getattr(self._cap, name)
+
+
+@pytest.mark.parametrize("reader", ["file", "realtime"])
+def test_a_header_that_counts_more_frames_than_the_video_holds_is_not_read_past_its_end(tmp_path, monkeypatch, reader):
+    """An mkv of a recording that dropped frames: its header counts 60 (duration x rate), it holds 45, ending where
+    its container says it ends. A failed read is read past while the header counts more frames (damage), so its
+    end was 16 failed reads, one a frame counted; a header's count can be far off (an AVI's, a broken duration's),
+    each such read one more. Where the frames read reach the end the container states, a failed read is the end
+    now: one, and nothing said of damage or truncation."""
+    import faultkit as fk
+
+    from mpt_live.capture import PacedVideoReader
+
+    clip = fk.write_dropped_frames(tmp_path / "dropped.mkv", 60)
+    failed: list = []
+    real = cv2.VideoCapture
+    monkeypatch.setattr(cv2, "VideoCapture", lambda *a, **k: _CountedCapture(real(*a, **k), failed))
+    if reader == "file":
+        with VideoFile(clip) as v:
+            n = len(list(v))
+        source = v
+    else:
+        with PacedVideoReader(clip, speed=50.0) as source:
+            n = 0
+            while source.read(timeout=10) is not None:
+                n += 1
+    assert source.frame_count == 60 and (n == 45 or reader == "realtime")
+    assert failed == [1] and source.damaged == 0 and source.error is None
+    assert not [w for w in source.warnings if "decoded" in w or "truncated" in w]
