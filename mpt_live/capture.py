@@ -22,12 +22,12 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
+from .damage import DamagedFrames, Read, counted, read_past, timed_run
 from .errors import InputError
 from .frametimes import FrameTimes
 from .latest_frame import CaptureLike, LatestFrameReader, LiveFrame
 from .quiet import quiet_opencv
-from .sources import (DamagedFrames, Read, VideoFile, counted, expand_videos, is_stream_url, open_capture, read_past,
-                      square_pixels, timed_run)
+from .sources import VideoFile, expand_videos, is_stream_url, open_capture, square_pixels
 
 __all__ = ["CaptureLike", "CaptureReader", "LatestFrameReader", "LiveFrame", "PacedVideoReader", "open_camera",
            "open_source", "open_stream"]
@@ -225,7 +225,7 @@ class PacedVideoReader(LatestFrameReader):
     def _next(self, times: FrameTimes, prev_ms: float) -> tuple[np.ndarray | None, float, int] | None:
         """The next frame of the pass ``times`` clocks (its image, None where only grabbed; OpenCV's time in ms; the
         frames read past before it), None at the end. Frames that do not decode are read past as a :class:`~mpt_live.sources.VideoFile` reads
-        them, and the frames after them timed as it times them (:func:`~mpt_live.sources.timed_run`: those read
+        them, and the frames after them timed as it times them (:func:`~mpt_live.damage.timed_run`: those read
         ahead are decoded then); an undamaged file's frames are grabbed only."""
         if self._decoded:
             return self._decoded.pop(0)

@@ -35,7 +35,7 @@ from .videoprobe import VideoProbe, video_stream
 TURN = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}  # OpenCV's turns
 READ_BY_PYAV: set[tuple[str, int, int]] = set()  # files found so (path, size, modification time)
 # Frames (PyAV: packets) that do not decode, in a row, read past before a reader gives up: the run's reading of a video
-# whose header counts no frames (sources.read_past), the apex pictures, and the look for a first frame that decodes
+# whose header counts no frames (damage.read_past), the apex pictures, and the look for a first frame that decodes
 # (the run's and open_video's OpenCV frames, then PyAV's packets): one number, so a file with a long damaged start is
 # read by the same decoder, or refused, in the run and in training's readers
 PATIENCE = 300

@@ -648,7 +648,7 @@ def test_casme2lv_a_video_cut_short_is_measured_by_its_frames_not_its_header(tmp
 def test_casme2lv_a_video_with_a_damaged_frame_is_measured_as_mpt_live_reads_it(tmp_path, ends):
     """A damaged frame in the middle of a video misled its length. Where its last frames were damaged too, the length
     was the frames that grab from the start, stopping at the damaged one: every row after it was dropped as outside
-    the recording, where mpt-live reads past such a frame (:func:`mpt_live.sources.read_past`) and spots the rest.
+    the recording, where mpt-live reads past such a frame (:func:`mpt_live.damage.read_past`) and spots the rest.
     Where the video was cut short after it, the seek to the header's last frame grabbed the frame after the damage, so
     the header's count was taken and rows past the cut were kept. The frames are now counted as mpt-live reads them:
     through the last frame that decodes, a damaged frame keeping its place."""
