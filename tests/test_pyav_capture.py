@@ -532,5 +532,5 @@ def test_the_note_of_a_video_pyav_reads_says_what_opencv_did(tmp_path, monkeypat
         frames = list(v)
     assert len(frames) == 30 * seconds
     notes = [w for w in v.warnings if "PyAV decodes it instead" in w]
-    assert notes == [f"{clip}: OpenCV's FFmpeg decoded {says}: PyAV decodes it instead (in software; in a 720p test "
-                     "no slower than OpenCV's decoding of the same video in H.264)"], v.warnings
+    assert notes == [(f"{clip}: OpenCV's FFmpeg decoded {says}: PyAV decodes it instead (in software; in a 720p test "
+                      "no slower than OpenCV's decoding of the same video in H.264)")], v.warnings
