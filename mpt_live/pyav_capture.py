@@ -11,8 +11,10 @@ without a run having read it in this process (training's readers; the review pag
 ``--finish`` in another process) opens it with :func:`open_video`, which tries OpenCV's first frames itself. A
 :class:`PyAVCapture` answers as OpenCV's FFmpeg backend does, so the readers need no second path: BGR uint8 frames,
 turned upright as the stream's display matrix says; ``CAP_PROP_POS_MSEC`` the decoded frame's presentation time
-from the stream's start (its decoding time where that is 0 or missing); the rate FFmpeg guesses for the stream and
-OpenCV's frame count; a packet that does not decode is a failed read, and the next read goes on after it;
+from the stream's start (its decoding time where it has none, or all are 0); the rate FFmpeg guesses for the stream and
+OpenCV's frame count; a packet that does not decode is a failed read, and the next read goes on after it (packets
+that decode to nothing, the frames after a lost keyframe, are passed over in one read as OpenCV's decoder passes over
+them: the times of the frames after them count them, :mod:`mpt_live.damage`);
 ``set(CAP_PROP_POS_FRAMES, n)`` seeks to the frame shown at ``n / fps``.
 
 Decoding so is no slower: a 20 s 720p AV1 video took about 0.7x the CPU time OpenCV took to decode the same video
@@ -60,6 +62,7 @@ class PyAVCapture:
         self._demuxed = 0  # packets demuxed since the file was opened
         self._frame: Any = None  # the frame last grabbed
         self._n = 0  # frames grabbed (CAP_PROP_POS_FRAMES)
+        self._zeros = 0  # frames grabbed whose presentation time is 0 (since the start or the last seek)
         self._turn = 0
         self.decodes = False  # a frame decoded within the first PATIENCE packets
         try:
@@ -111,6 +114,7 @@ class PyAVCapture:
             return False
         self._frame = self._ahead.pop(0) if self._ahead else self._decode()
         self._n += self._frame is not None
+        self._zeros += self._frame is not None and self._frame.pts == 0
         return self._frame is not None
 
     def retrieve(self) -> tuple[bool, np.ndarray | None]:
@@ -123,10 +127,12 @@ class PyAVCapture:
         return self.retrieve() if self.grab() else (False, None)
 
     def _ms(self) -> float:
-        """OpenCV's time of the frame last grabbed: its presentation time (where that is 0 or none, its decoding
-        time) from the stream's start, in ms; 0 where it has neither or none was grabbed."""
+        """OpenCV's time of the frame last grabbed: its presentation time (where it has none, or a frame before it
+        had 0 too: a stream whose presentation times are all 0, its decoding time) from the stream's start, in ms;
+        0 where it has neither or none was grabbed. (A frame at 0 after a damaged start has a decoding time a few
+        frames on: OpenCV times it 0.)"""
         f = self._frame
-        pts = None if f is None else f.pts if f.pts else f.dts
+        pts = None if f is None else f.pts if f.pts or (f.pts == 0 and self._zeros <= 1) else f.dts
         return 0.0 if pts is None else (pts - self._start) * self._tb * 1000.0
 
     def _count(self) -> int:
@@ -168,7 +174,7 @@ class PyAVCapture:
             self._box.seek(self._start + int(t / self._tb), backward=True, any_frame=False, stream=self._stream)
         except av.FFmpegError:  # a file that cannot seek
             return False
-        self._packets, self._queue, self._ended = self._box.demux(self._stream), [], False
+        self._packets, self._queue, self._ended, self._zeros = self._box.demux(self._stream), [], False, 0
         while (f := self._decode()) is not None:  # from the keyframe before it to the frame shown at t
             self._frame = f
             if self._ms() / 1000.0 >= t - 0.5 / self._fps:

@@ -90,3 +90,29 @@ def test_realtime_counts_a_lost_first_keyframe_as_the_file_reader_does(lost_keyf
     assert seen and seen[0].t == pytest.approx(GOP / 30) and r.error is None
     assert all(f.t == pytest.approx(times[_digest(f.image)], abs=1e-6) for f in seen)
     assert r.damaged == v.damaged == GOP and _damage_warnings(r.warnings) == _damage_warnings(v.warnings)
+
+
+def test_pyav_times_the_first_frame_after_a_damaged_start_as_opencv_does(tmp_path):
+    """A few kilobytes of noise early in an H.264 mp4: its first reads fail, then the frame shown at 0 s decodes.
+    PyAV's capture took a presentation time of 0 for none and timed that frame by its decoding time (133 ms, the next
+    frame's time): two frames at one time, so the run judged the file to have no per-frame times, timed its frames
+    by their count and called it truncated. It now reads the times OpenCV reads, and the run of it is OpenCV's."""
+    clip = tmp_path / "noisy start.mp4"
+    fk.ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x120:r=30:d=6", "-c:v", "libx264", "-g", "90", "-pix_fmt", "yuv420p",
+              "-movflags", "+faststart", str(clip))
+    fk.damage_mdat(clip, 0.03, 3000)
+    import cv2
+
+    ours, theirs = PyAVCapture(clip), cv2.VideoCapture(str(clip))
+    for _ in range(40):
+        (ok, _img), (ok_cv, _img_cv) = ours.read(), theirs.read()
+        assert ok == ok_cv
+        if ok:
+            assert ours.get(cv2.CAP_PROP_POS_MSEC) == pytest.approx(theirs.get(cv2.CAP_PROP_POS_MSEC), abs=1e-6)
+    ours.release()
+    theirs.release()
+    runs = []
+    for capture in (None, PyAVCapture(clip)):
+        with VideoFile(clip, capture=capture) as v:
+            runs.append(([f.t for f in v], v.damaged, v.error, _damage_warnings(v.warnings)))
+    assert runs[0] == runs[1] and runs[0][1] > 0 and runs[0][2] is None
