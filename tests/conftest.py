@@ -33,3 +33,22 @@ def bench_script(name: str) -> Iterator[ModuleType]:
         yield mod
     finally:
         sys.path.remove(bench)
+
+
+@pytest.fixture
+def run_main(monkeypatch, capsys):
+    """``run_main(module, *args)``: the ``main()`` of a tool's command-line module (what its console script calls)
+    run in this process on ``args``: (exit status, the non-empty lines it printed, stderr first). Where a crash,
+    a hang or a signal is not the case, this checks what a subprocess would, without starting Python again."""
+    import importlib
+
+    def run(module: str, *args: str) -> tuple[int, list[str]]:
+        main = importlib.import_module(module).main
+        monkeypatch.setattr(sys, "argv", [module, *args])
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as e:
+            main()
+        out = capsys.readouterr()
+        return e.value.code, [ln for ln in (out.err + out.out).splitlines() if ln.strip()]
+
+    return run
