@@ -422,15 +422,12 @@ def test_a_batch_of_videos_estimates_its_time_left_from_the_whole_run():
 @pytest.mark.parametrize("argv, said", [(["--vidoe", "a.mp4"], "No such option: --vidoe"),
                                         (["--video", "a.mp4", "--stride", "0"], "'--stride'"),
                                         (["--video"], "'--video' requires an argument")])
-def test_a_misspelt_option_or_a_value_out_of_range_is_one_line(argv, said):
+def test_a_misspelt_option_or_a_value_out_of_range_is_one_line(argv, said, run_main):
     """README: expected failures end in one line naming the input. A misspelt option or a value typer refuses
-    gave typer's boxed usage message (4-5 lines); it is now one line, exit 2 as before."""
-    import sys
-
-    res = subprocess.run([sys.executable, "-m", "mpt_live.cli", *argv], capture_output=True, text=True, timeout=120,
-                         stdin=subprocess.DEVNULL)
-    lines = [ln for ln in (res.stderr + res.stdout).splitlines() if ln.strip()]
-    assert res.returncode == 2
+    gave typer's boxed usage message (4-5 lines); it is now one line, exit 2 as before. (mpt-live's main() in this
+    process; the console scripts themselves run in test_every_tool_refuses_an_empty_out.)"""
+    status, lines = run_main("mpt_live.cli", *argv)
+    assert status == 2
     assert len(lines) == 1 and lines[0].startswith("error: ") and said in lines[0], lines
 
 
@@ -442,15 +439,11 @@ def test_a_misspelt_option_or_a_value_out_of_range_is_one_line(argv, said):
                                             "(mpt-eval spot --help lists the options)"),
     ("train.synth_cli", ["--bogus"], "(mpt-synth --help lists the options)"),
     ("export.cli", [], "error: Missing argument 'checkpoint'. (mpt-export --help lists the options)")])
-def test_the_other_tools_refuse_bad_options_in_one_line_too(module, argv, said):
+def test_the_other_tools_refuse_bad_options_in_one_line_too(module, argv, said, run_main):
     """mpt-train, mpt-eval, mpt-synth and mpt-export printed typer's boxed usage message for a misspelt or missing
     option (mpt-train's missing --dataset: 11 lines, its choices one a line); one line now, as mpt-live's."""
-    import sys
-
-    res = subprocess.run([sys.executable, "-m", module, *argv], capture_output=True, text=True, timeout=120,
-                         stdin=subprocess.DEVNULL)
-    lines = [ln for ln in (res.stderr + res.stdout).splitlines() if ln.strip()]
-    assert res.returncode == 2
+    status, lines = run_main(module, *argv)
+    assert status == 2
     assert len(lines) == 1 and said in lines[0], lines
 
 
