@@ -32,6 +32,10 @@ SPEC = ClipSpec(frames=4, image_size=32, window_s=0.25)
 CFG = MPTConfig(backbone="vit_tiny_patch16_224", num_classes=3, frames=4, image_size=32)
 CLASSES = ["negative", "positive", "surprise"]
 CFG_DEPTH = 12                     # blocks of vit_tiny_patch16_224
+# the parity tests of other prompt generators and VPT: timm's 64-dim, 6-block test_vit (the ops they test are the same
+# on any ViT; its export takes a fraction of vit_tiny's). The summary head's test keeps vit_tiny: test_vit (a dynamic
+# image size) refuses its 56 px, not a whole number of 16-px patches
+PARITY_CFG = dataclasses.replace(CFG, backbone="test_vit")
 KEYS = ("mpt.classes", "mpt.clip_spec", "mpt.backbone", "mpt.clip_mode", "mpt.dataset", "mpt.protocol",
         "mpt.metrics", "mpt.version", "mpt.export_date", "mpt.precision", "mpt.demo")
 
@@ -609,18 +613,19 @@ def test_parity_catches_a_batch_axis_that_is_not_really_dynamic(tmp_path: Path) 
 
 
 def _generator_export_parity(tmp_path: Path, name: str, image_size: int, **changes):
-    """A model with ``changes`` to CFG and small random trained weights, exported; its parity with torch."""
+    """A model with ``changes`` to PARITY_CFG and small random trained weights, exported; its parity with torch."""
     from export.onnx_export import export_onnx
 
     spec = ClipSpec(frames=4, image_size=image_size, window_s=0.25)
     torch.manual_seed(0)
-    model = MPT(dataclasses.replace(CFG, image_size=image_size, **changes)).eval()
+    cfg = dataclasses.replace(PARITY_CFG, image_size=image_size, **changes)
+    model = MPT(cfg).eval()
     with torch.no_grad():
         for p in model.parameters():
             if p.requires_grad:
                 p.normal_(0, 0.05)
     meta = {"mpt.classes": '["negative", "positive", "surprise"]', "mpt.clip_spec": spec.to_json(),
-            "mpt.backbone": CFG.backbone, "mpt.precision": "fp32", "mpt.demo": "0"}
+            "mpt.backbone": cfg.backbone, "mpt.precision": "fp32", "mpt.demo": "0"}
     out = export_onnx(model, tmp_path / f"{name}.onnx", spec, meta)
     d, m = synthetic_clips(spec, 5, seed=2)
     return compare(torch_probs(model, d, m), MPTRuntime(out, device="cpu").predict(d, m), "fp32")
@@ -647,9 +652,9 @@ def test_flow_prompt_generator_exports_with_parity(tmp_path: Path, norm: str) ->
 def test_summary_head_exports_with_parity(tmp_path: Path) -> None:
     """--head cls+prompts+summary computes the probe's motion summary (std map, mid-minus-ends displacement)
     inside the model's forward: all ONNX ops, so mpt-live runs it from the file alone."""
-    p = _generator_export_parity(tmp_path, "summary", 56, prompt_grid=14, prompt_centre=True, prompt_energy=True,
-                                 prompt_flow=True, prompt_flow_gain=5.0, head_prompts=True, head_summary=True,
-                                 prompt_flow_norm="median")
+    p = _generator_export_parity(tmp_path, "summary", 56, backbone=CFG.backbone, prompt_grid=14, prompt_centre=True,
+                                 prompt_energy=True, prompt_flow=True, prompt_flow_gain=5.0, head_prompts=True,
+                                 head_summary=True, prompt_flow_norm="median")
     assert p.max_dprob <= 1e-4 and p.top1_agreement == 1.0
 
 
@@ -660,13 +665,13 @@ def test_vpt_deep_baseline_exports_with_parity(tmp_path: Path) -> None:
     from export.onnx_export import export_onnx
 
     torch.manual_seed(0)
-    model = MPT(dataclasses.replace(CFG, vpt="deep", vpt_tokens=2)).eval()
+    model = MPT(dataclasses.replace(PARITY_CFG, vpt="deep", vpt_tokens=2)).eval()
     with torch.no_grad():
         for p in model.parameters():
             if p.requires_grad:
                 p.normal_(0, 0.05)
     meta = {"mpt.classes": json.dumps(CLASSES), "mpt.clip_spec": SPEC.to_json(),
-            "mpt.backbone": CFG.backbone, "mpt.precision": "fp32", "mpt.demo": "0"}
+            "mpt.backbone": PARITY_CFG.backbone, "mpt.precision": "fp32", "mpt.demo": "0"}
     out = export_onnx(model, tmp_path / "vpt.onnx", SPEC, meta)
     d, m = synthetic_clips(SPEC, 5, seed=3)
     p = compare(torch_probs(model, d, m), MPTRuntime(out, device="cpu").predict(d, m), "fp32")
