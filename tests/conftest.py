@@ -52,3 +52,27 @@ def run_main(monkeypatch, capsys):
         return e.value.code, [ln for ln in (out.err + out.out).splitlines() if ln.strip()]
 
     return run
+
+
+@pytest.fixture(scope="session")
+def demo_clip(tmp_path_factory):
+    """``demo_clip(path)``: the default input (``render_demo_clip``, seed 0) at ``path`` with its truth file beside
+    it, as ``render_demo_clip(path)`` leaves them, and its truth. Rendered once a session (about 5 s of CPU; seven
+    tests' fixtures use it), copied for each caller, which may write over its copy."""
+    import copy
+    import shutil
+
+    from mpt_live.demo_input import render_demo_clip, truth_path
+
+    made: dict = {}
+
+    def place(path: str | Path) -> dict:
+        if not made:
+            made["clip"] = tmp_path_factory.mktemp("demo_clip") / "demo_input.mp4"
+            made["truth"] = render_demo_clip(made["clip"])
+        path = Path(path)
+        shutil.copyfile(made["clip"], path)
+        shutil.copyfile(truth_path(made["clip"]), truth_path(path))
+        return copy.deepcopy(made["truth"])
+
+    return place

@@ -108,14 +108,13 @@ def clip(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def two_faces(faces_dir, tmp_path_factory) -> Path:
+def two_faces(faces_dir, tmp_path_factory, demo_clip) -> Path:
     """12 s of two faces side by side: the default input (four injected movements) and a real expressive
     person. Motion-only, each face has events (seven in all), written into events.csv from about 8 s on."""
-    from mpt_live.demo_input import render_demo_clip
     from train.compose import side_by_side
 
     tmp = tmp_path_factory.mktemp("two")
-    render_demo_clip(tmp / "demo.mp4")
+    demo_clip(tmp / "demo.mp4")
     side_by_side([tmp / "demo.mp4", faces_dir / "videos" / "liveportrait_d3_expressive.mp4"], tmp / "two.mp4",
                  seconds=12.0)
     return tmp / "two.mp4"

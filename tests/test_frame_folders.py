@@ -274,7 +274,7 @@ def test_a_frame_folder_gives_the_rows_of_the_same_frames_as_a_lossless_video(fa
 
 
 # ---------------------------------------------------------------- SAMM-LV layout -> mpt-live -> mpt-eval spot
-def test_sammlv_frame_folders_run_then_scored(faces_dir, tmp_path):
+def test_sammlv_frame_folders_run_then_scored(faces_dir, tmp_path, demo_clip):
     """mpt-live on the recordings of a tiny SAMM-LV tree, then ``mpt-eval spot --dataset sammlv`` on the run: a
     sheet interval written at one spotted event's frames is a true positive (the frame numbering of the
     run and of the reader agree), one elsewhere a false negative, every other spotted event a false positive."""
@@ -284,10 +284,8 @@ def test_sammlv_frame_folders_run_then_scored(faces_dir, tmp_path):
     from train.datasets.longvideo import load_long_dataset
     from train.eval_cli import app as eval_app
 
-    from mpt_live.demo_input import render_demo_clip
-
     root = tmp_path / "SAMM"
-    render_demo_clip(tmp_path / "demo.mp4")  # a real portrait with four movements at known times: events to score
+    demo_clip(tmp_path / "demo.mp4")  # a real portrait with four movements at known times: events to score
     for rec, (folder, video) in (("006_1", (tmp_path, "demo.mp4")),
                                  ("007_2", (faces_dir / "videos", "liveportrait_d19_glasses.mp4"))):
         images, fps = real_frames(folder, video, 360, folder="")

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from mpt_live.demo_input import render_demo_clip
 from mpt_live.job import run_job
 from mpt_live.review import playable
 from mpt_live.session import SessionConfig
@@ -24,11 +23,11 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
+def run(tmp_path_factory, demo_clip):
     """A motion-only run with --save-video on the default input (its four movements give four events)."""
     tmp = tmp_path_factory.mktemp("report")
     clip = tmp / "input.mp4"
-    render_demo_clip(clip)
+    demo_clip(clip)
     out = tmp / "run"
     with VideoFile(clip) as src:
         summary = run_job(src, None, SessionConfig(), out, save_video=True)
@@ -376,12 +375,13 @@ def test_frame_folder_events_get_apex_thumbnails_and_an_interrupted_copy_stops_w
     assert n == 15
 
 
-def mjpg_interview(tmp_path: Path) -> Path:
-    """3 s of the demo input (640x480, a face that moves) as MJPG in AVI: a recording browsers cannot play."""
+def mjpg_interview(tmp_path: Path, demo_clip) -> Path:
+    """3 s of the demo input (640x480, a face that moves; ``demo_clip``: conftest's fixture) as MJPG in AVI: a
+    recording browsers cannot play."""
     import cv2
 
     demo, clip = tmp_path / "demo.mp4", tmp_path / "interview.avi"
-    render_demo_clip(demo)
+    demo_clip(demo)
     cap = cv2.VideoCapture(str(demo))
     w = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (640, 480))
     for _ in range(90):
@@ -391,7 +391,7 @@ def mjpg_interview(tmp_path: Path) -> Path:
     return clip
 
 
-def test_review_copy_is_vp9_at_a_constant_quality_not_a_gigabyte_an_hour(tmp_path):
+def test_review_copy_is_vp9_at_a_constant_quality_not_a_gigabyte_an_hour(tmp_path, demo_clip):
     """An hour of a recording a browser cannot play (MJPG, mp4v) used to become ~1.1 GB of VP8 (OpenCV's
     writer, fixed bitrate: ~18 MB a minute at 640x480): the copy is now VP9 at a constant quality, every frame
     kept, several times smaller."""
@@ -399,7 +399,7 @@ def test_review_copy_is_vp9_at_a_constant_quality_not_a_gigabyte_an_hour(tmp_pat
 
     from mpt_live.review import review_video
 
-    clip = mjpg_interview(tmp_path)
+    clip = mjpg_interview(tmp_path, demo_clip)
     assert review_video(tmp_path, [clip]) == "review.webm"
     copy = cv2.VideoCapture(str(tmp_path / "review.webm"))
     code = int(copy.get(cv2.CAP_PROP_FOURCC))
@@ -519,7 +519,8 @@ def test_apex_thumbnails_seek_over_stretches_without_events(tmp_path, monkeypatc
 
 
 @pytest.mark.parametrize("stop_at", [None, 40])
-def test_a_run_on_a_video_browsers_cannot_play_makes_its_review_copy_as_it_reads(tmp_path, monkeypatch, stop_at):
+def test_a_run_on_a_video_browsers_cannot_play_makes_its_review_copy_as_it_reads(tmp_path, monkeypatch, stop_at,
+                                                                               demo_clip):
     """review.webm of an MJPG recording is written by the run frame by frame: at its end (or at a stop
     signal, under a scheduler's grace period) there is no second pass over an hour of video to wait for,
     and a stopped run's copy ends where the run did."""
@@ -527,7 +528,7 @@ def test_a_run_on_a_video_browsers_cannot_play_makes_its_review_copy_as_it_reads
 
     import mpt_live.report as report
 
-    clip = mjpg_interview(tmp_path)
+    clip = mjpg_interview(tmp_path, demo_clip)
     after = []
     monkeypatch.setattr(report, "review_video", lambda *a, **k: after.append(a))
 
@@ -760,13 +761,13 @@ def test_apex_thumbnails_after_a_damaged_stretch_are_the_frames_the_run_saw(tmp_
         assert abs(float(img.mean()) - seen[e["apex_frame"]][2]) < 3, e
 
 
-def test_a_review_copy_made_for_the_page_is_named_in_the_summary(tmp_path):
+def test_a_review_copy_made_for_the_page_is_named_in_the_summary(tmp_path, demo_clip):
     """When the page's review.webm was made after the run (mpt-live --finish of a killed run that had no copy yet,
     a copy the run did not make as it read), summary.json's outputs.review stayed null beside the file."""
     from mpt_live.report import write_plot_and_page
     from mpt_live.results import read_table
 
-    clip = mjpg_interview(tmp_path)
+    clip = mjpg_interview(tmp_path, demo_clip)
     out = tmp_path / "run"
     with VideoFile(clip) as src:
         summary = run_job(src, None, SessionConfig(), out)

@@ -11,7 +11,6 @@ import re
 import numpy as np
 import pytest
 
-from mpt_live.demo_input import render_demo_clip
 from mpt_live.demo_report import iou
 from mpt_live.job import run_job
 from mpt_live.motion import model_inputs
@@ -29,11 +28,11 @@ def _csv(path):
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
+def demo(tmp_path_factory, demo_clip):
     """The default input, run motion-only and with a model: (clip, truth, {mode: (out dir, summary)}, runtime)."""
     tmp = tmp_path_factory.mktemp("demo")
     clip = tmp / "demo_input.mp4"
-    truth = render_demo_clip(clip)
+    truth = demo_clip(clip)
     path = demo_model_path() if demo_model_path().is_file() else tiny_onnx(tmp / "tiny.onnx")
     runtime = MPTRuntime(path, device="cpu")
     runs = {}
