@@ -234,9 +234,10 @@ def read_events(path: Path) -> list[dict[str, Any]]:
 
 
 def _predictions(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    """(header, rows) of a killed run's predictions.csv; one line naming the file where it cannot be read as one."""
+    """(header, rows) of a killed run's predictions.csv, whole lines only (a last row the kill cut short, without its
+    line end, is no window); one line naming the file where it cannot be read as one."""
     try:
-        return read_table(path)
+        return read_table(path, whole_lines=True)
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise _unreadable(path, e) from None
 

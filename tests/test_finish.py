@@ -438,6 +438,21 @@ def test_a_killed_runs_events_csv_cut_mid_row_keeps_its_whole_events(tmp_path):
         finish_folder(e)
 
 
+def test_a_killed_runs_predictions_csv_cut_mid_row_counts_its_whole_rows_only(tmp_path):
+    """A kill that cut predictions.csv's last row short (a writer's half line, no line end) was counted by --finish
+    as a window, its cut frame or time read as how far the run went; it is read as events.csv is (whole lines
+    only): the summary counts the whole rows and their reach."""
+    from mpt_live.finish import finish_folder
+
+    d = _run_folder(tmp_path / "run", "running")  # 5 rows: frames 0..8 at 0..4/15 s
+    with open(d / "predictions.csv", "a", newline="") as fh:
+        fh.write("0.6667,20")  # the start of a sixth row: its time and the first digits of its frame
+    assert finish_folder(d)[0]
+    s = summary(d)
+    assert s["windows"] == 5 and s["frames_read"] == 9
+    assert s["source_seconds"] == pytest.approx(4 / 15, abs=1e-3)
+
+
 @pytest.mark.parametrize("saved", ["cp1252", "utf-8-sig"])
 def test_a_killed_runs_predictions_csv_saved_again_by_a_spreadsheet(tmp_path, saved):
     """predictions.csv saved again by a spreadsheet: in the system's code page it stopped --finish with a
