@@ -104,6 +104,32 @@ def _run_one(task: tuple[int, Path, Path], spec: BatchSpec, runtime: Any, cfg: A
         events.put(("failed", i, f"{video}: {type(e).__name__}: {e}"))
 
 
+class VideosBar:
+    """The bar of a batch's videos (``task`` of ``bar``): a video ended (done or failed) counts whole, one running by
+    the share of its frames done, so the batch's time left follows the work done. Never back: a running video's share
+    is kept when another ends."""
+
+    def __init__(self, bar: Any, task: Any, finished: set[int] | None = None) -> None:
+        self.bar, self.task = bar, task
+        self.finished = finished if finished is not None else set()  # the videos ended (the caller's set, if given)
+        self.shares: dict[int, float] = {}  # video index -> the share of its frames done, while it runs
+
+    def progress(self, i: int, frames: int, total: int | None) -> None:
+        """Video ``i`` has read ``frames`` of its ``total`` (None or 0: not known, nothing counted)."""
+        if total and i not in self.finished:
+            self.shares[i] = min(frames / total, 1.0)
+            self._show()
+
+    def ended(self, i: int) -> None:
+        """Video ``i`` is done or failed: the whole of it counts."""
+        self.finished.add(i)
+        self.shares.pop(i, None)
+        self._show()
+
+    def _show(self) -> None:
+        self.bar.update(self.task, completed=len(self.finished) + sum(self.shares.values()))
+
+
 def run_pool(todo: list[tuple[int, Path, Path]], spec: BatchSpec, jobs: int, console: Console,
              after: Callable[[list[tuple[Path, str]]], None] | None = None
              ) -> tuple[list[tuple[Path, Path, dict[str, Any]]], list[tuple[Path, str]]]:
@@ -133,16 +159,11 @@ def run_pool(todo: list[tuple[int, Path, Path]], spec: BatchSpec, jobs: int, con
     done: list[tuple[Path, Path, dict[str, Any]]] = []
     failed: list[tuple[Path, str]] = []
     finished: set[int] = set()
-    shares: dict[int, float] = {}  # video index -> the share of its frames done, while it runs
-
-    def ended(i: int) -> None:  # a video done or failed: the whole of it counts in the batch's bar
-        finished.add(i)
-        shares.pop(i, None)
-        bar.update(overall, completed=len(finished) + sum(shares.values()))  # the running ones' shares kept
 
     try:
         with progress_bar(console) as bar:
-            overall = bar.add_task(f"videos ({n} job{'s' if n != 1 else ''})", total=len(todo), unit="videos")
+            videos = VideosBar(bar, bar.add_task(f"videos ({n} job{'s' if n != 1 else ''})", total=len(todo),
+                                                 unit="videos"), finished)
             bars: dict[int, Any] = {}
             while len(finished) < len(todo):
                 try:
@@ -156,7 +177,7 @@ def run_pool(todo: list[tuple[int, Path, Path]], spec: BatchSpec, jobs: int, con
                         del procs[pid]
                         i = running.pop(pid, None)
                         if i is not None and i not in finished:
-                            ended(i)
+                            videos.ended(i)
                             failed.append((by_index[i][0], f"{by_index[i][0]}: worker process died "
                                                            f"(exit code {p.exitcode})"))
                             bar.remove_task(bars.pop(i))
@@ -173,13 +194,11 @@ def run_pool(todo: list[tuple[int, Path, Path]], spec: BatchSpec, jobs: int, con
                     bars[i] = bar.add_task(by_index[i][0].name, total=None)
                 elif kind == "progress" and i in bars:
                     bar.update(bars[i], completed=ev[2], total=ev[3] or None)
-                    if ev[3]:  # the videos running count by their share done: the batch's time left moves with them
-                        shares[i] = min(ev[2] / ev[3], 1.0)
-                        bar.update(overall, completed=len(finished) + sum(shares.values()))
+                    videos.progress(i, ev[2], ev[3])
                 elif kind == "note":  # the run rebuilt an enclosing batch's overview (a single video's)
                     bar.console.print(Text(ev[2]), soft_wrap=True)
                 elif kind in ("done", "failed"):
-                    ended(i)
+                    videos.ended(i)
                     running = {pid: j for pid, j in running.items() if j != i}
                     if kind == "done":
                         done.append((*by_index[i], ev[2]))

@@ -86,3 +86,33 @@ def test_a_jobs_batch_counts_the_frames_of_the_videos_running(folder, tmp_path, 
                                    device="cpu")
     assert len(done) == 2 and not failed
     check(seen)
+
+
+class FakeBar:
+    """The bar's updates of one task, as a progress_bar takes them."""
+
+    def __init__(self) -> None:
+        self.seen: list[float] = []
+
+    def update(self, task, completed):
+        self.seen.append(completed)
+
+
+def test_the_bar_of_videos_counts_those_ended_whole_and_those_running_by_their_share():
+    """One helper says where a parallel batch's bar of videos stands (it was one expression written out in two places
+    of pool.py): the videos ended whole, those running by the share of their frames done, a video whose length is not
+    known by nothing until it ends; a running video's share is kept when another ends (the bar never goes back)."""
+    from mpt_live.pool import VideosBar
+
+    fake = FakeBar()
+    videos = VideosBar(fake, "videos")
+    videos.progress(0, 10, 40)
+    videos.progress(1, 20, 40)
+    videos.progress(2, 50, None)  # a length not known: nothing counted
+    videos.ended(0)
+    videos.progress(1, 40, 40)
+    videos.progress(0, 40, 40)  # a late message of a video ended: it counts once
+    videos.ended(2)
+    videos.ended(1)
+    assert fake.seen == [0.25, 0.75, 1.5, 2.0, 3.0, 3.0]
+    assert videos.finished == {0, 1, 2} and not videos.shares
