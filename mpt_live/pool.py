@@ -106,8 +106,9 @@ def _run_one(task: tuple[int, Path, Path], spec: BatchSpec, runtime: Any, cfg: A
 
 class VideosBar:
     """The bar of a batch's videos (``task`` of ``bar``): a video ended (done or failed) counts whole, one running by
-    the share of its frames done, so the batch's time left follows the work done. Never back: a running video's share
-    is kept when another ends."""
+    the share of its frames done, so the batch's time left follows the work done (``--jobs`` and ``--ray``). Never
+    back: a running video's share is kept when another ends, and a video redone (its Ray worker died) keeps the share
+    it had reached until its new run passes it."""
 
     def __init__(self, bar: Any, task: Any, finished: set[int] | None = None) -> None:
         self.bar, self.task = bar, task
@@ -117,7 +118,7 @@ class VideosBar:
     def progress(self, i: int, frames: int, total: int | None) -> None:
         """Video ``i`` has read ``frames`` of its ``total`` (None or 0: not known, nothing counted)."""
         if total and i not in self.finished:
-            self.shares[i] = min(frames / total, 1.0)
+            self.shares[i] = max(self.shares.get(i, 0.0), min(frames / total, 1.0))
             self._show()
 
     def ended(self, i: int) -> None:

@@ -36,6 +36,7 @@ from rich.text import Text
 
 from .batch import BatchSpec
 from .errors import InputError, OutputError
+from .pool import VideosBar
 from .terminal import progress_bar
 from .writers import json_default
 
@@ -267,7 +268,9 @@ def run_ray(todo: list[tuple[int, Path, Path]], spec: BatchSpec, address: str, c
     failed: list[tuple[Path, str]] = []
     event = on_event or (lambda kind, i, info: None)
     with progress_bar(console) as bar:
-        overall = bar.add_task(f"videos (Ray, {n} actors{' on GPUs' if gpus else ''})", total=len(todo), unit="videos")
+        # each running video counts by its share of frames done, from the progress its actor sends (as --jobs)
+        videos = VideosBar(bar, bar.add_task(f"videos (Ray, {n} actors{' on GPUs' if gpus else ''})", total=len(todo),
+                                             unit="videos"))
         bars: dict[int, Any] = {}
         while pending or running:
             while pending and idle:
@@ -283,6 +286,7 @@ def run_ray(todo: list[tuple[int, Path, Path]], spec: BatchSpec, address: str, c
             for kind, i, n_frames, total in progress.get_nowait_batch(progress.qsize()) if progress.qsize() else []:
                 if i in bars:
                     bar.update(bars[i], completed=n_frames, total=total or None)
+                    videos.progress(i, n_frames, total)
                 event(kind, i, {"frames": n_frames, "total": total})
             for ref in ready:
                 i, actor = running.pop(ref)
@@ -313,7 +317,7 @@ def run_ray(todo: list[tuple[int, Path, Path]], spec: BatchSpec, address: str, c
                         if line:
                             bar.console.print(Text(line), soft_wrap=True)
                 bar.remove_task(bars.pop(i))
-                bar.advance(overall)
+                videos.ended(i)
                 if after is not None:
                     after(failed)
             if not ready:

@@ -3,7 +3,7 @@
 A ``--jobs 2`` batch of ten 1-minute videos logged 'videos (2 jobs): 2/10 videos (20%), 0.4 videos/s, 0:00:20
 left' for the minutes until its next video ended: its bar moved only when a whole video ended, and two ending a
 second apart made a rate of 0.4 videos/s. The bar of the videos now counts each running video by the share of its
-frames done (``--jobs``; a serial batch too), so its time left follows the work done."""
+frames done (``--jobs`` and ``--ray``; a serial batch too), so its time left follows the work done."""
 
 from __future__ import annotations
 
@@ -20,11 +20,11 @@ from mpt_live.session import SessionConfig
 FRAMES = 40
 
 
-def faceless(path: Path) -> Path:
-    """A 40-frame video of noise: no face, so a run of it is quick."""
+def faceless(path: Path, frames: int = FRAMES) -> Path:
+    """A video of noise (40 frames by default): no face, so a run of it is quick."""
     w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 20.0, (96, 96))
     rng = np.random.default_rng(0)
-    for _ in range(FRAMES):
+    for _ in range(frames):
         w.write(rng.integers(0, 255, (96, 96, 3), dtype=np.uint8))
     w.release()
     return path
@@ -116,3 +116,26 @@ def test_the_bar_of_videos_counts_those_ended_whole_and_those_running_by_their_s
     videos.ended(1)
     assert fake.seen == [0.25, 0.75, 1.5, 2.0, 3.0, 3.0]
     assert videos.finished == {0, 1, 2} and not videos.shares
+
+
+@pytest.mark.slow
+def test_a_ray_batch_counts_the_frames_of_the_videos_running(tmp_path, monkeypatch):
+    """--ray's bar of videos moved by whole videos only, though its actors already sent each video's progress for its
+    own bar; it counts the running videos by their share of frames done too (a local cluster of two CPUs)."""
+    ray = pytest.importorskip("ray")
+    import mpt_live.ray_batch as rb
+    from mpt_live.batch import run_parallel
+
+    d = tmp_path / "videos"
+    d.mkdir()
+    for name in ("a.mp4", "b.mp4"):  # long enough for a progress message (every 25 frames) before the end
+        faceless(d / name, frames=2 * rb.PROGRESS_EVERY)
+    seen = recording(rb, monkeypatch)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        done, failed, _ = run_parallel(d, tmp_path / "out", None, SessionConfig(), Console(quiet=True), ray="auto",
+                                       device="cpu")
+    finally:
+        ray.shutdown()
+    assert len(done) == 2 and not failed
+    check(seen)
