@@ -48,8 +48,12 @@ def run_folders(folder: Path, option: str = "--finish") -> list[Path]:
     return list(find_runs(folder, option))
 
 
-def find_runs(folder: Path, option: str = "--finish") -> dict[Path, dict[str, Any]]:
-    """:func:`run_folders` with each folder's summary.json, read once (in order of the folders' paths)."""
+def find_runs(folder: Path, option: str = "--finish", known: dict[Path, dict[str, Any]] | None = None
+              ) -> dict[Path, dict[str, Any]]:
+    """:func:`run_folders` with each folder's summary.json, read once (in order of the folders' paths); ``known``: the
+    summaries of folders below ``folder`` the caller has read already (by path, spelled as below ``folder``), not read
+    again."""
+    known = known or {}
     if not folder.exists():
         raise InputError(f"{option} {folder}: no such folder")
     if not folder.is_dir():
@@ -61,7 +65,8 @@ def find_runs(folder: Path, option: str = "--finish") -> dict[Path, dict[str, An
     own = read_summary(folder)
     if _is_run(own):
         return {folder: own}
-    found = {p.parent: s for p in sorted(folder.rglob(SUMMARY)) if _is_run(s := read_summary(p.parent))}
+    found = {p.parent: s for p in sorted(folder.rglob(SUMMARY))
+             if _is_run(s := known[p.parent] if p.parent in known else read_summary(p.parent))}
     if not found and not is_batch_out(folder):  # a batch's whose videos all failed: its overview is still rebuilt
         raise InputError(f"{option} {folder}: not an output folder of mpt-live (no {SUMMARY} of a run in it or "
                          "below it)")
@@ -146,7 +151,7 @@ def refresh_enclosing(run_dir: Path) -> str | None:
     folder, or its failed.csv the run's video) rebuilt as :func:`finish_overview` does, so it describes this run, and a
     line saying so, for the caller to print; None where no batch lists it, or a live batch holds that --out (this
     process's too: a batch rewrites its own overview after each of its videos). The batch's videos.csv and failed.csv
-    are read once, as are its runs' summaries."""
+    are read once, as are its runs' summaries (the run's own too, where it was read to match a failed video)."""
     here = Path(os.path.abspath(run_dir))
     for parent in here.parents:
         if not is_batch_out(parent):
@@ -154,12 +159,15 @@ def refresh_enclosing(run_dir: Path) -> str | None:
         if batch_in_use(parent, mine=True) is not None:
             return None
         tables = read_tables(parent)
+        known: dict[Path, dict[str, Any]] = {}  # the run's summary where it was read here: the rebuild's too
         if here.relative_to(parent).as_posix() not in tables.folders:
-            source = (read_summary(here) or {}).get("source")  # a video the batch failed on, run since
+            own = read_summary(here) or {}
+            source = own.get("source")  # a video the batch failed on, run since
             if not isinstance(source, str) or video_key(source) not in {video_key(v) for v, _ in tables.failed}:
                 return None
+            known[here] = own
         try:  # refused where a batch took the folder since
-            runs = find_runs(parent)
+            runs = find_runs(parent, known=known)
         except InputError:
             return None
         return None if list(runs) == [parent] else _rebuilt(parent, runs, tables)

@@ -351,7 +351,8 @@ def test_the_refresh_reads_each_summary_once(tmp_path, monkeypatch):
 def test_the_refresh_reads_the_batchs_tables_once(tmp_path, monkeypatch):
     """The enclosing batch's refresh read its videos.csv twice (whether it lists the run's folder, then for the class
     columns) and its failed.csv twice where the run's video had failed there (whether it lists it, then for the
-    rebuild): each once now. A run into a listed folder reads every file of the batch at most once."""
+    rebuild): each once now, and the run's own summary.json (read to match its video with failed.csv, then again for
+    the rebuild) once. A run into a listed folder reads every file of the batch at most once."""
     import builtins
     from collections import Counter
 
@@ -382,6 +383,7 @@ def test_the_refresh_reads_the_batchs_tables_once(tmp_path, monkeypatch):
     monkeypatch.setattr(builtins, "open", counted)
     assert "rebuilt: 3 videos" in finish.refresh_enclosing(dirs[2])  # its video in failed.csv, not its folder
     assert (reads[out / "videos.csv"], reads[out / "failed.csv"]) == (1, 1)
+    assert reads[dirs[2] / "summary.json"] == 1 and max(reads.values()) == 1  # the run's summary: once, not twice
     assert [r["status"] for r in rows(out / "videos.csv")] == ["done"] * 3
     reads.clear()
     assert "rebuilt: 3 videos" in finish.refresh_enclosing(dirs[0])  # its folder in videos.csv
