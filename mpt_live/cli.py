@@ -15,7 +15,7 @@ from .cli_options import ToolTyper
 from .errors import InputError, OutputError
 from .interrupts import exit_code, signal_name, stop_signals
 from .machine import check_count
-from .rundir import check_input_kept, check_out_dir, check_out_file, read_summary
+from .rundir import check_input_kept, check_out_dir, check_out_file, drop_unused_dirs, read_summary
 from .session import FILE_STRIDE, MAX_FACES, SessionConfig
 from .window import has_display
 
@@ -181,6 +181,7 @@ def live(
             _say(str(e), "error:", "bold red")
             raise typer.Exit(1)
         except KeyboardInterrupt as e:
+            drop_unused_dirs()  # stopped before the run began (the model loading): no empty --out left
             console.print(f"[yellow]interrupted ({signal_name(e)}): everything written so far is kept[/]",
                           highlight=False)
             raise typer.Exit(exit_code(e))

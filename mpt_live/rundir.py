@@ -2,7 +2,8 @@
 and its summary.json written whatever happens.
 
 * :func:`check_out_dir`: ``--out`` must be (or become) a writable folder, not one another live run is
-  writing into; otherwise one InputError line, before the model loads.
+  writing into; otherwise one InputError line, before the model loads. A run stopped before it starts (Ctrl-C
+  while the model loads) leaves no folder it made (:func:`drop_unused_dirs`): nothing was run there.
 * :func:`start_run`: removes the outputs of an earlier run in the same folder (and temporary files a
   killed run left), then writes summary.json with ``"status": "running"`` (refused while another live
   run on this machine has its marker there). A run that dies where Python
@@ -42,6 +43,7 @@ SUMMARY = "summary.json"
 BATCH_MARKER = ".mpt-batch.json"  # OUT/.mpt-batch.json: a batch (several videos) is writing below OUT
 RESERVE_BYTES = 64 * 1024  # the marker's size: room for the final summary on a disk that fills up
 _TMP = re.compile(r"^\..+\.\d+\.\d+\.tmp(\.\w+)?$")  # writers.atomic_path's temporary names
+_MADE: set[Path] = set()  # the folders check_out_dir created in this process (for drop_unused_dirs)
 
 
 def check_out_dir(out: str | os.PathLike, option: str = "--out") -> Path:
@@ -51,8 +53,10 @@ def check_out_dir(out: str | os.PathLike, option: str = "--out") -> Path:
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError(f"{option} {out}: is a file, expected a folder")
+    missing = [p for p in (out, *out.parents) if not p.exists()]
     try:
         out.mkdir(parents=True, exist_ok=True)
+        _MADE.update(Path(os.path.abspath(p)) for p in missing)
     except OSError as e:
         base = next((p for p in out.parents if p.exists()), None)
         where = f" under {base}" if base is not None else ""
@@ -66,6 +70,24 @@ def check_out_dir(out: str | os.PathLike, option: str = "--out") -> Path:
     _check_not_in_use(out, option)
     _check_no_batch(out, option)
     return out
+
+
+def drop_unused_dirs() -> list[Path]:
+    """Remove the folders :func:`check_out_dir` created in this process that are still empty, deepest first, and
+    return them: a run stopped before it started (Ctrl-C or SIGTERM while the model loads) leaves no ``--out`` it
+    made, so it reads everywhere as a run never made (``mpt-eval spot``: no such run folder; a batch's rerun: a
+    video not done; a batch's overview: a video not reached), not as an empty run folder. A folder that holds anything
+    (a run's marker or outputs, an earlier run's) is kept, with those above it; one that existed before is never
+    removed."""
+    removed = []
+    for p in sorted(_MADE, key=lambda p: len(p.parts), reverse=True):
+        try:
+            p.rmdir()  # only an empty folder
+            removed.append(p)
+        except OSError:
+            pass
+    _MADE.clear()
+    return removed
 
 
 def check_out_file(path: str | os.PathLike, option: str = "--out", example: str = "") -> Path:

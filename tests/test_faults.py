@@ -199,6 +199,59 @@ def test_signal_keeps_summary_and_timeline(tmp_path, clip, signals, code):
     assert no_temporary_files(out)
 
 
+SLOW_LOAD = """import sys, time
+from pathlib import Path
+import mpt_live.runtime as runtime
+
+FLAG = Path(sys.argv[1])
+
+def slow_load(*args, **kwargs):  # a model that takes long to load, and says when it has begun
+    FLAG.write_text("loading")
+    time.sleep(120)
+
+runtime.load_model = slow_load
+sys.argv = ["mpt-live", *sys.argv[2:]]
+from mpt_live.cli import main
+main()
+"""
+
+
+@pytest.mark.parametrize("case", ["new", "nested", "earlier-run", "batch"])
+def test_a_run_stopped_while_the_model_loads_leaves_no_empty_out_folder(tmp_path, clip, case):
+    """Ctrl-C while the model loads (seconds for a large one) left the --out folder that --out's check had made
+    before it, empty (mpt-eval spot: 'no events.csv found'). The folders the run made are removed, as if it had never
+    been started (mpt-eval spot: no such run folder; a rerun runs it); a folder that held anything before, an earlier
+    run's outputs, is left as it was."""
+    out = tmp_path / "runs" / "o" if case == "nested" else tmp_path / "o"
+    video = clip
+    if case == "earlier-run":
+        out.mkdir()
+        (out / "summary.json").write_text('{"status": "complete"}')
+    if case == "batch":
+        video = tmp_path / "videos"
+        video.mkdir()
+        for name in ("a.mp4", "b.mp4"):
+            os.symlink(clip, video / name)
+    flag = tmp_path / "loading"
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_LOAD, str(flag), "--video", str(video), "--headless",
+                             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                            stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not flag.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert flag.exists(), proc.communicate(timeout=60)[1][-2000:] if proc.poll() is not None else "no load began"
+    assert out.is_dir()  # made by --out's check, before the model loads
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "interrupted (SIGINT)" in err and "Traceback" not in err, err
+    if case == "earlier-run":
+        assert [p.name for p in out.iterdir()] == ["summary.json"]
+        assert (out / "summary.json").read_text() == '{"status": "complete"}'
+    else:
+        assert not out.exists() and not (tmp_path / "runs").exists()
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["loading"] + (["videos"] if case == "batch" else [])
+
+
 def _jobs_batch_under_way(tmp_path, clip, **popen):
     """``mpt-live --video DIR --jobs 2`` on two copies of ``clip`` (a.mp4, b.mp4), once both workers have written
     rows: (the process, its --out)."""
