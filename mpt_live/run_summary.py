@@ -69,15 +69,19 @@ class RunFigures:
                            "model_p50": percentile(self.model_ms, 50), "model_p95": percentile(self.model_ms, 95)},
         }
 
-    def warnings(self, name: str, window_s: float, classify: bool, detector: str) -> list[str]:
+    def warnings(self, name: str, window_s: float, classify: bool, detector: str, stopped: bool = False) -> list[str]:
         """What the counts say went wrong with source ``name``: most frames without a face, or (``classify``: a model
-        run) no window classified."""
+        run) no window classified (``stopped``: the run ended before its source did, so the stop is why, not the
+        video)."""
         c = self.counts
         faces = f"a face in {c['frames_with_face']} of {c['frames_read']} frames"
         if c["frames_read"] and c["frames_with_face"] < 0.5 * c["frames_read"]:  # most frames without a face
             return [f"{name}: {'no face found' if not c['frames_with_face'] else 'only ' + faces}"
                     + (" (small or distant faces: try --detector full)" if detector == "short" else "")]
         if classify and c["windows"] and not c["windows_classified"]:
+            if stopped:
+                return [f"{name}: no window was classified: the run stopped after {c['frames_read']} frames ({faces}),"
+                        f" before a whole {window_s:g} s window was classified"]
             return [f"{name}: no window was classified: {faces}, but never for a whole {window_s:g} s window"]
         return []
 
@@ -149,6 +153,7 @@ def run_warnings(session: Session) -> list[str]:
     name, spec = session.name, session.spec
     out = [session.model.warning] if session.model.warning else []
     out += list(getattr(session.source, "warnings", None) or []) + spec.rate_warning(name, session.fps)
-    out += session.figures.warnings(name, spec.window_s, session.runtime is not None, session.cfg.detector)
+    stopped = bool(session.interrupted or session.error)
+    out += session.figures.warnings(name, spec.window_s, session.runtime is not None, session.cfg.detector, stopped)
     return out + (session.watch.warnings(name) if session.watch else []) + too_short_to_spot(
-        name, session.states.values(), stopped=bool(session.interrupted or session.error))
+        name, session.states.values(), stopped=stopped)

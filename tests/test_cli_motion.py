@@ -458,3 +458,17 @@ def test_summary_frame_count_is_null_where_the_source_does_not_say(source, count
     from mpt_live.run_summary import frame_count
 
     assert frame_count(SimpleNamespace(**source)) == count
+
+
+def test_a_run_stopped_before_a_window_was_classified_is_not_blamed_on_its_video() -> None:
+    # a run stopped at frame 26 (a full disk, Ctrl-C) said its video never held a face for a whole window
+    from mpt_live.run_summary import RunFigures
+
+    fig = RunFigures()
+    fig.counts.update(frames_read=26, frames_with_face=26, windows=2, windows_classified=0)
+    whole = fig.warnings("v.mp4", 1.0, True, "short")
+    assert whole == ["v.mp4: no window was classified: a face in 26 of 26 frames, but never for a whole 1 s window"]
+    stopped = fig.warnings("v.mp4", 1.0, True, "short", stopped=True)
+    assert len(stopped) == 1 and "the run stopped after 26 frames" in stopped[0] and "never" not in stopped[0]
+    fig.counts.update(windows_classified=1)
+    assert fig.warnings("v.mp4", 1.0, True, "short", stopped=True) == []
