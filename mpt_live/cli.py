@@ -176,8 +176,10 @@ def live(
                         else:
                             _run_files(videos, out, runtime, cfg, save_video, display, fps, first)
         except InputError as e:
+            drop_unused_dirs()  # refused (a bad --model found while loading it): no empty --out left either
             _fail(str(e))
         except OutputError as e:
+            drop_unused_dirs()
             _say(str(e), "error:", "bold red")
             raise typer.Exit(1)
         except KeyboardInterrupt as e:

@@ -1125,3 +1125,23 @@ def test_two_batches_into_one_out_folder_refused_while_the_first_runs(tmp_path):
         other.wait()
     with claim_batch(out):  # that process is gone: its marker is stale
         pass
+
+
+def test_a_model_refused_while_loading_leaves_no_empty_out_folder(tmp_path, run_main) -> None:
+    # the --out folders were made before the model was read: a bad --model left them behind, empty
+    import cv2
+    import numpy as np
+
+    video = tmp_path / "v.avi"
+    w = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (64, 64))
+    for i in range(5):
+        w.write(np.full((64, 64, 3), 40 * i, np.uint8))
+    w.release()
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"junk\n")
+    (tmp_path / "kept").mkdir()
+    for out in (tmp_path / "new" / "run", tmp_path / "kept"):
+        status, lines = run_main("mpt_live.cli", "--video", str(video), "--model", str(bad), "--out", str(out))
+        assert status == 2 and len(lines) == 1 and "bad.onnx" in lines[0], lines
+    assert not (tmp_path / "new").exists()
+    assert (tmp_path / "kept").is_dir()  # a folder that was there before is never removed
