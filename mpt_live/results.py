@@ -16,9 +16,10 @@ from __future__ import annotations
 import csv
 import os
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -244,15 +245,33 @@ def read_table(path: str | Path, whole_lines: bool = False) -> tuple[list[str], 
     UTF-8; a byte-order mark (a spreadsheet's "CSV UTF-8" save adds one) is no part of the first column's name.
     ``whole_lines``: a last line without its line end is left out (a run killed while writing that row: it is not
     whole). OSError, UnicodeDecodeError (not UTF-8) or csv.Error as they come, for the caller to say or pass over."""
-    with open(path, newline="", encoding="utf-8-sig") as fh:  # streamed: a long video's predictions.csv is large
+    with open_table(path, whole_lines) as (fields, rows):
+        return fields, list(rows)
+
+
+@contextmanager
+def open_table(path: str | Path, whole_lines: bool = False) -> Iterator[tuple[list[str], Iterator[dict[str, str]]]]:
+    """:func:`read_table`'s (header, rows), the rows read one at a time as they are asked for, while the file is open
+    (a long video's predictions.csv is large: its first row, or its highest frame, without a list of all its rows).
+    The same rules: a byte-order mark is no part of the first column's name; ``whole_lines``: a last line without
+    its line end is left out. Errors as :func:`read_table`'s, the rows' as they are read."""
+    with open(path, newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
-        rows = list(reader)
-        if whole_lines and rows:
-            with open(path, "rb") as raw:  # the file's last byte: a line end, or the row was cut short
-                raw.seek(-1, os.SEEK_END)
-                if raw.read(1) not in (b"\n", b"\r"):
-                    rows.pop()
-    return list(reader.fieldnames or []), rows
+        fields = list(reader.fieldnames or [])
+
+        def whole() -> Iterator[dict[str, str]]:  # each row once the next is read: the last one is checked
+            last = None
+            for row in reader:
+                if last is not None:
+                    yield last
+                last = row
+            if last is not None:
+                with open(path, "rb") as raw:  # the file's last byte: a line end, or the row was cut short
+                    raw.seek(-1, os.SEEK_END)
+                    if raw.read(1) in (b"\n", b"\r"):
+                        yield last
+
+        yield fields, whole() if whole_lines else iter(reader)
 
 
 def read_event_rows(path: str | Path, whole_lines: bool = True) -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from mpt_live.results import open_table
 from mpt_live.rundir import read_summary
 from mpt_live.timeline import as_number, last_frame_time
 
@@ -37,11 +38,12 @@ def run_fps(s: dict) -> float | None:
 
 
 def _rows(folder: Path) -> Iterator[dict[str, str]]:
-    """The rows of the run's predictions.csv as they read; none past a line that does not (no file, bytes that are no
-    text; a last line cut by a kill reads with empty cells)."""
+    """The rows of the run's predictions.csv one at a time, read by mpt-live's own reader
+    (:func:`mpt_live.results.open_table`: a byte-order mark no part of the first column's name, a last line a kill cut
+    short left out); none past a line that does not read (no file, bytes that are no text)."""
     try:
-        with open(folder / "predictions.csv", newline="", encoding="utf-8-sig") as fh:
-            yield from csv.DictReader(fh)
+        with open_table(folder / "predictions.csv", whole_lines=True) as (_, rows):
+            yield from rows
     except (OSError, UnicodeDecodeError, csv.Error):
         return
 
