@@ -770,3 +770,59 @@ def test_a_killed_runs_row_cut_short_is_left_out_not_refused(tmp_path, status, e
     assert res.exit_code == 0, res.output
     out = json.loads((run / "spotting.json").read_text())
     assert (out["tp"], out["fp"], out["fn"]) == expected
+
+
+def _two_clips(tmp_path: Path, first: str, second: str) -> Path:
+    root = tmp_path / "bench"
+    root.mkdir()
+    (root / "annotations.csv").write_text("video,onset,apex,offset,fps,type,label\n"
+                                          f"{first},10,14,19,30,micro,happiness\n"
+                                          f"{second},100,104,109,30,micro,surprise\n")
+    return root / "annotations.csv"
+
+
+def _hits(first: str, second: str) -> list[dict]:
+    return [{"video": first, "onset_frame": 10, "offset_frame": 19, "type": "micro"},
+            {"video": second, "onset_frame": 100, "offset_frame": 109, "type": "micro"}]
+
+
+@pytest.mark.parametrize("truth, events, expected", [
+    # one name each: each file's events scored against its own truth (the sheet's two files were one video, 'clip')
+    (("clip.mov", "clip.mkv"), {"run": _hits("clip.mov", "/data/clip.mkv")}, {"clip.mov": 1, "clip.mkv": 1}),
+    (("a/clip.mp4", "b/clip.mp4"), {"run": _hits("/data/videos/a/clip.mp4", "b/clip.mp4")},
+     {"a/clip.mp4": 1, "b/clip.mp4": 1}),
+    (("a/clip.mov", "b/clip.mov"), {"run": _hits("x/a/clip.mp4", "x/b/clip.mp4")},  # re-encodes: the folder says
+     {"a/clip.mov": 1, "b/clip.mov": 1}),
+    (("a/clip.mp4", "b/clip.mp4"), {"run/clip": [], "run/clip_2": _hits("b/clip.mp4", "b/clip.mp4")[1:],
+                                    "summary": "/data/videos/a/clip.mp4"}, {"a/clip.mp4": 0, "b/clip.mp4": 1}),
+    # a name both fit: refused, naming the run's file and both truth videos
+    (("clip.mov", "clip.mkv"), {"run": _hits("clip.mp4", "clip.mkv")}, "run/events.csv: video 'clip.mp4' fits the "
+     "truth videos clip.mkv and clip.mov alike"),
+    (("a/clip.mp4", "b/clip.mp4"), {"run": _hits("/elsewhere/clip.mp4", "b/clip.mp4")},
+     "run/events.csv: video '/elsewhere/clip.mp4' fits the truth videos a/clip.mp4 and b/clip.mp4 alike"),
+    (("a/clip.mp4", "b/clip.mp4"), {"run/clip": [], "run/b": _hits("b/clip.mp4", "b/clip.mp4")[1:]},
+     "run/clip: video 'clip' fits the truth videos a/clip.mp4 and b/clip.mp4 alike"),
+])
+def test_truth_videos_sharing_a_stem_are_told_apart_or_refused(tmp_path, truth, events, expected):
+    """A truth of clip.mov and clip.mkv (or a/clip.mp4 and b/clip.mp4) was read as one video 'clip', both files'
+    intervals in it, and a run's events matched by the stem. Each file is a truth video now (named by its path where
+    another shares its stem), a run's video matched by the most specific name a truth video has; one both fit is a
+    one-line error."""
+    sheet = _two_clips(tmp_path, *truth)
+    index = read_annotations_csv(sheet)
+    assert sorted(v.name for v in index.videos) == sorted(truth)
+    summary = events.pop("summary", None)
+    for folder, rows in events.items():
+        _events(tmp_path / folder, rows)
+        if summary and not rows:
+            (tmp_path / folder / "summary.json").write_text(json.dumps({"status": "complete", "source": summary}))
+    res = CliRunner().invoke(app, ["spot", "--truth", str(sheet), "--runs", str(tmp_path / "run"), "--out",
+                                   str(tmp_path / "s.json")])
+    if isinstance(expected, str):
+        assert res.exit_code == 2 and "Traceback" not in res.output
+        assert f"error: {tmp_path / expected}" in " ".join(res.output.split()), res.output
+        return
+    assert res.exit_code == 0, res.output
+    got = json.loads((tmp_path / "s.json").read_text())["videos"]
+    assert {v: c["micro"]["tp"] for v, c in got.items()} == expected
+    assert sum(c["micro"]["fp"] for c in got.values()) == 0

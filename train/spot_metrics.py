@@ -26,6 +26,7 @@ from typing import Any, Iterable, Sequence
 from mpt_live.errors import InputError
 from mpt_live.results import read_table
 from mpt_live.rundir import SUMMARY, read_summary
+from mpt_live.sources import VIDEO_EXTENSIONS
 from mpt_live.spotting import EVENT_COLUMNS
 
 from .datasets.longvideo import TYPES, Interval, LongVideo, LongVideoIndex, normalise_type
@@ -218,25 +219,47 @@ def read_events(path: Path, whole_lines: bool = False) -> list[Spotted]:
     return out
 
 
+class AmbiguousVideo(InputError):
+    """A run's video name that fits two or more truth videos equally well (``clip`` of ``clip.mov`` and ``clip.mkv``,
+    ``clip.mp4`` of ``a/clip.mp4`` and ``b/clip.mp4``)."""
+
+    def __init__(self, value: str, names: Sequence[str]):
+        self.value, self.names = value, sorted(names)
+        super().__init__(f"video {value!r} fits the truth videos {' and '.join(self.names)} alike: run each of them "
+                         "into a folder of its own name, or give the runs' events their videos' whole paths")
+
+
+def _keys(name: str) -> list[str]:
+    """The keys ``name`` (a file, a folder, a path) is matched by, most specific first: the path and each shorter tail
+    of it, each with then without a video file's extension (``a/clip.mp4``, ``a/clip``, ``clip.mp4``, ``clip``; a
+    folder ``spNO.1`` keeps its ``.1``); lower case."""
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    tails = [PurePosixPath(*parts[i:]) for i in range(len(parts)) if parts[i] != "/"]
+    return list(dict.fromkeys(str(k).lower() for t in tails
+                              for k in (t, t.with_suffix("") if t.suffix.lower() in VIDEO_EXTENSIONS else t)))
+
+
 def _resolver(videos: Sequence[LongVideo]):
+    """``resolve(value)``: the truth video a run's ``value`` (its events' ``video``, its folder, its summary's source)
+    names, or None. The most specific key that any truth video has decides (:func:`_keys`): a path whose tail is one
+    truth video's before a file name two share; :class:`AmbiguousVideo` where that key is two truth videos'."""
     keys: dict[str, set[str]] = {}
     keyed = [v for v in videos if getattr(v, "key", None)]  # LeftOut known by its reader's key only (CAS(ME)^2)
     for v in videos:
-        for k in (v.name, *v.aliases):
-            p = PurePosixPath(k.replace("\\", "/"))
-            for key in {k, p.as_posix(), p.name, p.stem}:
-                keys.setdefault(key.lower(), set()).add(v.name)
+        path = getattr(v, "video", None)  # the truth's own file: its whole path (videos/clip.mp4), where it has one
+        for k in (v.name, *v.aliases, *([Path(path).absolute().as_posix()] if path else [])):
+            for key in _keys(k):
+                keys.setdefault(key, set()).add(v.name)
 
     def resolve(value: str) -> str | None:
-        p = PurePosixPath(value.replace("\\", "/"))
-        parts = p.parts
-        for key in (value, p.as_posix(), p.name, p.stem,
-                    *("/".join(parts[i:]) for i in range(len(parts))), *(str(PurePosixPath(*parts[i:]).with_suffix(""))
-                                                                     for i in range(len(parts)))):
-            hit = keys.get(key.lower())
-            if hit and len(hit) == 1:
+        for key in _keys(value):
+            hit = keys.get(key)
+            if hit and len(hit) > 1:
+                raise AmbiguousVideo(value, hit)
+            if hit:
                 return next(iter(hit))
-        hit = {v.name for v in keyed if v.key(p.name) == v.name}
+        name = PurePosixPath(value.replace("\\", "/")).name
+        hit = {v.name for v in keyed if v.key(name) == v.name}
         return next(iter(hit)) if len(hit) == 1 else None
 
     return resolve
@@ -268,7 +291,16 @@ def _folder_video(folder: Path, run: Path, resolve, summary: dict) -> str | None
     source = summary.get("source")
     if isinstance(source, str) and source:
         candidates.append(source)
-    return next((v for v in map(resolve, candidates) if v is not None), None)
+    unsure = None  # a name two truth videos fit alike (the folder clip of clip.mov and clip.mkv): the next may say
+    for c in candidates:
+        try:
+            if (name := resolve(c)) is not None:
+                return name
+        except AmbiguousVideo as e:
+            unsure = unsure or e
+    if unsure is not None:
+        raise InputError(f"{folder}: {unsure}")
+    return None
 
 
 def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | None = None,
@@ -317,9 +349,12 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | No
                 raise InputError(f"{f}: from a run that did not finish (summary.json: status {problem[1]}); its events "
                                  "cover only part of the video: run it again")
             rows = read_events(f, whole_lines=summary.get("status") != "complete")
-            names = {resolve(s.video) for s in rows} if rows else {_folder_video(f.parent, run, resolve, summary)}
-            left = {dropped(s.video) for s in rows if resolve(s.video) is None} if rows else \
-                {_folder_video(f.parent, run, dropped, summary)} if None in names else set()
+            try:
+                names = {resolve(s.video) for s in rows} if rows else {_folder_video(f.parent, run, resolve, summary)}
+                left = {dropped(s.video) for s in rows if resolve(s.video) is None} if rows else \
+                    {_folder_video(f.parent, run, dropped, summary)} if None in names else set()
+            except AmbiguousVideo as e:
+                raise InputError(f"{f}: {e}") from None
             if None in names and None not in left:  # only recordings this copy drops: named below, not scored
                 run_gone.update((name, f) for name in left)
                 names.discard(None)
@@ -366,7 +401,11 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | No
             if name is not None and name not in out and problem is not None:
                 problems[name] = problem
                 reach.setdefault(name, (folder, summary, at_other_rate(summary, rates[name], lengths.get(name))))
-        for name, why in failed_videos([tree for _, tree in trees], resolve).items():  # the batches' failed.csv: not run since
+        try:
+            listed = failed_videos([tree for _, tree in trees], resolve)
+        except AmbiguousVideo as e:
+            raise InputError(f"a failed.csv in {', '.join(str(r) for r in runs)}: {e}") from None
+        for name, why in listed.items():  # the batches' failed.csv: not run since
             if name not in complete:
                 problems[name] = with_failed(problems.get(name), why)
         videos = {v.name: v for v in truth.videos}

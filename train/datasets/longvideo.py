@@ -7,7 +7,8 @@ label when the set has one). Readers:
 
 * ``annotations.csv`` of ``mpt-synth --long`` (:func:`read_annotations_csv`): columns ``video``
   (file name under ``ROOT/videos``), ``onset``, ``apex``, ``offset``, ``fps``, ``type``, ``label``,
-  ``action_units``; frame numbers are already 0-based indices.
+  ``action_units``; frame numbers are already 0-based indices. A video is named by its file's stem (``long_001``),
+  by its path as written where another file of the sheet shares the stem (``clip.mov`` beside ``clip.mkv``).
 * the real spotting datasets in their distribution layouts (:func:`load_long_dataset`):
   ``casme2lv`` (CAS(ME)^2, :mod:`.casme2lv`), ``sammlv`` (SAMM long videos, :mod:`.sammlv`),
   ``casme3`` (CAS(ME)^3 part A long recordings, :mod:`.casme3lv`).
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
 from mpt_live.errors import InputError
@@ -266,10 +267,11 @@ def read_annotations_csv(path: str | Path) -> LongVideoIndex:
             fps = 0.0
         if not fps > 0:
             raise row.error(name, f"fps {cell_text(row['fps'])!r} is not a positive number")
-        stem = Path(name).stem
-        v = videos.get(stem)
+        written = PurePosixPath(name.replace("\\", "/")).as_posix()  # a/clip.mp4 and b/clip.mp4: two videos
+        v = videos.get(written)
         if v is None:
-            v = videos[stem] = LongVideo(stem, stem, fps, [], video=root / "videos" / name, aliases=(name,))
+            stem = PurePosixPath(written).stem
+            v = videos[written] = LongVideo(stem, stem, fps, [], video=root / "videos" / name, aliases=(name,))
         elif abs(v.fps - fps) > 1e-6:
             raise row.error(name, f"fps {fps:g} differs from the video's earlier rows ({v.fps:g})")
         label = cell_text(row["label"])
@@ -279,7 +281,7 @@ def read_annotations_csv(path: str | Path) -> LongVideoIndex:
             text, frames[col] = cell_text(row[col]), as_int(row[col])
             if (text or col != "apex") and (frames[col] is None or frames[col] < 0):
                 raise row.error(name, f"{col} {text!r} is not a frame number (0-based, >= 0)")
-        key = (stem, frames["onset"], frames["offset"], kind)
+        key = (written, frames["onset"], frames["offset"], kind)
         if key in seen:
             raise row.error(name, f"the same interval {frames['onset']}..{frames['offset']} ({kind}) as row "
                                   f"{seen[key]}")
@@ -288,8 +290,14 @@ def read_annotations_csv(path: str | Path) -> LongVideoIndex:
                                kind, label, cell_text(row["action_units"]), None, dropped, notes)
         if iv is not None:
             v.intervals.append(iv)
-    return finish(videos, sorted((lb for lb in labels if lb), key=natural_key), dropped, notes,
-                  "annotations", path)
+    stems: dict[str, int] = {}
+    for v in videos.values():
+        stems[v.name] = stems.get(v.name, 0) + 1
+    for written, v in videos.items():  # named by its stem (long_001), by its path where another file shares the stem
+        if stems[v.name] > 1:
+            v.name = v.subject = written
+    return finish({v.name: v for v in videos.values()}, sorted((lb for lb in labels if lb), key=natural_key), dropped,
+                  notes, "annotations", path)
 
 
 def load_long_dataset(name: str, root: str | Path, **options: Any) -> LongVideoIndex:
