@@ -57,3 +57,100 @@ def test_open_table_reads_as_read_table_reads(tmp_path, body, rows, whole_rows):
             streamed = fields, list(it)
         assert streamed == read_table(path, whole_lines) and len(streamed[1]) == n
     assert streamed[0] == (["a", "b"] if b"a,b" in body else ["time_s", "frame", "face_id"] if body else [])
+
+
+HOUR = 108_000  # frames of an hour at 30 fps
+
+
+def _hour_run(tmp_path: Path, fps: float, frames: list[tuple[int, int]], summary: dict) -> Path:
+    """A run of an hour-long copy of a 30 fps truth video at ``fps``: events at its own ``frames`` (onset, offset),
+    their seconds those frames at ``fps`` (frame numbers only: no video)."""
+    import csv
+    import json
+
+    from mpt_live.spotting import EVENT_COLUMNS
+
+    run = tmp_path / "run" / "v"
+    run.mkdir(parents=True)
+    with open(run / "events.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, EVENT_COLUMNS)
+        w.writeheader()
+        for on, off in frames:
+            w.writerow({"video": "v.mp4", "onset_frame": on, "apex_frame": on, "offset_frame": off, "type": "micro",
+                        "onset_s": on / fps, "apex_s": on / fps, "offset_s": off / fps})
+    (run / "summary.json").write_text(json.dumps({"status": "complete", "source_fps": fps, **summary}))
+    (run / "predictions.csv").write_text("time_s,frame,face_id\n0.0,0,0\n")
+    return tmp_path / "run"
+
+
+REENCODED = [(50, 59), (99_900, 99_909)]  # the truth's 50..59 and 100 000..100 009 in a 29.97 fps re-encode's frames
+
+
+@pytest.mark.parametrize("fps, count, known, events, placed, tp, said", [
+    # a re-encode at 29.97 (an hour: 107 892 frames): kept, its late event was 100 frames (3.3 s) early, a miss
+    (29.97, 107_892, True, REENCODED, [(50, 59), (100_000, 100_009)], 2, "run at 29.97 fps"),
+    # the same images timed at 29.97 (108 000 frames): their numbers are the truth's, kept
+    (29.97, HOUR, True, [(50, 59), (100_000, 100_009)], [(50, 59), (100_000, 100_009)], 2, None),
+    (29.97, HOUR - 2, True, [(50, 59), (100_000, 100_009)], [(50, 59), (100_000, 100_009)], 2, None),  # 2 lost
+    # the truth's count not at hand: kept, as before, and said
+    (29.97, 107_892, False, REENCODED, REENCODED, 1, "were it a re-encode, they drift 3.6 s an hour"),
+    (30.0, HOUR, True, [(50, 59), (100_000, 100_009)], [(50, 59), (100_000, 100_009)], 2, None),
+    # more than 1 % off: placed by the seconds whether or not the count is known
+    (25.0, 90_000, False, [(42, 49), (83_333, 83_341)], [(50, 59), (100_000, 100_009)], 2, "run at 25 fps"),
+])
+def test_a_run_at_29_97_fps_of_a_30_fps_truth_is_told_by_its_frame_count(tmp_path, fps, count, known, events,
+                                                                        placed, tp, said):
+    """29.97 fps is within 1 % of 30: a run at that rate kept its frame numbers, which for a re-encode drift by a
+    frame every 33 s (3.6 s an hour). Its frame count now tells: the truth recording's (the same images timed
+    otherwise) keeps the numbers, another is placed by its seconds; where the truth's count is not at hand, kept and
+    said."""
+    from train.datasets.longvideo import Interval, LongVideo, LongVideoIndex
+    from train.spot_metrics import read_runs, score
+
+    truth = [Interval(50, 55, 59, "micro", "happiness"), Interval(100_000, 100_005, 100_009, "micro", "happiness")]
+    index = LongVideoIndex([LongVideo("v", "s", 30.0, truth, video=tmp_path / "absent.mp4",
+                                      frames=[Path("f.jpg")] * HOUR if known else None)], ["happiness"])
+    notes: list[str] = []
+    got = read_runs([_hour_run(tmp_path, fps, events, {"source_frame_count": count})], index, notes)["v"]
+    assert [(s.onset, s.offset) for s in got] == placed
+    assert score(index, {"v": got}, "micro")["tp"] == tp
+    assert (said is None and notes == []) or (len(notes) == 1 and said in notes[0]), notes
+
+
+def test_a_truth_videos_frame_count_is_its_headers(tmp_path):
+    import cv2
+    import numpy as np
+
+    from train.spot_frames import video_frames
+
+    path = tmp_path / "v.avi"
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (32, 32))
+    for i in range(7):
+        w.write(np.full((32, 32, 3), i * 30, np.uint8))
+    w.release()
+    assert video_frames(path) == 7
+    assert video_frames(tmp_path / "none.mp4") is None and video_frames(None) is None
+    (tmp_path / "x.mp4").write_bytes(b"not a video")
+    assert video_frames(tmp_path / "x.mp4") is None
+    # mpt-eval reads it where a run's rate is not the truth's: 7 frames at 29.97, the truth's 7 at 30, the same images
+    from train.datasets.longvideo import Interval, LongVideo, LongVideoIndex
+    from train.spot_metrics import read_runs
+
+    for video, note in ((path, False), (tmp_path / "none.mp4", True)):
+        index = LongVideoIndex([LongVideo("v", "s", 30.0, [Interval(2, 3, 4, "micro")], video=video)], [])
+        notes: list[str] = []
+        run = _hour_run(tmp_path / video.stem, 29.97, [(2, 4)], {"source_frame_count": 7})
+        assert [(s.onset, s.offset) for s in read_runs([run], index, notes)["v"]] == [(2, 4)]
+        assert len(notes) == note and all("frame count not at hand" in n for n in notes)
+
+
+@pytest.mark.parametrize("fps, truth_fps, same", [
+    (29.97, 30000 / 1001, True),  # one rate written to other digits
+    (30.0, 30.0, True),
+    (29.97, 30.0, False),          # 1e-3 apart: a frame every 33 s
+    (25.0, 30.0, False),
+])
+def test_one_rate_written_otherwise_is_the_same_rate(fps, truth_fps, same):
+    from train.spot_frames import same_rate
+
+    assert same_rate(fps, truth_fps) == same == same_rate(truth_fps, fps)

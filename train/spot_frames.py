@@ -10,7 +10,10 @@ of a frame folder (summary.json ``source_frames``: SAMM's, CAS(ME)^3's numbered 
 was timed at: its frames are the very images the sheet numbers. So does a run at another rate whose video's frame
 count is the truth recording's (SAMM-LV's 200 fps images made into a video at ffmpeg's default 25 fps), stopped part-way
 or not (summary.json ``source_frame_count``): the same images, timed otherwise, where a re-encode at another rate would
-hold a count in proportion to the rates.
+hold a count in proportion to the rates. A rate within 1 % of the truth's (29.97 fps of a 30 fps truth) is told so too:
+the same images keep their numbers, a re-encode (107 892 frames of an hour's 108 000) is placed by its seconds, where
+it drifted 3.6 s an hour; where the truth recording's frame count is not at hand (its video missing, no count in its
+header) the numbers are kept, as before, and a note says so (:func:`unsure_rate`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from mpt_live.rundir import read_summary
 from mpt_live.timeline import as_number, last_frame_time
 
 SLACK = 1.5  # frames: an event's frame number further than this from its seconds x rate is numbered otherwise
+SAME_RATE = 1e-4  # relative: two rates this close are one rate written to other digits (29.97, 30000/1001)
 
 
 def run_fps(s: dict) -> float | None:
@@ -57,34 +61,61 @@ def first_time(folder: Path) -> float:
     return t if math.isfinite(t) and t >= 0 else 0.0
 
 
-def same_images(summary: dict, truth_frames: int | None) -> bool:
+def same_rate(fps: float, truth_fps: float) -> bool:
+    """``fps`` is the truth's ``truth_fps`` written otherwise (29.97 and 30000/1001: 1e-6 apart); 29.97 beside 30 is
+    not (1e-3 apart: 3.6 s an hour)."""
+    return abs(fps - truth_fps) <= SAME_RATE * truth_fps
+
+
+def same_images(summary: dict, truth_frames: int | None, fps: float | None = None,
+                truth_fps: float | None = None) -> bool:
     """The run's video holds as many frames as the truth recording (``truth_frames``; None: not known), to within
-    0.2 % (a frame or two a decoder drops or adds at the end): a copy of the same images, whatever rate it is timed at.
-    Its count is summary.json's ``source_frame_count`` (the whole source's, however far a stopped run read), where it
-    is known; else, and for a complete run, ``frames_read`` (a summary from before that key, a source that does not
-    say)."""
+    0.2 % (a frame or two a decoder drops or adds at the end), and, where its rate ``fps`` is not the truth's
+    ``truth_fps``, nearer that count than the count a re-encode at ``fps`` would hold (``truth_frames`` x ``fps`` /
+    ``truth_fps``: 107 892 of an hour at 30 fps re-encoded at 29.97): a copy of the same images, whatever rate it is
+    timed at. Its count is summary.json's ``source_frame_count`` (the whole source's, however far a stopped run read),
+    where it is known; else, and for a complete run, ``frames_read`` (a summary from before that key, a source that
+    does not say)."""
     if not truth_frames:
         return False
     held = summary.get("source_frame_count")
     counts = [held] + [summary.get("frames_read")] * (_number(held) is None or summary.get("status") == "complete")
-    return any((n := _number(c)) is not None and abs(n - truth_frames) <= max(2, 0.002 * truth_frames) for c in counts)
+    other = truth_frames * fps / truth_fps if fps and truth_fps else truth_frames  # a re-encode's count
+    return any((n := _number(c)) is not None and abs(n - truth_frames) <= max(2, 0.002 * truth_frames)
+               and abs(n - truth_frames) <= abs(n - other) for c in counts)
 
 
-def own_rate(summary: dict, truth_frames: int | None = None) -> float | None:
+def own_rate(summary: dict, truth_frames: int | None = None, truth_fps: float | None = None) -> float | None:
     """The rate a run's frame numbers count at where they may not be the truth's (its summary.json ``summary``); None
     for a frame folder or a video of the truth recording's images (:func:`same_images`: the sheet's numbers), or where
     its rate is not known."""
-    if summary.get("source_frames") is True or same_images(summary, truth_frames):
+    fps = run_fps(summary)
+    if summary.get("source_frames") is True or same_images(summary, truth_frames, fps, truth_fps):
         return None
-    return run_fps(summary)
+    return fps
 
 
 def at_other_rate(summary: dict, truth_fps: float, truth_frames: int | None = None) -> bool:
     """The run's frames are numbered at another rate than the truth's ``truth_fps`` (a re-encode: its events, and how
-    far it read, are placed in the truth's frames by their seconds), as its summary.json says; a copy at the truth's
-    rate whose timing varies shows it only in its events (:func:`in_truth_frames`)."""
-    fps = own_rate(summary, truth_frames)
-    return fps is not None and abs(fps - truth_fps) > 0.01 * truth_fps
+    far it read, are placed in the truth's frames by their seconds), as its summary.json says: a rate more than 1 %
+    from the truth's, or any other rate where the truth recording's frame count ``truth_frames`` is known and the
+    run's is not it (:func:`same_images`; 29.97 fps of a 30 fps truth); a copy at the truth's rate whose timing varies
+    shows it only in its events (:func:`in_truth_frames`)."""
+    fps = own_rate(summary, truth_frames, truth_fps)
+    return fps is not None and not same_rate(fps, truth_fps) and (
+        bool(truth_frames) or abs(fps - truth_fps) > 0.01 * truth_fps)
+
+
+def unsure_rate(summary: dict, truth_fps: float, truth_frames: int | None = None) -> str | None:
+    """Why a run's frame numbers are kept though its rate is not the truth's (within 1 % of it, the truth recording's
+    frame count not known to compare, :func:`at_other_rate`): the same images timed otherwise keep their numbers, a
+    re-encode's drift by the rates' difference. None where the numbers are known to be the truth's, or are placed."""
+    fps = own_rate(summary, truth_frames, truth_fps)
+    if fps is None or same_rate(fps, truth_fps) or at_other_rate(summary, truth_fps, truth_frames):
+        return None
+    return (f"run at {fps:g} fps, the truth's {truth_fps:g}, and the truth recording's frame count not at hand to "
+            f"compare with the run's: its frame numbers kept (the same images timed otherwise); were it a re-encode, "
+            f"they drift {abs(1 - truth_fps / fps) * 3600:.1f} s an hour")
 
 
 def in_truth_frames(spotted: Sequence, folder: Path, truth_fps: float,
@@ -92,15 +123,15 @@ def in_truth_frames(spotted: Sequence, folder: Path, truth_fps: float,
     """``spotted`` (``train.spot_metrics.Spotted`` with their seconds) in the frames of a video coded at
     ``truth_fps``, and why they were converted (None: kept as they are). ``summary``: the run's summary.json
     where the caller has read it ({} for none), else it is read from ``folder``. ``truth_frames``: the truth
-    recording's frame count where it is known (frame folders), for :func:`same_images`."""
+    recording's frame count where it is known (a frame folder's, a video's header), for :func:`same_images`."""
     if summary is None:
         summary = read_summary(folder) or {}
-    fps = own_rate(summary, truth_frames)  # None: a frame folder, or a video of its images: the sheet's numbers
-    timed = [s for s in spotted if s.onset_s is not None and s.offset_s is not None]
+    fps = own_rate(summary, truth_frames, truth_fps)  # None: a frame folder, or a video of its images: the sheet's
+    timed = [s for s in spotted if s.onset_s is not None and s.offset_s is not None]  # numbers
     if fps is None or not spotted or len(timed) < len(spotted):
         return list(spotted), None
     t0 = first_time(folder)
-    if abs(fps - truth_fps) <= 0.01 * truth_fps:
+    if not at_other_rate(summary, truth_fps, truth_frames):
         if all(abs(s.onset - (s.onset_s - t0) * fps) <= SLACK and abs(s.offset - (s.offset_s - t0) * fps) <= SLACK
                for s in spotted):
             return list(spotted), None
@@ -115,6 +146,21 @@ def in_truth_frames(spotted: Sequence, folder: Path, truth_fps: float,
         apex = None if s.apex_s is None else min(max(math.floor((s.apex_s - t0) * truth_fps + 0.5), on), off)
         out.append(replace(s, onset=on, offset=off, apex=apex))
     return out, why
+
+
+def video_frames(path: Path | None) -> int | None:
+    """The frame count a truth video's header gives (as mpt-live's own reader reads it for a run's
+    ``source_frame_count``); None where there is no file or no count."""
+    if path is None or not Path(path).is_file():
+        return None
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    try:
+        n = cap.get(cv2.CAP_PROP_FRAME_COUNT) if cap.isOpened() else 0
+    finally:
+        cap.release()
+    return int(n) if 0 < n < 1e9 else None
 
 
 def _number(v: object) -> float | None:

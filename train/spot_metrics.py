@@ -33,7 +33,7 @@ from .datasets.longvideo import TYPES, Interval, LongVideo, LongVideoIndex, norm
 from .datasets.sheets import first_of
 from .run_state import (RunTree, failed_videos, not_reached, run_problem, run_tree, unfinished_line, with_failed,
                         without_events)
-from .spot_frames import at_other_rate, in_truth_frames
+from .spot_frames import at_other_rate, in_truth_frames, run_fps, same_rate, unsure_rate, video_frames
 
 IOU_THRESHOLD = 0.5
 REQUIRED = ("video", "onset_frame", "offset_frame", "type")
@@ -332,7 +332,14 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | No
     problems: dict[str, tuple[str, str]] = {}  # truth videos whose run failed or is incomplete -> (kind, reason)
     complete: set[str] = set()  # truth videos whose run says it is complete (a failed.csv naming them is older)
     rates = {v.name: v.fps for v in truth.videos}
+    videos = {v.name: v for v in truth.videos}
     lengths = {v.name: len(v.frames) for v in truth.videos if v.frames}  # frame folders: their image count
+
+    def held(name: str, summary: dict) -> int | None:  # the truth recording's frame count, where a run's rate asks
+        if name not in lengths and (fps := run_fps(summary)) is not None and not same_rate(fps, rates[name]):
+            lengths[name] = video_frames(videos[name].video)  # a video's header, read once
+        return lengths.get(name)
+
     out: dict[str, list[Spotted]] = {}
     source: dict[str, Path] = {}  # the events.csv each video's events come from
     reach: dict[str, tuple[Path, dict, bool]] = {}  # how far each run read: its folder, summary, events placed?
@@ -378,14 +385,16 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | No
                     complete.add(name)
             for name in names:
                 placed, why = in_truth_frames([s for s in rows if resolve(s.video) == name], f.parent, rates[name],
-                                              summary, lengths.get(name))
+                                              summary, held(name, summary))
                 out[name] += placed
                 # events placed by their seconds, or none to say so of a run at another rate: how far it read too
                 reach[name] = (f.parent, summary, why is not None or (not placed and at_other_rate(
-                    summary, rates[name], lengths.get(name))))
+                    summary, rates[name], held(name, summary))))
                 if why and notes is not None:
                     notes.append(f"{f}: {why}; {name} is coded at {rates[name]:g} fps: its events placed in the "
                                  "truth's frames by their seconds")
+                elif notes is not None and (unsure := unsure_rate(summary, rates[name], held(name, summary))):
+                    notes.append(f"{f}: {unsure}")
     if run_gone and notes is None:
         name, f = next(iter(run_gone.items()))
         raise InputError(f"{f}: events of {name}, which this copy of the dataset drops from the truth ({why_gone[name]})")
@@ -400,7 +409,7 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | No
             name, problem = _folder_video(folder, run, resolve, summary), run_problem(summary)
             if name is not None and name not in out and problem is not None:
                 problems[name] = problem
-                reach.setdefault(name, (folder, summary, at_other_rate(summary, rates[name], lengths.get(name))))
+                reach.setdefault(name, (folder, summary, at_other_rate(summary, rates[name], held(name, summary))))
         try:
             listed = failed_videos([tree for _, tree in trees], resolve)
         except AmbiguousVideo as e:
@@ -408,7 +417,6 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | No
         for name, why in listed.items():  # the batches' failed.csv: not run since
             if name not in complete:
                 problems[name] = with_failed(problems.get(name), why)
-        videos = {v.name: v for v in truth.videos}
         after = {n: not_reached(videos[n], [s.offset for s in out.get(n, [])], *reach[n]) if n in reach else None
                  for n in problems}
         notes += unfinished_line(dict(sorted(problems.items())), set(missing), after)
