@@ -387,7 +387,7 @@ def test_sigterm_is_a_line_and_its_status(tmp_path):
 def test_runs_given_a_video_says_it_wants_the_run(tmp_path):
     """--runs video.mp4 (the video instead of its run folder) was read as a CSV: 'missing column(s) video,
     onset_frame, ...'; now it says what --runs takes."""
-    from train.spot_metrics import find_event_files
+    from train.spot_videos import find_event_files
     from mpt_live.errors import InputError
 
     video = tmp_path / "v1.mp4"

@@ -20,20 +20,19 @@ from __future__ import annotations
 import csv
 import math
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from mpt_live.errors import InputError
 from mpt_live.results import read_table
-from mpt_live.rundir import SUMMARY, read_summary
-from mpt_live.sources import VIDEO_EXTENSIONS
+from mpt_live.rundir import read_summary
 from mpt_live.spotting import EVENT_COLUMNS
 
-from .datasets.longvideo import TYPES, Interval, LongVideo, LongVideoIndex, normalise_type
+from .datasets.longvideo import TYPES, Interval, LongVideoIndex, normalise_type
 from .datasets.sheets import first_of
-from .run_state import (RunTree, failed_videos, not_reached, run_problem, run_tree, unfinished_line, with_failed,
-                        without_events)
+from .run_state import failed_videos, not_reached, run_problem, run_tree, unfinished_line, with_failed, without_events
 from .spot_frames import at_other_rate, in_truth_frames, run_fps, same_rate, unsure_rate, video_frames
+from .spot_videos import AmbiguousVideo, find_event_files, folder_video, resolver
 
 IOU_THRESHOLD = 0.5
 REQUIRED = ("video", "onset_frame", "offset_frame", "type")
@@ -219,90 +218,6 @@ def read_events(path: Path, whole_lines: bool = False) -> list[Spotted]:
     return out
 
 
-class AmbiguousVideo(InputError):
-    """A run's video name that fits two or more truth videos equally well (``clip`` of ``clip.mov`` and ``clip.mkv``,
-    ``clip.mp4`` of ``a/clip.mp4`` and ``b/clip.mp4``)."""
-
-    def __init__(self, value: str, names: Sequence[str]):
-        self.value, self.names = value, sorted(names)
-        super().__init__(f"video {value!r} fits the truth videos {' and '.join(self.names)} alike: run each of them "
-                         "into a folder of its own name, or give the runs' events their videos' whole paths")
-
-
-def _keys(name: str) -> list[str]:
-    """The keys ``name`` (a file, a folder, a path) is matched by, most specific first: the path and each shorter tail
-    of it, each with then without a video file's extension (``a/clip.mp4``, ``a/clip``, ``clip.mp4``, ``clip``; a
-    folder ``spNO.1`` keeps its ``.1``); lower case."""
-    parts = PurePosixPath(name.replace("\\", "/")).parts
-    tails = [PurePosixPath(*parts[i:]) for i in range(len(parts)) if parts[i] != "/"]
-    return list(dict.fromkeys(str(k).lower() for t in tails
-                              for k in (t, t.with_suffix("") if t.suffix.lower() in VIDEO_EXTENSIONS else t)))
-
-
-def _resolver(videos: Sequence[LongVideo]):
-    """``resolve(value)``: the truth video a run's ``value`` (its events' ``video``, its folder, its summary's source)
-    names, or None. The most specific key that any truth video has decides (:func:`_keys`): a path whose tail is one
-    truth video's before a file name two share; :class:`AmbiguousVideo` where that key is two truth videos'."""
-    keys: dict[str, set[str]] = {}
-    keyed = [v for v in videos if getattr(v, "key", None)]  # LeftOut known by its reader's key only (CAS(ME)^2)
-    for v in videos:
-        path = getattr(v, "video", None)  # the truth's own file: its whole path (videos/clip.mp4), where it has one
-        for k in (v.name, *v.aliases, *([Path(path).absolute().as_posix()] if path else [])):
-            for key in _keys(k):
-                keys.setdefault(key, set()).add(v.name)
-
-    def resolve(value: str) -> str | None:
-        for key in _keys(value):
-            hit = keys.get(key)
-            if hit and len(hit) > 1:
-                raise AmbiguousVideo(value, hit)
-            if hit:
-                return next(iter(hit))
-        name = PurePosixPath(value.replace("\\", "/")).name
-        hit = {v.name for v in keyed if v.key(name) == v.name}
-        return next(iter(hit)) if len(hit) == 1 else None
-
-    return resolve
-
-
-def find_event_files(run: Path, stopped: bool = False, tree: RunTree | None = None) -> list[Path]:
-    """``events.csv`` of RUN itself and of its video folders (up to 3 levels down); ``stopped``: none is no error
-    where a run's summary.json is there (a run that failed before it wrote one: :func:`.run_state.without_events`).
-    ``tree``: RUN's files, walked already (:func:`.run_state.run_tree`)."""
-    if run.is_file():
-        if run.suffix.lower() != ".csv":  # a video given for its run: its bytes were read as a CSV's columns
-            raise InputError(f"{run}: not a run folder or an events.csv (give mpt-live's --out folder of the video)")
-        return [run]
-    if not run.is_dir():
-        raise InputError(f"{run}: no such run folder")
-    tree = tree if tree is not None else run_tree(run)
-    files = tree["events.csv"]
-    if not files and not (stopped and tree[SUMMARY]):
-        raise InputError(f"{run}: no events.csv found (in it or its video folders)")
-    return files
-
-
-def _folder_video(folder: Path, run: Path, resolve, summary: dict) -> str | None:
-    """The truth video of a run ``folder`` whose ``events.csv`` has no rows (or that has none): its path below the
-    run (a batch of frame folders mirrors the dataset's layout: ``spNO.1/a/color``), its name, or the ``source`` of
-    ``summary`` (its summary.json, {} where there is none), whichever names one."""
-    candidates = [folder.relative_to(run).as_posix()] if folder != run and folder.is_relative_to(run) else []
-    candidates.append(folder.name)
-    source = summary.get("source")
-    if isinstance(source, str) and source:
-        candidates.append(source)
-    unsure = None  # a name two truth videos fit alike (the folder clip of clip.mov and clip.mkv): the next may say
-    for c in candidates:
-        try:
-            if (name := resolve(c)) is not None:
-                return name
-        except AmbiguousVideo as e:
-            unsure = unsure or e
-    if unsure is not None:
-        raise InputError(f"{folder}: {unsure}")
-    return None
-
-
 def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | None = None,
               gone: dict[str, str] | None = None,
               unfinished: dict[str, tuple[str, str]] | None = None,
@@ -310,7 +225,7 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | No
     """Spotted intervals per truth video from the ``events.csv`` files under ``runs``.
 
     A file's video is its rows' ``video`` value, or, when it has no rows, what its folder names
-    (:func:`_folder_video`). Every file must belong to a truth video: one line of error otherwise. A truth video
+    (:func:`.spot_videos.folder_video`). Every file must belong to a truth video: one line of error otherwise. A truth video
     without a file (a partial run) is not in the result, so :func:`score` counts its truth as missed, as the MEGC
     protocol scores the whole set: one line in ``notes`` names those videos (without ``notes``, an error). A run of a copy at another frame rate than the truth's (a 25 or 60 fps
     re-encode), or of a variable-rate copy, has its events placed in the truth's frames by their seconds
@@ -325,8 +240,8 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | No
     than the spotter, and ``unreached`` gets them (name -> ``last_frame_read``, ``truth_intervals_after``; None where
     nothing says how far it read).
     """
-    resolve = _resolver(truth.videos)
-    dropped = _resolver(truth.left_out)
+    resolve = resolver(truth.videos)
+    dropped = resolver(truth.left_out)
     why_gone = {g.name: g.reason for g in truth.left_out}
     run_gone: dict[str, Path] = {}  # recordings dropped from the truth -> the events.csv of their run
     problems: dict[str, tuple[str, str]] = {}  # truth videos whose run failed or is incomplete -> (kind, reason)
@@ -357,9 +272,9 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | No
                                  "cover only part of the video: run it again")
             rows = read_events(f, whole_lines=summary.get("status") != "complete")
             try:
-                names = {resolve(s.video) for s in rows} if rows else {_folder_video(f.parent, run, resolve, summary)}
+                names = {resolve(s.video) for s in rows} if rows else {folder_video(f.parent, run, resolve, summary)}
                 left = {dropped(s.video) for s in rows if resolve(s.video) is None} if rows else \
-                    {_folder_video(f.parent, run, dropped, summary)} if None in names else set()
+                    {folder_video(f.parent, run, dropped, summary)} if None in names else set()
             except AmbiguousVideo as e:
                 raise InputError(f"{f}: {e}") from None
             if None in names and None not in left:  # only recordings this copy drops: named below, not scored
@@ -406,7 +321,7 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | No
     missing = [v.name for v in truth.videos if v.name not in out]
     if notes is not None:
         for run, folder, summary in without_events(trees):  # a run that stopped before it wrote an events.csv
-            name, problem = _folder_video(folder, run, resolve, summary), run_problem(summary)
+            name, problem = folder_video(folder, run, resolve, summary), run_problem(summary)
             if name is not None and name not in out and problem is not None:
                 problems[name] = problem
                 reach.setdefault(name, (folder, summary, at_other_rate(summary, rates[name], held(name, summary))))
