@@ -826,3 +826,69 @@ def test_truth_videos_sharing_a_stem_are_told_apart_or_refused(tmp_path, truth, 
     got = json.loads((tmp_path / "s.json").read_text())["videos"]
     assert {v: c["micro"]["tp"] for v, c in got.items()} == expected
     assert sum(c["micro"]["fp"] for c in got.values()) == 0
+
+
+def _faced(faces: tuple[str, str] = ("0", "1")) -> LongVideoIndex:
+    a, b = faces
+    return LongVideoIndex([LongVideo("duo", "s", 30.0, [replace(gt(10, 19, "happiness"), face=a),
+                                                        replace(gt(100, 109, "surprise"), face=b)])],
+                          ["happiness", "surprise"])
+
+
+def fsp(on, off, face, cls=""):
+    return replace(sp(on, off, 1.0, cls, video="duo"), face=face)
+
+
+@pytest.mark.parametrize("faces, spotted, counts, pairs, pooled", [  # pooled: the counts without faces
+    # each face's events on its own truth: run IDs equal to the truth's
+    (("0", "1"), [fsp(10, 19, "0"), fsp(100, 109, "1")], (2, 0, 0), {"0": "0", "1": "1"}, (2, 0, 0)),
+    # the run's IDs the other way round (or other names): paired by what they hit
+    (("0", "1"), [fsp(10, 19, "1"), fsp(100, 109, "0")], (2, 0, 0), {"1": "0", "0": "1"}, (2, 0, 0)),
+    (("anna", "ben"), [fsp(10, 19, "0"), fsp(100, 109, "1")], (2, 0, 0), {"0": "anna", "1": "ben"}, (2, 0, 0)),
+    # face 1 moved when face 0's movement is annotated (pooled: a hit) and at its own: one pairing makes one TP
+    # either way, the equal IDs' kept: 12..21 false, 10..19 missed, face 0's 300..309 false
+    (("0", "1"), [fsp(300, 309, "0"), fsp(12, 21, "1"), fsp(100, 109, "1")], (1, 2, 1), {"1": "1"}, (2, 1, 0)),
+    # a third face (a poster, a passer-by): paired with none, its events false
+    (("0", "1"), [fsp(10, 19, "0"), fsp(100, 109, "1"), fsp(100, 109, "2")], (2, 1, 0), {"0": "0", "1": "1"},
+     (2, 1, 0)),
+    # one run face on both people's movements (a track that jumped): one pair, the other truth face missed
+    (("0", "1"), [fsp(10, 19, "0"), fsp(100, 109, "0")], (1, 1, 1), {"0": "0"}, (2, 0, 0)),
+    (("1", "0"), [fsp(10, 19, "1.0"), fsp(100, 109, "0")], (2, 0, 0), {"1": "1", "0": "0"}, (2, 0, 0)),  # 1.0: 1
+])
+def test_a_truth_that_names_faces_is_scored_per_face(faces, spotted, counts, pairs, pooled):
+    """In a video of two people, a run's event on one face matched the other's annotated movement, and the truth's
+    faces were not read. Where the truth names faces, the run's face IDs are paired one-to-one with them to make the
+    most true positives, and each pair is matched on its own."""
+    r = score(_faced(faces), {"duo": spotted}, "micro")
+    assert (r["tp"], r["fp"], r["fn"]) == counts
+    assert r["face_pairs"] == {"duo": pairs} and "one-to-one" in r["face_pairing"]
+    assert r["videos"]["duo"]["micro"] == dict(zip(("tp", "fp", "fn"), counts))
+    faceless = LongVideoIndex([replace(v, intervals=[replace(iv, face="") for iv in v.intervals])
+                               for v in _faced(faces).videos], ["happiness", "surprise"])
+    r = score(faceless, {"duo": spotted}, "micro")  # no faces named: the video's events pooled, as before
+    assert "face_pairs" not in r and (r["tp"], r["fp"], r["fn"]) == pooled
+
+
+def test_the_face_column_of_annotations_csv(tmp_path):
+    root = tmp_path / "bench"
+    root.mkdir()
+    sheet = root / "annotations.csv"
+    sheet.write_text("video,face,onset,apex,offset,fps,type,label\n"
+                     "duo.mp4,0,10,14,19,30,micro,happiness\n"
+                     "duo.mp4,1,10,14,19,30,micro,surprise\n"  # both people at once: two intervals, not a repeat
+                     "duo.mp4,1,100,104,109,30,micro,surprise\n")
+    assert [(iv.face, iv.onset) for iv in read_annotations_csv(sheet).videos[0].intervals] == [
+        ("0", 10), ("1", 10), ("1", 100)]
+    run = tmp_path / "run"
+    _events(run / "duo", [{"video": "duo.mp4", "face": f, "onset_frame": on, "offset_frame": on + 9, "type": "micro",
+                           "class": c} for f, on, c in ((3, 10, "happiness"), (5, 100, "surprise"))])
+    res = CliRunner().invoke(app, ["spot", "--truth", str(sheet), "--runs", str(run)])
+    assert res.exit_code == 0, res.output
+    out = json.loads((run / "spotting.json").read_text())
+    assert (out["tp"], out["fp"], out["fn"]) == (2, 0, 1) and out["face_pairs"] == {"duo": {"3": "0", "5": "1"}}
+    assert "1 scored per face" in " ".join(res.output.split())
+    sheet.write_text("video,face,onset,apex,offset,fps,type\nduo.mp4,0,10,14,19,30,micro\nduo.mp4,,50,54,59,30,micro\n"
+                     "solo.mp4,,10,14,19,30,micro\n")
+    res = CliRunner().invoke(app, ["spot", "--truth", str(sheet), "--runs", str(run)])
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert f"{sheet} row 3 (duo.mp4): no face, where rows of its video name faces (0)" in " ".join(res.output.split())

@@ -110,8 +110,11 @@ def spot(
         say("note:", "", f"{n} truth row(s): {note}")
     bare = len(result.get("unannotated", []))  # recordings no sheet row names: counted, named in the JSON
     gone = len(result.get("dropped_recordings", {}))  # run, but dropped from the truth by the copy: not scored
+    faced = len(result.get("face_pairs", {}))  # the truth names faces: scored per pair of faces
     say("", "", f"{len(index.videos)} videos" + (f" ({bare} without annotated intervals, scored for false positives "
                                                   "only: 'unannotated' in the JSON)" if bare else "")
+        + (f"; {faced} scored per face, the run's face IDs paired with the truth's to make the most true positives "
+           "('face_pairs' in the JSON)" if faced else "")
         + (f"; {gone} run recording(s) dropped from the truth, not scored ('dropped_recordings' in the JSON)"
            if gone else "") + f"; wrote {target}")
 

@@ -13,6 +13,12 @@ class), over the classes present in their true labels: per class precision, reca
 ``analysis_f1`` = harmonic mean of the macro (class-averaged) precision and macro recall; ``uf1`` =
 mean per-class F1; ``uar`` = mean per-class recall. ``strs`` = spotting F1 x analysis F1. They are
 ``None`` when the run has no classes (motion-only) or the truth no labels.
+
+Faces: where the truth names whose face each interval is (annotations.csv's ``face``: a video of two people), a video
+is scored per face. The run's face IDs (events.csv's ``face``: mpt-live's track IDs) are paired one-to-one with the
+truth's faces to make the most true positives (the pairing of equal IDs where several make as many:
+:mod:`train.spot_faces`); each pair is matched as a video is, a run face paired with none has its events counted false, a truth face
+paired with none its intervals missed. A truth that names no face is scored by video, the faces pooled, as before.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import csv
 import math
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -31,6 +38,7 @@ from mpt_live.spotting import EVENT_COLUMNS
 from .datasets.longvideo import TYPES, Interval, LongVideoIndex, normalise_type
 from .datasets.sheets import first_of
 from .run_state import failed_videos, not_reached, run_problem, run_tree, unfinished_line, with_failed, without_events
+from .spot_faces import FACE_PAIRING, face_groups
 from .spot_frames import at_other_rate, in_truth_frames, run_fps, same_rate, unsure_rate, video_frames
 from .spot_videos import AmbiguousVideo, find_event_files, folder_video, resolver
 
@@ -120,31 +128,39 @@ def recognition(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
             "macro_precision": p, "macro_recall": r, "per_class": per}
 
 
+def _tps(truth: Sequence[Interval], spotted: Sequence[Spotted], threshold: float) -> int:
+    return sum(j is not None for t in TYPES for _, j, _ in match([iv for iv in truth if iv.type == t],
+                                                                  [s for s in spotted if s.type == t], threshold))
+
+
 def score(truth: LongVideoIndex, spotted: dict[str, list[Spotted]], kind: str = "all",
           threshold: float = IOU_THRESHOLD) -> dict[str, Any]:
     """Score a run: ``spotted`` maps each truth video name to its spotted intervals.
 
     Returns the headline figures of ``kind`` (micro, macro or all) at the top level, and
-    ``by_type`` (micro, macro, all) and ``videos`` (per-video counts) beside them.
+    ``by_type`` (micro, macro, all) and ``videos`` (per-video counts) beside them; where the truth names faces,
+    ``face_pairs`` ({video: {run face: truth face}}) and ``face_pairing`` (the rule) too.
     """
     if kind not in (*TYPES, "all"):
         raise InputError(f"--type {kind}: expected micro, macro or all")
     counts = {t: [0, 0, 0] for t in TYPES}  # tp, spotted, truth
     pairs: dict[str, list[tuple[str, str]]] = {t: [] for t in TYPES}
     videos: dict[str, dict[str, Any]] = {}
+    faces: dict[str, dict[str, str]] = {}
     for v in truth.videos:
-        found = spotted.get(v.name, [])
-        per_video = {}
-        for t in TYPES:
-            gt = [iv for iv in v.intervals if iv.type == t]
-            sp = [s for s in found if s.type == t]
-            m = match(gt, sp, threshold)
-            tp = [(i, j) for i, j, _ in m if j is not None]
-            counts[t][0] += len(tp)
-            counts[t][1] += len(sp)
-            counts[t][2] += len(gt)
-            pairs[t] += [(gt[j].label, sp[i].cls) for i, j in tp]
-            per_video[t] = {"tp": len(tp), "fp": len(sp) - len(tp), "fn": len(gt) - len(tp)}
+        per_video = {t: {"tp": 0, "fp": 0, "fn": 0} for t in TYPES}
+        tps = partial(_tps, threshold=threshold)  # a pair of faces' true positives
+        for truth_part, found in face_groups(v, spotted.get(v.name, []), tps, faces):
+            for t in TYPES:
+                gt = [iv for iv in truth_part if iv.type == t]
+                sp = [s for s in found if s.type == t]
+                tp = [(i, j) for i, j, _ in match(gt, sp, threshold) if j is not None]
+                counts[t][0] += len(tp)
+                counts[t][1] += len(sp)
+                counts[t][2] += len(gt)
+                pairs[t] += [(gt[j].label, sp[i].cls) for i, j in tp]
+                for k, n in (("tp", len(tp)), ("fp", len(sp) - len(tp)), ("fn", len(gt) - len(tp))):
+                    per_video[t][k] += n
         videos[v.name] = per_video
     by_type: dict[str, dict[str, Any]] = {}
     for t in (*TYPES, "all"):
@@ -159,8 +175,9 @@ def score(truth: LongVideoIndex, spotted: dict[str, list[Spotted]], kind: str = 
     warnings = [f"the runs' classes {', '.join(foreign)} are not labels of the truth "
                 f"({', '.join(sorted(labels)) or 'none'}): their true positives count as misrecognised"] \
         if foreign and labels else []
+    by_face = {"face_pairs": faces, "face_pairing": FACE_PAIRING} if faces else {}
     return {"type": kind, **{k: v for k, v in by_type[kind].items() if k != "per_class"},
-            "iou_threshold": threshold, "by_type": by_type, "videos": videos, "warnings": warnings}
+            "iou_threshold": threshold, "by_type": by_type, "videos": videos, **by_face, "warnings": warnings}
 
 
 # ---------------------------------------------------------------- reading runs
@@ -225,8 +242,9 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | No
     """Spotted intervals per truth video from the ``events.csv`` files under ``runs``.
 
     A file's video is its rows' ``video`` value, or, when it has no rows, what its folder names
-    (:func:`.spot_videos.folder_video`). Every file must belong to a truth video: one line of error otherwise. A truth video
-    without a file (a partial run) is not in the result, so :func:`score` counts its truth as missed, as the MEGC
+    (:func:`.spot_videos.folder_video`), matched to the truth's by the most specific name (:func:`.spot_videos.resolver`:
+    one two truth videos fit alike is an error). Every file must belong to a truth video: one line of error otherwise.
+    A truth video without a file (a partial run) is not in the result, so :func:`score` counts its truth as missed, as the MEGC
     protocol scores the whole set: one line in ``notes`` names those videos (without ``notes``, an error). A run of a copy at another frame rate than the truth's (a 25 or 60 fps
     re-encode), or of a variable-rate copy, has its events placed in the truth's frames by their seconds
     (:mod:`train.spot_frames`), one line in ``notes`` saying so. A file of a recording this copy of the dataset drops

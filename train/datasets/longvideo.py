@@ -7,8 +7,10 @@ label when the set has one). Readers:
 
 * ``annotations.csv`` of ``mpt-synth --long`` (:func:`read_annotations_csv`): columns ``video``
   (file name under ``ROOT/videos``), ``onset``, ``apex``, ``offset``, ``fps``, ``type``, ``label``,
-  ``action_units``; frame numbers are already 0-based indices. A video is named by its file's stem (``long_001``),
-  by its path as written where another file of the sheet shares the stem (``clip.mov`` beside ``clip.mkv``).
+  ``action_units``, optionally ``face`` (whose face, in a video of several people: the run's face IDs are paired
+  with them, :func:`train.spot_metrics.score`); frame numbers are already 0-based indices. A video is named by its
+  file's stem (``long_001``), by its path as written where another file of the sheet shares the stem (``clip.mov``
+  beside ``clip.mkv``).
 * the real spotting datasets in their distribution layouts (:func:`load_long_dataset`):
   ``casme2lv`` (CAS(ME)^2, :mod:`.casme2lv`), ``sammlv`` (SAMM long videos, :mod:`.sammlv`),
   ``casme3`` (CAS(ME)^3 part A long recordings, :mod:`.casme3lv`).
@@ -22,7 +24,7 @@ no image frames (never extracted, or not copied), which is no video of the set (
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
@@ -48,6 +50,7 @@ class Interval:
     type: str                 # "micro" | "macro"
     label: str = ""           # emotion class; "" when the set has none
     action_units: str = ""
+    face: str = ""            # whose face, where a sheet names faces (annotations.csv's face column); "" else
 
     @property
     def frames(self) -> int:
@@ -238,7 +241,7 @@ def finish(videos: dict[str, LongVideo], classes: list[str], dropped: dict[str, 
 
 # ---------------------------------------------------------------- annotations.csv (mpt-synth --long)
 CSV_COLUMNS = {k: (k,) for k in ("video", "onset", "apex", "offset", "fps", "type")}
-CSV_OPTIONAL = {"label": ("label",), "action_units": ("action_units", "action units")}
+CSV_OPTIONAL = {"label": ("label",), "action_units": ("action_units", "action units"), "face": ("face",)}
 
 
 def read_annotations_csv(path: str | Path) -> LongVideoIndex:
@@ -253,7 +256,8 @@ def read_annotations_csv(path: str | Path) -> LongVideoIndex:
     dropped: dict[str, int] = {}
     notes: dict[str, int] = {}
     labels: set[str] = set()
-    seen: dict[tuple, Any] = {}  # (video, onset, offset, type) -> the row that had it
+    seen: dict[tuple, Any] = {}  # (video, face, onset, offset, type) -> the row that had it
+    faces: dict[str, dict[str, int]] = {}  # video -> its faces ("" none named) -> the first row of each
     for row in read_sheet(path, CSV_COLUMNS, CSV_OPTIONAL):
         name = cell_text(row["video"])
         if not name:
@@ -281,7 +285,8 @@ def read_annotations_csv(path: str | Path) -> LongVideoIndex:
             text, frames[col] = cell_text(row[col]), as_int(row[col])
             if (text or col != "apex") and (frames[col] is None or frames[col] < 0):
                 raise row.error(name, f"{col} {text!r} is not a frame number (0-based, >= 0)")
-        key = (written, frames["onset"], frames["offset"], kind)
+        face = cell_text(row["face"])  # two people's movements in one video: each of its own face
+        key = (written, face, frames["onset"], frames["offset"], kind)
         if key in seen:
             raise row.error(name, f"the same interval {frames['onset']}..{frames['offset']} ({kind}) as row "
                                   f"{seen[key]}")
@@ -289,7 +294,12 @@ def read_annotations_csv(path: str | Path) -> LongVideoIndex:
         iv = interval_from_row(row, name, frames["onset"], frames["apex"], frames["offset"],
                                kind, label, cell_text(row["action_units"]), None, dropped, notes)
         if iv is not None:
-            v.intervals.append(iv)
+            v.intervals.append(replace(iv, face=face))
+            faces.setdefault(written, {}).setdefault(face, row.row)
+    for written, named in faces.items():  # a face for each row of a video, or for none: which face had the others?
+        if "" in named and len(named) > 1:
+            raise InputError(f"{path} row {named['']} ({written}): no face, where rows of its video name faces "
+                             f"({', '.join(sorted(f for f in named if f))}): give each row of it a face")
     stems: dict[str, int] = {}
     for v in videos.values():
         stems[v.name] = stems.get(v.name, 0) + 1
