@@ -92,8 +92,9 @@ REENCODED = [(50, 59), (99_900, 99_909)]  # the truth's 50..59 and 100 000..100 
     # the same images timed at 29.97 (108 000 frames): their numbers are the truth's, kept
     (29.97, HOUR, True, [(50, 59), (100_000, 100_009)], [(50, 59), (100_000, 100_009)], 2, None),
     (29.97, HOUR - 2, True, [(50, 59), (100_000, 100_009)], [(50, 59), (100_000, 100_009)], 2, None),  # 2 lost
-    # the truth's count not at hand: kept, as before, and said
+    # the truth's count not at hand, or the run's: kept, as before, and said
     (29.97, 107_892, False, REENCODED, REENCODED, 1, "were it a re-encode, they drift 3.6 s an hour"),
+    (29.97, None, True, REENCODED, REENCODED, 1, "no frame count of the truth recording and of the run's video"),
     (30.0, HOUR, True, [(50, 59), (100_000, 100_009)], [(50, 59), (100_000, 100_009)], 2, None),
     # more than 1 % off: placed by the seconds whether or not the count is known
     (25.0, 90_000, False, [(42, 49), (83_333, 83_341)], [(50, 59), (100_000, 100_009)], 2, "run at 25 fps"),
@@ -111,7 +112,8 @@ def test_a_run_at_29_97_fps_of_a_30_fps_truth_is_told_by_its_frame_count(tmp_pat
     index = LongVideoIndex([LongVideo("v", "s", 30.0, truth, video=tmp_path / "absent.mp4",
                                       frames=[Path("f.jpg")] * HOUR if known else None)], ["happiness"])
     notes: list[str] = []
-    got = read_runs([_hour_run(tmp_path, fps, events, {"source_frame_count": count})], index, notes)["v"]
+    summary = {"source_frame_count": count} if count else {}  # a summary from before source_frame_count
+    got = read_runs([_hour_run(tmp_path, fps, events, summary)], index, notes)["v"]
     assert [(s.onset, s.offset) for s in got] == placed
     assert score(index, {"v": got}, "micro")["tp"] == tp
     assert (said is None and notes == []) or (len(notes) == 1 and said in notes[0]), notes
@@ -141,7 +143,7 @@ def test_a_truth_videos_frame_count_is_its_headers(tmp_path):
         notes: list[str] = []
         run = _hour_run(tmp_path / video.stem, 29.97, [(2, 4)], {"source_frame_count": 7})
         assert [(s.onset, s.offset) for s in read_runs([run], index, notes)["v"]] == [(2, 4)]
-        assert len(notes) == note and all("frame count not at hand" in n for n in notes)
+        assert len(notes) == note and all("no frame count of the truth recording" in n for n in notes)
 
 
 @pytest.mark.parametrize("fps, truth_fps, same", [

@@ -13,7 +13,8 @@ or not (summary.json ``source_frame_count``): the same images, timed otherwise, 
 hold a count in proportion to the rates. A rate within 1 % of the truth's (29.97 fps of a 30 fps truth) is told so too:
 the same images keep their numbers, a re-encode (107 892 frames of an hour's 108 000) is placed by its seconds, where
 it drifted 3.6 s an hour; where the truth recording's frame count is not at hand (its video missing, no count in its
-header) the numbers are kept, as before, and a note says so (:func:`unsure_rate`).
+header), or the run's (a summary from before ``source_frame_count``), the numbers are kept, as before, and a note says
+so (:func:`unsure_rate`).
 """
 
 from __future__ import annotations
@@ -78,11 +79,23 @@ def same_images(summary: dict, truth_frames: int | None, fps: float | None = Non
     does not say)."""
     if not truth_frames:
         return False
+    other = truth_frames * fps / truth_fps if fps and truth_fps else truth_frames  # a re-encode's count
+    return any(abs(n - truth_frames) <= max(2, 0.002 * truth_frames) and abs(n - truth_frames) <= abs(n - other)
+               for n in _counts(summary))
+
+
+def _whole_count(summary: dict) -> bool:
+    """summary.json says how many frames the run's video holds: its ``source_frame_count``, or a complete run's
+    ``frames_read`` (a stopped run's says how far it read)."""
+    return _number(summary.get("source_frame_count")) is not None or (
+        summary.get("status") == "complete" and _number(summary.get("frames_read")) is not None)
+
+
+def _counts(summary: dict) -> list[float]:
+    """The run video's frame count as its summary.json says (:func:`same_images`): none, one or two to try."""
     held = summary.get("source_frame_count")
     counts = [held] + [summary.get("frames_read")] * (_number(held) is None or summary.get("status") == "complete")
-    other = truth_frames * fps / truth_fps if fps and truth_fps else truth_frames  # a re-encode's count
-    return any((n := _number(c)) is not None and abs(n - truth_frames) <= max(2, 0.002 * truth_frames)
-               and abs(n - truth_frames) <= abs(n - other) for c in counts)
+    return [n for n in map(_number, counts) if n is not None]
 
 
 def own_rate(summary: dict, truth_frames: int | None = None, truth_fps: float | None = None) -> float | None:
@@ -98,23 +111,23 @@ def own_rate(summary: dict, truth_frames: int | None = None, truth_fps: float | 
 def at_other_rate(summary: dict, truth_fps: float, truth_frames: int | None = None) -> bool:
     """The run's frames are numbered at another rate than the truth's ``truth_fps`` (a re-encode: its events, and how
     far it read, are placed in the truth's frames by their seconds), as its summary.json says: a rate more than 1 %
-    from the truth's, or any other rate where the truth recording's frame count ``truth_frames`` is known and the
-    run's is not it (:func:`same_images`; 29.97 fps of a 30 fps truth); a copy at the truth's rate whose timing varies
-    shows it only in its events (:func:`in_truth_frames`)."""
+    from the truth's, or any other rate where the truth recording's frame count ``truth_frames`` and the run's are
+    known and are not one (:func:`same_images`; 29.97 fps of a 30 fps truth); a copy at the truth's rate whose timing
+    varies shows it only in its events (:func:`in_truth_frames`)."""
     fps = own_rate(summary, truth_frames, truth_fps)
     return fps is not None and not same_rate(fps, truth_fps) and (
-        bool(truth_frames) or abs(fps - truth_fps) > 0.01 * truth_fps)
+        abs(fps - truth_fps) > 0.01 * truth_fps or bool(truth_frames and _whole_count(summary)))
 
 
 def unsure_rate(summary: dict, truth_fps: float, truth_frames: int | None = None) -> str | None:
     """Why a run's frame numbers are kept though its rate is not the truth's (within 1 % of it, the truth recording's
-    frame count not known to compare, :func:`at_other_rate`): the same images timed otherwise keep their numbers, a
+    frame count or the run's not known to compare, :func:`at_other_rate`): the same images timed otherwise keep their numbers, a
     re-encode's drift by the rates' difference. None where the numbers are known to be the truth's, or are placed."""
     fps = own_rate(summary, truth_frames, truth_fps)
     if fps is None or same_rate(fps, truth_fps) or at_other_rate(summary, truth_fps, truth_frames):
         return None
-    return (f"run at {fps:g} fps, the truth's {truth_fps:g}, and the truth recording's frame count not at hand to "
-            f"compare with the run's: its frame numbers kept (the same images timed otherwise); were it a re-encode, "
+    return (f"run at {fps:g} fps, the truth's {truth_fps:g}, and no frame count of the truth recording and of the "
+            f"run's video at hand to compare: its frame numbers kept (the same images timed otherwise); were it a re-encode, "
             f"they drift {abs(1 - truth_fps / fps) * 3600:.1f} s an hour")
 
 
