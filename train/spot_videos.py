@@ -4,7 +4,7 @@
 A truth video is known by its name, its aliases (the paths a reader knows it by) and its own file's path; each is
 matched by its tails, longest first, with then without a video file's extension (:func:`_keys`). The first of the
 run's keys a truth video has decides: one video, that one; two or more, :class:`AmbiguousVideo` (``clip.mp4`` of a
-truth of ``a/clip.mp4`` and ``b/clip.mp4``), where a vaguer key was taken before.
+truth of ``a/clip.mp4`` and ``b/clip.mp4``), never passed over for a vaguer key.
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ class AmbiguousVideo(InputError):
 
     def __init__(self, value: str, names: Sequence[str]):
         self.value, self.names = value, sorted(names)
-        super().__init__(f"video {value!r} fits the truth videos {' and '.join(self.names)} alike: run each of them "
-                         "into a folder of its own name, or give the runs' events their videos' whole paths")
+        super().__init__(f"video {value!r} fits the truth videos {' and '.join(self.names)} alike: run mpt-live on "
+                         "the truth's own files (their paths tell them apart), or on copies named as the truth names "
+                         "them")
 
 
 def _keys(name: str) -> list[str]:
