@@ -4,7 +4,12 @@
 faces near the camera (webcams, close interview shots). While a frame shows fewer faces than ``--max-faces``
 asks for (with 0: on any frame), the full-range model looks at that frame too, on the first such frame and
 then at most every :data:`PROBE_EVERY_S` seconds (the whole frame, and its square tiles when the frame is
-wide, as the tracker searches it: :mod:`mpt_live.tiles`). When full-range finds more faces than are being
+wide, as the tracker searches it: :mod:`mpt_live.tiles`). It also looks at a frame where short-range lost a small
+face, one tracked on the frame before whose box is at most :data:`SMALL_SHARE` of the square short-range sees it in
+(the edge of its range), at most every :data:`LOST_EVERY_S`: short-range keeps losing and re-finding such a face (a
+face ~140 px tall in a 1920x1080 frame, scored about 0.5: found in 108 of 240 frames, under 4 IDs; issue 12), where
+the first look, at a frame on which short-range still had it, found no face more, and the next came 5 s later. A
+close face that leaves costs no such look. When full-range finds more faces than are being
 tracked, one of them where no tracked face is, the find must hold on the next :data:`CONFIRM_FRAMES` frames:
 full-range finds that face again on each (near where it was, about its size, its score above the detector's
 threshold) and short-range still does not track it. Then the run switches to full-range for good: the
@@ -45,6 +50,8 @@ from .tracks import FaceTracker, TrackedFace
 DETECTORS = ("auto", "short", "full")
 NAMES = {"short": "short-range", "full": "full-range"}
 PROBE_EVERY_S = 5.0  # auto: full-range looks at a frame short of faces at most this often
+LOST_EVERY_S = 1.0  # ... and at a frame where short-range lost a small face at most this often
+SMALL_SHARE = 0.2  # a face this share of short-range's square input or less (its box side) is at the edge of its range
 MIN_EYE_PX = 36  # eye distance (frame px) below which a face is too small to analyse (a face ~90 px tall)
 MIN_FRAMES = 10  # a face is called too small only when it was tracked this many frames (not a passing false find)
 CONFIRM_FRAMES = 2  # auto: full-range's find must hold on this many following frames before the run switches
@@ -68,6 +75,7 @@ class _Find:
     faces: list[Detection]
     had: int  # faces tracked when it was found
     found: int  # faces full-range found
+    lost: bool = False  # looked at because short-range lost a small face (LOST_EVERY_S)
     held: int = 0  # following frames it held on
 
 
@@ -89,7 +97,7 @@ class FaceWatch:
         self.max_faces = int(max_faces)
         self.max_faces_given = bool(max_faces_given)
         self.switched_s: float | None = None
-        self._found = (0, 0)  # faces tracked and faces full-range found when it switched
+        self._found = (0, 0, False)  # faces tracked and found by full-range when it switched; after a loss
         self.probes = 0
         self.unconfirmed = 0  # auto: full-range finds that did not hold on the next frames (no switch)
         self._find: _Find | None = None
@@ -98,7 +106,8 @@ class FaceWatch:
         self.aligner = FaceAligner(model=self.used, **self._args)
         self._full: FaceAligner | None = None
         self._short: FaceAligner | None = self.aligner if self.used == "short" else None
-        self._probe_t = -math.inf
+        self._probe_t = self._lost_t = -math.inf
+        self._small: set[int] = set()  # IDs of the small faces tracked on the latest frame (SMALL_SHARE)
         self._eyes: dict[int, list[float]] = {}  # face ID -> [frames, frames below MIN_EYE_PX, sum of eye px]
 
     def see(self, image: np.ndarray, t: float, faces: list[TrackedFace], tracker: FaceTracker) -> None:
@@ -113,6 +122,8 @@ class FaceWatch:
             e[2] += eye
         if self.asked != "auto" or self.used == "full":
             return
+        lost = bool(self._small - {f.id for f in faces})  # a small face of the latest frame is not on this one
+        self._small = {f.id for f in faces if _small(f.face.box, image.shape)}
         # short-range's tentative faces (found, not confirmed yet: mpt_live/tracks.py) count as found here
         boxes = [f.face.box for f in faces] + tracker.pending()
         if self._find is not None:
@@ -120,14 +131,18 @@ class FaceWatch:
             return
         if self.max_faces and len(boxes) >= self.max_faces:
             return
-        if 0 <= t - self._probe_t < PROBE_EVERY_S:
+        lost = lost and not 0 <= t - self._lost_t < LOST_EVERY_S
+        if lost:
+            self._lost_t = t  # short-range lost a face at the edge of its range: does full-range still see it?
+        elif 0 <= t - self._probe_t < PROBE_EVERY_S:
             return
-        self._probe_t = t
+        else:
+            self._probe_t = t
         self.probes += 1
         found = self._look(image, t)
         new = [d for d in found if not _tracked(d, boxes)]
         if new and min(len(found), self.max_faces or len(found)) > len(boxes):
-            self._find = _Find(new, len(boxes), len(found))
+            self._find = _Find(new, len(boxes), len(found), lost)
 
     def _full_range(self) -> FaceAligner:
         if self._full is None:
@@ -192,14 +207,17 @@ class FaceWatch:
             self.used, self.switched_s = "full", float(t)
             self.aligner, tracker.aligner = full, full
             tracker.search_now()  # the faces full-range found are tracked from the next frame
-            self._found = (find.had, find.found)
+            self._found = (find.had, find.found, find.lost)
 
     def reason(self) -> str:
         """One line: which detector ran and why."""
         if self.asked != "auto":
             return f"{NAMES[self.used]} (--detector {self.asked})"
         if self.switched_s is not None:
-            had, found = self._found
+            had, found, lost = self._found
+            if lost:
+                return (f"full-range from {clock(self.switched_s)} (auto: short-range lost a small face that "
+                        f"full-range found there and on the next {CONFIRM_FRAMES} frames)")
             return (f"full-range from {clock(self.switched_s)} (auto: short-range tracked {had} "
                     f"face{'s' * (had != 1)} where full-range found {found})")
         if not self.probes:
@@ -246,6 +264,14 @@ class FaceWatch:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _small(box: tuple[int, int, int, int], shape: tuple[int, ...]) -> bool:
+    """Whether a face's box is at most :data:`SMALL_SHARE` of the square short-range sees it in: a wide frame's tile
+    (as tall as the frame's short side: :mod:`mpt_live.tiles`), else the whole frame squeezed to a square."""
+    h, w = int(shape[0]), int(shape[1])
+    side = min(h, w) if is_wide(shape) else max(h, w)
+    return max(box[2], box[3]) <= SMALL_SHARE * side
 
 
 def _tracked(d: Detection, boxes: list[tuple[int, int, int, int]]) -> bool:

@@ -165,3 +165,59 @@ def test_a_faint_face_short_range_found_keeps_auto_on_short_range(faces_dir):
             first = f.t if faces and first is None else first
     assert watch.used == "short" and watch.probes >= 1, watch.reason()
     assert ids == {0} and first is not None and first <= CONFIRM_S + 0.2
+
+
+def _stage(path: Path, detector: str = "auto", max_faces: int = 2) -> tuple[object, list[set[int]]]:
+    """The session's face stage over ``path`` (FaceWatch and FaceTracker with SFace): the watch and each frame's IDs."""
+    from mpt_live.face_watch import FaceWatch
+    from mpt_live.identity import FaceEmbedder
+    from mpt_live.tracks import FaceTracker
+
+    ids = []
+    with VideoFile(path) as src, FaceWatch(detector, max_faces, False) as watch:
+        tracker = FaceTracker(watch.aligner, max_faces, FaceEmbedder(), vouch=watch.vouch)
+        for f in src:
+            faces, _ = tracker.update(f.image, f.t)
+            watch.see(f.image, f.t, faces, tracker)
+            ids.append({x.id for x in faces})
+    return watch, ids
+
+
+def test_a_small_face_short_range_loses_switches_auto_to_full_range_and_keeps_its_id(faces_dir, tmp_path):
+    """A face ~140 px tall in a 1920x1080 frame (the new-user trial's tiny1080.mp4, issue 12): short-range scores it
+    about 0.55 and loses it on frame 4. Before, full-range had looked on frame 0 only (short-range had the face
+    then) and not for 5 s after: the face was missing until short-range found it again, under new IDs. Now the loss
+    of a face that small is looked at: full-range finds it there and on the next frames, and the run switches."""
+    side, n = 176, 16
+    frames = _square(faces_dir / "videos" / "liveportrait_d3_expressive.mp4", n)
+    path = tmp_path / "tiny.mp4"
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (1920, 1080))
+    for img in frames:
+        frame = np.full((1080, 1920, 3), 128, np.uint8)
+        frame[498:498 + side, 896:896 + side] = cv2.resize(img, (side, side), interpolation=cv2.INTER_AREA)
+        out.write(frame)
+    out.release()
+    watch, ids = _stage(path)
+    assert watch.used == "full", watch.reason()
+    assert watch.reason().startswith("full-range from 0.20 s (auto: short-range lost a small face"), watch.reason()
+    assert sum(bool(i) for i in ids) >= n - 3 and set().union(*ids) == {0}, ids
+    assert watch.face_figures(0)["too_small"] < 0.5 and not watch.warnings("tiny.mp4")
+
+
+def test_a_close_face_short_range_loses_costs_no_extra_full_range_look(faces_dir, tmp_path):
+    """A webcam's close face that leaves, comes back and leaves again a second later (5 frames/s): losses, but of a
+    face well inside short-range's range, so full-range looks only as before (on the first frame short of faces, then
+    5 s later); the same losses of a small face are each looked at (the test above)."""
+    path = _room(tmp_path / "close.mp4", [(faces_dir / "videos" / "liveportrait_d6.mp4", 480, (320, 240))],
+                 n=12, size=(640, 480))
+    cap, frames = cv2.VideoCapture(str(path)), []
+    while (got := cap.read())[0]:
+        frames.append(got[1])
+    cap.release()
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 5.0, (640, 480))
+    for i, img in enumerate(frames):
+        out.write(np.full_like(img, 90) if i in (3, 4, 8, 9, 10, 11) else img)  # away at 0.6 s and from 1.6 s
+    out.release()
+    watch, ids = _stage(path, max_faces=1)
+    assert ids[2] == ids[5] == {0} and not ids[3] and not ids[8], ids
+    assert watch.used == "short" and watch.probes == 1, watch.reason()
