@@ -197,7 +197,11 @@ class MPTRuntime:
                               if isinstance(v, (int, float)) and not isinstance(v, bool) and "second" not in k)[:80]
         # named as LOSO's: after '(full)' they read as the deployed model's own figures on its training clips
         how = "; ".join(x for x in (self.protocol, f"LOSO {shown}" if shown else "") if x)
-        trained = f"{self.dataset} ({how})" if self.dataset and how else self.dataset or how
+        # a demo model's dataset is the layout its semi-synthetic clips were written in (mpt-synth writes CASME II's),
+        # not the data it learned from: 'trained on casme2 (full)' beside '[DEMO model: synthetic training data]'
+        # read as both
+        data = f"semi-synthetic clips laid out as {self.dataset}" if self.demo and self.dataset else self.dataset
+        trained = f"{data} ({how})" if data and how else data or how
         if trained:
             parts.append(f"trained on {trained}{self.metrics_note}")
         elif self.metrics_note:

@@ -98,6 +98,10 @@ def test_describe_is_one_line(tmp_path: Path) -> None:
     assert "\n" not in line
     for part in ("d.onnx", "vit_test", "fp32", "happiness", "4 frames", "32px", "CPU", "1 thread", "DEMO"):
         assert part in line
+    # the demo model's dataset names the layout of its semi-synthetic clips (mpt-synth), not real CASME II clips
+    assert "trained on semi-synthetic clips laid out as casme2 (loso; " in line and "trained on casme2" not in line, line
+    real = MPTRuntime(make_model(tmp_path / "r.onnx", meta()), device="cpu", threads=1).describe()
+    assert "trained on casme2 (loso; " in real and "synthetic" not in real, real
 
 
 @pytest.mark.parametrize("batch", [1, 3, 20])
