@@ -62,7 +62,7 @@ def test_tables_written_with_failures_and_paper_figures(pt, tmp_path, monkeypatc
     def fake(cmd, run_dir, log):
         calls.append(cmd)
         if "--backbone-weights" in cmd and cmd[cmd.index("--backbone-weights") + 1] == "timm":
-            return {"error": "exit 2: mpt-train: error: could not fetch pretrained weights"}
+            return {"error": "exit 2: error: could not fetch pretrained weights"}
         k = cmd.count("--prompts") and int(cmd[cmd.index("--prompts") + 1])
         return {"acc": 0.5 + 0.01 * k, "uf1": 0.4, "uar": 0.45, "n": 30, "train_seconds": 1.0,
                 "config": {"model": {"trainable_parameters": 1_500_000}}}
@@ -112,7 +112,7 @@ def test_failed_run_recorded_and_reported_without_training(pt, tmp_path):
     """A failing mpt-train leaves RUN/failed.json with the gist of its one-line error; --report builds
     the tables from what the runs left (metrics or failures) and trains nothing."""
     run_dir, log = tmp_path / "out" / "runs" / "prompts-1", tmp_path / "out" / "logs" / "prompts-1.log"
-    fail = [sys.executable, "-c", "import sys; print('mpt-train: error: --backbone x: could not fetch "
+    fail = [sys.executable, "-c", "import sys; print('error: --backbone x: could not fetch "
             "pretrained weights for x (OSError: offline)'); sys.exit(2)"]
     m = pt.run_one(fail, run_dir, log)
     assert m == pt.recorded(run_dir) == {

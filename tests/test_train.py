@@ -350,7 +350,7 @@ def test_full_protocol_window_mode_class_weighted(easy, tmp_path):
 
 def _one_error_line(output: str) -> bool:
     lines = [ln for ln in output.strip().splitlines() if ln.strip()]
-    return (len(lines) == 1 and lines[0].startswith("mpt-train: error: ")
+    return (len(lines) == 1 and lines[0].startswith("error: ")
             and "Traceback" not in output)
 
 
@@ -973,7 +973,7 @@ def test_a_full_disk_is_one_line_naming_the_file(tmp_path, monkeypatch, protocol
              ("loso", "preprocessing"): f"go on: no fold had started ({kept}; the rerun prepares the rest)"}[
         protocol, stage]
     assert [ln for ln in r.output.splitlines() if ln.strip()] == [
-        f"mpt-train: error: {npz}: not written (No space left on device); free some space and rerun the same "
+        f"error: {npz}: not written (No space left on device); free some space and rerun the same "
         f"command to {rerun}"], r.output
 
 
@@ -983,7 +983,7 @@ def test_counts_far_beyond_the_machine_are_refused(tmp_path, option):
     torch): the machine ran out of memory."""
     r = runner.invoke(app, [*ARGS, "--data", str(tmp_path), "--out", str(tmp_path / "run"), option, "100000"])
     assert r.exit_code == 2 and isinstance(r.exception, SystemExit), (r.exit_code, r.exception)
-    assert f"mpt-train: error: {option} 100000: more than 4" in r.output, r.output
+    assert f"error: {option} 100000: more than 4" in r.output, r.output
 
 
 def test_a_cache_that_is_a_file_is_one_line(tmp_path):
@@ -994,7 +994,7 @@ def test_a_cache_that_is_a_file_is_one_line(tmp_path):
                             "--cache", str(tmp_path / "cache")])
     assert r.exit_code == 2 and isinstance(r.exception, SystemExit), (r.exit_code, r.exception)
     assert [ln for ln in r.output.splitlines() if ln.strip()] == [
-        f"mpt-train: error: --cache {tmp_path / 'cache'}: is a file, expected a folder"], r.output
+        f"error: --cache {tmp_path / 'cache'}: is a file, expected a folder"], r.output
 
 
 def test_casme3_label_set_reaches_its_loader_and_only_casme3_takes_one(tmp_path, monkeypatch):

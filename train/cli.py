@@ -116,7 +116,7 @@ Vpt = Enum("Vpt", {k: k for k in ("none", "shallow", "deep")}, type=str)
 
 def _fail(msg: str, code: int = 2) -> None:
     Console(stderr=True, highlight=False, soft_wrap=True).print(
-        f"mpt-train: error: {' '.join(str(msg).split())}", markup=False)
+        f"error: {' '.join(str(msg).split())}", markup=False)
     raise typer.Exit(code)
 
 
