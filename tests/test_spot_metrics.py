@@ -795,11 +795,16 @@ def _hits(first: str, second: str) -> list[dict]:
      {"a/clip.mov": 1, "b/clip.mov": 1}),
     (("a/clip.mp4", "b/clip.mp4"), {"run/clip": [], "run/clip_2": _hits("b/clip.mp4", "b/clip.mp4")[1:],
                                     "summary": "/data/videos/a/clip.mp4"}, {"a/clip.mp4": 0, "b/clip.mp4": 1}),
+    # as mpt-live writes them: a file's name only in its events, its batch folder (DIR's folders mirrored) says which
+    (("a/clip.mp4", "b/clip.mp4"), {"run/a/clip": _hits("clip.mp4", "clip.mp4")[:1],
+                                    "run/b/clip": _hits("clip.mp4", "clip.mp4")[1:]}, {"a/clip.mp4": 1, "b/clip.mp4": 1}),
     # a name both fit: refused, naming the run's file and both truth videos
     (("clip.mov", "clip.mkv"), {"run": _hits("clip.mp4", "clip.mkv")}, "run/events.csv: video 'clip.mp4' fits the "
      "truth videos clip.mkv and clip.mov alike"),
     (("a/clip.mp4", "b/clip.mp4"), {"run": _hits("/elsewhere/clip.mp4", "b/clip.mp4")},
      "run/events.csv: video '/elsewhere/clip.mp4' fits the truth videos a/clip.mp4 and b/clip.mp4 alike"),
+    (("a/clip.mp4", "b/clip.mp4"), {"run/x": _hits("clip.mp4", "clip.mp4")[:1]},  # nor does its folder say
+     "run/x/events.csv: video 'clip.mp4' fits the truth videos a/clip.mp4 and b/clip.mp4 alike"),
     (("a/clip.mp4", "b/clip.mp4"), {"run/clip": [], "run/b": _hits("b/clip.mp4", "b/clip.mp4")[1:]},
      "run/clip: video 'clip' fits the truth videos a/clip.mp4 and b/clip.mp4 alike"),
 ])
@@ -892,3 +897,18 @@ def test_the_face_column_of_annotations_csv(tmp_path):
     res = CliRunner().invoke(app, ["spot", "--truth", str(sheet), "--runs", str(run)])
     assert res.exit_code == 2 and "Traceback" not in res.output
     assert f"{sheet} row 3 (duo.mp4): no face, where rows of its video name faces (0)" in " ".join(res.output.split())
+
+
+def test_a_bare_file_name_two_truth_videos_share_is_settled_by_the_runs_summary_source(tmp_path):
+    # mpt-live writes only the file's name in events.csv; its summary.json's source is the whole path it read
+    sheet = _two_clips(tmp_path, "a/clip.mp4", "b/clip.mp4")
+    for folder, row, source in (("r1", 0, "a/clip.mp4"), ("r2", 1, "b/clip.mp4")):
+        _events(tmp_path / "run" / folder, _hits("clip.mp4", "clip.mp4")[row:row + 1])
+        (tmp_path / "run" / folder / "summary.json").write_text(json.dumps(
+            {"status": "complete", "source": str(tmp_path / "bench" / source)}))
+    res = CliRunner().invoke(app, ["spot", "--truth", str(sheet), "--runs", str(tmp_path / "run"), "--out",
+                                   str(tmp_path / "s.json")])
+    assert res.exit_code == 0, res.output
+    got = json.loads((tmp_path / "s.json").read_text())["videos"]
+    assert {v: (c["micro"]["tp"], c["micro"]["fp"]) for v, c in got.items()} == {"a/clip.mp4": (1, 0),
+                                                                                 "b/clip.mp4": (1, 0)}

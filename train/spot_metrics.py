@@ -40,7 +40,7 @@ from .datasets.sheets import first_of
 from .run_state import failed_videos, not_reached, run_problem, run_tree, unfinished_line, with_failed, without_events
 from .spot_faces import FACE_PAIRING, face_groups
 from .spot_frames import at_other_rate, in_truth_frames, run_fps, same_rate, unsure_rate, video_frames
-from .spot_videos import AmbiguousVideo, find_event_files, folder_video, resolver
+from .spot_videos import AmbiguousVideo, find_event_files, folder_video, resolver, run_resolver
 
 IOU_THRESHOLD = 0.5
 REQUIRED = ("video", "onset_frame", "offset_frame", "type")
@@ -289,9 +289,10 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | No
                 raise InputError(f"{f}: from a run that did not finish (summary.json: status {problem[1]}); its events "
                                  "cover only part of the video: run it again")
             rows = read_events(f, whole_lines=summary.get("status") != "complete")
+            res = run_resolver(resolve, f.parent, run, summary)  # a file name two truth videos share: its folder says
             try:
-                names = {resolve(s.video) for s in rows} if rows else {folder_video(f.parent, run, resolve, summary)}
-                left = {dropped(s.video) for s in rows if resolve(s.video) is None} if rows else \
+                names = {res(s.video) for s in rows} if rows else {folder_video(f.parent, run, resolve, summary)}
+                left = {dropped(s.video) for s in rows if res(s.video) is None} if rows else \
                     {folder_video(f.parent, run, dropped, summary)} if None in names else set()
             except AmbiguousVideo as e:
                 raise InputError(f"{f}: {e}") from None
@@ -303,7 +304,7 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | No
                     raise InputError(f"{f}: no events, and neither its folder ({f.parent.name!r}) nor a summary.json "
                                      f"beside it names a truth video ({len(truth.videos)} videos, e.g. "
                                      f"{truth.videos[0].name})")
-                bad = next(s.video for s in rows if resolve(s.video) is None)
+                bad = next(s.video for s in rows if res(s.video) is None)
                 raise InputError(f"{f}: video {bad!r} is not in the truth ({len(truth.videos)} videos, "
                                  f"e.g. {truth.videos[0].name})")
             for name in names:
@@ -317,7 +318,7 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | No
                 elif summary.get("status") == "complete":
                     complete.add(name)
             for name in names:
-                placed, why = in_truth_frames([s for s in rows if resolve(s.video) == name], f.parent, rates[name],
+                placed, why = in_truth_frames([s for s in rows if res(s.video) == name], f.parent, rates[name],
                                               summary, held(name, summary))
                 out[name] += placed
                 # events placed by their seconds, or none to say so of a run at another rate: how far it read too

@@ -26,9 +26,9 @@ class AmbiguousVideo(InputError):
 
     def __init__(self, value: str, names: Sequence[str]):
         self.value, self.names = value, sorted(names)
-        super().__init__(f"video {value!r} fits the truth videos {' and '.join(self.names)} alike: run mpt-live on "
-                         "the truth's own files (their paths tell them apart), or on copies named as the truth names "
-                         "them")
+        super().__init__(f"video {value!r} fits the truth videos {' and '.join(self.names)} alike, and neither the run's "
+                         "folder nor its summary.json's source tells which: give each video's run a folder named as the "
+                         "truth names it (mpt-live --video DIR mirrors DIR's folders), or run on copies named apart")
 
 
 def _keys(name: str) -> list[str]:
@@ -103,3 +103,27 @@ def folder_video(folder: Path, run: Path, resolve, summary: dict) -> str | None:
     if unsure is not None:
         raise InputError(f"{folder}: {unsure}")
     return None
+
+
+def run_resolver(resolve, folder: Path, run: Path, summary: dict):
+    """``resolve`` for the events of one run ``folder``: mpt-live writes a video file's name only in events.csv, so a
+    name two truth videos share (``clip.mp4`` of ``a/clip.mp4`` and ``b/clip.mp4``) is settled by the run's folder below
+    ``run`` or its summary.json's ``source`` (:func:`folder_video`) where that names one of them; each value resolved
+    once."""
+    known: dict[str, str | None] = {}
+
+    def res(value: str) -> str | None:
+        if value not in known:
+            try:
+                known[value] = resolve(value)
+            except AmbiguousVideo as e:
+                try:
+                    alt = folder_video(folder, run, resolve, summary)
+                except InputError:
+                    alt = None
+                if alt not in e.names:
+                    raise
+                known[value] = alt
+        return known[value]
+
+    return res
