@@ -153,7 +153,7 @@ def run_warnings(session: Session) -> list[str]:
     name, spec = session.name, session.spec
     out = [session.model.warning] if session.model.warning else []
     out += list(getattr(session.source, "warnings", None) or []) + spec.rate_warning(name, session.fps)
-    stopped = bool(session.interrupted or session.error)
+    stopped = bool(session.stopped or session.interrupted or session.error)  # q/Esc too: not the video's fault
     out += session.figures.warnings(name, spec.window_s, session.runtime is not None, session.cfg.detector, stopped)
     return out + (session.watch.warnings(name) if session.watch else []) + too_short_to_spot(
         name, session.states.values(), stopped=stopped)

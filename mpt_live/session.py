@@ -110,6 +110,7 @@ class Session:
         self.faces: list[TrackedFace] = []  # the faces of the latest frame
         self.figures = RunFigures()  # counts, labels and timings of the run
         self.interrupted = False
+        self.stopped = False  # ended before its source did: q/Esc, --max-seconds, a signal (interrupted) or an error
         self.error: str | None = None
         self._tracker: FaceTracker | None = None
         self._new_events: deque[EventResult] = deque()
@@ -164,6 +165,7 @@ class Session:
                     if self.on_frame is not None:
                         self.on_frame(frame, self.faces)
                     if cfg.max_seconds is not None and time.monotonic() - self._started >= cfg.max_seconds:
+                        self.stopped = True
                         break
                 self._close_faces(worker, time.monotonic())
                 for r in worker.drain():
@@ -172,12 +174,12 @@ class Session:
             except GeneratorExit:  # the consumer stopped iterating: nothing more to hand out
                 raise
             except (StopSession, KeyboardInterrupt) as e:
-                self.interrupted = isinstance(e, KeyboardInterrupt)
+                self.interrupted, self.stopped = isinstance(e, KeyboardInterrupt), True
                 yield from self._settle(worker)
                 if self.interrupted:
                     raise
             except BaseException as e:
-                self.error = f"{type(e).__name__}: {e}"
+                self.error, self.stopped = f"{type(e).__name__}: {e}", True
                 yield from self._settle(worker)
                 raise
 

@@ -427,3 +427,21 @@ def test_model_worker_two_workers_keep_submission_order(live):
     frames = [r.frame for r in res]
     assert frames == sorted(frames) and frames[-1] == 15
     assert len(frames) == 16 if not live else len(frames) + p.dropped == 16
+
+
+def test_a_run_quit_with_q_is_not_called_too_short_to_spot(faces_dir):
+    # q/Esc (StopSession) after 1 s of an 8 s video: the warnings said the recording was too short to spot movements,
+    # as of a video that ends there, and blamed the video for the windows it never classified
+    from mpt_live.run_summary import run_warnings
+    from mpt_live.session import Session, StopSession
+
+    def on_frame(frame, faces):
+        if frame.t >= 1.0:
+            raise StopSession
+
+    with VideoFile(faces_dir / "videos" / "evm_face_still.mp4") as src, \
+            Session(src, None, SessionConfig(stride=4), on_frame=on_frame) as session:
+        list(session)
+    assert session.stopped and not session.interrupted
+    said = [w for w in run_warnings(session) if "spotter" in w or "spot movements" in w]
+    assert len(said) == 1 and "stopped before the spotter could judge a frame" in said[0], run_warnings(session)
