@@ -103,5 +103,8 @@ class DamagedFrames:
         at = ["at the start" if math.isnan(t) else f"before {clock(t)}" for t in self.after]
         where = at[0] if len(at) == 1 else f"in {len(at)} stretches, {at[0]} to {at[-1]}"
         span = f" ({clock(self.seconds)} of video)" if self.seconds else ""
-        return [f"{name}: {self.count} frames could not be decoded (the file is damaged there), {where}{span}; the "
-                "frames after them were read"]
+        # frames lost only at the start are also what a recording begun between keyframes (a stream joined, a cut
+        # copy) reads as: said so, not called damage alone
+        begun = " (or the recording began between keyframes)" if all(math.isnan(t) for t in self.after) else ""
+        return [f"{name}: {self.count} frames could not be decoded (the file is damaged there){begun}, {where}{span}; "
+                "the frames after them were read"]

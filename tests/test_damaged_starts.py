@@ -59,8 +59,9 @@ def test_a_lost_first_keyframe_is_counted_as_the_frames_it_took(lost_keyframe, d
     assert len(frames) == len(times) - GOP and v.error is None
     assert all(f.t == pytest.approx(times[_digest(f.image)], abs=1e-6) for f in frames)
     assert v.damaged == GOP
-    assert _damage_warnings(v.warnings) == [(f"{clip}: {GOP} frames could not be decoded (the file is damaged there), "
-                                             "at the start (4.00 s of video); the frames after them were read")]
+    assert _damage_warnings(v.warnings) == [(f"{clip}: {GOP} frames could not be decoded (the file is damaged there) "
+                                             "(or the recording began between keyframes), at the start (4.00 s of "
+                                             "video); the frames after them were read")]
 
 
 def test_a_lost_first_keyframe_of_an_mpeg_ts_is_warned_of_and_timed(lost_keyframe):

@@ -224,7 +224,7 @@ def test_a_long_damaged_start_is_read_alike_by_the_run_and_the_training_readers(
     with VideoFile(clip) as v:
         frames = list(v)
     assert len(frames) == 60 and frames[0].t == pytest.approx(5.0) and v.error is None
-    assert any("could not be decoded (the file is damaged there), at the start" in w for w in v.warnings)
+    assert any("could not be decoded (the file is damaged there) (or the recording began between keyframes), at the start" in w for w in v.warnings)
 
 
 class _CountedReads:
@@ -296,8 +296,8 @@ def test_a_damaged_start_longer_than_patience_is_read_on_by_opencv_and_counted(t
     assert asked == [pyav_capture.PATIENCE] and not pyav_capture.READ_BY_PYAV  # PyAV decoded none
     assert len(frames) == len(want) == 40 and all(np.array_equal(f.image, w) for f, w in zip(frames, want))
     assert frames[0].t == pytest.approx(320 / 30) and v.damaged == 320 and v.error is None
-    assert v.warnings == [(f"{clip}: 320 frames could not be decoded (the file is damaged there), at the start "
-                           "(10.67 s of video); the frames after them were read")]
+    assert v.warnings == [(f"{clip}: 320 frames could not be decoded (the file is damaged there) (or the "
+                           "recording began between keyframes), at the start (10.67 s of video); the frames after them were read")]
 
 
 def _count_opens(monkeypatch) -> tuple[list, list]:
