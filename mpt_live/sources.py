@@ -224,7 +224,9 @@ class VideoFile:
             self._cap.release()
             raise InputError(error)
         self.warnings += notes
-        if isinstance(self._cap, PyAVCapture):  # said once, with the file's other warnings
+        # said once, with the file's other warnings: where OpenCV failed on it (now, or earlier in this process), not
+        # for a PyAV capture a caller chose
+        if isinstance(self._cap, PyAVCapture) and (self._opencv_failed[0] is not None or read_by_pyav(self.path)):
             self.warnings.append(decoded_note(self.name, probe, *self._opencv_failed))
         self._probe = probe
         self.error: str | None = None

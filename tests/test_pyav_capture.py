@@ -297,7 +297,19 @@ def test_a_damaged_start_longer_than_patience_is_read_on_by_opencv_and_counted(t
     assert len(frames) == len(want) == 40 and all(np.array_equal(f.image, w) for f, w in zip(frames, want))
     assert frames[0].t == pytest.approx(320 / 30) and v.damaged == 320 and v.error is None
     assert v.warnings == [(f"{clip}: 320 frames could not be decoded (the file is damaged there) (or the "
-                           "recording began between keyframes), at the start (10.67 s of video); the frames after them were read")]
+                           "recording began between keyframes), at the start (10.67 s of video); the frames after "
+                           "them were read")]
+
+
+def test_a_pyav_capture_a_caller_chose_is_not_said_to_be_undecodable_by_opencv(tmp_path):
+    # VideoFile(p, capture=PyAVCapture(p)) of a plain H.264 file said OpenCV had decoded none of its frames
+    from mpt_live.sources import VideoFile
+
+    clip = tmp_path / "plain.mp4"
+    fk.ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x120:r=30:d=1", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(clip))
+    with VideoFile(clip, capture=PyAVCapture(clip)) as v:
+        assert len(list(v)) == 30
+    assert not [w for w in v.warnings if "PyAV decodes it instead" in w], v.warnings
 
 
 def _count_opens(monkeypatch) -> tuple[list, list]:
