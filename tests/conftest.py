@@ -36,20 +36,38 @@ def bench_script(name: str) -> Iterator[ModuleType]:
 
 
 @pytest.fixture
-def run_main(monkeypatch, capsys):
+def run_main(monkeypatch, capfd):
     """``run_main(module, *args)``: the ``main()`` of a tool's command-line module (what its console script calls)
     run in this process on ``args``: (exit status, the non-empty lines it printed, stderr first). Where a crash,
-    a hang or a signal is not the case, this checks what a subprocess would, without starting Python again."""
+    a hang or a signal is not the case, this checks what a subprocess would, without starting Python again: what
+    it writes to the file descriptors (a library's C code too), the Python warnings a process shows by default
+    and the log records of warning level that Python's last-resort handler would print (pytest takes both)."""
     import importlib
+    import logging
+    import warnings
+
+    hidden = (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning)  # Python's default filters
 
     def run(module: str, *args: str) -> tuple[int, list[str]]:
         main = importlib.import_module(module).main
         monkeypatch.setattr(sys, "argv", [module, *args])
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as e:
-            main()
-        out = capsys.readouterr()
-        return e.value.code, [ln for ln in (out.err + out.out).splitlines() if ln.strip()]
+        capfd.readouterr()
+        root = logging.getLogger()
+        own = [h for h in root.handlers if type(h).__module__ != "_pytest.logging"]
+        last = None if own else logging.StreamHandler(sys.stderr)  # no handler of its own: lastResort's output
+        if last is not None:
+            last.setLevel(logging.WARNING)
+            root.addHandler(last)
+        try:
+            with warnings.catch_warnings(record=True) as shown, pytest.raises(SystemExit) as e:
+                warnings.simplefilter("always")
+                main()
+        finally:
+            if last is not None:
+                root.removeHandler(last)
+        out = capfd.readouterr()
+        said = [f"{w.category.__name__}: {w.message}" for w in shown if not issubclass(w.category, hidden)]
+        return e.value.code, [ln for ln in (out.err + out.out).splitlines() if ln.strip()] + said
 
     return run
 

@@ -1145,3 +1145,21 @@ def test_a_model_refused_while_loading_leaves_no_empty_out_folder(tmp_path, run_
         assert status == 2 and len(lines) == 1 and "bad.onnx" in lines[0], lines
     assert not (tmp_path / "new").exists()
     assert (tmp_path / "kept").is_dir()  # a folder that was there before is never removed
+
+
+def test_run_main_sees_what_a_process_would_print(tmp_path, monkeypatch, run_main) -> None:
+    # the in-process runner of the one-line checks read sys.stderr only: a Python warning, a log record and a C-level
+    # write to the descriptor, all shown by a real process, passed as no output
+    (tmp_path / "noisy_tool.py").write_text(
+        "import logging, os, sys, warnings\n"
+        "def main():\n"
+        "    warnings.warn('a stray warning')\n"
+        "    logging.getLogger('lib').warning('a stray log line')\n"
+        "    os.write(2, b'a raw write\\n')\n"
+        "    print('error: the one line', file=sys.stderr)\n"
+        "    sys.exit(2)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    status, lines = run_main("noisy_tool")
+    assert status == 2 and len(lines) == 4, lines
+    assert any("a stray warning" in ln for ln in lines) and any("a stray log line" in ln for ln in lines)
+    assert any("a raw write" in ln for ln in lines) and "error: the one line" in lines
