@@ -65,7 +65,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from onnx.external_data_helper import _get_all_tensors, uses_external_data
+from onnx.external_data_helper import uses_external_data
 
 from mpt_live.quiet import quiet_logging
 
@@ -154,7 +154,9 @@ def quantize_int8(src: str | Path, dst: str | Path, metadata: dict[str, str],
     graph = onnx.load(str(src), load_external_data=False)
     # a model over 2 GB (its tensors in a .data file) must be written so by each step too: else the first copy
     # ONNX Runtime writes of it in one file (the model augmented for calibration, the quantized model) fails
-    external = any(uses_external_data(t) for t in _get_all_tensors(graph))
+    tensors = [*graph.graph.initializer, *(a.t for n in graph.graph.node for a in n.attribute
+                                         if a.type == onnx.AttributeProto.TENSOR)]  # onnx's public API only
+    external = any(uses_external_data(t) for t in tensors)
     nodes, kept = int8_plan(graph)
     if not nodes:
         raise QuantizeError("static int8: the graph has none of the planned layers' MatMul nodes to quantize")
