@@ -32,10 +32,12 @@ of that for several ``SpotConfig.sample_s`` values, alternated variant by varian
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from collections import defaultdict
 from dataclasses import replace
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -232,11 +234,10 @@ def _rate(text: str) -> float:
 
 def parse_seconds(text: str) -> float:
     try:
-        num, _, den = text.partition("/")
-        x = float(num) / float(den or 1)
-    except (ValueError, ZeroDivisionError):
+        x = float(Fraction(text.strip()))  # 0.1, 2/15
+    except (ValueError, ZeroDivisionError, OverflowError):
         x = float("nan")
-    if not x > 0:
+    if not (x > 0 and math.isfinite(x)):
         raise InputError(f"--sample-s: {text!r} is not a time in seconds (a number > 0, or a fraction like 2/15)")
     return x
 

@@ -23,7 +23,7 @@ class WindowStats:
     """Median and spread of each of ``cells`` (indices into the value vectors given to :meth:`add`)."""
 
     def __init__(self, n: int, cells: np.ndarray, span_s: float, slot_s: float, floor: float = 0.1) -> None:
-        if not (span_s > 0 and slot_s > 0):  # NaN too: the slots below divide by them
+        if not (0 < span_s < math.inf and 0 < slot_s < math.inf):  # NaN too: the slots below divide by them
             raise ValueError(f"window statistics need a span and a sample time > 0 s, got span_s={span_s}, "
                              f"sample_s={slot_s}")
         self.cells = np.asarray(cells)

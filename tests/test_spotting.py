@@ -493,7 +493,7 @@ def test_a_candidate_whose_times_stand_still_is_closed_and_counted():
     assert any(e.apex == 305 for e in events + sp.flush())
 
 
-@pytest.mark.parametrize("sample_s", [0.0, -0.1, float("nan")])
+@pytest.mark.parametrize("sample_s", [0.0, -0.1, float("nan"), float("inf")])
 def test_a_spotter_config_without_a_positive_sample_time_is_refused_by_name(sample_s: float) -> None:
     # it divided by the sample time (ZeroDivisionError) or made no slots at all
     with pytest.raises(ValueError, match="sample_s="):

@@ -78,7 +78,7 @@ def test_a_cut_copy_starts_at_frame_0_and_its_events_map_back(replay, tmp_path):
     assert (back.onset, back.apex, back.offset) == (14, 15, 17) and back.apex_s == pytest.approx(15 / 30)
 
 
-@pytest.mark.parametrize("text", ["x", "-1", "0", "1/0"])
+@pytest.mark.parametrize("text", ["x", "-1", "0", "1/0", "inf", "nan", "1e999"])
 def test_a_sample_s_that_is_not_a_time_is_refused_in_one_line(replay, text):
     with pytest.raises(replay.InputError, match="--sample-s"):
         replay.parse_seconds(text)
