@@ -15,10 +15,11 @@ machine one run can cost 30 % more than the next; the process's first run also p
 the median is printed beside it.
 
 ``--stages`` adds one more run of each, split by stage (CPU time of the thread each stage runs in):
-tracking (detection, alignment, registration, embeddings), the faces' motion signals and spotters, the model
-inputs (magnify + rank pool, or the motion score alone), the model call, and the rest (decoding, the loop);
-then what the faces share against what each face adds (the 60 % target needs a face's own cost <= 1.5x
-the shared part).
+tracking (detection, alignment, registration, embeddings), the faces' motion signals and spotters, the
+sampling of each window's clip from its buffered frames (in the model worker), the model inputs (magnify +
+rank pool, or the motion score alone), the model call, and the rest (decoding, the loop); each stage's part
+of what the second face adds; then what the faces share against what each face adds (the 60 % target needs
+a face's own cost <= 1.5x the shared part).
 
 ``--profile`` runs one session of each under cProfile instead of the timed runs, every thread timed by its own
 CPU time (``time.thread_time``: what other jobs on a shared machine inflate least), and prints per stage its calls per
@@ -55,6 +56,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 
 import mpt_live.model_worker as model_worker  # noqa: E402
 from mpt_live.capture import PacedVideoReader  # noqa: E402
+from mpt_live.clip import ClipFrames  # noqa: E402
 from mpt_live.face_state import FaceState  # noqa: E402
 from mpt_live.runtime import MPTRuntime, load_model, vector_extensions  # noqa: E402
 from mpt_live.session import Session, SessionConfig  # noqa: E402
@@ -64,6 +66,7 @@ from train.compose import side_by_side  # noqa: E402
 
 FACES = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces" / "videos"
 STAGES = {"tracking": [(FaceTracker, "update")], "spotting": [(FaceState, "push"), (FaceState, "window")],
+          "clip sampling": [(ClipFrames, "sample")],
           "model inputs": [(model_worker, "model_inputs"), (model_worker, "motion_score")],
           "model call": [(MPTRuntime, "predict")]}
 
@@ -196,9 +199,11 @@ def stages(video: Path, runtime, workers: int) -> None:
             r = run(video, runtime, n, workers)
         ms = {k: spent[k] / r["frames"] * 1e3 for k in STAGES}
         split[n] = {**ms, "rest": r["cpu_ms"] - sum(ms.values()), "total": r["cpu_ms"]}
-    for k in split[1]:
-        print(f"    {k:<20} {split[1][k]:>12.2f} {split[2][k]:>9.2f} {split[2][k] - split[1][k]:>+12.2f}")
     own = split[2]["total"] - split[1]["total"]  # what a face adds
+    for k in split[1]:
+        extra = split[2][k] - split[1][k]
+        print(f"    {k:<20} {split[1][k]:>12.2f} {split[2][k]:>9.2f} {extra:>+12.2f} "
+              f"{100 * extra / own if own else 0:>5.0f}%")
     shared = split[1]["total"] - own  # what the faces share (decoding, detection, the loop)
     print(f"    shared by the faces {shared:.2f} ms, each face's own {own:.2f} ms: <= 60 % needs a face's own "
           f"cost <= 1.5 x the shared part ({1.5 * shared:.2f} ms)")
@@ -258,7 +263,7 @@ def main() -> None:
             print(f"{name}: second face {extra:.2f} ms = {100 * extra / one['cpu_ms']:.0f} % of the first "
                   f"({one['cpu_ms']:.2f} ms; medians: {median:.0f} %; target <= 60 %; load {os.getloadavg()[0]:.1f})")
             if args.stages:
-                print(f"    {name + ', CPU ms/frame':<20} {'1 face':>12} {'2 faces':>9} {'second face':>12}")
+                print(f"    {name + ', CPU ms/frame':<20} {'1 face':>12} {'2 faces':>9} {'second face':>12} {'of it':>6}")
                 stages(video, rt, args.threads)
 
 

@@ -1,0 +1,42 @@
+"""bench/faces.py: the --stages split charges each stage the CPU time of its own calls and leaves the code as it was."""
+
+from __future__ import annotations
+
+import importlib.util
+from itertools import count
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mpt_live.clip import ClipFrames
+
+
+@pytest.fixture(scope="module")
+def fb():
+    # loaded by path: bench/faces.py takes its own folder off sys.path as it is imported
+    path = Path(__file__).resolve().parents[1] / "bench" / "faces.py"
+    spec = importlib.util.spec_from_file_location("faces_bench", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_stage_clock_charges_clip_sampling_and_restores(fb, monkeypatch):
+    """Sampling a window's clip is its own stage (not the unexplained rest); each call is charged the thread CPU
+    time it took (a fake clock: one second per reading), no other stage is, and the wrapped methods are the
+    originals again afterwards."""
+    originals = {(owner, name): getattr(owner, name) for fns in fb.STAGES.values() for owner, name in fns}
+    times = np.arange(8) / 8.0
+    frames = np.arange(8 * 16 * 16 * 3, dtype=np.uint8).reshape(8, 16, 16, 3)
+    clip = ClipFrames(times, frames, np.linspace(0.1, 0.8, 4))
+    expected = clip.sample()
+    ticks = count()
+    monkeypatch.setattr(fb.time, "thread_time", lambda: float(next(ticks)))
+    with fb.stage_clock() as spent:
+        got = [clip.sample(), clip.sample()]
+    assert spent["clip sampling"] == 2.0
+    assert all(spent[k] == 0 for k in fb.STAGES if k != "clip sampling")
+    for g in got:
+        np.testing.assert_array_equal(g, expected)
+    assert {(o, n): getattr(o, n) for (o, n) in originals} == originals
