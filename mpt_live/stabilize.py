@@ -24,7 +24,8 @@ ECC stops when an iteration raises the correlation by less than ``ECC_EPS`` (3e-
 ``ECC_ITERATIONS``). At the former 1e-4 its result lay 0.06-0.12 px (mean; p95 0.36-0.41 px, 224
 template px) from where it converges (1e-5), on the shared talking and expressive clips; at 3e-4 it
 lies 0.05 px (mean; p95 0.24-0.30 px) from the 1e-4 result, inside that error, and runs 4.3 instead
-of 5.3 iterations (3.7 instead of 5.0 on liveportrait_d6) of the ECC's ~1.3 ms per frame
+of 5.3 iterations a frame (3.7 instead of 5.0 on liveportrait_d6): the registration, 1.3-1.8 ms CPU
+a frame on bench/pipeline.py, is the face stage's dearest step
 (tests/test_stabilize.py checks both on a real clip).
 """
 
