@@ -1,7 +1,8 @@
 """Per-frame cost of the clip pipeline on a real clip, single thread.
 
 Stages: decode, the face stage as the session runs it (:class:`mpt_live.tracks.FaceTracker`: faces
-with IDs, BlazeFace, smoothed similarity warp, ECC stabilisation, SFace embeddings of new faces),
+with IDs, BlazeFace, smoothed similarity warp, ECC stabilisation, SFace embeddings of new faces, the
+spotter's own face warp, camera-cut check),
 buffer (ring push), magnify (Laplacian pyramid + causal band-pass + reconstruction, per clip frame)
 and rank pooling (per clip). Baselines beside ours, in the same run: the face stage with a detection
 on every frame (before issue 14; ours detects every ``DETECT_EVERY`` frames and follows the faces in
@@ -108,7 +109,9 @@ def face_stage(frames: list, size: int, detect_every: int, warmup: int = 0
     calls), the first ``warmup`` frames not timed."""
     align, buffer, aligned = Clock(warmup), Clock(warmup), []
     ring = FrameRing(64, (size, size, 3))
-    with FaceAligner(image_size=size, detect_every=detect_every, align=ClipSpec().align) as aligner:
+    # motion_crop as the session's aligner has it (mpt_live/face_watch.py): the spotter's own face, a second warp
+    # where the alignment is eyes-mouth (the default)
+    with FaceAligner(image_size=size, detect_every=detect_every, align=ClipSpec().align, motion_crop=True) as aligner:
         calls = [0]
         detect = aligner.detect
 
