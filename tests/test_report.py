@@ -410,6 +410,36 @@ def test_review_copy_is_vp9_at_a_constant_quality_not_a_gigabyte_an_hour(tmp_pat
     assert (tmp_path / "review.webm").stat().st_size < 150_000  # 3 s; the VP8 copy was ~850 KB
 
 
+def test_review_copy_keeps_the_colours_of_the_recording(tmp_path):
+    """The copy's frames go to the encoder as I420 converted by OpenCV (BT.601, video range): a swapped U/V plane
+    (red faces turned blue) or a full-range Y (washed-out or crushed greys) would show here, as would a copy that
+    shifts the picture."""
+    import cv2
+    import numpy as np
+
+    from mpt_live.review import ReviewSink, vp9_available
+
+    if not vp9_available():
+        pytest.skip("no VP9 encoder in this PyAV")
+    colours = [(40, 40, 200), (40, 200, 40), (200, 40, 40), (128, 128, 128), (20, 20, 20), (235, 235, 235),
+               (90, 140, 210)]  # BGR: red, green, blue, grey, near black, near white, a skin tone
+    img = np.zeros((480, 640, 3), np.uint8)
+    for k, c in enumerate(colours):
+        img[:, k * 640 // len(colours):(k + 1) * 640 // len(colours)] = c
+    with ReviewSink(tmp_path, 30.0) as sink:
+        for i in range(10):
+            sink.write(img, i / 30.0)
+        assert sink.close() == "review.webm"
+    copy = cv2.VideoCapture(str(tmp_path / "review.webm"))
+    ok, got = copy.read()
+    copy.release()
+    assert ok and got.shape == img.shape
+    for k, c in enumerate(colours):  # the middle of each stripe, away from the edges' chroma blur
+        x = (2 * k + 1) * 640 // (2 * len(colours))
+        patch = got[200:280, x - 20:x + 20].reshape(-1, 3).mean(axis=0)
+        assert np.abs(patch - np.array(c)).max() < 8, (c, patch)
+
+
 def test_timelines_zoom_and_page_through_a_long_run(run, browser):
     """A 20-minute run squeezed into 1000 px leaves an event of 0.3 s under a pixel: the page shows the
     timelines over 10 minutes, 1 minute or 10 seconds, paging with the playhead, by the arrows and [ / ];
