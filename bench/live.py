@@ -8,8 +8,10 @@
    x real time, on two copies of the source: H.264 (what webcams, phones and meeting software record;
    a browser plays it, so the review page shows it as it is) and MPEG-4 Part 2 (``mp4v``, what OpenCV
    writes; a browser does not play it, so the run also writes ``review.webm`` as it reads). Beside
-   each, the whole call until every output is written (the end-of-run report included). An uncounted
-   1-s run first imports mediapipe and creates the detectors, which the first timed run used to pay for alone.
+   each, the whole call until every output is written (the end-of-run report included), and the CPU
+   seconds of each thread of the process during the call (main, reader, model workers, native threads:
+   counted, so comparable where wall-clock figures are not). An uncounted 1-s run first imports
+   mediapipe and creates the detectors, which the first timed run used to pay for alone.
 
 Baselines in the same run (``--no-baseline`` skips them): both runs again with a face detection on
 every frame (the face stage before issue 14; ours detects every ``DETECT_EVERY`` frames and follows
@@ -189,14 +191,86 @@ def warm_up(path: Path, runtime, tmp: Path) -> None:
         run_job(src, runtime, SessionConfig(), tmp / "warmup")
 
 
+class ThreadCPU(threading.Thread):
+    """CPU seconds of each thread of this process while it runs, from /proc/self/task (Linux; empty elsewhere),
+    by the thread's name: Python's for its threads (main, mpt-read-ahead, mpt-model-worker-N, ...), the kernel's
+    for native ones (FFmpeg's decoder threads ``av:h264:df0``, libvpx's ``vpx enc worker``, mediapipe's ``drishti``;
+    ``python`` for unnamed ones: OpenCV's and ONNX Runtime's pools). Sampled every ``every_s``: a thread that
+    ends between two samples loses at most that much."""
+
+    def __init__(self, every_s: float = 0.05) -> None:
+        super().__init__(daemon=True, name="bench-thread-cpu")
+        self.every_s, self._halt = every_s, threading.Event()
+        self._base = self._read()
+        self._last: dict[int, float] = dict(self._base)
+        self._names: dict[int, str] = {}
+
+    @staticmethod
+    def _read() -> dict[int, float]:
+        out = {}
+        try:
+            tids = os.listdir("/proc/self/task")
+        except OSError:
+            return out
+        for tid in tids:
+            try:
+                with open(f"/proc/self/task/{tid}/schedstat") as fh:
+                    out[int(tid)] = int(fh.read().split()[0]) / 1e9
+            except (OSError, ValueError, IndexError):
+                continue
+        return out
+
+    def _sample(self) -> None:
+        for t in threading.enumerate():
+            if t.native_id is not None:
+                self._names[t.native_id] = "main" if t is threading.main_thread() else t.name
+        for tid, cpu in self._read().items():
+            self._last[tid] = max(cpu, self._last.get(tid, 0.0))
+            if tid not in self._names:
+                try:
+                    with open(f"/proc/self/task/{tid}/comm") as fh:
+                        self._names[tid] = fh.read().strip() or "?"
+                except OSError:
+                    pass
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            self._sample()
+            self._halt.wait(self.every_s)
+
+    def stop(self) -> dict[str, float]:
+        """Stop sampling; CPU seconds since the start by thread name (the model workers summed), most first."""
+        self._halt.set()
+        self.join()
+        self._sample()
+        by: dict[str, float] = {}
+        for tid, cpu in self._last.items():
+            name = self._names.get(tid, "?")
+            if name == self.name:
+                continue
+            name = "mpt-model-worker-*" if name.startswith("mpt-model-worker-") else name
+            by[name] = by.get(name, 0.0) + cpu - self._base.get(tid, 0.0)
+        return dict(sorted(((k, v) for k, v in by.items() if v >= 0.005), key=lambda kv: -kv[1]))
+
+
 def recorded_run(path: Path, runtime, stride: int, out: Path, workers: int | None = None) -> dict:
+    cpu = ThreadCPU()
+    cpu.start()
     t0 = time.perf_counter()
     with VideoFile(path) as src:
         s = run_job(src, runtime, SessionConfig(stride=stride, workers=workers), out)
     whole = time.perf_counter() - t0
     return {"x_realtime": s["source_seconds"] / s["seconds"], "fps": s["fps"], "seconds": s["seconds"],
             "source_seconds": s["source_seconds"], "predictions_per_s": s["predictions_per_s"],
-            "x_whole": s["source_seconds"] / whole, "review": (s.get("outputs") or {}).get("review")}
+            "x_whole": s["source_seconds"] / whole, "review": (s.get("outputs") or {}).get("review"),
+            "thread_cpu": cpu.stop()}
+
+
+def cpu_row(r: dict) -> None:
+    """The run's CPU by thread, in seconds (counted, not timed: comparable on a shared machine)."""
+    split = r["thread_cpu"]
+    if split:
+        print(f"  CPU s by thread (all {sum(split.values()):.2f}): " + ", ".join(f"{k} {v:.2f}" for k, v in split.items()))
 
 
 def h264_copy(path: Path, out: Path) -> Path:
@@ -294,12 +368,14 @@ def main() -> int:
             row(f"x real time ({vit} {rt.precision}), H.264", f"{r['x_realtime']:.2f}x", target, r["x_realtime"] >= need)
             row("  until every output is written", f"{r['x_whole']:.2f}x", "", None)
             row("frames/s; predictions/s", f"{r['fps']:.0f}; {r['predictions_per_s']:.0f}", "", None)
+            cpu_row(r)
             summary.append(f"recorded {r['x_realtime']:.2f}x real time at stride {args.stride} (H.264; "
                            f"{r['x_whole']:.2f}x until every output is written)")
             m = recorded_run(src, rt, args.stride, tmp / "rec_mp4v", args.workers)
             row("x real time, mp4v (+ review.webm)", f"{m['x_realtime']:.2f}x", target,
                 m["x_realtime"] >= need)
             row("  until every output is written", f"{m['x_whole']:.2f}x", "", None)
+            cpu_row(m)
             summary.append(f"mp4v {m['x_realtime']:.2f}x ({m['x_whole']:.2f}x until every output is written; "
                            f"review video {m['review']})")
             if not args.no_baseline:
