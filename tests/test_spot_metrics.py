@@ -862,11 +862,11 @@ def fsp(on, off, face, cls=""):
 ])
 def test_a_truth_that_names_faces_is_scored_per_face(faces, spotted, counts, pairs, pooled):
     """In a video of two people, a run's event on one face matched the other's annotated movement, and the truth's
-    faces were not read. Where the truth names faces, the run's face IDs are paired one-to-one with them to make the
-    most true positives, and each pair is matched on its own."""
+    faces were not read. Where the truth names faces, each of the run's face IDs is paired with one of them at most, to
+    make the most true positives, and each pair is matched on its own (fragments of a track: tests/test_spot_faces.py)."""
     r = score(_faced(faces), {"duo": spotted}, "micro")
     assert (r["tp"], r["fp"], r["fn"]) == counts
-    assert r["face_pairs"] == {"duo": pairs} and "one-to-one" in r["face_pairing"]
+    assert r["face_pairs"] == {"duo": pairs} and "at most one truth face" in r["face_pairing"]
     assert r["videos"]["duo"]["micro"] == dict(zip(("tp", "fp", "fn"), counts))
     faceless = LongVideoIndex([replace(v, intervals=[replace(iv, face="") for iv in v.intervals])
                                for v in _faced(faces).videos], ["happiness", "surprise"])

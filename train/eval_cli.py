@@ -111,10 +111,15 @@ def spot(
     bare = len(result.get("unannotated", []))  # recordings no sheet row names: counted, named in the JSON
     gone = len(result.get("dropped_recordings", {}))  # run, but dropped from the truth by the copy: not scored
     faced = len(result.get("face_pairs", {}))  # the truth names faces: scored per pair of faces
+    from .spot_faces import fragments
+
+    joined = fragments(result.get("face_pairs", {}))  # run face IDs on a truth face another run ID has
     say("", "", f"{len(index.videos)} videos" + (f" ({bare} without annotated intervals, scored for false positives "
                                                   "only: 'unannotated' in the JSON)" if bare else "")
         + (f"; {faced} scored per face, the run's face IDs paired with the truth's to make the most true positives "
            "('face_pairs' in the JSON)" if faced else "")
+        + (f", {joined} run face ID(s) joined to a truth face another ID of the run has (a track lost and found "
+           "again: their events' spans do not overlap)" if joined else "")
         + (f"; {gone} run recording(s) dropped from the truth, not scored ('dropped_recordings' in the JSON)"
            if gone else "") + f"; wrote {target}")
 

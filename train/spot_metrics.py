@@ -15,10 +15,12 @@ mean per-class F1; ``uar`` = mean per-class recall. ``strs`` = spotting F1 x ana
 ``None`` when the run has no classes (motion-only) or the truth no labels.
 
 Faces: where the truth names whose face each interval is (annotations.csv's ``face``: a video of two people), a video
-is scored per face. The run's face IDs (events.csv's ``face``: mpt-live's track IDs) are paired one-to-one with the
-truth's faces to make the most true positives (the pairing of equal IDs where several make as many:
-:mod:`train.spot_faces`); each pair is matched as a video is, a run face paired with none has its events counted false, a truth face
-paired with none its intervals missed. A truth that names no face is scored by video, the faces pooled, as before.
+is scored per face. Each of the run's face IDs (events.csv's ``face``: mpt-live's track IDs) is paired with one of the
+truth's faces at most, to make the most true positives, a truth face with several run IDs whose events' spans do not
+overlap (a track lost and found again; the pairing of equal IDs where several make as many: :mod:`train.spot_faces`);
+each truth face is matched with its run faces' events as a video is, a run face paired with none has its events counted
+false, a truth face paired with none its intervals missed. A truth that names no face is scored by video, the faces
+pooled, as before.
 """
 
 from __future__ import annotations

@@ -1,0 +1,107 @@
+"""Whose face (``train.spot_faces``): a run's face IDs paired with a truth's faces, fragments of a lost track
+included; hand-computed tables."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import replace
+
+import pytest
+from typer.testing import CliRunner
+
+from mpt_live.spotting import EVENT_COLUMNS
+from train.datasets.longvideo import Interval, LongVideo, LongVideoIndex
+from train.eval_cli import app
+from train.spot_faces import fragments, spans
+from train.spot_metrics import Spotted, score
+
+
+def _truth(faces: dict[str, list[tuple[int, int]]]) -> LongVideoIndex:
+    """One video, ``duo``, its faces' micro intervals (onset, offset)."""
+    ivs = [Interval(on, (on + off) // 2, off, "micro", "", "", face) for face, spans_ in faces.items()
+           for on, off in spans_]
+    return LongVideoIndex([LongVideo("duo", "s", 30.0, sorted(ivs, key=lambda iv: iv.onset))], [])
+
+
+def _run(events: dict[str, list[tuple[int, int]]]) -> list[Spotted]:
+    return [Spotted("duo", on, off, "micro", "", 1.0, face=face) for face, ev in events.items() for on, off in ev]
+
+
+A = {"a": [(10, 19), (200, 209), (400, 409)], "b": [(100, 109), (300, 309)]}  # two people, both there throughout
+
+
+@pytest.mark.parametrize("truth, events, counts, pairs", [
+    # a's track lost after 209 and found again as 2: both of a's, its events no longer false
+    (A, {"0": [(10, 19), (200, 209)], "2": [(400, 409)], "1": [(100, 109), (300, 309)]}, (5, 0, 0),
+     {"0": "a", "2": "a", "1": "b"}),
+    # three fragments of a
+    (A, {"0": [(10, 19)], "3": [(200, 209)], "5": [(400, 409)], "1": [(100, 109), (300, 309)]}, (5, 0, 0),
+     {"0": "a", "3": "a", "5": "a", "1": "b"}),
+    # 2 seen while 0 is (its span 200..209 inside 0's 10..409): two people, not one track's fragments; 0 hits more
+    (A, {"0": [(10, 19), (400, 409)], "2": [(200, 209)], "1": [(100, 109), (300, 309)]}, (4, 1, 1),
+     {"0": "a", "1": "b"}),
+    # spans sharing one frame (0's last offset 209, 2's first onset 209) overlap: not fragments
+    (A, {"0": [(10, 19), (195, 209)], "2": [(209, 215), (400, 409)], "1": [(100, 109), (300, 309)]}, (4, 2, 1),
+     {"0": "a", "1": "b"}),
+    # a frame apart they are
+    (A, {"0": [(10, 19), (195, 209)], "2": [(210, 216), (400, 409)], "1": [(100, 109), (300, 309)]}, (5, 1, 0),
+     {"0": "a", "2": "a", "1": "b"}),
+    # one run ID on both people (a track that jumped): still one truth face only, the one it hits most
+    (A, {"0": [(10, 19), (100, 109), (200, 209)]}, (2, 1, 3), {"0": "a"}),
+    # a fragment that hits b only goes to b, though its span does not overlap a's fragment
+    (A, {"0": [(10, 19)], "2": [(100, 109), (300, 309)]}, (3, 0, 2), {"0": "a", "2": "b"}),
+    # both people move at once (10..19, 200..209): fragments 1 then 0 hit either; of the pairings making 2, the one
+    # of equal IDs, not both on one face
+    ({"0": [(10, 19), (200, 209)], "1": [(10, 19), (200, 209)]}, {"1": [(10, 19)], "0": [(200, 209)]}, (2, 0, 2),
+     {"1": "1", "0": "0"}),
+])
+def test_fragments_of_a_lost_track_go_to_one_truth_face(truth, events, counts, pairs):
+    """A person whose track was lost and found again has a second run ID, whose events were all false with the
+    one-to-one pairing; run IDs whose events' spans do not overlap now go to one truth face, never one ID to two."""
+    r = score(_truth(truth), {"duo": _run(events)}, "micro")
+    assert (r["tp"], r["fp"], r["fn"]) == counts
+    assert r["face_pairs"] == {"duo": pairs}
+    assert fragments(r["face_pairs"]) == len(pairs) - len(set(pairs.values()))
+
+
+def test_many_fragments_of_two_people_at_once():
+    """20 fragments of each of two people seen at the same time, each fragment one movement: all 40 paired with their
+    person (the one-to-one pairing found 2)."""
+    a = [(100 * i, 100 * i + 9) for i in range(20)]
+    b = [(100 * i + 50, 100 * i + 59) for i in range(20)]
+    # each of b's fragments spans the time between two of a's, each a's fragment overlaps two of b's: no ID joins
+    # the other person's fragments without two of them at once
+    events = {f"a{i}": [a[i]] for i in range(20)} | {f"b{i}": [(b[i][0] - 45, b[i][0] - 44), b[i]] for i in range(20)}
+    r = score(_truth({"A": a, "B": b}), {"duo": _run(events)}, "micro")
+    assert (r["tp"], r["fp"], r["fn"]) == (40, 20, 0)
+    assert r["face_pairs"]["duo"] == {f"a{i}": "A" for i in range(20)} | {f"b{i}": "B" for i in range(20)}
+
+
+def test_spans():
+    assert spans(_run({"1": [(50, 60), (5, 9)], "0": [(3, 4)]})) == {"1": (5, 60), "0": (3, 4)}
+    assert spans([replace(s, face=" 1.0 ") for s in _run({"1": [(5, 9)]})]) == {"1": (5, 9)}
+
+
+def _write(folder, rows):
+    folder.mkdir(parents=True)
+    with open(folder / "events.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, EVENT_COLUMNS)
+        w.writeheader()
+        w.writerows({c: r.get(c, "") for c in EVENT_COLUMNS} for r in rows)
+
+
+def test_mpt_eval_names_fragments(tmp_path):
+    sheet = tmp_path / "annotations.csv"
+    sheet.write_text("video,face,onset,apex,offset,fps,type\n"
+                     "duo.mp4,0,10,14,19,30,micro\nduo.mp4,0,200,204,209,30,micro\nduo.mp4,1,100,104,109,30,micro\n")
+    run = tmp_path / "run"
+    _write(run / "duo", [{"video": "duo.mp4", "face": f, "onset_frame": on, "offset_frame": on + 9, "type": "micro"}
+                         for f, on in ((0, 10), (4, 200), (1, 100))])
+    res = CliRunner().invoke(app, ["spot", "--truth", str(sheet), "--runs", str(run)])
+    assert res.exit_code == 0, res.output
+    out = json.loads((run / "spotting.json").read_text())
+    assert out["face_pairs"] == {"duo": {"0": "0", "4": "0", "1": "1"}}
+    assert out["videos"]["duo"]["micro"] == {"tp": 3, "fp": 0, "fn": 0}
+    text = " ".join(res.output.split())
+    assert "1 scored per face" in text and "1 run face ID(s) joined to a truth face another ID of the run has" in text
