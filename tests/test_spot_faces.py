@@ -91,17 +91,26 @@ def _write(folder, rows):
         w.writerows({c: r.get(c, "") for c in EVENT_COLUMNS} for r in rows)
 
 
-def test_mpt_eval_names_fragments(tmp_path):
+def test_mpt_eval_names_fragments_and_warns_of_events_without_a_face(tmp_path):
     sheet = tmp_path / "annotations.csv"
     sheet.write_text("video,face,onset,apex,offset,fps,type\n"
-                     "duo.mp4,0,10,14,19,30,micro\nduo.mp4,0,200,204,209,30,micro\nduo.mp4,1,100,104,109,30,micro\n")
+                     "duo.mp4,0,10,14,19,30,micro\nduo.mp4,0,200,204,209,30,micro\nduo.mp4,1,100,104,109,30,micro\n"
+                     "trio.mp4,0,10,14,19,30,micro\ntrio.mp4,1,100,104,109,30,micro\n")
     run = tmp_path / "run"
     _write(run / "duo", [{"video": "duo.mp4", "face": f, "onset_frame": on, "offset_frame": on + 9, "type": "micro"}
                          for f, on in ((0, 10), (4, 200), (1, 100))])
+    # an older run or another tool's: no face column, so every event's face is blank
+    (run / "trio").mkdir()
+    (run / "trio" / "events.csv").write_text("video,onset_frame,offset_frame,type\n"
+                                             "trio.mp4,10,19,micro\ntrio.mp4,100,109,micro\n")
     res = CliRunner().invoke(app, ["spot", "--truth", str(sheet), "--runs", str(run)])
     assert res.exit_code == 0, res.output
     out = json.loads((run / "spotting.json").read_text())
-    assert out["face_pairs"] == {"duo": {"0": "0", "4": "0", "1": "1"}}
-    assert out["videos"]["duo"]["micro"] == {"tp": 3, "fp": 0, "fn": 0}
+    assert out["face_pairs"] == {"duo": {"0": "0", "4": "0", "1": "1"}, "trio": {"": "0"}}
+    assert (out["videos"]["duo"]["micro"], out["videos"]["trio"]["micro"]) == (
+        {"tp": 3, "fp": 0, "fn": 0}, {"tp": 1, "fp": 1, "fn": 1})
     text = " ".join(res.output.split())
-    assert "1 scored per face" in text and "1 run face ID(s) joined to a truth face another ID of the run has" in text
+    assert "2 scored per face" in text and "1 run face ID(s) joined to a truth face another ID of the run has" in text
+    assert ("warning: 1 video(s) whose truth names faces have events with no face (events.csv's face blank: a run of "
+            "another tool or an older version): those events scored as one face of their own") in text
+    assert text.count("events with no face") == 1 and "the other faces' intervals missed): trio 2 videos;" in text

@@ -19,8 +19,8 @@ is scored per face. Each of the run's face IDs (events.csv's ``face``: mpt-live'
 truth's faces at most, to make the most true positives, a truth face with several run IDs whose events' spans do not
 overlap (a track lost and found again; the pairing of equal IDs where several make as many: :mod:`train.spot_faces`);
 each truth face is matched with its run faces' events as a video is, a run face paired with none has its events counted
-false, a truth face paired with none its intervals missed. A truth that names no face is scored by video, the faces
-pooled, as before.
+false, a truth face paired with none its intervals missed. Events with no face (a blank ``face``) are one face of their
+own, with a warning. A truth that names no face is scored by video, the faces pooled, as before.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from mpt_live.spotting import EVENT_COLUMNS
 from .datasets.longvideo import TYPES, Interval, LongVideoIndex, normalise_type
 from .datasets.sheets import first_of
 from .run_state import failed_videos, not_reached, run_problem, run_tree, unfinished_line, with_failed, without_events
-from .spot_faces import FACE_PAIRING, face_groups
+from .spot_faces import FACE_PAIRING, face_groups, face_id
 from .spot_frames import at_other_rate, in_truth_frames, run_fps, same_rate, unsure_rate, video_frames
 from .spot_videos import AmbiguousVideo, find_event_files, folder_video, resolver, run_resolver
 
@@ -177,6 +177,13 @@ def score(truth: LongVideoIndex, spotted: dict[str, list[Spotted]], kind: str = 
     warnings = [f"the runs' classes {', '.join(foreign)} are not labels of the truth "
                 f"({', '.join(sorted(labels)) or 'none'}): their true positives count as misrecognised"] \
         if foreign and labels else []
+    blank = [v.name for v in truth.videos
+             if v.name in faces and any(not face_id(s.face) for s in spotted.get(v.name, []))]
+    if blank:  # a run of an older version or another tool: whose face it is, it does not say
+        warnings.append(f"{len(blank)} video(s) whose truth names faces have events with no face (events.csv's face "
+                        f"blank: a run of another tool or an older version): those events scored as one face of their "
+                        f"own, paired with one truth face at most (a single-face run's: the other faces' intervals missed): "
+                        f"{first_of(blank)}")
     by_face = {"face_pairs": faces, "face_pairing": FACE_PAIRING} if faces else {}
     return {"type": kind, **{k: v for k, v in by_type[kind].items() if k != "per_class"},
             "iou_threshold": threshold, "by_type": by_type, "videos": videos, **by_face, "warnings": warnings}
