@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from .face_state import too_short_to_spot
 from .face_watch import DETECTOR_KEYS
 from .results import EVENT, NEUTRAL, NO_FACE, WARMING, LabelTally, WindowResult, mean_or_none, percentile
+from .spotting import closed_early, closed_early_warning
 from .tracks import FaceTracker
 
 if TYPE_CHECKING:
@@ -113,6 +114,7 @@ def summarize(session: Session) -> dict[str, Any]:
         "provider": session.model.provider or None,
         "clip_spec": session.spec.to_dict(),
         "spot_threshold": session.cfg.spot_threshold,
+        "spot_closed_early": closed_early(st.spotter for st in session.states.values()),  # candidates cut short
         "labels": fig.labels(order, merged=True),
         "events": [e.to_dict() for e in events],
         "faces": [{"face_id": fid, "frames": st.frames, "windows": fig.windows.get(fid, 0),
@@ -156,4 +158,5 @@ def run_warnings(session: Session) -> list[str]:
     stopped = bool(session.stopped or session.interrupted or session.error)  # q/Esc too: not the video's fault
     out += session.figures.warnings(name, spec.window_s, session.runtime is not None, session.cfg.detector, stopped)
     return out + (session.watch.warnings(name) if session.watch else []) + too_short_to_spot(
-        name, session.states.values(), stopped=stopped)
+        name, session.states.values(), stopped=stopped) + closed_early_warning(
+        name, closed_early(st.spotter for st in session.states.values()), session.fps)
