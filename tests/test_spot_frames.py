@@ -94,7 +94,8 @@ REENCODED = [(50, 59), (99_900, 99_909)]  # the truth's 50..59 and 100 000..100 
     (29.97, HOUR - 2, True, [(50, 59), (100_000, 100_009)], [(50, 59), (100_000, 100_009)], 2, None),  # 2 lost
     # the truth's count not at hand, or the run's: kept, as before, and said
     (29.97, 107_892, False, REENCODED, REENCODED, 1, "were it a re-encode, they drift 3.6 s an hour"),
-    (29.97, None, True, REENCODED, REENCODED, 1, "no frame count of the truth recording and of the run's video"),
+    (29.97, None, True, REENCODED, REENCODED, 1,
+     "To tell, no frame count of the run's video (its summary.json gives neither source_frame_count nor frames_read)"),
     (30.0, HOUR, True, [(50, 59), (100_000, 100_009)], [(50, 59), (100_000, 100_009)], 2, None),
     # more than 1 % off: placed by the seconds whether or not the count is known
     (25.0, 90_000, False, [(42, 49), (83_333, 83_341)], [(50, 59), (100_000, 100_009)], 2, "run at 25 fps"),
@@ -143,7 +144,52 @@ def test_a_truth_videos_frame_count_is_its_headers(tmp_path):
         notes: list[str] = []
         run = _hour_run(tmp_path / video.stem, 29.97, [(2, 4)], {"source_frame_count": 7})
         assert [(s.onset, s.offset) for s in read_runs([run], index, notes)["v"]] == [(2, 4)]
-        assert len(notes) == note and all("no frame count of the truth recording" in n for n in notes)
+        assert len(notes) == note and all(f"To tell, no frame count of the truth recording ({tmp_path / 'none.mp4'} "
+                                          "is not there: put its video there)" in n for n in notes)
+
+
+@pytest.mark.parametrize("fmt", ["mpegts", "matroska", "h264"])
+def test_a_truth_video_written_to_a_pipe_is_counted(tmp_path, fmt):
+    """A Matroska file or a raw H.264 stream ffmpeg wrote to a pipe has no duration in its header, and OpenCV gives no
+    count (a huge negative number): a 29.97 fps run of it kept its numbers with a note. Its packets are counted
+    (PyAV, not decoded), so the run is told by its count: the same 7 images keep their numbers, without a note."""
+    import subprocess
+
+    from faultkit import ffmpeg_exe, write_video
+    from train.datasets.longvideo import Interval, LongVideo, LongVideoIndex
+    from train.spot_frames import video_frames
+    from train.spot_metrics import read_runs
+
+    src = write_video(tmp_path / "src.mp4", 7, 30.0)
+    path = tmp_path / f"v.{fmt}"
+    with open(path, "wb") as fh:
+        subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-i", str(src), "-c:v", "libx264", "-f", fmt, "-"],
+                       stdout=fh, check=True, timeout=120)
+    assert video_frames(path) == 7
+    index = LongVideoIndex([LongVideo("v", "s", 30.0, [Interval(2, 3, 4, "micro")], video=path)], [])
+    notes: list[str] = []
+    run = _hour_run(tmp_path, 29.97, [(2, 4)], {"source_frame_count": 7})
+    assert [(s.onset, s.offset) for s in read_runs([run], index, notes)["v"]] == [(2, 4)] and notes == []
+
+
+def test_a_truth_video_that_does_not_read_says_so_and_what_to_do(tmp_path):
+    """The note named neither the count missing nor what would give it."""
+    from train.datasets.longvideo import Interval, LongVideo, LongVideoIndex
+    from train.spot_metrics import read_runs
+
+    (tmp_path / "x.mp4").write_bytes(b"not a video")
+    for video, said in ((tmp_path / "x.mp4", f"({tmp_path / 'x.mp4'}: neither its header nor its packets give one, as "
+                                             f"of a file that is no video ffmpeg reads: name a copy that plays in the "
+                                             f"truth instead)"),
+                        (None, "(it names no video)")):
+        index = LongVideoIndex([LongVideo("v", "s", 30.0, [Interval(2, 3, 4, "micro")], video=video)], [])
+        notes: list[str] = []
+        run = _hour_run(tmp_path / str(video is None), 29.97, [(2, 4)], {"status": "interrupted", "frames_read": 5})
+        assert [(s.onset, s.offset) for s in read_runs([run], index, notes)["v"]] == [(2, 4)]
+        told = [n for n in notes if "To tell" in n]  # and one that the run was stopped
+        assert len(told) == 1 and f"To tell, no frame count of the truth recording {said} and none of the run's " \
+            "video (its summary.json gives no source_frame_count, as an older mpt-live's or a raw stream's does not, " \
+            "and the run did not complete: run it to the end)" in told[0], notes
 
 
 @pytest.mark.parametrize("fps, truth_fps, same", [

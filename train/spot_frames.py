@@ -13,8 +13,9 @@ or not (summary.json ``source_frame_count``): the same images, timed otherwise, 
 hold a count in proportion to the rates. A rate within 1 % of the truth's (29.97 fps of a 30 fps truth) is told so too:
 the same images keep their numbers, a re-encode (107 892 frames of an hour's 108 000) is placed by its seconds, where
 it drifted 3.6 s an hour; where the truth recording's frame count is not at hand (its video missing, no count in its
-header), or the run's (a summary from before ``source_frame_count``), the numbers are kept, as before, and a note says
-so (:func:`unsure_rate`).
+header, as a Matroska file or a raw H.264 stream written to a pipe has none, and its packets do not read), or the
+run's (a summary from before ``source_frame_count``), the numbers are kept, as before, and a note says so and what
+would give the count (:func:`unsure_rate`).
 """
 
 from __future__ import annotations
@@ -119,16 +120,35 @@ def at_other_rate(summary: dict, truth_fps: float, truth_frames: int | None = No
         abs(fps - truth_fps) > 0.01 * truth_fps or bool(truth_frames and _whole_count(summary)))
 
 
-def unsure_rate(summary: dict, truth_fps: float, truth_frames: int | None = None) -> str | None:
+def unsure_rate(summary: dict, truth_fps: float, truth_frames: int | None = None,
+                truth_video: Path | None = None) -> str | None:
     """Why a run's frame numbers are kept though its rate is not the truth's (within 1 % of it, the truth recording's
-    frame count or the run's not known to compare, :func:`at_other_rate`): the same images timed otherwise keep their numbers, a
-    re-encode's drift by the rates' difference. None where the numbers are known to be the truth's, or are placed."""
+    frame count or the run's not known to compare, :func:`at_other_rate`): the same images timed otherwise keep their
+    numbers, a re-encode's drift by the rates' difference; and what would give the count that is missing (the truth's
+    ``truth_video``: there, or its header without one). None where the numbers are known to be the truth's, or are
+    placed."""
     fps = own_rate(summary, truth_frames, truth_fps)
     if fps is None or same_rate(fps, truth_fps) or at_other_rate(summary, truth_fps, truth_frames):
         return None
-    return (f"run at {fps:g} fps, the truth's {truth_fps:g}, and no frame count of the truth recording and of the "
-            f"run's video at hand to compare: its frame numbers kept (the same images timed otherwise); were it a re-encode, "
-            f"they drift {abs(1 - truth_fps / fps) * 3600:.1f} s an hour")
+    missing = [] if truth_frames else [_no_count(truth_video)]
+    if not _whole_count(summary):
+        missing.append("of the run's video (its summary.json gives neither source_frame_count nor frames_read)"
+                       if summary.get("status") == "complete" else
+                       "of the run's video (its summary.json gives no source_frame_count, as an older mpt-live's or a "
+                       "raw stream's does not, and the run did not complete: run it to the end)")
+    return (f"run at {fps:g} fps, the truth's {truth_fps:g}: its frame numbers kept (the same images timed otherwise); "
+            f"were it a re-encode, they drift {abs(1 - truth_fps / fps) * 3600:.1f} s an hour. To tell, no frame count "
+            + " and none ".join(missing))
+
+
+def _no_count(video: Path | None) -> str:
+    """Why the truth recording's frame count is missing (:func:`video_frames` of ``video``) and what would give it."""
+    if video is None:
+        return "of the truth recording (it names no video)"
+    if not Path(video).is_file():
+        return f"of the truth recording ({video} is not there: put its video there)"
+    return (f"of the truth recording ({video}: neither its header nor its packets give one, as of a file that is no "
+            f"video ffmpeg reads: name a copy that plays in the truth instead)")
 
 
 def in_truth_frames(spotted: Sequence, folder: Path, truth_fps: float,
@@ -163,7 +183,8 @@ def in_truth_frames(spotted: Sequence, folder: Path, truth_fps: float,
 
 def video_frames(path: Path | None) -> int | None:
     """The frame count a truth video's header gives (as mpt-live's own reader reads it for a run's
-    ``source_frame_count``); None where there is no file or no count."""
+    ``source_frame_count``), else its video packets counted without decoding them (PyAV: a Matroska file or a raw
+    H.264 stream ffmpeg wrote to a pipe has no duration to count by); None where there is no file or nothing reads it."""
     if path is None or not Path(path).is_file():
         return None
     import cv2
@@ -173,7 +194,21 @@ def video_frames(path: Path | None) -> int | None:
         n = cap.get(cv2.CAP_PROP_FRAME_COUNT) if cap.isOpened() else 0
     finally:
         cap.release()
-    return int(n) if 0 < n < 1e9 else None
+    return int(n) if 0 < n < 1e9 else _packets(Path(path))
+
+
+def _packets(path: Path) -> int | None:
+    """The packets of ``path``'s first video stream (a frame each), demuxed, not decoded; None where none reads."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                return None
+            n = sum(1 for p in container.demux(container.streams.video[0]) if p.size)
+    except (av.FFmpegError, OSError, UnicodeDecodeError):
+        return None
+    return n or None
 
 
 def _number(v: object) -> float | None:

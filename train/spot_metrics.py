@@ -336,7 +336,8 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | No
                 if why and notes is not None:
                     notes.append(f"{f}: {why}; {name} is coded at {rates[name]:g} fps: its events placed in the "
                                  "truth's frames by their seconds")
-                elif notes is not None and (unsure := unsure_rate(summary, rates[name], held(name, summary))):
+                elif notes is not None and (unsure := unsure_rate(summary, rates[name], held(name, summary),
+                                                                  videos[name].video)):
                     notes.append(f"{f}: {unsure}")
     if run_gone and notes is None:
         name, f = next(iter(run_gone.items()))
