@@ -912,3 +912,23 @@ def test_a_bare_file_name_two_truth_videos_share_is_settled_by_the_runs_summary_
     got = json.loads((tmp_path / "s.json").read_text())["videos"]
     assert {v: (c["micro"]["tp"], c["micro"]["fp"]) for v, c in got.items()} == {"a/clip.mp4": (1, 0),
                                                                                  "b/clip.mp4": (1, 0)}
+
+
+@pytest.mark.parametrize("truth_types, kind, said", [
+    (("macro",), "all", "the truth annotates macro intervals only: the runs' 2 micro event(s) count as false positives "
+                        "in the 'all' figures (--type macro scores the macro events alone)"),
+    (("macro",), "micro", "in the 'micro' figures"),
+    (("macro",), "macro", None),           # the headline leaves the micro events out
+    (("macro", "micro"), "all", None),     # both annotated: the micro events are scored as they should be
+])
+def test_a_truth_of_one_type_says_the_other_types_events_count_as_false(truth_types, kind, said):
+    """A sheet of macro-expressions only, scored with the default --type all: the run's micro events were all false
+    positives in the headline and nothing said why its precision was low."""
+    truth = LongVideoIndex([LongVideo("v1", "s", 30.0, [gt(100 * i, 100 * i + 40, kind=t)
+                                                         for i, t in enumerate(truth_types)])], [])
+    spotted = {"v1": [sp(0, 40, kind="macro"), sp(300, 309), sp(400, 409)]}
+    r = score(truth, spotted, kind)
+    assert r["by_type"]["all"]["fp"] == 2  # the pooled counts themselves are MEGC's, as before
+    told = [w for w in r["warnings"] if "annotates" in w]
+    assert (told == []) if said is None else (len(told) == 1 and said in told[0]), told
+    assert not [w for w in score(truth, {"v1": spotted["v1"][:1]}, kind)["warnings"] if "annotates" in w]

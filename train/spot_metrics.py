@@ -177,6 +177,7 @@ def score(truth: LongVideoIndex, spotted: dict[str, list[Spotted]], kind: str = 
     warnings = [f"the runs' classes {', '.join(foreign)} are not labels of the truth "
                 f"({', '.join(sorted(labels)) or 'none'}): their true positives count as misrecognised"] \
         if foreign and labels else []
+    warnings += one_type(truth, spotted, kind)
     blank = [v.name for v in truth.videos
              if v.name in faces and any(not face_id(s.face) for s in spotted.get(v.name, []))]
     if blank:  # a run of an older version or another tool: whose face it is, it does not say
@@ -187,6 +188,20 @@ def score(truth: LongVideoIndex, spotted: dict[str, list[Spotted]], kind: str = 
     by_face = {"face_pairs": faces, "face_pairing": FACE_PAIRING} if faces else {}
     return {"type": kind, **{k: v for k, v in by_type[kind].items() if k != "per_class"},
             "iou_threshold": threshold, "by_type": by_type, "videos": videos, **by_face, "warnings": warnings}
+
+
+def one_type(truth: LongVideoIndex, spotted: dict[str, list[Spotted]], kind: str) -> list[str]:
+    """A warning where the truth annotates one type only (a sheet of macro-expressions) and the runs' events of the
+    other count in the headline ``kind`` (``all``, or that other type): all false, as MEGC pools them."""
+    have = {iv.type for v in truth.videos for iv in v.intervals}
+    if len(have) != 1:
+        return []
+    only, other = next(iter(have)), next(t for t in TYPES if t not in have)
+    n = sum(s.type == other for f in spotted.values() for s in f)
+    if not n or kind not in ("all", other):
+        return []
+    return [f"the truth annotates {only} intervals only: the runs' {n} {other} event(s) count as false positives in "
+            f"the {kind!r} figures (--type {only} scores the {only} events alone)"]
 
 
 # ---------------------------------------------------------------- reading runs
