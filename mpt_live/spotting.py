@@ -37,8 +37,8 @@ Latency: the signals' delay (2.5 s + 1/30 s) plus the candidate's length and one
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 import numpy as np
 
@@ -417,7 +417,7 @@ def closed_early_warning(name: str, counts: dict[str, int], fps: float) -> list[
     """The run's warning where its spotters closed candidates early (``counts``: :func:`closed_early`); none at 0."""
     if not sum(counts.values()):
         return []
-    return [f"{name}: {sum(counts.values())} candidate movement(s) closed before they ended ({counts['micro']} at the "
-            f"micro scale, {counts['macro']} at the macro), as the frames' times stood still or came over 8 times "
-            f"faster than the stated {fps:g} fps: their events may be cut short or missing; the video's timing is "
-            f"broken, a copy made at a constant rate (ffmpeg -i IN -r {fps:g} OUT.mp4) is timed anew"]
+    return [(f"{name}: {sum(counts.values())} candidate movement(s) closed before they ended ({counts['micro']} at the "
+             f"micro scale, {counts['macro']} at the macro), as the frames' times stood still or came over 8 times "
+             f"faster than the stated {fps:g} fps: their events may be cut short or missing; the video's timing is "
+             f"broken, a copy made at a constant rate (ffmpeg -i IN -r {fps:g} OUT.mp4) is timed anew")]

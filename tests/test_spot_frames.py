@@ -156,6 +156,7 @@ def test_a_truth_video_written_to_a_pipe_is_counted(tmp_path, fmt):
     import subprocess
 
     from faultkit import ffmpeg_exe, write_video
+
     from train.datasets.longvideo import Interval, LongVideo, LongVideoIndex
     from train.spot_frames import video_frames
     from train.spot_metrics import read_runs
@@ -178,9 +179,9 @@ def test_a_truth_video_that_does_not_read_says_so_and_what_to_do(tmp_path):
     from train.spot_metrics import read_runs
 
     (tmp_path / "x.mp4").write_bytes(b"not a video")
-    for video, said in ((tmp_path / "x.mp4", f"({tmp_path / 'x.mp4'}: neither its header nor its packets give one, as "
-                                             f"of a file that is no video ffmpeg reads: name a copy that plays in the "
-                                             f"truth instead)"),
+    for video, said in ((tmp_path / "x.mp4", (f"({tmp_path / 'x.mp4'}: neither its header nor its packets give one, "
+                                              "as of a file that is no video ffmpeg reads: name a copy that plays in "
+                                              "the truth instead)")),
                         (None, "(it names no video)")):
         index = LongVideoIndex([LongVideo("v", "s", 30.0, [Interval(2, 3, 4, "micro")], video=video)], [])
         notes: list[str] = []

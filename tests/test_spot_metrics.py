@@ -915,8 +915,8 @@ def test_a_bare_file_name_two_truth_videos_share_is_settled_by_the_runs_summary_
 
 
 @pytest.mark.parametrize("truth_types, kind, said", [
-    (("macro",), "all", "the truth annotates macro intervals only: the runs' 2 micro event(s) count as false positives "
-                        "in the 'all' figures (--type macro scores the macro events alone)"),
+    (("macro",), "all", ("the truth annotates macro intervals only: the runs' 2 micro event(s) count as false "
+                         "positives in the 'all' figures (--type macro scores the macro events alone)")),
     (("macro",), "micro", "in the 'micro' figures"),
     (("macro",), "macro", None),           # the headline leaves the micro events out
     (("macro", "micro"), "all", None),     # both annotated: the micro events are scored as they should be

@@ -519,10 +519,10 @@ def test_candidates_closed_early_are_in_summary_json_and_the_runs_warnings(faces
     session.states[min(session.states)].spotter.macro.closed_early = 3  # as a face whose times stood still left it
     assert summarize(session)["spot_closed_early"] == {"micro": 0, "macro": 3}
     said = [w for w in run_warnings(session) if "closed before they ended" in w]
-    assert said == [f"{session.name}: 3 candidate movement(s) closed before they ended (0 at the micro scale, 3 at "
-                    f"the macro), as the frames' times stood still or came over 8 times faster than the stated "
-                    f"{session.fps:g} fps: their events may be cut short or missing; the video's timing is broken, a "
-                    f"copy made at a constant rate (ffmpeg -i IN -r {session.fps:g} OUT.mp4) is timed anew"]
+    assert said == [(f"{session.name}: 3 candidate movement(s) closed before they ended (0 at the micro scale, 3 at "
+                     f"the macro), as the frames' times stood still or came over 8 times faster than the stated "
+                     f"{session.fps:g} fps: their events may be cut short or missing; the video's timing is broken, a "
+                     f"copy made at a constant rate (ffmpeg -i IN -r {session.fps:g} OUT.mp4) is timed anew")]
 
 
 @pytest.mark.parametrize("sample_s", [0.0, -0.1, float("nan"), float("inf")])

@@ -200,8 +200,8 @@ def one_type(truth: LongVideoIndex, spotted: dict[str, list[Spotted]], kind: str
     n = sum(s.type == other for f in spotted.values() for s in f)
     if not n or kind not in ("all", other):
         return []
-    return [f"the truth annotates {only} intervals only: the runs' {n} {other} event(s) count as false positives in "
-            f"the {kind!r} figures (--type {only} scores the {only} events alone)"]
+    return [(f"the truth annotates {only} intervals only: the runs' {n} {other} event(s) count as false positives in "
+             f"the {kind!r} figures (--type {only} scores the {only} events alone)")]
 
 
 # ---------------------------------------------------------------- reading runs
