@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, Sequence
 from .face_state import too_short_to_spot
 from .face_watch import DETECTOR_KEYS
 from .results import EVENT, NEUTRAL, NO_FACE, WARMING, LabelTally, WindowResult, mean_or_none, percentile
-from .spotting import closed_early, closed_early_warning
 from .tracks import FaceTracker
 
 if TYPE_CHECKING:
@@ -114,7 +113,8 @@ def summarize(session: Session) -> dict[str, Any]:
         "provider": session.model.provider or None,
         "clip_spec": session.spec.to_dict(),
         "spot_threshold": session.cfg.spot_threshold,
-        "spot_closed_early": closed_early(st.spotter for st in session.states.values()),  # candidates cut short
+        "spot_closed_early": {k: sum(getattr(st.spotter, k).closed_early for st in session.states.values())
+                              for k in ("micro", "macro")},  # candidates cut short: frame times that stood still
         "labels": fig.labels(order, merged=True),
         "events": [e.to_dict() for e in events],
         "faces": [{"face_id": fid, "frames": st.frames, "windows": fig.windows.get(fid, 0),
@@ -157,6 +157,9 @@ def run_warnings(session: Session) -> list[str]:
     out += list(getattr(session.source, "warnings", None) or []) + spec.rate_warning(name, session.fps)
     stopped = bool(session.stopped or session.interrupted or session.error)  # q/Esc too: not the video's fault
     out += session.figures.warnings(name, spec.window_s, session.runtime is not None, session.cfg.detector, stopped)
+    early = sum(c.closed_early for st in session.states.values() for c in (st.spotter.micro, st.spotter.macro))
     return out + (session.watch.warnings(name) if session.watch else []) + too_short_to_spot(
-        name, session.states.values(), stopped=stopped) + closed_early_warning(
-        name, closed_early(st.spotter for st in session.states.values()), session.fps)
+        name, session.states.values(), stopped=stopped) + [
+        f"{name}: {early} candidate movement(s) closed before they ended (spot_closed_early), the frames' times "
+        f"standing still or over 8 times faster than {session.fps:g} fps: their events may be cut short or missing; a "
+        f"copy at a constant rate (ffmpeg -i IN -r {session.fps:g} OUT.mp4) is timed anew"] * (early > 0)

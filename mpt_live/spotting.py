@@ -37,7 +37,6 @@ Latency: the signals' delay (2.5 s + 1/30 s) plus the candidate's length and one
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -385,12 +384,6 @@ class Spotter:
         signals, in frames at the nominal rate) and the ``k`` frames before and after each frame's signals."""
         return self.micro.warmup + 2 * self.micro.k
 
-    @property
-    def closed_early(self) -> dict[str, int]:
-        """Candidates each scale closed before they ended, their frames more than its buffer could hold (times that
-        stand still, frames over 8 times the stated rate: :meth:`_Channel._keep`): their events may be cut short."""
-        return {"micro": self.micro.closed_early, "macro": self.macro.closed_early}
-
     def horizon(self) -> int | None:
         """The earliest frame an event still to come out of this spotter can start at; None: only frames
         after the last one pushed. Windows before it are final (no later event covers them)."""
@@ -405,19 +398,3 @@ class Spotter:
     def flush(self) -> list[SpotEvent]:
         """End of the stream: judge what is still open."""
         return self._step(self.micro.flush(), self.macro.flush(), force=True)
-
-
-def closed_early(spotters: Iterable[Spotter]) -> dict[str, int]:
-    """:attr:`Spotter.closed_early` summed over ``spotters`` (a run's faces): summary.json's ``spot_closed_early``."""
-    spotters = list(spotters)
-    return {k: sum(sp.closed_early[k] for sp in spotters) for k in ("micro", "macro")}
-
-
-def closed_early_warning(name: str, counts: dict[str, int], fps: float) -> list[str]:
-    """The run's warning where its spotters closed candidates early (``counts``: :func:`closed_early`); none at 0."""
-    if not sum(counts.values()):
-        return []
-    return [(f"{name}: {sum(counts.values())} candidate movement(s) closed before they ended ({counts['micro']} at the "
-             f"micro scale, {counts['macro']} at the macro), as the frames' times stood still or came over 8 times "
-             f"faster than the stated {fps:g} fps: their events may be cut short or missing; the video's timing is "
-             f"broken, a copy made at a constant rate (ffmpeg -i IN -r {fps:g} OUT.mp4) is timed anew")]

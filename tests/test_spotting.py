@@ -13,7 +13,7 @@ import pytest
 
 from mpt_live.face import template_keypoints
 from mpt_live.facemotion import GRID, REGIONS, FaceMotion
-from mpt_live.spotting import EVENT_COLUMNS, SpotConfig, Spotter, closed_early, closed_early_warning
+from mpt_live.spotting import EVENT_COLUMNS, SpotConfig, Spotter
 from mpt_live.face_actions import Action, Bump, FaceFrame, action_field, source_coords, time_course
 
 FPS = 30.0
@@ -491,13 +491,6 @@ def test_a_candidate_whose_times_stand_still_is_closed_and_counted():
         events += sp.push(FrameSignals(i, min(i, 300) / 30.0, m, None))
     assert sp.micro.closed_early >= 1 and sp.micro.frames.maxlen <= sp.micro.cap_max
     assert any(e.apex == 305 for e in events + sp.flush())
-    assert sp.closed_early == {"micro": sp.micro.closed_early, "macro": sp.macro.closed_early}
-    counts = closed_early([sp, Spotter(30.0, 15, 75), sp])  # a run's faces: summed
-    assert counts == {"micro": 2 * sp.micro.closed_early, "macro": 2 * sp.macro.closed_early}
-    said = closed_early_warning("x.mp4", counts, 30.0)
-    assert len(said) == 1 and said[0].startswith(f"x.mp4: {sum(counts.values())} candidate movement(s) closed before")
-    assert "ffmpeg -i IN -r 30 OUT.mp4" in said[0]
-    assert closed_early_warning("x.mp4", closed_early([Spotter(30.0, 15, 75)]), 30.0) == []
 
 
 def test_candidates_closed_early_are_in_summary_json_and_the_runs_warnings(faces_dir):
@@ -519,10 +512,14 @@ def test_candidates_closed_early_are_in_summary_json_and_the_runs_warnings(faces
     session.states[min(session.states)].spotter.macro.closed_early = 3  # as a face whose times stood still left it
     assert summarize(session)["spot_closed_early"] == {"micro": 0, "macro": 3}
     said = [w for w in run_warnings(session) if "closed before they ended" in w]
-    assert said == [(f"{session.name}: 3 candidate movement(s) closed before they ended (0 at the micro scale, 3 at "
-                     f"the macro), as the frames' times stood still or came over 8 times faster than the stated "
-                     f"{session.fps:g} fps: their events may be cut short or missing; the video's timing is broken, a "
-                     f"copy made at a constant rate (ffmpeg -i IN -r {session.fps:g} OUT.mp4) is timed anew")]
+    assert said == [(f"{session.name}: 3 candidate movement(s) closed before they ended (spot_closed_early), the "
+                     f"frames' times standing still or over 8 times faster than {session.fps:g} fps: their events may "
+                     f"be cut short or missing; a copy at a constant rate (ffmpeg -i IN -r {session.fps:g} OUT.mp4) is "
+                     "timed anew")]
+    session.states[min(session.states)].spotter.micro.closed_early = 1
+    assert summarize(session)["spot_closed_early"] == {"micro": 1, "macro": 3}
+    assert [w for w in run_warnings(session) if "closed before they ended" in w][0].startswith(
+        f"{session.name}: 4 candidate movement(s)")
 
 
 @pytest.mark.parametrize("sample_s", [0.0, -0.1, float("nan"), float("inf")])
