@@ -338,17 +338,18 @@ def test_a_stop_signal_inside_a_finaliser_is_held_not_lost():
             time.sleep(1)
 
 
-def test_a_second_run_into_a_folder_in_use_is_refused(tmp_path, clip):
+def test_a_second_run_into_a_folder_in_use_is_refused(tmp_path, clip, run_main):
     """Two runs into one --out would mix their rows: the second is refused in one line while the first is
-    alive; a marker left by a run that died (no such process) does not block the folder."""
+    alive; a marker left by a run that died (no such process) does not block the folder. (The second run is
+    mpt-live's main() in this process: a refusal before any work, no crash or signal; the first is a real one.)"""
     import socket
 
     out = tmp_path / "o"
     first = start("--video", str(clip), "--motion-only", "--headless", "--out", str(out))
     wait_for_rows(first, out / "predictions.csv", 3)
-    res = cli("--video", str(clip), "--motion-only", "--headless", "--out", str(out))
-    lines = our_lines(res.stderr + res.stdout)
-    assert res.returncode == 2 and len(lines) == 1, lines
+    status, printed = run_main("mpt_live.cli", "--video", str(clip), "--motion-only", "--headless", "--out", str(out))
+    lines = our_lines("\n".join(printed))
+    assert status == 2 and len(lines) == 1, lines
     assert f"another run (process {first.pid}) is writing there" in lines[0]
     first.send_signal(signal.SIGTERM)
     first.communicate(timeout=300)
