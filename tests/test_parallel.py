@@ -85,6 +85,32 @@ def serial(model, faces_dir, tmp_path_factory) -> dict[str, list[dict[str, str]]
             **{v + ":events": rows(out / v / "events.csv") for v in VIDEOS}}
 
 
+@pytest.fixture(scope="module")
+def cluster_once():
+    """The module's local Ray cluster (two CPUs): started by the first test that asks for it, shut down after the
+    module's last test (a cluster costs seconds of start-up; this module's --ray runs need no fresh one)."""
+    ray = pytest.importorskip("ray")
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture()
+def cluster(cluster_once):
+    """Ray, connected to the module's cluster (started again where a test that needs none running shut it)."""
+    if not cluster_once.is_initialized():
+        cluster_once.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    return cluster_once
+
+
+@pytest.fixture()
+def no_cluster():
+    """Ray, with no cluster in this process: for the tests of what starting one does."""
+    ray = pytest.importorskip("ray")
+    ray.shutdown()
+    yield ray
+    ray.shutdown()
+
+
 def test_jobs_gives_the_serial_rows_resumes_and_lists_failures(model, folder, serial, tmp_path):
     (folder / "broken.mp4").write_text("not a video")
     rt, out, console = MPTRuntime(model, device="cpu"), tmp_path / "out", Console(quiet=True)
@@ -143,30 +169,62 @@ def test_jobs_gives_the_serial_rows_resumes_and_lists_failures(model, folder, se
     same_outputs(out / Path(VIDEOS[1]).stem, serial, VIDEOS[1])
 
 
-def test_ray_gives_the_serial_rows_and_redoes_a_killed_workers_video(model, folder, serial, tmp_path):
-    ray = pytest.importorskip("ray")
-    from mpt_live.ray_batch import run_ray
+def test_ray_init_keeps_the_processs_stop_signal_handlers(no_cluster):
+    """ray.init replaces the SIGTERM handler of the driver; mpt-live's (stop like Ctrl-C) must stay."""
+    import signal
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray = no_cluster
+    from mpt_live.ray_batch import connect
+
+    def ours(signum, frame):
+        raise KeyboardInterrupt
+
+    saved = signal.signal(signal.SIGTERM, ours)
     try:
-        rt, out = MPTRuntime(model, device="cpu"), tmp_path / "out"
-        todo, _ = plan(str(folder), out, run_key(rt, SessionConfig()))
-        killed = []
-
-        def on_event(kind, i, info):
-            if kind == "start":
-                actors[i] = info["actor"]
-            if kind == "progress" and todo[i][1].name == VIDEOS[1] and not killed and info["frames"] > 0:
-                killed.append(i)
-                ray.kill(actors[i])  # the worker dies mid-video: the video must be redone elsewhere
-
-        actors: dict[int, object] = {}
-        written = []  # what is on disk each time the driver is told a video ended (the overview's moment)
-        done, failed = run_ray(todo, BatchSpec(model=str(model), device="cpu"), "auto", Console(quiet=True),
-                               on_event=on_event,
-                               after=lambda failed: written.append(len(list(out.glob("*/summary.json")))))
+        connect("auto")
+        assert signal.getsignal(signal.SIGTERM) is ours
     finally:
         ray.shutdown()
+        signal.signal(signal.SIGTERM, saved)
+
+
+def test_ray_connect_prints_no_ray_lines_and_keeps_its_errors(no_cluster):
+    """--ray auto printed Ray's start-up lines (a WARNING on token authentication, an INFO 'Started a local Ray
+    instance') among the project's own; now none, while Ray's errors still reach the console (a process of its
+    own, which starts its own local cluster: none runs here for its 'auto' to join)."""
+    import subprocess
+    import sys
+
+    code = ("import logging, ray\n"
+            "from mpt_live.ray_batch import connect\n"
+            "connect('auto')\n"
+            "print('errors shown:', logging.getLogger('ray').isEnabledFor(logging.ERROR))\n"
+            "ray.shutdown()\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip().splitlines() == ["errors shown: True"] and not res.stderr.strip(), res.stdout + res.stderr
+
+
+def test_ray_gives_the_serial_rows_and_redoes_a_killed_workers_video(model, folder, serial, tmp_path, cluster):
+    ray = cluster
+    from mpt_live.ray_batch import run_ray
+
+    rt, out = MPTRuntime(model, device="cpu"), tmp_path / "out"
+    todo, _ = plan(str(folder), out, run_key(rt, SessionConfig()))
+    killed = []
+
+    def on_event(kind, i, info):
+        if kind == "start":
+            actors[i] = info["actor"]
+        if kind == "progress" and todo[i][1].name == VIDEOS[1] and not killed and info["frames"] > 0:
+            killed.append(i)
+            ray.kill(actors[i])  # the worker dies mid-video: the video must be redone elsewhere
+
+    actors: dict[int, object] = {}
+    written = []  # what is on disk each time the driver is told a video ended (the overview's moment)
+    done, failed = run_ray(todo, BatchSpec(model=str(model), device="cpu"), "auto", Console(quiet=True),
+                           on_event=on_event,
+                           after=lambda failed: written.append(len(list(out.glob("*/summary.json")))))
     assert killed and not failed and written == [1, 2]
     assert sorted(v.name for v, _, _ in done) == sorted(VIDEOS)
     for v in VIDEOS:
@@ -177,10 +235,10 @@ def test_ray_gives_the_serial_rows_and_redoes_a_killed_workers_video(model, fold
         assert is_complete(d, run_key(rt, SessionConfig()))
 
 
-def test_ray_an_output_folder_that_cannot_be_written_is_one_failure_not_the_end(folder, tmp_path, monkeypatch):
+def test_ray_an_output_folder_that_cannot_be_written_is_one_failure_not_the_end(folder, tmp_path, monkeypatch,
+                                                                              cluster):
     """A full disk (or another run in the folder) on the driver for one video: that video is listed, the
     others are written (motion-only, two local CPUs)."""
-    ray = pytest.importorskip("ray")
     import mpt_live.ray_batch as rb
 
     real = rb.write_outputs
@@ -191,13 +249,9 @@ def test_ray_an_output_folder_that_cannot_be_written_is_one_failure_not_the_end(
         return real(out, summary, files, video, model)
 
     monkeypatch.setattr(rb, "write_outputs", full_disk)
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        out = tmp_path / "out"
-        todo, _ = plan(str(folder), out, run_key(None, SessionConfig()))
-        done, failed = rb.run_ray(todo, BatchSpec(model=None, device="cpu"), "auto", Console(quiet=True))
-    finally:
-        ray.shutdown()
+    out = tmp_path / "out"
+    todo, _ = plan(str(folder), out, run_key(None, SessionConfig()))
+    done, failed = rb.run_ray(todo, BatchSpec(model=None, device="cpu"), "auto", Console(quiet=True))
     assert [v.name for v, _ in failed] == [VIDEOS[0]]
     assert "its outputs could not be written" in failed[0][1] and "No space left" in failed[0][1]
     assert [v.name for v, _, _ in done] == [VIDEOS[1]] and (out / Path(VIDEOS[1]).stem / "summary.json").is_file()
@@ -252,42 +306,6 @@ def test_a_frame_folder_read_at_another_fps_is_redone(tmp_path):
     assert not is_complete(out, key, video=folder, fps=50.0)
 
 
-def test_ray_init_keeps_the_processs_stop_signal_handlers():
-    """ray.init replaces the SIGTERM handler of the driver; mpt-live's (stop like Ctrl-C) must stay."""
-    import signal
-
-    ray = pytest.importorskip("ray")
-    from mpt_live.ray_batch import connect
-
-    def ours(signum, frame):
-        raise KeyboardInterrupt
-
-    saved = signal.signal(signal.SIGTERM, ours)
-    try:
-        connect("auto")
-        assert signal.getsignal(signal.SIGTERM) is ours
-    finally:
-        ray.shutdown()
-        signal.signal(signal.SIGTERM, saved)
-
-
-def test_ray_connect_prints_no_ray_lines_and_keeps_its_errors():
-    """--ray auto printed Ray's start-up lines (a WARNING on token authentication, an INFO 'Started a local Ray
-    instance') among the project's own; now none, while Ray's errors still reach the console."""
-    pytest.importorskip("ray")
-    import subprocess
-    import sys
-
-    code = ("import logging, ray\n"
-            "from mpt_live.ray_batch import connect\n"
-            "connect('auto')\n"
-            "print('errors shown:', logging.getLogger('ray').isEnabledFor(logging.ERROR))\n"
-            "ray.shutdown()\n")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stderr
-    assert res.stdout.strip().splitlines() == ["errors shown: True"] and not res.stderr.strip(), res.stdout + res.stderr
-
-
 @pytest.fixture()
 def linked(faces_dir, tmp_path, monkeypatch) -> tuple[Path, Path, Path]:
     """(a video, a broken one: links, as given (relative), to files of other names elsewhere; the real file)."""
@@ -326,18 +344,12 @@ def test_ray_actor_names_a_linked_video_as_given(linked, tmp_path):
     assert report_video(out / "a") == target.resolve()
 
 
-def test_ray_names_linked_videos_as_given(linked, tmp_path):
+def test_ray_names_linked_videos_as_given(linked, tmp_path, cluster):
     """--ray on links to files of other names: messages, failed.csv, summary.json and the overview name each
     link as the serial batch does (motion-only, two local CPUs)."""
-    ray = pytest.importorskip("ray")
-
     video, broken, _ = linked
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        done, failed, _ = run_parallel(Path("in"), Path("out"), None, SessionConfig(), Console(quiet=True),
-                                       ray="auto", device="cpu")
-    finally:
-        ray.shutdown()
+    done, failed, _ = run_parallel(Path("in"), Path("out"), None, SessionConfig(), Console(quiet=True),
+                                   ray="auto", device="cpu")
     assert [v for v, _, _ in done] == [video] and [v for v, _ in failed] == [broken]
     assert failed[0][1].startswith(f"{broken}: not a readable video")
     for name in ("failed.csv", "videos.csv", "a/summary.json", "a/report.html"):
