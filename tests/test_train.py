@@ -80,9 +80,10 @@ def _config(easy, **kw) -> TrainConfig:
 
 @pytest.mark.slow
 def test_loso_learns(easy, tmp_path):
-    """LOSO through the CLI reaches UF1 >= 0.9 and writes metrics.json, predictions.csv, confusion.png."""
+    """LOSO through the CLI reaches UF1 >= 0.9 and writes metrics.json, predictions.csv, confusion.png. 8 epochs:
+    this set is learnt (UF1 1.0) from 3 on; untrained (lr 1e-12, or no optimiser step) UF1 is 0.34."""
     out = tmp_path / "run"
-    r = _train(easy, out, "--epochs", "30")
+    r = _train(easy, out, "--epochs", "8")
     assert r.exit_code == 0, r.output
     m = json.loads((out / "metrics.json").read_text())
     assert METRICS_KEYS <= set(m)
