@@ -357,8 +357,8 @@ def test_a_second_run_into_a_folder_in_use_is_refused(tmp_path, clip, run_main):
     short = fk.write_video(tmp_path / "short.mp4", 20, fps=30.0)
     dead = {"status": "running", "pid": 2 ** 22 + 12345, "host": socket.gethostname()}  # above pid_max
     (out / "summary.json").write_text(json.dumps(dead))
-    res = cli("--video", str(short), "--motion-only", "--headless", "--out", str(out))
-    assert res.returncode == 0, res.stderr
+    status, printed = run_main("mpt_live.cli", "--video", str(short), "--motion-only", "--headless", "--out", str(out))
+    assert status == 0, printed
     assert summary(out)["status"] == "complete"
 
 
@@ -455,13 +455,13 @@ def test_a_video_killed_outright_plays_up_to_its_last_second(tmp_path, name, mak
     cap.release()
 
 
-def test_finished_run_removes_outputs_it_did_not_write_this_time(tmp_path, clip):
+def test_finished_run_removes_outputs_it_did_not_write_this_time(tmp_path, clip, run_main):
     out = tmp_path / "o"
     out.mkdir()
     (out / "annotated.mp4").write_bytes(b"from an earlier --save-video run")
     short = fk.write_video(tmp_path / "short.mp4", 20)
-    res = cli("--video", str(short), "--motion-only", "--headless", "--out", str(out))
-    assert res.returncode == 0, res.stderr
+    status, printed = run_main("mpt_live.cli", "--video", str(short), "--motion-only", "--headless", "--out", str(out))
+    assert status == 0, printed
     assert not (out / "annotated.mp4").exists() and summary(out)["status"] == "complete"
 
 
