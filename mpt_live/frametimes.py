@@ -46,14 +46,17 @@ class FrameTimes:
 
     ``pts``: the container has per-frame times (OpenCV's ``POS_MSEC`` moves); without them frame i is at
     ``i / fps``. ``start_s``: the first frame's time on the container's time line; ``end_s``: where the
-    container says the video ends (None: unknown), the truncation check's reference for timed videos. ``cut``:
+    container says the video ends (None: unknown), the truncation check's reference for timed videos. ``lost_s``:
+    how long the video ran before ``start_s`` where OpenCV's time 0 is after its real start (the header probe's
+    :attr:`~mpt_live.videoprobe.VideoProbe.lost_s`: a Matroska file's lost first cluster), its frames there lost as
+    a damaged start's are. ``cut``:
     asked after a whole pass that found nothing wrong how the file ends part-way through (a few words), None when
     it does not (:func:`mpt_live.cutoff.cut_off`: a streamed WebM or an MPEG-TS, which state no end)."""
 
     def __init__(self, name: str, fps: float, pts: bool, frame_count: int = 0, start_s: float = 0.0,
-                 end_s: float | None = None, cut: Callable[[], str | None] | None = None) -> None:
+                 end_s: float | None = None, cut: Callable[[], str | None] | None = None, lost_s: float = 0.0) -> None:
         self.name, self.fps, self.pts, self.frame_count = name, fps, pts, frame_count
-        self.start_s, self.end_s, self._cut = start_s, end_s, cut
+        self.start_s, self.end_s, self._cut, self.lost_s = start_s, end_s, cut, lost_s
         self.n = 0
         self.last = -math.inf
         self._first_ms = 0.0
@@ -73,14 +76,15 @@ class FrameTimes:
         where a decoder passes over several in one read (:attr:`lost` counts those)."""
         self._since_skip = 0 if skipped else self._since_skip + 1
         self.lost = skipped
-        if self.n == 0 and self.pts and (skipped or pos_msec * self.fps / 1000.0 >= LOST_AT_START):
-            # damage at the start: OpenCV's times count from the stream's start (its first frame, lost), and the
-            # first frame it decoded after the damage it times 0 (it has no time for it): by its position then.
+        if self.n == 0 and self.pts and (skipped or (pos_msec / 1000.0 + self.lost_s) * self.fps >= LOST_AT_START):
+            # damage at the start: OpenCV's times count from the stream's start (its first frame, lost; or where
+            # FFmpeg starts it after its real start, lost_s), and the first frame it decoded after the damage it
+            # times 0 (it has no time for it): by its position then.
             # A lost keyframe takes its whole group of pictures with it in one read (one failed read or none, the
             # decoder passing over the frames that refer to it): the frames lost are those its time is after
             self._first_ms = 0.0
             t = self._sane = self.start_s + (pos_msec / 1000.0 if pos_msec > 0 else skipped / self.fps)
-            self.lost = max(skipped, round((t - self.start_s) * self.fps))
+            self.lost = max(skipped, round((t - self.start_s + self.lost_s) * self.fps))
         elif self.n == 0:
             self._first_ms = pos_msec
             t = self._sane = self.start_s
@@ -222,7 +226,7 @@ def probe_notes(name: str, probe: VideoProbe | None, size: tuple[int, int],
     if probe is None:
         return [], None
     warnings = []
-    if probe.late_s:
+    if probe.late_s and not probe.lost_s:  # else its frames before are counted as a damaged start's
         warnings.append(f"{name}: starts {clock(probe.late_s)} late: its container's time line begins at 0 (its duration "
                         f"counts from there) and holds nothing before {clock(probe.late_s)} (its first part lost to "
                         "damage, or cut off without re-timing); frames are timed from there")

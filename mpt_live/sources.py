@@ -264,8 +264,9 @@ class VideoFile:
 
     def frame_times(self) -> FrameTimes:
         """A fresh clock for one pass over this video (the same rate and timing source)."""
+        lost_s = self._probe.lost_s if self._pts and self._probe is not None else 0.0  # its start lost (an mkv)
         return FrameTimes(self.name, self.fps, self._pts, self.frame_count, self.start_s if self._pts else 0.0,
-                          self._end_s, functools.partial(cut_off, self.path, self._probe))
+                          self._end_s, functools.partial(cut_off, self.path, self._probe), lost_s)
 
     @property
     def duration_s(self) -> float:

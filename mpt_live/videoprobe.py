@@ -51,7 +51,10 @@ class VideoProbe:
     FFmpeg's name for it (``'yuv420p'``, ``'yuv420p10le'``, ``'yuv444p'``), None where PyAV cannot tell.
     ``tracks``: every video track, in file order (:mod:`mpt_live.videotracks`; OpenCV reads the first).
     ``hdr``: the first video stream's HDR coding (``'HLG'``, ``'PQ'``; ``'BT.2020'``: wide-gamut primaries at over
-    8 bits with another transfer, :func:`~mpt_live.videotracks.hdr_transfer`), None for SDR."""
+    8 bits with another transfer, :func:`~mpt_live.videotracks.hdr_transfer`), None for SDR.
+    ``lost_s``: how long the video ran on the container's time line before ``start_s``, where FFmpeg's start for it
+    (OpenCV's time 0) is after its real start (:func:`_lost`): a Matroska file whose first cluster was lost (the
+    segment's time line from 0). 0.0 otherwise."""
 
     failure: str | None = None
     streams: tuple[str, ...] = ()
@@ -67,6 +70,7 @@ class VideoProbe:
     pixel_format: str | None = None
     tracks: tuple[VideoTrack, ...] = ()
     hdr: str | None = None
+    lost_s: float = 0.0
 
     @property
     def has_video(self) -> bool:
@@ -97,9 +101,10 @@ def _probe(path: str) -> VideoProbe:
         with quiet_fd(2), av.open(str(path)) as c:  # FFmpeg's own lines ("moov atom not found") kept out
             streams = tuple(sorted({st.type for st in c.streams if not is_picture(st)}))
             start_s, end_s = _timeline(c)
+            late_s = _late(c)
             return VideoProbe(None, streams, _image(c), _codec_fps(c), start_s, end_s, _codec(c), _open_gop(c),
-                              _container(c), any(is_picture(st) for st in c.streams), _late(c), _pixel_format(c),
-                              video_tracks(c), _first(c, hdr_transfer))
+                              _container(c), any(is_picture(st) for st in c.streams), late_s, _pixel_format(c),
+                              video_tracks(c), _first(c, hdr_transfer), _lost(c, start_s, late_s))
     except EOFError:  # av.error.EOFError is one: a header, then nothing
         return VideoProbe(failure=ENDS)
     except Exception:  # PyAV's "Invalid data found when processing input", a file unreadable to it
@@ -227,6 +232,15 @@ def _late(c) -> float:
         end = start + length if length else (tag if matroska else None)  # a Matroska tag: where the track ends
         return round(first, 3) if end is not None and end < whole + first / 2 else 0.0
     except Exception:  # no video stream, or PyAV cannot tell: not judged
+        return 0.0
+
+
+def _lost(c, start_s: float, late_s: float) -> float:
+    """:attr:`VideoProbe.lost_s`: a Matroska/WebM file that starts late (``late_s``: its segment's time line from 0,
+    nothing before it) whose video is what starts there (``start_s``): the seconds before it. 0.0 otherwise."""
+    try:
+        return start_s if late_s and start_s - late_s <= LATE_S and "matroska" in c.format.name.split(",") else 0.0
+    except Exception:  # PyAV cannot tell: not judged
         return 0.0
 
 

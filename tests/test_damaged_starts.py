@@ -24,15 +24,17 @@ def _digest(img) -> str:
 
 @pytest.fixture(scope="module")
 def lost_keyframe(tmp_path_factory):
-    """An 8 s H.264 recording (a keyframe every 4 s), whole and with its first keyframe's bytes zeroed, in an mp4
-    and an MPEG-TS; the whole file's frame times by their pictures (the frames after the next keyframe decode to
+    """An 8 s H.264 recording (a keyframe every 4 s), whole and with its first keyframe's bytes zeroed, in an mp4,
+    an MPEG-TS and an mkv (its first cluster lost: the bytes zeroed are its first block's header), and as VP8 in a
+    WebM (its first cluster lost alike); the whole file's frame times by their pictures (the frames after the next keyframe decode to
     the same pictures in both)."""
     d = tmp_path_factory.mktemp("lost keyframe")
     made = {}
-    for ext in (".mp4", ".ts"):
+    for ext in (".mp4", ".ts", ".mkv", ".webm"):
         whole = d / f"whole{ext}"
-        fk.ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x120:r=30:d=8", "-c:v", "libx264", "-g", str(GOP),
-                  "-pix_fmt", "yuv420p", str(whole))
+        codec = (["-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "300k"] if ext == ".webm"
+                 else ["-c:v", "libx264", "-pix_fmt", "yuv420p"])
+        fk.ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x120:r=30:d=8", *codec, "-g", str(GOP), str(whole))
         damaged = d / f"damaged start{ext}"
         shutil.copy(whole, damaged)
         _lose_first_packets(damaged)
@@ -78,18 +80,35 @@ def test_a_lost_first_keyframe_of_an_mpeg_ts_is_warned_of_and_timed(lost_keyfram
     assert "at the start" in _damage_warnings(v.warnings)[0]
 
 
-def test_realtime_counts_a_lost_first_keyframe_as_the_file_reader_does(lost_keyframe):
-    """``--realtime`` plays the file past its damaged start (frames it has no time for are dropped, as ever): the
-    same count and warning as the file reader's, its first frame at its own time."""
-    clip, times = lost_keyframe[".mp4"]
+def test_an_mkv_whose_first_cluster_was_lost_counts_its_frames(lost_keyframe):
+    """The mkv lost its first cluster (the first 4 s): its frames were timed right, from the segment's time line, but
+    the loss was only a note that the file 'starts 4.00 s late', not counted (no review copy of a damaged file). The
+    segment's time line begins at 0 (its duration counts from there): the 120 frames before the first one left are
+    counted as a damaged start's, the one warning."""
+    clip, times = lost_keyframe[".mkv"]
     with VideoFile(clip) as v:
-        list(v)
+        frames = list(v)
+    assert len(frames) == len(times) - GOP and v.error is None
+    assert all(f.t == pytest.approx(times[_digest(f.image)], abs=1e-6) for f in frames)
+    assert v.damaged == GOP and not [w for w in v.warnings if "late" in w]
+    assert _damage_warnings(v.warnings) == [(f"{clip}: {GOP} frames could not be decoded (the file is damaged there) "
+                                             "(or the recording began between keyframes), at the start (4.00 s of "
+                                             "video); the frames after them were read")]
+
+
+@pytest.mark.parametrize("ext", [".mp4", ".mkv"])
+def test_realtime_counts_a_lost_first_keyframe_as_the_file_reader_does(lost_keyframe, ext):
+    """``--realtime`` plays the file past its damaged start (frames it has no time for are dropped, as ever): the
+    same count and warning as the file reader's, its first frame at the file reader's time."""
+    clip, times = lost_keyframe[ext]
+    with VideoFile(clip) as v:
+        timed = {_digest(f.image): f.t for f in v}
     with PacedVideoReader(clip, speed=50.0) as r:
         seen = []
         while (frame := r.read(timeout=10)) is not None:
             seen.append(frame)
-    assert seen and seen[0].t == pytest.approx(GOP / 30) and r.error is None
-    assert all(f.t == pytest.approx(times[_digest(f.image)], abs=1e-6) for f in seen)
+    assert seen and seen[0].t == pytest.approx(min(timed.values())) and r.error is None
+    assert all(f.t == pytest.approx(timed[_digest(f.image)], abs=1e-6) for f in seen)
     assert r.damaged == v.damaged == GOP and _damage_warnings(r.warnings) == _damage_warnings(v.warnings)
 
 
@@ -117,3 +136,27 @@ def test_pyav_times_the_first_frame_after_a_damaged_start_as_opencv_does(tmp_pat
         with VideoFile(clip, capture=capture) as v:
             runs.append(([f.t for f in v], v.damaged, v.error, _damage_warnings(v.warnings)))
     assert runs[0] == runs[1] and runs[0][1] > 0 and runs[0][2] is None
+
+
+@pytest.mark.parametrize("ext", [".webm", ".mkv"])
+def test_a_run_of_a_damaged_start_writes_a_review_copy_of_the_frames_it_read(lost_keyframe, tmp_path, ext):
+    """A run of a file with a damaged start: the review page's review.webm is written, plays (decoded back here), and
+    holds the frames the run read at the times the run gave them (from 4 s). A WebM (a browser plays its codec) gets
+    the copy because its start is now counted as damaged: it had none, the run seeing a file that 'starts 4.00 s
+    late'; an mkv gets one in any case (a browser does not play it)."""
+    import av
+
+    from test_faults import cli, summary
+
+    clip, _ = lost_keyframe[ext]
+    out = tmp_path / "out"
+    res = cli("--video", str(clip), "--motion-only", "--headless", "--out", str(out))
+    assert res.returncode == 0, res.stderr[-2000:]
+    s = summary(out)
+    assert s["outputs"]["review"] == "review.webm" and any("could not be decoded" in w for w in s["warnings"])
+    with VideoFile(clip) as v:
+        want = [f.t for f in v]
+    with av.open(str(out / "review.webm")) as c:
+        got = [f.time for f in c.decode(video=0)]
+    assert len(got) == len(want) == GOP and got == pytest.approx(want, abs=1e-3)
+    assert want[0] == pytest.approx(4.0, abs=1e-3)

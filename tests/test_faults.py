@@ -759,14 +759,16 @@ def test_a_matroska_video_is_timed_on_its_segments_time_line(tmp_path, form):
         times = [f.t for f in v]
     assert times == pytest.approx(want, abs=0.002)
     assert v.error is None
-    # the lost cluster's second is said once (the segment's time line and duration begin at 0, its frames at 1 s);
-    # a picture that starts after its sound is a whole file (the container starts at 0 with the sound)
-    late = [w for w in v.warnings if "late" in w]
+    # the lost cluster's second is counted once, as a damaged start (the segment's time line and duration begin at
+    # 0, its frames at 1 s); a picture that starts after its sound is a whole file (the container starts at 0 with
+    # the sound)
+    assert not [w for w in v.warnings if "late" in w], v.warnings
+    lost = [w for w in v.warnings if "could not be decoded" in w]
     if form == "late.mkv":
-        assert late == [], v.warnings
+        assert lost == [] and v.damaged == 0, v.warnings
     else:
-        assert len(late) == 1 and late[0].startswith(f"{path}: starts 1.00 s late: its container's time line begins "
-                                                     "at 0") and "nothing before 1.00 s" in late[0], v.warnings
+        assert v.damaged == 30 and len(lost) == 1 and lost[0].startswith(f"{path}: 30 frames could not be decoded")
+        assert "at the start (1.00 s of video)" in lost[0], v.warnings
 
 
 @pytest.mark.parametrize("name, args", [
