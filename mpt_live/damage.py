@@ -83,7 +83,10 @@ class DamagedFrames:
     the times of the frames after them where they have times: :attr:`FrameTimes.lost`), the seconds of video they
     were, and the times of the frames after them, for one warning."""
 
-    def __init__(self) -> None:
+    def __init__(self, start_unstated: bool = False) -> None:
+        # the container does not say where the video began (an MPEG-TS whose first keyframe was lost with its time):
+        # frames lost at the start are counted, and timed, from its earliest packet left, so at least those
+        self.start_unstated = start_unstated
         self.count = 0
         self.seconds = 0.0
         self.after: list[float] = []
@@ -106,5 +109,9 @@ class DamagedFrames:
         # frames lost only at the start are also what a recording begun between keyframes (a stream joined, a cut
         # copy) reads as: said so, not called damage alone
         begun = " (or the recording began between keyframes)" if all(math.isnan(t) for t in self.after) else ""
-        return [f"{name}: {self.count} frames could not be decoded (the file is damaged there){begun}, {where}{span}; "
+        many = str(self.count)
+        if self.start_unstated and math.isnan(self.after[0]):
+            many, span = f"at least {many}", (f"{span[:-1]}; an MPEG-TS does not say where its video began: "
+                                              "counted and timed from its earliest packet left)")
+        return [f"{name}: {many} frames could not be decoded (the file is damaged there){begun}, {where}{span}; "
                 "the frames after them were read"]

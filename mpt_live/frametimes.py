@@ -48,8 +48,8 @@ class FrameTimes:
     ``i / fps``. ``start_s``: the first frame's time on the container's time line; ``end_s``: where the
     container says the video ends (None: unknown), the truncation check's reference for timed videos. ``lost_s``:
     how long the video ran before ``start_s`` where OpenCV's time 0 is after its real start (the header probe's
-    :attr:`~mpt_live.videoprobe.VideoProbe.lost_s`: a Matroska file's lost first cluster), its frames there lost as
-    a damaged start's are. ``cut``:
+    :attr:`~mpt_live.videoprobe.VideoProbe.lost_s`: a Matroska file's lost first cluster, an MPEG-TS's lost first
+    keyframe), its frames there lost as a damaged start's are. ``cut``:
     asked after a whole pass that found nothing wrong how the file ends part-way through (a few words), None when
     it does not (:func:`mpt_live.cutoff.cut_off`: a streamed WebM or an MPEG-TS, which state no end)."""
 

@@ -200,8 +200,11 @@ class VideoFile:
         if not self._cap.isOpened():
             raise InputError(f"{self.name}: not a readable video: "
                              + ("OpenCV could not open it" if probe is None else unreadable(self.path, probe)))
+        # an MPEG-TS whose first keyframe was lost: where its video began is not stated (a damaged start's count
+        # is the least it can be)
+        self.start_unstated = bool(probe and probe.lost_s and "mpegts" in (probe.container or "").split(","))
         # frames that would not decode (damage): read past, where more are to come (never over a network)
-        self._misses, self._url = DamagedFrames(), url
+        self._misses, self._url = DamagedFrames(self.start_unstated), url
         self._opencv_failed: tuple[int | None, bool] = (None, False)  # OpenCV's failed reads where PyAV reads it
         self._times: FrameTimes | None = None  # the clock of the pass being read
         header_fps = self._start()
@@ -264,7 +267,7 @@ class VideoFile:
 
     def frame_times(self) -> FrameTimes:
         """A fresh clock for one pass over this video (the same rate and timing source)."""
-        lost_s = self._probe.lost_s if self._pts and self._probe is not None else 0.0  # its start lost (an mkv)
+        lost_s = self._probe.lost_s if self._pts and self._probe is not None else 0.0  # its start lost (a TS, an mkv)
         return FrameTimes(self.name, self.fps, self._pts, self.frame_count, self.start_s if self._pts else 0.0,
                           self._end_s, functools.partial(cut_off, self.path, self._probe), lost_s)
 

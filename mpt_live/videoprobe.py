@@ -13,6 +13,7 @@ file fails at once) and again when it reads it: the facts of a file not changed 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import os
@@ -24,6 +25,7 @@ from .videotracks import VideoTrack, hdr_transfer, is_picture, video_tracks
 
 NO_PYAV, ENDS, UNRECOGNISED = "no-pyav", "ends", "unrecognised"  # VideoProbe.failure
 LATE_S = 0.5  # a container's first time stamp up to this (and 3 frames) is a normal start (B-frame delay, priming)
+LEAD_PACKETS = 1000  # an MPEG-TS's packets looked at for its first keyframe (33 s at 30 fps; a keyframe every 2-10 s)
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,8 @@ class VideoProbe:
     8 bits with another transfer, :func:`~mpt_live.videotracks.hdr_transfer`), None for SDR.
     ``lost_s``: how long the video ran on the container's time line before ``start_s``, where FFmpeg's start for it
     (OpenCV's time 0) is after its real start (:func:`_lost`): a Matroska file whose first cluster was lost (the
-    segment's time line from 0). 0.0 otherwise."""
+    segment's time line from 0), an MPEG-TS whose first keyframe was lost (FFmpeg starts the stream at its first
+    packet left; the earliest time of the packets before its first keyframe is used). 0.0 otherwise."""
 
     failure: str | None = None
     streams: tuple[str, ...] = ()
@@ -102,9 +105,13 @@ def _probe(path: str) -> VideoProbe:
             streams = tuple(sorted({st.type for st in c.streams if not is_picture(st)}))
             start_s, end_s = _timeline(c)
             late_s = _late(c)
-            return VideoProbe(None, streams, _image(c), _codec_fps(c), start_s, end_s, _codec(c), _open_gop(c),
-                              _container(c), any(is_picture(st) for st in c.streams), late_s, _pixel_format(c),
-                              video_tracks(c), _first(c, hdr_transfer), _lost(c, start_s, late_s))
+            probe = VideoProbe(None, streams, _image(c), _codec_fps(c), start_s, end_s, _codec(c), _open_gop(c),
+                               _container(c), any(is_picture(st) for st in c.streams), late_s, _pixel_format(c),
+                               video_tracks(c), _first(c, hdr_transfer), _lost(c, start_s, late_s))  # TS packets last
+            moved = _moved(c, probe.lost_s)  # an MPEG-TS's video begun before its container's start, by FFmpeg's
+            if not moved:
+                return probe
+            return dataclasses.replace(probe, start_s=start_s + moved, end_s=None if end_s is None else end_s + moved)
     except EOFError:  # av.error.EOFError is one: a header, then nothing
         return VideoProbe(failure=ENDS)
     except Exception:  # PyAV's "Invalid data found when processing input", a file unreadable to it
@@ -237,10 +244,42 @@ def _late(c) -> float:
 
 def _lost(c, start_s: float, late_s: float) -> float:
     """:attr:`VideoProbe.lost_s`: a Matroska/WebM file that starts late (``late_s``: its segment's time line from 0,
-    nothing before it) whose video is what starts there (``start_s``): the seconds before it. 0.0 otherwise."""
+    nothing before it) whose video is what starts there (``start_s``): the seconds before it. An MPEG-TS whose first
+    video packets come before its first keyframe (they cannot be decoded: a lost keyframe, a stream joined part-way):
+    how far the earliest time of those is before FFmpeg's start for the stream (its first packet's time). An MPEG-TS
+    states no start of its own (its PAT and PMT hold no time; its PCR runs ahead of the frames by the muxer's own
+    delay), so a keyframe lost with its packets takes its time with it: the frames are counted from the earliest
+    packet left. 0.0 otherwise."""
     try:
-        return start_s if late_s and start_s - late_s <= LATE_S and "matroska" in c.format.name.split(",") else 0.0
+        kinds = c.format.name.split(",")
+        if "matroska" in kinds:
+            return start_s if late_s and start_s - late_s <= LATE_S else 0.0
+        if "mpegts" not in kinds:
+            return 0.0
+        s = video_stream(c)
+        if s.start_time is None or not s.time_base:
+            return 0.0
+        earliest = None
+        for k, packet in enumerate(c.demux(s)):
+            if packet.is_keyframe or k >= LEAD_PACKETS:
+                break
+            if packet.pts is not None and packet.size:
+                earliest = packet.pts if earliest is None else min(earliest, packet.pts)
+        return max(0.0, float((s.start_time - earliest) * s.time_base)) if earliest is not None else 0.0
     except Exception:  # PyAV cannot tell: not judged
+        return 0.0
+
+
+def _moved(c, lost_s: float) -> float:
+    """How far an MPEG-TS's video moves on its container's time line where it began ``lost_s`` before FFmpeg's
+    start for it: as far as that is before the container's start (its other streams' first packets); 0.0 for
+    Matroska (its time line is the segment's)."""
+    try:
+        if not lost_s or "mpegts" not in c.format.name.split(","):
+            return 0.0
+        s = video_stream(c)
+        return max(0.0, c.start_time / 1e6 - (float(s.start_time * s.time_base) - lost_s))
+    except Exception:
         return 0.0
 
 
