@@ -718,6 +718,7 @@ def test_a_recording_that_states_no_end_is_named_when_cut_short(tmp_path, form):
         assert 40 < len(times) < 110
         assert v.error and v.error.startswith(f"{cut}: ends part-way through") and "the file is truncated" in v.error
         assert f"after {len(times)} frames" in v.error  # where it ended
+        assert not any("missing" in w for w in v.warnings), v.warnings  # the B-frames the cut took are the cut's
 
 
 def test_a_video_that_starts_after_its_sound_is_timed_as_a_player_shows_it(tmp_path):
