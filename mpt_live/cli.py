@@ -91,6 +91,8 @@ def live(
         _fail(str(e))
     cfg = SessionConfig(stride=stride, detector=detector, spot_threshold=spot_threshold, max_faces=max_faces,
                         batch=batch)
+    global _RUN_BEGAN
+    _RUN_BEGAN = False  # (main() may run more than once in a process: tests)
     with stop_signals():  # SIGINT, SIGTERM, SIGHUP: the run stops and still writes its summary
         try:
             if demo:
@@ -103,7 +105,7 @@ def live(
                     if note:  # a group photo: which face the clip shows
                         console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
                 out = check_out_dir(out or Path("runs/demo"))
-                report = run_demo(out, None if motion_only else _load(model, device, threads), cfg, console,
+                report = run_demo(out, _model(motion_only, model, device, threads), cfg, console,
                                   display=has_display() and not headless, face_photo=demo_face)
                 if report["status"] != "complete":  # as any run: 1 when incomplete (summary.json: problems)
                     raise typer.Exit(1)
@@ -138,7 +140,7 @@ def live(
                     try:
                         if out is not None:
                             check_input_kept(check_out_dir(out), video)
-                        runtime = None if motion_only else _load(model, device, threads)
+                        runtime = _model(motion_only, model, device, threads)
                     except BaseException:
                         source.close()
                         raise
@@ -168,7 +170,7 @@ def live(
 
                             for v, d in zip(videos, output_dirs(videos, check_out_dir(out))):
                                 check_input_kept(d, v, given=out)
-                        runtime = None if motion_only else _load(model, device, threads, warmup=not parallel)
+                        runtime = _model(motion_only, model, device, threads, warmup=not parallel)
                         if parallel:
                             if first is not None:  # the worker process opens it
                                 first.close()
@@ -184,8 +186,9 @@ def live(
             raise typer.Exit(1)
         except KeyboardInterrupt as e:
             drop_unused_dirs()  # stopped before the run began (the model loading): no empty --out left
-            console.print(f"[yellow]interrupted ({signal_name(e)}): everything written so far is kept[/]",
-                          highlight=False)
+            kept = ("everything written so far is kept" if _RUN_BEGAN else
+                    "before the run began (while the model loaded): nothing was written")
+            console.print(f"[yellow]interrupted ({signal_name(e)}): {kept}[/]", highlight=False, soft_wrap=True)
             raise typer.Exit(exit_code(e))
 
 
@@ -218,6 +221,19 @@ def _finish(folder: Path, given: list[str]) -> None:
         _say(line)
     if refused:
         raise typer.Exit(2)
+
+
+_RUN_BEGAN = False  # the model is loaded (or none is needed): from here on a stopped run writes its outputs
+
+
+def _model(motion_only: bool, model: Optional[Path], device: str, threads: Optional[int],
+           warmup: bool = True) -> Any | None:
+    """The runtime the run uses (None: motion-only), and from then on a stop says what the run kept; stopped before
+    (while the model loads) it says that nothing was written, as nothing was (no --out folder it made is left)."""
+    global _RUN_BEGAN
+    runtime = None if motion_only else _load(model, device, threads, warmup=warmup)
+    _RUN_BEGAN = True
+    return runtime
 
 
 def _load(model: Optional[Path], device: str, threads: Optional[int], warmup: bool = True) -> Any | None:
