@@ -21,7 +21,7 @@ import logging
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.console import Console
@@ -159,9 +159,20 @@ def export(
         _fail(f"--opset {opset}: the export failed at this opset ({type(e).__name__}: {first_line(e)}); "
               f"the default, {DEFAULT_OPSET}, is the one tested")
     if not result.ok:
-        console.print(f"[bold red]parity check failed:[/] {'; '.join(p.line() for p in result.parity if not p.ok)}",
-                      highlight=False, soft_wrap=True)
+        console.print(f"[bold red]parity check failed:[/] {'; '.join(p.line() for p in result.parity if not p.ok)}"
+                      f"{retry_hint(result, int8_weights)}", highlight=False, soft_wrap=True)
         raise typer.Exit(1)
+
+
+def retry_hint(result: Any, weights_only: bool) -> str:
+    """What to export instead after a failed parity check: the same command fails the same way (the same clips and
+    calibration), so the line names the precision to try; nothing where fp32 itself failed (the export is wrong)."""
+    failed = [p.precision for p in result.parity if not p.ok]
+    if not failed or "fp32" in failed:
+        return ""
+    if result.precision == "int8" and not weights_only:
+        return "; static int8 moves this model too far: try --int8-weights (weight-only int8) or --fp32"
+    return "; try --fp32"
 
 
 def main() -> None:

@@ -978,3 +978,35 @@ def test_static_int8_of_a_model_with_external_data_writes_each_step_so(exported,
     rt = MPTRuntime(out, device="cpu")
     assert rt.precision == "int8" and json.loads(read_metadata(out)["mpt.int8"])["int8_matmuls"] == 10 * CFG_DEPTH
     assert np.abs(rt.predict(d, m) - one_file.predict(d, m)).max() <= 1e-6
+
+
+@pytest.mark.parametrize("flags, failing, hint", [
+    (["--int8"], "int8", "static int8 moves this model too far: try --int8-weights (weight-only int8) or --fp32"),
+    (["--int8-weights"], "int8", "; try --fp32"),
+    (["--fp16"], "fp16", "; try --fp32"),
+    (["--int8"], "fp32", None),  # the fp32 graph itself is wrong: no other precision helps
+], ids=["static-int8", "int8-weights", "fp16", "fp32-failed"])
+def test_a_failed_parity_check_names_the_precision_to_try(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          flags, failing, hint) -> None:
+    """A new user's static int8 of a tiny model failed its check and the line ended with the figures: rerunning the
+    command fails the same way, and the README's way out (--int8-weights, or --fp32) was not said where it was needed.
+    The export itself is faked (the real one takes minutes); the line and the exit status are the command's."""
+    from export import pipeline
+    from export.parity import Parity
+
+    ckpt = tmp_path / "model.pt"
+    ckpt.write_bytes(b"x")
+    precision = "fp16" if "--fp16" in flags else "int8"
+    checks = [Parity("fp32", 100, 1e-6 if failing != "fp32" else 1.0, 1.0)]
+    if failing != "fp32":
+        checks.append(Parity(precision, 100, 0.07, 0.96, decided_agreement=0.96))
+    monkeypatch.setattr(pipeline, "export_checkpoint", lambda *a, **k: pipeline.ExportResult(
+        path=tmp_path / "model.rejected.onnx", precision=precision, parity=checks))
+    res = runner.invoke(app, [str(ckpt), *flags])
+    assert res.exit_code == 1, res.output
+    line = " ".join(res.output.split())
+    assert "parity check failed:" in line and f"{failing} parity vs torch on 100 clips" in line, line
+    if hint is None:
+        assert "try --" not in line, line
+    else:
+        assert line.endswith(hint), line
