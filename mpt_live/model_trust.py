@@ -81,6 +81,12 @@ def rejected_name(name: Any) -> bool:
     return isinstance(name, str) and name.casefold().endswith(REJECTED_SUFFIX)
 
 
+# what to do about it: the same export command fails the same way; another precision may pass (README: --int8-weights
+# for a model whose static int8 fails)
+RETRY = ("export the checkpoint again (mpt-export; where its int8 or fp16 failed: --int8-weights or --fp32) or use a "
+         "model that passed")
+
+
 def fact_warning(name: Any, fact: Any) -> str:
     """One line where the model fact (:func:`parity_fact`'s, as the runtime, summary.json's model.parity and a killed
     run's marker keep it) says mpt-export's parity check of the model failed, or where no record says it passed and the
@@ -88,12 +94,10 @@ def fact_warning(name: Any, fact: Any) -> str:
     if failed_fact(fact):
         figures = fact[len(FAILED):]  # " (int8 vs torch on 100 clips: ...)" or ""
         return (f"{name}: this model FAILED mpt-export's parity check{figures}: the ONNX graph does not compute what "
-                "the trained model does, so its classes may be wrong; export the checkpoint again (mpt-export) or use "
-                "a model that passed")
+                "the trained model does, so its classes may be wrong; " + RETRY)
     if rejected_name(name) and not (isinstance(fact, str) and fact.startswith(PASSED)):
         why = ("its parity record cannot be read" if fact == UNREADABLE else
                "the file, exported before the check was recorded in it, has no figures")
         return (f"{name}: mpt-export rejected this model (its name says it failed the parity check; {why}): the ONNX graph may not compute what the trained "
-                "model does, so its classes may be wrong; export the checkpoint again (mpt-export) or use a model that "
-                "passed")
+                "model does, so its classes may be wrong; " + RETRY)
     return ""

@@ -58,7 +58,8 @@ def test_a_model_that_failed_parity_says_so_whatever_its_name(tmp_path: Path) ->
     assert rt.parity_warning == (
         "model.onnx: this model FAILED mpt-export's parity check (int8 vs torch on 6 clips: top-1 agreement 50.0%, "
         "max|dprob| 2.0e-01): the ONNX graph does not compute what the trained model does, so its classes may be "
-        "wrong; export the checkpoint again (mpt-export) or use a model that passed")
+        "wrong; export the checkpoint again (mpt-export; where its int8 or fp16 failed: --int8-weights or --fp32) or use "
+        "a model that passed")
     assert "(parity check FAILED at export)" in rt.describe() and "\n" not in rt.describe()
     info = ModelInfo.of(rt)
     assert info.warning == rt.parity_warning
@@ -184,8 +185,8 @@ def test_a_rejected_model_from_before_the_record_is_warned_about_by_its_name(fac
     assert rt.parity_warning == (
         "casme2.int8.rejected.onnx: mpt-export rejected this model (its name says it failed the parity check; the "
         "file, exported before the check was recorded in it, has no figures): the ONNX graph may not compute what the "
-        "trained model does, so its classes may be wrong; export the checkpoint again (mpt-export) or use a model "
-        "that passed")
+        "trained model does, so its classes may be wrong; export the checkpoint again (mpt-export; where its int8 or "
+        "fp16 failed: --int8-weights or --fp32) or use a model that passed")
     assert fact_warning("M.REJECTED.ONNX", NOT_RECORDED).startswith("M.REJECTED.ONNX: mpt-export rejected this model")
     assert "its parity record cannot be read" in fact_warning("m.rejected.onnx", "parity record unreadable")
     assert "has no figures" in fact_warning("m.rejected.onnx", "not recorded")
