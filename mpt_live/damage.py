@@ -113,5 +113,6 @@ class DamagedFrames:
         if self.start_unstated and math.isnan(self.after[0]):
             many, span = f"at least {many}", (f"{span[:-1]}; an MPEG-TS does not say where its video began: "
                                               "counted and timed from its earliest packet left)")
-        return [f"{name}: {many} frames could not be decoded (the file is damaged there){begun}, {where}{span}; "
+        frames = "frame" if self.count == 1 else "frames"
+        return [f"{name}: {many} {frames} could not be decoded (the file is damaged there){begun}, {where}{span}; "
                 "the frames after them were read"]

@@ -21,6 +21,13 @@ def test_a_stretch_of_frames_that_did_not_decode_is_placed_as_the_page_writes_ti
                                            "the frames after them were read")
 
 
+
+@pytest.mark.parametrize("lost, says", [(1, "v.mkv: 1 frame could not"), (2, "v.mkv: 2 frames could not")])
+def test_one_lost_frame_is_one_frame(lost, says):
+    d = DamagedFrames()
+    d.add(lost, 5.0)
+    assert d.warnings("v.mkv")[0].startswith(says)
+
 def test_damaged_stretches_at_both_ends_of_an_hour_are_written_alike():
     d = DamagedFrames()
     d.add(2, 0.0, start=True)
