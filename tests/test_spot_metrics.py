@@ -932,3 +932,22 @@ def test_a_truth_of_one_type_says_the_other_types_events_count_as_false(truth_ty
     told = [w for w in r["warnings"] if "annotates" in w]
     assert (told == []) if said is None else (len(told) == 1 and said in told[0]), told
     assert not [w for w in score(truth, {"v1": spotted["v1"][:1]}, kind)["warnings"] if "annotates" in w]
+
+
+def test_a_batch_the_truth_annotates_in_part_is_told_how_to_score_that_part(tmp_path):
+    """A batch of three videos whose truth annotates two: the refusal says how to score the annotated part (their
+    folders as --runs), and doing so scores them."""
+    root = _benchmark(tmp_path)
+    run = tmp_path / "run"
+    _events(run / "long_001", [{"video": "long_001.mp4", "onset_frame": 11, "offset_frame": 20, "type": "micro"}])
+    _events(run / "long_002", [])
+    _events(run / "extra", [{"video": "extra.mp4", "onset_frame": 1, "offset_frame": 5, "type": "micro"}])
+    res = CliRunner().invoke(app, ["spot", "--truth", str(root), "--runs", str(run)])
+    assert res.exit_code == 2 and "'extra.mp4' is not in the truth" in res.output
+    assert "give their folders as --runs (repeat it)" in res.output
+    res = CliRunner().invoke(app, ["spot", "--truth", str(root), "--runs", str(run / "long_001"),
+                                   "--runs", str(run / "long_002"), "--type", "micro",
+                                   "--out", str(tmp_path / "s.json")])
+    assert res.exit_code == 0, res.output
+    out = json.loads((tmp_path / "s.json").read_text())
+    assert (out["tp"], out["fp"], out["fn"]) == (1, 0, 1)

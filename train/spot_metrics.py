@@ -65,6 +65,9 @@ class Spotted:
     offset_s: float | None = None
 
 
+# a batch whose truth annotates some of its videos only: how to score those
+SUBSET = "; to score only the videos the truth annotates, give their folders as --runs (repeat it)"
+
 def iou(a: tuple[int, int], b: tuple[int, int]) -> float:
     """IoU of two inclusive frame intervals (onset, offset)."""
     inter = min(a[1], b[1]) - max(a[0], b[0]) + 1
@@ -327,10 +330,10 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | No
                 if not rows:  # nothing in the file says which video it is
                     raise InputError(f"{f}: no events, and neither its folder ({f.parent.name!r}) nor a summary.json "
                                      f"beside it names a truth video ({len(truth.videos)} videos, e.g. "
-                                     f"{truth.videos[0].name})")
+                                     f"{truth.videos[0].name}){SUBSET}")
                 bad = next(s.video for s in rows if res(s.video) is None)
                 raise InputError(f"{f}: video {bad!r} is not in the truth ({len(truth.videos)} videos, "
-                                 f"e.g. {truth.videos[0].name})")
+                                 f"e.g. {truth.videos[0].name}){SUBSET}")
             for name in names:
                 if name in source and source[name] != f:  # two runs of one video: pooled, each would count
                     raise InputError(f"{f}: events of {name}, which {source[name]} already has: score each run "
