@@ -16,8 +16,9 @@ threshold) and short-range still does not track it. Then the run switches to ful
 tracker's next detections are full-range's, and the faces tracked so far keep their tracks. A find that does
 not hold (a patch of texture full-range took for a face in one frame) leaves the run on short-range, whose
 keypoints the models are trained on (full-range's are placed differently: every aligned crop would move),
-and is counted (``detector_unconfirmed`` in summary.json). A frame with every expected face costs nothing
-more, so a webcam with one close face runs as before. A tentative face (short-range found it, the tracker has not
+and is counted (``detector_unconfirmed`` in summary.json); a find whose face short-range itself finds again within
+those frames (a small face it lost for a frame) is no reason to switch either, is not counted there, and the reason
+line says so. A frame with every expected face costs nothing more, so a webcam with one close face runs as before. A tentative face (short-range found it, the tracker has not
 confirmed it yet: :mod:`mpt_live.tracks`) counts as found: its confirmation delay is no reason to switch.
 
 Measured on a 1920x1080 room view (``python bench/small_faces.py --spot``, README "Small and distant faces"):
@@ -77,6 +78,7 @@ class _Find:
     found: int  # faces full-range found
     lost: bool = False  # looked at because short-range lost a small face (LOST_EVERY_S)
     held: int = 0  # following frames it held on
+    refound: bool = False  # short-range found one of its faces again itself on one of them
 
 
 def check_detector(detector: str) -> str:
@@ -100,6 +102,7 @@ class FaceWatch:
         self._found = (0, 0, False)  # faces tracked and found by full-range when it switched; after a loss
         self.probes = 0
         self.unconfirmed = 0  # auto: full-range finds that did not hold on the next frames (no switch)
+        self.refound = 0  # auto: full-range finds whose faces short-range found again itself within those frames
         self._find: _Find | None = None
         self.most = 0  # the most faces tracked in one frame
         self._args = dict(image_size=image_size, motion_crop=True, align=align)
@@ -197,11 +200,20 @@ class FaceWatch:
         found = self._look(image, t)
         full = self._full
         assert full is not None  # made by the look that found them
-        found = [d for d in found if d.score >= full.min_confidence and not _tracked(d, boxes)]
-        find.faces = [m for m in (_again(f, found) for f in find.faces) if m is not None]
+        found = [d for d in found if d.score >= full.min_confidence]
+        free = [d for d in found if not _tracked(d, boxes)]
+        again = [(f, _again(f, free)) for f in find.faces]
+        # a face full-range sees again only where short-range now tracks it (or holds it tentatively): short-range
+        # found it itself, so it is no reason to switch, and no find that did not hold either
+        find.refound |= any(m is None and _again(f, found) is not None for f, m in again)
+        find.faces = [m for _, m in again if m is not None]
         find.held += 1
         if not find.faces:
-            self._find, self.unconfirmed = None, self.unconfirmed + 1
+            self._find = None
+            if find.refound:
+                self.refound += 1
+            else:
+                self.unconfirmed += 1
         elif find.held >= CONFIRM_FRAMES:
             self._find = None
             self.used, self.switched_s = "full", float(t)
@@ -223,11 +235,17 @@ class FaceWatch:
         if not self.probes:
             return "short-range (auto: it found every face --max-faces asks for)"
         checks = f"{self.probes} check{'s' * (self.probes != 1)} of frames short of faces"
-        if self.unconfirmed:
-            u = self.unconfirmed
-            return (f"short-range (auto: in {checks} full-range found a face more {u} time{'s' * (u != 1)}, "
-                    f"not again on the next {CONFIRM_FRAMES} frames)")
-        return f"short-range (auto: full-range found no face more in {checks})"
+        u, r = self.unconfirmed, self.refound
+        if not u + r:
+            return f"short-range (auto: full-range found no face more in {checks})"
+        said = f"short-range (auto: in {checks} full-range found a face more {u + r} time{'s' * (u + r != 1)}"
+        gone = f"not again on the next {CONFIRM_FRAMES} frames"
+        back = f"short-range found it again itself within the next {CONFIRM_FRAMES} frames"
+        if not r:
+            return f"{said}, {gone})"
+        if not u:
+            return f"{said}; {back})"
+        return f"{said}: {u} time{'s' * (u != 1)} {gone}, {r} time{'s' * (r != 1)} {back})"
 
     def figures(self) -> dict[str, Any]:
         """summary.json's detector keys: the detector that ran, why, and full-range finds that did not hold."""

@@ -101,6 +101,51 @@ def test_one_false_find_of_full_range_does_not_switch_the_run(faces_dir, tmp_pat
     assert len(s["faces"]) == 1, s["faces"]
 
 
+def test_a_face_short_range_finds_again_within_the_confirmation_is_said_so_not_counted_as_a_false_find(monkeypatch):
+    """Full-range finds a face more on a frame; on the next, short-range holds it itself (tentative, so counted as
+    found) while full-range finds it there again: no switch, and the line says short-range found it again, not that
+    full-range did not find it again (before, it said so and counted it in detector_unconfirmed). Where short-range
+    does not find it, the same find is one that did not hold."""
+    from mpt_live.face import FaceAligner
+    from mpt_live.face_types import Detection
+    from mpt_live.face_watch import FaceWatch
+
+    x, y, side = 400, 120, 70
+    ghost = Detection((x, y, side, side), 0.9, np.array([[x + 20, y + 25], [x + 50, y + 25], [x + 35, y + 40],
+                                                         [x + 35, y + 55], [x + 5, y + 30], [x + 65, y + 30]], float))
+    full_sees = []  # whether full-range finds the face, per look
+    real = FaceAligner.detect
+    monkeypatch.setattr(FaceAligner, "detect", lambda self, frame, t: (
+        [ghost] * full_sees.pop(0) if self.model == "full" else real(self, frame, t)))
+
+    class Tracker:  # what FaceWatch reads of the tracker: its tentative faces
+        def __init__(self):
+            self.held = []
+
+        def pending(self):
+            return self.held
+
+    frame, tracker = np.full((480, 640, 3), 90, np.uint8), Tracker()
+    with FaceWatch("auto", 2, False) as watch:
+        # found; next frame: short-range holds it, full-range finds it there too
+        full_sees[:] = [True, True]
+        watch.see(frame, 0.0, [], tracker)
+        tracker.held = [ghost.box]
+        watch.see(frame, 1 / FPS, [], tracker)
+        assert watch.used == "short" and (watch.refound, watch.unconfirmed) == (1, 0), watch.reason()
+        assert watch.reason().endswith("full-range found a face more 1 time; short-range found it again itself "
+                                       "within the next 2 frames)"), watch.reason()
+        assert watch.figures()["detector_unconfirmed"] == 0
+        # 5 s later (the next look): found, and on the next frame neither model finds it: a find that did not hold
+        tracker.held, full_sees[:] = [], [True, False]
+        watch.see(frame, 6.0, [], tracker)
+        watch.see(frame, 6.0 + 1 / FPS, [], tracker)
+        assert watch.used == "short" and (watch.refound, watch.unconfirmed) == (1, 1), watch.reason()
+        assert watch.reason().endswith("full-range found a face more 2 times: 1 time not again on the next 2 frames, "
+                                       "1 time short-range found it again itself within the next 2 frames)")
+        assert not full_sees  # every look made
+
+
 def test_a_face_too_small_to_analyse_is_named_and_a_close_one_is_not(faces_dir, tmp_path):
     v = faces_dir / "videos" / "liveportrait_d6.mp4"
     small = _room(tmp_path / "small.mp4", [(v, 90, (640, 300))])  # a face ~40 px tall
