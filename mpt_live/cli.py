@@ -276,7 +276,7 @@ def _report(summary: dict, out: Optional[Path]) -> None:
     from .terminal import report_line
 
     _say(report_line(summary, out))
-    if summary.get("detector") == "auto" and summary.get("detector_reason"):  # which detector auto ran, and why
+    if summary.get("detector_shown") and summary.get("detector_reason"):  # auto switched, or faces expected missing
         _say(f"detector: {summary['detector_reason']}", text_style="dim")
     for w in summary.get("warnings", []):
         _say(w, "warning:", "yellow")

@@ -66,7 +66,8 @@ VOUCH_SCORE = 0.65
 # a faint newcomer full-range scores this high on its first sighting is a face at once, not 0.5 s later (the faint
 # real faces above: 0.74-0.97, most of them above it; the patterns: at most 0.58)
 VOUCH_AT_ONCE = 0.75
-DETECTOR_KEYS = ("detector_used", "detector_reason", "detector_unconfirmed")  # summary.json's (FaceWatch.figures)
+# summary.json's (FaceWatch.figures)
+DETECTOR_KEYS = ("detector_used", "detector_reason", "detector_unconfirmed", "detector_shown")
 
 
 @dataclass
@@ -247,9 +248,17 @@ class FaceWatch:
             return f"{said}; {back})"
         return f"{said}: {u} time{'s' * (u != 1)} {gone}, {r} time{'s' * (r != 1)} {back})"
 
+    def shown(self) -> bool:
+        """Whether the run prints its :meth:`reason` line after it (summary.json keeps the line either way): where it
+        tells the user something, under auto a switch to full-range, or fewer faces than ``--max-faces`` asked for
+        (given: a file's default of 2 is no expectation). A one-person file run, checked by full-range for the second
+        face that default allows, says nothing of it."""
+        return self.asked == "auto" and (self.used != "short" or (self.max_faces_given and self.most < self.max_faces))
+
     def figures(self) -> dict[str, Any]:
-        """summary.json's detector keys: the detector that ran, why, and full-range finds that did not hold."""
-        return dict(zip(DETECTOR_KEYS, (self.used, self.reason(), self.unconfirmed)))
+        """summary.json's detector keys: the detector that ran, why, full-range finds that did not hold, and whether
+        the run prints the why (:meth:`shown`)."""
+        return dict(zip(DETECTOR_KEYS, (self.used, self.reason(), self.unconfirmed, self.shown())))
 
     def face_figures(self, face_id: int) -> dict[str, Any]:
         """A face's eye distance (mean, frame px) and share of its frames too small to analyse."""

@@ -70,6 +70,31 @@ def test_auto_switches_to_full_range_where_short_range_misses_a_face(near_and_fa
     assert s["detector_unconfirmed"] == 0
     assert len(s["faces"]) == 2 and min(f["frames"] for f in s["faces"]) >= 20, s["faces"]
     assert not [w for w in s["warnings"] if "--max-faces" in w], s["warnings"]
+    assert s["detector_shown"]  # printed after the run (the test below: where it is not)
+
+
+def test_a_one_person_file_says_nothing_of_the_detector_unless_a_face_it_was_asked_for_is_missing(
+        faces_dir, tmp_path, run_main):
+    """A file run tracks up to 2 faces by default, so auto's full-range checks a one-person file for a second face:
+    before, every such run printed 'detector: short-range (auto: full-range found no face more in 1 check ...)'. It
+    is printed where it tells something (a switch: the test above; a face --max-faces asked for and not found), and
+    summary.json keeps the line either way."""
+    import json
+
+    path = _room(tmp_path / "one.mp4", [(faces_dir / "videos" / "liveportrait_d6.mp4", 480, (320, 240))],
+                 n=12, size=(640, 480))
+    runs = {}
+    for name, more in (("default", []), ("asked", ["--max-faces", "2"])):  # a file's 2; the same, given
+        status, lines = run_main("mpt_live.cli", "--video", str(path), "--motion-only", "--headless",
+                                 "--out", str(tmp_path / name), *more)
+        assert status == 0, lines
+        runs[name] = (json.loads((tmp_path / name / "summary.json").read_text()), lines)
+    (s, lines), (asked, asked_lines) = runs["default"], runs["asked"]
+    assert s["max_faces"] == 2 and len(s["faces"]) == 1, s["faces"]
+    assert s["detector_reason"] == "short-range (auto: full-range found no face more in 1 check of frames short of faces)"
+    assert not s["detector_shown"] and not [x for x in lines if "detector:" in x], lines
+    assert asked["detector_reason"] == s["detector_reason"] and asked["detector_shown"]
+    assert [x for x in asked_lines if x.strip() == f"detector: {s['detector_reason']}"], asked_lines
 
 
 def test_one_false_find_of_full_range_does_not_switch_the_run(faces_dir, tmp_path, monkeypatch):
