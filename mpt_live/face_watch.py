@@ -5,7 +5,7 @@ faces near the camera (webcams, close interview shots). While a frame shows fewe
 asks for (with 0: on any frame), the full-range model looks at that frame too, on the first such frame and
 then at most every :data:`PROBE_EVERY_S` seconds (the whole frame, and its square tiles when the frame is
 wide, as the tracker searches it: :mod:`mpt_live.tiles`). It also looks at a frame where short-range lost a small
-face, one tracked on the frame before whose box is at most :data:`SMALL_SHARE` of the square short-range sees it in
+face, one tracked on the frame before whose box is at most :data:`~mpt_live.tracks.SMALL_SHARE` of the square short-range sees it in
 (the edge of its range), at most every :data:`LOST_EVERY_S`: short-range keeps losing and re-finding such a face (a
 face ~140 px tall in a 1920x1080 frame, scored about 0.5: found in 108 of 240 frames, under 4 IDs; issue 12), where
 the first look, at a frame on which short-range still had it, found no face more, and the next came 5 s later. A
@@ -45,14 +45,13 @@ import numpy as np
 from .clocktime import clock
 from .face import FaceAligner
 from .face_types import Detection
-from .tiles import is_wide
-from .tracks import FaceTracker, TrackedFace
+from .tiles import around, centred_in, is_wide
+from .tracks import FaceTracker, TrackedFace, small_face
 
 DETECTORS = ("auto", "short", "full")
 NAMES = {"short": "short-range", "full": "full-range"}
 PROBE_EVERY_S = 5.0  # auto: full-range looks at a frame short of faces at most this often
 LOST_EVERY_S = 1.0  # ... and at a frame where short-range lost a small face at most this often
-SMALL_SHARE = 0.2  # a face this share of short-range's square input or less (its box side) is at the edge of its range
 MIN_EYE_PX = 36  # eye distance (frame px) below which a face is too small to analyse (a face ~90 px tall)
 MIN_FRAMES = 10  # a face is called too small only when it was tracked this many frames (not a passing false find)
 CONFIRM_FRAMES = 2  # auto: full-range's find must hold on this many following frames before the run switches
@@ -111,7 +110,7 @@ class FaceWatch:
         self._full: FaceAligner | None = None
         self._short: FaceAligner | None = self.aligner if self.used == "short" else None
         self._probe_t = self._lost_t = -math.inf
-        self._small: set[int] = set()  # IDs of the small faces tracked on the latest frame (SMALL_SHARE)
+        self._small: set[int] = set()  # IDs of the small faces tracked on the latest frame (tracks.small_face)
         self._eyes: dict[int, list[float]] = {}  # face ID -> [frames, frames below MIN_EYE_PX, sum of eye px]
 
     def see(self, image: np.ndarray, t: float, faces: list[TrackedFace], tracker: FaceTracker) -> None:
@@ -127,7 +126,7 @@ class FaceWatch:
         if self.asked != "auto" or self.used == "full":
             return
         lost = bool(self._small - {f.id for f in faces})  # a small face of the latest frame is not on this one
-        self._small = {f.id for f in faces if _small(f.face.box, image.shape)}
+        self._small = {f.id for f in faces if small_face(f.face.box, image.shape)}
         # short-range's tentative faces (found, not confirmed yet: mpt_live/tracks.py) count as found here
         boxes = [f.face.box for f in faces] + tracker.pending()
         if self._find is not None:
@@ -178,15 +177,11 @@ class FaceWatch:
             return False
         if confident and self.used != "full":
             return True
-        x, y, w, h = box
-        side = int(max(w, h) * VOUCH_SIDE)
-        x0, y0 = max(int(x + w / 2 - side / 2), 0), max(int(y + h / 2 - side / 2), 0)
-        crop = np.ascontiguousarray(image[y0:y0 + side, x0:x0 + side])
+        crop, x0, y0 = around(image, box, VOUCH_SIDE)
         # a square crop is its own one tile: every face the other model finds in it, as a still image
         found = (self._short_range() if self.used == "full" else self._full_range()).detect_tiles(crop, [])
         need = VOUCH_AT_ONCE if at_once else VOUCH_SCORE
-        return any(d.score >= need and x <= x0 + d.box[0] + d.box[2] / 2 <= x + w
-                   and y <= y0 + d.box[1] + d.box[3] / 2 <= y + h for d in found)
+        return any(d.score >= need and centred_in(d, x0, y0, box) for d in found)
 
     def _short_range(self) -> FaceAligner:
         """Short-range, the vouching model of a run on full-range (the run's first detector under auto)."""
@@ -291,14 +286,6 @@ class FaceWatch:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _small(box: tuple[int, int, int, int], shape: tuple[int, ...]) -> bool:
-    """Whether a face's box is at most :data:`SMALL_SHARE` of the square short-range sees it in: a wide frame's tile
-    (as tall as the frame's short side: :mod:`mpt_live.tiles`), else the whole frame squeezed to a square."""
-    h, w = int(shape[0]), int(shape[1])
-    side = min(h, w) if is_wide(shape) else max(h, w)
-    return max(box[2], box[3]) <= SMALL_SHARE * side
 
 
 def _tracked(d: Detection, boxes: list[tuple[int, int, int, int]]) -> bool:

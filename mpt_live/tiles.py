@@ -87,3 +87,19 @@ def merge_tiles(frame_dets: list[Detection], frame: np.ndarray,
         if all(_overlap(d.box, k.box) < _SAME for k in kept):
             kept.append(d)
     return sorted(kept, key=lambda d: -d.area)
+
+
+def around(image: np.ndarray, box: tuple[int, int, int, int], k: float) -> tuple[np.ndarray, int, int]:
+    """The square ``k`` times a face box's size centred on it (cut at the image's edges), and its top-left corner: a
+    detector shown it sees the face as a ``1/k`` share of its input, at any frame size (a small face of a wide
+    frame fills a third of it where ``k`` is 3)."""
+    x, y, w, h = box
+    side = int(max(w, h) * k)
+    x0, y0 = max(int(x + w / 2 - side / 2), 0), max(int(y + h / 2 - side / 2), 0)
+    return np.ascontiguousarray(image[y0:y0 + side, x0:x0 + side]), x0, y0
+
+
+def centred_in(d: Detection, x0: int, y0: int, box: tuple[int, int, int, int]) -> bool:
+    """Whether detection ``d`` of a square of :func:`around` (corner ``x0, y0``) has its centre in ``box`` (frame px)."""
+    x, y, w, h = box
+    return x <= x0 + d.box[0] + d.box[2] / 2 <= x + w and y <= y0 + d.box[1] + d.box[3] / 2 <= y + h

@@ -9,7 +9,10 @@
 2. **Appearance.** Detections left over are compared with every track not matched yet, present or
    lost long ago, by their SFace embeddings (:mod:`mpt_live.identity`; the best of a small gallery
    per track): a match above ``reid`` gives the old ID back, so IDs come back after camera cuts and
-   long absences. A new ID is made only when no track is close enough.
+   long absences. A new ID is made only when no track is close enough. A small face (at most :data:`SMALL_SHARE`
+   of the square short-range sees it in) is embedded with the keypoints the run's detector finds in a square
+   :data:`CLOSER_SIDE` times its size around it: at the edge of the detector's range the frame's keypoints are loose,
+   and SFace's likeness of one person's views fell below ``switch`` and ``reid`` (one face, several IDs).
 3. **Checks** (:mod:`mpt_live.cuts`). A camera cut (the frame's thumbnail changes abruptly, and no
    present face's region stayed as it was) skips step 1, so a face that takes another's place across
    a cut is re-identified, not continued (and every face starts a new appearance: the session ends its
@@ -65,12 +68,18 @@ from .face import Detection, FaceAligner, FaceResult
 from .track_align import TrackAligner
 from .face_confirm import CONFIRM_RUNS, CONFIRM_S, NEW_SCORE, confirmed  # noqa: F401  (the rule, named here too)
 from .identity import FaceEmbedder, similarity
-from .tiles import TILE_EVERY_S, is_wide
+from .tiles import TILE_EVERY_S, around, centred_in, is_wide
 
 GALLERY = 8  # embeddings kept per track (diverse views: a new one is kept unless it is a near copy)
 STEADY_REFRESH = 3  # a steady face (no loss, cut or failed registration since its last embedding) is embedded
 # again every STEADY_REFRESH x refresh_s, not every refresh_s, once its track holds STEADY_AFTER embeddings
 STEADY_AFTER = 3
+SMALL_SHARE = 0.2  # a face this share of short-range's square input or less (its box side) is at the edge of its range
+# a small face is embedded with the keypoints the run's detector finds in a square this many times its size around it,
+# where it fills a third of the detector's input: at the edge of its range short-range places them loosely, and SFace
+# scored one face ~140 px tall in a 1920x1080 frame 0.03-0.25 (p5, median) against its own views with the frame's
+# keypoints, 0.60-0.71 with the square's (48 views): it was split under 4 IDs (issue 12)
+CLOSER_SIDE = 3.0
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -151,6 +160,7 @@ class FaceTracker:
         self.tentative_dropped = 0  # tentative newcomers lost before they were confirmed (never in the outputs)
         self.tentative_made = 0  # tentative newcomers started (confirmed since or not)
         self.frames = self.detector_runs = self.tile_searches = 0  # frames updated; those the detector ran on; tiles
+        self.closer_looks = 0  # small faces' keypoints found again in a square around them before an embedding
         self.cut = False  # the latest frame was a camera cut (its faces start new appearances)
         self._tiled_t = -float("inf")  # time of the last tile search
         self._search = False  # the next frame is detected and searched in tiles whatever the schedule (search_now)
@@ -190,8 +200,23 @@ class FaceTracker:
         """Whole-frame changes that left a present face's region as it was (layout changes, no cut)."""
         return self._cuts.layouts
 
-    def _embed(self, frame: np.ndarray, det: Detection) -> np.ndarray | None:
-        return self.embedder.embed(frame, det.keypoints) if self.embedder is not None else None
+    def embed(self, frame: np.ndarray, det: Detection) -> np.ndarray | None:
+        """The SFace embedding the tracker compares detection ``det`` by (None without an embedder); a small face's
+        from its keypoints found close up (:meth:`_closer`)."""
+        if self.embedder is None:
+            return None
+        return self.embedder.embed(frame, self._closer(frame, det) if small_face(det.box, frame.shape) else det.keypoints)
+
+    def _closer(self, frame: np.ndarray, det: Detection) -> np.ndarray:
+        """A small face's keypoints as the run's detector places them in a square :data:`CLOSER_SIDE` times its
+        size around it (the face a third of its input, not at the edge of its range); its own where it finds no
+        face centred there. Counted in ``closer_looks``."""
+        crop, x0, y0 = around(frame, det.box, CLOSER_SIDE)
+        self.closer_looks += 1
+        found = [d for d in self.aligner.detect_tiles(crop, []) if centred_in(d, x0, y0, det.box)]
+        if not found:
+            return det.keypoints
+        return max(found, key=lambda d: d.score).keypoints + np.array([x0, y0], dtype=np.float64)
 
     def _refresh(self, tr: Track) -> float:
         """Seconds after its last embedding that a track's face is embedded again (steady: less often)."""
@@ -238,7 +263,7 @@ class FaceTracker:
         # 3 (checks). a face due for a new embedding that no longer looks like its track goes to step 2
         for c, (tr, _) in list(matched.items()):
             if self.embedder is not None and t - tr.embed_t >= self._refresh(tr):
-                e = self._embed(frame, dets[c])
+                e = self.embed(frame, dets[c])
                 like = tr.likeness(e)
                 if like is not None and like < self.switch:
                     del matched[c]
@@ -251,7 +276,7 @@ class FaceTracker:
         rest = [i for i in range(len(dets)) if i not in matched][:max(room, 0)]
         free = [tr for tr in self.tracks if tr.confirmed and tr.id not in followed
                 and not any(tr is m for m, _ in matched.values())]
-        embeds = {i: self._embed(frame, dets[i]) for i in rest} if self.embedder is not None else {}
+        embeds = {i: self.embed(frame, dets[i]) for i in rest} if self.embedder is not None else {}
         if rest and free and embeds:
             sim = np.array([[tr.likeness(embeds[i]) or -1.0 for i in rest] for tr in free])
             for r, c in zip(*linear_sum_assignment(-sim)):
@@ -266,7 +291,7 @@ class FaceTracker:
                            self.aligner.track_aligner(), dets[i].box, t, present=False, since=t)
                 self.tracks.append(tr)
                 self.tentative_made += not sure
-                matched[i] = (tr, embeds.get(i) if embeds else self._embed(frame, dets[i]))
+                matched[i] = (tr, embeds.get(i) if embeds else self.embed(frame, dets[i]))
         self._tentative(matched, dets, frame, t)
 
         # at most max_faces, tracked faces first (then the largest), one ID each
@@ -354,7 +379,15 @@ class FaceTracker:
                 "tentative_tracks": self.tentative_made,
                 "tentative_tracks_dropped": self.tentative_dropped + len(self.pending()),
                 "detector_runs_per_frame": round(self.detector_runs / self.frames, 3) if self.frames else None,
-                "tile_searches": self.tile_searches}
+                "tile_searches": self.tile_searches, "closer_looks": self.closer_looks}
 
     def _new_id(self) -> int:
         return max((tr.id for tr in self.tracks if tr.confirmed), default=-1) + 1
+
+
+def small_face(box: tuple[int, int, int, int], shape: tuple[int, ...]) -> bool:
+    """Whether a face's box is at most :data:`SMALL_SHARE` of the square short-range sees it in: a wide frame's tile
+    (as tall as the frame's short side: :mod:`mpt_live.tiles`), else the whole frame squeezed to a square."""
+    h, w = int(shape[0]), int(shape[1])
+    side = min(h, w) if is_wide(shape) else max(h, w)
+    return max(box[2], box[3]) <= SMALL_SHARE * side

@@ -462,3 +462,36 @@ def test_two_steady_people_are_embedded_on_the_steady_cadence(tmp_path, faces_di
                 sides[f.id].add(f.face.box[0] + f.face.box[2] / 2 >= 320)
     assert {k: len(v) for k, v in sides.items()} == {0: 1, 1: 1} and sides[0] != sides[1]
     assert [tr.embeddings for tr in tracker.tracks] == [4, 4] and tracker.embedder.calls == 8
+
+
+def test_a_small_face_is_embedded_from_keypoints_found_close_up_so_its_views_stay_alike(faces_dir):
+    """A face ~140 px tall in a 1920x1080 frame is at the edge of short-range's range: its keypoints there are loose,
+    and SFace scored its own views with them as low as -0.13 (median 0.45, the switch check's 0.20 and the re-ID's
+    0.40 crossed), so `--detector short` split one person under several IDs (issue 12). The tracker embeds a small
+    face with the keypoints short-range finds in a square 3 times its size around it: every pair of its views is now
+    above the re-ID threshold, while the frame's keypoints alone are not."""
+    from mpt_live.face import FaceAligner
+    from mpt_live.identity import FaceEmbedder, similarity
+    from mpt_live.tracks import small_face
+    from train.compose import read_squares
+
+    squares = read_squares(faces_dir / "videos" / "liveportrait_d3_expressive.mp4", count=60)[0]
+    rng = np.random.default_rng(0)
+    emb = FaceEmbedder()
+    close, loose = [], []
+    with FaceAligner(model="short", image_size=224, motion_crop=True, align="eyes") as aligner:
+        tracker = FaceTracker(aligner, 2, emb)
+        for i, sq in enumerate(squares[::4]):
+            frame = np.clip(rng.normal(110, 4, (1080, 1920, 3)), 0, 255).astype(np.uint8)
+            frame[452:628, 872:1048] = cv2.resize(sq, (176, 176), interpolation=cv2.INTER_AREA)
+            dets = aligner.detect_tiles(frame, aligner.detect(frame, i / 7.5))
+            if not dets:
+                continue
+            d = dets[0]
+            assert small_face(d.box, frame.shape), d.box
+            close.append(tracker.embed(frame, d))
+            loose.append(emb.embed(frame, d.keypoints))
+    assert len(close) >= 10 and tracker.closer_looks == len(close)
+    pairs = [(a, b) for a in range(len(close)) for b in range(a + 1, len(close))]
+    assert min(similarity(close[a], close[b]) for a, b in pairs) >= tracker.reid
+    assert min(similarity(loose[a], loose[b]) for a, b in pairs) < tracker.reid
