@@ -188,13 +188,13 @@ class PacedVideoReader(LatestFrameReader):
         super().__init__()
         with VideoFile(path, capture=capture) as v:  # raises InputError for unusable files
             self.fps, self.frame_count, self._times, self._stretch = v.fps, v.frame_count, v.frame_times, v.stretch
-            self.warnings, unstated = list(v.warnings), v.start_unstated
+            self.warnings, unstated, late = list(v.warnings), v.start_unstated, v.start_late
             # its capture plays on: the file is opened once, and the frames it read to learn the timing are not
             # decoded again
             self._cap, self._decoded = v.detach()
         self.name = str(path)
         self._url = is_stream_url(self.name)
-        self._misses = DamagedFrames(unstated)  # frames that did not decode, read past as a VideoFile does (its first pass)
+        self._misses = DamagedFrames(unstated, late)  # frames that did not decode, read past as a VideoFile does (its first pass)
         self.speed = speed
         self._clock = clock
         self._sleep = sleep

@@ -83,10 +83,11 @@ class DamagedFrames:
     the times of the frames after them where they have times: :attr:`FrameTimes.lost`), the seconds of video they
     were, and the times of the frames after them, for one warning."""
 
-    def __init__(self, start_unstated: bool = False) -> None:
+    def __init__(self, start_unstated: bool = False, start_late: bool = False) -> None:
         # the container does not say where the video began (an MPEG-TS whose first keyframe was lost with its time):
         # frames lost at the start are counted, and timed, from its earliest packet left, so at least those
         self.start_unstated = start_unstated
+        self.start_late = start_late  # a Matroska time line begun late: also what a copy cut without re-timing is
         self.count = 0
         self.seconds = 0.0
         self.after: list[float] = []
@@ -108,7 +109,9 @@ class DamagedFrames:
         span = f" ({clock(self.seconds)} of video)" if self.seconds else ""
         # frames lost only at the start are also what a recording begun between keyframes (a stream joined, a cut
         # copy) reads as: said so, not called damage alone
-        begun = " (or the recording began between keyframes)" if all(math.isnan(t) for t in self.after) else ""
+        begun = "" if not all(math.isnan(t) for t in self.after) else \
+            " (or the recording began between keyframes, or was cut off without re-timing)" if self.start_late else \
+            " (or the recording began between keyframes)"
         many = str(self.count)
         if self.start_unstated and math.isnan(self.after[0]):
             many, span = f"at least {many}", (f"{span[:-1]}; an MPEG-TS does not say where its video began: "

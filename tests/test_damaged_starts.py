@@ -88,7 +88,8 @@ def test_an_mkv_whose_first_cluster_was_lost_counts_its_frames(lost_keyframe):
     """The mkv lost its first cluster (the first 4 s): its frames were timed right, from the segment's time line, but
     the loss was only a note that the file 'starts 4.00 s late', not counted (no review copy of a damaged file). The
     segment's time line begins at 0 (its duration counts from there): the 120 frames before the first one left are
-    counted as a damaged start's, the one warning."""
+    counted as a damaged start's, the one warning; it names the other cause of such a start too (a copy cut off
+    without re-timing, ffmpeg -copyts: it reads alike), as the 'starts late' note did."""
     clip, times = lost_keyframe[".mkv"]
     with VideoFile(clip) as v:
         frames = list(v)
@@ -96,8 +97,9 @@ def test_an_mkv_whose_first_cluster_was_lost_counts_its_frames(lost_keyframe):
     assert all(f.t == pytest.approx(times[_digest(f.image)], abs=1e-6) for f in frames)
     assert v.damaged == GOP and not [w for w in v.warnings if "late" in w]
     assert _damage_warnings(v.warnings) == [(f"{clip}: {GOP} frames could not be decoded (the file is damaged there) "
-                                             "(or the recording began between keyframes), at the start (4.00 s of "
-                                             "video); the frames after them were read")]
+                                             "(or the recording began between keyframes, or was cut off without "
+                                             "re-timing), at the start (4.00 s of video); the frames after them were "
+                                             "read")]
 
 
 @pytest.mark.parametrize("ext", [".mp4", ".mkv", ".ts"])
