@@ -81,23 +81,48 @@ def rejected_name(name: Any) -> bool:
     return isinstance(name, str) and name.casefold().endswith(REJECTED_SUFFIX)
 
 
-# what to do about it: the same export command fails the same way; another precision may pass (README: --int8-weights
-# for a model whose static int8 fails)
-RETRY = ("export the checkpoint again (mpt-export; where its int8 or fp16 failed: --int8-weights or --fp32) or use a "
-         "model that passed")
+def int8_scheme(metadata: Mapping[str, str]) -> str | None:
+    """The ``mpt.int8`` record's scheme (export/quantize.py: "static QDQ, ..." or "weight-only int8 ..."), None where
+    the model has none or it cannot be read."""
+    try:
+        scheme = json.loads(metadata["mpt.int8"]).get("scheme")
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    return scheme if isinstance(scheme, str) else None
 
 
-def fact_warning(name: Any, fact: Any) -> str:
+def retry(fact: Any, int8_scheme: str | None = None) -> str:
+    """What to do about a failed or rejected model: the same export command fails the same way, another precision may
+    pass, chosen as mpt-export's own advice does (export/cli.py retry_hint): a static int8 -> --int8-weights or --fp32,
+    a weight-only int8 or an fp16 -> --fp32. ``fact``: the parity fact (its figures name the precision that failed);
+    ``int8_scheme``: the model's ``mpt.int8`` scheme where known."""
+    figures = fact if isinstance(fact, str) else ""
+    static = "--int8-weights or --fp32"
+    if "(fp32" in figures or "; fp32" in figures:  # mpt-export names no precision then: the export is wrong
+        how = "its fp32 graph failed: no other precision will pass"
+    elif "(int8" in figures or "; int8" in figures:
+        scheme = (int8_scheme or "").casefold()
+        how = (f"its static int8 failed: {static}" if scheme.startswith("static") else
+               "its weight-only int8 failed: --fp32" if scheme.startswith("weight-only") else
+               f"where a static int8 failed: {static}; a weight-only one: --fp32")
+    elif "(fp16" in figures or "; fp16" in figures:
+        how = "its fp16 failed: --fp32"
+    else:
+        how = f"where a static int8 failed: {static}; a weight-only int8 or fp16: --fp32"
+    return f"export the checkpoint again (mpt-export; {how}) or use a model that passed"
+
+
+def fact_warning(name: Any, fact: Any, int8_scheme: str | None = None) -> str:
     """One line where the model fact (:func:`parity_fact`'s, as the runtime, summary.json's model.parity and a killed
     run's marker keep it) says mpt-export's parity check of the model failed, or where no record says it passed and the
     file's ``name`` says mpt-export rejected it (exported before the record existed), else ''."""
     if failed_fact(fact):
         figures = fact[len(FAILED):]  # " (int8 vs torch on 100 clips: ...)" or ""
         return (f"{name}: this model FAILED mpt-export's parity check{figures}: the ONNX graph does not compute what "
-                "the trained model does, so its classes may be wrong; " + RETRY)
+                "the trained model does, so its classes may be wrong; " + retry(fact, int8_scheme))
     if rejected_name(name) and not (isinstance(fact, str) and fact.startswith(PASSED)):
         why = ("its parity record cannot be read" if fact == UNREADABLE else
                "the file, exported before the check was recorded in it, has no figures")
         return (f"{name}: mpt-export rejected this model (its name says it failed the parity check; {why}): the ONNX graph may not compute what the trained "
-                "model does, so its classes may be wrong; " + RETRY)
+                "model does, so its classes may be wrong; " + retry(fact, int8_scheme))
     return ""

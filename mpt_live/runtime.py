@@ -40,7 +40,7 @@ from .clip import ClipSpec
 from .errors import InputError, first_line
 from .load_errors import load_error, no_model_file, refuse_checkpoint
 from .machine import check_count, default_threads, usable_cores, vector_extensions  # noqa: F401 (re-exported)
-from .model_trust import fact_warning, failed_fact, parity_fact, random_init
+from .model_trust import fact_warning, failed_fact, int8_scheme, parity_fact, random_init
 from .providers import (  # noqa: F401 (re-exported)
     CPU, CUDA, DEVICES, GPU_BATCH, PROVIDER_LABELS, TRT, TRT_MAX_BATCH, gpu_diagnosis, provider_works, trt_cache_dir,
     trt_options,
@@ -332,7 +332,8 @@ class MPTRuntime:
         self.demo = meta.get("mpt.demo", "0").strip().lower() in ("1", "true", "yes")
         self.random_init = random_init(self.backbone_weights)  # --backbone-weights none
         self.parity = parity_fact(meta)                         # the model fact: passed, FAILED or not recorded
-        self.parity_warning = fact_warning(p.name, self.parity)  # one line where mpt-export's check failed, else ''
+        # one line where mpt-export's check failed, else '' (its advice by the int8 scheme where there is one)
+        self.parity_warning = fact_warning(p.name, self.parity, int8_scheme(meta))
 
     def _check_graph(self) -> None:
         """The graph's inputs and output must be the ones the metadata's ClipSpec and classes imply."""

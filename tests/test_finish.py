@@ -541,8 +541,8 @@ def test_a_killed_run_of_a_model_that_failed_its_parity_check_warns_as_a_finishe
         assert [w for w in summary(d)["warnings"] if "parity" in w] == ([
             "m.onnx: this model FAILED mpt-export's parity check (int8 vs torch on 6 clips: top-1 agreement 50.0%, "
             "max|dprob| 2.0e-01): the ONNX graph does not compute what the trained model does, so its classes may "
-            "be wrong; export the checkpoint again (mpt-export; where its int8 or fp16 failed: --int8-weights or "
-            "--fp32) or use a model that passed"] if warned else [])
+            "be wrong; export the checkpoint again (mpt-export; where a static int8 failed: --int8-weights or "
+            "--fp32; a weight-only one: --fp32) or use a model that passed"] if warned else [])
 
 
 @pytest.mark.parametrize("status, listed", [("complete", ["1", "2"]), ("killed", ["1"])])

@@ -58,8 +58,8 @@ def test_a_model_that_failed_parity_says_so_whatever_its_name(tmp_path: Path) ->
     assert rt.parity_warning == (
         "model.onnx: this model FAILED mpt-export's parity check (int8 vs torch on 6 clips: top-1 agreement 50.0%, "
         "max|dprob| 2.0e-01): the ONNX graph does not compute what the trained model does, so its classes may be "
-        "wrong; export the checkpoint again (mpt-export; where its int8 or fp16 failed: --int8-weights or --fp32) or use "
-        "a model that passed")
+        "wrong; export the checkpoint again (mpt-export; where a static int8 failed: --int8-weights or --fp32; a "
+        "weight-only one: --fp32) or use a model that passed")
     assert "(parity check FAILED at export)" in rt.describe() and "\n" not in rt.describe()
     info = ModelInfo.of(rt)
     assert info.warning == rt.parity_warning
@@ -185,8 +185,8 @@ def test_a_rejected_model_from_before_the_record_is_warned_about_by_its_name(fac
     assert rt.parity_warning == (
         "casme2.int8.rejected.onnx: mpt-export rejected this model (its name says it failed the parity check; the "
         "file, exported before the check was recorded in it, has no figures): the ONNX graph may not compute what the "
-        "trained model does, so its classes may be wrong; export the checkpoint again (mpt-export; where its int8 or "
-        "fp16 failed: --int8-weights or --fp32) or use a model that passed")
+        "trained model does, so its classes may be wrong; export the checkpoint again (mpt-export; where a static int8 "
+        "failed: --int8-weights or --fp32; a weight-only int8 or fp16: --fp32) or use a model that passed")
     assert fact_warning("M.REJECTED.ONNX", NOT_RECORDED).startswith("M.REJECTED.ONNX: mpt-export rejected this model")
     assert "its parity record cannot be read" in fact_warning("m.rejected.onnx", "parity record unreadable")
     assert "has no figures" in fact_warning("m.rejected.onnx", "not recorded")
@@ -220,3 +220,25 @@ def test_a_check_whose_probabilities_were_not_finite_is_recorded_as_json(tmp_pat
     publish(_model(tmp_path / "stage" / "m.onnx"), tmp_path / "m.onnx", [PASSED, nan])
     rt = MPTRuntime(tmp_path / "m.onnx", device="cpu", threads=1)
     assert "max|dprob| not finite" in rt.parity_warning
+
+
+@pytest.mark.parametrize("fact, scheme, advice", [
+    ("parity FAILED (int8 vs torch on 9 clips: top-1 agreement 50.0%)", "static QDQ, uint8 activations",
+     "its static int8 failed: --int8-weights or --fp32"),
+    ("parity FAILED (int8 vs torch on 9 clips: top-1 agreement 50.0%)", "weight-only int8 (MatMulNBits, block 32)",
+     "its weight-only int8 failed: --fp32"),
+    ("parity FAILED (int8 vs torch on 9 clips)", None,
+     "where a static int8 failed: --int8-weights or --fp32; a weight-only one: --fp32"),
+    ("parity FAILED (fp16 (CUDA) vs torch on 9 clips)", None, "its fp16 failed: --fp32"),
+    ("parity FAILED (fp32 vs torch on 9 clips; int8 vs torch on 9 clips)", "static QDQ",
+     "its fp32 graph failed: no other precision will pass"),
+])
+def test_the_advice_for_a_failed_model_is_mpt_exports_own(fact, scheme, advice):
+    """mpt-live's line for a model that failed its parity check named '--int8-weights or --fp32' for any int8 or fp16
+    failure, so a weight-only int8 that failed was sent to export the same weight-only int8 again (mpt-export's own
+    advice, export/cli.py retry_hint, is --fp32 there). The advice is now chosen by the precision that failed and the
+    model's int8 scheme."""
+    from mpt_live.model_trust import fact_warning
+
+    line = fact_warning("m.onnx", fact, scheme)
+    assert line.endswith(f"export the checkpoint again (mpt-export; {advice}) or use a model that passed"), line
