@@ -187,7 +187,7 @@ def live(
         except KeyboardInterrupt as e:
             drop_unused_dirs()  # stopped before the run began (the model loading): no empty --out left
             kept = ("everything written so far is kept" if _RUN_BEGAN else
-                    "before the run began (while the model loaded): nothing was written")
+                    "before the run began: nothing was written")
             console.print(f"[yellow]interrupted ({signal_name(e)}): {kept}[/]", highlight=False, soft_wrap=True)
             raise typer.Exit(exit_code(e))
 
