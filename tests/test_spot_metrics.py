@@ -944,7 +944,8 @@ def test_a_batch_the_truth_annotates_in_part_is_told_how_to_score_that_part(tmp_
     _events(run / "extra", [{"video": "extra.mp4", "onset_frame": 1, "offset_frame": 5, "type": "micro"}])
     res = CliRunner().invoke(app, ["spot", "--truth", str(root), "--runs", str(run)])
     assert res.exit_code == 2 and "'extra.mp4' is not in the truth" in res.output
-    assert "give their folders as --runs (repeat it)" in res.output
+    assert "if the truth annotates only some of the run's videos, give their folders as --runs (repeat it)" in \
+        " ".join(res.output.split())
     res = CliRunner().invoke(app, ["spot", "--truth", str(root), "--runs", str(run / "long_001"),
                                    "--runs", str(run / "long_002"), "--type", "micro",
                                    "--out", str(tmp_path / "s.json")])
