@@ -65,6 +65,21 @@ def test_fragments_of_a_lost_track_go_to_one_truth_face(truth, events, counts, p
     assert fragments(r["face_pairs"]) == len(pairs) - len(set(pairs.values()))
 
 
+@pytest.mark.parametrize("truth, events, counts, pairs", [
+    # the reviewer's: 0 and 2 both hit "2"'s one interval (IoU 0.5 each); 2 also hits b's. Counting each pair's
+    # hits apart (2 + 1 with both on "2", the equal IDs) left b's missed: 1/2/1. One hit per interval: 2 on b
+    ({"2": [(100, 119)], "b": [(300, 309)]}, {"0": [(100, 109)], "2": [(110, 119), (300, 309)]}, (2, 1, 0),
+     {"0": "2", "2": "b"}),
+    # 3 hits only what 0 hits (a's 100..119, each at IoU 0.5, not at the same time): joining it adds no hit, and it
+    # is a's all the same (the most pairs), its event a second, false, match of that interval; 300..309 missed
+    ({"a": [(100, 119), (300, 309)]}, {"0": [(100, 109)], "3": [(110, 119)]}, (1, 1, 1), {"0": "a", "3": "a"}),
+])
+def test_a_truth_interval_counts_once_however_many_ids_hit_it(truth, events, counts, pairs):
+    r = score(_truth(truth), {"duo": _run(events)}, "micro")
+    assert (r["tp"], r["fp"], r["fn"]) == counts
+    assert r["face_pairs"] == {"duo": pairs}
+
+
 def test_many_fragments_of_two_people_at_once():
     """20 fragments of each of two people seen at the same time, each fragment one movement: all 40 paired with their
     person (the one-to-one pairing found 2)."""
@@ -114,3 +129,4 @@ def test_mpt_eval_names_fragments_and_warns_of_events_without_a_face(tmp_path):
     assert ("warning: 1 video(s) whose truth names faces have events with no face (events.csv's face blank: a run of "
             "another tool or an older version): those events scored as one face of their own") in text
     assert text.count("events with no face") == 1 and "the other faces' intervals missed): trio 2 videos;" in text
+

@@ -6,9 +6,10 @@ truth's, to make the most true positives, as an identity metric pairs tracks wit
 person's events are scored against that person's intervals, and another's movement at the same time is no hit. Unlike
 IDF1, a truth face may take several run faces whose events' spans (first onset to last offset) do not overlap: a person
 whose track was lost and found again has a second track ID, and that fragment's events are the person's, not false
-(spotting is scored here, not tracking; two tracks seen at once are two people). Of pairings that make as many true
-positives, the one of the most equal IDs. A run face paired with none (a third face, a poster) has its events counted
-false; a truth face paired with none its intervals missed.
+(spotting is scored here, not tracking; two tracks seen at once are two people). A truth interval counts once, however
+many of its face's IDs hit it. Of pairings that make as many true positives, the one of the most equal IDs. A run face
+paired with none (a third face, a poster) has its events counted false; a truth face paired with none its intervals
+missed.
 """
 
 from __future__ import annotations
@@ -16,15 +17,16 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence
 
 import numpy as np
+from scipy import sparse
 
 from .datasets.longvideo import Interval, LongVideo
 
-Tps = Callable[[Sequence[Interval], Sequence[Any]], int]  # true positives of a truth's intervals and a run's events
+Hit = Callable[[Interval, Any], bool]  # does a run's event match a truth interval (its type, IoU >= the threshold)
 
-FACE_PAIRING = ("per face: each run face ID paired with at most one truth face to make the most true positives; a "
-                "truth face takes several run IDs only where their events' spans do not overlap (one person's track "
-                "lost and found again); ties: equal IDs; an unpaired run face's events false, an unpaired truth "
-                "face's missed")
+FACE_PAIRING = ("per face: each run face ID paired with at most one truth face to make the most true positives (a "
+                "truth interval hit by several of its face's IDs counts once); a truth face takes several run IDs "
+                "only where their events' spans do not overlap (one person's track lost and found again); ties: "
+                "equal IDs; an unpaired run face's events false, an unpaired truth face's missed")
 
 
 def face_id(v: str) -> str:
@@ -47,13 +49,15 @@ def spans(spotted: Sequence[Any]) -> dict[str, tuple[int, int]]:
     return out
 
 
-def pair_faces(truth: Sequence[Interval], spotted: Sequence[Any], tps: Tps) -> dict[str, str]:
+def pair_faces(truth: Sequence[Interval], spotted: Sequence[Any], hit: Hit) -> dict[str, str]:
     """{run face: truth face} of one video: each of the run's faces (``Spotted.face``) paired with at most one of the
-    truth's (``Interval.face``), a truth face with several run faces only where their :func:`spans` do not overlap, to
-    make the most true positives (``tps(truth, spotted)`` of each pair: MEGC matching, micro and macro, summed over the
-    pairs), of those the pairing of the most equal IDs; the pairs that make a true positive. An integer program
-    (scipy's ``milp``): a run face has one truth face at most, and of the run faces whose spans hold any one frame
-    (where one of them starts: an interval graph's cliques), a truth face takes one at most."""
+    truth's (``Interval.face``), a truth face with several run faces only where their :func:`spans` do not overlap, to make the most truth intervals hit
+    (``hit(interval, event)``) by an event of a run face paired with the interval's face, each interval once; of those
+    the pairing of the most equal IDs, then of the most pairs; only pairs where the run face hits one of the truth
+    face's intervals. An integer program (scipy's ``milp``): a 0/1 variable per (run face, truth face) and per truth
+    interval; a run face has one truth face at most; an interval is hit only where one of the run faces with an event
+    matching it is paired with its face; of the run faces seen at any one frame (where one of them starts: an interval
+    graph's cliques), a truth face takes one at most."""
     from scipy.optimize import Bounds, LinearConstraint, milp
 
     span = spans(spotted)
@@ -61,29 +65,58 @@ def pair_faces(truth: Sequence[Interval], spotted: Sequence[Any], tps: Tps) -> d
     named = sorted({face_id(iv.face) for iv in truth})
     if not run or not named:
         return {}
-    tp = np.array([[tps([iv for iv in truth if face_id(iv.face) == t], [s for s in spotted if face_id(s.face) == r])
-                    for t in named] for r in run])
-    same = np.array([[r == t for t in named] for r in run])  # a tie's pairing: its equal IDs, worth less than a TP
-    worth = (tp * (min(len(run), len(named)) + 1) + same).ravel()  # x[r, t] at r * len(named) + t
-    n_run, n_named = len(run), len(named)
-    rows = [np.kron(np.eye(n_run)[i], np.ones(n_named)) for i in range(n_run)]  # a run face: one truth face at most
-    for start, _ in {span[r] for r in run}:  # the run faces seen at one frame: one of them per truth face
-        seen = np.array([span[r][0] <= start <= span[r][1] for r in run], dtype=float)
-        if seen.sum() > 1:
-            rows += [np.kron(seen, np.eye(n_named)[j]) for j in range(n_named)]
-    res = milp(-worth, integrality=np.ones_like(worth), bounds=Bounds(0, (tp > 0).ravel().astype(float)),
-               constraints=LinearConstraint(np.array(rows), -np.inf, 1))
-    chosen = np.round(res.x).reshape(n_run, n_named) if res.x is not None else np.zeros((n_run, n_named))
+    n_run, n_named, n_iv = len(run), len(named), len(truth)
+    r_of, t_of = {f: i for i, f in enumerate(run)}, {f: j for j, f in enumerate(named)}
+    cand = [sorted({r_of[face_id(s.face)] for s in spotted if hit(iv, s)}) for iv in truth]  # who can hit each
+    allowed = np.zeros((n_run, n_named))
+    for iv, rs in zip(truth, cand):
+        allowed[rs, t_of[face_id(iv.face)]] = 1
+
+    def x(r: int, t: int) -> int:  # a pair's variable; interval k's is n_run * n_named + k
+        return r * n_named + t
+
+    rows, cols, vals, n_rows = [], [], [], 0
+
+    def row(entries: list[tuple[int, float]]) -> None:  # one constraint: sum of entries <= 1 (or <= 0, below)
+        nonlocal n_rows
+        rows.extend([n_rows] * len(entries))
+        cols.extend(c for c, _ in entries)
+        vals.extend(v for _, v in entries)
+        n_rows += 1
+
+    for r in range(n_run):
+        row([(x(r, t), 1.0) for t in range(n_named) if allowed[r, t]])
+    for start in sorted({span[f][0] for f in run}):  # the run faces seen at one frame: one of them per truth face
+        here = [r_of[f] for f in run if span[f][0] <= start <= span[f][1]]
+        for t in range(n_named):
+            at = [x(r, t) for r in here if allowed[r, t]]
+            if len(at) > 1:
+                row([(c, 1.0) for c in at])
+    first_hit = n_rows
+    for k, (iv, rs) in enumerate(zip(truth, cand)):  # an interval hit only where a run face hitting it is paired
+        row([(n_run * n_named + k, 1.0)] + [(x(r, t_of[face_id(iv.face)]), -1.0) for r in rs])
+    upper = np.r_[np.ones(first_hit), np.zeros(n_rows - first_hit)]
+    a = sparse.csr_array((vals, (rows, cols)), shape=(n_rows, n_run * n_named + n_iv))
+    # a tie's pairing: its equal IDs (n_run at most), then the most run faces paired (a fragment that hits only what
+    # another hits is the person's too; n_run at most): each outweighs the next, an interval hit all of them
+    same = np.array([[r == t for t in named] for r in run], dtype=float).ravel() * (n_run + 1) + 1
+    worth = np.r_[same, np.full(n_iv, (n_run + 1.0) ** 2)]
+    res = milp(-worth, integrality=np.ones_like(worth), constraints=LinearConstraint(a, -np.inf, upper),
+               bounds=Bounds(0, np.r_[allowed.ravel(), [1.0 if rs else 0.0 for rs in cand]]),
+               options={"mip_rel_gap": 0})  # the best, not one near it: a tie's rule is worth less than the gap
+    if res.x is None:
+        return {}
+    chosen = np.round(res.x[:n_run * n_named]).reshape(n_run, n_named)
     return {run[i]: named[j] for i, j in zip(*np.nonzero(chosen))}
 
 
-def face_groups(v: LongVideo, found: list, tps: Tps, paired: dict[str, dict[str, str]]) -> list[tuple[list, list]]:
+def face_groups(v: LongVideo, found: list, hit: Hit, paired: dict[str, dict[str, str]]) -> list[tuple[list, list]]:
     """(truth, spotted) of video ``v`` matched against each other: the whole video, or, where its truth names faces,
     each truth face with the run faces paired with it (:func:`pair_faces`, put in ``paired``), the unpaired truth and
     the unpaired run apart."""
     if not any(iv.face for iv in v.intervals):
         return [(v.intervals, found)]
-    pairs = paired[v.name] = pair_faces(v.intervals, found, tps)
+    pairs = paired[v.name] = pair_faces(v.intervals, found, hit)
     groups = [([iv for iv in v.intervals if face_id(iv.face) == t],
                [s for s in found if pairs.get(face_id(s.face)) == t]) for t in sorted(set(pairs.values()))]
     return groups + [([iv for iv in v.intervals if face_id(iv.face) not in pairs.values()], []),

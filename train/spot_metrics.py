@@ -17,10 +17,9 @@ mean per-class F1; ``uar`` = mean per-class recall. ``strs`` = spotting F1 x ana
 Faces: where the truth names whose face each interval is (annotations.csv's ``face``: a video of two people), a video
 is scored per face. Each of the run's face IDs (events.csv's ``face``: mpt-live's track IDs) is paired with one of the
 truth's faces at most, to make the most true positives, a truth face with several run IDs whose events' spans do not
-overlap (a track lost and found again; the pairing of equal IDs where several make as many: :mod:`train.spot_faces`);
-each truth face is matched with its run faces' events as a video is, a run face paired with none has its events counted
-false, a truth face paired with none its intervals missed. Events with no face (a blank ``face``) are one face of their
-own, with a warning. A truth that names no face is scored by video, the faces pooled, as before.
+overlap (a track lost and found again: :mod:`train.spot_faces`); each truth face is matched with its run faces' events
+as a video is. Events with no face (a blank ``face``) are one face of their own, with a warning. A truth that names no
+face is scored by video, the faces pooled.
 """
 
 from __future__ import annotations
@@ -134,9 +133,8 @@ def recognition(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
             "macro_precision": p, "macro_recall": r, "per_class": per}
 
 
-def _tps(truth: Sequence[Interval], spotted: Sequence[Spotted], threshold: float) -> int:
-    return sum(j is not None for t in TYPES for _, j, _ in match([iv for iv in truth if iv.type == t],
-                                                                  [s for s in spotted if s.type == t], threshold))
+def _hit(iv: Interval, s: Spotted, threshold: float) -> bool:
+    return iv.type == s.type and iou((s.onset, s.offset), (iv.onset, iv.offset)) >= threshold
 
 
 def score(truth: LongVideoIndex, spotted: dict[str, list[Spotted]], kind: str = "all",
@@ -155,8 +153,7 @@ def score(truth: LongVideoIndex, spotted: dict[str, list[Spotted]], kind: str = 
     faces: dict[str, dict[str, str]] = {}
     for v in truth.videos:
         per_video = {t: {"tp": 0, "fp": 0, "fn": 0} for t in TYPES}
-        tps = partial(_tps, threshold=threshold)  # a pair of faces' true positives
-        for truth_part, found in face_groups(v, spotted.get(v.name, []), tps, faces):
+        for truth_part, found in face_groups(v, spotted.get(v.name, []), partial(_hit, threshold=threshold), faces):
             for t in TYPES:
                 gt = [iv for iv in truth_part if iv.type == t]
                 sp = [s for s in found if s.type == t]
