@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from mpt_live.spotting import EVENT_COLUMNS
 from train.datasets.longvideo import Interval, LongVideo, LongVideoIndex
 from train.eval_cli import app
-from train.spot_faces import fragments, spans
+from train.spot_faces import fragments, presence, spans
 from train.spot_metrics import Spotted, score
 
 
@@ -58,11 +58,54 @@ A = {"a": [(10, 19), (200, 209), (400, 409)], "b": [(100, 109), (300, 309)]}  # 
 ])
 def test_fragments_of_a_lost_track_go_to_one_truth_face(truth, events, counts, pairs):
     """A person whose track was lost and found again has a second run ID, whose events were all false with the
-    one-to-one pairing; run IDs whose events' spans do not overlap now go to one truth face, never one ID to two."""
+    one-to-one pairing; run IDs whose events' spans do not overlap (no predictions.csv to say when each was tracked)
+    now go to one truth face, never one ID to two."""
     r = score(_truth(truth), {"duo": _run(events)}, "micro")
     assert (r["tp"], r["fp"], r["fn"]) == counts
     assert r["face_pairs"] == {"duo": pairs}
     assert fragments(r["face_pairs"]) == len(pairs) - len(set(pairs.values()))
+
+
+def _seen(folder, faces: dict[str, tuple[int, int]], fps: float = 30.0, face_column: str = "face_id"):
+    """A run folder whose predictions.csv tracks each face from its first to its last frame (a row every 10 frames
+    and at both ends), its times in seconds (a stride-2 run's frames skip, its seconds do not)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = sorted((f, face) for face, (on, off) in faces.items() for f in {*range(on, off, 10), off})
+    (folder / "predictions.csv").write_text(f"time_s,frame,{face_column},motion_score\n" + "".join(
+        f"{f / fps:.4f},{f // 2},{face},\n" for f, face in rows))
+    return folder
+
+
+B = {"a": [(10, 19), (200, 209), (600, 609)], "b": [(100, 109), (300, 309)]}  # the reviewer's two people
+C = {"0": [(10, 19), (200, 209)], "1": [(100, 109), (300, 309)], "5": [(500, 509), (600, 609), (800, 809)]}
+
+
+@pytest.mark.parametrize("truth, events, tracked, counts, pairs", [
+    # 5 is a third person, tracked the whole time though its events come after a's track's last: seen at once as 0,
+    # not a's; its movement at 600 with a's is no hit (paired by the events' spans: {0: a, 1: b, 5: a}, 5/2/0)
+    (B, C, {"0": (0, 900), "1": (0, 900), "5": (0, 900)}, (4, 3, 1), {"0": "a", "1": "b"}),
+    # the same events, 0's track lost at 250 and 5 a new ID from 260: a's track found again, its 600 a's
+    (B, C, {"0": (0, 250), "1": (0, 900), "5": (260, 900)}, (5, 2, 0), {"0": "a", "1": "b", "5": "a"}),
+    # a face tracked with no events (7, there throughout) is paired with nothing and keeps no one apart
+    (B, C, {"0": (0, 250), "1": (0, 900), "5": (260, 900), "7": (0, 900)}, (5, 2, 0), {"0": "a", "1": "b", "5": "a"}),
+    # events a frame apart (209, 210) but 0 tracked until 215: seen at once, not fragments (by spans: 5/1/0)
+    (A, {"0": [(10, 19), (195, 209)], "2": [(210, 216), (400, 409)], "1": [(100, 109), (300, 309)]},
+     {"0": (0, 215), "1": (0, 500), "2": (210, 500)}, (4, 2, 1), {"0": "a", "1": "b"}),
+    # tracked 0..150 and 151..500: a frame apart, fragments, though 0's last event is 140 frames before 2's first
+    (A, {"0": [(10, 19)], "2": [(200, 209), (400, 409)], "1": [(100, 109), (300, 309)]},
+     {"0": (0, 150), "1": (0, 500), "2": (151, 500)}, (5, 0, 0), {"0": "a", "2": "a", "1": "b"}),
+    # an event after the face's last row (a movement closed at the end): its span widens the face's time, 2 at 409
+    # then overlaps 0 (tracked to 400 by the rows, 409 by its event): not fragments
+    (A, {"0": [(10, 19), (400, 409)], "2": [(200, 209)], "1": [(100, 109), (300, 309)]},
+     {"0": (0, 400), "1": (0, 500), "2": (405, 500)}, (4, 1, 1), {"0": "a", "1": "b"}),
+])
+def test_seen_at_once_is_judged_by_when_each_face_was_tracked(tmp_path, truth, events, tracked, counts, pairs):
+    """Two run IDs are one person's only where the run never tracked them at the same time (predictions.csv), not
+    where their events' spans happen not to overlap: a third person's track is no fragment of anyone's."""
+    r = score(_truth(truth), {"duo": _run(events)}, "micro", folders={"duo": _seen(tmp_path / "duo", tracked)})
+    assert (r["tp"], r["fp"], r["fn"]) == counts
+    assert r["face_pairs"] == {"duo": pairs}
+    assert not [w for w in r["warnings"] if "predictions.csv" in w]
 
 
 @pytest.mark.parametrize("truth, events, counts, pairs", [
@@ -78,6 +121,20 @@ def test_a_truth_interval_counts_once_however_many_ids_hit_it(truth, events, cou
     r = score(_truth(truth), {"duo": _run(events)}, "micro")
     assert (r["tp"], r["fp"], r["fn"]) == counts
     assert r["face_pairs"] == {"duo": pairs}
+
+
+def test_presence(tmp_path):
+    """Each face's first and last frame of predictions.csv, its seconds in the truth's frames; None (the events'
+    spans then, one warning) where there is no file or no face column."""
+    assert presence(_seen(tmp_path / "r", {"0": (3, 47), "1": (20, 21)}), 30.0) == {"0": (3, 47), "1": (20, 21)}
+    assert presence(_seen(tmp_path / "r", {"0": (4, 46)}, fps=60.0), 30.0) == {"0": (2, 23)}  # a 60 fps copy
+    assert presence(tmp_path / "none", 30.0) is None
+    assert presence(_seen(tmp_path / "old", {"0": (3, 47)}, face_column="face"), 30.0) is None
+    folders = {"duo": tmp_path / "none"}
+    r = score(_truth(B), {"duo": _run(C)}, "micro", folders=folders)
+    assert (r["tp"], r["fp"], r["fn"], r["face_pairs"]) == (5, 2, 0, {"duo": {"0": "a", "1": "b", "5": "a"}})
+    assert r["warnings"] == ["1 video(s) whose run has no predictions.csv with a face_id column: whether two run face "
+                             "IDs were seen at once judged by their events' spans: duo"]
 
 
 def test_many_fragments_of_two_people_at_once():
@@ -129,4 +186,24 @@ def test_mpt_eval_names_fragments_and_warns_of_events_without_a_face(tmp_path):
     assert ("warning: 1 video(s) whose truth names faces have events with no face (events.csv's face blank: a run of "
             "another tool or an older version): those events scored as one face of their own") in text
     assert text.count("events with no face") == 1 and "the other faces' intervals missed): trio 2 videos;" in text
+    # duo's run has no predictions.csv: its IDs' times are their events' (trio's one face needs none)
+    assert ("warning: 1 video(s) whose run has no predictions.csv with a face_id column: whether two run face IDs "
+            "were seen at once judged by their events' spans: duo") in text
 
+
+def test_mpt_eval_reads_when_each_face_was_tracked_from_the_runs_predictions(tmp_path):
+    """The reviewer's third person, through mpt-eval spot: the run folder's predictions.csv says face 5 was tracked
+    while 0 was, so 5's events stay false and a's 600 missed."""
+    sheet = tmp_path / "annotations.csv"
+    sheet.write_text("video,face,onset,apex,offset,fps,type\n" + "".join(
+        f"duo.mp4,{face},{on},{on + 4},{off},30,micro\n" for face, ivs in B.items() for on, off in ivs))
+    run = tmp_path / "run"
+    _write(run / "duo", [{"video": "duo.mp4", "face": f, "onset_frame": on, "offset_frame": off, "type": "micro"}
+                         for f, ev in C.items() for on, off in ev])
+    _seen(run / "duo", {"0": (0, 900), "1": (0, 900), "5": (0, 900)})
+    res = CliRunner().invoke(app, ["spot", "--truth", str(sheet), "--runs", str(run)])
+    assert res.exit_code == 0, res.output
+    out = json.loads((run / "spotting.json").read_text())
+    assert out["face_pairs"] == {"duo": {"0": "a", "1": "b"}}
+    assert out["videos"]["duo"]["micro"] == {"tp": 4, "fp": 3, "fn": 1}
+    assert "predictions.csv" not in " ".join(res.output.split())

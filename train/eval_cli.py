@@ -119,7 +119,7 @@ def spot(
         + (f"; {faced} scored per face, the run's face IDs paired with the truth's to make the most true positives "
            "('face_pairs' in the JSON)" if faced else "")
         + (f", {joined} run face ID(s) joined to a truth face another ID of the run has (a track lost and found "
-           "again: their events' spans do not overlap)" if joined else "")
+           "again: not tracked at the same time)" if joined else "")
         + (f"; {gone} run recording(s) dropped from the truth, not scored ('dropped_recordings' in the JSON)"
            if gone else "") + f"; wrote {target}")
 
@@ -147,8 +147,9 @@ def _score(runs: list[Path], truth: Optional[Path], dataset: Optional[SpotDatase
     gone: dict[str, str] = {}
     unfinished: dict[str, tuple[str, str]] = {}
     unreached: dict[str, dict[str, int] | None] = {}
-    spotted = read_runs(runs, index, notes, gone, unfinished, unreached)
-    result = score(index, spotted, kind.value)
+    folders: dict[str, Path] = {}  # each video's run folder: its predictions.csv says when each face was tracked
+    spotted = read_runs(runs, index, notes, gone, unfinished, folders, unreached)
+    result = score(index, spotted, kind.value, folders=folders)
     result["warnings"] = notes + result["warnings"]
     result["truth"] = str(truth if truth is not None else data)
     result["runs"] = [str(r) for r in runs]

@@ -4,7 +4,8 @@ mpt-live numbers the faces of a video by their tracks (events.csv's ``face``: 0,
 annotator did (annotations.csv's ``face``: ``0``, ``anna``). Each of the run's faces is paired with at most one of the
 truth's, to make the most true positives, as an identity metric pairs tracks with people (IDF1): whatever the IDs, each
 person's events are scored against that person's intervals, and another's movement at the same time is no hit. Unlike
-IDF1, a truth face may take several run faces whose events' spans (first onset to last offset) do not overlap: a person
+IDF1, a truth face may take several run faces that were not tracked at the same time (their first to last frames in
+the run's predictions.csv, :func:`presence`; where a run has none, their events' first onset to last offset): a person
 whose track was lost and found again has a second track ID, and that fragment's events are the person's, not false
 (spotting is scored here, not tracking; two tracks seen at once are two people). A truth interval counts once, however
 many of its face's IDs hit it. Of pairings that make as many true positives, the one of the most equal IDs. A run face
@@ -14,10 +15,14 @@ missed.
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 from scipy import sparse
+
+from mpt_live.results import open_table
 
 from .datasets.longvideo import Interval, LongVideo
 
@@ -25,8 +30,13 @@ Hit = Callable[[Interval, Any], bool]  # does a run's event match a truth interv
 
 FACE_PAIRING = ("per face: each run face ID paired with at most one truth face to make the most true positives (a "
                 "truth interval hit by several of its face's IDs counts once); a truth face takes several run IDs "
-                "only where their events' spans do not overlap (one person's track lost and found again); ties: "
-                "equal IDs; an unpaired run face's events false, an unpaired truth face's missed")
+                "only where they were not tracked at the same time (predictions.csv's first and last time of each; "
+                "without it, their events' spans): one person's track lost and found again; ties: equal IDs; an "
+                "unpaired run face's events false, an unpaired truth face's missed")
+
+
+BY_SPANS = ("video(s) whose run has no predictions.csv with a face_id column: whether two run face IDs were seen at "
+            "once judged by their events' spans")
 
 
 def face_id(v: str) -> str:
@@ -49,9 +59,48 @@ def spans(spotted: Sequence[Any]) -> dict[str, tuple[int, int]]:
     return out
 
 
-def pair_faces(truth: Sequence[Interval], spotted: Sequence[Any], hit: Hit) -> dict[str, str]:
+def presence(folder: Path, fps: float) -> dict[str, tuple[int, int]] | None:
+    """{run face: (the first frame, the last frame) it was tracked}, from the run's predictions.csv in ``folder``
+    (``face_id``; ``time_s`` in the truth's frames at ``fps``, else ``frame``), read a row at a time; None where the
+    file is missing, unreadable or has no face column (an older run or another tool's)."""
+    try:
+        with open_table(folder / "predictions.csv", whole_lines=True) as (fields, rows):
+            if "face_id" not in fields or not {"time_s", "frame"} & set(fields):
+                return None
+            out: dict[str, tuple[int, int]] = {}
+            for row in rows:
+                f = face_id(row.get("face_id") or "")
+                try:
+                    t = row.get("time_s") or ""
+                    at = round(float(t) * fps) if t else int(float(row.get("frame") or ""))
+                except (ValueError, OverflowError):
+                    continue  # a row without a time: no presence to add
+                if f:
+                    on, off = out.get(f, (at, at))
+                    out[f] = (min(on, at), max(off, at))
+            return out
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+
+
+def run_times(v: LongVideo, found: Sequence[Any], folders: dict[str, Path] | None,
+              by_spans: list[str]) -> dict[str, tuple[int, int]] | None:
+    """Video ``v``'s run faces' :func:`presence` where its truth names faces and ``folders`` has its run folder; its
+    name added to ``by_spans`` where there is none to read though several run faces need it (their events' spans
+    then, one warning: :data:`BY_SPANS`). Without ``folders`` (a caller with events only), None: the spans."""
+    if folders is None or not any(iv.face for iv in v.intervals):
+        return None
+    seen = presence(folders[v.name], v.fps) if v.name in folders else None
+    if seen is None and len({face_id(s.face) for s in found}) > 1:
+        by_spans.append(v.name)
+    return seen
+
+
+def pair_faces(truth: Sequence[Interval], spotted: Sequence[Any], hit: Hit,
+               seen: dict[str, tuple[int, int]] | None = None) -> dict[str, str]:
     """{run face: truth face} of one video: each of the run's faces (``Spotted.face``) paired with at most one of the
-    truth's (``Interval.face``), a truth face with several run faces only where their :func:`spans` do not overlap, to make the most truth intervals hit
+    truth's (``Interval.face``), a truth face with several run faces only where their times (``seen``, widened to
+    their events' :func:`spans`; without ``seen``, those spans) do not overlap, to make the most truth intervals hit
     (``hit(interval, event)``) by an event of a run face paired with the interval's face, each interval once; of those
     the pairing of the most equal IDs, then of the most pairs; only pairs where the run face hits one of the truth
     face's intervals. An integer program (scipy's ``milp``): a 0/1 variable per (run face, truth face) and per truth
@@ -61,6 +110,9 @@ def pair_faces(truth: Sequence[Interval], spotted: Sequence[Any], hit: Hit) -> d
     from scipy.optimize import Bounds, LinearConstraint, milp
 
     span = spans(spotted)
+    for f, (on, off) in (seen or {}).items():
+        if f in span:  # a face without events is paired with nothing: left out
+            span[f] = (min(on, span[f][0]), max(off, span[f][1]))
     run = sorted(span)
     named = sorted({face_id(iv.face) for iv in truth})
     if not run or not named:
@@ -110,13 +162,15 @@ def pair_faces(truth: Sequence[Interval], spotted: Sequence[Any], hit: Hit) -> d
     return {run[i]: named[j] for i, j in zip(*np.nonzero(chosen))}
 
 
-def face_groups(v: LongVideo, found: list, hit: Hit, paired: dict[str, dict[str, str]]) -> list[tuple[list, list]]:
+def face_groups(v: LongVideo, found: list, hit: Hit, paired: dict[str, dict[str, str]],
+                seen: dict[str, tuple[int, int]] | None = None) -> list[tuple[list, list]]:
     """(truth, spotted) of video ``v`` matched against each other: the whole video, or, where its truth names faces,
-    each truth face with the run faces paired with it (:func:`pair_faces`, put in ``paired``), the unpaired truth and
+    each truth face with the run faces paired with it (:func:`pair_faces`, ``seen`` its faces' times, put in
+    ``paired``), the unpaired truth and
     the unpaired run apart."""
     if not any(iv.face for iv in v.intervals):
         return [(v.intervals, found)]
-    pairs = paired[v.name] = pair_faces(v.intervals, found, hit)
+    pairs = paired[v.name] = pair_faces(v.intervals, found, hit, seen)
     groups = [([iv for iv in v.intervals if face_id(iv.face) == t],
                [s for s in found if pairs.get(face_id(s.face)) == t]) for t in sorted(set(pairs.values()))]
     return groups + [([iv for iv in v.intervals if face_id(iv.face) not in pairs.values()], []),

@@ -16,10 +16,10 @@ mean per-class F1; ``uar`` = mean per-class recall. ``strs`` = spotting F1 x ana
 
 Faces: where the truth names whose face each interval is (annotations.csv's ``face``: a video of two people), a video
 is scored per face. Each of the run's face IDs (events.csv's ``face``: mpt-live's track IDs) is paired with one of the
-truth's faces at most, to make the most true positives, a truth face with several run IDs whose events' spans do not
-overlap (a track lost and found again: :mod:`train.spot_faces`); each truth face is matched with its run faces' events
-as a video is. Events with no face (a blank ``face``) are one face of their own, with a warning. A truth that names no
-face is scored by video, the faces pooled.
+truth's faces at most, to make the most true positives, a truth face with several run IDs not tracked at once (a track
+lost and found again: :mod:`train.spot_faces`); each truth face is matched with its run faces' events as a video is.
+Events with no face (a blank ``face``) are one face of their own, with a warning. A truth that names no face is scored
+by video, the faces pooled.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from mpt_live.spotting import EVENT_COLUMNS
 from .datasets.longvideo import TYPES, Interval, LongVideoIndex, normalise_type
 from .datasets.sheets import first_of
 from .run_state import failed_videos, not_reached, run_problem, run_tree, unfinished_line, with_failed, without_events
-from .spot_faces import FACE_PAIRING, face_groups, face_id
+from .spot_faces import BY_SPANS, FACE_PAIRING, face_groups, face_id, run_times
 from .spot_frames import at_other_rate, in_truth_frames, run_fps, same_rate, unsure_rate, video_frames
 from .spot_videos import AmbiguousVideo, find_event_files, folder_video, resolver, run_resolver
 
@@ -138,12 +138,13 @@ def _hit(iv: Interval, s: Spotted, threshold: float) -> bool:
 
 
 def score(truth: LongVideoIndex, spotted: dict[str, list[Spotted]], kind: str = "all",
-          threshold: float = IOU_THRESHOLD) -> dict[str, Any]:
+          threshold: float = IOU_THRESHOLD, folders: dict[str, Path] | None = None) -> dict[str, Any]:
     """Score a run: ``spotted`` maps each truth video name to its spotted intervals.
 
     Returns the headline figures of ``kind`` (micro, macro or all) at the top level, and
     ``by_type`` (micro, macro, all) and ``videos`` (per-video counts) beside them; where the truth names faces,
-    ``face_pairs`` ({video: {run face: truth face}}) and ``face_pairing`` (the rule) too.
+    ``face_pairs`` ({video: {run face: truth face}}) and ``face_pairing`` (the rule) too, its faces' times from its
+    run folder's predictions.csv (``folders``: video -> folder; :func:`.spot_faces.run_times`).
     """
     if kind not in (*TYPES, "all"):
         raise InputError(f"--type {kind}: expected micro, macro or all")
@@ -151,9 +152,11 @@ def score(truth: LongVideoIndex, spotted: dict[str, list[Spotted]], kind: str = 
     pairs: dict[str, list[tuple[str, str]]] = {t: [] for t in TYPES}
     videos: dict[str, dict[str, Any]] = {}
     faces: dict[str, dict[str, str]] = {}
+    by_spans: list[str] = []  # videos whose run faces' times are their events' (no predictions.csv with faces)
     for v in truth.videos:
         per_video = {t: {"tp": 0, "fp": 0, "fn": 0} for t in TYPES}
-        for truth_part, found in face_groups(v, spotted.get(v.name, []), partial(_hit, threshold=threshold), faces):
+        seen = run_times(v, found_v := spotted.get(v.name, []), folders, by_spans)
+        for truth_part, found in face_groups(v, found_v, partial(_hit, threshold=threshold), faces, seen):
             for t in TYPES:
                 gt = [iv for iv in truth_part if iv.type == t]
                 sp = [s for s in found if s.type == t]
@@ -179,6 +182,7 @@ def score(truth: LongVideoIndex, spotted: dict[str, list[Spotted]], kind: str = 
                 f"({', '.join(sorted(labels)) or 'none'}): their true positives count as misrecognised"] \
         if foreign and labels else []
     warnings += one_type(truth, spotted, kind)
+    warnings += [f"{len(by_spans)} {BY_SPANS}: {first_of(by_spans)}"] if by_spans else []
     blank = [v.name for v in truth.videos
              if v.name in faces and any(not face_id(s.face) for s in spotted.get(v.name, []))]
     if blank:  # a run of an older version or another tool: whose face it is, it does not say
@@ -262,7 +266,7 @@ def read_events(path: Path, whole_lines: bool = False) -> list[Spotted]:
 
 def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | None = None,
               gone: dict[str, str] | None = None,
-              unfinished: dict[str, tuple[str, str]] | None = None,
+              unfinished: dict[str, tuple[str, str]] | None = None, folders: dict[str, Path] | None = None,
               unreached: dict[str, dict[str, int] | None] | None = None) -> dict[str, list[Spotted]]:
     """Spotted intervals per truth video from the ``events.csv`` files under ``runs``.
 
@@ -281,7 +285,7 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | No
     counts the truth intervals after the last frame such a run read (:func:`train.run_state.not_reached`: its
     summary.json, predictions.csv or last event, also of a run folder without an events.csv), missed by the run rather
     than the spotter, and ``unreached`` gets them (name -> ``last_frame_read``, ``truth_intervals_after``; None where
-    nothing says how far it read).
+    nothing says how far it read). ``folders`` gets each video's run folder (:func:`score` reads its predictions.csv).
     """
     resolve = resolver(truth.videos)
     dropped = resolver(truth.left_out)
@@ -337,6 +341,8 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | No
                     raise InputError(f"{f}: events of {name}, which {source[name]} already has: score each run "
                                      "of a video on its own (one --runs per mpt-eval)")
                 source[name] = f
+                if folders is not None:  # its predictions.csv: when each face was tracked (:func:`score`)
+                    folders[name] = f.parent
                 out.setdefault(name, [])
                 if problem is not None:
                     problems[name] = problem
