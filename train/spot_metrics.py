@@ -64,9 +64,8 @@ class Spotted:
     offset_s: float | None = None
 
 
-# a batch whose truth annotates some of its videos only: how to score those (said as a condition: the same refusal is
-# what a wrong --truth gets)
 SUBSET = "; if the truth annotates only some of the run's videos, give their folders as --runs (repeat it)"
+
 
 def iou(a: tuple[int, int], b: tuple[int, int]) -> float:
     """IoU of two inclusive frame intervals (onset, offset)."""
