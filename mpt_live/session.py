@@ -194,9 +194,9 @@ class Session:
             self.figures.counts["frames_with_face"] += 1
         closed: list[ClosedEvent] = []
         # a camera cut ends every face's signals and buffer (no window spans a cut); a cut of one face's region
-        # (another person in its place) ends that face's
+        # (another person in its place, an occluder) ends that face's; either starts its spotter's baseline anew
         for state in self.states.values() if tracker.cut else [self.states[i] for i in tracker.cut_ids if i in self.states]:
-            closed += state.push(frame, None)
+            closed += state.push(frame, None, cut=True)
         spot: dict[int, float] = {}
         for f in faces:
             state = self.states.get(f.id)

@@ -1,34 +1,32 @@
 """Micro- and macro-expression spotting on per-frame regional motion, streaming (torch-free).
 
-Input: the :class:`~mpt_live.facemotion.FrameSignals` of one face, frame by frame (bump maps at a
-micro scale of 0.5 s and a macro scale of 2.5 s, see :mod:`mpt_live.facemotion`). For each scale
-a :class:`_Channel` normalises every grid cell by its own running median and spread
-(:class:`~mpt_live.window_stats.WindowStats`: one sample per ``sample_s`` of the frames' own times
-over the last ``history_s`` seconds, recomputed whenever a sample enters or leaves that window, no
-evidence before ``warmup_s`` of signals), pools 2x2 cells over the face inside its contour without
-the eyes, and subtracts what the whole face does at that frame. The evidence of a
-frame is the strongest pooled cell; a candidate opens above ``threshold`` and closes below half of
-it, or where the evidence, after falling below half of the candidate's apex, rises to the threshold
-and twice that dip again (a second movement: where the face's own motion keeps the evidence above
-half a low threshold, one candidate would otherwise run for ``max_open_s`` and keep only its
-strongest movement, and a lower threshold would find fewer events). Its apex is the strongest frame; onset and offset come from the raw motion of the cells around
-that peak: where it crosses half its apex value before and after, extended by the same distance
-again (exact for a rise and fall of raised-cosine shape), at frame resolution.
+Input: the :class:`~mpt_live.facemotion.FrameSignals` of one face, frame by frame (bump maps at a micro scale of 0.5
+s and a macro scale of 2.5 s, see :mod:`mpt_live.facemotion`). For each scale a :class:`_Channel` normalises every
+grid cell by its own running median and spread (:class:`~mpt_live.window_stats.WindowStats`: one sample per
+``sample_s`` of the frames' own times over the last ``history_s`` seconds, recomputed whenever a sample enters or
+leaves that window, no evidence before ``warmup_s`` of signals), pools 2x2 cells over the face inside its contour
+without the eyes, and subtracts what the whole face does at that frame. The evidence of a frame is the strongest
+pooled cell; a candidate opens above ``threshold`` and closes below half of it, or where the evidence, after falling
+below half of the candidate's apex, rises to the threshold and twice that dip again (a second movement: where the
+face's own motion keeps the evidence above half a low threshold, one candidate would otherwise run for
+``max_open_s`` and keep only its strongest movement, and a lower threshold would find fewer events). Its apex is the
+strongest frame; onset and offset come from the raw motion of the cells around that peak: where it crosses half its
+apex value before and after, extended by the same distance again (exact for a rise and fall of raised-cosine shape),
+at frame resolution; an extent of one frame is no movement (dropped). A face cut (``Spotter.flush(cut=True)``) judges
+what is open and starts the statistics and the warm-up anew.
 
-A candidate is dropped when it is a blink (the eye cells move ``blink_ratio`` times more), a head
-movement (the face sides move ``head_ratio`` times more), the echo of a much stronger movement one
-scale before or after it (``echo_ratio``), or, in the lower face, speech (in the second before and
-after it, the mouth moves ``speech_ratio`` times more than the rest of the face). Micro vs macro is by
-duration (at most ``micro_max_s`` from onset to the end of the offset frame, in the frames' own times). The macro channel decides movements longer than the micro
-scale, so a micro candidate inside a macro event is that event's peak, not a second event.
+A candidate is dropped when it is a blink (the eye cells move ``blink_ratio`` times more), a head movement (the face
+sides move ``head_ratio`` times more), the echo of a much stronger movement one scale before or after it
+(``echo_ratio``), or, in the lower face, speech (in the second before and after it, the mouth moves ``speech_ratio``
+times more than the rest of the face). Micro vs macro is by duration (at most ``micro_max_s`` from onset to the end
+of the offset frame, in the frames' own times). The macro channel decides movements longer than the micro scale, so
+a micro candidate inside a macro event is that event's peak, not a second event.
 
-The same frames with the same times give the same events whatever frame rate the stream states
-(29.97 or 29.95 for 30), and a face first seen a few frames later gives the same events once the
-statistics' window no longer reaches its first frame: every duration here is in the frames' times (the
-open candidate's ``max_open_s`` too) and the statistics have no refresh phase. Counts of frames stand
-only for the scales ``k`` (set by FaceMotion), the speech test's ``flank_s`` and the latency bound.
-(They were refreshed every ``int(fps)`` frames from the face's first one, over ``int(10 fps)``
-samples of every other frame: at 29.97 instead of 30 fps, 15 of dev's 52 events moved.)
+The same frames with the same times give the same events whatever frame rate the stream states (29.97 or 29.95 for
+30), and a face first seen a few frames later gives the same events once the statistics' window no longer reaches
+its first frame: every duration here is in the frames' times (the open candidate's ``max_open_s`` too) and the
+statistics have no refresh phase. Counts of frames stand only for the scales ``k`` (set by FaceMotion), the speech
+test's ``flank_s`` and the latency bound.
 
 Latency: the signals' delay (2.5 s + 1/30 s) plus the candidate's length and one second after it.
 ``Spotter.push(signals) -> closed events``; ``flush()`` at the end of the stream.
@@ -44,20 +42,16 @@ import numpy as np
 from .facemotion import GRID, REGIONS, FaceMotion, FrameSignals
 from .window_stats import WindowStats
 
-# video, face (track id), onset/apex/offset in seconds and as 0-based frame indices (inclusive),
-# type micro|macro, class (empty without a model), its confidence, and the spotting score
-# event_id first: the event's number in the run (1, 2, ... in the order events closed and were written: the row's
-# number in the file), the same in summary.json and on report.html, so "event 5" there is found here
+# video, face (track id), onset/apex/offset in seconds and as 0-based frame indices (inclusive), type micro|macro,
+# class (empty without a model), its confidence, and the spotting score; event_id first: the event's number in the run
+# (1, 2, ... in the order events closed and were written: the row's number in the file), the same in summary.json and
+# on report.html, so "event 5" there is found here
 EVENT_COLUMNS = ["event_id", "video", "face", "onset_s", "apex_s", "offset_s", "onset_frame", "apex_frame", "offset_frame",
                  "type", "class", "confidence", "score"]
 
-_SITES = REGIONS["sites"].ravel()
-_INNER = REGIONS["inner"].ravel()
-_EYES = REGIONS["eyes"].ravel()
-_SIDES = REGIONS["sides"].ravel()
-_MOUTH = REGIONS["mouth"].ravel()
+_SITES, _INNER, _EYES, _SIDES, _MOUTH, _LOWER = (REGIONS[r].ravel()
+                                                  for r in ("sites", "inner", "eyes", "sides", "mouth", "lower"))
 _SITE_SET = set(np.nonzero(_SITES)[0].tolist())
-_LOWER = REGIONS["lower"].ravel()
 _REST = (REGIONS["inner"] & ~REGIONS["mouth"] & ~REGIONS["eyes"]).ravel()
 _USED = _SITES | _INNER | _EYES | _SIDES  # the cells whose statistics the evidence and the gates read
 
@@ -76,8 +70,8 @@ class SpotEvent:
     score: float        # peak evidence (robust z units)
     cells: list[int] = field(default_factory=list)  # grid cells (row * 14 + col) where it moved
 
-    def row(self, video: str, face: int | str = 0, cls: str | None = None,
-            confidence: float | None = None, event_id: int | None = None) -> dict:
+    def row(self, video: str, face: int | str = 0, cls: str | None = None, confidence: float | None = None,
+            event_id: int | None = None) -> dict:
         """The ``events.csv`` row (columns :data:`EVENT_COLUMNS`; ``event_id`` is the run's to give:
         :attr:`mpt_live.results.EventResult.event_id`)."""
         return {"event_id": event_id, "video": video, "face": face, "onset_s": round(self.onset_s, 4), "apex_s": round(self.apex_s, 4),
@@ -142,21 +136,17 @@ class _Channel:
 
     def __init__(self, k: int, fps: float, cfg: SpotConfig) -> None:
         self.k, self.fps, self.cfg = k, fps, cfg
-        # each used cell's median and spread over the last history_s of the frames' own times (one sample per
-        # sample_s), recomputed as the window moves: no refresh phase, no frame count standing for seconds
-        self.stats = WindowStats(GRID * GRID, np.nonzero(_USED)[0], cfg.history_s, cfg.sample_s)
         self.n_seen = 0                                   # frames with signals
         self.n_judged = 0                                 # of them, past the warm-up
-        self.covered = 0.0   # seconds of signals: each frame's time since the one before, where that one had them
-        self._last: float | None = None                   # the time of the frame before, if it had signals
         self.warmup = max(int(cfg.warmup_s * fps), 1)     # the warm-up in frames at the nominal rate (messages)
-        # and the samples the window must hold to judge: 90 % of a steady warm-up's, so that a gap in the face's
-        # signals (frames read past, a freeze) or a face away for most of the window is not judged against a few
-        self.need = max(int(0.9 * cfg.warmup_s / max(cfg.sample_s, 1.0 / max(fps, 1e-3))), 2)
         self.flank = max(int(round(cfg.flank_s * fps)), 1)
         self.max_open = max(int(round(cfg.max_open_s * fps)), 2)  # in frames at the nominal rate: Spotter.max_wait
         cap = 2 * k + 2 * self.flank + int(1.5 * cfg.max_open_s * fps) + 8  # the open candidate by its times
         self.frames: deque[_Frame] = deque(maxlen=cap)  # grows where frames come faster than fps (_keep)
+        self.restart()  # the statistics and the warm-up
+        # the samples the window must hold to judge: 90 % of a steady warm-up's, so that a gap in the face's
+        # signals (frames read past, a freeze) or a face away for most of the window is not judged against a few
+        self.need = max(int(0.9 * cfg.warmup_s / max(cfg.sample_s, 1.0 / max(fps, 1e-3))), 2)
         self.cap_max, self.closed_early = 8 * cap, 0  # its most; candidates closed early as it could grow no more
         self.open: list[_Frame] | None = None  # the open candidate's frames
         self._peak: _Frame | None = None  # its strongest frame so far
@@ -252,7 +242,6 @@ class _Channel:
 
     def _drop(self, apex: _Frame, gate: str) -> None:
         self.dropped.append((apex.frame, apex.e, gate))
-        return None
 
     def _judge(self, apex: _Frame) -> _Candidate | None:
         frames = list(self.frames)
@@ -295,6 +284,8 @@ class _Channel:
             up = min(up, 2 * a - down)
         on = max(a - int(round(2 * (a - up))), 0)
         off = min(a + int(round(2 * (down - a))), len(frames) - 1)
+        if off <= on:  # one frame (no signals on either side: a face cut a scale before and after it) is no movement
+            return self._drop(apex, "extent")
         flank = [r.mouth for r in frames[max(on - self.flank, 0):max(on - 3, 0)] + frames[off + 4:off + self.flank + 1]
                  if r.pooled is not None]
         if flank and sum(flank) / len(flank) > cfg.speech_ratio and any(_LOWER[c] for c in cells):
@@ -307,13 +298,18 @@ class _Channel:
             self.open = None
         return self._finalise(self.count - 1, force=True)
 
+    def restart(self) -> None:
+        """A new baseline (after :meth:`flush`): the statistics (each used cell's median and spread over the last
+        ``history_s`` of the frames' times, one sample per ``sample_s``), the warm-up (``covered``: seconds of signals;
+        ``_last``: the time of the frame before, if it had signals) and the frames kept start anew."""
+        self.stats = WindowStats(GRID * GRID, np.nonzero(_USED)[0], self.cfg.history_s, self.cfg.sample_s)
+        self.covered, self._last = 0.0, None
+        self.frames.clear()
+
 
 class Spotter:
-    """Streaming spotter of one face: ``push`` each frame's signals, get the events that closed.
-
-    ``fps``, ``micro_k`` and ``macro_k`` must match the :class:`~mpt_live.facemotion.FaceMotion`
-    that makes the signals (:meth:`for_motion`).
-    """
+    """Streaming spotter of one face: ``push`` each frame's signals, get the events that closed. ``fps``,
+    ``micro_k`` and ``macro_k`` must match the FaceMotion that makes the signals (:meth:`for_motion`)."""
 
     def __init__(self, fps: float, micro_k: int, macro_k: int, config: SpotConfig | None = None) -> None:
         self.fps = float(fps)
@@ -337,9 +333,8 @@ class Spotter:
         return seconds <= self.cfg.micro_max_s + 1e-3  # 15 frames of 29.97 fps (0.5005 s) are micro
 
     def _event(self, c: _Candidate) -> SpotEvent:
-        micro = self._micro(c)
         return SpotEvent(c.onset.frame, c.apex.frame, c.offset.frame, c.onset.time_s, c.apex.time_s,
-                         c.offset.time_s, "micro" if micro else "macro", c.apex.e, c.cells)
+                         c.offset.time_s, "micro" if self._micro(c) else "macro", c.apex.e, c.cells)
 
     def _step(self, micro: list[_Candidate], macro: list[_Candidate], force: bool = False) -> list[SpotEvent]:
         """Resolve the two scales: a movement seen by both is reported once."""
@@ -395,6 +390,11 @@ class Spotter:
         """One frame's signals (in frame order); returns the events that closed."""
         return self._step(self.micro.push(signals, signals.micro), self.macro.push(signals, signals.macro))
 
-    def flush(self) -> list[SpotEvent]:
-        """End of the stream: judge what is still open."""
-        return self._step(self.micro.flush(), self.macro.flush(), force=True)
+    def flush(self, cut: bool = False) -> list[SpotEvent]:
+        """End of the stream or of the face's signals: judge what is still open. ``cut``: the face's region was cut (an
+        occluder, another person, a new shot): then its statistics and warm-up start anew, so that what follows is
+        judged against its own ``warmup_s`` of signals, not against the face before the cut."""
+        events = self._step(self.micro.flush(), self.macro.flush(), force=True)
+        for ch in (self.micro, self.macro) if cut else ():
+            ch.restart()
+        return events

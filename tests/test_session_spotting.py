@@ -234,3 +234,29 @@ def test_a_codec_rate_used_for_a_stream_without_times_is_written_as_the_header_r
     fps, pts, assumed, warnings = resolve_rate("v.avi", 25.0, 0.0, 0.0, VideoProbe(codec_fps=codec))
     assert fps == codec and not pts and not assumed
     assert warnings[0].endswith(f"(FFmpeg's default), its codec timing {says}: times use {says}"), warnings
+
+
+def test_a_hand_over_the_mouth_for_a_second_gives_no_event(tmp_path, faces_dir):
+    """A new user's trial: liveportrait_d6 with a hand-shaped box over the mouth for 31 frames (6-7 s). The box's start
+    and end are face cuts; the one frame of it with micro signals (half a second from both cuts) was judged against the
+    face before the box and written as a micro event of one frame (onset = apex = offset = 6.5 s). A cut now starts the
+    face's spotting baseline anew, and an extent of one frame is no movement. (160 px, the first 8 s.)"""
+    import cv2
+
+    cap = cv2.VideoCapture(str(faces_dir / "videos" / "liveportrait_d6.mp4"))
+    path = tmp_path / "hand_mouth.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (160, 160))
+    for i in range(240):
+        ok, img = cap.read()
+        assert ok
+        img = cv2.resize(img, (160, 160), interpolation=cv2.INTER_AREA)
+        if 180 <= i <= 210:  # a palm over the mouth and a finger beside the chin, skin-dark
+            cv2.rectangle(img, (53, 100), (110, 136), (38, 51, 74), -1)
+            cv2.rectangle(img, (46, 110), (60, 150), (38, 51, 74), -1)
+        writer.write(img)
+    writer.release()
+    cap.release()
+    with VideoFile(path) as src:
+        summary = run_job(src, None, SessionConfig(), tmp_path / "run")
+    assert summary["tracking"]["face_cuts"] == 2  # the box came and went: each a cut of the face's region
+    assert summary["events"] == [] and _csv(tmp_path / "run" / "events.csv") == []

@@ -527,3 +527,47 @@ def test_a_spotter_config_without_a_positive_sample_time_is_refused_by_name(samp
     # it divided by the sample time (ZeroDivisionError) or made no slots at all
     with pytest.raises(ValueError, match="sample_s="):
         Spotter(30.0, 15, 75, SpotConfig(sample_s=sample_s))
+
+
+def _cut_and_back(cut: bool) -> tuple[list, dict[int, int]]:
+    """A face for 200 frames; then, for 31 frames (one micro scale each side of the middle one: the only frame with
+    micro signals), a box over its mouth and a brow raise at their middle; then the face again, a brow raise 4 s on.
+    Fed as the session feeds a face whose region is cut (``cut``) or lost and back: FaceMotion and the spotter ended at
+    each change. The events, and the spotter's judged frames by frame."""
+    face = clip(480, [(field("brow_raise"), 350, 359)])
+    boxed = clip(31, [(field("brow_raise", 4.0), 8, 22)], seed=1)
+    for img in boxed:
+        img[150:215, 60:165] = 40
+    crops = face[:200] + boxed + face[231:]
+    fm = FaceMotion(FPS)
+    sp, events, judged = Spotter.for_motion(fm), [], {}
+
+    def feed(signals: list) -> None:
+        for s in signals:
+            events.extend(sp.push(s))
+            judged[s.frame] = sp.judged
+
+    for i, a in enumerate(crops):
+        if i in (200, 231):  # the box comes, the box goes: the previous appearance ends on this frame
+            feed(fm.push(i, i / FPS, None))
+            events.extend(sp.flush(cut=cut))
+        feed(fm.push(i, i / FPS, a))
+    feed(fm.flush())
+    return events + sp.flush(), judged
+
+
+@pytest.mark.parametrize("cut", [False, True])
+def test_a_face_cut_for_one_scale_gives_no_one_frame_event_and_a_cut_starts_a_new_baseline(cut):
+    """A hand over the mouth for 31 frames (two face cuts) gave an event of one frame (onset = apex = offset): the one
+    frame of that appearance with micro signals, judged against the face before it. An extent of one frame is no
+    movement, lost face or cut; and after a cut the spotter's statistics and warm-up start anew (2 s of signals), so
+    nothing of the occluder's appearance is judged against the face. The movement well after it is still found."""
+    events, judged = _cut_and_back(cut)
+    assert all(e.offset > e.onset for e in events), events
+    assert [(e.type, abs(e.onset - 350) <= 2) for e in events] == [("micro", True)], events
+    if cut:
+        assert judged[215] == judged[199]  # the boxed appearance's one frame with signals is not judged
+        first = 231 + 15  # the face's first frame with micro signals after the cut: judged from 2 s of them on
+        assert judged[first + 58] == judged[199] and judged[first + 59] == judged[199] + 1
+    else:
+        assert judged[231 + 15 + 1] > judged[215] > judged[199]  # a lost face keeps its baseline
