@@ -19,9 +19,11 @@ gallery view, a shared screen), is a cut as before.
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided
 
 FACE_SHIFT = 2  # thumbnail cells (1/64 of the frame's width) a face may move between frames in the face-cut test
 # thumbnail cells a face's box must cover to show that its region stayed through a change of the whole frame (a
@@ -55,19 +57,15 @@ class CutCheck:
     def check(self, frame: np.ndarray, boxes: dict[int, Box]) -> tuple[bool, set[int]]:
         """Whether ``frame`` is a camera cut, and else the IDs of ``boxes`` (the faces present until now, by ID) whose
         region changed abruptly since the frame before."""
-        # every k-th pixel first (a view), then area-averaged: INTER_AREA over the whole frame at a fractional
-        # scale cost 2-7 ms per frame, the strided one 0.05-0.3 ms; two frames of one shot stay alike
-        sy, sx = max(1, frame.shape[0] // 72), max(1, frame.shape[1] // 128)
-        small = cv2.resize(frame[::sy, ::sx], (64, 36), interpolation=cv2.INTER_AREA)
-        grey = (cv2.cvtColor(small, cv2.COLOR_BGR2GRAY) if small.ndim == 3 else small).astype(np.float32)
+        grey = thumbnail(frame)
         prev, self._thumb = self._thumb, grey
         forced, self._forced, self.layout = self._forced, False, False
         if forced or prev is None:
             self.cuts += forced
             return forced, set()
-        change = {i: self._change(prev, self._thumb, box, frame.shape) for i, box in boxes.items()}
+        change = {i: face_change(prev, grey, box, frame.shape) for i, box in boxes.items()}
         changed = {i for i, (c, _) in change.items() if c > self.face_cut_level}
-        if float(np.mean(np.abs(self._thumb - prev))) > self.cut_level:
+        if frame_change(prev, grey) > self.cut_level:
             if not any(i not in changed and cells >= STAY_CELLS for i, (_, cells) in change.items()):
                 self.cuts += 1
                 return True, set()
@@ -75,17 +73,43 @@ class CutCheck:
         self.face_cuts += len(changed)
         return False, changed
 
-    @staticmethod
-    def _change(prev: np.ndarray, grey: np.ndarray, box: Box, shape: tuple[int, ...]) -> tuple[float, int]:
-        """The least mean |difference| of ``box``'s cells on the thumbnails over shifts of up to ``FACE_SHIFT``, and
-        how many cells the box covers."""
-        (th, tw), (h, w) = grey.shape, shape[:2]
-        x, y, bw, bh = box
-        x0, y0 = int(np.clip(np.floor(x * tw / w), 0, tw - 1)), int(np.clip(np.floor(y * th / h), 0, th - 1))
-        x1 = int(np.clip(np.ceil((x + bw) * tw / w), x0 + 1, tw))
-        y1 = int(np.clip(np.ceil((y + bh) * th / h), y0 + 1, th))
-        was = prev[y0:y1, x0:x1]
-        # every shift of up to FACE_SHIFT cells that stays on the thumbnail, in one call (one np.mean per shift
-        # cost ~0.1 ms per face and frame): the windows of the box's size in its neighbourhood
-        near = grey[max(y0 - FACE_SHIFT, 0):min(y1 + FACE_SHIFT, th), max(x0 - FACE_SHIFT, 0):min(x1 + FACE_SHIFT, tw)]
-        return float(np.abs(sliding_window_view(near, was.shape) - was).mean(axis=(2, 3)).min()), was.size
+
+def thumbnail(frame: np.ndarray) -> np.ndarray:
+    """``frame``'s grey 64x36 thumbnail (uint8), the picture :class:`CutCheck` compares."""
+    # every k-th pixel first (a view), then area-averaged: INTER_AREA over the whole frame at a fractional
+    # scale cost 2-7 ms per frame, the strided one 0.05-0.3 ms; two frames of one shot stay alike
+    sy, sx = max(1, frame.shape[0] // 72), max(1, frame.shape[1] // 128)
+    small = cv2.resize(frame[::sy, ::sx], (64, 36), interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(small, cv2.COLOR_BGR2GRAY) if small.ndim == 3 else small
+
+
+def frame_change(prev: np.ndarray, grey: np.ndarray) -> float:
+    """The mean |difference| of two thumbnails (:func:`thumbnail`)."""
+    return _mean(cv2.sumElems(cv2.absdiff(grey, prev))[0], grey.size)
+
+
+def face_change(prev: np.ndarray, grey: np.ndarray, box: Box, shape: tuple[int, ...]) -> tuple[float, int]:
+    """The least mean |difference| of ``box``'s cells (``box`` on a frame of ``shape``) on two thumbnails
+    (:func:`thumbnail`) over shifts of up to ``FACE_SHIFT``, and how many cells the box covers."""
+    (th, tw), (h, w) = grey.shape, shape[:2]
+    x, y, bw, bh = box
+    # plain Python on the single values (np.clip/np.floor on scalars cost more than the rest of the test)
+    x0, y0 = min(max(math.floor(x * tw / w), 0), tw - 1), min(max(math.floor(y * th / h), 0), th - 1)
+    x1 = min(max(math.ceil((x + bw) * tw / w), x0 + 1), tw)
+    y1 = min(max(math.ceil((y + bh) * th / h), y0 + 1), th)
+    was = prev[y0:y1, x0:x1].astype(np.int16)
+    # every shift of up to FACE_SHIFT cells that stays on the thumbnail, in one pass: the windows of the box's size
+    # in its neighbourhood (a strided view), their |differences| in int16 and the sums per window in int32
+    near = grey[max(y0 - FACE_SHIFT, 0):min(y1 + FACE_SHIFT, th), max(x0 - FACE_SHIFT, 0):min(x1 + FACE_SHIFT, tw)]
+    near = near.astype(np.int16)
+    (nh, nw), (ph, pw), st = near.shape, was.shape, near.strides
+    diff = as_strided(near, (nh - ph + 1, nw - pw + 1, ph, pw), st + st, writeable=False) - was
+    sums = np.abs(diff, out=diff).sum(axis=(2, 3), dtype=np.int32)
+    return _mean(int(sums.min()), was.size), was.size
+
+
+def _mean(total: float, n: int) -> float:
+    """``total / n`` rounded to float32 as the float32 mean of the thumbnails' differences was (the thresholds
+    compare the same values as before): ``total`` (a sum of |grey differences|, at most 64*36*255) is exact in both,
+    and rounding the float64 quotient to float32 is the correctly rounded float32 quotient (53 >= 2*24 + 2 bits)."""
+    return float(np.float32(total / n))
