@@ -56,7 +56,8 @@ def _random_box(rng, h, w):
 def test_change_equals_the_reference_on_random_thumbnails_and_boxes():
     rng = np.random.default_rng(14)
     edges = [(0, 0, 1, 1), (0, 0, 9999, 9999), (-50, -50, 10, 10), (10**4, 10**4, 5, 5), (0, 0, 640, 360),
-             (630, 350, 10, 10), (0, 355, 640, 5), (635, 0, 5, 360)]
+             (630, 350, 10, 10), (0, 355, 640, 5), (635, 0, 5, 360),
+             (10.5, 3.25, 100.75, 50.5), tuple(np.int32([300, 200, 80, 90])), tuple(np.float64([-3.5, 7.9, 64.2, 1.0]))]
     n = 0
     for k in range(400):
         prev = rng.integers(0, 256, (36, 64), dtype=np.uint8)
@@ -73,7 +74,7 @@ def test_change_equals_the_reference_on_random_thumbnails_and_boxes():
             assert got == want, (box, shape, got, want)
             assert type(got[0]) is float and type(got[1]) is int
             n += 1
-    assert n == 400 * 14
+    assert n == 400 * 17
 
 
 def test_frame_mean_equals_the_float32_mean():
