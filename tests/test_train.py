@@ -308,6 +308,9 @@ def test_full_protocol_writes_a_loadable_checkpoint(easy, tmp_path):
     ckpt = torch.load(out / "model.pt", map_location="cpu", weights_only=False)
     assert CKPT_KEYS <= set(ckpt)
     assert ckpt["protocol"] == "full" and ckpt["dataset"] == "casme2" and ckpt["clip_mode"] == "paper"
+    # mpt-synth's clips (synth.json at the root) are recorded as such: mpt-live must not call them CASME II's
+    assert ckpt["data_kind"] == ckpt["train_config"]["data_kind"] == "semi-synthetic (mpt-synth)"
+    assert "note: semi-synthetic (mpt-synth) clips" in r.output
     assert ckpt["metrics"] == {"acc": 0.5, "uf1": 0.5, "uar": 0.5}
     assert ckpt["clip_spec"]["image_size"] == 96 and ckpt["train_config"]["epochs"] == 1
     model = MPT(MPTConfig.from_dict(ckpt["model_config"]))

@@ -43,6 +43,13 @@ FRAMES_DIR = "CASME2_RAW_selected"
 SHEET = "CASME2-coding-synth.xlsx"
 COLUMNS = ["Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame", "Action Units", "Estimated Emotion"]
 REFERENCE_FACE_PX = 200.0  # --amplitude is the apex displacement for a face this wide
+MARKER = "synth.json"      # at the root of every mpt-synth output, from the start of its run
+DATA_KIND = "semi-synthetic (mpt-synth)"  # what a model trained on such a root records (mpt-train, mpt-export)
+
+
+def is_synth_root(root: Path) -> bool:
+    """Whether ``root`` is a folder mpt-synth wrote (its :data:`MARKER`)."""
+    return (Path(root) / MARKER).is_file()
 
 
 @dataclass(frozen=True)
@@ -174,7 +181,7 @@ def _init_worker() -> None:
 def _prepare_root(root: Path) -> None:
     frames = root / FRAMES_DIR
     if frames.exists():
-        if not (root / "synth.json").is_file():
+        if not is_synth_root(root):
             raise InputError(f"{root}: already holds {FRAMES_DIR} that mpt-synth did not write (no synth.json); "
                              "choose an empty --out")
         shutil.rmtree(frames)
