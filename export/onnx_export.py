@@ -168,6 +168,7 @@ def onnx_metadata(ckpt: dict[str, Any], precision: str = "fp32", demo: bool = Fa
         "mpt.backbone_weights": str(weights),
         "mpt.clip_mode": str(ckpt.get("clip_mode") or ""),
         "mpt.dataset": str(ckpt.get("dataset") or ""),
+        "mpt.data_kind": str(ckpt.get("data_kind") or ""),  # 'semi-synthetic (mpt-synth)'; absent in older files
         "mpt.protocol": str(ckpt.get("protocol") or ""),
         "mpt.metrics": json.dumps(metrics, sort_keys=True, default=json_default) if metrics else "",
         "mpt.version": mpt_live.__version__,

@@ -20,7 +20,7 @@ from typer.testing import CliRunner  # noqa: E402
 
 from export import parity as parity_mod  # noqa: E402
 from export.cli import app  # noqa: E402
-from export.onnx_export import MAX_IR_VERSION, build_model, load_checkpoint, read_metadata  # noqa: E402
+from export.onnx_export import MAX_IR_VERSION, build_model, load_checkpoint, onnx_metadata, read_metadata  # noqa: E402
 from export.quantize import convert_fp16, node_module, quantize_int8, quantize_int8_weights  # noqa: E402
 from export.parity import compare, load_clips, synthetic_clips, torch_probs  # noqa: E402
 from mpt_live.clip import ClipSpec  # noqa: E402
@@ -108,7 +108,16 @@ def test_metadata_round_trips_into_runtime(exported) -> None:
     assert rt.clip_spec == SPEC
     assert rt.metrics == {"acc": 0.7, "uf1": 0.61}
     assert (rt.dataset, rt.protocol, rt.precision) == ("casme2", "loso", "fp32")
+    assert meta["mpt.data_kind"] == rt.data_kind == ""   # a checkpoint from before data_kind: nothing claimed
     assert rt.batch is None
+
+
+def test_the_data_kind_of_a_checkpoint_goes_into_the_metadata(tmp_path: Path) -> None:
+    """A model trained on an mpt-synth root says so in its file (mpt.data_kind), for mpt-live to describe."""
+    ckpt = load_checkpoint(write_checkpoint(tmp_path / "model.pt"))
+    assert onnx_metadata(ckpt)["mpt.data_kind"] == ""
+    assert onnx_metadata({**ckpt, "data_kind": "semi-synthetic (mpt-synth)"})["mpt.data_kind"] == \
+        "semi-synthetic (mpt-synth)"
 
 
 def _probs(rows: list[list[float]]) -> np.ndarray:
