@@ -161,6 +161,7 @@ class ModelInfo:
     describe: str = ""
     parity: str | None = None      # mpt-export's parity check of the model (mpt_live.model_trust.parity_fact)
     warning: str = ""              # one line where that check failed
+    data_kind: str | None = None   # mpt.data_kind: 'semi-synthetic (mpt-synth)' for a model trained on mpt-synth clips
 
     @classmethod
     def of(cls, runtime: Any | None) -> "ModelInfo":
@@ -169,12 +170,13 @@ class ModelInfo:
         return cls(path=str(runtime.path), name=Path(runtime.path).name, classes=list(runtime.classes),
                    demo=bool(runtime.demo), precision=runtime.precision, backbone=runtime.backbone,
                    backbone_weights=getattr(runtime, "backbone_weights", "") or None, provider=runtime.provider, describe=runtime.describe(),
-                   parity=getattr(runtime, "parity", None), warning=getattr(runtime, "parity_warning", ""))
+                   parity=getattr(runtime, "parity", None), warning=getattr(runtime, "parity_warning", ""),
+                   data_kind=getattr(runtime, "data_kind", "") or None)
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "name": self.name, "demo": self.demo, "precision": self.precision,
                 "backbone": self.backbone, "backbone_weights": self.backbone_weights, "classes": self.classes, "description": self.describe,
-                "parity": self.parity, "note": DEMO_NOTE if self.demo else None}
+                "parity": self.parity, "data_kind": self.data_kind, "note": DEMO_NOTE if self.demo else None}
 
     @property
     def label(self) -> str:

@@ -197,10 +197,12 @@ class MPTRuntime:
                               if isinstance(v, (int, float)) and not isinstance(v, bool) and "second" not in k)[:80]
         # named as LOSO's: after '(full)' they read as the deployed model's own figures on its training clips
         how = "; ".join(x for x in (self.protocol, f"LOSO {shown}" if shown else "") if x)
-        # a demo model's dataset is the layout its semi-synthetic clips were written in (mpt-synth writes CASME II's),
-        # not the data it learned from: 'trained on casme2 (full)' beside '[DEMO model: synthetic training data]'
-        # read as both
-        data = f"semi-synthetic clips laid out as {self.dataset}" if self.demo and self.dataset else self.dataset
+        # a demo model's or an mpt-synth-trained model's (mpt.data_kind) dataset is the layout its semi-synthetic clips
+        # were written in (mpt-synth writes CASME II's), not the data it learned from: 'trained on casme2 (full)' reads
+        # as the licensed dataset
+        synthetic = self.demo or self.data_kind.startswith("semi-synthetic")
+        data = f"semi-synthetic clips laid out as {self.dataset}" if synthetic and self.dataset else self.dataset
+        how = "; ".join(x for x in (self.data_kind if not synthetic else "", how) if x)  # 'partly semi-synthetic'
         trained = f"{data} ({how})" if data and how else data or how
         if trained:
             parts.append(f"trained on {trained}{self.metrics_note}")
@@ -328,6 +330,7 @@ class MPTRuntime:
         self.backbone = meta.get("mpt.backbone", "")
         self.backbone_weights = meta.get("mpt.backbone_weights", "")  # where the frozen ViT's weights came from
         self.dataset = meta.get("mpt.dataset", "")
+        self.data_kind = meta.get("mpt.data_kind", "").strip()  # 'semi-synthetic (mpt-synth)'; "" in older files
         self.protocol = meta.get("mpt.protocol", "")
         self.demo = meta.get("mpt.demo", "0").strip().lower() in ("1", "true", "yes")
         self.random_init = random_init(self.backbone_weights)  # --backbone-weights none

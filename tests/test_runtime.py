@@ -104,6 +104,23 @@ def test_describe_is_one_line(tmp_path: Path) -> None:
     assert "trained on casme2 (loso; " in real and "synthetic" not in real, real
 
 
+def test_a_model_trained_on_mpt_synth_clips_says_so_demo_or_not(tmp_path: Path) -> None:
+    """mpt-train on an mpt-synth root, then mpt-export: mpt.data_kind says so, and the line and summary.json's
+    model section do too ('trained on casme2 (full)' read as the licensed dataset's clips)."""
+    from mpt_live.results import ModelInfo
+
+    rt = MPTRuntime(make_model(tmp_path / "s.onnx", meta(**{"mpt.data_kind": "semi-synthetic (mpt-synth)"})),
+                    device="cpu", threads=1)
+    line = rt.describe()
+    assert "trained on semi-synthetic clips laid out as casme2 (loso; " in line and "DEMO" not in line, line
+    assert ModelInfo.of(rt).to_dict()["data_kind"] == "semi-synthetic (mpt-synth)"
+    part = MPTRuntime(make_model(tmp_path / "p.onnx", meta(**{"mpt.data_kind": "partly semi-synthetic (mpt-synth)",
+                                                             "mpt.dataset": "composite"})), device="cpu", threads=1)
+    assert "trained on composite (partly semi-synthetic (mpt-synth); loso; " in part.describe(), part.describe()
+    old = MPTRuntime(make_model(tmp_path / "o.onnx", meta()), device="cpu", threads=1)  # a file from before the key
+    assert old.data_kind == "" and ModelInfo.of(old).to_dict()["data_kind"] is None
+
+
 @pytest.mark.parametrize("batch", [1, 3, 20])
 def test_predict_batches(model_path: Path, batch: int) -> None:
     rt = MPTRuntime(model_path, device="cpu")
