@@ -23,7 +23,7 @@ import math
 
 import cv2
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
+from numpy.lib.stride_tricks import sliding_window_view
 
 FACE_SHIFT = 2  # thumbnail cells (1/64 of the frame's width) a face may move between frames in the face-cut test
 # thumbnail cells a face's box must cover to show that its region stayed through a change of the whole frame (a
@@ -99,11 +99,10 @@ def face_change(prev: np.ndarray, grey: np.ndarray, box: Box, shape: tuple[int, 
     y1 = min(max(math.ceil((y + bh) * th / h), y0 + 1), th)
     was = prev[y0:y1, x0:x1].astype(np.int16)
     # every shift of up to FACE_SHIFT cells that stays on the thumbnail, in one pass: the windows of the box's size
-    # in its neighbourhood (a strided view), their |differences| in int16 and the sums per window in int32
+    # in its neighbourhood (a view), their |differences| in int16 and the sums per window in int32
     near = grey[max(y0 - FACE_SHIFT, 0):min(y1 + FACE_SHIFT, th), max(x0 - FACE_SHIFT, 0):min(x1 + FACE_SHIFT, tw)]
     near = near.astype(np.int16)
-    (nh, nw), (ph, pw), st = near.shape, was.shape, near.strides
-    diff = as_strided(near, (nh - ph + 1, nw - pw + 1, ph, pw), st + st, writeable=False) - was
+    diff = sliding_window_view(near, was.shape) - was
     sums = np.abs(diff, out=diff).sum(axis=(2, 3), dtype=np.int32)
     return _mean(int(sums.min()), was.size), was.size
 
