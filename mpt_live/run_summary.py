@@ -113,8 +113,7 @@ def summarize(session: Session) -> dict[str, Any]:
         "provider": session.model.provider or None,
         "clip_spec": session.spec.to_dict(),
         "spot_threshold": session.cfg.spot_threshold,
-        "spot_closed_early": {k: sum(getattr(st.spotter, k).closed_early for st in session.states.values())
-                              for k in ("micro", "macro")},  # candidates cut short: frame times that stood still
+        "spot_closed_early": closed_early(session),  # candidates cut short: frame times that stood still
         "labels": fig.labels(order, merged=True),
         "events": [e.to_dict() for e in events],
         "faces": [{"face_id": fid, "frames": st.frames, "windows": fig.windows.get(fid, 0),
@@ -149,6 +148,12 @@ def source_seconds(session: Session, seconds: float) -> float:
     return read if isinstance(read, float) and read > last.t else last.t + 1 / session.fps
 
 
+def closed_early(session: Session) -> dict[str, int]:
+    """The spotter's candidates closed before they ended, by scale, summed over the run's faces (summary.json's
+    ``spot_closed_early``; the warning where any were)."""
+    return {k: sum(getattr(st.spotter, k).closed_early for st in session.states.values()) for k in ("micro", "macro")}
+
+
 def run_warnings(session: Session) -> list[str]:
     """The model's (one that failed mpt-export's parity check), the source's (timing, pace) and the run's own: a model
     run that classified nothing says why."""
@@ -157,7 +162,7 @@ def run_warnings(session: Session) -> list[str]:
     out += list(getattr(session.source, "warnings", None) or []) + spec.rate_warning(name, session.fps)
     stopped = bool(session.stopped or session.interrupted or session.error)  # q/Esc too: not the video's fault
     out += session.figures.warnings(name, spec.window_s, session.runtime is not None, session.cfg.detector, stopped)
-    early = sum(c.closed_early for st in session.states.values() for c in (st.spotter.micro, st.spotter.macro))
+    early = sum(closed_early(session).values())
     return out + (session.watch.warnings(name) if session.watch else []) + too_short_to_spot(
         name, session.states.values(), stopped=stopped) + [
         f"{name}: {early} candidate movement(s) closed before they ended (spot_closed_early), the frames' times "
