@@ -53,10 +53,14 @@ def spans(spotted: Sequence[Any]) -> dict[str, tuple[int, int]]:
     """{run face: (its first event's onset, its last event's offset)}: where in the video its track had events."""
     out: dict[str, tuple[int, int]] = {}
     for s in spotted:
-        f = face_id(s.face)
-        on, off = out.get(f, (s.onset, s.offset))
-        out[f] = (min(on, s.onset), max(off, s.offset))
+        widen(out, face_id(s.face), s.onset, s.offset)
     return out
+
+
+def widen(out: dict[str, tuple[int, int]], face: str, first: int, last: int) -> None:
+    """``out[face]`` (its first and last frame) widened to take in ``first`` .. ``last``."""
+    on, off = out.get(face, (first, last))
+    out[face] = (min(on, first), max(off, last))
 
 
 def presence(folder: Path, fps: float) -> dict[str, tuple[int, int]] | None:
@@ -76,8 +80,7 @@ def presence(folder: Path, fps: float) -> dict[str, tuple[int, int]] | None:
                 except (ValueError, OverflowError):
                     continue  # a row without a time: no presence to add
                 if f:
-                    on, off = out.get(f, (at, at))
-                    out[f] = (min(on, at), max(off, at))
+                    widen(out, f, at, at)
             return out
     except (OSError, UnicodeDecodeError, csv.Error):
         return None
@@ -112,7 +115,7 @@ def pair_faces(truth: Sequence[Interval], spotted: Sequence[Any], hit: Hit,
     span = spans(spotted)
     for f, (on, off) in (seen or {}).items():
         if f in span:  # a face without events is paired with nothing: left out
-            span[f] = (min(on, span[f][0]), max(off, span[f][1]))
+            widen(span, f, on, off)
     run = sorted(span)
     named = sorted({face_id(iv.face) for iv in truth})
     if not run or not named:
