@@ -66,13 +66,16 @@ def test_fragments_of_a_lost_track_go_to_one_truth_face(truth, events, counts, p
     assert fragments(r["face_pairs"]) == len(pairs) - len(set(pairs.values()))
 
 
-def _seen(folder, faces: dict[str, tuple[int, int]], fps: float = 30.0, face_column: str = "face_id"):
+def _seen(folder, faces: dict[str, tuple[int, int]], fps: float = 30.0, face_column: str = "face_id",
+          columns: str = "time_s,frame", start: float = 0.0):
     """A run folder whose predictions.csv tracks each face from its first to its last frame (a row every 10 frames
-    and at both ends), its times in seconds (a stride-2 run's frames skip, its seconds do not)."""
+    and at both ends, after a first row of frame 0 without a face, at ``start`` seconds), mpt-live's ``columns``
+    (``frame`` alone: another tool's)."""
     folder.mkdir(parents=True, exist_ok=True)
-    rows = sorted((f, face) for face, (on, off) in faces.items() for f in {*range(on, off, 10), off})
-    (folder / "predictions.csv").write_text(f"time_s,frame,{face_column},motion_score\n" + "".join(
-        f"{f / fps:.4f},{f // 2},{face},\n" for f, face in rows))
+    rows = [(0, "")] + sorted((f, face) for face, (on, off) in faces.items() for f in {*range(on, off, 10), off})
+    cell = {"time_s": lambda f: f"{start + f / fps:.4f}", "frame": str}
+    (folder / "predictions.csv").write_text(f"{columns},{face_column},motion_score\n" + "".join(
+        ",".join(cell[c](f) for c in columns.split(",")) + f",{face},\n" for f, face in rows))
     return folder
 
 
@@ -102,7 +105,7 @@ C = {"0": [(10, 19), (200, 209)], "1": [(100, 109), (300, 309)], "5": [(500, 509
 def test_seen_at_once_is_judged_by_when_each_face_was_tracked(tmp_path, truth, events, tracked, counts, pairs):
     """Two run IDs are one person's only where the run never tracked them at the same time (predictions.csv), not
     where their events' spans happen not to overlap: a third person's track is no fragment of anyone's."""
-    r = score(_truth(truth), {"duo": _run(events)}, "micro", folders={"duo": _seen(tmp_path / "duo", tracked)})
+    r = score(_truth(truth), {"duo": _run(events)}, "micro", folders={"duo": (_seen(tmp_path / "duo", tracked), None)})
     assert (r["tp"], r["fp"], r["fn"]) == counts
     assert r["face_pairs"] == {"duo": pairs}
     assert not [w for w in r["warnings"] if "predictions.csv" in w]
@@ -124,13 +127,18 @@ def test_a_truth_interval_counts_once_however_many_ids_hit_it(truth, events, cou
 
 
 def test_presence(tmp_path):
-    """Each face's first and last frame of predictions.csv, its seconds in the truth's frames; None (the events'
-    spans then, one warning) where there is no file or no face column."""
+    """Each face's first and last frame of predictions.csv, in the frames its events are scored in: its own frame
+    numbers where they are the truth's, its seconds from its first frame at the truth's rate where its events were
+    placed by their seconds (a run at another rate); None (the events' spans then, one warning) where there is no file
+    or no face column."""
     assert presence(_seen(tmp_path / "r", {"0": (3, 47), "1": (20, 21)}), 30.0) == {"0": (3, 47), "1": (20, 21)}
-    assert presence(_seen(tmp_path / "r", {"0": (4, 46)}, fps=60.0), 30.0) == {"0": (2, 23)}  # a 60 fps copy
+    # a copy at 60 fps, events placed by their seconds, from its first frame's (a video starting after its sound)
+    assert presence(_seen(tmp_path / "60", {"0": (4, 46)}, fps=60.0, start=1.5), 30.0, 60.0) == {"0": (2, 23)}
+    # its frames are the truth's (a frame folder timed at another --fps): its frame numbers, not its seconds
+    assert presence(_seen(tmp_path / "ff", {"0": (4, 46)}, fps=60.0, start=1.5), 30.0) == {"0": (4, 46)}
     assert presence(tmp_path / "none", 30.0) is None
     assert presence(_seen(tmp_path / "old", {"0": (3, 47)}, face_column="face"), 30.0) is None
-    folders = {"duo": tmp_path / "none"}
+    folders = {"duo": (tmp_path / "none", None)}
     r = score(_truth(B), {"duo": _run(C)}, "micro", folders=folders)
     assert (r["tp"], r["fp"], r["fn"], r["face_pairs"]) == (5, 2, 0, {"duo": {"0": "a", "1": "b", "5": "a"}})
     assert r["warnings"] == ["1 video(s) whose run has no predictions.csv with a face_id column: whether two run face "
@@ -207,3 +215,25 @@ def test_mpt_eval_reads_when_each_face_was_tracked_from_the_runs_predictions(tmp
     assert out["face_pairs"] == {"duo": {"0": "a", "1": "b"}}
     assert out["videos"]["duo"]["micro"] == {"tp": 4, "fp": 3, "fn": 1}
     assert "predictions.csv" not in " ".join(res.output.split())
+
+
+@pytest.mark.parametrize("columns", ["time_s,frame", "frame"])
+def test_a_run_at_another_rate_has_its_faces_times_in_the_truths_frames(tmp_path, columns):
+    """A 60 fps copy of a 30 fps truth: its events are placed in the truth's frames by their seconds, and so now is
+    when each face was tracked, from predictions.csv's seconds or, without them (another tool's: ``frame`` alone),
+    its frames at the truth's rate. Read as the truth's frames, 0's track (to the truth's 350, its own 700) reached
+    past 5's first event (the truth's 500): two people at once, a's 600 missed and 5's events all false."""
+    sheet = tmp_path / "annotations.csv"
+    sheet.write_text("video,face,onset,apex,offset,fps,type\n" + "".join(
+        f"duo.mp4,{face},{on},{on + 4},{off},30,micro\n" for face, ivs in B.items() for on, off in ivs))
+    run = tmp_path / "run"
+    _write(run / "duo", [{"video": "duo.mp4", "face": f, "onset_frame": 2 * on, "offset_frame": 2 * off + 1,
+                          "type": "micro", "onset_s": on / 30, "offset_s": (off + 0.5) / 30}
+                         for f, ev in C.items() for on, off in ev])
+    (run / "duo" / "summary.json").write_text(json.dumps({"status": "complete", "source_fps": 60.0}))
+    _seen(run / "duo", {"0": (0, 700), "1": (0, 1800), "5": (800, 1800)}, fps=60.0, columns=columns)
+    res = CliRunner().invoke(app, ["spot", "--truth", str(sheet), "--runs", str(run)])
+    assert res.exit_code == 0, res.output
+    out = json.loads((run / "spotting.json").read_text())
+    assert out["face_pairs"] == {"duo": {"0": "a", "1": "b", "5": "a"}}
+    assert (out["tp"], out["fp"], out["fn"]) == (5, 2, 0)

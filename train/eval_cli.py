@@ -147,7 +147,7 @@ def _score(runs: list[Path], truth: Optional[Path], dataset: Optional[SpotDatase
     gone: dict[str, str] = {}
     unfinished: dict[str, tuple[str, str]] = {}
     unreached: dict[str, dict[str, int] | None] = {}
-    folders: dict[str, Path] = {}  # each video's run folder: its predictions.csv says when each face was tracked
+    folders: dict[str, tuple[Path, float | None]] = {}  # each video's run folder: when each face was tracked
     spotted = read_runs(runs, index, notes, gone, unfinished, folders, unreached)
     result = score(index, spotted, kind.value, folders=folders)
     result["warnings"] = notes + result["warnings"]

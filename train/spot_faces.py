@@ -16,6 +16,7 @@ missed.
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -26,6 +27,7 @@ from mpt_live.results import open_table
 
 from .datasets.longvideo import Interval, LongVideo
 
+RunFolders = dict[str, tuple[Path, float | None]]  # video -> run folder, its rate where its events were placed
 Hit = Callable[[Interval, Any], bool]  # does a run's event match a truth interval (its type, IoU >= the threshold)
 
 FACE_PAIRING = ("per face: each run face ID paired with at most one truth face to make the most true positives (a "
@@ -63,37 +65,47 @@ def widen(out: dict[str, tuple[int, int]], face: str, first: int, last: int) -> 
     out[face] = (min(on, first), max(off, last))
 
 
-def presence(folder: Path, fps: float) -> dict[str, tuple[int, int]] | None:
+def presence(folder: Path, fps: float, rate: float | None = None) -> dict[str, tuple[int, int]] | None:
     """{run face: (the first frame, the last frame) it was tracked}, from the run's predictions.csv in ``folder``
-    (``face_id``; ``time_s`` in the truth's frames at ``fps``, else ``frame``), read a row at a time; None where the
-    file is missing, unreadable or has no face column (an older run or another tool's)."""
+    (``face_id``), read a row at a time, in the frames its events are scored in: its own frame numbers (``frame``;
+    without that column, ``time_s`` at ``fps``) where they are the truth's; where its events were placed in the
+    truth's frames by their seconds (``rate``: the run's own frame rate, :func:`.spot_frames.in_truth_frames`), its
+    seconds from its first row's at the truth's ``fps`` (without ``time_s``, ``frame`` x ``fps`` / ``rate``: a 60 fps
+    copy's frame 40 is a 30 fps truth's 20). None where the file is missing, unreadable or has no face column (an
+    older run or another tool's)."""
     try:
         with open_table(folder / "predictions.csv", whole_lines=True) as (fields, rows):
             if "face_id" not in fields or not {"time_s", "frame"} & set(fields):
                 return None
+            by_time = "time_s" in fields and (rate is not None or "frame" not in fields)
             out: dict[str, tuple[int, int]] = {}
+            t0 = None  # the first row's time: the run's seconds count from it, as its placed events' do
             for row in rows:
-                f = face_id(row.get("face_id") or "")
                 try:
-                    t = row.get("time_s") or ""
-                    at = round(float(t) * fps) if t else int(float(row.get("frame") or ""))
+                    if by_time:
+                        t = float(row.get("time_s") or "")
+                        t0 = t if t0 is None and math.isfinite(t) else t0
+                        at = round((t - (t0 or 0.0)) * fps)
+                    else:
+                        at = round(float(row.get("frame") or "") * (fps / rate if rate else 1.0))
                 except (ValueError, OverflowError):
                     continue  # a row without a time: no presence to add
-                if f:
+                if f := face_id(row.get("face_id") or ""):
                     widen(out, f, at, at)
             return out
     except (OSError, UnicodeDecodeError, csv.Error):
         return None
 
 
-def run_times(v: LongVideo, found: Sequence[Any], folders: dict[str, Path] | None,
+def run_times(v: LongVideo, found: Sequence[Any], folders: RunFolders | None,
               by_spans: list[str]) -> dict[str, tuple[int, int]] | None:
-    """Video ``v``'s run faces' :func:`presence` where its truth names faces and ``folders`` has its run folder; its
+    """Video ``v``'s run faces' :func:`presence` where its truth names faces and ``folders`` has its run folder (with
+    the run's own rate where its events were placed in the truth's frames by their seconds, else None); its
     name added to ``by_spans`` where there is none to read though several run faces need it (their events' spans
     then, one warning: :data:`BY_SPANS`). Without ``folders`` (a caller with events only), None: the spans."""
     if folders is None or not any(iv.face for iv in v.intervals):
         return None
-    seen = presence(folders[v.name], v.fps) if v.name in folders else None
+    seen = presence(folders[v.name][0], v.fps, folders[v.name][1]) if v.name in folders else None
     if seen is None and len({face_id(s.face) for s in found}) > 1:
         by_spans.append(v.name)
     return seen

@@ -39,7 +39,7 @@ from mpt_live.spotting import EVENT_COLUMNS
 from .datasets.longvideo import TYPES, Interval, LongVideoIndex, normalise_type
 from .datasets.sheets import first_of
 from .run_state import failed_videos, not_reached, run_problem, run_tree, unfinished_line, with_failed, without_events
-from .spot_faces import BY_SPANS, FACE_PAIRING, face_groups, face_id, run_times
+from .spot_faces import BY_SPANS, FACE_PAIRING, RunFolders, face_groups, face_id, run_times
 from .spot_frames import at_other_rate, in_truth_frames, run_fps, same_rate, unsure_rate, video_frames
 from .spot_videos import AmbiguousVideo, find_event_files, folder_video, resolver, run_resolver
 
@@ -137,13 +137,13 @@ def _hit(iv: Interval, s: Spotted, threshold: float) -> bool:
 
 
 def score(truth: LongVideoIndex, spotted: dict[str, list[Spotted]], kind: str = "all",
-          threshold: float = IOU_THRESHOLD, folders: dict[str, Path] | None = None) -> dict[str, Any]:
+          threshold: float = IOU_THRESHOLD, folders: RunFolders | None = None) -> dict[str, Any]:
     """Score a run: ``spotted`` maps each truth video name to its spotted intervals.
 
     Returns the headline figures of ``kind`` (micro, macro or all) at the top level, and
     ``by_type`` (micro, macro, all) and ``videos`` (per-video counts) beside them; where the truth names faces,
     ``face_pairs`` ({video: {run face: truth face}}) and ``face_pairing`` (the rule) too, its faces' times from its
-    run folder's predictions.csv (``folders``: video -> folder; :func:`.spot_faces.run_times`).
+    run folder's predictions.csv (``folders``: video -> (folder, rate): :func:`.spot_faces.run_times`).
     """
     if kind not in (*TYPES, "all"):
         raise InputError(f"--type {kind}: expected micro, macro or all")
@@ -265,7 +265,7 @@ def read_events(path: Path, whole_lines: bool = False) -> list[Spotted]:
 
 def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | None = None,
               gone: dict[str, str] | None = None,
-              unfinished: dict[str, tuple[str, str]] | None = None, folders: dict[str, Path] | None = None,
+              unfinished: dict[str, tuple[str, str]] | None = None, folders: RunFolders | None = None,
               unreached: dict[str, dict[str, int] | None] | None = None) -> dict[str, list[Spotted]]:
     """Spotted intervals per truth video from the ``events.csv`` files under ``runs``.
 
@@ -284,7 +284,7 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | No
     counts the truth intervals after the last frame such a run read (:func:`train.run_state.not_reached`: its
     summary.json, predictions.csv or last event, also of a run folder without an events.csv), missed by the run rather
     than the spotter, and ``unreached`` gets them (name -> ``last_frame_read``, ``truth_intervals_after``; None where
-    nothing says how far it read). ``folders`` gets each video's run folder (:func:`score` reads its predictions.csv).
+    nothing says how far it read). ``folders`` gets each video's run folder and rate if placed (:func:`score` uses it).
     """
     resolve = resolver(truth.videos)
     dropped = resolver(truth.left_out)
@@ -340,8 +340,6 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | No
                     raise InputError(f"{f}: events of {name}, which {source[name]} already has: score each run "
                                      "of a video on its own (one --runs per mpt-eval)")
                 source[name] = f
-                if folders is not None:  # its predictions.csv: when each face was tracked (:func:`score`)
-                    folders[name] = f.parent
                 out.setdefault(name, [])
                 if problem is not None:
                     problems[name] = problem
@@ -351,6 +349,8 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | No
                 placed, why = in_truth_frames([s for s in rows if res(s.video) == name], f.parent, rates[name],
                                               summary, held(name, summary))
                 out[name] += placed
+                if folders is not None:  # its predictions.csv: when each face was tracked (:func:`score`), in the
+                    folders[name] = (f.parent, run_fps(summary) if why else None)  # frames its events are placed in
                 # events placed by their seconds, or none to say so of a run at another rate: how far it read too
                 reach[name] = (f.parent, summary, why is not None or (not placed and at_other_rate(
                     summary, rates[name], held(name, summary))))
