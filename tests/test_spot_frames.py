@@ -203,3 +203,37 @@ def test_one_rate_written_otherwise_is_the_same_rate(fps, truth_fps, same):
     from train.spot_frames import same_rate
 
     assert same_rate(fps, truth_fps) == same == same_rate(truth_fps, fps)
+
+
+@pytest.mark.parametrize("fps, kept, said", [
+    # a 25 fps copy of the 30 fps truth: its events would be placed by their seconds (50..59 -> 60..71), but one
+    # lacks them: all kept at the run's own numbers, which are not the truth's, and said once, naming the run
+    (25.0, [(50, 59), (100, 110)], "the truth is coded at 30 fps, so they are scored at the wrong frames (the run's "
+                                   "frame n is the truth's n x 1.2)"),
+    # the truth's rate: the numbers are the truth's; only a variable rate goes unchecked
+    (30.0, [(50, 59), (100, 110)], "scored as the truth's, not checked for a variable frame rate"),
+])
+def test_an_event_without_seconds_keeps_the_run_on_its_frames_and_says_so(tmp_path, fps, kept, said):
+    """One event of a run without onset_s/offset_s (an edited events.csv) kept every event of the run at its frame
+    numbers without a word, however far the run's rate is from the truth's: one warning names the run now."""
+    import csv
+
+    from train.datasets.longvideo import Interval, LongVideo, LongVideoIndex
+    from train.spot_metrics import read_runs
+
+    run = _hour_run(tmp_path, fps, [(50, 59)], {"source_frame_count": 1500})
+    with open(run / "v" / "events.csv", "a", newline="") as fh:  # a row added by hand: frames only
+        csv.writer(fh).writerow(["", "v.mp4", "", "", "", "", 100, 105, 110, "micro", "", "", ""])
+    index = LongVideoIndex([LongVideo("v", "s", 30.0, [Interval(60, 65, 71, "micro", "happiness")])], ["happiness"])
+    notes: list[str] = []
+    got = read_runs([run], index, notes)["v"]
+    assert [(s.onset, s.offset) for s in got] == kept
+    warned = [n for n in notes if "have no onset_s or offset_s" in n]
+    assert len(warned) == 1 and warned[0].startswith(f"{run / 'v' / 'events.csv'}: 1 of its 2 events")
+    assert said in " ".join(warned[0].split()), warned
+    # all timed: placed (25 fps) or kept (30), and nothing said of seconds
+    run2 = _hour_run(tmp_path / "timed", fps, [(50, 59)], {"source_frame_count": 1500})
+    notes.clear()
+    got = read_runs([run2], index, notes)["v"]
+    assert [(s.onset, s.offset) for s in got] == ([(60, 71)] if fps == 25.0 else [(50, 59)])
+    assert not [n for n in notes if "onset_s" in n]

@@ -151,16 +151,21 @@ def _no_count(video: Path | None) -> str:
             f"video ffmpeg reads: name a copy that plays in the truth instead)")
 
 
-def in_truth_frames(spotted: Sequence, folder: Path, truth_fps: float,
-                    summary: dict | None = None, truth_frames: int | None = None) -> tuple[list, str | None]:
+def in_truth_frames(spotted: Sequence, folder: Path, truth_fps: float, summary: dict | None = None,
+                    truth_frames: int | None = None, notes: list[str] | None = None) -> tuple[list, str | None]:
     """``spotted`` (``train.spot_metrics.Spotted`` with their seconds) in the frames of a video coded at
     ``truth_fps``, and why they were converted (None: kept as they are). ``summary``: the run's summary.json
     where the caller has read it ({} for none), else it is read from ``folder``. ``truth_frames``: the truth
-    recording's frame count where it is known (a frame folder's, a video's header), for :func:`same_images`."""
+    recording's frame count where it is known (a frame folder's, a video's header), for :func:`same_images`. Where an
+    event lacks its seconds (an edited events.csv, another tool's), none can be placed: all keep their frame numbers,
+    and ``notes`` gets one line naming the run (:func:`untimed`)."""
     if summary is None:
         summary = read_summary(folder) or {}
     fps = own_rate(summary, truth_frames, truth_fps)  # None: a frame folder, or a video of its images: the sheet's
     timed = [s for s in spotted if s.onset_s is not None and s.offset_s is not None]  # numbers
+    if fps is not None and len(timed) < len(spotted) and notes is not None:
+        other = at_other_rate(summary, truth_fps, truth_frames)
+        notes.append(untimed(folder, len(spotted) - len(timed), len(spotted), fps, truth_fps, other))
     if fps is None or not spotted or len(timed) < len(spotted):
         return list(spotted), None
     t0 = first_time(folder)
@@ -179,6 +184,17 @@ def in_truth_frames(spotted: Sequence, folder: Path, truth_fps: float,
         apex = None if s.apex_s is None else min(max(math.floor((s.apex_s - t0) * truth_fps + 0.5), on), off)
         out.append(replace(s, onset=on, offset=off, apex=apex))
     return out, why
+
+
+def untimed(folder: Path, n: int, of: int, fps: float, truth_fps: float, other: bool) -> str:
+    """The line saying that ``n`` of a run's ``of`` events lack their seconds, so its frame numbers (counted at ``fps``)
+    were kept for all of them, and what that means against a truth coded at ``truth_fps`` (``other``: the run is known
+    to be at another rate, :func:`at_other_rate`)."""
+    return (f"{folder / 'events.csv'}: {n} of its {of} events have no onset_s or offset_s, so none is placed in the "
+            f"truth's frames by its seconds: all keep the run's frame numbers, counted at {fps:g} fps; "
+            + (f"the truth is coded at {truth_fps:g} fps, so they are scored at the wrong frames (the run's frame n is "
+               f"the truth's n x {truth_fps / fps:.4g}): give every event its seconds, as mpt-live writes them"
+               if other else "scored as the truth's, not checked for a variable frame rate"))
 
 
 def video_frames(path: Path | None) -> int | None:

@@ -347,7 +347,7 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | No
                     complete.add(name)
             for name in names:
                 placed, why = in_truth_frames([s for s in rows if res(s.video) == name], f.parent, rates[name],
-                                              summary, held(name, summary))
+                                              summary, held(name, summary), notes)
                 out[name] += placed
                 if folders is not None:  # its predictions.csv: when each face was tracked (:func:`score`), in the
                     folders[name] = (f.parent, run_fps(summary) if why else None)  # frames its events are placed in
