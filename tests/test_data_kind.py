@@ -1,34 +1,54 @@
-"""What mpt-train records about its clips: an mpt-synth root (its synth.json) is semi-synthetic, whatever layout it
-imitates; a composite with such a part is partly so; any other root claims nothing."""
+"""What mpt-train records about its clips: clips inside an mpt-synth output (a folder above them with its synth.json,
+however deep) are semi-synthetic, whatever layout they imitate; a dataset with some such clips is partly so; any
+other claims nothing. Read through the real loaders, as mpt-train reads them."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from train.run import data_kind
-from train.synth import DATA_KIND, MARKER
+import pytest
+
+from test_composite import composite, noise
+from train.datasets import load_dataset
+from train.synth import DATA_KIND, MARKER, data_kind
+
+pytest.importorskip("openpyxl")
 
 
-def _root(path: Path, synth: bool) -> Path:
-    path.mkdir(parents=True)
-    (path / "CASME2-coding-x.xlsx").write_bytes(b"")
-    if synth:
-        (path / MARKER).write_text("{}")
-    return path
+def _csv_dataset(sheet: Path, clips: Path) -> Path:
+    """A CSV dataset whose sheet ``sheet`` names two subjects' clips under ``clips`` (relative to the sheet)."""
+    sheet.parent.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for k, (subject, label) in enumerate((("s1", "a"), ("s1", "b"), ("s2", "a"), ("s2", "b"))):
+        noise(clips / subject / f"c{k}", [f"f{i}.jpg" for i in range(6)])
+        rows.append(f"{subject},{Path(os.path.relpath(clips / subject / f'c{k}', sheet.parent)).as_posix()},0,2,5,"
+                    f"{label}\n")
+    sheet.write_text("subject,clip,onset,apex,offset,label\n" + "".join(rows))
+    return sheet
 
 
-def test_an_mpt_synth_root_is_semi_synthetic_and_a_plain_one_claims_nothing(tmp_path: Path) -> None:
-    synth, real = _root(tmp_path / "s", True), _root(tmp_path / "r", False)
-    assert data_kind("casme2", str(synth)) == DATA_KIND == "semi-synthetic (mpt-synth)"
-    assert data_kind("casme2", str(synth / "CASME2-coding-x.xlsx")) == DATA_KIND  # --data naming its coding sheet
-    assert data_kind("casme2", str(real)) == ""
-    (real / "sub").mkdir()
-    (real / "sub" / MARKER).write_text("{}")  # not at the root: the root is not mpt-synth's output
-    assert data_kind("casme2", str(real)) == ""
+def test_clips_inside_an_mpt_synth_output_are_semi_synthetic_however_deep(tmp_path: Path) -> None:
+    # a CSV list of its own, in a folder below an mpt-synth output whose clips it names: the folder --data names
+    # (the sheet's) holds no synth.json, the clips' output does
+    synth = tmp_path / "synth"
+    synth.mkdir()
+    (synth / MARKER).write_text("{}")
+    index = load_dataset("csv", _csv_dataset(synth / "lists" / "labels.csv", synth / "clips"))
+    assert len(index.samples) == 4 and data_kind(index.samples) == DATA_KIND == "semi-synthetic (mpt-synth)"
+    real = tmp_path / "real"
+    index = load_dataset("csv", _csv_dataset(real / "labels.csv", real / "clips"))
+    assert data_kind(index.samples) == ""
+    (real / "clips" / "s1" / MARKER).write_text("{}")  # one subject's clips made by mpt-synth: partly
+    assert data_kind(index.samples) == f"partly {DATA_KIND}"
 
 
-def test_a_composite_with_an_mpt_synth_part_is_partly_semi_synthetic(tmp_path: Path) -> None:
-    synth, real, real2 = _root(tmp_path / "s", True), _root(tmp_path / "r", False), _root(tmp_path / "q", False)
-    assert data_kind("composite", f"casme2={synth};smic={real}") == f"partly {DATA_KIND}"
-    assert data_kind("composite", f"casme2={real2};smic={real}") == ""
-    assert data_kind("composite", str(synth)) == DATA_KIND
+def test_a_composite_part_found_below_its_root_in_an_mpt_synth_output_is_partly(tmp_path: Path) -> None:
+    """``--data ROOT``: each part found under ROOT by its reader. CASME II's part an mpt-synth output (ROOT/CASME2
+    holding synth.json): the composite is partly semi-synthetic (only the folders --data named were looked at)."""
+    root = composite(tmp_path / "cde")
+    assert data_kind(load_dataset("composite", root).samples) == ""
+    (root / "CASME2" / MARKER).write_text("{}")
+    index = load_dataset("composite", root)
+    assert data_kind(index.samples) == f"partly {DATA_KIND}"
+    assert data_kind([s for s in index.samples if s.dataset == "casme2"]) == DATA_KIND

@@ -291,7 +291,7 @@ def train_full(cfg: TrainConfig, out: Path, index: Any, *, progress: Any | None 
         "clip_spec": cfg.spec.to_dict(),
         "clip_mode": cfg.clip_mode,
         "dataset": cfg.dataset,
-        "data_kind": str((extra_config or {}).get("data_kind") or ""),  # DATA_KIND of an mpt-synth root, else ""
+        "data_kind": str((extra_config or {}).get("data_kind") or ""),  # DATA_KIND: clips of mpt-synth, else ""
         "protocol": "full",
         "train_config": train_config,
         "metrics": metrics,

@@ -34,24 +34,6 @@ class Stage:
         self.now = stage
 
 
-def data_kind(dataset: str, data: str) -> str:
-    """What the clips are, where known: :data:`train.synth.DATA_KIND` where every folder ``--data`` names is an
-    mpt-synth output (:func:`train.synth.is_synth_root`), ``partly ...`` where only some are (a composite's parts),
-    else "" (a dataset as it was distributed, or one not known to be otherwise)."""
-    from .synth import DATA_KIND, is_synth_root
-
-    if dataset == "composite":
-        from .datasets.composite import parse
-
-        root, parts = parse(data)
-        roots = ([root] if root else []) + list(parts.values())
-    else:
-        path = Path(data).expanduser()
-        roots = [path if path.is_dir() else path.parent]  # --data may name the coding sheet
-    synth = [is_synth_root(r) for r in roots]
-    return DATA_KIND if all(synth) else f"partly {DATA_KIND}" if any(synth) else ""
-
-
 def run_training(console: Console, cfg: TrainConfig, out: Path, protocol: str, metrics_obj: dict | None,
                  ray: str | None = None, stage: Stage | None = None) -> None:
     """One run of ``mpt-train`` whose options were checked: the dataset read and described, the clip, model and
@@ -64,7 +46,7 @@ def run_training(console: Console, cfg: TrainConfig, out: Path, protocol: str, m
     from .loso_table import print_loso
     from .run_checks import check_full_overwrite, check_metrics_classes
     from .run_guards import check_or_store_config
-    from .synth import MARKER
+    from .synth import MARKER, data_kind
 
     if protocol == "loso":  # refuse a mismatching resume before any work
         check_or_store_config(out, cfg, store=False)
@@ -79,9 +61,9 @@ def run_training(console: Console, cfg: TrainConfig, out: Path, protocol: str, m
     # paths, class names and the datasets' own words as they are: 'v[take2]' is no rich markup, ':ok:' no emoji
     console.print(Text.assemble((cfg.dataset, "bold"), f" {cfg.data}: {len(index.samples)} clips, {len(subjects)} "
                                 "subjects, classes " + ", ".join(f"{c} {n}" for c, n in counts.items())))
-    kind = data_kind(cfg.dataset, cfg.data)
+    kind = data_kind(index.samples)
     if kind:  # recorded in the model (mpt-export: mpt.data_kind), so mpt-live does not call it the licensed dataset's
-        console.print(Text(f"note: {kind} clips (mpt-synth's {MARKER} at the data root), recorded as such"))
+        console.print(Text(f"note: {kind} clips (mpt-synth's {MARKER} in a folder above them), recorded as such"))
     for line in composite.part_lines(index) if cfg.dataset == "composite" else []:
         console.print(Text(f"  {line}"))
     for w in index.warnings:

@@ -23,7 +23,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import cv2
 import numpy as np
@@ -50,6 +50,23 @@ DATA_KIND = "semi-synthetic (mpt-synth)"  # what a model trained on such a root 
 def is_synth_root(root: Path) -> bool:
     """Whether ``root`` is a folder mpt-synth wrote (its :data:`MARKER`)."""
     return (Path(root) / MARKER).is_file()
+
+
+def data_kind(samples: Iterable[Any]) -> str:
+    """What a dataset's clips (``samples``: :class:`train.datasets.samples.Sample`) are, recorded by mpt-train in the
+    model (mpt-export: ``mpt.data_kind``): :data:`DATA_KIND` where every clip folder lies inside an mpt-synth output
+    (a folder above it with :data:`MARKER`, however deep: a composite's part found below its ROOT, a CSV dataset's
+    clips in one, whatever layout it imitates), ``partly ...`` where some do, else "" (a dataset as it was
+    distributed, or one not known to be otherwise). Each folder is looked at once."""
+    known: dict[Path, bool] = {}
+
+    def inside(folder: Path) -> bool:
+        if folder not in known:
+            known[folder] = is_synth_root(folder) or (folder.parent != folder and inside(folder.parent))
+        return known[folder]
+
+    synth = [inside(s.frames[0].parent.absolute()) for s in samples if s.frames]
+    return DATA_KIND if synth and all(synth) else f"partly {DATA_KIND}" if any(synth) else ""
 
 
 @dataclass(frozen=True)
