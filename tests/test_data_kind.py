@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from test_composite import composite, noise
 from train.datasets import load_dataset
+from train.loso import confusion_title
 from train.synth import DATA_KIND, MARKER, data_kind
 
 pytest.importorskip("openpyxl")
@@ -52,3 +54,12 @@ def test_a_composite_part_found_below_its_root_in_an_mpt_synth_output_is_partly(
     index = load_dataset("composite", root)
     assert data_kind(index.samples) == f"partly {DATA_KIND}"
     assert data_kind([s for s in index.samples if s.dataset == "casme2"]) == DATA_KIND
+
+
+def test_the_confusion_plots_title_says_what_the_clips_are() -> None:
+    cfg = SimpleNamespace(dataset="casme2", backbone="vit_tiny", backbone_init="pretrained")
+    pooled = {"acc": 0.5, "uf1": 0.4, "uar": 0.45, "n": 20}
+    assert confusion_title(cfg, pooled, DATA_KIND).splitlines() == [
+        "casme2 LOSO (vit_tiny, pretrained init)", "semi-synthetic (mpt-synth) clips",
+        "Acc 0.500  UF1 0.400  UAR 0.450  n=20"]
+    assert "synth" not in confusion_title(cfg, pooled, "") and len(confusion_title(cfg, pooled).splitlines()) == 2

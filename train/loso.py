@@ -79,6 +79,14 @@ def plot_confusion(cm: np.ndarray, classes: Sequence[str], title: str, path: Pat
 
 
 # ---------------------------------------------------------------- protocols
+def confusion_title(cfg: TrainConfig, pooled: dict[str, Any], data_kind: str = "") -> str:
+    """confusion.png's title: the dataset, ``data_kind`` where its clips are mpt-synth's (a plot of semi-synthetic
+    clips in CASME II's layout read as CASME II's), the model, the pooled figures."""
+    return (f"{cfg.dataset} LOSO ({cfg.backbone}, {cfg.backbone_init} init)\n"
+            + (f"{data_kind} clips\n" if data_kind else "")
+            + f"Acc {pooled['acc']:.3f}  UF1 {pooled['uf1']:.3f}  UAR {pooled['uar']:.3f}  n={pooled['n']}")
+
+
 def faces_used(index: Any) -> str:
     """What the model saw: the dataset's own cropped faces, or frames our aligner aligned."""
     return "dataset crops (resized)" if getattr(index, "cropped", False) else "aligned by mpt_live.face"
@@ -249,8 +257,7 @@ def run_loso(cfg: TrainConfig, out: Path, index: Any, *, progress: Any | None = 
         "version": mpt_live.__version__,
     }
     write_json(out / "metrics.json", metrics)
-    title = (f"{cfg.dataset} LOSO ({cfg.backbone}, {cfg.backbone_init} init)\n"
-             f"Acc {pooled['acc']:.3f}  UF1 {pooled['uf1']:.3f}  UAR {pooled['uar']:.3f}  n={pooled['n']}")
+    title = confusion_title(cfg, pooled, str((extra_config or {}).get("data_kind") or ""))
     plot_confusion(np.array(pooled["confusion"]), classes, title, out / "confusion.png")
     return metrics
 
