@@ -79,7 +79,9 @@ def _main() -> None:
 @app.command()
 def spot(
     runs: list[Path] = typer.Option(..., "--runs", help="Run folder: events.csv in it or in its video folders (repeat --runs for several; each video once)."),
-    truth: Optional[Path] = typer.Option(None, "--truth", help="annotations.csv of an mpt-synth --long benchmark."),
+    truth: Optional[Path] = typer.Option(None, "--truth", help="annotations.csv: an mpt-synth --long benchmark's, or "
+                                         "your own (video, onset, apex, offset, fps, type; label, action_units, face "
+                                         "optional; frames 0-based, inclusive; apex may be blank)."),
     dataset: Optional[SpotDataset] = typer.Option(None, "--dataset", help="A real spotting set, read with --data."),
     data: Optional[Path] = typer.Option(None, "--data", help="The dataset's folder in its distribution layout."),
     kind: Kind = typer.Option(Kind.all, "--type", help="Headline figures: micro, macro or all (pooled)."),
