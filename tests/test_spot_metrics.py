@@ -149,6 +149,32 @@ def test_cli_scores_run_folders(tmp_path):
     assert "micro" in res.output and "STRS" in res.output
 
 
+@pytest.mark.parametrize("cls, onset, labels, why", [
+    ("happiness", 11, True, None),
+    ("", 11, True, "the run's events have no class (events.csv's class blank: a --motion-only run, or another tool's)"),
+    ("happiness", 11, False, "the truth has no labels"),
+    ("happiness", 100, True, "no true positive to recognise"),
+])
+def test_blank_recognition_figures_say_why(tmp_path, cls, onset, labels, why):
+    """A motion-only run scored 'analysis F1 -, UF1 -, UAR -, STRS -' without a word of why; the MEGC protocol's
+    user read it as a failure of the scoring. One note says why now (recognition_blank in the JSON)."""
+    root = _benchmark(tmp_path)
+    if not labels:
+        sheet = root / "annotations.csv"
+        sheet.write_text(sheet.read_text().replace(",happiness,", ",,").replace(",disgust,", ",,")
+                         .replace(",surprise,", ",,"))
+    run = tmp_path / "run"
+    _events(run / "long_001", [{"video": "long_001.mp4", "onset_frame": onset, "apex_frame": onset + 3,
+                                "offset_frame": onset + 9, "type": "micro", "class": cls, "score": 1.0}])
+    res = CliRunner().invoke(app, ["spot", "--truth", str(root), "--runs", str(run / "long_001")])
+    assert res.exit_code == 0, res.output
+    out = json.loads((run / "long_001" / "spotting.json").read_text())
+    assert (out["analysis_f1"] is None) == (why is not None) == (out["recognition_blank"] is not None)
+    text = " ".join(res.output.split())
+    assert ("note: analysis F1, UF1, UAR and STRS are blank: " + (why or "") in text) == (why is not None)
+    assert why is None or out["recognition_blank"].startswith(why)
+
+
 @pytest.mark.parametrize("rows, folder, message", [
     ([{"video": "long_009.mp4", "onset_frame": 1, "offset_frame": 2, "type": "micro"}], "x",
      "'long_009.mp4' is not in the truth"),

@@ -110,6 +110,8 @@ def spot(
         say("dropped", "yellow", f"{n} truth row(s): {reason}")
     for note, n in sorted(index.notes.items()):
         say("note:", "", f"{n} truth row(s): {note}")
+    if result.get("recognition_blank"):
+        say("note:", "", f"analysis F1, UF1, UAR and STRS are blank: {result['recognition_blank']}")
     bare = len(result.get("unannotated", []))  # recordings no sheet row names: counted, named in the JSON
     gone = len(result.get("dropped_recordings", {}))  # run, but dropped from the truth by the copy: not scored
     faced = len(result.get("face_pairs", {}))  # the truth names faces: scored per pair of faces
@@ -161,6 +163,7 @@ def _score(runs: list[Path], truth: Optional[Path], dataset: Optional[SpotDatase
     result["dropped_recordings"] = gone  # run, but this copy drops them from the truth: not scored
     for state in ("failed", "incomplete"):  # runs scored as they are: part of the video, or an output missing
         result[state] = {name: why for name, (k, why) in sorted(unfinished.items()) if k == state}
+    result["recognition_blank"] = recognition_blank(result, index, spotted)
     result["not_reached"] = unreached  # of those: the last truth frame read, the truth intervals after it (None:
     # nothing says how far it read)
     target = out or ((runs[0] if runs[0].is_dir() else runs[0].parent) / "spotting.json")
@@ -169,6 +172,21 @@ def _score(runs: list[Path], truth: Optional[Path], dataset: Optional[SpotDatase
     except OSError as e:  # e.g. RUN/spotting.json a folder, a full disk: the path and why, no traceback
         raise OutputError(f"{target}: cannot write the JSON output ({e.strerror or e})") from None
     return index, result, target
+
+
+def recognition_blank(result: dict[str, Any], index: Any, spotted: dict[str, list[Any]]) -> str | None:
+    """Why the recognition figures (analysis F1, UF1, UAR, STRS) of ``result`` are blank, where they are (None: they
+    are not): no labels in the truth, no classes in the run, no true positive to recognise."""
+    if result["by_type"]["all"]["analysis_f1"] is not None:
+        return None
+    if not any(iv.label for v in index.videos for iv in v.intervals):
+        return "the truth has no labels (its label column blank or absent)"
+    if not any(s.cls for found in spotted.values() for s in found):
+        return ("the run's events have no class (events.csv's class blank: a --motion-only run, or another tool's): "
+                "run mpt-live with a model to have them recognised")
+    if not result["by_type"]["all"]["tp"]:
+        return "no true positive to recognise"
+    return "its true positives' labels or classes are blank"
 
 
 def check_not_read(out: Path, runs: list[Path], data: Optional[Path] = None) -> None:
