@@ -12,8 +12,8 @@ face's own motion keeps the evidence above half a low threshold, one candidate w
 ``max_open_s`` and keep only its strongest movement, and a lower threshold would find fewer events). Its apex is the
 strongest frame; onset and offset come from the raw motion of the cells around that peak: where it crosses half its
 apex value before and after, extended by the same distance again (exact for a rise and fall of raised-cosine shape),
-at frame resolution; an extent of one frame is no movement (dropped). A face cut (``Spotter.flush(cut=True)``) judges
-what is open and starts the statistics and the warm-up anew.
+at frame resolution (:mod:`mpt_live.spot_extent`); an extent of one frame is no movement (dropped). A face cut
+(``Spotter.flush(cut=True)``) judges what is open and starts the statistics and the warm-up anew.
 
 A candidate is dropped when it is a blink (the eye cells move ``blink_ratio`` times more), a head movement (the face
 sides move ``head_ratio`` times more), the echo of a much stronger movement one scale before or after it
@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .facemotion import GRID, REGIONS, FaceMotion, FrameSignals
+from .spot_extent import extent
 from .window_stats import WindowStats
 
 # video, face (track id), onset/apex/offset in seconds and as 0-based frame indices (inclusive), type micro|macro,
@@ -263,27 +264,10 @@ class _Channel:
         raw = np.stack([np.full(GRID * GRID, np.nan, np.float32) if r.raw is None else r.raw for r in span])
         prof = np.full(len(frames), np.nan)
         prof[lo:hi + 1] = (raw[:, cells] - self.stats.med[cells]).mean(axis=1)
-        half = prof[a] / 2
-        if not half > 0:
+        found = extent(prof, a, lo, hi)
+        if found is None:
             return self._drop(apex, "extent")
-        i = a
-        while i > lo and prof[i - 1] > half:
-            i -= 1
-        j = a
-        while j < hi and prof[j + 1] > half:
-            j += 1
-        # sub-frame half-height crossings; onset and offset twice as far from the apex
-        up = i - 1 + (half - prof[i - 1]) / (prof[i] - prof[i - 1]) if i > lo and prof[i] > prof[i - 1] else float(i)
-        down = j + (prof[j] - half) / (prof[j] - prof[j + 1]) if j < hi and prof[j] > prof[j + 1] else float(j)
-        # a side without signals (the track ended, or began, within a scale of the apex): as far as the other
-        # side (the offset was the apex itself when a video ended 0.5-0.7 s after a movement's apex)
-        blind_before, blind_after = i > lo and np.isnan(prof[i - 1]), j < hi and np.isnan(prof[j + 1])
-        if blind_after and not blind_before:
-            down = max(down, 2 * a - up)
-        elif blind_before and not blind_after:
-            up = min(up, 2 * a - down)
-        on = max(a - int(round(2 * (a - up))), 0)
-        off = min(a + int(round(2 * (down - a))), len(frames) - 1)
+        on, off, _ = found
         if off <= on:  # one frame (no signals on either side: a face cut a scale before and after it) is no movement
             return self._drop(apex, "extent")
         flank = [r.mouth for r in frames[max(on - self.flank, 0):max(on - 3, 0)] + frames[off + 4:off + self.flank + 1]
