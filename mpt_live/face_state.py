@@ -11,8 +11,9 @@ face's aligned crop (or None when the face is not in the frame any more) with :m
 ``push`` returns the events that closed, each with the frames of the window centred on its apex (the
 model classifies that clip). A frame without the face ends the track's signals: the spotter judges
 what is open, then the buffer is emptied (a window never spans two appearances). A cut of the face's
-region (``push(frame, None, cut=True)``: an occluder, another person, a camera cut) also starts the
-spotter's statistics and warm-up anew: what is seen after it is not judged against the face before it.
+region (``push(frame, None, cut=True)``: an occluder, another person) also starts the spotter's statistics and
+warm-up anew: what is seen after it is not judged against the face before it; a camera cut (``camera=True``) keeps
+them, as the tracker gives the face's ID back only to the same person (``SpotConfig.cut_keep``).
 :meth:`horizon` is the earliest frame a later event of this face can start at: windows before it are final.
 """
 
@@ -72,12 +73,14 @@ class FaceState:
     def present(self) -> bool:
         return self.face is not None
 
-    def push(self, frame: Frame, face: FaceResult | None, cut: bool = False) -> list[ClosedEvent]:
+    def push(self, frame: Frame, face: FaceResult | None, cut: bool = False, camera: bool = False) -> list[ClosedEvent]:
         """The face's crop in ``frame`` (None: the face is gone); returns the events that closed. ``cut`` (with None):
-        the face's region was cut (an occluder, another person, a camera cut): its spotter's baseline starts anew."""
+        the face's region was cut (an occluder, another person): its spotter's baseline starts anew; ``camera``: by
+        a camera cut, after which only the same person gets this ID back: the baseline is kept
+        (``SpotConfig.cut_keep``)."""
         if face is None and self.face is None:
             if cut:
-                self.spotter.flush(cut=True)  # judged when the face went: nothing open, a new baseline
+                self.spotter.flush(cut=True, camera=camera)  # judged when the face went: nothing open
             return []  # still gone: nothing to do
         timed = self._pushes % CPU_EVERY == 0
         self._pushes += 1
@@ -96,7 +99,7 @@ class FaceState:
             closed += self.spotter.push(s)
             self._signalled = s.frame
         if face is None:
-            closed += self.spotter.flush(cut=cut)
+            closed += self.spotter.flush(cut=cut, camera=camera)
         self.spot_ms = (time.perf_counter() - t0) * 1e3
         self.spot_cpu_ms = (time.thread_time() - c0) * 1e3 if timed else None
         out = [ClosedEvent(self.id, e, self.apex_clip(e)) for e in closed]

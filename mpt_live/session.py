@@ -196,7 +196,7 @@ class Session:
         # a camera cut ends every face's signals and buffer (no window spans a cut); a cut of one face's region
         # (another person in its place, an occluder) ends that face's; either starts its spotter's baseline anew
         for state in self.states.values() if tracker.cut else [self.states[i] for i in tracker.cut_ids if i in self.states]:
-            closed += state.push(frame, None, cut=True)
+            closed += state.push(frame, None, cut=True, camera=tracker.cut)
         spot: dict[int, float] = {}
         for f in faces:
             state = self.states.get(f.id)

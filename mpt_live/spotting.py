@@ -13,7 +13,9 @@ face's own motion keeps the evidence above half a low threshold, one candidate w
 strongest frame; onset and offset come from the raw motion of the cells around that peak: where it crosses half its
 apex value before and after, extended by the same distance again (exact for a rise and fall of raised-cosine shape),
 at frame resolution (:mod:`mpt_live.spot_extent`); an extent of one frame is no movement (dropped). A face cut
-(``Spotter.flush(cut=True)``) judges what is open and starts the statistics and the warm-up anew.
+(``Spotter.flush(cut=True)``) judges what is open and starts the statistics anew with a warm-up of ``cut_warmup_s``;
+a camera cut (``camera=True``) keeps them (``cut_keep``: the tracker gives a face's ID back only to the same person;
+``bench/spotting_cuts.py``, docs/spotting.md).
 
 A candidate is dropped when it is a blink (the eye cells move ``blink_ratio`` times more), a head movement (the face
 sides move ``head_ratio`` times more), the echo of a much stronger movement one scale before or after it
@@ -94,6 +96,8 @@ class SpotConfig:
     speech_ratio: float = 1.5
     flank_s: float = 1.0         # the speech test looks this far before and after a candidate
     max_open_s: float = 4.0      # a candidate open longer is closed (bounded latency)
+    cut_warmup_s: float = 2.0    # after a cut (Spotter.flush(cut=True)): the new baseline's warm-up
+    cut_keep: bool = True        # a camera cut keeps the statistics (the face's ID comes back to the same person)
 
 
 @dataclass
@@ -145,9 +149,6 @@ class _Channel:
         cap = 2 * k + 2 * self.flank + int(1.5 * cfg.max_open_s * fps) + 8  # the open candidate by its times
         self.frames: deque[_Frame] = deque(maxlen=cap)  # grows where frames come faster than fps (_keep)
         self.restart()  # the statistics and the warm-up
-        # the samples the window must hold to judge: 90 % of a steady warm-up's, so that a gap in the face's
-        # signals (frames read past, a freeze) or a face away for most of the window is not judged against a few
-        self.need = max(int(0.9 * cfg.warmup_s / max(cfg.sample_s, 1.0 / max(fps, 1e-3))), 2)
         self.cap_max, self.closed_early = 8 * cap, 0  # its most; candidates closed early as it could grow no more
         self.open: list[_Frame] | None = None  # the open candidate's frames
         self._peak: _Frame | None = None  # its strongest frame so far
@@ -159,13 +160,13 @@ class _Channel:
     def _measure(self, f: _Frame) -> None:
         self.n_seen += 1
         newest = self.stats.newest()
-        if newest is not None and newest <= f.time_s - self.cfg.history_s:
-            self.covered, self._last = 0.0, None  # away longer than the window: a new baseline, a new warm-up
+        if newest is not None and newest <= f.time_s - self.cfg.history_s:  # away longer than the window:
+            self.covered, self._last, self.warm_s = 0.0, None, self.cfg.warmup_s  # a new baseline, a new warm-up
         self.stats.add(f.time_s, f.raw)
         self.stats.update(f.time_s)
         step = 0.0 if self._last is None else f.time_s - self._last
         self.covered, self._last = self.covered + step, f.time_s
-        if self.covered + step < self.cfg.warmup_s - 1e-6 or len(self.stats) < self.need:
+        if self.covered + step < self.warm_s - 1e-6 or len(self.stats) < self._need():
             return  # the warm-up: warmup_s of signals (this frame lasting as long as the one before) set the baseline
         self.n_judged += 1
         z = (f.raw - self.stats.med) / self.stats.spread
@@ -175,6 +176,11 @@ class _Channel:
         f.peak = max(f.eye, float(z[_INNER].max()))
         f.side = _quantile(z[_SIDES], 0.9)
         f.mouth = float(f.raw[_MOUTH].mean() / (_quantile(f.raw[_REST], 0.5) + 1e-3))
+
+    def _need(self) -> int:
+        """The samples the window must hold to judge: 90 % of a steady warm-up's, so that a gap in the face's
+        signals (frames read past, a freeze) or a face away for most of the window is not judged against a few."""
+        return max(int(0.9 * self.warm_s / max(self.cfg.sample_s, 1.0 / max(self.fps, 1e-3))), 2)
 
     def push(self, s: FrameSignals, raw: np.ndarray | None) -> list[_Candidate]:
         """One frame's map (None: no signal); returns the candidates judged now."""
@@ -282,12 +288,14 @@ class _Channel:
             self.open = None
         return self._finalise(self.count - 1, force=True)
 
-    def restart(self) -> None:
+    def restart(self, warmup_s: float | None = None) -> None:
         """A new baseline (after :meth:`flush`): the statistics (each used cell's median and spread over the last
         ``history_s`` of the frames' times, one sample per ``sample_s``), the warm-up (``covered``: seconds of signals;
-        ``_last``: the time of the frame before, if it had signals) and the frames kept start anew."""
+        ``_last``: the time of the frame before, if it had signals; ``warm_s``: its length, ``warmup_s`` or the
+        config's) and the frames kept start anew."""
         self.stats = WindowStats(GRID * GRID, np.nonzero(_USED)[0], self.cfg.history_s, self.cfg.sample_s)
         self.covered, self._last = 0.0, None
+        self.warm_s = self.cfg.warmup_s if warmup_s is None else warmup_s
         self.frames.clear()
 
 
@@ -374,11 +382,13 @@ class Spotter:
         """One frame's signals (in frame order); returns the events that closed."""
         return self._step(self.micro.push(signals, signals.micro), self.macro.push(signals, signals.macro))
 
-    def flush(self, cut: bool = False) -> list[SpotEvent]:
+    def flush(self, cut: bool = False, camera: bool = False) -> list[SpotEvent]:
         """End of the stream or of the face's signals: judge what is still open. ``cut``: the face's region was cut (an
-        occluder, another person, a new shot): then its statistics and warm-up start anew, so that what follows is
-        judged against its own ``warmup_s`` of signals, not against the face before the cut."""
+        occluder, another person in its place, a new shot): the statistics and warm-up (``cut_warmup_s``) start anew,
+        so that what follows is judged against its own signals, not against what was there before; ``camera``: a
+        camera cut, after which the tracker gives the face's ID back only to the same person: with ``cut_keep`` its
+        statistics are kept."""
         events = self._step(self.micro.flush(), self.macro.flush(), force=True)
-        for ch in (self.micro, self.macro) if cut else ():
-            ch.restart()
+        for ch in (self.micro, self.macro) if cut and not (camera and self.cfg.cut_keep) else ():
+            ch.restart(self.cfg.cut_warmup_s)
         return events
