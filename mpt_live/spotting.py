@@ -13,9 +13,10 @@ face's own motion keeps the evidence above half a low threshold, one candidate w
 strongest frame; onset and offset come from the raw motion of the cells around that peak: where it crosses half its
 apex value before and after, extended by the same distance again (exact for a rise and fall of raised-cosine shape),
 at frame resolution (:mod:`mpt_live.spot_extent`); an extent of one frame is no movement (dropped). A face cut
-(``Spotter.flush(cut=True)``) judges what is open and starts the statistics anew with a warm-up of ``cut_warmup_s``;
-a camera cut (``camera=True``) keeps them (``cut_keep``: the tracker gives a face's ID back only to the same person;
-``bench/spotting_cuts.py``, docs/spotting.md).
+(``Spotter.flush(cut=True)``) judges what is open, its extent ending before the cut (and a later one's starting after
+it), and starts the statistics anew with a warm-up of ``cut_warmup_s``; a camera cut (``camera=True``) keeps them
+(``cut_keep``: the tracker gives a face's ID back only to the same person; ``bench/spotting_cuts.py``,
+docs/spotting.md).
 
 A candidate is dropped when it is a blink (the eye cells move ``blink_ratio`` times more), a head movement (the face
 sides move ``head_ratio`` times more), the echo of a much stronger movement one scale before or after it
@@ -154,7 +155,7 @@ class _Channel:
         self._peak: _Frame | None = None  # its strongest frame so far
         self._dip: _Frame | None = None   # its weakest frame after that peak
         self.pending: list[_Frame] = []   # apexes of closed candidates waiting for the frames after them
-        self.count = 0
+        self.count, self.cut_pos = 0, 0
         self.dropped: deque[tuple[int, float, str]] = deque(maxlen=64)  # (apex frame, evidence, gate): diagnosis
 
     def _measure(self, f: _Frame) -> None:
@@ -274,6 +275,8 @@ class _Channel:
         if found is None:
             return self._drop(apex, "extent")
         on, off, _ = found
+        c = self.cut_pos - frames[0].pos  # a movement does not span a cut: its last frame (signals None) is the cut's
+        on, off = (max(on, c), off) if apex.pos >= self.cut_pos else (on, min(off, c - 2))
         if off <= on:  # one frame (no signals on either side: a face cut a scale before and after it) is no movement
             return self._drop(apex, "extent")
         flank = [r.mouth for r in frames[max(on - self.flank, 0):max(on - 3, 0)] + frames[off + 4:off + self.flank + 1]
@@ -282,10 +285,11 @@ class _Channel:
             return self._drop(apex, "speech")  # the mouth keeps moving around it (the brows stay spottable)
         return _Candidate(apex, frames[on], frames[off], cells)
 
-    def flush(self) -> list[_Candidate]:
+    def flush(self, cut: bool = False) -> list[_Candidate]:
         if self.open is not None:
             self.pending.append(self._peak)
             self.open = None
+        self.cut_pos = self.count if cut else self.cut_pos  # the stream positions from here on are after a cut
         return self._finalise(self.count - 1, force=True)
 
     def restart(self, warmup_s: float | None = None) -> None:
@@ -384,11 +388,11 @@ class Spotter:
 
     def flush(self, cut: bool = False, camera: bool = False) -> list[SpotEvent]:
         """End of the stream or of the face's signals: judge what is still open. ``cut``: the face's region was cut (an
-        occluder, another person in its place, a new shot): the statistics and warm-up (``cut_warmup_s``) start anew,
-        so that what follows is judged against its own signals, not against what was there before; ``camera``: a
-        camera cut, after which the tracker gives the face's ID back only to the same person: with ``cut_keep`` its
-        statistics are kept."""
-        events = self._step(self.micro.flush(), self.macro.flush(), force=True)
+        occluder, another person in its place, a new shot): no extent reaches the cut frame or, later, back before it,
+        and the statistics and warm-up (``cut_warmup_s``) start anew, so that what follows is judged against its own
+        signals, not against what was there before; ``camera``: a camera cut, after which the tracker gives the
+        face's ID back only to the same person: with ``cut_keep`` its statistics are kept."""
+        events = self._step(self.micro.flush(cut), self.macro.flush(cut), force=True)
         for ch in (self.micro, self.macro) if cut and not (camera and self.cfg.cut_keep) else ():
             ch.restart(self.cfg.cut_warmup_s)
         return events

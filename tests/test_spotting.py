@@ -590,3 +590,41 @@ def test_a_camera_cut_keeps_the_baseline_and_a_restart_waits_its_own_warm_up(cam
         n = int(round(warm * FPS))  # judged from warm seconds of signals on (this frame lasting as long as the one before)
         assert judged[first + n - 2] == judged[199] and judged[first + n - 1] == judged[199] + 1
 
+
+def _spiked(apexes: dict[int, int], n: int, cut_at: int, camera: bool) -> list:
+    """A quiet face's signals with movements {apex frame: frames of rise (before it) and fall (after)}, ended by a
+    cut at ``cut_at`` as FaceMotion ends them (its last k frames without signals, then the cut frame), then a new
+    appearance whose first k frames have none. The spotter's events."""
+    from mpt_live.facemotion import FrameSignals
+
+    rng, k = np.random.default_rng(5), 15
+    sp, out = Spotter(FPS, k, 75), []
+    for i in range(n):
+        blind = cut_at - k <= i <= cut_at + k
+        m = None
+        if not blind:
+            m = (0.05 * rng.lognormal(0.0, 0.6, (GRID, GRID))).astype(np.float32)
+            for apex, half in apexes.items():
+                m[2:4, 5:7] += 1.5 * max(0.0, 1 - abs(i - apex) / half)
+        out += sp.push(FrameSignals(i, i / FPS, m, m))
+        if i == cut_at:  # the cut frame: the appearance before it ends here
+            out += sp.flush(cut=True, camera=camera)
+    return out + sp.flush()
+
+
+@pytest.mark.parametrize("camera", [True, False])
+def test_no_extent_reaches_across_a_cut(camera):
+    """A candidate open when a cut ends the face's signals has no signals after its apex, and its extent is mirrored
+    (as far after the apex as its rise before it): it used to run onto the cut frame, the first of the new shot. It
+    ends on the frame before the cut; a movement at the very start of the appearance after a camera cut (the
+    statistics kept) starts after the cut, not in the shot before it."""
+    cut_at, k = 400, 15
+    events = _spiked({cut_at - k - 1: 20, cut_at + k + 1: 20, 600: 4}, 800, cut_at, camera)
+    before = [e for e in events if e.apex < cut_at]
+    after = [e for e in events if e.apex > cut_at]
+    assert before and all(e.offset < cut_at for e in before), events
+    assert before[0].offset == cut_at - 1  # mirrored 2 x 20 frames on, stopped at the cut
+    assert all(e.onset > cut_at for e in after), events
+    assert len(after) == (2 if camera else 1), events  # after a face cut the first 2 s of the new appearance are not judged
+    assert any(abs(e.apex - 600) <= 1 for e in after)
+
