@@ -260,3 +260,20 @@ def test_a_hand_over_the_mouth_for_a_second_gives_no_event(tmp_path, faces_dir):
         summary = run_job(src, None, SessionConfig(), tmp_path / "run")
     assert summary["tracking"]["face_cuts"] == 2  # the box came and went: each a cut of the face's region
     assert summary["events"] == [] and _csv(tmp_path / "run" / "events.csv") == []
+
+
+@pytest.mark.parametrize("camera", [False, True])
+def test_a_cut_while_the_face_is_away_restarts_its_baseline_unless_a_camera_cut(camera):
+    """face_state.py: a cut that comes while the face is absent (lost a frame before) finds nothing open, and starts
+    its spotter's statistics and warm-up anew (a face cut), or keeps them (a camera cut: only the same person gets
+    this ID back). The face seen again is then judged from the first of its frames with signals, or 2 s later."""
+    from mpt_live.sources import Frame
+
+    state = _seen(30.0, [i / 30.0 for i in range(150)])  # ends with a frame without the face
+    micro = state.spotter.micro
+    samples, judged = len(micro.stats), state.spotter.judged
+    assert samples >= micro._need() and judged > 0 and not state.present
+    assert state.push(Frame(151, 151 / 30.0, np.zeros((2, 2, 3), np.uint8)), None, cut=True, camera=camera) == []
+    assert (len(micro.stats), micro.covered) == ((samples, micro.covered) if camera else (0, 0.0))
+    again = _seen(30.0, [i / 30.0 for i in range(150)] + [None] + [5 + i / 30.0 for i in range(40)])
+    assert again.spotter.judged > judged  # lost, not cut: judged again once signals come back
