@@ -49,34 +49,59 @@ from train.datasets.longvideo import LongVideo, LongVideoIndex, read_annotations
 from train.spot_metrics import Spotted, score
 
 
+FACE, GONE, CUT, CUT_AWAY = 0, 1, 2, 3  # a cache row: the face's frame; none (a flush); none at a cut; a cut while away
+
+
 def build(v: LongVideo, out: Path) -> None:
-    """Run the session motion-only on ``v`` and keep the grey frames it gives FaceMotion."""
-    from mpt_live import facemotion
+    """Run the session motion-only on ``v`` and keep the grey frames it gives FaceMotion, each row's kind beside
+    them (FACE, GONE, CUT: the face's signals ended by a cut, CUT_AWAY: a cut while the face was away, no frame) and
+    whether a cut was a camera cut (FaceState.push's ``camera``)."""
+    from mpt_live import face_state, facemotion
     from mpt_live.job import run_job
     from mpt_live.session import SessionConfig
     from mpt_live.sources import VideoFile
 
-    rec, push = [], facemotion.FaceMotion.push
+    rec, push, state_push, cutting = [], facemotion.FaceMotion.push, face_state.FaceState.push, [False, False]
 
     def recording(self, frame, t, aligned):
-        rec.append((frame, t, None if aligned is None else self.grey(aligned)))
+        rec.append((frame, t, None if aligned is None else self.grey(aligned),
+                    FACE if aligned is not None else CUT if cutting[0] else GONE, cutting[1]))
         return push(self, frame, t, aligned)
 
-    facemotion.FaceMotion.push = recording
+    def state_recording(self, frame, face, cut=False, camera=False):
+        if face is None and cut and self.face is None:
+            rec.append((frame.index, frame.t, None, CUT_AWAY, camera))
+        cutting[:] = cut, cut and camera
+        try:
+            return state_push(self, frame, face, cut, camera)
+        finally:
+            cutting[:] = False, False
+
+    facemotion.FaceMotion.push, face_state.FaceState.push = recording, state_recording
     try:
         with VideoFile(v.video) as src:
             s = run_job(src, None, replace(SessionConfig(), max_faces=1), None)
     finally:
-        facemotion.FaceMotion.push = push
+        facemotion.FaceMotion.push, face_state.FaceState.push = push, state_push
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez(out, frames=np.array([r[0] for r in rec]), times=np.array([r[1] for r in rec]),
-             have=np.array([r[2] is not None for r in rec]), fps=s["source_fps"],
+             have=np.array([r[2] is not None for r in rec]), kind=np.array([r[3] for r in rec]),
+             camera=np.array([r[4] for r in rec]), fps=s["source_fps"],
              grey=np.stack([r[2] for r in rec if r[2] is not None]).astype(np.float32))
 
 
+def rows(d) -> tuple[np.ndarray, np.ndarray]:
+    """Each cache row's kind (FACE, GONE, CUT, CUT_AWAY) and whether its cut was a camera cut; a cache made before
+    kinds were kept has no cuts."""
+    if "kind" in d.files:
+        return d["kind"], d["camera"]
+    return np.where(d["have"], FACE, GONE), np.zeros(len(d["have"]), bool)
+
+
 def run_cached(path: Path, observe) -> list:
-    """Replay one cached video through FaceMotion + Spotter as the session feeds them; ``observe(sp)`` is called
-    after each frame the spotter takes (its channels then hold that frame's state). The spotted events."""
+    """Replay one cached video through FaceMotion + Spotter as the session feeds them (a cut flushes with
+    ``cut=True``); ``observe(sp)`` is called after each frame the spotter takes (its channels then hold that frame's
+    state). The spotted events."""
     d = np.load(path)
     grey, fm = d["grey"], FaceMotion(float(d["fps"]))
     sp, events, g = Spotter.for_motion(fm), [], 0
@@ -86,13 +111,16 @@ def run_cached(path: Path, observe) -> list:
         observe(sp)
         return out
 
-    for frame, t, have in zip(d["frames"], d["times"], d["have"]):
-        a = grey[g] if have else None
-        g += bool(have)
+    for frame, t, kind, camera in zip(d["frames"], d["times"], *rows(d)):
+        if kind == CUT_AWAY:
+            events += sp.flush(cut=True, camera=bool(camera))
+            continue
+        a = grey[g] if kind == FACE else None
+        g += kind == FACE
         for s in fm.push(int(frame), float(t), a):
             events += push(s)
         if a is None:
-            events += sp.flush()
+            events += sp.flush(cut=kind == CUT, camera=bool(camera))
     for s in fm.flush():
         events += push(s)
     return events + sp.flush()
@@ -100,18 +128,19 @@ def run_cached(path: Path, observe) -> list:
 
 def stream(path: Path, drop: int = 0) -> tuple[list, FaceMotion]:
     """One cached video's signals as the session hands them to the spotter (None: a frame without the face,
-    where the session flushes the spotter), its first ``drop`` frames left out (the others keep their numbers
-    and times), and the FaceMotion that made them."""
+    where the session flushes the spotter; "cut", "camera": a flush at a cut, a camera cut), its first ``drop``
+    frames left out (the others keep their numbers and times), and the FaceMotion that made them."""
     d = np.load(path)
     grey, fm, out, g = d["grey"], FaceMotion(float(d["fps"])), [], 0
-    for i, (frame, t, have) in enumerate(zip(d["frames"], d["times"], d["have"])):
-        a = grey[g] if have else None
-        g += bool(have)
+    for i, (frame, t, kind, camera) in enumerate(zip(d["frames"], d["times"], *rows(d))):
+        a = grey[g] if kind == FACE else None
+        g += kind == FACE
         if i < drop:
             continue
-        out += fm.push(int(frame), float(t), a)
+        if kind != CUT_AWAY:
+            out += fm.push(int(frame), float(t), a)
         if a is None:
-            out.append(None)
+            out.append(("camera" if camera else "cut") if kind in (CUT, CUT_AWAY) else None)
     return out + fm.flush(), fm
 
 
@@ -121,7 +150,7 @@ def spot(signals: list, fps: float, fm: FaceMotion, config: SpotConfig | None = 
     sp, events, cpu, n = Spotter(fps, fm.k_micro, fm.k_macro, config), [], 0.0, 0
     for s in signals:
         t = time.thread_time()
-        events += sp.flush() if s is None else sp.push(s)
+        events += sp.push(s) if isinstance(s, FrameSignals) else sp.flush(cut=s is not None, camera=s == "camera")
         cpu, n = cpu + time.thread_time() - t, n + (s is not None)
     return events + sp.flush(), cpu, n
 
@@ -132,7 +161,7 @@ def cut(path: Path, drop: int) -> tuple[list, FaceMotion, int, float]:
     d = np.load(path)
     f0, t0 = int(d["frames"][drop]), float(d["times"][drop])
     signals, fm = stream(path, drop)
-    return [None if s is None else FrameSignals(s.frame - f0, s.time_s - t0, s.micro, s.macro)
+    return [FrameSignals(s.frame - f0, s.time_s - t0, s.micro, s.macro) if isinstance(s, FrameSignals) else s
             for s in signals], fm, f0, t0
 
 

@@ -83,3 +83,38 @@ def test_a_sample_s_that_is_not_a_time_is_refused_in_one_line(replay, text):
     with pytest.raises(replay.InputError, match="--sample-s"):
         replay.parse_seconds(text)
     assert replay.parse_seconds("2/15") == pytest.approx(2 / 15) and replay.parse_seconds("0.1") == 0.1
+
+
+def _cache(path, kinds: list[int], camera: list[bool] | None = None) -> None:
+    """A cache file of rows of ``kinds`` (FACE rows with random frames), a frame each, at 30 fps."""
+    rng, n = np.random.default_rng(2), len(kinds)
+    have = np.array([k == 0 for k in kinds])
+    extra = {} if camera is None else {"kind": np.array(kinds), "camera": np.array(camera)}
+    np.savez(path, frames=np.arange(n), times=np.arange(n) / 30.0, have=have, fps=30.0,
+             grey=rng.uniform(0, 255, (int(have.sum()), 112, 112)).astype(np.float32), **extra)
+
+
+def test_a_replay_flushes_at_a_cut_as_the_session_did(replay, tmp_path, monkeypatch):
+    """Issue 11: the replay flushed without ``cut`` where the session had flushed at a cut, so it could not show what
+    a cut does. The cache keeps each row's kind (a face cut, a camera cut, a cut while the face was away) and the
+    replay flushes as the session did; a cache made before kinds were kept replays without cuts."""
+    calls = []
+    flush = replay.Spotter.flush
+
+    def spy(self, cut=False, camera=False):
+        calls.append((cut, camera))
+        return flush(self, cut, camera)
+
+    monkeypatch.setattr(replay.Spotter, "flush", spy)
+    F, G, C, A = replay.FACE, replay.GONE, replay.CUT, replay.CUT_AWAY
+    kinds = [F] * 40 + [C] + [F] * 40 + [G, A] + [F] * 40 + [C] + [F] * 10
+    camera = [False] * 41 + [False] * 40 + [False, True] + [False] * 40 + [True] + [False] * 10
+    _cache(tmp_path / "v.npz", kinds, camera)
+    replay.run_cached(tmp_path / "v.npz", lambda sp: None)
+    assert calls == [(True, False), (False, False), (True, True), (True, True), (False, False)]
+    signals, _ = replay.stream(tmp_path / "v.npz")
+    assert [s for s in signals if not isinstance(s, replay.FrameSignals)] == ["cut", None, "camera", "camera"]
+    calls.clear()
+    _cache(tmp_path / "old.npz", kinds)  # no kinds: a C or A row is a frame without the face
+    replay.run_cached(tmp_path / "old.npz", lambda sp: None)
+    assert calls and not any(cut for cut, _ in calls)
