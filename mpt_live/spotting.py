@@ -87,7 +87,7 @@ class SpotEvent:
 @dataclass
 class SpotConfig:
     threshold: float = 4.0       # evidence (robust z) to open a candidate
-    micro_max_s: float = 0.5     # MEGC: a micro-expression lasts at most 0.5 s
+    micro_max_s: float = 0.5     # MEGC: under 500 ms (arXiv:1912.11985), onset frame to the offset frame's end
     history_s: float = 20.0      # running per-cell statistics over this much of the frames' own times
     sample_s: float = 2 / 15     # of one frame per this much time (every fourth frame at 30 fps)
     warmup_s: float = 2.0        # no evidence before this much of the face's signals (by their times)
