@@ -4,7 +4,7 @@
 per video on this machine. The spotter only sees the 112 x 112 grey face frames that the session hands
 to :class:`~mpt_live.facemotion.FaceMotion`. ``--build`` runs the session once per video, motion-only (faces aligned at 224 px),
 and keeps those frames (``CACHE/<benchmark>/<video>.npz``, ~90 MB a minute); a replay feeds them through
-``FaceMotion`` + ``Spotter`` exactly as the session does (a frame without the face flushes) and scores
+``FaceMotion`` + ``Spotter`` exactly as the session does (a frame without the face flushes, a cut with ``cut``) and scores
 the events with ``mpt-eval spot``'s code, per video, per benchmark and pooled. ``--diag`` prints, for
 every missed truth interval, the strongest evidence of each scale inside it and the candidates a gate
 dropped near it (head, blink, echo, extent, speech). ``--separability`` asks whether any detector
