@@ -322,15 +322,16 @@ class Spotter:
         """A spotter matching a :class:`~mpt_live.facemotion.FaceMotion`'s scales."""
         return cls(motion.fps, motion.k_micro, motion.k_macro, config)
 
-    def _micro(self, c: _Candidate) -> bool:
-        """Micro vs macro by the container's times (the last frame lasting one frame period), not by a frame
-        count at the nominal rate: a variable-rate recording's frames are not 1 / fps apart."""
-        seconds = c.offset.time_s - c.onset.time_s + 1.0 / self.fps
-        return seconds <= self.cfg.micro_max_s + 1e-3  # 15 frames of 29.97 fps (0.5005 s) are micro
+    def is_micro(self, onset_s: float, offset_s: float) -> bool:
+        """Micro: at most ``micro_max_s`` from the start of the onset frame to the end of the offset frame (lasting one
+        frame period), by the container's times, not a frame count at the nominal rate (a variable-rate recording's
+        frames are not 1 / fps apart); 15 frames of 29.97 fps (0.5005 s) are micro."""
+        return offset_s - onset_s + 1.0 / self.fps <= self.cfg.micro_max_s + 1e-3
 
     def _event(self, c: _Candidate) -> SpotEvent:
+        kind = "micro" if self.is_micro(c.onset.time_s, c.offset.time_s) else "macro"
         return SpotEvent(c.onset.frame, c.apex.frame, c.offset.frame, c.onset.time_s, c.apex.time_s,
-                         c.offset.time_s, "micro" if self._micro(c) else "macro", c.apex.e, c.cells)
+                         c.offset.time_s, kind, c.apex.e, c.cells)
 
     def _step(self, micro: list[_Candidate], macro: list[_Candidate], force: bool = False) -> list[SpotEvent]:
         """Resolve the two scales: a movement seen by both is reported once."""
@@ -346,7 +347,7 @@ class Spotter:
                 keep.append(c)  # a macro-scale candidate may still cover it
                 continue
             over = [m for m in self._macro_wait if overlaps(c, m)]
-            if over and (not self._micro(c)
+            if over and (not self.is_micro(c.onset.time_s, c.offset.time_s)
                          or any(m.offset.pos - m.onset.pos >= 2 * self.micro.k for m in over)):
                 continue  # the peak of a longer movement, which the macro scale sees whole
             for m in over:  # short enough for the micro scale to see whole: its extent is cleaner
