@@ -29,6 +29,7 @@ from rich.console import Console
 from mpt_live.cli_options import ToolTyper, given
 from mpt_live.errors import InputError, first_line
 from mpt_live.interrupts import exit_code, signal_name, stop_signals
+from mpt_live.model_trust import retry_flags
 from mpt_live.quiet import quiet_logging
 from mpt_live.rundir import check_not_input, check_out_dir, check_out_file
 
@@ -165,14 +166,18 @@ def export(
 
 
 def retry_hint(result: Any, weights_only: bool) -> str:
-    """What to export instead after a failed parity check: the same command fails the same way (the same clips and
-    calibration), so the line names the precision to try; nothing where fp32 itself failed (the export is wrong)."""
+    """What to export instead after a failed parity check: the flags mpt_live.model_trust.retry_flags gives for the
+    precision that failed (mpt-live's warning about such a model names the same); nothing where fp32 itself failed."""
     failed = [p.precision for p in result.parity if not p.ok]
-    if not failed or "fp32" in failed:
+    if not failed:
         return ""
-    if result.precision == "int8" and not weights_only:
-        return "; static int8 moves this model too far: try --int8-weights (weight-only int8) or --fp32"
-    return "; try --fp32"
+    kind = ("fp32" if "fp32" in failed else "weight-only int8" if result.precision == "int8" and weights_only
+            else "static int8" if result.precision == "int8" else result.precision)
+    flags = retry_flags(kind)
+    if not flags:
+        return ""
+    named = " or ".join(f"{f} (weight-only int8)" if f == "--int8-weights" else f for f in flags)
+    return (f"; static int8 moves this model too far: try {named}" if kind == "static int8" else f"; try {named}")
 
 
 def main() -> None:

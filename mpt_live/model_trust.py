@@ -91,24 +91,43 @@ def int8_scheme(metadata: Mapping[str, str]) -> str | None:
     return scheme if isinstance(scheme, str) else None
 
 
+# What may pass where a precision failed its parity check, for mpt-export's line and mpt-live's alike (each words it
+# its own way): the same export command fails the same way (the same clips and calibration), so the advice names
+# other flags; none where the fp32 graph itself failed (the export is wrong, no precision helps).
+RETRY_FLAGS: dict[str, tuple[str, ...]] = {
+    "fp32": (),
+    "static int8": ("--int8-weights", "--fp32"),
+    "weight-only int8": ("--fp32",),
+    "fp16": ("--fp32",),
+}
+
+
+def retry_flags(failed: str) -> tuple[str, ...]:
+    """The mpt-export flags to try where the precision ``failed`` (a key of :data:`RETRY_FLAGS`) failed its check."""
+    return RETRY_FLAGS[failed]
+
+
 def retry(fact: Any, int8_scheme: str | None = None) -> str:
-    """What to do about a failed or rejected model: the same export command fails the same way, another precision may
-    pass, chosen as mpt-export's own advice does (export/cli.py retry_hint): a static int8 -> --int8-weights or --fp32,
-    a weight-only int8 or an fp16 -> --fp32. ``fact``: the parity fact (its figures name the precision that failed);
-    ``int8_scheme``: the model's ``mpt.int8`` scheme where known."""
+    """What to do about a failed or rejected model: export again with the flags :func:`retry_flags` gives for the
+    precision that failed (mpt-export's own line, export/cli.py retry_hint, uses them too). ``fact``: the parity fact
+    (its figures name the precision that failed); ``int8_scheme``: the model's ``mpt.int8`` scheme where known."""
     figures = fact if isinstance(fact, str) else ""
-    static = "--int8-weights or --fp32"
+
+    def flags(failed: str) -> str:
+        return " or ".join(retry_flags(failed))
+
+    static = flags("static int8")
     if "(fp32" in figures or "; fp32" in figures:  # mpt-export names no precision then: the export is wrong
         how = "its fp32 graph failed: no other precision will pass"
     elif "(int8" in figures or "; int8" in figures:
         scheme = (int8_scheme or "").casefold()
         how = (f"its static int8 failed: {static}" if scheme.startswith("static") else
-               "its weight-only int8 failed: --fp32" if scheme.startswith("weight-only") else
-               f"where a static int8 failed: {static}; a weight-only one: --fp32")
+               f"its weight-only int8 failed: {flags('weight-only int8')}" if scheme.startswith("weight-only") else
+               f"where a static int8 failed: {static}; a weight-only one: {flags('weight-only int8')}")
     elif "(fp16" in figures or "; fp16" in figures:
-        how = "its fp16 failed: --fp32"
+        how = f"its fp16 failed: {flags('fp16')}"
     else:
-        how = f"where a static int8 failed: {static}; a weight-only int8 or fp16: --fp32"
+        how = f"where a static int8 failed: {static}; a weight-only int8 or fp16: {flags('fp16')}"
     return f"export the checkpoint again (mpt-export; {how}) or use a model that passed"
 
 

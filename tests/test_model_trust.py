@@ -242,3 +242,35 @@ def test_the_advice_for_a_failed_model_is_mpt_exports_own(fact, scheme, advice):
 
     line = fact_warning("m.onnx", fact, scheme)
     assert line.endswith(f"export the checkpoint again (mpt-export; {advice}) or use a model that passed"), line
+
+
+@pytest.mark.parametrize("failed, fact, scheme", [
+    ("static int8", "parity FAILED (int8 vs torch on 9 clips)", "static QDQ, uint8 activations"),
+    ("weight-only int8", "parity FAILED (int8 vs torch on 9 clips)", "weight-only int8 (MatMulNBits, block 128)"),
+    ("fp16", "parity FAILED (fp16 vs torch on 9 clips)", None),
+    ("fp32", "parity FAILED (fp32 vs torch on 9 clips)", None),
+])
+def test_mpt_export_and_mpt_live_advise_the_same_flags(failed, fact, scheme):
+    """The advice after a failed parity check was written twice, in mpt-export's line (export/cli.py retry_hint) and
+    mpt-live's warning (model_trust.retry), and the two had once drifted apart. Both now take their flags from
+    retry_flags: each line, for each precision that can fail, names exactly those flags (fp32: none)."""
+    import re
+
+    from export.cli import retry_hint
+    from export.pipeline import ExportResult
+    from mpt_live.model_trust import RETRY_FLAGS, retry, retry_flags
+
+    assert set(RETRY_FLAGS) == {"static int8", "weight-only int8", "fp16", "fp32"}
+    precision = failed.split()[-1]
+    checks = [Parity("fp32", 9, 1.0 if failed == "fp32" else 1e-6, 1.0)]
+    if failed != "fp32":
+        checks.append(Parity(precision, 9, 0.2, 0.5, decided_agreement=0.5))
+    result = ExportResult(path=Path("m.rejected.onnx"), precision=precision, parity=checks)
+    export_line = retry_hint(result, weights_only=failed == "weight-only int8")
+    live_line = retry(fact, scheme)
+
+    def flags(line: str) -> set[str]:
+        return set(re.findall(r"--[a-z0-9-]+", line))
+
+    assert flags(export_line) == flags(live_line) == set(retry_flags(failed)), (export_line, live_line)
+    assert bool(export_line) == bool(retry_flags(failed))  # fp32 failed: mpt-export adds nothing to its line
