@@ -96,19 +96,42 @@ def cluster_once():
 
 @pytest.fixture()
 def cluster(cluster_once):
-    """Ray, connected to the module's cluster (started again where a test that needs none running shut it)."""
+    """Ray, connected to the module's cluster (started again where a test that needs none running shut it); "local":
+    a cluster of its own, never one that ``ray start`` left on the machine."""
     if not cluster_once.is_initialized():
-        cluster_once.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        cluster_once.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     return cluster_once
 
 
+# Ray's "auto" joins any cluster it finds on the machine: the one `ray start` wrote into its temporary folder
+# (RAY_TMPDIR), or any GCS server a process scan finds (another test run's ray.init too). The line hides the latter
+# from a process, as the no_cluster fixture does, for the tests of what starting a cluster does.
+HIDE_OTHER_CLUSTERS = "import ray._private.services as s; s._find_address_from_flag = lambda flag: set()\n"
+
+
 @pytest.fixture()
-def no_cluster():
-    """Ray, with no cluster in this process: for the tests of what starting one does."""
+def no_cluster(monkeypatch):
+    """Ray, with no cluster in this process and none that "auto" can find (other Ray runs may share the machine):
+    yields (ray, its temporary folder), where a cluster this process starts keeps its session, and only such one."""
+    import tempfile
+
     ray = pytest.importorskip("ray")
+    from ray._private import services
+
     ray.shutdown()
-    yield ray
+    tmp = tempfile.mkdtemp(prefix="mpt-raytmp-")  # short: Ray's socket paths lie under it
+    monkeypatch.setenv("RAY_TMPDIR", tmp)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setattr(services, "_find_address_from_flag", lambda flag: set())
+    services.find_gcs_addresses.cache_clear()
+    yield ray, Path(tmp)
     ray.shutdown()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def started_here(tmp: Path) -> bool:
+    """Whether a Ray cluster was started with ``tmp`` as its RAY_TMPDIR (one joined keeps its session elsewhere)."""
+    return any((tmp / "ray").glob("session_*"))
 
 
 def test_jobs_gives_the_serial_rows_resumes_and_lists_failures(model, folder, serial, tmp_path):
@@ -173,7 +196,7 @@ def test_ray_init_keeps_the_processs_stop_signal_handlers(no_cluster):
     """ray.init replaces the SIGTERM handler of the driver; mpt-live's (stop like Ctrl-C) must stay."""
     import signal
 
-    ray = no_cluster
+    ray, tmp = no_cluster
     from mpt_live.ray_batch import connect
 
     def ours(signum, frame):
@@ -182,6 +205,7 @@ def test_ray_init_keeps_the_processs_stop_signal_handlers(no_cluster):
     saved = signal.signal(signal.SIGTERM, ours)
     try:
         connect("auto")
+        assert started_here(tmp)  # a fresh ray.init, not a cluster of another run joined
         assert signal.getsignal(signal.SIGTERM) is ours
     finally:
         ray.shutdown()
@@ -191,11 +215,12 @@ def test_ray_init_keeps_the_processs_stop_signal_handlers(no_cluster):
 def test_ray_connect_prints_no_ray_lines_and_keeps_its_errors(no_cluster):
     """--ray auto printed Ray's start-up lines (a WARNING on token authentication, an INFO 'Started a local Ray
     instance') among the project's own; now none, while Ray's errors still reach the console (a process of its
-    own, which starts its own local cluster: none runs here for its 'auto' to join)."""
+    own, which starts its own local cluster: none is left for its 'auto' to join)."""
     import subprocess
     import sys
 
-    code = ("import logging, ray\n"
+    _, tmp = no_cluster  # its RAY_TMPDIR is the process's
+    code = (HIDE_OTHER_CLUSTERS + "import logging, ray\n"
             "from mpt_live.ray_batch import connect\n"
             "connect('auto')\n"
             "print('errors shown:', logging.getLogger('ray').isEnabledFor(logging.ERROR))\n"
@@ -203,6 +228,7 @@ def test_ray_connect_prints_no_ray_lines_and_keeps_its_errors(no_cluster):
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip().splitlines() == ["errors shown: True"] and not res.stderr.strip(), res.stdout + res.stderr
+    assert started_here(tmp)
 
 
 def test_ray_gives_the_serial_rows_and_redoes_a_killed_workers_video(model, folder, serial, tmp_path, cluster):
