@@ -94,3 +94,37 @@ def demo_clip(tmp_path_factory):
         return copy.deepcopy(made["truth"])
 
     return place
+
+
+def read_frames(path: Path, n: int) -> tuple[list, float]:
+    """The first ``n`` frames of a video (all of a shorter one; at least one, else the test fails here) and its frame
+    rate (30 where the file gives none)."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    frames = []
+    while len(frames) < n:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame)
+    cap.release()
+    assert frames, f"cannot read {path}"
+    return frames, fps
+
+
+def still_session_stopped(faces_dir: Path, at_s: float):
+    """The session of evm_face_still.mp4 (one still face, motion-only, stride 4) stopped as q/Esc does (StopSession
+    from on_frame) at its first frame ``at_s`` seconds in or later; closed, to read its summary and warnings."""
+    from mpt_live.session import Session, SessionConfig, StopSession
+    from mpt_live.sources import VideoFile
+
+    def on_frame(frame, faces):
+        if frame.t >= at_s:
+            raise StopSession
+
+    with VideoFile(faces_dir / "videos" / "evm_face_still.mp4") as src, \
+            Session(src, None, SessionConfig(stride=4), on_frame=on_frame) as session:
+        list(session)
+    return session

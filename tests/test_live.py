@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
+from conftest import still_session_stopped
 from mpt_live.batch import output_dirs, run_batch
 from mpt_live.clip import ClipSpec
 from mpt_live.clip_stream import Window
@@ -433,15 +434,8 @@ def test_a_run_quit_with_q_is_not_called_too_short_to_spot(faces_dir):
     # q/Esc (StopSession) after 1 s of an 8 s video: the warnings said the recording was too short to spot movements,
     # as of a video that ends there, and blamed the video for the windows it never classified
     from mpt_live.run_summary import run_warnings
-    from mpt_live.session import Session, StopSession
 
-    def on_frame(frame, faces):
-        if frame.t >= 1.0:
-            raise StopSession
-
-    with VideoFile(faces_dir / "videos" / "evm_face_still.mp4") as src, \
-            Session(src, None, SessionConfig(stride=4), on_frame=on_frame) as session:
-        list(session)
+    session = still_session_stopped(faces_dir, 1.0)
     assert session.stopped and not session.interrupted
     said = [w for w in run_warnings(session) if "spotter" in w or "spot movements" in w]
     assert len(said) == 1 and "stopped before the spotter could judge a frame" in said[0], run_warnings(session)

@@ -496,17 +496,10 @@ def test_a_candidate_whose_times_stand_still_is_closed_and_counted():
 def test_candidates_closed_early_are_in_summary_json_and_the_runs_warnings(faces_dir):
     """The spotter counted the candidates it closed early (times that stand still) and nothing reported them: a run's
     summary.json says how many (``spot_closed_early``, by scale), and its warnings say so in one line where any were."""
+    from conftest import still_session_stopped
     from mpt_live.run_summary import run_warnings, summarize
-    from mpt_live.session import Session, SessionConfig, StopSession
-    from mpt_live.sources import VideoFile
 
-    def on_frame(frame, faces):
-        if frame.t >= 0.5:
-            raise StopSession
-
-    with VideoFile(faces_dir / "videos" / "evm_face_still.mp4") as src, \
-            Session(src, None, SessionConfig(stride=4), on_frame=on_frame) as session:
-        list(session)
+    session = still_session_stopped(faces_dir, 0.5)
     assert summarize(session)["spot_closed_early"] == {"micro": 0, "macro": 0}
     assert not [w for w in run_warnings(session) if "closed before they ended" in w]
     session.states[min(session.states)].spotter.macro.closed_early = 3  # as a face whose times stood still left it
