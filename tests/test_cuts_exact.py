@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
+from conftest import read_frames
 from mpt_live.cuts import FACE_SHIFT, STAY_CELLS, CutCheck, face_change, frame_change, thumbnail
 
 
@@ -88,25 +89,13 @@ def test_frame_mean_equals_the_float32_mean():
         assert frame_change(a, b) == want
 
 
-def _frames(path, n):
-    cap = cv2.VideoCapture(str(path))
-    out = []
-    while len(out) < n:
-        ok, f = cap.read()
-        if not ok:
-            break
-        out.append(f)
-    cap.release()
-    return out
-
-
 @pytest.mark.parametrize("levels", [(28.0, 16.0), (4.0, 2.0)])  # the defaults, and low ones that decide often
 def test_the_check_decides_and_measures_as_before_on_real_videos(faces_dir, levels):
     videos = sorted((faces_dir / "videos").glob("*.mp4"))[:4]
     assert videos
     # each video's frames in turn (cuts between them), resized to one size, and a frame with one tile changed
     size = (640, 360)
-    frames = [cv2.resize(f, size) for v in videos for f in _frames(v, 40)]
+    frames = [cv2.resize(f, size) for v in videos for f in read_frames(v, 40)[0]]
     changed = frames[-1].copy()
     changed[:, 400:] = 240
     frames += [changed, frames[-1]]

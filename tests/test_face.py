@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
+from conftest import read_frames
 from mpt_live.errors import InputError
 from mpt_live.facemotion import FaceMotion
 from mpt_live.face import (
@@ -24,20 +25,6 @@ from mpt_live.smoothing import OneEuroFilter
 from mpt_live.track_align import REFERENCE_SIZE
 
 # ---------------------------------------------------------------------------------------- helpers
-
-
-def read_frames(path: Path, n: int) -> tuple[list[np.ndarray], float]:
-    cap = cv2.VideoCapture(str(path))
-    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
-    frames = []
-    while len(frames) < n:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame)
-    cap.release()
-    assert frames, f"cannot read {path}"
-    return frames, fps
 
 
 def track(frames: list[np.ndarray], fps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
