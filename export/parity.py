@@ -84,7 +84,7 @@ class Parity:
 def parity_record(checks: list[Parity]) -> str:
     """The ``mpt.parity`` metadata of an exported file: JSON ``{"result": "passed"|"failed", "checks": [...]}``, one
     check per graph compared with torch (fp32 first, then the file's own int8/fp16), each with its figures, so that
-    ``mpt-live`` can say that a model it runs failed (:mod:`mpt_live.parity_record`)."""
+    ``mpt-live`` can say that a model it runs failed (:mod:`mpt_live.model_trust`)."""
     rows = [{"precision": p.precision, "result": "passed" if p.ok else "failed", "clips": p.clips,
              "top1_agreement": round(p.top1_agreement, 4), "decided_agreement": round(p.decided_agreement, 4),
              "ties": p.ties, "max_dprob": _finite(p.max_dprob), "provider": p.provider,
