@@ -7,7 +7,8 @@ person in the middle of the frame or two at a table. Each composition runs throu
 stage (:class:`~mpt_live.face_watch.FaceWatch` and :class:`~mpt_live.tracks.FaceTracker` with SFace, as
 ``mpt-live`` runs it) with ``--detector short``, ``full`` and ``auto``. Per face: the share of frames where
 a tracked face lies on it, and its eye distance over its height (median; 0.38-0.46 where the keypoints
-are right), which says whether the aligned crop is scaled right.
+are right), which says whether the aligned crop is scaled right. With ``auto``, the tracker's closer looks (a detector
+pass on a square around a small face before each of its embeddings: ``tracking.closer_looks``) beside its embeddings.
 
 ``--spot``: the default input of ``make demo`` (four movements of 2-3 px on a ~180 px face) scaled so its
 face is H px tall, pasted into the room and run through the whole session (motion-only, full-range): the
@@ -99,8 +100,9 @@ def on(box: tuple, truth: tuple) -> bool:
     return truth[0] <= cx <= truth[0] + truth[2] and truth[1] <= cy <= truth[1] + truth[3]
 
 
-def track(frames: list, detector: str, max_faces: int, crops: Path | None = None) -> tuple[list, list, str]:
-    """Per face: share of frames found, median eye distance / face height; the detector that ran."""
+def track(frames: list, detector: str, max_faces: int, crops: Path | None = None) -> tuple[list, list, str, str]:
+    """Per face: share of frames found, median eye distance / face height; the detector that ran; the closer looks
+    over the embeddings (``3 / 4``)."""
     k = len(frames[0][1])
     found, eyes = np.zeros(k), [[] for _ in range(k)]
     with FaceWatch(detector, max_faces, True) as watch:
@@ -117,8 +119,9 @@ def track(frames: list, detector: str, max_faces: int, crops: Path | None = None
                     if crops is not None and i == len(frames) - 1:
                         cv2.imwrite(str(crops / f"{'x'.join(str(int(t[3])) for t in truth)}_{detector}_face{j}.png"),
                                     hit[0].face.aligned)
-        used = watch.used
-    return list(found / len(frames)), [float(np.median(e)) if e else None for e in eyes], used
+        used, figures = watch.used, tracker.figures()
+    looks = f"{figures['closer_looks']} / {figures['embeddings']}"
+    return list(found / len(frames)), [float(np.median(e)) if e else None for e in eyes], used, looks
 
 
 def spot(faces: Path, heights: list[int]) -> None:
@@ -175,8 +178,9 @@ def main() -> None:
     if a.crops:
         a.crops.mkdir(parents=True, exist_ok=True)
     print(f"{a.frames} frames of 1920x1080 per case; found: share of frames; eyes/h: eye distance over face height")
-    print("\n| faces (px tall) | --max-faces | short: found | full: found | auto: found (ran) | eyes/h short / full |")
-    print("|---|---|---|---|---|---|")
+    print("\n| faces (px tall) | --max-faces | short: found | full: found | auto: found (ran) | eyes/h short / full | "
+          "auto: closer looks / embeddings |")
+    print("|---|---|---|---|---|---|---|")
     for heights in CASES:
         frames = compose(a.faces, heights, a.frames)
         mf = len(heights)
@@ -185,7 +189,8 @@ def main() -> None:
         def fmt(xs: list) -> str:
             return " / ".join("-" if x is None else f"{x:.2f}" for x in xs)
         print(f"| {' + '.join(map(str, heights))} | {mf} | {fmt(res['short'][0])} | {fmt(res['full'][0])} | "
-              f"{fmt(res['auto'][0])} ({res['auto'][2]}) | {fmt(res['short'][1])} ; {fmt(res['full'][1])} |", flush=True)
+              f"{fmt(res['auto'][0])} ({res['auto'][2]}) | {fmt(res['short'][1])} ; {fmt(res['full'][1])} | "
+              f"{res['auto'][3]} |", flush=True)
     if a.spot:
         spot(a.faces, [200, 120, 80, 60, 40])
 
