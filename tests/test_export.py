@@ -1019,3 +1019,14 @@ def test_a_failed_parity_check_names_the_precision_to_try(tmp_path: Path, monkey
         assert "try --" not in line, line
     else:
         assert line.endswith(hint), line
+
+
+def test_the_clis_copies_of_the_export_defaults_are_the_modules() -> None:
+    """export/cli.py repeats the default opset, the number of calibration clips and the calibration methods of the
+    modules that use them, so that --help imports no torch: a change on one side only would make --help (and the
+    opset check's 'the default is the one tested' line) say another default than the export uses."""
+    from export import calibration, cli, onnx_export, quantize
+
+    assert cli.DEFAULT_OPSET == onnx_export.DEFAULT_OPSET
+    assert cli.DEFAULT_CALIB_CLIPS == calibration.DEFAULT_CALIB_CLIPS
+    assert [c.value for c in cli.Calibration] == list(quantize.CALIBRATION_METHODS)
