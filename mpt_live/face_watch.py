@@ -54,6 +54,8 @@ PROBE_EVERY_S = 5.0  # auto: full-range looks at a frame short of faces at most 
 LOST_EVERY_S = 1.0  # ... and at a frame where short-range lost a small face at most this often
 MIN_EYE_PX = 36  # eye distance (frame px) below which a face is too small to analyse (a face ~90 px tall)
 MIN_FRAMES = 10  # a face is called too small only when it was tracked this many frames (not a passing false find)
+CROWDED_MIN = 3  # more faces than a default --max-faces analyses: warned of when this many detector runs found them
+CROWDED_SHARE = 0.1  # ... and this share of its runs (a passing false find says nothing)
 CONFIRM_FRAMES = 2  # auto: full-range's find must hold on this many following frames before the run switches
 MAX_SHIFT = 0.5  # ... its centre within this share of its size of where it was found on the frame before
 MAX_SCALE = 1.5  # ... and its size within this factor of it
@@ -105,6 +107,7 @@ class FaceWatch:
         self.refound = 0  # auto: full-range finds whose faces short-range found again itself within those frames
         self._find: _Find | None = None
         self.most = 0  # the most faces tracked in one frame
+        self._crowd = (0, 0, 0)  # the tracker's detections that found more faces than max_faces, all, the most found
         self._args = dict(image_size=image_size, motion_crop=True, align=align)
         self.aligner = FaceAligner(model=self.used, **self._args)
         self._full: FaceAligner | None = None
@@ -116,6 +119,7 @@ class FaceWatch:
     def see(self, image: np.ndarray, t: float, faces: list[TrackedFace], tracker: FaceTracker) -> None:
         """One frame's tracked faces: their eye distances counted; auto: full-range looks when it is due."""
         self.most = max(self.most, len(faces))
+        self._crowd = (tracker.crowded, tracker.detector_runs, tracker.found_most)
         for f in faces:
             kps = f.face.keypoints
             eye = float(np.hypot(*(kps[1] - kps[0])))
@@ -262,7 +266,9 @@ class FaceWatch:
                 "too_small": round(small / n, 3) if n else None}
 
     def warnings(self, name: str) -> list[str]:
-        """Faces too small to analyse; fewer faces than --max-faces asked for (when it was given)."""
+        """Faces too small to analyse; fewer faces than --max-faces asked for (when it was given); more faces than a
+        default --max-faces analyses, found on at least :data:`CROWDED_MIN` and :data:`CROWDED_SHARE` of the detector's
+        runs (a face found once, a false find, says nothing)."""
         out = []
         small = {fid: e for fid, e in sorted(self._eyes.items()) if e[0] >= MIN_FRAMES and e[1] > e[0] / 2}
         if small:
@@ -275,6 +281,10 @@ class FaceWatch:
             hint = " (a small or distant face: try --detector full)" if self.asked == "short" else ""
             out.append(f"{name}: --max-faces {self.max_faces}: at most {self.most} "
                        f"face{'s' * (self.most != 1)} found in any frame{hint}")
+        crowded, runs, found = self._crowd
+        if not self.max_faces_given and crowded >= max(CROWDED_MIN, runs * CROWDED_SHARE):
+            out.append(f"{name}: up to {found} faces found in a frame, {self.max_faces} analysed (the default "
+                       f"--max-faces {self.max_faces}; the others have no rows): --max-faces 0 analyses every face")
         return out
 
     def close(self) -> None:

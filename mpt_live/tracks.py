@@ -161,6 +161,7 @@ class FaceTracker:
         self.tentative_made = 0  # tentative newcomers started (confirmed since or not)
         self.frames = self.detector_runs = self.tile_searches = 0  # frames updated; those the detector ran on; tiles
         self.closer_looks = 0  # small faces' keypoints found again in a square around them before an embedding
+        self.found_most, self.crowded = 0, 0  # most faces one detection found; detections finding over max_faces
         self.cut = False  # the latest frame was a camera cut (its faces start new appearances)
         self._tiled_t = -float("inf")  # time of the last tile search
         self._search = False  # the next frame is detected and searched in tiles whatever the schedule (search_now)
@@ -251,6 +252,8 @@ class FaceTracker:
         if followed and dets:  # a detection of a face followed on this frame is that face's: drop it
             iou = box_iou(np.array([f.face.box for f in followed.values()]), np.array([d.box for d in dets]))
             dets = [d for j, d in enumerate(dets) if iou[:, j].max() < 0.3]
+        self.found_most = max(self.found_most, len(followed) + len(dets))
+        self.crowded += 0 < self.max_faces < len(followed) + len(dets)
         matched: dict[int, tuple[Track, np.ndarray | None]] = {}  # detection index -> (track, its embedding)
 
         # 1. position, against tracks seen recently (not since a cut, not followed on this frame)

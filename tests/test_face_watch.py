@@ -143,9 +143,10 @@ def test_a_face_short_range_finds_again_within_the_confirmation_is_said_so_not_c
     monkeypatch.setattr(FaceAligner, "detect", lambda self, frame, t: (
         [ghost] * full_sees.pop(0) if self.model == "full" else real(self, frame, t)))
 
-    class Tracker:  # what FaceWatch reads of the tracker: its tentative faces
+    class Tracker:  # what FaceWatch reads of the tracker: its tentative faces, its detections' counts
         def __init__(self):
             self.held = []
+            self.crowded = self.detector_runs = self.found_most = 0
 
         def pending(self):
             return self.held
@@ -291,3 +292,25 @@ def test_a_close_face_short_range_loses_costs_no_extra_full_range_look(faces_dir
     watch, ids = _stage(path, max_faces=1)
     assert ids[2] == ids[5] == {0} and not ids[3] and not ids[8], ids
     assert watch.used == "short" and watch.probes == 1, watch.reason()
+
+
+@pytest.fixture(scope="module")
+def three_people(faces_dir, tmp_path_factory) -> Path:
+    """Three people side by side, each face large enough for short-range (a 360 px square in 1280x720)."""
+    v = faces_dir / "videos"
+    return _room(tmp_path_factory.mktemp("three") / "three.mp4",
+                 [(v / "liveportrait_d6.mp4", 360, (220, 360)), (v / "retalking_3_talking.mp4", 360, (640, 360)),
+                  (v / "liveportrait_d0.mp4", 360, (1060, 360))])
+
+
+def test_more_faces_than_a_files_default_max_faces_are_said_so_and_not_with_max_faces_0(three_people):
+    """A group recording with the file default --max-faces 2 analysed two of its three people and said nothing (the
+    new-user trial's 4-person xstack of the shared videos: summary.json had 2 faces and no warning)."""
+    s = _run(three_people)
+    assert len(s["faces"]) == 2, s["faces"]
+    said = [w for w in s["warnings"] if "faces found in a frame, 2 analysed" in w]
+    assert said and "up to 3 faces" in said[0] and "--max-faces 0" in said[0], s["warnings"]
+    every = _run(three_people, max_faces=0)
+    assert len(every["faces"]) == 3 and not [w for w in every["warnings"] if "analysed" in w], every["warnings"]
+    given = _run(three_people, max_faces=2)  # asked for two: no warning
+    assert not [w for w in given["warnings"] if "analysed" in w], given["warnings"]
