@@ -54,6 +54,8 @@ PROBE_EVERY_S = 5.0  # auto: full-range looks at a frame short of faces at most 
 LOST_EVERY_S = 1.0  # ... and at a frame where short-range lost a small face at most this often
 MIN_EYE_PX = 36  # eye distance (frame px) below which a face is too small to analyse (a face ~90 px tall)
 MIN_FRAMES = 10  # a face is called too small only when it was tracked this many frames (not a passing false find)
+MIN_LIGHT = 15  # mean brightness (0-255) of a face's box below which it is too dark (liveportrait_d6 darkened to 6.6
+# gave a motion event the same video at 130 and at 17.7 did not: mpt-live --motion-only, 2026-12-06)
 CROWDED_MIN = 3  # more faces than a default --max-faces analyses: warned of when this many detector runs found them
 CROWDED_SHARE = 0.1  # ... and this share of its runs (a passing false find says nothing)
 CONFIRM_FRAMES = 2  # auto: full-range's find must hold on this many following frames before the run switches
@@ -115,6 +117,7 @@ class FaceWatch:
         self._probe_t = self._lost_t = -math.inf
         self._small: set[int] = set()  # IDs of the small faces tracked on the latest frame (tracks.small_face)
         self._eyes: dict[int, list[float]] = {}  # face ID -> [frames, frames below MIN_EYE_PX, sum of eye px]
+        self._light: dict[int, list[float]] = {}  # face ID -> [frames, frames below MIN_LIGHT, sum of brightness]
 
     def see(self, image: np.ndarray, t: float, faces: list[TrackedFace], tracker: FaceTracker) -> None:
         """One frame's tracked faces: their eye distances counted; auto: full-range looks when it is due."""
@@ -127,6 +130,14 @@ class FaceWatch:
             e[0] += 1
             e[1] += eye < MIN_EYE_PX
             e[2] += eye
+            x, y, w, h = (int(v) for v in f.face.box)
+            patch = image[max(y, 0):max(y + h, 0):4, max(x, 0):max(x + w, 0):4]
+            if patch.size:
+                light = float(patch.mean())
+                b = self._light.setdefault(f.id, [0, 0, 0.0])
+                b[0] += 1
+                b[1] += light < MIN_LIGHT
+                b[2] += light
         if self.asked != "auto" or self.used == "full":
             return
         lost = bool(self._small - {f.id for f in faces})  # a small face of the latest frame is not on this one
@@ -266,7 +277,7 @@ class FaceWatch:
                 "too_small": round(small / n, 3) if n else None}
 
     def warnings(self, name: str) -> list[str]:
-        """Faces too small to analyse; fewer faces than --max-faces asked for (when it was given); more faces than a
+        """Faces too small or too dark to analyse; fewer faces than --max-faces asked for (when it was given); more faces than a
         default --max-faces analyses, found on at least :data:`CROWDED_MIN` and :data:`CROWDED_SHARE` of the detector's
         runs (a face found once, a false find, says nothing)."""
         out = []
@@ -277,6 +288,13 @@ class FaceWatch:
             out.append(f"{name}: face{'s' * (len(small) > 1)} {', '.join(map(str, small))}: too small to analyse "
                        f"(eyes {apart} px apart on average, below {MIN_EYE_PX} px in most frames): alignment and "
                        "movements are unreliable there; a closer or higher-resolution recording is needed")
+        dark = {fid: b for fid, b in sorted(self._light.items()) if b[0] >= MIN_FRAMES and b[1] > b[0] / 2}
+        if dark:
+            light = sorted(round(total / n) for n, _, total in dark.values())
+            mean = f"{light[0]}" if light[0] == light[-1] else f"{light[0]}-{light[-1]}"
+            out.append(f"{name}: face{'s' * (len(dark) > 1)} {', '.join(map(str, dark))}: too dark to analyse (mean "
+                       f"brightness {mean} of 255, below {MIN_LIGHT} in most frames): noise and compression there can "
+                       "read as movements (events); a brighter recording is needed")
         if self.max_faces_given and 0 < self.most < self.max_faces:
             hint = " (a small or distant face: try --detector full)" if self.asked == "short" else ""
             out.append(f"{name}: --max-faces {self.max_faces}: at most {self.most} "

@@ -314,3 +314,21 @@ def test_more_faces_than_a_files_default_max_faces_are_said_so_and_not_with_max_
     assert len(every["faces"]) == 3 and not [w for w in every["warnings"] if "analysed" in w], every["warnings"]
     given = _run(three_people, max_faces=2)  # asked for two: no warning
     assert not [w for w in given["warnings"] if "analysed" in w], given["warnings"]
+
+
+def test_a_face_too_dark_to_analyse_is_named_and_a_lit_one_is_not(faces_dir, tmp_path):
+    """A very dark recording (the new-user trial's dark.mp4, the face's mean brightness 6.6 of 255) gave a motion event
+    that the same video lit did not, with no word that the face was too dark; now its face is named."""
+    frames = _square(faces_dir / "videos" / "liveportrait_d6.mp4", 24)
+    paths = {}
+    for name, gain in (("dark", 0.05), ("lit", 1.0)):
+        paths[name] = tmp_path / f"{name}.mp4"
+        out = cv2.VideoWriter(str(paths[name]), cv2.VideoWriter_fourcc(*"mp4v"), FPS, frames[0].shape[1::-1])
+        for f in frames:
+            out.write(np.clip(f.astype(np.float32) * gain, 0, 255).astype(np.uint8))
+        out.release()
+    dark = _run(paths["dark"])
+    assert dark["faces"], "the dark face was not found at all"
+    assert any("face 0: too dark to analyse" in w for w in dark["warnings"]), dark["warnings"]
+    lit = _run(paths["lit"])
+    assert lit["faces"] and not [w for w in lit["warnings"] if "too dark" in w], lit["warnings"]
