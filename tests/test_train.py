@@ -368,7 +368,9 @@ def test_expected_failures_are_one_line(case, tmp_path, monkeypatch):
     expect = {"missing_root": "nope: no such file or folder", "not_a_dataset": str(data),
               "unknown_backbone": "vit_nope", "cuda": "CUDA", "weights_missing": "weights",
               "bad_image_size": "image_size", "csv_file": "labels.csv: no samples",
-              "csv_not_csv": "reads a .csv file", "sheet_file": "data root is not a directory",
+              "csv_not_csv": "reads a .csv file",
+              "sheet_file": f"labels.csv: a file, not a folder: --dataset casme2 reads the dataset's root folder "
+                            f"(give --data {data})",
               "metrics_with_loso": "goes with --protocol full"}[case]
     if case == "missing_root":
         args[3] = str(tmp_path / "nope")

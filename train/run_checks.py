@@ -72,7 +72,11 @@ def check_environment(cfg: TrainConfig, data: Path, out: Path, metrics_file: Opt
         if data.suffix.lower() not in (".csv", ".tsv", ".txt"):
             raise InputError(f"{data}: --dataset csv reads a .csv file (or a folder holding labels.csv)")
     elif cfg.dataset != "composite" and not data.is_dir():  # the composite's parts: checked by config.data_text
-        raise InputError(f"{data}: {'no such file or folder' if not data.exists() else 'data root is not a directory'}")
+        if not data.exists():
+            raise InputError(f"{data}: no such file or folder")
+        # the sheet itself given (CASME2-coding-*.xlsx): the dataset is read from the folder that holds it and its frames
+        raise InputError(f"{data}: a file, not a folder: --dataset {cfg.dataset} reads the dataset's root folder "
+                         f"(give --data {data.parent})")
     check_out_dir(out)  # a file there, or a folder that cannot be made or written
     # the clip cache (fitting.make_cache's folder) likewise: a file there was a NotADirectoryError traceback
     check_out_dir(Path(cfg.cache) if cfg.cache else out.resolve().parent / ".cache", "--cache")
