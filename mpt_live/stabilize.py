@@ -27,6 +27,11 @@ lies 0.05 px (mean; p95 0.24-0.30 px) from the 1e-4 result, inside that error, a
 of 5.3 iterations a frame (3.7 instead of 5.0 on liveportrait_d6): the registration, 1.3-1.8 ms CPU
 a frame on bench/pipeline.py, is the face stage's dearest step
 (tests/test_stabilize.py checks both on a real clip).
+
+Tried for issue 14 and not kept: a pyramid (ECC on the 56 px pyrDown level, its result scaled up as the start at
+112 px). With one iteration at 112 px it cost 0.79-1.03 of the registration's CPU (paired, thread time) but the
+closed loop ended 3.5-3.8 px (mean, 224 template px) from this one's on the talking and expressive clips; iterated
+to the same stop at 112 px it cost 1.17-1.64 and still ended 0.2 and 3.1 px away (tolerance: 0.1).
 """
 
 from __future__ import annotations
