@@ -26,6 +26,12 @@ registration fails is detected at once. Without stabilisation every frame is det
 
 Smoothing: a One-Euro filter on the keypoints (:mod:`mpt_live.smoothing`); see bench/alignment.py for
 the figures behind its defaults.
+
+Detection cost (issue 14): a call costs ~2.1 ms CPU on a 590 px frame, ~0.5 of it in the calling thread and the
+rest in mediapipe's own threads, which the Tasks API does not let us set (mediapipe 1.2's BaseOptions has the model
+and the delegate only). Tried and not kept: detecting on the frame downscaled to 256 or 384 px: the call itself
+0.90-1.00 of the full frame's CPU, 1.02-1.13 with a linear resize before it (1.5-1.9 with an area resize), and the
+keypoints moved 0.27-1.12 px (mean, 224 template px; raw BlazeFace jitter is ~0.35).
 """
 
 from __future__ import annotations
