@@ -58,6 +58,7 @@ def live(
     detector: str = typer.Option("auto", "--detector", help="BlazeFace model: short (near faces: webcams), full (small or distant faces) or auto (short, and full from the frame where it finds faces short misses; checked while fewer faces than --max-faces are tracked)."),
     spot_threshold: float = typer.Option(4.0, "--spot-threshold", help="Spotting threshold: a face region's motion in robust SDs above its own baseline."),
     max_faces: Optional[int] = typer.Option(None, "--max-faces", min=0, help=f"Faces tracked per frame, each with its own ID, windows and events (default: cameras, streams and --realtime {MAX_FACES['live']}, files {MAX_FACES['file']}; 0: all)."),
+    max_seconds: Optional[float] = typer.Option(None, "--max-seconds", metavar="S", help="Stop after S seconds: of video for a file (its frames' own times, from the first frame analysed: the same rows at any speed; each video of a batch), of wall-clock time for a camera, a stream or --realtime. The run is complete (exit 0); summary.json says max_seconds_reached."),
     jobs: Optional[int] = typer.Option(None, "--jobs", min=0, help="Recorded videos in N worker processes (0: cores / --threads); a rerun skips videos already done."),
     # \[: rich markup would take [cluster] for a style tag and drop it
     ray: Optional[str] = typer.Option(None, "--ray", metavar="auto|ADDRESS", help="Recorded videos as tasks on a Ray cluster (pip install 'mpt-live\\[cluster]'); a rerun skips videos already done."),
@@ -82,6 +83,8 @@ def live(
         _fail(f"--spot-threshold {spot_threshold}: expected a positive number of robust SDs (default 4)")
     if inspect is not None and math.isnan(inspect):
         _fail("--inspect nan: expected a time in seconds")
+    if max_seconds is not None and not (math.isfinite(max_seconds) and max_seconds > 0):
+        _fail(f"--max-seconds {max_seconds}: expected a positive number of seconds")
     if jobs is not None and ray is not None:
         _fail("--jobs and --ray: choose one (worker processes here, or tasks on a Ray cluster)")
     try:  # before anything starts: each thread or worker process costs memory
@@ -90,7 +93,7 @@ def live(
     except InputError as e:
         _fail(str(e))
     cfg = SessionConfig(stride=stride, detector=detector, spot_threshold=spot_threshold, max_faces=max_faces,
-                        batch=batch)
+                        batch=batch, max_seconds=max_seconds)
     global _RUN_BEGAN
     _RUN_BEGAN = False  # (main() may run more than once in a process: tests)
     with stop_signals():  # SIGINT, SIGTERM, SIGHUP: the run stops and still writes its summary
@@ -278,6 +281,9 @@ def _report(summary: dict, out: Optional[Path]) -> None:
     _say(report_line(summary, out))
     if summary.get("detector_shown") and summary.get("detector_reason"):  # auto switched, or faces expected missing
         _say(f"detector: {summary['detector_reason']}", text_style="dim")
+    if summary.get("max_seconds_reached"):  # asked for: not an interruption
+        _say(f"stopped at --max-seconds {summary['max_seconds']:g}, as asked: the outputs cover the "
+             f"{summary.get('frames_read', 0)} frames before it", text_style="dim")
     for w in summary.get("warnings", []):
         _say(w, "warning:", "yellow")
     for p in summary.get("problems", []):

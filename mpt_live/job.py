@@ -170,6 +170,8 @@ def _finish(session: Session, out: Path | None, outputs: dict[str, Any], sink: C
                "source": recorded_source(session.name)}
     if stopped is not None:
         summary["stopped_by"] = signal_name(stopped)
+    # whether --max-seconds ended the run (a limit asked for, not an interruption)
+    summary.update(max_seconds=session.cfg.max_seconds, max_seconds_reached=session.at_limit)
     if window is not None:
         outputs["snapshots"] = [str(p) for p in window.snapshots]
         outputs["recordings"] = [str(p) for p in window.recordings]
@@ -205,5 +207,5 @@ def marker_facts(session: Session) -> dict[str, Any]:
             "source_frame_count": frame_count(session.source),
             "stride": "auto" if session.auto else session.stride, "detector": session.cfg.detector,
             "max_faces": session.max_faces, "spot_threshold": session.cfg.spot_threshold,
-            "clip_spec": session.spec.to_dict()}
+            "clip_spec": session.spec.to_dict(), "max_seconds": session.cfg.max_seconds}
 

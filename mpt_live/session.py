@@ -27,7 +27,9 @@ Any source works (:func:`mpt_live.capture.open_source`); a recorded one is decod
 thread (:class:`~mpt_live.readahead.ReadAhead`). A live one (camera, stream, ``--realtime``)
 delivers the newest frame only; its windows are dropped when the model is busy (the newest window of
 each face wins) and with ``stride=None`` windows are taken whenever a worker is free. A recorded file
-gives every frame and every ``stride``-th window (default :data:`FILE_STRIDE`) is classified, in order.
+gives every frame and every ``stride``-th window (default :data:`FILE_STRIDE`) is classified, in order;
+``max_seconds`` ends it at the first frame that many seconds of video after the first one analysed (``at_limit``; a live source: seconds of
+wall-clock time).
 
 Per-frame consumers pass ``on_frame(frame, faces)`` (faces: the frame's
 :class:`~mpt_live.tracks.TrackedFace` list): it runs after the frame's final windows were yielded. It
@@ -70,7 +72,9 @@ class SessionConfig:
     detector: str = "auto"  # BlazeFace model: auto (short-range, full-range when it finds more faces) | short | full
     spot_threshold: float = 4.0  # spotter evidence (robust z) to open a candidate event
     workers: int | None = None  # model worker threads (None: one per usable core)
-    max_seconds: float | None = None  # stop after this long (benchmarks)
+    # stop after this long: a recorded file after this many seconds of video from its first frame analysed (the
+    # frames' own times: the same rows at any speed), a live source (camera, stream, --realtime) of wall-clock time
+    max_seconds: float | None = None
     thumbnails: bool = False  # the worker also makes the overlay's thumbnails
     max_faces: int | None = None  # faces tracked per frame (None: MAX_FACES of the source kind; 0: all)
     batch: int | None = None  # clips per model call at most (None: a frame's faces; files on a GPU join frames, <= 64)
@@ -111,6 +115,7 @@ class Session:
         self.figures = RunFigures()  # counts, labels and timings of the run
         self.interrupted = False
         self.stopped = False  # ended before its source did: q/Esc, --max-seconds, a signal (interrupted) or an error
+        self.at_limit = False  # stopped by max_seconds (a limit asked for, not an interruption)
         self.error: str | None = None
         self._tracker: FaceTracker | None = None
         self._new_events: deque[EventResult] = deque()
@@ -147,10 +152,15 @@ class Session:
             stack.callback(self._end)  # runs first: the run's time ends with its loop
             # a recorded source decodes in its own thread; a live one has its own reader already
             frames = self.source if self.live else stack.enter_context(ReadAhead(self.source))
-            segment = 0
+            segment, limit_t = 0, None  # limit_t: a file's frame time where max_seconds ends the run
             try:
                 for frame in frames:
                     raise_held()  # a stop signal that landed in a finaliser
+                    if not self.live and cfg.max_seconds is not None:
+                        limit_t = frame.t + cfg.max_seconds if limit_t is None else limit_t
+                        if frame.t >= limit_t - 1e-6:
+                            self.stopped = self.at_limit = True
+                            break
                     now = time.monotonic()
                     captured = getattr(frame, "captured", now)
                     if getattr(frame, "segment", 0) != segment:  # a reconnected stream: every track restarts
@@ -164,8 +174,8 @@ class Session:
                     yield from self._release()
                     if self.on_frame is not None:
                         self.on_frame(frame, self.faces)
-                    if cfg.max_seconds is not None and time.monotonic() - self._started >= cfg.max_seconds:
-                        self.stopped = True
+                    if self.live and cfg.max_seconds is not None and time.monotonic() - self._started >= cfg.max_seconds:
+                        self.stopped = self.at_limit = True
                         break
                 self._close_faces(worker, time.monotonic())
                 for r in worker.drain():

@@ -265,3 +265,70 @@ def test_cli_ray_address_that_is_no_address_is_one_line_before_ray_starts(tmp_pa
     res = runner.invoke(app, ["--video", str(tmp_path / "in"), "--out", str(tmp_path / "o"), "--ray", address])
     assert res.exit_code == 2 and [ln for ln in res.output.splitlines() if ln.strip()] == [f"error: {message}"], \
         res.output
+
+
+def _rows(path):
+    import csv
+
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_max_seconds_of_a_file_stops_by_its_frame_times_whatever_the_speed(faces_dir, tmp_path):
+    """--max-seconds on a file counts the frames' own times: a run slowed down per frame writes the same rows (and
+    the same frames as a run without the limit, up to it); complete, with the stop said in summary.json."""
+    import time
+
+    from mpt_live.job import run_job
+    from mpt_live.session import SessionConfig
+    from mpt_live.sources import VideoFile
+
+    video = faces_dir / "videos" / "liveportrait_d19_glasses.mp4"  # 250 frames at 30 fps
+    runs = {}
+    for name, limit, slow in (("full", None, False), ("fast", 2.0, False), ("slow", 2.0, True)):
+        with VideoFile(video) as src:
+            summary = run_job(src, None, SessionConfig(max_seconds=limit), tmp_path / name,
+                              progress=(lambda n, total: time.sleep(0.01)) if slow else None)
+        runs[name] = (summary, _rows(tmp_path / name / "predictions.csv"))
+    fast, slow, full = runs["fast"], runs["slow"], runs["full"]
+    assert fast[1] == slow[1] and fast[0]["frames_read"] == slow[0]["frames_read"] == 60  # 0 .. 1.967 s
+    assert max(float(r["time_s"]) for r in fast[1]) < 2.0
+    for summary, _ in (fast, slow):
+        assert summary["status"] == "complete" and summary["max_seconds_reached"] is True
+        assert summary["max_seconds"] == 2.0 and not summary["interrupted"] and summary["problems"] == []
+    assert full[0]["max_seconds_reached"] is False and full[0]["frames_read"] == 250 and full[0]["max_seconds"] is None
+    keys = ("time_s", "frame", "face_id", "x", "y", "w", "h")
+    assert [[r[k] for k in keys] for r in fast[1]] == [[r[k] for k in keys] for r in full[1][:len(fast[1])]]
+
+
+def test_cli_max_seconds_exit_0_with_a_line_and_per_video_in_a_jobs_batch(faces_dir, tmp_path):
+    """A batch applies --max-seconds to each video (--jobs too, the same rows as serial); a rerun with another
+    limit redoes the videos instead of skipping them as done."""
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("liveportrait_d19_glasses.mp4", "pyfeat_single_face.mp4"):
+        (src / name).symlink_to(faces_dir / "videos" / name)
+    common = ["--video", str(src), "--motion-only", "--headless", "--max-seconds", "1.5"]
+    serial = runner.invoke(app, [*common, "--out", str(tmp_path / "serial")])
+    assert serial.exit_code == 0, serial.output
+    assert serial.output.count("stopped at --max-seconds 1.5, as asked") == 2, serial.output
+    jobs = runner.invoke(app, [*common, "--out", str(tmp_path / "jobs"), "--jobs", "1"])
+    assert jobs.exit_code == 0, jobs.output
+    for stem in ("liveportrait_d19_glasses", "pyfeat_single_face"):
+        a, b = (_rows(tmp_path / d / stem / "predictions.csv") for d in ("serial", "jobs"))
+        assert a == b and a and max(float(r["time_s"]) for r in a) < 1.5
+        assert json.loads((tmp_path / "jobs" / stem / "summary.json").read_text())["max_seconds_reached"] is True
+    again = runner.invoke(app, [*common[:-1], "1", "--out", str(tmp_path / "jobs"), "--jobs", "1"])
+    assert again.exit_code == 0 and "already done" not in again.output, again.output
+    assert max(float(r["time_s"]) for r in _rows(tmp_path / "jobs" / "pyfeat_single_face" / "predictions.csv")) < 1.0
+
+
+def test_cli_max_seconds_of_a_realtime_run_is_wall_clock_time(faces_dir, tmp_path):
+    video = faces_dir / "videos" / "liveportrait_d19_glasses.mp4"  # 8.3 s played at its pace
+    res = runner.invoke(app, ["--video", str(video), "--realtime", "--motion-only", "--out", str(tmp_path),
+                              "--max-seconds", "1"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["status"] == "complete" and summary["max_seconds_reached"] is True
+    assert summary["capture"]["delivered"] + summary["capture"]["dropped"] < 250
+

@@ -83,3 +83,14 @@ def test_version_is_in_each_help(tool: str, module: str, launch: str, entry: str
     assert "--version" in runner.invoke(app, ["--help"], terminal_width=200).output
     res = runner.invoke(app, ["--version"])  # before any required option is missing
     assert res.exit_code == 0 and res.output == f"{tool} {mpt_live.__version__}\n"
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--video", "x.mp4", "--max-seconds", "0"], "--max-seconds 0.0: expected a positive number"),
+    (["--video", "x.mp4", "--max-seconds", "-2"], "--max-seconds -2.0: expected a positive number"),
+    (["--video", "x.mp4", "--max-seconds", "nan"], "--max-seconds nan: expected a positive number"),
+], ids=["max-zero", "max-negative", "max-nan"])
+def test_live_range_options_refused_in_one_line_before_anything_opens(args: list[str], expected: str) -> None:
+    from mpt_live.cli import app
+
+    assert expected in _one_error_line(runner.invoke(app, args))
