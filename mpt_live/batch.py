@@ -161,7 +161,7 @@ def run_key(runtime: Any | None, cfg: SessionConfig) -> dict[str, Any]:
             "stride": cfg.stride or FILE_STRIDE,
             "detector": cfg.detector, "spot_threshold": cfg.spot_threshold,
             "max_faces": cfg.max_faces if cfg.max_faces is not None else MAX_FACES["file"],
-            "max_seconds": cfg.max_seconds}  # another stretch of the video: redone
+            "start_s": cfg.start_s, "max_seconds": cfg.max_seconds}  # another stretch of the video: redone
 
 
 def _key_of(summary: dict[str, Any]) -> dict[str, Any]:
@@ -169,7 +169,7 @@ def _key_of(summary: dict[str, Any]) -> dict[str, Any]:
     return {"model": [m.get("name"), m.get("backbone"), m.get("precision"), list(m.get("classes") or [])],
             "model_file": (summary.get("stamps") or {}).get("model"), "stride": summary.get("stride"), "detector": summary.get("detector"),
             "spot_threshold": summary.get("spot_threshold"), "max_faces": summary.get("max_faces"),
-            "max_seconds": summary.get("max_seconds")}
+            "start_s": summary.get("start_s"), "max_seconds": summary.get("max_seconds")}
 
 
 def is_complete(out_dir: Path, key: dict[str, Any], save_video: bool = False, video: Path | None = None,

@@ -11,7 +11,7 @@ from typing import Any, Optional
 import typer
 from rich.console import Console
 
-from .cli_options import ToolTyper
+from .cli_options import ToolTyper, parse_time, start_beyond_end
 from .errors import InputError, OutputError
 from .interrupts import exit_code, signal_name, stop_signals
 from .machine import check_count
@@ -59,6 +59,7 @@ def live(
     spot_threshold: float = typer.Option(4.0, "--spot-threshold", help="Spotting threshold: a face region's motion in robust SDs above its own baseline."),
     max_faces: Optional[int] = typer.Option(None, "--max-faces", min=0, help=f"Faces tracked per frame, each with its own ID, windows and events (default: cameras, streams and --realtime {MAX_FACES['live']}, files {MAX_FACES['file']}; 0: all)."),
     max_seconds: Optional[float] = typer.Option(None, "--max-seconds", metavar="S", help="Stop after S seconds: of video for a file (its frames' own times, from the first frame analysed: the same rows at any speed; each video of a batch), of wall-clock time for a camera, a stream or --realtime. The run is complete (exit 0); summary.json says max_seconds_reached."),
+    start: Optional[str] = typer.Option(None, "--start", metavar="T", help="One video file (or folder of frames): analyse from its first frame at or after T (seconds or h:mm:ss); the frames before are decoded, not analysed. Rows, events and the page keep the file's times."),
     jobs: Optional[int] = typer.Option(None, "--jobs", min=0, help="Recorded videos in N worker processes (0: cores / --threads); a rerun skips videos already done."),
     # \[: rich markup would take [cluster] for a style tag and drop it
     ray: Optional[str] = typer.Option(None, "--ray", metavar="auto|ADDRESS", help="Recorded videos as tasks on a Ray cluster (pip install 'mpt-live\\[cluster]'); a rerun skips videos already done."),
@@ -85,6 +86,12 @@ def live(
         _fail("--inspect nan: expected a time in seconds")
     if max_seconds is not None and not (math.isfinite(max_seconds) and max_seconds > 0):
         _fail(f"--max-seconds {max_seconds}: expected a positive number of seconds")
+    try:
+        start_s = None if start is None else parse_time(start, "--start")
+    except ValueError as e:
+        _fail(str(e))
+    if start is not None and (camera is not None or demo or realtime or (video and "://" in video)):
+        _fail(f"--start: for a recorded video file read as a file, not {_live_kind(camera, demo, realtime)}")
     if jobs is not None and ray is not None:
         _fail("--jobs and --ray: choose one (worker processes here, or tasks on a Ray cluster)")
     try:  # before anything starts: each thread or worker process costs memory
@@ -93,7 +100,7 @@ def live(
     except InputError as e:
         _fail(str(e))
     cfg = SessionConfig(stride=stride, detector=detector, spot_threshold=spot_threshold, max_faces=max_faces,
-                        batch=batch, max_seconds=max_seconds)
+                        batch=batch, max_seconds=max_seconds, start_s=start_s)
     global _RUN_BEGAN
     _RUN_BEGAN = False  # (main() may run more than once in a process: tests)
     with stop_signals():  # SIGINT, SIGTERM, SIGHUP: the run stops and still writes its summary
@@ -157,6 +164,8 @@ def live(
                     videos = expand_recordings(video, notes)
                     for note in notes:
                         _say(note, "note:", "yellow")
+                    if start is not None and len(videos) > 1:
+                        _fail(f"--start: for one video; {video} holds {len(videos)} (each starts at its own times)")
                     check_fps(videos, fps)
                     if ray is not None:
                         from .batch import check_ray_videos
@@ -168,6 +177,10 @@ def live(
                     # one video is opened before the model loads (a bad file fails at once); a serial run reads
                     # it from this open, its first frames included (no second open, no frames decoded twice)
                     with open_recording(videos[0], fps) if len(videos) == 1 else nullcontext() as first:
+                        if start_s is not None and (why := start_beyond_end(first, start_s)):
+                            raise InputError(why)
+                        if start_s:  # no seek (the file's frame numbers and damage checks count from its start)
+                            _say(f"--start {start}: the frames before it are decoded, not analysed", text_style="dim")
                         if out is not None:
                             from .batch import output_dirs
 
@@ -193,6 +206,10 @@ def live(
                     "before the run began: nothing was written")
             console.print(f"[yellow]interrupted ({signal_name(e)}): {kept}[/]", highlight=False, soft_wrap=True)
             raise typer.Exit(exit_code(e))
+
+
+def _live_kind(camera: Optional[int], demo: bool, realtime: bool) -> str:
+    return "a camera" if camera is not None else "--demo" if demo else "--realtime" if realtime else "a stream"
 
 
 def _finish(folder: Path, given: list[str]) -> None:

@@ -1,10 +1,11 @@
-"""What the five command-line tools share (typer; no heavy imports): ``--version`` and whether an option was
-given."""
+"""What the five command-line tools share (typer; no heavy imports): ``--version``, whether an option was given,
+and a time given to an option (``--start``)."""
 
 from __future__ import annotations
 
 import functools
 import inspect
+import math
 from typing import Any, Callable
 
 import typer
@@ -66,3 +67,34 @@ class ToolTyper(typer.Typer):
             return f  # the module keeps the function as written
 
         return decorate
+
+
+def parse_time(text: str, option: str) -> float:
+    """A time given as seconds (``90``, ``12.5``) or a clock reading (``1:30``, ``1:02:03.5``), in seconds;
+    ValueError with a one-line reason naming ``option`` for anything else (negative, not a time)."""
+    parts = text.strip().split(":")
+    try:
+        if len(parts) > 3 or any(not p.strip() for p in parts):
+            raise ValueError
+        values = [float(p) for p in parts]
+    except ValueError:
+        raise ValueError(f"{option} {text!r}: expected seconds (90, 12.5) or h:mm:ss (1:30, 1:02:03.5)") from None
+    if any(not math.isfinite(v) for v in values) or any(v < 0 for v in values):
+        raise ValueError(f"{option} {text!r}: expected a time from 0 on (seconds or h:mm:ss)")
+    if any(v >= 60 for v in values[1:]):
+        raise ValueError(f"{option} {text!r}: minutes and seconds of a clock reading run from 0 to 59")
+    return sum(v * 60 ** i for i, v in enumerate(reversed(values)))
+
+
+def start_beyond_end(source: Any, start: float) -> str | None:
+    """Why ``start`` s is past the end of the opened recording ``source`` (its header's frames at its rate, from
+    where its video starts), None where it is not or the header does not say."""
+    from .clocktime import clock
+
+    count, fps = getattr(source, "frame_count", 0) or 0, getattr(source, "fps", 0) or 0
+    if not (count > 0 and fps > 0):
+        return None
+    end = float(getattr(source, "start_s", 0.0) or 0.0) + count / fps
+    if start < end:
+        return None
+    return f"--start {clock(start)}: beyond the end of {getattr(source, 'name', 'the video')} (its video ends at {clock(end)})"

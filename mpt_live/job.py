@@ -97,7 +97,7 @@ def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str |
                 if review is not None:
                     review.write(frame.image, frame.t)
                 if progress is not None:
-                    progress(session.figures.counts["frames_read"], total)
+                    progress(session.figures.counts["frames_read"] + session.skipped, total)  # --start: from there
                 if status is not None:
                     status(view.status())
                 if video is None and window is None:
@@ -106,8 +106,9 @@ def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str |
                 width = frame.image.shape[1]
                 paused, recording = (window.paused, window.recording) if window is not None else (False, False)
                 img = render_overlay(frame.image, view.state(width, boxes, frame.t, paused, recording))
-                if video is not None:  # a recording's frames at their times (a live source's as they come)
-                    video.write(img, None if session.live else frame.t)
+                if video is not None:  # a recording's frames at their times (a live source's as they come; from
+                    # --start's time on: a start late in the file is not padded with its first frame from 0 s)
+                    video.write(img, None if session.live else frame.t - (session.cfg.start_s or 0.0))
                 if window is not None:
                     window.show(img, lambda: render_overlay(frame.image, view.state(width, boxes, frame.t, True,
                                                                                     window.recording)))
@@ -170,8 +171,9 @@ def _finish(session: Session, out: Path | None, outputs: dict[str, Any], sink: C
                "source": recorded_source(session.name)}
     if stopped is not None:
         summary["stopped_by"] = signal_name(stopped)
-    # whether --max-seconds ended the run (a limit asked for, not an interruption)
-    summary.update(max_seconds=session.cfg.max_seconds, max_seconds_reached=session.at_limit)
+    # the stretch asked for (--start, --max-seconds) and whether --max-seconds ended the run (not an interruption)
+    summary.update(start_s=session.cfg.start_s, max_seconds=session.cfg.max_seconds,
+                   max_seconds_reached=session.at_limit, frames_skipped=session.skipped)
     if window is not None:
         outputs["snapshots"] = [str(p) for p in window.snapshots]
         outputs["recordings"] = [str(p) for p in window.recordings]
@@ -207,5 +209,5 @@ def marker_facts(session: Session) -> dict[str, Any]:
             "source_frame_count": frame_count(session.source),
             "stride": "auto" if session.auto else session.stride, "detector": session.cfg.detector,
             "max_faces": session.max_faces, "spot_threshold": session.cfg.spot_threshold,
-            "clip_spec": session.spec.to_dict(), "max_seconds": session.cfg.max_seconds}
+            "clip_spec": session.spec.to_dict(), "start_s": session.cfg.start_s, "max_seconds": session.cfg.max_seconds}
 

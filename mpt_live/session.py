@@ -27,8 +27,9 @@ Any source works (:func:`mpt_live.capture.open_source`); a recorded one is decod
 thread (:class:`~mpt_live.readahead.ReadAhead`). A live one (camera, stream, ``--realtime``)
 delivers the newest frame only; its windows are dropped when the model is busy (the newest window of
 each face wins) and with ``stride=None`` windows are taken whenever a worker is free. A recorded file
-gives every frame and every ``stride``-th window (default :data:`FILE_STRIDE`) is classified, in order;
-``max_seconds`` ends it at the first frame that many seconds of video after the first one analysed (``at_limit``; a live source: seconds of
+gives every frame and every ``stride``-th window (default :data:`FILE_STRIDE`) is classified, in order; with
+``start_s`` its frames before that time are decoded and passed over (``skipped``), and ``max_seconds`` ends it at
+the first frame that many seconds of video after the first one analysed (``at_limit``; a live source: seconds of
 wall-clock time).
 
 Per-frame consumers pass ``on_frame(frame, faces)`` (faces: the frame's
@@ -75,6 +76,7 @@ class SessionConfig:
     # stop after this long: a recorded file after this many seconds of video from its first frame analysed (the
     # frames' own times: the same rows at any speed), a live source (camera, stream, --realtime) of wall-clock time
     max_seconds: float | None = None
+    start_s: float | None = None  # a recorded file: analyse from its first frame at or after this time (s)
     thumbnails: bool = False  # the worker also makes the overlay's thumbnails
     max_faces: int | None = None  # faces tracked per frame (None: MAX_FACES of the source kind; 0: all)
     batch: int | None = None  # clips per model call at most (None: a frame's faces; files on a GPU join frames, <= 64)
@@ -116,6 +118,7 @@ class Session:
         self.interrupted = False
         self.stopped = False  # ended before its source did: q/Esc, --max-seconds, a signal (interrupted) or an error
         self.at_limit = False  # stopped by max_seconds (a limit asked for, not an interruption)
+        self.skipped = 0  # a file's frames before start_s: decoded, not analysed
         self.error: str | None = None
         self._tracker: FaceTracker | None = None
         self._new_events: deque[EventResult] = deque()
@@ -156,11 +159,15 @@ class Session:
             try:
                 for frame in frames:
                     raise_held()  # a stop signal that landed in a finaliser
-                    if not self.live and cfg.max_seconds is not None:
-                        limit_t = frame.t + cfg.max_seconds if limit_t is None else limit_t
-                        if frame.t >= limit_t - 1e-6:
-                            self.stopped = self.at_limit = True
-                            break
+                    if not self.live:
+                        if cfg.start_s is not None and frame.t < cfg.start_s - 1e-6:
+                            self.skipped += 1
+                            continue
+                        if cfg.max_seconds is not None:
+                            limit_t = frame.t + cfg.max_seconds if limit_t is None else limit_t
+                            if frame.t >= limit_t - 1e-6:
+                                self.stopped = self.at_limit = True
+                                break
                     now = time.monotonic()
                     captured = getattr(frame, "captured", now)
                     if getattr(frame, "segment", 0) != segment:  # a reconnected stream: every track restarts
@@ -177,6 +184,8 @@ class Session:
                     if self.live and cfg.max_seconds is not None and time.monotonic() - self._started >= cfg.max_seconds:
                         self.stopped = self.at_limit = True
                         break
+                if self.skipped and not self.figures.counts["frames_read"]:  # a header that gave no duration
+                    self.error = f"no frame at or after the start ({cfg.start_s:g} s): the video ends before it"
                 self._close_faces(worker, time.monotonic())
                 for r in worker.drain():
                     self._take(r)

@@ -332,3 +332,52 @@ def test_cli_max_seconds_of_a_realtime_run_is_wall_clock_time(faces_dir, tmp_pat
     assert summary["status"] == "complete" and summary["max_seconds_reached"] is True
     assert summary["capture"]["delivered"] + summary["capture"]["dropped"] < 250
 
+
+def test_cli_start_keeps_the_files_frame_numbers_and_times(faces_dir, tmp_path):
+    video = faces_dir / "videos" / "liveportrait_d19_glasses.mp4"
+    res = runner.invoke(app, ["--video", str(video), "--motion-only", "--headless", "--out", str(tmp_path),
+                              "--start", "0:01.5", "--max-seconds", "3", "--save-video"])
+    assert res.exit_code == 0, res.output
+    rows = _rows(tmp_path / "predictions.csv")
+    assert rows[0]["frame"] == "45" and float(rows[0]["time_s"]) == 1.5
+    assert all(abs(float(r["time_s"]) - int(r["frame"]) / 30) < 1e-3 for r in rows)
+    assert max(float(r["time_s"]) for r in rows) < 4.5
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["start_s"] == 1.5 and summary["frames_skipped"] == 45 and summary["frames_read"] == 90
+    import cv2
+
+    cap = cv2.VideoCapture(str(tmp_path / "annotated.mp4"))  # the frames analysed, not padded from 0 s
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    assert 85 <= n <= 91, n
+
+
+def test_cli_start_beyond_the_end_or_with_several_videos_is_one_line(faces_dir, tmp_path):
+    video = faces_dir / "videos" / "liveportrait_d19_glasses.mp4"
+    res = runner.invoke(app, ["--video", str(video), "--motion-only", "--out", str(tmp_path / "o"), "--start", "1:00"])
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert res.exit_code == 2 and len(lines) == 1 and "beyond the end" in lines[0] and "8.33 s" in lines[0], res.output
+    assert not (tmp_path / "o").exists()
+    res = runner.invoke(app, ["--video", str(faces_dir / "videos"), "--motion-only", "--out", str(tmp_path / "o"),
+                              "--start", "5"])
+    lines = [ln for ln in res.output.splitlines() if ln.strip() and not ln.startswith("note:")]
+    assert res.exit_code == 2 and len(lines) == 1 and "--start: for one video" in lines[0], res.output
+
+
+def test_start_past_the_last_frame_of_a_source_that_gave_no_length_fails_the_run_saying_so():
+    """A header without a frame count is not checked before the run: the session says no frame came at or after
+    the start (status failed), instead of a complete run with no rows."""
+    import numpy as np
+
+    from mpt_live.session import Session, SessionConfig
+    from mpt_live.sources import Frame
+
+    frames = [Frame(i, i / 30, np.zeros((120, 160, 3), np.uint8)) for i in range(20)]
+    with Session(frames, None, SessionConfig(start_s=5.0)) as s:
+        rows = list(s)
+    assert rows == [] and s.skipped == 20 and s.figures.counts["frames_read"] == 0
+    assert s.error == "no frame at or after the start (5 s): the video ends before it"
+    with Session(frames, None, SessionConfig(start_s=0.3)) as s:  # 0.3 s is frame 9's time: from there on
+        rows = list(s)
+    assert s.skipped == 9 and s.figures.counts["frames_read"] == 11 and rows[0].frame == 9 and s.error is None

@@ -85,11 +85,37 @@ def test_version_is_in_each_help(tool: str, module: str, launch: str, entry: str
     assert res.exit_code == 0 and res.output == f"{tool} {mpt_live.__version__}\n"
 
 
+@pytest.mark.parametrize("text, seconds", [("90", 90.0), ("12.5", 12.5), ("1:30", 90.0), ("01:02:03.5", 3723.5),
+                                           ("0", 0.0), ("75:00", 4500.0)])
+def test_parse_time_reads_seconds_and_clock_readings(text: str, seconds: float) -> None:
+    from mpt_live.cli_options import parse_time
+
+    assert parse_time(text, "--start") == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text, why", [("-3", "from 0 on"), ("1:-5", "from 0 on"), ("abc", "expected seconds"),
+                                       ("1::2", "expected seconds"), ("1:2:3:4", "expected seconds"),
+                                       ("1:75", "from 0 to 59"), ("nan", "from 0 on"), ("inf", "from 0 on")])
+def test_parse_time_refuses_what_is_no_time_in_one_line(text: str, why: str) -> None:
+    from mpt_live.cli_options import parse_time
+
+    with pytest.raises(ValueError) as e:
+        parse_time(text, "--start")
+    assert str(e.value).startswith(f"--start {text!r}: ") and why in str(e.value) and "\n" not in str(e.value)
+
+
 @pytest.mark.parametrize("args, expected", [
     (["--video", "x.mp4", "--max-seconds", "0"], "--max-seconds 0.0: expected a positive number"),
     (["--video", "x.mp4", "--max-seconds", "-2"], "--max-seconds -2.0: expected a positive number"),
     (["--video", "x.mp4", "--max-seconds", "nan"], "--max-seconds nan: expected a positive number"),
-], ids=["max-zero", "max-negative", "max-nan"])
+    (["--video", "x.mp4", "--start", "-1"], "--start '-1': expected a time from 0 on"),
+    (["--video", "x.mp4", "--start", "1:99"], "--start '1:99': minutes and seconds"),
+    (["--camera", "0", "--start", "10"], "--start: for a recorded video file read as a file, not a camera"),
+    (["--video", "rtsp://127.0.0.1:1/x", "--start", "10"], "not a stream"),
+    (["--video", "x.mp4", "--realtime", "--start", "10"], "not --realtime"),
+    (["--demo", "--start", "10"], "not --demo"),
+], ids=["max-zero", "max-negative", "max-nan", "start-negative", "start-clock", "start-camera", "start-stream",
+        "start-realtime", "start-demo"])
 def test_live_range_options_refused_in_one_line_before_anything_opens(args: list[str], expected: str) -> None:
     from mpt_live.cli import app
 
