@@ -105,7 +105,7 @@ def _thumb(img: np.ndarray, box: tuple[int, int, int, int] | None, size: int) ->
 
 
 def _face_svg(face: int, rows: list[Mapping[str, Any]], events: list[tuple[int, Mapping[str, Any]]],
-              classes: Sequence[str], duration: float) -> str:
+              classes: Sequence[str], duration: float, start: float = 0.0) -> str:
     """One face's timeline: probabilities (top), motion score (bottom, log), events shaded, a playhead. The
     curves and events are in ``g.data`` (the page's zoom scales it in time and clips it to the plot); the
     time axis (``g.ticks``) is redrawn by the page for the span shown. ``events``: the face's, each with its place
@@ -116,7 +116,7 @@ def _face_svg(face: int, rows: list[Mapping[str, Any]], events: list[tuple[int, 
     t = np.array([as_number(r.get("time_s")) for r in rows])
     xd = 1 if duration <= 300 else 2 if duration <= 3000 else 3  # x precision: a zoomed hour still shows each window
     shows = "class probabilities and motion score" if classes else f"motion score only ({NO_MODEL})"
-    gone = absences(t, 0.0, duration)  # where the face was not in the frame: shaded, as in timeline.png
+    gone = absences(t, start, duration)  # where the face was not in the frame (from --start): shaded, as in timeline.png
     away = sum(b - a for a, b in gone)
     label = (f"face {face} timeline, 0 to {clock(duration)}: {shows}, {len(events)} "
              f"event{'' if len(events) == 1 else 's'}" + (f", not in the frame for {clock(away)}" if away > 0 else ""))
@@ -287,7 +287,8 @@ def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[
     timelines = "".join(
         f'<section class="face"><h3>{_face_img(faces.get(f), f)}face {f} {_face_note(per_face[f], info.get(f))}</h3>'
         + _face_svg(f, per_face[f],
-                    [(i, ev) for i, ev in enumerate(events) if int(ev["face"]) == f], classes, duration) + "</section>"
+                    [(i, ev) for i, ev in enumerate(events) if int(ev["face"]) == f], classes, duration,
+                    float(summary.get("start_s") or 0.0)) + "</section>"
         for f in ids) or "<p>No face was found.</p>"
     legend = "".join(f'<span><i style="background:{class_hex(k)}"></i>{e(c)}</span>' for k, c in enumerate(classes)) or (
         f'<span><i style="background:#ececea;height:10px;outline:1px solid #bbb"></i>{NO_MODEL}: no class probabilities</span>')

@@ -144,6 +144,8 @@ def source_seconds(session: Session, seconds: float) -> float:
     last = session.last_frame
     if session.live or last is None:
         return seconds
+    if getattr(session, "at_limit", False):  # --max-seconds: not the frames read ahead past it
+        return last.t + 1 / session.fps
     read = getattr(session.source, "duration_s", None)  # VideoFile: the span of the frames read
     return read if isinstance(read, float) and read > last.t else last.t + 1 / session.fps
 

@@ -344,6 +344,9 @@ def test_cli_start_keeps_the_files_frame_numbers_and_times(faces_dir, tmp_path):
     assert max(float(r["time_s"]) for r in rows) < 4.5
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["start_s"] == 1.5 and summary["frames_skipped"] == 45 and summary["frames_read"] == 90
+    # the page covers 1.5-4.5 s: the face is in every frame, not said to be missing before --start or after the limit
+    # (the frames read ahead past it); summary.json's source_seconds ends at the limit
+    assert summary["source_seconds"] == 4.5 and "<title>face 0 not in the frame" not in (tmp_path / "report.html").read_text()
     import cv2
 
     cap = cv2.VideoCapture(str(tmp_path / "annotated.mp4"))  # the frames analysed, not padded from 0 s
