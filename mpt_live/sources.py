@@ -201,12 +201,10 @@ class VideoFile:
             raise InputError(f"{self.name}: not a readable video: "
                              + ("OpenCV could not open it" if probe is None else unreadable(self.path, probe)))
         # an MPEG-TS whose first keyframe was lost: where its video began is not stated (a damaged start's count
-        # is the least it can be)
-        kinds = (probe.container or "").split(",") if probe else []
-        self.start_unstated = bool(probe and probe.lost_s and "mpegts" in kinds)
-        # a Matroska file whose time line starts late with its video: a lost first cluster, or a copy cut off
-        # without re-timing (ffmpeg -copyts): both read alike, so the warning names both
-        self.start_late = bool(probe and probe.lost_s and "matroska" in kinds)
+        # is the least it can be); a Matroska file whose time line starts late with its video: a lost first cluster,
+        # or a copy cut off without re-timing (ffmpeg -copyts): both read alike, so the warning names both
+        self.start_unstated = bool(probe and probe.start_unstated)
+        self.start_late = bool(probe and probe.start_late)
         # frames that would not decode (damage): read past, where more are to come (never over a network)
         self._misses, self._url = DamagedFrames(self.start_unstated, self.start_late), url
         self._opencv_failed: tuple[int | None, bool] = (None, False)  # OpenCV's failed reads where PyAV reads it

@@ -57,7 +57,10 @@ class VideoProbe:
     ``lost_s``: how long the video ran on the container's time line before ``start_s``, where FFmpeg's start for it
     (OpenCV's time 0) is after its real start (:func:`_lost`): a Matroska file whose first cluster was lost (the
     segment's time line from 0), an MPEG-TS whose first keyframe was lost (FFmpeg starts the stream at its first
-    packet left; the earliest time of the packets before its first keyframe is used). 0.0 otherwise."""
+    packet left; the earliest time of the packets before its first keyframe is used). 0.0 otherwise.
+    ``start_unstated``: ``lost_s`` is an MPEG-TS's, which does not say where its video began (the frames lost are
+    counted from its earliest packet left: at least so many). ``start_late``: ``lost_s`` is a Matroska file's, whose
+    time line begun late is also what a copy cut off without re-timing (``ffmpeg -copyts``) reads as."""
 
     failure: str | None = None
     streams: tuple[str, ...] = ()
@@ -74,6 +77,8 @@ class VideoProbe:
     tracks: tuple[VideoTrack, ...] = ()
     hdr: str | None = None
     lost_s: float = 0.0
+    start_unstated: bool = False
+    start_late: bool = False
 
     @property
     def has_video(self) -> bool:
@@ -107,8 +112,9 @@ def _probe(path: str) -> VideoProbe:
             late_s = _late(c)
             probe = VideoProbe(None, streams, _image(c), _codec_fps(c), start_s, end_s, _codec(c), _open_gop(c),
                                _container(c), any(is_picture(st) for st in c.streams), late_s, _pixel_format(c),
-                               video_tracks(c), _first(c, hdr_transfer), _lost(c, start_s, late_s))  # TS packets last
-            moved = _moved(c, probe.lost_s)  # an MPEG-TS's video begun before its container's start, by FFmpeg's
+                               video_tracks(c), _first(c, hdr_transfer), *_lost(c, start_s, late_s))  # TS packets last
+            moved = _moved(c, probe.lost_s) if probe.start_unstated else 0.0  # an MPEG-TS's video begun before its
+            # container's start, by FFmpeg's
             if not moved:
                 return probe
             return dataclasses.replace(probe, start_s=start_s + moved, end_s=None if end_s is None else end_s + moved)
@@ -242,41 +248,42 @@ def _late(c) -> float:
         return 0.0
 
 
-def _lost(c, start_s: float, late_s: float) -> float:
+def _lost(c, start_s: float, late_s: float) -> tuple[float, bool, bool]:
     """:attr:`VideoProbe.lost_s`: a Matroska/WebM file that starts late (``late_s``: its segment's time line from 0,
     nothing before it) whose video is what starts there (``start_s``): the seconds before it. An MPEG-TS whose first
     video packets come before its first keyframe (they cannot be decoded: a lost keyframe, a stream joined part-way):
     how far the earliest time of those is before FFmpeg's start for the stream (its first packet's time). An MPEG-TS
     states no start of its own (its PAT and PMT hold no time; its PCR runs ahead of the frames by the muxer's own
     delay), so a keyframe lost with its packets takes its time with it: the frames are counted from the earliest
-    packet left. 0.0 otherwise."""
+    packet left. 0.0 otherwise. With it, whether it is an MPEG-TS's and whether a Matroska file's
+    (:attr:`VideoProbe.start_unstated`, :attr:`VideoProbe.start_late`)."""
     try:
         kinds = c.format.name.split(",")
         if "matroska" in kinds:
-            return start_s if late_s and start_s - late_s <= LATE_S else 0.0
+            lost = start_s if late_s and start_s - late_s <= LATE_S else 0.0
+            return lost, False, bool(lost)
         if "mpegts" not in kinds:
-            return 0.0
+            return 0.0, False, False
         s = video_stream(c)
         if s.start_time is None or not s.time_base:
-            return 0.0
+            return 0.0, False, False
         earliest = None
         for k, packet in enumerate(c.demux(s)):
             if packet.is_keyframe or k >= LEAD_PACKETS:
                 break
             if packet.pts is not None and packet.size:
                 earliest = packet.pts if earliest is None else min(earliest, packet.pts)
-        return max(0.0, float((s.start_time - earliest) * s.time_base)) if earliest is not None else 0.0
+        lost = max(0.0, float((s.start_time - earliest) * s.time_base)) if earliest is not None else 0.0
+        return lost, bool(lost), False
     except Exception:  # PyAV cannot tell: not judged
-        return 0.0
+        return 0.0, False, False
 
 
 def _moved(c, lost_s: float) -> float:
     """How far an MPEG-TS's video moves on its container's time line where it began ``lost_s`` before FFmpeg's
-    start for it: as far as that is before the container's start (its other streams' first packets); 0.0 for
+    start for it: as far as that is before the container's start (its other streams' first packets). Not asked of
     Matroska (its time line is the segment's)."""
     try:
-        if not lost_s or "mpegts" not in c.format.name.split(","):
-            return 0.0
         s = video_stream(c)
         return max(0.0, c.start_time / 1e6 - (float(s.start_time * s.time_base) - lost_s))
     except Exception:

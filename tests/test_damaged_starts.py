@@ -13,6 +13,7 @@ import faultkit as fk
 from mpt_live.capture import PacedVideoReader
 from mpt_live.pyav_capture import PyAVCapture
 from mpt_live.sources import VideoFile
+from mpt_live.videoprobe import probe_video
 from test_pyav_capture import _lose_first_packets
 
 GOP = 120  # frames from one keyframe to the next: 4 s at 30 fps
@@ -82,6 +83,8 @@ def test_a_lost_first_keyframe_of_an_mpeg_ts_is_counted_from_its_earliest_packet
     assert v.damaged == GOP - 1 and len(_damage_warnings(v.warnings)) == 1
     assert _damage_warnings(v.warnings)[0].startswith(f"{clip}: at least {GOP - 1} frames could not be decoded")
     assert "at the start (3.97 s of video; an MPEG-TS does not say where its video began" in v.warnings[0]
+    probe = probe_video(clip)  # the header probe says which kind of lost start it is, for the readers' warning
+    assert probe.lost_s > 0 and probe.start_unstated and not probe.start_late
 
 
 def test_an_mkv_whose_first_cluster_was_lost_counts_its_frames(lost_keyframe):
@@ -100,6 +103,8 @@ def test_an_mkv_whose_first_cluster_was_lost_counts_its_frames(lost_keyframe):
                                              "(or the recording began between keyframes, or was cut off without "
                                              "re-timing), at the start (4.00 s of video); the frames after them were "
                                              "read")]
+    probe = probe_video(clip)
+    assert probe.lost_s == pytest.approx(4.0, abs=0.05) and probe.start_late and not probe.start_unstated
 
 
 @pytest.mark.parametrize("ext", [".mp4", ".mkv", ".ts"])
