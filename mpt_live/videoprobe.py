@@ -25,7 +25,7 @@ from .videotracks import VideoTrack, hdr_transfer, is_picture, video_tracks
 
 NO_PYAV, ENDS, UNRECOGNISED = "no-pyav", "ends", "unrecognised"  # VideoProbe.failure
 LATE_S = 0.5  # a container's first time stamp up to this (and 3 frames) is a normal start (B-frame delay, priming)
-LEAD_PACKETS = 1000  # an MPEG-TS's packets looked at for its first keyframe (33 s at 30 fps; a keyframe every 2-10 s)
+LEAD_PACKETS = 1000  # an MPEG-TS's packets looked at at most for its first keyframe (33 s at 30 fps; one every 2-10 s)
 
 
 @dataclass(frozen=True)
@@ -252,7 +252,8 @@ def _lost(c, start_s: float, late_s: float) -> tuple[float, bool, bool]:
     """:attr:`VideoProbe.lost_s`: a Matroska/WebM file that starts late (``late_s``: its segment's time line from 0,
     nothing before it) whose video is what starts there (``start_s``): the seconds before it. An MPEG-TS whose first
     video packets come before its first keyframe (they cannot be decoded: a lost keyframe, a stream joined part-way):
-    how far the earliest time of those is before FFmpeg's start for the stream (its first packet's time). An MPEG-TS
+    how far the earliest time of those is before FFmpeg's start for the stream (its first packet's time; they are read
+    until one is decoded at or after the earliest time so far, which no later one can then be before). An MPEG-TS
     states no start of its own (its PAT and PMT hold no time; its PCR runs ahead of the frames by the muxer's own
     delay), so a keyframe lost with its packets takes its time with it: the frames are counted from the earliest
     packet left. 0.0 otherwise. With it, whether it is an MPEG-TS's and whether a Matroska file's
@@ -270,6 +271,11 @@ def _lost(c, start_s: float, late_s: float) -> tuple[float, bool, bool]:
         earliest = None
         for k, packet in enumerate(c.demux(s)):
             if packet.is_keyframe or k >= LEAD_PACKETS:
+                break
+            decoded = packet.dts if packet.dts is not None else packet.pts
+            if earliest is not None and decoded is not None and decoded >= earliest:
+                # packets come in decoding order, none shown before it is decoded: no later one is earlier (a stream
+                # whose parser flags no keyframe, H.264 with intra refresh, was read to LEAD_PACKETS at each probe)
                 break
             if packet.pts is not None and packet.size:
                 earliest = packet.pts if earliest is None else min(earliest, packet.pts)

@@ -173,3 +173,47 @@ def test_a_run_of_a_damaged_start_writes_a_review_copy_of_the_frames_it_read(los
         got = [f.time for f in c.decode(video=0)]
     assert len(got) == len(want) == GOP and got == pytest.approx(want, abs=1e-3)
     assert want[0] == pytest.approx(4.0 - (1 / 30 if ext == ".ts" else 0), abs=1e-3)
+
+
+class _CountedDemux:
+    """A PyAV container whose demuxed packets are counted (``packets``)."""
+
+    def __init__(self, container) -> None:
+        self._c, self.packets = container, 0
+
+    def demux(self, *streams):
+        for packet in self._c.demux(*streams):
+            self.packets += 1
+            yield packet
+
+    def __getattr__(self, name):
+        return getattr(self._c, name)
+
+
+def test_an_mpeg_ts_whose_parser_flags_no_keyframe_is_not_read_on_for_one(tmp_path):
+    """H.264 with intra refresh (a keyframe once, then columns of intra blocks; some cameras and live encoders) in an
+    MPEG-TS joined after its one keyframe: FFmpeg's parser flags no packet a keyframe, and the header probe, looking
+    for the packets before the first keyframe, read the file's first 1000 packets (all 800 here) each time it
+    probed it. Packets come in decoding order and none is shown before it is decoded, so once one is decoded at or
+    after the earliest time so far no later one can be earlier: 3 packets, the same start."""
+    import av
+
+    from mpt_live import videoprobe
+
+    whole = tmp_path / "refresh.ts"
+    fk.ffmpeg("-f", "lavfi", "-i", "testsrc2=s=96x64:r=30:d=40", "-c:v", "libx264", "-preset", "veryfast", "-g", "2000",
+              "-pix_fmt", "yuv420p", "-x264-params", "intra-refresh=1", str(whole))
+    data = whole.read_bytes()
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(data[len(data) // 3 // 188 * 188:])  # at a transport packet's start, after the keyframe
+    with av.open(str(joined)) as c:
+        s = c.streams.video[0]
+        lead = [p for p in c.demux(s) if p.pts is not None and p.size]
+        start, tb = s.start_time, s.time_base
+    assert len(lead) > 700 and not any(p.is_keyframe for p in lead)
+    expected = float((start - min(p.pts for p in lead)) * tb)  # every packet's time looked at
+    with av.open(str(joined)) as c:
+        counted = _CountedDemux(c)
+        lost_s, unstated, late = videoprobe._lost(counted, 0.0, 0.0)
+    assert counted.packets <= 4 and lost_s == pytest.approx(expected, abs=1e-9) and expected > 0
+    assert unstated and not late
