@@ -30,6 +30,10 @@ from .videoprobe import VideoProbe
 from .videotracks import hdr_note, track_notes
 
 ASSUMED_FPS = 30.0  # no rate anywhere: assume this (and say so)
+# a stretch this long (s) with no frames (a camera's stall, dropped frames) could hide a whole micro-expression (they
+# last under 0.5 s): said even in a video whose other frames are not evenly spaced (``_holes`` names the gaps of one
+# that is)
+STALL_S = 0.5
 # the first frame decoded this many periods (or more) after the stream's start: the frames before it did not decode
 # (a lost keyframe, a recording begun part-way through a group of pictures), with or without a failed read
 LOST_AT_START = 1.5
@@ -156,6 +160,8 @@ class FrameTimes:
                     f"{self.name}: variable frame rate: {intervals} around the header's average {self.fps:.4g} fps "
                     f"({period * 1e3:.0f} ms; {off:.0%} of the intervals off it by over a quarter); the container's "
                     "times are used")
+            if holes is None and (stalls := _stalls(self.name, 1.0 / float(np.median(iv)), self._gaps)):
+                self.warnings.append(stalls)
         if self.repaired:
             self.warnings.append(f"{self.name}: {self.repaired} frames had a time that did not increase; each was "
                                  "placed between the frame before it and where the next was due")
@@ -183,6 +189,23 @@ def _holes(name: str, fps: float, iv: np.ndarray, gaps: list[tuple[float, float,
     return [f"{name}: about {missing} frame{'s' if missing != 1 else ''} missing, {where}, its other frames evenly spaced at {fps:.4g} fps: the file "
             "is damaged there (its frames could not be read) or the recording dropped them; the container's times "
             "are used"]
+
+
+def _stalls(name: str, fps: float, gaps: list[tuple[float, float, bool]]) -> str | None:
+    """One warning for the stretches of :data:`STALL_S` or more with no frames (``gaps`` as :func:`_holes`' takes
+    them; those after frames that did not decode are the damage's warning's; ``fps``: the rate of the frames'
+    usual spacing, their median interval's, which frames dropped elsewhere do not lower as they lower the
+    average), None where there are none."""
+    long = [(t, d) for t, d, damaged in gaps if not damaged and d >= STALL_S]
+    if not long:
+        return None
+    missing = sum(max(1, round(d * fps) - 1) for _, d in long)
+    t, d = max(long, key=lambda g: g[1])
+    where = (f"a {clock(d)} stretch with no frames before {clock(t)}" if len(long) == 1 else
+             f"{len(long)} stretches of {STALL_S:g} s or more with no frames, the longest {clock(d)} before {clock(t)}")
+    return (f"{name}: {where} (about {missing} frame{'s' if missing != 1 else ''} at its usual {fps:.4g} fps): the recording "
+            "dropped them (a camera's stall) or the file is damaged there; a movement there (micro-expressions last "
+            "under 0.5 s) may not be seen; the container's times are used")
 
 
 def resolve_rate(name: str, header_fps: float, first_ms: float, second_ms: float | None,

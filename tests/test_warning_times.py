@@ -98,3 +98,44 @@ def test_inspect_past_the_end_of_a_long_video_says_where_it_ends_as_a_clock_read
     w.release()
     with pytest.raises(InputError, match=r"--inspect 100 s is past the end of the video \(1:09\.00\)$"):
         clip_at(video, 100.0, ClipSpec())
+
+
+def _webcam_times(fps: float, n: int, stall: range) -> list[float]:
+    """Times (s) of a recording at ``fps`` that drops one frame in 12 (too many gaps to be called evenly spaced) and
+    the frames ``stall`` in a row."""
+    return [i / fps for i in range(n) if i % 12 != 5 and i not in stall]
+
+
+@pytest.mark.parametrize("fps, stall, warned", [
+    (15.0, range(300, 310), "a 0.73 s stretch with no frames before 20.67 s (about 10 frames at its usual 15 fps)"),
+    (120.0, range(1200, 1270), "a 0.59 s stretch with no frames before 10.58 s (about 70 frames at its usual 120 fps)"),
+    (60.0, range(600, 620), None),  # 0.35 s: shorter than a micro-expression
+    (15.0, range(300, 305), None),  # 0.40 s
+])
+def test_a_stretch_with_no_frames_long_enough_to_hide_a_movement_is_said_by_its_length(fps, stall, warned):
+    """A webcam recording that drops frames now and then (one in 12: too many gaps for 'frames missing' of an evenly
+    spaced video) and stalls once: its times were right, but nothing said that 0.73 s of it has no frames, long
+    enough to hide a whole micro-expression (they last under 0.5 s). Such a stretch, 0.5 s or more by time
+    whatever the rate, is said in one line; a shorter one is not."""
+    times = FrameTimes("cam.mp4", fps * 11 / 12, True)  # the header's rate: the average
+    for t in _webcam_times(fps, int(40 * fps), stall):
+        times.next(t * 1000.0)
+    times.finish()
+    stalls = [w for w in times.warnings if "with no frames" in w]
+    assert not [w for w in times.warnings if "frames missing" in w]  # not evenly spaced: that warning is not given
+    if warned is None:
+        assert stalls == [], stalls
+    else:
+        assert stalls == [f"cam.mp4: {warned}: the recording dropped them (a camera's stall) or the file is damaged "
+                          "there; a movement there (micro-expressions last under 0.5 s) may not be seen; the "
+                          "container's times are used"]
+
+
+def test_stretches_with_no_frames_are_counted_and_the_longest_placed_as_the_page_writes_times():
+    times = FrameTimes("cam.mp4", 15.0 * 11 / 12, True)
+    for t in _webcam_times(15.0, 15 * 3700, stall=range(300, 310)):
+        times.next(t * 1000.0 + (1000.0 if t > 3605.0 else 0.0))  # a second stall, 1.07 s, an hour in
+    times.finish()
+    stalls = [w for w in times.warnings if "with no frames" in w]
+    assert len(stalls) == 1 and "cam.mp4: 2 stretches of 0.5 s or more with no frames, the longest 1.07 s before " \
+        "1:00:06.07 (about 25 frames at its usual 15 fps)" in stalls[0], stalls
