@@ -188,7 +188,7 @@ class PacedVideoReader(LatestFrameReader):
         super().__init__()
         with VideoFile(path, capture=capture) as v:  # raises InputError for unusable files
             self.fps, self.frame_count, self._times, self._stretch = v.fps, v.frame_count, v.frame_times, v.stretch
-            self.warnings, unstated, late = list(v.warnings), v.start_unstated, v.start_late
+            self.warnings, unstated, late, self._packets = list(v.warnings), v.start_unstated, v.start_late, v.packets
             # its capture plays on: the file is opened once, and the frames it read to learn the timing are not
             # decoded again
             self._cap, self._decoded = v.detach()
@@ -230,7 +230,7 @@ class PacedVideoReader(LatestFrameReader):
         if self._decoded:
             return self._decoded.pop(0)
         done, count = times.n, counted(self.frame_count, times)
-        got = read_past(self._cap, count, done, self._url, decode=False)
+        got = read_past(self._cap, count, done, self._url, decode=False, packets=self._packets)
         if got is None or not got[2] or got[1] - prev_ms > 1.5 * 1000.0 / self.fps:
             return got
         ok, img = self._cap.retrieve()
@@ -238,7 +238,7 @@ class PacedVideoReader(LatestFrameReader):
             return None
 
         def read(k: int) -> Read | None:
-            more = read_past(self._cap, count, done + k, self._url)
+            more = read_past(self._cap, count, done + k, self._url, packets=self._packets)
             return None if more is None else (square_pixels(more[0], self._stretch), more[1], more[2])
 
         run, after, _ = timed_run((square_pixels(img, self._stretch), got[1], got[2]), prev_ms, self.fps, read)

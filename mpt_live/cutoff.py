@@ -7,7 +7,8 @@ a copy cut short looked whole by its frames. Where the bytes stop tells instead:
 
 * Matroska/WebM: FFmpeg's demuxer reads each element by the size it states, and logs "File ended prematurely"
   when the file stops inside one (a block or a cluster cut mid-way). The packets are read to the end (not
-  decoded) with FFmpeg's log lines of that read captured through PyAV.
+  decoded) with FFmpeg's log lines of that read captured through PyAV; the same read counts the video's packets,
+  the frame count such a file's header lacks (:func:`packets`: its reader's end is then one failed read).
 * MPEG-TS: a sequence of fixed-size packets (188 bytes; 192 in an M2TS/AVCHD file, 204 with error-correction
   bytes), each starting with the sync byte 0x47: a whole file is a whole number of them.
 
@@ -16,10 +17,12 @@ A file cut exactly where an element or packet ends cannot be told from one that 
 
 from __future__ import annotations
 
+import functools
 import os
 
 from .quiet import quiet_fd
 from .videoprobe import VideoProbe
+from .videotracks import is_picture
 
 MATROSKA_CUT = "File ended prematurely"  # FFmpeg's Matroska demuxer, for a file that stops inside an element
 TS_PACKETS = ((188, 0), (192, 4), (204, 0))  # (packet size, where its sync byte is): MPEG-TS, M2TS, TS with FEC
@@ -55,23 +58,48 @@ def _ts_cut(path: str | os.PathLike) -> str | None:
 
 
 def _matroska_cut(path: str | os.PathLike) -> str | None:
+    if _matroska_read(path)[0]:
+        return f"ends part-way through its last cluster of frames (FFmpeg: '{MATROSKA_CUT}')"
+    return None
+
+
+def packets(path: str | os.PathLike, probe: VideoProbe | None) -> int:
+    """The first video stream's packets (its frames, and any it cannot show) in a local Matroska/WebM file that
+    states no end, counted by the read :func:`cut_off` makes of it (made once for both): a reader's count where the
+    header gives none. 0 for any other file, or where PyAV cannot tell."""
+    if probe is None or probe.container is None or probe.end_s is not None or "matroska" not in probe.container:
+        return 0
+    try:
+        return _matroska_read(path)[1]
+    except OSError:
+        return 0
+
+
+def _matroska_read(path: str | os.PathLike) -> tuple[bool, int]:
+    """Whether FFmpeg found the file cut inside an element, and the first video stream's packets (0 where the read
+    stopped on an error), from one read of its packets (not decoded); kept for a file not changed since."""
+    st = os.stat(path)
+    return _matroska_file(os.path.abspath(path), st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+@functools.lru_cache(maxsize=16)
+def _matroska_file(path: str, size: int, mtime_ns: int, inode: int) -> tuple[bool, int]:
     try:
         import av
         import av.logging
     except ImportError:
-        return None
-    level, repeated, logs = av.logging.get_level(), av.logging.get_skip_repeated(), []
+        return False, 0
+    level, repeated, logs, video = av.logging.get_level(), av.logging.get_skip_repeated(), [], 0
     try:
         av.logging.set_level(av.logging.ERROR)
         av.logging.set_skip_repeated(False)  # PyAV drops a line the same as the last it logged: the second cut file's
-        with av.logging.Capture() as logs, quiet_fd(2), av.open(str(path)) as c:
-            for _ in c.demux():
-                pass
-    except Exception:  # PyAV raised on the broken end itself: its captured lines still tell
-        pass
+        with av.logging.Capture() as logs, quiet_fd(2), av.open(path) as c:
+            first = next((st.index for st in c.streams.video if not is_picture(st)), -1)  # videoprobe's first video
+            for packet in c.demux():
+                video += packet.stream_index == first and packet.size > 0
+    except Exception:  # PyAV raised on the broken end itself: its captured lines still tell (its count does not)
+        video = 0
     finally:
         av.logging.set_level(level)
         av.logging.set_skip_repeated(repeated)
-    if any(MATROSKA_CUT in line[2] for line in logs):
-        return f"ends part-way through its last cluster of frames (FFmpeg: '{MATROSKA_CUT}')"
-    return None
+    return any(MATROSKA_CUT in line[2] for line in logs), video

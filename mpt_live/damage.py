@@ -22,13 +22,16 @@ from .frametimes import FrameTimes
 from .pyav_capture import PATIENCE
 
 def read_past(cap: cv2.VideoCapture, frame_count: int, done: int, url: bool, decode: bool = True, misses: int = 0,
-              most: int | None = None) -> tuple[np.ndarray | None, float, int] | int | None:
+              most: int | None = None, packets: Callable[[], int] | None = None
+              ) -> tuple[np.ndarray | None, float, int] | int | None:
     """The next frame that decodes (its image, None when not ``decode``: grabbed only; OpenCV's time in ms; the
     frames read past before it, ``misses`` of them by a call that gave up), None at the end of the video. A frame
     that does not decode (a damaged stretch: OpenCV goes on with the frames after it) is read past while the
     header's ``frame_count`` is more than the ``done`` read and those missed (where it counts none, up to
     :data:`PATIENCE` in a row), never over a network (``url``: a failed read can be a wait); where ``most`` in all
-    were read past and more could be, it gives up: their number (an int)."""
+    were read past and more could be, it gives up: their number (an int). ``packets``: asked at a failed read where
+    the header counts none, the video's packets where they can be counted without decoding (0: not known), which
+    then stand for the count: a streamed WebM's end was :data:`PATIENCE` failed reads, now one."""
     while True:
         if decode:
             ok, img = cap.read()
@@ -38,6 +41,8 @@ def read_past(cap: cv2.VideoCapture, frame_count: int, done: int, url: bool, dec
         if ok:
             return img, float(cap.get(cv2.CAP_PROP_POS_MSEC) or 0.0), misses
         misses += 1
+        if not frame_count and packets is not None:
+            frame_count, packets = packets(), None
         more = frame_count - done - misses if frame_count else PATIENCE - misses
         if url or more < 0:
             return None

@@ -14,12 +14,12 @@ import glob
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import cv2
 import numpy as np
 
-from .cutoff import cut_off
+from .cutoff import cut_off, packets
 from .damage import DamagedFrames, Read, counted, read_past, timed_run
 from .errors import InputError
 from .frametimes import FrameTimes, probe_notes, resolve_rate
@@ -207,6 +207,8 @@ class VideoFile:
         self.start_late = bool(probe and probe.start_late)
         # frames that would not decode (damage): read past, where more are to come (never over a network)
         self._misses, self._url = DamagedFrames(self.start_unstated, self.start_late), url
+        # where the header counts no frames, what stands for the count at a failed read (a streamed WebM's packets)
+        self.packets: Callable[[], int] | None = None if url else functools.partial(packets, self.path, probe)
         self._opencv_failed: tuple[int | None, bool] = (None, False)  # OpenCV's failed reads where PyAV reads it
         self._times: FrameTimes | None = None  # the clock of the pass being read
         header_fps = self._start()
@@ -318,7 +320,8 @@ class VideoFile:
     def _read(self, done: int, misses: int = 0, most: int | None = None) -> Read | int | None:
         """The next frame that decodes (square pixels, OpenCV's time in ms, the frames read past before it), None
         at the end of the video; where ``most`` were read past, their number (:func:`read_past`)."""
-        got = read_past(self._cap, counted(self.frame_count, self._times), done, self._url, misses=misses, most=most)
+        got = read_past(self._cap, counted(self.frame_count, self._times), done, self._url, misses=misses, most=most,
+                        packets=self.packets if most is None else None)  # its first reads: PyAV asked after PATIENCE
         return got if not isinstance(got, tuple) else (square_pixels(got[0], self.stretch), got[1], got[2])
 
     def detach(self) -> tuple[cv2.VideoCapture, list[tuple[np.ndarray, float, int]]]:

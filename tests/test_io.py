@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import functools
 import math
 
 import cv2
@@ -384,3 +385,47 @@ def test_a_header_that_counts_more_frames_than_the_video_holds_is_not_read_past_
     assert source.frame_count == 60 and (n == 45 or reader == "realtime")
     assert failed == [1] and source.damaged == 0 and source.error is None
     assert not [w for w in source.warnings if "decoded" in w or "truncated" in w]
+
+
+@pytest.mark.parametrize("reader", ["file", "realtime"])
+def test_a_streamed_webm_that_counts_no_frames_ends_at_its_first_failed_read(tmp_path, monkeypatch, reader):
+    """A WebM written as a stream (a browser's MediaRecorder, ffmpeg to a pipe) has no duration, so its header counts
+    no frames, and a failed read is read past up to 300 in a row where none are counted (damage at the start of a
+    file that might still hold frames): its end was 301 failed reads. Its packets, counted by the one read of them
+    that tells whether it was cut short (made at its first failed read instead of at its end), stand for the count:
+    one failed read, every frame, nothing said."""
+    import subprocess
+
+    import faultkit as fk
+
+    from mpt_live import cutoff
+    from mpt_live.capture import PacedVideoReader
+
+    clip = tmp_path / "stream.webm"
+    with open(clip, "wb") as fh:  # to a pipe: FFmpeg cannot go back to write a duration or an index
+        subprocess.run([fk.ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=s=96x64:r=30:d=2",
+                        "-c:v", "libvpx", "-b:v", "200k", "-deadline", "realtime", "-cpu-used", "8", "-f", "webm", "-"],
+                       stdout=fh, check=True)
+    failed: list = []
+    real, reads = cv2.VideoCapture, []
+    monkeypatch.setattr(cv2, "VideoCapture", lambda *a, **k: _CountedCapture(real(*a, **k), failed))
+    counts = cutoff._matroska_file
+
+    def counting(*args):
+        reads.append(args)
+        return counts(*args)
+
+    counts.cache_clear()
+    monkeypatch.setattr(cutoff, "_matroska_file", functools.lru_cache(maxsize=16)(counting))
+    if reader == "file":
+        with VideoFile(clip) as v:
+            n = len(list(v))
+        source = v
+    else:
+        with PacedVideoReader(clip, speed=50.0) as source:
+            n = 0
+            while source.read(timeout=10) is not None:
+                n += 1
+    assert source.frame_count == 0 and (n == 60 or reader == "realtime") and n > 0
+    assert failed == [1] and source.damaged == 0 and source.error is None and source.warnings == []
+    assert len(reads) == 1  # the packets read once, for the count and the cut check
