@@ -217,3 +217,29 @@ def test_an_mpeg_ts_whose_parser_flags_no_keyframe_is_not_read_on_for_one(tmp_pa
         lost_s, unstated, late = videoprobe._lost(counted, 0.0, 0.0)
     assert counted.packets <= 4 and lost_s == pytest.approx(expected, abs=1e-9) and expected > 0
     assert unstated and not late
+
+
+def test_a_whole_group_of_pictures_lost_from_an_mpeg_ts_is_told_in_its_middle_not_at_its_start(tmp_path):
+    """An MPEG-TS (a keyframe a second, with sound) that lost all the packets of one group of pictures: no failed
+    read, the frames after it at their own times. In the middle the gap in the times tells it (30 frames missing).
+    At the start nothing does: the TS states no start, its PCR runs the muxer's same delay ahead of the frames left,
+    and it reads as a stream joined at a keyframe: nothing counted (README, the damaged file's row)."""
+    import av
+
+    whole = tmp_path / "whole.ts"
+    fk.ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x120:r=30:d=6", "-f", "lavfi", "-i", "sine=d=6", "-c:v", "libx264",
+              "-preset", "veryfast", "-g", "30", "-pix_fmt", "yuv420p", "-c:a", "aac", str(whole))
+    with av.open(str(whole)) as c:
+        keys = [p.pos // 188 * 188 for p in c.demux(c.streams.video[0]) if p.is_keyframe]
+    data = whole.read_bytes()
+    middle, start = tmp_path / "middle.ts", tmp_path / "start.ts"
+    middle.write_bytes(data[:keys[2]] + data[keys[3]:])  # the third second's packets, every stream's
+    start.write_bytes(data[keys[1]:])  # the first second's
+    with VideoFile(middle) as v:
+        frames = list(v)
+    missing = [w for w in v.warnings if "frames missing" in w]
+    assert len(frames) == 150 and v.error is None and v.damaged == 0
+    assert len(missing) == 1 and "about 30 frames missing, a 1.03 s stretch before " in missing[0], v.warnings
+    with VideoFile(start) as v:
+        frames = list(v)
+    assert len(frames) == 150 and v.error is None and v.damaged == 0 and v.warnings == []
