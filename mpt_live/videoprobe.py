@@ -113,8 +113,8 @@ def _probe(path: str) -> VideoProbe:
             probe = VideoProbe(None, streams, _image(c), _codec_fps(c), start_s, end_s, _codec(c), _open_gop(c),
                                _container(c), any(is_picture(st) for st in c.streams), late_s, _pixel_format(c),
                                video_tracks(c), _first(c, hdr_transfer), *_lost(c, start_s, late_s))  # TS packets last
-            moved = _moved(c, probe.lost_s) if probe.start_unstated else 0.0  # an MPEG-TS's video begun before its
-            # container's start, by FFmpeg's
+            # an MPEG-TS's video begun before its container's start, by FFmpeg's
+            moved = _moved(c, probe.lost_s) if probe.start_unstated else 0.0
             if not moved:
                 return probe
             return dataclasses.replace(probe, start_s=start_s + moved, end_s=None if end_s is None else end_s + moved)

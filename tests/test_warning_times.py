@@ -126,9 +126,9 @@ def test_a_stretch_with_no_frames_long_enough_to_hide_a_movement_is_said_by_its_
     if warned is None:
         assert stalls == [], stalls
     else:
-        assert stalls == [f"cam.mp4: {warned}: the recording dropped them (a camera's stall) or the file is damaged "
-                          "there; a movement there (micro-expressions last under 0.5 s) may not be seen; the "
-                          "container's times are used"]
+        assert stalls == [(f"cam.mp4: {warned}: the recording dropped them (a camera's stall) or the file is damaged "
+                           "there; a movement there (micro-expressions last under 0.5 s) may not be seen; the "
+                           "container's times are used")]
 
 
 def test_stretches_with_no_frames_are_counted_and_the_longest_placed_as_the_page_writes_times():
