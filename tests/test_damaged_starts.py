@@ -176,29 +176,34 @@ def test_a_run_of_a_damaged_start_writes_a_review_copy_of_the_frames_it_read(los
 
 
 class _CountedDemux:
-    """A PyAV container whose demuxed packets are counted (``packets``)."""
+    """A PyAV container whose demuxed packets are counted (``packets``: one list for all such containers)."""
 
-    def __init__(self, container) -> None:
-        self._c, self.packets = container, 0
+    def __init__(self, container, packets: list) -> None:
+        self._c, self._packets = container, packets
 
     def demux(self, *streams):
         for packet in self._c.demux(*streams):
-            self.packets += 1
+            self._packets.append(packet.pts)
             yield packet
+
+    def __enter__(self):
+        self._c.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self._c.__exit__(*exc)
 
     def __getattr__(self, name):
         return getattr(self._c, name)
 
 
-def test_an_mpeg_ts_whose_parser_flags_no_keyframe_is_not_read_on_for_one(tmp_path):
+def test_an_mpeg_ts_whose_parser_flags_no_keyframe_is_not_read_on_for_one(tmp_path, monkeypatch):
     """H.264 with intra refresh (a keyframe once, then columns of intra blocks; some cameras and live encoders) in an
     MPEG-TS joined after its one keyframe: FFmpeg's parser flags no packet a keyframe, and the header probe, looking
     for the packets before the first keyframe, read the file's first 1000 packets (all 800 here) each time it
     probed it. Packets come in decoding order and none is shown before it is decoded, so once one is decoded at or
     after the earliest time so far no later one can be earlier: 3 packets, the same start."""
     import av
-
-    from mpt_live import videoprobe
 
     whole = tmp_path / "refresh.ts"
     fk.ffmpeg("-f", "lavfi", "-i", "testsrc2=s=96x64:r=30:d=40", "-c:v", "libx264", "-preset", "veryfast", "-g", "2000",
@@ -212,11 +217,12 @@ def test_an_mpeg_ts_whose_parser_flags_no_keyframe_is_not_read_on_for_one(tmp_pa
         start, tb = s.start_time, s.time_base
     assert len(lead) > 700 and not any(p.is_keyframe for p in lead)
     expected = float((start - min(p.pts for p in lead)) * tb)  # every packet's time looked at
-    with av.open(str(joined)) as c:
-        counted = _CountedDemux(c)
-        lost_s, unstated, late = videoprobe._lost(counted, 0.0, 0.0)
-    assert counted.packets <= 4 and lost_s == pytest.approx(expected, abs=1e-9) and expected > 0
-    assert unstated and not late
+    packets: list = []
+    pyav_open = av.open
+    monkeypatch.setattr(av, "open", lambda *a, **k: _CountedDemux(pyav_open(*a, **k), packets))
+    probe = probe_video(joined)
+    assert len(packets) <= 4 and probe.lost_s == pytest.approx(expected, abs=1e-9) and expected > 0
+    assert probe.start_unstated and not probe.start_late
 
 
 def test_a_whole_group_of_pictures_lost_from_an_mpeg_ts_is_told_in_its_middle_not_at_its_start(tmp_path):
