@@ -979,3 +979,21 @@ def test_data_given_as_a_folder_below_the_sheet_names_the_folder_to_give(tmp_pat
                         rf"{re.escape(str(root))} holds {re.escape(str(sheet.relative_to(root)))}: give --data "
                         rf"{re.escape(str(root))}", str(e.value)), str(e.value)
     assert len(load_dataset(name, root).samples) > 0
+
+
+def test_data_at_another_datasets_copy_names_that_dataset_not_a_neighbours_sheet(tmp_path):
+    """--dataset samm --data C2 (a CASME II copy, a SAMM copy in the folder S1 beside it) said "the folder above it
+    holds S1/SAMM_Micro_FACS_Codes_v2.xlsx: give --data ..": a sheet in a neighbouring folder, and never that C2 is a
+    CASME II copy. It now says which dataset's sheet --data holds; the other way round too."""
+    c2, s1 = casme2(tmp_path / "C2"), samm(tmp_path / "S1")
+    with pytest.raises(InputError) as e:
+        load_dataset("samm", c2)
+    assert str(e.value) == (f"{c2}: no SAMM_Micro_FACS_Codes*.xlsx sheet in this folder or below; --data {c2} holds "
+                            "CASME II's coding sheet (CASME2-coding-20140508.xlsx): --dataset casme2?")
+    with pytest.raises(InputError, match=r"holds SAMM's Micro_FACS_Codes sheet \(SAMM_Micro_FACS_Codes_v2.xlsx\): "
+                                         r"--dataset samm\?$"):
+        load_dataset("casme2", s1)
+    # a folder inside the CASME II copy: no sheet of either dataset on its way up, the neighbour's is not suggested
+    with pytest.raises(InputError) as e:
+        load_dataset("samm", c2 / "CASME2_RAW_selected")
+    assert "S1" not in str(e.value) and "give --data" not in str(e.value), str(e.value)

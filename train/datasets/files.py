@@ -123,14 +123,41 @@ def find_files(root: Path, patterns: tuple[str, ...], max_depth: int = 4) -> lis
     return sorted(set(out), key=lambda p: (len(p.parts), str(p)))
 
 
+# the annotation sheets of the datasets, to say which one a folder holds when --data names another
+KNOWN_SHEETS = (("casme2", "CASME II's coding sheet", ("CASME2-coding*",)),
+                ("samm", "SAMM's Micro_FACS_Codes sheet", ("*Micro_FACS_Codes*",)),
+                ("casme3", "CAS(ME)^3's part A label sheet", ("*part_A*", "*partA*")),
+                ("casme2lv", "CAS(ME)^2's code_final sheet", ("*code_final*",)),
+                ("sammlv", "SAMM long videos' sheet", ("*LongVideos*",)))
+
+
+def other_sheet(root: Path) -> tuple[str, str, Path] | None:
+    """(dataset, what, sheet) of another dataset's annotation sheet in ``root`` or a folder in it, or None."""
+    for name, what, stems in KNOWN_SHEETS:
+        found = find_files(root, tuple(f"{s}.{ext}" for s in stems for ext in ("xlsx", "xls", "csv")), max_depth=1)
+        if found:
+            return name, what, found[0]
+    return None
+
+
 def find_sheets(root: Path, patterns: tuple[str, ...], what: str, levels: int = 3) -> list[Path]:
-    """:func:`find_files` for a dataset's annotation sheet; none under ``root`` but one in a folder above it (``--data``
-    given as the frames folder, ``CASME2/CASME2_RAW_selected``, or a subject's) -> InputError naming that folder."""
+    """:func:`find_files` for a dataset's annotation sheet; none under ``root`` -> InputError when ``root`` holds
+    another dataset's sheet (naming that dataset) or a folder above it that contains it holds one (``--data`` given
+    as the frames folder, ``CASME2/CASME2_RAW_selected``, or a subject's: naming that folder). A sheet in a folder
+    beside ``root`` with folders of its own (another copy next to this one) is never suggested."""
     found = find_files(root, patterns)
     if found or not root.is_dir():
         return found
-    for up in list(root.absolute().parents)[:levels]:
-        above = find_files(up, patterns, max_depth=1)  # beside the frames, or in a folder beside them
+    if other := other_sheet(root):
+        name, kind, sheet = other
+        raise InputError(f"{root}: no {what} in this folder or below; --data {root} holds {kind} "
+                         f"({sheet.relative_to(root)}): --dataset {name}?")
+    here = root.absolute()
+    for up in list(here.parents)[:levels]:
+        # beside the frames, on the way down to them, or in a folder of sheets only (CAS(ME)^3's annotation/ beside
+        # part_A/); not in a neighbouring copy with folders of its own (S1/SAMM_Micro_FACS_Codes_v2.xlsx beside S1/SAMM)
+        above = [p for p in find_files(up, patterns, max_depth=1)
+                 if here.is_relative_to(p.parent) or not subdirs(p.parent)]
         if above:
             raise InputError(f"{root}: no {what} in this folder or below; the folder above it {up} holds "
                              f"{above[0].relative_to(up)}: give --data {up}")
