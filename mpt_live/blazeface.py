@@ -7,12 +7,19 @@ confidence threshold), building one only when none is free; :func:`give_back` ke
 Face detection keeps nothing from one image to the next, so a detector that saw other videos finds the same
 faces. In video mode mediapipe wants each detector's frame times to increase over its whole life, not only
 over one run: a :class:`Lent` detector moves a run's times past the last one it was given.
+
+At exit every detector built is closed while mediapipe can still close it: each detector runs its calls on a
+``concurrent.futures`` thread pool, and ``concurrent.futures`` refuses new work once its own exit hook (a
+``threading`` exit hook, run before any ``atexit`` function) has run, which made a close from ``atexit`` fail with
+"cannot schedule new futures after shutdown" wherever mediapipe was imported before :mod:`mpt_live.face` (its own
+exit flag, which turns the close into a no-op, was then set too late). :func:`close_all` is therefore a
+``threading`` exit hook registered after the pool's, so it runs first, in any import order.
 """
 
 from __future__ import annotations
 
-import atexit
 import threading
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +29,7 @@ from .quiet import quiet_fd
 Key = tuple[str, bool, float]  # model file, video mode, min detection confidence
 
 
-@dataclass
+@dataclass(eq=False)  # hashable by identity: kept in a WeakSet
 class Lent:
     """A detector on loan: ``detect`` (an image) and ``detect_for_video`` (a frame at ``ms``), as mediapipe's."""
 
@@ -39,6 +46,8 @@ class Lent:
 
 
 _FREE: dict[Key, list[Lent]] = {}
+_BUILT: weakref.WeakSet[Lent] = weakref.WeakSet()  # every detector built, free or lent, closed at exit
+_HOOKED = False
 POOL_LOCK = threading.RLock()  # re-entrant: a forgotten aligner collected inside borrow() gives its detectors back
 
 
@@ -55,7 +64,26 @@ def borrow(path: Path, video: bool, min_confidence: float) -> Lent:
     options = vision.FaceDetectorOptions(base_options=BaseOptions(model_asset_path=key[0]), running_mode=mode,
                                          min_detection_confidence=key[2])
     with quiet_fd(2):  # mediapipe's INFO lines on creation (see mpt_live.face)
-        return Lent(vision.FaceDetector.create_from_options(options), key)
+        lent = Lent(vision.FaceDetector.create_from_options(options), key)
+    with POOL_LOCK:
+        _BUILT.add(lent)
+        _hook_exit()
+    return lent
+
+
+def _hook_exit() -> None:
+    """Register :func:`close_all` as a ``threading`` exit hook, once, after ``concurrent.futures.thread`` (imported
+    by the first detector's thread pool) has registered its own: those hooks run last registered first."""
+    global _HOOKED
+    if _HOOKED:
+        return
+    import concurrent.futures.thread  # noqa: F401  (its hook first, so ours runs before it)
+
+    try:
+        threading._register_atexit(close_all)  # no public API runs before concurrent.futures' hook
+    except RuntimeError:  # a detector built while the interpreter exits: nothing runs after this any more
+        return
+    _HOOKED = True
 
 
 def give_back(lent: Lent) -> None:
@@ -64,13 +92,13 @@ def give_back(lent: Lent) -> None:
         _FREE.setdefault(lent.key, []).append(lent)
 
 
-@atexit.register  # registered before mpt_live.face's: runs after it has given back the detectors still out
 def close_all() -> None:
-    """Close every free detector (mediapipe's own finaliser fails at interpreter shutdown)."""
+    """Close every detector built, free or still lent (a forgotten aligner's): mediapipe's own finaliser fails at
+    interpreter shutdown. Run at exit (module docstring); a closed detector's close is a no-op."""
     with POOL_LOCK:
-        lent = [d for free in _FREE.values() for d in free]
+        built = list(_BUILT)
         _FREE.clear()
-    if lent:
+    if built:
         with quiet_fd(2):
-            for d in lent:
+            for d in built:
                 d.detector.close()

