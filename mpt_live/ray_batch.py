@@ -13,7 +13,9 @@ video as a serial batch does (a linked video by the link's name, not its target'
 
 Resources: with GPUs in the cluster, one actor per GPU (``num_gpus=1``, ONNX Runtime CUDA); else
 one actor per ``threads`` CPUs. An actor that dies (its node lost, killed, out of memory) is
-replaced and its video redone, up to :data:`ATTEMPTS` times.
+replaced and its video redone, up to :data:`ATTEMPTS` times. The temporary folder (with the video's copy) that a
+killed actor leaves on its node is removed by the next video run there, or at the batch's end
+(:mod:`mpt_live.scratch`: only a folder whose owner process is gone).
 
 ``auto`` joins the running cluster (``ray start --head`` on this machine, or ``RAY_ADDRESS``) and
 starts a local one when there is none; ``ADDRESS`` joins that cluster (``HOST:6379``, or
@@ -25,7 +27,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -37,9 +38,13 @@ from rich.text import Text
 from .batch import BatchSpec
 from .errors import InputError, OutputError
 from .pool import VideosBar
+from .scratch import held_folder, sweep
 from .terminal import progress_bar
 from .writers import json_default
 
+log = logging.getLogger("mpt.ray")
+
+SCRATCH = "mpt-ray-"  # an actor's temporary folders: one per video, a killed actor's removed by the next task there
 ATTEMPTS = 3  # runs of a video whose actor died, before it is listed as failed
 PROGRESS_EVERY = 25  # frames between progress messages of an actor
 # the actor's copy of the video, in what it returns: the driver puts its own path there (messages, summary.json
@@ -148,6 +153,10 @@ class VideoActor:
     def pid(self) -> int:
         return os.getpid()
 
+    def sweep(self) -> list[str]:
+        """Remove this node's temporary folders of killed actors (:mod:`mpt_live.scratch`: never a live one's)."""
+        return [str(p) for p in sweep(SCRATCH)]
+
     def run(self, i: int, rel: str, name: str, data: bytes, progress: Any
             ) -> tuple[dict[str, Any], dict[str, bytes]]:
         """Video ``i`` (its bytes; ``rel``: the file's path relative to the driver's output folder, links
@@ -155,7 +164,8 @@ class VideoActor:
         from .job import run_job
         from .sources import VideoFile
 
-        with tempfile.TemporaryDirectory(prefix="mpt-ray-") as td:
+        self.sweep()
+        with held_folder(SCRATCH) as td:
             video, out = mirrored(Path(td).resolve(), rel)
             video.parent.mkdir(parents=True, exist_ok=True)
             video.write_bytes(data)
@@ -322,6 +332,10 @@ def run_ray(todo: list[tuple[int, Path, Path]], spec: BatchSpec, address: str, c
                     after(failed)
             if not ready:
                 time.sleep(0.01)
+    try:  # a node whose killed actor's folder no later video swept: its actors remove it now
+        ray.get([actor.sweep.remote() for actor in idle], timeout=60)
+    except ray.exceptions.RayError as e:
+        log.info("Ray: the end-of-batch sweep of temporary folders did not finish (%s)", e)
     for actor in idle:
         ray.kill(actor)
     return done, failed

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import tempfile
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -15,6 +16,7 @@ from rich.console import Console
 
 from mpt_live.batch import REQUIRED, BatchSpec, is_complete, plan, run_key, run_parallel
 from mpt_live.runtime import MPTRuntime, demo_model_path
+from mpt_live.scratch import LOCK
 from mpt_live.session import SessionConfig
 
 from tinymodel import tiny_onnx
@@ -231,6 +233,18 @@ def test_ray_connect_prints_no_ray_lines_and_keeps_its_errors(no_cluster):
     assert started_here(tmp)
 
 
+def _held(folder: Path) -> bool:
+    """Whether a process holds ``folder``'s owner lock (mpt_live.scratch)."""
+    import fcntl
+
+    with open(folder / LOCK) as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        return False
+
+
 def test_ray_gives_the_serial_rows_and_redoes_a_killed_workers_video(model, folder, serial, tmp_path, cluster):
     ray = cluster
     from mpt_live.ray_batch import run_ray
@@ -248,10 +262,20 @@ def test_ray_gives_the_serial_rows_and_redoes_a_killed_workers_video(model, fold
 
     actors: dict[int, object] = {}
     written = []  # what is on disk each time the driver is told a video ended (the overview's moment)
+    scratch = Path(tempfile.gettempdir())  # the actors' node is this machine
+    stale = scratch / "mpt-ray-killedbefore"  # a folder an actor killed in an earlier batch left (its lock free)
+    stale.mkdir(exist_ok=True)
+    (stale / LOCK).write_text("0\n")
+    before = set(scratch.glob("mpt-ray-*"))
     done, failed = run_ray(todo, BatchSpec(model=str(model), device="cpu"), "auto", Console(quiet=True),
                            on_event=on_event,
                            after=lambda failed: written.append(len(list(out.glob("*/summary.json")))))
     assert killed and not failed and written == [1, 2]
+    # the killed actor's folder (and the earlier one) removed; other runs' folders on this machine (other users of
+    # it) may come and go meanwhile: a folder of this batch left would be new, its owner lock free
+    after = set(scratch.glob("mpt-ray-*"))
+    assert not stale.exists()
+    assert [d for d in after - before if (d / LOCK).exists() and not _held(d)] == []
     assert sorted(v.name for v, _, _ in done) == sorted(VIDEOS)
     for v in VIDEOS:
         d = out / Path(v).stem
