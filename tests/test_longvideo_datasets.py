@@ -784,3 +784,59 @@ def test_csv_separator_is_the_tables_not_a_wide_notes(tmp_path):
     assert csv_separator(p) == ";"
     p.write_text("a,b,c\n1,2,3\n4,5,6\n", encoding="utf-8")
     assert csv_separator(p) == ","
+
+
+def _run_of(folder: Path, fps: float, source: Path | None, count: int) -> Path:
+    """A complete run (events.csv, summary.json, predictions.csv) of ``clip.mp4`` at ``fps`` with one event at its
+    frames 2..4, its summary naming ``source`` as the video it read."""
+    import csv
+    import json
+
+    from mpt_live.spotting import EVENT_COLUMNS
+
+    run = folder / "clip"
+    run.mkdir(parents=True)
+    with open(run / "events.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, EVENT_COLUMNS)
+        w.writeheader()
+        w.writerow({"video": "clip.mp4", "onset_frame": 2, "apex_frame": 3, "offset_frame": 4, "type": "micro",
+                    "onset_s": 2 / fps, "apex_s": 3 / fps, "offset_s": 4 / fps})
+    summary = {"status": "complete", "source_fps": fps, "source_frame_count": count}
+    (run / "summary.json").write_text(json.dumps(summary | ({"source": str(source)} if source else {})))
+    (run / "predictions.csv").write_text("time_s,frame,face_id\n0.0,0,0\n")
+    return folder
+
+
+def test_a_hand_written_truths_video_kept_elsewhere_is_found_where_its_run_read_it(tmp_path):
+    """A --truth CSV looks for its videos in ROOT/videos/: a hand-written one whose video lies elsewhere got the note
+    "no frame count of the truth recording (ROOT/videos/clip.mp4 is not there: put its video there)" for a run at
+    29.97 fps of its 30 fps truth. The video the run read (summary.json's source), of the name the truth gives, is
+    now counted: the same 7 images, numbers kept, no note. A file of another name, or a run at a rate more than 1 %
+    off (a re-encode's count is not the truth's), is not taken for it."""
+    from faultkit import write_video
+
+    from train.datasets.longvideo import read_annotations_csv
+    from train.spot_metrics import read_runs
+
+    elsewhere = tmp_path / "my videos"
+    elsewhere.mkdir()
+    clip = write_video(elsewhere / "clip.mp4", 7, 30.0)
+    other = shutil.copy(clip, elsewhere / "other.mp4")
+    truth = tmp_path / "truth" / "annotations.csv"
+    truth.parent.mkdir()
+    truth.write_text("video,onset,apex,offset,fps,type\nclip.mp4,2,3,4,30,micro\n")
+    index = read_annotations_csv(truth)
+    v = index.videos[0]
+    assert v.video == truth.parent / "videos" / "clip.mp4" and not v.video.exists()
+    assert v.recording({"source": str(clip), "source_fps": 29.97}) == clip
+    assert v.recording({"source": str(clip), "source_fps": 25.0}) == v.video  # a re-encode's count: not the truth's
+    assert v.recording({"source": str(other), "source_fps": 29.97}) == v.video
+    assert v.recording({"source": str(elsewhere / "gone" / "clip.mp4"), "source_fps": 30.0}) == v.video
+    assert v.recording({}) == v.video
+
+    for name, source, note in (("found", clip, False), ("renamed", Path(other), True), ("none", None, True)):
+        notes: list[str] = []
+        got = read_runs([_run_of(tmp_path / name, 29.97, source, 7)], index, notes)["clip"]
+        assert [(s.onset, s.offset) for s in got] == [(2, 4)]
+        said = [n for n in notes if "To tell, no frame count of the truth recording" in n]
+        assert len(said) == note and all(f"({v.video} is not there: put its video there)" in n for n in said), notes
