@@ -158,15 +158,19 @@ def render_timeline(
     with atomic_path(out) as tmp, warnings.catch_warnings():  # a reader never sees half a PNG
         # a file name in a script the font lacks (CJK, ...): boxes in the title, not a warning per glyph
         warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font", category=UserWarning)
-        renderer = FigureCanvasAgg(fig).get_renderer()
-        fig.draw_without_rendering()  # the layout: where each panel stands, so a name's extent is measured there
+        canvas = FigureCanvasAgg(fig)
+        layout = fig.get_layout_engine()
+        if any(e.get("class") for _, face_events in named for e in face_events):
+            layout.execute(fig)  # where each panel stands without the names, so a name's extent is measured there
         for ax, face_events in named:
-            rise = name_events(ax, face_events, renderer)
+            rise = name_events(ax, face_events, canvas.get_renderer()) if face_events else 0.0
             if not has_probs:  # no probability panel: say why above the face's motion panel (and its events' names)
                 ax.set_title(f"{NO_MODEL}: no class probabilities" if not classes
                              else "no window was classified: no class probabilities", loc="left", fontsize=9,
                              color="0.3", pad=matplotlib.rcParams["axes.titlepad"] + rise)
-        fig.savefig(tmp)
+        layout.execute(fig)  # with the names: room above the panels for them
+        fig.set_layout_engine("none")  # laid out: the PNG is drawn once (savefig would lay out and draw it twice)
+        canvas.print_png(tmp)
     return out
 
 
