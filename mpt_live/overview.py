@@ -79,7 +79,8 @@ def video_row(name: str, folder: str, s: dict[str, Any]) -> dict[str, Any]:
             "micro_events": sum(e.get("type") == "micro" for e in events),
             "macro_events": sum(e.get("type") == "macro" for e in events),
             "events_per_min": round(len(events) / seconds * 60, 2) if seconds else "",
-            "model": model.get("name") or "", "demo": bool(model.get("demo")), "classes": classes}
+            "model": model.get("name") or "", "demo": bool(model.get("demo")), "classes": classes,
+            "data_kind": model.get("data_kind") or ""}  # index.html's model cell (not a videos.csv column)
 
 
 def failed_row(name: str, reason: str) -> dict[str, Any]:
@@ -294,7 +295,7 @@ color:#222}h1{font-size:18px;margin:0 0 8px}table{border-collapse:collapse;backg
 border-bottom:1px solid #e4e4e0;text-align:left}th{cursor:pointer;user-select:none;white-space:nowrap}td.n{text-align:right}
 th.asc::after{content:" \\25B2"}th.desc::after{content:" \\25BC"}tr.failed td{background:#fbe3e1;color:#8a1c12}
 tr.incomplete td{background:#fdf3d8}.demo{background:#f28c28;color:#fff;border-radius:4px;padding:1px 6px;font-size:12px}
-.reason{font-size:12px;color:#8a1c12}"""
+.reason{font-size:12px;color:#8a1c12}.kind{font-size:12px;color:#555}"""
 
 SCRIPT = """document.querySelectorAll('#videos th').forEach((th, k) => th.addEventListener('click', () => {
   const body = document.querySelector('#videos tbody'), up = !th.classList.contains('asc');
@@ -325,7 +326,8 @@ def _cell(r: dict[str, Any], key: str) -> str:
         return f'<td class="n" data-v="{v}">{round(float(v) * 100, 1)}</td>'
     if key == "model":
         demo = ' <span class="demo">DEMO</span>' if r.get("demo") else ""
-        return f'<td data-v="{e(str(v))}">{e(str(v))}{demo}</td>'
+        kind = f'<div class="kind">trained on {e(str(r["data_kind"]))}</div>' if r.get("data_kind") else ""
+        return f'<td data-v="{e(str(v))}">{e(str(v))}{demo}{kind}</td>'
     cls = ' class="n"' if isinstance(v, (int, float)) and not isinstance(v, bool) else ""
     return f'<td{cls} data-v="{e(str(v))}">{e(str(v))}</td>'
 

@@ -262,6 +262,7 @@ def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[
              ("model", (model.get("name") or "none (motion only)")   # and a model that failed mpt-export's check
               + (" (its parity check FAILED at export)" if failed_fact(model.get("parity")) else "")),
              ("demo model", "yes: not a validated micro-expression classifier" if model.get("demo") else "no"),
+             ("trained on", model.get("data_kind")),  # 'semi-synthetic (mpt-synth)': not a dataset's own clips
              ("provider", summary.get("provider") or "none"), ("source fps", summary.get("source_fps")),
              ("processed at", f"{summary['fps']} frames/s" if summary.get("fps") is not None else None),
              ("frames", summary.get("frames_read")),

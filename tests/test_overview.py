@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -152,6 +153,26 @@ def test_overview_of_hand_made_outputs(tmp_path):
     single = tmp_path / "one"
     write_overview(single, videos[:1], [single], [])
     assert not single.exists()
+
+
+def test_the_overview_says_which_model_was_trained_on_mpt_synth_clips(tmp_path):
+    """A video's summary.json said its model was trained on mpt-synth clips (model.data_kind); index.html named the
+    model alone. Its model cell now says so; videos.csv's columns stay as they were."""
+    videos = [tmp_path / "in" / n for n in ("a.mp4", "b.mp4")]
+    out = tmp_path / "out"
+    dirs = output_dirs(videos, out)
+    kinds = ["semi-synthetic (mpt-synth)", None]
+    for d, kind in zip(dirs, kinds):
+        d.mkdir(parents=True)
+        s = _summary("complete", [])
+        s["model"]["data_kind"] = kind
+        (d / "summary.json").write_text(json.dumps(s))
+    write_overview(out, videos, dirs, [])
+    page = (out / "index.html").read_text()
+    cells = re.findall(r'<td data-v="m.onnx">.*?</td>', page)
+    assert len(cells) == 2 and "trained on semi-synthetic (mpt-synth)" in cells[0], cells
+    assert "trained on" not in cells[1]
+    assert "data_kind" not in rows(out / "videos.csv")[0]
 
 
 def test_symlinked_videos_keep_the_names_given(tmp_path):

@@ -625,6 +625,21 @@ def test_a_fact_the_run_did_not_know_is_left_out_not_shown_as_none(tmp_path):
     assert "<th>processed at</th><td>88.5 frames/s</td>" in known and "<th>frames</th><td>300</td>" in known
 
 
+def test_a_model_trained_on_mpt_synth_clips_says_so_among_the_facts(tmp_path):
+    """summary.json's model said data_kind 'semi-synthetic (mpt-synth)' but the page described such a model by its
+    name alone, as if trained on the dataset's own clips; its facts now say what it was trained on (nothing for a
+    model that does not say)."""
+    from mpt_live.report import render_report
+
+    rows = [{"time_s": f"{t / 10:.2f}", "face_id": "0", "motion_score": "1"} for t in range(20)]
+    base = {"events": [], "outputs": {}}
+    synth = render_report(tmp_path, {**base, "model": {"name": "m.onnx", "data_kind": "semi-synthetic (mpt-synth)"}},
+                          rows, [], None, [], "t")
+    assert "<th>trained on</th><td>semi-synthetic (mpt-synth)</td>" in synth
+    for model in ({"name": "m.onnx", "data_kind": None}, {"name": "m.onnx"}):
+        assert "trained on" not in render_report(tmp_path, {**base, "model": model}, rows, [], None, [], "t")
+
+
 SEEK_JS = """async (times) => { const v = document.getElementById('video');
   const done = (ev) => new Promise(r => { const t = setTimeout(() => r('timeout'), 10000);
     v.addEventListener(ev, () => { clearTimeout(t); r(ev); }, {once: true});
