@@ -36,7 +36,8 @@ from .recordings import number_frames
 from .report_page import CSS, PAGE, SCRIPT
 from .results import row_event_ids
 from .review import REVIEW, review_video
-from .timeline import NO_MODEL, absences, as_number, face_ids, render_timeline, tick_label as _tick, tick_step
+from .timeline import (NO_MODEL, ONE_WINDOW, absences, as_number, face_ids, render_timeline, tick_label as _tick, tick_step,
+                       window_times)
 from .writers import atomic_path, json_default
 
 
@@ -228,7 +229,9 @@ def _face_note(rows: Sequence[Mapping[str, Any]], info: Mapping[str, Any] | None
     info = info or {}
     n = info.get("frames")
     note = f"seen {clock_span(min(t), max(t))}" + (f", {n} frames" if n else "")
-    drawn = any(np.isfinite(as_number(v)) for r in rows for k, v in r.items() if k == "motion_score" or k.startswith("p_"))
+    drawn = window_times(rows)
+    if len(drawn) == 1:  # a line of one point: the timeline looked blank
+        note += ": " + ONE_WINDOW.format(clock(drawn[0]))
     if not drawn:
         small = float(info.get("too_small") or 0.0)
         note += (": nothing to draw, too small to analyse in {:.0%} of its frames".format(small) if small >= 0.5

@@ -6,7 +6,7 @@ CSV's columns; strings or numbers, as :func:`mpt_live.results.read_table` reads 
 an interrupted run. One section per face ID (``face_id``): a label strip, the probabilities (with a
 model; without one, or when no window was classified, the motion panel's title says so) and the
 motion score; stretches where that face is not in the frame are hatched (before it came and after it
-left too).
+left too). A face with one window to draw (a line of one point is not drawn) shows it as dots, and says so.
 """
 
 from __future__ import annotations
@@ -58,6 +58,16 @@ def last_frame_time(rows: Iterable[Mapping[str, Any]]) -> tuple[float | None, fl
         frame = f if np.isfinite(f) and (frame is None or f > frame) else frame
         t = s if np.isfinite(s) and (t is None or s > t) else t
     return frame, t
+
+
+def window_times(rows: Iterable[Mapping[str, Any]]) -> list[float]:
+    """The times of the rows that have something to draw: a finite motion score or class probability (a face's
+    warming-up window and a row without a face have neither)."""
+    return [t for r in rows if np.isfinite(t := as_number(r.get("time_s"))) and any(
+        np.isfinite(as_number(v)) for k, v in r.items() if k == "motion_score" or str(k).startswith("p_"))]
+
+
+ONE_WINDOW = "one window only, at {}: too short for a curve"  # a face whose timeline has one point to draw
 
 
 def face_ids(rows: Sequence[Mapping[str, Any]]) -> list[int]:
@@ -179,6 +189,8 @@ def _section(axes, face, rows, t, colours, events, has_top, has_probs, demo, gap
     Returns the motion panel, above which :func:`name_events` writes the events' names."""
     name = "no face" if face is None else f"face {face}"
     score = np.array([as_number(r.get("motion_score")) for r in rows])
+    drawn = window_times(rows)
+    point = {"marker": "o", "ms": 4} if len(drawn) == 1 else {}  # a line of one point is not drawn: a dot
 
     def shade(ax) -> None:
         for i, ev in enumerate(events):
@@ -207,18 +219,20 @@ def _section(axes, face, rows, t, colours, events, has_top, has_probs, demo, gap
         ax = axes[0]
         shade(ax)
         for c, colour in colours.items():
-            ax.plot(t, [as_number(r.get(f"p_{c}")) for r in rows], color=colour, lw=1.2, label=c)
+            ax.plot(t, [as_number(r.get(f"p_{c}")) for r in rows], color=colour, lw=1.2, label=c, **point)
         ax.set_ylim(0, 1)
         ax.set_ylabel(f"{name}\nprobability", fontsize=9)
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
         ax.grid(alpha=0.3)
+        if point:  # why the panels hold a dot each, not curves (a face seen for about a second)
+            ax.set_title(ONE_WINDOW.format(f"{drawn[0]:g} s") + " (the dots)", loc="left", fontsize=9, color="0.3")
         if demo:  # above the panel, not over its curves (it hid their top right: p 0.8-1 of the last third)
             ax.set_title("DEMO MODEL: not a validated micro-expression classifier", loc="right", fontsize=10,
                          color="white", weight="bold", bbox={"boxstyle": "round,pad=0.3", "fc": "tab:orange", "ec": "none"})
         axes = axes[1:]
     ax = axes[0]
     shade(ax)
-    ax.plot(t, score, color="0.2", lw=1.0, label="motion score")
+    ax.plot(t, score, color="0.2", lw=1.0, label="motion score", **point)
     finite = score[np.isfinite(score)]
     top = float(finite.max()) if finite.size else 1.0
     for ev in events:

@@ -640,6 +640,20 @@ def test_a_model_trained_on_mpt_synth_clips_says_so_among_the_facts(tmp_path):
         assert "trained on" not in render_report(tmp_path, {**base, "model": model}, rows, [], None, [], "t")
 
 
+def test_a_face_with_one_window_to_draw_says_why_its_timeline_is_blank(tmp_path):
+    """A face seen for about a second had one classified window: its timeline's curves were one point each, not
+    drawn, and the page said nothing of it. Its note now says there was one window only, and when."""
+    from mpt_live.report import render_report
+
+    rows = [{"time_s": f"{t / 10:.2f}", "face_id": "0", "motion_score": "1", "p_happiness": "0.5"} for t in range(20)]
+    rows += [{"time_s": "1.00", "face_id": "1", "motion_score": "", "p_happiness": ""},  # warming up
+             {"time_s": "1.50", "face_id": "1", "motion_score": "2", "p_happiness": "0.4"}]
+    page = render_report(tmp_path, {"events": [], "outputs": {}}, rows, ["happiness"], None, [], "t")
+    notes = re.findall(r'<span class="seen">(.*?)</span>', page)
+    assert len(notes) == 2 and "one window" not in notes[0], notes
+    assert notes[1].endswith(": one window only, at 1.50 s: too short for a curve"), notes
+
+
 SEEK_JS = """async (times) => { const v = document.getElementById('video');
   const done = (ev) => new Promise(r => { const t = setTimeout(() => r('timeout'), 10000);
     v.addEventListener(ev, () => { clearTimeout(t); r(ev); }, {once: true});

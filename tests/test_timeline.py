@@ -250,3 +250,20 @@ def test_the_png_is_laid_out_and_drawn_once_without_names_and_measured_once_with
     render_timeline(_rows(), CLASSES, events, tmp_path / "b.png")
     assert counts == {"draw": 1, "layout": 2}, counts
     assert cv2.imread(str(tmp_path / "b.png")) is not None
+
+
+def test_a_face_with_one_window_to_draw_shows_it_as_dots_and_says_why(tmp_path, monkeypatch):
+    """A face seen for about a second has one classified window after its warming-up one: its probability and
+    motion lines were one point each, which matplotlib does not draw, so its panels were blank without a word. The
+    point is now a dot on each and the probability panel says there was one window only; a face with more keeps
+    its lines."""
+    drawn = saved_figures(monkeypatch)
+    probs = {f"p_{c}": 0.2 + 0.1 * k for k, c in enumerate(CLASSES)}
+    short = [{"time_s": 3.0, "frame": 90, "face_id": 1, "motion_score": None, "top": ""},  # warming up
+             {"time_s": 3.5, "frame": 105, "face_id": 1, "motion_score": 2.0, "top": "neutral", **probs}]
+    render_timeline(_rows() + short, CLASSES, [], tmp_path / "t.png")
+    axes = drawn[0].axes  # label, probabilities, motion for face 0, then face 1
+    assert [ax.get_title(loc="left") for ax in axes[1:6:3]] == ["", "one window only, at 3.5 s: too short for a curve"
+                                                                     " (the dots)"]
+    assert {line.get_marker() for ax in axes[4:6] for line in ax.lines} == {"o"}
+    assert {line.get_marker() for ax in axes[1:3] for line in ax.lines} == {"None"}
