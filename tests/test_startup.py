@@ -299,3 +299,62 @@ def test_whether_a_browser_plays_a_video_comes_from_the_runs_probe(tmp_path, mon
     assert [playable(v) for v in (mp4v, h264)] == [fourcc[mp4v], fourcc[h264]] == [False, True]
     assert opened == Counter()
 
+
+
+IMPORT_PROBE = """
+import sys, threading, time
+seen = {}
+sys.addaudithook(lambda ev, args: ev == "import" and args[0] == sys.argv[1] and seen.setdefault(
+    "by", threading.current_thread().name))
+from mpt_live import runtime
+cpu = {}
+real = runtime.MPTRuntime.__init__
+def init(self, *a, **k):  # the import thread's CPU while the model's session is made
+    t = [t for t in threading.enumerate() if t.name.startswith("import ")]
+    clock = time.pthread_getcpuclockid(t[0].ident) if t else None
+    c0 = time.clock_gettime(clock) if clock is not None else 0.0
+    real(self, *a, **k)
+    try:
+        cpu["during"] = time.clock_gettime(clock) - c0 if clock is not None else 0.0
+    except OSError:  # the thread ended meanwhile: it ran at least until then
+        cpu["during"] = -1.0
+runtime.MPTRuntime.__init__ = init
+runtime.load_model(None, device="cpu", threads=1, warmup=sys.argv[2] == "1")
+print(seen.get("by"), "imported" if sys.argv[1] in sys.modules else "not imported", cpu.get("during"), sep="|")
+"""
+
+
+def _probe(module: str, warmup: bool) -> list[str]:
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-c", IMPORT_PROBE, module, "1" if warmup else "0"], capture_output=True,
+                         text=True, timeout=300, check=False)
+    assert res.returncode == 0, res.stderr[-2000:]
+    return res.stdout.strip().split("|")
+
+
+def test_the_face_detectors_import_runs_beside_the_models_load():
+    """mediapipe's import (about 0.5 s of CPU) came after the model's load, both before the first frame: a process
+    that will run clips (warmup) now imports it in a thread while the model's session is made, which goes on at the
+    same time (the thread's CPU grows during the load); one that only reads the model's facts (--jobs' parent,
+    --inspect) does not import it. Counted by CPU time and by which thread imported, never by the clock."""
+    from mpt_live.runtime import DETECTOR_MODULE
+
+    by, state, during = _probe(DETECTOR_MODULE, warmup=True)
+    assert (by, state) == (f"import {DETECTOR_MODULE}", "imported")
+    assert float(during) != 0.0, during  # the import ran while the session was made (-1: it ended then)
+    assert _probe(DETECTOR_MODULE, warmup=False)[:2] == ["None", "not imported"]
+
+
+def test_a_background_import_that_fails_leaves_the_error_to_the_import_that_needs_it():
+    """The background import's failure is dropped; the module's own import then raises it, as it would have."""
+    import importlib
+
+    from mpt_live.runtime import import_in_background
+
+    thread = import_in_background("mpt_live_no_such_module")
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    with pytest.raises(ModuleNotFoundError, match="No module named 'mpt_live_no_such_module'"):
+        importlib.import_module("mpt_live_no_such_module")
