@@ -237,3 +237,22 @@ def test_an_event_without_seconds_keeps_the_run_on_its_frames_and_says_so(tmp_pa
     got = read_runs([run2], index, notes)["v"]
     assert [(s.onset, s.offset) for s in got] == ([(60, 71)] if fps == 25.0 else [(50, 59)])
     assert not [n for n in notes if "onset_s" in n]
+
+
+def test_a_run_from_start_is_placed_from_the_videos_first_frame_not_its_own(tmp_path):
+    """A run from --start 20 has its first predictions row at frame 600, 20 s: the seconds of its events were counted
+    from there, so an event at frame 864 (28.8 s) of a 30 fps run read as frame 264, taken for a variable frame rate
+    and moved 600 frames early; its last frame read was its frames_read less one (449), not 1049. The first row's
+    frame number is taken off its time now, and the frames passed over are counted in how far it read."""
+    from train.spot_frames import in_truth_frames, last_read
+    from train.spot_metrics import Spotted
+
+    (tmp_path / "predictions.csv").write_text("time_s,frame,face_id\n20.0,600,0\n20.0333,601,0\n34.9333,1048,0\n")
+    summary = {"status": "complete", "source_fps": 30.0, "frames_read": 450, "frames_skipped": 600,
+               "start_s": 20.0, "source_seconds": 35.0}
+    assert first_time(tmp_path, 30.0) == pytest.approx(0.0) and first_time(tmp_path) == pytest.approx(20.0)
+    event = Spotted("clip.mp4", 864, 896, "macro", onset_s=28.8, offset_s=29.8667)
+    placed, why = in_truth_frames([event], tmp_path, 30.0, summary)
+    assert why is None and (placed[0].onset, placed[0].offset) == (864, 896)
+    assert last_read(tmp_path, summary, 30.0, False) == 1049
+    assert last_read(tmp_path, summary, 15.0, True) == 524  # a 15 fps truth: 35 s of it

@@ -54,12 +54,15 @@ def _rows(folder: Path) -> Iterator[dict[str, str]]:
         return
 
 
-def first_time(folder: Path) -> float:
-    """The time of the run's first frame (its first row in predictions.csv), 0.0 where it cannot be read."""
+def first_time(folder: Path, fps: float | None = None) -> float:
+    """The time of the video's first frame: its first row in predictions.csv, less its frame number at ``fps`` (a
+    run from ``--start`` T, or one whose face came later, has a first row past frame 0); 0.0 where it cannot be read."""
     rows = _rows(folder)
     row = next(rows, None)
     rows.close()
     t = as_number(row.get("time_s")) if row else 0.0
+    frame = as_number(row.get("frame")) if row and fps else 0.0
+    t -= frame / fps if fps and math.isfinite(frame) and frame > 0 else 0.0
     return t if math.isfinite(t) and t >= 0 else 0.0
 
 
@@ -168,7 +171,7 @@ def in_truth_frames(spotted: Sequence, folder: Path, truth_fps: float, summary: 
         notes.append(untimed(folder, len(spotted) - len(timed), len(spotted), fps, truth_fps, other))
     if fps is None or not spotted or len(timed) < len(spotted):
         return list(spotted), None
-    t0 = first_time(folder)
+    t0 = first_time(folder, fps)
     if not at_other_rate(summary, truth_fps, truth_frames):
         if all(abs(s.onset - (s.onset_s - t0) * fps) <= SLACK and abs(s.offset - (s.offset_s - t0) * fps) <= SLACK
                for s in spotted):
@@ -250,13 +253,16 @@ def last_read(folder: Path, summary: dict, truth_fps: float, converted: bool) ->
     read nothing, None where nothing says."""
     frame, t = last_prediction(folder)
     n = _number(summary.get("frames_read"))
+    if n is not None and (skipped := _number(summary.get("frames_skipped"))):  # frames before --start: not counted
+        n = n + skipped if n > 0 else n
     if n == 0 and frame is None:
         return -1  # it read nothing (a run that failed as it began)
     if n is not None and n > 0:
         frame = max(frame if frame is not None else -1, n - 1)
     if not converted:
         return None if frame is None else int(frame)
-    fps, t0 = run_fps(summary), first_time(folder)
+    fps = run_fps(summary)
+    t0 = first_time(folder, fps)
     read = _number(summary.get("source_seconds"))  # the container's times, as the events' and predictions' are
     ends = [e for e in (read - t0 if read is not None else None, t - t0 + 1.0 / fps if t is not None and fps else None,
                         n / fps if n is not None and fps else None) if e is not None]  # seconds from the first frame
