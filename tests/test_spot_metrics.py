@@ -245,16 +245,18 @@ def test_a_run_that_did_not_finish_is_scored_as_it_is_and_named(tmp_path, status
     assert res.exit_code == 0 and out["failed"] == out["incomplete"] == {} and "long_001 (" not in res.output
 
 
-@pytest.mark.parametrize("summary, predictions, events, reached, after", [
-    ({"status": "failed", "frames_read": 120, "source_fps": 30.0, "source_seconds": 4.0}, None, (11, 20, None), 119, 1),
-    ({"status": "incomplete", "frames_read": 230, "source_fps": 30.0}, None, (11, 20, None), 229, 0),  # 200..259 begun
-    ({"status": "running"}, "time_s,frame,face_id\n4.9,147,0\n5.0,150,0\n", (11, 20, None), 150, 1),  # no count yet
-    ({"status": "running"}, None, (11, 20, None), 20, 1),  # nothing but its events: as far as the last one
+@pytest.mark.parametrize("summary, predictions, events, reached, after, left", [
+    ({"status": "failed", "frames_read": 120, "source_fps": 30.0, "source_seconds": 4.0}, None, (11, 20, None), 119, 1,
+     False),
+    ({"status": "incomplete", "frames_read": 230, "source_fps": 30.0}, None, (11, 20, None), 229, 0, False),  # begun
+    # killed (no count yet): its user stopped it, so the truth after where it read is left out (train/spot_stretch.py)
+    ({"status": "running"}, "time_s,frame,face_id\n4.9,147,0\n5.0,150,0\n", (11, 20, None), 150, 1, True),
+    ({"status": "running"}, None, (11, 20, None), 20, 1, False),  # nothing but its events: as far as the last one
     # a 15 fps re-encode: its 60 frames are the truth's first 4 s, frames 0..119; its events placed by their seconds
     ({"status": "interrupted", "frames_read": 60, "source_fps": 15.0, "source_seconds": 4.0}, None, (5, 10, 15.0),
-     119, 1)])
+     119, 1, True)])
 def test_the_warning_of_a_run_that_stopped_counts_the_truth_it_never_reached(tmp_path, summary, predictions, events,
-                                                                             reached, after):
+                                                                             reached, after, left):
     """The warning of a failed or incomplete run said it stopped early but not how much truth lay past where it
     stopped (missed by the run, not the spotter). The truth intervals after the last frame the run read (its
     summary.json's frames_read / source_seconds, its predictions.csv, its events) are now counted per video in the
@@ -272,11 +274,13 @@ def test_the_warning_of_a_run_that_stopped_counts_the_truth_it_never_reached(tmp
     res = CliRunner().invoke(app, ["spot", "--truth", str(root), "--runs", str(run)])
     assert res.exit_code == 0, res.output
     out = json.loads((run / "spotting.json").read_text())
-    assert (out["tp"], out["fn"]) == (2, 1)
-    assert out["not_reached"] == {"long_001": {"last_frame_read": reached, "truth_intervals_after": after}}
+    assert (out["tp"], out["fn"]) == (2, 0 if left else 1)
+    assert out["not_reached"] == {"long_001": {"last_frame_read": reached, "truth_intervals_after": after,
+                                               **({"left_out": True} if left else {})}}
     said = [w for w in res.output.replace("\n", " ").split("warning:") if "long_001 (" in w]
     assert len(said) == 1 and f"read to frame {reached} of the truth, {after} truth interval(s) after it" in said[0]
-    assert f"{after} truth interval(s) lie after where their run stopped" in " ".join(said[0].split())
+    assert (f"{after} truth interval(s) lie after where their run stopped" in " ".join(said[0].split())) != left
+    assert (", left out: scored to where it stopped" in " ".join(said[0].split())) == left
 
 
 def test_videos_of_failed_csv_are_named_with_the_batch_reason(tmp_path):
@@ -654,8 +658,9 @@ def test_a_stopped_run_of_a_recordings_images_made_into_a_video_keeps_its_frame_
     # a 15 fps re-encode: its 30 frames are the truth's first 2 s, frames 0..59 (the interval from 50 begun)
     ({"status": "failed", "frames_read": 30, "source_fps": 15.0, "source_seconds": 2.0, "error": "boom"}, None,
      {"last_frame_read": 59, "truth_intervals_after": 0}, "read to frame 59 of the truth, 0 truth interval(s)"),
-    ({"status": "interrupted", "frames_read": 30, "source_fps": 15.0, "source_seconds": 2.0}, [],
-     {"last_frame_read": 59, "truth_intervals_after": 0}, "read to frame 59 of the truth, 0 truth interval(s)"),
+    ({"status": "interrupted", "frames_read": 30, "source_fps": 15.0, "source_seconds": 2.0}, [],  # stopped by its
+     {"last_frame_read": 59, "truth_intervals_after": 0, "left_out": True},  # user: scored to there (spot_stretch)
+     "read to frame 59 of the truth, 0 truth interval(s) after it, left out"),
     # failed.csv alone (the video did not open, or its folder is elsewhere): nothing says how far it read
     (None, None, None, "how far its run read is not known")])
 def test_a_video_failed_csv_lists_without_events_gets_its_unreached_count(tmp_path, summary, events, reached, said):

@@ -110,6 +110,10 @@ def spot(
         say("dropped", "yellow", f"{n} truth row(s): {reason}")
     for note, n in sorted(index.notes.items()):
         say("note:", "", f"{n} truth row(s): {note}")
+    from .spot_stretch import stretch_line
+
+    for name, span in result.get("stretches", {}).items():  # a run of part of its video: the truth outside not scored
+        say("note:", "", stretch_line(name, span))
     if result.get("recognition_blank"):
         say("note:", "", f"analysis F1, UF1, UAR and STRS are blank: {result['recognition_blank']}")
     bare = len(result.get("unannotated", []))  # recordings no sheet row names: counted, named in the JSON
@@ -136,6 +140,7 @@ def _score(runs: list[Path], truth: Optional[Path], dataset: Optional[SpotDatase
 
     from .datasets.longvideo import load_long_dataset, read_annotations_csv
     from .spot_metrics import read_runs, score
+    from .spot_stretch import scored_truth, stretches
 
     if (truth is None) == (dataset is None):
         raise InputError("give either --truth annotations.csv or --dataset NAME --data ROOT")
@@ -153,7 +158,8 @@ def _score(runs: list[Path], truth: Optional[Path], dataset: Optional[SpotDatase
     unreached: dict[str, dict[str, int] | None] = {}
     folders: dict[str, tuple[Path, float | None]] = {}  # each video's run folder: when each face was tracked
     spotted = read_runs(runs, index, notes, gone, unfinished, folders, unreached)
-    result = score(index, spotted, kind.value, folders=folders)
+    spans = stretches(index, folders, spotted)  # runs of part of their video (--start, --max-seconds, a stop)
+    result = score(scored_truth(index, spans), spotted, kind.value, folders=folders)
     result["warnings"] = notes + result["warnings"]
     result["truth"] = str(truth if truth is not None else data)
     result["runs"] = [str(r) for r in runs]
@@ -164,6 +170,7 @@ def _score(runs: list[Path], truth: Optional[Path], dataset: Optional[SpotDatase
     for state in ("failed", "incomplete"):  # runs scored as they are: part of the video, or an output missing
         result[state] = {name: why for name, (k, why) in sorted(unfinished.items()) if k == state}
     result["recognition_blank"] = recognition_blank(result, index, spotted)
+    result["stretches"] = spans  # video -> the frames scored, how the run came to cover them, truth left out
     result["not_reached"] = unreached  # of those: the last truth frame read, the truth intervals after it (None:
     # nothing says how far it read)
     target = out or ((runs[0] if runs[0].is_dir() else runs[0].parent) / "spotting.json")

@@ -20,6 +20,7 @@ from mpt_live.rundir import SUMMARY, read_summary
 from .datasets.longvideo import LongVideo
 from .datasets.sheets import first_of
 from .spot_frames import last_read
+from .spot_stretch import USER_STOPS, analysed
 
 STOPPED = {"running": "killed before it ended, or still running", "interrupted": "stopped by a signal",
            "failed": "stopped by an error", "killed": "killed outright, finished from its files by --finish"}
@@ -107,12 +108,15 @@ def not_reached(video: LongVideo, offsets: Sequence[int], folder: Path, summary:
     """The last frame of truth ``video`` its run read (:func:`train.spot_frames.last_read` of its ``folder`` and
     ``summary``; ``converted``: its frames are not the truth's, counted by seconds; or the latest of its events'
     ``offsets`` where that is later; -1: it read nothing) and the count of truth intervals whose onset lies after it;
-    None where nothing says how far it read."""
+    None where nothing says how far it read. ``left_out`` (True, else absent): a run its user stopped (Ctrl-C, a
+    kill), scored on the stretch it read (:mod:`train.spot_stretch`): those intervals are not scored, not missed."""
     last = last_read(folder, summary, video.fps, converted)
     last = max([*offsets] + ([last] if last is not None else []), default=None)
     if last is None:
         return None
-    return {"last_frame_read": last, "truth_intervals_after": sum(iv.onset > last for iv in video.intervals)}
+    stopped = summary.get("status") in USER_STOPS and analysed(folder, summary, video.fps, converted, offsets)
+    return {"last_frame_read": last, "truth_intervals_after": sum(iv.onset > last for iv in video.intervals),
+            **({"left_out": True} if stopped else {})}
 
 
 def unfinished_line(problems: dict[str, tuple[str, str]], not_run: set[str],
@@ -132,11 +136,15 @@ def unfinished_line(problems: dict[str, tuple[str, str]], not_run: set[str],
             return "; how far its run read is not known (no summary.json, predictions.csv or event of it says)"
         last = a["last_frame_read"]
         read = f"read to frame {last} of the truth" if last >= 0 else "read no frame of the truth"
-        return f"; {read}, {a['truth_intervals_after']} truth interval(s) after it"
+        return f"; {read}, {a['truth_intervals_after']} truth interval(s) after it" + (
+            ", left out: scored to where it stopped" if a.get("left_out") else "")
     named = [f"{n} ({why}{'; no events.csv' if n in not_run else ''}{reach(n)})" for n, (_, why) in problems.items()]
-    known = [a for a in after.values() if a is not None]
+    known = [a for a in after.values() if a is not None and not a.get("left_out")]
     total = sum(a["truth_intervals_after"] for a in known)
     unread = (f"; {total} truth interval(s) lie after where their run stopped, missed by the run, not the spotter "
               "('not_reached' in the JSON)") if known else ""
+    stopped = ("; a run its user stopped (Ctrl-C, a kill) is scored to where it stopped, the truth after it left out"
+               if any(a is not None and a.get("left_out") for a in after.values()) else "")
     return [(f"{len(problems)} truth video(s) whose run failed or is incomplete, scored as they are (what a run did "
-             f"not read counts as missed{unread}; 'failed' and 'incomplete' in the JSON): {first_of(named, 3)}")]
+             f"not read counts as missed{unread}{stopped}; 'failed' and 'incomplete' in the JSON): "
+             f"{first_of(named, 3)}")]

@@ -1,0 +1,101 @@
+"""mpt-eval spot of a run that analysed a stretch of its video only (--start, --max-seconds, a run its user stopped):
+the truth outside the stretch is left out, not counted as missed (train/spot_stretch.py)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from mpt_live.spotting import EVENT_COLUMNS
+from train.eval_cli import app
+
+runner = CliRunner()
+
+
+def _rows(path: Path) -> list[dict]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _truth(root: Path, video: str, intervals: list[tuple[int, int]]) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    lines = ["video,onset,apex,offset,fps,type"] + [f"{video},{a},{a},{b},30,macro" for a, b in intervals]
+    (root / "annotations.csv").write_text("\n".join(lines) + "\n")
+    return root / "annotations.csv"
+
+
+@pytest.fixture(scope="module")
+def stretch_run(faces_dir, tmp_path_factory):
+    """A motion-only run of seconds 20-28 of a shared 58 s video."""
+    from mpt_live.cli import app as live
+
+    out = tmp_path_factory.mktemp("stretch") / "run"
+    res = runner.invoke(live, ["--video", str(faces_dir / "videos" / "paddlegan_fom_dv.mp4"), "--motion-only",
+                               "--headless", "--start", "20", "--max-seconds", "8", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    return out
+
+
+def test_a_start_and_max_seconds_run_is_scored_on_its_stretch_only(stretch_run, tmp_path):
+    """Before, the truth before --start and after --max-seconds counted as missed: recall fell with every interval
+    the run was never asked to read. Those wholly outside are left out now, one overlapping the start is kept, and
+    one line (and 'stretches' in the JSON) says which frames were scored."""
+    summary = json.loads((stretch_run / "summary.json").read_text())
+    first, last = summary["frames_skipped"], summary["frames_skipped"] + summary["frames_read"] - 1
+    assert first == 600 and summary["max_seconds_reached"], summary
+    events = _rows(stretch_run / "events.csv")
+    inside = [(int(e["onset_frame"]), int(e["offset_frame"])) for e in events[:1]] or [(700, 720)]
+    truth = _truth(tmp_path / "truth", "paddlegan_fom_dv.mp4",
+                   [(100, 120), (first - 10, first + 10), *inside, (last + 100, last + 130)])
+    res = runner.invoke(app, ["spot", "--truth", str(truth), "--runs", str(stretch_run),
+                              "--out", str(tmp_path / "s.json")])
+    assert res.exit_code == 0, res.output
+    out = json.loads((tmp_path / "s.json").read_text())
+    span = out["stretches"]["paddlegan_fom_dv"]
+    assert (span["first_frame"], span["last_frame"], span["truth_left_out"]) == (first, last, 2), span
+    assert span["asked"] == "--start 20 s, --max-seconds 8 s"
+    assert out["n_truth"] == 2 and out["fn"] == 2 - out["tp"] and out["tp"] == len(events[:1]), out
+    text = " ".join(res.output.split())
+    assert (f"paddlegan_fom_dv: scored frames {first}-{last} of the truth (20-{(last + 1) / 30:g} s), the stretch its "
+            "run analysed (--start 20 s, --max-seconds 8 s); 2 truth interval(s) wholly outside it left out") in text
+
+
+def _stopped_run(folder: Path, status: str) -> Path:
+    """A run that read frames 0-299 of a 30 fps video and spotted one event (30-45), then stopped (``status``)."""
+    folder.mkdir(parents=True)
+    (folder / "summary.json").write_text(json.dumps({"status": status, "frames_read": 300, "source_fps": 30.0,
+                                                     "source": "clip.mp4", "start_s": None, "frames_skipped": 0,
+                                                     "max_seconds_reached": False}))
+    with open(folder / "events.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, EVENT_COLUMNS)
+        w.writeheader()
+        w.writerow({c: "" for c in EVENT_COLUMNS} | {"video": "clip.mp4", "onset_frame": 30, "offset_frame": 45,
+                                                     "onset_s": 1.0, "offset_s": 1.5, "type": "macro", "score": 1})
+    (folder / "predictions.csv").write_text("time_s,frame,face_id\n" + "".join(
+        f"{i / 30:.4f},{i},0\n" for i in range(300)))
+    return folder
+
+
+@pytest.mark.parametrize("status, n_truth, left_out", [("interrupted", 2, 1), ("killed", 2, 1), ("failed", 3, 0)])
+def test_a_run_its_user_stopped_is_scored_to_where_it_stopped(tmp_path, status, n_truth, left_out):
+    """A run stopped by Ctrl-C or killed (then --finish'ed) is scored on frames 0-299, the interval after them left
+    out; a run stopped by an error (failed) still has what it did not read counted as missed, as MEGC would."""
+    run = _stopped_run(tmp_path / "run", status)
+    truth = _truth(tmp_path / "truth", "clip.mp4", [(30, 45), (280, 320), (900, 920)])
+    res = runner.invoke(app, ["spot", "--truth", str(truth), "--runs", str(run), "--out", str(tmp_path / "s.json")])
+    assert res.exit_code == 0, res.output
+    out = json.loads((tmp_path / "s.json").read_text())
+    assert (out["n_truth"], out["tp"]) == (n_truth, 1), out
+    assert out["not_reached"]["clip"].get("left_out", False) is bool(left_out)
+    text = " ".join(res.output.split())
+    if left_out:
+        assert out["stretches"]["clip"] == {"first_frame": 0, "last_frame": 299, "first_s": 0.0, "last_s": 10.0,
+                                            "asked": f"{status} part-way", "truth_left_out": 1}
+        assert "clip: scored frames 0-299 of the truth (0-10 s)" in text and "1 truth interval(s) after it, left out" \
+            in text and "missed by the run" not in text, text
+    else:
+        assert out["stretches"] == {} and "1 truth interval(s) lie after where their run stopped, missed" in text

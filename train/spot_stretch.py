@@ -1,0 +1,103 @@
+"""The stretch of its video a run analysed, for ``mpt-eval spot`` (torch-free): a run from ``--start T``, one ended by
+``--max-seconds S``, or one stopped part-way by Ctrl-C or a kill (summary.json status ``interrupted``, ``killed``, or
+``running`` where a kill left it unfinished) covers part of its video only; the truth outside that part is not scored.
+
+The stretch runs, in the truth's frames, from the first frame the run analysed (summary.json ``frames_skipped``: the
+frames before the start, passed over) to the last it read (:func:`train.spot_frames.last_read`); a run whose frames
+are not the truth's (placed by their seconds, :func:`train.spot_frames.in_truth_frames`) has both by their seconds.
+A truth interval is scored where its onset..offset overlaps the stretch by a frame or more (one cut by the start or
+the end is kept: a spotted interval may still reach IoU 0.5 with it, and leaving it out would favour the run); one
+wholly outside is left out, neither hit nor missed. A failed run (an error) is not a stretch: what it did not read
+stays missed, as the MEGC protocol scores the whole set (:mod:`train.run_state`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from mpt_live.rundir import read_summary
+from mpt_live.timeline import as_number
+
+from .datasets.longvideo import Interval, LongVideoIndex
+from .spot_frames import last_read, run_fps
+
+USER_STOPS = ("interrupted", "killed", "running")  # statuses of a run stopped by its user, scored to where it stopped
+
+
+def asked(summary: dict) -> str:
+    """How the run came to cover a stretch only, as its summary.json says ('--start 20 s, --max-seconds 15 s',
+    'interrupted part-way'); '' for a run of its whole video."""
+    start, limit = as_number(summary.get("start_s")), as_number(summary.get("max_seconds"))
+    parts = [f"--start {start:g} s"] if math.isfinite(start) and start > 0 else []
+    if summary.get("max_seconds_reached") and math.isfinite(limit):
+        parts.append(f"--max-seconds {limit:g} s")
+    if summary.get("status") in USER_STOPS:
+        parts.append(f"{summary['status']} part-way" if summary["status"] != "running" else "killed part-way")
+    return ", ".join(parts)
+
+
+def analysed(folder: Path, summary: dict, truth_fps: float, converted: bool,
+             offsets: Sequence[int] = ()) -> tuple[int, int] | None:
+    """The first and last truth frames (inclusive) of the stretch the run in ``folder`` analysed (its summary.json
+    ``summary``; ``converted``: its frames placed in the truth's by their seconds; ``offsets``: its events' last
+    frames, in the truth's, where one is later); None for a run of its whole video, or where nothing but its events
+    says how far it read (its truth after them stays missed)."""
+    if not asked(summary):
+        return None
+    read = last_read(folder, summary, truth_fps, converted)
+    if read is None or read < 0:  # nothing but its events says how far it read (or it read nothing): the whole video
+        return None
+    last = max([*offsets, read])
+    skipped = as_number(summary.get("frames_skipped"))
+    skipped = skipped if math.isfinite(skipped) and skipped > 0 else 0.0
+    fps = run_fps(summary)
+    first = int(skipped) if not converted else math.floor(skipped / fps * truth_fps + 0.5) if fps else 0
+    return min(first, last), last
+
+
+def within(iv: Interval, stretch: tuple[int, int]) -> bool:
+    """The truth interval ``iv`` overlaps the ``stretch`` (inclusive frames) by a frame or more: it is scored."""
+    return iv.onset <= stretch[1] and iv.offset >= stretch[0]
+
+
+def stretches(index: LongVideoIndex, folders: Mapping[str, tuple[Path, float | None]],
+              spotted: Mapping[str, Sequence[Any]]) -> dict[str, dict[str, Any]]:
+    """Truth video -> the stretch its run analysed (``first_frame``, ``last_frame``, their seconds, ``asked``: how it
+    came to, ``truth_left_out``: the truth intervals wholly outside it), of the videos whose run covered a stretch only
+    (``folders``: video -> its run folder and the rate its events were placed from, None where they were not;
+    ``spotted``: video -> its events in the truth's frames)."""
+    out: dict[str, dict[str, Any]] = {}
+    for v in index.videos:
+        if v.name not in folders:
+            continue
+        folder, placed = folders[v.name]
+        summary = read_summary(folder) or {}
+        span = analysed(folder, summary, v.fps, placed is not None, [s.offset for s in spotted.get(v.name, [])])
+        if span is None:
+            continue
+        out[v.name] = {"first_frame": span[0], "last_frame": span[1], "first_s": round(span[0] / v.fps, 3),
+                       "last_s": round((span[1] + 1) / v.fps, 3), "asked": asked(summary),
+                       "truth_left_out": sum(not within(iv, span) for iv in v.intervals)}
+    return out
+
+
+def scored_truth(index: LongVideoIndex, spans: Mapping[str, dict[str, Any]]) -> LongVideoIndex:
+    """``index`` with each video of ``spans`` (:func:`stretches`) holding only the truth intervals that overlap its
+    stretch."""
+    def cut(v):
+        if v.name not in spans:
+            return v
+        span = (spans[v.name]["first_frame"], spans[v.name]["last_frame"])
+        return replace(v, intervals=[iv for iv in v.intervals if within(iv, span)])
+
+    return replace(index, videos=[cut(v) for v in index.videos])
+
+
+def stretch_line(name: str, span: Mapping[str, Any]) -> str:
+    """The one line saying which stretch of ``name`` was scored and how many truth intervals were left out."""
+    return (f"{name}: scored frames {span['first_frame']}-{span['last_frame']} of the truth ({span['first_s']:g}-"
+            f"{span['last_s']:g} s), the stretch its run analysed ({span['asked']}); {span['truth_left_out']} truth "
+            "interval(s) wholly outside it left out, one overlapping it kept ('stretches' in the JSON)")
