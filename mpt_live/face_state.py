@@ -138,20 +138,27 @@ class FaceState:
         return float(min(h if h is not None else math.inf, nxt if nxt is not None else math.inf))
 
 
-def too_short_to_spot(name: str, states: Iterable[FaceState], stopped: bool = False) -> list[str]:
+def too_short_to_spot(name: str, states: Iterable[FaceState], stopped: bool = False, start_s: float | None = None,
+                      max_seconds: float | None = None) -> list[str]:
     """A warning when faces were seen but none long enough for its spotter to judge a single frame: a run whose
     events.csv is empty because it could not have found one, not because nothing moved. The spotter's baseline
     needs ``warmup_s`` of signals by the frames' own times, its scales are set in frames at the source's nominal
     rate, so the condition is stated in both, with the seconds of video they span (a --realtime run that left out
     frames it had no time for needs fewer frames for the baseline). ``stopped``: the run ended before its source did
-    (Ctrl-C, a full disk, an error), so it is the stop, not the recording, that was too short."""
+    (Ctrl-C, a full disk, an error), so it is the stop, not the recording, that was too short. ``start_s`` (--start)
+    and ``max_seconds`` (--max-seconds, where it ended the run): a stretch of the recording was asked for, and it is
+    that stretch, not the recording, that was too short."""
     seen = [s for s in states if s.frames]
     if not seen or any(s.spotter.judged for s in seen):
         return []
     best = max(seen, key=lambda s: (s.spotter.micro.n_seen, s.frames))
     spotter, (t0, t1) = best.spotter, best.seen or (0.0, 0.0)
     warmup, k = spotter.micro.warmup, spotter.micro.k
+    stretch = ", ".join(([f"from --start {start_s:g} s"] if start_s else [])
+                        + ([f"--max-seconds {max_seconds:g}"] if max_seconds is not None else []))
     said = "stopped before the spotter could judge a frame" if stopped else \
+        f"the stretch analysed ({stretch}) too short to spot movements: no face was seen in it long enough for the " \
+        "spotter to judge a frame" if stretch else \
         "too short to spot movements: no face was seen long enough for the spotter to judge a frame"
     return [f"{name}: {said} "
             f"(the face seen longest: {counted(best.frames, 'frame')} over {t1 - t0 + 1 / spotter.fps:.1f} s of "

@@ -165,8 +165,10 @@ def run_warnings(session: Session) -> list[str]:
     stopped = bool(session.stopped or session.interrupted or session.error)  # q/Esc too: not the video's fault
     out += session.figures.warnings(name, spec.window_s, session.runtime is not None, session.cfg.detector, stopped)
     early = sum(closed_early(session).values())
+    cut = bool(session.interrupted or session.error or session.stopped and not session.at_limit)  # not --max-seconds
+    limit = session.cfg.max_seconds if session.at_limit else None  # it ended the run: the stretch asked for
     return out + (session.watch.warnings(name) if session.watch else []) + too_short_to_spot(
-        name, session.states.values(), stopped=stopped) + [
+        name, session.states.values(), cut, session.cfg.start_s, limit) + [
         f"{name}: {early} candidate movement(s) closed before they ended (spot_closed_early), the frames' times "
         f"standing still or over 8 times faster than {session.fps:g} fps: their events may be cut short or missing; a "
         f"copy at a constant rate (ffmpeg -i IN -r {session.fps:g} OUT.mp4) is timed anew"] * (early > 0)

@@ -277,3 +277,26 @@ def test_a_cut_while_the_face_is_away_restarts_its_baseline_unless_a_camera_cut(
     assert (len(micro.stats), micro.covered) == ((samples, micro.covered) if camera else (0, 0.0))
     again = _seen(30.0, [i / 30.0 for i in range(150)] + [None] + [5 + i / 30.0 for i in range(40)])
     assert again.spotter.judged > judged  # lost, not cut: judged again once signals come back
+
+
+def test_too_short_to_spot_names_the_stretch_asked_for_not_the_recording():
+    """A run of 1.5 s of a long video (--start near its end, or --max-seconds 1.5) was told the recording was 'too short
+    to spot movements': it is the stretch analysed that was, and the warning says which."""
+    from mpt_live.face_state import too_short_to_spot
+
+    short = [_seen(30.0, [i / 30 for i in range(45)])]
+    assert "clip.mp4: too short to spot movements" in too_short_to_spot("clip.mp4", short)[0]
+    w = too_short_to_spot("clip.mp4", short, start_s=57.0)
+    assert w[0].startswith("clip.mp4: the stretch analysed (from --start 57 s) too short to spot movements: no face "
+                           "was seen in it long enough"), w
+    w = too_short_to_spot("clip.mp4", short, start_s=20.0, max_seconds=1.5)
+    assert "the stretch analysed (from --start 20 s, --max-seconds 1.5) too short" in w[0], w
+    assert "stopped before the spotter" in too_short_to_spot("clip.mp4", short, True, 20.0)[0]
+
+
+def test_a_run_of_a_short_stretch_of_a_long_video_says_the_stretch_was_too_short(faces_dir, tmp_path):
+    """--start 57 of a 58.6 s video analyses 1.6 s: the warning names that stretch, not the recording."""
+    with VideoFile(faces_dir / "videos" / "paddlegan_fom_dv.mp4") as src:
+        summary = run_job(src, None, SessionConfig(start_s=57.0), tmp_path / "out")
+    short = [w for w in summary["warnings"] if "too short to spot" in w]
+    assert len(short) == 1 and "the stretch analysed (from --start 57 s) too short" in short[0], summary["warnings"]
