@@ -65,7 +65,9 @@ def video_row(name: str, folder: str, s: dict[str, Any]) -> dict[str, Any]:
     problems = [str(p) for p in s.get("problems") or []] or ([] if status == "complete" else [f"status {status}"])
     frames, with_face = s.get("frames_read") or 0, s.get("frames_with_face") or 0
     events = [e for e in s.get("events") or [] if isinstance(e, dict)]
-    seconds = s.get("source_seconds")
+    seconds, start = s.get("source_seconds"), s.get("start_s")  # source_seconds: the file's time its run read to
+    if isinstance(seconds, (int, float)) and isinstance(start, (int, float)) and start > 0:  # from --start T: the
+        seconds = round(max(0.0, seconds - start), 3)  # seconds analysed, as frames and events are counted over
     model = s.get("model") or {}
     classes: dict[str, int] = {c: 0 for c in model.get("classes") or []}
     for e in events:

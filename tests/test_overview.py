@@ -549,3 +549,19 @@ def test_a_rebuild_keeps_the_batch_columns_when_a_listed_run_was_deleted(tmp_pat
     for d in dirs:
         shutil.rmtree(d)
     assert batch_classes(out) == ("happiness", "surprise", "disgust")
+
+
+def test_a_run_from_start_has_the_seconds_it_analysed_as_its_duration(tmp_path):
+    """A run from --start 20 to 35 s (its summary's source_seconds: the file's time it read to) had duration_s 35 and
+    its events per minute over 35 s, though it analysed 15: both count from its start now."""
+    videos = [tmp_path / "in" / n for n in ("a.mp4", "b.mp4")]
+    out = tmp_path / "out"
+    dirs = output_dirs(videos, out)
+    ev = [{"type": "micro", "class": "surprise"}] * 3
+    for d, extra in zip(dirs, [{"start_s": 20.0, "source_seconds": 35.0}, {"start_s": None}]):
+        d.mkdir(parents=True)
+        (d / "summary.json").write_text(json.dumps(_summary("complete", ev, **extra)))
+    write_overview(out, videos, dirs, [])
+    a, b = rows(out / "videos.csv")
+    assert (a["duration_s"], a["events_per_min"]) == ("15.0", "12.0"), a
+    assert (b["duration_s"], b["events_per_min"]) == ("4.0", "45.0"), b
