@@ -99,3 +99,24 @@ def test_a_run_its_user_stopped_is_scored_to_where_it_stopped(tmp_path, status, 
             in text and "missed by the run" not in text, text
     else:
         assert out["stretches"] == {} and "1 truth interval(s) lie after where their run stopped, missed" in text
+
+
+def test_a_killed_run_from_start_is_scored_from_its_start(tmp_path):
+    """A run from --start 20 killed, then finished by mpt-live --finish, has no frames_skipped in its summary (its
+    frames_read counts from frame 0): its stretch starts at its first predictions row (frame 600), not at frame 0,
+    so the truth before its start is left out as a complete run's is."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "summary.json").write_text(json.dumps({"status": "killed", "start_s": 20.0, "frames_read": 900,
+                                                  "source_fps": 30.0, "source": "clip.mp4", "source_seconds": 29.967}))
+    with open(run / "events.csv", "w", newline="") as fh:
+        csv.DictWriter(fh, EVENT_COLUMNS).writeheader()
+    (run / "predictions.csv").write_text("time_s,frame,face_id\n" + "".join(
+        f"{i / 30:.4f},{i},0\n" for i in range(600, 900)))
+    truth = _truth(tmp_path / "truth", "clip.mp4", [(100, 120), (700, 720), (1000, 1020)])
+    res = runner.invoke(app, ["spot", "--truth", str(truth), "--runs", str(run), "--out", str(tmp_path / "s.json")])
+    assert res.exit_code == 0, res.output
+    out = json.loads((tmp_path / "s.json").read_text())
+    span = out["stretches"]["clip"]
+    assert (span["first_frame"], span["last_frame"], span["truth_left_out"]) == (600, 899, 2), span
+    assert (out["n_truth"], out["fn"]) == (1, 1)

@@ -54,14 +54,19 @@ def _rows(folder: Path) -> Iterator[dict[str, str]]:
         return
 
 
-def first_time(folder: Path, fps: float | None = None) -> float:
-    """The time of the video's first frame: its first row in predictions.csv, less its frame number at ``fps`` (a
-    run from ``--start`` T, or one whose face came later, has a first row past frame 0); 0.0 where it cannot be read."""
+def first_row(folder: Path) -> tuple[float, float]:
+    """The frame and time of the run's first row in predictions.csv (the first frame it analysed with a face); NaN
+    where there is none or it does not read."""
     rows = _rows(folder)
     row = next(rows, None)
     rows.close()
-    t = as_number(row.get("time_s")) if row else 0.0
-    frame = as_number(row.get("frame")) if row and fps else 0.0
+    return (as_number(row.get("frame")), as_number(row.get("time_s"))) if row else (math.nan, math.nan)
+
+
+def first_time(folder: Path, fps: float | None = None) -> float:
+    """The time of the video's first frame: its first row in predictions.csv, less its frame number at ``fps`` (a
+    run from ``--start`` T, or one whose face came later, has a first row past frame 0); 0.0 where it cannot be read."""
+    frame, t = first_row(folder)
     t -= frame / fps if fps and math.isfinite(frame) and frame > 0 else 0.0
     return t if math.isfinite(t) and t >= 0 else 0.0
 

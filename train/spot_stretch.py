@@ -3,7 +3,8 @@
 ``running`` where a kill left it unfinished) covers part of its video only; the truth outside that part is not scored.
 
 The stretch runs, in the truth's frames, from the first frame the run analysed (summary.json ``frames_skipped``: the
-frames before the start, passed over) to the last it read (:func:`train.spot_frames.last_read`); a run whose frames
+frames before the start, passed over; a killed run's, finished by ``mpt-live --finish``, has none: its first
+predictions row's frame) to the last it read (:func:`train.spot_frames.last_read`); a run whose frames
 are not the truth's (placed by their seconds, :func:`train.spot_frames.in_truth_frames`) has both by their seconds.
 A truth interval is scored where its onset..offset overlaps the stretch by a frame or more (one cut by the start or
 the end is kept: a spotted interval may still reach IoU 0.5 with it, and leaving it out would favour the run); one
@@ -22,7 +23,7 @@ from mpt_live.rundir import read_summary
 from mpt_live.timeline import as_number
 
 from .datasets.longvideo import Interval, LongVideoIndex
-from .spot_frames import last_read, run_fps
+from .spot_frames import first_row, last_read, run_fps
 
 USER_STOPS = ("interrupted", "killed", "running")  # statuses of a run stopped by its user, scored to where it stopped
 
@@ -52,8 +53,11 @@ def analysed(folder: Path, summary: dict, truth_fps: float, converted: bool,
         return None
     last = max([*offsets, read])
     skipped = as_number(summary.get("frames_skipped"))
-    skipped = skipped if math.isfinite(skipped) and skipped > 0 else 0.0
     fps = run_fps(summary)
+    if not math.isfinite(skipped) and "start" in asked(summary):  # a run from --start killed (--finish'ed or not):
+        # no count of the frames passed over; its first row's frame, or the start at its rate where that is earlier
+        skipped = min(first_row(folder)[0], math.ceil(as_number(summary["start_s"]) * fps - 1e-6) if fps else math.inf)
+    skipped = skipped if math.isfinite(skipped) and skipped > 0 else 0.0
     first = int(skipped) if not converted else math.floor(skipped / fps * truth_fps + 0.5) if fps else 0
     return min(first, last), last
 
