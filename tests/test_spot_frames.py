@@ -190,7 +190,7 @@ def test_a_truth_video_that_does_not_read_says_so_and_what_to_do(tmp_path):
         told = [n for n in notes if "To tell" in n]  # and one that the run was stopped
         assert len(told) == 1 and f"To tell, no frame count of the truth recording {said} and none of the run's " \
             "video (its summary.json gives no source_frame_count, as an older mpt-live's or a raw stream's does not, " \
-            "and the run did not complete: run it to the end)" in told[0], notes
+            "and the run did not read it whole: run it to the end, without --start or --max-seconds)" in told[0], notes
 
 
 @pytest.mark.parametrize("fps, truth_fps, same", [
@@ -256,3 +256,18 @@ def test_a_run_from_start_is_placed_from_the_videos_first_frame_not_its_own(tmp_
     assert why is None and (placed[0].onset, placed[0].offset) == (864, 896)
     assert last_read(tmp_path, summary, 30.0, False) == 1049
     assert last_read(tmp_path, summary, 15.0, True) == 524  # a 15 fps truth: 35 s of it
+
+
+@pytest.mark.parametrize("stretch", [{"max_seconds_reached": True}, {"frames_skipped": 600}])
+def test_a_complete_run_of_a_stretch_does_not_give_its_videos_frame_count(stretch):
+    """A complete run's frames_read was taken for its video's frame count where its summary has no
+    source_frame_count: a --max-seconds or --start run of a 29.97 fps copy of an hour's 30 fps truth, 450 frames read,
+    was called a re-encode (450 is not the truth's 108 000) and its events moved by their seconds. Its count is
+    unknown now: its numbers kept and the note says what would tell."""
+    from train.spot_frames import at_other_rate, unsure_rate
+
+    whole = {"status": "complete", "source_fps": 29.97, "frames_read": 450}
+    assert at_other_rate(whole, 30.0, HOUR)  # a whole run of 450 frames: not the truth's images
+    assert not at_other_rate(whole | stretch, 30.0, HOUR)
+    said = unsure_rate(whole | stretch, 30.0, HOUR)
+    assert said and "did not read it whole: run it to the end, without --start or --max-seconds" in said, said

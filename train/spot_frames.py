@@ -93,17 +93,24 @@ def same_images(summary: dict, truth_frames: int | None, fps: float | None = Non
                for n in _counts(summary))
 
 
+def _read_whole(summary: dict) -> bool:
+    """The run read its whole video (summary.json ``summary``): complete, from its first frame (no ``--start``) to its
+    end (not stopped by ``--max-seconds``), so its ``frames_read`` is the video's frame count."""
+    return summary.get("status") == "complete" and not summary.get("max_seconds_reached") and not (
+        _number(summary.get("frames_skipped")) or 0)
+
+
 def _whole_count(summary: dict) -> bool:
-    """summary.json says how many frames the run's video holds: its ``source_frame_count``, or a complete run's
-    ``frames_read`` (a stopped run's says how far it read)."""
+    """summary.json says how many frames the run's video holds: its ``source_frame_count``, or the ``frames_read``
+    of a run that read it whole (a stopped run's, or one of a --start / --max-seconds stretch, says how far it read)."""
     return _number(summary.get("source_frame_count")) is not None or (
-        summary.get("status") == "complete" and _number(summary.get("frames_read")) is not None)
+        _read_whole(summary) and _number(summary.get("frames_read")) is not None)
 
 
 def _counts(summary: dict) -> list[float]:
     """The run video's frame count as its summary.json says (:func:`same_images`): none, one or two to try."""
     held = summary.get("source_frame_count")
-    counts = [held] + [summary.get("frames_read")] * (_number(held) is None or summary.get("status") == "complete")
+    counts = [held] + [summary.get("frames_read")] * (_number(held) is None or _read_whole(summary))
     return [n for n in map(_number, counts) if n is not None]
 
 
@@ -141,9 +148,10 @@ def unsure_rate(summary: dict, truth_fps: float, truth_frames: int | None = None
     missing = [] if truth_frames else [_no_count(truth_video)]
     if not _whole_count(summary):
         missing.append("of the run's video (its summary.json gives neither source_frame_count nor frames_read)"
-                       if summary.get("status") == "complete" else
+                       if _read_whole(summary) else
                        "of the run's video (its summary.json gives no source_frame_count, as an older mpt-live's or a "
-                       "raw stream's does not, and the run did not complete: run it to the end)")
+                       "raw stream's does not, and the run did not read it whole: run it to the end, without --start "
+                       "or --max-seconds)")
     return (f"run at {fps:g} fps, the truth's {truth_fps:g}: its frame numbers kept (the same images timed otherwise); "
             f"were it a re-encode, they drift {abs(1 - truth_fps / fps) * 3600:.1f} s an hour. To tell, no frame count "
             + " and none ".join(missing))
