@@ -52,11 +52,11 @@ def analysed(folder: Path, summary: dict, truth_fps: float, converted: bool,
     if read is None or read < 0:  # nothing but its events says how far it read (or it read nothing): the whole video
         return None
     last = max([*offsets, read])
-    skipped = as_number(summary.get("frames_skipped"))
-    fps = run_fps(summary)
-    if not math.isfinite(skipped) and "start" in asked(summary):  # a run from --start killed (--finish'ed or not):
-        # no count of the frames passed over; its first row's frame, or the start at its rate where that is earlier
-        skipped = min(first_row(folder)[0], math.ceil(as_number(summary["start_s"]) * fps - 1e-6) if fps else math.inf)
+    skipped, start, fps = as_number(summary.get("frames_skipped")), as_number(summary.get("start_s")), run_fps(summary)
+    if not math.isfinite(skipped) and start > 0:  # a run from --start killed (--finish'ed or not): no count of the
+        # frames passed over; its first row's frame, or the start at its rate where that is earlier
+        skipped = min((f for f in (first_row(folder)[0], math.ceil(start * fps - 1e-6) if fps else math.nan)
+                       if math.isfinite(f)), default=math.nan)
     skipped = skipped if math.isfinite(skipped) and skipped > 0 else 0.0
     first = int(skipped) if not converted else math.floor(skipped / fps * truth_fps + 0.5) if fps else 0
     return min(first, last), last
@@ -104,4 +104,4 @@ def stretch_line(name: str, span: Mapping[str, Any]) -> str:
     """The one line saying which stretch of ``name`` was scored and how many truth intervals were left out."""
     return (f"{name}: scored frames {span['first_frame']}-{span['last_frame']} of the truth ({span['first_s']:g}-"
             f"{span['last_s']:g} s), the stretch its run analysed ({span['asked']}); {span['truth_left_out']} truth "
-            "interval(s) wholly outside it left out, one overlapping it kept ('stretches' in the JSON)")
+            "interval(s) wholly outside it left out, those overlapping it kept ('stretches' in the JSON)")
