@@ -298,7 +298,7 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | No
 
     def held(name: str, summary: dict) -> int | None:  # the truth recording's frame count, where a run's rate asks
         if name not in lengths and (fps := run_fps(summary)) is not None and not same_rate(fps, rates[name]):
-            lengths[name] = video_frames(videos[name].recording(summary))  # a video's header, read once
+            lengths[name] = video_frames(videos[name].video)  # a video's header, read once
         return lengths.get(name)
 
     out: dict[str, list[Spotted]] = {}
@@ -358,7 +358,7 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | No
                     notes.append(f"{f}: {why}; {name} is coded at {rates[name]:g} fps: its events placed in the "
                                  "truth's frames by their seconds")
                 elif notes is not None and (unsure := unsure_rate(summary, rates[name], held(name, summary),
-                                                                  videos[name].recording(summary))):
+                                                                  videos[name].video)):
                     notes.append(f"{f}: {unsure}")
     if run_gone and notes is None:
         name, f = next(iter(run_gone.items()))

@@ -6,8 +6,7 @@ images), its frame rate and its annotated intervals (:class:`Interval`, onset/ap
 label when the set has one). Readers:
 
 * ``annotations.csv`` of ``mpt-synth --long`` (:func:`read_annotations_csv`): columns ``video``
-  (file name under ``ROOT/videos``; a video not there is looked for where a run of it read it,
-  :meth:`LongVideo.recording`), ``onset``, ``apex``, ``offset``, ``fps``, ``type``, ``label``,
+  (file name under ``ROOT/videos``), ``onset``, ``apex``, ``offset``, ``fps``, ``type``, ``label``,
   ``action_units``, optionally ``face`` (whose face, in a video of several people: the run's face IDs are paired
   with them, :func:`train.spot_metrics.score`); frame numbers are already 0-based indices. A video is named by its
   file's stem (``long_001``), by its path as written where another file of the sheet shares the stem (``clip.mov``
@@ -73,22 +72,6 @@ class LongVideo:
     @property
     def source(self) -> Path | None:
         return self.video if self.video is not None else (self.frames[0].parent if self.frames else None)
-
-    def recording(self, summary: dict) -> Path | None:
-        """The truth recording's video file, for its frame count (:mod:`train.spot_frames`): :attr:`video` where it is
-        there; where it is not (a hand-written ``--truth`` CSV, whose videos are looked for in ``ROOT/videos``, made
-        for videos kept elsewhere), the video a run of it read, as its summary.json ``summary`` records it
-        (``source``), where that file is there under the name the truth gives and the run read it at the truth's rate
-        to within 1 % (29.97 fps of a truth written as 30 fps; a run at a rate further off read a re-encode, whose
-        count is not the truth recording's)."""
-        if self.video is None or self.video.is_file():
-            return self.video
-        src, fps = summary.get("source"), summary.get("source_fps")
-        if (not isinstance(src, str) or isinstance(fps, bool) or not isinstance(fps, (int, float))
-                or abs(fps - self.fps) > 0.01 * self.fps):
-            return self.video
-        path = Path(src)
-        return path if path.name == self.video.name and path.is_file() else self.video
 
 
 @dataclass(frozen=True)
