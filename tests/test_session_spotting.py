@@ -271,10 +271,10 @@ def test_a_cut_while_the_face_is_away_restarts_its_baseline_unless_a_camera_cut(
 
     state = _seen(30.0, [i / 30.0 for i in range(150)])  # ends with a frame without the face
     micro = state.spotter.micro
-    samples, judged = len(micro.stats), state.spotter.judged
-    assert samples > 0 and judged > 0 and not state.present  # judged: the window held enough samples
+    samples, covered, judged = len(micro.stats), micro.covered, state.spotter.judged
+    assert samples > 0 and covered > 0 and judged > 0 and not state.present  # judged: the window held enough samples
     assert state.push(Frame(151, 151 / 30.0, np.zeros((2, 2, 3), np.uint8)), None, cut=True, camera=camera) == []
-    assert (len(micro.stats), micro.covered) == ((samples, micro.covered) if camera else (0, 0.0))
+    assert (len(micro.stats), micro.covered) == ((samples, covered) if camera else (0, 0.0))
     again = _seen(30.0, [i / 30.0 for i in range(150)] + [None] + [5 + i / 30.0 for i in range(40)])
     assert again.spotter.judged > judged  # lost, not cut: judged again once signals come back
 
