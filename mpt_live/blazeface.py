@@ -18,6 +18,7 @@ exit flag, which turns the close into a no-op, was then set too late). :func:`cl
 
 from __future__ import annotations
 
+import importlib
 import threading
 import weakref
 from dataclasses import dataclass
@@ -102,3 +103,23 @@ def close_all() -> None:
         with quiet_fd(2):
             for d in built:
                 d.detector.close()
+
+
+DETECTOR_MODULE = "mediapipe.tasks.python.vision"  # what mpt_live.blazeface imports to build a face detector
+
+
+def import_in_background(name: str) -> threading.Thread:
+    """Import module ``name`` in a daemon thread; returns it. Loading a model (ONNX Runtime's session, in C++ without
+    the GIL) and importing mediapipe (about 0.5 s of CPU) ran one after the other before a run's first frame; side by
+    side they take the longer of the two on a second core. Whoever needs the module imports it as before and waits
+    for this import if it is still running; a failure here is dropped: that import raises it again, as it would have."""
+
+    def load() -> None:
+        try:
+            importlib.import_module(name)
+        except BaseException:  # noqa: BLE001 (said by the import that needs the module)
+            pass
+
+    thread = threading.Thread(target=load, name=f"import {name}", daemon=True)
+    thread.start()
+    return thread

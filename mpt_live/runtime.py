@@ -29,15 +29,14 @@ pool does not burn the core the other stages need while waiting for the next cli
 
 from __future__ import annotations
 
-import importlib
 import json
-import threading
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnxruntime as ort
 
+from .blazeface import DETECTOR_MODULE, import_in_background
 from .clip import ClipSpec
 from .errors import InputError, first_line
 from .load_errors import load_error, no_model_file, refuse_checkpoint
@@ -104,26 +103,6 @@ def load_model(path: str | Path | None, device: str = "auto", threads: int | Non
             importing.join()
         raise
     return rt
-
-
-DETECTOR_MODULE = "mediapipe.tasks.python.vision"  # what mpt_live.blazeface imports to build a face detector
-
-
-def import_in_background(name: str) -> threading.Thread:
-    """Import module ``name`` in a daemon thread; returns it. Loading a model (ONNX Runtime's session, in C++ without
-    the GIL) and importing mediapipe (about 0.5 s of CPU) ran one after the other before a run's first frame; side by
-    side they take the longer of the two on a second core. Whoever needs the module imports it as before and waits
-    for this import if it is still running; a failure here is dropped: that import raises it again, as it would have."""
-
-    def load() -> None:
-        try:
-            importlib.import_module(name)
-        except BaseException:  # noqa: BLE001 (said by the import that needs the module)
-            pass
-
-    thread = threading.Thread(target=load, name=f"import {name}", daemon=True)
-    thread.start()
-    return thread
 
 
 class MPTRuntime:

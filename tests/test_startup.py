@@ -339,7 +339,7 @@ def test_the_face_detectors_import_runs_beside_the_models_load():
     that will run clips (warmup) now imports it in a thread while the model's session is made, which goes on at the
     same time (the thread's CPU grows during the load); one that only reads the model's facts (--jobs' parent,
     --inspect) does not import it. Counted by CPU time and by which thread imported, never by the clock."""
-    from mpt_live.runtime import DETECTOR_MODULE
+    from mpt_live.blazeface import DETECTOR_MODULE
 
     by, state, during = _probe(DETECTOR_MODULE, warmup=True)
     assert (by, state) == (f"import {DETECTOR_MODULE}", "imported")
@@ -351,7 +351,7 @@ def test_a_background_import_that_fails_leaves_the_error_to_the_import_that_need
     """The background import's failure is dropped; the module's own import then raises it, as it would have."""
     import importlib
 
-    from mpt_live.runtime import import_in_background
+    from mpt_live.blazeface import import_in_background
 
     thread = import_in_background("mpt_live_no_such_module")
     thread.join(timeout=30)
