@@ -9,7 +9,8 @@ filtered by face, type and class. Clicking an event seeks the video to its onset
 move to the next and previous event of those shown. For keyboard and screen-reader users the events table is an ARIA grid (one tab stop,
 the arrows between rows, Enter to select, ``aria-selected`` and a name per row), each timeline a
 labelled, focusable slider over the video; the page lists its keys. Without a model (motion only) the
-probability band is a strip that says no model ran, and where a face was not in the frame is shaded.
+probability band is a strip that says no model ran, and where a face was not in the frame is shaded (where the
+video itself had no frames, in another colour).
 Everything but the video is inlined (CSS, script, SVG, JPEG thumbnails), nothing is fetched from a
 network. The events are also embedded as JSON (``#run-data``), as in summary.json.
 """
@@ -36,11 +37,12 @@ from .recordings import number_frames
 from .report_page import CSS, PAGE, SCRIPT
 from .results import row_event_ids
 from .review import REVIEW, review_video
-from .timeline import (NO_MODEL, ONE_WINDOW, absences, as_number, face_ids, render_timeline, tick_label as _tick, tick_step,
-                       window_times)
+from .timeline import (NO_FRAMES, NO_MODEL, ONE_WINDOW, absences, as_number, face_ids, frame_gaps, render_timeline,
+                       tick_label as _tick, tick_step, window_times)
 from .writers import atomic_path, json_default
 
 
+NO_FRAMES_FILL = "#dce6f2"  # where the video had no frames: blue-grey, apart from a face's absence (#e4e4e0)
 BUCKETS = 2000  # a long run's timeline over the whole run: each curve's low and high in this many stretches
 PART_S = 60.0  # ... and point by point in parts of this many seconds, shown when zoomed in
 
@@ -106,21 +108,24 @@ def _thumb(img: np.ndarray, box: tuple[int, int, int, int] | None, size: int) ->
 
 
 def _face_svg(face: int, rows: list[Mapping[str, Any]], events: list[tuple[int, Mapping[str, Any]]],
-              classes: Sequence[str], duration: float, start: float = 0.0) -> str:
+              classes: Sequence[str], duration: float, start: float = 0.0,
+              no_frames: Sequence[tuple[float, float]] = ()) -> str:
     """One face's timeline: probabilities (top), motion score (bottom, log), events shaded, a playhead. The
     curves and events are in ``g.data`` (the page's zoom scales it in time and clips it to the plot); the
     time axis (``g.ticks``) is redrawn by the page for the span shown. ``events``: the face's, each with its place
-    in the run's events (the shading's ``data-i``, as on the event's row in the table)."""
+    in the run's events (the shading's ``data-i``, as on the event's row in the table). ``no_frames``: where the video
+had no frames (:func:`~mpt_live.timeline.frame_gaps`), shaded apart from the face's absences."""
     # without a model (motion only) the probability band is a strip that says so, not an empty white box
     W, P, M, L = 1000.0, 100.0 if classes else 24.0, 50.0, 6.0  # width, probability band, motion band, left margin
     x = lambda t: L + (W - L) * (t / duration if duration > 0 else 0.0)  # noqa: E731
     t = np.array([as_number(r.get("time_s")) for r in rows])
     xd = 1 if duration <= 300 else 2 if duration <= 3000 else 3  # x precision: a zoomed hour still shows each window
     shows = "class probabilities and motion score" if classes else f"motion score only ({NO_MODEL})"
-    gone = absences(t, start, duration)  # where the face was not in the frame (from --start): shaded, as in timeline.png
-    away = sum(b - a for a, b in gone)
+    gone = absences(t, start, duration, no_frames)  # the face not in the frame (from --start), as in timeline.png
+    away, blank = sum(b - a for a, b in gone), sum(b - a for a, b in no_frames)
     label = (f"face {face} timeline, 0 to {clock(duration)}: {shows}, {len(events)} "
-             f"event{'' if len(events) == 1 else 's'}" + (f", not in the frame for {clock(away)}" if away > 0 else ""))
+             f"event{'' if len(events) == 1 else 's'}" + (f", not in the frame for {clock(away)}" if away > 0 else "")
+             + (f", {NO_FRAMES} for {clock(blank)}" if blank > 0 else ""))
     parts = [f'<svg class="timeline" viewBox="0 0 {W:g} {P + M + 22:g}" data-face="{face}" data-duration="{duration:.4f}"'
              f' role="img" tabindex="0" aria-label="{html.escape(label)}" aria-describedby="keys">',
              f'<clipPath id="plot-{face}"><rect x="{L}" y="0" width="{W - L}" height="{P + M + 4}"/></clipPath>',
@@ -131,6 +136,9 @@ def _face_svg(face: int, rows: list[Mapping[str, Any]], events: list[tuple[int, 
     for a, b in gone:
         parts.append(f'<rect class="absent" x="{x(a):.{xe}f}" y="0" width="{x(b) - x(a):.{xe}f}" height="{P + M + 4}" '
                      f'fill="#e4e4e0"><title>face {face} not in the frame {clock_span(a, b)}</title></rect>')
+    for a, b in no_frames:  # the video's, not the face's: dotted, as in timeline.png
+        parts.append(f'<rect class="noframes" x="{x(a):.{xe}f}" y="0" width="{x(b) - x(a):.{xe}f}" '
+                     f'height="{P + M + 4}" fill="{NO_FRAMES_FILL}"><title>{NO_FRAMES} {clock_span(a, b)}</title></rect>')
     for i, e in events:  # its own length (zoomed in, a minimum width would be scaled too; not 0: a rect of width 0 is
         # not drawn at all), with an outline that no zoom scales
         x0, x1 = x(float(e["onset_s"])), x(float(e["offset_s"]))
@@ -288,14 +296,17 @@ def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[
     faces = faces or {}
     info = {int(as_number(v.get("face_id"))): v for v in summary.get("faces") or [] if isinstance(v, Mapping)}
     per_face = {f: [r for r in rows if as_number(r.get("face_id")) == f] for f in ids}
+    no_frames = frame_gaps(rows)  # where the video had no frames: every face's timeline shows them, none as an absence
     timelines = "".join(
         f'<section class="face"><h3>{_face_img(faces.get(f), f)}face {f} {_face_note(per_face[f], info.get(f))}</h3>'
         + _face_svg(f, per_face[f],
                     [(i, ev) for i, ev in enumerate(events) if int(ev["face"]) == f], classes, duration,
-                    float(summary.get("start_s") or 0.0)) + "</section>"
+                    float(summary.get("start_s") or 0.0), no_frames) + "</section>"
         for f in ids) or "<p>No face was found.</p>"
     legend = "".join(f'<span><i style="background:{class_hex(k)}"></i>{e(c)}</span>' for k, c in enumerate(classes)) or (
         f'<span><i style="background:#ececea;height:10px;outline:1px solid #bbb"></i>{NO_MODEL}: no class probabilities</span>')
+    if no_frames:  # said where it occurs: a stretch of the video, not of a face
+        legend += f'<span><i style="background:{NO_FRAMES_FILL};height:10px;outline:1px solid #bbb"></i>{NO_FRAMES}</span>'
     body = []
     # each named by its ID in events.csv; events without one (a summary made by hand) numbered as events.csv's rows are
     for i, (ev, n) in enumerate(zip(events, (int(r["event_id"]) for r in row_event_ids(events)))):

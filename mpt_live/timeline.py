@@ -6,7 +6,7 @@ CSV's columns; strings or numbers, as :func:`mpt_live.results.read_table` reads 
 an interrupted run. One section per face ID (``face_id``): a label strip, the probabilities (with a
 model; without one, or when no window was classified, the motion panel's title says so) and the
 motion score; stretches where that face is not in the frame are hatched (before it came and after it
-left too). A face with one window to draw (a line of one point is not drawn) shows it as dots, and says so.
+left too), those where the video has no frames at all (:func:`frame_gaps`) dotted, "no frames in the video". A face with one window to draw (a line of one point is not drawn) shows it as dots, and says so.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from .draw import class_hex
+from .frametimes import STALL_S
 from .writers import atomic_path
 
 TICK_STEPS = (0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)
@@ -67,6 +68,7 @@ def window_times(rows: Iterable[Mapping[str, Any]]) -> list[float]:
         np.isfinite(as_number(v)) for k, v in r.items() if k == "motion_score" or str(k).startswith("p_"))]
 
 
+NO_FRAMES = "no frames in the video"  # a stretch the video itself has no frames for (drawn, in legend and page)
 ONE_WINDOW = "one window only, at {}: too short for a curve"  # a face whose timeline has one point to draw
 
 
@@ -144,14 +146,16 @@ def render_timeline(
     axes = list(fig.subplots(len(ratios), 1, sharex=True, squeeze=False, gridspec_kw={"height_ratios": ratios})[:, 0])
     colours = {c: class_hex(i) for i, c in enumerate(classes)}
     named = []  # (a face's motion panel, its events): their names go above it once the layout is done
+    no_frames = frame_gaps(rows)  # the video's own, in every face's panels: not a face's absence
     for k, face in enumerate(ids):
         sel = fid == face if face is not None else np.zeros(len(rows), bool)
         face_rows = [r for r, s in zip(rows, sel) if s]
         face_events = [e for e in events if face is None or as_number(e.get("face")) == face]
         seen = t_all[np.isfinite(t_all)]
-        gaps = absences(t_all[sel], float(seen.min()), float(seen.max())) if face is not None and seen.size else []
+        gaps = (absences(t_all[sel], float(seen.min()), float(seen.max()), no_frames)
+                if face is not None and seen.size else [])
         named.append((_section(axes[k * len(section):(k + 1) * len(section)], face, face_rows, t_all[sel], colours,
-                               face_events, has_top, has_probs, demo and k == 0, gaps), face_events))
+                               face_events, has_top, has_probs, demo and k == 0, gaps, no_frames), face_events))
     span = 0.0
     if len(t_all) and np.isfinite(t_all).any():
         end = max(float(np.nanmax(t_all)), until or 0.0)
@@ -184,7 +188,7 @@ def render_timeline(
     return out
 
 
-def _section(axes, face, rows, t, colours, events, has_top, has_probs, demo, gaps):
+def _section(axes, face, rows, t, colours, events, has_top, has_probs, demo, gaps, no_frames=()):
     """One face's panels: label strip, probabilities, motion score; its events shaded and their apexes marked.
     Returns the motion panel, above which :func:`name_events` writes the events' names."""
     name = "no face" if face is None else f"face {face}"
@@ -198,6 +202,9 @@ def _section(axes, face, rows, t, colours, events, has_top, has_probs, demo, gap
                        label="event" if i == 0 else None)
         for j, (a, b) in enumerate(gaps):
             ax.axvspan(a, b, facecolor="0.88", hatch="//", edgecolor="0.65", lw=0, label="not in frame" if j == 0 else None)
+        for j, (a, b) in enumerate(no_frames):  # dotted, not hatched: nothing was in the frame, there was no frame
+            ax.axvspan(a, b, facecolor="#e8eef6", hatch="..", edgecolor="0.6", lw=0,
+                       label=NO_FRAMES if j == 0 else None)
 
     if has_top:
         ax = axes[0]
@@ -284,18 +291,52 @@ def name_events(ax, events: Sequence[Mapping[str, Any]], renderer) -> float:
     return (2 + used * pitch * 72 / ax.figure.dpi) if used else 0.0
 
 
-def absences(t: np.ndarray, start: float, end: float) -> list[tuple[float, float]]:
+def frame_gaps(rows: Iterable[Mapping[str, Any]]) -> list[tuple[float, float]]:
+    """Stretches where the video itself had no frames (a variable-frame-rate file's pauses, a webcam's stall), from
+    all of a run's rows (every face's and the "no face" rows: one per window whatever is in the frame): two windows
+    next to each other by frame number (their frames no further apart than the windows' usual step) but far apart in
+    time. Such a stretch is not a face's absence: no frame there showed anything. Longer than a few windows' usual
+    spacing, or :data:`~mpt_live.frametimes.STALL_S` (the readers' warning for a stall) where that is shorter. Known
+    to a window: it runs from one window to the next, the frames between them (one at the default stride of 2) at
+    times predictions.csv does not give."""
+    pairs = {}
+    for r in rows:
+        f, t = as_number(r.get("frame")), as_number(r.get("time_s"))
+        if np.isfinite(f) and np.isfinite(t):
+            pairs[int(f)] = t
+    if len(pairs) < 3:
+        return []
+    frames = np.array(sorted(pairs))
+    times = np.array([pairs[f] for f in frames])
+    df, dt = np.diff(frames), np.diff(times)
+    step, usual = float(np.median(df)), float(np.median(dt))
+    least = max(min(max(4 * usual, 0.3), STALL_S), 2 * usual)
+    return [(float(times[i]), float(times[i + 1])) for i in np.flatnonzero((df <= step) & (dt > least))]
+
+
+def absences(t: np.ndarray, start: float, end: float, no_frames: Sequence[tuple[float, float]] = ()
+             ) -> list[tuple[float, float]]:
     """Stretches of ``start``..``end`` where a face has no rows: between its rows when longer than a few window
-    spacings, and before its first and after its last (a face lost for most of a video, one that came late)."""
+    spacings, and before its first and after its last (a face lost for most of a video, one that came late). The
+    stretches where the video had no frames (``no_frames``, :func:`frame_gaps`) are taken out of each: what is left
+    of one is kept where it is still that long in all (a face that left the frame across a stall keeps both sides)."""
     t = np.sort(t[np.isfinite(t)])
     if not len(t):
-        return [(start, end)] if end > start else []
-    step = float(np.median(np.diff(t))) if len(t) > 1 else 0.0
-    long = max(4 * step, 0.3)
-    d = np.diff(t)
-    out = [(float(t[i]), float(t[i + 1])) for i in np.flatnonzero(d > long)]
-    if t[0] - start > long:
-        out.insert(0, (start, float(t[0])))
-    if end - t[-1] > long:
-        out.append((float(t[-1]), end))
-    return out
+        out = [(start, end)] if end > start else []
+        long = 0.0
+    else:
+        step = float(np.median(np.diff(t))) if len(t) > 1 else 0.0
+        long = max(4 * step, 0.3)
+        d = np.diff(t)
+        out = [(float(t[i]), float(t[i + 1])) for i in np.flatnonzero(d > long)]
+        if t[0] - start > long:
+            out.insert(0, (start, float(t[0])))
+        if end - t[-1] > long:
+            out.append((float(t[-1]), end))
+    kept = []
+    for a, b in out:  # what is left of it with frames: still an absence where that is still so long
+        pieces = [(a, b)]
+        for g0, g1 in no_frames:
+            pieces = [p for x, y in pieces for p in ((x, min(y, g0)), (max(x, g1), y)) if p[1] > p[0]]
+        kept += pieces if sum(y - x for x, y in pieces) > long else []
+    return kept

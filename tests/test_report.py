@@ -233,6 +233,28 @@ def test_where_a_face_was_not_in_the_frame_is_shaded_on_its_timeline(tmp_path):
     assert "face 0 not in the frame 0:00:02.00-1:00:00.00" in page and "not in the frame for 59:58.00" in page
 
 
+def test_a_stretch_with_no_frames_in_the_video_is_shaded_as_such_not_as_the_face_s_absence(tmp_path):
+    """vfr.mp4's pauses (0.3-0.4 s with no frames at all, its face in every frame) were shaded 'face 0 not in the
+    frame' on the page as in timeline.png: they are now the video's, in another colour, named in the legend (only
+    where there is one) and in the timeline's name; a face gone while the frames went on is still 'not in the frame'."""
+    from mpt_live.report import render_report
+
+    t = lambda f: f / 15 + (0.4 if f >= 22 else 0.0)  # 15 fps, a window every 2 frames, a 0.4 s pause
+    rows = [{"time_s": f"{t(f):.4f}", "frame": str(f), "face_id": "0", "motion_score": "2"} for f in range(0, 60, 2)]
+    summary = {"events": [], "outputs": {}, "source_seconds": t(58)}
+    page = render_report(tmp_path, summary, rows, [], None, [], "t")
+    assert '<rect class="absent"' not in page and "face 0 not in the frame" not in page
+    assert re.findall(r'<rect class="noframes".*?<title>(.*?)</title>', page) == ["no frames in the video 1.33-1.87 s"]
+    assert "no frames in the video" in re.search(r'<div class="legend">.*?</div>', page, re.DOTALL).group(0)
+    assert "no frames in the video for 0.53 s" in re.search(r'<svg class="timeline"[^>]*>', page).group(0)
+    gone = [{**r, "face_id": "", "motion_score": ""} if 30 <= int(r["frame"]) <= 44 else r for r in rows]
+    page = render_report(tmp_path, summary, gone, [], None, [], "t")
+    assert re.findall(r'<rect class="absent".*?<title>(.*?)</title>', page) == ["face 0 not in the frame 2.27-3.47 s"]
+    assert len(re.findall(r'<rect class="noframes"', page)) == 1
+    page = render_report(tmp_path, summary, [{**r, "frame": ""} for r in rows], [], None, [], "t")  # no frame numbers
+    assert "no frames in the video" not in page
+
+
 def test_review_copy_prints_no_codec_tag_warning(tmp_path, capfd):
     """Making review.webm prints nothing: OpenCV's FFmpeg writer announces a tag fallback for every WebM
     file on the process's stderr, which the copy drops (and the copy still plays)."""

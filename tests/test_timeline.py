@@ -267,3 +267,68 @@ def test_a_face_with_one_window_to_draw_shows_it_as_dots_and_says_why(tmp_path, 
                                                                      " (the dots)"]
     assert {line.get_marker() for ax in axes[4:6] for line in ax.lines} == {"o"}
     assert {line.get_marker() for ax in axes[1:3] for line in ax.lines} == {"None"}
+
+
+def _stalled(frames, face=lambda f: True):
+    """predictions.csv's rows of a 15 fps video with a window every 2 frames that has no frames for 0.4 s after frame
+    20 (a variable-rate file's pause, a webcam's stall): frame 22 at 1.87 s, not 1.47 s. ``face``: which windows
+    have face 0 (the others a "no face" row)."""
+    t = lambda f: round(f / 15 + (0.4 if f >= 22 else 0.0), 4)
+    return [{"time_s": t(f), "frame": f, "face_id": 0 if face(f) else None, "motion_score": 1.0 if face(f) else None}
+            for f in frames], t
+
+
+def _spans(ax, hatch):
+    return sorted((round(p.get_x(), 2), round(p.get_x() + p.get_width(), 2)) for p in ax.patches
+                  if p.get_hatch() == hatch)
+
+
+def test_a_stretch_with_no_frames_in_the_video_is_not_drawn_as_the_face_s_absence(tmp_path, monkeypatch):
+    """vfr.mp4 (a new user's): a variable-rate video with 0.3-0.4 s stretches that have no frames at all had them
+    hatched 'not in frame', though its face was in all 162 frames. predictions.csv has a row per window whatever is
+    in the frame, with its frame number: two windows next by frame number but far apart in time are the video's
+    stretch with no frames, now dotted and named so in the legend; a face that left while frames went on is still
+    hatched, beside such a stretch or across it (both sides kept)."""
+    import numpy as np
+
+    from mpt_live.timeline import absences, frame_gaps
+
+    drawn = saved_figures(monkeypatch)
+    rows, t = _stalled(range(0, 60, 2))
+    assert frame_gaps(rows) == [(t(20), t(22))]
+    render_timeline(rows, [], [], tmp_path / "t.png")
+    ax = drawn[-1].axes[0]
+    assert _spans(ax, "//") == [] and _spans(ax, "..") == [(round(t(20), 2), round(t(22), 2))]
+    labels = ax.get_legend_handles_labels()[1]
+    assert "no frames in the video" in labels and "not in frame" not in labels
+
+    rows, t = _stalled(range(0, 60, 2), face=lambda f: not 30 <= f <= 44)  # left the frame for a second, later
+    render_timeline(rows, [], [], tmp_path / "t.png")
+    ax = drawn[-1].axes[0]
+    assert _spans(ax, "//") == [(round(t(28), 2), round(t(46), 2))]
+    assert _spans(ax, "..") == [(round(t(20), 2), round(t(22), 2))]
+    assert {"no frames in the video", "not in frame"} <= set(ax.get_legend_handles_labels()[1])
+
+    rows, t = _stalled(range(0, 60, 2), face=lambda f: not 18 <= f <= 28)  # gone from frame 18, the stall within
+    mine = [r["time_s"] for r in rows if r["face_id"] == 0]
+    assert absences(np.array(mine), 0.0, t(58), frame_gaps(rows)) == [(t(16), t(20)), (t(22), t(30))]
+    # not told the video's stretches (as before), the pause of the first video read as the face's absence
+    assert absences(np.array([r["time_s"] for r in _stalled(range(0, 60, 2))[0]]), 0.0, t(58), []) == [(t(20), t(22))]
+
+
+def test_windows_of_two_faces_a_frame_apart_and_a_file_without_frame_numbers_have_no_frame_gaps():
+    """Two faces' windows on alternate frames (one row each per window) step by 1 frame in all: the video's pause
+    is between the two rows around it, and each face's absence across it is taken out whole (what is left, one
+    frame's spacing, is no absence). Rows without frame numbers (a hand-made table) find no such stretch."""
+    import numpy as np
+
+    from mpt_live.timeline import absences, frame_gaps
+
+    rows, t = _stalled(range(0, 60, 2))
+    odd, _ = _stalled(range(1, 60, 2))
+    both = rows + [{**r, "face_id": 1} for r in odd]
+    assert frame_gaps(both) == [(t(21), t(22))]
+    for face in (0, 1):
+        mine = np.array([r["time_s"] for r in both if r["face_id"] == face])
+        assert absences(mine, float(mine.min()), float(mine.max()), frame_gaps(both)) == []
+    assert frame_gaps([{k: v for k, v in r.items() if k != "frame"} for r in rows]) == []
