@@ -219,9 +219,11 @@ def _polyline(t: np.ndarray, y: np.ndarray, x, colour: str, name: str, xd: int =
             run = []
     if run:
         out.append(run)
-    return "".join(f'<polyline points="{" ".join(r)}" fill="none" stroke="{colour}" stroke-width="1.2" '
-                   f'vector-effect="non-scaling-stroke">'
-                   f"<title>{html.escape(name)}</title></polyline>" for r in out if len(r) > 1)
+    # a run of one point (a face with one window to draw) is a line of no length: drawn as a dot, by its round caps
+    # (a circle would be stretched by the zoom's scale in time; a stroke that does not scale stays round)
+    return "".join(f'<polyline points="{" ".join(r if len(r) > 1 else r * 2)}" fill="none" stroke="{colour}" '
+                   + ('stroke-width="1.2" ' if len(r) > 1 else 'stroke-width="4" stroke-linecap="round" ')
+                   + f'vector-effect="non-scaling-stroke"><title>{html.escape(name)}</title></polyline>' for r in out)
 
 
 def _face_img(uri: str | None, face: int) -> str:

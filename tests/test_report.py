@@ -674,6 +674,14 @@ def test_a_face_with_one_window_to_draw_says_why_its_timeline_is_blank(tmp_path)
     notes = re.findall(r'<span class="seen">(.*?)</span>', page)
     assert len(notes) == 2 and "one window" not in notes[0], notes
     assert notes[1].endswith(": one window only, at 1.50 s: too short for a curve"), notes
+    # and the window is drawn, as timeline.png draws it: a line of one point was left out of the page, blank beside
+    # that note; now a dot (the point twice, a stroke that no zoom scales, round), the other face's curves as lines
+    svgs = re.findall(r"<svg class=\"timeline\".*?</svg>", page, re.DOTALL)
+    lines = [re.findall(r'<polyline points="([^"]*)"[^>]*?stroke-width="([\d.]+)"( stroke-linecap="round")?', s)
+             for s in svgs]
+    assert {(w, cap) for _, w, cap in lines[0]} == {("1.2", "")} and len(lines[0][0][0].split()) == 20
+    assert len(lines[1]) == 2 and all(w == "4" and cap for _, w, cap in lines[1])  # probability and motion
+    assert all(len(set(p.split())) == 1 and len(p.split()) == 2 for p, _, _ in lines[1])
 
 
 SEEK_JS = """async (times) => { const v = document.getElementById('video');
