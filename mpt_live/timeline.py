@@ -155,7 +155,8 @@ def render_timeline(
         gaps = (absences(t_all[sel], float(seen.min()), float(seen.max()), no_frames)
                 if face is not None and seen.size else [])
         named.append((_section(axes[k * len(section):(k + 1) * len(section)], face, face_rows, t_all[sel], colours,
-                               face_events, has_top, has_probs, demo and k == 0, gaps, no_frames), face_events))
+                               face_events, has_top, has_probs, demo and k == 0, gaps, no_frames), face_events,
+                      window_times(face_rows)))
     span = 0.0
     if len(t_all) and np.isfinite(t_all).any():
         end = max(float(np.nanmax(t_all)), until or 0.0)
@@ -174,13 +175,14 @@ def render_timeline(
         warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font", category=UserWarning)
         canvas = FigureCanvasAgg(fig)
         layout = fig.get_layout_engine()
-        if any(e.get("class") for _, face_events in named for e in face_events):
+        if any(e.get("class") for _, face_events, _ in named for e in face_events):
             layout.execute(fig)  # where each panel stands without the names, so a name's extent is measured there
-        for ax, face_events in named:
+        for ax, face_events, drawn in named:
             rise = name_events(ax, face_events, canvas.get_renderer()) if face_events else 0.0
             if not has_probs:  # no probability panel: say why above the face's motion panel (and its events' names)
-                ax.set_title(f"{NO_MODEL}: no class probabilities" if not classes
-                             else "no window was classified: no class probabilities", loc="left", fontsize=9,
+                one = f"; {ONE_WINDOW.format(f'{drawn[0]:g} s')} (the dot)" if len(drawn) == 1 else ""
+                ax.set_title((f"{NO_MODEL}: no class probabilities" if not classes
+                              else "no window was classified: no class probabilities") + one, loc="left", fontsize=9,
                              color="0.3", pad=matplotlib.rcParams["axes.titlepad"] + rise)
         layout.execute(fig)  # with the names: room above the panels for them
         fig.set_layout_engine("none")  # laid out: the PNG is drawn once (savefig would lay out and draw it twice)

@@ -267,6 +267,12 @@ def test_a_face_with_one_window_to_draw_shows_it_as_dots_and_says_why(tmp_path, 
                                                                      " (the dots)"]
     assert {line.get_marker() for ax in axes[4:6] for line in ax.lines} == {"o"}
     assert {line.get_marker() for ax in axes[1:3] for line in ax.lines} == {"None"}
+    drawn.clear()  # motion only (no model ran): no probability panel, the motion panel's title says it
+    bare = [{k: v for k, v in r.items() if not k.startswith("p_") and k != "top"} for r in _rows() + short]
+    render_timeline(bare, [], [], tmp_path / "m.png")
+    titles = [ax.get_title(loc="left") for ax in drawn[0].axes]
+    assert titles[1].endswith("; one window only, at 3.5 s: too short for a curve (the dot)"), titles
+    assert "one window" not in titles[0]
 
 
 def _stalled(frames, face=lambda f: True):
