@@ -204,7 +204,8 @@ def _stalls(name: str, fps: float, gaps: list[tuple[float, float, bool]]) -> str
     where = (f"a {clock(d)} stretch with no frames before {clock(t)}" if len(long) == 1 else
              f"{len(long)} stretches of {STALL_S:g} s or more with no frames, the longest {clock(d)} before {clock(t)}")
     frames = f"about {missing} frame{'s' if missing != 1 else ''} at its usual {fps:.4g} fps"
-    return (f"{name}: {where} ({frames}): the recording dropped them (a camera's stall) or the file is damaged there; "
+    return (f"{name}: {where} ({frames}): the recording dropped them (a camera's stall), its recorder left out frames that "
+            "did not change (a variable-rate screen or call recording) or the file is damaged there; "
             "a movement there (micro-expressions last under 0.5 s) may not be seen; the container's times are used")
 
 

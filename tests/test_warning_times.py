@@ -126,7 +126,8 @@ def test_a_stretch_with_no_frames_long_enough_to_hide_a_movement_is_said_by_its_
     if warned is None:
         assert stalls == [], stalls
     else:
-        assert stalls == [(f"cam.mp4: {warned}: the recording dropped them (a camera's stall) or the file is damaged "
+        assert stalls == [(f"cam.mp4: {warned}: the recording dropped them (a camera's stall), its recorder left out "
+                           "frames that did not change (a variable-rate screen or call recording) or the file is damaged "
                            "there; a movement there (micro-expressions last under 0.5 s) may not be seen; the "
                            "container's times are used")]
 
