@@ -335,6 +335,21 @@ def test_a_damaged_stretch_is_read_past_not_taken_for_the_end(tmp_path, where):
         assert frames[gap].t - frames[gap - 1].t > 0.1 and f"before {frames[gap].t:.2f} s" in damaged[0], damaged
 
 
+def _read_through(clip, reader: str):
+    """(the reader, frames it gave) of ``clip`` read to its end by VideoFile (``file``) or at 50x by ``--realtime``'s
+    PacedVideoReader (``realtime``)."""
+    from mpt_live.capture import PacedVideoReader
+
+    if reader == "file":
+        with VideoFile(clip) as v:
+            return v, len(list(v))
+    with PacedVideoReader(clip, speed=50.0) as source:
+        n = 0
+        while source.read(timeout=10) is not None:
+            n += 1
+    return source, n
+
+
 class _CountedCapture:
     """A capture whose failed reads and grabs are counted (``failed``: one entry each)."""
 
@@ -366,21 +381,11 @@ def test_a_header_that_counts_more_frames_than_the_video_holds_is_not_read_past_
     now: one, and nothing said of damage or truncation."""
     import faultkit as fk
 
-    from mpt_live.capture import PacedVideoReader
-
     clip = fk.write_dropped_frames(tmp_path / "dropped.mkv", 60)
     failed: list = []
     real = cv2.VideoCapture
     monkeypatch.setattr(cv2, "VideoCapture", lambda *a, **k: _CountedCapture(real(*a, **k), failed))
-    if reader == "file":
-        with VideoFile(clip) as v:
-            n = len(list(v))
-        source = v
-    else:
-        with PacedVideoReader(clip, speed=50.0) as source:
-            n = 0
-            while source.read(timeout=10) is not None:
-                n += 1
+    source, n = _read_through(clip, reader)
     assert source.frame_count == 60 and (n == 45 or reader == "realtime")
     assert failed == [1] and source.damaged == 0 and source.error is None
     assert not [w for w in source.warnings if "decoded" in w or "truncated" in w]
@@ -398,7 +403,6 @@ def test_a_streamed_webm_that_counts_no_frames_ends_at_its_first_failed_read(tmp
     import av
     import faultkit as fk
 
-    from mpt_live.capture import PacedVideoReader
 
     clip = tmp_path / "stream.webm"
     with open(clip, "wb") as fh:  # to a pipe: FFmpeg cannot go back to write a duration or an index
@@ -410,15 +414,7 @@ def test_a_streamed_webm_that_counts_no_frames_ends_at_its_first_failed_read(tmp
     monkeypatch.setattr(cv2, "VideoCapture", lambda *a, **k: _CountedCapture(real(*a, **k), failed))
     pyav_open = av.open
     monkeypatch.setattr(av, "open", lambda f, *a, **k: opened.append(str(f)) or pyav_open(f, *a, **k))
-    if reader == "file":
-        with VideoFile(clip) as v:
-            n = len(list(v))
-        source = v
-    else:
-        with PacedVideoReader(clip, speed=50.0) as source:
-            n = 0
-            while source.read(timeout=10) is not None:
-                n += 1
+    source, n = _read_through(clip, reader)
     assert source.frame_count == 0 and (n == 60 or reader == "realtime") and n > 0
     assert failed == [1] and source.damaged == 0 and source.error is None and source.warnings == []
     assert opened == [str(clip)] * 2  # by PyAV: the header probe, and one read of its packets (the count, the cut)
