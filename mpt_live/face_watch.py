@@ -281,20 +281,16 @@ class FaceWatch:
         default --max-faces analyses, found on at least :data:`CROWDED_MIN` and :data:`CROWDED_SHARE` of the detector's
         runs (a face found once, a false find, says nothing)."""
         out = []
-        small = {fid: e for fid, e in sorted(self._eyes.items()) if e[0] >= MIN_FRAMES and e[1] > e[0] / 2}
+        small, apart = _most_frames(self._eyes)
         if small:
-            eyes = sorted(round(total / n) for n, _, total in small.values())
-            apart = f"{eyes[0]}" if eyes[0] == eyes[-1] else f"{eyes[0]}-{eyes[-1]}"
-            out.append(f"{name}: face{'s' * (len(small) > 1)} {', '.join(map(str, small))}: too small to analyse "
-                       f"(eyes {apart} px apart on average, below {MIN_EYE_PX} px in most frames): alignment and "
-                       "movements are unreliable there; a closer or higher-resolution recording is needed")
-        dark = {fid: b for fid, b in sorted(self._light.items()) if b[0] >= MIN_FRAMES and b[1] > b[0] / 2}
+            out.append(f"{name}: {small}: too small to analyse (eyes {apart} px apart on average, below {MIN_EYE_PX} "
+                       "px in most frames): alignment and movements are unreliable there; a closer or "
+                       "higher-resolution recording is needed")
+        dark, mean = _most_frames(self._light)
         if dark:
-            light = sorted(round(total / n) for n, _, total in dark.values())
-            mean = f"{light[0]}" if light[0] == light[-1] else f"{light[0]}-{light[-1]}"
-            out.append(f"{name}: face{'s' * (len(dark) > 1)} {', '.join(map(str, dark))}: too dark to analyse (mean "
-                       f"brightness {mean} of 255, below {MIN_LIGHT} in most frames): noise and compression there can "
-                       "read as movements (events); a brighter recording is needed")
+            out.append(f"{name}: {dark}: too dark to analyse (mean brightness {mean} of 255, below {MIN_LIGHT} in "
+                       "most frames): noise and compression there can read as movements (events); a brighter "
+                       "recording is needed")
         if self.max_faces_given and 0 < self.most < self.max_faces:
             hint = " (a small or distant face: try --detector full)" if self.asked == "short" else ""
             out.append(f"{name}: --max-faces {self.max_faces}: at most {self.most} "
@@ -333,3 +329,15 @@ def _again(face: Detection, found: list[Detection]) -> Detection | None:
         if dist <= best_d and 1 / MAX_SCALE <= max(d.box[2], d.box[3], 1) / size <= MAX_SCALE:
             best, best_d = d, dist
     return best
+
+
+def _most_frames(counts: dict) -> tuple[str, str]:
+    """('face 1' / 'faces 0, 2', their per-face means as 'a' or 'a-b') of the faces flagged in most of at least
+    :data:`MIN_FRAMES` frames (``counts``: face id -> (frames seen, frames flagged, sum of the measure over the frames
+    seen)); ('', '') where none is."""
+    most = {fid: c for fid, c in sorted(counts.items()) if c[0] >= MIN_FRAMES and c[1] > c[0] / 2}
+    if not most:
+        return "", ""
+    means = sorted(round(total / n) for n, _, total in most.values())
+    return (f"face{'s' * (len(most) > 1)} {', '.join(map(str, most))}",
+            f"{means[0]}" if means[0] == means[-1] else f"{means[0]}-{means[-1]}")
