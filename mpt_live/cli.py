@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import sys
 from contextlib import nullcontext
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any, Optional
 import typer
 from rich.console import Console
 
-from .cli_options import ToolTyper, parse_time, start_beyond_end
+from .cli_options import ToolTyper, check_live_options, start_beyond_end
 from .errors import InputError, OutputError
 from .interrupts import exit_code, signal_name, stop_signals
 from .machine import check_count
@@ -70,31 +69,14 @@ def live(
         _finish(finish, given=[o for o, v in (("--camera", camera), ("--video", video), ("--demo", demo or None),
                                               ("--inspect", inspect), ("--out", out)) if v is not None])
         return
-    if detector not in ("auto", "short", "full"):
-        _fail(f"--detector {detector!r}: expected 'auto', 'short' or 'full'")
-    if camera is not None and video is not None:
-        _fail("--camera and --video: give one source")
-    if demo and (camera is not None or video is not None):
-        _fail(f"--demo and {'--camera' if camera is not None else '--video'}: give one source (--demo renders its own)")
-    if motion_only and model is not None:
-        _fail("--motion-only and --model: choose one")
-    if demo_face is not None and not demo:
-        _fail("--demo-face needs --demo")
-    if not (math.isfinite(spot_threshold) and spot_threshold > 0):
-        _fail(f"--spot-threshold {spot_threshold}: expected a positive number of robust SDs (default 4)")
-    if inspect is not None and math.isnan(inspect):
-        _fail("--inspect nan: expected a time in seconds")
-    if max_seconds is not None and not (math.isfinite(max_seconds) and max_seconds > 0):
-        _fail(f"--max-seconds {max_seconds}: expected a positive number of seconds")
-    try:
-        start_s = None if start is None else parse_time(start, "--start")
+    try:  # each a line, before anything starts (each thread or worker process costs memory)
+        start_s = check_live_options(detector=detector, camera=camera, video=video, demo=demo,
+                                     motion_only=motion_only, model=model, demo_face=demo_face,
+                                     spot_threshold=spot_threshold, inspect=inspect, max_seconds=max_seconds,
+                                     start=start, realtime=realtime, jobs=jobs, ray=ray)
     except ValueError as e:
         _fail(str(e))
-    if start is not None and (camera is not None or demo or realtime or (video and "://" in video)):
-        _fail(f"--start: for a recorded video file read as a file, not {_live_kind(camera, demo, realtime)}")
-    if jobs is not None and ray is not None:
-        _fail("--jobs and --ray: choose one (worker processes here, or tasks on a Ray cluster)")
-    try:  # before anything starts: each thread or worker process costs memory
+    try:
         check_count("--threads", threads, "threads")
         check_count("--jobs", jobs, "worker processes")
     except InputError as e:
@@ -206,10 +188,6 @@ def live(
                     "before the run began: nothing was written")
             console.print(f"[yellow]interrupted ({signal_name(e)}): {kept}[/]", highlight=False, soft_wrap=True)
             raise typer.Exit(exit_code(e))
-
-
-def _live_kind(camera: Optional[int], demo: bool, realtime: bool) -> str:
-    return "a camera" if camera is not None else "--demo" if demo else "--realtime" if realtime else "a stream"
 
 
 def _finish(folder: Path, given: list[str]) -> None:

@@ -1,5 +1,5 @@
 """What the five command-line tools share (typer; no heavy imports): ``--version``, whether an option was given,
-and a time given to an option (``--start``)."""
+a time given to an option (``--start``), and mpt-live's checks of its options against each other."""
 
 from __future__ import annotations
 
@@ -98,3 +98,38 @@ def start_beyond_end(source: Any, start: float) -> str | None:
     if start < end:
         return None
     return f"--start {clock(start)}: beyond the end of {getattr(source, 'name', 'the video')} (its video ends at {clock(end)})"
+
+
+def check_live_options(*, detector: str, camera: int | None, video: str | None, demo: bool, motion_only: bool,
+                       model: Any, demo_face: Any, spot_threshold: float, inspect: float | None,
+                       max_seconds: float | None, start: str | None, realtime: bool, jobs: int | None,
+                       ray: str | None) -> float | None:
+    """mpt-live's options checked alone and against each other before anything starts; ``--start`` in seconds
+    (None: not given). ValueError with the one line to show for the first that is wrong."""
+    if detector not in ("auto", "short", "full"):
+        raise ValueError(f"--detector {detector!r}: expected 'auto', 'short' or 'full'")
+    if camera is not None and video is not None:
+        raise ValueError("--camera and --video: give one source")
+    if demo and (camera is not None or video is not None):
+        raise ValueError(f"--demo and {'--camera' if camera is not None else '--video'}: give one source "
+                         "(--demo renders its own)")
+    if motion_only and model is not None:
+        raise ValueError("--motion-only and --model: choose one")
+    if demo_face is not None and not demo:
+        raise ValueError("--demo-face needs --demo")
+    if not (math.isfinite(spot_threshold) and spot_threshold > 0):
+        raise ValueError(f"--spot-threshold {spot_threshold}: expected a positive number of robust SDs (default 4)")
+    if inspect is not None and math.isnan(inspect):
+        raise ValueError("--inspect nan: expected a time in seconds")
+    if max_seconds is not None and not (math.isfinite(max_seconds) and max_seconds > 0):
+        raise ValueError(f"--max-seconds {max_seconds}: expected a positive number of seconds")
+    start_s = None if start is None else parse_time(start, "--start")
+    if start is not None and (camera is not None or demo or realtime or (video and "://" in video)):
+        raise ValueError(f"--start: for a recorded video file read as a file, not {_live_kind(camera, demo, realtime)}")
+    if jobs is not None and ray is not None:
+        raise ValueError("--jobs and --ray: choose one (worker processes here, or tasks on a Ray cluster)")
+    return start_s
+
+
+def _live_kind(camera: int | None, demo: bool, realtime: bool) -> str:
+    return "a camera" if camera is not None else "--demo" if demo else "--realtime" if realtime else "a stream"
