@@ -244,15 +244,16 @@ def check_input_kept(out: str | os.PathLike, recording: str | os.PathLike | None
                              "would delete or overwrite it; give another --out folder or rename the video")
 
 
-def start_run(out: Path, source: str, facts: dict[str, Any] | None = None) -> None:
+def start_run(out: Path, source: str, facts: dict[str, Any] | None = None, keep: bool = False) -> None:
     """Clear an earlier run's outputs from ``out`` and write the ``running`` marker (with ``facts`` known at the
     start: the model, provider, source fps, ..., which ``mpt-live --finish`` reads back if the run is killed);
-    InputError when another live run on this machine is writing into ``out`` (two runs would mix their rows)."""
+    InputError when another live run on this machine is writing into ``out`` (two runs would mix their rows).
+    ``keep`` (``--resume``): the earlier run's outputs stay (this run continues them); its temporary files go."""
     out.mkdir(parents=True, exist_ok=True)
     _check_not_in_use(out)
     check_input_kept(out, source)
     for p in out.iterdir():
-        if (p.name in OUTPUTS or _TMP.match(p.name)) and p.is_file():
+        if ((p.name in OUTPUTS and not keep) or _TMP.match(p.name)) and p.is_file():
             p.unlink()
     marker = {"status": "running", "source": recorded_source(source), **_claim(),
               "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

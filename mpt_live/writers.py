@@ -51,9 +51,10 @@ class CSVSink:
     A row is one unbuffered write; when it fails (a full disk), the file is cut back to the rows before
     it and :class:`~mpt_live.errors.OutputError` says so: the file never ends in half a row."""
 
-    def __init__(self, path: str | os.PathLike, columns: Sequence[str]) -> None:
+    def __init__(self, path: str | os.PathLike, columns: Sequence[str], append: bool = False) -> None:
         self.path = Path(path)
         self.columns = list(columns)
+        self.append = append  # after the rows already there (--resume: a file of whole lines), no second header
         self.rows = 0
         self._fh: Any = None
         self._size = 0  # bytes of complete lines (header and rows)
@@ -61,10 +62,12 @@ class CSVSink:
     def __enter__(self) -> "CSVSink":
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._fh = open(self.path, "wb", buffering=0)
+            self._fh = open(self.path, "ab" if self.append else "wb", buffering=0)
         except OSError as e:
             raise OutputError(f"{self.path}: cannot be written ({e.strerror})") from None
-        self._put(self.columns)
+        self._size = self._fh.tell()
+        if not self._size:
+            self._put(self.columns)
         return self
 
     def write(self, row: dict[str, Any]) -> None:
