@@ -77,6 +77,14 @@ class SessionConfig:
     # frames' own times: the same rows at any speed), a live source (camera, stream, --realtime) of wall-clock time
     max_seconds: float | None = None
     start_s: float | None = None  # a recorded file: analyse from its first frame at or after this time (s)
+    # --resume: a file's frames before ``from_frame`` are passed over as before start_s; those from there up to
+    # ``after_frame`` are analysed again (the spotter's statistics and the clips need their history), their windows
+    # withheld (written by the run before), and the events ending by ``events_after`` (the last one written); new
+    # events' IDs start at ``first_event_id``
+    from_frame: int | None = None
+    after_frame: int | None = None
+    events_after: int | None = None
+    first_event_id: int = 1
     thumbnails: bool = False  # the worker also makes the overlay's thumbnails
     max_faces: int | None = None  # faces tracked per frame (None: MAX_FACES of the source kind; 0: all)
     batch: int | None = None  # clips per model call at most (None: a frame's faces; files on a GPU join frames, <= 64)
@@ -119,6 +127,7 @@ class Session:
         self.stopped = False  # ended before its source did: q/Esc, --max-seconds, a signal (interrupted) or an error
         self.at_limit = False  # stopped by max_seconds (a limit asked for, not an interruption)
         self.skipped = 0  # a file's frames before start_s: decoded, not analysed
+        self.rerun = self.rerun_faces = 0  # --resume: frames (with a face) analysed again, up to cfg.after_frame
         self.error: str | None = None
         self._tracker: FaceTracker | None = None
         self._new_events: deque[EventResult] = deque()
@@ -160,10 +169,11 @@ class Session:
                 for frame in frames:
                     raise_held()  # a stop signal that landed in a finaliser
                     if not self.live:
-                        if cfg.start_s is not None and frame.t < cfg.start_s - 1e-6:
+                        if ((cfg.start_s is not None and frame.t < cfg.start_s - 1e-6)
+                                or (cfg.from_frame is not None and frame.index < cfg.from_frame)):
                             self.skipped += 1
                             continue
-                        if cfg.max_seconds is not None:
+                        if cfg.max_seconds is not None and not self._withheld(frame.index):  # from the new frames
                             limit_t = frame.t + cfg.max_seconds if limit_t is None else limit_t
                             if frame.t >= limit_t - 1e-6:
                                 self.stopped = self.at_limit = True
@@ -175,6 +185,8 @@ class Session:
                         self._close_faces(worker, captured)
                         tracker.reset()
                     self.figures.counts["frames_read"] += 1
+                    if self._withheld(frame.index):
+                        self.rerun += 1
                     self._frame(frame, tracker, worker, captured)
                     for r in worker.poll():
                         self._take(r)
@@ -185,7 +197,9 @@ class Session:
                         self.stopped = self.at_limit = True
                         break
                 if self.skipped and not self.figures.counts["frames_read"]:  # a header that gave no duration
-                    self.error = f"no frame at or after the start ({cfg.start_s:g} s): the video ends before it"
+                    where = f"at or after the start ({cfg.start_s:g} s)" if cfg.from_frame is None else \
+                        f"from frame {cfg.from_frame}"
+                    self.error = f"no frame {where}: the video ends before it"
                 self._close_faces(worker, time.monotonic())
                 for r in worker.drain():
                     self._take(r)
@@ -211,6 +225,7 @@ class Session:
         self.faces, self._last = faces, frame
         if faces:
             self.figures.counts["frames_with_face"] += 1
+            self.rerun_faces += self._withheld(frame.index)
         closed: list[ClosedEvent] = []
         # a camera cut ends every face's signals and buffer (no window spans a cut); a cut of one face's region
         # (another person in its place, an occluder) ends that face's; either starts its spotter's baseline anew
@@ -270,8 +285,14 @@ class Session:
             self.latest[r.face_id] = r
         self._held.append(r)
 
+    def _withheld(self, frame: int) -> bool:
+        """--resume: whether what ends at ``frame`` was written by the run before (up to ``cfg.after_frame``)."""
+        return self.cfg.after_frame is not None and frame <= self.cfg.after_frame
+
     def _finish(self, e: EventResult) -> None:
-        e.event_id = len(self.events) + 1  # its row's number in events.csv, written in this order
+        if self.cfg.events_after is not None and e.event.offset <= self.cfg.events_after:
+            return  # --resume: written by the run before
+        e.event_id = len(self.events) + self.cfg.first_event_id  # its row's number in events.csv, in this order
         self.events.append(e)
         self._new_events.append(e)
         self._face_events.setdefault(e.face_id, deque(maxlen=64)).append(e)
@@ -289,6 +310,8 @@ class Session:
             if not final and r.face_id is not None and r.frame >= self._horizon(r.face_id):
                 return
             self._held.popleft()
+            if self._withheld(r.frame):
+                continue
             covering = [e for e in self._face_events.get(r.face_id, ()) if e.covers(r.time_s)] if r.face else []
             r.labelled(max(covering, key=lambda e: e.event.score) if covering else None)
             yield self.figures.count(r)
