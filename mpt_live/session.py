@@ -79,8 +79,8 @@ class SessionConfig:
     start_s: float | None = None  # a recorded file: analyse from its first frame at or after this time (s)
     # --resume: a file's frames before ``from_frame`` are passed over as before start_s; those from there up to
     # ``after_frame`` are analysed again (the spotter's statistics and the clips need their history), their windows
-    # withheld (written by the run before), and the events ending by ``events_after`` (the last one written); new
-    # events' IDs start at ``first_event_id``
+    # withheld (written by the run before), and the events starting by ``events_after`` (the end of the last one
+    # written: that one, found again, or one before it); new events' IDs start at ``first_event_id``
     from_frame: int | None = None
     after_frame: int | None = None
     events_after: int | None = None
@@ -290,7 +290,7 @@ class Session:
         return self.cfg.after_frame is not None and frame <= self.cfg.after_frame
 
     def _finish(self, e: EventResult) -> None:
-        if self.cfg.events_after is not None and e.event.offset <= self.cfg.events_after:
+        if self.cfg.events_after is not None and e.event.onset <= self.cfg.events_after:
             return  # --resume: written by the run before
         e.event_id = len(self.events) + self.cfg.first_event_id  # its row's number in events.csv, in this order
         self.events.append(e)
