@@ -75,8 +75,8 @@ def output_dirs(videos: list[Path], out: Path) -> list[Path]:
 
 def run_batch(videos: str | Path | list[Path], out: Path | None, runtime: Any | None, cfg: SessionConfig,
               console: Console,
-              *, save_video: bool = False, display: bool = False, fps: float | None = None, first: Any | None = None
-              ) -> tuple[list[tuple[Path, Path | None, dict[str, Any]]], list[tuple[Path, str]]]:
+              *, save_video: bool = False, display: bool = False, fps: float | None = None, first: Any | None = None,
+              resume: bool = False) -> tuple[list[tuple[Path, Path | None, dict[str, Any]]], list[tuple[Path, str]]]:
     """Every video in order, every frame. Returns (done: [(video, out dir, summary)], failed: [(video, reason)]).
     ``fps``: the frame rate of the frame folders among them (required where there are some). ``first``: the
     first video's source when the caller has opened it already (:func:`~mpt_live.recordings.open_recording`),
@@ -107,7 +107,7 @@ def run_batch(videos: str | Path | list[Path], out: Path | None, runtime: Any | 
             try:
                 with first if first is not None and index == 0 else open_recording(video, fps) as src:
                     summary = run_job(src, runtime, cfg, d, save_video=save_video, display=display, progress=tick,
-                                      say=lambda line: console.print(Text(line), soft_wrap=True))
+                                      say=lambda line: console.print(Text(line), soft_wrap=True), resume=resume)
                 done.append((video, d, summary))
                 bar.update(task, completed=summary["frames_read"], total=summary["frames_read"])
             except KeyboardInterrupt:

@@ -59,6 +59,7 @@ def live(
     max_faces: Optional[int] = typer.Option(None, "--max-faces", min=0, help=f"Faces tracked per frame, each with its own ID, windows and events (default: cameras, streams and --realtime {MAX_FACES['live']}, files {MAX_FACES['file']}; 0: all)."),
     max_seconds: Optional[float] = typer.Option(None, "--max-seconds", metavar="S", help="Stop after S seconds: of video for a file (its frames' own times, from the first frame analysed: the same rows at any speed; each video of a batch), of wall-clock time for a camera, a stream or --realtime. The run is complete (exit 0); summary.json says max_seconds_reached."),
     start: Optional[str] = typer.Option(None, "--start", metavar="T", help="One video file (or folder of frames): analyse from its first frame at or after T (seconds or h:mm:ss); the frames before are decoded, not analysed. Rows, events and the page keep the file's times."),
+    resume: bool = typer.Option(False, "--resume", help="Go on with the run of this one video in --out that was stopped, killed, failed or ended by --max-seconds, after the last row its files hold (same settings needed): rows and events are added to its files, the last 24 s before analysed again, not written (the spotter's history); face IDs start anew."),
     jobs: Optional[int] = typer.Option(None, "--jobs", min=0, help="Recorded videos in N worker processes (0: cores / --threads); a rerun skips videos already done."),
     # \[: rich markup would take [cluster] for a style tag and drop it
     ray: Optional[str] = typer.Option(None, "--ray", metavar="auto|ADDRESS", help="Recorded videos as tasks on a Ray cluster (pip install 'mpt-live\\[cluster]'); a rerun skips videos already done."),
@@ -73,7 +74,7 @@ def live(
         start_s = check_live_options(detector=detector, camera=camera, video=video, demo=demo,
                                      motion_only=motion_only, model=model, demo_face=demo_face,
                                      spot_threshold=spot_threshold, inspect=inspect, max_seconds=max_seconds,
-                                     start=start, realtime=realtime, jobs=jobs, ray=ray)
+                                     start=start, realtime=realtime, jobs=jobs, ray=ray, resume=resume, out=out)
     except ValueError as e:
         _fail(str(e))
     try:
@@ -146,8 +147,9 @@ def live(
                     videos = expand_recordings(video, notes)
                     for note in notes:
                         _say(note, "note:", "yellow")
-                    if start is not None and len(videos) > 1:
-                        _fail(f"--start: for one video; {video} holds {len(videos)} (each starts at its own times)")
+                    if (start is not None or resume) and len(videos) > 1:
+                        _fail(f"--{'start' if start is not None else 'resume'}: for one video; {video} holds "
+                              f"{len(videos)} (each starts at its own times)")
                     check_fps(videos, fps)
                     if ray is not None:
                         from .batch import check_ray_videos
@@ -174,7 +176,7 @@ def live(
                                 first.close()
                             _run_parallel(videos, out, runtime, cfg, save_video, jobs, ray, device, threads, fps)
                         else:
-                            _run_files(videos, out, runtime, cfg, save_video, display, fps, first)
+                            _run_files(videos, out, runtime, cfg, save_video, display, fps, first, resume)
         except InputError as e:
             drop_unused_dirs()  # refused (a bad --model found while loading it): no empty --out left either
             _fail(str(e))
@@ -286,13 +288,13 @@ def _report(summary: dict, out: Optional[Path]) -> None:
 
 
 def _run_files(videos: list, out: Optional[Path], runtime: Any | None, cfg: SessionConfig, save_video: bool,
-               display: bool, fps: Optional[float] = None, first: Any | None = None) -> None:
+               display: bool, fps: Optional[float] = None, first: Any | None = None, resume: bool = False) -> None:
     """Recorded videos, every frame in order; one output folder each; failures and incomplete runs listed (exit 1).
     ``first``: the first video already open (the pre-check's source), read from there."""
     from .batch import run_batch
 
     done, failed = run_batch(videos, out, runtime, cfg, console, save_video=save_video, display=display, fps=fps,
-                             first=first)
+                             first=first, resume=resume)
     for _, d, s in done:
         _report(s, d)
     incomplete = [s for _, _, s in done if s["status"] != "complete"]

@@ -103,7 +103,7 @@ def start_beyond_end(source: Any, start: float) -> str | None:
 def check_live_options(*, detector: str, camera: int | None, video: str | None, demo: bool, motion_only: bool,
                        model: Any, demo_face: Any, spot_threshold: float, inspect: float | None,
                        max_seconds: float | None, start: str | None, realtime: bool, jobs: int | None,
-                       ray: str | None) -> float | None:
+                       ray: str | None, resume: bool = False, out: Any = None) -> float | None:
     """mpt-live's options checked alone and against each other before anything starts; ``--start`` in seconds
     (None: not given). ValueError with the one line to show for the first that is wrong."""
     if detector not in ("auto", "short", "full"):
@@ -128,6 +128,14 @@ def check_live_options(*, detector: str, camera: int | None, video: str | None, 
         raise ValueError(f"--start: for a recorded video file read as a file, not {_live_kind(camera, demo, realtime)}")
     if jobs is not None and ray is not None:
         raise ValueError("--jobs and --ray: choose one (worker processes here, or tasks on a Ray cluster)")
+    if resume:  # one file's run in --out, gone on with: nothing that changes where it starts or how it is read
+        if video is None or "://" in video or realtime or inspect is not None:
+            raise ValueError("--resume: for a recorded video file given with --video (and its run's --out), read "
+                             "as a file")
+        other = next((o for o, v in (("--start", start), ("--jobs", jobs), ("--ray", ray)) if v is not None), None)
+        if out is None or other:
+            which = "--out DIR is needed" if out is None else f"not with {other}"
+            raise ValueError(f"--resume: {which} (it goes on with the run in --out where its files end)")
     return start_s
 
 

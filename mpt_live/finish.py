@@ -38,7 +38,7 @@ from .writers import write_json
 
 KILLED = "killed"  # the status of a run finished from its files
 MARKER_FACTS = ("source", "mode", "model", "provider", "source_fps", "source_frame_count", "stride", "detector",
-                "max_faces", "spot_threshold", "clip_spec", "started", "start_s", "max_seconds")
+                "max_faces", "spot_threshold", "clip_spec", "started", "start_s", "max_seconds", "stamps", "resumed_at_s")
 
 
 def run_folders(folder: Path, option: str = "--finish") -> list[Path]:

@@ -5,7 +5,8 @@ complete rows as written), ``events.csv`` (a row per spotted event, written as e
 classified), ``summary.json``, ``timeline.png`` and ``report.html`` (the review page, :mod:`mpt_live.report`;
 at the end, also after a stop signal or a crash), ``annotated.mp4`` with ``save_video`` (the overlay on
 every frame). An earlier run's outputs in the folder are removed first and summary.json says
-``"status": "running"`` until the end (:mod:`mpt_live.rundir`). Views: the OpenCV window
+``"status": "running"`` until the end (:mod:`mpt_live.rundir`); with ``resume`` they are kept and gone on with
+(:mod:`mpt_live.resume`: the CSVs appended to, the annotated video of this part in ``annotated.partN.mp4``). Views: the OpenCV window
 (``display``), and whatever per-frame ``progress`` / ``status`` callables the caller passes (the
 terminal's progress bar and status line). The schema of every output is the same whatever the flags.
 """
@@ -18,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
+from .clocktime import clock
 from .errors import InputError, OutputError, first_line
 from .finish import refresh_enclosing
 from .interrupts import deferred, signal_name
@@ -40,19 +42,35 @@ from .writers import CSVSink, VideoSink
 def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str | Path | None = None, *,
             save_video: bool = False, display: bool = False,
             progress: Callable[[int, int | None], None] | None = None,
-            status: Callable[[str], None] | None = None, say: Callable[[str], None] | None = None) -> dict[str, Any]:
+            status: Callable[[str], None] | None = None, say: Callable[[str], None] | None = None,
+            resume: bool = False) -> dict[str, Any]:
     """Run ``source`` (an opened :class:`VideoFile`, :class:`FrameFolder`, :class:`CaptureReader`, ...) through
     the session with ``runtime`` (None: motion-only); return the summary.
 
     ``progress(frames_read, total_frames)`` and ``status(view.status())`` are called once per frame; ``say(line)``
     once where the run's end rebuilt an enclosing batch's overview (:func:`mpt_live.finish.refresh_enclosing`).
     A stop (Ctrl-C, SIGTERM, SIGHUP) or an error: the summary is still written, then it is raised again.
-    The summary's ``status`` says whether the outputs are complete (:func:`mpt_live.rundir.run_status`)."""
+    The summary's ``status`` says whether the outputs are complete (:func:`mpt_live.rundir.run_status`).
+    ``resume``: go on with the run in ``out_dir`` where its files end (:mod:`mpt_live.resume`)."""
     out = Path(out_dir) if out_dir is not None else None
     video_out = save_video and out is not None
     session = Session(source, runtime, replace(cfg, thumbnails=display or video_out))
+    point = None
+    if resume and out is not None:
+        from .resume import resume_point
+
+        point = resume_point(out, source, marker_facts(session))
+        session.cfg = replace(session.cfg, from_frame=point.from_frame, after_frame=point.after_frame,
+                              events_after=point.events_after, first_event_id=point.first_event_id)
+        if say is not None:
+            say(f"--resume: going on after frame {point.after_frame} ({clock(point.at_s)}), event IDs from "
+                f"{point.first_event_id}; frames {point.from_frame}-{point.after_frame} are analysed again, not "
+                "written (the spotter's history); face IDs start anew from 0")
     if out is not None:  # the marker keeps what a killed run's --finish needs to know
-        start_run(out, str(getattr(source, "name", "source")), marker_facts(session))
+        resumed = {} if point is None else {"resumed_at_s": point.resumed_at_s,
+                                            "start_s": point.previous.get("start_s")}
+        start_run(out, str(getattr(source, "name", "source")), {**marker_facts(session), **resumed},
+                  keep=point is not None)
     view = OverlayView(session.model)
     total = getattr(source, "frame_count", 0) or None
     outputs: dict[str, Any] = {"predictions": None, "events": None, "timeline": None, "report": None, "video": None,
@@ -76,11 +94,15 @@ def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str |
     with ExitStack() as stack:
         try:
             stack.enter_context(session)
-            sink = stack.enter_context(CSVSink(out / "predictions.csv", columns(session.classes))) if out else None
-            events = stack.enter_context(CSVSink(out / "events.csv", EVENT_COLUMNS)) if out else None
-            video = stack.enter_context(VideoSink(out / "annotated.mp4", session.fps)) if video_out else None
-            # the page's copy of a recording a browser cannot play, made as it is read (none to make at the end)
-            review = stack.enter_context(ReviewSink(out, session.fps)) if out and needs_copy(session.name) else None
+            keep = point is not None  # --resume: after the rows written; the videos in files of their own
+            sink = stack.enter_context(CSVSink(out / "predictions.csv", columns(session.classes), keep)) if out else None
+            events = stack.enter_context(CSVSink(out / "events.csv", EVENT_COLUMNS, keep)) if out else None
+            name = "annotated.mp4" if point is None else f"annotated.part{point.part}.mp4"
+            video = stack.enter_context(VideoSink(out / name, session.fps)) if video_out else None
+            # the page's copy of a recording a browser cannot play, made as it is read (none to make at the end;
+            # --resume: the first part's stays, the page says what it covers)
+            review = (stack.enter_context(ReviewSink(out, session.fps)) if out and needs_copy(session.name)
+                      and point is None else None)
             window = stack.enter_context(DisplayWindow(out or Path.cwd(), session.fps, view)) if display else None
 
             damage_noted = False  # in the marker: a killed run's --finish makes the page's copy as this run would
@@ -100,15 +122,17 @@ def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str |
                     progress(session.figures.counts["frames_read"] + session.skipped, total)  # --start: from there
                 if status is not None:
                     status(view.status())
-                if video is None and window is None:
+                again = point is not None and frame.index <= point.after_frame  # --resume: in the last part's video
+                if (video is None or again) and window is None:
                     return
                 boxes = [(f.id, f.face.box) for f in faces]
                 width = frame.image.shape[1]
                 paused, recording = (window.paused, window.recording) if window is not None else (False, False)
                 img = render_overlay(frame.image, view.state(width, boxes, frame.t, paused, recording))
-                if video is not None:  # a recording's frames at their times (a live source's as they come; from
+                if video is not None and not again:  # a recording's frames at their times (a live source's as they come; from
                     # --start's time on: a start late in the file is not padded with its first frame from 0 s)
-                    video.write(img, None if session.live else frame.t - (session.cfg.start_s or 0.0))
+                    video.write(img, None if session.live else frame.t - (point.at_s if point else
+                                                                          session.cfg.start_s or 0.0))
                 if window is not None:
                     window.show(img, lambda: render_overlay(frame.image, view.state(width, boxes, frame.t, True,
                                                                                     window.recording)))
@@ -128,7 +152,7 @@ def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str |
             written = False
             with deferred():  # a second Ctrl-C must not cost the summary
                 summary = _finish(session, out, outputs, sink, events, video, review, window, write_events, stopped,
-                                  frames_to)
+                                  frames_to, point)
                 if out is not None:
                     try:
                         finish_run(out, summary)
@@ -148,7 +172,8 @@ def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str |
 
 def _finish(session: Session, out: Path | None, outputs: dict[str, Any], sink: CSVSink | None,
             events: CSVSink | None, video: VideoSink | None, review: ReviewSink | None, window: DisplayWindow | None,
-            write_events: Callable[[], None], stopped: KeyboardInterrupt | None, frames_to: int = 0) -> dict[str, Any]:
+            write_events: Callable[[], None], stopped: KeyboardInterrupt | None, frames_to: int = 0,
+            point: Any | None = None) -> dict[str, Any]:
     """The end of a run, whatever ended it: the last events, the plot and the review page; the summary."""
     session.close()
     try:
@@ -162,7 +187,7 @@ def _finish(session: Session, out: Path | None, outputs: dict[str, Any], sink: C
             outputs["errors"]["annotated.mp4"] = first_line(e)
     if review is not None:  # as far as the run went
         outputs["review"] = review.close()
-    elif out is not None and getattr(session.source, "damaged", 0):  # a browser stops at the damage: a copy
+    elif out is not None and point is None and getattr(session.source, "damaged", 0):  # a browser stops at the damage: a copy
         limit = None if stopped is None else max(frames_to, int(session.figures.counts["frames_read"])) + 1
         outputs["review"] = damaged_copy(out, Path(session.name), limit)
     summary = {**session.summary(), "outputs": outputs, "timeline_error": None, "report_error": None,
@@ -182,6 +207,12 @@ def _finish(session: Session, out: Path | None, outputs: dict[str, Any], sink: C
         outputs["events"] = "events.csv" if events is not None else None
         if video is not None and video.frames:
             outputs["video"] = video.path.name
+    if point is not None:  # --resume: the whole run's figures (the page's and the summary's)
+        from .resume import merge
+
+        merge(summary, point, list(session.figures.counts),
+              {"frames_read": session.rerun, "frames_with_face": session.rerun_faces})
+    if out is not None and sink is not None:
         rows = read_table(out / "predictions.csv")[1]
         # the page states the run's status (interrupted, incomplete) and its problems: known before it is written
         summary["status"], summary["problems"] = run_status(summary)
@@ -209,5 +240,6 @@ def marker_facts(session: Session) -> dict[str, Any]:
             "source_frame_count": frame_count(session.source),
             "stride": "auto" if session.auto else session.stride, "detector": session.cfg.detector,
             "max_faces": session.max_faces, "spot_threshold": session.cfg.spot_threshold,
-            "clip_spec": session.spec.to_dict(), "start_s": session.cfg.start_s, "max_seconds": session.cfg.max_seconds}
+            "clip_spec": session.spec.to_dict(), "start_s": session.cfg.start_s, "max_seconds": session.cfg.max_seconds,
+            "stamps": {"source": stamp(session.name), "model": stamp(session.model.path)}}  # --resume: the same?
 

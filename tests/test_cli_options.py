@@ -120,3 +120,17 @@ def test_live_range_options_refused_in_one_line_before_anything_opens(args: list
     from mpt_live.cli import app
 
     assert expected in _one_error_line(runner.invoke(app, args))
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--video", "x.mp4", "--resume"], "--resume: --out DIR is needed"),
+    (["--video", "x.mp4", "--out", "o", "--resume", "--start", "5"], "--resume: not with --start"),
+    (["--video", "x.mp4", "--out", "o", "--resume", "--jobs", "2"], "--resume: not with --jobs"),
+    (["--video", "x.mp4", "--out", "o", "--resume", "--realtime"], "--resume: for a recorded video file"),
+    (["--camera", "0", "--out", "o", "--resume"], "--resume: for a recorded video file"),
+    (["--video", "rtsp://127.0.0.1:1/x", "--out", "o", "--resume"], "--resume: for a recorded video file"),
+], ids=["no-out", "start", "jobs", "realtime", "camera", "stream"])
+def test_resume_with_what_it_cannot_go_on_with_is_refused_in_one_line(args: list[str], expected: str) -> None:
+    from mpt_live.cli import app
+
+    assert expected in _one_error_line(runner.invoke(app, args))

@@ -1,0 +1,181 @@
+"""``mpt-live --video FILE --out DIR --resume``: a long run of one video that was stopped (Ctrl-C), killed (SIGKILL,
+power), failed (a full disk) or ended by ``--max-seconds`` continued where its files end, not from frame 0.
+
+:func:`resume_point` reads DIR's summary.json (a finished run's, or the running marker a killed one left) and
+refuses, in one line, a folder with no run, a run still alive, a run that finished (complete, or ran to the end of
+its video), a run of another file (its path, or the file changed since: size and time, or the frame count where an
+older marker has no stamp), and settings that change the rows (model, its file, clip, stride, detector, spot
+threshold, max faces: as a batch's rerun compares them). Otherwise it cuts a half-written last line from
+predictions.csv and events.csv (a kill mid-row) and says where to go on: rows after the last one's frame, events
+starting after the end of the last one written (one the run had open but not written, killed, is written), with
+event IDs after those written. The frames before are decoded and passed over, as
+``--start`` does, except the last :data:`PREROLL_S` seconds (of the run's own stretch), which are analysed again and
+not written: the spotter's running statistics (its last ``history_s``) and the clips then are as the run's were,
+so that the rows go on without a gap and the spotter is past its warm-up with 20 s of statistics (the previous
+helper's design started it anew there: other events for the next 20 s). Where the pre-roll reaches back to the run's
+first frame the rows and events are exactly an uncut run's; from later, the face's crops differ a little (a history
+longer than the spotter's: motion scores within a few per cent at first) and so may events. The face IDs start anew
+from 0 (a face keeps its ID only within a part).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+from .recordings import stamp
+from .results import read_table
+from .rundir import read_summary, recorded_source, run_in_use
+from .spotting import SpotConfig
+
+# analysed again before the resume point: the spotter's statistics window, its slowest (macro) scale and a margin
+PREROLL_S = SpotConfig().history_s + 4.0
+
+RESUMABLE = ("running", "killed", "interrupted", "failed")  # and complete where --max-seconds ended it
+
+
+@dataclass
+class ResumePoint:
+    """Where a resumed run goes on: after ``after_frame`` (``at_s``: that frame's time), event IDs from
+    ``first_event_id``; ``previous``: the summary (or marker) of the run so far; ``part``: this run's number."""
+
+    after_frame: int
+    at_s: float
+    first_event_id: int
+    from_frame: int = 0  # the first frame analysed again (the pre-roll)
+    events_after: int = -1  # the last frame of the events written (their offsets)
+    first_frame: int = 0  # the run's first frame analysed (its --start)
+    previous: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def part(self) -> int:
+        """This run's number: 2 for the first resume (the part files' suffix: annotated.part2.mp4)."""
+        return len(self.resumed_at_s) + 1
+
+    @property
+    def resumed_at_s(self) -> list[float]:
+        """Every time the run was resumed at, this one last."""
+        before = self.previous.get("resumed_at_s") or []
+        return [*(before if isinstance(before, list) else [before]), round(self.at_s, 4)]
+
+
+def settings_key(s: dict[str, Any]) -> dict[str, Any]:
+    """What of a summary (or marker) changes the rows: a resumed run must have the same."""
+    m = s.get("model") or {}
+    return {"model": [m.get("name"), m.get("backbone"), m.get("precision"), list(m.get("classes") or [])],
+            "model file": (s.get("stamps") or {}).get("model"), "stride": s.get("stride"),
+            "detector": s.get("detector"), "spot threshold": s.get("spot_threshold"), "max faces": s.get("max_faces"),
+            "clip": s.get("clip_spec")}
+
+
+def resume_point(out: Path, source: Any, facts: dict[str, Any]) -> ResumePoint:
+    """Where the run in ``out`` goes on for the opened ``source`` (a VideoFile, a FrameFolder) run with the settings
+    ``facts`` (:func:`mpt_live.job.marker_facts` of its session); InputError (one line) where it cannot."""
+    where = f"--resume {out}"
+    s = read_summary(out)
+    if not s or "status" not in s or not (out / "predictions.csv").is_file():
+        raise InputError(f"{where}: no run there to resume (no summary.json and predictions.csv of mpt-live); "
+                         "run without --resume")
+    pid = run_in_use(out)
+    if pid is not None:
+        raise InputError(f"{where}: the run there is still going (process {pid}); wait for it or stop it first")
+    status = s["status"]
+    if status == "complete" and s.get("max_seconds_reached"):
+        pass
+    elif status not in RESUMABLE:
+        why = "complete" if status == "complete" else f"{status}: it ran to its end ({'; '.join(s.get('problems') or [])})"
+        raise InputError(f"{where}: the run there finished ({why}); nothing to resume (run without --resume to redo it)")
+    name = str(getattr(source, "name", ""))
+    if s.get("source") != recorded_source(name):
+        raise InputError(f"{where}: the run there is of {s.get('source')}, not {recorded_source(name)}")
+    was = (s.get("stamps") or {}).get("source")
+    if was is not None and was != stamp(name):
+        raise InputError(f"{where}: {name} changed since the run there (its size or time differs); run without "
+                         "--resume to redo it")
+    if was is None and s.get("source_frame_count") != facts.get("source_frame_count"):  # an older marker: no stamp
+        raise InputError(f"{where}: {name} has {facts.get('source_frame_count')} frames, the run there read one of "
+                         f"{s.get('source_frame_count')}; run without --resume to redo it")
+    old, new = settings_key(s), settings_key(facts)
+    changed = [k for k in old if old[k] != new[k]]
+    if changed:
+        k = changed[0]
+        raise InputError(f"{where}: the run there had another {k} ({_show(old[k])}, now {_show(new[k])}); give the "
+                         "same settings to resume it, or run without --resume")
+    if status == "running":  # killed: its figures as --finish makes them
+        from .finish import killed_summary
+
+        s = killed_summary(out, s, _whole(out / "predictions.csv"))
+    rows = _whole(out / "predictions.csv")
+    events = _whole(out / "events.csv") if (out / "events.csv").is_file() else []
+    frame, t = max([(_int(r, "frame"), _num(r, "time_s")) for r in rows], default=(-1, 0.0))
+    fps = float(s.get("source_fps") or facts.get("source_fps") or 30.0)
+    ids = [_int(e, "event_id") for e in events]
+    first = s.get("frames_skipped")  # where the run began (--start): the pre-roll is not longer than its stretch
+    first = first if isinstance(first, int) else round((s.get("start_s") or 0.0) * fps)
+    stride = facts.get("stride") if isinstance(facts.get("stride"), int) else 1
+    back = max(0, (frame - max(first, frame - round(PREROLL_S * fps))) // stride * stride)  # the windows' frames kept
+    return ResumePoint(frame, t + 1 / fps if frame >= 0 else 0.0, max(ids, default=0) + 1, from_frame=max(frame - back, 0),
+                       events_after=max([_int(e, "offset_frame") for e in events], default=-1), first_frame=first,
+                       previous=s)
+
+
+def merge(summary: dict[str, Any], point: ResumePoint, counts: list[str], rerun: dict[str, int]) -> None:
+    """``summary`` of the resumed part made the whole run's: its ``counts`` (less the ``rerun`` frames analysed again
+    before the resume point) and time added to the run's so far (None where that did not know them: a killed run's),
+    the events before it listed first, ``resumed_at_s``; the start and the frames passed over before it are the first
+    part's. ``faces`` stays this part's (its IDs start anew); ``faces_before_resume`` lists the run's before."""
+    prev = point.previous
+    prior = max(point.after_frame + 1 - point.first_frame, 0)  # the frames up to the last row: the run's before
+    for k in [*counts, "seconds"]:
+        a, b = prev.get(k), summary.get(k)
+        b = b - rerun.get(k, 0) if isinstance(b, (int, float)) else b
+        if k in ("frames_read", "frames_with_face") and isinstance(a, int):  # not the frames it read past that row
+            a = min(a, prior) if k == "frames_with_face" else prior
+        summary[k] = a + b if isinstance(a, (int, float)) and isinstance(b, (int, float)) else None
+    summary["events"] = [*(prev.get("events") or []), *summary.get("events", [])]
+    summary["warnings"] = list(dict.fromkeys([*(prev.get("warnings") or []), *summary.get("warnings", [])]))
+    summary.update(resumed_at_s=point.resumed_at_s, start_s=prev.get("start_s"),
+                   frames_skipped=prev.get("frames_skipped"), faces_before_resume=prev.get("faces") or [])
+    was = prev.get("outputs") or {}
+    outputs = summary["outputs"]
+    outputs["video_parts"] = [*(was.get("video_parts") or []), *([outputs["video"]] if outputs.get("video") else [])]
+    outputs["video"] = was.get("video")
+    if outputs.get("review") is None and was.get("review"):
+        outputs["review"] = was["review"]
+        summary["warnings"] = [*summary.get("warnings", []), f"{was['review']}, the page's copy of the video, covers "
+                               f"the run up to {point.resumed_at_s[0]:g} s, before --resume; the rows, events and "
+                               "timeline after it are the resumed run's"]
+
+
+def _show(v: Any) -> str:
+    return "none" if v is None else str(v)
+
+
+def _whole(path: Path) -> list[dict[str, str]]:
+    """The rows of a CSV of the run cut back to its whole lines: a last line without its line end (a kill mid-row)
+    is removed from the file, to be written again."""
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        with open(path, "r+b") as fh:
+            fh.truncate(data.rfind(b"\n") + 1)
+    try:
+        return read_table(path, whole_lines=True)[1]
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise InputError(f"{path}: cannot be read as mpt-live writes it ({e})") from None
+
+
+def _int(r: dict[str, str], k: str) -> int:
+    try:
+        return int(float(r.get(k) or "-1"))
+    except ValueError:
+        raise InputError(f"a row of the run has {k} {r.get(k)!r}, not a number: not mpt-live's file") from None
+
+
+def _num(r: dict[str, str], k: str) -> float:
+    try:
+        return float(r.get(k) or 0.0)
+    except ValueError:
+        raise InputError(f"a row of the run has {k} {r.get(k)!r}, not a number: not mpt-live's file") from None

@@ -1,0 +1,189 @@
+"""``mpt-live --video FILE --out DIR --resume``: a run stopped (Ctrl-C), killed (SIGKILL) or ended by --max-seconds
+goes on where its files end: no row written twice, event IDs after those written, and (the last seconds before the
+resume point analysed again, not written) the rows and events of an uncut run; the refusals, one line each."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import faultkit as fk
+from test_faults import cli, our_lines, start, summary
+
+RUN = ("--motion-only", "--headless")
+
+
+@pytest.fixture(scope="module")
+def looped(faces_dir, tmp_path_factory) -> Path:
+    """About 36 s of a real expressive face (a 12 s clip three times over): six motion events, two in each copy."""
+    out = tmp_path_factory.mktemp("resume") / "looped.mp4"
+    fk.ffmpeg("-stream_loop", "2", "-i", str(faces_dir / "videos" / "liveportrait_d3_expressive.mp4"), "-c", "copy",
+              str(out))
+    return out
+
+
+@pytest.fixture(scope="module")
+def uncut(looped, tmp_path_factory) -> Path:
+    """The same video run once, start to end: what a resumed run must reproduce."""
+    out = tmp_path_factory.mktemp("uncut") / "o"
+    res = cli("--video", str(looped), *RUN, "--out", str(out))
+    assert res.returncode == 0, res.stderr[-2000:]
+    return out
+
+
+def rows(out: Path) -> list[tuple[int, str, str]]:
+    """(frame, face_id, motion_score) of each row of predictions.csv, in the file's order."""
+    with open(out / "predictions.csv", newline="") as fh:
+        return [(int(r["frame"]), r["face_id"], r["motion_score"]) for r in csv.DictReader(fh)]
+
+
+def events(out: Path) -> list[dict[str, str]]:
+    with open(out / "events.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def spans(evs: list[dict[str, str]]) -> list[tuple[str, ...]]:
+    return sorted((e["face"], e["onset_frame"], e["apex_frame"], e["offset_frame"], e["type"]) for e in evs)
+
+
+def check_continued(out: Path, uncut: Path, exact: bool = True) -> None:
+    """The resumed run's files go on as the uncut run's: each (frame, face) once, at the same frames (no gap), event
+    IDs 1..n each once, no event found twice (no two of a face overlap); ``exact`` (the pre-roll reached back to the
+    run's first frame): the same rows and events; the summary is the whole run's."""
+    got = rows(out)
+    assert len({(f, face) for f, face, _ in got}) == len(got), "a row written twice"
+    assert [r[:2] for r in got] == [r[:2] for r in rows(uncut)]
+    evs = events(out)
+    assert [int(e["event_id"]) for e in evs] == list(range(1, len(evs) + 1))
+    by_onset = sorted(evs, key=lambda e: (e["face"], int(e["onset_frame"])))
+    assert all(int(b["onset_frame"]) > int(a["offset_frame"]) for a, b in zip(by_onset, by_onset[1:])
+               if a["face"] == b["face"]), "an event found twice"
+    if exact:
+        assert got == rows(uncut) and spans(evs) == spans(events(uncut)) and len(evs) >= 4
+    s, whole = summary(out), summary(uncut)
+    assert s["status"] == "complete" and len(s["resumed_at_s"]) == 1 and s["windows"] == whole["windows"]
+    assert s["frames_read"] == whole["frames_read"] and len(s["events"]) == len(evs)
+    assert (out / "report.html").is_file() and (out / "timeline.png").is_file()
+
+
+def wait_for(proc: subprocess.Popen, path: Path, n: int, timeout: float = 300) -> None:
+    """Until ``path`` (a CSV) has ``n`` data rows."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"the run ended early (exit {proc.returncode}): {proc.communicate()[1][-2000:]}")
+        if path.is_file() and path.read_bytes().count(b"\n") > n:
+            return
+        time.sleep(0.05)
+    proc.kill()
+    pytest.fail("the run wrote too little in time")
+
+
+def resume(video: Path, out: Path) -> list[str]:
+    res = cli("--video", str(video), *RUN, "--out", str(out), "--resume")
+    assert res.returncode == 0, res.stderr[-2000:]
+    return our_lines(res.stderr + res.stdout)
+
+
+def test_a_killed_run_resumed_gives_the_uncut_runs_rows_and_events(tmp_path, looped, uncut):
+    """SIGKILL after the first event (mid-row, perhaps): --resume goes on after the last whole row."""
+    out = tmp_path / "o"
+    proc = start("--video", str(looped), *RUN, "--out", str(out))
+    wait_for(proc, out / "events.csv", 1)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL and summary(out)["status"] == "running"
+    before = rows(out) if (out / "predictions.csv").read_bytes().endswith(b"\n") else None
+    lines = resume(looped, out)
+    assert any(ln.startswith("--resume: going on after frame") for ln in lines), lines
+    if before is not None:  # nothing written is changed
+        assert rows(out)[:len(before)] == before
+    check_continued(out, uncut)
+
+
+def test_a_run_stopped_by_ctrl_c_resumed_gives_the_uncut_runs_rows_and_events(tmp_path, looped, uncut):
+    out = tmp_path / "o"
+    proc = start("--video", str(looped), *RUN, "--out", str(out))
+    wait_for(proc, out / "predictions.csv", 100)
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=120)
+    assert summary(out)["status"] == "interrupted"
+    resume(looped, out)
+    check_continued(out, uncut)
+
+
+def test_a_run_ended_by_max_seconds_resumed_twice_gives_the_uncut_runs_rows_and_events(tmp_path, looped, uncut):
+    """--max-seconds 14, then --resume --max-seconds 14 (the next 14 s), then --resume to the end: the last resume,
+    at 28 s, analyses again from 4 s on (its pre-roll), not from the start. An event open at a limit is judged there
+    (as any --max-seconds run's), and the rows after 28 s are not exactly the uncut run's (see mpt_live/resume.py):
+    continuity, no duplicate, the events between the resume points those of the uncut run."""
+    out = tmp_path / "o"
+    assert cli("--video", str(looped), *RUN, "--out", str(out), "--max-seconds", "14").returncode == 0
+    res = cli("--video", str(looped), *RUN, "--out", str(out), "--resume", "--max-seconds", "14")
+    assert res.returncode == 0, res.stderr[-2000:]
+    s = summary(out)
+    assert s["max_seconds_reached"] and 27.5 < max(f for f, _, _ in rows(out)) / 30 < 28.5
+    lines = resume(looped, out)
+    assert any("frames 1" in ln and "are analysed again" in ln for ln in lines), lines  # not from frame 0
+    assert len(summary(out)["resumed_at_s"]) == 2
+    s = summary(out)
+    s["resumed_at_s"] = s["resumed_at_s"][:1]  # check_continued: the resumes' number aside
+    (out / "summary.json").write_text(json.dumps(s))
+    check_continued(out, uncut, exact=False)
+    between = [e for e in spans(events(out)) if 420 < int(e[1]) and int(e[3]) < 800]  # found after 14 s, before 28
+    assert between == [e for e in spans(events(uncut)) if 420 < int(e[1]) and int(e[3]) < 800] and len(between) == 2
+
+
+def refused(*args: str) -> str:
+    res = cli(*args, timeout=300)
+    lines = our_lines(res.stderr + res.stdout)
+    assert res.returncode == 2 and lines and lines[-1].startswith("error:"), (res.returncode, lines)
+    assert "Traceback" not in res.stderr
+    return lines[-1]
+
+
+def test_what_cannot_be_resumed_is_refused_in_one_line(tmp_path, uncut, looped, faces_dir):
+    other = faces_dir / "videos" / "liveportrait_d6.mp4"
+    assert "no run there to resume" in refused("--video", str(looped), *RUN, "--out", str(tmp_path / "new"),
+                                               "--resume")
+    assert "finished (complete)" in refused("--video", str(looped), *RUN, "--out", str(uncut), "--resume")
+    stopped = tmp_path / "stopped"
+    assert cli("--video", str(looped), *RUN, "--out", str(stopped), "--max-seconds", "2").returncode == 0
+    assert f"is of {looped}, not {other}" in refused("--video", str(other), *RUN, "--out", str(stopped), "--resume")
+    assert "another spot threshold (4.0, now 5.0)" in refused("--video", str(looped), *RUN, "--out", str(stopped),
+                                                             "--resume", "--spot-threshold", "5")
+    assert "another stride" in refused("--video", str(looped), *RUN, "--out", str(stopped), "--resume",
+                                       "--stride", "3")
+    assert "not with --start" in refused("--video", str(looped), *RUN, "--out", str(stopped), "--resume",
+                                         "--start", "5")
+    assert "--out DIR is needed" in refused("--video", str(looped), *RUN, "--resume")
+    assert "for a recorded video file" in refused("--camera", "0", *RUN, "--out", str(stopped), "--resume")
+    # a run still alive there (its marker names a live process of this machine)
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        marker = {**summary(stopped), "status": "running", "pid": alive.pid, "host": socket.gethostname()}
+        marker.pop("pid_start", None)
+        busy = tmp_path / "busy"
+        busy.mkdir()
+        (busy / "summary.json").write_text(json.dumps(marker))
+        (busy / "predictions.csv").write_bytes((stopped / "predictions.csv").read_bytes())
+        assert f"process {alive.pid}" in refused("--video", str(looped), *RUN, "--out", str(busy), "--resume")
+    finally:
+        alive.kill()
+        alive.wait()
+    # the same path, another file: changed since the run (its size and time)
+    copy = tmp_path / "copy.mp4"
+    copy.write_bytes(looped.read_bytes())
+    run = tmp_path / "copyrun"
+    assert cli("--video", str(copy), *RUN, "--out", str(run), "--max-seconds", "2").returncode == 0
+    os.utime(copy, ns=(time.time_ns(), time.time_ns() + 10 ** 9))
+    assert "changed since the run" in refused("--video", str(copy), *RUN, "--out", str(run), "--resume")
