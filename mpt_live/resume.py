@@ -136,7 +136,6 @@ def merge(summary: dict[str, Any], point: ResumePoint, counts: list[str], rerun:
             a = min(a, prior) if k == "frames_with_face" else prior
         summary[k] = a + b if isinstance(a, (int, float)) and isinstance(b, (int, float)) else None
     summary["events"] = [*(prev.get("events") or []), *summary.get("events", [])]
-    summary["warnings"] = list(dict.fromkeys([*(prev.get("warnings") or []), *summary.get("warnings", [])]))
     summary.update(resumed_at_s=point.resumed_at_s, start_s=prev.get("start_s"),
                    frames_skipped=prev.get("frames_skipped"), faces_before_resume=prev.get("faces") or [])
     was = prev.get("outputs") or {}
