@@ -13,6 +13,7 @@ terminal's progress bar and status line). The schema of every output is the same
 
 from __future__ import annotations
 
+import math
 import time
 from contextlib import ExitStack
 from dataclasses import replace
@@ -73,6 +74,8 @@ def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str |
                   keep=point is not None)
     view = OverlayView(session.model)
     total = getattr(source, "frame_count", 0) or None
+    # --max-seconds on a file: the bar ends where the stretch will (from its first frame analysed), not the file
+    limit = math.ceil(cfg.max_seconds * session.fps) if cfg.max_seconds and not session.live else None
     outputs: dict[str, Any] = {"predictions": None, "events": None, "timeline": None, "report": None, "video": None,
                                "review": None, "snapshots": [], "recordings": [], "errors": {}}
     # the recording's name in events.csv: a file's name, a frame folder's path (its own name may be just "color")
@@ -108,7 +111,7 @@ def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str |
             damage_noted = False  # in the marker: a killed run's --finish makes the page's copy as this run would
 
             def on_frame(frame: Frame, faces: list[TrackedFace]) -> None:
-                nonlocal damage_noted, frames_to
+                nonlocal damage_noted, frames_to, total, limit
                 frames_to = frame.index + 1  # a live source's index counts the frames it dropped too
                 if out is not None and not damage_noted and getattr(session.source, "damaged", 0):
                     damage_noted = True
@@ -118,6 +121,8 @@ def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str |
                 write_events()
                 if review is not None:
                     review.write(frame.image, frame.t)
+                if limit is not None and total and (point is None or frame.index > point.after_frame):
+                    total, limit = min(total, frame.index + limit), None  # the file's frames up to the stretch's end
                 if progress is not None:
                     progress(session.figures.counts["frames_read"] + session.skipped, total)  # --start: from there
                 if status is not None:

@@ -187,3 +187,20 @@ def test_what_cannot_be_resumed_is_refused_in_one_line(tmp_path, uncut, looped, 
     assert cli("--video", str(copy), *RUN, "--out", str(run), "--max-seconds", "2").returncode == 0
     os.utime(copy, ns=(time.time_ns(), time.time_ns() + 10 ** 9))
     assert "changed since the run" in refused("--video", str(copy), *RUN, "--out", str(run), "--resume")
+
+
+@pytest.mark.parametrize("start_s", [None, 4.0])
+def test_the_progress_bar_of_a_max_seconds_run_ends_where_its_stretch_does(tmp_path, start_s):
+    """With --max-seconds 2 the bar's total is the frames up to the stretch's end (from --start's frame), not the
+    file's 300: it reaches its end instead of stopping at a fifth of the way."""
+    from mpt_live.job import run_job
+    from mpt_live.recordings import open_recording
+    from mpt_live.session import SessionConfig
+
+    video = fk.write_video(tmp_path / "v.mp4", 300, fps=30.0)
+    seen: list[tuple[int, int | None]] = []
+    with open_recording(video) as src:
+        run_job(src, None, SessionConfig(max_seconds=2.0, start_s=start_s), tmp_path / "o",
+                progress=lambda i, n: seen.append((i, n)))
+    first = round((start_s or 0) * 30)
+    assert seen[0][1] == first + 60 and seen[-1] == (first + 60, first + 60)
