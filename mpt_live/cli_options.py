@@ -95,9 +95,10 @@ def start_beyond_end(source: Any, start: float) -> str | None:
     if not (count > 0 and fps > 0):
         return None
     end = float(getattr(source, "start_s", 0.0) or 0.0) + count / fps
-    if start < end:
+    if start <= end - 1.0 / fps + 1e-6:  # at or before the last frame's time: a frame is there to start from
         return None
-    return f"--start {clock(start)}: beyond the end of {getattr(source, 'name', 'the video')} (its video ends at {clock(end)})"
+    return (f"--start {clock(start)}: beyond the last frame of {getattr(source, 'name', 'the video')} (at "
+            f"{clock(end - 1.0 / fps)}; its video ends at {clock(end)})")
 
 
 def check_live_options(*, detector: str, camera: int | None, video: str | None, demo: bool, motion_only: bool,
@@ -126,6 +127,8 @@ def check_live_options(*, detector: str, camera: int | None, video: str | None, 
     start_s = None if start is None else parse_time(start, "--start")
     if start is not None and (camera is not None or demo or realtime or (video and "://" in video)):
         raise ValueError(f"--start: for a recorded video file read as a file, not {_live_kind(camera, demo, realtime)}")
+    if demo and max_seconds is not None:  # the demo's report counts its four movements over the whole clip
+        raise ValueError("--max-seconds: not with --demo (its report scores the four movements of the whole clip)")
     if jobs is not None and ray is not None:
         raise ValueError("--jobs and --ray: choose one (worker processes here, or tasks on a Ray cluster)")
     if resume:  # one file's run in --out, gone on with: nothing that changes where it starts or how it is read

@@ -360,7 +360,13 @@ def test_cli_start_beyond_the_end_or_with_several_videos_is_one_line(faces_dir, 
     video = faces_dir / "videos" / "liveportrait_d19_glasses.mp4"
     res = runner.invoke(app, ["--video", str(video), "--motion-only", "--out", str(tmp_path / "o"), "--start", "1:00"])
     lines = [ln for ln in res.output.splitlines() if ln.strip()]
-    assert res.exit_code == 2 and len(lines) == 1 and "beyond the end" in lines[0] and "8.33 s" in lines[0], res.output
+    assert res.exit_code == 2 and len(lines) == 1 and "beyond the last frame" in lines[0] and "8.33 s" in lines[0], res.output
+    assert not (tmp_path / "o").exists()
+    # inside the last frame's period (250 frames at 30 fps: the last at 8.30 s, the header's end 8.333 s): refused
+    # in one line too; it was a failed run with a folder written ('no frame at or after the start')
+    res = runner.invoke(app, ["--video", str(video), "--motion-only", "--out", str(tmp_path / "o"), "--start", "8.32"])
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert res.exit_code == 2 and len(lines) == 1 and "(at 8.30 s;" in lines[0], res.output
     assert not (tmp_path / "o").exists()
     res = runner.invoke(app, ["--video", str(faces_dir / "videos"), "--motion-only", "--out", str(tmp_path / "o"),
                               "--start", "5"])

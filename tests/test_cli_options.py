@@ -114,8 +114,9 @@ def test_parse_time_refuses_what_is_no_time_in_one_line(text: str, why: str) -> 
     (["--video", "rtsp://127.0.0.1:1/x", "--start", "10"], "not a stream"),
     (["--video", "x.mp4", "--realtime", "--start", "10"], "not --realtime"),
     (["--demo", "--start", "10"], "not --demo"),
+    (["--demo", "--max-seconds", "1"], "--max-seconds: not with --demo"),
 ], ids=["max-zero", "max-negative", "max-nan", "start-negative", "start-clock", "start-camera", "start-stream",
-        "start-realtime", "start-demo"])
+        "start-realtime", "start-demo", "max-demo"])
 def test_live_range_options_refused_in_one_line_before_anything_opens(args: list[str], expected: str) -> None:
     from mpt_live.cli import app
 

@@ -715,9 +715,12 @@ def test_a_summary_cut_to_fit_a_full_disk_still_places_its_events(tmp_path, monk
     (tmp_path / "summary.json").write_text("{}")
     rundir.finish_run(tmp_path, {"status": "interrupted", "frames_read": 12, "source_fps": 25.0,
                                  "source_fps_assumed": False, "source_frames": False, "source_frame_count": 30,
+                                 "start_s": 0.4, "frames_skipped": 10, "max_seconds": 0.5, "max_seconds_reached": True,
                                  "tracking": {"big": list(range(100))}})
     cut = written[-1]
     assert "tracking" not in cut and "cut to its essentials" in cut["problems"][-1]
+    # the stretch the run analysed (--start, --max-seconds): mpt-eval spot scores it on that stretch only
+    assert (cut["start_s"], cut["frames_skipped"], cut["max_seconds"], cut["max_seconds_reached"]) == (0.4, 10, 0.5, True)
     from train.spot_frames import run_fps, same_images
 
     assert run_fps(cut) == 25.0 and same_images(cut, 30)
