@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import faultkit as fk
-from test_faults import cli, our_lines, start, summary
+from test_faults import cli, our_lines, start, summary, wait_for_rows
 
 RUN = ("--motion-only", "--headless")
 
@@ -75,17 +75,13 @@ def check_continued(out: Path, uncut: Path, exact: bool = True) -> None:
     assert (out / "report.html").is_file() and (out / "timeline.png").is_file()
 
 
-def wait_for(proc: subprocess.Popen, path: Path, n: int, timeout: float = 300) -> None:
-    """Until ``path`` (a CSV) has ``n`` data rows."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"the run ended early (exit {proc.returncode}): {proc.communicate()[1][-2000:]}")
-        if path.is_file() and path.read_bytes().count(b"\n") > n:
-            return
-        time.sleep(0.05)
-    proc.kill()
-    pytest.fail("the run wrote too little in time")
+def stopped(video: Path, out: Path, table: str, n: int, sig: int, timeout: float) -> subprocess.Popen:
+    """A run of ``video`` into ``out`` sent ``sig`` once its ``table`` (a CSV) has ``n`` data rows; ended."""
+    proc = start("--video", str(video), *RUN, "--out", str(out))
+    wait_for_rows(proc, out / table, n)
+    proc.send_signal(sig)
+    proc.communicate(timeout=timeout)
+    return proc
 
 
 def resume(video: Path, out: Path) -> list[str]:
@@ -97,10 +93,7 @@ def resume(video: Path, out: Path) -> list[str]:
 def test_a_killed_run_resumed_gives_the_uncut_runs_rows_and_events(tmp_path, looped, uncut):
     """SIGKILL after the first event (mid-row, perhaps): --resume goes on after the last whole row."""
     out = tmp_path / "o"
-    proc = start("--video", str(looped), *RUN, "--out", str(out))
-    wait_for(proc, out / "events.csv", 1)
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate(timeout=60)
+    proc = stopped(looped, out, "events.csv", 1, signal.SIGKILL, 60)
     assert proc.returncode == -signal.SIGKILL and summary(out)["status"] == "running"
     before = rows(out) if (out / "predictions.csv").read_bytes().endswith(b"\n") else None
     lines = resume(looped, out)
@@ -112,10 +105,7 @@ def test_a_killed_run_resumed_gives_the_uncut_runs_rows_and_events(tmp_path, loo
 
 def test_a_run_stopped_by_ctrl_c_resumed_gives_the_uncut_runs_rows_and_events(tmp_path, looped, uncut):
     out = tmp_path / "o"
-    proc = start("--video", str(looped), *RUN, "--out", str(out))
-    wait_for(proc, out / "predictions.csv", 100)
-    proc.send_signal(signal.SIGINT)
-    proc.communicate(timeout=120)
+    stopped(looped, out, "predictions.csv", 100, signal.SIGINT, 120)
     assert summary(out)["status"] == "interrupted"
     resume(looped, out)
     check_continued(out, uncut)
