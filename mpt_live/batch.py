@@ -31,7 +31,7 @@ from .errors import InputError, OutputError
 from .job import run_job
 from .overview import record_failures, write_overview
 from .results import ModelInfo
-from .rundir import claim_batch, read_summary
+from .rundir import claim_batch, read_summary, settings_of
 from .session import FILE_STRIDE, MAX_FACES, SessionConfig
 from .recordings import check_fps, expand_recordings, open_recording, stamp
 from .terminal import progress_bar
@@ -164,14 +164,6 @@ def run_key(runtime: Any | None, cfg: SessionConfig) -> dict[str, Any]:
             "start_s": cfg.start_s, "max_seconds": cfg.max_seconds}  # another stretch of the video: redone
 
 
-def _key_of(summary: dict[str, Any]) -> dict[str, Any]:
-    m = summary.get("model") or {}
-    return {"model": [m.get("name"), m.get("backbone"), m.get("precision"), list(m.get("classes") or [])],
-            "model_file": (summary.get("stamps") or {}).get("model"), "stride": summary.get("stride"), "detector": summary.get("detector"),
-            "spot_threshold": summary.get("spot_threshold"), "max_faces": summary.get("max_faces"),
-            "start_s": summary.get("start_s"), "max_seconds": summary.get("max_seconds")}
-
-
 def is_complete(out_dir: Path, key: dict[str, Any], save_video: bool = False, video: Path | None = None,
                 fps: float | None = None) -> bool:
     """The video's outputs are all there (:data:`REQUIRED`, every file summary.json lists, the annotated
@@ -185,7 +177,7 @@ def is_complete(out_dir: Path, key: dict[str, Any], save_video: bool = False, vi
     outputs = s.get("outputs") or {}
     written = [n for n in outputs.values() if isinstance(n, str)]
     return (s.get("status") == "complete" and not s.get("interrupted") and s.get("error") is None
-            and _key_of(s) == key
+            and settings_of(s) == key
             and (video is None or (s.get("stamps") or {}).get("source") == stamp(video))
             and (fps is None or video is None or not video.is_dir()
                  or round(float(s.get("source_fps") or 0), 3) == round(fps, 3))

@@ -28,7 +28,7 @@ from typing import Any
 from .errors import InputError
 from .recordings import stamp
 from .results import read_table
-from .rundir import read_summary, recorded_source, run_in_use
+from .rundir import read_summary, recorded_source, run_in_use, settings_of
 from .spotting import SpotConfig
 
 # analysed again before the resume point: the spotter's statistics window, its slowest (macro) scale and a margin
@@ -63,12 +63,10 @@ class ResumePoint:
 
 
 def settings_key(s: dict[str, Any]) -> dict[str, Any]:
-    """What of a summary (or marker) changes the rows: a resumed run must have the same."""
-    m = s.get("model") or {}
-    return {"model": [m.get("name"), m.get("backbone"), m.get("precision"), list(m.get("classes") or [])],
-            "model file": (s.get("stamps") or {}).get("model"), "stride": s.get("stride"),
-            "detector": s.get("detector"), "spot threshold": s.get("spot_threshold"), "max faces": s.get("max_faces"),
-            "clip": s.get("clip_spec")}
+    """What of a summary (or marker) changes the rows, as a batch's rerun compares it less the stretch (--start,
+    --max-seconds: a resume goes on with the first part's), and the clip: a resumed run must have the same."""
+    key = {k.replace("_", " "): v for k, v in settings_of(s).items() if k not in ("start_s", "max_seconds")}
+    return {**key, "clip": s.get("clip_spec")}
 
 
 def resume_point(out: Path, source: Any, facts: dict[str, Any]) -> ResumePoint:

@@ -159,6 +159,17 @@ def read_summary(folder: Path, name: str = SUMMARY) -> dict[str, Any] | None:
     return s if isinstance(s, dict) else None
 
 
+def settings_of(summary: dict[str, Any]) -> dict[str, Any]:
+    """What of a run's summary.json (or running marker) decides its rows: a batch's rerun skips a video whose finished
+    run has the same (``mpt_live.batch.run_key``), ``--resume`` goes on only with the same (less the stretch)."""
+    m = summary.get("model") or {}
+    return {"model": [m.get("name"), m.get("backbone"), m.get("precision"), list(m.get("classes") or [])],
+            "model_file": (summary.get("stamps") or {}).get("model"), "stride": summary.get("stride"),
+            "detector": summary.get("detector"), "spot_threshold": summary.get("spot_threshold"),
+            "max_faces": summary.get("max_faces"), "start_s": summary.get("start_s"),
+            "max_seconds": summary.get("max_seconds")}
+
+
 def recorded_source(name: str) -> str:
     """A run's source as its summary.json and running marker record it: a file's or frame folder's path made absolute
     (links kept, not followed: a linked video keeps the name it was given), so that a batch's overview and ``--finish``
