@@ -102,11 +102,11 @@ def resume_point(out: Path, source: Any, facts: dict[str, Any]) -> ResumePoint:
         k = changed[0]
         raise InputError(f"{where}: the run there had another {k} ({_show(old[k])}, now {_show(new[k])}); give the "
                          "same settings to resume it, or run without --resume")
+    rows = _whole(out / "predictions.csv")
     if status == "running":  # killed: its figures as --finish makes them
         from .finish import killed_summary
 
-        s = killed_summary(out, s, _whole(out / "predictions.csv"))
-    rows = _whole(out / "predictions.csv")
+        s = killed_summary(out, s, rows)
     events = _whole(out / "events.csv") if (out / "events.csv").is_file() else []
     frame, t = max([(_int(r, "frame"), _num(r, "time_s")) for r in rows], default=(-1, 0.0))
     fps = float(s.get("source_fps") or facts.get("source_fps") or 30.0)
