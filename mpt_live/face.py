@@ -100,7 +100,9 @@ _OPEN: weakref.WeakSet[FaceAligner] = weakref.WeakSet()
 
 @atexit.register
 def _close_all() -> None:
-    # mediapipe's own __del__ fails at interpreter shutdown; close forgotten aligners before it.
+    # forgotten aligners give their detectors back at exit, so none of them acts in a finaliser later; the detectors
+    # themselves were closed before this by mpt_live.blazeface.close_all, a threading exit hook (those run before
+    # atexit functions: mediapipe's own finaliser fails at interpreter shutdown)
     for aligner in list(_OPEN):
         aligner.close()
 
