@@ -12,7 +12,7 @@ followed since the last detection registered with an ECC correlation >= 0.85, mo
 kept a quarter of that width inside the frame; every 4 otherwise, at once on trouble; every 4 while a face is
 tentative). The face stage's CPU on bench/pipeline.py's loop (process time, paired): 0.90 of today's on
 retalking_3_talking (detector runs 0.258 -> 0.165 a frame; a fixed 8: 0.90-0.91 there and on
-liveportrait_d3_expressive). But the aligned faces moved (4.9-5.7 template px mean between the schedules, as far as
+liveportrait_d3_expressive). But the aligned faces moved (2.6-5.7 template px mean between the schedules, as far as
 detection on every frame lies from this one's: 5.3; the stabiliser's reference follows a different path) and the
 session's outputs with them: on paddlegan_fom_dv (runs 0.252 -> 0.211) the top class changed in 1.2 % of the windows
 and a fifth event appeared (28.8 s, macro disgust); a fixed 8 changed 2.2 % there and 18 % on liveportrait_d3_expressive
