@@ -98,13 +98,13 @@ def rows(d) -> tuple[np.ndarray, np.ndarray]:
     return np.where(d["have"], FACE, GONE), np.zeros(len(d["have"]), bool)
 
 
-def run_cached(path: Path, observe) -> list:
+def run_cached(path: Path, observe, perturb=None, config: SpotConfig | None = None) -> list:
     """Replay one cached video through FaceMotion + Spotter as the session feeds them (a cut flushes with
     ``cut=True``); ``observe(sp)`` is called after each frame the spotter takes (its channels then hold that frame's
-    state). The spotted events."""
+    state); ``perturb(grey)`` changes each grey face before FaceMotion takes it (spotting_perturb). The events."""
     d = np.load(path)
     grey, fm = d["grey"], FaceMotion(float(d["fps"]))
-    sp, events, g = Spotter.for_motion(fm), [], 0
+    sp, events, g = Spotter.for_motion(fm, config), [], 0
 
     def push(s):
         out = sp.push(s)
@@ -115,7 +115,7 @@ def run_cached(path: Path, observe) -> list:
         if kind == CUT_AWAY:
             events += sp.flush(cut=True, camera=bool(camera))
             continue
-        a = grey[g] if kind == FACE else None
+        a = (grey[g] if perturb is None else perturb(grey[g])) if kind == FACE else None
         g += kind == FACE
         for s in fm.push(int(frame), float(t), a):
             events += push(s)

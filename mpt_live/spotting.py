@@ -157,6 +157,7 @@ class _Channel:
         self.pending: list[_Frame] = []   # apexes of closed candidates waiting for the frames after them
         self.count, self.cut_pos = 0, 0
         self.dropped: deque[tuple[int, float, str]] = deque(maxlen=64)  # (apex frame, evidence, gate): diagnosis
+        self.decisions: deque = deque(maxlen=64)  # all judged: (frame, e, gate or "" kept, {gate: quantity / limit})
 
     def _measure(self, f: _Frame) -> None:
         self.n_seen += 1
@@ -248,8 +249,9 @@ class _Channel:
         self.pending = keep
         return out
 
-    def _drop(self, apex: _Frame, gate: str) -> None:
-        self.dropped.append((apex.frame, apex.e, gate))
+    def _drop(self, apex: _Frame, gate: str, margins: dict) -> None:  # gate "": kept
+        self.dropped.extend([(apex.frame, apex.e, gate)] if gate else [])
+        self.decisions.append((apex.frame, apex.e, gate, margins))
 
     def _judge(self, apex: _Frame) -> _Candidate | None:
         frames = list(self.frames)
@@ -257,13 +259,12 @@ class _Channel:
         if a < 0 or apex.pooled is None:
             return None
         cfg = self.cfg
-        if apex.eye > cfg.blink_ratio * apex.e:
-            return self._drop(apex, "blink")
-        if apex.side > cfg.head_ratio * apex.e:
-            return self._drop(apex, "head")
         echo = [r.peak for b in (a - self.k, a + self.k) for r in frames[max(b - 2, 0):b + 3]]
-        if echo and max(echo) > cfg.echo_ratio * apex.e:
-            return self._drop(apex, "echo")  # of a strong movement (often a blink) one scale before or after
+        m = {"threshold": apex.e / cfg.threshold, "blink": apex.eye / (cfg.blink_ratio * apex.e),
+             "head": apex.side / (cfg.head_ratio * apex.e), "echo": max(echo, default=0.0) / (cfg.echo_ratio * apex.e)}
+        for gate in ("blink", "head", "echo"):  # echo: of a strong movement (often a blink) one scale before or after
+            if m[gate] > 1:
+                return self._drop(apex, gate, m)
         region = np.nonzero(apex.pooled >= 0.5 * apex.e)[0]
         cells = sorted({int(c + d) for c in region for d in (0, 1, GRID, GRID + 1)} & _SITE_SET)
         lo, hi = max(a - self.k, 0), min(a + self.k, len(frames) - 1)
@@ -273,17 +274,17 @@ class _Channel:
         prof[lo:hi + 1] = (raw[:, cells] - self.stats.med[cells]).mean(axis=1)
         found = extent(prof, a, lo, hi)
         if found is None:
-            return self._drop(apex, "extent")
+            return self._drop(apex, "extent", m)
         on, off, _ = found
         c = self.cut_pos - frames[0].pos  # a movement does not span a cut: its last frame (signals None) is the cut's
         on, off = (max(on, c), off) if apex.pos >= self.cut_pos else (on, min(off, c - 2))
         if off <= on:  # one frame (no signals on either side: a face cut a scale before and after it) is no movement
-            return self._drop(apex, "extent")
+            return self._drop(apex, "extent", m)
         flank = [r.mouth for r in frames[max(on - self.flank, 0):max(on - 3, 0)] + frames[off + 4:off + self.flank + 1]
                  if r.pooled is not None]
-        if flank and sum(flank) / len(flank) > cfg.speech_ratio and any(_LOWER[c] for c in cells):
-            return self._drop(apex, "speech")  # the mouth keeps moving around it (the brows stay spottable)
-        return _Candidate(apex, frames[on], frames[off], cells)
+        m["speech"] = sum(flank) / len(flank) / cfg.speech_ratio if flank and any(_LOWER[c] for c in cells) else 0.0
+        self._drop(apex, "speech" if m["speech"] > 1 else "", m)  # the mouth keeps moving around it (not the brows)
+        return None if m["speech"] > 1 else _Candidate(apex, frames[on], frames[off], cells)
 
     def flush(self, cut: bool = False) -> list[_Candidate]:
         if self.open is not None:
