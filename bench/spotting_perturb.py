@@ -160,10 +160,13 @@ def main() -> None:
                 if not (args.cache / name / f"{v.video.stem}.npz").exists():
                     raise InputError(f"{args.cache / name / v.video.stem}.npz: not cached "
                                      "(bench/spotting_replay.py --build)")
+        out = open(args.out, "w", newline="") if args.out else None
+    except OSError as e:
+        print(f"error: --out {args.out}: {e.strerror}", file=sys.stderr)
+        sys.exit(2)
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
-    out = open(args.out, "w", newline="") if args.out else None
     writer = csv.writer(out) if out else None
     if writer:
         writer.writerow(["video", "perturbation", "k", "apex_frame", "evidence", "base", "perturbed", "gate",
