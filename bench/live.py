@@ -10,8 +10,9 @@
    writes; a browser does not play it, so the run also writes ``review.webm`` as it reads). Beside
    each, the whole call until every output is written (the end-of-run report included), and the CPU
    seconds of each thread of the process during the call (main, reader, model workers, native threads:
-   counted, so comparable where wall-clock figures are not). An uncounted 1-s run first imports
-   mediapipe and creates the detectors, which the first timed run used to pay for alone.
+   counted, so comparable where wall-clock figures are not), and the model workers' work (windows, events,
+   model calls: the same counts, the same work) with their CPU per model call. An uncounted 1-s run first
+   imports mediapipe and creates the detectors, which the first timed run used to pay for alone.
 
 Baselines in the same run (``--no-baseline`` skips them): both runs again with a face detection on
 every frame (the face stage before issue 14; ours detects every ``DETECT_EVERY`` frames and follows
@@ -263,14 +264,30 @@ def recorded_run(path: Path, runtime, stride: int, out: Path, workers: int | Non
     return {"x_realtime": s["source_seconds"] / s["seconds"], "fps": s["fps"], "seconds": s["seconds"],
             "source_seconds": s["source_seconds"], "predictions_per_s": s["predictions_per_s"],
             "x_whole": s["source_seconds"] / whole, "review": (s.get("outputs") or {}).get("review"),
-            "thread_cpu": cpu.stop()}
+            "thread_cpu": cpu.stop(), "work": work_counts(s)}
+
+
+def work_counts(summary: dict) -> dict:
+    """What a recorded run gave its model workers, from its summary: the frames read, the windows classified, the
+    events (each one model clip more, its apex window), the model calls and their mean clips."""
+    b = summary.get("batch") or {}
+    return {"frames": summary["frames_read"], "windows_classified": summary["windows_classified"],
+            "events": len(summary.get("events") or ()), "model_calls": b.get("model_calls") or 0,
+            "mean_clips": b.get("mean_clips") or 0.0}
 
 
 def cpu_row(r: dict) -> None:
-    """The run's CPU by thread, in seconds (counted, not timed: comparable on a shared machine)."""
+    """The run's CPU by thread, in seconds (counted, not timed: comparable on a shared machine), and the model
+    workers' work and their CPU per model call: the same counts, the same work (a CPU difference: the machine's)."""
     split = r["thread_cpu"]
     if split:
         print(f"  CPU s by thread (all {sum(split.values()):.2f}): " + ", ".join(f"{k} {v:.2f}" for k, v in split.items()))
+    w = r.get("work")
+    if w:
+        per_call = (f"; model workers {split['mpt-model-worker-*'] / w['model_calls'] * 1e3:.1f} ms CPU per call"
+                    if w["model_calls"] and "mpt-model-worker-*" in split else "")
+        print(f"  work: {w['frames']} frames, {w['windows_classified']} windows classified, {w['events']} events, "
+              f"{w['model_calls']} model calls of {w['mean_clips']:g} clips on average{per_call}")
 
 
 def h264_copy(path: Path, out: Path) -> Path:

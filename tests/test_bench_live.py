@@ -57,3 +57,25 @@ def test_model_workers_are_summed_and_earlier_cpu_is_not_counted(live):
     assert 0.25 <= split["mpt-model-worker-*"] <= 0.6, split
     assert not any(k.startswith("mpt-model-worker-") and k != "mpt-model-worker-*" for k in split)
     assert split.get("main", 0.0) < 0.15, split
+
+
+def test_work_row_gives_the_counts_and_the_workers_cpu_per_model_call(live, capsys):
+    """A recorded run's row names the work its model workers were given (from its summary: the events counted, the
+    model calls from the batch stats) and their CPU per call: same counts, same work (issue 14)."""
+    summary = {"frames_read": 360, "windows_classified": 165, "events": [{"id": 1}, {"id": 2}, {"id": 3}, {"id": 4}],
+               "batch": {"max_clips": None, "model_calls": 169, "mean_clips": 1.0}}
+    work = live.work_counts(summary)
+    assert work == {"frames": 360, "windows_classified": 165, "events": 4, "model_calls": 169, "mean_clips": 1.0}
+    live.cpu_row({"thread_cpu": {"mpt-model-worker-*": 3.38, "main": 1.9}, "work": work})
+    out = capsys.readouterr().out
+    assert "165 windows classified, 4 events, 169 model calls of 1 clips on average" in out, out
+    assert "model workers 20.0 ms CPU per call" in out, out  # 3.38 s / 169 calls
+
+
+def test_work_row_of_a_run_without_model_calls(live, capsys):
+    """Motion-only (no batch stats, no calls): the counts, no figure per call (no division by zero)."""
+    work = live.work_counts({"frames_read": 30, "windows_classified": 0, "events": [], "batch": None})
+    assert work["model_calls"] == 0 and work["events"] == 0
+    live.cpu_row({"thread_cpu": {"main": 0.5}, "work": work})
+    out = capsys.readouterr().out
+    assert "0 model calls" in out and "per call" not in out, out
