@@ -784,3 +784,24 @@ def test_csv_separator_is_the_tables_not_a_wide_notes(tmp_path):
     assert csv_separator(p) == ";"
     p.write_text("a,b,c\n1,2,3\n4,5,6\n", encoding="utf-8")
     assert csv_separator(p) == ","
+
+
+@pytest.mark.parametrize("cell, frame", [("3.17", "3.17 s at 30 fps is frame 95"),
+                                         ("0:03.17", "0:03.17 at 30 fps is frame 95"),
+                                         ("1:02:03.5", "1:02:03.5 at 30 fps is frame 111705")])
+def test_a_hand_written_truth_in_seconds_is_told_to_give_frames(tmp_path, cell, frame):
+    """mpt-eval spot --truth takes frame numbers; a researcher who wrote an event's times in seconds or m:ss (as a
+    player shows them) got only `onset '3.17' is not a frame number`: the line now says the columns are frames and
+    which frame that time is at the row's fps."""
+    from train.datasets.longvideo import read_annotations_csv
+
+    path = tmp_path / "annotations.csv"
+    path.write_text(f"video,onset,apex,offset,fps,type\nlong_001.mp4,{cell},100,104,30,micro\n")
+    with pytest.raises(InputError) as err:
+        read_annotations_csv(path)
+    assert f"onset {cell!r} is not a frame number" in str(err.value) and "frame numbers, not times" in str(err.value)
+    assert frame in str(err.value)
+    path.write_text("video,onset,apex,offset,fps,type\nlong_001.mp4,abc,100,104,30,micro\n")
+    with pytest.raises(InputError) as err:  # not a time: the plain line, no guessed frame
+        read_annotations_csv(path)
+    assert "not a frame number (0-based, >= 0)" in str(err.value) and "not times" not in str(err.value)

@@ -24,10 +24,12 @@ no image frames (never extracted, or not copied), which is no video of the set (
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
+from mpt_live.cli_options import parse_time
 from mpt_live.errors import InputError
 
 from .files import ClipFrames
@@ -244,6 +246,20 @@ CSV_COLUMNS = {k: (k,) for k in ("video", "onset", "apex", "offset", "fps", "typ
 CSV_OPTIONAL = {"label": ("label",), "action_units": ("action_units", "action units"), "face": ("face",)}
 
 
+def _seconds_hint(text: str, fps: float) -> str:
+    """Where a truth cell reads as a time (``3.17``, ``0:03.17``: a user who wrote seconds), the frame it would be
+    at the row's fps, so the one-line error says what to write instead; else nothing."""
+    if not re.fullmatch(r"(\d+:){0,2}\d+(\.\d*)?", text) or ("." not in text and ":" not in text):
+        return ""
+    try:
+        seconds = parse_time(text, "")
+    except ValueError:
+        return ""
+    unit = "" if ":" in text else " s"
+    return (f": the truth's onset, apex and offset are frame numbers, not times ({text}{unit} at {fps:g} fps is frame "
+            f"{round(seconds * fps)})")
+
+
 def read_annotations_csv(path: str | Path) -> LongVideoIndex:
     """The ``annotations.csv`` of a long benchmark (``mpt-synth --long``); videos under ``videos/``."""
     path = Path(path)
@@ -284,7 +300,8 @@ def read_annotations_csv(path: str | Path) -> LongVideoIndex:
         for col in ("onset", "apex", "offset"):  # our own sheet: a frame number, or blank (apex only)
             text, frames[col] = cell_text(row[col]), as_int(row[col])
             if (text or col != "apex") and (frames[col] is None or frames[col] < 0):
-                raise row.error(name, f"{col} {text!r} is not a frame number (0-based, >= 0)")
+                raise row.error(name, f"{col} {text!r} is not a frame number (0-based, >= 0)"
+                                      f"{_seconds_hint(text, fps)}")
         face = cell_text(row["face"])  # two people's movements in one video: each of its own face
         key = (written, face, frames["onset"], frames["offset"], kind)
         if key in seen:
