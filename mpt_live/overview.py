@@ -21,7 +21,7 @@ import html
 import io
 import os
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 from urllib.parse import quote
 
@@ -314,6 +314,21 @@ SCRIPT = """document.querySelectorAll('#videos th').forEach((th, k) => th.addEve
 }));"""
 
 
+def _own_reason(reason: str, video: str) -> str:
+    """A video's ``reason`` as its row of index.html shows it, under the video's name: each part that begins with
+    the video's path (``/data/iv/c.mp4: ended after 139 of the 240 frames ...``, as videos.csv keeps it) without
+    that path, which repeated the name above it in a narrow column; other parts as they are."""
+    name = PurePath(video.replace("\\", "/")).name
+    parts = []
+    for part in reason.split("; "):
+        at = part.find(f"{name}: ")
+        head = part[:at]
+        if name and at >= 0 and ": " not in head and (not head or head.endswith(("/", "\\"))):
+            part = part[at + len(name) + 2:]
+        parts.append(part)
+    return "; ".join(parts)
+
+
 def _cell(r: dict[str, Any], key: str) -> str:
     v = r.get(key, "")
     e = html.escape
@@ -322,7 +337,7 @@ def _cell(r: dict[str, Any], key: str) -> str:
         if r["status"] != "failed":
             text = f'<a href="{e(quote(r["folder"] + "/report.html"))}">{text}</a>'
         if r.get("reason"):
-            text += f'<div class="reason">{e(r["reason"])}</div>'
+            text += f'<div class="reason">{e(_own_reason(str(r["reason"]), str(v)))}</div>'
         return f'<td data-v="{e(str(v))}">{text}</td>'
     if key == "face_share" and v != "":
         return f'<td class="n" data-v="{v}">{round(float(v) * 100, 1)}</td>'

@@ -4,6 +4,7 @@ batch, rebuilt by a rerun; none for one video; the page in chromium."""
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import os
@@ -565,3 +566,24 @@ def test_a_run_from_start_has_the_seconds_it_analysed_as_its_duration(tmp_path):
     a, b = rows(out / "videos.csv")
     assert (a["duration_s"], a["events_per_min"]) == ("15.0", "12.0"), a
     assert (b["duration_s"], b["events_per_min"]) == ("4.0", "45.0"), b
+
+
+def test_index_shows_a_reason_without_the_path_that_names_its_video(tmp_path):
+    """index.html showed each failed or incomplete video's reason under its name as videos.csv keeps it, the video's
+    absolute path first (`guest_c.mp4` above `/work/.../guest_c.mp4: ended after 139 of the 240 frames ...`), which
+    filled its narrow column; the page shows the reason from what happened, videos.csv keeps the path."""
+    from mpt_live.overview import render_index
+
+    long = "/data/interviews/day 2/guest_c.mp4"
+    rows = [{"video": "day 2/guest_c.mp4", "folder": "guest_c", "status": "incomplete",
+             "reason": f"{long}: ended after 139 of the 240 frames its header announces; timeline.png: not written "
+                       f"({long}: No space left on device)"},
+            {"video": "notes.mp4", "folder": "", "status": "failed",
+             "reason": "/data/interviews/notes.mp4: not a readable video: FFmpeg does not recognise its contents"},
+            {"video": "other.mp4", "folder": "", "status": "failed", "reason": "/data/x/notes.mp4: unreadable"}]
+    page = render_index(rows, [], 3)
+    reasons = re.findall(r'<div class="reason">(.*?)</div>', page)
+    assert reasons == [("ended after 139 of the 240 frames its header announces; timeline.png: not written "
+                        f"({html.escape(long)}: No space left on device)"),  # a path inside a part, not first, stays
+                       "not a readable video: FFmpeg does not recognise its contents",
+                       "/data/x/notes.mp4: unreadable"]  # a path that is not this row's video's stays
