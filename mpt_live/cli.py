@@ -170,6 +170,10 @@ def live(
 
                             for v, d in zip(videos, output_dirs(videos, check_out_dir(out))):
                                 check_input_kept(d, v, given=out)
+                        if resume and out is not None:  # another file, other settings: refused before the load
+                            from .resume import precheck
+
+                            precheck(out, first, cfg, _model_file(motion_only, model))
                         runtime = _model(motion_only, model, device, threads, warmup=not parallel)
                         if parallel:
                             if first is not None:  # the worker process opens it
@@ -234,6 +238,15 @@ def _model(motion_only: bool, model: Optional[Path], device: str, threads: Optio
     runtime = None if motion_only else _load(model, device, threads, warmup=warmup)
     _RUN_BEGAN = True
     return runtime
+
+
+def _model_file(motion_only: bool, model: Optional[Path]) -> Path | None:
+    """The model file the run will load (--model, else the bundled demo model where it exists), None: motion-only."""
+    if motion_only:
+        return None
+    from .runtime import demo_model_path
+
+    return model if model is not None else (demo_model_path() if demo_model_path().is_file() else None)
 
 
 def _load(model: Optional[Path], device: str, threads: Optional[int], warmup: bool = True) -> Any | None:

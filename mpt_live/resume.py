@@ -5,7 +5,8 @@ power), failed (a full disk) or ended by ``--max-seconds`` continued where its f
 refuses, in one line, a folder with no run, a run still alive, a run that finished (complete, or ran to the end of
 its video), a run of another file (its path, or the file changed since: size and time, or the frame count where an
 older marker has no stamp), and settings that change the rows (model, its file, clip, stride, detector, spot
-threshold, max faces: as a batch's rerun compares them). Otherwise it cuts a half-written last line from
+threshold, max faces: as a batch's rerun compares them); :func:`precheck` makes those that need no model before
+it loads (all but the model's own facts and its clip, compared once it has). Otherwise it cuts a half-written last line from
 predictions.csv and events.csv (a kill mid-row) and says where to go on: rows after the last one's frame, events
 starting after the end of the last one written (one the run had open but not written, killed, is written), with
 event IDs after those written. The frames before are decoded and passed over, as
@@ -69,9 +70,24 @@ def settings_key(s: dict[str, Any]) -> dict[str, Any]:
     return {**key, "clip": s.get("clip_spec")}
 
 
-def resume_point(out: Path, source: Any, facts: dict[str, Any]) -> ResumePoint:
-    """Where the run in ``out`` goes on for the opened ``source`` (a VideoFile, a FrameFolder) run with the settings
-    ``facts`` (:func:`mpt_live.job.marker_facts` of its session); InputError (one line) where it cannot."""
+def precheck(out: Path, source: Any, cfg: Any, model_file: str | Path | None) -> None:
+    """:func:`resume_point`'s refusals that need no model, made before it loads (a refusal in one line at once, not
+    after seconds of loading): no run, one alive or finished, another or changed file, and the settings known
+    before: the model file (its size and time; None: motion-only), stride, detector, spot threshold, max faces of
+    ``cfg`` (a :class:`mpt_live.session.SessionConfig` of a recorded file). The model's own facts and its clip are
+    compared once it has loaded (:func:`resume_point`, which makes these checks again)."""
+    from .session import FILE_STRIDE, MAX_FACES
+
+    facts = {"source_frame_count": getattr(source, "frame_count", None), "stride": cfg.stride or FILE_STRIDE,
+             "detector": cfg.detector, "spot_threshold": cfg.spot_threshold,
+             "max_faces": MAX_FACES["file"] if cfg.max_faces is None else cfg.max_faces,
+             "stamps": {"model": stamp(model_file)}}
+    _refusals(out, source, facts, ("model file", "stride", "detector", "spot threshold", "max faces"))
+
+
+def _refusals(out: Path, source: Any, facts: dict[str, Any], keys: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """The summary (or marker) of the run in ``out``, or InputError (one line) where ``source`` run with ``facts``
+    cannot go on with it; ``keys``: the settings compared (None: all of :func:`settings_key`)."""
     where = f"--resume {out}"
     s = read_summary(out)
     if not s or "status" not in s or not (out / "predictions.csv").is_file():
@@ -97,11 +113,19 @@ def resume_point(out: Path, source: Any, facts: dict[str, Any]) -> ResumePoint:
         raise InputError(f"{where}: {name} has {facts.get('source_frame_count')} frames, the run there read one of "
                          f"{s.get('source_frame_count')}; run without --resume to redo it")
     old, new = settings_key(s), settings_key(facts)
-    changed = [k for k in old if old[k] != new[k]]
+    changed = [k for k in old if old[k] != new[k] and (keys is None or k in keys)]
     if changed:
         k = changed[0]
         raise InputError(f"{where}: the run there had another {k} ({_show(old[k])}, now {_show(new[k])}); give the "
                          "same settings to resume it, or run without --resume")
+    return s
+
+
+def resume_point(out: Path, source: Any, facts: dict[str, Any]) -> ResumePoint:
+    """Where the run in ``out`` goes on for the opened ``source`` (a VideoFile, a FrameFolder) run with the settings
+    ``facts`` (:func:`mpt_live.job.marker_facts` of its session); InputError (one line) where it cannot."""
+    s = _refusals(out, source, facts)
+    status = s["status"]
     rows = _whole(out / "predictions.csv")
     if status == "running":  # killed: its figures as --finish makes them
         from .finish import killed_summary

@@ -390,3 +390,32 @@ def test_start_past_the_last_frame_of_a_source_that_gave_no_length_fails_the_run
     with Session(frames, None, SessionConfig(start_s=0.3)) as s:  # 0.3 s is frame 9's time: from there on
         rows = list(s)
     assert s.skipped == 9 and s.figures.counts["frames_read"] == 11 and rows[0].frame == 9 and s.error is None
+
+
+def test_cli_resume_of_another_file_or_other_settings_is_refused_before_the_model_loads(tmp_path, monkeypatch,
+                                                                                       model_path):
+    """--resume with another file, another model file (a motion-only run resumed with a model) or other settings:
+    one line, exit 2, and the model is never loaded (it was, for seconds, before the refusal). The same settings
+    still go on (motion-only: nothing to load)."""
+    import faultkit as fk
+    import mpt_live.cli as cli
+
+    video, other = fk.write_video(tmp_path / "v.mp4", 90, fps=30.0), fk.write_video(tmp_path / "w.mp4", 60, fps=30.0)
+    out = tmp_path / "o"
+    res = runner.invoke(app, ["--video", str(video), "--motion-only", "--headless", "--out", str(out),
+                              "--max-seconds", "1"])
+    assert res.exit_code == 0, res.output
+    loaded: list[tuple] = []
+    monkeypatch.setattr(cli, "_load", lambda *a, **k: loaded.append(a) or pytest.fail("loaded before the refusal"))
+    for args, said in ((["--video", str(other), "--motion-only"], f"is of {video}, not {other}"),
+                       (["--video", str(video), "--model", str(model_path)], "another model file (none, now ["),
+                       (["--video", str(video), "--motion-only", "--spot-threshold", "5"],
+                        "another spot threshold (4.0, now 5.0)"),
+                       (["--video", str(video), "--motion-only", "--stride", "3"], "another stride (2, now 3)"),
+                       (["--video", str(video), "--motion-only", "--max-faces", "1"], "another max faces (2, now 1)")):
+        res = runner.invoke(app, [*args, "--headless", "--out", str(out), "--resume"])
+        lines = [ln for ln in res.output.strip().splitlines() if ln.strip()]
+        assert res.exit_code == 2 and len(lines) == 1 and said in lines[0], (args, res.output)
+    assert not loaded and json.loads((out / "summary.json").read_text())["status"] == "complete"
+    res = runner.invoke(app, ["--video", str(video), "--motion-only", "--headless", "--out", str(out), "--resume"])
+    assert res.exit_code == 0 and "--resume: going on after frame" in res.output, res.output
