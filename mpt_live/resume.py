@@ -14,8 +14,9 @@ event IDs after those written. The frames before are decoded and passed over, as
 not written: the spotter's running statistics (its last ``history_s``) and the clips then are as the run's were,
 so that the rows go on without a gap and the spotter is past its warm-up with 20 s of statistics (the previous
 helper's design started it anew there: other events for the next 20 s). Where the pre-roll reaches back to the run's
-first frame the rows and events are exactly an uncut run's; from later, the face's crops differ a little (a history
-longer than the spotter's: motion scores within a few per cent at first) and so may events. The face IDs start anew
+first frame the rows and events are exactly an uncut run's; from later they are not, whatever the pre-roll's length:
+the stabiliser's reference keeps the place of its first crop until a registration fails (none may in a whole video),
+so the resumed part's crops are a little elsewhere to the face's end (README: the measured difference). The face IDs start anew
 from 0 (a face keeps its ID only within a part).
 """
 
