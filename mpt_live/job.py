@@ -62,7 +62,7 @@ def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str |
 
         point = resume_point(out, source, marker_facts(session))
         session.cfg = replace(session.cfg, from_frame=point.from_frame, after_frame=point.after_frame,
-                              events_after=point.events_after, first_event_id=point.first_event_id)
+                              written=point.written, first_event_id=point.first_event_id)
         if say is not None:
             say(f"--resume: going on after frame {point.after_frame} ({clock(point.at_s)}), event IDs from "
                 f"{point.first_event_id}; frames {point.from_frame}-{point.after_frame} are analysed again, not "

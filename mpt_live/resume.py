@@ -6,10 +6,11 @@ refuses, in one line, a folder with no run, a run still alive, a run that finish
 its video), a run of another file (its path, or the file changed since: size and time, or the frame count where an
 older marker has no stamp), and settings that change the rows (model, its file, clip, stride, detector, spot
 threshold, max faces: as a batch's rerun compares them); :func:`precheck` makes those that need no model before
-it loads (all but the model's own facts and its clip, compared once it has). Otherwise it cuts a half-written last line from
-predictions.csv and events.csv (a kill mid-row) and says where to go on: rows after the last one's frame, events
-starting after the end of the last one written (one the run had open but not written, killed, is written), with
-event IDs after those written. The frames before are decoded and passed over, as
+it loads (all but the model's own facts and its clip, compared once it has). Otherwise it cuts a half-written last
+line from predictions.csv and events.csv (a kill mid-row) and says where to go on: rows after the last one's frame, and
+the events the run had not written (:class:`Written`: those closed after the last row, less those of the same face and
+type overlapping one written; an event of any face open at a kill is written, also where it began before the end
+of another's written last), with event IDs after those written. The frames before are decoded and passed over, as
 ``--start`` does, except the last :data:`PREROLL_S` seconds (of the run's own stretch), which are analysed again and
 not written: the spotter's running statistics (its last ``history_s``) and the clips then are as the run's were,
 so that the rows go on without a gap and the spotter is past its warm-up with 20 s of statistics (the previous
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError
+from .face_confirm import iou
 from .recordings import stamp
 from .results import read_table
 from .rundir import read_summary, recorded_source, run_in_use, settings_of
@@ -39,6 +41,39 @@ PREROLL_S = SpotConfig().history_s + 4.0
 RESUMABLE = ("running", "killed", "interrupted", "failed")  # and complete where --max-seconds ended it
 
 
+MATCH_IOU = 0.3  # a resumed run's face is the run before's whose box overlaps its own at least this much
+
+
+@dataclass
+class Written:
+    """What the run before wrote near the resume point, to tell an event the resumed run finds again in its pre-roll
+    from a new one, face by face (face IDs start anew in each part): ``boxes``, the faces of the pre-roll's rows
+    (``{frame: [(face ID then, box)]}``), and ``events``, those written (face, type, onset, offset). ``faces``: this
+    run's face IDs matched to the run before's (:meth:`see`)."""
+
+    boxes: dict[int, list[tuple[str, tuple[int, int, int, int]]]] = field(default_factory=dict)
+    events: list[tuple[str, str, int, int]] = field(default_factory=list)
+    faces: dict[int, str] = field(default_factory=dict)
+
+    def see(self, frame: int, faces: list[Any]) -> None:
+        """This run's ``faces`` (TrackedFace) of ``frame``: each not matched yet is the face of the run before whose
+        row at that frame has the most overlapping box (at least :data:`MATCH_IOU`, not matched to another)."""
+        rows = self.boxes.get(frame)
+        for f in faces if rows else []:
+            if f.id not in self.faces:
+                score, old = max((iou(f.face.box, box), fid) for fid, box in rows)
+                if score >= MATCH_IOU and old not in self.faces.values():
+                    self.faces[f.id] = old
+
+    def has(self, face_id: int, kind: str, onset: int, offset: int) -> bool:
+        """Whether the run before wrote this event of this run's face ``face_id``: one of its face (where matched;
+        else of any face), of the same type, overlapping it. Another face's event open at the stop is not one, also
+        where it began before the end of the last event written (it was held back by that rule before)."""
+        old = self.faces.get(face_id)
+        return any((old is None or face == old) and k == kind and on <= offset and onset <= off
+                   for face, k, on, off in self.events)
+
+
 @dataclass
 class ResumePoint:
     """Where a resumed run goes on: after ``after_frame`` (``at_s``: that frame's time), event IDs from
@@ -48,9 +83,9 @@ class ResumePoint:
     at_s: float
     first_event_id: int
     from_frame: int = 0  # the first frame analysed again (the pre-roll)
-    events_after: int = -1  # the last frame of the events written (their offsets)
     first_frame: int = 0  # the run's first frame analysed (its --start)
     previous: dict[str, Any] = field(default_factory=dict)
+    written: Written = field(default_factory=Written)  # what the pre-roll finds again: not written twice
 
     @property
     def part(self) -> int:
@@ -140,9 +175,15 @@ def resume_point(out: Path, source: Any, facts: dict[str, Any]) -> ResumePoint:
     first = first if isinstance(first, int) else round((s.get("start_s") or 0.0) * fps)
     stride = facts.get("stride") if isinstance(facts.get("stride"), int) else 1
     back = max(0, (frame - max(first, frame - round(PREROLL_S * fps))) // stride * stride)  # the windows' frames kept
-    return ResumePoint(frame, t + 1 / fps if frame >= 0 else 0.0, max(ids, default=0) + 1, from_frame=max(frame - back, 0),
-                       events_after=max([_int(e, "offset_frame") for e in events], default=-1), first_frame=first,
-                       previous=s)
+    start = max(frame - back, 0)
+    boxes: dict[int, list[tuple[str, tuple[int, int, int, int]]]] = {}
+    for r in rows:
+        if start <= _int(r, "frame") <= frame and r.get("w"):
+            boxes.setdefault(_int(r, "frame"), []).append((r.get("face_id") or "", tuple(_int(r, k) for k in "xywh")))
+    written = Written(boxes, [(e.get("face") or "", e.get("type") or "", _int(e, "onset_frame"),
+                               _int(e, "offset_frame")) for e in events])
+    return ResumePoint(frame, t + 1 / fps if frame >= 0 else 0.0, max(ids, default=0) + 1, from_frame=start,
+                       first_frame=first, previous=s, written=written)
 
 
 def merge(summary: dict[str, Any], point: ResumePoint, counts: list[str], rerun: dict[str, int]) -> None:

@@ -79,11 +79,11 @@ class SessionConfig:
     start_s: float | None = None  # a recorded file: analyse from its first frame at or after this time (s)
     # --resume: a file's frames before ``from_frame`` are passed over as before start_s; those from there up to
     # ``after_frame`` are analysed again (the spotter's statistics and the clips need their history), their windows
-    # withheld (written by the run before), and the events starting by ``events_after`` (the end of the last one
-    # written: that one, found again, or one before it); new events' IDs start at ``first_event_id``
+    # withheld (written by the run before), and so are the events ``written`` says the run before wrote
+    # (:class:`mpt_live.resume.Written`: face by face); new events' IDs start at ``first_event_id``
     from_frame: int | None = None
     after_frame: int | None = None
-    events_after: int | None = None
+    written: Any = None
     first_event_id: int = 1
     thumbnails: bool = False  # the worker also makes the overlay's thumbnails
     max_faces: int | None = None  # faces tracked per frame (None: MAX_FACES of the source kind; 0: all)
@@ -128,6 +128,7 @@ class Session:
         self.at_limit = False  # stopped by max_seconds (a limit asked for, not an interruption)
         self.skipped = 0  # a file's frames before start_s: decoded, not analysed
         self.rerun = self.rerun_faces = 0  # --resume: frames (with a face) analysed again, up to cfg.after_frame
+        self._closed_before: set[tuple[int, int, int, str]] = set()  # --resume: events closed up to cfg.after_frame
         self.error: str | None = None
         self._tracker: FaceTracker | None = None
         self._new_events: deque[EventResult] = deque()
@@ -223,6 +224,8 @@ class Session:
         self.watch.see(frame.image, frame.t, faces, tracker)  # auto: full-range looks now and then while faces are missing
         track_ms = (time.perf_counter() - t0) * 1e3
         self.faces, self._last = faces, frame
+        if self.cfg.written is not None and self._withheld(frame.index):  # --resume: its faces, the run before's
+            self.cfg.written.see(frame.index, faces)
         if faces:
             self.figures.counts["frames_with_face"] += 1
             self.rerun_faces += self._withheld(frame.index)
@@ -243,6 +246,8 @@ class Session:
         for fid in lost:
             closed += self.states[fid].push(frame, None)
         for c in closed:
+            if self._withheld(frame.index):  # --resume: closed before the resume point, so written by the run before
+                self._closed_before.add((c.face_id, c.event.onset, c.event.apex, c.event.type))
             self._classify(c, worker, captured)
         take = worker.idle if self.auto else (self.figures.counts["frames_read"] - 1) % self.stride == 0
         if not take:
@@ -290,7 +295,9 @@ class Session:
         return self.cfg.after_frame is not None and frame <= self.cfg.after_frame
 
     def _finish(self, e: EventResult) -> None:
-        if self.cfg.events_after is not None and e.event.onset <= self.cfg.events_after:
+        ev, written = e.event, self.cfg.written
+        if written is not None and ((e.face_id, ev.onset, ev.apex, ev.type) in self._closed_before
+                                    or written.has(e.face_id, ev.type, ev.onset, ev.offset)):
             return  # --resume: written by the run before
         e.event_id = len(self.events) + self.cfg.first_event_id  # its row's number in events.csv, in this order
         self.events.append(e)

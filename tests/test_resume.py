@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import faultkit as fk
-from test_faults import cli, our_lines, start, summary, wait_for_rows
+from test_faults import ROOT, cli, our_lines, start, summary, wait_for_rows
 
 RUN = ("--motion-only", "--headless")
 
@@ -194,3 +194,76 @@ def test_the_progress_bar_of_a_max_seconds_run_ends_where_its_stretch_does(tmp_p
                 progress=lambda i, n: seen.append((i, n)))
     first = round((start_s or 0) * 30)
     assert seen[0][1] == first + 60 and seen[-1] == (first + 60, first + 60)
+
+
+def test_what_a_resumed_run_finds_again_is_told_apart_face_by_face():
+    """Written: this run's faces are matched to the run before's by their boxes in the pre-roll's rows (IDs start
+    anew); an event is the run before's where one of its face (any face, where not matched) and type overlaps it.
+    Another face's event open at the kill, begun before the end of the last event written, is new (the rule before,
+    'starts by the end of the last event written', held it back and it was lost)."""
+    from types import SimpleNamespace
+
+    from mpt_live.resume import Written
+
+    def face(fid: int, box: tuple[int, int, int, int]) -> SimpleNamespace:
+        return SimpleNamespace(id=fid, face=SimpleNamespace(box=box))
+
+    w = Written({10: [("0", (0, 0, 100, 100)), ("1", (300, 0, 100, 100))]},
+                [("0", "micro", 100, 130), ("1", "macro", 20, 60)])
+    w.see(9, [face(0, (300, 0, 100, 100))])  # no rows at that frame: nothing matched
+    assert w.faces == {}
+    w.see(10, [face(0, (302, 1, 100, 100)), face(1, (1, 2, 98, 100)), face(2, (150, 150, 50, 50))])
+    assert w.faces == {0: "1", 1: "0"}  # this run's 0 is the run before's 1 (swapped IDs); 2 overlaps none
+    assert w.has(1, "micro", 101, 129)  # the run before's face 0's event, found again (a frame off)
+    assert not w.has(0, "micro", 110, 160)  # the other face's event open at the kill: written now
+    assert not w.has(1, "macro", 120, 150)  # the same face's macro beside its written micro: another event
+    assert not w.has(1, "micro", 140, 150)  # after it
+    assert w.has(0, "macro", 50, 70) and w.has(2, "micro", 125, 140)  # 2: not matched, any face's
+
+
+# mpt-live killed (SIGKILL) right after it wrote its first row of events.csv: at that frame exactly, not when a test
+# polling the file sees it (another face's event may close one frame later)
+KILLED_AT_FIRST_EVENT = """
+import os, signal, sys
+from mpt_live import writers
+put = writers.CSVSink.write
+def write(self, row):
+    put(self, row)
+    if self.path.name == "events.csv":
+        os.kill(os.getpid(), signal.SIGKILL)
+writers.CSVSink.write = write
+from mpt_live.cli import main
+sys.argv = ["mpt-live", *sys.argv[1:]]
+main()
+"""
+
+
+@pytest.fixture(scope="module")
+def two_faces(faces_dir, tmp_path_factory) -> tuple[Path, Path]:
+    """12 s of the expressive face twice side by side (train/compose.py), and its uncut run: the two faces' first
+    events (frames 175-191 and 175-192) close a frame apart."""
+    from train.compose import side_by_side
+
+    video = tmp_path_factory.mktemp("two") / "two.mp4"
+    clip = faces_dir / "videos" / "liveportrait_d3_expressive.mp4"
+    side_by_side([clip, clip], video, 12.0)
+    out = video.parent / "uncut"
+    res = cli("--video", str(video), *RUN, "--out", str(out))
+    assert res.returncode == 0, res.stderr[-2000:]
+    return video, out
+
+
+def test_two_faces_killed_with_one_faces_event_open_resumed_give_the_uncut_runs_events(tmp_path, two_faces):
+    """Killed when one face's event was written and the other face's, begun before its end, was still open: the
+    resumed run writes that one (the rule before, 'events starting after the end of the last one written', held it
+    back: it was lost), and the files are the uncut run's."""
+    video, uncut = two_faces
+    out = tmp_path / "o"
+    proc = subprocess.run([sys.executable, "-c", KILLED_AT_FIRST_EVENT, "--video", str(video), *RUN, "--out", str(out)],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT, stdin=subprocess.DEVNULL)
+    assert proc.returncode == -signal.SIGKILL and summary(out)["status"] == "running", proc.stderr[-2000:]
+    [first] = events(out)
+    assert any(e["face"] != first["face"] and int(e["onset_frame"]) <= int(first["offset_frame"])
+               for e in events(uncut)), "no other face's event open at the kill: the case is not made"
+    resume(video, out)
+    check_continued(out, uncut)
