@@ -196,7 +196,9 @@ def merge(summary: dict[str, Any], point: ResumePoint, counts: list[str], rerun:
     for k in [*counts, "seconds"]:
         a, b = prev.get(k), summary.get(k)
         b = b - rerun.get(k, 0) if isinstance(b, (int, float)) else b
-        if k in ("frames_read", "frames_with_face") and isinstance(a, int):  # not the frames it read past that row
+        # not the frames it read past that row (read again now); frames_with_face only capped at them: it may count
+        # a few of those twice (which of the run before's frames had a face is not kept: README, --resume)
+        if k in ("frames_read", "frames_with_face") and isinstance(a, int):
             a = min(a, prior) if k == "frames_with_face" else prior
         summary[k] = a + b if isinstance(a, (int, float)) and isinstance(b, (int, float)) else None
     summary["events"] = [*(prev.get("events") or []), *summary.get("events", [])]
