@@ -147,7 +147,8 @@ class FrameTimes:
             header_span, covered = n / self.fps, self.span - self._first_t  # after damage at the start: from there
             spans_differ = abs(covered - header_span) > max(2 * period, 0.02 * covered)
             intervals = f"intervals {iv.min() * 1e3:.0f}-{iv.max() * 1e3:.0f} ms"
-            holes = _holes(self.name, self.fps, iv, self._gaps)
+            usual = 1.0 / usual_period(iv)  # the frames' own rate: the header's is their average, gaps and all
+            holes = _holes(self.name, usual, iv, self._gaps)
             if holes is not None:  # evenly spaced frames with a few stretches missing: not a variable rate
                 self.warnings += holes
             elif spans_differ:
@@ -160,15 +161,24 @@ class FrameTimes:
                     f"{self.name}: variable frame rate: {intervals} around the header's average {self.fps:.4g} fps "
                     f"({period * 1e3:.0f} ms; {off:.0%} of the intervals off it by over a quarter); the container's "
                     "times are used")
-            if holes is None and (stalls := _stalls(self.name, 1.0 / float(np.median(iv)), self._gaps)):
+            if holes is None and (stalls := _stalls(self.name, usual, self._gaps)):
                 self.warnings.append(stalls)
         if self.repaired:
             self.warnings.append(f"{self.name}: {self.repaired} frames had a time that did not increase; each was "
                                  "placed between the frame before it and where the next was due")
 
 
+def usual_period(iv: np.ndarray) -> float:
+    """The usual interval between a video's frames (``iv``: its intervals, s): the mean of those within half again
+    their median, so that stretches with no frames do not lengthen it (the header's rate of a file with a stall is
+    its average, 13.33 fps for a 15 fps recording) and times rounded to the millisecond (33 and 34 ms) do not
+    round it (their median alone would say 30.3 fps)."""
+    median = float(np.median(iv))
+    return float(np.mean(iv[iv <= 1.5 * median]))
+
+
 def _holes(name: str, fps: float, iv: np.ndarray, gaps: list[tuple[float, float, bool]]) -> list[str] | None:
-    """Warnings for a video at an even ``fps`` but for a few stretches with no frames (``gaps``: (time of the frame
+    """Warnings for a video at an even ``fps`` (its frames' usual rate, :func:`usual_period`) but for a few stretches with no frames (``gaps``: (time of the frame
     after, interval, after frames that did not decode)): a Matroska or MPEG-TS file damaged there (its reader skips
     to the next readable cluster or packet, with no failed read), frames dropped by the recorder. None when the
     intervals are not even apart from those (a variable frame rate), or there are no such stretches.
@@ -194,8 +204,8 @@ def _holes(name: str, fps: float, iv: np.ndarray, gaps: list[tuple[float, float,
 def _stalls(name: str, fps: float, gaps: list[tuple[float, float, bool]]) -> str | None:
     """One warning for the stretches of :data:`STALL_S` or more with no frames (``gaps`` as :func:`_holes`' takes
     them; those after frames that did not decode are the damage's warning's; ``fps``: the rate of the frames'
-    usual spacing, their median interval's, which frames dropped elsewhere do not lower as they lower the
-    average), None where there are none."""
+    usual spacing, :func:`usual_period`, which frames dropped elsewhere do not lower as they lower the average),
+    None where there are none."""
     long = [(t, d) for t, d, damaged in gaps if not damaged and d >= STALL_S]
     if not long:
         return None

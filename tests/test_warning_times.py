@@ -140,3 +140,17 @@ def test_stretches_with_no_frames_are_counted_and_the_longest_placed_as_the_page
     stalls = [w for w in times.warnings if "with no frames" in w]
     assert len(stalls) == 1 and "cam.mp4: 2 stretches of 0.5 s or more with no frames, the longest 1.07 s before " \
         "1:00:06.07 (about 25 frames at its usual 15 fps)" in stalls[0], stalls
+
+
+def test_frames_missing_from_an_even_recording_are_counted_at_its_own_rate_not_the_headers_average():
+    """A 15 fps recording whose frames 100-139 are missing: its header's rate is the average over the stall, 13.33
+    fps for 160 frames in 12 s, and the warning said the other frames were 'evenly spaced at 13.33 fps' and about 35
+    frames were missing. It says 15 fps and 40 frames now, from the frames' usual interval (times rounded to the ms,
+    as an mp4's are: 66 and 67 ms, whose median alone is 15.15 fps)."""
+    times = FrameTimes("v.mp4", 160 / 12, True)
+    for k in [*range(100), *range(140, 180)]:
+        times.next(round(k * 1000.0 / 15))
+    times.finish(complete=False)
+    missing = [w for w in times.warnings if "frames missing" in w]
+    assert len(missing) == 1 and "about 40 frames missing, a 2.73 s stretch before 9.33 s, its other frames evenly " \
+        "spaced at 15 fps:" in missing[0], times.warnings
