@@ -141,13 +141,13 @@ class BatchSpec:
     fps: float | None = None  # frame folders' frame rate (--fps)
 
     def load(self) -> Any | None:
-        from .runtime import MPTRuntime
+        """The worker's runtime (None: motion-only), loaded as the CLI loads its own (:func:`~mpt_live.runtime.
+        load_model`): the face detector's import runs beside the model's load, not after it."""
+        from .runtime import load_model
 
         if self.model is None:
             return None
-        rt = MPTRuntime(self.model, device=self.device, threads=self.threads)
-        rt.warmup(1)
-        return rt
+        return load_model(self.model, device=self.device, threads=self.threads, warmup=True)
 
 
 # what every finished video's folder holds (the annotated video too, when it was asked for)

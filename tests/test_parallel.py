@@ -471,3 +471,31 @@ def test_jobs_stopped_by_ctrl_c_leave_overviews_of_what_ended(folder, tmp_path, 
     done, failed, _ = run_parallel([folder / "broken.mp4"], single, None, SessionConfig(), console, jobs=1,
                                    device="cpu")
     assert not done and len(failed) == 1 and not (single / "failed.csv").exists()
+
+
+def test_a_worker_loads_its_model_as_the_cli_does_the_face_detectors_import_beside_it(monkeypatch, tmp_path):
+    """A --jobs worker (and a --ray actor) made its MPTRuntime itself, so mediapipe's import came after the model's
+    load, not beside it as the CLI's (runtime.load_model). It loads through load_model now: the import is started
+    before the model's session is made. Told by the order of the calls, not by any clock."""
+    from mpt_live import runtime
+
+    calls: list[str] = []
+
+    class Fake:
+        def __init__(self, path, device="auto", threads=None):
+            calls.append(f"session {Path(path).name} {device} {threads}")
+
+        def warmup(self, n):
+            calls.append(f"warmup {n}")
+
+    def importing(name):
+        calls.append(f"import {name}")
+        return type("Done", (), {"join": lambda self: None})()
+
+    monkeypatch.setattr(runtime, "MPTRuntime", Fake)
+    monkeypatch.setattr(runtime, "import_in_background", importing)
+    rt = BatchSpec(model=str(tmp_path / "m.onnx"), device="cpu", threads=2).load()
+    assert isinstance(rt, Fake)
+    assert calls == [f"import {runtime.DETECTOR_MODULE}", "session m.onnx cpu 2", "warmup 1"], calls
+    calls.clear()
+    assert BatchSpec(model=None).load() is None and calls == []  # motion-only: nothing loaded, nothing imported
