@@ -42,7 +42,8 @@ from mpt_live.spotting import EVENT_COLUMNS  # noqa: E402
 from mpt_live.results import read_table  # noqa: E402
 from mpt_live.writers import CSVSink, write_json  # noqa: E402
 from train.datasets.longvideo import LongVideoIndex, read_annotations_csv  # noqa: E402
-from train.spot_metrics import read_runs, score  # noqa: E402
+from train.spot_metrics import score  # noqa: E402
+from train.spot_runs import read_runs  # noqa: E402
 from window_spotter import Spotter as WindowSpotter  # noqa: E402
 
 def baseline_type(start: float, end: float, fps: float, micro_max_s: float = 0.5) -> str:

@@ -15,7 +15,7 @@ from mpt_live.overview import write_overview
 from mpt_live.report import render_report
 from mpt_live.results import row_event_ids
 from mpt_live.spotting import EVENT_COLUMNS
-from train.spot_metrics import read_events as spotted
+from train.spot_runs import read_events as spotted
 
 OLD = ["video", "face", "onset_s", "apex_s", "offset_s", "onset_frame", "apex_frame", "offset_frame", "type", "class",
        "confidence", "score"]  # events.csv before event_id

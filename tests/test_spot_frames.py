@@ -107,7 +107,8 @@ def test_a_run_at_29_97_fps_of_a_30_fps_truth_is_told_by_its_frame_count(tmp_pat
     otherwise) keeps the numbers, another is placed by its seconds; where the truth's count is not at hand, kept and
     said."""
     from train.datasets.longvideo import Interval, LongVideo, LongVideoIndex
-    from train.spot_metrics import read_runs, score
+    from train.spot_metrics import score
+    from train.spot_runs import read_runs
 
     truth = [Interval(50, 55, 59, "micro", "happiness"), Interval(100_000, 100_005, 100_009, "micro", "happiness")]
     index = LongVideoIndex([LongVideo("v", "s", 30.0, truth, video=tmp_path / "absent.mp4",
@@ -137,7 +138,7 @@ def test_a_truth_videos_frame_count_is_its_headers(tmp_path):
     assert video_frames(tmp_path / "x.mp4") is None
     # mpt-eval reads it where a run's rate is not the truth's: 7 frames at 29.97, the truth's 7 at 30, the same images
     from train.datasets.longvideo import Interval, LongVideo, LongVideoIndex
-    from train.spot_metrics import read_runs
+    from train.spot_runs import read_runs
 
     for video, note in ((path, False), (tmp_path / "none.mp4", True)):
         index = LongVideoIndex([LongVideo("v", "s", 30.0, [Interval(2, 3, 4, "micro")], video=video)], [])
@@ -159,7 +160,7 @@ def test_a_truth_video_written_to_a_pipe_is_counted(tmp_path, fmt):
 
     from train.datasets.longvideo import Interval, LongVideo, LongVideoIndex
     from train.spot_frames import video_frames
-    from train.spot_metrics import read_runs
+    from train.spot_runs import read_runs
 
     src = write_video(tmp_path / "src.mp4", 7, 30.0)
     path = tmp_path / f"v.{fmt}"
@@ -176,7 +177,7 @@ def test_a_truth_video_written_to_a_pipe_is_counted(tmp_path, fmt):
 def test_a_truth_video_that_does_not_read_says_so_and_what_to_do(tmp_path):
     """The note named neither the count missing nor what would give it."""
     from train.datasets.longvideo import Interval, LongVideo, LongVideoIndex
-    from train.spot_metrics import read_runs
+    from train.spot_runs import read_runs
 
     (tmp_path / "x.mp4").write_bytes(b"not a video")
     for video, said in ((tmp_path / "x.mp4", (f"({tmp_path / 'x.mp4'}: neither its header nor its packets give one, "
@@ -219,7 +220,7 @@ def test_an_event_without_seconds_keeps_the_run_on_its_frames_and_says_so(tmp_pa
     import csv
 
     from train.datasets.longvideo import Interval, LongVideo, LongVideoIndex
-    from train.spot_metrics import read_runs
+    from train.spot_runs import read_runs
 
     run = _hour_run(tmp_path, fps, [(50, 59)], {"source_frame_count": 1500})
     with open(run / "v" / "events.csv", "a", newline="") as fh:  # a row added by hand: frames only

@@ -14,7 +14,8 @@ from mpt_live.errors import InputError
 from mpt_live.spotting import EVENT_COLUMNS
 from train.datasets.longvideo import Interval, LongVideo, LongVideoIndex, read_annotations_csv
 from train.eval_cli import app
-from train.spot_metrics import Spotted, iou, match, read_runs, recognition, score
+from train.spot_metrics import Spotted, iou, match, recognition, score
+from train.spot_runs import read_runs
 
 
 @pytest.mark.parametrize("a, b, expected", [
@@ -403,7 +404,7 @@ def test_sigterm_is_a_line_and_its_status(tmp_path):
     import sys
 
     root = _benchmark(tmp_path)
-    code = ("import signal, train.spot_metrics as m\n"
+    code = ("import signal, train.spot_runs as m\n"
             "def stop(*a, **k): signal.raise_signal(signal.SIGTERM)\n"
             "m.read_runs = stop\n"
             "from train.eval_cli import main\n"

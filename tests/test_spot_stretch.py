@@ -120,3 +120,27 @@ def test_a_killed_run_from_start_is_scored_from_its_start(tmp_path):
     span = out["stretches"]["clip"]
     assert (span["first_frame"], span["last_frame"], span["truth_left_out"]) == (600, 899, 2), span
     assert (out["n_truth"], out["fn"]) == (1, 1)
+
+
+def test_the_warning_says_left_out_exactly_where_the_figures_leave_it_out(tmp_path):
+    """A run from --start 5 that failed at frame 299 is scored on its stretch (frames 150-299: the truth after it
+    left out of the figures), yet its warning said that truth was 'missed by the run': whether it is left out was
+    decided twice, by the stretch and by the run's status. One function (spot_stretch.stretches) decides both now."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "summary.json").write_text(json.dumps({"status": "failed", "error": "decoder error", "start_s": 5.0,
+                                                  "frames_skipped": 150, "frames_read": 150, "source_fps": 30.0,
+                                                  "source": "clip.mp4", "max_seconds_reached": False}))
+    with open(run / "events.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, EVENT_COLUMNS)
+        w.writeheader()
+        w.writerow({c: "" for c in EVENT_COLUMNS} | {"video": "clip.mp4", "onset_frame": 160, "offset_frame": 175,
+                                                     "onset_s": 160 / 30, "offset_s": 175 / 30, "type": "macro"})
+    truth = _truth(tmp_path / "truth", "clip.mp4", [(160, 175), (900, 920)])
+    res = runner.invoke(app, ["spot", "--truth", str(truth), "--runs", str(run), "--out", str(tmp_path / "s.json")])
+    assert res.exit_code == 0, res.output
+    out = json.loads((tmp_path / "s.json").read_text())
+    assert out["stretches"]["clip"]["truth_left_out"] == 1 and (out["n_truth"], out["tp"]) == (1, 1), out
+    assert out["not_reached"]["clip"] == {"last_frame_read": 299, "truth_intervals_after": 1, "left_out": True}
+    text = " ".join(res.output.split())
+    assert "1 truth interval(s) after it, left out" in text and "missed by the run" not in text, text

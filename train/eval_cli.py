@@ -139,8 +139,9 @@ def _score(runs: list[Path], truth: Optional[Path], dataset: Optional[SpotDatase
     from mpt_live.writers import write_json
 
     from .datasets.longvideo import load_long_dataset, read_annotations_csv
-    from .spot_metrics import read_runs, score
-    from .spot_stretch import scored_truth, stretches
+    from .spot_metrics import score
+    from .spot_runs import read_runs
+    from .spot_stretch import scored_truth
 
     if (truth is None) == (dataset is None):
         raise InputError("give either --truth annotations.csv or --dataset NAME --data ROOT")
@@ -157,8 +158,8 @@ def _score(runs: list[Path], truth: Optional[Path], dataset: Optional[SpotDatase
     unfinished: dict[str, tuple[str, str]] = {}
     unreached: dict[str, dict[str, int] | None] = {}
     folders: dict[str, tuple[Path, float | None]] = {}  # each video's run folder: when each face was tracked
-    spotted = read_runs(runs, index, notes, gone, unfinished, folders, unreached)
-    spans = stretches(index, folders, spotted)  # runs of part of their video (--start, --max-seconds, a stop)
+    spans: dict[str, dict[str, Any]] = {}  # runs of part of their video (--start, --max-seconds, a stop)
+    spotted = read_runs(runs, index, notes, gone, unfinished, folders, unreached, spans)
     result = score(scored_truth(index, spans), spotted, kind.value, folders=folders)
     result["warnings"] = notes + result["warnings"]
     result["truth"] = str(truth if truth is not None else data)

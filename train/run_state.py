@@ -20,7 +20,6 @@ from mpt_live.rundir import SUMMARY, read_summary
 from .datasets.longvideo import LongVideo
 from .datasets.sheets import first_of
 from .spot_frames import last_read
-from .spot_stretch import USER_STOPS, analysed
 
 STOPPED = {"running": "killed before it ended, or still running", "interrupted": "stopped by a signal",
            "failed": "stopped by an error", "killed": "killed outright, finished from its files by --finish"}
@@ -103,20 +102,20 @@ def without_events(runs: Sequence[tuple[Path, RunTree]]) -> list[tuple[Path, Pat
     return out
 
 
-def not_reached(video: LongVideo, offsets: Sequence[int], folder: Path, summary: dict,
-                converted: bool) -> dict[str, int] | None:
+def not_reached(video: LongVideo, offsets: Sequence[int], folder: Path, summary: dict, converted: bool,
+                left_out: bool = False) -> dict[str, int] | None:
     """The last frame of truth ``video`` its run read (:func:`train.spot_frames.last_read` of its ``folder`` and
     ``summary``; ``converted``: its frames are not the truth's, counted by seconds; or the latest of its events'
     ``offsets`` where that is later; -1: it read nothing) and the count of truth intervals whose onset lies after it;
-    None where nothing says how far it read. ``left_out`` (True, else absent): a run its user stopped (Ctrl-C, a
-    kill), scored on the stretch it read (:mod:`train.spot_stretch`): those intervals are not scored, not missed."""
+    None where nothing says how far it read. ``left_out`` (True, else absent): the run is scored on the stretch it
+    read (:func:`train.spot_stretch.stretches` has it, the one place that decides so): those intervals are not scored,
+    not missed."""
     last = last_read(folder, summary, video.fps, converted)
     last = max([*offsets] + ([last] if last is not None else []), default=None)
     if last is None:
         return None
-    stopped = summary.get("status") in USER_STOPS and analysed(folder, summary, video.fps, converted, offsets)
     return {"last_frame_read": last, "truth_intervals_after": sum(iv.onset > last for iv in video.intervals),
-            **({"left_out": True} if stopped else {})}
+            **({"left_out": True} if left_out else {})}
 
 
 def unfinished_line(problems: dict[str, tuple[str, str]], not_run: set[str],

@@ -19,7 +19,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from mpt_live.rundir import read_summary
 from mpt_live.timeline import as_number
 
 from .datasets.longvideo import Interval, LongVideoIndex
@@ -67,19 +66,22 @@ def within(iv: Interval, stretch: tuple[int, int]) -> bool:
     return iv.onset <= stretch[1] and iv.offset >= stretch[0]
 
 
-def stretches(index: LongVideoIndex, folders: Mapping[str, tuple[Path, float | None]],
+Reach = tuple[Path, dict, bool]  # how far a run read: its folder, its summary.json, its frames placed by their seconds?
+
+
+def stretches(index: LongVideoIndex, reach: Mapping[str, Reach],
               spotted: Mapping[str, Sequence[Any]]) -> dict[str, dict[str, Any]]:
     """Truth video -> the stretch its run analysed (``first_frame``, ``last_frame``, their seconds, ``asked``: how it
-    came to, ``truth_left_out``: the truth intervals wholly outside it), of the videos whose run covered a stretch only
-    (``folders``: video -> its run folder and the rate its events were placed from, None where they were not;
-    ``spotted``: video -> its events in the truth's frames)."""
+    came to, ``truth_left_out``: the truth intervals wholly outside it), of the videos with events (``spotted``:
+    video -> its events in the truth's frames) whose run covered a stretch only (``reach``: video -> its run folder,
+    summary.json and whether its frames are placed in the truth's by their seconds). The one place that decides
+    whether a run's truth outside what it read is left out: :func:`train.run_state.not_reached` is told by it."""
     out: dict[str, dict[str, Any]] = {}
     for v in index.videos:
-        if v.name not in folders:
+        if v.name not in reach or v.name not in spotted:  # a run without events.csv: its truth counts as missed
             continue
-        folder, placed = folders[v.name]
-        summary = read_summary(folder) or {}
-        span = analysed(folder, summary, v.fps, placed is not None, [s.offset for s in spotted.get(v.name, [])])
+        folder, summary, converted = reach[v.name]
+        span = analysed(folder, summary, v.fps, converted, [s.offset for s in spotted[v.name]])
         if span is None:
             continue
         out[v.name] = {"first_frame": span[0], "last_frame": span[1], "first_s": round(span[0] / v.fps, 3),
