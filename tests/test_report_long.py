@@ -9,7 +9,8 @@ import re
 import numpy as np
 import pytest
 
-from mpt_live.report import BUCKETS, apex_thumbnails, render_report
+from mpt_live.report import apex_thumbnails, render_report
+from mpt_live.report_svg import BUCKETS
 
 from test_report import browser  # noqa: F401  (the fixture)
 
