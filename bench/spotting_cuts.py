@@ -9,10 +9,11 @@ spotting benchmark's data (``mpt-synth --long`` folders) through the cached face
   ``--piece`` seconds (3-5 s by default) at the same times for all of them; at every cut each of N reels moves on to
   another video (a random cyclic shift of the previous assignment, never 0), so the N reels show every frame of every
   video exactly once, in its own frames and times (the truth needs no shift: a reel's frame i is its source's).
-* Faces as the session keeps them: one FaceMotion + Spotter per person (the carrier's ``identity`` in ``long.json``:
-  the tracker re-identifies a person coming back after a cut, and two videos of one carrier are one person);
-  at a cut every face's signals end and its spotter is flushed with ``cut=True, camera=True`` (absent faces too), as
-  ``mpt_live.face_state.FaceState.push(frame, None, cut=True, camera=True)`` does in the session.
+* Faces as the session keeps them: one ``mpt_live.face_state.FaceState`` per person, pushed as the session pushes
+  it (the carrier's ``identity`` in ``long.json``: the tracker re-identifies a person coming back after a cut, and
+  two videos of one carrier are one person);
+  at a cut every face is pushed ``FaceState.push(frame, None, cut=True, camera=True)`` (absent faces too), as the
+  session does: its signals end and its spotter is flushed.
 * Truth: the movements inside one piece; one cut by a piece's end is left out, and so are the events that
   overlap it (neither hit nor false positive: half a movement).
 
@@ -36,8 +37,12 @@ import numpy as np
 
 sys.path.append(str(Path(__file__).resolve().parent))  # spotting_replay beside it
 
+from mpt_live.clip import ClipSpec
 from mpt_live.errors import InputError
+from mpt_live.face_state import FaceState
+from mpt_live.face_types import FaceResult
 from mpt_live.facemotion import FaceMotion
+from mpt_live.sources import Frame
 from mpt_live.spotting import SpotConfig, SpotEvent, Spotter
 from spotting_replay import run_cached
 from train.datasets.longvideo import LongVideo, LongVideoIndex, read_annotations_csv
@@ -73,20 +78,26 @@ def reels(n: int, slots: int, rng: np.random.Generator) -> list[list[int]]:
     return [[out[j][r] for j in range(slots)] for r in range(n)]
 
 
-class _Face:
-    """One person of a reel as the session keeps it (mpt_live/face_state.py's FaceState.push, without the clips)."""
+ALIGNED = np.zeros((16, 16, 3), np.uint8)  # the aligned crop FaceState buffers for the model's clips: none runs here
+NO_IMAGE = np.zeros((0, 0, 3), np.uint8)  # the frame's own picture: FaceState does not read it
+KEYS, MATRIX = np.zeros((6, 2), np.float32), np.eye(2, 3, dtype=np.float32)  # a FaceResult's: not read either
 
-    def __init__(self, motion: FaceMotion, spotter: Spotter) -> None:
-        self.motion, self.spotter, self.present = motion, spotter, False
+
+class _Face:
+    """One person of a reel: the session's own :class:`~mpt_live.face_state.FaceState` (its ``push``: motion
+    signals, spotter, the flushes at a face's absence and at a cut), fed the cached grey faces as its motion crops,
+    so that the bench measures the shipped code, not a copy of it."""
+
+    def __init__(self, fps: float, config: SpotConfig) -> None:
+        self.state = FaceState(0, ClipSpec(image_size=ALIGNED.shape[0]), fps, spot=config)
+
+    @property
+    def spotter(self) -> Spotter:
+        return self.state.spotter
 
     def push(self, frame: int, t: float, grey: np.ndarray | None, cut: bool = False) -> list[SpotEvent]:
-        if grey is None and not self.present:
-            return self.spotter.flush(cut=True, camera=True) if cut else []
-        events = [e for s in self.motion.push(frame, t, grey) for e in self.spotter.push(s)]
-        if grey is None:
-            events += self.spotter.flush(cut=cut, camera=cut)
-        self.present = grey is not None
-        return events
+        face = None if grey is None else FaceResult((0, 0, 1, 1), 1.0, KEYS, KEYS, MATRIX, ALIGNED, motion=grey)
+        return [c.event for c in self.state.push(Frame(frame, t, NO_IMAGE), face, cut=cut, camera=cut)]
 
 
 def replay_reel(cached: list[dict], who: list[str], starts: list[int], order: list[int], config: SpotConfig
@@ -105,8 +116,7 @@ def replay_reel(cached: list[dict], who: list[str], starts: list[int], order: li
                 if face is not None:
                     events += face.push(int(c["frames"][a]), float(c["times"][a]), None, cut=True)
         if faces[person] is None:
-            fm = FaceMotion(fps)
-            faces[person] = _Face(fm, Spotter.for_motion(fm, config))
+            faces[person] = _Face(fps, config)
         face = faces[person]
         for i in range(a, b):
             g = c["index"][i]

@@ -74,3 +74,29 @@ def test_a_cache_whose_rows_are_not_the_frames_is_refused_by_name(cuts, tmp_path
              grey=rng.uniform(0, 255, (n, 112, 112)).astype(np.float32))
     with pytest.raises(cuts.InputError, match=r"v\.npz: its rows are not the video's frames"):
         cuts.load(tmp_path / "v.npz")
+
+
+def test_a_reel_is_replayed_through_the_sessions_own_face_state(cuts, tmp_path, monkeypatch):
+    """The bench had its own copy of FaceState.push (motion, spotter, the flushes at an absence and a cut) on the
+    cached rows: a change to the shipped push would not have been measured. Every frame of a reel, every cut and the
+    end now go through mpt_live.face_state.FaceState.push, and the reel's events are the ones it returned."""
+    from mpt_live.face_state import FaceState
+
+    pushed, returned = [], []
+    real = FaceState.push
+
+    def spy(self, frame, face, cut=False, camera=False):
+        pushed.append((frame.index, face is not None, cut, camera))
+        out = real(self, frame, face, cut, camera)
+        returned.extend(c.event for c in out)
+        return out
+
+    monkeypatch.setattr(FaceState, "push", spy)
+    for i in range(2):
+        _cached(tmp_path / f"{i}.npz", 120, i)
+    cached = [cuts.load(tmp_path / f"{i}.npz") for i in range(2)]
+    events, _ = cuts.replay_reel(cached, ["a", "b"], [0, 40, 80], [0, 1, 0], cuts.SpotConfig())
+    # 120 frames with a face; cuts: at 40 face a (b not yet seen), at 80 both; the end: both
+    assert sum(f for _, f, _, _ in pushed) == 120 and len(pushed) == 120 + 1 + 2 + 2, pushed[-6:]
+    assert [p[2:] for p in pushed if p[2]] == [(True, True)] * 3
+    assert all(e in returned for e in events)
