@@ -140,8 +140,10 @@ def face_views(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], classes: Sequence[str],
                   video: str | None, thumbs: Sequence[str | None], title: str,
-                  faces: Mapping[int, str | None] | None = None) -> str:
-    """The page as a string (:func:`write_report` writes it)."""
+                  faces: Mapping[int, str | None] | None = None,
+                  no_frames: Sequence[tuple[float, float]] | None = None) -> str:
+    """The page as a string (:func:`write_report` writes it). ``no_frames``: where the video had no frames
+    (:func:`~mpt_live.timeline.frame_gaps`, as the run's timeline.png has them; None: found here)."""
     events = list(summary.get("events", []))
     times = [t for t in (as_number(r.get("time_s")) for r in rows) if np.isfinite(t)]
     duration = max([float(summary.get("source_seconds") or 0.0)] + times)
@@ -174,7 +176,8 @@ def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[
     faces = faces or {}
     info = {int(as_number(v.get("face_id"))): v for v in summary.get("faces") or [] if isinstance(v, Mapping)}
     per_face = {f: [r for r in rows if as_number(r.get("face_id")) == f] for f in ids}
-    no_frames = frame_gaps(rows)  # where the video had no frames: every face's timeline shows them, none as an absence
+    if no_frames is None:  # where the video had no frames: every face's timeline shows them, none as an absence
+        no_frames = run_gaps(summary, rows)
     timelines = "".join(
         f'<section class="face"><h3>{_face_img(faces.get(f), f)}face {f} {_face_note(per_face[f], info.get(f))}</h3>'
         + face_svg(f, per_face[f],
@@ -229,10 +232,20 @@ def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[
                        rows="".join(body) or '<tr><td colspan="10">No events.</td></tr>', data=data, css=CSS, js=SCRIPT)
 
 
+def run_gaps(summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> list[tuple[float, float]]:
+    """Where the video of a run (its ``summary`` and predictions.csv ``rows``) had no frames
+    (:func:`~mpt_live.timeline.frame_gaps`), a file's from where the run began reading (its ``--start``, else 0; a
+    live source's times begin at its first frame read, whenever the camera began)."""
+    if summary.get("mode") != "file":
+        return frame_gaps(rows)
+    start = as_number(summary.get("start_s"))
+    return frame_gaps(rows, start if np.isfinite(start) and start > 0 else 0.0)
+
+
 def write_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], classes: Sequence[str],
-                 source: Path | None, title: str) -> str | None:
+                 source: Path | None, title: str, no_frames: Sequence[tuple[float, float]] | None = None) -> str | None:
     """Write ``out/report.html`` (atomically): the video chosen or made, thumbnails read from ``source``; returns
-    the page's video (relative to ``out``; None: none)."""
+    the page's video (relative to ``out``; None: none). ``no_frames``: as :func:`render_report` takes them."""
     annotated = out / summary["outputs"]["video"] if (summary.get("outputs") or {}).get("video") else None
     # the original first: the annotated copy's panel can cover a face; an interrupted run's copy only as far
     # as it went (a stop signal must not wait for an hour-long transcode)
@@ -242,7 +255,7 @@ def write_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[s
     events, views = list(summary.get("events", [])), face_views(rows)
     pictures = apex_thumbnails(source, events + views, rows)  # one pass over the video for both
     faces = {v["face"]: pic for v, pic in zip(views, pictures[len(events):])}
-    page = render_report(out, summary, rows, classes, video, pictures[:len(events)], title, faces)
+    page = render_report(out, summary, rows, classes, video, pictures[:len(events)], title, faces, no_frames)
     with atomic_path(out / "report.html") as tmp:
         tmp.write_text(page, encoding="utf-8")
     return video
@@ -260,14 +273,16 @@ def write_plot_and_page(out: Path, summary: dict[str, Any], rows: Sequence[Mappi
     in ``summary["outputs"]`` when written; a failure is kept in the summary (``timeline_error``/``report_error``,
     ``outputs["errors"]``), never raised: the plot must not cost the page, nor either the CSVs or the summary."""
     outputs = summary["outputs"]
+    no_frames = run_gaps(summary, rows)  # found once: the plot and the page show the same stretches
     try:
-        render_timeline(rows, classes, summary["events"], out / "timeline.png", title=title, demo=demo, until=until)
+        render_timeline(rows, classes, summary["events"], out / "timeline.png", title=title, demo=demo, until=until,
+                        no_frames=no_frames)
         outputs["timeline"] = "timeline.png"
     except Exception as e:
         summary["timeline_error"] = f"{type(e).__name__}: {e}"
         outputs["errors"]["timeline.png"] = first_line(e)
     try:
-        video = write_report(out, summary, rows, classes, source, title)
+        video = write_report(out, summary, rows, classes, source, title, no_frames)
         outputs["report"] = "report.html"
         if video == REVIEW and not outputs.get("review"):  # the copy made for the page (--finish, a copy the run
             outputs["review"] = REVIEW                     # did not make as it read): named as the run's own are

@@ -123,9 +123,12 @@ def render_timeline(
     title: str = "",
     demo: bool = False,
     until: float | None = None,
+    no_frames: Sequence[tuple[float, float]] | None = None,
 ) -> Path:
     """Write the timeline PNG to ``out``; returns its path. Works with zero rows (an empty plot). ``until``: the
-    time axis reaches at least this far (a killed run's events closed after its last written row)."""
+    time axis reaches at least this far (a killed run's events closed after its last written row). ``no_frames``:
+    where the video had no frames (:func:`frame_gaps`, as the run's report.html has them; None: found here from
+    ``rows``); the axis begins where the first of them does, at a video's start."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -146,7 +149,8 @@ def render_timeline(
     axes = list(fig.subplots(len(ratios), 1, sharex=True, squeeze=False, gridspec_kw={"height_ratios": ratios})[:, 0])
     colours = {c: class_hex(i) for i, c in enumerate(classes)}
     named = []  # (a face's motion panel, its events): their names go above it once the layout is done
-    no_frames = frame_gaps(rows)  # the video's own, in every face's panels: not a face's absence
+    no_frames = frame_gaps(rows) if no_frames is None else list(no_frames)  # the video's own, in every face's
+    # panels: not a face's absence
     for k, face in enumerate(ids):
         sel = fid == face if face is not None else np.zeros(len(rows), bool)
         face_rows = [r for r, s in zip(rows, sel) if s]
@@ -160,8 +164,9 @@ def render_timeline(
     span = 0.0
     if len(t_all) and np.isfinite(t_all).any():
         end = max(float(np.nanmax(t_all)), until or 0.0)
-        axes[-1].set_xlim(np.nanmin(t_all) - 0.05, end + 0.05)
-        span = float(end - np.nanmin(t_all))
+        begin = min([float(np.nanmin(t_all))] + [a for a, _ in no_frames[:1]])  # a video's start without frames
+        axes[-1].set_xlim(begin - 0.05, end + 0.05)
+        span = float(end - begin)
     if span >= 120:  # a long recording: labels every 1, 2, 5, 10 ... minutes as m:ss, not every 200 s
         from matplotlib.ticker import FuncFormatter, MultipleLocator
 
@@ -293,14 +298,16 @@ def name_events(ax, events: Sequence[Mapping[str, Any]], renderer) -> float:
     return (2 + used * pitch * 72 / ax.figure.dpi) if used else 0.0
 
 
-def frame_gaps(rows: Iterable[Mapping[str, Any]]) -> list[tuple[float, float]]:
+def frame_gaps(rows: Iterable[Mapping[str, Any]], start: float | None = None) -> list[tuple[float, float]]:
     """Stretches where the video itself had no frames (a variable-frame-rate file's pauses, a webcam's stall), from
     all of a run's rows (every face's and the "no face" rows: one per window whatever is in the frame): two windows
     next to each other by frame number (their frames no further apart than the windows' usual step) but far apart in
     time. Such a stretch is not a face's absence: no frame there showed anything. Longer than a few windows' usual
     spacing, or :data:`~mpt_live.frametimes.STALL_S` (the readers' warning for a stall) where that is shorter. Known
     to a window: it runs from one window to the next, the frames between them (one at the default stride of 2) at
-    times predictions.csv does not give."""
+    times predictions.csv does not give. ``start``: where the run began reading (0, or ``--start``'s time; None:
+    not known): a first row (the run's first frame) that long after it is a stretch with no frames too, from there.
+    A run computes them once (:func:`mpt_live.report.write_plot_and_page`) for timeline.png and report.html."""
     pairs = {}
     for r in rows:
         f, t = as_number(r.get("frame")), as_number(r.get("time_s"))
@@ -313,7 +320,8 @@ def frame_gaps(rows: Iterable[Mapping[str, Any]]) -> list[tuple[float, float]]:
     df, dt = np.diff(frames), np.diff(times)
     step, usual = float(np.median(df)), float(np.median(dt))
     least = max(min(max(4 * usual, 0.3), STALL_S), 2 * usual)
-    return [(float(times[i]), float(times[i + 1])) for i in np.flatnonzero((df <= step) & (dt > least))]
+    first = [(float(start), float(times[0]))] if start is not None and times[0] - start > least else []
+    return first + [(float(times[i]), float(times[i + 1])) for i in np.flatnonzero((df <= step) & (dt > least))]
 
 
 def absences(t: np.ndarray, start: float, end: float, no_frames: Sequence[tuple[float, float]] = ()

@@ -338,3 +338,45 @@ def test_windows_of_two_faces_a_frame_apart_and_a_file_without_frame_numbers_hav
         mine = np.array([r["time_s"] for r in both if r["face_id"] == face])
         assert absences(mine, float(mine.min()), float(mine.max()), frame_gaps(both)) == []
     assert frame_gaps([{k: v for k, v in r.items() if k != "frame"} for r in rows]) == []
+
+
+def _late(first_s: float):
+    """predictions.csv's rows of a 15 fps file whose first frame is at ``first_s`` (a window every 2 frames)."""
+    return [{"time_s": round(first_s + f / 15, 4), "frame": f, "face_id": 0, "motion_score": 1.0}
+            for f in range(0, 60, 2)]
+
+
+def test_a_video_whose_first_frame_comes_late_has_no_frames_there_not_a_face_away(tmp_path, monkeypatch):
+    """A file whose first frame is at 1.2 s (its container's times begin there, a damaged start) had 0-1.2 s shaded
+    on the page as face 0 'not in the frame', though no frame was there to show anyone; the plot began at 1.2 s.
+    Both now show it as a stretch with no frames, found once for the run (report.run_gaps) from where it began
+    reading: 0, or --start's time; a live source's times begin at its first frame, so not there."""
+    from mpt_live.report import render_report, run_gaps
+
+    rows = _late(1.2)
+    summary = {"mode": "file", "start_s": None, "source_seconds": 5.2, "events": [], "status": "complete"}
+    assert run_gaps(summary, rows) == [(0.0, 1.2)]
+    assert run_gaps({**summary, "start_s": 20.0}, _late(20.0)) == []  # --start 20: its first frame is there
+    assert run_gaps({**summary, "mode": "live"}, rows) == []
+    page = render_report(tmp_path, summary, rows, [], None, [], "t")
+    assert page.count('class="noframes"') == 1 and 'class="absent"' not in page
+    assert "no frames in the video for 1.20 s" in page  # the timeline's label says it, not "not in the frame"
+    drawn = saved_figures(monkeypatch)
+    render_timeline(rows, [], [], tmp_path / "t.png", no_frames=run_gaps(summary, rows))
+    ax = drawn[-1].axes[0]
+    assert _spans(ax, "..") == [(0.0, 1.2)] and _spans(ax, "//") == [] and ax.get_xlim()[0] < 0.0
+
+
+def test_the_plot_and_the_page_of_a_run_get_the_same_stretches_found_once(tmp_path, monkeypatch):
+    """timeline.png and report.html each found the video's stretches with no frames from the rows; a run finds
+    them once now (write_plot_and_page) and gives both the same list."""
+    from mpt_live import report
+
+    got, found = {}, []
+    real = report.frame_gaps
+    monkeypatch.setattr(report, "frame_gaps", lambda *a: found.append(a) or real(*a))
+    monkeypatch.setattr(report, "render_timeline", lambda *a, no_frames=None, **k: got.setdefault("png", no_frames))
+    monkeypatch.setattr(report, "write_report", lambda *a: got.setdefault("page", a[-1]))
+    summary = {"mode": "file", "events": [], "outputs": {"errors": {}}}
+    report.write_plot_and_page(tmp_path, summary, _late(1.2), [], None, "t", False)
+    assert len(found) == 1 and got["png"] is got["page"] and got["page"] == [(0.0, 1.2)], (found, got)
