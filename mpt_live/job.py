@@ -144,6 +144,7 @@ def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str |
 
             session.on_frame = on_frame
             for r in session:
+                write_events()  # first: an event finished before a row is on disk before it (--resume counts on it)
                 if sink is not None:
                     sink.write(r.row())
         except KeyboardInterrupt as e:  # Ctrl-C, SIGTERM, SIGHUP (interrupts.Stopped)

@@ -267,3 +267,34 @@ def test_two_faces_killed_with_one_faces_event_open_resumed_give_the_uncut_runs_
                for e in events(uncut)), "no other face's event open at the kill: the case is not made"
     resume(video, out)
     check_continued(out, uncut)
+
+
+def test_every_event_finished_is_written_before_the_next_row(tmp_path, faces_dir, monkeypatch):
+    """--resume takes an event closed before the last row written as written by the run before (its pre-roll finds it
+    again and drops it), so a run must never put a row on disk while an event it finished is still unwritten: a
+    kill between the two would lose that event for good (the spotter finishes an event and the session releases
+    rows in the same frame)."""
+    from mpt_live import job, writers
+    from mpt_live.session import SessionConfig
+    from mpt_live.sources import VideoFile
+
+    made, early = [], []
+
+    class Seen(job.Session):
+        def __init__(self, *a, **k):
+            super().__init__(*a, **k)
+            made.append(self)
+
+    put = writers.CSVSink.write
+
+    def write(self, row):
+        if "event_id" not in row and made and made[0]._new_events:  # a predictions row with an event unwritten
+            early.append((row.get("frame"), [e.event.offset for e in made[0]._new_events]))
+        put(self, row)
+
+    monkeypatch.setattr(job, "Session", Seen)
+    monkeypatch.setattr(writers.CSVSink, "write", write)
+    with VideoFile(faces_dir / "videos" / "liveportrait_d3_expressive.mp4") as src:
+        summary = job.run_job(src, None, SessionConfig(), tmp_path / "run")
+    assert summary["events"], "the clip's own movements give events: the check above had something to see"
+    assert early == []
