@@ -66,7 +66,7 @@ def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str |
         if say is not None:
             say(f"--resume: going on after frame {point.after_frame} ({clock(point.at_s)}), event IDs from "
                 f"{point.first_event_id}; frames {point.from_frame}-{point.after_frame} are analysed again, not "
-                "written (the spotter's history); face IDs start anew from 0")
+                "written (the spotter's history); a face there keeps its ID")
     if out is not None:  # the marker keeps what a killed run's --finish needs to know
         resumed = {} if point is None else {"resumed_at_s": point.resumed_at_s,
                                             "start_s": point.previous.get("start_s")}

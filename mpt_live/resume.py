@@ -17,8 +17,9 @@ so that the rows go on without a gap and the spotter is past its warm-up with 20
 helper's design started it anew there: other events for the next 20 s). Where the pre-roll reaches back to the run's
 first frame the rows and events are exactly an uncut run's; from later they are not, whatever the pre-roll's length:
 the stabiliser's reference keeps the place of its first crop until a registration fails (none may in a whole video),
-so the resumed part's crops are a little elsewhere to the face's end (README: the measured difference). The face IDs start anew
-from 0 (a face keeps its ID only within a part).
+so the resumed part's crops are a little elsewhere to the face's end (README: the measured difference). A face the
+tracker confirms in the pre-roll where a row of the run before has a box overlapping its own keeps that face's ID
+(:meth:`Written.name`); any other gets one no face of the run had, so one ID is one person across the parts.
 """
 
 from __future__ import annotations
@@ -47,13 +48,29 @@ MATCH_IOU = 0.3  # a resumed run's face is the run before's whose box overlaps i
 @dataclass
 class Written:
     """What the run before wrote near the resume point, to tell an event the resumed run finds again in its pre-roll
-    from a new one, face by face (face IDs start anew in each part): ``boxes``, the faces of the pre-roll's rows
-    (``{frame: [(face ID then, box)]}``), and ``events``, those written (face, type, onset, offset). ``faces``: this
-    run's face IDs matched to the run before's (:meth:`see`)."""
+    from a new one, face by face, and to give a face of the pre-roll the ID it had (:meth:`name`): ``boxes``, the
+    faces of the pre-roll's rows (``{frame: [(face ID then, box)]}``), and ``events``, those written (face, type,
+    onset, offset). ``faces``: this run's face IDs matched to the run before's (:meth:`name`, :meth:`see`)."""
 
     boxes: dict[int, list[tuple[str, tuple[int, int, int, int]]]] = field(default_factory=dict)
     events: list[tuple[str, str, int, int]] = field(default_factory=list)
     faces: dict[int, str] = field(default_factory=dict)
+    taken: set[int] = field(default_factory=set)  # every face ID of the run before (none is given to a new face)
+    frame: int = -1  # the frame the tracker is on (the session sets it before each update)
+    near: int = 2  # a new face's box is compared with the rows of the nearest frame this close (the stride's rows)
+
+    def name(self, box: tuple[int, int, int, int], used: set[int]) -> int:
+        """The ID of a face the tracker confirms at :attr:`frame` with ``box`` (``used``: the IDs it has given):
+        the run before's face whose row nearest that frame overlaps it most (at least :data:`MATCH_IOU`, its ID not
+        given yet), so that a person keeps the ID across the resume; else one no face of either part had."""
+        near = [k for k in self.boxes if abs(k - self.frame) <= self.near]
+        rows = self.boxes[min(near, key=lambda k: abs(k - self.frame))] if near else []
+        scored = [(iou(box, b), fid) for fid, b in rows if fid.isdigit() and int(fid) not in used]
+        score, old = max(scored, default=(0.0, ""))
+        if score >= MATCH_IOU:
+            self.faces[int(old)] = old
+            return int(old)
+        return max([*self.taken, *used], default=-1) + 1
 
     def see(self, frame: int, faces: list[Any]) -> None:
         """This run's ``faces`` (TrackedFace) of ``frame``: each not matched yet is the face of the run before whose
@@ -180,8 +197,10 @@ def resume_point(out: Path, source: Any, facts: dict[str, Any]) -> ResumePoint:
     for r in rows:
         if start <= _int(r, "frame") <= frame and r.get("w"):
             boxes.setdefault(_int(r, "frame"), []).append((r.get("face_id") or "", tuple(_int(r, k) for k in "xywh")))
+    taken = {int(r["face_id"]) for r in rows if (r.get("face_id") or "").isdigit()}
+    taken |= {f["face_id"] for f in s.get("faces") or [] if isinstance(f.get("face_id"), int)}
     written = Written(boxes, [(e.get("face") or "", e.get("type") or "", _int(e, "onset_frame"),
-                               _int(e, "offset_frame")) for e in events])
+                               _int(e, "offset_frame")) for e in events], taken=taken, near=max(stride - 1, 1))
     return ResumePoint(frame, t + 1 / fps if frame >= 0 else 0.0, max(ids, default=0) + 1, from_frame=start,
                        first_frame=first, previous=s, written=written)
 
@@ -190,7 +209,7 @@ def merge(summary: dict[str, Any], point: ResumePoint, counts: list[str], rerun:
     """``summary`` of the resumed part made the whole run's: its ``counts`` (less the ``rerun`` frames analysed again
     before the resume point) and time added to the run's so far (None where that did not know them: a killed run's),
     the events before it listed first, ``resumed_at_s``; the start and the frames passed over before it are the first
-    part's. ``faces`` stays this part's (its IDs start anew); ``faces_before_resume`` lists the run's before."""
+    part's. ``faces`` is the whole run's (:func:`merge_faces`); ``faces_before_resume`` lists the run's before."""
     prev = point.previous
     prior = max(point.after_frame + 1 - point.first_frame, 0)  # the frames up to the last row: the run's before
     for k in [*counts, "seconds"]:
@@ -202,6 +221,7 @@ def merge(summary: dict[str, Any], point: ResumePoint, counts: list[str], rerun:
             a = min(a, prior) if k == "frames_with_face" else prior
         summary[k] = a + b if isinstance(a, (int, float)) and isinstance(b, (int, float)) else None
     summary["events"] = [*(prev.get("events") or []), *summary.get("events", [])]
+    summary["faces"] = merge_faces(prev.get("faces") or [], summary.get("faces") or [])
     summary.update(resumed_at_s=point.resumed_at_s, start_s=prev.get("start_s"),
                    frames_skipped=prev.get("frames_skipped"), faces_before_resume=prev.get("faces") or [])
     was = prev.get("outputs") or {}
@@ -213,6 +233,34 @@ def merge(summary: dict[str, Any], point: ResumePoint, counts: list[str], rerun:
         summary["warnings"] = [*summary.get("warnings", []), f"{was['review']}, the page's copy of the video, covers "
                                f"the run up to {point.resumed_at_s[0]:g} s, before --resume; the rows, events and "
                                "timeline after it are the resumed run's"]
+
+
+def merge_faces(before: list[dict[str, Any]], now: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """summary.json's ``faces`` of the whole run: a face of both parts (the same ID: :meth:`Written.name` carried it)
+    has its frames, windows and events summed and its labels' windows and seconds too (shares of its windows); its
+    other figures (eye distance, ...) are this part's. A face of one part only is as that part had it."""
+    out = {f.get("face_id"): dict(f) for f in before}
+    for f in now:
+        old = out.get(f.get("face_id"))
+        if old is None:
+            out[f.get("face_id")] = f
+            continue
+        both = {**f}
+        for k in ("frames", "windows", "events", "events_unclassified"):
+            a, b = old.get(k), f.get(k)
+            both[k] = a + b if isinstance(a, int) and isinstance(b, int) else None
+        labels: dict[str, dict[str, float]] = {}
+        for part in (old.get("labels") or {}, f.get("labels") or {}):
+            for name, v in part.items():
+                got = labels.setdefault(name, {"windows": 0, "seconds": 0.0})
+                got["windows"] += v.get("windows", 0)
+                got["seconds"] = round(got["seconds"] + v.get("seconds", 0.0), 3)
+        total = sum(v["windows"] for v in labels.values())
+        both["labels"] = {k: {**v, "share": round(v["windows"] / total, 4) if total else 0.0}
+                          for k, v in labels.items()}
+        out[f.get("face_id")] = both
+    number = (int, float)
+    return [out[k] for k in sorted(out, key=lambda k: (not isinstance(k, number), k if isinstance(k, number) else 0))]
 
 
 def _show(v: Any) -> str:

@@ -158,7 +158,8 @@ class Session:
         with ExitStack() as stack:
             watch = self.watch = stack.enter_context(FaceWatch(cfg.detector, self.max_faces, cfg.max_faces is not None,
                                                                self.spec.image_size, self.spec.align))
-            tracker = self._tracker = FaceTracker(watch.aligner, self.max_faces, FaceEmbedder(), vouch=watch.vouch)
+            tracker = self._tracker = FaceTracker(watch.aligner, self.max_faces, FaceEmbedder(), vouch=watch.vouch,
+                                                  naming=cfg.written.name if cfg.written is not None else None)
             worker = self._worker = ModelWorker(self.spec, self.runtime, live=self.live, thumbnails=cfg.thumbnails,
                                                 workers=self._workers(), batch=cfg.batch)
             stack.callback(worker.close)
@@ -220,6 +221,8 @@ class Session:
     def _frame(self, frame: Frame, tracker: FaceTracker, worker: ModelWorker, captured: float) -> None:
         """Track the frame's faces, feed each face's state, submit its windows and its closed events."""
         t0 = time.perf_counter()
+        if self.cfg.written is not None:  # --resume: a face confirmed in the pre-roll keeps the run before's ID
+            self.cfg.written.frame = frame.index
         faces, lost = tracker.update(frame.image, frame.t)
         self.watch.see(frame.image, frame.t, faces, tracker)  # auto: full-range looks now and then while faces are missing
         track_ms = (time.perf_counter() - t0) * 1e3

@@ -146,7 +146,7 @@ class FaceTracker:
     def __init__(self, aligner: FaceAligner, max_faces: int = 1, embedder: FaceEmbedder | None = None,
                  keep_s: float = 1.0, refresh_s: float = 2.0, reid: float = 0.40, switch: float = 0.20,
                  cut: float = 28.0, face_cut: float = 16.0,
-                 vouch: Callable[..., bool] | None = None) -> None:
+                 vouch: Callable[..., bool] | None = None, naming: Callable[..., int] | None = None) -> None:
         if max_faces < 0:
             raise ValueError(f"max_faces must be >= 0 (0: all), got {max_faces}")
         self.aligner = aligner
@@ -154,7 +154,7 @@ class FaceTracker:
         self.embedder = embedder
         # (frame, box[, at_once]) -> whether a second detector finds a face there (a faint newcomer: at_once, on
         # its first sighting, a high score gives it its ID at once; else once it persisted, a lower one)
-        self.vouch = vouch
+        self.vouch, self.naming = vouch, naming  # naming: (box, IDs given) -> a newcomer's ID (--resume); None: next
         self.keep_s, self.refresh_s, self.reid, self.switch = keep_s, refresh_s, reid, switch
         self._cuts = CutCheck(cut, face_cut)  # the frame's and each face's abrupt changes (mpt_live/cuts.py)
         self.cut_ids: set[int] = set()  # IDs of present faces whose region changed abruptly on the latest frame
@@ -293,7 +293,7 @@ class FaceTracker:
             if i not in matched:
                 sure = self._confident(frame, dets[i]) or (self.vouch is not None
                                                            and self.vouch(frame, dets[i].box, at_once=True))
-                tr = Track(self._new_id() if sure else -1 - self.tentative_dropped - len(self.tracks),
+                tr = Track(self._new_id(dets[i].box) if sure else -1 - self.tentative_dropped - len(self.tracks),
                            self.aligner.track_aligner(), dets[i].box, t, present=False, since=t)
                 self.tracks.append(tr)
                 self.tentative_made += not sure
@@ -353,7 +353,7 @@ class FaceTracker:
                 continue
             persisted = confirmed(tr.hits, tr.runs, tr.since, t)
             if self._confident(frame, dets[i]) or (persisted and (self.vouch is None or self.vouch(frame, dets[i].box))):
-                tr.id = self._new_id()
+                tr.id = self._new_id(dets[i].box)
             elif persisted:  # a faint pattern the other detector sees no face in (texture, a print): dropped
                 del matched[i]
                 tr.cut_off = True
@@ -387,8 +387,9 @@ class FaceTracker:
                 "detector_runs_per_frame": round(self.detector_runs / self.frames, 3) if self.frames else None,
                 "tile_searches": self.tile_searches, "closer_looks": self.closer_looks}
 
-    def _new_id(self) -> int:
-        return max((tr.id for tr in self.tracks if tr.confirmed), default=-1) + 1
+    def _new_id(self, box: tuple[int, int, int, int]) -> int:
+        used = {tr.id for tr in self.tracks if tr.confirmed}
+        return self.naming(box, used) if self.naming is not None else max(used, default=-1) + 1
 
 
 def small_face(box: tuple[int, int, int, int], shape: tuple[int, ...]) -> bool:

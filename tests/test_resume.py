@@ -298,3 +298,93 @@ def test_every_event_finished_is_written_before_the_next_row(tmp_path, faces_dir
         summary = job.run_job(src, None, SessionConfig(), tmp_path / "run")
     assert summary["events"], "the clip's own movements give events: the check above had something to see"
     assert early == []
+
+
+@pytest.fixture(scope="module")
+def taking_turns(faces_dir, tmp_path_factory) -> tuple[Path, Path]:
+    """12 s of two real people side by side (640x320, 30 fps): the right one alone for 2 s (face 0), both for 2 s (the
+    left one: face 1), the left one alone for 2 s, both for 6 s; and its uncut run."""
+    import cv2
+    import numpy as np
+
+    from train.compose import Player
+
+    videos = [faces_dir / "videos" / "liveportrait_d6.mp4", faces_dir / "videos" / "liveportrait_d3_expressive.mp4"]
+    players = [Player(v, 320, 12.0) for v in videos]
+    video = tmp_path_factory.mktemp("turns") / "turns.mp4"
+    w = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (640, 320))
+    i = 0
+    for seconds, shown in [(2, (1,)), (2, (0, 1)), (2, (0,)), (6, (0, 1))]:
+        for _ in range(seconds * 30):
+            frame = np.full((320, 640, 3), 60, np.uint8)
+            for slot in shown:
+                frame[:, slot * 320:(slot + 1) * 320] = players[slot].at(i / 30)
+            w.write(frame)
+            i += 1
+    w.release()
+    out = video.parent / "uncut"
+    res = cli("--video", str(video), *RUN, "--out", str(out))
+    assert res.returncode == 0, res.stderr[-2000:]
+    return video, out
+
+
+# mpt-live --resume with a pre-roll of 3.5 s (not 24): one that starts where only one of the two people is in view
+SHORT_PREROLL = """
+import sys
+from mpt_live import resume
+resume.PREROLL_S = 3.5
+from mpt_live.cli import main
+sys.argv = ["mpt-live", *sys.argv[1:]]
+main()
+"""
+
+
+def test_a_resumed_run_keeps_each_persons_face_id(tmp_path, taking_turns):
+    """Ended by --max-seconds at 9 s, resumed with a pre-roll from 5.5 s, where the left person (face 1 before) is
+    alone and would be face 0 anew: each person keeps the uncut run's face ID in every row (the right one, back at
+    6 s, too), and summary.json's faces sum each person's counts of both parts."""
+    video, uncut = taking_turns
+    out = tmp_path / "o"
+    assert cli("--video", str(video), *RUN, "--out", str(out), "--max-seconds", "9").returncode == 0
+    res = subprocess.run([sys.executable, "-c", SHORT_PREROLL, "--video", str(video), *RUN, "--out", str(out),
+                          "--resume"], capture_output=True, text=True, timeout=600, cwd=ROOT, stdin=subprocess.DEVNULL)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "frames 164-268 are analysed again" in res.stderr + res.stdout  # the left person alone from frame 164
+
+    def people(run: Path) -> list[tuple[int, str, bool]]:  # (frame, face ID, on the left) of each row with a face
+        with open(run / "predictions.csv", newline="") as fh:
+            return [(int(r["frame"]), r["face_id"], float(r["x"]) < 320) for r in csv.DictReader(fh) if r["x"]]
+
+    got, want = people(out), people(uncut)
+    assert got == want and {(fid, left) for _, fid, left in want} == {("0", False), ("1", True)}
+    s, whole = summary(out), summary(uncut)
+    assert [f["face_id"] for f in s["faces"]] == [0, 1] and s["resumed_at_s"] == [8.9666]
+    for f, g in zip(s["faces"], whole["faces"]):
+        assert f["windows"] == g["windows"] == 150
+        assert sum(v["windows"] for v in f["labels"].values()) == f["windows"]
+
+
+def test_a_face_of_both_parts_is_named_and_counted_once():
+    """A face confirmed in the pre-roll by a row's box gets that face's ID, any other one no face had; a face of both
+    parts has its counts and labels summed, one of one part is as it was."""
+    from mpt_live.resume import Written, merge_faces
+
+    before = [{"face_id": 0, "frames": 10, "windows": 5, "events": 1, "events_unclassified": 0,
+               "labels": {"neutral": {"windows": 5, "seconds": 0.333, "share": 1.0}}},
+              {"face_id": 2, "frames": 4, "windows": 2, "events": 0, "events_unclassified": 0, "labels": {}}]
+    now = [{"face_id": 0, "frames": 6, "windows": 3, "events": 0, "events_unclassified": 0, "eye_distance_px": 60.0,
+            "labels": {"neutral": {"windows": 2, "seconds": 0.133, "share": 0.6667},
+                       "event": {"windows": 1, "seconds": 0.067, "share": 0.3333}}},
+           {"face_id": 3, "frames": 8, "windows": 4, "events": 1, "events_unclassified": 0, "labels": {}}]
+    merged = merge_faces(before, now)
+    assert [f["face_id"] for f in merged] == [0, 2, 3] and merged[1] == before[1] and merged[2] == now[1]
+    assert {k: merged[0][k] for k in ("frames", "windows", "events", "eye_distance_px")} == \
+        {"frames": 16, "windows": 8, "events": 1, "eye_distance_px": 60.0}
+    assert merged[0]["labels"] == {"neutral": {"windows": 7, "seconds": 0.466, "share": 0.875},
+                                   "event": {"windows": 1, "seconds": 0.067, "share": 0.125}}
+    w = Written({10: [("0", (0, 0, 100, 100)), ("1", (300, 0, 100, 100))]}, taken={0, 1, 4}, near=1)
+    w.frame = 11  # a face confirmed a frame after a row: that row's boxes
+    assert w.name((298, 2, 100, 100), set()) == 1 and w.faces == {1: "1"}
+    assert w.name((0, 0, 100, 100), {0}) == 5  # face 0's ID is given already: a new one, past every earlier ID
+    w.frame = 13
+    assert w.name((0, 0, 100, 100), {1}) == 5  # no row this close: a new ID
