@@ -116,7 +116,9 @@ def summarize(session: Session) -> dict[str, Any]:
         "spot_closed_early": closed_early(session),  # candidates cut short: frame times that stood still
         "labels": fig.labels(order, merged=True),
         "events": [e.to_dict() for e in events],
-        "faces": [{"face_id": fid, "frames": st.frames, "windows": fig.windows.get(fid, 0),
+        # --resume: not the frames analysed again before the resume point (resume.merge adds the run before's)
+        "faces": [{"face_id": fid, "frames": st.frames - session.rerun_by_face.get(fid, 0),
+                   "windows": fig.windows.get(fid, 0),
                    "events": sum(e.face_id == fid for e in events),
                    "events_unclassified": st.unbuffered, **(w.face_figures(fid) if w else {}),
                    "labels": fig.labels(order, fid)}

@@ -128,6 +128,7 @@ class Session:
         self.at_limit = False  # stopped by max_seconds (a limit asked for, not an interruption)
         self.skipped = 0  # a file's frames before start_s: decoded, not analysed
         self.rerun = self.rerun_faces = 0  # --resume: frames (with a face) analysed again, up to cfg.after_frame
+        self.rerun_by_face: dict[int, int] = {}  # --resume: each face's frames analysed again
         self._closed_before: set[tuple[int, int, int, str]] = set()  # --resume: events closed up to cfg.after_frame
         self.error: str | None = None
         self._tracker: FaceTracker | None = None
@@ -232,6 +233,8 @@ class Session:
         if faces:
             self.figures.counts["frames_with_face"] += 1
             self.rerun_faces += self._withheld(frame.index)
+            for f in faces if self._withheld(frame.index) else []:  # not in the faces' frame counts
+                self.rerun_by_face[f.id] = self.rerun_by_face.get(f.id, 0) + 1
         closed: list[ClosedEvent] = []
         # a camera cut ends every face's signals and buffer (no window spans a cut); a cut of one face's region
         # (another person in its place, an occluder) ends that face's; either starts its spotter's baseline anew

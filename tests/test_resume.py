@@ -339,10 +339,10 @@ main()
 """
 
 
-def test_a_resumed_run_keeps_each_persons_face_id(tmp_path, taking_turns):
+def test_a_resumed_run_keeps_each_persons_face_id_and_counts_its_frames_once(tmp_path, taking_turns):
     """Ended by --max-seconds at 9 s, resumed with a pre-roll from 5.5 s, where the left person (face 1 before) is
     alone and would be face 0 anew: each person keeps the uncut run's face ID in every row (the right one, back at
-    6 s, too), and summary.json's faces sum each person's counts of both parts."""
+    6 s, too), and summary.json's faces count each face's frames once, not the pre-roll's again."""
     video, uncut = taking_turns
     out = tmp_path / "o"
     assert cli("--video", str(video), *RUN, "--out", str(out), "--max-seconds", "9").returncode == 0
@@ -361,6 +361,8 @@ def test_a_resumed_run_keeps_each_persons_face_id(tmp_path, taking_turns):
     assert [f["face_id"] for f in s["faces"]] == [0, 1] and s["resumed_at_s"] == [8.9666]
     for f, g in zip(s["faces"], whole["faces"]):
         assert f["windows"] == g["windows"] == 150
+        # the frame the first part read past its last row (--max-seconds, stride 2) is counted in both parts
+        assert g["frames"] <= f["frames"] <= g["frames"] + 1
         assert sum(v["windows"] for v in f["labels"].values()) == f["windows"]
 
 
