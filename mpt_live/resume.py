@@ -113,7 +113,9 @@ class ResumePoint:
     def resumed_at_s(self) -> list[float]:
         """Every time the run was resumed at, this one last."""
         before = self.previous.get("resumed_at_s") or []
-        return [*(before if isinstance(before, list) else [before]), round(self.at_s, 4)]
+        before = before if isinstance(before, list) else [before]
+        # a resume killed before it wrote a row is resumed from the same point again: one time for that point
+        return [*before, round(self.at_s, 4)] if not before or before[-1] != round(self.at_s, 4) else before
 
 
 def settings_key(s: dict[str, Any]) -> dict[str, Any]:
@@ -226,7 +228,8 @@ def merge(summary: dict[str, Any], point: ResumePoint, counts: list[str], rerun:
                    frames_skipped=prev.get("frames_skipped"), faces_before_resume=prev.get("faces") or [])
     was = prev.get("outputs") or {}
     outputs = summary["outputs"]
-    outputs["video_parts"] = [*(was.get("video_parts") or []), *([outputs["video"]] if outputs.get("video") else [])]
+    parts = [*(was.get("video_parts") or []), *([outputs["video"]] if outputs.get("video") else [])]
+    outputs["video_parts"] = list(dict.fromkeys(parts))  # a part resumed at the same point again: its file anew
     outputs["video"] = was.get("video")
     if outputs.get("review") is None and was.get("review"):
         outputs["review"] = was["review"]

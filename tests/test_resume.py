@@ -366,11 +366,14 @@ def test_a_resumed_run_keeps_each_persons_face_id_and_counts_its_frames_once(tmp
         assert sum(v["windows"] for v in f["labels"].values()) == f["windows"]
 
 
-def test_a_face_of_both_parts_is_named_and_counted_once():
-    """A face confirmed in the pre-roll by a row's box gets that face's ID, any other one no face had; a face of both
-    parts has its counts and labels summed, one of one part is as it was."""
-    from mpt_live.resume import Written, merge_faces
+def test_the_resume_points_and_faces_of_a_run_resumed_again_are_listed_once():
+    """A resume killed before it wrote a row is resumed from the same point: resumed_at_s lists that point once (and
+    the part's video file is made anew). A face of both parts has its counts and labels summed; one part's, as it was."""
+    from mpt_live.resume import ResumePoint, Written, merge_faces
 
+    again = ResumePoint(268, 8.96667, 3, previous={"resumed_at_s": [8.9667]})
+    assert again.resumed_at_s == [8.9667] and again.part == 2
+    assert ResumePoint(300, 10.0, 3, previous={"resumed_at_s": [8.9667]}).resumed_at_s == [8.9667, 10.0]
     before = [{"face_id": 0, "frames": 10, "windows": 5, "events": 1, "events_unclassified": 0,
                "labels": {"neutral": {"windows": 5, "seconds": 0.333, "share": 1.0}}},
               {"face_id": 2, "frames": 4, "windows": 2, "events": 0, "events_unclassified": 0, "labels": {}}]
