@@ -84,11 +84,12 @@ class Written:
 
     def has(self, face_id: int, kind: str, onset: int, offset: int) -> bool:
         """Whether the run before wrote this event of this run's face ``face_id``: one of its face (where matched;
-        else of any face), of the same type, overlapping it. Another face's event open at the stop is not one, also
-        where it began before the end of the last event written (it was held back by that rule before)."""
-        old = self.faces.get(face_id)
-        return any((old is None or face == old) and k == kind and on <= offset and onset <= off
-                   for face, k, on, off in self.events)
+        else of a face of the run before that no face of this run is matched to), of the same type, overlapping it.
+        Another face's event open at the stop is not one, also where it began before the end of the last event
+        written (it was held back by that rule before), nor is a matched face's for an unmatched one."""
+        old, matched = self.faces.get(face_id), set(self.faces.values())
+        return any((face == old if old is not None else face not in matched) and k == kind and on <= offset
+                   and onset <= off for face, k, on, off in self.events)
 
 
 @dataclass

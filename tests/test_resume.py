@@ -198,7 +198,7 @@ def test_the_progress_bar_of_a_max_seconds_run_ends_where_its_stretch_does(tmp_p
 
 def test_what_a_resumed_run_finds_again_is_told_apart_face_by_face():
     """Written: this run's faces are matched to the run before's by their boxes in the pre-roll's rows (IDs start
-    anew); an event is the run before's where one of its face (any face, where not matched) and type overlaps it.
+    anew); an event is the run before's where one of its face (where not matched: of an unmatched face) and type overlaps it.
     Another face's event open at the kill, begun before the end of the last event written, is new (the rule before,
     'starts by the end of the last event written', held it back and it was lost)."""
     from types import SimpleNamespace
@@ -218,7 +218,10 @@ def test_what_a_resumed_run_finds_again_is_told_apart_face_by_face():
     assert not w.has(0, "micro", 110, 160)  # the other face's event open at the kill: written now
     assert not w.has(1, "macro", 120, 150)  # the same face's macro beside its written micro: another event
     assert not w.has(1, "micro", 140, 150)  # after it
-    assert w.has(0, "macro", 50, 70) and w.has(2, "micro", 125, 140)  # 2: not matched, any face's
+    assert w.has(0, "macro", 50, 70)
+    assert not w.has(2, "micro", 125, 140)  # 2: not matched, and both faces of the run before are: not theirs
+    w.events.append(("3", "micro", 120, 150))  # a face of the run before that no face of this run is matched to
+    assert w.has(2, "micro", 125, 140) and not w.has(1, "micro", 140, 150)  # may be 2's; not the matched 1's
 
 
 # mpt-live killed (SIGKILL) right after it wrote its first row of events.csv: at that frame exactly, not when a test
