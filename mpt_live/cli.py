@@ -173,6 +173,10 @@ def live(
                         if resume and out is not None:  # another file, other settings: refused before the load
                             from .resume import precheck
 
+                            if model is not None and not motion_only and not model.is_file():
+                                from .load_errors import no_model_file
+
+                                raise no_model_file(model)  # a mistyped --model is that, not another model
                             precheck(out, first, cfg, _model_file(motion_only, model))
                         runtime = _model(motion_only, model, device, threads, warmup=not parallel)
                         if parallel:

@@ -409,6 +409,8 @@ def test_cli_resume_of_another_file_or_other_settings_is_refused_before_the_mode
     monkeypatch.setattr(cli, "_load", lambda *a, **k: loaded.append(a) or pytest.fail("loaded before the refusal"))
     for args, said in ((["--video", str(other), "--motion-only"], f"is of {video}, not {other}"),
                        (["--video", str(video), "--model", str(model_path)], "another model file (none, now ["),
+                       (["--video", str(video), "--model", str(tmp_path / "nope.onnx")],
+                        "nope.onnx: no such model file"),  # a mistyped --model: not 'another model file'
                        (["--video", str(video), "--motion-only", "--spot-threshold", "5"],
                         "another spot threshold (4.0, now 5.0)"),
                        (["--video", str(video), "--motion-only", "--stride", "3"], "another stride (2, now 3)"),
