@@ -281,7 +281,7 @@ def test_every_event_finished_is_written_before_the_next_row(tmp_path, faces_dir
     from mpt_live.session import SessionConfig
     from mpt_live.sources import VideoFile
 
-    made, early = [], []
+    made, early, written = [], [], []
 
     class Seen(job.Session):
         def __init__(self, *a, **k):
@@ -291,8 +291,10 @@ def test_every_event_finished_is_written_before_the_next_row(tmp_path, faces_dir
     put = writers.CSVSink.write
 
     def write(self, row):
-        if "event_id" not in row and made and made[0]._new_events:  # a predictions row with an event unwritten
-            early.append((row.get("frame"), [e.event.offset for e in made[0]._new_events]))
+        if "event_id" in row:
+            written.append(row)
+        elif made and len(made[0].events) > len(written):  # a predictions row with an event finished, unwritten
+            early.append((row.get("frame"), [e.event.offset for e in made[0].events[len(written):]]))
         put(self, row)
 
     monkeypatch.setattr(job, "Session", Seen)
