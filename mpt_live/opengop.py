@@ -22,20 +22,28 @@ KEYFRAMES = 1  # keyframes looked at after the first (whose GOP has nothing befo
 MAX_PACKETS = 600  # the look ends here whatever it found (20 s at 30 fps: most encoders put a keyframe every 2-10 s)
 
 
-def nal_types(data: bytes, length_size: int | None) -> Iterator[int]:
-    """The NAL unit types in one packet: ``length_size`` bytes of length before each unit (MP4's form), or
-    start codes where ``length_size`` is None."""
+def nal_units(data: bytes, length_size: int | None) -> Iterator[bytes]:
+    """The NAL units in one packet (header byte first; the last cut short where ``data`` is): ``length_size``
+    bytes of length before each unit (MP4's form), or start codes where ``length_size`` is None."""
     if length_size:
         i = 0
         while i + length_size < len(data):
             n = int.from_bytes(data[i:i + length_size], "big")
-            yield data[i + length_size] & 0x1F
+            yield data[i + length_size:i + length_size + n]
             i += length_size + n
         return
     i = data.find(b"\x00\x00\x01")
     while 0 <= i < len(data) - 3:
-        yield data[i + 3] & 0x1F
-        i = data.find(b"\x00\x00\x01", i + 3)
+        j = data.find(b"\x00\x00\x01", i + 3)
+        yield data[i + 3:j if j >= 0 else len(data)]
+        i = j
+
+
+def nal_types(data: bytes, length_size: int | None) -> Iterator[int]:
+    """The H.264 NAL unit types in one packet (:func:`nal_units`)."""
+    for unit in nal_units(data, length_size):
+        if unit:
+            yield unit[0] & 0x1F
 
 
 def has_open_gop(container) -> bool:

@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from .quiet import quiet_fd
-from .videoprobe import VideoProbe, video_stream
+from .videoprobe import VideoProbe, changes_size, video_stream
 
 TURN = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}  # OpenCV's turns
 READ_BY_PYAV: set[tuple[str, int, int]] = set()  # files found so (path, size, modification time)
@@ -246,12 +246,13 @@ def open_video(path: str | os.PathLike) -> FirstGrabbed | cv2.VideoCapture | PyA
     """A capture of the local video file ``path``, from its start, for a reader that opens it on its own (the
     training sets' and mpt-synth's readers, the review copy, the apex pictures), the file opened once where its
     first frame decodes: OpenCV's, that frame kept for the first read (:class:`FirstGrabbed`); a
-    :class:`PyAVCapture` where this process found it to be PyAV's (:func:`read_by_pyav`), or OpenCV decodes none of
+    :class:`PyAVCapture` where this process found it to be PyAV's (:func:`read_by_pyav`), a probe in this process found
+    its frame size to change part-way (:func:`~mpt_live.videoprobe.changes_size`), or OpenCV decodes none of
     its first :data:`PATIENCE` frames and PyAV decodes one (:func:`pyav_capture`); else ``cv2.VideoCapture``, opened
     again after the frames that did not decode (the reader gets every frame; ``isOpened()`` False where OpenCV
     cannot open it, for the reader's own error). FFmpeg's own lines (no AV1 hardware decoder, a damaged frame) are
     held back meanwhile."""
-    if read_by_pyav(path):
+    if read_by_pyav(path) or changes_size(path):
         return PyAVCapture(path)
     name = os.fspath(path)
     with quiet_fd(2):
@@ -275,6 +276,14 @@ def read_by_pyav(path: str | os.PathLike) -> bool:
         return _stamp(path) in READ_BY_PYAV
     except OSError:
         return False
+
+
+def sizes_note(name: str, sizes: tuple[tuple[int, int, int], ...]) -> str:
+    """The run's one line about a video whose frame size changes part-way (``sizes``: :attr:`VideoProbe.sizes`)."""
+    parts = ", ".join(f"{w}x{h} from frame {k}" for k, w, h in sizes)
+    return (f"{name}: its video changes frame size part-way ({parts}: parts joined without re-encoding); OpenCV's "
+            "FFmpeg would give every frame at the first size (the others squeezed or stretched): PyAV reads each "
+            "frame at its own size instead")
 
 
 def decoded_note(name: str, probe: VideoProbe | None, failed: int | None = None, every: bool = False) -> str:

@@ -23,9 +23,10 @@ from .cutoff import cut_off, packets
 from .damage import DamagedFrames, Read, counted, read_past, timed_run
 from .errors import InputError
 from .frametimes import FrameTimes, probe_notes, resolve_rate
-from .pyav_capture import PATIENCE, PyAVCapture, decoded_note, pyav_capture, read_by_pyav, undecoded
+from .pyav_capture import (PATIENCE, PyAVCapture, decoded_note, pyav_capture, read_by_pyav, sizes_note,
+                           undecoded)
 from .quiet import quiet_fd, quiet_opencv
-from .videoprobe import ENDS, UNRECOGNISED, VideoProbe, probe_video
+from .videoprobe import ENDS, UNRECOGNISED, VideoProbe, changes_size, probe_video
 
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv",
                     ".ts", ".mts", ".m2ts", ".3gp", ".flv", ".ogv"}  # camcorder (AVCHD), phone and stream files
@@ -154,8 +155,9 @@ def square_pixels(img: np.ndarray, stretch: tuple[float, float]) -> np.ndarray:
 
 def open_capture(name: str, timeout_ms: int = 5000) -> cv2.VideoCapture | PyAVCapture:
     """``cv2.VideoCapture`` of a file, or of a URL with a bounded open and reads (a stalled server is an
-    error, not a hang); a :class:`~mpt_live.pyav_capture.PyAVCapture` of a file found to be one OpenCV cannot decode."""
-    if read_by_pyav(name):
+    error, not a hang); a :class:`~mpt_live.pyav_capture.PyAVCapture` of a file found to be one OpenCV cannot decode,
+    or whose frame size its probe found to change part-way (OpenCV would give every frame at the first size)."""
+    if not is_stream_url(name) and (read_by_pyav(name) or changes_size(name)):
         return PyAVCapture(name)
     if not is_stream_url(name):
         with quiet_fd(2):  # FFmpeg's own lines ("moov atom not found") before our one-line error
@@ -231,6 +233,8 @@ class VideoFile:
             self._cap.release()
             raise InputError(error)
         self.warnings += notes
+        if probe is not None and probe.sizes and isinstance(self._cap, PyAVCapture):
+            self.warnings.append(sizes_note(self.name, probe.sizes))
         # said once, with the file's other warnings: where OpenCV failed on it (now, or earlier in this process), not
         # for a PyAV capture a caller chose
         if isinstance(self._cap, PyAVCapture) and (self._opencv_failed[0] is not None or read_by_pyav(self.path)):

@@ -5,7 +5,8 @@ What a run needs from FFmpeg that OpenCV does not report, all read while the fil
 ``jpeg_pipe``, ``png_pipe``, ...; OpenCV opens an image as a 1-frame "video", so its frame count cannot tell),
 the codec's own frame rate (the timing in a raw H.264 / HEVC stream's parameter sets), where the video
 starts and ends on the container's time line (:mod:`mpt_live.frametimes`), its codec (whether a browser plays it,
-:func:`mpt_live.review.playable`), and, for a file OpenCV then
+:func:`mpt_live.review.playable`), whether an MP4/MOV's frame size changes part-way (:mod:`mpt_live.sizechange`:
+PyAV reads it then), and, for a file OpenCV then
 cannot open, why PyAV could not either (:func:`mpt_live.sources.unreadable`). Each fact is read on its own:
 one that cannot be read leaves the others as they are. A run looks at its video before it loads its model (a bad
 file fails at once) and again when it reads it: the facts of a file not changed since are kept, not read again.
@@ -21,10 +22,12 @@ from dataclasses import dataclass
 
 from .opengop import has_open_gop
 from .quiet import quiet_fd
+from .sizechange import size_changes
 from .videotracks import VideoTrack, hdr_transfer, is_picture, video_tracks
 
 NO_PYAV, ENDS, UNRECOGNISED = "no-pyav", "ends", "unrecognised"  # VideoProbe.failure
 LATE_S = 0.5  # a container's first time stamp up to this (and 3 frames) is a normal start (B-frame delay, priming)
+RESIZED: set[tuple[str, int, int, int]] = set()  # files found to change frame size (path, size, mtime, inode)
 LEAD_PACKETS = 1000  # an MPEG-TS's packets looked at at most for its first keyframe (33 s at 30 fps; one every 2-10 s)
 
 
@@ -60,7 +63,9 @@ class VideoProbe:
     packet left; the earliest time of the packets before its first keyframe is used). 0.0 otherwise.
     ``start_unstated``: ``lost_s`` is an MPEG-TS's, which does not say where its video began (the frames lost are
     counted from its earliest packet left: at least so many). ``start_late``: ``lost_s`` is a Matroska file's, whose
-    time line begun late is also what a copy cut off without re-timing (``ffmpeg -copyts``) reads as."""
+    time line begun late is also what a copy cut off without re-timing (``ffmpeg -copyts``) reads as.
+    ``sizes``: an MP4/MOV whose video changes frame size part-way (parts joined by stream copy,
+    :mod:`mpt_live.sizechange`): ``(frame, width, height)`` where each part starts; ``()`` otherwise."""
 
     failure: str | None = None
     streams: tuple[str, ...] = ()
@@ -79,6 +84,7 @@ class VideoProbe:
     lost_s: float = 0.0
     start_unstated: bool = False
     start_late: bool = False
+    sizes: tuple[tuple[int, int, int], ...] = ()
 
     @property
     def has_video(self) -> bool:
@@ -95,9 +101,25 @@ def probe_video(path: str | os.PathLike) -> VideoProbe:
     return _probe_file(os.path.abspath(path), st.st_size, st.st_mtime_ns, st.st_ino)
 
 
+def changes_size(path: str | os.PathLike) -> bool:
+    """Whether a probe in this process found the file ``path`` (as it is now) to be a video whose frame size changes
+    part-way (:attr:`VideoProbe.sizes`); never probes it (a reader that opens files no run has probed, training's,
+    pays no PyAV open for it)."""
+    if not RESIZED:
+        return False
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return (os.path.abspath(path), st.st_size, st.st_mtime_ns, st.st_ino) in RESIZED
+
+
 @functools.lru_cache(maxsize=64)
 def _probe_file(path: str, size: int, mtime_ns: int, inode: int) -> VideoProbe:
-    return _probe(path)
+    probe = _probe(path)
+    if probe.sizes:
+        RESIZED.add((path, size, mtime_ns, inode))
+    return probe
 
 
 def _probe(path: str) -> VideoProbe:
@@ -112,7 +134,8 @@ def _probe(path: str) -> VideoProbe:
             late_s = _late(c)
             probe = VideoProbe(None, streams, _image(c), _codec_fps(c), start_s, end_s, _codec(c), _open_gop(c),
                                _container(c), any(is_picture(st) for st in c.streams), late_s, _pixel_format(c),
-                               video_tracks(c), _first(c, hdr_transfer), *_lost(c, start_s, late_s))  # TS packets last
+                               video_tracks(c), _first(c, hdr_transfer), *_lost(c, start_s, late_s),  # TS packets last
+                               _sizes(c, str(path)))
             # an MPEG-TS's video begun before its container's start, by FFmpeg's
             moved = _moved(c, probe.lost_s) if probe.start_unstated else 0.0
             if not moved:
@@ -135,6 +158,13 @@ def _first(c, fact):
 def video_stream(c):
     """The first video stream that is not an attached picture (StopIteration where there is none)."""
     return next(s for s in c.streams.video if not is_picture(s))
+
+
+def _sizes(c, path: str) -> tuple[tuple[int, int, int], ...]:
+    try:  # read from the file at the places its index gives, whatever was demuxed before
+        return size_changes(c, video_stream(c), path)
+    except Exception:  # no video stream, or PyAV cannot tell: not judged
+        return ()
 
 
 def _image(c) -> str | None:
