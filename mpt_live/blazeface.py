@@ -25,9 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .quiet import quiet_fd
 
 Key = tuple[str, bool, float]  # model file, video mode, min detection confidence
+BLANK = 128  # side of the blank picture of a detector's first inference (BlazeFace's own input size)
 
 
 @dataclass(eq=False)  # hashable by identity: kept in a WeakSet
@@ -64,12 +67,30 @@ def borrow(path: Path, video: bool, min_confidence: float) -> Lent:
     mode = vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE
     options = vision.FaceDetectorOptions(base_options=BaseOptions(model_asset_path=key[0]), running_mode=mode,
                                          min_detection_confidence=key[2])
-    with quiet_fd(2):  # mediapipe's INFO lines on creation (see mpt_live.face)
+    with quiet_fd(2):  # mediapipe's INFO lines on creation, absl's at the process's first inference (first_inference)
         lent = Lent(vision.FaceDetector.create_from_options(options), key)
+        first_inference(lent)
     with POOL_LOCK:
         _BUILT.add(lent)
         _hook_exit()
     return lent
+
+
+def first_inference(lent: Lent) -> None:
+    """One detection of a blank picture by a detector just built, while fd 2 is quiet. A process's first inference makes
+    absl print ``WARNING: Logging before InitGoogle() is written to STDERR`` and LiteRT ``Input tensor memory is not
+    aligned ... Reallocating memory and copying data`` (mediapipe 1.2: its own input tensor's memory, whatever the
+    frame's: a 64-byte aligned frame gives it too; once a process, whichever detector, size or thread). Quieting each
+    aligner's first call instead let them through in 1 of 5 resumed runs, mid-run, and hid fd 2 (our own errors, from
+    any thread) around calls a run makes; now a detection never touches fd 2. Face detection keeps nothing from one
+    picture to the next (module docstring): the frames after it find the same faces."""
+    import mediapipe as mp
+
+    blank = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.zeros((BLANK, BLANK, 3), np.uint8))
+    if lent.key[1]:
+        lent.detect_for_video(blank, lent.last_ms + 1)
+    else:
+        lent.detect(blank)
 
 
 def _hook_exit() -> None:

@@ -59,7 +59,6 @@ from mpt_live.blazeface import Lent, borrow, give_back
 from mpt_live.errors import InputError
 from mpt_live.face_confirm import CONFIRM_S, OneFace, photo_face
 from mpt_live.face_types import Detection, FaceResult  # noqa: F401  (part of this module's API)
-from mpt_live.quiet import quiet_fd
 from mpt_live.tiles import TILE_EVERY_S, is_wide, merge_tiles
 from mpt_live.track_align import MOTION_SIZE, REFERENCE_SIZE, STABILIZE_MIN_SIZE  # noqa: F401  (re-exported: part of this module's API)
 from mpt_live.track_align import TrackAligner, warp_face
@@ -92,7 +91,8 @@ def model_path(model: str) -> Path:
 # mediapipe's LiteRT prints INFO lines (accelerator registry, XNNPACK) and absl a one-off "Input tensor
 # memory is not aligned" warning straight to file descriptor 2 when a detector is created, first run and
 # closed. GLOG_minloglevel / TF_CPP_MIN_LOG_LEVEL / GOOGLE_STDERRTHRESHOLD do not affect them (tested
-# with mediapipe 1.2), so fd 2 is pointed at /dev/null around exactly those calls (quiet_fd).
+# with mediapipe 1.2), so fd 2 is pointed at /dev/null around the creation, with one first detection of a blank
+# picture, and the close (mpt_live.blazeface: quiet_fd); never around a run's own detections.
 
 
 _OPEN: weakref.WeakSet[FaceAligner] = weakref.WeakSet()
@@ -142,7 +142,6 @@ class FaceAligner:
                                 motion_crop=motion_crop, align=align)
         self._track = self.track_aligner()
         self._one = OneFace(confirm_s)  # which detection is the face (a faint newcomer once confirmed: face_confirm)
-        self._first_call: set[int] = set()
         self._last_ms = -1
         self._tiled_t = -float("inf")  # time of the last tile search (process)
         self._video = self._create(video=True)
@@ -159,12 +158,7 @@ class FaceAligner:
         mp_image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
         run = (lambda: detector.detect(mp_image)) if timestamp_ms is None else (
             lambda: detector.detect_for_video(mp_image, timestamp_ms))
-        if id(detector) in self._first_call:
-            return run().detections
-        with quiet_fd(2):  # the first inference logs a memory-alignment warning
-            result = run()
-        self._first_call.add(id(detector))
-        return result.detections
+        return run().detections  # fd 2 left alone: absl's lines at a first inference came when it was built (blazeface)
 
     @staticmethod
     def _detections(detections, shape: tuple[int, ...]) -> list[Detection]:
