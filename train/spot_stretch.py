@@ -8,8 +8,10 @@ predictions row's frame) to the last it read (:func:`train.spot_frames.last_read
 are not the truth's (placed by their seconds, :func:`train.spot_frames.in_truth_frames`) has both by their seconds.
 A truth interval is scored where its onset..offset overlaps the stretch by a frame or more (one cut by the start or
 the end is kept: a spotted interval may still reach IoU 0.5 with it, and leaving it out would favour the run); one
-wholly outside is left out, neither hit nor missed. A failed run (an error) is not a stretch: what it did not read
-stays missed, as the MEGC protocol scores the whole set (:mod:`train.run_state`).
+wholly outside is left out, neither hit nor missed. A failed run (an error) of its whole video is not a stretch: what
+it did not read stays missed, as the MEGC protocol scores the whole set (:mod:`train.run_state`); one from ``--start``
+asked for a stretch and is scored on what it read of it, from its start to where it failed (the truth after that left
+out, as a stopped run's is).
 """
 
 from __future__ import annotations
