@@ -144,3 +144,25 @@ def test_the_warning_says_left_out_exactly_where_the_figures_leave_it_out(tmp_pa
     assert out["not_reached"]["clip"] == {"last_frame_read": 299, "truth_intervals_after": 1, "left_out": True}
     text = " ".join(res.output.split())
     assert "1 truth interval(s) after it, left out" in text and "missed by the run" not in text, text
+
+
+def test_a_variable_rate_run_s_stretch_ends_at_its_last_frame_s_time_not_frames_over_the_header_rate(tmp_path):
+    """interview_mixed.mp4's header says 29 fps, its 5653 frames end at 171.8 s (source_seconds 171.768): its stretch
+    was taken to end at 5653 / 29 = 194.9 s ('scored frames 0-5847'), so truth between 171.8 and 194.9 s, which the
+    run never saw, counted as missed. The run's own last frame time ends it where known."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "summary.json").write_text(json.dumps({"status": "complete", "start_s": None, "frames_read": 5653,
+                                                  "frames_skipped": None, "source_fps": 29.0, "max_seconds": 60.0,
+                                                  "max_seconds_reached": True, "source": "clip.mp4",
+                                                  "source_seconds": 171.768}))
+    with open(run / "events.csv", "w", newline="") as fh:
+        csv.DictWriter(fh, EVENT_COLUMNS).writeheader()
+    (run / "predictions.csv").write_text("time_s,frame,face_id\n" + "".join(
+        f"{f * 171.768 / 5652:.4f},{f},0\n" for f in range(0, 5653, 2)))
+    truth = _truth(tmp_path / "truth", "clip.mp4", [(477, 484), (5100, 5110), (5300, 5310)])  # 170 s, 176.7 s
+    res = runner.invoke(app, ["spot", "--truth", str(truth), "--runs", str(run), "--out", str(tmp_path / "s.json")])
+    assert res.exit_code == 0, res.output
+    span = json.loads((tmp_path / "s.json").read_text())["stretches"]["clip"]
+    assert span["last_s"] == pytest.approx(171.8, abs=0.05) and 5150 <= span["last_frame"] <= 5154, span
+    assert span["truth_left_out"] == 1

@@ -277,6 +277,6 @@ def last_read(folder: Path, summary: dict, truth_fps: float, converted: bool) ->
     fps = run_fps(summary)
     t0 = first_time(folder, fps)
     read = _number(summary.get("source_seconds"))  # the container's times, as the events' and predictions' are
-    ends = [e for e in (read - t0 if read is not None else None, t - t0 + 1.0 / fps if t is not None and fps else None,
-                        n / fps if n is not None and fps else None) if e is not None]  # seconds from the first frame
+    ends = [e for e in (read - t0 if read is not None else None, t - t0 + 1.0 / fps if t is not None and fps else None)
+            if e is not None] or ([n / fps] if n is not None and fps else [])  # its own times first: not the header's
     return max(0, math.ceil(max(ends) * truth_fps - 0.5) - 1) if ends else None

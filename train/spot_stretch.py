@@ -11,7 +11,8 @@ the end is kept: a spotted interval may still reach IoU 0.5 with it, and leaving
 wholly outside is left out, neither hit nor missed. A failed run (an error) of its whole video is not a stretch: what
 it did not read stays missed, as the MEGC protocol scores the whole set (:mod:`train.run_state`); one from ``--start``
 asked for a stretch and is scored on what it read of it, from its start to where it failed (the truth after that left
-out, as a stopped run's is).
+out, as a stopped run's is). A variable-rate file's stretch ends at its last frame's own time (``source_seconds``, or
+its last predictions row's), not at its frames over the header's rate.
 """
 
 from __future__ import annotations
