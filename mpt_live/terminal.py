@@ -8,7 +8,8 @@ from typing import Any
 
 from rich.console import Console, RenderableType
 from rich.live import Live
-from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskID, TextColumn, TimeRemainingColumn
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TaskID, TextColumn,
+                           TimeRemainingColumn)
 from rich.text import Text
 
 from .errors import counted
@@ -25,9 +26,9 @@ def progress_bar(console: Console | None = None, *extra: ProgressColumn | str, t
     """The project's progress bar: description, bar, done/total, ``extra`` columns, time remaining. Where
     the console is not a terminal (``nohup mpt-live ... > run.log``) the bar would show only when it ends,
     so the run's log gets a plain line every ``log_every_s`` instead (:class:`LoggedProgress`)."""
-    return LoggedProgress(TextColumn("{task.description}", markup=False), BarColumn(),  # names as they are MofNCompleteColumn(), *extra,
-                          RemainingColumn(), console=console, transient=transient, disable=disable,
-                          log_every_s=log_every_s)
+    return LoggedProgress(TextColumn("{task.description}", markup=False), BarColumn(),  # names as they are
+                          MofNCompleteColumn(), *extra, RemainingColumn(), console=console, transient=transient,
+                          disable=disable, log_every_s=log_every_s)
 
 
 def estimate(task: Task) -> tuple[float | None, float | None]:
