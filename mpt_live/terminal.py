@@ -52,6 +52,8 @@ class RemainingColumn(TimeRemainingColumn):
     """Rich's time-remaining column, with the time left of :func:`estimate`."""
 
     def render(self, task: Task) -> Text:
+        if task.fields.get("stopped"):  # a run stopped part-way: how long it ran, not a time left that reads like it
+            return Text(f"{clock(task.elapsed or 0.0)} elapsed", style="progress.elapsed")
         if task.fields.get("unit") not in WHOLE_ITEMS or task.finished or task.total is None:
             return super().render(task)
         left = estimate(task)[1]
@@ -76,6 +78,13 @@ class LoggedProgress(Progress):
         # what was done before (a resumed LOSO run's folds) is not counted in a whole-item task's rate
         return super().add_task(description, start, total, completed, visible, completed_at_start=completed, **fields)
 
+    def stop(self) -> None:
+        """The last bar drawn: a task left unfinished (a run stopped part-way) ends with the time it ran."""
+        for t in self.tasks:
+            if not t.finished and t.total is not None:
+                t.fields["stopped"] = True
+        super().stop()
+
     def update(self, task_id: Any, **kwargs: Any) -> None:  # type: ignore[override]
         super().update(task_id, **kwargs)
         self._log_lines()
@@ -93,6 +102,12 @@ class LoggedProgress(Progress):
                 self.console.print(log_line(t.description, t.completed, t.total, *estimate(t),
                                             t.fields.get("unit", "frames")),
                                    highlight=False, soft_wrap=True, markup=False, emoji=False)
+
+
+def clock(seconds: float) -> str:
+    """``h:mm:ss``, as rich's time columns write it."""
+    h, rest = divmod(int(seconds), 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}"
 
 
 def log_line(name: str, done: float, total: float | None, speed: float | None, left: float | None,

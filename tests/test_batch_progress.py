@@ -7,6 +7,8 @@ frames done (``--jobs`` and ``--ray``; a serial batch too), so its time left fol
 
 from __future__ import annotations
 
+import re
+
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -139,3 +141,31 @@ def test_a_ray_batch_counts_the_frames_of_the_videos_running(tmp_path, monkeypat
         ray.shutdown()
     assert len(done) == 2 and not failed
     check(seen)
+
+
+def _stopped_bar(**kwargs) -> str:
+    """What a file's log ends with when a 17400-frame run is stopped at frame 3735 after 400 s."""
+    import io
+
+    from rich.console import Console
+
+    from mpt_live.terminal import progress_bar
+
+    out, clock = io.StringIO(), [0.0]
+    console = Console(file=out, force_terminal=False, width=100)
+    with progress_bar(console, log_every_s=1e9, **kwargs) as bar:
+        bar.get_time = lambda: clock[0]
+        task = bar.add_task("interview_mixed.mp4", total=17400)
+        for k in range(1, 41):
+            clock[0] = 10.0 * k
+            bar.update(task, completed=min(3735, 100 * k))
+    return out.getvalue().strip().splitlines()[-1]
+
+
+def test_a_stopped_run_s_last_bar_says_what_was_done_not_a_time_left():
+    """A run stopped at 21 % ended its log with 'interview_mixed.mp4 ━━━━╸   0:33:34', the estimated time left, which
+    reads like the time it ran; and without its done/total (a comment had swallowed that column). At a stop the bar
+    ends with the frames done and the time it ran."""
+    last = _stopped_bar()
+    assert "3735/17400" in last and last.endswith("0:06:40 elapsed"), last
+    assert re.findall(r"\d+:\d\d:\d\d", last) == ["0:06:40"]  # and no time left anywhere
