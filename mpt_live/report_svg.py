@@ -13,7 +13,7 @@ import numpy as np
 
 from .clocktime import clock, clock_span
 from .draw import class_hex
-from .timeline import NO_FRAMES, NO_MODEL, absences, as_number, tick_label as _tick, tick_step
+from .timeline import NO_FRAMES, NO_MODEL, absences, as_number, broken, tick_label as _tick, tick_step
 
 NO_FRAMES_FILL = "#dce6f2"  # where the video had no frames: blue-grey, apart from a face's absence (#e4e4e0)
 BUCKETS = 2000  # a long run's timeline over the whole run: each curve's low and high in this many stretches
@@ -88,24 +88,24 @@ def _curves(t: np.ndarray, curves: Sequence[tuple[np.ndarray, str, str]], x, xd:
     (``g.whole``) each curve's lowest and highest point in each of ``BUCKETS`` stretches of time, and point by point
     in parts of ``PART_S`` seconds (``g.part``, hidden) that the page shows only when zoomed in on them. An hour's
     windows drawn at once, point by point, kept chromium from drawing the page for 15 s, and read as a solid band."""
-    order = np.flatnonzero(np.isfinite(t))
-    order = order[np.argsort(t[order], kind="stable")]
-    ts = t[order]
-    if len(order) <= 2 * BUCKETS:
-        return "".join(_polyline(ts, y[order], x, colour, name, xd) for y, colour, name in curves)
+    # in time order, broken wherever the face was away (the absence rule's threshold, as its shading)
+    ts, ys = broken(t, *(y for y, _, _ in curves))
+    named = [(y, colour, name) for y, (_, colour, name) in zip(ys, curves)]
+    if len(ts) <= 2 * BUCKETS:
+        return "".join(_polyline(ts, y, x, colour, name, xd) for y, colour, name in named)
     out = [f'<g class="whole" data-buckets="{BUCKETS}">']
-    for y, colour, name in curves:
-        keep = _envelope(ts, y[order], duration)
-        out.append(_polyline(ts[keep], y[order][keep], x, colour, name, xd))
+    for y, colour, name in named:
+        keep = _envelope(ts, y, duration)
+        out.append(_polyline(ts[keep], y[keep], x, colour, name, xd))
     out.append("</g>")
     for a in np.arange(0.0, duration, PART_S):  # one point either side: a part's lines meet its neighbours'
         i0, i1 = np.searchsorted(ts, [a, a + PART_S])
         if i1 > i0:  # in hundredths of a second from the part's start (a third smaller than the run's units)
-            sel, to = order[max(i0 - 1, 0):i1 + 1], x(a + 1.0) - x(a)
+            sel, to = slice(max(i0 - 1, 0), i1 + 1), x(a + 1.0) - x(a)
             out.append(f'<g class="part" data-t0="{a:g}" data-t1="{a + PART_S:g}" style="display:none" '
                        f'transform="translate({x(a):.6f} 0) scale({to / 100:.8g} 1)">'
-                       + "".join(_polyline((t[sel] - a) * 100, y[sel], lambda v: v, colour, name, 0)
-                                 for y, colour, name in curves) + "</g>")
+                       + "".join(_polyline((ts[sel] - a) * 100, y[sel], lambda v: v, colour, name, 0)
+                                 for y, colour, name in named) + "</g>")
     return "".join(out)
 
 

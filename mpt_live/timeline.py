@@ -232,8 +232,8 @@ def _section(axes, face, rows, t, colours, events, has_top, has_probs, demo, gap
     if has_probs:
         ax = axes[0]
         shade(ax)
-        for c, colour in colours.items():
-            ax.plot(t, [as_number(r.get(f"p_{c}")) for r in rows], color=colour, lw=1.2, label=c, **point)
+        for c, colour in colours.items():  # broken where the face was away, as the hatching shows
+            ax.plot(*_broken1(t, [as_number(r.get(f"p_{c}")) for r in rows]), color=colour, lw=1.2, label=c, **point)
         ax.set_ylim(0, 1)
         ax.set_ylabel(f"{name}\nprobability", fontsize=9)
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
@@ -246,7 +246,7 @@ def _section(axes, face, rows, t, colours, events, has_top, has_probs, demo, gap
         axes = axes[1:]
     ax = axes[0]
     shade(ax)
-    ax.plot(t, score, color="0.2", lw=1.0, label="motion score", **point)
+    ax.plot(*_broken1(t, score), color="0.2", lw=1.0, label="motion score", **point)
     finite = score[np.isfinite(score)]
     top = float(finite.max()) if finite.size else 1.0
     for ev in events:
@@ -298,6 +298,11 @@ def name_events(ax, events: Sequence[Mapping[str, Any]], renderer) -> float:
     return (2 + used * pitch * 72 / ax.figure.dpi) if used else 0.0
 
 
+def _broken1(t: np.ndarray, y: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    ts, (ys,) = broken(t, np.asarray(y, float))
+    return ts, ys
+
+
 def frame_gaps(rows: Iterable[Mapping[str, Any]], start: float | None = None) -> list[tuple[float, float]]:
     """Stretches where the video itself had no frames (a variable-frame-rate file's pauses, a webcam's stall), from
     all of a run's rows (every face's and the "no face" rows: one per window whatever is in the frame): two windows
@@ -324,6 +329,27 @@ def frame_gaps(rows: Iterable[Mapping[str, Any]], start: float | None = None) ->
     return first + [(float(times[i]), float(times[i + 1])) for i in np.flatnonzero((df <= step) & (dt > least))]
 
 
+def absence_limit(t: np.ndarray) -> float:
+    """How long a face (its rows' times ``t``, sorted) must have no rows to count as away: a few of its windows' usual
+    spacing, 0.3 s at least. :func:`absences` shades such stretches and :func:`broken` breaks the curves there."""
+    step = float(np.median(np.diff(t))) if len(t) > 1 else 0.0
+    return max(4 * step, 0.3)
+
+
+def broken(t: np.ndarray, *ys: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """A face's times ``t`` (finite ones, in time order) and its values ``ys`` in the same order, with a non-finite
+    value put in wherever the face had no rows for longer than :func:`absence_limit`: a line drawn through them
+    stops there instead of running straight across the absence (a resumed run's first row after one is not a
+    warm-up row with empty values)."""
+    t = np.asarray(t, float)
+    order = np.flatnonzero(np.isfinite(t))
+    order = order[np.argsort(t[order], kind="stable")]
+    ts = t[order]
+    cut = np.flatnonzero(np.diff(ts) > absence_limit(ts)) + 1 if len(ts) > 1 else np.zeros(0, int)
+    return (np.insert(ts, cut, (ts[cut - 1] + ts[cut]) / 2),
+            [np.insert(np.asarray(y, float)[order], cut, np.nan) for y in ys])
+
+
 def absences(t: np.ndarray, start: float, end: float, no_frames: Sequence[tuple[float, float]] = ()
              ) -> list[tuple[float, float]]:
     """Stretches of ``start``..``end`` where a face has no rows: between its rows when longer than a few window
@@ -335,8 +361,7 @@ def absences(t: np.ndarray, start: float, end: float, no_frames: Sequence[tuple[
         out = [(start, end)] if end > start else []
         long = 0.0
     else:
-        step = float(np.median(np.diff(t))) if len(t) > 1 else 0.0
-        long = max(4 * step, 0.3)
+        long = absence_limit(t)
         d = np.diff(t)
         out = [(float(t[i]), float(t[i + 1])) for i in np.flatnonzero(d > long)]
         if t[0] - start > long:

@@ -865,3 +865,27 @@ def test_a_review_copy_made_for_the_page_is_named_in_the_summary(tmp_path, demo_
     summary["outputs"]["review"] = None
     write_plot_and_page(out, summary, read_table(out / "predictions.csv")[1], [], clip, "t", demo=False)
     assert summary["outputs"]["review"] == "review.webm" and (out / "review.webm").is_file()
+
+
+def test_curves_break_where_a_face_was_away_not_drawn_straight_across_it(tmp_path):
+    """A resumed run's face 0 had no rows 1:40-1:52 (shaded 'not in the frame'), but its probability and motion lines
+    ran straight through the shading: the first row after the resume is not a warm-up row with empty values. Every
+    curve now breaks where the face has no rows for longer than the absence rule's threshold, as the shading does."""
+    from mpt_live.report import render_report
+
+    times = [90 + t / 10 for t in range(101)] + [112 + t / 10 for t in range(81)]  # away 1:40-1:52
+    rows = [{"time_s": f"{t:.2f}", "frame": str(round(t * 30)), "face_id": "0", "motion_score": "2",
+             "p_a": "0.3", "p_b": "0.7"} for t in times]
+    summary = {"events": [], "outputs": {}, "source_seconds": 120.0, "start_s": 90.0, "mode": "file"}
+    page = render_report(tmp_path, summary, rows, ["a", "b"], None, [], "t")
+    assert re.findall(r'<rect class="absent".*?<title>(.*?)</title>', page) == ["face 0 not in the frame 1:40.00-1:52.00"]
+    lines = re.findall(r'<polyline points="([^"]+)"[^>]*><title>([^<]+)</title>', page)
+    assert sorted(name for _, name in lines) == ["motion score"] * 2 + ["p a"] * 2 + ["p b"] * 2
+    a, w = map(float, re.search(r'<rect class="absent" x="([\d.]+)" y="0" width="([\d.]+)"', page).groups())
+    for points, _ in lines:  # each piece on its own side of the shading
+        xs = [float(p.split(",")[0]) for p in points.split()]
+        assert max(xs) <= a + 0.1 or min(xs) >= a + w - 0.1
+    # a face's own usual spacing is no absence: one line per curve
+    page = render_report(tmp_path, summary, rows[:101], ["a", "b"], None, [], "t")
+    assert len(re.findall(r"<polyline", page)) == 3
+
