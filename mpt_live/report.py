@@ -178,11 +178,12 @@ def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[
     per_face = {f: [r for r in rows if as_number(r.get("face_id")) == f] for f in ids}
     if no_frames is None:  # where the video had no frames: every face's timeline shows them, none as an absence
         no_frames = run_gaps(summary, rows)
+    begin = run_begin(summary, times, no_frames)  # the axes begin where the run did, as timeline.png's
     timelines = "".join(
         f'<section class="face"><h3>{_face_img(faces.get(f), f)}face {f} {_face_note(per_face[f], info.get(f))}</h3>'
         + face_svg(f, per_face[f],
                     [(i, ev) for i, ev in enumerate(events) if int(ev["face"]) == f], classes, duration,
-                    float(summary.get("start_s") or 0.0), no_frames) + "</section>"
+                    float(summary.get("start_s") or 0.0), no_frames, begin) + "</section>"
         for f in ids) or "<p>No face was found.</p>"
     legend = "".join(f'<span><i style="background:{class_hex(k)}"></i>{e(c)}</span>' for k, c in enumerate(classes)) or (
         f'<span><i style="background:#ececea;height:10px;outline:1px solid #bbb"></i>{NO_MODEL}: no class probabilities</span>')
@@ -240,6 +241,17 @@ def run_gaps(summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> l
         return frame_gaps(rows)
     start = as_number(summary.get("start_s"))
     return frame_gaps(rows, start if np.isfinite(start) and start > 0 else 0.0)
+
+
+def run_begin(summary: Mapping[str, Any], times: Sequence[float], no_frames: Sequence[tuple[float, float]]) -> float:
+    """Where the page's timelines begin: where the run began reading (a file's ``--start``, a resumed run's first
+    part's; else 0), its first row or the first stretch without frames where earlier (a live source's times begin at
+    its first frame read). A stretch from 20:00 is not squeezed into the end of an axis from 0."""
+    begun = []
+    if summary.get("mode", "file") == "file":
+        start = as_number(summary.get("start_s"))
+        begun.append(start if np.isfinite(start) and start > 0 else 0.0)
+    return float(min(begun + [min(times, default=0.0)] + [a for a, _ in no_frames[:1]]))
 
 
 def write_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], classes: Sequence[str],

@@ -176,27 +176,31 @@ const svgs = Array.from(document.querySelectorAll('svg.timeline'));
 // the playhead, and the arrows (or [ and ]) page by hand
 const W = 1000, L = 6, STEPS = [0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200];
 const zoom = document.getElementById('zoom'), shown = document.getElementById('shown');
+// the timelines run from `begin` (where the run began: --start, a resumed run's first part's) to `duration`, in the
+// video's own times
 const duration = Math.max(0, ...svgs.map(s => parseFloat(s.dataset.duration) || 0));
-let span = 0, start = 0;
+const begin = Math.min(duration, ...svgs.map(s => parseFloat(s.dataset.begin) || 0)), runLength = duration - begin;
+let span = 0, start = begin;
 // the spans offered: those shorter than the run (one as long shows the whole run); a 30-90 minute interview gets
 // 30 minutes between the whole and 10 minutes, a longer one 1 hour too
-if (zoom) Array.from(zoom.options).forEach(o => { if (+o.value > 0 && +o.value >= duration) o.remove(); });
+if (zoom) Array.from(zoom.options).forEach(o => { if (+o.value > 0 && +o.value >= runLength) o.remove(); });
 const clock = t => { const s = Math.round(t), h = Math.floor(s / 3600), m = Math.floor(s % 3600 / 60), r = s % 60;
   return (h ? h + ':' + String(m).padStart(2, '0') : m) + ':' + String(r).padStart(2, '0'); };
 const label = (t, step) => (t < 60 && step < 60) ? (Math.round(t * 10) / 10) + 's' : clock(t);
 function view() {  // [first second shown, seconds shown]
-  const w = span > 0 && span < duration ? span : duration;
-  return [Math.min(Math.max(0, start), Math.max(0, duration - w)), w];
+  const w = span > 0 && span < runLength ? span : runLength;
+  return [Math.min(Math.max(begin, start), Math.max(begin, duration - w)), w];
 }
 const xOf = t => { const [s0, w] = view(); return L + (W - L) * (w > 0 ? (t - s0) / w : 0); };
 function layout() {
   const [s0, w] = view();
   svgs.forEach(s => {
-    const d = parseFloat(s.dataset.duration) || 0, k = w > 0 && d > 0 ? d / w : 1;
+    const b = parseFloat(s.dataset.begin) || 0, d = (parseFloat(s.dataset.duration) || 0) - b;
+    const k = w > 0 && d > 0 ? d / w : 1;
     // the axis reads at about the page's text size whatever the timeline's width (a zoomed page, a narrow window)
     const px = s.getBoundingClientRect().width, fs = px > 0 ? Math.min(18, Math.max(6, 12 * W / px)) : 11;
     s.querySelector('g.data').setAttribute('transform',
-      `translate(${L * (1 - k) - (W - L) * s0 / (w || 1)} 0) scale(${k} 1)`);
+      `translate(${L * (1 - k) - (W - L) * (s0 - b) / (w || 1)} 0) scale(${k} 1)`);
     const whole = s.querySelector('g.whole');
     if (whole) {  // a long run: its curves reduced for the whole run, point by point (in parts) when zoomed in
       const near = px > 0 && w < px * d / parseFloat(whole.dataset.buckets);
@@ -218,7 +222,7 @@ function layout() {
     const note = s.querySelector('text.no-model');
     if (note) note.setAttribute('font-size', fs.toFixed(1));
   });
-  if (shown) shown.textContent = span > 0 && span < duration ? `${clock(s0)}-${clock(s0 + w)} of ${clock(duration)}` : '';
+  if (shown) shown.textContent = span > 0 && span < runLength ? `${clock(s0)}-${clock(s0 + w)} of ${clock(duration)}` : '';
   playhead();
 }
 function playhead() {
@@ -232,12 +236,12 @@ function playhead() {
 }
 // with a video each timeline is also a slider over it: the arrows, Page Up / Down, Home and End move the video
 if (playing()) svgs.forEach(s => {
-  Object.entries({role: 'slider', 'aria-valuemin': '0', 'aria-valuemax': duration.toFixed(2)})
+  Object.entries({role: 'slider', 'aria-valuemin': begin.toFixed(2), 'aria-valuemax': duration.toFixed(2)})
     .forEach(([a, v]) => s.setAttribute(a, v));
   s.addEventListener('keydown', e => {
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     const d = {ArrowLeft: -1, ArrowDown: -1, ArrowRight: 1, ArrowUp: 1, PageDown: -10, PageUp: 10}[e.key];
-    const t = d !== undefined ? video.currentTime + d : e.key === 'Home' ? 0 : e.key === 'End' ? duration : null;
+    const t = d !== undefined ? video.currentTime + d : e.key === 'Home' ? begin : e.key === 'End' ? duration : null;
     if (t === null) return;
     video.currentTime = Math.min(Math.max(0, t), duration);
     e.preventDefault();
@@ -247,7 +251,7 @@ function page(dir) { const [s0, w] = view(); if (span > 0) { start = s0 + dir * 
 if (zoom) zoom.addEventListener('change', () => {
   span = parseFloat(zoom.value) || 0;
   const t = playing() ? video.currentTime : view()[0];
-  start = span > 0 ? Math.floor(t / span) * span : 0;
+  start = span > 0 ? Math.floor(t / span) * span : begin;
   layout();
 });
 const arrows = [['earlier', -1], ['later', 1]];

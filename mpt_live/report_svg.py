@@ -22,24 +22,29 @@ PART_S = 60.0  # ... and point by point in parts of this many seconds, shown whe
 
 def face_svg(face: int, rows: list[Mapping[str, Any]], events: list[tuple[int, Mapping[str, Any]]],
               classes: Sequence[str], duration: float, start: float = 0.0,
-              no_frames: Sequence[tuple[float, float]] = ()) -> str:
+              no_frames: Sequence[tuple[float, float]] = (), begin: float = 0.0) -> str:
     """One face's timeline: probabilities (top), motion score (bottom, log), events shaded, a playhead. The
     curves and events are in ``g.data`` (the page's zoom scales it in time and clips it to the plot); the
     time axis (``g.ticks``) is redrawn by the page for the span shown. ``events``: the face's, each with its place
     in the run's events (the shading's ``data-i``, as on the event's row in the table). ``no_frames``: where the video
-had no frames (:func:`~mpt_live.timeline.frame_gaps`), shaded apart from the face's absences."""
+had no frames (:func:`~mpt_live.timeline.frame_gaps`), shaded apart from the face's absences. The axis runs from
+    ``begin`` (where the run began: its ``--start``, a resumed run's first part's) to ``duration``, in the video's
+    own times (``data-begin``, ``data-duration``: the page seeks the video to them)."""
     # without a model (motion only) the probability band is a strip that says so, not an empty white box
     W, P, M, L = 1000.0, 100.0 if classes else 24.0, 50.0, 6.0  # width, probability band, motion band, left margin
-    x = lambda t: L + (W - L) * (t / duration if duration > 0 else 0.0)  # noqa: E731
+    span = duration - begin
+    x = lambda t: L + (W - L) * ((t - begin) / span if span > 0 else 0.0)  # noqa: E731
     t = np.array([as_number(r.get("time_s")) for r in rows])
-    xd = 1 if duration <= 300 else 2 if duration <= 3000 else 3  # x precision: a zoomed hour still shows each window
+    xd = 1 if span <= 300 else 2 if span <= 3000 else 3  # x precision: a zoomed hour still shows each window
     shows = "class probabilities and motion score" if classes else f"motion score only ({NO_MODEL})"
     gone = absences(t, start, duration, no_frames)  # the face not in the frame (from --start), as in timeline.png
     away, blank = sum(b - a for a, b in gone), sum(b - a for a, b in no_frames)
-    label = (f"face {face} timeline, 0 to {clock(duration)}: {shows}, {len(events)} "
+    since = "0" if begin <= 0 else clock(begin, False, duration)  # '0 to 4.90 s', '1:35.00 to 2:20.00'
+    label = (f"face {face} timeline, {since} to {clock(duration)}: {shows}, {len(events)} "
              f"event{'' if len(events) == 1 else 's'}" + (f", not in the frame for {clock(away)}" if away > 0 else "")
              + (f", {NO_FRAMES} for {clock(blank)}" if blank > 0 else ""))
-    parts = [f'<svg class="timeline" viewBox="0 0 {W:g} {P + M + 22:g}" data-face="{face}" data-duration="{duration:.4f}"'
+    parts = [f'<svg class="timeline" viewBox="0 0 {W:g} {P + M + 22:g}" data-face="{face}"'
+             f' data-begin="{begin:.4f}" data-duration="{duration:.4f}"'
              f' role="img" tabindex="0" aria-label="{html.escape(label)}" aria-describedby="keys">',
              f'<clipPath id="plot-{face}"><rect x="{L}" y="0" width="{W - L}" height="{P + M + 4}"/></clipPath>',
              f'<rect x="{L}" y="0" width="{W - L}" height="{P + M + 4}" fill="#fff" stroke="#ccc"/>',
@@ -68,14 +73,14 @@ had no frames (:func:`~mpt_live.timeline.frame_gaps`), shaded apart from the fac
         lo, hi = np.log(fin.min()), np.log(fin.max())
         y = P + 4 + M - (np.log(np.where(score > 0, score, np.nan)) - lo) / max(hi - lo, 1e-6) * (M - 4)
         curves.append((y, "#333", "motion score"))
-    parts.append(_curves(t, curves, x, xd, duration))
+    parts.append(_curves(t, curves, x, xd, duration, begin))
     parts.append('</g></g>')
     if not classes:  # outside the zoomed group: the page sizes it like the axis labels
         parts.append(f'<text class="no-model" x="{(L + W) / 2:g}" y="{P / 2:g}" font-size="11" text-anchor="middle" '
                      f'dominant-baseline="central" fill="#444">{NO_MODEL}: no class probabilities</text>')
     parts.append('<g class="ticks">')
-    step = tick_step(duration)
-    for s in np.arange(0.0, duration + 1e-9, step):
+    step = tick_step(span)
+    for s in np.arange(np.ceil(begin / step - 1e-9) * step, duration + 1e-9, step):
         parts.append(f'<text x="{x(s):.1f}" y="{P + M + 18}" font-size="11" text-anchor="middle" fill="#555">'
                      f'{_tick(s, step)}</text>')
     parts.append(f'</g><line class="playhead" x1="{L}" x2="{L}" y1="0" y2="{P + M + 4}" stroke="#000" stroke-width="1.5"/>')
@@ -83,7 +88,8 @@ had no frames (:func:`~mpt_live.timeline.frame_gaps`), shaded apart from the fac
     return "".join(parts)
 
 
-def _curves(t: np.ndarray, curves: Sequence[tuple[np.ndarray, str, str]], x, xd: int, duration: float) -> str:
+def _curves(t: np.ndarray, curves: Sequence[tuple[np.ndarray, str, str]], x, xd: int, duration: float,
+            begin: float = 0.0) -> str:
     """A face's curves as polylines. A long run's (over ``2 * BUCKETS`` points) twice: for the whole run
     (``g.whole``) each curve's lowest and highest point in each of ``BUCKETS`` stretches of time, and point by point
     in parts of ``PART_S`` seconds (``g.part``, hidden) that the page shows only when zoomed in on them. An hour's
@@ -95,10 +101,10 @@ def _curves(t: np.ndarray, curves: Sequence[tuple[np.ndarray, str, str]], x, xd:
         return "".join(_polyline(ts, y, x, colour, name, xd) for y, colour, name in named)
     out = [f'<g class="whole" data-buckets="{BUCKETS}">']
     for y, colour, name in named:
-        keep = _envelope(ts, y, duration)
+        keep = _envelope(ts - begin, y, duration - begin)
         out.append(_polyline(ts[keep], y[keep], x, colour, name, xd))
     out.append("</g>")
-    for a in np.arange(0.0, duration, PART_S):  # one point either side: a part's lines meet its neighbours'
+    for a in np.arange(begin, duration, PART_S):  # one point either side: a part's lines meet its neighbours'
         i0, i1 = np.searchsorted(ts, [a, a + PART_S])
         if i1 > i0:  # in hundredths of a second from the part's start (a third smaller than the run's units)
             sel, to = slice(max(i0 - 1, 0), i1 + 1), x(a + 1.0) - x(a)

@@ -867,6 +867,45 @@ def test_a_review_copy_made_for_the_page_is_named_in_the_summary(tmp_path, demo_
     assert summary["outputs"]["review"] == "review.webm" and (out / "review.webm").is_file()
 
 
+def test_a_run_from_start_has_its_timelines_begin_there_not_at_0(tmp_path):
+    """--start 1:35 --max-seconds 45: 68 % of each timeline was empty before the stretch (the axis ran from 0), a
+    5-minute stretch from 20:00 squeezed into its last fifth. The axis now begins where the run did (timeline.png's
+    does), the curves and shading in the video's own times (data-begin: the page seeks the video to them)."""
+    from mpt_live.report import render_report
+
+    rows = [{"time_s": f"{95 + t / 10:.2f}", "frame": str(2850 + 3 * t), "face_id": "0", "motion_score": "2"}
+            for t in range(451)]  # 1:35-2:20
+    summary = {"events": [{"face": 0, "onset_s": 100.0, "apex_s": 100.5, "offset_s": 101.0, "type": "micro",
+                           "score": 5.0}], "outputs": {}, "source_seconds": 140.0, "start_s": 95.0, "mode": "file"}
+    page = render_report(tmp_path, summary, rows, [], None, [], "t")
+    svg = re.search(r'<svg class="timeline"[^>]*>', page).group(0)
+    assert 'data-begin="95.0000"' in svg and 'data-duration="140.0000"' in svg and "1:35.00 to 2:20.00" in svg
+    line = re.search(r'<polyline points="([^"]+)"', page).group(1).split()
+    assert float(line[0].split(",")[0]) == pytest.approx(6, abs=0.1)  # the first row at the left edge, not 68 % in
+    assert float(line[-1].split(",")[0]) == pytest.approx(1000, abs=0.1)
+    ev = re.search(r'<rect class="ev" data-i="0" x="([\d.]+)" y="0" width="([\d.]+)"', page)
+    assert float(ev.group(1)) == pytest.approx(6 + 994 * 5 / 45, abs=0.02)  # onset 1:40 of the 1:35-2:20 axis
+    assert float(ev.group(2)) == pytest.approx(994 / 45, abs=0.02)
+    ticks = re.findall(r'font-size="11" text-anchor="middle" fill="#555">([^<]+)<', page)
+    assert ticks[0] != "0s" and ticks[0] in ("1:40", "1:35")
+    # no --start: from 0, as before; a live source's times from its first row
+    assert 'data-begin="0.0000"' in render_report(tmp_path, {**summary, "start_s": None}, rows, [], None, [], "t")
+    live = render_report(tmp_path, {**summary, "start_s": None, "mode": "live"}, rows, [], None, [], "t")
+    assert 'data-begin="95.0000"' in live
+
+
+def test_a_resumed_run_s_page_covers_the_run_from_its_first_part_s_start(tmp_path):
+    """A resumed run keeps its first part's --start (resume.py): its page begins there, not at the resume."""
+    from mpt_live.report import render_report
+
+    rows = [{"time_s": f"{60 + t / 10:.2f}", "frame": str(1800 + 3 * t), "face_id": "0", "motion_score": "2"}
+            for t in range(1201)]  # 1:00-3:00, resumed at 2:00
+    summary = {"events": [], "outputs": {}, "source_seconds": 180.0, "start_s": 60.0, "mode": "file",
+               "resumed_at_s": [120.0, 120.0]}
+    page = render_report(tmp_path, summary, rows, [], None, [], "t")
+    assert 'data-begin="60.0000"' in page
+
+
 def test_curves_break_where_a_face_was_away_not_drawn_straight_across_it(tmp_path):
     """A resumed run's face 0 had no rows 1:40-1:52 (shaded 'not in the frame'), but its probability and motion lines
     ran straight through the shading: the first row after the resume is not a warm-up row with empty values. Every
@@ -889,3 +928,38 @@ def test_curves_break_where_a_face_was_away_not_drawn_straight_across_it(tmp_pat
     page = render_report(tmp_path, summary, rows[:101], ["a", "b"], None, [], "t")
     assert len(re.findall(r"<polyline", page)) == 3
 
+
+def test_a_page_from_start_seeks_the_video_to_true_times_over_its_own_stretch(run, browser):
+    """The page of a run from --start 4 s draws its timelines over 4-12 s, not 0-12 s; the video still seeks to its
+    own times: a click on a timeline's left edge goes to 4 s, its middle to 8 s, Home to 4 s; no zoom as long as the
+    stretch is offered."""
+    from mpt_live.report import render_report
+    from mpt_live.results import read_table
+
+    out, summary = run
+    rows = [r for r in read_table(out / "predictions.csv")[1] if float(r["time_s"]) >= 4.0]
+    late = {**summary, "start_s": 4.0, "mode": "file",
+            "events": [e for e in summary["events"] if float(e["onset_s"]) >= 4.0]}
+    video = re.search(r'<source src="([^"]+)">', (out / "report.html").read_text()).group(1)  # the page's own choice
+    (out / "from4.html").write_text(render_report(out, late, rows, [], video, [], "t"), encoding="utf-8")
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto((out / "from4.html").as_uri())
+    page.wait_for_function("document.getElementById('video').readyState >= 1", timeout=20000)
+    ticks = page.evaluate("Array.from(document.querySelector('svg.timeline g.ticks').children).map(t => t.textContent)")
+    assert ticks[0] == "4s" and "0s" not in ticks, ticks
+    assert page.evaluate("Array.from(document.querySelectorAll('#zoom option')).map(o => o.value)") == ["0"]
+    click = """(f => { const s = document.querySelector('svg.timeline'), b = s.getBoundingClientRect();
+        const left = 6 / 1000 * b.width, x = b.left + left + f * (b.width - left);
+        s.dispatchEvent(new MouseEvent('click', {clientX: x, clientY: b.top + 10, bubbles: true})); })"""
+    now = "document.getElementById('video').currentTime"
+    for f, t in ((0.0, 4.0), (0.5, 8.0)):
+        page.evaluate(f"{click}({f})")
+        page.wait_for_function(f"Math.abs({now} - {t}) < 0.05", timeout=10000)
+    page.focus("svg.timeline")
+    page.keyboard.press("End")
+    page.keyboard.press("Home")
+    page.wait_for_function(f"Math.abs({now} - 4) < 0.05", timeout=10000)
+    assert page.evaluate("document.querySelector('svg.timeline').getAttribute('aria-valuemin')") == "4.00"
+    assert errors == []
