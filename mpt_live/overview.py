@@ -294,7 +294,8 @@ SHOWN = [("video", "video"), ("status", "status"), ("duration_s", "duration s"),
 
 CSS = """body{margin:0;padding:16px 20px;font:14px/1.4 system-ui,-apple-system,"Segoe UI",sans-serif;background:#f5f5f2;
 color:#222}h1{font-size:18px;margin:0 0 8px}table{border-collapse:collapse;background:#fff}th,td{padding:4px 8px;
-border-bottom:1px solid #e4e4e0;text-align:left}th{cursor:pointer;user-select:none;white-space:nowrap}td.n{text-align:right}
+border-bottom:1px solid #e4e4e0;text-align:left}th{cursor:pointer;user-select:none;vertical-align:bottom}.wide{max-width:100%;overflow-x:auto}
+td:first-child{min-width:14em}td.n{text-align:right}
 th.asc::after{content:" \\25B2"}th.desc::after{content:" \\25BC"}tr.failed td{background:#fbe3e1;color:#8a1c12}
 tr.incomplete td{background:#fdf3d8}.demo{background:#f28c28;color:#fff;border-radius:4px;padding:1px 6px;font-size:12px}
 .reason{font-size:12px;color:#8a1c12}.kind{font-size:12px;color:#555}"""
@@ -359,5 +360,7 @@ def render_index(rows: list[dict[str, Any]], classes: list[str], total: int) -> 
             f"{counts['failed']} failed. Tables: videos.csv, all_events.csv.")
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>mpt-live batch</title>'
             f"<style>{CSS}</style></head><body><h1>mpt-live batch</h1><p>{html.escape(line)}</p>"
-            f'<table id="videos"><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>'
+            # a batch with its model's class columns is wider than a laptop's window: the heads wrap, and what is
+            # still too wide scrolls inside its box, not the whole page
+            f'<div class="wide"><table id="videos"><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table></div>'
             f"<script>{SCRIPT}</script></body></html>\n")

@@ -587,3 +587,24 @@ def test_index_shows_a_reason_without_the_path_that_names_its_video(tmp_path):
                         f"({html.escape(long)}: No space left on device)"),  # a path inside a part, not first, stays
                        "not a readable video: FFmpeg does not recognise its contents",
                        "/data/x/notes.mp4: unreadable"]  # a path that is not this row's video's stays
+
+
+def test_an_index_with_a_model_s_class_columns_fits_a_laptop_window(browser, tmp_path):
+    """With a 5-class model's columns index.html was 1800 px wide in a 1280 px window: the page scrolled sideways,
+    the model and class columns off screen. The heads wrap and the table scrolls inside its own box."""
+    videos = [tmp_path / "in" / n for n in ("guest_a.mp4", "guest_b.mp4")]
+    out = tmp_path / "out"
+    dirs = output_dirs(videos, out)
+    classes = ["happiness", "surprise", "disgust", "repression", "others"]
+    for d in dirs:
+        d.mkdir(parents=True)
+        s = _summary("complete", [{"type": "micro", "class": c} for c in classes])
+        s["model"] = {**(s.get("model") or {}), "name": "demo_model.onnx", "classes": classes}
+        (d / "summary.json").write_text(json.dumps(s))
+    write_overview(out, videos, dirs, [])
+    assert all(f">{c}</th>" in (out / "index.html").read_text() for c in classes)
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto((out / "index.html").as_uri())
+    assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    box = page.evaluate("(b => [b.left, b.right])(document.querySelector('.wide').getBoundingClientRect())")
+    assert box[0] >= 0 and box[1] <= 1280, box
