@@ -122,15 +122,18 @@ def test_a_killed_run_from_start_is_scored_from_its_start(tmp_path):
     assert (out["n_truth"], out["fn"]) == (1, 1)
 
 
-def test_the_warning_says_left_out_exactly_where_the_figures_leave_it_out(tmp_path):
-    """A run from --start 5 that failed at frame 299 is scored on its stretch (frames 150-299: the truth after it
-    left out of the figures), yet its warning said that truth was 'missed by the run': whether it is left out was
-    decided twice, by the stretch and by the run's status. One function (spot_stretch.stretches) decides both now."""
+@pytest.mark.parametrize(("limit", "scored", "left_out"), [(None, 2, 0), (10.0, 1, 1)])
+def test_a_failed_run_from_start_is_scored_on_the_stretch_it_was_asked_for(tmp_path, limit, scored, left_out):
+    """A run from --start 5 that failed at frame 299: an error is no stop its user asked for, so the truth after it in
+    the stretch asked for counts as missed, as the same failure from frame 0 does (it was left out of the figures,
+    the same run from 0 s getting it missed); with --max-seconds 10 the stretch asked for ends at 15 s (frame 449):
+    the truth at 900-920 is outside it and left out. The warning says what the figures do (one function decides)."""
     run = tmp_path / "run"
     run.mkdir()
     (run / "summary.json").write_text(json.dumps({"status": "failed", "error": "decoder error", "start_s": 5.0,
                                                   "frames_skipped": 150, "frames_read": 150, "source_fps": 30.0,
-                                                  "source": "clip.mp4", "max_seconds_reached": False}))
+                                                  "source": "clip.mp4", "max_seconds": limit,
+                                                  "max_seconds_reached": False}))
     with open(run / "events.csv", "w", newline="") as fh:
         w = csv.DictWriter(fh, EVENT_COLUMNS)
         w.writeheader()
@@ -140,10 +143,12 @@ def test_the_warning_says_left_out_exactly_where_the_figures_leave_it_out(tmp_pa
     res = runner.invoke(app, ["spot", "--truth", str(truth), "--runs", str(run), "--out", str(tmp_path / "s.json")])
     assert res.exit_code == 0, res.output
     out = json.loads((tmp_path / "s.json").read_text())
-    assert out["stretches"]["clip"]["truth_left_out"] == 1 and (out["n_truth"], out["tp"]) == (1, 1), out
-    assert out["not_reached"]["clip"] == {"last_frame_read": 299, "truth_intervals_after": 1, "left_out": True}
+    span = out["stretches"]["clip"]
+    assert span["truth_left_out"] == left_out and (out["n_truth"], out["tp"], out["fn"]) == (scored, 1, scored - 1)
+    assert span["last_frame"] == (920 if limit is None else 449), span
     text = " ".join(res.output.split())
-    assert "1 truth interval(s) after it, left out" in text and "missed by the run" not in text, text
+    assert f"{1 - left_out} truth interval(s) lie after where their run stopped, missed by the run" in text, text
+    assert "left out: scored to where it stopped" not in text, text
 
 
 def test_a_variable_rate_run_s_stretch_ends_at_its_last_frame_s_time_not_frames_over_the_header_rate(tmp_path):

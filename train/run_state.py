@@ -10,6 +10,8 @@ scored as they are, the truth past where it stopped counting as missed, as the M
 
 from __future__ import annotations
 
+import math
+
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -103,19 +105,23 @@ def without_events(runs: Sequence[tuple[Path, RunTree]]) -> list[tuple[Path, Pat
 
 
 def not_reached(video: LongVideo, offsets: Sequence[int], folder: Path, summary: dict, converted: bool,
-                left_out: bool = False) -> dict[str, int] | None:
+                stretch_end: int | None = None) -> dict[str, int] | None:
     """The last frame of truth ``video`` its run read (:func:`train.spot_frames.last_read` of its ``folder`` and
     ``summary``; ``converted``: its frames are not the truth's, counted by seconds; or the latest of its events'
     ``offsets`` where that is later; -1: it read nothing) and the count of truth intervals whose onset lies after it;
-    None where nothing says how far it read. ``left_out`` (True, else absent): the run is scored on the stretch it
-    read (:func:`train.spot_stretch.stretches` has it, the one place that decides so): those intervals are not scored,
-    not missed."""
+    None where nothing says how far it read. ``left_out`` (True, else absent): the run is scored on a stretch that ends
+    where it stopped reading (``stretch_end``, its last frame, from :func:`train.spot_stretch.stretches`, the one place
+    that decides so; a failed run's goes on to the end asked for): those intervals are not scored, not missed."""
     last = last_read(folder, summary, video.fps, converted)
     last = max([*offsets] + ([last] if last is not None else []), default=None)
     if last is None:
         return None
-    return {"last_frame_read": last, "truth_intervals_after": sum(iv.onset > last for iv in video.intervals),
-            **({"left_out": True} if left_out else {})}
+    left = stretch_end is not None and stretch_end <= last
+    # a failed run's stretch goes on past where it stopped: the truth after it up to the stretch's end is missed, the
+    # truth beyond that left out (said by the stretch's own line)
+    end = math.inf if stretch_end is None or left else stretch_end
+    return {"last_frame_read": last, "truth_intervals_after": sum(last < iv.onset <= end for iv in video.intervals),
+            **({"left_out": True} if left else {})}
 
 
 def unfinished_line(problems: dict[str, tuple[str, str]], not_run: set[str],

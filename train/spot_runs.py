@@ -209,7 +209,8 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | No
         for name, why in listed.items():  # the batches' failed.csv: not run since
             if name not in complete:
                 problems[name] = with_failed(problems.get(name), why)
-        after = {n: not_reached(videos[n], [s.offset for s in out.get(n, [])], *reach[n], n in covered)
+        after = {n: not_reached(videos[n], [s.offset for s in out.get(n, [])], *reach[n],
+                             covered[n]["last_frame"] if n in covered else None)
                  if n in reach else None for n in problems}
         notes += unfinished_line(dict(sorted(problems.items())), set(missing), after)
         if unreached is not None:

@@ -8,10 +8,10 @@ predictions row's frame) to the last it read (:func:`train.spot_frames.last_read
 are not the truth's (placed by their seconds, :func:`train.spot_frames.in_truth_frames`) has both by their seconds.
 A truth interval is scored where its onset..offset overlaps the stretch by a frame or more (one cut by the start or
 the end is kept: a spotted interval may still reach IoU 0.5 with it, and leaving it out would favour the run); one
-wholly outside is left out, neither hit nor missed. A failed run (an error) of its whole video is not a stretch: what
-it did not read stays missed, as the MEGC protocol scores the whole set (:mod:`train.run_state`); one from ``--start``
-asked for a stretch and is scored on what it read of it, from its start to where it failed (the truth after that left
-out, as a stopped run's is). A variable-rate file's stretch ends at its last frame's own time (``source_seconds``, or
+wholly outside is left out, neither hit nor missed. A failed run (an error) is scored on the stretch it was asked
+for, not on what it read: what it did not read of it stays missed, as the MEGC protocol scores the whole set
+(:mod:`train.run_state`); a run of its whole video is no stretch, one from ``--start`` is scored from its start to the
+video's end (its last truth interval) or to where ``--max-seconds`` would have ended it. A variable-rate file's stretch ends at its last frame's own time (``source_seconds``, or
 its last predictions row's), not at its frames over the header's rate.
 """
 
@@ -43,17 +43,22 @@ def asked(summary: dict) -> str:
 
 
 def analysed(folder: Path, summary: dict, truth_fps: float, converted: bool,
-             offsets: Sequence[int] = ()) -> tuple[int, int] | None:
+             offsets: Sequence[int] = (), truth_end: int = -1) -> tuple[int, int] | None:
     """The first and last truth frames (inclusive) of the stretch the run in ``folder`` analysed (its summary.json
     ``summary``; ``converted``: its frames placed in the truth's by their seconds; ``offsets``: its events' last
     frames, in the truth's, where one is later); None for a run of its whole video, or where nothing but its events
-    says how far it read (its truth after them stays missed)."""
+    says how far it read (its truth after them stays missed). A failed run's stretch is the one it was asked for: it
+    ends at ``truth_end`` (the video's last truth frame) or where its ``--max-seconds`` would have ended it."""
     if not asked(summary):
         return None
     read = last_read(folder, summary, truth_fps, converted)
     if read is None or read < 0:  # nothing but its events says how far it read (or it read nothing): the whole video
         return None
     last = max([*offsets, read])
+    if summary.get("status") == "failed":  # an error is no stop asked for: the truth after it counts as missed
+        start, limit = as_number(summary.get("start_s")), as_number(summary.get("max_seconds"))
+        until = (start if math.isfinite(start) else 0.0) + limit if math.isfinite(limit) else math.inf
+        last = max(last, min(truth_end, math.ceil(until * truth_fps) - 1) if math.isfinite(until) else truth_end)
     skipped, start, fps = as_number(summary.get("frames_skipped")), as_number(summary.get("start_s")), run_fps(summary)
     if not math.isfinite(skipped) and start > 0:  # a run from --start killed (--finish'ed or not): no count of the
         # frames passed over; its first row's frame, or the start at its rate where that is earlier
@@ -84,7 +89,8 @@ def stretches(index: LongVideoIndex, reach: Mapping[str, Reach],
         if v.name not in reach or v.name not in spotted:  # a run without events.csv: its truth counts as missed
             continue
         folder, summary, converted = reach[v.name]
-        span = analysed(folder, summary, v.fps, converted, [s.offset for s in spotted[v.name]])
+        span = analysed(folder, summary, v.fps, converted, [s.offset for s in spotted[v.name]],
+                        max((iv.offset for iv in v.intervals), default=-1))
         if span is None:
             continue
         out[v.name] = {"first_frame": span[0], "last_frame": span[1], "first_s": round(span[0] / v.fps, 3),
