@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .quiet import quiet_fd
+from .quiet import held_fd, quiet_fd
 
 Key = tuple[str, bool, float]  # model file, video mode, min detection confidence
 BLANK = 128  # side of the blank picture of a detector's first inference (BlazeFace's own input size)
@@ -76,21 +76,35 @@ def borrow(path: Path, video: bool, min_confidence: float) -> Lent:
     return lent
 
 
+FIRST_SIDES = (128, 97, 160, 211, 113, 256, 89, 300)  # blank pictures tried until the one-off warning has come
+warning_held = False  # this process's one-off alignment warning has come (held back by first_inference)
+
+
 def first_inference(lent: Lent) -> None:
-    """One detection of a blank picture by a detector just built, while fd 2 is quiet. A process's first inference makes
-    absl print ``WARNING: Logging before InitGoogle() is written to STDERR`` and LiteRT ``Input tensor memory is not
-    aligned ... Reallocating memory and copying data`` (mediapipe 1.2: its own input tensor's memory, whatever the
-    frame's: a 64-byte aligned frame gives it too; once a process, whichever detector, size or thread). Quieting each
-    aligner's first call instead let them through in 1 of 5 resumed runs, mid-run, and hid fd 2 (our own errors, from
-    any thread) around calls a run makes; now a detection never touches fd 2. Face detection keeps nothing from one
+    """Detections of blank pictures by a detector just built, while fd 2 is held, until the process's one-off warning
+    has come. LiteRT prints ``Input tensor memory is not aligned ... Reallocating memory and copying data`` (with absl's
+    ``WARNING: Logging before InitGoogle() is written to STDERR``) at the first inference whose input tensor (its own
+    memory, whatever the frame's: a 64-byte aligned frame gives it too) happens not to be aligned, once a process,
+    whichever detector, size or thread. One blank detection gave it about 11 times in 12; the twelfth came mid-run on
+    a real frame (a test's stderr, a resumed run's terminal). Pictures of other sizes are tried until it shows in what
+    fd 2 held (at most :data:`FIRST_SIDES`; a mediapipe without the warning: all of them, once a process), so a run's
+    own detections never touch fd 2 (our errors from any thread stay visible). Face detection keeps nothing from one
     picture to the next (module docstring): the frames after it find the same faces."""
+    global warning_held
+    if warning_held:
+        return
     import mediapipe as mp
 
-    blank = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.zeros((BLANK, BLANK, 3), np.uint8))
-    if lent.key[1]:
-        lent.detect_for_video(blank, lent.last_ms + 1)
-    else:
-        lent.detect(blank)
+    with held_fd(2) as said:
+        for side in FIRST_SIDES:
+            blank = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.zeros((side, side, 3), np.uint8))
+            if lent.key[1]:
+                lent.detect_for_video(blank, lent.last_ms + 1)
+            else:
+                lent.detect(blank)
+            if "not aligned" in said():
+                break
+    warning_held = True
 
 
 def _hook_exit() -> None:

@@ -1,7 +1,8 @@
 """Silencing third-party output that is not ours to show, one context manager per channel.
 
 * :func:`quiet_fd` points a file descriptor (default 2, stderr) at /dev/null: for C++ libraries
-  (mediapipe's LiteRT, absl) that write straight to the descriptor, past Python.
+  (mediapipe's LiteRT, absl) that write straight to the descriptor, past Python; :func:`held_fd` at a
+  temporary file, to look at what they wrote (whether a one-off warning has come yet).
 * :func:`quiet_stdout` swallows what Python code prints (ONNX Runtime's "EP Error" banner).
 * :func:`quiet_opencv` sets OpenCV's own log level to silent (backend warnings while probing devices).
 * :func:`quiet_logging` raises the root ``logging`` level (ONNX Runtime's quantization tools).
@@ -15,8 +16,9 @@ import contextlib
 import io
 import logging
 import os
+import tempfile
 import threading
-from typing import Iterator
+from typing import Callable, Iterator
 
 _FD_LOCK = threading.RLock()  # re-entrant: a finaliser may close a detector inside a quiet block
 _CV_LOCK = threading.Lock()  # OpenCV's log level: saved by the first of overlapping blocks, restored by the last
@@ -40,6 +42,29 @@ def quiet_fd(fd: int = 2) -> Iterator[None]:
             os.dup2(saved, fd)
             os.close(saved)
             os.close(devnull)
+
+
+@contextlib.contextmanager
+def held_fd(fd: int = 2) -> Iterator[Callable[[], str]]:
+    """Send file descriptor ``fd`` to a temporary file for the block (process-wide, so serialised) and yield a function
+    that reads what was written to it so far; the text is dropped at the end (:func:`quiet_fd` that can look)."""
+    with _FD_LOCK, tempfile.TemporaryFile() as held:
+        try:
+            saved = os.dup(fd)
+        except OSError:  # no usable descriptor (e.g. a windowed process): nothing to hold
+            yield lambda: ""
+            return
+
+        def said() -> str:
+            held.seek(0)
+            return held.read().decode("utf-8", "replace")
+
+        try:
+            os.dup2(held.fileno(), fd)
+            yield said
+        finally:
+            os.dup2(saved, fd)
+            os.close(saved)
 
 
 @contextlib.contextmanager
