@@ -30,7 +30,6 @@ import numpy as np
 from .quiet import held_fd, quiet_fd
 
 Key = tuple[str, bool, float]  # model file, video mode, min detection confidence
-BLANK = 128  # side of the blank picture of a detector's first inference (BlazeFace's own input size)
 
 
 @dataclass(eq=False)  # hashable by identity: kept in a WeakSet
