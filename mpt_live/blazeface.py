@@ -19,11 +19,12 @@ exit flag, which turns the close into a no-op, was then set too late). :func:`cl
 from __future__ import annotations
 
 import importlib
+import os
 import threading
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -41,11 +42,11 @@ class Lent:
     last_ms: int = -1  # video mode: the last frame time the detector was given, by any run
 
     def detect(self, image: Any) -> Any:
-        return self.detector.detect(image)
+        return watched(self.detector.detect, image)
 
     def detect_for_video(self, image: Any, ms: int) -> Any:
         self.last_ms = max(int(ms), self.last_ms + 1)
-        return self.detector.detect_for_video(image, self.last_ms)
+        return watched(self.detector.detect_for_video, image, self.last_ms)
 
 
 _FREE: dict[Key, list[Lent]] = {}
@@ -76,34 +77,51 @@ def borrow(path: Path, video: bool, min_confidence: float) -> Lent:
 
 
 FIRST_SIDES = (128, 97, 160, 211, 113, 256, 89, 300)  # blank pictures tried until the one-off warning has come
-warning_held = False  # this process's one-off alignment warning has come (held back by first_inference)
+ONE_OFF = ("Logging before InitGoogle", "Input tensor memory is not aligned")  # its two lines, held back
+HOLD_LIMIT = 64  # detections held, blank or not, before a process gives up waiting for it (a mediapipe without it)
+warning_held = False  # this process's one-off alignment warning has come (held back), or HOLD_LIMIT was reached
+held_detections = 0  # detections made with fd 2 held so far in this process
+
+
+def watched(detect: Callable[..., Any], *args: Any) -> Any:
+    """``detect(*args)``, with fd 2 held until the process's one-off warning has come. LiteRT prints ``Input tensor
+    memory is not aligned ... Reallocating memory and copying data`` (with absl's ``WARNING: Logging before InitGoogle()
+    is written to STDERR``) at the first inference whose input tensor (its own memory, whatever the frame's) happens
+    not to be aligned, once a process, whichever detector, size or thread: mostly at a new detector's first blank
+    picture (:func:`first_inference`), now and then at a later one, or mid-run on a real frame (a test's stderr, a
+    resumed run's terminal). Until it has come, each detection's fd 2 is held in a temporary file and what was written
+    there is written to fd 2 after the call without those two lines (our own errors, from any thread, come a call
+    late, never lost); after it, detections never touch fd 2. :data:`HOLD_LIMIT` detections without it: never."""
+    global warning_held, held_detections
+    if warning_held:
+        return detect(*args)
+    with held_fd(2) as said:
+        result = detect(*args)
+    text = said()
+    held_detections += 1
+    if ONE_OFF[1] in text or held_detections >= HOLD_LIMIT:
+        warning_held = True
+    rest = "".join(line for line in text.splitlines(keepends=True) if not any(s in line for s in ONE_OFF))
+    if rest:
+        os.write(2, rest.encode())
+    return result
 
 
 def first_inference(lent: Lent) -> None:
-    """Detections of blank pictures by a detector just built, while fd 2 is held, until the process's one-off warning
-    has come. LiteRT prints ``Input tensor memory is not aligned ... Reallocating memory and copying data`` (with absl's
-    ``WARNING: Logging before InitGoogle() is written to STDERR``) at the first inference whose input tensor (its own
-    memory, whatever the frame's: a 64-byte aligned frame gives it too) happens not to be aligned, once a process,
-    whichever detector, size or thread. One blank detection gave it about 11 times in 12; the twelfth came mid-run on
-    a real frame (a test's stderr, a resumed run's terminal). Pictures of other sizes are tried until it shows in what
-    fd 2 held (at most :data:`FIRST_SIDES`; a mediapipe without the warning: all of them, once a process), so a run's
-    own detections never touch fd 2 (our errors from any thread stay visible). Face detection keeps nothing from one
-    picture to the next (module docstring): the frames after it find the same faces."""
-    global warning_held
-    if warning_held:
-        return
+    """Detections of blank pictures (:data:`FIRST_SIDES`) by a detector just built, until the process's one-off warning
+    has come (:func:`watched`): it comes at the first of them about 6 times in 7, within three nearly always, so a run's
+    own detections seldom need fd 2 held. Face detection keeps nothing from one picture to the next (module
+    docstring): the frames after them find the same faces."""
     import mediapipe as mp
 
-    with held_fd(2) as said:
-        for side in FIRST_SIDES:
-            blank = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.zeros((side, side, 3), np.uint8))
-            if lent.key[1]:
-                lent.detect_for_video(blank, lent.last_ms + 1)
-            else:
-                lent.detect(blank)
-            if "not aligned" in said():
-                break
-    warning_held = True
+    for side in FIRST_SIDES:
+        if warning_held:
+            return
+        blank = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.zeros((side, side, 3), np.uint8))
+        if lent.key[1]:
+            lent.detect_for_video(blank, lent.last_ms + 1)
+        else:
+            lent.detect(blank)
 
 
 def _hook_exit() -> None:

@@ -47,15 +47,18 @@ def quiet_fd(fd: int = 2) -> Iterator[None]:
 @contextlib.contextmanager
 def held_fd(fd: int = 2) -> Iterator[Callable[[], str]]:
     """Send file descriptor ``fd`` to a temporary file for the block (process-wide, so serialised) and yield a function
-    that reads what was written to it so far; the text is dropped at the end (:func:`quiet_fd` that can look)."""
+    that reads what was written to it so far, and after the block all that was (:func:`quiet_fd` that can look)."""
     with _FD_LOCK, tempfile.TemporaryFile() as held:
         try:
             saved = os.dup(fd)
         except OSError:  # no usable descriptor (e.g. a windowed process): nothing to hold
             yield lambda: ""
             return
+        final: list[str] = []
 
         def said() -> str:
+            if final:
+                return final[0]
             held.seek(0)
             return held.read().decode("utf-8", "replace")
 
@@ -65,6 +68,7 @@ def held_fd(fd: int = 2) -> Iterator[Callable[[], str]]:
         finally:
             os.dup2(saved, fd)
             os.close(saved)
+            final.append(said())  # read after fd points back: a write up to the last moment is in it
 
 
 @contextlib.contextmanager
