@@ -3,21 +3,17 @@ clock asked for (--clock: wall, or the process's CPU time for a shared machine).
 
 from __future__ import annotations
 
-import importlib.util
 import time
-from pathlib import Path
 
 import pytest
 
 
 @pytest.fixture(scope="module")
 def bench():
-    """bench/int8.py as a module (conftest's bench_script does not fit: the script takes its own folder off sys.path
-    at import, which bench_script then fails to remove; it imports no other bench script)."""
-    spec = importlib.util.spec_from_file_location("int8_bench", Path(__file__).resolve().parents[1] / "bench" / "int8.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    """bench/int8.py as a module (it takes its own folder off sys.path at import; bench_script allows for that)."""
+    from conftest import bench_script
+
+    yield from bench_script("int8")
 
 
 def test_time_calls_takes_turns_in_blocks_and_reads_the_given_clock(bench):
