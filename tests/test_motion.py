@@ -11,6 +11,7 @@ from scipy import signal
 
 from mpt_live.clip import ClipSpec
 from mpt_live.motion import (
+    band_energy,
     Magnifier,
     level_gains,
     local_motion_score,
@@ -148,6 +149,25 @@ def test_streaming_equals_clip_and_reset_restarts(name: str) -> None:
         mag.reset()
     # the score alone (motion-only runs) is the same value
     assert motion_score(clip, spec) == pytest.approx(want_score, rel=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_motion_score_alone_is_magnify_clips_without_magnifying(name: str, dtype, monkeypatch) -> None:
+    """A motion-only window's score (band_energy: the frame's own band alone) is exactly the score and energy map of
+    magnifying the clip, and no frame is magnified for it (the saving: no pyramid, output or whole-frame energy)."""
+    spec = SPECS[name]
+    clip = random_clip(T=spec.frames, shape=(32, 48), seed=3).astype(dtype)
+    _, want = magnify_clip(clip, spec)
+    _, want_20 = magnify_clip(clip, spec, fps=20.0)  # another clip rate: another filter
+    emap = np.zeros(clip.shape[1:], np.float32)
+    mag = Magnifier(spec, clip.shape[1:])
+    for f in clip:
+        mag.push(f, energy_map=emap)
+    monkeypatch.setattr(Magnifier, "push", lambda *a, **k: pytest.fail("motion_score magnified a frame"))
+    np.testing.assert_array_equal(band_energy(clip, spec), emap)
+    assert motion_score(clip, spec) == want and want > 0
+    assert motion_score(clip, spec, fps=20.0) == want_20 != want
 
 
 def test_push_returns_fresh_array_or_fills_out() -> None:
