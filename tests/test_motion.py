@@ -12,6 +12,7 @@ from scipy import signal
 from mpt_live.clip import ClipSpec
 from mpt_live.motion import (
     band_energy,
+    channel_sum,
     Magnifier,
     level_gains,
     local_motion_score,
@@ -168,6 +169,23 @@ def test_motion_score_alone_is_magnify_clips_without_magnifying(name: str, dtype
     np.testing.assert_array_equal(band_energy(clip, spec), emap)
     assert motion_score(clip, spec) == want and want > 0
     assert motion_score(clip, spec, fps=20.0) == want_20 != want
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_channel_sum_is_numpys_sum(seed: int) -> None:
+    """channel_sum gives the motion score's (H, W) energy exactly as numpy's sum over the channels did: on clips'
+    energy maps and on float32 values spread over many magnitudes (where another order of the additions rounds
+    differently)."""
+    rng = np.random.default_rng(seed)
+    clip = random_clip(T=16, shape=(40, 56), seed=seed)
+    maps = [band_energy(clip, SPECS["default"]),
+            (rng.standard_normal((64, 64, 3)) * 10.0 ** rng.integers(-8, 9, (64, 64, 3))).astype(np.float32)]
+    for emap in maps:
+        got = channel_sum(emap)
+        assert got.shape == emap.shape[:2] and got.dtype == np.float32
+        np.testing.assert_array_equal(got, emap.sum(axis=2))
+    reordered = maps[1][..., 0] + (maps[1][..., 1] + maps[1][..., 2])
+    assert not np.array_equal(reordered, maps[1].sum(axis=2))  # the order matters on these values: the test can fail
 
 
 def test_push_returns_fresh_array_or_fills_out() -> None:
