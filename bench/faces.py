@@ -10,9 +10,9 @@ than wall time (printed beside it). The second face's cost is C(2) - C(1), again
 (the windows of both faces fall due on the same frames and go to the model in one call).
 
 Each run is made ``--repeat`` times, one face and two faces taking turns so that both see the machine's
-load alike; C is the least CPU time of the repeats (other jobs only ever add to it: on a shared 2-core
-machine one run can cost 30 % more than the next; the process's first run also pays one-off start costs),
-the median is printed beside it.
+load alike, after one run of each model not counted (a process's first session pays one-off start costs:
+the detectors, SFace and ONNX Runtime built); C is the least CPU time of the repeats (other jobs only ever add
+to it: on a shared 2-core machine one run can cost 30 % more than the next), the median is printed beside it.
 
 ``--stages`` adds one more run of each, split by stage (CPU time of the thread each stage runs in):
 tracking (detection, alignment, registration, embeddings), the faces' motion signals and spotters, the
@@ -210,7 +210,12 @@ def stages(video: Path, runtime, workers: int) -> None:
 
 
 def repeated(video: Path, runtime, workers: int, repeat: int) -> dict[int, dict]:
-    """1 face and 2 faces, ``repeat`` times in turn: each one's least CPU time, its median, the last run's rest."""
+    """1 face and 2 faces, ``repeat`` times in turn, after one run not counted: each one's least CPU time, its
+    median, the last run's rest. The run not counted pays what a process's first session with this model pays once
+    (the detectors, SFace and ONNX Runtime's sessions built, their first inferences: ~0.7 s CPU, ~2.3 ms a frame of a
+    10 s run, before the first frame of the motion-only runs' first): counted, it went to the first 1-face run, and
+    with ``--repeat 1`` made the first face dearer and the second's share smaller than they are."""
+    run(video, runtime, 2, workers)
     runs: dict[int, list[dict]] = {1: [], 2: []}
     for _ in range(repeat):
         for n in runs:
