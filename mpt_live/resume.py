@@ -33,6 +33,7 @@ from .errors import InputError
 from .face_confirm import iou
 from .recordings import stamp
 from .results import read_table
+from .run_summary import NO_WINDOW
 from .rundir import read_summary, recorded_source, run_in_use, settings_of
 from .spotting import SpotConfig
 
@@ -212,7 +213,9 @@ def merge(summary: dict[str, Any], point: ResumePoint, counts: list[str], rerun:
     """``summary`` of the resumed part made the whole run's: its ``counts`` (less the ``rerun`` frames analysed again
     before the resume point) and time added to the run's so far (None where that did not know them: a killed run's),
     the events before it listed first, ``resumed_at_s``; the start and the frames passed over before it are the first
-    part's. ``faces`` is the whole run's (:func:`merge_faces`); ``faces_before_resume`` lists the run's before."""
+    part's. ``faces`` is the whole run's (:func:`merge_faces`); ``faces_before_resume`` lists the run's before. The
+    part's warning that no window was classified is dropped where the whole run classified some (the part's own
+    counts decided it: a part of a few frames, its face new, classifies none)."""
     prev = point.previous
     prior = max(point.after_frame + 1 - point.first_frame, 0)  # the frames up to the last row: the run's before
     for k in [*counts, "seconds"]:
@@ -223,6 +226,8 @@ def merge(summary: dict[str, Any], point: ResumePoint, counts: list[str], rerun:
         if k in ("frames_read", "frames_with_face") and isinstance(a, int):
             a = min(a, prior) if k == "frames_with_face" else prior
         summary[k] = a + b if isinstance(a, (int, float)) and isinstance(b, (int, float)) else None
+    if summary.get("windows_classified"):
+        summary["warnings"] = [w for w in summary.get("warnings", []) if NO_WINDOW not in w]
     summary["events"] = [*(prev.get("events") or []), *summary.get("events", [])]
     summary["faces"] = merge_faces(prev.get("faces") or [], summary.get("faces") or [])
     summary.update(resumed_at_s=point.resumed_at_s, start_s=prev.get("start_s"),

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .session import Session
 
 SAMPLES = 20000  # timing samples kept per figure (the latest)
+NO_WINDOW = "no window was classified"  # the warning's words (a resumed run's: resume.merge decides it on the whole run)
 
 
 class RunFigures:
@@ -80,9 +81,9 @@ class RunFigures:
                     + (" (small or distant faces: try --detector full)" if detector == "short" else "")]
         if classify and c["windows"] and not c["windows_classified"]:
             if stopped:
-                return [f"{name}: no window was classified: the run stopped after {c['frames_read']} frames ({faces}),"
+                return [f"{name}: {NO_WINDOW}: the run stopped after {c['frames_read']} frames ({faces}),"
                         f" before a whole {window_s:g} s window was classified"]
-            return [f"{name}: no window was classified: {faces}, but never for a whole {window_s:g} s window"]
+            return [f"{name}: {NO_WINDOW}: {faces}, but never for a whole {window_s:g} s window"]
         return []
 
 

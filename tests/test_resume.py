@@ -398,3 +398,24 @@ def test_the_resume_points_and_faces_of_a_run_resumed_again_are_listed_once():
     assert w.name((0, 0, 100, 100), {0}) == 5  # face 0's ID is given already: a new one, past every earlier ID
     w.frame = 13
     assert w.name((0, 0, 100, 100), {1}) == 5  # no row this close: a new ID
+
+
+@pytest.mark.parametrize("classified_before", [50, 0, None])
+def test_a_resumed_part_that_classified_nothing_warns_only_where_the_whole_run_did_not(classified_before):
+    """The warning that no window was classified is decided at the part's end from the part's own counts: a resumed
+    part of a few frames (its face new, stopped again) classifies none though the run before classified 50. The whole
+    run's summary says it only where no part classified one (None: a killed run's count not known, kept)."""
+    from mpt_live.resume import ResumePoint, merge
+    from mpt_live.run_summary import RunFigures
+
+    fig = RunFigures()
+    fig.counts.update(frames_read=40, frames_with_face=40, windows=10)
+    said = fig.warnings("v.mp4", 1.0, True, "short", stopped=True)
+    assert len(said) == 1 and "no window was classified" in said[0]
+    counts = {**fig.counts, "seconds": 2.0}
+    part = {**counts, "events": [], "faces": [], "outputs": {}, "warnings": [*said, "v.mp4: another warning"]}
+    before = {**counts, "frames_read": 100, "frames_with_face": 100, "windows": 50, "windows_scored": 50,
+              "windows_classified": classified_before}
+    merge(part, ResumePoint(99, 3.3, 1, previous=before), list(fig.counts), {})
+    assert part["windows_classified"] == classified_before
+    assert part["warnings"] == ["v.mp4: another warning"] if classified_before else [*said, "v.mp4: another warning"]
