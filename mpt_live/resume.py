@@ -51,7 +51,21 @@ class Written:
     """What the run before wrote near the resume point, to tell an event the resumed run finds again in its pre-roll
     from a new one, face by face, and to give a face of the pre-roll the ID it had (:meth:`name`): ``boxes``, the
     faces of the pre-roll's rows (``{frame: [(face ID then, box)]}``), and ``events``, those written (face, type,
-    onset, offset). ``faces``: this run's face IDs matched to the run before's (:meth:`name`, :meth:`see`)."""
+    onset, offset). ``faces``: this run's face IDs matched to the run before's (:meth:`name`, :meth:`see`).
+
+    Why two matching rules and two "already written" rules (one cannot serve both; the reasons are kept here only):
+    :meth:`name` gives a face its ID when the tracker confirms it, at whatever frame that is, so it takes the rows of
+    the nearest frame within ``near`` (rows are every stride-th frame), and only among IDs this run has not given (an
+    ID is one face's); :meth:`see` matches a face that already has an ID (a new one: no row overlapped it at its
+    confirmation) for :meth:`has` only, at the frames that have rows (the session calls it at every frame of the
+    pre-roll), the best-overlapping row taken unless that face is matched already. Matching ``see``'s faces at the
+    nearest frame, or giving IDs at exact frames only, would change which faces match (a face confirmed a frame after
+    a row would get a new ID). The session withholds an event closed at or before the resume point whatever the run
+    before wrote (``Session._closed_before``: that run wrote every event closed by its last row's frame before that
+    row, so one the pre-roll finds otherwise, its statistics begun later, is not written either); :meth:`has` is for
+    events closed after it, which the run before may have written (its events run ahead of its rows): those only
+    that overlap a written one of the same face and type. ``has`` alone would write again an event of the pre-roll
+    that overlaps none written; the time rule alone, the events written ahead of the rows."""
 
     boxes: dict[int, list[tuple[str, tuple[int, int, int, int]]]] = field(default_factory=dict)
     events: list[tuple[str, str, int, int]] = field(default_factory=list)
