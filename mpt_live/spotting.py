@@ -1,29 +1,16 @@
 """Micro- and macro-expression spotting on per-frame regional motion, streaming (torch-free).
 
 Input: the :class:`~mpt_live.facemotion.FrameSignals` of one face, frame by frame (bump maps at a micro scale of 0.5
-s and a macro scale of 2.5 s, see :mod:`mpt_live.facemotion`). For each scale a :class:`_Channel` normalises every
-grid cell by its own running median and spread (:class:`~mpt_live.window_stats.WindowStats`: one sample per
-``sample_s`` of the frames' own times over the last ``history_s`` seconds, recomputed whenever a sample enters or
-leaves that window, no evidence before ``warmup_s`` of signals), pools 2x2 cells over the face inside its contour
-without the eyes, and subtracts what the whole face does at that frame. The evidence of a frame is the strongest
-pooled cell; a candidate opens above ``threshold`` and closes below half of it, or where the evidence, after falling
-below half of the candidate's apex, rises to the threshold and twice that dip again (a second movement: where the
-face's own motion keeps the evidence above half a low threshold, one candidate would otherwise run for
-``max_open_s`` and keep only its strongest movement, and a lower threshold would find fewer events). Its apex is the
-strongest frame; onset and offset come from the raw motion of the cells around that peak: where it crosses half its
-apex value before and after, extended by the same distance again (exact for a rise and fall of raised-cosine shape),
-at frame resolution (:mod:`mpt_live.spot_extent`); an extent of one frame is no movement (dropped). A face cut
-(``Spotter.flush(cut=True)``) judges what is open, its extent ending before the cut (and a later one's starting after
-it), and starts the statistics anew with a warm-up of ``cut_warmup_s``; a camera cut (``camera=True``) keeps them
-(``cut_keep``: the tracker gives a face's ID back only to the same person; ``bench/spotting_cuts.py``,
-docs/spotting.md).
+s and a macro scale of 2.5 s, see :mod:`mpt_live.facemotion`). Each scale has a :class:`~mpt_live.spot_channel.Channel`,
+which finds and judges that scale's candidates (the evidence, its hysteresis, the extent and the gates: blink, head,
+echo, speech; :mod:`mpt_live.spot_channel`). A face cut (``Spotter.flush(cut=True)``) judges what is open, its extent
+ending before the cut (and a later one's starting after it), and starts the statistics anew with a warm-up of
+``cut_warmup_s``; a camera cut (``camera=True``) keeps them (``cut_keep``: the tracker gives a face's ID back only to
+the same person; ``bench/spotting_cuts.py``, docs/spotting.md).
 
-A candidate is dropped when it is a blink (the eye cells move ``blink_ratio`` times more), a head movement (the face
-sides move ``head_ratio`` times more), the echo of a much stronger movement one scale before or after it
-(``echo_ratio``), or, in the lower face, speech (in the second before and after it, the mouth moves ``speech_ratio``
-times more than the rest of the face). Micro vs macro is by duration (at most ``micro_max_s`` from onset to the end
-of the offset frame, in the frames' own times). The macro channel decides movements longer than the micro scale, so
-a micro candidate inside a macro event is that event's peak, not a second event.
+Micro vs macro is by duration (at most ``micro_max_s`` from onset to the end of the offset frame, in the frames' own
+times). The macro channel decides movements longer than the micro scale, so a micro candidate inside a macro event is
+that event's peak, not a second event.
 
 The same frames with the same times give the same events whatever frame rate the stream states (29.97 or 29.95 for
 30), and a face first seen a few frames later gives the same events once the statistics' window no longer reaches
@@ -37,14 +24,10 @@ Latency: the signals' delay (2.5 s + 1/30 s) plus the candidate's length and one
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field
 
-import numpy as np
-
-from .facemotion import GRID, REGIONS, FaceMotion, FrameSignals
-from .spot_extent import extent
-from .window_stats import WindowStats
+from .facemotion import FaceMotion, FrameSignals
+from .spot_channel import Candidate, Channel, SpotConfig  # SpotConfig: the settings of both scales and of Spotter
 
 # video, face (track id), onset/apex/offset in seconds and as 0-based frame indices (inclusive), type micro|macro,
 # class (empty without a model), its confidence, and the spotting score; event_id first: the event's number in the run
@@ -52,12 +35,6 @@ from .window_stats import WindowStats
 # on report.html, so "event 5" there is found here
 EVENT_COLUMNS = ["event_id", "video", "face", "onset_s", "apex_s", "offset_s", "onset_frame", "apex_frame", "offset_frame",
                  "type", "class", "confidence", "score"]
-
-_SITES, _INNER, _EYES, _SIDES, _MOUTH, _LOWER = (REGIONS[r].ravel()
-                                                  for r in ("sites", "inner", "eyes", "sides", "mouth", "lower"))
-_SITE_SET = set(np.nonzero(_SITES)[0].tolist())
-_REST = (REGIONS["inner"] & ~REGIONS["mouth"] & ~REGIONS["eyes"]).ravel()
-_USED = _SITES | _INNER | _EYES | _SIDES  # the cells whose statistics the evidence and the gates read
 
 
 @dataclass
@@ -84,226 +61,6 @@ class SpotEvent:
                 "score": round(self.score, 3)}
 
 
-@dataclass
-class SpotConfig:
-    threshold: float = 4.0       # evidence (robust z) to open a candidate
-    micro_max_s: float = 0.5     # MEGC: under 500 ms (arXiv:1912.11985), onset frame to the offset frame's end
-    history_s: float = 20.0      # running per-cell statistics over this much of the frames' own times
-    sample_s: float = 2 / 15     # of one frame per this much time (every fourth frame at 30 fps)
-    warmup_s: float = 2.0        # no evidence before this much of the face's signals (by their times)
-    blink_ratio: float = 6.0
-    echo_ratio: float = 2.0      # a movement k frames away this much stronger leaves an echo, not an event
-    head_ratio: float = 1.5
-    speech_ratio: float = 1.5
-    flank_s: float = 1.0         # the speech test looks this far before and after a candidate
-    max_open_s: float = 4.0      # a candidate open longer is closed (bounded latency)
-    cut_warmup_s: float = 2.0    # after a cut (Spotter.flush(cut=True)): the new baseline's warm-up
-    cut_keep: bool = True        # a camera cut keeps the statistics (the face's ID comes back to the same person)
-
-
-@dataclass
-class _Frame:
-    pos: int                     # position in the channel's stream
-    frame: int
-    time_s: float
-    raw: np.ndarray | None       # (196,) bump map
-    e: float = -np.inf           # evidence
-    peak: float = 0.0            # strongest cell of the whole face, eyes included
-    pooled: np.ndarray | None = None
-    eye: float = 0.0
-    side: float = 0.0
-    mouth: float = 0.0           # mouth / rest-of-face raw motion
-
-
-@dataclass
-class _Candidate:
-    apex: _Frame
-    onset: _Frame
-    offset: _Frame
-    cells: list[int]
-
-
-def _quantile(x: np.ndarray, q: float) -> float:
-    """The ``q`` quantile of a small array (nearest rank, by partition: cheaper than np.percentile)."""
-    k = min(int(q * len(x)), len(x) - 1)
-    return float(np.partition(x, k)[k])
-
-
-def _pool(z: np.ndarray) -> np.ndarray:
-    """2x2 mean of the site cells' z (other cells count 0) at each window's top-left site cell."""
-    g = np.where(REGIONS["sites"], z.reshape(GRID, GRID), 0.0)
-    p = np.full((GRID, GRID), -np.inf)
-    p[:-1, :-1] = (g[:-1, :-1] + g[1:, :-1] + g[:-1, 1:] + g[1:, 1:]) / 4
-    return np.where(REGIONS["sites"], p, -np.inf).ravel()
-
-
-class _Channel:
-    """Candidates at one scale (``k`` frames): evidence, hysteresis, extent and gates."""
-
-    def __init__(self, k: int, fps: float, cfg: SpotConfig) -> None:
-        self.k, self.fps, self.cfg = k, fps, cfg
-        self.n_seen = 0                                   # frames with signals
-        self.n_judged = 0                                 # of them, past the warm-up
-        self.warmup = max(int(cfg.warmup_s * fps), 1)     # the warm-up in frames at the nominal rate (messages)
-        self.flank = max(int(round(cfg.flank_s * fps)), 1)
-        self.max_open = max(int(round(cfg.max_open_s * fps)), 2)  # in frames at the nominal rate: Spotter.max_wait
-        cap = 2 * k + 2 * self.flank + int(1.5 * cfg.max_open_s * fps) + 8  # the open candidate by its times
-        self.frames: deque[_Frame] = deque(maxlen=cap)  # grows where frames come faster than fps (_keep)
-        self.restart()  # the statistics and the warm-up
-        self.cap_max, self.closed_early = 8 * cap, 0  # its most; candidates closed early as it could grow no more
-        self.open: list[_Frame] | None = None  # the open candidate's frames
-        self._peak: _Frame | None = None  # its strongest frame so far
-        self._dip: _Frame | None = None   # its weakest frame after that peak
-        self.pending: list[_Frame] = []   # apexes of closed candidates waiting for the frames after them
-        self.count, self.cut_pos = 0, 0
-        self.dropped: deque[tuple[int, float, str]] = deque(maxlen=64)  # (apex frame, evidence, gate): diagnosis
-        self.decisions: deque = deque(maxlen=64)  # all judged: (frame, e, gate or "" kept, {gate: quantity / limit})
-
-    def _measure(self, f: _Frame) -> None:
-        self.n_seen += 1
-        newest = self.stats.newest()
-        if newest is not None and newest <= f.time_s - self.cfg.history_s:  # away longer than the window:
-            self.covered, self._last, self.warm_s = 0.0, None, self.cfg.warmup_s  # a new baseline, a new warm-up
-        self.stats.add(f.time_s, f.raw)
-        self.stats.update(f.time_s)
-        step = 0.0 if self._last is None else f.time_s - self._last
-        self.covered, self._last = self.covered + step, f.time_s
-        if self.covered + step < self.warm_s - 1e-6 or len(self.stats) < self._need():
-            return  # the warm-up: warmup_s of signals (this frame lasting as long as the one before) set the baseline
-        self.n_judged += 1
-        z = (f.raw - self.stats.med) / self.stats.spread
-        f.pooled = _pool(z) - max(_quantile(z[_INNER], 0.5), 0.0)
-        f.e = float(f.pooled.max())
-        f.eye = float(z[_EYES].max())
-        f.peak = max(f.eye, float(z[_INNER].max()))
-        f.side = _quantile(z[_SIDES], 0.9)
-        f.mouth = float(f.raw[_MOUTH].mean() / (_quantile(f.raw[_REST], 0.5) + 1e-3))
-
-    def _need(self) -> int:
-        """The samples the window must hold to judge: 90 % of a steady warm-up's, so that a gap in the face's
-        signals (frames read past, a freeze) or a face away for most of the window is not judged against a few."""
-        return max(int(0.9 * self.warm_s / max(self.cfg.sample_s, 1.0 / max(self.fps, 1e-3))), 2)
-
-    def push(self, s: FrameSignals, raw: np.ndarray | None) -> list[_Candidate]:
-        """One frame's map (None: no signal); returns the candidates judged now."""
-        f = _Frame(self.count, s.frame, s.time_s, None if raw is None else raw.ravel().astype(np.float32))
-        self.count += 1
-        if f.raw is not None:
-            self._measure(f)
-        else:
-            self._last = None
-        self.frames.append(f)
-        th = self.cfg.threshold
-        if self.open is not None:
-            if f.e > th / 2 and f.time_s - self.open[0].time_s < self.cfg.max_open_s:
-                peak, dip = self._peak, self._dip
-                if dip is not None and dip.e < peak.e / 2 and f.e > max(th, 2 * dip.e):
-                    # a second movement in the same run: the evidence fell below half of the first's apex and
-                    # rose to the threshold and twice that dip again (the same halving as the run's own end)
-                    self.pending.append(peak)
-                    self.open = self.open[dip.pos - self.open[0].pos:]
-                    self._peak, self._dip = f, None
-                elif f.e > peak.e:
-                    self._peak, self._dip = f, None
-                elif dip is None or f.e < dip.e:
-                    self._dip = f
-                self.open.append(f)
-                self._keep()
-            else:
-                self.pending.append(self._peak)
-                self.open = None
-        if self.open is None and f.e > th:
-            self.open = [f]
-            self._peak, self._dip = f, None
-        return self._finalise(self.count - 1)
-
-    def _keep(self) -> None:
-        """Hold what a candidate not judged yet covers until it is judged, where frames come faster than stated."""
-        if self.count - self.reach() + self.k + self.flank + 4 > self.frames.maxlen:  # its apex would fall out
-            if 2 * self.frames.maxlen <= self.cap_max:
-                self.frames = deque(self.frames, maxlen=2 * self.frames.maxlen)
-            else:  # times that stand still, or frames 8x faster than stated: close it here, counted
-                self.pending.append(self._peak)
-                self.open, self.closed_early = None, self.closed_early + 1
-
-    def reach(self) -> int:
-        """The earliest stream position a candidate not judged yet (or not even open yet) can cover."""
-        starts = [a.pos for a in self.pending] + ([self.open[0].pos] if self.open else []) + [self.count]
-        return min(starts) - self.k
-
-    def frame_at(self, pos: int) -> int | None:
-        """The frame index at stream position ``pos`` (the oldest kept one before it); None: not pushed yet."""
-        if not self.frames or pos >= self.count:
-            return None
-        return self.frames[max(pos - self.frames[0].pos, 0)].frame
-
-    def _finalise(self, newest: int, force: bool = False) -> list[_Candidate]:
-        out, keep = [], []
-        for apex in self.pending:
-            if force or newest >= apex.pos + self.k + self.flank + 4:
-                c = self._judge(apex)
-                if c is not None:
-                    out.append(c)
-            else:
-                keep.append(apex)
-        self.pending = keep
-        return out
-
-    def _drop(self, apex: _Frame, gate: str, margins: dict) -> None:  # gate "": kept
-        self.dropped.extend([(apex.frame, apex.e, gate)] if gate else [])
-        self.decisions.append((apex.frame, apex.e, gate, margins))
-
-    def _judge(self, apex: _Frame) -> _Candidate | None:
-        frames = list(self.frames)
-        a = apex.pos - frames[0].pos
-        if a < 0 or apex.pooled is None:
-            return None
-        cfg = self.cfg
-        echo = [r.peak for b in (a - self.k, a + self.k) for r in frames[max(b - 2, 0):b + 3]]
-        m = {"threshold": apex.e / cfg.threshold, "blink": apex.eye / (cfg.blink_ratio * apex.e),
-             "head": apex.side / (cfg.head_ratio * apex.e), "echo": max(echo, default=0.0) / (cfg.echo_ratio * apex.e)}
-        for gate in ("blink", "head", "echo"):  # echo: of a strong movement (often a blink) one scale before or after
-            if m[gate] > 1:
-                return self._drop(apex, gate, m)
-        region = np.nonzero(apex.pooled >= 0.5 * apex.e)[0]
-        cells = sorted({int(c + d) for c in region for d in (0, 1, GRID, GRID + 1)} & _SITE_SET)
-        lo, hi = max(a - self.k, 0), min(a + self.k, len(frames) - 1)
-        span = frames[lo:hi + 1]
-        raw = np.stack([np.full(GRID * GRID, np.nan, np.float32) if r.raw is None else r.raw for r in span])
-        prof = np.full(len(frames), np.nan)
-        prof[lo:hi + 1] = (raw[:, cells] - self.stats.med[cells]).mean(axis=1)
-        found = extent(prof, a, lo, hi)
-        if found is None:
-            return self._drop(apex, "extent", m)
-        on, off, _ = found
-        c = self.cut_pos - frames[0].pos  # a movement does not span a cut: its last frame (signals None) is the cut's
-        on, off = (max(on, c), off) if apex.pos >= self.cut_pos else (on, min(off, c - 2))
-        if off <= on:  # one frame (no signals on either side: a face cut a scale before and after it) is no movement
-            return self._drop(apex, "extent", m)
-        flank = [r.mouth for r in frames[max(on - self.flank, 0):max(on - 3, 0)] + frames[off + 4:off + self.flank + 1]
-                 if r.pooled is not None]
-        m["speech"] = sum(flank) / len(flank) / cfg.speech_ratio if flank and any(_LOWER[c] for c in cells) else 0.0
-        self._drop(apex, "speech" if m["speech"] > 1 else "", m)  # the mouth keeps moving around it (not the brows)
-        return None if m["speech"] > 1 else _Candidate(apex, frames[on], frames[off], cells)
-
-    def flush(self, cut: bool = False) -> list[_Candidate]:
-        if self.open is not None:
-            self.pending.append(self._peak)
-            self.open = None
-        self.cut_pos = self.count if cut else self.cut_pos  # the stream positions from here on are after a cut
-        return self._finalise(self.count - 1, force=True)
-
-    def restart(self, warmup_s: float | None = None) -> None:
-        """A new baseline (after :meth:`flush`): the statistics (each used cell's median and spread over the last
-        ``history_s`` of the frames' times, one sample per ``sample_s``), the warm-up (``covered``: seconds of signals;
-        ``_last``: the time of the frame before, if it had signals; ``warm_s``: its length, ``warmup_s`` or the
-        config's) and the frames kept start anew."""
-        self.stats = WindowStats(GRID * GRID, np.nonzero(_USED)[0], self.cfg.history_s, self.cfg.sample_s)
-        self.covered, self._last = 0.0, None
-        self.warm_s = self.cfg.warmup_s if warmup_s is None else warmup_s
-        self.frames.clear()
-
-
 class Spotter:
     """Streaming spotter of one face: ``push`` each frame's signals, get the events that closed. ``fps``,
     ``micro_k`` and ``macro_k`` must match the FaceMotion that makes the signals (:meth:`for_motion`)."""
@@ -311,12 +68,12 @@ class Spotter:
     def __init__(self, fps: float, micro_k: int, macro_k: int, config: SpotConfig | None = None) -> None:
         self.fps = float(fps)
         self.cfg = config or SpotConfig()
-        self.micro = _Channel(micro_k, fps, self.cfg)
-        self.macro = _Channel(macro_k, fps, self.cfg)
+        self.micro = Channel(micro_k, fps, self.cfg)
+        self.macro = Channel(macro_k, fps, self.cfg)
         # bounded latency: a judged candidate waits at most this long for the other scale
         self.max_wait = self.macro.max_open + 2 * self.macro.k + self.macro.flank
-        self._micro_wait: list[_Candidate] = []   # judged, waiting for the other scale
-        self._macro_wait: list[_Candidate] = []
+        self._micro_wait: list[Candidate] = []   # judged, waiting for the other scale
+        self._macro_wait: list[Candidate] = []
 
     @classmethod
     def for_motion(cls, motion: FaceMotion, config: SpotConfig | None = None) -> "Spotter":
@@ -329,12 +86,12 @@ class Spotter:
         frames are not 1 / fps apart); 15 frames of 29.97 fps (0.5005 s) are micro."""
         return offset_s - onset_s + 1.0 / self.fps <= self.cfg.micro_max_s + 1e-3
 
-    def _event(self, c: _Candidate) -> SpotEvent:
+    def _event(self, c: Candidate) -> SpotEvent:
         kind = "micro" if self.is_micro(c.onset.time_s, c.offset.time_s) else "macro"
         return SpotEvent(c.onset.frame, c.apex.frame, c.offset.frame, c.onset.time_s, c.apex.time_s,
                          c.offset.time_s, kind, c.apex.e, c.cells)
 
-    def _step(self, micro: list[_Candidate], macro: list[_Candidate], force: bool = False) -> list[SpotEvent]:
+    def _step(self, micro: list[Candidate], macro: list[Candidate], force: bool = False) -> list[SpotEvent]:
         """Resolve the two scales: a movement seen by both is reported once."""
         self._micro_wait += micro
         self._macro_wait += macro

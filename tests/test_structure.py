@@ -18,7 +18,7 @@ LAYERS = {
                "face_actions", "synthface", "demo_input", "stabilize", "smoothing", "tracker", "face_template", "face_types", "tiles", "face_confirm", "blazeface", "track_align", "face",
                "identity", "cuts", "tracks", "face_watch",
                "clip", "clip_stream", "rankpool", "motion", "thumbnails", "machine", "providers", "load_errors", "model_trust", "runtime", "batching", "model_worker", "facemotion", "window_stats",
-               "spot_extent", "spotting", "face_state", "results"],
+               "spot_extent", "spot_channel", "spotting", "face_state", "results"],
     "session": ["run_summary", "session"],
     "consumers": ["rundir", "overview", "timeline", "report_page", "review", "apexframes", "report_svg", "report", "draw", "face_tags", "overlay", "view", "window", "terminal", "job", "finish", "resume",
                   "sheet"],
