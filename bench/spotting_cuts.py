@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.append(str(Path(__file__).resolve().parent))  # spotting_replay beside it
+sys.path.append(str(Path(__file__).resolve().parent))  # spotting_cache beside it
 
 from mpt_live.clip import ClipSpec
 from mpt_live.errors import InputError
@@ -44,7 +44,7 @@ from mpt_live.face_types import FaceResult
 from mpt_live.facemotion import FaceMotion
 from mpt_live.sources import Frame
 from mpt_live.spotting import SpotConfig, SpotEvent, Spotter
-from spotting_replay import run_cached
+from spotting_cache import run_cached
 from train.datasets.longvideo import LongVideo, LongVideoIndex, read_annotations_csv
 from train.spot_metrics import Spotted, iou, score
 

@@ -40,7 +40,7 @@ from train.datasets.longvideo import LongVideoIndex, read_annotations_csv
 from train.spot_metrics import Spotted, score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from spotting_replay import run_cached  # noqa: E402
+from spotting_cache import run_cached  # noqa: E402
 
 KINDS = ("dither", "round", "shift")
 

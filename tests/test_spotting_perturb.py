@@ -73,7 +73,7 @@ def test_a_real_face_keeps_its_events_under_rounding_level_changes_of_its_grey_f
     """A real 12 s clip (an expressive face, its own movements spotted), recorded as the session hands its grey faces
     to the spotter, then replayed with each pixel moved by at most the stated size (dither 0.5, a quarter of the
     pixels rounded the other way): the same events, each where it was (IoU >= 0.5, the same type)."""
-    from spotting_replay import build
+    from spotting_cache import build
 
     from train.datasets.longvideo import LongVideo
 

@@ -1,4 +1,5 @@
-"""bench/spotting_replay.py's separability bound on hand-made evidence (no cache, no session)."""
+"""bench/spotting_replay.py's separability bound on hand-made evidence (no cache, no session), its cut copies and
+--sample-s; bench/spotting_cache.py's replay of a cache with cuts."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import numpy as np
 import pytest
 from conftest import bench_script
 
+from mpt_live.facemotion import FrameSignals
 from train.datasets.longvideo import Interval, LongVideo
 
 
@@ -14,6 +16,11 @@ from train.datasets.longvideo import Interval, LongVideo
 @pytest.fixture(scope="module")
 def replay():
     yield from bench_script("spotting_replay")
+
+
+@pytest.fixture(scope="module")
+def cache():
+    yield from bench_script("spotting_cache")
 
 
 def _evidence(n: int, busy_window: float, peak: float, at: range) -> dict:
@@ -94,27 +101,27 @@ def _cache(path, kinds: list[int], camera: list[bool] | None = None) -> None:
              grey=rng.uniform(0, 255, (int(have.sum()), 112, 112)).astype(np.float32), **extra)
 
 
-def test_a_replay_flushes_at_a_cut_as_the_session_did(replay, tmp_path, monkeypatch):
+def test_a_replay_flushes_at_a_cut_as_the_session_did(cache, tmp_path, monkeypatch):
     """Issue 11: the replay flushed without ``cut`` where the session had flushed at a cut, so it could not show what
     a cut does. The cache keeps each row's kind (a face cut, a camera cut, a cut while the face was away) and the
     replay flushes as the session did; a cache made before kinds were kept replays without cuts."""
     calls = []
-    flush = replay.Spotter.flush
+    flush = cache.Spotter.flush
 
     def spy(self, cut=False, camera=False):
         calls.append((cut, camera))
         return flush(self, cut, camera)
 
-    monkeypatch.setattr(replay.Spotter, "flush", spy)
-    F, G, C, A = replay.FACE, replay.GONE, replay.CUT, replay.CUT_AWAY
+    monkeypatch.setattr(cache.Spotter, "flush", spy)
+    F, G, C, A = cache.FACE, cache.GONE, cache.CUT, cache.CUT_AWAY
     kinds = [F] * 40 + [C] + [F] * 40 + [G, A] + [F] * 40 + [C] + [F] * 10
     camera = [False] * 41 + [False] * 40 + [False, True] + [False] * 40 + [True] + [False] * 10
     _cache(tmp_path / "v.npz", kinds, camera)
-    replay.run_cached(tmp_path / "v.npz", lambda sp: None)
+    cache.run_cached(tmp_path / "v.npz", lambda sp: None)
     assert calls == [(True, False), (False, False), (True, True), (True, True), (False, False)]
-    signals, _ = replay.stream(tmp_path / "v.npz")
-    assert [s for s in signals if not isinstance(s, replay.FrameSignals)] == ["cut", None, "camera", "camera"]
+    signals, _ = cache.stream(tmp_path / "v.npz")
+    assert [s for s in signals if not isinstance(s, FrameSignals)] == ["cut", None, "camera", "camera"]
     calls.clear()
     _cache(tmp_path / "old.npz", kinds)  # no kinds: a C or A row is a frame without the face
-    replay.run_cached(tmp_path / "old.npz", lambda sp: None)
+    cache.run_cached(tmp_path / "old.npz", lambda sp: None)
     assert calls and not any(cut for cut, _ in calls)

@@ -1,0 +1,114 @@
+"""The spotter's benches' cache of aligned face frames: ``build`` runs the session once on a benchmark video,
+motion-only (faces aligned at 224 px), and keeps the 112 x 112 grey face frames it hands to
+:class:`~mpt_live.facemotion.FaceMotion` (``CACHE/<benchmark>/<video>.npz``, ~90 MB a minute), each row's kind beside
+them (the face's frame, none, a cut); ``run_cached`` replays one through ``FaceMotion`` + ``Spotter`` exactly as the
+session feeds them (a frame without the face flushes, a cut with ``cut``), and ``stream`` gives the signals the
+spotter would take. ``bench/spotting_replay.py`` makes the cache (``--build``) and scores the replays;
+``bench/spotting_cuts.py`` and ``bench/spotting_perturb.py`` replay it too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from mpt_live.facemotion import FaceMotion
+from mpt_live.spotting import SpotConfig, Spotter
+from train.datasets.longvideo import LongVideo
+
+
+FACE, GONE, CUT, CUT_AWAY = 0, 1, 2, 3  # a cache row: the face's frame; none (a flush); none at a cut; a cut while away
+
+
+def build(v: LongVideo, out: Path) -> None:
+    """Run the session motion-only on ``v`` and keep the grey frames it gives FaceMotion, each row's kind beside
+    them (FACE, GONE, CUT: the face's signals ended by a cut, CUT_AWAY: a cut while the face was away, no frame) and
+    whether a cut was a camera cut (FaceState.push's ``camera``)."""
+    from mpt_live import face_state, facemotion
+    from mpt_live.job import run_job
+    from mpt_live.session import SessionConfig
+    from mpt_live.sources import VideoFile
+
+    rec, push, state_push, cutting = [], facemotion.FaceMotion.push, face_state.FaceState.push, [False, False]
+
+    def recording(self, frame, t, aligned):
+        rec.append((frame, t, None if aligned is None else self.grey(aligned),
+                    FACE if aligned is not None else CUT if cutting[0] else GONE, cutting[1]))
+        return push(self, frame, t, aligned)
+
+    def state_recording(self, frame, face, cut=False, camera=False):
+        if face is None and cut and self.face is None:
+            rec.append((frame.index, frame.t, None, CUT_AWAY, camera))
+        cutting[:] = cut, cut and camera
+        try:
+            return state_push(self, frame, face, cut, camera)
+        finally:
+            cutting[:] = False, False
+
+    facemotion.FaceMotion.push, face_state.FaceState.push = recording, state_recording
+    try:
+        with VideoFile(v.video) as src:
+            s = run_job(src, None, replace(SessionConfig(), max_faces=1), None)
+    finally:
+        facemotion.FaceMotion.push, face_state.FaceState.push = push, state_push
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(out, frames=np.array([r[0] for r in rec]), times=np.array([r[1] for r in rec]),
+             have=np.array([r[2] is not None for r in rec]), kind=np.array([r[3] for r in rec]),
+             camera=np.array([r[4] for r in rec]), fps=s["source_fps"],
+             grey=np.stack([r[2] for r in rec if r[2] is not None]).astype(np.float32))
+
+
+def rows(d) -> tuple[np.ndarray, np.ndarray]:
+    """Each cache row's kind (FACE, GONE, CUT, CUT_AWAY) and whether its cut was a camera cut; a cache made before
+    kinds were kept has no cuts."""
+    if "kind" in d.files:
+        return d["kind"], d["camera"]
+    return np.where(d["have"], FACE, GONE), np.zeros(len(d["have"]), bool)
+
+
+def run_cached(path: Path, observe, perturb=None, config: SpotConfig | None = None) -> list:
+    """Replay one cached video through FaceMotion + Spotter as the session feeds them (a cut flushes with
+    ``cut=True``); ``observe(sp)`` is called after each frame the spotter takes (its channels then hold that frame's
+    state); ``perturb(grey)`` changes each grey face before FaceMotion takes it (spotting_perturb). The events."""
+    d = np.load(path)
+    grey, fm = d["grey"], FaceMotion(float(d["fps"]))
+    sp, events, g = Spotter.for_motion(fm, config), [], 0
+
+    def push(s):
+        out = sp.push(s)
+        observe(sp)
+        return out
+
+    for frame, t, kind, camera in zip(d["frames"], d["times"], *rows(d)):
+        if kind == CUT_AWAY:
+            events += sp.flush(cut=True, camera=bool(camera))
+            continue
+        a = (grey[g] if perturb is None else perturb(grey[g])) if kind == FACE else None
+        g += kind == FACE
+        for s in fm.push(int(frame), float(t), a):
+            events += push(s)
+        if a is None:
+            events += sp.flush(cut=kind == CUT, camera=bool(camera))
+    for s in fm.flush():
+        events += push(s)
+    return events + sp.flush()
+
+
+def stream(path: Path, drop: int = 0) -> tuple[list, FaceMotion]:
+    """One cached video's signals as the session hands them to the spotter (None: a frame without the face,
+    where the session flushes the spotter; "cut", "camera": a flush at a cut, a camera cut), its first ``drop``
+    frames left out (the others keep their numbers and times), and the FaceMotion that made them."""
+    d = np.load(path)
+    grey, fm, out, g = d["grey"], FaceMotion(float(d["fps"])), [], 0
+    for i, (frame, t, kind, camera) in enumerate(zip(d["frames"], d["times"], *rows(d))):
+        a = grey[g] if kind == FACE else None
+        g += kind == FACE
+        if i < drop:
+            continue
+        if kind != CUT_AWAY:
+            out += fm.push(int(frame), float(t), a)
+        if a is None:
+            out.append(("camera" if camera else "cut") if kind in (CUT, CUT_AWAY) else None)
+    return out + fm.flush(), fm
