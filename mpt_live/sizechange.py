@@ -7,7 +7,13 @@ own size, while OpenCV's FFmpeg reader gives every frame at the header's size (a
 faces squeezed to half their width, with no error). :func:`size_changes` finds the parts without decoding the video:
 it reads the head of each keyframe at the place the file's index gives for it (a few kB each), compares its sequence
 parameter set with the one before, and decodes a keyframe only where it changed (the new size). Other containers
-state no index of every frame (MPEG-TS, Matroska): not judged.
+state no index of every frame (MPEG-TS, Matroska, a raw H.264 or HEVC stream): not judged, and read by OpenCV at the
+first part's size without a word. Their packets could be read in turn (demuxed, not decoded: that finds the change in
+all three), but that reads the whole file at every probe, which keeps to a few packets of an MPEG-TS
+(``tests/test_damaged_starts.py``). An HEVC MP4 joined by ``-c copy`` whose parts carry their parameter sets only
+in their headers (x265's default) keeps the first part's alone: its later parts' size is in no part of the file (not
+found, its later parts decoded at the first size by PyAV too); with them in every keyframe (``repeat-headers=1``) it
+is found.
 """
 
 from __future__ import annotations
