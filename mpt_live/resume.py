@@ -77,10 +77,13 @@ class Written:
     def name(self, box: tuple[int, int, int, int], used: set[int]) -> int:
         """The ID of a face the tracker confirms at :attr:`frame` with ``box`` (``used``: the IDs it has given):
         the run before's face whose row nearest that frame overlaps it most (at least :data:`MATCH_IOU`, its ID not
-        given yet), so that a person keeps the ID across the resume; else one no face of either part had."""
+        given yet nor matched by :meth:`see` to a face of this run), so that a person keeps the ID across the resume;
+        else one no face of either part had."""
         near = [k for k in self.boxes if abs(k - self.frame) <= self.near]
         rows = self.boxes[min(near, key=lambda k: abs(k - self.frame))] if near else []
-        scored = [(iou(box, b), fid) for fid, b in rows if fid.isdigit() and int(fid) not in used]
+        claimed = set(self.faces.values())  # an old face is one person of this run's
+        scored = [(iou(box, b), fid) for fid, b in rows
+                  if fid.isdigit() and int(fid) not in used and fid not in claimed]
         score, old = max(scored, default=(0.0, ""))
         if score >= MATCH_IOU:
             self.faces[int(old)] = old

@@ -419,3 +419,18 @@ def test_a_resumed_part_that_classified_nothing_warns_only_where_the_whole_run_d
     merge(part, ResumePoint(99, 3.3, 1, previous=before), list(fig.counts), {})
     assert part["windows_classified"] == classified_before
     assert part["warnings"] == ["v.mp4: another warning"] if classified_before else [*said, "v.mp4: another warning"]
+
+
+def test_an_old_face_matched_to_one_face_by_see_is_not_given_to_another_by_name():
+    """A face of the pre-roll confirmed where no row overlapped it gets a new ID (5), and `see` then matches it to the
+    run before's face 0 at a row's frame; a second face confirmed later where face 0's row is was given ID 0 too, so
+    two faces of this run were both the run before's face 0 (their events judged as one person's). It gets a new ID."""
+    from types import SimpleNamespace
+
+    from mpt_live.resume import Written
+
+    w = Written({10: [("0", (0, 0, 100, 100))], 20: [("0", (40, 0, 100, 100))]}, taken={0, 4}, near=1)
+    w.see(10, [SimpleNamespace(id=5, face=SimpleNamespace(box=(2, 0, 100, 100)))])
+    assert w.faces == {5: "0"}
+    w.frame = 20
+    assert w.name((40, 0, 100, 100), {5}) == 6 and w.faces == {5: "0"}
