@@ -16,8 +16,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import queue
 import sys
 import tempfile
+import threading
 from fractions import Fraction
 from pathlib import Path
 from typing import Sequence
@@ -46,6 +48,7 @@ CLUSTER_S = 1.0  # a WebM cluster (a run of frames) is closed and written to the
 # flushed as it closes, the file holds every frame but the last CLUSTER_S or so, and plays (a WebM without its
 # index and length, as a live stream is).
 WEBM_OPTIONS = {"cluster_time_limit": str(round(CLUSTER_S * 1000)), "flush_packets": "1"}
+QUEUE_FRAMES = 8  # frames the run may be ahead of the copy's encoder (its thread), about 7 MB at 640x480
 
 
 def playable(path: Path) -> bool:
@@ -119,27 +122,48 @@ class ReviewSink:
     it wrote, as it does of predictions.csv); a copy that could not be made (a full disk, no encoder) is
     removed when it fails (its space goes back to the CSVs) and never stops the run. Each frame is shown at its time ``t`` (the run's ``time_s``, so the page
     seeks a variable-rate recording, or one whose video starts late, to the frames the run saw there);
-    without ``t``, one frame per ``1 / fps`` (OpenCV's VP8 fallback: always)."""
+    without ``t``, one frame per ``1 / fps`` (OpenCV's VP8 fallback: always).
+
+    Encoded in a thread of its own (``mpt-review``), at most :data:`QUEUE_FRAMES` frames behind :meth:`write`:
+    the conversion and libvpx (which run without the GIL) took 0.8 s of the frame loop's CPU in the 12-s demo
+    input's run, on the loop's critical path. :meth:`write` keeps the image it is given (as the read-ahead
+    thread hands its frames over): the caller must not change it after (the run's frames are never changed;
+    the overlay draws on a copy). :meth:`close` waits for the frames queued."""
 
     def __init__(self, out: Path, fps: float) -> None:
         self.fps = fps if np.isfinite(fps) and fps > 0 else 30.0
-        self.frames, self.failed = 0, False
+        self.frames, self.failed = 0, False  # frames: those given to write (the encoder's own count: _encoded)
         self._pts = -1  # the last frame's presentation time (ms)
+        self._encoded = 0
         # written under its own name as it goes, as predictions.csv is: a run killed outright (SIGKILL) leaves
-        # the part it wrote (all but its last CLUSTER_S), which a browser plays, never a temporary file beside it
+        # the part it wrote (all but its last CLUSTER_S and the QUEUE_FRAMES not yet encoded), which a browser
+        # plays, never a temporary file beside it
         self._target: Path | None = Path(out) / REVIEW  # None once closed
         self._target.parent.mkdir(parents=True, exist_ok=True)
         self._box = self._stream = self._writer = None
+        self._queue: queue.Queue[tuple[np.ndarray, float | None] | None] = queue.Queue(maxsize=QUEUE_FRAMES)
+        self._thread: threading.Thread | None = None
 
     def write(self, img: np.ndarray, t: float | None = None) -> None:
         if self.failed or self._target is None:
             return
-        try:
-            self._encode(_fit(img), t)
-            self.frames += 1
-        except Exception:  # the copy is for viewing: a run never fails for it
-            self.failed = True
-            self.abort()  # removed at once: on a full disk its space goes back to the run's own outputs
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._encoding, name="mpt-review", daemon=True)
+            self._thread.start()
+        self._queue.put((img, t))
+        self.frames += 1
+
+    def _encoding(self) -> None:
+        """The encoder's thread: each queued frame until the end (None); after a failure the rest is passed over."""
+        while (item := self._queue.get()) is not None:
+            if self.failed:
+                continue
+            try:
+                self._encode(_fit(item[0]), item[1])
+                self._encoded += 1
+            except Exception:  # the copy is for viewing: a run never fails for it
+                self.failed = True
+                self._discard()  # removed at once: on a full disk its space goes back to the run's own outputs
 
     def _encode(self, img: np.ndarray, t: float | None) -> None:
         if self._box is None and self._writer is None:
@@ -161,17 +185,26 @@ class ReviewSink:
             # OpenCV's BGR -> I420 (BT.601, video range, as FFmpeg's scaler would make it), then no conversion in the
             # encoder: less CPU for the copy (about a quarter, measured alone), closer to the source (PSNR 38.6 against 37.5 dB)
             frame = av.VideoFrame.from_ndarray(cv2.cvtColor(img, cv2.COLOR_BGR2YUV_I420), format="yuv420p")
-            pts = round((t if t is not None else self.frames / self.fps) * 1000)
+            pts = round((t if t is not None else self._encoded / self.fps) * 1000)
             frame.pts, frame.time_base = max(pts, self._pts + 1), MS
             self._pts = frame.pts
             self._box.mux(self._stream.encode(frame))
         else:
             self._writer.write(img)
 
+    def _drain(self) -> None:
+        """The encoder's thread ended, after the frames queued before this call (none is left waiting)."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
     def close(self) -> str | None:
-        """Finish the file: ``"review.webm"``, or None (nothing written, or it could not be)."""
+        """Finish the file, once its queued frames are encoded: ``"review.webm"``, or None (nothing written, or it
+        could not be)."""
         if self._target is None:
             return None
+        self._drain()
         try:
             if self._box is not None:
                 self._box.mux(self._stream.encode())
@@ -180,22 +213,32 @@ class ReviewSink:
                 self._writer.release()
         except Exception:
             self.failed = True
-        if self.failed or not self.frames or not _readable(self._target):  # OpenCV's writer fails silently
+        if self.failed or not self._encoded or not _readable(self._target):  # OpenCV's writer fails silently
             self.abort()
             return None
         self._target = None
         return REVIEW
 
     def abort(self) -> None:
-        """No copy: the file written so far is removed (a crash, a copy that failed)."""
+        """No copy: the file written so far is removed (a crash, a copy that failed); frames still queued are not
+        encoded."""
         if self._target is not None:
-            if self._box is not None:
-                with contextlib.suppress(Exception):
-                    self._box.close()
-            if self._writer is not None:
-                self._writer.release()
-            target, self._target = self._target, None
-            target.unlink(missing_ok=True)
+            self.failed = True  # the encoder passes over what is queued
+            self._drain()
+            self._discard()
+            self._target = None
+
+    def _discard(self) -> None:
+        """The encoder closed and the file removed (its name kept: close and abort find nothing more to do)."""
+        box, self._box = self._box, None
+        if box is not None:
+            with contextlib.suppress(Exception):
+                box.close()
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.release()
+        if self._target is not None:
+            self._target.unlink(missing_ok=True)
 
     def __enter__(self) -> "ReviewSink":
         return self
