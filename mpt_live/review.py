@@ -236,9 +236,11 @@ class ReviewSink:
                 box.close()
         writer, self._writer = self._writer, None
         if writer is not None:
-            writer.release()
+            with contextlib.suppress(Exception):  # in the encoder's thread it must not end the thread (its queue fills)
+                writer.release()
         if self._target is not None:
-            self._target.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                self._target.unlink(missing_ok=True)
 
     def __enter__(self) -> "ReviewSink":
         return self

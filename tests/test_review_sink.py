@@ -83,3 +83,35 @@ def test_an_aborted_copy_ends_its_thread_and_leaves_no_file(tmp_path, monkeypatc
     sink.abort()
     assert sink.failed and not (tmp_path / "review.webm").exists() and not _review_threads()
     assert sink.close() is None
+
+
+def test_a_failing_cleanup_does_not_end_the_encoders_thread(tmp_path, monkeypatch):
+    """OpenCV's VP8 fallback (no VP9 in PyAV) whose writer fails and whose release fails too: the thread that
+    encodes must outlive that, or the run's next writes would wait on its full queue for ever."""
+
+    class Broken:
+        def __init__(self, *a):
+            pass
+
+        def write(self, img):
+            raise cv2.error("broken writer")
+
+        def release(self):
+            raise cv2.error("broken release")
+
+    monkeypatch.setattr(review, "vp9_available", lambda: False)
+    monkeypatch.setattr(review.cv2, "VideoWriter", Broken)
+    sink = ReviewSink(tmp_path, 30.0)
+    img = np.full((120, 160, 3), 90, np.uint8)
+    said: list = []
+
+    def run() -> None:
+        for i in range(100):
+            sink.write(img, i / 30)
+        said.append(sink.close())
+
+    caller = threading.Thread(target=run, daemon=True)
+    caller.start()
+    caller.join(60)  # a guard against a hang, not a timing: 100 frames through a queue of 8, then close
+    assert not caller.is_alive(), "write or close waited on a dead encoder thread"
+    assert said == [None] and sink.failed and not _review_threads()
