@@ -49,6 +49,7 @@ CLUSTER_S = 1.0  # a WebM cluster (a run of frames) is closed and written to the
 # index and length, as a live stream is).
 WEBM_OPTIONS = {"cluster_time_limit": str(round(CLUSTER_S * 1000)), "flush_packets": "1"}
 QUEUE_FRAMES = 8  # frames the run may be ahead of the copy's encoder (its thread), about 7 MB at 640x480
+QUEUE_BYTES = 32 * 2**20  # fewer where large (the source's, before the copy's resize): 5 at 1080p, 2 at 4K
 
 
 def playable(path: Path) -> bool:
@@ -124,11 +125,11 @@ class ReviewSink:
     seeks a variable-rate recording, or one whose video starts late, to the frames the run saw there);
     without ``t``, one frame per ``1 / fps`` (OpenCV's VP8 fallback: always).
 
-    Encoded in a thread of its own (``mpt-review``), at most :data:`QUEUE_FRAMES` frames behind :meth:`write`:
-    the conversion and libvpx (which run without the GIL) took 0.8 s of the frame loop's CPU in the 12-s demo
-    input's run, on the loop's critical path. :meth:`write` keeps the image it is given (as the read-ahead
-    thread hands its frames over): the caller must not change it after (the run's frames are never changed;
-    the overlay draws on a copy). :meth:`close` waits for the frames queued."""
+    Encoded in a thread of its own (``mpt-review``), at most :data:`QUEUE_FRAMES` frames (:data:`QUEUE_BYTES`)
+    behind :meth:`write`: the conversion and libvpx (which run without the GIL) took 0.8 s of the frame loop's CPU
+    in the 12-s demo input's run, on the loop's critical path. :meth:`write` keeps the image it is given (as the
+    read-ahead thread hands its frames over): the caller must not change it after (the run's frames are never
+    changed; the overlay draws on a copy). :meth:`close` waits for the frames queued."""
 
     def __init__(self, out: Path, fps: float) -> None:
         self.fps = fps if np.isfinite(fps) and fps > 0 else 30.0
@@ -141,13 +142,14 @@ class ReviewSink:
         self._target: Path | None = Path(out) / REVIEW  # None once closed
         self._target.parent.mkdir(parents=True, exist_ok=True)
         self._box = self._stream = self._writer = None
-        self._queue: queue.Queue[tuple[np.ndarray, float | None] | None] = queue.Queue(maxsize=QUEUE_FRAMES)
+        self._queue: queue.Queue[tuple[np.ndarray, float | None] | None] | None = None  # made with the first frame
         self._thread: threading.Thread | None = None
 
     def write(self, img: np.ndarray, t: float | None = None) -> None:
         if self.failed or self._target is None:
             return
         if self._thread is None:
+            self._queue = queue.Queue(maxsize=max(2, min(QUEUE_FRAMES, QUEUE_BYTES // max(1, img.nbytes))))
             self._thread = threading.Thread(target=self._encoding, name="mpt-review", daemon=True)
             self._thread.start()
         self._queue.put((img, t))

@@ -9,8 +9,8 @@ import threading
 import cv2
 import numpy as np
 import pytest
-
 from conftest import read_frames
+
 from mpt_live import review
 from mpt_live.review import ReviewSink, vp9_available
 
@@ -115,3 +115,22 @@ def test_a_failing_cleanup_does_not_end_the_encoders_thread(tmp_path, monkeypatc
     caller.join(60)  # a guard against a hang, not a timing: 100 frames through a queue of 8, then close
     assert not caller.is_alive(), "write or close waited on a dead encoder thread"
     assert said == [None] and sink.failed and not _review_threads()
+
+
+def test_large_frames_are_queued_fewer_at_a_time(tmp_path):
+    """The queue holds the source's frames before the copy's resize: 8 frames of 4K would be 200 MB beside the
+    read-ahead's; at most QUEUE_BYTES (or 2 frames) are held, and the copy is still made at REVIEW_WIDTH."""
+    import av
+
+    big = np.full((2160, 3840, 3), 90, np.uint8)
+    with ReviewSink(tmp_path, 30.0) as sink:
+        for i in range(4):
+            sink.write(big, i / 30)
+        assert sink._queue.maxsize == 2
+        assert sink.close() == "review.webm"
+    small = ReviewSink(tmp_path / "small", 30.0)
+    small.write(np.full((480, 640, 3), 90, np.uint8), 0.0)
+    assert small._queue.maxsize == review.QUEUE_FRAMES and small.close() == "review.webm"
+    with av.open(str(tmp_path / "review.webm")) as box:
+        sizes = [(f.width, f.height) for f in box.decode(video=0)]
+    assert sizes == [(review.REVIEW_WIDTH, 360)] * 4
