@@ -19,7 +19,6 @@ exit flag, which turns the close into a no-op, was then set too late). :func:`cl
 from __future__ import annotations
 
 import importlib
-import os
 import threading
 import weakref
 from dataclasses import dataclass
@@ -90,20 +89,17 @@ def watched(detect: Callable[..., Any], *args: Any) -> Any:
     not to be aligned, once a process, whichever detector, size or thread: mostly at a new detector's first blank
     picture (:func:`first_inference`), now and then at a later one, or mid-run on a real frame (a test's stderr, a
     resumed run's terminal). Until it has come, each detection's fd 2 is held in a temporary file and what was written
-    there is written to fd 2 after the call without those two lines (our own errors, from any thread, come a call
-    late, never lost); after it, detections never touch fd 2. :data:`HOLD_LIMIT` detections without it: never."""
+    there is written to fd 2 as the call ends, an error too, without those two lines (quiet.held_fd's ``pass_on``:
+    our own errors, from any thread, come a call late, never lost); after it, detections never touch fd 2.
+    :data:`HOLD_LIMIT` detections without it: never."""
     global warning_held, held_detections
     if warning_held:
         return detect(*args)
-    with held_fd(2) as said:
+    with held_fd(2, pass_on=lambda line: not any(s in line for s in ONE_OFF)) as said:
         result = detect(*args)
-    text = said()
     held_detections += 1
-    if ONE_OFF[1] in text or held_detections >= HOLD_LIMIT:
+    if ONE_OFF[1] in said() or held_detections >= HOLD_LIMIT:
         warning_held = True
-    rest = "".join(line for line in text.splitlines(keepends=True) if not any(s in line for s in ONE_OFF))
-    if rest:
-        os.write(2, rest.encode())
     return result
 
 

@@ -91,8 +91,9 @@ def model_path(model: str) -> Path:
 # mediapipe's LiteRT prints INFO lines (accelerator registry, XNNPACK) and absl a one-off "Input tensor
 # memory is not aligned" warning straight to file descriptor 2 when a detector is created, first run and
 # closed. GLOG_minloglevel / TF_CPP_MIN_LOG_LEVEL / GOOGLE_STDERRTHRESHOLD do not affect them (tested
-# with mediapipe 1.2), so fd 2 is pointed at /dev/null around the creation, with one first detection of a blank
-# picture, and the close (mpt_live.blazeface: quiet_fd); never around a run's own detections.
+# with mediapipe 1.2), so fd 2 is pointed at /dev/null around the creation, with first detections of blank
+# pictures, and the close (mpt_live.blazeface: quiet_fd); a run's own detections hold fd 2 only until the one-off
+# warning has come, passing on the rest (blazeface.watched: mostly it came at the first blank picture).
 
 
 _OPEN: weakref.WeakSet[FaceAligner] = weakref.WeakSet()
@@ -158,7 +159,7 @@ class FaceAligner:
         mp_image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
         run = (lambda: detector.detect(mp_image)) if timestamp_ms is None else (
             lambda: detector.detect_for_video(mp_image, timestamp_ms))
-        return run().detections  # fd 2 left alone: absl's lines at a first inference came when it was built (blazeface)
+        return run().detections  # fd 2 held only until absl's one-off lines have come (blazeface.watched)
 
     @staticmethod
     def _detections(detections, shape: tuple[int, ...]) -> list[Detection]:

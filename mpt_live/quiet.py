@@ -16,6 +16,7 @@ import contextlib
 import io
 import logging
 import os
+import sys
 import tempfile
 import threading
 from typing import Callable, Iterator
@@ -45,13 +46,17 @@ def quiet_fd(fd: int = 2) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def held_fd(fd: int = 2) -> Iterator[Callable[[], str]]:
+def held_fd(fd: int = 2, pass_on: Callable[[str], bool] | None = None) -> Iterator[Callable[[], str]]:
     """Send file descriptor ``fd`` to a temporary file for the block (process-wide, so serialised) and yield a function
-    that reads what was written to it so far, and after the block all that was (:func:`quiet_fd` that can look)."""
+    that reads what was written to it so far, and after the block all that was (:func:`quiet_fd` that can look).
+    ``pass_on``: the lines written there that it is true for are written to ``fd`` as the block ends (an error in it
+    too), in their order, before another block can take the descriptor: held back, never lost."""
     with _FD_LOCK, tempfile.TemporaryFile() as held:
         try:
+            if fd == 2:
+                sys.stderr.flush()  # Python's text written before the block goes where it was meant to
             saved = os.dup(fd)
-        except OSError:  # no usable descriptor (e.g. a windowed process): nothing to hold
+        except (OSError, ValueError):  # no usable descriptor (e.g. a windowed process): nothing to hold
             yield lambda: ""
             return
         final: list[str] = []
@@ -66,9 +71,16 @@ def held_fd(fd: int = 2) -> Iterator[Callable[[], str]]:
             os.dup2(held.fileno(), fd)
             yield said
         finally:
+            if fd == 2:
+                with contextlib.suppress(OSError, ValueError):
+                    sys.stderr.flush()  # Python's text of the block is held with the rest
             os.dup2(saved, fd)
             os.close(saved)
             final.append(said())  # read after fd points back: a write up to the last moment is in it
+            kept = "".join(ln for ln in final[0].splitlines(keepends=True) if pass_on(ln)) if pass_on else ""
+            if kept:
+                with contextlib.suppress(OSError):
+                    os.write(fd, kept.encode("utf-8", "replace"))
 
 
 @contextlib.contextmanager
