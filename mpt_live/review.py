@@ -17,8 +17,6 @@ import contextlib
 import functools
 import os
 import queue
-import sys
-import tempfile
 import threading
 from fractions import Fraction
 from pathlib import Path
@@ -28,6 +26,7 @@ import cv2
 import numpy as np
 
 from .pyav_capture import open_video
+from .quiet import held_fd
 from .sources import VideoFile, pixel_aspect, square_pixels
 from .videoprobe import probe_video
 
@@ -48,6 +47,7 @@ CLUSTER_S = 1.0  # a WebM cluster (a run of frames) is closed and written to the
 # flushed as it closes, the file holds every frame but the last CLUSTER_S or so, and plays (a WebM without its
 # index and length, as a live stream is).
 WEBM_OPTIONS = {"cluster_time_limit": str(round(CLUSTER_S * 1000)), "flush_packets": "1"}
+TAG_WARNING = "is not supported with codec id"  # OpenCV's FFmpeg writer says it of every WebM, then writes VP8
 QUEUE_FRAMES = 8  # frames the run may be ahead of the copy's encoder (its thread), about 7 MB at 640x480
 QUEUE_BYTES = 32 * 2**20  # fewer where large (the source's, before the copy's resize): 5 at 1080p, 2 at 4K
 
@@ -145,6 +145,11 @@ class ReviewSink:
         self._queue: queue.Queue[tuple[np.ndarray, float | None] | None] | None = None  # made with the first frame
         self._thread: threading.Thread | None = None
 
+    @property
+    def ahead(self) -> int:
+        """How many frames :meth:`write` may be ahead of the encoder (0 before the first frame)."""
+        return self._queue.maxsize if self._queue is not None else 0
+
     def write(self, img: np.ndarray, t: float | None = None) -> None:
         if self.failed or self._target is None:
             return
@@ -178,7 +183,7 @@ class ReviewSink:
                 self._stream.time_base = self._stream.codec_context.time_base = MS  # frames at their own times
                 self._stream.options = {**VP9_OPTIONS, "g": str(max(1, round(4 * self.fps)))}  # seeks: a keyframe every 4 s
             else:
-                with _without_tag_warning():
+                with held_fd(2, pass_on=lambda line: TAG_WARNING not in line):
                     self._writer = cv2.VideoWriter(str(self._target), cv2.VideoWriter_fourcc(*"VP80"), self.fps,
                                                    img.shape[1::-1])
         if self._box is not None:
@@ -271,27 +276,6 @@ def _fit(img: np.ndarray) -> np.ndarray:
     return img if (tw, th) == (w, h) else cv2.resize(img, (tw, th), interpolation=cv2.INTER_AREA)
 
 
-@contextlib.contextmanager
-def _without_tag_warning():
-    """Drop OpenCV's native "tag ... is not supported with codec id" line (its FFmpeg writer prints it for
-    every WebM file, then writes VP8 as asked); anything else printed meanwhile is passed on."""
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):  # no real stderr (embedded): nothing to filter
-        yield
-        return
-    with tempfile.TemporaryFile() as buf:
-        os.dup2(buf.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            buf.seek(0)
-            for line in buf.read().decode(errors="replace").splitlines(keepends=True):
-                if "is not supported with codec id" not in line:
-                    sys.stderr.write(line)
 def _readable(path: Path) -> bool:
     """Whether ``path`` is a video whose first frame decodes."""
     cap = cv2.VideoCapture(str(path))

@@ -4,7 +4,9 @@ its time, close to its source."""
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 
 import cv2
 import numpy as np
@@ -14,7 +16,7 @@ from conftest import read_frames
 from mpt_live import review
 from mpt_live.review import ReviewSink, vp9_available
 
-pytestmark = pytest.mark.skipif(not vp9_available(), reason="no VP9 encoder in this PyAV")
+needs_vp9 = pytest.mark.skipif(not vp9_available(), reason="no VP9 encoder in this PyAV")
 
 MIN_PSNR_DB = 33.0  # each frame of the copy against its source (VP9 at CRF 36, 4:2:0: about 39 dB on the demo input)
 
@@ -23,6 +25,23 @@ def _review_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "mpt-review"]
 
 
+def _spy_conversions(monkeypatch, fail_at: int = 0) -> list[str]:
+    """The threads in which the copy's frames were converted for the encoder (OpenCV's BGR -> I420, once a frame
+    encoded, in order); the ``fail_at``-th conversion raises a full disk's error."""
+    convert, where = cv2.cvtColor, []
+
+    def spy(img, code, *a, **k):
+        if code == cv2.COLOR_BGR2YUV_I420:
+            where.append(threading.current_thread().name)
+            if len(where) == fail_at:
+                raise OSError(28, "No space left on device")
+        return convert(img, code, *a, **k)
+
+    monkeypatch.setattr(review.cv2, "cvtColor", spy)
+    return where
+
+
+@needs_vp9
 def test_the_copy_is_encoded_off_the_callers_thread_and_matches_its_source(tmp_path, demo_clip, monkeypatch):
     """The demo input's first 3 s through the sink: encoded in the ``mpt-review`` thread, never the caller's (the
     frame loop's, whose CPU it took: 0.8 s of the 12-s demo run); the copy has every frame, at its time, and each
@@ -31,20 +50,13 @@ def test_the_copy_is_encoded_off_the_callers_thread_and_matches_its_source(tmp_p
 
     demo_clip(tmp_path / "demo.mp4")
     frames, fps = read_frames(tmp_path / "demo.mp4", 90)
-    where: set[str] = set()
-    encode = ReviewSink._encode
-
-    def spy(self, img, t):
-        where.add(threading.current_thread().name)
-        return encode(self, img, t)
-
-    monkeypatch.setattr(ReviewSink, "_encode", spy)
+    where = _spy_conversions(monkeypatch)
     with ReviewSink(tmp_path / "o", fps) as sink:
         for i, img in enumerate(frames):
             sink.write(img, i / fps)
         assert sink.frames == len(frames)
         assert sink.close() == "review.webm"
-    assert where == {"mpt-review"} and not _review_threads()
+    assert set(where) == {"mpt-review"} and len(where) == len(frames) and not _review_threads()
     with av.open(str(tmp_path / "o" / "review.webm")) as box:
         got = [(f.time, f.to_ndarray(format="bgr24")) for f in box.decode(video=0)]
     assert [t for t, _ in got] == pytest.approx([i / fps for i in range(len(frames))], abs=0.0015)
@@ -52,18 +64,11 @@ def test_the_copy_is_encoded_off_the_callers_thread_and_matches_its_source(tmp_p
     assert min(psnr) >= MIN_PSNR_DB, (min(psnr), int(np.argmin(psnr)))
 
 
+@needs_vp9
 def test_a_copy_that_fails_in_its_thread_never_stops_or_blocks_the_run(tmp_path, monkeypatch):
     """An encoder error in the copy's thread (a full disk, a broken encoder) gives the copy up: the file is removed,
     the frames after it are taken and passed over (the caller never waits on a dead encoder), and close says None."""
-    encode, calls = ReviewSink._encode, []
-
-    def failing(self, img, t):
-        calls.append(t)
-        if len(calls) == 5:
-            raise OSError(28, "No space left on device")
-        return encode(self, img, t)
-
-    monkeypatch.setattr(ReviewSink, "_encode", failing)
+    calls = _spy_conversions(monkeypatch, fail_at=5)
     sink = ReviewSink(tmp_path, 30.0)
     img = np.full((120, 160, 3), 90, np.uint8)
     for i in range(200):  # far more than the queue holds
@@ -72,16 +77,30 @@ def test_a_copy_that_fails_in_its_thread_never_stops_or_blocks_the_run(tmp_path,
     assert sink.failed and len(calls) == 5 and not (tmp_path / "review.webm").exists() and not _review_threads()
 
 
+@needs_vp9
 def test_an_aborted_copy_ends_its_thread_and_leaves_no_file(tmp_path, monkeypatch):
     """A crash or Ctrl-C in the run aborts the copy with frames still queued: they are not encoded, the thread ends
     and the file is removed."""
     monkeypatch.setattr(review, "QUEUE_FRAMES", 4)
+    convert, converted = cv2.cvtColor, []
     sink = ReviewSink(tmp_path, 30.0)
+
+    def held(img, code, *a, **k):  # the encoder's first frame is held until the abort has begun
+        if code == cv2.COLOR_BGR2YUV_I420:
+            for _ in range(1000):  # a guard against a hang (10 s), not a timing
+                if sink.failed:
+                    break
+                time.sleep(0.01)
+            converted.append(threading.current_thread().name)
+        return convert(img, code, *a, **k)
+
+    monkeypatch.setattr(review.cv2, "cvtColor", held)
     img = np.full((120, 160, 3), 90, np.uint8)
-    for i in range(40):
+    for i in range(5):  # the first in the encoder, 4 queued behind it
         sink.write(img, i / 30)
     sink.abort()
-    assert sink.failed and not (tmp_path / "review.webm").exists() and not _review_threads()
+    assert converted == ["mpt-review"] and sink.failed  # the 4 queued were passed over
+    assert not (tmp_path / "review.webm").exists() and not _review_threads()
     assert sink.close() is None
 
 
@@ -117,6 +136,7 @@ def test_a_failing_cleanup_does_not_end_the_encoders_thread(tmp_path, monkeypatc
     assert said == [None] and sink.failed and not _review_threads()
 
 
+@needs_vp9
 def test_large_frames_are_queued_fewer_at_a_time(tmp_path):
     """The queue holds the source's frames before the copy's resize: 8 frames of 4K would be 200 MB beside the
     read-ahead's; at most QUEUE_BYTES (or 2 frames) are held, and the copy is still made at REVIEW_WIDTH."""
@@ -126,11 +146,43 @@ def test_large_frames_are_queued_fewer_at_a_time(tmp_path):
     with ReviewSink(tmp_path, 30.0) as sink:
         for i in range(4):
             sink.write(big, i / 30)
-        assert sink._queue.maxsize == 2
+        assert sink.ahead == 2
         assert sink.close() == "review.webm"
     small = ReviewSink(tmp_path / "small", 30.0)
     small.write(np.full((480, 640, 3), 90, np.uint8), 0.0)
-    assert small._queue.maxsize == review.QUEUE_FRAMES and small.close() == "review.webm"
+    assert small.ahead == review.QUEUE_FRAMES and small.close() == "review.webm"
     with av.open(str(tmp_path / "review.webm")) as box:
         sizes = [(f.width, f.height) for f in box.decode(video=0)]
     assert sizes == [(review.REVIEW_WIDTH, 360)] * 4
+
+
+def test_the_vp8_fallbacks_tag_line_is_dropped_in_its_thread_without_moving_fd2_under_the_frame_loop(
+        tmp_path, monkeypatch, capfd):
+    """OpenCV's VP8 writer (no VP9 in PyAV) prints a "tag ... not supported" line as it is made, now in the encoder's
+    thread: fd 2 was held there by its own dup2s, unserialised with the frame loop's (a detector built mid-run), so one
+    restored the other's and fd 2 could end at /dev/null. The line is dropped, ours passed on, fd 2 where it was."""
+    from mpt_live.quiet import quiet_fd
+
+    class Writer:
+        def __init__(self, *a):
+            os.write(2, b"[tag 0x30385056/'VPX0'] is not supported with codec id 139\n")
+            time.sleep(0.2)  # the frame loop quiets fd 2 meanwhile
+            os.write(2, b"ours\n")
+
+        def write(self, img):
+            pass
+
+        def release(self):
+            pass
+
+    monkeypatch.setattr(review, "vp9_available", lambda: False)
+    monkeypatch.setattr(review.cv2, "VideoWriter", Writer)
+    before = os.readlink("/proc/self/fd/2")
+    sink = ReviewSink(tmp_path, 30.0)
+    sink.write(np.full((120, 160, 3), 90, np.uint8), 0.0)
+    for _ in range(40):
+        with quiet_fd(2):
+            time.sleep(0.005)
+    sink.close()
+    assert os.readlink("/proc/self/fd/2") == before
+    assert capfd.readouterr().err == "ours\n"
