@@ -33,7 +33,7 @@ from .errors import InputError
 from .face_confirm import iou
 from .recordings import stamp
 from .results import read_table
-from .run_summary import NO_WINDOW
+from .run_summary import FACE_WARNINGS, NO_WINDOW, face_warning
 from .rundir import read_summary, recorded_source, run_in_use, settings_of
 from .spotting import SpotConfig
 
@@ -231,8 +231,9 @@ def merge(summary: dict[str, Any], point: ResumePoint, counts: list[str], rerun:
     before the resume point) and time added to the run's so far (None where that did not know them: a killed run's),
     the events before it listed first, ``resumed_at_s``; the start and the frames passed over before it are the first
     part's. ``faces`` is the whole run's (:func:`merge_faces`); ``faces_before_resume`` lists the run's before. The
-    part's warning that no window was classified is dropped where the whole run classified some (the part's own
-    counts decided it: a part of a few frames, its face new, classifies none)."""
+    part's warnings that no window was classified and that most frames had no face were decided from its own counts
+    (a part of a few frames, its face new, classifies none): the first is dropped where the whole run classified
+    some, the second decided again from the whole run's counts where they are known."""
     prev = point.previous
     prior = max(point.after_frame + 1 - point.first_frame, 0)  # the frames up to the last row: the run's before
     for k in [*counts, "seconds"]:
@@ -245,6 +246,12 @@ def merge(summary: dict[str, Any], point: ResumePoint, counts: list[str], rerun:
         summary[k] = a + b if isinstance(a, (int, float)) and isinstance(b, (int, float)) else None
     if summary.get("windows_classified"):
         summary["warnings"] = [w for w in summary.get("warnings", []) if NO_WINDOW not in w]
+    read, with_face = summary.get("frames_read"), summary.get("frames_with_face")
+    if isinstance(read, int) and isinstance(with_face, int):  # the whole run's (a killed run's unknown: the part's)
+        name = str(summary.get("source", ""))
+        said = [w for w in summary.get("warnings", []) if not any(w.startswith(f"{name}: {p}") for p in FACE_WARNINGS)]
+        few = face_warning(name, read, with_face, summary.get("detector"))
+        summary["warnings"] = [*([few] if few else []), *said]
     summary["events"] = [*(prev.get("events") or []), *summary.get("events", [])]
     summary["faces"] = merge_faces(prev.get("faces") or [], summary.get("faces") or [])
     summary.update(resumed_at_s=point.resumed_at_s, start_s=prev.get("start_s"),

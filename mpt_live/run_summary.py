@@ -76,15 +76,25 @@ class RunFigures:
         video)."""
         c = self.counts
         faces = f"a face in {c['frames_with_face']} of {c['frames_read']} frames"
-        if c["frames_read"] and c["frames_with_face"] < 0.5 * c["frames_read"]:  # most frames without a face
-            return [f"{name}: {'no face found' if not c['frames_with_face'] else 'only ' + faces}"
-                    + (" (small or distant faces: try --detector full)" if detector == "short" else "")]
+        if few := face_warning(name, c["frames_read"], c["frames_with_face"], detector):
+            return [few]
         if classify and c["windows"] and not c["windows_classified"]:
             if stopped:
                 return [f"{name}: {NO_WINDOW}: the run stopped after {c['frames_read']} frames ({faces}),"
                         f" before a whole {window_s:g} s window was classified"]
             return [f"{name}: {NO_WINDOW}: {faces}, but never for a whole {window_s:g} s window"]
         return []
+
+
+FACE_WARNINGS = ("no face found", "only a face in")  # how face_warning's line begins, after the source's name
+
+
+def face_warning(name: str, frames_read: int, frames_with_face: int, detector: str | None) -> str | None:
+    """The warning that most of source ``name``'s frames had no face (None where most had one)."""
+    if not frames_read or frames_with_face >= 0.5 * frames_read:
+        return None
+    few = FACE_WARNINGS[0] if not frames_with_face else f"{FACE_WARNINGS[1]} {frames_with_face} of {frames_read} frames"
+    return f"{name}: {few}" + (" (small or distant faces: try --detector full)" if detector == "short" else "")
 
 
 def summarize(session: Session) -> dict[str, Any]:

@@ -418,7 +418,7 @@ def test_a_resumed_part_that_classified_nothing_warns_only_where_the_whole_run_d
               "windows_classified": classified_before}
     merge(part, ResumePoint(99, 3.3, 1, previous=before), list(fig.counts), {})
     assert part["windows_classified"] == classified_before
-    assert part["warnings"] == ["v.mp4: another warning"] if classified_before else [*said, "v.mp4: another warning"]
+    assert part["warnings"] == (["v.mp4: another warning"] if classified_before else [*said, "v.mp4: another warning"])
 
 
 def test_an_old_face_matched_to_one_face_by_see_is_not_given_to_another_by_name():
@@ -434,3 +434,24 @@ def test_an_old_face_matched_to_one_face_by_see_is_not_given_to_another_by_name(
     assert w.faces == {5: "0"}
     w.frame = 20
     assert w.name((40, 0, 100, 100), {5}) == 6 and w.faces == {5: "0"}
+
+
+@pytest.mark.parametrize("with_face_before, said_after", [(100, None), (10, "only a face in 50 of 140 frames"),
+                                                          (None, "only a face in 10 of 40 frames")])
+def test_a_resumed_runs_no_face_warning_is_decided_from_the_whole_runs_frames(with_face_before, said_after):
+    """A resumed part that lost the face (10 of its 40 frames) warned 'only a face in 10 of 40 frames' though the
+    whole run had one in 110 of 140; a part with a face throughout said nothing of a run that mostly had none. The
+    whole run's counts decide it where known (None: a killed run's, the part's warning kept)."""
+    from mpt_live.resume import ResumePoint, merge
+    from mpt_live.run_summary import RunFigures
+
+    fig = RunFigures()
+    part_face = 10 if with_face_before != 10 else 40
+    fig.counts.update(frames_read=40, frames_with_face=part_face, windows=10, windows_classified=10)
+    said = fig.warnings("v.mp4", 1.0, True, "full")
+    part = {**fig.counts, "seconds": 2.0, "source": "v.mp4", "detector": "full", "events": [], "faces": [],
+            "outputs": {}, "warnings": [*said, "v.mp4: another warning"]}
+    before = {**fig.counts, "frames_read": 100, "frames_with_face": with_face_before, "windows": 50,
+              "windows_classified": 50}
+    merge(part, ResumePoint(99, 3.3, 1, previous=before), list(fig.counts), {})
+    assert part["warnings"] == ([f"v.mp4: {said_after}"] if said_after else []) + ["v.mp4: another warning"]
