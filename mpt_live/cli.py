@@ -142,7 +142,9 @@ def live(
                             raise typer.Exit(1)
                 else:
                     if out is None and not display:
-                        _fail("--out DIR is required for a headless run")
+                        _fail("--out DIR is required for a headless run" if headless else
+                              "--out DIR is required: no display here (DISPLAY and WAYLAND_DISPLAY are not set), so "
+                              "the results go to files")
                     notes: list[str] = []
                     videos = expand_recordings(video, notes)
                     for note in notes:

@@ -207,6 +207,17 @@ def test_bad_input_one_line_error(faces_dir, tmp_path, args, expected):
     assert len([ln for ln in out.splitlines() if ln.strip()]) == 1, out
 
 
+def test_no_display_without_out_says_why(faces_dir, monkeypatch):
+    """No --headless given, but no display either: the line says that there is none, not 'a headless run'."""
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setattr("sys.platform", "linux")
+    res = runner.invoke(app, ["--video", str(faces_dir / "videos" / "evm_face_still.mp4"), "--motion-only"])
+    assert res.exit_code == 2, res.output
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "--out DIR is required: no display here (DISPLAY" in lines[0], res.output
+
+
 @pytest.mark.parametrize("labels, tail", [({}, "0 motion events -> out/"),
                                           ({"neutral": {"share": 0.9}, "happiness": {"share": 0.001}},
                                            "0 motion events; neutral 90% -> out/")])
