@@ -28,6 +28,7 @@ from .frametimes import FrameTimes
 from .latest_frame import CaptureLike, LatestFrameReader, LiveFrame
 from .quiet import quiet_opencv
 from .sources import VideoFile, expand_videos, is_stream_url, open_capture, square_pixels
+from .url_reason import why_not
 
 __all__ = ["CaptureLike", "CaptureReader", "LatestFrameReader", "LiveFrame", "PacedVideoReader", "open_camera",
            "open_source", "open_stream"]
@@ -336,7 +337,8 @@ def open_stream(url: str, realtime: bool = False) -> "CaptureReader | VideoFile 
     cap = opener()
     if not cap.isOpened():
         cap.release()
-        raise InputError(failed)
+        reason = why_not(url, STREAM_TIMEOUT_MS / 1000)
+        raise InputError(f"{url}: could not open the stream: {reason}" if reason else failed)
     count = cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0
     if 0 < count < 1e9:  # read from this open (a second one was a second connection, and a second wait)
         source: Any = (PacedVideoReader(url, capture=cap) if realtime
