@@ -646,6 +646,7 @@ def test_ray_where_no_cluster_answers_is_refused_before_the_data_is_read(easy, t
     assert r.exit_code == 2 and len(lines) == 1 and "Traceback" not in r.output, r.output
     assert (f"--ray auto: no Ray cluster answers at 127.0.0.1:{port}, the address in the environment variable"
             if env else f"--ray 127.0.0.1:{port}: no Ray cluster answers there") in " ".join(lines[0].split()), r.output
+    assert not (tmp_path / "run").exists()  # a refused run made an empty --out folder
 
 
 def test_the_run_lines_are_whole_in_a_log(easy, tmp_path, monkeypatch):

@@ -289,6 +289,13 @@ def train(
             if metrics is not None and protocol is not Protocol.full:  # it was ignored without a word
                 raise InputError(f"--metrics {metrics}: goes with --protocol full (a LOSO run writes its own "
                                  "metrics.json)")
+            if ray is not None and protocol is not Protocol.loso:
+                raise InputError("--ray runs LOSO folds: use it with --protocol loso")
+            # before the data, the model and --out (a refused run makes no folder): Ray retries a dead address for minutes
+            if ray is not None:
+                from mpt_live.ray_batch import check_address
+
+                check_address(ray)
             check_environment(cfg, data[0], out, metrics)
             metrics_obj = None
             if metrics is not None:
@@ -297,12 +304,6 @@ def train(
                 except (OSError, ValueError) as e:
                     raise InputError(f"--metrics {metrics}: not readable JSON ({e})") from None
                 check_sibling_metrics(metrics_obj, cfg, f"--metrics {metrics}")
-            if ray is not None and protocol is not Protocol.loso:
-                raise InputError("--ray runs LOSO folds: use it with --protocol loso")
-            if ray is not None:  # before the data and the model: Ray itself retries a dead address for minutes
-                from mpt_live.ray_batch import check_address
-
-                check_address(ray)
             run_training(console, cfg, out, protocol.value, metrics_obj, ray, stage)
         except InputError as e:
             _fail(str(e))
