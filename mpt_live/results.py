@@ -100,13 +100,13 @@ class WindowResult:
             self.top, self.confidence = event.cls, event.confidence
 
     def row(self) -> dict[str, Any]:
-        """The predictions.csv row (keys: :func:`columns` of ``classes``)."""
+        """The predictions.csv row: its keys :func:`columns` of ``classes``, in that order, on every row (a window
+        without probabilities has None there), so rows collected in a script make the file's table."""
         x, y, w, h = self.box if self.box is not None else (None,) * 4
-        row = {"time_s": round(self.time_s, 4), "frame": self.frame, "face_id": self.face_id, "x": x, "y": y, "w": w,
-               "h": h, "motion_score": self.motion_score, "top": self.top, "confidence": self.confidence}
-        for c, p in (self.probabilities or {}).items():
-            row[f"p_{c}"] = p
-        return row
+        probs = self.probabilities or {}
+        return {"time_s": round(self.time_s, 4), "frame": self.frame, "face_id": self.face_id, "x": x, "y": y, "w": w,
+                "h": h, "motion_score": self.motion_score, **{f"p_{c}": probs.get(c) for c in self.classes},
+                "top": self.top, "confidence": self.confidence}
 
 
 @dataclass

@@ -95,3 +95,18 @@ def test_model_run_with_save_video_writes_every_output(outputs):
     assert summary["model"]["demo"] is demo
     assert ("DEMO MODEL" in terminal) is demo
     assert ("DEMO MODEL" in (summary["model"]["note"] or "")) is demo
+
+
+def test_a_window_row_has_the_files_columns_in_order_with_or_without_probabilities():
+    """WindowResult.row() is what a script collects from a Session: a warming-up or faceless window had no p_<class>
+    keys, and the others had top and confidence before them, so a DataFrame of rows was not the file's table."""
+    import numpy as np
+
+    from mpt_live.results import WindowResult
+
+    classes = ("happiness", "surprise")
+    warming = WindowResult(1.0, 30, 0, (1, 2, 3, 4), None, None, classes)
+    full = WindowResult(2.0, 60, 0, (1, 2, 3, 4), 0.5, np.array([0.25, 0.75], np.float32), classes)
+    assert list(warming.row()) == list(full.row()) == columns(classes)
+    assert warming.row()["p_happiness"] is None and full.row()["p_surprise"] == 0.75
+    assert list(WindowResult(3.0, 90, None, None, None, None).row()) == columns([])
