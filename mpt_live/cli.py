@@ -125,8 +125,9 @@ def live(
                     if fps is not None:
                         _fail("--fps: only for folders of frames (cameras, streams and --realtime videos have their own rate)")
                     if jobs is not None or ray is not None:
-                        _fail(f"--{'jobs' if jobs is not None else 'ray'}: for recorded videos; cameras, streams and "
-                              "--realtime videos are read live, one at a time")
+                        _fail(f"--{'jobs' if jobs is not None else 'ray'}: for recorded videos on disk (a file, folder "
+                              "or glob); a camera, a URL (a stream or a recording served over http) and a --realtime "
+                              "video are read by this one process")
                     source = open_source(camera, video, realtime)
                     for note in getattr(source, "notes", []):
                         _say(note, text_style="dim")

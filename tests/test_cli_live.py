@@ -45,6 +45,9 @@ def test_cli_folder_batch_lists_failures_and_keeps_going(faces_dir, model_path, 
     (["--video", "x.mp4", "--demo-face", "p.jpg"], "--demo-face needs --demo"),
     (["--demo", "--demo-face", "/nonexistent/p.jpg", "--model", "/nonexistent/m.onnx"], "/nonexistent/p.jpg: no such file"),
     (["--camera", "97", "--jobs", "2"], "--jobs: for recorded videos"),  # was ignored: one live run
+    # a recording's URL is read like a file, but by this process: 'streams ... are read live' misled
+    (["--video", "http://127.0.0.1:1/a.mp4", "--ray", "auto"], "--ray: for recorded videos on disk (a file, folder or "
+                                                                "glob); a camera, a URL (a stream or a recording"),
     (["--video", "x.mp4", "--jobs", "2", "--ray", "auto"], "--jobs and --ray: choose one"),  # --jobs was ignored
     (["--demo", "--video", "x.mp4"], "--demo and --video: give one source"),  # the video was ignored
     (["--demo", "--camera", "0"], "--demo and --camera: give one source"),
@@ -52,7 +55,7 @@ def test_cli_folder_batch_lists_failures_and_keeps_going(faces_dir, model_path, 
     (["--video", "x.mp4", "--threads", "100000"], "--threads 100000: more than 4 threads per core of this machine"),
     (["--video", "x.mp4", "--jobs", "100000"], "--jobs 100000: more than 4 worker processes per core"),
 ], ids=["camera", "stream", "realtime-missing", "two-sources", "save-video-no-out", "missing-video-before-model",
-        "demo-face-without-demo", "demo-face-before-model", "jobs-with-a-camera", "jobs-and-ray", "demo-and-video",
+        "demo-face-without-demo", "demo-face-before-model", "jobs-with-a-camera", "ray-with-a-url", "jobs-and-ray", "demo-and-video",
         "demo-and-camera", "threads-huge", "jobs-huge"])
 def test_cli_live_sources_bad_input_one_line(args, expected):
     res = runner.invoke(app, args)
