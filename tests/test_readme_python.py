@@ -31,4 +31,5 @@ def test_readme_python_block_runs(faces_dir, tmp_path, monkeypatch, capsys):
     assert list(rows.columns) == columns(scope["model"].classes)
     assert list(events.columns) == list(EVENT_COLUMNS)
     assert len(rows) == summary["windows"] and rows["time_s"].max() <= summary["source_seconds"]
+    assert str(rows["face_id"].dtype) == "Int64" and set(rows["face_id"].dropna()) <= {0}  # IDs stay whole
     assert capsys.readouterr().out.split() == ["complete", str(summary["source_fps"]), str(len(summary["events"]))]
