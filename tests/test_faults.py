@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -554,8 +555,15 @@ def test_disk_full_while_writing_the_annotated_video(tmp_path, tmpfs):
     assert res.returncode == 1, res.stderr
     lines = [ln for ln in our_lines(res.stderr) if ln.startswith("error:")]
     assert len(lines) == 1 and "annotated.mp4: could not write frame" in lines[0] and "No space left" in lines[0]
+    decoded = 0
     with av.open(str(out / "annotated.mp4")) as box:
-        assert 0 < sum(1 for _ in box.decode(video=0)) < 300
+        try:
+            for _ in box.decode(video=0):
+                decoded += 1
+        except av.error.InvalidDataError:  # the fragment the disk filled in, cut short (review.webm's thread writes
+            pass                           # to the same disk, so where the disk fills varies from run to run)
+    failed_at = int(re.search(r"could not write frame (\d+)", lines[0]).group(1))
+    assert 0 < decoded < 300 and decoded >= failed_at - 1 - 2 * 25  # at most the fragments (a second each) in writing
     assert len(csv_rows(out / "predictions.csv")) >= 1
     s = summary(out)
     assert s["status"] == "failed" and "annotated.mp4" in s["error"]
