@@ -25,6 +25,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from .interrupts import deferred
 from .pyav_capture import open_video
 from .quiet import held_fd
 from .sources import VideoFile, pixel_aspect, square_pixels
@@ -157,8 +158,9 @@ class ReviewSink:
             self._queue = queue.Queue(maxsize=max(2, min(QUEUE_FRAMES, QUEUE_BYTES // max(1, img.nbytes))))
             self._thread = threading.Thread(target=self._encoding, name="mpt-review", daemon=True)
             self._thread.start()
-        self._queue.put((img, t))
-        self.frames += 1
+        with deferred():  # a stop signal raised inside put could leave the queue's lock taken (an exception between
+            self._queue.put((img, t))  # acquire and the with-block's guard): the run's end then waited for ever
+            self.frames += 1
 
     def _encoding(self) -> None:
         """The encoder's thread: each queued frame until the end (None); after a failure the rest is passed over."""
@@ -202,8 +204,9 @@ class ReviewSink:
     def _drain(self) -> None:
         """The encoder's thread ended, after the frames queued before this call (none is left waiting)."""
         if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join()
+            with deferred():  # as in write: the queue's lock is never left taken by a stop signal
+                self._queue.put(None)
+                self._thread.join()
             self._thread = None
 
     def close(self) -> str | None:

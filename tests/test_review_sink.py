@@ -186,3 +186,36 @@ def test_the_vp8_fallbacks_tag_line_is_dropped_in_its_thread_without_moving_fd2_
     sink.close()
     assert os.readlink("/proc/self/fd/2") == before
     assert capfd.readouterr().err == "ours\n"
+
+
+@needs_vp9
+def test_a_stop_signal_while_write_waits_for_room_comes_after_the_frame_is_queued(tmp_path, monkeypatch):
+    """SIGTERM while the frame loop waited in write for the encoder (a full queue): raised inside the queue's put, it
+    could leave the queue's lock taken, and the run's end (close, waiting for the queue) then waited for ever (a
+    clean-clone CI's SIGTERM test hung: py-spy showed the loop in Queue.put and the encoder in Queue.get, both on
+    that lock). The signal is held until the frame is queued, then stops the run; close still finishes the copy."""
+    import signal
+
+    from mpt_live.interrupts import Stopped, stop_signals
+
+    convert, gate = cv2.cvtColor, threading.Event()
+
+    def slow(img, code, *a, **k):  # the encoder waits at its first frame until the signal has come
+        if code == cv2.COLOR_BGR2YUV_I420:
+            gate.wait(30)
+        return convert(img, code, *a, **k)
+
+    monkeypatch.setattr(review.cv2, "cvtColor", slow)
+    monkeypatch.setattr(review, "QUEUE_FRAMES", 2)
+    img = np.full((120, 160, 3), 90, np.uint8)
+    written = 0
+    with stop_signals():
+        sink = ReviewSink(tmp_path, 30.0)
+        threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGTERM)).start()  # while write waits for room
+        threading.Timer(0.8, gate.set).start()
+        with pytest.raises(Stopped):
+            for i in range(10):
+                sink.write(img, i / 30)
+                written += 1
+        assert sink.frames == written + 1  # the frame being queued when the signal came was queued
+        assert sink.close() == "review.webm"
