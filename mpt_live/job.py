@@ -217,7 +217,7 @@ def _finish(session: Session, out: Path | None, outputs: dict[str, Any], sink: C
         from .resume import merge
 
         merge(summary, point, list(session.figures.counts),
-              {"frames_read": session.rerun, "frames_with_face": session.rerun_faces})
+              {"frames_read": session.rerun, "frames_with_face": session.rerun_faces}, session.name)
     if out is not None and sink is not None:
         rows = read_table(out / "predictions.csv")[1]
         # the page states the run's status (interrupted, incomplete) and its problems: known before it is written

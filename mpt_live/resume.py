@@ -226,14 +226,15 @@ def resume_point(out: Path, source: Any, facts: dict[str, Any]) -> ResumePoint:
                        first_frame=first, previous=s, written=written)
 
 
-def merge(summary: dict[str, Any], point: ResumePoint, counts: list[str], rerun: dict[str, int]) -> None:
+def merge(summary: dict[str, Any], point: ResumePoint, counts: list[str], rerun: dict[str, int], name: str) -> None:
     """``summary`` of the resumed part made the whole run's: its ``counts`` (less the ``rerun`` frames analysed again
     before the resume point) and time added to the run's so far (None where that did not know them: a killed run's),
     the events before it listed first, ``resumed_at_s``; the start and the frames passed over before it are the first
     part's. ``faces`` is the whole run's (:func:`merge_faces`); ``faces_before_resume`` lists the run's before. The
     part's warnings that no window was classified and that most frames had no face were decided from its own counts
     (a part of a few frames, its face new, classifies none): the first is dropped where the whole run classified
-    some, the second decided again from the whole run's counts where they are known."""
+    some, the second decided again from the whole run's counts where they are known. ``name``: the source as the
+    run's warnings name it (the session's; summary.json's ``source`` is that path made absolute)."""
     prev = point.previous
     prior = max(point.after_frame + 1 - point.first_frame, 0)  # the frames up to the last row: the run's before
     for k in [*counts, "seconds"]:
@@ -248,7 +249,6 @@ def merge(summary: dict[str, Any], point: ResumePoint, counts: list[str], rerun:
         summary["warnings"] = [w for w in summary.get("warnings", []) if NO_WINDOW not in w]
     read, with_face = summary.get("frames_read"), summary.get("frames_with_face")
     if isinstance(read, int) and isinstance(with_face, int):  # the whole run's (a killed run's unknown: the part's)
-        name = str(summary.get("source", ""))
         said = [w for w in summary.get("warnings", []) if not any(w.startswith(f"{name}: {p}") for p in FACE_WARNINGS)]
         few = face_warning(name, read, with_face, summary.get("detector"))
         summary["warnings"] = [*([few] if few else []), *said]

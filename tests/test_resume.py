@@ -416,7 +416,7 @@ def test_a_resumed_part_that_classified_nothing_warns_only_where_the_whole_run_d
     part = {**counts, "events": [], "faces": [], "outputs": {}, "warnings": [*said, "v.mp4: another warning"]}
     before = {**counts, "frames_read": 100, "frames_with_face": 100, "windows": 50, "windows_scored": 50,
               "windows_classified": classified_before}
-    merge(part, ResumePoint(99, 3.3, 1, previous=before), list(fig.counts), {})
+    merge(part, ResumePoint(99, 3.3, 1, previous=before), list(fig.counts), {}, "v.mp4")
     assert part["windows_classified"] == classified_before
     assert part["warnings"] == (["v.mp4: another warning"] if classified_before else [*said, "v.mp4: another warning"])
 
@@ -441,7 +441,8 @@ def test_an_old_face_matched_to_one_face_by_see_is_not_given_to_another_by_name(
 def test_a_resumed_runs_no_face_warning_is_decided_from_the_whole_runs_frames(with_face_before, said_after):
     """A resumed part that lost the face (10 of its 40 frames) warned 'only a face in 10 of 40 frames' though the
     whole run had one in 110 of 140; a part with a face throughout said nothing of a run that mostly had none. The
-    whole run's counts decide it where known (None: a killed run's, the part's warning kept)."""
+    whole run's counts decide it where known (None: a killed run's, the part's warning kept), named as the run's
+    warnings name the source (summary.json's source is its absolute path: the part's warning was kept beside a new one)."""
     from mpt_live.resume import ResumePoint, merge
     from mpt_live.run_summary import RunFigures
 
@@ -449,9 +450,9 @@ def test_a_resumed_runs_no_face_warning_is_decided_from_the_whole_runs_frames(wi
     part_face = 10 if with_face_before != 10 else 40
     fig.counts.update(frames_read=40, frames_with_face=part_face, windows=10, windows_classified=10)
     said = fig.warnings("v.mp4", 1.0, True, "full")
-    part = {**fig.counts, "seconds": 2.0, "source": "v.mp4", "detector": "full", "events": [], "faces": [],
+    part = {**fig.counts, "seconds": 2.0, "source": "/data/v.mp4", "detector": "full",  # summary.json's: absolute "events": [], "faces": [],
             "outputs": {}, "warnings": [*said, "v.mp4: another warning"]}
     before = {**fig.counts, "frames_read": 100, "frames_with_face": with_face_before, "windows": 50,
               "windows_classified": 50}
-    merge(part, ResumePoint(99, 3.3, 1, previous=before), list(fig.counts), {})
+    merge(part, ResumePoint(99, 3.3, 1, previous=before), list(fig.counts), {}, "v.mp4")  # as the warnings name it
     assert part["warnings"] == ([f"v.mp4: {said_after}"] if said_after else []) + ["v.mp4: another warning"]
