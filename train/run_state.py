@@ -11,7 +11,6 @@ scored as they are, the truth past where it stopped counting as missed, as the M
 from __future__ import annotations
 
 import math
-
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
