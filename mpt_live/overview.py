@@ -295,15 +295,18 @@ SHOWN = [("video", "video"), ("status", "status"), ("duration_s", "duration s"),
 CSS = """body{margin:0;padding:16px 20px;font:14px/1.4 system-ui,-apple-system,"Segoe UI",sans-serif;background:#f5f5f2;
 color:#222}h1{font-size:18px;margin:0 0 8px}table{border-collapse:collapse;background:#fff}th,td{padding:4px 8px;
 border-bottom:1px solid #e4e4e0;text-align:left}th{cursor:pointer;user-select:none;vertical-align:bottom}.wide{max-width:100%;overflow-x:auto}
-td:first-child{min-width:14em}td.n{text-align:right}
-th.asc::after{content:" \\25B2"}th.desc::after{content:" \\25BC"}tr.failed td{background:#fbe3e1;color:#8a1c12}
+th button{font:inherit;font-weight:600;color:inherit;background:none;border:0;padding:0;cursor:pointer;text-align:left}
+:focus-visible{outline:3px solid #1a5fb4;outline-offset:2px}td:first-child{min-width:14em}td.n{text-align:right}
+th[aria-sort=ascending] button::after{content:" \\25B2"}th[aria-sort=descending] button::after{content:" \\25BC"}
+tr.failed td{background:#fbe3e1;color:#8a1c12}
 tr.incomplete td{background:#fdf3d8}.demo{background:#f28c28;color:#fff;border-radius:4px;padding:1px 6px;font-size:12px}
 .reason{font-size:12px;color:#8a1c12}.kind{font-size:12px;color:#555}"""
 
+# each column head a button (a click, or Enter / Space on it: Tab reaches the heads), its order in aria-sort
 SCRIPT = """document.querySelectorAll('#videos th').forEach((th, k) => th.addEventListener('click', () => {
-  const body = document.querySelector('#videos tbody'), up = !th.classList.contains('asc');
-  document.querySelectorAll('#videos th').forEach(h => h.classList.remove('asc', 'desc'));
-  th.classList.add(up ? 'asc' : 'desc');
+  const body = document.querySelector('#videos tbody'), up = th.getAttribute('aria-sort') !== 'ascending';
+  document.querySelectorAll('#videos th').forEach(h => h.removeAttribute('aria-sort'));
+  th.setAttribute('aria-sort', up ? 'ascending' : 'descending');
   const key = r => r.cells[k].dataset.v, num = r => parseFloat(key(r));
   const rows = Array.from(body.rows).sort((a, b) => {
     const ea = key(a) === '', eb = key(b) === '';
@@ -354,7 +357,8 @@ def render_index(rows: list[dict[str, Any]], classes: list[str], total: int) -> 
     """index.html: a table of the videos (sortable by each column head), each linking to its report.html."""
     shown = SHOWN + [(c, c.removeprefix("events_")) for c in classes] + [("model", "model")]
     counts = {k: sum(r["status"] == k for r in rows) for k in ("done", "incomplete", "failed")}
-    head = "".join(f'<th title="click to sort">{html.escape(label)}</th>' for _, label in shown)
+    head = "".join(f'<th><button type="button" title="sort by {html.escape(label)}">{html.escape(label)}</button></th>'
+                   for _, label in shown)
     body = "\n".join(f'<tr class="{r["status"]}">' + "".join(_cell(r, k) for k, _ in shown) + "</tr>" for r in rows)
     line = (f"{len(rows)} of {total} videos listed: {counts['done']} done, {counts['incomplete']} incomplete, "
             f"{counts['failed']} failed. Tables: videos.csv, all_events.csv.")

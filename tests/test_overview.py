@@ -589,6 +589,43 @@ def test_index_shows_a_reason_without_the_path_that_names_its_video(tmp_path):
                        "/data/x/notes.mp4: unreadable"]  # a path that is not this row's video's stays
 
 
+def test_index_sorts_by_keyboard_and_says_its_order(browser, tmp_path):
+    """The column heads sorted on a mouse click only (a th with a click listener: Tab went from link to link, past
+    them), and their order was an arrow drawn by a class, which a screen reader does not read. Each head is now a
+    button Tab reaches, Enter sorts by it (again: the other way) and the head says its order in aria-sort."""
+    videos = [tmp_path / "in" / n for n in ("interview_1.mp4", "interview_2.mp4", "interview_3.mp4")]
+    out = tmp_path / "out"
+    dirs = output_dirs(videos, out)
+    for d, n in zip(dirs, (2, 5, 1)):
+        d.mkdir(parents=True)
+        (d / "summary.json").write_text(json.dumps(_summary("complete", [{"type": "micro", "class": "surprise"}] * n)))
+    write_overview(out, videos, dirs, [])
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto((out / "index.html").as_uri())
+    names = "Array.from(document.querySelectorAll('#videos tbody tr')).map(r => r.cells[0].dataset.v)"
+    reached = []
+    for _ in range(12):  # Tab from the top of the page to the micro events' column head
+        page.keyboard.press("Tab")
+        reached.append(page.evaluate("document.activeElement.textContent"))
+        if reached[-1] == "micro":
+            break
+    assert reached[0] == "video" and reached[-1] == "micro", reached
+    head = page.get_by_role("columnheader", name="micro")
+    assert head.get_attribute("aria-sort") is None
+    page.keyboard.press("Enter")
+    assert page.evaluate(names) == ["interview_3.mp4", "interview_1.mp4", "interview_2.mp4"]
+    assert head.get_attribute("aria-sort") == "ascending"
+    page.keyboard.press("Enter")
+    assert page.evaluate(names) == ["interview_2.mp4", "interview_1.mp4", "interview_3.mp4"]
+    assert head.get_attribute("aria-sort") == "descending"
+    page.keyboard.press("Shift+Tab")  # the head before it, by Space: the order moves to that column
+    page.keyboard.press("Space")
+    assert page.get_by_role("columnheader", name="windows classified").get_attribute("aria-sort") == "ascending"
+    assert head.get_attribute("aria-sort") is None and not errors
+
+
 def test_an_index_with_a_model_s_class_columns_fits_a_laptop_window(browser, tmp_path):
     """With a 5-class model's columns index.html was 1800 px wide in a 1280 px window: the page scrolled sideways,
     the model and class columns off screen. The heads wrap and the table scrolls inside its own box."""
@@ -602,7 +639,7 @@ def test_an_index_with_a_model_s_class_columns_fits_a_laptop_window(browser, tmp
         s["model"] = {**(s.get("model") or {}), "name": "demo_model.onnx", "classes": classes}
         (d / "summary.json").write_text(json.dumps(s))
     write_overview(out, videos, dirs, [])
-    assert all(f">{c}</th>" in (out / "index.html").read_text() for c in classes)
+    assert all(f">{c}</button></th>" in (out / "index.html").read_text() for c in classes)
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     page.goto((out / "index.html").as_uri())
     assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
