@@ -42,6 +42,9 @@ from .timeline import NO_FRAMES, NO_MODEL, ONE_WINDOW, as_number, face_ids, fram
 from .writers import atomic_path, json_default
 
 
+FILTER_KEYS = "face, type, class"  # the filters above the events' table, as the page's list of keys names them
+
+
 def apex_thumbnails(source: Path | None, events: Sequence[Mapping[str, Any]], rows: Sequence[Mapping[str, Any]],
                     size: int = 96) -> list[str | None]:
     """A JPEG data URI of each event's face at its apex frame (one pass over ``source``, seeking over long
@@ -219,13 +222,15 @@ def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[
             ("n / j, p / k", "next, previous event of those shown"),
             ("\u2191 / \u2193, Home / End", "move between the events' rows (\u2191 from the first: the column heads)"),
             ("a column head (\u2190 / \u2192 between them)", "sort the events by it; again: the other way"),
-            ("face, type, class", "show only the events that match"),
+            (FILTER_KEYS, "show only the events that match"),
             ("Tab", "the timelines, the filters, then the events' table")]
     if video:
         keys.append(("\u2190 / \u2192, Page Up / Page Down, Home / End on a timeline",
                      "move the video 1 s, 10 s, to its start or end; a click on a timeline seeks there too"))
     keys.append(("[ / ]", "earlier, later part of a zoomed timeline"))
-    keys = "".join(f"<li><kbd>{e(k)}</kbd>: {e(v)}</li>" for k, v in keys)
+    # the filters' line names those the page shows (a filter with one value to choose from is hidden: all micro)
+    keys = "".join(f'<li{" id=keys-filters" if k == FILTER_KEYS else ""}><kbd>{e(k)}</kbd>: {e(v)}</li>'
+                   for k, v in keys)
     data = json.dumps({"events": events}, default=json_default).replace("</", "<\\/")
     demo = '<span class="demo">DEMO MODEL</span>' if model.get("demo") else ""
     return PAGE.format(title=e(title), demo=demo, banner=banner, keys=keys, video=video_html, facts=fact_rows,

@@ -153,6 +153,9 @@ filters.forEach(s => {
   s.addEventListener('change', arrange);
 });
 document.getElementById('filters').hidden = !all.length;
+const filterKeys = document.getElementById('keys-filters');  // the list of keys names the filters shown, none: no line
+if (filterKeys) { const named = filters.filter(s => !s.parentElement.hidden && all.length).map(s => s.dataset.key);
+  filterKeys.hidden = !named.length; filterKeys.querySelector('kbd').textContent = named.join(', '); }
 arrange();
 const typing = e => ['INPUT', 'SELECT', 'TEXTAREA'].includes(e.target.tagName);
 document.addEventListener('keydown', e => {

@@ -223,3 +223,34 @@ def test_each_shading_on_a_timeline_stays_its_events_whatever_order_the_shadings
     bright = page.evaluate("""Array.from(document.querySelectorAll('svg.timeline rect.ev'))
         .filter(x => !x.classList.contains('out')).map(x => x.querySelector('title').textContent.split(' ').slice(-2)[0])""")
     assert sorted(bright) == sorted(f"{events[i]['onset_s']:.2f}-{events[i]['offset_s']:.2f}" for i in want)
+
+
+def test_the_list_of_keys_names_the_filters_the_page_shows(table, browser, tmp_path):  # noqa: F811
+    """An interview whose events were all micro-expressions showed no type filter (one value to choose from), but
+    the page's keys still said `face, type, class`: a reviewer looked for a type filter that was not there. The line
+    names the filters shown, and is left out where there are none."""
+    out, events = table
+    page, errors = _open(browser, out)
+    shown = "Array.from(document.querySelectorAll('#filters select')).filter(s => s.offsetParent).map(s => s.dataset.key)"
+    assert page.evaluate(shown) == ["face", "type", "class"]
+    assert page.locator("#keys-filters kbd").inner_text() == "face, type, class" and not errors
+    page.close()
+    rows = [{"time_s": k / FPS, "frame": k, "face_id": f, "x": 0, "y": 0, "w": 20, "h": 20, "motion_score": 1.0,
+             **{f"p_{c}": 1 / 3 for c in CLASSES}} for k in range(int(SECONDS * FPS)) for f in (0, 3)]
+    for name, evs, want in (("micro", [{**e, "type": "micro"} for e in events], ["face", "class"]),
+                            ("none", [], [])):
+        summary = {"events": evs, "source_seconds": SECONDS, "outputs": {}}
+        d = tmp_path / name
+        d.mkdir()
+        (d / "report.html").write_text(render_report(d, summary, rows, CLASSES, None, [], name), encoding="utf-8")
+        page = browser.new_page(viewport={"width": 1366, "height": 768})
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto((d / "report.html").as_uri())
+        assert page.evaluate(shown) == want
+        line = page.locator("#keys-filters")
+        if want:
+            assert line.is_visible() and line.locator("kbd").inner_text() == ", ".join(want)
+        else:
+            assert line.is_hidden() and not page.locator("#filters").is_visible()
+        page.close()
+    assert not errors
