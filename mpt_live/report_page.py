@@ -250,7 +250,15 @@ if (playing()) svgs.forEach(s => {
     e.preventDefault();
   });
 });
-function page(dir) { const [s0, w] = view(); if (span > 0) { start = s0 + dir * w; layout(); } }
+// by hand a page on the span's round times, none past either end: ] then [ comes back to the page it left (it paged
+// from the last page as shown, moved back to end at the run's end, onto pages off the round times)
+function page(dir) {
+  if (!(span > 0)) return;
+  const first = Math.floor(begin / span) * span;
+  const last = Math.max(first, Math.ceil((duration - span) / span - 1e-9) * span);  // its page reaches the end
+  start = Math.min(last, Math.max(first, Math.floor(start / span + 1e-9) * span + dir * span));
+  layout();
+}
 if (zoom) zoom.addEventListener('change', () => {
   span = parseFloat(zoom.value) || 0;
   const t = playing() ? video.currentTime : view()[0];

@@ -254,3 +254,24 @@ def test_the_list_of_keys_names_the_filters_the_page_shows(table, browser, tmp_p
             assert line.is_hidden() and not page.locator("#filters").is_visible()
         page.close()
     assert not errors
+
+
+def test_paging_a_zoomed_timeline_later_then_earlier_comes_back_to_the_same_page(table, browser):  # noqa: F811
+    """Paged by hand, a zoomed timeline took its next page from the page as shown: the last one, moved back to end at
+    the run's end (0:14-0:24 of a 24 s run at 10 s), paged back to 0:04-0:14, not to the 0:10-0:20 it came from, and
+    went on off the round times. Pages by hand stay on the span's round times and none goes past either end."""
+    out, _ = table
+    page, errors = _open(browser, out)
+    shown = "document.getElementById('shown').textContent"
+    page.select_option("#zoom", "10")
+    page.locator("h1").click()
+    seen = [page.evaluate(shown)]
+    for key in "]]][[[":
+        page.keyboard.press(key)
+        seen.append(page.evaluate(shown))
+    assert seen == ["0:00-0:10 of 0:24", "0:10-0:20 of 0:24", "0:14-0:24 of 0:24", "0:14-0:24 of 0:24",
+                    "0:10-0:20 of 0:24", "0:00-0:10 of 0:24", "0:00-0:10 of 0:24"], seen
+    page.click("#later")
+    page.click("#later")
+    page.click("#earlier")
+    assert page.evaluate(shown) == "0:10-0:20 of 0:24" and not errors
