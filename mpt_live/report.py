@@ -211,7 +211,7 @@ def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[
     # file where it was when the page was made: a run folder copied elsewhere still finds its video
     if video:
         where = (out / video).resolve()
-        video_html = (f'<video id="video" controls preload="auto" muted><source src="{e(quote(video))}">'
+        video_html = (f'<video id="video" controls preload="auto"><source src="{e(quote(video))}">'
                       f'<source src="{e(where.as_uri())}"></video><p id="video-missing" class="alert" hidden>The '
                       f'video is neither at {e(video)} beside this page nor at {e(str(where))}.</p>')
     else:

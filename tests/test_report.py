@@ -288,6 +288,16 @@ def test_video_path_with_url_characters_is_encoded(tmp_path):
     assert parts.fragment == "" and parts.query == "" and unquote(parts.path) == rel
 
 
+def test_the_page_s_video_plays_with_its_sound(tmp_path):
+    """An interview is reviewed with what was said: the player starts with the recording's sound on (nothing plays
+    before the reviewer does, so no browser's autoplay rule asks for it muted)."""
+    from mpt_live.report import render_report
+
+    page = render_report(tmp_path, {"events": [], "outputs": {}}, [], ["happiness"], "in.mp4", [], "t")
+    video = re.search(r'<video id="video"[^>]*>', page).group(0)
+    assert "muted" not in video and "autoplay" not in video and "controls" in video
+
+
 def test_an_interrupted_run_says_so_and_the_page_names_its_settings(tmp_path):
     from mpt_live.report import render_report
 
