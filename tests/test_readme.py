@@ -1,5 +1,5 @@
 """README.md and the docs against the code: the options their command lines use exist, their links and the
-repository paths the README names are there."""
+repository paths the README names are there, and the README's Layout names every module of the code folders."""
 
 from __future__ import annotations
 
@@ -75,3 +75,38 @@ def test_repository_paths_in_the_readme_exist():
                            text))
     assert len(paths) > 20
     assert not sorted(p for p in paths if not (ROOT / p).exists())
+
+
+def layout_sections(text: str) -> dict[str, str]:
+    """The README's Layout block, split by its top-level folders: {'mpt_live': the rows under 'mpt_live/', ...}."""
+    block = text.split("## Layout", 1)[1].split("```", 2)[1]
+    sections: dict[str, str] = {}
+    folder = None
+    for line in block.splitlines():
+        m = re.match(r"([\w.]+)/\s", line)
+        if m:
+            folder = m.group(1)
+        if folder:
+            sections[folder] = sections.get(folder, "") + line + "\n"
+    return sections
+
+
+def test_layout_sections_are_found():
+    text = ("## Layout\n\n```\nmpt_live/   the runtime\n  a.py   does a\n                 (b.py beside it)\n"
+            "bench/      figures\n  c.py   costs\n```\n\n## Tests\n")
+    sections = layout_sections(text)
+    assert sorted(sections) == ["bench", "mpt_live"]
+    assert "b.py" in sections["mpt_live"] and "c.py" not in sections["mpt_live"]
+
+
+@pytest.mark.parametrize("folder", ["mpt_live", "train", "export", "bench"])
+def test_layout_names_every_module_and_no_gone_one(folder):
+    """The README's Layout names each module of the four code folders (under its own folder) and lists no row of a
+    module that is not there: a module added, renamed or removed without its row fails here."""
+    section = layout_sections((ROOT / "README.md").read_text())[folder]
+    named = set(re.findall(r"(?<![\w/.])(\w+\.(?:py|sh))\b", section))
+    present = {p.name for p in (ROOT / folder).iterdir() if p.suffix in (".py", ".sh") and p.name != "__init__.py"}
+    assert not sorted(present - named), f"{folder}/ modules the README's Layout does not name"
+    rows = set(re.findall(r"^  ([\w/]+(?:\.py|\.sh|/))\s", section, re.M))
+    assert rows, section
+    assert not sorted(r for r in rows if not (ROOT / folder / r).exists()), f"Layout rows of {folder}/ that are gone"
