@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import cv2
 import pytest
@@ -80,6 +82,37 @@ def test_summary_keys_and_default_stride_are_the_same_for_every_run(outputs):
         "motion-only": None, "motion-only-video": "annotated.mp4", "model": None, "model-video": "annotated.mp4"}
     assert {name: s["windows_classified"] > 0 for name, (_, s, _) in outputs.items()} == {
         "motion-only": False, "motion-only-video": False, "model": True, "model-video": True}
+
+
+SUMMARY_DOC = Path(__file__).resolve().parents[1] / "docs" / "summary.md"
+# keys only some runs write (a stop signal, --resume, the running marker and --finish): each must be a key the code
+# writes, by its name in quotes or as a keyword argument
+CONDITIONAL = {"stopped_by", "resumed_at_s", "started", "finished"}
+# dicts keyed by data (class, label or file names) and the clip spec (docs/CONTRACTS.md lists it): not opened
+OPAQUE = ("labels", "probabilities", "errors", "clip_spec", "stamps")
+
+
+def _key_names(d: object) -> set[str]:
+    if isinstance(d, list):
+        return set().union(*(_key_names(v) for v in d)) if d else set()
+    if isinstance(d, dict):
+        return set(d).union(*(_key_names(v) for k, v in d.items() if k not in OPAQUE))
+    return set()
+
+
+def test_every_summary_key_is_documented_and_every_documented_key_written(outputs):
+    """docs/summary.md lists summary.json's keys: a key added to a run's summary without its row there, or a row
+    left for a key no run writes any more, fails here."""
+    outputs, _ = outputs
+    doc = SUMMARY_DOC.read_text()
+    written = set().union(*(_key_names(s) for _, s, _ in outputs.values()))
+    assert {"status", "tracking", "closer_looks", "capture_to_prediction_p95"} <= written
+    documented = set(re.findall(r"`([a-z_0-9]+)`", doc))
+    assert not sorted(written - documented), "summary.json keys docs/summary.md does not list"
+    rows = set(re.findall(r"^\| `([a-z_0-9]+)` \|", doc, re.M))
+    assert not sorted(rows - written - CONDITIONAL), "docs/summary.md rows of keys no run writes"
+    code = "\n".join(p.read_text() for p in (Path(__file__).resolve().parents[1] / "mpt_live").glob("*.py"))
+    assert all(re.search(rf'"{k}"|\b{k}=', code) for k in CONDITIONAL)
 
 
 def test_model_run_with_save_video_writes_every_output(outputs):
