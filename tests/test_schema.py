@@ -87,7 +87,7 @@ def test_summary_keys_and_default_stride_are_the_same_for_every_run(outputs):
 SUMMARY_DOC = Path(__file__).resolve().parents[1] / "docs" / "summary.md"
 # keys only some runs write (a stop signal, --resume, the running marker and --finish): each must be a key the code
 # writes, by its name in quotes or as a keyword argument
-CONDITIONAL = {"stopped_by", "resumed_at_s", "started", "finished"}
+CONDITIONAL = {"stopped_by", "resumed_at_s", "faces_before_resume", "started", "finished"}
 # dicts keyed by data (class, label or file names) and the clip spec (docs/CONTRACTS.md lists it): not opened
 OPAQUE = ("labels", "probabilities", "errors", "clip_spec", "stamps")
 
