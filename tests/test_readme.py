@@ -149,3 +149,37 @@ def test_every_bench_and_script_command_exists_with_its_options(doc):
         elif opt is not None and not re.search(rf"""["']{re.escape(opt)}["']""", path.read_text()):
             wrong.append(f"{doc.name}:{n}: {script} has no {opt}")
     assert not wrong, "\n".join(wrong)
+
+
+def listed_columns(text: str) -> list[str]:
+    """Column names in the order a README passage first names them: each code span split at commas, spans that
+    are not names (options, values with spaces) left out."""
+    names: list[str] = []
+    for span in re.findall(r"`([^`]+)`", text):
+        for name in (n.strip() for n in span.split(",")):
+            if re.fullmatch(r"[a-z_]+(?:<class>)?", name) and name not in names:
+                names.append(name)
+    return names
+
+
+def test_listed_columns_are_found():
+    assert listed_columns("- `a.csv`: `time_s`, face box `x,y`, `--stride` `p_<class>` (`a b`) `time_s`") == [
+        "time_s", "x", "y", "p_<class>"]
+
+
+def test_the_readme_names_every_csv_column_in_the_files_order():
+    """The Outputs section names the columns of predictions.csv, events.csv and a batch's videos.csv in the order
+    the files have them (mpt_live.results.columns, spotting.EVENT_COLUMNS, overview.COLUMNS with the event counts)."""
+    from mpt_live.overview import COLUMNS
+    from mpt_live.results import columns
+    from mpt_live.spotting import EVENT_COLUMNS
+
+    text = (ROOT / "README.md").read_text().split("### Outputs", 1)[1]
+    predictions = re.split(r"Raw\s+\(unsmoothed\)", text.split("- `predictions.csv`:", 1)[1], maxsplit=1)[0]
+    events = re.split(r"`mpt-eval spot`\s+scores", text.split("- `events.csv`:", 1)[1], maxsplit=1)[0]
+    videos = re.split(r"the\s+header depends", text.split("- `videos.csv`:", 1)[1], maxsplit=1)[0]
+    assert listed_columns(predictions) == columns(["<class>"])
+    assert [c for c in listed_columns(events) if c not in ("micro", "macro")] == EVENT_COLUMNS
+    events_by_class = ["events_<class>", "events_unclassified"]
+    assert [c for c in listed_columns(videos) if c not in ("done", "incomplete", "failed", "problems", "complete")] \
+        == [*COLUMNS[:-2], *events_by_class, *COLUMNS[-2:]]
