@@ -75,7 +75,9 @@ class Stabilizer:
         small = (self._inv_scale @ _h(matrix))[:2]
         crop = cv2.warpAffine(frame, small, (self.size, self.size), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_REPLICATE)
-        return cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY).astype(np.float32) if crop.ndim == 3 else crop.astype(np.float32)
+        if crop.ndim == 3:  # BGR, or BGRA (mpt_live.track_align.with_alpha: the same grey)
+            crop = cv2.cvtColor(crop, cv2.COLOR_BGRA2GRAY if crop.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
+        return crop.astype(np.float32)
 
     def refine(self, frame: np.ndarray, matrix: np.ndarray, t: float, restart: bool = True) -> np.ndarray | None:
         """The transform ``matrix`` (2x3, frame -> crop) refined against the track's reference.
