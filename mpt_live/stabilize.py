@@ -41,6 +41,8 @@ import math
 import cv2
 import numpy as np
 
+from mpt_live.frame_warp import AlphaFrame, linear_warp
+
 ECC_ITERATIONS = 30
 ECC_EPS = 3e-4  # the least rise of the correlation per iteration (module docstring; was 1e-4)
 
@@ -71,15 +73,15 @@ class Stabilizer:
         self._warp = np.eye(2, 3, dtype=np.float32)
         self._t = 0.0
 
-    def _grey(self, frame: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    def _grey(self, frame: np.ndarray | AlphaFrame, matrix: np.ndarray) -> np.ndarray:
         small = (self._inv_scale @ _h(matrix))[:2]
-        crop = cv2.warpAffine(frame, small, (self.size, self.size), flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_REPLICATE)
-        if crop.ndim == 3:  # BGR, or BGRA (mpt_live.track_align.with_alpha: the same grey)
+        crop = linear_warp(frame, small, self.size)
+        if crop.ndim == 3:  # BGR, or BGRA (an AlphaFrame's warp: the same grey)
             crop = cv2.cvtColor(crop, cv2.COLOR_BGRA2GRAY if crop.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
         return crop.astype(np.float32)
 
-    def refine(self, frame: np.ndarray, matrix: np.ndarray, t: float, restart: bool = True) -> np.ndarray | None:
+    def refine(self, frame: np.ndarray | AlphaFrame, matrix: np.ndarray, t: float,
+               restart: bool = True) -> np.ndarray | None:
         """The transform ``matrix`` (2x3, frame -> crop) refined against the track's reference.
 
         When registration fails (or there is no reference yet): with ``restart`` the reference

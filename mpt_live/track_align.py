@@ -16,6 +16,7 @@ from mpt_live.clip import ALIGN_MODES
 from mpt_live.face_confirm import iou
 from mpt_live.face_template import EYE_DISTANCE, ShapeFollower, compose, similarity_from_eyes
 from mpt_live.face_types import Detection, FaceResult
+from mpt_live.frame_warp import AlphaFrame, linear_warp
 from mpt_live.smoothing import OneEuroFilter
 from mpt_live.stabilize import Stabilizer
 from mpt_live.tracker import DETECT_EVERY, Follower
@@ -53,6 +54,7 @@ class TrackAligner:
         self._stabilizer = Stabilizer(round(self.image_size * self._stab_k)) if stabilize else None
         # following between detections rides on the stabiliser's registration: without it, detect every frame
         self.follower = Follower(detect_every if stabilize else 1)
+        self._buffer: np.ndarray | None = None  # the frames' BGRA copies (with_alpha), kept from frame to frame
 
     def due(self) -> bool:
         """True when this track's next frame must be detected (no track yet, or its detection is due)."""
@@ -69,7 +71,7 @@ class TrackAligner:
         self._prev_box = box
         smoothed = self._smooth(kps, float(t))
         matrix = self._template_transform(smoothed, float(t))
-        frame = with_alpha(frame_bgr)  # one conversion for this frame's warps (with_alpha)
+        frame = self._with_alpha(frame_bgr)
         if self._stabilizer is not None:
             matrix = self._refine(frame, matrix, float(t))
         self.follower.detected(box, score, kps, matrix)
@@ -82,7 +84,7 @@ class TrackAligner:
         if self._stabilizer is None or carried is None:
             return None
         start = self._filter.value if self.smooth and self._filter.value is not None else carried.keypoints
-        frame = with_alpha(frame_bgr)  # one conversion for this frame's warps (with_alpha)
+        frame = self._with_alpha(frame_bgr)
         matrix = self._refine(frame, self._template_transform(start), float(t), restart=False)
         track = self.follower.follow(matrix, frame_bgr.shape) if matrix is not None else None
         if track is None:
@@ -92,6 +94,13 @@ class TrackAligner:
                     matrix, self.image_size, self._motion_matrix(matrix))
         res.detected = False
         return res
+
+    def _with_alpha(self, frame_bgr: np.ndarray) -> np.ndarray | AlphaFrame:
+        """The frame for this call's warps (:func:`with_alpha`), in the track's buffer."""
+        frame = with_alpha(frame_bgr, self._buffer)
+        if isinstance(frame, AlphaFrame):
+            self._buffer = frame.buffer
+        return frame
 
     def _refine(self, frame_bgr: np.ndarray, matrix: np.ndarray, t: float, restart: bool = True) -> np.ndarray | None:
         """The stabiliser's refinement of ``matrix`` (frame -> crop), run at its own crop size."""
@@ -130,22 +139,20 @@ class TrackAligner:
             self._stabilizer.reset()
 
 
-def with_alpha(frame_bgr: np.ndarray) -> np.ndarray:
-    """A BGR frame as BGRA (anything else as it is), for the warps of one frame: OpenCV's linear warp of a 4-channel
-    image costs 0.4-0.5 of a 3-channel one's CPU and its colour channels are bitwise the 3-channel warp's (linear
-    interpolation is per channel; tests/test_track_align.py checks it on the shared videos). The frame's three warps
-    (the aligned face, the spotter's face, the stabiliser's grey crop) cost ~1.1 ms on bench/pipeline.py's 590 px
-    clip, the conversion ~0.15 (thread time, paired)."""
-    if frame_bgr.ndim == 3 and frame_bgr.shape[2] == 3:
-        return cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2BGRA)
+def with_alpha(frame_bgr: np.ndarray, buffer: np.ndarray | None = None) -> np.ndarray | AlphaFrame:
+    """A uint8 BGR frame as an :class:`~mpt_live.frame_warp.AlphaFrame` (its BGRA copy in ``buffer``, made where the
+    warps read it), anything else as it is. On bench/pipeline.py's clip the stabiliser's grey crop and
+    :func:`warp_face` cost 0.86 instead of 1.50 ms CPU a frame with it (thread time, paired, a loaded machine)."""
+    if frame_bgr.ndim == 3 and frame_bgr.shape[2] == 3 and frame_bgr.dtype == np.uint8:
+        return AlphaFrame(frame_bgr, buffer)
     return frame_bgr
 
 
 def warp_face(image_bgr: np.ndarray, box, score: float, kps: np.ndarray, smoothed: np.ndarray, matrix: np.ndarray,
           size: int, motion_matrix: np.ndarray | None = None) -> FaceResult:
-    """The aligned face (BGR, ``size`` px) of ``image_bgr`` (BGR or BGRA: :func:`with_alpha`) under ``matrix``, and
-    with ``motion_matrix`` the spotter's grey face."""
-    aligned = cv2.warpAffine(image_bgr, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    """The aligned face (BGR, ``size`` px) of ``image_bgr`` (an image, or a BGR frame's :func:`with_alpha`) under
+    ``matrix``, and with ``motion_matrix`` the spotter's grey face."""
+    aligned = linear_warp(image_bgr, matrix, size)
     four = aligned.ndim == 3 and aligned.shape[2] == 4
     if four:
         aligned = cv2.cvtColor(aligned, cv2.COLOR_BGRA2BGR)
@@ -155,8 +162,7 @@ def warp_face(image_bgr: np.ndarray, box, score: float, kps: np.ndarray, smoothe
     # cost 0.74-0.78 of this warp's CPU within a grey level, but the spotter's gates flip on such rounding: on
     # paddlegan_fom_dv the echo gate dropped 2 of its 4 events (issue 14, not kept)
     if motion_matrix is not None and (size < REFERENCE_SIZE or not np.array_equal(motion_matrix, matrix)):
-        big = cv2.warpAffine(image_bgr, motion_matrix * (REFERENCE_SIZE / size), (REFERENCE_SIZE, REFERENCE_SIZE),
-                             flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        big = linear_warp(image_bgr, motion_matrix * (REFERENCE_SIZE / size), REFERENCE_SIZE)
         grey = cv2.cvtColor(big, cv2.COLOR_BGRA2GRAY if four else cv2.COLOR_BGR2GRAY)
         motion = cv2.resize(grey, (MOTION_SIZE, MOTION_SIZE), interpolation=cv2.INTER_AREA)
     return FaceResult(box=box, score=score, keypoints=kps, smoothed=smoothed, matrix=matrix, aligned=aligned,

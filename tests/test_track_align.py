@@ -1,15 +1,18 @@
-"""mpt_live.track_align: the warps of a frame made from its BGRA copy (with_alpha, issue 14) give the faces the BGR
-frame gave, to the last bit: the aligned crop, the spotter's grey face, the stabiliser's registration and so every
-transform after it. The reference is the same code given the BGR frame (with_alpha the identity), as before."""
+"""mpt_live.track_align and mpt_live.frame_warp: the warps of a frame made from its BGRA copy, converted only where
+they read it (with_alpha, issue 14), give the faces the BGR frame gave, to the last bit: the aligned crop, the
+spotter's grey face, the stabiliser's registration and so every transform after it. The reference is the same code
+given the BGR frame (with_alpha the identity), as before."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
 from conftest import read_frames
 from mpt_live import track_align
 from mpt_live.face import FaceAligner
+from mpt_live.frame_warp import AlphaFrame, linear_warp
 from mpt_live.track_align import warp_face, with_alpha
 
 # a talking head (bench/pipeline.py's clip), an expressive face, a 256 px one (upscaled to 224), a wide 640x360 frame
@@ -28,7 +31,7 @@ def run(frames: list[np.ndarray], fps: float, alpha, monkeypatch: pytest.MonkeyP
 @pytest.mark.parametrize("video", VIDEOS)
 def test_faces_from_the_bgra_frame_equal_the_bgr_frames_on_real_videos(faces_dir, video, monkeypatch) -> None:
     frames, fps = read_frames(faces_dir / "videos" / video, 60)
-    former = run(frames, fps, lambda f: f, monkeypatch)
+    former = run(frames, fps, lambda f, buffer=None: f, monkeypatch)
     ours = run(frames, fps, with_alpha, monkeypatch)
     assert [r is None for r in former] == [r is None for r in ours]
     pairs = [(a, b) for a, b in zip(former, ours) if a is not None]
@@ -42,29 +45,63 @@ def test_faces_from_the_bgra_frame_equal_the_bgr_frames_on_real_videos(faces_dir
 
 
 def test_warps_of_the_bgra_frame_equal_the_bgr_frames_anywhere_on_it(faces_dir) -> None:
-    """Random similarities and shears, zooming in and out, reaching past the frame's edges (BORDER_REPLICATE), on
-    real frames: the aligned crop and the spotter's face are the BGR frame's, bit for bit."""
+    """Random similarities and shears, zooming in and out, reaching past the frame's edges (BORDER_REPLICATE) or
+    wholly off it, on real frames, the BGRA copy made in a buffer of random stale pixels: the aligned crop, the
+    spotter's face and the stabiliser's grey crop are the BGR frame's, bit for bit."""
     rng = np.random.default_rng(14)
     frames = [read_frames(faces_dir / "videos" / v, 1)[0][0] for v in VIDEOS]
+    partial = 0
     for frame in frames:
         h, w = frame.shape[:2]
-        bgra = with_alpha(frame)
-        assert bgra.shape == (h, w, 4) and np.array_equal(bgra[..., :3], frame)
-        for _ in range(20):
+        for k in range(24):
             s, th = rng.uniform(0.2, 1.5), rng.uniform(-0.5, 0.5)
             m = np.array([[s * np.cos(th), -s * np.sin(th) * rng.uniform(0.8, 1.2), rng.uniform(-w * s, 50)],
                           [s * np.sin(th), s * np.cos(th) * rng.uniform(0.8, 1.2), rng.uniform(-h * s, 50)]])
+            if k >= 20:  # wholly off the frame: past each edge
+                m[:, 2] += [(3 * w, 0), (-3 * w, 0), (0, 3 * h), (0, -3 * h)][k - 20]
             m2 = m * rng.uniform(0.9, 1.1)
+            stale = rng.integers(0, 256, (h, w, 4), dtype=np.uint8)
+            alpha = AlphaFrame(frame, stale)
+            assert alpha.buffer is stale
             for size in (112, 224):
                 a = warp_face(frame, None, 1.0, None, None, m, size, m2)
-                b = warp_face(bgra, None, 1.0, None, None, m, size, m2)
+                b = warp_face(alpha, None, 1.0, None, None, m, size, m2)
                 assert np.array_equal(a.aligned, b.aligned) and np.array_equal(a.motion, b.motion)
+                grey = cv2.cvtColor(linear_warp(frame, m / 2, size // 2), cv2.COLOR_BGR2GRAY)
+                assert np.array_equal(grey, cv2.cvtColor(linear_warp(alpha, m / 2, size // 2), cv2.COLOR_BGRA2GRAY))
+            partial += alpha.converted < h * w
+    assert partial >= 40  # most warps converted only part of the frame (what the comparison is about)
+
+
+def test_only_the_face_is_converted_on_the_bench_clip(faces_dir, monkeypatch) -> None:
+    """bench/pipeline.py's clip (590x590, a face filling much of it): a tracked frame's three warps convert about
+    what they read, well under the whole frame, and the track's buffer is kept from frame to frame."""
+    frames, fps = read_frames(faces_dir / "videos" / VIDEOS[0], 12)
+    seen = []
+    real = track_align.with_alpha
+
+    def spy(frame, buffer=None):
+        seen.append(real(frame, buffer))
+        return seen[-1]
+
+    monkeypatch.setattr(track_align, "with_alpha", spy)
+    with FaceAligner(motion_crop=True, align="eyes-mouth") as fa:
+        for i, f in enumerate(frames):
+            assert fa.process(f, i / fps) is not None
+    area = frames[0].shape[0] * frames[0].shape[1]
+    # a frame per call (a registration that fails is detected and aligned again: a second call)
+    assert len(seen) >= len(frames) and all(0 < a.converted < 0.8 * area for a in seen)
+    assert len({id(a.buffer) for a in seen}) == 1
 
 
 def test_with_alpha_passes_other_images_on() -> None:
-    grey = np.zeros((4, 5), np.uint8)
-    assert with_alpha(grey) is grey
+    for image in (np.zeros((4, 5), np.uint8), np.zeros((4, 5, 4), np.uint8), np.zeros((4, 5, 3), np.float32)):
+        assert with_alpha(image) is image
     bgr = np.arange(60, dtype=np.uint8).reshape(4, 5, 3)
     out = with_alpha(bgr)
-    assert out.shape == (4, 5, 4) and np.array_equal(out[..., :3], bgr) and (out[..., 3] == 255).all()
-    assert with_alpha(out) is out
+    assert isinstance(out, AlphaFrame) and out.frame is bgr and out.buffer.shape == (4, 5, 4)
+
+
+def test_alpha_frame_refuses_what_is_not_a_bgr_frame() -> None:
+    with pytest.raises(ValueError, match="uint8 BGR frame"):
+        AlphaFrame(np.zeros((4, 5), np.uint8))
