@@ -59,6 +59,7 @@ from mpt_live.blazeface import Lent, borrow, give_back
 from mpt_live.errors import InputError
 from mpt_live.face_confirm import CONFIRM_S, OneFace, photo_face
 from mpt_live.face_types import Detection, FaceResult  # noqa: F401  (part of this module's API)
+from mpt_live.frame_warp import AlphaBuffer
 from mpt_live.tiles import TILE_EVERY_S, is_wide, merge_tiles
 from mpt_live.track_align import MOTION_SIZE, REFERENCE_SIZE, STABILIZE_MIN_SIZE  # noqa: F401  (re-exported: part of this module's API)
 from mpt_live.track_align import TrackAligner, warp_face
@@ -140,7 +141,7 @@ class FaceAligner:
         self._path = model_path(model)
         self._track_args = dict(image_size=self.image_size, smooth=smooth, min_cutoff=min_cutoff, beta=beta,
                                 d_cutoff=d_cutoff, stabilize=stabilize, detect_every=detect_every,
-                                motion_crop=motion_crop, align=align)
+                                motion_crop=motion_crop, align=align, alpha=AlphaBuffer())  # its tracks' BGRA buffer
         self._track = self.track_aligner()
         self._one = OneFace(confirm_s)  # which detection is the face (a faint newcomer once confirmed: face_confirm)
         self._last_ms = -1

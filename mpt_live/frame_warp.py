@@ -8,9 +8,10 @@ coordinates (tests/test_track_align.py compares them on the shared videos). Conv
 0.13 ms at 590x590 and 0.9 ms at 1920x1080 (idle machine), more than the three warps save on a 1080p frame (there the
 face stage took 14.3 instead of 11.2 ms a frame, paired on a loaded machine; 10.1 with this); so :class:`AlphaFrame`
 converts only the rectangle a warp reads (the output's corners mapped back to the frame, with a margin for the
-interpolation's neighbours and the fixed-point rounding of its coordinates), into a buffer the caller keeps from
-frame to frame. The rest of the buffer is stale and never read: a coordinate past the frame's edge reads the edge
-row or column (BORDER_REPLICATE), which lies in the rectangle too, since the rectangle is clipped to the frame.
+interpolation's neighbours and the fixed-point rounding of its coordinates), into a buffer kept from frame to frame
+(:class:`AlphaBuffer`: one per face aligner, shared by its tracks, whose calls come one after another). The rest of
+the buffer is stale and never read: a coordinate past the frame's edge reads the edge row or column
+(BORDER_REPLICATE), which lies in the rectangle too, since the rectangle is clipped to the frame.
 """
 
 from __future__ import annotations
@@ -32,11 +33,26 @@ def linear_warp(image: np.ndarray | AlphaFrame, matrix: np.ndarray, size: int) -
     return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
+class AlphaBuffer:
+    """The buffer of the AlphaFrames made one after another (a face aligner's tracks, frame after frame): one
+    frame-sized BGRA array, not one per track (a tracker keeps its lost tracks for re-identification). Each
+    AlphaFrame converts what it reads itself, so what another one left in the buffer is never read."""
+
+    def __init__(self) -> None:
+        self.buffer: np.ndarray | None = None
+
+    def frame(self, frame_bgr: np.ndarray) -> AlphaFrame:
+        """``frame_bgr`` (uint8 BGR) as an :class:`AlphaFrame` in this buffer; valid until the next call."""
+        out = AlphaFrame(frame_bgr, self.buffer)
+        self.buffer = out.buffer
+        return out
+
+
 class AlphaFrame:
     """A BGR frame (uint8, H x W x 3) for :func:`linear_warp`: its BGRA copy in ``buffer``, made where warps read.
 
-    ``buffer`` (uint8, H x W x 4) is overwritten where they read: keep one per track and pass it to the next frame's
-    AlphaFrame (``AlphaFrame(frame, previous.buffer)``), so a large frame's buffer is not allocated again.
+    ``buffer`` (uint8, H x W x 4) is overwritten where they read (:class:`AlphaBuffer` passes the same one to the
+    next frame's AlphaFrame, so a large frame's buffer is not allocated again).
     ``converted`` counts the pixels converted (what the tests and bench/pipeline.py read)."""
 
     def __init__(self, frame: np.ndarray, buffer: np.ndarray | None = None) -> None:

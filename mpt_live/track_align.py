@@ -16,7 +16,7 @@ from mpt_live.clip import ALIGN_MODES
 from mpt_live.face_confirm import iou
 from mpt_live.face_template import EYE_DISTANCE, ShapeFollower, compose, similarity_from_eyes
 from mpt_live.face_types import Detection, FaceResult
-from mpt_live.frame_warp import AlphaFrame, linear_warp
+from mpt_live.frame_warp import AlphaBuffer, AlphaFrame, linear_warp
 from mpt_live.smoothing import OneEuroFilter
 from mpt_live.stabilize import Stabilizer
 from mpt_live.tracker import DETECT_EVERY, Follower
@@ -38,7 +38,7 @@ class TrackAligner:
 
     def __init__(self, image_size: int = 224, smooth: bool = True, min_cutoff: float = 0.5, beta: float = 0.2,
                  d_cutoff: float = 1.0, stabilize: bool = True, detect_every: int = DETECT_EVERY,
-                 motion_crop: bool = False, align: str = "eyes") -> None:
+                 motion_crop: bool = False, align: str = "eyes", alpha: AlphaBuffer | None = None) -> None:
         if align not in ALIGN_MODES:
             raise ValueError(f"align must be one of {', '.join(ALIGN_MODES)}, got {align!r}")
         self.image_size = int(image_size)
@@ -54,7 +54,9 @@ class TrackAligner:
         self._stabilizer = Stabilizer(round(self.image_size * self._stab_k)) if stabilize else None
         # following between detections rides on the stabiliser's registration: without it, detect every frame
         self.follower = Follower(detect_every if stabilize else 1)
-        self._buffer: np.ndarray | None = None  # the frames' BGRA copies (with_alpha), kept from frame to frame
+        # the frames' BGRA copies (with_alpha), in a buffer kept from frame to frame: ``alpha``, the one its face
+        # aligner's tracks share (FaceAligner.track_aligner), else its own
+        self.alpha = AlphaBuffer() if alpha is None else alpha
 
     def due(self) -> bool:
         """True when this track's next frame must be detected (no track yet, or its detection is due)."""
@@ -96,11 +98,8 @@ class TrackAligner:
         return res
 
     def _with_alpha(self, frame_bgr: np.ndarray) -> np.ndarray | AlphaFrame:
-        """The frame for this call's warps (:func:`with_alpha`), in the track's buffer."""
-        frame = with_alpha(frame_bgr, self._buffer)
-        if isinstance(frame, AlphaFrame):
-            self._buffer = frame.buffer
-        return frame
+        """The frame for this call's warps (:func:`with_alpha`), in the shared buffer."""
+        return with_alpha(frame_bgr, self.alpha)
 
     def _refine(self, frame_bgr: np.ndarray, matrix: np.ndarray, t: float, restart: bool = True) -> np.ndarray | None:
         """The stabiliser's refinement of ``matrix`` (frame -> crop), run at its own crop size."""
@@ -139,12 +138,12 @@ class TrackAligner:
             self._stabilizer.reset()
 
 
-def with_alpha(frame_bgr: np.ndarray, buffer: np.ndarray | None = None) -> np.ndarray | AlphaFrame:
-    """A uint8 BGR frame as an :class:`~mpt_live.frame_warp.AlphaFrame` (its BGRA copy in ``buffer``, made where the
-    warps read it), anything else as it is. On bench/pipeline.py's clip the stabiliser's grey crop and
+def with_alpha(frame_bgr: np.ndarray, alpha: AlphaBuffer | None = None) -> np.ndarray | AlphaFrame:
+    """A uint8 BGR frame as an :class:`~mpt_live.frame_warp.AlphaFrame` (its BGRA copy in ``alpha``'s buffer, made
+    where the warps read it), anything else as it is. On bench/pipeline.py's clip the stabiliser's grey crop and
     :func:`warp_face` cost 0.86 instead of 1.50 ms CPU a frame with it (thread time, paired, a loaded machine)."""
     if frame_bgr.ndim == 3 and frame_bgr.shape[2] == 3 and frame_bgr.dtype == np.uint8:
-        return AlphaFrame(frame_bgr, buffer)
+        return (AlphaBuffer() if alpha is None else alpha).frame(frame_bgr)
     return frame_bgr
 
 

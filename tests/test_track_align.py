@@ -31,7 +31,7 @@ def run(frames: list[np.ndarray], fps: float, alpha, monkeypatch: pytest.MonkeyP
 @pytest.mark.parametrize("video", VIDEOS)
 def test_faces_from_the_bgra_frame_equal_the_bgr_frames_on_real_videos(faces_dir, video, monkeypatch) -> None:
     frames, fps = read_frames(faces_dir / "videos" / video, 60)
-    former = run(frames, fps, lambda f, buffer=None: f, monkeypatch)
+    former = run(frames, fps, lambda f, alpha=None: f, monkeypatch)
     ours = run(frames, fps, with_alpha, monkeypatch)
     assert [r is None for r in former] == [r is None for r in ours]
     pairs = [(a, b) for a, b in zip(former, ours) if a is not None]
@@ -75,13 +75,13 @@ def test_warps_of_the_bgra_frame_equal_the_bgr_frames_anywhere_on_it(faces_dir) 
 
 def test_only_the_face_is_converted_on_the_bench_clip(faces_dir, monkeypatch) -> None:
     """bench/pipeline.py's clip (590x590, a face filling much of it): a tracked frame's three warps convert about
-    what they read, well under the whole frame, and the track's buffer is kept from frame to frame."""
+    what they read, well under the whole frame, and the buffer is kept from frame to frame."""
     frames, fps = read_frames(faces_dir / "videos" / VIDEOS[0], 12)
     seen = []
     real = track_align.with_alpha
 
-    def spy(frame, buffer=None):
-        seen.append(real(frame, buffer))
+    def spy(frame, alpha=None):
+        seen.append(real(frame, alpha))
         return seen[-1]
 
     monkeypatch.setattr(track_align, "with_alpha", spy)
@@ -105,3 +105,31 @@ def test_with_alpha_passes_other_images_on() -> None:
 def test_alpha_frame_refuses_what_is_not_a_bgr_frame() -> None:
     with pytest.raises(ValueError, match="uint8 BGR frame"):
         AlphaFrame(np.zeros((4, 5), np.uint8))
+
+
+def test_two_faces_share_one_buffer_and_keep_their_faces(faces_dir, monkeypatch) -> None:
+    """Two people side by side (two shared videos in one frame), tracked at once: their tracks convert the frame into
+    one buffer (their face aligner's), each its own part, and every face equals the BGR frame's."""
+    from mpt_live.tracks import FaceTracker
+
+    left, fps = read_frames(faces_dir / "videos" / "liveportrait_d6.mp4", 40)
+    right, _ = read_frames(faces_dir / "videos" / "liveportrait_d3_expressive.mp4", 40)
+    frames = [np.hstack([a, cv2.resize(b, a.shape[1::-1])]) for a, b in zip(left, right)]
+
+    def faces(alpha):
+        monkeypatch.setattr(track_align, "with_alpha", alpha)
+        with FaceAligner(motion_crop=True, align="eyes-mouth") as fa:
+            tracker = FaceTracker(fa, max_faces=2)
+            out = [{f.id: f.face for f in tracker.update(f, i / fps)[0]} for i, f in enumerate(frames)]
+            buffers = {id(tr.aligner.alpha) for tr in tracker.tracks}
+        return out, buffers
+
+    former, _ = faces(lambda f, alpha=None: f)
+    ours, buffers = faces(with_alpha)
+    assert len(buffers) == 1
+    assert sum(len(o) == 2 for o in ours) >= 30
+    assert [sorted(a) for a in former] == [sorted(b) for b in ours]
+    for a, b in zip(former, ours):
+        for i in a:
+            assert np.array_equal(a[i].matrix, b[i].matrix)
+            assert np.array_equal(a[i].aligned, b[i].aligned) and np.array_equal(a[i].motion, b[i].motion)
