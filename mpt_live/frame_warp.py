@@ -53,7 +53,7 @@ class AlphaFrame:
 
     ``buffer`` (uint8, H x W x 4) is overwritten where they read (:class:`AlphaBuffer` passes the same one to the
     next frame's AlphaFrame, so a large frame's buffer is not allocated again).
-    ``converted`` counts the pixels converted (what the tests and bench/pipeline.py read)."""
+    ``converted`` counts the pixels converted (what the tests check)."""
 
     def __init__(self, frame: np.ndarray, buffer: np.ndarray | None = None) -> None:
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
