@@ -38,7 +38,8 @@ from .report_page import CSS, PAGE, SCRIPT
 from .report_svg import NO_FRAMES_FILL, face_svg
 from .results import row_event_ids
 from .review import REVIEW, review_video
-from .timeline import NO_FRAMES, NO_MODEL, ONE_WINDOW, as_number, face_ids, frame_gaps, render_timeline, window_times
+from .timeline import (NO_FRAMES, NO_MODEL, ONE_WINDOW, absences, as_number, face_ids, frame_gaps, render_timeline,
+                       window_times)
 from .writers import atomic_path, json_default
 
 
@@ -109,8 +110,10 @@ def _face_img(uri: str | None, face: int) -> str:
     return f'<img class="who" src="{uri}" alt="face {face}">' if uri else ""
 
 
-def _face_note(rows: Sequence[Mapping[str, Any]], info: Mapping[str, Any] | None) -> str:
-    """When a face was seen and, where its timeline has nothing to draw, why (a face seen for a few frames
+def _face_note(rows: Sequence[Mapping[str, Any]], info: Mapping[str, Any] | None,
+               no_frames: Sequence[tuple[float, float]] = ()) -> str:
+    """When a face was seen, how long and when it was out of the frame in between (as its timeline shades it; not
+    where the video had no frames) and, where its timeline has nothing to draw, why (a face seen for a few frames
     at the end of a video, one too small to analyse)."""
     t = [v for v in (as_number(r.get("time_s")) for r in rows) if np.isfinite(v)]
     if not t:
@@ -118,6 +121,13 @@ def _face_note(rows: Sequence[Mapping[str, Any]], info: Mapping[str, Any] | None
     info = info or {}
     n = info.get("frames")
     note = f"seen {clock_span(min(t), max(t))}" + (f", {n} frames" if n else "")
+    away = absences(np.array(t), min(t), max(t), no_frames)
+    if away:  # a reviewer reads "seen 0:00-2:30" as always there: say it was not, for how long, and when
+        spans = [clock_span(a, b) for a, b in away]
+        times = "once" if len(away) == 1 else "twice" if len(away) == 2 else f"{len(away)} times"
+        where = ", ".join(spans) if len(away) <= 3 else "the longest " + spans[max(
+            range(len(away)), key=lambda k: away[k][1] - away[k][0])]
+        note += f", out of the frame {clock(sum(b - a for a, b in away))} of it ({times}: {where})"
     drawn = window_times(rows)
     if len(drawn) == 1:  # a line of one point: the timeline looked blank
         note += ": " + ONE_WINDOW.format(clock(drawn[0]))
@@ -183,7 +193,7 @@ def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[
         no_frames = run_gaps(summary, rows)
     begin = run_begin(summary, times, no_frames)  # the axes begin where the run did, as timeline.png's
     timelines = "".join(
-        f'<section class="face"><h3>{_face_img(faces.get(f), f)}face {f} {_face_note(per_face[f], info.get(f))}</h3>'
+        f'<section class="face"><h3>{_face_img(faces.get(f), f)}face {f} {_face_note(per_face[f], info.get(f), no_frames)}</h3>'
         + face_svg(f, per_face[f],
                     [(i, ev) for i, ev in enumerate(events) if int(ev["face"]) == f], classes, duration,
                     float(summary.get("start_s") or 0.0), no_frames, begin) + "</section>"

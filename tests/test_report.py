@@ -973,3 +973,34 @@ def test_a_page_from_start_seeks_the_video_to_true_times_over_its_own_stretch(ru
     page.wait_for_function(f"Math.abs({now} - 4) < 0.05", timeout=10000)
     assert page.evaluate("document.querySelector('svg.timeline').getAttribute('aria-valuemin')") == "4.00"
     assert errors == []
+
+
+def test_a_face_s_seen_line_says_how_long_and_when_it_was_out_of_the_frame_in_between(tmp_path, browser):
+    """A two-person interview's face 0 was 'seen 0:00.00-2:29.93' on the page though it had left the frame twice
+    for 42 s in all: only the shading and the slider's name said so. Its line now says how long, how many times and
+    when, as the page writes times; a face that came late and left early has nothing in between to say, and a
+    stretch where the video itself had no frames is not the face's absence."""
+    from mpt_live.report import render_report
+
+    def rows(face, spans):
+        return [{"time_s": f"{k / 15:.4f}", "frame": str(k), "face_id": str(face), "motion_score": "2"}
+                for k in range(0, 2250) if any(a <= k / 15 <= b for a, b in spans)]
+
+    table = rows(0, [(0, 24.94), (45, 74.94), (97, 149.94)]) + rows(1, [(25, 126.94)])
+    summary = {"events": [], "outputs": {}, "source_seconds": 150.0,
+               "faces": [{"face_id": 0, "frames": 3240}, {"face_id": 1, "frames": 3060}]}
+    (tmp_path / "report.html").write_text(render_report(tmp_path, summary, table, [], None, [], "t"), encoding="utf-8")
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto((tmp_path / "report.html").as_uri())
+    seen = page.locator("section.face h3 .seen").all_inner_texts()
+    assert seen == ["seen 0:00.00-2:29.93, 3240 frames, out of the frame 42.13 s of it "
+                    "(twice: 24.93-45.00 s, 1:14.93-1:37.00)", "seen 0:25.00-2:06.93, 3060 frames"]
+    # many times: how many, how long in all and the longest; the video's own stall (no frames at all) is left out
+    gaps = [(10.0 * k + 5, 10.0 * k + 7) for k in range(5)]
+    table = rows(0, [(0, 150)])
+    away = [r for r in table if not any(a < float(r["time_s"]) < b for a, b in gaps)]
+    html_page = render_report(tmp_path, summary, away, [], None, [], "t")
+    assert "out of the frame 10.00 s of it (5 times: the longest 5.00-7.00 s)" in html_page
+    stalled = render_report(tmp_path, summary, away, [], None, [], "t", no_frames=[(a, b) for a, b in gaps])
+    assert "out of the frame" not in re.search(r'<span class="seen">.*?</span>', stalled).group(0)
+    page.close()
