@@ -20,10 +20,11 @@ vertical-align:middle;margin-right:8px}h3 .seen{font-weight:400;color:#555;margi
 .keys ul{margin:0 0 8px;padding-left:18px}.keys h3{margin:0}kbd{font:inherit;font-weight:600}
 .filters{margin:0;padding:0 0 6px;display:flex;flex-wrap:wrap;gap:4px 14px;align-items:center;background:#f5f5f2;z-index:3}#count{color:#555}svg.timeline rect.ev.out{fill-opacity:.05;stroke-opacity:.07}
 .filtered svg.timeline rect.ev:not(.out){stroke-opacity:.85}.filters[hidden]{display:none}
-#events th button{font:inherit;font-weight:600;color:inherit;background:none;border:0;padding:0;cursor:pointer;text-align:left}
+#events th .short{display:none}#events th button{font:inherit;font-weight:600;color:inherit;background:none;border:0;padding:0;cursor:pointer;text-align:left}
 #events th[aria-sort=ascending] button::after{content:" \\25B2"}#events th[aria-sort=descending] button::after{content:" \\25BC"}
 .zoom{margin:0 0 6px}.zoom button{margin-left:4px}#shown{margin-left:8px;color:#555}
 @media (max-width:900px){.wide{overflow-x:auto}.top{display:contents}th,td{padding:4px 5px}
+/* the word "confidence" over a "65%" made the table wider than a 640-px window (1280 at 200 %) */#events th .long{display:none}#events th .short{display:inline}
 .top>div:first-child{position:sticky;top:0;z-index:5;background:#f5f5f2;padding:4px 0;margin-bottom:8px}video{max-height:38vh}
 .compact video{max-height:max(26vh,180px)}
 .wide.fits{overflow-x:visible}.fits #events thead th{position:sticky;top:calc(var(--cover,0px) + var(--bar,0px));background:#fff;z-index:2}
@@ -319,7 +320,7 @@ PAGE = """<!DOCTYPE html>
 <div id="filters" class="filters" role="group" aria-label="which events to show"><span><label for="only-face">face</label> <select id="only-face" data-key="face"><option value="">all</option></select></span>
 <span><label for="only-type">type</label> <select id="only-type" data-key="type"><option value="">all</option></select></span>
 <span><label for="only-class">class</label> <select id="only-class" data-key="class"><option value="">all</option></select></span><span id="count"></span></div>
-<div class="wide"><table id="events" role="grid" aria-labelledby="events-title" aria-describedby="keys"><thead><tr><th data-key="event_id" title="event_id in events.csv"><button type="button">ID</button></th><th aria-label="picture at the apex">apex</th><th data-key="face"><button type="button">face</button></th><th data-key="class"><button type="button">class</button></th><th data-key="confidence"><button type="button">confidence</button></th>
+<div class="wide"><table id="events" role="grid" aria-labelledby="events-title" aria-describedby="keys"><thead><tr><th data-key="event_id" title="event_id in events.csv"><button type="button">ID</button></th><th aria-label="picture at the apex">apex</th><th data-key="face"><button type="button">face</button></th><th data-key="class"><button type="button">class</button></th><th data-key="confidence"><button type="button" aria-label="confidence" title="confidence"><span class="long">confidence</span><span class="short">conf.</span></button></th>
 <th data-key="type"><button type="button">type</button></th><th data-key="onset_s"><button type="button">onset</button></th><th data-key="apex_s"><button type="button">apex</button></th><th data-key="offset_s"><button type="button">offset</button></th><th data-key="score"><button type="button">score</button></th></tr></thead><tbody>{rows}</tbody></table><p id="no-match" class="note" hidden>No event matches the filters.</p></div>
 <script type="application/json" id="run-data">{data}</script>
 <script>{js}</script>

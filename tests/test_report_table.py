@@ -275,3 +275,45 @@ def test_paging_a_zoomed_timeline_later_then_earlier_comes_back_to_the_same_page
     page.click("#later")
     page.click("#earlier")
     assert page.evaluate(shown) == "0:10-0:20 of 0:24" and not errors
+
+
+def test_at_200_percent_zoom_an_interview_s_table_fits_and_its_header_and_filters_stay_on_screen(table, browser):  # noqa: F811
+    """At 200 % zoom on a 1280x800 laptop (a 640-px window) a two-person interview's table (apex pictures, classes
+    such as 'repression', times past a minute) was a few pixels wider than its box: it scrolled sideways in a box of
+    its own, and its header and filters scrolled away down the table. The word 'confidence' over '65%' was the
+    widest cell: a narrow window heads it 'conf.' (still named confidence), the table fits and both stay in sight."""
+    from mpt_live.report import _thumb
+
+    out, _ = table
+    names = ["happiness", "surprise", "disgust", "repression", "others"]
+    rng = np.random.default_rng(0)
+    picture = _thumb(rng.integers(0, 255, (85, 96, 3), np.uint8), None, 96)  # as wide as the interview's
+    events = []
+    for i in range(40):
+        t = round(5 + i * 3.6, 2)
+        events.append({"face": i % 2, "onset_s": t, "apex_s": t + 0.1, "offset_s": t + 0.27, "onset_frame": round(t * 30),
+                       "apex_frame": round(t * 30) + 3, "offset_frame": round(t * 30) + 8, "type": "micro",
+                       "class": names[i % 5], "confidence": round(0.4 + (i % 6) / 10, 3), "score": 4.8 + i % 3})
+    rows = [{"time_s": k / FPS, "frame": k, "face_id": f, "x": 0, "y": 0, "w": 20, "h": 20, "motion_score": 1.0,
+             **{f"p_{c}": 0.2 for c in names}} for k in range(int(150 * FPS)) for f in (0, 1)]
+    summary = {"events": events, "source": str(out / "source.mp4"), "source_seconds": 150.0, "outputs": {}}
+    video = re.search(r'<source src="([^"]+)"', (out / "report.html").read_text(encoding="utf-8")).group(1)  # the table's
+    (out / "interview.html").write_text(render_report(out, summary, rows, names, video, [picture] * 40, "interview"),
+                                        encoding="utf-8")
+    page = browser.new_page(viewport={"width": 640, "height": 400}, device_scale_factor=2)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto((out / "interview.html").as_uri())
+    page.wait_for_function("document.getElementById('video').readyState >= 1", timeout=20000)
+    assert page.evaluate("document.querySelector('.wide').classList.contains('fits')")
+    assert page.get_by_role("columnheader", name="confidence", exact=True).count() == 1  # still named in full
+    page.get_by_role("columnheader", name="class", exact=True).get_by_role("button").click()  # its head's arrow too
+    assert page.evaluate("(b => b.scrollWidth <= b.clientWidth + 1)(document.querySelector('.wide'))")
+    page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")  # down to the table's end
+    page.wait_for_timeout(150)  # the scroll's handlers
+    box = """s => (b => [b.top, b.bottom])(document.querySelector(s).getBoundingClientRect())"""
+    video, bar, head = (page.evaluate(f"({box})('{s}')") for s in ("#video", "#filters", "#events thead th"))
+    assert 0 <= video[1] - 0.5 <= bar[0] and bar[1] <= head[0] + 0.5 and head[1] <= 400, (video, bar, head)
+    assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    assert errors == []
+    page.close()
