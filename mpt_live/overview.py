@@ -300,7 +300,8 @@ th button{font:inherit;font-weight:600;color:inherit;background:none;border:0;pa
 th[aria-sort=ascending] button::after{content:" \\25B2"}th[aria-sort=descending] button::after{content:" \\25BC"}
 tr.failed td{background:#fbe3e1;color:#8a1c12}
 tr.incomplete td{background:#fdf3d8}.demo{background:#f28c28;color:#fff;border-radius:4px;padding:1px 6px;font-size:12px}
-.reason{font-size:12px;color:#8a1c12}.kind{font-size:12px;color:#555}"""
+.reason{font-size:12px;color:#8a1c12}th.count button{writing-mode:vertical-rl;transform:rotate(180deg);white-space:nowrap}
+td:first-child,td:last-child{overflow-wrap:anywhere}.kind{font-size:12px;color:#555}"""
 
 # each column head a button (a click, or Enter / Space on it: Tab reaches the heads), its order in aria-sort
 SCRIPT = """document.querySelectorAll('#videos th').forEach((th, k) => th.addEventListener('click', () => {
@@ -357,14 +358,18 @@ def render_index(rows: list[dict[str, Any]], classes: list[str], total: int) -> 
     """index.html: a table of the videos (sortable by each column head), each linking to its report.html."""
     shown = SHOWN + [(c, c.removeprefix("events_")) for c in classes] + [("model", "model")]
     counts = {k: sum(r["status"] == k for r in rows) for k in ("done", "incomplete", "failed")}
-    head = "".join(f'<th><button type="button" title="sort by {html.escape(label)}">{html.escape(label)}</button></th>'
-                   for _, label in shown)
+    # the class counts' heads written upwards (a class's name over a one- or two-digit count set the column's width:
+    # a 5-class model's six columns took 530 px, model and unclassified out of sight in a 1280 px window), and a long
+    # video's or model's name wraps, within a word where it must (interview_2026-12-01_guest_a.mp4)
+    head = "".join(f'<th{" class=count" if k in classes else ""}><button '
+                   f'type="button" title="sort by {html.escape(label)}">{html.escape(label)}</button></th>'
+                   for k, label in shown)
     body = "\n".join(f'<tr class="{r["status"]}">' + "".join(_cell(r, k) for k, _ in shown) + "</tr>" for r in rows)
     line = (f"{len(rows)} of {total} videos listed: {counts['done']} done, {counts['incomplete']} incomplete, "
             f"{counts['failed']} failed. Tables: videos.csv, all_events.csv.")
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>mpt-live batch</title>'
             f"<style>{CSS}</style></head><body><h1>mpt-live batch</h1><p>{html.escape(line)}</p>"
-            # a batch with its model's class columns is wider than a laptop's window: the heads wrap, and what is
-            # still too wide scrolls inside its box, not the whole page
+            # the heads wrap (a class's upwards) and so do long names; what is still too wide for the window (a model
+            # of many classes) scrolls inside its box, not the whole page
             f'<div class="wide"><table id="videos"><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table></div>'
             f"<script>{SCRIPT}</script></body></html>\n")

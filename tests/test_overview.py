@@ -645,3 +645,37 @@ def test_an_index_with_a_model_s_class_columns_fits_a_laptop_window(browser, tmp
     assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
     box = page.evaluate("(b => [b.left, b.right])(document.querySelector('.wide').getBoundingClientRect())")
     assert box[0] >= 0 and box[1] <= 1280, box
+
+
+def test_at_1280_px_every_column_of_an_interview_batch_is_in_sight_and_videos_csv_keeps_them_all(browser, tmp_path):
+    """A two-person interview's batch at 1280 px: a 5-class model's class heads (a class's name over a one- or
+    two-digit count) took 530 px, and the unclassified and model columns were scrolled out of sight inside the table's
+    box. The class heads are written upwards and long names wrap: every column is in sight, still named and sorting,
+    and videos.csv keeps every column."""
+    videos = [tmp_path / "in" / n for n in ("interview_2026-12-01_guest_a.mp4", "interview_2026-12-01_guest_b.mp4")]
+    out = tmp_path / "out"
+    dirs = output_dirs(videos, out)
+    classes = ["happiness", "surprise", "disgust", "repression", "others"]
+    for d, n in zip(dirs, (1, 12)):
+        d.mkdir(parents=True)
+        s = _summary("complete", [{"type": "micro", "class": c} for c in classes] * n + [{"type": "macro"}])
+        s["model"] = {"name": "mpt_casme3_loso_fold3_vit_s14.onnx", "demo": True, "classes": classes}
+        (d / "summary.json").write_text(json.dumps(s))
+    write_overview(out, videos, dirs, [])
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto((out / "index.html").as_uri())
+    box = page.evaluate("(b => [b.scrollWidth, b.clientWidth])(document.querySelector('.wide'))")
+    assert box[0] <= box[1] + 1, box  # nothing scrolled out of its box
+    for name in [*classes, "unclassified", "model", "video"]:
+        head = page.get_by_role("columnheader", name=name, exact=True)
+        right = head.evaluate("h => h.getBoundingClientRect().right")
+        assert 0 < right <= 1280, (name, right)
+    button = page.locator("#videos th button[title='sort by repression']")
+    button.click()  # by its count of repression, then the other way: the busier guest first
+    button.click()
+    assert page.evaluate("Array.from(document.querySelectorAll('#videos tbody tr')).map(r => r.cells[0].dataset.v)") == [
+        v.name for v in videos[::-1]]
+    header = rows(out / "videos.csv")[0].keys()
+    assert [f"events_{c}" for c in classes] + ["events_unclassified", "model", "demo"] == [
+        c for c in header if c.startswith("events_") and c != "events_per_min" or c in ("model", "demo")]
+    page.close()
