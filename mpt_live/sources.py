@@ -27,6 +27,7 @@ from .pyav_capture import (PATIENCE, PyAVCapture, decoded_note, pyav_capture, re
                            undecoded)
 from .quiet import quiet_fd, quiet_opencv
 from .videoprobe import ENDS, UNRECOGNISED, VideoProbe, changes_size, probe_video
+from .videotracks import is_picture
 
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv",
                     ".ts", ".mts", ".m2ts", ".3gp", ".flv", ".ogv"}  # camcorder (AVCHD), phone and stream files
@@ -105,6 +106,20 @@ def unreadable(path: Path, probe: VideoProbe | None = None) -> str:
         return (f"no video stream, {' and '.join(probe.streams)} only{art}" if probe.streams
                 else "a container with no streams at all")
     return "OpenCV could not open it"
+
+
+def holds_video(path: Path) -> bool:
+    """Whether the file's first video stream holds a packet of data (False: a stream declared with no frames, as a
+    recorder stopped before its first frame or an edit that cut them all leaves beside the sound); True where PyAV
+    cannot tell."""
+    try:
+        import av
+
+        with quiet_fd(2), av.open(str(path)) as c:
+            video = next((st for st in c.streams.video if not is_picture(st)), None)
+            return video is None or any(p.size > 0 for p in c.demux(video))
+    except Exception:  # PyAV missing, or raised on the file: the caller's other message stands
+        return True
 
 
 def _has_box(path: Path, kind: bytes) -> bool:
@@ -220,6 +235,10 @@ class VideoFile:
             if self.name.lower().startswith(("http://", "https://")):  # python -m http.server, for one
                 why = (" (over http an mp4 whose index follows its frames, as most do, needs a server that answers "
                        "byte-range requests)")
+            elif probe is not None and probe.codec and not holds_video(self.path):
+                others = " and ".join(k for k in probe.streams if k != "video")
+                raise InputError(f"{self.name}: not a readable video: its video stream holds no frames"
+                                 + (f" ({others} only)" if others else ""))
             elif probe is not None and probe.codec:
                 why = undecoded(probe.codec)
             raise InputError(f"{self.name}: video has zero decodable frames{why}")

@@ -48,6 +48,24 @@ def _no_frames(path):
     return path
 
 
+def _empty_video_stream(path):
+    """Sound beside a video stream that holds no frame (a recorder stopped before its first): it was 'video has zero
+    decodable frames: neither OpenCV's FFmpeg nor PyAV's decodes its H264 video (the file is damaged ...); if a player
+    shows it, convert it', advice for a file that has no picture to convert."""
+    import av
+
+    with av.open(str(path), "w") as out:  # written as a program records (ffmpeg's own such file reads as one that ends)
+        video, sound = out.add_stream("libx264", rate=30), out.add_stream("aac", rate=44100)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        for i in range(20):
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = 44100, i * 1024
+            out.mux(sound.encode(frame))
+        out.mux(sound.encode(None))
+        out.mux(video.encode(None))
+    return path
+
+
 def _write_video(path, n, size=(64, 48), fps=25.0):
     vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
     for i in range(n):
@@ -67,8 +85,11 @@ def _write_video(path, n, size=(64, 48), fps=25.0):
         (lambda d: _audio_with_cover_art(d / "song.m4a"),
          "not a readable video: no video stream, audio only (its one picture is cover art)"),
         (lambda d: _no_frames(d / "header.mkv"), "not a readable video: the file ends before any video data"),
+        (lambda d: _empty_video_stream(d / "stopped.mkv"),
+         "not a readable video: its video stream holds no frames (audio only)"),
     ],
-    ids=["missing", "directory", "garbage", "zero-bytes", "audio-only", "audio-cover-art", "no-frames-mkv"],
+    ids=["missing", "directory", "garbage", "zero-bytes", "audio-only", "audio-cover-art", "no-frames-mkv",
+         "empty-video-stream"],
 )
 def test_bad_video_gives_one_line_error(tmp_path, make, expected):
     path = make(tmp_path)
