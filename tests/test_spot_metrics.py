@@ -155,6 +155,7 @@ def test_cli_scores_run_folders(tmp_path):
     ("", 11, True, "the run's events have no class (events.csv's class blank: a --motion-only run, or another tool's)"),
     ("happiness", 11, False, "the truth has no labels"),
     ("happiness", 100, True, "no true positive to recognise"),
+    ("happiness", None, True, "the run spotted no events"),  # it said they had no class, 'run mpt-live with a model'
 ])
 def test_blank_recognition_figures_say_why(tmp_path, cls, onset, labels, why):
     """A motion-only run scored 'analysis F1 -, UF1 -, UAR -, STRS -' without a word of why; the MEGC protocol's
@@ -165,8 +166,9 @@ def test_blank_recognition_figures_say_why(tmp_path, cls, onset, labels, why):
         sheet.write_text(sheet.read_text().replace(",happiness,", ",,").replace(",disgust,", ",,")
                          .replace(",surprise,", ",,"))
     run = tmp_path / "run"
-    _events(run / "long_001", [{"video": "long_001.mp4", "onset_frame": onset, "apex_frame": onset + 3,
-                                "offset_frame": onset + 9, "type": "micro", "class": cls, "score": 1.0}])
+    _events(run / "long_001", [] if onset is None else [
+        {"video": "long_001.mp4", "onset_frame": onset, "apex_frame": onset + 3, "offset_frame": onset + 9,
+         "type": "micro", "class": cls, "score": 1.0}])
     res = CliRunner().invoke(app, ["spot", "--truth", str(root), "--runs", str(run / "long_001")])
     assert res.exit_code == 0, res.output
     out = json.loads((run / "long_001" / "spotting.json").read_text())

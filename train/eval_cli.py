@@ -189,6 +189,8 @@ def recognition_blank(result: dict[str, Any], index: Any, spotted: dict[str, lis
         return None
     if not any(iv.label for v in index.videos for iv in v.intervals):
         return "the truth has no labels (its label column blank or absent)"
+    if not any(spotted.values()):  # a model's run that found no movement: its events are not classless
+        return "the run spotted no events (nothing to recognise)"
     if not any(s.cls for found in spotted.values() for s in found):
         return ("the run's events have no class (events.csv's class blank: a --motion-only run, or another tool's): "
                 "run mpt-live with a model to have them recognised")
