@@ -90,7 +90,7 @@ def run_training(console: Console, cfg: TrainConfig, out: Path, protocol: str, m
                   + (f", VPT-{cfg.vpt} x{cfg.vpt_tokens}" if cfg.vpt != "none" else "") + ": "
                   f"{info['trainable_parameters'] / 1e6:.3f} M trainable of "
                   f"{info['total_parameters'] / 1e6:.2f} M parameters, "
-                  f"{info['gflops_per_clip']:.2f} GFLOPs per clip ({time.perf_counter() - t0:.1f} s)")
+                  f"{info['gflops_per_clip']:.2f} GFLOPs per clip (counted in {time.perf_counter() - t0:.1f} s)")
     if info["patch"] and (cut := cfg.image_size % info["patch"]):
         console.print(f"[yellow]note:[/] --image-size {cfg.image_size} is not a multiple of the backbone's {info['patch']} "
                       f"px patches: the last {cut} px on the right and at the bottom of every frame are never seen")
