@@ -178,6 +178,31 @@ def test_blank_recognition_figures_say_why(tmp_path, cls, onset, labels, why):
     assert why is None or out["recognition_blank"].startswith(why)
 
 
+@pytest.mark.parametrize("name, header, hint", [
+    ("SAMM_LongVideos_V3_Release.csv", "Subject,Filename,Inducement Code,Onset,Apex,Offset,Duration,Type",
+     "it is SAMM-LV's sheet: score with --dataset sammlv --data ROOT"),
+    ("CAS(ME)^2code_final(Updated).csv", "1,anger1_1,557,572,608,4+10,negative,macro-expression",
+     "it is CAS(ME)^2's coding sheet: score with --dataset casme2lv --data ROOT"),
+    ("cas(me)3_part_A_ME_label_JpgIndex_v2.csv", "Subject,Filename,Onset,Apex,Offset,AU,emotion",
+     "it is a CAS(ME)^3 part A label sheet: score with --dataset casme3 --data ROOT"),
+    ("CASME2-coding-20140508.csv", "Subject,Filename,OnsetFrame,ApexFrame,OffsetFrame,Action Units,Estimated Emotion",
+     "it is CASME II's coding sheet of short clips (mpt-train --dataset casme2), no long-video truth"),
+    ("my_annotations.csv", "video,onset,apex,offset", None),
+])
+def test_a_datasets_own_sheet_as_truth_names_the_option_that_reads_it(tmp_path, name, header, hint):
+    """A new user gave the SAMM-LV release sheet to --truth and read only 'missing column(s) video, fps (header row
+    5)'; the CASME II coding sheet, of short clips, got the same. The one line now says what the sheet is and which
+    option scores it; a file of no dataset keeps the plain error."""
+    sheet = tmp_path / name
+    sheet.write_text(header + "\n" + ",".join(["1"] * len(header.split(","))) + "\n")
+    run = tmp_path / "run"
+    _events(run / "006_1", [])
+    res = CliRunner().invoke(app, ["spot", "--truth", str(sheet), "--runs", str(run)])
+    text = " ".join(res.output.split())
+    assert res.exit_code == 2 and "missing column(s)" in text and len(res.output.strip().splitlines()) == 1, text
+    assert (hint in text) if hint else "; it is" not in text
+
+
 @pytest.mark.parametrize("rows, folder, message", [
     ([{"video": "long_009.mp4", "onset_frame": 1, "offset_frame": 2, "type": "micro"}], "x",
      "'long_009.mp4' is not in the truth"),

@@ -10,6 +10,7 @@ writes the JSON. Expected failures print one line and exit with status 2.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import sys
 from enum import Enum
@@ -152,7 +153,11 @@ def _score(runs: list[Path], truth: Optional[Path], dataset: Optional[SpotDatase
         out = check_out_file(out, example="spotting.json")
         check_not_input(out, truth, "the annotation file")
         check_not_read(out, runs, data if dataset is not None else None)
-    index = read_annotations_csv(truth) if truth is not None else load_long_dataset(dataset.value, data)
+    try:
+        index = read_annotations_csv(truth) if truth is not None else load_long_dataset(dataset.value, data)
+    except InputError as e:  # a dataset's own sheet given as --truth: which option reads it
+        hint = None if truth is None else sheet_hint(truth)
+        raise InputError(f"{e}; {hint}" if hint else str(e)) from None
     notes: list[str] = []
     gone: dict[str, str] = {}
     unfinished: dict[str, tuple[str, str]] = {}
@@ -180,6 +185,29 @@ def _score(runs: list[Path], truth: Optional[Path], dataset: Optional[SpotDatase
     except OSError as e:  # e.g. RUN/spotting.json a folder, a full disk: the path and why, no traceback
         raise OutputError(f"{target}: cannot write the JSON output ({e.strerror or e})") from None
     return index, result, target
+
+
+# a dataset's own sheet given to --truth (whose columns are not annotations.csv's): what it is, and what reads it
+SCORE_WITH = "score with --dataset {} --data ROOT (the dataset's folder)"
+SHEET_HINTS = (
+    ("*code_final*", "it is CAS(ME)^2's coding sheet: " + SCORE_WITH.format("casme2lv")),
+    ("*longvideos*", "it is SAMM-LV's sheet: " + SCORE_WITH.format("sammlv")),
+    ("*part_a*", "it is a CAS(ME)^3 part A label sheet: " + SCORE_WITH.format("casme3")),
+    ("casme2-coding*", "it is CASME II's coding sheet of short clips (mpt-train --dataset casme2), no long-video "
+                       "truth: mpt-eval spot scores --truth annotations.csv or --dataset casme2lv|sammlv|casme3"),
+    ("*micro_facs_codes*", "it is SAMM's coding sheet of short clips (mpt-train --dataset samm), no long-video "
+                           "truth: mpt-eval spot scores --truth annotations.csv or --dataset sammlv (SAMM-LV)"),
+)
+
+
+def sheet_hint(truth: Path) -> str | None:
+    """What a dataset's own sheet given as ``--truth`` is and how to score it (ROOT: the folder holding the sheet
+    and the recordings), None for any other file."""
+    name = truth.name.lower()
+    for pattern, hint in SHEET_HINTS:
+        if fnmatch.fnmatchcase(name, pattern):
+            return hint
+    return None
 
 
 def recognition_blank(result: dict[str, Any], index: Any, spotted: dict[str, list[Any]]) -> str | None:
