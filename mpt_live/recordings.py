@@ -46,7 +46,7 @@ from .sources import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, Frame, VideoFile, expan
 
 SUMMARY_NAME = "summary.json"  # what marks one of mpt-live's output folders (rundir.SUMMARY)
 MAX_DEPTH = 6  # levels below --video DIR searched for frame folders (CAS(ME)^3: data/part_A/spNO.1/a/color)
-FPS_HINT = "SAMM-LV: --fps 200, CAS(ME)^3: --fps 30"
+FPS_HINT = "CASME II, SAMM and SAMM-LV: --fps 200, SMIC-HS: --fps 100, CAS(ME)^3: --fps 30"
 _SAME = {".jpeg": ".jpg", ".tif": ".tiff"}  # spellings of one image type
 
 

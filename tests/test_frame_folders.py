@@ -221,8 +221,10 @@ def test_what_video_dir_means(tmp_path):
     (tmp_path / "nothing" / "sub").mkdir(parents=True)
     with pytest.raises(InputError, match="no video files .* and no folders of frames"):
         expand_recordings(str(tmp_path / "nothing"))
-    with pytest.raises(InputError, match="a folder of frames needs --fps"):
+    with pytest.raises(InputError, match="a folder of frames needs --fps") as e:
         check_fps(found, None)
+    # the rates of the datasets a new user has (a CASME II clip folder was told only SAMM-LV's and CAS(ME)^3's)
+    assert "CASME II, SAMM and SAMM-LV: --fps 200, SMIC-HS: --fps 100, CAS(ME)^3: --fps 30" in str(e.value)
     with pytest.raises(InputError, match="--fps 30: only for folders of frames"):
         check_fps([vids / "a.mov"], 30)
 
