@@ -470,7 +470,7 @@ def test_eval_warnings_name_files_as_they_are(tmp_path, monkeypatch):
     assert res.exit_code == 0, res.output
     lines = res.output.splitlines()
     for line in ("warning: v[take2]:ok: has no events", "dropped 1 truth row(s): row of v[take2]",
-                 "note: 2 truth row(s): note on v[take2]", f"1 videos; wrote {tmp_path / 'x[1]:ok:.json'}"):
+                 "note: 2 truth row(s): note on v[take2]", f"1 video; wrote {tmp_path / 'x[1]:ok:.json'}"):
         assert line in lines, res.output
 
 

@@ -23,7 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from mpt_live.cli_options import ToolTyper
-from mpt_live.errors import InputError, OutputError
+from mpt_live.errors import InputError, OutputError, counted
 from mpt_live.interrupts import exit_code, signal_name, stop_signals
 from mpt_live.terminal import fits
 
@@ -123,8 +123,9 @@ def spot(
     from .spot_faces import fragments
 
     joined = fragments(result.get("face_pairs", {}))  # run face IDs on a truth face another run ID has
-    say("", "", f"{len(index.videos)} videos" + (f" ({bare} without annotated intervals, scored for false positives "
-                                                  "only: 'unannotated' in the JSON)" if bare else "")
+    say("", "", counted(len(index.videos), "video")
+        + (f" ({bare} without annotated intervals, scored for false positives only: 'unannotated' in the JSON)"
+           if bare else "")
         + (f"; {faced} scored per face, the run's face IDs paired with the truth's to make the most true positives "
            "('face_pairs' in the JSON)" if faced else "")
         + (f", {joined} run face ID(s) joined to a truth face another ID of the run has (a track lost and found "
