@@ -26,6 +26,7 @@ from .damage import DamagedFrames, Read, counted, read_past, timed_run
 from .errors import InputError
 from .frametimes import FrameTimes
 from .latest_frame import CaptureLike, LatestFrameReader, LiveFrame
+from .pyav_capture import found_sizes
 from .quiet import quiet_opencv
 from .sources import VideoFile, expand_videos, is_stream_url, open_capture, square_pixels
 from .url_reason import why_not
@@ -220,7 +221,8 @@ class PacedVideoReader(LatestFrameReader):
     def _end_of_pass(self, times: Any) -> None:
         times.finish(complete=self.loops == 0)  # judged once, from the first pass (a cut file is read once to its end)
         if self.loops == 0:
-            self.warnings += [w for w in times.warnings + self._misses.warnings(self.name) if w not in self.warnings]
+            self.warnings += [w for w in times.warnings + self._misses.warnings(self.name)
+                              + found_sizes(self.name, self._cap) if w not in self.warnings]
             self.error = self.error or times.error
 
     def _next(self, times: FrameTimes, prev_ms: float) -> tuple[np.ndarray | None, float, int] | None:

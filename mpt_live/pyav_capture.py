@@ -32,7 +32,8 @@ import cv2
 import numpy as np
 
 from .quiet import quiet_fd
-from .videoprobe import VideoProbe, changes_size, video_stream
+from .sizechange import SizeWatch
+from .videoprobe import VideoProbe, changes_size, has_no_index, video_stream
 
 TURN = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}  # OpenCV's turns
 READ_BY_PYAV: set[tuple[str, int, int]] = set()  # files found so (path, size, modification time)
@@ -49,9 +50,11 @@ class PyAVCapture:
     where PyAV cannot open it or it has no video stream. Its first frame is decoded when it is opened, past up to
     :data:`PATIENCE` packets that do not decode (a damaged start; each still one failed read, as OpenCV's): its
     display matrix says how frames are turned, which the frame size reported before any read depends on, and
-    ``decodes`` says whether one came (:func:`pyav_capture` asks no more); the reads give it and those before it."""
+    ``decodes`` says whether one came (:func:`pyav_capture` asks no more); the reads give it and those before it.
+    ``skip``: the video's packets passed over first, demuxed and not decoded, as frames already read (its frame
+    ``skip`` a keyframe that needs none before it: where :class:`~mpt_live.sizechange.SizeWatch` reads on from)."""
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, skip: int = 0) -> None:
         import av
 
         self.path = os.fspath(path)
@@ -71,6 +74,8 @@ class PyAVCapture:
                 self._stream = video_stream(self._box)
                 self._stream.thread_type = "AUTO"  # decoded on every core, as OpenCV's FFmpeg does
                 self._packets = self._box.demux(self._stream)
+                while self._n < skip and (packet := next(self._packets, None)) is not None:
+                    self._n += packet.size > 0
                 self._tb = float(self._stream.time_base or 0)
                 self._start = self._stream.start_time or 0
                 rate = self._stream.guessed_rate or self._stream.average_rate
@@ -256,7 +261,7 @@ def open_video(path: str | os.PathLike) -> FirstGrabbed | cv2.VideoCapture | PyA
         return PyAVCapture(path)
     name = os.fspath(path)
     with quiet_fd(2):
-        cap = cv2.VideoCapture(name)
+        cap = watched(cv2.VideoCapture(name), name)
         if not cap.isOpened():
             return cap
         if cap.grab():
@@ -265,7 +270,20 @@ def open_video(path: str | os.PathLike) -> FirstGrabbed | cv2.VideoCapture | PyA
         cap.release()
         if not decoded and (other := pyav_capture(path)) is not None:
             return other
-        return cv2.VideoCapture(name)
+        return watched(cv2.VideoCapture(name), name)
+
+
+def watched(cap: cv2.VideoCapture, path: str | os.PathLike) -> cv2.VideoCapture | SizeWatch:
+    """OpenCV's capture ``cap`` of the local file ``path``, read under a :class:`~mpt_live.sizechange.SizeWatch`
+    where a probe in this process found it to have no index of every frame
+    (:func:`~mpt_live.videoprobe.has_no_index`: its size changes part-way would go unseen)."""
+    return SizeWatch(cap, os.fspath(path)) if cap.isOpened() and has_no_index(path) else cap
+
+
+def found_sizes(name: str, cap: Any) -> list[str]:
+    """:func:`sizes_note` of a capture where its :class:`~mpt_live.sizechange.SizeWatch` found the size to change
+    (the parts seen as it was read), else nothing."""
+    return [sizes_note(name, cap.found)] if isinstance(cap, SizeWatch) and cap.found else []
 
 
 def read_by_pyav(path: str | os.PathLike) -> bool:

@@ -23,8 +23,8 @@ from .cutoff import cut_off, packets
 from .damage import DamagedFrames, Read, counted, read_past, timed_run
 from .errors import InputError
 from .frametimes import FrameTimes, probe_notes, resolve_rate
-from .pyav_capture import (PATIENCE, PyAVCapture, decoded_note, pyav_capture, read_by_pyav, sizes_note,
-                           undecoded)
+from .pyav_capture import (PATIENCE, PyAVCapture, decoded_note, found_sizes, pyav_capture, read_by_pyav, sizes_note,
+                           undecoded, watched)
 from .quiet import quiet_fd, quiet_opencv
 from .videoprobe import ENDS, UNRECOGNISED, VideoProbe, changes_size, probe_video
 from .videotracks import is_picture
@@ -171,12 +171,13 @@ def square_pixels(img: np.ndarray, stretch: tuple[float, float]) -> np.ndarray:
 def open_capture(name: str, timeout_ms: int = 5000) -> cv2.VideoCapture | PyAVCapture:
     """``cv2.VideoCapture`` of a file, or of a URL with a bounded open and reads (a stalled server is an
     error, not a hang); a :class:`~mpt_live.pyav_capture.PyAVCapture` of a file found to be one OpenCV cannot decode,
-    or whose frame size its probe found to change part-way (OpenCV would give every frame at the first size)."""
+    or whose frame size its probe found to change part-way (OpenCV would give every frame at the first size; an
+    MPEG-TS's, Matroska's or raw stream's watched as it is read: :func:`~mpt_live.pyav_capture.watched`)."""
     if not is_stream_url(name) and (read_by_pyav(name) or changes_size(name)):
         return PyAVCapture(name)
     if not is_stream_url(name):
         with quiet_fd(2):  # FFmpeg's own lines ("moov atom not found") before our one-line error
-            return cv2.VideoCapture(name)
+            return watched(cv2.VideoCapture(name), name)
     params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms]
     with quiet_opencv():
         return cv2.VideoCapture(name, cv2.CAP_FFMPEG, params)
@@ -327,7 +328,7 @@ class VideoFile:
         finally:
             times.finish(complete)
             self.warnings += [w for w in times.warnings + self._misses.warnings(self.name)
-                              if w not in self.warnings]
+                              + found_sizes(self.name, self._cap) if w not in self.warnings]
             self.error = self.error or times.error
 
     def first_frames(self) -> list[tuple[np.ndarray, float, int]]:

@@ -6,7 +6,7 @@ What a run needs from FFmpeg that OpenCV does not report, all read while the fil
 the codec's own frame rate (the timing in a raw H.264 / HEVC stream's parameter sets), where the video
 starts and ends on the container's time line (:mod:`mpt_live.frametimes`), its codec (whether a browser plays it,
 :func:`mpt_live.review.playable`), whether an MP4/MOV's frame size changes part-way (:mod:`mpt_live.sizechange`:
-PyAV reads it then), and, for a file OpenCV then
+PyAV reads it then; an MPEG-TS, Matroska or raw H.264/HEVC file's is watched as it is read), and, for a file OpenCV then
 cannot open, why PyAV could not either (:func:`mpt_live.sources.unreadable`). Each fact is read on its own:
 one that cannot be read leaves the others as they are. A run looks at its video before it loads its model (a bad
 file fails at once) and again when it reads it: the facts of a file not changed since are kept, not read again.
@@ -28,6 +28,8 @@ from .videotracks import VideoTrack, hdr_transfer, is_picture, video_tracks
 NO_PYAV, ENDS, UNRECOGNISED = "no-pyav", "ends", "unrecognised"  # VideoProbe.failure
 LATE_S = 0.5  # a container's first time stamp up to this (and 3 frames) is a normal start (B-frame delay, priming)
 RESIZED: set[tuple[str, int, int, int]] = set()  # files found to change frame size (path, size, mtime, inode)
+UNINDEXED: set[tuple[str, int, int, int]] = set()  # H.264/HEVC files without an index of every frame (as RESIZED)
+NO_INDEX = ("mpegts", "matroska", "h264", "hevc")  # containers (FFmpeg's names) whose frame sizes are watched so
 LEAD_PACKETS = 1000  # an MPEG-TS's packets looked at at most for its first keyframe (33 s at 30 fps; one every 2-10 s)
 
 
@@ -114,11 +116,26 @@ def changes_size(path: str | os.PathLike) -> bool:
     return (os.path.abspath(path), st.st_size, st.st_mtime_ns, st.st_ino) in RESIZED
 
 
+def has_no_index(path: str | os.PathLike) -> bool:
+    """Whether a probe in this process found the file ``path`` (as it is now) to be an MPEG-TS, Matroska or raw
+    H.264/HEVC stream of H.264 or HEVC: no index of every frame, so whether its size changes part-way is watched as
+    it is read (:class:`~mpt_live.sizechange.SizeWatch`), not probed; never probes it (as :func:`changes_size`)."""
+    if not UNINDEXED:
+        return False
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return (os.path.abspath(path), st.st_size, st.st_mtime_ns, st.st_ino) in UNINDEXED
+
+
 @functools.lru_cache(maxsize=64)
 def _probe_file(path: str, size: int, mtime_ns: int, inode: int) -> VideoProbe:
     probe = _probe(path)
     if probe.sizes:
         RESIZED.add((path, size, mtime_ns, inode))
+    if probe.codec in ("h264", "hevc") and set(NO_INDEX) & set((probe.container or "").split(",")):
+        UNINDEXED.add((path, size, mtime_ns, inode))
     return probe
 
 

@@ -4,13 +4,15 @@ the probe, read at each frame's own size (OpenCV's reader gave every frame at th
 from __future__ import annotations
 
 import collections
+import itertools
 
 import cv2
 import numpy as np
 import pytest
 
 import faultkit as fk
-from mpt_live.pyav_capture import PyAVCapture, open_video
+from mpt_live.capture import PacedVideoReader
+from mpt_live.pyav_capture import PyAVCapture, open_video, sizes_note
 from mpt_live.sources import VideoFile, open_capture
 from mpt_live.videoprobe import probe_video
 
@@ -82,3 +84,108 @@ def test_parts_of_one_size_are_read_by_opencv_as_before(tmp_path):
         with VideoFile(path) as v:
             assert {f.image.shape[:2] for f in v} == {(120, 160)}
             assert not any("changes frame size" in w for w in v.warnings)
+
+
+def _unindexed(tmp_path, kind: str):
+    """Two parts (160x120 then 320x120, H.264 or in ``hevc`` HEVC) joined as users join them: MPEG-TS and Matroska
+    by the concat demuxer without re-encoding, raw streams by their bytes (``cat``); with the second part alone."""
+    codec = ["-c:v", "libx265", "-x265-params", "log-level=error"] if kind == "hevc" else ["-c:v", "libx264"]
+    parts = []
+    for name, size, n in (("a", "160x120", 45), ("b", "320x120", 40)):
+        parts.append(tmp_path / f"{name}.{kind}")
+        fk.ffmpeg("-f", "lavfi", "-i", f"testsrc2=s={size}:r=30", "-frames:v", str(n), *codec, "-g", "30",
+                  "-pix_fmt", "yuv420p", str(parts[-1]))
+    joined = tmp_path / f"joined.{kind}"
+    if kind in ("h264", "hevc"):
+        joined.write_bytes(parts[0].read_bytes() + parts[1].read_bytes())
+    else:
+        (tmp_path / "list.txt").write_text("".join(f"file '{p}'\n" for p in parts))
+        fk.ffmpeg("-f", "concat", "-safe", "0", "-i", str(tmp_path / "list.txt"), "-c", "copy", str(joined))
+    return joined, parts
+
+
+@pytest.mark.parametrize("kind", ["ts", "mkv", "h264", "hevc"])
+def test_files_without_an_index_are_read_at_each_frames_size_where_it_changes(tmp_path, kind):
+    """An MPEG-TS, Matroska or raw H.264/HEVC file so joined has no index of every frame: the probe does not look
+    (its cost stays a few packets), and OpenCV read every frame at the first part's size without a word. Its packets
+    are now demuxed a frame ahead of the reads: PyAV reads from the first frame of the new size on, one warning."""
+    joined, (_, b) = _unindexed(tmp_path, kind)
+    assert probe_video(joined).sizes == ()
+    with VideoFile(joined) as v:
+        frames = list(v)
+        note = [w for w in v.warnings if "changes frame size" in w]
+    assert [f.image.shape[:2] for f in frames] == [(120, 160)] * 45 + [(120, 320)] * 40
+    assert [f.index for f in frames] == list(range(85)) and all(x.t < y.t for x, y in itertools.pairwise(frames))
+    assert note == [sizes_note(str(joined), ((0, 160, 120), (45, 320, 120)))]
+    with VideoFile(b) as alone:  # the second part's own pictures
+        own = [f.image for f in alone]
+    assert max(float(np.abs(x.image.astype(int) - y.astype(int)).mean()) for x, y in zip(frames[45:], own)) < 2.0
+    cap = open_video(joined)  # the apex pictures' and the review copy's reader
+    sizes = collections.Counter()
+    while (got := cap.read())[0]:
+        sizes[got[1].shape[:2]] += 1
+    cap.release()
+    assert sizes == {(120, 160): 45, (120, 320): 40}
+    with PacedVideoReader(joined, speed=50.0) as r:  # --realtime
+        seen = []
+        while (frame := r.read(timeout=10)) is not None:
+            seen.append(frame)
+    assert seen and all(f.image.shape[:2] == ((120, 160) if f.index < 45 else (120, 320)) for f in seen)
+    assert seen[-1].image.shape[:2] == (120, 320) and note[0] in r.warnings
+
+
+@pytest.mark.parametrize("kind", ["ts", "mkv"])
+def test_a_file_without_an_index_of_one_size_is_read_as_opencv_reads_it(tmp_path, kind):
+    """The watch reads packets only: every frame of a file of one size is OpenCV's, at its time, nothing said."""
+    a = _unindexed(tmp_path, kind)[1][0]
+    with VideoFile(a) as v:
+        frames = [(f.image, f.t) for f in v]
+        assert not any("changes frame size" in w for w in v.warnings)
+    cap = cv2.VideoCapture(str(a))
+    plain = []
+    while (got := cap.read())[0]:
+        plain.append(got[1])
+    cap.release()
+    assert len(frames) == len(plain) == 45
+    assert all(np.array_equal(x, y) for (x, _), y in zip(frames, plain))
+    assert [round(t, 3) for _, t in frames] == [round(k / 30, 3) for k in range(45)]
+
+
+@pytest.mark.parametrize("kind", ["ts", "mkv"])
+def test_a_damaged_start_before_the_change_moves_no_frame(tmp_path, kind):
+    """The first keyframe lost: OpenCV reads 30 frames fewer than the packets before the change. The frame that
+    changes size is found by its time, not by the count of frames read: each frame once, in order, at its own size,
+    and the warning names the change as the run counts its frames (from the first that decodes)."""
+    from test_pyav_capture import _lose_first_packets
+
+    joined, (a, b) = _unindexed(tmp_path, kind)
+    fk.ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x120:r=30", "-frames:v", "90", "-c:v", "libx264", "-g", "30",
+              "-pix_fmt", "yuv420p", "-y", str(a))  # the first part 3 s long, a keyframe a second
+    (tmp_path / "list.txt").write_text(f"file '{a}'\nfile '{b}'\n")
+    fk.ffmpeg("-f", "concat", "-safe", "0", "-i", str(tmp_path / "list.txt"), "-c", "copy", "-y", str(joined))
+    _lose_first_packets(joined)
+    with VideoFile(joined) as v:
+        frames = list(v)
+        note = [w for w in v.warnings if "changes frame size" in w]
+    assert [f.image.shape[:2] for f in frames] == [(120, 160)] * 60 + [(120, 320)] * 40
+    assert all(y.t - x.t == pytest.approx(1 / 30, abs=2e-3) for x, y in itertools.pairwise(frames))
+    with VideoFile(b) as alone:  # the second part's own pictures, each once
+        own = [f.image for f in alone]
+    assert max(float(np.abs(x.image.astype(int) - y.astype(int)).mean()) for x, y in zip(frames[60:], own)) < 2.0
+    assert len(note) == 1 and "320x120 from frame 60" in note[0]
+
+
+def test_a_seek_past_the_change_lands_on_the_new_size(tmp_path):
+    """The apex pictures seek to the frames they want (and check the time the capture gives then): a seek past the
+    change is PyAV's, the frame at its own size and the one its time says."""
+    joined, _ = _unindexed(tmp_path, "ts")
+    with VideoFile(joined) as v:
+        whole = [f.image for f in v]
+    cap = open_video(joined)
+    assert cap.read()[1].shape[:2] == (120, 160)
+    cap.set(cv2.CAP_PROP_POS_FRAMES, 60)
+    ok, img = cap.read()
+    n = round(cap.get(cv2.CAP_PROP_POS_MSEC) * 30 / 1000)
+    cap.release()
+    assert ok and n >= 45 and img.shape[:2] == (120, 320)
+    assert float(np.abs(img.astype(int) - whole[n].astype(int)).mean()) < 2.0
