@@ -4,6 +4,7 @@ onset of the events shown. A small page built here (24 events of faces 0 and 3 o
 
 from __future__ import annotations
 
+import base64
 import re
 
 import cv2
@@ -282,12 +283,11 @@ def test_at_200_percent_zoom_an_interview_s_table_fits_and_its_header_and_filter
     such as 'repression', times past a minute) was a few pixels wider than its box: it scrolled sideways in a box of
     its own, and its header and filters scrolled away down the table. The word 'confidence' over '65%' was the
     widest cell: a narrow window heads it 'conf.' (still named confidence), the table fits and both stay in sight."""
-    from mpt_live.report import _thumb
-
     out, _ = table
     names = ["happiness", "surprise", "disgust", "repression", "others"]
     rng = np.random.default_rng(0)
-    picture = _thumb(rng.integers(0, 255, (85, 96, 3), np.uint8), None, 96)  # as wide as the interview's
+    ok, jpeg = cv2.imencode(".jpg", rng.integers(0, 255, (85, 96, 3), np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 80])
+    picture = "data:image/jpeg;base64," + base64.b64encode(jpeg.tobytes()).decode("ascii")  # as wide as the interview's
     events = []
     for i in range(40):
         t = round(5 + i * 3.6, 2)
