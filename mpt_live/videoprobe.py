@@ -107,26 +107,26 @@ def changes_size(path: str | os.PathLike) -> bool:
     """Whether a probe in this process found the file ``path`` (as it is now) to be a video whose frame size changes
     part-way (:attr:`VideoProbe.sizes`); never probes it (a reader that opens files no run has probed, training's,
     pays no PyAV open for it)."""
-    if not RESIZED:
-        return False
-    try:
-        st = os.stat(path)
-    except OSError:
-        return False
-    return (os.path.abspath(path), st.st_size, st.st_mtime_ns, st.st_ino) in RESIZED
+    return _found_in(RESIZED, path)
 
 
 def has_no_index(path: str | os.PathLike) -> bool:
     """Whether a probe in this process found the file ``path`` (as it is now) to be an MPEG-TS, Matroska or raw
     H.264/HEVC stream of H.264 or HEVC: no index of every frame, so whether its size changes part-way is watched as
     it is read (:class:`~mpt_live.sizechange.SizeWatch`), not probed; never probes it (as :func:`changes_size`)."""
-    if not UNINDEXED:
+    return _found_in(UNINDEXED, path)
+
+
+def _found_in(found: set[tuple[str, int, int, int]], path: str | os.PathLike) -> bool:
+    """Whether the file ``path``, as it is now (size, modification time, inode), is in ``found`` (files a probe in
+    this process put there); no stat where nothing was."""
+    if not found:
         return False
     try:
         st = os.stat(path)
     except OSError:
         return False
-    return (os.path.abspath(path), st.st_size, st.st_mtime_ns, st.st_ino) in UNINDEXED
+    return (os.path.abspath(path), st.st_size, st.st_mtime_ns, st.st_ino) in found
 
 
 @functools.lru_cache(maxsize=64)
