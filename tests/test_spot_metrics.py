@@ -188,6 +188,8 @@ def test_blank_recognition_figures_say_why(tmp_path, cls, onset, labels, why):
     ("CASME2-coding-20140508.csv", "Subject,Filename,OnsetFrame,ApexFrame,OffsetFrame,Action Units,Estimated Emotion",
      "it is CASME II's coding sheet of short clips (mpt-train --dataset casme2), no long-video truth"),
     ("my_annotations.csv", "video,onset,apex,offset", None),
+    ("part_annotations.csv", "video,onset,apex,offset", None),  # a user's own names that hold the datasets' words
+    ("depart_apex_longvideos.csv", "video,onset,apex,offset", None),
 ])
 def test_a_datasets_own_sheet_as_truth_names_the_option_that_reads_it(tmp_path, name, header, hint):
     """A new user gave the SAMM-LV release sheet to --truth and read only 'missing column(s) video, fps (header row
