@@ -105,9 +105,13 @@ class _Scan:
         import av
 
         self._box = av.open(path)
-        stream = next(s for s in self._box.streams.video if not is_picture(s))
-        ctx = stream.codec_context
-        self._codec, self._sps_of = ctx.name, SPS[ctx.name]
+        try:
+            stream = next(s for s in self._box.streams.video if not is_picture(s))
+            ctx = stream.codec_context
+            self._codec, self._sps_of = ctx.name, SPS[ctx.name]
+        except Exception:  # no video stream, or not H.264/HEVC: not watched, and not left open
+            self._box.close()
+            raise
         self._extra = bytes(ctx.extradata or b"")
         self._size_len = length_size(ctx.name, self._extra)
         self._packets = self._box.demux(stream)
@@ -124,7 +128,9 @@ class _Scan:
         import av
 
         try:
-            while self._packets is not None and (self.scanned <= n or self.reached <= ms):
+            # by time only where the packets have times (a raw stream's have none: by the count alone, not to its end)
+            while self._packets is not None and (self.scanned <= n or (self.scanned == 0 or self.reached > -math.inf)
+                                                 and self.reached <= ms):
                 packet = next(self._packets, None)
                 if packet is None:
                     self.close()
@@ -183,6 +189,11 @@ class SizeWatch:
         self._found = self._scan
 
     @property
+    def scanned(self) -> int:
+        """The packets demuxed so far (0 where PyAV could not read the file): about the frames read, not the file's."""
+        return self._found.scanned if self._found is not None else 0
+
+    @property
     def found(self) -> tuple[tuple[int, int, int], ...]:
         parts = self._found.parts if self._found is not None else []
         return tuple((k + self._shift if k else 0, w, h) for k, w, h in parts) if len(parts) > 1 else ()
@@ -199,6 +210,8 @@ class SizeWatch:
         cap = PyAVCapture(self.path, skip=skip)
         if not cap.isOpened():
             cap.release()
+            if self._scan is not None:
+                self._scan.close()
             self._scan = None  # not watched further
             return False
         self._cap.release()

@@ -187,5 +187,18 @@ def test_a_seek_past_the_change_lands_on_the_new_size(tmp_path):
     ok, img = cap.read()
     n = round(cap.get(cv2.CAP_PROP_POS_MSEC) * 30 / 1000)
     cap.release()
-    assert ok and n >= 45 and img.shape[:2] == (120, 320)
+    assert ok and n == 60 and img.shape[:2] == (120, 320)  # frame 60, not the keyframe after it (75)
     assert float(np.abs(img.astype(int) - whole[n].astype(int)).mean()) < 2.0
+
+
+@pytest.mark.parametrize("kind", ["h264", "ts"])
+def test_the_watch_reads_packets_as_far_as_the_frames_read_not_the_whole_file(tmp_path, kind):
+    """The watch demuxes a frame or so ahead of the reads: a raw stream's packets have no times to go by, and it read
+    the whole file (an hour's, GBs) before giving the first frame; by their count it reads no further than the frames."""
+    joined, _ = _unindexed(tmp_path, kind)
+    probe_video(joined)  # as a run probes it first
+    cap = open_capture(str(joined))
+    for _ in range(3):
+        assert cap.read()[0]
+    assert 3 <= cap.scanned <= 10, cap.scanned  # of 85 packets
+    cap.release()
