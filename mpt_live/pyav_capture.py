@@ -175,15 +175,23 @@ class PyAVCapture:
         import av
 
         t = value / self._fps if prop == cv2.CAP_PROP_POS_FRAMES else value / 1000.0
-        try:
-            self._box.seek(self._start + int(t / self._tb), backward=True, any_frame=False, stream=self._stream)
-        except av.FFmpegError:  # a file that cannot seek
-            return False
-        self._packets, self._queue, self._ended, self._zeros = self._box.demux(self._stream), [], False, 0
-        while (f := self._decode()) is not None:  # from the keyframe before it to the frame shown at t
+        back = 0.0  # s before t sought: an MPEG-TS's seek (no index) can land on a keyframe after t, then from earlier
+        while True:
+            at = max(t - back, 0.0)
+            try:
+                self._box.seek(self._start + int(at / self._tb), backward=True, any_frame=False, stream=self._stream)
+            except av.FFmpegError:  # a file that cannot seek
+                return False
+            self._packets, self._queue, self._ended, self._zeros = self._box.demux(self._stream), [], False, 0
+            f = self._frame = self._decode()
+            if f is None or at <= 0.0 or self._ms() / 1000.0 <= t + 0.5 / self._fps:
+                break
+            back = max(1.0, 2.0 * back)
+        while f is not None:  # from the keyframe before it to the frame shown at t
             self._frame = f
             if self._ms() / 1000.0 >= t - 0.5 / self._fps:
                 break
+            f = self._decode()
         self._frame, self._ahead = f, [f] if f is not None else []  # the next grab gives it
         self._n = round(t * self._fps)
         return True
