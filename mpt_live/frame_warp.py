@@ -21,8 +21,9 @@ import math
 import cv2
 import numpy as np
 
-_MARGIN = 3  # px around the mapped corners: the 2x2 neighbours and the warp's 1/32 px fixed-point coordinates
-_SPARE = 0.1  # a converted rectangle is grown by this share of its side, so the frame's next warps fall inside it
+MARGIN = 3  # px around the mapped corners: the 2x2 neighbours and the warp's 1/32 px fixed-point coordinates
+FIXED_POINT_REACH = 2.0 ** 20  # px: a map whose terms reach this far is read from the whole frame (half the 2^21 limit)
+SPARE = 0.1  # a converted rectangle is grown by this share of its side, so the frame's next warps fall inside it
 
 
 def linear_warp(image: np.ndarray | AlphaFrame, matrix: np.ndarray, size: int) -> np.ndarray:
@@ -84,13 +85,17 @@ class AlphaFrame:
         ia, ib, id_, ie = e / det, -b / det, -d / det, a / det
         ic, if_ = -(ia * c + ib * f), -(id_ * c + ie * f)
         n = size - 1
+        # OpenCV sums each coordinate's terms in 32-bit fixed point (1/1024 px): past 2^21 px they saturate, and the
+        # warp reads where no corner maps (a near-singular matrix far off the frame): the whole frame then
+        if max(abs(ic) + (abs(ia) + abs(ib)) * n, abs(if_) + (abs(id_) + abs(ie)) * n) >= FIXED_POINT_REACH:
+            return 0, 0, w, h
         xs = (ic, ic + ia * n, ic + ib * n, ic + (ia + ib) * n)
         ys = (if_, if_ + id_ * n, if_ + ie * n, if_ + (id_ + ie) * n)
         lo_x, hi_x, lo_y, hi_y = min(xs), max(xs), min(ys), max(ys)
         if not all(map(math.isfinite, (lo_x, hi_x, lo_y, hi_y))):
             return 0, 0, w, h
-        x0, y0 = min(max(math.floor(lo_x) - _MARGIN, 0), w), min(max(math.floor(lo_y) - _MARGIN, 0), h)
-        x1, y1 = min(max(math.ceil(hi_x) + _MARGIN + 1, 0), w), min(max(math.ceil(hi_y) + _MARGIN + 1, 0), h)
+        x0, y0 = min(max(math.floor(lo_x) - MARGIN, 0), w), min(max(math.floor(lo_y) - MARGIN, 0), h)
+        x1, y1 = min(max(math.ceil(hi_x) + MARGIN + 1, 0), w), min(max(math.ceil(hi_y) + MARGIN + 1, 0), h)
         # wholly outside the frame: every coordinate reads an edge, the nearest row or column of it
         x0, x1 = (w - 1, w) if x0 >= w else (0, 1) if x1 <= 0 else (x0, x1)
         y0, y1 = (h - 1, h) if y0 >= h else (0, 1) if y1 <= 0 else (y0, y1)
@@ -101,7 +106,7 @@ class AlphaFrame:
         if any(a <= x0 and b <= y0 and x1 <= c and y1 <= d for a, b, c, d in self._done):
             return
         h, w = self.shape[:2]
-        mx, my = math.ceil(_SPARE * (x1 - x0)), math.ceil(_SPARE * (y1 - y0))
+        mx, my = math.ceil(SPARE * (x1 - x0)), math.ceil(SPARE * (y1 - y0))
         x0, y0, x1, y1 = max(x0 - mx, 0), max(y0 - my, 0), min(x1 + mx, w), min(y1 + my, h)
         dst = self.buffer[y0:y1, x0:x1]
         out = cv2.cvtColor(self.frame[y0:y1, x0:x1], cv2.COLOR_BGR2BGRA, dst=dst)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import read_frames
-from mpt_live import track_align
+from mpt_live import frame_warp, track_align
 from mpt_live.face import FaceAligner
 from mpt_live.frame_warp import AlphaFrame, linear_warp
 from mpt_live.track_align import warp_face, with_alpha
@@ -44,10 +44,13 @@ def test_faces_from_the_bgra_frame_equal_the_bgr_frames_on_real_videos(faces_dir
         assert np.array_equal(a.aligned, b.aligned) and np.array_equal(a.motion, b.motion)
 
 
-def test_warps_of_the_bgra_frame_equal_the_bgr_frames_anywhere_on_it(faces_dir) -> None:
+@pytest.mark.parametrize("spare", [frame_warp.SPARE, 0.0])
+def test_warps_of_the_bgra_frame_equal_the_bgr_frames_anywhere_on_it(faces_dir, spare, monkeypatch) -> None:
     """Random similarities and shears, zooming in and out, reaching past the frame's edges (BORDER_REPLICATE) or
     wholly off it, on real frames, the BGRA copy made in a buffer of random stale pixels: the aligned crop, the
-    spotter's face and the stabiliser's grey crop are the BGR frame's, bit for bit."""
+    spotter's face and the stabiliser's grey crop are the BGR frame's, bit for bit. Also with no spare growth of the
+    converted rectangle, so that the rectangle's own bounds (the mapped corners and their margin) are what is tested."""
+    monkeypatch.setattr(frame_warp, "SPARE", spare)
     rng = np.random.default_rng(14)
     frames = [read_frames(faces_dir / "videos" / v, 1)[0][0] for v in VIDEOS]
     partial = 0
@@ -71,6 +74,21 @@ def test_warps_of_the_bgra_frame_equal_the_bgr_frames_anywhere_on_it(faces_dir) 
                 assert np.array_equal(grey, cv2.cvtColor(linear_warp(alpha, m / 2, size // 2), cv2.COLOR_BGRA2GRAY))
             partial += alpha.converted < h * w
     assert partial >= 40  # most warps converted only part of the frame (what the comparison is about)
+
+
+def test_a_near_singular_warp_far_off_the_frame_equals_the_bgr_frames() -> None:
+    """A near-singular matrix (determinant ~1e-6) with a translation of 1e5 px: OpenCV's fixed-point coordinates
+    saturate and the warp reads where no corner of the output maps; the whole frame is converted then, and the warp
+    is the BGR frame's (it differed in about half of such random matrices)."""
+    rng = np.random.default_rng(3)
+    frame = rng.integers(0, 256, (360, 640, 3), dtype=np.uint8)
+    for _ in range(200):
+        a, d = rng.uniform(-1e-2, 1e-2, 2)
+        b = rng.uniform(-2, 2)
+        e = b * d / a * (1 + rng.uniform(-1e-3, 1e-3))
+        m = np.array([[a, b, rng.uniform(-2e5, 2e5)], [d, e, rng.uniform(-2e5, 2e5)]])
+        alpha = AlphaFrame(frame, rng.integers(0, 256, (360, 640, 4), dtype=np.uint8))
+        assert np.array_equal(linear_warp(frame, m, 112), linear_warp(alpha, m, 112)[..., :3])
 
 
 def test_only_the_face_is_converted_on_the_bench_clip(faces_dir, monkeypatch) -> None:
@@ -133,3 +151,28 @@ def test_two_faces_share_one_buffer_and_keep_their_faces(faces_dir, monkeypatch)
         for i in a:
             assert np.array_equal(a[i].matrix, b[i].matrix)
             assert np.array_equal(a[i].aligned, b[i].aligned) and np.array_equal(a[i].motion, b[i].motion)
+
+
+def test_random_warps_of_small_frames_read_only_what_was_converted(monkeypatch) -> None:
+    """Thousands of random warps (rotations and general matrices, zooms of 1e-3 to 1e3, translations up to 1e6 px,
+    float32 and float64) of small frames and crops of wider ones, in a buffer of random stale pixels, with no spare
+    growth of the rectangle: each equals the BGR frame's warp, so the rectangle holds every pixel the warp samples
+    (its margin of the bilinear neighbours and OpenCV's fixed-point rounding)."""
+    monkeypatch.setattr(frame_warp, "SPARE", 0.0)
+    rng = np.random.default_rng(1)
+    buf = frame_warp.AlphaBuffer()
+    for _ in range(1500):
+        h, w = (int(v) for v in rng.integers(1, 120, 2))
+        frame = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        if rng.random() < 0.3:  # a crop of a wider frame (not contiguous)
+            frame = rng.integers(0, 256, (h, w + 7, 3), dtype=np.uint8)[:, 3:3 + w]
+        buf.frame(frame).buffer[...] = rng.integers(0, 256, (h, w, 4), dtype=np.uint8)  # stale pixels
+        alpha = buf.frame(frame)
+        for _ in range(3):
+            size, s, th = int(rng.integers(1, 160)), 10 ** rng.uniform(-3, 3), rng.uniform(0, 2 * np.pi)
+            a = (np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]]) if rng.random() < 0.6
+                 else rng.normal(size=(2, 2))) * s
+            m = np.hstack([a, (rng.normal(size=2) * 10 ** rng.uniform(0, 6))[:, None]])
+            m = m.astype(rng.choice([np.float32, np.float64]))
+            assert np.array_equal(linear_warp(frame, m, size), alpha.warp(m, size)[..., :3]), (frame.shape, size, m)
+
