@@ -112,7 +112,7 @@ def _face_img(uri: str | None, face: int) -> str:
 
 def _face_note(rows: Sequence[Mapping[str, Any]], info: Mapping[str, Any] | None,
                no_frames: Sequence[tuple[float, float]] = ()) -> str:
-    """When a face was seen, how long and when it was out of the frame in between (as its timeline shades it; not
+    """When a face was seen, how long and when it was not seen in between (out of the frame, or not tracked: turned away, covered) (as its timeline shades it; not
     where the video had no frames) and, where its timeline has nothing to draw, why (a face seen for a few frames
     at the end of a video, one too small to analyse)."""
     t = [v for v in (as_number(r.get("time_s")) for r in rows) if np.isfinite(v)]
@@ -127,7 +127,7 @@ def _face_note(rows: Sequence[Mapping[str, Any]], info: Mapping[str, Any] | None
         times = "once" if len(away) == 1 else "twice" if len(away) == 2 else f"{len(away)} times"
         where = ", ".join(spans) if len(away) <= 3 else "the longest " + spans[max(
             range(len(away)), key=lambda k: away[k][1] - away[k][0])]
-        note += f", out of the frame {clock(sum(b - a for a, b in away))} of it ({times}: {where})"
+        note += f", not seen {clock(sum(b - a for a, b in away))} of it ({times}: {where})"
     drawn = window_times(rows)
     if len(drawn) == 1:  # a line of one point: the timeline looked blank
         note += ": " + ONE_WINDOW.format(clock(drawn[0]))

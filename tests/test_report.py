@@ -993,14 +993,14 @@ def test_a_face_s_seen_line_says_how_long_and_when_it_was_out_of_the_frame_in_be
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     page.goto((tmp_path / "report.html").as_uri())
     seen = page.locator("section.face h3 .seen").all_inner_texts()
-    assert seen == [("seen 0:00.00-2:29.93, 3240 frames, out of the frame 42.13 s of it "
+    assert seen == [("seen 0:00.00-2:29.93, 3240 frames, not seen 42.13 s of it "
                      "(twice: 24.93-45.00 s, 1:14.93-1:37.00)"), "seen 0:25.00-2:06.93, 3060 frames"]
     # many times: how many, how long in all and the longest; the video's own stall (no frames at all) is left out
     gaps = [(10.0 * k + 5, 10.0 * k + 7) for k in range(5)]
     table = rows(0, [(0, 150)])
     away = [r for r in table if not any(a < float(r["time_s"]) < b for a, b in gaps)]
     html_page = render_report(tmp_path, summary, away, [], None, [], "t")
-    assert "out of the frame 10.00 s of it (5 times: the longest 5.00-7.00 s)" in html_page
+    assert "not seen 10.00 s of it (5 times: the longest 5.00-7.00 s)" in html_page
     stalled = render_report(tmp_path, summary, away, [], None, [], "t", no_frames=[(a, b) for a, b in gaps])
-    assert "out of the frame" not in re.search(r'<span class="seen">.*?</span>', stalled).group(0)
+    assert "not seen" not in re.search(r'<span class="seen">.*?</span>', stalled).group(0)
     page.close()
