@@ -112,9 +112,9 @@ def _face_img(uri: str | None, face: int) -> str:
 
 def _face_note(rows: Sequence[Mapping[str, Any]], info: Mapping[str, Any] | None,
                no_frames: Sequence[tuple[float, float]] = ()) -> str:
-    """When a face was seen, how long and when it was not seen in between (out of the frame, or not tracked: turned away, covered) (as its timeline shades it; not
-    where the video had no frames) and, where its timeline has nothing to draw, why (a face seen for a few frames
-    at the end of a video, one too small to analyse)."""
+    """When a face was seen, how long and when it was not seen in between (out of the frame, or not tracked: turned
+    away, covered; as its timeline shades it; not where the video had no frames) and, where its timeline has nothing
+    to draw, why (a face seen for a few frames at the end of a video, one too small to analyse)."""
     t = [v for v in (as_number(r.get("time_s")) for r in rows) if np.isfinite(v)]
     if not t:
         return ""
