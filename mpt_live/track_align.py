@@ -103,8 +103,9 @@ class TrackAligner:
 
     def _refine(self, frame_bgr: np.ndarray, matrix: np.ndarray, t: float, restart: bool = True) -> np.ndarray | None:
         """The stabiliser's refinement of ``matrix`` (frame -> crop), run at its own crop size."""
-        refined = self._stabilizer.refine(frame_bgr, matrix * self._stab_k, t, restart=restart)
-        return None if refined is None else refined / self._stab_k
+        k = self._stab_k  # 1 (a model of 224 px or more): no scaling, the same numbers without two array operations
+        refined = self._stabilizer.refine(frame_bgr, matrix * k if k != 1.0 else matrix, t, restart=restart)
+        return refined if refined is None or k == 1.0 else refined / k
 
     def _template_transform(self, kps: np.ndarray, t: float | None = None) -> np.ndarray:
         """Frame -> template: the eyes' similarity, then (eyes-mouth) the track's shape correction (updated

