@@ -7,7 +7,10 @@ buffer (ring push), magnify (Laplacian pyramid + causal band-pass + reconstructi
 and rank pooling (per clip). Baselines beside ours, in the same run: the face stage with a detection
 on every frame (before issue 14; ours detects every ``DETECT_EVERY`` frames and follows the faces in
 between), and the magnification filtered with scipy.signal.sosfilt per frame. Decoding runs in its
-own thread in the session (mpt_live/readahead.py), so it is listed but not added to the frame cost.
+own thread in the session (mpt_live/readahead.py), so it is listed but not added to the frame cost. A third run
+of the face stage, with its calls wrapped (:class:`Steps`), says where its CPU goes: the ECC registration, warps,
+colour conversions, resizes, the detector (its calling thread; its own threads apart), SFace, the cut check, and the
+rest (Python and numpy).
 
 The steady state of a long recording is what is measured: the clip is played forwards and backwards
 (ping-pong, fresh timestamps) to ``--frames`` frames, and the first ``--warmup`` frames (the
@@ -33,6 +36,7 @@ import numpy as np  # noqa: E402
 from scipy import signal  # noqa: E402
 
 from mpt_live.clip import ClipSpec, FrameRing  # noqa: E402
+from mpt_live.cuts import CutCheck  # noqa: E402
 from mpt_live.face import FaceAligner  # noqa: E402
 from mpt_live.identity import FaceEmbedder  # noqa: E402
 from mpt_live.machine import usable_cores, vector_extensions  # noqa: E402
@@ -132,6 +136,64 @@ def face_stage(frames: list, size: int, detect_every: int, warmup: int = 0
     return align, buffer, aligned, calls[0]
 
 
+class Steps:
+    """The face stage's CPU by step: while entered, OpenCV's and the stage's dear calls are wrapped, and each counts the
+    calling thread's CPU time (``time.thread_time``) of its calls made while ``counting``; only the outermost wrapped
+    call counts (the cut check's resize and the detector's colour conversion are theirs)."""
+
+    CALLS = ((cv2, "findTransformECC", "ECC registration"), (cv2, "warpAffine", "warps"),
+             (cv2, "cvtColor", "colour conversions"), (cv2, "resize", "resizes"),
+             (FaceAligner, "detect", "detector (calling thread)"), (FaceEmbedder, "feature", "SFace embeddings"),
+             (CutCheck, "check", "cut check"))
+
+    def __init__(self) -> None:
+        self.ns = {label: 0 for _, _, label in self.CALLS}
+        self.counting, self._inside, self._undo = False, False, []
+
+    def _wrap(self, owner: object, name: str, label: str) -> None:
+        f = getattr(owner, name)
+
+        def timed(*args, **kwargs):
+            if self._inside or not self.counting:
+                return f(*args, **kwargs)
+            self._inside, start = True, time.thread_time_ns()
+            try:
+                return f(*args, **kwargs)
+            finally:
+                self.ns[label] += time.thread_time_ns() - start
+                self._inside = False
+
+        setattr(owner, name, timed)
+        self._undo.append((owner, name, f))
+
+    def __enter__(self) -> Steps:
+        for owner, name, label in self.CALLS:
+            self._wrap(owner, name, label)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for owner, name, f in reversed(self._undo):
+            setattr(owner, name, f)
+        self._undo.clear()
+
+
+def face_steps(frames: list, size: int, warmup: int) -> tuple[dict[str, float], float, float]:
+    """(ms of CPU a frame by step, the calling thread's in all, the process's in all) of the face stage as
+    :func:`face_stage` runs it (detect every ``DETECT_EVERY``), the first ``warmup`` frames not counted."""
+    steps, thread, process = Steps(), 0.0, 0.0
+    with FaceAligner(image_size=size, align=ClipSpec().align, motion_crop=True) as aligner:
+        tracker = FaceTracker(aligner, max_faces=2, embedder=FaceEmbedder())
+        with steps:
+            for i, f in enumerate(frames):
+                steps.counting = i >= warmup
+                t0, p0 = time.thread_time(), time.process_time()
+                tracker.update(f.image, f.t)
+                if steps.counting:
+                    thread, process = thread + time.thread_time() - t0, process + time.process_time() - p0
+    n = max(len(frames) - warmup, 1)
+    return {k: v / n / 1e6 for k, v in steps.ns.items()}, thread / n * 1e3, process / n * 1e3
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--video", type=Path, default=DEFAULT_VIDEO)
@@ -213,6 +275,11 @@ def main() -> int:
     ours, baseline = per_frame("cpu", align), per_frame("cpu", base_align)
     wall = per_frame("wall", align)
     window = (float(np.mean(clip_mag.cpu)) + float(np.mean(rank.cpu))) / args.stride
+    by_step, thread, process = face_steps(frames, S, warm)
+    print("face stage by step (a third run, its calls wrapped; CPU ms a frame of the calling thread): "
+          + ", ".join(f"{k} {v:.3f}" for k, v in by_step.items())
+          + f", the rest (Python, numpy) {thread - sum(by_step.values()):.3f}; the detector's own threads "
+            f"{process - thread:.3f} (process minus calling thread); in all {process:.3f}")
     print(f"magnify speed-up over the scipy baseline: {pct(base.cpu)[0] / pct(mag.cpu)[0]:.1f}x")
     print(
         f"SUMMARY detect+align+magnify+buffer {ours:.2f} ms/frame CPU mean ({1000 / ours:.0f} frames/s; wall "
