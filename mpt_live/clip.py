@@ -177,12 +177,35 @@ def interval_times(t0: float, t1: float, n: int) -> np.ndarray:
     return np.linspace(t0, t1, n)
 
 
+# A sample time this close to a frame's time is that frame's time. window_times' float rounding puts most of a 30 fps
+# window's 15 Hz sample times an ulp or so off its frames' times: just short of the later frame (a weight of 1 - 1e-15,
+# 1.0 in float32: that frame, made in three float passes) or just past a frame (~1e-15: the frame, its 0 pixels
+# ~1e-13). The frame itself is what such a time means: timestamps mean nothing at a microsecond.
+SNAP_S = 1e-6
+
+
+def _brackets(times: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(lo, hi, w) of each sample time in ``times`` (at least two, non-decreasing): the sample is frame lo + w (frame
+    hi - frame lo), w float32; w is 0 where the time is within ``SNAP_S`` of frame lo's (lo moved on to the later frame
+    where that one is the frame within ``SNAP_S``), and at the ends (times outside are taken as the end frames)."""
+    last = len(times) - 1
+    at = np.clip(at, times[0], times[-1])
+    # lo: the last frame at or before each sample time
+    lo = np.clip(np.searchsorted(times, at, side="right") - 1, 0, last)
+    lo = np.where(times[np.minimum(lo + 1, last)] - at <= SNAP_S, np.minimum(lo + 1, last), lo)
+    hi = np.minimum(lo + 1, last)
+    span = times[hi] - times[lo]
+    off = at - times[lo]
+    w = np.where((span > 0) & (np.abs(off) > SNAP_S), off / np.where(span > 0, span, 1.0), 0.0).astype(np.float32)
+    return lo, hi, w
+
+
 def sample_frames(times: np.ndarray, frames: np.ndarray, at: np.ndarray) -> np.ndarray:
     """Linearly interpolate a frame sequence at the times ``at``.
 
     ``times``: (N,) non-decreasing timestamps in seconds; ``frames``: (N, ...) array. Sample
     times must lie inside [times[0], times[-1]] (a tolerance of 1 ms is allowed at the ends).
-    A sample time equal to a frame's timestamp returns that frame exactly.
+    A sample time within ``SNAP_S`` of a frame's timestamp returns that frame exactly.
     Returns float32 frames of shape (len(at), ...).
     """
     times = np.asarray(times, dtype=np.float64)
@@ -205,12 +228,7 @@ def sample_frames(times: np.ndarray, frames: np.ndarray, at: np.ndarray) -> np.n
         )
     if len(times) == 1:
         return np.repeat(frames[:1].astype(np.float32), len(at), axis=0)
-    at = np.clip(at, times[0], times[-1])
-    # lo: the last frame at or before each sample time (weight 0 on an exact hit, also at the end)
-    lo = np.clip(np.searchsorted(times, at, side="right") - 1, 0, len(times) - 1)
-    hi = np.minimum(lo + 1, len(times) - 1)
-    span = times[hi] - times[lo]
-    w = np.where(span > 0, (at - times[lo]) / np.where(span > 0, span, 1.0), 0.0).astype(np.float32)
+    lo, hi, w = _brackets(times, at)
     # lo + w (hi - lo) in float32, one output frame at a time (no clip-sized temporaries); an exact
     # hit (w == 0) is the frame itself, the same value the formula gives
     out = np.empty((len(at), *frames.shape[1:]), np.float32)
@@ -286,6 +304,9 @@ class FrameRing:
         a = max(int(np.searchsorted(ts, at[0], side="right")) - 1, 0)
         b = min(int(np.searchsorted(ts, at[-1], side="left")) + 1, self._count)
         sel = idx[a:b]
+        if b - a > 1:  # only the frames the samples read (16 of a 30 fps window's 31): the same clip, half the copy
+            lo, hi, w = _brackets(self._times[sel], at)
+            sel = sel[np.unique(np.concatenate([lo, hi[w != 0]]))]
         return ClipFrames(self._times[sel], self._frames[sel], at)
 
 
@@ -299,3 +320,11 @@ class ClipFrames:
 
     def sample(self) -> np.ndarray:
         return sample_frames(self.times, self.frames, self.at)
+
+    def clip(self) -> np.ndarray:
+        """The clip: ``frames`` themselves (uint8 from a ring), not copied, where they are its samples one for one
+        (every sample time a frame's, within ``SNAP_S``: a 30 fps source's 15 Hz window), else :meth:`sample`
+        (float32). The same values either way, and the model's inputs made from them are the same."""
+        if len(self.times) == len(self.at) and np.all(np.abs(self.times - self.at) <= SNAP_S):
+            return self.frames
+        return self.sample()

@@ -36,9 +36,10 @@ class Window:
 
     @property
     def clip(self) -> np.ndarray | None:
-        """(T,S,S,3) float32 BGR, sampled on first use; None when no full window is buffered."""
+        """(T,S,S,3) BGR, sampled on first use (:meth:`~mpt_live.clip.ClipFrames.clip`: the buffered uint8 frames
+        where they are the samples, else float32); None when no full window is buffered."""
         if isinstance(self.source, ClipFrames):
-            self.source = self.source.sample()
+            self.source = self.source.clip()
         return self.source
 
     @property

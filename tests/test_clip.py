@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from mpt_live.clip import ClipSpec, FrameRing, clip_rate, interval_times, sample_frames, window_times
+from mpt_live.clip import SNAP_S, ClipSpec, FrameRing, clip_rate, interval_times, sample_frames, window_times
 from mpt_live.errors import InputError
 
 # ---------------------------------------------------------------- ClipSpec
@@ -238,6 +238,44 @@ def test_ring_window_equals_sample_frames_on_the_same_data(fps: float, capacity:
                 with pytest.raises(InputError):
                     ring.window(t_end, spec)
     assert checked > 50
+
+
+@pytest.mark.parametrize("fps", [30.0, 29.97, 60.0, 15.0])
+def test_a_window_of_a_steady_source_is_its_frames_themselves(fps: float) -> None:
+    """window_times' rounding puts a 15 Hz window's sample times an ulp or so off a 30 fps source's frames (most just
+    short of the later frame): each sample is that frame, exactly, not the two frames interpolated by 1 - 1e-15; the
+    ring copies out only those frames and hands them over as they are (uint8)."""
+    spec = ClipSpec(frames=16, window_s=1.0, image_size=16)
+    rng = np.random.default_rng(int(fps))
+    times = 12.0 + np.arange(120) / fps
+    frames = rng.integers(0, 256, (120, 4, 5, 3), dtype=np.uint8)
+    ring = FrameRing(64, (4, 5, 3))
+    off = 0
+    for i in range(120):
+        ring.push(times[i], frames[i])
+        if not ring.covers(times[i] - spec.window_s, times[i]):
+            continue
+        at = window_times(times[i], spec)
+        nearest = np.abs(times[:, None] - at[None]).argmin(axis=0)
+        off += int(np.sum(times[nearest] != at))
+        got = ring.frames_for(times[i], spec)
+        if fps in (30.0, 60.0, 15.0):  # every sample on a frame: those frames only, given as they are
+            assert len(got.frames) == spec.frames and got.clip() is got.frames and got.clip().dtype == np.uint8
+            np.testing.assert_array_equal(got.clip(), frames[nearest])
+        np.testing.assert_array_equal(got.clip(), got.sample())  # the same values either way
+        np.testing.assert_array_equal(ring.window(times[i], spec),
+                                      sample_frames(times[: i + 1], frames[: i + 1], at))
+    if fps == 30.0:
+        assert off > 100  # the float rounding this is about is there
+
+
+def test_a_sample_time_snaps_to_a_frame_within_snap_s_only() -> None:
+    times = np.array([0.0, 0.1, 0.2])
+    frames = np.array([[0.0], [100.0], [200.0]], np.float32)
+    at = np.array([0.1 - SNAP_S / 2, 0.1 + SNAP_S / 2, 0.1 - 4 * SNAP_S, 0.1 + 4 * SNAP_S])
+    got = sample_frames(times, frames, at)[:, 0]
+    assert got[0] == 100.0 and got[1] == 100.0  # the frame itself
+    assert got[2] == pytest.approx(100.0 - 4e-3, abs=1e-4) and got[3] == pytest.approx(100.0 + 4e-3, abs=1e-4)
 
 
 def test_ring_window_on_exact_frame_times() -> None:

@@ -435,6 +435,19 @@ def test_model_inputs_into_rows_of_a_batch() -> None:
         model_inputs(clips[0], SMALL, out=(dyn[0].astype(np.float64), mot[0]))
 
 
+@pytest.mark.parametrize("name", list(SPECS))
+def test_a_uint8_clip_gives_the_model_inputs_of_its_float_copy(name: str) -> None:
+    """A window of a 30 fps source reaches the model worker as its uint8 frames (ClipFrames.clip), other windows as
+    float32 samples: the same values give the same inputs and score, bit for bit."""
+    spec = dataclasses.replace(SPECS[name], image_size=32)
+    rng = np.random.default_rng(7)
+    clip = rng.integers(0, 256, (spec.frames, 32, 32, 3), dtype=np.uint8)
+    a, b = model_inputs(clip, spec), model_inputs(clip.astype(np.float32), spec)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    assert a[2] == b[2] == motion_score(clip, spec) == motion_score(clip.astype(np.float32), spec) > 0
+
+
 @pytest.mark.parametrize(
     "shape",
     [(7, 32, 32, 3), (8, 32, 32, 1), (8, 31, 32, 3), (8, 64, 64, 3), (32, 32, 3), (8, 3, 32, 32)],
