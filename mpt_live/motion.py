@@ -20,6 +20,7 @@ model) is the one preprocessing function that training and live serving share.
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from typing import Callable
 
@@ -287,12 +288,29 @@ def channel_sum(energy_map: np.ndarray) -> np.ndarray:
     return energy_map[..., 0] + energy_map[..., 1] + energy_map[..., 2]
 
 
+_local = threading.local()  # each thread's magnifiers, by (spec, frame shape, rate)
+
+
+def _magnifier(spec: ClipSpec, shape: tuple[int, ...], fps: float | None) -> Magnifier:
+    """This thread's :class:`Magnifier` for ``spec``, ``shape``, ``fps``, reset (magnifies as a new one does), not built
+    anew for each window (~0.3 ms, profiled, ~8 % of ``model_inputs`` at 112 px); a few kept (training's many rates)."""
+    kept = _local.__dict__.setdefault("magnifiers", {})
+    key = (spec, tuple(shape), None if fps is None else float(fps))
+    mag = kept.get(key)
+    if mag is None:
+        if len(kept) >= 8:
+            kept.clear()
+        mag = kept[key] = Magnifier(spec, shape, fps)
+    mag.reset()
+    return mag
+
+
 def _magnify_frames(clip: np.ndarray, spec: ClipSpec, fps: float | None, out: Callable[[int], np.ndarray],
                     each: Callable[[int, np.ndarray], object] | None = None) -> float:
     """Magnify ``clip`` (sampled at ``fps``) frame by frame into ``out(t)`` (then ``each(t, frame)``);
     returns the motion score. One definition for ``magnify_clip`` and ``model_inputs``, so they report the same
     value; ``motion_score`` accumulates the same energy map without magnifying (:func:`band_energy`)."""
-    mag = Magnifier(spec, clip.shape[1:], fps)
+    mag = _magnifier(spec, clip.shape[1:], fps)
     emap = np.zeros(clip.shape[1:], np.float32)  # per channel: one accumulateSquare pass a frame
     for t in range(clip.shape[0]):
         frame, _ = mag.push(clip[t], out=out(t), energy_map=emap)
@@ -319,6 +337,7 @@ def motion_score(clip: np.ndarray, spec: ClipSpec, fps: float | None = None) -> 
     return local_motion_score(channel_sum(band_energy(clip, spec, fps)), clip.shape[0])
 
 
+@lru_cache(maxsize=16)
 def _normaliser(spec: ClipSpec, top: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(matrix, low, high) of ``_normalise_rgb``: a cv2.transform matrix (3, 4) that reverses the
     channels and scales each, x / (top std_c) - mean_c / std_c, and its per-channel output range."""
@@ -327,8 +346,10 @@ def _normaliser(spec: ClipSpec, top: float) -> tuple[np.ndarray, np.ndarray, np.
     m = np.zeros((3, 4), np.float32)
     m[[0, 1, 2], [2, 1, 0]] = scale  # output channel c (RGB) is input channel 2 - c (BGR)
     m[:, 3] = shift
-    low = shift.astype(np.float32)[:, None, None]
-    return m, low, (top * scale + shift).astype(np.float32)[:, None, None]
+    out = m, shift.astype(np.float32)[:, None, None], (top * scale + shift).astype(np.float32)[:, None, None]
+    for a in out:  # kept (lru_cache): every window of a spec reads the same three
+        a.setflags(write=False)
+    return out
 
 
 def _normalise_rgb(bgr: np.ndarray, norm: tuple[np.ndarray, np.ndarray, np.ndarray], out: np.ndarray,

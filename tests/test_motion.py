@@ -436,6 +436,29 @@ def test_model_inputs_into_rows_of_a_batch() -> None:
 
 
 @pytest.mark.parametrize("name", list(SPECS))
+def test_a_window_after_another_gives_what_it_gives_alone(name: str) -> None:
+    """model_inputs keeps a thread's magnifier from window to window: what a window gives does not depend on the
+    windows before it (the same as in a new thread, which magnifies with a new one); a still clip still scores 0."""
+    import threading
+
+    spec = dataclasses.replace(SPECS[name], image_size=32)
+    rng = np.random.default_rng(11)
+    moving = rng.integers(0, 256, (spec.frames, 32, 32, 3), dtype=np.uint8)
+    clip = rng.integers(0, 256, (spec.frames, 32, 32, 3), dtype=np.uint8)
+    alone = []
+    th = threading.Thread(target=lambda: alone.append(model_inputs(clip, spec)))
+    th.start()
+    th.join()
+    for _ in range(2):
+        model_inputs(moving, spec)
+        got = model_inputs(clip, spec)
+        for a, b in zip(got, alone[0]):
+            np.testing.assert_array_equal(a, b)
+    model_inputs(moving, spec)
+    assert model_inputs(np.repeat(clip[:1], spec.frames, axis=0), spec)[2] == 0.0
+
+
+@pytest.mark.parametrize("name", list(SPECS))
 def test_a_uint8_clip_gives_the_model_inputs_of_its_float_copy(name: str) -> None:
     """A window of a 30 fps source reaches the model worker as its uint8 frames (ClipFrames.clip), other windows as
     float32 samples: the same values give the same inputs and score, bit for bit."""
