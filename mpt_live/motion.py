@@ -270,9 +270,9 @@ def band_energy(clip: np.ndarray, spec: ClipSpec, fps: float | None = None) -> n
     the magnified frames. The energy is read off the frame's own band (level 0, whatever the gains), so neither the
     pyramid, the other levels' filters nor the reconstruction are run: a motion-only run's windows (a score each)
     cost ~0.78 of magnifying them in CPU (one filter pass and one accumulation per frame, no output pass and no
-    whole-frame energy)."""
-    filt = Biquads(band_pass(spec, fps)[0], clip.shape[1:])
-    emap, buf = np.zeros(clip.shape[1:], np.float32), np.empty(clip.shape[1:], np.float32)
+    whole-frame energy). Its filter and frame buffer are those of the thread's magnifier (:func:`_magnifier`)."""
+    mag = _magnifier(spec, clip.shape[1:], fps)
+    filt, buf, emap = mag._filters[0], mag._g[0], np.zeros(clip.shape[1:], np.float32)
     for t in range(clip.shape[0]):
         x = _level0(clip[t], buf)
         if t == 0:

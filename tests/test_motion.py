@@ -437,8 +437,8 @@ def test_model_inputs_into_rows_of_a_batch() -> None:
 
 @pytest.mark.parametrize("name", list(SPECS))
 def test_a_window_after_another_gives_what_it_gives_alone(name: str) -> None:
-    """model_inputs keeps a thread's magnifier from window to window: what a window gives does not depend on the
-    windows before it (the same as in a new thread, which magnifies with a new one); a still clip still scores 0."""
+    """model_inputs and band_energy keep a thread's magnifier from window to window: what a window gives does not
+    depend on the windows before it (the same as in a new thread, with a new one); a still clip still scores 0."""
     import threading
 
     spec = dataclasses.replace(SPECS[name], image_size=32)
@@ -446,16 +446,19 @@ def test_a_window_after_another_gives_what_it_gives_alone(name: str) -> None:
     moving = rng.integers(0, 256, (spec.frames, 32, 32, 3), dtype=np.uint8)
     clip = rng.integers(0, 256, (spec.frames, 32, 32, 3), dtype=np.uint8)
     alone = []
-    th = threading.Thread(target=lambda: alone.append(model_inputs(clip, spec)))
+    th = threading.Thread(target=lambda: alone.extend([model_inputs(clip, spec), band_energy(clip, spec)]))
     th.start()
     th.join()
-    for _ in range(2):
-        model_inputs(moving, spec)
+    for first in (model_inputs, band_energy, model_inputs):
+        first(moving, spec)
         got = model_inputs(clip, spec)
         for a, b in zip(got, alone[0]):
             np.testing.assert_array_equal(a, b)
+        first(moving, spec)
+        np.testing.assert_array_equal(band_energy(clip, spec), alone[1])
     model_inputs(moving, spec)
-    assert model_inputs(np.repeat(clip[:1], spec.frames, axis=0), spec)[2] == 0.0
+    still = np.repeat(clip[:1], spec.frames, axis=0)
+    assert model_inputs(still, spec)[2] == 0.0 and motion_score(moving, spec) > 0 and motion_score(still, spec) == 0.0
 
 
 @pytest.mark.parametrize("name", list(SPECS))
