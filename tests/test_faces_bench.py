@@ -34,7 +34,7 @@ def test_stage_clock_charges_clip_sampling_and_restores(fb, monkeypatch):
     ticks = count()
     monkeypatch.setattr(fb.time, "thread_time", lambda: float(next(ticks)))
     with fb.stage_clock() as spent:
-        got = [clip.sample(), clip.sample()]
+        got = [clip.clip(), clip.clip()]  # what a window's Window.clip calls: here sample()'s clip (between frames)
     assert spent["clip sampling"] == 2.0
     assert all(spent[k] == 0 for k in fb.STAGES if k != "clip sampling")
     for g in got:
