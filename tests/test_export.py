@@ -36,24 +36,26 @@ CFG_DEPTH = 12                     # blocks of vit_tiny_patch16_224
 # on any ViT; its export takes a fraction of vit_tiny's). The summary head's test keeps vit_tiny: test_vit (a dynamic
 # image size) refuses its 56 px, not a whole number of 16-px patches
 PARITY_CFG = dataclasses.replace(CFG, backbone="test_vit")
+PARITY_DEPTH = 6                   # blocks of test_vit
 KEYS = ("mpt.classes", "mpt.clip_spec", "mpt.backbone", "mpt.clip_mode", "mpt.dataset", "mpt.protocol",
         "mpt.metrics", "mpt.version", "mpt.export_date", "mpt.precision", "mpt.demo")
 
 runner = CliRunner()
 
 
-def write_checkpoint(path: Path, head_gain: float = 1.0) -> Path:
+def write_checkpoint(path: Path, head_gain: float = 1.0, cfg: MPTConfig = CFG) -> Path:
     """A checkpoint as if trained: prompts, adapters and head away from their (zero) init;
-    ``head_gain`` > 1 makes the predictions confident, as training does."""
+    ``head_gain`` > 1 makes the predictions confident, as training does. ``cfg``: PARITY_CFG where a test exports
+    its own model and what it checks does not depend on the backbone's size (its export costs about half of CFG's)."""
     torch.manual_seed(0)
-    model = MPT(CFG)
+    model = MPT(cfg)
     with torch.no_grad():
         for p in model.parameters():
             if p.requires_grad:
                 p.normal_(0, 0.05)
         model.head.weight.mul_(head_gain)
     torch.save({
-        "state_dict": model.state_dict(), "model_config": dataclasses.asdict(CFG), "classes": CLASSES,
+        "state_dict": model.state_dict(), "model_config": dataclasses.asdict(cfg), "classes": CLASSES,
         "clip_spec": SPEC.to_dict(), "clip_mode": "paper", "dataset": "casme2", "protocol": "loso",
         "train_config": {"lr": 3e-4}, "metrics": {"acc": 0.7, "uf1": np.float64(0.61)}, "version": "0.1.0",
     }, path)
@@ -255,7 +257,7 @@ def _clip_dir(path: Path, clips: tuple[np.ndarray, np.ndarray], start: int = 0) 
 def test_int8_export_calibrates_and_checks_on_disjoint_clips(tmp_path: Path) -> None:
     """mpt-export --int8 of a confident (as if trained) model passes the 99 % gate on held-out clips;
     calibration folder and parity folder share 2 clips, which are not calibrated on."""
-    ckpt = write_checkpoint(tmp_path / "model.pt", head_gain=5.0)
+    ckpt = write_checkpoint(tmp_path / "model.pt", head_gain=5.0, cfg=PARITY_CFG)
     clips = synthetic_clips(SPEC, 14, seed=3)
     calib = _clip_dir(tmp_path / "calib", tuple(a[:8] for a in clips))
     parity = _clip_dir(tmp_path / "parity", tuple(a[6:] for a in clips), start=6)     # clips 6, 7 in both
@@ -278,7 +280,7 @@ def test_int8_export_with_a_fixed_batch_is_quantized(tmp_path: Path, batch: str)
     """A fixed --batch makes the linear layers 2-D MatMuls, which ONNX Runtime's pre-processing used to
     fuse into Gemm nodes the plan did not name: the "int8" file had no int8 layer. Batch 2 calibrates in
     pairs (the graph takes exactly two clips)."""
-    ckpt = write_checkpoint(tmp_path / "model.pt", head_gain=5.0)
+    ckpt = write_checkpoint(tmp_path / "model.pt", head_gain=5.0, cfg=PARITY_CFG)
     calib = _clip_dir(tmp_path / "calib", synthetic_clips(SPEC, 6, seed=3))
     out = tmp_path / "m.int8.onnx"
     res = runner.invoke(app, [str(ckpt), "--int8", "--batch", batch, "--out", str(out), "--calib-clips", str(calib),
@@ -286,7 +288,7 @@ def test_int8_export_with_a_fixed_batch_is_quantized(tmp_path: Path, batch: str)
     assert res.exit_code == 0, res.output
     proto = onnx.load(str(out))
     int8_weights = [t for t in proto.graph.initializer if t.data_type == onnx.TensorProto.INT8 and len(t.dims) == 2]
-    assert len(int8_weights) == json.loads(read_metadata(out)["mpt.int8"])["int8_matmuls"] == 10 * CFG_DEPTH
+    assert len(int8_weights) == json.loads(read_metadata(out)["mpt.int8"])["int8_matmuls"] == 10 * PARITY_DEPTH
     assert MPTRuntime(out).batch == int(batch)
 
 
@@ -352,7 +354,7 @@ def test_plain_export_on_a_gpu_machine_is_fp16_when_it_passes_parity(tmp_path: P
     picks ('auto': the GPU there, the CPU here); if fp16 fails its check, the fp32 file is written instead."""
     from export import pipeline
 
-    ckpt = write_checkpoint(tmp_path / "model.pt", head_gain=5.0)
+    ckpt = write_checkpoint(tmp_path / "model.pt", head_gain=5.0, cfg=PARITY_CFG)
     monkeypatch.setattr(pipeline, "gpu_default_precision", lambda: ("fp16", "the GPU default (faked)"))
     devices: list[str] = []
     real = pipeline.check_onnx
@@ -382,7 +384,7 @@ def test_plain_export_on_a_gpu_machine_is_fp16_when_it_passes_parity(tmp_path: P
 @pytest.mark.slow
 def test_parity_gate_rejects_and_fixed_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A failed check exits 1 and renames the file; a fixed --batch N gives a static graph."""
-    ckpt = write_checkpoint(tmp_path / "model.pt")
+    ckpt = write_checkpoint(tmp_path / "model.pt", cfg=PARITY_CFG)
     monkeypatch.setattr(parity_mod, "FP32_MAX_DPROB", -1.0)
     res = runner.invoke(app, [str(ckpt), "--batch", "2", "--parity-n", "3"])
     assert res.exit_code == 1, res.output
@@ -470,7 +472,7 @@ def test_a_whole_pickled_model_is_named_as_one(tmp_path: Path) -> None:
     import sys
 
     path = tmp_path / "whole.pt"
-    torch.save(MPT(CFG), path)
+    torch.save(MPT(PARITY_CFG), path)
     code = "from export.cli import main; main()"   # a fresh process: timm not imported yet, as in mpt-export
     res = subprocess.run([sys.executable, "-c", code, str(path), "--fp32"], capture_output=True, text=True, timeout=300)
     assert res.returncode == 2, res.stderr
@@ -563,7 +565,7 @@ def test_an_opset_the_converter_cannot_reach_is_our_line_without_a_traceback(tmp
     import subprocess
     import sys
 
-    ckpt = write_checkpoint(tmp_path / "model.pt")
+    ckpt = write_checkpoint(tmp_path / "model.pt", cfg=PARITY_CFG)
     res = subprocess.run([sys.executable, "-c", "from export.cli import main; main()", str(ckpt), "--opset", "26",
                           "--parity-n", "2", "--fp32"], capture_output=True, text=True, timeout=600)
     output = res.stdout + res.stderr
@@ -707,7 +709,7 @@ def test_a_run_folder_is_its_model_and_a_loso_folder_says_why_not(tmp_path: Path
         (f"error: {loso}: a LOSO run's folder, stopped before its end (folds done: 1, no metrics.json): LOSO keeps no "
          "model, at its end either; train one with --protocol full")], res.output
     (tmp_path / "full").mkdir()
-    write_checkpoint(tmp_path / "full" / "model.pt")
+    write_checkpoint(tmp_path / "full" / "model.pt", cfg=PARITY_CFG)
     res = runner.invoke(app, [str(tmp_path / "full"), "--parity-n", "3"])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "full" / "model.onnx").is_file()
