@@ -64,15 +64,22 @@ def test_cli_live_sources_bad_input_one_line(args, expected):
     assert len(lines) == 1 and expected in lines[0] and "Traceback" not in res.output, res.output
 
 
-def test_cli_demo_exit_status_says_an_incomplete_run(tmp_path, monkeypatch):
+def test_cli_demo_exit_status_says_an_incomplete_run(tmp_path, monkeypatch, demo_clip):
     """mpt-live --demo exits as any run does: 1 when its outputs are incomplete (here: no timeline.png); it
-    used to exit 0 whatever the run's status."""
+    used to exit 0 whatever the run's status. The default input is the session's copy (conftest's demo_clip: the
+    same file and truth render_demo_clip writes), not rendered again."""
+    import mpt_live.demo_report as demo_report
     import mpt_live.report as report  # the plot and the page of every run folder: report.write_plot_and_page
 
     def no_room(*a, **kw):
         raise OSError(28, "No space left on device")
 
+    def rendered(path, face_photo=None):
+        assert face_photo is None
+        return demo_clip(path)
+
     monkeypatch.setattr(report, "render_timeline", no_room)
+    monkeypatch.setattr(demo_report, "render_demo_clip", rendered)
     res = runner.invoke(app, ["--demo", "--motion-only", "--headless", "--out", str(tmp_path)])
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["status"] == "incomplete" and res.exit_code == 1, (res.exit_code, res.output)
