@@ -33,6 +33,18 @@ def long_face(faces_dir, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture
+def finish(run_main):
+    """``finish(*args)``: ``mpt-live ARGS`` run in this process (conftest's run_main: its exit status and what it
+    prints, warnings included, as a subprocess's would be), as a CompletedProcess (all it printed in stderr). For the
+    tests whose --finish reads and writes a run's files; those about which process holds a folder run it apart."""
+    def run(*args: str) -> subprocess.CompletedProcess:
+        status, printed = run_main("mpt_live.cli", *args)
+        return subprocess.CompletedProcess(["mpt-live", *args], status, "", "\n".join(printed))
+
+    return run
+
+
 def data_rows(path: Path) -> int:
     return max(0, path.read_bytes().count(b"\n") - 1) if path.is_file() else 0
 
@@ -43,7 +55,7 @@ def page_events(page: Path) -> list[dict]:
     return json.loads(m.group(1).replace("<\\/", "</"))["events"]
 
 
-def test_a_killed_run_is_finished_from_its_files(tmp_path, long_face):
+def test_a_killed_run_is_finished_from_its_files(tmp_path, long_face, finish):
     """SIGKILL left rows, events and a 'running' marker but no plot, no page: --finish makes them from the files,
     with status killed (a rerun still redoes the video); the CSVs are not touched; a second --finish changes
     nothing."""
@@ -59,7 +71,7 @@ def test_a_killed_run_is_finished_from_its_files(tmp_path, long_face):
     assert marker["status"] == "running" and not (out / "report.html").exists()
     csvs = {n: (out / n).read_bytes() for n in ("predictions.csv", "events.csv")}
 
-    res = cli("--finish", str(out))
+    res = finish("--finish", str(out))
     lines = our_lines(res.stderr + res.stdout)
     assert res.returncode == 0 and len(lines) == 1 and "finished from its files (status killed)" in lines[0], lines
     s = summary(out)
@@ -82,7 +94,7 @@ def test_a_killed_run_is_finished_from_its_files(tmp_path, long_face):
     assert not [p.name for p in out.iterdir() if ".tmp" in p.name]
 
     before = (out / "summary.json").read_bytes()
-    res = cli("--finish", str(out))
+    res = finish("--finish", str(out))
     assert res.returncode == 0 and "already finished (status killed): nothing changed" in res.stderr + res.stdout
     assert (out / "summary.json").read_bytes() == before
 
@@ -103,12 +115,12 @@ def _run_folder(d: Path, status: str, pid: int = DEAD_PID) -> Path:
     return d
 
 
-def test_a_batch_out_finishes_each_killed_video_and_leaves_the_others(tmp_path):
+def test_a_batch_out_finishes_each_killed_video_and_leaves_the_others(tmp_path, finish):
     out = tmp_path / "batch"
     killed = _run_folder(out / "a", "running")
     done = _run_folder(out / "sub" / "b", "complete")
     before = (done / "summary.json").read_bytes()
-    res = cli("--finish", str(out))
+    res = finish("--finish", str(out))
     text = res.stderr + res.stdout
     assert res.returncode == 0, text
     assert summary(killed)["status"] == "killed" and (killed / "report.html").is_file()
@@ -117,7 +129,7 @@ def test_a_batch_out_finishes_each_killed_video_and_leaves_the_others(tmp_path):
     assert (done / "summary.json").read_bytes() == before and not (done / "report.html").exists()
 
 
-def test_finish_on_a_batch_out_rebuilds_its_overview(tmp_path):
+def test_finish_on_a_batch_out_rebuilds_its_overview(tmp_path, finish):
     """A batch killed outright left an overview without its killed video (summary 'running'): --finish OUT lists
     it there too (incomplete, linked to its new report), keeping the finished and the failed videos."""
     from mpt_live.overview import write_overview
@@ -129,7 +141,7 @@ def test_finish_on_a_batch_out_rebuilds_its_overview(tmp_path):
     write_overview(out, videos, [killed, done, out / "c"], [(tmp_path / "c.mp4", "cannot be read")])
     with open(out / "videos.csv", newline="") as fh:
         assert [r["folder"] for r in csv.DictReader(fh)] == ["b", ""]  # the killed video is not listed yet
-    res = cli("--finish", str(out))
+    res = finish("--finish", str(out))
     text = res.stderr + res.stdout
     assert res.returncode == 0 and "overview" in text and "rebuilt: 3 videos" in text, text
     with open(out / "videos.csv", newline="") as fh:
@@ -140,7 +152,7 @@ def test_finish_on_a_batch_out_rebuilds_its_overview(tmp_path):
     assert (out / "all_events.csv").is_file()
 
 
-def test_finish_of_a_single_killed_run_in_a_batch_video_folder_rebuilds_that_batchs_overview(tmp_path):
+def test_finish_of_a_single_killed_run_in_a_batch_video_folder_rebuilds_that_batchs_overview(tmp_path, finish):
     """A video run again alone into its batch folder (OUT/a) and killed there: --finish OUT/a finishes it and, as the
     run's own end would have, rebuilds OUT's overview (it listed the earlier, complete run)."""
     from mpt_live.overview import write_overview
@@ -150,7 +162,7 @@ def test_finish_of_a_single_killed_run_in_a_batch_video_folder_rebuilds_that_bat
     write_overview(out, [a / "v.mp4", b / "v.mp4"], [a, b], [])
     shutil.rmtree(a)
     _run_folder(out / "a", "running")  # the single run, killed
-    res = cli("--finish", str(a))
+    res = finish("--finish", str(a))
     text = res.stderr + res.stdout
     assert res.returncode == 0 and "rebuilt: 2 videos" in text, text
     with open(out / "videos.csv", newline="") as fh:
@@ -158,14 +170,14 @@ def test_finish_of_a_single_killed_run_in_a_batch_video_folder_rebuilds_that_bat
     assert rows["a"]["status"] == "incomplete" and "--finish" in rows["a"]["reason"] and rows["b"]["status"] == "done"
 
 
-def test_finish_on_a_batch_killed_in_its_first_video_writes_its_overview(tmp_path):
+def test_finish_on_a_batch_killed_in_its_first_video_writes_its_overview(tmp_path, finish):
     """A batch killed in its first video left one run folder and its batch marker (a dead process): the overview
     lists that video once it is finished."""
     out = tmp_path / "batch"
     _run_folder(out / "a", "running")
     (out / ".mpt-batch.json").write_text(json.dumps({"status": "running", "pid": DEAD_PID,
                                                      "host": socket.gethostname()}))
-    res = cli("--finish", str(out))
+    res = finish("--finish", str(out))
     assert res.returncode == 0 and "rebuilt: 1 video" in res.stderr + res.stdout, res.stderr + res.stdout
     with open(out / "videos.csv", newline="") as fh:
         assert [(r["folder"], r["status"]) for r in csv.DictReader(fh)] == [("a", "incomplete")]
@@ -190,7 +202,7 @@ def _with_events(d: Path, ids: list[int], cut: bool = False) -> Path:
     return d
 
 
-def test_a_run_whose_csvs_a_spreadsheet_saved_again_reads_as_written(tmp_path):
+def test_a_run_whose_csvs_a_spreadsheet_saved_again_reads_as_written(tmp_path, finish):
     """A spreadsheet's "CSV UTF-8" save of predictions.csv and events.csv begins them with a byte-order mark. The
     batch's all_events.csv read events.csv without it in mind (its first column, event_id, was then another name: the
     written IDs were replaced by row numbers) while --finish did: one reader now. A batch killed outright with two
@@ -204,7 +216,7 @@ def test_a_run_whose_csvs_a_spreadsheet_saved_again_reads_as_written(tmp_path):
         (marked / name).write_bytes(b"\xef\xbb\xbf" + (marked / name).read_bytes())
     assert read_table(marked / "predictions.csv") == read_table(plain / "predictions.csv")
     (out / BATCH_MARKER).write_text(json.dumps({"status": "running", "pid": DEAD_PID, "host": socket.gethostname()}))
-    res = cli("--finish", str(out))
+    res = finish("--finish", str(out))
     assert res.returncode == 0 and "rebuilt: 2 videos" in res.stderr + res.stdout, res.stderr + res.stdout
 
     def alike(s: dict) -> dict:
@@ -223,7 +235,7 @@ def test_a_run_whose_csvs_a_spreadsheet_saved_again_reads_as_written(tmp_path):
     assert rows.keys() == {"plain", "marked"} and rows["marked"] == rows["plain"]
 
 
-def test_the_overview_leaves_out_the_event_a_kill_cut_short_as_the_summary_does(tmp_path):
+def test_the_overview_leaves_out_the_event_a_kill_cut_short_as_the_summary_does(tmp_path, finish):
     """A run killed while writing a row of events.csv: --finish leaves that event out of the summary (it is not
     whole), and the batch's all_events.csv, which listed what was there of it, now does too."""
     from mpt_live.rundir import BATCH_MARKER
@@ -231,7 +243,7 @@ def test_the_overview_leaves_out_the_event_a_kill_cut_short_as_the_summary_does(
     out = tmp_path / "batch"
     d = _with_events(_run_folder(out / "a", "running"), [1, 2], cut=True)
     (out / BATCH_MARKER).write_text(json.dumps({"status": "running", "pid": DEAD_PID, "host": socket.gethostname()}))
-    res = cli("--finish", str(out))
+    res = finish("--finish", str(out))
     assert res.returncode == 0 and "rebuilt: 1 video" in res.stderr + res.stdout, res.stderr + res.stdout
     with open(out / "all_events.csv", newline="") as fh:
         listed = [r["event_id"] for r in csv.DictReader(fh)]
@@ -290,13 +302,13 @@ def test_a_marker_names_its_process_start(tmp_path):
     assert s["pid"] == os.getpid() and s["pid_start"] == process_start(os.getpid()) is not None
 
 
-def test_finish_with_a_source_is_refused(tmp_path):
-    res = cli("--finish", str(tmp_path), "--video", "x.mp4")
+def test_finish_with_a_source_is_refused(tmp_path, finish):
+    res = finish("--finish", str(tmp_path), "--video", "x.mp4")
     lines = our_lines(res.stderr + res.stdout)
     assert res.returncode == 2 and len(lines) == 1 and "--finish and --video" in lines[0], lines
 
 
-def test_a_killed_run_of_a_damaged_recording_is_finished_with_a_copy_that_plays(tmp_path, faces_dir):
+def test_a_killed_run_of_a_damaged_recording_is_finished_with_a_copy_that_plays(tmp_path, faces_dir, finish):
     """A run read past frames that do not decode (an H.264 mp4 with a few damaged kilobytes: a browser plays its
     codec, and stops at the damage) and was killed outright. A finished run's page shows review.webm, a copy of the
     frames it read; --finish linked the recording itself. It makes the copy as the run would have, up to where the
@@ -325,7 +337,7 @@ def test_a_killed_run_of_a_damaged_recording_is_finished_with_a_copy_that_plays(
     assert proc.returncode == -signal.SIGKILL, "the run ended before it was killed"
     assert summary(out)["status"] == "running" and not (out / "review.webm").exists()
 
-    res = cli("--finish", str(out))
+    res = finish("--finish", str(out))
     lines = our_lines(res.stderr + res.stdout)
     assert res.returncode == 0 and len(lines) == 1 and "the page shows review.webm" in lines[0], lines
     s = summary(out)
@@ -340,13 +352,13 @@ def test_a_killed_run_of_a_damaged_recording_is_finished_with_a_copy_that_plays(
     assert 0 < n <= s["frames_read"] + 1 < 36 * 30
 
 
-def test_finish_on_a_batch_out_rebuilds_a_stale_overview_with_nothing_killed(tmp_path):
+def test_finish_on_a_batch_out_rebuilds_a_stale_overview_with_nothing_killed(tmp_path, finish):
     """No killed video: --finish OUT still rebuilds the overview from the videos' folders (one that went stale, here
     a hand-written one missing a video), and says so."""
     out = tmp_path / "batch"
     a, b = _run_folder(out / "a", "complete"), _run_folder(out / "b", "complete")
     (out / "videos.csv").write_text("video,folder,status\nold.mp4,a,done\n")
-    res = cli("--finish", str(out))
+    res = finish("--finish", str(out))
     text = res.stderr + res.stdout
     assert res.returncode == 0 and "rebuilt: 2 videos" in text, text
     with open(out / "videos.csv", newline="") as fh:
@@ -454,7 +466,7 @@ def test_a_killed_runs_predictions_csv_cut_mid_row_counts_its_whole_rows_only(tm
 
 
 @pytest.mark.parametrize("saved", ["cp1252", "utf-8-sig"])
-def test_a_killed_runs_predictions_csv_saved_again_by_a_spreadsheet(tmp_path, saved):
+def test_a_killed_runs_predictions_csv_saved_again_by_a_spreadsheet(tmp_path, saved, finish):
     """predictions.csv saved again by a spreadsheet: in the system's code page it stopped --finish with a
     UnicodeDecodeError traceback (events.csv's was already one line); it is one line naming the file, exit 2, the
     marker left running. As "CSV UTF-8" (a byte-order mark first) its first column read as '\\ufefftime_s': the
@@ -468,7 +480,7 @@ def test_a_killed_runs_predictions_csv_saved_again_by_a_spreadsheet(tmp_path, sa
     if saved == "cp1252":
         with pytest.raises(InputError, match=r"predictions\.csv: not UTF-8 text"):
             finish_folder(d)
-        res = cli("--finish", str(d))
+        res = finish("--finish", str(d))
         lines = our_lines(res.stderr + res.stdout)
         assert res.returncode == 2 and len(lines) == 1 and "predictions.csv: not UTF-8" in lines[0], lines
         assert summary(d)["status"] == "running"
