@@ -180,8 +180,12 @@ def interval_times(t0: float, t1: float, n: int) -> np.ndarray:
 # A sample time this close to a frame's time is that frame's time. window_times' float rounding puts most of a 30 fps
 # window's 15 Hz sample times an ulp or so off its frames' times: just short of the later frame (a weight of 1 - 1e-15,
 # 1.0 in float32: that frame, made in three float passes) or just past a frame (~1e-15: the frame, its 0 pixels
-# ~1e-13). The frame itself is what such a time means: timestamps mean nothing at a microsecond.
-SNAP_S = 1e-6
+# ~1e-13). The frame itself is what such a time means. 1 ns: far above that rounding (a few ulps of a time of hours:
+# ~1e-11 s) and far below any real offset between a sample and a frame (container time bases are 1/90000 s or
+# coarser), so only rounding snaps. What snapping changes: the ~1e-13 values where a frame's pixel is exactly 0 and
+# the next frame's is not are now 0, which can move model inputs by an ulp (motion scores and events unchanged in
+# the review's synthetic check; a real 20-s two-face run gave the same inputs bit for bit).
+SNAP_S = 1e-9
 
 
 def _brackets(times: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -296,8 +300,9 @@ class FrameRing:
         return self.frames_for(t_end, spec).sample()
 
     def frames_for(self, t_end: float, spec: ClipSpec) -> "ClipFrames":
-        """The buffered frames of the window ending at ``t_end`` (plus one either side), copied, with
-        the clip's sample times: what :meth:`window` samples, to be sampled later (off the frame loop)."""
+        """The buffered frames that the samples of the window ending at ``t_end`` read (the frames either side
+        of each sample time, one where it is a frame's), copied, with the clip's sample times: what :meth:`window`
+        samples, to be sampled later (off the frame loop)."""
         at = window_times(t_end, spec)
         idx = (np.arange(self._count) + self._next - self._count) % self.capacity
         ts = self._times[idx]

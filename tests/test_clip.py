@@ -271,11 +271,13 @@ def test_a_window_of_a_steady_source_is_its_frames_themselves(fps: float) -> Non
 
 def test_a_sample_time_snaps_to_a_frame_within_snap_s_only() -> None:
     times = np.array([0.0, 0.1, 0.2])
-    frames = np.array([[0.0], [100.0], [200.0]], np.float32)
-    at = np.array([0.1 - SNAP_S / 2, 0.1 + SNAP_S / 2, 0.1 - 4 * SNAP_S, 0.1 + 4 * SNAP_S])
+    frames = np.array([[1e6], [0.0], [1e6]], np.float32)  # a 0 pixel between bright ones shows the smallest weight
+    at = np.array([0.1 - SNAP_S / 2, 0.1 + SNAP_S / 2, 0.1 + 4 * SNAP_S, 0.1 + 40 * SNAP_S])
     got = sample_frames(times, frames, at)[:, 0]
-    assert got[0] == 100.0 and got[1] == 100.0  # the frame itself
-    assert got[2] == pytest.approx(100.0 - 4e-3, abs=1e-4) and got[3] == pytest.approx(100.0 + 4e-3, abs=1e-4)
+    assert got[0] == 0.0 and got[1] == 0.0  # the frame itself, exactly
+    # 4 and 40 SNAP_S past the frame: interpolated toward the next frame (weights 4 and 40 SNAP_S / 0.1 s)
+    assert got[2] == pytest.approx(1e6 * 4 * SNAP_S / 0.1, rel=1e-3)
+    assert got[3] == pytest.approx(1e6 * 40 * SNAP_S / 0.1, rel=1e-3)
 
 
 def test_ring_window_on_exact_frame_times() -> None:
