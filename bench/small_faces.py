@@ -32,6 +32,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 from mpt_live.face import FaceAligner  # noqa: E402
 from mpt_live.face_watch import FaceWatch  # noqa: E402
 from mpt_live.identity import FaceEmbedder  # noqa: E402
+from mpt_live.machine import vector_extensions  # noqa: E402
 from mpt_live.tracks import FaceTracker  # noqa: E402
 from train.compose import read_squares  # noqa: E402
 
@@ -177,6 +178,7 @@ def main() -> None:
         sys.exit(f"{a.faces}: no videos/ folder of face videos (give --faces)")
     if a.crops:
         a.crops.mkdir(parents=True, exist_ok=True)
+    print(f"CPU vector extensions: {vector_extensions()}")
     print(f"{a.frames} frames of 1920x1080 per case; found: share of frames; eyes/h: eye distance over face height")
     print("\n| faces (px tall) | --max-faces | short: found | full: found | auto: found (ran) | eyes/h short / full | "
           "auto: closer looks / embeddings |")
