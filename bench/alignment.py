@@ -38,7 +38,12 @@ from mpt_live.clip import ClipSpec
 from mpt_live.demo_input import DURATION_S, FPS, HEAD, demo_animator
 from mpt_live.errors import InputError
 from mpt_live.face import REFERENCE_SIZE, FaceAligner
-from mpt_live.face_template import EYE_DISTANCE, EYE_Y, similarity_from_eyes, transform_points
+from mpt_live.face_template import (
+    EYE_DISTANCE,
+    EYE_Y,
+    similarity_from_eyes,
+    transform_points,
+)
 from mpt_live.machine import vector_extensions
 from mpt_live.motion import Magnifier
 from mpt_live.photos import PhotoError, read_photo

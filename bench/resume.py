@@ -20,12 +20,12 @@ from __future__ import annotations
 import argparse
 import csv
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
+from console_scripts import run_logged, show, tool
 
 from mpt_live.machine import vector_extensions
 
@@ -33,12 +33,12 @@ VIDEO = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces" / "vid
 BOX = ("x", "y", "w", "h")
 
 
-def run(args: list[str]) -> None:
-    """``mpt-live ARGS`` in a child process (its own imports, as a user runs it); fails with its output."""
-    done = subprocess.run([sys.executable, "-c", "from mpt_live.launch import live; live()", *args],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        sys.exit(f"mpt-live {' '.join(args)} exited {done.returncode}:\n{done.stdout}{done.stderr}")
+def run(args: list[str], log: Path) -> None:
+    """``mpt-live ARGS`` as a user runs it, its output in ``log``; a failure ends the bench naming the log."""
+    cmd = [tool("mpt-live"), *args]
+    rc, _ = run_logged(cmd, log)
+    if rc != 0:
+        sys.exit(f"{show(cmd)} exited {rc}: see {log}")
 
 
 def read(path: Path) -> list[dict[str, str]]:
@@ -106,13 +106,14 @@ def main(argv: list[str] | None = None) -> int:
     root = args.out or Path(tempfile.mkdtemp(prefix="resume-bench-"))
     try:
         common = ["--video", str(args.video), "--headless", *args.extra]
-        run([*common, "--out", str(root / "uncut")])
+        log = root / "mpt-live.log"
+        run([*common, "--out", str(root / "uncut")], log)
         uncut, events = read(root / "uncut" / "predictions.csv"), read(root / "uncut" / "events.csv")
         print(f"{args.video.name}: baseline (uncut run) {len(uncut)} rows, {len(events)} events")
         for t in points:
             out = root / f"at{t:g}"
-            run([*common, "--out", str(out), "--max-seconds", f"{t:g}"])
-            run([*common, "--out", str(out), "--resume"])
+            run([*common, "--out", str(out), "--max-seconds", f"{t:g}"], log)
+            run([*common, "--out", str(out), "--resume"], log)
             r = compare_rows(uncut, read(out / "predictions.csv"), t)
             e = compare_events(events, read(out / "events.csv"))
             print(f"resumed at {t:g} s: {r['rows_after']} rows after it ({r['unmatched']} with no uncut row of its "
