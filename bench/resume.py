@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             run([*common, "--out", str(out), "--resume"], log)
             r = compare_rows(uncut, read(out / "predictions.csv"), t)
             e = compare_events(events, read(out / "events.csv"))
-            print(f"resumed at {t:g} s: {r['rows_after']} rows after it ({r['unmatched']} with no uncut row of its "
+            print(f"resumed at {t:g} s: {r['rows_after']} rows from it on ({r['unmatched']} with no uncut row of its "
                   f"frame and face), {r['differ']} differ; motion score median {100 * r['score_rel_p50']:.0f} % "
                   f"(p90 {100 * r['score_rel_p90']:.0f} %); boxes median {r['box_p50']:.0f} px, at most "
                   f"{r['box_max']:.0f}; probabilities median {r['dprob_p50']:.2f}, at most {r['dprob_max']:.2f}; "

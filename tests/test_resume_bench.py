@@ -48,7 +48,7 @@ def test_runs_on_the_default_input(rb, demo_clip, tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.startswith("CPU vector extensions: ")
     assert "demo_input.mp4: baseline (uncut run) " in out
-    assert "resumed at 6 s: " in out and "rows after it" in out
+    assert "resumed at 6 s: " in out and "rows from it on" in out
     assert (tmp_path / "runs" / "at6" / "predictions.csv").exists()
 
 
