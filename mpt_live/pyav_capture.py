@@ -291,7 +291,7 @@ def watched(cap: cv2.VideoCapture, path: str | os.PathLike) -> cv2.VideoCapture 
 def found_sizes(name: str, cap: Any) -> list[str]:
     """:func:`sizes_note` of a capture where its :class:`~mpt_live.sizechange.SizeWatch` found the size to change
     (the parts seen as it was read), else nothing."""
-    return [sizes_note(name, cap.found)] if isinstance(cap, SizeWatch) and cap.found else []
+    return [sizes_note(name, cap.found, cap.by_opencv)] if isinstance(cap, SizeWatch) and cap.found else []
 
 
 def read_by_pyav(path: str | os.PathLike) -> bool:
@@ -304,12 +304,17 @@ def read_by_pyav(path: str | os.PathLike) -> bool:
         return False
 
 
-def sizes_note(name: str, sizes: tuple[tuple[int, int, int], ...]) -> str:
-    """The run's one line about a video whose frame size changes part-way (``sizes``: :attr:`VideoProbe.sizes`)."""
+def sizes_note(name: str, sizes: tuple[tuple[int, int, int], ...], by_opencv: bool = False) -> str:
+    """The run's one line about a video whose frame size changes part-way (``sizes``: :attr:`VideoProbe.sizes`);
+    ``by_opencv``: PyAV could not open the file at the change and OpenCV read on (:attr:`SizeWatch.by_opencv`)."""
     parts = ", ".join(f"{w}x{h} from frame {k}" for k, w, h in sizes)
-    return (f"{name}: its video changes frame size part-way ({parts}: parts joined without re-encoding); OpenCV's "
-            "FFmpeg would give every frame at the first size (the others squeezed or stretched): PyAV reads each "
-            "frame at its own size instead")
+    said = f"{name}: its video changes frame size part-way ({parts}: parts joined without re-encoding); "
+    if by_opencv:
+        return (said + f"PyAV could not open the file at frame {sizes[1][0]} to read each frame at its own size, so "
+                f"OpenCV's FFmpeg read on: the frames from there are at the first size, {sizes[0][1]}x{sizes[0][2]} "
+                "(squeezed or stretched)")
+    return (said + "OpenCV's FFmpeg would give every frame at the first size (the others squeezed or stretched): PyAV "
+            "reads each frame at its own size instead")
 
 
 def decoded_note(name: str, probe: VideoProbe | None, failed: int | None = None, every: bool = False) -> str:

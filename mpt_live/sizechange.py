@@ -173,7 +173,9 @@ class SizeWatch:
     stretch before it passed over by OpenCV leaves the count of frames read short of the packets); where they have
     none (a raw stream), the frame read after as many frames as the change's packet has before it. ``found``: the
     parts of a new size seen so far (``(frame, width, height)``, the first at frame 0, frames counted as the reads
-    count them: from the first frame that decodes; ``()`` while there is one size)."""
+    count them: from the first frame that decodes; ``()`` while there is one size). ``by_opencv``: PyAV could not
+    open the file at the change (removed or replaced since the run opened it, say), and OpenCV read on: every
+    frame at the first size."""
 
     def __init__(self, cap, path: str) -> None:
         import cv2
@@ -182,6 +184,7 @@ class SizeWatch:
         fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
         self._half = 500.0 / fps if math.isfinite(fps) and fps > 0 else 0.0  # half a frame's period (ms)
         self._pyav, self._shift = False, 0  # the frames OpenCV read short of the packets before the change (damage)
+        self.by_opencv = False
         try:
             self._scan: _Scan | None = _Scan(path)
         except Exception:  # PyAV cannot read it on its own: OpenCV's, unwatched
@@ -212,7 +215,7 @@ class SizeWatch:
             cap.release()
             if self._scan is not None:
                 self._scan.close()
-            self._scan = None  # not watched further
+            self._scan, self.by_opencv = None, True  # not watched further: OpenCV reads on
             return False
         self._cap.release()
         self._cap, self._pyav = cap, True
@@ -238,7 +241,8 @@ class SizeWatch:
             self._scan.to(self._n, self._ms + self._half)
             change = self._change()
             if change is not None and change[1] is not None and 0 < change[1] <= self._ms + self._half:
-                ok = self._switch(change[0]) and self._cap.grab()  # OpenCV's frame of the new size dropped
+                if self._switch(change[0]):  # OpenCV's frame of the new size dropped, PyAV's read
+                    ok = self._cap.grab()
         self._n += ok
         return ok
 

@@ -202,3 +202,24 @@ def test_the_watch_reads_packets_as_far_as_the_frames_read_not_the_whole_file(tm
         assert cap.read()[0]
     assert 3 <= cap.scanned <= 10, cap.scanned  # of 85 packets
     cap.release()
+
+
+@pytest.mark.parametrize("kind", ["ts", "h264"])
+def test_where_pyav_cannot_open_the_file_at_the_change_opencv_reads_on_and_the_warning_says_so(tmp_path, kind):
+    """The file removed while the run reads it (OpenCV and the watch's demuxer hold it open; PyAV cannot open it by
+    its name at the change): OpenCV read on at the first size, and the warning said PyAV read each frame at its own
+    size; a file with times lost the frame of the change, called a damaged one."""
+    joined, _ = _unindexed(tmp_path, kind)
+    with VideoFile(joined) as v:
+        shapes = []
+        for f in v:
+            if f.index == 5:
+                joined.unlink()
+            shapes.append(f.image.shape[:2])
+        warnings = v.warnings
+    assert shapes == [(120, 160)] * 85
+    note = [w for w in warnings if "changes frame size" in w]
+    assert note == [sizes_note(str(joined), ((0, 160, 120), (45, 320, 120)), by_opencv=True)]
+    assert "PyAV could not open the file at frame 45" in note[0] and "at the first size, 160x120" in note[0]
+    assert "PyAV reads each frame" not in note[0]
+    assert not any("could not be decoded" in w for w in warnings), warnings
