@@ -34,6 +34,11 @@ body:has(.wide.fits) #filters{position:sticky;top:var(--cover,0px)}}
 #filters{position:sticky;top:var(--cover,0px)}video{max-height:44vh}.top>div:last-child{max-height:44vh;overflow:auto}
 .compact video,.compact .top>div:last-child{max-height:max(30vh,200px)}}
 /* without a video there is nothing to keep in sight */.top:has(>div>p#video){position:static}
+#events th{white-space:nowrap}.narrow{display:none}
+/* a phone (375-639 px): the apex and offset times and the score left out (the row's onset, its shading on the
+timeline and events.csv keep them), cells and pictures tighter, so the rest fits and its header stays in sight */
+@media (max-width:639px){body{padding:12px 10px}#events tr>:nth-child(n+8){display:none}
+#events th,#events td{padding:4px 3px}#events img{height:30px}.narrow{display:block;margin:0 0 6px}}
 """
 
 SCRIPT = """
@@ -41,6 +46,7 @@ const video = document.getElementById('video');
 const playing = () => video && video.tagName === 'VIDEO';
 const tbody = document.querySelector('#events tbody');
 const all = Array.from(tbody.querySelectorAll('tr[data-onset]'));  // every event's row, in time order
+const box = document.querySelector('.wide');  // the table's box: it scrolls sideways where the table is wider
 // each row and each shading on a timeline names its event by its place in #run-data (data-i)
 const evs = JSON.parse(document.getElementById('run-data').textContent).events;
 let rows = all.slice();  // the rows shown (filtered), in the order shown (sorted)
@@ -130,8 +136,9 @@ function arrange() {
     if (th.dataset.key === order.key) th.setAttribute('aria-sort', order.dir > 0 ? 'ascending' : 'descending');
     else th.removeAttribute('aria-sort'); });
   if (rows.length && !rows.some(r => r.tabIndex === 0)) all.forEach(r => { r.tabIndex = r === rows[0] ? 0 : -1; });
+  fits(); stuck();  // a head's arrow, or the rows a filter leaves, change the table's width (and what stays on top)
 }
-heads.forEach((b, k) => {  // inside the grid's one tab stop; nothing to sort without events
+heads.forEach(b => {  // inside the grid's one tab stop; nothing to sort without events
   if (all.length) b.tabIndex = -1; else b.disabled = true;
   b.addEventListener('click', () => {
     const key = b.parentElement.dataset.key;
@@ -139,8 +146,9 @@ heads.forEach((b, k) => {  // inside the grid's one tab stop; nothing to sort wi
     arrange();
   });
   b.addEventListener('keydown', e => {
-    const j = {ArrowLeft: k - 1, ArrowRight: k + 1, Home: 0, End: heads.length - 1}[e.key];
-    if (j !== undefined) heads[Math.max(0, Math.min(heads.length - 1, j))].focus();
+    const seen = heads.filter(h => h.offsetParent), m = seen.indexOf(b);  // a narrow window leaves some out
+    const j = {ArrowLeft: m - 1, ArrowRight: m + 1, Home: 0, End: seen.length - 1}[e.key];
+    if (j !== undefined) seen[Math.max(0, Math.min(seen.length - 1, j))].focus();
     else if (e.key === 'ArrowDown') { const r = rows.find(x => x.tabIndex === 0) || rows[0]; if (r) reveal(r, true); }
     else return;
     e.preventDefault();
@@ -290,7 +298,6 @@ function stuck() {
   document.documentElement.style.setProperty('--cover', cover() + 'px');
   document.documentElement.style.setProperty('--bar', (bar.hidden ? 0 : held(bar)) + 'px');
 }
-const box = document.querySelector('.wide');
 function fits() { box.classList.remove('fits'); box.classList.toggle('fits', box.scrollWidth <= box.clientWidth + 1); }
 // once the page is scrolled the part kept on top shrinks, leaving the screen to the events' rows; not on a page
 // too short to stay scrolled once it has (it would spring back and forth), back to its size at the top
@@ -316,7 +323,7 @@ PAGE = """<!DOCTYPE html>
 <span id="shown"></span></div><div class="legend">{legend}<span><i style="background:#333"></i>motion score (log)</span>
 <span><i style="background:#f4b4b4;height:10px"></i>event</span>
 <span><i style="background:#e4e4e0;height:10px;outline:1px solid #bbb"></i>face not in the frame</span></div>{timelines}
-<h2 id="events-title">Events</h2><div class="keys"><h3 id="keys-title">Keys</h3><ul id="keys" aria-labelledby="keys-title">{keys}</ul></div>
+<h2 id="events-title">Events</h2><div class="keys"><h3 id="keys-title">Keys</h3><ul id="keys" aria-labelledby="keys-title">{keys}</ul><p class="narrow">A narrow window leaves out the apex and offset times and the score: a wider one shows them, as events.csv does.</p></div>
 <div id="filters" class="filters" role="group" aria-label="which events to show"><span><label for="only-face">face</label> <select id="only-face" data-key="face"><option value="">all</option></select></span>
 <span><label for="only-type">type</label> <select id="only-type" data-key="type"><option value="">all</option></select></span>
 <span><label for="only-class">class</label> <select id="only-class" data-key="class"><option value="">all</option></select></span><span id="count"></span></div>

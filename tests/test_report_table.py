@@ -278,12 +278,9 @@ def test_paging_a_zoomed_timeline_later_then_earlier_comes_back_to_the_same_page
     assert page.evaluate(shown) == "0:10-0:20 of 0:24" and not errors
 
 
-def test_at_200_percent_zoom_an_interview_s_table_fits_and_its_header_and_filters_stay_on_screen(table, browser):  # noqa: F811
-    """At 200 % zoom on a 1280x800 laptop (a 640-px window) a two-person interview's table (apex pictures, classes
-    such as 'repression', times past a minute) was a few pixels wider than its box: it scrolled sideways in a box of
-    its own, and its header and filters scrolled away down the table. The word 'confidence' over '65%' was the
-    widest cell: a narrow window heads it 'conf.' (still named confidence), the table fits and both stay in sight."""
-    out, _ = table
+def _interview(out):
+    """A two-person interview's page beside the table's (its video): apex pictures, classes such as 'repression',
+    times past a minute."""
     names = ["happiness", "surprise", "disgust", "repression", "others"]
     rng = np.random.default_rng(0)
     ok, jpeg = cv2.imencode(".jpg", rng.integers(0, 255, (85, 96, 3), np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 80])
@@ -300,10 +297,18 @@ def test_at_200_percent_zoom_an_interview_s_table_fits_and_its_header_and_filter
     video = re.search(r'<source src="([^"]+)"', (out / "report.html").read_text(encoding="utf-8")).group(1)  # the table's
     (out / "interview.html").write_text(render_report(out, summary, rows, names, video, [picture] * 40, "interview"),
                                         encoding="utf-8")
+    return out / "interview.html"
+
+
+def test_at_200_percent_zoom_an_interview_s_table_fits_and_its_header_and_filters_stay_on_screen(table, browser):  # noqa: F811
+    """At 200 % zoom on a 1280x800 laptop (a 640-px window) a two-person interview's table (apex pictures, classes
+    such as 'repression', times past a minute) was a few pixels wider than its box: it scrolled sideways in a box of
+    its own, and its header and filters scrolled away down the table. The word 'confidence' over '65%' was the
+    widest cell: a narrow window heads it 'conf.' (still named confidence), the table fits and both stay in sight."""
     page = browser.new_page(viewport={"width": 640, "height": 400}, device_scale_factor=2)
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto((out / "interview.html").as_uri())
+    page.goto(_interview(table[0]).as_uri())
     page.wait_for_function("document.getElementById('video').readyState >= 1", timeout=20000)
     assert page.evaluate("document.querySelector('.wide').classList.contains('fits')")
     assert page.get_by_role("columnheader", name="confidence", exact=True).count() == 1  # still named in full
@@ -315,5 +320,94 @@ def test_at_200_percent_zoom_an_interview_s_table_fits_and_its_header_and_filter
     video, bar, head = (page.evaluate(f"({box})('{s}')") for s in ("#video", "#filters", "#events thead th"))
     assert 0 <= video[1] - 0.5 <= bar[0] and bar[1] <= head[0] + 0.5 and head[1] <= 400, (video, bar, head)
     assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    assert errors == []
+    page.close()
+
+
+HEADS = """Array.from(document.querySelectorAll('#events thead th')).filter(h => h.offsetParent)
+    .map(h => [h.textContent, (b => b ? b.getBoundingClientRect().height : 0)(h.querySelector('button'))])"""
+FITS = """(b => [b.scrollWidth <= b.clientWidth + 1, b.classList.contains('fits')])(document.querySelector('.wide'))"""
+
+
+@pytest.mark.parametrize("width", [375, 480, 600])
+def test_in_a_phone_wide_window_the_table_fits_with_fewer_columns_and_its_header_stays_in_sight(table, browser, width):  # noqa: F811
+    """A phone (375-600 px): the interview's table was 565 px wide and scrolled sideways in its box, its header
+    scrolling away down the table. The apex and offset times and the score are left out there (a line says so), the
+    rest fits on one line a head, its header and filters stay in sight, and the arrows go through the heads shown."""
+    page = browser.new_page(viewport={"width": width, "height": 740})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(_interview(table[0]).as_uri())
+    page.wait_for_function("document.getElementById('video').readyState >= 1", timeout=20000)
+    heads = page.evaluate(HEADS)
+    assert [h for h, _ in heads] == ["ID", "apex", "face", "class", "confidenceconf.", "type", "onset"]
+    line = page.evaluate("parseFloat(getComputedStyle(document.body).lineHeight)")
+    assert 0 < max(h for _, h in heads) < 1.5 * line, (heads, line)  # each head (its arrow too) on one line
+    assert page.evaluate(FITS) == [True, True]
+    assert page.get_by_text("A narrow window leaves out the apex and offset times").is_visible()
+    assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")  # down to the table's end
+    page.wait_for_timeout(150)  # the scroll's handlers
+    box = """s => (b => [b.top, b.bottom])(document.querySelector(s).getBoundingClientRect())"""
+    video, bar, head = (page.evaluate(f"({box})('{s}')") for s in ("#video", "#filters", "#events thead th"))
+    assert 0 <= video[1] - 0.5 <= bar[0] and bar[1] <= head[0] + 0.5 and head[1] <= 740, (video, bar, head)
+    page.get_by_role("columnheader", name="class", exact=True).get_by_role("button").click()
+    assert page.evaluate(FITS) == [True, True] and max(h for _, h in page.evaluate(HEADS)) < 1.5 * line
+    page.keyboard.press("End")  # the last head shown, not the score's (left out)
+    assert page.evaluate("document.activeElement.textContent") == "onset"
+    page.keyboard.press("ArrowRight")
+    assert page.evaluate("document.activeElement.textContent") == "onset"
+    assert page.evaluate("getComputedStyle(document.querySelector('.narrow')).display") == "block"
+    page.set_viewport_size({"width": 1280, "height": 740})  # a laptop: every column, no such line
+    page.evaluate("window.dispatchEvent(new Event('resize'))")
+    assert len(page.evaluate(HEADS)) == 10 and not page.get_by_text("A narrow window leaves out").is_visible()
+    assert errors == []
+    page.close()
+
+
+def test_whether_the_table_fits_its_box_is_judged_again_after_a_filter_or_a_sort(table, browser):  # noqa: F811
+    """fits() (the header kept in sight where the table fits its box, the box scrolling sideways where it does not)
+    was judged on load and resize only: the rows a filter leaves, or a sort's arrow on a narrow column's head (a head
+    is one line), change the table's width, and the page kept its old answer (a header stuck in a box that scrolls
+    sideways, or one that scrolls away from a table that fits)."""
+    page = browser.new_page(viewport={"width": 800, "height": 700})  # a narrow window's layout, every column shown
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(_interview(table[0]).as_uri())
+    least = """(b => { b.style.width = '1px'; const w = b.scrollWidth; b.style.width = ''; return w; })(
+        document.querySelector('.wide'))"""  # the table's least width as it is shown now
+    only = page.get_by_label("class", exact=True)
+
+    def box(width: int) -> None:
+        page.evaluate(f"document.querySelector('.wide').style.width = '{width}px'; "
+                      "window.dispatchEvent(new Event('resize'))")
+
+    only.select_option("others")
+    narrow = page.evaluate(least)
+    only.select_option("")
+    assert page.evaluate(least) > narrow + 1  # 'repression' is wider than 'others'
+    only.select_option("others")
+    box(narrow)
+    assert page.evaluate(FITS) == [True, True]
+    only.select_option("")  # every class: wider than its box
+    assert page.evaluate(FITS) == [False, False]
+    only.select_option("others")
+    assert page.evaluate(FITS) == [True, True]
+    only.select_option("")
+    page.evaluate("document.querySelector('.wide').style.width = ''")  # the sorts' turn
+    buttons = page.locator("#events thead th[data-key] button")
+    widths = []
+    for k in range(buttons.count()):
+        buttons.nth(k).click()
+        widths.append(page.evaluate(least))
+    a, b = widths.index(min(widths)), widths.index(max(widths))
+    assert widths[b] > widths[a] + 1, widths  # an arrow on some head widens the table
+    buttons.nth(a).click()
+    box(widths[a])
+    assert page.evaluate(FITS) == [True, True]
+    buttons.nth(b).click()
+    assert page.evaluate(FITS) == [False, False]
+    buttons.nth(a).click()
+    assert page.evaluate(FITS) == [True, True]
     assert errors == []
     page.close()
