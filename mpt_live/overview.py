@@ -294,14 +294,18 @@ SHOWN = [("video", "video"), ("status", "status"), ("duration_s", "duration s"),
 
 CSS = """body{margin:0;padding:16px 20px;font:14px/1.4 system-ui,-apple-system,"Segoe UI",sans-serif;background:#f5f5f2;
 color:#222}h1{font-size:18px;margin:0 0 8px}table{border-collapse:collapse;background:#fff}th,td{padding:4px 8px;
-border-bottom:1px solid #e4e4e0;text-align:left}th{cursor:pointer;user-select:none;vertical-align:bottom}.wide{max-width:100%;overflow-x:auto}
+border-bottom:1px solid #e4e4e0;text-align:left}th{cursor:pointer;user-select:none;vertical-align:bottom;white-space:nowrap}
+th.words{white-space:normal}.wide{max-width:100%;overflow-x:auto}
 th button{font:inherit;font-weight:600;color:inherit;background:none;border:0;padding:0;cursor:pointer;text-align:left}
 :focus-visible{outline:3px solid #1a5fb4;outline-offset:2px}td:first-child{min-width:14em}td.n{text-align:right}
 th[aria-sort=ascending] button::after{content:" \\25B2"}th[aria-sort=descending] button::after{content:" \\25BC"}
 tr.failed td{background:#fbe3e1;color:#8a1c12}
 tr.incomplete td{background:#fdf3d8}.demo{background:#f28c28;color:#fff;border-radius:4px;padding:1px 6px;font-size:12px}
 .reason{font-size:12px;color:#8a1c12}th.count button{writing-mode:vertical-rl;transform:rotate(180deg);white-space:nowrap}
-td:first-child,td:last-child{overflow-wrap:anywhere}.kind{font-size:12px;color:#555}"""
+td:first-child,td:last-child{overflow-wrap:anywhere}.kind{font-size:12px;color:#555}
+@media (max-width:639px){body{padding:12px 10px}td:first-child{min-width:9em}td:last-child{min-width:14em}
+#videos tr>:first-child{position:sticky;left:0;z-index:1;background:#fff;box-shadow:1px 0 #e4e4e0}
+#videos tr.failed>td:first-child{background:#fbe3e1}#videos tr.incomplete>td:first-child{background:#fdf3d8}}"""
 
 # each column head a button (a click, or Enter / Space on it: Tab reaches the heads), its order in aria-sort
 SCRIPT = """document.querySelectorAll('#videos th').forEach((th, k) => th.addEventListener('click', () => {
@@ -360,16 +364,19 @@ def render_index(rows: list[dict[str, Any]], classes: list[str], total: int) -> 
     counts = {k: sum(r["status"] == k for r in rows) for k in ("done", "incomplete", "failed")}
     # the class counts' heads written upwards (a class's name over a one- or two-digit count set the column's width:
     # a 5-class model's six columns took 530 px, model and unclassified out of sight in a 1280 px window), and a long
-    # video's or model's name wraps, within a word where it must (interview_2026-12-01_guest_a.mp4)
-    head = "".join(f'<th{" class=count" if k in classes else ""}><button '
+    # video's or model's name wraps, within a word where it must (interview_2026-12-01_guest_a.mp4); another head
+    # stays on one line ("duration s" had its unit under it), but for "windows classified", between its words
+    kind = {**{c: " class=count" for c in classes}, "windows_classified": " class=words"}
+    head = "".join(f'<th{kind.get(k, "")}><button '
                    f'type="button" title="sort by {html.escape(label)}">{html.escape(label)}</button></th>'
                    for k, label in shown)
     body = "\n".join(f'<tr class="{r["status"]}">' + "".join(_cell(r, k) for k, _ in shown) + "</tr>" for r in rows)
     line = (f"{len(rows)} of {total} videos listed: {counts['done']} done, {counts['incomplete']} incomplete, "
             f"{counts['failed']} failed. Tables: videos.csv, all_events.csv.")
-    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>mpt-live batch</title>'
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" '
+            f'content="width=device-width, initial-scale=1"><title>mpt-live batch</title>'
             f"<style>{CSS}</style></head><body><h1>mpt-live batch</h1><p>{html.escape(line)}</p>"
-            # the heads wrap (a class's upwards) and so do long names; what is still too wide for the window (a model
-            # of many classes) scrolls inside its box, not the whole page
+            # a class's head upwards, long names wrapped; what is still too wide for the window (a model of many
+            # classes, a phone) scrolls inside its box, not the whole page, under 640 px with the video column kept
             f'<div class="wide"><table id="videos"><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table></div>'
             f"<script>{SCRIPT}</script></body></html>\n")

@@ -679,3 +679,53 @@ def test_at_1280_px_every_column_of_an_interview_batch_is_in_sight_and_videos_cs
     assert [f"events_{c}" for c in classes] + ["events_unclassified", "model", "demo"] == [
         c for c in header if c.startswith("events_") and c != "events_per_min" or c in ("model", "demo")]
     page.close()
+
+
+def _interview_batch(tmp_path):
+    """A two-person interview's batch with a 5-class demo model, and a video that failed: its index.html."""
+    videos = [tmp_path / "in" / n for n in ("interview_2026-12-01_guest_a.mp4", "interview_2026-12-01_guest_b.mp4",
+                                            "c.mp4")]
+    out = tmp_path / "out"
+    dirs = output_dirs(videos, out)
+    classes = ["happiness", "surprise", "disgust", "repression", "others"]
+    for d, n in zip(dirs, (1, 12)):
+        d.mkdir(parents=True)
+        s = _summary("complete", [{"type": "micro", "class": c} for c in classes] * n + [{"type": "macro"}])
+        s["model"] = {"name": "mpt_casme3_loso_fold3_vit_s14.onnx", "demo": True, "classes": classes}
+        (d / "summary.json").write_text(json.dumps(s))
+        (d / "report.html").write_text(f"<!doctype html><title>{d.name}</title>")
+    write_overview(out, videos, dirs, [(videos[2], "c.mp4: unreadable")])
+    return out / "index.html"
+
+
+ONE_LINE = """(() => { const line = parseFloat(getComputedStyle(document.body).lineHeight);
+    return Array.from(document.querySelectorAll('#videos th:not(.count):not(.words) button'))
+        .filter(b => b.getBoundingClientRect().height >= 1.5 * line).map(b => b.textContent); })()"""
+
+
+@pytest.mark.parametrize("width", [375, 600, 1280])
+def test_index_heads_stay_on_one_line_and_a_phone_scrolls_the_table_beside_its_video_column(browser, tmp_path, width):  # noqa: F811
+    """'duration s' wrapped, its unit under it; a phone took the page for a 980-px one (no viewport tag), and the
+    table, far wider than a phone, scrolled sideways in its box with the videos' names. Each head but the class
+    counts' (upwards) and 'windows classified' (two words) is one line, at any width (a sort's arrow too); the page
+    is as wide as the phone; its table scrolls in its box with the video column kept in sight."""
+    page = browser.new_page(viewport={"width": width, "height": 740}, is_mobile=width < 640, has_touch=width < 640)
+    page.goto(_interview_batch(tmp_path).as_uri())
+    assert page.evaluate("window.innerWidth") == width
+    assert page.evaluate(ONE_LINE) == []
+    page.locator("#videos th", has_text="duration s").click()
+    assert page.evaluate(ONE_LINE) == []
+    assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    if width < 640:
+        left = "(s => document.querySelector(s).getBoundingClientRect().left)"
+        page.evaluate("document.querySelector('.wide').scrollLeft = 400")
+        assert page.evaluate("document.querySelector('.wide').scrollLeft") == 400
+        cell = page.locator("#videos tbody tr:first-child td:first-child")
+        assert page.evaluate(f"{left}('#videos tbody tr:first-child td:first-child')") == pytest.approx(
+            page.evaluate(f"{left}('.wide')"), abs=1)
+        assert page.evaluate(f"{left}('#videos thead th:first-child')") == pytest.approx(
+            page.evaluate(f"{left}('.wide')"), abs=1)
+        cell.get_by_role("link").click()  # still a link to its page, over the columns under it
+        page.wait_for_load_state()
+        assert page.url.endswith("/report.html")
+    page.close()
