@@ -652,16 +652,7 @@ def test_at_1280_px_every_column_of_an_interview_batch_is_in_sight_and_videos_cs
     two-digit count) took 530 px, and the unclassified and model columns were scrolled out of sight inside the table's
     box. The class heads are written upwards and long names wrap: every column is in sight, still named and sorting,
     and videos.csv keeps every column."""
-    videos = [tmp_path / "in" / n for n in ("interview_2026-12-01_guest_a.mp4", "interview_2026-12-01_guest_b.mp4")]
-    out = tmp_path / "out"
-    dirs = output_dirs(videos, out)
-    classes = ["happiness", "surprise", "disgust", "repression", "others"]
-    for d, n in zip(dirs, (1, 12)):
-        d.mkdir(parents=True)
-        s = _summary("complete", [{"type": "micro", "class": c} for c in classes] * n + [{"type": "macro"}])
-        s["model"] = {"name": "mpt_casme3_loso_fold3_vit_s14.onnx", "demo": True, "classes": classes}
-        (d / "summary.json").write_text(json.dumps(s))
-    write_overview(out, videos, dirs, [])
+    videos, out, classes = _interview_videos(tmp_path, failed=False)
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     page.goto((out / "index.html").as_uri())
     box = page.evaluate("(b => [b.scrollWidth, b.clientWidth])(document.querySelector('.wide'))")
@@ -681,10 +672,11 @@ def test_at_1280_px_every_column_of_an_interview_batch_is_in_sight_and_videos_cs
     page.close()
 
 
-def _interview_batch(tmp_path):
-    """A two-person interview's batch with a 5-class demo model, and a video that failed: its index.html."""
-    videos = [tmp_path / "in" / n for n in ("interview_2026-12-01_guest_a.mp4", "interview_2026-12-01_guest_b.mp4",
-                                            "c.mp4")]
+def _interview_videos(tmp_path, failed: bool = True):
+    """A two-person interview's batch with a 5-class demo model (and, with ``failed``, a third video that failed, and
+    a report.html per finished video): (its videos, the output folder, the classes)."""
+    names = ("interview_2026-12-01_guest_a.mp4", "interview_2026-12-01_guest_b.mp4") + (("c.mp4",) if failed else ())
+    videos = [tmp_path / "in" / n for n in names]
     out = tmp_path / "out"
     dirs = output_dirs(videos, out)
     classes = ["happiness", "surprise", "disgust", "repression", "others"]
@@ -693,9 +685,15 @@ def _interview_batch(tmp_path):
         s = _summary("complete", [{"type": "micro", "class": c} for c in classes] * n + [{"type": "macro"}])
         s["model"] = {"name": "mpt_casme3_loso_fold3_vit_s14.onnx", "demo": True, "classes": classes}
         (d / "summary.json").write_text(json.dumps(s))
-        (d / "report.html").write_text(f"<!doctype html><title>{d.name}</title>")
-    write_overview(out, videos, dirs, [(videos[2], "c.mp4: unreadable")])
-    return out / "index.html"
+        if failed:
+            (d / "report.html").write_text(f"<!doctype html><title>{d.name}</title>")
+    write_overview(out, videos, dirs, [(videos[2], "c.mp4: unreadable")] if failed else [])
+    return videos, out, classes
+
+
+def _interview_batch(tmp_path):
+    """A two-person interview's batch with a 5-class demo model, and a video that failed: its index.html."""
+    return _interview_videos(tmp_path)[1] / "index.html"
 
 
 ONE_LINE = """(() => { const line = parseFloat(getComputedStyle(document.body).lineHeight);

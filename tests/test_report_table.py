@@ -16,6 +16,8 @@ from mpt_live.review import review_video
 
 from test_report import browser  # noqa: F401  (the fixture)
 
+BOX = """s => (b => [b.top, b.bottom])(document.querySelector(s).getBoundingClientRect())"""  # an element's top, bottom
+
 CLASSES = ["happiness", "surprise", "others"]
 SECONDS, FPS = 24.0, 10.0
 
@@ -162,17 +164,14 @@ def test_the_filters_stay_on_screen_above_the_header_and_shift_tab_reaches_them(
         document.querySelector('#events tbody'))""")  # a long table (the copies are not events: below them all)
     for _ in range(20):
         page.keyboard.press("n")
-    page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")  # down to the table's end
-    page.wait_for_timeout(150)  # the scroll's handlers
-    box = """s => (b => [b.top, b.bottom])(document.querySelector(s).getBoundingClientRect())"""
-    video, bar, head = (page.evaluate(f"({box})('{s}')") for s in ("#video", "#filters", "#events thead th"))
-    assert page.evaluate(f"({box})('#events tbody tr:last-child')")[1] <= size[1] + 0.5
+    video, bar, head = _at_the_tables_end(page)
+    assert page.evaluate(f"({BOX})('#events tbody tr:last-child')")[1] <= size[1] + 0.5
     assert 0 <= video[1] - 0.5 <= bar[0] and bar[1] <= head[0] + 0.5 and head[1] <= size[1], (video, bar, head)
     hit = """() => { const b = document.activeElement.getBoundingClientRect();
         return document.activeElement.contains(document.elementFromPoint(b.left + b.width / 2, b.top + b.height / 2)); }"""
     page.keyboard.press("p")  # the selected row back in sight
     page.wait_for_timeout(150)
-    row = page.evaluate(f"({box})('#events tr.current')")
+    row = page.evaluate(f"({BOX})('#events tr.current')")
     assert head[1] <= row[0] + 0.5 and row[1] <= size[1] + 0.5, (head, row)
     page.locator("#events tr.current").focus()
     order = []
@@ -184,7 +183,7 @@ def test_the_filters_stay_on_screen_above_the_header_and_shift_tab_reaches_them(
     for _ in range(3):
         page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.classList.contains('current')")
-    again = page.evaluate(f"({box})('#events tr.current')")
+    again = page.evaluate(f"({BOX})('#events tr.current')")
     assert page.evaluate(hit) and again[0] >= head[1] - 0.5, (again, head)
     assert errors == []
 
@@ -314,10 +313,7 @@ def test_at_200_percent_zoom_an_interview_s_table_fits_and_its_header_and_filter
     assert page.get_by_role("columnheader", name="confidence", exact=True).count() == 1  # still named in full
     page.get_by_role("columnheader", name="class", exact=True).get_by_role("button").click()  # its head's arrow too
     assert page.evaluate("(b => b.scrollWidth <= b.clientWidth + 1)(document.querySelector('.wide'))")
-    page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")  # down to the table's end
-    page.wait_for_timeout(150)  # the scroll's handlers
-    box = """s => (b => [b.top, b.bottom])(document.querySelector(s).getBoundingClientRect())"""
-    video, bar, head = (page.evaluate(f"({box})('{s}')") for s in ("#video", "#filters", "#events thead th"))
+    video, bar, head = _at_the_tables_end(page)
     assert 0 <= video[1] - 0.5 <= bar[0] and bar[1] <= head[0] + 0.5 and head[1] <= 400, (video, bar, head)
     assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
     assert errors == []
@@ -346,10 +342,7 @@ def test_in_a_phone_wide_window_the_table_fits_with_fewer_columns_and_its_header
     assert page.evaluate(FITS) == [True, True]
     assert page.get_by_text("A narrow window leaves out the apex and offset times").is_visible()
     assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
-    page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")  # down to the table's end
-    page.wait_for_timeout(150)  # the scroll's handlers
-    box = """s => (b => [b.top, b.bottom])(document.querySelector(s).getBoundingClientRect())"""
-    video, bar, head = (page.evaluate(f"({box})('{s}')") for s in ("#video", "#filters", "#events thead th"))
+    video, bar, head = _at_the_tables_end(page)
     assert 0 <= video[1] - 0.5 <= bar[0] and bar[1] <= head[0] + 0.5 and head[1] <= 740, (video, bar, head)
     page.get_by_role("columnheader", name="class", exact=True).get_by_role("button").click()
     assert page.evaluate(FITS) == [True, True] and max(h for _, h in page.evaluate(HEADS)) < 1.5 * line
@@ -411,3 +404,10 @@ def test_whether_the_table_fits_its_box_is_judged_again_after_a_filter_or_a_sort
     assert page.evaluate(FITS) == [True, True]
     assert errors == []
     page.close()
+
+
+def _at_the_tables_end(page):
+    """Scrolled down to the events table's end: the (top, bottom) of the video, the filter bar and the table's head."""
+    page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
+    page.wait_for_timeout(150)  # the scroll's handlers
+    return tuple(page.evaluate(f"({BOX})('{s}')") for s in ("#video", "#filters", "#events thead th"))
