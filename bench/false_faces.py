@@ -43,6 +43,7 @@ from mpt_live.face import FaceAligner  # noqa: E402
 from mpt_live.face_types import Detection  # noqa: E402
 from mpt_live.face_watch import FaceWatch  # noqa: E402
 from mpt_live.identity import FaceEmbedder  # noqa: E402
+from mpt_live.machine import vector_extensions  # noqa: E402
 from mpt_live.tracks import FaceTracker, box_iou  # noqa: E402
 from train.compose import Player  # noqa: E402
 
@@ -262,6 +263,7 @@ def main() -> None:
     bad = [c for c in cases if c not in CASES]
     if bad:
         sys.exit(f"--cases {','.join(bad)}: expected some of {', '.join(CASES)}")
+    print(f"CPU vector extensions: {vector_extensions()}", flush=True)
     n = int(a.seconds * FPS)
     with tempfile.TemporaryDirectory() as tmp:
         persons = people(a.faces, a.photos, a.seconds, Path(tmp))

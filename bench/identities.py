@@ -37,6 +37,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 from mpt_live.face import FaceAligner  # noqa: E402
 from mpt_live.face_watch import FaceWatch  # noqa: E402
 from mpt_live.identity import FaceEmbedder  # noqa: E402
+from mpt_live.machine import vector_extensions  # noqa: E402
 from mpt_live.sources import VideoFile  # noqa: E402
 from mpt_live.synthface import Blink, FaceAnimator, HeadMotion, detect_face  # noqa: E402
 from mpt_live.tracks import NEW_SCORE, FaceTracker  # noqa: E402
@@ -202,6 +203,7 @@ def main() -> None:
     a = ap.parse_args()
     if not (FACES / "videos").is_dir():
         sys.exit(f"{FACES}: no videos/ folder of face videos")
+    print(f"CPU vector extensions: {vector_extensions()}", flush=True)
     photos = a.photos if a.photos else ([FACES / "photos"] if a.photos is not None else None)
     with tempfile.TemporaryDirectory() as t:
         tmp = Path(t)

@@ -33,6 +33,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 from mpt_live.clip import ClipSpec  # noqa: E402
 from mpt_live.face_watch import FaceWatch  # noqa: E402
 from mpt_live.identity import FaceEmbedder  # noqa: E402
+from mpt_live.machine import vector_extensions  # noqa: E402
 from mpt_live.sources import VideoFile  # noqa: E402
 from mpt_live.tracks import FaceTracker  # noqa: E402
 from train.compose import Layout, Tile, video_call  # noqa: E402
@@ -120,6 +121,7 @@ def main() -> None:
     if not FACES.is_dir():
         sys.exit(f"{FACES}: no folder of face videos")
     window = round(ClipSpec().window_s * FPS)
+    print(f"CPU vector extensions: {vector_extensions()}", flush=True)
     print("| case | people | person | tracked | IDs | back after each change | lost frames per change | swaps |"
           " cuts / face cuts |\n|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:

@@ -43,6 +43,7 @@ from scipy.signal import find_peaks
 
 from mpt_live.errors import InputError
 from mpt_live.facemotion import REGIONS
+from mpt_live.machine import vector_extensions
 from train.datasets.longvideo import LongVideoIndex, read_annotations_csv
 from train.spot_metrics import Spotted, score
 
@@ -256,6 +257,7 @@ def main() -> None:
                     help="carrier identities (long.json) left out of the pool: people of the test roots")
     args = ap.parse_args()
     try:
+        print(f"CPU vector extensions: {vector_extensions()}", flush=True)
         pool = [v for r in args.pool for v in load(r, args.cache) if v["carrier"] not in args.exclude]
         carriers = sorted({v["carrier"] for v in pool})
         print(f"pool: {len(pool)} videos, {len(carriers)} carriers")

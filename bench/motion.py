@@ -27,6 +27,7 @@ import numpy as np
 from scipy import signal
 
 from mpt_live.clip import ClipSpec
+from mpt_live.machine import vector_extensions
 from mpt_live.motion import Magnifier, Biquads, band_pass, level_gains, magnify_clip, model_inputs
 from mpt_live.rankpool import dynamic_image
 
@@ -126,6 +127,7 @@ def main() -> int:
     shape = (S, S, 3)
     att = ClipSpec(attenuate=True)
 
+    print(f"CPU vector extensions: {vector_extensions()}", flush=True)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
         f"{S}x{S}x3 frames, clip of {T}, cv2 threads {cv2.getNumThreads()}, {os.cpu_count()} cpus, "

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from mpt_live.machine import vector_extensions
 from train.metrics import uf1_from_cm
 
 
@@ -158,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     for s in args.studies:
         if not (s / "runs").is_dir():
             ap.error(f"{s}: not an output folder of bench/recognition.py (no runs/ in it)")
+    print(f"CPU vector extensions: {vector_extensions()}", flush=True)
     result = {}
     print(f"{args.base} minus each run, pooled UF1 over {', '.join(s.name for s in args.studies)}")
     print("| run | seeds | clips | difference per seed | mean | 95 % CI, seeds | 95 % CI, clips | only base / "

@@ -42,6 +42,7 @@ from mpt_live.errors import InputError
 from mpt_live.face_state import FaceState
 from mpt_live.face_types import FaceResult
 from mpt_live.facemotion import FaceMotion
+from mpt_live.machine import vector_extensions
 from mpt_live.sources import Frame
 from mpt_live.spotting import SpotConfig, SpotEvent, Spotter
 from spotting_cache import run_cached
@@ -181,6 +182,7 @@ def main() -> None:
             seeds = [int(x) for x in args.seeds.split(",")]
         except ValueError:
             raise InputError(f"--seeds {args.seeds!r}: give whole numbers separated by commas") from None
+        print(f"CPU vector extensions: {vector_extensions()}", flush=True)
         totals: dict[str, dict] = {}
         for root in args.roots:
             t = read_annotations_csv(root / "annotations.csv")

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from mpt_live.errors import InputError
+from mpt_live.machine import vector_extensions
 from mpt_live.spotting import SpotConfig
 from train.datasets.longvideo import LongVideoIndex, read_annotations_csv
 from train.spot_metrics import Spotted, score
@@ -167,6 +168,7 @@ def main() -> None:
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+    print(f"CPU vector extensions: {vector_extensions()}", flush=True)
     writer = csv.writer(out) if out else None
     if writer:
         writer.writerow(["video", "perturbation", "k", "apex_frame", "evidence", "base", "perturbed", "gate",

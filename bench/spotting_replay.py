@@ -44,6 +44,7 @@ import numpy as np
 
 from mpt_live.errors import InputError
 from mpt_live.facemotion import FaceMotion, FrameSignals
+from mpt_live.machine import vector_extensions
 from mpt_live.spotting import SpotConfig, Spotter
 from spotting_cache import build, run_cached, stream
 from train.datasets.longvideo import LongVideo, LongVideoIndex, read_annotations_csv
@@ -257,6 +258,7 @@ def main() -> None:
             raise InputError("--sample-s: give it with --rates")
         configs = [replace(SpotConfig(), sample_s=parse_seconds(x)) for x in args.sample_s.split(",")] \
             if args.sample_s else [SpotConfig()]
+        print(f"CPU vector extensions: {vector_extensions()}", flush=True)
         truths = {r.name: read_annotations_csv(r / "annotations.csv") for r in args.roots}
         videos, spotted, sep, variants = [], {}, {}, {}
         for name, t in truths.items():

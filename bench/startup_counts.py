@@ -139,7 +139,9 @@ _install()  # here and in each spawned worker (which imports this file as __mp_m
 
 if __name__ == "__main__":
     from mpt_live.cli import main
+    from mpt_live.machine import vector_extensions
 
+    print(f"CPU vector extensions: {vector_extensions()}", flush=True)
     sys.argv[0] = "mpt-live"
     try:
         main()

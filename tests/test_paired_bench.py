@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import bench_script
 
+from mpt_live.machine import vector_extensions
+
 CLASSES = ["happiness", "surprise", "disgust"]
 
 
@@ -97,6 +99,7 @@ def test_runs_that_agree_on_every_clip_have_no_clip_interval_and_the_json_is_jso
     r = json.loads((tmp_path / "r.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))
     assert r["no-mag"]["uf1_diff_mean"] == 0 and "ci95_over_clips" not in r["no-mag"]
     out = capsys.readouterr()
+    assert out.out.splitlines()[0] == f"CPU vector extensions: {vector_extensions()}"
     assert "nan" not in out.out and "| no-mag | 0 | 30 | +0.000 | +0.000 | - | - |" in out.out
 
 
