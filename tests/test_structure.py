@@ -221,3 +221,90 @@ def test_tests_benches_and_scripts_use_only_public_names():
     assert not found, found
     unused = sorted(set(PRIVATE_SEAMS) - {(f, what) for f, _, what in reads})
     assert not unused, f"PRIVATE_SEAMS entries no file uses any more: {unused}"
+
+
+def _runs_as_script(tree: ast.Module) -> bool:
+    """Whether a file has an ``if __name__ == "__main__":`` block at its top level."""
+    return any(isinstance(node, ast.If) and isinstance(node.test, ast.Compare)
+               and isinstance(node.test.left, ast.Name) and node.test.left.id == "__name__"
+               and any(isinstance(c, ast.Constant) and c.value == "__main__" for c in node.test.comparators)
+               for node in tree.body)
+
+
+def _calls_vector_extensions(node: ast.AST, tree: ast.Module, sibling, depth: int = 0) -> bool:
+    """Whether ``node`` (a file or one of its functions) calls mpt_live's vector_extensions: by the name it was
+    imported under from mpt_live.machine or mpt_live.runtime, as ``module.vector_extensions``, or through a
+    function of a sibling bench script (``import small_faces; small_faces.f()`` or ``from small_faces import f``)
+    whose own body does; ``sibling(name)`` gives a sibling script's source, None where there is none."""
+    ours, siblings, from_sibling = set(), set(), {}
+    for imp in ast.walk(tree):
+        if isinstance(imp, ast.ImportFrom) and imp.module in ("mpt_live.machine", "mpt_live.runtime"):
+            ours |= {a.asname or a.name for a in imp.names if a.name == "vector_extensions"}
+        elif isinstance(imp, ast.ImportFrom) and not imp.level and imp.module and sibling(imp.module) is not None:
+            from_sibling |= {a.asname or a.name: (imp.module, a.name) for a in imp.names}
+        elif isinstance(imp, ast.Import):
+            siblings |= {a.asname or a.name for a in imp.names if sibling(a.name) is not None}
+
+    def helper_does(module: str, name: str) -> bool:
+        other = ast.parse(sibling(module))
+        return depth < 3 and any(isinstance(f, ast.FunctionDef) and f.name == name
+                                 and _calls_vector_extensions(f, other, sibling, depth + 1) for f in other.body)
+
+    for call in ast.walk(node):
+        if not isinstance(call, ast.Call):
+            continue
+        f = call.func
+        if isinstance(f, ast.Name) and f.id in ours:
+            return True
+        if isinstance(f, ast.Attribute) and f.attr == "vector_extensions":
+            return True
+        if isinstance(f, ast.Name) and f.id in from_sibling and helper_does(*from_sibling[f.id]):
+            return True
+        if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id in siblings \
+                and helper_does(f.value.id, f.attr):
+            return True
+    return False
+
+
+def _bench_source(name: str) -> str | None:
+    path = ROOT / "bench" / f"{name}.py"
+    return path.read_text() if path.is_file() else None
+
+
+def _script_without_vector_extensions(source: str, sibling=_bench_source) -> bool:
+    """Whether a source is a script (has a ``__main__`` block) that never calls vector_extensions."""
+    tree = ast.parse(source)
+    return _runs_as_script(tree) and not _calls_vector_extensions(tree, tree, sibling)
+
+
+def test_every_bench_prints_the_cpus_vector_extensions():
+    """A figure without the CPU behind it cannot be compared with another (an AVX-512 machine's and an AVX2
+    one's differ by more than most changes): every bench/ script calls mpt_live.machine.vector_extensions, or a
+    helper of another bench script that does, to print it beside its figures."""
+    missing = sorted(p.name for p in (ROOT / "bench").glob("*.py") if _script_without_vector_extensions(p.read_text()))
+    assert not missing, f"bench scripts that do not print the CPU's vector extensions: {missing}"
+
+
+def test_the_vector_extensions_check_sees_a_bench_without_them():
+    main = '\nif __name__ == "__main__":\n    main()\n'
+    helper = ("from mpt_live.machine import vector_extensions as vx\n"
+              "def header():\n    print(vx())\n"
+              "def other():\n    print('no cpu')\n")
+    siblings = {"common": helper}.get
+    missing = {
+        "nothing": "def main():\n    print(1.0)\n" + main,
+        "imported, never called": "from mpt_live.machine import vector_extensions\ndef main():\n    print(1.0)\n" + main,
+        "a look-alike of its own": "def vector_extensions():\n    return ''\ndef main():\n    print(vector_extensions())\n" + main,
+        "a helper that does not": "import common\ndef main():\n    common.other()\n" + main,
+        "a helper of no sibling": "from elsewhere import header\ndef main():\n    header()\n" + main,
+    }
+    not_flagged = {
+        "by name": "from mpt_live.machine import vector_extensions\ndef main():\n    print(vector_extensions())\n" + main,
+        "renamed, from runtime": "from mpt_live.runtime import vector_extensions as v\nprint(v())\n" + main,
+        "as an attribute": "import mpt_live.machine as m\nprint(m.vector_extensions())\n" + main,
+        "a sibling's helper": "import common\ndef main():\n    common.header()\n" + main,
+        "a helper imported": "from common import header\ndef main():\n    header()\n" + main,
+        "no __main__ block": "def rows():\n    return [1.0]\n",
+    }
+    assert [k for k, s in missing.items() if not _script_without_vector_extensions(s, siblings)] == []
+    assert [k for k, s in not_flagged.items() if _script_without_vector_extensions(s, siblings)] == []
