@@ -106,11 +106,11 @@ def _classified(video, runtime, batch):
 # Stated tolerances (max |dprob|, its median, top-class agreement), batched vs each window alone. fp32 (the tiny
 # model): float rounding (measured 0). Static int8 (the demo model; activation scales fixed at export): most
 # windows are equal, but an fp32 rounding difference before a quantized layer can move one uint8 code by a
-# step, which propagates; measured on 6 s of this recording: 8 of 150 windows differ, by up to 0.046, median 0,
-# top class equal on all; with the demo model of 2026-12-04 afternoon (static int8, its prompt projection in
-# fp32) 16 of 150 differ, by up to 0.052, median 0, top class equal on all; with the one at alpha 10 (evening)
-# 33 of 150, by up to 0.031, median 5e-8, top class equal on all; hence 0.08 (a batching bug, a window given
-# another face's or another frame's probabilities, moves them by far more). Weight-only int8
+# step, which propagates. The present demo model on 6 s of this recording (`python bench/batched_windows.py`,
+# which makes it as two_people does; 2026-12-06, EPYC): 23 of 150 windows differ by more than 1e-6, by up to
+# 0.014, so the median is within 1e-6, top class equal on all 150. Earlier static int8 demo models moved a
+# window by up to 0.052 (their counts are not reproducible: those models are gone); hence 0.08 (a batching bug,
+# a window given another face's or another frame's probabilities, moves them by far more). Weight-only int8
 # (what scripts/make_demo_model.sh falls back to): its kernels quantize activations per row block, so every
 # row's rounding follows the batch: max 0.021, median 0.001, top class equal on 269 of 270 windows.
 FLOAT_ROUNDING = (1e-5, 1e-6, 1.0)
