@@ -5,8 +5,9 @@ frames with a face, the lowest and the 5th percentile of each frame's best score
 scored under NEW_SCORE (0.75) apart (pyfeat_face_noface.mov: the blurry text in clouds), with the frames they span.
 ``rooms``: bench/small_faces.py's 1920x1080 room with one person's face H px tall (liveportrait_d6): short-range's
 scores on it (whole frame and tiles, as the tracker searches) and full-range's in the square VOUCH_SIDE times its
-size around it (FaceWatch.vouch's look). ``tapestry``: the speaker before a tapestry (mtcnn_ivan.jpg, framed as
-tests/test_tracks.py does): short-range's finds off his face and full-range's best score around them.
+size around it (FaceWatch.vouch's look); the other way round too (a run on full-range, short-range vouching).
+``tapestry``: the speaker before a tapestry (mtcnn_ivan.jpg, framed as tests/test_tracks.py does): short-range's
+finds off his face and full-range's best score around them.
 ``sface``: the room's face 140 px tall, embedded by SFace with the keypoints of the whole-frame detection (loose) and
 with those short-range finds in a square CLOSER_SIDE times its size (the tracker's closer look): the 5th percentile
 and median of the similarity of every two of its frames, beside the same face close up (the video itself).
@@ -84,19 +85,23 @@ def real(faces: Path, frames: int) -> None:
 
 
 def rooms(faces: Path, frames: int) -> None:
-    print(f"\nrooms: one face H px tall in 1920x1080, {frames} frames: short-range's scores on it (frames found); "
-          f"full-range's best in the square {VOUCH_SIDE:g}x its size")
+    print(f"\nrooms: one face H px tall in 1920x1080, {frames} frames: short-range's scores on it (frames found), "
+          f"full-range's best in the square {VOUCH_SIDE:g}x its size; the other way round (a run on full-range, "
+          f"short-range vouching)")
     with FaceAligner(model="short") as short, FaceAligner(model="full") as full:
         for h in HEIGHTS:
-            s_scores, f_scores = [], []
+            s_scores, f_scores, f_own, s_around = [], [], [], []
             for i, (img, truth) in enumerate(small_faces.compose(faces, [h], frames)):
-                on = [d for d in found(short, img, i / small_faces.FPS) if small_faces.on(d.box, truth[0])]
-                if on:
-                    d = max(on, key=lambda d: d.score)
-                    s_scores.append(d.score)
-                    f_scores.append(max((x.score for x, _, _ in looked(full, img, d.box, VOUCH_SIDE)), default=0.0))
-            print(f"  {h:>4} px: short-range {span(s_scores)} ({len(s_scores)}/{frames}); full-range {span(f_scores)}",
-                  flush=True)
+                for by, other, own, around in ((short, full, s_scores, f_scores), (full, short, f_own, s_around)):
+                    on = [d for d in found(by, img, i / small_faces.FPS) if small_faces.on(d.box, truth[0])]
+                    if on:
+                        d = max(on, key=lambda d: d.score)
+                        own.append(d.score)
+                        around.append(max((x.score for x, _, _ in looked(other, img, d.box, VOUCH_SIDE)),
+                                          default=0.0))
+            print(f"  {h:>4} px: short-range {span(s_scores)} ({len(s_scores)}/{frames}), full-range around "
+                  f"{span(f_scores)}; full-range {span(f_own)} ({len(f_own)}/{frames}), short-range around "
+                  f"{span(s_around)}", flush=True)
 
 
 def tapestry(faces: Path, frames: int) -> None:

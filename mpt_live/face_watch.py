@@ -180,14 +180,14 @@ class FaceWatch:
         short-range, full-range looks; ``at_once``: of a faint face on its first sighting, scored
         :data:`VOUCH_AT_ONCE` or more (then it gets its ID at once). On full-range (switched to, or ``--detector
         full``), short-range looks, never at once: in the square a small or distant face fills a third of
-        short-range's input, so its size is no reason to miss it (full-range's faint faces of bench/small_faces.py's
-        rooms, 40-200 px: 0.91-0.97; the faces of the shared and held-out group photos shrunk to a quarter, 14-31 px:
-        0.78-0.91), while a drawing or
-        lettering full-range took for a face persistently is no face to it (a smiley, the cartoon title: 0-0.57;
-        bench/false_faces.py). ``confident``: of a newcomer the run's detector scored ``NEW_SCORE`` or more (the
-        tracker gives it its ID at once when this is True): on short-range True, on full-range short-range looks as
-        above. Before, a run on full-range confirmed its finds by their score or persistence alone (the smiley:
-        full-range 0.77 on one frame)."""
+        short-range's input, so its size is no reason to miss it (around full-range's finds of bench/small_faces.py's
+        room, one face 40-200 px tall that full-range scores 0.50-0.97: 0.87-0.96, `python bench/detector_scores.py
+        --only rooms`, 2026-12-06, EPYC; the faces of the shared and held-out group photos shrunk to a quarter,
+        14-31 px: 0.78-0.91, 2026-12-05, no script), while a drawing or lettering full-range took for a face
+        persistently is no face to it (a smiley, the cartoon title: 0-0.57; bench/false_faces.py). ``confident``: of
+        a newcomer the run's detector scored ``NEW_SCORE`` or more (the tracker gives it its ID at once when this is
+        True): on short-range True, on full-range short-range looks as above. Before, a run on full-range confirmed
+        its finds by their score or persistence alone (the smiley: full-range 0.77 on one frame)."""
         if self.used == "full" and at_once:
             return False
         if confident and self.used != "full":

@@ -46,3 +46,13 @@ def test_an_unknown_part_or_a_folder_without_videos_is_one_line(ds, tmp_path, ca
     with pytest.raises(SystemExit):
         ds.main(["--faces", str(tmp_path)])
     assert "no videos/ folder of face videos" in capsys.readouterr().err
+
+
+def test_short_range_vouches_for_every_room_face_full_range_finds(ds, faces_dir, capsys):
+    """What a run on full-range rests on: in the square around full-range's find of a small real face, short-range
+    scores it VOUCH_SCORE or more, at every height of the room (40-200 px)."""
+    assert ds.main(["--only", "rooms", "--frames", "2", "--faces", str(faces_dir)]) == 0
+    rows = re.findall(r"(\d+) px: .*; full-range [\d.-]+ \((\d+)/2\), short-range around ([\d.]+)-([\d.]+)",
+                      capsys.readouterr().out)
+    assert [int(h) for h, *_ in rows] == [40, 60, 80, 100, 140, 200]
+    assert all(int(n) == 2 and float(low) >= VOUCH_SCORE for _, n, low, _ in rows), rows
