@@ -175,7 +175,8 @@ class SizeWatch:
     parts of a new size seen so far (``(frame, width, height)``, the first at frame 0, frames counted as the reads
     count them: from the first frame that decodes; ``()`` while there is one size). ``by_opencv``: PyAV could not
     open the file at the change (removed or replaced since the run opened it, say), and OpenCV read on: every
-    frame at the first size."""
+    frame at the first size, the packets still watched (a later part of another size is found too, not read at
+    it; PyAV is not asked again)."""
 
     def __init__(self, cap, path: str) -> None:
         import cv2
@@ -189,37 +190,36 @@ class SizeWatch:
             self._scan: _Scan | None = _Scan(path)
         except Exception:  # PyAV cannot read it on its own: OpenCV's, unwatched
             self._scan = None
-        self._found = self._scan
 
     @property
     def scanned(self) -> int:
         """The packets demuxed so far (0 where PyAV could not read the file): about the frames read, not the file's."""
-        return self._found.scanned if self._found is not None else 0
+        return self._scan.scanned if self._scan is not None else 0
 
     @property
     def found(self) -> tuple[tuple[int, int, int], ...]:
-        parts = self._found.parts if self._found is not None else []
+        parts = self._scan.parts if self._scan is not None else []
         return tuple((k + self._shift if k else 0, w, h) for k, w, h in parts) if len(parts) > 1 else ()
 
     def _change(self) -> tuple[int, float | None] | None:
-        """The first change's frame and time, None where none is found (yet), or PyAV reads already."""
+        """The first change's frame and time, None where none is found (yet), PyAV reads already or could not."""
         scan = self._scan
-        return None if scan is None or self._pyav or len(scan.parts) < 2 else (scan.parts[1][0], scan.times[1])
+        if scan is None or self._pyav or self.by_opencv or len(scan.parts) < 2:
+            return None
+        return scan.parts[1][0], scan.times[1]
 
     def _switch(self, skip: int) -> bool:
         """PyAV reads on from the frame ``skip`` (0: from the start); False where it cannot open the file."""
         from .pyav_capture import PyAVCapture
 
         cap = PyAVCapture(self.path, skip=skip)
+        self._shift = self._n - skip if skip else 0  # the change named as the run's frame (its index in the reads)
         if not cap.isOpened():
             cap.release()
-            if self._scan is not None:
-                self._scan.close()
-            self._scan, self.by_opencv = None, True  # not watched further: OpenCV reads on
+            self.by_opencv = True  # OpenCV reads on; the packets are watched on for the warning's later parts
             return False
         self._cap.release()
         self._cap, self._pyav = cap, True
-        self._shift = self._n - skip if skip else 0  # the change named as the run's frame (its index in the reads)
         return True
 
     def isOpened(self) -> bool:  # noqa: N802 (OpenCV's name)

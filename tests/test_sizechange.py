@@ -86,18 +86,19 @@ def test_parts_of_one_size_are_read_by_opencv_as_before(tmp_path):
             assert not any("changes frame size" in w for w in v.warnings)
 
 
-def _unindexed(tmp_path, kind: str):
-    """Two parts (160x120 then 320x120, H.264 or in ``hevc`` HEVC) joined as users join them: MPEG-TS and Matroska
-    by the concat demuxer without re-encoding, raw streams by their bytes (``cat``); with the second part alone."""
+def _unindexed(tmp_path, kind: str, sizes=(("160x120", 45), ("320x120", 40))):
+    """Two parts (160x120 then 320x120, H.264 or in ``hevc`` HEVC; or ``sizes``: (size, frames) each) joined as users
+    join them: MPEG-TS and Matroska by the concat demuxer without re-encoding, raw streams by their bytes (``cat``);
+    with the parts alone."""
     codec = ["-c:v", "libx265", "-x265-params", "log-level=error"] if kind == "hevc" else ["-c:v", "libx264"]
     parts = []
-    for name, size, n in (("a", "160x120", 45), ("b", "320x120", 40)):
+    for name, (size, n) in zip("abcdefgh", sizes):
         parts.append(tmp_path / f"{name}.{kind}")
         fk.ffmpeg("-f", "lavfi", "-i", f"testsrc2=s={size}:r=30", "-frames:v", str(n), *codec, "-g", "30",
                   "-pix_fmt", "yuv420p", str(parts[-1]))
     joined = tmp_path / f"joined.{kind}"
     if kind in ("h264", "hevc"):
-        joined.write_bytes(parts[0].read_bytes() + parts[1].read_bytes())
+        joined.write_bytes(b"".join(p.read_bytes() for p in parts))
     else:
         (tmp_path / "list.txt").write_text("".join(f"file '{p}'\n" for p in parts))
         fk.ffmpeg("-f", "concat", "-safe", "0", "-i", str(tmp_path / "list.txt"), "-c", "copy", str(joined))
@@ -223,3 +224,52 @@ def test_where_pyav_cannot_open_the_file_at_the_change_opencv_reads_on_and_the_w
     assert "PyAV could not open the file at frame 45" in note[0] and "at the first size, 160x120" in note[0]
     assert "PyAV reads each frame" not in note[0]
     assert not any("could not be decoded" in w for w in warnings), warnings
+
+
+def _pyav_cannot_open(monkeypatch) -> list[int]:
+    """PyAV's capture made unable to open a file (as where it was removed or replaced since the run opened it): the
+    frames asked of it, in turn."""
+    import mpt_live.pyav_capture as pc
+
+    asked = []
+
+    class Unopened(pc.PyAVCapture):
+        def __init__(self, path, skip=0):
+            asked.append(skip)
+            super().__init__(path, skip=skip)
+
+        def isOpened(self) -> bool:  # noqa: N802 (OpenCV's name)
+            return False
+
+    monkeypatch.setattr(pc, "PyAVCapture", Unopened)
+    return asked
+
+
+@pytest.mark.parametrize("kind", ["ts", "h264"])
+def test_where_pyav_cannot_open_the_file_at_the_first_change_a_later_size_is_still_found(tmp_path, kind, monkeypatch):
+    """Three sizes, PyAV unable to open the file at the first change: the watch stopped there, and the warning named
+    two parts of a file of three. It watches the packets on (PyAV asked once, not at every frame): all three."""
+    asked = _pyav_cannot_open(monkeypatch)
+    joined, _ = _unindexed(tmp_path, kind, (("160x120", 45), ("320x120", 40), ("240x120", 30)))
+    with VideoFile(joined) as v:
+        shapes = [f.image.shape[:2] for f in v]
+        note = [w for w in v.warnings if "changes frame size" in w]
+    assert shapes == [(120, 160)] * 115 and asked == [45]
+    assert note == [sizes_note(str(joined), ((0, 160, 120), (45, 320, 120), (85, 240, 120)), by_opencv=True)]
+
+
+def test_where_pyav_cannot_open_the_file_after_a_damaged_start_the_change_is_named_as_the_run_counts(tmp_path,
+                                                                                                     monkeypatch):
+    """The first keyframe lost (OpenCV reads 30 frames fewer than the packets) and PyAV unable to open the file at
+    the change: the warning named it by its packet (frame 89), not as the run counts its frames (60), as it does
+    where PyAV reads on."""
+    from test_pyav_capture import _lose_first_packets
+
+    joined, (a, b) = _unindexed(tmp_path, "ts", (("160x120", 90), ("320x120", 40)))
+    _lose_first_packets(joined)
+    asked = _pyav_cannot_open(monkeypatch)
+    with VideoFile(joined) as v:
+        shapes = [f.image.shape[:2] for f in v]
+        note = [w for w in v.warnings if "changes frame size" in w]
+    assert shapes == [(120, 160)] * 100 and len(asked) == 1
+    assert note == [sizes_note(str(joined), ((0, 160, 120), (60, 320, 120)), by_opencv=True)]
