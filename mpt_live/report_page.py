@@ -39,6 +39,9 @@ body:has(.wide.fits) #filters{position:sticky;top:var(--cover,0px)}}
 timeline and events.csv keep them), cells and pictures tighter, so the rest fits and its header stays in sight */
 @media (max-width:639px){body{padding:12px 10px}#events tr>:nth-child(n+8){display:none}
 #events th,#events td{padding:4px 3px}#events img{height:30px}.narrow{display:block;margin:0 0 6px}}
+/* under 400 px (360 px: a 340-px box) the interview table's text at 13 px: at 14 it was up to 11 px too wide once a
+sort's arrow was on the face, class or confidence head, or the ID's (the onset's, on load, 2 px) */
+@media (max-width:399px){#events{font-size:13px}}
 """
 
 SCRIPT = """
