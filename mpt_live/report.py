@@ -34,7 +34,7 @@ from .draw import class_hex
 from .errors import InputError, first_line
 from .model_trust import failed_fact
 from .recordings import number_frames
-from .report_page import CSS, PAGE, SCRIPT
+from .report_page import CSS, NARROW, PAGE, SCRIPT
 from .report_svg import NO_FRAMES_FILL, face_svg
 from .results import row_event_ids
 from .review import REVIEW, review_video
@@ -244,7 +244,7 @@ def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[
     data = json.dumps({"events": events}, default=json_default).replace("</", "<\\/")
     demo = '<span class="demo">DEMO MODEL</span>' if model.get("demo") else ""
     return PAGE.format(title=e(title), demo=demo, banner=banner, keys=keys, video=video_html, facts=fact_rows,
-                       legend=legend, timelines=timelines,
+                       legend=legend, timelines=timelines, narrow=NARROW if events else "",
                        rows="".join(body) or '<tr><td colspan="10">No events.</td></tr>', data=data, css=CSS, js=SCRIPT)
 
 

@@ -44,6 +44,10 @@ sort's arrow was on the face, class or confidence head, or the ID's (the onset's
 @media (max-width:399px){#events{font-size:13px}}
 """
 
+# said under the keys on a page with events, in a window narrow enough to leave their columns out
+NARROW = ('<p class="narrow">A narrow window leaves out the apex and offset times and the score: a wider one shows '
+          'them, as events.csv does.</p>')
+
 SCRIPT = """
 const video = document.getElementById('video');
 const playing = () => video && video.tagName === 'VIDEO';
@@ -326,7 +330,7 @@ PAGE = """<!DOCTYPE html>
 <span id="shown"></span></div><div class="legend">{legend}<span><i style="background:#333"></i>motion score (log)</span>
 <span><i style="background:#f4b4b4;height:10px"></i>event</span>
 <span><i style="background:#e4e4e0;height:10px;outline:1px solid #bbb"></i>face not in the frame</span></div>{timelines}
-<h2 id="events-title">Events</h2><div class="keys"><h3 id="keys-title">Keys</h3><ul id="keys" aria-labelledby="keys-title">{keys}</ul><p class="narrow">A narrow window leaves out the apex and offset times and the score: a wider one shows them, as events.csv does.</p></div>
+<h2 id="events-title">Events</h2><div class="keys"><h3 id="keys-title">Keys</h3><ul id="keys" aria-labelledby="keys-title">{keys}</ul>{narrow}</div>
 <div id="filters" class="filters" role="group" aria-label="which events to show"><span><label for="only-face">face</label> <select id="only-face" data-key="face"><option value="">all</option></select></span>
 <span><label for="only-type">type</label> <select id="only-type" data-key="type"><option value="">all</option></select></span>
 <span><label for="only-class">class</label> <select id="only-class" data-key="class"><option value="">all</option></select></span><span id="count"></span></div>

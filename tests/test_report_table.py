@@ -388,6 +388,23 @@ def test_at_360_px_the_table_fits_after_every_sort_and_filter(table, browser):  
     page.close()
 
 
+def test_a_page_without_events_does_not_say_columns_are_left_out(browser, tmp_path):  # noqa: F811
+    """The line under the keys (a narrow window leaves out the apex and offset times and the score) was on a phone's
+    page of a run without events too: there are no such columns to leave out. A page with events still has it."""
+    rows = [{"time_s": k / FPS, "frame": k, "face_id": 0, "x": 0, "y": 0, "w": 20, "h": 20, "motion_score": 1.0}
+            for k in range(30)]
+    said = {}
+    for name, events in (("none", []), ("some", _events()[:2])):
+        summary = {"events": events, "outputs": {}, "source_seconds": 3.0}
+        (tmp_path / f"{name}.html").write_text(render_report(tmp_path, summary, rows, [], None, [], name), "utf-8")
+        page = browser.new_page(viewport={"width": 375, "height": 740})
+        page.goto((tmp_path / f"{name}.html").as_uri())
+        said[name] = page.get_by_text("A narrow window leaves out").count() > 0 and \
+            page.get_by_text("A narrow window leaves out").is_visible()
+        page.close()
+    assert said == {"none": False, "some": True}
+
+
 def test_whether_the_table_fits_its_box_is_judged_again_after_a_filter_or_a_sort(table, browser):  # noqa: F811
     """fits() (the header kept in sight where the table fits its box, the box scrolling sideways where it does not)
     was judged on load and resize only: the rows a filter leaves, or a sort's arrow on a narrow column's head (a head
