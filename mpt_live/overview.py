@@ -302,10 +302,14 @@ th[aria-sort=ascending] button::after{content:" \\25B2"}th[aria-sort=descending]
 tr.failed td{background:#fbe3e1;color:#8a1c12}
 tr.incomplete td{background:#fdf3d8}.demo{background:#f28c28;color:#fff;border-radius:4px;padding:1px 6px;font-size:12px}
 .reason{font-size:12px;color:#8a1c12}th.count button{writing-mode:vertical-rl;transform:rotate(180deg);white-space:nowrap}
+th .short{display:none}
 td:first-child,td:last-child{overflow-wrap:anywhere}.kind{font-size:12px;color:#555}
 @media (max-width:639px){body{padding:12px 10px}td:first-child{min-width:9em}td:last-child{min-width:14em}
 #videos tr>:first-child{position:sticky;left:0;z-index:1;background:#fff;box-shadow:1px 0 #e4e4e0}
-#videos tr.failed>td:first-child{background:#fbe3e1}#videos tr.incomplete>td:first-child{background:#fdf3d8}}"""
+#videos tr.failed>td:first-child{background:#fbe3e1}#videos tr.incomplete>td:first-child{background:#fdf3d8}
+/* a class's name upwards made a 108-px head row (of a 740-px phone's screen): there a count's head is its class's
+name cut short (rep., named in full to a screen reader), on one line as the other heads */
+th.count button{writing-mode:horizontal-tb;transform:none}th .long{display:none}th .short{display:inline}}"""
 
 # each column head a button (a click, or Enter / Space on it: Tab reaches the heads), its order in aria-sort
 SCRIPT = """document.querySelectorAll('#videos th').forEach((th, k) => th.addEventListener('click', () => {
@@ -358,6 +362,14 @@ def _cell(r: dict[str, Any], key: str) -> str:
     return f'<td{cls} data-v="{e(str(v))}">{e(str(v))}</td>'
 
 
+def short_names(names: list[str]) -> list[str]:
+    """Each name of over 5 characters cut to its shortest beginning of 3 or more that begins no other of ``names``,
+    with a full stop (surprise, suppression: sur., sup.); one that begins another, or cut after a sign, kept whole."""
+    cut = [next((n[:k] for k in range(3, len(n)) if not any(m != n and m.startswith(n[:k]) for m in names)), n)
+           for n in names]
+    return [n if len(n) <= 5 or c == n or not c[-1].isalnum() else c + "." for n, c in zip(names, cut)]
+
+
 def render_index(rows: list[dict[str, Any]], classes: list[str], total: int) -> str:
     """index.html: a table of the videos (sortable by each column head), each linking to its report.html."""
     shown = SHOWN + [(c, c.removeprefix("events_")) for c in classes] + [("model", "model")]
@@ -365,10 +377,14 @@ def render_index(rows: list[dict[str, Any]], classes: list[str], total: int) -> 
     # the class counts' heads written upwards (a class's name over a one- or two-digit count set the column's width:
     # a 5-class model's six columns took 530 px, model and unclassified out of sight in a 1280 px window), and a long
     # video's or model's name wraps, within a word where it must (interview_2026-12-01_guest_a.mp4); another head
-    # stays on one line ("duration s" had its unit under it), but for "windows classified", between its words
+    # stays on one line ("duration s" had its unit under it), but for "windows classified", between its words;
+    # under 640 px a class's head is its name cut short, on one line (upwards, the head row took 108 px of a phone)
     kind = {**{c: " class=count" for c in classes}, "windows_classified": " class=words"}
-    head = "".join(f'<th{kind.get(k, "")}><button '
-                   f'type="button" title="sort by {html.escape(label)}">{html.escape(label)}</button></th>'
+    short = dict(zip(classes, short_names([c.removeprefix("events_") for c in classes])))
+    e = html.escape
+    name = {k: f'aria-label="{e(label)}"><span class="long">{e(label)}</span><span class="short">{e(short[k])}</span>'
+            if k in short else f">{e(label)}" for k, label in shown}
+    head = "".join(f'<th{kind.get(k, "")}><button type="button" title="sort by {e(label)}" {name[k]}</button></th>'
                    for k, label in shown)
     body = "\n".join(f'<tr class="{r["status"]}">' + "".join(_cell(r, k) for k, _ in shown) + "</tr>" for r in rows)
     line = (f"{len(rows)} of {total} videos listed: {counts['done']} done, {counts['incomplete']} incomplete, "

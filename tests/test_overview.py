@@ -18,7 +18,7 @@ from rich.console import Console
 
 from mpt_live import batch
 from mpt_live.batch import output_dirs, run_batch
-from mpt_live.overview import write_overview
+from mpt_live.overview import short_names, write_overview
 from mpt_live.session import SessionConfig
 from test_report import browser  # noqa: F401 (the fixture: chromium, skipped where missing)
 
@@ -639,7 +639,7 @@ def test_an_index_with_a_model_s_class_columns_fits_a_laptop_window(browser, tmp
         s["model"] = {**(s.get("model") or {}), "name": "demo_model.onnx", "classes": classes}
         (d / "summary.json").write_text(json.dumps(s))
     write_overview(out, videos, dirs, [])
-    assert all(f">{c}</button></th>" in (out / "index.html").read_text() for c in classes)
+    assert all(f'<span class="long">{c}</span>' in (out / "index.html").read_text() for c in classes)
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     page.goto((out / "index.html").as_uri())
     assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
@@ -727,3 +727,43 @@ def test_index_heads_stay_on_one_line_and_a_phone_scrolls_the_table_beside_its_v
         page.wait_for_load_state()
         assert page.url.endswith("/report.html")
     page.close()
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+def test_a_phone_heads_the_class_counts_by_short_names_on_one_line(browser, tmp_path, width):  # noqa: F811
+    """A class's name written upwards made the head row 108 px high on a phone (of its 740-px screen). Under 640 px a
+    count's head is its class's name cut short (hap., rep., unc.), on one line and named in full to a screen reader
+    and by its title; the head row is then the two lines of 'windows classified'. At 1280 px they are upwards, named
+    in full, as before."""
+    _, out, classes = _interview_videos(tmp_path)
+    page = browser.new_page(viewport={"width": width, "height": 740}, is_mobile=width < 640, has_touch=width < 640)
+    page.goto((out / "index.html").as_uri())
+    line = page.evaluate("parseFloat(getComputedStyle(document.body).lineHeight)")
+    row = page.evaluate("document.querySelector('#videos thead tr').getBoundingClientRect().height")
+    heads = page.evaluate("""Array.from(document.querySelectorAll('#videos th.count button')).map(b =>
+        [b.innerText.trim(), b.title, getComputedStyle(b).writingMode, b.getBoundingClientRect().height])""")
+    assert [t for _, t, _, _ in heads] == [f"sort by {c}" for c in [*classes, "unclassified"]]
+    for name in [*classes, "unclassified"]:
+        assert page.get_by_role("columnheader", name=name, exact=True).count() == 1
+    if width < 640:
+        assert [(s, w) for s, _, w, _ in heads] == [(s, "horizontal-tb") for s in (
+            "hap.", "sur.", "dis.", "rep.", "oth.", "unc.")]
+        assert max(h for *_, h in heads) < 1.5 * line and row < 3 * line, (heads, row, line)
+        page.get_by_role("columnheader", name="repression", exact=True).get_by_role("button").click()
+        assert page.get_by_role("columnheader", name="repression", exact=True).get_attribute("aria-sort") == "ascending"
+        assert max(b.evaluate("b => b.getBoundingClientRect().height") for b in
+                   page.locator("#videos th.count button").all()) < 1.5 * line  # its arrow too
+    else:
+        assert [(s, w) for s, _, w, _ in heads] == [(c, "vertical-rl") for c in [*classes, "unclassified"]]
+        assert row > 5 * line  # as tall as 'unclassified' written upwards
+    page.close()
+
+
+def test_a_class_s_short_name_is_the_shortest_beginning_no_other_class_has():
+    """A phone's head of a class count (index.html): each tells its class from the others."""
+    assert short_names(["happiness", "surprise", "disgust", "repression", "others", "unclassified"]) == [
+        "hap.", "sur.", "dis.", "rep.", "oth.", "unc."]
+    assert short_names(["surprise", "suppression", "sadness", "fear", "anger"]) == [
+        "sur.", "sup.", "sad.", "fear", "anger"]  # five letters or fewer kept
+    assert short_names(["positive", "positive_strong", "posture"]) == [
+        "positive", "positive_strong", "post."]  # one begins another: whole; the other's cut ends at '_': whole
