@@ -9,7 +9,8 @@ the uncut run's (the baseline), row by row (rows matched by frame and face ID):
 * the class probabilities' largest difference per row (median, max), the rows whose most probable class differs
   and those whose shown label (``top``: the event's class, or neutral outside events) differs;
 * the uncut run's events not found again (no event of that face overlapping it) and those found with another onset
-  or offset frame.
+  or offset frame;
+* how many stabiliser references the uncut run kept for a resume (mpt_live/references.py), and their size.
 
 Usage: python bench/resume.py [--video VIDEO] [--at 30,45] [--out DIR] [-- extra mpt-live options]
 (default: paddlegan_fom_dv.mp4 of the shared face media, the bundled demo model, resumed at 30 s and 45 s).
@@ -28,6 +29,7 @@ import numpy as np
 from console_scripts import run_logged, show, tool
 
 from mpt_live.machine import vector_extensions
+from mpt_live.references import SIDECAR
 
 VIDEO = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces" / "videos" / "paddlegan_fom_dv.mp4"
 BOX = ("x", "y", "w", "h")
@@ -109,7 +111,10 @@ def main(argv: list[str] | None = None) -> int:
         log = root / "mpt-live.log"
         run([*common, "--out", str(root / "uncut")], log)
         uncut, events = read(root / "uncut" / "predictions.csv"), read(root / "uncut" / "events.csv")
-        print(f"{args.video.name}: baseline (uncut run) {len(uncut)} rows, {len(events)} events")
+        kept = root / "uncut" / SIDECAR
+        print(f"{args.video.name}: baseline (uncut run) {len(uncut)} rows, {len(events)} events; its stabiliser "
+              f"references kept: {len(kept.read_bytes().splitlines()) if kept.is_file() else 0} "
+              f"({kept.stat().st_size / 1e3 if kept.is_file() else 0:.0f} kB)")
         for t in points:
             out = root / f"at{t:g}"
             run([*common, "--out", str(out), "--max-seconds", f"{t:g}"], log)
@@ -117,9 +122,9 @@ def main(argv: list[str] | None = None) -> int:
             r = compare_rows(uncut, read(out / "predictions.csv"), t)
             e = compare_events(events, read(out / "events.csv"))
             print(f"resumed at {t:g} s: {r['rows_after']} rows from it on ({r['unmatched']} with no uncut row of its "
-                  f"frame and face), {r['differ']} differ; motion score median {100 * r['score_rel_p50']:.0f} % "
-                  f"(p90 {100 * r['score_rel_p90']:.0f} %); boxes median {r['box_p50']:.0f} px, at most "
-                  f"{r['box_max']:.0f}; probabilities median {r['dprob_p50']:.2f}, at most {r['dprob_max']:.2f}; "
+                  f"frame and face), {r['differ']} differ; motion score median {100 * r['score_rel_p50']:.2f} % "
+                  f"(p90 {100 * r['score_rel_p90']:.2f} %); boxes median {r['box_p50']:.0f} px, at most "
+                  f"{r['box_max']:.0f}; probabilities median {r['dprob_p50']:.3f}, at most {r['dprob_max']:.2f}; "
                   f"another most probable class in {r['argmax_differs']} rows (another label shown, the event's or "
                   f"neutral, in {r['label_differs']}); of the {e['events']} events {e['lost']} not "
                   f"found, {e['other_bounds']} found with another onset or offset ({e['resumed_events']} in all)")

@@ -14,6 +14,7 @@ terminal's progress bar and status line). The schema of every output is the same
 from __future__ import annotations
 
 import math
+import sys
 import time
 from contextlib import ExitStack
 from dataclasses import replace
@@ -31,6 +32,7 @@ from .results import columns, read_table
 from .run_summary import frame_count
 from .rundir import finish_run, note_running, recorded_source, run_status, start_run
 from .recordings import stamp
+from .references import ReferenceLog
 from .session import Session, SessionConfig
 from .sources import Frame
 from .spotting import EVENT_COLUMNS
@@ -72,6 +74,9 @@ def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str |
                                             "start_s": point.previous.get("start_s")}
         start_run(out, str(getattr(source, "name", "source")), {**marker_facts(session), **resumed},
                   keep=point is not None)
+    # each face's stabiliser reference as it is (re)set, for a --resume to go on from (mpt_live/references.py)
+    refs = None if out is None else ReferenceLog(out, say or _stderr, None if point is None else point.after_frame,
+                                                 None if point is None else point.written.taken)
     view = OverlayView(session.model)
     total = getattr(source, "frame_count", 0) or None
     # --max-seconds on a file: the bar ends where the stretch will (from its first frame analysed), not the file
@@ -97,6 +102,8 @@ def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str |
     with ExitStack() as stack:
         try:
             stack.enter_context(session)
+            if refs is not None:
+                stack.callback(refs.close)
             keep = point is not None  # --resume: after the rows written; the videos in files of their own
             sink = stack.enter_context(CSVSink(out / "predictions.csv", columns(session.classes), keep)) if out else None
             events = stack.enter_context(CSVSink(out / "events.csv", EVENT_COLUMNS, keep)) if out else None
@@ -113,6 +120,8 @@ def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str |
             def on_frame(frame: Frame, faces: list[TrackedFace]) -> None:
                 nonlocal damage_noted, frames_to, total, limit
                 frames_to = frame.index + 1  # a live source's index counts the frames it dropped too
+                if refs is not None and session.tracker is not None:
+                    refs.frame(frame.index, frame.t, session.tracker, faces)
                 if out is not None and not damage_noted and getattr(session.source, "damaged", 0):
                     damage_noted = True
                     note_running(out, {"damaged": True})
@@ -249,3 +258,7 @@ def marker_facts(session: Session) -> dict[str, Any]:
             "clip_spec": session.spec.to_dict(), "start_s": session.cfg.start_s, "max_seconds": session.cfg.max_seconds,
             "stamps": {"source": stamp(session.name), "model": stamp(session.model.path)}}  # --resume: the same?
 
+
+def _stderr(line: str) -> None:
+    """A warning where the caller gave no ``say``: one line on stderr."""
+    print(line, file=sys.stderr)

@@ -15,9 +15,11 @@ of another's written last), with event IDs after those written. The frames befor
 not written: the spotter's running statistics (its last ``history_s``) and the clips then are as the run's were,
 so that the rows go on without a gap and the spotter is past its warm-up with 20 s of statistics (the previous
 helper's design started it anew there: other events for the next 20 s). Where the pre-roll reaches back to the run's
-first frame the rows and events are exactly an uncut run's; from later they are not, whatever the pre-roll's length:
-the stabiliser's reference keeps the place of its first crop until a registration fails (none may in a whole video),
-so the resumed part's crops are a little elsewhere to the face's end (README: the measured difference). A face the
+first frame the rows and events are exactly an uncut run's; from later, whatever the pre-roll's length, the
+stabiliser's reference would begin elsewhere than the run's (a running average whose place drifts from its first
+crop), so the pre-roll begins instead at the reference of each face the run kept (:mod:`mpt_live.references`, up to
+``SNAPSHOT_S`` and a margin earlier) and restores it there: the rows are then nearly the uncut run's (README: the
+measured difference; a run without that file: as far from them as before). A face the
 tracker confirms in the pre-roll where a row of the run before has a box overlapping its own keeps that face's ID
 (:meth:`Written.name`); any other gets one no face of the run had, so one ID is one person across the parts.
 """
@@ -32,6 +34,7 @@ from typing import Any
 from .errors import InputError
 from .face_confirm import iou
 from .recordings import stamp
+from .references import preroll_from
 from .results import read_table
 from .run_summary import FACE_WARNINGS, NO_WINDOW, face_warning
 from .rundir import read_summary, recorded_source, run_in_use, settings_of
@@ -214,6 +217,7 @@ def resume_point(out: Path, source: Any, facts: dict[str, Any]) -> ResumePoint:
     stride = facts.get("stride") if isinstance(facts.get("stride"), int) else 1
     back = max(0, (frame - max(first, frame - round(PREROLL_S * fps))) // stride * stride)  # the windows' frames kept
     start = max(frame - back, 0)
+    start = preroll_from(out, start, frame, first, stride, fps)  # back to the stabiliser references kept
     boxes: dict[int, list[tuple[str, tuple[int, int, int, int]]]] = {}
     for r in rows:
         if start <= _int(r, "frame") <= frame and r.get("w"):

@@ -37,6 +37,7 @@ to the same stop at 112 px it cost 1.17-1.64 and still ended 0.2 and 3.1 px away
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import cv2
 import numpy as np
@@ -70,6 +71,7 @@ class Stabilizer:
         c = image_size / 2.0
         self._probe = np.array([[c - 0.16 * image_size, 0.37 * image_size], [c + 0.16 * image_size, 0.37 * image_size],
                                 [c, 0.72 * image_size]])
+        self.restarts = 0  # references begun (:meth:`state` exports the one in force, :meth:`restore` brings one back)
         self.reset()
 
     def reset(self) -> None:
@@ -116,7 +118,21 @@ class Stabilizer:
         self._t = t
         return refined
 
+    def state(self) -> dict[str, Any] | None:
+        """The reference in force (None: none yet): its grey crop (a copy), the warp ECC starts from and its time."""
+        if self._ref is None:
+            return None
+        return {"ref": self._ref.copy(), "warp": self._warp.copy(), "t": self._t}
+
+    def restore(self, ref: np.ndarray, warp: np.ndarray, t: float) -> None:
+        """Go on from a reference :meth:`state` exported (``--resume``: the one an earlier run had in force, so
+        the crops keep its place); ValueError where its crop is not this stabiliser's size."""
+        if ref.shape != (self.size, self.size) or np.shape(warp) != (2, 3):
+            raise ValueError(f"a reference of {ref.shape} (warp {np.shape(warp)}), not ({self.size}, {self.size})")
+        self._ref, self._warp, self._t = ref.astype(np.float32), np.asarray(warp, np.float32).copy(), float(t)
+
     def _restart(self, grey: np.ndarray, t: float, matrix: np.ndarray) -> np.ndarray:
+        self.restarts += 1
         self._ref = grey.copy()
         self._warp = np.eye(2, 3, dtype=np.float32)
         self._t = t

@@ -97,6 +97,11 @@ class TrackAligner:
         res.detected = False
         return res
 
+    @property
+    def stabilizer(self) -> Stabilizer | None:
+        """The track's stabiliser (None: stabilisation off): ``--resume`` saves and restores its reference."""
+        return self._stabilizer
+
     def _with_alpha(self, frame_bgr: np.ndarray) -> np.ndarray | AlphaFrame:
         """The frame for this call's warps (:func:`with_alpha`), in the shared buffer."""
         return with_alpha(frame_bgr, self.alpha)

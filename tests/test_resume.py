@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 import faultkit as fk
+from mpt_live.references import SIDECAR, SNAPSHOT_S
 from test_faults import ROOT, cli, our_lines, start, summary, wait_for_rows
 
 RUN = ("--motion-only", "--headless")
@@ -84,6 +86,13 @@ def stopped(video: Path, out: Path, table: str, n: int, sig: int, timeout: float
     return proc
 
 
+def preroll_from_frame(lines: list[str]) -> int:
+    """The first frame a resumed run analyses again, as its --resume line says."""
+    said = [ln for ln in lines if ln.startswith("--resume: going on after frame")]
+    assert len(said) == 1, lines
+    return int(said[0].split("; frames ")[1].split("-")[0])
+
+
 def resume(video: Path, out: Path) -> list[str]:
     res = cli("--video", str(video), *RUN, "--out", str(out), "--resume")
     assert res.returncode == 0, res.stderr[-2000:]
@@ -113,7 +122,8 @@ def test_a_run_stopped_by_ctrl_c_resumed_gives_the_uncut_runs_rows_and_events(tm
 
 def test_a_run_ended_by_max_seconds_resumed_twice_gives_the_uncut_runs_rows_and_events(tmp_path, looped, uncut):
     """--max-seconds 14, then --resume --max-seconds 14 (the next 14 s), then --resume to the end: the last resume,
-    at 28 s, analyses again from 4 s on (its pre-roll), not from the start. An event open at a limit is judged there
+    at 28 s, analyses again from 4 s on (its pre-roll) or from the stabiliser reference kept before (at most
+    SNAPSHOT_S and a margin earlier: mpt_live/references.py), not always from the start. An event open at a limit is judged there
     (as any --max-seconds run's), and the rows after 28 s are not exactly the uncut run's (see mpt_live/resume.py):
     continuity, no duplicate, the events between the resume points those of the uncut run."""
     out = tmp_path / "o"
@@ -123,7 +133,7 @@ def test_a_run_ended_by_max_seconds_resumed_twice_gives_the_uncut_runs_rows_and_
     s = summary(out)
     assert s["max_seconds_reached"] and 27.5 < max(f for f, _, _ in rows(out)) / 30 < 28.5
     lines = resume(looped, out)
-    assert any("frames 1" in ln and "are analysed again" in ln for ln in lines), lines  # not from frame 0
+    assert 0 <= preroll_from_frame(lines) <= 120, lines
     assert len(summary(out)["resumed_at_s"]) == 2
     s = summary(out)
     s["resumed_at_s"] = s["resumed_at_s"][:1]  # check_continued: the resumes' number aside
@@ -131,6 +141,47 @@ def test_a_run_ended_by_max_seconds_resumed_twice_gives_the_uncut_runs_rows_and_
     check_continued(out, uncut, exact=False)
     between = [e for e in spans(events(out)) if 420 < int(e[1]) and int(e[3]) < 800]  # found after 14 s, before 28
     assert between == [e for e in spans(events(uncut)) if 420 < int(e[1]) and int(e[3]) < 800] and len(between) == 2
+
+
+def test_a_run_resumed_after_24_s_goes_on_from_its_stabiliser_references(tmp_path, faces_dir):
+    """Resumed at 45 s, its pre-roll (24 s) would begin at 21 s, after the run's first frame: it begins instead at
+    the stabiliser reference the run kept there (SIDECAR, at most SNAPSHOT_S and a margin earlier), which brings the
+    crops back where an uncut run's were, so the rows after the resume point are the uncut run's motion scores within
+    0.5 % (median; without the file 5 %: README)."""
+    video = faces_dir / "videos" / "paddlegan_fom_dv.mp4"
+    whole, out = tmp_path / "uncut", tmp_path / "o"
+    assert cli("--video", str(video), *RUN, "--out", str(whole)).returncode == 0
+    assert cli("--video", str(video), *RUN, "--out", str(out), "--max-seconds", "45").returncode == 0
+    assert (out / SIDECAR).is_file()
+    lines = resume(video, out)
+    assert not [ln for ln in lines if SIDECAR in ln], lines
+    assert 30 * (21 - SNAPSHOT_S - 2) <= preroll_from_frame(lines) < 30 * 21
+    check_continued(out, whole, exact=False)
+    base = {(f, face): float(m) for f, face, m in rows(whole) if m}
+    after = [abs(float(m) - base[f, face]) / base[f, face] for f, face, m in rows(out)
+             if f >= 30 * 45 and m and base.get((f, face))]
+    assert len(after) > 100 and sorted(after)[len(after) // 2] < 0.005
+
+
+def test_a_run_without_its_stabiliser_references_or_with_them_damaged_resumes_as_before(tmp_path, looped, uncut):
+    """The same run without the file (an older mpt-live's) resumes from 24 s before the point, as before; with a
+    damaged one, a one-line warning naming it, then the same rows as without."""
+    first = tmp_path / "first"
+    assert cli("--video", str(looped), *RUN, "--out", str(first), "--max-seconds", "35").returncode == 0
+    runs = {}
+    for case in ("old", "damaged"):
+        out = tmp_path / case
+        shutil.copytree(first, out)
+        if case == "old":
+            (out / SIDECAR).unlink()
+        else:
+            (out / SIDECAR).write_text('{"v": 1, "face": 0, "t": "noon"}\n')
+        lines = runs[case] = resume(looped, out)
+        warned = [ln for ln in lines if SIDECAR in ln]
+        assert len(warned) == (case == "damaged") and not [ln for ln in lines if "Traceback" in ln], lines
+        assert abs(preroll_from_frame(lines) - (30 * 35 - 24 * 30)) <= 2, lines
+        check_continued(out, uncut, exact=False)
+    assert rows(tmp_path / "old") == rows(tmp_path / "damaged")
 
 
 def refused(*args: str) -> str:
@@ -351,6 +402,7 @@ def test_a_resumed_run_keeps_each_persons_face_id_and_counts_its_frames_once(tmp
     video, uncut = taking_turns
     out = tmp_path / "o"
     assert cli("--video", str(video), *RUN, "--out", str(out), "--max-seconds", "9").returncode == 0
+    (out / SIDECAR).unlink()  # its pre-roll not moved back to a stabiliser reference kept (frame 32, both in view)
     res = subprocess.run([sys.executable, "-c", SHORT_PREROLL, "--video", str(video), *RUN, "--out", str(out),
                           "--resume"], capture_output=True, text=True, timeout=600, cwd=ROOT, stdin=subprocess.DEVNULL)
     assert res.returncode == 0, res.stderr[-2000:]
@@ -456,3 +508,41 @@ def test_a_resumed_runs_no_face_warning_is_decided_from_the_whole_runs_frames(wi
               "windows_classified": 50}
     merge(part, ResumePoint(99, 3.3, 1, previous=before), list(fig.counts), {}, "v.mp4")  # as the warnings name it
     assert part["warnings"] == ([f"v.mp4: {said_after}"] if said_after else []) + ["v.mp4: another warning"]
+
+
+def test_a_stabiliser_restored_from_a_kept_reference_refines_as_the_one_that_kept_it(tmp_path):
+    """A face's reference exported after a frame, kept as a line of SIDECAR and restored into a new stabiliser that
+    began on that frame, gives the next frames' transforms of the one that went on (to the rounding of the kept
+    crop to whole grey levels); a line cut by a kill is dropped, a foreign one refused naming its line."""
+    import cv2
+    import numpy as np
+
+    from mpt_live.references import encode, read
+    from mpt_live.stabilize import Stabilizer
+
+    rng = np.random.default_rng(3)
+    scene = cv2.normalize(cv2.GaussianBlur(rng.integers(0, 255, (400, 400, 3), dtype=np.uint8), (0, 0), 6), None, 0,
+                          255, cv2.NORM_MINMAX)
+
+    def frame(i: int) -> np.ndarray:
+        return cv2.warpAffine(scene, np.float32([[1, 0, 0.8 * np.sin(i / 4)], [0, 1, 0.5 * np.sin(i / 3)]]), (400, 400))
+
+    matrix = np.array([[1.0, 0.0, -80.0], [0.0, 1.0, -80.0]])
+    went_on, fresh, plain = Stabilizer(224), Stabilizer(224), Stabilizer(224)
+    for i in range(12):
+        went_on.refine(frame(i), matrix, i / 30)
+    (tmp_path / "refs").write_text(encode(0, 11 / 30, 11, went_on.state()) + encode(0, 0.5, 15, went_on.state())[:40])
+    kept = read(tmp_path / "refs")
+    assert [r["frame"] for r in kept[0]] == [11] and (tmp_path / "refs").read_text().count("\n") == 1
+    fresh.refine(frame(11), matrix, 11 / 30)
+    plain.refine(frame(11), matrix, 11 / 30)
+    fresh.restore(kept[0][0]["ref"], kept[0][0]["warp"], kept[0][0]["t"])
+    apart = []
+    for i in range(12, 30):
+        a, b, c = (s.refine(frame(i), matrix, i / 30) for s in (went_on, fresh, plain))
+        apart.append((np.abs(a - b).max(), np.abs(a - c).max()))
+    assert went_on.restarts == fresh.restarts == plain.restarts == 1  # registered throughout
+    assert max(x for x, _ in apart) < 0.02 and max(y for _, y in apart) > 0.2
+    (tmp_path / "refs").write_text(encode(0, 0.0, 0, went_on.state()) + '{"v": 1, "face": "a"}\n')
+    with pytest.raises(ValueError, match="line 2"):
+        read(tmp_path / "refs")

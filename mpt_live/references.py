@@ -1,0 +1,188 @@
+"""Each face's stabiliser reference, kept beside a run's outputs so that ``--resume`` goes on from it.
+
+A face's stabiliser (:mod:`mpt_live.stabilize`) registers every crop against a reference, a running average of the
+registered crops whose place began with its first crop and drifts a little with each blend (about 2 px of the 112-px
+ECC image in 20 s on paddlegan_fom_dv.mp4). A resumed run's pre-roll, started later, began it elsewhere, so its crops
+sat a little elsewhere for as long as the face stayed (README, "Resuming a long run"). So a run with an output folder
+appends to :data:`SIDECAR` there, one JSON line each, flushed (a killed run keeps those before its kill), each face's
+reference as it is after a frame the face was detected on, every :data:`SNAPSHOT_S` seconds and whenever it begins
+anew: the face ID, the video time and frame, the grey crop (rounded to whole grey levels: 12.5 kB, 17 kB as a line)
+and the warp ECC starts from. A resumed run begins its pre-roll at the latest such frame of each face at least
+``PREROLL_S`` before the resume point (:func:`preroll_from`: at most :data:`SNAPSHOT_S` plus a margin earlier) and
+restores, on that frame, the reference of each face its pre-roll confirms with an ID of the run before
+(:class:`ReferenceLog`); from the resume point on it appends its own. A run without the file (older, or made without an
+output folder) resumes as before; a damaged or foreign one is named in a one-line warning and left out (the resume as
+without it), never a traceback.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from pathlib import Path
+from typing import IO, Any, Callable
+
+import numpy as np
+
+SIDECAR = ".stabiliser-references.jsonl"  # in the output folder, beside predictions.csv
+VERSION = 1
+SNAPSHOT_S = 10.0  # a face's reference is kept this often (on a frame it was detected on)
+_KEYS = {"v", "face", "t", "frame", "size", "dtype", "warp", "ref"}
+
+
+def encode(face: int, t: float, frame: int, state: dict[str, Any]) -> str:
+    """One line of the file: ``state`` (:meth:`Stabilizer.state`) of face ``face`` at video time ``t``, ``frame``.
+    The crop is rounded to whole grey levels (a quarter of float32's bytes; a resume from it measured as close to an
+    uncut run as from the exact one: mpt_live/references.py's docstring)."""
+    ref = np.clip(np.rint(np.asarray(state["ref"], np.float32)), 0, 255).astype(np.uint8)
+    return json.dumps({"v": VERSION, "face": int(face), "t": float(t), "frame": int(frame), "size": int(ref.shape[0]),
+                       "dtype": "uint8", "warp": np.asarray(state["warp"], np.float64).round(9).tolist(),
+                       "ref": base64.b64encode(ref.tobytes()).decode("ascii")}) + "\n"
+
+
+def decode(line: str) -> dict[str, Any]:
+    """A line of the file as ``{face, t, frame, ref, warp}``; ValueError (what is wrong) where it is not one."""
+    try:
+        r = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"not JSON ({e.msg})") from None
+    if not isinstance(r, dict) or set(r) != _KEYS or r["v"] != VERSION:
+        raise ValueError("not a reference of this version")
+    if not isinstance(r["face"], int) or not isinstance(r["frame"], int) or not isinstance(r["size"], int) \
+            or not isinstance(r["t"], (int, float)) or r["dtype"] != "uint8" or r["size"] <= 0:
+        raise ValueError("a field of the wrong type")
+    try:
+        raw = base64.b64decode(r["ref"], validate=True)
+        warp = np.array(r["warp"], np.float32)
+    except (binascii.Error, TypeError, ValueError):
+        raise ValueError("its crop or warp cannot be read") from None
+    n = r["size"]
+    if len(raw) != n * n or warp.shape != (2, 3) or not np.isfinite(warp).all():
+        raise ValueError(f"its crop is not {n}x{n} grey levels or its warp not 2x3")
+    ref = np.frombuffer(raw, np.uint8).reshape(n, n).astype(np.float32)
+    return {"face": r["face"], "t": float(r["t"]), "frame": r["frame"], "ref": ref, "warp": warp}
+
+
+def read(path: Path) -> dict[int, list[dict[str, Any]]]:
+    """The references of the file by face, in time order ({} where there is none). A last line without its line
+    end (a kill mid-write) is cut off the file; ValueError (naming the line) where a line is not a reference."""
+    if not path.is_file():
+        return {}
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        with open(path, "r+b") as fh:
+            fh.truncate(data.rfind(b"\n") + 1)
+        data = data[:data.rfind(b"\n") + 1]
+    out: dict[int, list[dict[str, Any]]] = {}
+    for i, line in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
+        try:
+            r = decode(line)
+        except ValueError as e:
+            raise ValueError(f"line {i}: {e}") from None
+        out.setdefault(r["face"], []).append(r)
+    for refs in out.values():
+        refs.sort(key=lambda r: r["t"])
+    return out
+
+
+def preroll_from(out: Path, start: int, last: int, first: int, stride: int, fps: float) -> int:
+    """Where a resumed run's pre-roll begins: ``start`` (``last``: the last row's frame, ``first``: the run's first
+    frame, ``fps``: the video's) or, where the run kept references (:data:`SIDECAR`), the earliest of each face's latest
+    one at or before ``start`` and at most :data:`SNAPSHOT_S` and a margin before it (moved back to a frame of the
+    rows' stride from ``last``, not before ``first``), so that the pre-roll restores them. A file that cannot be read:
+    ``start`` (the run's :class:`ReferenceLog` says why)."""
+    try:
+        refs = read(out / SIDECAR)
+    except (OSError, ValueError):
+        return start
+    reach = round((SNAPSHOT_S + 2.0) * fps)
+    latest = [max((r["frame"] for r in v if r["frame"] <= start), default=None) for v in refs.values()]
+    frames = [f for f in latest if f is not None and start - reach <= f]
+    if not frames:
+        return start
+    s = min(frames)
+    s -= (last - s) % max(stride, 1)  # the rows' frames stay those of the run before
+    return s if s >= first else start
+
+
+class ReferenceLog:
+    """The run's :data:`SIDECAR` in ``out``: :meth:`frame` after each frame records the references kept there and,
+    in a resumed run's pre-roll (frames up to ``after_frame``), restores each face of ``old_ids`` (the run before's)
+    to its reference recorded at that frame. ``after_frame`` None: a new run (an earlier file is removed).
+    ``warn``: one line where the file is damaged or foreign, or cannot be written (the run goes on without it)."""
+
+    def __init__(self, out: Path, warn: Callable[[str], None], after_frame: int | None = None,
+                 old_ids: set[int] | None = None) -> None:
+        self.path, self.warn, self.after_frame = out / SIDECAR, warn, after_frame
+        self.old_ids = old_ids or set()
+        self.refs: dict[tuple[int, int], dict[str, Any]] = {}  # (face, frame) -> its reference then
+        self.restored = 0  # references restored in the pre-roll
+        self.known: dict[int, int] = {}  # each face's stabiliser restarts already recorded (or restored)
+        self.kept: dict[int, float] = {}  # each face's time its reference was last kept
+        self.written = 0  # references appended by this run
+        self._fh: IO[str] | None = None
+        self._broken = False
+        if after_frame is None:
+            self.path.unlink(missing_ok=True)
+            return
+        try:
+            for face, refs in read(self.path).items():
+                self.refs.update({(face, r["frame"]): r for r in refs})
+                self.kept[face] = refs[-1]["t"]
+        except (OSError, ValueError) as e:
+            self._skip(f"{self.path}: {e}")
+
+    def _skip(self, why: str) -> None:
+        self.warn(f"{why}: not mpt-live's record of the stabiliser references; resuming without them (the aligned "
+                  "crops after the resume point may sit a little elsewhere than an uncut run's)")
+        self.refs = {}
+
+    def frame(self, index: int, t: float, tracker: Any, faces: list[Any]) -> None:
+        """After frame ``index`` (video time ``t``): ``faces`` (TrackedFace) of ``tracker`` (FaceTracker)."""
+        tracks = {tr.id: tr for tr in tracker.tracks} if faces else {}
+        again = self.after_frame is not None and index <= self.after_frame
+        for f in faces:
+            stab = tracks[f.id].aligner.stabilizer if f.id in tracks else None
+            if stab is None:
+                continue
+            if again:
+                r = self.refs.get((f.id, index)) if f.id in self.old_ids else None
+                if r is not None:
+                    self._restore(stab, f.id, r)
+                self.known[f.id] = stab.restarts
+            elif stab.restarts != self.known.get(f.id) or (f.face.detected
+                                                            and t - self.kept.get(f.id, -SNAPSHOT_S) >= SNAPSHOT_S):
+                self.known[f.id], self.kept[f.id] = stab.restarts, t
+                state = stab.state()
+                if state is not None:
+                    self._append(encode(f.id, t, index, state))
+
+    def _restore(self, stab: Any, face: int, r: dict[str, Any]) -> None:
+        try:
+            stab.restore(r["ref"], r["warp"], r["t"])
+            self.restored += 1
+        except ValueError as e:
+            self._skip(f"{self.path}: face {face}'s reference at {r['t']:g} s: {e}")
+
+    def _append(self, line: str) -> None:
+        if self._broken:
+            return
+        try:
+            if self._fh is None:
+                self._fh = open(self.path, "a", encoding="utf-8")
+            self._fh.write(line)
+            self._fh.flush()
+            self.written += 1
+        except OSError as e:
+            self._broken = True
+            self.warn(f"{self.path}: cannot be written ({e.strerror}); a --resume of this run will not have the "
+                      "stabiliser references from here on")
+
+    def close(self) -> None:
+        if self._fh is not None:
+            try:
+                self._fh.close()
+            except OSError:
+                pass
+            self._fh = None
