@@ -2,17 +2,17 @@
 
 A face's stabiliser (:mod:`mpt_live.stabilize`) registers every crop against a reference, a running average of the
 registered crops whose place began with its first crop and drifts a little with each blend (about 2 px of the 112-px
-ECC image in 20 s on paddlegan_fom_dv.mp4). A resumed run's pre-roll, started later, began it elsewhere, so its crops
-sat a little elsewhere for as long as the face stayed (README, "Resuming a long run"). So a run with an output folder
-appends to :data:`SIDECAR` there, one JSON line each, flushed (a killed run keeps those before its kill), each face's
-reference as it is after a frame the face was detected on, every :data:`SNAPSHOT_S` seconds and whenever it begins
-anew: the face ID, the video time and frame, the grey crop (rounded to whole grey levels: 12.5 kB, 17 kB as a line)
-and the warp ECC starts from. A resumed run begins its pre-roll at the latest such frame of each face at least
-``PREROLL_S`` before the resume point (:func:`preroll_from`: at most :data:`SNAPSHOT_S` plus a margin earlier) and
-restores, on that frame, the reference of each face its pre-roll confirms with an ID of the run before
-(:class:`ReferenceLog`); from the resume point on it appends its own. A run without the file (older, or made without an
-output folder) resumes as before; a damaged or foreign one is named in a one-line warning and left out (the resume as
-without it), never a traceback.
+ECC image in 20 s on paddlegan_fom_dv.mp4). A resumed run's pre-roll, started later, began it elsewhere, so its
+crops sat a little elsewhere for as long as the face stayed (README, "Resuming a long run"). So a run with an output
+folder appends to :data:`SIDECAR` there, one JSON line each, flushed (a killed run keeps those before its kill; none
+while the disk has under :data:`KEEP_FREE` free), each face's reference as it is after a frame the face was detected
+on, every :data:`SNAPSHOT_S` seconds and whenever it begins anew: the face ID, the video time and frame, the grey
+crop (rounded to whole grey levels: 12.5 kB, 17 kB as a line) and the warp ECC starts from. A resumed run begins its
+pre-roll at the latest such frame of each face at least ``PREROLL_S`` before the resume point (:func:`preroll_from`:
+at most :data:`SNAPSHOT_S` plus a margin earlier) and restores, on that frame, the reference of each face its
+pre-roll confirms with an ID of the run before (:class:`ReferenceLog`); from the resume point on it appends its own.
+A run without the file (older, or made without an output folder) resumes as before; a damaged or foreign one is
+named in a one-line warning and left out (the resume as without it), never a traceback.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import shutil
 from pathlib import Path
 from typing import IO, Any, Callable
 
@@ -27,6 +28,7 @@ import numpy as np
 
 SIDECAR = ".stabiliser-references.jsonl"  # in the output folder, beside predictions.csv
 VERSION = 1
+KEEP_FREE = 16 * 2**20  # bytes left free on the disk: under that, no reference is kept (the rows and events come first)
 SNAPSHOT_S = 10.0  # a face's reference is kept this often (on a frame it was detected on)
 _KEYS = {"v", "face", "t", "frame", "size", "dtype", "warp", "ref"}
 
@@ -169,6 +171,12 @@ class ReferenceLog:
         if self._broken:
             return
         try:
+            if shutil.disk_usage(self.path.parent).free < KEEP_FREE + len(line):  # the rows and events come first
+                self._broken = True
+                self.warn(f"{self.path}: not written, under {KEEP_FREE // 2**20} MB free on its disk (kept for the "
+                          "rows and events); a --resume of this run will not have the stabiliser references from "
+                          "here on")
+                return
             if self._fh is None:
                 self._fh = open(self.path, "a", encoding="utf-8")
             self._fh.write(line)
