@@ -113,3 +113,21 @@ def test_the_check_decides_and_measures_as_before_on_real_videos(faces_dir, leve
             assert {i: face_change(prev, grey, b, f.shape) for i, b in boxes.items()} == change, k
         prev = grey
     assert any(decisions) and not all(decisions)  # the check decided something both ways
+
+
+def test_thumbnail_is_the_area_resize_of_the_strided_view(faces_dir):
+    """The thumbnail's strided pixels are copied as whole pixels (issue 14): the same picture as OpenCV's resize of
+    ``frame[::sy, ::sx]``, on colour frames of several sizes, a grey one, a 4-channel one and a cropped (non-contiguous)
+    view."""
+    video = sorted((faces_dir / "videos").glob("*.mp4"))[0]
+    frame = read_frames(video, 1)[0][0]
+    frames = [frame, cv2.resize(frame, (1280, 720)), cv2.resize(frame, (1920, 1080)), cv2.resize(frame, (61, 37)),
+              cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), cv2.cvtColor(frame, cv2.COLOR_BGR2BGRA), frame[7:-9, 13:-4],
+              frame[::-1, ::-1]]
+    for f in frames:
+        sy, sx = max(1, f.shape[0] // 72), max(1, f.shape[1] // 128)
+        want = cv2.resize(f[::sy, ::sx], (64, 36), interpolation=cv2.INTER_AREA)
+        want = cv2.cvtColor(want, cv2.COLOR_BGR2GRAY) if want.ndim == 3 else want
+        got = thumbnail(f)
+        assert got.dtype == np.uint8 and got.shape == (36, 64)
+        assert np.array_equal(got, want), f.shape
