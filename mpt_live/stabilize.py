@@ -31,7 +31,14 @@ a frame on bench/pipeline.py, is the face stage's dearest step
 Tried for issue 14 and not kept: a pyramid (ECC on the 56 px pyrDown level, its result scaled up as the start at
 112 px). With one iteration at 112 px it cost 0.79-1.03 of the registration's CPU (paired, thread time) but the
 closed loop ended 3.5-3.8 px (mean, 224 template px) from this one's on the talking and expressive clips; iterated
-to the same stop at 112 px it cost 1.17-1.64 and still ended 0.2 and 3.1 px away (tolerance: 0.1).
+to the same stop at 112 px it cost 1.17-1.64 and still ended 0.2 and 3.1 px away (tolerance: 0.1). A coarser crop
+(downscale 3, 74 px; issue 14, not kept): 0.62-0.75 of the registration's CPU, but each registration lies further from
+the converged 112 px one than today's stop does (the recorded pairs area-resized to 75 px: mean 0.30 and 0.59 px
+against 0.13 and 0.20, p95 0.76 and 1.82 against 0.66 and 0.51, on the talking and expressive clips; one 112 px
+iteration after it, 0.14 and 0.37 px, costs 0.92-1.09 of today's), the head-drift band energy (bench/alignment.py
+--energy) median 0.18 against 0.16, p95 0.35 against 0.30, and the closed loop ended 1.8-3.8 px (mean) away: most of
+that is a restart a frame earlier or later (the reference restarts when the registration moves the probes more than
+``max_shift``, every 8-60 frames on those clips: a talking mouth), from where the loop follows other keypoints.
 """
 
 from __future__ import annotations
