@@ -16,15 +16,18 @@ such change was a cut, and a face that stayed exactly where it was lost about a 
 restarted). A frame with no face present, or whose every face's region changed (a scene cut, speaker view becoming
 gallery view, a shared screen), is a cut as before.
 
-The check is 0.3-0.4 ms of CPU a frame (~9 % of the face stage on bench/pipeline.py's loop, thread time on a busy
-machine), its largest part the thumbnail's area resize and the copy of the strided view it reads. That copy takes
+The check is 0.27 ms of CPU a frame on bench/pipeline.py's loop (~7 % of the face stage, thread time on a busy
+machine; 0.30-0.32 before the copy below), its largest part the thumbnail's area resize and the copy of the strided
+view it reads. That copy takes
 each pixel's bytes as one item, and the face test's windows are made by their strides: 0.75-0.80 of the check's CPU
 (2 faces; 590x590 and 1280x720 frames, old and new alternating on a loaded machine), the same thumbnails, differences
 and decisions. Tried for issue 14 and not kept: the resize from a
 contiguous copy of the strided view (the same thumbnail, 1.01 of its CPU, paired); grey before the resize (0.93, but
-pixels a grey level off, and the decisions must stay those of tests/test_cuts_exact.py). Not tried: checking every
-other frame (half the cost), as a cut on an unchecked frame would be followed by position, another person under the
-ID before.
+pixels a grey level off, and the decisions must stay those of tests/test_cuts_exact.py). Not kept either:
+checking every other frame (half the cost). A cut on an unchecked frame would be followed by position (another person
+under the ID before) until the next check, and that check compares frames two apart, which differ more within a shot:
+on the shared videos a face's region differed up to 16.6 (retalking_3_talking, p99 15.8; 12.4 one frame apart), past
+``face_cut`` (16), so the talking face itself would be cut.
 """
 
 from __future__ import annotations
