@@ -6,8 +6,9 @@ ECC image in 20 s on paddlegan_fom_dv.mp4). A resumed run's pre-roll, started la
 crops sat a little elsewhere for as long as the face stayed (README, "Resuming a long run"). So a run with an output
 folder appends to :data:`SIDECAR` there, one JSON line each, flushed (a killed run keeps those before its kill; none
 while the disk has under :data:`KEEP_FREE` free), each face's reference as it is after a frame the face was detected
-on, every :data:`SNAPSHOT_S` seconds and whenever it begins anew: the face ID, the video time and frame, the grey
-crop (rounded to whole grey levels: 12.5 kB, 17 kB as a line) and the warp ECC starts from. A resumed run begins its
+on, every :data:`SNAPSHOT_S` seconds, not at each restart of the reference (a talking or expressive face's restarts
+every 0.3-2 s: 20 kB/s a face when each was kept; a pre-roll from a kept one replays the restarts after it): the
+face ID, the video time and frame, the grey crop (rounded to whole grey levels: 12.5 kB, 17 kB as a line) and the warp ECC starts from. A resumed run begins its
 pre-roll at the latest such frame of each face at least ``PREROLL_S`` before the resume point (:func:`preroll_from`:
 at most :data:`SNAPSHOT_S` plus a margin earlier) and restores, on that frame, the reference of each face its
 pre-roll confirms with an ID of the run before (:class:`ReferenceLog`); from the resume point on it appends its own.
@@ -120,7 +121,6 @@ class ReferenceLog:
         self.old_ids = old_ids or set()
         self.refs: dict[tuple[int, int], dict[str, Any]] = {}  # (face, frame) -> its reference then
         self.restored = 0  # references restored in the pre-roll
-        self.known: dict[int, int] = {}  # each face's stabiliser restarts already recorded (or restored)
         self.kept: dict[int, float] = {}  # each face's time its reference was last kept
         self.written = 0  # references appended by this run
         self._fh: IO[str] | None = None
@@ -152,10 +152,8 @@ class ReferenceLog:
                 r = self.refs.get((f.id, index)) if f.id in self.old_ids else None
                 if r is not None:
                     self._restore(stab, f.id, r)
-                self.known[f.id] = stab.restarts
-            elif stab.restarts != self.known.get(f.id) or (f.face.detected
-                                                            and t - self.kept.get(f.id, -SNAPSHOT_S) >= SNAPSHOT_S):
-                self.known[f.id], self.kept[f.id] = stab.restarts, t
+            elif f.face.detected and t - self.kept.get(f.id, -SNAPSHOT_S) >= SNAPSHOT_S:
+                self.kept[f.id] = t
                 state = stab.state()
                 if state is not None:
                     self._append(encode(f.id, t, index, state))
