@@ -546,3 +546,32 @@ def test_a_stabiliser_restored_from_a_kept_reference_refines_as_the_one_that_kep
     (tmp_path / "refs").write_text(encode(0, 0.0, 0, went_on.state()) + '{"v": 1, "face": "a"}\n')
     with pytest.raises(ValueError, match="line 2"):
         read(tmp_path / "refs")
+
+
+def test_a_face_whose_stabiliser_restarts_often_is_kept_every_snapshot_only(tmp_path):
+    """ReferenceLog keeps a face's reference on a detected frame every SNAPSHOT_S seconds, not at each restart of its
+    stabiliser (a talking face's restarts every 0.3-2 s), nor on a frame it was only followed on."""
+    from types import SimpleNamespace as NS
+
+    import numpy as np
+
+    from mpt_live.references import SIDECAR, SNAPSHOT_S, ReferenceLog, read
+
+    class Stab:
+        restarts = 0
+
+        def state(self):
+            return {"ref": np.full((112, 112), self.restarts, np.float32), "warp": np.eye(2, 3), "t": 0.0}
+
+    stab = Stab()
+    tracker = NS(tracks=[NS(id=0, aligner=NS(stabilizer=stab))])
+    warned: list[str] = []
+    log, fps = ReferenceLog(tmp_path, warned.append), 30
+    seconds = 3 * SNAPSHOT_S + 1
+    for i in range(int(seconds * fps)):
+        stab.restarts = i // 10  # a restart every third of a second
+        log.frame(i, i / fps, tracker, [NS(id=0, face=NS(detected=i % 3 != 1))])
+    log.close()
+    kept = read(tmp_path / SIDECAR)[0]
+    assert [r["frame"] for r in kept] == [0, 300, 600, 900] and log.written == 4
+    assert not warned
