@@ -38,7 +38,8 @@ against 0.13 and 0.20, p95 0.76 and 1.82 against 0.66 and 0.51, on the talking a
 iteration after it, 0.14 and 0.37 px, costs 0.92-1.09 of today's), the head-drift band energy (bench/alignment.py
 --energy) median 0.18 against 0.16, p95 0.35 against 0.30, and the closed loop ended 1.8-3.8 px (mean) away: most of
 that is a restart a frame earlier or later (the reference restarts when the registration moves the probes more than
-``max_shift``, every 8-60 frames on those clips: a talking mouth), from where the loop follows other keypoints.
+``max_shift``, every 8-60 frames on those clips: the whole-crop registration slides and rolls away from the eyes as the
+head turns, the mouth probe crossing first; docs/spotting.md, 2026-12-07), from where the loop follows other keypoints.
 """
 
 from __future__ import annotations
