@@ -5,8 +5,8 @@ one run.
 A shared face video's frames are detected once (BlazeFace short-range); each round then aligns them through
 one track's :class:`~mpt_live.track_align.TrackAligner` (112 px, the spotter's 224 px face made too, detection
 every 4th frame and followed between, as the session does) at each registration size, in turn, the order
-swapped every round. CPU time by ``time.thread_time``; the median of the rounds. The README's "~0.5 ms CPU more
-per face and frame" is this difference.
+swapped every round. CPU time by ``time.thread_time``; the median of the rounds. The README's "0.82 ms CPU more
+per face and frame" is this difference (it said ~0.5 ms, measured with d27a19b by no script).
 
     python bench/registration_cost.py [--video ../shared/data/faces/videos/liveportrait_d6.mp4] [--frames 300]
         [--rounds 5]
