@@ -74,9 +74,11 @@ def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str |
                                             "start_s": point.previous.get("start_s")}
         start_run(out, str(getattr(source, "name", "source")), {**marker_facts(session), **resumed},
                   keep=point is not None)
-    # each face's stabiliser reference as it is (re)set, for a --resume to go on from (mpt_live/references.py)
-    refs = None if out is None else ReferenceLog(out, say or _stderr, None if point is None else point.after_frame,
-                                                 None if point is None else point.written.taken)
+    # each face's stabiliser reference every 10 s, for a --resume to go on from (mpt_live/references.py)
+    refs = None
+    if out is not None:
+        refs = ReferenceLog(out, say or _stderr) if point is None else ReferenceLog(
+            out, say or _stderr, point.after_frame, point.written.taken, point.from_frame, point.first_frame)
     view = OverlayView(session.model)
     total = getattr(source, "frame_count", 0) or None
     # --max-seconds on a file: the bar ends where the stretch will (from its first frame analysed), not the file

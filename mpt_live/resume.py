@@ -18,8 +18,9 @@ helper's design started it anew there: other events for the next 20 s). Where th
 first frame the rows and events are exactly an uncut run's; from later, whatever the pre-roll's length, the
 stabiliser's reference would begin elsewhere than the run's (a running average whose place drifts from its first
 crop), so the pre-roll begins instead at the reference of each face the run kept (:mod:`mpt_live.references`, up to
-``SNAPSHOT_S`` and a margin earlier) and restores it there: the rows are then nearly the uncut run's (README: the
-measured difference; a run without that file: as far from them as before). A face the
+``SNAPSHOT_S`` and a margin earlier) and restores it there, once a face (none where the pre-roll begins at the
+run's first frame: that replay is exact): the rows are then nearly the uncut run's (README: the measured difference;
+a run without that file: as far from them as before). A face the
 tracker confirms in the pre-roll where a row of the run before has a box overlapping its own keeps that face's ID
 (:meth:`Written.name`); any other gets one no face of the run had, so one ID is one person across the parts.
 """

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import faultkit as fk
-from mpt_live.references import SIDECAR, SNAPSHOT_S
+from mpt_live.references import SIDECAR, SNAPSHOT_S, read as read_references
 from test_faults import ROOT, cli, our_lines, start, summary, wait_for_rows
 
 RUN = ("--motion-only", "--headless")
@@ -143,6 +143,19 @@ def test_a_run_ended_by_max_seconds_resumed_twice_gives_the_uncut_runs_rows_and_
     assert between == [e for e in spans(events(uncut)) if 420 < int(e[1]) and int(e[3]) < 800] and len(between) == 2
 
 
+def test_a_run_resumed_before_24_s_replays_from_its_first_frame_exactly(tmp_path, looped, uncut):
+    """Ended by --max-seconds 18, resumed: its pre-roll reaches back to frame 0, and the references kept at 0 s and
+    10 s lie inside it. Restored there (each a copy rounded to whole grey levels) they moved the crops off the run's
+    own; none is, so the rows and events are exactly the uncut run's."""
+    out = tmp_path / "o"
+    assert cli("--video", str(looped), *RUN, "--out", str(out), "--max-seconds", "18").returncode == 0
+    frames = [r["frame"] for r in read_references(out / SIDECAR).get(0, [])]
+    assert frames and frames[0] < 30 and any(290 <= f <= 330 for f in frames), frames
+    lines = resume(looped, out)
+    assert preroll_from_frame(lines) == 0 and not [ln for ln in lines if SIDECAR in ln], lines
+    check_continued(out, uncut)
+
+
 def test_a_run_resumed_after_24_s_goes_on_from_its_stabiliser_references(tmp_path, faces_dir):
     """Resumed at 45 s, its pre-roll (24 s) would begin at 21 s, after the run's first frame: it begins instead at
     the stabiliser reference the run kept there (SIDECAR, at most SNAPSHOT_S and a margin earlier), which brings the
@@ -179,6 +192,9 @@ def test_a_run_without_its_stabiliser_references_or_with_them_damaged_resumes_as
         lines = runs[case] = resume(looped, out)
         warned = [ln for ln in lines if SIDECAR in ln]
         assert len(warned) == (case == "damaged") and not [ln for ln in lines if "Traceback" in ln], lines
+        if case == "damaged":  # set aside: the resumed run's own references make a file a later resume reads
+            assert f"set aside as {SIDECAR}.damaged" in warned[0] and (out / (SIDECAR + ".damaged")).is_file()
+            assert read_references(out / SIDECAR)
         assert abs(preroll_from_frame(lines) - (30 * 35 - 24 * 30)) <= 2, lines
         check_continued(out, uncut, exact=False)
     assert rows(tmp_path / "old") == rows(tmp_path / "damaged")
