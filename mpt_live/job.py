@@ -74,9 +74,10 @@ def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str |
                                             "start_s": point.previous.get("start_s")}
         start_run(out, str(getattr(source, "name", "source")), {**marker_facts(session), **resumed},
                   keep=point is not None)
-    # each face's stabiliser reference every 10 s, for a --resume to go on from (mpt_live/references.py)
+    # each face's stabiliser reference every 10 s, for a --resume to go on from (mpt_live/references.py): only for
+    # what --resume goes on with (a file, a frame folder), not a camera or a stream
     refs = None
-    if out is not None:
+    if out is not None and not session.live and "://" not in session.name:
         refs = ReferenceLog(out, say or _stderr) if point is None else ReferenceLog(
             out, say or _stderr, point.after_frame, point.written.taken, point.from_frame, point.first_frame)
     view = OverlayView(session.model)

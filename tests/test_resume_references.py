@@ -108,3 +108,19 @@ def test_a_sidecar_that_cannot_be_removed_or_read_is_named_in_one_line(tmp_path,
     assert "not mpt-live's record" not in warned[0]
     monkeypatch.undo()
     assert [r["frame"] for _, r in lines(tmp_path / SIDECAR)] == [0]  # left as it was
+
+
+def test_a_live_run_keeps_no_references(tmp_path, faces_dir):
+    """--realtime (a live source, as a camera or a stream are): --resume does not go on with it, so its folder gets
+    no file of references, though its face was detected."""
+    import csv
+
+    from test_faults import cli
+
+    out = tmp_path / "o"
+    res = cli("--video", str(faces_dir / "videos" / "liveportrait_d19_glasses.mp4"), "--realtime", "--motion-only",
+              "--headless", "--out", str(out), "--max-seconds", "2")
+    assert res.returncode == 0, res.stderr[-2000:]
+    with open(out / "predictions.csv", newline="") as fh:
+        assert any(r["x"] for r in csv.DictReader(fh))
+    assert not (out / SIDECAR).exists()
