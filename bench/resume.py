@@ -12,7 +12,10 @@ the uncut run's (the baseline), row by row (rows matched by frame and face ID):
   or offset frame;
 * how many stabiliser references the uncut run kept for a resume (mpt_live/references.py), and their size.
 
-Usage: python bench/resume.py [--video VIDEO] [--at 30,45] [--out DIR] [-- extra mpt-live options]
+``--no-references``: each stopped run's stabiliser references (its .stabiliser-references.jsonl) removed before the
+resume, as an older mpt-live's run has none: the resume as it was without them.
+
+Usage: python bench/resume.py [--video VIDEO] [--at 30,45] [--out DIR] [--no-references] [-- extra mpt-live options]
 (default: paddlegan_fom_dv.mp4 of the shared face media, the bundled demo model, resumed at 30 s and 45 s).
 """
 
@@ -96,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--video", type=Path, default=VIDEO)
     ap.add_argument("--at", default="30,45", help="resume points, seconds (comma-separated)")
     ap.add_argument("--out", type=Path, help="keep the runs' folders here (default: a temporary folder)")
+    ap.add_argument("--no-references", action="store_true",
+                    help="resume without the stopped run's stabiliser references (as an older run's)")
     ap.add_argument("extra", nargs="*", help="more mpt-live options, after --")
     args = ap.parse_args(argv)
     try:
@@ -118,10 +123,13 @@ def main(argv: list[str] | None = None) -> int:
         for t in points:
             out = root / f"at{t:g}"
             run([*common, "--out", str(out), "--max-seconds", f"{t:g}"], log)
+            if args.no_references:
+                (out / SIDECAR).unlink(missing_ok=True)
             run([*common, "--out", str(out), "--resume"], log)
             r = compare_rows(uncut, read(out / "predictions.csv"), t)
             e = compare_events(events, read(out / "events.csv"))
-            print(f"resumed at {t:g} s: {r['rows_after']} rows from it on ({r['unmatched']} with no uncut row of its "
+            how = " without the stabiliser references" if args.no_references else ""
+            print(f"resumed at {t:g} s{how}: {r['rows_after']} rows from it on ({r['unmatched']} with no uncut row of its "
                   f"frame and face), {r['differ']} differ; motion score median {100 * r['score_rel_p50']:.2f} % "
                   f"(p90 {100 * r['score_rel_p90']:.2f} %); boxes median {r['box_p50']:.0f} px, at most "
                   f"{r['box_max']:.0f}; probabilities median {r['dprob_p50']:.3f}, at most {r['dprob_max']:.2f}; "
