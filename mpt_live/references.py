@@ -140,7 +140,6 @@ class ReferenceLog:
         self.restored = 0  # references restored in the pre-roll
         self.kept: dict[int, float] = {}  # each face's time its reference was last kept
         self.written = 0  # references appended by this run
-        self._done: set[int] = set()  # the faces restored
         self._fh: IO[str] | None = None
         self._broken = False
         if after_frame is None:
@@ -208,7 +207,7 @@ class ReferenceLog:
             if stab is None:
                 continue
             if again:
-                r = self.refs.get((f.id, index)) if f.id not in self._done else None
+                r = self.refs.get((f.id, index))  # a face restored has none left (once a face)
                 if r is not None:
                     self._restore(stab, f.id, r)
             elif f.face.detected and t - self.kept.get(f.id, -SNAPSHOT_S) >= SNAPSHOT_S:
@@ -218,8 +217,7 @@ class ReferenceLog:
                     self._append(encode(f.id, t, index, state))
 
     def _restore(self, stab: Any, face: int, r: dict[str, Any]) -> None:
-        self._done.add(face)
-        self.refs = {k: v for k, v in self.refs.items() if k[0] != face}
+        self.refs = {k: v for k, v in self.refs.items() if k[0] != face}  # restored once: its others dropped
         try:
             stab.restore(r["ref"], r["warp"], r["t"])
             self.restored += 1
