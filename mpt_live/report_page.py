@@ -70,6 +70,7 @@ const bar = document.getElementById('filters');  // kept on screen above the tab
 function reveal(row, focus) {  // nor under the table's header and the filters, where they stay
   const under = held(document.querySelector('#events thead th')) + (bar.hidden ? 0 : held(bar));
   row.style.scrollMarginTop = cover() + under + 8 + 'px';  // not under the video kept on screen
+  row.style.scrollMarginBottom = '4px';  // clear of the bottom edge: the page scrolls by whole pixels, a row can end between
   if (focus) row.focus({preventScroll: true});
   row.scrollIntoView({block: 'nearest'});
 }

@@ -60,6 +60,14 @@ def _open(browser, path, size):  # noqa: F811
     return page, errors, fetched
 
 
+def _settled(page):
+    """Wait until a row is selected and the page holds still: the selected row, the scroll and the part kept on top
+    (which shrinks on the scroll's handler) the same in two animation frames running."""
+    page.wait_for_function("""() => { const r = document.querySelector('#events tr.current');
+        const now = r && [r.getBoundingClientRect().bottom, scrollY, document.body.className].join();
+        const same = now && now === window.__held; window.__held = now; return same; }""", polling="raf")
+
+
 @pytest.mark.parametrize("size", LAPTOPS, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("name", ["no event", "face lost", "two faces"])
 def test_real_run_pages_are_whole_on_laptop_and_desktop_screens(pages, browser, name, size):  # noqa: F811
@@ -140,8 +148,7 @@ def test_scrolled_to_the_events_a_laptop_shows_the_video_and_a_screenful_of_rows
         assert page.evaluate(facts), "the run's facts do not show whole above the fold"
     for _ in range(20):
         page.keyboard.press("n")  # down the table: the page scrolled to its middle, under the video
-    page.wait_for_function("document.querySelector('#events tr.current')")
-    page.wait_for_timeout(100)  # the scroll's handlers
+    _settled(page)
     seen = page.evaluate("""() => {
         const v = document.getElementById('video').getBoundingClientRect(), head = document.querySelector('#events thead th')
             .getBoundingClientRect(), top = Math.max(v.bottom, getComputedStyle(document.querySelector('#events thead th'))
@@ -166,8 +173,7 @@ def test_in_a_narrow_window_the_events_header_stays_under_the_video(busy, browse
     page, errors, _ = _open(browser, busy, size)
     for _ in range(20):
         page.keyboard.press("n")
-    page.wait_for_function("document.querySelector('#events tr.current')")
-    page.wait_for_timeout(100)
+    _settled(page)
     video, head, row = page.evaluate("""['#video', '#events thead th', '#events tr.current']
         .map(s => (b => [b.top, b.bottom])(document.querySelector(s).getBoundingClientRect()))""")
     assert head[0] >= video[1] - 0.5 and head[1] <= size[1], (video, head)
