@@ -28,7 +28,7 @@ from scipy import signal
 
 from mpt_live.clip import ClipSpec
 from mpt_live.machine import vector_extensions
-from mpt_live.motion import Magnifier, Biquads, band_pass, level_gains, magnify_clip, model_inputs
+from mpt_live.motion import Magnifier, Biquads, band_pass, level_gains, magnify_clip, model_inputs, motion_score
 from mpt_live.rankpool import dynamic_image
 
 
@@ -150,6 +150,7 @@ def main() -> int:
         "magnify_clip (attenuate)": ms_per_call(lambda: magnify_clip(clip, att), args.repeats),
         "dynamic_image (rank pooling)": ms_per_call(lambda: dynamic_image(clip), args.repeats),
         "model_inputs (default)": ms_per_call(lambda: model_inputs(clip, spec), args.repeats),
+        "motion_score (a motion-only window)": ms_per_call(lambda: motion_score(clip, spec), args.repeats),
     }
     print(f"{'per clip of ' + str(T) + ', ms':<44}{'':>14}")
     for name, v in per_clip.items():

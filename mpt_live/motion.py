@@ -114,7 +114,7 @@ class Biquads:
 
         One OpenCV call per line (a fused multiply-add pass over the frame each), float32 throughout.
         """
-        x = cv2.subtract(x, self.x0, dst=self.dx)
+        x = cv2.subtract(x, self.x0, dst=self.dx, dtype=cv2.CV_32F)  # a uint8 x is read as it is (exact)
         for k, (b0, b1, b2, a1, a2) in enumerate(self.coefs):
             y, z0, z1 = self.y[k], self.z[k, 0], self.z[k, 1]
             cv2.scaleAdd(x, b0, z0, dst=y)  # y = b0 x + z0
@@ -270,14 +270,14 @@ def band_energy(clip: np.ndarray, spec: ClipSpec, fps: float | None = None) -> n
     the magnified frames. The energy is read off the frame's own band (level 0, whatever the gains), so neither the
     pyramid, the other levels' filters nor the reconstruction are run: a motion-only run's windows (a score each)
     cost ~0.78 of magnifying them in CPU (one filter pass and one accumulation per frame, no output pass and no
-    whole-frame energy). Its filter and frame buffer are those of the thread's magnifier (:func:`_magnifier`)."""
+    whole-frame energy). Its filter and buffer are the thread's magnifier's (:func:`_magnifier`); uint8 frames are
+    filtered as they are (no float copy), frame 0 (its band is exactly 0: the steady state) not at all."""
     mag = _magnifier(spec, clip.shape[1:], fps)
     filt, buf, emap = mag._filters[0], mag._g[0], np.zeros(clip.shape[1:], np.float32)
-    for t in range(clip.shape[0]):
-        x = _level0(clip[t], buf)
-        if t == 0:
-            filt.start(x)
-        cv2.accumulateSquare(filt.step(x), emap)
+    direct = clip.dtype in (np.uint8, np.float32) and clip.flags.c_contiguous
+    filt.start(clip[0] if direct else _level0(clip[0], buf))
+    for t in range(1, clip.shape[0]):
+        cv2.accumulateSquare(filt.step(clip[t] if direct else _level0(clip[t], buf)), emap)
     return emap
 
 

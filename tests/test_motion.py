@@ -153,12 +153,15 @@ def test_streaming_equals_clip_and_reset_restarts(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(SPECS))
-@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32, np.float64, "float32 view"])
 def test_motion_score_alone_is_magnify_clips_without_magnifying(name: str, dtype, monkeypatch) -> None:
     """A motion-only window's score (band_energy: the frame's own band alone) is exactly the score and energy map of
-    magnifying the clip, and no frame is magnified for it (the saving: no pyramid, output or whole-frame energy)."""
+    magnifying the clip, and no frame is magnified for it (the saving: no pyramid, output or whole-frame energy).
+    uint8 and contiguous float32 frames are filtered as they are, others (float64, a view with the channels
+    reversed) through a float32 copy: the same values either way."""
     spec = SPECS[name]
-    clip = random_clip(T=spec.frames, shape=(32, 48), seed=3).astype(dtype)
+    clip = random_clip(T=spec.frames, shape=(32, 48), seed=3)
+    clip = clip.astype(np.float32)[..., ::-1] if dtype == "float32 view" else clip.astype(dtype)
     _, want = magnify_clip(clip, spec)
     _, want_20 = magnify_clip(clip, spec, fps=20.0)  # another clip rate: another filter
     emap = np.zeros(clip.shape[1:], np.float32)
