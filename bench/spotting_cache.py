@@ -22,11 +22,16 @@ from train.datasets.longvideo import LongVideo
 FACE, GONE, CUT, CUT_AWAY = 0, 1, 2, 3  # a cache row: the face's frame; none (a flush); none at a cut; a cut while away
 
 
-def build(v: LongVideo, out: Path) -> None:
+def build(v: LongVideo, out: Path, corrected: bool = False, size: int = 224) -> None:
     """Run the session motion-only on ``v`` and keep the grey frames it gives FaceMotion, each row's kind beside
     them (FACE, GONE, CUT: the face's signals ended by a cut, CUT_AWAY: a cut while the face was away, no frame) and
-    whether a cut was a camera cut (FaceState.push's ``camera``)."""
-    from mpt_live import face_state, facemotion
+    whether a cut was a camera cut (FaceState.push's ``camera``). ``corrected``: the spotter given the face with the
+    eyes-mouth shape correction (the aligned face) instead of the eyes-aligned one it keeps, to measure what the
+    correction would cost it (kept in the file as ``corrected``). ``size``: the faces aligned as a model of that size
+    would have them (112: the bundled demo model's; its spotter's face a 224 warp all the same, registered at 224)."""
+    from functools import partial
+
+    from mpt_live import face_state, facemotion, session
     from mpt_live.job import run_job
     from mpt_live.session import SessionConfig
     from mpt_live.sources import VideoFile
@@ -39,6 +44,8 @@ def build(v: LongVideo, out: Path) -> None:
         return push(self, frame, t, aligned)
 
     def state_recording(self, frame, face, cut=False, camera=False):
+        if corrected and face is not None:  # the spotter takes the aligned face (eyes-mouth) when it has no other
+            face = replace(face, motion=None)
         if face is None and cut and self.face is None:
             rec.append((frame.index, frame.t, None, CUT_AWAY, camera))
         cutting[:] = cut, cut and camera
@@ -47,17 +54,27 @@ def build(v: LongVideo, out: Path) -> None:
         finally:
             cutting[:] = False, False
 
+    spec = session.ClipSpec
     facemotion.FaceMotion.push, face_state.FaceState.push = recording, state_recording
+    session.ClipSpec = partial(spec, image_size=size)  # the spec of a motion-only session
     try:
         with VideoFile(v.video) as src:
             s = run_job(src, None, replace(SessionConfig(), max_faces=1), None)
     finally:
         facemotion.FaceMotion.push, face_state.FaceState.push = push, state_push
+        session.ClipSpec = spec
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez(out, frames=np.array([r[0] for r in rec]), times=np.array([r[1] for r in rec]),
              have=np.array([r[2] is not None for r in rec]), kind=np.array([r[3] for r in rec]),
-             camera=np.array([r[4] for r in rec]), fps=s["source_fps"],
+             camera=np.array([r[4] for r in rec]), fps=s["source_fps"], corrected=corrected, size=size,
              grey=np.stack([r[2] for r in rec if r[2] is not None]).astype(np.float32))
+
+
+def made_as(path: Path) -> tuple[bool, int]:
+    """How a cache file was built: with the spotter on the shape-corrected face (``build(corrected=True)``), and the
+    model size its faces were aligned for (files from before these were kept: False, 224)."""
+    d = np.load(path)
+    return (bool(d["corrected"]) if "corrected" in d.files else False), (int(d["size"]) if "size" in d.files else 224)
 
 
 def rows(d) -> tuple[np.ndarray, np.ndarray]:

@@ -15,7 +15,9 @@ the window rises above its own background there), and how many rise above the wi
 maximum (what a detector with no false positive could find at most). Taking the best of ~100
 windows favours both by chance, so the same test is run on random stretches of background of the
 same lengths: where the movements beat their background no more often than those do, no detector
-on this evidence can tell them from the face's own motion. ``--rates`` replays each video's signals
+on this evidence can tell them from the face's own motion. ``--evidence`` prints each video's micro evidence (the
+strongest pooled window, robust z units) on the frames more than 1 s from every annotated movement: its median and
+90th percentile, what the face's own jitter and motion give the spotter where nothing was made to move. ``--rates`` replays each video's signals
 (made once, at the cached rate) through spotters told other frame rates (30, 29.97: the frames and their
 times unchanged, as when a file's measured rate differs from its nominal one) and, with ``--phases N``,
 with its first 1..N frames left out (the face first seen later; the other frames keep their numbers and
@@ -26,6 +28,7 @@ the first frame), the spotter's CPU time per push beside them (``time.thread_tim
 of that for several ``SpotConfig.sample_s`` values, alternated variant by variant, and gives their CPU ratios.
 
     nice python bench/spotting_replay.py ROOT [ROOT ...] --cache runs/cache [--build] [--diag] [--separability]
+        [--evidence]
         [--rates 30,29.97,29.95,30.03 [--phases 9] [--cuts 5] [--sample-s 2/15,1/30]]
 """
 
@@ -46,7 +49,7 @@ from mpt_live.errors import InputError
 from mpt_live.facemotion import FaceMotion, FrameSignals
 from mpt_live.machine import vector_extensions
 from mpt_live.spotting import SpotConfig, Spotter
-from spotting_cache import build, run_cached, stream
+from spotting_cache import build, made_as, run_cached, stream
 from train.datasets.longvideo import LongVideo, LongVideoIndex, read_annotations_csv
 from train.spot_metrics import Spotted, score
 
@@ -158,6 +161,16 @@ def separability(v: LongVideo, pooled: dict, fps: float, trials: int = 50) -> di
             "chance": float(np.mean(beat)) if beat else float("nan")}
 
 
+def background(v: LongVideo, trace: dict, fps: float) -> np.ndarray:
+    """The evidence of a scale's ``trace`` (frame -> (evidence, window)) on the frames more than 1 s (``fps``
+    frames) from every annotated movement of ``v``, in frame order."""
+    frames = np.array(sorted(trace), int)
+    near = np.zeros(len(frames), bool)
+    for iv in v.intervals:
+        near |= (frames >= iv.onset - fps) & (frames <= iv.offset + fps)
+    return np.array([trace[f][0] for f in frames[~near]], float)
+
+
 def _rate(text: str) -> float:
     try:
         r = float(text)
@@ -236,9 +249,15 @@ def main() -> None:
     ap.add_argument("roots", nargs="+", type=Path, help="mpt-synth --long benchmark folders")
     ap.add_argument("--cache", type=Path, default=Path("runs/spotting-cache"))
     ap.add_argument("--build", action="store_true", help="make the missing cache files first (the slow part)")
+    ap.add_argument("--corrected-face", action="store_true", help="a cache built (--build) and replayed with the "
+                    "spotter on the eyes-mouth corrected face, not the eyes-aligned one it keeps (another --cache)")
+    ap.add_argument("--size", type=int, default=224, help="a cache built (--build) with the faces aligned as a model "
+                    "of this size would have them (112: the bundled demo model's; another --cache)")
     ap.add_argument("--diag", action="store_true", help="why each missed truth interval was missed")
     ap.add_argument("--separability", action="store_true",
                     help="per video: can the micro-movements rise above their own window's background at all")
+    ap.add_argument("--evidence", action="store_true",
+                    help="per video: the micro evidence's median and p90 more than 1 s from every annotated movement")
     ap.add_argument("--rates", help="comma-separated frame rates to tell the spotter (the signals unchanged), "
                     "e.g. 30,29.97,29.95,30.03: the events that differ from the first rate's")
     ap.add_argument("--phases", type=int, default=0, help="with --rates: also leave out the first 1..N frames")
@@ -254,20 +273,27 @@ def main() -> None:
             raise InputError(f"--phases {args.phases}: give a count >= 0, with --rates")
         if args.cuts < 0 or (args.cuts and not rates):
             raise InputError(f"--cuts {args.cuts}: give a count >= 0, with --rates")
+        if args.size not in (112, 224) or (args.corrected_face and args.size != 224):
+            raise InputError(f"--size {args.size}: give 112 or 224 (the demo model's, the default), and 224 with "
+                             "--corrected-face (a 112 px corrected face is a direct warp, not the spotter's)")
         if args.sample_s and not rates:
             raise InputError("--sample-s: give it with --rates")
         configs = [replace(SpotConfig(), sample_s=parse_seconds(x)) for x in args.sample_s.split(",")] \
             if args.sample_s else [SpotConfig()]
         print(f"CPU vector extensions: {vector_extensions()}", flush=True)
         truths = {r.name: read_annotations_csv(r / "annotations.csv") for r in args.roots}
-        videos, spotted, sep, variants = [], {}, {}, {}
+        videos, spotted, sep, variants, quiet = [], {}, {}, {}, {}
         for name, t in truths.items():
             for v in t.videos:
                 f = args.cache / name / f"{v.video.stem}.npz"
                 if not f.exists():
                     if not args.build:
                         raise InputError(f"{f}: not cached (run with --build)")
-                    build(v, f)
+                    build(v, f, args.corrected_face, args.size)
+                if made_as(f) != (args.corrected_face, args.size):
+                    face = lambda c, n: f"{'corrected' if c else 'eyes-aligned'} face at {n} px"  # noqa: E731
+                    raise InputError(f"{f}: built with the spotter on the {face(*made_as(f))}, not the "
+                                     f"{face(args.corrected_face, args.size)} (give another --cache)")
                 pooled = {} if args.separability else None
                 events, trace, dropped = replay(f, pooled)
                 key = f"{name}/{v.name}"
@@ -284,6 +310,12 @@ def main() -> None:
                           f"random background stretches above it: {r['chance']:.0%}")
                     if r["n"]:
                         sep.setdefault(name, []).append(r)
+                if args.evidence:
+                    e = background(v, trace[min(trace)] if trace else {}, float(np.load(f)["fps"]))
+                    if len(e):
+                        quiet.setdefault(name, []).append(float(np.median(e)))
+                    print(f"    evidence outside movements (micro, {len(e)} frames): " + (
+                        f"median {np.median(e):.2f}, p90 {np.percentile(e, 90):.2f}" if len(e) else "none"))
                 if rates:
                     variants[key] = rate_phase(f, rates, args.phases, args.cuts, configs)
         cpu = []
@@ -299,6 +331,9 @@ def main() -> None:
             r = score(LongVideoIndex(videos=vs, classes=[]), spotted, "all")["by_type"]
             print(f"{name:<10} " + "  ".join(f"{k}: F1 {r[k]['f1']:.3f} P {r[k]['precision']:.2f} R {r[k]['recall']:.2f} "
                                          f"({r[k]['tp']}/{r[k]['fp']}/{r[k]['fn']})" for k in ("micro", "macro")))
+        for name, ms in quiet.items():
+            print(f"{name:<10} evidence outside movements: median {min(ms):.2f}-{max(ms):.2f} over its "
+                  f"{len(ms)} videos (micro)")
         for name, rs in sep.items():
             n, clear = sum(r["n"] for r in rs), sum(round(r["clear"] * r["n"]) for r in rs)
             print(f"{name:<10} separability: {clear} of {n} micro-movements above their window's background maximum; "

@@ -125,3 +125,90 @@ def test_a_replay_flushes_at_a_cut_as_the_session_did(cache, tmp_path, monkeypat
     _cache(tmp_path / "old.npz", kinds)  # no kinds: a C or A row is a frame without the face
     cache.run_cached(tmp_path / "old.npz", lambda sp: None)
     assert calls and not any(cut for cut, _ in calls)
+
+
+def test_background_evidence_leaves_out_a_second_around_each_movement(replay):
+    """--evidence: the frames within 1 s of an annotated movement (either type) are not background."""
+    v = LongVideo("v", "s", 30.0, [Interval(100, 105, 110, "micro"), Interval(200, 220, 240, "macro")])
+    trace = {i: (0.3 if i % 2 else 0.5, 0) for i in range(300)}
+    for i in range(70, 141):
+        trace[i] = (9.0, 0)  # the movement and the second either side
+    e = replay.background(v, trace, 30.0)
+    near = set(range(70, 141)) | set(range(170, 271))
+    assert list(e) == [trace[i][0] for i in range(300) if i not in near] and len(e) == 128 and e.max() == 0.5
+    assert len(replay.background(v, {}, 30.0)) == 0
+
+
+def test_evidence_flag_prints_each_video_median_and_the_benchmark_range(replay, tmp_path, monkeypatch, capsys):
+    """The line the README's evidence figure is read from, on a cached video of random frames."""
+    root = tmp_path / "bench"
+    root.mkdir()
+    (root / "annotations.csv").write_text("video,onset,apex,offset,fps,type,label,action_units\n"
+                                          "long_001.mp4,100,104,108,30,micro,others,L6\n")
+    (tmp_path / "cache" / "bench").mkdir(parents=True)
+    _cache(tmp_path / "cache" / "bench" / "long_001.npz", [0] * 200)
+    monkeypatch.setattr("sys.argv", ["spotting_replay.py", str(root), "--cache", str(tmp_path / "cache"), "--evidence"])
+    replay.main()
+    out = capsys.readouterr().out
+    import re
+
+    m = re.search(r"evidence outside movements \(micro, (\d+) frames\): median ([\d.]+), p90 ([\d.]+)", out)
+    assert m, out
+    n, median, p90 = int(m[1]), float(m[2]), float(m[3])
+    assert 0 < n < 200 - 69 and 0 < median <= p90  # the movement's frames and a second either side left out
+    s = re.search(r"bench\s+evidence outside movements: median ([\d.]+)-([\d.]+) over its 1 videos", out)
+    assert s and float(s[1]) == float(s[2]) == median
+
+
+@pytest.mark.slow
+def test_a_cache_built_on_the_corrected_face_differs_and_is_not_replayed_as_the_other(cache, replay, faces_dir, tmp_path,
+                                                                                     monkeypatch, capsys):
+    """--corrected-face: the same frames of the same face, under the eyes-mouth correction (another warp of it),
+    marked in the file; a replay told the other face refuses the file in one line."""
+    import cv2
+
+    from train.datasets.longvideo import LongVideo
+
+    src, clip = cv2.VideoCapture(str(faces_dir / "videos" / "liveportrait_d3_expressive.mp4")), tmp_path / "d3.mp4"
+    out = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (int(src.get(3)), int(src.get(4))))
+    for _ in range(60):
+        ok, frame = src.read()
+        assert ok
+        out.write(frame)
+    src.release()
+    out.release()
+    v = LongVideo("d3", "d3", 30.0, [], video=clip)
+    cache.build(v, tmp_path / "eyes.npz")
+    cache.build(v, tmp_path / "corrected.npz", corrected=True)
+    cache.build(v, tmp_path / "small.npz", size=112)
+    eyes, corr = np.load(tmp_path / "eyes.npz"), np.load(tmp_path / "corrected.npz")
+    assert cache.made_as(tmp_path / "eyes.npz") == (False, 224) and cache.made_as(tmp_path / "corrected.npz") == (True, 224)
+    assert np.array_equal(eyes["frames"], corr["frames"]) and eyes["grey"].shape == corr["grey"].shape
+    a, b = eyes["grey"].astype(float), corr["grey"].astype(float)
+    assert np.abs(a - b).mean() > 1.0  # another warp
+    assert cache.made_as(tmp_path / "small.npz") == (False, 112)
+    small = np.load(tmp_path / "small.npz")
+    # a 112 px model's spotter face is a 224 warp too, registered at 224: the same face within interpolation
+    assert np.array_equal(small["frames"], eyes["frames"]) and np.abs(small["grey"] - a).mean() < 3.0
+    assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.8  # of the same face
+
+    root = tmp_path / "bench"
+    (root / "videos").mkdir(parents=True)
+    (root / "annotations.csv").write_text("video,onset,apex,offset,fps,type,label,action_units\n"
+                                          "d3.mp4,10,14,18,30,micro,others,L6\n")
+    (tmp_path / "c" / "bench").mkdir(parents=True)
+    (tmp_path / "corrected.npz").rename(tmp_path / "c" / "bench" / "d3.npz")
+    monkeypatch.setattr("sys.argv", ["spotting_replay.py", str(root), "--cache", str(tmp_path / "c")])
+    with pytest.raises(SystemExit) as e:
+        replay.main()
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count("\n") == 1 and "built with the spotter on the corrected face at 224 px" in err
+
+
+@pytest.mark.parametrize("extra", [["--size", "100"], ["--size", "112", "--corrected-face"]])
+def test_a_cache_size_the_aligner_does_not_make_is_refused_in_one_line(replay, tmp_path, monkeypatch, capsys, extra):
+    monkeypatch.setattr("sys.argv", ["spotting_replay.py", str(tmp_path), "--cache", str(tmp_path), *extra])
+    with pytest.raises(SystemExit) as e:
+        replay.main()
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.startswith("error: --size") and err.count("\n") == 1
