@@ -42,10 +42,13 @@ def test_the_timelines_grow_with_the_run_and_the_events_do_not(rs, faces_dir, ca
     assert abs(int(long[8]) - int(short[8])) < 200
 
 
-def test_a_length_or_face_folder_that_cannot_be_used_is_refused(rs, tmp_path, capsys):
+def test_a_length_or_face_folder_that_cannot_be_used_is_refused(rs, faces_dir, tmp_path, capsys):
     with pytest.raises(SystemExit):
         rs.main(["--minutes", "0"])
     assert "--minutes 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        rs.main(["--minutes", "1", "--browser", "--faces", str(faces_dir)])
+    assert "give a run over a minute" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         rs.main(["--faces", str(tmp_path)])
     assert f"{Path(tmp_path) / 'videos' / 'liveportrait_d3_expressive.mp4'}: no such face video" in capsys.readouterr().err
@@ -55,7 +58,8 @@ def test_browser_prints_its_timed_line(rs, faces_dir, capsys):
     pytest.importorskip("playwright.sync_api")
     if not Path(rs.CHROMIUM).is_file():
         pytest.skip("no chromium")
-    assert rs.main(["--minutes", "0.5", "--events", "6", "--faces", str(faces_dir), "--browser"]) == 0
+    assert rs.main(["--minutes", "1.5", "--events", "6", "--faces", str(faces_dir), "--browser"]) == 0
     last = capsys.readouterr().out.splitlines()[-1]
-    assert re.fullmatch(r"chromium \(headless, timed\): loaded in [\d.]+ s, sorted by confidence in [\d.]+ s, "
-                        r"filtered to face 1 in [\d.]+ s", last), last
+    t = r"[\d.]+ s"
+    assert re.fullmatch(rf"chromium \(headless, timed\): loaded in {t}; first arrow key on a timeline {t}; zoomed to a "
+                        rf"minute {t}, paged on {t}; sorted by confidence {t}; filtered to face 1 {t}", last), last
