@@ -15,9 +15,13 @@ the window rises above its own background there), and how many rise above the wi
 maximum (what a detector with no false positive could find at most). Taking the best of ~100
 windows favours both by chance, so the same test is run on random stretches of background of the
 same lengths: where the movements beat their background no more often than those do, no detector
-on this evidence can tell them from the face's own motion. ``--evidence`` prints each video's micro evidence (the
-strongest pooled window, robust z units) on the frames more than 1 s from every annotated movement: its median and
-90th percentile, what the face's own jitter and motion give the spotter where nothing was made to move. ``--rates`` replays each video's signals
+on this evidence can tell them from the face's own motion. ``--evidence`` prints each video's micro
+evidence (the strongest pooled window, robust z units) on the frames more than 1 s from every annotated
+movement: its median and 90th percentile, what the face's own jitter and motion give the spotter where
+nothing was made to move. ``--size 112`` builds the cache with the faces aligned as the bundled 112 px
+model's session aligns them, ``--corrected-face`` with the spotter on the eyes-mouth corrected face instead
+of the eyes-aligned one it keeps (each in its own ``--cache``: a replay refuses a file built otherwise).
+``--rates`` replays each video's signals
 (made once, at the cached rate) through spotters told other frame rates (30, 29.97: the frames and their
 times unchanged, as when a file's measured rate differs from its nominal one) and, with ``--phases N``,
 with its first 1..N frames left out (the face first seen later; the other frames keep their numbers and
@@ -27,8 +31,8 @@ the first rate's (also those after the statistics' first ``history_s`` + 5 s, wh
 the first frame), the spotter's CPU time per push beside them (``time.thread_time``). ``--sample-s`` runs all
 of that for several ``SpotConfig.sample_s`` values, alternated variant by variant, and gives their CPU ratios.
 
-    nice python bench/spotting_replay.py ROOT [ROOT ...] --cache runs/cache [--build] [--diag] [--separability]
-        [--evidence]
+    nice python bench/spotting_replay.py ROOT [ROOT ...] --cache runs/cache [--build [--size 112] [--corrected-face]]
+        [--diag] [--separability] [--evidence]
         [--rates 30,29.97,29.95,30.03 [--phases 9] [--cuts 5] [--sample-s 2/15,1/30]]
 """
 
@@ -311,7 +315,8 @@ def main() -> None:
                     if r["n"]:
                         sep.setdefault(name, []).append(r)
                 if args.evidence:
-                    e = background(v, trace[min(trace)] if trace else {}, float(np.load(f)["fps"]))
+                    micro = trace[min(trace)] if trace else {}  # the scales by their k: micro's is the smaller
+                    e = background(v, micro, float(np.load(f)["fps"]))
                     if len(e):
                         quiet.setdefault(name, []).append(float(np.median(e)))
                     print(f"    evidence outside movements (micro, {len(e)} frames): " + (
