@@ -18,7 +18,8 @@ from rich.console import Console
 
 from mpt_live import batch
 from mpt_live.batch import output_dirs, run_batch
-from mpt_live.overview import short_names, write_overview
+from mpt_live.overview import write_overview
+from mpt_live.overview_page import short_names
 from mpt_live.session import SessionConfig
 from test_report import browser  # noqa: F401 (the fixture: chromium, skipped where missing)
 
@@ -572,7 +573,7 @@ def test_index_shows_a_reason_without_the_path_that_names_its_video(tmp_path):
     """index.html showed each failed or incomplete video's reason under its name as videos.csv keeps it, the video's
     absolute path first (`guest_c.mp4` above `/work/.../guest_c.mp4: ended after 139 of the 240 frames ...`), which
     filled its narrow column; the page shows the reason from what happened, videos.csv keeps the path."""
-    from mpt_live.overview import render_index
+    from mpt_live.overview_page import render_index
 
     long = "/data/interviews/day 2/guest_c.mp4"
     rows = [{"video": "day 2/guest_c.mp4", "folder": "guest_c", "status": "incomplete",
