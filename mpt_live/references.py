@@ -221,10 +221,8 @@ class ReferenceLog:
         try:
             stab.restore(r["ref"], r["warp"], r["t"])
             self.restored += 1
-        except ValueError as e:
-            self.warn(f"{self.path}: face {face}'s reference at {r['t']:g} s: {e}: not mpt-live's record of this "
-                      "run's stabiliser references; resuming without them")
-            self.refs = {}
+        except ValueError as e:  # a crop of another size: as a damaged file (left in place, each resume met it)
+            self._set_aside(f"face {face}'s reference at {r['t']:g} s: {e}")
 
     def _append(self, line: str) -> None:
         if self._broken:
