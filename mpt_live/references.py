@@ -4,7 +4,8 @@ A face's stabiliser (:mod:`mpt_live.stabilize`) registers every crop against a r
 registered crops whose place began with its first crop and drifts a little with each blend (about 2 px of the 112-px
 ECC image in 20 s on paddlegan_fom_dv.mp4). A resumed run's pre-roll, started later, began it elsewhere, so its
 crops sat a little elsewhere for as long as the face stayed (README, "Resuming a long run"). So a run of a file or a
-frame folder (what ``--resume`` goes on with; not a camera or a stream) with an output folder appends to
+frame folder (what ``--resume`` goes on with; not a camera, a stream or ``--realtime``, and a new run of any kind
+clears an earlier run's file with its outputs: :func:`mpt_live.rundir.start_run`) with an output folder appends to
 :data:`SIDECAR` there, one JSON line each, flushed (a killed run keeps those before its kill; none while the disk has
 under :data:`KEEP_FREE` free), each face's reference as it is after a frame the face was detected on, every
 :data:`SNAPSHOT_S` seconds, not at each restart of the reference (a talking or expressive face's restarts every
@@ -33,7 +34,8 @@ from typing import IO, Any, Callable
 
 import numpy as np
 
-SIDECAR = ".stabiliser-references.jsonl"  # in the output folder, beside predictions.csv
+from .rundir import SIDECAR  # in the output folder, beside predictions.csv
+
 VERSION = 1
 KEEP_FREE = 16 * 2**20  # bytes left free on the disk: under that, no reference is kept (the rows and events come first)
 SNAPSHOT_S = 10.0  # a face's reference is kept this often (on a frame it was detected on)

@@ -37,8 +37,11 @@ from .errors import InputError, OutputError
 from .writers import is_disk_full, rewrite_json, write_json
 
 # every file a run writes into its folder (what an earlier run's may have left)
+SIDECAR = ".stabiliser-references.jsonl"  # each face's stabiliser reference, for --resume (mpt_live.references)
+# a run's files, cleared from its folder by the next run of any kind (the references too: a camera's run keeps none,
+# and a --resume of a --realtime run's video would have restored another video's faces' references from them)
 OUTPUTS = ("predictions.csv", "summary.json", "timeline.png", "annotated.mp4", "events.csv", "report.html",
-           "review.webm")
+           "review.webm", SIDECAR)
 SUMMARY = "summary.json"
 BATCH_MARKER = ".mpt-batch.json"  # OUT/.mpt-batch.json: a batch (several videos) is writing below OUT
 RESERVE_BYTES = 64 * 1024  # the marker's size: room for the final summary on a disk that fills up

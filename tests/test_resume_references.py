@@ -149,3 +149,21 @@ def test_a_reference_of_another_crop_size_is_set_aside_as_a_damaged_file_is(tmp_
     assert [r["frame"] for _, r in lines(tmp_path / (SIDECAR + ".damaged"))] == [300, 330]
     assert sorted(read(tmp_path / SIDECAR)) == [0, 1]  # the run's own, after the resume point
     assert all(r["frame"] > 700 for refs in read(tmp_path / SIDECAR).values() for r in refs)
+
+
+def test_a_live_run_into_a_folder_removes_the_earlier_file_runs_references(tmp_path, faces_dir):
+    """A --realtime run (as a camera's or a stream's) clears an earlier run's outputs from its folder but left that
+    run's references there; a --resume of the live run's video (refused only for a camera or a stream) went on with
+    the folder's summary, that video's, and would restore the references of the other video's faces into its own
+    (their IDs alike: 0, 1, ...). Every new run now removes them with the other outputs."""
+    from test_faults import cli
+
+    out, videos = tmp_path / "o", faces_dir / "videos"
+    res = cli("--video", str(videos / "liveportrait_d6.mp4"), "--motion-only", "--headless", "--out", str(out),
+              "--max-seconds", "1")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert 0 in read(out / SIDECAR)
+    res = cli("--video", str(videos / "liveportrait_d19_glasses.mp4"), "--realtime", "--motion-only", "--headless",
+              "--out", str(out), "--max-seconds", "1")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert not (out / SIDECAR).exists()
