@@ -439,6 +439,71 @@ def test_a_resumed_run_keeps_each_persons_face_id_and_counts_its_frames_once(tmp
         assert sum(v["windows"] for v in f["labels"].values()) == f["windows"]
 
 
+# mpt-live killed (SIGKILL) right after it kept the first stabiliser reference of face 1 (first detected then)
+KILLED_AT_NEW_FACES_REFERENCE = """
+import os, signal, sys
+from mpt_live import references
+put = references.ReferenceLog._append
+def append(self, line):
+    put(self, line)
+    if '"face": 1,' in line:
+        os.kill(os.getpid(), signal.SIGKILL)
+references.ReferenceLog._append = append
+from mpt_live.cli import main
+sys.argv = ["mpt-live", *sys.argv[1:]]
+main()
+"""
+
+
+@pytest.fixture(scope="module")
+def second_comes(faces_dir, tmp_path_factory) -> Path:
+    """15 s of two real people side by side (640x320, 30 fps): the right one alone for 12 s, then both (the rows
+    wait for the spotter's verdict on their frames: those of the first 5 s are still held at 5 s)."""
+    import cv2
+    import numpy as np
+
+    from train.compose import Player
+
+    videos = [faces_dir / "videos" / "liveportrait_d6.mp4", faces_dir / "videos" / "liveportrait_d3_expressive.mp4"]
+    players = [Player(v, 320, 15.0) for v in videos]
+    video = tmp_path_factory.mktemp("second") / "second.mp4"
+    w = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (640, 320))
+    for i in range(450):
+        frame = np.full((320, 640, 3), 60, np.uint8)
+        for slot in (0, 1) if i >= 360 else (1,):
+            frame[:, slot * 320:(slot + 1) * 320] = players[slot].at(i / 30)
+        w.write(frame)
+    w.release()
+    return video
+
+
+def test_a_face_killed_with_a_reference_and_no_row_keeps_one_id_for_one_person(tmp_path, second_comes):
+    """Killed after the frame the left person was first detected on (face 1, at 12 s): the file of references has
+    its line, predictions.csv no row of it, so its ID is
+    not among those the resumed run takes from the rows. The line is past the last row, so the resume cuts it off
+    and analyses that frame anew: the person is face 1 again and the right one face 0 in every row, no ID given to
+    two people or twice, and the file keeps the person's first reference once."""
+    out = tmp_path / "o"
+    proc = subprocess.run([sys.executable, "-c", KILLED_AT_NEW_FACES_REFERENCE, "--video", str(second_comes), *RUN,
+                           "--out", str(out)], capture_output=True, text=True, timeout=600, cwd=ROOT,
+                          stdin=subprocess.DEVNULL)
+    assert proc.returncode == -signal.SIGKILL and summary(out)["status"] == "running", proc.stderr[-2000:]
+    [line] = read_references(out / SIDECAR)[1]
+    before = rows(out)
+    assert before and {face for _, face, _ in before} == {"0"}, "no row, or one of face 1: the case is not made"
+    assert line["frame"] > max(f for f, _, _ in before) and 360 <= line["frame"]
+    resume(second_comes, out)
+    with open(out / "predictions.csv", newline="") as fh:
+        people = [(int(r["frame"]), r["face_id"], float(r["x"]) < 320) for r in csv.DictReader(fh) if r["x"]]
+    assert {(fid, left) for _, fid, left in people} == {("0", False), ("1", True)}
+    assert len({(f, fid) for f, fid, _ in people}) == len(people) and [r[:2] for r in rows(out)[:len(before)]] == \
+        [r[:2] for r in before]
+    assert [f["face_id"] for f in summary(out)["faces"]] == [0, 1]
+    kept = read_references(out / SIDECAR)
+    assert [r["frame"] for r in kept[1]][:1] == [line["frame"]]  # its first reference once, not the killed run's too
+    assert len({r["frame"] for r in kept[1]}) == len(kept[1])
+
+
 def test_the_resume_points_and_faces_of_a_run_resumed_again_are_listed_once():
     """A resume killed before it wrote a row is resumed from the same point: resumed_at_s lists that point once (and
     the part's video file is made anew). A face of both parts has its counts and labels summed; one part's, as it was."""
