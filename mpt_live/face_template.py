@@ -34,18 +34,17 @@ def template_keypoints(image_size: int) -> np.ndarray:
 
 def similarity_from_eyes(keypoints: np.ndarray, image_size: int) -> np.ndarray:
     """(2, 3) similarity transform mapping the two eye keypoints onto their template positions."""
-    src = np.asarray(keypoints, dtype=np.float64)[:2]
-    dst = template_keypoints(image_size)[:2]
-    vs, vd = src[1] - src[0], dst[1] - dst[0]
-    n = float(vs @ vs)
+    # plain Python on the eight numbers (numpy's small products and np.hstack cost 2.5x: 13 against 5 us a call)
+    (x0, y0), (x1, y1) = np.asarray(keypoints, dtype=np.float64)[:2].tolist()
+    (u0, v0), (u1, v1) = template_keypoints(image_size)[:2].tolist()
+    sx, sy, dx, dy = x1 - x0, y1 - y0, u1 - u0, v1 - v0
+    n = sx * sx + sy * sy
     if n < 1e-12:
         raise ValueError("eye keypoints coincide")
     # complex-number form: z_dst = (a + ib) z_src + t
-    a = float(vs @ vd) / n
-    b = float(vs[0] * vd[1] - vs[1] * vd[0]) / n
-    rot = np.array([[a, -b], [b, a]])
-    t = dst[0] - rot @ src[0]
-    return np.hstack([rot, t[:, None]])
+    a = (sx * dx + sy * dy) / n
+    b = (sx * dy - sy * dx) / n
+    return np.array([[a, -b, u0 - (a * x0 - b * y0)], [b, a, v0 - (b * x0 + a * y0)]])
 
 
 _SHAPE_SCALE = (0.75, 1.35)  # bounds of the vertical scale of the eyes-mouth correction
@@ -85,7 +84,9 @@ def shape_correction(keypoints: np.ndarray, image_size: int) -> np.ndarray:
 
 def compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(2, 3) affine ``a`` after ``b``."""
-    return np.hstack([a[:, :2] @ b[:, :2], (a[:, :2] @ b[:, 2] + a[:, 2])[:, None]])
+    out = a[:, :2] @ b  # [A_a A_b, A_a t_b] in one product, then + t_a (np.hstack of two products: 2.3x the CPU)
+    out[:, 2] += a[:, 2]
+    return out
 
 
 def transform_points(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
