@@ -129,7 +129,9 @@ def face_change(prev: np.ndarray, grey: np.ndarray, box: Box, shape: tuple[int, 
     # the windows by their strides (sliding_window_view's own checks cost 17 us a face, these 6; the same view)
     windows = (near.shape[0] - was.shape[0] + 1, near.shape[1] - was.shape[1] + 1) + was.shape
     diff = as_strided(near, windows, near.strides * 2, writeable=False) - was
-    sums = np.abs(diff, out=diff).sum(axis=(2, 3), dtype=np.int32)
+    # summed per window as rows of one 2-D array (diff is a new contiguous array): numpy's reduction over the last two
+    # axes of the 4-D one cost 1.2x the test's CPU (41.7 against 34.0 us a face, alternating), the same sums
+    sums = np.abs(diff, out=diff).reshape(windows[0] * windows[1], -1).sum(axis=1, dtype=np.int32)
     return _mean(int(sums.min()), was.size), was.size
 
 
