@@ -251,7 +251,9 @@ class FrameRing:
     """Fixed-capacity ring buffer of timestamped frames for live use.
 
     ``push`` is O(1) (one copy into preallocated memory). ``window(t_end, spec)`` samples the clip
-    of the last ``spec.window_s`` seconds ending at ``t_end`` by time.
+    of the last ``spec.window_s`` seconds ending at ``t_end`` by time. :meth:`release` empties it and gives
+    its frames' memory back (a face gone: ~50 MB at 224 px whose pages a long appearance made resident);
+    the next push allocates it again.
     """
 
     def __init__(self, capacity: int, frame_shape: tuple[int, ...], dtype: Any = np.uint8) -> None:
@@ -266,13 +268,26 @@ class FrameRing:
     def __len__(self) -> int:
         return self._count
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes the ring's frames take (0 once released, until the next push)."""
+        return int(self._frames.nbytes)
+
     def clear(self) -> None:
         self._next = 0
         self._count = 0
 
+    def release(self) -> None:
+        """Empty the ring and free its frames' memory (allocated again, zeroed, by the next push)."""
+        self.clear()
+        if len(self._frames):
+            self._frames = np.zeros((0, *self._frames.shape[1:]), dtype=self._frames.dtype)
+
     def push(self, t: float, frame: np.ndarray) -> None:
         if self._count and t <= self._times[(self._next - 1) % self.capacity]:
             raise ValueError(f"timestamps must increase: got {t} after {self.latest_time}")
+        if not len(self._frames):  # released
+            self._frames = np.zeros((self.capacity, *self._frames.shape[1:]), dtype=self._frames.dtype)
         self._frames[self._next] = frame
         self._times[self._next] = t
         self._next = (self._next + 1) % self.capacity

@@ -10,7 +10,9 @@ face's aligned crop (or None when the face is not in the frame any more) with :m
 
 ``push`` returns the events that closed, each with the frames of the window centred on its apex (the
 model classifies that clip). A frame without the face ends the track's signals: the spotter judges
-what is open, then the buffer is emptied (a window never spans two appearances). A cut of the face's
+what is open, then the buffer is emptied (a window never spans two appearances) and, with the motion signals'
+smoothed frames, gives its memory back: a run holds the frames of the faces present, not of every face it has seen
+(a talk show's guests in turn), while each face's spotter (its baseline) stays. A cut of the face's
 region (``push(frame, None, cut=True)``: an occluder, another person) also starts the spotter's statistics and
 warm-up anew: what is seen after it is not judged against the face before it; a camera cut (``camera=True``) keeps
 them, as the tracker gives the face's ID back only to the same person (``SpotConfig.cut_keep``).
@@ -56,7 +58,8 @@ class FaceState:
         self.spec = spec
         capacity = int(math.ceil(max(fps, 1.0) * 1.1 * max(history_s, 1.25 * spec.window_s))) + 4
         self.ring = FrameRing(capacity, (spec.image_size, spec.image_size, 3))
-        self.motion = FaceMotion(fps)
+        self.fps = fps
+        self.motion: FaceMotion | None = FaceMotion(fps)  # None while the face is gone (a new one at its return)
         self.spotter = Spotter.for_motion(self.motion, spot)
         self.face: FaceResult | None = None  # in the latest frame (None: not in it)
         self.frames = 0  # frames with this face
@@ -88,6 +91,8 @@ class FaceState:
         if face is not None:
             if self.face is None:
                 self._first = frame.index
+                self.motion = self.motion or FaceMotion(self.fps)  # as the one flushed at the loss, which reads
+                # nothing of the track before (its smoothed frames are written before they are read)
             self.frames += 1
             self.seen = (frame.t if self.seen is None else self.seen[0], frame.t)
             if self.ring.latest_time is not None and frame.t <= self.ring.latest_time:
@@ -103,8 +108,9 @@ class FaceState:
         self.spot_ms = (time.perf_counter() - t0) * 1e3
         self.spot_cpu_ms = (time.thread_time() - c0) * 1e3 if timed else None
         out = [ClosedEvent(self.id, e, self.apex_clip(e)) for e in closed]
-        if face is None:
-            self.ring.clear()
+        if face is None:  # the face's frames are not read again (a window never spans two appearances): their
+            self.ring.release()  # memory goes back, so a run holds the frames of the faces present, not of every
+            self.motion = None  # face seen (ring ~50 MB at 224 px, motion's smoothed frames ~3.6 MB); the spotter stays
         self.face = face
         return out
 
