@@ -1,0 +1,133 @@
+"""Memory of faces seen long ago: many people in turn (a talk show's guests, a classroom), old rings against new.
+
+Every face's state buffers its last ~11 s of aligned crops (:class:`mpt_live.clip.FrameRing`: ~50 MB at 224 px);
+a run used to keep the ring of every face it had ever seen, its pages resident, after the face had gone (the ring
+is emptied at a loss and never read again). Now a face's ring gives its memory back when the face goes.
+
+A recording of ``--people`` of the shared videos, each shown alone for ``--seconds`` after the one before (hard
+cuts, 320 px, 30 fps; ``train/compose.py``), is run through the session motion-only (every frame, a window every 2
+frames) in a fresh process per run, the code before (``old``) and this code (``new``) taking turns ``--repeat``
+times: ``--before REV`` runs the old column on the code of that git revision (a temporary worktree; e.g. the commit
+before the release); without it, on this code with the rings kept (``FrameRing.release`` as ``clear``: the ring part of
+the change only, the motion stage's ~3.6 MB a face is released in both). At the end of each person's shot it prints the
+faces held (``FaceState``), the rings holding memory and their MB, and the process's resident memory (RSS, from
+/proc); at the end, the RSS growth from the first shot's end to the last, and whether both runs wrote the same rows
+and events (they must: nothing released is read again). Memory under load is the same as on an idle machine.
+
+    python bench/faces_in_turn.py [--people 8] [--seconds 4] [--repeat 1] [--before REV]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CODE = os.environ.get("FACES_IN_TURN_CODE")  # a child of --before: that revision's worktree
+sys.path.insert(0, str(ROOT))
+if CODE:
+    sys.path.insert(0, CODE)  # its mpt_live first
+
+from live import rss_mb  # noqa: E402  bench/live.py: /proc RSS
+from mpt_live.clip import FrameRing  # noqa: E402
+from mpt_live.machine import vector_extensions  # noqa: E402
+from mpt_live.session import Session, SessionConfig  # noqa: E402
+from mpt_live.sources import VideoFile  # noqa: E402
+from train.compose import Shot, with_cuts  # noqa: E402
+
+VIDEOS = ROOT.parent / "shared" / "data" / "faces" / "videos"
+NO_FACE = {"pyfeat_face_noface"}  # a shared video whose face leaves the picture
+
+
+def people_videos(n: int) -> list[Path]:
+    videos = [p for p in sorted(VIDEOS.glob("*.mp4")) if p.stem not in NO_FACE]
+    if len(videos) < n:
+        sys.exit(f"--people {n}: only {len(videos)} shared videos of one person in {VIDEOS}")
+    return videos[:n]
+
+
+def child(video: Path, variant: str, shot_frames: int) -> dict:
+    """One run in this process: per shot, the faces held and their rings; the rows and events written."""
+    if variant == "old" and not CODE:
+        FrameRing.release = FrameRing.clear  # the rings keep their memory, as before
+    shots: list[dict] = []
+    rows: list[tuple] = []
+
+    def on_frame(frame, faces) -> None:
+        if (frame.index + 1) % shot_frames == 0:  # the last frame of a person's shot
+            rings = [s.ring.nbytes if hasattr(s.ring, "nbytes") else s.ring.capacity * s.spec.image_size ** 2 * 3
+                     for s in session.states.values()]  # the code before: every ring held whole
+            shots.append({"states": len(rings), "rings": sum(b > 0 for b in rings),
+                          "ring_mb": sum(rings) / 2**20, "present": len(faces), "rss_mb": rss_mb()})
+
+    with VideoFile(video) as src:
+        session = Session(src, None, SessionConfig(), on_frame=on_frame)
+        for r in session:
+            rows.append((r.frame, r.face_id, r.motion_score, r.box, r.top, r.event))
+        events = [(e.face_id, e.event.onset, e.event.apex, e.event.offset, e.event.type) for e in session.events]
+    code = Path(sys.modules[Session.__module__].__file__).parents[1]
+    return {"code": str(code), "shots": shots, "rows": len(rows), "outputs": hashlib.sha256(repr((rows, events)).encode()).hexdigest(), "events": len(events)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--people", type=int, default=8, help="people shown in turn (shared videos, at most 8)")
+    ap.add_argument("--seconds", type=float, default=4.0, help="each person's shot (s)")
+    ap.add_argument("--repeat", type=int, default=1, help="runs of each variant, taking turns")
+    ap.add_argument("--before", metavar="REV", help="the old column: the code of this git revision (a temporary "
+                    "worktree); default: this code with the rings kept")
+    ap.add_argument("--child", choices=["old", "new"], help=argparse.SUPPRESS)
+    ap.add_argument("--video", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    fps = 30.0
+    shot_frames = int(round(args.seconds * fps))
+    if args.child:
+        print(json.dumps(child(args.video, args.child, shot_frames)))
+        return
+    print(f"CPU vector extensions: {vector_extensions()}")
+    videos = people_videos(args.people)
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {"old": dict(os.environ), "new": dict(os.environ)}
+        if args.before:
+            tree = Path(tmp) / "before"
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(tree), args.before],
+                           check=True)
+            env["old"]["FACES_IN_TURN_CODE"] = str(tree)
+        video = Path(tmp) / "in_turn.mp4"
+        with_cuts(videos, [Shot(args.seconds, (i,)) for i in range(len(videos))], video, fps=fps, tile=320, slots=1)
+        print(f"{len(videos)} people in turn, {args.seconds:g} s each ({', '.join(v.stem for v in videos)}), "
+              f"320x320 at {fps:g} fps, motion-only, 224 px crops")
+        runs: dict[str, list[dict]] = {"old": [], "new": []}
+        for _ in range(args.repeat):
+            for variant in ("old", "new"):
+                out = subprocess.run([sys.executable, __file__, "--child", variant, "--video", str(video),
+                                      "--seconds", str(args.seconds)], capture_output=True, text=True, check=True,
+                                     env=env[variant])
+                runs[variant].append(json.loads(out.stdout.strip().splitlines()[-1]))
+        if args.before:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=True)
+    print(f"old: {'the code of ' + args.before if args.before else 'this code, rings kept'} "
+          f"(mpt_live from {runs['old'][0]['code']}); new: this code ({runs['new'][0]['code']})")
+    print(f"{'shot':>4} {'faces':>5} | {'old: rings':>10} {'MB':>6} {'RSS MB':>7} | {'new: rings':>10} {'MB':>6} "
+          f"{'RSS MB':>7}")
+    old, new = runs["old"][-1], runs["new"][-1]
+    for k, (a, b) in enumerate(zip(old["shots"], new["shots"])):
+        print(f"{k + 1:>4} {b['states']:>5} | {a['rings']:>10} {a['ring_mb']:>6.1f} {a['rss_mb']:>7.1f} | "
+              f"{b['rings']:>10} {b['ring_mb']:>6.1f} {b['rss_mb']:>7.1f}")
+    for variant in ("old", "new"):
+        growth = [r["shots"][-1]["rss_mb"] - r["shots"][0]["rss_mb"] for r in runs[variant]]
+        print(f"{variant}: RSS growth from shot 1 to shot {len(runs[variant][0]['shots'])}: "
+              + ", ".join(f"{g:+.1f} MB" for g in growth))
+    same = all(r["outputs"] == runs["old"][0]["outputs"] for r in runs["old"] + runs["new"])
+    print(f"rows and events: old {old['rows']} rows, {old['events']} events; new {new['rows']}, {new['events']}; "
+          f"{'the same' if same else 'DIFFERENT'}")
+
+
+if __name__ == "__main__":
+    main()
