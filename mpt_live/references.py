@@ -181,9 +181,11 @@ class ReferenceLog:
         except OSError as e:
             self._broken = True
             done = f"it cannot be set aside ({e.strerror}) and none is kept by this run"
-        self.warn(f"{self.path}: {why}: not mpt-live's record of the stabiliser references ({done}); resuming without "
-                  "them (the aligned crops after the resume point may sit a little elsewhere than an uncut run's)")
+        left = "resuming without them" if not self.restored else "no further references restored"
+        self.warn(f"{self.path}: {why}: not mpt-live's record of the stabiliser references ({done}); {left} "
+                  "(the aligned crops after the resume point may sit a little elsewhere than an uncut run's)")
         self.refs = {}
+        self.kept = {}  # the times of references now set aside: each face keeps its next one at once in the new file
 
     def _cut(self, keep: list[str]) -> None:
         """The file rewritten with the lines ``keep`` only (a whole new file, then put in its place)."""

@@ -130,13 +130,13 @@ def test_a_reference_of_another_crop_size_is_set_aside_as_a_damaged_file_is(tmp_
     """A reference whose crop is not the stabiliser's size is found only when the pre-roll restores it: it warned and
     left the file in place, so every later --resume found the same reference again and the resumed run appended its
     own to it. Now as a damaged file: one line naming the file, the face and what is wrong, the file set aside as
-    .damaged, nothing else restored, and the run's own references go to a new file."""
+    .damaged, nothing else restored, and the run's own references go to a new file, each face's at once."""
     from mpt_live.stabilize import Stabilizer
 
     stab = Stabilizer(224)  # 112x112 crops
     stab.state = Stab().state  # its state after a frame, without frames to register
     small = {"ref": np.full((56, 56), 7.0, np.float32), "warp": np.eye(2, 3), "t": 0.0}
-    (tmp_path / SIDECAR).write_text(encode(0, 10.0, 300, small) + encode(1, 11.0, 330, Stab().state()))
+    (tmp_path / SIDECAR).write_text(encode(0, 10.0, 300, small) + encode(1, 23.0, 690, Stab().state()))
     warned: list[str] = []
     log = ReferenceLog(tmp_path, warned.append, after_frame=700, old_ids={0, 1}, from_frame=300, first_frame=0)
     tracker = NS(tracks=[NS(id=i, aligner=NS(stabilizer=stab)) for i in (0, 1)])
@@ -146,9 +146,10 @@ def test_a_reference_of_another_crop_size_is_set_aside_as_a_damaged_file_is(tmp_
     assert len(warned) == 1 and str(tmp_path / SIDECAR) in warned[0], warned
     assert "face 0's reference at 10 s" in warned[0] and "(56, 56)" in warned[0]
     assert f"set aside as {SIDECAR}.damaged" in warned[0] and log.restored == 0
-    assert [r["frame"] for _, r in lines(tmp_path / (SIDECAR + ".damaged"))] == [300, 330]
-    assert sorted(read(tmp_path / SIDECAR)) == [0, 1]  # the run's own, after the resume point
-    assert all(r["frame"] > 700 for refs in read(tmp_path / SIDECAR).values() for r in refs)
+    assert [r["frame"] for _, r in lines(tmp_path / (SIDECAR + ".damaged"))] == [300, 690]
+    # the run's own, from the first frame after the resume point: face 1's reference set aside (23 s) does not
+    # hold its next one back to 33 s
+    assert {face: refs[0]["frame"] for face, refs in read(tmp_path / SIDECAR).items()} == {0: 701, 1: 701}
 
 
 def test_a_live_run_into_a_folder_removes_the_earlier_file_runs_references(tmp_path, faces_dir):
