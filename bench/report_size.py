@@ -2,10 +2,11 @@
 
 A run of ``--minutes`` (default 90) of two faces, a window every 2 frames at 30 fps (15 rows a second a face, the
 demo model's 5 classes) and ``--events`` events (default 1635) spread evenly over it, each with a real apex picture
-(a 96 px JPEG of one of 20 moments of liveportrait_d3_expressive, as tests/test_report_long.py makes them). Printed:
+(a 96 px JPEG of one of 20 moments of liveportrait_d3_expressive, as tests/test_report_long.py makes them); the page
+shows that video, copied beside it, as a run's page shows its own (its timelines are then sliders over it). Printed:
 the page's size, the same page without its events (timelines, facts, scripts), the inlined pictures' share and
 the bytes an event adds. ``--browser``: the page opened in headless chromium (playwright, /usr/bin/chromium), the
-seconds to load it, for a first arrow key on a timeline, to zoom the timelines to a minute and page on, to sort
+seconds to load it, for a first arrow key on a timeline (the video moved 1 s by its handler), to zoom the timelines to a minute and page on, to sort
 its table by a column and to filter it by face: timed figures, for an idle machine.
 
     python bench/report_size.py [--minutes 90] [--events 1635] [--faces ../shared/data/faces] [--browser]
@@ -14,6 +15,7 @@ its table by a column and to filter it by face: timed figures, for an idle machi
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import shutil
 import sys
 import tempfile
@@ -47,6 +49,7 @@ def rows(seconds: float) -> list[dict]:
 
 
 def events(seconds: float, n: int) -> list[dict]:
+    """``n`` events spread evenly from 1 s to 4 s before the end (a run of at least 5 s)."""
     out = []
     for i in range(n):
         t = round(1 + (seconds - 5) * i / max(n, 1), 4)
@@ -70,10 +73,14 @@ def pictures(video: Path, n: int) -> list[str]:
 DRAWN = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"  # after the next paint
 
 
-def browse(page_path: Path) -> list[float]:
+KEYED = "() => [document.getElementById('video').currentTime, document.querySelector('svg.timeline').getAttribute('role')]"
+
+
+def browse(page_path: Path) -> tuple[list[float], float]:
     """Seconds (headless chromium), each until the page has painted after it: to load the page, a first arrow key on
-    the first timeline, the timelines zoomed to a minute, paged on with ``]``, the table sorted by confidence and
-    filtered to face 1."""
+    the first timeline (a slider over the page's video), the timelines zoomed to a minute, paged on with ``]``, the
+    table sorted by confidence and filtered to face 1; and the video's time after the arrow key (1 s: the key moved
+    it; refused if the key moved nothing, the step then timing no handler)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -85,14 +92,19 @@ def browse(page_path: Path) -> list[float]:
                  lambda: page.keyboard.press("]"),
                  lambda: page.get_by_role("columnheader", name="confidence").get_by_role("button").click(),
                  lambda: page.get_by_label("face", exact=True).select_option("1")]
-        took = []
-        for step in steps:
+        took, moved = [], None
+        for k, step in enumerate(steps):
             t0 = time.perf_counter()
             step()
             page.evaluate(DRAWN)
             took.append(time.perf_counter() - t0)
+            if k == 1:
+                moved, role = page.evaluate(KEYED)
         b.close()
-    return took
+    if role != "slider" or not moved > 0:
+        raise SystemExit(f"error: {page_path}: the arrow key on a timeline moved nothing (its role {role}, the "
+                         f"video at {moved} s): the step timed no handler")
+    return took, moved
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,6 +123,11 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--browser --minutes {a.minutes}: give a run over a minute (its timelines are zoomed to one)")
     if a.browser and not Path(CHROMIUM).is_file():
         ap.error(f"--browser: no chromium at {CHROMIUM}")
+    if a.browser and importlib.util.find_spec("playwright") is None:
+        ap.error("--browser: playwright is not installed (pip install playwright)")
+    if 60.0 * a.minutes < 5:
+        ap.error(f"--minutes {a.minutes}: give a run of at least 5 s (its events are spread from 1 s to 4 s before "
+                 f"its end)")
     print(f"CPU vector extensions: {vector_extensions()}", flush=True)
     seconds = 60.0 * a.minutes
     rs, evs = rows(seconds), events(seconds, a.events)
@@ -118,8 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     summary = {"events": evs, "source": "interview.mp4", "source_seconds": seconds, "outputs": {}}
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
-        page = render_report(out, summary, rs, CLASSES, None, pics, "a long run").encode()
-        bare = render_report(out, {**summary, "events": []}, rs, CLASSES, None, [], "a long run").encode()
+        shutil.copyfile(video, out / video.name)  # beside the page, as a run's page references its video
+        page = render_report(out, summary, rs, CLASSES, video.name, pics, "a long run").encode()
+        bare = render_report(out, {**summary, "events": []}, rs, CLASSES, video.name, [], "a long run").encode()
         pic = sum(len(p.encode()) for p in pics)
         mb = 1e6
         print(f"{a.minutes:g} min, 2 faces, {len(rs)} windows, {a.events} events: page {len(page) / mb:.2f} MB; "
@@ -127,8 +145,9 @@ def main(argv: list[str] | None = None) -> int:
               f"each); {(len(page) - len(bare)) / a.events:.0f} bytes an event")
         if a.browser:
             (out / "report.html").write_bytes(page)
-            load, key, zoom, paged, sort, filt = browse(out / "report.html")
-            print(f"chromium (headless, timed): loaded in {load:.2f} s; first arrow key on a timeline {key:.2f} s; "
+            (load, key, zoom, paged, sort, filt), moved = browse(out / "report.html")
+            print(f"chromium (headless, timed): loaded in {load:.2f} s; first arrow key on a timeline {key:.2f} s "
+                  f"(the video moved to {moved:.2f} s); "
                   f"zoomed to a minute {zoom:.2f} s, paged on {paged:.2f} s; sorted by confidence {sort:.2f} s; "
                   f"filtered to face 1 {filt:.2f} s")
     return 0

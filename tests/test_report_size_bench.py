@@ -49,6 +49,9 @@ def test_a_length_or_face_folder_that_cannot_be_used_is_refused(rs, faces_dir, t
     with pytest.raises(SystemExit):
         rs.main(["--minutes", "1", "--browser", "--faces", str(faces_dir)])
     assert "give a run over a minute" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # 3 s: the events would start before the run
+        rs.main(["--minutes", "0.05", "--faces", str(faces_dir)])
+    assert "--minutes 0.05: give a run of at least 5 s" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         rs.main(["--faces", str(tmp_path)])
     assert f"{Path(tmp_path) / 'videos' / 'liveportrait_d3_expressive.mp4'}: no such face video" in capsys.readouterr().err
@@ -61,5 +64,19 @@ def test_browser_prints_its_timed_line(rs, faces_dir, capsys):
     assert rs.main(["--minutes", "1.5", "--events", "6", "--faces", str(faces_dir), "--browser"]) == 0
     last = capsys.readouterr().out.splitlines()[-1]
     t = r"[\d.]+ s"
-    assert re.fullmatch(rf"chromium \(headless, timed\): loaded in {t}; first arrow key on a timeline {t}; zoomed to a "
-                        rf"minute {t}, paged on {t}; sorted by confidence {t}; filtered to face 1 {t}", last), last
+    m = re.fullmatch(rf"chromium \(headless, timed\): loaded in {t}; first arrow key on a timeline {t} \(the video "
+                     rf"moved to ([\d.]+) s\); zoomed to a minute {t}, paged on {t}; sorted by confidence {t}; filtered "
+                     rf"to face 1 {t}", last)
+    assert m, last
+    assert float(m[1]) == 1.0  # the key ran the timeline's handler: the video (and its playhead) moved 1 s
+
+
+def test_browser_without_playwright_is_refused_before_the_sizes(rs, faces_dir, monkeypatch, capsys):
+    if not Path(rs.CHROMIUM).is_file():
+        pytest.skip("no chromium")
+    real = rs.importlib.util.find_spec
+    monkeypatch.setattr(rs.importlib.util, "find_spec", lambda name, *a: None if name == "playwright" else real(name, *a))
+    with pytest.raises(SystemExit):
+        rs.main(["--minutes", "1.5", "--events", "2", "--faces", str(faces_dir), "--browser"])
+    out, err = capsys.readouterr()
+    assert "--browser: playwright is not installed" in err and out == ""
