@@ -75,7 +75,18 @@ def child(video: Path, variant: str, shot_frames: int) -> dict:
     return {"code": str(code), "shots": shots, "rows": len(rows), "outputs": hashlib.sha256(repr((rows, events)).encode()).hexdigest(), "events": len(events)}
 
 
-def main() -> None:
+def run_child(variant: str, video: Path, seconds: float, env: dict) -> dict:
+    """One run in a fresh process; a child that fails ends the bench in one line (its stderr's last)."""
+    out = subprocess.run([sys.executable, __file__, "--child", variant, "--video", str(video), "--seconds", str(seconds)],
+                         capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        last = (out.stderr.strip().splitlines() or [f"exit status {out.returncode}"])[-1]
+        code = env.get("FACES_IN_TURN_CODE")
+        sys.exit(f"error: the {variant} run{' (code of ' + code + ')' if code else ''} failed: {last}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--people", type=int, default=8, help="people shown in turn (shared videos, at most 8)")
     ap.add_argument("--seconds", type=float, default=4.0, help="each person's shot (s)")
@@ -84,34 +95,50 @@ def main() -> None:
                     "worktree); default: this code with the rings kept")
     ap.add_argument("--child", choices=["old", "new"], help=argparse.SUPPRESS)
     ap.add_argument("--video", type=Path, help=argparse.SUPPRESS)
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     fps = 30.0
     shot_frames = int(round(args.seconds * fps))
     if args.child:
         print(json.dumps(child(args.video, args.child, shot_frames)))
         return
+    if args.people < 1:
+        ap.error(f"--people {args.people}: give at least one person")
+    if not shot_frames >= 1:
+        ap.error(f"--seconds {args.seconds:g}: give a shot of at least one frame (1/{fps:g} s)")
+    if args.repeat < 1:
+        ap.error(f"--repeat {args.repeat}: give at least one run of each")
+    if args.before and subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", "--quiet",
+                                       f"{args.before}^{{commit}}"], capture_output=True).returncode != 0:
+        ap.error(f"--before {args.before}: not a git revision of {ROOT}")
     print(f"CPU vector extensions: {vector_extensions()}")
     videos = people_videos(args.people)
     with tempfile.TemporaryDirectory() as tmp:
         env = {"old": dict(os.environ), "new": dict(os.environ)}
-        if args.before:
-            tree = Path(tmp) / "before"
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(tree), args.before],
-                           check=True)
-            env["old"]["FACES_IN_TURN_CODE"] = str(tree)
-        video = Path(tmp) / "in_turn.mp4"
-        with_cuts(videos, [Shot(args.seconds, (i,)) for i in range(len(videos))], video, fps=fps, tile=320, slots=1)
-        print(f"{len(videos)} people in turn, {args.seconds:g} s each ({', '.join(v.stem for v in videos)}), "
-              f"320x320 at {fps:g} fps, motion-only, 224 px crops")
-        runs: dict[str, list[dict]] = {"old": [], "new": []}
-        for _ in range(args.repeat):
-            for variant in ("old", "new"):
-                out = subprocess.run([sys.executable, __file__, "--child", variant, "--video", str(video),
-                                      "--seconds", str(args.seconds)], capture_output=True, text=True, check=True,
-                                     env=env[variant])
-                runs[variant].append(json.loads(out.stdout.strip().splitlines()[-1]))
-        if args.before:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=True)
+        tree = Path(tmp) / "before"
+        try:
+            if args.before:
+                made = subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(tree),
+                                       args.before], capture_output=True, text=True)
+                if made.returncode != 0:
+                    sys.exit(f"error: --before {args.before}: no worktree: "
+                             f"{(made.stderr.strip().splitlines() or ['git failed'])[-1]}")
+                env["old"]["FACES_IN_TURN_CODE"] = str(tree)
+            video = Path(tmp) / "in_turn.mp4"
+            with_cuts(videos, [Shot(args.seconds, (i,)) for i in range(len(videos))], video, fps=fps, tile=320,
+                      slots=1)
+            print(f"{len(videos)} people in turn, {args.seconds:g} s each ({', '.join(v.stem for v in videos)}), "
+                  f"320x320 at {fps:g} fps, motion-only, 224 px crops", flush=True)
+            runs: dict[str, list[dict]] = {"old": [], "new": []}
+            for _ in range(args.repeat):
+                for variant in ("old", "new"):
+                    runs[variant].append(run_child(variant, video, args.seconds, env[variant]))
+        except KeyboardInterrupt:
+            sys.exit("error: interrupted")
+        finally:  # never a registered worktree left behind: a child failed, Ctrl-C, or done
+            if args.before:
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)],
+                               capture_output=True)
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "prune"], capture_output=True)
     print(f"old: {'the code of ' + args.before if args.before else 'this code, rings kept'} "
           f"(mpt_live from {runs['old'][0]['code']}); new: this code ({runs['new'][0]['code']})")
     print(f"{'shot':>4} {'faces':>5} | {'old: rings':>10} {'MB':>6} {'RSS MB':>7} | {'new: rings':>10} {'MB':>6} "
