@@ -4,7 +4,8 @@ motion-only (faces aligned at 224 px), and keeps the 112 x 112 grey face frames 
 them (the face's frame, none, a cut); ``run_cached`` replays one through ``FaceMotion`` + ``Spotter`` exactly as the
 session feeds them (a frame without the face flushes, a cut with ``cut``), and ``stream`` gives the signals the
 spotter would take. ``bench/spotting_replay.py`` makes the cache (``--build``) and scores the replays;
-``bench/spotting_cuts.py`` and ``bench/spotting_perturb.py`` replay it too.
+``bench/spotting_cuts.py`` and ``bench/spotting_perturb.py`` replay it too; a file built otherwise than a replay
+expects (``made_as``: the face the spotter was given, the model size) is refused in one line (``check_made``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mpt_live.errors import InputError
 from mpt_live.facemotion import FaceMotion
 from mpt_live.spotting import SpotConfig, Spotter
 from train.datasets.longvideo import LongVideo
@@ -77,6 +79,16 @@ def made_as(path: Path) -> tuple[bool, int]:
     return (bool(d["corrected"]) if "corrected" in d.files else False), (int(d["size"]) if "size" in d.files else 224)
 
 
+def check_made(path: Path, corrected: bool = False, size: int = 224) -> None:
+    """Refuse (InputError, one line) a cache file built otherwise than as ``corrected`` and ``size`` (the defaults:
+    ``build``'s, the spotter as the session feeds it): its replay would measure another spotter's input."""
+    got = made_as(path)
+    if got != (corrected, size):
+        face = lambda c, n: f"{'corrected' if c else 'eyes-aligned'} face at {n} px"  # noqa: E731
+        raise InputError(f"{path}: built with the spotter on the {face(*got)}, not the {face(corrected, size)} "
+                         "(give another --cache)")
+
+
 def rows(d) -> tuple[np.ndarray, np.ndarray]:
     """Each cache row's kind (FACE, GONE, CUT, CUT_AWAY) and whether its cut was a camera cut; a cache made before
     kinds were kept has no cuts."""
@@ -85,10 +97,13 @@ def rows(d) -> tuple[np.ndarray, np.ndarray]:
     return np.where(d["have"], FACE, GONE), np.zeros(len(d["have"]), bool)
 
 
-def run_cached(path: Path, observe, perturb=None, config: SpotConfig | None = None) -> list:
+def run_cached(path: Path, observe, perturb=None, config: SpotConfig | None = None,
+               made: tuple[bool, int] = (False, 224)) -> list:
     """Replay one cached video through FaceMotion + Spotter as the session feeds them (a cut flushes with
     ``cut=True``); ``observe(sp)`` is called after each frame the spotter takes (its channels then hold that frame's
-    state); ``perturb(grey)`` changes each grey face before FaceMotion takes it (spotting_perturb). The events."""
+    state); ``perturb(grey)`` changes each grey face before FaceMotion takes it (spotting_perturb). The events.
+    ``made``: how the file must have been built (``check_made``'s corrected, size), else InputError."""
+    check_made(path, *made)
     d = np.load(path)
     grey, fm = d["grey"], FaceMotion(float(d["fps"]))
     sp, events, g = Spotter.for_motion(fm, config), [], 0

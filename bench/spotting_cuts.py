@@ -45,7 +45,7 @@ from mpt_live.facemotion import FaceMotion
 from mpt_live.machine import vector_extensions
 from mpt_live.sources import Frame
 from mpt_live.spotting import SpotConfig, SpotEvent, Spotter
-from spotting_cache import run_cached
+from spotting_cache import check_made, run_cached
 from train.datasets.longvideo import LongVideo, LongVideoIndex, read_annotations_csv
 from train.spot_metrics import Spotted, iou, score
 
@@ -194,6 +194,7 @@ def main() -> None:
                 f = args.cache / root.name / f"{v.video.stem}.npz"
                 if not f.is_file():
                     raise InputError(f"{f}: not cached (bench/spotting_replay.py {root} --cache {args.cache} --build)")
+                check_made(f)  # the spotter's own face (the reels replay it without run_cached)
                 cached.append(load(f))
             fps = cached[0]["fps"]
             frames = min(len(c["frames"]) for c in cached)

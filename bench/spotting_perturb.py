@@ -41,7 +41,7 @@ from train.datasets.longvideo import LongVideoIndex, read_annotations_csv
 from train.spot_metrics import Spotted, score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from spotting_cache import run_cached  # noqa: E402
+from spotting_cache import check_made, run_cached  # noqa: E402
 
 KINDS = ("dither", "round", "shift")
 
@@ -161,6 +161,7 @@ def main() -> None:
                 if not (args.cache / name / f"{v.video.stem}.npz").exists():
                     raise InputError(f"{args.cache / name / v.video.stem}.npz: not cached "
                                      "(bench/spotting_replay.py --build)")
+                check_made(args.cache / name / f"{v.video.stem}.npz")  # before any replay, not at its turn
         out = open(args.out, "w", newline="") if args.out else None
     except OSError as e:
         print(f"error: --out {args.out}: {e.strerror}", file=sys.stderr)

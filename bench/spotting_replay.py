@@ -53,7 +53,7 @@ from mpt_live.errors import InputError
 from mpt_live.facemotion import FaceMotion, FrameSignals
 from mpt_live.machine import vector_extensions
 from mpt_live.spotting import SpotConfig, Spotter
-from spotting_cache import build, made_as, run_cached, stream
+from spotting_cache import build, check_made, run_cached, stream
 from train.datasets.longvideo import LongVideo, LongVideoIndex, read_annotations_csv
 from train.spot_metrics import Spotted, score
 
@@ -96,7 +96,7 @@ def differ(a: list, b: list, settle_s: float) -> tuple[int, int, int]:
             sum(e.onset_s >= settle_s for e, _ in only))
 
 
-def replay(path: Path, pooled: dict | None = None):
+def replay(path: Path, pooled: dict | None = None, made: tuple[bool, int] = (False, 224)):
     """The events of one cached video, the evidence trace and what the gates dropped; ``pooled``
     (optional) receives the micro scale's pooled evidence of every frame (frame -> (196,) array)."""
     trace, dropped = defaultdict(dict), []  # scale -> frame -> (evidence, strongest window)
@@ -111,7 +111,7 @@ def replay(path: Path, pooled: dict | None = None):
             dropped.extend((ch.k, *x) for x in ch.dropped)
             ch.dropped.clear()
 
-    return run_cached(path, observe), trace, dropped
+    return run_cached(path, observe, made=made), trace, dropped
 
 
 def diagnose(v: LongVideo, spotted: list[Spotted], trace: dict, dropped: list) -> None:
@@ -294,12 +294,9 @@ def main() -> None:
                     if not args.build:
                         raise InputError(f"{f}: not cached (run with --build)")
                     build(v, f, args.corrected_face, args.size)
-                if made_as(f) != (args.corrected_face, args.size):
-                    face = lambda c, n: f"{'corrected' if c else 'eyes-aligned'} face at {n} px"  # noqa: E731
-                    raise InputError(f"{f}: built with the spotter on the {face(*made_as(f))}, not the "
-                                     f"{face(args.corrected_face, args.size)} (give another --cache)")
+                check_made(f, args.corrected_face, args.size)
                 pooled = {} if args.separability else None
-                events, trace, dropped = replay(f, pooled)
+                events, trace, dropped = replay(f, pooled, (args.corrected_face, args.size))
                 key = f"{name}/{v.name}"
                 spotted[key] = [Spotted(key, e.onset, e.offset, e.type, score=e.score, apex=e.apex) for e in events]
                 videos.append(replace(v, name=key))

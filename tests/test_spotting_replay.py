@@ -23,6 +23,16 @@ def cache():
     yield from bench_script("spotting_cache")
 
 
+@pytest.fixture(scope="module")
+def cuts():
+    yield from bench_script("spotting_cuts")
+
+
+@pytest.fixture(scope="module")
+def perturb():
+    yield from bench_script("spotting_perturb")
+
+
 def _evidence(n: int, busy_window: float, peak: float, at: range) -> dict:
     """300 frames of 196 windows (the first 4 off the sites: -inf); window 10 moves at ``at``."""
     rng = np.random.default_rng(0)
@@ -92,11 +102,12 @@ def test_a_sample_s_that_is_not_a_time_is_refused_in_one_line(replay, text):
     assert replay.parse_seconds("2/15") == pytest.approx(2 / 15) and replay.parse_seconds("0.1") == 0.1
 
 
-def _cache(path, kinds: list[int], camera: list[bool] | None = None) -> None:
-    """A cache file of rows of ``kinds`` (FACE rows with random frames), a frame each, at 30 fps."""
+def _cache(path, kinds: list[int], camera: list[bool] | None = None, **made) -> None:
+    """A cache file of rows of ``kinds`` (FACE rows with random frames), a frame each, at 30 fps; ``made``: its
+    ``corrected`` and ``size`` marks (none: a file from before they were kept)."""
     rng, n = np.random.default_rng(2), len(kinds)
     have = np.array([k == 0 for k in kinds])
-    extra = {} if camera is None else {"kind": np.array(kinds), "camera": np.array(camera)}
+    extra = {**made, **({} if camera is None else {"kind": np.array(kinds), "camera": np.array(camera)})}
     np.savez(path, frames=np.arange(n), times=np.arange(n) / 30.0, have=have, fps=30.0,
              grey=rng.uniform(0, 255, (int(have.sum()), 112, 112)).astype(np.float32), **extra)
 
@@ -212,3 +223,32 @@ def test_a_cache_size_the_aligner_does_not_make_is_refused_in_one_line(replay, t
         replay.main()
     err = capsys.readouterr().err
     assert e.value.code == 2 and err.startswith("error: --size") and err.count("\n") == 1
+
+
+def test_every_replaying_bench_refuses_a_cache_built_otherwise_in_one_line(cache, cuts, perturb, tmp_path, monkeypatch,
+                                                                          capsys):
+    """spotting_cuts and spotting_perturb replayed any cache as the spotter's own; like spotting_replay they now
+    refuse one built on the corrected face or for a 112 px model (run_cached checks it for every caller)."""
+    from mpt_live.errors import InputError
+
+    root = tmp_path / "bench"
+    root.mkdir()
+    (root / "annotations.csv").write_text("video,onset,apex,offset,fps,type,label,action_units\n"
+                                          "long_001.mp4,100,104,108,30,micro,others,L6\n"
+                                          "long_002.mp4,50,54,58,30,micro,others,L6\n")
+    (tmp_path / "c" / "bench").mkdir(parents=True)
+    for name in ("long_001", "long_002"):
+        _cache(tmp_path / "c" / "bench" / f"{name}.npz", [0] * 120, corrected=False, size=112)
+    f = tmp_path / "c" / "bench" / "long_001.npz"
+    with pytest.raises(InputError, match="built with the spotter on the eyes-aligned face at 112 px, not the "
+                                         "eyes-aligned face at 224 px"):
+        cache.run_cached(f, lambda sp: None)
+    assert isinstance(cache.run_cached(f, lambda sp: None, made=(False, 112)), list)  # as it was built: replayed
+    for bench, name in ((cuts, "spotting_cuts.py"), (perturb, "spotting_perturb.py")):
+        monkeypatch.setattr("sys.argv", [name, str(root), "--cache", str(tmp_path / "c")])
+        with pytest.raises(SystemExit) as e:
+            bench.main()
+        out, err = capsys.readouterr()
+        assert e.value.code == 2 and err.count("\n") == 1, (name, err)
+        assert err.startswith(f"error: {f}: built with the spotter on the eyes-aligned face at 112 px"), (name, err)
+        assert "events" not in out  # refused before any replay
