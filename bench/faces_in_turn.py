@@ -78,7 +78,7 @@ def child(video: Path, variant: str, shot_frames: int) -> dict:
 def run_child(variant: str, video: Path, seconds: float, env: dict) -> dict:
     """One run in a fresh process; a child that fails ends the bench in one line (its stderr's last)."""
     out = subprocess.run([sys.executable, __file__, "--child", variant, "--video", str(video), "--seconds", str(seconds)],
-                         capture_output=True, text=True, env=env)
+                         capture_output=True, text=True, env=env, check=False)
     if out.returncode != 0:
         last = (out.stderr.strip().splitlines() or [f"exit status {out.returncode}"])[-1]
         code = env.get("FACES_IN_TURN_CODE")
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.repeat < 1:
         ap.error(f"--repeat {args.repeat}: give at least one run of each")
     if args.before and subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", "--quiet",
-                                       f"{args.before}^{{commit}}"], capture_output=True).returncode != 0:
+                                       f"{args.before}^{{commit}}"], capture_output=True, check=False).returncode != 0:
         ap.error(f"--before {args.before}: not a git revision of {ROOT}")
     print(f"CPU vector extensions: {vector_extensions()}")
     videos = people_videos(args.people)
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
         try:
             if args.before:
                 made = subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(tree),
-                                       args.before], capture_output=True, text=True)
+                                       args.before], capture_output=True, text=True, check=False)
                 if made.returncode != 0:
                     sys.exit(f"error: --before {args.before}: no worktree: "
                              f"{(made.stderr.strip().splitlines() or ['git failed'])[-1]}")
@@ -137,8 +137,8 @@ def main(argv: list[str] | None = None) -> None:
         finally:  # never a registered worktree left behind: a child failed, Ctrl-C, or done
             if args.before:
                 subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)],
-                               capture_output=True)
-                subprocess.run(["git", "-C", str(ROOT), "worktree", "prune"], capture_output=True)
+                               capture_output=True, check=False)
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "prune"], capture_output=True, check=False)
     print(f"old: {'the code of ' + args.before if args.before else 'this code, rings kept'} "
           f"(mpt_live from {runs['old'][0]['code']}); new: this code ({runs['new'][0]['code']})")
     print(f"{'shot':>4} {'faces':>5} | {'old: rings':>10} {'MB':>6} {'RSS MB':>7} | {'new: rings':>10} {'MB':>6} "

@@ -84,9 +84,8 @@ def check_made(path: Path, corrected: bool = False, size: int = 224) -> None:
     ``build``'s, the spotter as the session feeds it): its replay would measure another spotter's input."""
     got = made_as(path)
     if got != (corrected, size):
-        face = lambda c, n: f"{'corrected' if c else 'eyes-aligned'} face at {n} px"  # noqa: E731
-        raise InputError(f"{path}: built with the spotter on the {face(*got)}, not the {face(corrected, size)} "
-                         "(give another --cache)")
+        face = [f"{'corrected' if c else 'eyes-aligned'} face at {n} px" for c, n in (got, (corrected, size))]
+        raise InputError(f"{path}: built with the spotter on the {face[0]}, not the {face[1]} (give another --cache)")
 
 
 def rows(d) -> tuple[np.ndarray, np.ndarray]:

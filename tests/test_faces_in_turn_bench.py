@@ -35,7 +35,7 @@ def test_two_people_in_turn_the_old_rings_stay_the_new_go_and_the_rows_are_the_s
     assert lines[2].startswith("old: this code, rings kept") and "; new: this code" in lines[2]
     shots = [SHOT.fullmatch(x) for x in lines[4:6]]
     assert all(shots), lines[4:6]
-    (k1, faces1, old1, _, _, new1, _, _), (k2, faces2, old2, old_mb, _, new2, new_mb, _) = (
+    (k1, _, old1, _, _, new1, _, _), (k2, faces2, old2, old_mb, _, new2, new_mb, _) = (
         tuple(float(v) for v in m.groups()) for m in shots)
     assert (k1, k2) == (1, 2) and faces2 >= 2  # the first person's state is still known at the second's end
     assert (old1, new1) == (1, 1)
@@ -64,5 +64,5 @@ def test_a_failing_old_run_ends_in_one_line_and_leaves_no_worktree(fit, faces_di
     with pytest.raises(SystemExit) as e:
         fit.main(["--people", "2", "--seconds", "0.5", "--before", first])
     said = str(e.value.code)
-    assert said.startswith(f"error: the old run (code of ") and "failed: " in said and "\n" not in said, said
+    assert said.startswith("error: the old run (code of ") and "failed: " in said and "\n" not in said, said
     assert worktrees() == before
