@@ -9,7 +9,7 @@ cuts, 320 px, 30 fps; ``train/compose.py``), is run through the session motion-o
 frames) in a fresh process per run, the code before (``old``) and this code (``new``) taking turns ``--repeat``
 times: ``--before REV`` runs the old column on the code of that git revision (a temporary worktree; e.g. the commit
 before the release); without it, on this code with the rings kept (``FrameRing.release`` as ``clear``: the ring part of
-the change only, the motion stage's ~3.6 MB a face is released in both). At the end of each person's shot it prints the
+the change only, the motion stage's ~7 MB a face at 30 fps is released in both). At the end of each person's shot it prints the
 faces held (``FaceState``), the rings holding memory and their MB, and the process's resident memory (RSS, from
 /proc); at the end, the RSS growth from the first shot's end to the last, and whether both runs wrote the same rows
 and events (they must: nothing released is read again). Memory under load is the same as on an idle machine.
