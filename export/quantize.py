@@ -35,6 +35,9 @@ top-1 agreement with fp32 and max |dprob| when one node group alone is int8, the
   ``QLinearMatMul`` that rounds its result to uint8 and a ``DequantizeLinear`` after it: one more
   rounding per layer and one more node (ViT-Ti/16 trained 2 epochs: max |dprob| 0.016 -> 0.011 on
   120 held-out clips; ``python bench/int8.py``).
+* Both int8 schemes (CPU files) then have each block's attention core, still fp32, as one ``MultiHeadAttention``
+  node (:mod:`export.attention`): the same products without ~25 nodes of reshaping each (``mpt.int8`` records
+  ``fused_attention``; ``python bench/model_call.py``).
 
 Activation ranges in an ImageNet ViT (ViT-Ti/16, ViT-B/16) are about 8 standard deviations wide with
 no outlier channels, so clipping or smoothing gains little: what remains is the rounding noise of ~50
@@ -69,6 +72,7 @@ from onnx.external_data_helper import uses_external_data
 
 from mpt_live.quiet import quiet_logging
 
+from .attention import fuse_attention
 from .onnx_export import save_model
 
 CALIBRATION_METHODS = ("minmax", "percentile", "entropy")
@@ -193,10 +197,11 @@ def quantize_int8(src: str | Path, dst: str | Path, metadata: dict[str, str],
         proto = onnx.load(str(q))
     if not any(n.op_type == "DequantizeLinear" for n in proto.graph.node):
         raise QuantizeError("static int8: ONNX Runtime's quantizer left every layer in fp32")
+    fused = fuse_attention(proto)  # int8 runs on the CPU only, where the fused kernel is cheaper (export.attention)
     record = {"scheme": "static QDQ, uint8 activations, int8 per-channel weights, "
               + ("uint8" if quantize_outputs else "fp32") + " MatMul outputs", "calibration": method,
               "calibration_clips": len(dynamic), "calibration_source": source, "int8_matmuls": len(nodes),
-              "fp32": kept}
+              "fp32": kept, "fused_attention": fused}
     return save_model(proto, dst, {**metadata, "mpt.precision": "int8", "mpt.int8": json.dumps(record)})
 
 
@@ -224,9 +229,11 @@ def quantize_int8_weights(src: str | Path, dst: str | Path, metadata: dict[str, 
         warnings.simplefilter("ignore")
         quantizer = MatMulNBitsQuantizer(proto, nodes_to_include=nodes, algo_config=config)
         quantizer.process()
+    proto = quantizer.model.model
+    fused = fuse_attention(proto)
     record = {"scheme": f"weight-only int8 (MatMulNBits, block {WEIGHT_BLOCK}, symmetric, accuracy level 4)",
-              "calibration": None, "int8_matmuls": len(nodes), "fp32": kept}
-    return save_model(quantizer.model.model, dst,
+              "calibration": None, "int8_matmuls": len(nodes), "fp32": kept, "fused_attention": fused}
+    return save_model(proto, dst,
                       {**metadata, "mpt.precision": "int8", "mpt.int8": json.dumps(record)})
 
 

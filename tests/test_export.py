@@ -21,6 +21,7 @@ from typer.testing import CliRunner  # noqa: E402
 from export import parity as parity_mod  # noqa: E402
 from export.cli import app  # noqa: E402
 from export.onnx_export import MAX_IR_VERSION, build_model, load_checkpoint, onnx_metadata, read_metadata  # noqa: E402
+from export.attention import fuse_attention  # noqa: E402
 from export.quantize import convert_fp16, node_module, quantize_int8, quantize_int8_weights  # noqa: E402
 from export.parity import compare, load_clips, synthetic_clips, torch_probs  # noqa: E402
 from mpt_live.clip import ClipSpec  # noqa: E402
@@ -198,11 +199,52 @@ def test_int8_is_static_qdq_of_the_backbone_linears(exported, model_and_clips, t
     assert record["fp32"]["attention q@k, attn@v"] == 2 * CFG_DEPTH
     assert {"motion prompts", "head", "patch embedding"} <= set(record["fp32"]) and "adapters" not in record["fp32"]
     assert (record["calibration"], record["calibration_clips"], record["calibration_source"]) == ("minmax", 8, "test clips")
+    # each block's attention core is one MultiHeadAttention node (export.attention); the qkv/proj Q/DQ pairs stay
+    assert record["fused_attention"] == CFG_DEPTH == sum(n.op_type == "MultiHeadAttention" for n in proto.graph.node)
     rt = MPTRuntime(q, device="cpu")
     assert rt.precision == "int8" and rt.classes == CLASSES
     p = parity_mod.check_onnx(q, d, m, ref)
     assert p.precision == "int8" and p.clips == 12 and not p.batch_error
     assert "int8 parity vs torch on 12 clips" in p.line()
+
+
+@pytest.mark.slow
+def test_fused_attention_gives_the_same_probabilities(exported, model_and_clips, tmp_path: Path) -> None:
+    """fuse_attention turns each block's ~30-node attention span into Split + MultiHeadAttention; the fp32 graph's
+    probabilities stay those of the unfused one (any batch). A span of another shape (here: its Softmax over
+    another axis) is left as it is, and the graph keeps that span's meaning."""
+    import onnxruntime as ort
+
+    _, out, _ = exported
+    _, d, m, _ = model_and_clips
+    plain = onnx.load(str(out))
+
+    def probs(proto, b: int) -> np.ndarray:
+        sess = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+        return np.concatenate([sess.run(["probs"], {"dynamic": d[i:i + b], "motion": m[i:i + b]})[0]
+                               for i in range(0, len(d), b)])
+
+    fused = onnx.ModelProto()
+    fused.CopyFrom(plain)
+    assert fuse_attention(fused) == CFG_DEPTH
+    ops = [n.op_type for n in fused.graph.node]
+    assert ops.count("MultiHeadAttention") == CFG_DEPTH
+    assert ops.count("Softmax") == [n.op_type for n in plain.graph.node].count("Softmax") - CFG_DEPTH
+    assert len(fused.graph.node) < len(plain.graph.node) - 10 * CFG_DEPTH
+    for b in (1, 3):
+        assert np.abs(probs(fused, b) - probs(plain, b)).max() <= 1e-5
+    assert fuse_attention(fused) == 0  # nothing left to fuse
+
+    odd = onnx.ModelProto()
+    odd.CopyFrom(plain)
+    softmax = next(n for n in odd.graph.node if n.op_type == "Softmax" and node_module(n).endswith(".attn"))
+    next(a for a in softmax.attribute if a.name == "axis").i = 2
+    changed = onnx.ModelProto()
+    changed.CopyFrom(odd)
+    assert fuse_attention(odd) == CFG_DEPTH - 1
+    assert softmax.name in {n.name for n in odd.graph.node}
+    assert np.abs(probs(odd, 2) - probs(changed, 2)).max() <= 1e-5
+    assert np.abs(probs(changed, 2) - probs(plain, 2)).max() > 1e-4  # the altered span does change the answer
 
 
 @pytest.mark.slow
@@ -217,6 +259,7 @@ def test_int8_weights_is_matmulnbits_without_calibration(exported, model_and_cli
     # the static plan's MatMuls and the prompts' projection (activations are quantized per block at run time)
     assert len(nbits) == record["int8_matmuls"] == 4 * CFG_DEPTH + 6 * CFG_DEPTH + 1 and record["calibration"] is None
     assert all(next(a.i for a in n.attribute if a.name == "bits") == 8 for n in nbits)
+    assert record["fused_attention"] == CFG_DEPTH == sum(n.op_type == "MultiHeadAttention" for n in proto.graph.node)
     assert q.stat().st_size < 0.5 * out.stat().st_size
     rt = MPTRuntime(q, device="cpu")
     assert rt.precision == "int8"
