@@ -18,8 +18,9 @@ once, at the first of its references the pre-roll passes (:class:`ReferenceLog`)
 the run's first frame (it replays the run exactly: a rounded copy would not). The file is cut back to the resume
 point first (the lines after it are of frames the rows do not have: a face seen there may be another person's ID
 now), and from the resume point on the run appends its own. A run without the file (older, or made without an
-output folder) resumes as before; a damaged or foreign one is set aside (``.damaged``) and named in a one-line
-warning, and the resume goes on as without it, never a traceback.
+output folder) resumes as before; a damaged or foreign one is set aside (``.damaged``, never read again: the next run
+of the folder that is not a ``--resume`` clears it with the outputs) and named in a one-line warning, and the resume
+goes on as without it, never a traceback.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from typing import IO, Any, Callable
 
 import numpy as np
 
-from .rundir import SIDECAR  # in the output folder, beside predictions.csv
+from .rundir import DAMAGED, SIDECAR  # in the output folder, beside predictions.csv
 
 VERSION = 1
 KEEP_FREE = 16 * 2**20  # bytes left free on the disk: under that, no reference is kept (the rows and events come first)
@@ -174,7 +175,7 @@ class ReferenceLog:
                   "of it resumes without them)")
 
     def _set_aside(self, why: str) -> None:
-        aside = self.path.with_name(self.path.name + ".damaged")
+        aside = self.path.with_name(DAMAGED)
         try:
             os.replace(self.path, aside)
             done = f"set aside as {aside.name}"

@@ -38,10 +38,12 @@ from .writers import is_disk_full, rewrite_json, write_json
 
 # every file a run writes into its folder (what an earlier run's may have left)
 SIDECAR = ".stabiliser-references.jsonl"  # each face's stabiliser reference, for --resume (mpt_live.references)
+DAMAGED = SIDECAR + ".damaged"  # a SIDECAR a --resume found damaged or foreign, set aside (never read again)
 # a run's files, cleared from its folder by the next run of any kind (the references too: a camera's run keeps none,
-# and a --resume of a --realtime run's video would have restored another video's faces' references from them)
+# and a --resume of a --realtime run's video would have restored another video's faces' references from them; and
+# a file of them set aside, which no run reads: an earlier run's left stale beside the new run's outputs)
 OUTPUTS = ("predictions.csv", "summary.json", "timeline.png", "annotated.mp4", "events.csv", "report.html",
-           "review.webm", SIDECAR)
+           "review.webm", SIDECAR, DAMAGED)
 SUMMARY = "summary.json"
 BATCH_MARKER = ".mpt-batch.json"  # OUT/.mpt-batch.json: a batch (several videos) is writing below OUT
 RESERVE_BYTES = 64 * 1024  # the marker's size: room for the final summary on a disk that fills up

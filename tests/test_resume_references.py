@@ -10,6 +10,7 @@ from types import SimpleNamespace as NS
 import numpy as np
 
 from mpt_live.references import SIDECAR, ReferenceLog, encode, lines, read
+from mpt_live.rundir import start_run
 
 FPS = 30
 
@@ -85,6 +86,21 @@ def test_a_damaged_file_is_set_aside_and_the_run_keeps_its_own_in_a_new_one(tmp_
     replay(log, range(300, 700), [0], {0: Stab()})
     log.close()
     assert [r["frame"] for r in read(tmp_path / SIDECAR)[0]] == [401] and len(warned) == 1
+
+
+def test_a_file_set_aside_stays_for_a_resume_and_goes_at_the_next_new_run(tmp_path):
+    """The .damaged file is never read again: a --resume keeps it with the run's outputs (its warning named it), a new
+    run of the folder (not --resume) clears it with them, not left stale beside that run's outputs."""
+    kept(tmp_path, {0: [0, 300]})
+    with open(tmp_path / SIDECAR, "a") as fh:
+        fh.write("not json\n")
+    ReferenceLog(tmp_path, [].append, after_frame=400, old_ids={0}, from_frame=300, first_frame=0).close()
+    aside = tmp_path / (SIDECAR + ".damaged")
+    assert aside.is_file()
+    start_run(tmp_path, "x.mp4", keep=True)
+    assert aside.is_file()
+    start_run(tmp_path, "x.mp4")
+    assert not aside.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["summary.json"]
 
 
 def test_a_sidecar_that_cannot_be_removed_or_read_is_named_in_one_line(tmp_path, monkeypatch):
