@@ -4,8 +4,10 @@ power), failed (a full disk) or ended by ``--max-seconds`` continued where its f
 :func:`resume_point` reads DIR's summary.json (a finished run's, or the running marker a killed one left) and
 refuses, in one line, a folder with no run, a run still alive, a run that finished (complete, or ran to the end of
 its video), a run of another file (its path, or the file changed since: size and time, or the frame count where an
-older marker has no stamp), and settings that change the rows (model, its file, clip, stride, detector, spot
-threshold, max faces: as a batch's rerun compares them); :func:`precheck` makes those that need no model before
+older marker has no stamp), a ``--realtime`` run of it (its rows skip frames as it played, a resumed run's would not:
+one folder would mix both; ``--resume --realtime`` is refused, a paced replay is not reproducible), and settings
+that change the rows (model, its file, clip, stride, detector, spot threshold, max faces: as a batch's rerun compares
+them); :func:`precheck` makes those that need no model before
 it loads (all but the model's own facts and its clip, compared once it has). Otherwise it cuts a half-written last
 line from predictions.csv and events.csv (a kill mid-row) and says where to go on: rows after the last one's frame, and
 the events the run had not written (:class:`Written`: those closed after the last row, less those of the same face and
@@ -156,7 +158,8 @@ def precheck(out: Path, source: Any, cfg: Any, model_file: str | Path | None) ->
     compared once it has loaded (:func:`resume_point`, which makes these checks again)."""
     from .session import FILE_STRIDE, MAX_FACES
 
-    facts = {"source_frame_count": getattr(source, "frame_count", None), "stride": cfg.stride or FILE_STRIDE,
+    facts = {"mode": "file", "source_frame_count": getattr(source, "frame_count", None),
+             "stride": cfg.stride or FILE_STRIDE,
              "detector": cfg.detector, "spot_threshold": cfg.spot_threshold,
              "max_faces": MAX_FACES["file"] if cfg.max_faces is None else cfg.max_faces,
              "stamps": {"model": stamp(model_file)}}
@@ -183,6 +186,9 @@ def _refusals(out: Path, source: Any, facts: dict[str, Any], keys: tuple[str, ..
     name = str(getattr(source, "name", ""))
     if s.get("source") != recorded_source(name):
         raise InputError(f"{where}: the run there is of {s.get('source')}, not {recorded_source(name)}")
+    if (s.get("mode") or "file") != (facts.get("mode") or "file"):  # live here: --realtime (a camera: another source)
+        raise InputError(f"{where}: the run there played {name} at its own pace (--realtime: its rows skip the "
+                         "frames it had no time for), a resumed run reads every frame; run again without --resume")
     was = (s.get("stamps") or {}).get("source")
     if was is not None and was != stamp(name):
         raise InputError(f"{where}: {name} changed since the run there (its size or time differs); run without "

@@ -246,6 +246,20 @@ def test_what_cannot_be_resumed_is_refused_in_one_line(tmp_path, uncut, looped, 
     assert "changed since the run" in refused("--video", str(copy), *RUN, "--out", str(run), "--resume")
 
 
+def test_a_realtime_runs_folder_is_not_resumed_reading_every_frame(tmp_path, looped):
+    """A --realtime run's rows skip the frames it had no time for; a resumed run (a file's: --resume --realtime is
+    refused) reads every frame. Given the same stride and max faces, the resume went on, one folder's rows of both
+    kinds with nothing said; now refused in one line, with the live defaults too (not 'another stride')."""
+    out = tmp_path / "rt"
+    same = ("--stride", "2", "--max-faces", "2")
+    res = cli("--video", str(looped), "--realtime", *RUN, *same, "--out", str(out), "--max-seconds", "2")
+    assert res.returncode == 0 and summary(out)["mode"] == "live", res.stderr[-2000:]
+    before = (out / "predictions.csv").read_bytes()
+    for given in (same, ()):
+        assert "--realtime" in refused("--video", str(looped), *RUN, *given, "--out", str(out), "--resume")
+    assert (out / "predictions.csv").read_bytes() == before
+
+
 @pytest.mark.parametrize("start_s", [None, 4.0])
 def test_the_progress_bar_of_a_max_seconds_run_ends_where_its_stretch_does(tmp_path, start_s):
     """With --max-seconds 2 the bar's total is the frames up to the stretch's end (from --start's frame), not the
