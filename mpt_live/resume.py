@@ -37,7 +37,7 @@ from typing import Any
 from .errors import InputError
 from .face_confirm import iou
 from .recordings import stamp
-from .references import preroll_from
+from .references import faces_kept, preroll_from
 from .results import read_table
 from .run_summary import FACE_WARNINGS, NO_WINDOW, face_warning
 from .rundir import read_summary, recorded_source, run_in_use, settings_of
@@ -231,6 +231,7 @@ def resume_point(out: Path, source: Any, facts: dict[str, Any]) -> ResumePoint:
             boxes.setdefault(_int(r, "frame"), []).append((r.get("face_id") or "", tuple(_int(r, k) for k in "xywh")))
     taken = {int(r["face_id"]) for r in rows if (r.get("face_id") or "").isdigit()}
     taken |= {f["face_id"] for f in s.get("faces") or [] if isinstance(f.get("face_id"), int)}
+    taken |= faces_kept(out, frame)  # a face met between two rows' frames: its reference kept, no row
     written = Written(boxes, [(e.get("face") or "", e.get("type") or "", _int(e, "onset_frame"),
                                _int(e, "offset_frame")) for e in events], taken=taken, near=max(stride - 1, 1))
     return ResumePoint(frame, t + 1 / fps if frame >= 0 else 0.0, max(ids, default=0) + 1, from_frame=start,

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import faultkit as fk
-from mpt_live.references import SIDECAR, SNAPSHOT_S, read as read_references
+from mpt_live.references import SIDECAR, SNAPSHOT_S, ReferenceLog, read as read_references
 from test_faults import ROOT, cli, our_lines, start, summary, wait_for_rows
 
 RUN = ("--motion-only", "--headless")
@@ -517,6 +517,37 @@ def test_a_face_killed_with_a_reference_and_no_row_keeps_one_id_for_one_person(t
     kept = read_references(out / SIDECAR)
     assert [r["frame"] for r in kept[1]][:1] == [line["frame"]]  # its first reference once, not the killed run's too
     assert len({r["frame"] for r in kept[1]}) == len(kept[1])
+
+
+def test_a_face_met_between_two_rows_frames_keeps_its_id_from_another_person(tmp_path, faces_dir):
+    """A killed run (stride 2) whose face 1 was confirmed and lost on odd frames: its reference (frame 51) is at or
+    before the last row (100) and kept by the resume, but no row names it, so the resumed run gave ID 1 to the next
+    new person: one ID for two people in the folder's outputs (the file of references). Now 1 is taken: the new
+    person is 2, and the line of face 1 stays."""
+    import numpy as np
+
+    from mpt_live.recordings import stamp
+    from mpt_live.references import encode
+    from mpt_live.resume import resume_point
+    from mpt_live.rundir import start_run
+
+    video = faces_dir / "videos" / "liveportrait_d6.mp4"
+    facts = {"mode": "file", "model": {"name": "motion-only"}, "source_fps": 30.0, "stride": 2, "detector": "auto",
+             "max_faces": 2, "spot_threshold": 4.0, "clip_spec": None, "start_s": None, "max_seconds": None,
+             "stamps": {"source": stamp(str(video)), "model": None}}
+    out = tmp_path / "o"
+    start_run(out, str(video), facts)  # the marker a killed run leaves
+    (out / "predictions.csv").write_text("frame,time_s,face_id,x,y,w,h,motion_score\n" + "".join(
+        f"{f},{f / 30:.4f},0,10,10,100,100,0.1\n" for f in range(0, 101, 2)))
+    state = {"ref": np.full((112, 112), 9.0, np.float32), "warp": np.eye(2, 3)}
+    (out / SIDECAR).write_text(encode(0, 0.0, 0, state) + encode(1, 51 / 30, 51, state))
+    point = resume_point(out, type("Source", (), {"name": str(video), "frame_count": 300})(), facts)
+    assert point.after_frame == 100 and point.written.taken == {0, 1}
+    point.written.frame = 104
+    assert point.written.name((400, 10, 100, 100), set()) == 2  # a new person, nowhere near face 0's rows
+    warned: list[str] = []
+    ReferenceLog(out, warned.append, point.after_frame, point.written.taken, point.from_frame, point.first_frame)
+    assert sorted(read_references(out / SIDECAR)) == [0, 1] and not warned  # face 1's line: the resume keeps it
 
 
 def test_the_resume_points_and_faces_of_a_run_resumed_again_are_listed_once():
