@@ -251,6 +251,10 @@ class Session:
             self.figures.spotted(state.spot_ms, state.spot_cpu_ms)  # CPU time: every CPU_EVERY-th push (face_state.py)
         for fid in lost:
             closed += self.states[fid].push(frame, None)
+            self.latest.pop(fid, None)  # the view keeps what it took of it; a later window of the face sets it again
+        for tr in tracker.tracks if lost else []:  # a lost track's smoothing and stabiliser reference (a 112 px
+            if tr.id in lost:  # float crop) are reset at its return whatever they hold: dropped now, not kept until
+                tr.aligner.reset()  # then (its gallery, which re-identification reads, stays)
         for c in closed:
             if self._withheld(frame.index):  # --resume: closed before the resume point, so written by the run before
                 self._closed_before.add((c.face_id, c.event.onset, c.event.apex, c.event.type))

@@ -16,6 +16,7 @@ from mpt_live.session import Session, SessionConfig
 from mpt_live.sources import VideoFile
 
 PEOPLE = ["evm_face_still", "liveportrait_d0", "liveportrait_d19_glasses", "liveportrait_d3_expressive"]
+references: list[set[int]] = []  # _run's: per frame, the tracks whose stabiliser holds a reference
 
 
 def test_a_released_ring_is_empty_holds_no_frames_and_fills_again_like_a_new_one():
@@ -52,12 +53,15 @@ def in_turn(faces_dir, tmp_path_factory):
 
 
 def _run(video):
-    """The run's rows and events, and per frame: the IDs in it and the IDs whose ring holds memory."""
+    """The run's rows and events, and per frame: the IDs in it and the IDs whose ring holds memory, and (in
+    ``references``) the IDs of the tracks whose stabiliser holds a reference."""
     frames = []
+    references.clear()
 
     def on_frame(frame, faces):
         held = {i for i, s in session.states.items() if s.ring.nbytes}
         frames.append(({f.id for f in faces}, held, len(session.states)))
+        references.append({tr.id for tr in session.tracker.tracks if tr.aligner.stabilizer.state() is not None})
 
     with VideoFile(video) as src:
         session = Session(src, None, SessionConfig(), on_frame=on_frame)
@@ -78,6 +82,9 @@ def test_many_faces_in_turn_hold_the_rings_of_the_faces_present_only(in_turn):
     first = [r[1] for r in rows if r[0] < 30 and r[1] is not None]
     last = [r[1] for r in rows if r[0] >= len(truth) - 30 and r[1] is not None]
     assert first and last and set(first) == set(last)  # the first person came back under their own ID
+    # a gone face's track keeps its gallery (re-identification), not its stabiliser's reference (reset at a return)
+    assert all(held <= present for (present, _, _), held in zip(frames, references))
+    assert max(len(held) for held in references) == 1 and len(references) == len(frames)
 
 
 def test_rows_and_events_are_those_of_the_rings_kept(in_turn, monkeypatch):
