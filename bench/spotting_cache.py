@@ -5,7 +5,8 @@ them (the face's frame, none, a cut); ``run_cached`` replays one through ``FaceM
 session feeds them (a frame without the face flushes, a cut with ``cut``), and ``stream`` gives the signals the
 spotter would take. ``bench/spotting_replay.py`` makes the cache (``--build``) and scores the replays;
 ``bench/spotting_cuts.py`` and ``bench/spotting_perturb.py`` replay it too; a file built otherwise than a replay
-expects (``made_as``: the face the spotter was given, the model size) is refused in one line (``check_made``).
+expects (``made_as``: the face the spotter was given, the model size) is refused in one line where it is read
+(``load``, ``check_made``).
 """
 
 from __future__ import annotations
@@ -72,20 +73,30 @@ def build(v: LongVideo, out: Path, corrected: bool = False, size: int = 224) -> 
              grey=np.stack([r[2] for r in rec if r[2] is not None]).astype(np.float32))
 
 
-def made_as(path: Path) -> tuple[bool, int]:
-    """How a cache file was built: with the spotter on the shape-corrected face (``build(corrected=True)``), and the
-    model size its faces were aligned for (files from before these were kept: False, 224)."""
-    d = np.load(path)
+def made_as(path: Path, d=None) -> tuple[bool, int]:
+    """How a cache file was built (``d``: its contents, already loaded): with the spotter on the shape-corrected face
+    (``build(corrected=True)``), and the model size its faces were aligned for (files from before these were kept:
+    False, 224)."""
+    d = np.load(path) if d is None else d
     return (bool(d["corrected"]) if "corrected" in d.files else False), (int(d["size"]) if "size" in d.files else 224)
 
 
-def check_made(path: Path, corrected: bool = False, size: int = 224) -> None:
+def check_made(path: Path, corrected: bool = False, size: int = 224, d=None) -> None:
     """Refuse (InputError, one line) a cache file built otherwise than as ``corrected`` and ``size`` (the defaults:
-    ``build``'s, the spotter as the session feeds it): its replay would measure another spotter's input."""
-    got = made_as(path)
+    ``build``'s, the spotter as the session feeds it): its replay would measure another spotter's input. Every read
+    of a file to replay (:func:`load`) makes it; a bench calls it first too to refuse before any work."""
+    got = made_as(path, d)
     if got != (corrected, size):
         face = [f"{'corrected' if c else 'eyes-aligned'} face at {n} px" for c, n in (got, (corrected, size))]
         raise InputError(f"{path}: built with the spotter on the {face[0]}, not the {face[1]} (give another --cache)")
+
+
+def load(path: Path, made: tuple[bool, int] = (False, 224)):
+    """A cache file's contents to replay, refused (:func:`check_made`) where it was built otherwise than ``made``
+    (corrected, size): :func:`run_cached` and :func:`stream` read it only through here."""
+    d = np.load(path)
+    check_made(path, *made, d=d)
+    return d
 
 
 def rows(d) -> tuple[np.ndarray, np.ndarray]:
@@ -102,8 +113,7 @@ def run_cached(path: Path, observe, perturb=None, config: SpotConfig | None = No
     ``cut=True``); ``observe(sp)`` is called after each frame the spotter takes (its channels then hold that frame's
     state); ``perturb(grey)`` changes each grey face before FaceMotion takes it (spotting_perturb). The events.
     ``made``: how the file must have been built (``check_made``'s corrected, size), else InputError."""
-    check_made(path, *made)
-    d = np.load(path)
+    d = load(path, made)
     grey, fm = d["grey"], FaceMotion(float(d["fps"]))
     sp, events, g = Spotter.for_motion(fm, config), [], 0
 
@@ -127,11 +137,12 @@ def run_cached(path: Path, observe, perturb=None, config: SpotConfig | None = No
     return events + sp.flush()
 
 
-def stream(path: Path, drop: int = 0) -> tuple[list, FaceMotion]:
+def stream(path: Path, drop: int = 0, made: tuple[bool, int] = (False, 224)) -> tuple[list, FaceMotion]:
     """One cached video's signals as the session hands them to the spotter (None: a frame without the face,
     where the session flushes the spotter; "cut", "camera": a flush at a cut, a camera cut), its first ``drop``
-    frames left out (the others keep their numbers and times), and the FaceMotion that made them."""
-    d = np.load(path)
+    frames left out (the others keep their numbers and times), and the FaceMotion that made them. ``made``: as
+    :func:`run_cached`'s."""
+    d = load(path, made)
     grey, fm, out, g = d["grey"], FaceMotion(float(d["fps"])), [], 0
     for i, (frame, t, kind, camera) in enumerate(zip(d["frames"], d["times"], *rows(d))):
         a = grey[g] if kind == FACE else None

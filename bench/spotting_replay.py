@@ -69,12 +69,13 @@ def spot(signals: list, fps: float, fm: FaceMotion, config: SpotConfig | None = 
     return events + sp.flush(), cpu, n
 
 
-def cut(path: Path, drop: int) -> tuple[list, FaceMotion, int, float]:
+def cut(path: Path, drop: int, made: tuple[bool, int] = (False, 224)) -> tuple[list, FaceMotion, int, float]:
     """One cached video's signals as from a copy cut before frame ``drop`` (a trimmed file): frames and times
-    start at 0 again there; and that frame's number and time, to map the copy's events back."""
+    start at 0 again there; and that frame's number and time, to map the copy's events back. ``made``: how the file
+    must have been built (:func:`spotting_cache.load`)."""
+    signals, fm = stream(path, drop, made)
     d = np.load(path)
     f0, t0 = int(d["frames"][drop]), float(d["times"][drop])
-    signals, fm = stream(path, drop)
     return [FrameSignals(s.frame - f0, s.time_s - t0, s.micro, s.macro) if isinstance(s, FrameSignals) else s
             for s in signals], fm, f0, t0
 
@@ -196,7 +197,8 @@ def parse_seconds(text: str) -> float:
 
 
 def rate_phase(path: Path, rates: list[float], phases: int, cuts: int = 0,
-               configs: list[SpotConfig] | None = None) -> tuple[float, list[dict]]:
+               configs: list[SpotConfig] | None = None,
+               made: tuple[bool, int] = (False, 224)) -> tuple[float, list[dict]]:
     """The time of one cached video's first frame with the face, and per config (alternated variant by variant,
     so that their CPU times share the machine's load) (rate, frames left out, cut) -> (events, CPU seconds, pushes):
     the first 0..``phases`` frames left out at each rate, then copies cut before frames 1..``cuts`` at the first
@@ -204,13 +206,13 @@ def rate_phase(path: Path, rates: list[float], phases: int, cuts: int = 0,
     configs = configs or [SpotConfig()]
     out, first = [{} for _ in configs], 0.0
     for d in range(phases + 1):
-        signals, fm = stream(path, d)
+        signals, fm = stream(path, d, made)
         first = first if d else next((s.time_s for s in signals if s is not None), 0.0)
         for r in rates:
             for o, c in zip(out, configs):
                 o[(r, d, False)] = spot(signals, r, fm, c)
     for d in range(1, cuts + 1):
-        signals, fm, f0, t0 = cut(path, d)
+        signals, fm, f0, t0 = cut(path, d, made)
         for o, c in zip(out, configs):
             events, cpu, n = spot(signals, rates[0], fm, c)
             o[(rates[0], d, True)] = uncut(events, f0, t0), cpu, n
@@ -318,7 +320,8 @@ def main() -> None:
                     print(f"    evidence outside movements (micro, {len(e)} frames): " + (
                         f"median {np.median(e):.2f}, p90 {np.percentile(e, 90):.2f}" if len(e) else "none"))
                 if rates:
-                    variants[key] = rate_phase(f, rates, args.phases, args.cuts, configs)
+                    variants[key] = rate_phase(f, rates, args.phases, args.cuts, configs,
+                                               (args.corrected_face, args.size))
         cpu = []
         for i, c in enumerate(configs if rates else []):
             print(f"sample_s {c.sample_s:.4g}:")

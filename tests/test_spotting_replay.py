@@ -252,3 +252,23 @@ def test_every_replaying_bench_refuses_a_cache_built_otherwise_in_one_line(cache
         assert e.value.code == 2 and err.count("\n") == 1, (name, err)
         assert err.startswith(f"error: {f}: built with the spotter on the eyes-aligned face at 112 px"), (name, err)
         assert "events" not in out  # refused before any replay
+
+
+def test_every_read_of_a_cache_to_replay_checks_how_it_was_built(cache, replay, tmp_path):
+    """stream() replayed any file (its callers were to check it first): like run_cached it now refuses, in one line,
+    a cache built otherwise than the replay expects, and so do spotting_replay's cut and rate_phase (--rates, --cuts),
+    which pass on the --size and --corrected-face they were given."""
+    from mpt_live.errors import InputError
+
+    f = tmp_path / "v.npz"
+    _cache(f, [0] * 120, corrected=False, size=112)
+    for read in (lambda: cache.stream(f), lambda: replay.cut(f, 3), lambda: replay.rate_phase(f, [30.0], 0, 1)):
+        with pytest.raises(InputError, match="at 112 px, not the eyes-aligned face at 224 px"):
+            read()
+    signals, _ = cache.stream(f, made=(False, 112))
+    assert sum(isinstance(s, FrameSignals) for s in signals) > 60  # as built: replayed
+    copy, _, f0, _ = replay.cut(f, 3, (False, 112))
+    assert f0 == 3 and len(copy) == len(cache.stream(f, 3, (False, 112))[0])
+    _, runs = replay.rate_phase(f, [30.0], 0, 1, made=(False, 112))
+    assert len(runs) == 1 and (30.0, 0, False) in runs[0] and (30.0, 1, True) in runs[0]
+
