@@ -11,8 +11,10 @@ times: ``--before REV`` runs the old column on the code of that git revision (a 
 before the release); without it, on this code with the rings kept (``FrameRing.release`` as ``clear``: the ring part of
 the change only, the motion stage's ~7 MB a face at 30 fps is released in both). At the end of each person's shot it prints the
 faces held (``FaceState``), the rings holding memory and their MB, and the process's resident memory (RSS, from
-/proc); at the end, the RSS growth from the first shot's end to the last, and whether both runs wrote the same rows
-and events (they must: nothing released is read again). Memory under load is the same as on an idle machine.
+/proc); at the end, the RSS growth from the first shot's end to the last, whether both runs wrote the same rows
+and events (they must: nothing released is read again), and the stabiliser references (112 px float crops) the
+tracks of the faces gone hold at the last shot's end (none since a lost track's aligner is reset at the loss: compare
+with ``--before`` a revision from before that). Memory under load is the same as on an idle machine.
 
     python bench/faces_in_turn.py [--people 8] [--seconds 4] [--repeat 1] [--before REV]
 """
@@ -63,8 +65,11 @@ def child(video: Path, variant: str, shot_frames: int) -> dict:
         if (frame.index + 1) % shot_frames == 0:  # the last frame of a person's shot
             rings = [s.ring.nbytes if hasattr(s.ring, "nbytes") else s.ring.capacity * s.spec.image_size ** 2 * 3
                      for s in session.states.values()]  # the code before: every ring held whole
+            gone = [tr for tr in session.tracker.tracks if tr.confirmed and not tr.present]
+            refs = [tr.aligner.stabilizer.state() for tr in gone]  # a reference a gone face's track holds
             shots.append({"states": len(rings), "rings": sum(b > 0 for b in rings),
-                          "ring_mb": sum(rings) / 2**20, "present": len(faces), "rss_mb": rss_mb()})
+                          "ring_mb": sum(rings) / 2**20, "present": len(faces), "rss_mb": rss_mb(), "gone": len(gone),
+                          "refs_kb": sum(r["ref"].nbytes for r in refs if r is not None) / 2**10})
 
     with VideoFile(video) as src:
         session = Session(src, None, SessionConfig(), on_frame=on_frame)
@@ -154,6 +159,9 @@ def main(argv: list[str] | None = None) -> None:
     same = all(r["outputs"] == runs["old"][0]["outputs"] for r in runs["old"] + runs["new"])
     print(f"rows and events: old {old['rows']} rows, {old['events']} events; new {new['rows']}, {new['events']}; "
           f"{'the same' if same else 'DIFFERENT'}")
+    a, b = old["shots"][-1], new["shots"][-1]
+    print(f"stabiliser references held by the tracks of faces gone, at the last shot's end: old {a['refs_kb']:.1f} kB "
+          f"({a['gone']} gone), new {b['refs_kb']:.1f} kB ({b['gone']} gone)")
 
 
 if __name__ == "__main__":

@@ -44,6 +44,9 @@ def test_two_people_in_turn_the_old_rings_stay_the_new_go_and_the_rows_are_the_s
     assert re.fullmatch(r"new: RSS growth from shot 1 to shot 2: [+-][\d.]+ MB", lines[7])
     m = re.fullmatch(r"rows and events: old (\d+) rows, (\d+) events; new (\d+), (\d+); the same", lines[8])
     assert m and m[1] == m[3] and int(m[1]) > 0, lines[8]
+    m = re.fullmatch(r"stabiliser references held by the tracks of faces gone, at the last shot's end: old ([\d.]+) "
+                     r"kB \((\d+) gone\), new ([\d.]+) kB \((\d+) gone\)", lines[9])
+    assert m and int(m[2]) == int(m[4]) >= 1 and float(m[1]) == float(m[3]) == 0.0, lines[9]  # the first person's: reset
 
 
 @pytest.mark.parametrize("args, said", [(["--seconds", "0"], "--seconds 0: give a shot of at least one frame"),
