@@ -51,6 +51,9 @@ class Window:
         return self.face.box if self.face is not None else None
 
 
+MAX_RING_FPS = 480.0  # a ClipStream's ring grows (variable-rate videos) to this many frames a second of window at most
+
+
 class ClipStream:
     """Feed frames in time order with :meth:`push`; :meth:`window` gives the :class:`Window` ending at the
     last one.
@@ -71,8 +74,22 @@ class ClipStream:
         if res is None:
             self.ring.clear()
         else:
+            self._make_room(frame.t)
             self.ring.push(frame.t, res.aligned)
         self.last_face = res
+
+    def _make_room(self, t: float) -> None:
+        """Double a full ring whose frames span less than a window (and a quarter) before ``t``: ``max_fps`` is a
+        variable-rate video's header average, and its stretches at a higher rate (a recording that dropped frames
+        elsewhere) hold more frames a window; the ring then held too few to cover one there. Up to
+        :data:`MAX_RING_FPS` frames a second."""
+        ring, span = self.ring, 1.25 * self.spec.window_s
+        if len(ring) < ring.capacity or ring.oldest_time <= t - span or ring.capacity >= MAX_RING_FPS * span:
+            return
+        times, frames = ring.ordered()
+        self.ring = FrameRing(2 * ring.capacity, frames.shape[1:], frames.dtype)
+        for when, image in zip(times, frames):
+            self.ring.push(float(when), image)
 
     def window(self, frame: Frame) -> Window:
         """The window ending at ``frame`` (the last one pushed)."""

@@ -1,0 +1,31 @@
+"""Inputs made as users make them (re-encoded, re-timed recordings of a face), run through the public tools."""
+
+from __future__ import annotations
+
+import av
+import faultkit as fk
+import pytest
+
+from mpt_live.clip import ClipSpec
+from mpt_live.sheet import clip_at
+
+
+def test_inspect_in_a_stretch_above_a_variable_rate_videos_average(tmp_path, demo_clip):
+    """A recording that kept every third frame for 2 s and every frame for the next 2 s (a call recording that
+    dropped frames): its header's average is 20 fps, so --inspect's frame buffer, sized for that rate, held 29
+    frames, and a 1 s window of the 30 fps stretch (31 frames) never fitted: "the face was not tracked for a whole
+    window before it", on a face seen on every frame."""
+    src = tmp_path / "demo.mp4"
+    demo_clip(src)
+    path = tmp_path / "dropped.mp4"
+    fk.ffmpeg("-t", "4", "-i", str(src), "-an", "-vf", "select='gte(t\\,2)+not(mod(n\\,3))'",
+              "-fps_mode", "passthrough", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(path))
+    with av.open(str(path)) as c:  # the case this is about: a low average, a stretch at 30 fps
+        s = c.streams.video[0]
+        times = [float(f.time) for f in c.decode(s)]
+        assert float(s.average_rate) < 21 and len([t for t in times if 2.4 <= t <= 3.5]) >= 31
+    spec = ClipSpec(window_s=1.0, image_size=112)
+    clip, end = clip_at(path, 3.5, spec)
+    assert clip.shape == (spec.frames, 112, 112, 3) and end == pytest.approx(3.5, abs=0.02)
+    early, _ = clip_at(path, 1.5, spec)  # the 10 fps stretch, as before
+    assert early.shape == clip.shape
