@@ -8,6 +8,7 @@ session's public state and its source's into summary.json's keys, the same keys 
 from __future__ import annotations
 
 from collections import deque
+from statistics import median
 from typing import TYPE_CHECKING, Any, Sequence
 
 from .face_state import too_short_to_spot
@@ -31,6 +32,8 @@ class RunFigures:
                        "windows_classified": 0}
         self.tallies: dict[int | None, LabelTally] = {}
         self.windows: dict[int, int] = {}  # windows handed out, by face
+        self._last_t: float | None = None  # the latest window's time, of any face or none
+        self._steps: deque[float] = deque(maxlen=64)  # the spacings of the run's windows (LabelTally.add's step)
         self.spot_ms, self.spot_cpu_ms, self.latency_ms, self.model_ms = (deque(maxlen=SAMPLES) for _ in range(4))
 
     def spotted(self, wall_ms: float, cpu_ms: float | None) -> None:
@@ -50,7 +53,11 @@ class RunFigures:
             c["windows_classified"] += 1
             self.latency_ms.append(r.latency_ms)
             self.model_ms.append(r.timings.get("inputs_ms", 0.0) + r.timings.get("model_ms", 0.0))
-        self.tallies.setdefault(r.face_id, LabelTally()).add(r.time_s, r.label)
+        if self._last_t is not None and r.time_s > self._last_t:
+            self._steps.append(r.time_s - self._last_t)
+        self._last_t = r.time_s if self._last_t is None else max(self._last_t, r.time_s)
+        step = median(self._steps) if len(self._steps) >= 4 else None
+        self.tallies.setdefault(r.face_id, LabelTally()).add(r.time_s, r.label, step)
         return r
 
     def labels(self, order: Sequence[str], face_id: int | None = None, *, merged: bool = False) -> dict[str, Any]:

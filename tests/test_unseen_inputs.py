@@ -29,3 +29,27 @@ def test_inspect_in_a_stretch_above_a_variable_rate_videos_average(tmp_path, dem
     assert clip.shape == (spec.frames, 112, 112, 3) and end == pytest.approx(3.5, abs=0.02)
     early, _ = clip_at(path, 1.5, spec)  # the 10 fps stretch, as before
     assert early.shape == clip.shape
+
+
+def test_a_face_hidden_for_a_moment_twice_is_not_most_of_the_run_without_a_face(tmp_path, demo_clip):
+    """A person's face hidden twice for a quarter of a second (a hand, a passer-by), 6 s apart: the windows without a
+    face are few and far apart, and each was counted as lasting until the next one, so the summary (and the
+    terminal's line) gave 'no face' the 6 s between them as well: 'no face 34%' of a 20 s interview whose face
+    was away 0.5 s. A gap now counts at most four of the run's window spacings, as a face's own gaps did."""
+    from mpt_live.job import run_job
+    from mpt_live.session import SessionConfig
+    from mpt_live.sources import VideoFile
+
+    src = tmp_path / "demo.mp4"
+    demo_clip(src)
+    path = tmp_path / "hidden.mp4"
+    fk.ffmpeg("-i", str(src), "-an", "-vf", "drawbox=x=0:y=0:w=iw:h=ih:color=gray:t=fill:"
+              "enable='between(t\\,3\\,3.25)+between(t\\,9\\,9.25)'", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+              str(path))
+    with VideoFile(path) as v:
+        s = run_job(v, None, SessionConfig(), tmp_path / "o")
+    away = s["labels"]["no face"]
+    assert 4 <= away["windows"] <= 10 and s["frames_read"] - s["frames_with_face"] <= 24  # the case: two brief gaps
+    assert away["seconds"] < 1.0 and away["share"] < 0.1, away
+    total = sum(lab["seconds"] for lab in s["labels"].values())
+    assert total == pytest.approx(s["source_seconds"], abs=1.0)
