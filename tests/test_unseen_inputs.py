@@ -53,3 +53,19 @@ def test_a_face_hidden_for_a_moment_twice_is_not_most_of_the_run_without_a_face(
     assert away["seconds"] < 1.0 and away["share"] < 0.1, away
     total = sum(lab["seconds"] for lab in s["labels"].values())
     assert total == pytest.approx(s["source_seconds"], abs=1.0)
+
+
+def test_a_variable_rate_warning_says_what_it_does_to_spotting_and_the_copy_that_avoids_it(tmp_path):
+    """Frames of a recording that dropped two of three for 2 s and none for 2 s: the spotter's steps are counted in
+    frames at the header's average rate (20 fps here), so the 10 fps stretch is measured over three times the span of
+    the 30 fps one. The warning said only that the container's times are used; it now says what that does to the
+    events and names the constant-rate copy, at the frames' usual rate (30 fps, not the average), that avoids it."""
+    from mpt_live.sources import VideoFile
+
+    times = [i / 10 for i in range(20)] + [2 + i / 30 for i in range(60)]
+    with VideoFile(fk.write_vfr_video(tmp_path / "call.mp4", times)) as v:
+        got = [f.t for f in v]
+    assert got == pytest.approx(times, abs=0.002)
+    said = [w for w in v.warnings if "variable frame rate" in w]
+    assert len(said) == 1 and "can be missed or found where there are none" in said[0], v.warnings
+    assert "(ffmpeg -i IN -r 30 OUT.mp4)" in said[0]
