@@ -10,9 +10,12 @@ bias input, the scale the product of the span's two), which ONNX Runtime runs as
 ~3.2, the whole call 0.96x the CPU time at B=1 and B=2 (``python bench/model_call.py --profile``, a loaded machine).
 
 It works on the fp32 export and on the static int8 QDQ graph alike: the qkv and proj MatMuls and their Q/DQ
-pairs are left as they are (the attention products are fp32 in both). Spans are recognised by their shape, not
-by node names; one that is not exactly of that shape is left alone, and the result is checked against the
-unfused graph by whoever calls it (mpt-export's parity check, ``bench/model_call.py``).
+pairs are left as they are (the attention products are fp32 in both). Spans are recognised by their shape and by
+what they compute, not by node names: which third of the qkv tensor each Slice takes (q, k, v), which of them
+feeds which side of which product (k alone transposed), that the scales sit on q or k before the first product,
+and the Transposes' perms; a span that differs in any of these is left alone. Nothing else checks it: mpt-export's
+parity check (int8 against torch, within 0.05) would pass a span fused with k and v swapped (6.7e-3 on ViT-Ti/16),
+and ``tests/test_export.py`` compares fused and unfused fp32 graphs.
 """
 
 from __future__ import annotations
@@ -29,10 +32,15 @@ GLUE = {"Reshape", "Slice", "Transpose", "Squeeze", "Unsqueeze", "Shape", "Conca
 MS_DOMAIN = "com.microsoft"
 
 
+SMALL = 4096  # elements: the constants a span is recognised by (shapes, slice bounds, scales, the qkv bias) are fewer
+
+
 def _constants(graph: onnx.GraphProto) -> dict[str, np.ndarray]:
-    values = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    """The graph's small constants as arrays (weights are left out by their dims, never converted)."""
+    values = {t.name: numpy_helper.to_array(t) for t in graph.initializer if int(np.prod(t.dims)) <= SMALL}
     for n in graph.node:
-        if n.op_type == "Constant" and len(n.attribute) == 1 and n.attribute[0].name == "value":
+        if n.op_type == "Constant" and len(n.attribute) == 1 and n.attribute[0].name == "value" \
+                and int(np.prod(n.attribute[0].t.dims)) <= SMALL:
             values[n.output[0]] = numpy_helper.to_array(n.attribute[0].t)
     return values
 
@@ -41,6 +49,83 @@ def _shape(node: onnx.NodeProto, consts: dict[str, np.ndarray]) -> list[int] | N
     if node.op_type != "Reshape" or len(node.input) < 2 or node.input[1] not in consts:
         return None
     return [int(x) for x in np.asarray(consts[node.input[1]]).ravel()]
+
+
+def _perm(node: onnx.NodeProto) -> list[int] | None:
+    return next((list(a.ints) for a in node.attribute if a.name == "perm"), None) \
+        if node.op_type == "Transpose" else None
+
+
+def _third(node: onnx.NodeProto, consts: dict[str, np.ndarray], axes: tuple[list[int], ...]) -> int | None:
+    """Which third of the qkv tensor a Slice on one of ``axes`` takes (0 q, 1 k, 2 v), or None."""
+    if node.op_type != "Slice" or len(node.input) not in (4, 5) or any(i not in consts for i in node.input[1:]):
+        return None
+    starts, ends, axis, *steps = (np.asarray(consts[i]).ravel().tolist() for i in node.input[1:])
+    if axis not in axes or steps not in ([], [[1]]) or len(starts) != 1 or starts[0] not in (0, 1, 2) \
+            or ends != [starts[0] + 1]:
+        return None
+    return int(starts[0])
+
+
+def _computes_attention(start: onnx.NodeProto, span: dict[str, onnx.NodeProto], end: onnx.NodeProto,
+                        softmax: onnx.NodeProto, consts: dict[str, np.ndarray]) -> bool:
+    """Whether the span computes softmax(q k^T * scale) v of the qkv reshape's thirds, as the fused node does.
+
+    Each tensor is labelled with the thirds it derives from (0 q, 1 k, 2 v; shape glue of a branch carries its
+    label): the reshape's one consumer is the (2, 0, 3, 1, 4) Transpose, which feeds three Slices taking thirds
+    0, 1 and 2; the first product is q (only q) times k (only k, with the one Transpose of the span's branches);
+    the scale Muls sit on q or k alone; the Softmax takes the first product; the second product is the Softmax
+    times v (only v, untransposed); and the end reshape takes that product through the (0, 2, 1, 3) Transpose.
+    """
+    order = list(span.values())
+    users = [n for n in order if start.output[0] in n.input]
+    whole = [2, 0, 3, 1, 4]  # (B, N, 3, heads, d) -> (3, B, heads, N, d)
+    if len(users) == 1 and _perm(users[0]) == whole:  # as exported: one Transpose, then a Slice a third
+        permutes = users
+        slices = [n for n in order if users[0].output[0] in n.input]
+        axes: tuple[list[int], ...] = ([0], [-5])
+    else:  # ORT's transpose optimiser (quant_pre_process) moves it below the Slices: one a branch
+        slices = users
+        permutes = [c for n in slices for c in order if n.output[0] in c.input]
+        if len(permutes) != 3 or any(_perm(t) != whole for t in permutes):
+            return False
+        axes = ([2], [-3])
+    label: dict[str, frozenset[int]] = {}
+    thirds = []
+    for n in slices:
+        third = _third(n, consts, axes)
+        if third is None or n.input[0] not in (start.output[0], permutes[0].output[0]):
+            return False
+        thirds.append(third)
+        label[n.output[0]] = frozenset({third})
+    if sorted(thirds) != [0, 1, 2]:
+        return False
+    rest = [n for n in order if n is not start and n not in slices and not (len(permutes) == 1 and n is permutes[0])]
+    for _ in range(len(rest)):  # the span was gathered breadth first, not in order: label until nothing changes
+        changed = False
+        for n in rest:
+            got = frozenset().union(*(label.get(i, frozenset()) for i in n.input))
+            for o in n.output:
+                changed |= label.get(o) != got
+                label[o] = got
+        if not changed:
+            break
+    q, k, v = frozenset({0}), frozenset({1}), frozenset({2})
+    products = [n for n in order if n.op_type == "MatMul"]
+    first = next((n for n in products if n.output[0] == softmax.input[0]), None)
+    second = next((n for n in products if n is not first), None)
+    if first is None or second is None or label.get(first.input[0]) != q or label.get(first.input[1]) != k \
+            or second.input[0] != softmax.output[0] or label.get(second.input[1]) != v:
+        return False
+    for n in order:
+        if n.op_type == "Mul" and label.get(n.output[0]) not in (q, k):
+            return False
+        if n.op_type == "Transpose" and n not in permutes and label.get(n.output[0]) in (q, v):
+            return False
+    if sum(n.op_type == "Transpose" and n not in permutes and label.get(n.output[0]) == k for n in order) != 1:
+        return False
+    back = next((n for n in order if n.output[0] == end.input[0]), None)
+    return back is not None and _perm(back) == [0, 2, 1, 3] and back.input[0] == second.output[0]
 
 
 def _match(start: onnx.NodeProto, graph_outputs: set[str], producers: dict[str, onnx.NodeProto],
@@ -86,7 +171,7 @@ def _match(start: onnx.NodeProto, graph_outputs: set[str], producers: dict[str, 
             return None
     softmax = next(n for n in span.values() if n.op_type == "Softmax")
     axis = next((a.i for a in softmax.attribute if a.name == "axis"), -1)
-    if axis not in (-1, 3):
+    if axis not in (-1, 3) or not _computes_attention(start, span, end, softmax, consts):
         return None
     scale = 1.0
     for n in span.values():
@@ -121,8 +206,12 @@ def fuse_attention(proto: onnx.ModelProto) -> int:
         return 0
     drop: set[str] = set()
     insert: dict[str, list[onnx.NodeProto]] = {}
-    for k, m in enumerate(matches):
-        w, stem = m["width"], f"mpt_attention_{k}"
+    taken = names | {t.name for t in graph.initializer} | {i for n in graph.node for i in n.input} | \
+        {o for n in graph.node for o in n.output}
+    stems = (f"mpt_attention_{k}" for k in range(len(taken) + len(matches)))
+    for m in matches:  # names of a graph fused before are kept: each new node and tensor name is free
+        stem = next(s for s in stems if not any(t.startswith(s + "_") for t in taken))
+        w = m["width"]
         sizes = numpy_helper.from_array(np.array([w, w, w], np.int64), f"{stem}_split")
         graph.initializer.append(sizes)
         q, key, v = f"{stem}_q", f"{stem}_k", f"{stem}_v"

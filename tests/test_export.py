@@ -248,6 +248,43 @@ def test_fused_attention_gives_the_same_probabilities(exported, model_and_clips,
 
 
 @pytest.mark.slow
+def test_a_span_of_the_right_shape_computing_something_else_is_left_alone(exported, model_and_clips) -> None:
+    """The reviewer's graph: block 0's k Slice pointed at v's third of qkv (same shapes throughout). It was fused,
+    giving the unaltered model's output; now that span stays as it is and the others are fused. Names given by an
+    earlier pass (or the export) are not taken again."""
+    import onnxruntime as ort
+
+    _, out, _ = exported
+    _, d, m, _ = model_and_clips
+    plain = onnx.load(str(out))
+
+    def probs(proto) -> np.ndarray:
+        sess = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+        return sess.run(["probs"], {"dynamic": d[:4], "motion": m[:4]})[0]
+
+    permute = next(n for n in plain.graph.node if n.op_type == "Transpose"
+                   and list(n.attribute[0].ints) == [2, 0, 3, 1, 4])
+    consts = {t.name: onnx.numpy_helper.to_array(t) for t in plain.graph.initializer}
+    thirds = {int(consts[n.input[1]].ravel()[0]): n for n in plain.graph.node
+              if n.op_type == "Slice" and n.input[0] == permute.output[0]}
+    assert sorted(thirds) == [0, 1, 2]
+    altered = onnx.ModelProto()
+    altered.CopyFrom(plain)
+    k_slice = next(n for n in altered.graph.node if n.name == thirds[1].name)
+    k_slice.input[1], k_slice.input[2] = thirds[2].input[1], thirds[2].input[2]
+    altered.graph.node[0].name = "mpt_attention_0_Split"  # a name the fusion would otherwise give
+    reference = onnx.ModelProto()
+    reference.CopyFrom(altered)
+    assert fuse_attention(altered) == CFG_DEPTH - 1
+    assert k_slice.name in {n.name for n in altered.graph.node}
+    names = [n.name for n in altered.graph.node]
+    assert len(names) == len(set(names))
+    onnx.checker.check_model(altered)
+    assert np.abs(probs(reference) - probs(plain)).max() > 1e-4  # k -> v does change the answer
+    assert np.abs(probs(altered) - probs(reference)).max() <= 1e-5
+
+
+@pytest.mark.slow
 def test_int8_weights_is_matmulnbits_without_calibration(exported, model_and_clips, tmp_path: Path) -> None:
     """Weight-only int8: static int8's MatMuls and the prompt projection become 8-bit MatMulNBits; no calibration."""
     _, out, _ = exported
