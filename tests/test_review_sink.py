@@ -219,3 +219,54 @@ def test_a_stop_signal_while_write_waits_for_room_comes_after_the_frame_is_queue
                 written += 1
         assert sink.frames == written + 1  # the frame being queued when the signal came was queued
         assert sink.close() == "review.webm"
+
+
+@needs_vp9
+def test_only_the_copy_written_beside_the_run_gives_libvpx_one_thread(tmp_path, demo_clip, monkeypatch):
+    """One libvpx thread suits the copy a run writes as it reads (its frame loop, decoder and model share the
+    CPU); a copy made after the run (the report's, a damaged recording's), which the user waits for alone, keeps
+    libvpx's own threads. Both copies are made and play."""
+    import av
+
+    made = []
+
+    class Sink(ReviewSink):
+        def __init__(self, *a, **k):
+            super().__init__(*a, **k)
+            made.append(self)
+
+    monkeypatch.setattr(review, "ReviewSink", Sink)
+    demo_clip(tmp_path / "demo.mp4")
+    avi = tmp_path / "demo.avi"
+    frames, fps = read_frames(tmp_path / "demo.mp4", 20)
+    writer = cv2.VideoWriter(str(avi), cv2.VideoWriter_fourcc(*"MJPG"), fps, frames[0].shape[1::-1])
+    for img in frames:
+        writer.write(img)
+    writer.release()
+    assert review.review_video(tmp_path / "a", [avi]) == "review.webm"
+    assert review.damaged_copy(tmp_path / "b", avi) == "review.webm"
+    assert len(made) == 2 and all("threads" not in s.options and s.options["row-mt"] == "1" for s in made)
+    for d in ("a", "b"):
+        with av.open(str(tmp_path / d / "review.webm")) as box:
+            assert sum(1 for _ in box.decode(video=0)) == len(frames)
+    beside = ReviewSink(tmp_path / "c", fps, beside_run=True)
+    assert beside.options["threads"] == "1" and "row-mt" not in beside.options
+    assert {k: v for k, v in beside.options.items() if k != "threads"} == \
+        {k: v for k, v in made[0].options.items() if k != "row-mt"}  # the same copy otherwise
+
+
+@needs_vp9
+@pytest.mark.parametrize("content", [b"not a video at all", b""])
+def test_the_review_encode_bench_refuses_a_file_that_is_not_a_video_in_one_line(tmp_path, content):
+    """bench/review_encode.py --video FILE, FILE no video: one line naming it, no PyAV traceback."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    bad = tmp_path / "notes.mp4"
+    bad.write_bytes(content)
+    bench = Path(__file__).resolve().parents[1] / "bench" / "review_encode.py"
+    res = subprocess.run([sys.executable, str(bench), "--video", str(bad), "--frames", "5", "--rounds", "1"],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    assert res.stderr.strip().splitlines() == [f"error: --video {bad}: not a video PyAV can decode (InvalidDataError)"]
