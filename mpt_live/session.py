@@ -119,7 +119,7 @@ class Session:
         self.watch: FaceWatch | None = None  # the run's detector and its faces' figures (while the loop runs)
         self.states: dict[int, FaceState] = {}
         self.events: list[EventResult] = []  # every classified event, in the order they were finished
-        self.latest: dict[int, WindowResult] = {}  # each face's newest window (raw: before its label is final)
+        self.latest: dict[int, WindowResult] = {}  # each present face's newest window (raw: before its label is final)
         self.recent: dict[int, EventResult] = {}  # each face's latest event
         self.faces: list[TrackedFace] = []  # the faces of the latest frame
         self.figures = RunFigures()  # counts, labels and timings of the run
@@ -221,6 +221,8 @@ class Session:
 
     def _frame(self, frame: Frame, tracker: FaceTracker, worker: ModelWorker, captured: float) -> None:
         """Track the frame's faces, feed each face's state, submit its windows and its closed events."""
+        for fid in set(self.latest) - {f.id for f in self.faces}:  # gone from the last frame (its on_frame took it)
+            del self.latest[fid]  # a lost face's windows in flight set it again after the loss's pop: dropped here
         t0 = time.perf_counter()
         if self.cfg.written is not None:  # --resume: a face confirmed in the pre-roll keeps the run before's ID
             self.cfg.written.frame = frame.index
@@ -251,7 +253,7 @@ class Session:
             self.figures.spotted(state.spot_ms, state.spot_cpu_ms)  # CPU time: every CPU_EVERY-th push (face_state.py)
         for fid in lost:
             closed += self.states[fid].push(frame, None)
-            self.latest.pop(fid, None)  # the view keeps what it took of it; a later window of the face sets it again
+            self.latest.pop(fid, None)  # the view keeps what it took of it (a window still in flight: see above)
         for tr in tracker.tracks if lost else []:  # a lost track's smoothing and stabiliser reference (a 112 px
             if tr.id in lost:  # float crop) are reset at its return whatever they hold: dropped now, not kept until
                 tr.aligner.reset()  # then (its gallery, which re-identification reads, stays)

@@ -17,6 +17,7 @@ from mpt_live.sources import VideoFile
 
 PEOPLE = ["evm_face_still", "liveportrait_d0", "liveportrait_d19_glasses", "liveportrait_d3_expressive"]
 references: list[set[int]] = []  # _run's: per frame, the tracks whose stabiliser holds a reference
+latest: list[dict] = []  # _run's: per frame, Session.latest as on_frame saw it
 
 
 def test_a_released_ring_is_empty_holds_no_frames_and_fills_again_like_a_new_one():
@@ -57,8 +58,10 @@ def _run(video):
     ``references``) the IDs of the tracks whose stabiliser holds a reference."""
     frames = []
     references.clear()
+    latest.clear()
 
     def on_frame(frame, faces):
+        latest.append(dict(session.latest))
         held = {i for i, s in session.states.items() if s.ring.nbytes}
         frames.append(({f.id for f in faces}, held, len(session.states)))
         references.append({tr.id for tr in session.tracker.tracks if tr.aligner.stabilizer.state() is not None})
@@ -85,6 +88,12 @@ def test_many_faces_in_turn_hold_the_rings_of_the_faces_present_only(in_turn):
     # a gone face's track keeps its gallery (re-identification), not its stabiliser's reference (reset at a return)
     assert all(held <= present for (present, _, _), held in zip(frames, references))
     assert max(len(held) for held in references) == 1 and len(references) == len(frames)
+    # the view's newest window of each face (Session.latest): of the faces present only. A window that comes in for a
+    # face gone (one in flight at the loss) stays one frame, the one whose view takes it
+    for k in range(1, len(frames)):
+        kept = {i for i, r in latest[k].items() if latest[k - 1].get(i) is r}
+        assert kept <= frames[k - 1][0], f"frame {k}: windows of faces gone kept: {kept - frames[k - 1][0]}"
+    assert sum(bool(d) for d in latest) > len(latest) / 2  # the run's windows were there to keep
 
 
 def test_rows_and_events_are_those_of_the_rings_kept(in_turn, monkeypatch):
