@@ -2,13 +2,15 @@
 
 The present model (default: the bundled demo model) and a new one (``--new FILE``; default: the present one
 with :func:`export.attention.fuse_attention` applied in memory, each ViT block's attention core as one
-``MultiHeadAttention`` node) are each loaded as mpt-live loads them (:class:`mpt_live.runtime.MPTRuntime`, one
-intra-op thread by default) and called on the same real windows (faces of the shared videos, aligned, sampled,
-magnified: ``model_inputs``), taking turns in blocks of 5 calls so that both share the machine's load. Cost is the
+``MultiHeadAttention`` node) are each loaded as mpt-live loads them (:class:`mpt_live.runtime.MPTRuntime`) and
+called on the same real windows (faces of the shared videos, aligned, sampled, magnified: ``model_inputs``), taking
+turns in blocks of 5 calls (which goes first alternates each round) so that both share the machine's load. Threads:
+``--threads``, 1 unless given (mpt-live's own default is ``default_threads()``, the usable cores minus one; the
+line printed says which), so the figures do not depend on how many cores a loaded machine leaves free. Cost is the
 process's CPU time (all threads), so other jobs on a shared machine do not inflate it; wall time beside it.
 Printed: per clip CPU ms (p50, min) at B=1 and B=2 for each, the ratio new/present, and the largest |difference|
 of the two models' probabilities over all the windows. ``--profile``: ONNX Runtime's profile of each at B=1 and
-B=2, the top op types by kernel time and the share of each kind (int8 MatMul, Q/DQ, LayerNorm, glue ...).
+B=2 (one thread), the top op types by kernel time and the share of each kind (int8 MatMul, Q/DQ, LayerNorm, glue ...).
 
     python bench/model_call.py [--new FILE] [--model FILE] [--runs 60] [--windows 8] [--profile]
 """
@@ -36,6 +38,7 @@ import onnxruntime as ort  # noqa: E402
 from export.attention import fuse_attention  # noqa: E402
 from mpt_live.clip import FrameRing  # noqa: E402
 from mpt_live.face import FaceAligner  # noqa: E402
+from mpt_live.machine import default_threads  # noqa: E402
 from mpt_live.motion import model_inputs  # noqa: E402
 from mpt_live.runtime import MPTRuntime, demo_model_path, vector_extensions  # noqa: E402
 from mpt_live.sources import VideoFile  # noqa: E402
@@ -131,8 +134,10 @@ def main() -> None:
                     help="the new model (default: the present one with its attention fused, made here)")
     ap.add_argument("--runs", type=int, default=60, help="timed calls per way and batch size (in blocks of 5)")
     ap.add_argument("--windows", type=int, default=8, help="windows per face video for max |dprob|")
-    ap.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads")
-    ap.add_argument("--profile", action="store_true", help="also print each model's top ops at B=1")
+    ap.add_argument("--threads", type=int, default=1,
+                    help=f"ONNX Runtime intra-op threads (default 1; mpt-live's own: default_threads(), "
+                         f"{default_threads()} here)")
+    ap.add_argument("--profile", action="store_true", help="also print each model's top ops at B=1 and B=2")
     args = ap.parse_args()
     if args.runs < 5 or args.windows < 1 or args.threads < 1:
         sys.exit("--runs must be >= 5, --windows and --threads >= 1")
@@ -143,7 +148,9 @@ def main() -> None:
     if not FACES.is_dir():
         sys.exit(f"{FACES}: the shared face videos are not here")
     print(f"CPU vector extensions: {vector_extensions()}; {os.cpu_count()} cpus; load {os.getloadavg()[0]:.2f}; "
-          f"onnxruntime {ort.__version__}")
+          f"onnxruntime {ort.__version__}; {args.threads} intra-op thread{'s' if args.threads > 1 else ''} "
+          f"({'the bench default' if args.threads == 1 else '--threads'}; mpt-live's default_threads(): "
+          f"{default_threads()})")
     with tempfile.TemporaryDirectory(prefix="mpt-model-call-") as tmp:
         new = args.new
         if new is None:
@@ -179,7 +186,7 @@ def main() -> None:
         for r in range(max(1, args.runs // 5)):
             for b in (1, 2):
                 i = (r * 2) % (len(d) - 1)
-                for k, rt in models.items():
+                for k, rt in (models.items() if r % 2 == 0 else reversed(models.items())):
                     times[(k, b)] += [timed(partial(rt.predict, d[i:i + b], m[i:i + b])) for _ in range(5)]
         print(f"{'per clip':<16} {'CPU ms p50':>10} {'CPU ms min':>10} {'wall ms p50':>11}")
         for (k, b), ts in times.items():
