@@ -110,7 +110,8 @@ def read(path: Path) -> dict[int, list[dict[str, Any]]]:
 def faces_kept(out: Path, until: int) -> set[int]:
     """The faces of :data:`SIDECAR` in ``out`` with a reference at or before frame ``until`` (a resume's last row),
     which the file keeps: a face confirmed and lost between two rows' frames (none of its own) has its line and no row,
-    so a resumed run must not give its ID to another person. None where the file cannot be read (set aside then)."""
+    so a resumed run must not give its ID to another person. An empty set where the file cannot be read (set aside
+    then)."""
     try:
         return {face for face, refs in read(out / SIDECAR).items() if any(r["frame"] <= until for r in refs)}
     except (OSError, ValueError):
