@@ -72,7 +72,7 @@ from onnx.external_data_helper import uses_external_data
 
 from mpt_live.quiet import quiet_logging
 
-from .attention import fuse_attention
+from .attention import fuse_checked
 from .onnx_export import save_model
 
 CALIBRATION_METHODS = ("minmax", "percentile", "entropy")
@@ -197,11 +197,11 @@ def quantize_int8(src: str | Path, dst: str | Path, metadata: dict[str, str],
         proto = onnx.load(str(q))
     if not any(n.op_type == "DequantizeLinear" for n in proto.graph.node):
         raise QuantizeError("static int8: ONNX Runtime's quantizer left every layer in fp32")
-    fused = fuse_attention(proto)  # int8 runs on the CPU only, where the fused kernel is cheaper (export.attention)
+    fused, unfused = fuse_checked(proto, src, dst.parent)  # int8 runs on the CPU only: the fused kernel is cheaper
     record = {"scheme": "static QDQ, uint8 activations, int8 per-channel weights, "
               + ("uint8" if quantize_outputs else "fp32") + " MatMul outputs", "calibration": method,
               "calibration_clips": len(dynamic), "calibration_source": source, "int8_matmuls": len(nodes),
-              "fp32": kept, "fused_attention": fused}
+              "fp32": kept, "fused_attention": fused, **({"unfused_attention": unfused} if unfused else {})}
     return save_model(proto, dst, {**metadata, "mpt.precision": "int8", "mpt.int8": json.dumps(record)})
 
 
@@ -230,9 +230,10 @@ def quantize_int8_weights(src: str | Path, dst: str | Path, metadata: dict[str, 
         quantizer = MatMulNBitsQuantizer(proto, nodes_to_include=nodes, algo_config=config)
         quantizer.process()
     proto = quantizer.model.model
-    fused = fuse_attention(proto)
+    fused, unfused = fuse_checked(proto, src, Path(dst).parent)
     record = {"scheme": f"weight-only int8 (MatMulNBits, block {WEIGHT_BLOCK}, symmetric, accuracy level 4)",
-              "calibration": None, "int8_matmuls": len(nodes), "fp32": kept, "fused_attention": fused}
+              "calibration": None, "int8_matmuls": len(nodes), "fp32": kept, "fused_attention": fused,
+              **({"unfused_attention": unfused} if unfused else {})}
     return save_model(proto, dst,
                       {**metadata, "mpt.precision": "int8", "mpt.int8": json.dumps(record)})
 

@@ -285,6 +285,39 @@ def test_a_span_of_the_right_shape_computing_something_else_is_left_alone(export
 
 
 @pytest.mark.slow
+def test_an_int8_graph_is_fused_only_where_the_fp32_graph_fused_alike_gives_its_own_outputs(exported, monkeypatch,
+                                                                                           tmp_path: Path):
+    """fuse_checked (the int8 files' fusion) fuses the fp32 export in memory first and compares it with itself
+    unfused: where a fusion computes something else (here: each fused node's scale doubled, a span it would take for
+    attention wrongly), the int8 graph is left as it was and the line says why; otherwise fused as fuse_attention."""
+    from export import attention
+
+    _, out, _ = exported
+    plain = onnx.load(str(out))
+    graph = onnx.ModelProto()
+    graph.CopyFrom(plain)
+    assert attention.fuse_checked(graph, out, tmp_path) == (CFG_DEPTH, None)
+    assert sum(n.op_type == "MultiHeadAttention" for n in graph.graph.node) == CFG_DEPTH
+
+    real = attention.fuse_attention
+
+    def wrong(proto):
+        n = real(proto)
+        for node in proto.graph.node:
+            for a in node.attribute:
+                if node.op_type == "MultiHeadAttention" and a.name == "scale":
+                    a.f *= 2
+        return n
+
+    monkeypatch.setattr(attention, "fuse_attention", wrong)
+    graph.CopyFrom(plain)
+    fused, why = attention.fuse_checked(graph, out, tmp_path)
+    assert fused == 0 and graph == plain
+    assert why.startswith("attention left unfused: the fp32 graph with its attention fused gave ") and "over 0.0001" in why
+    assert not list(tmp_path.iterdir())  # its temporary files removed
+
+
+@pytest.mark.slow
 def test_int8_weights_is_matmulnbits_without_calibration(exported, model_and_clips, tmp_path: Path) -> None:
     """Weight-only int8: static int8's MatMuls and the prompt projection become 8-bit MatMulNBits; no calibration."""
     _, out, _ = exported
