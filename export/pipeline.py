@@ -16,7 +16,7 @@ from .onnx_export import (
     load_checkpoint, onnx_metadata, restamp,
 )
 from .calibration import DEFAULT_CALIB_CLIPS, calibration_clips
-from .quantize import DEFAULT_CALIBRATION, convert_fp16, quantize_int8, quantize_int8_weights
+from .quantize import DEFAULT_CALIBRATION, convert_fp16, quantize_int8, quantize_int8_weights, unfused_attention
 from .parity import Parity, check_onnx, load_clips, parity_record, synthetic_clips, torch_probs
 
 DEFAULT_PARITY_CLIPS = 100
@@ -189,6 +189,8 @@ def export_checkpoint(
             log(f"static int8 ({calibration} calibration) in {time.perf_counter() - t:.0f} s")
         elif precision == "fp16":
             convert_fp16(fp32, staged, metadata)
+        if precision == "int8" and (why := unfused_attention(staged)):
+            log(why)  # written unfused: slower on the CPU, the outputs those of the graph as exported
         if precision != "fp32":
             result.parity.append(check_onnx(staged, dyn, mot, reference, device=parity_device))
             log(result.parity[-1].line())

@@ -388,6 +388,26 @@ def test_int8_export_calibrates_and_checks_on_disjoint_clips(tmp_path: Path) -> 
     assert str(tmp_path) not in json.dumps(read_metadata(out))
 
 
+def test_an_int8_export_says_when_its_attention_is_left_unfused(tmp_path: Path, monkeypatch) -> None:
+    """mpt-export prints fuse_checked's line where the int8 file's attention is left unfused (the file records it
+    too), and no such line where it is fused."""
+    from export import attention
+
+    ckpt = write_checkpoint(tmp_path / "model.pt", head_gain=5.0, cfg=PARITY_CFG)
+    outs = {}
+    for name, tolerance in (("fused", attention.CHECK_TOLERANCE), ("refused", -1.0)):  # -1: no difference passes
+        monkeypatch.setattr(attention, "CHECK_TOLERANCE", tolerance)
+        out = outs[name] = tmp_path / f"{name}.onnx"
+        res = runner.invoke(app, [str(ckpt), "--int8-weights", "--out", str(out), "--parity-n", "4"])
+        assert res.exit_code == 0, res.output
+        outs[name] = (" ".join(res.output.split()), json.loads(read_metadata(out)["mpt.int8"]))
+    text, record = outs["fused"]
+    assert "attention left unfused" not in text and record["fused_attention"] == PARITY_DEPTH
+    text, record = outs["refused"]
+    assert record["fused_attention"] == 0 and record["unfused_attention"] in text
+    assert "attention left unfused: the fp32 graph with its attention fused gave" in text
+
+
 @pytest.mark.parametrize("batch", ["1", "2"])
 def test_int8_export_with_a_fixed_batch_is_quantized(tmp_path: Path, batch: str) -> None:
     """A fixed --batch makes the linear layers 2-D MatMuls, which ONNX Runtime's pre-processing used to
