@@ -1,12 +1,10 @@
 """CPU of the review copy (``review.webm``, :class:`mpt_live.review.ReviewSink`): one libvpx thread vs libvpx's own.
 
-The case measured: the copy a run writes as it reads (``ReviewSink(beside_run=True)``). A run of a recording a
-browser cannot play (mp4v, MJPEG, ...) writes a VP9 copy for the review page in a thread of its own, beside the frame
-loop, the decoder and the model's workers. This encodes the same frames through ``ReviewSink`` as that run does (one
-encoder thread) and as a copy made after a run does (``review_video``, ``damaged_copy``, ``--finish``: libvpx's own
-threads, as many as cores, with row multi-threading), taking turns, and prints the CPU time of the process per frame
-(all threads: what the copy takes from the run on a busy machine), the wall time, and each file's size. A copy
-after the run, which the user waits for alone, is about its wall time, which this does not weigh.
+A run of a recording a browser cannot play (mp4v, MJPEG, ...) writes a VP9 copy for the review page in a thread of
+its own, beside the frame loop, the decoder and the model's workers. This encodes the same frames through
+``ReviewSink`` with the shipped options (one encoder thread) and with those of before (libvpx's own threads, as many
+as cores, with row multi-threading), taking turns, and prints the CPU time of the process per frame (all threads:
+what the copy takes from the run on a busy machine), the wall time, and each file's size.
 
     python bench/review_encode.py [--video FILE] [--frames 360] [--rounds 7]
 
@@ -28,28 +26,32 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 import mpt_live.review as review  # noqa: E402
 from mpt_live.machine import vector_extensions  # noqa: E402
 
+BEFORE = {**{k: v for k, v in review.VP9_OPTIONS.items() if k != "threads"}, "row-mt": "1"}  # libvpx's own threads
+
+
 def frames_of(path: Path, n: int) -> list:
     import av
 
-    try:
-        with av.open(str(path)) as box:
-            out = [f.to_ndarray(format="bgr24") for _, f in zip(range(n), box.decode(video=0))]
-    except (av.FFmpegError, IndexError, ValueError) as e:  # not a media file, or one without a video stream
-        raise SystemExit(f"error: --video {path}: not a video PyAV can decode ({type(e).__name__})") from None
+    with av.open(str(path)) as box:
+        out = [f.to_ndarray(format="bgr24") for _, f in zip(range(n), box.decode(video=0))]
     if not out:
-        raise SystemExit(f"error: --video {path}: no video frame decodes")
+        raise SystemExit(f"error: {path}: no video frame decodes")
     return out
 
 
-def encode(frames: list, folder: Path, beside_run: bool) -> tuple[float, float, int]:
-    """CPU and wall ms per frame, and the file's size, of one copy of ``frames`` (``ReviewSink(beside_run=)``)."""
-    cpu, wall = time.process_time(), time.perf_counter()
-    sink = review.ReviewSink(folder, 30.0, beside_run=beside_run)
-    for i, f in enumerate(frames):
-        sink.write(f, i / 30.0)
-    if sink.close() is None:
-        raise SystemExit("error: the review copy could not be written (no VP9 encoder in PyAV?)")
-    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+def encode(frames: list, folder: Path, options: dict[str, str]) -> tuple[float, float, int]:
+    """CPU and wall ms per frame, and the file's size, of one copy of ``frames`` written with ``options``."""
+    shipped, review.VP9_OPTIONS = review.VP9_OPTIONS, options
+    try:
+        cpu, wall = time.process_time(), time.perf_counter()
+        sink = review.ReviewSink(folder, 30.0)
+        for i, f in enumerate(frames):
+            sink.write(f, i / 30.0)
+        if sink.close() is None:
+            raise SystemExit("error: the review copy could not be written (no VP9 encoder in PyAV?)")
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    finally:
+        review.VP9_OPTIONS = shipped
     return cpu / len(frames) * 1e3, wall / len(frames) * 1e3, (folder / review.REVIEW).stat().st_size
 
 
@@ -77,12 +79,12 @@ def main() -> None:
         h, w = frames[0].shape[:2]
         print(f"{args.video.name}: {len(frames)} frames of {w}x{h}; copy at most {review.REVIEW_WIDTH} px wide, VP9 "
               f"crf {review.VP9_CRF}")
-        encode(frames[:30], tmp / "warm", True)  # the first copy of a process pays libvpx's set-up
-        runs: dict[str, list[tuple[float, float, int]]] = {"one thread (in-run)": [], "libvpx's threads (after)": []}
-        plans = list(zip(runs, (True, False)))
+        encode(frames[:30], tmp / "warm", review.VP9_OPTIONS)  # the first copy of a process pays libvpx's set-up
+        runs: dict[str, list[tuple[float, float, int]]] = {"one thread (shipped)": [], "libvpx's threads (before)": []}
+        plans = list(zip(runs, (review.VP9_OPTIONS, BEFORE)))
         for r in range(args.rounds):
-            for name, beside_run in plans if r % 2 == 0 else plans[::-1]:
-                runs[name].append(encode(frames, tmp / f"{r}-{len(runs[name])}-{name[:3]}", beside_run))
+            for name, options in plans if r % 2 == 0 else plans[::-1]:
+                runs[name].append(encode(frames, tmp / f"{r}-{len(runs[name])}-{name[:3]}", options))
             print(f"round {r + 1}: " + "; ".join(f"{n} {v[-1][0]:.2f} ms CPU" for n, v in runs.items()), flush=True)
         print()
         for name, v in runs.items():

@@ -114,8 +114,8 @@ def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str |
             video = stack.enter_context(VideoSink(out / name, session.fps)) if video_out else None
             # the page's copy of a recording a browser cannot play, made as it is read (none to make at the end;
             # --resume: the first part's stays, the page says what it covers)
-            review = (stack.enter_context(ReviewSink(out, session.fps, beside_run=True))
-                      if out and needs_copy(session.name) and point is None else None)
+            review = (stack.enter_context(ReviewSink(out, session.fps)) if out and needs_copy(session.name)
+                      and point is None else None)
             window = stack.enter_context(DisplayWindow(out or Path.cwd(), session.fps, view)) if display else None
 
             damage_noted = False  # in the marker: a killed run's --finish makes the page's copy as this run would

@@ -41,13 +41,10 @@ REVIEW = "review.webm"  # the copy made where a browser cannot play the video
 REVIEW_WIDTH = 640  # the transcoded review video at most this wide
 VP9_CRF = 36  # constant quality (0-63): faces stay sharp enough to review, at ~2 MB a minute at 640x480
 MS = Fraction(1, 1000)  # the copy's time base: the run's times to the millisecond
-# a copy made after the run (review_video, damaged_copy, --finish), which the user waits for alone: libvpx's own
-# threads (as many as cores), rows in parallel
-VP9_OPTIONS = {"crf": str(VP9_CRF), "b": "0", "deadline": "realtime", "cpu-used": "8", "row-mt": "1"}
-# the copy a run writes as it reads (ReviewSink(beside_run=True)): one encoder thread. It already has a thread of its
-# own beside the frame loop, the decoder and the model's workers, and at <= REVIEW_WIDTH px libvpx's own threads
-# only add their hand-overs to its CPU (`python bench/review_encode.py`)
-BESIDE_RUN_VP9_OPTIONS = {**{k: v for k, v in VP9_OPTIONS.items() if k != "row-mt"}, "threads": "1"}
+# one encoder thread: the copy already has a thread of its own beside the frame loop, the decoder and the model's
+# workers, and at <= REVIEW_WIDTH px libvpx's own threads (as many as cores) only add their hand-overs to its CPU
+# (`python bench/review_encode.py`)
+VP9_OPTIONS = {"crf": str(VP9_CRF), "b": "0", "deadline": "realtime", "cpu-used": "8", "threads": "1"}
 CLUSTER_S = 1.0  # a WebM cluster (a run of frames) is closed and written to the disk at least this often
 # FFmpeg's Matroska muxer keeps a cluster in memory for up to 5 s and its file buffer holds more: a run killed
 # outright (SIGKILL, power, out of memory) left a review.webm of 0 bytes after minutes of video. With a cluster
@@ -136,17 +133,10 @@ class ReviewSink:
     behind :meth:`write`: the conversion and libvpx (which run without the GIL) took 0.8 s of the frame loop's CPU
     in the 12-s demo input's run, on the loop's critical path. :meth:`write` keeps the image it is given (as the
     read-ahead thread hands its frames over): the caller must not change it after (the run's frames are never
-    changed; the overlay draws on a copy). :meth:`close` waits for the frames queued.
+    changed; the overlay draws on a copy). :meth:`close` waits for the frames queued."""
 
-    ``beside_run``: the copy a run writes as it reads, where libvpx gets one thread (:data:`BESIDE_RUN_VP9_OPTIONS`);
-    a copy made after the run (:func:`review_video`, :func:`damaged_copy`), which the user waits for alone, keeps
-    libvpx's own threads (:data:`VP9_OPTIONS`). ``options``: what libvpx is given."""
-
-    def __init__(self, out: Path, fps: float, beside_run: bool = False) -> None:
+    def __init__(self, out: Path, fps: float) -> None:
         self.fps = fps if np.isfinite(fps) and fps > 0 else 30.0
-        # libvpx's options: one thread where the copy is written beside a run's frame loop, else libvpx's own
-        self.options = {**(BESIDE_RUN_VP9_OPTIONS if beside_run else VP9_OPTIONS),
-                        "g": str(max(1, round(4 * self.fps)))}
         self.frames, self.failed = 0, False  # frames: those given to write (the encoder's own count: _encoded)
         self._pts = -1  # the last frame's presentation time (ms)
         self._encoded = 0
@@ -196,7 +186,7 @@ class ReviewSink:
                 self._stream = self._box.add_stream("libvpx-vp9", rate=Fraction(self.fps).limit_denominator(100000))
                 self._stream.width, self._stream.height, self._stream.pix_fmt = img.shape[1], img.shape[0], "yuv420p"
                 self._stream.time_base = self._stream.codec_context.time_base = MS  # frames at their own times
-                self._stream.options = dict(self.options)  # g: a keyframe every 4 s, for the page's seeks
+                self._stream.options = {**VP9_OPTIONS, "g": str(max(1, round(4 * self.fps)))}  # seeks: a keyframe every 4 s
             else:
                 with held_fd(2, pass_on=lambda line: TAG_WARNING not in line):
                     self._writer = cv2.VideoWriter(str(self._target), cv2.VideoWriter_fourcc(*"VP80"), self.fps,
