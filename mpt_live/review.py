@@ -41,10 +41,7 @@ REVIEW = "review.webm"  # the copy made where a browser cannot play the video
 REVIEW_WIDTH = 640  # the transcoded review video at most this wide
 VP9_CRF = 36  # constant quality (0-63): faces stay sharp enough to review, at ~2 MB a minute at 640x480
 MS = Fraction(1, 1000)  # the copy's time base: the run's times to the millisecond
-# one encoder thread: the copy already has a thread of its own beside the frame loop, the decoder and the model's
-# workers, and at <= REVIEW_WIDTH px libvpx's own threads (as many as cores) only add their hand-overs to its CPU
-# (`python bench/review_encode.py`)
-VP9_OPTIONS = {"crf": str(VP9_CRF), "b": "0", "deadline": "realtime", "cpu-used": "8", "threads": "1"}
+VP9_OPTIONS = {"crf": str(VP9_CRF), "b": "0", "deadline": "realtime", "cpu-used": "8", "row-mt": "1"}
 CLUSTER_S = 1.0  # a WebM cluster (a run of frames) is closed and written to the disk at least this often
 # FFmpeg's Matroska muxer keeps a cluster in memory for up to 5 s and its file buffer holds more: a run killed
 # outright (SIGKILL, power, out of memory) left a review.webm of 0 bytes after minutes of video. With a cluster
