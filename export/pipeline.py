@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -13,10 +14,10 @@ from mpt_live.model_trust import PARITY_KEY
 
 from .onnx_export import (
     DEFAULT_OPSET, Batch, append_metadata, build_model, default_out, export_onnx, file_size_mb, ir_version,
-    load_checkpoint, onnx_metadata, restamp,
+    load_checkpoint, onnx_metadata, read_metadata, restamp,
 )
 from .calibration import DEFAULT_CALIB_CLIPS, calibration_clips
-from .quantize import DEFAULT_CALIBRATION, convert_fp16, quantize_int8, quantize_int8_weights, unfused_attention
+from .quantize import DEFAULT_CALIBRATION, convert_fp16, quantize_int8, quantize_int8_weights
 from .parity import Parity, check_onnx, load_clips, parity_record, synthetic_clips, torch_probs
 
 DEFAULT_PARITY_CLIPS = 100
@@ -189,7 +190,7 @@ def export_checkpoint(
             log(f"static int8 ({calibration} calibration) in {time.perf_counter() - t:.0f} s")
         elif precision == "fp16":
             convert_fp16(fp32, staged, metadata)
-        if precision == "int8" and (why := unfused_attention(staged)):
+        if precision == "int8" and (why := json.loads(read_metadata(staged).get("mpt.int8") or "{}").get("unfused_attention")):
             log(why)  # written unfused: slower on the CPU, the outputs those of the graph as exported
         if precision != "fp32":
             result.parity.append(check_onnx(staged, dyn, mot, reference, device=parity_device))

@@ -205,12 +205,6 @@ def quantize_int8(src: str | Path, dst: str | Path, metadata: dict[str, str],
     return save_model(proto, dst, {**metadata, "mpt.precision": "int8", "mpt.int8": json.dumps(record)})
 
 
-def unfused_attention(path: str | Path) -> str | None:
-    """Why the int8 file ``path`` has its attention left unfused (:func:`export.attention.fuse_checked`), or None."""
-    props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
-    return json.loads(props.get("mpt.int8") or "{}").get("unfused_attention")
-
-
 WEIGHT_BLOCK = 128  # weights per scale of the weight-only scheme
 
 
