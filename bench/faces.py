@@ -33,7 +33,16 @@ what a live user sees: frames processed per second, windows classified per secon
 capture to prediction (p50, p95). Both faces' windows go to the model in one call, so the second face
 shows as a longer call rather than as a lower frame rate.
 
+``--opencv-threads N`` runs everything with OpenCV's thread pool set to N threads (``cv2.setNumThreads``); without
+it, OpenCV keeps its own default (the machine's cores), as mpt-live's session does. The first line prints the count
+in force. One thread: the same rows (motion only, and the demo model's probabilities) for less CPU a frame, the
+face stage's calls (ECC on a 112 px crop, 224 px warps, a 64x36 thumbnail) being too small to gain from a pool
+(measured 2026-12-07, 10 s, a loaded 2-core machine, alternating in one process, two runs: motion only 4.84 and 4.60
+against 4.83 and 5.05 ms a frame with 1 face, 8.34 and 8.32 against 8.94 and 8.97 with 2; the demo model, 2 faces,
+22.5 against 24.3; to be timed on an idle machine).
+
     python bench/faces.py [--seconds 20] [--threads 1] [--repeat 3] [--stages] [--profile] [--live]
+                          [--opencv-threads N]
 """
 
 from __future__ import annotations
@@ -50,6 +59,7 @@ from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
@@ -236,8 +246,15 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true",
                     help="profile one run of each instead (all threads, CPU time; calls per frame)")
     ap.add_argument("--live", action="store_true", help="play the recording at its own pace (demo model): latency")
+    ap.add_argument("--opencv-threads", type=int, default=None, metavar="N",
+                    help="OpenCV's thread pool for the whole bench (default: OpenCV's own, as the session leaves it)")
     args = ap.parse_args()
-    print(f"CPU vector extensions: {vector_extensions()}; {os.cpu_count()} cpus; model workers {args.threads}")
+    if args.opencv_threads is not None:
+        if args.opencv_threads < 1:
+            ap.error(f"--opencv-threads {args.opencv_threads}: must be 1 or more")
+        cv2.setNumThreads(args.opencv_threads)
+    print(f"CPU vector extensions: {vector_extensions()}; {os.cpu_count()} cpus; model workers {args.threads}; "
+          f"OpenCV threads {cv2.getNumThreads()}" + ("" if args.opencv_threads is not None else " (its default)"))
     with tempfile.TemporaryDirectory() as tmp:
         video = Path(tmp) / "two.mp4"
         side_by_side([FACES / "paddlegan_fom_dv.mp4", FACES / "liveportrait_d6.mp4"], video, args.seconds)

@@ -58,3 +58,35 @@ def test_repeated_leaves_the_first_run_out(fb, monkeypatch):
     assert res[1]["cpu_ms"] == 12.0 and res[2]["cpu_ms"] == 23.0
     res = fb.repeated(Path("two.mp4"), None, 1, 2)
     assert calls[3:] == [2, 1, 2, 1, 2] and res[1]["cpu_ms"] == 15.0 and res[1]["cpu_median"] == 16.0
+
+
+def test_opencv_threads_set_for_the_bench_and_refused_below_one(fb, monkeypatch, capsys):
+    """--opencv-threads N sets OpenCV's thread pool before any run and the first line names it; 0 is refused in one
+    line (argparse's exit 2), nothing run."""
+    import sys
+
+    import cv2
+
+    class Stop(Exception):
+        pass
+
+    def stop(*args, **kwargs):
+        raise Stop
+
+    before = cv2.getNumThreads()
+    monkeypatch.setattr(fb, "side_by_side", stop)  # the recording is composed first: stop there
+    try:
+        cv2.setNumThreads(3)
+        monkeypatch.setattr(sys, "argv", ["faces.py", "--opencv-threads", "1"])
+        with pytest.raises(Stop):
+            fb.main()
+        assert cv2.getNumThreads() == 1
+        assert "OpenCV threads 1\n" in capsys.readouterr().out
+        monkeypatch.setattr(sys, "argv", ["faces.py", "--opencv-threads", "0"])
+        with pytest.raises(SystemExit) as exc:
+            fb.main()
+        assert exc.value.code == 2
+        assert "--opencv-threads 0: must be 1 or more" in capsys.readouterr().err
+        assert cv2.getNumThreads() == 1  # unchanged by the refused value
+    finally:
+        cv2.setNumThreads(before)
