@@ -25,6 +25,7 @@ from .clocktime import clock
 from .errors import InputError, OutputError, first_line
 from .finish import refresh_enclosing
 from .interrupts import deferred, signal_name
+from .machine import opencv_threads
 from .overlay import render_overlay
 from .report import run_title, write_plot_and_page
 from .review import ReviewSink, damaged_copy, needs_copy
@@ -104,6 +105,7 @@ def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str |
 
     with ExitStack() as stack:
         try:
+            stack.enter_context(opencv_threads(1))
             stack.enter_context(session)
             if refs is not None:
                 stack.callback(refs.close)

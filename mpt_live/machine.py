@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 
 def usable_cores() -> int:
@@ -37,6 +39,22 @@ def vector_extensions(cpuinfo: str | Path = "/proc/cpuinfo") -> str:
 def default_threads() -> int:
     """Intra-op threads for a live loop: all usable cores but one (at least 1)."""
     return max(1, usable_cores() - 1)
+
+
+@contextmanager
+def opencv_threads(n: int = 1) -> Iterator[None]:
+    """OpenCV's thread pool at ``n`` threads while a run lasts, then as the caller had it. A run's frame stage
+    (decoding aside) has one core by the runtime's thread rule (:func:`default_threads` leaves it), so its
+    warps, colour conversions and ECC run on one thread: OpenCV's default pool (a thread per core) took more CPU
+    for the same results (bench/faces.py --opencv-threads, stop 54)."""
+    import cv2
+
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(n)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)
 
 
 PER_CORE = 4  # threads or processes per usable core that a count option may ask for

@@ -157,6 +157,35 @@ def test_crash_or_ctrl_c_keeps_a_valid_csv_and_summary(faces_dir, runtime, tmp_p
     assert summary["windows"] == 10 and (tmp_path / "timeline.png").is_file()
 
 
+class _CountingThreads:
+    """A recorded video that notes OpenCV's thread count while its frames are read."""
+
+    live, fps = False, 30.0
+
+    def __init__(self, video: Path, frames: int) -> None:
+        self.name, self.video, self.frames, self.seen = str(video), video, frames, set()
+
+    def __iter__(self):
+        with VideoFile(self.video) as src:
+            for f in src:
+                if f.index >= self.frames:
+                    return
+                self.seen.add(cv2.getNumThreads())
+                yield f
+
+
+def test_a_run_keeps_opencv_on_one_thread_and_gives_the_callers_count_back(faces_dir, tmp_path):
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(3)
+    try:
+        src = _CountingThreads(faces_dir / "videos" / "pyfeat_single_face.mp4", 20)
+        run_job(src, None, SessionConfig(stride=4), tmp_path)
+        assert src.seen == {1}
+        assert cv2.getNumThreads() == 3
+    finally:
+        cv2.setNumThreads(before)
+
+
 class _FailsWhenReleased:
     """The model of ``rt`` whose first call waits for ``release``, then fails."""
 
