@@ -42,10 +42,11 @@ that is a restart a frame earlier or later (the reference restarts when the regi
 head turns, the mouth probe crossing first; docs/spotting.md, 2026-12-07), from where the loop follows other keypoints.
 
 Also tried for issue 14 and not kept (ECC's inputs recorded from a track on retalking_3_talking, 126 calls, and
-liveportrait_d3_expressive, 304; CPU by thread time on a loaded machine): ECC's ``gaussFiltSize`` 3 or 1 instead of 5
-(OpenCV's default, used here): 0.95-1.05 and 1.09-1.18 of the CPU (median of 5 rounds, alternating, two runs: the
-blur is not where ECC's time goes), and the results 0.13 and 0.28 px (mean, 224 template px) from today's, 0.17 and 0.31 from
-the converged one against today's 0.09. A better starting warp: from the converged result itself ECC stops after 2
+liveportrait_d3_expressive, 304; CPU by thread time on a loaded machine): ECC's ``gaussFiltSize`` 3 or 1 instead of 5,
+OpenCV's default, which that measurement took for the setting in use, but the call below has passed 3 since 3ff6030
+(found 2026-12-07): so the figures compare the size in use (3) and 1 with 5: 0.95-1.05 and 1.09-1.18 of 5's CPU (median
+of 5 rounds, alternating, two runs: the blur is not where ECC's time goes), and the results 0.13 and 0.28 px (mean, 224
+template px) from 5's, 0.17 and 0.31 from the converged one against 5's 0.09. A better starting warp: from the converged result itself ECC stops after 2
 iterations instead of 4.2, at 0.51 of the CPU, the most any start can give; the warp that keeps the face where the last
 frame's refined transform put it cost 0.82 of the CPU on the talking clip but 1.18 on the expressive one (0.86 and 1.03
 extrapolating its last motion), and ended further from the converged result (0.13 and 0.16 px mean against 0.09 and 0.12).
