@@ -33,9 +33,9 @@ what a live user sees: frames processed per second, windows classified per secon
 capture to prediction (p50, p95). Both faces' windows go to the model in one call, so the second face
 shows as a longer call rather than as a lower frame rate.
 
-``--opencv-threads N`` runs everything with OpenCV's thread pool set to N threads (``cv2.setNumThreads``); without
-it, OpenCV keeps its own default (the machine's cores), as mpt-live's session does. The first line prints the count
-in force. One thread: the same rows (motion only, and the demo model's probabilities) for less CPU a frame, the
+``--opencv-threads N`` runs everything with OpenCV's thread pool set to N threads (``cv2.setNumThreads``; default 1,
+as an mpt-live run has it since stop 54: :func:`mpt_live.machine.opencv_threads`, entered by ``run_job``; 0: OpenCV's
+own default, a thread per core, as runs had it before). The first line prints the count in force. One thread: the same rows (motion only, and the demo model's probabilities) for less CPU a frame, the
 face stage's calls (ECC on a 112 px crop, 224 px warps, a 64x36 thumbnail) being too small to gain from a pool
 (measured 2026-12-07, 10 s, a loaded 2-core machine, alternating in one process, two runs: motion only 4.84 and 4.60
 against 4.83 and 5.05 ms a frame with 1 face, 8.34 and 8.32 against 8.94 and 8.97 with 2; the demo model, 2 faces,
@@ -246,15 +246,15 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true",
                     help="profile one run of each instead (all threads, CPU time; calls per frame)")
     ap.add_argument("--live", action="store_true", help="play the recording at its own pace (demo model): latency")
-    ap.add_argument("--opencv-threads", type=int, default=None, metavar="N",
-                    help="OpenCV's thread pool for the whole bench (default: OpenCV's own, as the session leaves it)")
+    ap.add_argument("--opencv-threads", type=int, default=1, metavar="N",
+                    help="OpenCV's thread pool for the whole bench (default 1, as an mpt-live run has it; 0: OpenCV's own)")
     args = ap.parse_args()
-    if args.opencv_threads is not None:
-        if args.opencv_threads < 1:
-            ap.error(f"--opencv-threads {args.opencv_threads}: must be 1 or more")
+    if args.opencv_threads < 0:
+        ap.error(f"--opencv-threads {args.opencv_threads}: must be 0 (OpenCV's default) or more")
+    if args.opencv_threads:
         cv2.setNumThreads(args.opencv_threads)
     print(f"CPU vector extensions: {vector_extensions()}; {os.cpu_count()} cpus; model workers {args.threads}; "
-          f"OpenCV threads {cv2.getNumThreads()}" + ("" if args.opencv_threads is not None else " (its default)"))
+          f"OpenCV threads {cv2.getNumThreads()}" + ("" if args.opencv_threads else " (its default)"))
     with tempfile.TemporaryDirectory() as tmp:
         video = Path(tmp) / "two.mp4"
         side_by_side([FACES / "paddlegan_fom_dv.mp4", FACES / "liveportrait_d6.mp4"], video, args.seconds)

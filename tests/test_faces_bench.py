@@ -60,9 +60,10 @@ def test_repeated_leaves_the_first_run_out(fb, monkeypatch):
     assert calls[3:] == [2, 1, 2, 1, 2] and res[1]["cpu_ms"] == 15.0 and res[1]["cpu_median"] == 16.0
 
 
-def test_opencv_threads_set_for_the_bench_and_refused_below_one(fb, monkeypatch, capsys):
-    """--opencv-threads N sets OpenCV's thread pool before any run and the first line names it; 0 is refused in one
-    line (argparse's exit 2), nothing run."""
+def test_opencv_threads_one_by_default_as_a_run_has_it_set_or_left_and_refused_below_zero(fb, monkeypatch, capsys):
+    """Without --opencv-threads the bench runs OpenCV on one thread, as an mpt-live run does; N sets N; 0 leaves
+    OpenCV's own count; a negative count is refused in one line (argparse's exit 2), nothing run. The first line
+    names the count in force."""
     import sys
 
     import cv2
@@ -76,17 +77,19 @@ def test_opencv_threads_set_for_the_bench_and_refused_below_one(fb, monkeypatch,
     before = cv2.getNumThreads()
     monkeypatch.setattr(fb, "side_by_side", stop)  # the recording is composed first: stop there
     try:
-        cv2.setNumThreads(3)
-        monkeypatch.setattr(sys, "argv", ["faces.py", "--opencv-threads", "1"])
-        with pytest.raises(Stop):
-            fb.main()
-        assert cv2.getNumThreads() == 1
-        assert "OpenCV threads 1\n" in capsys.readouterr().out
-        monkeypatch.setattr(sys, "argv", ["faces.py", "--opencv-threads", "0"])
+        for argv, expect, line in (([], 1, "OpenCV threads 1\n"), (["--opencv-threads", "2"], 2, "OpenCV threads 2\n"),
+                                   (["--opencv-threads", "0"], 3, "OpenCV threads 3 (its default)")):
+            cv2.setNumThreads(3)
+            monkeypatch.setattr(sys, "argv", ["faces.py", *argv])
+            with pytest.raises(Stop):
+                fb.main()
+            assert cv2.getNumThreads() == expect, argv
+            assert line in capsys.readouterr().out, argv
+        monkeypatch.setattr(sys, "argv", ["faces.py", "--opencv-threads", "-1"])
         with pytest.raises(SystemExit) as exc:
             fb.main()
         assert exc.value.code == 2
-        assert "--opencv-threads 0: must be 1 or more" in capsys.readouterr().err
-        assert cv2.getNumThreads() == 1  # unchanged by the refused value
+        assert "--opencv-threads -1: must be 0 (OpenCV's default) or more" in capsys.readouterr().err
+        assert cv2.getNumThreads() == 3  # unchanged by the refused value
     finally:
         cv2.setNumThreads(before)
