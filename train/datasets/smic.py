@@ -11,6 +11,16 @@ SMIC's normal-speed sets ``VIS`` and ``NIR`` have the same layout but were filme
 SMIC page of the University of Oulu): when the folder read is one of them (``--data`` names it, or
 the copy has no ``HS``: VIS, in colour as HS, before NIR), its clips get 25 fps and a warning says which set
 is read.
+
+SMIC-E, the extended release (``SMIC-E_raw image/HS_long/SMIC-HS-E/s01/s1_ne_01/image308866.jpg``, subject folders
+zero-padded, each clip folder a longer recording around its micro-expression), has no ``micro`` folders; it is read
+when the copy has none, from its annotation sheet (``SMIC-HS-E_annotation.xlsx``, also ``_annotation_2019``; VIS and
+NIR: ``SMIC-VIS-E`` / ``SMIC_VIS_E`` ..., 25 fps; HS's read first): columns Subject (``1`` -> folder ``s01`` or
+``s1``), Filename (``s1_ne_01``), OnsetF and OffsetF (the numbers in the image names), Emotion (negative, positive,
+surprise; where blank or absent, the class the Filename's code gives: ``po``, ``ne``, ``sur``). SMIC-E codes no
+apex: the middle of onset..offset (counted in notes). Sources: the loaders of public MER repositories on GitHub that
+read this release (pandas ``smic['OnsetF']``, ``smic['OffsetF']``, ``smic['Emotion']``, frames
+``s{subject:02d}/{Filename}/image{n:06d}.jpg``; a MATLAB reader taking the class from the Filename's code).
 """
 
 from __future__ import annotations
@@ -20,9 +30,11 @@ from pathlib import Path
 
 from mpt_live.errors import InputError
 
-from .files import child, child_dirs, find_dirs, list_frames, pick_frames, prefer_raw, subdirs
+from .files import (child, child_dirs, find_dirs, find_sheets, list_frames, newest_name, pick, pick_frames, prefer_raw,
+                    subdirs)
 from .samples import DatasetIndex, Sample, natural_key
-from .sheet_samples import middle
+from .sheet_samples import build_samples, middle, no_samples
+from .sheets import SheetRow, cell_text, read_sheet
 
 FPS = 100.0
 SET_FPS = {"hs": FPS, "vis": 25.0, "nir": 25.0}
@@ -57,8 +69,13 @@ def _smic_set(folder: Path, root: Path) -> str:
 def load(root: Path, faces: str = "align") -> DatasetIndex:
     notes: dict[str, int] = {}
     warnings: list[str] = []
-    hs, cropped = pick_frames(find_dirs(root, has_micro_subjects), "SMIC folders (HS/s1/micro/...)", root,
-                              faces, _prefer_hs(root), notes)
+    found = find_dirs(root, has_micro_subjects)
+    if not found and (sheets := find_sheets(root, E_SHEETS, "SMIC-E annotation sheet")):
+        return load_e(root, sheets, faces)
+    if not found:
+        raise InputError(f"{root}: no SMIC folders (HS/s1/micro/...) found, nor a SMIC-E annotation sheet "
+                         "(SMIC-HS-E_annotation.xlsx)")
+    hs, cropped = pick_frames(found, "SMIC folders (HS/s1/micro/...)", root, faces, _prefer_hs(root), notes)
     which = _smic_set(hs, root)
     fps = SET_FPS[which]
     if which != "hs":
@@ -88,3 +105,70 @@ def load(root: Path, faces: str = "align") -> DatasetIndex:
     if without:
         warnings.append(f"{hs}: no 'micro' folder in {len(without)} subject folder(s), not used: {', '.join(without)}")
     return DatasetIndex(samples, list(CLASSES), {}, notes, cropped=cropped, warnings=warnings)
+
+
+E_SHEETS = tuple(f"*SMIC*E*annotation*.{ext}" for ext in ("xlsx", "xls", "csv"))
+E_COLUMNS = {
+    "subject": ("Subject",),
+    "filename": ("Filename",),
+    "onset": ("OnsetF", "Onset Frame", "OnsetFrame", "Onset"),
+    "offset": ("OffsetF", "Offset Frame", "OffsetFrame", "Offset"),
+}
+E_OPTIONAL = {"apex": ("ApexF", "Apex Frame", "ApexFrame", "Apex"), "emotion": ("Emotion", "Estimated Emotion")}
+E_CODES = {"po": "positive", "ne": "negative", "sur": "surprise"}
+
+
+def _e_set(sheet: Path) -> str:
+    """'hs', 'vis' or 'nir': the set a SMIC-E sheet's name says (``SMIC-VIS-E_annotation``, ``SMIC_NIR_E``)."""
+    return next((k for k in ("vis", "nir") if re.search(rf"(^|[-_ ]){k}([-_ ]|$)", sheet.stem, re.I)), "hs")
+
+
+def _with_emotion(rows):
+    """The rows with a blank or absent Emotion taking the class of their Filename's code (``s1_ne_01``: negative)."""
+    for row in rows:
+        if not cell_text(row["emotion"]):
+            m = re.fullmatch(r"s\d+_([a-z]+)_\d+", cell_text(row["filename"]), re.I)
+            code = m.group(1).lower() if m else ""
+            if code not in E_CODES:
+                raise row.error(cell_text(row["filename"]), "Emotion is blank and the Filename has no class code "
+                                f"({', '.join(E_CODES)})")
+            row.cells["emotion"] = E_CODES[code]
+        yield row
+
+
+def load_e(root: Path, sheets: list[Path], faces: str = "align") -> DatasetIndex:
+    """SMIC-E (module docstring) from its annotation sheet: of several, HS's (newest name) first."""
+    order = list(SET_FPS)
+    sheet = pick(sheets, "SMIC-E annotation sheet", root, prefer=lambda p: (order.index(_e_set(p)), newest_name(p)),
+                 warnings=(warnings := []))
+    which = _e_set(sheet)
+    fps = SET_FPS[which]
+    if which != "hs":
+        warnings.append(f"{sheet}: reading SMIC-{which.upper()}-E, filmed at {fps:g} fps (SMIC-HS: {FPS:g} fps)")
+    dropped: dict[str, int] = {}
+    notes: dict[str, int] = {}
+    where = sheet.parent
+    frame_root, cropped = pick_frames(find_dirs(where, lambda d: child_dirs(d, r"s\d+")),
+                                      "SMIC-E frame folders (s01/s1_ne_01/...)", where, faces, prefer_raw(where),
+                                      notes, sheet, warnings)
+
+    def locate(row: SheetRow) -> tuple[str, str, Path]:
+        text = cell_text(row["subject"])
+        m = re.fullmatch(r"s?(\d+)", text, re.I)
+        if not m:
+            raise row.error(cell_text(row["filename"]), f"subject {text!r} is not a subject number")
+        n = int(m.group(1))
+        folder = next((d for d in subdirs(frame_root) if re.fullmatch(rf"s0*{n}", d.name, re.I)),
+                      frame_root / f"s{n:02d}")
+        clip = cell_text(row["filename"])
+        if not clip:
+            raise row.error(folder.name, "Filename is empty")
+        return folder.name, clip, child(folder, clip)
+
+    labels = {c: c for c in CLASSES}
+    rows = _with_emotion(read_sheet(sheet, E_COLUMNS, E_OPTIONAL))
+    samples = build_samples(rows, "smic", fps, labels, list(CLASSES), locate, dropped, notes, subjects=frame_root,
+                            warnings=warnings)
+    if not samples:
+        raise no_samples(sheet, dropped)
+    return DatasetIndex(samples, list(CLASSES), dropped, notes, cropped=cropped, warnings=warnings)

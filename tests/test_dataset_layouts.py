@@ -1,0 +1,117 @@
+"""Dataset readers on the layouts of the real distributions, as public loaders of them read them.
+
+SMIC-E, the extended SMIC release: ``SMIC-E_raw image/HS_long/SMIC-HS-E/s01/s1_ne_01/image308866.jpg`` with the
+annotation sheet ``SMIC-HS-E_annotation.xlsx`` (header on row 1: Subject, Filename, ..., OnsetF, OffsetF, Emotion;
+Subject a number, the subject folder ``s`` + two digits, frames ``image`` + six digits, OnsetF/OffsetF the numbers in
+the image names). Sources: public micro-expression repositories on GitHub read through the stored code index (a
+Python apex finder reading ``smic['Subject'], smic['Filename'], smic['OnsetF'], smic['OffsetF'], smic['Emotion']`` and
+frames ``s{subject:02d}/{Filename}/image{n:06d}.jpg``; a MATLAB ``read_emotion_labels.m`` reading
+``HS_long\\SMIC-HS-E\\SMIC-HS-E_annotation.xlsx`` and ``VIS_long\\SMIC_VIS_E_annotation.xlsx``, taking the class from
+the Filename's code po/ne/sur; the MEAN README's tree ``SMIC-E_raw image/HS_long/SMIC-HS-E``,
+``NIR_long/SMIC-NIR-E_annotation.xlsx``, ``VIS_long/SMIC-VIS-E_annotation.xlsx``; ``SMIC-HS-E_annotation_2019.xlsx``).
+Before, such a copy stopped at "no SMIC folders (HS/s1/micro/...) found": SMIC-E has no ``micro`` folders.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+pd = pytest.importorskip("pandas")
+openpyxl = pytest.importorskip("openpyxl")
+
+from mpt_live.errors import InputError  # noqa: E402
+from train.datasets import load_dataset  # noqa: E402
+
+_JPG = cv2.imencode(".jpg", np.full((8, 8, 3), 128, np.uint8))[1].tobytes()
+HEADER = ["Subject", "Filename", "Emotion", "OnsetF", "OffsetF", "FirstF", "LastF"]
+
+
+def frames(folder: Path, numbers) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for n in numbers:
+        (folder / f"image{n:06d}.jpg").write_bytes(_JPG)
+
+
+def sheet(path: Path, rows: list[list]) -> Path:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for r, row in enumerate([HEADER] + rows, start=1):
+        for c, v in enumerate(row, start=1):
+            ws.cell(row=r, column=c, value=v)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
+    return path
+
+
+def smic_e(root: Path, part: str = "HS") -> Path:
+    """A SMIC-E copy of one set: ``<part>_long/SMIC-<part>-E_annotation.xlsx`` beside ``SMIC-<part>-E/s01/...``."""
+    base = root / "SMIC-E_raw image" / f"{part}_long"
+    sheet(base / f"SMIC-{part}-E_annotation.xlsx", [
+        [1, "s1_ne_01", "negative", 308860, 308866, 308850, 308879],
+        [1, "s1_po_02", None, 12, 20, 10, 24],        # Emotion blank: the Filename's code, po
+        [3, "s3_sur_01", "Surprise", 1005, 1007, 1000, 1009],
+    ])
+    clips = base / f"SMIC-{part}-E"
+    frames(clips / "s01/s1_ne_01", range(308850, 308880))
+    frames(clips / "s01/s1_po_02", range(10, 25))
+    frames(clips / "s03/s3_sur_01", range(1000, 1010))
+    return root
+
+
+def test_smic_e_is_read_from_its_annotation_sheet(tmp_path):
+    idx = load_dataset("smic", smic_e(tmp_path))
+    got = {s.clip_id: (s.subject, s.label, s.fps, s.frames[s.onset].name, s.frames[s.offset].name, s.apex)
+           for s in idx.samples}
+    assert got == {
+        "s1_ne_01": ("s01", "negative", 100.0, "image308860.jpg", "image308866.jpg", 13),
+        "s1_po_02": ("s01", "positive", 100.0, "image000012.jpg", "image000020.jpg", 6),
+        "s3_sur_01": ("s03", "surprise", 100.0, "image001005.jpg", "image001007.jpg", 6),
+    }
+    assert idx.notes == {"apex unknown in the sheet: middle of onset..offset used": 3}
+    assert idx.dropped == {} and idx.subjects == ["s01", "s03"]
+    # --data at the set's frames folder, the sheet one folder up: the folder to give, in one line
+    with pytest.raises(InputError, match=r"holds SMIC-HS-E_annotation\.xlsx: give --data .*HS_long$"):
+        load_dataset("smic", tmp_path / "SMIC-E_raw image/HS_long/SMIC-HS-E")
+
+
+def test_smic_e_reads_hs_before_vis_and_vis_at_25_fps(tmp_path):
+    smic_e(tmp_path, "VIS")
+    vis = load_dataset("smic", tmp_path)
+    assert {s.fps for s in vis.samples} == {25.0} and len(vis.samples) == 3
+    assert any("reading SMIC-VIS-E, filmed at 25 fps" in w for w in vis.warnings)
+    smic_e(tmp_path, "HS")
+    both = load_dataset("smic", tmp_path)
+    assert {s.fps for s in both.samples} == {100.0}
+    assert any("2 files match the SMIC-E annotation sheet; using SMIC-E_raw image/HS_long/SMIC-HS-E_annotation.xlsx"
+               in w for w in both.warnings), both.warnings
+
+
+def test_smic_e_rows_without_their_clip_are_counted_named_drops(tmp_path):
+    root = smic_e(tmp_path)
+    sheet(root / "SMIC-E_raw image/HS_long/SMIC-HS-E_annotation.xlsx", [
+        [1, "s1_ne_01", "negative", 308860, 308866, 308850, 308879],
+        [1, "s1_ne_09", "negative", 5, 8, 1, 9],          # no such clip folder
+        [2, "s2_po_01", "positive", 5, 8, 1, 9],          # no folder of subject 2
+    ])
+    idx = load_dataset("smic", root)
+    assert [s.clip_id for s in idx.samples] == ["s1_ne_01"]
+    assert idx.dropped == {"no folder of its clip in the frames": 1, "no folder of its subject in the frames": 1}
+    said = " ".join(idx.warnings)
+    assert "row 3 (s01/s1_ne_09)" in said and "no folder for subject(s) s02 (1 row)" in said
+
+
+def test_smic_e_blank_emotion_and_no_class_code_is_one_line_naming_the_row(tmp_path):
+    root = smic_e(tmp_path)
+    sheet(root / "SMIC-E_raw image/HS_long/SMIC-HS-E_annotation.xlsx", [[1, "clip7", None, 308860, 308866, 1, 2]])
+    with pytest.raises(InputError, match=r"SMIC-HS-E_annotation\.xlsx row 2 \(clip7\): Emotion is blank"):
+        load_dataset("smic", root)
+
+
+def test_no_smic_layout_at_all_names_both_layouts(tmp_path):
+    (tmp_path / "HS/s1").mkdir(parents=True)
+    with pytest.raises(InputError, match=r"no SMIC folders \(HS/s1/micro/\.\.\.\) found, nor a SMIC-E annotation "):
+        load_dataset("smic", tmp_path)
