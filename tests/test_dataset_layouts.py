@@ -115,3 +115,52 @@ def test_no_smic_layout_at_all_names_both_layouts(tmp_path):
     (tmp_path / "HS/s1").mkdir(parents=True)
     with pytest.raises(InputError, match=r"no SMIC folders \(HS/s1/micro/\.\.\.\) found, nor a SMIC-E annotation "):
         load_dataset("smic", tmp_path)
+
+
+# CASME II's label sheet ``CASME2_label_Ver_2.xls``: the sheet many copies carry (the MEAN README's tree
+# ``CASME2/CASME2/CASME2-RAW`` + ``CASME2_label_Ver_2.xls``; loaders that read its Subject, Filename, OnsetFrame,
+# ApexFrame, OffsetFrame, Action Units, Estimated Emotion with pandas, or its column 7, Estimated Emotion, with xlrd).
+# Before, such a copy stopped at "no CASME2-coding-*.xlsx sheet found".
+CASME2_COLUMNS = ["Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame", "Action Units", "Estimated Emotion"]
+
+
+def casme2_copy(root: Path, name: str) -> Path:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for r, row in enumerate([CASME2_COLUMNS, ["01", "EP02_01f", 46, 59, 86, "12", "happiness"],
+                             ["01", "EP03_02", 3, "/", 7, "14", "others"]], start=1):
+        for c, v in enumerate(row, start=1):
+            ws.cell(row=r, column=c, value=v)
+    (root / "CASME2").mkdir(parents=True, exist_ok=True)
+    wb.save(root / "CASME2" / name)
+    for clip, numbers in (("EP02_01f", range(46, 87)), ("EP03_02", range(1, 9))):
+        folder = root / "CASME2/CASME2-RAW/sub01" / clip
+        folder.mkdir(parents=True, exist_ok=True)
+        for n in numbers:
+            (folder / f"img{n}.jpg").write_bytes(_JPG)
+    return root
+
+
+def test_casme2_label_sheet_is_read_where_the_copy_has_no_coding_sheet(tmp_path):
+    idx = load_dataset("casme2", casme2_copy(tmp_path, "CASME2_label_Ver_2.xlsx"))
+    assert [(s.subject, s.clip_id, s.label, s.onset, s.apex, s.offset) for s in idx.samples] == [
+        ("sub01", "EP02_01f", "happiness", 0, 13, 40), ("sub01", "EP03_02", "others", 2, 4, 6)]
+    assert idx.warnings == []
+    # beside a coding sheet, the coding sheet (the one the errata are keyed to) is read, and the warning says so
+    sheet_bytes = (tmp_path / "CASME2/CASME2_label_Ver_2.xlsx").read_bytes()
+    (tmp_path / "CASME2/CASME2-coding-20140508.xlsx").write_bytes(sheet_bytes)
+    both = load_dataset("casme2", tmp_path)
+    assert len(both.samples) == 2
+    assert any("using CASME2/CASME2-coding-20140508.xlsx (not CASME2/CASME2_label_Ver_2.xlsx)" in w
+               for w in both.warnings), both.warnings
+
+
+
+def test_a_smic_e_or_casme2_label_copy_given_to_another_reader_names_its_dataset(tmp_path):
+    smic_e(tmp_path / "smic")
+    with pytest.raises(InputError, match=r"holds SMIC-E's annotation sheet \(HS_long/SMIC-HS-E_annotation\.xlsx\): "
+                                         r"--dataset smic\?"):
+        load_dataset("samm", tmp_path / "smic/SMIC-E_raw image")
+    casme2_copy(tmp_path / "c2", "CASME2_label_Ver_2.xlsx")
+    with pytest.raises(InputError, match=r"holds CASME II's coding sheet .*--dataset casme2\?"):
+        load_dataset("samm", tmp_path / "c2/CASME2")

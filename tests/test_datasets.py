@@ -200,7 +200,7 @@ def test_two_coding_sheets_warn_which_one_is_used(tmp_path):
     assert {s.clip_id: s.label for s in index.samples}["EP02_01f"] == "happiness"
     new = [w for w in index.warnings if w not in before]
     assert len(new) == 1 and not any("files match" in w for w in before), index.warnings
-    assert new[0].startswith(f"{root}: 2 files match the CASME2-coding-*.xlsx sheet; using "
+    assert new[0].startswith(f"{root}: 2 files match the CASME2-coding-*.xlsx (or CASME2_label_Ver_*.xls) sheet; using "
                                         "CASME2-coding-20140508.xlsx (not old/CASME2-coding-20120101.xlsx)")
 
 

@@ -1,7 +1,9 @@
 """CASME II (Yan et al., PLoS ONE 2014) from its distribution: coding sheet + frame folders.
 
 Layout: ``CASME2-coding-*.xlsx`` (columns Subject, Filename, OnsetFrame, ApexFrame, OffsetFrame,
-Action Units, Estimated Emotion) anywhere under the root, and frames ``sub01/EP02_01f/img46.jpg``
+Action Units, Estimated Emotion) anywhere under the root, or the label sheet many copies carry instead,
+``CASME2_label_Ver_2.xls`` (the same columns; read by the MEGC/MEAN code, e.g. ``CASME2/CASME2_label_Ver_2.xls`` beside
+``CASME2-RAW``; the coding sheet is read where a copy has both), and frames ``sub01/EP02_01f/img46.jpg``
 (``CASME2_RAW_selected`` / ``CASME2-RAW``) or ``sub01/EP02_01f/reg_img46.jpg`` (``Cropped``). The
 frame root is the folder holding the ``subNN`` folders; uncropped frames are preferred when both
 exist. Sheet frame numbers are the numbers in the file names and become indices into the clip's
@@ -23,7 +25,13 @@ from .sheet_samples import build_samples, no_samples
 from .sheets import SheetRow, as_int, cell_text, read_sheet
 
 FPS = 200.0
-SHEETS = ("CASME2-coding*.xlsx", "CASME2-coding*.xls", "CASME2-coding*.csv")
+SHEETS = tuple(f"CASME2{stem}*.{ext}" for stem in ("-coding", "_label") for ext in ("xlsx", "xls", "csv"))
+
+
+def coding_first(p: Path) -> tuple:
+    """Sort key of the sheets: the coding sheet (``CASME2-coding-*``, whose rows :mod:`.errata` is keyed to) before
+    the label sheet (``CASME2_label_Ver_2.xls``), then :func:`.files.newest_name`."""
+    return (not p.name.lower().startswith("casme2-coding"), newest_name(p))
 CLASSES = ["happiness", "surprise", "disgust", "repression", "others"]
 LABELS = {"happiness": "happiness", "surprise": "surprise", "disgust": "disgust",
           "repression": "repression", "others": "others", "other": "others",
@@ -54,8 +62,8 @@ def load(root: Path, faces: str = "align", labels: dict[str, str] = LABELS,
          classes: list[str] = CLASSES) -> DatasetIndex:
     """``labels`` (sheet spelling -> class) and ``classes``: another protocol's (the MEGC 2019 composite's,
     :mod:`.composite`); a class not in ``classes`` drops its rows, counted."""
-    sheet = pick(find_sheets(root, SHEETS, "CASME2-coding-*.xlsx sheet"),
-                 "CASME2-coding-*.xlsx sheet", root, prefer=newest_name, warnings=(warnings := []))
+    what = "CASME2-coding-*.xlsx (or CASME2_label_Ver_*.xls) sheet"
+    sheet = pick(find_sheets(root, SHEETS, what), what, root, prefer=coding_first, warnings=(warnings := []))
     dropped: dict[str, int] = {}
     notes: dict[str, int] = {}
     frame_root, cropped = pick_frames(

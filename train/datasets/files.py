@@ -124,11 +124,12 @@ def find_files(root: Path, patterns: tuple[str, ...], max_depth: int = 4) -> lis
 
 
 # the annotation sheets of the datasets, to say which one a folder holds when --data names another
-KNOWN_SHEETS = (("casme2", "CASME II's coding sheet", ("CASME2-coding*",)),
+KNOWN_SHEETS = (("casme2", "CASME II's coding sheet", ("CASME2-coding*", "CASME2_label*")),
                 ("samm", "SAMM's Micro_FACS_Codes sheet", ("*Micro_FACS_Codes*",)),
                 ("casme3", "CAS(ME)^3's part A label sheet", ("*part_A*", "*partA*")),
                 ("casme2lv", "CAS(ME)^2's code_final sheet", ("*code_final*",)),
-                ("sammlv", "SAMM long videos' sheet", ("*LongVideos*",)))
+                ("sammlv", "SAMM long videos' sheet", ("*LongVideos*",)),
+                ("smic", "SMIC-E's annotation sheet", ("*SMIC*E*annotation*",)))
 
 
 def other_sheet(root: Path) -> tuple[str, str, Path] | None:
