@@ -71,7 +71,9 @@ def test_smic_e_is_read_from_its_annotation_sheet(tmp_path):
         "s1_po_02": ("s01", "positive", 100.0, "image000012.jpg", "image000020.jpg", 6),
         "s3_sur_01": ("s03", "surprise", 100.0, "image001005.jpg", "image001007.jpg", 6),
     }
-    assert idx.notes == {"apex unknown in the sheet: middle of onset..offset used": 3}
+    assert idx.notes == {"apex unknown in the sheet: middle of onset..offset used": 3,
+                         "clips read from the SMIC-E annotation sheet (the extended release, not SMIC-HS's micro "
+                         "folders)": 3}
     assert idx.dropped == {} and idx.subjects == ["s01", "s03"]
     # --data at the set's frames folder, the sheet one folder up: the folder to give, in one line
     with pytest.raises(InputError, match=r"holds SMIC-HS-E_annotation\.xlsx: give --data .*HS_long$"):
@@ -164,3 +166,15 @@ def test_a_smic_e_or_casme2_label_copy_given_to_another_reader_names_its_dataset
     casme2_copy(tmp_path / "c2", "CASME2_label_Ver_2.xlsx")
     with pytest.raises(InputError, match=r"holds CASME II's coding sheet .*--dataset casme2\?"):
         load_dataset("samm", tmp_path / "c2/CASME2")
+
+
+def test_a_composite_whose_smic_part_is_smic_e_says_it_is_not_megc_2019s(tmp_path):
+    """MEGC 2019's composite uses SMIC-HS's micro folders; ``--data smic=PATH`` of a SMIC-E copy is read (the clips
+    of its sheet) and the first warning says the composite is not MEGC 2019's."""
+    casme2_copy(tmp_path / "c2", "CASME2-coding-20140508.xlsx")
+    smic_e(tmp_path / "smic")
+    index = load_dataset("composite", f"casme2={tmp_path / 'c2'};smic={tmp_path / 'smic'}")
+    assert sum(s.dataset == "smic" for s in index.samples) == 3
+    assert index.warnings[0].startswith("the SMIC part read is SMIC-E (its annotation sheet's clips), not SMIC-HS's")
+    assert load_dataset("smic", tmp_path / "smic").notes[
+        "clips read from the SMIC-E annotation sheet (the extended release, not SMIC-HS's micro folders)"] == 3

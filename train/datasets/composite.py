@@ -153,6 +153,9 @@ def load(data: str | Path, faces: str = "align") -> DatasetIndex:
     if other:  # SMIC's VIS or NIR set where the copy has no HS (the reader says which set it read)
         warnings.insert(0, f"the SMIC part read is a {other[0]:g} fps set, not SMIC-HS (the warning below names it): "
                         "not the MEGC 2019 composite, which uses SMIC-HS; give --data smic=PATH of the HS set")
+    if "smic" in indexes and smic.E_NOTE in indexes["smic"].notes:
+        warnings.insert(0, "the SMIC part read is SMIC-E (its annotation sheet's clips), not SMIC-HS's micro folders: "
+                        "not the MEGC 2019 composite, which uses SMIC-HS; give --data smic=PATH of SMIC-HS for it")
     cropped = next(iter(indexes.values())).cropped
     return DatasetIndex(samples, list(CLASSES), dropped, notes, warnings=warnings, cropped=cropped)
 

@@ -116,6 +116,7 @@ E_COLUMNS = {
 }
 E_OPTIONAL = {"apex": ("ApexF", "Apex Frame", "ApexFrame", "Apex"), "emotion": ("Emotion", "Estimated Emotion")}
 E_CODES = {"po": "positive", "ne": "negative", "sur": "surprise"}
+E_NOTE = "clips read from the SMIC-E annotation sheet (the extended release, not SMIC-HS's micro folders)"
 
 
 def _e_set(sheet: Path) -> str:
@@ -171,4 +172,5 @@ def load_e(root: Path, sheets: list[Path], faces: str = "align") -> DatasetIndex
                             warnings=warnings)
     if not samples:
         raise no_samples(sheet, dropped)
+    notes[E_NOTE] = len(samples)
     return DatasetIndex(samples, list(CLASSES), dropped, notes, cropped=cropped, warnings=warnings)
