@@ -178,3 +178,24 @@ def test_a_composite_whose_smic_part_is_smic_e_says_it_is_not_megc_2019s(tmp_pat
     assert index.warnings[0].startswith("the SMIC part read is SMIC-E (its annotation sheet's clips), not SMIC-HS's")
     assert load_dataset("smic", tmp_path / "smic").notes[
         "clips read from the SMIC-E annotation sheet (the extended release, not SMIC-HS's micro folders)"] == 3
+
+
+@pytest.mark.parametrize("name, header, hint", [
+    ("CASME2_label_Ver_2.csv", "Subject,Filename,OnsetFrame,ApexFrame,OffsetFrame,Action Units,Estimated Emotion",
+     "it is CASME II's label sheet of short clips (mpt-train --dataset casme2), no long-video truth"),
+    ("SMIC-HS-E_annotation.csv", "Subject,Filename,Emotion,OnsetF,OffsetF",
+     "it is SMIC-E's annotation sheet of short clips (mpt-train --dataset smic), no long-video truth"),
+])
+def test_the_label_sheets_given_to_mpt_eval_spot_as_truth_say_what_they_are(tmp_path, name, header, hint):
+    from typer.testing import CliRunner
+
+    from train.eval_cli import app
+
+    sheet = tmp_path / name
+    sheet.write_text(header + "\n" + ",".join(["1"] * len(header.split(","))) + "\n")
+    (tmp_path / "run/006_1").mkdir(parents=True)
+    (tmp_path / "run/006_1/events.csv").write_text(
+        "video,face,onset_s,apex_s,offset_s,onset_frame,apex_frame,offset_frame,type,class,confidence,score\n")
+    res = CliRunner().invoke(app, ["spot", "--truth", str(sheet), "--runs", str(tmp_path / "run")])
+    text = " ".join(res.output.split())
+    assert res.exit_code == 2 and "missing column(s)" in text and hint in text, text

@@ -194,6 +194,11 @@ SHEET_HINTS = (
     ("*code_final*", "it is CAS(ME)^2's coding sheet: " + SCORE_WITH.format("casme2lv")),
     ("samm*longvideos*", "it is SAMM-LV's sheet: " + SCORE_WITH.format("sammlv")),
     ("*cas(me)*3*part_a*", "it is a CAS(ME)^3 part A label sheet: " + SCORE_WITH.format("casme3")),
+    ("casme2_label*", "it is CASME II's label sheet of short clips (mpt-train --dataset casme2), no long-video "
+                      "truth: mpt-eval spot scores --truth annotations.csv or --dataset casme2lv|sammlv|casme3"),
+    ("*smic*e*annotation*", "it is SMIC-E's annotation sheet of short clips (mpt-train --dataset smic), no "
+                            "long-video truth: mpt-eval spot scores --truth annotations.csv or --dataset "
+                            "casme2lv|sammlv|casme3"),
     ("casme2-coding*", "it is CASME II's coding sheet of short clips (mpt-train --dataset casme2), no long-video "
                        "truth: mpt-eval spot scores --truth annotations.csv or --dataset casme2lv|sammlv|casme3"),
     ("*micro_facs_codes*", "it is SAMM's coding sheet of short clips (mpt-train --dataset samm), no long-video "
