@@ -3,12 +3,13 @@
 SMIC-E, the extended SMIC release: ``SMIC-E_raw image/HS_long/SMIC-HS-E/s01/s1_ne_01/image308866.jpg`` with the
 annotation sheet ``SMIC-HS-E_annotation.xlsx`` (header on row 1: Subject, Filename, ..., OnsetF, OffsetF, Emotion;
 Subject a number, the subject folder ``s`` + two digits, frames ``image`` + six digits, OnsetF/OffsetF the numbers in
-the image names). Sources: public micro-expression repositories on GitHub read through the stored code index (a
-Python apex finder reading ``smic['Subject'], smic['Filename'], smic['OnsetF'], smic['OffsetF'], smic['Emotion']`` and
-frames ``s{subject:02d}/{Filename}/image{n:06d}.jpg``; a MATLAB ``read_emotion_labels.m`` reading
-``HS_long\\SMIC-HS-E\\SMIC-HS-E_annotation.xlsx`` and ``VIS_long\\SMIC_VIS_E_annotation.xlsx``, taking the class from
-the Filename's code po/ne/sur; the MEAN README's tree ``SMIC-E_raw image/HS_long/SMIC-HS-E``,
-``NIR_long/SMIC-NIR-E_annotation.xlsx``, ``VIS_long/SMIC-VIS-E_annotation.xlsx``; ``SMIC-HS-E_annotation_2019.xlsx``).
+the image names). Sources: github.com/genbing99/MEAN_Spot-then-recognize ``load_excel.py`` (pandas reads
+``SMIC/SMIC-E_raw image/HS_long/SMIC-HS-E_annotation.xlsx`` by its header: Subject, Filename, OnsetF, OffsetF, Emotion,
+FirstF; subject folder ``'s' + zfill(2)``; no apex; the first 157 rows, "Remove last few rows contain of text") and its
+README's tree (``HS_long/SMIC-HS-E``, ``NIR_long/SMIC-NIR-E_annotation.xlsx``, ``VIS_long/SMIC-VIS-E_annotation.xlsx``);
+other public loaders read through the stored code index (frames ``s{subject:02d}/{Filename}/image{n:06d}.jpg``; a
+MATLAB ``read_emotion_labels.m`` reading ``VIS_long/SMIC_VIS_E_annotation.xlsx`` and taking the class from the
+Filename's code po/ne/sur; ``SMIC-HS-E_annotation_2019.xlsx``).
 Before, such a copy stopped at "no SMIC folders (HS/s1/micro/...) found": SMIC-E has no ``micro`` folders.
 """
 
@@ -106,6 +107,26 @@ def test_smic_e_rows_without_their_clip_are_counted_named_drops(tmp_path):
     assert "row 3 (s01/s1_ne_09)" in said and "no folder for subject(s) s02 (1 row)" in said
 
 
+def test_smic_e_text_under_the_table_is_skipped_and_counted(tmp_path):
+    """MEAN's load_excel.py cuts the sheet at 157 rows: "Remove last few rows contain of text"; such rows stopped the
+    load at "subject 'Note...' is not a subject number"."""
+    root = smic_e(tmp_path)
+    sheet(root / "SMIC-E_raw image/HS_long/SMIC-HS-E_annotation.xlsx", [
+        [1, "s1_ne_01", "negative", 308860, 308866, 308850, 308879],
+        [None] * 7,
+        ["Note: FirstF and LastF are the clip's first and last frames", None, None, None, None, None, None],
+        [None, "OnsetF/OffsetF: the micro-expression", None, "see the paper", None, None, None],
+        [3, "s3_sur_01", "surprise", 1005, 1007, 1000, 1009],
+    ])
+    idx = load_dataset("smic", root)
+    assert [s.clip_id for s in idx.samples] == ["s1_ne_01", "s3_sur_01"] and idx.dropped == {}
+    assert idx.notes["text under or in the table, not an annotation row (no number in Subject, OnsetF or OffsetF)"] == 2
+    # a row with a number in it is an annotation, checked as one
+    sheet(root / "SMIC-E_raw image/HS_long/SMIC-HS-E_annotation.xlsx", [["Note", "s1_ne_01", "negative", 1, 2, 1, 2]])
+    with pytest.raises(InputError, match=r"row 2 \(s1_ne_01\): subject 'Note' is not a subject number"):
+        load_dataset("smic", root)
+
+
 def test_smic_e_blank_emotion_and_no_class_code_is_one_line_naming_the_row(tmp_path):
     root = smic_e(tmp_path)
     sheet(root / "SMIC-E_raw image/HS_long/SMIC-HS-E_annotation.xlsx", [[1, "clip7", None, 308860, 308866, 1, 2]])
@@ -119,10 +140,11 @@ def test_no_smic_layout_at_all_names_both_layouts(tmp_path):
         load_dataset("smic", tmp_path)
 
 
-# CASME II's label sheet ``CASME2_label_Ver_2.xls``: the sheet many copies carry (the MEAN README's tree
-# ``CASME2/CASME2/CASME2-RAW`` + ``CASME2_label_Ver_2.xls``; loaders that read its Subject, Filename, OnsetFrame,
-# ApexFrame, OffsetFrame, Action Units, Estimated Emotion with pandas, or its column 7, Estimated Emotion, with xlrd).
-# Before, such a copy stopped at "no CASME2-coding-*.xlsx sheet found".
+# CASME II's label sheet ``CASME2_label_Ver_2.xls``: the sheet many copies carry (github.com/genbing99/
+# MEAN_Spot-then-recognize: README tree ``CASME2/CASME2/CASME2-RAW`` + ``CASME2_label_Ver_2.xls``, load_excel.py reads
+# its header Subject, Filename, OnsetFrame, ApexFrame, OffsetFrame, Action Units, Estimated Emotion with pandas; other
+# loaders read its column 7, Estimated Emotion, with xlrd). Before, such a copy stopped at "no CASME2-coding-*.xlsx
+# sheet found".
 CASME2_COLUMNS = ["Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame", "Action Units", "Estimated Emotion"]
 
 

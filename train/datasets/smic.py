@@ -18,9 +18,13 @@ when the copy has none, from its annotation sheet (``SMIC-HS-E_annotation.xlsx``
 NIR: ``SMIC-VIS-E`` / ``SMIC_VIS_E`` ..., 25 fps; HS's read first): columns Subject (``1`` -> folder ``s01`` or
 ``s1``), Filename (``s1_ne_01``), OnsetF and OffsetF (the numbers in the image names), Emotion (negative, positive,
 surprise; where blank or absent, the class the Filename's code gives: ``po``, ``ne``, ``sur``). SMIC-E codes no
-apex: the middle of onset..offset (counted in notes). Sources: the loaders of public MER repositories on GitHub that
-read this release (pandas ``smic['OnsetF']``, ``smic['OffsetF']``, ``smic['Emotion']``, frames
-``s{subject:02d}/{Filename}/image{n:06d}.jpg``; a MATLAB reader taking the class from the Filename's code).
+apex: the middle of onset..offset (counted in notes). Rows of text (the sheet has some under its 157 clips) are
+skipped, counted. Sources: github.com/genbing99/MEAN_Spot-then-recognize ``load_excel.py`` (reads
+``SMIC/SMIC-E_raw image/<HS|VIS|NIR>_long/SMIC-<set>-E_annotation.xlsx`` with its header: Subject, Filename, OnsetF,
+OffsetF, Emotion, FirstF; subject folder ``'s' + zfill(2)``; "Apex frame not provided"; ``codeFinal[:157]`` "Remove
+last few rows contain of text"; "NIR got different onset and offset") and its README's tree; other public loaders
+of the release (frames ``s{subject:02d}/{Filename}/image{n:06d}.jpg``; a MATLAB reader taking the class from the
+Filename's code).
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from .files import (child, child_dirs, find_dirs, find_sheets, list_frames, newe
                     subdirs)
 from .samples import DatasetIndex, Sample, natural_key
 from .sheet_samples import build_samples, middle, no_samples
-from .sheets import SheetRow, cell_text, read_sheet
+from .sheets import SheetRow, as_int, cell_text, count, read_sheet
 
 FPS = 100.0
 SET_FPS = {"hs": FPS, "vis": 25.0, "nir": 25.0}
@@ -124,9 +128,17 @@ def _e_set(sheet: Path) -> str:
     return next((k for k in ("vis", "nir") if re.search(rf"(^|[-_ ]){k}([-_ ]|$)", sheet.stem, re.I)), "hs")
 
 
-def _with_emotion(rows):
-    """The rows with a blank or absent Emotion taking the class of their Filename's code (``s1_ne_01``: negative)."""
+E_TEXT = "text under or in the table, not an annotation row (no number in Subject, OnsetF or OffsetF)"
+
+
+def _annotations(rows, notes: dict[str, int]):
+    """The annotation rows, a blank or absent Emotion taking the class of the Filename's code (``s1_ne_01``: negative).
+    A row with no number in Subject, OnsetF and OffsetF is text (the release's sheet has rows of text under its 157
+    clips, which the public loaders cut off): skipped, counted in ``notes``."""
     for row in rows:
+        if all(as_int(row[k]) is None for k in ("subject", "onset", "offset")):
+            count(notes, E_TEXT)
+            continue
         if not cell_text(row["emotion"]):
             m = re.fullmatch(r"s\d+_([a-z]+)_\d+", cell_text(row["filename"]), re.I)
             code = m.group(1).lower() if m else ""
@@ -167,7 +179,7 @@ def load_e(root: Path, sheets: list[Path], faces: str = "align") -> DatasetIndex
         return folder.name, clip, child(folder, clip)
 
     labels = {c: c for c in CLASSES}
-    rows = _with_emotion(read_sheet(sheet, E_COLUMNS, E_OPTIONAL))
+    rows = _annotations(read_sheet(sheet, E_COLUMNS, E_OPTIONAL), notes)
     samples = build_samples(rows, "smic", fps, labels, list(CLASSES), locate, dropped, notes, subjects=frame_root,
                             warnings=warnings)
     if not samples:
