@@ -148,11 +148,13 @@ def test_no_smic_layout_at_all_names_both_layouts(tmp_path):
 CASME2_COLUMNS = ["Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame", "Action Units", "Estimated Emotion"]
 
 
+CASME2_ROWS = [["01", "EP02_01f", 46, 59, 86, "12", "happiness"], ["01", "EP03_02", 3, "/", 7, "14", "others"]]
+
+
 def casme2_copy(root: Path, name: str) -> Path:
     wb = openpyxl.Workbook()
     ws = wb.active
-    for r, row in enumerate([CASME2_COLUMNS, ["01", "EP02_01f", 46, 59, 86, "12", "happiness"],
-                             ["01", "EP03_02", 3, "/", 7, "14", "others"]], start=1):
+    for r, row in enumerate([CASME2_COLUMNS] + CASME2_ROWS, start=1):
         for c, v in enumerate(row, start=1):
             ws.cell(row=r, column=c, value=v)
     (root / "CASME2").mkdir(parents=True, exist_ok=True)
@@ -221,3 +223,116 @@ def test_the_label_sheets_given_to_mpt_eval_spot_as_truth_say_what_they_are(tmp_
     res = CliRunner().invoke(app, ["spot", "--truth", str(sheet), "--runs", str(tmp_path / "run")])
     text = " ".join(res.output.split())
     assert res.exit_code == 2 and "missing column(s)" in text and hint in text, text
+
+
+# Excel 97-2003 sheets, as the distributions ship them: CASME II's ``CASME2_label_Ver_2.xls`` (MEAN's load_excel.py
+# reads it with pandas, which reads .xls through xlrd), CAS(ME)^3's combined part-A sheet ``CAS(ME)3_part_A_v1.xls``.
+# Before, read_workbook refused any .xls with "needs an optional package ... save the sheet as .xlsx": xlrd was not a
+# dependency. Written here with xlwt, real BIFF8 files, and compared with the .xlsx copy of the same cells.
+xlwt = pytest.importorskip("xlwt")
+
+
+def workbook(path: Path, rows: list[list], merged: tuple = ()) -> Path:
+    """``rows`` on the first sheet of an .xls (by xlwt) or .xlsx (by openpyxl) named ``path``; ``merged``: (first row,
+    last row, column) ranges, 0-based, merged as a spreadsheet program merges them (the value in the first row)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tops = {(r0, c): r1 for r0, r1, c in merged}
+    inside = {(r, c) for r0, r1, c in merged for r in range(r0 + 1, r1 + 1)}
+    if path.suffix == ".xls":
+        wb = xlwt.Workbook()
+        ws = wb.add_sheet("Sheet1")
+        for r, row in enumerate(rows):
+            for c, v in enumerate(row):
+                if (r, c) in tops:
+                    ws.write_merge(r, tops[r, c], c, c, v)
+                elif v is not None and (r, c) not in inside:
+                    ws.write(r, c, v)
+        wb.save(str(path))
+        return path
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for r, row in enumerate(rows):
+        for c, v in enumerate(row):
+            if (r, c) not in inside:
+                ws.cell(row=r + 1, column=c + 1, value=v)
+    for r0, r1, c in merged:
+        ws.merge_cells(start_row=r0 + 1, end_row=r1 + 1, start_column=c + 1, end_column=c + 1)
+    wb.save(path)
+    return path
+
+
+def read(name: str, root: Path) -> tuple:
+    idx = load_dataset(name, root)
+    return ([(s.subject, s.clip_id, s.label, s.onset, s.apex, s.offset, [f.name for f in s.frames])
+             for s in idx.samples], idx.dropped, idx.notes, idx.warnings)
+
+
+def test_casme2_label_ver_2_xls_is_read_as_its_xlsx_copy_is(tmp_path):
+    root = casme2_copy(tmp_path, "CASME2_label_Ver_2.xlsx")
+    from_xlsx = read("casme2", root)
+    (root / "CASME2/CASME2_label_Ver_2.xlsx").unlink()
+    workbook(root / "CASME2/CASME2_label_Ver_2.xls", [CASME2_COLUMNS] + CASME2_ROWS)
+    assert read("casme2", root) == from_xlsx
+    assert [c[:6] for c in from_xlsx[0]] == [("sub01", "EP02_01f", "happiness", 0, 13, 40),
+                                              ("sub01", "EP03_02", "others", 2, 4, 6)]
+
+
+def casme3_part_a(root: Path, name: str) -> Path:
+    """CAS(ME)^3 part A with its combined sheet (a Type column: micro and macro rows), Subject merged over each
+    subject's rows, and ``part_A/data/part_A/spNO.1/a/color/5.jpg`` frames."""
+    header = ["Subject", "Filename", "Onset", "Apex", "Offset", "AU", "Type", "Objective class", "emotion"]
+    rows = [["spNO.1", "a", 5, 7, 9, "12", "Micro-expression", 1, "happy"],
+            [None, "a", 2, 10, 19, "4", "Macro-expression", 2, "sad"],
+            [None, "a", 12, 13, 15, "4", "Micro-expression", 2, "disgust"],
+            ["spNO.2", "b", 2, 3, 4, "1+2", "Micro-expression", 3, "surprise"],
+            [None, "b", 6, 7, 8, None, "Micro-expression", 7, "others"]]
+    workbook(root / "annotation" / name, [header] + rows, merged=((1, 3, 0), (4, 5, 0)))
+    for subject, clip, n in (("spNO.1", "a", 21), ("spNO.2", "b", 11)):
+        folder = root / f"part_A/data/part_A/{subject}/{clip}/color"
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(1, n):
+            (folder / f"{i}.jpg").write_bytes(_JPG)
+    return root
+
+
+def test_casme3_part_a_xls_with_merged_subjects_is_read_as_its_xlsx_copy_is(tmp_path):
+    from_xlsx = read("casme3", casme3_part_a(tmp_path, "CAS(ME)3_part_A_v1.xlsx"))
+    (tmp_path / "annotation/CAS(ME)3_part_A_v1.xlsx").unlink()
+    from_xls = read("casme3", casme3_part_a(tmp_path, "CAS(ME)3_part_A_v1.xls"))
+    assert from_xls == from_xlsx
+    assert [(c[0], c[1], c[2]) for c in from_xls[0]] == [
+        ("spNO.1", "a_5", "happy"), ("spNO.1", "a_12", "disgust"), ("spNO.2", "b_2", "surprise"),
+        ("spNO.2", "b_6", "others")]
+    assert from_xls[1] == {"macro-expression row (type column)": 1}
+
+
+def test_a_damaged_xls_is_one_line_naming_it(tmp_path, capsys):
+    """xlrd prints its notes on a damaged file to stdout ("WARNING *** file size ... not 512 + multiple of sector
+    size"); they go to its log and the error is one line naming the file."""
+    root = casme2_copy(tmp_path, "CASME2_label_Ver_2.xlsx")
+    (root / "CASME2/CASME2_label_Ver_2.xlsx").unlink()
+    whole = workbook(tmp_path / "whole.xls", [CASME2_COLUMNS] + CASME2_ROWS).read_bytes()
+    sheet_path = root / "CASME2/CASME2_label_Ver_2.xls"
+    for damaged in (whole[:1500], whole[:8] + bytes(len(whole) - 8)):
+        sheet_path.write_bytes(damaged)
+        with pytest.raises(InputError) as e:
+            load_dataset("casme2", root)
+        msg = str(e.value)
+        assert msg.startswith(f"{sheet_path}: cannot read the annotation sheet: not a readable Excel 97-2003 "
+                              "workbook (") and "\n" not in msg, msg
+    assert capsys.readouterr().out == ""
+
+
+def test_an_xls_without_xlrd_is_one_line_that_says_what_to_install(tmp_path, monkeypatch):
+    import sys
+
+    root = casme2_copy(tmp_path, "CASME2_label_Ver_2.xlsx")
+    (root / "CASME2/CASME2_label_Ver_2.xlsx").unlink()
+    workbook(root / "CASME2/CASME2_label_Ver_2.xls", [CASME2_COLUMNS] + CASME2_ROWS)
+    monkeypatch.setitem(sys.modules, "xlrd", None)          # import xlrd raises ImportError, as where it is missing
+    with pytest.raises(InputError) as e:
+        load_dataset("casme2", root)
+    msg = str(e.value)
+    assert msg.startswith(f"{root / 'CASME2/CASME2_label_Ver_2.xls'}: cannot read the annotation sheet: an Excel "
+                          "97-2003 workbook (.xls) is read with xlrd, which is not installed (") and "\n" not in msg
+    assert "pip install xlrd" in msg and "save the sheet as .xlsx" in msg

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import csv
+import io
 import itertools
 import math
 import re
@@ -86,34 +87,64 @@ def csv_separator(path: Path, lines: int = 60) -> str:
 
 
 def read_workbook(path: Path, what: str = "annotation sheet", **options: Any):
-    """``pandas.read_excel(path, header=None, dtype=object, **options)``, an .xlsx workbook parsed once: openpyxl loads
-    it, pandas reads that workbook, and the cells merged over several rows are filled from it (:func:`fill_merged`).
-    InputError (one line) naming the file when it cannot be read, and saying how when it is an Excel 97-2003 ``.xls``
-    workbook that needs an optional reader package (CAS(ME)^3 ships ``.xls`` sheets)."""
+    """``pandas.read_excel(path, header=None, dtype=object, **options)``, the workbook parsed once and the cells merged
+    over several rows filled from it (:func:`fill_merged`): an .xlsx loaded by openpyxl, an Excel 97-2003 workbook
+    (``.xls``: CASME II's ``CASME2_label_Ver_2.xls``, CAS(ME)^3's part-A sheets in some versions) by xlrd with its
+    formatting records, which is where xlrd finds the merged ranges; pandas reads that workbook. InputError (one line)
+    naming the file when it cannot be read, and saying what to install when its reader package is missing."""
     import pandas as pd
 
     try:
-        if path.suffix.lower() not in (".xlsx", ".xlsm") or not _excel_zip(path):  # pandas says what it is
-            return pd.read_excel(path, header=None, dtype=object, **options)
-        import openpyxl
+        if path.suffix.lower() in (".xlsx", ".xlsm") and _excel_zip(path):
+            import openpyxl
 
-        # not read-only (pandas' own load): merged ranges are only known to a full load; the values as last computed
-        wb = openpyxl.load_workbook(path, data_only=True, keep_links=False)
+            # not read-only (pandas' own load): merged ranges are only known to a full load; the values as last computed
+            wb = openpyxl.load_workbook(path, data_only=True, keep_links=False)
+            try:
+                book = pd.read_excel(wb, engine="openpyxl", header=None, dtype=object, **options)
+                return fill_merged(book, {ws.title: [(r0 - 1, r1 - 1, c0 - 1) for c0, r0, _, r1 in
+                                                     (rng.bounds for rng in ws.merged_cells.ranges) if r1 > r0]
+                                          for ws in wb.worksheets})
+            finally:
+                wb.close()
+        if not _ole_file(path):  # pandas says what it is
+            return pd.read_excel(path, header=None, dtype=object, **options)
         try:
-            return fill_merged(wb, pd.read_excel(wb, engine="openpyxl", header=None, dtype=object, **options))
+            import xlrd
+        except ImportError as e:
+            raise InputError(f"{path}: cannot read the {what}: an Excel 97-2003 workbook (.xls) is read with xlrd, "
+                             f"which is not installed ({str(e).splitlines()[0]}): pip install xlrd (mpt-live's train "
+                             "extra has it), or save the sheet as .xlsx in a spreadsheet program and use that copy"
+                             ) from None
+        try:  # xlrd's notes on a damaged file go to its log, not the terminal: the one line below says it
+            wb = xlrd.open_workbook(str(path), formatting_info=True, logfile=io.StringIO())
+        except Exception as e:
+            raise InputError(f"{path}: cannot read the {what}: not a readable Excel 97-2003 workbook "
+                             f"({_one_line(e)})") from None
+        try:
+            book = pd.read_excel(wb, engine="xlrd", header=None, dtype=object, **options)
+            return fill_merged(book, {ws.name: [(r0, r1 - 1, c0) for r0, r1, c0, _ in ws.merged_cells if r1 - r0 > 1]
+                                      for ws in wb.sheets()})
         finally:
-            wb.close()
+            wb.release_resources()
+    except InputError:
+        raise
     except ImportError as e:
         raise InputError(f"{path}: cannot read the {what}: this workbook format needs an optional package that "
                          f"is not installed ({str(e).splitlines()[0]}); save the sheet as .xlsx in a "
                          "spreadsheet program and use that copy") from None
     except ValueError as e:  # pandas knows no workbook format in it: say what is read, not 'specify an engine'
         if "format cannot be determined" not in str(e):
-            raise InputError(f"{path}: cannot read the {what} ({e})") from None
+            raise InputError(f"{path}: cannot read the {what} ({_one_line(e)})") from None
         raise InputError(f"{path}: cannot read the {what}: not an Excel workbook (.xlsx, .xls), and only a file "
                          "named .csv is read as CSV") from None
-    except Exception as e:  # pandas and openpyxl raise many types for unreadable files
-        raise InputError(f"{path}: cannot read the {what} ({e})") from None
+    except Exception as e:  # pandas, openpyxl and xlrd raise many types for unreadable files
+        raise InputError(f"{path}: cannot read the {what} ({_one_line(e)})") from None
+
+
+def _one_line(e: Exception) -> str:
+    """An exception's message on one line (xlrd's and openpyxl's can run over several)."""
+    return " ".join(str(e).split()) or type(e).__name__
 
 
 def _excel_zip(path: Path) -> bool:
@@ -126,18 +157,29 @@ def _excel_zip(path: Path) -> bool:
         return False
 
 
-def fill_merged(wb: Any, book):
-    """``book`` (one DataFrame or ``{sheet name: DataFrame}`` as pandas read openpyxl workbook ``wb``) with the value of
+OLE_SIGNATURE = bytes.fromhex("D0CF11E0A1B11AE1")   # a compound file: how pandas tells an Excel 97-2003 workbook
+
+
+def _ole_file(path: Path) -> bool:
+    """``path`` starts with the compound-file signature of an Excel 97-2003 workbook, whatever its name."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(len(OLE_SIGNATURE)) == OLE_SIGNATURE
+    except OSError:
+        return False
+
+
+def fill_merged(book, spans: dict[str, list[tuple[int, int, int]]]):
+    """``book`` (one DataFrame, the first sheet's, or ``{sheet name: DataFrame}`` as pandas read it) with the value of
     each cell merged over several rows (a Subject merged over its clips' rows) copied down the rows it spans: pandas
-    reads it in the first row only and leaves the others blank. A cell merged across columns only (a title, a note
-    under the table) is left as it is read, in its first column."""
-    frames = book if isinstance(book, dict) else {wb.sheetnames[0]: book}
+    reads it in the first row only and leaves the others blank. ``spans``: sheet name -> (first row, last row,
+    column) of each range merged over more than one row, 0-based (the reader's merged ranges). A cell merged across
+    columns only (a title, a note under the table) is left as it is read, in its first column."""
+    frames = book if isinstance(book, dict) else {next(iter(spans), None): book}
     for name, df in frames.items():
-        ws = wb[name] if isinstance(name, str) and name in wb.sheetnames else None
-        for rng in ws.merged_cells.ranges if ws is not None else ():
-            c0, r0, c1, r1 = rng.bounds
-            if r1 > r0 and r0 <= df.shape[0] and c0 <= df.shape[1]:
-                df.iloc[r0:min(r1, df.shape[0]), c0 - 1] = df.iat[r0 - 1, c0 - 1]
+        for r0, r1, c in spans.get(name, ()) if isinstance(name, str) else ():
+            if r0 < df.shape[0] and c < df.shape[1]:
+                df.iloc[r0 + 1:min(r1 + 1, df.shape[0]), c] = df.iat[r0, c]
     return book
 
 
