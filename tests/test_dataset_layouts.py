@@ -336,3 +336,26 @@ def test_an_xls_without_xlrd_is_one_line_that_says_what_to_install(tmp_path, mon
     assert msg.startswith(f"{root / 'CASME2/CASME2_label_Ver_2.xls'}: cannot read the annotation sheet: an Excel "
                           "97-2003 workbook (.xls) is read with xlrd, which is not installed (") and "\n" not in msg
     assert "pip install xlrd" in msg and "save the sheet as .xlsx" in msg
+
+
+def test_samm_long_videos_take_micro_labels_from_an_xls_micro_sheet_for_micro_rows_only(tmp_path):
+    """SAMM-LV's sheet has no emotion: a micro row takes it from the SAMM micro sheet, joined on Filename; MEAN's
+    load_excel.py joins on Filename and Type, so a macro row is never labelled from the micro sheet, here as there
+    (006_1_2, a macro row whose Filename the micro sheet lists). The micro sheet as .xls was not looked for."""
+    from train.datasets.longvideo import Interval, load_long_dataset
+
+    header = ["Subject", "Filename", "Inducement Code", "Onset", "Apex", "Offset", "Duration", "Type",
+              "Action Units", "Notes"]
+    notes = [[f"release note {i}"] for i in range(1, 10)]
+    workbook(tmp_path / "SAMM_LongVideos_V3_Release.xlsx", notes + [header,
+             [6, "006_1_1", 1, 5, 7, 9, 5, "Micro - 1/2", "R12", None],
+             [6, "006_1_2", 1, 12, 17, 25, 14, "Macro", "4", None]])
+    workbook(tmp_path / "SAMM_Micro_FACS_Codes_v2.xls", [[f"note {i}"] for i in range(1, 14)] + [
+             ["Subject", "Filename", "Type", "Estimated Emotion"], [6, "006_1_1", "Micro - 1/2", "Happiness"],
+             [6, "006_1_2", "Micro - 1/2", "Anger"]])
+    folder = tmp_path / "SAMM_longvideos/006_1"
+    folder.mkdir(parents=True)
+    for i in range(1, 31):
+        (folder / f"006_1_{i:04d}.jpg").write_bytes(_JPG)
+    (video,) = load_long_dataset("sammlv", tmp_path).videos
+    assert video.intervals == [Interval(4, 6, 8, "micro", "happiness", "R12"), Interval(11, 16, 24, "macro", "", "4")]

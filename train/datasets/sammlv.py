@@ -8,8 +8,9 @@ Assumed layout:
   Offset (frame numbers as in the image names), Type (``Micro - 1/2`` -> micro, ``Macro`` ->
   macro), Action Units; Duration, Inducement Code and Notes are ignored. An ``Emotion`` /
   ``Estimated Emotion`` column, when present, gives the label; otherwise labels are taken from a
-  ``SAMM_Micro_FACS_Codes*.xlsx`` sheet under the root (joined on Filename, as the MEGC STR
-  baselines do), else left empty.
+  ``SAMM_Micro_FACS_Codes*.xlsx`` (``.xls``, ``.csv``) sheet under the root, else left empty: joined on Filename,
+  as the MEGC STR baselines do, for the micro rows only (a macro row is never labelled from it; MEAN's
+  ``load_excel.py`` joins on Filename and Type to that end).
 * frames ``SAMM_longvideos/006_1/006_1_0001.jpg`` ...: the frame root is the folder holding the
   ``NNN_N`` recording folders; a frame's number is the last number in its name. 200 fps.
 
@@ -47,7 +48,7 @@ OPTIONAL = {"aus": ("Action Units", "AU", "AUs"), "emotion": ("Estimated Emotion
 
 def _micro_labels(root: Path) -> dict[str, str]:
     """Filename -> estimated emotion from a SAMM micro-expression FACS sheet, if one is there."""
-    sheets = find_files(root, ("*Micro_FACS_Codes*.xlsx", "*Micro_FACS_Codes*.csv"))
+    sheets = find_files(root, tuple(f"*Micro_FACS_Codes*.{ext}" for ext in ("xlsx", "xls", "csv")))
     if not sheets:
         return {}
     cols = {"filename": ("Filename",), "emotion": ("Estimated Emotion", "Emotion")}
