@@ -362,28 +362,6 @@ def test_casme3lv_reads_the_macro_sheet_with_its_own_header(tmp_path):
     assert by["spNO.1_a"].intervals == [Interval(3, 5, 8, "micro", "happy", "12")]
 
 
-def test_an_xls_workbook_without_its_reader_is_one_line_that_says_what_to_do(tmp_path):
-    """CAS(ME)^3 ships Excel 97-2003 sheets (``CAS(ME)3_part_A_v1.xls``); pandas reads them only with an optional
-    package this project does not install. The error names the file and says to save it as .xlsx."""
-    import importlib.util
-
-    if importlib.util.find_spec("python_calamine") or importlib.util.find_spec("xlrd"):
-        pytest.skip("an .xls reader is installed here")
-    root = casme3(tmp_path)
-    for p in (root / "annotation").iterdir():
-        p.unlink()
-    ole = bytes.fromhex("D0CF11E0A1B11AE1") + bytes(504)       # the signature of an Excel 97-2003 workbook
-    (root / "annotation/CAS(ME)3_part_A_v1.xls").write_bytes(ole)
-    with pytest.raises(InputError) as e:
-        load_long_dataset("casme3", root)
-    msg = str(e.value)
-    assert msg.startswith(f"{root / 'annotation/CAS(ME)3_part_A_v1.xls'}: cannot read the annotation sheet: ")
-    assert "save the sheet as .xlsx" in msg and "\n" not in msg
-    (root / "CAS(ME)^2code_final.xls").write_bytes(ole)
-    with pytest.raises(InputError, match=r"code_final.xls: cannot read the coding sheet: .*save the sheet as .xlsx"):
-        load_long_dataset("casme2lv", root)
-
-
 def test_spotting_frames_in_a_gap_of_the_numbering(tmp_path):
     """A recording with dropped frames: an onset/apex/offset naming a missing image takes the nearest image inside
     the interval (counted) instead of stopping the evaluation; past the last image it is still an error."""
