@@ -157,3 +157,30 @@ def test_a_video_given_as_the_demo_face_is_named_as_a_video(tmp_path):
         frame_photo(video)
     res = CliRunner().invoke(app, ["--demo", "--demo-face", str(video), "--model", str(tmp_path / "none.onnx")])
     assert res.exit_code == 2 and "a video file, not a photo" in res.output, res.output
+
+
+def test_a_face_too_small_for_the_detector_is_named_as_too_small(face_rgb, tmp_path):
+    """A photo whose face is ~56 px wide in a large picture said 'no face found'; the message now names the photo,
+    says the face is too small (its width) and what size works. A photo without a face still says 'no face found'."""
+    portrait = np.asarray(face_rgb)[..., ::-1]
+    small = cv2.resize(portrait, None, fx=0.3, fy=0.3, interpolation=cv2.INTER_AREA)  # the face ~56 px wide
+    canvas = np.full((1200, 1600, 3), 128, np.uint8)
+    canvas[500:500 + small.shape[0], 700:700 + small.shape[1]] = small
+    path = tmp_path / "far.png"
+    cv2.imwrite(str(path), canvas)
+    with pytest.raises(InputError) as info:
+        photo_portrait(path)
+    line = str(info.value)
+    assert line.startswith(f"{path}: the face is too small") and "1600x1200 photo" in line and "\n" not in line, line
+    width = int(line.split("(about ")[1].split(" px")[0])
+    assert 40 <= width <= 75, line
+    assert f"to about {width * 10} px or less" in line, line
+    cropped = tmp_path / "near.png"  # the crop the message asks for: the face is found and framed
+    cy, cx = 500 + small.shape[0] // 2, 700 + small.shape[1] // 2
+    half = width * 10 // 2
+    cv2.imwrite(str(cropped), canvas[cy - half * 3 // 4:cy + half * 3 // 4, cx - half:cx + half])
+    assert frame_photo(cropped)[1]["faces"] == 1
+    empty = tmp_path / "grey.png"
+    cv2.imwrite(str(empty), np.full((1200, 1600, 3), 128, np.uint8))
+    with pytest.raises(InputError, match="grey.png: no face found in this photo"):
+        photo_portrait(empty)
