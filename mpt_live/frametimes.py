@@ -70,6 +70,7 @@ class FrameTimes:
         self._gaps: list[tuple[float, float, bool]] = []  # (time, interval, after frames that did not decode)
         self._since_skip = math.inf  # frames read since frames that did not decode
         self._first_t = start_s
+        self._tail: float | None = None  # the last frame's length in a file cut short (:meth:`_cut_short`)
         self.lost = 0  # frames lost (did not decode) just before the frame last timed, by its time where it has one
         self.warnings: list[str] = []
         self.error: str | None = None
@@ -118,10 +119,19 @@ class FrameTimes:
     @property
     def span(self) -> float:
         """Where the frames read so far end on the container's time line (the last one shown as long as the one
-        before it): the seconds they cover, after ``start_s``."""
+        before it; in a file cut short, at most the frames' usual interval: the frames missing just before the last
+        one, B-frames whose references the cut took, are not its length): the seconds they cover, after ``start_s``."""
         if self.n == 0:
             return 0.0
+        if self._tail is not None:
+            return self.last + self._tail
         return self.last + (self._intervals[-1] if len(self._intervals) else 1.0 / self.fps)
+
+    def _cut_short(self) -> None:
+        """The file ends cut short (:attr:`error` is being set): :attr:`span` ends one usual interval after the last
+        frame decoded."""
+        if len(self._intervals):
+            self._tail = min(self._intervals[-1], usual_period(np.frombuffer(self._intervals, dtype=np.float64)))
 
     def finish(self, complete: bool = True) -> None:
         """After the last frame: compare with the header (warnings) and the frame count (``error``).
@@ -131,10 +141,12 @@ class FrameTimes:
             # a timed video that reaches the end its container states has all its frames: the count was off
             end_s = self.end_s if self.pts and self.end_s else self.start_s + count / self.fps
             if self.span < end_s - max(2.0 / self.fps, 0.02 * (end_s - self.start_s)):
+                self._cut_short()
                 self.error = (f"{self.name}: ended after {n} of the {count} frames its header announces "
                               f"({clock(self.span, False, end_s)} of {clock(end_s, like=self.span)}): the file is "
                               "truncated or damaged")
         if complete and self.error is None and n and self._cut is not None and (how := self._cut()):
+            self._cut_short()
             self.error = (f"{self.name}: {how}, after {n} frames ({clock(self.span)}): the file is truncated or damaged "
                           "(cut off while it was written or copied)")
         if self.error is not None:  # cut short: frames missing in its last second (B-frames whose references were

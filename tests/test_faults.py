@@ -729,6 +729,9 @@ def test_a_recording_that_states_no_end_is_named_when_cut_short(tmp_path, form):
         assert 40 < len(times) < 110
         assert v.error and v.error.startswith(f"{cut}: ends part-way through") and "the file is truncated" in v.error
         assert f"after {len(times)} frames" in v.error  # where it ended
+        # the span ends one period after the last frame decoded: a frame missing before it (a B-frame the cut took)
+        # made the last frame as long as the gap before it (the TS: 2.57 s for frames that end at 2.53 s)
+        assert v.duration_s == pytest.approx(times[-1] + 1 / 30, abs=2e-3) and f"({times[-1] + 1 / 30:.2f} s)" in v.error, v.error
         assert not any("missing" in w for w in v.warnings), v.warnings  # the B-frames the cut took are the cut's
 
 
