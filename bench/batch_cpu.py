@@ -16,46 +16,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+from mpt_live.runtime import load_model, vector_extensions
+from real_windows import FACES, timed, windows
 
-from mpt_live.clip import FrameRing  # noqa: E402
-from mpt_live.face import FaceAligner  # noqa: E402
-from mpt_live.motion import model_inputs  # noqa: E402
-from mpt_live.runtime import load_model, vector_extensions  # noqa: E402
-from mpt_live.sources import VideoFile  # noqa: E402
-
-FACES = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces" / "videos"
 VIDEOS = ("paddlegan_fom_dv.mp4", "liveportrait_d6.mp4", "liveportrait_d0.mp4", "liveportrait_d1.mp4")
-
-
-def real_inputs(model, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """One window of each of ``n`` face videos (aligned, sampled, magnified, rank-pooled), stacked."""
-    spec, dyn, mot = model.clip_spec, [], []
-    for name in (VIDEOS * n)[:n]:
-        ring = FrameRing(200, (spec.image_size, spec.image_size, 3))
-        with VideoFile(FACES / name) as src, FaceAligner(image_size=spec.image_size, align=spec.align) as aligner:
-            for frame in src:
-                res = aligner.process(frame.image, frame.t)
-                if res is not None:
-                    ring.push(frame.t, res.aligned)
-                if ring.covers(frame.t - spec.window_s - 0.5, frame.t):
-                    break
-            clip = ring.frames_for(ring.latest_time, spec)
-        d, m, _ = model_inputs(clip.sample(), spec)
-        dyn.append(d)
-        mot.append(m)
-    return np.stack(dyn), np.stack(mot)
-
-
-def timed(fn) -> tuple[float, float]:
-    c, w = time.process_time(), time.perf_counter()
-    fn()
-    return (time.process_time() - c) * 1e3, (time.perf_counter() - w) * 1e3
 
 
 def main() -> None:
@@ -72,7 +39,7 @@ def main() -> None:
     print(f"CPU vector extensions: {vector_extensions()}; {os.cpu_count()} cpus; load {os.getloadavg()[0]:.2f}")
     print(f"model: {model.describe()}")
     n = args.faces
-    d, m = real_inputs(model, n)
+    d, m = windows(model, (VIDEOS * n)[:n])  # one window of each of n face videos
     one_by_one = lambda: [model.predict(d[i:i + 1], m[i:i + 1]) for i in range(n)]  # noqa: E731
     batched = lambda: model.predict(d, m)  # noqa: E731
     diff = float(np.abs(np.concatenate(one_by_one()) - batched()).max())

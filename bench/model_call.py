@@ -23,58 +23,23 @@ import json
 import os
 import sys
 import tempfile
-import time
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import onnx  # noqa: E402
 import onnxruntime as ort  # noqa: E402
 
 from export.attention import fuse_attention  # noqa: E402
-from mpt_live.clip import FrameRing  # noqa: E402
-from mpt_live.face import FaceAligner  # noqa: E402
 from mpt_live.machine import default_threads  # noqa: E402
-from mpt_live.motion import model_inputs  # noqa: E402
 from mpt_live.runtime import MPTRuntime, demo_model_path, vector_extensions  # noqa: E402
-from mpt_live.sources import VideoFile  # noqa: E402
+from real_windows import FACES, timed, windows  # noqa: E402
 
-FACES = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces" / "videos"
 VIDEOS = ("paddlegan_fom_dv.mp4", "liveportrait_d6.mp4", "liveportrait_d0.mp4", "liveportrait_d3_expressive.mp4",
           "retalking_3_talking.mp4", "liveportrait_d19_glasses.mp4")
-
-
-def windows(model: MPTRuntime, per_video: int, step_s: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """Up to ``per_video`` windows ``step_s`` apart from each shared face video, as the session's model inputs."""
-    spec, dyn, mot = model.clip_spec, [], []
-    for name in VIDEOS:
-        ring = FrameRing(400, (spec.image_size, spec.image_size, 3))
-        taken, due = 0, None
-        with VideoFile(FACES / name) as src, FaceAligner(image_size=spec.image_size, align=spec.align) as aligner:
-            for frame in src:
-                res = aligner.process(frame.image, frame.t)
-                if res is not None:
-                    ring.push(frame.t, res.aligned)
-                if due is None and ring.covers(frame.t - spec.window_s - 0.5, frame.t):
-                    due = frame.t
-                if due is not None and frame.t >= due and ring.covers(frame.t - spec.window_s, frame.t):
-                    d, m, _ = model_inputs(ring.frames_for(ring.latest_time, spec).sample(), spec)
-                    dyn.append(d)
-                    mot.append(m)
-                    taken, due = taken + 1, frame.t + step_s
-                    if taken == per_video:
-                        break
-    return np.stack(dyn), np.stack(mot)
-
-
-def timed(fn) -> tuple[float, float]:
-    c, w = time.process_time(), time.perf_counter()
-    fn()
-    return (time.process_time() - c) * 1e3, (time.perf_counter() - w) * 1e3
 
 
 GROUPS = {  # op types of a profile, by what they do
@@ -165,7 +130,7 @@ def main() -> None:
         models = {"present": MPTRuntime(present, device="cpu", threads=args.threads),
                   "new": MPTRuntime(new, device="cpu", threads=args.threads)}
         print(f"present: {models['present'].describe()}")
-        d, m = windows(models["present"], args.windows)
+        d, m = windows(models["present"], VIDEOS, args.windows)
         probs = {k: np.concatenate([rt.predict(d[i:i + 1], m[i:i + 1]) for i in range(len(d))])
                  for k, rt in models.items()}
         pairs = np.concatenate([rt.predict(d[:2], m[:2]) for rt in models.values()])
