@@ -80,7 +80,7 @@ def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str |
     refs = None
     if out is not None and not session.live and "://" not in session.name:
         refs = ReferenceLog(out, say or _stderr) if point is None else ReferenceLog(
-            out, say or _stderr, point.after_frame, point.written.taken, point.from_frame, point.first_frame)
+            out, say or _stderr, point.after_frame, point.written.taken, point.from_frame, point.first_frame, point.kept)
     view = OverlayView(session.model)
     total = getattr(source, "frame_count", 0) or None
     # --max-seconds on a file: the bar ends where the stretch will (from its first frame analysed), not the file

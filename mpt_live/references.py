@@ -99,37 +99,50 @@ def lines(path: Path) -> list[tuple[str, dict[str, Any]]]:
 
 def read(path: Path) -> dict[int, list[dict[str, Any]]]:
     """The references of the file by face, in time order ({} where there is none); as :func:`lines`."""
+    return by_face(lines(path))
+
+
+def by_face(found: list[tuple[str, dict[str, Any]]]) -> dict[int, list[dict[str, Any]]]:
+    """:func:`lines`' references by face, in time order."""
     out: dict[int, list[dict[str, Any]]] = {}
-    for _, r in lines(path):
+    for _, r in found:
         out.setdefault(r["face"], []).append(r)
     for refs in out.values():
         refs.sort(key=lambda r: r["t"])
     return out
 
 
-def faces_kept(out: Path, until: int) -> set[int]:
-    """The faces of :data:`SIDECAR` in ``out`` with a reference at or before frame ``until`` (a resume's last row),
-    which the file keeps: a face confirmed and lost between two rows' frames (none of its own) has its line and no row,
-    so a resumed run must not give its ID to another person. An empty set where the file cannot be read (set aside
-    then)."""
-    try:
-        return {face for face, refs in read(out / SIDECAR).items() if any(r["frame"] <= until for r in refs)}
-    except (OSError, ValueError):
-        return set()
+class Kept:
+    """The :data:`SIDECAR` of a run in ``out`` as a ``--resume`` reads it, once for all its uses (:func:`preroll_from`,
+    :func:`faces_kept`, :class:`ReferenceLog`): ``found``, its lines (:func:`lines`), or ``error``, why it could not
+    be read (OSError) or is not one (ValueError: a damaged or foreign file), ``found`` then empty."""
+
+    def __init__(self, out: Path) -> None:
+        self.found: list[tuple[str, dict[str, Any]]] = []
+        self.error: OSError | ValueError | None = None
+        try:
+            self.found = lines(out / SIDECAR)
+        except (OSError, ValueError) as e:
+            self.error = e
+        self.faces = by_face(self.found)
 
 
-def preroll_from(out: Path, start: int, last: int, first: int, stride: int, fps: float) -> int:
+def faces_kept(kept: Kept, until: int) -> set[int]:
+    """The faces of a run's :data:`SIDECAR` (``kept``) with a reference at or before frame ``until`` (a resume's last
+    row), which the file keeps: a face confirmed and lost between two rows' frames (none of its own) has its line and
+    no row, so a resumed run must not give its ID to another person. An empty set where the file cannot be read (set
+    aside then)."""
+    return {face for face, refs in kept.faces.items() if any(r["frame"] <= until for r in refs)}
+
+
+def preroll_from(kept: Kept, start: int, last: int, first: int, stride: int, fps: float) -> int:
     """Where a resumed run's pre-roll begins: ``start`` (``last``: the last row's frame, ``first``: the run's first
-    frame, ``fps``: the video's) or, where the run kept references (:data:`SIDECAR`), the earliest of each face's latest
-    one at or before ``start`` and at most :data:`SNAPSHOT_S` and a margin before it (moved back to a frame of the
-    rows' stride from ``last``, not before ``first``), so that the pre-roll restores them. A file that cannot be read:
-    ``start`` (the run's :class:`ReferenceLog` says why)."""
-    try:
-        refs = read(out / SIDECAR)
-    except (OSError, ValueError):
-        return start
+    frame, ``fps``: the video's) or, where the run kept references (``kept``: its :data:`SIDECAR`), the earliest of
+    each face's latest one at or before ``start`` and at most :data:`SNAPSHOT_S` and a margin before it (moved back to
+    a frame of the rows' stride from ``last``, not before ``first``), so that the pre-roll restores them. A file that
+    cannot be read: ``start`` (the run's :class:`ReferenceLog` says why)."""
     reach = round((SNAPSHOT_S + 2.0) * fps)
-    latest = [max((r["frame"] for r in v if r["frame"] <= start), default=None) for v in refs.values()]
+    latest = [max((r["frame"] for r in v if r["frame"] <= start), default=None) for v in kept.faces.values()]
     frames = [f for f in latest if f is not None and start - reach <= f]
     if not frames:
         return start
@@ -143,11 +156,13 @@ class ReferenceLog:
     in a resumed run's pre-roll (``from_frame`` to ``after_frame``), restores each face of ``old_ids`` (the run
     before's) once, to its first reference recorded in the pre-roll, on that frame; none where the pre-roll begins at
     the run's first frame ``first_frame`` (it is the run's own replay). ``after_frame`` None: a new run (an earlier
-    file is removed). ``warn``: one line where the file is damaged or foreign (set aside as ``.damaged``), or cannot
-    be read or written (the run goes on without it)."""
+    file is removed). ``kept``: the file as a resume read it (:class:`Kept`, taken: emptied here; None: read here).
+    ``warn``: one line where the file is damaged or foreign (set aside as ``.damaged``), or cannot be read or written
+    (the run goes on without it)."""
 
     def __init__(self, out: Path, warn: Callable[[str], None], after_frame: int | None = None,
-                 old_ids: set[int] | None = None, from_frame: int | None = None, first_frame: int = 0) -> None:
+                 old_ids: set[int] | None = None, from_frame: int | None = None, first_frame: int = 0,
+                 kept: Kept | None = None) -> None:
         self.path, self.warn, self.after_frame = out / SIDECAR, warn, after_frame
         self.old_ids = old_ids or set()
         self.refs: dict[tuple[int, int], dict[str, Any]] = {}  # (face, frame) -> its reference (pre-roll's only)
@@ -162,14 +177,14 @@ class ReferenceLog:
             except OSError as e:
                 self._cannot("removed", e)
             return
-        try:
-            found = lines(self.path)
-        except OSError as e:
-            self._cannot("read", e)
+        kept = Kept(out) if kept is None else kept  # a resume's: the file as it read it
+        if isinstance(kept.error, OSError):
+            self._cannot("read", kept.error)
             return
-        except ValueError as e:
-            self._set_aside(str(e))
+        if kept.error is not None:
+            self._set_aside(str(kept.error))
             return
+        found, kept.found, kept.faces = kept.found, [], {}  # taken: held here only as long as needed, not for the run
         before = [(ln, r) for ln, r in found if r["frame"] <= after_frame]
         if len(before) < len(found):  # a killed run's lines run ahead of its rows: those frames are analysed anew
             self._cut([ln for ln, _ in before])

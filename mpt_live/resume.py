@@ -37,7 +37,7 @@ from typing import Any
 from .errors import InputError
 from .face_confirm import iou
 from .recordings import stamp
-from .references import faces_kept, preroll_from
+from .references import Kept, faces_kept, preroll_from
 from .results import read_table
 from .run_summary import FACE_WARNINGS, NO_WINDOW, face_warning
 from .rundir import read_summary, recorded_source, run_in_use, settings_of
@@ -128,6 +128,7 @@ class ResumePoint:
     first_frame: int = 0  # the run's first frame analysed (its --start)
     previous: dict[str, Any] = field(default_factory=dict)
     written: Written = field(default_factory=Written)  # what the pre-roll finds again: not written twice
+    kept: Kept | None = None  # the run's stabiliser references, read once (the pre-roll's start, the IDs, the log)
 
     @property
     def part(self) -> int:
@@ -224,18 +225,19 @@ def resume_point(out: Path, source: Any, facts: dict[str, Any]) -> ResumePoint:
     stride = facts.get("stride") if isinstance(facts.get("stride"), int) else 1
     back = max(0, (frame - max(first, frame - round(PREROLL_S * fps))) // stride * stride)  # the windows' frames kept
     start = max(frame - back, 0)
-    start = preroll_from(out, start, frame, first, stride, fps)  # back to the stabiliser references kept
+    kept = Kept(out)  # the references file, read once: for the pre-roll's start, the IDs taken and the run's log
+    start = preroll_from(kept, start, frame, first, stride, fps)  # back to the stabiliser references kept
     boxes: dict[int, list[tuple[str, tuple[int, int, int, int]]]] = {}
     for r in rows:
         if start <= _int(r, "frame") <= frame and r.get("w"):
             boxes.setdefault(_int(r, "frame"), []).append((r.get("face_id") or "", tuple(_int(r, k) for k in "xywh")))
     taken = {int(r["face_id"]) for r in rows if (r.get("face_id") or "").isdigit()}
     taken |= {f["face_id"] for f in s.get("faces") or [] if isinstance(f.get("face_id"), int)}
-    taken |= faces_kept(out, frame)  # a face met between two rows' frames: its reference kept, no row
+    taken |= faces_kept(kept, frame)  # a face met between two rows' frames: its reference kept, no row
     written = Written(boxes, [(e.get("face") or "", e.get("type") or "", _int(e, "onset_frame"),
                                _int(e, "offset_frame")) for e in events], taken=taken, near=max(stride - 1, 1))
     return ResumePoint(frame, t + 1 / fps if frame >= 0 else 0.0, max(ids, default=0) + 1, from_frame=start,
-                       first_frame=first, previous=s, written=written)
+                       first_frame=first, previous=s, written=written, kept=kept)
 
 
 def merge(summary: dict[str, Any], point: ResumePoint, counts: list[str], rerun: dict[str, int], name: str) -> None:

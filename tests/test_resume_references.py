@@ -184,3 +184,43 @@ def test_a_live_run_into_a_folder_removes_the_earlier_file_runs_references(tmp_p
               "--out", str(out), "--max-seconds", "1")
     assert res.returncode == 0, res.stderr[-2000:]
     assert not (out / SIDECAR).exists()
+
+
+def test_a_resume_reads_the_references_once_for_its_pre_roll_its_ids_and_its_log(tmp_path, monkeypatch):
+    """resume_point decoded the file for the pre-roll's start (preroll_from) and again for the faces it keeps
+    (faces_kept), and the run's ReferenceLog a third time: three reads of a file that grows 17 kB a face every 10 s.
+    Now once, shared, with the same pre-roll, IDs taken and references restored as reads of the file give."""
+    from faultkit import write_video
+
+    from mpt_live.recordings import stamp
+    from mpt_live.resume import resume_point
+
+    video = write_video(tmp_path / "v.mp4", 5)
+    facts = {"mode": "file", "model": {"name": "motion-only"}, "source_fps": 30.0, "stride": 2, "detector": "auto",
+             "max_faces": 2, "spot_threshold": 4.0, "clip_spec": None, "start_s": None, "max_seconds": None,
+             "stamps": {"source": stamp(str(video)), "model": None}}
+    out = tmp_path / "o"
+    start_run(out, str(video), facts)  # the marker a killed run leaves
+    (out / "predictions.csv").write_text("frame,time_s,face_id,x,y,w,h,motion_score\n" + "".join(
+        f"{f},{f / FPS:.4f},0,10,10,100,100,0.1\n" for f in range(0, 1501, 2)))
+    kept(out, {0: [0, 300, 600, 900, 1200], 1: [351], 2: [1600]})  # face 1: met between rows; face 2: after the last row
+    reads: list[Path] = []
+    real = Path.read_bytes
+
+    def counted(self):
+        if self.name == SIDECAR:
+            reads.append(self)
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", counted)
+    point = resume_point(out, NS(name=str(video), frame_count=1800), facts)
+    log = ReferenceLog(out, [].append, point.after_frame, point.written.taken, point.from_frame, point.first_frame,
+                       point.kept)
+    assert len(reads) == 1, reads
+    # what reads of the file give: the pre-roll begins at face 0's reference at 600 (its latest before 1500 - PREROLL_S,
+    # within 10 s and a margin), face 1 (met between rows, long before) is taken, face 2's line (past the last row) is
+    # cut off; the pre-roll's references are held
+    assert point.after_frame == 1500 and point.from_frame == 600 and point.written.taken == {0, 1}
+    assert sorted(log.refs) == [(0, 600), (0, 900), (0, 1200)]
+    monkeypatch.undo()
+    assert sorted(read(out / SIDECAR)) == [0, 1]
