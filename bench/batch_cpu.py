@@ -22,7 +22,7 @@ import numpy as np
 from mpt_live.runtime import load_model, vector_extensions
 from real_windows import FACES, timed, windows
 
-VIDEOS = ("paddlegan_fom_dv.mp4", "liveportrait_d6.mp4", "liveportrait_d0.mp4", "liveportrait_d1.mp4")
+VIDEOS = ("paddlegan_fom_dv.mp4", "liveportrait_d6.mp4", "liveportrait_d0.mp4", "liveportrait_d3_expressive.mp4")
 
 
 def main() -> None:
