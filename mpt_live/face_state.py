@@ -38,6 +38,9 @@ HISTORY_S = 10.0  # aligned frames kept per face: an event closes ~5 s (up to ~1
 # project's 2-core sandbox one time.thread_time() call took ~1 ms of wall time (2 per push: 2.3-3.5 ms of a
 # 0.8-1.0 ms push), against ~1 us in a quiet process; getrusage(RUSAGE_THREAD) is cheap but counts in ~3 ms steps
 CPU_EVERY = 8
+# a face's ring grows (frames faster than the source's stated rate: a variable-rate recording's stretches above its
+# header's average) to this many times the frames that rate needs for its history at most (~200 MB at 224 px, 30 fps)
+RING_GROWTH = 4
 
 
 @dataclass
@@ -56,8 +59,10 @@ class FaceState:
                  spot: SpotConfig | None = None) -> None:
         self.id = face_id
         self.spec = spec
-        capacity = int(math.ceil(max(fps, 1.0) * 1.1 * max(history_s, 1.25 * spec.window_s))) + 4
+        self.history_s = max(history_s, 1.25 * spec.window_s)  # seconds of frames the ring holds
+        capacity = int(math.ceil(max(fps, 1.0) * 1.1 * self.history_s)) + 4
         self.ring = FrameRing(capacity, (spec.image_size, spec.image_size, 3))
+        self._capacity_max = RING_GROWTH * capacity
         self.fps = fps
         self.motion: FaceMotion | None = FaceMotion(fps)  # None while the face is gone (a new one at its return)
         self.spotter = Spotter.for_motion(self.motion, spot)
@@ -97,6 +102,7 @@ class FaceState:
             self.seen = (frame.t if self.seen is None else self.seen[0], frame.t)
             if self.ring.latest_time is not None and frame.t <= self.ring.latest_time:
                 self.ring.clear()  # time went back (a looped or reconnected source)
+            self._make_room(frame.t)
             self.ring.push(frame.t, face.aligned)
         closed: list[SpotEvent] = []
         crop = None if face is None else (face.motion if face.motion is not None else face.aligned)
@@ -113,6 +119,19 @@ class FaceState:
             self.motion = None  # face seen (ring ~50 MB at 224 px, motion's smoothed frames ~7 MB at 30 fps); the spotter stays
         self.face = face
         return out
+
+    def _make_room(self, t: float) -> None:
+        """Double a full ring whose frames span less than ``history_s`` before ``t``: its capacity is set at the
+        source's stated rate, the average of a variable-rate recording, whose stretches at over twice that rate held
+        under half the history (an event closing seconds after its apex lost its apex window). Up to
+        :data:`RING_GROWTH` times the frames the stated rate needs."""
+        ring = self.ring
+        if len(ring) < ring.capacity or ring.oldest_time <= t - self.history_s or ring.capacity >= self._capacity_max:
+            return
+        times, frames = ring.ordered()
+        self.ring = FrameRing(min(2 * ring.capacity, self._capacity_max), frames.shape[1:], frames.dtype)
+        for when, image in zip(times, frames):
+            self.ring.push(float(when), image)
 
     def window(self, t_end: float) -> ClipFrames | None:
         """The frames of the window ending at ``t_end`` (sampled into its clip off the frame loop, by the
