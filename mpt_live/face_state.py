@@ -168,8 +168,8 @@ def too_short_to_spot(name: str, states: Iterable[FaceState], stopped: bool = Fa
     """A warning when faces were seen but none long enough for its spotter to judge a single frame: a run whose
     events.csv is empty because it could not have found one, not because nothing moved. The spotter's baseline
     needs ``warmup_s`` of signals by the frames' own times, its scales are set in frames at the source's nominal
-    rate, so the condition is stated in both, with the seconds of video they span (a --realtime run that left out
-    frames it had no time for needs fewer frames for the baseline). ``stopped``: the run ended before its source did
+    rate and read in the frames' times (FaceMotion), so the condition is stated in both, with the seconds of video
+    they span (a --realtime run that left out frames it had no time for needs fewer frames for the baseline). ``stopped``: the run ended before its source did
     (Ctrl-C, a full disk, an error), so it is the stop, not the recording, that was too short. ``start_s`` (--start)
     and ``max_seconds`` (--max-seconds, where it ended the run): a stretch of the recording was asked for, and it is
     that stretch, not the recording, that was too short."""
@@ -189,5 +189,6 @@ def too_short_to_spot(name: str, states: Iterable[FaceState], stopped: bool = Fa
             f"(the face seen longest: {counted(best.frames, 'frame')} over {t1 - t0 + 1 / spotter.fps:.1f} s of "
             f"video, {spotter.micro.n_seen} of them with motion signals; at {spotter.fps:.4g} fps its first "
             f"{spotter.cfg.warmup_s:g} s of signals ({counted(warmup, 'frame')} at that rate) set the spotter's baseline, and a "
-            f"frame has signals where the face is seen in the {counted(k, 'frame')} before and after it: "
+            f"frame has signals where the face is seen in the {k / spotter.fps:.3g} s ({counted(k, 'frame')} at that "
+            f"rate) before and after it: "
             f"{spotter.frames_needed} frames of one face in a row): no events could be found"]

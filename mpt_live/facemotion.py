@@ -3,7 +3,7 @@
 Each aligned crop (the live path's 224x224 face, eyes on the template) becomes a 112x112 grey
 frame, smoothed in time over the frames within 1/30 s of it (3 frames at 25-44 fps, none below 15
 fps, 9 at 120 fps: a fixed span in time, so that a 0.3 s movement at 8 fps is not widened by a
-third of a second). For frame c and a scale of k frames, every pixel's *bump*
+third of a second). For frame c and a scale of k frames (``k / fps`` seconds), every pixel's *bump*
 is measured against the frames k before and k after::
 
     D- = I(c) - I(c - k),  D+ = I(c) - I(c + k)
@@ -16,6 +16,13 @@ face settling into a new pose) is seen from one side only and gives 0. The per-p
 averaged on a 14x14 grid of 8-px cells (16 px of the 224 crop). Two scales are computed at once:
 ``micro`` (0.5 s: every micro-expression fits in it) and ``macro`` (2.5 s). The signals of frame
 c are ready k_macro + that half-span frames later: :meth:`FaceMotion.push` returns them with that fixed delay.
+
+"Frames k before and after" and "within the half-span" are read in the frames' own times: the frames nearest to
+``t(c) -+ k / fps`` and those within ``(half + 1/2) / fps`` of ``t(c)``, ``fps`` the header's rate. At a constant
+rate these are the frames counted, bit for bit; in a variable-rate recording (a phone's low-light stretches, a call
+or screen recording, frames dropped) a stretch faster or slower than the header's average is measured on the same
+spans of time, not on spans shortened or stretched by its rate (``tests/test_spotting_vfr.py``), and the ring of
+smoothed frames grows where more than ``2 k_macro + 1`` fall within the macro scale's reach.
 
 Regions of the grid (template geometry of :mod:`mpt_live.face`, in inter-ocular units from the
 eye centre): ``EYES`` (blinks and gaze, never a spotting site on their own), ``MOUTH`` (speech),
@@ -36,6 +43,7 @@ from .face import EYE_DISTANCE, EYE_Y, MOTION_SIZE
 SIZE = MOTION_SIZE   # grey working frame (112)
 CELL = 8     # px of SIZE: a 14 x 14 grid
 GRID = SIZE // CELL
+MAX_RATE = 240.0  # a FaceMotion's ring of smoothed frames grows (frames faster than its fps) to hold its reach at this rate
 
 
 def _region_masks() -> dict[str, np.ndarray]:
@@ -70,8 +78,12 @@ class FrameSignals:
 class FaceMotion:
     """Streaming bump maps of one face track; ``push`` one aligned crop per frame (None: no face).
 
-    ``fps`` sets the scales in frames (``micro_s``, ``macro_s``). A frame without a face ends the
-    track: the frames still waiting are returned with the scales their neighbours allow.
+    ``fps`` (the header's rate) sets the scales: ``k_micro`` and ``k_macro`` frames, ``k / fps`` seconds. Each
+    frame's neighbours are the frames nearest in time to its own time minus and plus those seconds, and the time
+    mean takes the frames within ``(half + 1/2) / fps`` of it, so a variable-rate recording's stretches faster or
+    slower than its header's average are measured on the same spans of time; at a constant rate these are the frames
+    ``k`` and ``half`` before and after, as counted. A frame without a face ends the track: the frames still waiting
+    are returned with the scales their neighbours allow.
     """
 
     def __init__(self, fps: float, micro_s: float = 0.5, macro_s: float = 2.5) -> None:
@@ -81,12 +93,20 @@ class FaceMotion:
         self.k_micro = max(1, int(round(micro_s * fps)))
         self.k_macro = max(self.k_micro + 1, int(round(macro_s * fps)))
         self.half = int(self.fps / 30.0 + 0.5)                   # the time mean's half-span in frames (1/30 s)
-        self.delay = self.k_macro + self.half
-        self._raw: deque[np.ndarray] = deque(maxlen=2 * self.half + 1)  # grey frames for the mean in time
-        self._meta: deque[tuple[int, float]] = deque()           # (frame, time) of smoothed frames
-        self._buf = np.zeros((2 * self.k_macro + 1, SIZE, SIZE), np.float32)  # smoothed frames, ring
-        self._n = 0                                              # smoothed frames pushed in this track
+        self.delay = self.k_macro + self.half                    # in frames at the header's rate
+        self._tol = 0.5 / self.fps                               # half a period: a frame's own stretch of time
+        self._span = self.half / self.fps + self._tol            # the time mean's half-span in seconds
+        self._raw: deque[tuple[float, np.ndarray]] = deque()     # (time, grey frame) for the mean in time
         self._pending: deque[tuple[int, float]] = deque()        # raw frames not yet smoothed
+        size = 2 * self.k_macro + 1                              # smoothed frames, ring (grows where frames come
+        self._buf = np.zeros((size, SIZE, SIZE), np.float32)    # faster than fps: _make_room)
+        self._frame = np.zeros(size, np.int64)                   # their frame numbers and times
+        self._time = np.zeros(size, np.float64)
+        self._n = 0                                              # smoothed frames pushed in this track
+        self._c = 0                                              # the next smoothed frame whose signals are due
+        self._t0 = 0.0                                           # the track's first frame's time
+        self._kept = 0                                           # the oldest smoothed frame kept, after the ring grew
+        self._early: list[FrameSignals] = []                     # signals emitted before their time (_push_smoothed)
 
     @staticmethod
     def grey(aligned_bgr: np.ndarray) -> np.ndarray:
@@ -99,56 +119,109 @@ class FaceMotion:
     def _slot(self, i: int) -> np.ndarray:
         return self._buf[i % len(self._buf)]
 
-    def _bump(self, c: int, k: int) -> np.ndarray:
-        mid, before, after = self._slot(c), self._slot(c - k), self._slot(c + k)
-        d1, d2 = cv2.subtract(mid, before), cv2.subtract(mid, after)
+    def _t(self, i: int) -> float:
+        return float(self._time[i % len(self._time)])
+
+    def _near(self, c: int, k: int, side: int, last: int) -> int | None:
+        """The smoothed frame nearest in time to frame c's time + ``side * k / fps`` (0..last, not c itself; at a
+        constant rate c + side * k), None where the track does not reach that time (by half a period)."""
+        target = self._t(c) + side * k / self.fps
+        if (side < 0 and target < self._t0 - self._tol) or (side > 0 and target > self._t(last) + self._tol):
+            return None
+        lo, hi = (max(self._n - len(self._buf), self._kept), c - 1) if side < 0 else (c + 1, last)  # the oldest kept
+        if lo > hi:
+            return None
+        j = min(max(c + side * k, lo), hi)
+        while j > lo and abs(self._t(j - 1) - target) < abs(self._t(j) - target):
+            j -= 1
+        while j < hi and abs(self._t(j + 1) - target) < abs(self._t(j) - target):
+            j += 1
+        return j
+
+    def _bump(self, c: int, before: int, after: int) -> np.ndarray:
+        mid = self._slot(c)
+        d1, d2 = cv2.subtract(mid, self._slot(before)), cv2.subtract(mid, self._slot(after))
         up = cv2.max(cv2.min(d1, d2), 0.0)                   # both differences positive
         down = cv2.max(cv2.min(-d1, -d2), 0.0)               # both negative
         return cv2.resize(up + down, (GRID, GRID), interpolation=cv2.INTER_AREA)  # cell means
 
     def _emit(self, c: int, last: int) -> FrameSignals:
         """Signals of smoothed frame c of the track, given smoothed frames 0..last exist."""
-        frame, t = self._meta[c - (self._n - len(self._meta))]
-        ok = lambda k: c - k >= 0 and c + k <= last  # noqa: E731
-        return FrameSignals(frame, t, self._bump(c, self.k_micro) if ok(self.k_micro) else None,
-                            self._bump(c, self.k_macro) if ok(self.k_macro) else None)
+        maps = []
+        for k in (self.k_micro, self.k_macro):
+            before, after = self._near(c, k, -1, last), self._near(c, k, 1, last)
+            maps.append(None if before is None or after is None else self._bump(c, before, after))
+        return FrameSignals(int(self._frame[c % len(self._frame)]), self._t(c), *maps)
+
+    def _make_room(self) -> None:
+        """Double the ring before smoothed frame ``_n`` would overwrite a frame the next signals due still read (its
+        neighbour 2.5 s back: more frames than ``2 k_macro + 1`` where frames come faster than ``fps``); up to the
+        frames of that reach at :data:`MAX_RATE` (1201 at 30 fps, 60 MB), beyond which the oldest frame kept stands in
+        for the one 2.5 s back (and past twice that rate a frame leaves before its neighbour 2.5 s on comes, without
+        that scale: ``_push_smoothed``)."""
+        n, size = self._n, len(self._buf)
+        most = max(int(MAX_RATE * 2 * self.k_macro / self.fps) + 1, 2 * self.k_macro + 1)
+        if n < size or size >= most:
+            return
+        near = [j for k in (self.k_macro, self.k_micro) if (j := self._near(self._c, k, -1, n - 1)) is not None]
+        if (near[0] if near else self._c) > n - size:
+            return
+        grown = min(2 * size, most)
+        buf = np.zeros((grown, SIZE, SIZE), np.float32)
+        frame, when = np.zeros(grown, np.int64), np.zeros(grown, np.float64)
+        for i in range(n - size, n):
+            buf[i % grown], frame[i % grown], when[i % grown] = \
+                self._buf[i % size], self._frame[i % size], self._time[i % size]
+        self._buf, self._frame, self._time, self._kept = buf, frame, when, n - size
 
     def _push_smoothed(self, g: np.ndarray, frame: int, t: float) -> list[FrameSignals]:
-        self._slot(self._n)[...] = g
-        self._meta.append((frame, t))
+        self._make_room()
+        while self._c <= self._n - len(self._buf):  # grown all it may: a frame about to be overwritten goes now
+            out_early = self._emit(self._c, self._n - 1)
+            self._c += 1
+            self._early.append(out_early)
+        if self._n == 0:
+            self._t0 = t
+        i = self._n % len(self._buf)
+        self._buf[i], self._frame[i], self._time[i] = g, frame, t
         self._n += 1
-        c = self._n - 1 - self.k_macro
-        out = [self._emit(c, self._n - 1)] if c >= 0 else []
-        while len(self._meta) > self.k_macro + 1:
-            self._meta.popleft()
+        out, self._early = self._early, []
+        while self._c < self._n and t >= self._t(self._c) + self.k_macro / self.fps - self._tol:
+            out.append(self._emit(self._c, self._n - 1))  # its neighbour k_macro / fps later is here
+            self._c += 1
         return out
 
+    def _smoothed(self, t: float) -> np.ndarray:
+        """The mean of the frames kept within the time mean's half-span of ``t`` (oldest first)."""
+        near = [g for when, g in self._raw if abs(when - t) <= self._span]
+        return sum(near) / len(near)
+
     def push(self, frame: int, time_s: float, aligned: np.ndarray | None) -> list[FrameSignals]:
-        """Feed one frame; returns the signals now complete (of frames ``delay`` frames back)."""
+        """Feed one frame; returns the signals now complete (at a constant rate, of frames ``delay`` frames back; by
+        time, ``k_macro / fps + half / fps`` seconds back). A time that does not increase ends the track first
+        (a looped or reconnected source)."""
         if aligned is None:
             return self.flush() + [FrameSignals(frame, time_s, None, None)]
-        self._raw.append(self.grey(aligned))
+        out = self.flush() if self._raw and time_s <= self._raw[-1][0] else []
+        self._raw.append((time_s, self.grey(aligned)))
         self._pending.append((frame, time_s))
-        if len(self._pending) <= self.half:  # the track's first frames: the first one's later neighbours to come
-            return []
-        # the oldest waiting frame has its neighbours within the half-span now (fewer at the track's start)
-        f, t = self._pending.popleft()
-        return self._push_smoothed(sum(self._raw) / len(self._raw), f, t)
+        # the oldest waiting frames have their neighbours within the half-span now (fewer at the track's start)
+        while self._pending and time_s >= self._pending[0][1] + (self.half - 0.5) / self.fps:
+            f, t = self._pending.popleft()
+            out += self._push_smoothed(self._smoothed(t), f, t)
+        while self._raw and self._raw[0][0] < (self._pending[0][1] if self._pending else time_s) - self._span:
+            self._raw.popleft()
+        return out
 
     def flush(self) -> list[FrameSignals]:
         """End of the track: the frames still waiting, with the scales available; then reset."""
         out: list[FrameSignals] = []
-        raw = list(self._raw)
         while self._pending:  # the last frames: their neighbours after them end with the track
             f, t = self._pending.popleft()
-            nearby = raw[max(len(raw) - len(self._pending) - 1 - self.half, 0):]
-            out += self._push_smoothed(sum(nearby) / len(nearby), f, t)
-        last = self._n - 1
-        for c in range(max(self._n - len(self._meta), self._n - self.k_macro), self._n):
-            if c >= 0 and c >= self._n - len(self._meta):
-                out.append(self._emit(c, last))
+            out += self._push_smoothed(self._smoothed(t), f, t)
+        while self._c < self._n:
+            out.append(self._emit(self._c, self._n - 1))
+            self._c += 1
         self._raw.clear()
-        self._meta.clear()
-        self._pending.clear()
-        self._n = 0
+        self._n = self._c = self._kept = 0
         return out

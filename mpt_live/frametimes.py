@@ -168,12 +168,12 @@ class FrameTimes:
                     f"{self.name}: frame times disagree with the header's {self.fps:.4g} fps (variable frame rate): "
                     f"{n} frames span {clock(covered, like=header_span)} by the container's times, "
                     f"{clock(header_span, like=covered)} by the header; {intervals}; the container's times are used"
-                    + uneven_spotting(usual))
+                    + SPOTTED_BY_TIME)
             elif off > 0.1:  # the header's rate is the average: the spans agree, the frames are not evenly spaced
                 self.warnings.append(
                     f"{self.name}: variable frame rate: {intervals} around the header's average {self.fps:.4g} fps "
                     f"({period * 1e3:.0f} ms; {off:.0%} of the intervals off it by over a quarter); the container's "
-                    "times are used" + uneven_spotting(usual))
+                    "times are used" + SPOTTED_BY_TIME)
             if holes is None and (stalls := _stalls(self.name, usual, self._gaps)):
                 self.warnings.append(stalls)
         if self.repaired:
@@ -181,17 +181,12 @@ class FrameTimes:
                                  "placed between the frame before it and where the next was due")
 
 
-def uneven_spotting(usual_fps: float) -> str:
-    """What a variable frame rate does to spotting, and the way round it: the spotter's scales (FaceMotion's 0.5 and
-    2.5 s) are counted in frames at the header's rate, so a stretch faster or slower than it is measured on other
-    spans of time. Measured (motion-only) on liveportrait_d3_expressive's first 8 s (no event at 30 fps) with every
-    third frame kept but from 2 to 4 s: two macro events (3.97-5.20 s, 5.50-7.00 s); its constant-rate copy: one
-    micro event (4.13 s), as its 25 fps, MJPEG and darkened copies find (4.07-4.08 s); liveportrait_d6's first 20 s
-    (one event, 15.90 s) with a quarter of its frames dropped at random: that one lost and another found (17.13 s);
-    its copy: 15.87 s alone."""
-    return (f"; movements are spotted on steps counted in frames at the header's rate, so where the rate strays "
-            f"from it they can be missed or found where there are none: a copy at a constant rate "
-            f"(ffmpeg -i IN -r {usual_fps:.3g} OUT.mp4) is spotted on even steps")
+# what the spotter does with such times (the warnings of a variable rate end with it): FaceMotion takes each frame's
+# neighbours at its scales, and its mean in time, by the frames' times, so a stretch faster or slower than the header's
+# average is measured on the same spans of time and no constant-rate copy is needed (it was, while they were counted in
+# frames at the header's rate: tests/test_spotting_vfr.py)
+SPOTTED_BY_TIME = ("; the spotter measures each frame's movement against the frames nearest in time 0.5 and 2.5 s "
+                   "before and after it")
 
 
 def usual_period(iv: np.ndarray) -> float:

@@ -19,7 +19,9 @@ A candidate is dropped when it is a blink (the eye cells move ``blink_ratio`` ti
 sides move ``head_ratio`` times more), the echo of a much stronger movement one scale before or after it
 (``echo_ratio``), or, in the lower face, speech (in the second before and after it, the mouth moves ``speech_ratio``
 times more than the rest of the face). Every duration is in the frames' own times (the open candidate's
-``max_open_s`` too); counts of frames stand only for the scale ``k``, the speech test's ``flank_s`` and the buffer.
+``max_open_s`` too); the frames one scale before and after an apex (the echo's and the extent's reach) are those
+nearest in time to ``k / fps`` away, as FaceMotion's neighbours are (at a constant rate, ``k`` frames); counts of
+frames stand only for the speech test's ``flank_s`` and the buffer.
 
 :class:`SpotConfig` holds the settings of both scales and of the spotter that resolves them; it is defined here, where
 most of it is read, and :mod:`mpt_live.spotting` takes it from here for its users.
@@ -199,7 +201,10 @@ class Channel:
     def _finalise(self, newest: int, force: bool = False) -> list[Candidate]:
         out, keep = [], []
         for apex in self.pending:
-            if force or newest >= apex.pos + self.k + self.flank + 4:
+            # its frames a scale on, counted and by time (frames faster than fps: more of them), or four times as many
+            # counted (times that stand still or go back)
+            wait, later = self.k + self.flank + 4, self.frames[-1].time_s - apex.time_s
+            if force or newest >= apex.pos + 4 * wait or (newest >= apex.pos + wait and later >= (wait - 0.5) / self.fps):
                 c = self._judge(apex)
                 if c is not None:
                     out.append(c)
@@ -212,13 +217,28 @@ class Channel:
         self.dropped.extend([(apex.frame, apex.e, gate)] if gate else [])
         self.decisions.append((apex.frame, apex.e, gate, margins))
 
+    def _scale_from(self, frames: list[_Frame], a: int, side: int) -> int:
+        """The index of the frame nearest in time to frame a's time + ``side * k / fps`` (FaceMotion's neighbour of
+        a at this scale), ``a + side * k`` as counted where that time is beyond the frames (by half a period) or the
+        rate is constant."""
+        b, target, tol = a + side * self.k, frames[a].time_s + side * self.k / self.fps, 0.5 / self.fps
+        if not frames[0].time_s - tol <= target <= frames[-1].time_s + tol:
+            return b
+        j = min(max(b, 0), len(frames) - 1)
+        while j > 0 and abs(frames[j - 1].time_s - target) < abs(frames[j].time_s - target):
+            j -= 1
+        while j < len(frames) - 1 and abs(frames[j + 1].time_s - target) < abs(frames[j].time_s - target):
+            j += 1
+        return j
+
     def _judge(self, apex: _Frame) -> Candidate | None:
         frames = list(self.frames)
         a = apex.pos - frames[0].pos
         if a < 0 or apex.pooled is None:
             return None
         cfg = self.cfg
-        echo = [r.peak for b in (a - self.k, a + self.k) for r in frames[max(b - 2, 0):b + 3]]
+        echo = [r.peak for b in (self._scale_from(frames, a, -1), self._scale_from(frames, a, 1))
+                for r in frames[max(b - 2, 0):b + 3]]
         m = {"threshold": apex.e / cfg.threshold, "blink": apex.eye / (cfg.blink_ratio * apex.e),
              "head": apex.side / (cfg.head_ratio * apex.e), "echo": max(echo, default=0.0) / (cfg.echo_ratio * apex.e)}
         for gate in ("blink", "head", "echo"):  # echo: of a strong movement (often a blink) one scale before or after
@@ -226,7 +246,7 @@ class Channel:
                 return self._drop(apex, gate, m)
         region = np.nonzero(apex.pooled >= 0.5 * apex.e)[0]
         cells = sorted({int(c + d) for c in region for d in (0, 1, GRID, GRID + 1)} & _SITE_SET)
-        lo, hi = max(a - self.k, 0), min(a + self.k, len(frames) - 1)
+        lo, hi = max(self._scale_from(frames, a, -1), 0), min(self._scale_from(frames, a, 1), len(frames) - 1)
         span = frames[lo:hi + 1]
         raw = np.stack([np.full(GRID * GRID, np.nan, np.float32) if r.raw is None else r.raw for r in span])
         prof = np.full(len(frames), np.nan)

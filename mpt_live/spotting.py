@@ -15,8 +15,9 @@ that event's peak, not a second event.
 The same frames with the same times give the same events whatever frame rate the stream states (29.97 or 29.95 for
 30), and a face first seen a few frames later gives the same events once the statistics' window no longer reaches
 its first frame: every duration here is in the frames' times (the open candidate's ``max_open_s`` too) and the
-statistics have no refresh phase. Counts of frames stand only for the scales ``k`` (set by FaceMotion), the speech
-test's ``flank_s`` and the latency bound.
+statistics have no refresh phase. Counts of frames stand only for the scales ``k`` (set by FaceMotion, which, as
+the channels, reads them in the frames' times: ``k / fps`` seconds), the speech test's ``flank_s`` and the latency
+bound.
 
 Latency: the signals' delay (2.5 s + 1/30 s) plus the candidate's length and one second after it.
 ``Spotter.push(signals) -> closed events``; ``flush()`` at the end of the stream.

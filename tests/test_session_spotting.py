@@ -190,20 +190,22 @@ def _seen(fps, times, spec=None):
 def test_too_short_to_spot_is_stated_in_frames_with_signals_and_the_seconds_they_span():
     """The warning said 'at most N frames, N / fps s': a --realtime run that left out every other frame of a
     3 s clip was '1.5 s', one frame was '1 frames', and two short appearances
-    read as if one. The spotter counts frames with signals at the nominal rate; the warning says so, with seconds seen."""
+    read as if one. The spotter counts frames with signals at the nominal rate; the warning says so, with seconds seen.
+    A frame has signals where the face is seen 0.5 s before and after it by the frames' times (29 of the 45, frames 2/30 s
+    apart; 15 while the 15 frames before and after it were counted, 1 s at that spacing)."""
     from mpt_live.face_state import too_short_to_spot
 
     every_other = [i / 30 for i in range(0, 90, 2)]  # 45 frames over 3 s at 30 fps
     w = too_short_to_spot("clip.mp4", [_seen(30.0, every_other)])
-    assert len(w) == 1 and "45 frames over 3.0 s of video, 15 of them with motion signals" in w[0], w
+    assert len(w) == 1 and "45 frames over 3.0 s of video, 29 of them with motion signals" in w[0], w
     assert "first 2 s of signals (60 frames at that rate)" in w[0], w
-    assert "the 15 frames before and after it: 90 frames" in w[0], w
+    assert "the 0.5 s (15 frames at that rate) before and after it: 90 frames" in w[0], w
     one = too_short_to_spot("one.mp4", [_seen(30.0, [0.0])])
     assert "1 frame over 0.0 s of video, 0 of them" in one[0] and "1 frames" not in one[0], one
     twice = [i / 5 for i in range(7)] + [None] + [i / 5 for i in range(8, 15)]  # 14 frames, 7 in a row at most
     w = too_short_to_spot("gap.mp4", [_seen(5.0, twice)])
     assert "14 frames over 3.0 s of video, 6 of them with motion signals" in w[0], w
-    assert "the 2 frames before and after it: 14 frames of one face in a row" in w[0], w
+    assert "the 0.4 s (2 frames at that rate) before and after it: 14 frames of one face in a row" in w[0], w
 
 
 def test_a_5_fps_face_seen_long_enough_is_not_too_short():

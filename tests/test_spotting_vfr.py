@@ -1,15 +1,123 @@
-"""The spotter on a variable-frame-rate recording (mpt_live.face_state): a face's buffer holds its history in time in
-a stretch faster than the header's average rate."""
+"""The spotter on a variable-frame-rate recording (mpt_live.facemotion, mpt_live.face_state): the neighbours of each
+frame's bump and its mean in time are chosen by the frames' own times, so a stretch faster or slower than the
+header's average rate is measured on the same spans of time as a constant-rate recording; at a constant rate they
+are the frames counted, as before (bit for bit); a face's buffer holds its history in time in a faster stretch."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
+import pytest
+from test_spotting import clip, field
 
 from mpt_live.clip import ClipSpec
 from mpt_live.face_state import FaceState
 from mpt_live.face_types import FaceResult
+from mpt_live.facemotion import FaceMotion
 from mpt_live.sources import Frame
-from mpt_live.spotting import SpotEvent
+from mpt_live.spotting import SpotEvent, Spotter
+
+RATE = 60.0  # the synthetic recording's own rate
+N = 840      # 14 s
+MOVES = [("brow_raise", 200, 224), ("brow_raise", 380, 470)]  # 0.42 s at 3.33 s (micro), 1.52 s at 6.33 s (macro)
+
+
+def _spot(fps: float, frames: list[int], crops: list[np.ndarray]) -> tuple[list[SpotEvent], dict]:
+    """Events and signals (by frame) of ``crops[i]`` for i in ``frames``, each at its time i / RATE, the header
+    stating ``fps``."""
+    fm = FaceMotion(fps)
+    sp = Spotter.for_motion(fm)
+    events, signals = [], {}
+    for i in frames:
+        for s in fm.push(i, i / RATE, crops[i]):
+            events += sp.push(s)
+            signals[s.frame] = s
+    for s in fm.flush():
+        events += sp.push(s)
+        signals[s.frame] = s
+    return events + sp.flush(), signals
+
+
+@pytest.fixture(scope="module")
+def recorded():
+    crops = clip(N, [(field(a), on, off) for a, on, off in MOVES])
+    # a phone's recording: 12 fps in low light, 60 fps from 6 to 8 s (the macro movement), its header's rate the
+    # average (18.9 fps); the frames kept are the original's, at their own times
+    kept = [i for i in range(N) if 360 <= i < 480 or i % 5 == 0]
+    return _spot(RATE, list(range(N)), crops), _spot(len(kept) / (N / RATE), kept, crops), kept
+
+
+def test_a_variable_rate_copy_is_spotted_where_its_constant_rate_original_is(recorded):
+    """With the neighbours counted in frames at the header's 18.9 fps (8 and 47 frames), the 12 fps stretch's scales
+    were 0.67 and 3.9 s, the 60 fps stretch's 0.13 and 0.78 s: the micro movement there was typed macro (its extent
+    0.5 s, 0.38 s in the original) and the macro one's offset came 0.28 s early. By the frames' times each event's
+    onset, apex and offset are within 0.15 s (under two of the 12 fps stretch's frames) of the original's, of its type."""
+    (cfr, _), (vfr, _), _ = recorded
+    assert [e.type for e in cfr] == ["micro", "macro"], cfr
+    assert [e.type for e in vfr] == [e.type for e in cfr], vfr
+    for a, b in zip(cfr, vfr):
+        for when in ("onset_s", "apex_s", "offset_s"):
+            assert abs(getattr(a, when) - getattr(b, when)) <= 0.15, (when, a, b)
+
+
+def test_a_variable_rate_copy_s_motion_signal_follows_its_original_s(recorded):
+    """The micro signal (the strongest cell) of each kept frame within a second of a movement is within a fifth of the
+    movement's peak of the original's at that frame: 0.10 and 0.14 of it (counted at the header's rate, 0.23 and 0.86)."""
+    (_, cfr), (_, vfr), kept = recorded
+    for _, on, off in MOVES:
+        near = [i for i in kept if on - RATE <= i <= off + RATE and vfr[i].micro is not None]
+        peak = max(float(cfr[i].micro.max()) for i in near)
+        err = max(abs(float(cfr[i].micro.max()) - float(vfr[i].micro.max())) for i in near)
+        assert len(near) >= 20 and err <= 0.2 * peak, (on, err, peak)
+
+
+def _counted(greys: list[np.ndarray], fps: float) -> list[tuple[np.ndarray | None, np.ndarray | None]]:
+    """The signals of one track by frame counts (the definition at a constant rate): each frame the mean of the
+    frames ``half`` before to ``half`` after it (those there are), its bump against the frames ``k`` before and after."""
+    ref = FaceMotion(fps)
+    n, h = len(greys), ref.half
+    smooth = [sum(greys[max(i - h, 0):i + h + 1]) / len(greys[max(i - h, 0):i + h + 1]) for i in range(n)]
+
+    def bump(c: int, k: int) -> np.ndarray | None:
+        if c - k < 0 or c + k >= n:
+            return None
+        d1, d2 = cv2.subtract(smooth[c], smooth[c - k]), cv2.subtract(smooth[c], smooth[c + k])
+        both = cv2.max(cv2.min(d1, d2), 0.0) + cv2.max(cv2.min(-d1, -d2), 0.0)
+        return cv2.resize(both, (14, 14), interpolation=cv2.INTER_AREA)
+
+    return [(bump(c, ref.k_micro), bump(c, ref.k_macro)) for c in range(n)]
+
+
+def test_at_a_constant_rate_the_signals_are_those_of_the_frames_counted(faces_dir):
+    """A real constant-rate recording, its container's own times: every frame's signals are bit for bit those of
+    the frames half and k before and after it (what they were before the neighbours were chosen by time), each
+    returned ``delay`` frames after it."""
+    cap = cv2.VideoCapture(str(faces_dir / "videos" / "liveportrait_d6.mp4"))
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    greys, times = [], []
+    while len(greys) < int(7 * fps):
+        ok, img = cap.read()
+        assert ok
+        times.append(cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0)
+        h, w = img.shape[:2]
+        s = min(h, w)
+        greys.append(FaceMotion.grey(img[(h - s) // 2:(h + s) // 2, (w - s) // 2:(w + s) // 2]))
+    cap.release()
+    assert np.ptp(np.diff(times)) < 0.25 / fps  # a constant rate
+    fm = FaceMotion(fps)
+    got, late = [], []
+    for i, (g, t) in enumerate(zip(greys, times)):
+        for s in fm.push(i, t, g):
+            got.append(s)
+            late.append(i - s.frame)
+    got += fm.flush()
+    assert [s.frame for s in got] == list(range(len(greys))) and set(late) == {fm.delay}
+    assert [s.time_s for s in got] == times
+    ref = _counted(greys, fps)
+    assert sum(m is not None for m, _ in ref) > 100 and sum(m is not None for _, m in ref) > 30
+    for s, (micro, macro) in zip(got, ref):
+        for a, b in ((s.micro, micro), (s.macro, macro)):
+            assert (a is None and b is None) or (a is not None and b is not None and np.array_equal(a, b)), s.frame
 
 
 def test_a_face_s_buffer_holds_its_history_in_a_stretch_faster_than_the_stated_rate():
@@ -29,3 +137,21 @@ def test_a_face_s_buffer_holds_its_history_in_a_stretch_faster_than_the_stated_r
     got = state.apex_clip(event)
     assert got is not None and state.unbuffered == 0
     assert abs(float(np.mean(got.at)) - apex) < spec.window_s / 2
+
+
+@pytest.mark.parametrize("rate", [30.0, 100.0, 400.0])
+def test_frames_far_faster_than_the_stated_rate_each_get_their_signals_once_in_order(rate):
+    """A file stating 5 fps whose frames come at 30, 100 or 400 fps for 12 s: every frame's signals come out once,
+    in order, at its own time, and every frame 2.4 s (the macro scale at 5 fps, 12 frames) from both ends has both
+    scales: the ring of smoothed frames (25) grows to the macro scale's reach (145 frames at 30 fps, 481 at 100; at
+    400 fps, 1921, it stops at its reach at 240 fps, 1153, the oldest frame kept standing in for the one 2.4 s back)."""
+    fm = FaceMotion(5.0)
+    crops = np.random.default_rng(0).integers(0, 255, (8, 112, 112), dtype=np.uint8)
+    n = int(12 * rate)
+    got = []
+    for i in range(n):
+        got += fm.push(i, i / rate, crops[i % 8])
+    got += fm.flush()
+    assert [s.frame for s in got] == list(range(n)) and [s.time_s for s in got] == [i / rate for i in range(n)]
+    inside = [s for s in got if 2.6 <= s.time_s <= 12 - 2.7]
+    assert all(s.micro is not None and s.macro is not None for s in inside)

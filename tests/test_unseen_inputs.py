@@ -55,11 +55,12 @@ def test_a_face_hidden_for_a_moment_twice_is_not_most_of_the_run_without_a_face(
     assert total == pytest.approx(s["source_seconds"], abs=1.0)
 
 
-def test_a_variable_rate_warning_says_what_it_does_to_spotting_and_the_copy_that_avoids_it(tmp_path):
-    """Frames of a recording that dropped two of three for 2 s and none for 2 s: the spotter's steps are counted in
-    frames at the header's average rate (20 fps here), so the 10 fps stretch is measured over three times the span of
-    the 30 fps one. The warning said only that the container's times are used; it now says what that does to the
-    events and names the constant-rate copy, at the frames' usual rate (30 fps, not the average), that avoids it."""
+def test_a_variable_rate_warning_says_the_spotter_follows_the_frames_times(tmp_path):
+    """Frames of a recording that dropped two of three for 2 s and none for 2 s. The warning said only that the
+    container's times are used; then that the spotter's steps were counted in frames at the header's average rate
+    (20 fps here), so the 10 fps stretch was measured over three times the span of the 30 fps one, and named the
+    constant-rate copy that avoided it. The spotter now takes each frame's neighbours by these times
+    (tests/test_spotting_vfr.py): the warning says so, and no longer asks for a copy."""
     from mpt_live.sources import VideoFile
 
     times = [i / 10 for i in range(20)] + [2 + i / 30 for i in range(60)]
@@ -67,5 +68,5 @@ def test_a_variable_rate_warning_says_what_it_does_to_spotting_and_the_copy_that
         got = [f.t for f in v]
     assert got == pytest.approx(times, abs=0.002)
     said = [w for w in v.warnings if "variable frame rate" in w]
-    assert len(said) == 1 and "can be missed or found where there are none" in said[0], v.warnings
-    assert "(ffmpeg -i IN -r 30 OUT.mp4)" in said[0]
+    assert len(said) == 1 and "nearest in time 0.5 and 2.5 s before and after it" in said[0], v.warnings
+    assert "ffmpeg" not in said[0] and "can be missed" not in said[0]
