@@ -17,11 +17,11 @@ averaged on a 14x14 grid of 8-px cells (16 px of the 224 crop). Two scales are c
 ``micro`` (0.5 s: every micro-expression fits in it) and ``macro`` (2.5 s). The signals of frame
 c are ready k_macro + that half-span frames later: :meth:`FaceMotion.push` returns them with that fixed delay.
 
-"Frames k before and after" and "within the half-span" are read in the frames' own times: the frames nearest to
-``t(c) -+ k / fps`` and those within ``(half + 1/2) / fps`` of ``t(c)``, ``fps`` the header's rate. At a constant
-rate these are the frames counted, bit for bit; in a variable-rate recording (a phone's low-light stretches, a call
-or screen recording, frames dropped) a stretch faster or slower than the header's average is measured on the same
-spans of time, not on spans shortened or stretched by its rate (``tests/test_spotting_vfr.py``), and the ring of
+"Frames k before and after" are read in the frames' own times: the frames nearest to ``t(c) -+ k / fps``, ``fps`` the
+header's rate; the time mean's frames are those a constant-rate recording at the rate of the frame's own interval
+would take. At a constant rate these are the frames counted, bit for bit; in a variable-rate recording (a phone's
+low-light stretches, a call or screen recording, frames dropped) a stretch faster or slower than the header's average
+is measured on the same spans of time, not on spans shortened or stretched by its rate (``tests/test_spotting_vfr.py``), and the ring of
 smoothed frames grows where more than ``2 k_macro + 1`` fall within the macro scale's reach.
 
 Regions of the grid (template geometry of :mod:`mpt_live.face`, in inter-ocular units from the
@@ -43,6 +43,7 @@ from .face import EYE_DISTANCE, EYE_Y, MOTION_SIZE
 SIZE = MOTION_SIZE   # grey working frame (112)
 CELL = 8     # px of SIZE: a 14 x 14 grid
 GRID = SIZE // CELL
+MAX_HALF = 8  # the time mean's half-span, in frames, in a stretch far faster than the header's rate at most
 MAX_RATE = 240.0  # a FaceMotion's ring of smoothed frames grows (frames faster than its fps) to hold its reach at this rate
 
 
@@ -79,10 +80,11 @@ class FaceMotion:
     """Streaming bump maps of one face track; ``push`` one aligned crop per frame (None: no face).
 
     ``fps`` (the header's rate) sets the scales: ``k_micro`` and ``k_macro`` frames, ``k / fps`` seconds. Each
-    frame's neighbours are the frames nearest in time to its own time minus and plus those seconds, and the time
-    mean takes the frames within ``(half + 1/2) / fps`` of it, so a variable-rate recording's stretches faster or
-    slower than its header's average are measured on the same spans of time; at a constant rate these are the frames
-    ``k`` and ``half`` before and after, as counted. A frame without a face ends the track: the frames still waiting
+    frame's neighbours are the frames nearest in time to its own time minus and plus those seconds, so a variable-
+    rate recording's stretches faster or slower than its header's average are measured on the same spans of time;
+    its time mean takes ``half`` frames before and after it, or, where the interval before it is off the header's
+    period by over a quarter, as many as a constant-rate recording at that interval's rate would (:meth:`_half_at`).
+    At a constant rate these are the frames ``k`` and ``half`` before and after, as counted. A frame without a face ends the track: the frames still waiting
     are returned with the scales their neighbours allow.
     """
 
@@ -95,9 +97,11 @@ class FaceMotion:
         self.half = int(self.fps / 30.0 + 0.5)                   # the time mean's half-span in frames (1/30 s)
         self.delay = self.k_macro + self.half                    # in frames at the header's rate
         self._tol = 0.5 / self.fps                               # half a period: a frame's own stretch of time
-        self._span = self.half / self.fps + self._tol            # the time mean's half-span in seconds
-        self._raw: deque[tuple[float, np.ndarray]] = deque()     # (time, grey frame) for the mean in time
-        self._pending: deque[tuple[int, float]] = deque()        # raw frames not yet smoothed
+        self._most = max(MAX_HALF, self.half)                    # the time mean's half-span in frames at most
+        self._raw: deque[tuple[int, np.ndarray]] = deque()       # (count, grey frame) for the mean in time
+        self._pending: deque[tuple[int, float, int, int]] = deque()  # (frame, time, count, half-span): not yet smoothed
+        self._i = 0                                              # raw frames pushed
+        self._last_t = 0.0                                       # the latest one's time
         size = 2 * self.k_macro + 1                              # smoothed frames, ring (grows where frames come
         self._buf = np.zeros((size, SIZE, SIZE), np.float32)    # faster than fps: _make_room)
         self._frame = np.zeros(size, np.int64)                   # their frame numbers and times
@@ -191,25 +195,37 @@ class FaceMotion:
             self._c += 1
         return out
 
-    def _smoothed(self, t: float) -> np.ndarray:
-        """The mean of the frames kept within the time mean's half-span of ``t`` (oldest first)."""
-        near = [g for when, g in self._raw if abs(when - t) <= self._span]
+    def _smoothed(self, p: int, h: int) -> np.ndarray:
+        """The mean of the frames kept from ``h`` before raw frame ``p`` to ``h`` after it (oldest first)."""
+        near = [g for i, g in self._raw if abs(i - p) <= h]
         return sum(near) / len(near)
+
+    def _half_at(self, period: float) -> int:
+        """The time mean's half-span in frames of a frame ``period`` s after the one before it: ``half``, as counted
+        at the header's rate, where that is within a quarter of its period, else what a constant-rate recording at
+        the rate of that interval would have (frames within 1/30 s), up to :data:`MAX_HALF`."""
+        if 0.75 <= period * self.fps <= 1.25:
+            return self.half
+        return min(int(1.0 / (30.0 * max(period, 1e-6)) + 0.5), self._most)
 
     def push(self, frame: int, time_s: float, aligned: np.ndarray | None) -> list[FrameSignals]:
         """Feed one frame; returns the signals now complete (at a constant rate, of frames ``delay`` frames back; by
-        time, ``k_macro / fps + half / fps`` seconds back). A time that does not increase ends the track first
-        (a looped or reconnected source)."""
+        time, about ``k_macro / fps`` seconds back). A time that does not increase ends the track first (a looped
+        or reconnected source)."""
         if aligned is None:
             return self.flush() + [FrameSignals(frame, time_s, None, None)]
-        out = self.flush() if self._raw and time_s <= self._raw[-1][0] else []
-        self._raw.append((time_s, self.grey(aligned)))
-        self._pending.append((frame, time_s))
+        out = self.flush() if self._raw and time_s <= self._last_t else []
+        period = time_s - self._last_t if self._raw else 1.0 / self.fps
+        self._i += 1
+        self._last_t = time_s
+        self._raw.append((self._i, self.grey(aligned)))
+        self._pending.append((frame, time_s, self._i, self._half_at(period)))
         # the oldest waiting frames have their neighbours within the half-span now (fewer at the track's start)
-        while self._pending and time_s >= self._pending[0][1] + (self.half - 0.5) / self.fps:
-            f, t = self._pending.popleft()
-            out += self._push_smoothed(self._smoothed(t), f, t)
-        while self._raw and self._raw[0][0] < (self._pending[0][1] if self._pending else time_s) - self._span:
+        while self._pending and self._i - self._pending[0][2] >= self._pending[0][3]:
+            f, t, i, h = self._pending.popleft()
+            out += self._push_smoothed(self._smoothed(i, h), f, t)
+        keep = (self._pending[0][2] if self._pending else self._i + 1) - self._most
+        while self._raw and self._raw[0][0] < keep:
             self._raw.popleft()
         return out
 
@@ -217,8 +233,8 @@ class FaceMotion:
         """End of the track: the frames still waiting, with the scales available; then reset."""
         out: list[FrameSignals] = []
         while self._pending:  # the last frames: their neighbours after them end with the track
-            f, t = self._pending.popleft()
-            out += self._push_smoothed(self._smoothed(t), f, t)
+            f, t, i, h = self._pending.popleft()
+            out += self._push_smoothed(self._smoothed(i, h), f, t)
         while self._c < self._n:
             out.append(self._emit(self._c, self._n - 1))
             self._c += 1
