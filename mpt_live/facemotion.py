@@ -18,11 +18,12 @@ averaged on a 14x14 grid of 8-px cells (16 px of the 224 crop). Two scales are c
 c are ready k_macro + that half-span frames later: :meth:`FaceMotion.push` returns them with that fixed delay.
 
 "Frames k before and after" are read in the frames' own times: the frames nearest to ``t(c) -+ k / fps``, ``fps`` the
-header's rate; the time mean's frames are those a constant-rate recording at the rate of the frame's own interval
-would take. At a constant rate these are the frames counted, bit for bit; in a variable-rate recording (a phone's
-low-light stretches, a call or screen recording, frames dropped) a stretch faster or slower than the header's average
-is measured on the same spans of time, not on spans shortened or stretched by its rate (``tests/test_spotting_vfr.py``), and the ring of
-smoothed frames grows where more than ``2 k_macro + 1`` fall within the macro scale's reach.
+header's rate; the time mean's frames are those a constant-rate recording at the track's local rate (its frames of
+the last half second, not one interval: a stream's frames stamped on arrival come in bursts) would take. At a
+constant rate these are the frames counted, bit for bit; in a variable-rate recording (a phone's low-light
+stretches, a call or screen recording, frames dropped) a stretch faster or slower than the header's average is
+measured on the same spans of time, not on spans shortened or stretched by its rate (``tests/test_spotting_vfr.py``),
+and the ring of smoothed frames grows where more than ``2 k_macro + 1`` fall within the macro scale's reach.
 
 Regions of the grid (template geometry of :mod:`mpt_live.face`, in inter-ocular units from the
 eye centre): ``EYES`` (blinks and gaze, never a spotting site on their own), ``MOUTH`` (speech),
@@ -44,6 +45,8 @@ SIZE = MOTION_SIZE   # grey working frame (112)
 CELL = 8     # px of SIZE: a 14 x 14 grid
 GRID = SIZE // CELL
 MAX_HALF = 8  # the time mean's half-span, in frames, in a stretch far faster than the header's rate at most
+RATE_SPAN = 0.5  # s: a frame's local rate is that of the track's frames this long before it
+HALF_UP = 0.46  # the time mean's half-span at a local rate r is r / 30 frames rounded up from this fraction
 MAX_RATE = 240.0  # a FaceMotion's ring of smoothed frames grows (frames faster than its fps) to hold its reach at this rate
 
 
@@ -82,8 +85,8 @@ class FaceMotion:
     ``fps`` (the header's rate) sets the scales: ``k_micro`` and ``k_macro`` frames, ``k / fps`` seconds. Each
     frame's neighbours are the frames nearest in time to its own time minus and plus those seconds, so a variable-
     rate recording's stretches faster or slower than its header's average are measured on the same spans of time;
-    its time mean takes ``half`` frames before and after it, or, where the interval before it is off the header's
-    period by over a quarter, as many as a constant-rate recording at that interval's rate would (:meth:`_half_at`).
+    its time mean takes ``half`` frames before and after it, or, where the track's rate over the last half second is
+    off the header's by over a quarter, as many as a constant-rate recording at that rate would (:meth:`_half_at`).
     At a constant rate these are the frames ``k`` and ``half`` before and after, as counted. A frame without a face ends the track: the frames still waiting
     are returned with the scales their neighbours allow.
     """
@@ -102,6 +105,7 @@ class FaceMotion:
         self._pending: deque[tuple[int, float, int, int]] = deque()  # (frame, time, count, half-span): not yet smoothed
         self._i = 0                                              # raw frames pushed
         self._last_t = 0.0                                       # the latest one's time
+        self._times: deque[float] = deque()                      # the track's raw frames' times of the last RATE_SPAN
         size = 2 * self.k_macro + 1                              # smoothed frames, ring (grows where frames come
         self._buf = np.zeros((size, SIZE, SIZE), np.float32)    # faster than fps: _make_room)
         self._frame = np.zeros(size, np.int64)                   # their frame numbers and times
@@ -200,13 +204,22 @@ class FaceMotion:
         near = [g for i, g in self._raw if abs(i - p) <= h]
         return sum(near) / len(near)
 
-    def _half_at(self, period: float) -> int:
-        """The time mean's half-span in frames of a frame ``period`` s after the one before it: ``half``, as counted
-        at the header's rate, where that is within a quarter of its period, else what a constant-rate recording at
-        the rate of that interval would have (frames within 1/30 s), up to :data:`MAX_HALF`."""
-        if 0.75 <= period * self.fps <= 1.25:
+    def _half_at(self, time_s: float) -> int:
+        """The time mean's half-span in frames of a frame at ``time_s`` (the latest pushed): ``half``, as counted at
+        the header's rate, where the track's local rate (its frames of the last :data:`RATE_SPAN` s, count - 1 over
+        their span: not one interval, which a stream's bursts or repaired times make far off) is within a quarter of
+        the header's, else what a constant-rate recording at that rate would have (frames within 1/30 s), up to
+        :data:`MAX_HALF`, rounded up from ``HALF_UP`` (not .5: 15 fps, on that edge, would flip with each ms)."""
+        times = self._times
+        times.append(time_s)
+        while time_s - times[0] > RATE_SPAN:
+            times.popleft()
+        if len(times) < 2:
             return self.half
-        return min(int(1.0 / (30.0 * max(period, 1e-6)) + 0.5), self._most)
+        rate = (len(times) - 1) / max(time_s - times[0], 1e-6)
+        if 0.75 <= self.fps / rate <= 1.25:
+            return self.half
+        return min(int(rate / 30.0 + 1.0 - HALF_UP), self._most)
 
     def push(self, frame: int, time_s: float, aligned: np.ndarray | None) -> list[FrameSignals]:
         """Feed one frame; returns the signals now complete (at a constant rate, of frames ``delay`` frames back; by
@@ -215,11 +228,10 @@ class FaceMotion:
         if aligned is None:
             return self.flush() + [FrameSignals(frame, time_s, None, None)]
         out = self.flush() if self._raw and time_s <= self._last_t else []
-        period = time_s - self._last_t if self._raw else 1.0 / self.fps
         self._i += 1
         self._last_t = time_s
         self._raw.append((self._i, self.grey(aligned)))
-        self._pending.append((frame, time_s, self._i, self._half_at(period)))
+        self._pending.append((frame, time_s, self._i, self._half_at(time_s)))
         # the oldest waiting frames have their neighbours within the half-span now (fewer at the track's start)
         while self._pending and self._i - self._pending[0][2] >= self._pending[0][3]:
             f, t, i, h = self._pending.popleft()
@@ -239,5 +251,6 @@ class FaceMotion:
             out.append(self._emit(self._c, self._n - 1))
             self._c += 1
         self._raw.clear()
+        self._times.clear()
         self._n = self._c = self._kept = 0
         return out
