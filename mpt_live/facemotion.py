@@ -171,8 +171,8 @@ class FaceMotion:
         most = max(int(MAX_RATE * 2 * self.k_macro / self.fps) + 1, 2 * self.k_macro + 1)
         if n < size or size >= most:
             return
-        near = [j for k in (self.k_macro, self.k_micro) if (j := self._near(self._c, k, -1, n - 1)) is not None]
-        if (near[0] if near else self._c) > n - size:
+        near = self._near(self._c, self.k_macro, -1, n - 1)  # None: 2.5 s before the track's start, where the frames
+        if near is not None and near > n - size:             # due next need its first frames (frames faster than fps)
             return
         grown = min(2 * size, most)
         buf = np.zeros((grown, SIZE, SIZE), np.float32)
@@ -194,8 +194,10 @@ class FaceMotion:
         self._buf[i], self._frame[i], self._time[i] = g, frame, t
         self._n += 1
         out, self._early = self._early, []
-        while self._c < self._n and t >= self._t(self._c) + self.k_macro / self.fps - self._tol:
-            out.append(self._emit(self._c, self._n - 1))  # its neighbour k_macro / fps later is here
+        # its neighbour k_macro / fps later is here: a frame within a quarter period of that time (a time's error at
+        # a constant rate), not half (a frame exactly half a period early was taken where the next, nearer, came)
+        while self._c < self._n and t >= self._t(self._c) + self.k_macro / self.fps - self._tol / 2:
+            out.append(self._emit(self._c, self._n - 1))
             self._c += 1
         return out
 

@@ -196,3 +196,23 @@ def test_millisecond_times_of_a_15_fps_stretch_give_the_signals_of_exact_times()
     assert all(abs(x.onset_s - y.onset_s) <= 0.05 for x, y in zip(exact, ms)), (exact, ms)
     both = [i for i in kept if a[i] is not None and b[i] is not None]
     assert len(both) > 200 and max(abs(a[i] - b[i]) for i in both) <= 0.1
+
+
+def test_a_faster_stretch_s_neighbour_is_the_frame_nearest_its_time_with_exact_or_millisecond_times():
+    """30 fps frames under a 22.5 fps header: the macro scale's neighbour (56 / 22.5 s = 74.67 frames away) is the
+    frame 75 away (11 ms off), bit for bit with exact or millisecond times. A frame's signals were emitted once a
+    frame within half a header period of that time had come: with exact times frame c + 74, exactly 22 ms off, was
+    taken (38 of 240 frames' macro maps differed between exact and ms-rounded times)."""
+    greys = [FaceMotion.grey(g) for g in np.random.default_rng(0).integers(0, 255, (8, 112, 112), dtype=np.uint8)]
+    n, k = 240, 75
+    runs = []
+    for times in ([i / 30 for i in range(n)], [round(i / 30, 3) for i in range(n)]):
+        fm = FaceMotion(22.5)
+        runs.append([s for i, t in enumerate(times) for s in fm.push(i, t, greys[i % 8])] + fm.flush())
+    smooth = [sum(greys[j % 8] for j in range(max(i - 1, 0), min(i + 2, n))) / (min(i + 2, n) - max(i - 1, 0))
+              for i in range(n)]
+    for c in range(k, n - k):
+        d1, d2 = cv2.subtract(smooth[c], smooth[c - k]), cv2.subtract(smooth[c], smooth[c + k])
+        want = cv2.resize(cv2.max(cv2.min(d1, d2), 0.0) + cv2.max(cv2.min(-d1, -d2), 0.0), (14, 14),
+                          interpolation=cv2.INTER_AREA)
+        assert all(run[c].frame == c and np.array_equal(run[c].macro, want) for run in runs), c
