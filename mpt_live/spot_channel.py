@@ -199,6 +199,10 @@ class Channel:
         return self.frames[max(pos - self.frames[0].pos, 0)].frame
 
     def _finalise(self, newest: int, force: bool = False) -> list[Candidate]:
+        """Judge the apexes whose frames a scale later have come: ``wait`` frames and ``wait / fps`` s on, or, for times
+        that stand still or go back, ``4 * wait`` frames on whatever their times. That fallback bounds the rate: in a
+        stretch over 4 times the header's (120 fps under a 30 fps header) an apex can be judged before the frames one
+        scale after it in time have come, its echo and extent read on the frames there are."""
         out, keep = [], []
         for apex in self.pending:
             # its frames a scale on, counted and by time (frames faster than fps: more of them), or four times as many
