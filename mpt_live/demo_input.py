@@ -114,7 +114,10 @@ def _frame_photo(path: str) -> tuple[np.ndarray, dict[str, Any]]:
 
 def _small_face(fa: Any, image: np.ndarray) -> int | None:
     """The width (px) of a confident face found only in square crops of a photo whose whole-image search found
-    none (a face too small for the detector's view of the whole photo); None when the crops hold none either."""
+    none (a face too small for the detector's view of the whole photo); None when the crops hold none either. The
+    crops overlap by half at every zoom, so their number depends on the photo's shape, not its size, and a photo
+    with no face at all runs them all before it says so: 423 detector calls for a 4:3 photo, 570 for a 9:16 one
+    (about 3 s on a loaded 2-core machine), most of them at the last zoom (1/8 of the short side)."""
     from .face_confirm import NEW_SCORE
 
     h, w = image.shape[:2]
