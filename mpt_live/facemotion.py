@@ -208,15 +208,15 @@ class FaceMotion:
 
     def _half_at(self, time_s: float) -> int:
         """The time mean's half-span in frames of a frame at ``time_s`` (the latest pushed): ``half``, as counted at
-        the header's rate, where the track's local rate (its frames of the last :data:`RATE_SPAN` s, count - 1 over
-        their span: not one interval, which a stream's bursts or repaired times make far off) is within a quarter of
-        the header's, else what a constant-rate recording at that rate would have (frames within 1/30 s), up to
+        the header's rate, where the track's local rate (its frames since the newest :data:`RATE_SPAN` s or more
+        back, count - 1 over their span: not one interval, which a stream's bursts or repaired times make far off;
+        the header's in the track's first quarter second) is within a quarter of the header's, else what a constant-rate recording at that rate would have (frames within 1/30 s), up to
         :data:`MAX_HALF`, rounded up from ``HALF_UP`` (not .5: 15 fps, on that edge, would flip with each ms)."""
-        times = self._times
+        times = self._times  # from the newest frame RATE_SPAN or more before it (the one before a longer gap)
         times.append(time_s)
-        while time_s - times[0] > RATE_SPAN:
+        while len(times) > 2 and time_s - times[1] >= RATE_SPAN:
             times.popleft()
-        if len(times) < 2:
+        if time_s - times[0] < RATE_SPAN / 2:  # the track's first quarter second: too few frames to tell
             return self.half
         rate = (len(times) - 1) / max(time_s - times[0], 1e-6)
         if 0.75 <= self.fps / rate <= 1.25:

@@ -216,3 +216,17 @@ def test_a_faster_stretch_s_neighbour_is_the_frame_nearest_its_time_with_exact_o
         want = cv2.resize(cv2.max(cv2.min(d1, d2), 0.0) + cv2.max(cv2.min(-d1, -d2), 0.0), (14, 14),
                           interpolation=cv2.INTER_AREA)
         assert all(run[c].frame == c and np.array_equal(run[c].macro, want) for run in runs), c
+
+
+def test_frames_over_half_a_second_apart_are_not_averaged_together():
+    """A stall (frames 0.6 s apart under a 30 fps header): each frame's mean in time is itself (a constant-rate
+    recording at 1.7 fps has none), so its micro map is its bump against the frames before and after it. With the
+    rate taken from the last half second's frames alone, one frame, it fell back to the header's 3-frame mean."""
+    greys = [FaceMotion.grey(g) for g in np.random.default_rng(1).integers(0, 255, (8, 112, 112), dtype=np.uint8)]
+    fm = FaceMotion(30.0)
+    got = [s for i in range(20) for s in fm.push(i, 0.6 * i, greys[i % 8])] + fm.flush()
+    for c in range(2, 18):
+        d1, d2 = cv2.subtract(greys[c % 8], greys[(c - 1) % 8]), cv2.subtract(greys[c % 8], greys[(c + 1) % 8])
+        want = cv2.resize(cv2.max(cv2.min(d1, d2), 0.0) + cv2.max(cv2.min(-d1, -d2), 0.0), (14, 14),
+                          interpolation=cv2.INTER_AREA)
+        assert got[c].frame == c and np.array_equal(got[c].micro, want), c
