@@ -129,3 +129,19 @@ def still_session_stopped(faces_dir: Path, at_s: float):
             Session(src, None, SessionConfig(stride=4), on_frame=on_frame) as session:
         list(session)
     return session
+
+
+def killed_run(out: Path, video: Path, last_frame: int, fps: float = 30.0) -> dict:
+    """A folder as a killed motion-only run of ``video`` (stride 2, up to two faces) leaves it: its start marker and
+    predictions.csv rows of face 0 on the even frames up to ``last_frame``; returns the marker's facts (what
+    ``resume_point`` compares the resumed run with)."""
+    from mpt_live.recordings import stamp
+    from mpt_live.rundir import start_run
+
+    facts = {"mode": "file", "model": {"name": "motion-only"}, "source_fps": fps, "stride": 2, "detector": "auto",
+             "max_faces": 2, "spot_threshold": 4.0, "clip_spec": None, "start_s": None, "max_seconds": None,
+             "stamps": {"source": stamp(str(video)), "model": None}}
+    start_run(out, str(video), facts)  # the marker a killed run leaves
+    (out / "predictions.csv").write_text("frame,time_s,face_id,x,y,w,h,motion_score\n" + "".join(
+        f"{f},{f / fps:.4f},0,10,10,100,100,0.1\n" for f in range(0, last_frame + 1, 2)))
+    return facts

@@ -526,19 +526,13 @@ def test_a_face_met_between_two_rows_frames_keeps_its_id_from_another_person(tmp
     person is 2, and the line of face 1 stays."""
     import numpy as np
 
-    from mpt_live.recordings import stamp
+    from conftest import killed_run
     from mpt_live.references import encode
     from mpt_live.resume import resume_point
-    from mpt_live.rundir import start_run
 
     video = faces_dir / "videos" / "liveportrait_d6.mp4"
-    facts = {"mode": "file", "model": {"name": "motion-only"}, "source_fps": 30.0, "stride": 2, "detector": "auto",
-             "max_faces": 2, "spot_threshold": 4.0, "clip_spec": None, "start_s": None, "max_seconds": None,
-             "stamps": {"source": stamp(str(video)), "model": None}}
     out = tmp_path / "o"
-    start_run(out, str(video), facts)  # the marker a killed run leaves
-    (out / "predictions.csv").write_text("frame,time_s,face_id,x,y,w,h,motion_score\n" + "".join(
-        f"{f},{f / 30:.4f},0,10,10,100,100,0.1\n" for f in range(0, 101, 2)))
+    facts = killed_run(out, video, 100)
     state = {"ref": np.full((112, 112), 9.0, np.float32), "warp": np.eye(2, 3)}
     (out / SIDECAR).write_text(encode(0, 0.0, 0, state) + encode(1, 51 / 30, 51, state))
     point = resume_point(out, type("Source", (), {"name": str(video), "frame_count": 300})(), facts)

@@ -190,19 +190,13 @@ def test_a_resume_reads_the_references_once_for_its_pre_roll_its_ids_and_its_log
     """resume_point decoded the file for the pre-roll's start (preroll_from) and again for the faces it keeps
     (faces_kept), and the run's ReferenceLog a third time: three reads of a file that grows 17 kB a face every 10 s.
     Now once, shared, with the same pre-roll, IDs taken and references restored as reads of the file give."""
+    from conftest import killed_run
     from faultkit import write_video
-
-    from mpt_live.recordings import stamp
     from mpt_live.resume import resume_point
 
     video = write_video(tmp_path / "v.mp4", 5)
-    facts = {"mode": "file", "model": {"name": "motion-only"}, "source_fps": 30.0, "stride": 2, "detector": "auto",
-             "max_faces": 2, "spot_threshold": 4.0, "clip_spec": None, "start_s": None, "max_seconds": None,
-             "stamps": {"source": stamp(str(video)), "model": None}}
     out = tmp_path / "o"
-    start_run(out, str(video), facts)  # the marker a killed run leaves
-    (out / "predictions.csv").write_text("frame,time_s,face_id,x,y,w,h,motion_score\n" + "".join(
-        f"{f},{f / FPS:.4f},0,10,10,100,100,0.1\n" for f in range(0, 1501, 2)))
+    facts = killed_run(out, video, 1500, FPS)
     kept(out, {0: [0, 300, 600, 900, 1200], 1: [351], 2: [1600]})  # face 1: met between rows; face 2: after the last row
     reads: list[Path] = []
     real = Path.read_bytes
