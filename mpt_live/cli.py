@@ -86,7 +86,7 @@ def live(
                         batch=batch, max_seconds=max_seconds, start_s=start_s)
     global _RUN_BEGAN
     _RUN_BEGAN = False  # (main() may run more than once in a process: tests)
-    with stop_signals():  # SIGINT, SIGTERM, SIGHUP: the run stops and still writes its summary
+    with stop_signals(until_exit=True):  # SIGINT, SIGTERM, SIGHUP: the run stops and still writes its summary
         try:
             if demo:
                 from .demo_report import run_demo

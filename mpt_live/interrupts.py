@@ -106,8 +106,12 @@ def raise_held() -> None:
 
 
 @contextmanager
-def stop_signals() -> Iterator[None]:
-    """Install the handlers for the block (main thread only; elsewhere a no-op), then restore them."""
+def stop_signals(until_exit: bool = False) -> Iterator[None]:
+    """Install the handlers for the block (main thread only; elsewhere a no-op), then restore them. ``until_exit``
+    (a command whose process ends with the block): where a stop signal ended the block they stay, so a second
+    Ctrl-C landing after it, while the process exits (the README allows two), is counted as inside it; Python's
+    own handler would raise KeyboardInterrupt in the exit and end the process by SIGINT, not with the stop's exit
+    code (CI saw it once: status -2, not 130)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -118,9 +122,10 @@ def stop_signals() -> Iterator[None]:
     try:
         yield
     finally:
-        for s, h in saved.items():
-            signal.signal(s, h if h is not None else signal.SIG_DFL)
-        _state.__init__()
+        if not (until_exit and _state.raised):
+            for s, h in saved.items():
+                signal.signal(s, h if h is not None else signal.SIG_DFL)
+            _state.__init__()
 
 
 @contextmanager

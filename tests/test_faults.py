@@ -342,6 +342,35 @@ def test_a_stop_signal_inside_a_finaliser_is_held_not_lost():
             time.sleep(1)
 
 
+def test_after_a_stop_a_command_keeps_counting_signals_until_it_exits():
+    """``stop_signals(until_exit=True)``, as the command line enters it: after a stop signal ended the block, a
+    second one (a double Ctrl-C landing while the process exits) is counted, not handed to the handler that was
+    there before (Python's own raised KeyboardInterrupt in the exit, which ended the process by SIGINT instead of
+    with 130); without a stop the handlers are given back."""
+    from mpt_live.interrupts import Stopped, stop_signals
+
+    got: list[int] = []
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    signal.signal(signal.SIGINT, lambda signum, frame: got.append(signum))
+    recorder = signal.getsignal(signal.SIGINT)
+    try:
+        with stop_signals(until_exit=True):
+            pass
+        assert signal.getsignal(signal.SIGINT) is recorder  # nothing stopped it: given back
+        with pytest.raises(Stopped):
+            with stop_signals(until_exit=True):
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(1)
+        os.kill(os.getpid(), signal.SIGINT)  # the second Ctrl-C, after the block
+        time.sleep(0.2)
+        assert got == []  # counted by the command's handler, not handed on
+    finally:
+        with stop_signals():  # a fresh state
+            pass
+        for s, h in saved.items():
+            signal.signal(s, h)
+
+
 def test_a_second_run_into_a_folder_in_use_is_refused(tmp_path, clip, run_main):
     """Two runs into one --out would mix their rows: the second is refused in one line while the first is
     alive; a marker left by a run that died (no such process) does not block the folder. (The second run is
