@@ -108,10 +108,11 @@ def raise_held() -> None:
 @contextmanager
 def stop_signals(until_exit: bool = False) -> Iterator[None]:
     """Install the handlers for the block (main thread only; elsewhere a no-op), then restore them. ``until_exit``
-    (a command whose process ends with the block): where a stop signal ended the block they stay, so a second
-    Ctrl-C landing after it, while the process exits (the README allows two), is counted as inside it; Python's
-    own handler would raise KeyboardInterrupt in the exit and end the process by SIGINT, not with the stop's exit
-    code (CI saw it once: status -2, not 130)."""
+    (a command whose process ends with the block): where a stop signal ended the block, everything is written and
+    the process exits with the stop's code, so the stop signals are ignored from then on. A second Ctrl-C (the
+    README allows two) that lands while the process exits ended it by SIGINT instead (status -2, not 130): given
+    back, Python's own handler raised KeyboardInterrupt, and any handler set from Python is reset to the default
+    action when the interpreter finalises, whereas an ignored signal stays ignored (CPython's _PySignal_Fini)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -122,10 +123,10 @@ def stop_signals(until_exit: bool = False) -> Iterator[None]:
     try:
         yield
     finally:
-        if not (until_exit and _state.raised):
-            for s, h in saved.items():
-                signal.signal(s, h if h is not None else signal.SIG_DFL)
-            _state.__init__()
+        stopped = until_exit and _state.raised
+        for s, h in saved.items():
+            signal.signal(s, signal.SIG_IGN if stopped else h if h is not None else signal.SIG_DFL)
+        _state.__init__()
 
 
 @contextmanager

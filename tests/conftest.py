@@ -45,6 +45,7 @@ def run_main(monkeypatch, capfd):
     and the log records of warning level that Python's last-resort handler would print (pytest takes both)."""
     import importlib
     import logging
+    import signal
     import warnings
 
     hidden = (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning)  # Python's default filters
@@ -59,6 +60,7 @@ def run_main(monkeypatch, capfd):
         if last is not None:
             last.setLevel(logging.WARNING)
             root.addHandler(last)
+        stops = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
         try:
             with warnings.catch_warnings(record=True) as shown, pytest.raises(SystemExit) as e:
                 warnings.simplefilter("always")
@@ -66,6 +68,8 @@ def run_main(monkeypatch, capfd):
         finally:
             if last is not None:
                 root.removeHandler(last)
+            for s, h in stops.items():  # a command stopped by a signal ignores them until its process exits
+                signal.signal(s, h)
         out = capfd.readouterr()
         said = [f"{w.category.__name__}: {w.message}" for w in shown if not issubclass(w.category, hidden)]
         return e.value.code, [ln for ln in (out.err + out.out).splitlines() if ln.strip()] + said
