@@ -114,7 +114,15 @@ def run_cached(path: Path, observe, perturb=None, config: SpotConfig | None = No
     state); ``perturb(grey)`` changes each grey face before FaceMotion takes it (spotting_perturb). The events.
     ``made``: how the file must have been built (``check_made``'s corrected, size), else InputError."""
     d = load(path, made)
-    grey, fm = d["grey"], FaceMotion(float(d["fps"]))
+    return replay(d["frames"], d["times"], *rows(d), d["grey"], float(d["fps"]), observe, perturb, config)
+
+
+def replay(frames, times, kinds, cameras, grey, fps: float, observe, perturb=None,
+           config: SpotConfig | None = None) -> list:
+    """:func:`run_cached`'s replay of cache rows given as arrays (each row's frame number, time, kind, camera cut; the
+    grey faces of its FACE rows in order) through a FaceMotion + Spotter told ``fps``: a re-timed copy's rows
+    (``bench/spotting_vfr.py``) replay as a file's do. The events."""
+    fm = FaceMotion(fps)
     sp, events, g = Spotter.for_motion(fm, config), [], 0
 
     def push(s):
@@ -122,7 +130,7 @@ def run_cached(path: Path, observe, perturb=None, config: SpotConfig | None = No
         observe(sp)
         return out
 
-    for frame, t, kind, camera in zip(d["frames"], d["times"], *rows(d)):
+    for frame, t, kind, camera in zip(frames, times, kinds, cameras):
         if kind == CUT_AWAY:
             events += sp.flush(cut=True, camera=bool(camera))
             continue
