@@ -26,7 +26,9 @@ them, each copy's events against the CFR replay's by their seconds: kept (the sa
 new, split (a lost CFR event overlapped by two or more of the copy's), and the kept events' apex shift (in the
 original's frames).
 
-    nice python bench/spotting_vfr.py ROOT [ROOT ...] --cache DIR [--build] [--seed 0] [--videos]
+``--header-fps 30`` tells every copy's spotter and scorer that rate instead (a header stating the fastest stretch's).
+
+    nice python bench/spotting_vfr.py ROOT [ROOT ...] --cache DIR [--build] [--seed 0] [--videos] [--header-fps 30]
 """
 
 from __future__ import annotations
@@ -173,10 +175,15 @@ def main() -> None:
     ap.add_argument("--build", action="store_true", help="make the missing cache files first (the slow part)")
     ap.add_argument("--seed", type=int, default=0, help="the random pattern's draw (default 0)")
     ap.add_argument("--videos", action="store_true", help="also each video's counts by time, per copy")
+    ap.add_argument("--header-fps", type=float, help="the rate every copy's header states (FaceMotion, the Spotter and "
+                    "the scorer told it), e.g. 30: a Matroska file whose rate FFmpeg guessed from its first frames; "
+                    "default: each copy's average (an MP4's)")
     args = ap.parse_args()
     try:
         if args.seed < 0:
             raise InputError(f"--seed {args.seed}: give a count >= 0")
+        if args.header_fps is not None and not 0 < args.header_fps < 1e4:
+            raise InputError(f"--header-fps {args.header_fps:g}: give a frame rate > 0")
         print(f"CPU vector extensions: {vector_extensions()}", flush=True)
         variants = [(p, ms) for p in PATTERNS for ms in (False, True)]
         truths = {r.name: read_annotations_csv(r / "annotations.csv") for r in args.roots}
@@ -199,6 +206,7 @@ def main() -> None:
                     times[frames] = d["times"]  # each frame's own time (a frame with no row: its count / fps)
                     for k in variants:
                         c = copy_of(k[0], times, fps, k[1], args.seed, count)
+                        c = c if args.header_fps is None else c._replace(fps=args.header_fps)
                         events = replay(*copy_rows(frames, kinds, cameras, grey, c), c.fps, lambda sp: None)
                         sp = [Spotted(key, e.onset, e.offset, e.type, score=e.score, apex=e.apex, onset_s=e.onset_s,
                                       apex_s=e.apex_s, offset_s=e.offset_s) for e in events]
