@@ -38,7 +38,7 @@ from .errors import InputError
 from .face_confirm import iou
 from .recordings import stamp
 from .references import Kept, faces_kept, preroll_from
-from .results import read_table
+from .results import EVENT, NEUTRAL, NO_FACE, WARMING, read_table
 from .run_summary import FACE_WARNINGS, NO_WINDOW, face_warning
 from .rundir import read_summary, recorded_source, run_in_use, settings_of
 from .spotting import SpotConfig
@@ -244,7 +244,8 @@ def merge(summary: dict[str, Any], point: ResumePoint, counts: list[str], rerun:
     """``summary`` of the resumed part made the whole run's: its ``counts`` (less the ``rerun`` frames analysed again
     before the resume point) and time added to the run's so far (None where that did not know them: a killed run's),
     the events before it listed first, ``resumed_at_s``; the start and the frames passed over before it are the first
-    part's. ``faces`` is the whole run's (:func:`merge_faces`); ``faces_before_resume`` lists the run's before. The
+    part's. ``faces`` and ``labels`` are the whole run's (:func:`merge_faces`, :func:`merge_labels`; a killed run's
+    summary has no labels: the part's are kept); ``faces_before_resume`` lists the run's before. The
     part's warnings that no window was classified and that most frames had no face were decided from its own counts
     (a part of a few frames, its face new, classifies none): the first is dropped where the whole run classified
     some, the second decided again from the whole run's counts where they are known. ``name``: the source as the
@@ -268,6 +269,10 @@ def merge(summary: dict[str, Any], point: ResumePoint, counts: list[str], rerun:
         summary["warnings"] = [*([few] if few else []), *said]
     summary["events"] = [*(prev.get("events") or []), *summary.get("events", [])]
     summary["faces"] = merge_faces(prev.get("faces") or [], summary.get("faces") or [])
+    if prev.get("labels"):  # a killed run's summary has none: the part's are all there are
+        classes = (summary.get("model") or {}).get("classes") or []
+        summary["labels"] = merge_labels(prev["labels"], summary.get("labels") or {},
+                                         [*classes, NEUTRAL, EVENT, WARMING, NO_FACE])
     summary.update(resumed_at_s=point.resumed_at_s, start_s=prev.get("start_s"),
                    frames_skipped=prev.get("frames_skipped"), faces_before_resume=prev.get("faces") or [])
     was = prev.get("outputs") or {}
@@ -280,6 +285,22 @@ def merge(summary: dict[str, Any], point: ResumePoint, counts: list[str], rerun:
         summary["warnings"] = [*summary.get("warnings", []), f"{was['review']}, the page's copy of the video, covers "
                                f"the run up to {point.resumed_at_s[0]:g} s, before --resume; the rows, events and "
                                "timeline after it are the resumed run's"]
+
+
+def merge_labels(before: dict[str, Any], now: dict[str, Any], order: list[str]) -> dict[str, dict[str, Any]]:
+    """summary.json's ``labels`` of the whole run: each label's windows and seconds of both parts summed, its share
+    of the seconds, as an uncut run's (``LabelTally``: time shares), in ``order`` (the classes, then neutral, event,
+    warming up, no face; any other after them)."""
+    windows: dict[str, int] = {}
+    seconds: dict[str, float] = {}
+    for part in (before, now):
+        for name, v in part.items():
+            windows[name] = windows.get(name, 0) + int(v.get("windows", 0))
+            seconds[name] = seconds.get(name, 0.0) + float(v.get("seconds", 0.0))
+    total = sum(seconds.values())
+    names = [x for x in order if x in windows] + sorted(set(windows) - set(order))
+    return {k: {"windows": windows[k], "seconds": round(seconds[k], 3),
+                "share": round(seconds[k] / total, 4) if total > 0 else 0.0} for k in names}
 
 
 def merge_faces(before: list[dict[str, Any]], now: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -697,3 +697,32 @@ def test_a_face_whose_stabiliser_restarts_often_is_kept_every_snapshot_only(tmp_
     kept = read(tmp_path / SIDECAR)[0]
     assert [r["frame"] for r in kept] == [0, 302, 602, 902] and log.written == 4
     assert not warned
+
+
+def test_a_resumed_runs_labels_are_the_whole_runs_as_an_uncut_runs(tmp_path, faces_dir):
+    """summary.json's labels (and the terminal's shares) of a resumed run: a video whose first 5 s have no face, ended
+    by --max-seconds 6 and resumed, had only its resumed part's ('neutral 100%' beside the whole run's window count);
+    they are the uncut run's: each label's windows and seconds and its share of the time. A killed run's summary has
+    no labels: the part's are kept."""
+    from mpt_live.resume import ResumePoint, merge
+
+    video = tmp_path / "late face.mp4"
+    fk.ffmpeg("-f", "lavfi", "-i", "color=c=gray:s=480x480:r=30:d=5",
+              "-i", str(faces_dir / "videos" / "liveportrait_d19_glasses.mp4"), "-filter_complex",
+              "[1:v]trim=0:4,setpts=PTS-STARTPTS[f];[0:v][f]concat=n=2:v=1[v]", "-map", "[v]",
+              "-c:v", "libx264", "-pix_fmt", "yuv420p", str(video))
+    whole, out = tmp_path / "uncut", tmp_path / "o"
+    assert cli("--video", str(video), *RUN, "--out", str(whole)).returncode == 0
+    assert cli("--video", str(video), *RUN, "--out", str(out), "--max-seconds", "6").returncode == 0
+    assert "no face" in summary(out)["labels"]
+    res = cli("--video", str(video), *RUN, "--out", str(out), "--resume")
+    assert res.returncode == 0, res.stderr[-2000:]
+    want = summary(whole)["labels"]
+    assert summary(out)["labels"] == want and {"no face", "neutral"} <= set(want)
+    shares = ", ".join(f"{k} {v['share']:.0%}" for k, v in want.items() if v["share"] >= 0.005)
+    assert shares in res.stdout + res.stderr
+    part = {"frames_read": 10, "events": [], "faces": [], "outputs": {}, "warnings": [],
+            "labels": {"neutral": {"windows": 5, "seconds": 0.333, "share": 1.0}}}
+    killed = {"frames_read": 100, "frames_with_face": None, "status": "killed"}
+    merge(part, ResumePoint(99, 3.3, 1, previous=killed), ["frames_read"], {}, "v.mp4")
+    assert part["labels"] == {"neutral": {"windows": 5, "seconds": 0.333, "share": 1.0}}
