@@ -11,6 +11,9 @@ a copy cut short looked whole by its frames. Where the bytes stop tells instead:
   the frame count such a file's header lacks (:func:`packets`: its reader's end is then one failed read).
 * MPEG-TS: a sequence of fixed-size packets (188 bytes; 192 in an M2TS/AVCHD file, 204 with error-correction
   bytes), each starting with the sync byte 0x47: a whole file is a whole number of them.
+* AVI: its header counts its frames, but FFmpeg reads an AVI without its index (written last, so a cut copy has
+  none) to its last frame and states that as its end, so the frames reach it. Its RIFF chunks (one, and an OpenDML
+  file's 'AVIX' chunks after it) state their sizes: a file that ends before the last one's stated end is cut.
 
 A file cut exactly where an element or packet ends cannot be told from one that ends there, and is not called cut.
 """
@@ -40,6 +43,8 @@ def cut_off(path: str | os.PathLike, probe: VideoProbe | None) -> str | None:
             return _ts_cut(path)
         if ("matroska" in kinds or "webm" in kinds) and probe.end_s is None:
             return _matroska_cut(path)
+        if "avi" in kinds:
+            return _riff_cut(path)
     except OSError:
         return None
     return None
@@ -55,6 +60,25 @@ def _ts_cut(path: str | os.PathLike) -> str | None:
                 return None
             return f"ends part-way through a {n}-byte transport stream packet ({size} bytes, not a whole number of them)"
     return None  # not packets of a size known here (a stream with junk before it): not judged
+
+
+def _riff_cut(path: str | os.PathLike) -> str | None:
+    """Where an AVI's RIFF chunks (8 bytes of name and size, then the size's bytes, padded to an even length) say the
+    file ends, against where it does; None where it reaches that end, or where something other than a RIFF chunk
+    follows one (not judged)."""
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        at = 0
+        while at + 8 <= size:
+            fh.seek(at)
+            head = fh.read(8)
+            if head[:4] != b"RIFF":
+                return None
+            end = at + 8 + int.from_bytes(head[4:8], "little")
+            if end > size:
+                return f"ends part-way through its RIFF chunk ({size} bytes of the {end} its header states)"
+            at = end + (end & 1)
+    return None
 
 
 def _matroska_cut(path: str | os.PathLike) -> str | None:
