@@ -14,6 +14,9 @@ a copy cut short looked whole by its frames. Where the bytes stop tells instead:
 * AVI: its header counts its frames, but FFmpeg reads an AVI without its index (written last, so a cut copy has
   none) to its last frame and states that as its end, so the frames reach it. Its RIFF chunks (one, and an OpenDML
   file's 'AVIX' chunks after it) state their sizes: a file that ends before the last one's stated end is cut.
+* ASF (WMV): FFmpeg gives a copy cut short no duration at all. Its top-level objects (the header, the data, the
+  index) state their sizes: one that ends past the file's end was cut (not judged for a broadcast file, whose
+  data object's size is not kept).
 
 A file cut exactly where an element or packet ends cannot be told from one that ends there, and is not called cut.
 """
@@ -45,6 +48,8 @@ def cut_off(path: str | os.PathLike, probe: VideoProbe | None) -> str | None:
             return _matroska_cut(path)
         if "avi" in kinds:
             return _riff_cut(path)
+        if "asf" in kinds:
+            return _asf_cut(path)
     except OSError:
         return None
     return None
@@ -78,6 +83,33 @@ def _riff_cut(path: str | os.PathLike) -> str | None:
             if end > size:
                 return f"ends part-way through its RIFF chunk ({size} bytes of the {end} its header states)"
             at = end + (end & 1)
+    return None
+
+
+ASF_HEADER = bytes.fromhex("3026B2758E66CF11A6D900AA0062CE6C")  # the Header Object's GUID, as stored
+ASF_FILE_PROPERTIES = bytes.fromhex("A1DCAB8C47A9CF118EE400C00C205365")  # its flags 88 bytes in; bit 0: broadcast
+
+
+def _asf_cut(path: str | os.PathLike) -> str | None:
+    """Where an ASF file's top-level objects (a 16-byte GUID, then their whole size in 8 bytes) say it ends, against
+    where it does; None where it reaches that end, for a broadcast file, or where a size makes no sense."""
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        head = fh.read(4096)
+        if not head.startswith(ASF_HEADER):
+            return None
+        props = head.find(ASF_FILE_PROPERTIES)
+        if props < 0 or len(head) < props + 92 or head[props + 88] & 1:
+            return None
+        at = 0
+        while at + 24 <= size:
+            fh.seek(at)
+            n = int.from_bytes(fh.read(24)[16:], "little")
+            if n < 24:
+                return None
+            if at + n > size:
+                return f"ends part-way through one of its objects ({size} bytes of the {at + n} its header states)"
+            at += n
     return None
 
 

@@ -730,13 +730,14 @@ def test_a_truncated_mkv_is_still_named(tmp_path):
     assert 0 < n < 60 and v.error and "cut.mkv: ended after" in v.error and "truncated" in v.error
 
 
-@pytest.mark.parametrize("form", ["stream.webm", "take.ts", "camera.m2ts", "webcam.avi"])
+@pytest.mark.parametrize("form", ["stream.webm", "take.ts", "camera.m2ts", "webcam.avi", "old.wmv"])
 def test_a_recording_that_states_no_end_is_named_when_cut_short(tmp_path, form):
     """A WebM written as a stream (MediaRecorder-like: no duration, no index) and an MPEG-TS state no end of their
     own, so a copy cut short (a broken download, a recorder killed) was read to its last whole frame and called
-    complete; so was an AVI, whose index a cut takes (FFmpeg then states its last frame as its end). Where the bytes
-    stop shows it: a Matroska element cut mid-way (FFmpeg: 'File ended prematurely'), a transport stream that is not
-    a whole number of its packets, an AVI shorter than its RIFF header states. The whole files are still complete."""
+    complete; so was an AVI, whose index a cut takes (FFmpeg then states its last frame as its end), and a WMV (FFmpeg
+    gives a cut one no duration). Where the bytes stop shows it: a Matroska element cut mid-way (FFmpeg: 'File ended
+    prematurely'), a transport stream that is not a whole number of its packets, an AVI shorter than its RIFF header
+    states, an ASF object that ends past the file's end. The whole files are still complete."""
     import subprocess
 
     whole = tmp_path / form
@@ -745,8 +746,8 @@ def test_a_recording_that_states_no_end_is_named_when_cut_short(tmp_path, form):
         with open(whole, "wb") as fh:
             subprocess.run([fk.ffmpeg_exe(), "-loglevel", "error", *src, "-c:v", "libvpx", "-b:v", "300k", "-deadline",
                             "realtime", "-cpu-used", "8", "-f", "webm", "-"], stdout=fh, check=True)
-    elif form.endswith(".avi"):
-        fk.ffmpeg(*src, "-c:v", "mjpeg", "-q:v", "5", str(whole))
+    elif form.endswith((".avi", ".wmv")):
+        fk.ffmpeg(*src, "-c:v", "mjpeg" if form.endswith(".avi") else "wmv2", "-q:v", "5", str(whole))
     else:
         fk.ffmpeg(*src, "-c:v", "libx264", "-preset", "veryfast", "-g", "30", "-pix_fmt", "yuv420p",
                   *(["-mpegts_m2ts_mode", "1"] if form.endswith(".m2ts") else []), str(whole))
