@@ -20,6 +20,7 @@ import numpy as np
 
 from .pyav_capture import open_video
 from .sources import PATIENCE, pixel_aspect, square_pixels
+from .upright import extra_turn
 from .videoprobe import probe_video
 
 SEEK_AFTER = 300  # frames further apart than this are sought, not decoded one by one
@@ -45,11 +46,12 @@ def frames_at(source: Path, wanted: Mapping[int, float]) -> Iterator[tuple[int, 
         if not ok:
             return
         stretch = pixel_aspect(cap)  # the run's boxes are in square pixels
+        turn = extra_turn(source)  # as the run read it (a wrong rotation tag undone)
         fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
         half = 0.5 / fps if math.isfinite(fps) and fps > 0 else 1.0 / 60
         first_ms, pos, seekable = float(cap.get(cv2.CAP_PROP_POS_MSEC) or 0.0), 1, True  # pos: the next read's index
         if 0 in wanted:
-            yield 0, square_pixels(img, stretch)
+            yield 0, square_pixels(img, stretch, turn)
         for n in sorted(k for k in wanted if k > 0):
             if seekable and n - pos > SEEK_AFTER:  # a keyframe, then forward
                 cap.set(cv2.CAP_PROP_POS_FRAMES, n)
@@ -57,7 +59,7 @@ def frames_at(source: Path, wanted: Mapping[int, float]) -> Iterator[tuple[int, 
                 t = start_s + (float(cap.get(cv2.CAP_PROP_POS_MSEC) or 0.0) - first_ms) / 1000.0
                 if ok and not abs(t - wanted[n]) > half:  # landed on the frame wanted (or nothing to check it by)
                     pos = n + 1
-                    yield n, square_pixels(img, stretch)
+                    yield n, square_pixels(img, stretch, turn)
                     continue
                 seekable = False  # frames not where their times say: read from the start, frame by frame
                 cap.release()
@@ -68,6 +70,6 @@ def frames_at(source: Path, wanted: Mapping[int, float]) -> Iterator[tuple[int, 
             if not ok:
                 return
             pos += 1
-            yield n, square_pixels(img, stretch)
+            yield n, square_pixels(img, stretch, turn)
     finally:
         cap.release()

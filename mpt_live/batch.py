@@ -105,7 +105,7 @@ def run_batch(videos: str | Path | list[Path], out: Path | None, runtime: Any | 
                         bar.update(overall, completed=index + min(i / n, 1.0))
 
             try:
-                with first if first is not None and index == 0 else open_recording(video, fps) as src:
+                with first if first is not None and index == 0 else open_recording(video, fps, cfg.rotation) as src:
                     summary = run_job(src, runtime, cfg, d, save_video=save_video, display=display, progress=tick,
                                       say=lambda line: console.print(Text(line), soft_wrap=True), resume=resume)
                 done.append((video, d, summary))

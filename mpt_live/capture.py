@@ -186,10 +186,11 @@ class PacedVideoReader(LatestFrameReader):
 
     def __init__(self, path: str | Path, speed: float = 1.0, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Any] | None = None, loop: bool = False,
-                 capture: cv2.VideoCapture | None = None) -> None:
+                 capture: cv2.VideoCapture | None = None, rotation: str = "auto") -> None:
         super().__init__()
-        with VideoFile(path, capture=capture) as v:  # raises InputError for unusable files
+        with VideoFile(path, capture=capture, rotation=rotation) as v:  # raises InputError for unusable files
             self.fps, self.frame_count, self._times, self._stretch = v.fps, v.frame_count, v.frame_times, v.stretch
+            self._turn, self.orientation = v.turn, v.orientation  # a wrong rotation tag undone (mpt_live.upright)
             self.warnings, unstated, late, self._packets = list(v.warnings), v.start_unstated, v.start_late, v.packets
             # its capture plays on: the file is opened once, and the frames it read to learn the timing are not
             # decoded again
@@ -242,9 +243,10 @@ class PacedVideoReader(LatestFrameReader):
 
         def read(k: int) -> Read | None:
             more = read_past(self._cap, count, done + k, self._url, packets=self._packets)
-            return None if more is None else (square_pixels(more[0], self._stretch), more[1], more[2])
+            return None if more is None else (square_pixels(more[0], self._stretch, self._turn), more[1], more[2])
 
-        run, after, _ = timed_run((square_pixels(img, self._stretch), got[1], got[2]), prev_ms, self.fps, read)
+        first = (square_pixels(img, self._stretch, self._turn), got[1], got[2])
+        run, after, _ = timed_run(first, prev_ms, self.fps, read)
         self._decoded = [*run[1:], *([after] if after is not None else [])]
         return run[0]
 
@@ -288,7 +290,7 @@ class PacedVideoReader(LatestFrameReader):
                 if not ok or img is None:  # the file ends here, as a failed read ends a VideoFile: checked the same
                     self._end_of_pass(times)
                     return
-                img = square_pixels(img, self._stretch)
+                img = square_pixels(img, self._stretch, self._turn)
             self._wait_until(due)
             self._publish(LiveFrame(i, t, img, captured=self._clock()))
             i += 1
@@ -360,7 +362,7 @@ def open_stream(url: str, realtime: bool = False) -> "CaptureReader | VideoFile 
 
 
 def open_source(camera: int | None = None, video: str | Path | None = None,
-                realtime: bool = False) -> "LatestFrameReader | VideoFile":
+                realtime: bool = False, rotation: str = "auto") -> "LatestFrameReader | VideoFile":
     """The source of ``--camera N``, a stream URL, ``--video FILE --realtime`` or ``--video FILE``.
 
     Fails at once with a one-line InputError for a source that cannot be read. Folders and globs of
@@ -374,4 +376,6 @@ def open_source(camera: int | None = None, video: str | Path | None = None,
     paths = expand_videos(str(video))
     if len(paths) != 1:
         raise InputError(f"{video}: {'--realtime plays' if realtime else 'expected'} one video, this matches {len(paths)}")
-    return PacedVideoReader(paths[0]) if realtime else VideoFile(paths[0])
+    if realtime:
+        return PacedVideoReader(paths[0], rotation=rotation)
+    return VideoFile(paths[0], rotation=rotation)

@@ -63,6 +63,7 @@ def live(
     jobs: Optional[int] = typer.Option(None, "--jobs", min=0, help="Recorded videos in N worker processes (0: cores / --threads); a rerun skips videos already done."),
     # \[: rich markup would take [cluster] for a style tag and drop it
     ray: Optional[str] = typer.Option(None, "--ray", metavar="auto|ADDRESS", help="Recorded videos as tasks on a Ray cluster (pip install 'mpt-live\\[cluster]'); a rerun skips videos already done."),
+    rotation: str = typer.Option("auto", "--rotation", metavar="auto|tag|0|90|180|270", help="A video file's rotation tag: auto (a tagged file's first seconds checked for faces as tagged and as stored: a wrong tag, said so, is overridden), tag (as tagged), or the degrees clockwise to turn its frames as stored."),
     finish: Optional[Path] = typer.Option(None, "--finish", metavar="DIR", help="Finish the output folder of a run killed outright (its summary.json still says running), or every such folder below a batch's --out (then the batch's overview is rebuilt from its videos' folders, killed or not): timeline.png, report.html and summary.json (status killed) from the rows and events it wrote. Nothing else is run."),
 ) -> None:
     """Micro-expression recognition: face alignment, Eulerian magnification, rank pooling, MPT model."""
@@ -74,7 +75,8 @@ def live(
         start_s = check_live_options(detector=detector, camera=camera, video=video, demo=demo,
                                      motion_only=motion_only, model=model, demo_face=demo_face,
                                      spot_threshold=spot_threshold, inspect=inspect, max_seconds=max_seconds,
-                                     start=start, realtime=realtime, jobs=jobs, ray=ray, resume=resume, out=out)
+                                     start=start, realtime=realtime, jobs=jobs, ray=ray, resume=resume, out=out,
+                                     rotation=rotation)
     except ValueError as e:
         _fail(str(e))
     try:
@@ -83,7 +85,7 @@ def live(
     except InputError as e:
         _fail(str(e))
     cfg = SessionConfig(stride=stride, detector=detector, spot_threshold=spot_threshold, max_faces=max_faces,
-                        batch=batch, max_seconds=max_seconds, start_s=start_s)
+                        batch=batch, max_seconds=max_seconds, start_s=start_s, rotation=rotation)
     global _RUN_BEGAN
     _RUN_BEGAN = False  # (main() may run more than once in a process: tests)
     with stop_signals(until_exit=True):  # SIGINT, SIGTERM, SIGHUP: the run stops and still writes its summary
@@ -128,7 +130,7 @@ def live(
                         _fail(f"--{'jobs' if jobs is not None else 'ray'}: for recorded videos on disk (a file, folder "
                               "or glob); a camera, a URL (a stream or a recording served over http) and a --realtime "
                               "video are read by this one process")
-                    source = open_source(camera, video, realtime)
+                    source = open_source(camera, video, realtime, rotation)
                     for note in getattr(source, "notes", []):
                         _say(note, text_style="dim")
                     try:
@@ -163,7 +165,7 @@ def live(
                     parallel = jobs is not None or ray is not None
                     # one video is opened before the model loads (a bad file fails at once); a serial run reads
                     # it from this open, its first frames included (no second open, no frames decoded twice)
-                    with open_recording(videos[0], fps) if len(videos) == 1 else nullcontext() as first:
+                    with open_recording(videos[0], fps, rotation) if len(videos) == 1 else nullcontext() as first:
                         if start_s is not None and (why := start_beyond_end(first, start_s)):
                             raise InputError(why)
                         if start_s:  # no seek (the file's frame numbers and damage checks count from its start)

@@ -11,6 +11,7 @@ from typing import Any, Callable
 import typer
 
 from . import __version__
+from .upright import check_rotation
 
 
 def given(ctx: typer.Context, name: str) -> bool:
@@ -104,9 +105,10 @@ def start_beyond_end(source: Any, start: float) -> str | None:
 def check_live_options(*, detector: str, camera: int | None, video: str | None, demo: bool, motion_only: bool,
                        model: Any, demo_face: Any, spot_threshold: float, inspect: float | None,
                        max_seconds: float | None, start: str | None, realtime: bool, jobs: int | None,
-                       ray: str | None, resume: bool = False, out: Any = None) -> float | None:
+                       ray: str | None, resume: bool = False, out: Any = None, rotation: str = "auto") -> float | None:
     """mpt-live's options checked alone and against each other before anything starts; ``--start`` in seconds
     (None: not given). ValueError with the one line to show for the first that is wrong."""
+    check_rotation(rotation)
     if detector not in ("auto", "short", "full"):
         raise ValueError(f"--detector {detector!r}: expected 'auto', 'short' or 'full'")
     if camera is not None and video is not None:

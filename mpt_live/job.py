@@ -259,7 +259,8 @@ def marker_facts(session: Session) -> dict[str, Any]:
             "provider": session.model.provider or None, "source_fps": round(session.fps, 3),
             "source_frame_count": frame_count(session.source),
             "stride": "auto" if session.auto else session.stride, "detector": session.cfg.detector,
-            "max_faces": session.max_faces, "spot_threshold": session.cfg.spot_threshold,
+            "rotation": getattr(session.source, "orientation", None), "max_faces": session.max_faces,
+            "spot_threshold": session.cfg.spot_threshold,
             "clip_spec": session.spec.to_dict(), "start_s": session.cfg.start_s, "max_seconds": session.cfg.max_seconds,
             "stamps": {"source": stamp(session.name), "model": stamp(session.model.path)}}  # --resume: the same?
 

@@ -92,7 +92,7 @@ def _run_one(task: tuple[int, Path, Path], spec: BatchSpec, runtime: Any, cfg: A
             events.put(("progress", i, n, total))
 
     try:
-        with open_recording(video, spec.fps) as src:
+        with open_recording(video, spec.fps, cfg.rotation) as src:
             summary = run_job(src, runtime, cfg, out, save_video=spec.save_video, progress=progress,
                               say=lambda line: events.put(("note", i, line)))
         events.put(("done", i, {k: summary[k] for k in ("frames_read", "windows", "seconds", "fps")}))

@@ -179,7 +179,7 @@ class VideoActor:
                 return _marked(text, video, out, named)
 
             try:
-                with VideoFile(named) as src:
+                with VideoFile(named, rotation=self.spec.cfg.rotation) as src:
                     summary = run_job(src, self.runtime, replace(self.spec.cfg, workers=1), out,
                                       save_video=self.spec.save_video, progress=tick)
             except InputError as e:

@@ -357,9 +357,10 @@ def check_fps(recordings: Sequence[Path], fps: float | None) -> None:
         raise InputError(f"--fps {fps:g}: not a frame rate (0 < fps <= 1000)")
 
 
-def open_recording(path: str | os.PathLike, fps: float | None = None) -> VideoFile | FrameFolder:
-    """A source for one recording: a :class:`FrameFolder` for a folder, else a :class:`VideoFile`."""
-    return FrameFolder(path, fps) if Path(path).is_dir() else VideoFile(path)
+def open_recording(path: str | os.PathLike, fps: float | None = None, rotation: str = "auto") -> VideoFile | FrameFolder:
+    """A source for one recording: a :class:`FrameFolder` for a folder, else a :class:`VideoFile` (``rotation``:
+    ``--rotation``, :mod:`mpt_live.upright`)."""
+    return FrameFolder(path, fps) if Path(path).is_dir() else VideoFile(path, rotation=rotation)
 
 
 def stamp(path: str | os.PathLike | None) -> list[int] | None:

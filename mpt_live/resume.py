@@ -155,16 +155,17 @@ def precheck(out: Path, source: Any, cfg: Any, model_file: str | Path | None) ->
     """:func:`resume_point`'s refusals that need no model, made before it loads (a refusal in one line at once, not
     after seconds of loading): no run, one alive or finished, another or changed file, and the settings known
     before: the model file (its size and time; None: motion-only), stride, detector, spot threshold, max faces of
-    ``cfg`` (a :class:`mpt_live.session.SessionConfig` of a recorded file). The model's own facts and its clip are
-    compared once it has loaded (:func:`resume_point`, which makes these checks again)."""
+    ``cfg`` (a :class:`mpt_live.session.SessionConfig` of a recorded file), and the way up the file is read (its
+    rotation tag checked or overridden: ``source.orientation``). The model's own facts and its clip are compared
+    once it has loaded (:func:`resume_point`, which makes these checks again)."""
     from .session import FILE_STRIDE, MAX_FACES
 
     facts = {"mode": "file", "source_frame_count": getattr(source, "frame_count", None),
              "stride": cfg.stride or FILE_STRIDE,
              "detector": cfg.detector, "spot_threshold": cfg.spot_threshold,
              "max_faces": MAX_FACES["file"] if cfg.max_faces is None else cfg.max_faces,
-             "stamps": {"model": stamp(model_file)}}
-    _refusals(out, source, facts, ("model file", "stride", "detector", "spot threshold", "max faces"))
+             "rotation": getattr(source, "orientation", None), "stamps": {"model": stamp(model_file)}}
+    _refusals(out, source, facts, ("model file", "stride", "detector", "rotation", "spot threshold", "max faces"))
 
 
 def _refusals(out: Path, source: Any, facts: dict[str, Any], keys: tuple[str, ...] | None = None) -> dict[str, Any]:
@@ -197,7 +198,9 @@ def _refusals(out: Path, source: Any, facts: dict[str, Any], keys: tuple[str, ..
     if was is None and s.get("source_frame_count") != facts.get("source_frame_count"):  # an older marker: no stamp
         raise InputError(f"{where}: {name} has {facts.get('source_frame_count')} frames, the run there read one of "
                          f"{s.get('source_frame_count')}; run without --resume to redo it")
-    old, new = settings_key(s), settings_key(facts)
+    # the way up the file is read (a rotation tag checked by its faces: mpt_live.upright), known once it is opened
+    old = {**settings_key(s), "rotation": s.get("rotation")}
+    new = {**settings_key(facts), "rotation": facts.get("rotation")}
     changed = [k for k in old if old[k] != new[k] and (keys is None or k in keys)]
     if changed:
         k = changed[0]

@@ -29,6 +29,7 @@ from .interrupts import deferred
 from .pyav_capture import open_video
 from .quiet import held_fd
 from .sources import VideoFile, pixel_aspect, square_pixels
+from .upright import chosen, extra_turn
 from .videoprobe import probe_video
 
 PLAYABLE = {"avc1", "h264", "x264", "vp80", "vp90", "vp09", "av01"}  # codecs browsers decode, as OpenCV's FOURCC
@@ -89,13 +90,14 @@ def review_video(out: Path, candidates: Sequence[Path], max_frames: int | None =
         return None
     cap = open_video(found[0])  # PyAV's where OpenCV cannot decode it (AV1), found so by --finish's process too
     stretch = pixel_aspect(cap)
+    turn = extra_turn(found[0])  # as the run read it (a wrong rotation tag undone)
     with ReviewSink(out, float(cap.get(cv2.CAP_PROP_FPS) or 30.0)) as sink:
         try:
             while max_frames is None or sink.frames < max_frames:
                 ok, img = cap.read()
                 if not ok:
                     break
-                sink.write(square_pixels(img, stretch))
+                sink.write(square_pixels(img, stretch, turn))
         finally:
             cap.release()
         return sink.close()
@@ -107,7 +109,7 @@ def damaged_copy(out: Path, source: Path, max_frames: int | None = None) -> str 
     be seen. The frames that decode, each at its time in the run (its first ``max_frames`` when given); None when
     the copy could not be made."""
     try:
-        with VideoFile(source) as video, ReviewSink(out, video.fps) as sink:
+        with VideoFile(source, rotation=chosen(source)) as video, ReviewSink(out, video.fps) as sink:
             for frame in video:
                 if max_frames is not None and sink.frames >= max_frames:
                     break

@@ -125,6 +125,7 @@ def summarize(session: Session) -> dict[str, Any]:
         "fps": round(c["frames_read"] / seconds, 2) if seconds > 0 else None,
         "predictions_per_s": round(c["windows_classified"] / seconds, 2) if seconds > 0 else None,
         "stride": "auto" if session.auto else session.stride,
+        "rotation": getattr(source, "orientation", None),
         "detector": session.cfg.detector, **(w.figures() if w else dict.fromkeys(DETECTOR_KEYS)),
         "max_faces": session.max_faces,
         "model": session.model.to_dict(),

@@ -88,6 +88,7 @@ class SessionConfig:
     thumbnails: bool = False  # the worker also makes the overlay's thumbnails
     max_faces: int | None = None  # faces tracked per frame (None: MAX_FACES of the source kind; 0: all)
     batch: int | None = None  # clips per model call at most (None: a frame's faces; files on a GPU join frames, <= 64)
+    rotation: str = "auto"  # a video file's rotation tag: auto (checked against its faces), tag, or degrees (upright.py)
 
 
 class StopSession(Exception):

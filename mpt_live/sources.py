@@ -23,9 +23,10 @@ from .cutoff import cut_off, packets
 from .damage import DamagedFrames, Read, counted, read_past, timed_run
 from .errors import InputError
 from .frametimes import FrameTimes, probe_notes, resolve_rate
-from .pyav_capture import (PATIENCE, PyAVCapture, decoded_note, found_sizes, pyav_capture, read_by_pyav, sizes_note,
-                           undecoded, watched)
+from .pyav_capture import (PATIENCE, PyAVCapture, decoded_note, found_sizes, open_video, pyav_capture, read_by_pyav,
+                           sizes_note, undecoded, watched)
 from .quiet import quiet_fd, quiet_opencv
+from .upright import choose, turned
 from .videoprobe import ENDS, UNRECOGNISED, VideoProbe, changes_size, probe_video
 from .videotracks import is_picture
 
@@ -159,13 +160,14 @@ def pixel_aspect(cap: cv2.VideoCapture) -> tuple[float, float]:
     return (1.0, sar) if turned else (sar, 1.0)
 
 
-def square_pixels(img: np.ndarray, stretch: tuple[float, float]) -> np.ndarray:
-    """``img`` stretched by :func:`pixel_aspect`'s ``(x, y)`` (unchanged for square pixels)."""
-    if stretch == (1.0, 1.0):
-        return img
-    h, w = img.shape[:2]
-    return cv2.resize(img, (max(1, round(w * stretch[0])), max(1, round(h * stretch[1]))),
-                      interpolation=cv2.INTER_LINEAR)
+def square_pixels(img: np.ndarray, stretch: tuple[float, float], turn: int = 0) -> np.ndarray:
+    """``img`` stretched by :func:`pixel_aspect`'s ``(x, y)`` (unchanged for square pixels), then turned ``turn``
+    degrees clockwise (a wrong rotation tag undone: :mod:`mpt_live.upright`)."""
+    if stretch != (1.0, 1.0):
+        h, w = img.shape[:2]
+        img = cv2.resize(img, (max(1, round(w * stretch[0])), max(1, round(h * stretch[1]))),
+                         interpolation=cv2.INTER_LINEAR)
+    return turned(img, turn)
 
 
 def open_capture(name: str, timeout_ms: int = 5000) -> cv2.VideoCapture | PyAVCapture:
@@ -190,11 +192,16 @@ class VideoFile:
 
     ``warnings``: what disagrees in the file's timing (one line each); ``error``: set when the video ended
     well before the frame count in its header (truncated or damaged). ``capture``: the video already opened
-    (by :func:`open_capture`, nothing read from it yet), read from there instead of opening it again."""
+    (by :func:`open_capture`, nothing read from it yet), read from there instead of opening it again.
+    ``rotation``: ``--rotation`` (:mod:`mpt_live.upright`): a local file's rotation tag checked against the faces in
+    its first frames (``auto``), kept (``tag``) or overridden (degrees); ``turn``: degrees its frames are turned after
+    the capture's own turn, ``rotation_note`` the line that says why where the tag was overridden, ``orientation``
+    the degrees clockwise its frames are read turned from as stored (None: an untagged file read as stored, a URL)."""
 
     live = False  # every frame is delivered, none dropped
 
-    def __init__(self, path: str | os.PathLike, timeout_ms: int = 5000, capture: cv2.VideoCapture | None = None) -> None:
+    def __init__(self, path: str | os.PathLike, timeout_ms: int = 5000, capture: cv2.VideoCapture | None = None,
+                 rotation: str = "auto") -> None:
         url = is_stream_url(str(path))
         self.path = Path(path)
         self.name = str(path)
@@ -229,6 +236,7 @@ class VideoFile:
         self.packets: Callable[[], int] | None = None if url else functools.partial(packets, self.path, probe)
         self._opencv_failed: tuple[int | None, bool] = (None, False)  # OpenCV's failed reads where PyAV reads it
         self._times: FrameTimes | None = None  # the clock of the pass being read
+        self.turn, self.rotation_note, self.orientation = 0, None, None
         header_fps = self._start()
         if not self._buffered:
             self._cap.release()
@@ -243,6 +251,15 @@ class VideoFile:
             elif probe is not None and probe.codec:
                 why = undecoded(probe.codec)
             raise InputError(f"{self.name}: video has zero decodable frames{why}")
+        if not url:  # a rotation tag checked (auto) or overridden: the frames turned after the capture's turn
+            tag = int(self._cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0) % 360
+            self.turn, self.rotation_note = choose(self.path, tag, rotation, lambda: open_video(self.path),
+                                                   header_fps)
+            self.orientation = (tag + self.turn) % 360 if tag or self.turn else None
+            if self.turn:
+                self._buffered = [(turned(img, self.turn), m) for img, m in self._buffered]
+                if self.turn % 180:
+                    self.width, self.height = self.height, self.width
         ms = [m for _, m in self._buffered]
         self.fps, self._pts, self.fps_assumed, self.warnings = resolve_rate(
             self.name, header_fps, ms[0], ms[1] if len(ms) > 1 else None, probe)
@@ -252,7 +269,7 @@ class VideoFile:
         if error is not None:
             self._cap.release()
             raise InputError(error)
-        self.warnings += notes
+        self.warnings += notes + ([self.rotation_note] if self.rotation_note else [])
         if probe is not None and probe.sizes and isinstance(self._cap, PyAVCapture):
             self.warnings.append(sizes_note(self.name, probe.sizes))
         # said once, with the file's other warnings: where OpenCV failed on it (now, or earlier in this process), not
@@ -346,7 +363,7 @@ class VideoFile:
         at the end of the video; where ``most`` were read past, their number (:func:`read_past`)."""
         got = read_past(self._cap, counted(self.frame_count, self._times), done, self._url, misses=misses, most=most,
                         packets=self.packets if most is None else None)  # its first reads: PyAV asked after PATIENCE
-        return got if not isinstance(got, tuple) else (square_pixels(got[0], self.stretch), got[1], got[2])
+        return got if not isinstance(got, tuple) else (square_pixels(got[0], self.stretch, self.turn), got[1], got[2])
 
     def detach(self) -> tuple[cv2.VideoCapture, list[tuple[np.ndarray, float, int]]]:
         """The open capture and the frames already decoded from it (:meth:`first_frames`), for a reader that

@@ -1,0 +1,168 @@
+"""Which way up a recorded video is read: its display-rotation tag, checked against the faces in it.
+
+A phone stores its sensor's frames turned and tags the file with how to turn them back (a display matrix), which
+OpenCV and :class:`~mpt_live.pyav_capture.PyAVCapture` apply as they read (``CAP_PROP_ORIENTATION_META``: degrees
+clockwise). Phones and editors sometimes write a wrong tag (a recording upright as stored, tagged 180 or 90): read
+as tagged, the face detector gets upside-down or sideways frames and finds few faces or none. Where a file carries
+a tag, :func:`choose` looks at :data:`CHECKED` early frames (the first :data:`SPAN_S` seconds; a detector call or
+two each, no crop search; a face counted where it is found confidently, :data:`CONFIDENT`) as tagged, as stored and, for a 90 or 270 tag, turned the other way, and keeps the
+orientation in which faces are found clearly more often (:func:`clearly_more`); an override is said in one line
+with the ffmpeg command that resets the file's tag. ``--rotation`` forces one (``tag``: as tagged; ``0``, ``90``,
+``180``, ``270``: degrees clockwise from the frames as stored). An untagged file is not checked: no extra work.
+
+The frames are turned after the capture's own turn (:func:`turned`), so both capture paths read alike, and a
+file's choice is kept for this process (:func:`extra_turn`, :func:`chosen`: the apex pictures and the review copy
+read the same orientation as the run). The frames checked are the file's first ones whatever ``--start`` says, so a
+``--resume`` of a run chooses as the run did.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import cv2
+import numpy as np
+
+ROTATIONS = ("auto", "tag", "0", "90", "180", "270")
+CHECKED = 8  # early frames looked at for faces
+SPAN_S = 4.0  # ... spread over the first seconds of the video
+# a face found confidently: BlazeFace finds upside-down faces too, less sure of them (five of the shared videos turned
+# 180 degrees, their first 4 frames: 0.51-0.75 short or full range, 0.84-0.95 upright at the better range)
+CONFIDENT = 0.8
+TURN = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
+_CHOSEN: dict[tuple[str, int, int], tuple[int, int]] = {}  # a file (path, size, mtime) -> (its tag, orientation read)
+
+
+def check_rotation(value: str) -> str:
+    """``--rotation``'s value, checked: ValueError in one line for anything else."""
+    if str(value) not in ROTATIONS:
+        raise ValueError(f"--rotation {value!r}: expected auto, tag, 0, 90, 180 or 270")
+    return str(value)
+
+
+def turned(img: np.ndarray, degrees: int) -> np.ndarray:
+    """``img`` turned ``degrees`` (0, 90, 180, 270) clockwise."""
+    return cv2.rotate(img, TURN[degrees]) if degrees % 360 else img
+
+
+def _stamp(path: str | os.PathLike) -> tuple[str, int, int]:
+    st = os.stat(path)
+    return os.path.abspath(path), st.st_size, st.st_mtime_ns
+
+
+def extra_turn(path: str | os.PathLike) -> int:
+    """Degrees (clockwise) the frames of the local file ``path`` are turned after the capture's own turn, as a run in
+    this process chose (:func:`choose`); 0 for a file none chose to turn."""
+    try:
+        tag, want = _CHOSEN.get(_stamp(path), (0, 0))
+    except OSError:
+        return 0
+    return (want - tag) % 360
+
+
+def chosen(path: str | os.PathLike) -> str:
+    """The ``--rotation`` that reads the local file ``path`` as a run in this process read it (the degrees it chose),
+    ``auto`` where none read it."""
+    try:
+        got = _CHOSEN.get(_stamp(path))
+    except OSError:
+        return "auto"
+    return "auto" if got is None else str(got[1])
+
+
+def candidates(tag: int) -> list[int]:
+    """The orientations (degrees clockwise from the frames as stored) worth checking for a file tagged ``tag``:
+    the tag first, then the frames as stored, then (a 90 or 270 tag) turned the other way."""
+    return [tag, 0] + ([(tag + 180) % 360] if tag % 180 else [])
+
+
+def clearly_more(found: int, tagged: int, checked: int) -> bool:
+    """Whether faces found in ``found`` of ``checked`` frames beat the ``tagged`` orientation's clearly: in at least
+    half the frames, at least 3 more, and over twice as many."""
+    return 2 * found >= checked and found >= tagged + 3 and found > 2 * tagged
+
+
+def early_frames(cap: Any, fps: float) -> list[np.ndarray]:
+    """Up to :data:`CHECKED` frames of the capture ``cap`` (from its start, as tagged), spread over :data:`SPAN_S`."""
+    step = max(1, round(SPAN_S * (fps if fps > 0 else 25.0) / CHECKED))
+    got: list[np.ndarray] = []
+    for i in range(step * CHECKED):
+        if not cap.grab():
+            break
+        if i % step == 0:
+            ok, img = cap.retrieve()
+            if ok and img is not None:
+                got.append(img)
+    return got
+
+
+def faces_found(frames: list[np.ndarray], degrees: int, detect: Callable[[np.ndarray], float]) -> int:
+    """In how many of ``frames`` (as tagged) turned ``degrees`` more the detector finds a face confidently (its
+    best score at least :data:`CONFIDENT`)."""
+    return sum(detect(turned(img, degrees)) >= CONFIDENT for img in frames)
+
+
+def blazeface_score() -> tuple[Callable[[np.ndarray], float], Callable[[], None]]:
+    """The best face score in one image (BlazeFace short range, then full range where short finds no confident
+    face; 0 for none) and its close."""
+    from .face import FaceAligner
+
+    near, far = FaceAligner(model="short"), FaceAligner(model="full")
+
+    def best(found: list[Any]) -> float:
+        return max((float(d.score) for d in found), default=0.0)
+
+    def count(img: np.ndarray) -> float:
+        score = best(near.detect_image(img))
+        return score if score >= CONFIDENT else max(score, best(far.detect_image(img)))
+
+    def close() -> None:
+        near.close()
+        far.close()
+
+    return count, close
+
+
+def choose(path: str | os.PathLike, tag: int, rotation: str, open_capture: Callable[[], Any], fps: float,
+           detect: Callable[[np.ndarray], float] | None = None) -> tuple[int, str | None]:
+    """Degrees (clockwise) to turn the frames of ``path`` after the capture's turn ``tag`` (its tag, OpenCV's
+    ``CAP_PROP_ORIENTATION_META``), and the line that says why where it overrides the tag (None otherwise).
+    ``rotation``: ``--rotation``; ``open_capture``: a fresh capture of the file from its start (``auto`` and a
+    tagged file only). The choice is kept for :func:`extra_turn` and :func:`chosen` (a run's review copy and apex
+    pictures read as the run did, whatever it was given)."""
+    want = tag
+    note = None
+    try:
+        stamp: tuple[str, int, int] | None = _stamp(path)
+    except OSError:
+        stamp = None
+    if rotation == "auto" and tag in TURN:
+        cap = open_capture()
+        try:
+            frames = early_frames(cap, fps)
+        finally:
+            cap.release()
+        close = None
+        if detect is None:
+            detect, close = blazeface_score()
+        try:
+            counts = {c: faces_found(frames, (c - tag) % 360, detect) for c in candidates(tag)}
+        finally:
+            if close is not None:
+                close()
+        best = max(counts, key=lambda c: (counts[c], c == tag))
+        if best != tag and clearly_more(counts[best], counts[tag], len(frames)):
+            want = best
+            used = f"turned {best} degrees clockwise from" if best else "as"
+            note = (f"{path}: its rotation tag says to turn it {tag} degrees, but a face was found in {counts[tag]} "
+                    f"of {len(frames)} early frames so and in {counts[best]} {used} stored: read {used} stored "
+                    f"(--rotation tag keeps the tag); to set the file's tag right: ffmpeg -display_rotation "
+                    f"{(-best) % 360} -i {Path(path).name} -c copy OUT{Path(path).suffix}")
+    elif rotation not in ("auto", "tag"):
+        want = int(rotation)
+    extra = (want - tag) % 360
+    if stamp is not None:
+        _CHOSEN[stamp] = (tag, want)
+    return extra, note

@@ -1,0 +1,165 @@
+"""A video file's display-rotation tag checked against its faces (mpt_live/upright.py): a right tag is kept, a wrong
+one overridden and said so, ``--rotation`` forces either, an untagged file is read as before; both capture paths."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+import faultkit as fk
+from mpt_live import upright
+from mpt_live.apexframes import frames_at
+from mpt_live.capture import PacedVideoReader
+from mpt_live.pyav_capture import PyAVCapture
+from mpt_live.sources import VideoFile
+
+FIX = "ffmpeg -display_rotation 0 -i"
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory, faces_dir):
+    """3 s of a real face video (upright as stored, untagged), the same tagged 180 and 90 (wrong tags), and the
+    face stored turned 180 and 90 clockwise with the tags that turn it back (right tags)."""
+    d = tmp_path_factory.mktemp("rotation")
+    src = faces_dir / "videos" / "liveportrait_d19_glasses.mp4"
+    plain = d / "plain.mp4"
+    fk.ffmpeg("-i", str(src), "-t", "3", "-vf", "scale=256:256", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(plain))
+    made = {"plain": plain}
+    for name, tag in (("wrong180", 180), ("wrong90", 90)):  # ffmpeg's display_rotation turns anticlockwise
+        made[name] = d / f"{name}.mp4"
+        fk.ffmpeg("-display_rotation", str((-tag) % 360), "-i", str(plain), "-c", "copy", str(made[name]))
+    for name, turn, vf in (("right180", 180, "hflip,vflip"), ("right90", 90, "transpose=clock")):
+        stored = d / f"stored{turn}.mp4"
+        fk.ffmpeg("-i", str(plain), "-vf", vf, "-c:v", "libx264", "-pix_fmt", "yuv420p", str(stored))
+        made[name] = d / f"{name}.mp4"
+        fk.ffmpeg("-display_rotation", str(turn), "-i", str(stored), "-c", "copy", str(made[name]))
+    return made
+
+
+def _frames(video, n=3):
+    out = []
+    for f in video:
+        out.append(f.image)
+        if len(out) == n:
+            break
+    return out
+
+
+def _stored(path, n=3):
+    """The first frames of ``path`` as stored (OpenCV's turn by the tag off)."""
+    cap = cv2.VideoCapture(str(path))
+    cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 0)
+    got = [cap.read()[1] for _ in range(n)]
+    cap.release()
+    return got
+
+
+def test_a_wrong_180_tag_is_overridden_and_said_once(clips):
+    with VideoFile(clips["wrong180"]) as v:
+        frames = _frames(v)
+        notes = [w for w in v.warnings if "rotation tag" in w]
+    with VideoFile(clips["wrong180"]) as w, VideoFile(clips["plain"]) as p:
+        times, ms = [f.t for f in w], [f.t for f in p]
+    assert v.turn == 180 and (v.width, v.height) == (256, 256)
+    for got, want in zip(frames, _stored(clips["plain"])):
+        assert np.array_equal(got, want)  # read as stored: the untagged copy's frames, bit for bit
+    assert times == ms  # the same frame times
+    assert len(notes) == 1 and notes[0].startswith(f"{clips['wrong180']}: its rotation tag says to turn it 180")
+    assert f"{FIX} wrong180.mp4 -c copy" in notes[0] and "--rotation tag" in notes[0]
+    apex = dict(frames_at(clips["wrong180"], {0: 0.0}))  # the report's apex pictures read as the run did
+    assert np.array_equal(apex[0], frames[0])
+
+
+def test_a_wrong_90_tag_is_overridden_to_the_frames_as_stored(clips):
+    with VideoFile(clips["wrong90"]) as v:
+        frames = _frames(v, 1)
+    assert v.turn == 270 and frames[0].shape == (256, 256, 3)
+    assert np.array_equal(frames[0], _stored(clips["plain"], 1)[0])
+    assert any(f"{FIX} wrong90.mp4" in w for w in v.warnings)
+
+
+@pytest.mark.parametrize("name, size", [("right180", (256, 256)), ("right90", (256, 256))])
+def test_a_right_tag_is_kept(clips, name, size):
+    """Frames stored turned and tagged to be turned back: kept as tagged, nothing said."""
+    with VideoFile(clips[name]) as v:
+        first = _frames(v, 1)[0]
+    assert v.turn == 0 and v.rotation_note is None and not any("rotation tag" in w for w in v.warnings)
+    assert first.shape[1::-1] == size and (v.width, v.height) == size
+    plain = _stored(clips["plain"], 1)[0].astype(np.int16)
+    assert np.abs(first.astype(np.int16) - plain).mean() < 8  # upright: the untagged frame, up to re-encoding
+
+
+@pytest.mark.parametrize("rotation, turn", [("tag", 0), ("0", 180), ("90", 270), ("270", 90)])
+def test_a_forced_rotation_is_honoured_by_both_readers(clips, rotation, turn):
+    """``--rotation``: the tag kept, or the frames as stored turned so many degrees clockwise; nothing said."""
+    path = clips["wrong180"]
+    stored = _stored(path, 1)[0]
+    want = upright.turned(stored, 180 if rotation == "tag" else int(rotation))
+    with VideoFile(path, rotation=rotation) as v:
+        first = _frames(v, 1)[0]
+    assert v.turn == turn and v.rotation_note is None
+    assert np.array_equal(first, want) and (v.width, v.height) == first.shape[1::-1]
+    with PacedVideoReader(path, speed=50.0, rotation=rotation) as r:
+        paced = r.read(timeout=10)
+    assert paced is not None and np.array_equal(paced.image, want)
+
+
+def test_the_pyav_capture_reads_a_wrong_tag_as_opencv_does(clips):
+    with VideoFile(clips["wrong180"]) as a, VideoFile(clips["wrong180"], capture=PyAVCapture(clips["wrong180"])) as b:
+        fa, fb = _frames(a), _frames(b)
+    assert a.turn == b.turn == 180
+    for x, y in zip(fa, fb):
+        assert np.abs(x.astype(np.int16) - y.astype(np.int16)).max() <= 2  # the two decoders' colour conversions
+
+
+def test_an_untagged_file_is_not_checked_and_reads_as_before(clips, monkeypatch):
+    def refuse():
+        raise AssertionError("the detector was asked about an untagged file")
+
+    monkeypatch.setattr(upright, "blazeface_score", refuse)
+    with VideoFile(clips["plain"]) as v:
+        frames = _frames(v)
+    assert v.turn == 0 and v.rotation_note is None
+    for got, want in zip(frames, _stored(clips["plain"])):
+        assert np.array_equal(got, want)
+
+
+def test_the_run_says_so_and_finds_the_face(clips, tmp_path, run_main):
+    code, lines = run_main("mpt_live.cli", "--video", str(clips["wrong180"]), "--motion-only", "--headless",
+                           "--out", str(tmp_path / "run"))
+    assert code == 0, lines
+    said = [line for line in lines if "rotation tag" in line]
+    assert said and f"{FIX} wrong180.mp4" in " ".join(lines)
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["frames_with_face"] == summary["frames_read"] > 0
+
+
+def test_a_wrong_rotation_value_is_one_line(run_main):
+    code, lines = run_main("mpt_live.cli", "--video", "x.mp4", "--motion-only", "--rotation", "45")
+    assert code == 2 and lines == ["error: --rotation '45': expected auto, tag, 0, 90, 180 or 270"]
+
+
+def test_resume_reads_the_file_the_way_up_the_run_did(clips, tmp_path, run_main):
+    """summary.json says which way up the file was read; --resume refuses another, and goes on with the same."""
+    out = tmp_path / "run"
+    code, lines = run_main("mpt_live.cli", "--video", str(clips["wrong180"]), "--motion-only", "--headless",
+                           "--max-seconds", "1", "--out", str(out))
+    assert code == 0, lines
+    assert json.loads((out / "summary.json").read_text())["rotation"] == 0
+    code, lines = run_main("mpt_live.cli", "--video", str(clips["wrong180"]), "--motion-only", "--headless",
+                           "--rotation", "tag", "--resume", "--out", str(out))
+    assert code == 2 and any("another rotation (0, now 180)" in line for line in lines), lines
+    code, lines = run_main("mpt_live.cli", "--video", str(clips["wrong180"]), "--motion-only", "--headless",
+                           "--resume", "--out", str(out))
+    summary = json.loads((out / "summary.json").read_text())
+    assert code == 0 and summary["rotation"] == 0 and summary["frames_with_face"] == summary["frames_read"], lines
+
+
+def test_an_untagged_run_says_no_rotation(clips, tmp_path, run_main):
+    code, lines = run_main("mpt_live.cli", "--video", str(clips["plain"]), "--motion-only", "--headless",
+                           "--max-seconds", "1", "--out", str(tmp_path / "run"))
+    assert code == 0 and not any("rotation tag" in line for line in lines), lines
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["rotation"] is None
