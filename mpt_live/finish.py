@@ -34,11 +34,12 @@ from .results import ModelInfo, read_event_rows, read_table
 from .rundir import BATCH_MARKER, SUMMARY, batch_in_use, read_summary, run_in_use
 from .spotting import EVENT_COLUMNS
 from .timeline import as_number, face_ids, last_frame_time
+from .upright import read_as
 from .writers import write_json
 
 KILLED = "killed"  # the status of a run finished from its files
 MARKER_FACTS = ("source", "mode", "model", "provider", "source_fps", "source_frame_count", "stride", "detector",
-                "max_faces", "spot_threshold", "clip_spec", "started", "start_s", "max_seconds", "stamps", "resumed_at_s")
+                "rotation", "max_faces", "spot_threshold", "clip_spec", "started", "start_s", "max_seconds", "stamps", "resumed_at_s")
 
 
 def run_folders(folder: Path, option: str = "--finish") -> list[Path]:
@@ -99,6 +100,7 @@ def finish_folder(folder: Path, option: str = "--finish") -> tuple[bool, str]:
     classes = [c[2:] for c in header if c.startswith("p_")]
     outputs = summary["outputs"]
     source = Path(str(summary["source"]))
+    read_as(source, marker.get("rotation"))  # the pictures and the copy the way up the run read it (a wrong tag)
     copy = _damaged_review(folder, marker, summary, source)
     write_plot_and_page(folder, summary, rows, classes, source if source.is_file() else None, _title(summary),
                         bool(summary["model"].get("demo")), until=summary["source_seconds"])

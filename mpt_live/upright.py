@@ -72,6 +72,22 @@ def chosen(path: str | os.PathLike) -> str:
     return "auto" if got is None else str(got[1])
 
 
+def read_as(path: str | os.PathLike, orientation: Any) -> None:
+    """Keep for :func:`extra_turn` and :func:`chosen` that the local file ``path`` was read ``orientation`` degrees
+    clockwise from as stored (a run's summary.json ``rotation``: ``--finish`` makes the apex pictures and the review
+    copy of a killed run in another process); nothing for None (an untagged file read as stored) or a file gone."""
+    if orientation not in (0, 90, 180, 270) or not Path(path).is_file():
+        return
+    from .pyav_capture import open_video
+
+    cap = open_video(path)
+    try:
+        tag = int(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0) % 360
+    finally:
+        cap.release()
+    choose(path, tag, str(orientation), lambda: open_video(path), 0.0)
+
+
 def candidates(tag: int) -> list[int]:
     """The orientations (degrees clockwise from the frames as stored) worth checking for a file tagged ``tag``:
     the tag first, then the frames as stored, then (a 90 or 270 tag) turned the other way."""

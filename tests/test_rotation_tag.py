@@ -163,3 +163,29 @@ def test_an_untagged_run_says_no_rotation(clips, tmp_path, run_main):
                            "--max-seconds", "1", "--out", str(tmp_path / "run"))
     assert code == 0 and not any("rotation tag" in line for line in lines), lines
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["rotation"] is None
+
+
+def test_finish_reads_a_killed_runs_file_the_way_up_the_run_did(clips, tmp_path, run_main):
+    """--finish of a killed run, in another process than the run's: its apex pictures and review copy are read the
+    way up its marker says (summary.json's rotation), not as tagged."""
+    import shutil
+
+    from mpt_live.recordings import stamp
+    from mpt_live.rundir import start_run
+
+    video = tmp_path / "killed.mp4"  # a file no run in this process has read
+    shutil.copy(clips["wrong180"], video)
+    out = tmp_path / "run"
+    facts = {"mode": "file", "model": {"name": "motion-only"}, "source_fps": 25.0, "stride": 2, "detector": "auto",
+             "rotation": 0, "max_faces": 2, "spot_threshold": 4.0, "clip_spec": None, "start_s": None,
+             "max_seconds": None, "stamps": {"source": stamp(str(video)), "model": None}}
+    start_run(out, str(video), facts)
+    (out / "predictions.csv").write_text("frame,time_s,face_id,x,y,w,h,motion_score\n" + "".join(
+        f"{f},{f / 25:.4f},0,10,10,100,100,0.1\n" for f in range(0, 21, 2)))
+    assert upright.extra_turn(video) == 0
+    code, lines = run_main("mpt_live.cli", "--finish", str(out))
+    assert code == 0, lines
+    assert json.loads((out / "summary.json").read_text())["rotation"] == 0
+    assert upright.extra_turn(video) == 180 and upright.chosen(video) == "0"
+    apex = dict(frames_at(video, {0: 0.0}))
+    assert np.array_equal(apex[0], _stored(clips["plain"], 1)[0])
