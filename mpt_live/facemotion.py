@@ -34,6 +34,7 @@ background beside the face: they move with the head, not with expressions).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -48,6 +49,24 @@ MAX_HALF = 8  # the time mean's half-span, in frames, in a stretch far faster th
 RATE_SPAN = 0.5  # s: a frame's local rate is that of the track's frames this long before it
 HALF_UP = 0.46  # the time mean's half-span at a local rate r is r / 30 frames rounded up from this fraction
 MAX_RATE = 240.0  # a FaceMotion's ring of smoothed frames grows (frames faster than its fps) to hold its reach at this rate
+
+
+def time_neighbour(time: Callable[[int], float], c: int, step: int, fps: float, lo: int, hi: int,
+                   span: tuple[float, float]) -> int | None:
+    """The index in ``lo..hi`` whose ``time(i)`` is nearest to ``time(c) + step / fps`` (frame c's neighbour ``step``
+    frames of the header's rate away, by time), found by walking from ``c + step`` (the counted neighbour, where it
+    stops at a constant rate); None where that time lies beyond ``span`` (the first and last times there are) by over
+    half a period. ``time`` reads the frames' times in order: FaceMotion's ring of smoothed frames and a spotter
+    channel's kept frames both search with it."""
+    target, tol = time(c) + step / fps, 0.5 / fps
+    if not span[0] - tol <= target <= span[1] + tol:
+        return None
+    j = min(max(c + step, lo), hi)
+    while j > lo and abs(time(j - 1) - target) < abs(time(j) - target):
+        j -= 1
+    while j < hi and abs(time(j + 1) - target) < abs(time(j) - target):
+        j += 1
+    return j
 
 
 def _region_masks() -> dict[str, np.ndarray]:
@@ -133,18 +152,10 @@ class FaceMotion:
     def _near(self, c: int, k: int, side: int, last: int) -> int | None:
         """The smoothed frame nearest in time to frame c's time + ``side * k / fps`` (0..last, not c itself; at a
         constant rate c + side * k), None where the track does not reach that time (by half a period)."""
-        target = self._t(c) + side * k / self.fps
-        if (side < 0 and target < self._t0 - self._tol) or (side > 0 and target > self._t(last) + self._tol):
-            return None
         lo, hi = (max(self._n - len(self._buf), self._kept), c - 1) if side < 0 else (c + 1, last)  # the oldest kept
         if lo > hi:
             return None
-        j = min(max(c + side * k, lo), hi)
-        while j > lo and abs(self._t(j - 1) - target) < abs(self._t(j) - target):
-            j -= 1
-        while j < hi and abs(self._t(j + 1) - target) < abs(self._t(j) - target):
-            j += 1
-        return j
+        return time_neighbour(self._t, c, side * k, self.fps, lo, hi, (self._t0, self._t(last)))
 
     def _bump(self, c: int, before: int, after: int) -> np.ndarray:
         mid = self._slot(c)

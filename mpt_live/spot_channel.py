@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .facemotion import GRID, REGIONS, FrameSignals
+from .facemotion import GRID, REGIONS, FrameSignals, time_neighbour
 from .spot_extent import extent
 from .window_stats import WindowStats
 
@@ -223,17 +223,11 @@ class Channel:
 
     def _scale_from(self, frames: list[_Frame], a: int, side: int) -> int:
         """The index of the frame nearest in time to frame a's time + ``side * k / fps`` (FaceMotion's neighbour of
-        a at this scale), ``a + side * k`` as counted where that time is beyond the frames (by half a period) or the
-        rate is constant."""
-        b, target, tol = a + side * self.k, frames[a].time_s + side * self.k / self.fps, 0.5 / self.fps
-        if not frames[0].time_s - tol <= target <= frames[-1].time_s + tol:
-            return b
-        j = min(max(b, 0), len(frames) - 1)
-        while j > 0 and abs(frames[j - 1].time_s - target) < abs(frames[j].time_s - target):
-            j -= 1
-        while j < len(frames) - 1 and abs(frames[j + 1].time_s - target) < abs(frames[j].time_s - target):
-            j += 1
-        return j
+        a at this scale, by the same search), ``a + side * k`` as counted where that time is beyond the frames (by
+        half a period) or the rate is constant."""
+        j = time_neighbour(lambda i: frames[i].time_s, a, side * self.k, self.fps, 0, len(frames) - 1,
+                           (frames[0].time_s, frames[-1].time_s))
+        return a + side * self.k if j is None else j
 
     def _judge(self, apex: _Frame) -> Candidate | None:
         frames = list(self.frames)

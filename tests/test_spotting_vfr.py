@@ -13,7 +13,7 @@ from test_spotting import clip, field
 from mpt_live.clip import ClipSpec
 from mpt_live.face_state import FaceState
 from mpt_live.face_types import FaceResult
-from mpt_live.facemotion import FaceMotion
+from mpt_live.facemotion import FaceMotion, time_neighbour
 from mpt_live.sources import Frame
 from mpt_live.spotting import SpotEvent, Spotter
 
@@ -230,3 +230,29 @@ def test_frames_over_half_a_second_apart_are_not_averaged_together():
         want = cv2.resize(cv2.max(cv2.min(d1, d2), 0.0) + cv2.max(cv2.min(-d1, -d2), 0.0), (14, 14),
                           interpolation=cv2.INTER_AREA)
         assert got[c].frame == c and np.array_equal(got[c].micro, want), c
+
+
+
+@pytest.mark.parametrize("ms", [False, True])
+def test_one_time_neighbour_search_counts_at_a_constant_rate_and_goes_by_time_in_a_faster_stretch(ms):
+    """time_neighbour, the search FaceMotion's neighbours and a channel's echo and extent reach share: 2 s at 30 fps
+    then 2 s at 60 fps (from 2.01 s) under a 30 fps header, exact or millisecond times. At 30 fps the neighbour 15
+    frames (0.5 s) away is the frame counted; at 60 fps the frame 0.5 s away, 30 counted; across the change the frame
+    nearest in time; only frames in lo..hi; None where that time lies beyond the span by over half a period."""
+    times = [i / 30 for i in range(60)] + [2.01 + i / 60 for i in range(120)]
+    times = [round(t, 3) for t in times] if ms else times
+    time, span = times.__getitem__, (times[0], times[-1])
+    assert time_neighbour(time, 20, 15, 30.0, 0, 179, span) == 35
+    assert time_neighbour(time, 20, -15, 30.0, 0, 179, span) == 5
+    assert time_neighbour(time, 120, -15, 30.0, 0, 179, span) == 90   # 3.01 s: 2.51 s, 30 frames back
+    assert time_neighbour(time, 120, 15, 30.0, 0, 179, span) == 150
+    assert time_neighbour(time, 75, -15, 30.0, 0, 179, span) == 53    # 2.26 s - 0.5 s: 1.767 s, not 1.733 s
+    assert time_neighbour(time, 45, 15, 30.0, 0, 179, span) == 60     # 1.5 s + 0.5 s: 2.01 s, not 1.967 s
+    assert time_neighbour(time, 120, 15, 30.0, 0, 140, span) == 140   # the nearest in lo..hi
+    assert time_neighbour(time, 120, -15, 30.0, 100, 179, span) == 100
+    assert time_neighbour(time, 5, -15, 30.0, 0, 179, span) is None   # -0.33 s: before the first frame
+    assert time_neighbour(time, 170, 15, 30.0, 0, 179, span) is None  # 4.34 s: after the last (3.99 s)
+    assert time_neighbour(time, 15, -15, 30.0, 0, 179, (0.01, span[1])) == 0  # 0 s: 10 ms before the span, under
+    assert time_neighbour(time, 15, -15, 30.0, 0, 179, (0.02, span[1])) is None  # half a period (16.7 ms); 20 ms over
+    assert time_neighbour(time, 149, 15, 30.0, 0, 179, (0.0, 3.98)) == 179
+    assert time_neighbour(time, 149, 15, 30.0, 0, 179, (0.0, 3.97)) is None
