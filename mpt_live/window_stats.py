@@ -10,6 +10,16 @@ of dev's 52 events moved, docs/spotting.md). A recomputation sorts each cell's s
 vectorised sort, cheaper than the two ``np.partition`` calls it replaces); the median is the
 nearest-rank middle sample and the median absolute deviation the reach of the narrowest run of half
 the sorted samples around it: exact, the values ``np.partition`` gives.
+
+A time that is a whole number of milliseconds is read as rounded to it (:data:`ROUNDED_S`: up to half a millisecond
+early), and counts in the slot the time half a millisecond later is in: containers that keep times to the millisecond
+(Matroska, WebM, FLV) give 0.133 s for frame 4 of 30 fps, exactly on the second 2/15 s slot's start, which put it in
+the slot before (the next frame was sampled there: 50 of 150 samples at 30, 15 or 60 fps, 10 at 24 fps). Exact and
+rounded times of such a recording sample the same frames; exact times, the frames they did before (one sample in
+3,000 of an exact 29.97 fps recording moves by a frame: its frame 1001 j ms, 1/3 ms before a slot's start, every 400
+s). A rate that drifts across the slots (29.97 fps: 999 frames in 250 slots) has frames at every distance from a
+slot's start, so its rounded times still sample a frame other than its exact times do where one comes within about
+half a millisecond of a slot's start. The slots depend on the times alone, not on the rate the stream states.
 """
 
 from __future__ import annotations
@@ -17,6 +27,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+ROUNDED_S = 0.5e-3  # a time of whole milliseconds was rounded to them: the frame's own time is up to this much later
 
 
 class WindowStats:
@@ -49,7 +61,7 @@ class WindowStats:
         """The values of the frame at time ``t`` (times in order); kept if it is the first of its slot."""
         if self._end > self._start and t < self._times[self._end - 1]:  # time went back (a looped source): anew
             self._start, self._slot, self._computed = self._end, None, None
-        slot = math.floor(t / self.slot_s + 1e-6)  # a frame exactly on a slot's start counts in that slot
+        slot = self.slot_of(t)
         if slot == self._slot:
             return
         self._slot = slot
@@ -64,6 +76,13 @@ class WindowStats:
         self._buf[:, self._end] = values[self.cells]
         self._times[self._end] = float(t)
         self._end += 1
+
+    def slot_of(self, t: float) -> int:
+        """The slot of a frame at time ``t``: a frame exactly on a slot's start counts in that slot, and one whose time
+        is a whole number of milliseconds where ``t + ROUNDED_S`` is (its time rounded down to a slot's start)."""
+        ms = t * 1000.0
+        late = ROUNDED_S if abs(ms - round(ms)) < 1e-6 else 0.0
+        return math.floor((t + late) / self.slot_s + 1e-6)
 
     def update(self, now: float) -> None:
         """Move the window to end at ``now`` and recompute the statistics if its samples changed."""

@@ -7,6 +7,9 @@ nod and speech-like mouth motion, plus sensor noise.
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
+
 import cv2
 import numpy as np
 import pytest
@@ -374,6 +377,31 @@ def test_window_statistics_are_the_exact_median_and_mad_of_the_last_seconds():
         assert len(ws) == window.shape[1]
         assert np.array_equal(ws.med[cells], med) and np.allclose(ws.spread[cells], 1.4826 * mad + 0.1, rtol=1e-6)
         assert not ws.med[[1, 2, 5]].any() and (ws.spread[[1, 2, 5]] == 1).all()
+
+
+@pytest.mark.parametrize("rate", [Fraction(30), Fraction(15), Fraction(24), Fraction(60), Fraction(30000, 1001)], ids=str)
+def test_window_statistics_sample_the_same_frames_with_exact_or_millisecond_times(rate):
+    """One sample per 2/15 s slot, the first frame in it: at 30 fps every fourth frame is exactly on a slot's start,
+    and its time rounded to the millisecond (0.133 s for frame 4, as Matroska or WebM keep it) fell in the slot
+    before, so the next frame was sampled there (50 of the 150 samples of 20 s at 30, 15 and 60 fps, 10 at 24 fps).
+    A time of whole milliseconds is read as rounded (the frame's own up to 0.5 ms later): exact and rounded times
+    sample the frames that exact arithmetic puts first in each slot, as exact times did. At 29.97 fps, whose frames
+    drift across the slots, the 20 s hold no frame within a millisecond of a slot's start."""
+    from mpt_live.window_stats import WindowStats
+
+    def sampled(times: list[float]) -> list[int]:
+        ws, kept = WindowStats(1, np.arange(1), span_s=20.0, slot_s=2 / 15), []
+        for i, t in enumerate(times):
+            ws.add(t, np.zeros(1, np.float32))
+            kept += [i] if ws.newest() == t else []
+        return kept
+
+    n = int(20 * rate)
+    slots = [math.floor(i / rate / Fraction(2, 15)) for i in range(n)]
+    first = [i for i in range(n) if i == 0 or slots[i] != slots[i - 1]]
+    exact = [float(i / rate) for i in range(n)]
+    assert len(first) == 150 and sampled(exact) == first
+    assert sampled([round(t, 3) for t in exact]) == first
 
 
 def test_a_face_away_longer_than_the_window_gets_a_new_baseline():
