@@ -19,9 +19,10 @@ A candidate is dropped when it is a blink (the eye cells move ``blink_ratio`` ti
 sides move ``head_ratio`` times more), the echo of a much stronger movement one scale before or after it
 (``echo_ratio``), or, in the lower face, speech (in the second before and after it, the mouth moves ``speech_ratio``
 times more than the rest of the face). Every duration is in the frames' own times (the open candidate's
-``max_open_s`` too); the frames one scale before and after an apex (the echo's and the extent's reach) are those
-nearest in time to ``k / fps`` away, as FaceMotion's neighbours are (at a constant rate, ``k`` frames); counts of
-frames stand only for the speech test's ``flank_s`` and the buffer.
+``max_open_s`` too); the frames one scale before and after an apex (the echo's and the extent's reach) and the speech
+test's ``flank_s`` before and after a movement are those nearest in time to ``k / fps`` and ``flank / fps`` away, as
+FaceMotion's neighbours are (at a constant rate, ``k`` and ``flank`` frames); counts of frames stand only for the
+buffer, :meth:`Channel.reach` and the spotter's latency bound.
 
 :class:`SpotConfig` holds the settings of both scales and of the spotter that resolves them; it is defined here, where
 most of it is read, and :mod:`mpt_live.spotting` takes it from here for its users.
@@ -221,13 +222,13 @@ class Channel:
         self.dropped.extend([(apex.frame, apex.e, gate)] if gate else [])
         self.decisions.append((apex.frame, apex.e, gate, margins))
 
-    def _scale_from(self, frames: list[_Frame], a: int, side: int) -> int:
-        """The index of the frame nearest in time to frame a's time + ``side * k / fps`` (FaceMotion's neighbour of
-        a at this scale, by the same search), ``a + side * k`` as counted where that time is beyond the frames (by
-        half a period) or the rate is constant."""
-        j = time_neighbour(lambda i: frames[i].time_s, a, side * self.k, self.fps, 0, len(frames) - 1,
+    def _scale_from(self, frames: list[_Frame], a: int, step: int) -> int:
+        """The index of the frame nearest in time to frame a's time + ``step / fps`` (at ``step = -+k`` FaceMotion's
+        neighbour of a at this scale, by the same search), ``a + step`` as counted where that time is beyond the frames
+        (by half a period) or the rate is constant."""
+        j = time_neighbour(lambda i: frames[i].time_s, a, step, self.fps, 0, len(frames) - 1,
                            (frames[0].time_s, frames[-1].time_s))
-        return a + side * self.k if j is None else j
+        return a + step if j is None else j
 
     def _judge(self, apex: _Frame) -> Candidate | None:
         frames = list(self.frames)
@@ -235,7 +236,7 @@ class Channel:
         if a < 0 or apex.pooled is None:
             return None
         cfg = self.cfg
-        echo = [r.peak for b in (self._scale_from(frames, a, -1), self._scale_from(frames, a, 1))
+        echo = [r.peak for b in (self._scale_from(frames, a, -self.k), self._scale_from(frames, a, self.k))
                 for r in frames[max(b - 2, 0):b + 3]]
         m = {"threshold": apex.e / cfg.threshold, "blink": apex.eye / (cfg.blink_ratio * apex.e),
              "head": apex.side / (cfg.head_ratio * apex.e), "echo": max(echo, default=0.0) / (cfg.echo_ratio * apex.e)}
@@ -244,7 +245,8 @@ class Channel:
                 return self._drop(apex, gate, m)
         region = np.nonzero(apex.pooled >= 0.5 * apex.e)[0]
         cells = sorted({int(c + d) for c in region for d in (0, 1, GRID, GRID + 1)} & _SITE_SET)
-        lo, hi = max(self._scale_from(frames, a, -1), 0), min(self._scale_from(frames, a, 1), len(frames) - 1)
+        lo, hi = self._scale_from(frames, a, -self.k), self._scale_from(frames, a, self.k)
+        lo, hi = max(lo, 0), min(hi, len(frames) - 1)
         span = frames[lo:hi + 1]
         raw = np.stack([np.full(GRID * GRID, np.nan, np.float32) if r.raw is None else r.raw for r in span])
         prof = np.full(len(frames), np.nan)
@@ -257,8 +259,10 @@ class Channel:
         on, off = (max(on, c), off) if apex.pos >= self.cut_pos else (on, min(off, c - 2))
         if off <= on:  # one frame (no signals on either side: a face cut a scale before and after it) is no movement
             return self._drop(apex, "extent", m)
-        flank = [r.mouth for r in frames[max(on - self.flank, 0):max(on - 3, 0)] + frames[off + 4:off + self.flank + 1]
-                 if r.pooled is not None]
+        at = self._scale_from  # flank_s and a tenth of a second (3 frames at 30 fps) from the movement, by time
+        before = frames[max(at(frames, on, -self.flank), 0):max(at(frames, on, -3), 0)]
+        after = frames[at(frames, off, 4):at(frames, off, self.flank) + 1]
+        flank = [r.mouth for r in before + after if r.pooled is not None]
         m["speech"] = sum(flank) / len(flank) / cfg.speech_ratio if flank and any(_LOWER[c] for c in cells) else 0.0
         self._drop(apex, "speech" if m["speech"] > 1 else "", m)  # the mouth keeps moving around it (not the brows)
         return None if m["speech"] > 1 else Candidate(apex, frames[on], frames[off], cells)

@@ -16,8 +16,8 @@ The same frames with the same times give the same events whatever frame rate the
 30), and a face first seen a few frames later gives the same events once the statistics' window no longer reaches
 its first frame: every duration here is in the frames' times (the open candidate's ``max_open_s`` too) and the
 statistics have no refresh phase. Counts of frames stand only for the scales ``k`` (set by FaceMotion, which, as
-the channels, reads them in the frames' times: ``k / fps`` seconds), the speech test's ``flank_s`` and the latency
-bound.
+the channels, reads them in the frames' times: ``k / fps`` seconds, as the speech test's ``flank_s``), the reach of
+a candidate still to come and the latency bound.
 
 Latency: the signals' delay (2.5 s + 1/30 s) plus the candidate's length and one second after it.
 ``Spotter.push(signals) -> closed events``; ``flush()`` at the end of the stream.

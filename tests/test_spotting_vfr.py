@@ -8,9 +8,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from test_spotting import clip, field
+from test_spotting import FACE, LIPS_PART, S, clip, field
 
 from mpt_live.clip import ClipSpec
+from mpt_live.face_actions import action_field
 from mpt_live.face_state import FaceState
 from mpt_live.face_types import FaceResult
 from mpt_live.facemotion import FaceMotion, time_neighbour
@@ -278,3 +279,48 @@ def test_one_time_neighbour_search_counts_at_a_constant_rate_and_goes_by_time_in
     assert time_neighbour(time, 15, -15, 30.0, 0, 179, (0.02, span[1])) is None  # half a period (16.7 ms); 20 ms over
     assert time_neighbour(time, 149, 15, 30.0, 0, 179, (0.0, 3.98)) == 179
     assert time_neighbour(time, 149, 15, 30.0, 0, 179, (0.0, 3.97)) is None
+
+
+def _speech_around(on: int, off: int, lo_s: float, hi_s: float) -> list:
+    """Syllables (lips parting, 1/6 s each) from ``lo_s`` to ``hi_s`` before frame ``on`` and after ``off`` (RATE)."""
+    rng, out = np.random.default_rng(1), []
+    for edge, sign in ((on, -1), (off, 1)):
+        t = lo_s
+        while t + 10 / RATE <= hi_s:
+            s = edge + sign * int(t * RATE) - (10 if sign < 0 else 0)
+            out.append((action_field((S, S), FACE, LIPS_PART, float(rng.uniform(4, 8))), s, s + 10))
+            t += int(rng.integers(12, 20)) / RATE
+    return out
+
+
+@pytest.mark.parametrize(("lo_s", "hi_s"), [(0.6, 1.0), (1.2, 1.9)])
+def test_the_speech_test_looks_a_second_around_a_movement_in_a_faster_or_slower_stretch(lo_s, hi_s):
+    """A lip corner pull (0.3 s) with speech 0.6-1 s or 1.2-1.9 s before and after it, at 30 fps, and in copies whose
+    frames around it (3 s each side) come at 60 or 15 fps, the header stating 30: the speech test read the frames
+    ``flank`` (30) before and after the movement, 0.5 s in the 60 fps stretch and 2 s in the 15 fps one, so its
+    measure (the mouth's mean motion over the rest of the face's, over 1.5) was 0.65 or 0.81 where the 30 fps copy's
+    was 0.98, and 0.98 or 1.13 (the movement dropped as speech) where it was 0.67. By the frames' times, within 0.12."""
+    n, on, off = 15 * int(RATE), 8 * int(RATE), 8 * int(RATE) + 18
+    crops = clip(n, _speech_around(on, off, lo_s, hi_s) + [(field("lip_corner_pull"), on, off)])
+    copies = {30: [i for i in range(n) if i % 2 == 0],
+              60: [i for i in range(n) if i % 2 == 0 or abs(i - on) < 3 * RATE],
+              15: [i for i in range(n) if i % 4 == 0 or (i % 2 == 0 and abs(i - on) >= 3 * RATE)]}
+    speech, spotted = {}, {}
+    for rate, kept in copies.items():
+        fm = FaceMotion(30.0)
+        sp = Spotter.for_motion(fm)
+        events, judged = [], []
+        for s in [s for i in kept for s in fm.push(i, i / RATE, crops[i])] + fm.flush():
+            events += sp.push(s)
+            judged += [d for ch in (sp.micro, sp.macro) for d in ch.decisions if abs(d[0] - on) < 0.3 * RATE]
+            sp.micro.decisions.clear()
+            sp.macro.decisions.clear()
+        events += sp.flush()
+        speech[rate] = [d[3]["speech"] for d in judged if "speech" in d[3]]
+        spotted[rate] = [e.type for e in events if abs(e.apex_s - (on + off) / 2 / RATE) < 0.3]
+    assert len(speech[30]) == 2 and spotted[30] == ["micro"], (speech, spotted)
+    for rate in (60, 15):
+        assert len(speech[rate]) == 2, (rate, speech)
+        assert max(abs(a - b) for a, b in zip(speech[rate], speech[30])) <= 0.12, (rate, speech)
+    if lo_s > 1:
+        assert spotted[15] == spotted[30], spotted
