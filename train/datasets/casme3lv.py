@@ -2,7 +2,7 @@
 
 Assumed layout:
 
-* the part-A label sheet(s) anywhere under the root, xlsx, xls (xlrd, of the train extra) or csv.
+* the part-A label sheet(s) anywhere under the root, xlsx, xls (python-calamine, of the train extra) or csv.
   Either one sheet with a type column (``CAS(ME)3_part_A_v*.xlsx``: Subject, Filename, Onset,
   Apex, Offset, AU, a type column ``Micro-expression`` / ``Macro-expression``, Objective class,
   emotion), or the two v2 sheets whose names say the type: ``*part_A_ME_label*`` (micro) and ``*part_A_MaE_label*`` (macro).

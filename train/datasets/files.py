@@ -188,7 +188,7 @@ SHEET_FORMATS = (".xlsx", ".xls", ".csv")   # of one sheet saved in several form
 def newest_name(p: Path) -> tuple:
     """Sort key for sheets: shallowest first, then the name that sorts last (newest date/version: ``_v2`` over
     ``_v1``, ``_v2_20250903`` over ``_v2``), then, for one name in several formats, .xlsx before .xls (the copy
-    the .xls error asks for where xlrd is missing) before .csv."""
+    the .xls error asks for where python-calamine is missing) before .csv."""
     fmt = SHEET_FORMATS.index(p.suffix.lower()) if p.suffix.lower() in SHEET_FORMATS else len(SHEET_FORMATS)
     return (len(p.parts), tuple(-ord(c) for c in p.stem) + (0,), fmt)
 

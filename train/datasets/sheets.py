@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import collections
 import csv
-import io
 import itertools
 import math
 import re
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from mpt_live.errors import InputError
+from mpt_live.quiet import quiet_fd
 
 
 def norm_col(s: Any) -> str:
@@ -89,9 +89,12 @@ def csv_separator(path: Path, lines: int = 60) -> str:
 def read_workbook(path: Path, what: str = "annotation sheet", **options: Any):
     """``pandas.read_excel(path, header=None, dtype=object, **options)``, the workbook parsed once and the cells merged
     over several rows filled from it (:func:`fill_merged`): an .xlsx loaded by openpyxl, an Excel 97-2003 workbook
-    (``.xls``: CASME II's ``CASME2_label_Ver_2.xls``, CAS(ME)^3's part-A sheets in some versions) by xlrd with its
-    formatting records, which is where xlrd finds the merged ranges; pandas reads that workbook. InputError (one line)
-    naming the file when it cannot be read, and saying what to install when its reader package is missing."""
+    (``.xls``: CASME II's ``CASME2_label_Ver_2.xls``, CAS(ME)^3's part-A sheets in some versions) by python-calamine,
+    pandas' engine for it (its xlrd engine is deprecated), which gives the merged ranges too. InputError (one line)
+    naming the file when it cannot be read, and saying what to install when its reader package is missing. A damaged
+    .xls that python-calamine's Rust code panics on is that one line too (the panic's note on stderr kept off the
+    terminal); one whose records ask it for more memory than there is (a few byte-flipped files in a thousand) ends
+    the process, which Python cannot catch."""
     import pandas as pd
 
     try:
@@ -110,23 +113,23 @@ def read_workbook(path: Path, what: str = "annotation sheet", **options: Any):
         if not _ole_file(path):  # pandas says what it is
             return pd.read_excel(path, header=None, dtype=object, **options)
         try:
-            import xlrd
+            import python_calamine  # noqa: F401  (pandas' calamine engine; imported here to name it when missing)
         except ImportError as e:
-            raise InputError(f"{path}: cannot read the {what}: an Excel 97-2003 workbook (.xls) is read with xlrd, "
-                             f"which is not installed ({str(e).splitlines()[0]}): pip install xlrd (mpt-live's train "
-                             "extra has it), or save the sheet as .xlsx in a spreadsheet program and use that copy"
-                             ) from None
-        try:  # xlrd's notes on a damaged file go to its log, not the terminal: the one line below says it
-            wb = xlrd.open_workbook(str(path), formatting_info=True, logfile=io.StringIO())
+            raise InputError(f"{path}: cannot read the {what}: an Excel 97-2003 workbook (.xls) is read with "
+                             f"python-calamine, which is not installed ({str(e).splitlines()[0]}): pip install "
+                             "python-calamine (mpt-live's train extra has it), or save the sheet as .xlsx in a "
+                             "spreadsheet program and use that copy") from None
+        try:
+            with quiet_fd(2):  # the workbook is parsed here; a Rust panic's note goes to stderr, the line below says it
+                xl = pd.ExcelFile(path, engine="calamine")
         except Exception as e:
             raise InputError(f"{path}: cannot read the {what}: not a readable Excel 97-2003 workbook "
                              f"({_one_line(e)})") from None
-        try:
-            book = pd.read_excel(wb, engine="xlrd", header=None, dtype=object, **options)
-            return fill_merged(book, {ws.name: [(r0, r1 - 1, c0) for r0, r1, c0, _ in ws.merged_cells if r1 - r0 > 1]
-                                      for ws in wb.sheets()})
-        finally:
-            wb.release_resources()
+        with xl:
+            book = pd.read_excel(xl, header=None, dtype=object, **options)
+            return fill_merged(book, {name: [(r0, r1, c0) for (r0, c0), (r1, _) in
+                                             xl.book.get_sheet_by_name(name).merged_cell_ranges or () if r1 > r0]
+                                      for name in xl.sheet_names})
     except InputError:
         raise
     except ImportError as e:
@@ -138,12 +141,23 @@ def read_workbook(path: Path, what: str = "annotation sheet", **options: Any):
             raise InputError(f"{path}: cannot read the {what} ({_one_line(e)})") from None
         raise InputError(f"{path}: cannot read the {what}: not an Excel workbook (.xlsx, .xls), and only a file "
                          "named .csv is read as CSV") from None
-    except Exception as e:  # pandas, openpyxl and xlrd raise many types for unreadable files
+    except Exception as e:  # pandas, openpyxl and python-calamine raise many types for unreadable files
         raise InputError(f"{path}: cannot read the {what} ({_one_line(e)})") from None
+    except BaseException as e:
+        if not _rust_panic(e):
+            raise
+        raise InputError(f"{path}: cannot read the {what}: not a readable Excel 97-2003 workbook "
+                         f"({_one_line(e)})") from None
 
 
-def _one_line(e: Exception) -> str:
-    """An exception's message on one line (xlrd's and openpyxl's can run over several)."""
+def _rust_panic(e: BaseException) -> bool:
+    """``e`` is the PanicException that a Rust extension (python-calamine) raises where its code panics: a
+    BaseException, so ``except Exception`` lets it through."""
+    return type(e).__module__ == "pyo3_runtime" and type(e).__name__ == "PanicException"
+
+
+def _one_line(e: BaseException) -> str:
+    """An exception's message on one line (openpyxl's and python-calamine's can run over several)."""
     return " ".join(str(e).split()) or type(e).__name__
 
 
