@@ -321,6 +321,21 @@ def test_an_xls_is_read_without_pandas_deprecation_warnings(tmp_path):
             if issubclass(w.category, (DeprecationWarning, FutureWarning))] == []
 
 
+def test_an_xlsx_saved_under_an_xls_name_is_read_with_its_merged_cells(tmp_path):
+    """An .xlsx renamed .xls (a zip, not an Excel 97-2003 file) went to pandas' own choice of engine: its merged
+    Subject cells were read in their first row only, and with python-calamine installed pandas 3.1 warns that its
+    default .xlsx engine will change. Any zip holding an Excel workbook is read by openpyxl, its merged cells filled."""
+    import warnings
+
+    from_xlsx = read("casme3", casme3_part_a(tmp_path, "CAS(ME)3_part_A_v1.xlsx"))
+    (tmp_path / "annotation/CAS(ME)3_part_A_v1.xlsx").rename(tmp_path / "annotation/CAS(ME)3_part_A_v1.xls")
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        assert read("casme3", tmp_path) == from_xlsx
+    assert [f"{w.category.__name__}: {w.message}" for w in shown
+            if issubclass(w.category, (DeprecationWarning, FutureWarning))] == []
+
+
 def test_a_damaged_xls_is_one_line_naming_it(tmp_path, capfd):
     """A damaged .xls is one line naming the file, with nothing else on stdout or stderr: python-calamine's error, or
     its Rust panic (a PanicException, which ``except Exception`` lets through as a traceback, and the panic's note,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import csv
+import io
 import itertools
 import math
 import re
@@ -88,21 +89,24 @@ def csv_separator(path: Path, lines: int = 60) -> str:
 
 def read_workbook(path: Path, what: str = "annotation sheet", **options: Any):
     """``pandas.read_excel(path, header=None, dtype=object, **options)``, the workbook parsed once and the cells merged
-    over several rows filled from it (:func:`fill_merged`): an .xlsx loaded by openpyxl, an Excel 97-2003 workbook
-    (``.xls``: CASME II's ``CASME2_label_Ver_2.xls``, CAS(ME)^3's part-A sheets in some versions) by python-calamine,
-    pandas' engine for it (its xlrd engine is deprecated), which gives the merged ranges too. InputError (one line)
-    naming the file when it cannot be read, and saying what to install when its reader package is missing. A damaged
-    .xls that python-calamine's Rust code panics on is that one line too (the panic's note on stderr kept off the
-    terminal); one whose records ask it for more memory than there is (a few byte-flipped files in a thousand) ends
-    the process, which Python cannot catch."""
+    over several rows filled from it (:func:`fill_merged`): an .xlsx (a zip holding an Excel workbook, whatever its
+    name) loaded by openpyxl, an Excel 97-2003 workbook (``.xls``: CASME II's ``CASME2_label_Ver_2.xls``, CAS(ME)^3's
+    part-A sheets in some versions) by python-calamine, pandas' engine for it (its xlrd engine is deprecated), which
+    gives the merged ranges too. InputError (one line) naming the file when it cannot be read, and saying what to
+    install when its reader package is missing. A damaged .xls that python-calamine's Rust code panics on is that one
+    line too (the panic's note on stderr kept off the terminal); one whose records ask it for more memory than there
+    is (a few byte-flipped files in a thousand) ends the process, which Python cannot catch."""
     import pandas as pd
 
     try:
-        if path.suffix.lower() in (".xlsx", ".xlsm") and _excel_zip(path):
+        if _excel_zip(path):
             import openpyxl
 
-            # not read-only (pandas' own load): merged ranges are only known to a full load; the values as last computed
-            wb = openpyxl.load_workbook(path, data_only=True, keep_links=False)
+            # not read-only (pandas' own load): merged ranges are only known to a full load; the values as last
+            # computed. openpyxl refuses a path not named as its formats are (an .xlsx renamed .xls), not its bytes
+            named = path.suffix.lower() in (".xlsx", ".xlsm", ".xltx", ".xltm")
+            wb = openpyxl.load_workbook(path if named else io.BytesIO(path.read_bytes()), data_only=True,
+                                        keep_links=False)
             try:
                 book = pd.read_excel(wb, engine="openpyxl", header=None, dtype=object, **options)
                 return fill_merged(book, {ws.title: [(r0 - 1, r1 - 1, c0 - 1) for c0, r0, _, r1 in
