@@ -636,7 +636,7 @@ def test_a_row_whose_clip_is_not_on_disk_is_a_counted_drop(tmp_path, name, build
     the whole load at 'clip folder ... not found'. It is dropped, counted, and one warning names the rows."""
     root = build(tmp_path)
     sheet = next(p for p in root.rglob("*.xlsx"))
-    rows = pd.read_excel(sheet, header=None, dtype=object).values.tolist()
+    rows = pd.read_excel(sheet, engine="openpyxl", header=None, dtype=object).values.tolist()
     head = next(i for i, r in enumerate(rows) if r[0] == "Subject")
     rows = [[None if isinstance(v, float) and v != v else v for v in r] for r in rows[head:]]
     before = [t.name for t in load_dataset(name, root).samples]
@@ -815,7 +815,7 @@ def test_the_table_on_a_later_sheet_of_the_workbook(tmp_path):
     the sheet; a workbook with no such sheet still names what is missing."""
     root = casme3(tmp_path)
     path = root / "annotation/cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx"
-    rows = pd.read_excel(path, header=None, dtype=object).values.tolist()
+    rows = pd.read_excel(path, engine="openpyxl", header=None, dtype=object).values.tolist()
     wb = openpyxl.Workbook()
     wb.active.title = "readme"
     wb.active.append(["CAS(ME)^3 part A ME labels"])

@@ -126,7 +126,7 @@ def test_enough_identities_and_too_many_subjects(faces_dir, carriers):
 def test_layout_sheet_and_truth(small_set):
     roots, runs = small_set
     root, summary = roots[0], runs[0]
-    df = pd.read_excel(root / synth.SHEET)
+    df = pd.read_excel(root / synth.SHEET, engine="openpyxl")
     assert list(df.columns) == synth.COLUMNS
     assert len(df) == 10 and sorted(df["Subject"].unique()) == [1, 2]
     assert sorted(df["Estimated Emotion"]) == sorted(list(CLASSES) * 2)
@@ -155,7 +155,8 @@ def test_same_seed_same_bytes(small_set):
     common = set(a) & set(c)
     assert common and all(a[k] != c[k] for k in common)  # another seed gives other frames
     assert (roots[0] / "synth.json").read_bytes() == (roots[1] / "synth.json").read_bytes()
-    assert pd.read_excel(roots[0] / synth.SHEET).equals(pd.read_excel(roots[1] / synth.SHEET))
+    assert pd.read_excel(roots[0] / synth.SHEET, engine="openpyxl").equals(
+        pd.read_excel(roots[1] / synth.SHEET, engine="openpyxl"))
 
 
 @pytest.mark.slow
