@@ -206,7 +206,7 @@ def main() -> None:
                     times[frames] = d["times"]  # each frame's own time (a frame with no row: its count / fps)
                     for k in variants:
                         c = copy_of(k[0], times, fps, k[1], args.seed, count)
-                        c = c if args.header_fps is None else c._replace(fps=args.header_fps)
+                        c = c if args.header_fps is None else Copy(c.kept, c.times, args.header_fps)
                         events = replay(*copy_rows(frames, kinds, cameras, grey, c), c.fps, lambda sp: None)
                         sp = [Spotted(key, e.onset, e.offset, e.type, score=e.score, apex=e.apex, onset_s=e.onset_s,
                                       apex_s=e.apex_s, offset_s=e.offset_s) for e in events]
