@@ -30,8 +30,10 @@ from .upright import choose, turned
 from .videoprobe import ENDS, UNRECOGNISED, VideoProbe, changes_size, probe_video
 from .videotracks import is_picture
 
-VIDEO_EXTENSIONS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv",
-                    ".ts", ".mts", ".m2ts", ".3gp", ".flv", ".ogv"}  # camcorder (AVCHD), phone and stream files
+# camcorder (AVCHD .mts/.m2ts, JVC .mod/.tod, MXF), phone (.3gp/.3g2) and stream files; an animated .gif is read
+# as a video (FFmpeg's), frame by frame, as --video x.gif reads it
+VIDEO_EXTENSIONS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".ts", ".mts", ".m2ts",
+                    ".mod", ".tod", ".mxf", ".3gp", ".3g2", ".flv", ".ogv", ".gif"}
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 # FFmpeg's own lines about a damaged or cut file ("[h264 @ 0x...] Invalid NAL unit size", "partial file"), one
 # per bad packet, would come before the run's one-line account of it; OpenCV reads this once, at its first

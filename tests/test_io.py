@@ -440,3 +440,19 @@ def test_a_streamed_webm_that_counts_no_frames_ends_at_its_first_failed_read(tmp
     assert source.frame_count == 0 and (n == 60 or reader == "realtime") and n > 0
     assert failed == [1] and source.damaged == 0 and source.error is None and source.warnings == []
     assert opened == [str(clip)] * 2  # by PyAV: the header probe, and one read of its packets (the count, the cut)
+
+
+@pytest.mark.parametrize("ext, args", [(".gif", []), (".mxf", ["-c:v", "mpeg2video", "-r", "25"]),
+                                       (".3g2", ["-c:v", "libx264"]), (".mod", ["-c:v", "mpeg2video", "-f", "vob"]),
+                                       (".tod", ["-c:v", "mpeg2video", "-f", "mpegts"])])
+def test_a_folder_batch_takes_the_videos_users_record(tmp_path, ext, args):
+    """An animated GIF, a professional camera's MXF, a phone's 3G2 and a JVC camcorder's MOD/TOD were left out of a
+    folder of videos without a word (--video x.gif read them): listed, and read frame by frame."""
+    import faultkit as fk
+
+    fk.ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=1", *args, str(tmp_path / f"take{ext}"))
+    (tmp_path / "notes.txt").write_text("x")
+    found = expand_videos(str(tmp_path))
+    assert [p.name for p in found] == [f"take{ext}"]
+    with VideoFile(found[0]) as v:
+        assert len(list(v)) == (25 if ext == ".mxf" else 10)

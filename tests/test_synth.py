@@ -407,3 +407,16 @@ def test_a_photo_without_a_confident_face_is_named_with_why(tmp_path, monkeypatc
         find_carriers(tmp_path)
     assert str(e.value).endswith(f": clouds.jpg face 1: not found again in its 256-px crop (no confident face: "
                                  f"the best find scored 0.55, below {NEW_SCORE:g})"), e.value
+
+
+def test_an_animated_gif_in_the_faces_folder_is_read_as_a_video(faces_dir, tmp_path):
+    """A .gif was left out of --faces without a note (it is no photo or video extension): read as the videos are,
+    its first frame with a face the subject's."""
+    import faultkit as fk
+
+    faces = tmp_path / "faces"
+    faces.mkdir()
+    fk.ffmpeg("-loop", "1", "-t", "0.5", "-r", "10", "-i", str(faces_dir / "photos" / "mtcnn_ivan.jpg"),
+              str(faces / "ivan.gif"))
+    carriers, notes = find_carriers(faces, 96)
+    assert [(c.identity, c.source, c.frame_index) for c in carriers] == [("ivan", "ivan.gif", 0)], notes
