@@ -2,9 +2,9 @@
 power), failed (a full disk) or ended by ``--max-seconds`` continued where its files end, not from frame 0.
 
 :func:`resume_point` reads DIR's summary.json (a finished run's, or the running marker a killed one left) and
-refuses, in one line, a folder with no run, a run still alive, a run that finished (complete, or ran to the end of
-its video), a run of another file (its path, or the file changed since: size and time, or the frame count where an
-older marker has no stamp), a ``--realtime`` run of it (its rows skip frames as it played, a resumed run's would not:
+refuses, in one line, a folder with no run, a run still alive, a run of another file (its path: before whether it
+finished), a run that finished (complete, or ran to the end of its video), a changed file (size and time, or the
+frame count where an older marker has no stamp), a ``--realtime`` run of it (its rows skip frames as it played, a resumed run's would not:
 one folder would mix both; ``--resume --realtime`` is refused, a paced replay is not reproducible), and settings
 that change the rows (model, its file, clip, stride, detector, spot threshold, max faces: as a batch's rerun compares
 them); :func:`precheck` makes those that need no model before
@@ -179,15 +179,15 @@ def _refusals(out: Path, source: Any, facts: dict[str, Any], keys: tuple[str, ..
     pid = run_in_use(out)
     if pid is not None:
         raise InputError(f"{where}: the run there is still going (process {pid}); wait for it or stop it first")
+    name = str(getattr(source, "name", ""))
+    if s.get("source") != recorded_source(name):  # first: a finished run of another file is that file's, not this one's
+        raise InputError(f"{where}: the run there is of {s.get('source')}, not {recorded_source(name)}")
     status = s["status"]
     if status == "complete" and s.get("max_seconds_reached"):
         pass
     elif status not in RESUMABLE:
         why = "complete" if status == "complete" else f"{status}: it ran to its end ({'; '.join(s.get('problems') or [])})"
         raise InputError(f"{where}: the run there finished ({why}); nothing to resume (run without --resume to redo it)")
-    name = str(getattr(source, "name", ""))
-    if s.get("source") != recorded_source(name):
-        raise InputError(f"{where}: the run there is of {s.get('source')}, not {recorded_source(name)}")
     if (s.get("mode") or "file") != (facts.get("mode") or "file"):  # live here: --realtime (a camera: another source)
         raise InputError(f"{where}: the run there played {name} at its own pace (--realtime: its rows skip the "
                          "frames it had no time for), a resumed run reads every frame; run again without --resume")

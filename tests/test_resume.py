@@ -213,6 +213,8 @@ def test_what_cannot_be_resumed_is_refused_in_one_line(tmp_path, uncut, looped, 
     assert "no run there to resume" in refused("--video", str(looped), *RUN, "--out", str(tmp_path / "new"),
                                                "--resume")
     assert "finished (complete)" in refused("--video", str(looped), *RUN, "--out", str(uncut), "--resume")
+    # a finished run of another file: named as that file's (it was refused as 'finished (complete)')
+    assert f"is of {looped}, not {other}" in refused("--video", str(other), *RUN, "--out", str(uncut), "--resume")
     stopped = tmp_path / "stopped"
     assert cli("--video", str(looped), *RUN, "--out", str(stopped), "--max-seconds", "2").returncode == 0
     assert f"is of {looped}, not {other}" in refused("--video", str(other), *RUN, "--out", str(stopped), "--resume")
