@@ -190,9 +190,12 @@ class ModelInfo:
 
 
 class LabelTally:
-    """Per-label window counts and time shares (each window covers the time until the next one)."""
+    """Per-label window counts and time shares (each window covers the time until the next one; the last, a typical
+    spacing). ``spacing``: the time a window covers where no spacing is known, a lone window's (the run's stride in
+    seconds: a run of one window, --max-seconds 0.05 or --stride 100, had 0 s and every share 0)."""
 
-    def __init__(self) -> None:
+    def __init__(self, spacing: float | None = None) -> None:
+        self.spacing = spacing
         self.windows: dict[str, int] = {}
         self.seconds: dict[str, float] = {}
         self._prev: tuple[float, str] | None = None
@@ -220,7 +223,7 @@ class LabelTally:
         """Seconds per label, the last window counted for a typical spacing."""
         seconds = dict(self.seconds)
         if self._prev is not None:
-            last = self._step or (float(np.median(self._dts)) if self._dts else 0.0)
+            last = self._step or (float(np.median(self._dts)) if self._dts else self.spacing or 0.0)
             seconds[self._prev[1]] = seconds.get(self._prev[1], 0.0) + last
         return seconds
 

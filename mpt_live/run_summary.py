@@ -25,9 +25,10 @@ NO_WINDOW = "no window was classified"  # the warning's words (a resumed run's: 
 
 class RunFigures:
     """Counts (``counts``: the keys summary.json shows), label tallies by face (``tallies``, None: no face) and
-    timing samples of one run."""
+    timing samples of one run; ``spacing``: the seconds a lone window covers (the stride's: LabelTally)."""
 
-    def __init__(self) -> None:
+    def __init__(self, spacing: float | None = None) -> None:
+        self.spacing = spacing  # a window's time where no spacing is known (the stride's: LabelTally)
         self.counts = {"frames_read": 0, "frames_with_face": 0, "windows": 0, "windows_scored": 0,
                        "windows_classified": 0}
         self.tallies: dict[int | None, LabelTally] = {}
@@ -57,7 +58,7 @@ class RunFigures:
             self._steps.append(r.time_s - self._last_t)
         self._last_t = r.time_s if self._last_t is None else max(self._last_t, r.time_s)
         step = median(self._steps) if len(self._steps) >= 4 else None
-        self.tallies.setdefault(r.face_id, LabelTally()).add(r.time_s, r.label, step)
+        self.tallies.setdefault(r.face_id, LabelTally(self.spacing)).add(r.time_s, r.label, step)
         return r
 
     def labels(self, order: Sequence[str], face_id: int | None = None, *, merged: bool = False) -> dict[str, Any]:

@@ -123,7 +123,7 @@ class Session:
         self.latest: dict[int, WindowResult] = {}  # each present face's newest window (raw: before its label is final)
         self.recent: dict[int, EventResult] = {}  # each face's latest event
         self.faces: list[TrackedFace] = []  # the faces of the latest frame
-        self.figures = RunFigures()  # counts, labels and timings of the run
+        self.figures = RunFigures(self.stride / self.fps)  # counts, labels and timings of the run
         self.interrupted = False
         self.stopped = False  # ended before its source did: q/Esc, --max-seconds, a signal (interrupted) or an error
         self.at_limit = False  # stopped by max_seconds (a limit asked for, not an interruption)

@@ -60,6 +60,20 @@ def test_motion_only_run_face_and_no_face(faces_dir, tmp_path):
     assert summary["fps"] > 0 and summary["source_fps"] == pytest.approx(26.4, abs=0.1)
 
 
+@pytest.mark.parametrize("args, seconds", [(["--max-seconds", "0.05"], 2 / 30), (["--stride", "100"], 100 / 30)])
+def test_a_run_of_one_window_shares_its_time_by_its_label(faces_dir, tmp_path, args, seconds):
+    """A lone window covered 0 s (a window covers the time until the next one): every share 0 and the terminal line
+    named no label. It covers the stride's time, as a run's last window covers the run's spacing of windows."""
+    video = faces_dir / "videos" / "pyfeat_single_face.mp4"  # 30 fps, 72 frames
+    res = runner.invoke(app, ["--video", str(video), "--motion-only", "--headless", "--out", str(tmp_path), *args])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["windows"] == 1 and summary["source_fps"] == pytest.approx(30.0)
+    (label, got), = summary["labels"].items()
+    assert got == {"windows": 1, "seconds": round(seconds, 3), "share": 1.0}
+    assert f"{label} 100%" in res.output
+
+
 @pytest.mark.slow
 def test_still_face_scores_lower_than_talking(faces_dir, tmp_path):
     means = {}
