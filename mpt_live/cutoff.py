@@ -18,7 +18,13 @@ a copy cut short looked whole by its frames. Where the bytes stop tells instead:
   index) state their sizes: one that ends past the file's end was cut (not judged for a broadcast file, whose
   data object's size is not kept).
 
-A file cut exactly where an element or packet ends cannot be told from one that ends there, and is not called cut.
+* Ogg (.ogv): FFmpeg states as its end the last whole page's time, so the frames reach it. Each page states its
+  length (a 27-byte header and a table of its segments' sizes, RFC 3533), and each stream's last page carries an
+  end-of-stream flag: a page that runs past the file's end, or a stream with no such page, is a file cut short
+  (a recorder killed, a copy cut where a page ends).
+
+A file cut exactly where an element or packet ends cannot be told from one that ends there, and is not called cut
+(an Ogg file's missing end-of-stream page tells it there).
 """
 
 from __future__ import annotations
@@ -50,6 +56,8 @@ def cut_off(path: str | os.PathLike, probe: VideoProbe | None) -> str | None:
             return _riff_cut(path)
         if "asf" in kinds:
             return _asf_cut(path)
+        if "ogg" in kinds:
+            return _ogg_cut(path)
     except OSError:
         return None
     return None
@@ -110,6 +118,38 @@ def _asf_cut(path: str | os.PathLike) -> str | None:
             if at + n > size:
                 return f"ends part-way through one of its objects ({size} bytes of the {at + n} its header states)"
             at += n
+    return None
+
+
+OGG_PAGE = b"OggS"  # each page's capture pattern; its header is 27 bytes, then a byte per segment
+OGG_EOS = 0x04  # header type flag: the stream's last page
+
+
+def _ogg_cut(path: str | os.PathLike) -> str | None:
+    """Where an Ogg file's pages (each stating its length) say it ends, against where it does, and whether every
+    stream in it reached its end-of-stream page; None where it ends whole, or where something other than a page
+    follows one (not judged)."""
+    open_streams: set[int] = set()
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        at = 0
+        while at < size:
+            fh.seek(at)
+            head = fh.read(27)
+            if len(head) < 27 or head[:4] != OGG_PAGE:
+                if OGG_PAGE.startswith(head[:4]) and len(head) < 27:  # a page's header cut off
+                    return f"ends part-way through an Ogg page's header ({size} bytes)"
+                return None
+            table = fh.read(head[26])
+            end = at + 27 + head[26] + sum(table)
+            if len(table) < head[26] or end > size:
+                return f"ends part-way through an Ogg page ({size} bytes of the {end} its header states)"
+            serial = int.from_bytes(head[14:18], "little")
+            (open_streams.discard if head[5] & OGG_EOS else open_streams.add)(serial)
+            at = end
+    if open_streams:
+        which = "its streams" if len(open_streams) > 1 else "a stream"
+        return f"ends before the last page of {which} ({size} bytes, no end-of-stream page)"
     return None
 
 

@@ -730,14 +730,15 @@ def test_a_truncated_mkv_is_still_named(tmp_path):
     assert 0 < n < 60 and v.error and "cut.mkv: ended after" in v.error and "truncated" in v.error
 
 
-@pytest.mark.parametrize("form", ["stream.webm", "take.ts", "camera.m2ts", "webcam.avi", "old.wmv"])
+@pytest.mark.parametrize("form", ["stream.webm", "take.ts", "camera.m2ts", "webcam.avi", "old.wmv", "clip.ogv"])
 def test_a_recording_that_states_no_end_is_named_when_cut_short(tmp_path, form):
     """A WebM written as a stream (MediaRecorder-like: no duration, no index) and an MPEG-TS state no end of their
     own, so a copy cut short (a broken download, a recorder killed) was read to its last whole frame and called
     complete; so was an AVI, whose index a cut takes (FFmpeg then states its last frame as its end), and a WMV (FFmpeg
     gives a cut one no duration). Where the bytes stop shows it: a Matroska element cut mid-way (FFmpeg: 'File ended
     prematurely'), a transport stream that is not a whole number of its packets, an AVI shorter than its RIFF header
-    states, an ASF object that ends past the file's end. The whole files are still complete."""
+    states, an ASF object that ends past the file's end, an Ogg page that does (FFmpeg states the last whole page's
+    time as an Ogg file's end). The whole files are still complete."""
     import subprocess
 
     whole = tmp_path / form
@@ -746,6 +747,8 @@ def test_a_recording_that_states_no_end_is_named_when_cut_short(tmp_path, form):
         with open(whole, "wb") as fh:
             subprocess.run([fk.ffmpeg_exe(), "-loglevel", "error", *src, "-c:v", "libvpx", "-b:v", "300k", "-deadline",
                             "realtime", "-cpu-used", "8", "-f", "webm", "-"], stdout=fh, check=True)
+    elif form.endswith(".ogv"):
+        fk.ffmpeg(*src, "-c:v", "libtheora", "-q:v", "5", str(whole))
     elif form.endswith((".avi", ".wmv")):
         fk.ffmpeg(*src, "-c:v", "mjpeg" if form.endswith(".avi") else "wmv2", "-q:v", "5", str(whole))
     else:
@@ -1215,3 +1218,21 @@ def test_run_main_sees_what_a_process_would_print(tmp_path, monkeypatch, run_mai
     assert status == 2 and len(lines) == 4, lines
     assert any("a stray warning" in ln for ln in lines) and any("a stray log line" in ln for ln in lines)
     assert any("a raw write" in ln for ln in lines) and "error: the one line" in lines
+
+
+def test_an_ogg_file_cut_where_a_page_ends_is_named_by_its_missing_last_page(tmp_path):
+    """An Ogg file cut exactly at a page's end (a recorder killed between pages) states its last whole page's time as
+    its end: read as complete. Its stream's end-of-stream page is missing; an Ogg video with sound needs both."""
+    whole, cut = tmp_path / "take.ogv", tmp_path / "cut.ogv"
+    fk.ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x120:r=30:d=3", "-f", "lavfi", "-i", "sine=d=3", "-c:v", "libtheora",
+              "-c:a", "libvorbis", str(whole))
+    data = whole.read_bytes()
+    cut.write_bytes(data[: data.rfind(b"OggS", 0, len(data) * 2 // 3)])
+    with VideoFile(whole) as v:
+        assert sum(1 for _ in v) == 90 and v.error is None, v.error
+    with VideoFile(cut) as v:
+        n = sum(1 for _ in v)
+    assert 30 < n < 90
+    assert v.error == (f"{cut}: ends before the last page of its streams ({cut.stat().st_size} bytes, no end-of-stream "
+                       f"page), after {n} frames ({v.duration_s:.2f} s): the file is truncated or damaged (cut off "
+                       "while it was written or copied)")
