@@ -81,6 +81,17 @@ def made_as(path: Path, d=None) -> tuple[bool, int]:
     return (bool(d["corrected"]) if "corrected" in d.files else False), (int(d["size"]) if "size" in d.files else 224)
 
 
+def cached(cache: Path, benchmark: str, v: LongVideo, make: bool, corrected: bool = False, size: int = 224) -> Path:
+    """The cache file of benchmark video ``v`` under ``cache``, built first where it is missing and ``make`` is set
+    (``--build``); missing otherwise: one line."""
+    f = cache / benchmark / f"{v.video.stem}.npz"
+    if not f.exists():
+        if not make:
+            raise InputError(f"{f}: not cached (run with --build)")
+        build(v, f, corrected, size)
+    return f
+
+
 def check_made(path: Path, corrected: bool = False, size: int = 224, d=None) -> None:
     """Refuse (InputError, one line) a cache file built otherwise than as ``corrected`` and ``size`` (the defaults:
     ``build``'s, the spotter as the session feeds it): its replay would measure another spotter's input. Every read

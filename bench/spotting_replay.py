@@ -53,7 +53,7 @@ from mpt_live.errors import InputError
 from mpt_live.facemotion import FaceMotion, FrameSignals
 from mpt_live.machine import vector_extensions
 from mpt_live.spotting import SpotConfig, Spotter
-from spotting_cache import build, run_cached, stream
+from spotting_cache import cached, run_cached, stream
 from train.datasets.longvideo import LongVideo, LongVideoIndex, read_annotations_csv
 from train.spot_metrics import Spotted, score
 
@@ -291,11 +291,7 @@ def main() -> None:
         videos, spotted, sep, variants, quiet = [], {}, {}, {}, {}
         for name, t in truths.items():
             for v in t.videos:
-                f = args.cache / name / f"{v.video.stem}.npz"
-                if not f.exists():
-                    if not args.build:
-                        raise InputError(f"{f}: not cached (run with --build)")
-                    build(v, f, args.corrected_face, args.size)
+                f = cached(args.cache, name, v, args.build, args.corrected_face, args.size)
                 pooled = {} if args.separability else None
                 events, trace, dropped = replay(f, pooled, (args.corrected_face, args.size))
                 key = f"{name}/{v.name}"

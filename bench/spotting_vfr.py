@@ -44,7 +44,7 @@ import numpy as np
 
 from mpt_live.errors import InputError
 from mpt_live.machine import vector_extensions
-from spotting_cache import FACE, build, load, replay, rows
+from spotting_cache import FACE, cached, load, replay, rows
 from train.datasets.longvideo import Interval, LongVideo, LongVideoIndex, read_annotations_csv
 from train.spot_frames import in_truth_frames, video_frames
 from train.spot_metrics import IOU_THRESHOLD, Spotted, iou, score
@@ -193,11 +193,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as nowhere:
             for name, t in truths.items():
                 for v in t.videos:
-                    f = args.cache / name / f"{v.video.stem}.npz"
-                    if not f.exists():
-                        if not args.build:
-                            raise InputError(f"{f}: not cached (run with --build)")
-                        build(v, f)
+                    f = cached(args.cache, name, v, args.build)
                     d, key = load(f), f"{name}/{v.name}"
                     fps, frames, (kinds, cameras), grey = float(d["fps"]), d["frames"], rows(d), d["grey"]
                     videos.append(replace(v, name=key))
