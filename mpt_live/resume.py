@@ -151,6 +151,13 @@ def settings_key(s: dict[str, Any]) -> dict[str, Any]:
     return {**key, "clip": s.get("clip_spec")}
 
 
+def run_rotation(s: dict[str, Any], tag: int) -> int | None:
+    """The way up a run read its file (degrees clockwise from as stored; None: an untagged file as stored), from its
+    summary or marker ``s``: one of a version before rotation tags were checked says none and read the file as
+    tagged (``tag``, the file's tag)."""
+    return s["rotation"] if "rotation" in s else (tag % 360 or None)
+
+
 def precheck(out: Path, source: Any, cfg: Any, model_file: str | Path | None) -> None:
     """:func:`resume_point`'s refusals that need no model, made before it loads (a refusal in one line at once, not
     after seconds of loading): no run, one alive or finished, another or changed file, and the settings known
@@ -199,13 +206,14 @@ def _refusals(out: Path, source: Any, facts: dict[str, Any], keys: tuple[str, ..
         raise InputError(f"{where}: {name} has {facts.get('source_frame_count')} frames, the run there read one of "
                          f"{s.get('source_frame_count')}; run without --resume to redo it")
     # the way up the file is read (a rotation tag checked by its faces: mpt_live.upright), known once it is opened
-    old = {**settings_key(s), "rotation": s.get("rotation")}
+    old = {**settings_key(s), "rotation": run_rotation(s, getattr(source, "tag", 0))}
     new = {**settings_key(facts), "rotation": facts.get("rotation")}
     changed = [k for k in old if old[k] != new[k] and (keys is None or k in keys)]
     if changed:
         k = changed[0]
-        raise InputError(f"{where}: the run there had another {k} ({_show(old[k])}, now {_show(new[k])}); give the "
-                         "same settings to resume it, or run without --resume")
+        same = f"--rotation {old[k] or 0}" if k == "rotation" else "the same settings"
+        raise InputError(f"{where}: the run there had another {k} ({_show(old[k])}, now {_show(new[k])}); give "
+                         f"{same} to resume it, or run without --resume")
     return s
 
 

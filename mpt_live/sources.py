@@ -198,7 +198,8 @@ class VideoFile:
     ``rotation``: ``--rotation`` (:mod:`mpt_live.upright`): a local file's rotation tag checked against the faces in
     its first frames (``auto``), kept (``tag``) or overridden (degrees); ``turn``: degrees its frames are turned after
     the capture's own turn, ``rotation_note`` the line that says why where the tag was overridden, ``orientation``
-    the degrees clockwise its frames are read turned from as stored (None: an untagged file read as stored, a URL)."""
+    the degrees clockwise its frames are read turned from as stored (None: an untagged file read as stored, a URL),
+    ``tag`` its rotation tag (degrees clockwise, 0: none or a URL): how a run of an earlier version read it."""
 
     live = False  # every frame is delivered, none dropped
 
@@ -238,7 +239,7 @@ class VideoFile:
         self.packets: Callable[[], int] | None = None if url else functools.partial(packets, self.path, probe)
         self._opencv_failed: tuple[int | None, bool] = (None, False)  # OpenCV's failed reads where PyAV reads it
         self._times: FrameTimes | None = None  # the clock of the pass being read
-        self.turn, self.rotation_note, self.orientation = 0, None, None
+        self.turn, self.rotation_note, self.orientation, self.tag = 0, None, None, 0
         header_fps = self._start()
         if not self._buffered:
             self._cap.release()
@@ -254,7 +255,7 @@ class VideoFile:
                 why = undecoded(probe.codec)
             raise InputError(f"{self.name}: video has zero decodable frames{why}")
         if not url:  # a rotation tag checked (auto) or overridden: the frames turned after the capture's turn
-            tag = int(self._cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0) % 360
+            self.tag = tag = int(self._cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0) % 360
             self.turn, self.rotation_note = choose(self.path, tag, rotation, lambda: open_video(self.path),
                                                    header_fps)
             self.orientation = (tag + self.turn) % 360 if tag or self.turn else None

@@ -189,3 +189,32 @@ def test_finish_reads_a_killed_runs_file_the_way_up_the_run_did(clips, tmp_path,
     assert upright.extra_turn(video) == 180 and upright.chosen(video) == "0"
     apex = dict(frames_at(video, {0: 0.0}))
     assert np.array_equal(apex[0], _stored(clips["plain"], 1)[0])
+
+
+def _as_before_rotation(out):
+    """The run folder ``out`` as the version before rotation tags were checked wrote it: no ``rotation`` key."""
+    path = out / "summary.json"
+    summary = json.loads(path.read_text())
+    del summary["rotation"]
+    path.write_text(json.dumps(summary))
+
+
+@pytest.mark.parametrize("name", ["right180", "wrong180"])
+def test_resume_of_a_run_of_the_version_before_reads_the_file_as_tagged(clips, tmp_path, run_main, name):
+    """A run folder written before rotation tags were checked (no ``rotation``) read its file as tagged: a right tag
+    resumes as it is; a wrong one (now overridden) is refused naming the --rotation that reads it as that run did."""
+    out = tmp_path / "run"
+    video = str(clips[name])
+    code, lines = run_main("mpt_live.cli", "--video", video, "--motion-only", "--headless", "--max-seconds", "1",
+                           "--rotation", "tag", "--out", str(out))
+    assert code == 0, lines
+    _as_before_rotation(out)
+    code, lines = run_main("mpt_live.cli", "--video", video, "--motion-only", "--headless", "--resume",
+                           "--out", str(out))
+    if name == "wrong180":
+        assert code == 2 and any("another rotation (180, now 0); give --rotation 180 to resume it" in line
+                                 for line in lines), lines
+        code, lines = run_main("mpt_live.cli", "--video", video, "--motion-only", "--headless", "--rotation", "180",
+                               "--resume", "--out", str(out))
+    summary = json.loads((out / "summary.json").read_text())
+    assert code == 0 and summary["rotation"] == 180 and summary["frames_read"] == summary["source_frame_count"], lines
