@@ -100,7 +100,9 @@ def finish_folder(folder: Path, option: str = "--finish") -> tuple[bool, str]:
     classes = [c[2:] for c in header if c.startswith("p_")]
     outputs = summary["outputs"]
     source = Path(str(summary["source"]))
-    read_as(source, marker.get("rotation"))  # the pictures and the copy the way up the run read it (a wrong tag)
+    # the pictures and the copy the way up the run read it (a wrong tag); a marker of a version before rotation tags
+    # were checked says none: that run read the file as tagged
+    read_as(source, marker.get("rotation", "tag"))
     copy = _damaged_review(folder, marker, summary, source)
     write_plot_and_page(folder, summary, rows, classes, source if source.is_file() else None, _title(summary),
                         bool(summary["model"].get("demo")), until=summary["source_seconds"])

@@ -75,8 +75,9 @@ def chosen(path: str | os.PathLike) -> str:
 def read_as(path: str | os.PathLike, orientation: Any) -> None:
     """Keep for :func:`extra_turn` and :func:`chosen` that the local file ``path`` was read ``orientation`` degrees
     clockwise from as stored (a run's summary.json ``rotation``: ``--finish`` makes the apex pictures and the review
-    copy of a killed run in another process); nothing for None (an untagged file read as stored) or a file gone."""
-    if orientation not in (0, 90, 180, 270) or not Path(path).is_file():
+    copy of a killed run in another process; ``tag``: as tagged, as a run of a version before the tag was checked
+    read it); nothing for None (an untagged file read as stored) or a file gone."""
+    if orientation not in (0, 90, 180, 270, "tag") or not Path(path).is_file():
         return
     from .pyav_capture import open_video
 
@@ -85,7 +86,7 @@ def read_as(path: str | os.PathLike, orientation: Any) -> None:
         tag = int(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0) % 360
     finally:
         cap.release()
-    choose(path, tag, str(orientation), lambda: open_video(path), 0.0)
+    choose(path, tag, str(tag if orientation == "tag" else orientation), lambda: open_video(path), 0.0)
 
 
 def candidates(tag: int) -> list[int]:

@@ -218,3 +218,28 @@ def test_resume_of_a_run_of_the_version_before_reads_the_file_as_tagged(clips, t
                                "--resume", "--out", str(out))
     summary = json.loads((out / "summary.json").read_text())
     assert code == 0 and summary["rotation"] == 180 and summary["frames_read"] == summary["source_frame_count"], lines
+
+
+def test_finish_of_a_run_killed_under_the_version_before_reads_the_file_as_tagged(clips, tmp_path, run_main):
+    """A killed run's marker without ``rotation`` (written before tags were checked): its run read the wrong-tagged
+    file as tagged, so its review copy and pictures are read so too, not turned by a check of its faces."""
+    import shutil
+
+    from mpt_live.recordings import stamp
+    from mpt_live.rundir import start_run
+
+    video = tmp_path / "killed_before.mp4"
+    shutil.copy(clips["wrong180"], video)
+    out = tmp_path / "run"
+    facts = {"mode": "file", "model": {"name": "motion-only"}, "source_fps": 25.0, "stride": 2, "detector": "auto",
+             "max_faces": 2, "spot_threshold": 4.0, "clip_spec": None, "start_s": None, "max_seconds": None,
+             "stamps": {"source": stamp(str(video)), "model": None}}
+    start_run(out, str(video), facts)
+    (out / "predictions.csv").write_text("frame,time_s,face_id,x,y,w,h,motion_score\n" + "".join(
+        f"{f},{f / 25:.4f},0,10,10,100,100,0.1\n" for f in range(0, 21, 2)))
+    code, lines = run_main("mpt_live.cli", "--finish", str(out))
+    assert code == 0, lines
+    assert upright.extra_turn(video) == 0 and upright.chosen(video) == "180"  # the review copy: --rotation 180
+    with VideoFile(video, rotation=upright.chosen(video)) as v:
+        first = _frames(v, 1)[0]
+    assert np.array_equal(first, upright.turned(_stored(clips["plain"], 1)[0], 180))
