@@ -356,6 +356,31 @@ def test_a_damaged_xls_is_one_line_naming_it(tmp_path, capfd):
     assert capfd.readouterr() == ("", "")
 
 
+def test_a_panic_while_a_sheet_is_parsed_is_one_line_too(tmp_path, capfd, monkeypatch):
+    """python-calamine parses a sheet's cells when pandas reads them (pandas.read_excel), after the workbook opened:
+    a Rust panic there (its note written to the stderr descriptor, then a PanicException, a BaseException) is the
+    same one line with nothing on stdout or stderr. The panic is made here: no damaged file found to panic there."""
+    import os
+
+    import pandas as pd
+
+    root = casme2_copy(tmp_path, "CASME2_label_Ver_2.xlsx")
+    (root / "CASME2/CASME2_label_Ver_2.xlsx").unlink()
+    sheet_path = workbook(root / "CASME2/CASME2_label_Ver_2.xls", [CASME2_COLUMNS] + CASME2_ROWS)
+    panic = type("PanicException", (BaseException,), {"__module__": "pyo3_runtime"})
+
+    def read_excel(*args, **kwargs):
+        os.write(2, b"thread '<unnamed>' panicked at calamine/src/xls.rs: index out of bounds\n")
+        raise panic("index out of bounds: the len is 6 but the index is 9")
+
+    monkeypatch.setattr(pd, "read_excel", read_excel)
+    with pytest.raises(InputError) as e:
+        load_dataset("casme2", root)
+    assert str(e.value) == (f"{sheet_path}: cannot read the annotation sheet: not a readable Excel 97-2003 workbook "
+                            "(index out of bounds: the len is 6 but the index is 9)")
+    assert capfd.readouterr() == ("", "")
+
+
 def test_an_xls_without_python_calamine_is_one_line_that_says_what_to_install(tmp_path, monkeypatch):
     import sys
 

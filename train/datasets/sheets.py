@@ -129,7 +129,7 @@ def read_workbook(path: Path, what: str = "annotation sheet", **options: Any):
         except Exception as e:
             raise InputError(f"{path}: cannot read the {what}: not a readable Excel 97-2003 workbook "
                              f"({_one_line(e)})") from None
-        with xl:
+        with xl, quiet_fd(2):  # python-calamine parses a sheet when it is read: its panic's note kept off too
             book = pd.read_excel(xl, header=None, dtype=object, **options)
             return fill_merged(book, {name: [(r0, r1, c0) for (r0, c0), (r1, _) in
                                              xl.book.get_sheet_by_name(name).merged_cell_ranges or () if r1 > r0]
