@@ -13,7 +13,8 @@ a copy cut short looked whole by its frames. Where the bytes stop tells instead:
   bytes), each starting with the sync byte 0x47: a whole file is a whole number of them.
 * AVI: its header counts its frames, but FFmpeg reads an AVI without its index (written last, so a cut copy has
   none) to its last frame and states that as its end, so the frames reach it. Its RIFF chunks (one, and an OpenDML
-  file's 'AVIX' chunks after it) state their sizes: a file that ends before the last one's stated end is cut.
+  file's 'AVIX' chunks after it) state their sizes: a file that ends over 8 bytes before the last one's stated end
+  is cut (some writers state the file's length there, 8 bytes more than the chunk's).
 * ASF (WMV): FFmpeg gives a copy cut short no duration at all. Its top-level objects (the header, the data, the
   index) state their sizes: one that ends past the file's end was cut (not judged for a broadcast file, whose
   data object's size is not kept).
@@ -39,6 +40,9 @@ from .videotracks import is_picture
 MATROSKA_CUT = "File ended prematurely"  # FFmpeg's Matroska demuxer, for a file that stops inside an element
 TS_PACKETS = ((188, 0), (192, 4), (204, 0))  # (packet size, where its sync byte is): MPEG-TS, M2TS, TS with FEC
 SYNC = 0x47
+# some AVI writers put the file's length in its RIFF size, not the length less the 8 bytes of name and size: a whole
+# file then ends 8 bytes before its stated end (a cut of 8 bytes or less is not seen)
+RIFF_SLACK = 8
 
 
 def cut_off(path: str | os.PathLike, probe: VideoProbe | None) -> str | None:
@@ -88,7 +92,7 @@ def _riff_cut(path: str | os.PathLike) -> str | None:
             if head[:4] != b"RIFF":
                 return None
             end = at + 8 + int.from_bytes(head[4:8], "little")
-            if end > size:
+            if end > size + RIFF_SLACK:
                 return f"ends part-way through its RIFF chunk ({size} bytes of the {end} its header states)"
             at = end + (end & 1)
     return None

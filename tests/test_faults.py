@@ -772,6 +772,21 @@ def test_a_recording_that_states_no_end_is_named_when_cut_short(tmp_path, form):
         assert not any("missing" in w for w in v.warnings), v.warnings  # the B-frames the cut took are the cut's
 
 
+def test_a_whole_avi_whose_riff_size_is_the_files_length_is_complete(tmp_path):
+    """Some AVI writers state the file's whole length as its RIFF size (not the length less the 8 bytes of the chunk's
+    name and size): such a whole file ends 8 bytes before its stated end and is complete, not truncated."""
+    whole = tmp_path / "whole.avi"
+    fk.ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x120:r=30:d=4", "-c:v", "mjpeg", "-q:v", "5", str(whole))
+    data = bytearray(whole.read_bytes())
+    assert data[:4] == b"RIFF" and int.from_bytes(data[4:8], "little") == len(data) - 8  # one RIFF chunk, as FFmpeg
+    data[4:8] = len(data).to_bytes(4, "little")
+    odd = tmp_path / "file-length.avi"
+    odd.write_bytes(bytes(data))
+    with VideoFile(odd) as v:
+        n = sum(1 for _ in v)
+    assert n == 120 and v.error is None, v.error
+
+
 def test_a_video_that_starts_after_its_sound_is_timed_as_a_player_shows_it(tmp_path):
     """The picture starts 0.5 s into the file (after the sound): frame 0 is at 0.5 s in a player, in the
     review page's video and in FFmpeg; mpt-live put it at 0, so every time was 0.5 s early."""
