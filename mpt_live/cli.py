@@ -107,7 +107,7 @@ def live(
             elif inspect is not None:
                 if video is None:
                     _fail("--inspect needs --video PATH")
-                _run_inspect(video, inspect, out, detector, model, motion_only, fps)
+                _run_inspect(video, inspect, out, detector, model, motion_only, fps, rotation)
             elif camera is None and video is None:
                 _fail("give --camera N, --video PATH|URL, or --demo")
             else:
@@ -356,7 +356,7 @@ def _run_parallel(videos: list[Path], out: Optional[Path], runtime: Any | None, 
 
 
 def _run_inspect(video: str, t: float, out: Optional[Path], detector: str, model: Optional[Path],
-                 motion_only: bool, fps: Optional[float] = None) -> None:
+                 motion_only: bool, fps: Optional[float] = None, rotation: str = "auto") -> None:
     """One PNG of what the model sees at ``t`` s, made with the model's ClipSpec (--model or the demo model)."""
     from .clip import ClipSpec
     from .clocktime import clock
@@ -378,7 +378,7 @@ def _run_inspect(video: str, t: float, out: Optional[Path], detector: str, model
         _fail(f"--out {out}: in the folder of frames being read ({video}); write the sheet elsewhere")
     rt = None if motion_only else load_model(model, device="cpu", threads=1, warmup=False)
     spec = rt.clip_spec if rt is not None else ClipSpec()
-    clip, t_end = clip_at(video, t, spec, detector, fps)
+    clip, t_end = clip_at(video, t, spec, detector, fps, rotation)
     render_sheet(clip, spec, out, title=f"{Path(video).name} @ {clock(t_end)}")
     which = f"the ClipSpec of {rt.path.name}" if rt is not None else "the default ClipSpec (no model)"
     _say(f"wrote {out} ({which})")

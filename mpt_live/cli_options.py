@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+from pathlib import Path
 from typing import Any, Callable
 
 import typer
@@ -133,6 +134,10 @@ def check_live_options(*, detector: str, camera: int | None, video: str | None, 
         raise ValueError("--max-seconds: not with --demo (its report scores the four movements of the whole clip)")
     if jobs is not None and ray is not None:
         raise ValueError("--jobs and --ray: choose one (worker processes here, or tasks on a Ray cluster)")
+    if rotation != "auto" and (camera is not None or demo or (video and "://" in video) or _frames(video)):
+        which = _live_kind(camera, demo, False) if camera is not None or demo else (
+            "a URL" if "://" in str(video) else "a folder of frames")
+        raise ValueError(f"--rotation: for a recorded video file (its rotation tag), not {which}")
     if resume:  # one file's run in --out, gone on with: nothing that changes where it starts or how it is read
         if video is None or "://" in video or realtime or inspect is not None:
             raise ValueError("--resume: for a recorded video file given with --video (and its run's --out), read "
@@ -142,6 +147,13 @@ def check_live_options(*, detector: str, camera: int | None, video: str | None, 
             which = "--out DIR is needed" if out is None else f"not with {other}"
             raise ValueError(f"--resume: {which} (it goes on with the run in --out where its files end)")
     return start_s
+
+
+def _frames(video: str | None) -> bool:
+    """``video`` is a folder of frames (no rotation tag to read)."""
+    from .recordings import is_frame_folder
+
+    return bool(video) and "://" not in str(video) and Path(str(video)).is_dir() and is_frame_folder(video)
 
 
 def _live_kind(camera: int | None, demo: bool, realtime: bool) -> str:

@@ -27,13 +27,14 @@ from .clip_stream import ClipStream
 
 
 def clip_at(video: str | Path, t: float, spec: ClipSpec, detector: str = "auto",
-            fps: float | None = None) -> tuple[np.ndarray, float]:
+            fps: float | None = None, rotation: str = "auto") -> tuple[np.ndarray, float]:
     """The aligned clip of the window ending at time ``t`` (s) of ``video`` (a file, or a folder of frames
-    at ``fps``) and that window's end time. ``detector`` "auto": short-range, full-range where it finds no face."""
+    at ``fps``) and that window's end time. ``detector`` "auto": short-range, full-range where it finds no face;
+    ``rotation``: ``--rotation`` (:mod:`mpt_live.upright`), a video file read the way up a run of it reads it."""
     if t < spec.window_s:
         raise InputError(f"{video}: --inspect {t:g} s is earlier than one window ({spec.window_s:g} s) after the start")
     for model in ("short", "full") if detector == "auto" else (detector,):
-        w, rate = _window_at(video, t, spec, model, fps)
+        w, rate = _window_at(video, t, spec, model, fps, rotation)
         if w is not None and w.clip is not None:
             break
     if w is None:
@@ -46,9 +47,9 @@ def clip_at(video: str | Path, t: float, spec: ClipSpec, detector: str = "auto",
     return w.clip, w.time_s
 
 
-def _window_at(video: str | Path, t: float, spec: ClipSpec, model: str, fps: float | None):
+def _window_at(video: str | Path, t: float, spec: ClipSpec, model: str, fps: float | None, rotation: str = "auto"):
     """The window ending at ``t`` with the detector ``model`` (None: no frames) and the recording's rate."""
-    with open_recording(video, fps) as src:
+    with open_recording(video, fps, rotation) as src:
         start = getattr(src, "start_s", 0.0)  # a video whose picture starts after its sound: its first frame's time
         if t < start + spec.window_s:
             raise InputError(f"{video}: --inspect {t:g} s is earlier than one window ({spec.window_s:g} s) after "

@@ -243,3 +243,31 @@ def test_finish_of_a_run_killed_under_the_version_before_reads_the_file_as_tagge
     with VideoFile(video, rotation=upright.chosen(video)) as v:
         first = _frames(v, 1)[0]
     assert np.array_equal(first, upright.turned(_stored(clips["plain"], 1)[0], 180))
+
+
+@pytest.mark.parametrize("given, which", [(["--camera", "0"], "a camera"), (["--demo"], "--demo"),
+                                          (["--video", "rtsp://127.0.0.1:9/x"], "a URL"),
+                                          (["--video", "FRAMES"], "a folder of frames")])
+def test_a_rotation_for_a_source_without_a_tag_is_one_line(run_main, tmp_path, given, which):
+    """--rotation reads a video file's tag: with a camera, the demo, a URL or a folder of frames it is refused, not
+    silently ignored."""
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(frames / f"img{i:03d}.jpg"), np.full((32, 32, 3), 100, np.uint8))
+    given = [str(frames) if a == "FRAMES" else a for a in given]
+    code, lines = run_main("mpt_live.cli", *given, "--motion-only", "--headless", "--rotation", "90")
+    assert code == 2 and lines == [f"error: --rotation: for a recorded video file (its rotation tag), not {which}"]
+
+
+def test_inspect_reads_the_file_the_way_rotation_says(clips, tmp_path, run_main):
+    """--inspect's sheet of a wrong-tagged file: by default its face found as stored; --rotation tag reads it as
+    tagged (upside down), a different sheet."""
+    sheets = {}
+    for rotation in ("auto", "tag", "0"):
+        out = tmp_path / f"{rotation}.png"
+        code, lines = run_main("mpt_live.cli", "--video", str(clips["wrong180"]), "--motion-only", "--inspect", "2.5",
+                               "--rotation", rotation, "--out", str(out))
+        sheets[rotation] = cv2.imread(str(out)) if code == 0 else lines
+    assert isinstance(sheets["auto"], np.ndarray) and np.array_equal(sheets["auto"], sheets["0"])
+    assert not (isinstance(sheets["tag"], np.ndarray) and np.array_equal(sheets["tag"], sheets["auto"])), sheets["tag"]
