@@ -21,12 +21,13 @@ FIX = "ffmpeg -display_rotation 0 -i"
 
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory, faces_dir):
-    """3 s of a real face video (upright as stored, untagged), the same tagged 180 and 90 (wrong tags), and the
-    face stored turned 180 and 90 clockwise with the tags that turn it back (right tags)."""
+    """3 s of a real face video, 320x240 (cropped, not squashed: a 90-degree turn swaps its sides, which a square
+    clip cannot show), upright as stored and untagged; the same tagged 180 and 90 (wrong tags), and the face stored
+    turned 180 and 90 clockwise with the tags that turn it back (right tags)."""
     d = tmp_path_factory.mktemp("rotation")
     src = faces_dir / "videos" / "liveportrait_d19_glasses.mp4"
     plain = d / "plain.mp4"
-    fk.ffmpeg("-i", str(src), "-t", "3", "-vf", "scale=256:256", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(plain))
+    fk.ffmpeg("-i", str(src), "-t", "3", "-vf", "crop=480:360,scale=320:240", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(plain))
     made = {"plain": plain}
     for name, tag in (("wrong180", 180), ("wrong90", 90)):  # ffmpeg's display_rotation turns anticlockwise
         made[name] = d / f"{name}.mp4"
@@ -63,7 +64,7 @@ def test_a_wrong_180_tag_is_overridden_and_said_once(clips):
         notes = [w for w in v.warnings if "rotation tag" in w]
     with VideoFile(clips["wrong180"]) as w, VideoFile(clips["plain"]) as p:
         times, ms = [f.t for f in w], [f.t for f in p]
-    assert v.turn == 180 and (v.width, v.height) == (256, 256)
+    assert v.turn == 180 and (v.width, v.height) == (320, 240)
     for got, want in zip(frames, _stored(clips["plain"])):
         assert np.array_equal(got, want)  # read as stored: the untagged copy's frames, bit for bit
     assert times == ms  # the same frame times
@@ -76,12 +77,12 @@ def test_a_wrong_180_tag_is_overridden_and_said_once(clips):
 def test_a_wrong_90_tag_is_overridden_to_the_frames_as_stored(clips):
     with VideoFile(clips["wrong90"]) as v:
         frames = _frames(v, 1)
-    assert v.turn == 270 and frames[0].shape == (256, 256, 3)
+    assert v.turn == 270 and frames[0].shape == (240, 320, 3) and (v.width, v.height) == (320, 240)
     assert np.array_equal(frames[0], _stored(clips["plain"], 1)[0])
     assert any(f"{FIX} wrong90.mp4" in w for w in v.warnings)
 
 
-@pytest.mark.parametrize("name, size", [("right180", (256, 256)), ("right90", (256, 256))])
+@pytest.mark.parametrize("name, size", [("right180", (320, 240)), ("right90", (320, 240))])
 def test_a_right_tag_is_kept(clips, name, size):
     """Frames stored turned and tagged to be turned back: kept as tagged, nothing said."""
     with VideoFile(clips[name]) as v:
