@@ -197,8 +197,9 @@ class VideoFile:
     (by :func:`open_capture`, nothing read from it yet), read from there instead of opening it again.
     ``rotation``: ``--rotation`` (:mod:`mpt_live.upright`): a local file's rotation tag checked against the faces in
     its first frames (``auto``), kept (``tag``) or overridden (degrees); ``turn``: degrees its frames are turned after
-    the capture's own turn, ``rotation_note`` the line that says why where the tag was overridden, ``orientation``
-    the degrees clockwise its frames are read turned from as stored (None: an untagged file read as stored, a URL),
+    the capture's own turn, ``rotation_note`` the line that says why where the tag was overridden (or could not be
+    checked), ``orientation`` the degrees clockwise its frames are read turned from as stored (None: an untagged file
+    read as stored, a URL),
     ``tag`` its rotation tag (degrees clockwise, 0: none or a URL): how a run of an earlier version read it."""
 
     live = False  # every frame is delivered, none dropped

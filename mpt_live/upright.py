@@ -145,7 +145,8 @@ def blazeface_score() -> tuple[Callable[[np.ndarray], float], Callable[[], None]
 def choose(path: str | os.PathLike, tag: int, rotation: str, open_capture: Callable[[], Any], fps: float,
            detect: Callable[[np.ndarray], float] | None = None) -> tuple[int, str | None]:
     """Degrees (clockwise) to turn the frames of ``path`` after the capture's turn ``tag`` (its tag, OpenCV's
-    ``CAP_PROP_ORIENTATION_META``), and the line that says why where it overrides the tag (None otherwise).
+    ``CAP_PROP_ORIENTATION_META``), and the line that says why where it overrides the tag, or that the tag could not be
+    checked (no face in the frames looked at; None otherwise).
     ``rotation``: ``--rotation``; ``open_capture``: a fresh capture of the file from its start (``auto`` and a
     tagged file only). The choice is kept for :func:`extra_turn` and :func:`chosen` (a run's review copy and apex
     pictures read as the run did, whatever it was given)."""
@@ -170,7 +171,11 @@ def choose(path: str | os.PathLike, tag: int, rotation: str, open_capture: Calla
             if close is not None:
                 close()
         best = max(counts, key=lambda c: (counts[c], c == tag))
-        if best != tag and clearly_more(counts[best], counts[tag], len(frames)):
+        if not counts[best]:  # nothing to judge the tag by: kept, and said so (it may be wrong)
+            note = (f"{path}: its rotation tag (turn it {tag} degrees) could not be checked: no face found in its "
+                    f"first {SPAN_S:g} s ({len(frames)} frames looked at), read as tagged; if its faces are sideways "
+                    "or upside down, --rotation 0 reads it as stored (90, 180, 270: turned so many degrees clockwise)")
+        elif best != tag and clearly_more(counts[best], counts[tag], len(frames)):
             want = best
             used = f"turned {best} degrees clockwise from" if best else "as"
             note = (f"{path}: its rotation tag says to turn it {tag} degrees, but a face was found in {counts[tag]} "

@@ -272,3 +272,20 @@ def test_inspect_reads_the_file_the_way_rotation_says(clips, tmp_path, run_main)
         sheets[rotation] = cv2.imread(str(out)) if code == 0 else lines
     assert isinstance(sheets["auto"], np.ndarray) and np.array_equal(sheets["auto"], sheets["0"])
     assert not (isinstance(sheets["tag"], np.ndarray) and np.array_equal(sheets["tag"], sheets["auto"])), sheets["tag"]
+
+
+def test_a_tag_that_cannot_be_checked_for_want_of_a_face_is_said(tmp_path):
+    """A tagged file with no face in its first seconds: its tag is kept (nothing to judge it by), and one line says it
+    could not be checked, naming --rotation; a forced --rotation says nothing."""
+    path = tmp_path / "noface.mp4"
+    plain = tmp_path / "plain.mp4"
+    fk.ffmpeg("-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=5", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(plain))
+    fk.ffmpeg("-display_rotation", "180", "-i", str(plain), "-c", "copy", str(path))
+    with VideoFile(path) as v:
+        notes = [w for w in v.warnings if "rotation tag" in w]
+    assert v.turn == 0 and v.orientation == 180
+    assert notes == [f"{path}: its rotation tag (turn it 180 degrees) could not be checked: no face found in its first "
+                     "4 s (8 frames looked at), read as tagged; if its faces are sideways or upside down, --rotation 0 "
+                     "reads it as stored (90, 180, 270: turned so many degrees clockwise)"]
+    with VideoFile(path, rotation="tag") as v:
+        assert v.rotation_note is None and not any("rotation tag" in w for w in v.warnings)
