@@ -35,6 +35,7 @@ from .rundir import claim_batch, read_summary, settings_of
 from .session import FILE_STRIDE, MAX_FACES, SessionConfig
 from .recordings import check_fps, expand_recordings, open_recording, stamp
 from .terminal import progress_bar
+from .upright import read_otherwise
 
 
 def _videos(videos: str | Path | list[Path]) -> list[Path]:
@@ -165,12 +166,14 @@ def run_key(runtime: Any | None, cfg: SessionConfig) -> dict[str, Any]:
 
 
 def is_complete(out_dir: Path, key: dict[str, Any], save_video: bool = False, video: Path | None = None,
-                fps: float | None = None) -> bool:
+                fps: float | None = None, rotation: str = "auto") -> bool:
     """The video's outputs are all there (:data:`REQUIRED`, every file summary.json lists, the annotated
     video with ``save_video``), from a run that finished with status ``complete`` (not interrupted, no
     error, no source error such as a truncated file, every output written) with ``key`` (the model file's
     stamp included), on ``video`` as it is now (its :func:`~mpt_live.recordings.stamp`: size and time), a
-    frame folder read at ``fps`` (its times depend on it)."""
+    frame folder read at ``fps`` (its times depend on it), a video file read the way up an explicit ``rotation``
+    (``--rotation`` other than auto: :func:`mpt_live.upright.read_otherwise`; auto: whatever way the run chose, as
+    earlier code did not say)."""
     s = read_summary(out_dir)
     if s is None:
         return False
@@ -182,16 +185,18 @@ def is_complete(out_dir: Path, key: dict[str, Any], save_video: bool = False, vi
             and (fps is None or video is None or not video.is_dir()
                  or round(float(s.get("source_fps") or 0), 3) == round(fps, 3))
             and set(REQUIRED) <= set(written) and (outputs.get("video") is not None or not save_video)
-            and all((out_dir / n).is_file() for n in written))
+            and all((out_dir / n).is_file() for n in written)
+            and (video is None or not read_otherwise(s, video, rotation)))
 
 
 def plan(videos: str | Path | list[Path], out: Path, key: dict[str, Any], save_video: bool = False,
-         fps: float | None = None) -> tuple[list[tuple[int, Path, Path]], list[tuple[Path, Path]]]:
+         fps: float | None = None, rotation: str = "auto"
+         ) -> tuple[list[tuple[int, Path, Path]], list[tuple[Path, Path]]]:
     """(to do: [(index, video, out dir)], skipped: [(video, out dir)] whose outputs are complete)."""
     videos = _videos(videos)
     todo, skipped = [], []
     for i, (v, d) in enumerate(zip(videos, output_dirs(videos, out))):
-        (skipped.append((v, d)) if is_complete(d, key, save_video, v, fps) else todo.append((i, v, d)))
+        (skipped.append((v, d)) if is_complete(d, key, save_video, v, fps, rotation) else todo.append((i, v, d)))
     return todo, skipped
 
 
@@ -216,7 +221,7 @@ def run_parallel(videos: str | Path | list[Path], out: Path | None, runtime: Any
     check_fps(videos, fps)
     if ray is not None:
         check_ray_videos(videos)
-    todo, skipped = plan(videos, out, run_key(runtime, cfg), save_video, fps)
+    todo, skipped = plan(videos, out, run_key(runtime, cfg), save_video, fps, cfg.rotation)
     spec = BatchSpec(model=str(runtime.path) if runtime is not None else None, cfg=cfg, device=device,
                      threads=threads or 1, save_video=save_video, fps=fps)
     dirs, so_far = output_dirs(videos, out), []

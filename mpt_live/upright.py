@@ -81,12 +81,30 @@ def read_as(path: str | os.PathLike, orientation: Any) -> None:
         return
     from .pyav_capture import open_video
 
+    tag = file_tag(path)
+    choose(path, tag, str(tag if orientation == "tag" else orientation), lambda: open_video(path), 0.0)
+
+
+def file_tag(path: str | os.PathLike) -> int:
+    """The local video file ``path``'s rotation tag, degrees clockwise (0: none), read from its header."""
+    from .pyav_capture import open_video
+
     cap = open_video(path)
     try:
-        tag = int(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0) % 360
+        return int(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0) % 360
     finally:
         cap.release()
-    choose(path, tag, str(tag if orientation == "tag" else orientation), lambda: open_video(path), 0.0)
+
+
+def read_otherwise(summary: dict[str, Any], path: str | os.PathLike, rotation: str) -> bool:
+    """Whether the run whose ``summary`` (a finished video's summary.json) read the local video file ``path``
+    another way up than ``rotation`` (``--rotation`` given: ``tag`` or degrees; ``auto``: never) reads it. A summary
+    without ``rotation`` (written before tags were checked) read the file as tagged; none and 0 are as stored."""
+    if rotation == "auto" or Path(path).is_dir():
+        return False
+    tag = file_tag(path)
+    was = summary["rotation"] if "rotation" in summary else tag
+    return (was or 0) != (tag if rotation == "tag" else int(rotation))
 
 
 def candidates(tag: int) -> list[int]:

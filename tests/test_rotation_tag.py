@@ -289,3 +289,30 @@ def test_a_tag_that_cannot_be_checked_for_want_of_a_face_is_said(tmp_path):
                      "reads it as stored (90, 180, 270: turned so many degrees clockwise)"]
     with VideoFile(path, rotation="tag") as v:
         assert v.rotation_note is None and not any("rotation tag" in w for w in v.warnings)
+
+
+def test_a_batch_rerun_with_another_rotation_redoes_the_videos_read_otherwise(clips, tmp_path, run_main):
+    """A --jobs batch's rerun skips the videos done before with the same settings; given --rotation explicitly, a
+    video done another way up (its summary's rotation; none as stored) is redone, one read that way already is not."""
+    import shutil
+
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for name in ("wrong180", "plain"):
+        shutil.copy(clips[name], videos / f"{name}.mp4")
+    out = tmp_path / "batch"
+    args = ("mpt_live.cli", "--video", str(videos), "--motion-only", "--headless", "--jobs", "1", "--out", str(out))
+    code, lines = run_main(*args)
+    assert code == 0, lines
+
+    def summaries():
+        return {n: json.loads((out / n / "summary.json").read_text()) for n in ("wrong180", "plain")}
+
+    before = summaries()
+    assert before["wrong180"]["rotation"] == 0 and before["plain"]["rotation"] is None
+    code, lines = run_main(*args, "--rotation", "tag")
+    after = summaries()
+    assert code == 0 and after["wrong180"]["rotation"] == 180 and after["plain"] == before["plain"], lines
+    code, lines = run_main(*args, "--rotation", "180")  # the untagged one, read as stored before, is turned now
+    last = summaries()
+    assert code == 0 and last["wrong180"] == after["wrong180"] and last["plain"]["rotation"] == 180, lines
