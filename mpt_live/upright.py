@@ -133,6 +133,49 @@ def early_frames(cap: Any, fps: float) -> list[np.ndarray]:
     return got
 
 
+def spread_frames(path: str | os.PathLike, tag: int) -> list[np.ndarray]:
+    """Up to :data:`CHECKED` frames of the local file ``path`` (PyAV), turned ``tag`` degrees (as tagged): the first
+    at or after each of 0, :data:`SPAN_S` / :data:`CHECKED`, ... seconds from its first frame. Each is decoded from
+    the keyframe before it where that keyframe lies past the frames decoded so far (a seek there), else on from
+    them: no more frames decoded than reading all in order (:func:`early_frames`), and a file with a keyframe every
+    second or so (a phone's) decodes about half of them, not every frame of the span whatever its frame rate."""
+    import av
+
+    eps = 1e-6
+    with av.open(os.fspath(path)) as c:
+        s = c.streams.video[0]
+        tb = float(s.time_base)
+        keys, first = [], None
+        for pkt in c.demux(s):  # the keyframes of the span: packets only, nothing decoded
+            if pkt.pts is None:
+                continue
+            first = pkt.pts * tb if first is None else min(first, pkt.pts * tb)
+            if pkt.pts * tb > first + SPAN_S + 1.0:
+                break
+            if pkt.is_keyframe:
+                keys.append(pkt.pts * tb)
+        if first is None:
+            return []
+        c.seek(int(round(first / tb)), stream=s, backward=True)
+        frames, at, got = c.decode(s), None, []
+        for k in range(CHECKED):
+            t = first + k * SPAN_S / CHECKED
+            key = max((x for x in keys if x <= t + eps), default=None)
+            if at is not None and key is not None and key > at + eps:
+                c.seek(int(round(key / tb)), stream=s, backward=True)
+                frames = c.decode(s)
+            for fr in frames:
+                if fr.time is None:
+                    continue
+                at = fr.time
+                if fr.time >= t - eps:
+                    got.append(turned(fr.to_ndarray(format="bgr24"), tag))
+                    break
+            else:
+                break  # the file ends before this time
+    return got
+
+
 def faces_found(frames: list[np.ndarray], degrees: int, detect: Callable[[np.ndarray], float]) -> int:
     """In how many of ``frames`` (as tagged) turned ``degrees`` more the detector finds a face confidently (its
     best score at least :data:`CONFIDENT`)."""
@@ -166,8 +209,9 @@ def choose(path: str | os.PathLike, tag: int, rotation: str, open_capture: Calla
     ``CAP_PROP_ORIENTATION_META``), and the line that says why where it overrides the tag, or that the tag could not be
     checked (no face in the frames looked at; None otherwise).
     ``rotation``: ``--rotation``; ``open_capture``: a fresh capture of the file from its start (``auto`` and a
-    tagged file only). The choice is kept for :func:`extra_turn` and :func:`chosen` (a run's review copy and apex
-    pictures read as the run did, whatever it was given)."""
+    tagged file that PyAV cannot read only: its frames are otherwise :func:`spread_frames`). The choice is kept for
+    :func:`extra_turn` and :func:`chosen` (a run's review copy and apex pictures read as the run did, whatever it was
+    given)."""
     want = tag
     note = None
     try:
@@ -175,11 +219,14 @@ def choose(path: str | os.PathLike, tag: int, rotation: str, open_capture: Calla
     except OSError:
         stamp = None
     if rotation == "auto" and tag in TURN:
-        cap = open_capture()
         try:
-            frames = early_frames(cap, fps)
-        finally:
-            cap.release()
+            frames = spread_frames(path, tag)
+        except Exception:  # PyAV cannot read it (OpenCV can): every frame of the span read in order
+            cap = open_capture()
+            try:
+                frames = early_frames(cap, fps)
+            finally:
+                cap.release()
         close = None
         if detect is None:
             detect, close = blazeface_score()

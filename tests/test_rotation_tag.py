@@ -27,7 +27,8 @@ def clips(tmp_path_factory, faces_dir):
     d = tmp_path_factory.mktemp("rotation")
     src = faces_dir / "videos" / "liveportrait_d19_glasses.mp4"
     plain = d / "plain.mp4"
-    fk.ffmpeg("-i", str(src), "-t", "3", "-vf", "crop=480:360,scale=320:240", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(plain))
+    fk.ffmpeg("-i", str(src), "-t", "3", "-vf", "crop=480:360,scale=320:240", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+              str(plain))
     made = {"plain": plain}
     for name, tag in (("wrong180", 180), ("wrong90", 90)):  # ffmpeg's display_rotation turns anticlockwise
         made[name] = d / f"{name}.mp4"
@@ -316,3 +317,22 @@ def test_a_batch_rerun_with_another_rotation_redoes_the_videos_read_otherwise(cl
     code, lines = run_main(*args, "--rotation", "180")  # the untagged one, read as stored before, is turned now
     last = summaries()
     assert code == 0 and last["wrong180"] == after["wrong180"] and last["plain"]["rotation"] == 180, lines
+
+
+@pytest.mark.parametrize("gop", [60, 250])
+def test_the_check_decodes_its_frames_from_keyframes_and_gets_the_frames_in_order(tmp_path, gop):
+    """The rotation check's frames (upright.spread_frames: 8, from the keyframe before each where that is past the
+    frames decoded so far) are the frames at 0, 0.5, ... 3.5 s that reading every frame in order gives (frames 0,
+    30, ... 210 at 60 fps), turned as tagged: with a keyframe a second (a phone's) and FFmpeg's default of 250."""
+    import av
+
+    plain, path = tmp_path / "plain.mp4", tmp_path / "tagged.mp4"
+    fk.ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x120:r=60:d=5", "-c:v", "libx264", "-preset", "ultrafast", "-g",
+              str(gop), "-pix_fmt", "yuv420p", str(plain))
+    fk.ffmpeg("-display_rotation", "270", "-i", str(plain), "-c", "copy", str(path))  # turn 90 clockwise
+    with av.open(str(plain)) as c:
+        every = [f.to_ndarray(format="bgr24") for f in c.decode(video=0)]
+    got = upright.spread_frames(path, 90)
+    assert len(got) == 8 and got[0].shape == (160, 120, 3)
+    for n, img in enumerate(got):
+        assert np.array_equal(img, upright.turned(every[30 * n], 90)), n
