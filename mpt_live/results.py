@@ -240,10 +240,22 @@ class LabelTally:
                 windows[lab] = windows.get(lab, 0) + n
             for lab, sec in t.totals().items():
                 seconds[lab] = seconds.get(lab, 0.0) + sec
-        total = sum(seconds.values())
-        labels = [x for x in order if x in windows] + sorted(set(windows) - set(order))
-        return {lab: {"windows": windows[lab], "seconds": round(seconds.get(lab, 0.0), 3),
-                      "share": round(seconds.get(lab, 0.0) / total, 4) if total > 0 else 0.0} for lab in labels}
+        return label_table(windows, seconds, order)
+
+
+def label_order(classes: Sequence[str]) -> list[str]:
+    """The order of summary.json's ``labels``: the model's classes, then neutral, event, warming up, no face."""
+    return [*classes, NEUTRAL, EVENT, WARMING, NO_FACE]
+
+
+def label_table(windows: dict[str, int], seconds: dict[str, float],
+                order: Sequence[str]) -> dict[str, dict[str, float]]:
+    """summary.json's ``labels``: each label's windows, seconds and share of all the seconds, in ``order`` (any other
+    label after them, sorted)."""
+    total = sum(seconds.values())
+    labels = [x for x in order if x in windows] + sorted(set(windows) - set(order))
+    return {lab: {"windows": windows[lab], "seconds": round(seconds.get(lab, 0.0), 3),
+                  "share": round(seconds.get(lab, 0.0) / total, 4) if total > 0 else 0.0} for lab in labels}
 
 
 def row_event_ids(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

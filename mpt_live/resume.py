@@ -38,7 +38,7 @@ from .errors import InputError
 from .face_confirm import iou
 from .recordings import stamp
 from .references import Kept, faces_kept, preroll_from
-from .results import EVENT, NEUTRAL, NO_FACE, WARMING, read_table
+from .results import label_order, label_table, read_table
 from .run_summary import FACE_WARNINGS, NO_WINDOW, face_warning
 from .rundir import read_summary, recorded_source, run_in_use, settings_of
 from .spotting import SpotConfig
@@ -283,7 +283,7 @@ def merge(summary: dict[str, Any], point: ResumePoint, counts: list[str], rerun:
     if prev.get("labels"):  # a killed run's summary has none: the part's are all there are
         classes = (summary.get("model") or {}).get("classes") or []
         summary["labels"] = merge_labels(prev["labels"], summary.get("labels") or {},
-                                         [*classes, NEUTRAL, EVENT, WARMING, NO_FACE])
+                                         label_order(classes))
     summary.update(resumed_at_s=point.resumed_at_s, start_s=prev.get("start_s"),
                    frames_skipped=prev.get("frames_skipped"), faces_before_resume=prev.get("faces") or [])
     was = prev.get("outputs") or {}
@@ -308,10 +308,7 @@ def merge_labels(before: dict[str, Any], now: dict[str, Any], order: list[str]) 
         for name, v in part.items():
             windows[name] = windows.get(name, 0) + int(v.get("windows", 0))
             seconds[name] = seconds.get(name, 0.0) + float(v.get("seconds", 0.0))
-    total = sum(seconds.values())
-    names = [x for x in order if x in windows] + sorted(set(windows) - set(order))
-    return {k: {"windows": windows[k], "seconds": round(seconds[k], 3),
-                "share": round(seconds[k] / total, 4) if total > 0 else 0.0} for k in names}
+    return label_table(windows, seconds, order)
 
 
 def merge_faces(before: list[dict[str, Any]], now: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from .face_state import too_short_to_spot
 from .face_watch import DETECTOR_KEYS
-from .results import EVENT, NEUTRAL, NO_FACE, WARMING, LabelTally, WindowResult, mean_or_none, percentile
+from .results import LabelTally, label_order, WindowResult, mean_or_none, percentile
 from .tracks import FaceTracker
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ def summarize(session: Session) -> dict[str, Any]:
     seconds, fig, source = session.seconds, session.figures, session.source
     c = fig.counts
     stats = getattr(source, "stats", None)
-    order = [*session.classes, NEUTRAL, EVENT, WARMING, NO_FACE]
+    order = label_order(session.classes)
     events = sorted(session.events, key=lambda e: (e.event.onset_s, e.face_id))
     w, worker = session.watch, session.worker
     return {
