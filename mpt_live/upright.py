@@ -25,13 +25,14 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
+from .pyav_capture import TURN, open_video  # TURN: OpenCV's turns, as the captures turn a tagged file's frames
+
 ROTATIONS = ("auto", "tag", "0", "90", "180", "270")
 CHECKED = 8  # early frames looked at for faces
 SPAN_S = 4.0  # ... spread over the first seconds of the video
 # a face found confidently: BlazeFace finds upside-down faces too, less sure of them (five of the shared videos turned
 # 180 degrees, their first 4 frames: 0.51-0.75 short or full range, 0.84-0.95 upright at the better range)
 CONFIDENT = 0.8
-TURN = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
 _CHOSEN: dict[tuple[str, int, int], tuple[int, int]] = {}  # a file (path, size, mtime) -> (its tag, orientation read)
 
 
@@ -79,16 +80,12 @@ def read_as(path: str | os.PathLike, orientation: Any) -> None:
     read it); nothing for None (an untagged file read as stored) or a file gone."""
     if orientation not in (0, 90, 180, 270, "tag") or not Path(path).is_file():
         return
-    from .pyav_capture import open_video
-
     tag = file_tag(path)
     choose(path, tag, str(tag if orientation == "tag" else orientation), lambda: open_video(path), 0.0)
 
 
 def file_tag(path: str | os.PathLike) -> int:
     """The local video file ``path``'s rotation tag, degrees clockwise (0: none), read from its header."""
-    from .pyav_capture import open_video
-
     cap = open_video(path)
     try:
         return int(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0) % 360
