@@ -12,6 +12,8 @@ Template (S = image_size, x right, y down): eye centre at (0.50 S, 0.37 S), inte
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import cv2
 import numpy as np
 
@@ -32,11 +34,19 @@ def template_keypoints(image_size: int) -> np.ndarray:
     return centre + _LAYOUT * (EYE_DISTANCE * image_size)
 
 
+@lru_cache(maxsize=16)
+def _template_eyes(image_size: int) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The template's two eye positions (:func:`template_keypoints`' first two rows), made once per size: remade on
+    every call they were 2.8 of the similarity's 4.7 us, on a path that runs for every face on every frame."""
+    (u0, v0), (u1, v1) = template_keypoints(image_size)[:2].tolist()
+    return (u0, v0), (u1, v1)
+
+
 def similarity_from_eyes(keypoints: np.ndarray, image_size: int) -> np.ndarray:
     """(2, 3) similarity transform mapping the two eye keypoints onto their template positions."""
     # plain Python on the eight numbers (numpy's small products and np.hstack cost 2.5x: 13 against 5 us a call)
     (x0, y0), (x1, y1) = np.asarray(keypoints, dtype=np.float64)[:2].tolist()
-    (u0, v0), (u1, v1) = template_keypoints(image_size)[:2].tolist()
+    (u0, v0), (u1, v1) = _template_eyes(image_size)
     sx, sy, dx, dy = x1 - x0, y1 - y0, u1 - u0, v1 - v0
     n = sx * sx + sy * sy
     if n < 1e-12:
