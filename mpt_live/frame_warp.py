@@ -12,6 +12,13 @@ interpolation's neighbours and the fixed-point rounding of its coordinates), int
 (:class:`AlphaBuffer`: one per face aligner, shared by its tracks, whose calls come one after another). The rest of
 the buffer is stale and never read: a coordinate past the frame's edge reads the edge row or column
 (BORDER_REPLICATE), which lies in the rectangle too, since the rectangle is clipped to the frame.
+
+Tried for issue 14 and not kept (2026-12-07, a loaded 2-core EPYC, the same crops): converting only what a later warp
+reads outside the rectangles done (up to four strips each), with less or no spare growth. The three warps of a frame
+read a union of 135k px on bench/pipeline.py's clip (171k on liveportrait_d3_expressive) where the grown rectangle
+converts 188k (209k); strips with no growth converted 136k (173k), with 5 % growth 158k (188k), but the conversions
+cost 159-194 us a frame against 174 (116-151 against 108; medians of 3 runs, alternating): thin strips, each its own
+call, cost what the spare pixels they save did.
 """
 
 from __future__ import annotations
