@@ -83,6 +83,7 @@ class Candidate:
     onset: _Frame
     offset: _Frame
     cells: list[int]
+    period_s: float | None = None  # the offset frame's own period (Channel.period_at); None: 1 / fps
 
 
 def _quantile(x: np.ndarray, q: float) -> float:
@@ -265,7 +266,18 @@ class Channel:
         flank = [r.mouth for r in before + after if r.pooled is not None]
         m["speech"] = sum(flank) / len(flank) / cfg.speech_ratio if flank and any(_LOWER[c] for c in cells) else 0.0
         self._drop(apex, "speech" if m["speech"] > 1 else "", m)  # the mouth keeps moving around it (not the brows)
-        return None if m["speech"] > 1 else Candidate(apex, frames[on], frames[off], cells)
+        return None if m["speech"] > 1 else Candidate(apex, frames[on], frames[off], cells, self.period_at(frames, off))
+
+    def period_at(self, frames: list[_Frame], i: int) -> float:
+        """How long frame ``i`` of ``frames`` lasts by the times: half the time from the frame before it to the one after
+        (one side's step where the other is not kept; not below 0), the stated ``1 / fps`` where that is within a
+        millisecond of it (a constant rate's rounded times: the micro rule's own tolerance) or no other frame is kept.
+        Half of both steps, not the step to the next frame, so that frames stamped in pairs (2 ms, then 1/15 s) last
+        1/30 s each."""
+        stated = 1.0 / self.fps
+        steps = [frames[j + 1].time_s - frames[j].time_s for j in (i - 1, i) if 0 <= j < len(frames) - 1]
+        own = max(sum(steps) / len(steps), 0.0) if steps else stated
+        return stated if abs(own - stated) <= 1e-3 else own
 
     def flush(self, cut: bool = False) -> list[Candidate]:
         if self.open is not None:

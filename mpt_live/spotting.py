@@ -9,8 +9,8 @@ ending before the cut (and a later one's starting after it), and starts the stat
 the same person; ``bench/spotting_cuts.py``, docs/spotting.md).
 
 Micro vs macro is by duration (at most ``micro_max_s`` from onset to the end of the offset frame, in the frames' own
-times). The macro channel decides movements longer than the micro scale, so a micro candidate inside a macro event is
-that event's peak, not a second event.
+times, the offset frame lasting its own period). The macro channel decides movements longer than the micro scale,
+so a micro candidate inside a macro event is that event's peak, not a second event.
 
 The same frames with the same times give the same events whatever frame rate the stream states (29.97 or 29.95 for
 30), and a face first seen a few frames later gives the same events once the statistics' window no longer reaches
@@ -81,14 +81,17 @@ class Spotter:
         """A spotter matching a :class:`~mpt_live.facemotion.FaceMotion`'s scales."""
         return cls(motion.fps, motion.k_micro, motion.k_macro, config)
 
-    def is_micro(self, onset_s: float, offset_s: float) -> bool:
-        """Micro: at most ``micro_max_s`` from the start of the onset frame to the end of the offset frame (lasting one
-        frame period), by the container's times, not a frame count at the nominal rate (a variable-rate recording's
-        frames are not 1 / fps apart); 15 frames of 29.97 fps (0.5005 s) are micro."""
-        return offset_s - onset_s + 1.0 / self.fps <= self.cfg.micro_max_s + 1e-3
+    def is_micro(self, onset_s: float, offset_s: float, period_s: float | None = None) -> bool:
+        """Micro: at most ``micro_max_s`` from the start of the onset frame to the end of the offset frame (lasting
+        ``period_s``, its own period by the times, :meth:`Channel.period_at`; None: one period at the stated rate), by
+        the container's times, not a frame count at the nominal rate (a variable-rate recording's frames are not
+        1 / fps apart, nor its offset frame 1 / fps long: 15 frames of a 30 fps stretch under a 22.5 fps header
+        are micro); 15 frames of 29.97 fps (0.5005 s) are micro."""
+        period = 1.0 / self.fps if period_s is None else period_s
+        return offset_s - onset_s + period <= self.cfg.micro_max_s + 1e-3
 
     def _event(self, c: Candidate) -> SpotEvent:
-        kind = "micro" if self.is_micro(c.onset.time_s, c.offset.time_s) else "macro"
+        kind = "micro" if self.is_micro(c.onset.time_s, c.offset.time_s, c.period_s) else "macro"
         return SpotEvent(c.onset.frame, c.apex.frame, c.offset.frame, c.onset.time_s, c.apex.time_s,
                          c.offset.time_s, kind, c.apex.e, c.cells)
 
@@ -106,7 +109,7 @@ class Spotter:
                 keep.append(c)  # a macro-scale candidate may still cover it
                 continue
             over = [m for m in self._macro_wait if overlaps(c, m)]
-            if over and (not self.is_micro(c.onset.time_s, c.offset.time_s)
+            if over and (not self.is_micro(c.onset.time_s, c.offset.time_s, c.period_s)
                          or any(m.offset.pos - m.onset.pos >= 2 * self.micro.k for m in over)):
                 continue  # the peak of a longer movement, which the macro scale sees whole
             for m in over:  # short enough for the micro scale to see whole: its extent is cleaner

@@ -324,3 +324,34 @@ def test_the_speech_test_looks_a_second_around_a_movement_in_a_faster_or_slower_
         assert max(abs(a - b) for a, b in zip(speech[rate], speech[30])) <= 0.12, (rate, speech)
     if lo_s > 1:
         assert spotted[15] == spotted[30], spotted
+
+
+def _triangle(width: int, stated: float, rate: float, times=None) -> list[SpotEvent]:
+    """Events of 400 frames ``1 / rate`` apart (or at ``times``) under a header stating ``stated`` fps: noise and one
+    movement in the brow cells rising and falling over ``width`` frames around frame 300 (an extent of about
+    ``width`` frames past the onset)."""
+    from mpt_live.facemotion import GRID, FrameSignals
+
+    rng = np.random.default_rng(1)
+    sp = Spotter(stated, max(round(0.5 * stated), 1), max(round(2.5 * stated), 1))
+    out = []
+    for i in range(400):
+        m = (0.05 * rng.lognormal(0.0, 0.5, (GRID, GRID))).astype(np.float32)
+        m[2:4, 5:7] += max(0.0, 1 - abs(i - 300) / (width / 2))
+        out += sp.push(FrameSignals(i, i / rate if times is None else times[i], m, m))
+    return out + sp.flush()
+
+
+@pytest.mark.parametrize("stated", [30.0, 22.5, 18.0])
+def test_a_movement_is_micro_by_its_offset_frame_s_own_period_not_the_stated_one(stated):
+    """30 fps frames under a header stating the average of a variable-rate file (22.5 fps for 30/15 stretches, 18 for
+    15 fps with a second of 30): a 15-frame movement (onset to offset 14/30 s, its offset frame 1/30 s long: 0.5 s) was
+    macro, its offset frame counted as lasting 1 / 22.5 or 1 / 18 s (0.511, 0.522 s). Its own period is 1/30 s: micro,
+    as at 30 fps; 17 frames stay macro. Frames stamped in pairs 2 ms apart (each still 1/30 s long) type alike."""
+    for width, kind in ((14, "micro"), (16, "macro")):
+        events = _triangle(width, stated, 30.0)
+        assert len(events) == 1 and events[0].type == kind, (stated, width, events)
+        assert events[0].offset - events[0].onset + 1 == width + 1
+    pairs = [i // 2 * 2 / 30 + 0.002 * (i % 2) for i in range(400)]
+    assert [e.type for e in _triangle(14, 30.0, 30.0, pairs)] == ["micro"]
+    assert [e.type for e in _triangle(16, 30.0, 30.0, pairs)] == ["macro"]
