@@ -22,7 +22,7 @@ times more than the rest of the face). Every duration is in the frames' own time
 ``max_open_s`` too); the frames one scale before and after an apex (the echo's and the extent's reach) and the speech
 test's ``flank_s`` before and after a movement are those nearest in time to ``k / fps`` and ``flank / fps`` away, as
 FaceMotion's neighbours are (at a constant rate, ``k`` and ``flank`` frames); counts of frames stand only for the
-buffer, :meth:`Channel.reach` and the spotter's latency bound.
+buffer and, as floors beside their times, :meth:`Channel.reach` and the spotter's latency bound.
 
 :class:`SpotConfig` holds the settings of both scales and of the spotter that resolves them; it is defined here, where
 most of it is read, and :mod:`mpt_live.spotting` takes it from here for its users.
@@ -109,7 +109,7 @@ class Channel:
         self.n_judged = 0                                 # of them, past the warm-up
         self.warmup = max(int(cfg.warmup_s * fps), 1)     # the warm-up in frames at the nominal rate (messages)
         self.flank = max(int(round(cfg.flank_s * fps)), 1)
-        self.max_open = max(int(round(cfg.max_open_s * fps)), 2)  # in frames at the nominal rate: Spotter.max_wait
+        self.max_open = max(int(round(cfg.max_open_s * fps)), 2)  # frames at the nominal rate: Spotter.max_wait's count
         cap = 2 * k + 2 * self.flank + int(1.5 * cfg.max_open_s * fps) + 8  # the open candidate by its times
         self.frames: deque[_Frame] = deque(maxlen=cap)  # grows where frames come faster than fps (_keep)
         self.restart()  # the statistics and the warm-up
@@ -190,9 +190,16 @@ class Channel:
                 self.open, self.closed_early = None, self.closed_early + 1
 
     def reach(self) -> int:
-        """The earliest stream position a candidate not judged yet (or not even open yet) can cover."""
-        starts = [a.pos for a in self.pending] + ([self.open[0].pos] if self.open else []) + [self.count]
-        return min(starts) - self.k
+        """The earliest stream position a candidate not judged yet (or not even open yet) can cover: a scale before the
+        first frame it can start at, ``k`` frames counted or the frame nearest ``k / fps`` s before it by the times
+        (:meth:`_scale_from`, the extent's own reach), whichever is earlier (frames faster than stated: more of them);
+        for a candidate still to come, one frame after the newest frame's."""
+        first = min([a.pos for a in self.pending] + ([self.open[0].pos] if self.open else []) + [self.count])
+        counted, frames = first - self.k, self.frames
+        at = min(first, self.count - 1) - frames[0].pos if frames else -1
+        if at < 0:
+            return counted
+        return min(counted, frames[0].pos + self._scale_from(frames, at, -self.k) + (first == self.count))
 
     def frame_at(self, pos: int) -> int | None:
         """The frame index at stream position ``pos`` (the oldest kept one before it); None: not pushed yet."""

@@ -16,8 +16,10 @@ The same frames with the same times give the same events whatever frame rate the
 30), and a face first seen a few frames later gives the same events once the statistics' window no longer reaches
 its first frame: every duration here is in the frames' times (the open candidate's ``max_open_s`` too) and the
 statistics have no refresh phase. Counts of frames stand only for the scales ``k`` (set by FaceMotion, which, as
-the channels, reads them in the frames' times: ``k / fps`` seconds, as the speech test's ``flank_s``), the reach of
-a candidate still to come and the latency bound.
+the channels, reads them in the frames' times: ``k / fps`` seconds, as the speech test's ``flank_s``), the test of a
+micro candidate inside a macro one (twice the micro scale), and floors beside a time: the reach of a candidate still
+to come (``k`` frames or ``k / fps`` s, whichever reaches further) and the latency bound (``max_wait`` frames and as
+long in time, or 4 times as many frames where times stand still).
 
 Latency: the signals' delay (2.5 s + 1/30 s) plus the candidate's length and one second after it.
 ``Spotter.push(signals) -> closed events``; ``flush()`` at the end of the stream.
@@ -71,7 +73,8 @@ class Spotter:
         self.cfg = config or SpotConfig()
         self.micro = Channel(micro_k, fps, self.cfg)
         self.macro = Channel(macro_k, fps, self.cfg)
-        # bounded latency: a judged candidate waits at most this long for the other scale
+        # bounded latency: a judged candidate waits at most this long for the other scale, in frames at the stated
+        # rate and in time (_waited)
         self.max_wait = self.macro.max_open + 2 * self.macro.k + self.macro.flank
         self._micro_wait: list[Candidate] = []   # judged, waiting for the other scale
         self._macro_wait: list[Candidate] = []
@@ -95,6 +98,16 @@ class Spotter:
         return SpotEvent(c.onset.frame, c.apex.frame, c.offset.frame, c.onset.time_s, c.apex.time_s,
                          c.offset.time_s, kind, c.apex.e, c.cells)
 
+    def _waited(self, c: Candidate) -> bool:
+        """Whether a judged candidate has waited out the latency bound: the newest frame ``max_wait`` frames and
+        ``max_wait / fps`` s (less half a period) past its offset, or ``4 * max_wait`` frames whatever their times (times
+        that stand still). Counted alone, frames faster than stated (90 fps under a 30 fps header) ended the wait before
+        the other scale had judged its candidate over the same movement, which was then reported twice; in time alone,
+        slower ones could, as a channel judges an apex no sooner than its wait counted and in time (Channel._finalise)."""
+        n = self.micro.count - 1 - c.offset.pos
+        later = self.micro.frames[-1].time_s - c.offset.time_s
+        return n >= 4 * self.max_wait or (n >= self.max_wait and later >= (self.max_wait - 0.5) / self.fps)
+
     def _step(self, micro: list[Candidate], macro: list[Candidate], force: bool = False) -> list[SpotEvent]:
         """Resolve the two scales: a movement seen by both is reported once."""
         self._micro_wait += micro
@@ -103,9 +116,8 @@ class Spotter:
                                  or a.onset.pos <= b.apex.pos <= a.offset.pos)
         out, keep = [], []
         macro_reach, micro_reach = self.macro.reach(), self.micro.reach()
-        newest = self.micro.count - 1
         for c in self._micro_wait:
-            if not force and macro_reach <= c.offset.pos and newest - c.offset.pos < self.max_wait:
+            if not force and macro_reach <= c.offset.pos and not self._waited(c):
                 keep.append(c)  # a macro-scale candidate may still cover it
                 continue
             over = [m for m in self._macro_wait if overlaps(c, m)]
@@ -118,7 +130,7 @@ class Spotter:
         self._micro_wait = keep
         still = []
         for m in self._macro_wait:
-            if force or newest - m.offset.pos >= self.max_wait or (
+            if force or self._waited(m) or (
                     micro_reach > m.offset.pos and not any(overlaps(c, m) for c in keep)):
                 out.append(self._event(m))
             else:

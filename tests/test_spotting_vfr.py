@@ -326,20 +326,28 @@ def test_the_speech_test_looks_a_second_around_a_movement_in_a_faster_or_slower_
         assert spotted[15] == spotted[30], spotted
 
 
-def _triangle(width: int, stated: float, rate: float, times=None) -> list[SpotEvent]:
-    """Events of 400 frames ``1 / rate`` apart (or at ``times``) under a header stating ``stated`` fps: noise and one
-    movement in the brow cells rising and falling over ``width`` frames around frame 300 (an extent of about
-    ``width`` frames past the onset)."""
+
+def _brow_events(stated: float, times: list[float], bump, scales: tuple[int, int] | None = None,
+                 seed: int = 1) -> list[SpotEvent]:
+    """Events of frames at ``times`` under a header stating ``stated`` fps (scales: ``k`` frames at 0.5 and 2.5 s of
+    it, or ``scales``): noise in every cell (drawn with ``seed``), and ``bump(i)`` added to the brow cells of frame i."""
     from mpt_live.facemotion import GRID, FrameSignals
 
-    rng = np.random.default_rng(1)
-    sp = Spotter(stated, max(round(0.5 * stated), 1), max(round(2.5 * stated), 1))
+    rng = np.random.default_rng(seed)
+    k, big = scales or (max(round(0.5 * stated), 1), max(round(2.5 * stated), 1))
+    sp = Spotter(stated, k, big)
     out = []
-    for i in range(400):
+    for i, t in enumerate(times):
         m = (0.05 * rng.lognormal(0.0, 0.5, (GRID, GRID))).astype(np.float32)
-        m[2:4, 5:7] += max(0.0, 1 - abs(i - 300) / (width / 2))
-        out += sp.push(FrameSignals(i, i / rate if times is None else times[i], m, m))
-    return out + sp.flush()
+        m[2:4, 5:7] += bump(i)
+        out += sp.push(FrameSignals(i, t, m, m))
+    return sorted(out + sp.flush(), key=lambda e: e.onset_s)
+
+
+def _triangle(width: int, stated: float, times: list[float]) -> list[SpotEvent]:
+    """A movement rising and falling over ``width`` frames around frame 300 of 400 (an extent of about ``width``
+    frames past the onset)."""
+    return _brow_events(stated, times, lambda i: max(0.0, 1 - abs(i - 300) / (width / 2)))
 
 
 @pytest.mark.parametrize("stated", [30.0, 22.5, 18.0])
@@ -348,10 +356,39 @@ def test_a_movement_is_micro_by_its_offset_frame_s_own_period_not_the_stated_one
     15 fps with a second of 30): a 15-frame movement (onset to offset 14/30 s, its offset frame 1/30 s long: 0.5 s) was
     macro, its offset frame counted as lasting 1 / 22.5 or 1 / 18 s (0.511, 0.522 s). Its own period is 1/30 s: micro,
     as at 30 fps; 17 frames stay macro. Frames stamped in pairs 2 ms apart (each still 1/30 s long) type alike."""
+    even = [i / 30 for i in range(400)]
     for width, kind in ((14, "micro"), (16, "macro")):
-        events = _triangle(width, stated, 30.0)
+        events = _triangle(width, stated, even)
         assert len(events) == 1 and events[0].type == kind, (stated, width, events)
         assert events[0].offset - events[0].onset + 1 == width + 1
     pairs = [i // 2 * 2 / 30 + 0.002 * (i % 2) for i in range(400)]
-    assert [e.type for e in _triangle(14, 30.0, 30.0, pairs)] == ["micro"]
-    assert [e.type for e in _triangle(16, 30.0, 30.0, pairs)] == ["macro"]
+    assert [e.type for e in _triangle(14, 30.0, pairs)] == ["micro"]
+    assert [e.type for e in _triangle(16, 30.0, pairs)] == ["macro"]
+
+
+def _slow_and_sharp(rate: float, before_s: float) -> list[SpotEvent]:
+    """24 s at ``rate`` under a 30 fps header: a 3 s movement peaking at 12 s (or 1.5 s where ``before_s`` is 0) and
+    a sharp 0.2 s one ``before_s`` before that peak."""
+    half = 1.5 if before_s else 0.75
+    return _brow_events(30.0, [i / rate for i in range(int(24 * rate))], lambda i: (
+        0.6 * max(0.0, 1 - abs(i / rate - 12) / half) + max(0.0, 1 - abs(i / rate - 12 + before_s) / 0.1)), (15, 75), 3)
+
+
+def test_frames_faster_than_stated_give_one_event_for_a_movement_both_scales_see():
+    """A 1.5 s movement with a sharp 0.2 s peak, seen by both scales, is one event. At 90 fps under a 30 fps header
+    the latency bound, counted in frames at the stated rate (300: 3.3 s of them), ended the micro candidate's wait
+    before the macro scale had judged its own over the same movement: two events. The bound holds in time as well."""
+    for rate in (30.0, 90.0):
+        events = _slow_and_sharp(rate, 0.0)
+        assert len(events) == 1 and abs(events[0].apex_s - 12.0) < 0.05, (rate, events)
+
+
+def test_a_long_movement_s_extent_from_frames_faster_than_stated_is_its_constant_rate_one():
+    """A 3 s movement with a sharp peak 0.9 s before its apex: a macro event from 10.53 to 13.57 s and a micro one at
+    the peak. At 90 fps under a 30 fps header the macro event started at 11.18 s: a scale before a candidate still to be
+    judged (its reach, which the frames kept must hold) was counted, 75 frames (0.83 s of them, not 2.5 s), so the
+    frames its extent reaches back to were gone. The reach is by the frames' times too: the same extents."""
+    cfr, fast = _slow_and_sharp(30.0, 0.9), _slow_and_sharp(90.0, 0.9)
+    assert [e.type for e in cfr] == ["macro", "micro"] and [e.type for e in fast] == ["macro", "micro"], (cfr, fast)
+    for a, b in zip(cfr, fast):
+        assert abs(a.onset_s - b.onset_s) <= 0.1 and abs(a.offset_s - b.offset_s) <= 0.1, (a, b)
