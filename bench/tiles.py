@@ -51,8 +51,8 @@ def frames(videos: Path, n: int, canvas: tuple[int, int], size: int) -> list[np.
 
 def run(imgs: list[np.ndarray], tiles: bool) -> tuple[int, float]:
     """Frames with both faces, tracker CPU ms per frame."""
-    wide = tracks.is_wide
-    tracks.is_wide = wide if tiles else (lambda shape: False)
+    wide = tracks.searched_in_tiles
+    tracks.searched_in_tiles = wide if tiles else (lambda shape: False)
     try:
         with FaceAligner() as aligner:
             tracker = tracks.FaceTracker(aligner, max_faces=2, embedder=None)
@@ -62,7 +62,7 @@ def run(imgs: list[np.ndarray], tiles: bool) -> tuple[int, float]:
                 both += len(tracker.update(img, i / 30)[0]) == 2
             return both, (time.process_time() - t0) * 1000 / (len(imgs) - 1)
     finally:
-        tracks.is_wide = wide
+        tracks.searched_in_tiles = wide
 
 
 def search_ms(img: np.ndarray, reps: int = 20) -> tuple[float, float]:

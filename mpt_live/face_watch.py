@@ -45,7 +45,7 @@ import numpy as np
 from .clocktime import clock
 from .face import FaceAligner
 from .face_types import Detection
-from .tiles import around, centred_in, is_wide
+from .tiles import around, centred_in, searched_in_tiles
 from .tracks import FaceTracker, TrackedFace, small_face
 
 DETECTORS = ("auto", "short", "full")
@@ -168,9 +168,10 @@ class FaceWatch:
         return self._full
 
     def _look(self, image: np.ndarray, t: float) -> list[Detection]:
-        """Full-range's faces in ``image`` (the whole frame, and its tiles when it is wide)."""
+        """Full-range's faces in ``image`` (the whole frame, and its tiles where they show faces larger: 4:3 and
+        wider)."""
         found = self._full_range().detect(image, t)
-        return self._full.detect_tiles(image, found) if is_wide(image.shape) else found
+        return self._full.detect_tiles(image, found) if searched_in_tiles(image.shape) else found
 
     def vouch(self, image: np.ndarray, box: tuple[int, int, int, int], at_once: bool = False,
               confident: bool = False) -> bool:

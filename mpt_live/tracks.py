@@ -68,7 +68,7 @@ from .face import Detection, FaceAligner, FaceResult
 from .track_align import TrackAligner
 from .face_confirm import CONFIRM_RUNS, CONFIRM_S, NEW_SCORE, confirmed  # noqa: F401  (the rule, named here too)
 from .identity import FaceEmbedder, similarity
-from .tiles import TILE_EVERY_S, around, centred_in, is_wide
+from .tiles import TILE_EVERY_S, around, centred_in, is_wide, searched_in_tiles
 
 GALLERY = 8  # embeddings kept per track (diverse views: a new one is kept unless it is a near copy)
 STEADY_REFRESH = 3  # a steady face (no loss, cut or failed registration since its last embedding) is embedded
@@ -323,10 +323,10 @@ class FaceTracker:
 
     def _tiles(self, frame: np.ndarray, t: float, dets: list[Detection],
                followed: dict[int, TrackedFace]) -> list[Detection]:
-        """A wide frame's faces that the whole-frame pass missed (:mod:`mpt_live.tiles`): its tiles are searched
+        """The faces the whole-frame pass missed in a frame 4:3 or wider (:mod:`mpt_live.tiles`): its tiles are searched
         at once when a face present until now (or tentative) was not found, and every ``TILE_EVERY_S`` while fewer faces
         than ``max_faces`` are found."""
-        if not is_wide(frame.shape):
+        if not searched_in_tiles(frame.shape):
             return dets
         boxes = np.array([d.box for d in dets] + [f.face.box for f in followed.values()]).reshape(-1, 4)
         # a tentative face found only in tiles is searched there again, or it could never be confirmed

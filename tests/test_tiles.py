@@ -141,3 +141,29 @@ def test_a_faint_face_found_only_in_tiles_is_confirmed(faces_dir):
         ids = [sorted(f.id for f in tracker.update(img, i / 30)[0])
                for i, img in enumerate(_wide_frames(faces_dir, 45, (1080, 1920), 200))]
     assert [0, 1] in ids[:int(np.ceil(CONFIRM_S * 30)) + 3], ids  # both confirmed within CONFIRM_S and a few frames
+
+
+def test_a_small_face_beside_a_large_one_in_a_4_3_frame_is_found_in_its_squares(faces_dir):
+    """A 640x480 frame: one person 480 px, another 130 px in the corner. Short-range scores the small face 0.07-0.13 in
+    the whole frame (it sees the frame at 3/4 the scale of its 480 px squares) and 0.77-0.78 in a square: it must be
+    searched there, as a wide frame's are, or the second person is never tracked (issue 12)."""
+    from mpt_live.face import FaceAligner
+    from mpt_live.tiles import searched_in_tiles
+    from mpt_live.tracks import FaceTracker
+
+    v = faces_dir / "videos"
+    caps = [cv2.VideoCapture(str(v / n)) for n in ("liveportrait_d6.mp4", "retalking_3_talking.mp4", "liveportrait_d0.mp4")]
+    assert searched_in_tiles((480, 640)) and not searched_in_tiles((500, 500)) and not searched_in_tiles((480, 560))
+    for small in caps[1:]:
+        with FaceAligner() as aligner:
+            tracker = FaceTracker(aligner, max_faces=2, embedder=None)
+            sides = []
+            for i in range(30):
+                img = np.full((480, 640, 3), 90, np.uint8)
+                img[:, :480] = cv2.resize(caps[0].read()[1], (480, 480), interpolation=cv2.INTER_AREA)
+                img[350:, 510:] = cv2.resize(small.read()[1], (130, 130), interpolation=cv2.INTER_AREA)
+                sides.append({f.id: f.face.box[0] >= 480 for f in tracker.update(img, i / 30)[0]})
+        assert all(len(s) == 2 and sorted(s.values()) == [False, True] for s in sides[3:]), sides
+        assert len({i for s in sides for i in s}) == 2  # the same two IDs throughout
+    for cap in caps:
+        cap.release()
