@@ -32,7 +32,7 @@ from mpt_live.face_confirm import NEW_SCORE  # noqa: E402
 from mpt_live.face_watch import VOUCH_SIDE  # noqa: E402
 from mpt_live.identity import FaceEmbedder, similarity  # noqa: E402
 from mpt_live.machine import vector_extensions  # noqa: E402
-from mpt_live.tiles import around, centred_in, is_wide  # noqa: E402
+from mpt_live.tiles import around, centred_in, searched_in_tiles  # noqa: E402
 from mpt_live.tracks import CLOSER_SIDE  # noqa: E402
 
 sys.path.append(str(Path(__file__).resolve().parent))  # bench/small_faces.py's room, beside this script
@@ -44,9 +44,9 @@ HEIGHTS = (40, 60, 80, 100, 140, 200)
 
 
 def found(aligner: FaceAligner, img: np.ndarray, t: float) -> list:
-    """The tracker's search: the whole frame, and its tiles when it is wide."""
+    """The tracker's search: the whole frame, and its tiles when they show faces larger (4:3 and wider)."""
     d = aligner.detect(img, t)
-    return aligner.detect_tiles(img, d) if is_wide(img.shape) else d
+    return aligner.detect_tiles(img, d) if searched_in_tiles(img.shape) else d
 
 
 def looked(aligner: FaceAligner, img: np.ndarray, box: tuple, side: float) -> list:
