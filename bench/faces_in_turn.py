@@ -16,7 +16,10 @@ and events (they must: nothing released is read again), and the stabiliser refer
 tracks of the faces gone hold at the last shot's end (none since a lost track's aligner is reset at the loss: compare
 with ``--before`` a revision from before that). Memory under load is the same as on an idle machine.
 
-    python bench/faces_in_turn.py [--people 8] [--seconds 4] [--repeat 1] [--before REV]
+``--videos DIR``: the people are that folder's videos (.mp4, .mov: people not in ../shared, e.g. held-out photos
+animated by bench/identities.py), not the shared ones.
+
+    python bench/faces_in_turn.py [--people 8] [--seconds 4] [--repeat 1] [--before REV] [--videos DIR]
 """
 
 from __future__ import annotations
@@ -47,10 +50,15 @@ VIDEOS = ROOT.parent / "shared" / "data" / "faces" / "videos"
 NO_FACE = {"pyfeat_face_noface"}  # a shared video whose face leaves the picture
 
 
-def people_videos(n: int) -> list[Path]:
-    videos = [p for p in sorted(VIDEOS.glob("*.mp4")) if p.stem not in NO_FACE]
+def people_videos(n: int, folder: Path | None = None) -> list[Path]:
+    """The first ``n`` videos of one person: the shared ones, or those of ``folder`` (.mp4, .mov)."""
+    if folder is not None and not folder.is_dir():
+        sys.exit(f"--videos {folder}: no such folder")
+    videos = ([p for p in sorted(VIDEOS.glob("*.mp4")) if p.stem not in NO_FACE] if folder is None else
+              [p for p in sorted(folder.iterdir()) if p.suffix.lower() in {".mp4", ".mov"}])
     if len(videos) < n:
-        sys.exit(f"--people {n}: only {len(videos)} shared videos of one person in {VIDEOS}")
+        sys.exit(f"--people {n}: only {len(videos)} {'shared ' * (folder is None)}videos of one person in "
+                 f"{folder or VIDEOS}")
     return videos[:n]
 
 
@@ -98,6 +106,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--repeat", type=int, default=1, help="runs of each variant, taking turns")
     ap.add_argument("--before", metavar="REV", help="the old column: the code of this git revision (a temporary "
                     "worktree); default: this code with the rings kept")
+    ap.add_argument("--videos", type=Path, metavar="DIR", help="the people: this folder's videos, not the shared ones")
     ap.add_argument("--child", choices=["old", "new"], help=argparse.SUPPRESS)
     ap.add_argument("--video", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -116,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
                                        f"{args.before}^{{commit}}"], capture_output=True, check=False).returncode != 0:
         ap.error(f"--before {args.before}: not a git revision of {ROOT}")
     print(f"CPU vector extensions: {vector_extensions()}")
-    videos = people_videos(args.people)
+    videos = people_videos(args.people, args.videos)
     with tempfile.TemporaryDirectory() as tmp:
         env = {"old": dict(os.environ), "new": dict(os.environ)}
         tree = Path(tmp) / "before"

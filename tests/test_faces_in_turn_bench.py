@@ -69,3 +69,19 @@ def test_a_failing_old_run_ends_in_one_line_and_leaves_no_worktree(fit, faces_di
     said = str(e.value.code)
     assert said.startswith("error: the old run (code of ") and "failed: " in said and "\n" not in said, said
     assert worktrees() == before
+
+
+def test_the_people_may_be_the_videos_of_another_folder(fit, faces_dir, capsys, tmp_path):
+    for name in ("retalking_3_talking.mp4", "liveportrait_d0.mp4"):  # not the first two shared ones
+        (tmp_path / name).symlink_to(faces_dir / "videos" / name)
+    (tmp_path / "notes.txt").write_text("not a video")
+    fit.main(["--people", "2", "--seconds", "0.5", "--videos", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "2 people in turn, 0.5 s each (liveportrait_d0, retalking_3_talking)" in out, out
+    assert "the same" in out
+    with pytest.raises(SystemExit) as e:
+        fit.main(["--people", "3", "--videos", str(tmp_path)])
+    assert str(e.value.code) == f"--people 3: only 2 videos of one person in {tmp_path}"
+    with pytest.raises(SystemExit) as e:
+        fit.main(["--people", "2", "--videos", str(tmp_path / "none")])
+    assert str(e.value.code) == f"--videos {tmp_path / 'none'}: no such folder"
