@@ -189,8 +189,10 @@ def parse_shots(spec: str) -> list[tuple[int, ...]]:
     return shots
 
 
-def people(seconds: float, photos: list[Path] | None, tmp: Path, videos: list[Path] | None = None) -> list[tuple[str, Path]]:
-    out = [(p.stem, p) for d in videos or [FACES / "videos"] for p in sorted(d.glob("*")) if p.suffix.lower() in VIDEO_EXT]
+def people(seconds: float, photos: list[Path] | None, tmp: Path,
+           videos: list[Path] | None = None) -> list[tuple[str, Path]]:
+    out = [(p.stem, p) for d in videos or [FACES / "videos"] for p in sorted(d.glob("*"))
+           if p.suffix.lower() in VIDEO_EXT]
     for folder in photos or []:
         for ph in sorted(folder.iterdir()):
             if ph.suffix.lower() in PHOTO_EXT:

@@ -4,7 +4,7 @@
 faces near the camera (webcams, close interview shots). While a frame shows fewer faces than ``--max-faces``
 asks for (with 0: on any frame), the full-range model looks at that frame too, on the first such frame and
 then at most every :data:`PROBE_EVERY_S` seconds (the whole frame, and its square tiles when the frame is
-wide, as the tracker searches it: :mod:`mpt_live.tiles`). It also looks at a frame where short-range lost a small
+4:3 or wider, as the tracker searches it: :mod:`mpt_live.tiles`). It also looks at a frame where short-range lost a small
 face, one tracked on the frame before whose box is at most :data:`~mpt_live.tracks.SMALL_SHARE` of the square short-range sees it in
 (the edge of its range), at most every :data:`LOST_EVERY_S`: short-range keeps losing and re-finding such a face (a
 face ~140 px tall in a 1920x1080 frame, scored about 0.5: found in 108 of 240 frames, under 4 IDs; issue 12), where

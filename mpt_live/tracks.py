@@ -33,8 +33,8 @@
 ``NEW_SCORE`` (on a run on full-range, where short-range finds a face there too: ``vouch``), or ``vouch`` (below)
 scores a face there highly on its first sighting; a fainter one starts a
 *tentative* track, which has no ID and reaches no output. It is matched by
-position on the detector's next runs, on its usual cadence (below; a wide frame's tiles are searched on those runs
-when the whole-frame pass missed it): so a pattern that never confirms costs what a tracked face costs, not a
+position on the detector's next runs, on its usual cadence (below; a 4:3 or wider frame's tiles are searched on those
+runs when the whole-frame pass missed it): so a pattern that never confirms costs what a tracked face costs, not a
 detection on every frame for as long as it is in view. It is confirmed, with the next ID, once a detection of it
 reaches ``NEW_SCORE`` or it has been found for ``CONFIRM_S``, on ``CONFIRM_RUNS`` detector runs at least and on at
 least half of the runs since it was first found (faint faces flicker), and ``vouch`` (when given:
@@ -170,7 +170,7 @@ class FaceTracker:
         self._search = False  # the next frame is detected and searched in tiles whatever the schedule (search_now)
 
     def search_now(self) -> None:
-        """The next frame runs the detector, and in a wide frame its tiles, whatever the schedule (the run has
+        """The next frame runs the detector, and in a 4:3 or wider frame its tiles, whatever the schedule (the run has
         switched to another detector: :mod:`mpt_live.face_watch`)."""
         self._search = True
 
@@ -378,7 +378,7 @@ class FaceTracker:
     def figures(self) -> dict[str, int | float | None]:
         """The tracking figures of summary.json (tentative faces still unconfirmed count as dropped: none of them
         reached an output), and what detection cost: the share of frames the detector ran on (None: no frame) and
-        the searches of a wide frame's tiles."""
+        the searches of a frame's tiles (4:3 and wider)."""
         return {"cuts": self.cuts, "reidentified": self.reidentified,
                 "embeddings": self.embedder.calls if self.embedder else 0, "face_cuts": self.face_cuts,
                 "layout_changes": self.layouts,

@@ -152,7 +152,8 @@ def test_a_small_face_beside_a_large_one_in_a_4_3_frame_is_found_in_its_squares(
     from mpt_live.tracks import FaceTracker
 
     v = faces_dir / "videos"
-    caps = [cv2.VideoCapture(str(v / n)) for n in ("liveportrait_d6.mp4", "retalking_3_talking.mp4", "liveportrait_d0.mp4")]
+    caps = [cv2.VideoCapture(str(v / n))
+            for n in ("liveportrait_d6.mp4", "retalking_3_talking.mp4", "liveportrait_d0.mp4")]
     assert searched_in_tiles((480, 640)) and not searched_in_tiles((500, 500)) and not searched_in_tiles((480, 560))
     for small in caps[1:]:
         with FaceAligner() as aligner:
