@@ -33,7 +33,7 @@ import numpy as np
 
 from .quiet import quiet_fd
 from .sizechange import SizeWatch
-from .videoprobe import VideoProbe, changes_size, has_no_index, video_stream
+from .videoprobe import VideoProbe, changes_size, has_no_index, is_interlaced, video_stream
 
 TURN = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}  # OpenCV's turns
 READ_BY_PYAV: set[tuple[str, int, int]] = set()  # files found so (path, size, modification time)
@@ -260,12 +260,13 @@ def open_video(path: str | os.PathLike) -> FirstGrabbed | cv2.VideoCapture | PyA
     training sets' and mpt-synth's readers, the review copy, the apex pictures), the file opened once where its
     first frame decodes: OpenCV's, that frame kept for the first read (:class:`FirstGrabbed`); a
     :class:`PyAVCapture` where this process found it to be PyAV's (:func:`read_by_pyav`), a probe in this process found
-    its frame size to change part-way (:func:`~mpt_live.videoprobe.changes_size`), or OpenCV decodes none of
+    its frame size to change part-way (:func:`~mpt_live.videoprobe.changes_size`) or its video interlaced
+    (:func:`~mpt_live.videoprobe.is_interlaced`), or OpenCV decodes none of
     its first :data:`PATIENCE` frames and PyAV decodes one (:func:`pyav_capture`); else ``cv2.VideoCapture``, opened
     again after the frames that did not decode (the reader gets every frame; ``isOpened()`` False where OpenCV
     cannot open it, for the reader's own error). FFmpeg's own lines (no AV1 hardware decoder, a damaged frame) are
     held back meanwhile."""
-    if read_by_pyav(path) or changes_size(path):
+    if read_by_pyav(path) or changes_size(path) or is_interlaced(path):
         return PyAVCapture(path)
     name = os.fspath(path)
     with quiet_fd(2):
@@ -331,6 +332,12 @@ def decoded_note(name: str, probe: VideoProbe | None, failed: int | None = None,
     why = " (the opencv-python wheels decode AV1 only with a hardware decoder)" if codec == "AV1" else ""
     return (f"{name}: {what}{why}: PyAV decodes it instead (in software; in a 720p test no slower than OpenCV's "
             "decoding of the same video in H.264)")
+
+
+def interlaced_note(name: str) -> str:
+    """The run's one line about a video read by PyAV because it is interlaced (:attr:`VideoProbe.interlaced`)."""
+    return (f"{name}: its video is interlaced, whose frames OpenCV's FFmpeg gives black here (its converter refuses "
+            "interlaced frames): PyAV reads it instead (each frame as stored, both fields woven, not deinterlaced)")
 
 
 def undecoded(codec: str) -> str:

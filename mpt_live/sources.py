@@ -23,11 +23,11 @@ from .cutoff import cut_off, packets
 from .damage import DamagedFrames, Read, counted, read_past, timed_run
 from .errors import InputError
 from .frametimes import FrameTimes, probe_notes, resolve_rate
-from .pyav_capture import (PATIENCE, PyAVCapture, decoded_note, found_sizes, open_video, pyav_capture, read_by_pyav,
-                           sizes_note, undecoded, watched)
+from .pyav_capture import (PATIENCE, PyAVCapture, decoded_note, found_sizes, interlaced_note, open_video, pyav_capture,
+                           read_by_pyav, sizes_note, undecoded, watched)
 from .quiet import quiet_fd, quiet_opencv
 from .upright import choose, turned
-from .videoprobe import ENDS, UNRECOGNISED, VideoProbe, changes_size, probe_video
+from .videoprobe import ENDS, UNRECOGNISED, VideoProbe, changes_size, is_interlaced, probe_video
 from .videotracks import is_picture
 
 # camcorder (AVCHD .mts/.m2ts, JVC .mod/.tod, MXF), phone (.3gp/.3g2) and stream files; an animated .gif is read
@@ -175,9 +175,10 @@ def square_pixels(img: np.ndarray, stretch: tuple[float, float], turn: int = 0) 
 def open_capture(name: str, timeout_ms: int = 5000) -> cv2.VideoCapture | PyAVCapture:
     """``cv2.VideoCapture`` of a file, or of a URL with a bounded open and reads (a stalled server is an
     error, not a hang); a :class:`~mpt_live.pyav_capture.PyAVCapture` of a file found to be one OpenCV cannot decode,
-    or whose frame size its probe found to change part-way (OpenCV would give every frame at the first size; an
-    MPEG-TS's, Matroska's or raw stream's watched as it is read: :func:`~mpt_live.pyav_capture.watched`)."""
-    if not is_stream_url(name) and (read_by_pyav(name) or changes_size(name)):
+    whose video its probe found interlaced (OpenCV's frames black), or whose frame size it found to change part-way
+    (OpenCV would give every frame at the first size; an MPEG-TS's, Matroska's or raw stream's watched as it is read:
+    :func:`~mpt_live.pyav_capture.watched`)."""
+    if not is_stream_url(name) and (read_by_pyav(name) or changes_size(name) or is_interlaced(name)):
         return PyAVCapture(name)
     if not is_stream_url(name):
         with quiet_fd(2):  # FFmpeg's own lines ("moov atom not found") before our one-line error
@@ -276,6 +277,8 @@ class VideoFile:
         self.warnings += notes + ([self.rotation_note] if self.rotation_note else [])
         if probe is not None and probe.sizes and isinstance(self._cap, PyAVCapture):
             self.warnings.append(sizes_note(self.name, probe.sizes))
+        if probe is not None and probe.interlaced and isinstance(self._cap, PyAVCapture):
+            self.warnings.append(interlaced_note(self.name))
         # said once, with the file's other warnings: where OpenCV failed on it (now, or earlier in this process), not
         # for a PyAV capture a caller chose
         if isinstance(self._cap, PyAVCapture) and (self._opencv_failed[0] is not None or read_by_pyav(self.path)):

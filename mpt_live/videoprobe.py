@@ -29,7 +29,9 @@ NO_PYAV, ENDS, UNRECOGNISED = "no-pyav", "ends", "unrecognised"  # VideoProbe.fa
 LATE_S = 0.5  # a container's first time stamp up to this (and 3 frames) is a normal start (B-frame delay, priming)
 RESIZED: set[tuple[str, int, int, int]] = set()  # files found to change frame size (path, size, mtime, inode)
 UNINDEXED: set[tuple[str, int, int, int]] = set()  # H.264/HEVC files without an index of every frame (as RESIZED)
+INTERLACED: set[tuple[str, int, int, int]] = set()  # files whose video is interlaced (as RESIZED)
 NO_INDEX = ("mpegts", "matroska", "h264", "hevc")  # containers (FFmpeg's names) whose frame sizes are watched so
+FIRST_PACKETS = 30  # a stream of unknown field order: its packets decoded at most for its first frame's flag
 LEAD_PACKETS = 1000  # an MPEG-TS's packets looked at at most for its first keyframe (33 s at 30 fps; one every 2-10 s)
 
 
@@ -67,7 +69,9 @@ class VideoProbe:
     counted from its earliest packet left: at least so many). ``start_late``: ``lost_s`` is a Matroska file's, whose
     time line begun late is also what a copy cut off without re-timing (``ffmpeg -copyts``) reads as.
     ``sizes``: an MP4/MOV whose video changes frame size part-way (parts joined by stream copy,
-    :mod:`mpt_live.sizechange`): ``(frame, width, height)`` where each part starts; ``()`` otherwise."""
+    :mod:`mpt_live.sizechange`): ``(frame, width, height)`` where each part starts; ``()`` otherwise.
+    ``interlaced``: the first video stream is interlaced (:func:`_interlaced`; the opencv-python wheel's FFmpeg gives
+    such frames black, so PyAV reads it: :func:`is_interlaced`)."""
 
     failure: str | None = None
     streams: tuple[str, ...] = ()
@@ -87,6 +91,7 @@ class VideoProbe:
     start_unstated: bool = False
     start_late: bool = False
     sizes: tuple[tuple[int, int, int], ...] = ()
+    interlaced: bool = False
 
     @property
     def has_video(self) -> bool:
@@ -117,6 +122,12 @@ def has_no_index(path: str | os.PathLike) -> bool:
     return _found_in(UNINDEXED, path)
 
 
+def is_interlaced(path: str | os.PathLike) -> bool:
+    """Whether a probe in this process found the file ``path`` (as it is now) to hold interlaced video
+    (:attr:`VideoProbe.interlaced`); never probes it (as :func:`changes_size`)."""
+    return _found_in(INTERLACED, path)
+
+
 def _found_in(found: set[tuple[str, int, int, int]], path: str | os.PathLike) -> bool:
     """Whether the file ``path``, as it is now (size, modification time, inode), is in ``found`` (files a probe in
     this process put there); no stat where nothing was."""
@@ -134,6 +145,8 @@ def _probe_file(path: str, size: int, mtime_ns: int, inode: int) -> VideoProbe:
     probe = _probe(path)
     if probe.sizes:
         RESIZED.add((path, size, mtime_ns, inode))
+    if probe.interlaced:
+        INTERLACED.add((path, size, mtime_ns, inode))
     if probe.codec in ("h264", "hevc") and set(NO_INDEX) & set((probe.container or "").split(",")):
         UNINDEXED.add((path, size, mtime_ns, inode))
     return probe
@@ -152,7 +165,7 @@ def _probe(path: str) -> VideoProbe:
             probe = VideoProbe(None, streams, _image(c), _codec_fps(c), start_s, end_s, _codec(c), _open_gop(c),
                                _container(c), any(is_picture(st) for st in c.streams), late_s, _pixel_format(c),
                                video_tracks(c), _first(c, hdr_transfer), *_lost(c, start_s, late_s),  # TS packets last
-                               _sizes(c, str(path)))
+                               _sizes(c, str(path)), bool(_first(c, _interlaced)))  # last: it may decode a frame
             # an MPEG-TS's video begun before its container's start, by FFmpeg's
             moved = _moved(c, probe.lost_s) if probe.start_unstated else 0.0
             if not moved:
@@ -341,6 +354,26 @@ def _moved(c, lost_s: float) -> float:
         return max(0.0, c.start_time / 1e6 - (float(s.start_time * s.time_base) - lost_s))
     except Exception:
         return 0.0
+
+
+def _interlaced(s) -> bool:
+    """Whether the video stream ``s`` is interlaced: its field order as FFmpeg found it (top or bottom field first,
+    MPEG-2, H.264 coded as fields); where it found none (DV, MJPEG), its first frame's own flag (the stream's first
+    :data:`FIRST_PACKETS` packets decoded at most). A frame coded progressive in a stream tagged interlaced is read as
+    OpenCV reads it: only frames flagged interlaced come out black."""
+    order = s.codec_context.field_order  # FFmpeg's AVFieldOrder: 0 unknown, 1 progressive, 2-5 the field orders
+    if order != 0:
+        return order > 1
+    try:
+        s.container.seek(0, stream=s)
+        for k, packet in enumerate(s.container.demux(s)):
+            if k >= FIRST_PACKETS:
+                break
+            for frame in packet.decode():
+                return bool(frame.interlaced_frame)
+    except Exception:  # a file that cannot seek, a first packet that does not decode: read as before (OpenCV)
+        pass
+    return False
 
 
 def _clock_seconds(text: str | None) -> float | None:
