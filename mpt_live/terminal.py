@@ -182,7 +182,10 @@ def report_line(s: dict[str, Any], out: Path | None) -> str:
     shares = ", ".join(f"{k} {v['share']:.0%}" for k, v in labels.items() if v["share"] >= 0.005)
     lat = s.get("latency_ms", {}).get("capture_to_prediction_p95")
     src = s["source"] if "://" in s["source"] or s["source"].startswith("camera ") else Path(s["source"]).name
-    msg = (f"{src}: {counted(s['frames_read'], 'frame')} ({s['frames_with_face']} with a face), "
+    # null in a run resumed after a kill: the rows do not say which of the killed part's frames had a face
+    faces = (f"{s['frames_with_face']} with a face" if s.get("frames_with_face") is not None
+             else "those with a face not known: the part before --resume was killed")
+    msg = (f"{src}: {counted(s['frames_read'], 'frame')} ({faces}), "
            f"{counted(s['windows'], 'window')} ({s['windows_classified']} classified), {s['fps']} frames/s, "
            f"{counted(len(s['events']), 'motion event')}" + (f"; {shares}" if shares else ""))
     if lat is not None:

@@ -255,6 +255,19 @@ def test_report_line_counts_one_in_the_singular():
     assert "2 frames (1 with a face), 2 windows (0 classified), 30.0 frames/s, 2 motion events" in report_line(s, None)
 
 
+def test_report_line_of_a_run_resumed_after_a_kill_says_its_faces_are_not_known():
+    """summary.json's frames_with_face is null where the part before --resume was killed (SIGKILL: the rows do not say
+    which frames had a face); the run's last line printed it: '1000 frames (None with a face), ...'."""
+    from mpt_live.terminal import report_line
+
+    s = {"source": "v.mp4", "frames_read": 1000, "frames_with_face": None, "windows": 500, "windows_classified": 400,
+         "fps": 25.0, "events": [{}], "labels": {}, "model": {}}
+    line = report_line(s, None)
+    assert "None" not in line, line
+    assert line.startswith("v.mp4: 1000 frames (those with a face not known: the part before --resume was killed), "
+                           "500 windows (400 classified)"), line
+
+
 @pytest.mark.parametrize("every, lines", [(0.0, 3), (30.0, 0)])
 def test_status_line_in_a_log_file_is_whole_lines(every, lines):
     """Where the output is not a terminal (a job's log), the status comes as plain whole lines, so the
