@@ -98,8 +98,8 @@ def track_notes(name: str, tracks: tuple[VideoTrack, ...], size: tuple[int, int]
     """``(warnings, error)`` of a file with several video tracks: which one OpenCV reads (the first in file order;
     the one of the decoded frames' ``size`` where that tells it apart) and that the others are left out;
     ``error``: the one read is a still (an attached picture, a 1-frame track) while another is a recording, nothing
-    to analyse (``one_frame``: the track read held one frame, a still whose header did not say so). Nothing for a
-    file with one video track."""
+    to analyse (``one_frame``: the track read held one frame, a still whose header did not say so). Where a track
+    flagged default is left out, the command that extracts it. Nothing for a file with one video track."""
     if len(tracks) < 2:
         return [], None
     read = next((t for t in tracks if size and (t.width, t.height) == size), tracks[0])
@@ -123,4 +123,6 @@ def track_notes(name: str, tracks: tuple[VideoTrack, ...], size: tuple[int, int]
                  f"0:v:{best.n}); {fix}")], None
     if not moving and not read.still:  # a recording and its cover or thumbnail (yt-dlp --embed-thumbnail): as it should be
         return [], None
+    if best is not None and best.default and not read.default:  # the track the file flags left out: how to read it
+        return [f"{head}; to analyse the default track instead, {fix}"], None
     return [head], None

@@ -43,6 +43,24 @@ def test_small_first_track_is_named_with_the_track_to_extract(tmp_path):
     assert "probably not the recording" in notes[0] and f"ffmpeg -i {path} -map 0:v:1 -c copy" in notes[0]
 
 
+def test_a_default_track_left_out_is_named_with_the_command_that_extracts_it(tmp_path):
+    """Two recordings of like size, the second flagged default (an editor's export with a camera angle first): the
+    first was read, the line named the default one as ignored but said nothing of how to read it (the command came
+    only where the first was under half its size). Now the line gives it, and the command gives that track."""
+    import shlex
+    import subprocess
+
+    first, main = _clip(tmp_path / "a.mp4", "320x240", 10), _clip(tmp_path / "b.mp4", "400x300", 30)
+    path = _two_tracks(tmp_path, first, main)
+    v, frames = _read(path)
+    (note,) = [w for w in v.warnings if "video tracks" in w]
+    assert set(frames) == {(240, 320)} and "probably not the recording" not in note
+    command = shlex.split(note.split("to analyse the default track instead, extract it first: ")[1])
+    assert command[:2] == ["ffmpeg", "-i"] and command[-1] == str(tmp_path / "two.v1.mp4")
+    subprocess.run([fk.ffmpeg_exe(), "-loglevel", "error", *command[1:]], check=True)
+    assert [(t.width, t.height) for t in probe_video(command[-1]).tracks] == [(400, 300)]
+
+
 def test_recording_first_is_named_without_advice(tmp_path):
     main, small = _clip(tmp_path / "m.mp4", "320x240", 30), _clip(tmp_path / "s.mp4", "80x60", 10)
     out = tmp_path / "main_first.mp4"
