@@ -1138,6 +1138,23 @@ def test_csv_dataset_warns_about_labels_that_differ_only_in_case(tmp_path):
     assert len(said) == 1 and "'Happy' (4)" in said[0] and "'happy' (4)" in said[0], index.warnings
 
 
+def test_csv_dataset_warns_about_subject_ids_that_differ_only_in_spelling(tmp_path):
+    """'sub01', '1' and '01' in one CSV were three subjects without a word: LOSO tested each on a model trained on the
+    same person's other clips. Still three (the ids are taken as written), but named in one warning; 'p2' and 'P02'
+    in another, and 's3' alone in none."""
+    pytest.importorskip("pandas")
+    from train.datasets import load_dataset
+
+    ids = ["sub01", "1", "01", "p2", "P02", "s3"]
+    _labels_csv(tmp_path, [(ids[i % 6], "happiness" if i % 2 else "surprise") for i in range(12)])
+    index = load_dataset("csv", tmp_path)
+    assert sorted(index.subjects) == sorted(ids)  # taken as written
+    said = [w for w in index.warnings if "differ only in spelling" in w]
+    assert len(said) == 2, index.warnings
+    assert all(f"'{i}' (2)" in said[0] for i in ("sub01", "1", "01")) and "p2" not in said[0], said
+    assert "'p2' (2)" in said[1] and "'P02' (2)" in said[1] and "s3" not in said[1], said
+
+
 def test_csv_dataset_with_a_class_named_neutral_is_refused(tmp_path):
     """mpt-live calls every window outside an event 'neutral': a class of that name would be confused with it."""
     pytest.importorskip("pandas")

@@ -11,8 +11,10 @@ indices into that sorted list** (not file-name numbers); a blank apex becomes th
 (counted in notes). A row whose clip folder is not there is dropped (counted, one warning naming the rows), as
 the other readers drop the clips a copy lacks, and so is one whose folder holds no images (frames never extracted);
 when no row's folder is there, or holds frames, the load stops, naming the first.
-Classes are the distinct labels in natural sort order. With ``faces`` ``cropped`` the frames are taken
-to be face crops already (used as they are); ``align`` and ``auto`` align them.
+Subjects are the ids as written; ids that differ only in spelling (``sub01``, ``1``, ``01``) are named in a
+warning (one person's clips in several LOSO folds). Classes are the distinct labels in natural sort order. With
+``faces`` ``cropped`` the frames are taken to be face crops already (used as they are); ``align`` and ``auto`` align
+them.
 """
 
 from __future__ import annotations
@@ -124,8 +126,29 @@ def load(root: Path, faces: str = "align") -> DatasetIndex:
         warnings.append(f"{path.name}: {len(empty)} row(s) name a clip folder that holds no image frames (not "
                         f"extracted, or not copied), dropped: {first_of([r for r, _ in empty], 3)}")
     classes = sorted({s.label for s in samples}, key=natural_key)
-    return DatasetIndex(samples, classes, dropped, notes, warnings=warnings + rare_classes(path, samples),
+    return DatasetIndex(samples, classes, dropped, notes,
+                        warnings=warnings + rare_classes(path, samples) + alike_subjects(path, samples),
                         cropped=faces == "cropped")
+
+
+def subject_key(subject: str) -> object:
+    """What two spellings of one subject id share: its number where the id is one with a usual prefix (``sub01``,
+    ``Subject 1``, ``s1``, ``P01``, ``01`` and ``1`` -> 1), else the id in any letter case."""
+    m = re.fullmatch(r"(?:sub(?:ject)?|s|p)?[\s_.-]*0*(\d+)", subject, re.I)
+    return int(m.group(1)) if m else subject.casefold()
+
+
+def alike_subjects(path: Path, samples: list[Sample]) -> list[str]:
+    """A warning per group of subject ids that differ only in spelling (``sub01``, ``1``, ``01``; ``Ann``, ``ann``):
+    taken as they are written they are separate subjects, so in LOSO one person's clips train the folds that test
+    that person's other clips."""
+    counts = Counter(s.subject for s in samples)
+    groups: dict[object, list[str]] = {}
+    for subject in sorted(counts, key=natural_key):
+        groups.setdefault(subject_key(subject), []).append(subject)
+    return [f"{path}: subjects {' and '.join(f'{g!r} ({counts[g]})' for g in group)} differ only in spelling; they "
+            "are taken as separate subjects, so in LOSO the clips of one train the fold that tests another (make "
+            "the ids one spelling if they are one person)" for group in groups.values() if len(group) > 1]
 
 
 def rare_classes(path: Path, samples: list[Sample]) -> list[str]:
