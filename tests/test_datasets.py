@@ -753,6 +753,29 @@ def test_smic_without_hs_reads_vis_before_nir(tmp_path):
         f"{root / 'SMIC_all_raw/VIS'}: reading SMIC-VIS, filmed at 25 fps (SMIC-HS: 100 fps)"]
 
 
+def test_a_smic_clip_folder_with_no_frames_is_a_counted_drop(tmp_path):
+    """SMIC-HS has no sheet: every folder under micro/<emotion>/ is a clip, and one holding no frames (never
+    extracted, or a 'New folder' made beside the clips) stopped the whole load at 'clip folder has no image frames',
+    where the sheet readers drop such a clip. It is dropped, counted, and one warning names it; with every clip
+    folder empty the load still stops, in one line."""
+    root = smic(tmp_path)
+    hs = root / "SMIC_all_raw/HS"
+    (hs / "s1/micro/positive/New folder").mkdir()
+    for f in (hs / "s2/micro/surprise/s2_sur_01").iterdir():
+        f.unlink()
+    (hs / "s2/micro/surprise/s2_sur_01/Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0")
+    index = load_dataset("smic", root)
+    assert [t.clip_id for t in index.samples] == ["s1_ne_01", "s1_po_01"]
+    assert index.dropped == {"its clip folder holds no image frames": 2}
+    assert index.warnings == [f"{hs}: 2 clip folder(s) hold no image frames (not extracted, or not copied), dropped: "
+                              "s1/micro/positive/New folder, s2/micro/surprise/s2_sur_01"]
+    for clip in ("negative/s1_ne_01", "positive/s1_po_01"):
+        for f in (hs / "s1/micro" / clip).iterdir():
+            f.unlink()
+    with pytest.raises(InputError, match=r"HS: no SMIC clips found under .* \(4 clip folder\(s\) there, none holding"):
+        load_dataset("smic", root)
+
+
 def test_smic_subject_without_micro_expressions_is_named_not_fatal(tmp_path):
     """SMIC filmed 20 subjects but found micro-expressions in 16: a subject folder holding only ``non_micro``
     (or nothing) stopped the load with "no 'micro' folder"."""

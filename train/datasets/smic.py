@@ -4,7 +4,8 @@ Layout: ``HS/s1/micro/{positive,negative,surprise}/s1_po_01/*.bmp`` anywhere und
 ``SMIC_all_raw/HS``); the ``HS`` folder is found by content (``sN/micro`` sub-folders) and uncropped
 frames are preferred. Every clip folder is one micro-expression: onset = first frame, offset =
 last frame, apex = the middle frame (SMIC has no apex annotation). A subject folder without a
-``micro`` folder (SMIC filmed 20 subjects; 16 showed micro-expressions) is named in a warning. Frames are sorted naturally.
+``micro`` folder (SMIC filmed 20 subjects; 16 showed micro-expressions) is named in a warning, and so is a clip folder
+holding no frames (dropped, counted). Frames are sorted naturally.
 100 fps. Classes (fixed order): negative, positive, surprise.
 
 SMIC's normal-speed sets ``VIS`` and ``NIR`` have the same layout but were filmed at 25 fps (the
@@ -38,7 +39,7 @@ from .files import (child, child_dirs, find_dirs, find_sheets, list_frames, newe
                     subdirs)
 from .samples import DatasetIndex, Sample, natural_key
 from .sheet_samples import build_samples, middle, no_samples
-from .sheets import SheetRow, as_int, cell_text, count, read_sheet
+from .sheets import SheetRow, as_int, cell_text, count, first_of, read_sheet
 
 FPS = 100.0
 SET_FPS = {"hs": FPS, "vis": 25.0, "nir": 25.0}
@@ -86,6 +87,7 @@ def load(root: Path, faces: str = "align") -> DatasetIndex:
         warnings.append(f"{hs}: reading SMIC-{which.upper()}, filmed at {fps:g} fps (SMIC-HS: {FPS:g} fps)")
     samples: list[Sample] = []
     without: list[str] = []
+    empty: list[str] = []                     # clip folders holding no frames (never extracted, or not copied)
     for subj in sorted((d for d in hs.iterdir() if d.is_dir() and re.fullmatch(r"s\d+", d.name, re.I)),
                        key=lambda d: natural_key(d.name)):
         micro = child(subj, "micro")
@@ -99,16 +101,23 @@ def load(root: Path, faces: str = "align") -> DatasetIndex:
                                  f"(known: {', '.join(CLASSES)})")
             for clip in sorted(subdirs(emo), key=lambda d: natural_key(d.name)):
                 frames = list_frames(clip)
-                if not frames:
-                    raise InputError(f"{clip}: clip folder has no image frames")
+                if not frames:  # dropped, named, as the sheet readers drop a row whose clip folder is empty
+                    empty.append(f"{subj.name}/micro/{emo.name}/{clip.name}")
+                    continue
                 n = len(frames)
                 samples.append(Sample(subj.name, clip.name, frames, 0, middle(0, n - 1), n - 1,
                                       label, fps, "smic"))
     if not samples:
-        raise InputError(f"{hs}: no SMIC clips found under sN/micro/<emotion>/")
+        raise InputError(f"{hs}: no SMIC clips found under sN/micro/<emotion>/"
+                         + (f" ({len(empty)} clip folder(s) there, none holding image frames)" if empty else ""))
     if without:
         warnings.append(f"{hs}: no 'micro' folder in {len(without)} subject folder(s), not used: {', '.join(without)}")
-    return DatasetIndex(samples, list(CLASSES), {}, notes, cropped=cropped, warnings=warnings)
+    dropped: dict[str, int] = {}
+    if empty:
+        count(dropped, "its clip folder holds no image frames", len(empty))
+        warnings.append(f"{hs}: {len(empty)} clip folder(s) hold no image frames (not extracted, or not copied), "
+                        f"dropped: {first_of(empty, 3)}")
+    return DatasetIndex(samples, list(CLASSES), dropped, notes, cropped=cropped, warnings=warnings)
 
 
 E_SHEETS = tuple(f"*SMIC*E*annotation*.{ext}" for ext in ("xlsx", "xls", "csv"))
