@@ -753,6 +753,35 @@ def test_smic_without_hs_reads_vis_before_nir(tmp_path):
         f"{root / 'SMIC_all_raw/VIS'}: reading SMIC-VIS, filmed at 25 fps (SMIC-HS: 100 fps)"]
 
 
+@pytest.mark.parametrize("name, build, width, first, onset", [("casme2", casme2, 7, 2, 2), ("samm", samm, 12, 15, 3),
+                                                              ("casme3", casme3, 8, 2, 2)], ids=["casme2", "samm", "casme3"])
+def test_a_note_or_a_total_under_the_table_is_skipped_and_counted(tmp_path, name, build, width, first, onset):
+    """A note typed under a coding sheet's table ('Note: ...' in the Subject column) or a total ('Total' beside a
+    count) stopped the whole load at "subject 'Note: ...' is not a subject number" (or "subject ''"), where SMIC-E
+    and CAS(ME)^2 skip such rows. A row with no frame number and no digit in Subject is skipped, counted; one that
+    names a subject (a digit) but no frame is an annotation still, and its error names it."""
+    root = build(tmp_path)
+    before = load_dataset(name, root)
+    sheet = next(p for p in root.rglob("*.xlsx"))
+    wb = openpyxl.load_workbook(sheet)
+    ws = wb.active
+    ws.append([None] * width)
+    ws.append(["Note: frame numbers are those of the image names"] + [None] * (width - 1))
+    ws.append([None, "Total"] + [None] * (width - 3) + [len(before.samples)])
+    wb.save(sheet)
+    index = load_dataset(name, root)
+    assert [(t.name, t.label, t.onset, t.apex, t.offset) for t in index.samples] == [
+        (t.name, t.label, t.onset, t.apex, t.offset) for t in before.samples]
+    text = {k: n for k, n in index.notes.items() if k.startswith("text under or in the table")}
+    assert list(text.values()) == [2] and {k: n for k, n in index.notes.items() if k not in text} == before.notes
+    row = [c.value for c in ws[first]]  # the first annotation again, its frames '/'
+    row[onset:onset + 3] = ["/"] * 3
+    ws.append(row)
+    wb.save(sheet)
+    with pytest.raises(InputError, match=rf"row {ws.max_row} \(.*\): onset '/' is not a frame number"):
+        load_dataset(name, root)
+
+
 def test_a_smic_clip_folder_with_no_frames_is_a_counted_drop(tmp_path):
     """SMIC-HS has no sheet: every folder under micro/<emotion>/ is a clip, and one holding no frames (never
     extracted, or a 'New folder' made beside the clips) stopped the whole load at 'clip folder has no image frames',

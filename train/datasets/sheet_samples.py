@@ -5,6 +5,7 @@ every row dropped (a class outside the protocol, a subject or clip folder the co
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -69,6 +70,17 @@ def resolve_annotation(row: SheetRow, ident: str, clip: ClipFrames, onset: int |
     return i0, ia, i1
 
 
+TEXT_ROW = "text under or in the table, not an annotation row (no frame number, no digit in Subject): skipped"
+
+
+def is_text(row: SheetRow) -> bool:
+    """A note or a total under the table (``Note: ...`` or ``Total`` in a cell, 20 in another), not an annotation: no
+    frame number in onset, apex or offset and no digit in its Subject cell. A row naming a subject (``sub01``, ``6``,
+    ``spNO.1``) whose frames are blank or '/' is an annotation, and its error names it."""
+    return (all(as_int(row[k]) is None for k in ("onset", "apex", "offset"))
+            and not re.search(r"\d", cell_text(row["subject"])))
+
+
 def check_label(row: SheetRow, ident: str, raw: Any, known: dict[str, str]) -> str:
     """Normalise a label through ``known`` (lower-case spelling -> canonical); unknown -> InputError."""
     key = cell_text(raw).lower()
@@ -104,6 +116,9 @@ def build_samples(rows: Iterator[SheetRow], dataset: str, fps: float, labels: di
     sheet = ""
     for row in rows:
         sheet = row.sheet
+        if is_text(row):
+            count(notes, TEXT_ROW)
+            continue
         subject, clip_id, folder = locate(row)
         named.add(folder)
         ident = f"{subject}/{clip_id}"
