@@ -406,6 +406,24 @@ def test_duplicate_rows_get_unique_ids(tmp_path):
     assert index.notes["duplicate annotation rows (clip id suffixed #k)"] == 1
 
 
+def test_a_clip_annotated_twice_with_different_labels_is_named(tmp_path):
+    """A row copied and relabelled (the same clip and frames, happiness and surprise) trained those frames as both
+    classes, with only the count of duplicate rows in the notes. Both rows are still read (the sheet is the user's),
+    and one warning names the clip and its labels; a duplicate with the same label, or another movement of the same
+    recording, is not named."""
+    casme2(tmp_path, [[1, "EP02_01f", 9, 10, 11, "12", "happiness"], [1, "EP02_01f", 9, 10, 11, "12", "happiness"],
+                      [2, "EP03_02", 3, 4, 7, "14", "others"], [2, "EP03_02", 3, 4, 7, "14", "Disgust"],
+                      [3, "EP07_04", 20, 22, 24, "9", "disgust"], [3, "EP07_04", 19, 20, 21, "9", "surprise"]])
+    index = load_dataset("casme2", tmp_path)
+    assert [(t.clip_id, t.label) for t in index.samples] == [
+        ("EP02_01f", "happiness"), ("EP02_01f#2", "happiness"), ("EP03_02", "others"), ("EP03_02#2", "disgust"),
+        ("EP07_04", "disgust"), ("EP07_04#2", "surprise")]
+    said = [w for w in index.warnings if "with different labels" in w]
+    assert said == [f"{tmp_path}: 1 clip(s) annotated twice over the same frames with different labels, each row "
+                    "trained as a clip of its own: sub02/EP03_02 (others, disgust); correct the sheet if one of them "
+                    "is wrong"], index.warnings
+
+
 def test_samm_errata_rows_count_from_below_the_row_14_header(tmp_path, caplog):
     rows = [[9, f"009_{i}", 1, 1, 2, 3, 2, "Micro", 1, "", "4", "Disgust"] for i in range(57)]
     rows[56] = [6, "006_1_2", 1, 5700, 5720, 5800, 100, "Micro", 1, "", "R12", "Happiness"]

@@ -34,7 +34,7 @@ from typing import Any
 from mpt_live.errors import InputError
 
 from .samples import DatasetIndex, Sample, natural_key  # noqa: F401  (the package's public names)
-from .sheets import count
+from .sheets import count, first_of
 
 log = logging.getLogger("mpt.datasets")
 
@@ -77,6 +77,7 @@ def load_dataset(name: str, root: str | Path, faces: str = "align", **options: A
         raise InputError(f"{root}: a class named {reserved[0]!r}: mpt-live labels every window outside an event "
                          "'neutral', so a class cannot have that name; rename it (e.g. 'neutral_face')")
     index.name = name
+    index.warnings += _relabelled_twice(index, root)
     _unique_ids(index)
     index.warnings += _one_subject_classes(index, root)
     _log_summary(index)
@@ -93,6 +94,20 @@ def _one_subject_classes(index: DatasetIndex, root: Path) -> list[str]:
         by_class.setdefault(s.label, set()).add(s.subject)
     return [f"{root}: class {c!r} has clips of one subject only ({next(iter(subs))}): in LOSO its fold never "
             "trains on it, and no other fold tests it" for c, subs in sorted(by_class.items()) if len(subs) == 1]
+
+
+def _relabelled_twice(index: DatasetIndex, root: Path) -> list[str]:
+    """One warning naming the clips annotated more than once over the same frames with different labels (a row
+    copied and relabelled): each row trains as its own clip, so those frames teach every one of the labels."""
+    labels: dict[tuple, list[str]] = {}
+    for s in index.samples:
+        key = (s.subject, s.clip_id, s.frames[s.onset], s.frames[s.offset])
+        labels.setdefault(key, []).append(s.label)
+    said = [f"{subject}/{clip} ({', '.join(ls)})" for (subject, clip, _, _), ls in labels.items() if len(set(ls)) > 1]
+    if not said:
+        return []
+    return [f"{root}: {len(said)} clip(s) annotated twice over the same frames with different labels, each row "
+            f"trained as a clip of its own: {first_of(said)}; correct the sheet if one of them is wrong"]
 
 
 def _unique_ids(index: DatasetIndex) -> None:
