@@ -406,6 +406,17 @@ def test_duplicate_rows_get_unique_ids(tmp_path):
     assert index.notes["duplicate annotation rows (clip id suffixed #k)"] == 1
 
 
+@pytest.mark.parametrize("name, build, sheet", [("casme2", casme2, "CASME2-coding-20140508.xlsx"),
+                                                 ("samm", samm, "SAMM_Micro_FACS_Codes_v2.xlsx")], ids=["casme2", "samm"])
+def test_load_dataset_given_the_sheet_file_is_one_line(tmp_path, monkeypatch, name, build, sheet):
+    """load_dataset(name, the coding sheet) (a notebook's call; mpt-train refuses a file before it) ended in a
+    ValueError traceback from pathlib, relative to a relative path: the line mpt-train says, naming the folder."""
+    build(tmp_path / "copy")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputError, match=rf"^copy/{sheet}: a file, not a folder: .*\(give --data copy\)$"):
+        load_dataset(name, f"copy/{sheet}")
+
+
 def test_a_clip_annotated_twice_with_different_labels_is_named(tmp_path):
     """A row copied and relabelled (the same clip and frames, happiness and surprise) trained those frames as both
     classes, with only the count of duplicate rows in the notes. Both rows are still read (the sheet is the user's),

@@ -54,6 +54,9 @@ def load_dataset(name: str, root: str | Path, faces: str = "align", **options: A
         root = Path(root).expanduser()
         if not root.exists():
             raise InputError(f"{root}: dataset path does not exist")
+        if name != "csv" and root.is_file():  # the sheet itself: mpt-train's check (train.run_checks) says the same
+            raise InputError(f"{root}: a file, not a folder: --dataset {name} reads the dataset's root folder "
+                             f"(give --data {root.parent})")
     if name == "composite":
         from . import composite as mod
     elif name == "casme2":
