@@ -155,7 +155,7 @@ def live(
                     if (start is not None or resume) and len(videos) > 1:
                         _fail(f"--{'start' if start is not None else 'resume'}: for one video; {video} holds "
                               f"{len(videos)} (each starts at its own times)")
-                    check_fps(videos, fps)
+                    check_fps(videos, fps, rotation)
                     if ray is not None:
                         from .batch import check_ray_videos
                         from .ray_batch import check_address

@@ -345,9 +345,13 @@ def _check_frames(folder: Path, spec: str, found: list[Path]) -> None:
                      "of frames holds a recording's frames, one image each; a photo's demo clip: --demo-face PHOTO)")
 
 
-def check_fps(recordings: Sequence[Path], fps: float | None) -> None:
-    """``--fps`` is required where a recording is a frame folder and means nothing otherwise (one-line errors)."""
+def check_fps(recordings: Sequence[Path], fps: float | None, rotation: str = "auto") -> None:
+    """``--fps`` is required where a recording is a frame folder and means nothing otherwise, and a ``--rotation``
+    other than auto (a video file's rotation tag) needs a video file among them (one-line errors)."""
     folders = [r for r in recordings if Path(r).is_dir()]
+    if rotation != "auto" and recordings and len(folders) == len(recordings):
+        which = "a folder of frames" if len(folders) == 1 else "folders of frames"
+        raise InputError(f"--rotation: for a recorded video file (its rotation tag), not {which}")
     if fps is None and folders:
         raise InputError(f"{folders[0]}: a folder of frames needs --fps (images carry no frame rate; {FPS_HINT})")
     if fps is not None and not folders:

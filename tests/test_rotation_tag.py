@@ -249,17 +249,21 @@ def test_finish_of_a_run_killed_under_the_version_before_reads_the_file_as_tagge
 
 @pytest.mark.parametrize("given, which", [(["--camera", "0"], "a camera"), (["--demo"], "--demo"),
                                           (["--video", "rtsp://127.0.0.1:9/x"], "a URL"),
-                                          (["--video", "FRAMES"], "a folder of frames")])
+                                          (["--video", "FRAMES"], "a folder of frames"),
+                                          (["--video", "SETS", "--fps", "30", "--out", "OUT"], "folders of frames")])
 def test_a_rotation_for_a_source_without_a_tag_is_one_line(run_main, tmp_path, given, which):
-    """--rotation reads a video file's tag: with a camera, the demo, a URL or a folder of frames it is refused, not
-    silently ignored."""
-    frames = tmp_path / "frames"
-    frames.mkdir()
-    for i in range(3):
-        cv2.imwrite(str(frames / f"img{i:03d}.jpg"), np.full((32, 32, 3), 100, np.uint8))
-    given = [str(frames) if a == "FRAMES" else a for a in given]
+    """--rotation reads a video file's tag: with a camera, the demo, a URL, a folder of frames or a batch of frame
+    folders it is refused, not silently ignored."""
+    sets = tmp_path / "sets"
+    for name in ("a", "b"):
+        (sets / name).mkdir(parents=True)
+        for i in range(3):
+            cv2.imwrite(str(sets / name / f"img{i:03d}.jpg"), np.full((32, 32, 3), 100, np.uint8))
+    paths = {"FRAMES": str(sets / "a"), "SETS": str(sets), "OUT": str(tmp_path / "out")}
+    given = [paths.get(a, a) for a in given]
     code, lines = run_main("mpt_live.cli", *given, "--motion-only", "--headless", "--rotation", "90")
     assert code == 2 and lines == [f"error: --rotation: for a recorded video file (its rotation tag), not {which}"]
+    assert not (tmp_path / "out").exists()
 
 
 def test_inspect_reads_the_file_the_way_rotation_says(clips, tmp_path, run_main):
