@@ -216,9 +216,11 @@ def choose(path: str | os.PathLike, tag: int, rotation: str, open_capture: Calla
     except OSError:
         stamp = None
     if rotation == "auto" and tag in TURN:
+        import av
+
         try:
             frames = spread_frames(path, tag)
-        except Exception:  # PyAV cannot read it (OpenCV can): every frame of the span read in order
+        except (av.FFmpegError, OSError):  # PyAV cannot read it (OpenCV can): every frame of the span read in order
             cap = open_capture()
             try:
                 frames = early_frames(cap, fps)

@@ -323,6 +323,31 @@ def test_a_batch_rerun_with_another_rotation_redoes_the_videos_read_otherwise(cl
     assert code == 0 and last["wrong180"] == after["wrong180"] and last["plain"]["rotation"] == 180, lines
 
 
+def test_only_a_file_pyav_cannot_read_falls_back_to_opencv(clips, monkeypatch):
+    """The rotation check reads its frames with OpenCV in order where PyAV cannot read the file (an FFmpeg error),
+    and nowhere else: another exception in its read (a bug) is raised, not hidden by the fallback."""
+    import av
+
+    opened = []
+
+    def capture():
+        opened.append(1)
+        return cv2.VideoCapture(str(clips["wrong180"]))
+
+    def fail(error):
+        def spread(path, tag):
+            raise error
+        return spread
+
+    monkeypatch.setattr(upright, "spread_frames", fail(av.error.InvalidDataError(1094995529, "cannot read")))
+    assert upright.choose(clips["wrong180"], 180, "auto", capture, 25.0, detect=lambda img: 1.0) == (0, None)
+    assert opened == [1]
+    monkeypatch.setattr(upright, "spread_frames", fail(TypeError("a bug")))
+    with pytest.raises(TypeError, match="a bug"):
+        upright.choose(clips["wrong180"], 180, "auto", capture, 25.0, detect=lambda img: 1.0)
+    assert opened == [1]
+
+
 @pytest.mark.parametrize("gop", [60, 250])
 def test_the_check_decodes_its_frames_from_keyframes_and_gets_the_frames_in_order(tmp_path, gop):
     """The rotation check's frames (upright.spread_frames: 8, from the keyframe before each where that is past the
