@@ -24,6 +24,12 @@ a copy cut short looked whole by its frames. Where the bytes stop tells instead:
   end-of-stream flag: a page that runs past the file's end, or a stream with no such page, is a file cut short
   (a recorder killed, a copy cut where a page ends).
 
+* MPEG-PS (.mpg, .vob, a camcorder's .mod): it states no length, and FFmpeg does not end it with the program end
+  code (00 00 01 B9; other muxers may). It is a sequence of packs, each a pack header (12 bytes in MPEG-1, 14 and
+  its stuffing in MPEG-2) and packets (a start code, a stream ID and the length of the rest): one that runs past
+  the file's end is a file cut short (one cut where a pack or a packet ends is not seen: a VOB's packs are 2048
+  bytes).
+
 A file cut exactly where an element or packet ends cannot be told from one that ends there, and is not called cut
 (an Ogg file's missing end-of-stream page tells it there).
 """
@@ -31,7 +37,9 @@ A file cut exactly where an element or packet ends cannot be told from one that 
 from __future__ import annotations
 
 import functools
+import mmap
 import os
+import re
 
 from .quiet import quiet_fd
 from .videoprobe import VideoProbe
@@ -62,6 +70,8 @@ def cut_off(path: str | os.PathLike, probe: VideoProbe | None) -> str | None:
             return _asf_cut(path)
         if "ogg" in kinds:
             return _ogg_cut(path)
+        if "mpeg" in kinds:
+            return _ps_cut(path)
     except OSError:
         return None
     return None
@@ -154,6 +164,51 @@ def _ogg_cut(path: str | os.PathLike) -> str | None:
     if open_streams:
         which = "its streams" if len(open_streams) > 1 else "a stream"
         return f"ends before the last page of {which} ({size} bytes, no end-of-stream page)"
+    return None
+
+
+PS_START = b"\x00\x00\x01"  # an MPEG-PS start code's prefix; its fourth byte says what follows
+PS_PACK, PS_END, PS_SYSTEM = 0xBA, 0xB9, 0xBB  # a pack header, the program end code, the system header (the first
+# of the codes stating their length; stream IDs 0xBC-0xFF, each packet's, do too)
+PS_NONZERO = re.compile(rb"[^\x00]")
+
+
+def _ps_cut(path: str | os.PathLike) -> str | None:
+    """Where an MPEG program stream's packs and packets (each stating its length) say it ends, against where it does;
+    None where the last one ends with the file, or where something other than a pack or packet follows one (not
+    judged: a stream with junk in it, an elementary stream)."""
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size < 4:
+            return None
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as m:
+            at = 0
+            while at + 4 <= size:
+                if m[at:at + 3] != PS_START:  # zero bytes before the next start code (a VCD's after each pack)?
+                    nonzero = PS_NONZERO.search(m, at)
+                    if m[at] or nonzero is None or nonzero.start() - at < 2 or m[nonzero.start()] != 1:
+                        return None  # anything else (zeros to the end: not judged)
+                    at = nonzero.start() - 2
+                code = m[at + 3]
+                if code == PS_PACK:
+                    if at + 5 > size:
+                        end = at + 14
+                    elif m[at + 4] >> 6 == 1:  # MPEG-2: 14 bytes, then up to 7 of stuffing
+                        end = at + 14 + (m[at + 13] & 7 if at + 14 <= size else 0)
+                    elif m[at + 4] >> 4 == 2:  # MPEG-1
+                        end = at + 12
+                    else:
+                        return None
+                elif code == PS_END:
+                    end = at + 4
+                elif code >= PS_SYSTEM:
+                    end = at + 6 + (int.from_bytes(m[at + 4:at + 6], "big") if at + 6 <= size else 0)
+                else:
+                    return None
+                if end > size:
+                    what = "pack header" if code == PS_PACK else "packet"
+                    return f"ends part-way through an MPEG-PS {what} ({size} bytes of the {end} its header states)"
+                at = end
     return None
 
 

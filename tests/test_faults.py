@@ -730,7 +730,8 @@ def test_a_truncated_mkv_is_still_named(tmp_path):
     assert 0 < n < 60 and v.error and "cut.mkv: ended after" in v.error and "truncated" in v.error
 
 
-@pytest.mark.parametrize("form", ["stream.webm", "take.ts", "camera.m2ts", "webcam.avi", "old.wmv", "clip.ogv"])
+@pytest.mark.parametrize("form", ["stream.webm", "take.ts", "camera.m2ts", "webcam.avi", "old.wmv", "clip.ogv",
+                                  "clip.mpg", "disc.vob"])
 def test_a_recording_that_states_no_end_is_named_when_cut_short(tmp_path, form):
     """A WebM written as a stream (MediaRecorder-like: no duration, no index) and an MPEG-TS state no end of their
     own, so a copy cut short (a broken download, a recorder killed) was read to its last whole frame and called
@@ -738,7 +739,8 @@ def test_a_recording_that_states_no_end_is_named_when_cut_short(tmp_path, form):
     gives a cut one no duration). Where the bytes stop shows it: a Matroska element cut mid-way (FFmpeg: 'File ended
     prematurely'), a transport stream that is not a whole number of its packets, an AVI shorter than its RIFF header
     states, an ASF object that ends past the file's end, an Ogg page that does (FFmpeg states the last whole page's
-    time as an Ogg file's end). The whole files are still complete."""
+    time as an Ogg file's end), an MPEG-PS pack or packet that does (MPEG-1 and a DVD's MPEG-2 with sound: FFmpeg
+    writes no program end code, so only the packets' lengths tell). The whole files are still complete."""
     import subprocess
 
     whole = tmp_path / form
@@ -749,6 +751,11 @@ def test_a_recording_that_states_no_end_is_named_when_cut_short(tmp_path, form):
                             "realtime", "-cpu-used", "8", "-f", "webm", "-"], stdout=fh, check=True)
     elif form.endswith(".ogv"):
         fk.ffmpeg(*src, "-c:v", "libtheora", "-q:v", "5", str(whole))
+    elif form.endswith(".mpg"):
+        fk.ffmpeg(*src, "-c:v", "mpeg1video", "-q:v", "5", str(whole))
+    elif form.endswith(".vob"):
+        fk.ffmpeg(*src, "-f", "lavfi", "-i", "sine=d=4", "-c:v", "mpeg2video", "-q:v", "5", "-c:a", "ac3", "-f",
+                  "dvd", str(whole))
     elif form.endswith((".avi", ".wmv")):
         fk.ffmpeg(*src, "-c:v", "mjpeg" if form.endswith(".avi") else "wmv2", "-q:v", "5", str(whole))
     else:
