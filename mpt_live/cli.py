@@ -135,7 +135,7 @@ def live(
                         _say(note, text_style="dim")
                     try:
                         if out is not None:
-                            check_input_kept(check_out_dir(out), video)
+                            check_input_kept(check_out_dir(out), video, given=out)
                         runtime = _model(motion_only, model, device, threads)
                     except BaseException:
                         source.close()

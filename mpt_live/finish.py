@@ -27,11 +27,11 @@ from typing import Any
 from .clocktime import clock
 from .errors import InputError
 from .model_trust import fact_warning
-from .overview import BatchTables, is_batch_out, read_tables, rebuild, video_key
+from .overview import BatchTables, read_tables, rebuild, video_key
 from .report import run_title, write_plot_and_page
 from .review import damaged_copy
 from .results import ModelInfo, read_event_rows, read_table
-from .rundir import BATCH_MARKER, SUMMARY, batch_in_use, read_summary, run_in_use
+from .rundir import BATCH_MARKER, SUMMARY, batch_in_use, is_batch_out, read_summary, run_in_use
 from .spotting import EVENT_COLUMNS
 from .timeline import as_number, face_ids, last_frame_time
 from .upright import read_as

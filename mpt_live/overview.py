@@ -26,13 +26,12 @@ from typing import Any
 from .framenames import natural
 from .overview_page import render_index
 from .results import read_event_rows, read_table
-from .rundir import BATCH_MARKER, SUMMARY, read_summary
+from .rundir import BATCH_MARKER, FAILED, SUMMARY, VIDEOS_CSV, read_summary
 from .spotting import EVENT_COLUMNS
 from .writers import atomic_path
 
-VIDEOS_CSV, ALL_EVENTS, INDEX = "videos.csv", "all_events.csv", "index.html"
+ALL_EVENTS, INDEX = "all_events.csv", "index.html"  # VIDEOS_CSV, FAILED: rundir's (what marks a batch's --out)
 EVENTS_CSV = "events.csv"  # a video's own
-FAILED = "failed.csv"  # OUT/failed.csv: the videos of a batch that have no outputs, and why (mpt_live.batch)
 COLUMNS = ["video", "folder", "status", "reason", "duration_s", "frames", "face_share", "faces",
            "windows_classified", "micro_events", "macro_events", "events_per_min", "model", "demo"]
 UNCLASSIFIED = "unclassified"  # events without a class: a run without a model, or an apex window no longer buffered
@@ -158,11 +157,6 @@ def write_overview(out: Path | None, videos: list[Path], dirs: list[Path], faile
                 tmp.write_text(text, encoding="utf-8")
         except OSError:
             pass
-
-
-def is_batch_out(out: Path) -> bool:
-    """Whether ``out`` is a batch's --out: it holds the batch's overview, its failures or its marker."""
-    return any((Path(out) / n).is_file() for n in (VIDEOS_CSV, FAILED, BATCH_MARKER))
 
 
 @dataclass(frozen=True)

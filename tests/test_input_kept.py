@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from faultkit import write_video
 from mpt_live.cli import app
 from mpt_live.errors import InputError
-from mpt_live.rundir import start_run
+from mpt_live.rundir import claim_batch, start_run
 
 runner = CliRunner()
 
@@ -216,3 +216,41 @@ def test_mpt_eval_out_on_a_file_of_the_dataset_is_refused(tmp_path, rel):
     for _ in range(2):  # a new file, then the result it wrote
         res = runner.invoke(eval_app, [*args, str(new)])
         assert res.exit_code == 0 and '"runs"' in new.read_text(), res.output
+
+
+def test_a_single_run_and_a_batch_never_share_an_out_folder(tmp_path):
+    """`--video a.mp4 --out R` then `--video DIR --out R` (and the reverse) left a folder of both: a single run's files
+    among a batch's video folders, which --finish read as the single run alone and the batch's overview left out.
+    Each is refused in one line before anything is written (exit 2), naming the folder and what it holds; the outputs
+    there are unchanged. The same refusal where a run or a batch starts (start_run, claim_batch)."""
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for name in ("a", "b"):
+        write_video(videos / f"{name}.mp4", 20)
+    single, batch = tmp_path / "single", tmp_path / "batch"
+
+    def run(video, out):
+        res = runner.invoke(app, ["--video", str(video), "--out", str(out), "--motion-only", "--headless"])
+        return res.exit_code, [ln for ln in " ".join(res.output.split("\n")).split("error:") if ln.strip()], res.output
+
+    def files(folder):
+        return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+    assert run(videos / "a.mp4", single)[0] == 0 and run(videos, batch)[0] == 0
+    before = files(single), files(batch)
+    code, lines, output = run(videos, single)
+    assert code == 2 and len(lines) == 1, output
+    assert " ".join(lines[0].split()) == (f"--out {single}: holds a single run's outputs (of {videos / 'a.mp4'}); a "
+                                          "batch writes a folder for each video there, beside them: give another "
+                                          "--out folder, or empty this one")
+    code, lines, output = run(videos / "b.mp4", batch)
+    assert code == 2 and len(lines) == 1, output
+    assert " ".join(lines[0].split()) == (f"--out {batch}: holds a batch's outputs (videos.csv, a folder for each of "
+                                          "its videos); a single run's files would go in among them: give another "
+                                          "--out folder")
+    assert (files(single), files(batch)) == before
+    with pytest.raises(InputError, match="holds a batch's outputs"):
+        start_run(batch, str(videos / "b.mp4"))
+    with pytest.raises(InputError, match="holds a single run's outputs"), claim_batch(single):
+        pass
+    assert (files(single), files(batch)) == before
