@@ -279,11 +279,10 @@ def merge(summary: dict[str, Any], point: ResumePoint, counts: list[str], rerun:
         few = face_warning(name, read, with_face, summary.get("detector"))
         summary["warnings"] = [*([few] if few else []), *said]
     summary["events"] = [*(prev.get("events") or []), *summary.get("events", [])]
-    summary["faces"] = merge_faces(prev.get("faces") or [], summary.get("faces") or [])
+    order = label_order((summary.get("model") or {}).get("classes") or [])
+    summary["faces"] = merge_faces(prev.get("faces") or [], summary.get("faces") or [], order)
     if prev.get("labels"):  # a killed run's summary has none: the part's are all there are
-        classes = (summary.get("model") or {}).get("classes") or []
-        summary["labels"] = merge_labels(prev["labels"], summary.get("labels") or {},
-                                         label_order(classes))
+        summary["labels"] = merge_labels(prev["labels"], summary.get("labels") or {}, order)
     summary.update(resumed_at_s=point.resumed_at_s, start_s=prev.get("start_s"),
                    frames_skipped=prev.get("frames_skipped"), faces_before_resume=prev.get("faces") or [])
     was = prev.get("outputs") or {}
@@ -311,10 +310,11 @@ def merge_labels(before: dict[str, Any], now: dict[str, Any], order: list[str]) 
     return label_table(windows, seconds, order)
 
 
-def merge_faces(before: list[dict[str, Any]], now: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def merge_faces(before: list[dict[str, Any]], now: list[dict[str, Any]], order: list[str]) -> list[dict[str, Any]]:
     """summary.json's ``faces`` of the whole run: a face of both parts (the same ID: :meth:`Written.name` carried it)
-    has its frames, windows and events summed and its labels' windows and seconds too (shares of its windows); its
-    other figures (eye distance, ...) are this part's. A face of one part only is as that part had it."""
+    has its frames, windows and events summed and its labels as :func:`merge_labels` makes the run's (windows and
+    seconds summed, shares of its seconds, as an uncut run's, in ``order``); its other figures (eye distance, ...) are
+    this part's. A face of one part only is as that part had it."""
     out = {f.get("face_id"): dict(f) for f in before}
     for f in now:
         old = out.get(f.get("face_id"))
@@ -325,15 +325,7 @@ def merge_faces(before: list[dict[str, Any]], now: list[dict[str, Any]]) -> list
         for k in ("frames", "windows", "events", "events_unclassified"):
             a, b = old.get(k), f.get(k)
             both[k] = a + b if isinstance(a, int) and isinstance(b, int) else None
-        labels: dict[str, dict[str, float]] = {}
-        for part in (old.get("labels") or {}, f.get("labels") or {}):
-            for name, v in part.items():
-                got = labels.setdefault(name, {"windows": 0, "seconds": 0.0})
-                got["windows"] += v.get("windows", 0)
-                got["seconds"] = round(got["seconds"] + v.get("seconds", 0.0), 3)
-        total = sum(v["windows"] for v in labels.values())
-        both["labels"] = {k: {**v, "share": round(v["windows"] / total, 4) if total else 0.0}
-                          for k, v in labels.items()}
+        both["labels"] = merge_labels(old.get("labels") or {}, f.get("labels") or {}, order)
         out[f.get("face_id")] = both
     number = (int, float)
     return [out[k] for k in sorted(out, key=lambda k: (not isinstance(k, number), k if isinstance(k, number) else 0))]

@@ -113,11 +113,21 @@ def test_a_killed_run_resumed_gives_the_uncut_runs_rows_and_events(tmp_path, loo
 
 
 def test_a_run_stopped_by_ctrl_c_resumed_gives_the_uncut_runs_rows_and_events(tmp_path, looped, uncut):
+    """... and its summary's faces: each face's labels the uncut run's (its windows, seconds and shares of its time;
+    the shares were of its windows)."""
     out = tmp_path / "o"
     stopped(looped, out, "predictions.csv", 100, signal.SIGINT, 120)
     assert summary(out)["status"] == "interrupted"
     resume(looped, out)
     check_continued(out, uncut)
+    got, want = summary(out)["faces"], summary(uncut)["faces"]
+    assert [f["face_id"] for f in got] == [f["face_id"] for f in want] and want, (got, want)
+    for g, w in zip(got, want):
+        assert list(g["labels"]) == list(w["labels"]) and len(w["labels"]) >= 2, (g["labels"], w["labels"])
+        for name, v in w["labels"].items():
+            assert g["labels"][name]["windows"] == v["windows"], (name, g["labels"], w["labels"])
+            assert g["labels"][name]["seconds"] == pytest.approx(v["seconds"], abs=0.002), (name, g, w)
+            assert g["labels"][name]["share"] == pytest.approx(v["share"], abs=0.0001), (name, g, w)
 
 
 def test_a_run_ended_by_max_seconds_resumed_twice_gives_the_uncut_runs_rows_and_events(tmp_path, looped, uncut):
@@ -549,6 +559,7 @@ def test_a_face_met_between_two_rows_frames_keeps_its_id_from_another_person(tmp
 def test_the_resume_points_and_faces_of_a_run_resumed_again_are_listed_once():
     """A resume killed before it wrote a row is resumed from the same point: resumed_at_s lists that point once (and
     the part's video file is made anew). A face of both parts has its counts and labels summed; one part's, as it was."""
+    from mpt_live.results import label_order
     from mpt_live.resume import ResumePoint, Written, merge_faces
 
     again = ResumePoint(268, 8.96667, 3, previous={"resumed_at_s": [8.9667]})
@@ -558,15 +569,15 @@ def test_the_resume_points_and_faces_of_a_run_resumed_again_are_listed_once():
                "labels": {"neutral": {"windows": 5, "seconds": 0.333, "share": 1.0}}},
               {"face_id": 2, "frames": 4, "windows": 2, "events": 0, "events_unclassified": 0, "labels": {}}]
     now = [{"face_id": 0, "frames": 6, "windows": 3, "events": 0, "events_unclassified": 0, "eye_distance_px": 60.0,
-            "labels": {"neutral": {"windows": 2, "seconds": 0.133, "share": 0.6667},
-                       "event": {"windows": 1, "seconds": 0.067, "share": 0.3333}}},
+            "labels": {"neutral": {"windows": 2, "seconds": 0.133, "share": 0.3325},  # its event's window before a
+                       "event": {"windows": 1, "seconds": 0.267, "share": 0.6675}}},  # gap: 4 spacings
            {"face_id": 3, "frames": 8, "windows": 4, "events": 1, "events_unclassified": 0, "labels": {}}]
-    merged = merge_faces(before, now)
+    merged = merge_faces(before, now, label_order([]))
     assert [f["face_id"] for f in merged] == [0, 2, 3] and merged[1] == before[1] and merged[2] == now[1]
     assert {k: merged[0][k] for k in ("frames", "windows", "events", "eye_distance_px")} == \
         {"frames": 16, "windows": 8, "events": 1, "eye_distance_px": 60.0}
-    assert merged[0]["labels"] == {"neutral": {"windows": 7, "seconds": 0.466, "share": 0.875},
-                                   "event": {"windows": 1, "seconds": 0.067, "share": 0.125}}
+    assert merged[0]["labels"] == {"neutral": {"windows": 7, "seconds": 0.466, "share": 0.6357},  # of its seconds,
+                                   "event": {"windows": 1, "seconds": 0.267, "share": 0.3643}}  # not windows (7/8)
     w = Written({10: [("0", (0, 0, 100, 100)), ("1", (300, 0, 100, 100))]}, taken={0, 1, 4}, near=1)
     w.frame = 11  # a face confirmed a frame after a row: that row's boxes
     assert w.name((298, 2, 100, 100), set()) == 1 and w.faces == {1: "1"}
