@@ -1163,6 +1163,24 @@ def test_csv_dataset_warns_about_subject_ids_that_differ_only_in_spelling(tmp_pa
     assert "'p2' (2)" in said[1] and "'P02' (2)" in said[1] and "s3" not in said[1], said
 
 
+def test_csv_subject_ids_of_one_number_with_different_prefixes_are_different_people(tmp_path):
+    """A composite labels.csv: CASME II's 'sub06', SMIC's 's6' and SAMM's '006' are three people, and were named as
+    one spelled three ways. Only ids of one prefix are named ('SUB07' and 'sub7'), and a bare number with the one
+    prefixed id of its number ('8' beside 's8'); a bare number beside two prefixes ('6') joins neither."""
+    pytest.importorskip("pandas")
+    from train.datasets import load_dataset
+
+    ids = ["sub06", "s6", "006", "SUB07", "sub7", "8", "s8"]
+    _labels_csv(tmp_path, [(ids[i % 7], "happiness" if i % 2 else "surprise") for i in range(14)])
+    index = load_dataset("csv", tmp_path)
+    assert sorted(index.subjects) == sorted(ids)  # taken as written
+    said = [w for w in index.warnings if "differ only in spelling" in w]
+    assert len(said) == 2, index.warnings
+    assert sum("'SUB07' (2) and 'sub7' (2)" in w for w in said) == 1, said
+    assert sum("'8' (2) and 's8' (2)" in w for w in said) == 1, said
+    assert not any(i in w for w in said for i in ("sub06", "'s6'", "006")), said
+
+
 def test_csv_dataset_with_a_class_named_neutral_is_refused(tmp_path):
     """mpt-live calls every window outside an event 'neutral': a class of that name would be confused with it."""
     pytest.importorskip("pandas")

@@ -131,24 +131,32 @@ def load(root: Path, faces: str = "align") -> DatasetIndex:
                         cropped=faces == "cropped")
 
 
-def subject_key(subject: str) -> object:
-    """What two spellings of one subject id share: its number where the id is one with a usual prefix (``sub01``,
-    ``Subject 1``, ``s1``, ``P01``, ``01`` and ``1`` -> 1), else the id in any letter case."""
-    m = re.fullmatch(r"(?:sub(?:ject)?|s|p)?[\s_.-]*0*(\d+)", subject, re.I)
-    return int(m.group(1)) if m else subject.casefold()
+def subject_key(subject: str) -> tuple[str | None, object]:
+    """What two spellings of one subject id share: its prefix (``sub``, ``subject``, ``s``, ``p`` or none, in any letter
+    case) and number (leading zeros ignored) where it is a number with such a prefix (``sub01`` and ``SUB1`` ->
+    ``('sub', 1)``, ``01`` and ``1`` -> ``('', 1)``), else the id in any letter case (``Ann`` -> ``(None, 'ann')``)."""
+    m = re.fullmatch(r"(sub(?:ject)?|s|p)?[\s_.-]*0*(\d+)", subject, re.I)
+    return ((m.group(1) or "").casefold(), int(m.group(2))) if m else (None, subject.casefold())
 
 
 def alike_subjects(path: Path, samples: list[Sample]) -> list[str]:
-    """A warning per group of subject ids that differ only in spelling (``sub01``, ``1``, ``01``; ``Ann``, ``ann``):
-    taken as they are written they are separate subjects, so in LOSO one person's clips train the folds that test
-    that person's other clips."""
+    """A warning per group of subject ids that differ only in spelling (``sub01``, ``SUB1``; ``1``, ``01``; ``Ann``,
+    ``ann``): taken as they are written they are separate subjects, so in LOSO one person's clips train the folds that
+    test that person's other clips. Ids of one number with different prefixes are different people (a composite CSV's
+    CASME II ``sub06``, SMIC ``s6`` and SAMM ``006``), not named; a bare number joins the one prefixed id of its
+    number where there is just one (``1`` beside ``sub01``)."""
     counts = Counter(s.subject for s in samples)
-    groups: dict[object, list[str]] = {}
+    groups: dict[tuple[str | None, object], list[str]] = {}
     for subject in sorted(counts, key=natural_key):
         groups.setdefault(subject_key(subject), []).append(subject)
+    for bare in [k for k in groups if k[0] == ""]:
+        prefixed = [k for k in groups if k[0] and k[1] == bare[1]]
+        if len(prefixed) == 1:
+            groups[prefixed[0]] = sorted(groups.pop(bare) + groups[prefixed[0]], key=natural_key)
     return [f"{path}: subjects {' and '.join(f'{g!r} ({counts[g]})' for g in group)} differ only in spelling; they "
             "are taken as separate subjects, so in LOSO the clips of one train the fold that tests another (make "
-            "the ids one spelling if they are one person)" for group in groups.values() if len(group) > 1]
+            "the ids one spelling if they are one person)"
+            for group in sorted(groups.values(), key=lambda g: natural_key(g[0])) if len(group) > 1]
 
 
 def rare_classes(path: Path, samples: list[Sample]) -> list[str]:
