@@ -811,6 +811,35 @@ def test_a_note_or_a_total_under_the_table_is_skipped_and_counted(tmp_path, name
         load_dataset(name, root)
 
 
+@pytest.mark.parametrize("name, build, width, first, onset", [("casme2", casme2, 7, 2, 2), ("samm", samm, 12, 15, 3),
+                                                              ("casme3", casme3, 8, 2, 2)], ids=["casme2", "samm", "casme3"])
+def test_a_note_with_a_digit_is_skipped_and_a_row_with_a_clip_and_emotion_is_an_annotation(tmp_path, name, build, width,
+                                                                                         first, onset):
+    """'Note: coded in 2014' and 'TOTAL: 255' in the Subject column have a digit, and stopped the load at "subject
+    'Note: ...' is not a subject number"; they are skipped and counted as notes. A row with its Filename and Emotion
+    but its Subject blank and its frames '/' was skipped as text with no word; it is an annotation, and its error
+    names its row."""
+    root = build(tmp_path)
+    before = load_dataset(name, root)
+    sheet = next(p for p in root.rglob("*.xlsx"))
+    wb = openpyxl.load_workbook(sheet)
+    ws = wb.active
+    ws.append(["Note: coded in 2014"] + [None] * (width - 1))
+    ws.append(["TOTAL: 255"] + [None] * (width - 1))
+    wb.save(sheet)
+    index = load_dataset(name, root)
+    assert [(t.name, t.label, t.onset, t.apex, t.offset) for t in index.samples] == [
+        (t.name, t.label, t.onset, t.apex, t.offset) for t in before.samples]
+    assert [n for k, n in index.notes.items() if k.startswith("text under or in the table")] == [2]
+    row = [c.value for c in ws[first]]  # the first annotation again, its Subject blank and its frames '/'
+    row[0] = None
+    row[onset:onset + 3] = ["/"] * 3
+    ws.append(row)
+    wb.save(sheet)
+    with pytest.raises(InputError, match=rf"row {ws.max_row}\b"):
+        load_dataset(name, root)
+
+
 def test_a_smic_clip_folder_with_no_frames_is_a_counted_drop(tmp_path):
     """SMIC-HS has no sheet: every folder under micro/<emotion>/ is a clip, and one holding no frames (never
     extracted, or a 'New folder' made beside the clips) stopped the whole load at 'clip folder has no image frames',

@@ -70,15 +70,20 @@ def resolve_annotation(row: SheetRow, ident: str, clip: ClipFrames, onset: int |
     return i0, ia, i1
 
 
-TEXT_ROW = "text under or in the table, not an annotation row (no frame number, no digit in Subject): skipped"
+TEXT_ROW = ("text under or in the table, not an annotation row (no frame number; 'Note' or 'Total' first, or no digit "
+            "in Subject and no Filename or Emotion): skipped")
 
 
 def is_text(row: SheetRow) -> bool:
-    """A note or a total under the table (``Note: ...`` or ``Total`` in a cell, 20 in another), not an annotation: no
-    frame number in onset, apex or offset and no digit in its Subject cell. A row naming a subject (``sub01``, ``6``,
-    ``spNO.1``) whose frames are blank or '/' is an annotation, and its error names it."""
-    return (all(as_int(row[k]) is None for k in ("onset", "apex", "offset"))
-            and not re.search(r"\d", cell_text(row["subject"])))
+    """A note or a total under the table, not an annotation: no frame number in onset, apex or offset, and its Subject
+    cell (Filename where Subject is blank) starts with 'note' or 'total' in any case (``Note: coded in 2014``, ``Total:
+    255``, ``Total`` beside a count), or it has no digit in Subject and no Filename or Emotion. A row naming a subject
+    (``sub01``, ``6``, ``spNO.1``), or a clip and its emotion, whose frames are blank or '/' is an annotation, and its
+    error names it."""
+    first = (cell_text(row["subject"]) or cell_text(row["filename"])).strip().casefold()
+    return all(as_int(row[k]) is None for k in ("onset", "apex", "offset")) and (
+        first.startswith(("note", "total"))
+        or not (re.search(r"\d", cell_text(row["subject"])) or cell_text(row["filename"]) or cell_text(row["emotion"])))
 
 
 def check_label(row: SheetRow, ident: str, raw: Any, known: dict[str, str]) -> str:
