@@ -68,7 +68,7 @@ from .face import Detection, FaceAligner, FaceResult
 from .track_align import TrackAligner
 from .face_confirm import CONFIRM_RUNS, CONFIRM_S, NEW_SCORE, confirmed  # noqa: F401  (the rule, named here too)
 from .identity import FaceEmbedder, similarity
-from .tiles import TILE_EVERY_S, around, centred_in, is_wide, searched_in_tiles
+from .tiles import around, centred_in, is_wide, search_every, searched_in_tiles
 
 GALLERY = 8  # embeddings kept per track (diverse views: a new one is kept unless it is a near copy)
 STEADY_REFRESH = 3  # a steady face (no loss, cut or failed registration since its last embedding) is embedded
@@ -324,8 +324,8 @@ class FaceTracker:
     def _tiles(self, frame: np.ndarray, t: float, dets: list[Detection],
                followed: dict[int, TrackedFace]) -> list[Detection]:
         """The faces the whole-frame pass missed in a frame 4:3 or wider (:mod:`mpt_live.tiles`): its tiles are searched
-        at once when a face present until now (or tentative) was not found, and every ``TILE_EVERY_S`` while fewer faces
-        than ``max_faces`` are found."""
+        at once when a face present until now (or tentative) was not found, and every
+        :func:`~mpt_live.tiles.search_every` seconds while fewer faces than ``max_faces`` are found."""
         if not searched_in_tiles(frame.shape):
             return dets
         boxes = np.array([d.box for d in dets] + [f.face.box for f in followed.values()]).reshape(-1, 4)
@@ -333,7 +333,7 @@ class FaceTracker:
         present = [tr for tr in self.tracks if (tr.present or not tr.confirmed) and tr.id not in followed]
         missed = any(not len(boxes) or box_iou(np.array([tr.box]), boxes).max() < 0.3 for tr in present)
         short = not self.max_faces or len(boxes) < self.max_faces
-        if missed or (short and not 0 <= t - self._tiled_t < TILE_EVERY_S):
+        if missed or (short and not 0 <= t - self._tiled_t < search_every(frame.shape)):
             self._tiled_t, self.tile_searches = t, self.tile_searches + 1
             return self.aligner.detect_tiles(frame, dets)
         return dets

@@ -168,3 +168,23 @@ def test_a_small_face_beside_a_large_one_in_a_4_3_frame_is_found_in_its_squares(
         assert len({i for s in sides for i in s}) == 2  # the same two IDs throughout
     for cap in caps:
         cap.release()
+
+
+def test_a_one_person_4_3_frame_searches_its_squares_less_often_than_a_wide_one():
+    """One person in a 640x480 frame (the demo input) with --max-faces 2: the frame is short of a face on every
+    detector run, and its two squares (which find only a small face beside a large one) were searched every 0.5 s for
+    the whole run, 12 % of the face stage's CPU (bench/tiles.py --only webcam). Now every SQUARES_EVERY_S; the one
+    face is tracked throughout; a 3:2 or wider frame is searched every TILE_EVERY_S still."""
+    from mpt_live.demo_input import demo_animator
+    from mpt_live.face import FaceAligner
+    from mpt_live.tiles import SQUARES_EVERY_S, TILE_EVERY_S, search_every
+    from mpt_live.tracks import FaceTracker
+
+    assert search_every((480, 640)) == SQUARES_EVERY_S > TILE_EVERY_S == search_every((480, 1280))
+    anim, _ = demo_animator(0)
+    seconds = 3.0
+    with FaceAligner() as aligner:
+        tracker = FaceTracker(aligner, max_faces=2, embedder=None)
+        counts = [len(tracker.update(anim.render(i / 30, i), i / 30)[0]) for i in range(int(seconds * 30))]
+    assert counts[3:] == [1] * (len(counts) - 3), counts
+    assert 1 <= tracker.tile_searches <= np.ceil(seconds / SQUARES_EVERY_S), tracker.tile_searches
