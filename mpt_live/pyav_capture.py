@@ -260,8 +260,8 @@ def open_video(path: str | os.PathLike) -> FirstGrabbed | cv2.VideoCapture | PyA
     training sets' and mpt-synth's readers, the review copy, the apex pictures), the file opened once where its
     first frame decodes: OpenCV's, that frame kept for the first read (:class:`FirstGrabbed`); a
     :class:`PyAVCapture` where this process found it to be PyAV's (:func:`read_by_pyav`), a probe in this process found
-    its frame size to change part-way (:func:`~mpt_live.videoprobe.changes_size`) or its video interlaced
-    (:func:`~mpt_live.videoprobe.is_interlaced`), or OpenCV decodes none of
+    its frame size to change part-way (:func:`~mpt_live.videoprobe.changes_size`), its video is interlaced (as a probe
+    finds it, one looked for here where none ran: :func:`~mpt_live.videoprobe.is_interlaced`), or OpenCV decodes none of
     its first :data:`PATIENCE` frames and PyAV decodes one (:func:`pyav_capture`); else ``cv2.VideoCapture``, opened
     again after the frames that did not decode (the reader gets every frame; ``isOpened()`` False where OpenCV
     cannot open it, for the reader's own error). FFmpeg's own lines (no AV1 hardware decoder, a damaged frame) are

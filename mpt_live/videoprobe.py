@@ -29,7 +29,7 @@ NO_PYAV, ENDS, UNRECOGNISED = "no-pyav", "ends", "unrecognised"  # VideoProbe.fa
 LATE_S = 0.5  # a container's first time stamp up to this (and 3 frames) is a normal start (B-frame delay, priming)
 RESIZED: set[tuple[str, int, int, int]] = set()  # files found to change frame size (path, size, mtime, inode)
 UNINDEXED: set[tuple[str, int, int, int]] = set()  # H.264/HEVC files without an index of every frame (as RESIZED)
-INTERLACED: set[tuple[str, int, int, int]] = set()  # files whose video is interlaced (as RESIZED)
+FIELDS: dict[tuple[str, int, int, int], bool] = {}  # files (as RESIZED) whose field order was looked at: interlaced?
 NO_INDEX = ("mpegts", "matroska", "h264", "hevc")  # containers (FFmpeg's names) whose frame sizes are watched so
 FIRST_PACKETS = 30  # a stream of unknown field order: its packets decoded at most for its first frame's flag
 LEAD_PACKETS = 1000  # an MPEG-TS's packets looked at at most for its first keyframe (33 s at 30 fps; one every 2-10 s)
@@ -111,7 +111,7 @@ def probe_video(path: str | os.PathLike) -> VideoProbe:
 def changes_size(path: str | os.PathLike) -> bool:
     """Whether a probe in this process found the file ``path`` (as it is now) to be a video whose frame size changes
     part-way (:attr:`VideoProbe.sizes`); never probes it (a reader that opens files no run has probed, training's,
-    pays no PyAV open for it)."""
+    pays no probe for it: :func:`is_interlaced` looks at its field order alone)."""
     return _found_in(RESIZED, path)
 
 
@@ -123,9 +123,22 @@ def has_no_index(path: str | os.PathLike) -> bool:
 
 
 def is_interlaced(path: str | os.PathLike) -> bool:
-    """Whether a probe in this process found the file ``path`` (as it is now) to hold interlaced video
-    (:attr:`VideoProbe.interlaced`); never probes it (as :func:`changes_size`)."""
-    return _found_in(INTERLACED, path)
+    """Whether the local file ``path`` (as it is now) holds interlaced video (:attr:`VideoProbe.interlaced`): a probe's
+    answer where this process probed it, else one PyAV open for that fact alone (:func:`_interlaced`; training's readers
+    probe nothing else, and OpenCV's frames of such a file are black); False where PyAV cannot open it."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    key = (os.path.abspath(path), st.st_size, st.st_mtime_ns, st.st_ino)
+    if key not in FIELDS:
+        try:
+            import av
+            with quiet_fd(2), av.open(key[0]) as c:
+                FIELDS[key] = bool(_first(c, _interlaced))
+        except Exception:  # no PyAV, or a file it cannot open: OpenCV reads it, as before
+            FIELDS[key] = False
+    return FIELDS[key]
 
 
 def _found_in(found: set[tuple[str, int, int, int]], path: str | os.PathLike) -> bool:
@@ -145,8 +158,7 @@ def _probe_file(path: str, size: int, mtime_ns: int, inode: int) -> VideoProbe:
     probe = _probe(path)
     if probe.sizes:
         RESIZED.add((path, size, mtime_ns, inode))
-    if probe.interlaced:
-        INTERLACED.add((path, size, mtime_ns, inode))
+    FIELDS[(path, size, mtime_ns, inode)] = probe.interlaced
     if probe.codec in ("h264", "hevc") and set(NO_INDEX) & set((probe.container or "").split(",")):
         UNINDEXED.add((path, size, mtime_ns, inode))
     return probe

@@ -424,7 +424,8 @@ def test_open_video_opens_a_file_that_decodes_once_and_reads_it_as_opencv_does(t
     monkeypatch.setattr(pyav_capture, "READ_BY_PYAV", set())
     cv_opens, av_opens = _count_opens(monkeypatch)
     ours = pyav_capture.open_video(path)
-    assert cv_opens == [str(path)] * (2 if name.startswith("damaged") else 1) and av_opens == []
+    assert cv_opens == [str(path)] * (2 if name.startswith("damaged") else 1)
+    assert av_opens == [str(path)]  # its header, once, for its field order (videoprobe.is_interlaced): no frame by PyAV
     theirs = cv2.VideoCapture(str(path))
     facts = (cv2.CAP_PROP_POS_FRAMES, cv2.CAP_PROP_POS_MSEC, cv2.CAP_PROP_FPS, cv2.CAP_PROP_FRAME_COUNT,
              cv2.CAP_PROP_FRAME_WIDTH)
@@ -548,6 +549,34 @@ def test_the_note_of_a_video_pyav_reads_says_what_opencv_did(tmp_path, monkeypat
     notes = [w for w in v.warnings if "PyAV decodes it instead" in w]
     assert notes == [(f"{clip}: OpenCV's FFmpeg decoded {says}: PyAV decodes it instead (in software; in a 720p test "
                       "no slower than OpenCV's decoding of the same video in H.264)")], v.warnings
+
+
+@pytest.mark.parametrize("kind", ["h264-fields.mkv", "dv.avi"])
+def test_a_reader_that_probes_nothing_reads_an_interlaced_recording_not_black(tmp_path, kind):
+    """Training's readers (CAS(ME)^2's raw videos, mpt-synth --faces) open a video with open_video and probe nothing:
+    an interlaced file, which only a probe was found to be, read as OpenCV's black frames with no word. open_video
+    looks at its field order itself (the probe's check) and reads it by PyAV; a progressive file is OpenCV's still."""
+    from train.faces_folder import video_frames
+
+    clip, flat = tmp_path / f"clip.{kind.split('.')[-1]}", tmp_path / "flat.mp4"
+    size, codec = {"h264-fields.mkv": ("160x120", ["-c:v", "libx264", "-flags", "+ildct+ilme"]),
+                   "dv.avi": ("720x576", ["-c:v", "dvvideo"])}[kind]
+    fk.ffmpeg("-f", "lavfi", "-i", f"testsrc2=s={size}:r=50:d=0.4", "-vf", "interlace=scan=tff", *codec,
+              "-pix_fmt", "yuv420p", str(clip))
+    fk.ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x120:r=25:d=0.4", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(flat))
+    import av
+
+    with av.open(str(clip)) as c:
+        expected = [f.to_ndarray(format="bgr24") for f in c.decode(video=0)]
+    cap = pyav_capture.open_video(clip)
+    got = []
+    while (read := cap.read())[0]:
+        got.append(read[1])
+    cap.release()
+    assert isinstance(cap, PyAVCapture) and len(got) == len(expected) == 10
+    assert all(np.abs(img.astype(int) - want.astype(int)).mean() < 1.0 for img, want in zip(got, expected))
+    assert all(img.mean() > 40 for _, img in video_frames(clip, max_s=0.3, step_s=0.02))  # mpt-synth --faces' reader
+    assert not isinstance(pyav_capture.open_video(flat), PyAVCapture)
 
 
 @pytest.mark.parametrize("kind", ["h264-fields.mkv", "mpeg2-fields.mpg", "dv.avi"])
