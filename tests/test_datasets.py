@@ -430,9 +430,21 @@ def test_a_clip_annotated_twice_with_different_labels_is_named(tmp_path):
         ("EP02_01f", "happiness"), ("EP02_01f#2", "happiness"), ("EP03_02", "others"), ("EP03_02#2", "disgust"),
         ("EP07_04", "disgust"), ("EP07_04#2", "surprise")]
     said = [w for w in index.warnings if "with different labels" in w]
-    assert said == [f"{tmp_path}: 1 clip(s) annotated twice over the same frames with different labels, each row "
-                    "trained as a clip of its own: sub02/EP03_02 (others, disgust); correct the sheet if one of them "
-                    "is wrong"], index.warnings
+    assert said == [f"{tmp_path}: 1 clip(s) annotated more than once over the same frames with different labels, "
+                    "each row trained as a clip of its own: sub02/EP03_02 (twice: others, disgust); correct the sheet "
+                    "where a label is wrong"], index.warnings
+
+
+def test_a_clip_annotated_three_times_is_named_so_with_its_labels_once_each(tmp_path):
+    """Three rows of one clip and frames, two of them alike: the warning said 'annotated twice' and repeated a label
+    ('happiness, happiness, surprise'). It says how many rows, and each label once."""
+    casme2(tmp_path, [[1, "EP02_01f", 9, 10, 11, "12", "happiness"], [1, "EP02_01f", 9, 10, 11, "12", "surprise"],
+                      [1, "EP02_01f", 9, 10, 11, "12", "happiness"], [2, "EP03_02", 3, 4, 7, "14", "others"]])
+    index = load_dataset("casme2", tmp_path)
+    assert [t.label for t in index.samples] == ["happiness", "surprise", "happiness", "others"]
+    said = [w for w in index.warnings if "with different labels" in w]
+    assert len(said) == 1 and "1 clip(s) annotated more than once" in said[0], index.warnings
+    assert "sub01/EP02_01f (3 times: happiness, surprise);" in said[0], said
 
 
 def test_samm_errata_rows_count_from_below_the_row_14_header(tmp_path, caplog):

@@ -101,16 +101,18 @@ def _one_subject_classes(index: DatasetIndex, root: Path) -> list[str]:
 
 def _relabelled_twice(index: DatasetIndex, root: Path) -> list[str]:
     """One warning naming the clips annotated more than once over the same frames with different labels (a row
-    copied and relabelled): each row trains as its own clip, so those frames teach every one of the labels."""
+    copied and relabelled): each row trains as its own clip, so those frames teach every one of the labels. Each clip
+    is named with its rows' count and its distinct labels."""
     labels: dict[tuple, list[str]] = {}
     for s in index.samples:
         key = (s.subject, s.clip_id, s.frames[s.onset], s.frames[s.offset])
         labels.setdefault(key, []).append(s.label)
-    said = [f"{subject}/{clip} ({', '.join(ls)})" for (subject, clip, _, _), ls in labels.items() if len(set(ls)) > 1]
+    said = [f"{subject}/{clip} ({'twice' if len(ls) == 2 else f'{len(ls)} times'}: {', '.join(dict.fromkeys(ls))})"
+            for (subject, clip, _, _), ls in labels.items() if len(set(ls)) > 1]
     if not said:
         return []
-    return [f"{root}: {len(said)} clip(s) annotated twice over the same frames with different labels, each row "
-            f"trained as a clip of its own: {first_of(said)}; correct the sheet if one of them is wrong"]
+    return [f"{root}: {len(said)} clip(s) annotated more than once over the same frames with different labels, each "
+            f"row trained as a clip of its own: {first_of(said)}; correct the sheet where a label is wrong"]
 
 
 def _unique_ids(index: DatasetIndex) -> None:
