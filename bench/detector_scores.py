@@ -8,11 +8,17 @@ scores on it (whole frame and tiles, as the tracker searches) and full-range's i
 size around it (FaceWatch.vouch's look); the other way round too (a run on full-range, short-range vouching).
 ``tapestry``: the speaker before a tapestry (mtcnn_ivan.jpg, framed as tests/test_tracks.py does): short-range's
 finds off his face and full-range's best score around them.
+``squares``: a 640x480 frame, one person 480 px at its left and another SMALL px (160 and 130) at its bottom right
+(bench/identities.py's 480 + 160 layout; tests/test_tiles.py's 130): the small face's best score, short-range and
+full-range, on the whole frame and on its 480 px square (the right one, as the trackers search a 4:3 frame), the
+lowest-highest over the frames (the detectors' floor of 0.5 lowered to 0.01, so faces they miss show their scores);
+pairs of the shared videos, or ``--pair BIG SMALL`` (videos of other people).
 ``sface``: the room's face 140 px tall, embedded by SFace with the keypoints of the whole-frame detection (loose) and
 with those short-range finds in a square CLOSER_SIDE times its size (the tracker's closer look): the 5th percentile
 and median of the similarity of every two of its frames, beside the same face close up (the video itself).
 
-    python bench/detector_scores.py [--frames 60] [--faces ../shared/data/faces] [--only real,rooms,tapestry,sface]
+    python bench/detector_scores.py [--frames 60] [--faces ../shared/data/faces]
+        [--only real,rooms,tapestry,squares,sface] [--pair BIG.mp4 SMALL.mp4 ...]
 """
 
 from __future__ import annotations
@@ -39,7 +45,8 @@ sys.path.append(str(Path(__file__).resolve().parent))  # bench/small_faces.py's 
 import small_faces  # noqa: E402
 
 FACES = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "faces"
-PARTS = ("real", "rooms", "tapestry", "sface")
+PARTS = ("real", "rooms", "tapestry", "squares", "sface")
+PAIRS = (("liveportrait_d6.mp4", "retalking_3_talking.mp4"), ("liveportrait_d6.mp4", "liveportrait_d0.mp4"))
 HEIGHTS = (40, 60, 80, 100, 140, 200)
 
 
@@ -153,11 +160,44 @@ def sface(faces: Path, frames: int, height: int = 140) -> None:
           f"p5 / median: loose keypoints {pairs(loose)}; closer look {pairs(closer)}; close up {pairs(close_up)}")
 
 
+def squares(pairs: list[tuple[Path, Path]], frames: int) -> None:
+    print("\n640x480: BIG 480 px at the left, SMALL at the bottom right; the small face's best score (lowest-highest "
+          "over the frames; the detectors' 0.5 floor lowered to 0.01: '-', not found even so), on the whole frame and "
+          "on its 480 px square")
+    print("| big | small | px | short-range: whole / square | full-range: whole / square |\n|---|---|---|---|---|")
+    with (FaceAligner(model="short", min_confidence=0.01) as short,
+          FaceAligner(model="full", min_confidence=0.01) as full):
+        for big, small in pairs:
+            for px in (160, 130):
+                caps = [cv2.VideoCapture(str(big)), cv2.VideoCapture(str(small))]
+                got: dict[tuple[str, str], list[float]] = {}
+                for i in range(frames):
+                    reads = [cap.read() for cap in caps]
+                    if not all(ok for ok, _ in reads):
+                        break
+                    img = np.full((480, 640, 3), 90, np.uint8)
+                    img[:, :480] = cv2.resize(reads[0][1], (480, 480), interpolation=cv2.INTER_AREA)
+                    img[480 - px:, 640 - px:] = cv2.resize(reads[1][1], (px, px), interpolation=cv2.INTER_AREA)
+                    for name, det in (("short", short), ("full", full)):
+                        for where, x0 in (("whole", 0), ("square", 160)):
+                            ds = det.detect(img[:, x0:x0 + (640 if where == "whole" else 480)], i / 30)
+                            scores = [d.score for d in ds if d.box[0] + x0 + d.box[2] / 2 >= 480]
+                            if scores:
+                                got.setdefault((name, where), []).append(max(scores))
+                for cap in caps:
+                    cap.release()
+                cell = [span(got.get((m, w), [])) for m in ("short", "full") for w in ("whole", "square")]
+                print(f"| {big.stem} | {small.stem} | {px} | {cell[0]} / {cell[1]} | {cell[2]} / {cell[3]} |",
+                      flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--frames", type=int, default=60, help="frames per room and tapestry (default 60)")
     ap.add_argument("--faces", type=Path, default=FACES)
     ap.add_argument("--only", default=",".join(PARTS), help=f"comma-separated, of {', '.join(PARTS)}")
+    ap.add_argument("--pair", nargs=2, action="append", type=Path, metavar=("BIG", "SMALL"),
+                    help="squares: two videos (the 480 px person, the small one); default: pairs of the shared videos")
     a = ap.parse_args(argv)
     parts = [p for p in a.only.split(",") if p]
     if bad := [p for p in parts if p not in PARTS]:
@@ -167,8 +207,15 @@ def main(argv: list[str] | None = None) -> int:
     if not (a.faces / "videos").is_dir():
         ap.error(f"{a.faces}: no videos/ folder of face videos (give --faces)")
     print(f"CPU vector extensions: {vector_extensions()}", flush=True)
+    videos = a.faces / "videos"
+    pairs = [tuple(p) for p in a.pair] if a.pair else [(videos / b, videos / s) for b, s in PAIRS]
+    if missing := [str(v) for p in pairs for v in p if not v.is_file()]:
+        ap.error(f"--pair: {missing[0]}: no such video file")
     for p in parts:
-        {"real": real, "rooms": rooms, "tapestry": tapestry, "sface": sface}[p](a.faces, a.frames)
+        if p == "squares":
+            squares(pairs, a.frames)
+        else:
+            {"real": real, "rooms": rooms, "tapestry": tapestry, "sface": sface}[p](a.faces, a.frames)
     return 0
 
 

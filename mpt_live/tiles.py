@@ -12,8 +12,14 @@ square, so any face up to half the short side lies whole in at least one of them
 a detection touching a square's inner edge is a cut face (the neighbour sees it whole), and of two
 detections of one face the stronger stays. The face trackers (:mod:`mpt_live.tracks`,
 :meth:`mpt_live.face.FaceAligner.process`) ask for tiles only where the whole-frame pass came up
-short, so a frame whose faces are found whole costs nothing more. The trackers search a 4:3 frame's two squares too
-(:func:`searched_in_tiles`): a small face beside a large one there is found in its square, not in the whole frame.
+short, so a frame whose faces are found whole costs nothing more.
+
+Two thresholds of the long side over the short one. :data:`TILED` (1.25, :func:`searched_in_tiles`: 5:4, 4:3 and
+wider) decides where the faces tracker (:class:`mpt_live.tracks.FaceTracker`, ``--max-faces`` 2 and more) searches
+tiles and where auto's full-range looks in them (:mod:`mpt_live.face_watch`): a small face beside a large one in a 4:3
+frame is found in its square, not in the whole frame. :data:`WIDE` (1.5, :func:`is_wide`: 3:2 and wider) decides the
+rest: where the one-face path (:meth:`mpt_live.face.FaceAligner.process`) searches tiles, how often the tracker does
+(:func:`search_every`), and the square a small face is measured against (:func:`mpt_live.tracks.small_face`).
 """
 
 from __future__ import annotations
@@ -29,13 +35,14 @@ if TYPE_CHECKING:
     from mpt_live.face_types import Detection
 
 WIDE = 1.5  # long side / short side from which a frame is searched in tiles
-# ... by the trackers when the whole-frame pass came up short of faces (a face tracked missed, fewer than max_faces
-# found): a 4:3 frame's squares see its faces at 4/3 the size the whole frame shows them at. A person 65 px tall
-# beside a 480 px one in a 640x480 frame (people not in ../shared, issue 12) scored 0.30-0.41 short-range and
-# 0.16-0.47 full-range on the whole frame, 0.78-0.88 and 0.81-0.88 in its 480 px square: never tracked before
+# ... by the tracker when the whole-frame pass came up short of faces (a face tracked missed, fewer than max_faces
+# found): a 4:3 frame's squares see its faces at 4/3 the size the whole frame shows them at. A person 65 px tall (a
+# 160 px video) beside a 480 px one in a 640x480 frame (people not in ../shared, issue 12) scored 0.06-0.47
+# short-range and 0.12-0.85 full-range on the whole frame, 0.55-0.87 and 0.58-0.96 in its 480 px square
+# (bench/detector_scores.py --only squares, README): never tracked before
 TILED = 1.25
 TILE_EVERY_S = 0.5  # a search for faces not found yet runs at most this often (a missed track: at once)
-SQUARES_EVERY_S = 2.0  # ... in a frame under 3:2 (4:3, 5:4), whose two squares find only a small face beside a large one
+SQUARES_EVERY_S = 2.0  # ... in a frame under 3:2 (4:3, 5:4), whose squares find only a small face beside a large one
 _EDGE = 0.02  # a box this close to a tile's inner edge (fraction of the tile) is a cut face
 _SAME = 0.5  # intersection over the smaller box above which two detections are one face
 

@@ -42,10 +42,13 @@ def test_a_closer_look_brings_a_small_faces_embeddings_together(ds, faces_dir, c
 def test_an_unknown_part_or_a_folder_without_videos_is_one_line(ds, tmp_path, capsys):
     with pytest.raises(SystemExit):
         ds.main(["--only", "real,faces"])
-    assert "--only faces: expected some of real, rooms, tapestry, sface" in capsys.readouterr().err
+    assert "--only faces: expected some of real, rooms, tapestry, squares, sface" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         ds.main(["--faces", str(tmp_path)])
     assert "no videos/ folder of face videos" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        ds.main(["--only", "squares", "--pair", str(tmp_path / "a.mp4"), str(tmp_path / "b.mp4")])
+    assert f"--pair: {tmp_path / 'a.mp4'}: no such video file" in capsys.readouterr().err
 
 
 def test_short_range_vouches_for_every_room_face_full_range_finds(ds, faces_dir, capsys):
@@ -56,3 +59,15 @@ def test_short_range_vouches_for_every_room_face_full_range_finds(ds, faces_dir,
                       capsys.readouterr().out)
     assert [int(h) for h, *_ in rows] == [40, 60, 80, 100, 140, 200]
     assert all(int(n) == 2 and float(low) >= VOUCH_SCORE for _, n, low, _ in rows), rows
+
+
+def test_a_small_face_in_a_4_3_frame_scores_higher_in_its_square(ds, faces_dir, capsys):
+    """What searching a 4:3 frame's squares rests on (mpt_live/tiles.py, TILED): a face 130 px wide beside a 480 px one
+    scores higher short-range in its 480 px square than in the whole 640x480 frame, and reaches the detector's 0.5
+    there."""
+    assert ds.main(["--only", "squares", "--frames", "4", "--faces", str(faces_dir)]) == 0
+    rows = re.findall(r"\| liveportrait_d6 \| (\w+) \| 130 \| ([\d.]+)-([\d.]+) / ([\d.]+)-([\d.]+) \|",
+                      capsys.readouterr().out)
+    assert len(rows) == 2, rows
+    for _, _, whole_high, square_low, _ in rows:
+        assert float(square_low) > float(whole_high) and float(square_low) >= 0.5, rows
