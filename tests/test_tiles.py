@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import cv2
 import numpy as np
 import pytest
@@ -189,3 +191,21 @@ def test_a_one_person_4_3_frame_searches_its_squares_less_often_than_a_wide_one(
         counts = [len(tracker.update(anim.render(i / 30, i), i / 30)[0]) for i in range(int(seconds * 30))]
     assert counts[3:] == [1] * (len(counts) - 3), counts
     assert 1 <= tracker.tile_searches <= np.ceil(seconds / SQUARES_EVERY_S), tracker.tile_searches
+
+
+@pytest.fixture(scope="module")
+def tiles_bench():
+    from conftest import bench_script
+
+    yield from bench_script("tiles")
+
+
+def test_the_webcam_bench_compares_the_rules_on_one_person_at_640x480(tiles_bench, capsys):
+    """bench/tiles.py --only webcam: the code before 698f6d1 searches a one-person 640x480 frame's squares never, the
+    code now searches them (every SQUARES_EVERY_S), and both track the face on the same frames."""
+    tiles_bench.webcam(64, 2)
+    out = capsys.readouterr().out
+    rows = re.findall(r"^\| (\d) \| [\d.]+, (\d+) \| [\d.]+, (\d+) \| (\d+) / (\d+) of 63 \|$", out, re.M)
+    assert [r[0] for r in rows] == ["1", "2"], out
+    assert all(before == "0" and int(now) >= 1 and f0 == f1 and int(f0) >= 60 for _, before, now, f0, f1 in rows), rows
+    assert re.search(r"one search of its 2 squares [\d.]+ ms .*: \d+ searches in 63 frames", out), out
