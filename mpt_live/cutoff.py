@@ -248,7 +248,7 @@ def _matroska_file(path: str, size: int, mtime_ns: int, inode: int) -> tuple[boo
     try:
         av.logging.set_level(av.logging.ERROR)
         av.logging.set_skip_repeated(False)  # PyAV drops a line the same as the last it logged: the second cut file's
-        with av.logging.Capture() as logs, quiet_fd(2), av.open(path) as c:
+        with av.logging.Capture() as logs, quiet_fd(2), av.open(path, metadata_errors="replace") as c:
             first = next((st.index for st in c.streams.video if not is_picture(st)), -1)  # videoprobe's first video
             for packet in c.demux():
                 video += packet.stream_index == first and packet.size > 0

@@ -70,7 +70,7 @@ class PyAVCapture:
         self.decodes = False  # a frame decoded within the first PATIENCE packets
         try:
             with quiet_fd(2):
-                self._box = av.open(self.path)
+                self._box = av.open(self.path, metadata_errors="replace")
                 self._stream = video_stream(self._box)
                 self._stream.thread_type = "AUTO"  # decoded on every core, as OpenCV's FFmpeg does
                 self._packets = self._box.demux(self._stream)

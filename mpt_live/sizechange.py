@@ -104,7 +104,7 @@ class _Scan:
     def __init__(self, path: str) -> None:
         import av
 
-        self._box = av.open(path)
+        self._box = av.open(path, metadata_errors="replace")
         try:
             stream = next(s for s in self._box.streams.video if not is_picture(s))
             ctx = stream.codec_context

@@ -118,7 +118,7 @@ def holds_video(path: Path) -> bool:
     try:
         import av
 
-        with quiet_fd(2), av.open(str(path)) as c:
+        with quiet_fd(2), av.open(str(path), metadata_errors="replace") as c:
             video = next((st for st in c.streams.video if not is_picture(st)), None)
             return video is None or any(p.size > 0 for p in c.demux(video))
     except Exception:  # PyAV missing, or raised on the file: the caller's other message stands

@@ -139,7 +139,7 @@ def spread_frames(path: str | os.PathLike, tag: int) -> list[np.ndarray]:
     import av
 
     eps = 1e-6
-    with av.open(os.fspath(path)) as c:
+    with av.open(os.fspath(path), metadata_errors="replace") as c:
         s = c.streams.video[0]
         tb = float(s.time_base)
         keys, first = [], None

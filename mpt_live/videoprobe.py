@@ -170,7 +170,7 @@ def _probe(path: str) -> VideoProbe:
     except ImportError:
         return VideoProbe(failure=NO_PYAV)
     try:
-        with quiet_fd(2), av.open(str(path)) as c:  # FFmpeg's own lines ("moov atom not found") kept out
+        with quiet_fd(2), av.open(str(path), metadata_errors="replace") as c:  # FFmpeg's own lines ("moov atom not found") kept out
             streams = tuple(sorted({st.type for st in c.streams if not is_picture(st)}))
             start_s, end_s = _timeline(c)
             late_s = _late(c)

@@ -365,3 +365,29 @@ def test_the_check_decodes_its_frames_from_keyframes_and_gets_the_frames_in_orde
     assert len(got) == 8 and got[0].shape == (160, 120, 3)
     for n, img in enumerate(got):
         assert np.array_equal(img, upright.turned(every[30 * n], 90)), n
+
+
+def test_a_tagged_file_whose_metadata_is_not_utf8_reads(clips, tmp_path, run_main):
+    """A file whose metadata holds a byte that is not UTF-8 (a title written as Latin-1: 'caf\\xe9') is read: PyAV
+    decodes metadata strictly where it is not told otherwise, so its open raised UnicodeDecodeError (a traceback
+    from the rotation check, exit 1; the probe called the file unrecognised). Every PyAV read of it opens it."""
+    from mpt_live.videoprobe import probe_video
+
+    meta = tmp_path / "meta.txt"
+    meta.write_bytes(b";FFMETADATA1\ntitle=caf\xe9\n")
+    path = tmp_path / "latin1.mp4"
+    fk.ffmpeg("-i", str(clips["wrong180"]), "-i", str(meta), "-map_metadata", "1", "-c", "copy", str(path))
+    assert b"caf\xe9" in path.read_bytes() and b"caf\xc3\xa9" not in path.read_bytes()
+    probe = probe_video(path)
+    assert probe.failure is None and probe.codec == "h264" and probe.tracks, probe
+    cap = PyAVCapture(path)
+    try:
+        assert cap.read()[0]
+    finally:
+        cap.release()
+    code, lines = run_main("mpt_live.cli", "--video", str(path), "--motion-only", "--headless",
+                           "--out", str(tmp_path / "run"))
+    assert code == 0, lines
+    assert any("rotation tag" in line for line in lines), lines
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["frames_with_face"] == summary["frames_read"] > 0

@@ -234,7 +234,7 @@ def _packets(path: Path) -> int | None:
     import av
 
     try:
-        with av.open(str(path)) as container:
+        with av.open(str(path), metadata_errors="replace") as container:
             if not container.streams.video:
                 return None
             n = sum(1 for p in container.demux(container.streams.video[0]) if p.size)
