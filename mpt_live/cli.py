@@ -14,7 +14,8 @@ from .cli_options import ToolTyper, check_live_options, start_beyond_end
 from .errors import InputError, OutputError
 from .interrupts import exit_code, signal_name, stop_signals
 from .machine import check_count
-from .rundir import check_input_kept, check_out_dir, check_out_file, drop_unused_dirs, read_summary
+from .outkind import check_input_kept
+from .rundir import check_out_dir, check_out_file, drop_unused_dirs, read_summary
 from .session import FILE_STRIDE, MAX_FACES, SessionConfig
 from .window import has_display
 
@@ -199,8 +200,7 @@ def live(
             raise typer.Exit(1)
         except KeyboardInterrupt as e:
             drop_unused_dirs()  # stopped before the run began (the model loading): no empty --out left
-            kept = ("everything written so far is kept" if _RUN_BEGAN else
-                    "before the run began: nothing was written")
+            kept = "everything written so far is kept" if _RUN_BEGAN else "before the run began: nothing was written"
             console.print(f"[yellow]interrupted ({signal_name(e)}): {kept}[/]", highlight=False, soft_wrap=True)
             raise typer.Exit(exit_code(e))
 

@@ -27,11 +27,12 @@ from typing import Any
 from .clocktime import clock
 from .errors import InputError
 from .model_trust import fact_warning
+from .outkind import is_batch_out
 from .overview import BatchTables, read_tables, rebuild, video_key
 from .report import run_title, write_plot_and_page
 from .review import damaged_copy
 from .results import ModelInfo, read_event_rows, read_table
-from .rundir import BATCH_MARKER, SUMMARY, batch_in_use, is_batch_out, read_summary, run_in_use
+from .rundir import BATCH_MARKER, FAILED, SUMMARY, VIDEOS_CSV, batch_in_use, read_summary, run_in_use
 from .spotting import EVENT_COLUMNS
 from .timeline import as_number, face_ids, last_frame_time
 from .upright import read_as
@@ -158,11 +159,13 @@ def refresh_enclosing(run_dir: Path) -> str | None:
     are read once, as are its runs' summaries (the run's own too, where it was read to match a failed video)."""
     here = Path(os.path.abspath(run_dir))
     for parent in here.parents:
-        if not is_batch_out(parent):
+        if not any((parent / n).is_file() for n in (VIDEOS_CSV, FAILED, BATCH_MARKER)):  # nothing read: no batch's
             continue
         if batch_in_use(parent, mine=True) is not None:
             return None
-        tables = read_tables(parent)
+        tables = read_tables(parent)  # a folder's own videos.csv or failed.csv (other columns) reads as none
+        if not (tables.header or tables.failed or read_summary(parent, BATCH_MARKER)):
+            continue
         known: dict[Path, dict[str, Any]] = {}  # the run's summary where it was read here: the rebuild's too
         if here.relative_to(parent).as_posix() not in tables.folders:
             own = read_summary(here) or {}

@@ -24,16 +24,16 @@ from pathlib import Path
 from typing import Any
 
 from .framenames import natural
+from .outkind import is_overview
 from .overview_page import render_index
 from .results import read_event_rows, read_table
-from .rundir import BATCH_MARKER, FAILED, SUMMARY, VIDEOS_CSV, read_summary
+from .rundir import BATCH_MARKER, FAILED, FAILED_COLUMNS, SUMMARY, VIDEOS_COLUMNS, VIDEOS_CSV, read_summary
 from .spotting import EVENT_COLUMNS
 from .writers import atomic_path
 
 ALL_EVENTS, INDEX = "all_events.csv", "index.html"  # VIDEOS_CSV, FAILED: rundir's (what marks a batch's --out)
 EVENTS_CSV = "events.csv"  # a video's own
-COLUMNS = ["video", "folder", "status", "reason", "duration_s", "frames", "face_share", "faces",
-           "windows_classified", "micro_events", "macro_events", "events_per_min", "model", "demo"]
+COLUMNS = VIDEOS_COLUMNS  # videos.csv's (rundir's: what tells a batch's from a folder's own videos.csv)
 UNCLASSIFIED = "unclassified"  # events without a class: a run without a model, or an apex window no longer buffered
 
 
@@ -176,19 +176,23 @@ class BatchTables:
 
 def read_tables(out: Path) -> BatchTables:
     """``out``'s videos.csv and failed.csv as :class:`BatchTables`; a file missing or not readable as one mpt-live
-    wrote (not UTF-8: saved again in a system's code page, or anyone's own videos.csv) is none."""
+    wrote (not UTF-8: saved again in a system's code page, or anyone's own videos.csv: other columns) is none."""
     try:
         header, rows = read_table(Path(out) / VIDEOS_CSV)
     except (OSError, UnicodeError, csv.Error):
+        header, rows = [], []
+    if not is_overview(header):  # not a batch's overview
         header, rows = [], []
     return BatchTables(header, rows, read_failed(out))
 
 
 def read_failed(out: Path) -> list[tuple[Path, str]]:
-    """The (video, reason) rows of ``out/failed.csv``; [] without a readable one."""
+    """The (video, reason) rows of ``out/failed.csv``; [] without a readable one of a batch's."""
     try:
-        rows = read_table(Path(out) / FAILED)[1]
+        header, rows = read_table(Path(out) / FAILED)
     except (OSError, UnicodeError, csv.Error):
+        return []
+    if header != FAILED_COLUMNS:  # a folder's own failed.csv
         return []
     return [(Path(r["video"]), r.get("reason") or "") for r in rows if r.get("video")]
 
@@ -205,7 +209,7 @@ def record_failures(out: Path | None, failed: list[tuple[Path, str]]) -> None:
         return
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["video", "reason"])
+    w.writerow(FAILED_COLUMNS)
     w.writerows([str(_absolute(v)), reason] for v, reason in failed)
     try:
         Path(out).mkdir(parents=True, exist_ok=True)

@@ -48,6 +48,11 @@ SUMMARY = "summary.json"
 BATCH_MARKER = ".mpt-batch.json"  # OUT/.mpt-batch.json: a batch (several videos) is writing below OUT
 VIDEOS_CSV = "videos.csv"  # OUT/videos.csv: a batch's overview of its videos (mpt_live.overview)
 FAILED = "failed.csv"  # OUT/failed.csv: the videos of a batch that have no outputs, and why (mpt_live.batch)
+# videos.csv's columns (mpt_live.overview), the batch's event counts by class (events_<class>) before the last two;
+# and failed.csv's: a folder's own file of either name (a dataset's index) is no batch's
+VIDEOS_COLUMNS = ["video", "folder", "status", "reason", "duration_s", "frames", "face_share", "faces",
+                  "windows_classified", "micro_events", "macro_events", "events_per_min", "model", "demo"]
+FAILED_COLUMNS = ["video", "reason"]
 RESERVE_BYTES = 64 * 1024  # the marker's size: room for the final summary on a disk that fills up
 _TMP = re.compile(r"^\..+\.\d+\.\d+\.tmp(\.\w+)?$")  # writers.atomic_path's temporary names
 _MADE: set[Path] = set()  # the folders check_out_dir created in this process (for drop_unused_dirs)
@@ -130,6 +135,8 @@ def claim_batch(out: Path, facts: dict[str, Any] | None = None) -> Iterator[None
     model's ``classes``, which a batch killed outright leaves there for ``mpt-live --finish``); InputError when
     another live batch on this machine holds it (two batches into one --out redid and deleted each other's videos,
     and each listed the other's as failed)."""
+    from .outkind import check_one_kind  # which kind of --out: a module above this one (it reads the markers)
+
     out.mkdir(parents=True, exist_ok=True)
     _check_no_batch(out)
     check_one_kind(out, batch=True)
@@ -232,65 +239,13 @@ def _check_not_in_use(out: Path, option: str = "--out") -> None:
                          f"another folder, or remove its {SUMMARY} if no such run exists")
 
 
-def is_batch_out(out: Path) -> bool:
-    """Whether ``out`` is a batch's --out: it holds the batch's overview, its failures or its marker."""
-    return any((Path(out) / n).is_file() for n in (VIDEOS_CSV, FAILED, BATCH_MARKER))
-
-
-def check_one_kind(out: Path, batch: bool, option: str = "--out") -> None:
-    """InputError when ``out`` holds the other kind's outputs: a single run's (its summary.json beside its other
-    files) for a ``batch``, which writes a folder for each video there; a batch's (its overview, its failures, its
-    marker) for a single run, whose files would go in among the batch's folders. Either would leave a folder of
-    both, which nothing reads as one (``--finish`` took the single run alone, a batch's overview left it out)."""
-    if batch:
-        s = read_summary(out)
-        if s and isinstance(s.get("status"), str) and "source" in s:
-            raise InputError(f"{option} {out}: holds a single run's outputs (of {s['source']}); a batch writes a "
-                             "folder for each video there, beside them: give another --out folder, or empty this one")
-    elif is_batch_out(out):
-        name = next(n for n in (VIDEOS_CSV, FAILED, BATCH_MARKER) if (Path(out) / n).is_file())
-        raise InputError(f"{option} {out}: holds a batch's outputs ({name}, a folder for each of its videos); a "
-                         "single run's files would go in among them: give another --out folder")
-
-
-def check_input_kept(out: str | os.PathLike, recording: str | os.PathLike | None, option: str = "--out",
-                     given: str | os.PathLike | None = None) -> None:
-    """InputError when ``recording`` is a file in ``out`` under the name of one of a run's outputs
-    (``annotated.mp4``, ``review.webm``, ...): clearing the folder for the run would delete the recording, or its
-    review copy would be written over it; or when ``recording`` is a folder of frames and ``out`` that folder (its
-    outputs, timeline.png among them, would be written among its frames, and a rerun would read them as frames).
-    ``given``: the --out the user typed where ``out`` is a batch's folder for this recording below it (the error
-    names both), or ``out`` itself for a single run: it must not hold the other kind's outputs (:func:`check_one_kind`)."""
-    if given is not None:
-        check_one_kind(Path(given), batch=Path(given) != Path(out), option=option)
-    if recording is None or "://" in str(recording):
-        return
-    try:
-        inside = Path(recording).is_dir() and os.path.samefile(out, recording)
-    except OSError:
-        inside = False
-    batch = given is not None and Path(given) != Path(out)
-    where = f"{option} {given}: {recording}'s outputs would go to {out}, which" if batch else f"{option} {out}:"
-    if inside:
-        raise InputError(f"{where} is the folder of frames being read{'' if batch else f' ({recording})'}: the "
-                         "outputs would be written among its frames; give another --out folder (a subfolder is fine)")
-    for name in OUTPUTS:
-        p = Path(out) / name
-        try:
-            same = p.is_file() and os.path.samefile(p, recording)
-        except OSError:
-            continue
-        if same:
-            video = "the input video" if batch else f"the input video {recording}"
-            raise InputError(f"{where} holds {video} under the name of an output this run writes ({name}), which "
-                             "would delete or overwrite it; give another --out folder or rename the video")
-
-
 def start_run(out: Path, source: str, facts: dict[str, Any] | None = None, keep: bool = False) -> None:
     """Clear an earlier run's outputs from ``out`` and write the ``running`` marker (with ``facts`` known at the
     start: the model, provider, source fps, ..., which ``mpt-live --finish`` reads back if the run is killed);
     InputError when another live run on this machine is writing into ``out`` (two runs would mix their rows).
     ``keep`` (``--resume``): the earlier run's outputs stay (this run continues them); its temporary files go."""
+    from .outkind import check_input_kept, check_one_kind  # a module above this one (see claim_batch)
+
     out.mkdir(parents=True, exist_ok=True)
     _check_not_in_use(out)
     check_one_kind(out, batch=False)

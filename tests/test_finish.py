@@ -354,10 +354,12 @@ def test_a_killed_run_of_a_damaged_recording_is_finished_with_a_copy_that_plays(
 
 def test_finish_on_a_batch_out_rebuilds_a_stale_overview_with_nothing_killed(tmp_path, finish):
     """No killed video: --finish OUT still rebuilds the overview from the videos' folders (one that went stale, here
-    a hand-written one missing a video), and says so."""
+    one with the overview's columns missing a video), and says so."""
     out = tmp_path / "batch"
     a, b = _run_folder(out / "a", "complete"), _run_folder(out / "b", "complete")
-    (out / "videos.csv").write_text("video,folder,status\nold.mp4,a,done\n")
+    from mpt_live.rundir import VIDEOS_COLUMNS
+
+    (out / "videos.csv").write_text(",".join(VIDEOS_COLUMNS) + "\nold.mp4,a,done" + "," * (len(VIDEOS_COLUMNS) - 3) + "\n")
     res = finish("--finish", str(out))
     text = res.stderr + res.stdout
     assert res.returncode == 0 and "rebuilt: 2 videos" in text, text

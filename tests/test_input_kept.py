@@ -254,3 +254,49 @@ def test_a_single_run_and_a_batch_never_share_an_out_folder(tmp_path):
     with pytest.raises(InputError, match="holds a single run's outputs"), claim_batch(single):
         pass
     assert (files(single), files(batch)) == before
+
+
+def _run(video, out, *more):
+    """`mpt-live --video VIDEO --out OUT --motion-only --headless`: (exit status, its error lines joined, output)."""
+    res = runner.invoke(app, ["--video", str(video), "--out", str(out), "--motion-only", "--headless", *more])
+    errors = [" ".join(ln.split()) for ln in " ".join(res.output.split("\n")).split("error:")[1:] if ln.strip()]
+    return res.exit_code, errors, res.output
+
+
+def test_a_folder_with_its_own_videos_csv_is_no_batchs(tmp_path):
+    """A folder holding its own videos.csv and failed.csv (a dataset's index, other columns) was taken for a batch's
+    --out by their names and every single run there refused ('holds a batch's outputs'); a batch's files are told
+    by their content: the run goes ahead and the folder's own files are left as they were."""
+    from mpt_live.outkind import batch_files
+
+    video = write_video(tmp_path / "a.mp4", 20)
+    out = tmp_path / "dataset"
+    out.mkdir()
+    own = {"videos.csv": "video,subject,emotion\nclip1.mp4,sub01,happiness\n", "failed.csv": "video,why\nx.mp4,blur\n"}
+    for name, text in own.items():
+        (out / name).write_text(text)
+    assert batch_files(out) == []
+    code, errors, output = _run(video, out)
+    assert code == 0 and not errors, output
+    assert {name: (out / name).read_text() for name in own} == own and (out / "summary.json").is_file()
+    videos, batch = tmp_path / "videos", tmp_path / "batch"  # a batch's own files are still told as such, each
+    videos.mkdir()
+    for name in ("a", "b"):
+        write_video(videos / f"{name}.mp4", 20)
+    assert _run(videos, batch)[0] == 0 and batch_files(batch) == ["videos.csv"]
+    (batch / "failed.csv").write_text("video,reason\nx.mp4,unreadable\n")
+    assert batch_files(batch) == ["videos.csv", "failed.csv"]
+
+
+def test_a_run_into_a_folder_listed_by_a_folders_own_videos_csv_leaves_that_file(tmp_path):
+    """A run ends by rebuilding the overview of a batch whose videos.csv lists its folder: a dataset's own videos.csv
+    with a folder column (video,folder,status) listing the run's folder was taken for one and rewritten as a batch's
+    overview, the user's index lost. Only a batch's overview (its columns) is rebuilt; the user's file is left."""
+    video = write_video(tmp_path / "a.mp4", 20)
+    root = tmp_path / "dataset"
+    root.mkdir()
+    own = "video,folder,status\nclip1.mp4,sub01,checked\n"
+    (root / "videos.csv").write_text(own)
+    code, errors, output = _run(video, root / "sub01")
+    assert code == 0 and not errors, output
+    assert (root / "videos.csv").read_text() == own and not (root / "index.html").exists()
