@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import csv
 import os
+import socket
 from pathlib import Path
 
 from .errors import InputError
 from .results import open_table
-from .rundir import BATCH_MARKER, FAILED, FAILED_COLUMNS, OUTPUTS, VIDEOS_COLUMNS, VIDEOS_CSV, read_summary
+from .rundir import (BATCH_MARKER, FAILED, FAILED_COLUMNS, OUTPUTS, SUMMARY, VIDEOS_COLUMNS, VIDEOS_CSV, batch_in_use,
+                     read_summary)
 
 
 def _header(path: Path) -> list[str] | None:
@@ -55,12 +57,27 @@ def is_batch_out(out: Path) -> bool:
 
 def batch_held(out: Path) -> str | None:
     """What of a batch ``out`` holds, as a line's predicate (``holds a batch's outputs (videos.csv, ...)``), for a
-    refusal of a single run's files there; None where nothing of a batch is there."""
+    refusal of a single run's files there; None where nothing of a batch is there, or only the marker of a batch on
+    this machine that died before any of its videos began (killed as it started): that stale marker is no batch's
+    work, and :func:`mpt_live.rundir.start_run` removes it, as it clears a killed run's ``running`` summary.json."""
     names = batch_files(out)
     if not names:
         return None
-    listed = names + ["a folder for each of its videos"] * (VIDEOS_CSV in names)  # the folders its overview lists
-    return f"holds a batch's outputs ({', '.join(listed)})"
+    if names != [BATCH_MARKER]:
+        listed = names + ["a folder for each of its videos"] * (VIDEOS_CSV in names)  # the folders its overview lists
+        return f"holds a batch's outputs ({', '.join(listed)})"
+    marker = read_summary(out, BATCH_MARKER) or {}
+    if marker.get("host") != socket.gethostname():  # whether it still runs cannot be told from here
+        return f"holds the marker of a batch on {marker.get('host')} (process {marker.get('pid')}, {BATCH_MARKER})"
+    pid = batch_in_use(out)
+    if pid is not None:
+        return f"is a running batch's (process {pid} is writing its videos' folders there)"
+    folders = sorted({p.parent.relative_to(out).as_posix() for p in Path(out).rglob(SUMMARY) if p.parent != Path(out)})
+    if not folders:
+        return None
+    listed = ", ".join(folders[:3]) + (", ..." if len(folders) > 3 else "")
+    return (f"holds the marker of a batch that was killed ({BATCH_MARKER}, process {marker.get('pid')}) and its "
+            f"videos' folders ({listed}), which mpt-live --finish {out} ends")
 
 
 def check_one_kind(out: Path, batch: bool, option: str = "--out") -> None:

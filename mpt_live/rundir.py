@@ -244,12 +244,14 @@ def start_run(out: Path, source: str, facts: dict[str, Any] | None = None, keep:
     start: the model, provider, source fps, ..., which ``mpt-live --finish`` reads back if the run is killed);
     InputError when another live run on this machine is writing into ``out`` (two runs would mix their rows).
     ``keep`` (``--resume``): the earlier run's outputs stay (this run continues them); its temporary files go."""
-    from .outkind import check_input_kept, check_one_kind  # a module above this one (see claim_batch)
+    from .outkind import batch_files, check_input_kept, check_one_kind  # a module above this one (see claim_batch)
 
     out.mkdir(parents=True, exist_ok=True)
     _check_not_in_use(out)
     check_one_kind(out, batch=False)
     check_input_kept(out, source)
+    if batch_files(out) == [BATCH_MARKER]:  # a stale one alone (check_one_kind): a batch killed as it started
+        (out / BATCH_MARKER).unlink(missing_ok=True)
     for p in out.iterdir():
         if ((p.name in OUTPUTS and not keep) or _TMP.match(p.name)) and p.is_file():
             p.unlink()

@@ -300,3 +300,52 @@ def test_a_run_into_a_folder_listed_by_a_folders_own_videos_csv_leaves_that_file
     code, errors, output = _run(video, root / "sub01")
     assert code == 0 and not errors, output
     assert (root / "videos.csv").read_text() == own and not (root / "index.html").exists()
+
+
+
+def test_a_batch_marker_left_alone_by_a_killed_batch_is_cleared_by_a_single_run(tmp_path):
+    """A batch killed before its first video leaves its marker alone (.mpt-batch.json, a dead process): a single run
+    there was refused as '(.mpt-batch.json, a folder for each of its videos)', folders that do not exist. The stale
+    marker is removed and the run goes ahead, as a killed run's 'running' summary.json is cleared. A marker beside a
+    video folder the batch began, or of a batch still running, is named, with what to do; nothing is written."""
+    import json
+    import socket
+    import subprocess
+    import sys
+
+    dead = 2 ** 22 + 12345  # above pid_max: no such process
+    video = write_video(tmp_path / "a.mp4", 20)
+    out = tmp_path / "out"
+    out.mkdir()
+    marker = out / ".mpt-batch.json"
+    marker.write_text(json.dumps({"status": "running", "pid": dead, "host": socket.gethostname(), "classes": []}))
+    code, errors, output = _run(video, out)
+    assert code == 0 and not errors, output
+    assert not marker.exists() and json.loads((out / "summary.json").read_text())["status"] == "complete"
+
+    began = tmp_path / "began"  # killed during its first video: that video's folder holds its running marker
+    (began / "x").mkdir(parents=True)
+    (began / "x" / "summary.json").write_text(json.dumps({"status": "running", "source": "x.mp4", "pid": dead,
+                                                          "host": socket.gethostname()}))
+    (began / ".mpt-batch.json").write_text(marker_text := json.dumps({"status": "running", "pid": dead,
+                                                                      "host": socket.gethostname()}))
+    code, errors, output = _run(video, began)
+    assert code == 2 and errors == [f"--out {began}: holds the marker of a batch that was killed (.mpt-batch.json, "
+                                    f"process {dead}) and its videos' folders (x), which mpt-live --finish {began} "
+                                    "ends; a single run's files would go in among them: give another --out folder"]
+    assert sorted(p.name for p in began.iterdir()) == [".mpt-batch.json", "x"]
+    assert (began / ".mpt-batch.json").read_text() == marker_text
+
+    live = tmp_path / "live"
+    live.mkdir()
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (live / ".mpt-batch.json").write_text(json.dumps({"status": "running", "pid": other.pid,
+                                                          "host": socket.gethostname()}))
+        code, errors, output = _run(video, live)
+    finally:
+        other.kill()
+        other.wait()
+    assert code == 2 and len(errors) == 1 and errors[0].startswith(f"--out {live}: another batch (process "
+                                                                   f"{other.pid}) is writing there"), output
+    assert [p.name for p in live.iterdir()] == [".mpt-batch.json"]
