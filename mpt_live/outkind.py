@@ -106,6 +106,9 @@ def check_input_kept(out: str | os.PathLike, recording: str | os.PathLike | None
     batch = given is not None and Path(given) != Path(out)
     if given is not None:
         check_one_kind(Path(given), batch=batch, option=option)
+    if batch and (held := batch_held(out)) is not None:  # the video's folder: its run would go in among a batch's
+        raise InputError(f"{option} {given}: {recording}'s outputs would go to {out}, which {held}; its files would go "
+                         "in among them: give another --out folder")
     if recording is None or "://" in str(recording):
         return
     try:

@@ -349,3 +349,24 @@ def test_a_batch_marker_left_alone_by_a_killed_batch_is_cleared_by_a_single_run(
     assert code == 2 and len(errors) == 1 and errors[0].startswith(f"--out {live}: another batch (process "
                                                                    f"{other.pid}) is writing there"), output
     assert [p.name for p in live.iterdir()] == [".mpt-batch.json"]
+
+
+def test_a_batch_whose_video_folder_holds_a_batchs_outputs_is_refused_before_it_runs(tmp_path):
+    """A batch (--video DIR --out X) whose video a.mp4's folder X/a holds another batch's outputs was refused only
+    where that video's run started, after the model loaded: a.mp4 listed as failed with '--out X/a: ...', an --out
+    never typed, the other videos run. Each video's folder is checked before anything runs, as --out is: one line
+    naming the --out typed, the video and its folder (exit 2), nothing written."""
+    videos, inner = tmp_path / "videos", tmp_path / "inner"
+    videos.mkdir()
+    inner.mkdir()
+    for name in ("a", "b"):
+        write_video(videos / f"{name}.mp4", 20)
+        write_video(inner / f"{name}.mp4", 20)
+    out = tmp_path / "X"
+    assert _run(inner, out / "a")[0] == 0  # a batch into X/a: its overview there
+    before = sorted(p.relative_to(out).as_posix() for p in out.rglob("*"))
+    code, errors, output = _run(videos, out)
+    assert code == 2 and errors == [f"--out {out}: {videos / 'a.mp4'}'s outputs would go to {out / 'a'}, which holds "
+                                    "a batch's outputs (videos.csv, a folder for each of its videos); its files would "
+                                    "go in among them: give another --out folder"], output
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == before
