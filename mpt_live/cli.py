@@ -100,7 +100,7 @@ def live(
                     note = face_choice(demo_face, frame_photo(demo_face)[1])
                     if note:  # a group photo: which face the clip shows
                         console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
-                out = check_out_dir(out or Path("runs/demo"))
+                check_input_kept(out := check_out_dir(out or Path("runs/demo")), None, given=out)  # before rendering
                 report = run_demo(out, _model(motion_only, model, device, threads), cfg, console,
                                   display=has_display() and not headless, face_photo=demo_face)
                 if report["status"] != "complete":  # as any run: 1 when incomplete (summary.json: problems)

@@ -370,3 +370,20 @@ def test_a_batch_whose_video_folder_holds_a_batchs_outputs_is_refused_before_it_
                                     "a batch's outputs (videos.csv, a folder for each of its videos); its files would "
                                     "go in among them: give another --out folder"], output
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == before
+
+
+def test_a_demo_into_a_batchs_folder_is_refused_before_its_clip_is_rendered(tmp_path):
+    """`mpt-live --demo --out B` into a batch's --out rendered demo_input.mp4 (1.3 MB) and its truth there, then was
+    refused where the run started: two files left among the batch's. Refused before rendering, nothing written."""
+    videos, out = tmp_path / "videos", tmp_path / "B"
+    videos.mkdir()
+    for name in ("a", "b"):
+        write_video(videos / f"{name}.mp4", 20)
+    assert _run(videos, out)[0] == 0
+    before = {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    res = runner.invoke(app, ["--demo", "--out", str(out), "--motion-only", "--headless"])
+    errors = [" ".join(ln.split()) for ln in " ".join(res.output.split("\n")).split("error:")[1:]]
+    assert res.exit_code == 2 and errors == [f"--out {out}: holds a batch's outputs (videos.csv, a folder for each of "
+                                             "its videos); a single run's files would go in among them: give another "
+                                             "--out folder"], res.output
+    assert {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
