@@ -83,7 +83,7 @@ def run_batch(videos: str | Path | list[Path], out: Path | None, runtime: Any | 
     first video's source when the caller has opened it already (:func:`~mpt_live.recordings.open_recording`),
     read instead of opening the video again."""
     videos = _videos(videos)
-    check_fps(videos, fps)
+    check_fps(videos, fps, cfg.rotation)
     if out is None and not display:
         raise InputError("--out DIR is required for a headless run")
     dirs: list[Path | None] = list(output_dirs(videos, out)) if out is not None else [None] * len(videos)
@@ -218,7 +218,7 @@ def run_parallel(videos: str | Path | list[Path], out: Path | None, runtime: Any
     if out is None:
         raise InputError("--out DIR is required with --jobs or --ray")
     videos = _videos(videos)
-    check_fps(videos, fps)
+    check_fps(videos, fps, cfg.rotation)
     if ray is not None:
         check_ray_videos(videos)
     todo, skipped = plan(videos, out, run_key(runtime, cfg), save_video, fps, cfg.rotation)

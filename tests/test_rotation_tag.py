@@ -391,3 +391,25 @@ def test_a_tagged_file_whose_metadata_is_not_utf8_reads(clips, tmp_path, run_mai
     assert any("rotation tag" in line for line in lines), lines
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["frames_with_face"] == summary["frames_read"] > 0
+
+
+@pytest.mark.parametrize("driver", ["run_batch", "run_parallel"])
+def test_a_batch_of_frame_folders_run_from_python_refuses_a_rotation(tmp_path, driver):
+    """The batch drivers (mpt_live.batch.run_batch, run_parallel: a notebook's or a script's calls, the CLI's too)
+    check the rotation as the CLI does: a SessionConfig rotation other than auto for folders of frames, which have
+    no tag, is the one-line error, not ignored while every folder runs."""
+    from rich.console import Console
+
+    from mpt_live import batch
+    from mpt_live.errors import InputError
+    from mpt_live.session import SessionConfig
+
+    sets = tmp_path / "sets"
+    for name in ("a", "b"):
+        (sets / name).mkdir(parents=True)
+        for i in range(3):
+            cv2.imwrite(str(sets / name / f"img{i:03d}.jpg"), np.full((32, 32, 3), 100, np.uint8))
+    run = getattr(batch, driver)
+    with pytest.raises(InputError, match=r"^--rotation: for a recorded video file \(its rotation tag\), not folders"):
+        run(str(sets), tmp_path / "out", None, SessionConfig(rotation="90"), Console(quiet=True), fps=30.0)
+    assert not (tmp_path / "out").exists()
