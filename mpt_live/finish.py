@@ -6,7 +6,9 @@ before the kill and summary.json still saying ``running`` (:mod:`mpt_live.rundir
 no report.html. :func:`finish_folder` writes them from the rows and events written, and a summary.json with
 ``"status": "killed"`` (never ``complete``: a rerun or a resumed batch still redoes the video) holding the
 facts the running marker kept (source, model, provider, source fps, spotting settings) and what the files
-cover. Counts that only the run knew (frames with a face, processing speed, latency) are None.
+cover. Its ``labels`` (the run's and each face's) are counted from the rows as the run counted them
+(:func:`mpt_live.run_summary.tallied_rows`).
+Counts that only the run knew (frames with a face, processing speed, latency) are None.
 
 A folder whose marker's process is alive is refused (a run still writing there), a finished one (any other
 status) is left as it is, and a folder without a summary.json of mpt-live is not an output folder.
@@ -31,7 +33,8 @@ from .outkind import is_batch_out
 from .overview import BatchTables, read_tables, rebuild, video_key
 from .report import run_title, write_plot_and_page
 from .review import damaged_copy
-from .results import ModelInfo, read_event_rows, read_table
+from .results import ModelInfo, label_order, read_event_rows, read_table
+from .run_summary import tallied_rows
 from .rundir import BATCH_MARKER, FAILED, SUMMARY, VIDEOS_CSV, batch_in_use, read_summary, run_in_use
 from .spotting import EVENT_COLUMNS
 from .timeline import as_number, face_ids, last_frame_time
@@ -197,6 +200,10 @@ def killed_summary(folder: Path, marker: dict[str, Any], rows: list[dict[str, st
                                "review": "review.webm" if (folder / "review.webm").is_file() else None,
                                "snapshots": [], "recordings": [], "errors": {}}
     covered = int(max(frames)) + 1 if frames else 0
+    stride, fps = marker.get("stride"), marker.get("source_fps")
+    spacing = stride / fps if isinstance(stride, int) and isinstance(fps, (int, float)) and fps > 0 else None
+    tallies = tallied_rows(rows, spacing)  # the labels as the run counted them, from its rows
+    order = label_order(model.get("classes") or [])
     return {
         **{k: marker.get(k) for k in MARKER_FACTS}, "model": model, "status": KILLED,
         "problems": [f"the run was killed outright (SIGKILL, power loss or out of memory: process {marker.get('pid')}"
@@ -207,9 +214,10 @@ def killed_summary(folder: Path, marker: dict[str, Any], rows: list[dict[str, st
         "windows_scored": sum(as_number(r.get("motion_score")) == as_number(r.get("motion_score")) for r in rows),
         "windows_classified": sum(any(k.startswith("p_") and v for k, v in r.items()) for r in rows),
         "source_seconds": round(max(times, default=0.0), 3), "seconds": None, "fps": None,
+        "labels": tallies.labels(order, merged=True),
         "events": events,
         "faces": [{"face_id": f, "windows": sum(as_number(r.get("face_id")) == f for r in rows),
-                   "events": sum(e["face"] == f for e in events)} for f in ids],
+                   "events": sum(e["face"] == f for e in events), "labels": tallies.labels(order, f)} for f in ids],
         "interrupted": False, "error": None, "source_error": None,
         "finished": {"by": "mpt-live --finish", "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                      "killed_pid": marker.get("pid"), "host": marker.get("host")},

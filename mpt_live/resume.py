@@ -256,7 +256,7 @@ def merge(summary: dict[str, Any], point: ResumePoint, counts: list[str], rerun:
     before the resume point) and time added to the run's so far (None where that did not know them: a killed run's),
     the events before it listed first, ``resumed_at_s``; the start and the frames passed over before it are the first
     part's. ``faces`` and ``labels`` are the whole run's (:func:`merge_faces`, :func:`merge_labels`; a killed run's
-    summary has no labels: the part's are kept); ``faces_before_resume`` lists the run's before. The
+    are counted from its rows, as ``--finish`` counts them; a summary with none, an older ``--finish``'s: the part's); ``faces_before_resume`` lists the run's before. The
     part's warnings that no window was classified and that most frames had no face were decided from its own counts
     (a part of a few frames, its face new, classifies none): the first is dropped where the whole run classified
     some, the second decided again from the whole run's counts where they are known. ``name``: the source as the
@@ -281,10 +281,12 @@ def merge(summary: dict[str, Any], point: ResumePoint, counts: list[str], rerun:
     summary["events"] = [*(prev.get("events") or []), *summary.get("events", [])]
     order = label_order((summary.get("model") or {}).get("classes") or [])
     summary["faces"] = merge_faces(prev.get("faces") or [], summary.get("faces") or [], order)
-    if prev.get("labels"):  # a killed run's summary has none: the part's are all there are
+    if prev.get("labels"):  # a killed run's are its rows' (finish.killed_summary); an older --finish's: none
         summary["labels"] = merge_labels(prev["labels"], summary.get("labels") or {}, order)
+    skipped = prev.get("frames_skipped")  # a killed run's is not known (its frames_read counts from 0), but for
+    skipped = 0 if skipped is None and not prev.get("start_s") else skipped  # a run from its first frame: none
     summary.update(resumed_at_s=point.resumed_at_s, start_s=prev.get("start_s"),
-                   frames_skipped=prev.get("frames_skipped"), faces_before_resume=prev.get("faces") or [])
+                   frames_skipped=skipped, faces_before_resume=prev.get("faces") or [])
     was = prev.get("outputs") or {}
     outputs = summary["outputs"]
     parts = [*(was.get("video_parts") or []), *([outputs["video"]] if outputs.get("video") else [])]

@@ -7,13 +7,14 @@ session's public state and its source's into summary.json's keys, the same keys 
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from statistics import median
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from .face_state import too_short_to_spot
 from .face_watch import DETECTOR_KEYS
-from .results import LabelTally, label_order, WindowResult, mean_or_none, percentile
+from .results import NO_FACE, WARMING, LabelTally, label_order, WindowResult, mean_or_none, percentile
 from .tracks import FaceTracker
 
 if TYPE_CHECKING:
@@ -54,12 +55,17 @@ class RunFigures:
             c["windows_classified"] += 1
             self.latency_ms.append(r.latency_ms)
             self.model_ms.append(r.timings.get("inputs_ms", 0.0) + r.timings.get("model_ms", 0.0))
-        if self._last_t is not None and r.time_s > self._last_t:
-            self._steps.append(r.time_s - self._last_t)
-        self._last_t = r.time_s if self._last_t is None else max(self._last_t, r.time_s)
-        step = median(self._steps) if len(self._steps) >= 4 else None
-        self.tallies.setdefault(r.face_id, LabelTally(self.spacing)).add(r.time_s, r.label, step)
+        self.tally(r.time_s, r.face_id, r.label)
         return r
+
+    def tally(self, t: float, face_id: int | None, label: str) -> None:
+        """Tally the ``label`` of a window at ``t`` of face ``face_id`` (None: no face), the windows' usual spacing
+        taken over the run's windows so far (those of every face, and those without one)."""
+        if self._last_t is not None and t > self._last_t:
+            self._steps.append(t - self._last_t)
+        self._last_t = t if self._last_t is None else max(self._last_t, t)
+        step = median(self._steps) if len(self._steps) >= 4 else None
+        self.tallies.setdefault(face_id, LabelTally(self.spacing)).add(t, label, step)
 
     def labels(self, order: Sequence[str], face_id: int | None = None, *, merged: bool = False) -> dict[str, Any]:
         """The label counts and time shares of one face (``merged``: of all windows, faces or not)."""
@@ -92,6 +98,28 @@ class RunFigures:
                         f" before a whole {window_s:g} s window was classified"]
             return [f"{name}: {NO_WINDOW}: {faces}, but never for a whole {window_s:g} s window"]
         return []
+
+
+def tallied_rows(rows: Iterable[dict[str, str]], spacing: float | None) -> RunFigures:
+    """The label tallies of a run rebuilt from its predictions.csv ``rows`` (as read, in the file's order: the order
+    its windows were counted in), as :meth:`RunFigures.count` kept them: each row's label its ``top``, else warming
+    up (a face) or no face, and the windows of each face (``spacing``: the run's stride in seconds). A killed run's
+    summary, which the run never wrote, has its labels so (mpt-live --finish, --resume). A row whose time is no
+    number is not counted."""
+    fig = RunFigures(spacing)
+    for r in rows:
+        try:
+            t = float(r.get("time_s") or "")
+        except ValueError:
+            continue
+        if not math.isfinite(t):
+            continue
+        face = (r.get("face_id") or "").strip()
+        fid = int(face) if face.isdigit() else None
+        if fid is not None:
+            fig.windows[fid] = fig.windows.get(fid, 0) + 1
+        fig.tally(t, fid, r.get("top") or (WARMING if fid is not None else NO_FACE))
+    return fig
 
 
 FACE_WARNINGS = ("no face found", "only a face in")  # how face_warning's line begins, after the source's name

@@ -309,13 +309,13 @@ class Session:
 
     def _finish(self, e: EventResult) -> None:
         ev, written = e.event, self.cfg.written
+        self._face_events.setdefault(e.face_id, deque(maxlen=64)).append(e)  # labels the windows it covers
         if written is not None and ((e.face_id, ev.onset, ev.apex, ev.type) in self._closed_before
                                     or written.has(e.face_id, ev.type, ev.onset, ev.offset)):
-            return  # --resume: written by the run before
+            return  # --resume: written by the run before (its windows after the resume point are still its)
         e.event_id = len(self.events) + self.cfg.first_event_id  # its row's number in events.csv, in this order
         self.events.append(e)
         self._new_events.append(e)
-        self._face_events.setdefault(e.face_id, deque(maxlen=64)).append(e)
         self.recent[e.face_id] = e
 
     def _horizon(self, face_id: int) -> float:

@@ -99,17 +99,47 @@ def resume(video: Path, out: Path) -> list[str]:
     return our_lines(res.stderr + res.stdout)
 
 
+def tops(out: Path) -> list[str]:
+    """The label (``top``) of each row of predictions.csv, in the file's order."""
+    with open(out / "predictions.csv", newline="") as fh:
+        return [r["top"] for r in csv.DictReader(fh)]
+
+
+def same_labels(got: dict, want: dict) -> None:
+    """summary.json ``labels`` (a run's or a face's) ``got`` are ``want``: each label's windows, its seconds and
+    share within rounding, in the same order."""
+    assert list(got) == list(want) and len(want) >= 2, (got, want)
+    for name, v in want.items():
+        assert got[name]["windows"] == v["windows"], (name, got, want)
+        assert got[name]["seconds"] == pytest.approx(v["seconds"], abs=0.002), (name, got, want)
+        assert got[name]["share"] == pytest.approx(v["share"], abs=0.0001), (name, got, want)
+
+
 def test_a_killed_run_resumed_gives_the_uncut_runs_rows_and_events(tmp_path, looped, uncut):
-    """SIGKILL after the first event (mid-row, perhaps): --resume goes on after the last whole row."""
+    """SIGKILL after the first event (mid-row, perhaps): --resume goes on after the last whole row. The rows' labels
+    are the uncut run's (the resumed part's windows covered by an event the killed run wrote were 'neutral'); the
+    summary's labels, the run's and each face's, and the last line's shares too: the killed part's are counted from
+    its rows (they were the resumed part's only); frames_skipped 0 (it was null)."""
     out = tmp_path / "o"
     proc = stopped(looped, out, "events.csv", 1, signal.SIGKILL, 60)
     assert proc.returncode == -signal.SIGKILL and summary(out)["status"] == "running"
     before = rows(out) if (out / "predictions.csv").read_bytes().endswith(b"\n") else None
-    lines = resume(looped, out)
+    res = cli("--video", str(looped), *RUN, "--out", str(out), "--resume")
+    assert res.returncode == 0, res.stderr[-2000:]
+    lines = our_lines(res.stderr + res.stdout)
     assert any(ln.startswith("--resume: going on after frame") for ln in lines), lines
     if before is not None:  # nothing written is changed
         assert rows(out)[:len(before)] == before
     check_continued(out, uncut)
+    assert tops(out) == tops(uncut)
+    got, want = summary(out), summary(uncut)
+    same_labels(got["labels"], want["labels"])
+    assert [f["face_id"] for f in got["faces"]] == [f["face_id"] for f in want["faces"]] and want["faces"]
+    for g, w in zip(got["faces"], want["faces"]):
+        same_labels(g["labels"], w["labels"])
+    shares = ", ".join(f"{k} {v['share']:.0%}" for k, v in want["labels"].items() if v["share"] >= 0.005)
+    assert shares in res.stdout + res.stderr
+    assert got["frames_skipped"] == want["frames_skipped"] == 0
 
 
 def test_a_run_stopped_by_ctrl_c_resumed_gives_the_uncut_runs_rows_and_events(tmp_path, looped, uncut):
@@ -123,11 +153,7 @@ def test_a_run_stopped_by_ctrl_c_resumed_gives_the_uncut_runs_rows_and_events(tm
     got, want = summary(out)["faces"], summary(uncut)["faces"]
     assert [f["face_id"] for f in got] == [f["face_id"] for f in want] and want, (got, want)
     for g, w in zip(got, want):
-        assert list(g["labels"]) == list(w["labels"]) and len(w["labels"]) >= 2, (g["labels"], w["labels"])
-        for name, v in w["labels"].items():
-            assert g["labels"][name]["windows"] == v["windows"], (name, g["labels"], w["labels"])
-            assert g["labels"][name]["seconds"] == pytest.approx(v["seconds"], abs=0.002), (name, g, w)
-            assert g["labels"][name]["share"] == pytest.approx(v["share"], abs=0.0001), (name, g, w)
+        same_labels(g["labels"], w["labels"])
 
 
 def test_a_run_ended_by_max_seconds_resumed_twice_gives_the_uncut_runs_rows_and_events(tmp_path, looped, uncut):
@@ -715,8 +741,8 @@ def test_a_face_whose_stabiliser_restarts_often_is_kept_every_snapshot_only(tmp_
 def test_a_resumed_runs_labels_are_the_whole_runs_as_an_uncut_runs(tmp_path, faces_dir):
     """summary.json's labels (and the terminal's shares) of a resumed run: a video whose first 5 s have no face, ended
     by --max-seconds 6 and resumed, had only its resumed part's ('neutral 100%' beside the whole run's window count);
-    they are the uncut run's: each label's windows and seconds and its share of the time. A killed run's summary has
-    no labels: the part's are kept."""
+    they are the uncut run's: each label's windows and seconds and its share of the time. A killed run's summary made
+    by an older --finish has no labels: the part's are kept."""
     from mpt_live.resume import ResumePoint, merge
 
     video = tmp_path / "late face.mp4"
