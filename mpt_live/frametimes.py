@@ -66,6 +66,7 @@ class FrameTimes:
         self._first_ms = 0.0
         self._intervals = array("d")
         self.repaired = 0  # frames whose time did not increase (placed before the next frame is due)
+        self.untimed = 0  # frames OpenCV gave no time (placed where the next frame is due)
         self._sane = -math.inf  # the last time the container gave that was used as it is
         self._gaps: list[tuple[float, float, bool]] = []  # (time, interval, after frames that did not decode)
         self._since_skip = math.inf  # frames read since frames that did not decode
@@ -95,7 +96,12 @@ class FrameTimes:
             t = self._sane = self.start_s
         elif self.pts:
             t = self.start_s + (pos_msec - self._first_ms) / 1000.0
-            if t > self.last:
+            if pos_msec == 0.0 and t <= self.last:
+                # OpenCV's time of a frame it has none for (no PTS, no DTS): an MPEG-PS's last frame, held back by the
+                # decoder for its B-frames and given at the end of the file. One period on, as in a file without times
+                t = self.last + 1.0 / self.fps
+                self.untimed += 1
+            elif t > self.last:
                 self._sane = t
             else:
                 # after damage OpenCV times a frame it has no time for by its count of frames read (seconds early):

@@ -663,6 +663,33 @@ def test_times_that_go_back_after_damage_do_not_shift_the_frames_after_them():
     assert times.repaired == 2 and any("2 frames had a time that did not increase" in w for w in times.warnings)
 
 
+@pytest.mark.parametrize("muxer", ["mpeg", "vob"])
+def test_an_mpeg_ps_files_last_frame_is_timed_without_a_warning(tmp_path, muxer):
+    """An MPEG-PS file from ffmpeg (MPEG-2 with B-frames, -f mpeg or -f vob): OpenCV gives its last frame, which the
+    decoder holds back for its B-frames and gives at the end of the file, no time (POS_MSEC 0). It was taken for a
+    time that did not increase: '1 frames had a time that did not increase', the frame placed half a period on. It
+    is a frame with no time: placed a period on, no warning. A time that goes back is still repaired and named."""
+    from mpt_live.frametimes import FrameTimes
+    from mpt_live.sources import VideoFile
+
+    path = tmp_path / f"clip.{'vob' if muxer == 'vob' else 'mpg'}"
+    fk.ffmpeg("-f", "lavfi", "-i", "testsrc2=d=4:s=320x240:r=25", "-c:v", "mpeg2video", "-bf", "2", "-f", muxer,
+              str(path))
+    with VideoFile(path) as v:
+        got = [f.t for f in v]
+    assert got == pytest.approx([i / 25 for i in range(100)], abs=1e-3)
+    assert v.warnings == [] and v.error is None, v.warnings
+    times = FrameTimes("v.mpg", 25.0, True, 6, end_s=0.24)
+    assert [times.next(m) for m in (0.0, 40.0, 80.0, 120.0, 0.0)] == pytest.approx([0, 0.04, 0.08, 0.12, 0.16])
+    times.finish()
+    assert times.repaired == 0 and times.untimed == 1 and times.warnings == []
+    times = FrameTimes("v.mpg", 25.0, True, 6, end_s=0.24)
+    got = [times.next(m) for m in (0.0, 40.0, 80.0, 120.0, 40.0, 200.0)]
+    times.finish()
+    assert got == sorted(got) and times.repaired == 1
+    assert any("v.mpg: 1 frames had a time that did not increase" in w for w in times.warnings)
+
+
 def test_frames_lost_to_damage_in_an_mkv_are_not_called_a_variable_frame_rate(tmp_path):
     """A Matroska file with damage in its first second: FFmpeg's reader skips to the next cluster it can read, no
     read fails, the frames just are not there. The gap in the times was warned of as a 'variable frame rate'
