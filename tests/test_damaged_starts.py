@@ -107,6 +107,25 @@ def test_an_mkv_whose_first_cluster_was_lost_counts_its_frames(lost_keyframe):
     assert probe.lost_s == pytest.approx(4.0, abs=0.05) and probe.start_late and not probe.start_unstated
 
 
+def test_an_mkv_whose_time_line_starts_late_is_not_a_damaged_start(tmp_path):
+    """An mkv whose clusters begin at 10 s (ffmpeg -output_ts_offset 10) was '300 frames could not be decoded (the
+    file is damaged there) ... at the start', its frames timed from 10 s; the same offset in an mp4 reads from 0
+    with no warning. Its Cues list no cluster before its first frame (a lost first cluster is still listed there:
+    test above): it reads as the mp4 does, every frame at the mp4's time, nothing called damaged."""
+    made = {}
+    for ext in (".mp4", ".mkv"):
+        path = tmp_path / f"late{ext}"
+        fk.ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x120:r=30:d=4", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+                  "-output_ts_offset", "10", str(path))
+        with VideoFile(path) as v:
+            made[ext] = [f.t for f in v], v
+    (mp4, _), (mkv, v) = made[".mp4"], made[".mkv"]
+    assert len(mkv) == len(mp4) == 120 and mkv == pytest.approx(mp4, abs=1e-3) and mkv[0] == 0.0
+    assert v.damaged == 0 and v.warnings == [] and v.error is None, v.warnings
+    probe = probe_video(tmp_path / "late.mkv")
+    assert (probe.lost_s, probe.late_s, probe.start_late) == (0.0, 0.0, False)
+
+
 @pytest.mark.parametrize("ext", [".mp4", ".mkv", ".ts"])
 def test_realtime_counts_a_lost_first_keyframe_as_the_file_reader_does(lost_keyframe, ext):
     """``--realtime`` plays the file past its damaged start (frames it has no time for are dropped, as ever): the
