@@ -1145,6 +1145,40 @@ def test_a_class_emptied_by_preprocessing_is_said(easy, tmp_path, monkeypatch):
         prepare(lambda s: s.label == thinned)
 
 
+def test_a_protocols_class_with_no_clip_is_named(easy, tmp_path, monkeypatch):
+    """A copy of a dataset lacking some of its fixed protocol's classes (the easy set's sheet has 2 of CASME II's 5, as
+    a CAS(ME)^3 copy without anger and sad) trained and exported outputs nothing trained, shown only in the counts:
+    one line names them and says what becomes of them, where the other class lines come from (a LOSO run and a
+    --protocol full one), before any clip is preprocessed; a class with clips is not named."""
+    from train.datasets import load_dataset
+
+    index = load_dataset("casme2", easy[0])
+    empty = [c for c in index.classes if not any(s.label == c for s in index.samples)]
+    assert len(empty) == 3 and len(index.classes) == 5
+
+    class Stop(Exception):
+        pass
+
+    def stop(*a, **k):
+        raise Stop
+
+    monkeypatch.setattr(loso, "check_or_store_config", stop)
+    monkeypatch.setattr(loso, "make_cache", stop)
+    cfg = _config(easy)
+    for run in (loso.prepare_loso, loso.train_full):
+        lines: list[str] = []
+        with pytest.raises(Stop):
+            run(cfg, tmp_path / run.__name__, index, log=lines.append)
+        assert lines == [f"{cfg.data}: no clip of class(es) {', '.join(empty)} (of the 5 of its protocol): no clip "
+                         "trains or tests them; the model keeps an output for each, trained on no clip of it (it "
+                         "learns not to give them), and UF1 and UAR are means over the classes with clips"]
+    from types import SimpleNamespace as S
+
+    lines = []
+    check_classes(["a", "b"], [S(label=c, subject="s1") for c in "ab"], "D", log=lines.append)
+    assert lines == []
+
+
 def test_a_class_with_no_clip_left_is_said():
     from types import SimpleNamespace as S
 

@@ -14,7 +14,8 @@ def check_classes(classes: Sequence[str], samples: Sequence, data: str, before: 
                   log: Callable[[str], None] = print, loso: bool = True) -> None:
     """``samples`` (``label``, ``subject``): the dataset's rows as read, or, with ``before`` (those rows), the clips
     left after preprocessing. InputError when fewer than 2 of ``classes`` have a sample (recognition of one class
-    scores a perfect, meaningless 1.0); after preprocessing, a line for each class left with none, and for each class
+    scores a perfect, meaningless 1.0); on the rows as read, one line naming the classes (a fixed protocol's) with no
+    row at all; after preprocessing, a line for each class left with none, and for each class
     whose clips, of several subjects before, now all are one subject's (``loso``: its fold trains on none of it; a
     full run learns it from that subject alone)."""
     def subjects(of: Sequence) -> dict[str, set[str]]:
@@ -31,6 +32,10 @@ def check_classes(classes: Sequence[str], samples: Sequence, data: str, before: 
         raise InputError(f"{data}: clips of {len(present)} class(es) ({', '.join(present) or 'none'}) {when}; "
                          "recognition needs at least 2")
     if before is None:
+        if empty := [c for c in classes if not now[c]]:  # a copy of the dataset lacking some of its protocol's classes
+            log(f"{data}: no clip of class(es) {', '.join(empty)} (of the {len(classes)} of its protocol): no clip "
+                "trains or tests them; the model keeps an output for each, trained on no clip of it (it learns not to "
+                "give them), and UF1 and UAR are means over the classes with clips")
         return
     was = subjects(before)
     for c in classes:

@@ -164,7 +164,7 @@ def prepare_loso(cfg: TrainConfig, out: Path, index: Any, show: bool = False,
     """Check or store the run's config, fill the clip cache and list the folds of ``index``. ``stage``: told
     ``preprocessing`` as the clip cache is filled (:class:`train.run.Stage`)."""
     out = Path(out)
-    check_classes(index.classes, index.samples, cfg.data)
+    check_classes(index.classes, index.samples, cfg.data, log=log)
     check_or_store_config(out, cfg)
     check_or_store_dataset(out, index)
     (out / "folds").mkdir(exist_ok=True)
@@ -268,7 +268,7 @@ def train_full(cfg: TrainConfig, out: Path, index: Any, *, progress: Any | None 
     """Train one deployable model on every subject and write ``out/model.pt`` (checkpoint contract). ``stage``: told
     ``preprocessing`` as the clip cache is filled, then ``training`` (:class:`train.run.Stage`)."""
     out = Path(out)
-    check_classes(index.classes, index.samples, cfg.data)
+    check_classes(index.classes, index.samples, cfg.data, log=log)
     out.mkdir(parents=True, exist_ok=True)
     classes = list(index.classes)
     cidx = {c: i for i, c in enumerate(classes)}
