@@ -31,9 +31,10 @@ from typing import Any
 import cv2
 import numpy as np
 
+from .fieldorder import is_interlaced
 from .quiet import quiet_fd
 from .sizechange import SizeWatch
-from .videoprobe import VideoProbe, changes_size, has_no_index, is_interlaced, video_stream
+from .videoprobe import VideoProbe, changes_size, has_no_index, video_stream
 
 TURN = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}  # OpenCV's turns
 READ_BY_PYAV: set[tuple[str, int, int]] = set()  # files found so (path, size, modification time)
@@ -261,7 +262,7 @@ def open_video(path: str | os.PathLike) -> FirstGrabbed | cv2.VideoCapture | PyA
     first frame decodes: OpenCV's, that frame kept for the first read (:class:`FirstGrabbed`); a
     :class:`PyAVCapture` where this process found it to be PyAV's (:func:`read_by_pyav`), a probe in this process found
     its frame size to change part-way (:func:`~mpt_live.videoprobe.changes_size`), its video is interlaced (as a probe
-    finds it, one looked for here where none ran: :func:`~mpt_live.videoprobe.is_interlaced`), or OpenCV decodes none of
+    finds it, one looked for here where none ran: :func:`~mpt_live.fieldorder.is_interlaced`), or OpenCV decodes none of
     its first :data:`PATIENCE` frames and PyAV decodes one (:func:`pyav_capture`); else ``cv2.VideoCapture``, opened
     again after the frames that did not decode (the reader gets every frame; ``isOpened()`` False where OpenCV
     cannot open it, for the reader's own error). FFmpeg's own lines (no AV1 hardware decoder, a damaged frame) are

@@ -22,12 +22,13 @@ import numpy as np
 from .cutoff import cut_off, packets
 from .damage import DamagedFrames, Read, counted, read_past, timed_run
 from .errors import InputError
+from .fieldorder import is_interlaced
 from .frametimes import FrameTimes, probe_notes, resolve_rate
 from .pyav_capture import (PATIENCE, PyAVCapture, decoded_note, found_sizes, interlaced_note, open_video, pyav_capture,
                            read_by_pyav, sizes_note, undecoded, watched)
 from .quiet import quiet_fd, quiet_opencv
 from .upright import choose, turned
-from .videoprobe import ENDS, UNRECOGNISED, VideoProbe, changes_size, is_interlaced, probe_video
+from .videoprobe import ENDS, UNRECOGNISED, VideoProbe, changes_size, probe_video
 from .videotracks import is_picture
 
 # camcorder (AVCHD .mts/.m2ts, JVC .mod/.tod, MXF), phone (.3gp/.3g2) and stream files; an animated .gif is read

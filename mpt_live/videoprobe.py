@@ -21,6 +21,7 @@ import os
 from dataclasses import dataclass
 
 from .cues import first_cue_s
+from .fieldorder import FIELDS, stream_interlaced
 from .opengop import has_open_gop
 from .quiet import quiet_fd
 from .sizechange import size_changes
@@ -30,9 +31,7 @@ NO_PYAV, ENDS, UNRECOGNISED = "no-pyav", "ends", "unrecognised"  # VideoProbe.fa
 LATE_S = 0.5  # a container's first time stamp up to this (and 3 frames) is a normal start (B-frame delay, priming)
 RESIZED: set[tuple[str, int, int, int]] = set()  # files found to change frame size (path, size, mtime, inode)
 UNINDEXED: set[tuple[str, int, int, int]] = set()  # H.264/HEVC files without an index of every frame (as RESIZED)
-FIELDS: dict[tuple[str, int, int, int], bool] = {}  # files (as RESIZED) whose field order was looked at: interlaced?
 NO_INDEX = ("mpegts", "matroska", "h264", "hevc")  # containers (FFmpeg's names) whose frame sizes are watched so
-FIRST_PACKETS = 30  # a stream of unknown field order: its packets decoded at most for its first frame's flag
 LEAD_PACKETS = 1000  # an MPEG-TS's packets looked at at most for its first keyframe (33 s at 30 fps; one every 2-10 s)
 
 
@@ -71,8 +70,8 @@ class VideoProbe:
     time line begun late is also what a copy cut off without re-timing (``ffmpeg -copyts``) reads as.
     ``sizes``: an MP4/MOV whose video changes frame size part-way (parts joined by stream copy,
     :mod:`mpt_live.sizechange`): ``(frame, width, height)`` where each part starts; ``()`` otherwise.
-    ``interlaced``: the first video stream is interlaced (:func:`_interlaced`; the opencv-python wheel's FFmpeg gives
-    such frames black, so PyAV reads it: :func:`is_interlaced`)."""
+    ``interlaced``: the first video stream is interlaced (:func:`~mpt_live.fieldorder.stream_interlaced`; the opencv-python wheel's FFmpeg gives
+    such frames black, so PyAV reads it: :func:`~mpt_live.fieldorder.is_interlaced`)."""
 
     failure: str | None = None
     streams: tuple[str, ...] = ()
@@ -112,7 +111,7 @@ def probe_video(path: str | os.PathLike) -> VideoProbe:
 def changes_size(path: str | os.PathLike) -> bool:
     """Whether a probe in this process found the file ``path`` (as it is now) to be a video whose frame size changes
     part-way (:attr:`VideoProbe.sizes`); never probes it (a reader that opens files no run has probed, training's,
-    pays no probe for it: :func:`is_interlaced` looks at its field order alone)."""
+    pays no probe for it: :func:`~mpt_live.fieldorder.is_interlaced` looks at its field order alone)."""
     return _found_in(RESIZED, path)
 
 
@@ -121,25 +120,6 @@ def has_no_index(path: str | os.PathLike) -> bool:
     H.264/HEVC stream of H.264 or HEVC: no index of every frame, so whether its size changes part-way is watched as
     it is read (:class:`~mpt_live.sizechange.SizeWatch`), not probed; never probes it (as :func:`changes_size`)."""
     return _found_in(UNINDEXED, path)
-
-
-def is_interlaced(path: str | os.PathLike) -> bool:
-    """Whether the local file ``path`` (as it is now) holds interlaced video (:attr:`VideoProbe.interlaced`): a probe's
-    answer where this process probed it, else one PyAV open for that fact alone (:func:`_interlaced`; training's readers
-    probe nothing else, and OpenCV's frames of such a file are black); False where PyAV cannot open it."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return False
-    key = (os.path.abspath(path), st.st_size, st.st_mtime_ns, st.st_ino)
-    if key not in FIELDS:
-        try:
-            import av
-            with quiet_fd(2), av.open(key[0]) as c:
-                FIELDS[key] = bool(_first(c, _interlaced))
-        except Exception:  # no PyAV, or a file it cannot open: OpenCV reads it, as before
-            FIELDS[key] = False
-    return FIELDS[key]
 
 
 def _found_in(found: set[tuple[str, int, int, int]], path: str | os.PathLike) -> bool:
@@ -178,7 +158,7 @@ def _probe(path: str) -> VideoProbe:
             probe = VideoProbe(None, streams, _image(c), _codec_fps(c), start_s, end_s, _codec(c), _open_gop(c),
                                _container(c), any(is_picture(st) for st in c.streams), late_s, _pixel_format(c),
                                video_tracks(c), _first(c, hdr_transfer), *_lost(c, start_s, late_s),  # TS packets last
-                               _sizes(c, str(path)), bool(_first(c, _interlaced)))  # last: it may decode a frame
+                               _sizes(c, str(path)), bool(_first(c, stream_interlaced)))  # last: it may decode a frame
             if probe.start_late and (cue := first_cue_s(path)) is not None and cue > late_s - LATE_S / 10:
                 # its Cues list no cluster before its first frame: the file starts there (no first cluster lost)
                 shift = min(start_s, max(c.start_time / 1e6, 0.0))  # from the container's start, as an MP4's
@@ -372,26 +352,6 @@ def _moved(c, lost_s: float) -> float:
         return max(0.0, c.start_time / 1e6 - (float(s.start_time * s.time_base) - lost_s))
     except Exception:
         return 0.0
-
-
-def _interlaced(s) -> bool:
-    """Whether the video stream ``s`` is interlaced: its field order as FFmpeg found it (top or bottom field first,
-    MPEG-2, H.264 coded as fields); where it found none (DV, MJPEG), its first frame's own flag (the stream's first
-    :data:`FIRST_PACKETS` packets decoded at most). A frame coded progressive in a stream tagged interlaced is read as
-    OpenCV reads it: only frames flagged interlaced come out black."""
-    order = s.codec_context.field_order  # FFmpeg's AVFieldOrder: 0 unknown, 1 progressive, 2-5 the field orders
-    if order != 0:
-        return order > 1
-    try:
-        s.container.seek(0, stream=s)
-        for k, packet in enumerate(s.container.demux(s)):
-            if k >= FIRST_PACKETS:
-                break
-            for frame in packet.decode():
-                return bool(frame.interlaced_frame)
-    except Exception:  # a file that cannot seek, a first packet that does not decode: read as before (OpenCV)
-        pass
-    return False
 
 
 def _clock_seconds(text: str | None) -> float | None:
