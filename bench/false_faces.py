@@ -22,7 +22,15 @@ candidate check, not adopted (:class:`NormGate`: SFace's feature norm of a newco
 ``--size`` draws the person smaller (a person further off, found faintly); the held-out people (``--photos DIR``,
 animated as bench/identities.py does) replace the shared videos.
 
+``--frame 640x480`` lays each case out in a 4:3 frame: the person and the right half's picture side by side, each
+scaled to 320 px, on a backdrop (the distractor as large a share of the frame as in the wide case, not shrunk to a
+corner). One real face is a frame short of faces (``--max-faces 2``), the frame the tracker now searches in its two
+480 px squares (:func:`mpt_live.tiles.searched_in_tiles`, 4:3 and wider; every 2 s while the face is followed), where
+the distractor fills two thirds of a square's side; the columns are the rule before (``tiles.is_wide``: 3:2 and wider,
+so no square of a 4:3 frame) and now, patched in one run, both with the face watch as it is now.
+
     python bench/false_faces.py [--seconds 4] [--gate 5] [--size 160] [--people N] [--photos /work/heldout/set1]
+    python bench/false_faces.py --frame 640x480 [--seconds 4] [--people N] [--cases title,emoji]
 """
 
 from __future__ import annotations
@@ -39,17 +47,21 @@ import numpy as np
 
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
+import mpt_live.face_watch as face_watch  # noqa: E402
+import mpt_live.tracks as tracks  # noqa: E402
 from mpt_live.face import FaceAligner  # noqa: E402
 from mpt_live.face_types import Detection  # noqa: E402
 from mpt_live.face_watch import FaceWatch  # noqa: E402
 from mpt_live.identity import FaceEmbedder  # noqa: E402
 from mpt_live.machine import vector_extensions  # noqa: E402
+from mpt_live.tiles import is_wide, searched_in_tiles  # noqa: E402
 from mpt_live.tracks import FaceTracker, box_iou  # noqa: E402
 from train.compose import Player  # noqa: E402
 
 FACES = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces"
 FPS, SIDE = 30.0, 480
 STILLS = (12, 15, 18, 21)  # frames of title_frames where the title is sharp
+FRAMES = {"960x480": (480, 960), "640x480": (480, 640)}  # the wide frame; the 4:3 one of the squares
 CASES = ("title", "title_still", "title_still_large", "text", "checker", "emoji", "logo", "printed", "none")
 
 
@@ -193,14 +205,46 @@ class BeforeWatch(FaceWatch):
         return not at_once if self.used == "full" or confident else super().vouch(image, box, at_once)
 
 
+def compose(person: np.ndarray, right: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, int]:
+    """The frame of ``shape`` (h, w) with the person on the left and ``right`` on the right, and the x between them:
+    two halves side by side (960x480), or both scaled to half the width, centred on a backdrop (640x480)."""
+    h, w = shape
+    if w == 2 * SIDE:
+        return np.hstack([person, right]), SIDE
+    s = w // 2
+    frame = cv2.resize(backdrop(7), (w, h), interpolation=cv2.INTER_LINEAR)
+    y = (h - s) // 2
+    for x, img in ((0, person), (s, right)):
+        frame[y:y + s, x:x + s] = cv2.resize(img, (s, s), interpolation=cv2.INTER_AREA)
+    return frame, s
+
+
+@contextlib.contextmanager
+def squares_rule(rule: Callable[[tuple[int, ...]], bool] | None) -> Iterator[None]:
+    """The tracker and the face watch searching tiles of the frames ``rule`` says (None: as they do now), as
+    bench/tiles.py patches them."""
+    if rule is None:
+        yield
+        return
+    tracks.searched_in_tiles = face_watch.searched_in_tiles = rule
+    try:
+        yield
+    finally:
+        tracks.searched_in_tiles = face_watch.searched_in_tiles = searched_in_tiles
+
+
 def run(person: Callable[[float], np.ndarray], right: Callable[[int], np.ndarray], n: int, before: bool,
-        gate: float | None) -> tuple[float, float, int]:
-    """Shares of frames with a confirmed face on the right half and on the person; IDs given on the right half
-    (``before``: with :class:`BeforeWatch`; ``gate``: with :class:`NormGate` of that norm)."""
+        gate: float | None, shape: tuple[int, int] = FRAMES["960x480"],
+        rule: Callable[[tuple[int, ...]], bool] | None = None) -> tuple[float, float, int, int]:
+    """Shares of frames with a confirmed face on the right half and on the person; IDs given on the right half; the
+    tracker's tile searches
+    (``before``: with :class:`BeforeWatch`; ``gate``: with :class:`NormGate` of that norm; ``shape``: the frame's
+    (h, w); ``rule``: where tiles are searched, as :func:`squares_rule`)."""
     on_right = on_person = 0
     right_ids: set[int] = set()
     check = NormGate(gate) if gate is not None else None
     with contextlib.ExitStack() as stack:
+        stack.enter_context(squares_rule(rule))
         if check is not None:
             stack.enter_context(check.applied())
         watch = stack.enter_context((BeforeWatch if before else FaceWatch)("auto", 2, False))
@@ -208,15 +252,15 @@ def run(person: Callable[[float], np.ndarray], right: Callable[[int], np.ndarray
         if check is not None:
             check.tracker = tracker
         for i in range(n):
-            frame = np.hstack([person(i / FPS), right(i)])
+            frame, mid = compose(person(i / FPS), right(i), shape)
             frame = cv2.imdecode(cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 90])[1], cv2.IMREAD_COLOR)
             faces, _ = tracker.update(frame, i / FPS)
             watch.see(frame, i / FPS, faces, tracker)
             xs = [(f.id, f.face.box[0] + f.face.box[2] / 2) for f in faces]
-            right_ids |= {fid for fid, x in xs if x >= SIDE}
-            on_right += any(x >= SIDE for _, x in xs)
-            on_person += any(x < SIDE for _, x in xs)
-    return on_right / n, on_person / n, len(right_ids)
+            right_ids |= {fid for fid, x in xs if x >= mid}
+            on_right += any(x >= mid for _, x in xs)
+            on_person += any(x < mid for _, x in xs)
+    return on_right / n, on_person / n, len(right_ids), tracker.tile_searches
 
 
 def small(player: Player, size: int) -> Callable[[float], np.ndarray]:
@@ -246,7 +290,7 @@ def people(faces: Path, photos: Path | None, seconds: float, tmp: Path) -> list[
     return out
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--faces", type=Path, default=FACES)
@@ -256,13 +300,18 @@ def main() -> None:
     ap.add_argument("--gate", type=float, action="append", default=[],
                     help="also before with NormGate of this SFace feature norm (repeat for several)")
     ap.add_argument("--size", type=int, default=SIDE, help="the person's video drawn this many px (default: the half)")
-    a = ap.parse_args()
+    ap.add_argument("--frame", default="960x480", choices=sorted(FRAMES),
+                    help="640x480: the case side by side in a 4:3 frame, the squares' rule before and now")
+    a = ap.parse_args(argv)
     if not (a.faces / "videos").is_dir():
         sys.exit(f"{a.faces}: no videos/ folder of face videos (give --faces)")
     cases = [c for c in a.cases.split(",") if c]
     bad = [c for c in cases if c not in CASES]
     if bad:
         sys.exit(f"--cases {','.join(bad)}: expected some of {', '.join(CASES)}")
+    shape = FRAMES[a.frame]
+    if shape != FRAMES["960x480"] and a.gate:
+        sys.exit(f"--gate: with the 960x480 frame only (--frame {a.frame} compares the squares' rules)")
     print(f"CPU vector extensions: {vector_extensions()}", flush=True)
     n = int(a.seconds * FPS)
     with tempfile.TemporaryDirectory() as tmp:
@@ -272,21 +321,28 @@ def main() -> None:
         photo = cv2.imread(str(a.faces / "photos" / "face_recognition_rose_leslie.jpg"), cv2.IMREAD_COLOR)
         h, w = photo.shape[:2]
         photo = photo[:min(h, w), (w - min(h, w)) // 2:(w + min(h, w)) // 2]
-        print(f"{n} frames of 960x480 per run, the person {a.size} px; right: share of frames with a face ID on the "
-              "right half (IDs given there); person: share with one on the real face")
-        modes: list[tuple[bool, float | None]] = [(True, None), (False, None), *((True, g) for g in a.gate)]
-        head = " | ".join(("before" if b else "after") + ("" if g is None else f" + norm >= {g:g}") for b, g in modes)
-        print(f"\n| right half | person | {head} |\n|---|---|{'---|' * len(modes)}")
+        half = "right half" if shape == FRAMES["960x480"] else "right side"
+        print(f"{n} frames of {a.frame} per run, the person {a.size} px; right: share of frames with a face ID on the "
+              f"{half} (IDs given there); person: share with one on the real face"
+              + ("; searches: the tracker's tile searches" if shape != FRAMES["960x480"] else ""))
+        if shape == FRAMES["960x480"]:
+            modes: list[tuple] = [("before", True, None, None), ("after", False, None, None),
+                                 *((f"before + norm >= {g:g}", True, g, None) for g in a.gate)]
+        else:  # the face watch as now; tiles where 3:2 and wider (before), 4:3 and wider (now)
+            modes = [("squares before (is_wide)", False, None, is_wide),
+                     ("squares now (searched_in_tiles)", False, None, searched_in_tiles)]
+        print(f"\n| {half} | person | {' | '.join(m[0] for m in modes)} |\n|---|---|{'---|' * len(modes)}")
         for case in cases:
             right = distractor(case, a.faces, photo)
             for p in persons:
                 shown = p.at if a.size >= SIDE else small(p, a.size)
                 cells = []
-                for b, g in modes:
-                    r, f, ids = run(shown, right, n, b, g)
-                    cells.append(f"{r:.2f} ({ids}) / {f:.2f}")
+                for _, b, g, rule in modes:
+                    r, f, ids, searches = run(shown, right, n, b, g, shape, rule)
+                    cells.append(f"{r:.2f} ({ids}) / {f:.2f}" + (f", {searches} searches" if rule else ""))
                 print(f"| {case} | {p.name} | {' | '.join(cells)} |", flush=True)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

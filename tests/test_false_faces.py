@@ -6,11 +6,14 @@ short-range vouched for a run on full-range)."""
 from __future__ import annotations
 
 import csv
+import re
 
 import cv2
 import numpy as np
 import pytest
+from conftest import bench_script
 
+from mpt_live.machine import vector_extensions
 from train.compose import Player
 
 SIDE, FPS = 480, 30.0
@@ -83,3 +86,30 @@ def test_a_pattern_beside_a_face_gets_no_id(faces_dir, tmp_path, right):
         rows = [r for r in csv.DictReader(fh) if r["face_id"] != ""]
     assert rows and all(int(r["x"]) + int(r["w"]) / 2 < SIDE for r in rows)  # every row is the real person's
     assert summary["frames_with_face"] >= 0.9 * summary["frames_read"]
+
+
+@pytest.fixture(scope="module")
+def ff():
+    yield from bench_script("false_faces")
+
+
+def test_the_bench_lays_a_case_out_in_a_4_3_frame_and_runs_both_square_rules(ff, faces_dir, capsys):
+    """bench/false_faces.py --frame 640x480: the person and the smiley side by side in a 4:3 frame, run with the
+    squares searched as before (3:2 and wider: none in a 4:3 frame) and as now (4:3 and wider), in one run."""
+    assert ff.main(["--frame", "640x480", "--seconds", "1", "--people", "1", "--cases", "emoji",
+                    "--faces", str(faces_dir)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == f"CPU vector extensions: {vector_extensions()}"
+    assert "30 frames of 640x480 per run" in out
+    assert "| right side | person | squares before (is_wide) | squares now (searched_in_tiles) |" in out
+    cell = r"([\d.]+) \((\d+)\) / ([\d.]+), (\d+) searches"
+    rows = re.findall(rf"^\| emoji \| (\S+) \| {cell} \| {cell} \|$", out, re.MULTILINE)
+    assert len(rows) == 1, out
+    _, _, _, before_person, before_searches, _, _, now_person, now_searches = rows[0]
+    assert int(before_searches) == 0 < int(now_searches)  # only the new rule searches a 4:3 frame's squares
+    assert float(before_person) >= 0.9 and float(now_person) >= 0.9  # the real face is tracked under both
+
+
+def test_the_bench_refuses_a_gate_on_the_4_3_frame(ff, faces_dir, capsys):
+    with pytest.raises(SystemExit, match="--gate: with the 960x480 frame only"):
+        ff.main(["--frame", "640x480", "--gate", "5", "--faces", str(faces_dir)])
