@@ -10,10 +10,10 @@ falling below half of the candidate's apex, rises to the threshold and twice tha
 the face's own motion keeps the evidence above half a low threshold, one candidate would otherwise run for
 ``max_open_s`` and keep only its strongest movement, and a lower threshold would find fewer events). Its apex is the
 strongest frame; onset and offset come from the raw motion of the cells around that peak: where it crosses half its
-apex value before and after, extended by the same distance again (exact for a rise and fall of raised-cosine shape),
-at frame resolution (:mod:`mpt_live.spot_extent`); an extent of one frame is no movement (dropped). After a cut
-(``flush(cut=True)``) no extent reaches the cut frame or, later, back before it; :meth:`Channel.restart` starts the
-statistics and the warm-up anew.
+apex value before and after, extended by the same distance again in the frames' times (exact for a rise and fall of
+raised-cosine shape), the frames nearest those times (:mod:`mpt_live.spot_extent`); an extent of one frame is no
+movement (dropped). After a cut (``flush(cut=True)``) no extent reaches the cut frame or, later, back before it;
+:meth:`Channel.restart` starts the statistics and the warm-up anew.
 
 A candidate is dropped when it is a blink (the eye cells move ``blink_ratio`` times more), a head movement (the face
 sides move ``head_ratio`` times more), the echo of a much stronger movement one scale before or after it
@@ -21,8 +21,9 @@ sides move ``head_ratio`` times more), the echo of a much stronger movement one 
 times more than the rest of the face). Every duration is in the frames' own times (the open candidate's
 ``max_open_s`` too); the frames one scale before and after an apex (the echo's and the extent's reach) and the speech
 test's ``flank_s`` before and after a movement are those nearest in time to ``k / fps`` and ``flank / fps`` away, as
-FaceMotion's neighbours are (at a constant rate, ``k`` and ``flank`` frames); counts of frames stand only for the
-buffer and, as floors beside their times, :meth:`Channel.reach` and the spotter's latency bound.
+FaceMotion's neighbours are (at a constant rate, ``k`` and ``flank`` frames), and the extent is measured in the frames'
+times (:mod:`mpt_live.spot_extent`); counts of frames stand only for the buffer and, as floors beside their times,
+:meth:`Channel.reach` and the spotter's latency bound.
 
 :class:`SpotConfig` holds the settings of both scales and of the spotter that resolves them; it is defined here, where
 most of it is read, and :mod:`mpt_live.spotting` takes it from here for its users.
@@ -36,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .facemotion import GRID, REGIONS, FrameSignals, time_neighbour
-from .spot_extent import extent
+from .spot_extent import extent, periods
 from .window_stats import WindowStats
 
 _SITES, _INNER, _EYES, _SIDES, _MOUTH, _LOWER = (REGIONS[r].ravel()
@@ -259,7 +260,7 @@ class Channel:
         raw = np.stack([np.full(GRID * GRID, np.nan, np.float32) if r.raw is None else r.raw for r in span])
         prof = np.full(len(frames), np.nan)
         prof[lo:hi + 1] = (raw[:, cells] - self.stats.med[cells]).mean(axis=1)
-        found = extent(prof, a, lo, hi)
+        found = extent(prof, a, lo, hi, periods(np.array([r.time_s for r in frames]), self.fps))
         if found is None:
             return self._drop(apex, "extent", m)
         on, off, _ = found

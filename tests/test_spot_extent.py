@@ -1,0 +1,78 @@
+"""The spotter's extents in the frames' own times (mpt_live.spot_extent): an event's onset and offset ("twice as far
+from the apex" as the half-height crossings) were counted in frames, which are time steps only at the stated rate. A
+variable-rate input gives the events of its constant-rate original, by their times; at a constant rate the frames
+counted, as before."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mpt_live.facemotion import GRID, FrameSignals
+from mpt_live.spot_extent import extent, periods
+from mpt_live.spotting import Spotter
+
+CFR = [i / 30 for i in range(720)]  # 24 s at 30 fps
+
+
+def test_a_constant_rate_s_positions_are_the_frames_counted():
+    n = 900
+    for times, fps in ((np.arange(n) / 30, 30.0), (np.round(np.arange(n) / 30, 3), 30.0),
+                       (np.arange(n) / 29.97, 30.0), (np.arange(n) * 1001 / 30000, 29.97)):
+        assert periods(times, fps).tolist() == list(range(n)), fps
+    u = periods(np.array([0, 1, 3, 5, 5, 5, 6]) / 30 + [0, 0, 0, 0, 0.002, 0, 0], 30.0)  # 15 fps steps, 2 ms, back
+    assert u == pytest.approx([0, 1, 3, 5, 5.06, 6.06, 7.06])
+
+
+def test_at_a_constant_rate_extents_by_time_are_those_of_frames_counted():
+    """Random rises and falls, noisy, some with no signals on one side (mirrored): the same onset, offset and side by
+    the frames' times (exact, millisecond-rounded, 29.97 fps under a 30 fps header) as by frame indices."""
+    rng = np.random.default_rng(5)
+    n = 120
+    for _ in range(3000):
+        a, w = int(rng.integers(20, 100)), float(rng.uniform(0.5, 12))
+        prof = np.maximum(0, 1 - np.abs(np.arange(n) - a - rng.uniform(-0.5, 0.5)) / w) + rng.normal(0, 0.05, n)
+        prof[a] = prof.max() + 0.01
+        if rng.random() < 0.3:
+            side = int(rng.integers(1, 8))
+            prof[(a + side if rng.random() < 0.5 else 0):(None if rng.random() < 0.5 else a - side)] = np.nan
+        lo, hi = max(a - 15, 0), min(a + 15, n - 1)
+        counted = extent(prof, a, lo, hi)
+        for times, fps in ((np.arange(n) / 30, 30.0), (np.round(np.arange(n) / 30, 3), 30.0),
+                           (np.arange(n) / 29.97, 30.0)):
+            assert extent(prof, a, lo, hi, periods(times, fps)) == counted
+
+
+def _events(times: list[float], micro, macro=None, stated: float = 30.0) -> list[tuple]:
+    """(type, onset_s, apex_s, offset_s) of the events of frames at ``times`` (noise, and ``micro(t)`` added to the brow
+    cells of the micro scale's map; ``macro(t)`` to the macro scale's, or the same as the micro one)."""
+    rng = np.random.default_rng(3)
+    sp = Spotter(stated, 15, 75)
+    out = []
+    for i, t in enumerate(times):
+        m = (0.05 * rng.lognormal(0.0, 0.5, (GRID, GRID))).astype(np.float32)
+        big = m.copy()
+        m[2:4, 5:7] += micro(t)
+        big[2:4, 5:7] += (macro or micro)(t)
+        out += sp.push(FrameSignals(i, t, m, big))
+    return [(e.type, e.onset_s, e.apex_s, e.offset_s) for e in sorted(out + sp.flush(), key=lambda e: e.onset_s)]
+
+
+def _same(a: list[tuple], b: list[tuple], tol: float) -> bool:
+    return [e[0] for e in a] == [e[0] for e in b] and all(abs(x - y) <= tol for e, f in zip(a, b)
+                                                          for x, y in zip(e[1:], f[1:]))
+
+
+def test_an_extent_across_a_change_of_rate_is_its_constant_rate_one():
+    """A 0.4 s movement (apex at 12 s) whose rise comes at 10 fps and fall at 30 under a 30 fps header (a phone's
+    camera leaving low light): the onset, twice the half-height crossing's distance counted in frames, was 3 frames of
+    10 fps before the crossing (0.4 s before the apex, not 0.2): 11.6-12.2 s, macro. By the frames' times the CFR
+    event: micro, 11.8-12.2 s."""
+    def tri(t):
+        return 0.8 * max(0.0, 1 - abs(t - 12) / 0.2)
+
+    cfr = _events(CFR, tri)
+    assert [e[0] for e in cfr] == ["micro"] and abs(cfr[0][1] - 11.8) < 0.05, cfr
+    for kept in ([t for t in CFR if t >= 11.9 or round(t * 30) % 3 == 0],    # 10 fps, then 30
+                 [t for t in CFR if t <= 12.1 or round(t * 30) % 3 == 0]):   # 30 fps, then 10
+        assert _same(_events(kept, tri), cfr, 1 / 30 + 1e-6), (_events(kept, tri), cfr)
