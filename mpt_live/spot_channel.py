@@ -19,11 +19,11 @@ A candidate is dropped when it is a blink (the eye cells move ``blink_ratio`` ti
 sides move ``head_ratio`` times more), the echo of a much stronger movement one scale before or after it
 (``echo_ratio``), or, in the lower face, speech (in the second before and after it, the mouth moves ``speech_ratio``
 times more than the rest of the face). Every duration is in the frames' own times (the open candidate's
-``max_open_s`` too); the frames one scale before and after an apex (the echo's and the extent's reach) and the speech
-test's ``flank_s`` before and after a movement are those nearest in time to ``k / fps`` and ``flank / fps`` away, as
-FaceMotion's neighbours are (at a constant rate, ``k`` and ``flank`` frames), and the extent is measured in the frames'
-times (:mod:`mpt_live.spot_extent`); counts of frames stand only for the buffer and, as floors beside their times,
-:meth:`Channel.reach` and the spotter's latency bound.
+``max_open_s`` too); the frames one scale before and after an apex (the echo's and the extent's reach), the echo's
+frames around them (``2 / fps`` s each side), and the speech test's ``flank_s`` before and after a movement are those
+nearest in time to ``k / fps`` and ``flank / fps`` away, as FaceMotion's neighbours are (at a constant rate, ``k`` and
+``flank`` frames), and the extent is measured in the frames' times (:mod:`mpt_live.spot_extent`); counts of frames
+stand only for the buffer and, as floors beside their times, :meth:`Channel.reach` and the spotter's latency bound.
 
 :class:`SpotConfig` holds the settings of both scales and of the spotter that resolves them; it is defined here, where
 most of it is read, and :mod:`mpt_live.spotting` takes it from here for its users.
@@ -239,6 +239,14 @@ class Channel:
                            (frames[0].time_s, frames[-1].time_s))
         return a + step if j is None else j
 
+    def _near_time(self, frames: list[_Frame], b: int, n: int) -> list[_Frame]:
+        """The frames within ``n / fps`` s of frame b (the nearest to that time each side, :meth:`_scale_from`; at a
+        constant rate b -+ n), those counted where b is not kept (a scale beyond the frames there are). Counted, a
+        15 fps stretch under a 30 fps header took twice that time around the echo's neighbour, a 60 fps one half."""
+        if not 0 <= b < len(frames):
+            return frames[max(b - n, 0):b + n + 1]
+        return frames[max(self._scale_from(frames, b, -n), 0):self._scale_from(frames, b, n) + 1]
+
     def _judge(self, apex: _Frame) -> Candidate | None:
         frames = list(self.frames)
         a = apex.pos - frames[0].pos
@@ -246,7 +254,7 @@ class Channel:
             return None
         cfg = self.cfg
         echo = [r.peak for b in (self._scale_from(frames, a, -self.k), self._scale_from(frames, a, self.k))
-                for r in frames[max(b - 2, 0):b + 3]]
+                for r in self._near_time(frames, b, 2)]
         m = {"threshold": apex.e / cfg.threshold, "blink": apex.eye / (cfg.blink_ratio * apex.e),
              "head": apex.side / (cfg.head_ratio * apex.e), "echo": max(echo, default=0.0) / (cfg.echo_ratio * apex.e)}
         for gate in ("blink", "head", "echo"):  # echo: of a strong movement (often a blink) one scale before or after

@@ -16,10 +16,10 @@ The same frames with the same times give the same events whatever frame rate the
 30), and a face first seen a few frames later gives the same events once the statistics' window no longer reaches
 its first frame: every duration here is in the frames' times (the open candidate's ``max_open_s`` too) and the
 statistics have no refresh phase. Counts of frames stand only for the scales ``k`` (set by FaceMotion, which, as
-the channels, reads them in the frames' times: ``k / fps`` seconds, as the speech test's ``flank_s``), the test of a
-micro candidate inside a macro one (twice the micro scale), and floors beside a time: the reach of a candidate still
-to come (``k`` frames or ``k / fps`` s, whichever reaches further) and the latency bound (``max_wait`` frames and as
-long in time, or 4 times as many frames where times stand still).
+the channels, reads them in the frames' times: ``k / fps`` seconds, as the speech test's ``flank_s``, the extents and
+the test of a micro candidate inside a macro one, twice the micro scale), and floors beside a time: the reach of a
+candidate still to come (``k`` frames or ``k / fps`` s, whichever reaches further) and the latency bound (``max_wait``
+frames and as long in time, or 4 times as many frames where times stand still).
 
 Latency: the signals' delay (2.5 s + 1/30 s) plus the candidate's length and one second after it.
 ``Spotter.push(signals) -> closed events``; ``flush()`` at the end of the stream.
@@ -108,6 +108,13 @@ class Spotter:
         later = self.micro.frames[-1].time_s - c.offset.time_s
         return n >= 4 * self.max_wait or (n >= self.max_wait and later >= (self.max_wait - 0.5) / self.fps)
 
+    def _spans_micro_twice(self, m: Candidate) -> bool:
+        """Whether a macro candidate runs at least twice the micro scale (``2 k / fps`` s) from onset to offset, by the
+        frames' times (within half a period: at a constant rate ``2 k`` frames counted). Counted in frames, a
+        macro candidate of 1 s in a 15 fps stretch under a 30 fps header (15 frames) was not long enough, and the micro
+        candidate at its peak was reported beside it; in a 60 fps stretch one of 0.5 s was."""
+        return m.offset.time_s - m.onset.time_s >= (2 * self.micro.k - 0.5) / self.fps
+
     def _step(self, micro: list[Candidate], macro: list[Candidate], force: bool = False) -> list[SpotEvent]:
         """Resolve the two scales: a movement seen by both is reported once."""
         self._micro_wait += micro
@@ -122,7 +129,7 @@ class Spotter:
                 continue
             over = [m for m in self._macro_wait if overlaps(c, m)]
             if over and (not self.is_micro(c.onset.time_s, c.offset.time_s, c.period_s)
-                         or any(m.offset.pos - m.onset.pos >= 2 * self.micro.k for m in over)):
+                         or any(self._spans_micro_twice(m) for m in over)):
                 continue  # the peak of a longer movement, which the macro scale sees whole
             for m in over:  # short enough for the micro scale to see whole: its extent is cleaner
                 self._macro_wait.remove(m)

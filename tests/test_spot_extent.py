@@ -1,14 +1,15 @@
-"""The spotter's extents in the frames' own times (mpt_live.spot_extent): an event's onset and offset ("twice as far
-from the apex" as the half-height crossings) were counted in frames, which are time steps only at the stated rate. A
-variable-rate input gives the events of its constant-rate original, by their times; at a constant rate the frames
-counted, as before."""
+"""The spotter's extents and its frame-count tests in the frames' own times (mpt_live.spot_extent, mpt_live.spotting,
+mpt_live.spot_channel): an event's onset and offset ("twice as far from the apex" as the half-height crossings), the
+test of a micro candidate at the peak of a macro one (twice the micro scale) and the frames around the echo gate's
+neighbours were counted in frames, which are time steps only at the stated rate. A variable-rate input gives the
+events of its constant-rate original, by their times; at a constant rate the frames counted, as before."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from mpt_live.facemotion import GRID, FrameSignals
+from mpt_live.facemotion import GRID, REGIONS, FrameSignals
 from mpt_live.spot_extent import extent, periods
 from mpt_live.spotting import Spotter
 
@@ -76,3 +77,45 @@ def test_an_extent_across_a_change_of_rate_is_its_constant_rate_one():
     for kept in ([t for t in CFR if t >= 11.9 or round(t * 30) % 3 == 0],    # 10 fps, then 30
                  [t for t in CFR if t <= 12.1 or round(t * 30) % 3 == 0]):   # 30 fps, then 10
         assert _same(_events(kept, tri), cfr, 1 / 30 + 1e-6), (_events(kept, tri), cfr)
+
+
+@pytest.mark.parametrize("half", [0.4, 0.6, 0.8])
+def test_a_micro_candidate_at_a_macro_one_s_peak_is_typed_by_the_macro_one_s_time(half):
+    """A sharp 0.2 s peak (the micro scale) on a movement of 2 x ``half`` s (the macro scale): one event, the macro one
+    where it runs at least twice the micro scale (1 s), as at 30 fps. Counted in frames (30), a 15 fps stretch under a
+    30 fps header took 2 s for that, and reported the peak as a micro event instead of the 1.2 and 1.6 s movements; a 60
+    fps one 0.5 s, and reported the 0.8 s movement as macro instead of its peak."""
+    def peak(t):
+        return max(0.0, 1 - abs(t - 12) / 0.1)
+
+    def slow(t):
+        return max(0.0, 1 - abs(t - 12) / half)
+
+    cfr = _events(CFR, peak, slow)
+    assert [e[0] for e in cfr] == ["micro" if half < 0.5 else "macro"], cfr
+    for rate in (15, 60):
+        assert _same(_events([i / rate for i in range(24 * rate)], peak, slow), cfr, 0.1), rate
+
+
+def test_the_echo_gate_looks_as_long_around_a_scale_before_and_after_at_any_rate():
+    """A 0.2 s brow movement at 12 s and a blink-strength flash 0.667 s (0.7 s) after it: at 30 fps outside the echo
+    gate's frames 0.5 s on (2 frames, 1/15 s, each side), kept. In a 15 (10) fps stretch under a 30 fps header the 2
+    frames counted reached 0.13 (0.2) s: dropped as an echo. A flash 0.567 s after it is inside (dropped at 30 fps); in a
+    60 fps stretch 2 frames reached 1/30 s only: kept. By the frames' times, as at 30 fps."""
+    eyes = REGIONS["eyes"]
+
+    def spotted(rate: int, flash: float) -> list[str]:
+        rng = np.random.default_rng(4)
+        times = sorted({t for t in CFR if not 11.5 <= t <= 13}  # 11.5-13 s at ``rate``
+                       | {i / rate for i in range(24 * rate) if 11.5 <= i / rate <= 13})
+        sp, out = Spotter(30.0, 15, 75), []
+        for i, t in enumerate(times):
+            m = (0.05 * rng.lognormal(0.0, 0.5, (GRID, GRID))).astype(np.float32)
+            m[2:4, 5:7] += max(0.0, 1 - abs(t - 12) / 0.1)
+            m[eyes] += 6.0 * (abs(t - flash) < 0.004)
+            out += sp.push(FrameSignals(i, t, m, None))
+        return [e.type for e in out + sp.flush() if abs(e.apex_s - 12) < 0.1]
+
+    for rate, flash in ((15, 12 + 2 / 3), (60, 12 + 2 / 3), (10, 12.7)):  # a frame of both rates
+        assert spotted(rate, flash) == spotted(30, flash) == ["micro"], rate
+    assert spotted(60, 12 + 17 / 30) == spotted(30, 12 + 17 / 30) == [], "inside"
