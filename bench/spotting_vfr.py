@@ -27,27 +27,40 @@ new, split (a lost CFR event overlapped by two or more of the copy's), and the k
 original's frames).
 
 ``--header-fps 30`` tells every copy's spotter and scorer that rate instead (a header stating the fastest stretch's).
+``--before REV`` replays every copy with the code of that git revision too (its mpt_live and train in a temporary
+worktree, this script in a child process) and prints, per copy, its TP/FP/FN and F1 by time beside this code's, and how
+many events the two codes give alike (the same onset, apex and offset frames and type) and how many differ: on the CFR
+replay, whether a change keeps the constant-rate output.
 
     nice python bench/spotting_vfr.py ROOT [ROOT ...] --cache DIR [--build] [--seed 0] [--videos] [--header-fps 30]
+        [--before REV]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
 import sys
 import tempfile
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
-from mpt_live.errors import InputError
-from mpt_live.machine import vector_extensions
-from spotting_cache import FACE, cached, load, replay, rows
-from train.datasets.longvideo import Interval, LongVideo, LongVideoIndex, read_annotations_csv
-from train.spot_frames import in_truth_frames, video_frames
-from train.spot_metrics import IOU_THRESHOLD, Spotted, iou, score
+ROOT = Path(__file__).resolve().parents[1]
+CODE_VAR = "SPOTTING_VFR_CODE"  # a --before child: that revision's worktree, its mpt_live and train first
+if os.environ.get(CODE_VAR):
+    sys.path.insert(0, os.environ[CODE_VAR])
+
+from mpt_live.errors import InputError  # noqa: E402
+from mpt_live.machine import vector_extensions  # noqa: E402
+from spotting_cache import FACE, cached, load, replay, rows  # noqa: E402
+from train.datasets.longvideo import Interval, LongVideo, LongVideoIndex, read_annotations_csv  # noqa: E402
+from train.spot_frames import in_truth_frames, video_frames  # noqa: E402
+from train.spot_metrics import IOU_THRESHOLD, Spotted, iou, score  # noqa: E402
 
 PATTERNS = {  # name: what a real file shows (frame steps at a 30 fps original)
     "CFR": "as recorded",
@@ -168,6 +181,100 @@ def against(ref: list, events: list, kept: np.ndarray) -> dict:
     return {"kept": len(used), "lost": lost, "new": len(events) - len(used), "split": split, "shifts": shifts}
 
 
+def replays(args, truths: dict, variants: list) -> dict:
+    """Every copy's events (as :class:`Spotted`, in the copy's frames) of every cached video:
+    ``{variant: {key: [...]}}`` (key: ``benchmark/video``)."""
+    own = {k: {} for k in variants}
+    for name, t in truths.items():
+        for v in t.videos:
+            f = cached(args.cache, name, v, args.build)
+            d, key = load(f), f"{name}/{v.name}"
+            fps, frames, (kinds, cameras), grey = float(d["fps"]), d["frames"], rows(d), d["grey"]
+            times = _times(d, fps)
+            for k in variants:
+                c = _copy(k, times, fps, args, video_frames(v.video))
+                events = replay(*copy_rows(frames, kinds, cameras, grey, c), c.fps, lambda sp: None)
+                own[k][key] = [Spotted(key, e.onset, e.offset, e.type, score=e.score, apex=e.apex, onset_s=e.onset_s,
+                                       apex_s=e.apex_s, offset_s=e.offset_s) for e in events]
+    return own
+
+
+def _times(d, fps: float) -> np.ndarray:
+    """Each frame's own time of a cache file (a frame with no row: its count / fps)."""
+    times = np.arange(int(np.max(d["frames"])) + 1) / fps
+    times[d["frames"]] = d["times"]
+    return times
+
+
+def _copy(k: tuple, times: np.ndarray, fps: float, args, count: int | None) -> Copy:
+    c = copy_of(k[0], times, fps, k[1], args.seed, count)
+    return c if args.header_fps is None else Copy(c.kept, c.times, args.header_fps)
+
+
+def scored(args, truths: dict, variants: list, own: dict, nowhere: Path) -> tuple:
+    """The tables' inputs from every copy's events (``own``, :func:`replays`): the videos, the events in the truth's
+    frames, the truths in each copy's frames, each copy's facts (header rate, placed by seconds) and its events against
+    the CFR replay's."""
+    videos, timed, kept_truth = [], {k: {} for k in variants}, {k: [] for k in variants}
+    facts, vs = {}, {k: [] for k in variants}
+    for name, t in truths.items():
+        for v in t.videos:
+            d, key = load(cached(args.cache, name, v, False)), f"{name}/{v.name}"
+            fps, count = float(d["fps"]), video_frames(v.video)
+            times = _times(d, fps)
+            videos.append(replace(v, name=key))
+            for k in variants:
+                c = _copy(k, times, fps, args, count)
+                sp = own[k][key]
+                timed[k][key], placed = by_time(sp, c, v, count, nowhere)
+                kept_truth[k].append(replace(v, name=key, intervals=[truth_in_copy(iv, c.kept) for iv in v.intervals]))
+                facts.setdefault(k, (c.fps, placed))
+                vs[k].append(against(own[("CFR", False)][key], sp, c.kept))
+            if args.videos:
+                for k in variants:
+                    r = score(LongVideoIndex(videos=[videos[-1]], classes=[]), timed[k], "all")["by_type"]
+                    print(f"  {key:<16} {_name(k):<16} " + "  ".join(
+                        f"{x} {r[x]['tp']}/{r[x]['fp']}/{r[x]['fn']}" for x in ("micro", "macro")), flush=True)
+    return videos, timed, kept_truth, facts, vs
+
+
+def before(args, rev: str, tmp: Path) -> dict:
+    """The copies' events replayed by the code of git revision ``rev`` (its mpt_live and train, in a temporary worktree,
+    by this script in a child process), in :func:`replays`' form."""
+    tree, out = tmp / "before", tmp / "before.json"
+    made = subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(tree), rev],
+                          capture_output=True, text=True, check=False)
+    if made.returncode != 0:
+        raise InputError(f"--before {rev}: no worktree: {(made.stderr.strip().splitlines() or ['git failed'])[-1]}")
+    try:
+        cmd = [sys.executable, __file__, *map(str, args.roots), "--cache", str(args.cache), "--seed", str(args.seed),
+               "--events-out", str(out)] + (["--header-fps", str(args.header_fps)] if args.header_fps else [])
+        child = subprocess.run(cmd, env={**os.environ, CODE_VAR: str(tree)}, check=False)
+        if child.returncode != 0:
+            raise InputError(f"--before {rev}: its replay failed (exit {child.returncode})")
+    finally:  # never a registered worktree left behind
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], capture_output=True,
+                       check=False)
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "prune"], capture_output=True, check=False)
+    got = json.loads(out.read_text())
+    return {k: {key: [Spotted(**e) for e in evs] for key, evs in got[_name(k)].items()} for k in _variants()}
+
+
+def _variants() -> list:
+    return [(p, ms) for p in PATTERNS for ms in (False, True)]
+
+
+def same_events(old: dict, new: dict, k: tuple) -> tuple[int, int]:
+    """Of copy ``k``'s events, how many the two codes give alike (onset, apex, offset frames and type, every video),
+    and how many differ (in either)."""
+    alike = differ = 0
+    for key in new[k]:
+        a = {(e.onset, e.apex, e.offset, e.type) for e in old[k].get(key, [])}
+        b = {(e.onset, e.apex, e.offset, e.type) for e in new[k][key]}
+        alike, differ = alike + len(a & b), differ + len(a ^ b)
+    return alike, differ
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("roots", nargs="+", type=Path, help="mpt-synth --long benchmark folders (test_i, test_p)")
@@ -178,50 +285,56 @@ def main() -> None:
     ap.add_argument("--header-fps", type=float, help="the rate every copy's header states (FaceMotion, the Spotter and "
                     "the scorer told it), e.g. 30: a Matroska file whose rate FFmpeg guessed from its first frames; "
                     "default: each copy's average (an MP4's)")
+    ap.add_argument("--before", metavar="REV", help="also replay every copy with the code of this git revision (a "
+                    "temporary worktree) and print its F1 beside this code's, and the events the two give alike")
+    ap.add_argument("--events-out", type=Path, help=argparse.SUPPRESS)  # a --before child: its events, as JSON
     args = ap.parse_args()
     try:
         if args.seed < 0:
             raise InputError(f"--seed {args.seed}: give a count >= 0")
         if args.header_fps is not None and not 0 < args.header_fps < 1e4:
             raise InputError(f"--header-fps {args.header_fps:g}: give a frame rate > 0")
-        print(f"CPU vector extensions: {vector_extensions()}", flush=True)
-        variants = [(p, ms) for p in PATTERNS for ms in (False, True)]
+        if args.before and subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", "--quiet", f"{args.before}"
+                                           "^{commit}"], capture_output=True, check=False).returncode != 0:
+            raise InputError(f"--before {args.before}: not a git revision of {ROOT}")
+        variants = _variants()
         truths = {r.name: read_annotations_csv(r / "annotations.csv") for r in args.roots}
-        videos, timed, kept_truth, own, ref = [], {k: {} for k in variants}, {k: [] for k in variants}, \
-            {k: {} for k in variants}, {}
-        facts, vs = {}, {k: [] for k in variants}
+        if args.events_out:
+            own = replays(args, truths, variants)
+            args.events_out.write_text(json.dumps({_name(k): {key: [asdict(e) for e in evs] for key, evs in v.items()}
+                                                   for k, v in own.items()}))
+            return
+        print(f"CPU vector extensions: {vector_extensions()}", flush=True)
         with tempfile.TemporaryDirectory() as nowhere:
-            for name, t in truths.items():
-                for v in t.videos:
-                    f = cached(args.cache, name, v, args.build)
-                    d, key = load(f), f"{name}/{v.name}"
-                    fps, frames, (kinds, cameras), grey = float(d["fps"]), d["frames"], rows(d), d["grey"]
-                    videos.append(replace(v, name=key))
-                    count = video_frames(v.video)
-                    times = np.arange(int(np.max(frames)) + 1) / fps
-                    times[frames] = d["times"]  # each frame's own time (a frame with no row: its count / fps)
-                    for k in variants:
-                        c = copy_of(k[0], times, fps, k[1], args.seed, count)
-                        c = c if args.header_fps is None else Copy(c.kept, c.times, args.header_fps)
-                        events = replay(*copy_rows(frames, kinds, cameras, grey, c), c.fps, lambda sp: None)
-                        sp = [Spotted(key, e.onset, e.offset, e.type, score=e.score, apex=e.apex, onset_s=e.onset_s,
-                                      apex_s=e.apex_s, offset_s=e.offset_s) for e in events]
-                        timed[k][key], placed = by_time(sp, c, v, count, Path(nowhere))
-                        own[k][key] = sp
-                        kept_truth[k].append(replace(v, name=key, intervals=[truth_in_copy(iv, c.kept)
-                                                                             for iv in v.intervals]))
-                        facts.setdefault(k, (c.fps, placed))
-                        ref.setdefault(key, sp)
-                        vs[k].append(against(ref[key], sp, c.kept))
-                    if args.videos:
-                        for k in variants:
-                            r = score(LongVideoIndex(videos=[videos[-1]], classes=[]), timed[k], "all")["by_type"]
-                            print(f"  {key:<16} {_name(k):<16} " + "  ".join(
-                                f"{x} {r[x]['tp']}/{r[x]['fp']}/{r[x]['fn']}" for x in ("micro", "macro")), flush=True)
+            own = replays(args, truths, variants)
+            old = before(args, args.before, Path(nowhere)) if args.before else None
+            videos, timed, kept_truth, facts, vs = scored(args, truths, variants, own, Path(nowhere))
+            was = scored(replace_args(args), truths, variants, old, Path(nowhere))[1] if old else None
         report(variants, videos, timed, kept_truth, own, facts, vs)
+        if old:
+            compare(args.before, variants, videos, was, timed, old, own)
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+
+
+def replace_args(args):
+    """``args`` without ``--videos`` (the per-video lines are printed once, for this code)."""
+    return argparse.Namespace(**{**vars(args), "videos": False})
+
+
+def compare(rev: str, variants, videos, was: dict, timed: dict, old: dict, own: dict) -> None:
+    """Each copy's F1 by time with the code of ``rev`` and with this code, and the events the two give alike."""
+    index = LongVideoIndex(videos=videos, classes=[])
+    print(f"\nby time (mpt-eval spot's rule): the code of {rev} -> this code, TP/FP/FN, F1; the events alike "
+          "(onset, apex, offset frame and type) / differing:")
+    for k in variants:
+        a, b = score(index, was[k], "all")["by_type"], score(index, timed[k], "all")["by_type"]
+        cells = "  ".join(f"{x} {a[x]['tp']}/{a[x]['fp']}/{a[x]['fn']} {a[x]['f1']:.3f} -> "
+                          f"{b[x]['tp']}/{b[x]['fp']}/{b[x]['fn']} {b[x]['f1']:.3f}" for x in ("micro", "macro"))
+        alike, differ = same_events(old, own, k)
+        print(f"  {_name(k):<14} {cells}  as macro {micro_as_macro(videos, was[k])} -> "
+              f"{micro_as_macro(videos, timed[k])}  events {alike} alike / {differ} differ")
 
 
 def _name(k: tuple) -> str:

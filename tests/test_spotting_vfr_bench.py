@@ -107,3 +107,14 @@ def test_micro_truths_found_as_macro_events_are_counted(vfr):
                      Spotted("v", 100, 160, "macro"),  # the macro truth's
                      Spotted("v", 30, 40, "macro")]}  # on no micro truth
     assert vfr.micro_as_macro([v], spotted) == 1
+
+
+def test_two_codes_events_alike_and_differing(vfr):
+    """--before: the events two codes give alike (onset, apex, offset frames and type) and those either gives alone."""
+    k = ("CFR", False)
+    old = {k: {"a": [Spotted("a", 10, 20, "micro", apex=15), Spotted("a", 50, 90, "macro", apex=70)],
+               "b": [Spotted("b", 5, 9, "micro", apex=7)]}}
+    new = {k: {"a": [Spotted("a", 10, 20, "micro", apex=15), Spotted("a", 50, 90, "micro", apex=70)],
+               "b": [Spotted("b", 5, 9, "micro", apex=7), Spotted("b", 30, 35, "micro", apex=33)]}}
+    assert vfr.same_events(old, new, k) == (2, 3)  # a's second event retyped (one gone, one new), b's new one
+    assert vfr.same_events(new, new, k) == (4, 0)
