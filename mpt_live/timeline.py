@@ -226,8 +226,11 @@ def _section(axes, face, rows, t, colours, events, has_top, has_probs, demo, gap
         ax.set_yticks([])
         ax.set_ylim(0, 1)
         ax.set_ylabel(f"{name}\nlabel", rotation=0, ha="right", va="center", fontsize=9, weight="bold")
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.3), fontsize=7, frameon=False)
+        # only what the probability panel's legend below does not name (the classes, in the same colours, and the
+        # shadings are there): all of them, nine entries, overflowed the strip and parted it from its panel
+        own = [(h, n) for h, n in zip(*ax.get_legend_handles_labels()) if n in ("neutral", "warming up")]
+        if own:
+            ax.legend(*zip(*own), loc="upper left", bbox_to_anchor=(1.0, 1.3), fontsize=7, frameon=False)
         axes = axes[1:]
     if has_probs:
         ax = axes[0]

@@ -404,3 +404,33 @@ def test_curves_break_where_a_face_was_away_as_its_hatching_shows(tmp_path, monk
 
     t, (y,) = broken(np.array(times[:101]), np.ones(101))
     assert np.isfinite(y).all() and len(t) == 101 and absence_limit(np.array(times)) == pytest.approx(0.4)
+
+
+def test_a_faces_label_strip_and_its_probabilities_are_not_parted_by_the_strips_legend(tmp_path, monkeypatch):
+    """A 12-minute run of 4-6 faces (the long-interview acceptance): each face's label strip listed every class
+    again beside it, nine entries in a strip 48 px high; the layout made room below the strip for the overflow, a
+    band of white about 100 px high between the strip and its probabilities, in every face's section (a sixth of a
+    4-face PNG). The strip's legend now names what the probability legend below does not (neutral, warming up):
+    it fits beside the strip, which sits on its probability panel as that panel sits on the motion panel."""
+    classes = ["happiness", "surprise", "disgust", "repression", "others"]
+    tops = classes + ["neutral", ""]
+    rows = [{"time_s": i / 15, "frame": 2 * i, "face_id": f, "motion_score": 1.0 + (i * 7 + f) % 11,
+             "top": tops[(i // 20 + f) % len(tops)], **{f"p_{c}": ((i + k) % 10) / 10 for k, c in enumerate(classes)}}
+            for i in range(900) for f in range(4)]
+    events = [{"face": f, "onset_s": s, "apex_s": s + 0.2, "offset_s": s + 0.4, "class": "surprise", "score": 9.0}
+              for f in range(4) for s in (10.0, 30.0)]
+    drawn = saved_figures(monkeypatch)
+    render_timeline(rows, classes, events, tmp_path / "t.png")
+    fig = drawn[-1]
+    axes = fig.axes  # per face: label strip, probabilities, motion
+    assert len(axes) == 12
+    height = fig.get_size_inches()[1] * fig.dpi
+    for k in range(4):
+        strip, probs, motion = (a.get_position() for a in axes[3 * k:3 * k + 3])
+        under_strip = (strip.y0 - probs.y1) * height
+        under_probs = (probs.y0 - motion.y1) * height  # with the events' names above the motion panel
+        assert under_strip <= under_probs + 2, (k, under_strip, under_probs)
+        labels = axes[3 * k].get_legend_handles_labels()[1]
+        shown = [t.get_text() for t in axes[3 * k].get_legend().get_texts()]
+        assert set(classes) <= set(labels) and shown == ["neutral", "warming up"]  # the classes: in the legend below
+        assert set(classes) <= {t.get_text() for t in axes[3 * k + 1].get_legend().get_texts()}
