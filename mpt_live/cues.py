@@ -9,8 +9,12 @@ as an MP4 with the same offset reads. The Cues tell them apart: a muxer indexes 
 lost first cluster is still listed there, at its own time, before the first frame read. FFmpeg's index of the
 stream (PyAV's ``index_entries``) is no help: it holds the keyframes FFmpeg has read, and it did not take the Cues'
 entry of a first cluster whose bytes were lost. :func:`first_cue_s` reads the first CuePoint's time where the
-SeekHead says the Cues are (the few EBML elements on the way: Segment, SeekHead entry, Info's TimestampScale); a
-file without Cues (a live recording's) cannot tell the two apart: None.
+SeekHead says the Cues are (the few EBML elements on the way: Segment, SeekHead entry, Info's TimestampScale). A
+file without Cues (a live recording's, one written to a pipe, one whose Cues were dropped) is walked instead
+(:func:`first_cluster_s`): the Segment's top-level elements one after the other, by their sizes, to the first
+Cluster, whose Timestamp is where it begins. A lost first cluster whose bytes are still a cluster (a block's header
+zeroed) keeps its own Timestamp there; one overwritten breaks the walk (bytes that are no top-level element): None,
+not judged. :func:`segment_start_s`: the Cues' answer, else the walk's.
 """
 
 from __future__ import annotations
@@ -23,6 +27,12 @@ CUES_SEEK = b"\x53\xab\x84\x1c\x53\xbb\x6b"
 SEGMENT, SEEK_POSITION, TIMESTAMP_SCALE = b"\x18\x53\x80\x67", b"\x53\xac", b"\x2a\xd7\xb1"
 CUES, CUE_POINT, CUE_TIME = b"\x1c\x53\xbb\x6b", 0xBB, 0xB3
 HEAD_BYTES = 1 << 16  # the file's start searched (the EBML header, the segment's SeekHead and Info)
+CLUSTER, CLUSTER_TIMESTAMP = b"\x1f\x43\xb6\x75", 0xE7
+# the Segment's top-level elements a walk to its first Cluster passes over: SeekHead, Info, Tracks, Cues, Tags,
+# Chapters, Attachments, and the one-byte Void and CRC-32
+LEVEL_1 = {b"\x11\x4d\x9b\x74", b"\x15\x49\xa9\x66", b"\x16\x54\xae\x6b", CUES, b"\x12\x54\xc3\x67",
+           b"\x10\x43\xa7\x70", b"\x19\x41\xa4\x69", b"\xec", b"\xbf"}
+WALK = 64  # top-level elements passed over at most before the first Cluster (each one read of 64 bytes)
 
 
 def _vint(d: bytes, i: int) -> tuple[int, int]:
@@ -43,6 +53,14 @@ def _child(d: bytes, i: int, end: int, wanted: int) -> int:
     raise ValueError("no such element")
 
 
+def _scale(head: bytes) -> int:
+    """Info's TimestampScale (ns) in the file's first bytes ``head``, its default where it is not stated."""
+    if (k := head.find(TIMESTAMP_SCALE)) >= 0:
+        n, k = _vint(head, k + 3)
+        return int.from_bytes(head[k:k + n], "big") or 1_000_000
+    return 1_000_000
+
+
 def first_cue_s(path: str | Path) -> float | None:
     """The time (s, on the segment's time line) of the first CuePoint of the Matroska file ``path``: where its first
     cluster began, whether or not that cluster can still be read; None where the file lists no Cues in its SeekHead,
@@ -57,10 +75,7 @@ def first_cue_s(path: str | Path) -> float | None:
             size, i = _vint(head, at + 9)
             fh.seek(start + int.from_bytes(head[i:i + size], "big"))
             cues = fh.read(64)
-        scale = 1_000_000  # Info's TimestampScale (ns), its default where it is not stated
-        if (k := head.find(TIMESTAMP_SCALE)) >= 0:
-            n, k = _vint(head, k + 3)
-            scale = int.from_bytes(head[k:k + n], "big") or scale
+        scale = _scale(head)
         if not cues.startswith(CUES):
             return None
         point = _child(cues, _vint(cues, 4)[1], len(cues), CUE_POINT)  # after a CRC-32 (FFmpeg writes one), a Void
@@ -70,3 +85,39 @@ def first_cue_s(path: str | Path) -> float | None:
         return int.from_bytes(cues[i:i + n], "big") * scale / 1e9
     except (OSError, ValueError, IndexError):
         return None
+
+
+def first_cluster_s(path: str | Path) -> float | None:
+    """The Timestamp (s, on the segment's time line) of the first Cluster of the Matroska file ``path``, reached by
+    walking the Segment's top-level elements from its start (each passed over by its size, :data:`WALK` at most);
+    None where the walk meets bytes that are no such element (an overwritten cluster, a file that is not Matroska)
+    or cannot be read so."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(HEAD_BYTES)
+            if (seg := head.find(SEGMENT)) < 0:
+                return None
+            pos, scale = _vint(head, seg + 4)[1], _scale(head)
+            for _ in range(WALK):
+                fh.seek(pos)
+                d = fh.read(64)
+                n = 9 - d[0].bit_length()  # the element ID's length (its marker kept in the ID)
+                size, i = _vint(d, n)
+                if d[:n] == CLUSTER:
+                    at = _child(d, i, len(d), CLUSTER_TIMESTAMP)  # after a CRC-32 (FFmpeg writes one)
+                    n, i = _vint(d, at + 1)
+                    return int.from_bytes(d[i:i + n], "big") * scale / 1e9
+                if d[:n] not in LEVEL_1:
+                    return None
+                pos += i + size  # an element of unknown size (all ones) ends the walk: nothing read there
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def segment_start_s(path: str | Path) -> float | None:
+    """Where the Matroska file ``path``'s first cluster began: its first CuePoint's time (:func:`first_cue_s`),
+    else, for a file without Cues, its first Cluster's Timestamp (:func:`first_cluster_s`); None where neither can
+    be read."""
+    cue = first_cue_s(path)
+    return cue if cue is not None else first_cluster_s(path)

@@ -20,7 +20,7 @@ import math
 import os
 from dataclasses import dataclass
 
-from .cues import first_cue_s
+from .cues import segment_start_s
 from .fieldorder import FIELDS, stream_interlaced
 from .opengop import has_open_gop
 from .quiet import quiet_fd
@@ -159,9 +159,12 @@ def _probe(path: str) -> VideoProbe:
                                _container(c), any(is_picture(st) for st in c.streams), late_s, _pixel_format(c),
                                video_tracks(c), _first(c, hdr_transfer), *_lost(c, start_s, late_s),  # TS packets last
                                _sizes(c, str(path)), bool(_first(c, stream_interlaced)))  # last: it may decode a frame
-            if probe.start_late and (cue := first_cue_s(path)) is not None and cue > late_s - LATE_S / 10:
-                # its Cues list no cluster before its first frame: the file starts there (no first cluster lost)
-                shift = min(start_s, max(c.start_time / 1e6, 0.0))  # from the container's start, as an MP4's
+            first = max(c.start_time / 1e6, 0.0) if c.start_time is not None else 0.0
+            if "matroska" in (probe.container or "").split(",") and first > LATE_S and \
+                    (seg := segment_start_s(path)) is not None and seg > first - LATE_S / 10:
+                # its Cues (or, without them, its first Cluster) begin at its first frame: the file starts there (no
+                # first cluster lost), whether or not it states a duration (a live recording's does not)
+                shift = min(start_s, first)  # from the container's start, as an MP4's
                 return dataclasses.replace(probe, start_s=start_s - shift, end_s=None if end_s is None else
                                            end_s - shift, late_s=0.0, lost_s=0.0, start_late=False)
             # an MPEG-TS's video begun before its container's start, by FFmpeg's

@@ -11,6 +11,7 @@ import pytest
 
 import faultkit as fk
 from mpt_live.capture import PacedVideoReader
+from mpt_live.cues import first_cue_s
 from mpt_live.pyav_capture import PyAVCapture
 from mpt_live.sources import VideoFile
 from mpt_live.videoprobe import probe_video
@@ -124,6 +125,68 @@ def test_an_mkv_whose_time_line_starts_late_is_not_a_damaged_start(tmp_path):
     assert v.damaged == 0 and v.warnings == [] and v.error is None, v.warnings
     probe = probe_video(tmp_path / "late.mkv")
     assert (probe.lost_s, probe.late_s, probe.start_late) == (0.0, 0.0, False)
+
+
+def _drop_cues(path) -> None:
+    """The Matroska file's Cues (the last element of that ID: FFmpeg writes them after the clusters) made a Void of
+    the same length, a small EBML edit: a file that lists no Cues (its SeekHead's entry points at the Void)."""
+    data = bytearray(path.read_bytes())
+    at = data.rfind(b"\x1c\x53\xbb\x6b")
+    n = 9 - data[at + 4].bit_length()  # the size's length (EBML: its leading zero bits, plus one)
+    size = int.from_bytes(data[at + 4:at + 4 + n], "big") & ((1 << (7 * n)) - 1)
+    total = 4 + n + size
+    data[at:at + 9] = b"\xec\x01" + (total - 9).to_bytes(7, "big")  # Void, its size in 8 bytes: the same length
+    path.write_bytes(bytes(data))
+    assert first_cue_s(path) is None and probe_video(path).failure is None
+
+
+@pytest.mark.parametrize("form", ["cues dropped", "live"])
+def test_an_mkv_without_cues_whose_time_line_starts_late_is_not_a_damaged_start(tmp_path, form):
+    """The late mkv of the test above without Cues: with them dropped (its duration from 0 kept) it was '300 frames
+    could not be decoded ... at the start'; written as a live stream (ffmpeg -live 1: no Cues, no duration, as a
+    recorder or a pipe writes) its frames were timed from 10 s. Its first Cluster's Timestamp, reached by walking the
+    segment's top-level elements, is at its first frame: it reads as the mp4 does, nothing called damaged."""
+    mp4, mkv = tmp_path / "late.mp4", tmp_path / "late.mkv"
+    src = ["-f", "lavfi", "-i", "testsrc2=s=160x120:r=30:d=4", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+           "-output_ts_offset", "10"]
+    fk.ffmpeg(*src, str(mp4))
+    fk.ffmpeg(*src, *(["-live", "1"] if form == "live" else []), str(mkv))
+    if form == "live":
+        assert first_cue_s(mkv) is None and probe_video(mkv).end_s is None  # the case this is about
+    else:
+        _drop_cues(mkv)
+    with VideoFile(mp4) as v:
+        want = [f.t for f in v]
+    with VideoFile(mkv) as v:
+        times = [f.t for f in v]
+    assert len(times) == len(want) == 120 and times == pytest.approx(want, abs=1e-3) and times[0] == 0.0
+    assert v.damaged == 0 and v.warnings == [] and v.error is None, v.warnings
+
+
+@pytest.mark.parametrize("ext, loss", [(".mkv", "block"), (".webm", "block"), (".mkv", "cluster")])
+def test_an_mkv_without_cues_whose_first_cluster_was_lost_still_counts_its_frames(lost_keyframe, tmp_path, ext,
+                                                                                 loss):
+    """Without Cues the first Cluster tells a lost one: its block's header zeroed, the cluster is still there at 0
+    (before the first frame); overwritten with noise, the walk to it meets no element and cannot tell (judged as
+    before). Both still count the first 4 s as a damaged start's, as with Cues."""
+    import random
+
+    clip = tmp_path / f"no cues{ext}"
+    if loss == "block":
+        shutil.copy(lost_keyframe[ext][0], clip)
+    else:
+        shutil.copy(lost_keyframe[ext][0].with_name(f"whole{ext}"), clip)
+        data, rng = bytearray(clip.read_bytes()), random.Random(1)
+        first = data.find(b"\x1f\x43\xb6\x75")  # Matroska's Cluster ID: the first, to the second
+        second = data.find(b"\x1f\x43\xb6\x75", first + 4)
+        data[first:second] = bytes(rng.randrange(256) for _ in range(second - first))
+        clip.write_bytes(bytes(data))
+    _drop_cues(clip)
+    with VideoFile(clip) as v:
+        n = sum(1 for _ in v)
+    assert n == 2 * GOP - v.damaged and v.damaged >= GOP - 1 and v.error is None
+    lost = _damage_warnings(v.warnings)
+    assert len(lost) == 1 and "at the start (4.00 s of video)" in lost[0], v.warnings
 
 
 @pytest.mark.parametrize("ext", [".mp4", ".mkv", ".ts"])
