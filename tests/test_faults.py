@@ -1208,6 +1208,24 @@ def test_csv_subject_ids_of_one_number_with_different_prefixes_are_different_peo
     assert not any(i in w for w in said for i in ("sub06", "'s6'", "006")), said
 
 
+def test_csv_subject_ids_spelled_sub_and_subject_are_one_prefix(tmp_path):
+    """A researcher's sheet mixing 'sub01' and 'subject01' (and 'Subject_2' beside 'sub02'): 'sub' and 'subject'
+    counted as different prefixes, so the ids were taken for different people and named in no warning (and '1' joined
+    neither, two prefixed ids of its number). One warning per person now, naming each spelling; 's3' (another
+    prefix: SMIC's) still apart."""
+    pytest.importorskip("pandas")
+    from train.datasets import load_dataset
+
+    ids = ["sub01", "subject01", "1", "Subject_2", "sub02", "s3"]
+    _labels_csv(tmp_path, [(ids[i % 6], "happiness" if i % 2 else "surprise") for i in range(12)])
+    index = load_dataset("csv", tmp_path)
+    assert sorted(index.subjects) == sorted(ids)  # taken as written
+    said = [w for w in index.warnings if "differ only in spelling" in w]
+    assert len(said) == 2, index.warnings
+    assert all(f"'{i}' (2)" in said[0] for i in ("sub01", "subject01", "1")) and "sub02" not in said[0], said
+    assert "'Subject_2' (2)" in said[1] and "'sub02' (2)" in said[1] and "s3" not in " ".join(said), said
+
+
 def test_csv_dataset_with_a_class_named_neutral_is_refused(tmp_path):
     """mpt-live calls every window outside an event 'neutral': a class of that name would be confused with it."""
     pytest.importorskip("pandas")

@@ -11,8 +11,8 @@ indices into that sorted list** (not file-name numbers); a blank apex becomes th
 (counted in notes). A row whose clip folder is not there is dropped (counted, one warning naming the rows), as
 the other readers drop the clips a copy lacks, and so is one whose folder holds no images (frames never extracted);
 when no row's folder is there, or holds frames, the load stops, naming the first.
-Subjects are the ids as written; ids that differ only in spelling (``sub01``, ``1``, ``01``) are named in a
-warning (one person's clips in several LOSO folds). Classes are the distinct labels in natural sort order. With
+Subjects are the ids as written; ids that differ only in spelling (``sub01``, ``subject1``, ``1``, ``01``) are named
+in a warning (one person's clips in several LOSO folds). Classes are the distinct labels in natural sort order. With
 ``faces`` ``cropped`` the frames are taken to be face crops already (used as they are); ``align`` and ``auto`` align
 them.
 """
@@ -132,11 +132,13 @@ def load(root: Path, faces: str = "align") -> DatasetIndex:
 
 
 def subject_key(subject: str) -> tuple[str | None, object]:
-    """What two spellings of one subject id share: its prefix (``sub``, ``subject``, ``s``, ``p`` or none, in any letter
-    case) and number (leading zeros ignored) where it is a number with such a prefix (``sub01`` and ``SUB1`` ->
-    ``('sub', 1)``, ``01`` and ``1`` -> ``('', 1)``), else the id in any letter case (``Ann`` -> ``(None, 'ann')``)."""
+    """What two spellings of one subject id share: its prefix (``sub`` or ``subject``, one prefix spelled two ways;
+    ``s``, ``p`` or none, in any letter case) and number (leading zeros ignored) where it is a number with such a
+    prefix (``sub01``, ``SUB1`` and ``subject01`` -> ``('sub', 1)``, ``01`` and ``1`` -> ``('', 1)``), else the id in
+    any letter case (``Ann`` -> ``(None, 'ann')``)."""
     m = re.fullmatch(r"(sub(?:ject)?|s|p)?[\s_.-]*0*(\d+)", subject, re.I)
-    return ((m.group(1) or "").casefold(), int(m.group(2))) if m else (None, subject.casefold())
+    prefix = (m.group(1) or "").casefold()[:3] if m else None  # 'subject' is 'sub' written out
+    return (prefix, int(m.group(2))) if m else (None, subject.casefold())
 
 
 def alike_subjects(path: Path, samples: list[Sample]) -> list[str]:
