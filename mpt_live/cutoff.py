@@ -28,7 +28,7 @@ a copy cut short looked whole by its frames. Where the bytes stop tells instead:
   code (00 00 01 B9; other muxers may). It is a sequence of packs, each a pack header (12 bytes in MPEG-1, 14 and
   its stuffing in MPEG-2) and packets (a start code, a stream ID and the length of the rest): one that runs past
   the file's end is a file cut short (one cut where a pack or a packet ends is not seen: a VOB's packs are 2048
-  bytes).
+  bytes). Walked over its first and last few megabytes (:func:`ps_cut`), not the whole file.
 
 A file cut exactly where an element or packet ends cannot be told from one that ends there, and is not called cut
 (an Ogg file's missing end-of-stream page tells it there).
@@ -71,7 +71,7 @@ def cut_off(path: str | os.PathLike, probe: VideoProbe | None) -> str | None:
         if "ogg" in kinds:
             return _ogg_cut(path)
         if "mpeg" in kinds:
-            return _ps_cut(path)
+            return ps_cut(path)
     except OSError:
         return None
     return None
@@ -171,45 +171,81 @@ PS_START = b"\x00\x00\x01"  # an MPEG-PS start code's prefix; its fourth byte sa
 PS_PACK, PS_END, PS_SYSTEM = 0xBA, 0xB9, 0xBB  # a pack header, the program end code, the system header (the first
 # of the codes stating their length; stream IDs 0xBC-0xFF, each packet's, do too)
 PS_NONZERO = re.compile(rb"[^\x00]")
+PS_PACK_CODE = PS_START + bytes([PS_PACK])
+# the bytes of a program stream walked at its start and at its end (a pack header at least every 0.7 s: 4 MiB holds
+# many at any DVD or camcorder rate, and a packet is at most 64 KiB); a file of both or less is walked whole
+PS_HEAD = PS_TAIL = 1 << 22
 
 
-def _ps_cut(path: str | os.PathLike) -> str | None:
+def ps_cut(path: str | os.PathLike, whole: bool = False) -> str | None:
     """Where an MPEG program stream's packs and packets (each stating its length) say it ends, against where it does;
     None where the last one ends with the file, or where something other than a pack or packet follows one (not
-    judged: a stream with junk in it, an elementary stream)."""
+    judged: a stream with junk in it, an elementary stream). Its first :data:`PS_HEAD` bytes are walked (a program
+    stream from its start), then its last :data:`PS_TAIL` from the first pack header there whose packs and packets
+    reach the file's end or run past it (a start code inside a packet's data leads to no such chain; no such pack
+    there: walked on from the head, to the end), so a file of any size is walked over a few megabytes (a 4 GB VOB
+    walked whole took 2 s); the middle is not looked at (junk there is not seen, the end still judged). ``whole``: the
+    whole file walked, as before (bench/ps_cut.py's baseline)."""
     with open(path, "rb") as fh:
         size = os.fstat(fh.fileno()).st_size
         if size < 4:
             return None
         with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as m:
-            at = 0
-            while at + 4 <= size:
-                if m[at:at + 3] != PS_START:  # zero bytes before the next start code (a VCD's after each pack)?
-                    nonzero = PS_NONZERO.search(m, at)
-                    if m[at] or nonzero is None or nonzero.start() - at < 2 or m[nonzero.start()] != 1:
-                        return None  # anything else (zeros to the end: not judged)
-                    at = nonzero.start() - 2
-                code = m[at + 3]
-                if code == PS_PACK:
-                    if at + 5 > size:
-                        end = at + 14
-                    elif m[at + 4] >> 6 == 1:  # MPEG-2: 14 bytes, then up to 7 of stuffing
-                        end = at + 14 + (m[at + 13] & 7 if at + 14 <= size else 0)
-                    elif m[at + 4] >> 4 == 2:  # MPEG-1
-                        end = at + 12
-                    else:
-                        return None
-                elif code == PS_END:
-                    end = at + 4
-                elif code >= PS_SYSTEM:
-                    end = at + 6 + (int.from_bytes(m[at + 4:at + 6], "big") if at + 6 <= size else 0)
-                else:
-                    return None
-                if end > size:
-                    what = "pack header" if code == PS_PACK else "packet"
-                    return f"ends part-way through an MPEG-PS {what} ({size} bytes of the {end} its header states)"
-                at = end
-    return None
+            if whole or size <= PS_HEAD + PS_TAIL:
+                said, _ = _ps_walk(m, 0, size)
+            else:
+                said, at = _ps_walk(m, 0, size, until=PS_HEAD)
+                if said is True:
+                    said = _ps_tail(m, size, at)
+    return said if isinstance(said, str) else None
+
+
+def _ps_tail(m: mmap.mmap, size: int, at: int) -> str | bool:
+    """:func:`_ps_walk` of the file's last :data:`PS_TAIL` bytes, from the first pack header there whose walk reaches
+    the end (or a cut); from ``at`` where none does."""
+    cand = m.find(PS_PACK_CODE, size - PS_TAIL)
+    while cand >= 0:
+        said, _ = _ps_walk(m, cand, size)
+        if said is not False:
+            return said
+        cand = m.find(PS_PACK_CODE, cand + 1)
+    return _ps_walk(m, at, size)[0]
+
+
+def _ps_walk(m: mmap.mmap, at: int, size: int, until: int | None = None) -> tuple[str | bool, int]:
+    """The packs and packets of the program stream ``m`` walked from ``at`` (a start code) to the file's end (or to
+    ``until``): (a few words where one runs past the file's end; True where the walk reaches its end, or zeros to the
+    end, or ``until``; False where something other than a pack or packet follows one), and where it stopped."""
+    stop = size if until is None else min(until, size)
+    while at + 4 <= size and at < stop:
+        if m[at:at + 3] != PS_START:  # zero bytes before the next start code (a VCD's after each pack)?
+            nonzero = PS_NONZERO.search(m, at)
+            if nonzero is None:
+                return True, at  # zeros to the end: not judged
+            if m[at] or nonzero.start() - at < 2 or m[nonzero.start()] != 1:
+                return False, at  # anything else
+            at = nonzero.start() - 2
+        code = m[at + 3]
+        if code == PS_PACK:
+            if at + 5 > size:
+                end = at + 14
+            elif m[at + 4] >> 6 == 1:  # MPEG-2: 14 bytes, then up to 7 of stuffing
+                end = at + 14 + (m[at + 13] & 7 if at + 14 <= size else 0)
+            elif m[at + 4] >> 4 == 2:  # MPEG-1
+                end = at + 12
+            else:
+                return False, at
+        elif code == PS_END:
+            end = at + 4
+        elif code >= PS_SYSTEM:
+            end = at + 6 + (int.from_bytes(m[at + 4:at + 6], "big") if at + 6 <= size else 0)
+        else:
+            return False, at
+        if end > size:
+            what = "pack header" if code == PS_PACK else "packet"
+            return f"ends part-way through an MPEG-PS {what} ({size} bytes of the {end} its header states)", at
+        at = end
+    return True, at
 
 
 def _matroska_cut(path: str | os.PathLike) -> str | None:
