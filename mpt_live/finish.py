@@ -6,7 +6,8 @@ before the kill and summary.json still saying ``running`` (:mod:`mpt_live.rundir
 no report.html. :func:`finish_folder` writes them from the rows and events written, and a summary.json with
 ``"status": "killed"`` (never ``complete``: a rerun or a resumed batch still redoes the video) holding the
 facts the running marker kept (source, model, provider, source fps, spotting settings) and what the files
-cover. Its ``labels`` (the run's and each face's) are counted from the rows as the run counted them
+cover: ``frames_read`` from its first frame analysed, after the ``frames_skipped`` before ``--start`` (the marker's,
+noted at that frame). Its ``labels`` (the run's and each face's) are counted from the rows as the run counted them
 (:func:`mpt_live.run_summary.tallied_rows`).
 Counts that only the run knew (frames with a face, processing speed, latency) are None.
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -124,7 +126,8 @@ def _damaged_review(folder: Path, marker: dict[str, Any], summary: dict[str, Any
     outputs = summary["outputs"]
     if not marker.get("damaged") or outputs.get("review"):  # undamaged where read, or its own copy (made as read)
         return ""
-    made = damaged_copy(folder, source, int(summary["frames_read"]) + 1) if source.is_file() else None
+    read = int(summary["frames_read"]) + (summary.get("frames_skipped") or 0)  # the source's frames, from 0
+    made = damaged_copy(folder, source, read + 1) if source.is_file() else None
     outputs["review"] = made
     if made:
         summary["warnings"].append(f"{source}: frames that do not decode were read past (the file is damaged); the "
@@ -142,7 +145,29 @@ def finish_overview(folder: Path, runs: list[Path]) -> str | None:
     where ``folder`` is a run's own or no batch's."""
     if runs == [folder] or not is_batch_out(folder):
         return None
-    return _rebuilt(folder, {d: s for d in runs if (s := read_summary(d)) is not None})
+    line = _rebuilt(folder, {d: s for d in runs if (s := read_summary(d)) is not None})
+    return line + _killed_batch(folder)
+
+
+def _killed_batch(out: Path) -> str:
+    """The marker of a batch in ``out`` killed outright (its process on this machine gone: :func:`find_runs` refused
+    a live one), which still said ``running`` after its videos were finished, rewritten to say what happened (status
+    killed, what finished it; its facts kept); a few words for the line, '' where there is no such marker (a batch
+    on another machine's is left: whether it runs cannot be told from here) or it cannot be rewritten."""
+    marker = read_summary(out, BATCH_MARKER)
+    if not marker or marker.get("status") != "running" or marker.get("host") != socket.gethostname():
+        return ""
+    try:
+        write_json(out / BATCH_MARKER, {**marker, "status": KILLED, "note": "the batch was killed outright; its "
+                                        "videos' folders were finished by mpt-live --finish: the videos it had not "
+                                        "reached are in no folder, nor in the overview (run the batch again into "
+                                        "this --out: it skips the complete ones)",
+                                        "finished": {"by": "mpt-live --finish",
+                                                     "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}})
+    except OSError:
+        return ""
+    return (f"; the batch (process {marker.get('pid')}) was killed outright: the videos it had not reached are not "
+            f"listed ({BATCH_MARKER} now says so)")
 
 
 def _rebuilt(out: Path, runs: dict[Path, dict[str, Any]], tables: BatchTables | None = None) -> str:
@@ -199,7 +224,9 @@ def killed_summary(folder: Path, marker: dict[str, Any], rows: list[dict[str, st
                                "video": "annotated.mp4" if (folder / "annotated.mp4").is_file() else None,
                                "review": "review.webm" if (folder / "review.webm").is_file() else None,
                                "snapshots": [], "recordings": [], "errors": {}}
-    covered = int(max(frames)) + 1 if frames else 0
+    covered = int(max(frames)) + 1 if frames else 0  # the source's frames up to the last one written, from 0
+    skipped = marker.get("frames_skipped")  # before --start (the marker's from the run's first frame analysed)
+    skipped = skipped if isinstance(skipped, int) and skipped >= 0 else None  # None: an older marker's
     stride, fps = marker.get("stride"), marker.get("source_fps")
     spacing = stride / fps if isinstance(stride, int) and isinstance(fps, (int, float)) and fps > 0 else None
     tallies = tallied_rows(rows, spacing)  # the labels as the run counted them, from its rows
@@ -210,7 +237,7 @@ def killed_summary(folder: Path, marker: dict[str, Any], rows: list[dict[str, st
                      f" on {marker.get('host')}) and wrote no summary; this one, the plot and the page were made "
                      f"from its files by mpt-live --finish, up to frame {covered} ({clock(max(times, default=0.0))})"],
         "warnings": [w] if (w := fact_warning(model.get("name"), model.get("parity"))) else [],  # as a run's end
-        "frames_read": covered, "frames_with_face": None, "windows": len(rows),
+        "frames_skipped": skipped, "frames_read": max(covered - (skipped or 0), 0), "frames_with_face": None, "windows": len(rows),
         "windows_scored": sum(as_number(r.get("motion_score")) == as_number(r.get("motion_score")) for r in rows),
         "windows_classified": sum(any(k.startswith("p_") and v for k, v in r.items()) for r in rows),
         "source_seconds": round(max(times, default=0.0), 3), "seconds": None, "fps": None,

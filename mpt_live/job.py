@@ -72,7 +72,8 @@ def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str |
                 "written (the spotter's history); a face there keeps its ID")
     if out is not None:  # the marker keeps what a killed run's --finish needs to know
         resumed = {} if point is None else {"resumed_at_s": point.resumed_at_s,
-                                            "start_s": point.previous.get("start_s")}
+                                            "start_s": point.previous.get("start_s"),
+                                            "frames_skipped": point.previous.get("frames_skipped")}
         start_run(out, str(getattr(source, "name", "source")), {**marker_facts(session), **resumed},
                   keep=point is not None)
     # each face's stabiliser reference every 10 s, for a --resume to go on from (mpt_live/references.py): only for
@@ -121,10 +122,14 @@ def run_job(source: Any, runtime: Any | None, cfg: SessionConfig, out_dir: str |
             window = stack.enter_context(DisplayWindow(out or Path.cwd(), session.fps, view)) if display else None
 
             damage_noted = False  # in the marker: a killed run's --finish makes the page's copy as this run would
+            skip_noted = point is not None  # --resume: the first part's count is in the marker already
 
             def on_frame(frame: Frame, faces: list[TrackedFace]) -> None:
-                nonlocal damage_noted, frames_to, total, limit
+                nonlocal damage_noted, skip_noted, frames_to, total, limit
                 frames_to = frame.index + 1  # a live source's index counts the frames it dropped too
+                if out is not None and not skip_noted:  # the frames passed over before --start: all, by its first
+                    skip_noted = True
+                    note_running(out, {"frames_skipped": session.skipped})
                 if refs is not None and session.tracker is not None:
                     refs.frame(frame.index, frame.t, session.tracker, faces)
                 if out is not None and not damage_noted and getattr(session.source, "damaged", 0):

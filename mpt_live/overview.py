@@ -228,7 +228,7 @@ def batch_classes(out: Path, runs: dict[Path, dict[str, Any]] | None = None,
     row), only the columns that are classes of its runs' models now are kept, so a replaced run's are not kept as
     the batch's. ``tables``: ``out``'s, already read (:func:`read_tables`)."""
     marker = read_summary(out, BATCH_MARKER) or {}
-    if isinstance(marker.get("classes"), list):
+    if marker.get("status") == "running" and isinstance(marker.get("classes"), list):  # not a finished batch's
         return tuple(str(c) for c in marker["classes"])
     tables = tables or read_tables(out)
     named = [c.removeprefix("events_") for c in tables.header  # events_per_min is no class's

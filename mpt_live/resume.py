@@ -283,7 +283,7 @@ def merge(summary: dict[str, Any], point: ResumePoint, counts: list[str], rerun:
     summary["faces"] = merge_faces(prev.get("faces") or [], summary.get("faces") or [], order)
     if prev.get("labels"):  # a killed run's are its rows' (finish.killed_summary); an older --finish's: none
         summary["labels"] = merge_labels(prev["labels"], summary.get("labels") or {}, order)
-    skipped = prev.get("frames_skipped")  # a killed run's is not known (its frames_read counts from 0), but for
+    skipped = prev.get("frames_skipped")  # a killed run's from its marker; not known from an older one's, but for
     skipped = 0 if skipped is None and not prev.get("start_s") else skipped  # a run from its first frame: none
     summary.update(resumed_at_s=point.resumed_at_s, start_s=prev.get("start_s"),
                    frames_skipped=skipped, faces_before_resume=prev.get("faces") or [])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import re
 import shutil
@@ -99,6 +100,32 @@ def test_a_killed_run_is_finished_from_its_files(tmp_path, long_face, finish):
     assert (out / "summary.json").read_bytes() == before
 
 
+def test_a_killed_run_from_start_keeps_its_count_of_frames_passed_over(tmp_path, long_face, finish):
+    """A run from --start 20 killed outright: its summary's frames_skipped was null after --finish (frames_read
+    counted from frame 0), so mpt-eval spot guessed its stretch's start from its first row. The marker gets the count
+    at the run's first frame analysed (every frame before --start passed over by then): --finish keeps it, and
+    frames_read counts from there, as a finished run's does."""
+    out = tmp_path / "o"
+    proc = start("--video", str(long_face), "--motion-only", "--headless", "--out", str(out), "--start", "20")
+    deadline = time.monotonic() + 300
+    while data_rows(out / "predictions.csv") < 5 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it was killed"
+    marker = summary(out)
+    skipped = math.ceil(20 * marker["source_fps"] - 1e-6)  # the frames before 20 s (frame k at k / fps)
+    assert marker["status"] == "running" and marker["frames_skipped"] == skipped
+    res = finish("--finish", str(out))
+    assert res.returncode == 0, res.stderr
+    s = summary(out)
+    with open(out / "predictions.csv", newline="") as fh:
+        frames = [int(r["frame"]) for r in csv.DictReader(fh)]
+    last = max([*frames, *(e["offset_frame"] for e in s["events"])])
+    assert s["status"] == "killed" and s["frames_skipped"] == skipped <= min(frames)
+    assert s["frames_read"] == last + 1 - skipped and s["start_s"] == 20
+
+
 def _run_folder(d: Path, status: str, pid: int = DEAD_PID) -> Path:
     """A run's folder as a killed run leaves it (``status`` running) or a finished one: a few rows, no event."""
     d.mkdir(parents=True)
@@ -181,6 +208,35 @@ def test_finish_on_a_batch_killed_in_its_first_video_writes_its_overview(tmp_pat
     assert res.returncode == 0 and "rebuilt: 1 video" in res.stderr + res.stdout, res.stderr + res.stdout
     with open(out / "videos.csv", newline="") as fh:
         assert [(r["folder"], r["status"]) for r in csv.DictReader(fh)] == [("a", "incomplete")]
+
+
+def test_finish_of_a_killed_batch_rewrites_its_marker_to_say_so(tmp_path, finish):
+    """A batch killed outright left its marker saying 'running' (a dead process) after --finish had finished its
+    videos and rebuilt its overview: the folder still claimed a batch at work. --finish now rewrites it: status
+    killed, what finished it, the batch's facts kept; its line says the videos not reached are not listed. A marker
+    from another machine (whether that batch still runs cannot be told) is left as it was."""
+    for host in (socket.gethostname(), "elsewhere"):
+        out = tmp_path / host
+        _run_folder(out / "a", "running")
+        _run_folder(out / "b", "complete")
+        was = {"status": "running", "pid": DEAD_PID, "host": host, "classes": ["happy", "sad"]}
+        (out / ".mpt-batch.json").write_text(json.dumps(was))
+        res = finish("--finish", str(out))
+        said = " ".join((res.stderr + res.stdout).split())
+        assert res.returncode == 0 and "rebuilt: 2 videos" in said, said
+        marker = json.loads((out / ".mpt-batch.json").read_text())
+        if host != socket.gethostname():
+            assert marker == was and "was killed outright" not in said
+            continue
+        assert marker["status"] == "killed" and marker["finished"]["by"] == "mpt-live --finish", marker
+        assert {k: marker[k] for k in was if k != "status"} == {k: v for k, v in was.items() if k != "status"}
+        assert f"the batch (process {DEAD_PID}) was killed outright" in said, said
+        for _ in range(2):  # the batch's classes in the overview, from its marker, then from the overview itself
+            with open(out / "videos.csv", newline="") as fh:
+                header = next(csv.reader(fh))
+            assert "events_happy" in header and "events_sad" in header, header
+            again = finish("--finish", str(out))
+            assert again.returncode == 0 and json.loads((out / ".mpt-batch.json").read_text()) == marker
 
 
 def _with_events(d: Path, ids: list[int], cut: bool = False) -> Path:
