@@ -1,7 +1,8 @@
 """Whether a video file is interlaced: the opencv-python wheel's FFmpeg gives an interlaced frame black ("Cannot
 convert interlaced to progressive frames", the read still succeeding), so such a file is read by PyAV
 (:mod:`mpt_live.pyav_capture`), not deinterlaced. A probe (:func:`mpt_live.videoprobe.probe_video`) records the answer
-for the files it looks at; a reader that probes nothing (training's, ``mpt-synth --faces``) asks :func:`is_interlaced`.
+for the files it looks at; a reader that probes nothing (training's, ``mpt-synth --faces``) asks :func:`is_interlaced`,
+and a URL (never probed) :func:`url_interlaced`.
 """
 
 from __future__ import annotations
@@ -37,6 +38,29 @@ def is_interlaced(path: str | os.PathLike) -> bool:
         except (av.FFmpegError, OSError, ValueError):
             pass
     return FIELDS[key]
+
+
+URLS: dict[str, bool] = {}  # URLs whose field order was looked at (once a process: a stream reconnects)
+
+
+def url_interlaced(url: str, timeout_s: float) -> bool:
+    """Whether the video at ``url`` (a recording over http(s), a stream) is interlaced: one PyAV open of it, each
+    wait for data bounded by ``timeout_s`` (a stalled server is no hang), :func:`stream_interlaced` of its first video
+    stream that is not an attached picture; False where PyAV cannot open it so (OpenCV reads it, as before). Asked
+    once a process for a URL."""
+    if url not in URLS:
+        URLS[url] = False
+        try:
+            import av
+        except ImportError:
+            return False
+        try:
+            with quiet_fd(2), av.open(url, metadata_errors="replace", timeout=timeout_s) as c:
+                s = next((s for s in c.streams.video if not is_picture(s)), None)
+                URLS[url] = s is not None and stream_interlaced(s)
+        except (av.FFmpegError, OSError, ValueError):
+            pass
+    return URLS[url]
 
 
 def stream_interlaced(s) -> bool:

@@ -31,7 +31,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .fieldorder import is_interlaced
+from .fieldorder import is_interlaced, url_interlaced
 from .quiet import quiet_fd
 from .sizechange import SizeWatch
 from .videoprobe import VideoProbe, changes_size, has_no_index, video_stream
@@ -53,9 +53,11 @@ class PyAVCapture:
     display matrix says how frames are turned, which the frame size reported before any read depends on, and
     ``decodes`` says whether one came (:func:`pyav_capture` asks no more); the reads give it and those before it.
     ``skip``: the video's packets passed over first, demuxed and not decoded, as frames already read (its frame
-    ``skip`` a keyframe that needs none before it: where :class:`~mpt_live.sizechange.SizeWatch` reads on from)."""
+    ``skip`` a keyframe that needs none before it: where :class:`~mpt_live.sizechange.SizeWatch` reads on from).
+    ``timeout_s``: for a URL (an interlaced one, :func:`~mpt_live.sources.open_capture`), how long a wait for data
+    may be before the open or read fails."""
 
-    def __init__(self, path: str | os.PathLike, skip: int = 0) -> None:
+    def __init__(self, path: str | os.PathLike, skip: int = 0, timeout_s: float | None = None) -> None:
         import av
 
         self.path = os.fspath(path)
@@ -71,7 +73,8 @@ class PyAVCapture:
         self.decodes = False  # a frame decoded within the first PATIENCE packets
         try:
             with quiet_fd(2):
-                self._box = av.open(self.path, metadata_errors="replace")
+                self._box = av.open(self.path, metadata_errors="replace",
+                                    **({"timeout": timeout_s} if timeout_s else {}))  # a URL: each wait bounded
                 self._stream = video_stream(self._box)
                 self._stream.thread_type = "AUTO"  # decoded on every core, as OpenCV's FFmpeg does
                 self._packets = self._box.demux(self._stream)
@@ -281,6 +284,19 @@ def open_video(path: str | os.PathLike) -> FirstGrabbed | cv2.VideoCapture | PyA
         if not decoded and (other := pyav_capture(path)) is not None:
             return other
         return watched(cv2.VideoCapture(name), name)
+
+
+def interlaced_url(url: str, timeout_s: float) -> PyAVCapture | None:
+    """A :class:`PyAVCapture` of the URL ``url`` (never probed) whose video is interlaced
+    (:func:`~mpt_live.fieldorder.url_interlaced`: one PyAV open of it, once a process), each wait for data bounded by
+    ``timeout_s``; None for any other, or where PyAV decodes no frame of it (OpenCV reads it, as before)."""
+    if not url_interlaced(url, timeout_s):
+        return None
+    cap = PyAVCapture(url, timeout_s=timeout_s)
+    if cap.isOpened() and cap.decodes:
+        return cap
+    cap.release()
+    return None
 
 
 def watched(cap: cv2.VideoCapture, path: str | os.PathLike) -> cv2.VideoCapture | SizeWatch:

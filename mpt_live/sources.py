@@ -22,10 +22,10 @@ import numpy as np
 from .cutoff import cut_off, packets
 from .damage import DamagedFrames, Read, counted, read_past, timed_run
 from .errors import InputError
-from .fieldorder import is_interlaced
+from .fieldorder import URLS, is_interlaced
 from .frametimes import FrameTimes, probe_notes, resolve_rate
-from .pyav_capture import (PATIENCE, PyAVCapture, decoded_note, found_sizes, interlaced_note, open_video, pyav_capture,
-                           read_by_pyav, sizes_note, undecoded, watched)
+from .pyav_capture import (PATIENCE, PyAVCapture, decoded_note, found_sizes, interlaced_note, interlaced_url, open_video,
+                           pyav_capture, read_by_pyav, sizes_note, undecoded, watched)
 from .quiet import quiet_fd, quiet_opencv
 from .upright import choose, turned
 from .videoprobe import ENDS, UNRECOGNISED, VideoProbe, changes_size, probe_video
@@ -176,7 +176,8 @@ def square_pixels(img: np.ndarray, stretch: tuple[float, float], turn: int = 0) 
 def open_capture(name: str, timeout_ms: int = 5000) -> cv2.VideoCapture | PyAVCapture:
     """``cv2.VideoCapture`` of a file, or of a URL with a bounded open and reads (a stalled server is an
     error, not a hang); a :class:`~mpt_live.pyav_capture.PyAVCapture` of a file found to be one OpenCV cannot decode,
-    whose video its probe found interlaced (OpenCV's frames black), or whose frame size it found to change part-way
+    whose video its probe found interlaced (OpenCV's frames black; a URL's: :func:`~mpt_live.pyav_capture.interlaced_url`),
+    or whose frame size it found to change part-way
     (OpenCV would give every frame at the first size; an MPEG-TS's, Matroska's or raw stream's watched as it is read:
     :func:`~mpt_live.pyav_capture.watched`)."""
     if not is_stream_url(name) and (read_by_pyav(name) or changes_size(name) or is_interlaced(name)):
@@ -184,6 +185,8 @@ def open_capture(name: str, timeout_ms: int = 5000) -> cv2.VideoCapture | PyAVCa
     if not is_stream_url(name):
         with quiet_fd(2):  # FFmpeg's own lines ("moov atom not found") before our one-line error
             return watched(cv2.VideoCapture(name), name)
+    if (cap := interlaced_url(name, timeout_ms / 1000)) is not None:  # OpenCV's frames of it black, as a file's
+        return cap
     params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms]
     with quiet_opencv():
         return cv2.VideoCapture(name, cv2.CAP_FFMPEG, params)
@@ -278,7 +281,8 @@ class VideoFile:
         self.warnings += notes + ([self.rotation_note] if self.rotation_note else [])
         if probe is not None and probe.sizes and isinstance(self._cap, PyAVCapture):
             self.warnings.append(sizes_note(self.name, probe.sizes))
-        if probe is not None and probe.interlaced and isinstance(self._cap, PyAVCapture):
+        if (probe.interlaced if probe is not None else url and URLS.get(self.name, False)) \
+                and isinstance(self._cap, PyAVCapture):  # a URL's: looked at when it was opened (the answer kept)
             self.warnings.append(interlaced_note(self.name))
         # said once, with the file's other warnings: where OpenCV failed on it (now, or earlier in this process), not
         # for a PyAV capture a caller chose

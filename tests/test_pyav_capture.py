@@ -579,6 +579,27 @@ def test_a_reader_that_probes_nothing_reads_an_interlaced_recording_not_black(tm
     assert not isinstance(pyav_capture.open_video(flat), PyAVCapture)
 
 
+@pytest.mark.parametrize("kind", ["h264-fields.mkv", "mpeg2-fields.mpg"])
+def test_an_interlaced_recording_over_http_is_read_as_a_player_shows_it_not_black(tmp_path, kind):
+    """The same interlaced recordings at an http URL (a recording read like a file, never probed): they still went
+    through OpenCV, every frame black. Their field order is looked at in one PyAV open of the URL: PyAV reads them,
+    the frames those of the file, and the run says why in one line."""
+    from mpt_live.sources import VideoFile
+
+    clip = tmp_path / kind
+    codec = ["-c:v", "libx264" if kind.endswith(".mkv") else "mpeg2video", "-flags", "+ildct+ilme"]
+    fk.ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x120:r=50:d=0.4", "-vf", "interlace=scan=tff", *codec,
+              "-pix_fmt", "yuv420p", str(clip))
+    with VideoFile(clip) as v:
+        expected = [f.image for f in v]
+    with fk.http_server("file", clip) as srv, VideoFile(fk.url(srv, kind)) as v:
+        got = [f.image for f in v]
+    assert len(got) == len(expected) == 10
+    assert all(img.mean() > 40 and np.abs(img.astype(int) - want.astype(int)).mean() < 1.0
+               for img, want in zip(got, expected))
+    assert [w for w in v.warnings if "its video is interlaced" in w and "PyAV reads it instead" in w], v.warnings
+
+
 @pytest.mark.parametrize("kind", ["h264-fields.mkv", "mpeg2-fields.mpg", "dv.avi"])
 def test_an_interlaced_recording_is_read_as_a_player_shows_it_not_black(tmp_path, kind):
     """Interlaced video (a broadcast or camcorder recording: H.264 or MPEG-2 coded as fields, DV, whose stream states
