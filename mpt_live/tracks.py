@@ -1,58 +1,54 @@
 """Several faces with stable identities: detections -> face tracks whose IDs last a whole video.
 
-:class:`FaceTracker` runs once per frame on every face the detector finds
-(:meth:`mpt_live.face.FaceAligner.detect`) and gives each one an ID:
+:class:`FaceTracker` runs once per frame on every face the detector finds (:meth:`mpt_live.face.FaceAligner.detect`) and
+gives each one an ID:
 
-1. **Position.** Tracks seen in the last ``keep_s`` seconds are matched to the detections by box
-   overlap (IoU >= 0.3), one to one (Hungarian assignment), so a face keeps its ID frame to frame and
-   through short losses (a turned head, a hand in front of the face).
-2. **Appearance.** Detections left over are compared with every track not matched yet, present or
-   lost long ago, by their SFace embeddings (:mod:`mpt_live.identity`; the best of a small gallery
-   per track): a match above ``reid`` gives the old ID back, so IDs come back after camera cuts and
-   long absences. A new ID is made only when no track is close enough. A small face (at most :data:`SMALL_SHARE`
-   of the square short-range sees it in) is embedded with the keypoints the run's detector finds in a square
-   :data:`CLOSER_SIDE` times its size around it: at the edge of the detector's range the frame's keypoints are loose,
-   and SFace's likeness of one person's views fell below ``switch`` and ``reid`` (one face, several IDs).
-3. **Checks** (:mod:`mpt_live.cuts`). A camera cut (the frame's thumbnail changes abruptly, and no
-   present face's region stayed as it was) skips step 1, so a face that takes another's place across
-   a cut is re-identified, not continued (and every face starts a new appearance: the session ends its
-   signals and clip buffer at the cut). The same test on the region of each present face
-   (``face_cut``) catches a cut that changes only some faces (two speakers framed alike before one
-   backdrop, people swapping places, a video call's layout changing around a face that stays): that
-   face is re-identified, not continued, and its signals end there; a face whose region stayed keeps
-   its track and buffer. Every ``refresh_s`` each
-   present face is embedded again; a face that no longer looks like its track's gallery (below
-   ``switch``) is treated as a new detection (step 2) instead of keeping the ID. Once a track holds
-   ``STEADY_AFTER`` embeddings (its first views, what re-identification compares with), a *steady* face,
-   one followed or found in place on every frame since its last embedding (no loss, cut or failed
-   registration), is embedded again only every ``STEADY_REFRESH`` x ``refresh_s``: an SFace embedding
-   costs about as much as a face's tracking on 30-60 frames, and a face that never left its track has
-   less to check.
+1. **Position.** Tracks seen in the last ``keep_s`` seconds are matched to the detections by box overlap (IoU >= 0.3),
+   one to one (Hungarian assignment), so a face keeps its ID frame to frame and through short losses (a turned head, a
+   hand in front of the face).
+2. **Appearance.** Detections left over are compared with every track not matched yet, present or lost long ago, by
+   their SFace embeddings (:mod:`mpt_live.identity`; the best of a small gallery per track): a match above ``reid``
+   gives the old ID back, so IDs come back after camera cuts and long absences. A new ID is made only when no track is
+   close enough. A small face (at most :data:`SMALL_SHARE` of the square short-range sees it in) is embedded with the
+   keypoints the run's detector finds in a square :data:`CLOSER_SIDE` times its size around it: at the edge of the
+   detector's range the frame's keypoints are loose, and SFace's likeness of one person's views fell below ``switch``
+   and ``reid`` (one face, several IDs).
+3. **Checks** (:mod:`mpt_live.cuts`). A camera cut (the frame's thumbnail changes abruptly, and no present face's region
+   stayed as it was) skips step 1, so a face that takes another's place across a cut is re-identified, not continued
+   (and every face starts a new appearance: the session ends its signals and clip buffer at the cut). The same test on
+   the region of each present face (``face_cut``) catches a cut that changes only some faces (two speakers framed alike
+   before one backdrop, people swapping places, a video call's layout changing around a face that stays): that face is
+   re-identified, not continued, and its signals end there; a face whose region stayed keeps its track and buffer. Every
+   ``refresh_s`` each present face is embedded again; a face that no longer looks like its track's gallery (below
+   ``switch``) is treated as a new detection (step 2) instead of keeping the ID. Once a track holds ``STEADY_AFTER``
+   embeddings (its first views, what re-identification compares with), a *steady* face, one followed or found in place
+   on every frame since its last embedding (no loss, cut or failed registration), is embedded again only every
+   ``STEADY_REFRESH`` x ``refresh_s``: an SFace embedding costs about as much as a face's tracking on 30-60 frames, and
+   a face that never left its track has less to check.
 
 **New faces.** A detection left over after steps 1 and 2 starts a face at once only when its score is at least
-``NEW_SCORE`` (on a run on full-range, where short-range finds a face there too: ``vouch``), or ``vouch`` (below)
-scores a face there highly on its first sighting; a fainter one starts a
-*tentative* track, which has no ID and reaches no output. It is matched by
-position on the detector's next runs, on its usual cadence (below; a 4:3 or wider frame's tiles are searched on those
-runs when the whole-frame pass missed it): so a pattern that never confirms costs what a tracked face costs, not a
-detection on every frame for as long as it is in view. It is confirmed, with the next ID, once a detection of it
-reaches ``NEW_SCORE`` or it has been found for ``CONFIRM_S``, on ``CONFIRM_RUNS`` detector runs at least and on at
-least half of the runs since it was first found (faint faces flicker), and ``vouch`` (when given:
-:meth:`mpt_live.face_watch.FaceWatch.vouch`, the other BlazeFace model) finds a face there too: a pattern in a
-tapestry or a print that short-range keeps finding, faintly, in the same place is persistent as well. Not found for
-``keep_s``, cut off or not vouched for, it is dropped (counted in ``tentative_dropped``; found again, it starts
-over). A face already tracked continues on any score.
+``NEW_SCORE`` (on a run on full-range, where short-range finds a face there too: ``vouch``), or ``vouch`` (below) scores
+a face there highly on its first sighting; a fainter one starts a *tentative* track, which has no ID and reaches no
+output. It is matched by position on the detector's next runs, on its usual cadence (below; in a 4:3 or wider frame
+missed by the whole-frame pass, searched in its tiles for a bounded time: :mod:`mpt_live.square_looks`): so a pattern
+that never confirms costs what a tracked face costs, not a detection on every frame for as long as it is in view. It is
+confirmed, with the next ID, once a detection of it reaches ``NEW_SCORE`` or it has been found for ``CONFIRM_S``, on
+``CONFIRM_RUNS`` detector runs at least and on at least half of the runs since it was first found (faint faces flicker),
+and ``vouch`` (when given: :meth:`mpt_live.face_watch.FaceWatch.vouch`, the other BlazeFace model) finds a face there
+too: a pattern in a tapestry or a print that short-range keeps finding, faintly, in the same place is persistent as
+well. Not found for ``keep_s``, cut off or not vouched for, it is dropped (counted in ``tentative_dropped``; found
+again, it starts over). A face already tracked continues on any score.
 
-One ID is never given to two faces of a frame (every step is a one-to-one assignment). At most
-``max_faces`` faces are tracked per frame (0: all); faces already tracked come first, then the
-largest. Each track has its own :class:`~mpt_live.track_align.TrackAligner` (smoothing, stabilisation),
-reset when the face comes back. Without an embedder only position is used.
+One ID is never given to two faces of a frame (every step is a one-to-one assignment). At most ``max_faces`` faces are
+tracked per frame (0: all); faces already tracked come first, then the largest. Each track has its own
+:class:`~mpt_live.track_align.TrackAligner` (smoothing, stabilisation), reset when the face comes back. Without an
+embedder only position is used.
 
-Detection is not run on every frame (:mod:`mpt_live.tracker`): while every present face is followed
-by its track's registration, a frame needs no detector, and one runs every ``DETECT_EVERY`` frames,
-on a camera cut, while no face is present, and on a frame where any face could not be followed. The
-faces followed on such a frame keep their result (their detections are theirs); the detections left
-go through the steps above, so a newcomer gets an ID within ``DETECT_EVERY`` frames.
+Detection is not run on every frame (:mod:`mpt_live.tracker`): while every present face is followed by its track's
+registration, a frame needs no detector, and one runs every ``DETECT_EVERY`` frames, on a camera cut, while no face is
+present, and on a frame where any face could not be followed. The faces followed on such a frame keep their result
+(their detections are theirs); the detections left go through the steps above, so a newcomer gets an ID within
+``DETECT_EVERY`` frames.
 """
 
 from __future__ import annotations
@@ -68,6 +64,7 @@ from .face import Detection, FaceAligner, FaceResult
 from .track_align import TrackAligner
 from .face_confirm import CONFIRM_RUNS, CONFIRM_S, NEW_SCORE, confirmed  # noqa: F401  (the rule, named here too)
 from .identity import FaceEmbedder, similarity
+from .square_looks import SquareLooks
 from .tiles import around, centred_in, is_wide, search_every, searched_in_tiles
 
 GALLERY = 8  # embeddings kept per track (diverse views: a new one is kept unless it is a near copy)
@@ -95,7 +92,7 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
 
 
-@dataclass
+@dataclass(eq=False)  # one track is one face: compared by identity
 class Track:
     id: int
     aligner: TrackAligner
@@ -110,6 +107,7 @@ class Track:
     hits: int = 0  # ... that found it
     steady: bool = False  # followed or found in place on every frame since its last embedding
     embeddings: int = 0  # made of it (kept in the gallery or not)
+    look_until: float = -np.inf  # missed by the whole frame, looked for in a 4:3 or wider frame's tiles until then (s)
 
     @property
     def confirmed(self) -> bool:
@@ -166,7 +164,7 @@ class FaceTracker:
         self.closer_looks = 0  # small faces' keypoints found again in a square around them before an embedding
         self.found_most, self.crowded = 0, 0  # most faces one detection found; detections finding over max_faces
         self.cut = False  # the latest frame was a camera cut (its faces start new appearances)
-        self._tiled_t = -float("inf")  # time of the last tile search
+        self._tiled_t, self._looks = -float("inf"), SquareLooks()  # the last tile search (s); tentative faces' looks
         self._search = False  # the next frame is detected and searched in tiles whatever the schedule (search_now)
 
     def search_now(self) -> None:
@@ -294,7 +292,8 @@ class FaceTracker:
                 sure = self._confident(frame, dets[i]) or (self.vouch is not None
                                                            and self.vouch(frame, dets[i].box, at_once=True))
                 tr = Track(self._new_id(dets[i].box) if sure else -1 - self.tentative_dropped - len(self.tracks),
-                           self.aligner.track_aligner(), dets[i].box, t, present=False, since=t)
+                           self.aligner.track_aligner(), dets[i].box, t, present=False, since=t,
+                           look_until=self._looks.until(dets[i].box, t, self.tracks, self.keep_s))
                 self.tracks.append(tr)
                 self.tentative_made += not sure
                 matched[i] = (tr, embeds.get(i) if embeds else self.embed(frame, dets[i]))
@@ -324,13 +323,13 @@ class FaceTracker:
     def _tiles(self, frame: np.ndarray, t: float, dets: list[Detection],
                followed: dict[int, TrackedFace]) -> list[Detection]:
         """The faces the whole-frame pass missed in a frame 4:3 or wider (:mod:`mpt_live.tiles`): its tiles are searched
-        at once when a face present until now (or tentative) was not found, and every
+        at once when a face present until now (or tentative, until its ``look_until``) was not found, and every
         :func:`~mpt_live.tiles.search_every` seconds while fewer faces than ``max_faces`` are found."""
         if not searched_in_tiles(frame.shape):
             return dets
         boxes = np.array([d.box for d in dets] + [f.face.box for f in followed.values()]).reshape(-1, 4)
-        # a tentative face found only in tiles is searched there again, or it could never be confirmed
-        present = [tr for tr in self.tracks if (tr.present or not tr.confirmed) and tr.id not in followed]
+        # a tentative face found only in tiles is searched there again, or it could never be confirmed: for a while
+        present = [tr for tr in self.tracks if (tr.present or t <= tr.look_until) and tr.id not in followed]
         missed = any(not len(boxes) or box_iou(np.array([tr.box]), boxes).max() < 0.3 for tr in present)
         short = not self.max_faces or len(boxes) < self.max_faces
         if missed or (short and not 0 <= t - self._tiled_t < search_every(frame.shape)):
@@ -362,6 +361,7 @@ class FaceTracker:
                 tr.box, tr.t = dets[i].box, t
                 tr.remember(e, t)
         kept = [tr for tr in self.tracks if tr.confirmed or (t - tr.t <= self.keep_s and not tr.cut_off)]
+        self._looks.dropped([tr.box for tr in self.tracks if tr not in kept], t, self.cut or self._cuts.layout)
         self.tentative_dropped += len(self.tracks) - len(kept)
         self.tracks = kept
 
