@@ -43,6 +43,14 @@ WIDE = 1.5  # long side / short side from which a frame is searched in tiles
 TILED = 1.25
 TILE_EVERY_S = 0.5  # a search for faces not found yet runs at most this often (a missed track: at once)
 SQUARES_EVERY_S = 2.0  # ... in a frame under 3:2 (4:3, 5:4), whose squares find only a small face beside a large one
+SMALL_SHARE = 0.2  # a face this share of short-range's square input or less (its box side) is at the edge of its range
+# a small face is aligned (mpt_live.face.FaceAligner.detect) and embedded (mpt_live.tracks) with the keypoints the run's
+# detector finds in a square this many times its size around it, where it fills a third of the detector's input: at
+# the edge of its range short-range places them loosely, and SFace scored one face ~140 px tall in a 1920x1080 frame
+# 0.03-0.25 (p5, median) against its own views with the frame's keypoints, 0.60-0.71 with the square's (48 views): it
+# was split under 4 IDs (issue 12); full-range, on the whole frame, put the eyes of a face ~100 px wide in a 1920x1080
+# frame 3-31 px apart where they are ~40 (a recording of a person at a desk: the face aligned wrong, called too small)
+CLOSER_SIDE = 3.0
 _EDGE = 0.02  # a box this close to a tile's inner edge (fraction of the tile) is a cut face
 _SAME = 0.5  # intersection over the smaller box above which two detections are one face
 
@@ -132,3 +140,24 @@ def centred_in(d: Detection, x0: int, y0: int, box: tuple[int, int, int, int]) -
     """Whether detection ``d`` of a square of :func:`around` (corner ``x0, y0``) has its centre in ``box`` (frame px)."""
     x, y, w, h = box
     return x <= x0 + d.box[0] + d.box[2] / 2 <= x + w and y <= y0 + d.box[1] + d.box[3] / 2 <= y + h
+
+
+def small_face(box: tuple[int, int, int, int], shape: tuple[int, ...]) -> bool:
+    """Whether a face's box is at most :data:`SMALL_SHARE` of the square short-range sees it in: a wide frame's tile
+    (as tall as the frame's short side: :mod:`mpt_live.tiles`), else the whole frame squeezed to a square."""
+    h, w = int(shape[0]), int(shape[1])
+    side = min(h, w) if is_wide(shape) else max(h, w)
+    return max(box[2], box[3]) <= SMALL_SHARE * side
+
+
+def closer(d: Detection, frame: np.ndarray, detect: Callable[[np.ndarray], list[Detection]]) -> Detection:
+    """A small face's detection ``d`` of ``frame`` with the box and keypoints ``detect`` (the detector on one image)
+    finds in a square :data:`CLOSER_SIDE` times its size around it (frame pixels; the frame's score kept); ``d`` itself
+    where it finds no face centred on ``d``'s box there."""
+    crop, x0, y0 = around(frame, d.box, CLOSER_SIDE)
+    found = [c for c in detect(crop) if centred_in(c, x0, y0, d.box)]
+    if not found:
+        return d
+    c = max(found, key=lambda c: c.score)
+    return replace(d, box=(c.box[0] + x0, c.box[1] + y0, c.box[2], c.box[3]),
+                   keypoints=c.keypoints + np.array([x0, y0], dtype=np.float64))

@@ -65,7 +65,8 @@ from .track_align import TrackAligner
 from .face_confirm import CONFIRM_RUNS, CONFIRM_S, NEW_SCORE, confirmed  # noqa: F401  (the rule, named here too)
 from .identity import FaceEmbedder, similarity
 from .square_looks import SquareLooks
-from .tiles import around, centred_in, is_wide, search_every, searched_in_tiles
+from .tiles import (CLOSER_SIDE, SMALL_SHARE, around, centred_in, is_wide, search_every,  # noqa: F401
+                    searched_in_tiles, small_face)  # SMALL_SHARE, small_face: named here too
 
 GALLERY = 8  # embeddings kept per track (diverse views: a new one is kept unless it is a near copy)
 STEADY_REFRESH = 3  # a steady face (no loss, cut or failed registration since its last embedding) is embedded
@@ -74,12 +75,6 @@ STEADY_REFRESH = 3  # a steady face (no loss, cut or failed registration since i
 # each): ~0.07 ms a face and frame (~1.5 % of the face stage), for a person swapped in unseen by the cut check kept
 # twice as long
 STEADY_AFTER = 3
-SMALL_SHARE = 0.2  # a face this share of short-range's square input or less (its box side) is at the edge of its range
-# a small face is embedded with the keypoints the run's detector finds in a square this many times its size around it,
-# where it fills a third of the detector's input: at the edge of its range short-range places them loosely, and SFace
-# scored one face ~140 px tall in a 1920x1080 frame 0.03-0.25 (p5, median) against its own views with the frame's
-# keypoints, 0.60-0.71 with the square's (48 views): it was split under 4 IDs (issue 12)
-CLOSER_SIDE = 3.0
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -390,11 +385,3 @@ class FaceTracker:
     def _new_id(self, box: tuple[int, int, int, int]) -> int:
         used = {tr.id for tr in self.tracks if tr.confirmed}
         return self.naming(box, used) if self.naming is not None else max(used, default=-1) + 1
-
-
-def small_face(box: tuple[int, int, int, int], shape: tuple[int, ...]) -> bool:
-    """Whether a face's box is at most :data:`SMALL_SHARE` of the square short-range sees it in: a wide frame's tile
-    (as tall as the frame's short side: :mod:`mpt_live.tiles`), else the whole frame squeezed to a square."""
-    h, w = int(shape[0]), int(shape[1])
-    side = min(h, w) if is_wide(shape) else max(h, w)
-    return max(box[2], box[3]) <= SMALL_SHARE * side

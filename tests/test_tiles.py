@@ -209,3 +209,27 @@ def test_the_webcam_bench_compares_the_rules_on_one_person_at_640x480(tiles_benc
     assert [r[0] for r in rows] == ["1", "2"], out
     assert all(before == "0" and int(now) >= 1 and f0 == f1 and int(f0) >= 60 for _, before, now, f0, f1 in rows), rows
     assert re.search(r"one search of its 2 squares [\d.]+ ms .*: \d+ searches in 63 frames", out), out
+
+
+@pytest.mark.parametrize("share", [0.06, 0.1])
+def test_a_small_face_of_a_big_frame_is_aligned_by_keypoints_found_close_up(share):
+    """A person at a desk: the demo's face 6 and 10 % of a 1920x1080 frame's height. Full-range finds it in the
+    whole frame but puts its eyes 13 and 31 px apart where they are 26 and 43 (the alignment scaled wrong, the run
+    warned 'too small to analyse'); the detection the trackers get has the keypoints of a square around the face."""
+    from mpt_live.demo_input import demo_portrait
+    from mpt_live.face import FaceAligner
+
+    portrait = demo_portrait()
+    with FaceAligner(model="full") as aligner:
+        big = aligner.detect_image(portrait)[0]
+        scale = share * 1080 / big.box[2]
+        small = cv2.resize(portrait, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        frame = np.full((1080, 1920, 3), 110, np.uint8)
+        frame[400:400 + small.shape[0], 1100:1100 + small.shape[1]] = small
+        found = aligner.detect(frame, 0.0)
+    want = np.hypot(*(big.keypoints[1] - big.keypoints[0])) * scale
+    assert len(found) == 1
+    eyes = np.hypot(*(found[0].keypoints[1] - found[0].keypoints[0]))
+    assert abs(eyes - want) < 0.1 * want, (eyes, want)
+    cx, cy = found[0].box[0] + found[0].box[2] / 2, found[0].box[1] + found[0].box[3] / 2
+    assert 1100 < cx < 1100 + small.shape[1] and 400 < cy < 400 + small.shape[0]
