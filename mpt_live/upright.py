@@ -229,14 +229,24 @@ def choose(path: str | os.PathLike, tag: int, rotation: str, open_capture: Calla
         close = None
         if detect is None:
             detect, close = blazeface_score()
+        scores: list[float] = []
+
+        def scored(img: np.ndarray) -> float:
+            scores.append(detect(img))
+            return scores[-1]
+
         try:
-            counts = {c: faces_found(frames, (c - tag) % 360, detect) for c in candidates(tag)}
+            counts = {c: faces_found(frames, (c - tag) % 360, scored) for c in candidates(tag)}
         finally:
             if close is not None:
                 close()
         best = max(counts, key=lambda c: (counts[c], c == tag))
         if not counts[best]:  # nothing to judge the tag by: kept, and said so (it may be wrong)
-            note = (f"{path}: its rotation tag (turn it {tag} degrees) could not be checked: no face found in its "
+            # a faint face (a blurred or low-resolution one) is found, only not confidently: not 'no face'
+            faint = max(scores, default=0.0)
+            none = (f"no face found confidently (score {CONFIDENT:g} or more; the best {faint:.2f})" if faint > 0
+                    else "no face found")
+            note = (f"{path}: its rotation tag (turn it {tag} degrees) could not be checked: {none} in its "
                     f"first {SPAN_S:g} s ({len(frames)} frames looked at), read as tagged; if its faces are sideways "
                     "or upside down, --rotation 0 reads it as stored (90, 180, 270: turned so many degrees clockwise)")
         elif best != tag and clearly_more(counts[best], counts[tag], len(frames)):
