@@ -5,7 +5,9 @@ looked for in the frame's squares (:mod:`mpt_live.tiles`) on the detector's next
 there could never be confirmed. That look is bounded: for :data:`LOOK_S` after the face was first found (the face
 needs ``CONFIRM_S``, on half the runs, to be confirmed), and not at all for a newcomer where a tentative face was
 dropped unconfirmed in the last :data:`DOUBT_S` (a pattern that never confirms, found again at the squares' own
-cadence, :func:`mpt_live.tiles.search_every`). Such a newcomer is still confirmed where the whole frame finds it.
+cadence, :func:`mpt_live.tiles.search_every`). Such a newcomer is still confirmed where the whole frame finds it, and
+its own drop renews no doubt (the tracker passes only faces that had a look): a doubted place gets a look again
+after DOUBT_S, so a real faint face missed in its first second (a hand in front of it) is confirmed later, not never.
 Before, every tentative face missed by the whole frame had the squares searched on every detector run for as long
 as it lived: the animated cartoon title beside a followed person in a 640x480 frame, found every second or so and
 never on half the runs, kept a tentative track alive for the whole run and cost 76 square searches in 12 s where

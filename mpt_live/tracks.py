@@ -356,7 +356,9 @@ class FaceTracker:
                 tr.box, tr.t = dets[i].box, t
                 tr.remember(e, t)
         kept = [tr for tr in self.tracks if tr.confirmed or (t - tr.t <= self.keep_s and not tr.cut_off)]
-        self._looks.dropped([tr.box for tr in self.tracks if tr not in kept], t, self.cut or self._cuts.layout)
+        # a face doubted at birth (no look) renews no doubt: a doubted place gets a look every DOUBT_S (a real face)
+        self._looks.dropped([tr.box for tr in self.tracks if tr not in kept and tr.look_until > -np.inf], t,
+                            self.cut or self._cuts.layout)
         self.tentative_dropped += len(self.tracks) - len(kept)
         self.tracks = kept
 

@@ -83,11 +83,30 @@ def test_a_pattern_found_only_in_the_squares_costs_about_their_cadence(name, sho
     ("found on two searches in three (a faint face flickers)", lambda k: k % 3 != 0),
 ])
 def test_a_real_faint_face_found_only_in_the_squares_is_confirmed(name, shown):
-    """The look is long enough: a face found on half the runs or more for CONFIRM_S gets its ID, and keeps it."""
+    """The look is long enough: a face found on half the runs or more for CONFIRM_S gets its ID, and no other face
+    one; found on every search it keeps it in every frame (a confirmed face missed by its squares too waits for their
+    cadence, SQUARES_EVERY_S: the flickering one is out of the outputs from its first miss to the end of 3 s)."""
     *_, ids = _run(shown, 3.0)
     first = next(i for i, f in enumerate(ids) if f == [0, 1])
     assert first <= math.ceil(CONFIRM_S * FPS) + 3, (name, ids)
+    assert all(f in ([0, 1], [0]) for f in ids[first:]), (name, ids)  # no other ID
     assert all(f == [0, 1] for f in ids[first:]) or name.startswith("found on two"), (name, ids)
+
+
+def test_a_real_faint_face_hidden_in_its_first_second_is_still_confirmed():
+    """A face found only in the squares, hidden (a hand) from 0.2 to 1.7 s, then found on every search: its first
+    tentative track is dropped and the place doubted; a newcomer there, doubted at birth, renews no doubt when it is
+    dropped in turn, so the place gets a look again after DOUBT_S and the face its ID (measured: 7.7 s; before the
+    fix never in 20 s, 9 tentative tracks dropped; before square_looks.py 3.7 s)."""
+    now = [0.0]
+    det = _Squares(lambda k: not 0.2 <= now[0] < 1.7)
+    tracker = FaceTracker(det, max_faces=2, embedder=None)
+    first = None
+    for i in range(int(12 * FPS)):
+        now[0] = i / FPS
+        if first is None and 1 in [f.id for f in tracker.update(FRAME, now[0])[0]]:
+            first = now[0]
+    assert first is not None and first <= 1.7 + DOUBT_S + SQUARES_EVERY_S + LOOK_S, (first, tracker.tentative_dropped)
 
 
 def test_a_place_is_doubted_for_doubt_s_and_forgotten_at_a_cut():
