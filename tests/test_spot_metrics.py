@@ -205,6 +205,25 @@ def test_a_datasets_own_sheet_as_truth_names_the_option_that_reads_it(tmp_path, 
     assert (hint in text) if hint else "; it is" not in text
 
 
+@pytest.mark.parametrize("name", ["events.csv", "predictions.csv", "truth.csv"])
+def test_a_runs_own_output_as_truth_says_to_give_it_to_runs(tmp_path, name):
+    """A new user gave a run's events.csv to --truth and read only 'events.csv: missing column(s) onset, apex,
+    offset, fps (header row 1)'. The line now says it is the run's output and what --truth and --runs take."""
+    run = tmp_path / "run"
+    _events(run / "long_001", [{"video": "long_001.mp4", "onset_frame": 1, "apex_frame": 2, "offset_frame": 3,
+                                "type": "micro", "class": "others", "score": 1.0}])
+    kind = "predictions.csv" if name == "predictions.csv" else "events.csv"
+    truth = tmp_path / name
+    if kind == "events.csv":
+        truth.write_text((run / "long_001" / "events.csv").read_text())
+    else:
+        truth.write_text("time_s,frame,face_id,x,y,w,h,motion_score,top,confidence\n0.5,15,0,1,1,9,9,0.2,,\n")
+    res = CliRunner().invoke(app, ["spot", "--truth", str(truth), "--runs", str(run)])
+    text = " ".join(res.output.split())
+    assert res.exit_code == 2 and "missing column(s)" in text and len(res.output.strip().splitlines()) == 1, text
+    assert f"it is an mpt-live run's {kind}, not a truth: give its run folder to --runs" in text, text
+
+
 @pytest.mark.parametrize("rows, folder, message", [
     ([{"video": "long_009.mp4", "onset_frame": 1, "offset_frame": 2, "type": "micro"}], "x",
      "'long_009.mp4' is not in the truth"),

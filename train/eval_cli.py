@@ -213,6 +213,27 @@ def sheet_hint(truth: Path) -> str | None:
     for pattern, hint in SHEET_HINTS:
         if fnmatch.fnmatchcase(name, pattern):
             return hint
+    return run_file_hint(truth)
+
+
+# mpt-live's own outputs given to --truth (a new user's guess: the run's events as the truth), known by their header
+RUN_FILES = {"events.csv": {"event_id", "onset_frame", "apex_frame", "offset_frame"},
+             "predictions.csv": {"time_s", "frame", "face_id", "motion_score"}}
+
+
+def run_file_hint(truth: Path) -> str | None:
+    """What to give instead where ``truth`` is an mpt-live run's events.csv or predictions.csv (by its header, under
+    any name), None for any other file."""
+    try:
+        with open(truth, encoding="utf-8", errors="replace") as fh:
+            header = {c.strip() for c in fh.readline().split(",")}
+    except OSError:
+        return None
+    for kind, columns in RUN_FILES.items():
+        if columns <= header:
+            return (f"it is an mpt-live run's {kind}, not a truth: give its run folder to --runs, and to --truth the "
+                    "videos' annotations (mpt-synth --long's annotations.csv), or --dataset casme2lv|sammlv|casme3 "
+                    "--data ROOT")
     return None
 
 
