@@ -260,6 +260,13 @@ def scan_recordings(root: Path, max_depth: int = MAX_DEPTH) -> Scan:
     return scan
 
 
+def no_extension(folder: Path) -> list[Path]:
+    """The files at the top of ``folder`` whose names have no extension (hidden ones aside), sorted naturally."""
+    with os.scandir(folder) as it:
+        return sorted((Path(e.path) for e in it if e.is_file() and not hidden(e.name) and not Path(e.name).suffix),
+                      key=lambda q: natural(q.name))
+
+
 def expand_recordings(spec: str, notes: list[str] | None = None) -> list[Path]:
     """``--video``: a video file, a frame folder, a folder of videos (those at its top level), a folder of
     frame folders and/or of folders of videos (a subject per folder: every one found up to ``MAX_DEPTH``
@@ -278,6 +285,11 @@ def expand_recordings(spec: str, notes: list[str] | None = None) -> list[Path]:
             _check_frames(p, spec, frames)
             return [p]
         if videos:
+            if notes is not None and (bare := no_extension(p)):  # a video saved without its extension is one too
+                shown = ", ".join(q.name for q in bare[:3]) + (", ..." if len(bare) > 3 else "")
+                notes.append(f"{spec}: {len(bare)} file{'s' if len(bare) > 1 else ''} without an extension left out "
+                             f"({shown}): a folder runs the files named as videos; a video among them runs as "
+                             "--video FILE, or renamed to its kind (.mp4)")
             if notes is not None:
                 below = len(scan_recordings(p).recordings)
                 if below:

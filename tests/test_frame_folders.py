@@ -183,6 +183,13 @@ def test_what_video_dir_means(tmp_path):
         (vids / rel).write_bytes(b"x")
     assert len(expand_recordings(str(vids), notes)) == 5
     assert len(notes) == 1 and notes[0].startswith(f"{vids}: 3 more recordings in its subfolders left out"), notes
+    # a video saved without its extension (a newcomer's download) was left out without a word: now named
+    (vids / "interview").write_bytes(b"x")
+    notes = []
+    assert len(expand_recordings(str(vids), notes)) == 5
+    assert notes[0] == (f"{vids}: 1 file without an extension left out (interview): a folder runs the files named as "
+                        "videos; a video among them runs as --video FILE, or renamed to its kind (.mp4)"), notes
+    (vids / "interview").unlink()
     # a dataset kept as a folder per subject: every video below it, each under its own path in the run
     subjects = tmp_path / "subjects"
     for rel in ("s10/interview.mp4", "s2/interview.mp4", "s2/extra/b.mov", "s2/notes.txt", ".hidden/x.mp4",
