@@ -95,7 +95,9 @@ def run_demo(out: Path, runtime: Any | None, cfg: SessionConfig, console: Consol
     out.mkdir(parents=True, exist_ok=True)
     clip = out / "demo_input.mp4"
     who = "scikit-image's astronaut portrait" if face_photo is None else str(face_photo)
-    console.print(f"rendering the default input (synthetic, from {who}) -> {clip}", highlight=False)
+    # the default input is the astronaut's; a line of its own on any console (a long path is not broken inside)
+    what = "the default input" if face_photo is None else "the demo input"
+    console.print(f"rendering {what} (synthetic, from {who}) -> {clip}", highlight=False, soft_wrap=True)
     truth = render_demo_clip(clip, face_photo=face_photo)
     with progress_bar(console, transient=True, disable=display) as bar:
         task = bar.add_task(clip.name, total=None)

@@ -86,6 +86,34 @@ def test_cli_demo_exit_status_says_an_incomplete_run(tmp_path, monkeypatch, demo
     assert json.loads((tmp_path / "demo_report.json").read_text())["status"] == "incomplete"
 
 
+@pytest.mark.parametrize("photo", [None, "a_rather_long_folder_name/of_face_photos_kept_here/Tom_Hanks_54745.png"])
+def test_the_demo_says_what_it_renders_in_one_line(tmp_path, monkeypatch, photo):
+    """--demo-face PHOTO printed 'rendering the default input (synthetic, from \n<PHOTO>) -> ...', broken at 80
+    columns and calling the photo's clip the default input (the astronaut's). One whole line now, naming which."""
+    import io
+    from pathlib import Path
+
+    from rich.console import Console
+
+    import mpt_live.demo_report as demo_report
+
+    class Rendered(Exception):
+        pass
+
+    def rendered(*args, **kwargs):
+        raise Rendered
+
+    monkeypatch.setattr(demo_report, "render_demo_clip", rendered)
+    buf = io.StringIO()
+    with pytest.raises(Rendered):
+        demo_report.run_demo(tmp_path, None, None, Console(file=buf, width=80), display=False,
+                             face_photo=None if photo is None else Path(photo))
+    lines = buf.getvalue().splitlines()
+    what = "the default input (synthetic, from scikit-image's astronaut portrait)" if photo is None else \
+        f"the demo input (synthetic, from {photo})"
+    assert lines == [f"rendering {what} -> {tmp_path / 'demo_input.mp4'}"], lines
+
+
 def test_demo_table_fits_80_columns_uncut():
     """make demo's table (a terminal of 80 columns, or a captured log, which rich lays out at 80) shows every
     cell whole: it used to cut classes and times with an ellipsis ('repress…', '10.18-1…')."""
