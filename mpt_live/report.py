@@ -202,6 +202,10 @@ def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[
         f'<span><i style="background:#ececea;height:10px;outline:1px solid #bbb"></i>{NO_MODEL}: no class probabilities</span>')
     if no_frames:  # said where it occurs: a stretch of the video, not of a face
         legend += f'<span><i style="background:{NO_FRAMES_FILL};height:10px;outline:1px solid #bbb"></i>{NO_FRAMES}</span>'
+    # the curves run through every window, a movement in it or not: a class read off them between events is noise
+    reading = ('<p class="reading">The curves are the model\'s class probabilities for every window, movement or '
+               "not: read a class only in an event (shaded), whose class is that of the window centred on its apex; "
+               "between events the faces are neutral (predictions.csv's top).</p>") if classes else ""
     body = []
     # each named by its ID in events.csv; events without one (a summary made by hand) numbered as events.csv's rows are
     for i, (ev, n) in enumerate(zip(events, (int(r["event_id"]) for r in row_event_ids(events)))):
@@ -244,7 +248,7 @@ def render_report(out: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[
     data = json.dumps({"events": events}, default=json_default).replace("</", "<\\/")
     demo = '<span class="demo">DEMO MODEL</span>' if model.get("demo") else ""
     return PAGE.format(title=e(title), demo=demo, banner=banner, keys=keys, video=video_html, facts=fact_rows,
-                       legend=legend, timelines=timelines, narrow=NARROW if events else "",
+                       legend=legend, reading=reading, timelines=timelines, narrow=NARROW if events else "",
                        rows="".join(body) or '<tr><td colspan="10">No events.</td></tr>', data=data, css=CSS, js=SCRIPT)
 
 

@@ -11,7 +11,7 @@ align-items:start}video{display:block;width:100%;max-height:58vh;background:#000
 .alert{background:#fbe3e1;color:#8a1c12;font-weight:600}.note{background:#fdf3d8;color:#6b5200}
 table{border-collapse:collapse;width:100%;background:#fff}th,td{padding:4px 8px;border-bottom:1px solid #e4e4e0;
 text-align:left;vertical-align:middle}.facts th{width:38%;color:#555;font-weight:600}.facts th,.facts td{padding:2px 8px;font-size:13px}.legend span{margin-right:14px;
-white-space:nowrap}.legend i{display:inline-block;width:12px;height:4px;margin:0 4px 3px 0;vertical-align:middle}
+white-space:nowrap}.reading{margin:2px 0 6px;font-size:12px;color:#555}.legend i{display:inline-block;width:12px;height:4px;margin:0 4px 3px 0;vertical-align:middle}
 svg.timeline{display:block;width:100%;height:auto;cursor:pointer}#events tbody tr{cursor:pointer}
 #events tbody tr:hover{background:#f0f4fa}#events tbody tr.current{background:#dbe8fb}#events img{display:block;
 height:48px;border-radius:3px}.keys{color:#666;font-size:12px}h3 img.who{height:40px;border-radius:3px;
@@ -330,7 +330,7 @@ PAGE = """<!DOCTYPE html>
 <button id="earlier" type="button" title="earlier ([)" aria-label="earlier part ([)">&#9664;</button><button id="later" type="button" title="later (])" aria-label="later part (])">&#9654;</button>
 <span id="shown"></span></div><div class="legend">{legend}<span><i style="background:#333"></i>motion score (log)</span>
 <span><i style="background:#f4b4b4;height:10px"></i>event</span>
-<span><i style="background:#e4e4e0;height:10px;outline:1px solid #bbb"></i>face not in the frame</span></div>{timelines}
+<span><i style="background:#e4e4e0;height:10px;outline:1px solid #bbb"></i>face not in the frame</span></div>{reading}{timelines}
 <h2 id="events-title">Events</h2><div class="keys"><h3 id="keys-title">Keys</h3><ul id="keys" aria-labelledby="keys-title">{keys}</ul>{narrow}</div>
 <div id="filters" class="filters" role="group" aria-label="which events to show"><span><label for="only-face">face</label> <select id="only-face" data-key="face"><option value="">all</option></select></span>
 <span><label for="only-type">type</label> <select id="only-type" data-key="type"><option value="">all</option></select></span>

@@ -213,6 +213,12 @@ def test_a_motion_only_page_says_no_model_ran_instead_of_an_empty_probability_ba
     assert "no model ran" in re.search(r'<div class="legend">.*?</div>', alone, re.S).group(0)
     assert 'aria-label="face 0 timeline, 0 to 4.90 s: motion score only (no model ran, motion only), 1 event"' in alone
     assert "no model ran" not in model and "<polyline" in svg(model)
+    # the class curves run through every window: the page says a class is read only in an event (a newcomer read
+    # 'surprise' off the demo's timeline at 11-12 s, where no event was); a page without curves says nothing of them
+    reading = re.search(r'<p class="reading">(.*?)</p>', model)
+    assert reading and "read a class only in an event" in reading.group(1) and "window centred on its apex" in \
+        reading.group(1)
+    assert '<p class="reading">' not in alone
     assert height(alone) <= height(model) - 50  # no empty 100-unit band
 
 
