@@ -11,7 +11,7 @@ after DOUBT_S, so a real faint face missed in its first second (a hand in front 
 Before, every tentative face missed by the whole frame had the squares searched on every detector run for as long
 as it lived: the animated cartoon title beside a followed person in a 640x480 frame, found every second or so and
 never on half the runs, kept a tentative track alive for the whole run and cost 76 square searches in 12 s where
-the squares' cadence allows 6; now 12 and 17 (two people; a smiley: 26, now 11; ``python bench/false_faces.py --frame
+the squares' cadence allows 6; now 12 and 28 (two people; a smiley: 26, now 15; ``python bench/false_faces.py --frame
 640x480 --seconds 12 --people 2``, README).
 """
 
