@@ -1,11 +1,13 @@
 """CPU time of the check whether an MPEG-PS file (.mpg, .vob) ends part-way through a pack or packet
 (mpt_live/cutoff.py): the whole file's packs and packets walked (the previous code, ``whole=True``) vs its first and
-last 4 MiB (now), on one big file, whole and cut mid-packet, each answer printed beside the other.
+last 4 MiB (now), on one big file, whole, with 100 bytes of junk after its end and cut mid-packet, each answer printed
+beside the other.
 
 The file is a DVD-style program stream from FFmpeg (MPEG-2 video and AC-3 sound in 2048-byte packs, testsrc2, 20 s)
-repeated to the size asked (each copy a whole program stream: the packs and packets run on), then cut 1000 bytes
-before its end. Each way is timed in turn (process CPU time, the file in the page cache after its first walk),
-medians of ``--runs``.
+repeated to the size asked (each copy a whole program stream: the packs and packets run on); then given 100 bytes of
+0x55 after its end (no pack or packet: neither way judges it; the head and tail's walk went from each pack of its last
+4 MiB to that junk, then walked the whole file, before the commit adding this form); then cut 1000 bytes before its
+end. Each way is timed in turn (process CPU time, the file in the page cache after its first walk), medians of ``--runs``.
 
     python bench/ps_cut.py [--gb 4] [--runs 3] [--dir FOLDER]
 """
@@ -60,8 +62,11 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         big = program_stream(Path(tmp), args.gb)
         size = big.stat().st_size
-        for form in ("whole", "cut 1000 bytes before its end"):
-            if form != "whole":
+        for form in ("whole", "100 bytes of junk after its end", "cut 1000 bytes before its end"):
+            if form.startswith("100 bytes"):
+                with open(big, "ab") as fh:
+                    fh.write(b"\x55" * 100)
+            elif form.startswith("cut"):
                 os.truncate(big, size - 1000)
             before, said_before = timed(big, True, args.runs)
             now, said_now = timed(big, False, args.runs)

@@ -175,6 +175,8 @@ PS_PACK_CODE = PS_START + bytes([PS_PACK])
 # the bytes of a program stream walked at its start and at its end (a pack header at least every 0.7 s: 4 MiB holds
 # many at any DVD or camcorder rate, and a packet is at most 64 KiB); a file of both or less is walked whole
 PS_HEAD = PS_TAIL = 1 << 22
+PS_CHAIN = 2  # pack headers a walk passes before it stops for it to have followed the stream's own packs (one in a
+# packet's data leads to bytes that are no start code)
 
 
 def ps_cut(path: str | os.PathLike, whole: bool = False) -> str | None:
@@ -183,18 +185,19 @@ def ps_cut(path: str | os.PathLike, whole: bool = False) -> str | None:
     judged: a stream with junk in it, an elementary stream). Its first :data:`PS_HEAD` bytes are walked (a program
     stream from its start), then its last :data:`PS_TAIL` from the first pack header there whose packs and packets
     reach the file's end or run past it (a start code inside a packet's data leads to no such chain; no such pack
-    there: walked on from the head, to the end), so a file of any size is walked over a few megabytes (a 4 GB VOB
-    walked whole took 2 s); the middle is not looked at (junk there is not seen, the end still judged). ``whole``: the
-    whole file walked, as before (bench/ps_cut.py's baseline)."""
+    there: walked on from the head, to the end), so a file of any size is walked over a few megabytes (a 4.01 GB VOB
+    walked whole took 1.3-1.6 s of CPU, head and tail 3 ms: README, ``python bench/ps_cut.py --gb 4 --runs 3``);
+    the middle is not looked at (junk there is not seen, the end still judged). ``whole``: the whole file walked, as
+    before (bench/ps_cut.py's baseline)."""
     with open(path, "rb") as fh:
         size = os.fstat(fh.fileno()).st_size
         if size < 4:
             return None
         with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as m:
             if whole or size <= PS_HEAD + PS_TAIL:
-                said, _ = _ps_walk(m, 0, size)
+                said = _ps_walk(m, 0, size)[0]
             else:
-                said, at = _ps_walk(m, 0, size, until=PS_HEAD)
+                said, at, _ = _ps_walk(m, 0, size, until=PS_HEAD)
                 if said is True:
                     said = _ps_tail(m, size, at)
     return said if isinstance(said, str) else None
@@ -202,28 +205,34 @@ def ps_cut(path: str | os.PathLike, whole: bool = False) -> str | None:
 
 def _ps_tail(m: mmap.mmap, size: int, at: int) -> str | bool:
     """:func:`_ps_walk` of the file's last :data:`PS_TAIL` bytes, from the first pack header there whose walk reaches
-    the end (or a cut); from ``at`` where none does."""
-    cand = m.find(PS_PACK_CODE, size - PS_TAIL)
+    the end (or a cut); from ``at`` where none does and no chain of packs was found there. A walk that passed
+    :data:`PS_CHAIN` pack headers before it stopped at something else followed the stream's own chain: the pack
+    headers it passed lead to the same place, and the next candidate is looked for after it (each byte walked about
+    once: junk at the end, after the last pack, is found once, not from each of the tail's ~2000 packs); where no
+    later one reaches the end, not judged (False, as the whole walk says), and the file is not walked again."""
+    cand, chained = m.find(PS_PACK_CODE, size - PS_TAIL), False
     while cand >= 0:
-        said, _ = _ps_walk(m, cand, size)
+        said, stop, packs = _ps_walk(m, cand, size)
         if said is not False:
             return said
-        cand = m.find(PS_PACK_CODE, cand + 1)
-    return _ps_walk(m, at, size)[0]
+        chained |= packs >= PS_CHAIN
+        cand = m.find(PS_PACK_CODE, stop if packs >= PS_CHAIN else cand + 1)
+    return False if chained else _ps_walk(m, at, size)[0]
 
 
-def _ps_walk(m: mmap.mmap, at: int, size: int, until: int | None = None) -> tuple[str | bool, int]:
+def _ps_walk(m: mmap.mmap, at: int, size: int, until: int | None = None) -> tuple[str | bool, int, int]:
     """The packs and packets of the program stream ``m`` walked from ``at`` (a start code) to the file's end (or to
     ``until``): (a few words where one runs past the file's end; True where the walk reaches its end, or zeros to the
-    end, or ``until``; False where something other than a pack or packet follows one), and where it stopped."""
-    stop = size if until is None else min(until, size)
+    end, or ``until``; False where something other than a pack or packet follows one), where it stopped, and the pack
+    headers it passed."""
+    stop, packs = (size if until is None else min(until, size)), 0
     while at + 4 <= size and at < stop:
         if m[at:at + 3] != PS_START:  # zero bytes before the next start code (a VCD's after each pack)?
             nonzero = PS_NONZERO.search(m, at)
             if nonzero is None:
-                return True, at  # zeros to the end: not judged
+                return True, at, packs  # zeros to the end: not judged
             if m[at] or nonzero.start() - at < 2 or m[nonzero.start()] != 1:
-                return False, at  # anything else
+                return False, at, packs  # anything else
             at = nonzero.start() - 2
         code = m[at + 3]
         if code == PS_PACK:
@@ -234,18 +243,19 @@ def _ps_walk(m: mmap.mmap, at: int, size: int, until: int | None = None) -> tupl
             elif m[at + 4] >> 4 == 2:  # MPEG-1
                 end = at + 12
             else:
-                return False, at
+                return False, at, packs
+            packs += 1
         elif code == PS_END:
             end = at + 4
         elif code >= PS_SYSTEM:
             end = at + 6 + (int.from_bytes(m[at + 4:at + 6], "big") if at + 6 <= size else 0)
         else:
-            return False, at
+            return False, at, packs
         if end > size:
             what = "pack header" if code == PS_PACK else "packet"
-            return f"ends part-way through an MPEG-PS {what} ({size} bytes of the {end} its header states)", at
+            return f"ends part-way through an MPEG-PS {what} ({size} bytes of the {end} its header states)", at, packs
         at = end
-    return True, at
+    return True, at, packs
 
 
 def _matroska_cut(path: str | os.PathLike) -> str | None:
