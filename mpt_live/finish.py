@@ -34,10 +34,18 @@ from .model_trust import fact_warning
 from .outkind import is_batch_out
 from .overview import BatchTables, read_tables, rebuild, video_key
 from .report import run_title, write_plot_and_page
-from .review import damaged_copy
 from .results import ModelInfo, label_order, read_event_rows, read_table
+from .review import damaged_copy
 from .run_summary import tallied_rows
-from .rundir import BATCH_MARKER, FAILED, SUMMARY, VIDEOS_CSV, batch_in_use, read_summary, run_in_use
+from .rundir import (
+    BATCH_MARKER,
+    FAILED,
+    SUMMARY,
+    VIDEOS_CSV,
+    batch_in_use,
+    read_summary,
+    run_in_use,
+)
 from .spotting import EVENT_COLUMNS
 from .timeline import as_number, face_ids, last_frame_time
 from .upright import read_as
@@ -233,9 +241,9 @@ def killed_summary(folder: Path, marker: dict[str, Any], rows: list[dict[str, st
     order = label_order(model.get("classes") or [])
     return {
         **{k: marker.get(k) for k in MARKER_FACTS}, "model": model, "status": KILLED,
-        "problems": [f"the run was killed outright (SIGKILL, power loss or out of memory: process {marker.get('pid')}"
-                     f" on {marker.get('host')}) and wrote no summary; this one, the plot and the page were made "
-                     f"from its files by mpt-live --finish, up to frame {covered} ({clock(max(times, default=0.0))})"],
+        "problems": [(f"the run was killed outright (SIGKILL, power loss or out of memory: process {marker.get('pid')}"
+                      f" on {marker.get('host')}) and wrote no summary; this one, the plot and the page were made "
+                      f"from its files by mpt-live --finish, up to frame {covered} ({clock(max(times, default=0.0))})")],
         "warnings": [w] if (w := fact_warning(model.get("name"), model.get("parity"))) else [],  # as a run's end
         "frames_skipped": skipped, "frames_read": max(covered - (skipped or 0), 0), "frames_with_face": None, "windows": len(rows),
         "windows_scored": sum(as_number(r.get("motion_score")) == as_number(r.get("motion_score")) for r in rows),
