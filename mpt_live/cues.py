@@ -91,7 +91,9 @@ def first_cluster_s(path: str | Path) -> float | None:
     """The Timestamp (s, on the segment's time line) of the first Cluster of the Matroska file ``path``, reached by
     walking the Segment's top-level elements from its start (each passed over by its size, :data:`WALK` at most);
     None where the walk meets bytes that are no such element (an overwritten cluster, a file that is not Matroska)
-    or cannot be read so."""
+    or cannot be read so. A file without Cues whose whole first cluster was lost (cut out, not overwritten) leaves no
+    trace of it: its next cluster is the first here, and the file reads as a clean late start (it read as a damaged
+    start before segment_start_s looked here)."""
     try:
         with open(path, "rb") as fh:
             head = fh.read(HEAD_BYTES)

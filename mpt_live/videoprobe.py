@@ -163,7 +163,8 @@ def _probe(path: str) -> VideoProbe:
             if "matroska" in (probe.container or "").split(",") and first > LATE_S and \
                     (seg := segment_start_s(path)) is not None and seg > first - LATE_S / 10:
                 # its Cues (or, without them, its first Cluster) begin at its first frame: the file starts there (no
-                # first cluster lost), whether or not it states a duration (a live recording's does not)
+                # first cluster lost; without Cues one lost whole is not told apart, cues.first_cluster_s), whether or
+                # not it states a duration (a live recording's does not)
                 shift = min(start_s, first)  # from the container's start, as an MP4's
                 return dataclasses.replace(probe, start_s=start_s - shift, end_s=None if end_s is None else
                                            end_s - shift, late_s=0.0, lost_s=0.0, start_late=False)
