@@ -85,6 +85,9 @@ class Candidate:
     offset: _Frame
     cells: list[int]
     period_s: float | None = None  # the offset frame's own period (Channel.period_at); None: 1 / fps
+    # onset to offset in periods of the stated rate (spot_extent.periods: by the times, a step that stands still or goes
+    # back counted 1); None: not known (only the times tell)
+    span: float | None = None
 
 
 def _quantile(x: np.ndarray, q: float) -> float:
@@ -268,7 +271,8 @@ class Channel:
         raw = np.stack([np.full(GRID * GRID, np.nan, np.float32) if r.raw is None else r.raw for r in span])
         prof = np.full(len(frames), np.nan)
         prof[lo:hi + 1] = (raw[:, cells] - self.stats.med[cells]).mean(axis=1)
-        found = extent(prof, a, lo, hi, periods(np.array([r.time_s for r in frames]), self.fps))
+        u = periods(np.array([r.time_s for r in frames]), self.fps)
+        found = extent(prof, a, lo, hi, u)
         if found is None:
             return self._drop(apex, "extent", m)
         on, off, _ = found
@@ -282,7 +286,9 @@ class Channel:
         flank = [r.mouth for r in before + after if r.pooled is not None]
         m["speech"] = sum(flank) / len(flank) / cfg.speech_ratio if flank and any(_LOWER[c] for c in cells) else 0.0
         self._drop(apex, "speech" if m["speech"] > 1 else "", m)  # the mouth keeps moving around it (not the brows)
-        return None if m["speech"] > 1 else Candidate(apex, frames[on], frames[off], cells, self.period_at(frames, off))
+        if m["speech"] > 1:
+            return None
+        return Candidate(apex, frames[on], frames[off], cells, self.period_at(frames, off), float(u[off] - u[on]))
 
     def period_at(self, frames: list[_Frame], i: int) -> float:
         """How long frame ``i`` of ``frames`` lasts by the times: half the time from the frame before it to the one after

@@ -19,7 +19,8 @@ statistics have no refresh phase. Counts of frames stand only for the scales ``k
 the channels, reads them in the frames' times: ``k / fps`` seconds, as the speech test's ``flank_s``, the extents and
 the test of a micro candidate inside a macro one, twice the micro scale), and floors beside a time: the reach of a
 candidate still to come (``k`` frames or ``k / fps`` s, whichever reaches further) and the latency bound (``max_wait``
-frames and as long in time, or 4 times as many frames where times stand still).
+frames and as long in time, or 4 times as many frames where times stand still), and a candidate's length where its
+times stand still or go back (those steps counted as frames of the stated rate, as the extents count them).
 
 Latency: the signals' delay (2.5 s + 1/30 s) plus the candidate's length and one second after it.
 ``Spotter.push(signals) -> closed events``; ``flush()`` at the end of the stream.
@@ -93,8 +94,14 @@ class Spotter:
         period = 1.0 / self.fps if period_s is None else period_s
         return offset_s - onset_s + period <= self.cfg.micro_max_s + 1e-3
 
+    def _micro(self, c: Candidate) -> bool:
+        """:meth:`is_micro` by the candidate's times, and by its span where times stand still or go back (its frames
+        there counted at the stated rate, as the extent counts them: :class:`~mpt_live.spot_channel.Candidate`)."""
+        counted = c.span is None or c.span / self.fps + (c.period_s or 0.0) <= self.cfg.micro_max_s + 1e-3
+        return counted and self.is_micro(c.onset.time_s, c.offset.time_s, c.period_s)
+
     def _event(self, c: Candidate) -> SpotEvent:
-        kind = "micro" if self.is_micro(c.onset.time_s, c.offset.time_s, c.period_s) else "macro"
+        kind = "micro" if self._micro(c) else "macro"
         return SpotEvent(c.onset.frame, c.apex.frame, c.offset.frame, c.onset.time_s, c.apex.time_s,
                          c.offset.time_s, kind, c.apex.e, c.cells)
 
@@ -112,8 +119,11 @@ class Spotter:
         """Whether a macro candidate runs at least twice the micro scale (``2 k / fps`` s) from onset to offset, by the
         frames' times (within half a period: at a constant rate ``2 k`` frames counted). Counted in frames, a
         macro candidate of 1 s in a 15 fps stretch under a 30 fps header (15 frames) was not long enough, and the micro
-        candidate at its peak was reported beside it; in a 60 fps stretch one of 0.5 s was."""
-        return m.offset.time_s - m.onset.time_s >= (2 * self.micro.k - 0.5) / self.fps
+        candidate at its peak was reported beside it; in a 60 fps stretch one of 0.5 s was. Its frames counted where
+        times stand still or go back (its span, as :meth:`_micro`): by the times alone such a candidate was never long
+        enough, and a movement of 1.2-3 s whose times stood still was reported as the micro event at its peak."""
+        twice = 2 * self.micro.k - 0.5
+        return m.offset.time_s - m.onset.time_s >= twice / self.fps or (m.span is not None and m.span >= twice)
 
     def _step(self, micro: list[Candidate], macro: list[Candidate], force: bool = False) -> list[SpotEvent]:
         """Resolve the two scales: a movement seen by both is reported once."""
@@ -128,7 +138,7 @@ class Spotter:
                 keep.append(c)  # a macro-scale candidate may still cover it
                 continue
             over = [m for m in self._macro_wait if overlaps(c, m)]
-            if over and (not self.is_micro(c.onset.time_s, c.offset.time_s, c.period_s)
+            if over and (not self._micro(c)
                          or any(self._spans_micro_twice(m) for m in over)):
                 continue  # the peak of a longer movement, which the macro scale sees whole
             for m in over:  # short enough for the micro scale to see whole: its extent is cleaner

@@ -119,3 +119,36 @@ def test_the_echo_gate_looks_as_long_around_a_scale_before_and_after_at_any_rate
     for rate, flash in ((15, 12 + 2 / 3), (60, 12 + 2 / 3), (10, 12.7)):  # a frame of both rates
         assert spotted(rate, flash) == spotted(30, flash) == ["micro"], rate
     assert spotted(60, 12 + 17 / 30) == spotted(30, 12 + 17 / 30) == [], "inside"
+
+
+@pytest.mark.parametrize("half", [0.6, 1.5])
+def test_a_movement_whose_times_stand_still_is_typed_by_its_frames_counted(half):
+    """The movement of test_a_micro_candidate_at_a_macro_one_s_peak_is_typed_by_the_macro_one_s_time (a sharp peak on
+    a 1.2 or 3 s one), its frames' times standing still for 2 s around it (a camera clock that sticks): by the times
+    alone its macro candidate lasted 0 s, never twice the micro scale, and the peak was reported as a micro event
+    instead. Where times stand still its frames are counted at the stated rate (as its extent counts them): one macro
+    event at the same apex, as at a constant rate (its offset may differ: the times jump 2 s after the stretch); a
+    peak alone is still micro."""
+    def peak(i):
+        return max(0.0, 1 - abs(i / 30 - 12) / 0.1)
+
+    def slow(i):
+        return max(0.0, 1 - abs(i / 30 - 12) / half)
+
+    def frames(stamp, micro, macro):
+        rng, sp, out = np.random.default_rng(3), Spotter(30.0, 15, 75), []
+        for i in range(720):
+            m = (0.05 * rng.lognormal(0.0, 0.5, (GRID, GRID))).astype(np.float32)
+            big = m.copy()
+            m[2:4, 5:7] += micro(i)
+            big[2:4, 5:7] += macro(i)
+            out += sp.push(FrameSignals(i, stamp(i / 30), m, big))
+        return [(e.type, e.onset, e.apex, e.offset) for e in sorted(out + sp.flush(), key=lambda e: e.onset)]
+
+    def stuck(t):
+        return 11.0 if 11 <= t < 13 else t
+
+    cfr = frames(lambda t: t, peak, slow)
+    assert [e[0] for e in cfr] == ["macro"], cfr
+    assert [(e[0], e[2]) for e in frames(stuck, peak, slow)] == [(e[0], e[2]) for e in cfr]
+    assert [e[0] for e in frames(stuck, peak, peak)] == ["micro"]
