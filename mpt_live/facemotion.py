@@ -1,10 +1,11 @@
 """Per-frame regional motion of one aligned face: the spotter's input signals (torch-free).
 
 Each aligned crop (the live path's 224x224 face, eyes on the template) becomes a 112x112 grey
-frame, smoothed in time over the frames within 1/30 s of it (3 frames at 25-44 fps, none below 15
-fps, 9 at 120 fps: a fixed span in time, so that a 0.3 s movement at 8 fps is not widened by a
-third of a second). For frame c and a scale of k frames (``k / fps`` seconds), every pixel's *bump*
-is measured against the frames k before and k after::
+frame, smoothed in time over the odd number of frames whose span is nearest 0.1 s (:func:`mean_half`:
+1 frame up to 20 fps, 3 to 40, 5 to 60, 11 at 120 fps: a fixed span in time, so that a 0.3 s
+movement at 8 fps is not widened by a third of a second, nor a 15 fps one's profile by 0.2 s).
+For frame c and a scale of k frames (``k / fps`` seconds), every pixel's *bump* is measured
+against the frames k before and k after::
 
     D- = I(c) - I(c - k),  D+ = I(c) - I(c + k)
     bump = min(|D-|, |D+|)  where D- and D+ have the same sign, else 0
@@ -47,8 +48,19 @@ CELL = 8     # px of SIZE: a 14 x 14 grid
 GRID = SIZE // CELL
 MAX_HALF = 8  # the time mean's half-span, in frames, in a stretch far faster than the header's rate at most
 RATE_SPAN = 0.5  # s: a frame's local rate is that of the track's frames this long before it
-HALF_UP = 0.46  # the time mean's half-span at a local rate r is r / 30 frames rounded up from this fraction
 MAX_RATE = 240.0  # a FaceMotion's ring of smoothed frames grows (frames faster than its fps) to hold its reach at this rate
+MEAN_S = 0.1  # s: the time mean spans the odd number of frames nearest this (ties to the fewer)
+HALF_UP = 0.54  # a local rate's half-span is rounded up from this fraction, not .5: a 20 fps stream, on the edge
+# between 1 and 3 frames, would flip with each ms of its times; above .5, its ties go to the fewer frames as the header's
+
+
+def mean_half(fps: float, up: float = 0.5) -> int:
+    """The time mean's half-span h in frames at ``fps``: the 2h + 1 frames whose span is nearest :data:`MEAN_S`, the
+    fewer on a tie (1 frame up to 20 fps, 3 to 40, 5 to 60, 7 to 80: 15 fps takes 1 frame, 0.067 s, not 3 over 0.2 s,
+    which widened a micro-movement's profile into a macro one's); ``up``: the fraction h's exact value
+    ``fps * MEAN_S / 2 - 0.5`` is rounded up from (.5: ties down, as ``ceil(x - .5)``)."""
+    x = fps / (2.0 / MEAN_S) - 0.5  # fps / 20: exact at 20, 40, 60 fps (fps * 0.1 is not at every rate)
+    return max(0, int(x) + (x - int(x) > up))
 
 
 def time_neighbour(time: Callable[[int], float], c: int, step: int, fps: float, lo: int, hi: int,
@@ -116,7 +128,7 @@ class FaceMotion:
         self.fps = float(fps)
         self.k_micro = max(1, int(round(micro_s * fps)))
         self.k_macro = max(self.k_micro + 1, int(round(macro_s * fps)))
-        self.half = int(self.fps / 30.0 + 0.5)                   # the time mean's half-span in frames (1/30 s)
+        self.half = mean_half(self.fps)                          # the time mean's half-span in frames (~0.1 s)
         self.delay = self.k_macro + self.half                    # in frames at the header's rate
         self._tol = 0.5 / self.fps                               # half a period: a frame's own stretch of time
         self._most = max(MAX_HALF, self.half)                    # the time mean's half-span in frames at most
@@ -221,8 +233,8 @@ class FaceMotion:
         """The time mean's half-span in frames of a frame at ``time_s`` (the latest pushed): ``half``, as counted at
         the header's rate, where the track's local rate (its frames since the newest :data:`RATE_SPAN` s or more
         back, count - 1 over their span: not one interval, which a stream's bursts or repaired times make far off;
-        the header's in the track's first quarter second) is within a quarter of the header's, else what a constant-rate recording at that rate would have (frames within 1/30 s), up to
-        :data:`MAX_HALF`, rounded up from ``HALF_UP`` (not .5: 15 fps, on that edge, would flip with each ms)."""
+        the header's in the track's first quarter second) is within a quarter of the header's, else what a constant-rate recording at that rate would have (:func:`mean_half`), up to
+        :data:`MAX_HALF`, rounded up from ``HALF_UP`` (not .5: 20 fps, on that edge, would flip with each ms)."""
         times = self._times  # from the newest frame RATE_SPAN or more before it (the one before a longer gap)
         times.append(time_s)
         while len(times) > 2 and time_s - times[1] >= RATE_SPAN:
@@ -232,7 +244,7 @@ class FaceMotion:
         rate = (len(times) - 1) / max(time_s - times[0], 1e-6)
         if 0.75 <= self.fps / rate <= 1.25:
             return self.half
-        return min(int(rate / 30.0 + 1.0 - HALF_UP), self._most)
+        return min(mean_half(rate, HALF_UP), self._most)
 
     def push(self, frame: int, time_s: float, aligned: np.ndarray | None) -> list[FrameSignals]:
         """Feed one frame; returns the signals now complete (at a constant rate, of frames ``delay`` frames back; by

@@ -263,7 +263,7 @@ def test_a_lower_threshold_finds_every_movement_a_higher_one_finds():
 
 @pytest.mark.parametrize("fps", [10.0, 12.0])
 def test_a_short_movement_at_a_low_frame_rate_is_micro(fps):
-    """Micro vs macro is 0.5 s in time: the signals' mean in time spans 1/30 s each side whatever the frame
+    """Micro vs macro is 0.5 s in time: the signals' mean in time spans about 0.1 s whatever the frame
     rate (it was 3 frames: 0.3 s at 10 fps, which widened a 0.35 s movement by a frame each side: macro)."""
     on, off = int(7 * fps), int(7 * fps) + int(round(0.35 * fps))
     fm = FaceMotion(fps)
