@@ -189,7 +189,7 @@ class NormGate:
     def applied(self) -> Iterator[NormGate]:
         detect, tiles = FaceAligner.detect, FaceAligner.detect_tiles
         FaceAligner.detect = lambda a, frame, t: self.keep(frame, detect(a, frame, t))
-        FaceAligner.detect_tiles = lambda a, frame, found: self.keep(frame, tiles(a, frame, found))
+        FaceAligner.detect_tiles = lambda a, frame, found, near=(): self.keep(frame, tiles(a, frame, found, near))
         try:
             yield self
         finally:

@@ -44,6 +44,7 @@ from __future__ import annotations
 import atexit
 import os
 import weakref
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
@@ -65,7 +66,7 @@ from mpt_live.errors import InputError
 from mpt_live.face_confirm import CONFIRM_S, OneFace, photo_face
 from mpt_live.face_types import Detection, FaceResult  # noqa: F401  (part of this module's API)
 from mpt_live.frame_warp import AlphaBuffer
-from mpt_live.tiles import TILE_EVERY_S, closer, is_wide, merge_tiles, small_face
+from mpt_live.tiles import TILE_EVERY_S, closer, is_wide, merge_tiles, small_face, squares_of
 from mpt_live.track_align import MOTION_SIZE, REFERENCE_SIZE, STABILIZE_MIN_SIZE  # noqa: F401  (re-exported: part of this module's API)
 from mpt_live.track_align import TrackAligner, warp_face
 from mpt_live.tracker import DETECT_EVERY
@@ -194,15 +195,18 @@ class FaceAligner:
         # range: seen in the whole frame, its keypoints are loose (mpt_live.tiles.CLOSER_SIDE), and it was aligned so
         return [closer(d, frame, self.detect_image) if small_face(d.box, frame.shape) else d for d in found]
 
-    def detect_tiles(self, frame_bgr: np.ndarray, found: list[Detection]) -> list[Detection]:
+    def detect_tiles(self, frame_bgr: np.ndarray, found: list[Detection],
+                     near: Sequence[tuple[int, int, int, int]] = ()) -> list[Detection]:
         """``found`` (the frame's whole-frame detections) and the faces found only in square tiles of the
-        frame (:mod:`mpt_live.tiles`: a wide frame squeezes its faces below what the detector sees)."""
+        frame (:mod:`mpt_live.tiles`: a wide frame squeezes its faces below what the detector sees); ``near``: the
+        boxes of faces looked for, whose tiles alone are searched (:func:`~mpt_live.tiles.squares_of`), all if empty."""
         if self._video is None:
             raise RuntimeError("FaceAligner is closed")
         if self._image is None:
             self._image = self._create(video=False)
-        return merge_tiles(found, _as_bgr(frame_bgr),
-                           lambda im: self._detections(self._detect(self._image, im, None), im.shape))
+        frame = _as_bgr(frame_bgr)
+        return merge_tiles(found, frame, lambda im: self._detections(self._detect(self._image, im, None), im.shape),
+                           squares_of(frame.shape, near) if near else None)
 
     def track_aligner(self) -> TrackAligner:
         """A new per-track aligner with this aligner's template, smoothing and stabilisation settings."""

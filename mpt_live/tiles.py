@@ -12,7 +12,8 @@ square, so any face up to half the short side lies whole in at least one of them
 a detection touching a square's inner edge is a cut face (the neighbour sees it whole), and of two
 detections of one face the stronger stays. The face trackers (:mod:`mpt_live.tracks`,
 :meth:`mpt_live.face.FaceAligner.process`) ask for tiles only where the whole-frame pass came up
-short, so a frame whose faces are found whole costs nothing more.
+short, so a frame whose faces are found whole costs nothing more; where it missed only faces the tracker follows,
+:func:`squares_of` names the tiles that hold their last boxes, and only those are searched.
 
 Two thresholds of the long side over the short one. :data:`TILED` (1.25, :func:`searched_in_tiles`: 5:4, 4:3 and
 wider) decides where the faces tracker (:class:`mpt_live.tracks.FaceTracker`, ``--max-faces`` 2 and more) searches
@@ -53,6 +54,7 @@ SMALL_SHARE = 0.2  # a face this share of short-range's square input or less (it
 CLOSER_SIDE = 3.0
 _EDGE = 0.02  # a box this close to a tile's inner edge (fraction of the tile) is a cut face
 _SAME = 0.5  # intersection over the smaller box above which two detections are one face
+CLEAR = 1.0  # a followed face's square holds its last box with this many box sides to spare on each side (it moves)
 
 
 def is_wide(shape: Sequence[int]) -> bool:
@@ -88,6 +90,33 @@ def tile_origins(shape: Sequence[int]) -> tuple[int, list[tuple[int, int]]]:
     return side, [(s, 0) if w >= h else (0, s) for s in starts]
 
 
+def squares_of(shape: Sequence[int], boxes: Sequence[tuple[int, int, int, int]]) -> list[tuple[int, int]] | None:
+    """The tiles (top-left corners) to search for faces last seen in ``boxes`` (frame px), and no others: for each box
+    the tile whose centre is nearest its own among those that hold it with :data:`CLEAR` box sides to spare from
+    every inner edge (so a face that moved a little is still whole there, not cut and dropped by
+    :func:`merge_tiles`); None (every tile) where a box has no such tile or no box is given. A face on the seam of
+    two tiles lies whole in both: one of them is searched."""
+    side, origins = tile_origins(shape)
+    chosen: list[tuple[int, int]] = []
+    for x, y, w, h in boxes:
+        cx, cy, r = x + w / 2, y + h / 2, max(w, h) * (0.5 + CLEAR)
+        fit = [o for o in origins if _clear(cx, cy, r, o, side, shape)]
+        if not fit:
+            return None
+        best = min(fit, key=lambda o: abs(o[0] + side / 2 - cx) + abs(o[1] + side / 2 - cy))
+        if best not in chosen:
+            chosen.append(best)
+    return chosen or None
+
+
+def _clear(cx: float, cy: float, r: float, o: tuple[int, int], side: int, shape: Sequence[int]) -> bool:
+    """Whether a face centred at ``cx, cy`` with ``r`` px around it clears every inner edge of the tile at ``o``."""
+    h, w = int(shape[0]), int(shape[1])
+    x0, y0 = o
+    return ((x0 == 0 or cx - r >= x0) and (x0 + side >= w or cx + r <= x0 + side)
+            and (y0 == 0 or cy - r >= y0) and (y0 + side >= h or cy + r <= y0 + side))
+
+
 def _cut(box: tuple[int, int, int, int], x0: int, y0: int, side: int, shape: Sequence[int]) -> bool:
     """Whether a box (tile coordinates) touches an edge of its tile that is not an edge of the frame."""
     h, w = int(shape[0]), int(shape[1])
@@ -106,12 +135,14 @@ def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> floa
     return iw * ih / max(1, min(a[2] * a[3], b[2] * b[3]))
 
 
-def merge_tiles(frame_dets: list[Detection], frame: np.ndarray,
-                detect: Callable[[np.ndarray], list[Detection]]) -> list[Detection]:
+def merge_tiles(frame_dets: list[Detection], frame: np.ndarray, detect: Callable[[np.ndarray], list[Detection]],
+                only: Sequence[tuple[int, int]] | None = None) -> list[Detection]:
     """The whole-frame detections plus the faces found only in the tiles, in frame pixels, largest first.
 
-    ``detect`` runs the detector on one image (a tile) and returns its detections in its own pixels."""
+    ``detect`` runs the detector on one image (a tile) and returns its detections in its own pixels; ``only``: the
+    tiles searched (top-left corners, :func:`squares_of`), every tile where None."""
     side, origins = tile_origins(frame.shape)
+    origins = origins if only is None else [o for o in origins if o in only]
     found: list[Detection] = []
     for x0, y0 in origins:
         for d in detect(frame[y0:y0 + side, x0:x0 + side]):

@@ -318,18 +318,18 @@ class FaceTracker:
     def _tiles(self, frame: np.ndarray, t: float, dets: list[Detection],
                followed: dict[int, TrackedFace]) -> list[Detection]:
         """The faces the whole-frame pass missed in a frame 4:3 or wider (:mod:`mpt_live.tiles`): its tiles are searched
-        at once when a face present until now (or tentative, until its ``look_until``) was not found, and every
-        :func:`~mpt_live.tiles.search_every` seconds while fewer faces than ``max_faces`` are found."""
+        at once when a face present until now (or tentative, until its ``look_until``) was not found (only its last
+        box's squares), and all every :func:`~mpt_live.tiles.search_every` s while fewer than ``max_faces`` are found."""
         if not searched_in_tiles(frame.shape):
             return dets
         boxes = np.array([d.box for d in dets] + [f.face.box for f in followed.values()]).reshape(-1, 4)
         # a tentative face found only in tiles is searched there again, or it could never be confirmed: for a while
         present = [tr for tr in self.tracks if (tr.present or t <= tr.look_until) and tr.id not in followed]
-        missed = any(not len(boxes) or box_iou(np.array([tr.box]), boxes).max() < 0.3 for tr in present)
-        short = not self.max_faces or len(boxes) < self.max_faces
-        if missed or (short and not 0 <= t - self._tiled_t < search_every(frame.shape)):
-            self._tiled_t, self.tile_searches = t, self.tile_searches + 1
-            return self.aligner.detect_tiles(frame, dets)
+        missed = [tr.box for tr in present if not len(boxes) or box_iou(np.array([tr.box]), boxes).max() < 0.3]
+        due = not (0 < self.max_faces <= len(boxes) or 0 <= t - self._tiled_t < search_every(frame.shape))
+        if missed or due:  # due: every square (new faces); else the missed faces' squares only (tiles.squares_of)
+            self._tiled_t, self.tile_searches = t if due else self._tiled_t, self.tile_searches + 1
+            return self.aligner.detect_tiles(frame, dets, () if due else missed)
         return dets
 
     def _tentative(self, matched: dict[int, tuple[Track, np.ndarray | None]], dets: list[Detection],

@@ -38,7 +38,7 @@ class _Squares:
     def detect(self, frame, t):
         return [_det(BIG, 0.95)]
 
-    def detect_tiles(self, frame, found):
+    def detect_tiles(self, frame, found, near=()):
         self.searches += 1
         return found + ([_det(SMALL, 0.6)] if self.shown(self.searches) else [])
 

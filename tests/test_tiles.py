@@ -101,7 +101,7 @@ def test_two_small_faces_of_a_wide_frame_are_tracked_on_every_frame(faces_dir, c
             return found
 
         aligner.detect = counted
-        aligner.detect_tiles = lambda f, d: calls.__setitem__("tiles", calls["tiles"] + 1) or detect_tiles(f, d)
+        aligner.detect_tiles = lambda f, d, *n: calls.__setitem__("tiles", calls["tiles"] + 1) or detect_tiles(f, d, *n)
         tracker = FaceTracker(aligner, max_faces=2, embedder=None)
         ids, sides = [], {}
         for i, img in enumerate(_wide_frames(faces_dir, 60, canvas, size)):

@@ -41,7 +41,7 @@ class _ScriptedDetector:
             out.append(Detection((x, y, w, h), self.scores.get((x, y, w, h), 0.9), kps))
         return sorted(out, key=lambda d: -d.area)
 
-    def detect_tiles(self, frame, found):  # the script is every face of the frame: tiles find no more
+    def detect_tiles(self, frame, found, near=()):  # the script is every face of the frame: tiles find no more
         return found
 
     def track_aligner(self) -> TrackAligner:
