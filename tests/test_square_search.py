@@ -81,7 +81,7 @@ def test_a_missed_followed_face_has_only_its_square_searched(name, big, small, s
 
 def test_a_face_moving_across_the_seam_keeps_its_id():
     # 200 px in 7 s (a person leaning over): the searched square follows its last box, from one square to the other
-    det, tracker, ids = _run((10, 10, 140, 140), lambda t: (int(220 + 200 * t / 7), 340, 60, 60), 7.0)
+    det, _, ids = _run((10, 10, 140, 140), lambda t: (int(220 + 200 * t / 7), 340, 60, 60), 7.0)
     late = math.ceil(CONFIRM_S * FPS) + DETECT_EVERY
     assert ids[late:] == [[0, 1]] * (len(ids) - late)
     assert all(det.searched[o] > math.ceil(7.0 / SQUARES_EVERY_S) + 1 for o in ORIGINS), det.searched
