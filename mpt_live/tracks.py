@@ -64,7 +64,7 @@ from .face import Detection, FaceAligner, FaceResult
 from .track_align import TrackAligner
 from .face_confirm import CONFIRM_RUNS, CONFIRM_S, NEW_SCORE, confirmed  # noqa: F401  (the rule, named here too)
 from .identity import FaceEmbedder, similarity
-from .square_looks import SquareLooks
+from .square_looks import LOOK_S, SquareLooks
 from .tiles import (CLOSER_SIDE, SMALL_SHARE, around, centred_in, is_wide, search_every,  # noqa: F401
                     searched_in_tiles, small_face)  # SMALL_SHARE, small_face: named here too
 
@@ -310,8 +310,8 @@ class FaceTracker:
             now.add(tr.id)
         lost = []
         for tr in self.tracks:
-            if tr.present and tr.id not in now:
-                tr.present = False
+            if tr.present and tr.id not in now:  # lost: looked for in its squares at once for LOOK_S (a faint face's miss)
+                tr.present, tr.look_until = False, max(tr.look_until, t + LOOK_S)
                 lost.append(tr.id)
         return sorted(faces, key=lambda f: f.id), lost
 
