@@ -8,22 +8,15 @@ import math
 import numpy as np
 import pytest
 
-from mpt_live.face import Detection
 from mpt_live.tiles import SQUARES_EVERY_S, merge_tiles, squares_of, tile_origins
 from mpt_live.track_align import TrackAligner
 from mpt_live.tracker import DETECT_EVERY
 from mpt_live.tracks import CONFIRM_S, FaceTracker
+from test_square_looks import _det  # a detection with a face's keypoints in a box
 
 FPS = 30
 FRAME = np.random.default_rng(0).integers(0, 255, (480, 640, 3), dtype=np.uint8)  # texture: faces are followed
 SIDE, ORIGINS = tile_origins(FRAME.shape)  # 480 px squares at x 0 and 160: the seam is x 160-480
-
-
-def _det(box: tuple[int, int, int, int], score: float) -> Detection:
-    x, y, w, h = box
-    kps = np.array([[x + 0.3 * w, y + 0.4 * h], [x + 0.7 * w, y + 0.4 * h], [x + 0.5 * w, y + 0.6 * h],
-                    [x + 0.5 * w, y + 0.8 * h], [x, y + 0.45 * h], [x + w, y + 0.45 * h]])
-    return Detection(box, score, kps)
 
 
 class _Squares:
