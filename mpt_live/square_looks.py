@@ -21,10 +21,24 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from .face_confirm import CONFIRM_S, SAME_IOU, iou
-from .tiles import SQUARES_EVERY_S
+from .tiles import SQUARES_EVERY_S, small_face, squares_of
 
 LOOK_S = 2 * CONFIRM_S  # a tentative face is looked for in the squares at once for this long after it was found
 DOUBT_S = 3 * SQUARES_EVERY_S  # ... and not at all where a tentative face was dropped unconfirmed this recently
+LOST_EVERY_S = 0.125  # a lost face's square is searched at most this often (no face followed: a detector run a frame)
+
+
+def lost_look(box: tuple[int, int, int, int], shape: Sequence[int], t: float) -> float:
+    """Until when (s) a followed face lost at ``t`` in ``box`` is looked for in its square (a faint small face the
+    whole frame misses, and its square too now and then): :data:`LOOK_S`, where only the squares may find it (a small
+    face, its square holding it with room: :func:`mpt_live.tiles.squares_of`); not at all (-inf) for a larger face
+    (one that left the frame would have every square searched on every detector run for a second)."""
+    return t + LOOK_S if small_face(box, shape) and squares_of(shape, [box]) is not None else -float("inf")
+
+
+def looking(until: float, t: float) -> bool:
+    """Whether a look that lasts ``until`` is on at ``t`` (a time that went back ends it)."""
+    return 0 <= until - t <= LOOK_S
 
 
 class Found(Protocol):
@@ -43,6 +57,11 @@ class SquareLooks:
 
     def __init__(self) -> None:
         self._doubts: list[tuple[tuple[int, int, int, int], float]] = []  # (box, when dropped)
+        self.lost_t = -float("inf")  # when a lost face's square was last searched
+
+    def lost_due(self, t: float) -> bool:
+        """Whether a lost face's look may search its square at ``t`` (at most every :data:`LOST_EVERY_S`)."""
+        return not 0 <= t - self.lost_t < LOST_EVERY_S
 
     def until(self, box: tuple[int, int, int, int], t: float, tracks: Sequence[Found] = (),
               keep_s: float = 0.0) -> float:

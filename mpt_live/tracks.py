@@ -64,7 +64,7 @@ from .face import Detection, FaceAligner, FaceResult
 from .track_align import TrackAligner
 from .face_confirm import CONFIRM_RUNS, CONFIRM_S, NEW_SCORE, confirmed  # noqa: F401  (the rule, named here too)
 from .identity import FaceEmbedder, similarity
-from .square_looks import LOOK_S, SquareLooks
+from .square_looks import SquareLooks, looking, lost_look
 from .tiles import (CLOSER_SIDE, SMALL_SHARE, around, centred_in, is_wide, search_every,  # noqa: F401
                     searched_in_tiles, small_face)  # SMALL_SHARE, small_face: named here too
 
@@ -310,25 +310,28 @@ class FaceTracker:
             now.add(tr.id)
         lost = []
         for tr in self.tracks:
-            if tr.present and tr.id not in now:  # lost: looked for in its squares at once for LOOK_S (a faint face's miss)
-                tr.present, tr.look_until = False, max(tr.look_until, t + LOOK_S)
+            if tr.present and tr.id not in now:  # lost: a small face looked for in its square for a while (square_looks)
+                tr.present, tr.look_until = False, max(tr.look_until, lost_look(tr.box, frame.shape, t))
                 lost.append(tr.id)
         return sorted(faces, key=lambda f: f.id), lost
 
     def _tiles(self, frame: np.ndarray, t: float, dets: list[Detection],
                followed: dict[int, TrackedFace]) -> list[Detection]:
         """The faces the whole-frame pass missed in a frame 4:3 or wider (:mod:`mpt_live.tiles`): its tiles are searched
-        at once when a face present until now (or tentative, until its ``look_until``) was not found (only its last
-        box's squares), and all every :func:`~mpt_live.tiles.search_every` s while fewer than ``max_faces`` are found."""
+        at once when a face present until now (or tentative, or small and lost, until its ``look_until``) was not found
+        (only its last box's squares), and all every :func:`~mpt_live.tiles.search_every` s while fewer than
+        ``max_faces`` are found."""
         if not searched_in_tiles(frame.shape):
             return dets
         boxes = np.array([d.box for d in dets] + [f.face.box for f in followed.values()]).reshape(-1, 4)
         # a tentative face found only in tiles is searched there again, or it could never be confirmed: for a while
-        present = [tr for tr in self.tracks if (tr.present or t <= tr.look_until) and tr.id not in followed]
+        present = [tr for tr in self.tracks if tr.id not in followed and (tr.present or looking(tr.look_until, t) and (
+            not tr.confirmed or self._looks.lost_due(t)))]  # a lost face's look: at most every LOST_EVERY_S
         missed = [tr.box for tr in present if not len(boxes) or box_iou(np.array([tr.box]), boxes).max() < 0.3]
         due = not (0 < self.max_faces <= len(boxes) or 0 <= t - self._tiled_t < search_every(frame.shape))
         if missed or due:  # due: every square (new faces); else the missed faces' squares only (tiles.squares_of)
             self._tiled_t, self.tile_searches = t if due else self._tiled_t, self.tile_searches + 1
+            self._looks.lost_t = t if any(tr.confirmed and not tr.present for tr in present) else self._looks.lost_t
             return self.aligner.detect_tiles(frame, dets, () if due else missed)
         return dets
 
