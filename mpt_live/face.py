@@ -205,8 +205,12 @@ class FaceAligner:
         if self._image is None:
             self._image = self._create(video=False)
         frame = _as_bgr(frame_bgr)
-        return merge_tiles(found, frame, lambda im: self._detections(self._detect(self._image, im, None), im.shape),
-                           squares_of(frame.shape, near) if near else None)
+        merged = merge_tiles(found, frame, lambda im: self._detections(self._detect(self._image, im, None), im.shape),
+                             squares_of(frame.shape, near) if near else None)
+        # a small face found only in a tile is aligned with close-up keypoints too (found's own: by detect)
+        kept = {id(d) for d in found}
+        return [closer(d, frame, self.detect_image) if id(d) not in kept and not d.close_up
+                and small_face(d.box, frame.shape) else d for d in merged]
 
     def track_aligner(self) -> TrackAligner:
         """A new per-track aligner with this aligner's template, smoothing and stabilisation settings."""

@@ -15,6 +15,7 @@ class Detection:
     box: tuple[int, int, int, int]  # x, y, w, h in frame pixels
     score: float
     keypoints: np.ndarray  # (6, 2) raw BlazeFace keypoints, frame pixels
+    close_up: bool = False  # a small face looked at again in a square around it (mpt_live.tiles.closer), found or not
 
     @property
     def area(self) -> int:

@@ -183,12 +183,12 @@ def small_face(box: tuple[int, int, int, int], shape: tuple[int, ...]) -> bool:
 
 def closer(d: Detection, frame: np.ndarray, detect: Callable[[np.ndarray], list[Detection]]) -> Detection:
     """A small face's detection ``d`` of ``frame`` with the box and keypoints ``detect`` (the detector on one image)
-    finds in a square :data:`CLOSER_SIDE` times its size around it (frame pixels; the frame's score kept); ``d`` itself
-    where it finds no face centred on ``d``'s box there."""
+    finds in a square :data:`CLOSER_SIDE` times its size around it (frame pixels; the frame's score kept); ``d``'s own
+    where it finds no face centred on ``d``'s box there. Either way marked ``close_up`` (not looked at again)."""
     crop, x0, y0 = around(frame, d.box, CLOSER_SIDE)
     found = [c for c in detect(crop) if centred_in(c, x0, y0, d.box)]
     if not found:
-        return d
+        return replace(d, close_up=True)
     c = max(found, key=lambda c: c.score)
     return replace(d, box=(c.box[0] + x0, c.box[1] + y0, c.box[2], c.box[3]),
-                   keypoints=c.keypoints + np.array([x0, y0], dtype=np.float64))
+                   keypoints=c.keypoints + np.array([x0, y0], dtype=np.float64), close_up=True)

@@ -156,7 +156,7 @@ class FaceTracker:
         self.tentative_dropped = 0  # tentative newcomers lost before they were confirmed (never in the outputs)
         self.tentative_made = 0  # tentative newcomers started (confirmed since or not)
         self.frames = self.detector_runs = self.tile_searches = 0  # frames updated; those the detector ran on; tiles
-        self.closer_looks = 0  # small faces' keypoints found again in a square around them before an embedding
+        self.closer_looks = 0  # small faces embedded with keypoints found again in a square around them (once a look)
         self.found_most, self.crowded = 0, 0  # most faces one detection found; detections finding over max_faces
         self.cut = False  # the latest frame was a camera cut (its faces start new appearances)
         self._tiled_t, self._looks = -float("inf"), SquareLooks()  # the last tile search (s); tentative faces' looks
@@ -199,17 +199,20 @@ class FaceTracker:
 
     def embed(self, frame: np.ndarray, det: Detection) -> np.ndarray | None:
         """The SFace embedding the tracker compares detection ``det`` by (None without an embedder); a small face's
-        from its keypoints found close up (:meth:`_closer`)."""
+        from its keypoints found close up: the detection's own where the aligner looked already (``close_up``:
+        :func:`~mpt_live.tiles.closer`), else :meth:`_closer`."""
         if self.embedder is None:
             return None
-        return self.embedder.embed(frame, self._closer(frame, det) if small_face(det.box, frame.shape) else det.keypoints)
+        if not small_face(det.box, frame.shape):
+            return self.embedder.embed(frame, det.keypoints)
+        self.closer_looks += 1
+        return self.embedder.embed(frame, det.keypoints if det.close_up else self._closer(frame, det))
 
     def _closer(self, frame: np.ndarray, det: Detection) -> np.ndarray:
         """A small face's keypoints as the run's detector places them in a square :data:`CLOSER_SIDE` times its
         size around it (the face a third of its input, not at the edge of its range); its own where it finds no
-        face centred there. Counted in ``closer_looks``."""
+        face centred there."""
         crop, x0, y0 = around(frame, det.box, CLOSER_SIDE)
-        self.closer_looks += 1
         found = [d for d in self.aligner.detect_tiles(crop, []) if centred_in(d, x0, y0, det.box)]
         if not found:
             return det.keypoints

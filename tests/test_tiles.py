@@ -233,3 +233,37 @@ def test_a_small_face_of_a_big_frame_is_aligned_by_keypoints_found_close_up(shar
     assert abs(eyes - want) < 0.1 * want, (eyes, want)
     cx, cy = found[0].box[0] + found[0].box[2] / 2, found[0].box[1] + found[0].box[3] / 2
     assert 1100 < cx < 1100 + small.shape[1] and 400 < cy < 400 + small.shape[0]
+
+
+@pytest.mark.parametrize("shape, px", [((720, 1280), 120), ((1080, 1920), 150)])
+def test_a_small_face_found_only_in_the_squares_is_aligned_by_keypoints_found_close_up(shape, px):
+    """A small face of a wide frame that short-range finds only in a square tile: the tile's keypoints are loose (eyes
+    40.5 px apart where they are 50.8 for a 120 px face of 1280x720); detect_tiles hands it on with the keypoints found
+    in a square 3 times its size around it, marked as looked at so that the tracker's embedding does not look again."""
+    from mpt_live.demo_input import demo_portrait
+    from mpt_live.face import FaceAligner
+    from mpt_live.identity import FaceEmbedder
+    from mpt_live.tiles import small_face
+    from mpt_live.tracks import FaceTracker
+
+    portrait = demo_portrait()
+    h, w = shape
+    with FaceAligner(model="short") as aligner:
+        big = aligner.detect_image(portrait)[0]
+        scale = px / big.box[2]
+        small = cv2.resize(portrait, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        frame = np.full((h, w, 3), 110, np.uint8)
+        y0, x0 = h // 3, int(w * 0.7)
+        hh, ww = min(small.shape[0], h - y0), min(small.shape[1], w - x0)
+        frame[y0:y0 + hh, x0:x0 + ww] = small[:hh, :ww]
+        found = [d for d in aligner.detect_tiles(frame, []) if d.box[0] > w * 0.6]
+        assert len(found) == 1 and small_face(found[0].box, frame.shape), found
+        tracker = FaceTracker(aligner, 1, FaceEmbedder())
+        runs = []
+        look = aligner.detect_tiles
+        aligner.detect_tiles = lambda *a: runs.append(1) or look(*a)  # the tracker's own close-up look
+        tracker.embed(frame, found[0])
+    want = np.hypot(*(big.keypoints[1] - big.keypoints[0])) * scale
+    eyes = np.hypot(*(found[0].keypoints[1] - found[0].keypoints[0]))
+    assert found[0].close_up and abs(eyes - want) < 0.05 * want, (eyes, want)
+    assert runs == [] and tracker.closer_looks == 1

@@ -472,6 +472,7 @@ def test_a_small_face_is_embedded_from_keypoints_found_close_up_so_its_views_sta
     above the re-ID threshold, while the frame's keypoints alone are not."""
     from mpt_live.face import FaceAligner
     from mpt_live.identity import FaceEmbedder, similarity
+    from mpt_live.tiles import merge_tiles
     from mpt_live.tracks import small_face
     from train.compose import read_squares
 
@@ -485,12 +486,13 @@ def test_a_small_face_is_embedded_from_keypoints_found_close_up_so_its_views_sta
             frame = np.clip(rng.normal(110, 4, (1080, 1920, 3)), 0, 255).astype(np.uint8)
             frame[452:628, 872:1048] = cv2.resize(sq, (176, 176), interpolation=cv2.INTER_AREA)
             dets = aligner.detect_tiles(frame, aligner.detect(frame, i / 7.5))
-            if not dets:
+            tiled = merge_tiles([], frame, aligner.detect_image)  # the squares' own keypoints (no look close up)
+            if not dets or not tiled:
                 continue
             d = dets[0]
-            assert small_face(d.box, frame.shape), d.box
+            assert small_face(d.box, frame.shape) and d.close_up, d
             close.append(tracker.embed(frame, d))
-            loose.append(emb.embed(frame, d.keypoints))
+            loose.append(emb.embed(frame, tiled[0].keypoints))
     assert len(close) >= 10 and tracker.closer_looks == len(close)
     pairs = [(a, b) for a in range(len(close)) for b in range(a + 1, len(close))]
     assert min(similarity(close[a], close[b]) for a, b in pairs) >= tracker.reid
