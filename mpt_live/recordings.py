@@ -302,7 +302,10 @@ def expand_recordings(spec: str, notes: list[str] | None = None) -> list[Path]:
         if not found:
             raise InputError(f"{spec}: folder contains no video files ({', '.join(sorted(VIDEO_EXTENSIONS))}) "
                              f"and no folders of frames (up to {MAX_DEPTH} levels down)"
-                             + (f"; {_lone_images(p, lone)}" if lone else ""))
+                             + (f"; {_lone_images(p, lone)}" if lone else "") + (  # a video saved without extension
+                                 f"; {len(b)} file{'s' if len(b) > 1 else ''} without an extension ({b[0].name}"
+                                 f"{', ...' if len(b) > 1 else ''}): a video runs as --video FILE or renamed (.mp4)"
+                                 if (b := no_extension(p)) else ""))
         if lone and notes is not None:
             notes.append(f"{spec}: {_lone_images(p, lone)}")
         if empty and notes is not None and scan.folders:  # beside frame folders: a recording with no frames, not run
@@ -326,9 +329,8 @@ def _lone_images(root: Path, lone: list[Path]) -> str:
     """What a batch left out: the subfolders of ``root`` holding one image and no video (the first three named)."""
     lone = sorted(lone, key=lambda q: natural(q.relative_to(root).as_posix()))
     shown = ", ".join(f"{q.parent.relative_to(root).as_posix()}: {q.name}" for q in lone[:3])
-    n = len(lone)
-    return (f"{n} subfolder{'s' if n > 1 else ''} holding one image and no video left out, not a recording "
-            f"({shown}{', ...' if n > 3 else ''})")
+    return (f"{len(lone)} subfolder{'s' if len(lone) > 1 else ''} holding one image and no video left out, not a "
+            f"recording ({shown}{', ...' if len(lone) > 3 else ''})")
 
 
 def _mixed_images(root: Path, mixed: dict[Path, list[Path]]) -> str:

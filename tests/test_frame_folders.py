@@ -226,8 +226,15 @@ def test_what_video_dir_means(tmp_path):
     # a folder of interviews with a thumbnail or a scan beside them: the way to run the videos alone
     assert str(e.value).endswith(f"(its videos alone: --video '{rec / '*.mp4'}')"), e.value
     (tmp_path / "nothing" / "sub").mkdir(parents=True)
-    with pytest.raises(InputError, match="no video files .* and no folders of frames"):
+    with pytest.raises(InputError, match="no video files .* and no folders of frames") as e:
         expand_recordings(str(tmp_path / "nothing"))
+    assert "without an extension" not in str(e.value), e.value
+    # a folder holding only a video copied without its extension: the error names it and says how to run it
+    (tmp_path / "nothing" / "interview").write_bytes(b"x")
+    with pytest.raises(InputError, match="no video files .* and no folders of frames") as e:
+        expand_recordings(str(tmp_path / "nothing"))
+    assert str(e.value).endswith("; 1 file without an extension (interview): a video runs as --video FILE or renamed "
+                                 "(.mp4)"), e.value
     with pytest.raises(InputError, match="a folder of frames needs --fps") as e:
         check_fps(found, None)
     # the rates of the datasets a new user has (a CASME II clip folder was told only SAMM-LV's and CAS(ME)^3's)
