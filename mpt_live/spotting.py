@@ -97,7 +97,8 @@ class Spotter:
     def _micro(self, c: Candidate) -> bool:
         """:meth:`is_micro` by the candidate's times, and by its span where times stand still or go back (its frames
         there counted at the stated rate, as the extent counts them: :class:`~mpt_live.spot_channel.Candidate`)."""
-        counted = c.span is None or c.span / self.fps + (c.period_s or 0.0) <= self.cfg.micro_max_s + 1e-3
+        period = 1.0 / self.fps if c.period_s is None else c.period_s  # is_micro's default
+        counted = c.span is None or c.span / self.fps + period <= self.cfg.micro_max_s + 1e-3
         return counted and self.is_micro(c.onset.time_s, c.offset.time_s, c.period_s)
 
     def _event(self, c: Candidate) -> SpotEvent:
