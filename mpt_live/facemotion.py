@@ -52,9 +52,9 @@ MAX_RATE = 240.0  # a FaceMotion's ring of smoothed frames grows (frames faster 
 MEAN_S = 0.1  # s: the time mean spans the odd number of frames nearest this (ties to the fewer)
 HALF_UP = 0.54  # a local rate's half-span is rounded up from this fraction, not .5: a 20 fps stream, on the edge
 # between 1 and 3 frames, would flip with each ms of its times; above .5, its ties go to the fewer frames as the header's
-TIE_MS = 1.5  # time_neighbour: frames' times rounded to the ms whose distances differ by this at most are a tie: a true
-# tie's two distances, rounded, differ by 4 x 0.5 ms at most, by 4/3 ms at the rates whose ms are thirds (15, 24, 30,
-# 60 fps); a pair of frames stamped 2 ms apart (a camera's frames stamped on arrival) is not one
+TIE_MS = 1.5  # time_neighbour: frames whose distances, on times rounded to the ms, differ by this at most are a tie: a
+# true tie's rounded distances differ by 4/3 ms at most at the rates whose ms are thirds (15, 24, 30, 60 fps); frames
+# 2 ms off a tie (the bench's pairs copy) can read as one and go to the frame nearer c, alike with exact or ms times
 
 
 def mean_half(fps: float, up: float = 0.5) -> int:
@@ -75,9 +75,9 @@ def time_neighbour(time: Callable[[int], float], c: int, step: int, fps: float, 
     channel's kept frames both search with it.
 
     Nearness is judged on the times rounded to the millisecond, and two frames whose distances differ by at most
-    :data:`TIE_MS` are a tie, which goes to the frame nearer c (never c itself): where the target falls half-way
-    between two frames (0.5 s is 7.5 frames of a 15 fps stretch under a 24 fps header), float error, or a container's
-    rounding of the times to the millisecond, decided which frame won. Now exact and millisecond times of a recording
+    :data:`TIE_MS` are a tie (unless the nearest is on the target, within TIE_MS: a burst), which goes to the frame
+    nearer c (never c itself): where the target falls half-way between two frames (0.5 s is 7.5 frames of a 15 fps
+    stretch under a 24 fps header), float error, or a container's rounding of the times to the ms, decided. Now exact and millisecond times of a recording
     choose the same frames; off a tie (at a constant rate, the frame counted) the nearest, as before."""
     target, tol = time(c) + step / fps, 0.5 / fps
     if not span[0] - tol <= target <= span[1] + tol:
@@ -93,7 +93,8 @@ def time_neighbour(time: Callable[[int], float], c: int, step: int, fps: float, 
     while j < hi and (off(j + 1), abs(j + 1 - c) or hi - lo + 1) < (off(j), abs(j - c) or hi - lo + 1):
         j += 1
     near = j - 1 if j > c else j + 1  # the next frame towards c: the tie's other frame, where there is one
-    return near if lo <= near <= hi and near != c and off(near) <= off(j) + TIE_MS else j
+    tie = lo <= near <= hi and near != c and off(j) > TIE_MS and off(near) <= off(j) + TIE_MS  # j not on the target
+    return near if tie else j
 
 
 def _region_masks() -> dict[str, np.ndarray]:

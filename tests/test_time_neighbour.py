@@ -44,3 +44,14 @@ def test_at_a_constant_rate_the_neighbour_is_the_frame_counted(rate):
                 got = _choices(rate, rate, s, ms)
                 assert all(j == c + s for c, j in enumerate(got) if 0 <= c + s < 400), (step, s, ms)
                 assert all(j is None for c, j in enumerate(got) if not 0 <= c + s < 400), (step, s, ms)
+
+
+@pytest.mark.parametrize("ms", [False, True])
+def test_a_frame_on_the_target_time_is_not_given_up_for_one_a_millisecond_nearer_c(ms):
+    """Frames in bursts (each odd frame stamped 1 ms before the even one after it, 30 fps on average): the neighbour
+    2 frames after an even frame is the frame on that time, not the one 1 ms before it (within the tie's 1.5 ms, but
+    no tie: the target is on a frame)."""
+    times = [(i + i % 2) / 30 - 0.001 * (i % 2) for i in range(200)]
+    times = [round(t, 3) for t in times] if ms else times
+    for c in range(0, 196, 2):
+        assert time_neighbour(times.__getitem__, c, 2, 30.0, 0, 199, (times[0], times[-1])) == c + 2, c
