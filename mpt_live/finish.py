@@ -43,6 +43,7 @@ from .rundir import (
     SUMMARY,
     VIDEOS_CSV,
     batch_in_use,
+    is_run_summary,
     read_summary,
     run_in_use,
 )
@@ -78,26 +79,21 @@ def find_runs(folder: Path, option: str = "--finish", known: dict[Path, dict[str
         raise InputError(f"{option} {folder}: a batch (process {pid}) is still writing there; wait for it to end, "
                          f"or remove its {BATCH_MARKER} if no such run exists")
     own = read_summary(folder)
-    if _is_run(own):
+    if is_run_summary(own):
         return {folder: own}
     found = {p.parent: s for p in sorted(folder.rglob(SUMMARY))
-             if _is_run(s := known[p.parent] if p.parent in known else read_summary(p.parent))}
+             if is_run_summary(s := known[p.parent] if p.parent in known else read_summary(p.parent))}
     if not found and not is_batch_out(folder):  # a batch's whose videos all failed: its overview is still rebuilt
         raise InputError(f"{option} {folder}: not an output folder of mpt-live (no {SUMMARY} of a run in it or "
                          "below it)")
     return found
 
 
-def _is_run(s: dict[str, Any] | None) -> bool:
-    """Whether ``s`` (a folder's summary.json) is a run's."""
-    return bool(s) and isinstance(s.get("status"), str) and "source" in s
-
-
 def finish_folder(folder: Path, option: str = "--finish") -> tuple[bool, str]:
     """Finish one run folder from its files: (whether anything was written, a line saying what was done).
     InputError when its run is still writing there, or the folder is not a run's."""
     marker = read_summary(folder)
-    if not marker or not _is_run(marker):
+    if not marker or not is_run_summary(marker):
         raise InputError(f"{option} {folder}: not an output folder of mpt-live (no {SUMMARY} of a run)")
     pid = run_in_use(folder)
     if pid is not None:

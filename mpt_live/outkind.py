@@ -14,7 +14,7 @@ from pathlib import Path
 from .errors import InputError
 from .results import open_table
 from .rundir import (BATCH_MARKER, FAILED, FAILED_COLUMNS, OUTPUTS, SUMMARY, VIDEOS_COLUMNS, VIDEOS_CSV, batch_in_use,
-                     read_summary)
+                     is_run_summary, read_summary)
 
 
 def _header(path: Path) -> list[str] | None:
@@ -87,7 +87,7 @@ def check_one_kind(out: Path, batch: bool, option: str = "--out") -> None:
     as one (``--finish`` took the single run alone, a batch's overview left it out)."""
     if batch:
         s = read_summary(out)
-        if s and isinstance(s.get("status"), str) and "source" in s:
+        if is_run_summary(s):
             raise InputError(f"{option} {out}: holds a single run's outputs (of {s['source']}); a batch writes a "
                              "folder for each video there, beside them: give another --out folder, or empty this one")
     elif (held := batch_held(out)) is not None:

@@ -174,6 +174,12 @@ def read_summary(folder: Path, name: str = SUMMARY) -> dict[str, Any] | None:
     return s if isinstance(s, dict) else None
 
 
+def is_run_summary(s: dict[str, Any] | None) -> bool:
+    """Whether ``s`` (a folder's summary.json, :func:`read_summary`) is a run's: a status and the source it read
+    (a finished run's, or the marker of one running or killed)."""
+    return bool(s) and isinstance(s.get("status"), str) and "source" in s
+
+
 def settings_of(summary: dict[str, Any]) -> dict[str, Any]:
     """What of a run's summary.json (or running marker) decides its rows: a batch's rerun skips a video whose finished
     run has the same (``mpt_live.batch.run_key``), ``--resume`` goes on only with the same (less the stretch)."""

@@ -412,6 +412,36 @@ def test_a_benchmark_written_into_the_faces_folder_itself_is_not_read_as_faces(t
     assert [n.split(":")[0] for n in notes] == ["CASME2_RAW_selected/", "videos/"], notes
 
 
+def test_an_mpt_live_run_folder_inside_the_faces_folder_is_not_read_as_faces(tmp_path):
+    """--faces F with an mpt-live run's --out below F: its review.webm was taken as a person ('review') and its
+    timeline.png as a photo. A folder whose summary.json is a run's is now left out with a note (as mpt-live's own
+    scan of a folder leaves it out); a folder with a summary.json of something else is still read; where F itself
+    is the run's folder, the run's outputs alone are left out, and the recording beside them is read."""
+    from train.faces_folder import media_files
+
+    (tmp_path / "ivan.jpg").write_bytes(b"x")
+    run = tmp_path / "interview_run"
+    run.mkdir()
+    for name in ("review.webm", "annotated.mp4", "timeline.png", "snapshot-1.png"):
+        (run / name).write_bytes(b"x")
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "anna.jpg").write_bytes(b"x")
+    (other / "summary.json").write_text(json.dumps({"title": "not a run"}))
+    notes: list[str] = []
+    assert len(media_files(tmp_path, notes)) == 6 and notes == []  # no summary.json there yet: every file is read
+    (run / "summary.json").write_text(json.dumps({"status": "complete", "source": "interview.mp4"}))
+    assert media_files(tmp_path, notes) == [tmp_path / "ivan.jpg", other / "anna.jpg"]
+    assert notes == ["interview_run/: an mpt-live run's output folder (summary.json; its videos are copies of the "
+                     "recording, not new people)"]
+
+    (run / "interview.mp4").write_bytes(b"x")  # mpt-live --video F/interview.mp4 --out F: F is the run's folder
+    notes = []
+    assert media_files(run, notes) == [run / "interview.mp4", run / "snapshot-1.png"]
+    assert notes == ["annotated.mp4, review.webm, timeline.png: the outputs of the mpt-live run in this folder "
+                     "(summary.json), not face photos or videos"]
+
+
 def test_a_photo_without_a_confident_face_is_named_with_why(tmp_path, monkeypatch):
     """A photo whose only find is faint (a pattern in clouds, full-range score 0.55) and not found again in its
     crop was noted as 'not found again in its 256-px crop', as if a face had been lost; the note now says that the

@@ -13,6 +13,7 @@ import numpy as np
 
 from mpt_live.photos import UNSUPPORTED as UNDECODABLE_PHOTOS
 from mpt_live.quiet import quiet_opencv
+from mpt_live.rundir import OUTPUTS as RUN_OUTPUTS, is_run_summary, read_summary
 import mpt_live.pyav_capture as pyav
 from mpt_live.sources import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, unreadable
 
@@ -20,7 +21,11 @@ from mpt_live.sources import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, unreadable
 def media_files(faces_dir: Path, notes: list[str]) -> list[Path]:
     """The photos and videos under ``faces_dir``, sorted, with the phone photos that cannot be decoded (HEIC...:
     listed, to be named as skipped); a subfolder that cannot be listed adds a note, and so does one that mpt-synth
-    wrote (an --out inside --faces: its thousands of frames are not photos of new people)."""
+    wrote (an --out inside --faces: its thousands of frames are not photos of new people) or mpt-live (a run's
+    output folder, its summary.json a run's: review.webm and annotated.mp4 are copies of the recording, no new
+    person, and timeline.png no photo; mpt-live's own scan of a folder leaves such folders out too). Where
+    ``faces_dir`` itself is a run's folder (a recording with its run's outputs beside it), those outputs alone are
+    left out."""
 
     def skipped(e: OSError) -> None:
         rel = Path(e.filename).relative_to(faces_dir).as_posix() if e.filename else "?"
@@ -41,6 +46,17 @@ def media_files(faces_dir: Path, notes: list[str]) -> list[Path]:
                          "are not face photos)")
             dirs[:] = []
             continue
+        if "summary.json" in files and is_run_summary(read_summary(Path(top))):  # an mpt-live run's outputs
+            if top != str(faces_dir):
+                notes.append(f"{Path(top).relative_to(faces_dir).as_posix()}/: an mpt-live run's output folder "
+                             "(summary.json; its videos are copies of the recording, not new people)")
+                dirs[:] = []
+                continue
+            outputs = sorted(f for f in files if f in RUN_OUTPUTS and os.path.splitext(f)[1].lower() in known)
+            if outputs:
+                notes.append(f"{', '.join(outputs)}: the outputs of the mpt-live run in this folder (summary.json), "
+                             "not face photos or videos")
+            files = [f for f in files if f not in outputs]
         found += [Path(top) / f for f in files if os.path.splitext(f)[1].lower() in known]
     return sorted(p for p in found if p.is_file())
 
