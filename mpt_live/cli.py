@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from .cli_options import ToolTyper, check_live_options, start_beyond_end
-from .errors import InputError, OutputError
+from .errors import InputError, OutputError, counted
 from .interrupts import exit_code, signal_name, stop_signals
 from .machine import check_count
 from .outkind import check_input_kept
@@ -321,7 +321,7 @@ def _run_files(videos: list, out: Optional[Path], runtime: Any | None, cfg: Sess
         _report(s, d)
     incomplete = [s for _, _, s in done if s["status"] != "complete"]
     if failed:
-        console.print(f"[bold red]{len(failed)} of {len(videos)} videos failed:[/]")
+        console.print(f"[bold red]{len(failed)} of {counted(len(videos), 'video')} failed:[/]")
         for _, msg in failed:
             _say(f"  {msg}")
     if failed or incomplete:
@@ -337,18 +337,18 @@ def _run_parallel(videos: list[Path], out: Optional[Path], runtime: Any | None, 
     done, failed, skipped = run_parallel(videos, out, runtime, cfg, console, jobs=jobs, ray=ray,
                                          save_video=save_video, device=device, threads=threads, fps=fps)
     if skipped:
-        _say(f"{len(skipped)} of {len(videos)} videos already done (complete outputs in {out}): skipped")
+        _say(f"{len(skipped)} of {counted(len(videos), 'video')} already done (complete outputs in {out}): skipped")
     incomplete = 0
     for video, d, figures in done:  # each video's own summary.json: the same lines as a serial run
         summary = read_summary(d)
         if summary is None or "status" not in summary:
-            _say(f"{video.name}: {figures['frames_read']} frames, {figures['windows']} windows, "
+            _say(f"{video.name}: {counted(figures['frames_read'], 'frame')}, {counted(figures['windows'], 'window')}, "
                  f"{figures['fps']} frames/s -> {d}/")
             continue
         _report(summary, d)
         incomplete += summary["status"] != "complete"
     if failed:
-        console.print(f"[bold red]{len(failed)} of {len(videos)} videos failed:[/]")
+        console.print(f"[bold red]{len(failed)} of {counted(len(videos), 'video')} failed:[/]")
         for _, msg in failed:
             _say(f"  {msg}")
     if failed or incomplete:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .clocktime import clock
-from .errors import InputError
+from .errors import InputError, counted
 from .model_trust import fact_warning
 from .outkind import is_batch_out
 from .overview import BatchTables, read_tables, rebuild, video_key
@@ -118,8 +118,8 @@ def finish_folder(folder: Path, option: str = "--finish") -> tuple[bool, str]:
                         bool(summary["model"].get("demo")), until=summary["source_seconds"])
     summary["problems"] += [f"{name}: not written ({err})" for name, err in outputs["errors"].items()]
     write_json(folder / SUMMARY, summary)
-    return True, (f"{folder}: finished from its files (status {KILLED}): {summary['frames_read']} frames, "
-                  f"{summary['windows']} windows, {len(summary['events'])} events, up to "
+    return True, (f"{folder}: finished from its files (status {KILLED}): {counted(summary['frames_read'], 'frame')}, "
+                  f"{counted(summary['windows'], 'window')}, {counted(len(summary['events']), 'event')}, up to "
                   f"{summary['source_seconds']} s of the video{copy}")
 
 

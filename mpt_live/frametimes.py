@@ -26,6 +26,7 @@ from typing import Callable
 import numpy as np
 
 from .clocktime import clock
+from .errors import counted
 from .videoprobe import VideoProbe
 from .videotracks import hdr_note, track_notes
 
@@ -183,7 +184,7 @@ class FrameTimes:
             if holes is None and (stalls := _stalls(self.name, usual, self._gaps)):
                 self.warnings.append(stalls)
         if self.repaired:
-            self.warnings.append(f"{self.name}: {self.repaired} frames had a time that did not increase; each was "
+            self.warnings.append(f"{self.name}: {counted(self.repaired, 'frame')} had a time that did not increase; each was "
                                  "placed between the frame before it and where the next was due")
 
 

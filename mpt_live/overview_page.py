@@ -9,6 +9,8 @@ from pathlib import PurePath
 from typing import Any
 from urllib.parse import quote
 
+from .errors import counted
+
 SHOWN = [("video", "video"), ("status", "status"), ("duration_s", "duration s"), ("frames", "frames"),
          ("face_share", "face %"), ("faces", "faces"), ("windows_classified", "windows classified"),
          ("micro_events", "micro"), ("macro_events", "macro"), ("events_per_min", "events / min")]
@@ -108,7 +110,7 @@ def render_index(rows: list[dict[str, Any]], classes: list[str], total: int) -> 
     head = "".join(f'<th{kind.get(k, "")}><button type="button" title="sort by {e(label)}" {name[k]}</button></th>'
                    for k, label in shown)
     body = "\n".join(f'<tr class="{r["status"]}">' + "".join(_cell(r, k) for k, _ in shown) + "</tr>" for r in rows)
-    line = (f"{len(rows)} of {total} videos listed: {counts['done']} done, {counts['incomplete']} incomplete, "
+    line = (f"{len(rows)} of {counted(total, 'video')} listed: {counts['done']} done, {counts['incomplete']} incomplete, "
             f"{counts['failed']} failed. Tables: videos.csv, all_events.csv.")
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" '
             f'content="width=device-width, initial-scale=1"><title>mpt-live batch</title>'

@@ -332,6 +332,15 @@ def test_errors_name_sheet_and_row(tmp_path, case, dataset, build, message):
     assert message in str(e.value)
 
 
+def test_a_sheet_missing_columns_is_named_by_its_path(tmp_path):
+    """'labels.csv: missing column(s) apex' named the sheet without its folder: with several datasets (or a run's
+    events.csv given as a sheet) the user could not tell which file. The line now names the path given."""
+    root = csvfmt(tmp_path / "set2", "subject,clip,onset,offset,label\np1,clips/a,0,2,joy\n")
+    with pytest.raises(InputError) as e:
+        load_dataset("csv", root)
+    assert str(e.value).startswith(f"{root / 'labels.csv'}: missing column(s) apex"), str(e.value)
+
+
 def test_unknown_dataset_and_missing_root(tmp_path):
     with pytest.raises(InputError, match="unknown dataset"):
         load_dataset("mmew", tmp_path)

@@ -687,7 +687,7 @@ def test_an_mpeg_ps_files_last_frame_is_timed_without_a_warning(tmp_path, muxer)
     got = [times.next(m) for m in (0.0, 40.0, 80.0, 120.0, 40.0, 200.0)]
     times.finish()
     assert got == sorted(got) and times.repaired == 1
-    assert any("v.mpg: 1 frames had a time that did not increase" in w for w in times.warnings)
+    assert any("v.mpg: 1 frame had a time that did not increase" in w for w in times.warnings)
 
 
 def test_frames_lost_to_damage_in_an_mkv_are_not_called_a_variable_frame_rate(tmp_path):

@@ -229,8 +229,8 @@ def test_an_event_without_seconds_keeps_the_run_on_its_frames_and_says_so(tmp_pa
     notes: list[str] = []
     got = read_runs([run], index, notes)["v"]
     assert [(s.onset, s.offset) for s in got] == kept
-    warned = [n for n in notes if "have no onset_s or offset_s" in n]
-    assert len(warned) == 1 and warned[0].startswith(f"{run / 'v' / 'events.csv'}: 1 of its 2 events")
+    warned = [n for n in notes if "no onset_s or offset_s" in n]
+    assert len(warned) == 1 and warned[0].startswith(f"{run / 'v' / 'events.csv'}: 1 of its 2 events has no onset_s")
     assert said in " ".join(warned[0].split()), warned
     # all timed: placed (25 fps) or kept (30), and nothing said of seconds
     run2 = _hour_run(tmp_path / "timed", fps, [(50, 59)], {"source_frame_count": 1500})

@@ -335,8 +335,12 @@ def test_skipped_files_are_printed_by_their_own_names(faces_dir, tmp_path):
     assert res.exit_code == 0, res.output
     assert ("  skipped bad[take2]:ok:.jpg: not an image file OpenCV can decode (damaged, or not an image)"
             in res.output.splitlines()), res.output
-    # the summary line whole on an 80-column console (it was broken before its last word: 'in 4.7' / 's')
-    assert any(ln.startswith("wrote 5 clips") and ln.endswith(" s") for ln in res.output.splitlines()), res.output
+    # the summary line whole on an 80-column console (it was broken before its last word: 'in 4.7' / 's'), a count
+    # of one singular ('of 1 subjects (1 identities available)' before)
+    assert any(ln.startswith("wrote 5 clips") and ln.endswith(" s") and "of 1 subject (1 identity available)" in ln
+               for ln in res.output.splitlines()), res.output
+    res = CliRunner().invoke(app, ["--faces", str(faces), "--out", str(tmp_path / "o2"), "--subjects", "2"])
+    assert res.exit_code == 2 and "only 1 distinct identity is usable there (ivan)" in res.output, res.output
 
 
 def test_two_photos_of_one_person_are_named_as_look_alikes(faces_dir, tmp_path):

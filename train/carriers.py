@@ -158,7 +158,8 @@ def find_carriers(faces_dir: str | Path, image_size: int = 256) -> tuple[list[Ca
                 carriers[name] = Carrier(name, rel, k, frame_index, crop, again.keypoints.astype(np.float64),
                                          float(again.box[2]), float(r.box[2]))
     if not carriers:
-        raise InputError(f"{faces_dir}: no usable faces (looked at {len(files)} photos/videos; "
+        what = "photo/video" if len(files) == 1 else "photos/videos"
+        raise InputError(f"{faces_dir}: no usable faces (looked at {len(files)} {what}; "
                          f"need a detectable face >= {MIN_FACE_PX} px wide)" + skip_summary(notes))
     ordered = sorted(carriers.values(), key=lambda c: (-c.source_face_px, c.identity))
     return ordered, notes

@@ -44,7 +44,7 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader, Dataset
 
-from mpt_live.errors import InputError
+from mpt_live.errors import InputError, counted
 
 from .config import TrainConfig
 
@@ -164,7 +164,7 @@ def precompute(cache: Any, samples: Sequence[Any], variants: Sequence[int], work
         log(f"dropped {name} (variant {v}): {msg}")
     kept = [s for s in samples if s.name not in bad]
     if not kept:
-        raise InputError(f"no clip could be preprocessed ({len(failures)} failures, first: "
+        raise InputError(f"no clip could be preprocessed ({counted(len(failures), 'failure')}, first: "
                          f"{failures[0][2] if failures else 'none'})")
     return kept
 

@@ -24,7 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
-from mpt_live.errors import InputError
+from mpt_live.errors import InputError, counted
 from mpt_live.writers import write_json
 
 from . import loso
@@ -81,6 +81,6 @@ def run_loso_ray(cfg: TrainConfig, out: Path, index: Any, address: str, *,
     # every fold done: run_loso pools them only (its 'resuming' line would count the folds just run here)
     metrics = loso.run_loso(cfg, out, index, log=log, extra_config=extra_config, resumed_note=False)
     assert metrics is not None
-    log(f"LOSO on Ray: {len(todo)} folds run now"
+    log(f"LOSO on Ray: {counted(len(todo), 'fold')} run now"
         + (f", {earlier} found finished from an earlier run" if earlier else "") + f"; pooled {len(data.subjects)}")
     return metrics

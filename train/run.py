@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import TextColumn
 from rich.text import Text
 
+from mpt_live.errors import counted
 from mpt_live.terminal import progress_bar
 
 from .config import TrainConfig
@@ -60,8 +61,9 @@ def run_training(console: Console, cfg: TrainConfig, out: Path, protocol: str, m
     counts = {c: sum(s.label == c for s in index.samples) for c in index.classes}
     subjects = sorted({s.subject for s in index.samples})
     # paths, class names and the datasets' own words as they are: 'v[take2]' is no rich markup, ':ok:' no emoji
-    console.print(Text.assemble((cfg.dataset, "bold"), f" {cfg.data}: {len(index.samples)} clips, {len(subjects)} "
-                                "subjects, classes " + ", ".join(f"{c} {n}" for c, n in counts.items())))
+    console.print(Text.assemble((cfg.dataset, "bold"), f" {cfg.data}: {counted(len(index.samples), 'clip')}, "
+                                f"{counted(len(subjects), 'subject')}, classes "
+                                + ", ".join(f"{c} {n}" for c, n in counts.items())))
     kind = data_kind(index.samples)
     if kind:  # recorded in the model (mpt-export: mpt.data_kind), so mpt-live does not call it the licensed dataset's
         console.print(Text(f"note: {kind} clips (mpt-synth's {MARKER} in a folder above them), recorded as such"))
@@ -98,7 +100,7 @@ def run_training(console: Console, cfg: TrainConfig, out: Path, protocol: str, m
     if info["patch"] and (cut := cfg.image_size % info["patch"]):
         console.print(f"[yellow]note:[/] --image-size {cfg.image_size} is not a multiple of the backbone's {info['patch']} "
                       f"px patches: the last {cut} px on the right and at the bottom of every frame are never seen")
-    console.print(f"recipe: {cfg.epochs} epochs, batch {cfg.batch_size}, lr {cfg.lr:g} ({cfg.lr_schedule}), "
+    console.print(f"recipe: {counted(cfg.epochs, 'epoch')}, batch {cfg.batch_size}, lr {cfg.lr:g} ({cfg.lr_schedule}), "
                   f"weight decay {cfg.weight_decay:g}, label smoothing {cfg.label_smoothing:g}, augment {cfg.augment}"
                   + (f" (pose {cfg.augment_pose:g})" if cfg.augment and cfg.augment_pose else "")
                   + (f" (photo {cfg.augment_photo:g})" if cfg.augment and cfg.augment_photo else "")

@@ -206,7 +206,9 @@ def untimed(folder: Path, n: int, of: int, fps: float, truth_fps: float, other: 
     """The line saying that ``n`` of a run's ``of`` events lack their seconds, so its frame numbers (counted at ``fps``)
     were kept for all of them, and what that means against a truth coded at ``truth_fps`` (``other``: the run is known
     to be at another rate, :func:`at_other_rate`)."""
-    return (f"{folder / 'events.csv'}: {n} of its {of} events have no onset_s or offset_s, so none is placed in the "
+    return (f"{folder / 'events.csv'}: "
+            + ("its one event has" if of == 1 else f"{n} of its {of} events {'has' if n == 1 else 'have'}")
+            + " no onset_s or offset_s, so none is placed in the "
             f"truth's frames by its seconds: all keep the run's frame numbers, counted at {fps:g} fps; "
             + (f"the truth is coded at {truth_fps:g} fps, so they are scored at the wrong frames (the run's frame n is "
                f"the truth's n x {truth_fps / fps:.4g}): give every event its seconds, as mpt-live writes them"

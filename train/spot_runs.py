@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 from typing import Any, Sequence
 
-from mpt_live.errors import InputError
+from mpt_live.errors import InputError, counted
 from mpt_live.results import read_table
 from mpt_live.rundir import read_summary
 from mpt_live.spotting import EVENT_COLUMNS
@@ -154,10 +154,10 @@ def read_runs(runs: Sequence[Path], truth: LongVideoIndex, notes: list[str] | No
             if None in names:
                 if not rows:  # nothing in the file says which video it is
                     raise InputError(f"{f}: no events, and neither its folder ({f.parent.name!r}) nor a summary.json "
-                                     f"beside it names a truth video ({len(truth.videos)} videos, e.g. "
+                                     f"beside it names a truth video ({counted(len(truth.videos), 'video')}, e.g. "
                                      f"{truth.videos[0].name}){SUBSET}")
                 bad = next(s.video for s in rows if res(s.video) is None)
-                raise InputError(f"{f}: video {bad!r} is not in the truth ({len(truth.videos)} videos, "
+                raise InputError(f"{f}: video {bad!r} is not in the truth ({counted(len(truth.videos), 'video')}, "
                                  f"e.g. {truth.videos[0].name}){SUBSET}")
             for name in names:
                 if name in source and source[name] != f:  # two runs of one video: pooled, each would count

@@ -226,8 +226,9 @@ def generate(faces_dir: str | Path, out_root: str | Path, cfg: SynthConfig = Syn
     root = Path(out_root)
     carriers, notes = find_carriers(faces_dir, cfg.image_size)
     if cfg.subjects > len(carriers):
-        raise InputError(f"{faces_dir}: --subjects {cfg.subjects} asked for, but only {len(carriers)} distinct "
-                         f"identities are usable there ({', '.join(c.identity for c in carriers)}); "
+        are = "identity is" if len(carriers) == 1 else "identities are"
+        raise InputError(f"{faces_dir}: --subjects {cfg.subjects} asked for, but only {len(carriers)} distinct {are} "
+                         f"usable there ({', '.join(c.identity for c in carriers)}); "
                          f"use --subjects {len(carriers)} or fewer, or add photos/videos of other people"
                          + skip_summary(notes, " (skipped: ") + (")" if notes else ""))
     chosen = carriers[: cfg.subjects] if cfg.subjects else carriers

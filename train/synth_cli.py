@@ -11,7 +11,7 @@ import typer
 from rich.text import Text
 
 from mpt_live.cli_options import ToolTyper, given
-from mpt_live.errors import InputError, OutputError
+from mpt_live.errors import InputError, OutputError, counted
 from mpt_live.interrupts import exit_code, signal_name, stop_signals
 from mpt_live.rundir import check_out_dir
 
@@ -96,8 +96,9 @@ def _clips(faces: Path, out: Path, subjects: int, clips_per_class: int, amplitud
         raise typer.Exit(2)
     clips = summary["clips"]
     frames = sum(c["frames"] for c in clips)
-    console.print(f"wrote {len(clips)} clips ({frames} frames) of {len(summary['subjects'])} subjects "
-                  f"({summary['identities_available']} identities available) to {out} "
+    console.print(f"wrote {counted(len(clips), 'clip')} ({counted(frames, 'frame')}) of "
+                  f"{counted(len(summary['subjects']), 'subject')} ({summary['identities_available']} "
+                  f"{'identity' if summary['identities_available'] == 1 else 'identities'} available) to {out} "
                   f"in {time.perf_counter() - t0:.1f} s", highlight=False)
     for note in summary["skipped"]:
         console.print(f"  skipped {note}", highlight=False)
@@ -134,8 +135,8 @@ def _long(faces: Path, out: Path, videos: int, minutes: float, seed: int, consol
         print(f"error: {e}", file=sys.stderr)
         raise typer.Exit(2)
     n = {k: sum(e["type"] == k for v in summary["videos"] for e in v["events"]) for k in ("micro", "macro")}
-    console.print(f"wrote {len(summary['videos'])} videos of {minutes:g} min ({n['micro']} micro, {n['macro']} macro "
-                  f"movements; {len(summary['carriers_available'])} carriers) to {out} "
+    console.print(f"wrote {counted(len(summary['videos']), 'video')} of {minutes:g} min ({n['micro']} micro, {n['macro']} macro "
+                  f"movements; {counted(len(summary['carriers_available']), 'carrier')}) to {out} "
                   f"in {time.perf_counter() - t0:.1f} s", highlight=False)
     for note in summary["skipped"]:
         console.print(f"  skipped {note}", highlight=False)

@@ -161,7 +161,8 @@ def find_long_carriers(faces_dir: str | Path, face_px: float = 200.0) -> tuple[l
             people[c.identity] = c
     if not people:
         if not any(f.suffix.lower() in IMAGE_EXT for f in files):
-            raise InputError(f"{faces_dir}: no usable faces (looked at {len(files)} photos/videos)" + skip_summary(notes))
+            what = "photo/video" if len(files) == 1 else "photos/videos"
+            raise InputError(f"{faces_dir}: no usable faces (looked at {len(files)} {what})" + skip_summary(notes))
         photos, more = find_carriers(faces_dir, PHOTO_SIZE)  # it looks at the folder again: a file's note once
         seen = {n.split(": ", 1)[0] for n in notes}
         notes += [n for n in more if n.split(": ", 1)[0] not in seen]

@@ -35,7 +35,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from mpt_live.errors import InputError
+from mpt_live.errors import InputError, counted
 
 from . import casme2, samm, smic
 from .files import find_dirs, find_files
@@ -168,6 +168,7 @@ def part_lines(index: DatasetIndex) -> list[str]:
         mine = [s for s in index.samples if s.dataset == part]
         if mine:
             counts = ", ".join(f"{c} {sum(s.label == c for s in mine)}" for c in index.classes)
-            lines.append(f"{NAMES[part]} ({part}): {len(mine)} clips, {len({s.subject for s in mine})} subjects, "
+            lines.append(f"{NAMES[part]} ({part}): {counted(len(mine), 'clip')}, "
+                         f"{counted(len({s.subject for s in mine}), 'subject')}, "
                          f"classes {counts}")
     return lines

@@ -256,7 +256,7 @@ def read_sheet(path: Path, columns: dict[str, tuple[str, ...]], optional: dict[s
         missing = [columns[k][0] for k in columns if best is None or k not in best]
         where = f" (header row {best_row + 1})" if best and any(k in best for k in columns) else ""
         sheets = f" in any of its {len(tables)} sheets" if len(tables) > 1 else ""
-        raise InputError(f"{path.name}: missing column(s) {', '.join(missing)}{where}{sheets}")
+        raise InputError(f"{path}: missing column(s) {', '.join(missing)}{where}{sheets}")
     label = f"{path.name} [{name}]" if i > 0 else path.name
     for r in range(best_row + 1, len(rows)):
         cells = rows[r]
