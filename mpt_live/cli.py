@@ -14,7 +14,7 @@ from .cli_options import ToolTyper, check_live_options, start_beyond_end
 from .errors import InputError, OutputError, counted
 from .interrupts import exit_code, signal_name, stop_signals
 from .machine import check_count
-from .outkind import check_input_kept
+from .outkind import check_input_kept, one_recording
 from .rundir import check_out_dir, check_out_file, drop_unused_dirs, read_summary
 from .session import FILE_STRIDE, MAX_FACES, SessionConfig
 from .window import has_display
@@ -112,7 +112,7 @@ def live(
             elif camera is None and video is None:
                 _fail("give --camera N, --video PATH|URL, or --demo")
             else:
-                from .recordings import check_fps, expand_recordings, open_recording
+                from .recordings import check_fps, expand_recordings, is_frame_folder, open_recording
                 from .sources import is_stream_url
 
                 display = has_display() and not headless
@@ -121,7 +121,6 @@ def live(
                 # the source and --out are checked before the model loads: bad input fails fast, in one line
                 if camera is not None or is_stream_url(video) or realtime:
                     from .capture import open_source
-                    from .recordings import is_frame_folder
 
                     if realtime and video is not None and is_frame_folder(video):
                         _fail(f"{video}: a folder of frames; --realtime plays a video file (run the folder without it)")
@@ -151,6 +150,7 @@ def live(
                               "the results go to files")
                     notes: list[str] = []
                     videos = expand_recordings(video, notes)
+                    notes += one_recording(video, videos, out)  # a folder or glob of one: OUT is its folder
                     for note in notes:
                         _say(note, "note:", "yellow")
                     if (start is not None or resume) and len(videos) > 1:
@@ -389,8 +389,7 @@ def main() -> None:
     from mpt_live.errors import expanded_glob, refuse_empty_arguments, run_app
 
     refuse_empty_arguments(sys.argv[1:])
-    several = expanded_glob(sys.argv[1:])
-    if several:
+    if several := expanded_glob(sys.argv[1:]):
         print(f"error: {several}", file=sys.stderr)
         sys.exit(2)
     run_app(app, "mpt-live", sys.argv[1:])

@@ -80,6 +80,16 @@ def batch_held(out: Path) -> str | None:
             f"videos' folders ({listed}), which mpt-live --finish {out} ends")
 
 
+def one_recording(spec: str, videos: list[Path], out: Path | None) -> list[str]:
+    """The note for ``--video spec`` a folder or glob that holds one recording (``videos``): its outputs go to
+    ``out`` itself, as a single video's do (:func:`mpt_live.batch.output_dirs`), not to a folder of its own below
+    it as a batch's (changing that would leave such a run's earlier folders unresumable: --resume reads ``out``)."""
+    if out is None or len(videos) != 1 or videos[0] == Path(spec):  # a file, a frame folder itself: no batch meant
+        return []
+    return [(f"{spec}: one recording ({videos[0].name}), so its outputs go to {out} itself, as a single video's do; "
+             "a folder or glob of several gives each a folder below it")]
+
+
 def check_one_kind(out: Path, batch: bool, option: str = "--out") -> None:
     """InputError when ``out`` holds the other kind's outputs: a single run's (its summary.json beside its other
     files) for a ``batch``, which writes a folder for each video there; a batch's (:func:`batch_held`) for a single

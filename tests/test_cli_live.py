@@ -459,3 +459,24 @@ def test_cli_resume_of_another_file_or_other_settings_is_refused_before_the_mode
     assert not loaded and json.loads((out / "summary.json").read_text())["status"] == "complete"
     res = runner.invoke(app, ["--video", str(video), "--motion-only", "--headless", "--out", str(out), "--resume"])
     assert res.exit_code == 0 and "--resume: going on after frame" in res.output, res.output
+
+
+def test_a_folder_of_one_video_writes_into_out_itself_and_says_so(faces_dir, tmp_path):
+    """`--video FOLDER` holding one video wrote straight into OUT, not OUT/<name>/ as a batch does, without a word,
+    where the README's usage line said 'one output folder each'. It still does (a --resume of such a run reads OUT),
+    and a note now says so; a folder of two gives each its folder, and a video given as a file has no note."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "take.mp4").symlink_to(faces_dir / "videos" / "pyfeat_single_face.mp4")
+    common = ["--motion-only", "--headless", "--max-seconds", "1", "--stride", "8"]
+    res = runner.invoke(app, ["--video", str(folder), "--out", str(tmp_path / "o"), *common])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert f"note: {folder}: one recording (take.mp4), so its outputs go to {tmp_path / 'o'} itself" in text, text
+    assert (tmp_path / "o" / "summary.json").is_file() and not (tmp_path / "o" / "take").exists()
+    res = runner.invoke(app, ["--video", str(folder / "take.mp4"), "--out", str(tmp_path / "f"), *common])
+    assert res.exit_code == 0 and "one recording" not in res.output, res.output
+    (folder / "again.mp4").symlink_to(faces_dir / "videos" / "pyfeat_single_face.mp4")
+    res = runner.invoke(app, ["--video", str(folder), "--out", str(tmp_path / "b"), *common])
+    assert res.exit_code == 0 and "one recording" not in res.output, res.output
+    assert all((tmp_path / "b" / name / "summary.json").is_file() for name in ("take", "again"))
