@@ -52,6 +52,13 @@ class ClosedEvent:
     clip: ClipFrames | None  # the frames of the window centred on the apex; None: not buffered any more
 
 
+def in_onset_order(closed: list[ClosedEvent]) -> list[ClosedEvent]:
+    """The events that close at one frame, of several faces (a camera cut, a stop, the end of the video close
+    every face's open ones at once), by onset, then face: events.csv's rows, written in this order, came face by
+    face there (a face's three events of the last 5 s, then the next face's)."""
+    return sorted(closed, key=lambda c: (c.event.onset_s, c.face_id))
+
+
 class FaceState:
     """The per-face stages of the session engine between the tracker and the model worker."""
 

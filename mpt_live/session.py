@@ -50,7 +50,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from .clip import ClipSpec
 from .clip_stream import Window
-from .face_state import HISTORY_S, ClosedEvent, FaceState
+from .face_state import HISTORY_S, ClosedEvent, FaceState, in_onset_order
 from .face_watch import FaceWatch, check_detector
 from .identity import FaceEmbedder
 from .model_worker import ModelWorker
@@ -258,7 +258,7 @@ class Session:
         for tr in tracker.tracks if lost else []:  # a lost track's smoothing and stabiliser reference (a 112 px
             if tr.id in lost:  # float crop) are reset at its return whatever they hold: dropped now, not kept until
                 tr.aligner.reset()  # then (its gallery, which re-identification reads, stays)
-        for c in closed:
+        for c in in_onset_order(closed):
             if self._withheld(frame.index):  # --resume: closed before the resume point, so written by the run before
                 self._closed_before.add((c.face_id, c.event.onset, c.event.apex, c.event.type))
             self._classify(c, worker, captured)
@@ -287,9 +287,8 @@ class Session:
         if self._last is None:
             return
         end = Frame(self._last.index + 1, self._last.t + 1.0 / self.fps, self._last.image)
-        for state in self.states.values():
-            for c in state.push(end, None):
-                self._classify(c, worker, captured)
+        for c in in_onset_order([c for state in self.states.values() for c in state.push(end, None)]):
+            self._classify(c, worker, captured)
         self.faces = []
 
     def _take(self, r: WindowResult) -> None:

@@ -87,3 +87,32 @@ def test_a_page_made_from_events_without_ids_numbers_them_as_events_csv_numbers_
     shown = re.findall(r'<tr data-onset="[^"]*" data-face="(\d+)" data-id="(\d+)"', page)
     assert shown == [("0", "1"), ("1", "2"), ("0", "7")]
     assert [int(r["event_id"]) for r in row_event_ids(events)] == [1, 2, 7]
+
+
+SIX = ["liveportrait_d3_expressive", "retalking_3_talking", "liveportrait_d0", "paddlegan_fom_dv", "liveportrait_d6",
+       "liveportrait_d19_glasses"]
+
+
+def test_events_that_close_together_at_the_end_are_written_by_onset_not_face_by_face(faces_dir, tmp_path):
+    """An 11-min run of 6 faces stopped by SIGINT had events.csv in face blocks: where every face's open events close
+    at once (a stop, a camera cut, the end of the stretch run: Session._close_faces) they were written face by face
+    (here, at 20 s: one face's events of 14.9, 17.5 and 19.0 s, then another's of 15.1 and 16.7 s, then a third's).
+    They are now written by onset, then face (IDs in that order); the events of the last 5 s, which close there,
+    come from several faces (the case is made)."""
+    from typer.testing import CliRunner
+
+    from mpt_live.cli import app
+    from train.compose import side_by_side
+
+    video = tmp_path / "six.mp4"
+    side_by_side([faces_dir / "videos" / f"{name}.mp4" for name in SIX], video, 21.0)
+    out = tmp_path / "o"
+    res = CliRunner().invoke(app, ["--video", str(video), "--motion-only", "--headless", "--max-faces", "0",
+                                   "--max-seconds", "20", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    with open(out / "events.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [int(r["event_id"]) for r in rows] == list(range(1, len(rows) + 1))
+    last = [(float(r["onset_s"]), int(r["face"])) for r in rows if float(r["apex_s"]) >= 15.0]
+    assert len({face for _, face in last}) >= 2, last
+    assert last == sorted(last), last
