@@ -150,7 +150,6 @@ def live(
                               "the results go to files")
                     notes: list[str] = []
                     videos = expand_recordings(video, notes)
-                    notes += one_recording(video, videos, out)  # a folder or glob of one: OUT is its folder
                     for note in notes:
                         _say(note, "note:", "yellow")
                     if (start is not None or resume) and len(videos) > 1:
@@ -185,6 +184,8 @@ def live(
                                 raise no_model_file(model)  # a mistyped --model is that, not another model
                             precheck(out, first, cfg, _model_file(motion_only, model))
                         runtime = _model(motion_only, model, device, threads, warmup=not parallel)
+                        for note in one_recording(video, videos, out):  # a folder or glob of one: OUT itself
+                            _say(note, "note:", "yellow")  # once nothing refuses the run (one line each)
                         if parallel:
                             if first is not None:  # the worker process opens it
                                 first.close()
