@@ -30,6 +30,7 @@ from .clip import ClipFrames, ClipSpec, FrameRing
 from .errors import counted
 from .face import FaceResult
 from .facemotion import FaceMotion
+from .interrupts import deferred
 from .sources import Frame
 from .spotting import SpotConfig, SpotEvent, Spotter
 
@@ -92,7 +93,14 @@ class FaceState:
         """The face's crop in ``frame`` (None: the face is gone); returns the events that closed. ``cut`` (with None):
         the face's region was cut (an occluder, another person): its spotter's baseline starts anew; ``camera``: by
         a camera cut, after which only the same person gets this ID back: the baseline is kept
-        (``SpotConfig.cut_keep``)."""
+        (``SpotConfig.cut_keep``). A stop signal in the middle is raised when the face's stages are done
+        (:func:`~mpt_live.interrupts.deferred`): raised half way through its spotter's push, it left the spotter's
+        frames and counts apart, and closing its open events at the stop failed (a Ctrl-C run 'failed' with
+        "IndexError: deque index out of range", about 1 stop in 25 on a short video)."""
+        with deferred():
+            return self._push(frame, face, cut, camera)
+
+    def _push(self, frame: Frame, face: FaceResult | None, cut: bool, camera: bool) -> list[ClosedEvent]:
         if face is None and self.face is None:
             if cut:
                 self.spotter.flush(cut=True, camera=camera)  # judged when the face went: nothing open

@@ -302,3 +302,45 @@ def test_a_run_of_a_short_stretch_of_a_long_video_says_the_stretch_was_too_short
         summary = run_job(src, None, SessionConfig(start_s=57.0), tmp_path / "out")
     short = [w for w in summary["warnings"] if "too short to spot" in w]
     assert len(short) == 1 and "the stretch analysed (from --start 57 s) too short" in short[0], summary["warnings"]
+
+
+def test_a_stop_signal_during_a_faces_stages_is_raised_when_they_are_done(monkeypatch):
+    """A Ctrl-C that lands inside a face's spotter push (after the channel counted the frame, before it kept it) left
+    the channel's frames and count apart: closing the face's open events at the stop raised "IndexError: deque index
+    out of range" and the run ended 'failed' (about 1 stop in 25 on a short video). The signal is now held for the
+    face's stages (FaceState.push) and raised after them; the face's events then close."""
+    import os
+    import signal
+
+    from mpt_live.clip import ClipSpec
+    from mpt_live.face import FaceResult
+    from mpt_live.face_state import FaceState
+    from mpt_live.interrupts import Stopped, stop_signals
+    from mpt_live.sources import Frame
+    from mpt_live.spot_channel import Channel
+
+    state = FaceState(0, ClipSpec(image_size=112), 30.0)
+    rng = np.random.default_rng(0)
+    measure, sent = Channel._measure, []
+
+    def measure_then_signal(self, f):  # the signal arrives in the middle of Channel.push
+        measure(self, f)
+        if len(sent) == 0 and f.pos >= 60:
+            sent.append(f.pos)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(Channel, "_measure", measure_then_signal)
+    stopped_at = None
+    with stop_signals():
+        for i in range(150):
+            crop = rng.integers(0, 255, (112, 112, 3), dtype=np.uint8)
+            face = FaceResult((0, 0, 10, 10), 1.0, np.zeros((6, 2)), np.zeros((6, 2)), np.eye(2, 3), crop)
+            try:
+                state.push(Frame(i, i / 30.0, crop), face)
+            except Stopped:
+                stopped_at = i
+                break
+    assert sent and stopped_at is not None  # the signal was sent inside a push and raised after it
+    for ch in (state.spotter.micro, state.spotter.macro):
+        assert ch.count == ch.frames[-1].pos + 1  # every frame counted is kept: the channels agree with themselves
+    state.push(Frame(stopped_at + 1, (stopped_at + 1) / 30.0, None), None)  # the stop closes its open events

@@ -168,6 +168,8 @@ PRIVATE_SEAMS = {
     ("tests/test_startup.py", "FaceAligner._detect"): "counts the detector's runs, which no output shows",
     ("tests/test_timeline.py", "timeline._rescanned"): "the once-a-process font rescan, reset for a second look",
     ("tests/test_spot_metrics.py", "ev._score"): "the scoring, replaced by a result whose names need escaping",
+    ("tests/test_session_spotting.py", "Channel._measure"): "a stop signal sent from inside a spotter channel's push, "
+        "where it left the channel's frames and count apart",
     ("tests/test_ps_cut.py", "cutoff._ps_walk"): "counts the walks of a stream's packs and the bytes they cover, which "
                                                 "no output shows",
 }
