@@ -65,8 +65,8 @@ from .track_align import TrackAligner
 from .face_confirm import CONFIRM_RUNS, CONFIRM_S, NEW_SCORE, confirmed  # noqa: F401  (the rule, named here too)
 from .identity import FaceEmbedder, similarity
 from .square_looks import SquareLooks, looking, lost_look
-from .tiles import (CLOSER_SIDE, SMALL_SHARE, around, centred_in, is_wide, search_every,  # noqa: F401
-                    searched_in_tiles, small_face)  # SMALL_SHARE, small_face: named here too
+from .tiles import (CLOSER_SIDE, SMALL_SHARE, closer, is_wide, search_every, searched_in_tiles,  # noqa: F401
+                    small_face)  # CLOSER_SIDE, SMALL_SHARE, small_face: named here too
 
 GALLERY = 8  # embeddings kept per track (diverse views: a new one is kept unless it is a near copy)
 STEADY_REFRESH = 3  # a steady face (no loss, cut or failed registration since its last embedding) is embedded
@@ -212,11 +212,7 @@ class FaceTracker:
         """A small face's keypoints as the run's detector places them in a square :data:`CLOSER_SIDE` times its
         size around it (the face a third of its input, not at the edge of its range); its own where it finds no
         face centred there."""
-        crop, x0, y0 = around(frame, det.box, CLOSER_SIDE)
-        found = [d for d in self.aligner.detect_tiles(crop, []) if centred_in(d, x0, y0, det.box)]
-        if not found:
-            return det.keypoints
-        return max(found, key=lambda d: d.score).keypoints + np.array([x0, y0], dtype=np.float64)
+        return closer(det, frame, lambda crop: self.aligner.detect_tiles(crop, [])).keypoints
 
     def _refresh(self, tr: Track) -> float:
         """Seconds after its last embedding that a track's face is embedded again (steady: less often)."""
