@@ -26,18 +26,24 @@ def is_interlaced(path: str | os.PathLike) -> bool:
         return False
     key = (os.path.abspath(path), st.st_size, st.st_mtime_ns, st.st_ino)
     if key not in FIELDS:
-        FIELDS[key] = False  # no PyAV, or a file it cannot open
-        try:
-            import av
-        except ImportError:
-            return False
-        try:
-            with quiet_fd(2), av.open(key[0], metadata_errors="replace") as c:
-                s = next((s for s in c.streams.video if not is_picture(s)), None)
-                FIELDS[key] = s is not None and stream_interlaced(s)
-        except (av.FFmpegError, OSError, ValueError):
-            pass
+        FIELDS[key] = _opened_interlaced(key[0])
     return FIELDS[key]
+
+
+def _opened_interlaced(target: str, **options: float) -> bool:
+    """One PyAV open of ``target`` (a file, a URL; ``options`` to ``av.open``) for that fact alone:
+    :func:`stream_interlaced` of its first video stream that is not an attached picture; False with no PyAV or where
+    it cannot open it."""
+    try:
+        import av
+    except ImportError:
+        return False
+    try:
+        with quiet_fd(2), av.open(target, metadata_errors="replace", **options) as c:
+            s = next((s for s in c.streams.video if not is_picture(s)), None)
+            return s is not None and stream_interlaced(s)
+    except (av.FFmpegError, OSError, ValueError):
+        return False
 
 
 URLS: dict[str, bool] = {}  # URLs whose field order was looked at (once a process: a stream reconnects)
@@ -49,17 +55,7 @@ def url_interlaced(url: str, timeout_s: float) -> bool:
     stream that is not an attached picture; False where PyAV cannot open it so (OpenCV reads it, as before). Asked
     once a process for a URL."""
     if url not in URLS:
-        URLS[url] = False
-        try:
-            import av
-        except ImportError:
-            return False
-        try:
-            with quiet_fd(2), av.open(url, metadata_errors="replace", timeout=timeout_s) as c:
-                s = next((s for s in c.streams.video if not is_picture(s)), None)
-                URLS[url] = s is not None and stream_interlaced(s)
-        except (av.FFmpegError, OSError, ValueError):
-            pass
+        URLS[url] = _opened_interlaced(url, timeout=timeout_s)
     return URLS[url]
 
 
