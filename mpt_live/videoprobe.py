@@ -7,7 +7,7 @@ the codec's own frame rate (the timing in a raw H.264 / HEVC stream's parameter 
 starts and ends on the container's time line (:mod:`mpt_live.frametimes`), its codec (whether a browser plays it,
 :func:`mpt_live.review.playable`), whether an MP4/MOV's frame size changes part-way (:mod:`mpt_live.sizechange`:
 PyAV reads it then; an MPEG-TS, Matroska or raw H.264/HEVC file's is watched as it is read), and, for a file OpenCV then
-cannot open, why PyAV could not either (:func:`mpt_live.sources.unreadable`). Each fact is read on its own:
+cannot open, why PyAV could not either (:func:`mpt_live.file_reason.unreadable`). Each fact is read on its own:
 one that cannot be read leaves the others as they are. A run looks at its video before it loads its model (a bad
 file fails at once) and again when it reads it: the facts of a file not changed since are kept, not read again.
 """
