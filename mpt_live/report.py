@@ -33,7 +33,7 @@ from .clocktime import clock, clock_span
 from .draw import class_hex
 from .errors import InputError, first_line
 from .model_trust import failed_fact
-from .recordings import number_frames
+from .framefolder import number_frames
 from .report_page import CSS, NARROW, PAGE, SCRIPT
 from .report_svg import NO_FRAMES_FILL, face_svg
 from .results import row_event_ids

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mpt_live.errors import InputError
-from mpt_live.recordings import FrameFolder, number_frames
+from mpt_live.framefolder import FrameFolder, number_frames
 from train.datasets.files import ClipFrames, list_frames
 
 FRAMES = [f"img{i}.jpg" for i in range(1, 7)]
