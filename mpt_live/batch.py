@@ -32,7 +32,7 @@ from .job import run_job
 from .overview import record_failures, write_overview
 from .results import ModelInfo
 from .rundir import claim_batch, read_summary, settings_of
-from .session import FILE_STRIDE, MAX_FACES, SessionConfig
+from .session_config import FILE_STRIDE, MAX_FACES, SessionConfig
 from .recordings import check_fps, expand_recordings, open_recording, stamp
 from .terminal import progress_bar
 from .upright import read_otherwise

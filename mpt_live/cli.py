@@ -16,7 +16,7 @@ from .interrupts import exit_code, signal_name, stop_signals
 from .machine import check_count
 from .outkind import check_input_kept, one_recording
 from .rundir import check_out_dir, check_out_file, drop_unused_dirs, read_summary
-from .session import FILE_STRIDE, MAX_FACES, SessionConfig
+from .session_config import FILE_STRIDE, MAX_FACES, SessionConfig
 from .window import has_display
 
 app = ToolTyper("mpt-live", help=__doc__)

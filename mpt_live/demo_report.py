@@ -22,7 +22,7 @@ from rich.table import Table
 from .demo_input import render_demo_clip
 from .job import run_job
 from .motion import model_inputs
-from .session import SessionConfig
+from .session_config import SessionConfig
 from .sheet import clips_at
 from .sources import VideoFile
 from .terminal import progress_bar, report_line

@@ -34,7 +34,8 @@ from .run_summary import frame_count
 from .rundir import finish_run, note_running, recorded_source, run_status, start_run
 from .recordings import stamp
 from .references import ReferenceLog
-from .session import Session, SessionConfig
+from .session import Session
+from .session_config import SessionConfig
 from .sources import Frame
 from .spotting import EVENT_COLUMNS
 from .tracks import TrackedFace

@@ -162,10 +162,10 @@ def precheck(out: Path, source: Any, cfg: Any, model_file: str | Path | None) ->
     """:func:`resume_point`'s refusals that need no model, made before it loads (a refusal in one line at once, not
     after seconds of loading): no run, one alive or finished, another or changed file, and the settings known
     before: the model file (its size and time; None: motion-only), stride, detector, spot threshold, max faces of
-    ``cfg`` (a :class:`mpt_live.session.SessionConfig` of a recorded file), and the way up the file is read (its
+    ``cfg`` (a :class:`mpt_live.session_config.SessionConfig` of a recorded file), and the way up the file is read (its
     rotation tag checked or overridden: ``source.orientation``). The model's own facts and its clip are compared
     once it has loaded (:func:`resume_point`, which makes these checks again)."""
-    from .session import FILE_STRIDE, MAX_FACES
+    from .session_config import FILE_STRIDE, MAX_FACES
 
     facts = {"mode": "file", "source_frame_count": getattr(source, "frame_count", None),
              "stride": cfg.stride or FILE_STRIDE,

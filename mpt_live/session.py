@@ -45,7 +45,6 @@ import math
 import time
 from collections import deque
 from contextlib import ExitStack
-from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
 from .clip import ClipSpec
@@ -59,36 +58,10 @@ from .machine import usable_cores
 from .readahead import ReadAhead
 from .results import EventResult, ModelInfo, WindowResult
 from .run_summary import RunFigures, summarize
+from .session_config import FILE_STRIDE, MAX_FACES, SessionConfig
 from .sources import Frame
 from .spotting import SpotConfig
 from .tracks import FaceTracker, TrackedFace
-
-FILE_STRIDE = 2  # recorded files without --stride: a window every 2 frames, every one classified
-MAX_FACES = {"live": 1, "file": 2}  # --max-faces by default: a webcam user; an interview recording
-
-
-@dataclass
-class SessionConfig:
-    stride: int | None = None  # None: live -> as often as the model keeps up; files -> FILE_STRIDE
-    detector: str = "auto"  # BlazeFace model: auto (short-range, full-range when it finds more faces) | short | full
-    spot_threshold: float = 4.0  # spotter evidence (robust z) to open a candidate event
-    workers: int | None = None  # model worker threads (None: one per usable core)
-    # stop after this long: a recorded file after this many seconds of video from its first frame analysed (the
-    # frames' own times: the same rows at any speed), a live source (camera, stream, --realtime) of wall-clock time
-    max_seconds: float | None = None
-    start_s: float | None = None  # a recorded file: analyse from its first frame at or after this time (s)
-    # --resume: a file's frames before ``from_frame`` are passed over as before start_s; those from there up to
-    # ``after_frame`` are analysed again (the spotter's statistics and the clips need their history), their windows
-    # withheld (written by the run before), and so are the events ``written`` says the run before wrote
-    # (:class:`mpt_live.resume.Written`: face by face); new events' IDs start at ``first_event_id``
-    from_frame: int | None = None
-    after_frame: int | None = None
-    written: Any = None
-    first_event_id: int = 1
-    thumbnails: bool = False  # the worker also makes the overlay's thumbnails
-    max_faces: int | None = None  # faces tracked per frame (None: MAX_FACES of the source kind; 0: all)
-    batch: int | None = None  # clips per model call at most (None: a frame's faces; files on a GPU join frames, <= 64)
-    rotation: str = "auto"  # a video file's rotation tag: auto (checked against its faces), tag, or degrees (upright.py)
 
 
 class StopSession(Exception):
@@ -173,11 +146,10 @@ class Session:
                 for frame in frames:
                     raise_held()  # a stop signal that landed in a finaliser
                     if not self.live:
-                        if ((cfg.start_s is not None and frame.t < cfg.start_s - 1e-6)
-                                or (cfg.from_frame is not None and frame.index < cfg.from_frame)):
+                        if cfg.passed_over(frame.t, frame.index):
                             self.skipped += 1
                             continue
-                        if cfg.max_seconds is not None and not self._withheld(frame.index):  # from the new frames
+                        if cfg.max_seconds is not None and not cfg.withheld(frame.index):  # from the new frames
                             limit_t = frame.t + cfg.max_seconds if limit_t is None else limit_t
                             if frame.t >= limit_t - 1e-6:
                                 self.stopped = self.at_limit = True
@@ -189,7 +161,7 @@ class Session:
                         self._close_faces(worker, captured)
                         tracker.reset()
                     self.figures.counts["frames_read"] += 1
-                    if self._withheld(frame.index):
+                    if cfg.withheld(frame.index):
                         self.rerun += 1
                     self._frame(frame, tracker, worker, captured)
                     for r in worker.poll():
@@ -231,12 +203,12 @@ class Session:
         self.watch.see(frame.image, frame.t, faces, tracker)  # auto: full-range looks now and then while faces are missing
         track_ms = (time.perf_counter() - t0) * 1e3
         self.faces, self._last = faces, frame
-        if self.cfg.written is not None and self._withheld(frame.index):  # --resume: its faces, the run before's
+        if self.cfg.written is not None and self.cfg.withheld(frame.index):  # --resume: its faces, the run before's
             self.cfg.written.see(frame.index, faces)
         if faces:
             self.figures.counts["frames_with_face"] += 1
-            self.rerun_faces += self._withheld(frame.index)
-            for f in faces if self._withheld(frame.index) else []:  # not in the faces' frame counts
+            self.rerun_faces += self.cfg.withheld(frame.index)
+            for f in faces if self.cfg.withheld(frame.index) else []:  # not in the faces' frame counts
                 self.rerun_by_face[f.id] = self.rerun_by_face.get(f.id, 0) + 1
         closed: list[ClosedEvent] = []
         # a camera cut ends every face's signals and buffer (no window spans a cut); a cut of one face's region
@@ -259,7 +231,7 @@ class Session:
             if tr.id in lost:  # float crop) are reset at its return whatever they hold: dropped now, not kept until
                 tr.aligner.reset()  # then (its gallery, which re-identification reads, stays)
         for c in in_onset_order(closed):
-            if self._withheld(frame.index):  # --resume: closed before the resume point, so written by the run before
+            if self.cfg.withheld(frame.index):  # --resume: closed before the resume point, so written by the run before
                 self._closed_before.add((c.face_id, c.event.onset, c.event.apex, c.event.type))
             self._classify(c, worker, captured)
         take = worker.idle if self.auto else (self.figures.counts["frames_read"] - 1) % self.stride == 0
@@ -302,10 +274,6 @@ class Session:
             self.latest[r.face_id] = r
         self._held.append(r)
 
-    def _withheld(self, frame: int) -> bool:
-        """--resume: whether what ends at ``frame`` was written by the run before (up to ``cfg.after_frame``)."""
-        return self.cfg.after_frame is not None and frame <= self.cfg.after_frame
-
     def _finish(self, e: EventResult) -> None:
         ev, written = e.event, self.cfg.written
         self._face_events.setdefault(e.face_id, deque(maxlen=64)).append(e)  # labels the windows it covers
@@ -329,7 +297,7 @@ class Session:
             if not final and r.face_id is not None and r.frame >= self._horizon(r.face_id):
                 return
             self._held.popleft()
-            if self._withheld(r.frame):
+            if self.cfg.withheld(r.frame):
                 continue
             covering = [e for e in self._face_events.get(r.face_id, ()) if e.covers(r.time_s)] if r.face else []
             r.labelled(max(covering, key=lambda e: e.event.score) if covering else None)

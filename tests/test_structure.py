@@ -19,7 +19,7 @@ LAYERS = {
                "identity", "cuts", "square_looks", "tracks", "face_watch",
                "clip", "clip_stream", "rankpool", "motion", "thumbnails", "machine", "providers", "load_errors", "model_trust", "runtime", "batching", "model_worker", "facemotion", "window_stats",
                "spot_extent", "spot_channel", "spotting", "face_state", "results"],
-    "session": ["run_summary", "session"],
+    "session": ["run_summary", "session_config", "session"],
     "consumers": ["rundir", "outkind", "overview_page", "overview", "timeline", "report_page", "review", "apexframes", "report_svg", "report", "draw", "face_tags", "overlay", "view", "window", "terminal", "references", "job", "finish", "resume",
                   "sheet"],
     "entry points": ["batch", "pool", "ray_batch", "demo_report", "cli_options", "cli", "launch"],
