@@ -8,28 +8,19 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from rich.console import Console
 
 from .cli_options import ToolTyper, check_live_options, start_beyond_end
-from .errors import InputError, OutputError, counted
+from .cli_runs import console, run_files, run_parallel, run_source
+from .cli_runs import say as _say
+from .errors import InputError, OutputError
 from .interrupts import exit_code, signal_name, stop_signals
 from .machine import check_count
 from .outkind import check_input_kept, one_recording
-from .rundir import check_out_dir, check_out_file, drop_unused_dirs, read_summary
+from .rundir import check_out_dir, check_out_file, drop_unused_dirs
 from .session_config import FILE_STRIDE, MAX_FACES, SessionConfig
 from .window import has_display
 
 app = ToolTyper("mpt-live", help=__doc__)
-console = Console(stderr=True)
-
-
-def _say(text: str, label: str = "", style: str = "", text_style: str = "") -> None:
-    """One line: ``label`` in ``style``, then ``text`` as it is: a file name such as 'take[2]:ok:.mp4' is printed
-    whole, neither read as rich markup (the '[2]' was dropped) nor as an emoji code (':ok:' became a picture)."""
-    from rich.text import Text
-
-    console.print(Text.assemble((label, style), " " if label else "", (text, text_style)), highlight=False,
-                  soft_wrap=True)
 
 
 def _fail(msg: str) -> None:
@@ -141,7 +132,7 @@ def live(
                         source.close()
                         raise
                     with source:
-                        if _run_source(source, runtime, cfg, out, save_video, display)["status"] != "complete":
+                        if run_source(source, runtime, cfg, out, save_video, display)["status"] != "complete":
                             raise typer.Exit(1)
                 else:
                     if out is None and not display:
@@ -189,9 +180,9 @@ def live(
                         if parallel:
                             if first is not None:  # the worker process opens it
                                 first.close()
-                            _run_parallel(videos, out, runtime, cfg, save_video, jobs, ray, device, threads, fps)
+                            run_parallel(videos, out, runtime, cfg, save_video, jobs, ray, device, threads, fps)
                         else:
-                            _run_files(videos, out, runtime, cfg, save_video, display, fps, first, resume)
+                            run_files(videos, out, runtime, cfg, save_video, display, fps, first, resume)
         except InputError as e:
             drop_unused_dirs()  # refused (a bad --model found while loading it): no empty --out left either
             _fail(str(e))
@@ -274,86 +265,6 @@ def _load(model: Optional[Path], device: str, threads: Optional[int], warmup: bo
             console.print("[bold yellow]DEMO MODEL[/]: trained on semi-synthetic data; it shows the pipeline, it is "
                           "not a validated micro-expression classifier (train your own: see README).", soft_wrap=True)
     return rt
-
-
-def _run_source(source: Any, runtime: Any | None, cfg: SessionConfig, out: Optional[Path], save_video: bool,
-                display: bool) -> dict:
-    """One open source (a camera, a stream, a --realtime file, a recording at a URL). With a display: the
-    window; headless: a rich status line."""
-    from .job import run_job
-    from .terminal import StatusLine
-
-    if display:
-        summary = run_job(source, runtime, cfg, out, save_video=save_video, display=True, say=_say)
-    else:
-        if out is None:
-            console.print("[dim]headless without --out: showing the status line only (no files written)[/]")
-        with StatusLine(console, source.name) as line:
-            summary = run_job(source, runtime, cfg, out, save_video=save_video, status=line.update, say=_say)
-    _report(summary, out)
-    return summary
-
-
-def _report(summary: dict, out: Optional[Path]) -> None:
-    """The run's line, then its warnings and why it is not complete (if it is not)."""
-    from .terminal import report_line
-
-    _say(report_line(summary, out))
-    if summary.get("detector_shown") and summary.get("detector_reason"):  # auto switched, or faces expected missing
-        _say(f"detector: {summary['detector_reason']}", text_style="dim")
-    if summary.get("max_seconds_reached"):  # asked for: not an interruption
-        _say(f"stopped at --max-seconds {summary['max_seconds']:g}, as asked: the outputs cover the "
-             f"{summary.get('frames_read', 0)} frames before it", text_style="dim")
-    for w in summary.get("warnings", []):
-        _say(w, "warning:", "yellow")
-    for p in summary.get("problems", []):
-        _say(p, f"{summary['status']}:", "bold red")
-
-
-def _run_files(videos: list, out: Optional[Path], runtime: Any | None, cfg: SessionConfig, save_video: bool,
-               display: bool, fps: Optional[float] = None, first: Any | None = None, resume: bool = False) -> None:
-    """Recorded videos, every frame in order; one output folder each; failures and incomplete runs listed (exit 1).
-    ``first``: the first video already open (the pre-check's source), read from there."""
-    from .batch import run_batch
-
-    done, failed = run_batch(videos, out, runtime, cfg, console, save_video=save_video, display=display, fps=fps,
-                             first=first, resume=resume)
-    for _, d, s in done:
-        _report(s, d)
-    incomplete = [s for _, _, s in done if s["status"] != "complete"]
-    if failed:
-        console.print(f"[bold red]{len(failed)} of {counted(len(videos), 'video')} failed:[/]")
-        for _, msg in failed:
-            _say(f"  {msg}")
-    if failed or incomplete:
-        raise typer.Exit(1)
-
-
-def _run_parallel(videos: list[Path], out: Optional[Path], runtime: Any | None, cfg: SessionConfig, save_video: bool,
-                  jobs: Optional[int], ray: Optional[str], device: str, threads: Optional[int],
-                  fps: Optional[float] = None) -> None:
-    """--jobs / --ray: every video not done yet, in parallel; one progress display; failures listed (exit 1)."""
-    from .batch import run_parallel
-
-    done, failed, skipped = run_parallel(videos, out, runtime, cfg, console, jobs=jobs, ray=ray,
-                                         save_video=save_video, device=device, threads=threads, fps=fps)
-    if skipped:
-        _say(f"{len(skipped)} of {counted(len(videos), 'video')} already done (complete outputs in {out}): skipped")
-    incomplete = 0
-    for video, d, figures in done:  # each video's own summary.json: the same lines as a serial run
-        summary = read_summary(d)
-        if summary is None or "status" not in summary:
-            _say(f"{video.name}: {counted(figures['frames_read'], 'frame')}, {counted(figures['windows'], 'window')}, "
-                 f"{figures['fps']} frames/s -> {d}/")
-            continue
-        _report(summary, d)
-        incomplete += summary["status"] != "complete"
-    if failed:
-        console.print(f"[bold red]{len(failed)} of {counted(len(videos), 'video')} failed:[/]")
-        for _, msg in failed:
-            _say(f"  {msg}")
-    if failed or incomplete:
-        raise typer.Exit(1)
 
 
 def _run_inspect(video: str, t: float, out: Optional[Path], detector: str, model: Optional[Path],

@@ -22,7 +22,7 @@ LAYERS = {
     "session": ["run_summary", "session_config", "session"],
     "consumers": ["rundir", "outkind", "overview_page", "overview", "timeline", "report_page", "review", "apexframes", "report_svg", "report", "draw", "face_tags", "overlay", "view", "window", "terminal", "references", "job", "finish", "resume",
                   "sheet"],
-    "entry points": ["batch", "pool", "ray_batch", "demo_report", "cli_options", "cli", "launch"],
+    "entry points": ["batch", "pool", "ray_batch", "demo_report", "cli_options", "cli_runs", "cli", "launch"],
 }
 LEVEL = {m: i for i, mods in enumerate(LAYERS.values()) for m in mods}
 
