@@ -238,16 +238,17 @@ def _runs_as_script(tree: ast.Module) -> bool:
 def _calls_vector_extensions(node: ast.AST, tree: ast.Module, sibling, depth: int = 0) -> bool:
     """Whether ``node`` (a file or one of its functions) calls mpt_live's vector_extensions: by the name it was
     imported under from mpt_live.machine or mpt_live.runtime, as ``module.vector_extensions``, or through a
-    function of a sibling bench script (``import small_faces; small_faces.f()`` or ``from small_faces import f``)
-    whose own body does; ``sibling(name)`` gives a sibling script's source, None where there is none."""
-    ours, siblings, from_sibling = set(), set(), {}
+    function of a sibling bench script (``import small_faces; small_faces.f()``, ``import small_faces as sf; sf.f()``
+    or ``from small_faces import f``) whose own body does; ``sibling(name)`` gives a sibling script's source, None
+    where there is none."""
+    ours, siblings, from_sibling = set(), {}, {}
     for imp in ast.walk(tree):
         if isinstance(imp, ast.ImportFrom) and imp.module in ("mpt_live.machine", "mpt_live.runtime"):
             ours |= {a.asname or a.name for a in imp.names if a.name == "vector_extensions"}
         elif isinstance(imp, ast.ImportFrom) and not imp.level and imp.module and sibling(imp.module) is not None:
             from_sibling |= {a.asname or a.name: (imp.module, a.name) for a in imp.names}
         elif isinstance(imp, ast.Import):
-            siblings |= {a.asname or a.name for a in imp.names if sibling(a.name) is not None}
+            siblings |= {a.asname or a.name: a.name for a in imp.names if sibling(a.name) is not None}
 
     def helper_does(module: str, name: str) -> bool:
         other = ast.parse(sibling(module))
@@ -265,7 +266,7 @@ def _calls_vector_extensions(node: ast.AST, tree: ast.Module, sibling, depth: in
         if isinstance(f, ast.Name) and f.id in from_sibling and helper_does(*from_sibling[f.id]):
             return True
         if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id in siblings \
-                and helper_does(f.value.id, f.attr):
+                and helper_does(siblings[f.value.id], f.attr):
             return True
     return False
 
@@ -300,6 +301,7 @@ def test_the_vector_extensions_check_sees_a_bench_without_them():
         "imported, never called": "from mpt_live.machine import vector_extensions\ndef main():\n    print(1.0)\n" + main,
         "a look-alike of its own": "def vector_extensions():\n    return ''\ndef main():\n    print(vector_extensions())\n" + main,
         "a helper that does not": "import common\ndef main():\n    common.other()\n" + main,
+        "a helper that does not, aliased": "import common as c\ndef main():\n    c.other()\n" + main,
         "a helper of no sibling": "from elsewhere import header\ndef main():\n    header()\n" + main,
     }
     not_flagged = {
@@ -307,6 +309,7 @@ def test_the_vector_extensions_check_sees_a_bench_without_them():
         "renamed, from runtime": "from mpt_live.runtime import vector_extensions as v\nprint(v())\n" + main,
         "as an attribute": "import mpt_live.machine as m\nprint(m.vector_extensions())\n" + main,
         "a sibling's helper": "import common\ndef main():\n    common.header()\n" + main,
+        "a sibling imported under an alias": "import common as c\ndef main():\n    c.header()\n" + main,
         "a helper imported": "from common import header\ndef main():\n    header()\n" + main,
         "no __main__ block": "def rows():\n    return [1.0]\n",
     }
