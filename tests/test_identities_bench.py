@@ -32,6 +32,23 @@ def test_a_bad_shot_or_videos_folder_is_one_line(ids, monkeypatch, capsys, tmp_p
         ids.main()
 
 
+def test_the_shared_faces_are_found_as_the_tests_find_them_and_missing_is_one_line(ids, monkeypatch, capsys, tmp_path):
+    """The shared media's folder was a fixed ../shared beside the checkout: a clone elsewhere could not point it
+    anywhere (MPT_FACES_DIR, which the tests read, was ignored), and --photos with none there was a traceback."""
+    monkeypatch.setenv("MPT_FACES_DIR", str(tmp_path))
+    assert ids.faces_folder() == tmp_path
+    monkeypatch.setenv("MPT_FACES_DIR", str(tmp_path / "none"))
+    for argv in ([], ["--videos", str(tmp_path), "--photos"]):
+        monkeypatch.setattr(sys, "argv", ["identities.py", *argv])
+        with pytest.raises(SystemExit) as e:
+            ids.main()
+        assert str(e.value) == (f"{tmp_path / 'none'}: no shared face media there (set MPT_FACES_DIR to the faces "
+                                "folder, or give --videos DIR and --photos DIR)")
+    monkeypatch.setattr(sys, "argv", ["identities.py", "--videos", str(tmp_path), "--photos", str(tmp_path / "nope")])
+    with pytest.raises(SystemExit, match=r"nope: no folder of photos there"):
+        ids.main()
+
+
 def test_the_cut_sequence_given_is_the_one_played_with_the_videos_given(ids, faces_dir, monkeypatch, capsys, tmp_path):
     for name in ("liveportrait_d6.mp4", "retalking_3_talking.mp4"):
         (tmp_path / name).symlink_to(faces_dir / "videos" / name)
