@@ -17,7 +17,8 @@ FACES = Path(os.environ.get("MPT_FACES_DIR", Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="session")
 def faces_dir() -> Path:
     if not (FACES / "videos").is_dir():
-        pytest.skip(f"real face media not found at {FACES}")
+        pytest.skip(f"real face media not found at {FACES}: set MPT_FACES_DIR to the faces folder (its videos/ and "
+                    "photos/; ../shared/data/faces of the main checkout) to run these tests")
     return FACES
 
 
