@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from mpt_live.clip import ClipSpec
-from mpt_live.errors import InputError
+from mpt_live.errors import InputError, counted
 from mpt_live.motion import model_inputs
 from mpt_live.runtime import PROVIDER_LABELS, MPTRuntime, usable_cores
 
@@ -75,8 +75,9 @@ class Parity:
         decided = ""
         if self.ties and self.precision != "fp32":
             decided = (f", {self.decided_agreement:.1%} on the {self.clips - self.ties} decided "
-                       f"({self.ties} ties: torch top-1 margin < {TIE_MARGIN:g})")
-        return (f"{self.precision}{where} parity vs torch on {self.clips} clips: max|dprob| {self.max_dprob:.2e}, "
+                       f"({counted(self.ties, 'tie')}: torch top-1 margin < {TIE_MARGIN:g})")
+        return (f"{self.precision}{where} parity vs torch on {counted(self.clips, 'clip')}: "
+                f"max|dprob| {self.max_dprob:.2e}, "
                 f"top-1 agreement {self.top1_agreement:.1%}{decided} ({'ok' if self.ok else 'FAILED'}: need {need})"
                 + (f"; {self.batch_error}" if self.batch_error else ""))
 

@@ -154,8 +154,8 @@ class FrameTimes:
                               "truncated or damaged")
         if complete and self.error is None and n and self._cut is not None and (how := self._cut()):
             self._cut_short()
-            self.error = (f"{self.name}: {how}, after {n} frames ({clock(self.span)}): the file is truncated or damaged "
-                          "(cut off while it was written or copied)")
+            self.error = (f"{self.name}: {how}, after {counted(n, 'frame')} ({clock(self.span)}): the file is "
+                          "truncated or damaged (cut off while it was written or copied)")
         if self.error is not None:  # cut short: frames missing in its last second (B-frames whose references were
             # cut off) are the cut's, told by its error
             self._gaps = [(t, d, damaged or t > self.last - 1.0) for t, d, damaged in self._gaps]

@@ -31,7 +31,7 @@ import numpy as np
 from .apexframes import frames_at
 from .clocktime import clock, clock_span
 from .draw import class_hex
-from .errors import InputError, first_line
+from .errors import InputError, counted, first_line
 from .model_trust import failed_fact
 from .framefolder import number_frames
 from .report_page import CSS, NARROW, PAGE, SCRIPT
@@ -120,7 +120,7 @@ def _face_note(rows: Sequence[Mapping[str, Any]], info: Mapping[str, Any] | None
         return ""
     info = info or {}
     n = info.get("frames")
-    note = f"seen {clock_span(min(t), max(t))}" + (f", {n} frames" if n else "")
+    note = f"seen {clock_span(min(t), max(t))}" + (f", {counted(n, 'frame')}" if n else "")
     away = absences(np.array(t), min(t), max(t), no_frames)
     if away:  # a reviewer reads "seen 0:00-2:30" as always there: say it was not, for how long, and when
         spans = [clock_span(a, b) for a, b in away]

@@ -139,7 +139,8 @@ function arrange() {
   tbody.append(...sorted);
   rows = sorted.filter(r => !r.hidden);
   document.getElementById('no-match').hidden = rows.length > 0 || !all.length;
-  document.getElementById('count').textContent = `${rows.length} of ${all.length} events shown`;
+  const n = all.length;  // '1 of 1 event shown', not '1 events'
+  document.getElementById('count').textContent = `${rows.length} of ${n} event${n === 1 ? '' : 's'} shown`;
   heads.forEach(b => { const th = b.parentElement;
     if (th.dataset.key === order.key) th.setAttribute('aria-sort', order.dir > 0 ? 'ascending' : 'descending');
     else th.removeAttribute('aria-sort'); });

@@ -12,6 +12,7 @@ from collections import deque
 from statistics import median
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
+from .errors import counted
 from .face_state import too_short_to_spot
 from .face_watch import DETECTOR_KEYS
 from .results import NO_FACE, WARMING, LabelTally, label_order, WindowResult, mean_or_none, percentile
@@ -89,12 +90,12 @@ class RunFigures:
         run) no window classified (``stopped``: the run ended before its source did, so the stop is why, not the
         video)."""
         c = self.counts
-        faces = f"a face in {c['frames_with_face']} of {c['frames_read']} frames"
+        faces = f"a face in {c['frames_with_face']} of {counted(c['frames_read'], 'frame')}"
         if few := face_warning(name, c["frames_read"], c["frames_with_face"], detector):
             return [few]
         if classify and c["windows"] and not c["windows_classified"]:
             if stopped:
-                return [f"{name}: {NO_WINDOW}: the run stopped after {c['frames_read']} frames ({faces}),"
+                return [f"{name}: {NO_WINDOW}: the run stopped after {counted(c['frames_read'], 'frame')} ({faces}),"
                         f" before a whole {window_s:g} s window was classified"]
             return [f"{name}: {NO_WINDOW}: {faces}, but never for a whole {window_s:g} s window"]
         return []

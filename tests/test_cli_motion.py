@@ -510,3 +510,14 @@ def test_a_run_stopped_before_a_window_was_classified_is_not_blamed_on_its_video
     assert len(stopped) == 1 and "the run stopped after 26 frames" in stopped[0] and "never" not in stopped[0]
     fig.counts.update(windows_classified=1)
     assert fig.warnings("v.mp4", 1.0, True, "short", stopped=True) == []
+
+
+def test_a_run_of_one_frame_says_frame_in_the_singular() -> None:
+    """'the run stopped after 1 frames (a face in 1 of 1 frames)': a count of one in the plural."""
+    from mpt_live.run_summary import RunFigures
+
+    fig = RunFigures()
+    fig.counts.update(frames_read=1, frames_with_face=1, windows=1, windows_classified=0)
+    assert fig.warnings("v.mp4", 1.0, True, "short", stopped=True) == [
+        "v.mp4: no window was classified: the run stopped after 1 frame (a face in 1 of 1 frame), before a whole 1 s "
+        "window was classified"]

@@ -1165,3 +1165,14 @@ def test_the_clis_copies_of_the_export_defaults_are_the_modules() -> None:
     assert cli.DEFAULT_OPSET == onnx_export.DEFAULT_OPSET
     assert cli.DEFAULT_CALIB_CLIPS == calibration.DEFAULT_CALIB_CLIPS
     assert [c.value for c in cli.Calibration] == list(quantize.CALIBRATION_METHODS)
+
+
+def test_a_parity_line_of_one_clip_or_one_tie_says_it_in_the_singular():
+    """'int8 parity vs torch on 1 clips' and '(1 ties: torch top-1 margin ...)' (mpt-export --parity-clips 1, a
+    quantized model with one undecided clip)."""
+    from export.parity import Parity
+
+    assert "int8 parity vs torch on 1 clip: max|dprob|" in Parity("int8", 1, 0.01, 1.0).line()
+    one_tie = Parity("int8", 8, 0.01, 1.0, decided_agreement=1.0, ties=1).line()
+    assert "on 8 clips:" in one_tie and "on the 7 decided (1 tie: torch top-1 margin <" in one_tie, one_tie
+    assert "(2 ties: torch" in Parity("int8", 8, 0.01, 1.0, decided_agreement=1.0, ties=2).line()

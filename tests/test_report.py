@@ -1010,3 +1010,15 @@ def test_a_face_s_seen_line_says_how_long_and_when_it_was_out_of_the_frame_in_be
     stalled = render_report(tmp_path, summary, away, [], None, [], "t", no_frames=[(a, b) for a, b in gaps])
     assert "not seen" not in re.search(r'<span class="seen">.*?</span>', stalled).group(0)
     page.close()
+
+
+def test_a_face_seen_in_one_frame_says_frame_in_the_singular(tmp_path):
+    """A face's line on the page said 'seen 0:01.00-0:01.00, 1 frames'."""
+    from mpt_live.report import render_report
+
+    rows = [{"time_s": "1.0000", "frame": "15", "face_id": "0", "motion_score": "2"},
+            {"time_s": "1.0000", "frame": "15", "face_id": "1", "motion_score": "2"}]
+    summary = {"events": [], "outputs": {}, "source_seconds": 5.0,
+               "faces": [{"face_id": 0, "frames": 1}, {"face_id": 1, "frames": 2}]}
+    seen = re.findall(r'<span class="seen">(.*?)</span>', render_report(tmp_path, summary, rows, [], None, [], "t"))
+    assert [s.split(", ", 1)[1].split(":")[0] for s in seen] == ["1 frame", "2 frames"], seen

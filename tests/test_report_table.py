@@ -458,3 +458,18 @@ def _at_the_tables_end(page):
     page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
     page.wait_for_timeout(150)  # the scroll's handlers
     return tuple(page.evaluate(f"({BOX})('{s}')") for s in ("#video", "#filters", "#events thead th"))
+
+
+def test_the_count_of_events_shown_says_one_event_in_the_singular(browser, tmp_path):  # noqa: F811
+    """The line above the table said '1 of 1 events shown' on the page of a run with one event."""
+    rows = [{"time_s": k / FPS, "frame": k, "face_id": 0, "x": 0, "y": 0, "w": 20, "h": 20, "motion_score": 1.0}
+            for k in range(30)]
+    said = {}
+    for n in (1, 2):
+        summary = {"events": _events()[:n], "outputs": {}, "source_seconds": 3.0}
+        (tmp_path / f"{n}.html").write_text(render_report(tmp_path, summary, rows, [], None, [], str(n)), "utf-8")
+        page = browser.new_page(viewport={"width": 1366, "height": 768})
+        page.goto((tmp_path / f"{n}.html").as_uri())
+        said[n] = page.inner_text("#count")
+        page.close()
+    assert said == {1: "1 of 1 event shown", 2: "2 of 2 events shown"}

@@ -1186,3 +1186,22 @@ def test_a_class_with_no_clip_left_is_said():
     lines: list[str] = []
     check_classes(["a", "b", "c"], [s for s in before if s.label != "b"], "D", before, lines.append)
     assert lines == ["class b: all 2 of its clip(s) dropped in preprocessing (lines above): no clip trains or tests it"]
+
+
+def test_a_fold_that_trains_on_one_clip_says_clip_in_the_singular(monkeypatch):
+    """A fold's progress label said '(sub01, 1 train clips)'. The model, its training and prediction are replaced
+    (public names of train.loso): the label handed to fit is what is checked."""
+    from types import SimpleNamespace
+
+    said = []
+    monkeypatch.setattr(loso, "build_model", lambda cfg, n: None)
+    monkeypatch.setattr(loso, "CachedClips", lambda samples, *rest: samples)
+    monkeypatch.setattr(loso, "fit", lambda model, clips, cfg, n, seed, progress, label: said.append(label) or [0.1])
+    monkeypatch.setattr(loso, "predict", lambda model, clips, cfg: np.tile([0.9, 0.1], (len(clips), 1)))
+    cfg = TrainConfig("casme2", ".")
+    for train in (1, 2):
+        samples = [SimpleNamespace(subject="sub01", clip_id="a")] + \
+            [SimpleNamespace(subject="sub02", clip_id=f"b{i}") for i in range(train)]
+        fold = loso.train_fold(cfg, samples, [0] + [1] * train, 2, None, 0, "sub01", label="fold 1/2")
+        assert fold["train_clips"] == train and fold["n"] == 1
+    assert said == ["fold 1/2 (sub01, 1 train clip)", "fold 1/2 (sub01, 2 train clips)"]

@@ -154,3 +154,14 @@ def test_frames_missing_from_an_even_recording_are_counted_at_its_own_rate_not_t
     missing = [w for w in times.warnings if "frames missing" in w]
     assert len(missing) == 1 and "about 40 frames missing, a 2.73 s stretch before 9.33 s, its other frames evenly " \
         "spaced at 15 fps:" in missing[0], times.warnings
+
+
+@pytest.mark.parametrize("frames, said", [(1, "after 1 frame (0.03 s)"), (2, "after 2 frames (0.07 s)")])
+def test_a_video_cut_off_after_one_frame_says_frame_in_the_singular(frames, said):
+    """'after 1 frames': a streamed file whose last piece is cut off (FrameTimes' cut check) after its first frame."""
+    times = FrameTimes("v.webm", 30.0, True, cut=lambda: "its last piece ends part-way")
+    for i in range(frames):
+        times.next(i * 1000 / 30)
+    times.finish(True)
+    assert times.error == f"v.webm: its last piece ends part-way, {said}: the file is truncated or damaged (cut off " \
+                          "while it was written or copied)"

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 import mpt_live
-from mpt_live.errors import InputError
+from mpt_live.errors import InputError, counted
 from mpt_live.writers import atomic_path, write_json
 
 from .classes_left import check_classes
@@ -111,7 +111,7 @@ def train_fold(cfg: TrainConfig, samples: Sequence[Any], labels: Sequence[int], 
     t0 = time.perf_counter()
     losses = fit(model, CachedClips([samples[i] for i in train], [labels[i] for i in train],
                                     cache, variants(cfg, True), fold_seed),
-                 cfg, n_classes, fold_seed, progress, f"{label} ({subject}, {len(train)} train clips)")
+                 cfg, n_classes, fold_seed, progress, f"{label} ({subject}, {counted(len(train), 'train clip')})")
     train_s = time.perf_counter() - t0
     probs = predict(model, CachedClips([samples[i] for i in test], [labels[i] for i in test], cache, [0]), cfg)
     preds = probs.argmax(axis=1).tolist()
@@ -286,7 +286,7 @@ def train_full(cfg: TrainConfig, out: Path, index: Any, *, progress: Any | None 
     model = build_model(cfg, len(classes))
     t0 = time.perf_counter()
     losses = fit(model, CachedClips(samples, labels, cache, variants(cfg, True), cfg.seed),
-                 cfg, len(classes), cfg.seed, progress, f"full ({len(samples)} clips)")
+                 cfg, len(classes), cfg.seed, progress, f"full ({counted(len(samples), 'clip')})")
     train_s = time.perf_counter() - t0
     train_config = {**cfg.to_dict(), **(extra_config or {}), "train_seconds": train_s,
                     "losses": losses, "n_samples": len(samples), "dropped_clips": dropped,
@@ -307,6 +307,6 @@ def train_full(cfg: TrainConfig, out: Path, index: Any, *, progress: Any | None 
     path = out / "model.pt"
     with atomic_path(path) as tmp:
         torch.save(ckpt, tmp)
-    log(f"trained on {len(samples)} clips in {train_s:.1f} s, final loss "
+    log(f"trained on {counted(len(samples), 'clip')} in {train_s:.1f} s, final loss "
         f"{losses[-1] if losses else float('nan'):.4f}; wrote {path}")
     return path
