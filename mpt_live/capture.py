@@ -151,7 +151,7 @@ class CaptureReader(LatestFrameReader):
                 self.error = (f"{self.name}: stream dropped and did not come back within {self.give_up_s:g} s"
                               if self.captured else
                               f"{self.name}: no frame within {self.give_up_s:g} s of opening it "
-                              f"({self.reconnects} reopens): giving up")
+                              f"({self.reconnects} reopen{'' if self.reconnects == 1 else 's'}): giving up")
                 return None
             delay, self._delay = self._delay, min(self._delay * 2, self.backoff[1])
             if self._wait(delay):

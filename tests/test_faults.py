@@ -1029,6 +1029,21 @@ def test_stream_that_opens_but_never_delivers_gives_up():
     r.close()
 
 
+def test_a_stream_given_up_after_one_reopen_says_reopen_in_the_singular():
+    """'(1 reopens)': the first wait (70 s) outlasts the give-up time (60 s), so one reopen comes before it."""
+    clock = _Clock()
+    def sleep(seconds: float) -> None:
+        clock.now += seconds
+
+    r = CaptureReader(lambda: _NeverDelivers(clock), "http://stalled", backoff=(70.0, 80.0), give_up_s=60.0,
+                      clock=clock, sleep=sleep)
+    done = threading.Event()
+    threading.Thread(target=lambda: (list(r), done.set()), daemon=True).start()
+    assert done.wait(30), "the reader never gave up"
+    assert r.reconnects == 1 and r.error == "http://stalled: no frame within 60 s of opening it (1 reopen): giving up"
+    r.close()
+
+
 def test_stalled_http_stream_ends_the_run_with_an_error(tmp_path, monkeypatch):
     """A real socket: the server sends the start of a raw H.264 stream, then nothing."""
     from typer.testing import CliRunner
