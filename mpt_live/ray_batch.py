@@ -36,7 +36,7 @@ from rich.console import Console
 from rich.text import Text
 
 from .batch import BatchSpec
-from .errors import InputError, OutputError
+from .errors import InputError, OutputError, counted
 from .pool import VideosBar
 from .scratch import held_folder, sweep
 from .terminal import progress_bar
@@ -279,8 +279,8 @@ def run_ray(todo: list[tuple[int, Path, Path]], spec: BatchSpec, address: str, c
     event = on_event or (lambda kind, i, info: None)
     with progress_bar(console) as bar:
         # each running video counts by its share of frames done, from the progress its actor sends (as --jobs)
-        videos = VideosBar(bar, bar.add_task(f"videos (Ray, {n} actors{' on GPUs' if gpus else ''})", total=len(todo),
-                                             unit="videos"))
+        videos = VideosBar(bar, bar.add_task(f"videos (Ray, {counted(n, 'actor')}{' on GPUs' if gpus else ''})",
+                                             total=len(todo), unit="videos"))
         bars: dict[int, Any] = {}
         while pending or running:
             while pending and idle:

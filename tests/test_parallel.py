@@ -408,6 +408,36 @@ def test_ray_names_linked_videos_as_given(linked, tmp_path, cluster):
     assert json.loads(Path("out/a/summary.json").read_text())["source"] == os.path.abspath(video)  # the link's path
 
 
+def test_ray_with_one_video_says_one_actor(tmp_path, monkeypatch, cluster):
+    """The bar of a --ray batch of one video said 'videos (Ray, 1 actors)' (one actor per video at most)."""
+    from contextlib import contextmanager
+
+    import cv2
+    import numpy as np
+
+    import mpt_live.ray_batch as rb
+
+    said, real = [], rb.progress_bar
+
+    @contextmanager
+    def bar(*args, **kwargs):
+        with real(*args, **kwargs) as b:
+            add = b.add_task
+            b.add_task = lambda description, **k: said.append(description) or add(description, **k)
+            yield b
+
+    monkeypatch.setattr(rb, "progress_bar", bar)
+    (tmp_path / "in").mkdir()
+    w = cv2.VideoWriter(str(tmp_path / "in" / "a.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 20.0, (96, 96))
+    for k in range(20):
+        w.write(np.full((96, 96, 3), 8 * k, np.uint8))
+    w.release()
+    done, failed, _ = run_parallel(tmp_path / "in", tmp_path / "out", None, SessionConfig(), Console(quiet=True),
+                                   ray="auto", device="cpu")
+    assert len(done) == 1 and not failed
+    assert said[0] == "videos (Ray, 1 actor)", said
+
+
 def _stop_at_first_progress(monkeypatch, seen: list[bool], marker: Path) -> None:
     """Ctrl-C in the batch's process as soon as a worker reports progress on a video (``seen``: whether ``marker``,
     a batch marker, was there then)."""
