@@ -344,8 +344,9 @@ def decoded_note(name: str, probe: VideoProbe | None, failed: int | None = None,
     if failed is None:
         what = f"OpenCV's FFmpeg decoded none of the first frames of {video} when this process read it before"
     else:
-        what = (f"OpenCV's FFmpeg decoded none of the {failed} frames of {video} (all its header counts)" if every
-                else f"OpenCV's FFmpeg decoded none of the first {failed} frames of {video}")
+        what = (f"OpenCV's FFmpeg decoded none of the first {failed} frames of {video}" if not every else
+                f"OpenCV's FFmpeg did not decode the one frame of {video} (all its header counts)" if failed == 1 else
+                f"OpenCV's FFmpeg decoded none of the {failed} frames of {video} (all its header counts)")
     why = " (the opencv-python wheels decode AV1 only with a hardware decoder)" if codec == "AV1" else ""
     return (f"{name}: {what}{why}: PyAV decodes it instead (in software; in a 720p test no slower than OpenCV's "
             "decoding of the same video in H.264)")

@@ -626,3 +626,10 @@ def test_an_interlaced_recording_is_read_as_a_player_shows_it_not_black(tmp_path
             want = cv2.resize(want, img.shape[1::-1], interpolation=cv2.INTER_LINEAR)
         assert img.mean() > 40 and np.abs(img.astype(int) - want.astype(int)).mean() < 1.0
     assert [w for w in v.warnings if "its video is interlaced" in w and "PyAV reads it instead" in w], v.warnings
+
+
+@pytest.mark.parametrize("failed, said", [(1, "did not decode the one frame of its video (all its header counts)"),
+                                          (3, "decoded none of the 3 frames of its video (all its header counts)")])
+def test_the_note_on_a_video_of_one_frame_opencv_did_not_decode_says_one_frame(failed, said):
+    """'decoded none of the 1 frames of its video': a one-frame file OpenCV could not decode, read by PyAV."""
+    assert f"v.mkv: OpenCV's FFmpeg {said}: PyAV decodes it" in pyav_capture.decoded_note("v.mkv", None, failed, True)
