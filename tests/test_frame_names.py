@@ -109,3 +109,9 @@ def test_macos_resource_forks_beside_videos_are_not_videos(tmp_path):
     for name in ("take.mp4", "._take.mp4", "b.mov"):
         (tmp_path / name).write_bytes(b"\x00" * 8)
     assert [p.name for p in expand_recordings(str(tmp_path))] == ["b.mov", "take.mp4"]
+
+
+def test_a_clips_span_of_one_frame_says_frame_in_the_singular(tmp_path):
+    """A dataset row's error named its clip folder's frames as 'img1.jpg..img1.jpg, 1 frames' (ClipFrames.span)."""
+    assert ClipFrames.read(_folder(tmp_path / "one", FRAMES[:1]), "x").span() == "img1.jpg..img1.jpg, 1 frame"
+    assert ClipFrames.read(_folder(tmp_path / "two", FRAMES[:2]), "x").span() == "img1.jpg..img2.jpg, 2 frames"

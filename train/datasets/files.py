@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mpt_live import framenames
-from mpt_live.errors import InputError
+from mpt_live.errors import InputError, counted
 from mpt_live.framenames import hidden, images, number_images, split_copies
 
 from .samples import AUTO_ALIGNED, natural_key
@@ -72,7 +72,7 @@ class ClipFrames:
         return k if numbers[k] - n < n - numbers[k - 1] else k - 1
 
     def span(self) -> str:
-        return f"{self.frames[0].name}..{self.frames[-1].name}, {len(self.frames)} frames"
+        return f"{self.frames[0].name}..{self.frames[-1].name}, {counted(len(self.frames), 'frame')}"
 
 
 def find_dirs(root: Path, accept, max_depth: int = 4) -> list[Path]:
