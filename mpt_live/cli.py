@@ -86,11 +86,10 @@ def live(
                 from .demo_report import run_demo
 
                 if demo_face is not None:  # checked before the model loads
-                    from .demo_input import face_choice, frame_photo
+                    from .demo_input import frame_photo, photo_notes
 
-                    note = face_choice(demo_face, frame_photo(demo_face)[1])
-                    if note:  # a group photo: which face the clip shows
-                        console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
+                    for kind, note in photo_notes(demo_face, frame_photo(demo_face)[1]):  # a small photo, a group
+                        console.print(f"[yellow]{kind}:[/] {note}", highlight=False, soft_wrap=True)
                 check_input_kept(out := check_out_dir(out or Path("runs/demo")), None, given=out)  # before rendering
                 report = run_demo(out, _model(motion_only, model, device, threads), cfg, console,
                                   display=has_display() and not headless, face_photo=demo_face)

@@ -44,6 +44,9 @@ FACE_CENTRE = (0.5, 0.42)  # where its centre sits, fractions of the frame
 # photo's longer side (measured 31, 57 and 103 px faces on grey canvases); a real face is asked for 1/10
 FACE_SHARE = 10
 ZOOMS = 3  # a photo with no face found is searched again in crops down to 1/2**ZOOMS of its short side
+# a photo framed so that it fills less of the demo frame than this is said to be small (its edges are stretched over
+# the rest: a 112 px crop of a face fills 15 %; close-up portraits of 512 px, 27-35 %; whole portraits 80 % or more)
+FILLED = 0.5
 
 
 def demo_portrait() -> np.ndarray:
@@ -71,7 +74,7 @@ def frame_photo(path: str | Path) -> tuple[np.ndarray, dict[str, Any]]:
     except OSError:  # read_photo names the reason
         return _frame_photo(str(path))
     framed, used = _framed(str(path), os.path.abspath(path), st.st_size, st.st_mtime_ns, st.st_ino)
-    return framed.copy(), {"faces": used["faces"], "box": list(used["box"]), "confident": used["confident"]}
+    return framed.copy(), {**used, "box": list(used["box"])}
 
 
 @functools.lru_cache(maxsize=4)
@@ -109,7 +112,11 @@ def _frame_photo(path: str) -> tuple[np.ndarray, dict[str, Any]]:
     m = np.array([[scale, 0, SIZE[0] * FACE_CENTRE[0] - scale * cx], [0, scale, SIZE[1] * FACE_CENTRE[1] - scale * cy]])
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
     framed = cv2.warpAffine(image, m, SIZE, flags=interp, borderMode=cv2.BORDER_REPLICATE)
-    return framed, {"faces": faces, "box": [int(v) for v in face.box], "confident": face.score >= NEW_SCORE}
+    ih, iw = image.shape[:2]  # the share of the frame the photo covers (the rest: its edges stretched)
+    cover = [max(0.0, min(n, o + scale * k) - max(0.0, o)) / n for n, o, k in ((SIZE[0], m[0, 2], iw),
+                                                                               (SIZE[1], m[1, 2], ih))]
+    return framed, {"faces": faces, "box": [int(v) for v in face.box], "confident": face.score >= NEW_SCORE,
+                    "filled": round(float(cover[0] * cover[1]), 3), "scale": round(float(scale), 3)}
 
 
 def _small_face(fa: Any, image: np.ndarray) -> int | None:
@@ -149,6 +156,27 @@ def face_choice(path: str | Path, used: dict[str, Any]) -> str | None:
     which = "the largest confident one" if used.get("confident", True) else "none confident; the best-scoring one"
     return (f"{Path(path).name}: {used['faces']} faces found; {which} is used "
             f"({w}x{h} px at x={x}, y={y} of the upright photo)")
+
+
+def small_photo(path: str | Path, used: dict[str, Any]) -> str | None:
+    """The line that says the photo ``path`` shows too little around its face for the demo frame (framed, it fills
+    under :data:`FILLED` of it, its edges stretched over the rest: a small photo, or a close crop), with the size that
+    fills it at the face's size; None where it fills enough."""
+    filled, scale, w = used.get("filled", 1.0), used.get("scale", 1.0), used["box"][2]
+    if filled >= FILLED:
+        return None
+    larger = f", and its face ({w} px wide) is enlarged {scale:.1f}x" if scale > 1.05 else ""
+    frame, need = f"{SIZE[0]}x{SIZE[1]}", f"{round(SIZE[0] / scale)}x{round(SIZE[1] / scale)}"
+    return (f"{path}: the photo shows too little around its face for the demo's {frame} frame: it fills "
+            f"{filled:.0%} of it, its edges stretched over the rest{larger}; a photo with more around the face (about "
+            f"{need} px at this face size, the face centred) renders a truer clip")
+
+
+def photo_notes(path: str | Path, used: dict[str, Any]) -> list[tuple[str, str]]:
+    """What ``--demo-face`` says of the photo ``path`` before it renders (``used``: :func:`frame_photo`'s): a warning
+    that it shows too little around its face for the demo frame, a note of which face of a group photo the clip shows."""
+    return ([("warning", w)] if (w := small_photo(path, used)) else []) + (
+        [("note", n)] if (n := face_choice(path, used)) else [])
 
 
 def demo_animator(seed: int = 0, face_photo: str | Path | None = None) -> tuple[FaceAnimator, dict[str, Any]]:

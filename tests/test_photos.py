@@ -147,6 +147,37 @@ def test_group_photo_says_which_face_the_demo_shows(face_rgb, tmp_path):
     assert face_choice(tmp_path / "one.jpg", {"faces": 1, "box": [0, 0, 9, 9]}) is None
 
 
+def test_a_photo_too_small_for_the_demo_frame_is_said_in_one_line(face_rgb, tmp_path):
+    """A small crop of a face (112 px, as a face-recognition set's; the astronaut's here) was framed into the demo's
+    640x480 with its edges stretched over most of it, and its face enlarged, without a word. Now one warning names
+    the photo, how much of the frame it fills and the size that fills it, before the model loads; a photo that
+    fills the frame says nothing."""
+    from mpt_live.cli import app
+    from mpt_live.demo_input import small_photo
+
+    whole, small = tmp_path / "whole.png", tmp_path / "small.png"
+    face_rgb.save(whole)
+    _, used = frame_photo(whole)
+    x, y, w, h = used["box"]
+    side = int(1.2 * max(w, h))
+    crop = face_rgb.crop((x + w // 2 - side // 2, y + h // 2 - side // 2, x + w // 2 + side - side // 2,
+                          y + h // 2 + side - side // 2)).resize((112, 112), Image.Resampling.LANCZOS)
+    crop.save(small)
+    _, tiny = frame_photo(small)
+    line = small_photo(small, tiny)
+    assert small_photo(whole, used) is None and used["filled"] > 0.9
+    assert line is not None and line.startswith(f"{small}: the photo shows too little around its face for the demo's "
+                                                f"640x480 frame: it fills {tiny['filled']:.0%} of it")
+    assert tiny["filled"] < 0.5 and tiny["scale"] > 1 and f"enlarged {tiny['scale']:.1f}x" in line
+    fill = [round(640 / tiny["scale"]), round(480 / tiny["scale"])]  # the photo's size that fills the frame
+    assert f"about {fill[0]}x{fill[1]} px at this face size" in line and fill[0] > 112 and fill[1] > 112
+    for photo, said in ((small, True), (whole, False)):
+        res = CliRunner().invoke(app, ["--demo", "--demo-face", str(photo), "--model", str(tmp_path / "none.onnx")])
+        out = " ".join(res.output.split())
+        assert ("the photo shows too little around its face" in out) is said, out
+        assert not said or f"warning: {line}" in out  # one line, before the model is even loaded
+
+
 def test_a_video_given_as_the_demo_face_is_named_as_a_video(tmp_path):
     """`--demo-face interview.mp4` said 'not an image file OpenCV can decode (damaged, or not an image)'."""
     from faultkit import write_video
