@@ -43,7 +43,6 @@ FACE_CENTRE = (0.5, 0.42)  # where its centre sits, fractions of the frame
 # the detector sees a photo squeezed to its square input: the astronaut's face is found down to 1/15 of the
 # photo's longer side (measured 31, 57 and 103 px faces on grey canvases); a real face is asked for 1/10
 FACE_SHARE = 10
-ZOOMS = 3  # a photo with no face found is searched again in crops down to 1/2**ZOOMS of its short side
 # a photo framed so that it fills less of the demo frame than this is said to be small (its edges are stretched over
 # the rest: a 112 px crop of a face fills 15 %; close-up portraits of 512 px, 27-35 %; whole portraits 80 % or more)
 FILLED = 0.5
@@ -121,31 +120,13 @@ def _frame_photo(path: str) -> tuple[np.ndarray, dict[str, Any]]:
 
 def _small_face(fa: Any, image: np.ndarray) -> int | None:
     """The width (px) of a confident face found only in square crops of a photo whose whole-image search found
-    none (a face too small for the detector's view of the whole photo); None when the crops hold none either. The
-    crops overlap by half at every zoom, so their number depends on the photo's shape, not its size, and a photo
-    with no face at all runs them all before it says so: 423 detector calls for a 4:3 photo, 570 for a 9:16 one
-    (about 3 s on a loaded 2-core machine), most of them at the last zoom (1/8 of the short side)."""
-    from .face_confirm import NEW_SCORE
+    none (a face too small for the detector's view of the whole photo; :func:`mpt_live.crop_search.search`, whose
+    crops a photo with no face at all runs through before it says so: 423 detector calls for a 4:3 photo, 570 for a
+    9:16 one, about 3 s on a loaded 2-core machine); None when the crops hold none either."""
+    from .crop_search import search
 
-    h, w = image.shape[:2]
-    side = min(h, w)
-    for _ in range(ZOOMS + 1):
-        if side < 64:
-            break
-        if side < max(h, w):  # the whole photo was searched already
-            for y0 in _starts(h, side):
-                for x0 in _starts(w, side):
-                    found = [d for d in fa.detect_image(image[y0:y0 + side, x0:x0 + side]) if d.score >= NEW_SCORE]
-                    if found:
-                        return int(found[0].box[2])
-        side //= 2
-    return None
-
-
-def _starts(length: int, side: int) -> list[int]:
-    """Where crops of ``side`` start along ``length``: overlapping by half a crop, the last flush with the end."""
-    n = max(1, -(-(length - side) // (side // 2)) + 1)
-    return [round(i * (length - side) / (n - 1)) for i in range(n)] if n > 1 else [0]
+    found = search(image, fa.detect_image)
+    return None if found is None else found[0][2]
 
 
 def face_choice(path: str | Path, used: dict[str, Any]) -> str | None:

@@ -12,6 +12,7 @@ from collections import deque
 from statistics import median
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
+from .crop_search import hint as crop_hint
 from .errors import counted
 from .face_state import too_short_to_spot
 from .face_watch import DETECTOR_KEYS
@@ -85,13 +86,14 @@ class RunFigures:
                            "model_p50": percentile(self.model_ms, 50), "model_p95": percentile(self.model_ms, 95)},
         }
 
-    def warnings(self, name: str, window_s: float, classify: bool, detector: str, stopped: bool = False) -> list[str]:
-        """What the counts say went wrong with source ``name``: most frames without a face, or (``classify``: a model
-        run) no window classified (``stopped``: the run ended before its source did, so the stop is why, not the
-        video)."""
+    def warnings(self, name: str, window_s: float, classify: bool, detector: str, stopped: bool = False,
+                 hint: str | None = None) -> list[str]:
+        """What the counts say went wrong with source ``name``: most frames without a face (``hint``: what a face
+        found in a crop of a frame says a user can do), or (``classify``: a model run) no window classified
+        (``stopped``: the run ended before its source did, so the stop is why, not the video)."""
         c = self.counts
         faces = f"a face in {c['frames_with_face']} of {counted(c['frames_read'], 'frame')}"
-        if few := face_warning(name, c["frames_read"], c["frames_with_face"], detector):
+        if few := face_warning(name, c["frames_read"], c["frames_with_face"], detector, hint):
             return [few]
         if classify and c["windows"] and not c["windows_classified"]:
             if stopped:
@@ -126,12 +128,15 @@ def tallied_rows(rows: Iterable[dict[str, str]], spacing: float | None) -> RunFi
 FACE_WARNINGS = ("no face found", "only a face in")  # how face_warning's line begins, after the source's name
 
 
-def face_warning(name: str, frames_read: int, frames_with_face: int, detector: str | None) -> str | None:
-    """The warning that most of source ``name``'s frames had no face (None where most had one)."""
+def face_warning(name: str, frames_read: int, frames_with_face: int, detector: str | None,
+                 hint: str | None = None) -> str | None:
+    """The warning that most of source ``name``'s frames had no face (None where most had one), ending with ``hint``
+    (what a user can do: :func:`mpt_live.crop_search.hint`) where given."""
     if not frames_read or frames_with_face >= 0.5 * frames_read:
         return None
     few = FACE_WARNINGS[0] if not frames_with_face else f"{FACE_WARNINGS[1]} {frames_with_face} of {frames_read} frames"
-    return f"{name}: {few}" + (" (small or distant faces: try --detector full)" if detector == "short" else "")
+    return (f"{name}: {few}" + (" (small or distant faces: try --detector full)" if detector == "short" else "")
+            + (f"; {hint}" if hint else ""))
 
 
 def summarize(session: Session) -> dict[str, Any]:
@@ -214,7 +219,11 @@ def run_warnings(session: Session) -> list[str]:
     out = [session.model.warning] if session.model.warning else []
     out += list(getattr(session.source, "warnings", None) or []) + spec.rate_warning(name, session.fps)
     stopped = bool(session.stopped or session.interrupted or session.error)  # q/Esc too: not the video's fault
-    out += session.figures.warnings(name, spec.window_s, session.runtime is not None, session.cfg.detector, stopped)
+    tracker, c = session.tracker, session.figures.counts  # most frames without a face: one too small, in a crop?
+    few = tracker is not None and face_warning(name, c["frames_read"], c["frames_with_face"], None) is not None
+    hint = crop_hint(name, tracker.faceless, session.watch.used if session.watch else "short") if few else None
+    out += session.figures.warnings(name, spec.window_s, session.runtime is not None, session.cfg.detector, stopped,
+                                    hint)
     early = sum(closed_early(session).values())
     cut = bool(session.interrupted or session.error or session.stopped and not session.at_limit)  # not --max-seconds
     limit = session.cfg.max_seconds if session.at_limit else None  # it ended the run: the stretch asked for

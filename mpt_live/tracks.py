@@ -159,6 +159,7 @@ class FaceTracker:
         self.closer_looks = 0  # small faces embedded with keypoints found again in a square around them (once a look)
         self.found_most, self.crowded = 0, 0  # most faces one detection found; detections finding over max_faces
         self.cut = False  # the latest frame was a camera cut (its faces start new appearances)
+        self.faceless: np.ndarray | None = None  # the latest frame the detector found no confident face on
         self._tiled_t, self._looks = -float("inf"), SquareLooks()  # the last tile search (s); tentative faces' looks
         self._search = False  # the next frame is detected and searched in tiles whatever the schedule (search_now)
 
@@ -248,6 +249,7 @@ class FaceTracker:
             iou = box_iou(np.array([f.face.box for f in followed.values()]), np.array([d.box for d in dets]))
             dets = [d for j, d in enumerate(dets) if iou[:, j].max() < 0.3]
         self.found_most = max(self.found_most, len(followed) + len(dets))
+        self.faceless = frame if not followed and all(d.score < NEW_SCORE for d in dets) else self.faceless
         self.crowded += 0 < self.max_faces < len(followed) + len(dets)
         matched: dict[int, tuple[Track, np.ndarray | None]] = {}  # detection index -> (track, its embedding)
 
