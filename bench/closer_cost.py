@@ -27,7 +27,7 @@ import mpt_live.face as face  # noqa: E402
 from mpt_live.face import FaceAligner  # noqa: E402
 from mpt_live.identity import FaceEmbedder  # noqa: E402
 from mpt_live.machine import vector_extensions  # noqa: E402
-from mpt_live.tiles import small_face  # noqa: E402
+from mpt_live.tiles import small_face, small_in_frame  # noqa: E402
 from mpt_live.tracks import FaceTracker  # noqa: E402
 from train.compose import read_squares  # noqa: E402
 
@@ -55,7 +55,9 @@ def frames(video: Path, n: int, px: int) -> list[np.ndarray]:
 
 def run(clip: list[np.ndarray], close: bool) -> tuple[float, int, int, float, int]:
     """(CPU ms a frame, close-up detector passes, tracked frames, median eyes / box width, small tracked frames)."""
-    face.small_face = small_face if close else (lambda box, shape: False)  # the aligner's rule (the tracker's: kept)
+    # the aligner's rules, of a whole-frame detection and of one found in a tile (the tracker's: kept)
+    face.small_in_frame = small_in_frame if close else (lambda box, shape: False)
+    face.small_face = small_face if close else (lambda box, shape: False)
     looks, eyes, small = [0], [], 0
     try:
         with FaceAligner(model="short", image_size=224, motion_crop=True, align="eyes") as al:
@@ -73,7 +75,7 @@ def run(clip: list[np.ndarray], close: bool) -> tuple[float, int, int, float, in
                     small += small_face(box, fr.shape)
             cpu = (time.process_time() - c0) * 1000 / (len(clip) - 1)
     finally:
-        face.small_face = small_face
+        face.small_face, face.small_in_frame = small_face, small_in_frame
     return cpu, looks[0], len(eyes), float(np.median(eyes)) if eyes else float("nan"), small
 
 

@@ -66,7 +66,8 @@ from mpt_live.errors import InputError
 from mpt_live.face_confirm import CONFIRM_S, OneFace, photo_face
 from mpt_live.face_types import Detection, FaceResult  # noqa: F401  (part of this module's API)
 from mpt_live.frame_warp import AlphaBuffer
-from mpt_live.tiles import TILE_EVERY_S, closer, is_wide, merge_tiles, small_face, squares_of
+from mpt_live.tiles import (TILE_EVERY_S, closer, is_wide, merge_tiles, small_face, small_in_frame,
+                           squares_of)
 from mpt_live.track_align import MOTION_SIZE, REFERENCE_SIZE, STABILIZE_MIN_SIZE  # noqa: F401  (re-exported: part of this module's API)
 from mpt_live.track_align import TrackAligner, warp_face
 from mpt_live.tracker import DETECT_EVERY
@@ -192,8 +193,9 @@ class FaceAligner:
         self._last_ms = ms
         found = self._detections(self._detect(self._video, frame, ms), frame.shape)
         # a small face's keypoints (and box) from a square around it, where it is not at the edge of the detector's
-        # range: seen in the whole frame, its keypoints are loose (mpt_live.tiles.CLOSER_SIDE), and it was aligned so
-        return [closer(d, frame, self.detect_image) if small_face(d.box, frame.shape) else d for d in found]
+        # range: seen in the whole frame, its keypoints are loose (mpt_live.tiles.CLOSER_SIDE), and it was aligned so;
+        # small against the whole frame squeezed to the detector's square, a wide one's too (tiles.small_in_frame)
+        return [closer(d, frame, self.detect_image) if small_in_frame(d.box, frame.shape) else d for d in found]
 
     def detect_tiles(self, frame_bgr: np.ndarray, found: list[Detection],
                      near: Sequence[tuple[int, int, int, int]] = ()) -> list[Detection]:

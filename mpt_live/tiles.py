@@ -181,6 +181,16 @@ def small_face(box: tuple[int, int, int, int], shape: tuple[int, ...]) -> bool:
     return max(box[2], box[3]) <= SMALL_SHARE * side
 
 
+def small_in_frame(box: tuple[int, int, int, int], shape: tuple[int, ...]) -> bool:
+    """Whether a face the detector found in the WHOLE frame is at most :data:`SMALL_SHARE` of the square it squeezes
+    that frame into (its long side): its keypoints are loose there. :func:`small_face` measures a wide frame's faces
+    against its tiles, where the detector sees them larger; the whole-frame pass sees them squeezed by the long side
+    (a 175 px face of a 1280x720 video-call grid, or of two people side by side at 1280x480, had its eyes, nose and
+    mouth placed 0.1-0.5 of its eye distance off, 0.02-0.08 close up: its alignment jumped where the whole frame
+    and its tile took turns finding it)."""
+    return max(box[2], box[3]) <= SMALL_SHARE * max(int(shape[0]), int(shape[1]))
+
+
 def closer(d: Detection, frame: np.ndarray, detect: Callable[[np.ndarray], list[Detection]]) -> Detection:
     """A small face's detection ``d`` of ``frame`` with the box and keypoints ``detect`` (the detector on one image)
     finds in a square :data:`CLOSER_SIDE` times its size around it (frame pixels; the frame's score kept); ``d``'s own

@@ -235,6 +235,36 @@ def test_a_small_face_of_a_big_frame_is_aligned_by_keypoints_found_close_up(shar
     assert 1100 < cx < 1100 + small.shape[1] and 400 < cy < 400 + small.shape[0]
 
 
+@pytest.mark.parametrize("shape, px", [((720, 1280), 170), ((480, 1280), 165)])
+def test_a_face_of_a_wide_frame_small_against_its_long_side_is_aligned_by_keypoints_found_close_up(shape, px):
+    """A face of a video-call grid (1280x720, ~170 px) or of two people side by side (1280x480): the whole-frame pass
+    sees it squeezed by the frame's long side, and put its eyes, nose and mouth up to 0.18 of its eye distance off
+    (0.3-0.5 on a real grid of four people, whose alignment then jumped where the whole frame and the face's tile
+    took turns finding it: 0 of 4 movements found for one of them); it is small against the long side, and its
+    keypoints are those found in a square around it."""
+    from mpt_live.demo_input import demo_portrait
+    from mpt_live.face import FaceAligner
+    from mpt_live.tiles import small_face, small_in_frame
+
+    portrait = demo_portrait()
+    h, w = shape
+    with FaceAligner(model="short") as aligner:
+        big = aligner.detect_image(portrait)[0]
+        scale = px / big.box[2]
+        small = cv2.resize(portrait, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        frame = np.full((h, w, 3), 110, np.uint8)
+        y0, x0 = (h - small.shape[0]) // 2, int(w * 0.6)
+        hh, ww = min(small.shape[0], h - y0), min(small.shape[1], w - x0)
+        frame[y0:y0 + hh, x0:x0 + ww] = small[:hh, :ww]
+        found = aligner.detect(frame, 0.0)
+    want = big.keypoints * scale + np.array([x0, y0])
+    eyes = np.hypot(*(want[1] - want[0]))
+    assert len(found) == 1 and found[0].close_up, found
+    assert not small_face(found[0].box, frame.shape) and small_in_frame(found[0].box, frame.shape)
+    off = np.abs(found[0].keypoints[:4] - want[:4]).max(axis=1) / eyes  # eyes, nose tip, mouth
+    assert off.max() < 0.1, off
+
+
 @pytest.mark.parametrize("shape, px", [((720, 1280), 120), ((1080, 1920), 150)])
 def test_a_small_face_found_only_in_the_squares_is_aligned_by_keypoints_found_close_up(shape, px):
     """A small face of a wide frame that short-range finds only in a square tile: the tile's keypoints are loose (eyes
