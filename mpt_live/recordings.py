@@ -208,7 +208,7 @@ def _check_frames(folder: Path, spec: str, found: list[Path]) -> None:
     shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
     rest = f"{len(others)} other file{'s' if len(others) > 1 else ''} ({shown})" if others else "nothing else"
     raise InputError(f"{spec}: holds one image ({found[0].name}) and {rest}, no video file: not a recording (a folder "
-                     "of frames holds a recording's frames, one image each; a photo's demo clip: --demo-face PHOTO)")
+                     "of frames holds a recording's frames, one image each; a photo's demo clip: --demo --demo-face PHOTO)")
 
 
 def check_fps(recordings: Sequence[Path], fps: float | None, rotation: str = "auto") -> None:

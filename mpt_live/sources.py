@@ -166,7 +166,7 @@ class VideoFile:
         probe = None if url else probe_video(self.path)
         if probe is not None and probe.image is not None:
             raise InputError(f"{self.path}: is a {probe.image} image, not a video; a recording stored as images "
-                             "is read as a folder of frames (--fps)")
+                             "is read as a folder of frames (--fps); a photo's demo clip: --demo --demo-face PHOTO")
         if probe is not None and probe.cover_art and not probe.has_video:  # OpenCV reads the picture as 1 frame
             raise InputError(f"{self.path}: not a readable video: {unreadable(self.path, probe)}")
         self._cap: cv2.VideoCapture | PyAVCapture | None = (capture if capture is not None

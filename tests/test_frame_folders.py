@@ -376,6 +376,7 @@ def test_a_folder_of_one_photo_is_not_a_frame_folder(tmp_path, others, holds):
     with pytest.raises(InputError) as e:
         expand_recordings(str(folder))
     assert str(e.value).startswith(f"{folder}: holds one image (cover.jpg) {holds}, no video file: not a recording")
+    assert str(e.value).endswith("a photo's demo clip: --demo --demo-face PHOTO)")  # --demo-face alone is refused
     res = CliRunner().invoke(app, ["--video", str(folder), "--out", str(tmp_path / "out")])
     assert res.exit_code == 2 and "holds one image (cover.jpg)" in res.output and "--fps" not in res.output, res.output
     cv2.imwrite(str(folder / "cover2.jpg"), np.full((32, 32, 3), 128, np.uint8))

@@ -233,7 +233,7 @@ def test_an_image_is_not_taken_for_a_one_frame_video(faces_dir, tmp_path, photo,
     with pytest.raises(InputError) as ei:
         VideoFile(path)
     assert str(ei.value) == (f"{path}: is a {kind} image, not a video; a recording stored as images is read as a "
-                             "folder of frames (--fps)")
+                             "folder of frames (--fps); a photo's demo clip: --demo --demo-face PHOTO")
     one = tmp_path / "one.mp4"
     _write_video(one, 1)
     with VideoFile(one) as v:
