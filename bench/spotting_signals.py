@@ -26,6 +26,8 @@ it, beside the present signal's, in one run. Candidates (``--signals``):
 ``resid2``    ``resid`` with more regressors: each mouth cell, and the mouth's mean 0.1 and 0.2 s before and after
 ``tlocal``    ``bump`` less the median of the same cell's bump 0.5-1.5 s before and after (its activity of the moment)
 ``tratio``    ``bump`` over (1 + that median): gain control by the moment's activity (a movement in a pause stands out)
+``xcell``     ``bump`` less each cell's ridge regression on every cell more than 2 cells from it (previous 20 s, every
+              2nd frame, the last second left out, refitted each second): what the rest of the face predicts
 ``farneback`` ``flow`` with OpenCV's Farneback flow (3 levels, 9 px windows) instead of DIS ultrafast
 
     nice python bench/spotting_signals.py ROOT [ROOT ...] --cache DIR [--signals bump,resid,local,short,flow]
@@ -51,7 +53,7 @@ from mpt_live.spotting import Spotter
 from train.datasets.longvideo import LongVideoIndex, read_annotations_csv
 from train.spot_metrics import Spotted, score
 
-SIGNALS = ("bump", "resid", "local", "short", "flank", "dog", "flow", "flowres", "resid2", "farneback", "tlocal", "tratio")
+SIGNALS = ("bump", "resid", "local", "short", "flank", "dog", "flow", "flowres", "resid2", "farneback", "tlocal", "tratio", "xcell")
 _MOUTH, _SIDES, _INNER = (REGIONS[r].ravel() for r in ("mouth", "sides", "inner"))
 
 
@@ -181,28 +183,41 @@ def in_time(maps: dict[int, np.ndarray], fps: float, ratio: bool) -> dict[int, n
     return out
 
 
+def xcell(maps: dict[int, np.ndarray], fps: float, history_s: float = 20.0, skip_s: float = 1.0,
+          ridge: float = 0.1, every_s: float = 1.0) -> dict[int, np.ndarray]:
+    """Each cell less what the cells more than 2 cells away from it predict (a ridge fit on the recent past)."""
+    keys = sorted(maps)
+    y = np.stack([maps[c].ravel() for c in keys]).astype(np.float64)
+    r, c = np.divmod(np.arange(GRID * GRID), GRID)
+    far = (np.abs(r[:, None] - r[None]) > 2) | (np.abs(c[:, None] - c[None]) > 2)
+    out, coef, hist, skip, step = {}, None, int(history_s * fps), int(skip_s * fps), max(int(every_s * fps), 1)
+    for i, key in enumerate(keys):
+        if i % step == 0 and i - skip - max(i - hist, 0) >= 2 * fps:
+            ys = y[max(i - hist, 0):i - skip:2]
+            mu = ys.mean(0)
+            g = (ys - mu).T @ (ys - mu)
+            lam = ridge * np.trace(g) / len(g)
+            h, coef = np.linalg.inv(g + lam * np.eye(len(g))), np.zeros((len(g), len(g)))
+            for j in range(len(g)):  # (g + lam)[f, f]^-1 from the whole inverse: a small solve on the near cells n
+                f, n = far[j], ~far[j]
+                t = h[np.ix_(f, f)] @ g[f, j]
+                coef[f, j] = t - h[np.ix_(f, n)] @ np.linalg.solve(h[np.ix_(n, n)], h[np.ix_(n, f)] @ g[f, j])
+            coef = (mu, coef)
+        out[key] = (y[i] - (coef[0] + (y[i] - coef[0]) @ coef[1] if coef else 0.0)).reshape(GRID, GRID).astype(np.float32)
+    return out
+
+
 def candidate(name: str, grey: np.ndarray, s: np.ndarray, k: int, fps: float) -> dict[int, np.ndarray]:
-    if name == "flank":
-        return flank(grey, s, k, fps)
-    if name == "dog":
-        return dog(grey, fps, k)
-    if name == "bump":
-        return bump(s, k)
-    if name == "short":
-        return bump(s, max(1, round(k / 2)))
-    if name == "local":
-        return local(bump(s, k))
-    if name in ("tlocal", "tratio"):
-        return in_time(bump(s, k), fps, name == "tratio")
-    if name == "resid2":
-        return resid(bump(s, k), fps, rich=True)
-    if name == "farneback":
-        return flow(s, k, farneback=True)
-    if name == "resid":
-        return resid(bump(s, k), fps)
-    if name == "flow":
-        return flow(s, k)
-    return resid(flow(s, k), fps)
+    """Candidate ``name``'s micro maps of one track: position -> (14, 14), from its grey faces and their time mean."""
+    make = {
+        "bump": lambda: bump(s, k), "short": lambda: bump(s, max(1, round(k / 2))),
+        "local": lambda: local(bump(s, k)), "flank": lambda: flank(grey, s, k, fps), "dog": lambda: dog(grey, fps, k),
+        "tlocal": lambda: in_time(bump(s, k), fps, False), "tratio": lambda: in_time(bump(s, k), fps, True),
+        "resid": lambda: resid(bump(s, k), fps), "resid2": lambda: resid(bump(s, k), fps, rich=True),
+        "xcell": lambda: xcell(bump(s, k), fps), "flow": lambda: flow(s, k),
+        "flowres": lambda: resid(flow(s, k), fps), "farneback": lambda: flow(s, k, farneback=True),
+    }
+    return make[name]()
 
 
 def micro_maps(path: Path, names: list[str], fm) -> tuple[dict[str, dict[int, np.ndarray]], dict[str, float]]:

@@ -114,3 +114,15 @@ def test_the_flow_signal_peaks_where_a_patch_moves_and_comes_back(signals):
     m = out[13]
     assert np.unravel_index(np.argmax(m), m.shape) in {(r, c) for r in (6, 7) for c in (5, 6)}
     assert m[6:8, 5:7].mean() > 3 * np.median(m)
+
+
+def test_the_cross_cell_fit_removes_motion_shared_across_the_face_and_keeps_a_local_movement(signals):
+    rng, n = np.random.default_rng(4), 400
+    common = np.abs(rng.normal(0, 5, n))  # non-rigid motion that moves every cell, each by its own gain
+    gain = rng.uniform(0.5, 2.0, (GRID, GRID))
+    maps = {c: (common[c] * gain + rng.normal(0, 0.2, (GRID, GRID))).astype(np.float32) for c in range(n)}
+    maps[380][4, 5] += 6.0
+    out = signals.xcell(maps, 30.0, history_s=10.0, every_s=4.0)  # refitted at frames 120, 240 and 360
+    before = np.std([maps[c][4, 5] for c in range(130, 370)])
+    after = np.std([out[c][4, 5] for c in range(130, 370)])
+    assert after < 0.2 * before and out[380][4, 5] > 4.5
