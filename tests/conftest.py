@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -20,6 +21,24 @@ def faces_dir() -> Path:
         pytest.skip(f"real face media not found at {FACES}: set MPT_FACES_DIR to the faces folder (its videos/ and "
                     "photos/; ../shared/data/faces of the main checkout) to run these tests")
     return FACES
+
+
+# report pages in a real browser: Debian's chromium driven by playwright (tests of report.html and index.html)
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless chromium, once per test module; the test is skipped where playwright or chromium is missing."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).is_file():
+        pytest.skip("no chromium at /usr/bin/chromium (.ci/run installs Debian's chromium)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
 
 
 def bench_script(name: str) -> Iterator[ModuleType]:

@@ -64,8 +64,8 @@ def test_backbone_frozen_and_trained_parts_move():
     unchanged = {n for n, p in model.named_parameters() if p.requires_grad and torch.equal(p, trained[n])}
     # only [CLS] reaches the head, so the last block's prompt/patch branches get no gradient (as in the paper)
     last = len(model.backbone.blocks) - 1
-    assert unchanged == {f"adapters.{last}.{g}.{l}.{w}" for g in ("prompt", "visual")
-                         for l in ("down", "up") for w in ("weight", "bias")}
+    assert unchanged == {f"adapters.{last}.{g}.{layer}.{w}" for g in ("prompt", "visual")
+                         for layer in ("down", "up") for w in ("weight", "bias")}
 
 
 @pytest.mark.parametrize("adapter", ["group", "plain", "none"])

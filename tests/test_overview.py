@@ -21,7 +21,6 @@ from mpt_live.batch import output_dirs, run_batch
 from mpt_live.overview import write_overview
 from mpt_live.overview_page import short_names
 from mpt_live.session import SessionConfig
-from test_report import browser  # noqa: F401 (the fixture: chromium, skipped where missing)
 
 CLIPS = ["pyfeat_single_face.mp4", "retalking_3_talking.mp4"]
 
@@ -703,7 +702,7 @@ ONE_LINE = """(() => { const line = parseFloat(getComputedStyle(document.body).l
 
 
 @pytest.mark.parametrize("width", [375, 600, 1280])
-def test_index_heads_stay_on_one_line_and_a_phone_scrolls_the_table_beside_its_video_column(browser, tmp_path, width):  # noqa: F811
+def test_index_heads_stay_on_one_line_and_a_phone_scrolls_the_table_beside_its_video_column(browser, tmp_path, width):
     """'duration s' wrapped, its unit under it; a phone took the page for a 980-px one (no viewport tag), and the
     table, far wider than a phone, scrolled sideways in its box with the videos' names. Each head but the class
     counts' (upwards) and 'windows classified' (two words) is one line, at any width (a sort's arrow too); the page
@@ -731,7 +730,7 @@ def test_index_heads_stay_on_one_line_and_a_phone_scrolls_the_table_beside_its_v
 
 
 @pytest.mark.parametrize("width", [375, 1280])
-def test_a_phone_heads_the_class_counts_by_short_names_on_one_line(browser, tmp_path, width):  # noqa: F811
+def test_a_phone_heads_the_class_counts_by_short_names_on_one_line(browser, tmp_path, width):
     """A class's name written upwards made the head row 108 px high on a phone (of its 740-px screen). Under 640 px a
     count's head is its class's name cut short (hap., rep., unc.), on one line and named in full to a screen reader
     and by its title; the head row is then the two lines of 'windows classified'. At 1280 px they are upwards, named

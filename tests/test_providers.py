@@ -64,7 +64,7 @@ def machine(monkeypatch: pytest.MonkeyPatch):
 
 CASES = [  # (driver, missing libraries, expected phrase)
     (None, set(), "no NVIDIA driver (libcuda.so.1 not found)"),
-    (FakeDriver(12040), set(), f"NVIDIA driver too old: it supports CUDA 12.4, onnxruntime"),
+    (FakeDriver(12040), set(), "NVIDIA driver too old: it supports CUDA 12.4, onnxruntime"),
     (FakeDriver(MAJOR * 1000, init_rc=100), set(), "no NVIDIA GPU visible"),
     (FakeDriver(MAJOR * 1000, init_rc=999), set(), "the NVIDIA driver did not start (cuInit error 999)"),
     (FakeDriver(MAJOR * 1000), {f"libcublas.so.{MAJOR}"}, f"libcublas.so.{MAJOR} (CUDA {MAJOR} cuBLAS) not found: "

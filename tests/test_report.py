@@ -7,7 +7,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -16,11 +15,6 @@ from mpt_live.job import run_job
 from mpt_live.review import playable
 from mpt_live.session import SessionConfig
 from mpt_live.sources import VideoFile
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
-
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, demo_clip):
@@ -32,17 +26,6 @@ def run(tmp_path_factory, demo_clip):
     with VideoFile(clip) as src:
         summary = run_job(src, None, SessionConfig(), out, save_video=True)
     return out, summary
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).is_file():
-        pytest.skip("no chromium at /usr/bin/chromium (.ci/run installs Debian's chromium)")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def resize(page, width: int, height: int) -> None:
@@ -245,7 +228,9 @@ def test_a_stretch_with_no_frames_in_the_video_is_shaded_as_such_not_as_the_face
     where there is one) and in the timeline's name; a face gone while the frames went on is still 'not in the frame'."""
     from mpt_live.report import render_report
 
-    t = lambda f: f / 15 + (0.4 if f >= 22 else 0.0)  # 15 fps, a window every 2 frames, a 0.4 s pause
+    def t(f: int) -> float:  # 15 fps, a window every 2 frames, a 0.4 s pause
+        return f / 15 + (0.4 if f >= 22 else 0.0)
+
     rows = [{"time_s": f"{t(f):.4f}", "frame": str(f), "face_id": "0", "motion_score": "2"} for f in range(0, 60, 2)]
     summary = {"events": [], "outputs": {}, "source_seconds": t(58)}
     page = render_report(tmp_path, summary, rows, [], None, [], "t")

@@ -12,7 +12,6 @@ import pytest
 from mpt_live.report import apex_thumbnails, render_report
 from mpt_live.report_svg import BUCKETS
 
-from test_report import browser  # noqa: F401  (the fixture)
 
 HOUR, RATE, EVENTS, SPIKE = 3600.0, 15.0, 1500, 18519 / 15.0  # the peak: a window at 20:34.6
 CLASSES = ["happiness", "surprise", "others"]
@@ -95,7 +94,7 @@ def test_an_hour_is_drawn_reduced_for_the_whole_run_and_point_by_point_in_parts(
     assert min(float(p.split(",")[1]) for p in happy.split()) == pytest.approx(4.0)  # the peak (p = 1 at the top)
 
 
-def test_an_hour_in_chromium_draws_the_parts_of_the_span_shown(hour, browser):  # noqa: F811
+def test_an_hour_in_chromium_draws_the_parts_of_the_span_shown(hour, browser):
     out, _, _, _ = hour
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     errors = []
@@ -119,7 +118,7 @@ def test_an_hour_in_chromium_draws_the_parts_of_the_span_shown(hour, browser):  
     assert errors == []
 
 
-def test_an_interview_of_an_hour_zooms_to_half_hours(hour, browser):  # noqa: F811
+def test_an_interview_of_an_hour_zooms_to_half_hours(hour, browser):
     """The zoom went from the whole run straight to 10 minutes: a 30-90 minute interview could not be looked at a
     half hour at a time. The spans offered are those shorter than the run: 30 minutes, 10, 1, 10 seconds here."""
     out = hour[0]
@@ -137,7 +136,7 @@ def test_an_interview_of_an_hour_zooms_to_half_hours(hour, browser):  # noqa: F8
     assert page.evaluate(ticks) == [f"{m}:00" for m in range(30, 60, 5)] + ["1:00:00"]
 
 
-def test_an_hours_events_keep_their_length_when_zoomed_in(hour, browser):  # noqa: F811
+def test_an_hours_events_keep_their_length_when_zoomed_in(hour, browser):
     """An event's shading was at least 1.5 of the timeline's 1000 units wide, a width the zoom then scaled: over
     an hour that is 5.4 s, and zoomed to a minute the events of a 0.35 s covered the whole plot. The shading is
     now the event's own length, with an outline of 1.5 screen pixels that no zoom scales (a short event still
@@ -156,7 +155,7 @@ def test_an_hours_events_keep_their_length_when_zoomed_in(hour, browser):  # noq
     assert outline == ["non-scaling-stroke", "1.5px"]
 
 
-def test_an_hours_peak_is_where_it_happened_over_the_whole_run_and_zoomed_in(hour, browser):  # noqa: F811
+def test_an_hours_peak_is_where_it_happened_over_the_whole_run_and_zoomed_in(hour, browser):
     """The one-window peak at 20:34.6 drawn at its time: over the whole run and in its minute's part, zoomed in."""
     out, _, _, _ = hour
     page = browser.new_page(viewport={"width": 1280, "height": 800})

@@ -15,7 +15,6 @@ from typer.testing import CliRunner
 from mpt_live.cli import app
 from mpt_live.runtime import demo_model_path
 
-from test_report import browser  # noqa: F401  (the fixture)
 from tinymodel import tiny_onnx
 
 SCREENS = [(1280, 800), (1920, 1080)]
@@ -48,7 +47,7 @@ def pages(faces_dir, tmp_path_factory):
     return out
 
 
-def _open(browser, path, size):  # noqa: F811
+def _open(browser, path, size):
     page = browser.new_page(viewport={"width": size[0], "height": size[1]})
     errors, fetched = [], []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -70,7 +69,7 @@ def _settled(page):
 
 @pytest.mark.parametrize("size", LAPTOPS, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("name", ["no event", "face lost", "two faces"])
-def test_real_run_pages_are_whole_on_laptop_and_desktop_screens(pages, browser, name, size):  # noqa: F811
+def test_real_run_pages_are_whole_on_laptop_and_desktop_screens(pages, browser, name, size):
     page, errors, fetched = _open(browser, pages[name], size)
     boxes = page.evaluate(BLOCKS)
     for i, a in enumerate(boxes):
@@ -90,7 +89,7 @@ def test_real_run_pages_are_whole_on_laptop_and_desktop_screens(pages, browser, 
     assert errors == [] and fetched == []
 
 
-def test_no_event_page_says_so_and_tab_goes_through(pages, browser):  # noqa: F811
+def test_no_event_page_says_so_and_tab_goes_through(pages, browser):
     page, errors, _ = _open(browser, pages["no event"], SCREENS[0])
     assert page.inner_text("#events tbody") == "No events."
     assert page.evaluate("document.querySelectorAll('#events [tabindex]').length") == 0  # no dead tab stop
@@ -98,7 +97,7 @@ def test_no_event_page_says_so_and_tab_goes_through(pages, browser):  # noqa: F8
     assert errors == []
 
 
-def test_a_face_lost_for_most_of_the_video_is_shaded_where_it_was_not_in_the_frame(pages, browser):  # noqa: F811
+def test_a_face_lost_for_most_of_the_video_is_shaded_where_it_was_not_in_the_frame(pages, browser):
     """pyfeat_face_noface.mov: a face for ~2.3 s, then a cartoon without one for ~4 s. The page's timeline was
     blank white after the face left, as if it had been in the frame with nothing to show; the stretch is now
     shaded and named, on the page as in timeline.png."""
@@ -137,7 +136,7 @@ def busy(pages, tmp_path_factory):
 
 
 @pytest.mark.parametrize("size", LAPTOPS, ids=lambda s: f"{s[0]}x{s[1]}")
-def test_scrolled_to_the_events_a_laptop_shows_the_video_and_a_screenful_of_rows(busy, browser, size):  # noqa: F811
+def test_scrolled_to_the_events_a_laptop_shows_the_video_and_a_screenful_of_rows(busy, browser, size):
     """At 1280x800 the video and the run's facts kept on top took 366 of the 800 px once the page was scrolled to
     the events, which showed five rows (four at 1280x720), the facts cut off in their own scroll box: the part kept
     on top now shrinks once the page is scrolled, the facts are set closer, the apex pictures smaller; the video
@@ -166,7 +165,7 @@ def test_scrolled_to_the_events_a_laptop_shows_the_video_and_a_screenful_of_rows
 
 
 @pytest.mark.parametrize("size", [(800, 900), (700, 800)], ids=lambda s: f"{s[0]}x{s[1]}")
-def test_in_a_narrow_window_the_events_header_stays_under_the_video(busy, browser, size):  # noqa: F811
+def test_in_a_narrow_window_the_events_header_stays_under_the_video(busy, browser, size):
     """In a window of 900 px or less the events' header scrolled away under the video with the first rows (the
     table sits in a box of its own that scrolls sideways, in which a header cannot stay on the page's screen): where
     the table fits the window it now stays in sight under the video, as on wider screens."""

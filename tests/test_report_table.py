@@ -14,7 +14,6 @@ import pytest
 from mpt_live.report import render_report
 from mpt_live.review import review_video
 
-from test_report import browser  # noqa: F401  (the fixture)
 
 BOX = """s => (b => [b.top, b.bottom])(document.querySelector(s).getBoundingClientRect())"""  # an element's top, bottom
 
@@ -51,7 +50,7 @@ def table(tmp_path_factory):
     return out, events
 
 
-def _open(browser, out):  # noqa: F811
+def _open(browser, out):
     page = browser.new_page(viewport={"width": 1366, "height": 768})
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -70,7 +69,7 @@ def _seeked(page, t: float) -> None:
                            "!document.getElementById('video').seeking", timeout=10000)
 
 
-def test_a_column_head_sorts_the_events_and_again_reverses_them(table, browser):  # noqa: F811
+def test_a_column_head_sorts_the_events_and_again_reverses_them(table, browser):
     """The table of a long interview's hundreds of events could only be read in time order: a click on a column's
     head now sorts by it (again: the other way; events without a value last), the head says how (aria-sort)."""
     out, events = table
@@ -106,7 +105,7 @@ def test_a_column_head_sorts_the_events_and_again_reverses_them(table, browser):
     assert errors == []
 
 
-def test_filters_by_face_type_and_class_and_n_p_step_through_the_events_shown(table, browser):  # noqa: F811
+def test_filters_by_face_type_and_class_and_n_p_step_through_the_events_shown(table, browser):
     """Filters for face, type and class (the values the run has): the table shows the events that match, says how
     many of all; n / p and a click move through those only, seeking the video to their onsets."""
     out, events = table
@@ -152,7 +151,7 @@ def test_filters_by_face_type_and_class_and_n_p_step_through_the_events_shown(ta
 
 
 @pytest.mark.parametrize("size", [(1366, 768), (800, 900)], ids=lambda s: f"{s[0]}x{s[1]}")
-def test_the_filters_stay_on_screen_above_the_header_and_shift_tab_reaches_them(table, browser, size):  # noqa: F811
+def test_the_filters_stay_on_screen_above_the_header_and_shift_tab_reaches_them(table, browser, size):
     """Far down a long table its header stayed on screen but the filters had scrolled away: changing one meant
     scrolling back up. They now stay above the header, under the video, overlapping neither; Shift+Tab from the
     table goes class, type, face (the bar from its end), each on screen, and Tab back lands on the row, in sight."""
@@ -188,7 +187,7 @@ def test_the_filters_stay_on_screen_above_the_header_and_shift_tab_reaches_them(
     assert errors == []
 
 
-def test_the_id_column_shows_each_events_id_in_events_csv_and_sorts_by_it(table, browser, tmp_path):  # noqa: F811
+def test_the_id_column_shows_each_events_id_in_events_csv_and_sorts_by_it(table, browser, tmp_path):
     """The table listed events numbered by onset, which was not their number in events.csv: it shows each event's
     event_id (the order events closed, not onset order), names the rows by it, and a click on its head sorts by it."""
     out, events = table
@@ -204,7 +203,7 @@ def test_the_id_column_shows_each_events_id_in_events_csv_and_sorts_by_it(table,
     assert page.evaluate(SHOWN) == sorted(ids)
 
 
-def test_each_shading_on_a_timeline_stays_its_events_whatever_order_the_shadings_are_drawn_in(table, browser):  # noqa: F811
+def test_each_shading_on_a_timeline_stays_its_events_whatever_order_the_shadings_are_drawn_in(table, browser):
     """The page paired a timeline's shadings with the events by replaying the order Python drew them in (the events'
     order, face by face): drawn in another order, a filter faded and outlined the wrong stretches. Each shading now
     says which event it is (data-i, as the event's row does): here every face's shadings are drawn last to first."""
@@ -225,7 +224,7 @@ def test_each_shading_on_a_timeline_stays_its_events_whatever_order_the_shadings
     assert sorted(bright) == sorted(f"{events[i]['onset_s']:.2f}-{events[i]['offset_s']:.2f}" for i in want)
 
 
-def test_the_list_of_keys_names_the_filters_the_page_shows(table, browser, tmp_path):  # noqa: F811
+def test_the_list_of_keys_names_the_filters_the_page_shows(table, browser, tmp_path):
     """An interview whose events were all micro-expressions showed no type filter (one value to choose from), but
     the page's keys still said `face, type, class`: a reviewer looked for a type filter that was not there. The line
     names the filters shown, and is left out where there are none."""
@@ -256,7 +255,7 @@ def test_the_list_of_keys_names_the_filters_the_page_shows(table, browser, tmp_p
     assert not errors
 
 
-def test_paging_a_zoomed_timeline_later_then_earlier_comes_back_to_the_same_page(table, browser):  # noqa: F811
+def test_paging_a_zoomed_timeline_later_then_earlier_comes_back_to_the_same_page(table, browser):
     """Paged by hand, a zoomed timeline took its next page from the page as shown: the last one, moved back to end at
     the run's end (0:14-0:24 of a 24 s run at 10 s), paged back to 0:04-0:14, not to the 0:10-0:20 it came from, and
     went on off the round times. Pages by hand stay on the span's round times and none goes past either end."""
@@ -299,7 +298,7 @@ def _interview(out):
     return out / "interview.html"
 
 
-def test_at_200_percent_zoom_an_interview_s_table_fits_and_its_header_and_filters_stay_on_screen(table, browser):  # noqa: F811
+def test_at_200_percent_zoom_an_interview_s_table_fits_and_its_header_and_filters_stay_on_screen(table, browser):
     """At 200 % zoom on a 1280x800 laptop (a 640-px window) a two-person interview's table (apex pictures, classes
     such as 'repression', times past a minute) was a few pixels wider than its box: it scrolled sideways in a box of
     its own, and its header and filters scrolled away down the table. The word 'confidence' over '65%' was the
@@ -326,7 +325,7 @@ FITS = """(b => [b.scrollWidth <= b.clientWidth + 1, b.classList.contains('fits'
 
 
 @pytest.mark.parametrize("width", [375, 480, 600])
-def test_in_a_phone_wide_window_the_table_fits_with_fewer_columns_and_its_header_stays_in_sight(table, browser, width):  # noqa: F811
+def test_in_a_phone_wide_window_the_table_fits_with_fewer_columns_and_its_header_stays_in_sight(table, browser, width):
     """A phone (375-600 px): the interview's table was 565 px wide and scrolled sideways in its box, its header
     scrolling away down the table. The apex and offset times and the score are left out there (a line says so), the
     rest fits on one line a head, its header and filters stay in sight, and the arrows go through the heads shown."""
@@ -358,7 +357,7 @@ def test_in_a_phone_wide_window_the_table_fits_with_fewer_columns_and_its_header
     page.close()
 
 
-def test_at_360_px_the_table_fits_after_every_sort_and_filter(table, browser):  # noqa: F811
+def test_at_360_px_the_table_fits_after_every_sort_and_filter(table, browser):
     """A 360-px phone (a 340-px box): the interview's table fitted on load by 2 px too few, and a sort's arrow on the
     face, class or confidence head made it up to 11 px wider than its box (it then scrolled sideways in it, its header
     scrolling away). Under 400 px its text is 13 px: it fits whatever the order and the filters."""
@@ -388,7 +387,7 @@ def test_at_360_px_the_table_fits_after_every_sort_and_filter(table, browser):  
     page.close()
 
 
-def test_a_page_without_events_does_not_say_columns_are_left_out(browser, tmp_path):  # noqa: F811
+def test_a_page_without_events_does_not_say_columns_are_left_out(browser, tmp_path):
     """The line under the keys (a narrow window leaves out the apex and offset times and the score) was on a phone's
     page of a run without events too: there are no such columns to leave out. A page with events still has it."""
     rows = [{"time_s": k / FPS, "frame": k, "face_id": 0, "x": 0, "y": 0, "w": 20, "h": 20, "motion_score": 1.0}
@@ -405,7 +404,7 @@ def test_a_page_without_events_does_not_say_columns_are_left_out(browser, tmp_pa
     assert said == {"none": False, "some": True}
 
 
-def test_whether_the_table_fits_its_box_is_judged_again_after_a_filter_or_a_sort(table, browser):  # noqa: F811
+def test_whether_the_table_fits_its_box_is_judged_again_after_a_filter_or_a_sort(table, browser):
     """fits() (the header kept in sight where the table fits its box, the box scrolling sideways where it does not)
     was judged on load and resize only: the rows a filter leaves, or a sort's arrow on a narrow column's head (a head
     is one line), change the table's width, and the page kept its old answer (a header stuck in a box that scrolls
@@ -460,7 +459,7 @@ def _at_the_tables_end(page):
     return tuple(page.evaluate(f"({BOX})('{s}')") for s in ("#video", "#filters", "#events thead th"))
 
 
-def test_the_count_of_events_shown_says_one_event_in_the_singular(browser, tmp_path):  # noqa: F811
+def test_the_count_of_events_shown_says_one_event_in_the_singular(browser, tmp_path):
     """The line above the table said '1 of 1 events shown' on the page of a run with one event."""
     rows = [{"time_s": k / FPS, "frame": k, "face_id": 0, "x": 0, "y": 0, "w": 20, "h": 20, "motion_score": 1.0}
             for k in range(30)]

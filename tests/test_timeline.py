@@ -279,7 +279,9 @@ def _stalled(frames, face=lambda f: True):
     """predictions.csv's rows of a 15 fps video with a window every 2 frames that has no frames for 0.4 s after frame
     20 (a variable-rate file's pause, a webcam's stall): frame 22 at 1.87 s, not 1.47 s. ``face``: which windows
     have face 0 (the others a "no face" row)."""
-    t = lambda f: round(f / 15 + (0.4 if f >= 22 else 0.0), 4)
+    def t(f: int) -> float:
+        return round(f / 15 + (0.4 if f >= 22 else 0.0), 4)
+
     return [{"time_s": t(f), "frame": f, "face_id": 0 if face(f) else None, "motion_score": 1.0 if face(f) else None}
             for f in frames], t
 
