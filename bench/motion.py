@@ -28,7 +28,8 @@ from scipy import signal
 
 from mpt_live.clip import ClipSpec
 from mpt_live.machine import vector_extensions
-from mpt_live.motion import Magnifier, Biquads, band_pass, level_gains, magnify_clip, model_inputs, motion_score
+from mpt_live.bandpass import Biquads, band_pass
+from mpt_live.motion import Magnifier, level_gains, magnify_clip, model_inputs, motion_score
 from mpt_live.rankpool import dynamic_image
 
 

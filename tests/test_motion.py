@@ -260,7 +260,7 @@ def test_band_pass_is_in_hz_of_real_time_at_any_clip_duration(duration_s: float)
 
 def test_band_edge_follows_a_slowly_sampled_clip() -> None:
     """A clip too slow for the upper edge gets it lowered below Nyquist; one too slow for the band errs."""
-    from mpt_live.motion import NYQUIST_MARGIN, clip_band
+    from mpt_live.bandpass import NYQUIST_MARGIN, clip_band
 
     spec = ClipSpec()
     assert clip_band(spec) == (spec.clip_fps, 0.4, 4.0)      # the live window: 15 Hz, band as given
@@ -278,7 +278,7 @@ def test_band_edge_follows_a_slowly_sampled_clip() -> None:
 def test_band_pass_design_is_scipys_and_each_call_gets_its_own_arrays(name: str, fps: float | None) -> None:
     """The cached design equals scipy's for that spec and rate, bit for bit; a caller that changes the
     arrays it got does not change what the next caller gets."""
-    from mpt_live.motion import band_pass, clip_band
+    from mpt_live.bandpass import band_pass, clip_band
 
     spec = SPECS[name]
     fs, lo, hi = clip_band(spec, fps)
