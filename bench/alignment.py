@@ -49,6 +49,7 @@ from mpt_live.motion import Magnifier
 from mpt_live.photos import PhotoError, read_photo
 from mpt_live.sources import IMAGE_EXTENSIONS
 from mpt_live.synthface import FaceAnimator, HeadMotion
+from shared_faces import faces_folder
 
 STILL, TALKING = "evm_face_still.mp4", "retalking_3_talking.mp4"
 STILL_TARGET, LAG_TARGET = 0.15, 1.5
@@ -162,8 +163,8 @@ def mouth_ratios(folders: list[Path], model: str = "short") -> list[tuple[str, f
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--faces", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared/data/faces",
-                    help="folder with videos/ (default ../shared/data/faces)")
+    ap.add_argument("--faces", type=Path, default=faces_folder(),
+                    help="folder with videos/ (default $MPT_FACES_DIR, else ../shared/data/faces)")
     ap.add_argument("--model", default="short", choices=["short", "full"])
     ap.add_argument("--frames", type=int, default=None, help="only the first N frames of each video")
     ap.add_argument("--energy", action="store_true", help="also the band energy of the default input's head drift")

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.append(str(Path(__file__).resolve().parent))  # bench/shared_faces.py, after the installed packages
+from shared_faces import faces_folder  # noqa: E402
 
 from mpt_live.machine import vector_extensions  # noqa: E402
 from mpt_live.runtime import MPTRuntime, demo_model_path  # noqa: E402
@@ -27,7 +29,7 @@ from mpt_live.session import Session, SessionConfig  # noqa: E402
 from mpt_live.sources import VideoFile  # noqa: E402
 from train.compose import side_by_side  # noqa: E402
 
-FACES = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "faces"
+FACES = faces_folder()
 PEOPLE = ("paddlegan_fom_dv.mp4", "liveportrait_d6.mp4")
 ROUNDING = 1e-6  # equal: apart by no more than fp32 rounding of a probability (the tests' FLOAT_ROUNDING median)
 

@@ -22,6 +22,8 @@ import cv2
 import numpy as np
 
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.append(str(Path(__file__).resolve().parent))  # bench/shared_faces.py, after the installed packages
+from shared_faces import faces_folder  # noqa: E402
 
 import mpt_live.face as face  # noqa: E402
 from mpt_live.face import FaceAligner  # noqa: E402
@@ -83,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=240)
     ap.add_argument("--face", type=int, default=110, help="face box width, px (small: at most 128 in 640x480)")
-    ap.add_argument("--faces", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data" / "faces")
+    ap.add_argument("--faces", type=Path, default=faces_folder())
     a = ap.parse_args(argv)
     video = a.faces / "videos" / "liveportrait_d6.mp4"
     if not video.is_file():

@@ -42,9 +42,10 @@ from mpt_live.tiles import around, centred_in, searched_in_tiles  # noqa: E402
 from mpt_live.tracks import CLOSER_SIDE  # noqa: E402
 
 sys.path.append(str(Path(__file__).resolve().parent))  # bench/small_faces.py's room, beside this script
+from shared_faces import faces_folder  # noqa: E402
 import small_faces  # noqa: E402
 
-FACES = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "faces"
+FACES = faces_folder()
 PARTS = ("real", "rooms", "tapestry", "squares", "sface")
 PAIRS = (("liveportrait_d6.mp4", "retalking_3_talking.mp4"), ("liveportrait_d6.mp4", "liveportrait_d0.mp4"))
 HEIGHTS = (40, 60, 80, 100, 140, 200)

@@ -63,6 +63,8 @@ import cv2
 import numpy as np
 
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.append(str(Path(__file__).resolve().parent))  # bench/shared_faces.py, after the installed packages
+from shared_faces import faces_folder, need  # noqa: E402
 
 import mpt_live.model_worker as model_worker  # noqa: E402
 from mpt_live.capture import PacedVideoReader  # noqa: E402
@@ -74,7 +76,7 @@ from mpt_live.tracks import FaceTracker  # noqa: E402
 from mpt_live.sources import VideoFile  # noqa: E402
 from train.compose import side_by_side  # noqa: E402
 
-FACES = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces" / "videos"
+FACES = faces_folder() / "videos"
 STAGES = {"tracking": [(FaceTracker, "update")], "spotting": [(FaceState, "push"), (FaceState, "window")],
           # the window's clip made from its frames (ClipFrames.clip: the frames themselves where they are the samples,
           # else sampled; code before it had sample() alone, which this bench also times)
@@ -257,7 +259,7 @@ def main() -> None:
           f"OpenCV threads {cv2.getNumThreads()}" + ("" if args.opencv_threads else " (its default)"))
     with tempfile.TemporaryDirectory() as tmp:
         video = Path(tmp) / "two.mp4"
-        side_by_side([FACES / "paddlegan_fom_dv.mp4", FACES / "liveportrait_d6.mp4"], video, args.seconds)
+        side_by_side([need(FACES / "paddlegan_fom_dv.mp4"), need(FACES / "liveportrait_d6.mp4")], video, args.seconds)
         model = load_model(None, device="cpu", threads=1)
         print(f"{args.seconds:g} s, 640x320, two people side by side; model: {model.describe() if model else 'none'}")
         if args.live:

@@ -40,13 +40,14 @@ if CODE:
     sys.path.insert(0, CODE)  # its mpt_live first
 
 from live import rss_mb  # noqa: E402  bench/live.py: /proc RSS
+from shared_faces import faces_folder  # noqa: E402
 from mpt_live.clip import FrameRing  # noqa: E402
 from mpt_live.machine import vector_extensions  # noqa: E402
 from mpt_live.session import Session, SessionConfig  # noqa: E402
 from mpt_live.sources import VideoFile  # noqa: E402
 from train.compose import Shot, with_cuts  # noqa: E402
 
-VIDEOS = ROOT.parent / "shared" / "data" / "faces" / "videos"
+VIDEOS = faces_folder() / "videos"
 NO_FACE = {"pyfeat_face_noface"}  # a shared video whose face leaves the picture
 
 

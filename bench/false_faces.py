@@ -46,6 +46,8 @@ import cv2
 import numpy as np
 
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.append(str(Path(__file__).resolve().parent))  # bench/shared_faces.py, after the installed packages
+from shared_faces import faces_folder  # noqa: E402
 
 import mpt_live.face_watch as face_watch  # noqa: E402
 import mpt_live.tracks as tracks  # noqa: E402
@@ -58,7 +60,7 @@ from mpt_live.tiles import is_wide, searched_in_tiles  # noqa: E402
 from mpt_live.tracks import FaceTracker, box_iou  # noqa: E402
 from train.compose import Player  # noqa: E402
 
-FACES = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces"
+FACES = faces_folder()
 FPS, SIDE = 30.0, 480
 STILLS = (12, 15, 18, 21)  # frames of title_frames where the title is sharp
 FRAMES = {"960x480": (480, 960), "640x480": (480, 640)}  # the wide frame; the 4:3 one of the squares

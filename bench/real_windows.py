@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,8 +17,9 @@ from mpt_live.clip import FrameRing
 from mpt_live.face import FaceAligner
 from mpt_live.motion import model_inputs
 from mpt_live.sources import VideoFile
+from shared_faces import faces_folder
 
-FACES = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces" / "videos"
+FACES = faces_folder() / "videos"
 
 
 def windows(model: Any, videos: Sequence[str], per_video: int = 1, step_s: float = 1.0) -> tuple[np.ndarray, np.ndarray]:

@@ -24,12 +24,14 @@ import cv2
 import numpy as np
 
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.append(str(Path(__file__).resolve().parent))  # bench/shared_faces.py, after the installed packages
+from shared_faces import faces_folder  # noqa: E402
 
 from mpt_live import track_align  # noqa: E402
 from mpt_live.face import FaceAligner  # noqa: E402
 from mpt_live.machine import vector_extensions  # noqa: E402
 
-VIDEO = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "faces" / "videos" / "liveportrait_d6.mp4"
+VIDEO = faces_folder() / "videos" / "liveportrait_d6.mp4"
 SIZES = (224, 112)  # the registration now, and before
 
 

@@ -25,11 +25,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.append(str(Path(__file__).resolve().parent))  # bench/shared_faces.py, after the installed packages
+from shared_faces import faces_folder  # noqa: E402
 
 from mpt_live.machine import vector_extensions  # noqa: E402
 from mpt_live.report import apex_thumbnails, render_report  # noqa: E402
 
-FACES = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "faces"
+FACES = faces_folder()
 CLASSES = ["happiness", "surprise", "disgust", "repression", "others"]
 RATE = 15.0  # windows a second a face: one every 2 frames at 30 fps
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

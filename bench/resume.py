@@ -33,8 +33,9 @@ from console_scripts import run_logged, show, tool
 
 from mpt_live.machine import vector_extensions
 from mpt_live.references import SIDECAR
+from shared_faces import faces_folder
 
-VIDEO = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces" / "videos" / "paddlegan_fom_dv.mp4"
+VIDEO = faces_folder() / "videos" / "paddlegan_fom_dv.mp4"
 BOX = ("x", "y", "w", "h")
 
 

@@ -28,6 +28,8 @@ import cv2
 import numpy as np
 
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.append(str(Path(__file__).resolve().parent))  # bench/shared_faces.py, after the installed packages
+from shared_faces import faces_folder  # noqa: E402
 
 from mpt_live.face import FaceAligner  # noqa: E402
 from mpt_live.face_watch import FaceWatch  # noqa: E402
@@ -170,7 +172,7 @@ def spot(faces: Path, heights: list[int]) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--frames", type=int, default=60)
-    ap.add_argument("--faces", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data" / "faces")
+    ap.add_argument("--faces", type=Path, default=faces_folder())
     ap.add_argument("--spot", action="store_true", help="also the default input's movements per face height")
     ap.add_argument("--crops", type=Path, help="write each face's last aligned crop here")
     a = ap.parse_args()

@@ -31,6 +31,8 @@ import cv2
 import numpy as np
 
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.append(str(Path(__file__).resolve().parent))  # bench/shared_faces.py, after the installed packages
+from shared_faces import faces_folder  # noqa: E402
 
 import mpt_live.face_watch as face_watch  # noqa: E402
 import mpt_live.tracks as tracks  # noqa: E402
@@ -134,7 +136,7 @@ def webcam(n: int, passes: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=90)
-    ap.add_argument("--faces", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data" / "faces")
+    ap.add_argument("--faces", type=Path, default=faces_folder())
     ap.add_argument("--only", choices=("wide", "webcam"), help="one part: the wide canvases, or one person at 640x480")
     ap.add_argument("--passes", type=int, default=4, help="--only webcam: passes of each, alternating")
     args = ap.parse_args()
