@@ -2,8 +2,8 @@
 (mpt_live/tiles.py squares_of, as mpt-live runs) against every square (the baseline, before) in the same run.
 
 bench/identities.py's layout: one person 480 px and another 160 px side by side, bottom-aligned, in a 640x480 frame
-(the small one's face about 65 px: the whole frame often misses it, its square finds it), each person with the next,
-both orders, through the face stage as bench/identities.py measures it (FaceTracker with the face embedder and auto's
+(the small one's face about 65 px: the whole frame often misses it, its square finds it), each person with the next
+round the ring (with two people, the one pair: A+B and B+A once each, not twice), both orders, through the face stage as bench/identities.py measures it (FaceTracker with the face embedder and auto's
 FaceWatch). Per recording and rule: square searches, detector runs on squares and their CPU ms (process time, every
 thread), whole-frame detector runs, frames with both faces, ID swaps. Held-out people: --photos FOLDER ... (photos,
 animated as bench/identities.py does; scripts/heldout_faces.py fetches two sets), else the shared videos.
@@ -29,12 +29,17 @@ COUNTS = ("searches", "square_runs", "square_cpu", "frame_runs")
 
 class Counted:
     """Counts the face stage's detector runs on a 640x480 frame and on its squares (wrapping mpt_live.face's
-    merge_tiles and FaceAligner.detect), and switches to every square (``every``: the rule before squares_of)."""
+    merge_tiles and FaceAligner.detect), and switches to every square (``every``: the rule before squares_of).
+    A context manager: the wrappers are in place inside ``with Counted() as counted:`` only, and mpt_live.face's own
+    functions are back after it, however it ends."""
 
     def __init__(self) -> None:
         self.c = dict.fromkeys(COUNTS, 0.0)
         self.every = False
+
+    def __enter__(self) -> "Counted":
         merge, detect, squares = face.merge_tiles, face.FaceAligner.detect, face.squares_of
+        self._own = merge, detect, squares
 
         def merge_tiles(found, frame, det, *only):
             if frame.shape[:2] != (480, 640):
@@ -55,6 +60,10 @@ class Counted:
 
         face.merge_tiles, face.FaceAligner.detect = merge_tiles, counted
         face.squares_of = lambda shape, boxes: None if self.every else squares(shape, boxes)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        face.merge_tiles, face.FaceAligner.detect, face.squares_of = self._own
 
     def run(self, path: Path, truth: list, every: bool) -> tuple[dict, dict]:
         self.every, self.c = every, dict.fromkeys(COUNTS, 0.0)
@@ -70,17 +79,16 @@ def main() -> None:
         if not folder.is_dir():
             sys.exit(f"--photos {folder}: no such folder")
     print(f"CPU vector extensions: {vector_extensions()}", flush=True)
-    counted = Counted()
     print("| 480 px + 160 px | rule | both faces | swaps | square searches | detector runs on squares (CPU ms each) "
           "| whole-frame runs |\n|---|---|---|---|---|---|---|", flush=True)
     total = {True: [0.0, 0.0], False: [0.0, 0.0]}
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, Counted() as counted:
         who = identities.people(args.seconds, args.photos, Path(tmp))
         who = [w for w in who if w[1].parent == Path(tmp)] if args.photos else who
         if len(who) < 2:
             sys.exit(f"--photos: {len(who)} people with a face found, need 2")
         path = Path(tmp) / "pair.mp4"
-        for i in range(len(who)):
+        for i in range(len(who) if len(who) > 2 else 1):  # two people: one pair round the ring, not the same twice
             j = (i + 1) % len(who)
             for a, b in ((i, j), (j, i)):
                 truth = identities.sized([who[a][1], who[b][1]], [480, 160], path, args.seconds)
