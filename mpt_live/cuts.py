@@ -66,6 +66,11 @@ class CutCheck:
         self._thumb: np.ndarray | None = None
         self._forced = False
 
+    @property
+    def thumb(self) -> np.ndarray | None:
+        """The latest frame's grey thumbnail (:func:`thumbnail`; None before the first frame)."""
+        return self._thumb
+
     def force(self) -> None:
         """The next frame is a cut whatever it shows (a new segment of the source)."""
         self._forced = True

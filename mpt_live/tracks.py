@@ -60,6 +60,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from .cuts import CutCheck
+from .entries import EntryWatch
 from .face import Detection, FaceAligner, FaceResult
 from .track_align import TrackAligner
 from .face_confirm import CONFIRM_RUNS, CONFIRM_S, NEW_SCORE, confirmed  # noqa: F401  (the rule, named here too)
@@ -161,6 +162,7 @@ class FaceTracker:
         self.cut = False  # the latest frame was a camera cut (its faces start new appearances)
         self.faceless: np.ndarray | None = None  # the latest frame the detector found no confident face on
         self._tiled_t, self._looks = -float("inf"), SquareLooks()  # the last tile search (s); tentative faces' looks
+        self.entries = EntryWatch()  # someone may have entered: every square searched before the cadence's time
         self._search = False  # the next frame is detected and searched in tiles whatever the schedule (search_now)
 
     def search_now(self) -> None:
@@ -321,7 +323,7 @@ class FaceTracker:
         """The faces the whole-frame pass missed in a frame 4:3 or wider (:mod:`mpt_live.tiles`): its tiles are searched
         at once when a face present until now (or tentative, or small and lost, until its ``look_until``) was not found
         (only its last box's squares), and all every :func:`~mpt_live.tiles.search_every` s while fewer than
-        ``max_faces`` are found."""
+        ``max_faces`` are found, or sooner where someone may have entered (:mod:`mpt_live.entries`)."""
         if not searched_in_tiles(frame.shape):
             return dets
         boxes = np.array([d.box for d in dets] + [f.face.box for f in followed.values()]).reshape(-1, 4)
@@ -329,9 +331,14 @@ class FaceTracker:
         present = [tr for tr in self.tracks if tr.id not in followed and (tr.present or looking(tr.look_until, t) and (
             not tr.confirmed or self._looks.lost_due(t)))]  # a lost face's look: at most every LOST_EVERY_S
         missed = [tr.box for tr in present if not len(boxes) or box_iou(np.array([tr.box]), boxes).max() < 0.3]
-        due = not (0 < self.max_faces <= len(boxes) or 0 <= t - self._tiled_t < search_every(frame.shape))
+        short = not 0 < self.max_faces <= len(boxes)  # fewer faces found than may be tracked; entries: every run
+        early = self.entries.due(self._cuts.thumb, [*boxes, *(tr.box for tr in present)], frame.shape, t) and short
+        cadence = short and not 0 <= t - self._tiled_t < search_every(frame.shape)  # an early search: not its clock
+        due = cadence or early
         if missed or due:  # due: every square (new faces); else the missed faces' squares only (tiles.squares_of)
-            self._tiled_t, self.tile_searches = t if due else self._tiled_t, self.tile_searches + 1
+            self._tiled_t, self.tile_searches = t if cadence else self._tiled_t, self.tile_searches + 1
+            if due:  # changes outside the faces are measured from this search on (mpt_live/entries.py)
+                self.entries.searched(self._cuts.thumb)
             self._looks.lost_t = t if any(tr.confirmed and not tr.present for tr in present) else self._looks.lost_t
             return self.aligner.detect_tiles(frame, dets, () if due else missed)
         return dets
