@@ -14,9 +14,8 @@ still walking in is searched for once they stand), make this detector run search
 own cadence goes on as before (an early search does not put it off).
 
 Bounded: a moving background (a screen, a cartoon) never settles; something that keeps changing and settling (a
-slide show, a camera pan that stops, a passer-by) gets early searches :data:`LEAST_GAP`, then twice, four times as
-far apart, and none once the gap is longer than the squares' own cadence (at most 3 in a row), until :data:`QUIET_S`
-pass with no settled change. A frame where nothing changes outside the faces searches its squares exactly as before,
+slide show, a camera pan that stops, a passer-by) gets early searches at least :data:`LEAST_GAP`, then twice that
+apart, :data:`IN_A_ROW` (3) at most, then none until :data:`QUIET_S` pass with no settled change. A frame where nothing changes outside the faces searches its squares exactly as before,
 and so does a 3:2 or wider one (searched every :data:`~mpt_live.tiles.TILE_EVERY_S` anyway).
 """
 
@@ -27,6 +26,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from .face_confirm import SAME_IOU, iou
 from .tiles import SQUARES_EVERY_S, TILE_EVERY_S, search_every
 
 LEVEL = 24  # grey levels a thumbnail cell (a 10x13 px area of 640x480) must differ from the last search's by
@@ -35,8 +35,8 @@ SETTLE_S = 0.1
 MIN_CELLS = 6  # settled changed cells outside the faces that trigger an early search (a 65 px face covers ~30)
 AROUND = 0.5  # a face's region: its box widened by this share of its size on each side and above, and the frame below
 LEAST_GAP = TILE_EVERY_S  # s between early searches, doubled by each
-QUIET_S = SQUARES_EVERY_S  # s with no settled change outside the faces that bring the gap back to LEAST_GAP
-# (a gap longer than QUIET_S: no early search, the squares' own cadence alone)
+IN_A_ROW = 3  # early searches at most, then the squares' own cadence alone until QUIET_S pass
+QUIET_S = SQUARES_EVERY_S  # s with no settled change outside the faces that start a new row
 
 
 class EntryWatch:
@@ -48,7 +48,7 @@ class EntryWatch:
         # each cell's 3x3 neighbourhood (a cell changed where it is out of both by LEVEL: shifts of a cell forgiven)
         self._prev: np.ndarray | None = None  # ... at the last detector run
         self._still = np.zeros((0, 0))  # per cell: since when (s) it changed by at most STILL between runs
-        self._gap, self._early_t, self._changed_t = LEAST_GAP, -np.inf, -np.inf
+        self._row, self._early_t, self._changed_t = 0, -np.inf, -np.inf  # early searches in a row; the last; a change
         self.early = 0  # early searches asked for
 
     def due(self, thumb: np.ndarray | None, boxes: Sequence[tuple[int, int, int, int]], shape: Sequence[int],
@@ -61,7 +61,7 @@ class EntryWatch:
         if self._prev is None or self._prev.shape != now.shape or not 0 <= t - self._changed_t or t < self._early_t:
             self._prev, self._still = now, np.full(now.shape, t)  # the first run, or time went back
             self.searched(thumb)
-            self._gap, self._early_t, self._changed_t = LEAST_GAP, -np.inf, t
+            self._row, self._early_t, self._changed_t = 0, -np.inf, t
             return False
         outside = ~faces_mask(boxes, shape, now.shape)
         moving = np.abs(now - self._prev) > STILL
@@ -70,21 +70,29 @@ class EntryWatch:
         changed = (now > self._ref[1] + LEVEL) | (now < self._ref[0] - LEVEL)
         if np.count_nonzero(changed & (t - self._still >= SETTLE_S) & outside) < MIN_CELLS:
             if t - self._changed_t >= QUIET_S:
-                self._gap = LEAST_GAP
+                self._row = 0
             return False
         self._changed_t = t
         # not while the picture outside the faces moves (someone still walking in, a background that never rests),
-        # nor sooner than the gap after the last early search; none once the gap reached the squares' cadence
-        if np.count_nonzero(moving & outside) >= MIN_CELLS or t - self._early_t < self._gap or self._gap > QUIET_S:
+        # nor sooner than LEAST_GAP, twice that ... after the last early search, nor more than IN_A_ROW in a row
+        if (np.count_nonzero(moving & outside) >= MIN_CELLS or self._row >= IN_A_ROW
+                or t - self._early_t < LEAST_GAP * 2 ** max(self._row - 1, 0)):
             return False
-        self._early_t, self._gap, self.early = t, 2 * self._gap, self.early + 1
+        self._early_t, self._row, self.early = t, self._row + 1, self.early + 1
         return True
 
     def searched(self, thumb: np.ndarray | None) -> None:
-        """Every square was searched on the frame of ``thumb``: changes are measured from it on."""
+        """Every square was searched on the frame of ``thumb``: changes are measured from it on (the tracker: after
+        its cadence's searches, and an early one that found a face (:func:`new_face`); one that found nobody new
+        leaves the change to be looked at again, a faint face being found on some searches only)."""
         if thumb is not None:
             near = np.ones((3, 3), np.uint8)
             self._ref = cv2.erode(thumb, near).astype(np.int16), cv2.dilate(thumb, near).astype(np.int16)
+
+
+def new_face(found: Sequence, known: Sequence[tuple[int, int, int, int]]) -> bool:
+    """Whether a search's detections ``found`` hold a face that is none of the ``known`` boxes."""
+    return any(all(iou(tuple(d.box), tuple(k)) < SAME_IOU for k in known) for d in found)
 
 
 def faces_mask(boxes: Sequence[tuple[int, int, int, int]], shape: Sequence[int], cells: tuple[int, ...]) -> np.ndarray:

@@ -60,7 +60,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from .cuts import CutCheck
-from .entries import EntryWatch
+from .entries import EntryWatch, new_face
 from .face import Detection, FaceAligner, FaceResult
 from .track_align import TrackAligner
 from .face_confirm import CONFIRM_RUNS, CONFIRM_S, NEW_SCORE, confirmed  # noqa: F401  (the rule, named here too)
@@ -332,15 +332,17 @@ class FaceTracker:
             not tr.confirmed or self._looks.lost_due(t)))]  # a lost face's look: at most every LOST_EVERY_S
         missed = [tr.box for tr in present if not len(boxes) or box_iou(np.array([tr.box]), boxes).max() < 0.3]
         short = not 0 < self.max_faces <= len(boxes)  # fewer faces found than may be tracked; entries: every run
-        early = self.entries.due(self._cuts.thumb, [*boxes, *(tr.box for tr in present)], frame.shape, t) and short
+        known = [*map(tuple, boxes), *(tr.box for tr in present)]  # the faces found, followed or looked for
+        early = self.entries.due(self._cuts.thumb, known, frame.shape, t) and short
         cadence = short and not 0 <= t - self._tiled_t < search_every(frame.shape)  # an early search: not its clock
         due = cadence or early
         if missed or due:  # due: every square (new faces); else the missed faces' squares only (tiles.squares_of)
             self._tiled_t, self.tile_searches = t if cadence else self._tiled_t, self.tile_searches + 1
-            if due:  # changes outside the faces are measured from this search on (mpt_live/entries.py)
-                self.entries.searched(self._cuts.thumb)
             self._looks.lost_t = t if any(tr.confirmed and not tr.present for tr in present) else self._looks.lost_t
-            return self.aligner.detect_tiles(frame, dets, () if due else missed)
+            found = self.aligner.detect_tiles(frame, dets, () if due else missed)
+            if cadence or early and new_face(found, known):  # changes outside the faces measured from here on
+                self.entries.searched(self._cuts.thumb)  # (mpt_live/entries.py; a fruitless early search: not)
+            return found
         return dets
 
     def _tentative(self, matched: dict[int, tuple[Track, np.ndarray | None]], dets: list[Detection],
