@@ -83,8 +83,7 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a, b = a.astype(np.float64)[:, None], b.astype(np.float64)[None]
     w = np.clip(np.minimum(a[..., 0] + a[..., 2], b[..., 0] + b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
     h = np.clip(np.minimum(a[..., 1] + a[..., 3], b[..., 1] + b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
-    inter = w * h
-    union = a[..., 2] * a[..., 3] + b[..., 2] * b[..., 3] - inter
+    inter, union = w * h, a[..., 2] * a[..., 3] + b[..., 2] * b[..., 3] - w * h
     return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
 
 
@@ -335,11 +334,10 @@ class FaceTracker:
         known = [*map(tuple, boxes), *(tr.box for tr in present)]  # the faces found, followed or looked for
         early = self.entries.due(self._cuts.thumb, known, frame.shape, t) and short
         cadence = short and not 0 <= t - self._tiled_t < search_every(frame.shape)  # an early search: not its clock
-        due = cadence or early
-        if missed or due:  # due: every square (new faces); else the missed faces' squares only (tiles.squares_of)
+        if missed or cadence or early:  # those: every square (new faces); else the missed faces' squares only
             self._tiled_t, self.tile_searches = t if cadence else self._tiled_t, self.tile_searches + 1
             self._looks.lost_t = t if any(tr.confirmed and not tr.present for tr in present) else self._looks.lost_t
-            found = self.aligner.detect_tiles(frame, dets, () if due else missed)
+            found = self.aligner.detect_tiles(frame, dets, () if cadence or early else missed)
             if cadence or early and new_face(found, known):  # changes outside the faces measured from here on
                 self.entries.searched(self._cuts.thumb)  # (mpt_live/entries.py; a fruitless early search: not)
             return found
