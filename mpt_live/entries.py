@@ -52,9 +52,11 @@ class EntryWatch:
         self.early = 0  # early searches asked for
 
     def due(self, thumb: np.ndarray | None, boxes: Sequence[tuple[int, int, int, int]], shape: Sequence[int],
-            t: float) -> bool:
+            t: float, ask: bool = True) -> bool:
         """Whether the squares should be searched now (someone may have entered), seeing ``thumb`` (the frame's grey
-        thumbnail; None: no check), the faces' ``boxes`` (frame px) on a frame of ``shape`` at ``t`` (s)."""
+        thumbnail; None: no check), the faces' ``boxes`` (frame px) on a frame of ``shape`` at ``t`` (s). ``ask``
+        False (the tracker: as many faces found as it may track, or the squares searched on their cadence anyway):
+        the thumbnail is watched but no early search is asked for or counted."""
         if thumb is None or search_every(shape) <= LEAST_GAP:  # a 3:2 or wider frame: searched that often anyway
             return False
         now = thumb.astype(np.int16)
@@ -75,7 +77,7 @@ class EntryWatch:
         self._changed_t = t
         # not while the picture outside the faces moves (someone still walking in, a background that never rests),
         # nor sooner than LEAST_GAP, twice that ... after the last early search, nor more than IN_A_ROW in a row
-        if (np.count_nonzero(moving & outside) >= MIN_CELLS or self._row >= IN_A_ROW
+        if (not ask or np.count_nonzero(moving & outside) >= MIN_CELLS or self._row >= IN_A_ROW
                 or t - self._early_t < LEAST_GAP * 2 ** max(self._row - 1, 0)):
             return False
         self._early_t, self._row, self.early = t, self._row + 1, self.early + 1

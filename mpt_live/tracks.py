@@ -332,8 +332,8 @@ class FaceTracker:
         missed = [tr.box for tr in present if not len(boxes) or box_iou(np.array([tr.box]), boxes).max() < 0.3]
         short = not 0 < self.max_faces <= len(boxes)  # fewer faces found than may be tracked; entries: every run
         known = [*map(tuple, boxes), *(tr.box for tr in present)]  # the faces found, followed or looked for
-        early = self.entries.due(self._cuts.thumb, known, frame.shape, t) and short
         cadence = short and not 0 <= t - self._tiled_t < search_every(frame.shape)  # an early search: not its clock
+        early = self.entries.due(self._cuts.thumb, known, frame.shape, t, ask=short and not cadence)
         if missed or cadence or early:  # those: every square (new faces); else the missed faces' squares only
             self._tiled_t, self.tile_searches = t if cadence else self._tiled_t, self.tile_searches + 1
             self._looks.lost_t = t if any(tr.confirmed and not tr.present for tr in present) else self._looks.lost_t

@@ -54,6 +54,25 @@ def test_an_entry_outside_the_faces_asks_for_one_early_search_once_it_settled():
     assert len(early) == 1 and 2.1 + SETTLE_S <= early[0] <= 2.1 + SETTLE_S + 2 * RUN, early
 
 
+def test_a_run_that_may_not_search_asks_for_and_counts_no_early_search():
+    """Where the tracker already has as many faces as it may track, or searches every square on its cadence anyway, the
+    watch is told (``ask`` False): it sees the thumbnail but asks for nothing, counts nothing, and its row of early
+    searches is not spent, so the entry is still searched for on the next run that may search."""
+    watch, asked = EntryWatch(), []
+    for k in range(int(6.0 / RUN)):
+        t = k * RUN
+        if watch.due(_entered(t), [BIG], SHAPE, t, ask=False):
+            asked.append(t)
+    assert asked == [] and watch.early == 0
+    fresh, late = EntryWatch(), []
+    for k in range(int(6.0 / RUN)):
+        t = k * RUN
+        if fresh.due(_entered(t), [BIG], SHAPE, t, ask=t >= 2.1 + SETTLE_S + 4 * RUN):
+            late.append(t)
+            fresh.searched(_entered(t))
+    assert len(late) == 1 and fresh.early == 1 and late[0] >= 2.1 + SETTLE_S + 4 * RUN, late
+
+
 @pytest.mark.parametrize("name, thumb_at", [
     ("a still frame", lambda t: _thumb()),
     # the same change within the faces' region (a talking head, a hand under the chin): no newcomer
