@@ -142,8 +142,7 @@ def main(argv: list[str] | None = None) -> None:
     if {"distractors", "shared"} & set(a.only) and not (a.faces / "videos").is_dir():
         sys.exit(f"--faces {a.faces}: no videos/ folder of face videos there")
     print(f"CPU vector extensions: {vector_extensions()}", flush=True)
-    counted = Counted()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, Counted() as counted:
         who = identities.people(max(a.seconds, 11.0), a.photos, Path(tmp)) if {"entries", "pair"} & set(a.only) else []
         who = [w for w in who if w[1].parent == Path(tmp)] if a.photos else who
         if {"entries", "pair"} & set(a.only) and len(who) < 2:

@@ -22,11 +22,13 @@ def test_the_bench_prints_the_delay_and_the_squares_cost_before_and_now(eb, face
     end (4 s; the next search at 4.0 s); now within a second (confirmed: a faint face needs CONFIRM_S)."""
     v = faces_dir / "videos"
     who = [("liveportrait_d6", v / "liveportrait_d6.mp4"), ("retalking_3_talking", v / "retalking_3_talking.mp4")]
-    eb.entries(who, 1, [2.1], ["appear"], 4.0, eb.Counted(), tmp_path / "entry.mp4", 130)
+    with eb.Counted() as counted:
+        eb.entries(who, 1, [2.1], ["appear"], 4.0, counted, tmp_path / "entry.mp4", 130)
     out = capsys.readouterr().out
     rows = ROW.findall(out)
     assert len(rows) == 1, out
-    _, _, before, _, _, now, _, _, early, big0, big1 = rows[0]
+    _, _, before, _, runs0, now, _, runs1, early, big0, big1 = rows[0]
+    assert int(runs0) > 0 and int(runs1) > 0, rows  # the squares' detector runs are counted (inside ``with Counted``)
     assert before == "never" and now != "never" and int(now) <= 30 and int(early) >= 1, rows
     assert int(big0) == int(big1) == 120  # the first person carries an ID on every frame either way
     assert int(early) <= 3  # at most 3 in a row (mpt_live/entries.py)
