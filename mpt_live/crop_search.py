@@ -15,6 +15,7 @@ loaded 2-core machine).
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -55,13 +56,14 @@ def search(image: np.ndarray, detect: Callable[[np.ndarray], list[Any]],
     return None
 
 
-def hint(name: str, image: np.ndarray | None, model: str = "short") -> str | None:
+def hint(name: str, image: np.ndarray | None, model: str = "short", path: Path | None = None) -> str | None:
     """What a run of source ``name`` that found no face in most frames can do where the frame ``image`` (one the
     detector found no face on) holds a face found only in a crop (by BlazeFace ``model``: the run's): that face's
     size and place, and the ffmpeg crop (:data:`~mpt_live.tiles.CLOSER_SIDE` times its size, square, around it: the
     face a third of the detector's input) that shows it; None where no crop shows a face, where the face is not small
     for the frame (over :data:`~mpt_live.tiles.SMALL_SHARE` of its short side: its size is not why it was missed) or
-    where no frame was kept."""
+    where no frame was kept. The ffmpeg command only for ``path``: a video file whose frames are its pixels as ffmpeg
+    shows them (square pixels, no rotation tag overridden); a camera, a stream, a frame folder: the place alone."""
     if image is None:
         return None
     from .face import FaceAligner
@@ -70,10 +72,10 @@ def hint(name: str, image: np.ndarray | None, model: str = "short") -> str | Non
         got = search(image, fa.detect_image)
     if got is None or got[0][3] > SMALL_SHARE * min(image.shape[:2]):  # a face not small for the frame: not the why
         return None
-    return line(name, image.shape, *got)
+    return line(name, image.shape, *got, path=path)
 
 
-def line(name: str, shape: tuple[int, ...], box: tuple[int, int, int, int], side: int) -> str:
+def line(name: str, shape: tuple[int, ...], box: tuple[int, int, int, int], side: int, path: Path | None = None) -> str:
     """:func:`hint`'s words for a face at ``box`` (x, y, w, h) found in a crop of ``side`` of a frame of ``shape`` of
     source ``name``: the crop said is square, :data:`~mpt_live.tiles.CLOSER_SIDE` times the face's size, centred on it
     and moved inside the frame, at even pixels (as H.264 needs)."""
@@ -82,7 +84,10 @@ def line(name: str, shape: tuple[int, ...], box: tuple[int, int, int, int], side
     crop = min(fh, fw, 2 * round(CLOSER_SIDE * max(w, h) / 2))
     x0 = min(max(0, round(x + w / 2 - crop / 2)), fw - crop) // 2 * 2
     y0 = min(max(0, round(y + h / 2 - crop / 2)), fh - crop) // 2 * 2
-    src = Path(name)
-    return (f"a face about {w} px wide ({h / fh:.0%} of the frame's height) is found at x={x}, y={y} in a {side}x{side} "
+    said = (f"a face about {w} px wide ({h / fh:.0%} of the frame's height) is found at x={x}, y={y} in a {side}x{side} "
             f"crop of a frame, not in the whole {fw}x{fh} frame: too small for the detector's view of it; crop the "
-            f"video around it: ffmpeg -i {src.name} -vf crop={crop}:{crop}:{x0}:{y0} {src.stem}_face{src.suffix or '.mp4'}")
+            f"video around it")
+    if path is None:  # a camera, a stream, a frame folder: no file for ffmpeg to crop as said
+        return f"{said} ({crop}x{crop} px at x={x0}, y={y0})"
+    out = path.with_name(f"{path.stem}_face{path.suffix or '.mp4'}").name
+    return f"{said}: ffmpeg -i {shlex.quote(path.name)} -vf crop={crop}:{crop}:{x0}:{y0} {shlex.quote(out)}"

@@ -16,6 +16,7 @@ from .crop_search import hint as crop_hint
 from .errors import counted
 from .face_state import too_short_to_spot
 from .face_watch import DETECTOR_KEYS
+from .sources import VideoFile
 from .results import NO_FACE, WARMING, LabelTally, label_order, WindowResult, mean_or_none, percentile
 from .tracks import FaceTracker
 
@@ -221,7 +222,9 @@ def run_warnings(session: Session) -> list[str]:
     stopped = bool(session.stopped or session.interrupted or session.error)  # q/Esc too: not the video's fault
     tracker, c = session.tracker, session.figures.counts  # most frames without a face: one too small, in a crop?
     few = tracker is not None and face_warning(name, c["frames_read"], c["frames_with_face"], None) is not None
-    hint = crop_hint(name, tracker.faceless, session.watch.used if session.watch else "short") if few else None
+    src = session.source  # the ffmpeg crop only for a file whose pixels ffmpeg shows as the run saw them
+    path = src.path if isinstance(src, VideoFile) and src.path.is_file() and src.stretch == (1.0, 1.0) and not src.turn else None
+    hint = crop_hint(name, tracker.faceless, session.watch.used if session.watch else "short", path) if few else None
     out += session.figures.warnings(name, spec.window_s, session.runtime is not None, session.cfg.detector, stopped,
                                     hint)
     early = sum(closed_early(session).values())

@@ -8,6 +8,8 @@ import json
 import re
 import shlex
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -94,9 +96,20 @@ def test_the_face_is_looked_for_in_smaller_crops_and_placed_in_the_frame():
     assert crop_search.search(frame, detect) == ((x0 + 10, 192, 30, 30), 180)
     assert sorted(set(sides), reverse=True) == [720, 360, 180]
     assert crop_search.search(frame, lambda img: []) is None
-    assert "crop=90:90:180:162 v_face.mp4" in crop_search.line("v.mp4", frame.shape, (210, 192, 30, 30), 180)
-    assert "crop=90:90:1190:630 v_face.mp4" in crop_search.line("v.mp4", frame.shape, (1270, 700, 30, 30), 90)
-    assert "crop=720:720:0:0 " in crop_search.line("v.mp4", frame.shape, (0, 0, 400, 400), 90)  # at most the frame
+    assert "crop=90:90:180:162 v_face.mp4" in crop_search.line("v.mp4", frame.shape, (210, 192, 30, 30), 180, Path("v.mp4"))
+    assert "crop=90:90:1190:630 v_face.mp4" in crop_search.line("v.mp4", frame.shape, (1270, 700, 30, 30), 90, Path("v.mp4"))
+    assert "crop=720:720:0:0 " in crop_search.line("v.mp4", frame.shape, (0, 0, 400, 400), 90, Path("v.mp4"))  # at most the frame
+
+
+def test_the_ffmpeg_command_only_for_a_file_and_quoted():
+    """A camera, a stream or a frame folder (no path) gets the face's crop as a place, no ffmpeg command naming it as a
+    file; a file whose name has a space gets both names quoted for the shell."""
+    shape = (720, 1280, 3)
+    said = crop_search.line("camera 0", shape, (210, 192, 30, 30), 180)
+    assert "ffmpeg" not in said and said.endswith("crop the video around it (90x90 px at x=180, y=162)"), said
+    said = crop_search.line("/data/my clip.mov", shape, (210, 192, 30, 30), 180, Path("/data/my clip.mov"))
+    assert said.endswith("ffmpeg -i 'my clip.mov' -vf crop=90:90:180:162 'my clip_face.mov'"), said
+    assert shlex.split(said.split(": ffmpeg ", 1)[1])[-1] == "my clip_face.mov"
 
 
 def test_a_face_not_small_for_the_frame_gives_no_hint(monkeypatch):
