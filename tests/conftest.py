@@ -12,7 +12,7 @@ from typing import Iterator
 
 import pytest
 
-FACES = Path(os.environ.get("MPT_FACES_DIR", Path(__file__).resolve().parents[2] / "shared" / "data" / "faces"))
+FACES = Path(os.environ.get("MPT_FACES_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data" / "faces")  # empty: unset
 
 
 @pytest.fixture(scope="session")

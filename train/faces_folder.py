@@ -15,7 +15,8 @@ from mpt_live.photos import UNSUPPORTED as UNDECODABLE_PHOTOS
 from mpt_live.quiet import quiet_opencv
 from mpt_live.rundir import OUTPUTS as RUN_OUTPUTS, is_run_summary, read_summary
 import mpt_live.pyav_capture as pyav
-from mpt_live.sources import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, unreadable
+from mpt_live.file_reason import unreadable
+from mpt_live.sources import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 
 
 def media_files(faces_dir: Path, notes: list[str]) -> list[Path]:

@@ -36,7 +36,8 @@ import cv2
 from mpt_live.errors import InputError
 from mpt_live.quiet import quiet_fd
 from mpt_live.pyav_capture import open_video
-from mpt_live.sources import read_past, unreadable
+from mpt_live.file_reason import unreadable
+from mpt_live.sources import read_past
 
 from .files import ClipFrames, find_dirs, find_files, find_sheets, newest_name, pick, prefer_raw
 from .samples import natural_key
