@@ -70,13 +70,7 @@ def run_files(videos: list, out: Optional[Path], runtime: Any | None, cfg: Sessi
                              first=first, resume=resume)
     for _, d, s in done:
         report(s, d)
-    incomplete = [s for _, _, s in done if s["status"] != "complete"]
-    if failed:
-        console.print(f"[bold red]{len(failed)} of {counted(len(videos), 'video')} failed:[/]")
-        for _, msg in failed:
-            say(f"  {msg}")
-    if failed or incomplete:
-        raise typer.Exit(1)
+    ended(failed, len(videos), sum(s["status"] != "complete" for _, _, s in done))
 
 
 def run_parallel(videos: list[Path], out: Optional[Path], runtime: Any | None, cfg: SessionConfig, save_video: bool,
@@ -98,8 +92,14 @@ def run_parallel(videos: list[Path], out: Optional[Path], runtime: Any | None, c
             continue
         report(summary, d)
         incomplete += summary["status"] != "complete"
+    ended(failed, len(videos), incomplete)
+
+
+def ended(failed: list, videos: int, incomplete: int) -> None:
+    """A batch's end: the videos that ``failed`` (of ``videos``) listed, and exit 1 where any did or ``incomplete`` ran
+    short (killed, stopped)."""
     if failed:
-        console.print(f"[bold red]{len(failed)} of {counted(len(videos), 'video')} failed:[/]")
+        console.print(f"[bold red]{len(failed)} of {counted(videos, 'video')} failed:[/]")
         for _, msg in failed:
             say(f"  {msg}")
     if failed or incomplete:

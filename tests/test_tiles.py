@@ -242,20 +242,11 @@ def test_a_face_of_a_wide_frame_small_against_its_long_side_is_aligned_by_keypoi
     (0.3-0.5 on a real grid of four people, whose alignment then jumped where the whole frame and the face's tile
     took turns finding it: 0 of 4 movements found for one of them); it is small against the long side, and its
     keypoints are those found in a square around it."""
-    from mpt_live.demo_input import demo_portrait
     from mpt_live.face import FaceAligner
     from mpt_live.tiles import small_face, small_in_frame
 
-    portrait = demo_portrait()
-    h, w = shape
     with FaceAligner(model="short") as aligner:
-        big = aligner.detect_image(portrait)[0]
-        scale = px / big.box[2]
-        small = cv2.resize(portrait, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        frame = np.full((h, w, 3), 110, np.uint8)
-        y0, x0 = (h - small.shape[0]) // 2, int(w * 0.6)
-        hh, ww = min(small.shape[0], h - y0), min(small.shape[1], w - x0)
-        frame[y0:y0 + hh, x0:x0 + ww] = small[:hh, :ww]
+        frame, big, scale, (x0, y0) = _placed(aligner, shape, px, lambda h, small: (h - small.shape[0]) // 2, 0.6)
         found = aligner.detect(frame, 0.0)
     want = big.keypoints * scale + np.array([x0, y0])
     eyes = np.hypot(*(want[1] - want[0]))
@@ -270,22 +261,14 @@ def test_a_small_face_found_only_in_the_squares_is_aligned_by_keypoints_found_cl
     """A small face of a wide frame that short-range finds only in a square tile: the tile's keypoints are loose (eyes
     40.5 px apart where they are 50.8 for a 120 px face of 1280x720); detect_tiles hands it on with the keypoints found
     in a square 3 times its size around it, marked as looked at so that the tracker's embedding does not look again."""
-    from mpt_live.demo_input import demo_portrait
     from mpt_live.face import FaceAligner
     from mpt_live.identity import FaceEmbedder
     from mpt_live.tiles import small_face
     from mpt_live.tracks import FaceTracker
 
-    portrait = demo_portrait()
-    h, w = shape
+    w = shape[1]
     with FaceAligner(model="short") as aligner:
-        big = aligner.detect_image(portrait)[0]
-        scale = px / big.box[2]
-        small = cv2.resize(portrait, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        frame = np.full((h, w, 3), 110, np.uint8)
-        y0, x0 = h // 3, int(w * 0.7)
-        hh, ww = min(small.shape[0], h - y0), min(small.shape[1], w - x0)
-        frame[y0:y0 + hh, x0:x0 + ww] = small[:hh, :ww]
+        frame, big, scale, (x0, y0) = _placed(aligner, shape, px, lambda h, small: h // 3, 0.7)
         found = [d for d in aligner.detect_tiles(frame, []) if d.box[0] > w * 0.6]
         assert len(found) == 1 and small_face(found[0].box, frame.shape), found
         tracker = FaceTracker(aligner, 1, FaceEmbedder())
@@ -297,3 +280,20 @@ def test_a_small_face_found_only_in_the_squares_is_aligned_by_keypoints_found_cl
     eyes = np.hypot(*(found[0].keypoints[1] - found[0].keypoints[0]))
     assert found[0].close_up and abs(eyes - want) < 0.05 * want, (eyes, want)
     assert runs == [] and tracker.closer_looks == 1
+
+
+def _placed(aligner, shape, px, top, left):
+    """The demo portrait's face scaled to ``px`` wide on a grey frame of ``shape``, its left edge at ``left`` of the
+    width and its top at ``top(h, small)``: (frame, the portrait's own detection, the scale, (x0, y0))."""
+    from mpt_live.demo_input import demo_portrait
+
+    portrait = demo_portrait()
+    h, w = shape
+    big = aligner.detect_image(portrait)[0]
+    scale = px / big.box[2]
+    small = cv2.resize(portrait, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    frame = np.full((h, w, 3), 110, np.uint8)
+    y0, x0 = top(h, small), int(w * left)
+    hh, ww = min(small.shape[0], h - y0), min(small.shape[1], w - x0)
+    frame[y0:y0 + hh, x0:x0 + ww] = small[:hh, :ww]
+    return frame, big, scale, (x0, y0)
