@@ -152,7 +152,7 @@ def test_parity_excuses_ties_only(case: str) -> None:
     p = compare(_probs(ref), _probs(got), "int8")
     assert (p.top1_agreement, p.ties, p.ok) == (pytest.approx(raw), ties, ok)
     assert p.decided_agreement == pytest.approx(decided)
-    assert ("ties" in p.line()) == bool(ties) and ("ok" if ok else "FAILED") in p.line()
+    assert ("tie" in p.line()) == bool(ties) and ("ok" if ok else "FAILED") in p.line()
     # fp32 is never excused: any flip or a difference over 1e-4 fails it
     assert compare(_probs(ref), _probs(got), "fp32").ok == (raw == 1.0 and p.max_dprob <= 1e-4)
 
