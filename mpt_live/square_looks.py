@@ -42,7 +42,7 @@ def looking(until: float, t: float) -> bool:
 
 
 class Found(Protocol):
-    """A face of the tracker (:class:`mpt_live.tracks.Track`): where and when it was last found, and whether it has
+    """A face of the tracker (:class:`mpt_live.track_record.Track`): where and when it was last found, and whether it has
     its ID."""
 
     box: tuple[int, int, int, int]
