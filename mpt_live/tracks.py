@@ -32,12 +32,14 @@ a face there highly on its first sighting; a fainter one starts a *tentative* tr
 output. It is matched by position on the detector's next runs, on its usual cadence (below; in a 4:3 or wider frame
 missed by the whole-frame pass, searched in its tiles for a bounded time: :mod:`mpt_live.square_looks`): so a pattern
 that never confirms costs what a tracked face costs, not a detection on every frame for as long as it is in view. It is
-confirmed, with the next ID, once a detection of it reaches ``NEW_SCORE`` or it has been found for ``CONFIRM_S``, on
+confirmed once a detection of it reaches ``NEW_SCORE`` or it has been found for ``CONFIRM_S``, on
 ``CONFIRM_RUNS`` detector runs at least and on at least half of the runs since it was first found (faint faces flicker),
 and ``vouch`` (when given: :meth:`mpt_live.face_watch.FaceWatch.vouch`, the other BlazeFace model) finds a face there
 too: a pattern in a tapestry or a print that short-range keeps finding, faintly, in the same place is persistent as
-well. Not found for ``keep_s``, cut off or not vouched for, it is dropped (counted in ``tentative_dropped``; found
-again, it starts over). A face already tracked continues on any score.
+well. Confirmed, it is compared with the confirmed faces not on the frame as step 2 does (its embedding taken then):
+one at ``reid`` or more gives its ID back (a face found faintly under an occluder, its embedding too unlike its own
+then, came back with the next ID when the occluder left); else it gets the next ID. Not found for ``keep_s``, cut off or
+not vouched for, it is dropped (counted in ``tentative_dropped``; found again, it starts over). A face already tracked continues on any score.
 
 One ID is never given to two faces of a frame (every step is a one-to-one assignment). At most ``max_faces`` faces are
 tracked per frame (0: all); faces already tracked come first, then the largest. Each track has its own
@@ -239,7 +241,7 @@ class FaceTracker:
                 self.tracks.append(tr)
                 self.tentative_made += not sure
                 matched[i] = (tr, embeds.get(i) if embeds else self.embed(frame, dets[i]))
-        self._tentative(matched, dets, frame, t)
+        self._tentative(matched, dets, frame, t, set(followed))
 
         # at most max_faces, tracked faces first (then the largest), one ID each
         order = sorted(matched, key=lambda i: (matched[i][0].t < t - self.keep_s, -dets[i].area))
@@ -289,11 +291,13 @@ class FaceTracker:
         return dets
 
     def _tentative(self, matched: dict[int, tuple[Track, np.ndarray | None]], dets: list[Detection],
-                   frame: np.ndarray, t: float) -> None:
+                   frame: np.ndarray, t: float, followed: set[int]) -> None:
         """A detector run's tentative faces: counted and confirmed (an ID, in the outputs from this frame) when
         confident or found for ``CONFIRM_S`` (on ``CONFIRM_RUNS`` runs and half the runs at least) where ``vouch``
         (when given) finds a face too, taken out of ``matched`` otherwise; those not found for ``keep_s``, cut off
-        or not vouched for are dropped."""
+        or not vouched for are dropped. A confirmed one is first compared, as step 2 does, with the confirmed tracks
+        not on this frame (:meth:`_returned`): a face found faintly while an occluder covered it (its embedding then
+        below ``reid``) has its old ID back when it shows again, not the next one."""
         found = {id(tr) for tr, _ in matched.values()}
         for tr in self.tracks:
             if not tr.confirmed:
@@ -303,7 +307,12 @@ class FaceTracker:
                 continue
             persisted = confirmed(tr.hits, tr.runs, tr.since, t)
             if self._confident(frame, dets[i]) or (persisted and (self.vouch is None or self.vouch(frame, dets[i].box))):
-                tr.id = self._new_id(dets[i].box)
+                old, now = self._returned(frame, dets[i], matched, followed)
+                if old is None:
+                    tr.id, matched[i] = self._new_id(dets[i].box), (tr, e if now is None else now)
+                else:  # its old ID back: the tentative track ends here (neither dropped nor a new face)
+                    matched[i] = (old, now)
+                    self.tracks.remove(tr)
             elif persisted:  # a faint pattern the other detector sees no face in (texture, a print): dropped
                 del matched[i]
                 tr.cut_off = True
@@ -317,6 +326,21 @@ class FaceTracker:
                             self.cut or self._cuts.layout)
         self.tentative_dropped += len(self.tracks) - len(kept)
         self.tracks = kept
+
+    def _returned(self, frame: np.ndarray, det: Detection, matched: dict[int, tuple[Track, np.ndarray | None]],
+                  followed: set[int]) -> tuple[Track | None, np.ndarray | None]:
+        """The confirmed track, not followed or matched on this frame, that a tentative face being confirmed looks
+        like best, at ``reid`` or more (None: a new face), with the face's embedding taken now (its own, taken when it
+        was first found, may be of a covered face)."""
+        free = [tr for tr in self.tracks if tr.confirmed and tr.id not in followed
+                and not any(tr is m for m, _ in matched.values())]
+        e = self.embed(frame, det) if free else None
+        like = [tr.likeness(e) for tr in free]
+        best = max(range(len(free)), key=lambda k: like[k] or -1.0, default=None)
+        if best is None or like[best] is None or like[best] < self.reid:
+            return None, e
+        self.reidentified += 1
+        return free[best], e
 
     def _confident(self, frame: np.ndarray, det: Detection) -> bool:
         """Whether ``det`` gives a newcomer its ID at once: scored ``NEW_SCORE`` or more, and ``vouch`` (when given)
