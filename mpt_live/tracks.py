@@ -16,10 +16,11 @@ gives each one an ID:
 3. **Checks** (:mod:`mpt_live.cuts`). A camera cut (the frame's thumbnail changes abruptly, and no present face's region
    stayed as it was) skips step 1, so a face that takes another's place across a cut is re-identified, not continued
    (and every face starts a new appearance: the session ends its signals and clip buffer at the cut). The same test on
-   the region of each present face (``face_cut``) catches a cut that changes only some faces (two speakers framed alike
-   before one backdrop, people swapping places, a video call's layout changing around a face that stays): that face is
-   re-identified, not continued, and its signals end there; a face whose region stayed keeps its track and buffer. Every
-   ``refresh_s`` each present face is embedded again; a face that no longer looks like its track's gallery (below
+   the region of each present face, or one lost within ``keep_s`` (``face_cut``), catches a cut that changes only some
+   faces (two speakers framed alike before one backdrop, people swapping places, a video call's layout changing around
+   a face that stays, another person where a face the detector missed a frame before was): that face is
+   re-identified, not continued, and its signals end there; a face whose region stayed keeps its track and buffer.
+   Every ``refresh_s`` each present face is embedded again; a face that no longer looks like its track's gallery (below
    ``switch``) is treated as a new detection (step 2) instead of keeping the ID. Once a track holds ``STEADY_AFTER``
    embeddings (its first views, what re-identification compares with), a *steady* face, one followed or found in place
    on every frame since its last embedding (no loss, cut or failed registration), is embedded again only every
@@ -39,7 +40,8 @@ too: a pattern in a tapestry or a print that short-range keeps finding, faintly,
 well. Confirmed, it is compared with the confirmed faces not on the frame as step 2 does (its embedding taken then):
 one at ``reid`` or more gives its ID back (a face found faintly under an occluder, its embedding too unlike its own
 then, came back with the next ID when the occluder left); else it gets the next ID. Not found for ``keep_s``, cut off or
-not vouched for, it is dropped (counted in ``tentative_dropped``; found again, it starts over). A face already tracked continues on any score.
+not vouched for, it is dropped (counted in ``tentative_dropped``; found again, it starts over). A face already
+tracked continues on any score.
 
 One ID is never given to two faces of a frame (every step is a one-to-one assignment). At most ``max_faces`` faces are
 tracked per frame (0: all); faces already tracked come first, then the largest. Each track has its own
@@ -120,10 +122,13 @@ class FaceTracker:
         """A new segment of the source (a reconnected stream): the next frame is treated as a cut."""
         self._cuts.force()
 
-    def _is_cut(self, frame: np.ndarray) -> bool:
-        """Whether ``frame`` is a camera cut (every track cut off); else ``cut_ids``: the present faces whose region
-        changed abruptly (:mod:`mpt_live.cuts`), cut off alone."""
-        cut, self.cut_ids = self._cuts.check(frame, {tr.id: tr.box for tr in self.tracks if tr.present})
+    def _is_cut(self, frame: np.ndarray, t: float) -> bool:
+        """Whether ``frame`` is a camera cut (every track cut off); else ``cut_ids``: the faces whose region changed
+        abruptly (:mod:`mpt_live.cuts`), cut off alone: the present ones, and those lost within ``keep_s`` that step 1
+        could continue by position (a face the detector missed on the frame before another person took its place
+        was continued by that person, checked by appearance only at its next refresh)."""
+        cut, self.cut_ids = self._cuts.check(frame, {tr.id: tr.box for tr in self.tracks if tr.present or (
+            tr.confirmed and not tr.cut_off and t - tr.t <= self.keep_s)})
         # a layout change (the frame changed around a face that stayed): the faces not present are not continued by
         # position either (another person's tile may now be where one of them was)
         for tr in self.tracks:
@@ -184,7 +189,7 @@ class FaceTracker:
         return followed
 
     def update(self, frame: np.ndarray, t: float) -> tuple[list[TrackedFace], list[int]]:
-        cut = self.cut = self._is_cut(frame)
+        cut = self.cut = self._is_cut(frame, t)
         self.frames += 1
         followed = {} if self._search else self._follow(frame, t)
         if self._search:

@@ -1,4 +1,5 @@
-"""Issue 12: one person keeps one ID when an occluder passes over the face; another person in the place does not.
+"""Issue 12: one person keeps one ID when an occluder passes over the face; another person in the place does not, nor
+one who takes the place of a face the detector missed on the frame before.
 
 An occluder over most of a face changes its region abruptly (a face cut, mpt_live/cuts.py): the track is cut off and
 the covered face, found faintly, starts a tentative track whose embedding is too unlike the person's to give the old
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 
 from conftest import read_frames
+from test_tracks import FRAME, L, _ScriptedDetector
 
 SIDE, AT = 160, 60  # the face's side (px) in a 480x360 grey frame; the frame the occluder comes in (or the swap)
 
@@ -65,3 +67,28 @@ def test_another_person_in_the_place_after_an_occluder_gets_a_new_id(faces_dir):
     after = {i for frame in ids[AT + 20:] for i in frame}
     assert after and 0 not in after, f"the second person had the first one's ID: {ids[AT + 20:]}"
 
+
+class _ShadeEmbedder:
+    """Stands in for FaceEmbedder: a face's appearance is its shade (dark or light) at its keypoints' centre."""
+
+    calls = 0
+
+    def embed(self, frame, keypoints):
+        x, y = np.asarray(keypoints, float).mean(axis=0).astype(int)
+        return np.eye(2, dtype=np.float32)[int(frame[y, x].mean() > 128)]
+
+
+def test_a_face_missed_on_the_frame_before_another_person_takes_its_place_is_cut_off():
+    """A face missed by the detector on one frame (its region unchanged), and on the next another person where it
+    was: that region's abrupt change cuts the lost face off, so the newcomer is compared by appearance and gets a new
+    ID (it continued the lost face's ID by position, till the next refresh embedding up to refresh_s later)."""
+    from mpt_live.tracks import FaceTracker
+
+    first, second = FRAME.copy(), FRAME.copy()
+    x, y, w, h = L
+    first[y:y + h, x:x + w], second[y:y + h, x:x + w] = 30, 220
+    frames = [first] * 11 + [second] * 5
+    tracker = FaceTracker(_ScriptedDetector([[L]] * 10 + [[]] + [[L]] * 5), max_faces=1, embedder=_ShadeEmbedder())
+    got = [[f.id for f in tracker.update(img, i / 30)[0]] for i, img in enumerate(frames)]
+    assert tracker.cuts == 0 and tracker.face_cuts == 1
+    assert got == [[0]] * 10 + [[]] + [[1]] * 5, got
