@@ -61,6 +61,7 @@ class CutCheck:
         self.face_cut_level = face_cut
         self.cuts = 0
         self.face_cuts = 0  # faces cut alone (their region, not the whole frame)
+        self.changes: dict[int, float] = {}  # each present face's region change on the latest frame (none on a cut)
         self.layouts = 0  # whole-frame changes that left a present face's region as it was (no cut)
         self.layout = False  # the latest frame was such a layout change
         self._thumb: np.ndarray | None = None
@@ -81,6 +82,7 @@ class CutCheck:
         grey = thumbnail(frame)
         prev, self._thumb = self._thumb, grey
         forced, self._forced, self.layout = self._forced, False, False
+        self.changes.clear()  # updated in place: the tracker's `changes` is this dict
         if forced or prev is None:
             self.cuts += forced
             return forced, set()
@@ -91,6 +93,7 @@ class CutCheck:
                 self.cuts += 1
                 return True, set()
             self.layouts, self.layout = self.layouts + 1, True
+        self.changes.update((i, c) for i, (c, _) in change.items() if i not in changed)
         self.face_cuts += len(changed)
         return False, changed
 

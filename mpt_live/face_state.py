@@ -32,6 +32,7 @@ from .face import FaceResult
 from .facemotion import FaceMotion
 from .interrupts import deferred
 from .sources import Frame
+from .occlusion import OcclusionWatch
 from .spotting import SpotConfig, SpotEvent, Spotter
 
 HISTORY_S = 10.0  # aligned frames kept per face: an event closes ~5 s (up to ~10 s) after its apex
@@ -74,6 +75,8 @@ class FaceState:
         self.fps = fps
         self.motion: FaceMotion | None = FaceMotion(fps)  # None while the face is gone (a new one at its return)
         self.spotter = Spotter.for_motion(self.motion, spot)
+        self.occlusion = OcclusionWatch(self.spotter.micro.k)  # candidates an occluder's abrupt change explains:
+        self.spotter.occluded = self.occlusion.occluded  # dropped before the spotter resolves its scales
         self.face: FaceResult | None = None  # in the latest frame (None: not in it)
         self.frames = 0  # frames with this face
         self.seen: tuple[float, float] | None = None  # times of the first and latest frame with this face
@@ -89,14 +92,19 @@ class FaceState:
     def present(self) -> bool:
         return self.face is not None
 
-    def push(self, frame: Frame, face: FaceResult | None, cut: bool = False, camera: bool = False) -> list[ClosedEvent]:
+    def push(self, frame: Frame, face: FaceResult | None, cut: bool = False, camera: bool = False,
+             change: float | None = None) -> list[ClosedEvent]:
         """The face's crop in ``frame`` (None: the face is gone); returns the events that closed. ``cut`` (with None):
         the face's region was cut (an occluder, another person; ``camera``: by a camera cut): after either only the
-        same person gets this ID back, and the spotter's baseline is kept (``SpotConfig.face_cut_keep``, ``cut_keep``). A stop signal in the middle is raised when the face's stages are done
+        same person gets this ID back, and the spotter's baseline is kept (``SpotConfig.face_cut_keep``, ``cut_keep``).
+        ``change``: the face's region change since the frame before (the tracker's ``changes``): the events an
+        occluder's abrupt change explains are dropped (:mod:`mpt_live.occlusion`). A stop signal in the middle is raised when the face's stages are done
         (:func:`~mpt_live.interrupts.deferred`): raised half way through its spotter's push, it left the spotter's
         frames and counts apart, and closing its open events at the stop failed (a Ctrl-C run 'failed' with
         "IndexError: deque index out of range", about 1 stop in 25 on a short video)."""
         with deferred():
+            if face is not None:
+                self.occlusion.add(frame.index, change)
             return self._push(frame, face, cut, camera)
 
     def _push(self, frame: Frame, face: FaceResult | None, cut: bool, camera: bool) -> list[ClosedEvent]:

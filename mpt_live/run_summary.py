@@ -175,7 +175,8 @@ def summarize(session: Session) -> dict[str, Any]:
         "faces": [{"face_id": fid, "frames": st.frames - session.rerun_by_face.get(fid, 0),
                    "windows": fig.windows.get(fid, 0),
                    "events": sum(e.face_id == fid for e in events),
-                   "events_unclassified": st.unbuffered, **(w.face_figures(fid) if w else {}),
+                   "events_unclassified": st.unbuffered, "events_occluded": st.spotter.occluded_count,
+                   **(w.face_figures(fid) if w else {}),
                    "labels": fig.labels(order, fid)}
                   for fid, st in sorted(session.states.items())],
         "tracking": (session.tracker or FaceTracker(None)).figures(),

@@ -222,7 +222,7 @@ class Session:
             if state is None:
                 state = self.states[f.id] = FaceState(f.id, self.spec, self.fps, HISTORY_S,
                                                       SpotConfig(threshold=self.cfg.spot_threshold))
-            closed += state.push(frame, f.face)
+            closed += state.push(frame, f.face, change=tracker.changes.get(f.id))
             spot[f.id] = state.spot_ms
             self.figures.spotted(state.spot_ms, state.spot_cpu_ms)  # CPU time: every CPU_EVERY-th push (face_state.py)
         for fid in lost:

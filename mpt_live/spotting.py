@@ -28,6 +28,7 @@ Latency: the signals' delay (2.5 s + 1/30 s) plus the candidate's length and one
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .facemotion import FaceMotion, FrameSignals
@@ -78,6 +79,9 @@ class Spotter:
         # rate and in time (_waited)
         self.max_wait = self.macro.max_open + 2 * self.macro.k + self.macro.flank
         self._micro_wait: list[Candidate] = []   # judged, waiting for the other scale
+        # (onset frame, offset frame) -> whether an occluder explains a candidate there (FaceState's OcclusionWatch)
+        self.occluded: Callable[[int, int], bool] | None = None
+        self.occluded_count = 0  # candidates dropped as occluded
         self._macro_wait: list[Candidate] = []
 
     @classmethod
@@ -127,7 +131,12 @@ class Spotter:
         return m.offset.time_s - m.onset.time_s >= twice / self.fps or (m.span is not None and m.span >= twice)
 
     def _step(self, micro: list[Candidate], macro: list[Candidate], force: bool = False) -> list[SpotEvent]:
-        """Resolve the two scales: a movement seen by both is reported once."""
+        """Resolve the two scales: a movement seen by both is reported once. A candidate that ``occluded`` says an
+        occluder explains (:mod:`mpt_live.occlusion`) is dropped first, so that it hides no movement beside it."""
+        if self.occluded is not None:
+            n = len(micro) + len(macro)
+            micro, macro = ([c for c in cs if not self.occluded(c.onset.frame, c.offset.frame)] for cs in (micro, macro))
+            self.occluded_count += n - len(micro) - len(macro)
         self._micro_wait += micro
         self._macro_wait += macro
         overlaps = lambda a, b: (b.onset.pos <= a.apex.pos <= b.offset.pos  # noqa: E731

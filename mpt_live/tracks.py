@@ -100,10 +100,10 @@ class FaceTracker:
         self.keep_s, self.refresh_s, self.reid, self.switch = keep_s, refresh_s, reid, switch
         self._cuts = CutCheck(cut, face_cut)  # the frame's and each face's abrupt changes (mpt_live/cuts.py)
         self.cut_ids: set[int] = set()  # IDs of present faces whose region changed abruptly on the latest frame
+        self.changes = self._cuts.changes  # every present face's region change on the latest frame (occlusion.py)
         self.tracks: list[Track] = []
         self.reidentified = 0  # faces given an old ID back by appearance
-        self.tentative_dropped = 0  # tentative newcomers lost before they were confirmed (never in the outputs)
-        self.tentative_made = 0  # tentative newcomers started (confirmed since or not)
+        self.tentative_dropped = self.tentative_made = 0  # tentative newcomers lost unconfirmed (never output); made
         self.frames = self.detector_runs = self.tile_searches = 0  # frames updated; those the detector ran on; tiles
         self.closer_looks = 0  # small faces embedded with keypoints found again in a square around them (once a look)
         self.found_most, self.crowded = 0, 0  # most faces one detection found; detections finding over max_faces

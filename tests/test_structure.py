@@ -18,7 +18,7 @@ LAYERS = {
                "face_actions", "synthface", "demo_input", "frame_warp", "stabilize", "smoothing", "tracker", "face_template", "face_types", "tiles", "face_confirm", "blazeface", "track_align", "face", "crop_search", "upright",
                "identity", "track_record", "cuts", "entries", "square_looks", "tracks", "face_watch",
                "clip", "clip_stream", "rankpool", "bandpass", "motion", "thumbnails", "machine", "providers", "load_errors", "model_trust", "runtime", "batching", "model_worker", "facemotion", "window_stats",
-               "spot_extent", "spot_channel", "spotting", "face_state", "results"],
+               "spot_extent", "spot_channel", "spotting", "occlusion", "face_state", "results"],
     "session": ["run_summary", "session_config", "session"],
     "consumers": ["rundir", "outkind", "overview_page", "overview", "timeline", "report_page", "review", "apexframes", "report_svg", "report", "draw", "face_tags", "overlay", "view", "window", "terminal", "references", "job", "finish", "resume",
                   "sheet"],
