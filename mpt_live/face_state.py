@@ -13,9 +13,9 @@ model classifies that clip). A frame without the face ends the track's signals: 
 what is open, then the buffer is emptied (a window never spans two appearances) and, with the motion signals'
 smoothed frames, gives its memory back: a run holds the frames of the faces present, not of every face it has seen
 (a talk show's guests in turn), while each face's spotter (its baseline) stays. A cut of the face's
-region (``push(frame, None, cut=True)``: an occluder, another person) or a camera cut (``camera=True``) keeps the
-spotter's statistics, as the tracker gives the face's ID back only to the same person (``SpotConfig.face_cut_keep``,
-``cut_keep``; without them its statistics and warm-up start anew).
+region (``push(frame, None, cut=True)``: an occluder, another person) also starts the spotter's statistics and
+warm-up anew: what is seen after it is not judged against the face before it; a camera cut (``camera=True``) keeps
+them, as the tracker gives the face's ID back only to the same person (``SpotConfig.cut_keep``).
 :meth:`horizon` is the earliest frame a later event of this face can start at: windows before it are final.
 """
 
@@ -95,10 +95,11 @@ class FaceState:
     def push(self, frame: Frame, face: FaceResult | None, cut: bool = False, camera: bool = False,
              change: float | None = None) -> list[ClosedEvent]:
         """The face's crop in ``frame`` (None: the face is gone); returns the events that closed. ``cut`` (with None):
-        the face's region was cut (an occluder, another person; ``camera``: by a camera cut): after either only the
-        same person gets this ID back, and the spotter's baseline is kept (``SpotConfig.face_cut_keep``, ``cut_keep``).
-        ``change``: the face's region change since the frame before (the tracker's ``changes``): the events an
-        occluder's abrupt change explains are dropped (:mod:`mpt_live.occlusion`). A stop signal in the middle is raised when the face's stages are done
+        the face's region was cut (an occluder, another person): its spotter's baseline starts anew; ``camera``: by
+        a camera cut, after which only the same person gets this ID back: the baseline is kept
+        (``SpotConfig.cut_keep``). ``change``: the face's region change since the frame before (the tracker's
+        ``changes``): the events an occluder's abrupt change explains are dropped (:mod:`mpt_live.occlusion`). A stop
+        signal in the middle is raised when the face's stages are done
         (:func:`~mpt_live.interrupts.deferred`): raised half way through its spotter's push, it left the spotter's
         frames and counts apart, and closing its open events at the stop failed (a Ctrl-C run 'failed' with
         "IndexError: deque index out of range", about 1 stop in 25 on a short video)."""

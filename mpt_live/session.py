@@ -212,8 +212,7 @@ class Session:
                 self.rerun_by_face[f.id] = self.rerun_by_face.get(f.id, 0) + 1
         closed: list[ClosedEvent] = []
         # a camera cut ends every face's signals and buffer (no window spans a cut); a cut of one face's region
-        # (another person in its place, an occluder) ends that face's; its spotter keeps its baseline (the ID comes back
-        # only to the same person: SpotConfig.cut_keep, face_cut_keep)
+        # (another person in its place, an occluder) ends that face's; either starts its spotter's baseline anew
         for state in self.states.values() if tracker.cut else [self.states[i] for i in tracker.cut_ids if i in self.states]:
             closed += state.push(frame, None, cut=True, camera=tracker.cut)
         spot: dict[int, float] = {}

@@ -62,9 +62,6 @@ class SpotConfig:
     max_open_s: float = 4.0      # a candidate open longer is closed (bounded latency)
     cut_warmup_s: float = 2.0    # after a cut (Spotter.flush(cut=True)): the new baseline's warm-up
     cut_keep: bool = True        # a camera cut keeps the statistics (the face's ID comes back to the same person)
-    # ... and so does a cut of the face's region (a hand, a cup, a turn away): the tracker never continues a cut-off
-    # track by position, only by its embedding (tracks.py step 2), so another person in its place gets another ID
-    face_cut_keep: bool = True
 
 
 @dataclass

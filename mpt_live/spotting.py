@@ -3,10 +3,10 @@
 Input: the :class:`~mpt_live.facemotion.FrameSignals` of one face, frame by frame (bump maps at a micro scale of 0.5
 s and a macro scale of 2.5 s, see :mod:`mpt_live.facemotion`). Each scale has a :class:`~mpt_live.spot_channel.Channel`,
 which finds and judges that scale's candidates (the evidence, its hysteresis, the extent and the gates: blink, head,
-echo, speech; :mod:`mpt_live.spot_channel`). A cut (``Spotter.flush(cut=True)``) judges what is open, its extent
-ending before the cut (and a later one's starting after it); the statistics are kept (``cut_keep`` for a camera cut,
-``camera=True``, ``face_cut_keep`` for a cut of the face's region): the tracker gives a face's ID back only to the same
-person, or else they start anew with a warm-up of ``cut_warmup_s`` (``bench/spotting_cuts.py``, docs/spotting.md).
+echo, speech; :mod:`mpt_live.spot_channel`). A face cut (``Spotter.flush(cut=True)``) judges what is open, its extent
+ending before the cut (and a later one's starting after it), and starts the statistics anew with a warm-up of
+``cut_warmup_s``; a camera cut (``camera=True``) keeps them (``cut_keep``: the tracker gives a face's ID back only to
+the same person; ``bench/spotting_cuts.py``, docs/spotting.md).
 
 Micro vs macro is by duration (at most ``micro_max_s`` from onset to the end of the offset frame, in the frames' own
 times, the offset frame lasting its own period). The macro channel decides movements longer than the micro scale,
@@ -190,13 +190,11 @@ class Spotter:
 
     def flush(self, cut: bool = False, camera: bool = False) -> list[SpotEvent]:
         """End of the stream or of the face's signals: judge what is still open. ``cut``: the face's region was cut (an
-        occluder, another person in its place, a new shot): no extent reaches the cut frame or, later, back before it.
-        The statistics are kept (``face_cut_keep``; ``camera``, a camera cut: ``cut_keep``), as the tracker gives the
-        face's ID back after a cut only to the same person (another person gets another ID and spotter): a hand or a
-        cup over the face for a second cost it 2.5 s of spotting when they started anew; without them, they and the
-        warm-up (``cut_warmup_s``) start anew, so that what follows is judged against its own signals."""
+        occluder, another person in its place, a new shot): no extent reaches the cut frame or, later, back before it,
+        and the statistics and warm-up (``cut_warmup_s``) start anew, so that what follows is judged against its own
+        signals, not against what was there before; ``camera``: a camera cut, after which the tracker gives the
+        face's ID back only to the same person: with ``cut_keep`` its statistics are kept."""
         events = self._step(self.micro.flush(cut), self.macro.flush(cut), force=True)
-        keep = self.cfg.cut_keep if camera else self.cfg.face_cut_keep
-        for ch in (self.micro, self.macro) if cut and not keep else ():
+        for ch in (self.micro, self.macro) if cut and not (camera and self.cfg.cut_keep) else ():
             ch.restart(self.cfg.cut_warmup_s)
         return events

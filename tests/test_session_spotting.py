@@ -264,48 +264,46 @@ def test_a_hand_over_the_mouth_for_a_second_gives_no_event(tmp_path, faces_dir):
     assert summary["events"] == [] and _csv(tmp_path / "run" / "events.csv") == []
 
 
-def test_another_person_in_the_faces_place_gets_another_id_and_so_a_new_baseline(tmp_path, faces_dir):
-    """A face cut keeps the spotter's statistics of the face's ID (face_cut_keep): that is safe only because another
-    person put where the face was is cut and re-identified, not continued, and so gets another ID, whose spotter starts
-    its own baseline. liveportrait_d6 for 3 s, then liveportrait_d19_glasses in the same place (160 px, on grey)."""
+@pytest.mark.parametrize(("frames", "amp", "tall"), [(40, 4, 30), (20, 8, 44)])
+def test_a_hand_rubbing_over_the_mouth_gives_no_event(tmp_path, faces_dir, frames, amp, tall):
+    """A skin-dark box rubbing to and fro over liveportrait_d6's mouth (160 px) for ``frames`` frames from 6 s: its
+    coming and going are face cuts. Kept across those cuts, the face's spotting statistics judged the box's own
+    motion against the face before it: a micro event inside the covered stretch or just after it, in 4 of 4 such
+    variants (a reviewer's find, 2026-12-07); the baseline started anew at a face cut gives none."""
     import cv2
 
-    path = tmp_path / "swap.mp4"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (480, 360))
-    for name in ("liveportrait_d6", "liveportrait_d19_glasses"):
-        cap = cv2.VideoCapture(str(faces_dir / "videos" / f"{name}.mp4"))
-        for _ in range(90):
-            ok, img = cap.read()
-            assert ok
-            frame = np.full((360, 480, 3), 128, np.uint8)
-            frame[100:260, 160:320] = cv2.resize(img, (160, 160), interpolation=cv2.INTER_AREA)
-            writer.write(frame)
-        cap.release()
+    cap = cv2.VideoCapture(str(faces_dir / "videos" / "liveportrait_d6.mp4"))
+    path = tmp_path / "rub.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (160, 160))
+    for i in range(240):
+        ok, img = cap.read()
+        assert ok
+        img = cv2.resize(img, (160, 160), interpolation=cv2.INTER_AREA)
+        if 180 <= i < 180 + frames:
+            dx = int(amp * ((i % 8) - 4) / 4)  # a hand rubbing to and fro
+            cv2.rectangle(img, (50 + dx, 136 - tall), (112 + dx, 140), (38, 51, 74), -1)
+        writer.write(img)
     writer.release()
+    cap.release()
     with VideoFile(path) as src:
         summary = run_job(src, None, SessionConfig(), tmp_path / "run")
-    assert summary["tracking"]["face_cuts"] + summary["tracking"]["cuts"] >= 1, summary["tracking"]
-    assert len(summary["faces"]) == 2, summary["faces"]  # two IDs: the second person is not judged on the first's
+    assert summary["tracking"]["face_cuts"] >= 2 and len(summary["faces"]) == 1, summary["tracking"]
+    assert summary["events"] == [], summary["events"]
 
 
-@pytest.mark.parametrize(("camera", "keep"), [(False, True), (True, True), (False, False)])
-def test_a_cut_while_the_face_is_away_keeps_its_baseline(camera, keep):
-    """face_state.py: a cut that comes while the face is absent (lost a frame before) finds nothing open, and keeps
-    its spotter's statistics, a camera cut and a face cut alike (only the same person gets this ID back: a hand over
-    the face for a second cost it 2.5 s of spotting when they started anew); with ``face_cut_keep=False`` a face cut
-    starts them and the warm-up anew. The face seen again is then judged from the first of its frames with signals,
-    or 2 s later."""
-    from dataclasses import replace
-
+@pytest.mark.parametrize("camera", [False, True])
+def test_a_cut_while_the_face_is_away_restarts_its_baseline_unless_a_camera_cut(camera):
+    """face_state.py: a cut that comes while the face is absent (lost a frame before) finds nothing open, and starts
+    its spotter's statistics and warm-up anew (a face cut), or keeps them (a camera cut: only the same person gets
+    this ID back). The face seen again is then judged from the first of its frames with signals, or 2 s later."""
     from mpt_live.sources import Frame
 
     state = _seen(30.0, [i / 30.0 for i in range(150)])  # ends with a frame without the face
-    state.spotter.cfg = replace(state.spotter.cfg, face_cut_keep=keep)
     micro = state.spotter.micro
     samples, covered, judged = len(micro.stats), micro.covered, state.spotter.judged
     assert samples > 0 and covered > 0 and judged > 0 and not state.present  # judged: the window held enough samples
     assert state.push(Frame(151, 151 / 30.0, np.zeros((2, 2, 3), np.uint8)), None, cut=True, camera=camera) == []
-    assert (len(micro.stats), micro.covered) == ((samples, covered) if keep else (0, 0.0))
+    assert (len(micro.stats), micro.covered) == ((samples, covered) if camera else (0, 0.0))
     again = _seen(30.0, [i / 30.0 for i in range(150)] + [None] + [5 + i / 30.0 for i in range(40)])
     assert again.spotter.judged > judged  # lost, not cut: judged again once signals come back
 
