@@ -1013,35 +1013,33 @@ class _NeverDelivers:
         pass
 
 
-def test_stream_that_opens_but_never_delivers_gives_up():
-    """The give-up clock runs from the last frame, not from the last successful reopen."""
-    clock = _Clock()
-    def sleep(seconds: float) -> None:  # the backoff waits pass on the fake clock
-        clock.now += seconds
-
-    r = CaptureReader(lambda: _NeverDelivers(clock), "http://stalled", backoff=(0.5, 8.0), give_up_s=60.0,
-                      clock=clock, sleep=sleep)
-    done = threading.Event()
-    threading.Thread(target=lambda: (list(r), done.set()), daemon=True).start()
-    assert done.wait(30), "the reader never gave up"
-    assert r.error == f"http://stalled: no frame within 60 s of opening it ({r.reconnects} reopens): giving up"
-    assert 5 <= r.reconnects < 20 and 60.0 < clock.now < 70.0
-    r.close()
-
-
-def test_a_stream_given_up_after_one_reopen_says_reopen_in_the_singular():
-    """'(1 reopens)': the first wait (70 s) outlasts the give-up time (60 s), so one reopen comes before it."""
+def _given_up(backoff: tuple[float, float]) -> tuple[CaptureReader, _Clock]:
+    """A reader of a stream that opens but never delivers, with ``backoff`` and a 60 s give-up on a fake clock (the
+    backoff waits pass on it), read until it gives up (closed)."""
     clock = _Clock()
     def sleep(seconds: float) -> None:
         clock.now += seconds
 
-    r = CaptureReader(lambda: _NeverDelivers(clock), "http://stalled", backoff=(70.0, 80.0), give_up_s=60.0,
+    r = CaptureReader(lambda: _NeverDelivers(clock), "http://stalled", backoff=backoff, give_up_s=60.0,
                       clock=clock, sleep=sleep)
     done = threading.Event()
     threading.Thread(target=lambda: (list(r), done.set()), daemon=True).start()
     assert done.wait(30), "the reader never gave up"
-    assert r.reconnects == 1 and r.error == "http://stalled: no frame within 60 s of opening it (1 reopen): giving up"
     r.close()
+    return r, clock
+
+
+def test_stream_that_opens_but_never_delivers_gives_up():
+    """The give-up clock runs from the last frame, not from the last successful reopen."""
+    r, clock = _given_up((0.5, 8.0))
+    assert r.error == f"http://stalled: no frame within 60 s of opening it ({r.reconnects} reopens): giving up"
+    assert 5 <= r.reconnects < 20 and 60.0 < clock.now < 70.0
+
+
+def test_a_stream_given_up_after_one_reopen_says_reopen_in_the_singular():
+    """'(1 reopens)': the first wait (70 s) outlasts the give-up time (60 s), so one reopen comes before it."""
+    r, _ = _given_up((70.0, 80.0))
+    assert r.reconnects == 1 and r.error == "http://stalled: no frame within 60 s of opening it (1 reopen): giving up"
 
 
 def test_stalled_http_stream_ends_the_run_with_an_error(tmp_path, monkeypatch):

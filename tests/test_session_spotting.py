@@ -245,19 +245,12 @@ def test_a_hand_over_the_mouth_for_a_second_gives_no_event(tmp_path, faces_dir):
     face's spotting baseline anew, and an extent of one frame is no movement. (160 px, the first 8 s.)"""
     import cv2
 
-    cap = cv2.VideoCapture(str(faces_dir / "videos" / "liveportrait_d6.mp4"))
-    path = tmp_path / "hand_mouth.mp4"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (160, 160))
-    for i in range(240):
-        ok, img = cap.read()
-        assert ok
-        img = cv2.resize(img, (160, 160), interpolation=cv2.INTER_AREA)
+    def palm(i, img):
         if 180 <= i <= 210:  # a palm over the mouth and a finger beside the chin, skin-dark
             cv2.rectangle(img, (53, 100), (110, 136), (38, 51, 74), -1)
             cv2.rectangle(img, (46, 110), (60, 150), (38, 51, 74), -1)
-        writer.write(img)
-    writer.release()
-    cap.release()
+
+    path = _d6_160(faces_dir, tmp_path / "hand_mouth.mp4", palm)
     with VideoFile(path) as src:
         summary = run_job(src, None, SessionConfig(), tmp_path / "run")
     assert summary["tracking"]["face_cuts"] == 2  # the box came and went: each a cut of the face's region
@@ -272,19 +265,12 @@ def test_a_hand_rubbing_over_the_mouth_gives_no_event(tmp_path, faces_dir, frame
     variants (a reviewer's find, 2026-12-07); the baseline started anew at a face cut gives none."""
     import cv2
 
-    cap = cv2.VideoCapture(str(faces_dir / "videos" / "liveportrait_d6.mp4"))
-    path = tmp_path / "rub.mp4"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (160, 160))
-    for i in range(240):
-        ok, img = cap.read()
-        assert ok
-        img = cv2.resize(img, (160, 160), interpolation=cv2.INTER_AREA)
+    def rub(i, img):
         if 180 <= i < 180 + frames:
             dx = int(amp * ((i % 8) - 4) / 4)  # a hand rubbing to and fro
             cv2.rectangle(img, (50 + dx, 136 - tall), (112 + dx, 140), (38, 51, 74), -1)
-        writer.write(img)
-    writer.release()
-    cap.release()
+
+    path = _d6_160(faces_dir, tmp_path / "rub.mp4", rub)
     with VideoFile(path) as src:
         summary = run_job(src, None, SessionConfig(), tmp_path / "run")
     assert summary["tracking"]["face_cuts"] >= 2 and len(summary["faces"]) == 1, summary["tracking"]
@@ -371,3 +357,20 @@ def test_a_stop_signal_during_a_faces_stages_is_raised_when_they_are_done(monkey
     for ch in (state.spotter.micro, state.spotter.macro):
         assert ch.count == ch.frames[-1].pos + 1  # every frame counted is kept: the channels agree with themselves
     state.push(Frame(stopped_at + 1, (stopped_at + 1) / 30.0, None), None)  # the stop closes its open events
+
+
+def _d6_160(faces_dir, path, draw):
+    """liveportrait_d6's first 8 s at 160 px as ``path`` (mp4v, 30 fps), ``draw(i, img)`` drawing on frame i."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(faces_dir / "videos" / "liveportrait_d6.mp4"))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (160, 160))
+    for i in range(240):
+        ok, img = cap.read()
+        assert ok
+        img = cv2.resize(img, (160, 160), interpolation=cv2.INTER_AREA)
+        draw(i, img)
+        writer.write(img)
+    writer.release()
+    cap.release()
+    return path
