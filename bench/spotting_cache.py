@@ -46,14 +46,14 @@ def build(v: LongVideo, out: Path, corrected: bool = False, size: int = 224) -> 
                     FACE if aligned is not None else CUT if cutting[0] else GONE, cutting[1]))
         return push(self, frame, t, aligned)
 
-    def state_recording(self, frame, face, cut=False, camera=False):
+    def state_recording(self, frame, face, cut=False, camera=False, change=None):
         if corrected and face is not None:  # the spotter takes the aligned face (eyes-mouth) when it has no other
             face = replace(face, motion=None)
         if face is None and cut and self.face is None:
             rec.append((frame.index, frame.t, None, CUT_AWAY, camera))
         cutting[:] = cut, cut and camera
         try:
-            return state_push(self, frame, face, cut, camera)
+            return state_push(self, frame, face, cut, camera, change)
         finally:
             cutting[:] = False, False
 
