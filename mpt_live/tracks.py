@@ -57,7 +57,7 @@ present, and on a frame where any face could not be followed. The faces followed
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -227,8 +227,7 @@ class FaceTracker:
         held = sum(tr.confirmed for tr, _ in matched.values())
         room = (self.max_faces - len(followed) - held) if self.max_faces else len(dets)
         rest = [i for i in range(len(dets)) if i not in matched][:max(room, 0)]
-        free = [tr for tr in self.tracks if tr.confirmed and tr.id not in followed
-                and not any(tr is m for m, _ in matched.values())]
+        free = self._free(followed, matched)
         embeds = {i: self.embed(frame, dets[i]) for i in rest} if self.embedder is not None else {}
         if rest and free and embeds:
             sim = np.array([[tr.likeness(embeds[i]) or -1.0 for i in rest] for tr in free])
@@ -332,13 +331,17 @@ class FaceTracker:
         self.tentative_dropped += len(self.tracks) - len(kept)
         self.tracks = kept
 
+    def _free(self, followed: Collection[int], matched: dict[int, tuple[Track, np.ndarray | None]]) -> list[Track]:
+        """The confirmed tracks an appearance may give back: neither ``followed`` nor ``matched`` on this frame."""
+        return [tr for tr in self.tracks if tr.confirmed and tr.id not in followed
+                and not any(tr is m for m, _ in matched.values())]
+
     def _returned(self, frame: np.ndarray, det: Detection, matched: dict[int, tuple[Track, np.ndarray | None]],
                   followed: set[int]) -> tuple[Track | None, np.ndarray | None]:
         """The confirmed track, not followed or matched on this frame, that a tentative face being confirmed looks
         like best, at ``reid`` or more (None: a new face), with the face's embedding taken now (its own, taken when it
         was first found, may be of a covered face)."""
-        free = [tr for tr in self.tracks if tr.confirmed and tr.id not in followed
-                and not any(tr is m for m, _ in matched.values())]
+        free = self._free(followed, matched)
         e = self.embed(frame, det) if free else None
         like = [tr.likeness(e) for tr in free]
         best = max(range(len(free)), key=lambda k: like[k] or -1.0, default=None)
