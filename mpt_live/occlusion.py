@@ -37,7 +37,8 @@ class OcclusionWatch:
         """The face's region change on ``frame`` (None: not measured, the frame a cut or the face's first)."""
         if change is None:
             return
-        if len(self._changes) >= 15 and change > max(self.ratio * float(np.median(self._changes)), self.floor):
+        # over the floor first: a still face's changes rarely are, and the median (of up to 300) is then not needed
+        if change > self.floor and len(self._changes) >= 15 and change > self.ratio * float(np.median(self._changes)):
             self._abrupt.append(frame)
         self._changes.append(change)
         while self._abrupt and self._abrupt[0] < frame - self.keep:
