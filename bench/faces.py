@@ -27,6 +27,11 @@ frame (warps, ECC registrations, SFace embeddings, clips magnified, spotter upda
 frame with 1 and 2 faces, and each stage's part of what the second face adds; the profiler's own cost inflates
 the stages of many small calls, so compare the two columns, not these figures with the other runs'.
 
+``--tile PX`` sets each person's square tile (default 320 px: a 640x320 recording; 640: 1280x640; 960: 1920x960,
+the shared videos scaled up). What the faces share (decoding, detection, the cut check's thumbnail, the loop) grows
+with the frame; what each face adds (its alignment at 224 px, registration, spotter, model call) does not, so the
+second face's share falls as the frame grows: the same target, a figure per size.
+
 ``--live`` plays the recording at its own pace instead (``--realtime``: a camera-like source, the newest
 frame taken when the loop is ready) for ``--seconds`` with the demo model, one face then two, and prints
 what a live user sees: frames processed per second, windows classified per second and the latency from
@@ -41,7 +46,7 @@ face stage's calls (ECC on a 112 px crop, 224 px warps, a 64x36 thumbnail) being
 against 4.83 and 5.05 ms a frame with 1 face, 8.34 and 8.32 against 8.94 and 8.97 with 2; the demo model, 2 faces,
 22.5 against 24.3; to be timed on an idle machine).
 
-    python bench/faces.py [--seconds 20] [--threads 1] [--repeat 3] [--stages] [--profile] [--live]
+    python bench/faces.py [--seconds 20] [--tile PX] [--threads 1] [--repeat 3] [--stages] [--profile] [--live]
                           [--opencv-threads N]
 """
 
@@ -247,21 +252,26 @@ def main() -> None:
     ap.add_argument("--stages", action="store_true", help="also split one run of each by stage")
     ap.add_argument("--profile", action="store_true",
                     help="profile one run of each instead (all threads, CPU time; calls per frame)")
+    ap.add_argument("--tile", type=int, default=320, metavar="PX",
+                    help="each person's square tile (default 320: a 640x320 recording; 640: 1280x640; 960: 1920x960)")
     ap.add_argument("--live", action="store_true", help="play the recording at its own pace (demo model): latency")
     ap.add_argument("--opencv-threads", type=int, default=1, metavar="N",
                     help="OpenCV's thread pool for the whole bench (default 1, as an mpt-live run has it; 0: OpenCV's own)")
     args = ap.parse_args()
     if args.opencv_threads < 0:
         ap.error(f"--opencv-threads {args.opencv_threads}: must be 0 (OpenCV's default) or more")
+    if not 64 <= args.tile <= 2048:
+        ap.error(f"--tile {args.tile}: a tile is 64 to 2048 px")
     if args.opencv_threads:
         cv2.setNumThreads(args.opencv_threads)
     print(f"CPU vector extensions: {vector_extensions()}; {os.cpu_count()} cpus; model workers {args.threads}; "
           f"OpenCV threads {cv2.getNumThreads()}" + ("" if args.opencv_threads else " (its default)"))
     with tempfile.TemporaryDirectory() as tmp:
         video = Path(tmp) / "two.mp4"
-        side_by_side([need(FACES / "paddlegan_fom_dv.mp4"), need(FACES / "liveportrait_d6.mp4")], video, args.seconds)
+        side_by_side([need(FACES / "paddlegan_fom_dv.mp4"), need(FACES / "liveportrait_d6.mp4")], video, args.seconds,
+                     tile=args.tile)
         model = load_model(None, device="cpu", threads=1)
-        print(f"{args.seconds:g} s, 640x320, two people side by side; model: {model.describe() if model else 'none'}")
+        print(f"{args.seconds:g} s, {2 * args.tile}x{args.tile}, two people side by side; model: {model.describe() if model else 'none'}")
         if args.live:
             print(f"{'live, demo model':<18} {'frames/s':>9} {'windows/s':>10} {'latency p50':>12} {'p95 ms':>7}"
                   f" {'model p50 ms':>13} {'clips per call':>15}")
