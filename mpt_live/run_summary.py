@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from statistics import median
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from .crop_search import hint as crop_hint
 from .errors import counted
@@ -88,10 +88,11 @@ class RunFigures:
         }
 
     def warnings(self, name: str, window_s: float, classify: bool, detector: str, stopped: bool = False,
-                 hint: str | None = None) -> list[str]:
+                 hint: str | Callable[[], str | None] | None = None) -> list[str]:
         """What the counts say went wrong with source ``name``: most frames without a face (``hint``: what a face
-        found in a crop of a frame says a user can do), or (``classify``: a model run) no window classified
-        (``stopped``: the run ended before its source did, so the stop is why, not the video)."""
+        found in a crop of a frame says a user can do, or what says it, asked only then: :func:`face_warning`), or
+        (``classify``: a model run) no window classified (``stopped``: the run ended before its source did, so the
+        stop is why, not the video)."""
         c = self.counts
         faces = f"a face in {c['frames_with_face']} of {counted(c['frames_read'], 'frame')}"
         if few := face_warning(name, c["frames_read"], c["frames_with_face"], detector, hint):
@@ -130,14 +131,16 @@ FACE_WARNINGS = ("no face found", "only a face in")  # how face_warning's line b
 
 
 def face_warning(name: str, frames_read: int, frames_with_face: int, detector: str | None,
-                 hint: str | None = None) -> str | None:
+                 hint: str | Callable[[], str | None] | None = None) -> str | None:
     """The warning that most of source ``name``'s frames had no face (None where most had one), ending with ``hint``
-    (what a user can do: :func:`mpt_live.crop_search.hint`) where given."""
+    (what a user can do: :func:`mpt_live.crop_search.hint`) where given: its words, or what gives them, asked only
+    where the warning is said (a crop search runs the detector: :func:`face_hint`)."""
     if not frames_read or frames_with_face >= 0.5 * frames_read:
         return None
     few = FACE_WARNINGS[0] if not frames_with_face else f"{FACE_WARNINGS[1]} {frames_with_face} of {frames_read} frames"
+    said = hint() if callable(hint) else hint
     return (f"{name}: {few}" + (" (small or distant faces: try --detector full)" if detector == "short" else "")
-            + (f"; {hint}" if hint else ""))
+            + (f"; {said}" if said else ""))
 
 
 def summarize(session: Session) -> dict[str, Any]:
@@ -214,6 +217,16 @@ def closed_early(session: Session) -> dict[str, int]:
     return {k: sum(getattr(st.spotter, k).closed_early for st in session.states.values()) for k in ("micro", "macro")}
 
 
+def face_hint(session: Session) -> str | None:
+    """What a user of a run that found no face in most frames can do: a face too small for the frame found in a crop
+    of the latest frame without one (:func:`mpt_live.crop_search.hint`; the ffmpeg crop only for a file whose pixels
+    ffmpeg shows as the run saw them)."""
+    src, tracker = session.source, session.tracker
+    whole = isinstance(src, VideoFile) and src.path.is_file() and src.stretch == (1.0, 1.0) and not src.turn
+    return crop_hint(session.name, tracker.faceless if tracker else None,
+                     session.watch.used if session.watch else "short", src.path if whole else None)
+
+
 def run_warnings(session: Session) -> list[str]:
     """The model's (one that failed mpt-export's parity check), the source's (timing, pace) and the run's own: a model
     run that classified nothing says why."""
@@ -221,11 +234,7 @@ def run_warnings(session: Session) -> list[str]:
     out = [session.model.warning] if session.model.warning else []
     out += list(getattr(session.source, "warnings", None) or []) + spec.rate_warning(name, session.fps)
     stopped = bool(session.stopped or session.interrupted or session.error)  # q/Esc too: not the video's fault
-    tracker, c = session.tracker, session.figures.counts  # most frames without a face: one too small, in a crop?
-    few = tracker is not None and face_warning(name, c["frames_read"], c["frames_with_face"], None) is not None
-    src = session.source  # the ffmpeg crop only for a file whose pixels ffmpeg shows as the run saw them
-    path = src.path if isinstance(src, VideoFile) and src.path.is_file() and src.stretch == (1.0, 1.0) and not src.turn else None
-    hint = crop_hint(name, tracker.faceless, session.watch.used if session.watch else "short", path) if few else None
+    hint = (lambda: face_hint(session)) if session.tracker is not None else None  # asked where most had no face
     out += session.figures.warnings(name, spec.window_s, session.runtime is not None, session.cfg.detector, stopped,
                                     hint)
     early = sum(closed_early(session).values())

@@ -521,3 +521,19 @@ def test_a_run_of_one_frame_says_frame_in_the_singular() -> None:
     assert fig.warnings("v.mp4", 1.0, True, "short", stopped=True) == [
         "v.mp4: no window was classified: the run stopped after 1 frame (a face in 1 of 1 frame), before a whole 1 s "
         "window was classified"]
+
+
+def test_the_crop_hint_is_asked_only_where_most_frames_had_no_face() -> None:
+    """The hint (a crop search: a detector pass over a frame) is asked once, by the one face test that says the
+    warning, and not at all where most frames had a face (run_warnings tested the frames twice to decide)."""
+    from mpt_live.run_summary import RunFigures
+
+    asked = []
+    fig = RunFigures()
+    fig.counts.update(frames_read=10, frames_with_face=6)
+    assert fig.warnings("v.mp4", 1.0, False, "full", hint=lambda: asked.append(1) or "x") == [] and not asked
+    fig.counts.update(frames_with_face=2)
+    assert fig.warnings("v.mp4", 1.0, False, "full", hint=lambda: asked.append(1) or "a face 30 px wide") == [
+        "v.mp4: only a face in 2 of 10 frames; a face 30 px wide"] and asked == [1]
+    assert fig.warnings("v.mp4", 1.0, False, "short", hint=lambda: None) == [
+        "v.mp4: only a face in 2 of 10 frames (small or distant faces: try --detector full)"]
