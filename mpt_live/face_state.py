@@ -76,7 +76,7 @@ class FaceState:
         self.motion: FaceMotion | None = FaceMotion(fps)  # None while the face is gone (a new one at its return)
         self.spotter = Spotter.for_motion(self.motion, spot)
         self.occlusion = OcclusionWatch(self.spotter.micro.k)  # candidates an occluder's abrupt change explains:
-        self.spotter.occluded = self.occlusion.occluded  # dropped before the spotter resolves its scales
+        self.spotter.drop_where(self.occlusion.occluded)  # dropped before the spotter resolves its scales
         self.face: FaceResult | None = None  # in the latest frame (None: not in it)
         self.frames = 0  # frames with this face
         self.seen: tuple[float, float] | None = None  # times of the first and latest frame with this face

@@ -84,6 +84,11 @@ class Spotter:
         self.occluded_count = 0  # candidates dropped as occluded
         self._macro_wait: list[Candidate] = []
 
+    def drop_where(self, occluded: Callable[[int, int], bool]) -> None:
+        """From now on, drop each candidate that ``occluded`` (asked of its onset and offset) says an occluder
+        explains, before the two scales are resolved (counted in ``occluded_count``)."""
+        self.occluded = occluded
+
     @classmethod
     def for_motion(cls, motion: FaceMotion, config: SpotConfig | None = None) -> "Spotter":
         """A spotter matching a :class:`~mpt_live.facemotion.FaceMotion`'s scales."""

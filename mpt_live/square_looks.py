@@ -57,11 +57,15 @@ class SquareLooks:
 
     def __init__(self) -> None:
         self._doubts: list[tuple[tuple[int, int, int, int], float]] = []  # (box, when dropped)
-        self.lost_t = -float("inf")  # when a lost face's square was last searched
+        self._lost_t = -float("inf")  # when a lost face's square was last searched
 
     def lost_due(self, t: float) -> bool:
         """Whether a lost face's look may search its square at ``t`` (at most every :data:`LOST_EVERY_S`)."""
-        return not 0 <= t - self.lost_t < LOST_EVERY_S
+        return not 0 <= t - self._lost_t < LOST_EVERY_S
+
+    def lost_searched(self, t: float) -> None:
+        """A lost face's square was searched at ``t``: the next such search is due :data:`LOST_EVERY_S` after."""
+        self._lost_t = t
 
     def until(self, box: tuple[int, int, int, int], t: float, tracks: Sequence[Found] = (),
               keep_s: float = 0.0) -> float:

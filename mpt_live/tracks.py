@@ -287,7 +287,8 @@ class FaceTracker:
         early = self.entries.due(self._cuts.thumb, known, frame.shape, t, ask=short and not cadence)
         if missed or cadence or early:  # those: every square (new faces); else the missed faces' squares only
             self._tiled_t, self.tile_searches = t if cadence else self._tiled_t, self.tile_searches + 1
-            self._looks.lost_t = t if any(tr.confirmed and not tr.present for tr in present) else self._looks.lost_t
+            if any(tr.confirmed and not tr.present for tr in present):
+                self._looks.lost_searched(t)
             found = self.aligner.detect_tiles(frame, dets, () if cadence or early else missed)
             if cadence or early and new_face(found, known):  # changes outside the faces measured from here on
                 self.entries.searched(self._cuts.thumb)  # (mpt_live/entries.py; a fruitless early search: not)
