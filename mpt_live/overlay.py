@@ -1,6 +1,7 @@
 """The live overlay: one pure function ``render_overlay(frame, state) -> frame``.
 
-Layout (sizes scale with the frame, so 640x480 and 1280x720 read the same):
+Layout (where each part goes: :mod:`mpt_live.overlay_layout`; sizes scale with the frame, so 640x480 and 1280x720
+read the same):
 
 * a side column on the side of the frame away from the face: header (model, DEMO MODEL badge),
   the current class in large type, one bar per class with its probability, the three thumbnails
@@ -20,7 +21,7 @@ The same renderer draws the OpenCV window, the snapshots and the ``--save-video`
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Sequence
 
 import cv2
@@ -30,6 +31,7 @@ from .clocktime import clock
 from .draw import (ACCENT, ALERT, DEMO_BG, MUTED, NOFACE, WARN, WHITE, class_color, corners, pill, pill_size, shade,
                    thumb, typeface)
 from .face_tags import TAG_WEIGHT, place_tags, tag_texts
+from .overlay_layout import MIN_COLUMN, Geom, geometry
 from .results import NEUTRAL
 
 
@@ -79,103 +81,6 @@ class OverlayState:
         return self.face_id is not None and bool(self.others or self.face_id)
 
 
-def choose_side(box: tuple[int, int, int, int] | None, width: int, previous: str | None = None,
-                hysteresis: float = 0.08) -> str:
-    """The side for the panel column: the one with more room beside the face box.
-
-    Sticks to ``previous`` unless the other side has clearly more room (``hysteresis`` x width),
-    so the panel does not flip when a centred face moves a little."""
-    if box is None:
-        return previous or "right"
-    x, _, w, _ = box
-    left_room, right_room = x, width - (x + w)
-    best = "right" if right_room >= left_room else "left"
-    if previous in ("left", "right") and best != previous:
-        margin = abs(right_room - left_room)
-        if margin < hysteresis * width:
-            return previous
-    return best
-
-
-# ------------------------------------------------------------------------------------------------
-# the renderer
-
-
-MIN_COLUMN = 150  # the side column's width at least (px), where the face leaves room for it
-NARROW_COLUMN = 80  # where neither it nor a band across the frame fits beside the face, one as narrow as this
-
-
-@dataclass
-class _Geom:
-    W: int
-    H: int
-    s: float  # scale relative to 640x480
-    fs: int  # body font size (px)
-    pad: int
-    col_x0: int
-    col_x1: int
-    strip_y0: int
-    strip_y1: int
-    strip_x0: int
-    strip_x1: int
-    side: str
-    col_y0: int = 0  # the column's top and bottom: the frame's height, or a band above or below the face
-    col_y1: int = -1
-    extra: dict = field(default_factory=dict)
-
-
-def geometry(shape: tuple[int, ...], state: OverlayState) -> _Geom:
-    H, W = shape[:2]
-    s = max(0.5, min(W / 640.0, H / 480.0))
-    fs = max(10, round(13 * s))
-    pad = max(4, round(8 * s))
-    side = state.side or choose_side(state.box, W)
-    col_w = int(np.clip(round(0.29 * W), MIN_COLUMN, 420))
-    if state.box is not None:
-        # keep the column beside the face when there is room for a narrower but usable one
-        x, _, w, _ = state.box
-        room = (W - (x + w)) if side == "right" else x
-        room -= pad
-        if room < col_w and room >= max(MIN_COLUMN, 0.22 * W):
-            col_w = int(room)
-    col_x0, col_x1 = (W - col_w, W) if side == "right" else (0, col_w)
-    strip_h = max(30, round(40 * s))
-    sx0, sx1 = (0, col_x0) if side == "right" else (col_x1, W)
-    strip_y0, strip_y1 = H - strip_h, H
-    if state.box is not None:
-        _, y, _, h = state.box
-        if y + h > H - strip_h - pad and y > strip_h + pad:
-            strip_y0, strip_y1 = 0, strip_h  # the face reaches the bottom: put the strip on top
-        band = _band(state, W, H, fs, pad, strip_h, col_x0, col_x1)
-        if band is not None:
-            return band
-        x, _, w, _ = state.box
-        room = (W - (x + w)) if side == "right" else x
-        if col_x0 < x + w and col_x1 > x and room - pad >= NARROW_COLUMN:  # no band either: a narrow column
-            col_w = int(room - pad)
-            col_x0, col_x1 = (W - col_w, W) if side == "right" else (0, col_w)
-            sx0, sx1 = (0, col_x0) if side == "right" else (col_x1, W)
-    return _Geom(W, H, s, fs, pad, col_x0, col_x1, strip_y0, strip_y1, sx0, sx1, side, 0, H)
-
-
-def _band(state: OverlayState, W: int, H: int, fs: int, pad: int, strip_h: int, x0: int, x1: int) -> _Geom | None:
-    """The panel as a band across the frame below (else above) the face, the strip at the frame's edge beyond it,
-    where the column at ``x0:x1`` would cover the face box (a portrait or small frame: no side has room for it)
-    and the band has room for the panel's header, label, bars and figures; None where it need not or cannot."""
-    x, y, w, h = state.box  # type: ignore[misc]
-    if x0 >= x + w or x1 <= x:
-        return None
-    need = round(fs * (12 + 1.55)) + 2 * pad  # with one bar (the strongest classes are shown where not all fit)
-    tag = 2 * fs + pad  # the face's tag, drawn above its box
-    below, above = H - strip_h - (y + h + pad), y - tag - pad - strip_h
-    s = max(0.5, min(W / 640.0, H / 480.0))
-    if max(below, above) < need:
-        return None
-    if below >= need:  # below whenever it fits: a face moving about the middle does not flip it from frame to frame
-        return _Geom(W, H, s, fs, pad, 0, W, H - strip_h, H, 0, W, "right", y + h + pad, H - strip_h)
-    return _Geom(W, H, s, fs, pad, 0, W, 0, strip_h, 0, W, "right", strip_h, y - tag - pad)
-
-
 def render_overlay(frame: np.ndarray, state: OverlayState) -> np.ndarray:
     """Draw the overlay on a copy of ``frame`` (BGR uint8); the output has the same size."""
     img = np.ascontiguousarray(frame, dtype=np.uint8).copy()
@@ -189,7 +94,7 @@ def render_overlay(frame: np.ndarray, state: OverlayState) -> np.ndarray:
     return img
 
 
-def draw_faces(img: np.ndarray, st: OverlayState, g: _Geom) -> None:
+def draw_faces(img: np.ndarray, st: OverlayState, g: Geom) -> None:
     """Every face's box and its tag (:mod:`mpt_live.face_tags`), the main face's first; the tags' texts and
     rectangles in ``g.extra["tags"]`` (face ID -> :class:`~mpt_live.face_tags.Tag`)."""
     faces = []
@@ -209,7 +114,7 @@ def draw_faces(img: np.ndarray, st: OverlayState, g: _Geom) -> None:
             g.extra["tags"][face_id] = tag
 
 
-def draw_column(img: np.ndarray, st: OverlayState, g: _Geom) -> None:
+def draw_column(img: np.ndarray, st: OverlayState, g: Geom) -> None:
     tx = typeface()
     x0, x1, pad, fs = g.col_x0, g.col_x1, g.pad, g.fs
     shade(img, x0, g.col_y0, x1, g.col_y1)
@@ -338,7 +243,7 @@ def draw_column(img: np.ndarray, st: OverlayState, g: _Geom) -> None:
         yb += round(small * 1.35)
 
 
-def _draw_strip(img: np.ndarray, st: OverlayState, g: _Geom) -> None:
+def _draw_strip(img: np.ndarray, st: OverlayState, g: Geom) -> None:
     tx = typeface()
     x0, x1, y0, y1 = g.strip_x0, g.strip_x1, g.strip_y0, g.strip_y1
     if x1 - x0 < 40:
@@ -377,7 +282,7 @@ def _draw_strip(img: np.ndarray, st: OverlayState, g: _Geom) -> None:
         cv2.polylines(img, [np.array(pts, np.int32)], False, (120, 220, 255), max(1, round(g.s)), cv2.LINE_AA)
 
 
-def _draw_banners(img: np.ndarray, st: OverlayState, g: _Geom) -> None:
+def _draw_banners(img: np.ndarray, st: OverlayState, g: Geom) -> None:
     """Top-of-frame messages in the free area: NO FACE, PAUSED, REC, transient messages."""
     band = g.col_y1 < g.H or g.col_y0 > 0  # the panel across the frame: the free area is beyond it
     fa0, fa1 = (0, g.W) if band else (0, g.col_x0) if g.side == "right" else (g.col_x1, g.W)

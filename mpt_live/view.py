@@ -19,7 +19,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .overlay import FaceTag, OverlayState, choose_side
+from .overlay import FaceTag, OverlayState
+from .overlay_layout import choose_side
 from .results import EVENT, NEUTRAL, WARMING, EventResult, ModelInfo, WindowResult
 
 SHOW_EVENT_S = 4.0  # a face's label shows its latest event this long after the event closed

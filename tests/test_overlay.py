@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mpt_live.overlay import FaceTag, OverlayState, geometry, choose_side, render_overlay
+from mpt_live.overlay import FaceTag, OverlayState, render_overlay
+from mpt_live.overlay_layout import MIN_COLUMN, choose_side, geometry
 from mpt_live.thumbnails import motion_heatmap, to_bgr_uint8
 
 CLASSES = ["negative", "positive", "surprise"]
@@ -30,7 +31,7 @@ def _bar_rects(frame: np.ndarray, st: OverlayState):
     """The bar rectangles the renderer used (it records them in its geometry)."""
     from mpt_live import overlay as ov
 
-    g = ov.geometry(frame.shape, st)
+    g = geometry(frame.shape, st)
     ov.draw_column(frame.copy(), st, g)
     return g.extra["bars"]
 
@@ -150,13 +151,13 @@ def test_the_demo_badge_never_covers_the_title_or_other_text(w, h, box, face_id)
 
     frame = _frame(w, h)
     st = _state(w, h, [0.2, 0.5, 0.3], face_id=face_id, **({"box": box} if box else {}))
-    g = ov.geometry(frame.shape, st)
+    g = geometry(frame.shape, st)
     out = frame.copy()
     ov.draw_column(out, st, g)
     boxes = g.extra["header"]
     assert {"title", "badge", "model", "label", "sub"} <= set(boxes)
     if box and box[3] > 400:  # no room above or below the face: the narrow column the badge covered the title in
-        assert g.col_x1 - g.col_x0 < ov.MIN_COLUMN and g.col_y0 == 0
+        assert g.col_x1 - g.col_x0 < MIN_COLUMN and g.col_y0 == 0
     for name, (x0, y0, x1, y1) in boxes.items():
         assert g.col_x0 <= x0 < x1 <= g.col_x1 and g.col_y0 <= y0 < y1 <= g.col_y1, (name, boxes[name])
     names = sorted(boxes)
@@ -259,7 +260,7 @@ def test_title_and_every_face_tag_fit_with_several_faces(w, h, n, demo, face_id)
     others = [FaceTag(face_id + i, b, "neutral" if i % 2 else "surprise", bool(i % 2)) for i, b in enumerate(boxes[1:], 1)]
     frame = _frame(w, h)
     st = _state(w, h, [0.2, 0.5, 0.3], box=boxes[0], face_id=face_id, others=others, demo=demo)
-    g = ov.geometry(frame.shape, st)
+    g = geometry(frame.shape, st)
     out = render_overlay(frame, st)
     ov.draw_column(frame.copy(), st, g)
     assert g.extra["title"].endswith(f"face {face_id}"), g.extra["title"]
@@ -268,7 +269,7 @@ def test_title_and_every_face_tag_fit_with_several_faces(w, h, n, demo, face_id)
         assert g.col_x0 <= x0 < x1 <= g.col_x1 and g.col_y0 <= y0 < y1 <= g.col_y1, (name, header[name])
     if demo:
         assert not overlaps(header["title"], header["badge"])
-    g = ov.geometry(frame.shape, st)
+    g = geometry(frame.shape, st)
     ov.draw_faces(frame.copy(), st, g)
     tags = g.extra["tags"]
     assert sorted(tags) == list(range(face_id, face_id + n))

@@ -20,7 +20,7 @@ LAYERS = {
                "clip", "clip_stream", "rankpool", "bandpass", "motion", "thumbnails", "machine", "providers", "load_errors", "model_trust", "runtime", "batching", "model_worker", "facemotion", "window_stats",
                "spot_extent", "spot_channel", "spotting", "occlusion", "face_state", "results"],
     "session": ["run_summary", "session_config", "session"],
-    "consumers": ["rundir", "outkind", "overview_page", "overview", "timeline", "report_page", "review", "apexframes", "report_svg", "report", "draw", "face_tags", "overlay", "view", "window", "terminal", "references", "job", "finish", "resume",
+    "consumers": ["rundir", "outkind", "overview_page", "overview", "timeline", "report_page", "review", "apexframes", "report_svg", "report", "draw", "face_tags", "overlay_layout", "overlay", "view", "window", "terminal", "references", "job", "finish", "resume",
                   "sheet"],
     "entry points": ["batch", "pool", "ray_batch", "demo_report", "cli_options", "cli_runs", "cli", "launch"],
 }
