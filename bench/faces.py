@@ -72,7 +72,7 @@ sys.path.append(str(Path(__file__).resolve().parent))  # bench/shared_faces.py, 
 from shared_faces import faces_folder, need  # noqa: E402
 
 import mpt_live.model_worker as model_worker  # noqa: E402
-from mpt_live.capture import PacedVideoReader  # noqa: E402
+from mpt_live.paced_video import PacedVideoReader  # noqa: E402
 from mpt_live.clip import ClipFrames  # noqa: E402
 from mpt_live.face_state import FaceState  # noqa: E402
 from mpt_live.runtime import MPTRuntime, load_model, vector_extensions  # noqa: E402

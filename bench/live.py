@@ -41,7 +41,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from mpt_live.capture import PacedVideoReader
+from mpt_live.paced_video import PacedVideoReader
 import mpt_live.face_watch
 from mpt_live.job import run_job
 from mpt_live.machine import vector_extensions

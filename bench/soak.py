@@ -1,7 +1,7 @@
 """Soak: the live loop on a looping source for --minutes (10 for the README figure), RSS and lag each minute.
 
 The demo input (or ``--video``, resized to 640x480) is played at its own pace in a loop, like a camera
-(:class:`mpt_live.capture.PacedVideoReader`), through the session engine with the model (``--model`` or
+(:class:`mpt_live.paced_video.PacedVideoReader`), through the session engine with the model (``--model`` or
 the bundled demo model) into predictions.csv and events.csv sinks: what ``mpt-live --camera 0 --out DIR`` runs. Each
 minute one row: resident memory, frames processed per second, the share the reader dropped (the loop
 was busy), capture->pickup lag p50/p95 (how far behind the "camera" the loop is) and capture->prediction
@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from live import prepare_source, rss_mb  # bench/live.py: the 640x480 source and /proc RSS
-from mpt_live.capture import PacedVideoReader
+from mpt_live.paced_video import PacedVideoReader
 from mpt_live.machine import vector_extensions
 from mpt_live.results import columns
 from mpt_live.runtime import demo_model_path, load_model

@@ -1,6 +1,6 @@
 """Frames of a recorded video that do not decode (a damaged stretch: a bad block, a broken transfer, a lost keyframe):
 read past, counted and timed alike by the file's reader (:class:`~mpt_live.sources.VideoFile`) and ``--realtime``'s
-(:class:`~mpt_live.capture.PacedVideoReader`).
+(:class:`~mpt_live.paced_video.PacedVideoReader`).
 
 OpenCV's FFmpeg goes on with the frames after a frame that does not decode, one failed read for it, or none where
 its decoder passes over frames that refer to a lost one in one read: :func:`read_past` reads past failed reads while

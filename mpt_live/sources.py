@@ -319,7 +319,7 @@ class VideoFile:
 
     def detach(self) -> tuple[cv2.VideoCapture, list[tuple[np.ndarray, float, int]]]:
         """The open capture and the frames already decoded from it (:meth:`first_frames`), for a reader that
-        goes on from there (:class:`~mpt_live.capture.PacedVideoReader`) instead of opening the file again;
+        goes on from there (:class:`~mpt_live.paced_video.PacedVideoReader`) instead of opening the file again;
         this object reads nothing more."""
         cap, buffered = self._cap, self.first_frames()
         self._cap = None

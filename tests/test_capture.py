@@ -9,7 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from mpt_live.capture import CaptureReader, LiveFrame, PacedVideoReader, open_camera
+from mpt_live.capture import CaptureReader, LiveFrame, open_camera
+from mpt_live.paced_video import PacedVideoReader
 from mpt_live.errors import InputError
 
 

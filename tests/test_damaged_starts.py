@@ -10,7 +10,7 @@ import shutil
 import pytest
 
 import faultkit as fk
-from mpt_live.capture import PacedVideoReader
+from mpt_live.paced_video import PacedVideoReader
 from mpt_live.cues import first_cue_s
 from mpt_live.pyav_capture import PyAVCapture
 from mpt_live.sources import VideoFile

@@ -251,7 +251,7 @@ def test_wide_pixels_are_stretched_as_a_player_shows_them(tmp_path):
     and the model squeezed to 3/4 of their width; they come as a player shows them, from the file and paced."""
     import faultkit as fk
 
-    from mpt_live.capture import PacedVideoReader
+    from mpt_live.paced_video import PacedVideoReader
 
     src = tmp_path / "src.mp4"
     _write_video(src, 10, size=(64, 48))
@@ -271,7 +271,7 @@ def test_a_phone_video_stored_turned_is_read_upright(tmp_path, rotation, transpo
     come upright, as a player shows them (a turned face is not found), from the file and paced."""
     import faultkit as fk
 
-    from mpt_live.capture import PacedVideoReader
+    from mpt_live.paced_video import PacedVideoReader
 
     upright = tmp_path / "upright.mp4"
     vw = cv2.VideoWriter(str(upright), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (48, 64))
@@ -360,7 +360,7 @@ def test_a_damaged_stretch_is_read_past_not_taken_for_the_end(tmp_path, where):
 def _read_through(clip, reader: str):
     """(the reader, frames it gave) of ``clip`` read to its end by VideoFile (``file``) or at 50x by ``--realtime``'s
     PacedVideoReader (``realtime``)."""
-    from mpt_live.capture import PacedVideoReader
+    from mpt_live.paced_video import PacedVideoReader
 
     if reader == "file":
         with VideoFile(clip) as v:

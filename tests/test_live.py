@@ -345,7 +345,7 @@ def test_model_worker_reports_a_model_failure():
 
 
 def test_realtime_file_behaves_like_a_camera(faces_dir, runtime, tmp_path):
-    from mpt_live.capture import PacedVideoReader
+    from mpt_live.paced_video import PacedVideoReader
 
     video = faces_dir / "videos" / "retalking_3_talking.mp4"  # 125 frames at 25 fps: 5 s
     with PacedVideoReader(video, speed=2.0) as reader:  # paced (tests/test_capture.py checks the pacing)

@@ -163,7 +163,7 @@ def test_apex_pictures_and_paced_loops_of_an_av1_recording(clips, monkeypatch):
     """The review page's apex pictures come from the AV1 file (as from its H.264 copy), in a process that has not
     read it yet too; ``--realtime`` plays it, and plays it again where it loops (the file opened again)."""
     from mpt_live.apexframes import frames_at
-    from mpt_live.capture import PacedVideoReader
+    from mpt_live.paced_video import PacedVideoReader
 
     monkeypatch.setattr(pyav_capture, "READ_BY_PYAV", set())  # as in a process where no run read it
     wanted = {0: 0.0, 37: 37 / 30, 74: 74 / 30}

@@ -752,7 +752,7 @@ def test_a_stopped_realtime_run_of_a_damaged_recording_copies_as_far_as_it_playe
     from faultkit import write_damaged_mp4
     from test_capture import FakeTime, _ReadPacedSleep
 
-    from mpt_live.capture import PacedVideoReader
+    from mpt_live.paced_video import PacedVideoReader
 
     clip = write_damaged_mp4(tmp_path / "take.mp4", where=0.3)
     clock = FakeTime()

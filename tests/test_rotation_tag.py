@@ -12,7 +12,7 @@ import pytest
 import faultkit as fk
 from mpt_live import upright
 from mpt_live.apexframes import frames_at
-from mpt_live.capture import PacedVideoReader
+from mpt_live.paced_video import PacedVideoReader
 from mpt_live.pyav_capture import PyAVCapture
 from mpt_live.sources import VideoFile
 

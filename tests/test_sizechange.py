@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import faultkit as fk
-from mpt_live.capture import PacedVideoReader
+from mpt_live.paced_video import PacedVideoReader
 from mpt_live.pyav_capture import PyAVCapture, open_video, sizes_note
 from mpt_live.sources import VideoFile, open_capture
 from mpt_live.videoprobe import probe_video

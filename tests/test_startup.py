@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from faultkit import frames, write_video
-from mpt_live import capture, sources
+from mpt_live import capture, paced_video, sources
 from mpt_live.cli import app
 
 runner = CliRunner()
@@ -55,6 +55,7 @@ def opens(monkeypatch):
 
     monkeypatch.setattr(sources, "open_capture", counting)
     monkeypatch.setattr(capture, "open_capture", counting)
+    monkeypatch.setattr(paced_video, "open_capture", counting)
     return opened, decoded
 
 
@@ -113,7 +114,7 @@ def test_one_video_is_opened_once_and_each_frame_decoded_once(tmp_path, opens):
 def test_a_realtime_video_is_opened_once(tmp_path, opens):
     """--realtime: the file is opened once (to check it and learn its timing) and played on from there; it was
     opened a second time, and its first two frames decoded twice."""
-    from mpt_live.capture import PacedVideoReader
+    from mpt_live.paced_video import PacedVideoReader
 
     video = write_video(tmp_path / "clip.mp4", FRAMES)
     now = [0.0]

@@ -14,7 +14,7 @@ MAX_LINES = 400
 
 # Layers of mpt_live, lowest first; a module may import from its own layer or a lower one.
 LAYERS = {
-    "stages": ["errors", "clocktime", "reach", "writers", "photos", "interrupts", "quiet", "scratch", "opengop", "sizechange", "videotracks", "cues", "fieldorder", "videoprobe", "pyav_capture", "cutoff", "frametimes", "damage", "file_reason", "sources", "framenames", "framefolder", "recordings", "readahead", "latest_frame", "url_reason", "capture",
+    "stages": ["errors", "clocktime", "reach", "writers", "photos", "interrupts", "quiet", "scratch", "opengop", "sizechange", "videotracks", "cues", "fieldorder", "videoprobe", "pyav_capture", "cutoff", "frametimes", "damage", "file_reason", "sources", "framenames", "framefolder", "recordings", "readahead", "latest_frame", "url_reason", "paced_video", "capture",
                "face_actions", "synthface", "demo_input", "frame_warp", "stabilize", "smoothing", "tracker", "face_template", "face_types", "tiles", "face_confirm", "blazeface", "track_align", "face", "crop_search", "upright",
                "identity", "track_record", "cuts", "entries", "square_looks", "tracks", "face_watch",
                "clip", "clip_stream", "rankpool", "bandpass", "motion", "thumbnails", "machine", "providers", "load_errors", "model_trust", "runtime", "batching", "model_worker", "facemotion", "window_stats",
