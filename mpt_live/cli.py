@@ -9,7 +9,7 @@ from typing import Any, Optional
 
 import typer
 
-from .cli_options import ToolTyper, check_live_options, start_beyond_end
+from .cli_options import ToolTyper, check_live_options, file_url_path, start_beyond_end
 from .cli_runs import console, run_files, run_parallel, run_source
 from .cli_runs import say as _say
 from .errors import InputError, OutputError
@@ -64,6 +64,7 @@ def live(
                                               ("--inspect", inspect), ("--out", out)) if v is not None])
         return
     try:  # each a line, before anything starts (each thread or worker process costs memory)
+        video = file_url_path(video)  # a file:// URL is its file
         start_s = check_live_options(detector=detector, camera=camera, video=video, demo=demo,
                                      motion_only=motion_only, model=model, demo_face=demo_face,
                                      spot_threshold=spot_threshold, inspect=inspect, max_seconds=max_seconds,

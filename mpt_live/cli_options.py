@@ -71,6 +71,20 @@ class ToolTyper(typer.Typer):
         return decorate
 
 
+def file_url_path(video: str | None) -> str | None:
+    """``--video file:///...`` (a link copied from a browser or a file manager) -> its local path (``%20``
+    decoded), read as the path would be; anything else as given. One on another host: a ValueError."""
+    if video is None or not video.lower().startswith("file:"):
+        return video
+    import urllib.parse  # here: urllib.request brings ssl, email and http.client to every start
+    import urllib.request
+
+    url = urllib.parse.urlsplit(video)
+    if url.netloc.lower() not in ("", "localhost"):
+        raise ValueError(f"{video}: a file URL on another host ({url.netloc}); give a path on this machine")
+    return urllib.request.url2pathname(url.path)
+
+
 def parse_time(text: str, option: str) -> float:
     """A time given as seconds (``90``, ``12.5``) or a clock reading (``1:30``, ``1:02:03.5``), in seconds;
     ValueError with a one-line reason naming ``option`` for anything else (negative, not a time)."""

@@ -135,3 +135,29 @@ def test_resume_with_what_it_cannot_go_on_with_is_refused_in_one_line(args: list
     from mpt_live.cli import app
 
     assert expected in _one_error_line(runner.invoke(app, args))
+
+
+def test_a_file_url_is_read_as_its_file_and_another_hosts_refused(tmp_path: Path) -> None:
+    """``--video file:///...`` (a link copied from a browser or a file manager, ``%20`` for a space) is the file it
+    names: it was taken for a path and refused as `no such file`; a file URL on another host is one line."""
+    import json
+    from urllib.request import pathname2url
+
+    import cv2
+    import numpy as np
+
+    from mpt_live.cli import app
+
+    video = tmp_path / "take 1.mp4"
+    w = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (64, 48))
+    for i in range(5):
+        w.write(np.full((48, 64, 3), 40 * i, np.uint8))
+    w.release()
+    url = "file://" + pathname2url(str(video))
+    assert "%20" in url
+    out = tmp_path / "run"
+    res = runner.invoke(app, ["--video", url, "--motion-only", "--headless", "--out", str(out)])
+    assert res.exit_code == 0 and "no such file" not in res.output, res.output
+    assert json.loads((out / "summary.json").read_text())["frames_read"] == 5
+    line = _one_error_line(runner.invoke(app, ["--video", "file://nas/take.mp4", "--headless", "--out", str(out)]))
+    assert "file://nas/take.mp4: a file URL on another host (nas)" in line
