@@ -75,7 +75,7 @@ class FaceState:
         self.fps = fps
         self.motion: FaceMotion | None = FaceMotion(fps)  # None while the face is gone (a new one at its return)
         self.spotter = Spotter.for_motion(self.motion, spot)
-        self.occlusion = OcclusionWatch(self.spotter.micro.k)  # candidates an occluder's abrupt change explains:
+        self.occlusion = OcclusionWatch(self.spotter.micro.k / fps)  # candidates an occluder's abrupt change explains:
         self.spotter.drop_where(self.occlusion.occluded)  # dropped before the spotter resolves its scales
         self.face: FaceResult | None = None  # in the latest frame (None: not in it)
         self.frames = 0  # frames with this face
@@ -105,7 +105,7 @@ class FaceState:
         "IndexError: deque index out of range", about 1 stop in 25 on a short video)."""
         with deferred():
             if face is not None:
-                self.occlusion.add(frame.index, change)
+                self.occlusion.add(frame.t, change)
             return self._push(frame, face, cut, camera)
 
     def _push(self, frame: Frame, face: FaceResult | None, cut: bool, camera: bool) -> list[ClosedEvent]:

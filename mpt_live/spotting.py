@@ -79,13 +79,13 @@ class Spotter:
         # rate and in time (_waited)
         self.max_wait = self.macro.max_open + 2 * self.macro.k + self.macro.flank
         self._micro_wait: list[Candidate] = []   # judged, waiting for the other scale
-        # (onset frame, offset frame) -> whether an occluder explains a candidate there (FaceState's OcclusionWatch)
-        self.occluded: Callable[[int, int], bool] | None = None
+        # (onset time, offset time) -> whether an occluder explains a candidate there (FaceState's OcclusionWatch)
+        self.occluded: Callable[[float, float], bool] | None = None
         self.occluded_count = 0  # candidates dropped as occluded
         self._macro_wait: list[Candidate] = []
 
-    def drop_where(self, occluded: Callable[[int, int], bool]) -> None:
-        """From now on, drop each candidate that ``occluded`` (asked of its onset and offset) says an occluder
+    def drop_where(self, occluded: Callable[[float, float], bool]) -> None:
+        """From now on, drop each candidate that ``occluded`` (asked of its onset and offset times, s) says an occluder
         explains, before the two scales are resolved (counted in ``occluded_count``)."""
         self.occluded = occluded
 
@@ -140,7 +140,8 @@ class Spotter:
         occluder explains (:mod:`mpt_live.occlusion`) is dropped first, so that it hides no movement beside it."""
         if self.occluded is not None:
             n = len(micro) + len(macro)
-            micro, macro = ([c for c in cs if not self.occluded(c.onset.frame, c.offset.frame)] for cs in (micro, macro))
+            micro, macro = ([c for c in cs if not self.occluded(c.onset.time_s, c.offset.time_s)]
+                            for cs in (micro, macro))
             self.occluded_count += n - len(micro) - len(macro)
         self._micro_wait += micro
         self._macro_wait += macro
