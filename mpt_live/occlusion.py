@@ -45,10 +45,11 @@ class OcclusionWatch:
 
     def add(self, t: float, change: float | None) -> None:
         """The face's region change on the frame at time ``t`` (None: not measured, the frame a cut or the face's
-        first). Times that go back (a looped or reconnected source) start the watch anew."""
+        first). Times that go back by more than the scale (a looped or reconnected source) start the watch anew; a
+        smaller step back (times jittered out of order) is taken as it comes."""
         if change is None:
             return
-        if self._changes and t < self._changes[-1][0]:
+        if self._changes and t < self._changes[-1][0] - self.scale_s:
             self._changes.clear()
             self._abrupt.clear()
         changes = self._changes
