@@ -168,6 +168,32 @@ def test_resume_refuses_a_changed_dataset_and_one_class(easy):
     check_classes(index.classes, index.samples, "D")
 
 
+
+def test_resume_refuses_clips_that_preprocessing_used_otherwise(easy, tmp_path):
+    """The same annotations, but a clip that preprocessing dropped when the finished folds were trained (a JPEG cut
+    short, copied again since) is usable now, or the other way round: the new folds would train on another set than
+    the finished ones, so the resume is refused in one line naming the clip; the same list resumes."""
+    from train.datasets import load_dataset
+
+    index = load_dataset("casme2", easy[0])
+    out, lost = tmp_path / "run", index.samples[0].name
+    out.mkdir()
+    run_guards.check_or_store_dataset(out, index)
+    run_guards.check_or_store_unusable(out, [lost])  # no finished fold yet: stored
+    (out / "folds").mkdir()
+    (out / "folds" / "sub01.json").write_text("{}")
+    run_guards.check_or_store_dataset(out, index)  # the same annotations: the list is kept for the next check
+    run_guards.check_or_store_unusable(out, [lost])  # the same clips: resumes
+    with pytest.raises(InputError, match=rf"preprocessing can use changed .*\(usable now: {lost} \(1\)\)"):
+        run_guards.check_or_store_unusable(out, [])
+    other = index.samples[1].name
+    with pytest.raises(InputError, match=rf"usable now: {lost} \(1\); unusable now: {other} \(1\)"):
+        run_guards.check_or_store_unusable(out, [other])
+    stored = json.loads((out / "dataset.json").read_text())
+    del stored["unusable"]  # a run stored before the list was kept: resumes as before
+    (out / "dataset.json").write_text(json.dumps(stored))
+    run_guards.check_or_store_unusable(out, [])
+
 def test_resume_refuses_a_different_config(easy, tmp_path):
     out = tmp_path / "run"
     run_guards.check_or_store_config(out, _config(easy, lr=1e-2))

@@ -35,7 +35,7 @@ from .classes_left import check_classes
 from .config import TrainConfig, variants
 from .fitting import CachedClips, build_model, fit, make_cache, model_config, precompute, predict, seed_everything
 from .metrics import summarize, summarize_groups
-from .run_guards import check_or_store_config, check_or_store_dataset
+from .run_guards import check_or_store_config, check_or_store_dataset, check_or_store_unusable
 
 # ---------------------------------------------------------------- run directory
 def _csv_header(classes: Sequence[str]) -> list[str]:
@@ -184,8 +184,9 @@ def prepare_loso(cfg: TrainConfig, out: Path, index: Any, show: bool = False,
         log(f"subject {subject}: all {n} of its clip(s) dropped in preprocessing (lines above): no LOSO fold tests it")
     if len(subjects) < 2:
         raise InputError(f"{cfg.data}: LOSO needs at least 2 subjects, found {len(subjects)}")
-    return LosoData(classes, cache, samples, [cidx[s.label] for s in samples], subjects,
-                    sorted({s.name for s in index.samples} - {s.name for s in samples}))
+    dropped = sorted({s.name for s in index.samples} - {s.name for s in samples})
+    check_or_store_unusable(out, dropped)
+    return LosoData(classes, cache, samples, [cidx[s.label] for s in samples], subjects, dropped)
 
 
 def run_loso(cfg: TrainConfig, out: Path, index: Any, *, progress: Any | None = None,

@@ -79,16 +79,38 @@ def check_or_store_dataset(out: Path, index: Any) -> None:
     """Refuse to resume a run whose finished folds were made from other annotations (clips added, dropped
     or relabelled since): their rows would be pooled with the new ones. Else write dataset.json."""
     path, now = Path(out) / "dataset.json", dataset_fingerprint(index)
-    if path.exists() and any((Path(out) / "folds").glob("*.json")):
-        try:
-            old = json.loads(path.read_text())
-        except (OSError, ValueError):
-            old = {}
-        if old.get("sha256") not in (None, now["sha256"]):
-            raise InputError(f"{out}: the dataset changed since its finished folds were trained ({old.get('clips')} "
-                             f"-> {now['clips']} clips, or labels or frames changed); choose a new --out, or "
-                             f"remove {Path(out) / 'folds'} to start over")
-    write_json(path, now)
+    try:
+        old = json.loads(path.read_text()) if path.exists() else {}
+    except (OSError, ValueError):
+        old = {}
+    if any((Path(out) / "folds").glob("*.json")) and old.get("sha256") not in (None, now["sha256"]):
+        raise InputError(f"{out}: the dataset changed since its finished folds were trained ({old.get('clips')} "
+                         f"-> {now['clips']} clips, or labels or frames changed); choose a new --out, or "
+                         f"remove {Path(out) / 'folds'} to start over")
+    # what preprocessing left out of these annotations is kept for check_or_store_unusable
+    write_json(path, {**now, **({"unusable": old["unusable"]} if old.get("sha256") == now["sha256"]
+                                and "unusable" in old else {})})
+
+
+def check_or_store_unusable(out: Path, dropped: list[str]) -> None:
+    """Refuse to resume a run whose finished folds were trained and scored without other clips than preprocessing
+    leaves out now (a frame that did not decode and was copied again since, a clip whose face is found now): the
+    annotations are the same (:func:`check_or_store_dataset`), yet the new folds would train on another set than the
+    finished ones, and the pooled figures would be no single run's. Else store the list in dataset.json
+    (``unusable``). A run stored before the list was kept resumes as before."""
+    path = Path(out) / "dataset.json"
+    try:
+        stored = json.loads(path.read_text()) if path.exists() else {}
+    except (OSError, ValueError):
+        stored = {}
+    was = stored.get("unusable")
+    if isinstance(was, list) and any((Path(out) / "folds").glob("*.json")) and set(was) != set(dropped):
+        usable, unusable = sorted(set(was) - set(dropped)), sorted(set(dropped) - set(was))
+        said = "; ".join(f"{what} now: {', '.join(names[:3])}{' ...' if len(names) > 3 else ''} ({len(names)})"
+                         for what, names in (("usable", usable), ("unusable", unusable)) if names)
+        raise InputError(f"{out}: the clips preprocessing can use changed since its finished folds were trained "
+                         f"({said}); choose a new --out, or remove {Path(out) / 'folds'} to start over")
+    write_json(path, {**stored, "unusable": sorted(dropped)})
 
 
 # what a LOSO run and the deployable model trained "with the same command" must share
