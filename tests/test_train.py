@@ -709,6 +709,38 @@ def test_dataset_warnings_name_files_as_they_are(easy, tmp_path, monkeypatch):
     assert "warning: clip[take2]:ok: has one subject" in r.output.splitlines(), r.output
 
 
+
+def test_the_rows_a_run_dropped_or_amended_are_written_with_its_figures(easy, tmp_path, monkeypatch):
+    """A researcher reports what the figures were made on: the rows the sheet lost (a class outside the protocol, a
+    clip folder the copy lacks), the amended ones and the warnings were printed only; they now reach metrics.json's
+    and model.pt's config (``annotations``) as printed."""
+    import train.datasets as ds
+
+    real, seen = ds.load_dataset, {}
+
+    def load(*a, **k):
+        index = real(*a, **k)
+        index.dropped["label fear (not in the 5-class protocol)"] = 2
+        index.notes["apex unknown in the sheet: middle of onset..offset used"] = 1
+        index.warnings.append("CASME2-coding.xlsx: 1 row(s) name a clip folder the frames lack, dropped: row 9")
+        return index
+
+    def stop(cfg, out, index, **k):
+        seen.update(k["extra_config"])
+        raise InputError("stopped after the run's lines")
+
+    monkeypatch.setattr(ds, "load_dataset", load)
+    monkeypatch.setattr(loso, "run_loso", stop)
+    r = _train(easy, tmp_path / "run")
+    assert "dropped 2 annotation row(s): label fear (not in the 5-class protocol)" in r.output, r.output
+    got = seen["annotations"]
+    assert got["dropped"]["label fear (not in the 5-class protocol)"] == 2
+    assert got["notes"]["apex unknown in the sheet: middle of onset..offset used"] == 1
+    assert "CASME2-coding.xlsx: 1 row(s) name a clip folder the frames lack, dropped: row 9" in got["warnings"]
+    for reason, n in got["notes"].items():  # every note written is one printed, with its count
+        assert f"note: {n} annotation row(s): {reason}" in r.output
+    json.dumps(got)  # metrics.json and the exported model's metadata take it as it is
+
 def test_ray_needs_the_loso_protocol(easy, tmp_path):
     r = _train(easy, tmp_path / "run", "--protocol", "full", "--ray", "auto")
     assert r.exit_code != 0 and "--ray runs LOSO folds" in r.output and "Traceback" not in r.output

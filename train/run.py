@@ -105,7 +105,10 @@ def run_training(console: Console, cfg: TrainConfig, out: Path, protocol: str, m
                   + (f" (pose {cfg.augment_pose:g})" if cfg.augment and cfg.augment_pose else "")
                   + (f" (photo {cfg.augment_photo:g})" if cfg.augment and cfg.augment_photo else "")
                   + (f", weights averaged over the last {cfg.average_epochs} epochs" if cfg.average_epochs else ""))
-    extra = {"model": info, "n_samples": len(index.samples), "subjects": subjects, "tuning": what, "data_kind": kind}
+    # the sheet's rows left out or amended, as printed above: metrics.json and model.pt say what the figures were made on
+    annotations = {"dropped": dict(index.dropped), "notes": dict(index.notes), "warnings": list(index.warnings)}
+    extra = {"model": info, "n_samples": len(index.samples), "subjects": subjects, "tuning": what, "data_kind": kind,
+             "annotations": annotations}
     with progress_bar(console, TextColumn("{task.fields[info]}")) as progress:
         log = progress.console.print
         if protocol == "loso" and ray is not None:
