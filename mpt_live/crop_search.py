@@ -27,6 +27,7 @@ from .tiles import CLOSER_SIDE, SMALL_SHARE
 
 ZOOMS = 3  # crops down to 1/2**ZOOMS of the picture's short side
 SMALLEST = 64  # ... and no smaller than this (px)
+OPENING = "a face about "  # how :func:`line`'s words begin (a resumed run finds them in the run before's warning)
 
 
 def starts(length: int, side: int) -> list[int]:
@@ -84,7 +85,7 @@ def line(name: str, shape: tuple[int, ...], box: tuple[int, int, int, int], side
     crop = min(fh, fw, 2 * round(CLOSER_SIDE * max(w, h) / 2))
     x0 = min(max(0, round(x + w / 2 - crop / 2)), fw - crop) // 2 * 2
     y0 = min(max(0, round(y + h / 2 - crop / 2)), fh - crop) // 2 * 2
-    said = (f"a face about {w} px wide ({h / fh:.0%} of the frame's height) is found at x={x}, y={y} in a {side}x{side} "
+    said = (f"{OPENING}{w} px wide ({h / fh:.0%} of the frame's height) is found at x={x}, y={y} in a {side}x{side} "
             f"crop of a frame, not in the whole {fw}x{fh} frame: too small for the detector's view of it; crop the "
             f"video around it")
     if path is None:  # a camera, a stream, a frame folder: no file for ffmpeg to crop as said

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .crop_search import OPENING
 from .errors import InputError
 from .face_confirm import iou
 from .recordings import stamp
@@ -259,8 +260,10 @@ def merge(summary: dict[str, Any], point: ResumePoint, counts: list[str], rerun:
     are counted from its rows, as ``--finish`` counts them; a summary with none, an older ``--finish``'s: the part's); ``faces_before_resume`` lists the run's before. The
     part's warnings that no window was classified and that most frames had no face were decided from its own counts
     (a part of a few frames, its face new, classifies none): the first is dropped where the whole run classified
-    some, the second decided again from the whole run's counts where they are known. ``name``: the source as the
-    run's warnings name it (the session's; summary.json's ``source`` is that path made absolute)."""
+    some, the second decided again from the whole run's counts where they are known (ending with the crop hint, where
+    a face too small for the frame was found in a crop, that the part's or the run before's line ended with).
+    ``name``: the source as the run's warnings name it (the session's; summary.json's ``source`` is that path made
+    absolute)."""
     prev = point.previous
     prior = max(point.after_frame + 1 - point.first_frame, 0)  # the frames up to the last row: the run's before
     for k in [*counts, "seconds"]:
@@ -276,7 +279,9 @@ def merge(summary: dict[str, Any], point: ResumePoint, counts: list[str], rerun:
     read, with_face = summary.get("frames_read"), summary.get("frames_with_face")
     if isinstance(read, int) and isinstance(with_face, int):  # the whole run's (a killed run's unknown: the part's)
         said = [w for w in summary.get("warnings", []) if not any(w.startswith(f"{name}: {p}") for p in FACE_WARNINGS)]
-        few = face_warning(name, read, with_face, summary.get("detector"))
+        # where a face too small for the frame is, found in a crop (the part's, else the run before's): kept
+        hint = _crop_hint([*summary.get("warnings", []), *(prev.get("warnings") or [])], name)
+        few = face_warning(name, read, with_face, summary.get("detector"), hint)
         summary["warnings"] = [*([few] if few else []), *said]
     summary["events"] = [*(prev.get("events") or []), *summary.get("events", [])]
     order = label_order((summary.get("model") or {}).get("classes") or [])
@@ -331,6 +336,16 @@ def merge_faces(before: list[dict[str, Any]], now: list[dict[str, Any]], order: 
         out[f.get("face_id")] = both
     number = (int, float)
     return [out[k] for k in sorted(out, key=lambda k: (not isinstance(k, number), k if isinstance(k, number) else 0))]
+
+
+def _crop_hint(warnings: list[str], name: str) -> str | None:
+    """The crop hint (:func:`mpt_live.crop_search.hint`) that the first of ``warnings`` saying most of source
+    ``name``'s frames had no face ends with; None where none does."""
+    for w in warnings:
+        at = w.find(f"; {OPENING}")
+        if at >= 0 and any(w.startswith(f"{name}: {p}") for p in FACE_WARNINGS):
+            return w[at + 2:]
+    return None
 
 
 def _show(v: Any) -> str:

@@ -64,6 +64,24 @@ def test_a_face_too_small_for_the_frame_is_said_with_the_crop_that_finds_it(dist
     assert not any("no face found" in w for w in after["warnings"])
 
 
+def test_a_resumed_run_keeps_the_crop_hint_in_its_no_face_warning(distant, tmp_path, run_main):
+    """--resume decides the no-face warning again from the whole run's counts (mpt_live/resume.py's merge): the line
+    it wrote ended at 'no face found', dropping where the too-small face is and the crop that shows it. The resumed
+    run's line ends with the uncut run's hint."""
+    whole, out = tmp_path / "whole", tmp_path / "run"
+    args = ["--video", str(distant), "--motion-only", "--headless"]
+    assert run_main("mpt_live.cli", *args, "--out", str(whole))[0] == 0
+    assert run_main("mpt_live.cli", *args, "--out", str(out), "--max-seconds", "0.5")[0] == 0
+    code, lines = run_main("mpt_live.cli", *args, "--out", str(out), "--resume")
+    summary = json.loads((out / "summary.json").read_text())
+    said, want = ([w.split("; ", 1) for w in s["warnings"] if w.startswith((f"{distant}: no face found",
+                                                                         f"{distant}: only a face in"))]
+                  for s in (summary, json.loads((whole / "summary.json").read_text())))
+    assert code == 0 and summary["resumed_at_s"] and len(said) == 1 and len(want) == 1, (lines, summary["warnings"])
+    assert said[0][1] == want[0][1] and said[0][1].startswith("a face about "), said  # the uncut run's hint
+    assert "crop the video around it: ffmpeg -i desk.mp4 " in said[0][1]
+
+
 def test_a_video_without_a_face_says_only_no_face_found(tmp_path, run_main):
     """No face in any crop either: no hint (nothing to base one on)."""
     path = tmp_path / "pattern.mp4"
