@@ -39,9 +39,12 @@ and ``vouch`` (when given: :meth:`mpt_live.face_watch.FaceWatch.vouch`, the othe
 too: a pattern in a tapestry or a print that short-range keeps finding, faintly, in the same place is persistent as
 well. Confirmed, it is compared with the confirmed faces not on the frame as step 2 does (its embedding taken then):
 one at ``reid`` or more gives its ID back (a face found faintly under an occluder, its embedding too unlike its own
-then, came back with the next ID when the occluder left); else it gets the next ID. Not found for ``keep_s``, cut off or
-not vouched for, it is dropped (counted in ``tentative_dropped``; found again, it starts over). A face already
-tracked continues on any score.
+then, came back with the next ID when the occluder left); else it gets the next ID. One found where a confirmed face
+was lost (its last box, within ``HOLD_S``, no camera cut or layout change since: :func:`.track_record.lost_here`) waits
+longer: it gets the next ID only once a detection of it is confident or ``HOLD_S`` after that loss (a face under a
+skin-coloured sheet, found faintly, was confirmed and shown under a second ID until the sheet left). Not found for
+``keep_s``, cut off or not vouched for, it is dropped (counted in ``tentative_dropped``; found again, it starts over).
+A face already tracked continues on any score.
 
 One ID is never given to two faces of a frame (every step is a one-to-one assignment). At most ``max_faces`` faces are
 tracked per frame (0: all); faces already tracked come first, then the largest. Each track has its own
@@ -69,7 +72,7 @@ from .face import Detection, FaceAligner, FaceResult
 from .face_confirm import CONFIRM_RUNS, CONFIRM_S, NEW_SCORE, confirmed  # noqa: F401  (the rule, named here too)
 from .identity import FaceEmbedder
 from .square_looks import SquareLooks, looking, lost_look
-from .track_record import GALLERY, STEADY_AFTER, STEADY_REFRESH, Track, box_iou  # noqa: F401  (named here too)
+from .track_record import GALLERY, HOLD_S, STEADY_AFTER, STEADY_REFRESH, Track, box_iou, lost_here  # noqa: F401
 from .tiles import (CLOSER_SIDE, SMALL_SHARE, closer, is_wide, search_every, searched_in_tiles,  # noqa: F401
                     small_face)  # CLOSER_SIDE, SMALL_SHARE, small_face: named here too
 
@@ -108,6 +111,7 @@ class FaceTracker:
         self.closer_looks = 0  # small faces embedded with keypoints found again in a square around them (once a look)
         self.found_most, self.crowded = 0, 0  # most faces one detection found; detections finding over max_faces
         self.cut = False  # the latest frame was a camera cut (its faces start new appearances)
+        self._shot_t = -float("inf")  # the latest camera cut or layout change (s): a face lost before it holds none
         self.faceless: np.ndarray | None = None  # the latest frame the detector found no confident face on
         self._tiled_t, self._looks = -float("inf"), SquareLooks()  # the last tile search (s); tentative faces' looks
         self.entries = EntryWatch()  # someone may have entered: every square searched before the cadence's time
@@ -190,6 +194,7 @@ class FaceTracker:
 
     def update(self, frame: np.ndarray, t: float) -> tuple[list[TrackedFace], list[int]]:
         cut = self.cut = self._is_cut(frame, t)
+        self._shot_t = t if cut or self._cuts.layout else self._shot_t
         self.frames += 1
         followed = {} if self._search else self._follow(frame, t)
         if self._search:
@@ -239,9 +244,10 @@ class FaceTracker:
             if i not in matched:
                 sure = self._confident(frame, dets[i]) or (self.vouch is not None
                                                            and self.vouch(frame, dets[i].box, at_once=True))
+                heir = None if sure else lost_here(dets[i].box, t, self._free(followed, matched), self._shot_t)
                 tr = Track(self._new_id(dets[i].box) if sure else -1 - self.tentative_dropped - len(self.tracks),
                            self.aligner.track_aligner(), dets[i].box, t, present=False, since=t,
-                           look_until=self._looks.until(dets[i].box, t, self.tracks, self.keep_s))
+                           look_until=self._looks.until(dets[i].box, t, self.tracks, self.keep_s), heir_of=heir)
                 self.tracks.append(tr)
                 self.tentative_made += not sure
                 matched[i] = (tr, embeds.get(i) if embeds else self.embed(frame, dets[i]))
@@ -310,21 +316,27 @@ class FaceTracker:
         for i, (tr, e) in list(matched.items()):
             if tr.confirmed:
                 continue
-            persisted = confirmed(tr.hits, tr.runs, tr.since, t)
-            if self._confident(frame, dets[i]) or (persisted and (self.vouch is None or self.vouch(frame, dets[i].box))):
-                old, now = self._returned(frame, dets[i], matched, followed)
-                if old is None:
-                    tr.id, matched[i] = self._new_id(dets[i].box), (tr, e if now is None else now)
+            d = dets[i]
+            persisted, held, sure = confirmed(tr.hits, tr.runs, tr.since, t), tr.held(t), self._confident(frame, d)
+            # held (where a face was just lost: HOLD_S): compared with the faces off the frame when embedded again only
+            if sure or persisted and (not held or e is not None) and (self.vouch is None or self.vouch(frame, d.box)):
+                old, now = self._returned(frame, d, matched, followed)
+                if old is None and held and not sure:  # not like the face lost there: not a new one yet either
+                    e = now
+                elif old is None:
+                    tr.id, matched[i] = self._new_id(d.box), (tr, e if now is None else now)
+                    continue
                 else:  # its old ID back: the tentative track ends here (neither dropped nor a new face)
                     matched[i] = (old, now)
                     self.tracks.remove(tr)
-            elif persisted:  # a faint pattern the other detector sees no face in (texture, a print): dropped
+                    continue
+            elif persisted and not held:  # a faint pattern the other detector sees no face in (texture, print): dropped
                 del matched[i]
                 tr.cut_off = True
-            else:
-                del matched[i]
-                tr.box, tr.t = dets[i].box, t
-                tr.remember(e, t)
+                continue
+            del matched[i]
+            tr.box, tr.t = d.box, t
+            tr.remember(e, t)
         kept = [tr for tr in self.tracks if tr.confirmed or (t - tr.t <= self.keep_s and not tr.cut_off)]
         # a face doubted at birth (no look) renews no doubt: a doubted place gets a look every DOUBT_S (a real face)
         self._looks.dropped([tr.box for tr in self.tracks if tr not in kept and tr.look_until > -np.inf], t,

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from conftest import read_frames
-from test_tracks import FRAME, L, _ScriptedDetector
+from mpt_live.tracks import box_iou
+from test_tracks import FRAME, L, R, _ScriptedDetector
 
 SIDE, AT = 160, 60  # the face's side (px) in a 480x360 grey frame; the frame the occluder comes in (or the swap)
 
@@ -42,10 +43,13 @@ def _ids(frames: list[np.ndarray]) -> list[list[int]]:
     return out
 
 
-@pytest.mark.parametrize("video, shade, frames", [("liveportrait_d6", 60, 20), ("retalking_3_talking", 180, 10)])
+@pytest.mark.parametrize("video, shade, frames", [("liveportrait_d6", 60, 20), ("retalking_3_talking", 180, 10),
+                                                  ("liveportrait_d6", 180, 45)])
 def test_a_face_keeps_its_id_when_an_occluder_covers_most_of_it_for_a_while(faces_dir, video, shade, frames):
-    """A sheet over 60 % of the face from below (dark or skin-coloured) for 1/3-2/3 s: the face is cut off, found
-    faintly under it, and has ID 0 again after it (the old code gave it ID 1 there)."""
+    """A sheet over 60 % of the face from below (dark or skin-coloured) for 1/3-1.5 s: the face is cut off, found
+    faintly under it, and has ID 0 again after it (the old code gave it ID 1 there). Under the skin-coloured sheet
+    for 1.5 s, the faint face was confirmed after CONFIRM_S and shown as ID 1 until the sheet left: held now
+    (tracks.py's HOLD_S)."""
     shown = [_framed(img) for img in read_frames(faces_dir / "videos" / f"{video}.mp4", 120)[0]]
     for f in shown[AT:AT + frames]:
         f[100 + int(SIDE * 0.4):262, 150:330] = (shade, int(shade * 0.8), int(shade * 0.7))
@@ -92,3 +96,47 @@ def test_a_face_missed_on_the_frame_before_another_person_takes_its_place_is_cut
     got = [[f.id for f in tracker.update(img, i / 30)[0]] for i, img in enumerate(frames)]
     assert tracker.cuts == 0 and tracker.face_cuts == 1
     assert got == [[0]] * 10 + [[]] + [[1]] * 5, got
+
+
+FAINT_L = (42, 42, 76, 76)  # a faint detection (0.6) where L is: the face under a sheet
+
+
+def _sheet(n: int, cut: bool = False, beside: bool = False) -> list[list[int | None]]:
+    """Face L (dark) for 10 frames, then n frames of a light sheet over it (found faintly, FAINT_L; the whole frame
+    changed too: a camera cut), then L again for 10 frames; ``beside``: a faint light newcomer at R during the sheet.
+    The ID at L and at R on each frame (None: no ID)."""
+    from mpt_live.tracks import FaceTracker
+
+    face, sheet = FRAME.copy(), np.clip(FRAME.astype(int) + (80 if cut else 0), 0, 255).astype(np.uint8)
+    x, y, w, h = L
+    face[y:y + h, x:x + w], sheet[y:y + h, x:x + w] = 30, 220
+    sheet[R[1]:R[1] + R[3], R[0]:R[0] + R[2]] = 180
+    faint_r = (R[0] + 2, R[1] + 2, R[2] - 4, R[3] - 4)
+    script = [[L]] * 10 + [[FAINT_L] + [faint_r] * beside] * n + [[L]] * 10
+    det = _ScriptedDetector(script, {FAINT_L: 0.6, faint_r: 0.6})
+    tracker = FaceTracker(det, max_faces=2, embedder=_ShadeEmbedder())
+    got = []
+    for i, img in enumerate([face] * 10 + [sheet] * n + [face] * 10):
+        ids = {f.face.box: f.id for f in tracker.update(img, i / 30)[0]}
+        got.append([next((v for b, v in ids.items() if box_iou(np.array([b]), np.array([p]))[0, 0] > 0.3), None)
+                    for p in (L, R)])
+    return got
+
+
+def test_a_faint_face_where_a_face_was_just_lost_is_held_not_given_a_new_id():
+    """A sheet over a face for 2 s, the face found faintly under it (unlike its own appearance): it was confirmed after
+    CONFIRM_S and shown as ID 1 until the sheet left; it is held (no ID) and has ID 0 back after. A faint newcomer
+    elsewhere meanwhile is confirmed after CONFIRM_S as before; one in the place after a camera cut too; one held
+    longer than HOLD_S after the loss gets the next ID then."""
+    from mpt_live.tracks import CONFIRM_S, HOLD_S
+
+    late = int(np.ceil(CONFIRM_S * 30)) + 2  # frames a faint newcomer needs to be confirmed, and a margin
+    got = _sheet(60, beside=True)
+    assert [g[0] for g in got] == [0] * 10 + [None] * 60 + [0] * 10, got
+    assert [g[1] for g in got[10 + late:70]] == [1] * (60 - late), got  # the newcomer elsewhere: not delayed
+    got = _sheet(60, cut=True)
+    assert [g[0] for g in got[10 + late:70]] == [1] * (60 - late), got  # a camera cut: a new shot's face, not held
+    n = int(HOLD_S * 30) + 30
+    got = _sheet(n)
+    assert [g[0] for g in got[10:10 + int(HOLD_S * 30) - 1]] == [None] * (int(HOLD_S * 30) - 1), got
+    assert [g[0] for g in got[10 + int(HOLD_S * 30) + 2:10 + n]] == [1] * (n - int(HOLD_S * 30) - 2), got
