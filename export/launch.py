@@ -6,4 +6,4 @@ from mpt_live.launch import run
 
 
 def export() -> None:
-    run("export.cli", "mpt-export")
+    run("export.cli", "mpt-export", needs=("torch", "timm", "onnx", "onnxscript"))

@@ -6,7 +6,7 @@ from mpt_live.launch import run
 
 
 def train() -> None:
-    run("train.cli", "mpt-train")
+    run("train.cli", "mpt-train", needs=("torch", "timm", "safetensors", "pandas", "openpyxl", "onnx"))
 
 
 def synth() -> None:

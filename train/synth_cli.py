@@ -68,8 +68,14 @@ def _clips(faces: Path, out: Path, subjects: int, clips_per_class: int, amplitud
            image_size: int, console) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+    from mpt_live.launch import extra_missing, missing_modules
+
     from .synth import SynthConfig, generate
 
+    missing = missing_modules(("pandas", "openpyxl"))  # the coding sheet's writer: said before minutes of rendering
+    if missing:
+        print(f"error: {extra_missing('mpt-synth', missing)} (--long needs neither)", file=sys.stderr)
+        raise typer.Exit(2)
     cfg = SynthConfig(subjects=subjects, clips_per_class=clips_per_class, amplitude=amplitude, seed=seed,
                       fps=fps, image_size=image_size)
     t0 = time.perf_counter()
