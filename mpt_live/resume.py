@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .clocktime import clock
 from .crop_search import OPENING
 from .errors import InputError
 from .face_confirm import iou
@@ -300,7 +301,7 @@ def merge(summary: dict[str, Any], point: ResumePoint, counts: list[str], rerun:
     if outputs.get("review") is None and was.get("review"):
         outputs["review"] = was["review"]
         summary["warnings"] = [*summary.get("warnings", []), f"{was['review']}, the page's copy of the video, covers "
-                               f"the run up to {point.resumed_at_s[0]:g} s, before --resume; the rows, events and "
+                               f"the run up to {clock(point.resumed_at_s[0])}, before --resume; the rows, events and "
                                "timeline after it are the resumed run's"]
 
 

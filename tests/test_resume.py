@@ -612,6 +612,19 @@ def test_the_resume_points_and_faces_of_a_run_resumed_again_are_listed_once():
     assert w.name((0, 0, 100, 100), {1}) == 5  # no row this close: a new ID
 
 
+def test_the_warning_that_review_webm_ends_at_the_resume_point_writes_its_time_as_the_page_does():
+    """A run resumed after its page's copy of the video was made: the warning names the time it covers as every
+    warning writes a time (mpt_live.clocktime: 3.97 s, 1:05.50), not as Python's %g writes it (3.9666 s)."""
+    from mpt_live.resume import ResumePoint, merge
+
+    for at_s, said in [(3.9666, "up to 3.97 s,"), (65.5, "up to 1:05.50,")]:
+        part = {"events": [], "faces": [], "outputs": {"review": None}, "warnings": []}
+        before = {"outputs": {"review": "review.webm"}, "resumed_at_s": [at_s]}
+        merge(part, ResumePoint(99, 70.0, 1, previous=before), [], {}, "v.mp4")
+        assert part["outputs"]["review"] == "review.webm" and len(part["warnings"]) == 1
+        assert said in part["warnings"][0], part["warnings"]
+
+
 @pytest.mark.parametrize("classified_before", [50, 0, None])
 def test_a_resumed_part_that_classified_nothing_warns_only_where_the_whole_run_did_not(classified_before):
     """The warning that no window was classified is decided at the part's end from the part's own counts: a resumed
