@@ -189,3 +189,44 @@ def test_the_readme_names_every_csv_column_in_the_files_order():
     events_by_class = ["events_<class>", "events_unclassified"]
     assert [c for c in listed_columns(videos) if c not in ("done", "incomplete", "failed", "problems", "complete")] \
         == [*COLUMNS[:-2], *events_by_class, *COLUMNS[-2:]]
+
+
+def sh_commands(text: str) -> list[tuple[str, list[str]]]:
+    """(tool, arguments) of each mpt-* command of a markdown text's ```sh blocks (continued lines joined, comments
+    cut off)."""
+    import shlex
+
+    found = []
+    for block in re.findall(r"```sh\n(.*?)```", text, re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            line = line.split("#", 1)[0].strip()
+            if re.match(r"mpt-(?:live|train|export|synth|eval)\b", line):
+                tool, *args = shlex.split(line)
+                found.append((tool, args))
+    return found
+
+
+def test_sh_commands_are_found():
+    text = ("```sh\nmpt-live --camera 0  # q quits\n. .venv/bin/activate\nmpt-train --dataset casme2 \\\n"
+            "          --out 'runs/a b'\n```\nmpt-live --x\n```python\nmpt-export\n```\n")
+    assert sh_commands(text) == [("mpt-live", ["--camera", "0"]), ("mpt-train", ["--dataset", "casme2", "--out",
+                                                                                  "runs/a b"])]
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_every_sh_command_of_the_docs_parses_with_its_tools_own_options(doc):
+    """A command a reader copies from a ```sh block is taken by its tool's parser as written: every option there,
+    its value of the right type, range and choices (`--stride 0`, `--head foo`, `--jobs N` fail), and no required
+    option left out (an mpt-train line without --out); a subcommand's (mpt-eval spot) by the subcommand's."""
+    import importlib
+
+    wrong = []
+    for tool, args in sh_commands(doc.read_text()):
+        command = typer.main.get_command(importlib.import_module(TOOLS[tool]).app)
+        if getattr(command, "commands", None) and args and args[0] in command.commands:
+            command, args = command.commands[args[0]], args[1:]
+        try:
+            command.make_context(tool, list(args))
+        except Exception as e:  # click's usage errors, whichever click typer uses
+            wrong.append(f"{doc.name}: {tool} {' '.join(args)}: {' '.join(str(e).split()) or type(e).__name__}")
+    assert not wrong, "\n".join(wrong)
