@@ -52,7 +52,8 @@ def report(summary: dict, out: Optional[Path]) -> None:
     if summary.get("detector_shown") and summary.get("detector_reason"):  # auto switched, or faces expected missing
         say(f"detector: {summary['detector_reason']}", text_style="dim")
     if summary.get("max_seconds_reached"):  # asked for: not an interruption
-        say(f"stopped at --max-seconds {summary['max_seconds']:g}, as asked: the outputs cover the "
+        covered = "the outputs cover" if out is not None else "it read"  # no --out: a status line only, no files
+        say(f"stopped at --max-seconds {summary['max_seconds']:g}, as asked: {covered} the "
              f"{summary.get('frames_read', 0)} frames before it", text_style="dim")
     for w in summary.get("warnings", []):
         say(w, "warning:", "yellow")

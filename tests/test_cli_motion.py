@@ -537,3 +537,14 @@ def test_the_crop_hint_is_asked_only_where_most_frames_had_no_face() -> None:
         "v.mp4: only a face in 2 of 10 frames; a face 30 px wide"] and asked == [1]
     assert fig.warnings("v.mp4", 1.0, False, "short", hint=lambda: None) == [
         "v.mp4: only a face in 2 of 10 frames (small or distant faces: try --detector full)"]
+
+
+def test_a_max_seconds_run_without_out_does_not_speak_of_outputs(run_main, demo_clip, tmp_path, monkeypatch) -> None:
+    """`mpt-live --video F --realtime --max-seconds S` without --out writes no file (a status line only): its closing
+    line said 'the outputs cover the N frames before it' of outputs that are not there."""
+    demo_clip(tmp_path / "clip.mp4")
+    monkeypatch.chdir(tmp_path)
+    code, lines = run_main("mpt_live.cli", "--video", "clip.mp4", "--realtime", "--max-seconds", "1", "--motion-only")
+    said = [ln for ln in lines if "as asked" in ln]
+    assert code == 0 and len(said) == 1 and "stopped at --max-seconds 1, as asked: it read the" in said[0], lines
+    assert "outputs" not in said[0] and sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "clip.truth.json"]
