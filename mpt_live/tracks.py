@@ -308,7 +308,9 @@ class FaceTracker:
         (when given) finds a face too, taken out of ``matched`` otherwise; those not found for ``keep_s``, cut off
         or not vouched for are dropped. A confirmed one is first compared, as step 2 does, with the confirmed tracks
         not on this frame (:meth:`_returned`): a face found faintly while an occluder covered it (its embedding then
-        below ``reid``) has its old ID back when it shows again, not the next one."""
+        below ``reid``) has its old ID back when it shows again, not the next one. One found where a confirmed face
+        was just lost (``held``: :data:`HOLD_S`) and not like a face off the frame is kept without an ID, compared
+        again every ``CONFIRM_S``."""
         found = {id(tr) for tr, _ in matched.values()}
         for tr in self.tracks:
             if not tr.confirmed:
@@ -318,8 +320,9 @@ class FaceTracker:
                 continue
             d = dets[i]
             persisted, held, sure = confirmed(tr.hits, tr.runs, tr.since, t), tr.held(t), self._confident(frame, d)
-            # held (where a face was just lost: HOLD_S): compared with the faces off the frame when embedded again only
-            if sure or persisted and (not held or e is not None) and (self.vouch is None or self.vouch(frame, d.box)):
+            # held (where a face was just lost: HOLD_S): compared with the faces off the frame every CONFIRM_S
+            again = e is not None or t - tr.embed_t >= CONFIRM_S
+            if sure or persisted and (not held or again) and (self.vouch is None or self.vouch(frame, d.box)):
                 old, now = self._returned(frame, d, matched, followed)
                 if old is None and held and not sure:  # not like the face lost there: not a new one yet either
                     e = now

@@ -140,3 +140,22 @@ def test_a_faint_face_where_a_face_was_just_lost_is_held_not_given_a_new_id():
     got = _sheet(n)
     assert [g[0] for g in got[10:10 + int(HOLD_S * 30) - 1]] == [None] * (int(HOLD_S * 30) - 1), got
     assert [g[0] for g in got[10 + int(HOLD_S * 30) + 2:10 + n]] == [1] * (n - int(HOLD_S * 30) - 2), got
+
+
+def test_a_faint_face_back_from_under_a_sheet_has_its_id_back_within_about_confirm_s():
+    """The face itself found faintly again after a short sheet (score 0.6, its own look): a held face is compared with
+    the faces off the frame every CONFIRM_S, not only at its next refresh embedding (2 s): ID 0 is back within
+    CONFIRM_S and a detector run of its return, as before the hold (it waited ~1.8 s with the hold first merged)."""
+    from mpt_live.tracks import CONFIRM_S, FaceTracker
+
+    face, sheet = FRAME.copy(), FRAME.copy()
+    x, y, w, h = L
+    face[y:y + h, x:x + w], sheet[y:y + h, x:x + w] = 30, 220
+    for gone in (3, 6, 10):
+        det = _ScriptedDetector([[L]] * 10 + [[FAINT_L]] * (gone + 90), {FAINT_L: 0.6})
+        tracker = FaceTracker(det, max_faces=2, embedder=_ShadeEmbedder())
+        ids = [[f.id for f in tracker.update(img, i / 30)[0]]
+               for i, img in enumerate([face] * 10 + [sheet] * gone + [face] * 90)]
+        back = next(i for i, g in enumerate(ids) if i >= 10 and g) - (10 + gone)
+        assert back <= int(np.ceil(CONFIRM_S * 30)) + 4 and ids[10 + gone + back] == [0], (gone, back, ids)
+        assert all(g in ([], [0]) for g in ids), ids  # never another ID
