@@ -82,7 +82,13 @@ def file_url_path(video: str | None) -> str | None:
     url = urllib.parse.urlsplit(video)
     if url.netloc.lower() not in ("", "localhost"):
         raise ValueError(f"{video}: a file URL on another host ({url.netloc}); give a path on this machine")
-    return urllib.request.url2pathname(url.path)
+    # all after the host is the path: a '?' or '#' typed into a local file's name is part of it (a browser writes them
+    # %3F, %23), not a query or a fragment to cut off
+    path = video[len("file:"):]
+    path = path[2 + len(url.netloc):] if path.startswith("//") else path
+    if not path.strip("/"):
+        raise ValueError(f"{video}: a file URL with no file in it; give the video's path")
+    return urllib.request.url2pathname(path)
 
 
 def parse_time(text: str, option: str) -> float:

@@ -161,3 +161,18 @@ def test_a_file_url_is_read_as_its_file_and_another_hosts_refused(tmp_path: Path
     assert json.loads((out / "summary.json").read_text())["frames_read"] == 5
     line = _one_error_line(runner.invoke(app, ["--video", "file://nas/take.mp4", "--headless", "--out", str(out)]))
     assert "file://nas/take.mp4: a file URL on another host (nas)" in line
+
+
+def test_a_file_url_keeps_a_hash_in_its_name_and_one_with_no_file_is_refused() -> None:
+    """All after the host is the path: a '#' or '?' typed into a local name was cut off as a fragment or a query
+    (``file:///tmp/take #1.mp4`` read as ``/tmp/take ``); ``file://`` alone was an empty path, read as the current
+    folder (a batch of every video in it)."""
+    from mpt_live.cli_options import file_url_path
+
+    assert file_url_path("file:///tmp/take #1.mp4") == "/tmp/take #1.mp4"
+    assert file_url_path("file:///tmp/what%3F.mp4") == "/tmp/what?.mp4"
+    assert file_url_path("file://localhost/tmp/x%20y.mp4") == "/tmp/x y.mp4"
+    assert file_url_path("file:/tmp/y.mp4") == "/tmp/y.mp4"
+    for bare in ("file://", "file:", "file:///"):
+        with pytest.raises(ValueError, match="a file URL with no file in it"):
+            file_url_path(bare)
