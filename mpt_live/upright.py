@@ -196,7 +196,7 @@ def face_scores(frames: list[np.ndarray], degrees: int, detect: Callable[[np.nda
     return [detect(turned(img, degrees)) for img in frames]
 
 
-def around(img: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+def square_inside(img: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     """The square :data:`~mpt_live.tiles.CLOSER_SIDE` times the face ``box``'s size centred on it, moved inside
     ``img`` (at most its short side)."""
     from .tiles import CLOSER_SIDE
@@ -225,7 +225,7 @@ def blazeface_score() -> tuple[Callable[[np.ndarray], float], Callable[[], None]
 
     def count(img: np.ndarray) -> float:
         d = best(img)
-        closer = best(around(img, d.box)) if d is not None else None
+        closer = best(square_inside(img, d.box)) if d is not None else None
         return max(float(d.score) if d is not None else 0.0, float(closer.score) if closer is not None else 0.0)
 
     def close() -> None:
