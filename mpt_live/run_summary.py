@@ -36,6 +36,9 @@ class RunFigures:
         self.counts = {"frames_read": 0, "frames_with_face": 0, "windows": 0, "windows_scored": 0,
                        "windows_classified": 0}
         self.tallies: dict[int | None, LabelTally] = {}
+        # 1 while the frame last read has its faces looked for (the session's): a stop that lands then leaves a frame
+        # counted read that no face was looked for in, which the face warning does not count
+        self.unlooked = 0
         self.windows: dict[int, int] = {}  # windows handed out, by face
         self._last_t: float | None = None  # the latest window's time, of any face or none
         self._steps: deque[float] = deque(maxlen=64)  # the spacings of the run's windows (LabelTally.add's step)
@@ -89,13 +92,15 @@ class RunFigures:
 
     def warnings(self, name: str, window_s: float, classify: bool, detector: str, stopped: bool = False,
                  hint: str | Callable[[], str | None] | None = None) -> list[str]:
-        """What the counts say went wrong with source ``name``: most frames without a face (``hint``: what a face
-        found in a crop of a frame says a user can do, or what says it, asked only then: :func:`face_warning`), or
+        """What the counts say went wrong with source ``name``: most frames without a face, of those its faces were
+        looked for (``hint``: what a face found in a crop of a frame says a user can do, or what says it, asked only
+        then: :func:`face_warning`; ``stopped``: said of the frames read before the stop, not the video), or
         (``classify``: a model run) no window classified (``stopped``: the run ended before its source did, so the
         stop is why, not the video)."""
         c = self.counts
         faces = f"a face in {c['frames_with_face']} of {counted(c['frames_read'], 'frame')}"
-        if few := face_warning(name, c["frames_read"], c["frames_with_face"], detector, hint):
+        looked = c["frames_read"] - self.unlooked
+        if few := face_warning(name, looked, c["frames_with_face"], detector, hint, stopped):
             return [few]
         if classify and c["windows"] and not c["windows_classified"]:
             if stopped:
@@ -131,13 +136,20 @@ FACE_WARNINGS = ("no face found", "only a face in")  # how face_warning's line b
 
 
 def face_warning(name: str, frames_read: int, frames_with_face: int, detector: str | None,
-                 hint: str | Callable[[], str | None] | None = None) -> str | None:
+                 hint: str | Callable[[], str | None] | None = None, stopped: bool = False) -> str | None:
     """The warning that most of source ``name``'s frames had no face (None where most had one), ending with ``hint``
     (what a user can do: :func:`mpt_live.crop_search.hint`) where given: its words, or what gives them, asked only
-    where the warning is said (a crop search runs the detector: :func:`face_hint`)."""
+    where the warning is said (a crop search runs the detector: :func:`face_hint`). ``stopped``: the run ended before
+    its source did (q/Esc, a signal, --max-seconds, an error), so the line is of the frames it read, not the video
+    (a run stopped at its first frame said 'no face found' of a video with a face in every frame)."""
     if not frames_read or frames_with_face >= 0.5 * frames_read:
         return None
-    few = FACE_WARNINGS[0] if not frames_with_face else f"{FACE_WARNINGS[1]} {frames_with_face} of {frames_read} frames"
+    if stopped:
+        few = (f"{FACE_WARNINGS[0]} in the {counted(frames_read, 'frame')} read" if not frames_with_face else
+               f"{FACE_WARNINGS[1]} {frames_with_face} of the {frames_read} frames read") + " before the run stopped"
+    else:
+        few = (FACE_WARNINGS[0] if not frames_with_face else
+               f"{FACE_WARNINGS[1]} {frames_with_face} of {frames_read} frames")
     said = hint() if callable(hint) else hint
     return (f"{name}: {few}" + (" (small or distant faces: try --detector full)" if detector == "short" else "")
             + (f"; {said}" if said else ""))

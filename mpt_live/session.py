@@ -163,6 +163,7 @@ class Session:
                     self.figures.counts["frames_read"] += 1
                     if cfg.withheld(frame.index):
                         self.rerun += 1
+                    self.figures.unlooked = 1  # until the tracker has looked for its faces (a stop may land first)
                     self._frame(frame, tracker, worker, captured)
                     for r in worker.poll():
                         self._take(r)
@@ -200,6 +201,7 @@ class Session:
         if self.cfg.written is not None:  # --resume: a face confirmed in the pre-roll keeps the run before's ID
             self.cfg.written.frame = frame.index
         faces, lost = tracker.update(frame.image, frame.t)
+        self.figures.unlooked = 0
         self.watch.see(frame.image, frame.t, faces, tracker)  # auto: full-range looks now and then while faces are missing
         track_ms = (time.perf_counter() - t0) * 1e3
         self.faces, self._last = faces, frame

@@ -548,3 +548,48 @@ def test_a_max_seconds_run_without_out_does_not_speak_of_outputs(run_main, demo_
     said = [ln for ln in lines if "as asked" in ln]
     assert code == 0 and len(said) == 1 and "stopped at --max-seconds 1, as asked: it read the" in said[0], lines
     assert "outputs" not in said[0] and sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "clip.truth.json"]
+
+@pytest.mark.parametrize("stop_at", [1, 2])
+def test_a_run_stopped_at_its_first_frames_does_not_say_its_video_has_no_face(faces_dir, tmp_path, monkeypatch,
+                                                                               stop_at):
+    """Ctrl-C while the faces of a --realtime run's first frame were looked for (the detector's first pass is its
+    slowest) said 'no face found' of a video with a face in every frame: the frame was counted read, its look never
+    ended. A frame no face was looked for in is not counted against the video, and what frames were looked at before
+    a stop are said to be those read before the run stopped, not the video."""
+    real_update, calls = FaceTracker.update, {"n": 0}
+
+    def update(self, frame, t):
+        calls["n"] += 1
+        if calls["n"] == stop_at:  # the stop lands in this frame's look
+            raise KeyboardInterrupt
+        return real_update(self, frame, t)
+
+    monkeypatch.setattr(FaceTracker, "update", update)
+    res = runner.invoke(app, ["--video", str(faces_dir / "videos" / "evm_face_still.mp4"), "--motion-only",
+                              "--headless", "--out", str(tmp_path)])
+    assert res.exit_code == 130, res.output
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["interrupted"] is True and summary["frames_read"] == stop_at
+    assert summary["frames_with_face"] == stop_at - 1  # a face in the frame looked at, where one was
+    assert not [w for w in summary["warnings"] if "no face found" in w or "only a face in" in w], summary["warnings"]
+
+
+def test_the_face_warning_of_a_stopped_run_is_of_the_frames_it_read() -> None:
+    """A stopped run whose frames looked at mostly had no face says so of those frames, not of the video; a frame
+    read whose faces were never looked for (the stop came in its look) is not one of them."""
+    from mpt_live.run_summary import RunFigures
+
+    fig = RunFigures()
+    fig.counts.update(frames_read=3, frames_with_face=0)
+    assert fig.warnings("v.mp4", 1.0, False, "full") == ["v.mp4: no face found"]
+    assert fig.warnings("v.mp4", 1.0, False, "full", stopped=True) == [
+        "v.mp4: no face found in the 3 frames read before the run stopped"]
+    fig.counts.update(frames_read=1)
+    assert fig.warnings("v.mp4", 1.0, False, "full", stopped=True) == [
+        "v.mp4: no face found in the 1 frame read before the run stopped"]
+    fig.unlooked = 1
+    assert fig.warnings("v.mp4", 1.0, False, "full", stopped=True) == []
+    fig.counts.update(frames_read=11, frames_with_face=2)
+    assert fig.warnings("v.mp4", 1.0, False, "short", stopped=True) == [
+        "v.mp4: only a face in 2 of the 10 frames read before the run stopped (small or distant faces: try "
+        "--detector full)"]
