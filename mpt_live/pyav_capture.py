@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any
+from typing import Any, Callable
 
 import cv2
 import numpy as np
 
-from .fieldorder import is_interlaced, url_interlaced
+from .fieldorder import URLS, is_interlaced, stream_interlaced
 from .quiet import quiet_fd
 from .sizechange import SizeWatch
 from .videoprobe import VideoProbe, changes_size, has_no_index, video_stream
@@ -97,6 +97,11 @@ class PyAVCapture:
 
     def isOpened(self) -> bool:  # noqa: N802 (OpenCV's name)
         return self._box is not None
+
+    def interlaced(self) -> bool:
+        """Whether its video is interlaced (:func:`~mpt_live.fieldorder.stream_interlaced`: the stream's field order,
+        else the flag of the first frame, decoded when it was opened): nothing more is read for it."""
+        return self.decodes and stream_interlaced(self._stream, self._ahead[-1])
 
     def _decode(self, until: float = math.inf) -> Any:
         """The next decoded frame; None where a packet does not decode (damage: the next call goes on after it) or
@@ -286,17 +291,34 @@ def open_video(path: str | os.PathLike) -> FirstGrabbed | cv2.VideoCapture | PyA
         return watched(cv2.VideoCapture(name), name)
 
 
-def interlaced_url(url: str, timeout_s: float) -> PyAVCapture | None:
-    """A :class:`PyAVCapture` of the URL ``url`` (never probed) whose video is interlaced
-    (:func:`~mpt_live.fieldorder.url_interlaced`: one PyAV open of it, once a process), each wait for data bounded by
-    ``timeout_s``; None for any other, or where PyAV decodes no frame of it (OpenCV reads it, as before)."""
-    if not url_interlaced(url, timeout_s):
-        return None
+URL_READ: dict[str, bool] = {}  # URLs opened in this process: whether PyAV reads them (url_capture's answer)
+
+
+def url_capture(url: str, timeout_s: float, opencv: Callable[[], Any]) -> Any:
+    """The capture that reads the URL ``url`` (never probed): PyAV's open of it, each wait for data bounded by
+    ``timeout_s``, where its video is interlaced (OpenCV's frames of it black; :meth:`PyAVCapture.interlaced`, kept in
+    :data:`~mpt_live.fieldorder.URLS` for the run's note) or where ``opencv()``, OpenCV's open of it made while PyAV's
+    is held, is refused (a stream that takes one client: ``ffmpeg -listen 1``, many IP cameras; PyAV's look took the
+    only connection and OpenCV's open, made after it, was refused); else OpenCV's (PyAV's let go; also where PyAV
+    decodes no frame of it). What was found is kept for the process: a stream reopened after a drop is read the same
+    way (by PyAV though its open fails then: the reader tries again)."""
+    if URL_READ.get(url) is False:
+        return opencv()
     cap = PyAVCapture(url, timeout_s=timeout_s)
-    if cap.isOpened() and cap.decodes:
+    decodes = cap.isOpened() and cap.decodes
+    if decodes:
+        URLS[url] = cap.interlaced()
+    if URL_READ.get(url) or decodes and URLS[url]:
+        URL_READ[url] = True
         return cap
-    cap.release()
-    return None
+    other = opencv()  # PyAV's connection held meanwhile: a stream that takes one client refuses this one
+    if other.isOpened() or not decodes:
+        cap.release()
+        URL_READ[url] = False
+        return other
+    other.release()
+    URL_READ[url] = True
+    return cap
 
 
 def watched(cap: cv2.VideoCapture, path: str | os.PathLike) -> cv2.VideoCapture | SizeWatch:

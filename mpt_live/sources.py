@@ -25,8 +25,8 @@ from .errors import InputError
 from .fieldorder import URLS, is_interlaced
 from .file_reason import holds_video, unreadable
 from .frametimes import FrameTimes, probe_notes, resolve_rate
-from .pyav_capture import (PATIENCE, PyAVCapture, decoded_note, found_sizes, interlaced_note, interlaced_url, open_video,
-                           pyav_capture, read_by_pyav, sizes_note, undecoded, watched)
+from .pyav_capture import (PATIENCE, PyAVCapture, decoded_note, found_sizes, interlaced_note, open_video,
+                           pyav_capture, read_by_pyav, sizes_note, undecoded, url_capture, watched)
 from .quiet import quiet_fd, quiet_opencv
 from .upright import choose, turned
 from .videoprobe import changes_size, probe_video
@@ -116,20 +116,24 @@ def square_pixels(img: np.ndarray, stretch: tuple[float, float], turn: int = 0) 
 def open_capture(name: str, timeout_ms: int = 5000) -> cv2.VideoCapture | PyAVCapture:
     """``cv2.VideoCapture`` of a file, or of a URL with a bounded open and reads (a stalled server is an
     error, not a hang); a :class:`~mpt_live.pyav_capture.PyAVCapture` of a file found to be one OpenCV cannot decode,
-    whose video its probe found interlaced (OpenCV's frames black; a URL's: :func:`~mpt_live.pyav_capture.interlaced_url`),
+    whose video its probe found interlaced (OpenCV's frames black; a URL's: PyAV's open of it looks),
     or whose frame size it found to change part-way
     (OpenCV would give every frame at the first size; an MPEG-TS's, Matroska's or raw stream's watched as it is read:
-    :func:`~mpt_live.pyav_capture.watched`)."""
+    :func:`~mpt_live.pyav_capture.watched`). A URL is read by PyAV's open that looks at its field order where it is
+    interlaced or OpenCV's open is refused while PyAV's is held (a stream that takes one client), else by OpenCV's:
+    :func:`~mpt_live.pyav_capture.url_capture`."""
     if not is_stream_url(name) and (read_by_pyav(name) or changes_size(name) or is_interlaced(name)):
         return PyAVCapture(name)
     if not is_stream_url(name):
         with quiet_fd(2):  # FFmpeg's own lines ("moov atom not found") before our one-line error
             return watched(cv2.VideoCapture(name), name)
-    if (cap := interlaced_url(name, timeout_ms / 1000)) is not None:  # OpenCV's frames of it black, as a file's
-        return cap
     params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms]
-    with quiet_opencv():
-        return cv2.VideoCapture(name, cv2.CAP_FFMPEG, params)
+
+    def opencv() -> cv2.VideoCapture:
+        with quiet_opencv():
+            return cv2.VideoCapture(name, cv2.CAP_FFMPEG, params)
+
+    return url_capture(name, timeout_ms / 1000, opencv)  # PyAV's where interlaced or it takes one client
 
 
 class VideoFile:
