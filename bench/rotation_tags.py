@@ -14,10 +14,11 @@ the width) and ``landscape`` 960x540 (libx264, 30 fps). Of each: the upright rec
 opened with ``VideoFile`` (``--rotation auto``): per file the way it was read, and the CPU time of its rotation
 check (``upright.choose``: decoding the 8 frames and the detector calls); at the end the counts per code and the
 median CPU. ``--before REV``: the same files opened by the code of that git revision too (a temporary worktree, a
-child process), first, its lines marked ``old``.
+child process), first, its lines marked ``old``; a file read the wrong way shows its rotation note, if any.
+``--keep DIR``: the files made are written there and kept (to look at a miss), not in a temporary folder.
 
     python bench/rotation_tags.py [--photos DIR ...] [--layouts portrait,selfie,landscape] [--seconds 4.5]
-        [--before REV]
+        [--before REV] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -134,14 +135,15 @@ def opened(files: list[dict]) -> Iterator[dict]:
     for f in files:
         spent.clear()
         with sources.VideoFile(f["file"]) as v:
-            read = v.orientation or 0
-        yield {**f, "read": read, "cpu": sum(spent)}
+            read, note = v.orientation or 0, v.rotation_note
+        yield {**f, "read": read, "cpu": sum(spent), "note": note}
 
 
 def row(r: dict, code: str) -> str:
     name = Path(r["file"]).stem
     return (f"| {name} | {'wrong' if r['want'] == 0 else 'right'} {r['tag']} | {r['want']} | {r['read']} | "
-            f"{1000 * r['cpu']:.0f} | {code} |" + ("" if r["read"] == r["want"] else " MISS"))
+            f"{1000 * r['cpu']:.0f} | {code} |" + ("" if r["read"] == r["want"] else " MISS")
+            + (f" ({r['note'][len(r['file']) + 2:]})" if r["read"] != r["want"] and r.get("note") else ""))
 
 
 def summary(rows: list[dict], code: str) -> str:
@@ -159,6 +161,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--layouts", default=",".join(LAYOUTS), help=f"of {', '.join(LAYOUTS)} (default all)")
     ap.add_argument("--seconds", type=float, default=4.5, help="each recording's length (the check reads 4 s)")
     ap.add_argument("--before", metavar="REV", help="also open the files with the code of this git revision")
+    ap.add_argument("--keep", type=Path, metavar="DIR", help="write the files made here (kept), not in a temporary folder")
     ap.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.child:
@@ -182,7 +185,11 @@ def main(argv: list[str] | None = None) -> None:
     from identities import PHOTO_EXT
     from mpt_live.machine import vector_extensions
     print(f"CPU vector extensions: {vector_extensions()}", flush=True)
-    with tempfile.TemporaryDirectory() as t:
+    if a.keep:
+        a.keep.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=a.keep) as t:
+        if a.keep:
+            t = str(a.keep)
         files, faceless = [], []
         for photo in sorted(p for d in folders for p in d.iterdir() if p.suffix.lower() in PHOTO_EXT):
             made = make(photo, layouts, a.seconds, Path(t))
@@ -195,7 +202,8 @@ def main(argv: list[str] | None = None) -> None:
         (Path(t) / "files.json").write_text(json.dumps(files))
         people = len(files) // (2 * len(TAGS) * len(layouts))
         print(f"{people} people, {len(files)} files ({', '.join(layouts)}; a wrong and a right tag of 90, 180, 270 "
-              f"each; {a.seconds:g} s at {FPS} fps)" + (f"; no face found in {', '.join(faceless)}" if faceless else ""))
+              f"each; {a.seconds:g} s at {FPS} fps)"
+              + (f"; no face found in {', '.join(faceless)}" if faceless else ""))
         print("| file | tag | to read | read | check CPU ms | code |\n|---|---|---|---|---|---|", flush=True)
         runs: dict[str, list[dict]] = {}
         if a.before:

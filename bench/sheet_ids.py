@@ -120,8 +120,9 @@ def people(a: argparse.Namespace, tmp: Path) -> list[tuple[str, str]]:
     from identities import PHOTO_EXT, VIDEO_EXT, animate  # bench/identities.py: its portraits
     from shared_faces import faces_folder
 
-    out = [] if a.no_videos else [(p.stem, str(p)) for d in a.videos or [faces_folder() / "videos"]
-                                  for p in sorted(d.iterdir()) if p.suffix.lower() in VIDEO_EXT and p.stem not in NO_FACE]
+    folders = [] if a.no_videos else a.videos or [faces_folder() / "videos"]
+    out = [(p.stem, str(p)) for d in folders for p in sorted(d.iterdir())
+           if p.suffix.lower() in VIDEO_EXT and p.stem not in NO_FACE]
     photos = a.photos if a.photos else ([faces_folder() / "photos"] if a.photos is not None else [])
     for folder in photos:
         for ph in sorted(folder.iterdir()):

@@ -15,7 +15,8 @@ def sheet():
     yield from bench_script("sheet_ids")
 
 
-ROW = re.compile(r"\| (\S+) \(then (\S+)\) \| (\d+) \| (\d+) \| \[([\d, ]*)\] \| \[([\d, ]*)\] \| (\d+|-) \| new \|( MISS)?")
+ROW = re.compile(r"\| (\S+) \(then (\S+)\) \| (\d+) \| (\d+) \| \[([\d, ]*)\] \| \[([\d, ]*)\] \| (\d+|-) \| new \|"
+                 r"( MISS)?")
 
 
 def test_two_people_each_sheeted_and_followed_by_the_other(sheet, faces_dir, capsys, tmp_path):
