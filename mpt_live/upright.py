@@ -40,7 +40,8 @@ CONFIDENT = 0.8
 # frame than each other orientation in 74 of 75 cases, by 0.04-0.91 on average; the one left, a face padded to 9:16
 # scoring 0.82 upside down, by 0.006. A face's score is also taken in a square around it, the higher kept
 # (blazeface_score): that face 0.95 upright, 0.41 upside down; of the 31 views, 28 now have a face found confidently
-# (25 before), and in all 28 every wrong tag (84) is overridden and every right one (84) kept, by hand, 2026-12-08)
+# (25 before), and in all 28 every wrong tag (84) is overridden and every right one (84) kept, a scratch survey,
+# 2026-12-08, EPYC; the README's figures are bench/rotation_tags.py's: two sideways tags it still keeps)
 MARGIN = 0.03
 _CHOSEN: dict[tuple[str, int, int], tuple[int, int]] = {}  # a file (path, size, mtime) -> (its tag, orientation read)
 
