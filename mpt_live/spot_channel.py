@@ -18,7 +18,13 @@ movement (dropped). After a cut (``flush(cut=True)``) no extent reaches the cut 
 A candidate is dropped when it is a blink (the eye cells move ``blink_ratio`` times more), a head movement (the face
 sides move ``head_ratio`` times more), the echo of a much stronger movement one scale before or after it
 (``echo_ratio``), or, in the lower face, speech (in the second before and after it, the mouth moves ``speech_ratio``
-times more than the rest of the face). Every duration is in the frames' own times (the open candidate's
+times more than the rest of the face). The speech measure compares a moving mouth with a rest of the face whose
+motion is mostly the frames' noise, which FaceMotion's mean in time (~0.1 s) averages over 3 frames at 30 fps, 5 at
+60 and 1 at 15: the same movement measured 8 % higher at 60 fps and 10 % lower at 15 (``tests/test_speech_rate.py``,
+issue 11). Each frame's mouth and rest are given back the noise the 30 fps mean leaves, ``noise_gain - 1`` times the
+face's quietest cells (the 10th percentile of the face inside its contour), ``noise_gain`` the ratio of the noise
+the header rate's mean and the 30 fps mean leave (the square root of their frame counts: 1 at 21-40 fps, where the
+measure is the mouth over the rest as before). Every duration is in the frames' own times (the open candidate's
 ``max_open_s`` too); the frames one scale before and after an apex (the echo's and the extent's reach), the echo's
 frames around them (``2 / fps`` s each side), and the speech test's ``flank_s`` before and after a movement are those
 nearest in time to ``k / fps`` and ``flank / fps`` away, as FaceMotion's neighbours are (at a constant rate, ``k`` and
@@ -31,12 +37,13 @@ most of it is read, and :mod:`mpt_live.spotting` takes it from here for its user
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 
-from .facemotion import GRID, REGIONS, FrameSignals, time_neighbour
+from .facemotion import GRID, REGIONS, FrameSignals, mean_half, time_neighbour
 from .spot_extent import extent, periods
 from .window_stats import WindowStats
 
@@ -113,6 +120,8 @@ class Channel:
         self.n_judged = 0                                 # of them, past the warm-up
         self.warmup = max(int(cfg.warmup_s * fps), 1)     # the warm-up in frames at the nominal rate (messages)
         self.flank = max(int(round(cfg.flank_s * fps)), 1)
+        # the noise of the header rate's mean in time over that of the 30 fps mean (3 frames), white noise's ratio
+        self.noise_gain = math.sqrt((2 * mean_half(fps) + 1) / (2 * mean_half(30.0) + 1))
         self.max_open = max(int(round(cfg.max_open_s * fps)), 2)  # frames at the nominal rate: Spotter.max_wait's count
         cap = 2 * k + 2 * self.flank + int(1.5 * cfg.max_open_s * fps) + 8  # the open candidate by its times
         self.frames: deque[_Frame] = deque(maxlen=cap)  # grows where frames come faster than fps (_keep)
@@ -144,7 +153,9 @@ class Channel:
         f.eye = float(z[_EYES].max())
         f.peak = max(f.eye, float(z[_INNER].max()))
         f.side = _quantile(z[_SIDES], 0.9)
-        f.mouth = float(f.raw[_MOUTH].mean() / (_quantile(f.raw[_REST], 0.5) + 1e-3))
+        # the noise the 30 fps mean would leave put back (taken out below 21 fps): nothing at 21-40 fps
+        floor = 0.0 if self.noise_gain == 1.0 else (self.noise_gain - 1.0) * _quantile(f.raw[_INNER], 0.1)
+        f.mouth = float(max(f.raw[_MOUTH].mean() + floor, 0.0) / (_quantile(f.raw[_REST], 0.5) + floor + 1e-3))
 
     def _need(self) -> int:
         """The samples the window must hold to judge: 90 % of a steady warm-up's, so that a gap in the face's
