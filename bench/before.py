@@ -28,6 +28,25 @@ def use_code() -> str | None:
     return code
 
 
+def this_run() -> str:
+    """What a figure of this run needs beside it: the code (this checkout's commit, ``+changes`` where files differ
+    from it), the CPU's model name and the UTC date and time."""
+    import datetime
+    import platform
+
+    def git(*a: str) -> str:
+        return subprocess.run(["git", "-C", str(ROOT), *a], capture_output=True, text=True, check=False).stdout.strip()
+
+    rev = git("rev-parse", "--short", "HEAD") or "unknown"
+    rev += "+changes" if git("status", "--porcelain", "--untracked-files=no") else ""
+    try:
+        cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                    if ln.startswith("model name")), platform.processor() or "unknown CPU")
+    except OSError:
+        cpu = platform.processor() or "unknown CPU"
+    return f"code {rev}; {cpu}; {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC"
+
+
 def is_revision(rev: str) -> bool:
     """Whether ``rev`` names a commit of this checkout."""
     return subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],

@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> None:
                      + (f" (set {FACES_ENV} to the shared faces folder)" if d.is_relative_to(faces_folder()) else ""))
     from identities import PHOTO_EXT
     from mpt_live.machine import vector_extensions
-    print(f"CPU vector extensions: {vector_extensions()}", flush=True)
+    print(f"CPU vector extensions: {vector_extensions()}; {before.this_run()}", flush=True)
     if a.keep:
         a.keep.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=a.keep) as t:

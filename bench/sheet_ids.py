@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(f"{d}: no folder of face {'photos' if d in (a.photos or []) else 'videos'} there"
                      + (f" (set {FACES_ENV} to the shared faces folder)" if d.is_relative_to(faces_folder()) else ""))
     from mpt_live.machine import vector_extensions
-    print(f"CPU vector extensions: {vector_extensions()}", flush=True)
+    print(f"CPU vector extensions: {vector_extensions()}; {before.this_run()}", flush=True)
     with tempfile.TemporaryDirectory() as t:
         who = people(a, Path(t))
         if len(who) < 2:

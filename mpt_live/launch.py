@@ -21,7 +21,7 @@ def missing_modules(modules: tuple[str, ...]) -> list[str]:
 def extra_missing(tool: str, missing: list[str]) -> str:
     """The one line for a tool run without the train extra's ``missing`` modules."""
     return (f"{tool} needs the train extra, which this install lacks (no {', '.join(missing)}): "
-            "pip install -c constraints.txt 'mpt-live[train]', the CPU build of torch first (README: "
+            "pip install -c constraints.txt '.[train]' in the project's folder, the CPU build of torch first (README: "
             "Installing by hand)")
 
 

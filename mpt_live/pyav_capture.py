@@ -1,5 +1,5 @@
-"""A local video that OpenCV opens but cannot decode, read by PyAV behind the part of ``cv2.VideoCapture`` the
-project uses.
+"""A video OpenCV cannot read as it should (a local file, or a URL that url_capture gives it), read by PyAV
+behind the part of ``cv2.VideoCapture`` the project uses.
 
 The opencv-python wheels' FFmpeg decodes AV1 only with a hardware decoder, which most machines lack: an AV1
 recording (a YouTube download, a newer phone's video, a conferencing export) opens in OpenCV and gives no frame.
@@ -47,15 +47,16 @@ _NONE_YET = object()  # PyAVCapture._decode: no frame within the packets it was 
 
 
 class PyAVCapture:
-    """``cv2.VideoCapture`` of the local file ``path``, decoded by PyAV (see the module). ``isOpened()`` is False
+    """``cv2.VideoCapture`` of the file or URL ``path``, decoded by PyAV (see the module). ``isOpened()`` is False
     where PyAV cannot open it or it has no video stream. Its first frame is decoded when it is opened, past up to
     :data:`PATIENCE` packets that do not decode (a damaged start; each still one failed read, as OpenCV's): its
     display matrix says how frames are turned, which the frame size reported before any read depends on, and
     ``decodes`` says whether one came (:func:`pyav_capture` asks no more); the reads give it and those before it.
     ``skip``: the video's packets passed over first, demuxed and not decoded, as frames already read (its frame
     ``skip`` a keyframe that needs none before it: where :class:`~mpt_live.sizechange.SizeWatch` reads on from).
-    ``timeout_s``: for a URL (an interlaced one, :func:`~mpt_live.sources.open_capture`), how long a wait for data
-    may be before the open or read fails."""
+    ``timeout_s``: for a URL (one :func:`url_capture` gives PyAV: interlaced, or a stream that takes one client), how
+    long a wait for data may be before the open or read fails; an ``rtsp://`` URL asks for RTP over TCP first, as
+    OpenCV's FFmpeg reader does (FFmpeg's own default tries UDP first, lost behind NAT and firewalls)."""
 
     def __init__(self, path: str | os.PathLike, skip: int = 0, timeout_s: float | None = None) -> None:
         import av
@@ -73,7 +74,8 @@ class PyAVCapture:
         self.decodes = False  # a frame decoded within the first PATIENCE packets
         try:
             with quiet_fd(2):
-                self._box = av.open(self.path, metadata_errors="replace",
+                rtsp = {"options": {"rtsp_flags": "prefer_tcp"}} if self.path.lower().startswith("rtsp") else {}
+                self._box = av.open(self.path, metadata_errors="replace", **rtsp,
                                     **({"timeout": timeout_s} if timeout_s else {}))  # a URL: each wait bounded
                 self._stream = video_stream(self._box)
                 self._stream.thread_type = "AUTO"  # decoded on every core, as OpenCV's FFmpeg does
@@ -314,7 +316,8 @@ def url_capture(url: str, timeout_s: float, opencv: Callable[[], Any]) -> Any:
     other = opencv()  # PyAV's connection held meanwhile: a stream that takes one client refuses this one
     if other.isOpened() or not decodes:
         cap.release()
-        URL_READ[url] = False
+        if other.isOpened():  # a route found (none where neither opened: asked again next time)
+            URL_READ[url] = False
         return other
     other.release()
     URL_READ[url] = True

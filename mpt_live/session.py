@@ -201,7 +201,6 @@ class Session:
         if self.cfg.written is not None:  # --resume: a face confirmed in the pre-roll keeps the run before's ID
             self.cfg.written.frame = frame.index
         faces, lost = tracker.update(frame.image, frame.t)
-        self.figures.unlooked = 0
         self.watch.see(frame.image, frame.t, faces, tracker)  # auto: full-range looks now and then while faces are missing
         track_ms = (time.perf_counter() - t0) * 1e3
         self.faces, self._last = faces, frame
@@ -209,6 +208,8 @@ class Session:
             self.cfg.written.see(frame.index, faces)
         if faces:
             self.figures.counts["frames_with_face"] += 1
+        self.figures.unlooked = 0  # its faces looked for and counted (a stop in watch.see: not yet)
+        if faces:
             self.rerun_faces += self.cfg.withheld(frame.index)
             for f in faces if self.cfg.withheld(frame.index) else []:  # not in the faces' frame counts
                 self.rerun_by_face[f.id] = self.rerun_by_face.get(f.id, 0) + 1

@@ -79,3 +79,20 @@ def test_a_live_stream_that_takes_one_client_is_read_from_its_one_connection(fie
     assert len(images) >= 10, len(images)  # of its 75 frames (3 s at 25 fps): a slow consumer's are dropped
     assert all(img.shape == (120, 160, 3) and img.mean() > 40 for img in images)  # not OpenCV's black frames
     assert URLS[url] is fields
+
+
+def test_a_url_neither_reader_opens_is_not_remembered(monkeypatch):
+    """Where neither PyAV nor OpenCV opens a URL, no route is kept for it (it was kept as OpenCV's, so a later open of
+    it in the process skipped PyAV's look: an interlaced stream then came black)."""
+    monkeypatch.setattr(pyav_capture, "URL_READ", {})
+
+    class Shut:
+        def isOpened(self):
+            return False
+
+        def release(self):
+            pass
+
+    url = f"http://127.0.0.1:{_free_port()}/nothing.ts"  # nothing listens there
+    cap = pyav_capture.url_capture(url, 1.0, Shut)
+    assert not cap.isOpened() and url not in pyav_capture.URL_READ

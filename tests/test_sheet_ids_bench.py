@@ -24,7 +24,7 @@ def test_two_people_each_sheeted_and_followed_by_the_other(sheet, faces_dir, cap
         (tmp_path / name).symlink_to(faces_dir / "videos" / name)  # the last: 72 frames, too short for a case
     sheet.main(["--videos", str(tmp_path), "--shades", "180", "--frames", "20"])
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == f"CPU vector extensions: {vector_extensions()}"
+    assert lines[0].startswith(f"CPU vector extensions: {vector_extensions()}; code ") and " UTC" in lines[0]
     assert lines[1].startswith("3 people (liveportrait_d19_glasses, liveportrait_d3_expressive, pyfeat_single_face); "
                                "a sheet over 60 % of a 160 px face from frame 60, shades 180, 20 frames"), lines[1]
     rows = [ROW.fullmatch(x) for x in lines[4:6]]
