@@ -192,14 +192,19 @@ def test_the_readme_names_every_csv_column_in_the_files_order():
 
 
 def sh_commands(text: str) -> list[tuple[str, list[str]]]:
-    """(tool, arguments) of each mpt-* command of a markdown text's ```sh, ```bash and ```console blocks (continued
-    lines joined, comments and a ``$`` prompt cut off)."""
+    """(tool, arguments) of each mpt-* command of a markdown text's ```sh and ```bash blocks (continued lines joined,
+    comments and a ``$`` prompt cut off; docs/cli.md's ```console blocks are synopses, `mpt-live [OPTIONS]`)."""
     import shlex
 
     found = []
-    for block in re.findall(r"```(?:sh|bash|console)\n(.*?)```", text, re.S):
+    for block in re.findall(r"```(?:sh|bash)\n(.*?)```", text, re.S):
+        names: dict[str, str] = {}  # the block's shell variables (T="--dataset ..."), put in where a line uses them
         for line in block.replace("\\\n", " ").splitlines():
             line = re.sub(r"^\$\s+", "", line.split("#", 1)[0].strip())
+            if m := re.fullmatch(r"([A-Za-z_]\w*)=(.*)", line):
+                names[m[1]] = " ".join(shlex.split(m[2]))
+                continue
+            line = re.sub(r"\$\{?([A-Za-z_]\w*)\}?", lambda v: names.get(v[1], v[0]), line)
             if re.match(r"mpt-(?:live|train|export|synth|eval)\b", line):
                 tool, *args = shlex.split(line)
                 found.append((tool, args))
@@ -209,10 +214,10 @@ def sh_commands(text: str) -> list[tuple[str, list[str]]]:
 def test_sh_commands_are_found():
     text = ("```sh\nmpt-live --camera 0  # q quits\n. .venv/bin/activate\nmpt-train --dataset casme2 \\\n"
             "          --out 'runs/a b'\n```\nmpt-live --x\n```python\nmpt-export\n```\n"
-            "```console\n$ mpt-eval spot --runs r\n```\n")
+            "```bash\n$ mpt-eval spot --runs r\nT='--x 1'\nmpt-export $T ${T}\n```\n")
     assert sh_commands(text) == [("mpt-live", ["--camera", "0"]), ("mpt-train", ["--dataset", "casme2", "--out",
                                                                                   "runs/a b"]),
-                                 ("mpt-eval", ["spot", "--runs", "r"])]
+                                 ("mpt-eval", ["spot", "--runs", "r"]), ("mpt-export", ["--x", "1", "--x", "1"])]
     assert len(sh_commands((ROOT / "README.md").read_text())) >= 25  # the README's own (31 when this was written): not lost
 
 
