@@ -9,11 +9,12 @@ In the child, :func:`use_code` (called before ``mpt_live`` is imported) puts the
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,3 +90,19 @@ def child_lines(argv: list[str], code: Path | None, what: str) -> Iterator[str]:
             err.seek(0)
             last = (err.read().strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
             sys.exit(f"error: {what}{' (code of ' + str(code) + ')' if code else ''} failed: {last}")
+
+
+def old_then_new(rev: str | None, script: str, job: Path, new: Iterable[dict],
+                 row: Callable[[dict, str], str]) -> dict[str, list[dict]]:
+    """A bench's rows, each printed as it comes: ``script --child job`` run with ``rev``'s code (none without ``rev``),
+    each of its stdout lines one row as JSON, then this code's rows ``new``; the rows by code ("old", "new")."""
+    runs: dict[str, list[dict]] = {}
+    if rev:
+        with worktree(rev) as tree:
+            for line in child_lines([script, "--child", str(job)], tree, "the old run"):
+                runs.setdefault("old", []).append(json.loads(line))
+                print(row(runs["old"][-1], "old"), flush=True)
+    for r in new:
+        runs.setdefault("new", []).append(r)
+        print(row(r, "new"), flush=True)
+    return runs

@@ -205,15 +205,7 @@ def main(argv: list[str] | None = None) -> None:
               f"each; {a.seconds:g} s at {FPS} fps)"
               + (f"; no face found in {', '.join(faceless)}" if faceless else ""))
         print("| file | tag | to read | read | check CPU ms | code |\n|---|---|---|---|---|---|", flush=True)
-        runs: dict[str, list[dict]] = {}
-        if a.before:
-            with before.worktree(a.before) as tree:
-                for line in before.child_lines([__file__, "--child", str(Path(t) / "files.json")], tree, "the old run"):
-                    runs.setdefault("old", []).append(json.loads(line))
-                    print(row(runs["old"][-1], "old"), flush=True)
-        for r in opened(files):
-            runs.setdefault("new", []).append(r)
-            print(row(r, "new"), flush=True)
+        runs = before.old_then_new(a.before, __file__, Path(t) / "files.json", opened(files), row)
     for code, rows in runs.items():
         print(summary(rows, f"{code} ({'the code of ' + a.before if code == 'old' else 'this code'})"))
 

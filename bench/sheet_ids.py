@@ -183,15 +183,7 @@ def main(argv: list[str] | None = None) -> None:
               f"face from frame {START}, shades {a.shades}, {a.frames} frames at {FPS:g} fps")
         print("| person | shade | frames | same person: IDs | other person behind: IDs after | frames to its first ID "
               "| code |\n|---|---|---|---|---|---|---|", flush=True)
-        runs: dict[str, list[dict]] = {}
-        if a.before:
-            with before.worktree(a.before) as tree:
-                for line in before.child_lines([__file__, "--child", str(Path(t) / "plan.json")], tree, "the old run"):
-                    runs.setdefault("old", []).append(json.loads(line))
-                    print(row(runs["old"][-1], "old"), flush=True)
-        for r in cases(plan):
-            runs.setdefault("new", []).append(r)
-            print(row(r, "new"), flush=True)
+        runs = before.old_then_new(a.before, __file__, Path(t) / "plan.json", cases(plan), row)
     for code, rows in runs.items():
         print(summary(rows, f"{code} ({'the code of ' + a.before if code == 'old' else 'this code'})"))
 
