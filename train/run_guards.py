@@ -45,6 +45,19 @@ def config_change(key: str, was: Any, now: Any) -> str:
     return f"{key}: {was!r} -> {now!r}"
 
 
+def has_finished_folds(out: Path) -> bool:
+    """Whether run folder ``out`` holds a finished LOSO fold (``folds/*.json``): a rerun resumes it."""
+    return any((Path(out) / "folds").glob("*.json"))
+
+
+def _stored_dataset(path: Path) -> dict[str, Any]:
+    """The run's dataset.json at ``path`` as stored ({} where there is none or it cannot be read)."""
+    try:
+        return json.loads(path.read_text()) if path.exists() else {}
+    except (OSError, ValueError):
+        return {}
+
+
 def check_or_store_config(out: Path, cfg: TrainConfig, store: bool = True) -> None:
     """Refuse to resume a run whose finished folds were made with another config; else (with
     ``store``) write config.json. A run without finished folds has nothing to protect: its
@@ -52,7 +65,7 @@ def check_or_store_config(out: Path, cfg: TrainConfig, store: bool = True) -> No
     out = Path(out)
     path = out / "config.json"
     ident = cfg.identity()
-    if path.exists() and any((out / "folds").glob("*.json")):
+    if path.exists() and has_finished_folds(out):
         old = stored_config(json.loads(path.read_text()))
         # a field added since the run started counts as its default (what that run was trained with)
         defaults = TrainConfig(cfg.dataset, cfg.data).identity()
@@ -79,11 +92,8 @@ def check_or_store_dataset(out: Path, index: Any) -> None:
     """Refuse to resume a run whose finished folds were made from other annotations (clips added, dropped
     or relabelled since): their rows would be pooled with the new ones. Else write dataset.json."""
     path, now = Path(out) / "dataset.json", dataset_fingerprint(index)
-    try:
-        old = json.loads(path.read_text()) if path.exists() else {}
-    except (OSError, ValueError):
-        old = {}
-    if any((Path(out) / "folds").glob("*.json")) and old.get("sha256") not in (None, now["sha256"]):
+    old = _stored_dataset(path)
+    if has_finished_folds(out) and old.get("sha256") not in (None, now["sha256"]):
         raise InputError(f"{out}: the dataset changed since its finished folds were trained ({old.get('clips')} "
                          f"-> {now['clips']} clips, or labels or frames changed); choose a new --out, or "
                          f"remove {Path(out) / 'folds'} to start over")
@@ -99,12 +109,9 @@ def check_or_store_unusable(out: Path, dropped: list[str]) -> None:
     finished ones, and the pooled figures would be no single run's. Else store the list in dataset.json
     (``unusable``). A run stored before the list was kept resumes as before."""
     path = Path(out) / "dataset.json"
-    try:
-        stored = json.loads(path.read_text()) if path.exists() else {}
-    except (OSError, ValueError):
-        stored = {}
+    stored = _stored_dataset(path)
     was = stored.get("unusable")
-    if isinstance(was, list) and any((Path(out) / "folds").glob("*.json")) and set(was) != set(dropped):
+    if isinstance(was, list) and has_finished_folds(out) and set(was) != set(dropped):
         usable, unusable = sorted(set(was) - set(dropped)), sorted(set(dropped) - set(was))
         said = "; ".join(f"{what} now: {', '.join(names[:3])}{' ...' if len(names) > 3 else ''} ({len(names)})"
                          for what, names in (("usable", usable), ("unusable", unusable)) if names)
