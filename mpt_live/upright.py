@@ -211,8 +211,8 @@ def square_inside(img: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray
 
 def blazeface_score() -> tuple[Callable[[np.ndarray], float], Callable[[], None]]:
     """The best face score in one image (BlazeFace short range, then full range where short finds no confident
-    face; 0 for none), or where higher that face's in a square around it (:func:`around`: BlazeFace sees the whole
-    picture squeezed to its square input, a tall or wide one's face squeezed too and small), and its close."""
+    face; 0 for none), or where higher that face's in a square around it (:func:`square_inside`: BlazeFace sees the
+    whole picture squeezed to its square input, a tall or wide one's face squeezed too and small), and its close."""
     from .face import FaceAligner
 
     near, far = FaceAligner(model="short"), FaceAligner(model="full")
