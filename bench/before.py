@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,6 +91,14 @@ def child_lines(argv: list[str], code: Path | None, what: str) -> Iterator[str]:
             err.seek(0)
             last = (err.read().strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
             sys.exit(f"error: {what}{' (code of ' + str(code) + ')' if code else ''} failed: {last}")
+
+
+def answer_child(job: Path, rows: Callable[[Any], Iterable[dict]]) -> None:
+    """In a child of :func:`old_then_new`: its revision's code first (:func:`use_code`, before ``rows`` imports
+    ``mpt_live``), then each row of ``rows(the job file's JSON)`` printed as one line of JSON, as it comes."""
+    use_code()
+    for r in rows(json.loads(Path(job).read_text())):
+        print(json.dumps(r), flush=True)
 
 
 def old_then_new(rev: str | None, script: str, job: Path, new: Iterable[dict],

@@ -165,10 +165,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.child:
-        before.use_code()
-        for r in opened(json.loads(a.child.read_text())):
-            print(json.dumps(r), flush=True)
-        return
+        return before.answer_child(a.child, opened)
     layouts = a.layouts.split(",")
     if not layouts or any(x not in LAYOUTS for x in layouts):
         ap.error(f"--layouts {a.layouts}: expected comma-separated names of {', '.join(LAYOUTS)}")

@@ -156,10 +156,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.child:
-        before.use_code()
-        for r in cases(json.loads(a.child.read_text())):
-            print(json.dumps(r), flush=True)
-        return
+        return before.answer_child(a.child, cases)
     shades = numbers(ap, "--shades", a.shades, 0, 255)
     lengths = numbers(ap, "--frames", a.frames, 1, LIMIT - START - AFTER)
     if not 0 < a.cover <= 1:
