@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -39,6 +40,14 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield b
         b.close()
+
+
+def worktrees() -> list[str]:
+    """This checkout's git worktrees as ``git worktree list --porcelain`` lists them (a bench's ``--before`` must leave
+    none behind)."""
+    root = Path(__file__).resolve().parents[1]
+    return subprocess.run(["git", "-C", str(root), "worktree", "list", "--porcelain"], capture_output=True, text=True,
+                          check=True).stdout.splitlines()
 
 
 def bench_script(name: str) -> Iterator[ModuleType]:

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import bench_script
+from conftest import bench_script, worktrees
 
 from mpt_live.machine import vector_extensions
 
@@ -17,11 +17,6 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def fit():
     yield from bench_script("faces_in_turn")
-
-
-def worktrees() -> list[str]:
-    return subprocess.run(["git", "-C", str(ROOT), "worktree", "list", "--porcelain"], capture_output=True, text=True,
-                          check=True).stdout.splitlines()
 
 
 SHOT = re.compile(r"\s*(\d+)\s+(\d+) \|\s+(\d+)\s+([\d.]+)\s+([\d.]+) \|\s+(\d+)\s+([\d.]+)\s+([\d.]+)")

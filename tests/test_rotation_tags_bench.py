@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import re
-import subprocess
-from pathlib import Path
 
 import pytest
-from conftest import bench_script
+from conftest import bench_script, worktrees
 
 from mpt_live.machine import vector_extensions
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def rot():
     yield from bench_script("rotation_tags")
-
-
-def worktrees() -> list[str]:
-    return subprocess.run(["git", "-C", str(ROOT), "worktree", "list", "--porcelain"], capture_output=True, text=True,
-                          check=True).stdout.splitlines()
 
 
 ROW = re.compile(r"\| mtcnn_ivan_landscape_(wrong|right)(\d+) \| (wrong|right) (\d+) \| (\d+) \| (\d+) \| (\d+) \| "
