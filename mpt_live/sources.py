@@ -4,7 +4,8 @@ Frames are yielded as :class:`Frame` (index, time in seconds, BGR image). File t
 container's presentation times (``index / fps`` where it has none, :mod:`mpt_live.frametimes`), so
 processing is deterministic and independent of decoding speed. The video and
 image file extensions the project reads are defined here, once. Live sources (cameras, streams,
-paced files: :mod:`mpt_live.paced_video`) are in :mod:`mpt_live.capture`, which also opens any source (``open_source``).
+paced files: :mod:`mpt_live.paced_video`) are in :mod:`mpt_live.capture`, which also opens any source
+(``open_source``).
 """
 
 from __future__ import annotations
